@@ -1,0 +1,64 @@
+# vsrv — top-level build. `make` builds build/vsrv and the test guests; see README.md.
+# Sub-makefiles in mk/*.mk add their own sources and targets (guests, tests, fuzz, bench).
+
+CC      ?= gcc
+BUILD   ?= build
+SAN     ?=
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
+           -Isrc -Ilib -MMD -MP -fno-strict-aliasing $(SAN)
+LDFLAGS += $(SAN) -Wl,--as-needed
+LDLIBS  += -lpthread
+
+# The VHD library: no dependency but libc.
+LIBVHD_SRC := $(sort $(wildcard lib/vhd/*.c))
+LIBVHD_OBJ := $(LIBVHD_SRC:%.c=$(BUILD)/%.o)
+LIBVHD     := $(BUILD)/libvhd.a
+
+# Everything under src/ goes into the one vsrv binary.
+VSRV_SRC := $(sort $(shell find src -name '*.c'))
+VSRV_OBJ := $(VSRV_SRC:%.c=$(BUILD)/%.o)
+VSRV     := $(BUILD)/vsrv
+
+.PHONY: all deps test-deps run test asan bench fuzz clean
+all: $(VSRV)
+
+# Sub-makefiles (each owned by one part of the project) extend these.
+include $(sort $(wildcard mk/*.mk))
+
+$(LIBVHD): $(LIBVHD_OBJ)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+$(VSRV): $(VSRV_OBJ) $(LIBVHD)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $(VSRV_OBJ) $(LIBVHD) $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# Debian packages: installed only when missing (see mk/deps.sh).
+deps:
+	@bash mk/deps.sh build
+test-deps:
+	@bash mk/deps.sh build test
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@bash mk/run.sh
+
+test: test-deps
+	@$(MAKE) --no-print-directory all
+	@bash tests/run $(T)
+
+# AddressSanitizer + UndefinedBehaviorSanitizer build in build-asan/.
+asan:
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
+	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(VSRV_OBJ:.o=.d) $(LIBVHD_OBJ:.o=.d)

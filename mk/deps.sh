@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Install the Debian packages vsrv needs, only those that are missing.
+# Usage: mk/deps.sh GROUP...   (groups: build, test)
+set -euo pipefail
+
+build_pkgs=(gcc make libc6-dev pkg-config liburing-dev libslirp-dev libsqlite3-dev
+            libmicrohttpd-dev libjansson-dev libargon2-dev libseccomp-dev libssl-dev)
+test_pkgs=(qemu-system-x86 qemu-utils libvhdi-utils fio seabios busybox-static cpio
+           clang libclang-rt-14-dev curl python3
+           linux-source-6.1 flex bison bc libelf-dev xz-utils)
+
+want=()
+for g in "$@"; do
+  case "$g" in
+    build) want+=("${build_pkgs[@]}") ;;
+    test)  want+=("${test_pkgs[@]}") ;;
+    *) echo "deps.sh: unknown group '$g'" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in "${want[@]}"; do
+  s=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$s" == "install ok installed" ]] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}"
+if [ "$(id -u)" != 0 ]; then
+  echo "deps: not root; install these Debian packages first: ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,9 @@
+/* The vsrv sub-commands. Each takes the arguments after its own name (argv[0] is the
+ * sub-command's name) and returns the process exit status. Only main() exits. */
+#ifndef VSRV_CLI_CLI_H
+#define VSRV_CLI_CLI_H
+
+int cmd_run(int argc, char **argv); /* vsrv run: one VM in the foreground */
+int cmd_img(int argc, char **argv); /* vsrv img: disk images, qemu-img's syntax */
+
+#endif
