@@ -21,8 +21,16 @@ VSRV_SRC := $(sort $(shell find src -name '*.c'))
 VSRV_OBJ := $(VSRV_SRC:%.c=$(BUILD)/%.o)
 VSRV     := $(BUILD)/vsrv
 
-.PHONY: all deps test-deps run test asan bench fuzz clean
+.PHONY: all deps test-deps run test test-prep asan bench fuzz clean
 all: $(VSRV)
+
+# Hooks that mk/*.mk extend with prerequisites of their own:
+#   test-prep  built by `make test` before the tests run (e.g. the Linux test kernel)
+#   bench      each benchmark is one prerequisite (`make bench`)
+#   fuzz       each libFuzzer target is one prerequisite (`make fuzz`)
+test-prep: all
+bench: all
+fuzz:
 
 # Sub-makefiles (each owned by one part of the project) extend these.
 include $(sort $(wildcard mk/*.mk))
@@ -50,7 +58,7 @@ run: deps
 	@bash mk/run.sh
 
 test: test-deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all test-prep
 	@bash tests/run $(T)
 
 # AddressSanitizer + UndefinedBehaviorSanitizer build in build-asan/.
