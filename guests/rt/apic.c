@@ -58,24 +58,33 @@ void rt_pit_stop(void)
 	rt_outb(0x43, 0x30); /* channel 0, mode 0, waiting for a count that never comes */
 }
 
+static uint16_t pit0_read(void)
+{
+	rt_outb(0x43, 0x00); /* latch channel 0 */
+	uint8_t lo = rt_inb(0x40);
+	return (uint16_t)(lo | rt_inb(0x40) << 8);
+}
+
+/* Channel 0 counts down from 65536 in mode 2; poll its latched count (port 0x61 and channel 2
+ * are absent on some machines, e.g. QEMU microvm) and compare the ticks with the TSC. */
 uint64_t rt_tsc_calibrate(void)
 {
-	const uint32_t count = 1193182 / 20; /* 50 ms */
-	uint64_t best = 0;
-	for (int round = 0; round < 2; round++) {
-		rt_outb(0x61, (uint8_t)((rt_inb(0x61) & ~0x02) | 0x01)); /* gate 2 on, speaker off */
-		rt_outb(0x43, 0xb0); /* channel 2, lobyte/hibyte, mode 0 */
-		rt_outb(0x42, (uint8_t)count);
-		rt_outb(0x42, (uint8_t)(count >> 8));
-		uint64_t t0 = rt_rdtsc();
-		while (!(rt_inb(0x61) & 0x20))
-			;
-		uint64_t hz = (rt_rdtsc() - t0) * 20;
-		if (!best || hz < best)
-			best = hz; /* the shorter measurement has less exit overhead in it */
+	const uint32_t want = 1193182 / 20; /* 50 ms */
+	rt_outb(0x43, 0x34);
+	rt_outb(0x40, 0);
+	rt_outb(0x40, 0);
+	uint16_t prev = pit0_read();
+	uint64_t t0 = rt_rdtsc();
+	uint32_t ticks = 0;
+	while (ticks < want) {
+		uint16_t c = pit0_read();
+		ticks += (uint16_t)(prev - c);
+		prev = c;
 	}
-	rt_tsc_hz = best;
-	return best;
+	uint64_t t1 = rt_rdtsc();
+	rt_pit_stop();
+	rt_tsc_hz = (t1 - t0) * 1193182 / ticks;
+	return rt_tsc_hz;
 }
 
 void rt_lapic_timer_periodic(int vector, uint32_t count, uint32_t divide)

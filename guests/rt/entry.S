@@ -175,6 +175,47 @@ rt_trap_common:
 	add $16, %rsp
 	iretq
 
+/* #UD gate. Fast path for the ring-3 "syscall" (ud2; .ascii "VS"; nr in rax, args in rdi,
+ * rsi; result in rax): every instruction here is emulated on PVM hosts, so it saves only the
+ * caller-saved registers and calls the C dispatcher. Anything else goes to rt_trap. */
+	.globl rt_ud_entry
+rt_ud_entry:
+	testb $3, 8(%rsp)               /* from ring 3? */
+	jz 2f
+	push %rcx
+	mov 8(%rsp), %rcx               /* rip */
+	cmpl $0x53560b0f, (%rcx)        /* 0f 0b 'V' 'S' */
+	pop %rcx
+	jne 2f
+	test %rax, %rax                 /* RT_SYS_RETURN: unwind to rt_user_call */
+	jz rt_user_return
+	addq $4, (%rsp)
+	push %rcx
+	push %rdx
+	push %rsi
+	push %rdi
+	push %r8
+	push %r9
+	push %r10
+	push %r11
+	sub $8, %rsp
+	mov %rsi, %rdx
+	mov %rdi, %rsi
+	mov %rax, %rdi
+	cld
+	call rt_syscall_dispatch
+	add $8, %rsp
+	pop %r11
+	pop %r10
+	pop %r9
+	pop %r8
+	pop %rdi
+	pop %rsi
+	pop %rdx
+	pop %rcx
+	iretq
+2:	jmp rt_isr_stubs + 6 * 16
+
 /* int rt_user_call(long (*fn)(long), long arg, long *ret): fn(arg) in ring 3 (IOPL 3, IF as now). */
 	.globl rt_user_call
 rt_user_call:

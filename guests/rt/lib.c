@@ -142,7 +142,7 @@ static void put_num(struct out *o, uint64_t v, int base, int neg, int width, cha
 		put(o, tmp[--i]);
 }
 
-/* %[#][0][width][l|ll|z](d|i|u|x|p|s|c|%) */
+/* %[-][#][0][width][l|ll|z](d|i|u|x|p|s|c|%); '-' applies to %s only */
 int rt_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 {
 	struct out o = { buf, size, 0 };
@@ -151,9 +151,11 @@ int rt_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 			put(&o, *fmt);
 			continue;
 		}
-		int alt = 0, width = 0, lng = 0;
+		int alt = 0, width = 0, lng = 0, left = 0;
 		char pad = ' ';
 		fmt++;
+		if (*fmt == '-')
+			left = 1, fmt++;
 		if (*fmt == '#')
 			alt = 1, fmt++;
 		if (*fmt == '0')
@@ -182,10 +184,12 @@ int rt_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 			if (!s)
 				s = "(null)";
 			size_t l = strlen(s);
-			for (; width > (int)l; width--)
+			for (; !left && width > (int)l; width--)
 				put(&o, ' ');
 			while (*s)
 				put(&o, *s++);
+			for (; left && width > (int)l; width--)
+				put(&o, ' ');
 			break;
 		}
 		case 'c':

@@ -12,6 +12,7 @@ struct rt_tss {
 	uint64_t ist[7];
 	uint64_t reserved2;
 	uint16_t reserved3, iomap;
+	uint8_t iobitmap[8192 + 1]; /* all ports allowed in ring 3 (PVM ignores IOPL), 0xff end */
 } __attribute__((packed));
 
 struct rt_idt_entry {
@@ -33,6 +34,7 @@ static struct rt_lock out_lock;
 extern uint64_t rt_gdt[];
 extern char rt_isr_stubs[];
 void rt_user_return(long value) __attribute__((noreturn));
+void rt_ud_entry(void);
 long rt_syscall_gate(long nr, long a0, long a1);
 void rt_start(int proto, uint64_t info, uint32_t magic);
 void rt_ap_start(int index);
@@ -246,8 +248,9 @@ static void cpu_setup(int index)
 	c->tss = t;
 	c->user_stack = (uint64_t)&user_stacks[index][RT_USTACK_SIZE];
 	t->rsp0 = 0;
-	t->iomap = sizeof(*t);
+	t->iomap = offsetof(struct rt_tss, iobitmap);
 	rt_wrmsr(0xc0000101, (uint64_t)c); /* GS base */
+	t->iobitmap[8192] = 0xff;
 	uint64_t base = (uint64_t)t, lim = sizeof(*t) - 1;
 	uint64_t *d = &rt_gdt[6 + 2 * index];
 	d[0] = (lim & 0xffff) | ((base & 0xffffff) << 16) | (0x89ull << 40) | ((base >> 24 & 0xff) << 56);
@@ -256,10 +259,19 @@ static void cpu_setup(int index)
 	__asm__ volatile("lidt %0" :: "m"(idt_ptr));
 }
 
+void rt_set_gate(int vector, void (*entry)(void), int dpl)
+{
+	uint64_t a = (uint64_t)entry;
+	idt[vector] = (struct rt_idt_entry){ .off0 = (uint16_t)a, .sel = RT_KCODE,
+					     .type = (uint8_t)(0x8e | (dpl & 3) << 5),
+					     .off1 = (uint16_t)(a >> 16), .off2 = (uint32_t)(a >> 32) };
+}
+
 void rt_set_handler(int vector, rt_handler_fn fn)
 {
 	handlers[vector] = fn;
-	idt_set(vector);
+	if (vector != 6) /* #UD keeps its syscall fast path, which falls back to rt_trap */
+		idt_set(vector);
 }
 
 /* ---- traps ---- */
@@ -268,7 +280,8 @@ static const char *const exc_names[32] = {
 	"#GP", "#PF", "res", "#MF", "#AC", "#MC", "#XM", "#VE", "#CP",
 };
 
-static long syscall_dispatch(long nr, long a0, long a1)
+long rt_syscall_dispatch(long nr, long a0, long a1);
+long rt_syscall_dispatch(long nr, long a0, long a1)
 {
 	switch (nr) {
 	case RT_SYS_NOP:
@@ -290,7 +303,7 @@ void rt_trap(struct rt_frame *f)
 		if (ip[0] == 0x0f && ip[1] == 0x0b && ip[2] == 'V' && ip[3] == 'S') {
 			if (f->rax == RT_SYS_RETURN)
 				rt_user_return((long)f->rdi);
-			f->rax = (uint64_t)syscall_dispatch((long)f->rax, (long)f->rdi, (long)f->rsi);
+			f->rax = (uint64_t)rt_syscall_dispatch((long)f->rax, (long)f->rdi, (long)f->rsi);
 			f->rip += 4;
 			return;
 		}
@@ -308,7 +321,7 @@ void rt_trap(struct rt_frame *f)
 long rt_syscall(long nr, long a0, long a1)
 {
 	if (rt_cpl() == 0)
-		return syscall_dispatch(nr, a0, a1);
+		return rt_syscall_dispatch(nr, a0, a1);
 	return rt_syscall_gate(nr, a0, a1);
 }
 
@@ -317,6 +330,7 @@ void rt_start(int proto, uint64_t info, uint32_t magic)
 {
 	for (int v = 0; v < 32; v++)
 		idt_set(v);
+	rt_set_gate(6, rt_ud_entry, 0);
 	cpu_setup(0);
 	if (proto == 1 && magic == 0x2BADB002)
 		parse_multiboot(info);

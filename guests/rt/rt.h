@@ -84,6 +84,8 @@ uint64_t rt_ram_bytes(void);        /* sum of usable RAM in the memory map */
 
 /* --- traps, rings ------------------------------------------------------------------------- */
 void rt_set_handler(int vector, rt_handler_fn fn);     /* exceptions 0..31 and IRQ vectors */
+/* A raw interrupt gate to entry (an assembly stub ending in iretq), callable from ring dpl. */
+void rt_set_gate(int vector, void (*entry)(void), int dpl);
 int rt_user_call(long (*fn)(long), long arg, long *ret);/* run fn(arg) in ring 3; 0 or -1 */
 long rt_syscall(long nr, long a0, long a1);            /* from ring 3 (or 0): the ud2 gate */
 #define RT_SYS_RETURN 0   /* back to rt_user_call (used by the runtime) */
@@ -150,7 +152,7 @@ void rt_ioapic_route(int pin, int vector, uint32_t dest_apic, int level_low); /*
 void rt_ioapic_mask(int pin);
 void rt_pit_periodic(uint32_t hz);           /* PIT channel 0, mode 2 */
 void rt_pit_stop(void);
-uint64_t rt_tsc_calibrate(void);             /* TSC Hz measured against PIT channel 2 (~50 ms) */
+uint64_t rt_tsc_calibrate(void);             /* TSC Hz measured against PIT channel 0 (~50 ms) */
 extern uint64_t rt_tsc_hz;                   /* 0 until calibrated */
 void rt_lapic_timer_periodic(int vector, uint32_t count, uint32_t divide); /* divide 1..128 */
 void rt_lapic_timer_stop(void);
