@@ -16,7 +16,7 @@ GUEST_RT_SRC := guests/rt/entry.S guests/rt/rt.c guests/rt/lib.c guests/rt/apic.
 GUEST_RT_OBJ := $(patsubst guests/%,$(GUEST_OBJ)/%.o,$(GUEST_RT_SRC))
 
 # Programs: guests/NAME.c becomes build/guests/NAME.elf.
-GUEST_PROGS   := hello exceptions costs smp timer
+GUEST_PROGS   := hello exceptions costs smp timer console
 GUEST_ELFS    := $(GUEST_PROGS:%=$(GUEST_DIR)/%.elf)
 
 all: $(GUEST_ELFS)

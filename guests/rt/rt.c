@@ -23,6 +23,8 @@ struct rt_idt_entry {
 } __attribute__((packed));
 
 struct rt_boot rt_boot;
+char rt_serial_early[256];
+size_t rt_serial_early_len;
 static struct rt_cpu cpus[RT_MAX_CPUS];
 static struct rt_tss tss[RT_MAX_CPUS];
 static struct rt_idt_entry idt[256];
@@ -339,7 +341,10 @@ void rt_start(int proto, uint64_t info, uint32_t magic)
 	else
 		copy_cmdline(NULL);
 	rt_outb(COM1 + 3, 0x03); /* 8N1 */
-	rt_outb(COM1 + 2, 0x07); /* 16-byte FIFOs on, cleared: rt_write fills one per status read */
+	/* Turning the FIFOs on clears them: keep input that arrived before we booted. */
+	while (rt_serial_early_len < sizeof(rt_serial_early) && (rt_inb(COM1 + 5) & 1))
+		rt_serial_early[rt_serial_early_len++] = (char)rt_inb(COM1);
+	rt_outb(COM1 + 2, 0x07); /* 16-byte FIFOs on: rt_write fills one per status read */
 	int r = main();
 	if (r == 0)
 		rt_pass();

@@ -69,6 +69,9 @@ void rt_puts(const char *s);                     /* string (no newline added) */
 int rt_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int rt_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 int rt_snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Bytes that were waiting in the UART at boot (turning its FIFOs on would have dropped them). */
+extern char rt_serial_early[256];
+extern size_t rt_serial_early_len;
 __attribute__((noreturn)) void rt_exit(unsigned value); /* debug-exit port, then reset, then halt */
 __attribute__((noreturn)) void rt_pass(void);
 __attribute__((noreturn)) void rt_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
