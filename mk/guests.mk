@@ -17,7 +17,9 @@ GUEST_RT_OBJ := $(patsubst guests/%,$(GUEST_OBJ)/%.o,$(GUEST_RT_SRC))
 
 # Programs: guests/NAME.c becomes build/guests/NAME.elf.
 GUEST_PROGS   := hello exceptions costs smp timer console
-GUEST_ELFS    := $(GUEST_PROGS:%=$(GUEST_DIR)/%.elf)
+# Emulation-assist guests (issue 5): guests/assist.c built once per case.
+GUEST_ASSISTS := int3 fwait clac stac fence ud2
+GUEST_ELFS    := $(GUEST_PROGS:%=$(GUEST_DIR)/%.elf) $(GUEST_ASSISTS:%=$(GUEST_DIR)/assist-%.elf)
 
 all: $(GUEST_ELFS)
 guests: $(GUEST_ELFS)
@@ -26,6 +28,10 @@ guests: $(GUEST_ELFS)
 $(GUEST_OBJ)/%.c.o: guests/%.c
 	@mkdir -p $(@D)
 	$(GUEST_CC) $(GUEST_CFLAGS) -c -o $@ $<
+
+$(GUEST_OBJ)/assist-%.c.o: guests/assist.c
+	@mkdir -p $(@D)
+	$(GUEST_CC) $(GUEST_CFLAGS) -DASSIST_CASE='"$*"' -c -o $@ $<
 
 $(GUEST_OBJ)/%.S.o: guests/%.S
 	@mkdir -p $(@D)
