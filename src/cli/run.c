@@ -134,7 +134,7 @@ static int parse_args(int argc, char **argv, struct vm_config *c)
 
 	opterr = 0;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
 		switch (opt) {
 		case OPT_KERNEL:    c->kernel = optarg; break;
 		case OPT_INITRD:    c->initrd = optarg; break;

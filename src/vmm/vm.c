@@ -153,8 +153,9 @@ static int level_base_init(struct vm *vm)
 	int ret;
 
 	ret = serial_create(vm, 0x3f8, VM_GSI_SERIAL0, &vm->serial);
-	if (!ret)
-		ret = i8042_create(vm, &vm->i8042);
+	if (ret < 0)
+		return ret; /* logged with the backend's name */
+	ret = i8042_create(vm, &vm->i8042);
 	if (!ret)
 		ret = rtc_create(vm, &vm->rtc);
 	if (!ret)
