@@ -56,5 +56,5 @@ $(GUEST_DIR)/%.bzImage: $(GUEST_DIR)/%.bz.elf
 $(GUEST_DIR)/%.elf: $(GUEST_DIR)/%.elf64
 	$(GUEST_OBJCOPY) -I elf64-x86-64 -O elf32-i386 $< $@
 
-.SECONDARY:
+.SECONDARY: $(GUEST_PROGS:%=$(GUEST_DIR)/%.elf64) $(GUEST_ASSISTS:%=$(GUEST_DIR)/assist-%.elf64) $(GUEST_DIR)/linuxboot.bz.elf
 -include $(shell find $(GUEST_OBJ) -name '*.d' 2>/dev/null)
