@@ -226,7 +226,7 @@ int cmd_run(int argc, char **argv)
 		code = vm_run(vm);
 		if (sig.fd >= 0)
 			evloop_del(vm->loop, sig.fd);
-		vm_destroy(vm);
+		vm_destroy_detached(vm);
 		vm = NULL;
 		if (code == VM_STOP_RESET && !cfg.no_reboot) {
 			continue; /* a guest reset: start it again from scratch */

@@ -40,9 +40,11 @@ void x86_boot_regs(const struct vm *vm, struct kvm_regs *regs, struct kvm_sregs 
 struct x86_mem_range { uint64_t addr, len; uint32_t type; };
 size_t x86_mem_map(const struct vm *vm, struct x86_mem_range *out, size_t max);
 
-/* Read a whole file into a malloc'd buffer (the caller frees it). Returns 0 or -errno,
- * logging one line naming what ("kernel", "initrd") and the path. */
-int x86_read_file(const char *what, const char *path, uint8_t **buf, size_t *len);
+/* Map a whole regular file read-only (*buf NULL when it is empty; release with
+ * x86_unmap_file). Returns 0 or -errno, logging one line naming what ("kernel",
+ * "initrd") and the path. */
+int x86_map_file(const char *what, const char *path, uint8_t **buf, size_t *len);
+void x86_unmap_file(uint8_t *buf, size_t len);
 
 /* Multiboot and Linux loaders (boot_multiboot.c, boot_linux.c): return 1 when the image is
  * theirs and was loaded, 0 when it is not theirs, -errno on failure (logged). */

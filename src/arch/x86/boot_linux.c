@@ -175,8 +175,10 @@ int x86_boot_vmlinux(struct vm *vm, const uint8_t *img, size_t len)
 	}
 	entry = e->e_entry;
 	for (i = 0; i < e->e_phnum; i++) {
-		const Elf64_Phdr *p = (const void *)(img + e->e_phoff + i * sizeof(Elf64_Phdr));
+		Elf64_Phdr ph, *p = &ph;
 		uint8_t *dst;
+
+		memcpy(&ph, img + e->e_phoff + i * sizeof(Elf64_Phdr), sizeof(ph)); /* may be unaligned */
 
 		if (p->p_type != PT_LOAD || !p->p_memsz)
 			continue;
