@@ -45,6 +45,7 @@ struct conv {
 	uint8_t *zeros;          /* backing: CONV_CHUNK zero bytes */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
+	int waiting;             /* threads blocked in cond: signal only then */
 	struct conv_job ring[CONV_NBUF];
 	unsigned head, tail;     /* produced / consumed counts */
 	bool stop;               /* writer failed: reader stops */
@@ -77,8 +78,11 @@ static struct conv_job *conv_slot_get(struct conv *cv)
 	struct conv_job *j = NULL;
 
 	pthread_mutex_lock(&cv->lock);
-	while (!cv->stop && cv->head - cv->tail == CONV_NBUF)
+	while (!cv->stop && cv->head - cv->tail == CONV_NBUF) {
+		cv->waiting++;
 		pthread_cond_wait(&cv->cond, &cv->lock);
+		cv->waiting--;
+	}
 	if (!cv->stop)
 		j = &cv->ring[cv->head % CONV_NBUF];
 	pthread_mutex_unlock(&cv->lock);
@@ -89,7 +93,8 @@ static void conv_slot_put(struct conv *cv)
 {
 	pthread_mutex_lock(&cv->lock);
 	cv->head++;
-	pthread_cond_broadcast(&cv->cond);
+	if (cv->waiting)
+		pthread_cond_broadcast(&cv->cond);
 	pthread_mutex_unlock(&cv->lock);
 }
 
@@ -295,8 +300,11 @@ static int conv_run(struct conv *cv, struct img_progress *pg)
 		uint64_t done;
 
 		pthread_mutex_lock(&cv->lock);
-		while (cv->head == cv->tail)
+		while (cv->head == cv->tail) {
+			cv->waiting++;
 			pthread_cond_wait(&cv->cond, &cv->lock);
+			cv->waiting--;
+		}
 		j = &cv->ring[cv->tail % CONV_NBUF];
 		pthread_mutex_unlock(&cv->lock);
 
@@ -341,7 +349,8 @@ static int conv_run(struct conv *cv, struct img_progress *pg)
 
 		pthread_mutex_lock(&cv->lock);
 		cv->tail++;
-		pthread_cond_broadcast(&cv->cond);
+		if (cv->waiting)
+			pthread_cond_broadcast(&cv->cond);
 		pthread_mutex_unlock(&cv->lock);
 	}
 	pthread_mutex_lock(&cv->lock);
