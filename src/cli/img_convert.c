@@ -63,7 +63,7 @@ static int conv_map(struct conv *cv, struct conv_job *j, uint64_t off, uint64_t 
 	uint64_t start = off & ~(uint64_t)4095;
 	void *p;
 
-	p = mmap(NULL, (size_t)(off + len - start), PROT_READ, MAP_SHARED, cv->src->fd, (off_t)start);
+	p = mmap(NULL, (size_t)(off + len - start), PROT_READ, MAP_SHARED | MAP_POPULATE, cv->src->fd, (off_t)start);
 	if (p == MAP_FAILED)
 		return -errno;
 	j->map = p;
