@@ -247,10 +247,21 @@ int img_parse_create_opts(const char *s, const char *format, struct img_create_o
 				ret = -EINVAL;
 				break;
 			}
-		} else if (!strcmp(tok, "backing_file")) {
-			o->parent = s + (v - copy); /* points into the caller's string */
-		} else if (!strcmp(tok, "backing_fmt")) {
-			o->parent_fmt = s + (v - copy);
+		} else if (!strcmp(tok, "backing_file") || !strcmp(tok, "backing_fmt")) {
+			bool file = !strcmp(tok, "backing_file");
+			char *dst = file ? o->parent_buf : o->parent_fmt_buf;
+			size_t n = file ? sizeof(o->parent_buf) : sizeof(o->parent_fmt_buf);
+
+			if (strlen(v) >= n) {
+				img_err("option %s too long", tok);
+				ret = -EINVAL;
+				break;
+			}
+			strcpy(dst, v);
+			if (file)
+				o->parent = o->parent_buf;
+			else
+				o->parent_fmt = o->parent_fmt_buf;
 		} else {
 			img_err("invalid option '%s' for format %s", tok, format);
 			ret = -EINVAL;

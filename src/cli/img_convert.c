@@ -482,8 +482,12 @@ int img_cmd_convert(int argc, char **argv)
 	cv.dst = dst;
 	/* A target we just created reads as zeros; so does a character device (/dev/null). */
 	cv.src_map = !src->vhd && fstat(src->fd, &st) == 0 && S_ISREG(st.st_mode);
-	cv.dst_zero_init = !no_create || (dst->fd >= 0 && fstat(dst->fd, &st) == 0 &&
-					  S_ISCHR(st.st_mode));
+	/* A VHD or regular file we just created reads as zeros; so does a character device
+	 * (/dev/null). A block device keeps its old content: zeros must be written. */
+	if (dst->vhd)
+		cv.dst_zero_init = !no_create;
+	else if (fstat(dst->fd, &st) == 0)
+		cv.dst_zero_init = S_ISCHR(st.st_mode) || (!no_create && S_ISREG(st.st_mode));
 	if (backing) {
 		cv.backing = true;
 		cv.dst_zero_init = false;
