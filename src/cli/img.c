@@ -26,12 +26,12 @@ static const struct img_command img_commands[] = {
 	{ "info", img_cmd_info, "info [-f FMT] [--output=human|json] [--backing-chain] FILE" },
 	{ "check", img_cmd_check, "check [-f FMT] [--output=human|json] [-r leaks|all] FILE" },
 	{ "convert", img_cmd_convert,
-	  "convert [-f FMT] -O vhd|raw [-o OPTIONS] [-p] SRC DST" },
+	  "convert [-f FMT] -O vhd|raw [-o OPTIONS] [-B PARENT] [-p] [-n] [-t CACHE] SRC DST" },
 	{ "commit", img_cmd_commit, "commit [-f FMT] [-p] FILE" },
 	{ "compare", img_cmd_compare, "compare [-f FMT] [-F FMT] [-p] [-s] A B" },
-	{ "resize", img_cmd_resize, "resize [-f FMT] FILE [+|-]SIZE" },
+	{ "resize", img_cmd_resize, "resize [-f FMT] [--shrink] FILE [+|-]SIZE" },
 	{ "map", img_cmd_map, "map [-f FMT] [--output=human|json] FILE" },
-	{ "compact", img_cmd_compact, "compact FILE" },
+	{ "compact", img_cmd_compact, "compact [-f FMT] [-p] FILE" },
 };
 
 #define N_IMG_COMMANDS (sizeof(img_commands) / sizeof(img_commands[0]))
