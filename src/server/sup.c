@@ -595,7 +595,9 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 		snprintf(ex, sizeof(ex), "monitor died");
 	}
 	tail = console_tail(srv, v->id);
-	clean = code == 0;
+	/* `vsrv run`'s exit status: 0 power-off, (V << 1) | 1 a debug-exit write of V (the
+	 * guest chose to end), 1 a host-side failure, 2 a guest crash, 128 + N a signal. */
+	clean = code == 0 || (code > 1 && code < 128 && (code & 1));
 	requested = v->stop_req || v->reset_req;
 	if (!c) {
 		free(tail);
