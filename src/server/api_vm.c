@@ -8,6 +8,7 @@
 #include "server/vmrow.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -286,45 +287,6 @@ static int write_lists(struct req *r, int64_t id, const json_t *body, char *err,
 		}
 	}
 	return 0;
-}
-
-int api_vm_list(struct req *r)
-{
-	const char *ls = req_query(r, "limit"), *os = req_query(r, "offset");
-	long limit = ls ? strtol(ls, NULL, 10) : 1000, offset = os ? strtol(os, NULL, 10) : 0;
-	bool all = r->who.admin || (auth_perms(r->c, &r->who, "server", 0) & PERM_VIEW);
-	sqlite3_stmt *s;
-	json_t *list = json_array(), *o;
-	int64_t total = 0;
-
-	if (limit < 1 || limit > 10000 || offset < 0)
-		return req_error(r, -EINVAL, "limit is 1 to 10000, offset at least 0");
-	s = all ? db_stmt(r->c, "SELECT id, name, state, cpus, memory_mib, count(*) OVER () "
-			       "FROM vms ORDER BY name LIMIT ? OFFSET ?")
-		: db_stmt(r->c, "SELECT id, name, state, cpus, memory_mib, count(*) OVER () FROM vms "
-			       "WHERE id IN (SELECT object_id FROM acl WHERE object_type = 'vm' "
-			       "AND (perms & 1) AND ((principal_type = 'user' AND principal_id = ?3) OR "
-			       "(principal_type = 'group' AND principal_id IN (SELECT group_id FROM "
-			       "group_members WHERE user_id = ?3)))) ORDER BY name LIMIT ?1 OFFSET ?2");
-	if (!s) {
-		json_decref(list);
-		return req_error(r, -EIO, "inventory error");
-	}
-	sqlite3_bind_int64(s, 1, limit);
-	sqlite3_bind_int64(s, 2, offset);
-	if (!all)
-		sqlite3_bind_int64(s, 3, r->who.user_id);
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		o = json_pack("{s:s,s:s,s:i,s:I}", "name", sqlite3_column_text(s, 1),
-			      "state", sqlite3_column_text(s, 2), "cpus", sqlite3_column_int(s, 3),
-			      "memory_mib", (json_int_t)sqlite3_column_int64(s, 4));
-		total = sqlite3_column_int64(s, 5);
-		json_array_append_new(list, o);
-	}
-	db_done(s);
-	r->out = json_pack("{s:o,s:I,s:I,s:I}", "vms", list, "total", (json_int_t)total,
-			   "offset", (json_int_t)offset, "limit", (json_int_t)limit);
-	return 200;
 }
 
 int api_vm_create(struct req *r)

@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -109,7 +111,7 @@ int cmd_serve(int argc, char **argv)
 	struct http *http = NULL;
 	struct dbc *c;
 	sigset_t set;
-	int o, rc, sig, ret = 1;
+	int o, rc, sig, ret = 1, lockfd;
 	long host_mem = -1;
 
 	vsrv_log_set_prefix("vsrv serve");
@@ -144,6 +146,13 @@ int cmd_serve(int argc, char **argv)
 		return 1;
 	}
 	srv.data_dir = real;
+	/* One daemon per data directory: a second one would fight over the VMs. */
+	snprintf(sub, sizeof(sub), "%s/serve.lock", real);
+	lockfd = open(sub, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) < 0) {
+		fprintf(stderr, "vsrv serve: %s is in use by another vsrv serve\n", real);
+		return 1;
+	}
 	snprintf(sub, sizeof(sub), "%s/vms", real);
 	mkdir(sub, 0750);
 	snprintf(sub, sizeof(sub), "%s/disks", real);
