@@ -13,6 +13,14 @@ struct command {
 static const struct command commands[] = {
 	{ "run", cmd_run, "run one VM in the foreground (vsrv run --help)" },
 	{ "img", cmd_img, "create, inspect, check and convert disk images (vsrv img --help)" },
+	{ "serve", cmd_server_exec, "the virtual server daemon: API, inventory, VMs (vsrv serve --help)" },
+	{ "vm", cmd_server_exec, "manage VMs through the server (vsrv vm --help)" },
+	{ "disk", cmd_server_exec, "manage disks through the server" },
+	{ "net", cmd_server_exec, "manage virtual networks through the server" },
+	{ "user", cmd_server_exec, "manage users through the server" },
+	{ "events", cmd_server_exec, "show or follow the server's events" },
+	{ "login", cmd_server_exec, "log in to a server over TCP; prints a token" },
+	{ "monitor", cmd_monitor, "(internal) the per-VM supervisor shim of vsrv serve" },
 };
 
 static void usage(FILE *f)

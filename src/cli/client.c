@@ -1,0 +1,297 @@
+/* The API client: transport and output. */
+#include "cli/client.h"
+
+#include <curl/curl.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct buf {
+	char *p;
+	size_t n;
+};
+
+static size_t collect(char *data, size_t sz, size_t nm, void *arg)
+{
+	struct buf *b = arg;
+	size_t k = sz * nm;
+	char *q = realloc(b->p, b->n + k + 1);
+
+	if (!q)
+		return 0;
+	b->p = q;
+	memcpy(b->p + b->n, data, k);
+	b->n += k;
+	b->p[b->n] = '\0';
+	return k;
+}
+
+int client_init(int *argc, char **argv, struct client *cl)
+{
+	int i, j = 1;
+
+	memset(cl, 0, sizeof(*cl));
+	cl->server = getenv("VSRV_SERVER");
+	cl->token = getenv("VSRV_TOKEN");
+	cl->socket = getenv("VSRV_SOCKET");
+	for (i = 1; i < *argc; i++) {
+		const char *a = argv[i];
+		const char *v = NULL;
+		const char *const names[] = { "--server", "--token", "--socket", "--output" };
+		int k, hit = -1;
+
+		for (k = 0; k < 4; k++) {
+			size_t l = strlen(names[k]);
+			if (!strncmp(a, names[k], l) && (a[l] == '=' || a[l] == '\0')) {
+				hit = k;
+				if (a[l] == '=')
+					v = a + l + 1;
+				else if (i + 1 < *argc)
+					v = argv[++i];
+				break;
+			}
+		}
+		if (hit < 0) {
+			argv[j++] = argv[i];
+			continue;
+		}
+		if (!v) {
+			fprintf(stderr, "vsrv: %s needs a value\n", names[hit]);
+			return 2;
+		}
+		if (hit == 0)
+			cl->server = v;
+		else if (hit == 1)
+			cl->token = v;
+		else if (hit == 2)
+			cl->socket = v;
+		else if (!strcmp(v, "json"))
+			cl->json = true;
+		else if (strcmp(v, "table")) {
+			fprintf(stderr, "vsrv: --output is json or table\n");
+			return 2;
+		}
+	}
+	*argc = j;
+	argv[j] = NULL;
+	if (!cl->server && !cl->socket)
+		cl->socket = "/var/lib/vsrv/vsrv.sock";
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	cl->curl = curl_easy_init();
+	return cl->curl ? 0 : 1;
+}
+
+void client_close(struct client *cl)
+{
+	if (cl->curl)
+		curl_easy_cleanup(cl->curl);
+	curl_global_cleanup();
+}
+
+static struct curl_slist *prepare(struct client *cl, const char *method, const char *path,
+				  const char *body)
+{
+	CURL *c = cl->curl;
+	struct curl_slist *h = NULL;
+	char url[4096], auth[512];
+
+	curl_easy_reset(c);
+	if (cl->server) {
+		snprintf(url, sizeof(url), "%s%s", cl->server, path);
+	} else {
+		snprintf(url, sizeof(url), "http://localhost%s", path);
+		curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, cl->socket);
+	}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	if (cl->token) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", cl->token);
+		h = curl_slist_append(h, auth);
+	}
+	if (body) {
+		h = curl_slist_append(h, "Content-Type: application/json");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	}
+	if (getenv("VSRV_CACERT"))
+		curl_easy_setopt(c, CURLOPT_CAINFO, getenv("VSRV_CACERT"));
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	return h;
+}
+
+int client_call(struct client *cl, const char *method, const char *path, json_t *body, json_t **out)
+{
+	struct buf b = { 0 };
+	struct curl_slist *h;
+	char *js = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	long status = 0;
+	CURLcode rc;
+	json_t *v;
+
+	*out = NULL;
+	h = prepare(cl, method, path, js);
+	curl_easy_setopt(cl->curl, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(cl->curl, CURLOPT_WRITEDATA, &b);
+	rc = curl_easy_perform(cl->curl);
+	curl_slist_free_all(h);
+	free(js);
+	if (rc != CURLE_OK) {
+		fprintf(stderr, "vsrv: cannot reach the server at %s: %s\n",
+			cl->server ? cl->server : cl->socket, curl_easy_strerror(rc));
+		free(b.p);
+		return 1;
+	}
+	curl_easy_getinfo(cl->curl, CURLINFO_RESPONSE_CODE, &status);
+	v = b.n ? json_loadb(b.p, b.n, 0, NULL) : NULL;
+	if (status >= 200 && status < 300) {
+		if (!v && b.n) {
+			/* not JSON (the console log, the OpenAPI text): hand back as a string */
+			v = json_stringn(b.p, b.n);
+		}
+		free(b.p);
+		*out = v;
+		return 0;
+	}
+	{
+		const char *msg = json_string_value(json_object_get(json_object_get(v, "error"), "message"));
+		fprintf(stderr, "vsrv: %s (HTTP %ld)\n", msg ? msg : "request failed", status);
+	}
+	json_decref(v);
+	free(b.p);
+	return 1;
+}
+
+struct sink {
+	int (*fn)(const char *, size_t, void *);
+	void *arg;
+	long status;
+	struct buf err;
+	CURL *c;
+};
+
+static size_t stream_cb(char *data, size_t sz, size_t nm, void *arg)
+{
+	struct sink *s = arg;
+	size_t k = sz * nm;
+
+	if (!s->status)
+		curl_easy_getinfo(s->c, CURLINFO_RESPONSE_CODE, &s->status);
+	if (s->status != 200)
+		return collect(data, sz, nm, &s->err);
+	return s->fn(data, k, s->arg) ? 0 : k;
+}
+
+int client_stream(struct client *cl, const char *path, int (*fn)(const char *, size_t, void *), void *arg)
+{
+	struct sink s = { .fn = fn, .arg = arg, .c = cl->curl };
+	struct curl_slist *h = prepare(cl, "GET", path, NULL);
+	CURLcode rc;
+
+	curl_easy_setopt(cl->curl, CURLOPT_WRITEFUNCTION, stream_cb);
+	curl_easy_setopt(cl->curl, CURLOPT_WRITEDATA, &s);
+	rc = curl_easy_perform(cl->curl);
+	curl_slist_free_all(h);
+	if (s.status && s.status != 200) {
+		json_t *v = json_loadb(s.err.p ? s.err.p : "", s.err.n, 0, NULL);
+		const char *msg = json_string_value(json_object_get(json_object_get(v, "error"), "message"));
+		fprintf(stderr, "vsrv: %s (HTTP %ld)\n", msg ? msg : "request failed", s.status);
+		json_decref(v);
+		free(s.err.p);
+		return 1;
+	}
+	free(s.err.p);
+	if (rc != CURLE_OK && rc != CURLE_WRITE_ERROR) {
+		fprintf(stderr, "vsrv: stream ended: %s\n", curl_easy_strerror(rc));
+		return 1;
+	}
+	return 0;
+}
+
+void client_print_json(const json_t *v)
+{
+	char *s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+	if (s) {
+		puts(s);
+		free(s);
+	}
+}
+
+static void cell(const json_t *v, char *buf, size_t n)
+{
+	if (json_is_string(v))
+		snprintf(buf, n, "%s", json_string_value(v));
+	else if (json_is_integer(v))
+		snprintf(buf, n, "%lld", (long long)json_integer_value(v));
+	else if (json_is_real(v))
+		snprintf(buf, n, "%.2f", json_real_value(v));
+	else if (json_is_true(v))
+		snprintf(buf, n, "yes");
+	else if (json_is_false(v))
+		snprintf(buf, n, "no");
+	else if (!v || json_is_null(v))
+		snprintf(buf, n, "-");
+	else {
+		char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		snprintf(buf, n, "%s", s ? s : "?");
+		free(s);
+	}
+}
+
+void client_print_table(const json_t *a, const char *const *cols)
+{
+	size_t w[16] = { 0 }, i, k, ncol = 0;
+	char b[256];
+	json_t *o;
+
+	while (cols[ncol] && ncol < 16) {
+		w[ncol] = strlen(cols[ncol]);
+		ncol++;
+	}
+	json_array_foreach(a, i, o)
+		for (k = 0; k < ncol; k++) {
+			cell(json_object_get(o, cols[k]), b, sizeof(b));
+			if (strlen(b) > w[k])
+				w[k] = strlen(b);
+		}
+	for (k = 0; k < ncol; k++) {
+		for (const char *p = cols[k]; *p; p++)
+			putchar(toupper((unsigned char)*p));
+		printf("%*s", k + 1 < ncol ? (int)(w[k] - strlen(cols[k]) + 2) : 0, "");
+	}
+	putchar('\n');
+	json_array_foreach(a, i, o) {
+		for (k = 0; k < ncol; k++) {
+			cell(json_object_get(o, cols[k]), b, sizeof(b));
+			printf("%-*s", k + 1 < ncol ? (int)w[k] + 2 : 0, b);
+		}
+		putchar('\n');
+	}
+}
+
+void client_print_object(const json_t *o)
+{
+	const char *k;
+	json_t *v;
+	char b[4096];
+
+	json_object_foreach((json_t *)o, k, v) {
+		cell(v, b, sizeof(b));
+		printf("%-20s %s\n", k, b);
+	}
+}
+
+const char *client_seg(const char *s, char *buf, size_t n)
+{
+	size_t o = 0;
+
+	for (; *s && o + 4 < n; s++) {
+		unsigned char ch = *s;
+		if (isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~')
+			buf[o++] = ch;
+		else
+			o += snprintf(buf + o, n - o, "%%%02X", ch);
+	}
+	buf[o] = '\0';
+	return buf;
+}

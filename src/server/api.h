@@ -1,0 +1,73 @@
+/* The API's routes and the handlers behind them (api_*.c). */
+#ifndef VSRV_SERVER_API_H
+#define VSRV_SERVER_API_H
+
+#include "server/server.h"
+
+enum { ROUTE_NOAUTH = 1 };
+
+struct route {
+	const char *method;
+	const char *pattern;       /* "/api/v1/vms/{}/start": {} matches one segment */
+	int (*fn)(struct req *r);  /* returns the HTTP status it set */
+	unsigned flags;
+};
+
+/* The table, terminated by a NULL method. */
+extern const struct route api_routes[];
+
+/* Find the route for method and path; fills r->args. Returns its index, -1 when no
+ * pattern matches the path (404) or -2 when the path matches with another method (405). */
+int api_route(const char *method, const char *path, struct req *r);
+
+/* The number of routes (for metrics). */
+int api_nroutes(void);
+
+/* Handlers, by file. */
+int api_health(struct req *r);
+int api_login(struct req *r);
+int api_logout(struct req *r);
+int api_whoami(struct req *r);
+int api_openapi(struct req *r);
+int api_host(struct req *r);
+int api_metrics(struct req *r);
+
+int api_vm_list(struct req *r);
+int api_vm_create(struct req *r);
+int api_vm_get(struct req *r);
+int api_vm_update(struct req *r);
+int api_vm_delete(struct req *r);
+int api_vm_status(struct req *r);
+int api_vm_action(struct req *r);
+int api_vm_console_get(struct req *r);
+int api_vm_console_put(struct req *r);
+
+int api_perm_get(struct req *r);
+int api_perm_set(struct req *r);
+
+int api_user_list(struct req *r);
+int api_user_create(struct req *r);
+int api_user_get(struct req *r);
+int api_user_update(struct req *r);
+int api_user_delete(struct req *r);
+int api_group_list(struct req *r);
+int api_group_create(struct req *r);
+int api_group_get(struct req *r);
+int api_group_update(struct req *r);
+int api_group_delete(struct req *r);
+
+int api_disk_list(struct req *r);
+int api_disk_create(struct req *r);
+int api_disk_get(struct req *r);
+int api_disk_update(struct req *r);
+int api_disk_delete(struct req *r);
+int api_net_list(struct req *r);
+int api_net_create(struct req *r);
+int api_net_get(struct req *r);
+int api_net_delete(struct req *r);
+
+int api_event_list(struct req *r);
+int api_task_list(struct req *r);
+int api_task_get(struct req *r);
+
+#endif

@@ -1,0 +1,396 @@
+/* Events (list and Server-Sent Events), tasks, and the VM console. */
+#include "server/api.h"
+#include "server/auth.h"
+#include "server/events.h"
+#include "server/sup.h"
+#include "server/vmrow.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* May the caller see this event? Server viewers see all; others the events of VMs they
+ * may view and their own logins. */
+static bool event_visible(struct dbc *c, const struct caller *who, bool all, sqlite3_stmt *s)
+{
+	const char *ot = (const char *)sqlite3_column_text(s, 3);
+	const char *on = (const char *)sqlite3_column_text(s, 4);
+	const char *user = (const char *)sqlite3_column_text(s, 5);
+	sqlite3_stmt *q;
+	int64_t id = -1;
+
+	if (all)
+		return true;
+	if (user && !strcmp(user, who->name) && ot && !strcmp(ot, "user"))
+		return true;
+	if (!ot || !on || strcmp(ot, "vm"))
+		return false;
+	q = db_stmt(c, "SELECT id FROM vms WHERE name = ?");
+	if (!q)
+		return false;
+	sqlite3_bind_text(q, 1, on, -1, SQLITE_STATIC);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		id = sqlite3_column_int64(q, 0);
+	db_done(q);
+	return id >= 0 && (auth_perms(c, who, "vm", id) & PERM_VIEW);
+}
+
+static json_t *event_json(sqlite3_stmt *s)
+{
+	json_t *o = json_pack("{s:I,s:f,s:s,s:s?,s:s?,s:s?,s:s}", "id",
+			      (json_int_t)sqlite3_column_int64(s, 0), "time", sqlite3_column_double(s, 1),
+			      "type", sqlite3_column_text(s, 2), "object_type", sqlite3_column_text(s, 3),
+			      "object", sqlite3_column_text(s, 4), "user", sqlite3_column_text(s, 5),
+			      "message", sqlite3_column_text(s, 6));
+	const char *d = (const char *)sqlite3_column_text(s, 7);
+
+	if (o && d)
+		json_object_set_new(o, "data", json_loads(d, 0, NULL));
+	return o;
+}
+
+#define EVENT_SQL "SELECT id, time, type, object_type, object_name, user, message, data FROM events "
+
+struct sse {
+	struct server *srv;
+	struct caller who;
+	bool all;
+	int64_t last;
+	char *pending;
+	size_t plen, poff;
+	int idle;
+};
+
+static void sse_free(void *p)
+{
+	struct sse *x = p;
+
+	if (x) {
+		free(x->pending);
+		free(x);
+	}
+}
+
+/* Fill x->pending with the events after x->last (at most 50). */
+static void sse_fetch(struct sse *x)
+{
+	struct dbc *c = db_get(x->srv->db);
+	sqlite3_stmt *s;
+	size_t cap = 0;
+
+	if (!c)
+		return;
+	s = db_stmt(c, EVENT_SQL "WHERE id > ? ORDER BY id LIMIT 50");
+	if (s) {
+		sqlite3_bind_int64(s, 1, x->last);
+		while (sqlite3_step(s) == SQLITE_ROW) {
+			int64_t id = sqlite3_column_int64(s, 0);
+			json_t *e;
+			char *js;
+
+			x->last = id;
+			if (!event_visible(c, &x->who, x->all, s))
+				continue;
+			e = event_json(s);
+			js = e ? json_dumps(e, JSON_COMPACT) : NULL;
+			if (js) {
+				size_t need = strlen(js) + 128;
+				if (x->plen + need > cap) {
+					char *b = realloc(x->pending, x->plen + need + 4096);
+					if (!b) {
+						free(js);
+						json_decref(e);
+						break;
+					}
+					x->pending = b;
+					cap = x->plen + need + 4096;
+				}
+				x->plen += sprintf(x->pending + x->plen, "id: %lld\nevent: %s\ndata: %s\n\n",
+						   (long long)id, sqlite3_column_text(s, 2), js);
+			}
+			free(js);
+			json_decref(e);
+		}
+		db_done(s);
+	}
+	db_put(c);
+}
+
+static int sse_stream(struct req *r, char *buf, size_t max, uint64_t pos, ssize_t *n)
+{
+	struct sse *x = r->stream_state;
+
+	(void)pos;
+	while (!r->srv->stopping) {
+		if (x->poff < x->plen) {
+			size_t k = x->plen - x->poff < max ? x->plen - x->poff : max;
+			memcpy(buf, x->pending + x->poff, k);
+			x->poff += k;
+			if (x->poff == x->plen)
+				x->poff = x->plen = 0;
+			*n = k;
+			return 0;
+		}
+		sse_fetch(x);
+		if (x->plen)
+			continue;
+		events_wait(r->srv->ev, x->last, 1000);
+		if (++x->idle >= 15) {
+			/* A comment every 15 s keeps proxies from closing the stream and lets us
+			 * notice a client that went away. */
+			x->idle = 0;
+			*n = snprintf(buf, max, ": keep-alive\n\n");
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int api_event_list(struct req *r)
+{
+	const char *since = req_query(r, "since"), *lim = req_query(r, "limit");
+	const char *follow = req_query(r, "follow"), *accept = req_header(r, "Accept");
+	int64_t after = since ? strtoll(since, NULL, 10) : -1;
+	long limit = lim ? strtol(lim, NULL, 10) : 100;
+	bool all = auth_perms(r->c, &r->who, "server", 0) & PERM_VIEW;
+	sqlite3_stmt *s;
+	json_t *a;
+
+	if (limit < 1 || limit > 1000)
+		return req_error(r, -EINVAL, "limit is 1 to 1000");
+	if ((follow && !strcmp(follow, "1")) || (accept && strstr(accept, "text/event-stream"))) {
+		struct sse *x = calloc(1, sizeof(*x));
+		if (!x)
+			return req_error(r, -ENOMEM, "out of memory");
+		x->srv = r->srv;
+		x->who = r->who;
+		x->all = all;
+		if (after < 0) {
+			/* From now on, unless the client asks for history (?since= or Last-Event-ID). */
+			const char *lei = req_header(r, "Last-Event-ID");
+			s = db_stmt(r->c, "SELECT coalesce(max(id), 0) FROM events");
+			if (s && sqlite3_step(s) == SQLITE_ROW)
+				after = sqlite3_column_int64(s, 0);
+			db_done(s);
+			if (lei)
+				after = strtoll(lei, NULL, 10);
+		}
+		x->last = after;
+		r->stream = sse_stream;
+		r->stream_state = x;
+		r->stream_free = sse_free;
+		r->content_type = "text/event-stream";
+		return 200;
+	}
+	/* Without since: the newest events; with since: those after it, oldest first. */
+	s = after < 0 ? db_stmt(r->c, "SELECT * FROM (" EVENT_SQL "ORDER BY id DESC LIMIT ?2) ORDER BY id")
+		      : db_stmt(r->c, EVENT_SQL "WHERE id > ?1 ORDER BY id LIMIT ?2");
+	if (!s)
+		return req_error(r, -EIO, "inventory error");
+	if (after >= 0)
+		sqlite3_bind_int64(s, 1, after);
+	sqlite3_bind_int64(s, 2, limit);
+	a = json_array();
+	while (sqlite3_step(s) == SQLITE_ROW)
+		if (event_visible(r->c, &r->who, all, s))
+			json_array_append_new(a, event_json(s));
+	db_done(s);
+	r->out = json_pack("{s:o}", "events", a);
+	return 200;
+}
+
+static json_t *task_json(sqlite3_stmt *s)
+{
+	return json_pack("{s:I,s:s,s:s?,s:s,s:f,s:s?,s:s?,s:f,s:o}", "id",
+			 (json_int_t)sqlite3_column_int64(s, 0), "kind", sqlite3_column_text(s, 1),
+			 "object", sqlite3_column_text(s, 2), "state", sqlite3_column_text(s, 3),
+			 "progress", sqlite3_column_double(s, 4), "error", sqlite3_column_text(s, 5),
+			 "user", sqlite3_column_text(s, 6), "created", sqlite3_column_double(s, 7),
+			 "finished", sqlite3_column_type(s, 8) == SQLITE_NULL ? json_null() :
+			 json_real(sqlite3_column_double(s, 8)));
+}
+
+int api_task_list(struct req *r)
+{
+	sqlite3_stmt *s;
+	json_t *a;
+
+	if (auth_require(r, "server", 0, PERM_VIEW))
+		return r->status;
+	s = db_stmt(r->c, "SELECT id, kind, object, state, progress, error, user, created, finished "
+		       "FROM tasks ORDER BY id DESC LIMIT 100");
+	if (!s)
+		return req_error(r, -EIO, "inventory error");
+	a = json_array();
+	while (sqlite3_step(s) == SQLITE_ROW)
+		json_array_append_new(a, task_json(s));
+	db_done(s);
+	r->out = json_pack("{s:o}", "tasks", a);
+	return 200;
+}
+
+int api_task_get(struct req *r)
+{
+	sqlite3_stmt *s;
+	char *end;
+	long long id = strtoll(r->args[0], &end, 10);
+
+	if (auth_require(r, "server", 0, PERM_VIEW))
+		return r->status;
+	if (*end || id <= 0)
+		return req_error(r, -EINVAL, "a task id is a positive integer");
+	s = db_stmt(r->c, "SELECT id, kind, object, state, progress, error, user, created, finished "
+		       "FROM tasks WHERE id = ?");
+	if (!s)
+		return req_error(r, -EIO, "inventory error");
+	sqlite3_bind_int64(s, 1, id);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		r->out = task_json(s);
+	db_done(s);
+	if (!r->out)
+		return req_error(r, -ENOENT, "no task %lld", id);
+	return 200;
+}
+
+static int console_connect(struct server *srv, int64_t id)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[4096];
+	int fd;
+
+	sup_vm_dir(srv, id, dir, sizeof(dir));
+	if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/console.sock", dir) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -EBUSY;
+	}
+	return fd;
+}
+
+struct cons {
+	int fd;
+};
+
+static void cons_free(void *p)
+{
+	struct cons *x = p;
+
+	if (x) {
+		close(x->fd);
+		free(x);
+	}
+}
+
+static int cons_stream(struct req *r, char *buf, size_t max, uint64_t pos, ssize_t *n)
+{
+	struct cons *x = r->stream_state;
+
+	(void)pos;
+	while (!r->srv->stopping) {
+		struct pollfd p = { .fd = x->fd, .events = POLLIN };
+		int k = poll(&p, 1, 1000);
+		ssize_t got;
+
+		if (k == 0)
+			continue;
+		if (k < 0)
+			return -1;
+		got = read(x->fd, buf, max);
+		if (got <= 0)
+			return -1;   /* the VM ended */
+		*n = got;
+		return 0;
+	}
+	return -1;
+}
+
+/* GET console: the last ?bytes= of the console log (default 16 KiB), or with ?follow=1
+ * the live output as a byte stream until the VM ends or the client goes. */
+int api_vm_console_get(struct req *r)
+{
+	const char *follow = req_query(r, "follow"), *bs = req_query(r, "bytes");
+	long want = bs ? strtol(bs, NULL, 10) : 16384;
+	char dir[4096], p[4200];
+	int64_t id;
+	int fd;
+
+	if (vm_lookup(r, &id) || auth_require(r, "vm", id, follow ? PERM_CONTROL : PERM_VIEW))
+		return r->status;
+	if (want < 1 || want > (1 << 20))
+		return req_error(r, -EINVAL, "bytes is 1 to 1048576");
+	if (follow && !strcmp(follow, "1")) {
+		struct cons *x;
+		fd = console_connect(r->srv, id);
+		if (fd < 0)
+			return req_error(r, -EBUSY, "%s is not running", r->args[0]);
+		x = calloc(1, sizeof(*x));
+		if (!x) {
+			close(fd);
+			return req_error(r, -ENOMEM, "out of memory");
+		}
+		x->fd = fd;
+		r->stream = cons_stream;
+		r->stream_state = x;
+		r->stream_free = cons_free;
+		r->content_type = "application/octet-stream";
+		return 200;
+	}
+	sup_vm_dir(r->srv, id, dir, sizeof(dir));
+	snprintf(p, sizeof(p), "%s/console.log", dir);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	r->content_type = "text/plain; charset=utf-8";
+	if (fd < 0) {
+		r->status = 200;
+		r->text = strdup("");
+		r->text_len = 0;
+		return 200;
+	}
+	{
+		off_t end = lseek(fd, 0, SEEK_END), from = end > want ? end - want : 0;
+		ssize_t got;
+
+		r->text = malloc(end - from + 1);
+		got = r->text ? pread(fd, r->text, end - from, from) : -1;
+		close(fd);
+		if (got < 0)
+			return req_error(r, -EIO, "cannot read the console log");
+		r->text_len = got;
+	}
+	return 200;
+}
+
+/* POST console {"input": "..."}: type into the guest's serial console. */
+int api_vm_console_put(struct req *r)
+{
+	json_t *in;
+	int64_t id;
+	int fd;
+	size_t len;
+
+	if (vm_lookup(r, &id) || auth_require(r, "vm", id, PERM_CONTROL))
+		return r->status;
+	if (!json_is_object(r->body) || json_object_size(r->body) != 1 ||
+	    !json_is_string(in = json_object_get(r->body, "input")) ||
+	    (len = json_string_length(in)) > 4096)
+		return req_error(r, -EINVAL, "the body must be {\"input\": TEXT} with at most 4096 bytes");
+	fd = console_connect(r->srv, id);
+	if (fd < 0)
+		return req_error(r, -EBUSY, "%s is not running", r->args[0]);
+	if (send(fd, json_string_value(in), len, MSG_NOSIGNAL) != (ssize_t)len) {
+		close(fd);
+		return req_error(r, -EIO, "the console did not take the input");
+	}
+	close(fd);
+	r->status = 204;
+	return 204;
+}

@@ -1,0 +1,431 @@
+/* Disks (image files in the server's storage directory) and virtual networks. */
+#include "server/api.h"
+#include "server/auth.h"
+#include "server/events.h"
+#include "server/valid.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DISK_MAX ((int64_t)2040 << 30)   /* the VHD limit, for raw images too */
+
+static const char *const disk_formats[] = { "raw", NULL };
+static const struct valid_field disk_fields[] = {
+	{ "name", V_STR, 1, 0, 63, K_NAME, NULL },
+	{ "size", V_INT, 1, 512, DISK_MAX, 0, NULL },
+	{ "format", V_STR, 0, 0, 8, K_ENUM, disk_formats },
+	{ NULL, 0, 0, 0, 0, 0, NULL },
+};
+static const char *const net_kinds[] = { "nat", "bridged", "internal", NULL };
+static const struct valid_field net_fields[] = {
+	{ "name", V_STR, 1, 0, 63, K_NAME, NULL },
+	{ "kind", V_STR, 1, 0, 16, K_ENUM, net_kinds },
+	{ "bridge", V_STR, 0, 0, 15, K_NAME, NULL },
+	{ "subnet", V_STR, 0, 0, 18, K_TEXT, NULL },
+	{ "dhcp_start", V_STR, 0, 0, 15, K_TEXT, NULL },
+	{ "dhcp_end", V_STR, 0, 0, 15, K_TEXT, NULL },
+	{ NULL, 0, 0, 0, 0, 0, NULL },
+};
+
+static int64_t id_by_name(struct req *r, const char *sql)
+{
+	sqlite3_stmt *s = db_stmt(r->c, sql);
+	int64_t id = -1;
+
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, r->args[0], -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		id = sqlite3_column_int64(s, 0);
+	db_done(s);
+	return id;
+}
+
+static json_t *disk_json(struct dbc *c, int64_t id)
+{
+	sqlite3_stmt *s = db_stmt(c, "SELECT name, format, size, path, created, (SELECT group_concat(v.name) "
+				     "FROM vm_disks vd JOIN vms v ON v.id = vd.vm_id WHERE vd.disk_id = d.id) "
+				     "FROM disks d WHERE id = ?");
+	json_t *o = NULL;
+	struct stat st;
+
+	if (!s)
+		return NULL;
+	sqlite3_bind_int64(s, 1, id);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		const char *path = (const char *)sqlite3_column_text(s, 3);
+		const char *used = (const char *)sqlite3_column_text(s, 5);
+		o = json_pack("{s:s,s:s,s:I,s:I,s:I,s:s?}", "name", sqlite3_column_text(s, 0),
+			      "format", sqlite3_column_text(s, 1), "size",
+			      (json_int_t)sqlite3_column_int64(s, 2), "allocated",
+			      (json_int_t)(stat(path, &st) == 0 ? (int64_t)st.st_blocks * 512 : 0),
+			      "created", (json_int_t)sqlite3_column_int64(s, 4), "used_by", used);
+	}
+	db_done(s);
+	return o;
+}
+
+int api_disk_list(struct req *r)
+{
+	sqlite3_stmt *s;
+	json_t *a;
+	bool all = auth_perms(r->c, &r->who, "server", 0) & PERM_VIEW;
+
+	s = db_stmt(r->c, "SELECT id FROM disks ORDER BY name");
+	if (!s)
+		return req_error(r, -EIO, "inventory error");
+	a = json_array();
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(s, 0);
+		if (all || (auth_perms(r->c, &r->who, "disk", id) & PERM_VIEW))
+			json_array_append_new(a, disk_json(r->c, id));
+	}
+	db_done(s);
+	r->out = json_pack("{s:o}", "disks", a);
+	return 200;
+}
+
+int api_disk_create(struct req *r)
+{
+	char err[256], path[4400];
+	const char *name;
+	int64_t size, id;
+	sqlite3_stmt *s;
+	int fd, rc;
+
+	if (auth_require(r, "server", 0, PERM_MODIFY))
+		return r->status;
+	if (!r->body || valid_object(r->body, disk_fields, err, sizeof(err)))
+		return req_error(r, -EINVAL, "%s", r->body ? err : "the body must be a disk object");
+	name = json_string_value(json_object_get(r->body, "name"));
+	size = json_integer_value(json_object_get(r->body, "size"));
+	if (size % 512)
+		return req_error(r, -EINVAL, "size: a multiple of 512 bytes");
+	snprintf(path, sizeof(path), "%s/disks/%s.raw", r->srv->data_dir, name);
+	if (db_begin(r->c))
+		return req_error(r, -EIO, "inventory busy");
+	s = db_stmt(r->c, "INSERT INTO disks (name, format, size, path, created) VALUES (?, 'raw', ?, ?, ?)");
+	if (!s)
+		goto err_io;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, size);
+	sqlite3_bind_text(s, 3, path, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, time(NULL));
+	rc = db_rc(r->c, sqlite3_step(s));
+	db_done(s);
+	if (rc == -EEXIST) {
+		db_rollback(r->c);
+		return req_error(r, -EEXIST, "a disk named '%s' exists", name);
+	}
+	if (rc)
+		goto err_io;
+	id = sqlite3_last_insert_rowid(r->c->c);
+	/* The file first (sparse), then the commit: a crash leaves at worst an orphan file,
+	 * never a disk row without its file. */
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		db_rollback(r->c);
+		return req_error(r, errno == EEXIST ? -EEXIST : -EIO, "cannot create %s.raw: %s", name,
+				 strerror(errno));
+	}
+	if (ftruncate(fd, size) < 0 || fsync(fd) < 0) {
+		close(fd);
+		unlink(path);
+		db_rollback(r->c);
+		return req_error(r, -EIO, "cannot size %s.raw: %s", name, strerror(errno));
+	}
+	close(fd);
+	if (!r->who.admin && r->who.user_id) {
+		s = db_stmt(r->c, "INSERT INTO acl VALUES ('disk', ?, 'user', ?, 31)");
+		if (!s)
+			goto err_file;
+		sqlite3_bind_int64(s, 1, id);
+		sqlite3_bind_int64(s, 2, r->who.user_id);
+		rc = db_rc(r->c, sqlite3_step(s));
+		db_done(s);
+		if (rc)
+			goto err_file;
+	}
+	if (events_emit(r->srv, r->c, "disk-created", "disk", name, r->who.name, NULL,
+			"disk %s created by %s", name, r->who.name) || db_commit(r->c))
+		goto err_file;
+	r->out = disk_json(r->c, id);
+	r->status = 201;
+	return 201;
+err_file:
+	unlink(path);
+err_io:
+	db_rollback(r->c);
+	return req_error(r, -EIO, "inventory error; nothing was created");
+}
+
+int api_disk_get(struct req *r)
+{
+	int64_t id = id_by_name(r, "SELECT id FROM disks WHERE name = ?");
+
+	if (id < 0)
+		return req_error(r, -ENOENT, "no such disk");
+	if (auth_require(r, "disk", id, PERM_VIEW))
+		return r->status;
+	r->out = disk_json(r->c, id);
+	return 200;
+}
+
+/* PATCH {"size": N}: grow a disk that no running VM uses. */
+int api_disk_update(struct req *r)
+{
+	static const struct valid_field f[] = {
+		{ "size", V_INT, 1, 512, DISK_MAX, 0, NULL },
+		{ NULL, 0, 0, 0, 0, 0, NULL },
+	};
+	int64_t id = id_by_name(r, "SELECT id FROM disks WHERE name = ?"), size, old = 0;
+	char err[256], path[4400] = "";
+	sqlite3_stmt *s;
+	int busy = 0, rc;
+
+	if (id < 0)
+		return req_error(r, -ENOENT, "no such disk");
+	if (auth_require(r, "disk", id, PERM_MODIFY))
+		return r->status;
+	if (!r->body || valid_object(r->body, f, err, sizeof(err)))
+		return req_error(r, -EINVAL, "%s", r->body ? err : "the body must be {\"size\": N}");
+	size = json_integer_value(json_object_get(r->body, "size"));
+	if (size % 512)
+		return req_error(r, -EINVAL, "size: a multiple of 512 bytes");
+	if (db_begin(r->c))
+		return req_error(r, -EIO, "inventory busy");
+	s = db_stmt(r->c, "SELECT size, path, EXISTS (SELECT 1 FROM vm_disks vd JOIN vms v ON "
+		       "v.id = vd.vm_id WHERE vd.disk_id = d.id AND v.state NOT IN ('stopped','crashed')) "
+		       "FROM disks d WHERE id = ?");
+	if (!s)
+		goto err_io;
+	sqlite3_bind_int64(s, 1, id);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		old = sqlite3_column_int64(s, 0);
+		snprintf(path, sizeof(path), "%s", sqlite3_column_text(s, 1));
+		busy = sqlite3_column_int(s, 2);
+	}
+	db_done(s);
+	if (busy || size < old) {
+		db_rollback(r->c);
+		return req_error(r, busy ? -EBUSY : -EINVAL, busy ? "the disk is in use by a running VM" :
+				 "size: shrinking a disk loses data; only growing is allowed");
+	}
+	s = db_stmt(r->c, "UPDATE disks SET size = ? WHERE id = ?");
+	if (!s)
+		goto err_io;
+	sqlite3_bind_int64(s, 1, size);
+	sqlite3_bind_int64(s, 2, id);
+	rc = db_rc(r->c, sqlite3_step(s));
+	db_done(s);
+	if (rc || truncate(path, size) < 0)
+		goto err_io;
+	if (events_emit(r->srv, r->c, "disk-resized", "disk", r->args[0], r->who.name, NULL,
+			"disk %s resized to %lld bytes by %s", r->args[0], (long long)size, r->who.name) ||
+	    db_commit(r->c)) {
+		if (truncate(path, old) < 0) {
+			/* the grown file stays; the inventory keeps the old size */
+		}
+		goto err_io;
+	}
+	r->out = disk_json(r->c, id);
+	return 200;
+err_io:
+	db_rollback(r->c);
+	return req_error(r, -EIO, "inventory or file error; nothing was changed");
+}
+
+int api_disk_delete(struct req *r)
+{
+	int64_t id = id_by_name(r, "SELECT id FROM disks WHERE name = ?");
+	char path[4400] = "";
+	sqlite3_stmt *s;
+	int rc;
+
+	if (id < 0)
+		return req_error(r, -ENOENT, "no such disk");
+	if (auth_require(r, "disk", id, PERM_REMOVE))
+		return r->status;
+	if (db_begin(r->c))
+		return req_error(r, -EIO, "inventory busy");
+	s = db_stmt(r->c, "SELECT path FROM disks WHERE id = ?");
+	if (!s)
+		goto err_io;
+	sqlite3_bind_int64(s, 1, id);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		snprintf(path, sizeof(path), "%s", sqlite3_column_text(s, 0));
+	db_done(s);
+	s = db_stmt(r->c, "DELETE FROM disks WHERE id = ?");
+	if (!s)
+		goto err_io;
+	sqlite3_bind_int64(s, 1, id);
+	rc = db_rc(r->c, sqlite3_step(s));
+	db_done(s);
+	if (rc == -EEXIST) {
+		db_rollback(r->c);
+		return req_error(r, -EBUSY, "disk %s is attached to a VM", r->args[0]);
+	}
+	if (rc)
+		goto err_io;
+	s = db_stmt(r->c, "DELETE FROM acl WHERE object_type = 'disk' AND object_id = ?");
+	if (!s)
+		goto err_io;
+	sqlite3_bind_int64(s, 1, id);
+	db_rc(r->c, sqlite3_step(s));
+	db_done(s);
+	if (events_emit(r->srv, r->c, "disk-deleted", "disk", r->args[0], r->who.name, NULL,
+			"disk %s deleted by %s", r->args[0], r->who.name) || db_commit(r->c))
+		goto err_io;
+	unlink(path);
+	r->status = 204;
+	return 204;
+err_io:
+	db_rollback(r->c);
+	return req_error(r, -EIO, "inventory error; nothing was deleted");
+}
+
+static json_t *net_json(sqlite3_stmt *s)
+{
+	return json_pack("{s:s,s:s,s:s?,s:s?,s:s?,s:s?}", "name", sqlite3_column_text(s, 0),
+			 "kind", sqlite3_column_text(s, 1), "bridge", sqlite3_column_text(s, 2),
+			 "subnet", sqlite3_column_text(s, 3), "dhcp_start", sqlite3_column_text(s, 4),
+			 "dhcp_end", sqlite3_column_text(s, 5));
+}
+
+int api_net_list(struct req *r)
+{
+	sqlite3_stmt *s = db_stmt(r->c, "SELECT name, kind, bridge, subnet, dhcp_start, dhcp_end, id "
+				     "FROM networks ORDER BY name");
+	bool all = auth_perms(r->c, &r->who, "server", 0) & PERM_VIEW;
+	json_t *a;
+
+	if (!s)
+		return req_error(r, -EIO, "inventory error");
+	a = json_array();
+	while (sqlite3_step(s) == SQLITE_ROW)
+		if (all || (auth_perms(r->c, &r->who, "network", sqlite3_column_int64(s, 6)) & PERM_VIEW))
+			json_array_append_new(a, net_json(s));
+	db_done(s);
+	r->out = json_pack("{s:o}", "networks", a);
+	return 200;
+}
+
+static int ipv4_ok(const char *s, bool cidr)
+{
+	unsigned a, b, c, d, p = 0;
+	char tail;
+	int n = cidr ? sscanf(s, "%u.%u.%u.%u/%u%c", &a, &b, &c, &d, &p, &tail)
+		     : sscanf(s, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail);
+
+	return n == (cidr ? 5 : 4) && a < 256 && b < 256 && c < 256 && d < 256 && p <= 30;
+}
+
+int api_net_create(struct req *r)
+{
+	char err[256];
+	const json_t *b = r->body;
+	const char *kind, *name;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (auth_require(r, "server", 0, PERM_MODIFY))
+		return r->status;
+	if (!b || valid_object(b, net_fields, err, sizeof(err)))
+		return req_error(r, -EINVAL, "%s", b ? err : "the body must be a network object");
+	kind = json_string_value(json_object_get(b, "kind"));
+	name = json_string_value(json_object_get(b, "name"));
+	if (!strcmp(kind, "bridged") != !!json_object_get(b, "bridge"))
+		return req_error(r, -EINVAL, "bridge: required for (and only for) kind bridged");
+	if (json_object_get(b, "subnet") && !ipv4_ok(json_string_value(json_object_get(b, "subnet")), true))
+		return req_error(r, -EINVAL, "subnet: an IPv4 network like 10.0.2.0/24");
+	if ((json_object_get(b, "dhcp_start") && !ipv4_ok(json_string_value(json_object_get(b, "dhcp_start")), false)) ||
+	    (json_object_get(b, "dhcp_end") && !ipv4_ok(json_string_value(json_object_get(b, "dhcp_end")), false)))
+		return req_error(r, -EINVAL, "dhcp_start, dhcp_end: IPv4 addresses");
+	if (db_begin(r->c))
+		return req_error(r, -EIO, "inventory busy");
+	s = db_stmt(r->c, "INSERT INTO networks (name, kind, bridge, subnet, dhcp_start, dhcp_end, created) "
+		       "VALUES (?, ?, ?, ?, ?, ?, ?)");
+	if (!s)
+		goto err_io;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, json_string_value(json_object_get(b, "bridge")), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, json_object_get(b, "subnet") ? json_string_value(json_object_get(b, "subnet")) :
+			  !strcmp(kind, "nat") ? "10.0.2.0/24" : NULL, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, json_string_value(json_object_get(b, "dhcp_start")), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 6, json_string_value(json_object_get(b, "dhcp_end")), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 7, time(NULL));
+	rc = db_rc(r->c, sqlite3_step(s));
+	db_done(s);
+	if (rc == -EEXIST) {
+		db_rollback(r->c);
+		return req_error(r, -EEXIST, "a network named '%s' exists", name);
+	}
+	if (rc || events_emit(r->srv, r->c, "network-created", "network", name, r->who.name, NULL,
+			      "network %s created by %s", name, r->who.name) || db_commit(r->c))
+		goto err_io;
+	r->args[0] = name;
+	return api_net_get(r) == 200 ? (r->status = 201) : r->status;
+err_io:
+	db_rollback(r->c);
+	return req_error(r, -EIO, "inventory error; nothing was created");
+}
+
+int api_net_get(struct req *r)
+{
+	sqlite3_stmt *s = db_stmt(r->c, "SELECT name, kind, bridge, subnet, dhcp_start, dhcp_end, id "
+				     "FROM networks WHERE name = ?");
+	int64_t id = -1;
+
+	if (!s)
+		return req_error(r, -EIO, "inventory error");
+	sqlite3_bind_text(s, 1, r->args[0], -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		id = sqlite3_column_int64(s, 6);
+		r->out = net_json(s);
+	}
+	db_done(s);
+	if (id < 0)
+		return req_error(r, -ENOENT, "no such network");
+	if (auth_require(r, "network", id, PERM_VIEW))
+		return r->status;
+	return 200;
+}
+
+int api_net_delete(struct req *r)
+{
+	int64_t id = id_by_name(r, "SELECT id FROM networks WHERE name = ?");
+	sqlite3_stmt *s;
+	int rc;
+
+	if (id < 0)
+		return req_error(r, -ENOENT, "no such network");
+	if (auth_require(r, "network", id, PERM_REMOVE))
+		return r->status;
+	if (db_begin(r->c))
+		return req_error(r, -EIO, "inventory busy");
+	s = db_stmt(r->c, "DELETE FROM networks WHERE id = ?");
+	if (!s)
+		goto err_io;
+	sqlite3_bind_int64(s, 1, id);
+	rc = db_rc(r->c, sqlite3_step(s));
+	db_done(s);
+	if (rc == -EEXIST) {
+		db_rollback(r->c);
+		return req_error(r, -EBUSY, "network %s has VMs attached", r->args[0]);
+	}
+	if (rc || events_emit(r->srv, r->c, "network-deleted", "network", r->args[0], r->who.name, NULL,
+			      "network %s deleted by %s", r->args[0], r->who.name) || db_commit(r->c))
+		goto err_io;
+	r->status = 204;
+	return 204;
+err_io:
+	db_rollback(r->c);
+	return req_error(r, -EIO, "inventory error; nothing was deleted");
+}

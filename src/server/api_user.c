@@ -1,0 +1,459 @@
+/* Users, groups and permissions. */
+#include "server/api.h"
+#include "server/auth.h"
+#include "server/events.h"
+#include "server/valid.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const struct valid_field user_fields[] = {
+	{ "name", V_STR, 1, 0, 63, K_NAME, NULL },
+	{ "password", V_STR, 1, 0, 1024, K_SECRET, NULL },
+	{ "admin", V_BOOL, 0, 0, 0, 0, NULL },
+	{ "groups", V_ARRAY, 0, 0, 64, 0, NULL },
+	{ NULL, 0, 0, 0, 0, 0, NULL },
+};
+static const struct valid_field group_fields[] = {
+	{ "name", V_STR, 1, 0, 63, K_NAME, NULL },
+	{ "members", V_ARRAY, 0, 0, 4096, 0, NULL },
+	{ NULL, 0, 0, 0, 0, 0, NULL },
+};
+
+static int64_t lookup(struct dbc *c, const char *table_sql, const char *name)
+{
+	sqlite3_stmt *s = db_stmt(c, table_sql);
+	int64_t id = 0;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		id = sqlite3_column_int64(s, 0);
+	db_done(s);
+	return id;
+}
+#define USER_ID(c, n) lookup(c, "SELECT id FROM users WHERE name = ?", n)
+#define GROUP_ID(c, n) lookup(c, "SELECT id FROM groups WHERE name = ?", n)
+
+static int names_ok(const json_t *a, const char *field, char *err, size_t n)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(a, i, v)
+		if (!json_is_string(v) || valid_name(json_string_value(v), NULL, 0)) {
+			snprintf(err, n, "%s[%zu]: must be a name", field, i);
+			return -EINVAL;
+		}
+	return 0;
+}
+
+static json_t *user_json(struct dbc *c, int64_t id)
+{
+	sqlite3_stmt *s = db_stmt(c, "SELECT name, admin, created FROM users WHERE id = ?");
+	json_t *o = NULL, *g;
+
+	if (!s)
+		return NULL;
+	sqlite3_bind_int64(s, 1, id);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		o = json_pack("{s:s,s:b,s:I}", "name", sqlite3_column_text(s, 0), "admin",
+			      sqlite3_column_int(s, 1), "created", (json_int_t)sqlite3_column_int64(s, 2));
+	db_done(s);
+	if (!o)
+		return NULL;
+	g = json_array();
+	s = db_stmt(c, "SELECT g.name FROM groups g JOIN group_members m ON m.group_id = g.id "
+		       "WHERE m.user_id = ? ORDER BY g.name");
+	if (s) {
+		sqlite3_bind_int64(s, 1, id);
+		while (sqlite3_step(s) == SQLITE_ROW)
+			json_array_append_new(g, json_string((const char *)sqlite3_column_text(s, 0)));
+		db_done(s);
+	}
+	json_object_set_new(o, "groups", g);
+	return o;
+}
+
+/* Managing users and groups is for holders of change-permissions on the server. */
+static int require_admin(struct req *r)
+{
+	return auth_require(r, "server", 0, PERM_CHANGE_PERMS);
+}
+
+int api_user_list(struct req *r)
+{
+	sqlite3_stmt *s;
+	json_t *a;
+
+	if (auth_require(r, "server", 0, PERM_VIEW))
+		return r->status;
+	s = db_stmt(r->c, "SELECT id FROM users ORDER BY name");
+	if (!s)
+		return req_error(r, -EIO, "inventory error");
+	a = json_array();
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(s, 0);
+		json_array_append_new(a, user_json(r->c, id));
+	}
+	db_done(s);
+	r->out = json_pack("{s:o}", "users", a);
+	return 200;
+}
+
+static int set_memberships(struct dbc *c, int64_t uid, int64_t gid, const json_t *names,
+			   bool by_user, char *err, size_t n)
+{
+	sqlite3_stmt *s;
+	size_t i;
+	json_t *v;
+	int rc;
+
+	s = by_user ? db_stmt(c, "DELETE FROM group_members WHERE user_id = ?")
+		    : db_stmt(c, "DELETE FROM group_members WHERE group_id = ?");
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, by_user ? uid : gid);
+	rc = db_rc(c, sqlite3_step(s));
+	db_done(s);
+	if (rc)
+		return rc;
+	json_array_foreach(names, i, v) {
+		int64_t other = by_user ? GROUP_ID(c, json_string_value(v)) : USER_ID(c, json_string_value(v));
+		if (other <= 0) {
+			snprintf(err, n, "%s[%zu]: no %s named '%s'", by_user ? "groups" : "members", i,
+				 by_user ? "group" : "user", json_string_value(v));
+			return -EINVAL;
+		}
+		s = db_stmt(c, "INSERT OR IGNORE INTO group_members (group_id, user_id) VALUES (?, ?)");
+		if (!s)
+			return -EIO;
+		sqlite3_bind_int64(s, 1, by_user ? other : gid);
+		sqlite3_bind_int64(s, 2, by_user ? uid : other);
+		rc = db_rc(c, sqlite3_step(s));
+		db_done(s);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int api_user_create(struct req *r)
+{
+	char err[256], enc[160];
+	const char *name, *pw;
+	sqlite3_stmt *s;
+	int64_t id;
+	int rc;
+
+	if (require_admin(r))
+		return r->status;
+	if (!r->body || valid_object(r->body, user_fields, err, sizeof(err)))
+		return req_error(r, -EINVAL, "%s", r->body ? err : "the body must be a user object");
+	if (names_ok(json_object_get(r->body, "groups"), "groups", err, sizeof(err)))
+		return req_error(r, -EINVAL, "%s", err);
+	name = json_string_value(json_object_get(r->body, "name"));
+	pw = json_string_value(json_object_get(r->body, "password"));
+	if (strlen(pw) < 8)
+		return req_error(r, -EINVAL, "password: at least 8 characters");
+	if (json_is_true(json_object_get(r->body, "admin")) && !r->who.admin)
+		return req_error(r, -EACCES, "only administrators create administrators");
+	if (auth_hash_password(pw, enc, sizeof(enc)))
+		return req_error(r, -EIO, "cannot hash the password");
+	if (db_begin(r->c))
+		return req_error(r, -EIO, "inventory busy");
+	s = db_stmt(r->c, "INSERT INTO users (name, password, admin, created) VALUES (?, ?, ?, ?)");
+	if (!s)
+		goto err_io;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, enc, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 3, json_is_true(json_object_get(r->body, "admin")));
+	sqlite3_bind_int64(s, 4, time(NULL));
+	rc = db_rc(r->c, sqlite3_step(s));
+	db_done(s);
+	if (rc == -EEXIST) {
+		db_rollback(r->c);
+		return req_error(r, -EEXIST, "a user named '%s' exists", name);
+	}
+	if (rc)
+		goto err_io;
+	id = sqlite3_last_insert_rowid(r->c->c);
+	rc = set_memberships(r->c, id, 0, json_object_get(r->body, "groups"), true, err, sizeof(err));
+	if (rc) {
+		db_rollback(r->c);
+		return req_error(r, rc, "%s", rc == -EINVAL ? err : "inventory error");
+	}
+	if (events_emit(r->srv, r->c, "user-created", "user", name, r->who.name, NULL,
+			"user %s created by %s", name, r->who.name) || db_commit(r->c))
+		goto err_io;
+	r->out = user_json(r->c, id);
+	r->status = 201;
+	return 201;
+err_io:
+	db_rollback(r->c);
+	return req_error(r, -EIO, "inventory error; nothing was created");
+}
+
+int api_user_get(struct req *r)
+{
+	int64_t id = USER_ID(r->c, r->args[0]);
+
+	if (id != r->who.user_id && auth_require(r, "server", 0, PERM_VIEW))
+		return r->status;
+	if (id <= 0)
+		return req_error(r, -ENOENT, "no such user");
+	r->out = user_json(r->c, id);
+	return 200;
+}
+
+int api_user_update(struct req *r)
+{
+	char err[256], enc[160];
+	int64_t id = USER_ID(r->c, r->args[0]);
+	struct valid_field f[sizeof(user_fields) / sizeof(user_fields[0])];
+	json_t *v;
+	sqlite3_stmt *s;
+	int rc;
+
+	/* Users change their own password; the rest is for administrators. */
+	memcpy(f, user_fields, sizeof(f));
+	f[0].required = f[1].required = 0;
+	if (!r->body || valid_object(r->body, f, err, sizeof(err)))
+		return req_error(r, -EINVAL, "%s", r->body ? err : "the body must be an object");
+	if (!(id == r->who.user_id && json_object_size(r->body) == 1 &&
+	      json_object_get(r->body, "password")) && require_admin(r))
+		return r->status;
+	if (id <= 0)
+		return req_error(r, -ENOENT, "no such user");
+	if ((v = json_object_get(r->body, "name")) && strcmp(json_string_value(v), r->args[0]))
+		return req_error(r, -EINVAL, "name: a user cannot be renamed");
+	if (json_object_get(r->body, "admin") && !r->who.admin)
+		return req_error(r, -EACCES, "only administrators grant or revoke admin");
+	if (names_ok(json_object_get(r->body, "groups"), "groups", err, sizeof(err)))
+		return req_error(r, -EINVAL, "%s", err);
+	if ((v = json_object_get(r->body, "password"))) {
+		if (strlen(json_string_value(v)) < 8)
+			return req_error(r, -EINVAL, "password: at least 8 characters");
+		if (auth_hash_password(json_string_value(v), enc, sizeof(enc)))
+			return req_error(r, -EIO, "cannot hash the password");
+	}
+	if (db_begin(r->c))
+		return req_error(r, -EIO, "inventory busy");
+	if (json_object_get(r->body, "password")) {
+		s = db_stmt(r->c, "UPDATE users SET password = ? WHERE id = ?");
+		if (!s)
+			goto err_io;
+		sqlite3_bind_text(s, 1, enc, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, id);
+		rc = db_rc(r->c, sqlite3_step(s));
+		db_done(s);
+		if (rc)
+			goto err_io;
+		/* A new password ends the user's other sessions. */
+		s = db_stmt(r->c, "DELETE FROM sessions WHERE user_id = ?");
+		if (!s)
+			goto err_io;
+		sqlite3_bind_int64(s, 1, id);
+		db_rc(r->c, sqlite3_step(s));
+		db_done(s);
+	}
+	if ((v = json_object_get(r->body, "admin"))) {
+		s = db_stmt(r->c, "UPDATE users SET admin = ? WHERE id = ?");
+		if (!s)
+			goto err_io;
+		sqlite3_bind_int(s, 1, json_is_true(v));
+		sqlite3_bind_int64(s, 2, id);
+		rc = db_rc(r->c, sqlite3_step(s));
+		db_done(s);
+		if (rc)
+			goto err_io;
+	}
+	if ((v = json_object_get(r->body, "groups"))) {
+		rc = set_memberships(r->c, id, 0, v, true, err, sizeof(err));
+		if (rc) {
+			db_rollback(r->c);
+			return req_error(r, rc, "%s", rc == -EINVAL ? err : "inventory error");
+		}
+	}
+	if (events_emit(r->srv, r->c, "user-updated", "user", r->args[0], r->who.name, NULL,
+			"user %s changed by %s", r->args[0], r->who.name) || db_commit(r->c))
+		goto err_io;
+	r->out = user_json(r->c, id);
+	return 200;
+err_io:
+	db_rollback(r->c);
+	return req_error(r, -EIO, "inventory error; nothing was changed");
+}
+
+static int delete_named(struct req *r, const char *what, int64_t id, const char *del_sql,
+			const char *acl_type)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (id <= 0)
+		return req_error(r, -ENOENT, "no such %s", what);
+	if (db_begin(r->c))
+		return req_error(r, -EIO, "inventory busy");
+	s = db_stmt(r->c, del_sql);
+	if (!s)
+		goto err_io;
+	sqlite3_bind_int64(s, 1, id);
+	rc = db_rc(r->c, sqlite3_step(s));
+	db_done(s);
+	if (rc)
+		goto err_io;
+	s = db_stmt(r->c, "DELETE FROM acl WHERE principal_type = ? AND principal_id = ?");
+	if (!s)
+		goto err_io;
+	sqlite3_bind_text(s, 1, acl_type, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, id);
+	rc = db_rc(r->c, sqlite3_step(s));
+	db_done(s);
+	if (rc)
+		goto err_io;
+	if (events_emit(r->srv, r->c, !strcmp(what, "user") ? "user-deleted" : "group-deleted", what,
+			r->args[0], r->who.name, NULL, "%s %s deleted by %s", what, r->args[0],
+			r->who.name) || db_commit(r->c))
+		goto err_io;
+	r->status = 204;
+	return 204;
+err_io:
+	db_rollback(r->c);
+	return req_error(r, -EIO, "inventory error; nothing was deleted");
+}
+
+int api_user_delete(struct req *r)
+{
+	if (require_admin(r))
+		return r->status;
+	if (r->who.user_id && !strcmp(r->who.name, r->args[0]))
+		return req_error(r, -EBUSY, "you cannot delete yourself");
+	return delete_named(r, "user", USER_ID(r->c, r->args[0]), "DELETE FROM users WHERE id = ?", "user");
+}
+
+static json_t *group_json(struct dbc *c, int64_t id, const char *name)
+{
+	sqlite3_stmt *s = db_stmt(c, "SELECT u.name FROM users u JOIN group_members m ON "
+				     "m.user_id = u.id WHERE m.group_id = ? ORDER BY u.name");
+	json_t *a = json_array();
+
+	if (s) {
+		sqlite3_bind_int64(s, 1, id);
+		while (sqlite3_step(s) == SQLITE_ROW)
+			json_array_append_new(a, json_string((const char *)sqlite3_column_text(s, 0)));
+		db_done(s);
+	}
+	return json_pack("{s:s,s:o}", "name", name, "members", a);
+}
+
+int api_group_list(struct req *r)
+{
+	sqlite3_stmt *s;
+	json_t *a;
+
+	if (auth_require(r, "server", 0, PERM_VIEW))
+		return r->status;
+	s = db_stmt(r->c, "SELECT id, name FROM groups ORDER BY name");
+	if (!s)
+		return req_error(r, -EIO, "inventory error");
+	a = json_array();
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		char name[64];
+		snprintf(name, sizeof(name), "%s", sqlite3_column_text(s, 1));
+		json_array_append_new(a, group_json(r->c, sqlite3_column_int64(s, 0), name));
+	}
+	db_done(s);
+	r->out = json_pack("{s:o}", "groups", a);
+	return 200;
+}
+
+static int group_write(struct req *r, bool create)
+{
+	char err[256];
+	struct valid_field f[sizeof(group_fields) / sizeof(group_fields[0])];
+	const char *name;
+	int64_t id;
+	int rc;
+
+	if (require_admin(r))
+		return r->status;
+	memcpy(f, group_fields, sizeof(f));
+	f[0].required = create;
+	if (!r->body || valid_object(r->body, f, err, sizeof(err)))
+		return req_error(r, -EINVAL, "%s", r->body ? err : "the body must be a group object");
+	if (names_ok(json_object_get(r->body, "members"), "members", err, sizeof(err)))
+		return req_error(r, -EINVAL, "%s", err);
+	name = create ? json_string_value(json_object_get(r->body, "name")) : r->args[0];
+	if (!create && json_object_get(r->body, "name") &&
+	    strcmp(json_string_value(json_object_get(r->body, "name")), name))
+		return req_error(r, -EINVAL, "name: a group cannot be renamed");
+	if (db_begin(r->c))
+		return req_error(r, -EIO, "inventory busy");
+	if (create) {
+		sqlite3_stmt *s = db_stmt(r->c, "INSERT INTO groups (name, created) VALUES (?, ?)");
+		if (!s)
+			goto err_io;
+		sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, time(NULL));
+		rc = db_rc(r->c, sqlite3_step(s));
+		db_done(s);
+		if (rc == -EEXIST) {
+			db_rollback(r->c);
+			return req_error(r, -EEXIST, "a group named '%s' exists", name);
+		}
+		if (rc)
+			goto err_io;
+		id = sqlite3_last_insert_rowid(r->c->c);
+	} else {
+		id = GROUP_ID(r->c, name);
+		if (id <= 0) {
+			db_rollback(r->c);
+			return req_error(r, -ENOENT, "no such group");
+		}
+	}
+	if (json_object_get(r->body, "members")) {
+		rc = set_memberships(r->c, 0, id, json_object_get(r->body, "members"), false, err, sizeof(err));
+		if (rc) {
+			db_rollback(r->c);
+			return req_error(r, rc, "%s", rc == -EINVAL ? err : "inventory error");
+		}
+	}
+	if (events_emit(r->srv, r->c, create ? "group-created" : "group-updated", "group", name,
+			r->who.name, NULL, "group %s %s by %s", name, create ? "created" : "changed",
+			r->who.name) || db_commit(r->c))
+		goto err_io;
+	r->out = group_json(r->c, id, name);
+	r->status = create ? 201 : 200;
+	return r->status;
+err_io:
+	db_rollback(r->c);
+	return req_error(r, -EIO, "inventory error; nothing was changed");
+}
+
+int api_group_create(struct req *r) { return group_write(r, true); }
+int api_group_update(struct req *r) { return group_write(r, false); }
+
+int api_group_get(struct req *r)
+{
+	int64_t id;
+
+	if (auth_require(r, "server", 0, PERM_VIEW))
+		return r->status;
+	id = GROUP_ID(r->c, r->args[0]);
+	if (id <= 0)
+		return req_error(r, -ENOENT, "no such group");
+	r->out = group_json(r->c, id, r->args[0]);
+	return 200;
+}
+
+int api_group_delete(struct req *r)
+{
+	if (require_admin(r))
+		return r->status;
+	return delete_named(r, "group", GROUP_ID(r->c, r->args[0]), "DELETE FROM groups WHERE id = ?", "group");
+}

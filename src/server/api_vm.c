@@ -1,0 +1,709 @@
+/* VM endpoints: list, create, show, edit, delete, status, actions. */
+#include "server/api.h"
+#include "server/auth.h"
+#include "server/cgroup.h"
+#include "server/events.h"
+#include "server/sup.h"
+#include "server/valid.h"
+#include "server/vmrow.h"
+
+#include <dirent.h>
+#include <pthread.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const policies[] = { "never", "on-failure", "always", NULL };
+static const char *const undo_modes[] = { "off", "keep", "commit", "discard", NULL };
+static const char *const buses[] = { "virtio-blk", "scsi", NULL };
+
+/* Fields of a VM in create and edit requests. Hardware limits follow `vsrv run`. */
+static const struct valid_field vm_fields[] = {
+	{ "name", V_STR, 1, 0, 63, K_NAME, NULL },
+	{ "description", V_STR, 0, 0, 1024, K_TEXT, NULL },
+	{ "cpus", V_INT, 0, 1, 64, 0, NULL },
+	{ "memory_mib", V_INT, 0, 16, 1 << 20, 0, NULL },
+	{ "kernel", V_STR, 1, 0, 4095, K_PATH, NULL },
+	{ "initrd", V_STR, 0, 0, 4095, K_PATH, NULL },
+	{ "cmdline", V_STR, 0, 0, 2048, K_TEXT, NULL },
+	{ "restart_policy", V_STR, 0, 0, 16, K_ENUM, policies },
+	{ "autostart", V_BOOL, 0, 0, 0, 0, NULL },
+	{ "undo_disks", V_STR, 0, 0, 16, K_ENUM, undo_modes },
+	{ "cpu_limit", V_INT, 0, 0, 6400, 0, NULL },
+	{ "cpu_weight", V_INT, 0, 1, 10000, 0, NULL },
+	{ "memory_reserve_mib", V_INT, 0, 0, 1 << 20, 0, NULL },
+	{ "disks", V_ARRAY, 0, 0, 16, 0, NULL },
+	{ "nics", V_ARRAY, 0, 0, 8, 0, NULL },
+	{ NULL, 0, 0, 0, 0, 0, NULL },
+};
+static const struct valid_field disk_ref_fields[] = {
+	{ "disk", V_STR, 1, 0, 63, K_NAME, NULL },
+	{ "bus", V_STR, 0, 0, 16, K_ENUM, buses },
+	{ "readonly", V_BOOL, 0, 0, 0, 0, NULL },
+	{ NULL, 0, 0, 0, 0, 0, NULL },
+};
+static const struct valid_field nic_fields[] = {
+	{ "network", V_STR, 1, 0, 63, K_NAME, NULL },
+	{ "mac", V_STR, 0, 0, 17, K_TEXT, NULL },
+	{ NULL, 0, 0, 0, 0, 0, NULL },
+};
+
+int vm_lookup(struct req *r, int64_t *id)
+{
+	sqlite3_stmt *s = db_stmt(r->c, "SELECT id FROM vms WHERE name = ?");
+	int found = 0;
+
+	if (!s)
+		return req_error(r, -EIO, "inventory error"), -EIO;
+	sqlite3_bind_text(s, 1, r->args[0], -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		*id = sqlite3_column_int64(s, 0);
+		found = 1;
+	}
+	db_done(s);
+	if (!found) {
+		char n[80];
+		snprintf(n, sizeof(n), "%.63s", r->args[0]);
+		for (char *q = n; *q; q++)
+			if ((unsigned char)*q < 0x20)
+				*q = '?';
+		req_error(r, -ENOENT, "no VM named '%s'", n);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static json_t *col_text(sqlite3_stmt *s, int i)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+	return t ? json_string((const char *)t) : json_null();
+}
+
+json_t *vm_json(struct server *srv, struct dbc *c, int64_t id, int full)
+{
+	sqlite3_stmt *s = db_stmt(c, "SELECT name, description, cpus, memory_mib, kernel, initrd, "
+				     "cmdline, restart_policy, autostart, undo_disks, cpu_limit, cpu_weight, "
+				     "memory_reserve_mib, state, monitor_pid, started, last_exit, restarts, "
+				     "created, updated FROM vms WHERE id = ?");
+	json_t *o = NULL, *a;
+
+	if (!s)
+		return NULL;
+	sqlite3_bind_int64(s, 1, id);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		o = json_object();
+		json_object_set_new(o, "name", col_text(s, 0));
+		json_object_set_new(o, "description", col_text(s, 1));
+		json_object_set_new(o, "cpus", json_integer(sqlite3_column_int(s, 2)));
+		json_object_set_new(o, "memory_mib", json_integer(sqlite3_column_int64(s, 3)));
+		json_object_set_new(o, "kernel", col_text(s, 4));
+		json_object_set_new(o, "initrd", col_text(s, 5));
+		json_object_set_new(o, "cmdline", col_text(s, 6));
+		json_object_set_new(o, "restart_policy", col_text(s, 7));
+		json_object_set_new(o, "autostart", json_boolean(sqlite3_column_int(s, 8)));
+		json_object_set_new(o, "undo_disks", col_text(s, 9));
+		json_object_set_new(o, "cpu_limit", json_integer(sqlite3_column_int(s, 10)));
+		json_object_set_new(o, "cpu_weight", json_integer(sqlite3_column_int(s, 11)));
+		json_object_set_new(o, "memory_reserve_mib", json_integer(sqlite3_column_int64(s, 12)));
+		json_object_set_new(o, "state", col_text(s, 13));
+		json_object_set_new(o, "monitor_pid", json_integer(sqlite3_column_int(s, 14)));
+		json_object_set_new(o, "started", json_integer(sqlite3_column_int64(s, 15)));
+		json_object_set_new(o, "last_exit", col_text(s, 16));
+		json_object_set_new(o, "restarts", json_integer(sqlite3_column_int(s, 17)));
+		json_object_set_new(o, "created", json_integer(sqlite3_column_int64(s, 18)));
+		json_object_set_new(o, "updated", json_integer(sqlite3_column_int64(s, 19)));
+	}
+	db_done(s);
+	if (!o)
+		return NULL;
+	a = json_array();
+	s = db_stmt(c, "SELECT d.name, vd.bus, vd.readonly FROM vm_disks vd JOIN disks d ON "
+		       "d.id = vd.disk_id WHERE vd.vm_id = ? ORDER BY vd.idx");
+	if (s) {
+		sqlite3_bind_int64(s, 1, id);
+		while (sqlite3_step(s) == SQLITE_ROW)
+			json_array_append_new(a, json_pack("{s:o,s:o,s:b}", "disk", col_text(s, 0),
+							   "bus", col_text(s, 1), "readonly",
+							   sqlite3_column_int(s, 2)));
+		db_done(s);
+	}
+	json_object_set_new(o, "disks", a);
+	a = json_array();
+	s = db_stmt(c, "SELECT n.name, vn.mac FROM vm_nics vn JOIN networks n ON n.id = vn.network_id "
+		       "WHERE vn.vm_id = ? ORDER BY vn.idx");
+	if (s) {
+		sqlite3_bind_int64(s, 1, id);
+		while (sqlite3_step(s) == SQLITE_ROW)
+			json_array_append_new(a, json_pack("{s:o,s:o}", "network", col_text(s, 0),
+							   "mac", col_text(s, 1)));
+		db_done(s);
+	}
+	json_object_set_new(o, "nics", a);
+	if (full)
+		sup_runtime_json(srv, id, o);
+	return o;
+}
+
+int vm_resolve_path(struct req *r, const char *field, const char *path, char *out, size_t n,
+		    char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (path[0] == '/') {
+		if (!r->who.admin) {
+			snprintf(err, errlen, "%s: absolute paths are for administrators; name a "
+				 "file in the server's images directory", field);
+			return -EACCES;
+		}
+		snprintf(out, n, "%s", path);
+	} else if ((size_t)snprintf(out, n, "%s/%s", r->srv->images_dir, path) >= n) {
+		snprintf(err, errlen, "%s: path too long", field);
+		return -EINVAL;
+	}
+	if (stat(out, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: %s is not a readable regular file", field, path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Validate the nested lists and resolve names to ids, before anything is written. */
+static int check_lists(struct req *r, const json_t *body, char *err, size_t errlen)
+{
+	json_t *a, *v;
+	size_t i;
+	char m[256];
+
+	a = json_object_get(body, "disks");
+	json_array_foreach(a, i, v) {
+		if (valid_object(v, disk_ref_fields, m, sizeof(m))) {
+			snprintf(err, errlen, "disks[%zu]: %s", i, m);
+			return -EINVAL;
+		}
+	}
+	a = json_object_get(body, "nics");
+	json_array_foreach(a, i, v) {
+		const char *mac;
+		unsigned b[6];
+		char tail;
+
+		if (valid_object(v, nic_fields, m, sizeof(m))) {
+			snprintf(err, errlen, "nics[%zu]: %s", i, m);
+			return -EINVAL;
+		}
+		mac = json_string_value(json_object_get(v, "mac"));
+		if (mac && (strlen(mac) != 17 ||
+			    sscanf(mac, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
+				   &b[4], &b[5], &tail) != 6 || (b[0] & 1))) {
+			snprintf(err, errlen, "nics[%zu]: mac: must be a unicast MAC like 52:54:00:12:34:56", i);
+			return -EINVAL;
+		}
+	}
+	(void)r;
+	return 0;
+}
+
+/* Write the VM's disk and NIC lists (replacing them). Under the caller's transaction. */
+static int write_lists(struct req *r, int64_t id, const json_t *body, char *err, size_t errlen)
+{
+	json_t *a, *v;
+	sqlite3_stmt *s;
+	size_t i;
+	int rc;
+
+	if ((a = json_object_get(body, "disks"))) {
+		s = db_stmt(r->c, "DELETE FROM vm_disks WHERE vm_id = ?");
+		if (!s)
+			return -EIO;
+		sqlite3_bind_int64(s, 1, id);
+		rc = db_rc(r->c, sqlite3_step(s));
+		db_done(s);
+		if (rc)
+			return rc;
+		json_array_foreach(a, i, v) {
+			const char *bus = json_string_value(json_object_get(v, "bus"));
+			s = db_stmt(r->c, "INSERT INTO vm_disks (vm_id, idx, disk_id, bus, readonly) "
+				       "SELECT ?, ?, id, ?, ? FROM disks WHERE name = ?");
+			if (!s)
+				return -EIO;
+			sqlite3_bind_int64(s, 1, id);
+			sqlite3_bind_int64(s, 2, i);
+			sqlite3_bind_text(s, 3, bus ? bus : "virtio-blk", -1, SQLITE_STATIC);
+			sqlite3_bind_int(s, 4, json_is_true(json_object_get(v, "readonly")));
+			sqlite3_bind_text(s, 5, json_string_value(json_object_get(v, "disk")), -1, SQLITE_STATIC);
+			rc = db_rc(r->c, sqlite3_step(s));
+			db_done(s);
+			if (rc)
+				return rc;
+			if (sqlite3_changes(r->c->c) != 1) {
+				snprintf(err, errlen, "disks[%zu]: no disk named '%s'", i,
+					 json_string_value(json_object_get(v, "disk")));
+				return -EINVAL;
+			}
+		}
+	}
+	if ((a = json_object_get(body, "nics"))) {
+		s = db_stmt(r->c, "DELETE FROM vm_nics WHERE vm_id = ?");
+		if (!s)
+			return -EIO;
+		sqlite3_bind_int64(s, 1, id);
+		rc = db_rc(r->c, sqlite3_step(s));
+		db_done(s);
+		if (rc)
+			return rc;
+		json_array_foreach(a, i, v) {
+			const char *mac = json_string_value(json_object_get(v, "mac"));
+			char gen[18];
+
+			if (!mac) {
+				unsigned char b[3];
+				if (getrandom(b, 3, 0) != 3)
+					return -EIO;
+				snprintf(gen, sizeof(gen), "52:54:00:%02x:%02x:%02x", b[0], b[1], b[2]);
+				mac = gen;
+			}
+			s = db_stmt(r->c, "INSERT INTO vm_nics (vm_id, idx, network_id, mac) "
+				       "SELECT ?, ?, id, ? FROM networks WHERE name = ?");
+			if (!s)
+				return -EIO;
+			sqlite3_bind_int64(s, 1, id);
+			sqlite3_bind_int64(s, 2, i);
+			sqlite3_bind_text(s, 3, mac, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(s, 4, json_string_value(json_object_get(v, "network")), -1, SQLITE_STATIC);
+			rc = db_rc(r->c, sqlite3_step(s));
+			db_done(s);
+			if (rc)
+				return rc;
+			if (sqlite3_changes(r->c->c) != 1) {
+				snprintf(err, errlen, "nics[%zu]: no network named '%s'", i,
+					 json_string_value(json_object_get(v, "network")));
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
+int api_vm_create(struct req *r)
+{
+	char err[512], kernel[4096], initrd[4096];
+	const json_t *b = r->body;
+	const char *name, *s_initrd;
+	sqlite3_stmt *s;
+	int64_t id, now = time(NULL), mem;
+	int rc;
+
+	if (auth_require(r, "server", 0, PERM_MODIFY))
+		return r->status;
+	if (!b)
+		return req_error(r, -EINVAL, "the body must be a VM object");
+	if (valid_object(b, vm_fields, err, sizeof(err)) || check_lists(r, b, err, sizeof(err)))
+		return req_error(r, -EINVAL, "%s", err);
+	name = json_string_value(json_object_get(b, "name"));
+	rc = vm_resolve_path(r, "kernel", json_string_value(json_object_get(b, "kernel")), kernel,
+			     sizeof(kernel), err, sizeof(err));
+	if (rc)
+		return req_error(r, rc == -EACCES ? -EACCES : -EINVAL, "%s", err);
+	s_initrd = json_string_value(json_object_get(b, "initrd"));
+	if (s_initrd && (rc = vm_resolve_path(r, "initrd", s_initrd, initrd, sizeof(initrd), err,
+					       sizeof(err))))
+		return req_error(r, rc == -EACCES ? -EACCES : -EINVAL, "%s", err);
+	mem = json_object_get(b, "memory_mib") ? json_integer_value(json_object_get(b, "memory_mib")) : 128;
+	if (json_integer_value(json_object_get(b, "memory_reserve_mib")) > mem)
+		return req_error(r, -EINVAL, "memory_reserve_mib: more than memory_mib");
+
+	if (db_begin(r->c))
+		return req_error(r, -EIO, "inventory busy");
+	s = db_stmt(r->c, "INSERT INTO vms (name, description, cpus, memory_mib, kernel, initrd, "
+		       "cmdline, restart_policy, autostart, undo_disks, cpu_limit, cpu_weight, "
+		       "memory_reserve_mib, created, updated) VALUES "
+		       "(?, coalesce(?, ''), coalesce(?, 1), ?, ?, ?, coalesce(?, ''), "
+		       "coalesce(?, 'never'), ?, coalesce(?, 'off'), coalesce(?, 0), coalesce(?, 100), "
+		       "coalesce(?, 0), ?, ?)");
+	if (!s)
+		goto err_io;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+#define BIND_STR(i, f) do { json_t *v_ = json_object_get(b, f); \
+	if (v_) sqlite3_bind_text(s, i, json_string_value(v_), -1, SQLITE_STATIC); } while (0)
+#define BIND_INT(i, f) do { json_t *v_ = json_object_get(b, f); \
+	if (v_) sqlite3_bind_int64(s, i, json_integer_value(v_)); } while (0)
+	BIND_STR(2, "description");
+	BIND_INT(3, "cpus");
+	sqlite3_bind_int64(s, 4, mem);
+	sqlite3_bind_text(s, 5, kernel, -1, SQLITE_STATIC);
+	if (s_initrd)
+		sqlite3_bind_text(s, 6, initrd, -1, SQLITE_STATIC);
+	BIND_STR(7, "cmdline");
+	BIND_STR(8, "restart_policy");
+	sqlite3_bind_int(s, 9, json_is_true(json_object_get(b, "autostart")));
+	BIND_STR(10, "undo_disks");
+	BIND_INT(11, "cpu_limit");
+	BIND_INT(12, "cpu_weight");
+	BIND_INT(13, "memory_reserve_mib");
+	sqlite3_bind_int64(s, 14, now);
+	sqlite3_bind_int64(s, 15, now);
+	rc = db_rc(r->c, sqlite3_step(s));
+	db_done(s);
+	if (rc == -EEXIST) {
+		db_rollback(r->c);
+		return req_error(r, -EEXIST, "a VM named '%s' exists", name);
+	}
+	if (rc)
+		goto err_io;
+	id = sqlite3_last_insert_rowid(r->c->c);
+	err[0] = '\0';
+	rc = write_lists(r, id, b, err, sizeof(err));
+	if (rc) {
+		db_rollback(r->c);
+		if (err[0])
+			return req_error(r, -EINVAL, "%s", err);
+		return req_error(r, rc, "cannot attach the VM's disks or NICs");
+	}
+	if (!r->who.admin && r->who.user_id) {
+		/* The creator holds every permission on what it creates. */
+		s = db_stmt(r->c, "INSERT INTO acl VALUES ('vm', ?, 'user', ?, 31)");
+		if (!s)
+			goto err_io;
+		sqlite3_bind_int64(s, 1, id);
+		sqlite3_bind_int64(s, 2, r->who.user_id);
+		rc = db_rc(r->c, sqlite3_step(s));
+		db_done(s);
+		if (rc)
+			goto err_io;
+	}
+	if (events_emit(r->srv, r->c, "vm-created", "vm", name, r->who.name, NULL, "%s created by %s",
+			name, r->who.name) || db_commit(r->c))
+		goto err_io;
+	r->out = vm_json(r->srv, r->c, id, 0);
+	r->status = 201;
+	return 201;
+err_io:
+	db_rollback(r->c);
+	return req_error(r, -EIO, "inventory error; nothing was created");
+}
+
+int api_vm_get(struct req *r)
+{
+	int64_t id;
+
+	if (vm_lookup(r, &id) || auth_require(r, "vm", id, PERM_VIEW))
+		return r->status;
+	r->out = vm_json(r->srv, r->c, id, 1);
+	if (!r->out)
+		return req_error(r, -ENOENT, "the VM went away");
+	json_object_set_new(r->out, "permissions", auth_perm_names(auth_perms(r->c, &r->who, "vm", id)));
+	return 200;
+}
+
+int api_vm_status(struct req *r)
+{
+	sqlite3_stmt *s;
+	int64_t id;
+	json_t *o = NULL;
+
+	if (vm_lookup(r, &id) || auth_require(r, "vm", id, PERM_VIEW))
+		return r->status;
+	s = db_stmt(r->c, "SELECT name, state, monitor_pid, started, last_exit, restarts FROM vms WHERE id = ?");
+	if (!s)
+		return req_error(r, -EIO, "inventory error");
+	sqlite3_bind_int64(s, 1, id);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		const char *le = (const char *)sqlite3_column_text(s, 4);
+		int64_t started = sqlite3_column_int64(s, 3);
+		const char *state = (const char *)sqlite3_column_text(s, 1);
+		bool up = !strcmp(state, "running") || !strcmp(state, "paused");
+
+		o = json_pack("{s:s,s:s,s:i,s:I,s:s?,s:i}", "name", sqlite3_column_text(s, 0),
+			      "state", state, "monitor_pid", sqlite3_column_int(s, 2),
+			      "uptime", (json_int_t)(up && started ? time(NULL) - started : 0),
+			      "last_exit", le, "restarts", sqlite3_column_int(s, 5));
+	}
+	db_done(s);
+	if (!o)
+		return req_error(r, -ENOENT, "the VM went away");
+	sup_runtime_json(r->srv, id, o);
+	json_object_del(o, "monitor_pid");
+	r->out = o;
+	return 200;
+}
+
+static bool vm_is_off(struct req *r, int64_t id)
+{
+	sqlite3_stmt *s = db_stmt(r->c, "SELECT state IN ('stopped', 'crashed') FROM vms WHERE id = ?");
+	bool off = false;
+
+	if (!s)
+		return false;
+	sqlite3_bind_int64(s, 1, id);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		off = sqlite3_column_int(s, 0);
+	db_done(s);
+	return off;
+}
+
+int api_vm_update(struct req *r)
+{
+	static const char *const anytime[] = { "description", "restart_policy", "autostart", NULL };
+	char err[512], path[4096];
+	const char *key;
+	json_t *v, *b = r->body;
+	int64_t id;
+	int rc;
+	bool hw = false;
+
+	if (vm_lookup(r, &id) || auth_require(r, "vm", id, PERM_MODIFY))
+		return r->status;
+	if (!b || !json_is_object(b))
+		return req_error(r, -EINVAL, "the body must be an object with the fields to change");
+	/* name is not required here, but must not change */
+	{
+		struct valid_field f[sizeof(vm_fields) / sizeof(vm_fields[0])];
+		memcpy(f, vm_fields, sizeof(f));
+		f[0].required = 0;
+		f[4].required = 0;
+		if (valid_object(b, f, err, sizeof(err)) || check_lists(r, b, err, sizeof(err)))
+			return req_error(r, -EINVAL, "%s", err);
+	}
+	if ((v = json_object_get(b, "name")) && strcmp(json_string_value(v), r->args[0]))
+		return req_error(r, -EINVAL, "name: a VM cannot be renamed");
+	json_object_foreach(b, key, v) {
+		const char *const *a;
+		for (a = anytime; *a && strcmp(*a, key); a++)
+			;
+		if (!*a && strcmp(key, "name"))
+			hw = true;
+	}
+	if (db_begin(r->c))
+		return req_error(r, -EIO, "inventory busy");
+	if (hw && !vm_is_off(r, id)) {
+		db_rollback(r->c);
+		return req_error(r, -EBUSY, "%s is running: turn it off before changing its hardware",
+				 r->args[0]);
+	}
+	json_object_foreach(b, key, v) {
+		/* Column names come from the validated field list, never from the request. */
+		static const char *const cols[] = { "description", "cpus", "memory_mib", "kernel",
+			"initrd", "cmdline", "restart_policy", "autostart", "undo_disks", "cpu_limit",
+			"cpu_weight", "memory_reserve_mib", NULL };
+		static const char *const sql[] = {
+			"UPDATE vms SET description = ? WHERE id = ?",
+			"UPDATE vms SET cpus = ? WHERE id = ?",
+			"UPDATE vms SET memory_mib = ? WHERE id = ?",
+			"UPDATE vms SET kernel = ? WHERE id = ?",
+			"UPDATE vms SET initrd = ? WHERE id = ?",
+			"UPDATE vms SET cmdline = ? WHERE id = ?",
+			"UPDATE vms SET restart_policy = ? WHERE id = ?",
+			"UPDATE vms SET autostart = ? WHERE id = ?",
+			"UPDATE vms SET undo_disks = ? WHERE id = ?",
+			"UPDATE vms SET cpu_limit = ? WHERE id = ?",
+			"UPDATE vms SET cpu_weight = ? WHERE id = ?",
+			"UPDATE vms SET memory_reserve_mib = ? WHERE id = ?",
+		};
+		sqlite3_stmt *s;
+		int i;
+
+		for (i = 0; cols[i] && strcmp(cols[i], key); i++)
+			;
+		if (!cols[i])
+			continue;   /* name, disks, nics */
+		s = db_stmt(r->c, sql[i]);
+		if (!s)
+			goto err_io;
+		if (!strcmp(key, "kernel") || !strcmp(key, "initrd")) {
+			rc = vm_resolve_path(r, key, json_string_value(v), path, sizeof(path), err,
+					     sizeof(err));
+			if (rc) {
+				db_rollback(r->c);
+				return req_error(r, rc == -EACCES ? -EACCES : -EINVAL, "%s", err);
+			}
+			sqlite3_bind_text(s, 1, path, -1, SQLITE_TRANSIENT);
+		} else if (json_is_string(v)) {
+			sqlite3_bind_text(s, 1, json_string_value(v), -1, SQLITE_STATIC);
+		} else if (json_is_boolean(v)) {
+			sqlite3_bind_int(s, 1, json_is_true(v));
+		} else {
+			sqlite3_bind_int64(s, 1, json_integer_value(v));
+		}
+		sqlite3_bind_int64(s, 2, id);
+		rc = db_rc(r->c, sqlite3_step(s));
+		db_done(s);
+		if (rc)
+			goto err_io;
+	}
+	err[0] = '\0';
+	rc = write_lists(r, id, b, err, sizeof(err));
+	if (rc) {
+		db_rollback(r->c);
+		return req_error(r, err[0] ? -EINVAL : rc, "%s", err[0] ? err : "inventory error");
+	}
+	{
+		sqlite3_stmt *s = db_stmt(r->c, "UPDATE vms SET updated = ? WHERE id = ? AND "
+					     "memory_reserve_mib <= memory_mib");
+		if (!s)
+			goto err_io;
+		sqlite3_bind_int64(s, 1, time(NULL));
+		sqlite3_bind_int64(s, 2, id);
+		rc = db_rc(r->c, sqlite3_step(s));
+		db_done(s);
+		if (rc)
+			goto err_io;
+		if (sqlite3_changes(r->c->c) != 1) {
+			db_rollback(r->c);
+			return req_error(r, -EINVAL, "memory_reserve_mib: more than memory_mib");
+		}
+	}
+	if (events_emit(r->srv, r->c, "vm-updated", "vm", r->args[0], r->who.name, json_incref(b),
+			"%s changed by %s", r->args[0], r->who.name) || db_commit(r->c))
+		goto err_io;
+	r->out = vm_json(r->srv, r->c, id, 0);
+	return 200;
+err_io:
+	db_rollback(r->c);
+	return req_error(r, -EIO, "inventory error; nothing was changed");
+}
+
+static void remove_tree(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char p[4400];
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		unlink(p);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+int api_vm_delete(struct req *r)
+{
+	const char *wd = req_query(r, "disks");
+	bool with_disks = wd && (!strcmp(wd, "true") || !strcmp(wd, "1"));
+	sqlite3_stmt *s;
+	char dir[4096];
+	json_t *paths = json_array();
+	int64_t id;
+	int rc;
+
+	if (vm_lookup(r, &id) || auth_require(r, "vm", id, PERM_REMOVE))
+		goto out;
+	if (with_disks && auth_require(r, "server", 0, PERM_REMOVE))
+		goto out;
+	if (db_begin(r->c)) {
+		req_error(r, -EIO, "inventory busy");
+		goto out;
+	}
+	if (!vm_is_off(r, id)) {
+		db_rollback(r->c);
+		req_error(r, -EBUSY, "%s is running: turn it off first", r->args[0]);
+		goto out;
+	}
+	if (with_disks) {
+		/* Disks used by this VM only go with it. */
+		s = db_stmt(r->c, "SELECT d.id, d.path FROM disks d JOIN vm_disks vd ON vd.disk_id = d.id "
+			       "WHERE vd.vm_id = ?1 AND NOT EXISTS (SELECT 1 FROM vm_disks o WHERE "
+			       "o.disk_id = d.id AND o.vm_id != ?1)");
+		if (!s)
+			goto err_io;
+		sqlite3_bind_int64(s, 1, id);
+		while (sqlite3_step(s) == SQLITE_ROW)
+			json_array_append_new(paths, json_pack("{s:I,s:s}", "id",
+				(json_int_t)sqlite3_column_int64(s, 0), "path", sqlite3_column_text(s, 1)));
+		db_done(s);
+	}
+	s = db_stmt(r->c, "DELETE FROM vms WHERE id = ?");
+	if (!s)
+		goto err_io;
+	sqlite3_bind_int64(s, 1, id);
+	rc = db_rc(r->c, sqlite3_step(s));
+	db_done(s);
+	if (rc)
+		goto err_io;
+	s = db_stmt(r->c, "DELETE FROM acl WHERE object_type = 'vm' AND object_id = ?");
+	if (!s)
+		goto err_io;
+	sqlite3_bind_int64(s, 1, id);
+	rc = db_rc(r->c, sqlite3_step(s));
+	db_done(s);
+	if (rc)
+		goto err_io;
+	{
+		size_t i;
+		json_t *v;
+		json_array_foreach(paths, i, v) {
+			s = db_stmt(r->c, "DELETE FROM disks WHERE id = ?");
+			if (!s)
+				goto err_io;
+			sqlite3_bind_int64(s, 1, json_integer_value(json_object_get(v, "id")));
+			rc = db_rc(r->c, sqlite3_step(s));
+			db_done(s);
+			if (rc)
+				goto err_io;
+		}
+	}
+	if (events_emit(r->srv, r->c, "vm-deleted", "vm", r->args[0], r->who.name, NULL,
+			"%s deleted by %s%s", r->args[0], r->who.name, with_disks ? " with its disks" : "") ||
+	    db_commit(r->c))
+		goto err_io;
+	/* Files go after the commit: a crash in between leaves files, never rows without. */
+	{
+		size_t i;
+		json_t *v;
+		json_array_foreach(paths, i, v)
+			unlink(json_string_value(json_object_get(v, "path")));
+	}
+	if (!sup_vm_dir(r->srv, id, dir, sizeof(dir)))
+		remove_tree(dir);
+	cgroup_remove(r->srv, id);
+	r->status = 204;
+	goto out;
+err_io:
+	db_rollback(r->c);
+	req_error(r, -EIO, "inventory error; nothing was deleted");
+out:
+	json_decref(paths);
+	return r->status;
+}
+
+int api_vm_action(struct req *r)
+{
+	const char *a = r->args[1];
+	int64_t id;
+	int rc;
+
+	if (strcmp(a, "start") && strcmp(a, "shutdown") && strcmp(a, "off") && strcmp(a, "reset") &&
+	    strcmp(a, "pause") && strcmp(a, "resume"))
+		return req_error(r, -ENOENT, "no such action; actions are start, shutdown, off, "
+				 "reset, pause, resume");
+	if (vm_lookup(r, &id) || auth_require(r, "vm", id, PERM_CONTROL))
+		return r->status;
+	if (r->body && !(json_is_object(r->body) && json_object_size(r->body) == 0))
+		return req_error(r, -EINVAL, "actions take no body (or {})");
+	if (!strcmp(a, "start"))
+		rc = sup_start(r->srv, r->c, id, r->who.name);
+	else if (!strcmp(a, "pause") || !strcmp(a, "resume"))
+		rc = sup_pause(r->srv, r->c, id, !strcmp(a, "pause"), r->who.name);
+	else
+		rc = sup_stop(r->srv, r->c, id, !strcmp(a, "off") ? SUP_OFF : !strcmp(a, "reset") ?
+			      SUP_RESET : SUP_SHUTDOWN, r->who.name);
+	if (rc == -EBUSY)
+		return req_error(r, rc, "%s: cannot %s in its current state", r->args[0], a);
+	if (rc == -ENOSPC)
+		return req_error(r, rc, "%s: its memory reservation exceeds what the host has left "
+				 "(see /api/v1/host)", r->args[0]);
+	if (rc)
+		return req_error(r, rc, "%s: %s failed: %s", r->args[0], a, strerror(-rc));
+	r->out = vm_json(r->srv, r->c, id, 0);
+	r->status = 202;
+	return 202;
+}

@@ -1,0 +1,113 @@
+/* GET /api/v1/vms: the VM list, paged, filtered by the caller's permissions, cached. */
+#include "server/api.h"
+#include "server/auth.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The answers of GET /api/v1/vms, cached until the next committed write (any write bumps
+ * the inventory's generation). Keyed by who may see what, limit and offset. */
+#define LIST_CACHE 8
+static struct {
+	pthread_mutex_t lock;
+	struct { uint64_t gen; char key[96]; char *body; size_t len; } e[LIST_CACHE];
+	unsigned next;
+} list_cache = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static bool list_cache_get(struct req *r, uint64_t gen, const char *key)
+{
+	bool hit = false;
+
+	pthread_mutex_lock(&list_cache.lock);
+	for (int i = 0; i < LIST_CACHE; i++)
+		if (list_cache.e[i].body && list_cache.e[i].gen == gen && !strcmp(list_cache.e[i].key, key)) {
+			r->text = malloc(list_cache.e[i].len);
+			if (r->text) {
+				memcpy(r->text, list_cache.e[i].body, list_cache.e[i].len);
+				r->text_len = list_cache.e[i].len;
+				r->content_type = "application/json";
+				hit = true;
+			}
+			break;
+		}
+	pthread_mutex_unlock(&list_cache.lock);
+	return hit;
+}
+
+static void list_cache_put(uint64_t gen, const char *key, const json_t *v)
+{
+	char *s = json_dumps(v, JSON_COMPACT);
+	unsigned i;
+
+	if (!s)
+		return;
+	pthread_mutex_lock(&list_cache.lock);
+	i = list_cache.next++ % LIST_CACHE;
+	free(list_cache.e[i].body);
+	list_cache.e[i].gen = gen;
+	snprintf(list_cache.e[i].key, sizeof(list_cache.e[i].key), "%s", key);
+	list_cache.e[i].body = s;
+	list_cache.e[i].len = strlen(s);
+	pthread_mutex_unlock(&list_cache.lock);
+}
+
+int api_vm_list(struct req *r)
+{
+	const char *ls = req_query(r, "limit"), *os = req_query(r, "offset");
+	long limit = ls ? strtol(ls, NULL, 10) : 1000, offset = os ? strtol(os, NULL, 10) : 0;
+	bool all;
+	sqlite3_stmt *s;
+	json_t *list, *o;
+	int64_t total = 0;
+	uint64_t gen = db_generation(r->srv->db);
+	char key[96];
+
+	if (limit < 1 || limit > 10000 || offset < 0)
+		return req_error(r, -EINVAL, "limit is 1 to 10000, offset at least 0");
+	all = r->who.admin || (auth_perms(r->c, &r->who, "server", 0) & PERM_VIEW);
+	snprintf(key, sizeof(key), "%lld/%ld/%ld", all ? -1LL : (long long)r->who.user_id, limit, offset);
+	if (list_cache_get(r, gen, key))
+		return 200;
+	s = all ? db_stmt(r->c, "SELECT count(*) FROM vms")
+		: db_stmt(r->c, "SELECT count(*) FROM vms WHERE id IN (SELECT object_id FROM acl WHERE "
+			       "object_type = 'vm' AND (perms & 1) AND ((principal_type = 'user' AND "
+			       "principal_id = ?1) OR (principal_type = 'group' AND principal_id IN "
+			       "(SELECT group_id FROM group_members WHERE user_id = ?1))))");
+	if (!s)
+		return req_error(r, -EIO, "inventory error");
+	if (!all)
+		sqlite3_bind_int64(s, 1, r->who.user_id);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		total = sqlite3_column_int64(s, 0);
+	db_done(s);
+	s = all ? db_stmt(r->c, "SELECT id, name, state, cpus, memory_mib FROM vms ORDER BY name LIMIT ? OFFSET ?")
+		: db_stmt(r->c, "SELECT id, name, state, cpus, memory_mib FROM vms "
+			       "WHERE id IN (SELECT object_id FROM acl WHERE object_type = 'vm' "
+			       "AND (perms & 1) AND ((principal_type = 'user' AND principal_id = ?3) OR "
+			       "(principal_type = 'group' AND principal_id IN (SELECT group_id FROM "
+			       "group_members WHERE user_id = ?3)))) ORDER BY name LIMIT ?1 OFFSET ?2");
+	if (!s)
+		return req_error(r, -EIO, "inventory error");
+	list = json_array();
+	sqlite3_bind_int64(s, 1, limit);
+	sqlite3_bind_int64(s, 2, offset);
+	if (!all)
+		sqlite3_bind_int64(s, 3, r->who.user_id);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		o = json_pack("{s:s,s:s,s:i,s:I}", "name", sqlite3_column_text(s, 1),
+			      "state", sqlite3_column_text(s, 2), "cpus", sqlite3_column_int(s, 3),
+			      "memory_mib", (json_int_t)sqlite3_column_int64(s, 4));
+		json_array_append_new(list, o);
+	}
+	db_done(s);
+	r->out = json_pack("{s:o,s:I,s:I,s:I}", "vms", list, "total", (json_int_t)total,
+			   "offset", (json_int_t)offset, "limit", (json_int_t)limit);
+	/* Only a list read entirely before any newer commit may be cached under gen. */
+	if (r->out && db_generation(r->srv->db) == gen)
+		list_cache_put(gen, key, r->out);
+	return 200;
+}
+

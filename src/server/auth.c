@@ -1,0 +1,332 @@
+/* Authentication and permissions. */
+#include "server/auth.h"
+#include "server/events.h"
+#include "server/valid.h"
+#include "util/log.h"
+
+#include <argon2.h>
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+
+/* OWASP's Argon2id parameters: 19 MiB, 2 passes, 1 lane. */
+#define A2_T 2
+#define A2_M 19456
+#define A2_P 1
+
+int auth_hash_password(const char *password, char *out, size_t outlen)
+{
+	unsigned char salt[16];
+
+	if (getrandom(salt, sizeof(salt), 0) != sizeof(salt))
+		return -EIO;
+	if (argon2id_hash_encoded(A2_T, A2_M, A2_P, password, strlen(password), salt,
+				  sizeof(salt), 32, out, outlen) != ARGON2_OK)
+		return -EINVAL;
+	return 0;
+}
+
+int auth_verify_password(const char *encoded, const char *password)
+{
+	return argon2id_verify(encoded, password, strlen(password)) == ARGON2_OK ? 0 : -EACCES;
+}
+
+static void hex(const unsigned char *in, size_t n, char *out)
+{
+	static const char d[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = d[in[i] >> 4];
+		out[2 * i + 1] = d[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+/* Tokens are stored as their SHA-256: the inventory never holds a usable token. */
+static void token_hash(const char *token, char out[65])
+{
+	unsigned char md[32];
+	unsigned int n = sizeof(md);
+
+	EVP_Digest(token, strlen(token), md, &n, EVP_sha256(), NULL);
+	hex(md, 32, out);
+}
+
+/* A hash of a random password, checked when the user is unknown. */
+static char dummy[160];
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+static void dummy_init(void)
+{
+	if (auth_hash_password("no such user", dummy, sizeof(dummy)))
+		strcpy(dummy, "$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$"
+			      "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+}
+
+int auth_login(struct dbc *c, const char *user, const char *password, unsigned ttl,
+	       char token_out[65], int64_t *expires)
+{
+	sqlite3_stmt *s;
+	unsigned char raw[32];
+	char th[65], *enc = NULL;
+	int64_t uid = 0;
+	int rc;
+
+	s = db_stmt(c, "SELECT id, password FROM users WHERE name = ?");
+	if (!s)
+		return -EIO;
+	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 1)) {
+		uid = sqlite3_column_int64(s, 0);
+		enc = strdup((const char *)sqlite3_column_text(s, 1));
+	}
+	db_done(s);
+	/* An unknown user costs the same hashing as a known one. */
+	pthread_once(&dummy_once, dummy_init);
+	rc = auth_verify_password(enc ? enc : dummy, password);
+	free(enc);
+	if (!uid || rc)
+		return -EACCES;
+	if (getrandom(raw, sizeof(raw), 0) != sizeof(raw))
+		return -EIO;
+	hex(raw, sizeof(raw), token_out);
+	token_hash(token_out, th);
+	*expires = time(NULL) + ttl;
+	if (db_begin(c))
+		return -EIO;
+	/* Expired sessions are swept on every login. */
+	s = db_stmt(c, "DELETE FROM sessions WHERE expires <= ?");
+	if (!s)
+		goto err;
+	sqlite3_bind_int64(s, 1, time(NULL));
+	rc = db_rc(c, sqlite3_step(s));
+	db_done(s);
+	if (rc)
+		goto err;
+	s = db_stmt(c, "INSERT INTO sessions (token_hash, user_id, expires) VALUES (?, ?, ?)");
+	if (!s)
+		goto err;
+	sqlite3_bind_text(s, 1, th, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, uid);
+	sqlite3_bind_int64(s, 3, *expires);
+	rc = db_rc(c, sqlite3_step(s));
+	db_done(s);
+	if (rc)
+		goto err;
+	return db_commit(c);
+err:
+	db_rollback(c);
+	return -EIO;
+}
+
+int auth_logout(struct dbc *c, const char *token)
+{
+	sqlite3_stmt *s = db_stmt(c, "DELETE FROM sessions WHERE token_hash = ?");
+	char th[65];
+	int rc;
+
+	if (!s)
+		return -EIO;
+	token_hash(token, th);
+	sqlite3_bind_text(s, 1, th, -1, SQLITE_STATIC);
+	rc = db_rc(c, sqlite3_step(s));
+	db_done(s);
+	if (!rc && sqlite3_changes(c->c) == 0)
+		rc = -ENOENT;
+	return rc;
+}
+
+static void fill_user(struct caller *who, int64_t id, const char *name, int admin)
+{
+	who->authenticated = true;
+	who->user_id = id;
+	who->admin = admin;
+	snprintf(who->name, sizeof(who->name), "%s", name);
+}
+
+void auth_token_caller(struct dbc *c, const char *token, struct caller *who)
+{
+	sqlite3_stmt *s;
+	char th[65];
+
+	if (strlen(token) != 64)
+		return;
+	token_hash(token, th);
+	s = db_stmt(c, "SELECT u.id, u.name, u.admin FROM sessions s JOIN users u ON u.id = s.user_id "
+		       "WHERE s.token_hash = ? AND s.expires > ?");
+	if (!s)
+		return;
+	sqlite3_bind_text(s, 1, th, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, time(NULL));
+	if (sqlite3_step(s) == SQLITE_ROW)
+		fill_user(who, sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1),
+			  sqlite3_column_int(s, 2));
+	db_done(s);
+}
+
+void auth_peer_caller(struct dbc *c, int fd, struct caller *who)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+	sqlite3_stmt *s;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
+		return;
+	if (cr.uid == 0) {
+		who->authenticated = true;
+		who->admin = true;
+		snprintf(who->name, sizeof(who->name), "root");
+		return;
+	}
+	if (getpwuid_r(cr.uid, &pw, buf, sizeof(buf), &res) || !res)
+		return;
+	s = db_stmt(c, "SELECT id, name, admin FROM users WHERE name = ?");
+	if (!s)
+		return;
+	sqlite3_bind_text(s, 1, res->pw_name, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		fill_user(who, sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1),
+			  sqlite3_column_int(s, 2));
+	db_done(s);
+}
+
+int auth_perms(struct dbc *c, const struct caller *who, const char *type, int64_t id)
+{
+	sqlite3_stmt *s;
+	int perms = 0;
+
+	if (!who->authenticated)
+		return 0;
+	if (who->admin)
+		return PERM_FULL;
+	if (!who->user_id)
+		return 0;
+	s = db_stmt(c, "SELECT perms FROM acl WHERE "
+		       "((object_type = ?1 AND object_id = ?2) OR (object_type = 'server' AND object_id = 0)) "
+		       "AND ((principal_type = 'user' AND principal_id = ?3) OR "
+		       "(principal_type = 'group' AND principal_id IN "
+		       "(SELECT group_id FROM group_members WHERE user_id = ?3)))");
+	if (!s)
+		return 0;
+	sqlite3_bind_text(s, 1, type, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, id);
+	sqlite3_bind_int64(s, 3, who->user_id);
+	while (sqlite3_step(s) == SQLITE_ROW)
+		perms |= sqlite3_column_int(s, 0);
+	db_done(s);
+	return perms;
+}
+
+int auth_require(struct req *r, const char *type, int64_t id, int need)
+{
+	int have = auth_perms(r->c, &r->who, type, id);
+	json_t *names;
+	char *s;
+
+	if ((have & need) == need)
+		return 0;
+	names = auth_perm_names(need & ~have);
+	s = json_dumps(names, JSON_COMPACT);
+	req_error(r, -EACCES, "%s lacks permission %s on %s %s", r->who.name, s ? s : "?", type,
+		  r->args[0] && strcmp(type, "server") ? r->args[0] : "");
+	free(s);
+	json_decref(names);
+	return -EACCES;
+}
+
+static const struct { const char *name; int bits; } perm_names[] = {
+	{ "view", PERM_VIEW }, { "control", PERM_CONTROL }, { "modify", PERM_MODIFY },
+	{ "remove", PERM_REMOVE }, { "change-permissions", PERM_CHANGE_PERMS },
+	{ "full", PERM_FULL },
+};
+
+int auth_perm_parse(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(perm_names) / sizeof(perm_names[0]); i++)
+		if (!strcmp(name, perm_names[i].name))
+			return perm_names[i].bits;
+	return -EINVAL;
+}
+
+json_t *auth_perm_names(int perms)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	if (perms == PERM_FULL) {
+		json_array_append_new(a, json_string("full"));
+		return a;
+	}
+	for (i = 0; i < 5; i++)
+		if (perms & perm_names[i].bits)
+			json_array_append_new(a, json_string(perm_names[i].name));
+	return a;
+}
+
+int auth_init_admin(struct dbc *c, const char *spec)
+{
+	sqlite3_stmt *s;
+	char name[64], pw[128], enc[160];
+	const char *colon;
+	int n = 0, rc;
+
+	s = db_stmt(c, "SELECT count(*) FROM users");
+	if (!s || sqlite3_step(s) != SQLITE_ROW)
+		return -EIO;
+	n = sqlite3_column_int(s, 0);
+	db_done(s);
+	if (n > 0)
+		return 0;
+	if (spec) {
+		colon = strchr(spec, ':');
+		if (!colon || colon == spec || (size_t)(colon - spec) >= sizeof(name) ||
+		    strlen(colon + 1) >= sizeof(pw) || !colon[1])
+			return -EINVAL;
+		memcpy(name, spec, colon - spec);
+		name[colon - spec] = '\0';
+		strcpy(pw, colon + 1);
+		if (valid_name(name, NULL, 0))
+			return -EINVAL;
+	} else {
+		unsigned char raw[12];
+
+		if (getrandom(raw, sizeof(raw), 0) != sizeof(raw))
+			return -EIO;
+		strcpy(name, "admin");
+		hex(raw, sizeof(raw), pw);
+	}
+	rc = auth_hash_password(pw, enc, sizeof(enc));
+	if (rc)
+		return rc;
+	s = db_stmt(c, "INSERT INTO users (name, password, admin, created) VALUES (?, ?, 1, ?)");
+	if (!s)
+		return -EIO;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, enc, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, time(NULL));
+	rc = db_rc(c, sqlite3_step(s));
+	db_done(s);
+	if (rc)
+		return rc;
+	if (!spec) {
+		printf("vsrv serve: created administrator '%s' with one-time password: %s\n"
+		       "            (printed once; change it with `vsrv user passwd %s`)\n",
+		       name, pw, name);
+		fflush(stdout);
+	}
+	vsrv_log("created administrator '%s'", name);
+	OPENSSL_cleanse(pw, sizeof(pw));
+	return 0;
+}

@@ -1,0 +1,49 @@
+/* Authentication (Argon2id passwords, bearer tokens, Unix peer credentials) and
+ * per-object permissions. */
+#ifndef VSRV_SERVER_AUTH_H
+#define VSRV_SERVER_AUTH_H
+
+#include "server/server.h"
+
+/* Hash a password with Argon2id into an encoded string (out, at least 128 bytes).
+ * Returns 0 or -EINVAL. */
+int auth_hash_password(const char *password, char *out, size_t outlen);
+
+/* Check a password against an encoded hash: 0 when it matches, -EACCES otherwise. */
+int auth_verify_password(const char *encoded, const char *password);
+
+/* Log user in: check the password (constant work whether the user exists or not) and
+ * create a token valid for ttl seconds. token_out gets the token (65 bytes). Returns 0,
+ * -EACCES for a wrong user or password, or -EIO. */
+int auth_login(struct dbc *c, const char *user, const char *password, unsigned ttl,
+	       char token_out[65], int64_t *expires);
+
+/* Forget a token (logout). Returns 0 or -ENOENT. */
+int auth_logout(struct dbc *c, const char *token);
+
+/* Fill who from a bearer token (unknown or expired: not authenticated). */
+void auth_token_caller(struct dbc *c, const char *token, struct caller *who);
+
+/* Fill who from a Unix socket's peer credentials: root is the administrator; other
+ * uids map to the server user of the same name, if any. */
+void auth_peer_caller(struct dbc *c, int fd, struct caller *who);
+
+/* The permissions the caller holds on (type, id): the union of grants on the object and
+ * on the server ("server", 0), to the user and to each of its groups. Administrators
+ * hold PERM_FULL. */
+int auth_perms(struct dbc *c, const struct caller *who, const char *type, int64_t id);
+
+/* 0 when the caller holds every bit of need on the object, else sets a 403 response on r
+ * and returns -EACCES. */
+int auth_require(struct req *r, const char *type, int64_t id, int need);
+
+/* Parse/format permission names: "view", "control", "modify", "remove",
+ * "change-permissions", "full". */
+int auth_perm_parse(const char *name);
+json_t *auth_perm_names(int perms);
+
+/* Create the first administrator when there are no users. spec is "USER:PASSWORD" or
+ * NULL (a random one-time password is generated and printed once on stdout). */
+int auth_init_admin(struct dbc *c, const char *spec);
+
+#endif

@@ -1,0 +1,314 @@
+/* SQLite inventory: connection pool, statement cache, migrations. */
+#include "server/db.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct db {
+	char *path;
+	pthread_mutex_t lock;
+	struct dbc *free;        /* idle connections */
+	atomic_uint_fast64_t gen;
+};
+
+/* Schema migrations: migrations[i] brings user_version i to i + 1. Never edit a shipped
+ * entry; append a new one. */
+static const char *const migrations[] = {
+	/* 1: the first inventory */
+	"CREATE TABLE users ("
+	"  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, password TEXT,"
+	"  admin INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL);"
+	"CREATE TABLE groups ("
+	"  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, created INTEGER NOT NULL);"
+	"CREATE TABLE group_members ("
+	"  group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  PRIMARY KEY (group_id, user_id));"
+	"CREATE TABLE sessions ("
+	"  token_hash TEXT PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  expires INTEGER NOT NULL);"
+	"CREATE TABLE networks ("
+	"  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,"
+	"  bridge TEXT, subnet TEXT, dhcp_start TEXT, dhcp_end TEXT, created INTEGER NOT NULL);"
+	"CREATE TABLE disks ("
+	"  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, format TEXT NOT NULL,"
+	"  size INTEGER NOT NULL, path TEXT NOT NULL UNIQUE, created INTEGER NOT NULL);"
+	"CREATE TABLE vms ("
+	"  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, description TEXT NOT NULL DEFAULT '',"
+	"  cpus INTEGER NOT NULL, memory_mib INTEGER NOT NULL,"
+	"  kernel TEXT NOT NULL, initrd TEXT, cmdline TEXT NOT NULL DEFAULT '',"
+	"  restart_policy TEXT NOT NULL DEFAULT 'never', autostart INTEGER NOT NULL DEFAULT 0,"
+	"  undo_disks TEXT NOT NULL DEFAULT 'off',"
+	"  cpu_limit INTEGER NOT NULL DEFAULT 0, cpu_weight INTEGER NOT NULL DEFAULT 100,"
+	"  memory_reserve_mib INTEGER NOT NULL DEFAULT 0,"
+	"  state TEXT NOT NULL DEFAULT 'stopped', monitor_pid INTEGER NOT NULL DEFAULT 0,"
+	"  started INTEGER NOT NULL DEFAULT 0, last_exit TEXT,"
+	"  restarts INTEGER NOT NULL DEFAULT 0,"
+	"  created INTEGER NOT NULL, updated INTEGER NOT NULL);"
+	"CREATE TABLE vm_disks ("
+	"  vm_id INTEGER NOT NULL REFERENCES vms(id) ON DELETE CASCADE, idx INTEGER NOT NULL,"
+	"  disk_id INTEGER NOT NULL REFERENCES disks(id), bus TEXT NOT NULL DEFAULT 'virtio-blk',"
+	"  readonly INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (vm_id, idx));"
+	"CREATE TABLE vm_nics ("
+	"  vm_id INTEGER NOT NULL REFERENCES vms(id) ON DELETE CASCADE, idx INTEGER NOT NULL,"
+	"  network_id INTEGER NOT NULL REFERENCES networks(id), mac TEXT NOT NULL,"
+	"  PRIMARY KEY (vm_id, idx));"
+	"CREATE TABLE acl ("
+	"  object_type TEXT NOT NULL, object_id INTEGER NOT NULL,"
+	"  principal_type TEXT NOT NULL, principal_id INTEGER NOT NULL, perms INTEGER NOT NULL,"
+	"  PRIMARY KEY (object_type, object_id, principal_type, principal_id));"
+	"CREATE TABLE events ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, type TEXT NOT NULL,"
+	"  object_type TEXT, object_name TEXT, user TEXT, message TEXT NOT NULL, data TEXT);"
+	"CREATE TABLE tasks ("
+	"  id INTEGER PRIMARY KEY, kind TEXT NOT NULL, object TEXT, state TEXT NOT NULL,"
+	"  progress REAL NOT NULL DEFAULT 0, error TEXT, user TEXT,"
+	"  created REAL NOT NULL, finished REAL);"
+	"CREATE TABLE hooks ("
+	"  id INTEGER PRIMARY KEY, event_type TEXT NOT NULL, command TEXT NOT NULL);",
+};
+
+static int conn_open(struct db *db, struct dbc **out)
+{
+	struct dbc *c = calloc(1, sizeof(*c));
+	char *err = NULL;
+
+	if (!c)
+		return -ENOMEM;
+	c->db = db;
+	if (sqlite3_open_v2(db->path, &c->c, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+			    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		vsrv_log("inventory %s: %s", db->path, c->c ? sqlite3_errmsg(c->c) : "cannot open");
+		sqlite3_close(c->c);
+		free(c);
+		return -EIO;
+	}
+	sqlite3_busy_timeout(c->c, 10000);
+	if (sqlite3_exec(c->c, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+			 "PRAGMA foreign_keys=ON;", NULL, NULL, &err) != SQLITE_OK) {
+		vsrv_log("inventory %s: %s", db->path, err);
+		sqlite3_free(err);
+		sqlite3_close(c->c);
+		free(c);
+		return -EIO;
+	}
+	*out = c;
+	return 0;
+}
+
+static void conn_close(struct dbc *c)
+{
+	int i;
+
+	for (i = 0; i < c->nstmt; i++)
+		sqlite3_finalize(c->stmt[i].s);
+	sqlite3_close(c->c);
+	free(c);
+}
+
+static int migrate(struct db *db, struct dbc *c)
+{
+	sqlite3_stmt *s;
+	int ver, i, n = sizeof(migrations) / sizeof(migrations[0]);
+	char *err = NULL;
+
+	if (db_begin(c))
+		return -EIO;
+	s = db_stmt(c, "PRAGMA user_version");
+	if (!s || sqlite3_step(s) != SQLITE_ROW) {
+		db_rollback(c);
+		return -EIO;
+	}
+	ver = sqlite3_column_int(s, 0);
+	db_done(s);
+	if (ver > n) {
+		vsrv_log("inventory %s: schema version %d is newer than this vsrv (%d)",
+			 db->path, ver, n);
+		db_rollback(c);
+		return -EPROTO;
+	}
+	for (i = ver; i < n; i++) {
+		char pragma[64];
+
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d", i + 1);
+		if (sqlite3_exec(c->c, migrations[i], NULL, NULL, &err) != SQLITE_OK ||
+		    sqlite3_exec(c->c, pragma, NULL, NULL, &err) != SQLITE_OK) {
+			vsrv_log("inventory %s: migration %d: %s", db->path, i + 1, err);
+			sqlite3_free(err);
+			db_rollback(c);
+			return -EIO;
+		}
+		vsrv_log("inventory %s: migrated to schema version %d", db->path, i + 1);
+	}
+	return db_commit(c);
+}
+
+int db_open(const char *path, struct db **out)
+{
+	struct db *db = calloc(1, sizeof(*db));
+	struct dbc *c;
+	int rc;
+
+	if (!db)
+		return -ENOMEM;
+	db->path = strdup(path);
+	if (!db->path) {
+		free(db);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&db->lock, NULL);
+	rc = conn_open(db, &c);
+	if (rc)
+		goto err_free;
+	rc = migrate(db, c);
+	if (rc) {
+		conn_close(c);
+		goto err_free;
+	}
+	db_put(c);
+	*out = db;
+	return 0;
+err_free:
+	pthread_mutex_destroy(&db->lock);
+	free(db->path);
+	free(db);
+	return rc;
+}
+
+void db_close(struct db *db)
+{
+	struct dbc *c, *n;
+
+	if (!db)
+		return;
+	for (c = db->free; c; c = n) {
+		n = c->next;
+		conn_close(c);
+	}
+	pthread_mutex_destroy(&db->lock);
+	free(db->path);
+	free(db);
+}
+
+struct dbc *db_get(struct db *db)
+{
+	struct dbc *c;
+
+	pthread_mutex_lock(&db->lock);
+	c = db->free;
+	if (c)
+		db->free = c->next;
+	pthread_mutex_unlock(&db->lock);
+	if (c)
+		return c;
+	if (conn_open(db, &c))
+		return NULL;
+	return c;
+}
+
+void db_put(struct dbc *c)
+{
+	struct db *db = c->db;
+
+	if (!sqlite3_get_autocommit(c->c)) {
+		vsrv_log("inventory: connection returned inside a transaction; rolling back");
+		db_rollback(c);
+	}
+	pthread_mutex_lock(&db->lock);
+	c->next = db->free;
+	db->free = c;
+	pthread_mutex_unlock(&db->lock);
+}
+
+int db_exec(struct dbc *c, const char *sql)
+{
+	char *err = NULL;
+	int rc = sqlite3_exec(c->c, sql, NULL, NULL, &err);
+
+	if (rc == SQLITE_OK)
+		return 0;
+	if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+		sqlite3_free(err);
+		return -EEXIST;
+	}
+	vsrv_log("inventory: %s: %s", sql, err ? err : sqlite3_errstr(rc));
+	sqlite3_free(err);
+	return -EIO;
+}
+
+int db_begin(struct dbc *c)
+{
+	return db_exec(c, "BEGIN IMMEDIATE");
+}
+
+int db_commit(struct dbc *c)
+{
+	int rc = db_exec(c, "COMMIT");
+
+	if (rc) {
+		db_rollback(c);
+		return rc;
+	}
+	atomic_fetch_add(&c->db->gen, 1);
+	return 0;
+}
+
+void db_rollback(struct dbc *c)
+{
+	if (!sqlite3_get_autocommit(c->c))
+		sqlite3_exec(c->c, "ROLLBACK", NULL, NULL, NULL);
+}
+
+sqlite3_stmt *db_stmt(struct dbc *c, const char *sql)
+{
+	sqlite3_stmt *s = NULL;
+	int i;
+
+	for (i = 0; i < c->nstmt; i++)
+		if (c->stmt[i].sql == sql)
+			return c->stmt[i].s;
+	if (sqlite3_prepare_v3(c->c, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
+		vsrv_log("inventory: cannot prepare \"%s\": %s", sql, sqlite3_errmsg(c->c));
+		return NULL;
+	}
+	if (c->nstmt < (int)(sizeof(c->stmt) / sizeof(c->stmt[0]))) {
+		c->stmt[c->nstmt].sql = sql;
+		c->stmt[c->nstmt].s = s;
+		c->nstmt++;
+	} else {
+		/* Cache full: replace the oldest entry (rare; the API has fewer statements). */
+		sqlite3_finalize(c->stmt[0].s);
+		memmove(&c->stmt[0], &c->stmt[1], sizeof(c->stmt[0]) * (c->nstmt - 1));
+		c->stmt[c->nstmt - 1].sql = sql;
+		c->stmt[c->nstmt - 1].s = s;
+	}
+	return s;
+}
+
+void db_done(sqlite3_stmt *s)
+{
+	if (!s)
+		return;
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+}
+
+int db_rc(struct dbc *c, int rc)
+{
+	if (rc == SQLITE_DONE || rc == SQLITE_ROW || rc == SQLITE_OK)
+		return 0;
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		return -EEXIST;
+	vsrv_log("inventory: %s", sqlite3_errmsg(c->c));
+	return -EIO;
+}
+
+uint64_t db_generation(struct db *db)
+{
+	return atomic_load(&db->gen);
+}

@@ -1,0 +1,163 @@
+/* Events. */
+#include "server/events.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct events {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int64_t last;
+};
+
+int events_create(struct events **out)
+{
+	struct events *ev = calloc(1, sizeof(*ev));
+	pthread_condattr_t a;
+
+	if (!ev)
+		return -ENOMEM;
+	pthread_mutex_init(&ev->lock, NULL);
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&ev->cond, &a);
+	pthread_condattr_destroy(&a);
+	*out = ev;
+	return 0;
+}
+
+void events_destroy(struct events *ev)
+{
+	if (!ev)
+		return;
+	pthread_cond_destroy(&ev->cond);
+	pthread_mutex_destroy(&ev->lock);
+	free(ev);
+}
+
+int events_emit(struct server *srv, struct dbc *c, const char *type, const char *otype,
+		const char *oname, const char *user, json_t *data, const char *fmt, ...)
+{
+	sqlite3_stmt *s;
+	char msg[1024], *d = NULL;
+	va_list ap;
+	int rc;
+	int64_t id;
+	double t = now_real();
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	s = db_stmt(c, "INSERT INTO events (time, type, object_type, object_name, user, message, data) "
+		       "VALUES (?, ?, ?, ?, ?, ?, ?)");
+	if (!s) {
+		json_decref(data);
+		return -EIO;
+	}
+	if (data)
+		d = json_dumps(data, JSON_COMPACT);
+	sqlite3_bind_double(s, 1, t);
+	sqlite3_bind_text(s, 2, type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, otype, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, oname, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, user, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 6, msg, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 7, d, -1, SQLITE_STATIC);
+	rc = db_rc(c, sqlite3_step(s));
+	db_done(s);
+	free(d);
+	id = sqlite3_last_insert_rowid(c->c);
+	if (!rc) {
+		json_t *e = json_pack("{s:I,s:f,s:s,s:s?,s:s?,s:s?,s:s,s:O?}", "id", (json_int_t)id,
+				      "time", t, "type", type, "object_type", otype, "object",
+				      oname, "user", user, "message", msg, "data", data);
+		pthread_mutex_lock(&srv->ev->lock);
+		if (id > srv->ev->last)
+			srv->ev->last = id;
+		pthread_cond_broadcast(&srv->ev->cond);
+		pthread_mutex_unlock(&srv->ev->lock);
+		if (e)
+			events_run_hooks(srv, c, type, e);
+		json_decref(e);
+	}
+	json_decref(data);
+	return rc;
+}
+
+int64_t events_wait(struct events *ev, int64_t after, int timeout_ms)
+{
+	struct timespec ts;
+	int64_t last;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&ev->lock);
+	while (ev->last <= after &&
+	       pthread_cond_timedwait(&ev->cond, &ev->lock, &ts) == 0)
+		;
+	last = ev->last;
+	pthread_mutex_unlock(&ev->lock);
+	return last;
+}
+
+/* Hooks run detached: a double fork, so that no zombie is left and the daemon never
+ * waits for a hook. The event is passed as JSON in VSRV_EVENT and field by field. */
+void events_run_hooks(struct server *srv, struct dbc *c, const char *type, json_t *event)
+{
+	sqlite3_stmt *s = db_stmt(c, "SELECT command FROM hooks WHERE event_type = ? OR event_type = '*'");
+	char *js;
+
+	(void)srv;
+	if (!s)
+		return;
+	sqlite3_bind_text(s, 1, type, -1, SQLITE_STATIC);
+	js = json_dumps(event, JSON_COMPACT);
+	while (js && sqlite3_step(s) == SQLITE_ROW) {
+		const char *cmd = (const char *)sqlite3_column_text(s, 0);
+		const char *o = json_string_value(json_object_get(event, "object"));
+		const char *m = json_string_value(json_object_get(event, "message"));
+		char *env[6] = { NULL };
+		char *argv[] = { "sh", "-c", (char *)cmd, NULL };
+		pid_t pid;
+		int st;
+
+		/* Everything is prepared before fork: the child only calls exec. */
+		if (asprintf(&env[0], "VSRV_EVENT=%s", js) < 0 ||
+		    asprintf(&env[1], "VSRV_EVENT_TYPE=%s", type) < 0 ||
+		    asprintf(&env[2], "VSRV_EVENT_OBJECT=%s", o ? o : "") < 0 ||
+		    asprintf(&env[3], "VSRV_EVENT_MESSAGE=%s", m ? m : "") < 0 ||
+		    asprintf(&env[4], "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin") < 0) {
+			for (int i = 0; i < 5; i++)
+				free(env[i]);
+			break;
+		}
+		pid = fork();
+		if (pid == 0) {
+			if (fork() == 0) {
+				setsid();
+				execve("/bin/sh", argv, env);
+			}
+			_exit(0);
+		}
+		if (pid > 0)
+			while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+				;
+		for (int i = 0; i < 5; i++)
+			free(env[i]);
+	}
+	db_done(s);
+	free(js);
+}

@@ -1,0 +1,542 @@
+/* The HTTP side: libmicrohttpd daemons on the Unix socket and on TCP (TLS when given a
+ * certificate), request bodies, caller identity, routing and JSON responses. */
+#include "server/api.h"
+#include "server/auth.h"
+#include "server/metrics.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BODY_MAX (64 * 1024)
+
+struct http {
+	struct server *srv;
+	struct MHD_Daemon *unix_d, *tcp_d;
+	char *socket_path;
+	char *cert, *key;
+};
+
+/* Per-request state kept by MHD between calls of the access handler. */
+struct ctx {
+	char *body;
+	size_t len;
+	bool too_big;
+	struct timespec t0;
+};
+
+/* Which listener a daemon serves; passed as the access handler's closure. */
+struct listener {
+	struct server *srv;
+	bool local;
+};
+static struct listener unix_l, tcp_l;
+
+double now_real(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static const char *err_code(int status)
+{
+	switch (status) {
+	case 400: return "bad_request";
+	case 401: return "unauthorized";
+	case 403: return "forbidden";
+	case 404: return "not_found";
+	case 405: return "method_not_allowed";
+	case 409: return "conflict";
+	case 413: return "too_large";
+	case 503: return "unavailable";
+	default: return "internal";
+	}
+}
+
+static int err_status(int err)
+{
+	switch (err) {
+	case -ENOENT: return 404;
+	case -EEXIST: case -EBUSY: return 409;
+	case -ENOSPC: return 409;       /* admission control: not enough left */
+	case -EINVAL: case -ERANGE: case -ENAMETOOLONG: return 400;
+	case -EACCES: case -EPERM: return 403;
+	case -E2BIG: return 413;
+	default: return 500;
+	}
+}
+
+int req_error(struct req *r, int err, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	int status = err > 0 ? err : err_status(err);
+	const char *code = err == -ENOSPC ? "insufficient_resources" : err_code(status);
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_decref(r->out);
+	r->out = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+	r->status = status;
+	return status;
+}
+
+const char *req_query(struct req *r, const char *key)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+const char *req_header(struct req *r, const char *key)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, key);
+}
+
+static enum MHD_Result queue_json(struct MHD_Connection *conn, int status, json_t *v)
+{
+	char *s = json_dumps(v, JSON_COMPACT);
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	size_t n;
+
+	if (!s)
+		return MHD_NO;
+	n = strlen(s);
+	s[n] = '\0';
+	/* json_dumps leaves no room for a newline; add one for terminals and curl. */
+	{
+		char *t = realloc(s, n + 2);
+		if (t) {
+			s = t;
+			s[n++] = '\n';
+			s[n] = '\0';
+		}
+	}
+	resp = MHD_create_response_from_buffer(n, s, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(s);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", "application/json");
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	if (status == 401)
+		MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"vsrv\"");
+	ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result queue_error(struct MHD_Connection *conn, int status, const char *msg)
+{
+	json_t *v = json_pack("{s:{s:s,s:s}}", "error", "code", err_code(status), "message", msg);
+	enum MHD_Result ret = queue_json(conn, status, v);
+
+	json_decref(v);
+	return ret;
+}
+
+/* Streaming responses: the handler's stream function fills buf; it may block (every
+ * connection has its own thread) and returns 0 with *n bytes, or -1 at the end. */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct req *r = cls;
+	ssize_t n = 0;
+
+	if (r->srv->stopping || r->stream(r, buf, max, pos, &n) < 0)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	return n;
+}
+
+static void stream_free(void *cls)
+{
+	struct req *r = cls;
+
+	if (r->stream_free)
+		r->stream_free(r->stream_state);
+	free(r);
+}
+
+static void resolve_caller(struct listener *l, struct MHD_Connection *conn, struct req *r)
+{
+	const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+
+	memset(&r->who, 0, sizeof(r->who));
+	r->who.local = l->local;
+	if (h && !strncasecmp(h, "Bearer ", 7)) {
+		auth_token_caller(r->c, h + 7, &r->who);
+		return;
+	}
+	if (l->local) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (ci)
+			auth_peer_caller(r->c, ci->connect_fd, &r->who);
+	}
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+			      const char *method, const char *version, const char *upload,
+			      size_t *upload_size, void **con_cls)
+{
+	struct listener *l = cls;
+	struct server *srv = l->srv;
+	struct ctx *x = *con_cls;
+	struct req *r;
+	json_error_t jerr;
+	enum MHD_Result ret;
+	int idx;
+	double dt;
+	struct timespec t1;
+
+	(void)version;
+	if (!x) {
+		x = calloc(1, sizeof(*x));
+		if (!x)
+			return MHD_NO;
+		clock_gettime(CLOCK_MONOTONIC, &x->t0);
+		*con_cls = x;
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		if (x->len + *upload_size > BODY_MAX) {
+			x->too_big = true;
+		} else {
+			char *b = realloc(x->body, x->len + *upload_size + 1);
+			if (!b)
+				return MHD_NO;
+			memcpy(b + x->len, upload, *upload_size);
+			x->body = b;
+			x->len += *upload_size;
+			b[x->len] = '\0';
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (x->too_big)
+		return queue_error(conn, 413, "request body larger than 65536 bytes");
+
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return MHD_NO;
+	r->srv = srv;
+	r->method = method;
+	r->path = url;
+	r->conn = conn;
+	idx = api_route(method, url, r);
+	if (idx == -1) {
+		free(r);
+		ret = queue_error(conn, 404, "no such endpoint");
+		goto out_metrics;
+	}
+	if (idx == -2) {
+		free(r);
+		ret = queue_error(conn, 405, "method not allowed on this endpoint");
+		goto out_metrics;
+	}
+	r->c = db_get(srv->db);
+	if (!r->c) {
+		free(r);
+		ret = queue_error(conn, 503, "inventory unavailable");
+		goto out_metrics;
+	}
+	if (!(api_routes[idx].flags & ROUTE_NOAUTH)) {
+		resolve_caller(l, conn, r);
+		if (!r->who.authenticated) {
+			db_put(r->c);
+			free(r);
+			ret = queue_error(conn, 401, "authentication required: log in at /api/v1/login "
+					  "and send 'Authorization: Bearer TOKEN'");
+			goto out_metrics;
+		}
+	}
+	if (x->len) {
+		r->body = json_loadb(x->body, x->len, JSON_REJECT_DUPLICATES, &jerr);
+		if (!r->body) {
+			db_put(r->c);
+			free(r);
+			char msg[300];
+			snprintf(msg, sizeof(msg), "malformed JSON at line %d column %d: %s",
+				 jerr.line, jerr.column, jerr.text);
+			ret = queue_error(conn, 400, msg);
+			goto out_metrics;
+		}
+	}
+	r->status = 200;
+	api_routes[idx].fn(r);
+	db_put(r->c);
+	r->c = NULL;
+	json_decref(r->body);
+	r->body = NULL;
+	if (r->stream) {
+		struct MHD_Response *resp = MHD_create_response_from_callback(
+			MHD_SIZE_UNKNOWN, 4096, stream_read, r, stream_free);
+
+		if (!resp) {
+			stream_free(r);
+			return MHD_NO;
+		}
+		MHD_add_response_header(resp, "Content-Type", r->content_type ? r->content_type :
+					"text/event-stream");
+		MHD_add_response_header(resp, "Cache-Control", "no-store");
+		ret = MHD_queue_response(conn, r->status, resp);
+		MHD_destroy_response(resp);
+	} else if (r->out) {
+		ret = queue_json(conn, r->status, r->out);
+		json_decref(r->out);
+		free(r->text);
+		free(r);
+	} else {
+		struct MHD_Response *resp = MHD_create_response_from_buffer(
+			r->text_len, r->text ? r->text : "", r->text ? MHD_RESPMEM_MUST_FREE :
+			MHD_RESPMEM_PERSISTENT);
+
+		if (!resp) {
+			free(r->text);
+			free(r);
+			return MHD_NO;
+		}
+		if (r->content_type)
+			MHD_add_response_header(resp, "Content-Type", r->content_type);
+		ret = MHD_queue_response(conn, r->status == 200 && !r->text ? 204 : r->status, resp);
+		MHD_destroy_response(resp);
+		free(r);
+	}
+	idx = idx < 0 ? -1 : idx;
+out_metrics:
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	dt = (t1.tv_sec - x->t0.tv_sec) + (t1.tv_nsec - x->t0.tv_nsec) / 1e9;
+	metrics_request(srv->metrics, idx, dt);
+	return ret;
+}
+
+static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+		      enum MHD_RequestTerminationCode toe)
+{
+	struct ctx *x = *con_cls;
+
+	(void)cls; (void)conn; (void)toe;
+	if (x) {
+		free(x->body);
+		free(x);
+		*con_cls = NULL;
+	}
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char buf[512];
+
+	(void)cls;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	buf[strcspn(buf, "\n")] = '\0';
+	vsrv_log("http: %s", buf);
+}
+
+static int unix_listen(const char *path, int *out)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	mode_t old;
+	int fd, rc;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(path);
+	old = umask(0177);           /* the socket is created 0600 */
+	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (rc < 0 || chmod(path, 0600) < 0 || listen(fd, 256) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	*out = fd;
+	return 0;
+}
+
+static int tcp_listen(const char *spec, int *out)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
+	struct addrinfo *ai, *p;
+	char host[256];
+	const char *port;
+	int fd = -1, one = 1, rc;
+
+	port = strrchr(spec, ':');
+	if (!port || port == spec || (size_t)(port - spec) >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, spec, port - spec);
+	host[port - spec] = '\0';
+	port++;
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = '\0';
+	}
+	rc = getaddrinfo(host, port, &hints, &ai);
+	if (rc)
+		return -EINVAL;
+	rc = -EADDRNOTAVAIL;
+	for (p = ai; p; p = p->ai_next) {
+		fd = socket(p->ai_family, p->ai_socktype | SOCK_CLOEXEC, p->ai_protocol);
+		if (fd < 0)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, p->ai_addr, p->ai_addrlen) == 0 && listen(fd, 512) == 0) {
+			rc = 0;
+			break;
+		}
+		rc = -errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(ai);
+	if (rc)
+		return rc;
+	*out = fd;
+	return 0;
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t len = 0;
+
+	if (!f)
+		return NULL;
+	{
+		char tmp[4096];
+		size_t n;
+		while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0) {
+			char *b = realloc(buf, len + n + 1);
+			if (!b) {
+				free(buf);
+				fclose(f);
+				return NULL;
+			}
+			buf = b;
+			memcpy(buf + len, tmp, n);
+			len += n;
+			buf[len] = '\0';
+		}
+	}
+	fclose(f);
+	return buf;
+}
+
+static struct MHD_Daemon *start_daemon(struct listener *l, int fd, unsigned extra_flags,
+				       const char *cert, const char *key)
+{
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+			 MHD_USE_POLL | MHD_USE_ERROR_LOG | extra_flags;
+
+	if (cert)
+		return MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, handle, l,
+					MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+					MHD_OPTION_LISTEN_SOCKET, fd,
+					MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+					MHD_OPTION_CONNECTION_LIMIT, 1000,
+					MHD_OPTION_CONNECTION_TIMEOUT, 120,
+					MHD_OPTION_HTTPS_MEM_CERT, cert,
+					MHD_OPTION_HTTPS_MEM_KEY, key,
+					MHD_OPTION_END);
+	return MHD_start_daemon(flags, 0, NULL, NULL, handle, l,
+				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				MHD_OPTION_LISTEN_SOCKET, fd,
+				MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+				MHD_OPTION_CONNECTION_LIMIT, 1000,
+				MHD_OPTION_CONNECTION_TIMEOUT, 120,
+				MHD_OPTION_END);
+}
+
+int http_start(struct server *srv, const struct http_config *cfg, struct http **out)
+{
+	struct http *h = calloc(1, sizeof(*h));
+	int fd = -1, rc;
+
+	if (!h)
+		return -ENOMEM;
+	h->srv = srv;
+	unix_l = (struct listener){ .srv = srv, .local = true };
+	tcp_l = (struct listener){ .srv = srv, .local = false };
+	if (cfg->socket_path) {
+		rc = unix_listen(cfg->socket_path, &fd);
+		if (rc) {
+			vsrv_log("cannot listen on %s: %s", cfg->socket_path, strerror(-rc));
+			goto err;
+		}
+		h->socket_path = strdup(cfg->socket_path);
+		h->unix_d = start_daemon(&unix_l, fd, 0, NULL, NULL);
+		if (!h->unix_d) {
+			close(fd);
+			vsrv_log("cannot start the HTTP server on %s", cfg->socket_path);
+			rc = -EIO;
+			goto err;
+		}
+	}
+	if (cfg->listen) {
+		if (cfg->tls_cert) {
+			if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+				vsrv_log("this libmicrohttpd has no TLS support");
+				rc = -ENOTSUP;
+				goto err;
+			}
+			h->cert = slurp(cfg->tls_cert);
+			h->key = slurp(cfg->tls_key);
+			if (!h->cert || !h->key) {
+				vsrv_log("cannot read %s", !h->cert ? cfg->tls_cert : cfg->tls_key);
+				rc = -ENOENT;
+				goto err;
+			}
+		}
+		rc = tcp_listen(cfg->listen, &fd);
+		if (rc) {
+			vsrv_log("cannot listen on %s: %s", cfg->listen, strerror(-rc));
+			goto err;
+		}
+		h->tcp_d = start_daemon(&tcp_l, fd, MHD_USE_DUAL_STACK & 0, h->cert, h->key);
+		if (!h->tcp_d) {
+			close(fd);
+			vsrv_log("cannot start the HTTP server on %s (bad certificate or key?)",
+				 cfg->listen);
+			rc = -EIO;
+			goto err;
+		}
+	}
+	*out = h;
+	return 0;
+err:
+	http_stop(h);
+	return rc;
+}
+
+void http_stop(struct http *h)
+{
+	if (!h)
+		return;
+	if (h->tcp_d)
+		MHD_stop_daemon(h->tcp_d);
+	if (h->unix_d)
+		MHD_stop_daemon(h->unix_d);
+	if (h->socket_path)
+		unlink(h->socket_path);
+	free(h->socket_path);
+	free(h->cert);
+	free(h->key);
+	free(h);
+}

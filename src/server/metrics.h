@@ -1,0 +1,22 @@
+/* The daemon's own metrics (request counts and latencies per route) and the Prometheus
+ * text exposition of them and of every running VM's usage. */
+#ifndef VSRV_SERVER_METRICS_H
+#define VSRV_SERVER_METRICS_H
+
+#include "server/server.h"
+
+int metrics_create(int nroutes, struct metrics **out);
+void metrics_destroy(struct metrics *m);
+
+/* Count one request on route idx (-1: no route) that took seconds. Any thread. */
+void metrics_request(struct metrics *m, int idx, double seconds);
+
+/* Append the daemon's request metrics in Prometheus text format to buf (malloc'd,
+ * grown as needed; *len updated). Returns 0 or -ENOMEM. */
+int metrics_render(struct metrics *m, char **buf, size_t *len, size_t *cap);
+
+/* printf into a growing buffer, for the renderers. */
+int metrics_printf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+#endif

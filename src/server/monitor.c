@@ -1,0 +1,248 @@
+/* `vsrv monitor DIR -- VMM-ARGV...`: the per-VM supervisor shim that `vsrv serve` starts
+ * in its own session for each running VM. It runs the VMM as its child, keeps its
+ * console (stdin/stdout) in DIR/console.log (rotated at 1 MiB) and on DIR/console.sock
+ * (each client gets the output from the moment it connects; what it sends goes to the
+ * guest's serial input), and records the VMM's exit status in DIR/exit, so that the
+ * daemon can stop, restart and come back without losing any of it. It is built into
+ * build/vsrv (libc only), not into the server binary, to start fast and stay small.
+ *
+ * Files in DIR: vmm.pid (written once the VMM runs), console.log, console.log.1,
+ * console.sock, exit ("exited N" or "signal N", written atomically when the VMM ends). */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define LOG_MAX (1 << 20)
+#define MAX_CLIENTS 8
+
+struct mon {
+	const char *dir;
+	int logfd;
+	off_t logsize;
+	int clients[MAX_CLIENTS];
+};
+
+static int path_in(char *buf, size_t n, const char *dir, const char *name)
+{
+	return snprintf(buf, n, "%s/%s", dir, name) >= (int)n ? -ENAMETOOLONG : 0;
+}
+
+static int log_open(struct mon *m)
+{
+	char p[4096];
+	struct stat st;
+
+	path_in(p, sizeof(p), m->dir, "console.log");
+	m->logfd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (m->logfd < 0)
+		return -errno;
+	m->logsize = fstat(m->logfd, &st) == 0 ? st.st_size : 0;
+	return 0;
+}
+
+static void log_write(struct mon *m, const char *buf, size_t n)
+{
+	if (m->logsize + (off_t)n > LOG_MAX) {
+		char a[4096], b[4096];
+
+		path_in(a, sizeof(a), m->dir, "console.log");
+		path_in(b, sizeof(b), m->dir, "console.log.1");
+		rename(a, b);
+		close(m->logfd);
+		if (log_open(m))
+			return;
+	}
+	if (write(m->logfd, buf, n) == (ssize_t)n)
+		m->logsize += n;
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+	char p[4096], t[4200];
+	int fd;
+
+	path_in(p, sizeof(p), dir, name);
+	snprintf(t, sizeof(t), "%s.tmp", p);
+	fd = open(t, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return;
+	if (write(fd, text, strlen(text)) < 0 || fsync(fd) < 0) {
+		close(fd);
+		return;
+	}
+	close(fd);
+	rename(t, p);
+}
+
+static int listen_sock(const char *dir, int *out)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char p[4096];
+	int fd;
+
+	path_in(p, sizeof(p), dir, "console.sock");
+	if (strlen(p) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, p);
+	unlink(p);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(p, 0600) < 0 ||
+	    listen(fd, 8) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	*out = fd;
+	return 0;
+}
+
+static void broadcast(struct mon *m, const char *buf, size_t n)
+{
+	int i;
+
+	for (i = 0; i < MAX_CLIENTS; i++) {
+		/* A client that cannot keep up loses output, never stalls the guest. */
+		if (m->clients[i] >= 0 && send(m->clients[i], buf, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
+		    errno != EAGAIN) {
+			close(m->clients[i]);
+			m->clients[i] = -1;
+		}
+	}
+}
+
+int cmd_monitor(int argc, char **argv)
+{
+	struct mon m = { .logfd = -1 };
+	int in[2], out[2], lfd = -1, sfd, i, status = 0, vmm_done = 0, out_open = 1;
+	sigset_t mask;
+	pid_t pid;
+	char buf[8192];
+
+	if (argc < 4 || strcmp(argv[2], "--")) {
+		fprintf(stderr, "usage: vsrv monitor DIR -- VMM [ARGS...]\n");
+		return 2;
+	}
+	m.dir = argv[1];
+	for (i = 0; i < MAX_CLIENTS; i++)
+		m.clients[i] = -1;
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	if (log_open(&m) || listen_sock(m.dir, &lfd)) {
+		fprintf(stderr, "vsrv monitor: cannot set up %s: %s\n", m.dir, strerror(errno));
+		return 1;
+	}
+	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0)
+		return 1;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0)
+		return 1;
+	pid = fork();
+	if (pid < 0)
+		return 1;
+	if (pid == 0) {
+		sigprocmask(SIG_UNBLOCK, &mask, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		dup2(out[1], 2);
+		execv(argv[3], argv + 3);
+		dprintf(2, "vsrv monitor: cannot run %s: %s\n", argv[3], strerror(errno));
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	fcntl(in[1], F_SETFL, O_NONBLOCK);
+	snprintf(buf, sizeof(buf), "%d\n", (int)pid);
+	write_file(m.dir, "vmm.pid", buf);
+
+	while (!vmm_done || out_open) {
+		struct pollfd p[3 + MAX_CLIENTS];
+		int n = 0, ci[MAX_CLIENTS];
+
+		p[n++] = (struct pollfd){ .fd = out_open ? out[0] : -1, .events = POLLIN };
+		p[n++] = (struct pollfd){ .fd = lfd, .events = POLLIN };
+		p[n++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+		for (i = 0; i < MAX_CLIENTS; i++) {
+			ci[i] = -1;
+			if (m.clients[i] >= 0) {
+				ci[i] = n;
+				p[n++] = (struct pollfd){ .fd = m.clients[i], .events = POLLIN };
+			}
+		}
+		if (poll(p, n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[0].revents) {
+			ssize_t r = read(out[0], buf, sizeof(buf));
+			if (r > 0) {
+				log_write(&m, buf, r);
+				broadcast(&m, buf, r);
+			} else if (r == 0 || errno != EINTR) {
+				out_open = 0;
+			}
+		}
+		if (p[1].revents & POLLIN) {
+			int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+			if (c >= 0) {
+				for (i = 0; i < MAX_CLIENTS && m.clients[i] >= 0; i++)
+					;
+				if (i < MAX_CLIENTS)
+					m.clients[i] = c;
+				else
+					close(c);
+			}
+		}
+		if (p[2].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof(si)) == sizeof(si))
+				;
+			if (!vmm_done && waitpid(pid, &status, WNOHANG) == pid)
+				vmm_done = 1;
+		}
+		for (i = 0; i < MAX_CLIENTS; i++) {
+			if (ci[i] < 0 || !p[ci[i]].revents)
+				continue;
+			ssize_t r = read(m.clients[i], buf, sizeof(buf));
+			if (r > 0) {
+				if (write(in[1], buf, r) < 0) {
+					/* the guest is not reading: input is dropped */
+				}
+			} else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+				close(m.clients[i]);
+				m.clients[i] = -1;
+			}
+		}
+	}
+	if (WIFSIGNALED(status))
+		snprintf(buf, sizeof(buf), "signal %d\n", WTERMSIG(status));
+	else
+		snprintf(buf, sizeof(buf), "exited %d\n", WEXITSTATUS(status));
+	write_file(m.dir, "exit", buf);
+	path_in(buf, sizeof(buf), m.dir, "console.sock");
+	unlink(buf);
+	return 0;
+}

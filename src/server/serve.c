@@ -1,0 +1,241 @@
+/* `vsrv serve`: the daemon's start-up and shutdown. */
+#include "server/api.h"
+#include "server/auth.h"
+#include "server/events.h"
+#include "server/metrics.h"
+#include "server/sup.h"
+#include "server/serve.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+extern const char vsrv_openapi[], vsrv_openapi_end[];
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: vsrv serve [--data-dir DIR] [--listen HOST:PORT | --no-tcp] [--socket PATH]\n"
+		"                  [--tls-cert FILE --tls-key FILE] [--init-admin USER:PASSWORD]\n"
+		"                  [--vmm PATH] [--token-ttl SECONDS] [--shutdown-timeout SECONDS]\n"
+		"                  [--host-memory MIB]\n"
+		"  --data-dir DIR     inventory, VM runtime files, disks (default /var/lib/vsrv)\n"
+		"  --listen HOST:PORT the API over TCP (default 127.0.0.1:8450; TLS with --tls-*)\n"
+		"  --socket PATH      the API on a Unix socket, mode 0600 (default DIR/vsrv.sock)\n"
+		"  --init-admin U:P   the first administrator (else a one-time password is printed)\n"
+		"  --vmm PATH         the vsrv binary that runs VMs (default: next to this one)\n"
+		"  --host-memory MIB  memory that admission control hands out (default: RAM - 512)\n");
+}
+
+/* The vsrv binary next to ours (build/vsrv beside build/vsrv-server). */
+static int default_vmm(char *out, size_t n)
+{
+	char self[PATH_MAX];
+	ssize_t k = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
+
+	if (k < 0)
+		return -errno;
+	self[k] = '\0';
+	slash = strrchr(self, '/');
+	if (!slash)
+		return -EINVAL;
+	*slash = '\0';
+	return snprintf(out, n, "%s/vsrv", self) >= (int)n ? -ENAMETOOLONG : 0;
+}
+
+static uint64_t mem_total_mib(void)
+{
+	FILE *f = fopen("/proc/meminfo", "re");
+	unsigned long long kb = 0;
+	char line[256];
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemTotal: %llu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb / 1024;
+}
+
+static int mkdirs(const char *dir)
+{
+	char p[PATH_MAX];
+	size_t i;
+
+	if (snprintf(p, sizeof(p), "%s", dir) >= (int)sizeof(p))
+		return -ENAMETOOLONG;
+	for (i = 1; p[i]; i++)
+		if (p[i] == '/') {
+			p[i] = '\0';
+			if (mkdir(p, 0755) < 0 && errno != EEXIST)
+				return -errno;
+			p[i] = '/';
+		}
+	if (mkdir(p, 0750) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "no-tcp", no_argument, NULL, 'N' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "tls-cert", required_argument, NULL, 'c' },
+		{ "tls-key", required_argument, NULL, 'k' },
+		{ "init-admin", required_argument, NULL, 'a' },
+		{ "vmm", required_argument, NULL, 'v' },
+		{ "token-ttl", required_argument, NULL, 't' },
+		{ "shutdown-timeout", required_argument, NULL, 'T' },
+		{ "host-memory", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct server srv = { 0 };
+	struct http_config hc = { .listen = "127.0.0.1:8450" };
+	const char *data = "/var/lib/vsrv", *init_admin = NULL, *vmm = NULL;
+	char sock[PATH_MAX + 32], dbpath[PATH_MAX + 32], vmmbuf[PATH_MAX], sub[PATH_MAX + 32], real[PATH_MAX];
+	struct http *http = NULL;
+	struct dbc *c;
+	sigset_t set;
+	int o, rc, sig, ret = 1, lockfd;
+	long host_mem = -1;
+
+	vsrv_log_set_prefix("vsrv serve");
+	srv.token_ttl = 86400;
+	srv.shutdown_timeout = 30;
+	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'd': data = optarg; break;
+		case 'l': hc.listen = optarg; break;
+		case 'N': hc.listen = NULL; break;
+		case 's': hc.socket_path = optarg; break;
+		case 'c': hc.tls_cert = optarg; break;
+		case 'k': hc.tls_key = optarg; break;
+		case 'a': init_admin = optarg; break;
+		case 'v': vmm = optarg; break;
+		case 't': srv.token_ttl = strtoul(optarg, NULL, 10); break;
+		case 'T': srv.shutdown_timeout = strtoul(optarg, NULL, 10); break;
+		case 'm': host_mem = strtol(optarg, NULL, 10); break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc || !!hc.tls_cert != !!hc.tls_key || srv.token_ttl < 60) {
+		fprintf(stderr, "vsrv serve: %s\n", optind != argc ? "unexpected arguments" :
+			srv.token_ttl < 60 ? "--token-ttl is at least 60 seconds" :
+			"--tls-cert and --tls-key go together");
+		return 2;
+	}
+	rc = mkdirs(data);
+	if (rc || !realpath(data, real)) {
+		fprintf(stderr, "vsrv serve: cannot create %s: %s\n", data, strerror(rc ? -rc : errno));
+		return 1;
+	}
+	srv.data_dir = real;
+	/* One daemon per data directory: a second one would fight over the VMs. */
+	snprintf(sub, sizeof(sub), "%s/serve.lock", real);
+	lockfd = open(sub, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) < 0) {
+		fprintf(stderr, "vsrv serve: %s is in use by another vsrv serve\n", real);
+		return 1;
+	}
+	snprintf(sub, sizeof(sub), "%s/vms", real);
+	mkdir(sub, 0750);
+	snprintf(sub, sizeof(sub), "%s/disks", real);
+	mkdir(sub, 0750);
+	snprintf(srv.images_dir, sizeof(srv.images_dir), "%.4080s/images", real);
+	mkdir(srv.images_dir, 0750);
+	if (!hc.socket_path) {
+		snprintf(sock, sizeof(sock), "%s/vsrv.sock", real);
+		hc.socket_path = sock;
+	}
+	if (!vmm) {
+		if (default_vmm(vmmbuf, sizeof(vmmbuf))) {
+			fprintf(stderr, "vsrv serve: cannot find the vsrv binary; use --vmm\n");
+			return 1;
+		}
+		vmm = vmmbuf;
+	}
+	if (access(vmm, X_OK) < 0) {
+		fprintf(stderr, "vsrv serve: %s is not executable (--vmm)\n", vmm);
+		return 1;
+	}
+	srv.vmm_path = (char *)vmm;
+	srv.openapi = (char *)vsrv_openapi;
+	srv.openapi_len = vsrv_openapi_end - vsrv_openapi;
+	srv.host_cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	srv.host_mem_mib = host_mem >= 0 ? (uint64_t)host_mem :
+			   (mem_total_mib() > 1024 ? mem_total_mib() - 512 : mem_total_mib() / 2);
+
+	/* Signals are taken by sigwait below; every thread inherits the mask. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	snprintf(dbpath, sizeof(dbpath), "%s/inventory.db", real);
+	rc = db_open(dbpath, &srv.db);
+	if (rc) {
+		fprintf(stderr, "vsrv serve: cannot open the inventory %s\n", dbpath);
+		return 1;
+	}
+	c = db_get(srv.db);
+	rc = c ? auth_init_admin(c, init_admin) : -EIO;
+	if (c)
+		db_put(c);
+	if (rc) {
+		fprintf(stderr, "vsrv serve: cannot create the administrator: %s\n",
+			rc == -EINVAL ? "--init-admin wants USER:PASSWORD with a valid user name" :
+			strerror(-rc));
+		goto out_db;
+	}
+	if (events_create(&srv.ev) || metrics_create(api_nroutes(), &srv.metrics))
+		goto out_db;
+	if (sup_create(&srv, &srv.sup))
+		goto out_ev;
+	sup_reattach(&srv);
+	rc = http_start(&srv, &hc, &http);
+	if (rc)
+		goto out_sup;
+	c = db_get(srv.db);
+	if (c) {
+		events_emit(&srv, c, "server-started", "server", NULL, NULL, NULL,
+			    "server started (data %s)", real);
+		db_put(c);
+	}
+	vsrv_log("serving %s%s%s%s (data %s)", hc.socket_path, hc.listen ? " and " : "",
+		 hc.listen ? (hc.tls_cert ? "https://" : "http://") : "", hc.listen ? hc.listen : "", real);
+	fflush(stdout);
+	do {
+		if (sigwait(&set, &sig))
+			break;
+	} while (sig == SIGHUP);
+	vsrv_log("signal %d: stopping (VMs keep running)", sig);
+	ret = 0;
+	srv.stopping = true;
+	http_stop(http);
+out_sup:
+	sup_destroy(srv.sup);
+out_ev:
+	metrics_destroy(srv.metrics);
+	events_destroy(srv.ev);
+out_db:
+	db_close(srv.db);
+	return ret;
+}

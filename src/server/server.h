@@ -1,0 +1,101 @@
+/* The virtual server daemon (`vsrv serve`): shared state and the request context that
+ * every API handler receives. */
+#ifndef VSRV_SERVER_SERVER_H
+#define VSRV_SERVER_SERVER_H
+
+#include "server/db.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Permission bits, per object (server, vm, network, disk) and principal (user, group).
+ * A grant on the server object applies to every object of every type. */
+enum {
+	PERM_VIEW = 1,
+	PERM_CONTROL = 2,           /* start, stop, reset, pause, console */
+	PERM_MODIFY = 4,            /* edit; on the server: create objects */
+	PERM_REMOVE = 8,
+	PERM_CHANGE_PERMS = 16,
+	PERM_FULL = 31,
+};
+
+struct supervisor;
+struct events;
+struct metrics;
+
+struct server {
+	char *data_dir;
+	char *vmm_path;             /* the `vsrv` binary that runs VMs (`vsrv run`) */
+	char *openapi;              /* docs/api.yaml's text, served at /api/v1/openapi.yaml */
+	size_t openapi_len;
+	struct db *db;
+	struct supervisor *sup;
+	struct events *ev;
+	struct metrics *metrics;
+	unsigned token_ttl;         /* seconds */
+	unsigned shutdown_timeout;  /* seconds before `shutdown` turns the VM off */
+	uint64_t host_mem_mib;      /* what admission control may hand out */
+	unsigned host_cpus;
+	char images_dir[4096];      /* where relative kernel/disk paths live */
+	atomic_bool stopping;
+};
+
+/* Who is calling: resolved once per request by the HTTP layer. */
+struct caller {
+	bool authenticated;
+	bool admin;
+	int64_t user_id;            /* 0 when not a server user */
+	char name[64];
+	bool local;                 /* came through the Unix socket */
+};
+
+/* One request, as handlers see it. The handler sets status and body (a JSON value the
+ * HTTP layer serialises and frees) or a raw text body. */
+struct req {
+	struct server *srv;
+	struct dbc *c;              /* a pooled connection, held for the request */
+	struct caller who;
+	const char *method;
+	const char *path;
+	const char *args[4];        /* the {name} segments the route matched */
+	json_t *body;               /* parsed request body, or NULL when empty */
+	void *conn;                 /* struct MHD_Connection *, for query arguments */
+	/* response */
+	int status;
+	json_t *out;
+	char *text;                 /* owned; served when out is NULL */
+	size_t text_len;
+	const char *content_type;
+	/* streaming responses (SSE, console): set by the handler, run by the HTTP layer */
+	int (*stream)(struct req *r, char *buf, size_t max, uint64_t pos, ssize_t *n);
+	void (*stream_free)(void *state);
+	void *stream_state;
+};
+
+/* Set an error response from a -errno value and a message (printf-style). Returns the
+ * status it chose, so handlers can `return req_error(r, -EINVAL, "...")`. */
+int req_error(struct req *r, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* A query argument or a header of the request, or NULL. */
+const char *req_query(struct req *r, const char *key);
+const char *req_header(struct req *r, const char *key);
+
+/* Start the HTTP side. Returns 0 or -errno. */
+struct http_config {
+	const char *socket_path;    /* NULL: no Unix socket */
+	const char *listen;         /* "HOST:PORT"; NULL: no TCP */
+	const char *tls_cert;       /* PEM files; both or neither */
+	const char *tls_key;
+};
+struct http;
+int http_start(struct server *srv, const struct http_config *cfg, struct http **out);
+void http_stop(struct http *h);
+
+/* Milliseconds/seconds since the epoch, as a double (events, tasks). */
+double now_real(void);
+
+#endif

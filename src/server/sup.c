@@ -1,0 +1,838 @@
+/* The VM supervisor: processes, exits, restarts. See sup.h. */
+#include "server/sup.h"
+#include "server/cgroup.h"
+#include "server/events.h"
+#include "util/log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+/* One running VM as the supervisor knows it. */
+struct runvm {
+	struct runvm *next;
+	int64_t id;
+	char name[64];
+	pid_t mon_pid;
+	int pidfd;
+	bool ours;              /* our child: reap it */
+	bool stop_req;          /* an exit we asked for: off, shutdown */
+	bool reset_req;         /* start again after the exit */
+	double shutdown_deadline;
+	double started;
+	int quick_restarts;
+};
+
+struct supervisor {
+	struct server *srv;
+	pthread_t thread;
+	int epfd;
+	int wake[2];
+	pthread_mutex_t lock;
+	struct runvm *vms;
+};
+
+static double mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int sup_vm_dir(struct server *srv, int64_t id, char *buf, size_t n)
+{
+	return snprintf(buf, n, "%s/vms/%lld", srv->data_dir, (long long)id) >= (int)n ?
+	       -ENAMETOOLONG : 0;
+}
+
+static int read_small(const char *path, char *buf, size_t n)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t r;
+
+	if (fd < 0)
+		return -errno;
+	r = read(fd, buf, n - 1);
+	close(fd);
+	if (r < 0)
+		return -EIO;
+	buf[r] = '\0';
+	return 0;
+}
+
+static pid_t read_pid(struct server *srv, int64_t id, const char *file)
+{
+	char dir[4096], p[4200], b[32];
+
+	sup_vm_dir(srv, id, dir, sizeof(dir));
+	snprintf(p, sizeof(p), "%s/%s", dir, file);
+	if (read_small(p, b, sizeof(b)))
+		return 0;
+	return atoi(b);
+}
+
+/* The last lines of the console (at most 2 KiB, 10 lines). */
+static char *console_tail(struct server *srv, int64_t id)
+{
+	char dir[4096], p[4200], buf[2049];
+	int fd, lines = 0;
+	off_t size;
+	ssize_t r;
+	char *s;
+
+	sup_vm_dir(srv, id, dir, sizeof(dir));
+	snprintf(p, sizeof(p), "%s/console.log", dir);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return strdup("");
+	size = lseek(fd, 0, SEEK_END);
+	r = pread(fd, buf, sizeof(buf) - 1, size > 2048 ? size - 2048 : 0);
+	close(fd);
+	if (r < 0)
+		r = 0;
+	buf[r] = '\0';
+	for (s = buf + r; s > buf; s--)
+		if (s[-1] == '\n' && s != buf + r && ++lines >= 10)
+			break;
+	/* Keep the text printable for JSON and logs. */
+	for (char *q = s; *q; q++)
+		if ((unsigned char)*q < 0x20 && *q != '\n' && *q != '\t')
+			*q = '?';
+	return strdup(s);
+}
+
+/* A pid we may trust to be our shim: alive and running `vsrv monitor DIR`. */
+static bool is_our_monitor(struct server *srv, int64_t id, pid_t pid)
+{
+	char p[64], cmd[4096], dir[4096];
+	int fd;
+	ssize_t r, i;
+
+	if (pid <= 0)
+		return false;
+	snprintf(p, sizeof(p), "/proc/%d/cmdline", (int)pid);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	r = read(fd, cmd, sizeof(cmd) - 1);
+	close(fd);
+	if (r <= 0)
+		return false;
+	cmd[r] = '\0';
+	/* argv: vsrv monitor DIR -- ... */
+	for (i = 0; i < r && cmd[i]; i++)
+		;
+	if (i + 1 >= r || strcmp(cmd + i + 1, "monitor"))
+		return false;
+	i += 1 + strlen(cmd + i + 1) + 1;
+	sup_vm_dir(srv, id, dir, sizeof(dir));
+	return i < r && !strcmp(cmd + i, dir);
+}
+
+static int pidfd_open_(pid_t pid)
+{
+	return syscall(SYS_pidfd_open, pid, 0);
+}
+
+static int watch(struct supervisor *s, struct runvm *v)
+{
+	struct epoll_event e = { .events = EPOLLIN, .data.ptr = v };
+
+	v->pidfd = pidfd_open_(v->mon_pid);
+	if (v->pidfd < 0)
+		return -errno;
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, v->pidfd, &e) < 0) {
+		int e2 = -errno;
+		close(v->pidfd);
+		return e2;
+	}
+	return 0;
+}
+
+static struct runvm *find(struct supervisor *s, int64_t id)
+{
+	struct runvm *v;
+
+	for (v = s->vms; v; v = v->next)
+		if (v->id == id)
+			return v;
+	return NULL;
+}
+
+static int set_state(struct dbc *c, int64_t id, const char *state, pid_t pid, const char *last_exit)
+{
+	sqlite3_stmt *st = db_stmt(c, "UPDATE vms SET state = ?, monitor_pid = ?, "
+				      "last_exit = coalesce(?, last_exit), "
+				      "started = CASE WHEN ? = 'running' AND state != 'paused' "
+				      "THEN CAST(strftime('%s','now') AS INTEGER) ELSE started END WHERE id = ?");
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, pid);
+	sqlite3_bind_text(st, 3, last_exit, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, state, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, id);
+	rc = db_rc(c, sqlite3_step(st));
+	db_done(st);
+	return rc;
+}
+
+/* Build the shim's and the VMM's argv from the VM's row. */
+static int build_argv(struct server *srv, struct dbc *c, int64_t id, const char *dir,
+		      char ***out, char *name, size_t namelen)
+{
+	sqlite3_stmt *st = db_stmt(c, "SELECT name, cpus, memory_mib, kernel, initrd, cmdline "
+				      "FROM vms WHERE id = ?");
+	char **a;
+	int n = 0, rc = -ENOENT;
+
+	if (!st)
+		return -EIO;
+	a = calloc(40, sizeof(*a));
+	if (!a) {
+		db_done(st);
+		return -ENOMEM;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const char *initrd = (const char *)sqlite3_column_text(st, 4);
+		const char *cmdline = (const char *)sqlite3_column_text(st, 5);
+
+		snprintf(name, namelen, "%s", sqlite3_column_text(st, 0));
+		a[n++] = strdup(srv->vmm_path);
+		a[n++] = strdup("monitor");
+		a[n++] = strdup(dir);
+		a[n++] = strdup("--");
+		a[n++] = strdup(srv->vmm_path);
+		a[n++] = strdup("run");
+		a[n++] = strdup("--kernel");
+		a[n++] = strdup((const char *)sqlite3_column_text(st, 3));
+		a[n++] = strdup("--cpus");
+		asprintf(&a[n++], "%d", sqlite3_column_int(st, 1));
+		a[n++] = strdup("--memory");
+		asprintf(&a[n++], "%lldM", (long long)sqlite3_column_int64(st, 2));
+		a[n++] = strdup("--serial");
+		a[n++] = strdup("stdio");
+		if (initrd && *initrd) {
+			a[n++] = strdup("--initrd");
+			a[n++] = strdup(initrd);
+		}
+		if (cmdline && *cmdline) {
+			a[n++] = strdup("--cmdline");
+			a[n++] = strdup(cmdline);
+		}
+		rc = 0;
+	}
+	db_done(st);
+	if (rc) {
+		free(a);
+		return rc;
+	}
+	/* Disks attached to the VM, in order. */
+	st = db_stmt(c, "SELECT d.path, d.format, vd.bus, vd.readonly FROM vm_disks vd "
+		       "JOIN disks d ON d.id = vd.disk_id WHERE vd.vm_id = ? ORDER BY vd.idx");
+	if (st) {
+		sqlite3_bind_int64(st, 1, id);
+		while (n < 36 && sqlite3_step(st) == SQLITE_ROW) {
+			a[n++] = strdup("--disk");
+			asprintf(&a[n++], "%s,format=%s,bus=%s%s", sqlite3_column_text(st, 0),
+				 sqlite3_column_text(st, 1), sqlite3_column_text(st, 2),
+				 sqlite3_column_int(st, 3) ? ",readonly=on" : "");
+		}
+		db_done(st);
+	}
+	for (int i = 0; i < n; i++)
+		if (!a[i]) {
+			for (int j = 0; j < n; j++)
+				free(a[j]);
+			free(a);
+			return -ENOMEM;
+		}
+	*out = a;
+	return 0;
+}
+
+static void free_argv(char **a)
+{
+	for (int i = 0; a && a[i]; i++)
+		free(a[i]);
+	free(a);
+}
+
+/* Fork the shim in its own session. Everything is prepared before fork. */
+static int spawn(struct server *srv, char **argv, const char *dir, int64_t id, pid_t *out)
+{
+	char p[4200], b[32];
+	int logfd, nullfd, cg[CGROUP_MAX_FDS], ncg;
+	pid_t pid;
+
+	snprintf(p, sizeof(p), "%s/monitor.log", dir);
+	logfd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (logfd < 0 || nullfd < 0) {
+		if (logfd >= 0)
+			close(logfd);
+		if (nullfd >= 0)
+			close(nullfd);
+		return -errno;
+	}
+	ncg = cgroup_procs_fds(srv, id, cg);
+	/* Stale files of the previous run go before the new one starts. */
+	snprintf(p, sizeof(p), "%s/exit", dir);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/vmm.pid", dir);
+	unlink(p);
+	pid = fork();
+	if (pid == 0) {
+		setsid();
+		for (int i = 0; i < ncg; i++)
+			if (write(cg[i], "0", 1) < 0) {
+				/* limits are best effort; the VM still runs */
+			}
+		dup2(nullfd, 0);
+		dup2(logfd, 1);
+		dup2(logfd, 2);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(logfd);
+	close(nullfd);
+	for (int i = 0; i < ncg; i++)
+		close(cg[i]);
+	if (pid < 0)
+		return -errno;
+	snprintf(p, sizeof(p), "%s/monitor.pid", dir);
+	snprintf(b, sizeof(b), "%d\n", (int)pid);
+	{
+		int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+		if (fd >= 0) {
+			if (write(fd, b, strlen(b)) < 0) {
+				/* re-attach falls back to the inventory's monitor_pid */
+			}
+			close(fd);
+		}
+	}
+	*out = pid;
+	return 0;
+}
+
+static int64_t reservation_used(struct dbc *c, int64_t except)
+{
+	sqlite3_stmt *st = db_stmt(c, "SELECT coalesce(sum(CASE WHEN memory_reserve_mib > 0 THEN "
+				      "memory_reserve_mib ELSE memory_mib END), 0) FROM vms "
+				      "WHERE state IN ('starting','running','paused','stopping') AND id != ?");
+	int64_t used = 0;
+
+	if (!st)
+		return 0;
+	sqlite3_bind_int64(st, 1, except);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		used = sqlite3_column_int64(st, 0);
+	db_done(st);
+	return used;
+}
+
+/* Start under an open transaction; the caller commits. */
+static int start_locked(struct server *srv, struct dbc *c, int64_t id, const char *who,
+			bool restart)
+{
+	struct supervisor *s = srv->sup;
+	sqlite3_stmt *st;
+	char dir[4096], name[64], state[16] = "";
+	int64_t need = 0;
+	char **argv = NULL;
+	struct runvm *v;
+	pid_t pid = 0;
+	int rc;
+
+	st = db_stmt(c, "SELECT state, CASE WHEN memory_reserve_mib > 0 THEN memory_reserve_mib "
+		       "ELSE memory_mib END FROM vms WHERE id = ?");
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		db_done(st);
+		return -ENOENT;
+	}
+	snprintf(state, sizeof(state), "%s", sqlite3_column_text(st, 0));
+	need = sqlite3_column_int64(st, 1);
+	db_done(st);
+	if (!restart && (!strcmp(state, "running") || !strcmp(state, "paused") ||
+			 !strcmp(state, "starting") || !strcmp(state, "stopping")))
+		return -EBUSY;
+	if (reservation_used(c, id) + need > (int64_t)srv->host_mem_mib)
+		return -ENOSPC;
+	rc = sup_vm_dir(srv, id, dir, sizeof(dir));
+	if (rc)
+		return rc;
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+		return -errno;
+	rc = build_argv(srv, c, id, dir, &argv, name, sizeof(name));
+	if (rc)
+		return rc;
+	cgroup_setup(srv, c, id);
+	rc = spawn(srv, argv, dir, id, &pid);
+	free_argv(argv);
+	if (rc)
+		return rc;
+	rc = set_state(c, id, "running", pid, NULL);
+	if (rc) {
+		kill(pid, SIGKILL);
+		return rc;
+	}
+	pthread_mutex_lock(&s->lock);
+	v = find(s, id);
+	if (!v) {
+		v = calloc(1, sizeof(*v));
+		if (v) {
+			v->next = s->vms;
+			s->vms = v;
+		}
+	} else if (v->pidfd >= 0) {
+		epoll_ctl(s->epfd, EPOLL_CTL_DEL, v->pidfd, NULL);
+		close(v->pidfd);
+	}
+	if (v) {
+		int qr = v->quick_restarts;
+		*v = (struct runvm){ .next = v->next, .id = id, .mon_pid = pid, .ours = true,
+				     .started = mono(), .pidfd = -1,
+				     .quick_restarts = restart ? qr : 0 };
+		snprintf(v->name, sizeof(v->name), "%s", name);
+		if (watch(s, v))
+			vsrv_log("vm %s: cannot watch its monitor (pid %d)", name, (int)pid);
+	}
+	pthread_mutex_unlock(&s->lock);
+	events_emit(srv, c, "vm-started", "vm", name, who, json_pack("{s:i}", "monitor_pid", pid),
+		    "%s started%s", name, restart ? " again" : "");
+	return 0;
+}
+
+int sup_start(struct server *srv, struct dbc *c, int64_t id, const char *who)
+{
+	int rc = db_begin(c);
+
+	if (rc)
+		return rc;
+	rc = start_locked(srv, c, id, who, false);
+	if (rc) {
+		db_rollback(c);
+		return rc;
+	}
+	return db_commit(c);
+}
+
+static pid_t vmm_pid_of(struct server *srv, struct runvm *v)
+{
+	pid_t p = read_pid(srv, v->id, "vmm.pid");
+	char path[64], b[256];
+
+	if (p <= 0)
+		return 0;
+	/* The VMM is the shim's child: check its parent before signalling a recycled pid. */
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)p);
+	if (read_small(path, b, sizeof(b)))
+		return 0;
+	{
+		char *rp = strrchr(b, ')');
+		int ppid = 0;
+		char stc;
+		if (!rp || sscanf(rp + 2, "%c %d", &stc, &ppid) != 2 || ppid != v->mon_pid)
+			return 0;
+	}
+	return p;
+}
+
+int sup_stop(struct server *srv, struct dbc *c, int64_t id, enum sup_stop how, const char *who)
+{
+	struct supervisor *s = srv->sup;
+	struct runvm *v;
+	pid_t vp = 0;
+	char name[64] = "";
+	int rc = 0;
+
+	pthread_mutex_lock(&s->lock);
+	v = find(s, id);
+	if (!v || v->mon_pid <= 0) {
+		rc = -EBUSY;
+	} else {
+		snprintf(name, sizeof(name), "%s", v->name);
+		vp = vmm_pid_of(srv, v);
+		if (how == SUP_RESET)
+			v->reset_req = true;
+		else
+			v->stop_req = true;
+		if (how == SUP_SHUTDOWN) {
+			/* No cooperative channel to the guest yet (the VMM's control socket will
+			 * carry the power button): the timeout turns it off. */
+			v->shutdown_deadline = mono() + srv->shutdown_timeout;
+		} else if (vp > 0) {
+			cgroup_freeze(srv, id, vp, 0);
+			kill(vp, SIGKILL);
+		} else {
+			/* The VMM is not (yet) up: the shim itself goes. */
+			kill(v->mon_pid, SIGKILL);
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (rc)
+		return rc;
+	if (how != SUP_RESET) {
+		sqlite3_stmt *st = db_stmt(c, "UPDATE vms SET state = 'stopping' WHERE id = ?");
+		if (st) {
+			sqlite3_bind_int64(st, 1, id);
+			rc = db_rc(c, sqlite3_step(st));
+			db_done(st);
+		}
+	}
+	events_emit(srv, c, how == SUP_RESET ? "vm-reset" : "vm-stopping", "vm", name, who, NULL,
+		    "%s: %s requested", name, how == SUP_OFF ? "turn off" :
+		    how == SUP_SHUTDOWN ? "shutdown" : "reset");
+	return rc;
+}
+
+int sup_pause(struct server *srv, struct dbc *c, int64_t id, int pause, const char *who)
+{
+	struct supervisor *s = srv->sup;
+	struct runvm *v;
+	sqlite3_stmt *st;
+	char name[64] = "", state[16] = "";
+	pid_t vp = 0;
+	int rc;
+
+	rc = db_begin(c);
+	if (rc)
+		return rc;
+	st = db_stmt(c, "SELECT state FROM vms WHERE id = ?");
+	if (!st) {
+		db_rollback(c);
+		return -EIO;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		snprintf(state, sizeof(state), "%s", sqlite3_column_text(st, 0));
+	db_done(st);
+	if (strcmp(state, pause ? "running" : "paused")) {
+		db_rollback(c);
+		return -EBUSY;
+	}
+	pthread_mutex_lock(&s->lock);
+	v = find(s, id);
+	if (v) {
+		snprintf(name, sizeof(name), "%s", v->name);
+		vp = vmm_pid_of(srv, v);
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (vp <= 0) {
+		db_rollback(c);
+		return -EBUSY;
+	}
+	/* Until the VMM's control socket lands, the whole VMM process is stopped: its vCPUs
+	 * and devices stop; guest time jumps on resume (kvmclock catches up). */
+	rc = cgroup_freeze(srv, id, vp, pause);
+	if (!rc)
+		rc = set_state(c, id, pause ? "paused" : "running", 0, NULL);
+	if (!rc) {
+		st = db_stmt(c, "UPDATE vms SET monitor_pid = ? WHERE id = ?");
+		if (st) {
+			sqlite3_bind_int(st, 1, v ? v->mon_pid : 0);
+			sqlite3_bind_int64(st, 2, id);
+			rc = db_rc(c, sqlite3_step(st));
+			db_done(st);
+		}
+	}
+	if (!rc)
+		rc = events_emit(srv, c, pause ? "vm-paused" : "vm-resumed", "vm", name, who, NULL,
+				 "%s %s", name, pause ? "paused" : "resumed");
+	if (rc) {
+		db_rollback(c);
+		return rc;
+	}
+	return db_commit(c);
+}
+
+/* The shim of v ended: record how, and restart by policy. Supervisor thread, s->lock
+ * not held. */
+static void handle_exit(struct supervisor *s, struct runvm *v)
+{
+	struct server *srv = s->srv;
+	struct dbc *c = db_get(srv->db);
+	char dir[4096], p[4200], ex[64] = "", policy[16] = "never";
+	char *tail;
+	bool clean, requested, restart = false;
+	sqlite3_stmt *st;
+	int code = -1, sig = 0;
+
+	if (v->ours) {
+		siginfo_t si;
+		waitid(P_PIDFD, v->pidfd, &si, WEXITED | WNOHANG);
+	}
+	sup_vm_dir(srv, v->id, dir, sizeof(dir));
+	snprintf(p, sizeof(p), "%s/exit", dir);
+	if (read_small(p, ex, sizeof(ex)) == 0) {
+		ex[strcspn(ex, "\n")] = '\0';
+		if (sscanf(ex, "exited %d", &code) != 1 && sscanf(ex, "signal %d", &sig) == 1)
+			code = -1;
+	} else {
+		snprintf(ex, sizeof(ex), "monitor died");
+	}
+	tail = console_tail(srv, v->id);
+	/* `vsrv run`'s exit status: 0 power-off, (V << 1) | 1 a debug-exit write of V (the
+	 * guest chose to end), 1 a host-side failure, 2 a guest crash, 128 + N a signal. */
+	clean = code == 0 || (code > 1 && code < 128 && (code & 1));
+	requested = v->stop_req || v->reset_req;
+	if (!c) {
+		free(tail);
+		return;
+	}
+	st = db_stmt(c, "SELECT restart_policy FROM vms WHERE id = ?");
+	if (st) {
+		sqlite3_bind_int64(st, 1, v->id);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			snprintf(policy, sizeof(policy), "%s", sqlite3_column_text(st, 0));
+		db_done(st);
+	}
+	if (v->reset_req)
+		restart = true;
+	else if (!requested && (!strcmp(policy, "always") ||
+				(!strcmp(policy, "on-failure") && !clean)))
+		restart = true;
+	/* A VM that keeps dying within 10 s of its start is given up after 5 tries. */
+	if (restart && !v->reset_req) {
+		if (mono() - v->started < 10)
+			v->quick_restarts++;
+		else
+			v->quick_restarts = 0;
+		if (v->quick_restarts > 5)
+			restart = false;
+	}
+	if (db_begin(c) == 0) {
+		const char *state = requested || clean ? "stopped" : "crashed";
+		json_t *data = json_pack("{s:s,s:i,s:i,s:s}", "exit", ex, "status", code, "signal", sig,
+					 "console", tail);
+
+		set_state(c, v->id, state, 0, ex);
+		if (!strcmp(state, "crashed"))
+			events_emit(srv, c, "vm-crashed", "vm", v->name, NULL, data,
+				    "%s crashed (%s)", v->name, ex);
+		else
+			events_emit(srv, c, "vm-stopped", "vm", v->name, NULL, data,
+				    "%s stopped (%s)", v->name, ex);
+		cgroup_freeze(srv, v->id, 0, 0);
+		if (restart) {
+			st = db_stmt(c, "UPDATE vms SET restarts = restarts + 1 WHERE id = ?");
+			if (st) {
+				sqlite3_bind_int64(st, 1, v->id);
+				sqlite3_step(st);
+				db_done(st);
+			}
+			if (start_locked(srv, c, v->id, NULL, true))
+				vsrv_log("vm %s: restart failed", v->name);
+		}
+		if (db_commit(c))
+			vsrv_log("vm %s: cannot record its exit (%s)", v->name, ex);
+	}
+	vsrv_log("vm %s: %s%s", v->name, ex, restart ? "; restarted" : "");
+	db_put(c);
+	free(tail);
+}
+
+static void *sup_thread(void *arg)
+{
+	struct supervisor *s = arg;
+
+	while (!s->srv->stopping) {
+		struct epoll_event ev[16];
+		int n = epoll_wait(s->epfd, ev, 16, 500), i;
+		double now = mono();
+		struct runvm *v, **pp;
+
+		for (i = 0; i < n; i++) {
+			if (ev[i].data.ptr == NULL) {
+				char b[64];
+				while (read(s->wake[0], b, sizeof(b)) > 0)
+					;
+				continue;
+			}
+			v = ev[i].data.ptr;
+			pthread_mutex_lock(&s->lock);
+			epoll_ctl(s->epfd, EPOLL_CTL_DEL, v->pidfd, NULL);
+			pthread_mutex_unlock(&s->lock);
+			handle_exit(s, v);
+			pthread_mutex_lock(&s->lock);
+			/* handle_exit may have started it again (a new pidfd): keep it then. */
+			if (!(v->started >= now)) {
+				if (v->pidfd >= 0)
+					close(v->pidfd);
+				for (pp = &s->vms; *pp; pp = &(*pp)->next)
+					if (*pp == v) {
+						*pp = v->next;
+						free(v);
+						break;
+					}
+			}
+			pthread_mutex_unlock(&s->lock);
+		}
+		/* Shutdown timeouts. */
+		pthread_mutex_lock(&s->lock);
+		for (v = s->vms; v; v = v->next)
+			if (v->shutdown_deadline && now >= v->shutdown_deadline) {
+				pid_t vp = vmm_pid_of(s->srv, v);
+				vsrv_log("vm %s: no power-off after %us: turning it off", v->name,
+					 s->srv->shutdown_timeout);
+				v->shutdown_deadline = 0;
+				if (vp > 0) {
+					cgroup_freeze(s->srv, v->id, vp, 0);
+					kill(vp, SIGKILL);
+				} else {
+					kill(v->mon_pid, SIGKILL);
+				}
+			}
+		pthread_mutex_unlock(&s->lock);
+	}
+	return NULL;
+}
+
+int sup_create(struct server *srv, struct supervisor **out)
+{
+	struct supervisor *s = calloc(1, sizeof(*s));
+	struct epoll_event e = { .events = EPOLLIN, .data.ptr = NULL };
+
+	if (!s)
+		return -ENOMEM;
+	s->srv = srv;
+	pthread_mutex_init(&s->lock, NULL);
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (s->epfd < 0 || pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) < 0 ||
+	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->wake[0], &e) < 0) {
+		free(s);
+		return -errno;
+	}
+	srv->sup = s;
+	if (pthread_create(&s->thread, NULL, sup_thread, s)) {
+		srv->sup = NULL;
+		close(s->epfd);
+		free(s);
+		return -EAGAIN;
+	}
+	*out = s;
+	return 0;
+}
+
+void sup_destroy(struct supervisor *s)
+{
+	struct runvm *v, *n;
+
+	if (!s)
+		return;
+	s->srv->stopping = true;
+	if (write(s->wake[1], "x", 1) < 0) {
+		/* the thread also wakes every 500 ms */
+	}
+	pthread_join(s->thread, NULL);
+	for (v = s->vms; v; v = n) {
+		n = v->next;
+		if (v->pidfd >= 0)
+			close(v->pidfd);
+		free(v);
+	}
+	close(s->wake[0]);
+	close(s->wake[1]);
+	close(s->epfd);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+int sup_reattach(struct server *srv)
+{
+	struct supervisor *s = srv->sup;
+	struct dbc *c = db_get(srv->db);
+	sqlite3_stmt *st;
+	int64_t ids[4096];
+	int n = 0, i, autostart[4096];
+
+	if (!c)
+		return -EIO;
+	/* Every VM with a runtime directory or a live state is looked at: a daemon killed
+	 * between starting a shim and committing still finds it. */
+	st = db_stmt(c, "SELECT id, state != 'stopped' AND state != 'crashed', autostart FROM vms");
+	if (!st) {
+		db_put(c);
+		return -EIO;
+	}
+	while (n < 4096 && sqlite3_step(st) == SQLITE_ROW) {
+		ids[n] = sqlite3_column_int64(st, 0);
+		autostart[n] = sqlite3_column_int(st, 2) ? 1 : 0;
+		autostart[n] |= sqlite3_column_int(st, 1) ? 2 : 0;
+		n++;
+	}
+	db_done(st);
+	for (i = 0; i < n; i++) {
+		pid_t mp = read_pid(srv, ids[i], "monitor.pid");
+		struct runvm *v;
+		char name[64] = "";
+
+		st = db_stmt(c, "SELECT name FROM vms WHERE id = ?");
+		if (st) {
+			sqlite3_bind_int64(st, 1, ids[i]);
+			if (sqlite3_step(st) == SQLITE_ROW)
+				snprintf(name, sizeof(name), "%s", sqlite3_column_text(st, 0));
+			db_done(st);
+		}
+		if (is_our_monitor(srv, ids[i], mp)) {
+			v = calloc(1, sizeof(*v));
+			if (!v)
+				break;
+			v->id = ids[i];
+			v->mon_pid = mp;
+			v->pidfd = -1;
+			v->started = mono() - 3600;
+			snprintf(v->name, sizeof(v->name), "%s", name);
+			pthread_mutex_lock(&s->lock);
+			v->next = s->vms;
+			s->vms = v;
+			if (watch(s, v))
+				vsrv_log("vm %s: cannot watch its monitor (pid %d)", name, (int)mp);
+			pthread_mutex_unlock(&s->lock);
+			if (!(autostart[i] & 2) && db_begin(c) == 0) {
+				set_state(c, ids[i], "running", mp, NULL);
+				db_commit(c);
+			}
+			vsrv_log("vm %s: re-attached (monitor pid %d)", name, (int)mp);
+			continue;
+		}
+		if (autostart[i] & 2) {
+			/* It ended while no daemon watched (or never started). */
+			struct runvm tmp = { .id = ids[i], .pidfd = -1, .mon_pid = mp,
+					     .started = mono() - 3600 };
+			snprintf(tmp.name, sizeof(tmp.name), "%s", name);
+			handle_exit(s, &tmp);
+			continue;
+		}
+		if (autostart[i] & 1) {
+			int rc = sup_start(srv, c, ids[i], NULL);
+			if (rc)
+				vsrv_log("vm %s: autostart failed: %s", name, strerror(-rc));
+		}
+	}
+	db_put(c);
+	return 0;
+}

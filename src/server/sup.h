@@ -1,0 +1,47 @@
+/* The supervisor: one `vsrv monitor` shim (and under it one `vsrv run`) per running VM,
+ * started in its own session so that VMs outlive the daemon; re-attached on start;
+ * exits recorded (stopped / crashed with status and last console lines) and restarted
+ * by policy; admission control and cgroup limits; per-VM usage for /metrics. */
+#ifndef VSRV_SERVER_SUP_H
+#define VSRV_SERVER_SUP_H
+
+#include "server/server.h"
+
+/* Create the supervisor and its thread. Returns 0 and *out or -errno. */
+int sup_create(struct server *srv, struct supervisor **out);
+
+/* Stop the supervisor's thread. Running VMs keep running. */
+void sup_destroy(struct supervisor *s);
+
+/* Re-attach to the VMs that run (from a previous daemon), record those that ended
+ * while no daemon watched, and start the VMs marked autostart. Returns 0 or -errno. */
+int sup_reattach(struct server *srv);
+
+/* Start VM id (its row in vms): admission control, the shim, state 'running'. Returns 0,
+ * -EBUSY when it runs, -ENOSPC when its reservation does not fit, -ENOENT, or -errno.
+ * The caller holds no transaction on c. who names the caller for the event. */
+int sup_start(struct server *srv, struct dbc *c, int64_t id, const char *who);
+
+enum sup_stop { SUP_OFF, SUP_SHUTDOWN, SUP_RESET };
+
+/* Turn the VM off (kill the VMM), ask it to shut down (power button, turning it off
+ * after the server's shutdown timeout) or reset it (a cold restart of the VMM).
+ * Returns 0, -EBUSY when it is not running, or -errno. */
+int sup_stop(struct server *srv, struct dbc *c, int64_t id, enum sup_stop how, const char *who);
+
+/* Pause or resume the VM's vCPUs. Returns 0, -EBUSY in the wrong state, or -errno. */
+int sup_pause(struct server *srv, struct dbc *c, int64_t id, int pause, const char *who);
+
+/* Add the runtime view of VM id (pid, uptime, CPU seconds, RSS, I/O) to obj. */
+void sup_runtime_json(struct server *srv, int64_t id, json_t *obj);
+
+/* The VM's runtime directory (console.log, console.sock, ...), into buf. */
+int sup_vm_dir(struct server *srv, int64_t id, char *buf, size_t n);
+
+/* Host capacity for /api/v1/host. New reference. */
+json_t *sup_host_json(struct server *srv, struct dbc *c);
+
+/* Per-VM metrics in Prometheus text format, appended to buf. */
+int sup_metrics_render(struct server *srv, struct dbc *c, char **buf, size_t *len, size_t *cap);
+
+#endif

@@ -1,0 +1,21 @@
+/* VM rows as JSON, shared by the VM endpoints. */
+#ifndef VSRV_SERVER_VMROW_H
+#define VSRV_SERVER_VMROW_H
+
+#include "server/server.h"
+
+/* Look up the VM named r->args[0]: 0 and *id, or sets 404 on r and returns -ENOENT. */
+int vm_lookup(struct req *r, int64_t *id);
+
+/* The VM as JSON (hardware, disks, NICs, state); full adds runtime usage. New reference
+ * or NULL when it does not exist. */
+json_t *vm_json(struct server *srv, struct dbc *c, int64_t id, int full);
+
+/* Resolve a kernel/initrd/disk path from a request: relative paths live under the
+ * server's images directory; absolute ones are for administrators. The file must exist
+ * and be a regular file. Writes the resolved path into out. Returns 0 or -EINVAL/-EACCES
+ * with a message in err. */
+int vm_resolve_path(struct req *r, const char *field, const char *path, char *out, size_t n,
+		    char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,286 @@
+"""Black-box tests of the API over real HTTP: authentication, bad requests, the
+permissions walk, TLS, events (SSE), metrics, the CLI."""
+import json, os, shutil, socket, stat, subprocess, sys, tempfile, threading, time
+sys.path.insert(0, os.path.dirname(__file__))
+from lib import *
+
+tmp = tempfile.mkdtemp(prefix="vsrv-api.")
+d = Daemon(os.path.join(tmp, "data")).start()
+try:
+    # --- the basics -------------------------------------------------------------------
+    st, js = d.req("GET", "/api/v1/health")
+    ok("health-without-auth", st == 200 and js["status"] == "ok", str((st, js)))
+    mode = stat.S_IMODE(os.stat(d.sock()).st_mode)
+    ok("socket-mode-0600", mode == 0o600, oct(mode))
+    st, js = d.req("GET", "/api/v1/whoami", unix=True)
+    ok("unix-socket-root-is-admin", st == 200 and js["admin"] and js["local"], str(js))
+    st, js = d.req("POST", "/api/v1/login", {"user": "admin", "password": "wrong-password"})
+    ok("login-wrong-password-401", st == 401, str((st, js)))
+    st, js = d.req("POST", "/api/v1/login", {"user": "nobody", "password": "whatever1"})
+    ok("login-unknown-user-401", st == 401, str((st, js)))
+    adm = d.login("admin", "adminpass1")
+    st, js = d.req("POST", "/api/v1/login", {"user": "admin", "password": "adminpass1"})
+    ok("login-token-expiry", st == 200 and js["expires_in"] == 86400 and js["expires"] > time.time(), str(js))
+    st, js = d.req("GET", "/api/v1/vms", token="0" * 64)
+    ok("bogus-token-401", st == 401, str(st))
+    st, text = d.req("GET", "/api/v1/openapi.yaml", token=adm)
+    ok("openapi-served", st == 200 and b"openapi: 3" in text and b"/api/v1/vms" in text, str(st))
+    st, _ = d.req("GET", "/api/v1/openapi.yaml")
+    ok("openapi-needs-auth", st == 401, str(st))
+    t2 = d.login("admin", "adminpass1")
+    st, _ = d.req("POST", "/api/v1/logout", token=t2)
+    st2, _ = d.req("GET", "/api/v1/vms", token=t2)
+    ok("logout-ends-token", st == 204 and st2 == 401, str((st, st2)))
+
+    # --- bad requests: 400 with a message, nothing half-created -------------------------
+    img = os.path.join(d.data, "images")
+    open(os.path.join(img, "k.elf"), "w").write("not a kernel, but a file\n")
+    good = {"name": "good", "kernel": "k.elf"}
+    st, js = d.req("POST", "/api/v1/disks", {"name": "d1", "size": 1 << 20}, token=adm)
+    ok("disk-create", st == 201 and js["size"] == 1 << 20, str((st, js)))
+    bad = [
+        ("malformed-json", '{"name": "x", "kernel": '),
+        ("not-an-object", '[1,2,3]'),
+        ("unknown-field", json.dumps(dict(good, frobnicate=1))),
+        ("wrong-type", json.dumps(dict(good, cpus="4"))),
+        ("bool-for-int", json.dumps(dict(good, cpus=True))),
+        ("huge-int", '{"name": "x", "kernel": "k.elf", "cpus": 123456789012345678901234567890}'),
+        ("out-of-range", json.dumps(dict(good, cpus=65))),
+        ("memory-huge", json.dumps(dict(good, memory_mib=1 << 40))),
+        ("negative", json.dumps(dict(good, memory_mib=-1))),
+        ("path-traversal", json.dumps(dict(good, kernel="../../etc/passwd"))),
+        ("path-traversal-mid", json.dumps(dict(good, kernel="a/../../b"))),
+        ("control-char-name", json.dumps(dict(good, name="bad\x01name"))),
+        ("newline-name", json.dumps(dict(good, name="bad\nname"))),
+        ("nul-in-name", '{"name": "bad\\u0000x", "kernel": "k.elf"}'),
+        ("slash-name", json.dumps(dict(good, name="a/b"))),
+        ("dot-name", json.dumps(dict(good, name=".."))),
+        ("long-name", json.dumps(dict(good, name="a" * 64))),
+        ("control-char-cmdline", json.dumps(dict(good, cmdline="console=ttyS0\x1b[2J"))),
+        ("long-cmdline", json.dumps(dict(good, cmdline="x" * 5000))),
+        ("missing-kernel", json.dumps({"name": "x"})),
+        ("missing-file", json.dumps(dict(good, kernel="nope.elf"))),
+        ("duplicate-keys", '{"name": "x", "name": "y", "kernel": "k.elf"}'),
+        ("bad-enum", json.dumps(dict(good, restart_policy="sometimes"))),
+        ("unknown-disk", json.dumps(dict(good, disks=[{"disk": "d1"}, {"disk": "nope"}]))),
+        ("disk-unknown-field", json.dumps(dict(good, disks=[{"disk": "d1", "x": 1}]))),
+        ("bad-mac", json.dumps(dict(good, nics=[{"network": "n", "mac": "01:00:5e:00:00:01"}]))),
+        ("reserve-over-memory", json.dumps(dict(good, memory_mib=64, memory_reserve_mib=65))),
+        ("too-many-disks", json.dumps(dict(good, disks=[{"disk": "d1"}] * 17))),
+    ]
+    for name, raw in bad:
+        st, js = d.req("POST", "/api/v1/vms", raw=raw, token=adm)
+        msg = js.get("error", {}).get("message", "") if isinstance(js, dict) else ""
+        ok("bad-request-" + name, st == 400 and js["error"]["code"] == "bad_request" and msg,
+           "%s %s" % (st, js))
+    st, js = d.req("POST", "/api/v1/vms", raw='{"name": "big", "kernel": "k.elf", "description": "%s"}'
+                   % ("x" * 70000), token=adm)
+    ok("bad-request-body-too-large-413", st == 413, str(st))
+    st, js = d.req("POST", "/api/v1/vms", {"name": "abs", "kernel": "/etc/passwd"}, token=None, unix=False)
+    ok("bad-request-anonymous-first-401", st == 401, str(st))
+    st, js = d.req("GET", "/api/v1/vms", token=adm)
+    ok("nothing-half-created", st == 200 and js["total"] == 0, str(js))
+    st, js = d.req("GET", "/api/v1/nosuch", token=adm)
+    ok("unknown-endpoint-404", st == 404 and js["error"]["code"] == "not_found", str(st))
+    st, js = d.req("PUT", "/api/v1/vms", token=adm)
+    ok("wrong-method-405", st == 405, str(st))
+    st, js = d.req("POST", "/api/v1/vms", good, token=adm)
+    ok("vm-create", st == 201 and js["state"] == "stopped", str((st, js)))
+    st, js = d.req("POST", "/api/v1/vms", good, token=adm)
+    ok("vm-create-duplicate-409", st == 409 and js["error"]["code"] == "conflict", str(st))
+    st, js = d.req("PATCH", "/api/v1/vms/good", {"cpus": 2, "description": "two cpus"}, token=adm)
+    ok("vm-edit", st == 200 and js["cpus"] == 2 and js["description"] == "two cpus", str((st, js)))
+    st, js = d.req("PATCH", "/api/v1/vms/good", {"cpus": 3, "bogus": 1}, token=adm)
+    st2, js2 = d.req("GET", "/api/v1/vms/good", token=adm)
+    ok("vm-edit-invalid-changes-nothing", st == 400 and js2["cpus"] == 2, str((st, js2.get("cpus"))))
+    st, js = d.req("PATCH", "/api/v1/vms/good", {"name": "renamed"}, token=adm)
+    ok("vm-rename-400", st == 400, str(st))
+    st, js = d.req("GET", "/api/v1/vms/nosuch", token=adm)
+    ok("vm-missing-404", st == 404, str(st))
+
+    # --- users, groups, permissions walk -----------------------------------------------
+    for u in ("viewer", "operator", "editor", "outsider"):
+        st, js = d.req("POST", "/api/v1/users", {"name": u, "password": u + "-pass1"}, token=adm)
+        ok("user-create-" + u, st == 201, str((st, js)))
+    st, js = d.req("POST", "/api/v1/groups", {"name": "ops", "members": ["operator"]}, token=adm)
+    ok("group-create", st == 201 and js["members"] == ["operator"], str(js))
+    st, js = d.req("PUT", "/api/v1/permissions", {"grants": [
+        {"user": "viewer", "permissions": ["view"]},
+        {"group": "ops", "permissions": ["view", "control"]}]}, token=adm)
+    ok("server-grants", st == 200 and len(js["grants"]) == 2, str((st, js)))
+    st, js = d.req("PUT", "/api/v1/vms/good/permissions", {"grants": [
+        {"user": "editor", "permissions": ["view", "modify"]}]}, token=adm)
+    ok("vm-grants", st == 200, str((st, js)))
+    st, js = d.req("PUT", "/api/v1/vms/good/permissions", {"grants": [
+        {"user": "editor", "permissions": ["fly"]}]}, token=adm)
+    ok("vm-grants-bad-permission-400", st == 400, str(st))
+    tok = {u: d.login(u, u + "-pass1") for u in ("viewer", "operator", "editor", "outsider")}
+    tok[None] = None
+    # endpoint, body, expected status for: anonymous, viewer, operator, outsider
+    V, O = "viewer", "operator"
+    walk = [
+        ("GET", "/api/v1/whoami", None, (401, 200, 200, 200)),
+        ("GET", "/api/v1/vms", None, (401, 200, 200, 200)),
+        ("GET", "/api/v1/vms/good", None, (401, 200, 200, 403)),
+        ("GET", "/api/v1/vms/good/status", None, (401, 200, 200, 403)),
+        ("GET", "/api/v1/vms/good/console", None, (401, 200, 200, 403)),
+        ("GET", "/api/v1/vms/good/permissions", None, (401, 200, 200, 403)),
+        ("PUT", "/api/v1/vms/good/permissions", {"grants": []}, (401, 403, 403, 403)),
+        ("POST", "/api/v1/vms", {"name": "w", "kernel": "k.elf"}, (401, 403, 403, 403)),
+        ("PATCH", "/api/v1/vms/good", {"description": "x"}, (401, 403, 403, 403)),
+        ("DELETE", "/api/v1/vms/good", None, (401, 403, 403, 403)),
+        ("POST", "/api/v1/vms/good/pause", None, (401, 403, 409, 403)),
+        ("POST", "/api/v1/vms/good/resume", None, (401, 403, 409, 403)),
+        ("POST", "/api/v1/vms/good/off", None, (401, 403, 409, 403)),
+        ("POST", "/api/v1/vms/good/shutdown", None, (401, 403, 409, 403)),
+        ("POST", "/api/v1/vms/good/reset", None, (401, 403, 409, 403)),
+        ("POST", "/api/v1/vms/good/console", {"input": "x"}, (401, 403, 409, 403)),
+        ("GET", "/api/v1/users", None, (401, 200, 200, 403)),
+        ("POST", "/api/v1/users", {"name": "zz", "password": "zz-pass-1"}, (401, 403, 403, 403)),
+        ("DELETE", "/api/v1/users/editor", None, (401, 403, 403, 403)),
+        ("GET", "/api/v1/groups", None, (401, 200, 200, 403)),
+        ("POST", "/api/v1/groups", {"name": "g2"}, (401, 403, 403, 403)),
+        ("GET", "/api/v1/disks", None, (401, 200, 200, 200)),
+        ("GET", "/api/v1/disks/d1", None, (401, 200, 200, 403)),
+        ("POST", "/api/v1/disks", {"name": "d9", "size": 4096}, (401, 403, 403, 403)),
+        ("PATCH", "/api/v1/disks/d1", {"size": 2 << 20}, (401, 403, 403, 403)),
+        ("DELETE", "/api/v1/disks/d1", None, (401, 403, 403, 403)),
+        ("GET", "/api/v1/networks", None, (401, 200, 200, 200)),
+        ("POST", "/api/v1/networks", {"name": "n9", "kind": "internal"}, (401, 403, 403, 403)),
+        ("GET", "/api/v1/events", None, (401, 200, 200, 200)),
+        ("GET", "/api/v1/tasks", None, (401, 200, 200, 403)),
+        ("GET", "/api/v1/host", None, (401, 200, 200, 403)),
+        ("GET", "/metrics", None, (401, 200, 200, 403)),
+        ("GET", "/api/v1/permissions", None, (401, 200, 200, 403)),
+        ("PUT", "/api/v1/permissions", {"grants": []}, (401, 403, 403, 403)),
+        ("GET", "/api/v1/openapi.yaml", None, (401, 200, 200, 200)),
+    ]
+    bad_walk = []
+    for m, p, b, exp in walk:
+        for who, e in zip((None, V, O, "outsider"), exp):
+            st, js = d.req(m, p, b, token=tok[who])
+            if st != e:
+                bad_walk.append("%s %s as %s: %d, expected %d" % (m, p, who or "anonymous", st, e))
+    ok("permissions-walk-%d-endpoints" % len(walk), not bad_walk, "; ".join(bad_walk[:5]))
+    # the editor may modify the one VM it was granted, but not create or delete
+    st, js = d.req("PATCH", "/api/v1/vms/good", {"description": "by editor"}, token=tok["editor"])
+    st2, _ = d.req("DELETE", "/api/v1/vms/good", token=tok["editor"])
+    st3, js3 = d.req("GET", "/api/v1/vms", token=tok["editor"])
+    ok("per-object-permission", st == 200 and st2 == 403 and [v["name"] for v in js3["vms"]] == ["good"],
+       str((st, st2, js3)))
+    st, js = d.req("GET", "/api/v1/vms", token=tok["outsider"])
+    ok("list-filtered-by-permission", st == 200 and js["vms"] == [], str(js))
+    # a user may change their own password, not someone else's
+    st2, _ = d.req("PATCH", "/api/v1/users/viewer", {"password": "new-pass-12"}, token=tok["outsider"])
+    st, _ = d.req("PATCH", "/api/v1/users/outsider", {"password": "new-pass-12"}, token=tok["outsider"])
+    st3, _ = d.req("GET", "/api/v1/whoami", token=tok["outsider"])
+    ok("own-password-only", st == 200 and st2 == 403 and st3 == 401, str((st, st2, st3)))
+
+    # --- networks and disks ------------------------------------------------------------
+    st, js = d.req("POST", "/api/v1/networks", {"name": "lan", "kind": "nat", "subnet": "10.9.0.0/24"}, token=adm)
+    ok("network-create", st == 201 and js["subnet"] == "10.9.0.0/24", str((st, js)))
+    st, js = d.req("POST", "/api/v1/networks", {"name": "br", "kind": "bridged"}, token=adm)
+    ok("network-bridged-needs-bridge", st == 400, str(st))
+    st, js = d.req("PATCH", "/api/v1/vms/good", {"disks": [{"disk": "d1", "bus": "scsi"}],
+                                                 "nics": [{"network": "lan"}]}, token=adm)
+    ok("vm-attach-disk-nic", st == 200 and js["disks"][0]["bus"] == "scsi" and
+       js["nics"][0]["mac"].startswith("52:54:00:"), str((st, js)))
+    st, js = d.req("DELETE", "/api/v1/disks/d1", token=adm)
+    ok("disk-in-use-409", st == 409, str(st))
+    st, js = d.req("DELETE", "/api/v1/networks/lan", token=adm)
+    ok("network-in-use-409", st == 409, str(st))
+    st, js = d.req("PATCH", "/api/v1/disks/d1", {"size": 4 << 20}, token=adm)
+    ok("disk-grow", st == 200 and os.path.getsize(os.path.join(d.data, "disks", "d1.raw")) == 4 << 20, str(st))
+    st, js = d.req("PATCH", "/api/v1/disks/d1", {"size": 1 << 20}, token=adm)
+    ok("disk-shrink-refused", st == 400, str(st))
+    st, js = d.req("POST", "/api/v1/disks", {"name": "../evil", "size": 4096}, token=adm)
+    ok("disk-name-traversal-400", st == 400, str(st))
+
+    # --- events: list and Server-Sent Events ---------------------------------------------
+    got = []
+
+    def follow():
+        c = d.conn(timeout=10)
+        c.request("GET", "/api/v1/events?follow=1", headers={"Authorization": "Bearer " + adm})
+        r = c.getresponse()
+        got.append(r.status)
+        buf = b""
+        while b"sse-probe" not in buf:
+            line = r.fp.readline()
+            if not line:
+                break
+            buf += line
+        got.append(buf)
+        c.close()
+    th = threading.Thread(target=follow)
+    th.start()
+    time.sleep(0.3)
+    d.req("POST", "/api/v1/vms", {"name": "sse-probe", "kernel": "k.elf"}, token=adm)
+    th.join(10)
+    ok("events-sse", len(got) == 2 and got[0] == 200 and b"event: vm-created" in got[1], str(got)[:300])
+    st, js = d.req("GET", "/api/v1/events?limit=1000", token=adm)
+    types = [e["type"] for e in js["events"]]
+    ok("events-stored", "login" in types and "login-failed" in types and "vm-created" in types, str(types))
+
+    # --- metrics and host --------------------------------------------------------------
+    st, text = d.req("GET", "/metrics", token=adm)
+    ok("metrics-prometheus", st == 200 and b'vsrv_http_requests_total{method="GET",route="/api/v1/vms"}' in text
+       and b"vsrv_http_request_seconds_bucket" in text and b'vsrv_vms{state="stopped"}' in text, str(text)[:200])
+    st, js = d.req("GET", "/api/v1/host", token=adm)
+    ok("host-capacity", st == 200 and js["cpus"] >= 1 and js["memory_mib"]["allocatable"] > 0, str(js))
+
+    # --- the CLI, over TCP with a token and over the socket -------------------------------
+    env = dict(os.environ, VSRV_SERVER="http://127.0.0.1:%d" % d.port, VSRV_TOKEN=adm)
+    r = subprocess.run([VSRV, "vm", "list", "--output=json"], env=env, capture_output=True, text=True)
+    ok("cli-vm-list-json", r.returncode == 0 and "sse-probe" in [v["name"] for v in json.loads(r.stdout)["vms"]],
+       r.stderr)
+    r = subprocess.run([VSRV, "vm", "create", "cli1", "--kernel", "k.elf", "--memory", "32M", "--cpus", "2",
+                        "--socket", d.sock()], capture_output=True, text=True)
+    r2 = subprocess.run([VSRV, "vm", "list", "--socket", d.sock()], capture_output=True, text=True)
+    ok("cli-vm-create-table", r.returncode == 0 and "cli1" in r2.stdout and "NAME" in r2.stdout,
+       r.stderr + r2.stderr)
+    r = subprocess.run([VSRV, "vm", "create", "cli2", "--kernel", "k.elf", "--cpus", "100",
+                        "--socket", d.sock()], capture_output=True, text=True)
+    ok("cli-error-message", r.returncode == 1 and "cpus" in r.stderr, r.stderr)
+    r = subprocess.run([VSRV, "login", "--server", "http://127.0.0.1:%d" % d.port, "--user", "viewer",
+                        "--password", "viewer-pass1"], capture_output=True, text=True)
+    ok("cli-login", r.returncode == 0 and r.stdout.startswith("export VSRV_TOKEN="), r.stderr)
+
+    # --- TLS ---------------------------------------------------------------------------
+    if shutil.which("openssl"):
+        crt, key = os.path.join(tmp, "c.pem"), os.path.join(tmp, "k.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt,
+                        "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"],
+                       capture_output=True, check=True)
+        tp = free_port()
+        t = subprocess.Popen([VSRV, "serve", "--data-dir", os.path.join(tmp, "tls"), "--listen",
+                              "127.0.0.1:%d" % tp, "--tls-cert", crt, "--tls-key", key,
+                              "--init-admin", "admin:adminpass1"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        import ssl, http.client
+        ctx = ssl.create_default_context(cafile=crt)
+        res = None
+        for _ in range(100):
+            try:
+                c = http.client.HTTPSConnection("127.0.0.1", tp, context=ctx, timeout=5)
+                c.request("GET", "/api/v1/health")
+                res = c.getresponse().status
+                break
+            except OSError:
+                time.sleep(0.05)
+        plain = None
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", tp, timeout=5)
+            c.request("GET", "/api/v1/health")
+            plain = c.getresponse().status
+        except Exception:
+            plain = "refused"
+        t.terminate()
+        t.wait(10)
+        ok("tls", res == 200 and plain != 200, str((res, plain)))
+    else:
+        skip("tls", "openssl is not installed")
+finally:
+    d.stop()
+    shutil.rmtree(tmp, ignore_errors=True)
+sys.exit(1 if fails else 0)

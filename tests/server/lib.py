@@ -1,0 +1,137 @@
+"""Helpers for the server's black-box tests: a daemon on a temporary data directory and
+an HTTP client over TCP or the Unix socket (standard library only)."""
+import http.client, json, os, socket, subprocess, sys, time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+VSRV = os.path.join(ROOT, "build", "vsrv")
+GUESTS = os.path.join(ROOT, "build", "guests")
+fails = 0
+
+
+def ok(name, cond, why="failed"):
+    global fails
+    if cond:
+        print("PASS", name, flush=True)
+    else:
+        fails += 1
+        print("FAIL %s: %s" % (name, why), flush=True)
+    return cond
+
+
+def skip(name, why):
+    print("SKIP %s: %s" % (name, why), flush=True)
+
+
+def have_kvm():
+    return os.access("/dev/kvm", os.R_OK | os.W_OK) and os.path.exists(os.path.join(GUESTS, "hello.elf"))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class UnixHTTP(http.client.HTTPConnection):
+    def __init__(self, path, timeout=30):
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.path)
+
+
+class Daemon:
+    def __init__(self, data, port=None, extra=(), admin="admin:adminpass1"):
+        self.data = data
+        self.port = port or free_port()
+        self.extra = list(extra)
+        self.admin = admin
+        self.proc = None
+
+    def start(self, wait=True):
+        os.makedirs(self.data, exist_ok=True)
+        self.log = open(os.path.join(self.data, "daemon.log"), "a")
+        args = [VSRV, "serve", "--data-dir", self.data, "--listen", "127.0.0.1:%d" % self.port,
+                "--init-admin", self.admin] + self.extra
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log)
+        if wait:
+            for _ in range(200):
+                try:
+                    if self.req("GET", "/api/v1/health")[0] == 200:
+                        return self
+                except OSError:
+                    pass
+                time.sleep(0.025)
+            raise RuntimeError("daemon did not come up")
+        return self
+
+    def stop(self, sig=15):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(10)
+        self.proc = None
+
+    def sock(self):
+        return os.path.join(self.data, "vsrv.sock")
+
+    def conn(self, unix=False, timeout=30):
+        if unix:
+            return UnixHTTP(self.sock(), timeout)
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
+    def req(self, method, path, body=None, token=None, unix=False, raw=None, headers=None):
+        c = self.conn(unix)
+        h = dict(headers or {})
+        if token:
+            h["Authorization"] = "Bearer " + token
+        data = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        if data is not None:
+            h["Content-Type"] = "application/json"
+        c.request(method, path, body=data, headers=h)
+        r = c.getresponse()
+        text = r.read()
+        c.close()
+        try:
+            js = json.loads(text) if text else None
+        except ValueError:
+            js = text
+        return r.status, js
+
+    def login(self, user, pw):
+        st, js = self.req("POST", "/api/v1/login", {"user": user, "password": pw})
+        if st != 200:
+            raise RuntimeError("login %s: %s %s" % (user, st, js))
+        return js["token"]
+
+    def wait_state(self, tok, name, states, timeout=10):
+        end = time.time() + timeout
+        st = None
+        while time.time() < end:
+            st, js = self.req("GET", "/api/v1/vms/%s/status" % name, token=tok)
+            if st == 200 and js["state"] in states:
+                return js
+            time.sleep(0.05)
+        return None
+
+
+def wait_for(fn, timeout=10, step=0.05):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = fn()
+        if v:
+            return v
+        time.sleep(step)
+    return None
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except OSError:
+        return False

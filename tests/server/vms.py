@@ -1,0 +1,171 @@
+"""Black-box tests of VM lifecycles under the server (needs /dev/kvm and the test guests):
+many VMs, console, pause/resume, a VMM killed with SIGKILL, restart policy, a daemon
+restart with VMs running, admission control, cgroup limits."""
+import json, os, shutil, signal, subprocess, sys, tempfile, time
+sys.path.insert(0, os.path.dirname(__file__))
+from lib import *
+
+if not have_kvm():
+    skip("server-vms", "no usable /dev/kvm or build/guests/hello.elf")
+    sys.exit(0)
+
+tmp = tempfile.mkdtemp(prefix="vsrv-vms.")
+d = Daemon(os.path.join(tmp, "data"), extra=["--shutdown-timeout", "1", "--host-memory", "2048"]).start()
+img = os.path.join(d.data, "images")
+for g in ("hello.elf", "console.elf"):
+    shutil.copy(os.path.join(GUESTS, g), img)
+adm = d.login("admin", "adminpass1")
+
+
+def console(name):
+    st, text = d.req("GET", "/api/v1/vms/%s/console" % name, token=adm)
+    return text if st == 200 and isinstance(text, bytes) else b""
+
+
+def status(name):
+    return d.req("GET", "/api/v1/vms/%s/status" % name, token=adm)[1]
+
+
+try:
+    # --- a guest that prints its banner and ends ---------------------------------------
+    d.req("POST", "/api/v1/vms", {"name": "hello", "kernel": "hello.elf", "memory_mib": 32}, token=adm)
+    st, js = d.req("POST", "/api/v1/vms/hello/start", token=adm)
+    js = d.wait_state(adm, "hello", ("stopped", "crashed"))
+    ok("hello-runs-to-the-end", st == 202 and js and js["state"] == "stopped" and
+       js["last_exit"] == "exited 33" and b"Hello from the vsrv test guest" in console("hello"), str(js))
+
+    # --- many VMs: start all, console works, stop all ------------------------------------
+    N = 12
+    for i in range(N):
+        st, js = d.req("POST", "/api/v1/vms", {"name": "c%d" % i, "kernel": "console.elf", "memory_mib": 32},
+                       token=adm)
+    t0 = time.time()
+    codes = [d.req("POST", "/api/v1/vms/c%d/start" % i, token=adm)[0] for i in range(N)]
+    up = wait_for(lambda: all(b"console: ready" in console("c%d" % i) for i in range(N)), 20)
+    ok("start-%d-vms" % N, codes == [202] * N and up, "codes %s, took %.1fs" % (codes, time.time() - t0))
+    st, js = d.req("POST", "/api/v1/vms/c0/start", token=adm)
+    ok("start-running-409", st == 409, str(st))
+    st, js = d.req("PATCH", "/api/v1/vms/c0", {"cpus": 2}, token=adm)
+    ok("edit-hardware-while-running-409", st == 409, str(st))
+    st, js = d.req("PATCH", "/api/v1/vms/c0", {"description": "still running"}, token=adm)
+    ok("edit-description-while-running", st == 200, str(st))
+    st, js = d.req("DELETE", "/api/v1/vms/c0", token=adm)
+    ok("delete-running-409", st == 409, str(st))
+    st, _ = d.req("POST", "/api/v1/vms/c1/console", {"input": "ping-from-api\r"}, token=adm)
+    ok("console-input", st == 204 and wait_for(lambda: b"echo: ping-from-api" in console("c1"), 5),
+       console("c1")[-200:])
+    s1 = status("c2")
+    st, _ = d.req("POST", "/api/v1/vms/c2/pause", token=adm)
+    s2 = status("c2")
+    d.req("POST", "/api/v1/vms/c2/console", {"input": "while-paused\r"}, token=adm)
+    time.sleep(0.3)
+    paused_quiet = b"echo: while-paused" not in console("c2")
+    st2, _ = d.req("POST", "/api/v1/vms/c2/resume", token=adm)
+    resumed = wait_for(lambda: b"echo: while-paused" in console("c2"), 5)
+    ok("pause-resume", st == 202 and s2["state"] == "paused" and paused_quiet and st2 == 202 and resumed and
+       status("c2")["pid"] == s1["pid"], str((s1, s2)))
+    st, text = d.req("GET", "/metrics", token=adm)
+    ok("metrics-per-vm", b'vsrv_vm_memory_bytes{vm="c3"}' in text and b'vsrv_vm_cpu_seconds_total{vm="c3"}' in text,
+       text[-300:])
+
+    # --- a VMM killed with SIGKILL: crashed, with exit status and console lines ------------
+    pid = status("c3")["pid"]
+    os.kill(pid, signal.SIGKILL)
+    js = d.wait_state(adm, "c3", ("crashed",))
+    st, ev = d.req("GET", "/api/v1/events?limit=1000", token=adm)
+    crash = [e for e in ev["events"] if e["type"] == "vm-crashed" and e["object"] == "c3"]
+    ok("vmm-sigkill-crashed", js and js["last_exit"] == "signal 9" and crash and
+       crash[-1]["data"]["signal"] == 9 and "console: ready" in crash[-1]["data"]["console"], str((js, crash)))
+
+    # --- restart policy ----------------------------------------------------------------
+    d.req("PATCH", "/api/v1/vms/c4", {"restart_policy": "on-failure"}, token=adm)
+    pid = status("c4")["pid"]
+    os.kill(pid, signal.SIGKILL)
+    js = wait_for(lambda: (lambda s: s if s["state"] == "running" and s["restarts"] == 1 and s["pid"]
+                           and s["pid"] != pid else None)(status("c4")), 10)
+    ok("restart-policy-on-failure", js, str(status("c4")))
+
+    # --- off, shutdown (times out into off), reset ----------------------------------------
+    st, _ = d.req("POST", "/api/v1/vms/c5/off", token=adm)
+    js = d.wait_state(adm, "c5", ("stopped",))
+    ok("off", st == 202 and js and js["last_exit"] == "signal 9", str(js))
+    st, _ = d.req("POST", "/api/v1/vms/c6/shutdown", token=adm)
+    js = d.wait_state(adm, "c6", ("stopped",), 10)
+    ok("shutdown-timeout-turns-off", st == 202 and js, str(status("c6")))
+    pid = status("c7")["pid"]
+    st, _ = d.req("POST", "/api/v1/vms/c7/reset", token=adm)
+    js = wait_for(lambda: (lambda s: s if s["state"] == "running" and s["pid"] and s["pid"] != pid else None)(status("c7")), 10)
+    ok("reset", st == 202 and js, str(status("c7")))
+
+    # --- the daemon restarts; VMs keep running and are re-attached -------------------------
+    before = {("c%d" % i): status("c%d" % i)["pid"] for i in (8, 9, 10, 11)}
+    d.stop()
+    alive = all(pid_alive(p) for p in before.values())
+    d.start()
+    adm = d.login("admin", "adminpass1")
+    after = {n: status(n) for n in before}
+    ok("daemon-restart-vms-survive", alive and all(after[n]["state"] == "running" and after[n]["pid"] == before[n]
+                                                   for n in before), str((before, after)))
+    st, _ = d.req("POST", "/api/v1/vms/c8/console", {"input": "after-restart\r"}, token=adm)
+    ok("console-after-daemon-restart", st == 204 and wait_for(lambda: b"echo: after-restart" in console("c8"), 5),
+       str(st))
+    os.kill(before["c9"], signal.SIGKILL)
+    js = d.wait_state(adm, "c9", ("crashed",))
+    ok("reattached-vm-crash-recorded", js and js["last_exit"] == "signal 9", str(js))
+    st, _ = d.req("POST", "/api/v1/vms/c10/off", token=adm)
+    js = d.wait_state(adm, "c10", ("stopped",))
+    ok("reattached-vm-off", st == 202 and js, str(status("c10")))
+    # A VM that ended while the daemon was down is recorded on start.
+    d.stop()
+    os.kill(before["c11"], signal.SIGKILL)
+    time.sleep(0.3)
+    d.start()
+    adm = d.login("admin", "adminpass1")
+    js = d.wait_state(adm, "c11", ("crashed",), 5)
+    ok("ended-while-daemon-down", js and js["last_exit"] == "signal 9", str(status("c11")))
+
+    # --- admission control ---------------------------------------------------------------
+    st, host = d.req("GET", "/api/v1/host", token=adm)
+    d.req("POST", "/api/v1/vms", {"name": "big", "kernel": "console.elf", "memory_mib": 4096}, token=adm)
+    st, js = d.req("POST", "/api/v1/vms/big/start", token=adm)
+    ok("admission-control", st == 409 and js["error"]["code"] == "insufficient_resources" and
+       status("big")["state"] == "stopped", str((st, js)))
+
+    # --- cgroup limits -------------------------------------------------------------------
+    d.req("POST", "/api/v1/vms", {"name": "limited", "kernel": "console.elf", "memory_mib": 32,
+                                  "cpu_limit": 50, "cpu_weight": 200}, token=adm)
+    d.req("POST", "/api/v1/vms/limited/start", token=adm)
+    wait_for(lambda: status("limited")["pid"], 5)
+    pid = status("limited")["pid"]
+    cg = open("/proc/%d/cgroup" % pid).read() if pid else ""
+    if host["cgroups"] == "v1" and ":cpu:/" in cg or ":cpu,cpuacct:/" in cg:
+        path = [l.split(":", 2)[2] for l in cg.splitlines() if l.split(":")[1] in ("cpu", "cpu,cpuacct")][0]
+        base = "/sys/fs/cgroup/cpu" + path
+        q = open(base + "/cpu.cfs_quota_us").read().strip() if os.path.exists(base + "/cpu.cfs_quota_us") else ""
+        ok("cgroup-cpu-limit", "/vsrv-" in path and q == "50000", "%s quota=%s" % (path, q))
+    elif host["cgroups"] == "v2" and "::/" in cg:
+        path = cg.strip().split("::", 1)[1]
+        q = open("/sys/fs/cgroup" + path + "/cpu.max").read().strip()
+        ok("cgroup-cpu-limit", q.startswith("50000 "), q)
+    else:
+        skip("cgroup-cpu-limit", "cgroups not writable here (%s)" % host["cgroups"])
+    d.req("POST", "/api/v1/vms/limited/off", token=adm)
+
+    # --- clean up: everything off, delete ------------------------------------------------
+    for i in range(N):
+        d.req("POST", "/api/v1/vms/c%d/off" % i, token=adm)
+    done = wait_for(lambda: all(status("c%d" % i)["state"] in ("stopped", "crashed") for i in range(N)), 10)
+    codes = [d.req("DELETE", "/api/v1/vms/c%d" % i, token=adm)[0] for i in range(N)]
+    ok("delete-all", done and codes == [204] * N and not os.path.exists(os.path.join(d.data, "vms", "2")),
+       str(codes))
+finally:
+    # Leave no VM behind: kill the shims' VMMs we know of.
+    for dd in (os.path.join(d.data, "vms"),):
+        for v in os.listdir(dd) if os.path.isdir(dd) else []:
+            try:
+                os.kill(int(open(os.path.join(dd, v, "vmm.pid")).read()), signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
+    d.stop()
+    shutil.rmtree(tmp, ignore_errors=True)
+sys.exit(1 if fails else 0)
