@@ -155,6 +155,7 @@ static inline uint16_t vdrv_submit(struct vdrv *v, unsigned q, const struct vdrv
 	v->next_desc[q] += n;
 	idx = v->avail_idx[q]++;
 	avail[2 + idx % VDRV_QSZ] = head;
+	avail[2 + VDRV_QSZ] = v->used_seen[q]; /* used_event: interrupt for the next one */
 	__atomic_store_n(&avail[1], v->avail_idx[q], __ATOMIC_RELEASE);
 	if (v->pci)
 		vdrv_wr(v, PC_NOTIFY + 4 * q, 2, q);
