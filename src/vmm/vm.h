@@ -43,6 +43,8 @@ struct vm_config {
 	unsigned nr_disks;
 	const char **nets;
 	unsigned nr_nets;
+	const char **devices;     /* --device SPEC (rng, console,socket=PATH), for the virtio hook */
+	unsigned nr_devices;
 	const char *control;      /* --control PATH (reserved for the server), or NULL */
 };
 
