@@ -41,7 +41,7 @@ static int h_msi_route(void *vm, uint32_t *gsi, uint64_t addr, uint32_t data)
 }
 
 /* Put d on its transport. */
-static int attach(struct vdevs *v, struct vdev_entry *e, enum vopt_transport t,
+int setup_attach(struct vdevs *v, struct vdev_entry *e, enum vopt_transport t,
 		  uint32_t class_code)
 {
 	struct vm *vm = v->vm;
@@ -120,7 +120,7 @@ static int add_disk(struct vdevs *v, const char *spec, unsigned idx)
 		goto out;
 	}
 	e->dev = virtio_blk_dev(e->blk);
-	ret = attach(v, e, o.transport, 0x018000);
+	ret = setup_attach(v, e, o.transport, 0x018000);
 out:
 	vopt_disk_free(&o);
 	return ret;
@@ -145,11 +145,11 @@ static int add_device(struct vdevs *v, const char *spec, unsigned idx)
 		if (ret)
 			goto out;
 		e->dev = virtio_rng_dev(e->rng);
-		ret = attach(v, e, o.transport, 0x00ff00);
+		ret = setup_attach(v, e, o.transport, 0x00ff00);
 	} else {
 		ret = setup_console(v, e, o.socket, idx);
 		if (!ret)
-			ret = attach(v, e, o.transport, 0x078000);
+			ret = setup_attach(v, e, o.transport, 0x078000);
 	}
 out:
 	vopt_dev_free(&o);
@@ -170,7 +170,7 @@ static int add_net(struct vdevs *v, const char *spec, unsigned idx)
 	if (e)
 		ret = setup_net(v, e, &o, idx);
 	if (!ret)
-		ret = attach(v, e, o.transport, 0x020000);
+		ret = setup_attach(v, e, o.transport, 0x020000);
 	vopt_net_free(&o);
 	return ret;
 }
@@ -218,6 +218,9 @@ void vm_devices_exit(struct vm *vm)
 
 	if (!v)
 		return;
+	/* a controller that never got its transport goes before the disks it borrows */
+	if (v->scsi && (v->n == 0 || v->e[v->n - 1].kind != VDEV_SCSI_CTRL))
+		setup_scsi_destroy(v);
 	for (i = v->n; i-- > 0;) {
 		struct vdev_entry *e = &v->e[i];
 
@@ -225,6 +228,8 @@ void vm_devices_exit(struct vm *vm)
 		virtio_mmio_destroy(e->mmio);
 		if (e->gsi_allocated)
 			vm_irq_free(vm, e->gsi);
+		if (e->kind == VDEV_SCSI_CTRL)
+			setup_scsi_destroy(v); /* before the disks it uses are closed */
 		switch (e->kind) {
 		case VDEV_BLK: virtio_blk_destroy(e->blk); break;
 		case VDEV_RNG: virtio_rng_destroy(e->rng); break;

@@ -9,7 +9,8 @@
 
 #define VDEVS_MAX 64
 
-enum vdev_kind { VDEV_NONE, VDEV_BLK, VDEV_RNG, VDEV_CONSOLE, VDEV_NET, VDEV_SCSI_DISK };
+enum vdev_kind { VDEV_NONE, VDEV_BLK, VDEV_RNG, VDEV_CONSOLE, VDEV_NET, VDEV_SCSI_DISK,
+		 VDEV_SCSI_CTRL };
 
 struct vdev_entry {
 	enum vdev_kind kind;
@@ -44,6 +45,10 @@ struct vdevs {
 	enum vopt_transport scsi_transport;
 	unsigned scsi_targets;
 };
+
+/* Put e->dev on its transport (setup.c). */
+int setup_attach(struct vdevs *v, struct vdev_entry *e, enum vopt_transport t,
+		 uint32_t class_code);
 
 /* Provided by the device files (setup_more.c). Each returns 0 or -errno after logging. */
 int setup_scsi_disk(struct vdevs *v, struct vdev_entry *e, const struct vopt_disk *o,

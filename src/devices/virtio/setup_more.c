@@ -1,26 +1,67 @@
 /* Device hook, part two: virtio-scsi, virtio-console and virtio-net set-up. */
 #include "devices/virtio/setup.h"
+#include "devices/virtio/scsi.h"
 #include "util/log.h"
+
+#include <string.h>
 
 #include <errno.h>
 
 int setup_scsi_disk(struct vdevs *v, struct vdev_entry *e, const struct vopt_disk *o,
 		    unsigned idx)
 {
-	(void)v; (void)e; (void)idx;
-	vsrv_log("--disk %s: bus=scsi is not available yet", o->path);
-	return -ENOTSUP;
+	unsigned n = v->scsi_targets;
+	const char *base;
+	int ret;
+
+	(void)idx;
+	e->kind = VDEV_SCSI_DISK;
+	if (n >= VSCSI_MAX_TARGETS * SCSI_MAX_LUNS) {
+		vsrv_log("--disk %s: more than %d SCSI disks", o->path,
+			 VSCSI_MAX_TARGETS * SCSI_MAX_LUNS);
+		return -ENOSPC;
+	}
+	if (!v->scsi) {
+		ret = virtio_scsi_create(&v->host, "virtio-scsi", &v->scsi);
+		if (ret)
+			return ret;
+		v->scsi_transport = o->transport;
+	}
+	base = strrchr(o->path, '/');
+	base = o->serial ? o->serial : base ? base + 1 : o->path;
+	/* one target per disk, then further LUNs on the same targets */
+	ret = virtio_scsi_attach(v->scsi, n % VSCSI_MAX_TARGETS, n / VSCSI_MAX_TARGETS, e->disk,
+				 base);
+	if (ret)
+		return ret;
+	v->scsi_targets++;
+	return 0;
 }
 
 int setup_scsi_finish(struct vdevs *v)
 {
-	(void)v;
-	return 0;
+	struct vdev_entry *e;
+	int ret;
+
+	if (!v->scsi)
+		return 0;
+	e = &v->e[v->n]; /* the controller gets an entry of its own, at the end */
+	if (v->n == VDEVS_MAX)
+		return -ENOSPC;
+	memset(e, 0, sizeof(*e));
+	v->n++;
+	e->kind = VDEV_SCSI_CTRL;
+	e->dev = virtio_scsi_dev(v->scsi);
+	ret = setup_attach(v, e, v->scsi_transport, 0x010000);
+	if (!ret)
+		ret = virtio_scsi_start(v->scsi);
+	return ret;
 }
 
 void setup_scsi_destroy(struct vdevs *v)
 {
-	(void)v;
+	virtio_scsi_destroy(v->scsi);
+	v->scsi = NULL;
 }
 
 int setup_console(struct vdevs *v, struct vdev_entry *e, const char *socket, unsigned idx)
