@@ -1,8 +1,10 @@
 /* Device hook, part two: virtio-scsi, virtio-console and virtio-net set-up. */
 #include "devices/virtio/setup.h"
+#include "devices/virtio/console.h"
 #include "devices/virtio/scsi.h"
 #include "util/log.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include <errno.h>
@@ -66,9 +68,14 @@ void setup_scsi_destroy(struct vdevs *v)
 
 int setup_console(struct vdevs *v, struct vdev_entry *e, const char *socket, unsigned idx)
 {
-	(void)v; (void)e; (void)idx;
-	vsrv_log("--device console,socket=%s: not available yet", socket);
-	return -ENOTSUP;
+	int ret;
+
+	snprintf(e->name, sizeof(e->name), "virtio-console%u", idx);
+	e->kind = VDEV_CONSOLE;
+	ret = virtio_console_create(&v->host, socket, e->name, &e->console);
+	if (!ret)
+		e->dev = virtio_console_dev(e->console);
+	return ret;
 }
 
 int setup_net(struct vdevs *v, struct vdev_entry *e, const struct vopt_net *o, unsigned idx)
@@ -80,5 +87,7 @@ int setup_net(struct vdevs *v, struct vdev_entry *e, const struct vopt_net *o, u
 
 void setup_destroy_other(struct vdevs *v, struct vdev_entry *e)
 {
-	(void)v; (void)e;
+	(void)v;
+	if (e->kind == VDEV_CONSOLE)
+		virtio_console_destroy(e->console);
 }

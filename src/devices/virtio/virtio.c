@@ -57,7 +57,8 @@ static void *worker_main(void *arg)
 
 			if (!wt)
 				return NULL; /* stopfd */
-			wt->fn(d, wt->fd, ev[i].events);
+			if (wt->fd >= 0) /* not unwatched by an earlier callback of this batch */
+				wt->fn(d, wt->fd, ev[i].events);
 		}
 	}
 	return NULL;
@@ -70,16 +71,36 @@ int virtio_dev_watch(struct virtio_dev *d, int fd, uint32_t events,
 	struct epoll_event ev = { .events = events };
 	struct watch *wt;
 
-	if (w->nwatch >= MAX_WATCH)
+	unsigned i;
+
+	for (i = 0; i < w->nwatch && w->w[i].fd >= 0; i++)
+		;
+	if (i >= MAX_WATCH)
 		return -ENOSPC;
-	wt = &w->w[w->nwatch];
-	wt->fd = fd;
-	wt->fn = fn;
+	wt = &w->w[i];
 	ev.data.ptr = wt;
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
 		return -errno;
-	w->nwatch++;
+	wt->fd = fd;
+	wt->fn = fn;
+	if (i == w->nwatch)
+		w->nwatch++;
 	return 0;
+}
+
+int virtio_dev_unwatch(struct virtio_dev *d, int fd)
+{
+	struct virtio_worker *w = d->worker;
+	unsigned i;
+
+	for (i = 0; i < w->nwatch; i++) {
+		if (w->w[i].fd == fd) {
+			epoll_ctl(w->epfd, EPOLL_CTL_DEL, fd, NULL);
+			w->w[i].fd = -1;
+			return 0;
+		}
+	}
+	return -ENOENT;
 }
 
 int virtio_dev_watch_mod(struct virtio_dev *d, int fd, uint32_t events)

@@ -128,6 +128,9 @@ int virtio_dev_start(struct virtio_dev *d);
 int virtio_dev_watch(struct virtio_dev *d, int fd, uint32_t events,
 		     void (*fn)(struct virtio_dev *d, int fd, uint32_t events));
 
+/* Stop watching fd (I/O thread or before start). Returns 0 or -ENOENT. */
+int virtio_dev_unwatch(struct virtio_dev *d, int fd);
+
 /* Change the events watched on fd. */
 int virtio_dev_watch_mod(struct virtio_dev *d, int fd, uint32_t events);
 
