@@ -9,7 +9,7 @@ run() { timeout -k 5 60 "$VSRV" run --kernel "$G" --memory 64M --serial "file:$T
 pattern_ok() { [ "$(od -A n -t x4 -j 512 -N 8 "$1" | tr -s ' ')" = " 5a000000 5a000004" ]; }
 
 if ! have_kvm; then
-  for t in blk_mmio blk_pci blk_nocache blk_readonly; do skip $t "$kvm_reason"; done
+  for t in blk_mmio blk_pci blk_nocache blk_readonly blk_vhd; do skip $t "$kvm_reason"; done
 else
   for t in mmio pci; do
     img=$TMP/$t.img; truncate -s 4M "$img"; : >"$TMP/serial"
@@ -26,6 +26,12 @@ else
   # the guest's write fails with an I/O error: it exits with code 3, status 7
   if [ $rc -eq 7 ] && cmp -s -n 4194304 "$img" /dev/zero; then pass blk_readonly
   else fail blk_readonly "rc=$rc"; fi
+  # a dynamic VHD through the block layer (synchronous path): content and a clean check
+  img=$TMP/d.vhd; "$VSRV" img create -f vhd "$img" 8M >/dev/null; : >"$TMP/serial"
+  run --disk "$img"; rc=$?
+  if [ $rc -eq 33 ] && "$VSRV" img check "$img" >/dev/null && "$VSRV" img convert -O raw "$img" "$TMP/d.raw" \
+     && pattern_ok "$TMP/d.raw"; then pass blk_vhd
+  else fail blk_vhd "rc=$rc $(head -c 300 "$TMP/out")"; fi
 fi
 
 # option errors: one clear line, status 1, no guest run
