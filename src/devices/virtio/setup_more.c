@@ -1,6 +1,7 @@
 /* Device hook, part two: virtio-scsi, virtio-console and virtio-net set-up. */
 #include "devices/virtio/setup.h"
 #include "devices/virtio/console.h"
+#include "devices/virtio/net.h"
 #include "devices/virtio/scsi.h"
 #include "util/log.h"
 
@@ -80,9 +81,25 @@ int setup_console(struct vdevs *v, struct vdev_entry *e, const char *socket, uns
 
 int setup_net(struct vdevs *v, struct vdev_entry *e, const struct vopt_net *o, unsigned idx)
 {
-	(void)v; (void)e; (void)o; (void)idx;
-	vsrv_log("--net: not available yet");
-	return -ENOTSUP;
+	struct net_backend *be;
+	int ret;
+
+	snprintf(e->name, sizeof(e->name), "virtio-net%u", idx);
+	e->kind = VDEV_NET;
+	if (o->kind == VOPT_NET_USER)
+		ret = net_slirp_open(&be);
+	else
+		ret = net_tap_open(o->kind == VOPT_NET_TAP ? o->ifname : NULL,
+				   o->kind == VOPT_NET_BRIDGE ? o->ifname : NULL, &be);
+	if (ret)
+		return ret;
+	ret = virtio_net_create(&v->host, be, o->has_mac ? o->mac : NULL, e->name, &e->net);
+	if (ret) {
+		be->destroy(be);
+		return ret;
+	}
+	e->dev = virtio_net_dev(e->net);
+	return 0;
 }
 
 void setup_destroy_other(struct vdevs *v, struct vdev_entry *e)
@@ -90,4 +107,6 @@ void setup_destroy_other(struct vdevs *v, struct vdev_entry *e)
 	(void)v;
 	if (e->kind == VDEV_CONSOLE)
 		virtio_console_destroy(e->console);
+	else if (e->kind == VDEV_NET)
+		virtio_net_destroy(e->net);
 }
