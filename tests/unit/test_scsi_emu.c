@@ -7,7 +7,7 @@
 
 static struct scsi_lun luns[2];
 static struct disk *dk;
-static uint8_t inbuf[65536], outbuf[65536];
+static uint8_t inbuf[131072], outbuf[131072];
 static struct scsi_result res;
 static char path[64];
 

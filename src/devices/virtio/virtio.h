@@ -103,7 +103,7 @@ struct virtio_dev {
 	uint16_t queue_max;
 	unsigned nq;
 	struct virtq vq[VIRTIO_MAX_QUEUES];
-	char vq_name[VIRTIO_MAX_QUEUES][64];
+	char vq_name[VIRTIO_MAX_QUEUES][72];
 	int kick_fd[VIRTIO_MAX_QUEUES]; /* eventfds, owned */
 	struct virtio_dev_state st;
 	bool bad_notify_logged;
