@@ -59,6 +59,7 @@ struct serial;
 struct i8042;
 struct rtc;
 struct debug_exit;
+struct acpi_pm;
 struct kvm_irq_routing;
 struct kvm_cpuid2;
 
@@ -95,6 +96,7 @@ struct vm {
 	struct i8042 *i8042;
 	struct rtc *rtc;
 	struct debug_exit *debug_exit;
+	struct acpi_pm *acpi_pm;    /* power-off through ACPI PM1a_CNT */
 
 	/* Private state of the device hook (virtio, PCI), owned by it. */
 	void *devices_priv;
