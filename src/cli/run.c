@@ -136,7 +136,7 @@ static int parse_args(int argc, char **argv, struct vm_config *c)
 
 	opterr = 0;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
 		switch (opt) {
 		case OPT_KERNEL:    c->kernel = optarg; break;
 		case OPT_INITRD:    c->initrd = optarg; break;
@@ -229,7 +229,7 @@ int cmd_run(int argc, char **argv)
 		code = vm_run(vm);
 		if (sig.fd >= 0)
 			evloop_del(vm->loop, sig.fd);
-		vm_destroy(vm);
+		vm_destroy_detached(vm);
 		vm = NULL;
 		if (code == VM_STOP_RESET && !cfg.no_reboot) {
 			continue; /* a guest reset: start it again from scratch */

@@ -352,8 +352,10 @@ int serial_create(struct vm *vm, uint16_t base, uint32_t gsi, struct serial **ou
 		goto err;
 	}
 	ret = bus_register(&vm->pio, base, 8, serial_io, s, "serial");
-	if (ret < 0)
+	if (ret < 0) {
+		vsrv_log("serial: cannot claim ports %#x-%#x: %s", base, base + 7, strerror(-ret));
 		goto err;
+	}
 	*out = s;
 	return 0;
 err:

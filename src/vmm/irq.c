@@ -35,14 +35,16 @@ static struct kvm_irq_routing_entry *route_append(struct vm *vm)
 	return &r->entries[n];
 }
 
-/* The PC routing: GSI 0..15 to the PIC (masters 0..7, slave 8..15) and GSI 0..23 to IOAPIC
- * pins, with GSI 0 (the PIT) on pin 2 like QEMU, and nothing on pin 0. Fixed ISA lines are
- * marked used so vm_irq_alloc never hands them out. Called once by the irqchip level. */
+/* KVM's default routing, mirrored so that MSI routes can be added to it: GSI 0..15 to the
+ * PIC (master 0..7, slave 8..15) and GSI 0..23 to the IOAPIC pin of the same number (the
+ * PIT on pin 0; the MP table says so). It is not given to KVM here (KVM_SET_GSI_ROUTING
+ * waits for an SRCU grace period, milliseconds on some hosts): only when the first MSI
+ * route is added. Fixed ISA lines are marked used so vm_irq_alloc never hands them out.
+ * Called once by the irqchip level. */
 int vm_irq_routing_init(struct vm *vm)
 {
 	struct kvm_irq_routing_entry *e;
 	uint32_t g;
-	int ret;
 
 	pthread_mutex_lock(&vm->irq_lock);
 	for (g = 0; g < 16; g++) {
@@ -54,14 +56,12 @@ int vm_irq_routing_init(struct vm *vm)
 		e->u.irqchip.pin = g % 8;
 	}
 	for (g = 0; g < VM_NR_IOAPIC_PINS; g++) {
-		if (g == 2)
-			continue;
 		if (!(e = route_append(vm)))
 			goto err_nomem;
 		e->gsi = g;
 		e->type = KVM_IRQ_ROUTING_IRQCHIP;
 		e->u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
-		e->u.irqchip.pin = g == 0 ? 2 : g;
+		e->u.irqchip.pin = g;
 	}
 	for (g = 0; g < 5; g++)
 		gsi_set(vm, g);
@@ -72,9 +72,8 @@ int vm_irq_routing_init(struct vm *vm)
 	gsi_set(vm, 13); /* FPU */
 	gsi_set(vm, 14); /* IDE */
 	gsi_set(vm, 15);
-	ret = routes_commit(vm);
 	pthread_mutex_unlock(&vm->irq_lock);
-	return ret;
+	return 0;
 err_nomem:
 	pthread_mutex_unlock(&vm->irq_lock);
 	return -ENOMEM;

@@ -14,6 +14,7 @@
 
 #include "arch/x86/boot.h"
 #include "arch/x86/tables.h"
+#include "devices/acpi_pm.h"
 #include "devices/debug_exit.h"
 #include "devices/i8042.h"
 #include "devices/rtc.h"
@@ -130,7 +131,7 @@ static int level_irqchip_init(struct vm *vm)
 	}
 	ret = vm_irq_routing_init(vm);
 	if (ret < 0)
-		vsrv_log("KVM_SET_GSI_ROUTING: %s", strerror(-ret));
+		vsrv_log("cannot set up interrupt routing: %s", strerror(-ret));
 	return ret;
 }
 
@@ -153,12 +154,15 @@ static int level_base_init(struct vm *vm)
 	int ret;
 
 	ret = serial_create(vm, 0x3f8, VM_GSI_SERIAL0, &vm->serial);
-	if (!ret)
-		ret = i8042_create(vm, &vm->i8042);
+	if (ret < 0)
+		return ret; /* logged with the backend's name */
+	ret = i8042_create(vm, &vm->i8042);
 	if (!ret)
 		ret = rtc_create(vm, &vm->rtc);
 	if (!ret)
 		ret = debug_exit_create(vm, 0xf4, &vm->debug_exit);
+	if (!ret)
+		ret = acpi_pm_create(vm, &vm->acpi_pm);
 	if (!ret)
 		ret = bus_register(&vm->pio, 0x80, 1, port80_io, NULL, "post");
 	if (ret < 0)
@@ -168,6 +172,8 @@ static int level_base_init(struct vm *vm)
 
 static void level_base_exit(struct vm *vm)
 {
+	acpi_pm_destroy(vm->acpi_pm);
+	vm->acpi_pm = NULL;
 	debug_exit_destroy(vm->debug_exit);
 	rtc_destroy(vm->rtc);
 	i8042_destroy(vm->i8042);
@@ -217,6 +223,8 @@ static int level_boot_init(struct vm *vm)
 
 	if (!ret)
 		ret = x86_mptable_write(vm);
+	if (!ret)
+		ret = x86_acpi_write(vm);
 	return ret;
 }
 
@@ -312,6 +320,43 @@ void vm_destroy(struct vm *vm)
 	pthread_mutex_destroy(&vm->irq_lock);
 	free(vm->cmdline);
 	free(vm);
+}
+
+void vm_destroy_detached(struct vm *vm)
+{
+	int p[2] = { -1, -1 };
+	char c;
+	pid_t pid;
+
+	if (!vm)
+		return;
+	if (vm->vm_fd >= 0 && pipe2(p, O_CLOEXEC) == 0) {
+		/* Unmap guest RAM first so that fork copies next to nothing. */
+		guest_mem_destroy(vm->mem);
+		vm->mem = NULL;
+		pid = fork();
+		if (pid == 0) {
+			/* Keep only the VM fd and the pipe's read end; wait until this process's
+			 * parent has closed its references (its write end closes with them, at the
+			 * latest when it exits); exiting then drops the last reference to the VM
+			 * and the kernel tears it down here. */
+			int fd = vm->vm_fd, r = p[0];
+			if (dup2(fd, 3) < 0 || dup2(r, 4) < 0)
+				_exit(1);
+			close_range(0, 2, 0);
+			close_range(5, ~0U, 0);
+			while (read(4, &c, 1) < 0 && errno == EINTR)
+				;
+			_exit(0);
+		}
+		close(p[0]);
+		/* pid < 0: no child, the teardown simply happens here. The write end stays open
+		 * (close-on-exec) until this process exits or execs. */
+		vm_destroy(vm);
+		(void)pid;
+		return;
+	}
+	vm_destroy(vm);
 }
 
 void vm_request_stop(struct vm *vm, int code)

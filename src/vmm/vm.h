@@ -61,6 +61,7 @@ struct serial;
 struct i8042;
 struct rtc;
 struct debug_exit;
+struct acpi_pm;
 struct kvm_irq_routing;
 struct kvm_cpuid2;
 
@@ -97,6 +98,7 @@ struct vm {
 	struct i8042 *i8042;
 	struct rtc *rtc;
 	struct debug_exit *debug_exit;
+	struct acpi_pm *acpi_pm;    /* power-off through ACPI PM1a_CNT */
 
 	/* Private state of the device hook (virtio, PCI), owned by it. */
 	void *devices_priv;
@@ -117,6 +119,14 @@ int vm_run(struct vm *vm);
 /* Tear down whatever vm_create built, in reverse order. NULL is allowed. */
 void vm_destroy(struct vm *vm);
 
+/* Like vm_destroy, but the kernel's own teardown of the KVM VM (tens of milliseconds of
+ * RCU grace periods on some hosts) runs in a detached child process that holds the last
+ * reference to the VM fd, so the caller can exit at once. The child closes every other fd
+ * first (so it holds no pipe or terminal open) and exits when the teardown is done; it is
+ * reparented to init (or to the nearest subreaper). Only for a process about to exit or to
+ * build its next VM: call on the main thread after vm_run. */
+void vm_destroy_detached(struct vm *vm);
+
 /* Ask the VM to stop with code (see vm_run). Any thread; the first request wins. */
 void vm_request_stop(struct vm *vm, int code);
 
@@ -133,8 +143,8 @@ void vm_devices_exit(struct vm *vm);
 int vm_cmdline_append(struct vm *vm, const char *s);
 
 /* --- Interrupts -------------------------------------------------------------------------
- * GSIs 0..23 are the IOAPIC pins (0..15 also the PIC's ISA IRQs; GSI 0 is routed to IOAPIC
- * pin 2 as on a PC). Legacy devices use fixed ISA GSIs (VM_GSI_*); other line-based devices
+ * GSIs 0..23 are the IOAPIC pins (0..15 also the PIC's ISA IRQs; GSI n is IOAPIC pin n, the
+ * PIT's GSI 0 included, as the MP table describes). Legacy devices use fixed ISA GSIs (VM_GSI_*); other line-based devices
  * (virtio-mmio, PCI INTx) allocate a free pin. MSI routes get GSIs 24 and up. */
 
 /* Allocate a free IOAPIC pin (GSI 5..23, not one of the fixed ISA lines). Returns 0 and
@@ -177,7 +187,7 @@ int vm_msi_route_del(struct vm *vm, uint32_t gsi);
 /* Inject one MSI directly (KVM_SIGNAL_MSI). 0 or -errno. */
 int vm_msi_signal(struct vm *vm, uint64_t addr, uint32_t data);
 
-/* Internal to the init table: install the default PC routing (irq.c). 0 or -errno. */
+/* Internal to the init table: set up the routing table (irq.c). 0 or -errno. */
 int vm_irq_routing_init(struct vm *vm);
 
 #endif

@@ -7,17 +7,17 @@
 #include <linux/kvm.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/log.h"
 #include "vmm/vm.h"
 
-int x86_read_file(const char *what, const char *path, uint8_t **buf, size_t *len)
+int x86_map_file(const char *what, const char *path, uint8_t **buf, size_t *len)
 {
 	struct stat st;
-	uint8_t *b = NULL;
-	size_t done = 0;
+	void *p;
 	int fd, ret;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -28,45 +28,42 @@ int x86_read_file(const char *what, const char *path, uint8_t **buf, size_t *len
 	}
 	if (fstat(fd, &st) < 0) {
 		ret = -errno;
-		goto err;
+		vsrv_log("%s %s: %s", what, path, strerror(errno));
+		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		ret = -EINVAL;
 		vsrv_log("%s %s: not a regular file", what, path);
 		goto out;
 	}
-	if (st.st_size > (off_t)VM_MAX_MEM) {
+	if ((uint64_t)st.st_size > VM_MAX_MEM) {
 		ret = -EFBIG;
 		vsrv_log("%s %s: file too large", what, path);
 		goto out;
 	}
-	b = malloc(st.st_size ? (size_t)st.st_size : 1);
-	if (!b) {
-		ret = -ENOMEM;
-		goto err;
+	ret = 0;
+	*len = (size_t)st.st_size;
+	if (!st.st_size) {
+		*buf = NULL;
+		goto out;
 	}
-	while (done < (size_t)st.st_size) {
-		ssize_t n = read(fd, b + done, (size_t)st.st_size - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			goto err;
-		}
-		if (n == 0)
-			break;
-		done += (size_t)n;
+	/* A private read-only mapping of the page cache: no copy, no heap. */
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+	if (p == MAP_FAILED) {
+		ret = -errno;
+		vsrv_log("%s %s: %s", what, path, strerror(errno));
+		goto out;
 	}
-	close(fd);
-	*buf = b;
-	*len = done;
-	return 0;
-err:
-	vsrv_log("%s %s: %s", what, path, strerror(-ret));
+	*buf = p;
 out:
-	free(b);
 	close(fd);
 	return ret;
+}
+
+void x86_unmap_file(uint8_t *buf, size_t len)
+{
+	if (buf)
+		munmap(buf, len);
 }
 
 size_t x86_mem_map(const struct vm *vm, struct x86_mem_range *out, size_t max)
@@ -77,7 +74,7 @@ size_t x86_mem_map(const struct vm *vm, struct x86_mem_range *out, size_t max)
 
 	r[n++] = (struct x86_mem_range){ 0, BOOT_EBDA_ADDR, 1 };
 	r[n++] = (struct x86_mem_range){ BOOT_EBDA_ADDR, 0xa0000 - BOOT_EBDA_ADDR, 2 };
-	r[n++] = (struct x86_mem_range){ 0xf0000, 0x10000, 2 };
+	r[n++] = (struct x86_mem_range){ BOOT_ACPI_ADDR, 0x100000 - BOOT_ACPI_ADDR, 2 };
 	if (m->low_size > BOOT_KERNEL_ADDR)
 		r[n++] = (struct x86_mem_range){ BOOT_KERNEL_ADDR, m->low_size - BOOT_KERNEL_ADDR, 1 };
 	if (m->size > m->low_size)
@@ -99,7 +96,7 @@ int x86_boot_load(struct vm *vm)
 			 strlen(vm->cmdline), BOOT_CMDLINE_MAX - 1);
 		return -E2BIG;
 	}
-	ret = x86_read_file("kernel", path, &img, &len);
+	ret = x86_map_file("kernel", path, &img, &len);
 	if (ret < 0)
 		return ret;
 	ret = x86_boot_multiboot(vm, img, len);
@@ -111,7 +108,7 @@ int x86_boot_load(struct vm *vm)
 		vsrv_log("kernel %s: not a bzImage, ELF64 vmlinux or multiboot image", path);
 		ret = -ENOEXEC;
 	}
-	free(img);
+	x86_unmap_file(img, len);
 	return ret < 0 ? ret : 0;
 }
 

@@ -23,6 +23,7 @@ enum boot_mode {
 #define BOOT_PML4_ADDR     0x9000   /* then PDPT 0xa000, PDs 0xb000..0xefff */
 #define BOOT_CMDLINE_ADDR  0x20000
 #define BOOT_CMDLINE_MAX   0x10000
+#define BOOT_ACPI_ADDR     0xe0000  /* RSDP and the ACPI tables, in the BIOS area */
 #define BOOT_MPTABLE_ADDR  0xf0000  /* MP floating pointer and table, in the BIOS area */
 #define BOOT_EBDA_ADDR     0x9fc00  /* RAM below this is usable */
 #define BOOT_KERNEL_ADDR   0x100000
@@ -40,9 +41,11 @@ void x86_boot_regs(const struct vm *vm, struct kvm_regs *regs, struct kvm_sregs 
 struct x86_mem_range { uint64_t addr, len; uint32_t type; };
 size_t x86_mem_map(const struct vm *vm, struct x86_mem_range *out, size_t max);
 
-/* Read a whole file into a malloc'd buffer (the caller frees it). Returns 0 or -errno,
- * logging one line naming what ("kernel", "initrd") and the path. */
-int x86_read_file(const char *what, const char *path, uint8_t **buf, size_t *len);
+/* Map a whole regular file read-only (*buf NULL when it is empty; release with
+ * x86_unmap_file). Returns 0 or -errno, logging one line naming what ("kernel",
+ * "initrd") and the path. */
+int x86_map_file(const char *what, const char *path, uint8_t **buf, size_t *len);
+void x86_unmap_file(uint8_t *buf, size_t len);
 
 /* Multiboot and Linux loaders (boot_multiboot.c, boot_linux.c): return 1 when the image is
  * theirs and was loaded, 0 when it is not theirs, -errno on failure (logged). */

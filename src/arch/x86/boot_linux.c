@@ -79,6 +79,7 @@ static int zero_page_finish(struct vm *vm, struct boot_params *bp, uint64_t kern
 	int ret;
 
 	bp->hdr.type_of_loader = 0xff;
+	bp->acpi_rsdp_addr = BOOT_ACPI_ADDR; /* read by kernels of boot protocol 2.14+ */
 	bp->hdr.cmd_line_ptr = BOOT_CMDLINE_ADDR;
 	if (bp->hdr.cmdline_size && cmdlen > bp->hdr.cmdline_size) {
 		vsrv_log("kernel command line too long for this kernel (%zu bytes, at most %u)",
@@ -175,8 +176,10 @@ int x86_boot_vmlinux(struct vm *vm, const uint8_t *img, size_t len)
 	}
 	entry = e->e_entry;
 	for (i = 0; i < e->e_phnum; i++) {
-		const Elf64_Phdr *p = (const void *)(img + e->e_phoff + i * sizeof(Elf64_Phdr));
+		Elf64_Phdr ph, *p = &ph;
 		uint8_t *dst;
+
+		memcpy(&ph, img + e->e_phoff + i * sizeof(Elf64_Phdr), sizeof(ph)); /* may be unaligned */
 
 		if (p->p_type != PT_LOAD || !p->p_memsz)
 			continue;

@@ -75,11 +75,12 @@ static int place(struct vm *vm, uint64_t gpa, const uint8_t *src, uint64_t files
 
 	if (memsz < filesz)
 		return -ENOEXEC;
-	/* Anywhere but over our boot data: below 0x30000 and the MP table page. */
+	/* Anywhere but over our boot data: below 0x30000, the ACPI and MP table pages. */
 	if (gpa < BOOT_CMDLINE_ADDR + BOOT_CMDLINE_MAX ||
+	    (gpa < BOOT_ACPI_ADDR + 0x1000 && gpa + memsz > BOOT_ACPI_ADDR) ||
 	    (gpa < BOOT_MPTABLE_ADDR + 0x1000 && gpa + memsz > BOOT_MPTABLE_ADDR)) {
-		vsrv_log("kernel %s: segment at %#llx overlaps the boot data (below 0x30000 or at "
-			 "0xf0000)", vm->cfg->kernel, (unsigned long long)gpa);
+		vsrv_log("kernel %s: segment at %#llx overlaps the boot data (below 0x30000, at "
+			 "0xe0000 or 0xf0000)", vm->cfg->kernel, (unsigned long long)gpa);
 		return -EINVAL;
 	}
 	dst = guest_mem_ptr(vm->mem, gpa, memsz);
@@ -121,13 +122,15 @@ static int load_elf(struct vm *vm, const uint8_t *img, size_t len, uint64_t *ent
 	for (i = 0; i < phnum; i++) {
 		uint64_t type, off, paddr, filesz, memsz;
 		if (is64) {
-			const Elf64_Phdr *p = (const void *)(img + phoff + i * phentsize);
-			type = p->p_type; off = p->p_offset; paddr = p->p_paddr;
-			filesz = p->p_filesz; memsz = p->p_memsz;
+			Elf64_Phdr p;
+			memcpy(&p, img + phoff + i * phentsize, sizeof(p)); /* may be unaligned */
+			type = p.p_type; off = p.p_offset; paddr = p.p_paddr;
+			filesz = p.p_filesz; memsz = p.p_memsz;
 		} else {
-			const Elf32_Phdr *p = (const void *)(img + phoff + i * phentsize);
-			type = p->p_type; off = p->p_offset; paddr = p->p_paddr;
-			filesz = p->p_filesz; memsz = p->p_memsz;
+			Elf32_Phdr p;
+			memcpy(&p, img + phoff + i * phentsize, sizeof(p));
+			type = p.p_type; off = p.p_offset; paddr = p.p_paddr;
+			filesz = p.p_filesz; memsz = p.p_memsz;
 		}
 		if (type != PT_LOAD || !memsz)
 			continue;
@@ -168,17 +171,18 @@ static int load_module(struct vm *vm, uint64_t kernel_end, struct mb_info *mbi)
 	size_t len;
 	int ret;
 
-	ret = x86_read_file("initrd", path, &buf, &len);
+	ret = x86_map_file("initrd", path, &buf, &len);
 	if (ret < 0)
 		return ret;
 	dst = guest_mem_ptr(vm->mem, start, len);
 	if (!dst || start + len > vm->mem->low_size) {
 		vsrv_log("initrd %s: does not fit in memory after the kernel", path);
-		free(buf);
+		x86_unmap_file(buf, len);
 		return -E2BIG;
 	}
-	memcpy(dst, buf, len);
-	free(buf);
+	if (len)
+		memcpy(dst, buf, len);
+	x86_unmap_file(buf, len);
 	mod->start = (uint32_t)start;
 	mod->end = (uint32_t)(start + len);
 	mod->string = BOOT_CMDLINE_ADDR; /* the module's string: the command line */

@@ -1,7 +1,8 @@
 /* The Intel MultiProcessor Specification 1.4 table: how SMP guests without ACPI find their
  * CPUs, the IOAPIC and the ISA interrupt wiring. Written into the BIOS area at 0xF0000,
- * which the e820 map marks reserved. ISA IRQ 0 (the PIT) is wired to IOAPIC pin 2 and the
- * PIC's ExtINT to pin 0, as on a PC and in QEMU; other ISA IRQs map to the same pin. */
+ * which the e820 map marks reserved. ISA IRQ n is IOAPIC pin n, the PIT's IRQ 0 included, as
+ * KVM routes them by default (QEMU instead reroutes IRQ 0 to pin 2); the PIC reaches the
+ * CPUs through LINT0 (ExtINT). */
 #include "arch/x86/tables.h"
 
 #include <errno.h>
@@ -71,7 +72,7 @@ int x86_mptable_write(struct vm *vm)
 	unsigned nr = vm->cfg->nr_cpus, i, ioapic_id = nr;
 	size_t size = sizeof(struct mpf) + sizeof(struct mpc_header) +
 		      nr * sizeof(struct mpc_cpu) + sizeof(struct mpc_bus) +
-		      sizeof(struct mpc_ioapic) + 17 * sizeof(struct mpc_intsrc) +
+		      sizeof(struct mpc_ioapic) + 16 * sizeof(struct mpc_intsrc) +
 		      2 * sizeof(struct mpc_intsrc);
 	uint8_t *base = guest_mem_ptr(vm->mem, BOOT_MPTABLE_ADDR, size), *p;
 	struct mpf *mpf;
@@ -116,19 +117,18 @@ int x86_mptable_write(struct vm *vm)
 		p += sizeof(*io);
 		count++;
 	}
-	/* ExtINT from the PIC on pin 0, then ISA IRQs 0..15 (IRQ 0 on pin 2, no IRQ 2). */
-	for (i = 0; i < 17; i++) {
+	/* ISA IRQs 0..15 on the same IOAPIC pins, but IRQ 2 (the PIC cascade). */
+	for (i = 0; i < 16; i++) {
 		struct mpc_intsrc *s = (struct mpc_intsrc *)p;
-		unsigned irq = i == 0 ? 0 : i - 1;
-		if (i == 3)
-			continue; /* ISA IRQ 2: the cascade */
+		if (i == 2)
+			continue;
 		s->type = MP_INTSRC;
-		s->irqtype = i == 0 ? MP_EXTINT : MP_INT;
+		s->irqtype = MP_INT;
 		s->flags = 0; /* conforms to the bus: ISA is edge-triggered, active high */
 		s->src_bus = 0;
-		s->src_irq = (uint8_t)irq;
+		s->src_irq = (uint8_t)i;
 		s->dst_apic = (uint8_t)ioapic_id;
-		s->dst_pin = (uint8_t)(i == 0 ? 0 : irq == 0 ? 2 : irq);
+		s->dst_pin = (uint8_t)i;
 		p += sizeof(*s);
 		count++;
 	}
