@@ -32,8 +32,9 @@ static void usage(FILE *f)
 		"  --memory SIZE        RAM with suffix K, M or G; a bare number is MiB (default 128M)\n"
 		"  --serial MODE        stdio (default), none, file:PATH or unix:PATH\n"
 		"  --no-reboot          a guest reset ends the VM (status 0) instead of restarting it\n"
-		"  --disk SPEC          a virtual disk (repeatable)\n"
-		"  --net SPEC           a network interface (repeatable)\n"
+		"  --disk SPEC          a virtual disk (repeatable): PATH[,format=vhd|raw][,readonly=on]\n"
+		"                       [,bus=virtio-blk|scsi][,cache=none|writeback][,transport=mmio|pci]\n"
+		"  --net SPEC           a network interface (repeatable): tap=NAME|bridge=BR|user[,mac=MAC]\n"
 		"  --device SPEC        rng, or console,socket=PATH (repeatable; see README)\n"
 		"On the terminal, Ctrl-A x quits.\n", VM_MAX_VCPUS);
 }
