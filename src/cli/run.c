@@ -110,7 +110,7 @@ static int push(const char ***arr, unsigned *n, const char *s)
 }
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
-       OPT_NO_REBOOT, OPT_DISK, OPT_NET, OPT_CONTROL, OPT_HELP };
+       OPT_NO_REBOOT, OPT_DISK, OPT_NET, OPT_HELP };
 
 static const struct option options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -122,7 +122,6 @@ static const struct option options[] = {
 	{ "no-reboot", no_argument, NULL, OPT_NO_REBOOT },
 	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "net", required_argument, NULL, OPT_NET },
-	{ "control", required_argument, NULL, OPT_CONTROL },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -145,7 +144,6 @@ static int parse_args(int argc, char **argv, struct vm_config *c)
 		case OPT_NO_REBOOT: c->no_reboot = true; break;
 		case OPT_DISK:      ret = push(&c->disks, &c->nr_disks, optarg); break;
 		case OPT_NET:       ret = push(&c->nets, &c->nr_nets, optarg); break;
-		case OPT_CONTROL:   c->control = optarg; break;
 		case OPT_HELP:      return 1;
 		case ':':
 			vsrv_log("option %s needs a value", argv[optind - 1]);

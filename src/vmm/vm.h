@@ -43,7 +43,6 @@ struct vm_config {
 	unsigned nr_disks;
 	const char **nets;
 	unsigned nr_nets;
-	const char *control;      /* --control PATH (reserved for the server), or NULL */
 };
 
 /* Codes for evloop_stop(vm->loop, code) besides a plain exit status 0..255. */
