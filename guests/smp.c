@@ -35,7 +35,8 @@ int main(void)
 	rt_irq_init();
 	apic_of[0] = rt_lapic_id();
 	int up = want > 1 ? rt_smp_start(ap, want - 1) : 0;
-	for (long tries = 0; tries < 4000000 && done < up; tries++)
+	uint64_t t0 = rt_rdtsc();
+	while (done < up && rt_rdtsc() - t0 < 2000000000ull)
 		rt_pause();
 	rt_printf("smp: %d of %d cpus up\n", up + 1, want);
 	if (up != want - 1 || done != up)

@@ -178,8 +178,9 @@ int rt_smp_start(void (*fn)(int index), int expected)
 	icr_send(0x000c4500); /* INIT, all excluding self */
 	icr_send(0x000c4600 | (RT_TRAMP_ADDR >> 12)); /* SIPI */
 	icr_send(0x000c4600 | (RT_TRAMP_ADDR >> 12));
-	/* Ring 0 runs emulated (~1 us per iteration here): wait a few seconds at most. */
-	for (long tries = 0; tries < 4000000 && rt_cpus_up < expected; tries++)
+	/* Wait up to 2 s (or 2e9 TSC cycles when the TSC is not calibrated). */
+	uint64_t t0 = rt_rdtsc(), limit = rt_tsc_hz ? 2 * rt_tsc_hz : 2000000000ull;
+	while (rt_cpus_up < expected && rt_rdtsc() - t0 < limit)
 		rt_pause();
 	return rt_cpus_up;
 }

@@ -1,8 +1,6 @@
 /* Test-guest runtime: boot entries (multiboot v1 32-bit, Linux 64-bit), long-mode switch,
  * static GDT and identity page tables, the AP start-up trampoline, trap stubs and the
  * ring-3 call/return gate. */
-#define MB_MAGIC 0x1BADB002
-#define MB_FLAGS 0x00000003 /* modules page-aligned, memory information wanted */
 #define RT_MAX_CPUS 64
 #define RT_STACK_SIZE 16384
 #define RT_KCODE 0x08
@@ -14,10 +12,6 @@
 #define CPU_USER_RSP0 16
 #define CPU_TSS 24
 #define CPU_USTACK 32
-
-	.section .multiboot, "a"
-	.align 4
-	.long MB_MAGIC, MB_FLAGS, -(MB_MAGIC + MB_FLAGS)
 
 	.section .text.entry, "ax"
 	.code32
@@ -82,7 +76,9 @@ rt_entry64:
 	hlt
 	jmp 2b
 
-/* Linux x86-64 boot protocol entry: long mode, loader's GDT and page tables, RSI = boot_params. */
+/* Linux x86-64 boot protocol entry: long mode, loader's GDT and page tables, RSI = boot_params.
+ * In its own section so the bzImage link can put it at load address + 0x200. */
+	.section .text.linux64, "ax"
 	.globl rt_linux_entry64
 rt_linux_entry64:
 	cli
@@ -102,6 +98,7 @@ rt_linux_entry64:
 	xor %edi, %edi
 	jmp rt_entry64
 
+	.section .text.entry, "ax"
 /* AP trampoline: copied below 1 MiB by rt_smp_start, entered in real mode by SIPI. */
 	.code16
 	.globl rt_tramp_start, rt_tramp_end
