@@ -112,7 +112,7 @@ static int push(const char ***arr, unsigned *n, const char *s)
 }
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
-       OPT_NO_REBOOT, OPT_DISK, OPT_NET, OPT_DEVICE, OPT_CONTROL, OPT_HELP };
+       OPT_NO_REBOOT, OPT_DISK, OPT_NET, OPT_DEVICE, OPT_HELP };
 
 static const struct option options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -125,7 +125,6 @@ static const struct option options[] = {
 	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "device", required_argument, NULL, OPT_DEVICE },
-	{ "control", required_argument, NULL, OPT_CONTROL },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -149,7 +148,6 @@ static int parse_args(int argc, char **argv, struct vm_config *c)
 		case OPT_DISK:      ret = push(&c->disks, &c->nr_disks, optarg); break;
 		case OPT_NET:       ret = push(&c->nets, &c->nr_nets, optarg); break;
 		case OPT_DEVICE:    ret = push(&c->devices, &c->nr_devices, optarg); break;
-		case OPT_CONTROL:   c->control = optarg; break;
 		case OPT_HELP:      return 1;
 		case ':':
 			vsrv_log("option %s needs a value", argv[optind - 1]);
@@ -209,8 +207,10 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	}
 
-	/* Termination signals are read from a signalfd on the control loop. */
+	/* Termination signals are read from a signalfd on the control loop. The children that
+	 * tear down old VMs (vm_destroy_detached) are reaped automatically. */
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGCHLD, SIG_IGN);
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
@@ -232,15 +232,18 @@ int cmd_run(int argc, char **argv)
 			evloop_del(vm->loop, sig.fd);
 		vm_destroy_detached(vm);
 		vm = NULL;
-		if (code == VM_STOP_RESET && !cfg.no_reboot) {
-			continue; /* a guest reset: start it again from scratch */
+		if (sig.signo) {
+			/* A signal ends the VM even when a guest reset won the race to stop it. */
+			vsrv_log("stopped by signal %d", sig.signo);
+			code = 128 + sig.signo;
+			break;
 		}
+		if (code == VM_STOP_RESET && !cfg.no_reboot)
+			continue; /* a guest reset: start it again from scratch */
 		if (code == VM_STOP_RESET)
 			code = 0;
 		else if (code < 0)
 			code = 1;
-		else if (code > 128 && sig.signo)
-			vsrv_log("stopped by signal %d", sig.signo);
 		break;
 	}
 	if (sig.fd >= 0)
