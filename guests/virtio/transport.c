@@ -4,7 +4,7 @@
 #include "rt/rt.h"
 #include "virtio/vio.h"
 
-int vio_use_gate = 1;
+int vio_use_gate;
 uint64_t vio_reg_accesses;
 uint64_t vio_tsc_per_ms;
 
@@ -83,7 +83,7 @@ void vio_pci_cfg_w(unsigned slot, unsigned off, uint32_t v)
 }
 
 /* --- memory, time ----------------------------------------------------------------------------- */
-static uint64_t heap_next, heap_end;
+static uint64_t heap_start, heap_next, heap_end;
 
 void vio_init(void)
 {
@@ -100,7 +100,8 @@ void vio_init(void)
 				heap_end = 0xc0000000ull;
 		}
 	}
-	heap_next = start;
+	heap_start = heap_next = start;
+	vio_use_gate = rt_param_flag("vio_gate");
 	if (!rt_tsc_hz)
 		rt_tsc_calibrate();
 	vio_tsc_per_ms = rt_tsc_hz / 1000;
@@ -116,7 +117,11 @@ void *vio_alloc(size_t size, size_t align)
 		rt_fail("vio_alloc: out of memory (%zu bytes wanted, %#lx left)", size,
 			(unsigned long)(heap_end > p ? heap_end - p : 0));
 	heap_next = p + size;
-	memset((void *)p, 0, size);
+	/* RAM above the image is zero at boot and never handed out twice: only clear what
+	 * could hold loader data (the first MiB of the heap), so that large buffers cost nothing
+	 * (a memset in ring 0 is emulated instruction by instruction). */
+	if (p < heap_start + (1 << 20))
+		memset((void *)p, 0, size);
 	return (void *)p;
 }
 

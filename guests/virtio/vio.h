@@ -3,11 +3,11 @@
  * descriptors) and small helpers for blk, scsi, net and rng.
  *
  * Where the code runs: on the PVM hosts we develop on, guest ring 3 computes natively and
- * ring 0 is emulated (~0.35 us per instruction), while a device-register access costs
- * ~1.6-15 us from ring 0 and ~35-100 us from ring 3. So the drivers run in ring 3 (inside
- * rt_user_call) and do each register access through a three-instruction ring-0 stub reached by
- * `int3` (#BP through a DPL-3 gate): ~8 us of ring change plus the ring-0 access price. Called
- * in ring 0, the same functions access the registers directly. guests/README.md has the figures.
+ * ring 0 is emulated (~0.35-3 us per instruction). The drivers run in ring 3 (inside
+ * rt_user_call) and touch the device registers straight from there (the TSS I/O bitmap allows
+ * port I/O). A ring-0 stub reached by `int3` (#BP through a DPL-3 gate) can do the access
+ * instead (`vio_gate` on the command line), but measured slower here (guests/README.md);
+ * called in ring 0, the functions access the registers directly.
  *
  * Memory: vio_alloc() hands out zeroed, physically contiguous memory (identity-mapped) from
  * the RAM above the guest image; nothing is ever freed. The driver keeps no interrupts: it
@@ -88,7 +88,7 @@ struct vio_sg { uint64_t addr; uint32_t len; };
 /* --- setup -------------------------------------------------------------------------------- */
 /* Install the ring-0 access stub (#BP gate). Call once in ring 0 before any other vio_ call. */
 void vio_init(void);
-/* Zeroed memory, `align` a power of two; fails the guest (rt_fail) when RAM runs out. */
+/* Zeroed memory (never reused), `align` a power of two; fails the guest (rt_fail) when RAM runs out. */
 void *vio_alloc(size_t size, size_t align);
 
 /* Find the nth (from 0) device with this ID. `transport` is VIO_MMIO, VIO_PCI or 0 for
@@ -139,8 +139,8 @@ uint32_t vio_inl(uint16_t port);
 void vio_outl(uint16_t port, uint32_t v);
 uint32_t vio_pci_cfg(unsigned slot, unsigned off);
 void vio_pci_cfg_w(unsigned slot, unsigned off, uint32_t v);
-/* 1 to go through the stub from ring 3 (the default), 0 to access registers straight from
- * ring 3 (for measuring). */
+/* 1: ring-3 accesses go through the #BP stub (`vio_gate` on the command line); 0 (default):
+ * straight from ring 3. */
 extern int vio_use_gate;
 /* Register accesses made since boot (both rings), for the benchmarks. */
 extern uint64_t vio_reg_accesses;
