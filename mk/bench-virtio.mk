@@ -4,3 +4,7 @@
 bench: bench-virtio
 bench-virtio: all
 	@BUILD=$(BUILD) python3 bench/virtio-blk.py
+bench-virtio: bench-virtio-net
+.PHONY: bench-virtio-net
+bench-virtio-net: all
+	@BUILD=$(BUILD) bash bench/virtio-net.sh
