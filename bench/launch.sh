@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Launch benchmark: boot the hello guest repeatedly under vsrv run, under QEMU microvm, and
+# the floor (bench/kvm_floor.c), all in this one run; print the median wall time from
+# process start to exit, the peak RSS, and the ratios. Usage: bench/launch.sh [RUNS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-${RUNS:-21}}
+B=${BUILD:-build}
+guest=$B/guests/hello.elf
+spawn=$B/bench/spawn
+[ -r /dev/kvm ] || { echo "launch bench: no usable /dev/kvm"; exit 0; }
+[ -e "$guest" ] || { echo "launch bench: $guest is missing (make)"; exit 1; }
+
+echo "launch: $guest, median of $runs runs each, process start to exit (${SETTLE_MS:-50} ms idle between runs)"
+read -r v_ms v_kib v_st < <("$spawn" "$runs" "$B/vsrv" run --kernel "$guest" --memory 64M --serial none)
+read -r f_ms f_kib f_st < <("$spawn" "$runs" "$B/bench/kvm_floor")
+read -r i_ms i_kib i_st < <("$spawn" "$runs" "$B/bench/kvm_floor" --irqchip)
+q_ms= q_kib=
+if command -v qemu-system-x86_64 >/dev/null; then
+	read -r q_ms q_kib q_st < <("$spawn" "$runs" qemu-system-x86_64 -M microvm -enable-kvm -m 64 \
+		-nodefaults -nographic -serial null -no-reboot -device isa-debug-exit,iobase=0xf4 \
+		-kernel "$guest")
+fi
+mib() { echo "scale=1; $1 / 1024" | bc; }
+printf '%-14s %10s %12s %8s\n' starter "time(ms)" "peakRSS(MiB)" status
+printf '%-14s %10s %12s %8s\n' "vsrv run" "$v_ms" "$(mib "$v_kib")" "$v_st"
+[ -n "$q_ms" ] && printf '%-14s %10s %12s %8s\n' "qemu microvm" "$q_ms" "$(mib "$q_kib")" "$q_st"
+printf '%-14s %10s %12s %8s\n' "kvm floor" "$f_ms" "$(mib "$f_kib")" "$f_st"
+printf '%-14s %10s %12s %8s   (the floor plus KVM_CREATE_IRQCHIP and KVM_CREATE_PIT2)\n' \
+	"floor+irqchip" "$i_ms" "$(mib "$i_kib")" "$i_st"
+echo "vsrv / floor time:  $(echo "scale=2; $v_ms / $f_ms" | bc)x   (target <= 2x; vs floor+irqchip: $(echo "scale=2; $v_ms / $i_ms" | bc)x)"
+if [ -n "$q_ms" ]; then
+	echo "qemu / vsrv time:   $(echo "scale=2; $q_ms / $v_ms" | bc)x   (target >= 5x)"
+	echo "vsrv / qemu RSS:    $(echo "scale=3; $v_kib / $q_kib" | bc)    (target <= 0.25)"
+else
+	echo "qemu-system-x86_64 not installed: no QEMU figures"
+fi

@@ -1,0 +1,65 @@
+/* console: echoes each line received on COM1, taking receive interrupts through the I/O APIC
+ * (ISA IRQ 4). Prints "console: ready" once interrupts are on; for every line prints
+ * "echo: LINE"; the line "quit" ends the guest with the pass status. */
+#include "rt/rt.h"
+
+#define COM1 0x3f8
+#define VEC_COM1 0x24
+
+static char line[256];
+static size_t len;
+static volatile int quit;
+static uint64_t bytes, lines, irq_bytes;
+
+static void take(char c)
+{
+	bytes++;
+	if (c == '\n' || c == '\r') {
+		if (!len)
+			return;
+		line[len] = 0;
+		lines++;
+		if (!strcmp(line, "quit"))
+			quit = 1;
+		else
+			rt_printf("echo: %s\n", line);
+		len = 0;
+	} else if (len < sizeof(line) - 1) {
+		line[len++] = c;
+	}
+}
+
+static void drain(void)
+{
+	while (rt_inb(COM1 + 5) & 1)
+		take((char)rt_inb(COM1));
+}
+
+static int on_com1(struct rt_frame *f)
+{
+	(void)f;
+	uint64_t b = bytes;
+	drain();
+	irq_bytes += bytes - b;
+	rt_lapic_eoi();
+	return 1;
+}
+
+int main(void)
+{
+	rt_irq_init();
+	rt_set_handler(VEC_COM1, on_com1);
+	rt_ioapic_route(4, VEC_COM1, rt_lapic_id(), 0);
+	for (size_t i = 0; i < rt_serial_early_len; i++)
+		take(rt_serial_early[i]);
+	rt_outb(COM1 + 2, 0x01); /* FIFOs stay on (not cleared), interrupt at 1 byte */
+	rt_outb(COM1 + 4, 0x0b); /* DTR, RTS, OUT2 (the IRQ line on PCs) */
+	rt_outb(COM1 + 1, 0x01); /* interrupt on received data */
+	drain();                 /* anything that arrived before the interrupt was on */
+	rt_puts("console: ready\n");
+	while (!quit)
+		__asm__ volatile("sti; hlt; cli" ::: "memory");
+	rt_outb(COM1 + 1, 0x00);
+	rt_printf("console: %lu bytes (%lu through interrupts), %lu lines received\n", bytes, irq_bytes, lines);
+	return 0;
+}

@@ -1,0 +1,193 @@
+/* Boot: image detection, the guest memory map, and the registers of vCPU 0 for each entry
+ * mode (32-bit protected mode for multiboot, long mode with an identity map for Linux). */
+#include "arch/x86/boot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/log.h"
+#include "vmm/vm.h"
+
+int x86_map_file(const char *what, const char *path, uint8_t **buf, size_t *len)
+{
+	struct stat st;
+	void *p;
+	int fd, ret;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		vsrv_log("%s %s: %s", what, path, strerror(errno));
+		return ret;
+	}
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		vsrv_log("%s %s: %s", what, path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		ret = -EINVAL;
+		vsrv_log("%s %s: not a regular file", what, path);
+		goto out;
+	}
+	if ((uint64_t)st.st_size > VM_MAX_MEM) {
+		ret = -EFBIG;
+		vsrv_log("%s %s: file too large", what, path);
+		goto out;
+	}
+	ret = 0;
+	*len = (size_t)st.st_size;
+	if (!st.st_size) {
+		*buf = NULL;
+		goto out;
+	}
+	/* A private read-only mapping of the page cache: no copy, no heap. */
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+	if (p == MAP_FAILED) {
+		ret = -errno;
+		vsrv_log("%s %s: %s", what, path, strerror(errno));
+		goto out;
+	}
+	*buf = p;
+out:
+	close(fd);
+	return ret;
+}
+
+void x86_unmap_file(uint8_t *buf, size_t len)
+{
+	if (buf)
+		munmap(buf, len);
+}
+
+size_t x86_mem_map(const struct vm *vm, struct x86_mem_range *out, size_t max)
+{
+	const struct guest_mem *m = vm->mem;
+	struct x86_mem_range r[5];
+	size_t n = 0, i;
+
+	r[n++] = (struct x86_mem_range){ 0, BOOT_EBDA_ADDR, 1 };
+	r[n++] = (struct x86_mem_range){ BOOT_EBDA_ADDR, 0xa0000 - BOOT_EBDA_ADDR, 2 };
+	r[n++] = (struct x86_mem_range){ BOOT_ACPI_ADDR, 0x100000 - BOOT_ACPI_ADDR, 2 };
+	if (m->low_size > BOOT_KERNEL_ADDR)
+		r[n++] = (struct x86_mem_range){ BOOT_KERNEL_ADDR, m->low_size - BOOT_KERNEL_ADDR, 1 };
+	if (m->size > m->low_size)
+		r[n++] = (struct x86_mem_range){ MEM_HIGH_START, m->size - m->low_size, 1 };
+	for (i = 0; i < n && i < max; i++)
+		out[i] = r[i];
+	return i;
+}
+
+int x86_boot_load(struct vm *vm)
+{
+	const char *path = vm->cfg->kernel;
+	uint8_t *img;
+	size_t len;
+	int ret;
+
+	if (strlen(vm->cmdline) + 1 > BOOT_CMDLINE_MAX) {
+		vsrv_log("kernel command line too long (%zu bytes, at most %d)",
+			 strlen(vm->cmdline), BOOT_CMDLINE_MAX - 1);
+		return -E2BIG;
+	}
+	ret = x86_map_file("kernel", path, &img, &len);
+	if (ret < 0)
+		return ret;
+	ret = x86_boot_multiboot(vm, img, len);
+	if (ret == 0)
+		ret = x86_boot_bzimage(vm, img, len);
+	if (ret == 0)
+		ret = x86_boot_vmlinux(vm, img, len);
+	if (ret == 0) {
+		vsrv_log("kernel %s: not a bzImage, ELF64 vmlinux or multiboot image", path);
+		ret = -ENOEXEC;
+	}
+	x86_unmap_file(img, len);
+	return ret < 0 ? ret : 0;
+}
+
+/* A flat segment. type: 0xb code, 0x3 data. */
+static void seg(struct kvm_segment *s, uint16_t sel, uint8_t type, bool l, bool db)
+{
+	memset(s, 0, sizeof(*s));
+	s->base = 0;
+	s->limit = 0xffffffff;
+	s->selector = sel;
+	s->type = type;
+	s->present = 1;
+	s->s = 1;
+	s->l = l;
+	s->db = db;
+	s->g = 1;
+}
+
+/* GDT at BOOT_GDT_ADDR: null, null, code64 (0x10), data (0x18), code32 (0x20). */
+static void write_gdt(const struct vm *vm)
+{
+	static const uint64_t gdt[] = {
+		0, 0, 0x00af9b000000ffffULL, 0x00cf93000000ffffULL, 0x00cf9b000000ffffULL,
+	};
+	void *p = guest_mem_ptr(vm->mem, BOOT_GDT_ADDR, sizeof(gdt));
+
+	if (p)
+		memcpy(p, gdt, sizeof(gdt));
+}
+
+/* Identity map of the first 4 GiB with 2 MiB pages: PML4 -> PDPT -> 4 page directories. */
+static void write_page_tables(const struct vm *vm)
+{
+	uint64_t *pml4 = guest_mem_ptr(vm->mem, BOOT_PML4_ADDR, 0x6000);
+	uint64_t *pdpt = pml4 + 512, *pd = pml4 + 1024;
+	unsigned i;
+
+	if (!pml4)
+		return;
+	memset(pml4, 0, 0x6000);
+	pml4[0] = (BOOT_PML4_ADDR + 0x1000) | 0x3;
+	for (i = 0; i < 4; i++)
+		pdpt[i] = (BOOT_PML4_ADDR + 0x2000 + i * 0x1000ULL) | 0x3;
+	for (i = 0; i < 4 * 512; i++)
+		pd[i] = ((uint64_t)i << 21) | 0x83; /* present, writable, 2 MiB page */
+}
+
+void x86_boot_regs(const struct vm *vm, struct kvm_regs *regs, struct kvm_sregs *sregs)
+{
+	memset(regs, 0, sizeof(*regs));
+	regs->rflags = 0x2;
+	regs->rip = vm->boot.entry;
+	write_gdt(vm);
+	sregs->gdt.base = BOOT_GDT_ADDR;
+	sregs->gdt.limit = 5 * 8 - 1;
+	sregs->idt.base = 0;
+	sregs->idt.limit = 0;
+	memset(&sregs->tr, 0, sizeof(sregs->tr));
+	sregs->tr.limit = 0x67;
+	sregs->tr.type = 11; /* busy TSS */
+	sregs->tr.present = 1;
+	if (vm->boot.mode == BOOT_MODE_MULTIBOOT) {
+		seg(&sregs->cs, 0x20, 0xb, false, true);
+		seg(&sregs->ds, 0x18, 0x3, false, true);
+		sregs->cr0 = 0x11;  /* PE, ET; paging off */
+		sregs->cr4 = 0;
+		sregs->efer = 0;
+		regs->rax = 0x2badb002;
+		regs->rbx = vm->boot.arg;
+	} else {
+		write_page_tables(vm);
+		seg(&sregs->cs, 0x10, 0xb, true, false);
+		seg(&sregs->ds, 0x18, 0x3, false, true);
+		sregs->cr3 = BOOT_PML4_ADDR;
+		sregs->cr4 = 0x20;          /* PAE */
+		sregs->cr0 = 0x80000011;    /* PG, ET, PE */
+		sregs->efer = 0x500;        /* LME, LMA */
+		regs->rsi = vm->boot.arg;
+		regs->rsp = BOOT_PARAMS_ADDR;
+	}
+	sregs->es = sregs->fs = sregs->gs = sregs->ss = sregs->ds;
+}

@@ -1,0 +1,31 @@
+/* x86 platform tables and per-vCPU set-up: CPUID (cpuid.c), the MP table (mptable.c), the
+ * ACPI tables (acpi.c). */
+#ifndef VSRV_ARCH_X86_TABLES_H
+#define VSRV_ARCH_X86_TABLES_H
+
+#include <stdint.h>
+
+struct vm;
+struct kvm_cpuid2;
+
+/* APIC id of the IOAPIC in the MP table (after the CPUs' ids 0..nr-1). */
+#define X86_IOAPIC_ADDR 0xfec00000u
+
+/* Fetch KVM_GET_SUPPORTED_CPUID once per VM. Returns 0 and *out (free()) or -errno. */
+int x86_cpuid_get_supported(int kvm_fd, struct kvm_cpuid2 **out);
+
+/* Adjust a copy of the supported CPUID for vCPU id of nr_cpus (APIC ids, topology leaves,
+ * hypervisor bit, KVM paravirtual leaves) and set it with KVM_SET_CPUID2 on vcpu_fd.
+ * Returns 0 or -errno. */
+int x86_cpuid_set(int vcpu_fd, const struct kvm_cpuid2 *supported, unsigned id,
+		  unsigned nr_cpus);
+
+/* Write the MP floating pointer and configuration table (CPUs, ISA bus, IOAPIC, ISA
+ * interrupts) at BOOT_MPTABLE_ADDR. Returns 0 or -errno (logged). */
+int x86_mptable_write(struct vm *vm);
+
+/* Write the ACPI tables (RSDP at BOOT_ACPI_ADDR, XSDT, FADT with the PM1a blocks of
+ * devices/acpi_pm.h, FACS, DSDT with \_S5, MADT). Returns 0 or -errno (logged). */
+int x86_acpi_write(struct vm *vm);
+
+#endif

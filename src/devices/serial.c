@@ -1,0 +1,404 @@
+#include "devices/serial.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "util/log.h"
+#include "vmm/vm.h"
+
+enum { R_DATA, R_IER, R_IIR, R_LCR, R_MCR, R_LSR, R_MSR, R_SCR };
+#define LCR_DLAB   0x80
+#define MCR_LOOP   0x10
+#define LSR_DR     0x01
+#define LSR_THRE   0x20
+#define LSR_TEMT   0x40
+#define IER_RDI    0x01
+#define IER_THRI   0x02
+#define IIR_NONE   0x01
+#define IIR_THRI   0x02
+#define IIR_RDI    0x04
+#define IIR_FIFO   0xc0
+#define FCR_ENABLE 0x01
+#define FCR_CLR_RX 0x02
+
+struct serial {
+	struct vm *vm;
+	uint32_t gsi;
+	pthread_mutex_t lock;
+	struct serial_state st;
+	bool rx_paused;       /* under lock: input not watched because the FIFO is full */
+	bool escape;          /* loop thread: Ctrl-A seen on the terminal */
+	/* Backend (set up at create, owned; fds used by the loop thread and, for output, by
+	 * vCPU threads under the lock). */
+	int in_fd, out_fd;    /* -1 when absent */
+	int listen_fd;        /* unix: the listening socket */
+	bool in_watched;      /* loop thread: in_fd is registered with the loop */
+	bool tty_raw;
+	struct termios saved_tio;
+	char *sock_path;
+};
+
+/* ---- interrupt and register logic (under the lock) ---- */
+static uint8_t serial_iir(const struct serial *s)
+{
+	uint8_t fifo = (s->st.fcr & FCR_ENABLE) ? IIR_FIFO : 0;
+
+	if ((s->st.ier & IER_RDI) && s->st.rx_count)
+		return fifo | IIR_RDI;
+	if ((s->st.ier & IER_THRI) && s->st.thri)
+		return fifo | IIR_THRI;
+	return fifo | IIR_NONE;
+}
+
+static void serial_update_irq(struct serial *s)
+{
+	bool level = !(serial_iir(s) & IIR_NONE);
+
+	if (level != s->st.irq_level) {
+		s->st.irq_level = level;
+		vm_irq_line(s->vm, s->gsi, level);
+	}
+}
+
+static void rx_push(struct serial *s, uint8_t c)
+{
+	if (s->st.rx_count == SERIAL_RX_FIFO)
+		return; /* overrun: dropped */
+	s->st.rx[(s->st.rx_head + s->st.rx_count) % SERIAL_RX_FIFO] = c;
+	s->st.rx_count++;
+}
+
+static void rx_resume_msg(void *opaque);
+
+static uint8_t rx_pop(struct serial *s)
+{
+	uint8_t c;
+
+	if (!s->st.rx_count)
+		return 0;
+	c = s->st.rx[s->st.rx_head];
+	s->st.rx_head = (s->st.rx_head + 1) % SERIAL_RX_FIFO;
+	s->st.rx_count--;
+	if (s->rx_paused && s->st.rx_count == 0) {
+		s->rx_paused = false;
+		evloop_post(s->vm->loop, rx_resume_msg, s);
+	}
+	return c;
+}
+
+static void tx_byte(struct serial *s, uint8_t c)
+{
+	if (s->st.mcr & MCR_LOOP) {
+		rx_push(s, c);
+		return;
+	}
+	if (s->out_fd < 0)
+		return;
+	while (write(s->out_fd, &c, 1) < 0 && errno == EINTR)
+		;
+	/* Other errors (a client gone, EAGAIN on a slow socket): the byte is dropped. */
+}
+
+static void serial_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct serial *s = opaque;
+	bool dlab;
+	uint8_t v = data[0];
+
+	if (!is_write)
+		memset(data, 0, len);
+	pthread_mutex_lock(&s->lock);
+	dlab = s->st.lcr & LCR_DLAB;
+	switch (off) {
+	case R_DATA:
+		if (dlab) {
+			if (is_write) s->st.dll = v; else data[0] = s->st.dll;
+		} else if (is_write) {
+			tx_byte(s, v);
+			s->st.thri = true; /* transmission is instantaneous */
+		} else {
+			data[0] = rx_pop(s);
+		}
+		break;
+	case R_IER:
+		if (dlab) {
+			if (is_write) s->st.dlm = v; else data[0] = s->st.dlm;
+		} else if (is_write) {
+			/* Enabling THRI with an empty transmitter raises it at once. */
+			if ((v & IER_THRI) && !(s->st.ier & IER_THRI))
+				s->st.thri = true;
+			s->st.ier = v & 0x0f;
+		} else {
+			data[0] = s->st.ier;
+		}
+		break;
+	case R_IIR:
+		if (is_write) {
+			s->st.fcr = v & 0xc9;
+			if (v & FCR_CLR_RX)
+				s->st.rx_count = 0;
+		} else {
+			data[0] = serial_iir(s);
+			if ((data[0] & 0x0f) == IIR_THRI)
+				s->st.thri = false; /* reading IIR acknowledges THRI */
+		}
+		break;
+	case R_LCR:
+		if (is_write) s->st.lcr = v; else data[0] = s->st.lcr;
+		break;
+	case R_MCR:
+		if (is_write) s->st.mcr = v & 0x1f; else data[0] = s->st.mcr;
+		break;
+	case R_LSR:
+		if (!is_write)
+			data[0] = LSR_THRE | LSR_TEMT | (s->st.rx_count ? LSR_DR : 0);
+		break;
+	case R_MSR:
+		if (!is_write) {
+			if (s->st.mcr & MCR_LOOP) /* DTR->DSR, RTS->CTS, OUT1->RI, OUT2->DCD */
+				data[0] = (uint8_t)(((s->st.mcr & 0x01) << 5) | ((s->st.mcr & 0x02) << 3) |
+						    ((s->st.mcr & 0x04) << 4) | ((s->st.mcr & 0x08) << 4));
+			else
+				data[0] = 0xb0; /* DCD, DSR, CTS */
+		}
+		break;
+	case R_SCR:
+		if (is_write) s->st.scr = v; else data[0] = s->st.scr;
+		break;
+	}
+	serial_update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- input (loop thread) ---- */
+static void serial_input(void *opaque, uint32_t events);
+
+static void watch_input(struct serial *s, bool on)
+{
+	if (on == s->in_watched || s->in_fd < 0)
+		return;
+	if (on)
+		s->in_watched = evloop_add(s->vm->loop, s->in_fd, EPOLLIN, serial_input, s) == 0;
+	else {
+		evloop_del(s->vm->loop, s->in_fd);
+		s->in_watched = false;
+	}
+}
+
+static void rx_resume_msg(void *opaque)
+{
+	watch_input(opaque, true);
+}
+
+static void close_client(struct serial *s)
+{
+	watch_input(s, false);
+	close(s->in_fd);
+	s->in_fd = s->out_fd = -1;
+}
+
+static void serial_input(void *opaque, uint32_t events)
+{
+	struct serial *s = opaque;
+	uint8_t buf[SERIAL_RX_FIFO];
+	ssize_t n, i;
+	size_t room;
+
+	(void)events;
+	pthread_mutex_lock(&s->lock);
+	room = SERIAL_RX_FIFO - s->st.rx_count;
+	if (!room)
+		s->rx_paused = true; /* the vCPU that drains the FIFO posts rx_resume_msg */
+	pthread_mutex_unlock(&s->lock);
+	if (!room) {
+		watch_input(s, false);
+		return;
+	}
+	n = read(s->in_fd, buf, room);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		/* End of input: a Unix client left, or stdin closed. */
+		if (s->listen_fd >= 0) {
+			pthread_mutex_lock(&s->lock);
+			close_client(s);
+			pthread_mutex_unlock(&s->lock);
+		} else {
+			watch_input(s, false);
+		}
+		return;
+	}
+	pthread_mutex_lock(&s->lock);
+	for (i = 0; i < n; i++) {
+		if (s->tty_raw) {
+			/* Ctrl-A x quits, Ctrl-A Ctrl-A sends one Ctrl-A. */
+			if (s->escape) {
+				s->escape = false;
+				if (buf[i] == 'x') {
+					pthread_mutex_unlock(&s->lock);
+					vsrv_log("terminated from the console (Ctrl-A x)");
+					vm_request_stop(s->vm, 1);
+					return;
+				}
+			} else if (buf[i] == 0x01) {
+				s->escape = true;
+				continue;
+			}
+		}
+		rx_push(s, buf[i]);
+	}
+	serial_update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void serial_accept(void *opaque, uint32_t events)
+{
+	struct serial *s = opaque;
+	int fd;
+
+	(void)events;
+	fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0)
+		return;
+	pthread_mutex_lock(&s->lock);
+	if (s->in_fd >= 0)
+		close_client(s); /* the newest client wins */
+	s->in_fd = s->out_fd = fd;
+	pthread_mutex_unlock(&s->lock);
+	watch_input(s, true);
+}
+
+/* ---- backends ---- */
+static int open_unix(struct serial *s, const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, ret;
+
+	if (strlen(path) >= sizeof(a.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(a.sun_path, path);
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(path); /* a stale socket from an earlier run */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 4) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	s->listen_fd = fd;
+	s->sock_path = strdup(path);
+	ret = evloop_add(s->vm->loop, fd, EPOLLIN, serial_accept, s);
+	return ret;
+}
+
+static int open_backend(struct serial *s)
+{
+	const struct vm_config *cfg = s->vm->cfg;
+	struct termios raw;
+
+	switch (cfg->serial) {
+	case VM_SERIAL_NONE:
+		return 0;
+	case VM_SERIAL_FILE:
+		s->out_fd = open(cfg->serial_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		return s->out_fd < 0 ? -errno : 0;
+	case VM_SERIAL_UNIX:
+		return open_unix(s, cfg->serial_path);
+	case VM_SERIAL_STDIO:
+		s->out_fd = STDOUT_FILENO;
+		s->in_fd = STDIN_FILENO;
+		if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &s->saved_tio) == 0) {
+			raw = s->saved_tio;
+			cfmakeraw(&raw);
+			if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw) == 0)
+				s->tty_raw = true;
+		}
+		watch_input(s, true); /* not every stdin can be watched (a regular file) */
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int serial_create(struct vm *vm, uint16_t base, uint32_t gsi, struct serial **out)
+{
+	struct serial *s = calloc(1, sizeof(*s));
+	const char *path = vm->cfg->serial_path;
+	int ret;
+
+	if (!s)
+		return -ENOMEM;
+	s->vm = vm;
+	s->gsi = gsi;
+	s->in_fd = s->out_fd = s->listen_fd = -1;
+	pthread_mutex_init(&s->lock, NULL);
+	s->st.lsr = LSR_THRE | LSR_TEMT;
+	s->st.msr = 0xb0;
+	s->st.dll = 0x0c; /* 9600 baud */
+	ret = open_backend(s);
+	if (ret < 0) {
+		vsrv_log("serial: cannot open %s: %s", path ? path : "the console", strerror(-ret));
+		goto err;
+	}
+	ret = bus_register(&vm->pio, base, 8, serial_io, s, "serial");
+	if (ret < 0) {
+		vsrv_log("serial: cannot claim ports %#x-%#x: %s", base, base + 7, strerror(-ret));
+		goto err;
+	}
+	*out = s;
+	return 0;
+err:
+	serial_destroy(s);
+	return ret;
+}
+
+void serial_destroy(struct serial *s)
+{
+	if (!s)
+		return;
+	watch_input(s, false);
+	if (s->tty_raw)
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &s->saved_tio);
+	if (s->listen_fd >= 0) {
+		evloop_del(s->vm->loop, s->listen_fd);
+		close(s->listen_fd);
+		if (s->in_fd >= 0)
+			close(s->in_fd);
+		if (s->sock_path)
+			unlink(s->sock_path);
+	} else if (s->out_fd > STDERR_FILENO) {
+		close(s->out_fd);
+	}
+	free(s->sock_path);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+void serial_save(struct serial *s, struct serial_state *st)
+{
+	pthread_mutex_lock(&s->lock);
+	*st = s->st;
+	pthread_mutex_unlock(&s->lock);
+}
+
+int serial_restore(struct serial *s, const struct serial_state *st)
+{
+	if (st->rx_head >= SERIAL_RX_FIFO || st->rx_count > SERIAL_RX_FIFO)
+		return -EINVAL;
+	pthread_mutex_lock(&s->lock);
+	s->st = *st;
+	serial_update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}

@@ -1,0 +1,37 @@
+/* 16550A UART (the PC's COM1 at 0x3f8, IRQ 4): transmit and receive with interrupts, a
+ * receive FIFO, loopback, scratch and divisor registers. The backend is chosen by the VM's
+ * config: the terminal (raw mode while the VM runs, restored on destroy; Ctrl-A x quits),
+ * nothing, an output file, or a listening Unix socket (one client at a time).
+ * Registers are accessed on vCPU threads; input arrives on the control-loop thread. Both
+ * take the device's mutex. */
+#ifndef VSRV_DEVICES_SERIAL_H
+#define VSRV_DEVICES_SERIAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct vm;
+struct serial;
+
+#define SERIAL_RX_FIFO 64
+
+struct serial_state {
+	uint8_t ier, lcr, mcr, lsr, msr, scr, dll, dlm, fcr;
+	bool thri;                       /* transmitter-empty interrupt pending */
+	bool irq_level;                  /* level last driven on the GSI */
+	uint8_t rx[SERIAL_RX_FIFO];      /* receive FIFO (ring) */
+	unsigned rx_head, rx_count;
+};
+
+/* Create the UART at port base on vm->pio, raising gsi, with the backend from vm->cfg.
+ * Returns 0 and *out (free with serial_destroy) or -errno after logging one line. */
+int serial_create(struct vm *vm, uint16_t base, uint32_t gsi, struct serial **out);
+
+/* Stop watching the backend, restore the terminal, close the backend. NULL allowed.
+ * Call on the loop thread (or after the loop has stopped). */
+void serial_destroy(struct serial *s);
+
+void serial_save(struct serial *s, struct serial_state *st);
+int serial_restore(struct serial *s, const struct serial_state *st);
+
+#endif

@@ -1,0 +1,383 @@
+/* A VM, built by one explicit init table: each level has an init and an exit function, run
+ * in order by vm_create and in reverse by vm_destroy. Tests may build a VM by hand from the
+ * same level functions. */
+#include "vmm/vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "arch/x86/boot.h"
+#include "arch/x86/tables.h"
+#include "devices/acpi_pm.h"
+#include "devices/debug_exit.h"
+#include "devices/i8042.h"
+#include "devices/rtc.h"
+#include "devices/serial.h"
+#include "util/log.h"
+#include "vmm/vcpu.h"
+
+#define KVM_TSS_ADDR      0xfffbd000ULL
+#define KVM_IDMAP_ADDR    0xfffbc000ULL
+
+/* ---- level: kvm (the fds, the control loop, the buses) ---- */
+static int level_kvm_init(struct vm *vm)
+{
+	int ret;
+
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0) {
+		ret = -errno;
+		vsrv_log("cannot open /dev/kvm: %s%s", strerror(errno),
+			 errno == ENOENT ? " (is KVM available on this host?)" : "");
+		return ret;
+	}
+	if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {
+		vsrv_log("/dev/kvm: unsupported KVM API version");
+		return -ENOTSUP;
+	}
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0) {
+		ret = -errno;
+		vsrv_log("KVM_CREATE_VM: %s", strerror(errno));
+		return ret;
+	}
+	vm->run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (vm->run_size <= 0) {
+		vsrv_log("KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
+		return -EIO;
+	}
+	ret = evloop_create(&vm->loop);
+	if (ret < 0) {
+		vsrv_log("cannot create the control loop: %s", strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+static void level_kvm_exit(struct vm *vm)
+{
+	evloop_destroy(vm->loop);
+	vm->loop = NULL;
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	vm->vm_fd = vm->kvm_fd = -1;
+}
+
+/* ---- level: memory (guest RAM and its KVM memory slots) ---- */
+static int set_slot(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size, void *host)
+{
+	struct kvm_userspace_memory_region r = {
+		.slot = slot, .guest_phys_addr = gpa, .memory_size = size,
+		.userspace_addr = (uintptr_t)host,
+	};
+
+	return ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ? -errno : 0;
+}
+
+static int level_memory_init(struct vm *vm)
+{
+	struct guest_mem *m;
+	int ret;
+
+	ret = guest_mem_create(vm->cfg->mem_size, &vm->mem);
+	if (ret < 0) {
+		vsrv_log("cannot map %llu MiB of guest memory: %s",
+			 (unsigned long long)(vm->cfg->mem_size >> 20), strerror(-ret));
+		return ret;
+	}
+	m = vm->mem;
+	ret = set_slot(vm, 0, 0, m->low_size, m->host);
+	if (!ret && m->size > m->low_size)
+		ret = set_slot(vm, 1, MEM_HIGH_START, m->size - m->low_size, m->host + m->low_size);
+	if (ret < 0)
+		vsrv_log("KVM_SET_USER_MEMORY_REGION: %s", strerror(-ret));
+	return ret;
+}
+
+static void level_memory_exit(struct vm *vm)
+{
+	guest_mem_destroy(vm->mem);
+	vm->mem = NULL;
+}
+
+/* ---- level: irqchip (in-kernel PIC, IOAPIC, LAPICs and PIT) ---- */
+static int level_irqchip_init(struct vm *vm)
+{
+	struct kvm_pit_config pit = { .flags = 0 };
+	uint64_t idmap = KVM_IDMAP_ADDR;
+	int ret;
+
+	/* Needed on VMX hosts; harmless (and possibly refused) elsewhere. */
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDR) < 0 && errno != EINVAL)
+		vsrv_log("KVM_SET_TSS_ADDR: %s (ignored)", strerror(errno));
+	ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap);
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+		ret = -errno;
+		vsrv_log("KVM_CREATE_IRQCHIP: %s", strerror(errno));
+		return ret;
+	}
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+		ret = -errno;
+		vsrv_log("KVM_CREATE_PIT2: %s", strerror(errno));
+		return ret;
+	}
+	ret = vm_irq_routing_init(vm);
+	if (ret < 0)
+		vsrv_log("cannot set up interrupt routing: %s", strerror(-ret));
+	return ret;
+}
+
+static void level_irqchip_exit(struct vm *vm)
+{
+	free(vm->routes);
+	vm->routes = NULL;
+}
+
+/* ---- level: base devices (UART, i8042, RTC, debug exit, port 0x80) ---- */
+static void port80_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+{
+	(void)opaque; (void)off;
+	if (!is_write)
+		memset(data, 0, len);
+}
+
+static int level_base_init(struct vm *vm)
+{
+	int ret;
+
+	ret = serial_create(vm, 0x3f8, VM_GSI_SERIAL0, &vm->serial);
+	if (ret < 0)
+		return ret; /* logged with the backend's name */
+	ret = i8042_create(vm, &vm->i8042);
+	if (!ret)
+		ret = rtc_create(vm, &vm->rtc);
+	if (!ret)
+		ret = debug_exit_create(vm, 0xf4, &vm->debug_exit);
+	if (!ret)
+		ret = acpi_pm_create(vm, &vm->acpi_pm);
+	if (!ret)
+		ret = bus_register(&vm->pio, 0x80, 1, port80_io, NULL, "post");
+	if (ret < 0)
+		vsrv_log("cannot set up the base devices: %s", strerror(-ret));
+	return ret;
+}
+
+static void level_base_exit(struct vm *vm)
+{
+	acpi_pm_destroy(vm->acpi_pm);
+	vm->acpi_pm = NULL;
+	debug_exit_destroy(vm->debug_exit);
+	rtc_destroy(vm->rtc);
+	i8042_destroy(vm->i8042);
+	serial_destroy(vm->serial);
+	vm->debug_exit = NULL;
+	vm->rtc = NULL;
+	vm->i8042 = NULL;
+	vm->serial = NULL;
+}
+
+/* ---- level: devices (the hook for virtio and PCI) ---- */
+__attribute__((weak)) int vm_devices_init(struct vm *vm)
+{
+	if (vm->cfg->nr_disks || vm->cfg->nr_nets) {
+		vsrv_log("--disk and --net are not supported by this build");
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+__attribute__((weak)) void vm_devices_exit(struct vm *vm)
+{
+	(void)vm;
+}
+
+int vm_cmdline_append(struct vm *vm, const char *s)
+{
+	size_t a = strlen(vm->cmdline), b = strlen(s);
+	char *n;
+
+	if (a + b + 2 > BOOT_CMDLINE_MAX)
+		return -E2BIG;
+	n = realloc(vm->cmdline, a + b + 2);
+	if (!n)
+		return -ENOMEM;
+	if (a)
+		n[a++] = ' ';
+	memcpy(n + a, s, b + 1);
+	vm->cmdline = n;
+	return 0;
+}
+
+/* ---- level: boot (kernel, initrd, command line, MP table) ---- */
+static int level_boot_init(struct vm *vm)
+{
+	int ret = x86_boot_load(vm);
+
+	if (!ret)
+		ret = x86_mptable_write(vm);
+	if (!ret)
+		ret = x86_acpi_write(vm);
+	return ret;
+}
+
+/* ---- level: vCPUs ---- */
+static int level_vcpus_init(struct vm *vm)
+{
+	unsigned i;
+	int ret;
+
+	for (i = 0; i < vm->cfg->nr_cpus; i++) {
+		ret = vcpu_create(vm, i, &vm->vcpus[i]);
+		if (ret < 0)
+			return ret;
+		vm->nr_vcpus = i + 1;
+	}
+	return 0;
+}
+
+static void level_vcpus_exit(struct vm *vm)
+{
+	unsigned i;
+
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		vcpu_destroy(vm->vcpus[i]);
+		vm->vcpus[i] = NULL;
+	}
+	vm->nr_vcpus = 0;
+	free(vm->cpuid);
+	vm->cpuid = NULL;
+}
+
+/* The init levels, in order. */
+static const struct vm_level {
+	const char *name;
+	int (*init)(struct vm *vm);
+	void (*exit)(struct vm *vm);
+} vm_levels[] = {
+	{ "kvm",     level_kvm_init,     level_kvm_exit },
+	{ "memory",  level_memory_init,  level_memory_exit },
+	{ "irqchip", level_irqchip_init, level_irqchip_exit },
+	{ "base",    level_base_init,    level_base_exit },
+	{ "devices", vm_devices_init,    vm_devices_exit },
+	{ "boot",    level_boot_init,    NULL },
+	{ "vcpus",   level_vcpus_init,   level_vcpus_exit },
+};
+#define NR_LEVELS (int)(sizeof(vm_levels) / sizeof(vm_levels[0]))
+
+int vm_create(const struct vm_config *cfg, struct vm **out)
+{
+	struct vm *vm;
+	int ret;
+
+	vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return -ENOMEM;
+	vm->kvm_fd = vm->vm_fd = -1;
+	vm->cfg = cfg;
+	bus_init(&vm->pio);
+	bus_init(&vm->mmio);
+	pthread_mutex_init(&vm->irq_lock, NULL);
+	vm->cmdline = strdup(cfg->cmdline ? cfg->cmdline : "");
+	if (!vm->cmdline) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	for (vm->init_done = 0; vm->init_done < NR_LEVELS; vm->init_done++) {
+		ret = vm_levels[vm->init_done].init(vm);
+		if (ret < 0) {
+			/* The level cleans up after itself only partially: run its exit too. */
+			if (vm_levels[vm->init_done].exit)
+				vm_levels[vm->init_done].exit(vm);
+			goto err;
+		}
+	}
+	*out = vm;
+	return 0;
+err:
+	vm_destroy(vm);
+	return ret;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (!vm)
+		return;
+	while (vm->init_done > 0) {
+		vm->init_done--;
+		if (vm_levels[vm->init_done].exit)
+			vm_levels[vm->init_done].exit(vm);
+	}
+	bus_destroy(&vm->mmio);
+	bus_destroy(&vm->pio);
+	pthread_mutex_destroy(&vm->irq_lock);
+	free(vm->cmdline);
+	free(vm);
+}
+
+void vm_destroy_detached(struct vm *vm)
+{
+	int p[2] = { -1, -1 };
+	char c;
+	pid_t pid;
+
+	if (!vm)
+		return;
+	if (vm->vm_fd < 0 || pipe2(p, O_CLOEXEC) < 0) {
+		vm_destroy(vm);
+		return;
+	}
+	/* Unmap guest RAM first so that fork copies next to nothing. */
+	guest_mem_destroy(vm->mem);
+	vm->mem = NULL;
+	pid = fork();
+	if (pid == 0) {
+		/* Keep only the VM fd and the pipe's read end; wait until the parent has
+		 * closed its references (it then closes the write end); exiting then drops the
+		 * last reference to the VM and the kernel tears it down here. */
+		if (dup2(vm->vm_fd, 3) < 0 || dup2(p[0], 4) < 0)
+			_exit(1);
+		close_range(0, 2, 0);
+		close_range(5, ~0U, 0);
+		while (read(4, &c, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);
+	}
+	/* pid < 0: no child, the teardown simply happens here. */
+	close(p[0]);
+	vm_destroy(vm);
+	close(p[1]); /* the child may go now */
+}
+
+void vm_request_stop(struct vm *vm, int code)
+{
+	evloop_stop(vm->loop, code);
+}
+
+int vm_run(struct vm *vm)
+{
+	unsigned i, started = 0;
+	int ret = 0, code;
+
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		ret = vcpu_start(vm->vcpus[i]);
+		if (ret < 0) {
+			vsrv_log("cannot start vCPU %u: %s", i, strerror(-ret));
+			break;
+		}
+		started++;
+	}
+	code = ret < 0 ? ret : evloop_run(vm->loop);
+	for (i = 0; i < started; i++)
+		vcpu_stop(vm->vcpus[i]);
+	for (i = 0; i < started; i++)
+		vcpu_join(vm->vcpus[i]);
+	return code;
+}

@@ -1,0 +1,192 @@
+/* One KVM virtual machine: its file descriptors, guest memory, I/O buses, control loop,
+ * vCPUs and interrupt plumbing. A VM is built by walking the init table in vm.c (core,
+ * memory, irqchip, base devices, device hook, boot, vCPUs) and torn down in reverse.
+ *
+ * Threads: vm_create/vm_run/vm_destroy run on the main thread, which runs the control loop
+ * (vm->loop). Each vCPU has its own thread. The interrupt functions below (vm_irq_*,
+ * vm_irqfd_*, vm_ioeventfd_*, vm_msi_*) may be called from any thread: they only issue
+ * ioctls on the VM fd, and the routing table they keep is under vm->irq_lock. */
+#ifndef VSRV_VMM_VM_H
+#define VSRV_VMM_VM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmm/bus.h"
+#include "vmm/evloop.h"
+#include "vmm/mem.h"
+
+#define VM_MAX_VCPUS 64
+#define VM_MIN_MEM   (2ULL << 20)   /* 2 MiB */
+#define VM_MAX_MEM   (1ULL << 40)   /* 1 TiB */
+
+enum vm_serial_mode {
+	VM_SERIAL_STDIO, /* default: the terminal (raw mode while the VM runs) */
+	VM_SERIAL_NONE,  /* output dropped, no input */
+	VM_SERIAL_FILE,  /* output appended to serial_path, no input */
+	VM_SERIAL_UNIX,  /* a listening Unix socket at serial_path: one client at a time */
+};
+
+/* The parsed options of `vsrv run`. Strings are not owned (they point into argv). */
+struct vm_config {
+	const char *kernel;       /* required */
+	const char *initrd;       /* or NULL */
+	const char *cmdline;      /* or NULL (empty) */
+	unsigned nr_cpus;         /* 1..VM_MAX_VCPUS */
+	uint64_t mem_size;        /* bytes, VM_MIN_MEM..VM_MAX_MEM, a multiple of 4 KiB */
+	enum vm_serial_mode serial;
+	const char *serial_path;  /* file: or unix: path */
+	bool no_reboot;           /* guest reset ends the VM (status 0) instead of restarting it */
+	/* --disk SPEC and --net SPEC, in command-line order; parsed by the virtio devices. */
+	const char **disks;
+	unsigned nr_disks;
+	const char **nets;
+	unsigned nr_nets;
+};
+
+/* Codes for evloop_stop(vm->loop, code) besides a plain exit status 0..255. */
+#define VM_STOP_RESET  0x100  /* guest reset: restart unless no_reboot */
+
+/* Well-known ISA interrupt lines (GSIs) used by the base devices. */
+#define VM_GSI_SERIAL0 4
+#define VM_GSI_RTC     8
+#define VM_NR_IOAPIC_PINS 24
+
+struct vcpu;
+struct serial;
+struct i8042;
+struct rtc;
+struct debug_exit;
+struct acpi_pm;
+struct kvm_irq_routing;
+struct kvm_cpuid2;
+
+struct vm {
+	int kvm_fd;                 /* /dev/kvm */
+	int vm_fd;                  /* KVM_CREATE_VM */
+	int run_size;               /* KVM_GET_VCPU_MMAP_SIZE */
+	const struct vm_config *cfg;/* not owned; outlives the VM */
+	struct guest_mem *mem;
+	struct bus pio, mmio;
+	struct evloop *loop;        /* the control loop, run by vm_run on the calling thread */
+	unsigned nr_vcpus;
+	struct vcpu *vcpus[VM_MAX_VCPUS];
+	struct kvm_cpuid2 *cpuid;   /* KVM_GET_SUPPORTED_CPUID, fetched once (owned) */
+
+	/* Interrupt plumbing (any thread, under irq_lock). */
+	pthread_mutex_t irq_lock;
+	uint32_t gsi_used[8];       /* bitmap of GSIs 0..255 handed out (pins and MSI routes) */
+	struct kvm_irq_routing *routes; /* the full table last given to KVM_SET_GSI_ROUTING */
+
+	/* Kernel command line as handed to the guest: cfg->cmdline plus device additions
+	 * (vm_cmdline_append), built before the boot level. Owned. */
+	char *cmdline;
+
+	/* Boot: filled by the boot level, applied to vCPU 0 when it is created. */
+	struct vm_boot {
+		int mode;           /* BOOT_MODE_* in arch/x86/boot.h */
+		uint64_t entry;     /* guest-physical entry point */
+		uint64_t arg;       /* EBX (multiboot info) or RSI (boot_params) */
+	} boot;
+
+	/* Base devices (src/devices/), each with its own lock. */
+	struct serial *serial;
+	struct i8042 *i8042;
+	struct rtc *rtc;
+	struct debug_exit *debug_exit;
+	struct acpi_pm *acpi_pm;    /* power-off through ACPI PM1a_CNT */
+
+	/* Private state of the device hook (virtio, PCI), owned by it. */
+	void *devices_priv;
+
+	int init_done;              /* how many init-table levels succeeded */
+};
+
+/* Create a VM from cfg (validated by the caller) and load the kernel: every init level up
+ * to and including the vCPUs (their threads are not started yet). Returns 0 and *out (free
+ * with vm_destroy), or -errno after logging one line naming what failed. */
+int vm_create(const struct vm_config *cfg, struct vm **out);
+
+/* Start the vCPU threads and run the control loop until the VM ends. Returns the stop code:
+ * 0..255 (exit status), VM_STOP_RESET, or a negative -errno on a host failure (logged). The
+ * vCPU threads are stopped and joined before it returns. Call once per VM. */
+int vm_run(struct vm *vm);
+
+/* Tear down whatever vm_create built, in reverse order. NULL is allowed. */
+void vm_destroy(struct vm *vm);
+
+/* Like vm_destroy, but the kernel's own teardown of the KVM VM (tens of milliseconds of
+ * RCU grace periods on some hosts) runs in a detached child process that holds the last
+ * reference to the VM fd, so the caller can exit (or build its next VM) at once. The child
+ * closes every other fd first (so it holds no pipe or terminal open), waits until this
+ * process has closed its own references, and exits when the teardown is done; the caller
+ * does not wait for it (it is reparented to init, or to the nearest subreaper, when the
+ * caller exits; until then the caller should reap it, e.g. with SIGCHLD ignored). Call on
+ * the main thread after vm_run. */
+void vm_destroy_detached(struct vm *vm);
+
+/* Ask the VM to stop with code (see vm_run). Any thread; the first request wins. */
+void vm_request_stop(struct vm *vm, int code);
+
+/* --- Device hook ----------------------------------------------------------------------
+ * The init table's "devices" level calls vm_devices_init(vm) after the base devices and
+ * before the kernel is loaded (so it may append to the command line), and teardown calls
+ * vm_devices_exit(vm). The defaults in vm.c are weak: they refuse --disk/--net and do
+ * nothing else. The virtio branch provides the strong definitions. */
+int vm_devices_init(struct vm *vm);
+void vm_devices_exit(struct vm *vm);
+
+/* Append " s" to the guest kernel command line (before the boot level). Returns 0 or
+ * -ENOMEM / -E2BIG. */
+int vm_cmdline_append(struct vm *vm, const char *s);
+
+/* --- Interrupts -------------------------------------------------------------------------
+ * GSIs 0..23 are the IOAPIC pins (0..15 also the PIC's ISA IRQs; GSI n is IOAPIC pin n, the
+ * PIT's GSI 0 included, as the MP table describes). Legacy devices use fixed ISA GSIs (VM_GSI_*); other line-based devices
+ * (virtio-mmio, PCI INTx) allocate a free pin. MSI routes get GSIs 24 and up. */
+
+/* Allocate a free IOAPIC pin (GSI 5..23, not one of the fixed ISA lines). Returns 0 and
+ * *gsi, or -ENOSPC. */
+int vm_irq_alloc(struct vm *vm, uint32_t *gsi);
+
+/* Free a GSI from vm_irq_alloc. */
+void vm_irq_free(struct vm *vm, uint32_t gsi);
+
+/* Set the level of a GSI (KVM_IRQ_LINE). For an edge-triggered line, raise then lower.
+ * Returns 0 or -errno. */
+int vm_irq_line(struct vm *vm, uint32_t gsi, int level);
+static inline int vm_irq_raise(struct vm *vm, uint32_t gsi) { return vm_irq_line(vm, gsi, 1); }
+static inline int vm_irq_lower(struct vm *vm, uint32_t gsi) { return vm_irq_line(vm, gsi, 0); }
+
+/* Make a write to eventfd efd inject gsi (KVM_IRQFD). With resample_fd >= 0 the line is
+ * level-triggered: KVM lowers it on EOI and signals resample_fd. The VM does not own the
+ * fds. Returns 0 or -errno. */
+int vm_irqfd_add(struct vm *vm, uint32_t gsi, int efd, int resample_fd);
+int vm_irqfd_del(struct vm *vm, uint32_t gsi, int efd);
+
+/* Make a guest write of len bytes (1, 2, 4, 8; 0 = any length for MMIO) to addr signal
+ * eventfd efd instead of exiting (KVM_IOEVENTFD). pio selects port I/O, else MMIO. With
+ * match, only writes of value datamatch. The VM does not own efd. Returns 0 or -errno. */
+int vm_ioeventfd_add(struct vm *vm, uint64_t addr, uint32_t len, bool pio, bool match,
+		     uint64_t datamatch, int efd);
+int vm_ioeventfd_del(struct vm *vm, uint64_t addr, uint32_t len, bool pio, bool match,
+		     uint64_t datamatch, int efd);
+
+/* Allocate a GSI routed to the MSI message (addr, data) (KVM_SET_GSI_ROUTING with the
+ * whole table). Returns 0 and *gsi, or -errno. Use with vm_irqfd_add for MSI-X vectors. */
+int vm_msi_route_add(struct vm *vm, uint64_t addr, uint32_t data, uint32_t *gsi);
+
+/* Point an MSI route at a new message (the guest reprogrammed the vector). 0 or -errno. */
+int vm_msi_route_update(struct vm *vm, uint32_t gsi, uint64_t addr, uint32_t data);
+
+/* Remove an MSI route and free its GSI. 0 or -ENOENT. */
+int vm_msi_route_del(struct vm *vm, uint32_t gsi);
+
+/* Inject one MSI directly (KVM_SIGNAL_MSI). 0 or -errno. */
+int vm_msi_signal(struct vm *vm, uint64_t addr, uint32_t data);
+
+/* Internal to the init table: set up the routing table (irq.c). 0 or -errno. */
+int vm_irq_routing_init(struct vm *vm);
+
+#endif
