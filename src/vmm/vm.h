@@ -43,6 +43,8 @@ struct vm_config {
 	unsigned nr_disks;
 	const char **nets;
 	unsigned nr_nets;
+	const char **devices;     /* --device SPEC (rng, console,socket=PATH), for the virtio hook */
+	unsigned nr_devices;
 };
 
 /* Codes for evloop_stop(vm->loop, code) besides a plain exit status 0..255. */

@@ -1,0 +1,293 @@
+/* libvhd: creating images (fixed, dynamic, differencing with parent locators). */
+#include "vhd/vhd_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Relative path from directory `from` to file `to` (both absolute, canonical). */
+static int relpath(const char *from, const char *to, char *out, size_t len)
+{
+	size_t common = 0, i = 0;
+	size_t o = 0;
+
+	/* longest common prefix ending at a '/' boundary */
+	while (from[i] && to[i] && from[i] == to[i]) {
+		i++;
+		if (to[i] == '/' && (from[i] == '/' || from[i] == 0))
+			common = i;
+	}
+	if (from[i] == 0 && to[i] == '/')
+		common = i;
+	if (!strcmp(from, "/"))
+		common = 0;
+	/* one ".." per component of from after the common prefix */
+	for (const char *p = from + common; *p; p++) {
+		if (*p == '/' && p[1]) {
+			if (o + 3 >= len)
+				return -ENAMETOOLONG;
+			memcpy(out + o, "../", 3);
+			o += 3;
+		}
+	}
+	const char *rest = to + common;
+	while (*rest == '/')
+		rest++;
+	if (o == 0) {
+		if (o + 2 >= len)
+			return -ENAMETOOLONG;
+		memcpy(out, "./", 2);
+		o = 2;
+	}
+	if (o + strlen(rest) + 1 > len)
+		return -ENAMETOOLONG;
+	strcpy(out + o, rest);
+	return 0;
+}
+
+static int child_dir(const char *path, char *out)
+{
+	char tmp[PATH_MAX];
+	const char *s = strrchr(path, '/');
+
+	if (!s)
+		snprintf(tmp, sizeof(tmp), ".");
+	else if (s == path)
+		snprintf(tmp, sizeof(tmp), "/");
+	else
+		snprintf(tmp, sizeof(tmp), "%.*s", (int)(s - path), path);
+	return realpath(tmp, out) ? 0 : -errno;
+}
+
+struct loc_data {
+	uint32_t code;
+	uint8_t buf[2 * PATH_MAX];
+	long len;
+};
+
+int vhd_create(const char *path, const struct vhd_create_opts *o, struct vhd **out)
+{
+	struct vhd_footer f;
+	struct vhd_dynhdr h;
+	struct vhd *parent = NULL;
+	struct loc_data *loc = NULL;
+	uint8_t fb[512], hb[1024], *bat = NULL;
+	uint64_t size, pos;
+	uint32_t bs = o->block_size ? o->block_size : VHD_DEFAULT_BLOCK_SIZE;
+	int fd = -1, ret, nloc = 0;
+
+	if (out)
+		*out = NULL;
+	vhd_seterr("%s", "");
+	if (o->type != VHD_TYPE_FIXED && o->type != VHD_TYPE_DYNAMIC && o->type != VHD_TYPE_DIFF) {
+		vhd_seterr("%s: unknown image type %d", path, (int)o->type);
+		return -EINVAL;
+	}
+	if (o->type != VHD_TYPE_FIXED && (bs < 4096 || bs > VHD_MAX_BLOCK || (bs & (bs - 1)))) {
+		vhd_seterr("%s: block size %u is not a power of two between 4 KiB and 256 MiB", path, bs);
+		return -EINVAL;
+	}
+	if (o->type == VHD_TYPE_DIFF) {
+		if (!o->parent || !o->parent[0]) {
+			vhd_seterr("%s: a differencing image needs a parent", path);
+			return -EINVAL;
+		}
+		ret = vhd_open(o->parent, VHD_RDONLY, &parent);
+		if (ret)
+			return ret; /* message set by vhd_open */
+		size = parent->size;
+		struct stat st;
+		if (stat(path, &st) == 0 && st.st_dev == parent->dev && st.st_ino == parent->ino) {
+			vhd_seterr("%s: the image would overwrite its own parent", path);
+			ret = -EINVAL;
+			goto err;
+		}
+		if (o->size && o->size != size && vhd_round_size(o->size, o->force_size) != size) {
+			vhd_seterr("%s: size %llu differs from the parent's %llu", path,
+				   (unsigned long long)o->size, (unsigned long long)size);
+			ret = -EINVAL;
+			goto err;
+		}
+	} else {
+		if (o->size == 0) {
+			vhd_seterr("%s: image size must not be zero", path);
+			return -EINVAL;
+		}
+		if (o->size > VHD_MAX_SIZE) {
+			vhd_seterr("%s: size %llu exceeds the VHD maximum of 2040 GiB", path,
+				   (unsigned long long)o->size);
+			return -EFBIG;
+		}
+		size = vhd_round_size(o->size, o->force_size);
+		if (size > VHD_MAX_SIZE)
+			size = o->size / 512 * 512; /* rounding past the limit: keep as asked */
+	}
+	if (o->type != VHD_TYPE_FIXED && (size + bs - 1) / bs > VHD_MAX_ENTRIES) {
+		vhd_seterr("%s: too many blocks (size %llu, block size %u)", path,
+			   (unsigned long long)size, bs);
+		ret = -EINVAL;
+		goto err;
+	}
+
+	memset(&f, 0, sizeof(f));
+	f.features = 2;
+	f.version = 0x00010000;
+	f.data_offset = o->type == VHD_TYPE_FIXED ? ~0ULL : 512;
+	f.timestamp = o->timestamp ? o->timestamp : vhd_now();
+	if (o->creator[0] || o->creator[1] || o->creator[2] || o->creator[3])
+		memcpy(f.creator_app, o->creator, 4);
+	else if (parent)
+		memcpy(f.creator_app, parent->f.creator_app, 4); /* same size rule as the parent */
+	else
+		memcpy(f.creator_app, o->force_size ? "win " : "vsrv", 4);
+	f.creator_version = 0x00010000;
+	memcpy(f.creator_os, "Wi2k", 4);
+	if (parent) {
+		f.current_size = parent->f.current_size;
+		f.original_size = parent->f.current_size;
+		f.cyls = parent->f.cyls;
+		f.heads = parent->f.heads;
+		f.spt = parent->f.spt;
+	} else {
+		f.current_size = f.original_size = size;
+		vhd_geometry(size / 512, &f.cyls, &f.heads, &f.spt);
+	}
+	f.type = o->type;
+	if (o->uuid)
+		memcpy(f.uuid, o->uuid, 16);
+	else
+		vhd_uuid_random(f.uuid);
+	vhd_footer_build(&f, fb);
+	if (parent && vhd_footer_vsize(&f) != size) {
+		vhd_seterr("%s: creator '%.4s' would change the size seen by other tools", path,
+			   f.creator_app);
+		ret = -EINVAL;
+		goto err;
+	}
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | (o->excl ? O_EXCL : O_TRUNC), 0644);
+	if (fd < 0) {
+		ret = -errno;
+		vhd_seterr("%s: %s", path, strerror(errno));
+		goto err;
+	}
+	if (o->type == VHD_TYPE_FIXED) {
+		if (ftruncate(fd, (off_t)size)) {
+			ret = -errno;
+			goto err_unlink;
+		}
+		ret = vhd_pwrite_full(fd, fb, 512, size);
+		if (ret)
+			goto err_unlink;
+		goto done;
+	}
+
+	memset(&h, 0, sizeof(h));
+	h.data_offset = ~0ULL;
+	h.bat_offset = 1536;
+	h.version = 0x00010000;
+	h.max_entries = (uint32_t)((size + bs - 1) / bs);
+	h.block_size = bs;
+	uint64_t bat_bytes = ((uint64_t)h.max_entries * 4 + 511) / 512 * 512;
+	pos = h.bat_offset + bat_bytes;
+	if (parent) {
+		char pabs[PATH_MAX], cdir[PATH_MAX], rel[PATH_MAX];
+		memcpy(h.parent_uuid, parent->f.uuid, 16);
+		h.parent_ts = parent->f.timestamp;
+		if (!realpath(o->parent, pabs) || child_dir(path, cdir)) {
+			ret = -errno;
+			vhd_seterr("%s: cannot resolve the parent path %s", path, o->parent);
+			goto err_unlink;
+		}
+		if (vhd_utf8_to_utf16(pabs, true, h.parent_name, sizeof(h.parent_name)) < 0) {
+			const char *base = strrchr(pabs, '/') + 1;
+			memset(h.parent_name, 0, sizeof(h.parent_name));
+			vhd_utf8_to_utf16(base, true, h.parent_name, sizeof(h.parent_name));
+		}
+		loc = calloc(2, sizeof(*loc));
+		if (!loc) {
+			ret = -ENOMEM;
+			goto err_unlink;
+		}
+		if (relpath(cdir, pabs, rel, sizeof(rel)) == 0) {
+			for (char *p = rel; *p; p++)
+				if (*p == '/')
+					*p = '\\';
+			loc[nloc].code = 0x57327275; /* W2ru */
+			loc[nloc].len = vhd_utf8_to_utf16(rel, false, loc[nloc].buf, sizeof(loc[nloc].buf));
+			if (loc[nloc].len > 0)
+				nloc++;
+		}
+		loc[nloc].code = 0x57326b75; /* W2ku */
+		loc[nloc].len = vhd_utf8_to_utf16(pabs, false, loc[nloc].buf, sizeof(loc[nloc].buf));
+		if (loc[nloc].len > 0)
+			nloc++;
+		for (int i = 0; i < nloc; i++) {
+			uint32_t space = (uint32_t)((loc[i].len + 511) / 512);
+			h.loc[i].code = loc[i].code;
+			h.loc[i].space = space;
+			h.loc[i].length = (uint32_t)loc[i].len;
+			h.loc[i].offset = pos;
+			pos += (uint64_t)space * 512;
+		}
+	}
+	vhd_dynhdr_build(&h, hb);
+	bat = malloc(bat_bytes);
+	if (!bat) {
+		ret = -ENOMEM;
+		goto err_unlink;
+	}
+	memset(bat, 0xff, bat_bytes);
+	if ((ret = vhd_pwrite_full(fd, fb, 512, 0)) || (ret = vhd_pwrite_full(fd, hb, 1024, 512)) ||
+	    (ret = vhd_pwrite_full(fd, bat, bat_bytes, h.bat_offset)))
+		goto err_unlink;
+	for (int i = 0; i < nloc; i++) {
+		uint8_t *sec = calloc(h.loc[i].space, 512);
+		if (!sec) {
+			ret = -ENOMEM;
+			goto err_unlink;
+		}
+		memcpy(sec, loc[i].buf, (size_t)loc[i].len);
+		ret = vhd_pwrite_full(fd, sec, (size_t)h.loc[i].space * 512, h.loc[i].offset);
+		free(sec);
+		if (ret)
+			goto err_unlink;
+	}
+	ret = vhd_pwrite_full(fd, fb, 512, pos);
+	if (ret)
+		goto err_unlink;
+done:
+	if (fsync(fd)) {
+		ret = -errno;
+		goto err_unlink;
+	}
+	close(fd);
+	fd = -1;
+	free(bat);
+	free(loc);
+	vhd_close(parent);
+	parent = NULL;
+	if (out) {
+		ret = vhd_open(path, 0, out);
+		if (ret)
+			goto err_unlink;
+	}
+	return 0;
+err_unlink:
+	if (ret && !vhd_errmsg()[0])
+		vhd_seterr("%s: cannot create: %s", path, strerror(-ret));
+	if (fd >= 0)
+		close(fd);
+	fd = -1;
+	unlink(path);
+err:
+	free(bat);
+	free(loc);
+	vhd_close(parent);
+	return ret;
+}

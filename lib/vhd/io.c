@@ -1,0 +1,813 @@
+/* libvhd: reads, writes, zeroing, map and flush; the sector bitmap cache and block
+ * allocation. Write ordering (docs/vhd.md): a new block gets its footer moved past it and
+ * its initial bitmap written first (the block is not referenced yet); data goes to the
+ * block; the BAT entry and changed bitmap bits stay in memory until vhd_flush, which
+ * syncs the data, then writes bitmaps and BAT sectors, then syncs again. */
+#include "vhd/vhd_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define IOV_STACK 32
+
+static uint32_t bat_get(struct vhd *v, uint32_t b)
+{
+	return __atomic_load_n(&v->bat[b], __ATOMIC_ACQUIRE);
+}
+
+/* ---- iovec cursor ---- */
+
+struct cur {
+	const struct iovec *iov;
+	int cnt, idx;
+	size_t off;
+};
+
+/* Take len bytes from the cursor into dst (at most max entries); returns count or -1. */
+static int cur_take(struct cur *c, size_t len, struct iovec *dst, int max)
+{
+	int n = 0;
+
+	while (len) {
+		if (c->idx >= c->cnt || n >= max)
+			return -1;
+		size_t room = c->iov[c->idx].iov_len - c->off;
+		if (room == 0) {
+			c->idx++;
+			c->off = 0;
+			continue;
+		}
+		size_t k = room < len ? room : len;
+		dst[n].iov_base = (uint8_t *)c->iov[c->idx].iov_base + c->off;
+		dst[n].iov_len = k;
+		n++;
+		c->off += k;
+		len -= k;
+		if (c->off == c->iov[c->idx].iov_len) {
+			c->idx++;
+			c->off = 0;
+		}
+	}
+	return n;
+}
+
+static void iov_zero(const struct iovec *iov, int n)
+{
+	for (int i = 0; i < n; i++)
+		memset(iov[i].iov_base, 0, iov[i].iov_len);
+}
+
+static bool iov_is_zero(const struct iovec *iov, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (!vhd_is_zero(iov[i].iov_base, iov[i].iov_len))
+			return false;
+	return true;
+}
+
+static int preadv_full(int fd, struct iovec *iov, int n, uint64_t off)
+{
+	while (n > 0) {
+		ssize_t r = preadv(fd, iov, n > 1024 ? 1024 : n, (off_t)off);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (r == 0)
+			return -EIO;
+		off += (uint64_t)r;
+		while (n > 0 && (size_t)r >= iov->iov_len) {
+			r -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0 && r) {
+			iov->iov_base = (uint8_t *)iov->iov_base + r;
+			iov->iov_len -= (size_t)r;
+		}
+	}
+	return 0;
+}
+
+static int pwritev_full(int fd, struct iovec *iov, int n, uint64_t off)
+{
+	while (n > 0) {
+		ssize_t r = pwritev(fd, iov, n > 1024 ? 1024 : n, (off_t)off);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		off += (uint64_t)r;
+		while (n > 0 && (size_t)r >= iov->iov_len) {
+			r -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0 && r) {
+			iov->iov_base = (uint8_t *)iov->iov_base + r;
+			iov->iov_len -= (size_t)r;
+		}
+	}
+	return 0;
+}
+
+/* ---- bitmap cache (v->lock held) ---- */
+
+static struct vhd_bm *bm_find(struct vhd *v, uint32_t b)
+{
+	for (struct vhd_bm *m = v->bm_hash[b % VHD_BM_HASH]; m; m = m->next)
+		if (m->block == b)
+			return m;
+	return NULL;
+}
+
+static void bm_trim_clean(struct vhd *v)
+{
+	for (int i = 0; i < VHD_BM_HASH; i++) {
+		struct vhd_bm **pp = &v->bm_hash[i];
+		while (*pp) {
+			struct vhd_bm *m = *pp;
+			if (!m->dirty) {
+				*pp = m->next;
+				free(m);
+				v->bm_clean--;
+			} else {
+				pp = &m->next;
+			}
+		}
+	}
+}
+
+void vhd_bm_drop_all(struct vhd *v)
+{
+	for (int i = 0; i < VHD_BM_HASH; i++) {
+		while (v->bm_hash[i]) {
+			struct vhd_bm *m = v->bm_hash[i];
+			v->bm_hash[i] = m->next;
+			free(m);
+		}
+	}
+	v->bm_clean = v->bm_dirty = 0;
+}
+
+static struct vhd_bm *bm_insert(struct vhd *v, uint32_t b)
+{
+	struct vhd_bm *m;
+
+	if (v->bm_clean >= VHD_BM_CLEAN_MAX)
+		bm_trim_clean(v);
+	m = calloc(1, sizeof(*m) + v->bm_bytes);
+	if (!m)
+		return NULL;
+	m->block = b;
+	m->next = v->bm_hash[b % VHD_BM_HASH];
+	v->bm_hash[b % VHD_BM_HASH] = m;
+	v->bm_clean++;
+	return m;
+}
+
+/* The bitmap of allocated block b, loaded if needed. */
+static int bm_get(struct vhd *v, uint32_t b, struct vhd_bm **out)
+{
+	struct vhd_bm *m = bm_find(v, b);
+	int ret;
+
+	if (!m) {
+		m = bm_insert(v, b);
+		if (!m)
+			return -ENOMEM;
+		ret = vhd_pread_full(v->fd, m->bits, v->bm_bytes, (uint64_t)v->bat[b] * 512);
+		if (ret) {
+			v->bm_hash[b % VHD_BM_HASH] = m->next;
+			v->bm_clean--;
+			free(m);
+			return ret;
+		}
+	}
+	*out = m;
+	return 0;
+}
+
+static void bm_mark_dirty(struct vhd *v, struct vhd_bm *m)
+{
+	if (!m->dirty) {
+		m->dirty = true;
+		v->bm_clean--;
+		v->bm_dirty++;
+	}
+}
+
+static bool bit_get(const uint8_t *bits, uint32_t i)
+{
+	return bits[i >> 3] & (0x80 >> (i & 7));
+}
+
+static bool bits_all_set(const uint8_t *bits, uint32_t n)
+{
+	for (uint32_t i = 0; i < n / 8; i++)
+		if (bits[i] != 0xff)
+			return false;
+	for (uint32_t i = n / 8 * 8; i < n; i++)
+		if (!bit_get(bits, i))
+			return false;
+	return true;
+}
+
+/* Set bits [s, s+n) of block b (allocated). Returns 0 or -errno. */
+static int bm_set_range(struct vhd *v, uint32_t b, uint32_t s, uint32_t n)
+{
+	struct vhd_bm *m;
+	int ret;
+
+	if (__atomic_load_n(&v->full[b], __ATOMIC_ACQUIRE))
+		return 0;
+	pthread_mutex_lock(&v->lock);
+	ret = bm_get(v, b, &m);
+	if (ret == 0) {
+		bool changed = false;
+		for (uint32_t i = s; i < s + n; i++) {
+			if ((i & 7) == 0 && i + 8 <= s + n) {
+				if (m->bits[i >> 3] != 0xff) {
+					m->bits[i >> 3] = 0xff;
+					changed = true;
+				}
+				i += 7;
+				continue;
+			}
+			if (!bit_get(m->bits, i)) {
+				m->bits[i >> 3] |= (uint8_t)(0x80 >> (i & 7));
+				changed = true;
+			}
+		}
+		if (changed)
+			bm_mark_dirty(v, m);
+		if (bits_all_set(m->bits, v->spb))
+			__atomic_store_n(&v->full[b], 1, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&v->lock);
+	return ret;
+}
+
+/* Length of the run of sectors from s (within block b, at most n) with the same presence
+ * as sector s; *present receives it. */
+static int block_run(struct vhd *v, uint32_t b, uint32_t s, uint32_t n, bool *present,
+		     uint32_t *len)
+{
+	struct vhd_bm *m;
+	int ret;
+
+	if (bat_get(v, b) == VHD_BAT_FREE) {
+		*present = false;
+		*len = n;
+		return 0;
+	}
+	if (__atomic_load_n(&v->full[b], __ATOMIC_ACQUIRE)) {
+		*present = true;
+		*len = n;
+		return 0;
+	}
+	pthread_mutex_lock(&v->lock);
+	ret = bm_get(v, b, &m);
+	if (ret == 0) {
+		bool p = bit_get(m->bits, s);
+		uint32_t i = s + 1;
+		while (i < s + n) {
+			if ((i & 7) == 0 && i + 8 <= s + n && m->bits[i >> 3] == (p ? 0xff : 0)) {
+				i += 8;
+				continue;
+			}
+			if (bit_get(m->bits, i) != p)
+				break;
+			i++;
+		}
+		*present = p;
+		*len = i - s;
+		if (p && *len == v->spb)
+			__atomic_store_n(&v->full[b], 1, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&v->lock);
+	return ret;
+}
+
+/* ---- allocation ---- */
+
+int vhd_write_footer_at(struct vhd *v, uint64_t off)
+{
+	return vhd_pwrite_full(v->fd, v->footer_raw, 512, off);
+}
+
+/* Allocate block b at the end of the file (v->lock held). */
+static int block_alloc(struct vhd *v, uint32_t b)
+{
+	uint64_t off = v->end;
+	uint64_t new_end = off + (uint64_t)(v->bm_sectors + v->spb) * 512;
+	uint8_t *bm;
+	int ret;
+
+	if (new_end / 512 > 0xFFFFFFFFull) {
+		vhd_seterr("%s: file would grow past the 2 TiB the BAT can address", v->path);
+		return -EFBIG;
+	}
+	/* 1. the footer moves past the new block: the file stays a valid VHD */
+	ret = vhd_write_footer_at(v, new_end);
+	if (ret)
+		return ret;
+	/* 2. the block's bitmap (over the old footer): all ones for a dynamic disk (the fresh
+	 * space reads as zeros), empty for a differencing disk */
+	bm = malloc(v->bm_bytes);
+	if (!bm)
+		return -ENOMEM;
+	memset(bm, v->type == VHD_TYPE_DYNAMIC ? 0xff : 0, v->bm_bytes);
+	ret = vhd_pwrite_full(v->fd, bm, v->bm_bytes, off);
+	free(bm);
+	if (ret)
+		return ret;
+	v->end = new_end;
+	/* 3. the BAT entry, in memory until the next flush */
+	__atomic_store_n(&v->bat[b], (uint32_t)(off / 512), __ATOMIC_RELEASE);
+	v->bat_dirty[b / 128] = 1;
+	v->bat_any_dirty = true;
+	if (v->type == VHD_TYPE_DYNAMIC) {
+		__atomic_store_n(&v->full[b], 1, __ATOMIC_RELEASE);
+	} else {
+		struct vhd_bm *m = bm_find(v, b);
+		if (!m)
+			m = bm_insert(v, b);
+		if (m)
+			memset(m->bits, 0, v->bm_bytes);
+	}
+	return 0;
+}
+
+static int ensure_block(struct vhd *v, uint32_t b)
+{
+	int ret = 0;
+
+	if (bat_get(v, b) != VHD_BAT_FREE)
+		return 0;
+	pthread_mutex_lock(&v->lock);
+	if (v->bat[b] == VHD_BAT_FREE)
+		ret = block_alloc(v, b);
+	pthread_mutex_unlock(&v->lock);
+	return ret;
+}
+
+/* Does any ancestor of v hold data in [s, s+n)? 1, 0 or -errno. */
+static int parent_has_data(struct vhd *v, uint64_t s, uint64_t n)
+{
+	struct vhd_extent e;
+
+	if (v->type != VHD_TYPE_DIFF)
+		return 0;
+	if (!v->parent)
+		return 1;
+	while (n) {
+		int ret = vhd_map(v->parent, s, n, &e);
+		if (ret)
+			return ret;
+		if (e.depth >= 0)
+			return 1;
+		s += e.nsectors;
+		n -= e.nsectors;
+	}
+	return 0;
+}
+
+/* ---- read ---- */
+
+static int check_range(struct vhd *v, uint64_t s, uint64_t n)
+{
+	if (s > v->nsectors || n > v->nsectors - s) {
+		vhd_seterr("%s: access to sectors %llu+%llu beyond the disk end %llu", v->path,
+			   (unsigned long long)s, (unsigned long long)n,
+			   (unsigned long long)v->nsectors);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int iov_sectors(const struct iovec *iov, int cnt, uint64_t *n)
+{
+	uint64_t t = 0;
+
+	if (cnt < 0)
+		return -EINVAL;
+	for (int i = 0; i < cnt; i++)
+		t += iov[i].iov_len;
+	if (t % 512)
+		return -EINVAL;
+	*n = t / 512;
+	return 0;
+}
+
+static int do_readv(struct vhd *v, uint64_t sector, const struct iovec *iov, int iovcnt,
+		    uint64_t n)
+{
+	struct iovec stack[IOV_STACK], *sub = stack;
+	struct cur c = { iov, iovcnt, 0, 0 };
+	int max = iovcnt + 1, ret = 0;
+
+	if (max > IOV_STACK) {
+		sub = malloc(sizeof(*sub) * (size_t)max);
+		if (!sub)
+			return -ENOMEM;
+	}
+	if (v->type == VHD_TYPE_FIXED) {
+		int k = cur_take(&c, n * 512, sub, max);
+		ret = k < 0 ? -EINVAL : preadv_full(v->fd, sub, k, sector * 512);
+		goto out;
+	}
+	while (n && ret == 0) {
+		uint32_t b = (uint32_t)(sector / v->spb), in = (uint32_t)(sector % v->spb);
+		uint32_t len = v->spb - in;
+		bool present;
+		if (len > n)
+			len = (uint32_t)n;
+		ret = block_run(v, b, in, len, &present, &len);
+		if (ret)
+			break;
+		int k = cur_take(&c, (size_t)len * 512, sub, max);
+		if (k < 0) {
+			ret = -EINVAL;
+			break;
+		}
+		if (present) {
+			uint64_t off = (uint64_t)bat_get(v, b) * 512 + v->bm_bytes + (uint64_t)in * 512;
+			ret = preadv_full(v->fd, sub, k, off);
+		} else if (v->type == VHD_TYPE_DIFF) {
+			if (!v->parent) {
+				vhd_seterr("%s: read needs the parent, which is not open", v->path);
+				ret = -ENOLINK;
+			} else {
+				ret = do_readv(v->parent, sector, sub, k, len);
+			}
+		} else {
+			iov_zero(sub, k);
+		}
+		sector += len;
+		n -= len;
+	}
+out:
+	if (sub != stack)
+		free(sub);
+	return ret;
+}
+
+int vhd_readv(struct vhd *v, uint64_t sector, const struct iovec *iov, int iovcnt)
+{
+	uint64_t n;
+	int ret = iov_sectors(iov, iovcnt, &n);
+
+	if (ret) {
+		vhd_seterr("%s: I/O length is not a multiple of 512", v->path);
+		return ret;
+	}
+	ret = check_range(v, sector, n);
+	if (ret)
+		return ret;
+	return do_readv(v, sector, iov, iovcnt, n);
+}
+
+int vhd_read(struct vhd *v, uint64_t sector, void *buf, uint64_t nsectors)
+{
+	struct iovec iov = { buf, nsectors * 512 };
+
+	return vhd_readv(v, sector, &iov, 1);
+}
+
+/* ---- write ---- */
+
+static int maybe_flush(struct vhd *v)
+{
+	unsigned d;
+
+	pthread_mutex_lock(&v->lock);
+	d = v->bm_dirty;
+	pthread_mutex_unlock(&v->lock);
+	return d > VHD_BM_DIRTY_MAX ? vhd_flush_meta(v, !(v->flags & VHD_NOSYNC)) : 0;
+}
+
+int vhd_writev(struct vhd *v, uint64_t sector, const struct iovec *iov, int iovcnt)
+{
+	struct iovec stack[IOV_STACK], *sub = stack;
+	struct cur c = { iov, iovcnt, 0, 0 };
+	uint64_t n;
+	int max = iovcnt + 1, ret;
+
+	if (v->rdonly)
+		return -EROFS;
+	ret = iov_sectors(iov, iovcnt, &n);
+	if (ret) {
+		vhd_seterr("%s: I/O length is not a multiple of 512", v->path);
+		return ret;
+	}
+	ret = check_range(v, sector, n);
+	if (ret)
+		return ret;
+	if (max > IOV_STACK) {
+		sub = malloc(sizeof(*sub) * (size_t)max);
+		if (!sub)
+			return -ENOMEM;
+	}
+	if (v->type == VHD_TYPE_FIXED) {
+		int k = cur_take(&c, n * 512, sub, max);
+		ret = k < 0 ? -EINVAL : pwritev_full(v->fd, sub, k, sector * 512);
+		goto out;
+	}
+	while (n && ret == 0) {
+		uint32_t b = (uint32_t)(sector / v->spb), in = (uint32_t)(sector % v->spb);
+		uint32_t len = v->spb - in;
+		if (len > n)
+			len = (uint32_t)n;
+		int k = cur_take(&c, (size_t)len * 512, sub, max);
+		if (k < 0) {
+			ret = -EINVAL;
+			break;
+		}
+		if (bat_get(v, b) == VHD_BAT_FREE && iov_is_zero(sub, k)) {
+			int has = parent_has_data(v, sector, len);
+			if (has < 0) {
+				ret = has;
+				break;
+			}
+			if (!has)
+				goto next; /* reads as zeros already: stays unallocated */
+			ret = ensure_block(v, b);
+			if (ret == 0) /* fresh space reads as zeros: only the bits */
+				ret = bm_set_range(v, b, in, len);
+			goto next;
+		}
+		ret = ensure_block(v, b);
+		if (ret)
+			break;
+		ret = pwritev_full(v->fd, sub, k,
+				   (uint64_t)bat_get(v, b) * 512 + v->bm_bytes + (uint64_t)in * 512);
+		if (ret == 0)
+			ret = bm_set_range(v, b, in, len);
+next:
+		sector += len;
+		n -= len;
+	}
+	if (ret == 0)
+		ret = maybe_flush(v);
+out:
+	if (sub != stack)
+		free(sub);
+	return ret;
+}
+
+int vhd_write(struct vhd *v, uint64_t sector, const void *buf, uint64_t nsectors)
+{
+	struct iovec iov = { (void *)buf, nsectors * 512 };
+
+	return vhd_writev(v, sector, &iov, 1);
+}
+
+/* Zero bytes [off, off+len) of the file: punch a hole, or write zeros. */
+static int zero_file_range(struct vhd *v, uint64_t off, uint64_t len)
+{
+	static const uint8_t zeros[65536];
+
+	if (fallocate(v->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0)
+		return 0;
+	while (len) {
+		size_t k = len < sizeof(zeros) ? (size_t)len : sizeof(zeros);
+		int ret = vhd_pwrite_full(v->fd, zeros, k, off);
+		if (ret)
+			return ret;
+		off += k;
+		len -= k;
+	}
+	return 0;
+}
+
+int vhd_write_zeroes(struct vhd *v, uint64_t sector, uint64_t n)
+{
+	int ret;
+
+	if (v->rdonly)
+		return -EROFS;
+	ret = check_range(v, sector, n);
+	if (ret)
+		return ret;
+	if (v->type == VHD_TYPE_FIXED)
+		return zero_file_range(v, sector * 512, n * 512);
+	while (n && ret == 0) {
+		uint32_t b = (uint32_t)(sector / v->spb), in = (uint32_t)(sector % v->spb);
+		uint32_t len = v->spb - in;
+		if (len > n)
+			len = (uint32_t)n;
+		if (bat_get(v, b) == VHD_BAT_FREE) {
+			int has = parent_has_data(v, sector, len);
+			if (has < 0)
+				return has;
+			if (has) {
+				ret = ensure_block(v, b);
+				if (ret == 0)
+					ret = bm_set_range(v, b, in, len);
+			}
+		} else {
+			ret = zero_file_range(v, (uint64_t)bat_get(v, b) * 512 + v->bm_bytes +
+					      (uint64_t)in * 512, (uint64_t)len * 512);
+			if (ret == 0 && v->type == VHD_TYPE_DIFF)
+				ret = bm_set_range(v, b, in, len);
+		}
+		sector += len;
+		n -= len;
+	}
+	if (ret == 0)
+		ret = maybe_flush(v);
+	return ret;
+}
+
+int vhd_discard(struct vhd *v, uint64_t sector, uint64_t n)
+{
+	return vhd_write_zeroes(v, sector, n);
+}
+
+/* ---- map ---- */
+
+/* One run within one block of v (or the whole range for fixed). */
+static int map_one(struct vhd *v, uint64_t s, uint64_t n, int *depth, uint64_t *off,
+		   uint64_t *len)
+{
+	uint32_t b, in, l;
+	bool present;
+	int ret;
+
+	if (v->type == VHD_TYPE_FIXED) {
+		*depth = 0;
+		*off = s * 512;
+		*len = n;
+		return 0;
+	}
+	b = (uint32_t)(s / v->spb);
+	in = (uint32_t)(s % v->spb);
+	l = v->spb - in;
+	if (l > n)
+		l = (uint32_t)n;
+	ret = block_run(v, b, in, l, &present, &l);
+	if (ret)
+		return ret;
+	*len = l;
+	if (present) {
+		*depth = 0;
+		*off = (uint64_t)bat_get(v, b) * 512 + v->bm_bytes + (uint64_t)in * 512;
+		return 0;
+	}
+	*off = 0;
+	if (v->type == VHD_TYPE_DYNAMIC) {
+		*depth = -1;
+		return 0;
+	}
+	if (!v->parent) {
+		*depth = 1;
+		return 0;
+	}
+	ret = map_one(v->parent, s, l, depth, off, len);
+	if (ret == 0 && *depth >= 0)
+		(*depth)++;
+	return ret;
+}
+
+int vhd_map(struct vhd *v, uint64_t sector, uint64_t n, struct vhd_extent *e)
+{
+	int ret = check_range(v, sector, n);
+
+	if (ret)
+		return ret;
+	if (n == 0)
+		return -EINVAL;
+	e->sector = sector;
+	ret = map_one(v, sector, n, &e->depth, &e->file_offset, &e->nsectors);
+	while (ret == 0 && e->nsectors < n) {
+		int d;
+		uint64_t off, len;
+		ret = map_one(v, sector + e->nsectors, n - e->nsectors, &d, &off, &len);
+		if (ret)
+			break;
+		if (d != e->depth)
+			break;
+		if (d >= 0 && (!off || off != e->file_offset + e->nsectors * 512))
+			break;
+		e->nsectors += len;
+	}
+	return ret;
+}
+
+/* ---- flush ---- */
+
+struct wr {
+	uint64_t off;
+	uint32_t len;
+	uint32_t block; /* for bitmaps: block; BAT: UINT32_MAX */
+	uint8_t *buf;
+};
+
+int vhd_flush_meta(struct vhd *v, bool sync)
+{
+	struct wr *w = NULL;
+	size_t nw = 0, cap = 0;
+	int ret = 0;
+
+	pthread_mutex_lock(&v->flush_lock);
+	pthread_mutex_lock(&v->lock);
+	cap = v->bm_dirty + (v->bat_any_dirty ? v->bat_sectors : 0);
+	if (cap) {
+		w = calloc(cap, sizeof(*w));
+		if (!w) {
+			pthread_mutex_unlock(&v->lock);
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
+	for (int i = 0; i < VHD_BM_HASH && v->bm_dirty; i++)
+		for (struct vhd_bm *m = v->bm_hash[i]; m; m = m->next) {
+			if (!m->dirty)
+				continue;
+			uint8_t *copy = malloc(v->bm_bytes);
+			if (!copy)
+				continue; /* stays dirty */
+			memcpy(copy, m->bits, v->bm_bytes);
+			w[nw++] = (struct wr){ (uint64_t)v->bat[m->block] * 512, v->bm_bytes, m->block, copy };
+			m->dirty = false;
+			v->bm_dirty--;
+			v->bm_clean++;
+		}
+	if (v->bat_any_dirty) {
+		for (uint32_t sct = 0; sct < v->bat_sectors; sct++) {
+			if (!v->bat_dirty[sct])
+				continue;
+			/* coalesce runs of dirty sectors into one write */
+			uint32_t e = sct;
+			while (e + 1 < v->bat_sectors && v->bat_dirty[e + 1])
+				e++;
+			uint32_t len = (e - sct + 1) * 512;
+			uint8_t *buf = malloc(len);
+			if (!buf)
+				break;
+			for (uint32_t k = 0; k < len / 4; k++)
+				vhd_put32(buf + 4 * k, v->bat[sct * 128 + k]);
+			for (uint32_t k = sct; k <= e; k++)
+				v->bat_dirty[k] = 0;
+			w[nw++] = (struct wr){ v->h.bat_offset + (uint64_t)sct * 512, len, UINT32_MAX, buf };
+			sct = e;
+		}
+		v->bat_any_dirty = false;
+		for (uint32_t sct = 0; sct < v->bat_sectors; sct++)
+			if (v->bat_dirty[sct])
+				v->bat_any_dirty = true;
+	}
+	pthread_mutex_unlock(&v->lock);
+
+	/* data (and the bitmaps of new blocks) durable before the metadata pointing at it */
+	if (sync && fdatasync(v->fd))
+		ret = -errno;
+	for (size_t i = 0; i < nw && ret == 0; i++)
+		ret = vhd_pwrite_full(v->fd, w[i].buf, w[i].len, w[i].off);
+	if (ret == 0 && nw && sync && fdatasync(v->fd))
+		ret = -errno;
+	if (ret) {
+		/* mark everything we took dirty again: a later flush retries */
+		pthread_mutex_lock(&v->lock);
+		for (size_t i = 0; i < nw; i++) {
+			if (w[i].block == UINT32_MAX) {
+				uint32_t s0 = (uint32_t)((w[i].off - v->h.bat_offset) / 512);
+				for (uint32_t k = 0; k < w[i].len / 512; k++)
+					v->bat_dirty[s0 + k] = 1;
+				v->bat_any_dirty = true;
+			} else {
+				struct vhd_bm *m = bm_find(v, w[i].block);
+				if (!m && (m = bm_insert(v, w[i].block)))
+					memcpy(m->bits, w[i].buf, v->bm_bytes);
+				if (m)
+					bm_mark_dirty(v, m);
+			}
+		}
+		pthread_mutex_unlock(&v->lock);
+		vhd_seterr("%s: flush failed: %s", v->path, strerror(-ret));
+	}
+	for (size_t i = 0; i < nw; i++)
+		free(w[i].buf);
+	free(w);
+out:
+	pthread_mutex_unlock(&v->flush_lock);
+	return ret;
+}
+
+int vhd_flush(struct vhd *v)
+{
+	if (v->rdonly)
+		return 0;
+	if (v->type == VHD_TYPE_FIXED) {
+		if (!(v->flags & VHD_NOSYNC) && fdatasync(v->fd))
+			return -errno;
+		return 0;
+	}
+	return vhd_flush_meta(v, !(v->flags & VHD_NOSYNC));
+}

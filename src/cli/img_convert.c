@@ -1,0 +1,668 @@
+/* vsrv img convert and vsrv img compare.
+ *
+ * convert copies an image (through its whole parent chain) into a new one, keeping it
+ * sparse: ranges the source reports as holes/unallocated are never read, data chunks that
+ * turn out to be all zeros are never written. A reader thread fills a small ring of 2 MiB
+ * buffers while the main thread writes them, so reading and writing overlap.
+ * With -B PARENT the target is a differencing VHD over PARENT and only the sectors where
+ * the source differs from the parent are written (as qemu-img convert -B). */
+#include "cli/img.h"
+#include "vhd/vhd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CONV_CHUNK (2u << 20) /* bytes per job: one VHD block by default */
+#define CONV_NBUF 4           /* ring slots: 8 MiB of buffers in flight at most */
+#define CONV_ZERO_GRAIN 4096  /* zero runs this large inside a data chunk are not written */
+
+enum conv_job_kind { JOB_DATA, JOB_ZERO, JOB_END, JOB_ERROR };
+
+struct conv_job {
+	enum conv_job_kind kind;
+	uint64_t off, len;
+	int err;
+	void *buf;               /* CONV_CHUNK bytes, owned by the ring */
+	void *data;              /* the job's bytes: buf, or inside map */
+	void *map;               /* raw source: a read-only window of the file (or NULL) that
+	                          * the writer unmaps once written */
+	size_t maplen;
+};
+
+struct conv {
+	struct img *src, *dst;
+	bool dst_zero_init;      /* dst reads as zeros where nothing is written */
+	bool backing;            /* dst is differencing: write only what differs from it */
+	uint8_t *cmp;            /* backing: CONV_CHUNK bytes of dst's current content */
+	uint8_t *zeros;          /* backing: CONV_CHUNK zero bytes */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct conv_job ring[CONV_NBUF];
+	unsigned head, tail;     /* produced / consumed counts */
+	bool stop;               /* writer failed: reader stops */
+	uint64_t read_bytes;     /* progress: bytes of the source done by the reader */
+	bool src_map;            /* raw regular file: map windows instead of copying them */
+};
+
+/* Raw source: map [off, off + len) read-only instead of reading it into a buffer, so the
+ * only copy of the data is the write into the target. The reader thread touches the pages
+ * (zero check), the writer unmaps the window after writing: at most CONV_NBUF windows are
+ * mapped, so the resident set stays small. (A source truncated meanwhile by another process
+ * would fault: like any tool copying a file being modified, the copy is not consistent.) */
+static int conv_map(struct conv *cv, struct conv_job *j, uint64_t off, uint64_t len)
+{
+	uint64_t start = off & ~(uint64_t)4095;
+	void *p;
+
+	p = mmap(NULL, (size_t)(off + len - start), PROT_READ, MAP_SHARED, cv->src->fd, (off_t)start);
+	if (p == MAP_FAILED)
+		return -errno;
+	j->map = p;
+	j->maplen = (size_t)(off + len - start);
+	j->data = (uint8_t *)p + (off - start);
+	return 0;
+}
+
+/* Reader side: wait for a free slot. NULL when the writer asked to stop. */
+static struct conv_job *conv_slot_get(struct conv *cv)
+{
+	struct conv_job *j = NULL;
+
+	pthread_mutex_lock(&cv->lock);
+	while (!cv->stop && cv->head - cv->tail == CONV_NBUF)
+		pthread_cond_wait(&cv->cond, &cv->lock);
+	if (!cv->stop)
+		j = &cv->ring[cv->head % CONV_NBUF];
+	pthread_mutex_unlock(&cv->lock);
+	return j;
+}
+
+static void conv_slot_put(struct conv *cv)
+{
+	pthread_mutex_lock(&cv->lock);
+	cv->head++;
+	pthread_cond_broadcast(&cv->cond);
+	pthread_mutex_unlock(&cv->lock);
+}
+
+static void *conv_reader(void *arg)
+{
+	struct conv *cv = arg;
+	struct img *src = cv->src;
+	uint64_t off = 0;
+	struct conv_job *j;
+	int r = 0;
+
+	while (off < src->size) {
+		enum img_kind kind;
+		uint64_t n, end;
+
+		r = img_status(src, off, src->size - off, true, &kind, &n, NULL);
+		if (r < 0)
+			break;
+		end = off + n;
+		if (kind != IMG_DATA) {
+			/* Nothing to read. Only a target that does not start out zero needs to hear. */
+			if (!cv->dst_zero_init) {
+				j = conv_slot_get(cv);
+				if (!j)
+					return NULL;
+				j->kind = JOB_ZERO;
+				j->off = off;
+				j->len = n;
+				conv_slot_put(cv);
+			} else {
+				__atomic_add_fetch(&cv->read_bytes, n, __ATOMIC_RELAXED);
+			}
+			off = end;
+			continue;
+		}
+		while (off < end) {
+			/* Chunks aligned to CONV_CHUNK, so VHD blocks are written whole. */
+			uint64_t len = CONV_CHUNK - off % CONV_CHUNK;
+
+			if (len > end - off)
+				len = end - off;
+			j = conv_slot_get(cv);
+			if (!j)
+				return NULL;
+			j->map = NULL;
+			j->data = j->buf;
+			if (cv->src_map && len % VHD_SECTOR == 0)
+				r = conv_map(cv, j, off, len);
+			else
+				r = img_read(src, j->buf, len, off);
+			if (r < 0)
+				goto out;
+			j->off = off;
+			j->len = len;
+			if (cv->dst->vhd && len % VHD_SECTOR) {
+				/* The odd tail of a raw source: a VHD holds whole sectors. */
+				memset((uint8_t *)j->buf + len, 0, VHD_SECTOR - len % VHD_SECTOR);
+				j->len += VHD_SECTOR - len % VHD_SECTOR;
+			}
+			j->kind = img_is_zero(j->data, j->len) ? JOB_ZERO : JOB_DATA;
+			if (j->kind == JOB_ZERO && cv->dst_zero_init) {
+				if (j->map)
+					munmap(j->map, j->maplen);
+				__atomic_add_fetch(&cv->read_bytes, j->len, __ATOMIC_RELAXED);
+			} else {
+				conv_slot_put(cv);
+			}
+			off += len;
+		}
+	}
+out:
+	j = conv_slot_get(cv);
+	if (!j)
+		return NULL;
+	j->map = NULL;
+	j->kind = r < 0 ? JOB_ERROR : JOB_END;
+	j->err = r;
+	j->off = off;
+	conv_slot_put(cv);
+	return NULL;
+}
+
+/* Make [off, off+len) of dst read as zeros (only for targets without zero init). */
+static int conv_zero(struct img *dst, uint64_t off, uint64_t len)
+{
+	static const uint64_t zeros[512];
+	int r;
+
+	if (dst->vhd && (off | len) % VHD_SECTOR == 0)
+		return vhd_write_zeroes(dst->vhd, off / VHD_SECTOR, len / VHD_SECTOR);
+	if (!dst->vhd && fallocate(dst->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				   (off_t)off, (off_t)len) == 0)
+		return 0;
+	while (len) {
+		uint64_t n = len < sizeof(zeros) ? len : sizeof(zeros);
+
+		r = img_write(dst, zeros, n, off);
+		if (r < 0)
+			return r;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Backing mode: write the sectors of data (len <= CONV_CHUNK bytes at off) that differ from
+ * what dst reads there now (its parent's content). */
+static int conv_write_diff(struct conv *cv, const uint8_t *data, uint64_t off, uint64_t len)
+{
+	struct img *dst = cv->dst;
+	uint64_t s = 0, e;
+	int r;
+
+	r = img_read(dst, cv->cmp, len, off);
+	if (r < 0)
+		return r;
+	while (s < len) {
+		if (!memcmp(data + s, cv->cmp + s, VHD_SECTOR)) {
+			s += VHD_SECTOR;
+			continue;
+		}
+		for (e = s + VHD_SECTOR; e < len && memcmp(data + e, cv->cmp + e, VHD_SECTOR); e += VHD_SECTOR)
+			;
+		r = img_write(dst, data + s, e - s, off + s);
+		if (r < 0)
+			return r;
+		s = e;
+	}
+	return 0;
+}
+
+/* Backing mode: make [off, off + len) read as zeros where the parent has data there. */
+static int conv_zero_diff(struct conv *cv, uint64_t off, uint64_t len)
+{
+	uint64_t end = off + len;
+
+	while (off < end) {
+		enum img_kind k;
+		uint64_t n;
+		int r = img_status(cv->dst, off, end - off, true, &k, &n, NULL);
+
+		if (r < 0)
+			return r;
+		if (k == IMG_DATA) {
+			n = n < CONV_CHUNK - off % CONV_CHUNK ? n : CONV_CHUNK - off % CONV_CHUNK;
+			r = conv_write_diff(cv, cv->zeros, off, n);
+			if (r < 0)
+				return r;
+		}
+		off += n;
+	}
+	return 0;
+}
+
+/* Write the chunk (len bytes at off) to a target that reads as zeros, leaving out runs of
+ * zeros of CONV_ZERO_GRAIN bytes or more (aligned): the target stays sparse. */
+static int conv_write_sparse(struct img *dst, const uint8_t *buf, uint64_t len, uint64_t off)
+{
+	uint64_t s = 0, e;
+	int r;
+
+	while (s < len) {
+		uint64_t g = len - s < CONV_ZERO_GRAIN ? len - s : CONV_ZERO_GRAIN;
+
+		if (g == CONV_ZERO_GRAIN && img_is_zero(buf + s, g)) {
+			s += g;
+			continue;
+		}
+		for (e = s + g; e < len; e += CONV_ZERO_GRAIN) {
+			if (len - e >= CONV_ZERO_GRAIN && img_is_zero(buf + e, CONV_ZERO_GRAIN))
+				break;
+		}
+		if (e > len)
+			e = len;
+		r = img_write(dst, buf + s, e - s, off + s);
+		if (r < 0)
+			return r;
+		s = e;
+	}
+	return 0;
+}
+
+/* Writer side, on the calling thread. 0 or -errno (printed). */
+static int conv_run(struct conv *cv, struct img_progress *pg)
+{
+	pthread_t th;
+	uint64_t reported = 0;
+	int r = 0, i;
+
+	for (i = 0; i < CONV_NBUF; i++) {
+		if (posix_memalign(&cv->ring[i].buf, 4096, CONV_CHUNK)) {
+			r = -ENOMEM;
+			goto out_free;
+		}
+	}
+	pthread_mutex_init(&cv->lock, NULL);
+	pthread_cond_init(&cv->cond, NULL);
+	r = -pthread_create(&th, NULL, conv_reader, cv);
+	if (r < 0)
+		goto out_free;
+	for (;;) {
+		struct conv_job *j;
+		uint64_t done;
+
+		pthread_mutex_lock(&cv->lock);
+		while (cv->head == cv->tail)
+			pthread_cond_wait(&cv->cond, &cv->lock);
+		j = &cv->ring[cv->tail % CONV_NBUF];
+		pthread_mutex_unlock(&cv->lock);
+
+		if (j->kind == JOB_END) {
+			/* Backing: a source shorter than the parent reads as zeros beyond its end. */
+			if (cv->backing && cv->dst->size > cv->src->size) {
+				r = conv_zero_diff(cv, cv->src->size, cv->dst->size - cv->src->size);
+				if (r < 0)
+					img_err("convert: error writing '%s': %s", cv->dst->path,
+						*vhd_errmsg() ? vhd_errmsg() : strerror(-r));
+			}
+			break;
+		}
+		if (j->kind == JOB_ERROR) {
+			r = j->err;
+			img_err("convert: error reading '%s' near offset %" PRIu64 ": %s", cv->src->path,
+				j->off, *vhd_errmsg() ? vhd_errmsg() : strerror(-r));
+			break;
+		}
+		if (cv->backing && j->kind == JOB_DATA)
+			r = conv_write_diff(cv, j->data, j->off, j->len);
+		else if (cv->backing)
+			r = conv_zero_diff(cv, j->off, j->len);
+		else if (j->kind == JOB_DATA && cv->dst_zero_init)
+			r = conv_write_sparse(cv->dst, j->data, j->len, j->off);
+		else if (j->kind == JOB_DATA)
+			r = img_write(cv->dst, j->data, j->len, j->off);
+		else
+			r = conv_zero(cv->dst, j->off, j->len);
+		if (r < 0) {
+			img_err("convert: error writing '%s' at offset %" PRIu64 ": %s", cv->dst->path,
+				j->off, cv->dst->vhd && *vhd_errmsg() ? vhd_errmsg() : strerror(-r));
+			break;
+		}
+		if ((j->kind == JOB_DATA || j->kind == JOB_ZERO) && j->map) {
+			munmap(j->map, j->maplen);
+			j->map = NULL;
+		}
+		done = __atomic_add_fetch(&cv->read_bytes, j->len, __ATOMIC_RELAXED);
+		img_progress_add(pg, done - reported);
+		reported = done;
+
+		pthread_mutex_lock(&cv->lock);
+		cv->tail++;
+		pthread_cond_broadcast(&cv->cond);
+		pthread_mutex_unlock(&cv->lock);
+	}
+	pthread_mutex_lock(&cv->lock);
+	cv->stop = true;
+	pthread_cond_broadcast(&cv->cond);
+	pthread_mutex_unlock(&cv->lock);
+	pthread_join(th, NULL);
+	for (; cv->tail != cv->head; cv->tail++) { /* left over after an error */
+		struct conv_job *j = &cv->ring[cv->tail % CONV_NBUF];
+
+		if (j->map)
+			munmap(j->map, j->maplen);
+	}
+	pthread_cond_destroy(&cv->cond);
+	pthread_mutex_destroy(&cv->lock);
+out_free:
+	for (i = 0; i < CONV_NBUF; i++)
+		free(cv->ring[i].buf);
+	return r;
+}
+
+static bool img_same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino && !S_ISCHR(sa.st_mode);
+}
+
+int img_cmd_convert(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct img_create_opts o = { 0 };
+	const char *sfmt = NULL, *dfmt = "raw", *cache = "unsafe", *spath, *dpath, *backing = NULL;
+	const char *optv[16];
+	int nopt = 0, c, r, i, ret = 1;
+	bool progress = false, no_create = false;
+	struct img *src = NULL, *dst = NULL;
+	struct img_progress pg;
+	struct conv cv;
+	struct stat st;
+
+	while ((c = getopt_long(argc, argv, "+f:O:o:B:pnt:T:qWh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f': sfmt = optarg; break;
+		case 'B': backing = optarg; break;
+		case 'O':
+			dfmt = img_format_name(optarg);
+			if (!dfmt) {
+				img_err("convert: unknown output format '%s' (vhd, vpc or raw)", optarg);
+				return 1;
+			}
+			break;
+		case 'o':
+			if (nopt == 16) {
+				img_err("convert: too many -o");
+				return 1;
+			}
+			optv[nopt++] = optarg;
+			break;
+		case 'p': progress = true; break;
+		case 'n': no_create = true; break;
+		case 't': cache = optarg; break;
+		case 'T': case 'q': case 'W': break;
+		case 'h':
+			printf("usage: vsrv img convert [-f FMT] -O vhd|raw [-o OPTIONS] [-B PARENT] [-p] [-n]\n"
+			       "                        [-t CACHE] SRC DST\n");
+			return 0;
+		default: return 1;
+		}
+	}
+	if (argc - optind != 2) {
+		img_err("convert: expecting SRC and DST");
+		return 1;
+	}
+	spath = argv[optind];
+	dpath = argv[optind + 1];
+	for (i = 0; i < nopt; i++) {
+		r = img_parse_create_opts(optv[i], dfmt, &o);
+		if (r)
+			return r > 0 ? 0 : 1;
+	}
+	if (o.parent && !backing)
+		backing = o.parent;
+	if (backing && (strcmp(dfmt, "vhd") || o.fixed || no_create)) {
+		img_err("convert: -B PARENT makes a new differencing VHD (needs -O vhd, not fixed, no -n)");
+		return 1;
+	}
+	o.parent = backing;
+	if (img_same_file(spath, dpath)) {
+		img_err("convert: '%s' and '%s' are the same file", spath, dpath);
+		return 1;
+	}
+	if (img_open(spath, sfmt, 0, &src) < 0)
+		return 1;
+	if (!strcmp(dfmt, "vhd") && src->size > VHD_MAX_SIZE) {
+		img_err("convert: '%s' is larger than a VHD can be (2040 GiB)", spath);
+		goto out;
+	}
+	if (backing) {
+		struct img *p;
+
+		if (img_open(backing, "vhd", 0, &p) < 0)
+			goto out;
+		if (p->size < src->size) {
+			img_err("convert: '%s' (%" PRIu64 " bytes) is larger than the parent '%s' "
+				"(%" PRIu64 " bytes)", spath, src->size, backing, p->size);
+			img_close(p);
+			goto out;
+		}
+		img_close(p);
+	}
+	/* A differencing target takes its parent's size (0). */
+	if (!no_create && img_create_file(dpath, dfmt, backing ? 0 : src->size, &o) < 0)
+		goto out;
+	/* Like qemu-img's default cache=unsafe for the target: no fdatasync unless asked. */
+	if (img_open(dpath, dfmt, IMG_RDWR | (strcmp(cache, "unsafe") ? 0 : IMG_NOSYNC), &dst) < 0)
+		goto out;
+	if (dst->size < src->size && !(fstat(dst->fd, &st) == 0 && S_ISCHR(st.st_mode))) {
+		img_err("convert: '%s' (%" PRIu64 " bytes) is smaller than '%s' (%" PRIu64 " bytes)",
+			dpath, dst->size, spath, src->size);
+		goto out;
+	}
+	memset(&cv, 0, sizeof(cv));
+	cv.src = src;
+	cv.dst = dst;
+	/* A target we just created reads as zeros; so does a character device (/dev/null). */
+	cv.src_map = !src->vhd && fstat(src->fd, &st) == 0 && S_ISREG(st.st_mode);
+	cv.dst_zero_init = !no_create || (dst->fd >= 0 && fstat(dst->fd, &st) == 0 &&
+					  S_ISCHR(st.st_mode));
+	if (backing) {
+		cv.backing = true;
+		cv.dst_zero_init = false;
+		cv.cmp = malloc(CONV_CHUNK);
+		cv.zeros = calloc(1, CONV_CHUNK);
+		if (!cv.cmp || !cv.zeros) {
+			img_err("convert: out of memory");
+			free(cv.cmp);
+			free(cv.zeros);
+			goto out;
+		}
+	}
+	img_progress_init(&pg, progress, src->size);
+	r = conv_run(&cv, &pg);
+	free(cv.cmp);
+	free(cv.zeros);
+	if (r < 0)
+		goto out;
+	/* Like qemu-img's default cache=unsafe for the target: no fdatasync unless -t asks. */
+	r = strcmp(cache, "unsafe") ? img_flush(dst) : 0;
+	if (r < 0) {
+		img_err("convert: error flushing '%s': %s", dpath, strerror(-r));
+		goto out;
+	}
+	img_progress_end(&pg);
+	ret = 0;
+out:
+	img_close(dst);
+	img_close(src);
+	return ret;
+}
+
+/* First byte offset where a and b (n bytes each) differ; n if they do not. */
+static uint64_t img_first_diff(const uint8_t *a, const uint8_t *b, uint64_t n)
+{
+	uint64_t i;
+
+	for (i = 0; i < n; i += 4096) {
+		uint64_t m = n - i < 4096 ? n - i : 4096;
+
+		if (memcmp(a + i, b + i, m)) {
+			while (a[i] == b[i])
+				i++;
+			return i;
+		}
+	}
+	return n;
+}
+
+/* Check that [off, end) of im reads as zeros; *where gets the first non-zero byte. */
+static int img_check_zero(struct img *im, uint64_t off, uint64_t end, uint8_t *buf,
+			  uint64_t *where)
+{
+	while (off < end) {
+		enum img_kind k;
+		uint64_t n, i;
+		int r = img_status(im, off, end - off, true, &k, &n, NULL);
+
+		if (r < 0)
+			return r;
+		if (k == IMG_DATA) {
+			n = n < CONV_CHUNK ? n : CONV_CHUNK;
+			r = img_read(im, buf, n, off);
+			if (r < 0)
+				return r;
+			for (i = 0; i < n; i++)
+				if (buf[i]) {
+					*where = off + i;
+					return 1;
+				}
+		}
+		off += n;
+	}
+	return 0;
+}
+
+int img_cmd_compare(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *fa = NULL, *fb = NULL;
+	bool strict = false, quiet = false, progress = false;
+	struct img *a = NULL, *b = NULL;
+	uint8_t *ba = NULL, *bb = NULL;
+	uint64_t off = 0, common, where;
+	struct img_progress pg;
+	int c, r, ret = 2;
+
+	while ((c = getopt_long(argc, argv, "+f:F:pqsUh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f': fa = optarg; break;
+		case 'F': fb = optarg; break;
+		case 'p': progress = true; break;
+		case 'q': quiet = true; break;
+		case 's': strict = true; break;
+		case 'U': break;
+		case 'h':
+			printf("usage: vsrv img compare [-f FMT] [-F FMT] [-p] [-q] [-s] A B\n");
+			return 0;
+		default: return 2;
+		}
+	}
+	if (argc - optind != 2) {
+		img_err("compare: expecting two file names");
+		return 2;
+	}
+	if (img_open(argv[optind], fa, 0, &a) < 0 || img_open(argv[optind + 1], fb, 0, &b) < 0)
+		goto out;
+	if (posix_memalign((void **)&ba, 4096, CONV_CHUNK) || posix_memalign((void **)&bb, 4096, CONV_CHUNK)) {
+		img_err("compare: out of memory");
+		goto out;
+	}
+	if (a->size != b->size) {
+		if (strict) {
+			if (!quiet)
+				printf("Strict mode: Image size mismatch!\n");
+			ret = 1;
+			goto out;
+		}
+		if (!quiet)
+			printf("Warning: Image size mismatch!\n");
+	}
+	common = a->size < b->size ? a->size : b->size;
+	img_progress_init(&pg, progress, common);
+	while (off < common) {
+		enum img_kind ka, kb;
+		uint64_t na, nb, n, d;
+
+		r = img_status(a, off, common - off, true, &ka, &na, NULL);
+		if (r == 0)
+			r = img_status(b, off, common - off, true, &kb, &nb, NULL);
+		if (r < 0)
+			goto err_io;
+		n = na < nb ? na : nb;
+		if (ka != IMG_DATA && kb != IMG_DATA) {
+			off += n;
+			img_progress_add(&pg, n);
+			continue;
+		}
+		n = n < CONV_CHUNK - off % CONV_CHUNK ? n : CONV_CHUNK - off % CONV_CHUNK;
+		if (ka == IMG_DATA)
+			r = img_read(a, ba, n, off);
+		else
+			memset(ba, 0, n);
+		if (r == 0 && kb == IMG_DATA)
+			r = img_read(b, bb, n, off);
+		else if (r == 0)
+			memset(bb, 0, n);
+		if (r < 0)
+			goto err_io;
+		d = img_first_diff(ba, bb, n);
+		if (d < n) {
+			if (!quiet)
+				printf("Content mismatch at offset %" PRIu64 "!\n", off + d);
+			ret = 1;
+			goto out;
+		}
+		off += n;
+		img_progress_add(&pg, n);
+	}
+	if (a->size != b->size) {
+		struct img *big = a->size > b->size ? a : b;
+
+		r = img_check_zero(big, common, big->size, ba, &where);
+		if (r < 0)
+			goto err_io;
+		if (r > 0) {
+			if (!quiet)
+				printf("Content mismatch at offset %" PRIu64 "!\n", where);
+			ret = 1;
+			goto out;
+		}
+	}
+	img_progress_end(&pg);
+	if (!quiet)
+		printf("Images are identical.\n");
+	ret = 0;
+	goto out;
+err_io:
+	img_err("compare: error reading near offset %" PRIu64 ": %s", off,
+		*vhd_errmsg() ? vhd_errmsg() : strerror(-r));
+	ret = 2;
+out:
+	free(ba);
+	free(bb);
+	img_close(b);
+	img_close(a);
+	return ret;
+}

@@ -1,0 +1,231 @@
+/* The block layer: disk_open probes the format and returns a struct disk whose ops are the
+ * raw file's (here) or the VHD library's (disk_vhd.c). */
+#include "disk/disk.h"
+#include "disk/disk_int.h"
+#include "util/log.h"
+#include "vhd/vhd.h"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct raw {
+	int fd;
+};
+
+static int raw_rw(struct disk *d, uint64_t sector, const struct iovec *iov, int n, bool write)
+{
+	struct raw *r = d->priv;
+	struct iovec stack[16], *v = stack;
+	uint64_t off = sector * DISK_SECTOR, total = 0;
+	int ret = 0;
+
+	for (int i = 0; i < n; i++)
+		total += iov[i].iov_len;
+	if (total % DISK_SECTOR || off > d->size || total > d->size - off)
+		return -EINVAL;
+	if (n > 16 && !(v = malloc(sizeof(*v) * (size_t)n)))
+		return -ENOMEM;
+	memcpy(v, iov, sizeof(*v) * (size_t)n);
+	struct iovec *p = v;
+	while (n > 0) {
+		ssize_t k = write ? pwritev(r->fd, p, n > 1024 ? 1024 : n, (off_t)off)
+				  : preadv(r->fd, p, n > 1024 ? 1024 : n, (off_t)off);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			break;
+		}
+		if (k == 0) { /* a file shorter than its size: reads past EOF are zeros */
+			if (write) {
+				ret = -EIO;
+				break;
+			}
+			for (int i = 0; i < n; i++)
+				memset(p[i].iov_base, 0, p[i].iov_len);
+			break;
+		}
+		off += (uint64_t)k;
+		while (n > 0 && (size_t)k >= p->iov_len) {
+			k -= (ssize_t)p->iov_len;
+			p++;
+			n--;
+		}
+		if (n > 0 && k) {
+			p->iov_base = (uint8_t *)p->iov_base + k;
+			p->iov_len -= (size_t)k;
+		}
+	}
+	if (v != stack)
+		free(v);
+	return ret;
+}
+
+static int raw_readv(struct disk *d, uint64_t s, const struct iovec *iov, int n)
+{
+	return raw_rw(d, s, iov, n, false);
+}
+
+static int raw_writev(struct disk *d, uint64_t s, const struct iovec *iov, int n)
+{
+	return raw_rw(d, s, iov, n, true);
+}
+
+static int raw_flush(struct disk *d)
+{
+	struct raw *r = d->priv;
+
+	return fdatasync(r->fd) ? -errno : 0;
+}
+
+static int raw_zero(struct disk *d, uint64_t s, uint64_t n, bool unmap)
+{
+	static const uint8_t zeros[65536];
+	struct raw *r = d->priv;
+	uint64_t off = s * DISK_SECTOR, len = n * DISK_SECTOR;
+
+	if (d->readonly)
+		return -EROFS;
+	if (off > d->size || len > d->size - off)
+		return -EINVAL;
+	if (unmap && fallocate(r->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0)
+		return 0;
+	if (fallocate(r->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0)
+		return 0;
+	while (len) {
+		size_t k = len < sizeof(zeros) ? (size_t)len : sizeof(zeros);
+		ssize_t w = pwrite(r->fd, zeros, k, (off_t)off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		off += (uint64_t)w;
+		len -= (uint64_t)w;
+	}
+	return 0;
+}
+
+static int raw_discard(struct disk *d, uint64_t s, uint64_t n)
+{
+	return raw_zero(d, s, n, true);
+}
+
+static void raw_close(struct disk *d)
+{
+	struct raw *r = d->priv;
+
+	close(r->fd);
+	free(r);
+}
+
+static const struct disk_ops raw_ops = {
+	.readv = raw_readv,
+	.writev = raw_writev,
+	.flush = raw_flush,
+	.discard = raw_discard,
+	.write_zeroes = raw_zero,
+	.close = raw_close,
+};
+
+static int raw_open(struct disk *d, unsigned flags)
+{
+	struct raw *r = calloc(1, sizeof(*r));
+	int oflags = (flags & DISK_RDONLY ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+	struct stat st;
+	int ret;
+
+	if (!r)
+		return -ENOMEM;
+	r->fd = -1;
+	if (flags & DISK_NOCACHE)
+		r->fd = open(d->path, oflags | O_DIRECT);
+	if (r->fd < 0)
+		r->fd = open(d->path, oflags);
+	if (r->fd < 0) {
+		ret = -errno;
+		vsrv_log("disk %s: %s", d->path, strerror(errno));
+		free(r);
+		return ret;
+	}
+	if (fstat(r->fd, &st)) {
+		ret = -errno;
+		goto err;
+	}
+	if (S_ISBLK(st.st_mode)) {
+		uint64_t sz;
+		if (ioctl(r->fd, BLKGETSIZE64, &sz)) {
+			ret = -errno;
+			goto err;
+		}
+		d->size = sz / DISK_SECTOR * DISK_SECTOR;
+	} else if (S_ISREG(st.st_mode)) {
+		d->size = (uint64_t)st.st_size / DISK_SECTOR * DISK_SECTOR;
+	} else {
+		vsrv_log("disk %s: not a regular file or block device", d->path);
+		ret = -EINVAL;
+		goto err;
+	}
+	d->ops = &raw_ops;
+	d->priv = r;
+	d->format = "raw";
+	d->direct_fd = r->fd;
+	d->direct_offset = 0;
+	return 0;
+err:
+	close(r->fd);
+	free(r);
+	return ret;
+}
+
+int disk_open(const char *path, const char *format, unsigned flags, struct disk **out)
+{
+	struct disk *d;
+	int ret;
+
+	*out = NULL;
+	if (format && strcmp(format, "raw") && strcmp(format, "vhd") && strcmp(format, "vpc")) {
+		vsrv_log("disk %s: unknown format '%s' (raw or vhd)", path, format);
+		return -EINVAL;
+	}
+	if (!format) {
+		ret = vhd_probe(path);
+		if (ret < 0) {
+			vsrv_log("disk %s: %s", path, strerror(-ret));
+			return ret;
+		}
+		format = ret ? "vhd" : "raw";
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->path = strdup(path);
+	d->readonly = flags & DISK_RDONLY;
+	d->direct_fd = -1;
+	if (!d->path) {
+		free(d);
+		return -ENOMEM;
+	}
+	ret = strcmp(format, "raw") ? disk_vhd_open(d, flags) : raw_open(d, flags);
+	if (ret) {
+		free(d->path);
+		free(d);
+		return ret;
+	}
+	*out = d;
+	return 0;
+}
+
+void disk_close(struct disk *d)
+{
+	if (!d)
+		return;
+	d->ops->close(d);
+	free(d->path);
+	free(d);
+}

@@ -1,0 +1,72 @@
+/* The block layer's VHD backend: struct disk_ops over lib/vhd. */
+#include "disk/disk_int.h"
+#include "util/log.h"
+#include "vhd/vhd.h"
+
+#include <string.h>
+
+static int dv_readv(struct disk *d, uint64_t s, const struct iovec *iov, int n)
+{
+	return vhd_readv(d->priv, s, iov, n);
+}
+
+static int dv_writev(struct disk *d, uint64_t s, const struct iovec *iov, int n)
+{
+	return vhd_writev(d->priv, s, iov, n);
+}
+
+static int dv_flush(struct disk *d)
+{
+	return vhd_flush(d->priv);
+}
+
+static int dv_discard(struct disk *d, uint64_t s, uint64_t n)
+{
+	return d->readonly ? -EROFS : vhd_discard(d->priv, s, n);
+}
+
+static int dv_zero(struct disk *d, uint64_t s, uint64_t n, bool may_unmap)
+{
+	(void)may_unmap; /* zeroed ranges of VHD blocks are always hole-punched */
+	return d->readonly ? -EROFS : vhd_write_zeroes(d->priv, s, n);
+}
+
+static void dv_close(struct disk *d)
+{
+	if (vhd_close(d->priv))
+		vsrv_log("disk %s: writing metadata on close failed: %s", d->path, vhd_errmsg());
+}
+
+static const struct disk_ops vhd_ops = {
+	.readv = dv_readv,
+	.writev = dv_writev,
+	.flush = dv_flush,
+	.discard = dv_discard,
+	.write_zeroes = dv_zero,
+	.close = dv_close,
+};
+
+int disk_vhd_open(struct disk *d, unsigned flags)
+{
+	struct vhd *v;
+	struct vhd_info in;
+	uint64_t off;
+	int ret;
+
+	ret = vhd_open(d->path, flags & DISK_RDONLY ? VHD_RDONLY : 0, &v);
+	if (ret) {
+		vsrv_log("disk %s: %s", d->path, vhd_errmsg()[0] ? vhd_errmsg() : strerror(-ret));
+		return ret;
+	}
+	vhd_get_info(v, &in);
+	d->ops = &vhd_ops;
+	d->priv = v;
+	d->format = "vhd";
+	d->size = in.virtual_size;
+	ret = vhd_fixed_fd(v, &off);
+	if (ret >= 0) {
+		d->direct_fd = ret;
+		d->direct_offset = off;
+	}
+	return 0;
+}
