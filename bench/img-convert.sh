@@ -40,30 +40,34 @@ with open(path, "r+b") as f:
         f.write(os.urandom(reg))
 EOF
 sync
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores (figures are noisy when busy)"
 echo "source: $SIZE_MIB MiB raw, $((nreg / 2)) data regions of $REGION_MIB MiB, runs: $RUNS"
 
-# run_timed OUTVAR CMD...: runs CMD, appends "seconds rss_kib" to the array named OUTVAR.
+# run_timed OUTVAR CMD...: runs CMD, appends "seconds rss_kib cpu_seconds" to the array
+# named OUTVAR (wall time, peak RSS, user + system CPU time: robust on a busy machine).
 run_timed() {
 	local var=$1; shift
-	local t0 t1 rss
+	local t0 t1 rss cpu
 	t0=$(date +%s.%N)
-	/usr/bin/time -f %M -o "$DIR/rss" "$@" >/dev/null
+	/usr/bin/time -f '%M %U %S' -o "$DIR/rss" "$@" >/dev/null
 	t1=$(date +%s.%N)
-	rss=$(tail -n1 "$DIR/rss")
-	eval "$var+=(\"$(echo "$t1 - $t0" | bc) $rss\")"
+	read -r rss cpu < <(tail -n1 "$DIR/rss" | awk '{print $1, $2 + $3}')
+	eval "$var+=(\"$(echo "$t1 - $t0" | bc) $rss $cpu\")"
 }
 
-# median FIELD ENTRIES...: median of field 1 (seconds) or 2 (RSS KiB).
+# median FIELD ENTRIES...: median of field 1 (seconds), 2 (RSS KiB) or 3 (CPU seconds).
 median() {
 	local f=$1; shift
 	printf '%s\n' "$@" | awk -v f="$f" '{print $f}' | sort -g |
 		awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'
 }
 
-# report LABEL OURS PEER UNIT: prints both and the ratio peer/ours (>1: vsrv better).
+# report LABEL OURS PEER UNIT PEERNAME: both figures and the ratio peer/ours (>1: vsrv better).
 report() {
-	printf '  %-34s vsrv %10s %-4s  %-10s %10s %-4s  ratio %s\n' "$1" "$2" "$4" "$5" "$3" "$4" \
-		"$(echo "scale=2; $3 / $2" | bc)x"
+	awk -v l="$1" -v a="$2" -v b="$3" -v u="$4" -v p="$5" 'BEGIN {
+		fmt = (u == "s") ? "%.3f" : "%.0f"
+		printf "  %-30s vsrv " fmt " %-3s   %-8s " fmt " %-3s   ratio %.2fx\n", l, a, u, p, b, u, (a > 0 ? b / a : 0)
+	}'
 }
 
 # 1. convert raw -> dynamic VHD
@@ -82,6 +86,7 @@ sync
 	{ echo "img-convert: vsrv's VHD differs from the source" >&2; exit 1; }
 echo "convert raw -> dynamic VHD (median of $RUNS):"
 report "time" "$(median 1 "${ours[@]}")" "$(median 1 "${peer[@]}")" s qemu-img
+report "cpu time (user+sys)" "$(median 3 "${ours[@]}")" "$(median 3 "${peer[@]}")" s qemu-img
 report "peak RSS" "$(median 2 "${ours[@]}")" "$(median 2 "${peer[@]}")" KiB qemu-img
 
 # 2. sequential read of the dynamic VHD
@@ -98,4 +103,6 @@ done
 echo "read dynamic VHD sequentially into a null target (median of $RUNS):"
 report "time vs qemu-img" "$(median 1 "${ours[@]}")" "$(median 1 "${peer[@]}")" s qemu-img
 report "time vs cat of the raw file" "$(median 1 "${ours[@]}")" "$(median 1 "${floor[@]}")" s cat
+report "cpu time vs qemu-img" "$(median 3 "${ours[@]}")" "$(median 3 "${peer[@]}")" s qemu-img
+report "cpu time vs cat" "$(median 3 "${ours[@]}")" "$(median 3 "${floor[@]}")" s cat
 report "peak RSS vs qemu-img" "$(median 2 "${ours[@]}")" "$(median 2 "${peer[@]}")" KiB qemu-img

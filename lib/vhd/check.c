@@ -10,8 +10,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int vhd_relocate(struct vhd *v, vhd_progress_fn progress, void *opaque);
-
 struct ctx {
 	vhd_problem_fn fn;
 	void *opaque;
@@ -209,12 +207,10 @@ int vhd_check(const char *path, unsigned flags, vhd_problem_fn fn, void *opaque,
 			used_idx = iv[k].idx;
 		}
 	}
-	bool tail_leak = false;
 	if (end > used) {
 		report(&c, VHD_PROBLEM_LEAK, used, end - used,
 		       "%llu bytes at the end not referenced by the BAT",
 		       (unsigned long long)(end - used));
-		tail_leak = true;
 	}
 	if (f.type == VHD_TYPE_DIFF && res->corruptions == 0) {
 		struct vhd *v;
@@ -246,7 +242,6 @@ int vhd_check(const char *path, unsigned flags, vhd_problem_fn fn, void *opaque,
 			if (vhd_check(path, 0, NULL, NULL, &again) == 0 && again.leaks < res->leaks)
 				res->leaks_fixed = res->leaks - again.leaks;
 		}
-		(void)tail_leak;
 	}
 out:
 	if (ret && !vhd_errmsg()[0])

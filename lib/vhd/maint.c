@@ -149,8 +149,6 @@ static int blk_cmp(const void *a, const void *b)
 	return x->off < y->off ? -1 : x->off > y->off;
 }
 
-/* Move blocks down over unreferenced space and shorten the file. */
-int vhd_relocate(struct vhd *v, vhd_progress_fn progress, void *opaque);
 int vhd_relocate(struct vhd *v, vhd_progress_fn progress, void *opaque)
 {
 	uint64_t bb = blk_bytes(v), target = meta_end(v);

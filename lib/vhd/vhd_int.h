@@ -116,15 +116,13 @@ bool vhd_is_zero(const void *buf, size_t len);
 
 /* open.c */
 int vhd_open_depth(const char *path, int flags, int depth, struct vhd *child, struct vhd **out);
-/* Validate BAT/metadata layout; report each problem through cb (NULL: stop at first).
- * Returns number of problems. */
-struct vhd_layout_ctx;
 
 /* io.c */
 int vhd_flush_meta(struct vhd *v, bool sync);
 void vhd_bm_drop_all(struct vhd *v);
-/* Is sector s (in range) present in v's own file? -errno on I/O error. */
-int vhd_sector_present(struct vhd *v, uint64_t s, uint64_t n, uint64_t *run, bool *present);
 int vhd_write_footer_at(struct vhd *v, uint64_t off);
+
+/* maint.c: move blocks down over unreferenced space, then shorten the file (crash-safe). */
+int vhd_relocate(struct vhd *v, vhd_progress_fn progress, void *opaque);
 
 #endif

@@ -26,12 +26,12 @@ static const struct img_command img_commands[] = {
 	{ "info", img_cmd_info, "info [-f FMT] [--output=human|json] [--backing-chain] FILE" },
 	{ "check", img_cmd_check, "check [-f FMT] [--output=human|json] [-r leaks|all] FILE" },
 	{ "convert", img_cmd_convert,
-	  "convert [-f FMT] -O vhd|raw [-o OPTIONS] [-p] SRC DST" },
+	  "convert [-f FMT] -O vhd|raw [-o OPTIONS] [-B PARENT] [-p] [-n] [-t CACHE] SRC DST" },
 	{ "commit", img_cmd_commit, "commit [-f FMT] [-p] FILE" },
 	{ "compare", img_cmd_compare, "compare [-f FMT] [-F FMT] [-p] [-s] A B" },
-	{ "resize", img_cmd_resize, "resize [-f FMT] FILE [+|-]SIZE" },
+	{ "resize", img_cmd_resize, "resize [-f FMT] [--shrink] FILE [+|-]SIZE" },
 	{ "map", img_cmd_map, "map [-f FMT] [--output=human|json] FILE" },
-	{ "compact", img_cmd_compact, "compact FILE" },
+	{ "compact", img_cmd_compact, "compact [-f FMT] [-p] FILE" },
 };
 
 #define N_IMG_COMMANDS (sizeof(img_commands) / sizeof(img_commands[0]))
@@ -247,10 +247,21 @@ int img_parse_create_opts(const char *s, const char *format, struct img_create_o
 				ret = -EINVAL;
 				break;
 			}
-		} else if (!strcmp(tok, "backing_file")) {
-			o->parent = s + (v - copy); /* points into the caller's string */
-		} else if (!strcmp(tok, "backing_fmt")) {
-			o->parent_fmt = s + (v - copy);
+		} else if (!strcmp(tok, "backing_file") || !strcmp(tok, "backing_fmt")) {
+			bool file = !strcmp(tok, "backing_file");
+			char *dst = file ? o->parent_buf : o->parent_fmt_buf;
+			size_t n = file ? sizeof(o->parent_buf) : sizeof(o->parent_fmt_buf);
+
+			if (strlen(v) >= n) {
+				img_err("option %s too long", tok);
+				ret = -EINVAL;
+				break;
+			}
+			strcpy(dst, v);
+			if (file)
+				o->parent = o->parent_buf;
+			else
+				o->parent_fmt = o->parent_fmt_buf;
 		} else {
 			img_err("invalid option '%s' for format %s", tok, format);
 			ret = -EINVAL;

@@ -65,6 +65,8 @@ struct img_create_opts {
 	bool force_size;      /* force_size=on: current size exactly SIZE, no CHS rounding */
 	const char *parent;   /* -b */
 	const char *parent_fmt;/* -F */
+	char parent_buf[4096];  /* -o backing_file=... (parent points here) */
+	char parent_fmt_buf[16];
 };
 /* Parse one -o string into o (several -o accumulate). Returns 0 or -EINVAL after printing
  * the offending option. "help" or "?" prints the list and returns 1. */

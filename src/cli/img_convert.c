@@ -45,6 +45,7 @@ struct conv {
 	uint8_t *zeros;          /* backing: CONV_CHUNK zero bytes */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
+	int waiting;             /* threads blocked in cond: signal only then */
 	struct conv_job ring[CONV_NBUF];
 	unsigned head, tail;     /* produced / consumed counts */
 	bool stop;               /* writer failed: reader stops */
@@ -62,7 +63,7 @@ static int conv_map(struct conv *cv, struct conv_job *j, uint64_t off, uint64_t 
 	uint64_t start = off & ~(uint64_t)4095;
 	void *p;
 
-	p = mmap(NULL, (size_t)(off + len - start), PROT_READ, MAP_SHARED, cv->src->fd, (off_t)start);
+	p = mmap(NULL, (size_t)(off + len - start), PROT_READ, MAP_SHARED | MAP_POPULATE, cv->src->fd, (off_t)start);
 	if (p == MAP_FAILED)
 		return -errno;
 	j->map = p;
@@ -77,8 +78,11 @@ static struct conv_job *conv_slot_get(struct conv *cv)
 	struct conv_job *j = NULL;
 
 	pthread_mutex_lock(&cv->lock);
-	while (!cv->stop && cv->head - cv->tail == CONV_NBUF)
+	while (!cv->stop && cv->head - cv->tail == CONV_NBUF) {
+		cv->waiting++;
 		pthread_cond_wait(&cv->cond, &cv->lock);
+		cv->waiting--;
+	}
 	if (!cv->stop)
 		j = &cv->ring[cv->head % CONV_NBUF];
 	pthread_mutex_unlock(&cv->lock);
@@ -89,7 +93,8 @@ static void conv_slot_put(struct conv *cv)
 {
 	pthread_mutex_lock(&cv->lock);
 	cv->head++;
-	pthread_cond_broadcast(&cv->cond);
+	if (cv->waiting)
+		pthread_cond_broadcast(&cv->cond);
 	pthread_mutex_unlock(&cv->lock);
 }
 
@@ -295,8 +300,11 @@ static int conv_run(struct conv *cv, struct img_progress *pg)
 		uint64_t done;
 
 		pthread_mutex_lock(&cv->lock);
-		while (cv->head == cv->tail)
+		while (cv->head == cv->tail) {
+			cv->waiting++;
 			pthread_cond_wait(&cv->cond, &cv->lock);
+			cv->waiting--;
+		}
 		j = &cv->ring[cv->tail % CONV_NBUF];
 		pthread_mutex_unlock(&cv->lock);
 
@@ -341,7 +349,8 @@ static int conv_run(struct conv *cv, struct img_progress *pg)
 
 		pthread_mutex_lock(&cv->lock);
 		cv->tail++;
-		pthread_cond_broadcast(&cv->cond);
+		if (cv->waiting)
+			pthread_cond_broadcast(&cv->cond);
 		pthread_mutex_unlock(&cv->lock);
 	}
 	pthread_mutex_lock(&cv->lock);
@@ -473,8 +482,12 @@ int img_cmd_convert(int argc, char **argv)
 	cv.dst = dst;
 	/* A target we just created reads as zeros; so does a character device (/dev/null). */
 	cv.src_map = !src->vhd && fstat(src->fd, &st) == 0 && S_ISREG(st.st_mode);
-	cv.dst_zero_init = !no_create || (dst->fd >= 0 && fstat(dst->fd, &st) == 0 &&
-					  S_ISCHR(st.st_mode));
+	/* A VHD or regular file we just created reads as zeros; so does a character device
+	 * (/dev/null). A block device keeps its old content: zeros must be written. */
+	if (dst->vhd)
+		cv.dst_zero_init = !no_create;
+	else if (fstat(dst->fd, &st) == 0)
+		cv.dst_zero_init = S_ISCHR(st.st_mode) || (!no_create && S_ISREG(st.st_mode));
 	if (backing) {
 		cv.backing = true;
 		cv.dst_zero_init = false;

@@ -253,6 +253,36 @@ static void test_parent_errors(void)
 	vhd_close(v);
 }
 
+/* The largest image: 2040 GiB dynamic and fixed (sparse), last sector written and read. */
+static void test_max_size(void)
+{
+	static const enum vhd_type t[] = { VHD_TYPE_DYNAMIC, VHD_TYPE_FIXED };
+	uint8_t w[4096], r[4096];
+
+	fill(w, sizeof(w), 77);
+	for (int i = 0; i < 2; i++) {
+		struct vhd *v;
+		struct vhd_info in;
+		CHECK_EQ(mk("big.vhd", t[i], VHD_MAX_SIZE, 0, NULL, &v), 0);
+		if (!v)
+			continue;
+		vhd_get_info(v, &in);
+		CHECK_EQ(in.virtual_size, VHD_MAX_SIZE);
+		CHECK_EQ(in.cylinders, 65535);
+		uint64_t last = VHD_MAX_SIZE / 512 - 8;
+		CHECK_EQ(vhd_write(v, last, w, 8), 0);
+		CHECK_EQ(vhd_close(v), 0);
+		CHECK_EQ(vhd_open(P("big.vhd"), VHD_RDONLY, &v), 0);
+		if (!v)
+			continue;
+		CHECK_EQ(vhd_read(v, last, r, 8), 0);
+		CHECK(!memcmp(w, r, sizeof(w)));
+		CHECK_EQ(vhd_read(v, last + 8, r, 1), -EINVAL);
+		vhd_close(v);
+		unlink(P("big.vhd"));
+	}
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir)) {
@@ -265,6 +295,7 @@ int main(void)
 	RUN(test_block_sizes);
 	RUN(test_chain);
 	RUN(test_parent_errors);
+	RUN(test_max_size);
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd)) {}
