@@ -33,6 +33,8 @@ install_out() {
   mkdir -p "$out"
   for f in bzImage vmlinux config; do
     # Hard link when on the same file system (cheap), copy otherwise; never a half-written file.
+    [ "$out/$f" -ef "$dest/$f" ] && continue
+    rm -f "$out/$f.tmp"
     ln -f "$dest/$f" "$out/$f.tmp" 2>/dev/null || cp "$dest/$f" "$out/$f.tmp"
     mv -f "$out/$f.tmp" "$out/$f"
   done
@@ -98,5 +100,6 @@ tmp=$(mktemp -d "$cache/.linux-$key.XXXXXX")
 cp "$tree/arch/x86/boot/bzImage" "$tmp/bzImage"
 cp "$tree/vmlinux" "$tmp/vmlinux"
 cp "$tree/.config" "$tmp/config"
+chmod 755 "$tmp"
 rm -rf "$dest"; mv "$tmp" "$dest"
 install_out
