@@ -76,6 +76,7 @@ expect hello-4g       33 '^hello from the vmm test guest' -- --kernel "$G/hello.
 expect hello-serial-none 33 '^$' -- --kernel "$G/hello.elf" --serial none
 expect triple-fault    2 'vsrv: guest triple fault \(shutdown\) on vCPU 0 at RIP 0x' -- --kernel "$G/triple.elf"
 expect reset-no-reboot 0 '^boot$' -- --kernel "$G/reset.elf" --no-reboot
+expect acpi-poweroff   0 '^powering off$' -- --kernel "$G/poweroff.elf"
 out=$(timeout -s TERM 3 "$VSRV" run --kernel "$G/reset.elf" --memory 8M </dev/null 2>/dev/null)
 n=$(grep -c '^boot' <<<"$out")
 if [ "$n" -ge 2 ]; then pass reset-restarts; else fail reset-restarts "booted $n times"; fi

@@ -32,8 +32,10 @@ static void usage(FILE *f)
 		"  --memory SIZE        RAM with suffix K, M or G; a bare number is MiB (default 128M)\n"
 		"  --serial MODE        stdio (default), none, file:PATH or unix:PATH\n"
 		"  --no-reboot          a guest reset ends the VM (status 0) instead of restarting it\n"
-		"  --disk SPEC          a virtual disk (repeatable)\n"
-		"  --net SPEC           a network interface (repeatable)\n"
+		"  --disk SPEC          a virtual disk (repeatable): PATH[,format=vhd|raw][,readonly=on]\n"
+		"                       [,bus=virtio-blk|scsi][,cache=none|writeback][,transport=mmio|pci]\n"
+		"  --net SPEC           a network interface (repeatable): tap=NAME|bridge=BR|user[,mac=MAC]\n"
+		"  --device SPEC        rng, or console,socket=PATH (repeatable; see README)\n"
 		"On the terminal, Ctrl-A x quits.\n", VM_MAX_VCPUS);
 }
 
@@ -110,7 +112,7 @@ static int push(const char ***arr, unsigned *n, const char *s)
 }
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
-       OPT_NO_REBOOT, OPT_DISK, OPT_NET, OPT_CONTROL, OPT_HELP };
+       OPT_NO_REBOOT, OPT_DISK, OPT_NET, OPT_DEVICE, OPT_CONTROL, OPT_HELP };
 
 static const struct option options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -122,6 +124,7 @@ static const struct option options[] = {
 	{ "no-reboot", no_argument, NULL, OPT_NO_REBOOT },
 	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "net", required_argument, NULL, OPT_NET },
+	{ "device", required_argument, NULL, OPT_DEVICE },
 	{ "control", required_argument, NULL, OPT_CONTROL },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -145,6 +148,7 @@ static int parse_args(int argc, char **argv, struct vm_config *c)
 		case OPT_NO_REBOOT: c->no_reboot = true; break;
 		case OPT_DISK:      ret = push(&c->disks, &c->nr_disks, optarg); break;
 		case OPT_NET:       ret = push(&c->nets, &c->nr_nets, optarg); break;
+		case OPT_DEVICE:    ret = push(&c->devices, &c->nr_devices, optarg); break;
 		case OPT_CONTROL:   c->control = optarg; break;
 		case OPT_HELP:      return 1;
 		case ':':
@@ -245,5 +249,6 @@ int cmd_run(int argc, char **argv)
 out:
 	free(cfg.disks);
 	free(cfg.nets);
+	free(cfg.devices);
 	return code;
 }

@@ -14,6 +14,7 @@
 
 #include "arch/x86/boot.h"
 #include "arch/x86/tables.h"
+#include "devices/acpi_pm.h"
 #include "devices/debug_exit.h"
 #include "devices/i8042.h"
 #include "devices/rtc.h"
@@ -161,6 +162,8 @@ static int level_base_init(struct vm *vm)
 	if (!ret)
 		ret = debug_exit_create(vm, 0xf4, &vm->debug_exit);
 	if (!ret)
+		ret = acpi_pm_create(vm, &vm->acpi_pm);
+	if (!ret)
 		ret = bus_register(&vm->pio, 0x80, 1, port80_io, NULL, "post");
 	if (ret < 0)
 		vsrv_log("cannot set up the base devices: %s", strerror(-ret));
@@ -169,6 +172,8 @@ static int level_base_init(struct vm *vm)
 
 static void level_base_exit(struct vm *vm)
 {
+	acpi_pm_destroy(vm->acpi_pm);
+	vm->acpi_pm = NULL;
 	debug_exit_destroy(vm->debug_exit);
 	rtc_destroy(vm->rtc);
 	i8042_destroy(vm->i8042);
@@ -218,6 +223,8 @@ static int level_boot_init(struct vm *vm)
 
 	if (!ret)
 		ret = x86_mptable_write(vm);
+	if (!ret)
+		ret = x86_acpi_write(vm);
 	return ret;
 }
 

@@ -43,6 +43,8 @@ struct vm_config {
 	unsigned nr_disks;
 	const char **nets;
 	unsigned nr_nets;
+	const char **devices;     /* --device SPEC (rng, console,socket=PATH), for the virtio hook */
+	unsigned nr_devices;
 	const char *control;      /* --control PATH (reserved for the server), or NULL */
 };
 
@@ -59,6 +61,7 @@ struct serial;
 struct i8042;
 struct rtc;
 struct debug_exit;
+struct acpi_pm;
 struct kvm_irq_routing;
 struct kvm_cpuid2;
 
@@ -95,6 +98,7 @@ struct vm {
 	struct i8042 *i8042;
 	struct rtc *rtc;
 	struct debug_exit *debug_exit;
+	struct acpi_pm *acpi_pm;    /* power-off through ACPI PM1a_CNT */
 
 	/* Private state of the device hook (virtio, PCI), owned by it. */
 	void *devices_priv;

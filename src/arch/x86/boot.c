@@ -74,7 +74,7 @@ size_t x86_mem_map(const struct vm *vm, struct x86_mem_range *out, size_t max)
 
 	r[n++] = (struct x86_mem_range){ 0, BOOT_EBDA_ADDR, 1 };
 	r[n++] = (struct x86_mem_range){ BOOT_EBDA_ADDR, 0xa0000 - BOOT_EBDA_ADDR, 2 };
-	r[n++] = (struct x86_mem_range){ 0xf0000, 0x10000, 2 };
+	r[n++] = (struct x86_mem_range){ BOOT_ACPI_ADDR, 0x100000 - BOOT_ACPI_ADDR, 2 };
 	if (m->low_size > BOOT_KERNEL_ADDR)
 		r[n++] = (struct x86_mem_range){ BOOT_KERNEL_ADDR, m->low_size - BOOT_KERNEL_ADDR, 1 };
 	if (m->size > m->low_size)

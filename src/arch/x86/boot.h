@@ -23,6 +23,7 @@ enum boot_mode {
 #define BOOT_PML4_ADDR     0x9000   /* then PDPT 0xa000, PDs 0xb000..0xefff */
 #define BOOT_CMDLINE_ADDR  0x20000
 #define BOOT_CMDLINE_MAX   0x10000
+#define BOOT_ACPI_ADDR     0xe0000  /* RSDP and the ACPI tables, in the BIOS area */
 #define BOOT_MPTABLE_ADDR  0xf0000  /* MP floating pointer and table, in the BIOS area */
 #define BOOT_EBDA_ADDR     0x9fc00  /* RAM below this is usable */
 #define BOOT_KERNEL_ADDR   0x100000

@@ -79,6 +79,7 @@ static int zero_page_finish(struct vm *vm, struct boot_params *bp, uint64_t kern
 	int ret;
 
 	bp->hdr.type_of_loader = 0xff;
+	bp->acpi_rsdp_addr = BOOT_ACPI_ADDR; /* read by kernels of boot protocol 2.14+ */
 	bp->hdr.cmd_line_ptr = BOOT_CMDLINE_ADDR;
 	if (bp->hdr.cmdline_size && cmdlen > bp->hdr.cmdline_size) {
 		vsrv_log("kernel command line too long for this kernel (%zu bytes, at most %u)",

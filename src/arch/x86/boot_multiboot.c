@@ -75,11 +75,12 @@ static int place(struct vm *vm, uint64_t gpa, const uint8_t *src, uint64_t files
 
 	if (memsz < filesz)
 		return -ENOEXEC;
-	/* Anywhere but over our boot data: below 0x30000 and the MP table page. */
+	/* Anywhere but over our boot data: below 0x30000, the ACPI and MP table pages. */
 	if (gpa < BOOT_CMDLINE_ADDR + BOOT_CMDLINE_MAX ||
+	    (gpa < BOOT_ACPI_ADDR + 0x1000 && gpa + memsz > BOOT_ACPI_ADDR) ||
 	    (gpa < BOOT_MPTABLE_ADDR + 0x1000 && gpa + memsz > BOOT_MPTABLE_ADDR)) {
-		vsrv_log("kernel %s: segment at %#llx overlaps the boot data (below 0x30000 or at "
-			 "0xf0000)", vm->cfg->kernel, (unsigned long long)gpa);
+		vsrv_log("kernel %s: segment at %#llx overlaps the boot data (below 0x30000, at "
+			 "0xe0000 or 0xf0000)", vm->cfg->kernel, (unsigned long long)gpa);
 		return -EINVAL;
 	}
 	dst = guest_mem_ptr(vm->mem, gpa, memsz);

@@ -1,4 +1,5 @@
-/* x86 platform tables and per-vCPU set-up: CPUID (cpuid.c), the MP table (mptable.c). */
+/* x86 platform tables and per-vCPU set-up: CPUID (cpuid.c), the MP table (mptable.c), the
+ * ACPI tables (acpi.c). */
 #ifndef VSRV_ARCH_X86_TABLES_H
 #define VSRV_ARCH_X86_TABLES_H
 
@@ -22,5 +23,9 @@ int x86_cpuid_set(int vcpu_fd, const struct kvm_cpuid2 *supported, unsigned id,
 /* Write the MP floating pointer and configuration table (CPUs, ISA bus, IOAPIC, ISA
  * interrupts) at BOOT_MPTABLE_ADDR. Returns 0 or -errno (logged). */
 int x86_mptable_write(struct vm *vm);
+
+/* Write the ACPI tables (RSDP at BOOT_ACPI_ADDR, XSDT, FADT with the PM1a blocks of
+ * devices/acpi_pm.h, FACS, DSDT with \_S5, MADT). Returns 0 or -errno (logged). */
+int x86_acpi_write(struct vm *vm);
 
 #endif

@@ -1,0 +1,235 @@
+/* Minimal ACPI tables, for a clean power-off and for CPU enumeration when the guest uses
+ * ACPI: RSDP (ACPI 2.0+), RSDT and XSDT, FADT (revision 6, not hardware-reduced: the guest
+ * keeps its PIC and PIT) with the PM1a blocks of devices/acpi_pm.c and the i8042 as reset
+ * register, FACS, a DSDT holding only \_S5, and a MADT (LAPICs, the IOAPIC, LINT1 NMI).
+ * All in the BIOS area at 0xE0000, which the e820 map marks reserved. */
+#include "arch/x86/tables.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "arch/x86/boot.h"
+#include "devices/acpi_pm.h"
+#include "util/log.h"
+#include "vmm/vm.h"
+
+#define RSDP_ADDR  BOOT_ACPI_ADDR
+#define RSDT_ADDR  (BOOT_ACPI_ADDR + 0x040)
+#define XSDT_ADDR  (BOOT_ACPI_ADDR + 0x080)
+#define FADT_ADDR  (BOOT_ACPI_ADDR + 0x100)
+#define FACS_ADDR  (BOOT_ACPI_ADDR + 0x240)  /* 64-byte aligned */
+#define DSDT_ADDR  (BOOT_ACPI_ADDR + 0x280)
+#define MADT_ADDR  (BOOT_ACPI_ADDR + 0x300)
+#define ACPI_SIZE  0x1000
+
+struct acpi_header {
+	char sig[4];
+	uint32_t length;
+	uint8_t revision, checksum;
+	char oem_id[6], oem_table_id[8];
+	uint32_t oem_revision;
+	char creator_id[4];
+	uint32_t creator_revision;
+} __attribute__((packed));
+
+struct gas { /* Generic Address Structure */
+	uint8_t space, bit_width, bit_offset, access_size;
+	uint64_t address;
+} __attribute__((packed));
+
+struct fadt {
+	struct acpi_header h;
+	uint32_t firmware_ctrl, dsdt;
+	uint8_t reserved0, pm_profile;
+	uint16_t sci_int;
+	uint32_t smi_cmd;
+	uint8_t acpi_enable, acpi_disable, s4bios_req, pstate_cnt;
+	uint32_t pm1a_evt_blk, pm1b_evt_blk, pm1a_cnt_blk, pm1b_cnt_blk, pm2_cnt_blk;
+	uint32_t pm_tmr_blk, gpe0_blk, gpe1_blk;
+	uint8_t pm1_evt_len, pm1_cnt_len, pm2_cnt_len, pm_tmr_len, gpe0_blk_len, gpe1_blk_len;
+	uint8_t gpe1_base, cst_cnt;
+	uint16_t p_lvl2_lat, p_lvl3_lat, flush_size, flush_stride;
+	uint8_t duty_offset, duty_width, day_alrm, mon_alrm, century;
+	uint16_t iapc_boot_arch;
+	uint8_t reserved1;
+	uint32_t flags;
+	struct gas reset_reg;
+	uint8_t reset_value;
+	uint16_t arm_boot_arch;
+	uint8_t minor_version;
+	uint64_t x_firmware_ctrl, x_dsdt;
+	struct gas x_pm1a_evt_blk, x_pm1b_evt_blk, x_pm1a_cnt_blk, x_pm1b_cnt_blk;
+	struct gas x_pm2_cnt_blk, x_pm_tmr_blk, x_gpe0_blk, x_gpe1_blk;
+	struct gas sleep_control_reg, sleep_status_reg;
+	uint64_t hypervisor_vendor;
+} __attribute__((packed));
+
+struct rsdp {
+	char sig[8];
+	uint8_t checksum;
+	char oem_id[6];
+	uint8_t revision;
+	uint32_t rsdt;
+	uint32_t length;
+	uint64_t xsdt;
+	uint8_t ext_checksum, reserved[3];
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct fadt) == 276, "FADT layout");
+_Static_assert(sizeof(struct rsdp) == 36, "RSDP layout");
+
+/* DefinitionBlock body: Name (_S5, Package (4) { 5, 5, 0, 0 }) -- SLP_TYP 5 for S5. */
+static const uint8_t dsdt_aml[] = {
+	0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04, 0x0a, ACPI_SLP_TYP_S5, 0x0a, ACPI_SLP_TYP_S5,
+	0x00, 0x00,
+};
+
+static uint8_t checksum(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	uint8_t s = 0;
+
+	while (n--)
+		s += *b++;
+	return (uint8_t)-s;
+}
+
+static void header(struct acpi_header *h, const char *sig, uint32_t len, uint8_t rev)
+{
+	memcpy(h->sig, sig, 4);
+	h->length = len;
+	h->revision = rev;
+	memcpy(h->oem_id, "VSRV  ", 6);
+	memcpy(h->oem_table_id, "VSRVVM  ", 8);
+	h->oem_revision = 1;
+	memcpy(h->creator_id, "VSRV", 4);
+	h->creator_revision = 1;
+	h->checksum = 0;
+	h->checksum = checksum(h, len);
+}
+
+static struct gas io_gas(uint64_t port, uint8_t bytes)
+{
+	struct gas g = { .space = 1, .bit_width = (uint8_t)(bytes * 8), .access_size = bytes,
+			 .address = port };
+	return g;
+}
+
+static uint32_t write_madt(struct vm *vm, uint8_t *p)
+{
+	unsigned i, nr = vm->cfg->nr_cpus;
+	uint8_t *e = p + sizeof(struct acpi_header) + 8;
+	uint32_t lapic = 0xfee00000u, flags = 1; /* PCAT_COMPAT: 8259s present */
+
+	memcpy(p + 36, &lapic, 4);
+	memcpy(p + 40, &flags, 4);
+	for (i = 0; i < nr; i++, e += 8) {
+		uint32_t enabled = 1;
+		e[0] = 0;               /* Processor Local APIC */
+		e[1] = 8;
+		e[2] = (uint8_t)i;      /* ACPI processor UID */
+		e[3] = (uint8_t)i;      /* APIC id */
+		memcpy(e + 4, &enabled, 4);
+	}
+	{
+		uint32_t addr = X86_IOAPIC_ADDR, gsi_base = 0;
+		e[0] = 1;               /* I/O APIC */
+		e[1] = 12;
+		e[2] = (uint8_t)nr;     /* its id, after the CPUs' (as in the MP table) */
+		e[3] = 0;
+		memcpy(e + 4, &addr, 4);
+		memcpy(e + 8, &gsi_base, 4);
+		e += 12;
+	}
+	e[0] = 4;                       /* Local APIC NMI: LINT1 on every processor */
+	e[1] = 6;
+	e[2] = 0xff;
+	e[3] = 0;
+	e[4] = 0;
+	e[5] = 1;
+	e += 6;
+	return (uint32_t)(e - p);
+}
+
+int x86_acpi_write(struct vm *vm)
+{
+	uint8_t *base = guest_mem_ptr(vm->mem, BOOT_ACPI_ADDR, ACPI_SIZE);
+	struct rsdp *rsdp;
+	struct fadt *fadt;
+	uint8_t *rsdt, *xsdt, *facs, *dsdt, *madt;
+	uint32_t u32, madt_len;
+	uint64_t u64;
+
+	if (!base) {
+		vsrv_log("no room for the ACPI tables");
+		return -ENOMEM;
+	}
+	memset(base, 0, ACPI_SIZE);
+	rsdp = (struct rsdp *)base;
+	rsdt = base + (RSDT_ADDR - BOOT_ACPI_ADDR);
+	xsdt = base + (XSDT_ADDR - BOOT_ACPI_ADDR);
+	fadt = (struct fadt *)(base + (FADT_ADDR - BOOT_ACPI_ADDR));
+	facs = base + (FACS_ADDR - BOOT_ACPI_ADDR);
+	dsdt = base + (DSDT_ADDR - BOOT_ACPI_ADDR);
+	madt = base + (MADT_ADDR - BOOT_ACPI_ADDR);
+
+	/* DSDT */
+	memcpy(dsdt + sizeof(struct acpi_header), dsdt_aml, sizeof(dsdt_aml));
+	header((struct acpi_header *)dsdt, "DSDT", sizeof(struct acpi_header) + sizeof(dsdt_aml), 2);
+
+	/* FACS (no checksum) */
+	memcpy(facs, "FACS", 4);
+	u32 = 64;
+	memcpy(facs + 4, &u32, 4);
+	facs[32] = 2; /* version */
+
+	/* FADT */
+	fadt->firmware_ctrl = FACS_ADDR;
+	fadt->dsdt = DSDT_ADDR;
+	fadt->x_firmware_ctrl = FACS_ADDR;
+	fadt->x_dsdt = DSDT_ADDR;
+	fadt->sci_int = 9;
+	fadt->pm1a_evt_blk = ACPI_PM1_EVT;
+	fadt->pm1a_cnt_blk = ACPI_PM1_CNT;
+	fadt->pm1_evt_len = 4;
+	fadt->pm1_cnt_len = 2;
+	fadt->x_pm1a_evt_blk = io_gas(ACPI_PM1_EVT, 4);
+	fadt->x_pm1a_cnt_blk = io_gas(ACPI_PM1_CNT, 2);
+	fadt->p_lvl2_lat = 101;  /* > 100: no C2 */
+	fadt->p_lvl3_lat = 1001; /* > 1000: no C3 */
+	fadt->century = 0x32;
+	fadt->iapc_boot_arch = (1 << 1) | (1 << 2); /* an 8042; no VGA */
+	/* WBINVD, C1 on all CPUs, power and sleep buttons are not fixed features, reset reg */
+	fadt->flags = (1 << 0) | (1 << 2) | (1 << 4) | (1 << 5) | (1 << 10);
+	fadt->reset_reg = io_gas(0x64, 1);
+	fadt->reset_value = 0xfe;
+	memcpy(&fadt->hypervisor_vendor, "VSRV", 4);
+	header(&fadt->h, "FACP", sizeof(*fadt), 6);
+
+	/* MADT */
+	madt_len = write_madt(vm, madt);
+	header((struct acpi_header *)madt, "APIC", madt_len, 4);
+
+	/* RSDT (32-bit pointers) and XSDT (64-bit) */
+	u32 = FADT_ADDR;
+	memcpy(rsdt + 36, &u32, 4);
+	u32 = MADT_ADDR;
+	memcpy(rsdt + 40, &u32, 4);
+	header((struct acpi_header *)rsdt, "RSDT", 36 + 8, 1);
+	u64 = FADT_ADDR;
+	memcpy(xsdt + 36, &u64, 8);
+	u64 = MADT_ADDR;
+	memcpy(xsdt + 44, &u64, 8);
+	header((struct acpi_header *)xsdt, "XSDT", 36 + 16, 1);
+
+	/* RSDP */
+	memcpy(rsdp->sig, "RSD PTR ", 8);
+	memcpy(rsdp->oem_id, "VSRV  ", 6);
+	rsdp->revision = 2;
+	rsdp->rsdt = RSDT_ADDR;
+	rsdp->length = sizeof(*rsdp);
+	rsdp->xsdt = XSDT_ADDR;
+	rsdp->checksum = checksum(rsdp, 20);
+	rsdp->ext_checksum = checksum(rsdp, sizeof(*rsdp));
+	return 0;
+}

@@ -1,0 +1,109 @@
+#include "devices/acpi_pm.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+#include "vmm/vm.h"
+
+#define CNT_SCI_EN   0x0001
+#define CNT_SLP_EN   0x2000
+#define CNT_SLP_TYP(v) (((v) >> 10) & 7)
+
+struct acpi_pm {
+	struct vm *vm;
+	pthread_mutex_t lock;
+	struct acpi_pm_state st;
+};
+
+static void acpi_pm_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct acpi_pm *pm = opaque;
+	uint32_t v = 0, i;
+	bool off_req = false;
+	unsigned typ = 0;
+
+	if (is_write)
+		memcpy(&v, data, len > 4 ? 4 : len);
+	pthread_mutex_lock(&pm->lock);
+	/* Byte-granular registers: PM1_STS (0-1, write 1 to clear), PM1_EN (2-3), PM1_CNT (4-5). */
+	for (i = 0; i < len && off + i < 8; i++) {
+		uint64_t o = off + i;
+		uint8_t b = (uint8_t)(v >> (8 * i));
+		uint16_t *reg = o < 2 ? &pm->st.pm1_sts : o < 4 ? &pm->st.pm1_en :
+				o < 6 ? &pm->st.pm1_cnt : NULL;
+		unsigned sh = (o & 1) * 8;
+
+		if (!reg) {
+			if (!is_write)
+				data[i] = 0;
+			continue;
+		}
+		if (!is_write) {
+			data[i] = (uint8_t)(*reg >> sh);
+		} else if (reg == &pm->st.pm1_sts) {
+			*reg &= (uint16_t)~(b << sh);
+		} else {
+			*reg = (uint16_t)((*reg & ~(0xff << sh)) | (b << sh));
+		}
+	}
+	if (is_write && (pm->st.pm1_cnt & CNT_SLP_EN)) {
+		typ = CNT_SLP_TYP(pm->st.pm1_cnt);
+		pm->st.pm1_cnt &= (uint16_t)~CNT_SLP_EN; /* write-only bit */
+		off_req = true;
+	}
+	pm->st.pm1_cnt |= CNT_SCI_EN;
+	pthread_mutex_unlock(&pm->lock);
+	if (off_req) {
+		if (typ == ACPI_SLP_TYP_S5)
+			vm_request_stop(pm->vm, 0); /* power off */
+		else
+			vsrv_log("acpi: guest asked for sleep type %u, which this VM does not have", typ);
+	}
+}
+
+int acpi_pm_create(struct vm *vm, struct acpi_pm **out)
+{
+	struct acpi_pm *pm = calloc(1, sizeof(*pm));
+	int ret;
+
+	if (!pm)
+		return -ENOMEM;
+	pm->vm = vm;
+	pthread_mutex_init(&pm->lock, NULL);
+	pm->st.pm1_cnt = CNT_SCI_EN;
+	ret = bus_register(&vm->pio, ACPI_PM_BASE, 8, acpi_pm_io, pm, "acpi-pm");
+	if (ret < 0) {
+		pthread_mutex_destroy(&pm->lock);
+		free(pm);
+		return ret;
+	}
+	*out = pm;
+	return 0;
+}
+
+void acpi_pm_destroy(struct acpi_pm *pm)
+{
+	if (!pm)
+		return;
+	pthread_mutex_destroy(&pm->lock);
+	free(pm);
+}
+
+void acpi_pm_save(struct acpi_pm *pm, struct acpi_pm_state *st)
+{
+	pthread_mutex_lock(&pm->lock);
+	*st = pm->st;
+	pthread_mutex_unlock(&pm->lock);
+}
+
+int acpi_pm_restore(struct acpi_pm *pm, const struct acpi_pm_state *st)
+{
+	pthread_mutex_lock(&pm->lock);
+	pm->st = *st;
+	pm->st.pm1_cnt |= CNT_SCI_EN;
+	pthread_mutex_unlock(&pm->lock);
+	return 0;
+}

@@ -1,0 +1,468 @@
+#include "devices/virtio/blk.h"
+
+#include "util/log.h"
+
+#include <errno.h>
+#include <liburing.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define BLK_F_SIZE_MAX 1
+#define BLK_F_SEG_MAX 2
+#define BLK_F_RO 5
+#define BLK_F_BLK_SIZE 6
+#define BLK_F_FLUSH 9
+#define BLK_F_MQ 12
+#define BLK_F_DISCARD 13
+#define BLK_F_WRITE_ZEROES 14
+
+#define T_IN 0
+#define T_OUT 1
+#define T_FLUSH 4
+#define T_GET_ID 8
+#define T_DISCARD 11
+#define T_WRITE_ZEROES 13
+
+#define S_OK 0
+#define S_IOERR 1
+#define S_UNSUPP 2
+
+#define QUEUE_MAX 256
+#define SEG_MAX (QUEUE_MAX - 2)
+#define MAX_DISCARD_SEG 32
+#define MAX_DISCARD_SECTORS (1u << 22) /* 2 GiB per segment */
+#define URING_DEPTH 256
+
+struct blk_config {
+	uint64_t capacity;
+	uint32_t size_max, seg_max;
+	uint16_t cylinders;
+	uint8_t heads, sectors;
+	uint32_t blk_size;
+	uint8_t physical_block_exp, alignment_offset;
+	uint16_t min_io_size;
+	uint32_t opt_io_size;
+	uint8_t writeback, unused0;
+	uint16_t num_queues;
+	uint32_t max_discard_sectors, max_discard_seg, discard_sector_alignment;
+	uint32_t max_write_zeroes_sectors, max_write_zeroes_seg;
+	uint8_t write_zeroes_may_unmap, unused1[3];
+} __attribute__((packed));
+
+struct blk_req {
+	struct blk_req *next_free;
+	unsigned q;
+	uint32_t gen;
+	uint8_t *status;
+	uint32_t used_len;
+	uint32_t type;
+	uint64_t sector;
+	uint64_t len;      /* data bytes */
+	struct iovec *iov; /* data buffers, inside el.iov */
+	int niov;
+	struct virtq_elem el;
+};
+
+struct virtio_blk {
+	struct virtio_dev dev;
+	struct disk *disk;
+	struct blk_config cfg;
+	char serial[20];
+	bool uring_ok;
+	struct io_uring ring;
+	int ring_efd;
+	unsigned inflight;
+	struct blk_req *free_reqs;
+	bool logged_bad;
+};
+
+static void blk_config_access(struct virtio_dev *d, uint32_t off, uint8_t *data, uint32_t len,
+			      bool is_write)
+{
+	struct virtio_blk *b = d->priv;
+
+	if (is_write) {
+		/* writeback is the only writable field; we always honour flush anyway */
+		return;
+	}
+	virtio_config_copy(&b->cfg, sizeof(b->cfg), off, data, len);
+}
+
+static struct blk_req *req_get(struct virtio_blk *b)
+{
+	struct blk_req *r = b->free_reqs;
+
+	if (r) {
+		b->free_reqs = r->next_free;
+		return r;
+	}
+	return malloc(sizeof(*r));
+}
+
+static void req_put(struct virtio_blk *b, struct blk_req *r)
+{
+	r->next_free = b->free_reqs;
+	b->free_reqs = r;
+}
+
+static void req_complete(struct virtio_blk *b, struct blk_req *r, uint8_t status)
+{
+	if (r->status)
+		*r->status = status;
+	virtio_push(&b->dev, r->q, r->gen, r->el.head, r->used_len);
+	req_put(b, r);
+}
+
+static bool range_ok(struct virtio_blk *b, uint64_t sector, uint64_t nsec)
+{
+	uint64_t cap = b->cfg.capacity;
+
+	return sector <= cap && nsec <= cap - sector;
+}
+
+static void log_bad(struct virtio_blk *b, const char *why, uint64_t a)
+{
+	if (!b->logged_bad)
+		vsrv_log("%s: bad request: %s (%llu); failing it", b->dev.name, why,
+			 (unsigned long long)a);
+	b->logged_bad = true;
+}
+
+/* Discard and write-zeroes: a table of {sector, num_sectors, flags} segments. */
+static uint8_t do_ranges(struct virtio_blk *b, struct blk_req *r)
+{
+	struct { uint64_t sector; uint32_t num, flags; } seg;
+	uint64_t n = (r->el.out_len - 16) / 16, i;
+	struct disk *dk = b->disk;
+	int ret;
+
+	if (dk->readonly)
+		return S_IOERR;
+	if ((r->el.out_len - 16) % 16 || n == 0 || n > MAX_DISCARD_SEG) {
+		log_bad(b, "discard/write-zeroes segment table", n);
+		return S_UNSUPP;
+	}
+	for (i = 0; i < n; i++) {
+		virtq_elem_read(&r->el, 16 + 16 * i, &seg, 16);
+		if (!range_ok(b, seg.sector, seg.num) || seg.num > MAX_DISCARD_SECTORS) {
+			log_bad(b, "discard/write-zeroes range beyond the disk", seg.sector);
+			return S_IOERR;
+		}
+		if (r->type == T_DISCARD) {
+			if (seg.flags) /* unmap flag is reserved for discard */
+				return S_UNSUPP;
+			ret = dk->ops->discard ? dk->ops->discard(dk, seg.sector, seg.num) : -ENOTSUP;
+		} else {
+			if (seg.flags & ~1u)
+				return S_UNSUPP;
+			ret = dk->ops->write_zeroes ?
+			      dk->ops->write_zeroes(dk, seg.sector, seg.num, seg.flags & 1) : -ENOTSUP;
+		}
+		if (ret == -ENOTSUP || ret == -EOPNOTSUPP)
+			return S_UNSUPP;
+		if (ret)
+			return S_IOERR;
+	}
+	return S_OK;
+}
+
+static uint8_t do_sync(struct virtio_blk *b, struct blk_req *r)
+{
+	int ret;
+
+	switch (r->type) {
+	case T_IN:
+		ret = disk_readv(b->disk, r->sector, r->iov, r->niov);
+		return ret ? S_IOERR : S_OK;
+	case T_OUT:
+		ret = disk_writev(b->disk, r->sector, r->iov, r->niov);
+		return ret ? S_IOERR : S_OK;
+	case T_FLUSH:
+		return disk_flush(b->disk) ? S_IOERR : S_OK;
+	case T_DISCARD:
+	case T_WRITE_ZEROES:
+		return do_ranges(b, r);
+	default:
+		return S_UNSUPP;
+	}
+}
+
+/* Parse the chain: header, data, status byte. Returns -1 if the request may proceed, or
+ * the status to complete it with at once. */
+static int parse_req(struct virtio_blk *b, struct blk_req *r)
+{
+	struct { uint32_t type, reserved; uint64_t sector; } hdr;
+	struct virtq_elem *e = &r->el;
+	struct iovec *last;
+	unsigned i;
+	uint64_t skip;
+
+	r->status = NULL;
+	r->used_len = 0;
+	if (e->in_len < 1 || virtq_elem_read(e, 0, &hdr, 16) != 16) {
+		log_bad(b, "no header or no status byte", e->head);
+		return S_IOERR;
+	}
+	last = &e->iov[e->n_out + e->n_in - 1];
+	r->status = (uint8_t *)last->iov_base + last->iov_len - 1;
+	r->used_len = 1;
+	r->type = hdr.type;
+	r->sector = hdr.sector;
+	switch (hdr.type) {
+	case T_IN:
+		last->iov_len--; /* the status byte is not data */
+		r->iov = &e->iov[e->n_out];
+		r->niov = e->n_in - (last->iov_len == 0);
+		r->len = e->in_len - 1;
+		break;
+	case T_OUT:
+		if (b->disk->readonly)
+			return S_IOERR;
+		/* drop the 16 header bytes from the front of the readable buffers */
+		for (i = 0, skip = 16; i < e->n_out && skip; i++) {
+			uint64_t l = e->iov[i].iov_len < skip ? e->iov[i].iov_len : skip;
+
+			e->iov[i].iov_base = (uint8_t *)e->iov[i].iov_base + l;
+			e->iov[i].iov_len -= l;
+			skip -= l;
+		}
+		r->iov = e->iov;
+		r->niov = e->n_out;
+		while (r->niov > 0 && r->iov[0].iov_len == 0) {
+			r->iov++;
+			r->niov--;
+		}
+		r->len = e->out_len - 16;
+		break;
+	case T_GET_ID: {
+		size_t n = e->in_len - 1 < 20 ? e->in_len - 1 : 20;
+
+		virtq_elem_write(e, 0, b->serial, n);
+		r->used_len = n + 1;
+		return S_OK;
+	}
+	case T_FLUSH:
+	case T_DISCARD:
+	case T_WRITE_ZEROES:
+		return -1;
+	default:
+		return S_UNSUPP;
+	}
+	if (r->len % DISK_SECTOR || !range_ok(b, r->sector, r->len / DISK_SECTOR)) {
+		log_bad(b, "unaligned length or beyond the end of the disk", r->sector);
+		return S_IOERR;
+	}
+	if (hdr.type == T_IN)
+		r->used_len = r->len + 1;
+	return -1;
+}
+
+static bool uring_submit(struct virtio_blk *b, struct blk_req *r)
+{
+	struct io_uring_sqe *sqe;
+	uint64_t off = b->disk->direct_offset + r->sector * DISK_SECTOR;
+
+	if (!b->uring_ok || (r->type != T_IN && r->type != T_OUT) || r->len == 0 ||
+	    b->inflight >= URING_DEPTH)
+		return false;
+	sqe = io_uring_get_sqe(&b->ring);
+	if (!sqe)
+		return false;
+	if (r->type == T_IN)
+		io_uring_prep_readv(sqe, b->disk->direct_fd, r->iov, r->niov, off);
+	else
+		io_uring_prep_writev(sqe, b->disk->direct_fd, r->iov, r->niov, off);
+	io_uring_sqe_set_data(sqe, r);
+	b->inflight++;
+	return true;
+}
+
+static void blk_reap(struct virtio_blk *b, unsigned *done_q)
+{
+	struct io_uring_cqe *cqe;
+
+	while (io_uring_peek_cqe(&b->ring, &cqe) == 0) {
+		struct blk_req *r = io_uring_cqe_get_data(cqe);
+		int res = cqe->res;
+		uint8_t st;
+
+		io_uring_cqe_seen(&b->ring, cqe);
+		b->inflight--;
+		if (res >= 0 && (uint64_t)res == r->len)
+			st = S_OK;
+		else
+			st = do_sync(b, r); /* short transfer or O_DIRECT refusal: retry plainly */
+		*done_q |= 1u << r->q;
+		req_complete(b, r, st);
+	}
+}
+
+static void blk_queue(struct virtio_dev *d, unsigned q)
+{
+	struct virtio_blk *b = d->priv;
+	unsigned done = 0, qq;
+	bool submitted = false;
+
+	for (;;) {
+		struct blk_req *r = req_get(b);
+		int st;
+
+		if (!r)
+			break;
+		if (virtio_pop(d, q, &r->el, &r->gen) != 1) {
+			req_put(b, r);
+			break;
+		}
+		r->q = q;
+		st = parse_req(b, r);
+		if (st < 0 && uring_submit(b, r)) {
+			submitted = true;
+			continue;
+		}
+		if (st < 0)
+			st = do_sync(b, r);
+		req_complete(b, r, st);
+		done |= 1u << q;
+	}
+	if (submitted)
+		io_uring_submit(&b->ring);
+	if (b->uring_ok)
+		blk_reap(b, &done);
+	for (qq = 0; qq < d->nq; qq++)
+		if (done & (1u << qq))
+			virtio_notify(d, qq);
+}
+
+static void blk_ring_event(struct virtio_dev *d, int fd, uint32_t events)
+{
+	struct virtio_blk *b = d->priv;
+	unsigned done = 0, q;
+	uint64_t v;
+
+	(void)events;
+	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return;
+	blk_reap(b, &done);
+	for (q = 0; q < d->nq; q++)
+		if (done & (1u << q))
+			virtio_notify(d, q);
+}
+
+static const struct virtio_dev_ops blk_ops = {
+	.device_id = VIRTIO_ID_BLOCK,
+	.config_access = blk_config_access,
+	.queue_notify = blk_queue,
+};
+
+int virtio_blk_create(struct virtio_host *h, struct disk *disk, const char *name,
+		      const struct virtio_blk_opts *o, struct virtio_blk **out)
+{
+	struct virtio_blk *b;
+	unsigned nq = o && o->queues ? o->queues : 1;
+	uint64_t feat;
+	const char *base;
+	int ret;
+
+	if (nq > 16)
+		return -EINVAL;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	b->ring_efd = -1;
+	feat = 1ULL << BLK_F_SEG_MAX | 1ULL << BLK_F_BLK_SIZE | 1ULL << BLK_F_FLUSH |
+	       1ULL << BLK_F_DISCARD | 1ULL << BLK_F_WRITE_ZEROES;
+	if (disk->readonly)
+		feat |= 1ULL << BLK_F_RO;
+	if (nq > 1)
+		feat |= 1ULL << BLK_F_MQ;
+	b->cfg.capacity = disk->size / DISK_SECTOR;
+	b->cfg.seg_max = SEG_MAX;
+	b->cfg.blk_size = DISK_SECTOR;
+	b->cfg.num_queues = nq;
+	b->cfg.writeback = 1;
+	b->cfg.max_discard_sectors = MAX_DISCARD_SECTORS;
+	b->cfg.max_discard_seg = MAX_DISCARD_SEG;
+	b->cfg.discard_sector_alignment = 8;
+	b->cfg.max_write_zeroes_sectors = MAX_DISCARD_SECTORS;
+	b->cfg.max_write_zeroes_seg = MAX_DISCARD_SEG;
+	b->cfg.write_zeroes_may_unmap = 1;
+	if (o && o->serial) {
+		base = o->serial;
+	} else {
+		base = strrchr(disk->path ? disk->path : "disk", '/');
+		base = base ? base + 1 : (disk->path ? disk->path : "disk");
+	}
+	memcpy(b->serial, base, strnlen(base, sizeof(b->serial)));
+	ret = virtio_dev_init(&b->dev, &blk_ops, b, h, name, nq, QUEUE_MAX, feat);
+	if (ret)
+		goto err_free;
+	if (disk->direct_fd >= 0 && !(o && o->no_uring)) {
+		b->ring_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (b->ring_efd >= 0 && io_uring_queue_init(URING_DEPTH, &b->ring, 0) == 0) {
+			if (io_uring_register_eventfd(&b->ring, b->ring_efd) == 0 &&
+			    virtio_dev_watch(&b->dev, b->ring_efd, EPOLLIN, blk_ring_event) == 0)
+				b->uring_ok = true;
+			else
+				io_uring_queue_exit(&b->ring);
+		}
+		if (!b->uring_ok)
+			vsrv_log("%s: io_uring unavailable, using synchronous I/O", name);
+	}
+	b->disk = disk;
+	ret = virtio_dev_start(&b->dev);
+	if (ret)
+		goto err_dev;
+	*out = b;
+	return 0;
+err_dev:
+	if (b->uring_ok)
+		io_uring_queue_exit(&b->ring);
+	virtio_dev_destroy(&b->dev);
+err_free:
+	if (b->ring_efd >= 0)
+		close(b->ring_efd);
+	free(b);
+	return ret;
+}
+
+struct virtio_dev *virtio_blk_dev(struct virtio_blk *b)
+{
+	return &b->dev;
+}
+
+bool virtio_blk_uses_uring(const struct virtio_blk *b)
+{
+	return b->uring_ok;
+}
+
+void virtio_blk_destroy(struct virtio_blk *b)
+{
+	struct blk_req *r;
+	unsigned done = 0;
+
+	if (!b)
+		return;
+	virtio_dev_destroy(&b->dev); /* joins the I/O thread */
+	if (b->uring_ok) {
+		while (b->inflight) {
+			struct io_uring_cqe *cqe;
+
+			if (io_uring_wait_cqe(&b->ring, &cqe))
+				break;
+			blk_reap(b, &done);
+		}
+		io_uring_queue_exit(&b->ring);
+	}
+	if (b->ring_efd >= 0)
+		close(b->ring_efd);
+	while ((r = b->free_reqs)) {
+		b->free_reqs = r->next_free;
+		free(r);
+	}
+	disk_flush(b->disk);
+	free(b);
+}

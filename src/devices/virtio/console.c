@@ -1,0 +1,216 @@
+#include "devices/virtio/console.h"
+
+#include "util/log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define Q_RX 0
+#define Q_TX 1
+
+struct console_config {
+	uint16_t cols, rows;
+	uint32_t max_nr_ports;
+	uint32_t emerg_wr;
+} __attribute__((packed));
+
+struct virtio_console {
+	struct virtio_dev dev;
+	struct console_config cfg;
+	char *path;
+	int listen_fd, client_fd;
+	bool rx_blocked;        /* client data waits for receive buffers */
+	struct virtq_elem el;
+};
+
+static void con_config(struct virtio_dev *d, uint32_t off, uint8_t *data, uint32_t len,
+		       bool is_write)
+{
+	struct virtio_console *c = d->priv;
+
+	if (!is_write)
+		virtio_config_copy(&c->cfg, sizeof(c->cfg), off, data, len);
+}
+
+static void drop_client(struct virtio_console *c)
+{
+	virtio_dev_unwatch(&c->dev, c->client_fd);
+	close(c->client_fd);
+	c->client_fd = -1;
+	c->rx_blocked = false;
+}
+
+static void on_client(struct virtio_dev *d, int fd, uint32_t events)
+{
+	struct virtio_console *c = d->priv;
+	uint32_t gen;
+	bool any = false;
+
+	(void)events;
+	for (;;) {
+		ssize_t n;
+		int r = virtio_pop(d, Q_RX, &c->el, &gen);
+
+		if (r != 1) {
+			/* no buffers (or the device is not running): wait for a kick */
+			c->rx_blocked = true;
+			virtio_dev_watch_mod(d, fd, 0);
+			break;
+		}
+		n = readv(fd, &c->el.iov[c->el.n_out], c->el.n_in);
+		if (n <= 0) {
+			pthread_mutex_lock(&d->lock);
+			virtq_unpop(&d->vq[Q_RX]);
+			pthread_mutex_unlock(&d->lock);
+			if (n == 0 || (errno != EAGAIN && errno != EINTR))
+				drop_client(c);
+			break;
+		}
+		virtio_push(d, Q_RX, gen, c->el.head, n);
+		any = true;
+	}
+	if (any)
+		virtio_notify(d, Q_RX);
+}
+
+static void on_listen(struct virtio_dev *d, int fd, uint32_t events)
+{
+	struct virtio_console *c = d->priv;
+	int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+	(void)events;
+	if (cfd < 0)
+		return;
+	if (c->client_fd >= 0 || virtio_dev_watch(d, cfd, EPOLLIN, on_client)) {
+		close(cfd); /* one client at a time */
+		return;
+	}
+	c->client_fd = cfd;
+}
+
+static void con_queue(struct virtio_dev *d, unsigned q)
+{
+	struct virtio_console *c = d->priv;
+	uint32_t gen;
+	bool any = false;
+
+	if (q == Q_RX) {
+		if (c->rx_blocked && c->client_fd >= 0) {
+			c->rx_blocked = false;
+			virtio_dev_watch_mod(d, c->client_fd, EPOLLIN);
+		}
+		return;
+	}
+	while (virtio_pop(d, Q_TX, &c->el, &gen) == 1) {
+		if (c->client_fd >= 0) {
+			struct msghdr m = { .msg_iov = c->el.iov, .msg_iovlen = c->el.n_out };
+			size_t left = c->el.out_len;
+
+			/* the client socket is non-blocking: a client that does not read loses data
+			 * rather than stalling the guest */
+			while (left) {
+				ssize_t n = sendmsg(c->client_fd, &m, MSG_NOSIGNAL);
+
+				if (n <= 0)
+					break;
+				left -= n;
+				while (n > 0 && m.msg_iovlen) {
+					if ((size_t)n >= m.msg_iov->iov_len) {
+						n -= m.msg_iov->iov_len;
+						m.msg_iov++;
+						m.msg_iovlen--;
+					} else {
+						m.msg_iov->iov_base = (uint8_t *)m.msg_iov->iov_base + n;
+						m.msg_iov->iov_len -= n;
+						n = 0;
+					}
+				}
+			}
+		}
+		virtio_push(d, Q_TX, gen, c->el.head, 0);
+		any = true;
+	}
+	if (any)
+		virtio_notify(d, Q_TX);
+}
+
+static const struct virtio_dev_ops con_ops = {
+	.device_id = VIRTIO_ID_CONSOLE,
+	.config_access = con_config,
+	.queue_notify = con_queue,
+};
+
+int virtio_console_create(struct virtio_host *h, const char *socket_path, const char *name,
+			  struct virtio_console **out)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct virtio_console *c;
+	int ret;
+
+	if (strlen(socket_path) >= sizeof(sa.sun_path)) {
+		vsrv_log("%s: socket path too long: %s", name, socket_path);
+		return -ENAMETOOLONG;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->client_fd = -1;
+	c->cfg.max_nr_ports = 1;
+	c->path = strdup(socket_path);
+	c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (!c->path || c->listen_fd < 0) {
+		ret = c->path ? -errno : -ENOMEM;
+		goto err_free;
+	}
+	strcpy(sa.sun_path, socket_path);
+	unlink(socket_path);
+	if (bind(c->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(c->listen_fd, 1)) {
+		ret = -errno;
+		vsrv_log("%s: cannot listen on %s: %s", name, socket_path, strerror(errno));
+		goto err_sock;
+	}
+	ret = virtio_dev_init(&c->dev, &con_ops, c, h, name, 2, 256, 0);
+	if (ret)
+		goto err_unlink;
+	ret = virtio_dev_watch(&c->dev, c->listen_fd, EPOLLIN, on_listen);
+	if (!ret)
+		ret = virtio_dev_start(&c->dev);
+	if (ret) {
+		virtio_dev_destroy(&c->dev);
+		goto err_unlink;
+	}
+	*out = c;
+	return 0;
+err_unlink:
+	unlink(socket_path);
+err_sock:
+	close(c->listen_fd);
+err_free:
+	free(c->path);
+	free(c);
+	return ret;
+}
+
+struct virtio_dev *virtio_console_dev(struct virtio_console *c)
+{
+	return &c->dev;
+}
+
+void virtio_console_destroy(struct virtio_console *c)
+{
+	if (!c)
+		return;
+	virtio_dev_destroy(&c->dev);
+	if (c->client_fd >= 0)
+		close(c->client_fd);
+	close(c->listen_fd);
+	unlink(c->path);
+	free(c->path);
+	free(c);
+}

@@ -1,0 +1,240 @@
+#include "devices/virtio/options.h"
+
+#include "util/log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Split buf in place at the next ',': returns the current item and advances *p. */
+static char *next_item(char **p)
+{
+	char *s = *p, *c;
+
+	if (!s)
+		return NULL;
+	c = strchr(s, ',');
+	if (c) {
+		*c = 0;
+		*p = c + 1;
+	} else {
+		*p = NULL;
+	}
+	return s;
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+	if (!strcmp(v, "on") || !strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))
+		*out = true;
+	else if (!strcmp(v, "off") || !strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0"))
+		*out = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int parse_transport(const char *v, enum vopt_transport *t)
+{
+	if (!strcmp(v, "mmio"))
+		*t = VOPT_MMIO;
+	else if (!strcmp(v, "pci"))
+		*t = VOPT_PCI;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int parse_mac(const char *v, uint8_t mac[6])
+{
+	unsigned b[6], i;
+	char end;
+
+	if (sscanf(v, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+		   &end) != 6)
+		return -EINVAL;
+	for (i = 0; i < 6; i++)
+		mac[i] = b[i];
+	if (mac[0] & 1) /* multicast bit: not a station address */
+		return -EINVAL;
+	return 0;
+}
+
+static int bad(const char *opt, const char *spec, const char *what)
+{
+	vsrv_log("--%s %s: %s", opt, spec, what);
+	return -EINVAL;
+}
+
+int vopt_parse_disk(const char *spec, struct vopt_disk *o)
+{
+	char *p, *it;
+
+	memset(o, 0, sizeof(*o));
+	o->buf = strdup(spec);
+	if (!o->buf)
+		return -ENOMEM;
+	p = o->buf;
+	o->path = next_item(&p);
+	if (!o->path || !*o->path)
+		goto err_path;
+	while ((it = next_item(&p))) {
+		char *v = strchr(it, '=');
+
+		if (!v)
+			goto err_item;
+		*v++ = 0;
+		if (!strcmp(it, "format")) {
+			if (strcmp(v, "vhd") && strcmp(v, "raw"))
+				goto err_item;
+			o->format = v;
+		} else if (!strcmp(it, "readonly")) {
+			if (parse_bool(v, &o->readonly))
+				goto err_item;
+		} else if (!strcmp(it, "bus")) {
+			if (!strcmp(v, "virtio-blk") || !strcmp(v, "blk"))
+				o->bus = VOPT_BLK;
+			else if (!strcmp(v, "scsi") || !strcmp(v, "virtio-scsi"))
+				o->bus = VOPT_SCSI;
+			else
+				goto err_item;
+		} else if (!strcmp(it, "cache")) {
+			if (!strcmp(v, "none"))
+				o->nocache = true;
+			else if (!strcmp(v, "writeback"))
+				o->nocache = false;
+			else
+				goto err_item;
+		} else if (!strcmp(it, "transport")) {
+			if (parse_transport(v, &o->transport))
+				goto err_item;
+		} else if (!strcmp(it, "queues")) {
+			char *end;
+			unsigned long n = strtoul(v, &end, 10);
+
+			if (*end || n < 1 || n > 16)
+				goto err_item;
+			o->queues = n;
+		} else if (!strcmp(it, "serial")) {
+			if (strlen(v) > 20)
+				goto err_item;
+			o->serial = v;
+		} else {
+			goto err_item;
+		}
+	}
+	return 0;
+err_path:
+	vopt_disk_free(o);
+	return bad("disk", spec, "expected PATH[,format=vhd|raw][,readonly=on][,bus=virtio-blk|scsi]"
+		   "[,cache=none|writeback][,transport=mmio|pci][,queues=N][,serial=S]");
+err_item:
+	vopt_disk_free(o);
+	return bad("disk", spec, "bad option (format=vhd|raw, readonly=on|off, "
+		   "bus=virtio-blk|scsi, cache=none|writeback, transport=mmio|pci, queues=1..16, "
+		   "serial=up to 20 chars)");
+}
+
+int vopt_parse_net(const char *spec, struct vopt_net *o)
+{
+	char *p, *it;
+	bool kind = false;
+
+	memset(o, 0, sizeof(*o));
+	o->buf = strdup(spec);
+	if (!o->buf)
+		return -ENOMEM;
+	p = o->buf;
+	while ((it = next_item(&p))) {
+		char *v = strchr(it, '=');
+
+		if (v)
+			*v++ = 0;
+		if (!strcmp(it, "user") && !v) {
+			o->kind = VOPT_NET_USER;
+		} else if (!strcmp(it, "tap") && v && *v && strlen(v) < 16) {
+			o->kind = VOPT_NET_TAP;
+			o->ifname = v;
+		} else if (!strcmp(it, "bridge") && v && *v && strlen(v) < 16) {
+			o->kind = VOPT_NET_BRIDGE;
+			o->ifname = v;
+		} else if (!strcmp(it, "mac") && v) {
+			if (parse_mac(v, o->mac))
+				goto err;
+			o->has_mac = true;
+			continue;
+		} else if (!strcmp(it, "transport") && v) {
+			if (parse_transport(v, &o->transport))
+				goto err;
+			continue;
+		} else {
+			goto err;
+		}
+		if (kind)
+			goto err; /* two backends */
+		kind = true;
+	}
+	if (!kind)
+		goto err;
+	return 0;
+err:
+	vopt_net_free(o);
+	return bad("net", spec, "expected tap=NAME|bridge=BR|user[,mac=XX:XX:XX:XX:XX:XX]"
+		   "[,transport=mmio|pci] (interface names up to 15 characters)");
+}
+
+int vopt_parse_dev(const char *spec, struct vopt_dev *o)
+{
+	char *p, *it, *v;
+
+	memset(o, 0, sizeof(*o));
+	o->buf = strdup(spec);
+	if (!o->buf)
+		return -ENOMEM;
+	p = o->buf;
+	it = next_item(&p);
+	if (!strcmp(it, "rng"))
+		o->kind = VOPT_DEV_RNG;
+	else if (!strcmp(it, "console"))
+		o->kind = VOPT_DEV_CONSOLE;
+	else
+		goto err;
+	while ((it = next_item(&p))) {
+		v = strchr(it, '=');
+		if (!v)
+			goto err;
+		*v++ = 0;
+		if (!strcmp(it, "socket") && o->kind == VOPT_DEV_CONSOLE && *v)
+			o->socket = v;
+		else if (!strcmp(it, "transport") && !parse_transport(v, &o->transport))
+			continue;
+		else
+			goto err;
+	}
+	if (o->kind == VOPT_DEV_CONSOLE && !o->socket)
+		goto err;
+	return 0;
+err:
+	vopt_dev_free(o);
+	return bad("device", spec, "expected rng[,transport=mmio|pci] or "
+		   "console,socket=PATH[,transport=mmio|pci]");
+}
+
+void vopt_disk_free(struct vopt_disk *o)
+{
+	free(o->buf);
+	o->buf = NULL;
+}
+
+void vopt_net_free(struct vopt_net *o)
+{
+	free(o->buf);
+	o->buf = NULL;
+}
+
+void vopt_dev_free(struct vopt_dev *o)
+{
+	free(o->buf);
+	o->buf = NULL;
+}

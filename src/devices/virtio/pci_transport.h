@@ -1,0 +1,50 @@
+/* The virtio-pci modern transport (virtio 1.2, 4.1): a PCI function with vendor 0x1af4,
+ * device 0x1040 + id, the virtio capabilities (common, notify, ISR, device, PCI cfg
+ * access) and MSI-X, all in one 64-bit memory BAR:
+ *   0x0000 common cfg, 0x1000 ISR, 0x2000 device cfg, 0x3000 notify (4 bytes per queue),
+ *   0x4000 MSI-X table, 0x5000 MSI-X PBA.
+ * Queue notifications are KVM ioeventfds on the notify area (moved with the BAR); each
+ * MSI-X vector is a KVM MSI route plus an irqfd. Without MSI-X enabled, no interrupt is
+ * delivered (the driver polls the ISR): Linux always enables MSI-X. */
+#ifndef VSRV_DEVICES_VIRTIO_PCI_TRANSPORT_H
+#define VSRV_DEVICES_VIRTIO_PCI_TRANSPORT_H
+
+#include "devices/pci.h"
+#include "devices/virtio/virtio.h"
+
+#define VPCI_BAR_SIZE 0x8000
+#define VPCI_MAX_VECTORS (VIRTIO_MAX_QUEUES + 1)
+#define VPCI_NO_VECTOR 0xffff
+
+struct vpci_vector {
+	uint32_t addr_lo, addr_hi, data, ctrl; /* the MSI-X table entry as the guest wrote it */
+	uint32_t gsi;   /* KVM route, 0 while none */
+	int efd;        /* irqfd eventfd, owned */
+	bool pending;
+};
+
+struct virtio_pci_state {
+	uint32_t dev_feat_sel, drv_feat_sel;
+	uint16_t queue_sel, config_vector;
+	uint16_t queue_vector[VIRTIO_MAX_QUEUES];
+};
+
+struct virtio_pci {
+	struct pci_dev pci;
+	struct virtio_dev *dev;        /* not owned */
+	struct pci_host *host;         /* not owned */
+	unsigned nvec;
+	struct vpci_vector vec[VPCI_MAX_VECTORS];
+	struct virtio_pci_state st;
+	uint64_t ioev_base;            /* where the notify ioeventfds are, 0 if none */
+	uint8_t msix_cap, cfg_cap;
+	char pci_name[64];
+};
+
+/* Put device d on the PCI host h as a virtio-pci modern function of the given class.
+ * Returns 0 and *out (free with virtio_pci_destroy before the device), or -errno. */
+int virtio_pci_create(struct virtio_dev *d, struct pci_host *h, uint32_t class_code,
+		      struct virtio_pci **out);
+void virtio_pci_destroy(struct virtio_pci *p);
+
+#endif

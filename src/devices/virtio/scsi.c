@@ -1,0 +1,224 @@
+#include "devices/virtio/scsi.h"
+
+#include "util/log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define Q_CTRL 0
+#define Q_EVENT 1
+#define Q_REQ 2
+#define NREQ 1
+
+#define CDB_SIZE 32
+#define SENSE_SIZE 96
+#define REQ_HDR (8 + 8 + 3 + CDB_SIZE)   /* lun, id, task_attr, prio, crn, cdb */
+#define RESP_HDR (4 + 4 + 2 + 1 + 1 + SENSE_SIZE)
+
+#define S_OK 0
+#define S_BAD_TARGET 3
+#define S_FAILURE 9
+#define S_FUNCTION_REJECTED 11
+
+struct scsi_config {
+	uint32_t num_queues, seg_max, max_sectors, cmd_per_lun, event_info_size;
+	uint32_t sense_size, cdb_size;
+	uint16_t max_channel, max_target;
+	uint32_t max_lun;
+} __attribute__((packed));
+
+struct virtio_scsi {
+	struct virtio_dev dev;
+	struct scsi_config cfg;
+	struct scsi_lun luns[VSCSI_MAX_TARGETS][SCSI_MAX_LUNS];
+	struct virtq_elem el;
+	struct iovec tmp_out[VIRTQ_MAX_SIZE], tmp_in[VIRTQ_MAX_SIZE];
+	bool logged;
+};
+
+static void scsi_config(struct virtio_dev *d, uint32_t off, uint8_t *data, uint32_t len,
+			bool is_write)
+{
+	struct virtio_scsi *s = d->priv;
+
+	if (!is_write) /* sense_size and cdb_size writes are accepted and ignored: fixed */
+		virtio_config_copy(&s->cfg, sizeof(s->cfg), off, data, len);
+}
+
+/* The buffers of e after skipping skip bytes of the readable (or writable) part. */
+static int slice(const struct virtq_elem *e, bool writable, size_t skip, struct iovec *out)
+{
+	unsigned i = writable ? e->n_out : 0, end = writable ? e->n_out + e->n_in : e->n_out;
+	int n = 0;
+
+	for (; i < end; i++) {
+		size_t l = e->iov[i].iov_len;
+
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		out[n].iov_base = (uint8_t *)e->iov[i].iov_base + skip;
+		out[n++].iov_len = l - skip;
+		skip = 0;
+	}
+	return n;
+}
+
+static uint32_t do_cmd(struct virtio_scsi *s)
+{
+	struct virtq_elem *e = &s->el;
+	uint8_t req[REQ_HDR], resp[RESP_HDR];
+	struct scsi_buf out, in;
+	struct scsi_result r;
+	unsigned target, lun;
+	uint32_t resid;
+
+	memset(resp, 0, sizeof(resp));
+	if (e->out_len < REQ_HDR || e->in_len < RESP_HDR) {
+		if (!s->logged)
+			vsrv_log("%s: request without its headers; failing it", s->dev.name);
+		s->logged = true;
+		if (e->in_len >= 12) {
+			resp[11] = S_FAILURE;
+			virtq_elem_write(e, 0, resp, 12);
+			return 12;
+		}
+		return 0;
+	}
+	virtq_elem_read(e, 0, req, REQ_HDR);
+	target = req[1];
+	lun = ((req[2] << 8) | req[3]) & 0x3fff;
+	if (req[0] != 1 || target >= VSCSI_MAX_TARGETS || !s->luns[target][0].disk) {
+		resp[11] = S_BAD_TARGET;
+		virtq_elem_write(e, 0, resp, RESP_HDR);
+		return RESP_HDR;
+	}
+	out.n = slice(e, false, REQ_HDR, s->tmp_out);
+	out.iov = s->tmp_out;
+	out.len = e->out_len - REQ_HDR;
+	in.n = slice(e, true, RESP_HDR, s->tmp_in);
+	in.iov = s->tmp_in;
+	in.len = e->in_len - RESP_HDR;
+	scsi_exec(s->luns[target], SCSI_MAX_LUNS, lun, req + 19, CDB_SIZE, &out, &in, &r);
+	/* sense_len, resid, status_qualifier, status, response, sense */
+	memcpy(resp, &r.sense_len, 4);
+	resid = out.len ? 0 : (uint32_t)(in.len - r.in_done);
+	memcpy(resp + 4, &resid, 4);
+	resp[10] = r.status;
+	resp[11] = S_OK;
+	memcpy(resp + 12, r.sense, r.sense_len);
+	virtq_elem_write(e, 0, resp, RESP_HDR);
+	return RESP_HDR + r.in_done;
+}
+
+static uint32_t do_ctrl(struct virtio_scsi *s)
+{
+	struct virtq_elem *e = &s->el;
+	uint32_t type = 0;
+	uint8_t resp[5] = { 0 };
+
+	virtq_elem_read(e, 0, &type, 4);
+	if (type == 0) { /* task management: nothing is ever outstanding, so it succeeds */
+		resp[0] = S_OK;
+		return virtq_elem_write(e, 0, resp, 1);
+	}
+	if (type == 1 || type == 2) { /* asynchronous notification query/subscribe: none */
+		return virtq_elem_write(e, 0, resp, 5);
+	}
+	resp[0] = S_FUNCTION_REJECTED;
+	return virtq_elem_write(e, 0, resp, 1);
+}
+
+static void scsi_queue(struct virtio_dev *d, unsigned q)
+{
+	struct virtio_scsi *s = d->priv;
+	uint32_t gen;
+	bool any = false;
+
+	if (q == Q_EVENT)
+		return; /* buffers stay with us until there is an event (never, for now) */
+	while (virtio_pop(d, q, &s->el, &gen) == 1) {
+		uint32_t len = q == Q_CTRL ? do_ctrl(s) : do_cmd(s);
+
+		virtio_push(d, q, gen, s->el.head, len);
+		any = true;
+	}
+	if (any)
+		virtio_notify(d, q);
+}
+
+static const struct virtio_dev_ops scsi_ops = {
+	.device_id = VIRTIO_ID_SCSI,
+	.config_access = scsi_config,
+	.queue_notify = scsi_queue,
+};
+
+int virtio_scsi_create(struct virtio_host *h, const char *name, struct virtio_scsi **out)
+{
+	struct virtio_scsi *s = calloc(1, sizeof(*s));
+	int ret;
+
+	if (!s)
+		return -ENOMEM;
+	s->cfg.num_queues = NREQ;
+	s->cfg.seg_max = 254;
+	s->cfg.max_sectors = 65536;
+	s->cfg.cmd_per_lun = 128;
+	s->cfg.sense_size = SENSE_SIZE;
+	s->cfg.cdb_size = CDB_SIZE;
+	s->cfg.max_target = VSCSI_MAX_TARGETS - 1;
+	s->cfg.max_lun = SCSI_MAX_LUNS - 1;
+	ret = virtio_dev_init(&s->dev, &scsi_ops, s, h, name, 2 + NREQ, 256, 0);
+	if (ret) {
+		free(s);
+		return ret;
+	}
+	*out = s;
+	return 0;
+}
+
+int virtio_scsi_attach(struct virtio_scsi *s, unsigned target, unsigned lun, struct disk *disk,
+		       const char *serial)
+{
+	struct scsi_lun *l;
+	size_t n;
+
+	if (target >= VSCSI_MAX_TARGETS || lun >= SCSI_MAX_LUNS)
+		return -EINVAL;
+	l = &s->luns[target][lun];
+	if (l->disk)
+		return -EEXIST;
+	l->disk = disk;
+	l->nblocks = disk->size / 512;
+	l->readonly = disk->readonly;
+	n = strlen(serial) < sizeof(l->serial) - 1 ? strlen(serial) : sizeof(l->serial) - 1;
+	memcpy(l->serial, serial, n);
+	l->naa = 0x6001405000000000ULL | (uint64_t)target << 8 | lun;
+	return 0;
+}
+
+int virtio_scsi_start(struct virtio_scsi *s)
+{
+	return virtio_dev_start(&s->dev);
+}
+
+struct virtio_dev *virtio_scsi_dev(struct virtio_scsi *s)
+{
+	return &s->dev;
+}
+
+void virtio_scsi_destroy(struct virtio_scsi *s)
+{
+	unsigned t, l;
+
+	if (!s)
+		return;
+	virtio_dev_destroy(&s->dev);
+	for (t = 0; t < VSCSI_MAX_TARGETS; t++)
+		for (l = 0; l < SCSI_MAX_LUNS; l++)
+			if (s->luns[t][l].disk)
+				disk_flush(s->luns[t][l].disk);
+	free(s);
+}

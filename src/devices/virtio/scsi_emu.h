@@ -1,0 +1,62 @@
+/* SCSI block command emulation for one logical unit (SPC-3/SBC-3 subset) on the block
+ * layer, independent of the transport: virtio-scsi hands it a CDB and the data buffers.
+ * Commands: TEST UNIT READY, REQUEST SENSE, INQUIRY (standard and VPD 0x00, 0x80, 0x83,
+ * 0xb0, 0xb1, 0xb2), REPORT LUNS, READ CAPACITY 10/16, READ/WRITE 6/10/16, SYNCHRONIZE
+ * CACHE 10/16, UNMAP, WRITE SAME 10/16, MODE SENSE 6/10, START STOP UNIT, VERIFY 10/16;
+ * anything else ends with CHECK CONDITION, ILLEGAL REQUEST, INVALID COMMAND OPERATION CODE.
+ * Runs synchronously (call it from an I/O thread, never a vCPU thread). */
+#ifndef VSRV_DEVICES_VIRTIO_SCSI_EMU_H
+#define VSRV_DEVICES_VIRTIO_SCSI_EMU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "disk/disk.h"
+
+#define SCSI_GOOD 0x00
+#define SCSI_CHECK_CONDITION 0x02
+
+#define SK_NO_SENSE 0x0
+#define SK_NOT_READY 0x2
+#define SK_MEDIUM_ERROR 0x3
+#define SK_ILLEGAL_REQUEST 0x5
+#define SK_DATA_PROTECT 0x7
+
+#define SCSI_SENSE_LEN 18
+#define SCSI_MAX_LUNS 8
+
+struct scsi_lun {
+	struct disk *disk;   /* borrowed; NULL for a LUN that does not exist */
+	uint64_t nblocks;    /* 512-byte blocks */
+	bool readonly;
+	char serial[24];     /* unit serial number (VPD 0x80), NUL-terminated */
+	uint64_t naa;        /* NAA identifier for VPD 0x83 */
+};
+
+/* Data buffers of a command: a list of iovecs and their total length. */
+struct scsi_buf {
+	const struct iovec *iov;
+	int n;
+	size_t len;
+};
+
+struct scsi_result {
+	uint8_t status;                 /* SCSI_GOOD or SCSI_CHECK_CONDITION */
+	uint8_t sense[SCSI_SENSE_LEN];  /* fixed-format sense when CHECK CONDITION */
+	uint32_t sense_len;
+	size_t in_done;                 /* bytes transferred to the initiator (data-in) */
+};
+
+/* Execute one command on LUN number lun_id of a target whose LUNs are luns[0..nluns)
+ * (luns[i].disk NULL = absent; REPORT LUNS lists the present ones). out: data from the
+ * initiator (WRITE, UNMAP, ...), in: buffers for data to the initiator. */
+void scsi_exec(struct scsi_lun *luns, unsigned nluns, unsigned lun_id, const uint8_t *cdb,
+	       size_t cdb_len, const struct scsi_buf *out, const struct scsi_buf *in,
+	       struct scsi_result *res);
+
+/* Fill a fixed-format sense buffer. */
+void scsi_set_sense(struct scsi_result *res, uint8_t key, uint8_t asc, uint8_t ascq);
+
+#endif

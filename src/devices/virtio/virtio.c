@@ -1,0 +1,407 @@
+#include "devices/virtio/virtio.h"
+
+#include "util/log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define MAX_WATCH 24
+
+struct watch {
+	int fd;
+	void (*fn)(struct virtio_dev *d, int fd, uint32_t events);
+};
+
+struct virtio_worker {
+	int epfd;
+	int stopfd;
+	pthread_t thread;
+	bool started;
+	unsigned nwatch;
+	struct watch w[MAX_WATCH];
+};
+
+static void on_kick(struct virtio_dev *d, int fd, uint32_t events)
+{
+	uint64_t v;
+	unsigned q;
+
+	(void)events;
+	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return;
+	for (q = 0; q < d->nq; q++)
+		if (d->kick_fd[q] == fd)
+			d->ops->queue_notify(d, q);
+}
+
+static void *worker_main(void *arg)
+{
+	struct virtio_dev *d = arg;
+	struct virtio_worker *w = d->worker;
+	struct epoll_event ev[16];
+
+	for (;;) {
+		int n = epoll_wait(w->epfd, ev, 16, -1), i;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		for (i = 0; i < n; i++) {
+			struct watch *wt = ev[i].data.ptr;
+
+			if (!wt)
+				return NULL; /* stopfd */
+			if (wt->fd >= 0) /* not unwatched by an earlier callback of this batch */
+				wt->fn(d, wt->fd, ev[i].events);
+		}
+	}
+	return NULL;
+}
+
+int virtio_dev_watch(struct virtio_dev *d, int fd, uint32_t events,
+		     void (*fn)(struct virtio_dev *d, int fd, uint32_t events))
+{
+	struct virtio_worker *w = d->worker;
+	struct epoll_event ev = { .events = events };
+	struct watch *wt;
+
+	unsigned i;
+
+	for (i = 0; i < w->nwatch && w->w[i].fd >= 0; i++)
+		;
+	if (i >= MAX_WATCH)
+		return -ENOSPC;
+	wt = &w->w[i];
+	ev.data.ptr = wt;
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -errno;
+	wt->fd = fd;
+	wt->fn = fn;
+	if (i == w->nwatch)
+		w->nwatch++;
+	return 0;
+}
+
+int virtio_dev_unwatch(struct virtio_dev *d, int fd)
+{
+	struct virtio_worker *w = d->worker;
+	unsigned i;
+
+	for (i = 0; i < w->nwatch; i++) {
+		if (w->w[i].fd == fd) {
+			epoll_ctl(w->epfd, EPOLL_CTL_DEL, fd, NULL);
+			w->w[i].fd = -1;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int virtio_dev_watch_mod(struct virtio_dev *d, int fd, uint32_t events)
+{
+	struct virtio_worker *w = d->worker;
+	unsigned i;
+
+	for (i = 0; i < w->nwatch; i++) {
+		if (w->w[i].fd == fd) {
+			struct epoll_event ev = { .events = events, .data.ptr = &w->w[i] };
+
+			return epoll_ctl(w->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int virtio_dev_init(struct virtio_dev *d, const struct virtio_dev_ops *ops, void *priv,
+		    struct virtio_host *host, const char *name, unsigned nq, uint16_t queue_max,
+		    uint64_t features)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+	struct virtio_worker *w;
+	unsigned q;
+	int ret;
+
+	if (nq == 0 || nq > VIRTIO_MAX_QUEUES || queue_max > VIRTQ_MAX_SIZE)
+		return -EINVAL;
+	memset(d, 0, sizeof(*d));
+	d->ops = ops;
+	d->priv = priv;
+	d->host = host;
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	d->nq = nq;
+	d->queue_max = queue_max;
+	d->host_features = features | 1ULL << VIRTIO_F_VERSION_1 |
+			   1ULL << VIRTIO_F_INDIRECT_DESC | 1ULL << VIRTIO_F_EVENT_IDX;
+	pthread_mutex_init(&d->lock, NULL);
+	for (q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		d->kick_fd[q] = -1;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	d->worker = w;
+	w->epfd = epoll_create1(EPOLL_CLOEXEC);
+	w->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (w->epfd < 0 || w->stopfd < 0 ||
+	    epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->stopfd, &ev) < 0) {
+		ret = -errno;
+		goto err;
+	}
+	for (q = 0; q < nq; q++) {
+		snprintf(d->vq_name[q], sizeof(d->vq_name[q]), "%s queue %u", d->name, q);
+		virtq_init(&d->vq[q], host->mem, d->vq_name[q]);
+		virtq_reset(&d->vq[q], queue_max);
+		d->kick_fd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (d->kick_fd[q] < 0) {
+			ret = -errno;
+			goto err;
+		}
+		ret = virtio_dev_watch(d, d->kick_fd[q], EPOLLIN, on_kick);
+		if (ret)
+			goto err;
+	}
+	return 0;
+err:
+	virtio_dev_destroy(d);
+	return ret;
+}
+
+int virtio_dev_start(struct virtio_dev *d)
+{
+	int ret = pthread_create(&d->worker->thread, NULL, worker_main, d);
+
+	if (ret)
+		return -ret;
+	d->worker->started = true;
+	return 0;
+}
+
+void virtio_dev_destroy(struct virtio_dev *d)
+{
+	struct virtio_worker *w = d->worker;
+	unsigned q;
+
+	if (w) {
+		if (w->started) {
+			uint64_t one = 1;
+
+			if (write(w->stopfd, &one, sizeof(one)) < 0)
+				vsrv_log("%s: cannot stop I/O thread: %s", d->name, strerror(errno));
+			pthread_join(w->thread, NULL);
+		}
+		if (w->epfd >= 0)
+			close(w->epfd);
+		if (w->stopfd >= 0)
+			close(w->stopfd);
+		free(w);
+		d->worker = NULL;
+	}
+	for (q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+		if (d->kick_fd[q] >= 0)
+			close(d->kick_fd[q]);
+		d->kick_fd[q] = -1;
+	}
+}
+
+uint32_t virtio_dev_features_read(struct virtio_dev *d, uint32_t sel)
+{
+	return sel < 2 ? (uint32_t)(d->host_features >> (32 * sel)) : 0;
+}
+
+void virtio_dev_features_write(struct virtio_dev *d, uint32_t sel, uint32_t val)
+{
+	uint64_t mask;
+
+	if (sel >= 2 || (d->st.status & VIRTIO_STATUS_FEATURES_OK))
+		return;
+	mask = 0xffffffffULL << (32 * sel);
+	d->st.driver_features = (d->st.driver_features & ~mask) |
+				(((uint64_t)val << (32 * sel)) & d->host_features);
+}
+
+static void dev_reset(struct virtio_dev *d)
+{
+	unsigned q;
+
+	if (d->ops->status_change)
+		d->ops->status_change(d, false);
+	d->st.driver_features = 0;
+	d->st.status = 0;
+	d->st.isr = 0;
+	d->st.generation++;
+	for (q = 0; q < d->nq; q++)
+		virtq_reset(&d->vq[q], d->queue_max);
+}
+
+void virtio_dev_set_status(struct virtio_dev *d, uint32_t status)
+{
+	uint32_t old = d->st.status;
+	unsigned q;
+
+	if (status == 0) {
+		dev_reset(d);
+		return;
+	}
+	status &= 0xff;
+	if ((status & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK) &&
+	    !virtio_has(d, VIRTIO_F_VERSION_1)) {
+		vsrv_log("%s: driver did not accept VIRTIO_F_VERSION_1 (legacy drivers are not "
+			 "supported)", d->name);
+		status &= ~VIRTIO_STATUS_FEATURES_OK;
+	}
+	/* NEEDS_RESET is the device's to set; the driver cannot clear it. */
+	status = (status & ~VIRTIO_STATUS_NEEDS_RESET) | (old & VIRTIO_STATUS_NEEDS_RESET);
+	d->st.status = status;
+	if ((status & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK)) {
+		if (d->ops->status_change)
+			d->ops->status_change(d, true);
+		/* Work may have been queued before DRIVER_OK: look at every queue. */
+		for (q = 0; q < d->nq; q++)
+			virtio_dev_kick(d, q);
+	}
+}
+
+void virtio_dev_needs_reset(struct virtio_dev *d, const char *why)
+{
+	if (d->st.status & VIRTIO_STATUS_NEEDS_RESET)
+		return;
+	vsrv_log("%s: %s; device needs reset", d->name, why);
+	d->st.status |= VIRTIO_STATUS_NEEDS_RESET;
+	if (d->st.status & VIRTIO_STATUS_DRIVER_OK) {
+		d->st.config_gen++;
+		d->st.isr |= VIRTIO_ISR_CONFIG;
+		if (d->signal)
+			d->signal(d, -1);
+	}
+}
+
+void virtio_dev_queue_enable(struct virtio_dev *d, unsigned q)
+{
+	if (q >= d->nq)
+		return;
+	if (virtq_enable(&d->vq[q], virtio_has(d, VIRTIO_F_EVENT_IDX),
+			 virtio_has(d, VIRTIO_F_INDIRECT_DESC)))
+		virtio_dev_needs_reset(d, "invalid queue configuration");
+}
+
+void virtio_dev_kick(struct virtio_dev *d, uint32_t q)
+{
+	uint64_t one = 1;
+
+	if (q >= d->nq) {
+		if (!__atomic_exchange_n(&d->bad_notify_logged, true, __ATOMIC_RELAXED))
+			vsrv_log("%s: notification for queue %u, which does not exist", d->name, q);
+		return;
+	}
+	if (write(d->kick_fd[q], &one, sizeof(one)) < 0 && errno != EAGAIN)
+		vsrv_log("%s: kick: %s", d->name, strerror(errno));
+}
+
+bool virtio_dev_running(struct virtio_dev *d)
+{
+	return (d->st.status & (VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_NEEDS_RESET)) ==
+	       VIRTIO_STATUS_DRIVER_OK;
+}
+
+int virtio_pop(struct virtio_dev *d, unsigned q, struct virtq_elem *e, uint32_t *gen)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&d->lock);
+	if (q < d->nq && virtio_dev_running(d)) {
+		ret = virtq_pop(&d->vq[q], e);
+		if (ret < 0) {
+			/* virtq logged the reason */
+			d->st.status |= VIRTIO_STATUS_NEEDS_RESET;
+			d->st.config_gen++;
+			d->st.isr |= VIRTIO_ISR_CONFIG;
+			if (d->signal)
+				d->signal(d, -1);
+		}
+		*gen = d->st.generation;
+	}
+	pthread_mutex_unlock(&d->lock);
+	return ret;
+}
+
+void virtio_push(struct virtio_dev *d, unsigned q, uint32_t gen, uint16_t head, uint32_t len)
+{
+	pthread_mutex_lock(&d->lock);
+	if (q < d->nq && gen == d->st.generation)
+		virtq_push(&d->vq[q], head, len);
+	pthread_mutex_unlock(&d->lock);
+}
+
+void virtio_notify(struct virtio_dev *d, unsigned q)
+{
+	pthread_mutex_lock(&d->lock);
+	if (q < d->nq && (d->st.status & VIRTIO_STATUS_DRIVER_OK) &&
+	    virtq_should_notify(&d->vq[q])) {
+		d->st.isr |= VIRTIO_ISR_QUEUE;
+		if (d->signal)
+			d->signal(d, q);
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+void virtio_config_changed(struct virtio_dev *d)
+{
+	pthread_mutex_lock(&d->lock);
+	d->st.config_gen++;
+	if (d->st.status & VIRTIO_STATUS_DRIVER_OK) {
+		d->st.isr |= VIRTIO_ISR_CONFIG;
+		if (d->signal)
+			d->signal(d, -1);
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+void virtio_dev_save(struct virtio_dev *d, struct virtio_dev_state *s)
+{
+	unsigned q;
+
+	pthread_mutex_lock(&d->lock);
+	*s = d->st;
+	for (q = 0; q < d->nq; q++)
+		s->vq[q] = d->vq[q].s;
+	pthread_mutex_unlock(&d->lock);
+}
+
+int virtio_dev_restore(struct virtio_dev *d, const struct virtio_dev_state *s)
+{
+	unsigned q;
+	int ret = 0;
+
+	pthread_mutex_lock(&d->lock);
+	d->st = *s;
+	d->st.driver_features &= d->host_features;
+	for (q = 0; q < d->nq; q++) {
+		bool ready = s->vq[q].ready;
+
+		d->vq[q].s = s->vq[q];
+		d->vq[q].s.ready = 0;
+		if (ready && virtq_enable(&d->vq[q], virtio_has(d, VIRTIO_F_EVENT_IDX),
+					  virtio_has(d, VIRTIO_F_INDIRECT_DESC))) {
+			d->st.status |= VIRTIO_STATUS_NEEDS_RESET;
+			ret = -EINVAL;
+		}
+		d->vq[q].s.broken = s->vq[q].broken;
+	}
+	pthread_mutex_unlock(&d->lock);
+	for (q = 0; q < d->nq; q++)
+		virtio_dev_kick(d, q);
+	return ret;
+}
+
+void virtio_config_copy(const void *cfg, uint32_t n, uint32_t off, uint8_t *data, uint32_t len)
+{
+	uint32_t i;
+
+	for (i = 0; i < len; i++)
+		data[i] = (off + i < n && off + i >= off) ? ((const uint8_t *)cfg)[off + i] : 0;
+}

@@ -1,0 +1,182 @@
+/* The virtio device core shared by every device and both transports (virtio-mmio v2 and
+ * virtio-pci modern): feature negotiation, the status state machine, the queues, the
+ * device's I/O thread, and interrupts.
+ *
+ * Threads: transport registers are accessed from vCPU threads (bus handlers); queues are
+ * served on the device's own I/O thread (one per device, an epoll loop over the queues'
+ * kick eventfds and the device's own fds). Both sides take dev->lock only briefly: no
+ * guest-visible I/O ever runs under it, so a vCPU never waits for disk or network.
+ * A device never blocks a vCPU: kicks arrive through eventfds (KVM ioeventfds when the
+ * host provides them), interrupts leave through eventfds (KVM irqfds). */
+#ifndef VSRV_DEVICES_VIRTIO_VIRTIO_H
+#define VSRV_DEVICES_VIRTIO_VIRTIO_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "devices/virtio/virtq.h"
+#include "vmm/bus.h"
+#include "vmm/mem.h"
+
+#define VIRTIO_F_INDIRECT_DESC  28
+#define VIRTIO_F_EVENT_IDX      29
+#define VIRTIO_F_VERSION_1      32
+#define VIRTIO_F_ACCESS_PLATFORM 33
+
+#define VIRTIO_STATUS_ACKNOWLEDGE 1
+#define VIRTIO_STATUS_DRIVER      2
+#define VIRTIO_STATUS_DRIVER_OK   4
+#define VIRTIO_STATUS_FEATURES_OK 8
+#define VIRTIO_STATUS_NEEDS_RESET 64
+#define VIRTIO_STATUS_FAILED      128
+
+#define VIRTIO_ISR_QUEUE  1
+#define VIRTIO_ISR_CONFIG 2
+
+#define VIRTIO_ID_NET     1
+#define VIRTIO_ID_BLOCK   2
+#define VIRTIO_ID_CONSOLE 3
+#define VIRTIO_ID_RNG     4
+#define VIRTIO_ID_SCSI    8
+
+#define VIRTIO_MAX_QUEUES 17
+
+/* What the VMM provides to devices. Callbacks may be NULL when the host has no KVM (unit
+ * tests): transports then signal kick eventfds from their bus handlers, and interrupt
+ * eventfds are only written (a test reads them). */
+struct virtio_host {
+	struct guest_mem *mem;
+	struct bus *mmio;
+	struct bus *pio;
+	void *vm; /* passed back to the callbacks */
+	/* KVM_IOEVENTFD: efd fires on a guest write of len bytes to MMIO addr (with datamatch,
+	 * only when the written value equals data). assign=false removes it. 0 or -errno. */
+	int (*ioeventfd)(void *vm, int efd, uint64_t addr, uint32_t len, bool datamatch,
+			 uint64_t data, bool assign);
+	/* KVM_IRQFD: writing efd raises gsi (edge). assign=false detaches. 0 or -errno. */
+	int (*irqfd)(void *vm, int efd, uint32_t gsi, bool assign);
+	/* Route an MSI: *gsi == 0 allocates a GSI for it (returned in *gsi), otherwise
+	 * updates that GSI's route. 0 or -errno. */
+	int (*msi_route)(void *vm, uint32_t *gsi, uint64_t addr, uint32_t data);
+};
+
+struct virtio_dev;
+
+struct virtio_dev_ops {
+	uint32_t device_id;
+	/* Device config space access (offset inside the device config, len 1/2/4/8). Reads
+	 * out of range return zeros, writes out of range are ignored. Called under dev->lock. */
+	void (*config_access)(struct virtio_dev *d, uint32_t off, uint8_t *data, uint32_t len,
+			      bool is_write);
+	/* Queue q was kicked (or has work): serve it. Called on the device's I/O thread,
+	 * without dev->lock. */
+	void (*queue_notify)(struct virtio_dev *d, unsigned q);
+	/* The driver reset the device (status 0) or set DRIVER_OK (active = true). Called under
+	 * dev->lock: only flip state, never block. May be NULL. */
+	void (*status_change)(struct virtio_dev *d, bool active);
+};
+
+/* How a transport raises interrupts: q >= 0 for queue q, -1 for a config change. Called
+ * under dev->lock. */
+typedef void (*virtio_signal_fn)(struct virtio_dev *d, int q);
+
+struct virtio_worker;
+
+/* Plain state, what save/restore keeps for the transport-independent part. */
+struct virtio_dev_state {
+	uint64_t driver_features;
+	uint32_t status;
+	uint32_t config_gen;
+	uint32_t isr;
+	uint32_t generation; /* bumped by every reset: completions of older requests are dropped */
+	struct virtq_state vq[VIRTIO_MAX_QUEUES];
+};
+
+struct virtio_dev {
+	const struct virtio_dev_ops *ops;
+	void *priv;                 /* the device's own state */
+	char name[48];              /* e.g. "virtio-blk0 (disk.vhd)" */
+	struct virtio_host *host;   /* not owned */
+	pthread_mutex_t lock;
+	uint64_t host_features;
+	uint16_t queue_max;
+	unsigned nq;
+	struct virtq vq[VIRTIO_MAX_QUEUES];
+	char vq_name[VIRTIO_MAX_QUEUES][72];
+	int kick_fd[VIRTIO_MAX_QUEUES]; /* eventfds, owned */
+	struct virtio_dev_state st;
+	bool bad_notify_logged;
+	virtio_signal_fn signal;     /* set by the transport */
+	void *transport;             /* the transport's state */
+	struct virtio_worker *worker;
+};
+
+/* Set up d (caller-allocated, e.g. inside the device's struct): nq queues of up to
+ * queue_max entries, the given device features (VERSION_1, INDIRECT_DESC and EVENT_IDX are
+ * added). Creates the kick eventfds; the I/O thread starts with virtio_dev_start.
+ * Returns 0 or -errno. */
+int virtio_dev_init(struct virtio_dev *d, const struct virtio_dev_ops *ops, void *priv,
+		    struct virtio_host *host, const char *name, unsigned nq, uint16_t queue_max,
+		    uint64_t features);
+
+/* Start the I/O thread. Returns 0 or -errno. */
+int virtio_dev_start(struct virtio_dev *d);
+
+/* Watch an extra fd on the device's I/O thread (before virtio_dev_start or from the I/O
+ * thread). fn runs on the I/O thread without dev->lock. Returns 0 or -errno. */
+int virtio_dev_watch(struct virtio_dev *d, int fd, uint32_t events,
+		     void (*fn)(struct virtio_dev *d, int fd, uint32_t events));
+
+/* Stop watching fd (I/O thread or before start). Returns 0 or -ENOENT. */
+int virtio_dev_unwatch(struct virtio_dev *d, int fd);
+
+/* Change the events watched on fd. */
+int virtio_dev_watch_mod(struct virtio_dev *d, int fd, uint32_t events);
+
+/* Stop the I/O thread and close the kick eventfds. The caller frees d. */
+void virtio_dev_destroy(struct virtio_dev *d);
+
+/* --- used by transports (under dev->lock unless stated) --- */
+uint32_t virtio_dev_features_read(struct virtio_dev *d, uint32_t sel);
+void virtio_dev_features_write(struct virtio_dev *d, uint32_t sel, uint32_t val);
+void virtio_dev_set_status(struct virtio_dev *d, uint32_t status);
+/* Enable queue q as configured in d->vq[q].s. Sets NEEDS_RESET on bad rings. */
+void virtio_dev_queue_enable(struct virtio_dev *d, unsigned q);
+/* A notification arrived through the bus (no ioeventfd): kick queue q. Any thread;
+ * unknown queues are logged once and ignored. No lock needed. */
+void virtio_dev_kick(struct virtio_dev *d, uint32_t q);
+/* Mark the device broken: NEEDS_RESET, config interrupt, one log line with why. */
+void virtio_dev_needs_reset(struct virtio_dev *d, const char *why);
+
+/* --- used by devices on their I/O thread (these take dev->lock) --- */
+
+/* Pop the next chain of queue q. Returns 1 (*e filled, *gen the device generation), 0 when
+ * there is nothing to do (empty, not ready, device not running), -EIO when the ring is
+ * malformed (the device then needs reset). */
+int virtio_pop(struct virtio_dev *d, unsigned q, struct virtq_elem *e, uint32_t *gen);
+/* Complete a chain popped at generation gen; dropped if the device was reset since. */
+void virtio_push(struct virtio_dev *d, unsigned q, uint32_t gen, uint16_t head, uint32_t len);
+/* Interrupt the driver for queue q if it wants one. */
+void virtio_notify(struct virtio_dev *d, unsigned q);
+/* Raise a config-change interrupt (config_gen bumped). */
+void virtio_config_changed(struct virtio_dev *d);
+/* Whether the driver has set DRIVER_OK and the device is not broken. */
+bool virtio_dev_running(struct virtio_dev *d);
+/* Whether feature bit is negotiated. */
+static inline bool virtio_has(const struct virtio_dev *d, unsigned bit)
+{
+	return (d->st.driver_features >> bit) & 1;
+}
+
+/* Save the transport-independent state into *s (under the lock). */
+void virtio_dev_save(struct virtio_dev *d, struct virtio_dev_state *s);
+/* Restore from *s: re-validates every ready queue (a bad saved ring makes the device need
+ * reset rather than trusting it). Returns 0 or -EINVAL. */
+int virtio_dev_restore(struct virtio_dev *d, const struct virtio_dev_state *s);
+
+/* Helpers for config space: copy from/to a little-endian buffer of size n. */
+void virtio_config_copy(const void *cfg, uint32_t n, uint32_t off, uint8_t *data,
+			uint32_t len);
+
+#endif

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Issue 5: a small Linux boots under `vsrv run` and proves the devices with its own drivers.
+# One VM: a dynamic VHD on virtio-blk (vda), a raw image on virtio-scsi (sda), a differencing VHD over a
+# base image on a second virtio-blk (vdb), user-mode networking, the serial console. The guest's /init
+# (guests/linux/init) pattern-tests the disks, takes a DHCP lease, fetches a file over HTTP from a server
+# this test runs, prints "VSRV-RESULT ..." and powers off. The host then checks the images.
+# Skips, naming what is missing, until vsrv has what the test needs.
+source "$(dirname "$0")/lib.sh"
+LG=$GUESTS/linux
+MB=$((1024 * 1024))
+SIZE=$((8 * MB))
+
+if ! have_kvm; then skip linux-boot "$kvm_reason"; exit 0; fi
+for f in bzImage initramfs.cpio disktest; do
+  if [ ! -s "$LG/$f" ]; then skip linux-boot "$LG/$f not built (make linux-guest; make test builds it)"; exit 0; fi
+done
+
+# What vsrv must offer, found by trying it.
+missing=()
+runhelp=$("$VSRV" run --help 2>&1)
+for opt in --kernel --initrd --cmdline --memory --disk --net; do
+  grep -q -- "$opt" <<<"$runhelp" || missing+=("vsrv run $opt")
+done
+grep -q 'scsi' <<<"$runhelp" || missing+=("vsrv run --disk ...,bus=scsi")
+grep -q 'vhd' <<<"$runhelp" || missing+=("vsrv run --disk ...,format=vhd")
+grep -q 'user' <<<"$runhelp" || missing+=("vsrv run --net user")
+imghelp=$("$VSRV" img --help 2>&1)
+for sub in create convert check; do
+  grep -q -- "$sub" <<<"$imghelp" || missing+=("vsrv img $sub")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  skip linux-boot "vsrv lacks: $(IFS=,; echo "${missing[*]}" | sed 's/,/, /g')"
+  exit 0
+fi
+
+# Images: dynamic VHD, raw, and a differencing VHD over a base holding a known pattern.
+cd "$TMP" || exit 1
+ok=1
+"$VSRV" img create -f vhd -o subformat=dynamic a.vhd $SIZE >img.log 2>&1 || ok=0
+truncate -s $SIZE s.raw || ok=0
+"$LG/disktest" gen $SIZE BASE >base.raw || ok=0
+"$VSRV" img convert -f raw -O vhd -o subformat=dynamic base.raw base.vhd >>img.log 2>&1 || ok=0
+"$VSRV" img create -f vhd -b base.vhd d.vhd >>img.log 2>&1 || ok=0
+if [ $ok = 0 ]; then fail linux-images "vsrv img could not make the test images: $(tail -n 3 img.log)"; finish; exit; fi
+base_sum=$(sha256sum <base.vhd)
+pass linux-images
+
+# The HTTP server on the host's loopback: the NAT's gateway 10.0.2.2 reaches it.
+mkdir www && head -c 300000 /dev/urandom >www/blob
+blob_sum=$(sha256sum <www/blob); blob_sum=${blob_sum%% *}
+python3 -u -m http.server 0 --bind 127.0.0.1 --directory www >http.log 2>&1 &
+http_pid=$!
+trap 'kill $http_pid 2>/dev/null; rm -rf "$TMP"' EXIT
+port=
+for _ in $(seq 50); do
+  port=$(sed -n 's/.*port \([0-9]*\).*/\1/p' http.log | head -n1)
+  [ -n "$port" ] && break
+  sleep 0.1
+done
+if [ -z "$port" ]; then fail linux-http "the test's HTTP server did not start: $(cat http.log)"; finish; exit; fi
+
+cmdline="$(cat "$ROOT/guests/linux/cmdline") vsrv_disks=vda:A,vdb:D:BASE,sda:S vsrv_url=http://10.0.2.2:$port/blob vsrv_sha=$blob_sum"
+t0=$(date +%s.%N)
+timeout -k 5 110 "$VSRV" run --kernel "$LG/bzImage" --initrd "$LG/initramfs.cpio" --memory 128M \
+  --cmdline "$cmdline" --serial stdio --no-reboot \
+  --disk a.vhd,format=vhd,bus=virtio-blk --disk s.raw,format=raw,bus=scsi \
+  --disk d.vhd,format=vhd,bus=virtio-blk --net user >console.log 2>&1 </dev/null
+rc=$?
+t1=$(date +%s.%N)
+echo "linux-boot: vsrv run exited with $rc after $(echo "$t1 - $t0" | bc)s; console:"
+sed 's/^/  | /' console.log | tail -n 60
+
+result=$(grep -a '^VSRV-RESULT ' console.log | tail -n1 | tr -d '\r')
+if [ "$rc" -eq 0 ]; then pass linux-poweroff; else fail linux-poweroff "vsrv run exited with status $rc (want 0 after poweroff -f)"; fi
+case "$result" in
+  "VSRV-RESULT ok"*) pass linux-result ;;
+  "") fail linux-result "no VSRV-RESULT line on the console" ;;
+  *) fail linux-result "$result" ;;
+esac
+grep -q "http=ok" <<<"$result" && pass linux-net || fail linux-net "DHCP + HTTP through the NAT failed: $result"
+
+# Host side: the images hold exactly what the guest wrote; the guest's checksums agree.
+check_image() { # NAME FILE FORMAT SEED [BASESEED]
+  local name=$1 file=$2 fmt=$3 raw=$1.out.raw
+  if [ "$fmt" = vhd ]; then
+    "$VSRV" img convert -f vhd -O raw "$file" "$raw" >conv.log 2>&1 ||
+      { fail "linux-disk-$name" "vsrv img convert failed: $(tail -n1 conv.log)"; return; }
+  else
+    raw=$file
+  fi
+  if ! "$LG/disktest" gen $SIZE "${@:4}" | cmp -s - "$raw"; then
+    fail "linux-disk-$name" "$file does not hold the pattern the guest wrote"; return
+  fi
+  local sum; sum=$("$LG/disktest" sum "$raw")
+  if ! grep -q "^disk $name ok size=$SIZE fnv=$sum" console.log; then
+    fail "linux-disk-$name" "the guest's read-back checksum differs from the host's ($sum)"; return
+  fi
+  pass "linux-disk-$name"
+}
+check_image vda a.vhd vhd A
+check_image sda s.raw raw S
+check_image vdb d.vhd vhd D BASE
+
+for img in a.vhd d.vhd base.vhd; do
+  if "$VSRV" img check "$img" >check.log 2>&1; then pass "linux-img-check-$img"
+  else fail "linux-img-check-$img" "vsrv img check: $(tail -n 2 check.log | tr '\n' ' ')"; fi
+done
+[ "$(sha256sum <base.vhd)" = "$base_sum" ] && pass linux-base-unchanged ||
+  fail linux-base-unchanged "the base image under the differencing disk changed"
+finish

@@ -1,0 +1,75 @@
+/* Parsing of --disk, --net and --device. */
+#include "check.h"
+#include "devices/virtio/options.h"
+
+#include <errno.h>
+#include <string.h>
+
+static void test_disk(void)
+{
+	struct vopt_disk d;
+
+	CHECK_EQ(vopt_parse_disk("a.vhd", &d), 0);
+	CHECK(!strcmp(d.path, "a.vhd") && !d.format && !d.readonly && d.bus == VOPT_BLK &&
+	      d.transport == VOPT_MMIO);
+	vopt_disk_free(&d);
+	CHECK_EQ(vopt_parse_disk("/x/b.img,format=raw,readonly=on,bus=scsi,cache=none,"
+				 "transport=pci,queues=4,serial=abc", &d), 0);
+	CHECK(!strcmp(d.path, "/x/b.img") && !strcmp(d.format, "raw") && d.readonly &&
+	      d.bus == VOPT_SCSI && d.nocache && d.transport == VOPT_PCI && d.queues == 4 &&
+	      !strcmp(d.serial, "abc"));
+	vopt_disk_free(&d);
+	CHECK_EQ(vopt_parse_disk("", &d), -EINVAL);
+	CHECK_EQ(vopt_parse_disk("a,format=qcow2", &d), -EINVAL);
+	CHECK_EQ(vopt_parse_disk("a,readonly", &d), -EINVAL);
+	CHECK_EQ(vopt_parse_disk("a,queues=0", &d), -EINVAL);
+	CHECK_EQ(vopt_parse_disk("a,queues=17", &d), -EINVAL);
+	CHECK_EQ(vopt_parse_disk("a,bogus=1", &d), -EINVAL);
+	CHECK_EQ(vopt_parse_disk("a,serial=123456789012345678901", &d), -EINVAL);
+}
+
+static void test_net(void)
+{
+	struct vopt_net n;
+
+	CHECK_EQ(vopt_parse_net("user", &n), 0);
+	CHECK(n.kind == VOPT_NET_USER && !n.has_mac);
+	vopt_net_free(&n);
+	CHECK_EQ(vopt_parse_net("tap=tap0,mac=52:54:00:12:34:56", &n), 0);
+	CHECK(n.kind == VOPT_NET_TAP && !strcmp(n.ifname, "tap0") && n.has_mac &&
+	      n.mac[5] == 0x56);
+	vopt_net_free(&n);
+	CHECK_EQ(vopt_parse_net("bridge=br0,transport=pci", &n), 0);
+	CHECK(n.kind == VOPT_NET_BRIDGE && n.transport == VOPT_PCI);
+	vopt_net_free(&n);
+	CHECK_EQ(vopt_parse_net("", &n), -EINVAL);
+	CHECK_EQ(vopt_parse_net("tap=", &n), -EINVAL);
+	CHECK_EQ(vopt_parse_net("user,tap=x", &n), -EINVAL);
+	CHECK_EQ(vopt_parse_net("user,mac=01:00:00:00:00:00", &n), -EINVAL);
+	CHECK_EQ(vopt_parse_net("user,mac=52:54:00:12:34", &n), -EINVAL);
+	CHECK_EQ(vopt_parse_net("tap=abcdefghijklmnopq", &n), -EINVAL);
+}
+
+static void test_dev(void)
+{
+	struct vopt_dev d;
+
+	CHECK_EQ(vopt_parse_dev("rng", &d), 0);
+	CHECK(d.kind == VOPT_DEV_RNG);
+	vopt_dev_free(&d);
+	CHECK_EQ(vopt_parse_dev("console,socket=/tmp/c.sock,transport=pci", &d), 0);
+	CHECK(d.kind == VOPT_DEV_CONSOLE && !strcmp(d.socket, "/tmp/c.sock") &&
+	      d.transport == VOPT_PCI);
+	vopt_dev_free(&d);
+	CHECK_EQ(vopt_parse_dev("console", &d), -EINVAL);
+	CHECK_EQ(vopt_parse_dev("rng,socket=x", &d), -EINVAL);
+	CHECK_EQ(vopt_parse_dev("gpu", &d), -EINVAL);
+}
+
+int main(void)
+{
+	RUN(test_disk);
+	RUN(test_net);
+	RUN(test_dev);
+	return check_done();
+}
