@@ -17,6 +17,7 @@
 
 #include "util/log.h"
 #include "util/size.h"
+#include "vmm/control.h"
 #include "vmm/vm.h"
 
 #define DEFAULT_MEM (128ULL << 20)
@@ -36,6 +37,8 @@ static void usage(FILE *f)
 		"                       [,bus=virtio-blk|scsi][,cache=none|writeback][,transport=mmio|pci]\n"
 		"  --net SPEC           a network interface (repeatable): tap=NAME|bridge=BR|user[,mac=MAC]\n"
 		"  --device SPEC        rng, or console,socket=PATH (repeatable; see README)\n"
+		"  --control PATH       a control socket (JSON lines: status, pause, resume, stats,\n"
+		"                       power-button, quit; see README)\n"
 		"On the terminal, Ctrl-A x quits.\n", VM_MAX_VCPUS);
 }
 
@@ -194,6 +197,7 @@ int cmd_run(int argc, char **argv)
 {
 	struct vm_config cfg = { .nr_cpus = 1, .mem_size = DEFAULT_MEM, .serial = VM_SERIAL_STDIO };
 	struct sigwatch sig = { -1, 0, NULL };
+	struct control *ctl = NULL;
 	sigset_t set, old;
 	struct vm *vm = NULL;
 	int ret, code;
@@ -217,6 +221,10 @@ int cmd_run(int argc, char **argv)
 	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, &old);
 	sig.fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (cfg.control && control_open(cfg.control, &ctl) < 0) {
+		code = 1;
+		goto out_sig;
+	}
 
 	for (;;) {
 		ret = vm_create(&cfg, &vm);
@@ -227,7 +235,11 @@ int cmd_run(int argc, char **argv)
 		sig.vm = vm;
 		if (sig.fd >= 0)
 			evloop_add(vm->loop, sig.fd, EPOLLIN, on_signal, &sig);
+		if (ctl && control_attach(ctl, vm) < 0)
+			vsrv_log("--control %s: cannot watch the socket", cfg.control);
 		code = vm_run(vm);
+		if (ctl)
+			control_detach(ctl);
 		if (sig.fd >= 0)
 			evloop_del(vm->loop, sig.fd);
 		vm_destroy_detached(vm);
@@ -243,6 +255,8 @@ int cmd_run(int argc, char **argv)
 			vsrv_log("stopped by signal %d", sig.signo);
 		break;
 	}
+	control_close(ctl);
+out_sig:
 	if (sig.fd >= 0)
 		close(sig.fd);
 	sigprocmask(SIG_SETMASK, &old, NULL);
