@@ -2,6 +2,7 @@
 #include "server/sup.h"
 #include "server/cgroup.h"
 #include "server/events.h"
+#include "server/vmctl.h"
 #include "util/log.h"
 
 #include <dirent.h>
@@ -232,6 +233,13 @@ static int build_argv(struct server *srv, struct dbc *c, int64_t id, const char 
 		asprintf(&a[n++], "%lldM", (long long)sqlite3_column_int64(st, 2));
 		a[n++] = strdup("--serial");
 		a[n++] = strdup("stdio");
+		a[n++] = strdup("--control");
+		a[n++] = malloc(108);
+		if (a[n - 1] && vmctl_path(srv, id, a[n - 1], 108)) {
+			vsrv_log("vm %s: the data directory's path is too long for a control "
+				 "socket (%s/control.sock)", name, dir);
+			rc = -ENAMETOOLONG;
+		}
 		if (initrd && *initrd) {
 			a[n++] = strdup("--initrd");
 			a[n++] = strdup(initrd);
@@ -240,10 +248,13 @@ static int build_argv(struct server *srv, struct dbc *c, int64_t id, const char 
 			a[n++] = strdup("--cmdline");
 			a[n++] = strdup(cmdline);
 		}
-		rc = 0;
+		if (rc != -ENAMETOOLONG)
+			rc = 0;
 	}
 	db_done(st);
 	if (rc) {
+		for (int j = 0; j < n; j++)
+			free(a[j]);
 		free(a);
 		return rc;
 	}
@@ -481,8 +492,8 @@ int sup_stop(struct server *srv, struct dbc *c, int64_t id, enum sup_stop how, c
 		else
 			v->stop_req = true;
 		if (how == SUP_SHUTDOWN) {
-			/* No cooperative channel to the guest yet (the VMM's control socket will
-			 * carry the power button): the timeout turns it off. */
+			/* The ACPI power button; a guest that does not power off within the
+			 * server's shutdown timeout is turned off (sup_thread). */
 			v->shutdown_deadline = mono() + srv->shutdown_timeout;
 		} else if (vp > 0) {
 			cgroup_freeze(srv, id, vp, 0);
@@ -495,6 +506,15 @@ int sup_stop(struct server *srv, struct dbc *c, int64_t id, enum sup_stop how, c
 	pthread_mutex_unlock(&s->lock);
 	if (rc)
 		return rc;
+	if (how == SUP_SHUTDOWN) {
+		json_t *rep = NULL;
+		int pr = vmctl_call(srv, id, "power-button", 2000, &rep);
+
+		json_decref(rep);
+		if (pr)
+			vsrv_log("vm %s: cannot press its power button (%s): turning it off after "
+				 "%us", name, strerror(-pr), srv->shutdown_timeout);
+	}
 	if (how != SUP_RESET) {
 		sqlite3_stmt *st = db_stmt(c, "UPDATE vms SET state = 'stopping' WHERE id = ?");
 		if (st) {
@@ -545,9 +565,19 @@ int sup_pause(struct server *srv, struct dbc *c, int64_t id, int pause, const ch
 		db_rollback(c);
 		return -EBUSY;
 	}
-	/* Until the VMM's control socket lands, the whole VMM process is stopped: its vCPUs
-	 * and devices stop; guest time jumps on resume (kvmclock catches up). */
-	rc = cgroup_freeze(srv, id, vp, pause);
+	/* The VMM parks its vCPUs (its devices and control loop keep running). A VMM without
+	 * a control socket (started by an older vsrv) is frozen whole instead. */
+	{
+		json_t *rep = NULL;
+
+		rc = vmctl_call(srv, id, pause ? "pause" : "resume", 5000, &rep);
+		json_decref(rep);
+		if (rc == -ENOENT || rc == -ECONNREFUSED)
+			rc = cgroup_freeze(srv, id, vp, pause);
+		else if (rc)
+			vsrv_log("vm %s: %s through its control socket failed: %s", name,
+				 pause ? "pause" : "resume", strerror(-rc));
+	}
 	if (!rc)
 		rc = set_state(c, id, pause ? "paused" : "running", 0, NULL);
 	if (!rc) {

@@ -64,8 +64,13 @@ try:
     resumed = wait_for(lambda: b"echo: while-paused" in console("c2"), 5)
     ok("pause-resume", st == 202 and s2["state"] == "paused" and paused_quiet and st2 == 202 and resumed and
        status("c2")["pid"] == s1["pid"], str((s1, s2)))
+    # Paused through the VMM's control socket: its vCPUs park, the process itself runs.
+    ok("pause-through-control-socket", s1.get("vmm_state") == "running" and s2.get("vmm_state") == "paused" and
+       status("c2").get("vmm_state") == "running" and s1["vcpu_exits"] > 0 and len(s1["vcpus"]) == 1,
+       str((s1, s2)))
     st, text = d.req("GET", "/metrics", token=adm)
-    ok("metrics-per-vm", b'vsrv_vm_memory_bytes{vm="c3"}' in text and b'vsrv_vm_cpu_seconds_total{vm="c3"}' in text,
+    ok("metrics-per-vm", b'vsrv_vm_memory_bytes{vm="c3"}' in text and b'vsrv_vm_cpu_seconds_total{vm="c3"}' in text
+       and b'vsrv_vm_vcpu_exits_total{vm="c3"}' in text and b'vsrv_vm_vcpu_seconds_total{vm="c3"}' in text,
        text[-300:])
 
     # --- a VMM killed with SIGKILL: crashed, with exit status and console lines ------------
@@ -89,9 +94,17 @@ try:
     st, _ = d.req("POST", "/api/v1/vms/c5/off", token=adm)
     js = d.wait_state(adm, "c5", ("stopped",))
     ok("off", st == 202 and js and js["last_exit"] == "signal 9", str(js))
+    # shutdown presses the ACPI power button: the console guest powers off by itself (exit
+    # status 0, well before the 1 s timeout); a paused guest cannot, so the timeout turns it off.
+    t0 = time.time()
     st, _ = d.req("POST", "/api/v1/vms/c6/shutdown", token=adm)
     js = d.wait_state(adm, "c6", ("stopped",), 10)
-    ok("shutdown-timeout-turns-off", st == 202 and js, str(status("c6")))
+    ok("shutdown-power-button", st == 202 and js and js["last_exit"] == "exited 0" and
+       b"console: power button" in console("c6"), "%s after %.2fs" % (status("c6"), time.time() - t0))
+    d.req("POST", "/api/v1/vms/c1/pause", token=adm)
+    st, _ = d.req("POST", "/api/v1/vms/c1/shutdown", token=adm)
+    js = d.wait_state(adm, "c1", ("stopped",), 10)
+    ok("shutdown-timeout-turns-off", st == 202 and js and js["last_exit"] == "signal 9", str(status("c1")))
     pid = status("c7")["pid"]
     st, _ = d.req("POST", "/api/v1/vms/c7/reset", token=adm)
     js = wait_for(lambda: (lambda s: s if s["state"] == "running" and s["pid"] and s["pid"] != pid else None)(status("c7")), 10)
