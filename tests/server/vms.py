@@ -137,6 +137,21 @@ try:
     js = d.wait_state(adm, "c11", ("crashed",), 5)
     ok("ended-while-daemon-down", js and js["last_exit"] == "signal 9", str(status("c11")))
 
+    # --- a VM on a VHD disk: `vsrv run --disk PATH,format=vhd,...` opens it ------------------
+    d.req("POST", "/api/v1/disks", {"name": "wd", "size": 64 << 20, "format": "vhd"}, token=adm)
+    d.req("POST", "/api/v1/vms", {"name": "withdisk", "kernel": "console.elf", "memory_mib": 32,
+                                  "disks": [{"disk": "wd"}]}, token=adm)
+    st, _ = d.req("POST", "/api/v1/vms/withdisk/start", token=adm)
+    pid = wait_for(lambda: status("withdisk")["pid"], 5)
+    wd = os.path.join(d.data, "disks", "wd.vhd")
+    fds = wait_for(lambda: [f for f in os.listdir("/proc/%d/fd" % pid)
+                            if os.path.realpath("/proc/%d/fd/%s" % (pid, f)) == wd] if pid else None, 5)
+    ok("vm-vhd-disk-opened", st == 202 and fds, str(status("withdisk")))
+    st, _ = d.req("DELETE", "/api/v1/disks/wd", token=adm)
+    ok("vm-vhd-disk-in-use-409", st == 409, str(st))
+    d.req("POST", "/api/v1/vms/withdisk/off", token=adm)
+    d.wait_state(adm, "withdisk", ("stopped",))
+
     # --- admission control ---------------------------------------------------------------
     st, host = d.req("GET", "/api/v1/host", token=adm)
     d.req("POST", "/api/v1/vms", {"name": "big", "kernel": "console.elf", "memory_mib": 4096}, token=adm)
