@@ -2,6 +2,8 @@
 #include "server/sup.h"
 #include "server/cgroup.h"
 #include "server/events.h"
+#include "server/tasks.h"
+#include "server/undo.h"
 #include "server/vmctl.h"
 #include "util/log.h"
 
@@ -35,6 +37,7 @@ struct runvm {
 	bool ours;              /* our child: reap it */
 	bool stop_req;          /* an exit we asked for: off, shutdown */
 	bool reset_req;         /* start again after the exit */
+	char undo[8];           /* the stop request's undo-disk action, or "" (the setting) */
 	double shutdown_deadline;
 	double started;
 	int quick_restarts;
@@ -201,8 +204,9 @@ static int set_state(struct dbc *c, int64_t id, const char *state, pid_t pid, co
 static int build_argv(struct server *srv, struct dbc *c, int64_t id, const char *dir,
 		      char ***out, char *name, size_t namelen)
 {
-	sqlite3_stmt *st = db_stmt(c, "SELECT name, cpus, memory_mib, kernel, initrd, cmdline "
-				      "FROM vms WHERE id = ?");
+	sqlite3_stmt *st = db_stmt(c, "SELECT name, cpus, memory_mib, kernel, initrd, cmdline, "
+				      "undo_disks FROM vms WHERE id = ?");
+	bool undo = false;
 	char **a;
 	int n = 0, rc = -ENOENT;
 
@@ -219,6 +223,7 @@ static int build_argv(struct server *srv, struct dbc *c, int64_t id, const char 
 		const char *cmdline = (const char *)sqlite3_column_text(st, 5);
 
 		snprintf(name, namelen, "%s", sqlite3_column_text(st, 0));
+		undo = strcmp((const char *)sqlite3_column_text(st, 6), "off") != 0;
 		a[n++] = strdup(srv->vmm_path);
 		a[n++] = strdup("monitor");
 		a[n++] = strdup(dir);
@@ -258,18 +263,40 @@ static int build_argv(struct server *srv, struct dbc *c, int64_t id, const char 
 		free(a);
 		return rc;
 	}
-	/* Disks attached to the VM, in order. */
-	st = db_stmt(c, "SELECT d.path, d.format, vd.bus, vd.readonly FROM vm_disks vd "
-		       "JOIN disks d ON d.id = vd.disk_id WHERE vd.vm_id = ? ORDER BY vd.idx");
+	/* An undo-disk commit of the last run still merging: the disks are busy. */
+	if (undo && task_running(c, "undo-commit", name))
+		rc = -EBUSY;
+	/* Disks attached to the VM, in order; writable ones behind their undo disks. */
+	st = rc ? NULL : db_stmt(c, "SELECT d.path, d.format, vd.bus, vd.readonly, vd.idx FROM vm_disks vd "
+				 "JOIN disks d ON d.id = vd.disk_id WHERE vd.vm_id = ? ORDER BY vd.idx");
 	if (st) {
 		sqlite3_bind_int64(st, 1, id);
 		while (n < 36 && sqlite3_step(st) == SQLITE_ROW) {
+			const char *path = (const char *)sqlite3_column_text(st, 0);
+			const char *fmt = (const char *)sqlite3_column_text(st, 1);
+			char up[4200], err[512];
+
+			if (undo && !sqlite3_column_int(st, 3)) {
+				rc = undo_prepare(srv, id, sqlite3_column_int(st, 4), path, fmt, up,
+						  sizeof(up), err, sizeof(err));
+				if (rc) {
+					vsrv_log("vm %s: %s", name, err);
+					break;
+				}
+				path = up;
+				fmt = "vhd";
+			}
 			a[n++] = strdup("--disk");
-			asprintf(&a[n++], "%s,format=%s,bus=%s%s", sqlite3_column_text(st, 0),
-				 sqlite3_column_text(st, 1), sqlite3_column_text(st, 2),
+			asprintf(&a[n++], "%s,format=%s,bus=%s%s", path, fmt, sqlite3_column_text(st, 2),
 				 sqlite3_column_int(st, 3) ? ",readonly=on" : "");
 		}
 		db_done(st);
+	}
+	if (rc) {
+		for (int j = 0; j < n; j++)
+			free(a[j]);
+		free(a);
+		return rc;
 	}
 	for (int i = 0; i < n; i++)
 		if (!a[i]) {
@@ -472,7 +499,8 @@ static pid_t vmm_pid_of(struct server *srv, struct runvm *v)
 	return p;
 }
 
-int sup_stop(struct server *srv, struct dbc *c, int64_t id, enum sup_stop how, const char *who)
+int sup_stop(struct server *srv, struct dbc *c, int64_t id, enum sup_stop how, const char *undo,
+	     const char *who)
 {
 	struct supervisor *s = srv->sup;
 	struct runvm *v;
@@ -491,6 +519,7 @@ int sup_stop(struct server *srv, struct dbc *c, int64_t id, enum sup_stop how, c
 			v->reset_req = true;
 		else
 			v->stop_req = true;
+		snprintf(v->undo, sizeof(v->undo), "%s", undo ? undo : "");
 		if (how == SUP_SHUTDOWN) {
 			/* The ACPI power button; a guest that does not power off within the
 			 * server's shutdown timeout is turned off (sup_thread). */
@@ -605,7 +634,7 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 {
 	struct server *srv = s->srv;
 	struct dbc *c = db_get(srv->db);
-	char dir[4096], p[4200], ex[64] = "", policy[16] = "never";
+	char dir[4096], p[4200], ex[64] = "", policy[16] = "never", undo[16] = "off";
 	char *tail;
 	bool clean, requested, restart = false;
 	sqlite3_stmt *st;
@@ -633,11 +662,13 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 		free(tail);
 		return;
 	}
-	st = db_stmt(c, "SELECT restart_policy FROM vms WHERE id = ?");
+	st = db_stmt(c, "SELECT restart_policy, undo_disks FROM vms WHERE id = ?");
 	if (st) {
 		sqlite3_bind_int64(st, 1, v->id);
-		if (sqlite3_step(st) == SQLITE_ROW)
+		if (sqlite3_step(st) == SQLITE_ROW) {
 			snprintf(policy, sizeof(policy), "%s", sqlite3_column_text(st, 0));
+			snprintf(undo, sizeof(undo), "%s", sqlite3_column_text(st, 1));
+		}
 		db_done(st);
 	}
 	if (v->reset_req)
@@ -682,6 +713,15 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 	}
 	vsrv_log("vm %s: %s%s", v->name, ex, restart ? "; restarted" : "");
 	db_put(c);
+	/* Undo disks: decided when the VM ends for good, never after a crash (kept then). */
+	if (!restart && strcmp(undo, "off") && (requested || clean)) {
+		const char *action = v->undo[0] ? v->undo : undo;
+		int rc = undo_finish(srv, v->id, v->name, action, NULL);
+
+		if (rc)
+			vsrv_log("vm %s: undo disks (%s): %s; they are kept", v->name, action,
+				 strerror(-rc));
+	}
 	free(tail);
 }
 

@@ -152,6 +152,76 @@ try:
     d.req("POST", "/api/v1/vms/withdisk/off", token=adm)
     d.wait_state(adm, "withdisk", ("stopped",))
 
+    # --- undo disks: keep, commit (a task with progress), discard; raw disks refused ----------
+    d.req("POST", "/api/v1/disks", {"name": "ub", "size": 16 << 20, "format": "vhd"}, token=adm)
+    ub = os.path.join(d.data, "disks", "ub.vhd")
+    size = d.req("GET", "/api/v1/disks/ub", token=adm)[1]["size"]
+    base_raw, mod_raw = os.path.join(tmp, "base.raw"), os.path.join(tmp, "mod.raw")
+    with open(base_raw, "wb") as f:
+        f.truncate(size); f.seek(1 << 20); f.write(b"B" * 65536)
+    with open(mod_raw, "wb") as f:
+        f.truncate(size); f.seek(1 << 20); f.write(b"B" * 65536); f.seek(5 << 20); f.write(b"M" * 3 * 1048576)
+    os.unlink(ub)
+    subprocess.run([VSRV, "img", "convert", "-O", "vhd", "-o", "subformat=dynamic", base_raw, ub], check=True)
+    d.req("POST", "/api/v1/vms", {"name": "undo", "kernel": "console.elf", "memory_mib": 32, "undo_disks": "keep",
+                                  "disks": [{"disk": "ub"}]}, token=adm)
+    def undo_file():
+        for x in os.listdir(os.path.join(d.data, "vms")):
+            p = os.path.join(d.data, "vms", x, "undo-0.vhd")
+            if os.path.exists(p): return p
+        return None
+    before = open(ub, "rb").read()
+    st, _ = d.req("POST", "/api/v1/vms/undo/start", token=adm)
+    pid = wait_for(lambda: status("undo")["pid"], 5)
+    uf = undo_file()
+    opened = wait_for(lambda: uf and any(os.path.realpath("/proc/%d/fd/%s" % (pid, f)) == uf
+                                         for f in os.listdir("/proc/%d/fd" % pid)), 5)
+    ok("undo-start-on-differencing", st == 202 and uf and opened, str((st, uf)))
+    d.req("POST", "/api/v1/vms/undo/off", token=adm)
+    d.wait_state(adm, "undo", ("stopped",))
+    time.sleep(0.2)
+    ok("undo-keep", undo_file() == uf and open(ub, "rb").read() == before, str(undo_file()))
+    # The guest's writes, made here: a differencing disk over ub holding mod.raw's changes.
+    def fake_guest_writes():
+        os.unlink(uf)
+        subprocess.run([VSRV, "img", "convert", "-O", "vhd", "-B", ub, mod_raw, uf], check=True)
+    fake_guest_writes()
+    st, js = d.req("POST", "/api/v1/vms/undo/off?undo=commit", token=adm)
+    ok("undo-off-needs-running", st == 409, str(st))
+    st, js = d.req("POST", "/api/v1/vms/undo/off?undo=merge", token=adm)
+    ok("undo-bad-action-400", st == 400, str(st))
+    d.req("POST", "/api/v1/vms/undo/start", token=adm)
+    wait_for(lambda: status("undo")["pid"], 5)
+    st, _ = d.req("POST", "/api/v1/vms/undo/off?undo=commit", token=adm)
+    d.wait_state(adm, "undo", ("stopped",))
+    def commit_task():
+        ts = d.req("GET", "/api/v1/tasks", token=adm)[1]["tasks"]
+        t = [t for t in ts if t["kind"] == "undo-commit" and t["object"] == "undo"]
+        return t[0] if t and t[0]["state"] != "running" else None
+    t = wait_for(commit_task, 20)
+    r = subprocess.run([VSRV, "img", "compare", ub, mod_raw], capture_output=True, text=True)
+    ev = d.req("GET", "/api/v1/events?limit=1000", token=adm)[1]["events"]
+    kinds = [e["type"] for e in ev if e.get("object") == "undo" and e["type"].startswith("task-")]
+    ok("undo-commit-task", st == 202 and t and t["state"] == "done" and t["progress"] == 1 and
+       r.returncode == 0 and not undo_file() and "task-started" in kinds and "task-done" in kinds,
+       str((t, r.stdout, kinds)))
+    ok("undo-commit-base-clean", subprocess.run([VSRV, "img", "check", ub]).returncode == 0)
+    # discard: a new undo disk, changes thrown away.
+    d.req("PATCH", "/api/v1/vms/undo", {"undo_disks": "discard"}, token=adm)
+    committed = open(ub, "rb").read()
+    d.req("POST", "/api/v1/vms/undo/start", token=adm)
+    wait_for(lambda: status("undo")["pid"], 5)
+    uf = undo_file()
+    d.req("POST", "/api/v1/vms/undo/off", token=adm)
+    d.wait_state(adm, "undo", ("stopped",))
+    ok("undo-discard", uf and wait_for(lambda: not undo_file(), 5) and open(ub, "rb").read() == committed, str(uf))
+    # undo disks need VHD disks: a raw one refuses the start, nothing runs.
+    d.req("POST", "/api/v1/disks", {"name": "ur", "size": 1 << 20}, token=adm)
+    d.req("POST", "/api/v1/vms", {"name": "undoraw", "kernel": "console.elf", "memory_mib": 32,
+                                  "undo_disks": "keep", "disks": [{"disk": "ur"}]}, token=adm)
+    st, js = d.req("POST", "/api/v1/vms/undoraw/start", token=adm)
+    ok("undo-raw-refused", st == 400 and status("undoraw")["state"] == "stopped", str((st, js)))
+
     # --- admission control ---------------------------------------------------------------
     st, host = d.req("GET", "/api/v1/host", token=adm)
     d.req("POST", "/api/v1/vms", {"name": "big", "kernel": "console.elf", "memory_mib": 4096}, token=adm)
