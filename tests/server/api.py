@@ -25,6 +25,16 @@ try:
     ok("bogus-token-401", st == 401, str(st))
     st, text = d.req("GET", "/api/v1/openapi.yaml", token=adm)
     ok("openapi-served", st == 200 and b"openapi: 3" in text and b"/api/v1/vms" in text, str(st))
+    try:
+        import yaml
+    except ImportError:
+        skip("openapi-parses", "no python3 yaml module (python3-yaml)")
+    else:
+        try:
+            doc = yaml.safe_load(text)
+            ok("openapi-parses", doc["openapi"].startswith("3") and "/api/v1/tasks" in doc["paths"])
+        except yaml.YAMLError as e:
+            ok("openapi-parses", False, str(e).replace("\n", " "))
     st, _ = d.req("GET", "/api/v1/openapi.yaml")
     ok("openapi-needs-auth", st == 401, str(st))
     t2 = d.login("admin", "adminpass1")
