@@ -20,7 +20,11 @@ qrun() {
 expect_pass() {
 	local t=$1 name=$2 pat=$3; shift 3
 	qrun "$name" "$TMP/$t.out" "$@"
-	if [ "$st" -ne 33 ]; then
+	# The timer guest refuses to judge rates when the host kept its vCPU off the CPU for
+	# most of the window (a loaded machine): that is a skip with the guest's reason.
+	if grep -q "host too loaded to measure" "$TMP/$t.out"; then
+		skip "$t" "$(grep -o 'RESULT: FAIL: .*' "$TMP/$t.out" | head -1 | cut -c15-)"
+	elif [ "$st" -ne 33 ]; then
 		fail "$t" "exit status $st, expected 33; output: $(tr '\n' '|' <"$TMP/$t.out" | tail -c 300)"
 	elif ! grep -q -- "$pat" "$TMP/$t.out"; then
 		fail "$t" "no '$pat' in the output: $(tr '\n' '|' <"$TMP/$t.out" | tail -c 300)"

@@ -19,7 +19,11 @@ vrun() {
 expect() {
 	local t=$1 want=$2 pat=$3; shift 3
 	vrun "$TMP/$t.out" "$@"
-	if [ "$st" -ne "$want" ]; then
+	# The timer guest refuses to judge rates when the host kept its vCPU off the CPU for
+	# most of the window (a loaded machine): that is a skip with the guest's reason.
+	if grep -q "host too loaded to measure" "$TMP/$t.out"; then
+		skip "$t" "$(grep -o 'RESULT: FAIL: .*' "$TMP/$t.out" | head -1 | cut -c15-)"
+	elif [ "$st" -ne "$want" ]; then
 		fail "$t" "exit status $st, expected $want; output: $(cat "$TMP/$t.out" "$TMP/$t.out.err" | tr '\n' '|' | tail -c 400)"
 	elif ! grep -q -- "$pat" "$TMP/$t.out"; then
 		fail "$t" "no '$pat' in the output: $(tr '\n' '|' <"$TMP/$t.out" | tail -c 400)"

@@ -77,9 +77,20 @@ expect hello-serial-none 33 '^$' -- --kernel "$G/hello.elf" --serial none
 expect triple-fault    2 'vsrv: guest triple fault \(shutdown\) on vCPU 0 at RIP 0x' -- --kernel "$G/triple.elf"
 expect reset-no-reboot 0 '^boot$' -- --kernel "$G/reset.elf" --no-reboot
 expect acpi-poweroff   0 '^powering off$' -- --kernel "$G/poweroff.elf"
-out=$(timeout -s TERM 3 "$VSRV" run --kernel "$G/reset.elf" --memory 8M </dev/null 2>/dev/null)
-n=$(grep -c '^boot' <<<"$out")
-if [ "$n" -ge 2 ]; then pass reset-restarts; else fail reset-restarts "booted $n times"; fi
+# Without --no-reboot a reset restarts the VM: wait for the second boot, then SIGTERM.
+"$VSRV" run --kernel "$G/reset.elf" --memory 8M --serial "file:$TMP/reset.log" </dev/null 2>"$TMP/reset.err" &
+pid=$!
+for _ in $(seq 200); do
+	[ "$(grep -c '^boot' "$TMP/reset.log" 2>/dev/null)" -ge 2 ] && break
+	sleep 0.05
+done
+kill -TERM $pid; wait $pid; rc=$?
+n=$(grep -c '^boot' "$TMP/reset.log")
+if [ "$n" -ge 2 ] && [ $rc -eq 143 ] && grep -q 'stopped by signal 15' "$TMP/reset.err"; then
+	pass reset-restarts
+else
+	fail reset-restarts "booted $n times, status $rc"
+fi
 today=$(date -u +%Y-%m-%d)
 out=$(timeout 20 "$VSRV" run --kernel "$G/rtc.elf" </dev/null 2>&1); rc=$?
 if [ $rc -eq 65 ] && { grep -q "rtc: $today" <<<"$out" || [ "$(date -u +%Y-%m-%d)" != "$today" ]; }; then

@@ -213,8 +213,10 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	}
 
-	/* Termination signals are read from a signalfd on the control loop. */
+	/* Termination signals are read from a signalfd on the control loop. The children that
+	 * tear down old VMs (vm_destroy_detached) are reaped automatically. */
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGCHLD, SIG_IGN);
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
@@ -244,15 +246,18 @@ int cmd_run(int argc, char **argv)
 			evloop_del(vm->loop, sig.fd);
 		vm_destroy_detached(vm);
 		vm = NULL;
-		if (code == VM_STOP_RESET && !cfg.no_reboot) {
-			continue; /* a guest reset: start it again from scratch */
+		if (sig.signo) {
+			/* A signal ends the VM even when a guest reset won the race to stop it. */
+			vsrv_log("stopped by signal %d", sig.signo);
+			code = 128 + sig.signo;
+			break;
 		}
+		if (code == VM_STOP_RESET && !cfg.no_reboot)
+			continue; /* a guest reset: start it again from scratch */
 		if (code == VM_STOP_RESET)
 			code = 0;
 		else if (code < 0)
 			code = 1;
-		else if (code > 128 && sig.signo)
-			vsrv_log("stopped by signal %d", sig.signo);
 		break;
 	}
 	control_close(ctl);

@@ -330,33 +330,30 @@ void vm_destroy_detached(struct vm *vm)
 
 	if (!vm)
 		return;
-	if (vm->vm_fd >= 0 && pipe2(p, O_CLOEXEC) == 0) {
-		/* Unmap guest RAM first so that fork copies next to nothing. */
-		guest_mem_destroy(vm->mem);
-		vm->mem = NULL;
-		pid = fork();
-		if (pid == 0) {
-			/* Keep only the VM fd and the pipe's read end; wait until this process's
-			 * parent has closed its references (its write end closes with them, at the
-			 * latest when it exits); exiting then drops the last reference to the VM
-			 * and the kernel tears it down here. */
-			int fd = vm->vm_fd, r = p[0];
-			if (dup2(fd, 3) < 0 || dup2(r, 4) < 0)
-				_exit(1);
-			close_range(0, 2, 0);
-			close_range(5, ~0U, 0);
-			while (read(4, &c, 1) < 0 && errno == EINTR)
-				;
-			_exit(0);
-		}
-		close(p[0]);
-		/* pid < 0: no child, the teardown simply happens here. The write end stays open
-		 * (close-on-exec) until this process exits or execs. */
+	if (vm->vm_fd < 0 || pipe2(p, O_CLOEXEC) < 0) {
 		vm_destroy(vm);
-		(void)pid;
 		return;
 	}
+	/* Unmap guest RAM first so that fork copies next to nothing. */
+	guest_mem_destroy(vm->mem);
+	vm->mem = NULL;
+	pid = fork();
+	if (pid == 0) {
+		/* Keep only the VM fd and the pipe's read end; wait until the parent has
+		 * closed its references (it then closes the write end); exiting then drops the
+		 * last reference to the VM and the kernel tears it down here. */
+		if (dup2(vm->vm_fd, 3) < 0 || dup2(p[0], 4) < 0)
+			_exit(1);
+		close_range(0, 2, 0);
+		close_range(5, ~0U, 0);
+		while (read(4, &c, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);
+	}
+	/* pid < 0: no child, the teardown simply happens here. */
+	close(p[0]);
 	vm_destroy(vm);
+	close(p[1]); /* the child may go now */
 }
 
 void vm_request_stop(struct vm *vm, int code)
@@ -382,5 +379,8 @@ int vm_run(struct vm *vm)
 		vcpu_stop(vm->vcpus[i]);
 	for (i = 0; i < started; i++)
 		vcpu_join(vm->vcpus[i]);
+	if (getenv("VSRV_STATS"))
+		for (i = 0; i < started; i++)
+			vcpu_print_stats(vm->vcpus[i]);
 	return code;
 }

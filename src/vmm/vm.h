@@ -121,10 +121,12 @@ void vm_destroy(struct vm *vm);
 
 /* Like vm_destroy, but the kernel's own teardown of the KVM VM (tens of milliseconds of
  * RCU grace periods on some hosts) runs in a detached child process that holds the last
- * reference to the VM fd, so the caller can exit at once. The child closes every other fd
- * first (so it holds no pipe or terminal open) and exits when the teardown is done; it is
- * reparented to init (or to the nearest subreaper). Only for a process about to exit or to
- * build its next VM: call on the main thread after vm_run. */
+ * reference to the VM fd, so the caller can exit (or build its next VM) at once. The child
+ * closes every other fd first (so it holds no pipe or terminal open), waits until this
+ * process has closed its own references, and exits when the teardown is done; the caller
+ * does not wait for it (it is reparented to init, or to the nearest subreaper, when the
+ * caller exits; until then the caller should reap it, e.g. with SIGCHLD ignored). Call on
+ * the main thread after vm_run. */
 void vm_destroy_detached(struct vm *vm);
 
 /* Ask the VM to stop with code (see vm_run). Any thread; the first request wins. */
