@@ -135,9 +135,9 @@ int cmd_serve(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (optind != argc || !!hc.tls_cert != !!hc.tls_key || srv.token_ttl < 60) {
+	if (optind != argc || !!hc.tls_cert != !!hc.tls_key || srv.token_ttl < 1) {
 		fprintf(stderr, "vsrv serve: %s\n", optind != argc ? "unexpected arguments" :
-			srv.token_ttl < 60 ? "--token-ttl is at least 60 seconds" :
+			srv.token_ttl < 1 ? "--token-ttl is at least 1 second" :
 			"--tls-cert and --tls-key go together");
 		return 2;
 	}

@@ -292,6 +292,19 @@ try:
                         "--password", "viewer-pass1"], capture_output=True, text=True)
     ok("cli-login", r.returncode == 0 and r.stdout.startswith("export VSRV_TOKEN="), r.stderr)
 
+    # --- token expiry: a daemon whose tokens live 1 s -------------------------------------
+    e = Daemon(os.path.join(tmp, "ttl"), extra=["--token-ttl", "1"]).start()
+    try:
+        st, js = e.req("POST", "/api/v1/login", {"user": "admin", "password": "adminpass1"})
+        tok = js.get("token") if st == 200 else None
+        fresh = e.req("GET", "/api/v1/vms", token=tok)[0]
+        time.sleep(2.1)
+        stale = e.req("GET", "/api/v1/vms", token=tok)
+        ok("token-expiry", st == 200 and js.get("expires_in") == 1 and fresh == 200 and stale[0] == 401,
+           str((st, js, fresh, stale)))
+    finally:
+        e.stop()
+
     # --- TLS ---------------------------------------------------------------------------
     if shutil.which("openssl"):
         crt, key = os.path.join(tmp, "c.pem"), os.path.join(tmp, "k.pem")
