@@ -308,13 +308,17 @@ bool virtio_dev_running(struct virtio_dev *d)
 	       VIRTIO_STATUS_DRIVER_OK;
 }
 
-int virtio_pop(struct virtio_dev *d, unsigned q, struct virtq_elem *e, uint32_t *gen)
+static int pop_locked(struct virtio_dev *d, unsigned q, struct virtq_elem *e, uint32_t *gen,
+		      bool arm)
 {
 	int ret = 0;
 
-	pthread_mutex_lock(&d->lock);
 	if (q < d->nq && virtio_dev_running(d)) {
 		ret = virtq_pop(&d->vq[q], e);
+		/* Empty: re-enable notifications, then look once more (closes the race
+		 * with a driver that published while notifications were off). */
+		if (ret == 0 && arm && virtq_arm(&d->vq[q]))
+			ret = virtq_pop(&d->vq[q], e);
 		if (ret < 0) {
 			/* virtq logged the reason */
 			d->st.status |= VIRTIO_STATUS_NEEDS_RESET;
@@ -325,6 +329,47 @@ int virtio_pop(struct virtio_dev *d, unsigned q, struct virtq_elem *e, uint32_t 
 		}
 		*gen = d->st.generation;
 	}
+	return ret;
+}
+
+int virtio_pop(struct virtio_dev *d, unsigned q, struct virtq_elem *e, uint32_t *gen)
+{
+	int ret;
+
+	pthread_mutex_lock(&d->lock);
+	ret = pop_locked(d, q, e, gen, true);
+	pthread_mutex_unlock(&d->lock);
+	return ret;
+}
+
+int virtio_pop_busy(struct virtio_dev *d, unsigned q, struct virtq_elem *e, uint32_t *gen)
+{
+	int ret;
+
+	pthread_mutex_lock(&d->lock);
+	ret = pop_locked(d, q, e, gen, false);
+	pthread_mutex_unlock(&d->lock);
+	return ret;
+}
+
+bool virtio_arm(struct virtio_dev *d, unsigned q)
+{
+	bool ret = false;
+
+	pthread_mutex_lock(&d->lock);
+	if (q < d->nq && virtio_dev_running(d))
+		ret = virtq_arm(&d->vq[q]);
+	pthread_mutex_unlock(&d->lock);
+	return ret;
+}
+
+bool virtio_has_avail(struct virtio_dev *d, unsigned q)
+{
+	bool ret = false;
+
+	pthread_mutex_lock(&d->lock);
+	if (q < d->nq && virtio_dev_running(d))
+		ret = virtq_has_avail(&d->vq[q]);
 	pthread_mutex_unlock(&d->lock);
 	return ret;
 }

@@ -78,6 +78,7 @@ int virtq_enable(struct virtq *q, bool event_idx, bool indirect)
 	q->used = u;
 	q->event_idx = event_idx;
 	q->indirect = indirect;
+	q->no_notify = false;
 	q->s.broken = 0;
 	q->s.signalled_valid = 0;
 	q->s.ready = 1;
@@ -218,8 +219,11 @@ int virtq_pop(struct virtq *q, struct virtq_elem *e)
 	e->out_len = out_len;
 	e->in_len = in_len;
 	q->s.last_avail++;
-	if (q->event_idx)
-		store16(q->used + USED_RING + 8 * size, q->s.last_avail);
+	if (!q->event_idx && !q->no_notify) {
+		/* busy: the driver need not notify until virtq_arm */
+		store16(q->used + USED_FLAGS, VIRTQ_USED_F_NO_NOTIFY);
+		q->no_notify = true;
+	}
 	return 1;
 }
 
@@ -266,18 +270,20 @@ bool virtq_should_notify(struct virtq *q)
 	return (uint16_t)(now - ev - 1) < (uint16_t)(now - old);
 }
 
-void virtq_set_no_notify(struct virtq *q, bool no_notify)
+bool virtq_arm(struct virtq *q)
 {
-	if (!q->s.ready)
-		return;
+	if (!q->s.ready || q->s.broken)
+		return false;
 	if (q->event_idx) {
-		if (!no_notify)
-			store16(q->used + USED_RING + 8 * q->s.size, q->s.last_avail);
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		return;
+		store16(q->used + USED_RING + 8 * q->s.size, q->s.last_avail);
+	} else if (q->no_notify) {
+		store16(q->used + USED_FLAGS, 0);
+		q->no_notify = false;
 	}
-	store16(q->used + USED_FLAGS, no_notify ? VIRTQ_USED_F_NO_NOTIFY : 0);
+	/* Order the store before re-reading avail->idx: a driver that published after our
+	 * last look either sees the new avail_event (and notifies) or is seen here. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return virtq_has_avail(q);
 }
 
 size_t virtq_elem_read(const struct virtq_elem *e, size_t off, void *buf, size_t len)
