@@ -266,11 +266,10 @@ void virtio_dev_set_status(struct virtio_dev *d, uint32_t status)
 	}
 }
 
-void virtio_dev_needs_reset(struct virtio_dev *d, const char *why)
+static void set_needs_reset(struct virtio_dev *d)
 {
 	if (d->st.status & VIRTIO_STATUS_NEEDS_RESET)
 		return;
-	vsrv_log("%s: %s; device needs reset", d->name, why);
 	d->st.status |= VIRTIO_STATUS_NEEDS_RESET;
 	if (d->st.status & VIRTIO_STATUS_DRIVER_OK) {
 		d->st.config_gen++;
@@ -280,13 +279,20 @@ void virtio_dev_needs_reset(struct virtio_dev *d, const char *why)
 	}
 }
 
+void virtio_dev_needs_reset(struct virtio_dev *d, const char *why)
+{
+	if (!(d->st.status & VIRTIO_STATUS_NEEDS_RESET))
+		vsrv_log("%s: %s; device needs reset", d->name, why);
+	set_needs_reset(d);
+}
+
 void virtio_dev_queue_enable(struct virtio_dev *d, unsigned q)
 {
 	if (q >= d->nq)
 		return;
 	if (virtq_enable(&d->vq[q], virtio_has(d, VIRTIO_F_EVENT_IDX),
 			 virtio_has(d, VIRTIO_F_INDIRECT_DESC)))
-		virtio_dev_needs_reset(d, "invalid queue configuration");
+		set_needs_reset(d); /* virtq_enable logged the one line */
 }
 
 void virtio_dev_kick(struct virtio_dev *d, uint32_t q)

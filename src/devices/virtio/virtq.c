@@ -56,19 +56,20 @@ int virtq_enable(struct virtq *q, bool event_idx, bool indirect)
 
 	q->s.ready = 0;
 	if (n == 0 || n > VIRTQ_MAX_SIZE || (n & (n - 1))) {
-		vsrv_log("%s: queue size %u is not a power of two up to %u", q->name,
-			 (unsigned)n, VIRTQ_MAX_SIZE);
+		vsrv_log("%s: queue size %u is not a power of two up to %u; device needs reset",
+			 q->name, (unsigned)n, VIRTQ_MAX_SIZE);
 		return -EINVAL;
 	}
 	if ((q->s.desc_gpa & 15) || (q->s.avail_gpa & 1) || (q->s.used_gpa & 3)) {
-		vsrv_log("%s: misaligned ring address", q->name);
+		vsrv_log("%s: misaligned ring address; device needs reset", q->name);
 		return -EINVAL;
 	}
 	d = guest_mem_ptr(q->mem, q->s.desc_gpa, 16 * n);
 	a = guest_mem_ptr(q->mem, q->s.avail_gpa, 6 + 2 * n);
 	u = guest_mem_ptr(q->mem, q->s.used_gpa, 6 + 8 * n);
 	if (!d || !a || !u) {
-		vsrv_log("%s: ring outside guest memory (desc 0x%llx avail 0x%llx used 0x%llx)",
+		vsrv_log("%s: ring outside guest memory (desc 0x%llx avail 0x%llx used 0x%llx); "
+			 "device needs reset",
 			 q->name, (unsigned long long)q->s.desc_gpa,
 			 (unsigned long long)q->s.avail_gpa, (unsigned long long)q->s.used_gpa);
 		return -EINVAL;
@@ -140,8 +141,11 @@ static int walk_indirect(struct virtq *q, struct virtq_elem *e, const struct vir
 		return virtq_fail(q, "indirect descriptor not negotiated", e->head, 0);
 	if (top->flags & VIRTQ_DESC_F_NEXT)
 		return virtq_fail(q, "indirect descriptor with NEXT", e->head, 0);
-	if (top->len == 0 || top->len % 16 || top->len / 16 > VIRTQ_MAX_SIZE)
+	if (top->len == 0 || top->len % 16)
 		return virtq_fail(q, "bad indirect table length", e->head, top->len);
+	/* virtio 1.2, 2.7.5.3.1: no chain, indirect ones included, longer than the queue. */
+	if (top->len / 16 > q->s.size)
+		return virtq_fail(q, "indirect table longer than the queue", e->head, top->len / 16);
 	if (top->addr & 15)
 		return virtq_fail(q, "misaligned indirect table", e->head, 0);
 	n = top->len / 16;
