@@ -32,8 +32,12 @@ static void on_kick(struct virtio_dev *d, int fd, uint32_t events)
 	unsigned q;
 
 	(void)events;
-	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		return;
+	if (read(fd, &v, sizeof(v)) < 0) {
+		if (errno != EAGAIN)
+			return;
+		v = 0;
+	}
+	d->stat_kicks += v;
 	for (q = 0; q < d->nq; q++)
 		if (d->kick_fd[q] == fd)
 			d->ops->queue_notify(d, q);
@@ -193,6 +197,12 @@ void virtio_dev_destroy(struct virtio_dev *d)
 			if (write(w->stopfd, &one, sizeof(one)) < 0)
 				vsrv_log("%s: cannot stop I/O thread: %s", d->name, strerror(errno));
 			pthread_join(w->thread, NULL);
+			if (getenv("VSRV_STATS"))
+				fprintf(stderr, "vsrv: %s: %llu notifications (%llu through a "
+					"user-space exit), %llu interrupts\n", d->name,
+					(unsigned long long)(d->stat_kicks - d->stat_own_kicks),
+					(unsigned long long)d->stat_bus_kicks,
+					(unsigned long long)d->stat_irqs);
 		}
 		if (w->epfd >= 0)
 			close(w->epfd);
@@ -223,6 +233,8 @@ void virtio_dev_features_write(struct virtio_dev *d, uint32_t sel, uint32_t val)
 	d->st.driver_features = (d->st.driver_features & ~mask) |
 				(((uint64_t)val << (32 * sel)) & d->host_features);
 }
+
+static void kick_queue(struct virtio_dev *d, unsigned q);
 
 static void dev_reset(struct virtio_dev *d)
 {
@@ -261,8 +273,10 @@ void virtio_dev_set_status(struct virtio_dev *d, uint32_t status)
 		if (d->ops->status_change)
 			d->ops->status_change(d, true);
 		/* Work may have been queued before DRIVER_OK: look at every queue. */
-		for (q = 0; q < d->nq; q++)
-			virtio_dev_kick(d, q);
+		for (q = 0; q < d->nq; q++) {
+			__atomic_fetch_add(&d->stat_own_kicks, 1, __ATOMIC_RELAXED);
+			kick_queue(d, q);
+		}
 	}
 }
 
@@ -295,17 +309,23 @@ void virtio_dev_queue_enable(struct virtio_dev *d, unsigned q)
 		set_needs_reset(d); /* virtq_enable logged the one line */
 }
 
-void virtio_dev_kick(struct virtio_dev *d, uint32_t q)
+static void kick_queue(struct virtio_dev *d, unsigned q)
 {
 	uint64_t one = 1;
 
+	if (write(d->kick_fd[q], &one, sizeof(one)) < 0 && errno != EAGAIN)
+		vsrv_log("%s: kick: %s", d->name, strerror(errno));
+}
+
+void virtio_dev_kick(struct virtio_dev *d, uint32_t q)
+{
 	if (q >= d->nq) {
 		if (!__atomic_exchange_n(&d->bad_notify_logged, true, __ATOMIC_RELAXED))
 			vsrv_log("%s: notification for queue %u, which does not exist", d->name, q);
 		return;
 	}
-	if (write(d->kick_fd[q], &one, sizeof(one)) < 0 && errno != EAGAIN)
-		vsrv_log("%s: kick: %s", d->name, strerror(errno));
+	__atomic_fetch_add(&d->stat_bus_kicks, 1, __ATOMIC_RELAXED);
+	kick_queue(d, q);
 }
 
 bool virtio_dev_running(struct virtio_dev *d)
@@ -394,6 +414,7 @@ void virtio_notify(struct virtio_dev *d, unsigned q)
 	if (q < d->nq && (d->st.status & VIRTIO_STATUS_DRIVER_OK) &&
 	    virtq_should_notify(&d->vq[q])) {
 		d->st.isr |= VIRTIO_ISR_QUEUE;
+		d->stat_irqs++;
 		if (d->signal)
 			d->signal(d, q);
 	}
@@ -444,8 +465,10 @@ int virtio_dev_restore(struct virtio_dev *d, const struct virtio_dev_state *s)
 		d->vq[q].s.broken = s->vq[q].broken;
 	}
 	pthread_mutex_unlock(&d->lock);
-	for (q = 0; q < d->nq; q++)
-		virtio_dev_kick(d, q);
+	for (q = 0; q < d->nq; q++) {
+		__atomic_fetch_add(&d->stat_own_kicks, 1, __ATOMIC_RELAXED);
+		kick_queue(d, q);
+	}
 	return ret;
 }
 

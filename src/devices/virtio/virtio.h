@@ -110,6 +110,11 @@ struct virtio_dev {
 	virtio_signal_fn signal;     /* set by the transport */
 	void *transport;             /* the transport's state */
 	struct virtio_worker *worker;
+	/* Counters for VSRV_STATS (printed by virtio_dev_destroy): notifications the I/O
+	 * thread received (ioeventfd or bus), those that came through the bus handler (a
+	 * user-space exit, already in the vCPU's exit count), interrupts raised. */
+	uint64_t stat_kicks, stat_bus_kicks, stat_irqs;
+	uint64_t stat_own_kicks; /* kicks the device core gave itself (DRIVER_OK, restore) */
 };
 
 /* Set up d (caller-allocated, e.g. inside the device's struct): nq queues of up to
