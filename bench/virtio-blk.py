@@ -5,13 +5,20 @@
 on the same raw image file with the host page cache off on both (vsrv `cache=none`, QEMU
 `cache=none,aio=native`: O_DIRECT). The guest runs timed phases (4 KiB random read/write at
 queue depth 1 and 32, sequential 1 MiB read/write) and reports operations and its own TSC time.
-Before each phase it waits for a byte on its serial line, so this script can read the VM's KVM
-exit counter (debugfs /sys/kernel/debug/kvm/PID-FD/exits, the same counter for both monitors)
-around each phase: exits per request. The floor is fio on the same file with O_DIRECT.
+The machine is shared and noisy: the script runs ROUNDS rounds, vsrv and QEMU interleaved
+(the order alternating), fio after each, and prints medians with the load average.
 
-Usage: bench/virtio-blk.py [--ms N] [--size MiB] [--dir DIR]
+Exits per request: vsrv counts them itself (VSRV_STATS=1: the vCPU's user-space exits, plus
+the notifications its devices received through ioeventfds, each one an exit that KVM handles
+in the kernel); one extra vsrv run per phase (and one with no I/O as the baseline) gives
+(exits of the run - exits of the baseline) / requests. For QEMU the guest's own count of
+register accesses (each one an exit) stands in. Where debugfs is readable, both monitors'
+KVM exit counters (/sys/kernel/debug/kvm/PID-FD/exits) are read around each phase as well.
+The floor is fio on the same file with O_DIRECT.
+
+Usage: bench/virtio-blk.py [--ms N] [--size MiB] [--rounds N] [--dir DIR]
 """
-import argparse, glob, json, os, re, shutil, subprocess, sys, tempfile, time
+import argparse, glob, json, os, re, shutil, statistics, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("BUILD", os.path.join(ROOT, "build"))
@@ -41,9 +48,10 @@ def vm_exits(pid):
     return total
 
 
-def run_guest(cmd, ms, with_exits):
-    """Boot, drive the phases, return {phase: dict(ops, bytes, us, kicks, exits)}."""
-    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def run_guest(cmd, ms, with_exits, env=None):
+    """Boot, drive the phases, return {phase: dict(ops, bytes, us, kicks, exits)}; with
+    VSRV_STATS in env also {"_vsrv_exits": exits counted by vsrv over the whole run}."""
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     res, e0, deadline = {}, None, time.time() + 60 + 3 * ms / 1000 * len(PHASES)
     try:
         for raw in p.stdout:
@@ -70,8 +78,14 @@ def run_guest(cmd, ms, with_exits):
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
-    if "randread-qd1" not in res:
-        sys.stderr.write("guest failed: %s\n%s\n" % (" ".join(cmd), p.stderr.read().decode(errors="replace")[-500:]))
+    err = p.stderr.read().decode(errors="replace")
+    if not any(ph in res for ph in PHASES + ["nop"]):
+        sys.stderr.write("guest failed: %s\n%s\n" % (" ".join(cmd), err[-500:]))
+    if env and "VSRV_STATS" in env:
+        ex = sum(int(x) for x in re.findall(r"vCPU \d+: (\d+) exits", err))
+        for n, bus in re.findall(r"(\d+) notifications \((\d+) through", err):
+            ex += int(n) - int(bus)  # ioeventfd: an exit KVM handled in the kernel
+        res["_vsrv_exits"] = ex
     return res
 
 
@@ -90,6 +104,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ms", type=int, default=int(os.environ.get("BENCH_MS", "1000")))
     ap.add_argument("--size", type=int, default=256, help="image size in MiB")
+    ap.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "3")))
     ap.add_argument("--dir", default=os.path.join(BUILD, "bench"))
     a = ap.parse_args()
     vsrv, guest = os.path.join(BUILD, "vsrv"), os.path.join(BUILD, "guests", "vbench.elf")
@@ -108,22 +123,41 @@ def main():
             os.fsync(f.fileno())
         exits = debugfs_ok()
         cmdline = "sync ms=%d" % a.ms
-        vs = run_guest([vsrv, "run", "--kernel", guest, "--memory", "128M", "--serial", "stdio", "--cmdline", cmdline,
-                        "--disk", img + ",format=raw,cache=none"], a.ms, exits)
-        qm = {}
-        if qemu:
-            qm = run_guest([qemu, "-M", "microvm", "-enable-kvm", "-m", "128", "-nodefaults", "-nographic",
-                            "-serial", "stdio", "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4",
-                            "-global", "virtio-mmio.force-legacy=false", "-kernel", guest, "-append", cmdline,
-                            "-drive", "id=d0,file=%s,format=raw,if=none,cache=none,aio=native" % img,
-                            "-device", "virtio-blk-device,drive=d0"], a.ms, exits)
-        fl = {}
-        if shutil.which("fio"):
-            for ph, (rw, bs, qd) in zip(PHASES, [("randread", "4k", 1), ("randread", "4k", 32), ("randwrite", "4k", 1),
-                                                 ("randwrite", "4k", 32), ("read", "1m", 4), ("write", "1m", 4)]):
-                fl[ph] = fio(img, rw, bs, qd, a.ms)
+        vcmd = [vsrv, "run", "--kernel", guest, "--memory", "128M", "--serial", "stdio",
+                "--disk", img + ",format=raw,cache=none"]
+        qcmd = [qemu, "-M", "microvm", "-enable-kvm", "-m", "128", "-nodefaults", "-nographic",
+                "-serial", "stdio", "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4",
+                "-global", "virtio-mmio.force-legacy=false", "-kernel", guest,
+                "-drive", "id=d0,file=%s,format=raw,if=none,cache=none,aio=native" % img,
+                "-device", "virtio-blk-device,drive=d0"] if qemu else None
+        vs_runs, qm_runs, fl_runs = [], [], []
+        load0 = os.getloadavg()[0]
+        for rnd in range(a.rounds):
+            order = ["vsrv", "qemu"] if rnd % 2 == 0 else ["qemu", "vsrv"]
+            for mon in order:
+                if mon == "vsrv":
+                    vs_runs.append(run_guest(vcmd + ["--cmdline", cmdline], a.ms, exits))
+                elif qcmd:
+                    qm_runs.append(run_guest(qcmd + ["-append", cmdline], a.ms, exits))
+            if shutil.which("fio"):
+                fl_runs.append({ph: fio(img, rw, bs, qd, a.ms) for ph, (rw, bs, qd) in zip(
+                    PHASES, [("randread", "4k", 1), ("randread", "4k", 32), ("randwrite", "4k", 1),
+                             ("randwrite", "4k", 32), ("read", "1m", 4), ("write", "1m", 4)])})
+        # vsrv's own exit count, one run per phase against a run without I/O
+        senv = dict(os.environ, VSRV_STATS="1")
+        base = run_guest(vcmd + ["--cmdline", "ms=%d phases=nop" % a.ms], a.ms, False, senv)
+        vexits = {}
+        for ph in PHASES:
+            r = run_guest(vcmd + ["--cmdline", "ms=%d phases=%s" % (a.ms, ph)], a.ms, False, senv)
+            if ph in r and r[ph]["ops"] and "_vsrv_exits" in r and "_vsrv_exits" in base:
+                vexits[ph] = max(r["_vsrv_exits"] - base["_vsrv_exits"], 0) / r[ph]["ops"]
+        load1 = os.getloadavg()[0]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+    def med(vals):
+        vals = [v for v in vals if v is not None]
+        return statistics.median(vals) if vals else None
 
     def fig(r, ph):
         x = r.get(ph)
@@ -146,20 +180,22 @@ def main():
         return ("%*.*f" % (w, p, v)) if v is not None else "%*s" % (w, "-")
 
     print("virtio-blk, %d MiB raw image, O_DIRECT on both monitors, %d ms per phase (guest TSC timing);" % (a.size, a.ms))
+    print("medians of %d rounds (vsrv and QEMU interleaved); load average %.1f before, %.1f after;" % (a.rounds, load0, load1))
     print("acc/req = guest register accesses (each one a KVM exit) per request, counted by the guest;")
-    print("ex/req = all KVM exits per request from debugfs%s" % (
+    print("ex/req (vsrv) = KVM exits per request counted by vsrv (user-space exits + ioeventfd notifications);")
+    print("ex/req (qemu) = all KVM exits per request from debugfs%s" % (
         "" if exits else ": unreadable on this host (lockdown), and kvm:kvm_exit does not fire under PVM"))
     print("%-15s %5s %9s %9s %6s %9s %6s %8s %8s %8s %8s" % ("phase", "unit", "vsrv", "qemu", "ratio", "fio", "%fio",
                                                            "acc/req", "qemu", "ex/req", "qemu"))
     for ph in PHASES:
-        v, q = fig(vs, ph), fig(qm, ph)
-        fo = fl.get(ph)
-        fv = (fo["mibs"] if ph.startswith("seq") else fo["iops"]) if fo else None
+        v, q = med(fig(r, ph) for r in vs_runs), med(fig(r, ph) for r in qm_runs)
+        fv = med((fo[ph]["mibs"] if ph.startswith("seq") else fo[ph]["iops"]) if fo.get(ph) else None for fo in fl_runs)
         print("%-15s %5s %s %s %s %s %s %s %s %s %s" % (
             ph, "MiB/s" if ph.startswith("seq") else "IOPS", f(v), f(q),
             f(v / q if v and q else None, 6, 2), f(fv), f(100 * v / fv if v and fv else None, 6),
-            f(rpr(vs, ph), 8, 2), f(rpr(qm, ph), 8, 2), f(epr(vs, ph), 8, 2), f(epr(qm, ph), 8, 2)))
-    return 0 if vs else 1
+            f(med(rpr(r, ph) for r in vs_runs), 8, 2), f(med(rpr(r, ph) for r in qm_runs), 8, 2),
+            f(vexits.get(ph, med(epr(r, ph) for r in vs_runs)), 8, 2), f(med(epr(r, ph) for r in qm_runs), 8, 2)))
+    return 0 if any(vs_runs) else 1
 
 
 if __name__ == "__main__":

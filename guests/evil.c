@@ -1,46 +1,93 @@
-/* evil: a hostile guest. Drives a virtio-blk device (the victim) with malformed rings and
- * registers, one case at a time, and after each case checks that
- *   - the victim either set DEVICE_NEEDS_RESET or failed the request with an I/O error
+/* evil: a hostile guest. Drives one virtio device (the victim: blk, net, scsi, rng or
+ * console, chosen by `victim=`) with malformed rings and registers, one case at a time, on
+ * the queue that carries its requests (blk and rng 0, net and console transmit 1, scsi
+ * request 2), and after each case checks that
+ *   - the victim either set DEVICE_NEEDS_RESET or failed the request with an error status
  *     (or, for cases that need no answer, simply still works),
- *   - the other device (virtio-rng, the witness) still serves a request,
+ *   - another device (the witness: virtio-rng, or virtio-blk when rng is the victim) still
+ *     serves a request,
  *   - the victim works again after a reset and a fresh set-up.
  * Prints `evil: CASE: OUTCOME` per case and `evil: N cases ok`. The host side (no crash, no
  * hang, one log line per case, ASan clean) is checked by tests/t-virtio-evil.sh.
- * Parameters: transport=mmio|pci (both devices). */
+ * Parameters: transport=mmio|pci (both devices), victim=blk|net|scsi|rng|console. */
 #include "rt/rt.h"
 #include "virtio/vio.h"
 
 #define QSZ 8
 #define FAR 0x10000000000ull /* 1 TiB: far outside guest memory */
 
-static struct vdev blk, rng;
-static struct vq bq, rq;
-static struct vblk_req req;
+struct scsi_req {
+	uint8_t lun[8];
+	uint64_t tag;
+	uint8_t task_attr, prio, crn;
+	uint8_t cdb[32];
+} __attribute__((packed));
+
+struct scsi_resp {
+	uint32_t sense_len, residual;
+	uint16_t status_qualifier;
+	uint8_t status, response;
+	uint8_t sense[96];
+} __attribute__((packed));
+
+static struct vdev blk, wit;     /* blk: the victim (whatever its type), wit: the witness */
+static struct vq bq, wq;
+static unsigned vkind, vqi;       /* victim device ID and the queue attacked */
+static struct vblk_req req, wreq;
+static struct scsi_req *sreq;
+static struct scsi_resp *sresp;
 static uint8_t *buf, *rbuf;
 static volatile struct vq_desc *table; /* a big indirect table */
 
 static void victim_setup(void)
 {
-	if (vio_negotiate(&blk, 1ull << VIO_F_INDIRECT) < 0 || vq_setup(&blk, &bq, 0, QSZ, 0) < 0)
+	if (vio_negotiate(&blk, 1ull << VIO_F_INDIRECT) < 0 || vq_setup(&blk, &bq, (uint16_t)vqi, QSZ, 0) < 0)
 		rt_fail("%s: set-up failed", blk.name);
+	if (vkind == VIO_ID_SCSI)
+		vio_cfg_write(&blk, 24, 4, 32); /* cdb_size */
 	vio_driver_ok(&blk);
 }
 
 static void witness_ok(const char *c)
 {
-	struct vio_sg sg = { (uint64_t)rbuf, 64 };
 	uint32_t len;
-	if (vq_add(&rq, &sg, 0, 1, rbuf) < 0)
+	if (wit.device_id == VIO_ID_BLK) {
+		if (vblk_sync(&wq, &wreq, VBLK_T_IN, 0, rbuf, 512) != VBLK_S_OK)
+			rt_fail("evil: %s: the other device (%s) stopped working", c, wit.name);
+		return;
+	}
+	struct vio_sg sg = { (uint64_t)rbuf, 64 };
+	if (vq_add(&wq, &sg, 0, 1, rbuf) < 0)
 		rt_fail("evil: %s: witness ring full", c);
-	vq_kick(&rq);
-	if (!vq_wait(&rq, &len, 3000) || !len)
-		rt_fail("evil: %s: the other device (%s) stopped working", c, rng.name);
+	vq_kick(&wq);
+	if (!vq_wait(&wq, &len, 3000) || !len)
+		rt_fail("evil: %s: the other device (%s) stopped working", c, wit.name);
 }
+
+/* The victim's status for a completed request: 3 OK, 2 an error status. */
+static int victim_status(void)
+{
+	if (vkind == VIO_ID_BLK)
+		return req.status == VBLK_S_OK ? 3 : 2;
+	if (vkind == VIO_ID_SCSI)
+		return sresp->response == 0 && sresp->status == 0 ? 3 : 2;
+	return 3; /* rng, net and console transmit have no status */
+}
+
+static void good_req(void);
 
 static void victim_recovers(const char *c)
 {
 	victim_setup();
-	if (vblk_sync(&bq, &req, VBLK_T_IN, 0, buf, 4096) != VBLK_S_OK)
+	good_req();
+	bq.cookie[0] = &req;
+	bq.chain_len[0] = 3;
+	bq.free_head = 3;
+	bq.num_free = QSZ - 3;
+	bq.avail[2 + (bq.avail_idx & (QSZ - 1))] = 0;
+	bq.avail_idx++;
+	vq_kick(&bq);
+	if (!vq_wait(&bq, NULL, 3000) || victim_status() != 3)
 		rt_fail("evil: %s: %s does not work after a reset", c, blk.name);
 }
 
@@ -60,7 +107,7 @@ static int verdict(unsigned ms)
 	uint64_t end = rt_rdtsc() + ms * vio_tsc_per_ms;
 	while (rt_rdtsc() < end) {
 		if ((uint16_t)(bq.used[0] >> 16) != bq.last_used)
-			return req.status == VBLK_S_OK ? 3 : 2;
+			return victim_status();
 		if (vio_status(&blk) & VIO_S_NEEDS_RESET)
 			return 1;
 		uint64_t t = rt_rdtsc() + vio_tsc_per_ms;
@@ -85,7 +132,6 @@ static void expect_fault(const char *c, int ok_mask)
 	ncases++;
 }
 #define FAULT (1 << 1 | 1 << 2)          /* needs-reset or an I/O error */
-
 static void desc(unsigned i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
 {
 	bq.desc[i].addr = addr;
@@ -94,16 +140,44 @@ static void desc(unsigned i, uint64_t addr, uint32_t len, uint16_t flags, uint16
 	bq.desc[i].next = next;
 }
 
-/* A read request: header (0), data (1), status (2), then the case's change. */
-static void good_read(void)
+/* A good request of the victim in descriptors 0, 1, 2 (the cases then change one of
+ * them): blk reads (header, data, status), scsi TEST UNIT READY (request, response in two
+ * parts), rng three buffers to fill, net and console transmit one frame in three parts. */
+static void good_req(void)
 {
-	req.hdr.type = VBLK_T_IN;
-	req.hdr.sector = 0;
-	req.status = 0xee;
-	desc(0, (uint64_t)&req.hdr, 16, VQ_DESC_F_NEXT, 1);
-	desc(1, (uint64_t)buf, 4096, VQ_DESC_F_NEXT | VQ_DESC_F_WRITE, 2);
-	desc(2, (uint64_t)&req.status, 1, VQ_DESC_F_WRITE, 0);
+	static const uint8_t frame[64] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x52, 0x54, 0, 0, 0, 1, 0x88, 0xb5 };
+	switch (vkind) {
+	case VIO_ID_BLK:
+		req.hdr.type = VBLK_T_IN;
+		req.hdr.sector = 0;
+		req.status = 0xee;
+		desc(0, (uint64_t)&req.hdr, 16, VQ_DESC_F_NEXT, 1);
+		desc(1, (uint64_t)buf, 4096, VQ_DESC_F_NEXT | VQ_DESC_F_WRITE, 2);
+		desc(2, (uint64_t)&req.status, 1, VQ_DESC_F_WRITE, 0);
+		break;
+	case VIO_ID_SCSI:
+		memset(sreq, 0, sizeof(*sreq));
+		sreq->lun[0] = 1; /* target 0, LUN 0; cdb all zero: TEST UNIT READY */
+		memset(sresp, 0xee, sizeof(*sresp));
+		desc(0, (uint64_t)sreq, sizeof(*sreq), VQ_DESC_F_NEXT, 1);
+		desc(1, (uint64_t)sresp, 12, VQ_DESC_F_NEXT | VQ_DESC_F_WRITE, 2);
+		desc(2, (uint64_t)sresp + 12, sizeof(*sresp) - 12, VQ_DESC_F_WRITE, 0);
+		break;
+	case VIO_ID_RNG:
+		desc(0, (uint64_t)buf, 16, VQ_DESC_F_NEXT | VQ_DESC_F_WRITE, 1);
+		desc(1, (uint64_t)buf + 16, 4096, VQ_DESC_F_NEXT | VQ_DESC_F_WRITE, 2);
+		desc(2, (uint64_t)buf + 4112, 16, VQ_DESC_F_WRITE, 0);
+		break;
+	default: /* net (a 12-byte virtio_net_hdr, then the frame) and console transmit */
+		memset(buf, 0, 12);
+		memcpy(buf + 12, frame, sizeof(frame));
+		desc(0, (uint64_t)buf, 12, VQ_DESC_F_NEXT, 1);
+		desc(1, (uint64_t)buf + 12, 32, VQ_DESC_F_NEXT, 2);
+		desc(2, (uint64_t)buf + 44, 32, 0, 0);
+		break;
+	}
 }
+#define good_read good_req
 
 static void ring_cases(void)
 {
@@ -128,20 +202,18 @@ static void ring_cases(void)
 	good_read(); bq.desc[1].next = 200;
 	submit_raw(0); expect_fault("next index beyond the queue", FAULT);
 
-	/* An indirect table of 4 * QSZ chained descriptors: longer than the queue. */
+	/* An indirect table of 4 * QSZ chained descriptors: longer than the queue (the
+	 * request itself is good: the first, middle and last look like descriptors 0, 1, 2). */
+	good_req();
 	for (unsigned i = 0; i < 4 * QSZ; i++) {
-		table[i].addr = (uint64_t)buf;
-		table[i].len = 16;
-		table[i].flags = (uint16_t)(i + 1 < 4 * QSZ ? VQ_DESC_F_NEXT : VQ_DESC_F_WRITE);
+		unsigned from = i == 0 ? 0 : i + 1 < 4 * QSZ ? 1 : 2;
+		table[i].addr = bq.desc[from].addr;
+		table[i].len = from == 1 ? 16 : bq.desc[from].len;
+		table[i].flags = (uint16_t)((bq.desc[from].flags & VQ_DESC_F_WRITE) | (i + 1 < 4 * QSZ ? VQ_DESC_F_NEXT : 0));
 		table[i].next = (uint16_t)(i + 1);
 	}
-	table[0].addr = (uint64_t)&req.hdr;
-	table[4 * QSZ - 1].addr = (uint64_t)&req.status;
-	table[4 * QSZ - 1].len = 1;
-	req.hdr.type = VBLK_T_IN;
-	req.status = 0xee;
 	desc(0, (uint64_t)table, 16 * 4 * QSZ, VQ_DESC_F_INDIRECT, 0);
-	submit_raw(0); expect_fault("indirect chain longer than the queue", FAULT | 1 << 3);
+	submit_raw(0); expect_fault("indirect table longer than the queue", 1 << 1);
 
 	for (unsigned i = 0; i < 3; i++)
 		table[i].next = (uint16_t)((i + 1) % 3), table[i].flags = VQ_DESC_F_NEXT;
@@ -174,7 +246,7 @@ static void register_cases(void)
 
 	/* Queue size 5 (not a power of two) on a fresh queue 0, then ready and a request. */
 	vio_negotiate(&blk, 0);
-	vio_wr(blk.base + (pci ? 0x16 : 0x30), pci ? 2 : 4, 0);
+	vio_wr(blk.base + (pci ? 0x16 : 0x30), pci ? 2 : 4, vqi);
 	vio_wr(blk.base + (pci ? 0x18 : 0x38), pci ? 2 : 4, 5);
 	bq.desc[0].addr = 0;
 	vio_wr(blk.base + (pci ? 0x20 : 0x80), 4, (uint32_t)(uint64_t)bq.desc);
@@ -191,7 +263,7 @@ static void register_cases(void)
 
 	/* Ring addresses outside guest memory. */
 	vio_negotiate(&blk, 0);
-	vio_wr(blk.base + (pci ? 0x16 : 0x30), pci ? 2 : 4, 0);
+	vio_wr(blk.base + (pci ? 0x16 : 0x30), pci ? 2 : 4, vqi);
 	vio_wr(blk.base + (pci ? 0x18 : 0x38), pci ? 2 : 4, QSZ);
 	vio_wr(blk.base + (pci ? 0x20 : 0x80), 4, 0); vio_wr(blk.base + (pci ? 0x24 : 0x84), 4, 0x100);
 	vio_wr(blk.base + (pci ? 0x28 : 0x90), 4, (uint32_t)(uint64_t)bq.avail);
@@ -205,35 +277,47 @@ static void register_cases(void)
 	/* Notifications for queues never set up: queue 0 before DRIVER_OK, queues 1 and 300. */
 	vio_reset(&blk);
 	vq_notify(&bq);
-	bq.index = 1; vq_notify(&bq);
+	bq.index = (uint16_t)(vqi + 1); vq_notify(&bq);
 	bq.index = 300; vq_notify(&bq);
-	bq.index = 0;
+	bq.index = (uint16_t)vqi;
 	expect_fault("notify queues never set up", 1 << 0);
 
-	/* Config writes out of range, and to the read-only capacity. */
+	/* Config writes out of range, and to the read-only first field (blk capacity, net MAC,
+	 * scsi num_queues). */
 	vio_cfg_write(&blk, 0, 4, 0x12345678);
 	vio_cfg_write(&blk, 0x800, 4, 0xdeadbeef);
 	vio_cfg_write(&blk, pci ? 0xffc : 0xefc, 4, 0xdeadbeef);
 	if (vio_cfg_read(&blk, 0, 4) != cap)
-		rt_fail("evil: a config write changed the capacity");
+		rt_fail("evil: a config write changed read-only configuration");
 	expect_fault("config writes out of range", 1 << 0);
 }
 
 static long run(long arg)
 {
 	int t = vio_param_transport();
+	char v[16] = "blk";
 	(void)arg;
 
-	if (vio_find(VIO_ID_BLK, 0, t, &blk) < 0 || vio_find(VIO_ID_RNG, 0, t, &rng) < 0)
-		rt_fail("evil: wants a virtio-blk and a virtio-rng device");
+	rt_param("victim", v, sizeof(v));
+	if (!strcmp(v, "blk")) vkind = VIO_ID_BLK, vqi = 0;
+	else if (!strcmp(v, "net")) vkind = VIO_ID_NET, vqi = 1;
+	else if (!strcmp(v, "scsi")) vkind = VIO_ID_SCSI, vqi = 2;
+	else if (!strcmp(v, "rng")) vkind = VIO_ID_RNG, vqi = 0;
+	else if (!strcmp(v, "console")) vkind = VIO_ID_CONSOLE, vqi = 1;
+	else rt_fail("evil: victim=%s: not blk, net, scsi, rng or console", v);
+	if (vio_find(vkind, 0, t, &blk) < 0 ||
+	    vio_find(vkind == VIO_ID_RNG ? VIO_ID_BLK : VIO_ID_RNG, 0, t, &wit) < 0)
+		rt_fail("evil: wants a virtio %s device and a virtio-%s device", v, vkind == VIO_ID_RNG ? "blk" : "rng");
 	buf = vio_alloc(8192, 4096);
-	rbuf = vio_alloc(64, 64);
+	rbuf = vio_alloc(4096, 4096);
 	table = vio_alloc(16 * 4 * QSZ, 16);
-	if (vio_negotiate(&rng, 0) < 0 || vq_setup(&rng, &rq, 0, 8, 0) < 0)
-		rt_fail("%s: set-up failed", rng.name);
-	vio_driver_ok(&rng);
+	sreq = vio_alloc(sizeof(*sreq), 64);
+	sresp = vio_alloc(sizeof(*sresp), 64);
+	if (vio_negotiate(&wit, 0) < 0 || vq_setup(&wit, &wq, 0, 8, 0) < 0)
+		rt_fail("%s: set-up failed", wit.name);
+	vio_driver_ok(&wit);
 	victim_setup();
-	rt_printf("evil: victim %s, witness %s\n", blk.name, rng.name);
+	rt_printf("evil: victim %s (queue %u), witness %s\n", blk.name, vqi, wit.name);
 	ring_cases();
 	register_cases();
 	rt_printf("evil: %d cases ok\n", ncases);

@@ -264,7 +264,7 @@ static void test_event_idx(void)
 		offer(i);
 	}
 	CHECK_EQ(virtq_pop(&q, &el), 1);
-	CHECK_EQ(*avail_event, 1);
+	CHECK_EQ(*avail_event, 0); /* busy: popping does not ask for notifications */
 	virtq_push(&q, el.head, 0);
 	CHECK(virtq_should_notify(&q)); /* first one always */
 	*used_event = 2; /* driver wants an interrupt once used idx passes 2 */
@@ -277,7 +277,31 @@ static void test_event_idx(void)
 	CHECK_EQ(virtq_pop(&q, &el), 1);
 	virtq_push(&q, el.head, 0);
 	CHECK(!virtq_should_notify(&q));
+	CHECK_EQ(*avail_event, 0);
+	CHECK_EQ(virtq_pop(&q, &el), 0);
+	CHECK(!virtq_arm(&q)); /* idle: ask for the next one, nothing waiting */
 	CHECK_EQ(*avail_event, 4);
+	set_desc(4, DATA, 4, 0, 0);
+	offer(4); /* published before the device looked: arm sees it */
+	CHECK_EQ(virtq_pop(&q, &el), 1);
+	set_desc(5, DATA, 4, 0, 0);
+	offer(5);
+	CHECK(virtq_arm(&q));
+	CHECK_EQ(*avail_event, 5);
+}
+
+static void test_no_notify_flag(void)
+{
+	volatile uint16_t *used_flags = (uint16_t *)(mem->host + USED);
+
+	setup(false, false);
+	set_desc(0, DATA, 4, 0, 0);
+	offer(0);
+	CHECK_EQ(*used_flags, 0);
+	CHECK_EQ(virtq_pop(&q, &el), 1);
+	CHECK_EQ(*used_flags, VIRTQ_USED_F_NO_NOTIFY); /* busy */
+	CHECK(!virtq_arm(&q));
+	CHECK_EQ(*used_flags, 0);
 }
 
 static void test_enable_checks(void)
@@ -330,6 +354,7 @@ int main(void)
 	RUN(test_write_then_read);
 	RUN(test_indirect);
 	RUN(test_event_idx);
+	RUN(test_no_notify_flag);
 	RUN(test_enable_checks);
 	RUN(test_wraparound_indices);
 	guest_mem_destroy(mem);

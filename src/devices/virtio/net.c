@@ -175,7 +175,7 @@ static void on_tap(struct virtio_dev *d, int fd, uint32_t events)
 	for (i = 0; i < 256; i++) {
 		ssize_t got;
 
-		if (!virtio_dev_running(d) || !virtq_has_avail(&d->vq[Q_RX])) {
+		if (!virtio_has_avail(d, Q_RX) && !virtio_arm(d, Q_RX)) {
 			n->rx_blocked = true;
 			virtio_dev_watch_mod(d, fd, 0);
 			break;

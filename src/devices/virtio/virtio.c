@@ -32,8 +32,12 @@ static void on_kick(struct virtio_dev *d, int fd, uint32_t events)
 	unsigned q;
 
 	(void)events;
-	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		return;
+	if (read(fd, &v, sizeof(v)) < 0) {
+		if (errno != EAGAIN)
+			return;
+		v = 0;
+	}
+	d->stat_kicks += v;
 	for (q = 0; q < d->nq; q++)
 		if (d->kick_fd[q] == fd)
 			d->ops->queue_notify(d, q);
@@ -193,6 +197,12 @@ void virtio_dev_destroy(struct virtio_dev *d)
 			if (write(w->stopfd, &one, sizeof(one)) < 0)
 				vsrv_log("%s: cannot stop I/O thread: %s", d->name, strerror(errno));
 			pthread_join(w->thread, NULL);
+			if (getenv("VSRV_STATS"))
+				fprintf(stderr, "vsrv: %s: %llu notifications (%llu through a "
+					"user-space exit), %llu interrupts\n", d->name,
+					(unsigned long long)(d->stat_kicks - d->stat_own_kicks),
+					(unsigned long long)d->stat_bus_kicks,
+					(unsigned long long)d->stat_irqs);
 		}
 		if (w->epfd >= 0)
 			close(w->epfd);
@@ -223,6 +233,8 @@ void virtio_dev_features_write(struct virtio_dev *d, uint32_t sel, uint32_t val)
 	d->st.driver_features = (d->st.driver_features & ~mask) |
 				(((uint64_t)val << (32 * sel)) & d->host_features);
 }
+
+static void kick_queue(struct virtio_dev *d, unsigned q);
 
 static void dev_reset(struct virtio_dev *d)
 {
@@ -261,16 +273,17 @@ void virtio_dev_set_status(struct virtio_dev *d, uint32_t status)
 		if (d->ops->status_change)
 			d->ops->status_change(d, true);
 		/* Work may have been queued before DRIVER_OK: look at every queue. */
-		for (q = 0; q < d->nq; q++)
-			virtio_dev_kick(d, q);
+		for (q = 0; q < d->nq; q++) {
+			__atomic_fetch_add(&d->stat_own_kicks, 1, __ATOMIC_RELAXED);
+			kick_queue(d, q);
+		}
 	}
 }
 
-void virtio_dev_needs_reset(struct virtio_dev *d, const char *why)
+static void set_needs_reset(struct virtio_dev *d)
 {
 	if (d->st.status & VIRTIO_STATUS_NEEDS_RESET)
 		return;
-	vsrv_log("%s: %s; device needs reset", d->name, why);
 	d->st.status |= VIRTIO_STATUS_NEEDS_RESET;
 	if (d->st.status & VIRTIO_STATUS_DRIVER_OK) {
 		d->st.config_gen++;
@@ -280,26 +293,39 @@ void virtio_dev_needs_reset(struct virtio_dev *d, const char *why)
 	}
 }
 
+void virtio_dev_needs_reset(struct virtio_dev *d, const char *why)
+{
+	if (!(d->st.status & VIRTIO_STATUS_NEEDS_RESET))
+		vsrv_log("%s: %s; device needs reset", d->name, why);
+	set_needs_reset(d);
+}
+
 void virtio_dev_queue_enable(struct virtio_dev *d, unsigned q)
 {
 	if (q >= d->nq)
 		return;
 	if (virtq_enable(&d->vq[q], virtio_has(d, VIRTIO_F_EVENT_IDX),
 			 virtio_has(d, VIRTIO_F_INDIRECT_DESC)))
-		virtio_dev_needs_reset(d, "invalid queue configuration");
+		set_needs_reset(d); /* virtq_enable logged the one line */
+}
+
+static void kick_queue(struct virtio_dev *d, unsigned q)
+{
+	uint64_t one = 1;
+
+	if (write(d->kick_fd[q], &one, sizeof(one)) < 0 && errno != EAGAIN)
+		vsrv_log("%s: kick: %s", d->name, strerror(errno));
 }
 
 void virtio_dev_kick(struct virtio_dev *d, uint32_t q)
 {
-	uint64_t one = 1;
-
 	if (q >= d->nq) {
 		if (!__atomic_exchange_n(&d->bad_notify_logged, true, __ATOMIC_RELAXED))
 			vsrv_log("%s: notification for queue %u, which does not exist", d->name, q);
 		return;
 	}
-	if (write(d->kick_fd[q], &one, sizeof(one)) < 0 && errno != EAGAIN)
-		vsrv_log("%s: kick: %s", d->name, strerror(errno));
+	__atomic_fetch_add(&d->stat_bus_kicks, 1, __ATOMIC_RELAXED);
+	kick_queue(d, q);
 }
 
 bool virtio_dev_running(struct virtio_dev *d)
@@ -308,13 +334,17 @@ bool virtio_dev_running(struct virtio_dev *d)
 	       VIRTIO_STATUS_DRIVER_OK;
 }
 
-int virtio_pop(struct virtio_dev *d, unsigned q, struct virtq_elem *e, uint32_t *gen)
+static int pop_locked(struct virtio_dev *d, unsigned q, struct virtq_elem *e, uint32_t *gen,
+		      bool arm)
 {
 	int ret = 0;
 
-	pthread_mutex_lock(&d->lock);
 	if (q < d->nq && virtio_dev_running(d)) {
 		ret = virtq_pop(&d->vq[q], e);
+		/* Empty: re-enable notifications, then look once more (closes the race
+		 * with a driver that published while notifications were off). */
+		if (ret == 0 && arm && virtq_arm(&d->vq[q]))
+			ret = virtq_pop(&d->vq[q], e);
 		if (ret < 0) {
 			/* virtq logged the reason */
 			d->st.status |= VIRTIO_STATUS_NEEDS_RESET;
@@ -325,6 +355,47 @@ int virtio_pop(struct virtio_dev *d, unsigned q, struct virtq_elem *e, uint32_t 
 		}
 		*gen = d->st.generation;
 	}
+	return ret;
+}
+
+int virtio_pop(struct virtio_dev *d, unsigned q, struct virtq_elem *e, uint32_t *gen)
+{
+	int ret;
+
+	pthread_mutex_lock(&d->lock);
+	ret = pop_locked(d, q, e, gen, true);
+	pthread_mutex_unlock(&d->lock);
+	return ret;
+}
+
+int virtio_pop_busy(struct virtio_dev *d, unsigned q, struct virtq_elem *e, uint32_t *gen)
+{
+	int ret;
+
+	pthread_mutex_lock(&d->lock);
+	ret = pop_locked(d, q, e, gen, false);
+	pthread_mutex_unlock(&d->lock);
+	return ret;
+}
+
+bool virtio_arm(struct virtio_dev *d, unsigned q)
+{
+	bool ret = false;
+
+	pthread_mutex_lock(&d->lock);
+	if (q < d->nq && virtio_dev_running(d))
+		ret = virtq_arm(&d->vq[q]);
+	pthread_mutex_unlock(&d->lock);
+	return ret;
+}
+
+bool virtio_has_avail(struct virtio_dev *d, unsigned q)
+{
+	bool ret = false;
+
+	pthread_mutex_lock(&d->lock);
+	if (q < d->nq && virtio_dev_running(d))
+		ret = virtq_has_avail(&d->vq[q]);
 	pthread_mutex_unlock(&d->lock);
 	return ret;
 }
@@ -343,6 +414,7 @@ void virtio_notify(struct virtio_dev *d, unsigned q)
 	if (q < d->nq && (d->st.status & VIRTIO_STATUS_DRIVER_OK) &&
 	    virtq_should_notify(&d->vq[q])) {
 		d->st.isr |= VIRTIO_ISR_QUEUE;
+		d->stat_irqs++;
 		if (d->signal)
 			d->signal(d, q);
 	}
@@ -393,8 +465,10 @@ int virtio_dev_restore(struct virtio_dev *d, const struct virtio_dev_state *s)
 		d->vq[q].s.broken = s->vq[q].broken;
 	}
 	pthread_mutex_unlock(&d->lock);
-	for (q = 0; q < d->nq; q++)
-		virtio_dev_kick(d, q);
+	for (q = 0; q < d->nq; q++) {
+		__atomic_fetch_add(&d->stat_own_kicks, 1, __ATOMIC_RELAXED);
+		kick_queue(d, q);
+	}
 	return ret;
 }
 

@@ -110,6 +110,11 @@ struct virtio_dev {
 	virtio_signal_fn signal;     /* set by the transport */
 	void *transport;             /* the transport's state */
 	struct virtio_worker *worker;
+	/* Counters for VSRV_STATS (printed by virtio_dev_destroy): notifications the I/O
+	 * thread received (ioeventfd or bus), those that came through the bus handler (a
+	 * user-space exit, already in the vCPU's exit count), interrupts raised. */
+	uint64_t stat_kicks, stat_bus_kicks, stat_irqs;
+	uint64_t stat_own_kicks; /* kicks the device core gave itself (DRIVER_OK, restore) */
 };
 
 /* Set up d (caller-allocated, e.g. inside the device's struct): nq queues of up to
@@ -153,8 +158,18 @@ void virtio_dev_needs_reset(struct virtio_dev *d, const char *why);
 
 /* Pop the next chain of queue q. Returns 1 (*e filled, *gen the device generation), 0 when
  * there is nothing to do (empty, not ready, device not running), -EIO when the ring is
- * malformed (the device then needs reset). */
+ * malformed (the device then needs reset). An empty ring re-enables the driver's
+ * notifications (virtq_arm) and is looked at once more: devices that finish every request
+ * before popping the next use this. */
 int virtio_pop(struct virtio_dev *d, unsigned q, struct virtq_elem *e, uint32_t *gen);
+/* The same without re-enabling notifications when the ring is empty: for a device with
+ * requests in flight, which looks at the ring again when they complete and calls
+ * virtio_arm only when it goes idle. */
+int virtio_pop_busy(struct virtio_dev *d, unsigned q, struct virtq_elem *e, uint32_t *gen);
+/* Re-enable notifications on queue q (see virtq_arm); true when entries are waiting. */
+bool virtio_arm(struct virtio_dev *d, unsigned q);
+/* Whether queue q holds entries not popped yet (false when not running). */
+bool virtio_has_avail(struct virtio_dev *d, unsigned q);
 /* Complete a chain popped at generation gen; dropped if the device was reset since. */
 void virtio_push(struct virtio_dev *d, unsigned q, uint32_t gen, uint16_t head, uint32_t len);
 /* Interrupt the driver for queue q if it wants one. */

@@ -56,19 +56,20 @@ int virtq_enable(struct virtq *q, bool event_idx, bool indirect)
 
 	q->s.ready = 0;
 	if (n == 0 || n > VIRTQ_MAX_SIZE || (n & (n - 1))) {
-		vsrv_log("%s: queue size %u is not a power of two up to %u", q->name,
-			 (unsigned)n, VIRTQ_MAX_SIZE);
+		vsrv_log("%s: queue size %u is not a power of two up to %u; device needs reset",
+			 q->name, (unsigned)n, VIRTQ_MAX_SIZE);
 		return -EINVAL;
 	}
 	if ((q->s.desc_gpa & 15) || (q->s.avail_gpa & 1) || (q->s.used_gpa & 3)) {
-		vsrv_log("%s: misaligned ring address", q->name);
+		vsrv_log("%s: misaligned ring address; device needs reset", q->name);
 		return -EINVAL;
 	}
 	d = guest_mem_ptr(q->mem, q->s.desc_gpa, 16 * n);
 	a = guest_mem_ptr(q->mem, q->s.avail_gpa, 6 + 2 * n);
 	u = guest_mem_ptr(q->mem, q->s.used_gpa, 6 + 8 * n);
 	if (!d || !a || !u) {
-		vsrv_log("%s: ring outside guest memory (desc 0x%llx avail 0x%llx used 0x%llx)",
+		vsrv_log("%s: ring outside guest memory (desc 0x%llx avail 0x%llx used 0x%llx); "
+			 "device needs reset",
 			 q->name, (unsigned long long)q->s.desc_gpa,
 			 (unsigned long long)q->s.avail_gpa, (unsigned long long)q->s.used_gpa);
 		return -EINVAL;
@@ -78,6 +79,7 @@ int virtq_enable(struct virtq *q, bool event_idx, bool indirect)
 	q->used = u;
 	q->event_idx = event_idx;
 	q->indirect = indirect;
+	q->no_notify = false;
 	q->s.broken = 0;
 	q->s.signalled_valid = 0;
 	q->s.ready = 1;
@@ -139,8 +141,11 @@ static int walk_indirect(struct virtq *q, struct virtq_elem *e, const struct vir
 		return virtq_fail(q, "indirect descriptor not negotiated", e->head, 0);
 	if (top->flags & VIRTQ_DESC_F_NEXT)
 		return virtq_fail(q, "indirect descriptor with NEXT", e->head, 0);
-	if (top->len == 0 || top->len % 16 || top->len / 16 > VIRTQ_MAX_SIZE)
+	if (top->len == 0 || top->len % 16)
 		return virtq_fail(q, "bad indirect table length", e->head, top->len);
+	/* virtio 1.2, 2.7.5.3.1: no chain, indirect ones included, longer than the queue. */
+	if (top->len / 16 > q->s.size)
+		return virtq_fail(q, "indirect table longer than the queue", e->head, top->len / 16);
 	if (top->addr & 15)
 		return virtq_fail(q, "misaligned indirect table", e->head, 0);
 	n = top->len / 16;
@@ -218,8 +223,11 @@ int virtq_pop(struct virtq *q, struct virtq_elem *e)
 	e->out_len = out_len;
 	e->in_len = in_len;
 	q->s.last_avail++;
-	if (q->event_idx)
-		store16(q->used + USED_RING + 8 * size, q->s.last_avail);
+	if (!q->event_idx && !q->no_notify) {
+		/* busy: the driver need not notify until virtq_arm */
+		store16(q->used + USED_FLAGS, VIRTQ_USED_F_NO_NOTIFY);
+		q->no_notify = true;
+	}
 	return 1;
 }
 
@@ -266,18 +274,20 @@ bool virtq_should_notify(struct virtq *q)
 	return (uint16_t)(now - ev - 1) < (uint16_t)(now - old);
 }
 
-void virtq_set_no_notify(struct virtq *q, bool no_notify)
+bool virtq_arm(struct virtq *q)
 {
-	if (!q->s.ready)
-		return;
+	if (!q->s.ready || q->s.broken)
+		return false;
 	if (q->event_idx) {
-		if (!no_notify)
-			store16(q->used + USED_RING + 8 * q->s.size, q->s.last_avail);
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		return;
+		store16(q->used + USED_RING + 8 * q->s.size, q->s.last_avail);
+	} else if (q->no_notify) {
+		store16(q->used + USED_FLAGS, 0);
+		q->no_notify = false;
 	}
-	store16(q->used + USED_FLAGS, no_notify ? VIRTQ_USED_F_NO_NOTIFY : 0);
+	/* Order the store before re-reading avail->idx: a driver that published after our
+	 * last look either sees the new avail_event (and notifies) or is seen here. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return virtq_has_avail(q);
 }
 
 size_t virtq_elem_read(const struct virtq_elem *e, size_t off, void *buf, size_t len)

@@ -55,6 +55,7 @@ struct virtq {
 	const struct guest_mem *mem; /* not owned */
 	const char *name;            /* for log lines, not owned */
 	bool event_idx, indirect;    /* negotiated ring features */
+	bool no_notify;              /* used->flags holds NO_NOTIFY (without EVENT_IDX) */
 	/* Host views of the three areas, set by virtq_enable (NULL while not ready). */
 	volatile struct virtq_desc *desc;
 	volatile uint16_t *avail;    /* flags, idx, ring[size], used_event */
@@ -83,7 +84,11 @@ int virtq_enable(struct virtq *q, bool event_idx, bool indirect);
 
 /* Take the next available chain into *e. Returns 1 with *e filled, 0 when the ring is
  * empty, -EIO when the ring is malformed (the queue is then broken: see the file comment).
- * Not ready queues return 0. With EVENT_IDX, publishes avail_event = the new last_avail. */
+ * Not ready queues return 0.
+ * Notification suppression: popping never asks the driver for a notification (with
+ * EVENT_IDX avail_event stays where virtq_arm left it, behind last_avail, so the driver
+ * does not notify; without it the first pop sets VIRTQ_USED_F_NO_NOTIFY). While the
+ * device is busy it finds new entries on its own; when it goes idle it calls virtq_arm. */
 int virtq_pop(struct virtq *q, struct virtq_elem *e);
 
 /* Put a chain back as unconsumed (after virtq_pop when the device cannot serve it now). */
@@ -99,9 +104,11 @@ bool virtq_should_notify(struct virtq *q);
 /* Whether the avail ring holds entries the device has not consumed (no validation). */
 bool virtq_has_avail(const struct virtq *q);
 
-/* Suppress (true) or allow notifications from the driver: used->flags NO_NOTIFY without
- * EVENT_IDX; with it, avail_event is kept current by virtq_pop. */
-void virtq_set_no_notify(struct virtq *q, bool no_notify);
+/* The device goes idle on q: ask the driver to notify for the next entry it makes
+ * available (avail_event = last_avail, or clear NO_NOTIFY), then look at the avail ring
+ * once more. Returns true when entries are there already (pop them: the driver may have
+ * published them before it could see the request, and will not notify). */
+bool virtq_arm(struct virtq *q);
 
 /* Copy up to len bytes from the elem's readable (out) buffers starting at byte off into
  * buf; returns the number of bytes copied. */
