@@ -15,6 +15,7 @@
 #include "arch/x86/assist.h"
 #include "arch/x86/boot.h"
 #include "arch/x86/tables.h"
+#include "devices/serial.h"
 #include "util/log.h"
 #include "vmm/vm.h"
 
@@ -171,6 +172,13 @@ static bool handle_exit(struct vcpu *v)
 	case KVM_EXIT_INTR:
 	case KVM_EXIT_HLT:
 		return true;
+	default:
+		break;
+	}
+	/* The remaining exits may end the VM with a message: the guest's console output
+	 * comes first. */
+	serial_sync(vm->serial);
+	switch (r->exit_reason) {
 	case KVM_EXIT_SHUTDOWN:
 		crash(v, "triple fault (shutdown)");
 		return false;
@@ -222,6 +230,8 @@ static void *vcpu_thread(void *arg)
 			vm_request_stop(v->vm, VCPU_STOP_CRASH);
 			break;
 		}
+		/* Writes KVM queued (coalesced I/O) reach their devices before this exit. */
+		vm_coalesced_flush(v->vm);
 		v->exits++;
 		v->exit_reasons[v->run->exit_reason < 63 ? v->run->exit_reason : 63]++;
 		if (v->run->exit_reason == KVM_EXIT_IO)
