@@ -98,5 +98,6 @@ tmp=$(mktemp -d "$cache/.linux-$key.XXXXXX")
 cp "$tree/arch/x86/boot/bzImage" "$tmp/bzImage"
 cp "$tree/vmlinux" "$tmp/vmlinux"
 cp "$tree/.config" "$tmp/config"
+chmod 755 "$tmp"
 rm -rf "$dest"; mv "$tmp" "$dest"
 install_out
