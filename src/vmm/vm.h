@@ -107,6 +107,13 @@ struct vm {
 	int coalesced_timer;        /* timerfd */
 	long coalesced_ns;          /* its current interval (loop thread) */
 
+	/* The PCI host bridge as the firmware tables describe it (ACPI DSDT root bridge, MCFG,
+	 * e820): set by the device hook when it creates one; ecam_base 0 means no PCI. ECAM
+	 * covers bus 0 (1 MiB); BARs are assigned from [mem_base, mem_end). */
+	struct vm_pci_info {
+		uint64_t ecam_base, mem_base, mem_end;
+	} pci;
+
 	/* Private state of the device hook (virtio, PCI), owned by it. */
 	void *devices_priv;
 
