@@ -38,7 +38,7 @@ enum { R_DATA, R_IER, R_IIR, R_LCR, R_MCR, R_LSR, R_MSR, R_SCR };
  * has no room for a FIFO load, LSR.THRE and TEMT read 0, as a real UART's do while it
  * sends at line speed. At the end of the VM, what is left is written within this time. */
 #define SERIAL_TX_RING   (64 * 1024)
-#define SERIAL_DRAIN_MS  2000
+#define SERIAL_DRAIN_MS  1000
 
 struct serial {
 	struct vm *vm;
