@@ -8,10 +8,10 @@
 source "$(dirname "$0")/lib.sh"
 LG=$GUESTS/linux
 MB=$((1024 * 1024))
-SIZE=$((8 * MB))
+SIZE=$((4 * MB))   # small: kernel-mode I/O is emulated here (see guests/linux/README.md)
 
 if ! have_kvm; then skip linux-boot "$kvm_reason"; exit 0; fi
-for f in bzImage initramfs.cpio disktest; do
+for f in vmlinux initramfs.cpio disktest; do
   if [ ! -s "$LG/$f" ]; then skip linux-boot "$LG/$f not built (make linux-guest; make test builds it)"; exit 0; fi
 done
 
@@ -46,7 +46,7 @@ base_sum=$(sha256sum <base.vhd)
 pass linux-images
 
 # The HTTP server on the host's loopback: the NAT's gateway 10.0.2.2 reaches it.
-mkdir www && head -c 300000 /dev/urandom >www/blob
+mkdir www && head -c 100000 /dev/urandom >www/blob   # TCP into the guest runs at ~35 KB/s here
 blob_sum=$(sha256sum <www/blob); blob_sum=${blob_sum%% *}
 python3 -u -m http.server 0 --bind 127.0.0.1 --directory www >http.log 2>&1 &
 http_pid=$!
@@ -60,18 +60,24 @@ done
 if [ -z "$port" ]; then fail linux-http "the test's HTTP server did not start: $(cat http.log)"; finish; exit; fi
 
 cmdline="$(cat "$ROOT/guests/linux/cmdline") vsrv_disks=vda:A,vdb:D:BASE,sda:S vsrv_url=http://10.0.2.2:$port/blob vsrv_sha=$blob_sum"
-t0=$(date +%s.%N)
-timeout -k 5 110 "$VSRV" run --kernel "$LG/bzImage" --initrd "$LG/initramfs.cpio" --memory 128M \
+# timeboot.py runs vsrv and time-stamps its console: first output, /init, exit (in this test's log).
+# The ELF vmlinux, not the bzImage: its LZ4 decompressor alone takes ~25 s in this host's emulated
+# kernel mode (bench/linux-boot.sh measures both).
+times=$(python3 "$ROOT/guests/linux/timeboot.py" --timeout 110 --log console.ts -- \
+  "$VSRV" run --kernel "$LG/vmlinux" --initrd "$LG/initramfs.cpio" --memory 128M \
   --cmdline "$cmdline" --serial stdio --no-reboot \
   --disk a.vhd,format=vhd,bus=virtio-blk --disk s.raw,format=raw,bus=scsi \
-  --disk d.vhd,format=vhd,bus=virtio-blk --net user >console.log 2>&1 </dev/null
-rc=$?
-t1=$(date +%s.%N)
-echo "linux-boot: vsrv run exited with $rc after $(echo "$t1 - $t0" | bc)s; console:"
-sed 's/^/  | /' console.log | tail -n 60
+  --disk d.vhd,format=vhd,bus=virtio-blk --net user)
+sed 's/^\[ *[0-9.]*\] //' console.ts >console.log
+rc=$(sed -n 's/.* status=\([-0-9]*\) .*/\1/p' <<<"$times")
+echo "linux-boot: $times"
+echo "linux-boot: console (seconds since vsrv started):"
+sed 's/^/  | /' console.ts | tail -n 60
 
 result=$(grep -a '^VSRV-RESULT ' console.log | tail -n1 | tr -d '\r')
-if [ "$rc" -eq 0 ]; then pass linux-poweroff; else fail linux-poweroff "vsrv run exited with status $rc (want 0 after poweroff -f)"; fi
+if [ "$rc" = 0 ]; then pass linux-poweroff
+elif grep -q "timed_out=1" <<<"$times"; then fail linux-poweroff "vsrv run still running after 110 s (killed)"
+else fail linux-poweroff "vsrv run exited with status $rc (want 0 after poweroff -f)"; fi
 case "$result" in
   "VSRV-RESULT ok"*) pass linux-result ;;
   "") fail linux-result "no VSRV-RESULT line on the console" ;;
@@ -88,11 +94,12 @@ check_image() { # NAME FILE FORMAT SEED [BASESEED]
   else
     raw=$file
   fi
-  if ! "$LG/disktest" gen $SIZE "${@:4}" | cmp -s - "$raw"; then
+  local size; size=$(stat -c %s "$raw")   # a VHD's size follows its CHS geometry: not always $SIZE
+  if ! "$LG/disktest" gen "$size" "${@:4}" | cmp -s - "$raw"; then
     fail "linux-disk-$name" "$file does not hold the pattern the guest wrote"; return
   fi
   local sum; sum=$("$LG/disktest" sum "$raw")
-  if ! grep -q "^disk $name ok size=$SIZE fnv=$sum" console.log; then
+  if ! grep -q "^disk $name ok size=$size fnv=$sum " console.log; then
     fail "linux-disk-$name" "the guest's read-back checksum differs from the host's ($sum)"; return
   fi
   pass "linux-disk-$name"

@@ -33,6 +33,8 @@ install_out() {
   mkdir -p "$out"
   for f in bzImage vmlinux config; do
     # Hard link when on the same file system (cheap), copy otherwise; never a half-written file.
+    [ "$out/$f" -ef "$dest/$f" ] && continue
+    rm -f "$out/$f.tmp"
     ln -f "$dest/$f" "$out/$f.tmp" 2>/dev/null || cp "$dest/$f" "$out/$f.tmp"
     mv -f "$out/$f.tmp" "$out/$f"
   done

@@ -3,7 +3,7 @@
  *
  * Guest (from /init):  disktest run SPEC[,SPEC...]
  *   SPEC is NAME:SEED or NAME:SEED:BASESEED. For each /dev/NAME: write the pattern of SEED over the
- *   whole device (or, with BASESEED, over the even MiB only: a differencing disk whose odd MiB must still
+ *   whole device (any multiple of 512 bytes; or, with BASESEED, over the even MiB only: a differencing disk whose odd MiB must still
  *   read as the base image's pattern), with O_DIRECT in 1 MiB requests, fsync (a FLUSH to the device),
  *   close, then read the device back with O_DIRECT, compare every sector with what it must hold and
  *   checksum it. Prints one line per disk, "disk NAME ok size=BYTES fnv=HEX" or "disk NAME FAIL reason",
@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SECTOR 512u
@@ -77,6 +78,14 @@ static uint64_t fnv(uint64_t h, const unsigned char *p, size_t len)
 	return h;
 }
 
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static int full_rw(int fd, unsigned char *buf, size_t len, uint64_t off, int wr)
 {
 	size_t done = 0;
@@ -101,6 +110,7 @@ static int disk_run(const char *name, const char *seed, const char *base, unsign
 	char path[64];
 	uint64_t size = 0, off, h = 0xcbf29ce484222325ull;
 	off_t end;
+	double t0 = now(), t1, t2, t3;
 	int fd, r;
 
 	snprintf(path, sizeof(path), "/dev/%s", name);
@@ -111,28 +121,32 @@ static int disk_run(const char *name, const char *seed, const char *base, unsign
 	}
 	end = lseek(fd, 0, SEEK_END);
 	size = end > 0 ? (uint64_t)end : 0;
-	if (size == 0 || size % CHUNK) {
-		printf("disk %s FAIL size %" PRIu64 " (want a non-zero multiple of 1 MiB)\n", name, size);
+	if (size == 0 || size % SECTOR) {
+		printf("disk %s FAIL size %" PRIu64 " (want a non-zero multiple of 512)\n", name, size);
 		close(fd);
 		return -1;
 	}
 	for (off = 0; off < size; off += CHUNK) {
+		size_t len = size - off < CHUNK ? (size_t)(size - off) : CHUNK;
+
 		if (base && ((off / CHUNK) & 1))
 			continue;
-		fill(buf, CHUNK, off, seed, base);
-		r = full_rw(fd, buf, CHUNK, off, 1);
+		fill(buf, len, off, seed, base);
+		r = full_rw(fd, buf, len, off, 1);
 		if (r < 0) {
 			printf("disk %s FAIL write at %" PRIu64 ": %s\n", name, off, strerror(-r));
 			close(fd);
 			return -1;
 		}
 	}
+	t1 = now();
 	if (fsync(fd) < 0) {
 		printf("disk %s FAIL flush: %s\n", name, strerror(errno));
 		close(fd);
 		return -1;
 	}
 	close(fd);
+	t2 = now();
 
 	fd = open(path, O_RDONLY | O_DIRECT);
 	if (fd < 0) {
@@ -140,26 +154,28 @@ static int disk_run(const char *name, const char *seed, const char *base, unsign
 		return -1;
 	}
 	for (off = 0; off < size; off += CHUNK) {
-		size_t i;
+		size_t i, len = size - off < CHUNK ? (size_t)(size - off) : CHUNK;
 
-		r = full_rw(fd, buf, CHUNK, off, 0);
+		r = full_rw(fd, buf, len, off, 0);
 		if (r < 0) {
 			printf("disk %s FAIL read at %" PRIu64 ": %s\n", name, off, strerror(-r));
 			close(fd);
 			return -1;
 		}
-		fill(want, CHUNK, off, seed, base);
-		for (i = 0; i < CHUNK; i += SECTOR)
+		fill(want, len, off, seed, base);
+		for (i = 0; i < len; i += SECTOR)
 			if (memcmp(buf + i, want + i, SECTOR)) {
 				printf("disk %s FAIL sector %" PRIu64 " reads back wrong\n", name,
 				       (off + i) / SECTOR);
 				close(fd);
 				return -1;
 			}
-		h = fnv(h, buf, CHUNK);
+		h = fnv(h, buf, len);
 	}
 	close(fd);
-	printf("disk %s ok size=%" PRIu64 " fnv=%016" PRIx64 "\n", name, size, h);
+	t3 = now();
+	printf("disk %s ok size=%" PRIu64 " fnv=%016" PRIx64 " write=%.2fs flush=%.2fs read=%.2fs\n",
+	       name, size, h, t1 - t0, t2 - t1, t3 - t2);
 	return 0;
 }
 
@@ -198,13 +214,15 @@ static int cmd_gen(const char *size_s, const char *seed, const char *base)
 	char *end;
 	uint64_t size = strtoull(size_s, &end, 0), off;
 
-	if (*end || size % CHUNK) {
-		fprintf(stderr, "disktest: size %s is not a multiple of 1 MiB\n", size_s);
+	if (*end || size % SECTOR) {
+		fprintf(stderr, "disktest: size %s is not a multiple of 512\n", size_s);
 		return 2;
 	}
 	for (off = 0; off < size; off += CHUNK) {
-		fill(buf, CHUNK, off, seed, base);
-		if (fwrite(buf, 1, CHUNK, stdout) != CHUNK) {
+		size_t len = size - off < CHUNK ? (size_t)(size - off) : CHUNK;
+
+		fill(buf, len, off, seed, base);
+		if (fwrite(buf, 1, len, stdout) != len) {
 			perror("disktest: write");
 			return 1;
 		}

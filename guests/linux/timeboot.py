@@ -37,6 +37,7 @@ def main():
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL)
+    logf = open(log, "wb") if log else None
     first = init = last = None
     lines = []
     buf = b""
@@ -65,6 +66,9 @@ def main():
             line, buf = buf.split(b"\n", 1)
             line = line.rstrip(b"\r")
             lines.append((now, line))
+            if logf:
+                logf.write(b"[%9.3f] " % now + line + b"\n")
+                logf.flush()
             last = now
             if init is None and marker in line:
                 init = now
@@ -76,10 +80,10 @@ def main():
     def f(v):
         return "-" if v is None else "%.3f" % v
 
-    if log:
-        with open(log, "wb") as out:
-            for t, line in lines:
-                out.write(b"[%9.3f] " % t + line + b"\n")
+    if logf:
+        if buf:
+            logf.write(b"[%9.3f] " % lines[-1][0] + buf + b"\n")
+        logf.close()
     last_line = lines[-1][1].decode(errors="replace") if lines else ""
     print("first_output=%s init=%s last_line_at=%s exit=%s status=%s timed_out=%d last_line=%r"
           % (f(first), f(init), f(last), f(end), rc, timed_out, last_line[:120]))
