@@ -14,6 +14,7 @@
 
 #include "arch/x86/assist.h"
 #include "arch/x86/boot.h"
+#include "arch/x86/cpu_state.h"
 #include "arch/x86/tables.h"
 #include "devices/serial.h"
 #include "util/log.h"
@@ -122,6 +123,27 @@ err:
 	vsrv_log("vCPU %u: %s: %s", id, what, strerror(-ret));
 	vcpu_destroy(v);
 	return ret;
+}
+
+int vcpu_state_save(struct vcpu *v, struct x86_vcpu_state *st)
+{
+	int r, err;
+
+	v->run->immediate_exit = 1;
+	r = ioctl(v->fd, KVM_RUN, 0);
+	err = r < 0 ? errno : 0;
+	v->run->immediate_exit = 0;
+	if (err != EINTR && err != EAGAIN) { /* it ran, or failed: the state is not settled */
+		vsrv_log("vCPU %u: cannot complete its pending I/O before saving: %s", v->id,
+			 err ? strerror(err) : "KVM_RUN returned an exit");
+		return err ? -err : -EIO;
+	}
+	return x86_vcpu_save(v->vm->kvm_fd, v->fd, st);
+}
+
+int vcpu_state_restore(struct vcpu *v, const struct x86_vcpu_state *st)
+{
+	return x86_vcpu_restore(v->fd, st);
 }
 
 void vcpu_destroy(struct vcpu *v)
