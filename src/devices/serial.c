@@ -320,7 +320,8 @@ static int writer_open(int fd)
 	return w;
 }
 
-/* Loop thread, under the lock: replace the writer (a new socket client, or none). Pending
+/* Loop thread, under wlock then lock (no write may be in flight on the old fd, and the
+ * ring's indices are reset): replace the writer (a new socket client, or none). Pending
  * output goes with the old one. */
 static void writer_set(struct serial *s, int fd)
 {
@@ -375,7 +376,7 @@ static void rx_resume_msg(void *opaque)
 	watch_input(opaque, true);
 }
 
-/* Loop thread, under the lock. */
+/* Loop thread, under wlock then lock. */
 static void close_client(struct serial *s)
 {
 	watch_input(s, false);
@@ -407,9 +408,11 @@ static void serial_input(void *opaque, uint32_t events)
 	if (n <= 0) {
 		/* End of input: a Unix client left, or stdin closed. */
 		if (s->listen_fd >= 0) {
+			pthread_mutex_lock(&s->wlock);
 			pthread_mutex_lock(&s->lock);
 			close_client(s);
 			pthread_mutex_unlock(&s->lock);
+			pthread_mutex_unlock(&s->wlock);
 		} else {
 			watch_input(s, false);
 		}
@@ -448,12 +451,14 @@ static void serial_accept(void *opaque, uint32_t events)
 	fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
 		return;
+	pthread_mutex_lock(&s->wlock);
 	pthread_mutex_lock(&s->lock);
 	if (s->in_fd >= 0)
 		close_client(s); /* the newest client wins */
 	s->in_fd = s->out_fd = fd;
 	writer_set(s, fd);
 	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->wlock);
 	watch_input(s, true);
 }
 
