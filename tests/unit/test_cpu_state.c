@@ -19,6 +19,8 @@
 
 #include "arch/x86/cpu_state.h"
 #include "arch/x86/tables.h"
+#include "vmm/vcpu.h"
+#include "vmm/vm.h"
 
 #define MEM_SIZE 0x10000
 #define STEPS 60
@@ -206,6 +208,39 @@ static void test_save_restore_continue(void)
 	tvm_destroy(&b);
 }
 
+/* The VMM's wrappers on vm_create'd VMs: vCPU 0 of one VM (boot registers of a multiboot
+ * guest) saved and loaded into vCPU 0 of another, whose registers then match. */
+static void test_vcpu_wrappers(void)
+{
+	struct vm_config cfg = { .kernel = "build/vmm-guests/hello.elf", .nr_cpus = 1,
+				 .mem_size = 8 << 20, .serial = VM_SERIAL_NONE };
+	struct vm *a = NULL, *b = NULL;
+	struct kvm_regs ra, rb;
+
+	if (access(cfg.kernel, R_OK) != 0) {
+		printf("SKIP test_vcpu_wrappers: %s not built\n", cfg.kernel);
+		return;
+	}
+	CHECK_EQ(vm_create(&cfg, &a), 0);
+	CHECK_EQ(vm_create(&cfg, &b), 0);
+	if (!a || !b)
+		goto out;
+	CHECK_EQ(ioctl(b->vcpus[0]->fd, KVM_GET_REGS, &rb), 0);
+	CHECK_EQ(rb.rax, 0x2badb002); /* multiboot entry registers */
+	rb.rax = 0x1234;
+	rb.rbx = 0x5678;
+	CHECK_EQ(ioctl(b->vcpus[0]->fd, KVM_SET_REGS, &rb), 0);
+	CHECK_EQ(vcpu_state_save(b->vcpus[0], &sb), 0);
+	CHECK_EQ(vcpu_state_restore(a->vcpus[0], &sb), 0);
+	CHECK_EQ(ioctl(a->vcpus[0]->fd, KVM_GET_REGS, &ra), 0);
+	CHECK_EQ(ra.rax, 0x1234);
+	CHECK_EQ(ra.rbx, 0x5678);
+	CHECK_EQ(ra.rip, rb.rip);
+out:
+	vm_destroy(a);
+	vm_destroy(b);
+}
+
 static void test_restore_rejects_bad_state(void)
 {
 	struct x86_vcpu_state *s = calloc(1, sizeof(*s));
@@ -223,6 +258,7 @@ int main(void)
 		return 0;
 	}
 	RUN(test_save_restore_continue);
+	RUN(test_vcpu_wrappers);
 	RUN(test_restore_rejects_bad_state);
 	free(cpuid);
 	return check_done();
