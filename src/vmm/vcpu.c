@@ -242,7 +242,8 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, kick_signal());
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-	while (!__atomic_load_n(&v->stop, __ATOMIC_ACQUIRE)) {
+	while (!__atomic_load_n(&v->stop, __ATOMIC_ACQUIRE) &&
+	       !__atomic_load_n(&v->vm->stopping, __ATOMIC_ACQUIRE)) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				v->run->immediate_exit = 0;

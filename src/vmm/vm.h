@@ -118,6 +118,7 @@ struct vm {
 	void *devices_priv;
 
 	int init_done;              /* how many init-table levels succeeded */
+	int stopping;               /* atomic: vm_request_stop was called; vCPUs leave their loop */
 };
 
 /* Create a VM from cfg (validated by the caller) and load the kernel: every init level up
