@@ -109,31 +109,9 @@ static void level_memory_exit(struct vm *vm)
 }
 
 /* ---- level: irqchip (in-kernel PIC, IOAPIC, LAPICs and PIT) ---- */
-static void *pit_create(void *arg)
-{
-	struct vm *vm = arg;
-	struct kvm_pit_config pit = { .flags = 0 };
-
-	vm->pit_err = ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0 ? errno : 0;
-	return NULL;
-}
-
-/* Wait for the PIT's creation. Returns 0 or -errno (logged). */
-static int pit_wait(struct vm *vm)
-{
-	if (!vm->pit_pending)
-		return 0;
-	pthread_join(vm->pit_thread, NULL);
-	vm->pit_pending = false;
-	if (vm->pit_err) {
-		vsrv_log("KVM_CREATE_PIT2: %s", strerror(vm->pit_err));
-		return -vm->pit_err;
-	}
-	return 0;
-}
-
 static int level_irqchip_init(struct vm *vm)
 {
+	struct kvm_pit_config pit = { .flags = 0 };
 	uint64_t idmap = KVM_IDMAP_ADDR;
 	int ret;
 
@@ -146,18 +124,10 @@ static int level_irqchip_init(struct vm *vm)
 		vsrv_log("KVM_CREATE_IRQCHIP: %s", strerror(errno));
 		return ret;
 	}
-	/* The PIT on a thread of its own, waited for by the vcpus level (KVM creates vCPUs
-	 * only after it anyway: both take the VM's lock). */
-	ret = -pthread_create(&vm->pit_thread, NULL, pit_create, vm);
-	if (ret < 0) {
-		pit_create(vm);
-		ret = -vm->pit_err;
-		if (ret < 0) {
-			vsrv_log("KVM_CREATE_PIT2: %s", strerror(-ret));
-			return ret;
-		}
-	} else {
-		vm->pit_pending = true;
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+		ret = -errno;
+		vsrv_log("KVM_CREATE_PIT2: %s", strerror(errno));
+		return ret;
 	}
 	ret = vm_irq_routing_init(vm);
 	if (ret < 0)
@@ -167,7 +137,6 @@ static int level_irqchip_init(struct vm *vm)
 
 static void level_irqchip_exit(struct vm *vm)
 {
-	pit_wait(vm);
 	free(vm->routes);
 	vm->routes = NULL;
 }
@@ -271,9 +240,6 @@ static int level_vcpus_init(struct vm *vm)
 	unsigned i;
 	int ret;
 
-	ret = pit_wait(vm);
-	if (ret < 0)
-		return ret;
 	for (i = 0; i < vm->cfg->nr_cpus; i++) {
 		ret = vcpu_create(vm, i, &vm->vcpus[i]);
 		if (ret < 0)

@@ -117,13 +117,6 @@ struct vm {
 	/* Private state of the device hook (virtio, PCI), owned by it. */
 	void *devices_priv;
 
-	/* KVM_CREATE_PIT2 runs on its own thread from the irqchip level until the vcpus level
-	 * (it waits for a new kernel thread: up to milliseconds on a loaded host, during which
-	 * the devices are set up and the kernel is loaded). Main thread only. */
-	pthread_t pit_thread;
-	bool pit_pending;           /* pit_thread runs and has not been joined */
-	int pit_err;                /* its errno, read after the join */
-
 	int init_done;              /* how many init-table levels succeeded */
 	int stopping;               /* atomic: vm_request_stop was called; vCPUs leave their loop */
 };
