@@ -2,6 +2,7 @@
 # Sub-makefiles in mk/*.mk add their own sources and targets (guests, tests, fuzz, bench).
 
 CC      ?= gcc
+NPROC   := $(shell nproc 2>/dev/null || echo 2)
 BUILD   ?= build
 SAN     ?=
 OPT     ?= -O2
@@ -25,10 +26,11 @@ VSRV     := $(BUILD)/vsrv
 all: $(VSRV)
 
 # Hooks that mk/*.mk extend with prerequisites of their own:
-#   test-prep  built by `make test` before the tests run (e.g. the Linux test kernel)
+#   test-prep  built by `make test` before the tests run (the ASan build that the hostile-input
+#              tests also run against, the Linux test kernel)
 #   bench      each benchmark is one prerequisite (`make bench`)
 #   fuzz       each libFuzzer target is one prerequisite (`make fuzz`)
-test-prep: all
+test-prep: all asan
 bench: all
 fuzz:
 
@@ -58,7 +60,8 @@ run: deps
 	@bash mk/run.sh
 
 test: test-deps
-	@$(MAKE) --no-print-directory all test-prep
+	@$(MAKE) --no-print-directory -j$(NPROC) all
+	@$(MAKE) --no-print-directory -j$(NPROC) test-prep
 	@bash tests/run $(T)
 
 # AddressSanitizer + UndefinedBehaviorSanitizer build in build-asan/.

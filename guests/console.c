@@ -1,10 +1,18 @@
 /* console: echoes each line received on COM1, taking receive interrupts through the I/O APIC
  * (ISA IRQ 4). Prints "console: ready" once interrupts are on; for every line prints
- * "echo: LINE"; the line "quit" ends the guest with the pass status. */
+ * "echo: LINE"; the line "quit" ends the guest with the pass status. It also takes the ACPI
+ * power button (vsrv's PM1 registers at 0x600, the SCI on GSI 9): a press prints
+ * "console: power button" and powers off through PM1a_CNT (S5), so `vsrv run` ends with 0.
+ * Elsewhere (QEMU microvm) nothing answers at 0x600 and the button never comes. */
 #include "rt/rt.h"
 
 #define COM1 0x3f8
 #define VEC_COM1 0x24
+#define VEC_SCI  0x29
+#define PM1_STS  0x600
+#define PM1_EN   0x602
+#define PM1_CNT  0x604
+#define PWRBTN   0x0100
 
 static char line[256];
 static size_t len;
@@ -45,11 +53,25 @@ static int on_com1(struct rt_frame *f)
 	return 1;
 }
 
+static int on_sci(struct rt_frame *f)
+{
+	(void)f;
+	if (rt_inw(PM1_STS) & PWRBTN) {
+		rt_outw(PM1_STS, PWRBTN); /* write 1 to clear: the SCI goes down */
+		quit = 2;
+	}
+	rt_lapic_eoi();
+	return 1;
+}
+
 int main(void)
 {
 	rt_irq_init();
 	rt_set_handler(VEC_COM1, on_com1);
 	rt_ioapic_route(4, VEC_COM1, rt_lapic_id(), 0);
+	rt_set_handler(VEC_SCI, on_sci);
+	rt_ioapic_route(9, VEC_SCI, rt_lapic_id(), 0);
+	rt_outw(PM1_EN, PWRBTN);
 	for (size_t i = 0; i < rt_serial_early_len; i++)
 		take(rt_serial_early[i]);
 	rt_outb(COM1 + 2, 0x01); /* FIFOs stay on (not cleared), interrupt at 1 byte */
@@ -61,5 +83,9 @@ int main(void)
 		__asm__ volatile("sti; hlt; cli" ::: "memory");
 	rt_outb(COM1 + 1, 0x00);
 	rt_printf("console: %lu bytes (%lu through interrupts), %lu lines received\n", bytes, irq_bytes, lines);
+	if (quit == 2) {
+		rt_puts("console: power button\n");
+		rt_outw(PM1_CNT, (5 << 10) | (1 << 13)); /* SLP_TYP S5, SLP_EN */
+	}
 	return 0;
 }

@@ -122,6 +122,18 @@ int vhd_flush_meta(struct vhd *v, bool sync);
 void vhd_bm_drop_all(struct vhd *v);
 int vhd_write_footer_at(struct vhd *v, uint64_t off);
 
+/* bitmap.c: the sector bitmap cache of allocated blocks (call with v->lock held). */
+struct vhd_bm *vhd_bm_find(struct vhd *v, uint32_t b);
+struct vhd_bm *vhd_bm_insert(struct vhd *v, uint32_t b);
+void vhd_bm_trim_clean(struct vhd *v);
+/* The cached bitmap of allocated block b, read from the file on a miss. 0 or -errno. */
+int vhd_bm_get(struct vhd *v, uint32_t b, struct vhd_bm **out);
+void vhd_bm_mark_dirty(struct vhd *v, struct vhd_bm *m);
+/* Set bits [s, s + n) of block b's bitmap, marking it dirty. 0 or -errno. */
+int vhd_bm_set_range(struct vhd *v, uint32_t b, uint32_t s, uint32_t n);
+bool vhd_bit_get(const uint8_t *bits, uint32_t i);
+bool vhd_bits_all_set(const uint8_t *bits, uint32_t n);
+
 /* maint.c: move blocks down over unreferenced space, then shorten the file (crash-safe). */
 int vhd_relocate(struct vhd *v, vhd_progress_fn progress, void *opaque);
 

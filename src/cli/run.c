@@ -17,6 +17,7 @@
 
 #include "util/log.h"
 #include "util/size.h"
+#include "vmm/control.h"
 #include "vmm/vm.h"
 
 #define DEFAULT_MEM (128ULL << 20)
@@ -36,6 +37,8 @@ static void usage(FILE *f)
 		"                       [,bus=virtio-blk|scsi][,cache=none|writeback][,transport=mmio|pci]\n"
 		"  --net SPEC           a network interface (repeatable): tap=NAME|bridge=BR|user[,mac=MAC]\n"
 		"  --device SPEC        rng, or console,socket=PATH (repeatable; see README)\n"
+		"  --control PATH       a control socket (JSON lines: status, pause, resume, stats,\n"
+		"                       power-button, quit; see README)\n"
 		"On the terminal, Ctrl-A x quits.\n", VM_MAX_VCPUS);
 }
 
@@ -112,7 +115,7 @@ static int push(const char ***arr, unsigned *n, const char *s)
 }
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
-       OPT_NO_REBOOT, OPT_DISK, OPT_NET, OPT_DEVICE, OPT_HELP };
+       OPT_NO_REBOOT, OPT_DISK, OPT_NET, OPT_DEVICE, OPT_CONTROL, OPT_HELP };
 
 static const struct option options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -125,6 +128,7 @@ static const struct option options[] = {
 	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "device", required_argument, NULL, OPT_DEVICE },
+	{ "control", required_argument, NULL, OPT_CONTROL },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -148,6 +152,7 @@ static int parse_args(int argc, char **argv, struct vm_config *c)
 		case OPT_DISK:      ret = push(&c->disks, &c->nr_disks, optarg); break;
 		case OPT_NET:       ret = push(&c->nets, &c->nr_nets, optarg); break;
 		case OPT_DEVICE:    ret = push(&c->devices, &c->nr_devices, optarg); break;
+		case OPT_CONTROL:   c->control = optarg; break;
 		case OPT_HELP:      return 1;
 		case ':':
 			vsrv_log("option %s needs a value", argv[optind - 1]);
@@ -192,6 +197,7 @@ int cmd_run(int argc, char **argv)
 {
 	struct vm_config cfg = { .nr_cpus = 1, .mem_size = DEFAULT_MEM, .serial = VM_SERIAL_STDIO };
 	struct sigwatch sig = { -1, 0, NULL };
+	struct control *ctl = NULL;
 	sigset_t set, old;
 	struct vm *vm = NULL;
 	int ret, code;
@@ -217,6 +223,10 @@ int cmd_run(int argc, char **argv)
 	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, &old);
 	sig.fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (cfg.control && control_open(cfg.control, &ctl) < 0) {
+		code = 1;
+		goto out_sig;
+	}
 
 	for (;;) {
 		ret = vm_create(&cfg, &vm);
@@ -227,7 +237,11 @@ int cmd_run(int argc, char **argv)
 		sig.vm = vm;
 		if (sig.fd >= 0)
 			evloop_add(vm->loop, sig.fd, EPOLLIN, on_signal, &sig);
+		if (ctl && control_attach(ctl, vm) < 0)
+			vsrv_log("--control %s: cannot watch the socket", cfg.control);
 		code = vm_run(vm);
+		if (ctl)
+			control_detach(ctl);
 		if (sig.fd >= 0)
 			evloop_del(vm->loop, sig.fd);
 		vm_destroy_detached(vm);
@@ -246,6 +260,8 @@ int cmd_run(int argc, char **argv)
 			code = 1;
 		break;
 	}
+	control_close(ctl);
+out_sig:
 	if (sig.fd >= 0)
 		close(sig.fd);
 	sigprocmask(SIG_SETMASK, &old, NULL);

@@ -8,6 +8,8 @@
 #include "util/log.h"
 #include "vmm/vm.h"
 
+#define STS_PWRBTN   0x0100
+#define EN_PWRBTN    0x0100
 #define CNT_SCI_EN   0x0001
 #define CNT_SLP_EN   0x2000
 #define CNT_SLP_TYP(v) (((v) >> 10) & 7)
@@ -16,7 +18,19 @@ struct acpi_pm {
 	struct vm *vm;
 	pthread_mutex_t lock;
 	struct acpi_pm_state st;
+	bool sci;               /* the level last put on the SCI line */
 };
+
+/* The SCI is a level: asserted while an enabled event's status bit is set. Under lock. */
+static void sci_update(struct acpi_pm *pm)
+{
+	bool level = (pm->st.pm1_sts & pm->st.pm1_en & STS_PWRBTN) != 0;
+
+	if (level != pm->sci) {
+		pm->sci = level;
+		vm_irq_line(pm->vm, ACPI_SCI_GSI, level);
+	}
+}
 
 static void acpi_pm_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
 {
@@ -55,6 +69,8 @@ static void acpi_pm_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, 
 		off_req = true;
 	}
 	pm->st.pm1_cnt |= CNT_SCI_EN;
+	if (is_write)
+		sci_update(pm);
 	pthread_mutex_unlock(&pm->lock);
 	if (off_req) {
 		if (typ == ACPI_SLP_TYP_S5)
@@ -92,6 +108,14 @@ void acpi_pm_destroy(struct acpi_pm *pm)
 	free(pm);
 }
 
+void acpi_pm_power_button(struct acpi_pm *pm)
+{
+	pthread_mutex_lock(&pm->lock);
+	pm->st.pm1_sts |= STS_PWRBTN;
+	sci_update(pm);
+	pthread_mutex_unlock(&pm->lock);
+}
+
 void acpi_pm_save(struct acpi_pm *pm, struct acpi_pm_state *st)
 {
 	pthread_mutex_lock(&pm->lock);
@@ -104,6 +128,7 @@ int acpi_pm_restore(struct acpi_pm *pm, const struct acpi_pm_state *st)
 	pthread_mutex_lock(&pm->lock);
 	pm->st = *st;
 	pm->st.pm1_cnt |= CNT_SCI_EN;
+	sci_update(pm);
 	pthread_mutex_unlock(&pm->lock);
 	return 0;
 }

@@ -2,7 +2,13 @@
  * the FADT points at): a guest that writes SLP_TYP=5 (S5, as the DSDT's \_S5 says) with
  * SLP_EN to PM1a_CNT powers the VM off, ending it with status 0. This is how Linux's
  * `poweroff` (ACPI) ends `vsrv run`. SCI_EN reads as set: the machine is always in ACPI
- * mode (the FADT has no SMI command port). No SCI is ever raised. */
+ * mode (the FADT has no SMI command port).
+ *
+ * The power button is ACPI's fixed-feature button: acpi_pm_power_button sets PWRBTN_STS
+ * (PM1_STS bit 8); while the guest has PWRBTN_EN (PM1_EN bit 8) set and has not cleared
+ * the status (write 1), the SCI (GSI 9, level, active high as the MADT says) is asserted.
+ * Linux turns it into a KEY_POWER input event (acpid or systemd-logind then power off);
+ * the test guest guests/console.c powers off through PM1a_CNT. */
 #ifndef VSRV_DEVICES_ACPI_PM_H
 #define VSRV_DEVICES_ACPI_PM_H
 
@@ -15,6 +21,7 @@ struct acpi_pm;
 #define ACPI_PM1_EVT     ACPI_PM_BASE
 #define ACPI_PM1_CNT     (ACPI_PM_BASE + 4)
 #define ACPI_SLP_TYP_S5  5
+#define ACPI_SCI_GSI     9      /* the FADT's SCI_INT */
 
 struct acpi_pm_state {
 	uint16_t pm1_sts, pm1_en, pm1_cnt;
@@ -23,6 +30,9 @@ struct acpi_pm_state {
 /* Register the ports on vm->pio. 0 and *out (free with acpi_pm_destroy), or -errno. */
 int acpi_pm_create(struct vm *vm, struct acpi_pm **out);
 void acpi_pm_destroy(struct acpi_pm *pm);
+/* Press the power button (any thread). */
+void acpi_pm_power_button(struct acpi_pm *pm);
+
 void acpi_pm_save(struct acpi_pm *pm, struct acpi_pm_state *st);
 int acpi_pm_restore(struct acpi_pm *pm, const struct acpi_pm_state *st);
 

@@ -1,6 +1,7 @@
 /* Disks (image files in the server's storage directory) and virtual networks. */
 #include "server/api.h"
 #include "server/auth.h"
+#include "server/diskimg.h"
 #include "server/events.h"
 #include "server/valid.h"
 
@@ -15,11 +16,13 @@
 
 #define DISK_MAX ((int64_t)2040 << 30)   /* the VHD limit, for raw images too */
 
-static const char *const disk_formats[] = { "raw", NULL };
+static const char *const disk_formats[] = { "raw", "vhd", NULL };
+static const char *const disk_subformats[] = { "dynamic", "fixed", NULL };
 static const struct valid_field disk_fields[] = {
 	{ "name", V_STR, 1, 0, 63, K_NAME, NULL },
 	{ "size", V_INT, 1, 512, DISK_MAX, 0, NULL },
 	{ "format", V_STR, 0, 0, 8, K_ENUM, disk_formats },
+	{ "subformat", V_STR, 0, 0, 8, K_ENUM, disk_subformats },
 	{ NULL, 0, 0, 0, 0, 0, NULL },
 };
 static const char *const net_kinds[] = { "nat", "bridged", "internal", NULL };
@@ -93,11 +96,12 @@ int api_disk_list(struct req *r)
 
 int api_disk_create(struct req *r)
 {
-	char err[256], path[4400];
-	const char *name;
+	char err[512], path[4400];
+	const char *name, *format, *sub;
 	int64_t size, id;
+	uint64_t actual = 0;
 	sqlite3_stmt *s;
-	int fd, rc;
+	int rc;
 
 	if (auth_require(r, "server", 0, PERM_MODIFY))
 		return r->status;
@@ -105,18 +109,25 @@ int api_disk_create(struct req *r)
 		return req_error(r, -EINVAL, "%s", r->body ? err : "the body must be a disk object");
 	name = json_string_value(json_object_get(r->body, "name"));
 	size = json_integer_value(json_object_get(r->body, "size"));
+	format = json_string_value(json_object_get(r->body, "format"));
+	sub = json_string_value(json_object_get(r->body, "subformat"));
+	if (!format)
+		format = "raw";
+	if (sub && strcmp(format, "vhd"))
+		return req_error(r, -EINVAL, "subformat: only for format vhd");
 	if (size % 512)
 		return req_error(r, -EINVAL, "size: a multiple of 512 bytes");
-	snprintf(path, sizeof(path), "%s/disks/%s.raw", r->srv->data_dir, name);
+	snprintf(path, sizeof(path), "%s/disks/%s.%s", r->srv->data_dir, name, format);
 	if (db_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
-	s = db_stmt(r->c, "INSERT INTO disks (name, format, size, path, created) VALUES (?, 'raw', ?, ?, ?)");
+	s = db_stmt(r->c, "INSERT INTO disks (name, format, size, path, created) VALUES (?, ?, ?, ?, ?)");
 	if (!s)
 		goto err_io;
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, size);
-	sqlite3_bind_text(s, 3, path, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 4, time(NULL));
+	sqlite3_bind_text(s, 2, format, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, size);
+	sqlite3_bind_text(s, 4, path, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, time(NULL));
 	rc = db_rc(r->c, sqlite3_step(s));
 	db_done(s);
 	if (rc == -EEXIST) {
@@ -128,19 +139,24 @@ int api_disk_create(struct req *r)
 	id = sqlite3_last_insert_rowid(r->c->c);
 	/* The file first (sparse), then the commit: a crash leaves at worst an orphan file,
 	 * never a disk row without its file. */
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-	if (fd < 0) {
+	rc = diskimg_create(path, format, sub, (uint64_t)size, &actual, err, sizeof(err));
+	if (rc) {
 		db_rollback(r->c);
-		return req_error(r, errno == EEXIST ? -EEXIST : -EIO, "cannot create %s.raw: %s", name,
-				 strerror(errno));
+		return req_error(r, rc == -EEXIST ? -EEXIST : -EIO, "cannot create %s.%s: %s", name,
+				 format, err);
 	}
-	if (ftruncate(fd, size) < 0 || fsync(fd) < 0) {
-		close(fd);
-		unlink(path);
-		db_rollback(r->c);
-		return req_error(r, -EIO, "cannot size %s.raw: %s", name, strerror(errno));
+	if ((int64_t)actual != size) {
+		/* VHD sizes are rounded up to a CHS geometry: record what the guest sees. */
+		s = db_stmt(r->c, "UPDATE disks SET size = ? WHERE id = ?");
+		if (!s)
+			goto err_file;
+		sqlite3_bind_int64(s, 1, (int64_t)actual);
+		sqlite3_bind_int64(s, 2, id);
+		rc = db_rc(r->c, sqlite3_step(s));
+		db_done(s);
+		if (rc)
+			goto err_file;
 	}
-	close(fd);
 	if (!r->who.admin && r->who.user_id) {
 		s = db_stmt(r->c, "INSERT INTO acl VALUES ('disk', ?, 'user', ?, 31)");
 		if (!s)
@@ -174,6 +190,19 @@ int api_disk_get(struct req *r)
 	if (auth_require(r, "disk", id, PERM_VIEW))
 		return r->status;
 	r->out = disk_json(r->c, id);
+	/* The image's own view (not in the list: it opens the file). */
+	{
+		sqlite3_stmt *s = db_stmt(r->c, "SELECT path, format FROM disks WHERE id = ?");
+
+		if (s) {
+			sqlite3_bind_int64(s, 1, id);
+			if (sqlite3_step(s) == SQLITE_ROW && r->out)
+				json_object_set_new(r->out, "image", diskimg_info_json(
+					(const char *)sqlite3_column_text(s, 0),
+					(const char *)sqlite3_column_text(s, 1)));
+			db_done(s);
+		}
+	}
 	return 200;
 }
 
@@ -185,7 +214,8 @@ int api_disk_update(struct req *r)
 		{ NULL, 0, 0, 0, 0, 0, NULL },
 	};
 	int64_t id = id_by_name(r, "SELECT id FROM disks WHERE name = ?"), size, old = 0;
-	char err[256], path[4400] = "";
+	char err[512], path[4400] = "", format[8] = "raw";
+	uint64_t actual = 0;
 	sqlite3_stmt *s;
 	int busy = 0, rc;
 
@@ -201,8 +231,8 @@ int api_disk_update(struct req *r)
 	if (db_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
 	s = db_stmt(r->c, "SELECT size, path, EXISTS (SELECT 1 FROM vm_disks vd JOIN vms v ON "
-		       "v.id = vd.vm_id WHERE vd.disk_id = d.id AND v.state NOT IN ('stopped','crashed')) "
-		       "FROM disks d WHERE id = ?");
+		       "v.id = vd.vm_id WHERE vd.disk_id = d.id AND v.state NOT IN ('stopped','crashed')), "
+		       "format FROM disks d WHERE id = ?");
 	if (!s)
 		goto err_io;
 	sqlite3_bind_int64(s, 1, id);
@@ -210,6 +240,7 @@ int api_disk_update(struct req *r)
 		old = sqlite3_column_int64(s, 0);
 		snprintf(path, sizeof(path), "%s", sqlite3_column_text(s, 1));
 		busy = sqlite3_column_int(s, 2);
+		snprintf(format, sizeof(format), "%s", sqlite3_column_text(s, 3));
 	}
 	db_done(s);
 	if (busy || size < old) {
@@ -217,23 +248,26 @@ int api_disk_update(struct req *r)
 		return req_error(r, busy ? -EBUSY : -EINVAL, busy ? "the disk is in use by a running VM" :
 				 "size: shrinking a disk loses data; only growing is allowed");
 	}
+	/* The file grows first: a crash before the commit leaves a larger image than the
+	 * inventory says, which the next resize or start tolerates; never a smaller one. */
+	rc = diskimg_resize(path, format, (uint64_t)size, &actual, err, sizeof(err));
+	if (rc) {
+		db_rollback(r->c);
+		return req_error(r, rc == -EINVAL ? -EINVAL : -EIO, "cannot resize %s: %s", r->args[0], err);
+	}
 	s = db_stmt(r->c, "UPDATE disks SET size = ? WHERE id = ?");
 	if (!s)
 		goto err_io;
-	sqlite3_bind_int64(s, 1, size);
+	sqlite3_bind_int64(s, 1, (int64_t)actual);
 	sqlite3_bind_int64(s, 2, id);
 	rc = db_rc(r->c, sqlite3_step(s));
 	db_done(s);
-	if (rc || truncate(path, size) < 0)
+	if (rc)
 		goto err_io;
 	if (events_emit(r->srv, r->c, "disk-resized", "disk", r->args[0], r->who.name, NULL,
 			"disk %s resized to %lld bytes by %s", r->args[0], (long long)size, r->who.name) ||
-	    db_commit(r->c)) {
-		if (truncate(path, old) < 0) {
-			/* the grown file stays; the inventory keeps the old size */
-		}
-		goto err_io;
-	}
+	    db_commit(r->c))
+		goto err_io; /* the grown file stays; the inventory keeps the old size */
 	r->out = disk_json(r->c, id);
 	return 200;
 err_io:

@@ -677,7 +677,7 @@ out:
 
 int api_vm_action(struct req *r)
 {
-	const char *a = r->args[1];
+	const char *a = r->args[1], *undo;
 	int64_t id;
 	int rc;
 
@@ -689,13 +689,18 @@ int api_vm_action(struct req *r)
 		return r->status;
 	if (r->body && !(json_is_object(r->body) && json_object_size(r->body) == 0))
 		return req_error(r, -EINVAL, "actions take no body (or {})");
+	undo = req_query(r, "undo");
+	if (undo && (strcmp(a, "off") && strcmp(a, "shutdown")))
+		return req_error(r, -EINVAL, "undo=: only for off and shutdown");
+	if (undo && strcmp(undo, "keep") && strcmp(undo, "commit") && strcmp(undo, "discard"))
+		return req_error(r, -EINVAL, "undo: keep, commit or discard");
 	if (!strcmp(a, "start"))
 		rc = sup_start(r->srv, r->c, id, r->who.name);
 	else if (!strcmp(a, "pause") || !strcmp(a, "resume"))
 		rc = sup_pause(r->srv, r->c, id, !strcmp(a, "pause"), r->who.name);
 	else
 		rc = sup_stop(r->srv, r->c, id, !strcmp(a, "off") ? SUP_OFF : !strcmp(a, "reset") ?
-			      SUP_RESET : SUP_SHUTDOWN, r->who.name);
+			      SUP_RESET : SUP_SHUTDOWN, undo, r->who.name);
 	if (rc == -EBUSY)
 		return req_error(r, rc, "%s: cannot %s in its current state", r->args[0], a);
 	if (rc == -ENOSPC)

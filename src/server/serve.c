@@ -4,6 +4,7 @@
 #include "server/events.h"
 #include "server/metrics.h"
 #include "server/sup.h"
+#include "server/tasks.h"
 #include "server/serve.h"
 #include "util/log.h"
 
@@ -134,9 +135,9 @@ int cmd_serve(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (optind != argc || !!hc.tls_cert != !!hc.tls_key || srv.token_ttl < 60) {
+	if (optind != argc || !!hc.tls_cert != !!hc.tls_key || srv.token_ttl < 1) {
 		fprintf(stderr, "vsrv serve: %s\n", optind != argc ? "unexpected arguments" :
-			srv.token_ttl < 60 ? "--token-ttl is at least 60 seconds" :
+			srv.token_ttl < 1 ? "--token-ttl is at least 1 second" :
 			"--tls-cert and --tls-key go together");
 		return 2;
 	}
@@ -197,8 +198,12 @@ int cmd_serve(int argc, char **argv)
 	}
 	c = db_get(srv.db);
 	rc = c ? auth_init_admin(c, init_admin) : -EIO;
-	if (c)
+	if (c) {
+		/* Tasks of a previous daemon died with it (their work can be retried). */
+		if (!rc && tasks_recover(&srv, c) > 0)
+			vsrv_log("tasks left running by the previous daemon are marked failed");
 		db_put(c);
+	}
 	if (rc) {
 		fprintf(stderr, "vsrv serve: cannot create the administrator: %s\n",
 			rc == -EINVAL ? "--init-admin wants USER:PASSWORD with a valid user name" :

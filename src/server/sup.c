@@ -2,6 +2,9 @@
 #include "server/sup.h"
 #include "server/cgroup.h"
 #include "server/events.h"
+#include "server/tasks.h"
+#include "server/undo.h"
+#include "server/vmctl.h"
 #include "util/log.h"
 
 #include <dirent.h>
@@ -34,6 +37,7 @@ struct runvm {
 	bool ours;              /* our child: reap it */
 	bool stop_req;          /* an exit we asked for: off, shutdown */
 	bool reset_req;         /* start again after the exit */
+	char undo[8];           /* the stop request's undo-disk action, or "" (the setting) */
 	double shutdown_deadline;
 	double started;
 	int quick_restarts;
@@ -200,8 +204,9 @@ static int set_state(struct dbc *c, int64_t id, const char *state, pid_t pid, co
 static int build_argv(struct server *srv, struct dbc *c, int64_t id, const char *dir,
 		      char ***out, char *name, size_t namelen)
 {
-	sqlite3_stmt *st = db_stmt(c, "SELECT name, cpus, memory_mib, kernel, initrd, cmdline "
-				      "FROM vms WHERE id = ?");
+	sqlite3_stmt *st = db_stmt(c, "SELECT name, cpus, memory_mib, kernel, initrd, cmdline, "
+				      "undo_disks FROM vms WHERE id = ?");
+	bool undo = false;
 	char **a;
 	int n = 0, rc = -ENOENT;
 
@@ -218,6 +223,7 @@ static int build_argv(struct server *srv, struct dbc *c, int64_t id, const char 
 		const char *cmdline = (const char *)sqlite3_column_text(st, 5);
 
 		snprintf(name, namelen, "%s", sqlite3_column_text(st, 0));
+		undo = strcmp((const char *)sqlite3_column_text(st, 6), "off") != 0;
 		a[n++] = strdup(srv->vmm_path);
 		a[n++] = strdup("monitor");
 		a[n++] = strdup(dir);
@@ -232,6 +238,13 @@ static int build_argv(struct server *srv, struct dbc *c, int64_t id, const char 
 		asprintf(&a[n++], "%lldM", (long long)sqlite3_column_int64(st, 2));
 		a[n++] = strdup("--serial");
 		a[n++] = strdup("stdio");
+		a[n++] = strdup("--control");
+		a[n++] = malloc(108);
+		if (a[n - 1] && vmctl_path(srv, id, a[n - 1], 108)) {
+			vsrv_log("vm %s: the data directory's path is too long for a control "
+				 "socket (%s/control.sock)", name, dir);
+			rc = -ENAMETOOLONG;
+		}
 		if (initrd && *initrd) {
 			a[n++] = strdup("--initrd");
 			a[n++] = strdup(initrd);
@@ -240,25 +253,50 @@ static int build_argv(struct server *srv, struct dbc *c, int64_t id, const char 
 			a[n++] = strdup("--cmdline");
 			a[n++] = strdup(cmdline);
 		}
-		rc = 0;
+		if (rc != -ENAMETOOLONG)
+			rc = 0;
 	}
 	db_done(st);
 	if (rc) {
+		for (int j = 0; j < n; j++)
+			free(a[j]);
 		free(a);
 		return rc;
 	}
-	/* Disks attached to the VM, in order. */
-	st = db_stmt(c, "SELECT d.path, d.format, vd.bus, vd.readonly FROM vm_disks vd "
-		       "JOIN disks d ON d.id = vd.disk_id WHERE vd.vm_id = ? ORDER BY vd.idx");
+	/* An undo-disk commit of the last run still merging: the disks are busy. */
+	if (undo && task_running(c, "undo-commit", name))
+		rc = -EBUSY;
+	/* Disks attached to the VM, in order; writable ones behind their undo disks. */
+	st = rc ? NULL : db_stmt(c, "SELECT d.path, d.format, vd.bus, vd.readonly, vd.idx FROM vm_disks vd "
+				 "JOIN disks d ON d.id = vd.disk_id WHERE vd.vm_id = ? ORDER BY vd.idx");
 	if (st) {
 		sqlite3_bind_int64(st, 1, id);
 		while (n < 36 && sqlite3_step(st) == SQLITE_ROW) {
+			const char *path = (const char *)sqlite3_column_text(st, 0);
+			const char *fmt = (const char *)sqlite3_column_text(st, 1);
+			char up[4200], err[512];
+
+			if (undo && !sqlite3_column_int(st, 3)) {
+				rc = undo_prepare(srv, id, sqlite3_column_int(st, 4), path, fmt, up,
+						  sizeof(up), err, sizeof(err));
+				if (rc) {
+					vsrv_log("vm %s: %s", name, err);
+					break;
+				}
+				path = up;
+				fmt = "vhd";
+			}
 			a[n++] = strdup("--disk");
-			asprintf(&a[n++], "%s,format=%s,bus=%s%s", sqlite3_column_text(st, 0),
-				 sqlite3_column_text(st, 1), sqlite3_column_text(st, 2),
+			asprintf(&a[n++], "%s,format=%s,bus=%s%s", path, fmt, sqlite3_column_text(st, 2),
 				 sqlite3_column_int(st, 3) ? ",readonly=on" : "");
 		}
 		db_done(st);
+	}
+	if (rc) {
+		for (int j = 0; j < n; j++)
+			free(a[j]);
+		free(a);
+		return rc;
 	}
 	for (int i = 0; i < n; i++)
 		if (!a[i]) {
@@ -461,7 +499,8 @@ static pid_t vmm_pid_of(struct server *srv, struct runvm *v)
 	return p;
 }
 
-int sup_stop(struct server *srv, struct dbc *c, int64_t id, enum sup_stop how, const char *who)
+int sup_stop(struct server *srv, struct dbc *c, int64_t id, enum sup_stop how, const char *undo,
+	     const char *who)
 {
 	struct supervisor *s = srv->sup;
 	struct runvm *v;
@@ -480,9 +519,10 @@ int sup_stop(struct server *srv, struct dbc *c, int64_t id, enum sup_stop how, c
 			v->reset_req = true;
 		else
 			v->stop_req = true;
+		snprintf(v->undo, sizeof(v->undo), "%s", undo ? undo : "");
 		if (how == SUP_SHUTDOWN) {
-			/* No cooperative channel to the guest yet (the VMM's control socket will
-			 * carry the power button): the timeout turns it off. */
+			/* The ACPI power button; a guest that does not power off within the
+			 * server's shutdown timeout is turned off (sup_thread). */
 			v->shutdown_deadline = mono() + srv->shutdown_timeout;
 		} else if (vp > 0) {
 			cgroup_freeze(srv, id, vp, 0);
@@ -495,6 +535,15 @@ int sup_stop(struct server *srv, struct dbc *c, int64_t id, enum sup_stop how, c
 	pthread_mutex_unlock(&s->lock);
 	if (rc)
 		return rc;
+	if (how == SUP_SHUTDOWN) {
+		json_t *rep = NULL;
+		int pr = vmctl_call(srv, id, "power-button", 2000, &rep);
+
+		json_decref(rep);
+		if (pr)
+			vsrv_log("vm %s: cannot press its power button (%s): turning it off after "
+				 "%us", name, strerror(-pr), srv->shutdown_timeout);
+	}
 	if (how != SUP_RESET) {
 		sqlite3_stmt *st = db_stmt(c, "UPDATE vms SET state = 'stopping' WHERE id = ?");
 		if (st) {
@@ -545,9 +594,19 @@ int sup_pause(struct server *srv, struct dbc *c, int64_t id, int pause, const ch
 		db_rollback(c);
 		return -EBUSY;
 	}
-	/* Until the VMM's control socket lands, the whole VMM process is stopped: its vCPUs
-	 * and devices stop; guest time jumps on resume (kvmclock catches up). */
-	rc = cgroup_freeze(srv, id, vp, pause);
+	/* The VMM parks its vCPUs (its devices and control loop keep running). A VMM without
+	 * a control socket (started by an older vsrv) is frozen whole instead. */
+	{
+		json_t *rep = NULL;
+
+		rc = vmctl_call(srv, id, pause ? "pause" : "resume", 5000, &rep);
+		json_decref(rep);
+		if (rc == -ENOENT || rc == -ECONNREFUSED)
+			rc = cgroup_freeze(srv, id, vp, pause);
+		else if (rc)
+			vsrv_log("vm %s: %s through its control socket failed: %s", name,
+				 pause ? "pause" : "resume", strerror(-rc));
+	}
 	if (!rc)
 		rc = set_state(c, id, pause ? "paused" : "running", 0, NULL);
 	if (!rc) {
@@ -575,7 +634,7 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 {
 	struct server *srv = s->srv;
 	struct dbc *c = db_get(srv->db);
-	char dir[4096], p[4200], ex[64] = "", policy[16] = "never";
+	char dir[4096], p[4200], ex[64] = "", policy[16] = "never", undo[16] = "off";
 	char *tail;
 	bool clean, requested, restart = false;
 	sqlite3_stmt *st;
@@ -603,11 +662,13 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 		free(tail);
 		return;
 	}
-	st = db_stmt(c, "SELECT restart_policy FROM vms WHERE id = ?");
+	st = db_stmt(c, "SELECT restart_policy, undo_disks FROM vms WHERE id = ?");
 	if (st) {
 		sqlite3_bind_int64(st, 1, v->id);
-		if (sqlite3_step(st) == SQLITE_ROW)
+		if (sqlite3_step(st) == SQLITE_ROW) {
 			snprintf(policy, sizeof(policy), "%s", sqlite3_column_text(st, 0));
+			snprintf(undo, sizeof(undo), "%s", sqlite3_column_text(st, 1));
+		}
 		db_done(st);
 	}
 	if (v->reset_req)
@@ -652,6 +713,15 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 	}
 	vsrv_log("vm %s: %s%s", v->name, ex, restart ? "; restarted" : "");
 	db_put(c);
+	/* Undo disks: decided when the VM ends for good, never after a crash (kept then). */
+	if (!restart && strcmp(undo, "off") && (requested || clean)) {
+		const char *action = v->undo[0] ? v->undo : undo;
+		int rc = undo_finish(srv, v->id, v->name, action, NULL);
+
+		if (rc)
+			vsrv_log("vm %s: undo disks (%s): %s; they are kept", v->name, action,
+				 strerror(-rc));
+	}
 	free(tail);
 }
 

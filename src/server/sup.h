@@ -25,9 +25,11 @@ int sup_start(struct server *srv, struct dbc *c, int64_t id, const char *who);
 enum sup_stop { SUP_OFF, SUP_SHUTDOWN, SUP_RESET };
 
 /* Turn the VM off (kill the VMM), ask it to shut down (power button, turning it off
- * after the server's shutdown timeout) or reset it (a cold restart of the VMM).
- * Returns 0, -EBUSY when it is not running, or -errno. */
-int sup_stop(struct server *srv, struct dbc *c, int64_t id, enum sup_stop how, const char *who);
+ * after the server's shutdown timeout) or reset it (a cold restart of the VMM). undo
+ * ("keep", "commit", "discard" or NULL for the VM's setting) is what happens to its undo
+ * disks once it has ended (undo.h). Returns 0, -EBUSY when it is not running, or -errno. */
+int sup_stop(struct server *srv, struct dbc *c, int64_t id, enum sup_stop how, const char *undo,
+	     const char *who);
 
 /* Pause or resume the VM's vCPUs. Returns 0, -EBUSY in the wrong state, or -errno. */
 int sup_pause(struct server *srv, struct dbc *c, int64_t id, int pause, const char *who);

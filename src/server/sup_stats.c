@@ -2,6 +2,7 @@
 #include "server/sup.h"
 #include "server/cgroup.h"
 #include "server/metrics.h"
+#include "server/vmctl.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -103,6 +104,19 @@ void sup_runtime_json(struct server *srv, int64_t id, json_t *obj)
 	json_object_set_new(obj, "memory_rss_bytes", json_integer(u.rss));
 	json_object_set_new(obj, "disk_read_bytes", json_integer(u.read_bytes));
 	json_object_set_new(obj, "disk_write_bytes", json_integer(u.write_bytes));
+	/* The VMM's own view, through its control socket (absent for a VMM without one). */
+	{
+		json_t *st = NULL;
+
+		if (!vmctl_call(srv, id, "stats", 1000, &st)) {
+			json_object_set(obj, "vcpu_exits", json_object_get(st, "exits"));
+			json_object_set(obj, "vcpu_seconds", json_object_get(st, "vcpu_seconds"));
+			json_object_set(obj, "vcpus", json_object_get(st, "vcpu"));
+			json_object_set(obj, "vmm_state", json_object_get(st, "state"));
+			json_object_set(obj, "boots", json_object_get(st, "boots"));
+		}
+		json_decref(st);
+	}
 }
 
 json_t *sup_host_json(struct server *srv, struct dbc *c)
@@ -152,7 +166,11 @@ int sup_metrics_render(struct server *srv, struct dbc *c, char **buf, size_t *le
 		       "# HELP vsrv_vm_disk_bytes_total Bytes the VMM read from and wrote to storage.\n"
 		       "# TYPE vsrv_vm_disk_bytes_total counter\n"
 		       "# HELP vsrv_vm_disk_operations_total Read and write system calls of the VMM.\n"
-		       "# TYPE vsrv_vm_disk_operations_total counter\n");
+		       "# TYPE vsrv_vm_disk_operations_total counter\n"
+		       "# HELP vsrv_vm_vcpu_exits_total KVM exits of the VM's vCPUs (since its last boot).\n"
+		       "# TYPE vsrv_vm_vcpu_exits_total counter\n"
+		       "# HELP vsrv_vm_vcpu_seconds_total CPU time of the VM's vCPU threads (since its last boot).\n"
+		       "# TYPE vsrv_vm_vcpu_seconds_total counter\n");
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(st, 0);
 		const char *name = (const char *)sqlite3_column_text(st, 1);
@@ -176,6 +194,17 @@ int sup_metrics_render(struct server *srv, struct dbc *c, char **buf, size_t *le
 			       name, (unsigned long long)u.read_bytes, name,
 			       (unsigned long long)u.write_bytes, name, (unsigned long long)u.syscr,
 			       name, (unsigned long long)u.syscw);
+		{
+			json_t *vs = NULL;
+
+			if (!vmctl_call(srv, id, "stats", 1000, &vs))
+				metrics_printf(buf, len, cap,
+					       "vsrv_vm_vcpu_exits_total{vm=\"%s\"} %lld\n"
+					       "vsrv_vm_vcpu_seconds_total{vm=\"%s\"} %.3f\n", name,
+					       (long long)json_integer_value(json_object_get(vs, "exits")),
+					       name, json_real_value(json_object_get(vs, "vcpu_seconds")));
+			json_decref(vs);
+		}
 	}
 	db_done(st);
 	metrics_printf(buf, len, cap, "# HELP vsrv_vms VMs in the inventory, by state.\n"

@@ -9,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arch/x86/assist.h"
@@ -93,6 +96,14 @@ int vcpu_create(struct vm *vm, unsigned id, struct vcpu **out)
 	v->vm = vm;
 	v->id = id;
 	v->run = MAP_FAILED;
+	v->wake_fd = eventfd(0, EFD_CLOEXEC);
+	v->parked_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (v->wake_fd < 0 || v->parked_fd < 0) {
+		ret = -errno;
+		what = "eventfd";
+		v->fd = -1;
+		goto err;
+	}
 	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
 	if (v->fd < 0) {
 		ret = -errno;
@@ -154,6 +165,10 @@ void vcpu_destroy(struct vcpu *v)
 		munmap(v->run, (size_t)v->vm->run_size);
 	if (v->fd >= 0)
 		close(v->fd);
+	if (v->wake_fd >= 0)
+		close(v->wake_fd);
+	if (v->parked_fd >= 0)
+		close(v->parked_fd);
 	free(v);
 }
 
@@ -233,6 +248,22 @@ static bool handle_exit(struct vcpu *v)
 	}
 }
 
+/* Paused: tell the pauser, then wait until resumed or stopped. The kick signal (which
+ * has no SA_RESTART) or a write to wake_fd ends the read. */
+static void park(struct vcpu *v)
+{
+	uint64_t one = 1, b;
+
+	if (write(v->parked_fd, &one, sizeof(one)) < 0) {
+		/* an eventfd write only fails on overflow */
+	}
+	while (__atomic_load_n(&v->pause, __ATOMIC_ACQUIRE) &&
+	       !__atomic_load_n(&v->stop, __ATOMIC_ACQUIRE))
+		if (read(v->wake_fd, &b, sizeof(b)) < 0 && errno != EINTR)
+			break;
+	v->run->immediate_exit = 0;
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -244,6 +275,10 @@ static void *vcpu_thread(void *arg)
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	while (!__atomic_load_n(&v->stop, __ATOMIC_ACQUIRE) &&
 	       !__atomic_load_n(&v->vm->stopping, __ATOMIC_ACQUIRE)) {
+		if (__atomic_load_n(&v->pause, __ATOMIC_ACQUIRE)) {
+			park(v);
+			continue;
+		}
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				v->run->immediate_exit = 0;
@@ -255,7 +290,7 @@ static void *vcpu_thread(void *arg)
 		}
 		/* Writes KVM queued (coalesced I/O) reach their devices before this exit. */
 		vm_coalesced_flush(v->vm);
-		v->exits++;
+		__atomic_store_n(&v->exits, v->exits + 1, __ATOMIC_RELAXED);
 		v->exit_reasons[v->run->exit_reason < 63 ? v->run->exit_reason : 63]++;
 		if (v->run->exit_reason == KVM_EXIT_IO)
 			v->pio_ports[v->run->io.port / 16]++;
@@ -300,9 +335,56 @@ int vcpu_start(struct vcpu *v)
 
 void vcpu_stop(struct vcpu *v)
 {
+	uint64_t one = 1;
+
 	__atomic_store_n(&v->stop, 1, __ATOMIC_RELEASE);
 	if (v->started)
 		pthread_kill(v->thread, kick_signal());
+	if (write(v->wake_fd, &one, sizeof(one)) < 0) {
+		/* a parked thread also wakes from the kick */
+	}
+}
+
+void vcpu_pause(struct vcpu *v)
+{
+	__atomic_store_n(&v->pause, 1, __ATOMIC_RELEASE);
+	if (v->started)
+		pthread_kill(v->thread, kick_signal());
+}
+
+void vcpu_resume(struct vcpu *v)
+{
+	uint64_t one = 1;
+
+	__atomic_store_n(&v->pause, 0, __ATOMIC_RELEASE);
+	if (write(v->wake_fd, &one, sizeof(one)) < 0) {
+		/* an eventfd write only fails on overflow */
+	}
+}
+
+int vcpu_wait_parked(struct vcpu *v, int timeout_ms)
+{
+	struct pollfd p = { .fd = v->parked_fd, .events = POLLIN };
+	uint64_t b;
+
+	if (!v->started)
+		return 0;
+	if (poll(&p, 1, timeout_ms) <= 0)
+		return -ETIMEDOUT;
+	if (read(v->parked_fd, &b, sizeof(b)) < 0) {
+		/* counted already */
+	}
+	return 0;
+}
+
+double vcpu_cpu_seconds(struct vcpu *v)
+{
+	struct timespec ts;
+	clockid_t cid;
+
+	if (!v->started || pthread_getcpuclockid(v->thread, &cid) || clock_gettime(cid, &ts))
+		return 0;
+	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 void vcpu_join(struct vcpu *v)

@@ -19,7 +19,10 @@ struct vcpu {
 	pthread_t thread;
 	bool started;         /* main thread only */
 	int stop;             /* atomic: set by vcpu_stop */
-	unsigned long exits;  /* exit count, read after join */
+	int pause;            /* atomic: set by vcpu_pause, cleared by vcpu_resume */
+	int wake_fd;          /* eventfd: the parked thread waits on it (resume, stop) */
+	int parked_fd;        /* eventfd: the thread adds 1 each time it parks */
+	unsigned long exits;  /* exit count: written by the thread, read atomically */
 	/* Exit counts by KVM exit reason (the last slot: any reason >= 63), and port I/O
 	 * exits by port, for VSRV_STATS; vCPU thread only until joined. */
 	unsigned long exit_reasons[64];
@@ -43,9 +46,22 @@ void vcpu_stop(struct vcpu *v);
 /* Wait for the thread after vcpu_stop. */
 void vcpu_join(struct vcpu *v);
 
+/* Pausing (the control socket's pause/resume). vcpu_pause asks the thread to leave
+ * KVM_RUN (kick) and park; once parked it adds 1 to parked_fd, which the caller may poll
+ * (vcpu_wait_parked). vcpu_resume lets it run again. Any thread but its own. */
+void vcpu_pause(struct vcpu *v);
+void vcpu_resume(struct vcpu *v);
+
+/* Wait up to timeout_ms for the thread to park after vcpu_pause. 0 or -ETIMEDOUT. */
+int vcpu_wait_parked(struct vcpu *v, int timeout_ms);
+
+/* CPU seconds used by the vCPU's thread so far (0 when not started). Any thread. */
+double vcpu_cpu_seconds(struct vcpu *v);
+
 /* Capture v's whole architectural state (arch/x86/cpu_state.h), after letting KVM complete
  * the I/O its last exit left pending (KVM_RUN with immediate_exit: no guest instruction
- * runs). The thread must be stopped (vcpu_join) or never started. 0 or -errno (logged). */
+ * runs). The thread must be stopped (vcpu_join), parked (vcpu_wait_parked) or never
+ * started. 0 or -errno (logged). */
 struct x86_vcpu_state;
 int vcpu_state_save(struct vcpu *v, struct x86_vcpu_state *st);
 

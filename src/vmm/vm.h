@@ -45,6 +45,7 @@ struct vm_config {
 	unsigned nr_nets;
 	const char **devices;     /* --device SPEC (rng, console,socket=PATH), for the virtio hook */
 	unsigned nr_devices;
+	const char *control;      /* --control PATH (vmm/control.h), or NULL */
 };
 
 /* Codes for evloop_stop(vm->loop, code) besides a plain exit status 0..255. */

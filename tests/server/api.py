@@ -25,6 +25,16 @@ try:
     ok("bogus-token-401", st == 401, str(st))
     st, text = d.req("GET", "/api/v1/openapi.yaml", token=adm)
     ok("openapi-served", st == 200 and b"openapi: 3" in text and b"/api/v1/vms" in text, str(st))
+    try:
+        import yaml
+    except ImportError:
+        skip("openapi-parses", "no python3 yaml module (python3-yaml)")
+    else:
+        try:
+            doc = yaml.safe_load(text)
+            ok("openapi-parses", doc["openapi"].startswith("3") and "/api/v1/tasks" in doc["paths"])
+        except yaml.YAMLError as e:
+            ok("openapi-parses", False, str(e).replace("\n", " "))
     st, _ = d.req("GET", "/api/v1/openapi.yaml")
     ok("openapi-needs-auth", st == 401, str(st))
     t2 = d.login("admin", "adminpass1")
@@ -195,6 +205,42 @@ try:
     ok("disk-shrink-refused", st == 400, str(st))
     st, js = d.req("POST", "/api/v1/disks", {"name": "../evil", "size": 4096}, token=adm)
     ok("disk-name-traversal-400", st == 400, str(st))
+    # VHD disks through lib/vhd: sizes rounded up to a CHS geometry (as qemu-img), the image's
+    # own view in GET, growth with vhd_resize; `vsrv img check` finds them clean.
+    st, js = d.req("POST", "/api/v1/disks", {"name": "v1", "size": 100 << 20, "format": "vhd"}, token=adm)
+    vpath = os.path.join(d.data, "disks", "v1.vhd")
+    ok("disk-vhd-dynamic", st == 201 and js["format"] == "vhd" and js["size"] >= 100 << 20 and
+       os.path.getsize(vpath) < 1 << 20, str((st, js)))
+    st, js = d.req("GET", "/api/v1/disks/v1", token=adm)
+    img = js.get("image", {})
+    ok("disk-vhd-inspect", st == 200 and img.get("subformat") == "dynamic" and img["virtual_size"] == js["size"]
+       and img["block_size"] == 2 << 20 and img["allocated_blocks"] == 0, str(js))
+    q = subprocess.run(["qemu-img", "info", "--output=json", vpath], capture_output=True, text=True)
+    ok("disk-vhd-qemu-agrees", q.returncode == 0 and json.loads(q.stdout)["virtual-size"] == js["size"], q.stdout)
+    st, js = d.req("PATCH", "/api/v1/disks/v1", {"size": 300 << 20}, token=adm)
+    st2, js2 = d.req("GET", "/api/v1/disks/v1", token=adm)
+    ok("disk-vhd-grow", st == 200 and js["size"] >= 300 << 20 and js2["image"]["virtual_size"] == js["size"],
+       str((st, js)))
+    st, js = d.req("PATCH", "/api/v1/disks/v1", {"size": 200 << 20}, token=adm)
+    ok("disk-vhd-shrink-refused", st == 400, str((st, js)))
+    r = subprocess.run([VSRV, "img", "check", vpath], capture_output=True, text=True)
+    ok("disk-vhd-check-clean", r.returncode == 0, r.stdout + r.stderr)
+    st, js = d.req("POST", "/api/v1/disks", {"name": "v2", "size": 8 << 20, "format": "vhd",
+                                             "subformat": "fixed"}, token=adm)
+    st2, js2 = d.req("GET", "/api/v1/disks/v2", token=adm)
+    ok("disk-vhd-fixed", st == 201 and js2["image"]["subformat"] == "fixed" and
+       os.path.getsize(os.path.join(d.data, "disks", "v2.vhd")) == js["size"] + 512, str((st, js2)))
+    for name, body in (("subformat-raw", {"name": "v3", "size": 4096, "subformat": "fixed"}),
+                       ("subformat-bad", {"name": "v3", "size": 4096, "format": "vhd", "subformat": "sparse"}),
+                       ("format-bad", {"name": "v3", "size": 4096, "format": "qcow2"}),
+                       ("vhd-too-big", {"name": "v3", "size": 3 << 40, "format": "vhd"})):
+        st, js = d.req("POST", "/api/v1/disks", body, token=adm)
+        ok("disk-bad-" + name, st == 400 and not os.path.exists(os.path.join(d.data, "disks", "v3.vhd")),
+           str((st, js)))
+    st, js = d.req("POST", "/api/v1/disks", {"name": "v1", "size": 4096, "format": "vhd"}, token=adm)
+    ok("disk-vhd-exists-409", st == 409 and os.path.getsize(vpath) > 0, str((st, js)))
+    st, _ = d.req("DELETE", "/api/v1/disks/v2", token=adm)
+    ok("disk-vhd-delete", st == 204 and not os.path.exists(os.path.join(d.data, "disks", "v2.vhd")), str(st))
 
     # --- events: list and Server-Sent Events ---------------------------------------------
     got = []
@@ -245,6 +291,19 @@ try:
     r = subprocess.run([VSRV, "login", "--server", "http://127.0.0.1:%d" % d.port, "--user", "viewer",
                         "--password", "viewer-pass1"], capture_output=True, text=True)
     ok("cli-login", r.returncode == 0 and r.stdout.startswith("export VSRV_TOKEN="), r.stderr)
+
+    # --- token expiry: a daemon whose tokens live 1 s -------------------------------------
+    e = Daemon(os.path.join(tmp, "ttl"), extra=["--token-ttl", "1"]).start()
+    try:
+        st, js = e.req("POST", "/api/v1/login", {"user": "admin", "password": "adminpass1"})
+        tok = js.get("token") if st == 200 else None
+        fresh = e.req("GET", "/api/v1/vms", token=tok)[0]
+        time.sleep(2.1)
+        stale = e.req("GET", "/api/v1/vms", token=tok)
+        ok("token-expiry", st == 200 and js.get("expires_in") == 1 and fresh == 200 and stale[0] == 401,
+           str((st, js, fresh, stale)))
+    finally:
+        e.stop()
 
     # --- TLS ---------------------------------------------------------------------------
     if shutil.which("openssl"):

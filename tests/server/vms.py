@@ -64,8 +64,13 @@ try:
     resumed = wait_for(lambda: b"echo: while-paused" in console("c2"), 5)
     ok("pause-resume", st == 202 and s2["state"] == "paused" and paused_quiet and st2 == 202 and resumed and
        status("c2")["pid"] == s1["pid"], str((s1, s2)))
+    # Paused through the VMM's control socket: its vCPUs park, the process itself runs.
+    ok("pause-through-control-socket", s1.get("vmm_state") == "running" and s2.get("vmm_state") == "paused" and
+       status("c2").get("vmm_state") == "running" and s1["vcpu_exits"] > 0 and len(s1["vcpus"]) == 1,
+       str((s1, s2)))
     st, text = d.req("GET", "/metrics", token=adm)
-    ok("metrics-per-vm", b'vsrv_vm_memory_bytes{vm="c3"}' in text and b'vsrv_vm_cpu_seconds_total{vm="c3"}' in text,
+    ok("metrics-per-vm", b'vsrv_vm_memory_bytes{vm="c3"}' in text and b'vsrv_vm_cpu_seconds_total{vm="c3"}' in text
+       and b'vsrv_vm_vcpu_exits_total{vm="c3"}' in text and b'vsrv_vm_vcpu_seconds_total{vm="c3"}' in text,
        text[-300:])
 
     # --- a VMM killed with SIGKILL: crashed, with exit status and console lines ------------
@@ -89,9 +94,17 @@ try:
     st, _ = d.req("POST", "/api/v1/vms/c5/off", token=adm)
     js = d.wait_state(adm, "c5", ("stopped",))
     ok("off", st == 202 and js and js["last_exit"] == "signal 9", str(js))
+    # shutdown presses the ACPI power button: the console guest powers off by itself (exit
+    # status 0, well before the 1 s timeout); a paused guest cannot, so the timeout turns it off.
+    t0 = time.time()
     st, _ = d.req("POST", "/api/v1/vms/c6/shutdown", token=adm)
     js = d.wait_state(adm, "c6", ("stopped",), 10)
-    ok("shutdown-timeout-turns-off", st == 202 and js, str(status("c6")))
+    ok("shutdown-power-button", st == 202 and js and js["last_exit"] == "exited 0" and
+       b"console: power button" in console("c6"), "%s after %.2fs" % (status("c6"), time.time() - t0))
+    d.req("POST", "/api/v1/vms/c1/pause", token=adm)
+    st, _ = d.req("POST", "/api/v1/vms/c1/shutdown", token=adm)
+    js = d.wait_state(adm, "c1", ("stopped",), 10)
+    ok("shutdown-timeout-turns-off", st == 202 and js and js["last_exit"] == "signal 9", str(status("c1")))
     pid = status("c7")["pid"]
     st, _ = d.req("POST", "/api/v1/vms/c7/reset", token=adm)
     js = wait_for(lambda: (lambda s: s if s["state"] == "running" and s["pid"] and s["pid"] != pid else None)(status("c7")), 10)
@@ -123,6 +136,91 @@ try:
     adm = d.login("admin", "adminpass1")
     js = d.wait_state(adm, "c11", ("crashed",), 5)
     ok("ended-while-daemon-down", js and js["last_exit"] == "signal 9", str(status("c11")))
+
+    # --- a VM on a VHD disk: `vsrv run --disk PATH,format=vhd,...` opens it ------------------
+    d.req("POST", "/api/v1/disks", {"name": "wd", "size": 64 << 20, "format": "vhd"}, token=adm)
+    d.req("POST", "/api/v1/vms", {"name": "withdisk", "kernel": "console.elf", "memory_mib": 32,
+                                  "disks": [{"disk": "wd"}]}, token=adm)
+    st, _ = d.req("POST", "/api/v1/vms/withdisk/start", token=adm)
+    pid = wait_for(lambda: status("withdisk")["pid"], 5)
+    wd = os.path.join(d.data, "disks", "wd.vhd")
+    fds = wait_for(lambda: [f for f in os.listdir("/proc/%d/fd" % pid)
+                            if os.path.realpath("/proc/%d/fd/%s" % (pid, f)) == wd] if pid else None, 5)
+    ok("vm-vhd-disk-opened", st == 202 and fds, str(status("withdisk")))
+    st, _ = d.req("DELETE", "/api/v1/disks/wd", token=adm)
+    ok("vm-vhd-disk-in-use-409", st == 409, str(st))
+    d.req("POST", "/api/v1/vms/withdisk/off", token=adm)
+    d.wait_state(adm, "withdisk", ("stopped",))
+
+    # --- undo disks: keep, commit (a task with progress), discard; raw disks refused ----------
+    d.req("POST", "/api/v1/disks", {"name": "ub", "size": 16 << 20, "format": "vhd"}, token=adm)
+    ub = os.path.join(d.data, "disks", "ub.vhd")
+    size = d.req("GET", "/api/v1/disks/ub", token=adm)[1]["size"]
+    base_raw, mod_raw = os.path.join(tmp, "base.raw"), os.path.join(tmp, "mod.raw")
+    with open(base_raw, "wb") as f:
+        f.truncate(size); f.seek(1 << 20); f.write(b"B" * 65536)
+    with open(mod_raw, "wb") as f:
+        f.truncate(size); f.seek(1 << 20); f.write(b"B" * 65536); f.seek(5 << 20); f.write(b"M" * 3 * 1048576)
+    os.unlink(ub)
+    subprocess.run([VSRV, "img", "convert", "-O", "vhd", "-o", "subformat=dynamic", base_raw, ub], check=True)
+    d.req("POST", "/api/v1/vms", {"name": "undo", "kernel": "console.elf", "memory_mib": 32, "undo_disks": "keep",
+                                  "disks": [{"disk": "ub"}]}, token=adm)
+    def undo_file():
+        for x in os.listdir(os.path.join(d.data, "vms")):
+            p = os.path.join(d.data, "vms", x, "undo-0.vhd")
+            if os.path.exists(p): return p
+        return None
+    before = open(ub, "rb").read()
+    st, _ = d.req("POST", "/api/v1/vms/undo/start", token=adm)
+    pid = wait_for(lambda: status("undo")["pid"], 5)
+    uf = undo_file()
+    opened = wait_for(lambda: uf and any(os.path.realpath("/proc/%d/fd/%s" % (pid, f)) == uf
+                                         for f in os.listdir("/proc/%d/fd" % pid)), 5)
+    ok("undo-start-on-differencing", st == 202 and uf and opened, str((st, uf)))
+    d.req("POST", "/api/v1/vms/undo/off", token=adm)
+    d.wait_state(adm, "undo", ("stopped",))
+    time.sleep(0.2)
+    ok("undo-keep", undo_file() == uf and open(ub, "rb").read() == before, str(undo_file()))
+    # The guest's writes, made here: a differencing disk over ub holding mod.raw's changes.
+    def fake_guest_writes():
+        os.unlink(uf)
+        subprocess.run([VSRV, "img", "convert", "-O", "vhd", "-B", ub, mod_raw, uf], check=True)
+    fake_guest_writes()
+    st, js = d.req("POST", "/api/v1/vms/undo/off?undo=commit", token=adm)
+    ok("undo-off-needs-running", st == 409, str(st))
+    st, js = d.req("POST", "/api/v1/vms/undo/off?undo=merge", token=adm)
+    ok("undo-bad-action-400", st == 400, str(st))
+    d.req("POST", "/api/v1/vms/undo/start", token=adm)
+    wait_for(lambda: status("undo")["pid"], 5)
+    st, _ = d.req("POST", "/api/v1/vms/undo/off?undo=commit", token=adm)
+    d.wait_state(adm, "undo", ("stopped",))
+    def commit_task():
+        ts = d.req("GET", "/api/v1/tasks", token=adm)[1]["tasks"]
+        t = [t for t in ts if t["kind"] == "undo-commit" and t["object"] == "undo"]
+        return t[0] if t and t[0]["state"] != "running" else None
+    t = wait_for(commit_task, 20)
+    r = subprocess.run([VSRV, "img", "compare", ub, mod_raw], capture_output=True, text=True)
+    ev = d.req("GET", "/api/v1/events?limit=1000", token=adm)[1]["events"]
+    kinds = [e["type"] for e in ev if e.get("object") == "undo" and e["type"].startswith("task-")]
+    ok("undo-commit-task", st == 202 and t and t["state"] == "done" and t["progress"] == 1 and
+       r.returncode == 0 and not undo_file() and "task-started" in kinds and "task-done" in kinds,
+       str((t, r.stdout, kinds)))
+    ok("undo-commit-base-clean", subprocess.run([VSRV, "img", "check", ub]).returncode == 0)
+    # discard: a new undo disk, changes thrown away.
+    d.req("PATCH", "/api/v1/vms/undo", {"undo_disks": "discard"}, token=adm)
+    committed = open(ub, "rb").read()
+    d.req("POST", "/api/v1/vms/undo/start", token=adm)
+    wait_for(lambda: status("undo")["pid"], 5)
+    uf = undo_file()
+    d.req("POST", "/api/v1/vms/undo/off", token=adm)
+    d.wait_state(adm, "undo", ("stopped",))
+    ok("undo-discard", uf and wait_for(lambda: not undo_file(), 5) and open(ub, "rb").read() == committed, str(uf))
+    # undo disks need VHD disks: a raw one refuses the start, nothing runs.
+    d.req("POST", "/api/v1/disks", {"name": "ur", "size": 1 << 20}, token=adm)
+    d.req("POST", "/api/v1/vms", {"name": "undoraw", "kernel": "console.elf", "memory_mib": 32,
+                                  "undo_disks": "keep", "disks": [{"disk": "ur"}]}, token=adm)
+    st, js = d.req("POST", "/api/v1/vms/undoraw/start", token=adm)
+    ok("undo-raw-refused", st == 400 and status("undoraw")["state"] == "stopped", str((st, js)))
 
     # --- admission control ---------------------------------------------------------------
     st, host = d.req("GET", "/api/v1/host", token=adm)

@@ -246,6 +246,17 @@ static uint32_t write_madt(struct vm *vm, uint8_t *p)
 		memcpy(e + 8, &gsi_base, 4);
 		e += 12;
 	}
+	{
+		uint32_t gsi = 9;       /* the SCI: ISA IRQ 9, level-triggered, active high */
+		uint16_t f = 0x000d;
+		e[0] = 2;               /* Interrupt Source Override */
+		e[1] = 10;
+		e[2] = 0;               /* ISA */
+		e[3] = 9;
+		memcpy(e + 4, &gsi, 4);
+		memcpy(e + 8, &f, 2);
+		e += 10;
+	}
 	e[0] = 4;                       /* Local APIC NMI: LINT1 on every processor */
 	e[1] = 6;
 	e[2] = 0xff;
@@ -319,8 +330,9 @@ int x86_acpi_write(struct vm *vm)
 	fadt->p_lvl3_lat = 1001; /* > 1000: no C3 */
 	fadt->century = 0x32;
 	fadt->iapc_boot_arch = (1 << 1) | (1 << 2); /* an 8042; no VGA */
-	/* WBINVD, C1 on all CPUs, power and sleep buttons are not fixed features, reset reg */
-	fadt->flags = (1 << 0) | (1 << 2) | (1 << 4) | (1 << 5) | (1 << 10);
+	/* WBINVD, C1 on all CPUs, a fixed-feature power button (PM1 bit 8), no sleep button,
+	 * reset reg */
+	fadt->flags = (1 << 0) | (1 << 2) | (1 << 5) | (1 << 10);
 	fadt->reset_reg = io_gas(0x64, 1);
 	fadt->reset_value = 0xfe;
 	memcpy(&fadt->hypervisor_vendor, "VSRV", 4);

@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""virtio-blk benchmark: one guest (build/guests/vbench.elf), two monitors, one run.
+
+`vsrv run` and `qemu-system-x86_64 -M microvm -enable-kvm` (virtio-mmio) boot the same guest ELF
+on the same raw image file with the host page cache off on both (vsrv `cache=none`, QEMU
+`cache=none,aio=native`: O_DIRECT). The guest runs timed phases (4 KiB random read/write at
+queue depth 1 and 32, sequential 1 MiB read/write) and reports operations and its own TSC time.
+Before each phase it waits for a byte on its serial line, so this script can read the VM's KVM
+exit counter (debugfs /sys/kernel/debug/kvm/PID-FD/exits, the same counter for both monitors)
+around each phase: exits per request. The floor is fio on the same file with O_DIRECT.
+
+Usage: bench/virtio-blk.py [--ms N] [--size MiB] [--dir DIR]
+"""
+import argparse, glob, json, os, re, shutil, subprocess, sys, tempfile, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.environ.get("BUILD", os.path.join(ROOT, "build"))
+PHASES = ["randread-qd1", "randread-qd32", "randwrite-qd1", "randwrite-qd32", "seqread-1m", "seqwrite-1m"]
+
+
+def debugfs_ok():
+    """KVM's per-VM exit counters are readable (not on kernels in lockdown, as on our PVM hosts)."""
+    if not os.path.isdir("/sys/kernel/debug/kvm"):
+        subprocess.run(["mount", "-t", "debugfs", "none", "/sys/kernel/debug"], stderr=subprocess.DEVNULL)
+    try:
+        with open("/sys/kernel/debug/kvm/exits") as f:
+            f.read()
+        return True
+    except OSError:
+        return False
+
+
+def vm_exits(pid):
+    total = None
+    for d in glob.glob("/sys/kernel/debug/kvm/%d-*" % pid):
+        try:
+            with open(os.path.join(d, "exits")) as f:
+                total = (total or 0) + int(f.read())
+        except OSError:
+            pass
+    return total
+
+
+def run_guest(cmd, ms, with_exits):
+    """Boot, drive the phases, return {phase: dict(ops, bytes, us, kicks, exits)}."""
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    res, e0, deadline = {}, None, time.time() + 60 + 3 * ms / 1000 * len(PHASES)
+    try:
+        for raw in p.stdout:
+            line = raw.decode(errors="replace").strip()
+            if time.time() > deadline:
+                break
+            m = re.search(r"vbench: ready (\S+)", line)
+            if m:
+                e0 = vm_exits(p.pid) if with_exits else None
+                p.stdin.write(b"g")
+                p.stdin.flush()
+                continue
+            m = re.search(r"vbench: (\S+) ops=(\d+) bytes=(\d+) us=(\d+) kicks=(\d+) regs=(\d+)", line)
+            if m:
+                e1 = vm_exits(p.pid) if with_exits else None
+                ops, nbytes, us, kicks, regs = map(int, m.groups()[1:])
+                res[m.group(1)] = dict(ops=ops, bytes=nbytes, us=us, kicks=kicks, regs=regs,
+                                       exits=(e1 - e0) if e0 is not None and e1 is not None else None)
+            if "RESULT:" in line:
+                break
+    finally:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    if "randread-qd1" not in res:
+        sys.stderr.write("guest failed: %s\n%s\n" % (" ".join(cmd), p.stderr.read().decode(errors="replace")[-500:]))
+    return res
+
+
+def fio(path, rw, bs, qd, ms):
+    out = subprocess.run(["fio", "--name=f", "--filename=" + path, "--direct=1", "--ioengine=io_uring",
+                          "--rw=" + rw, "--bs=" + bs, "--iodepth=" + str(qd), "--time_based",
+                          "--runtime=%dms" % ms, "--output-format=json"], capture_output=True, text=True)
+    if out.returncode:
+        return None
+    j = json.loads(out.stdout[out.stdout.index("{"):])["jobs"][0]
+    side = j["read"] if "read" in rw else j["write"]
+    return dict(iops=side["iops"], mibs=side["bw_bytes"] / 1048576.0)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ms", type=int, default=int(os.environ.get("BENCH_MS", "1000")))
+    ap.add_argument("--size", type=int, default=256, help="image size in MiB")
+    ap.add_argument("--dir", default=os.path.join(BUILD, "bench"))
+    a = ap.parse_args()
+    vsrv, guest = os.path.join(BUILD, "vsrv"), os.path.join(BUILD, "guests", "vbench.elf")
+    qemu = shutil.which("qemu-system-x86_64")
+    if not os.access("/dev/kvm", os.W_OK):
+        print("virtio-blk bench: skipped (no usable /dev/kvm)")
+        return 0
+    os.makedirs(a.dir, exist_ok=True)
+    tmp = tempfile.mkdtemp(dir=a.dir, prefix="vblk.")
+    img = os.path.join(tmp, "disk.raw")
+    try:
+        with open(img, "wb") as f:  # real data everywhere: no holes for reads to skip
+            chunk = os.urandom(1 << 20)
+            for _ in range(a.size):
+                f.write(chunk)
+            os.fsync(f.fileno())
+        exits = debugfs_ok()
+        cmdline = "sync ms=%d" % a.ms
+        vs = run_guest([vsrv, "run", "--kernel", guest, "--memory", "128M", "--serial", "stdio", "--cmdline", cmdline,
+                        "--disk", img + ",format=raw,cache=none"], a.ms, exits)
+        qm = {}
+        if qemu:
+            qm = run_guest([qemu, "-M", "microvm", "-enable-kvm", "-m", "128", "-nodefaults", "-nographic",
+                            "-serial", "stdio", "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4",
+                            "-global", "virtio-mmio.force-legacy=false", "-kernel", guest, "-append", cmdline,
+                            "-drive", "id=d0,file=%s,format=raw,if=none,cache=none,aio=native" % img,
+                            "-device", "virtio-blk-device,drive=d0"], a.ms, exits)
+        fl = {}
+        if shutil.which("fio"):
+            for ph, (rw, bs, qd) in zip(PHASES, [("randread", "4k", 1), ("randread", "4k", 32), ("randwrite", "4k", 1),
+                                                 ("randwrite", "4k", 32), ("read", "1m", 4), ("write", "1m", 4)]):
+                fl[ph] = fio(img, rw, bs, qd, a.ms)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    def fig(r, ph):
+        x = r.get(ph)
+        if not x or not x["us"]:
+            return None
+        return x["bytes"] / 1048576.0 / (x["us"] / 1e6) if ph.startswith("seq") else x["ops"] / (x["us"] / 1e6)
+
+    def epr(r, ph):
+        x, nop = r.get(ph), r.get("nop")
+        if not x or x["exits"] is None or not x["ops"]:
+            return None
+        base = nop["exits"] if nop and nop["exits"] is not None else 0
+        return max(x["exits"] - base, 0) / x["ops"]
+
+    def rpr(r, ph):
+        x = r.get(ph)
+        return x["regs"] / x["ops"] if x and x["ops"] else None
+
+    def f(v, w=9, p=0):
+        return ("%*.*f" % (w, p, v)) if v is not None else "%*s" % (w, "-")
+
+    print("virtio-blk, %d MiB raw image, O_DIRECT on both monitors, %d ms per phase (guest TSC timing);" % (a.size, a.ms))
+    print("acc/req = guest register accesses (each one a KVM exit) per request, counted by the guest;")
+    print("ex/req = all KVM exits per request from debugfs%s" % (
+        "" if exits else ": unreadable on this host (lockdown), and kvm:kvm_exit does not fire under PVM"))
+    print("%-15s %5s %9s %9s %6s %9s %6s %8s %8s %8s %8s" % ("phase", "unit", "vsrv", "qemu", "ratio", "fio", "%fio",
+                                                           "acc/req", "qemu", "ex/req", "qemu"))
+    for ph in PHASES:
+        v, q = fig(vs, ph), fig(qm, ph)
+        fo = fl.get(ph)
+        fv = (fo["mibs"] if ph.startswith("seq") else fo["iops"]) if fo else None
+        print("%-15s %5s %s %s %s %s %s %s %s %s %s" % (
+            ph, "MiB/s" if ph.startswith("seq") else "IOPS", f(v), f(q),
+            f(v / q if v and q else None, 6, 2), f(fv), f(100 * v / fv if v and fv else None, 6),
+            f(rpr(vs, ph), 8, 2), f(rpr(qm, ph), 8, 2), f(epr(vs, ph), 8, 2), f(epr(qm, ph), 8, 2)))
+    return 0 if vs else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,10 @@
+# virtio benchmarks (`make bench`): bench/virtio-blk.py boots build/guests/vbench.elf under
+# vsrv run and QEMU microvm on one raw image (O_DIRECT), with fio on the file as the floor.
+.PHONY: bench-virtio
+bench: bench-virtio
+bench-virtio: all
+	@BUILD=$(BUILD) python3 bench/virtio-blk.py
+bench-virtio: bench-virtio-net
+.PHONY: bench-virtio-net
+bench-virtio-net: all
+	@BUILD=$(BUILD) bash bench/virtio-net.sh

@@ -1,0 +1,150 @@
+/* Disk image files through lib/vhd. See diskimg.h. */
+#include "server/diskimg.h"
+
+#include "vhd/vhd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int diskimg_create(const char *path, const char *format, const char *subformat, uint64_t size,
+		   uint64_t *actual, char *err, size_t errlen)
+{
+	if (!strcmp(format, "vhd")) {
+		struct vhd_create_opts o = { .size = size, .excl = true };
+		struct vhd_info info;
+		struct vhd *v;
+		int rc;
+
+		o.type = subformat && !strcmp(subformat, "fixed") ? VHD_TYPE_FIXED : VHD_TYPE_DYNAMIC;
+		rc = vhd_create(path, &o, &v);
+		if (rc) {
+			snprintf(err, errlen, "%s", vhd_errmsg());
+			return rc;
+		}
+		vhd_get_info(v, &info);
+		*actual = info.virtual_size;
+		rc = vhd_close(v);
+		if (rc) {
+			snprintf(err, errlen, "%s", vhd_errmsg());
+			unlink(path);
+		}
+		return rc;
+	}
+	{
+		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640), rc = 0;
+
+		if (fd < 0) {
+			rc = -errno;
+			snprintf(err, errlen, "cannot create the file: %s", strerror(errno));
+			return rc;
+		}
+		if (ftruncate(fd, (off_t)size) < 0 || fsync(fd) < 0) {
+			rc = -errno;
+			snprintf(err, errlen, "cannot size the file: %s", strerror(errno));
+			unlink(path);
+		}
+		close(fd);
+		*actual = size;
+		return rc;
+	}
+}
+
+int diskimg_resize(const char *path, const char *format, uint64_t size, uint64_t *actual,
+		   char *err, size_t errlen)
+{
+	if (!strcmp(format, "vhd")) {
+		struct vhd_info info;
+		struct vhd *v;
+		int rc = vhd_open(path, 0, &v);
+
+		if (rc) {
+			snprintf(err, errlen, "%s", vhd_errmsg());
+			return rc;
+		}
+		vhd_get_info(v, &info);
+		if (size < info.virtual_size) {
+			vhd_close(v);
+			snprintf(err, errlen, "size: shrinking a disk loses data; only growing is allowed");
+			return -EINVAL;
+		}
+		rc = vhd_resize(v, size, false, 0);
+		if (rc)
+			snprintf(err, errlen, "%s", vhd_errmsg());
+		vhd_get_info(v, &info);
+		*actual = info.virtual_size;
+		if (vhd_close(v) && !rc) {
+			snprintf(err, errlen, "%s", vhd_errmsg());
+			rc = -EIO;
+		}
+		return rc;
+	}
+	{
+		struct stat st;
+
+		if (stat(path, &st) < 0) {
+			snprintf(err, errlen, "%s", strerror(errno));
+			return -errno;
+		}
+		if ((uint64_t)st.st_size > size) {
+			snprintf(err, errlen, "size: shrinking a disk loses data; only growing is allowed");
+			return -EINVAL;
+		}
+		if (truncate(path, (off_t)size) < 0) {
+			snprintf(err, errlen, "%s", strerror(errno));
+			return -errno;
+		}
+		*actual = size;
+		return 0;
+	}
+}
+
+static void hex(char *out, const uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		sprintf(out + 2 * i, "%02x", b[i]);
+}
+
+json_t *diskimg_info_json(const char *path, const char *format)
+{
+	struct vhd_info info;
+	struct vhd *v;
+	char uuid[33], creator[5];
+	json_t *o;
+	int rc;
+
+	if (strcmp(format, "vhd")) {
+		struct stat st;
+
+		if (stat(path, &st) < 0)
+			return json_pack("{s:s}", "error", strerror(errno));
+		return json_pack("{s:s,s:I,s:I}", "format", "raw", "virtual_size", (json_int_t)st.st_size,
+				 "allocated", (json_int_t)st.st_blocks * 512);
+	}
+	rc = vhd_open(path, VHD_RDONLY, &v);
+	if (rc)
+		return json_pack("{s:s}", "error", vhd_errmsg());
+	vhd_get_info(v, &info);
+	hex(uuid, info.uuid, 16);
+	memcpy(creator, info.creator_app, 4);
+	creator[4] = '\0';
+	for (int i = 0; i < 4; i++)
+		if ((unsigned char)creator[i] < 0x20 || (unsigned char)creator[i] > 0x7e)
+			creator[i] = creator[i] ? '?' : ' ';
+	o = json_pack("{s:s,s:s,s:I,s:I,s:s,s:s,s:I,s:I}", "format", "vhd",
+		      "subformat", vhd_type_name(info.type), "virtual_size",
+		      (json_int_t)info.virtual_size, "file_size", (json_int_t)info.file_size,
+		      "uuid", uuid, "creator", creator, "allocated", (json_int_t)info.file_blocks,
+		      "timestamp", (json_int_t)info.timestamp);
+	if (info.type != VHD_TYPE_FIXED) {
+		json_object_set_new(o, "block_size", json_integer(info.block_size));
+		json_object_set_new(o, "allocated_blocks", json_integer(info.allocated_blocks));
+	}
+	if (info.type == VHD_TYPE_DIFF)
+		json_object_set_new(o, "parent", json_string(info.parent_path));
+	vhd_close(v);
+	return o;
+}

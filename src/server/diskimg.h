@@ -1,0 +1,28 @@
+/* Disk image files of the server's storage directory, through lib/vhd (VHD fixed and
+ * dynamic) or plain files (raw). */
+#ifndef VSRV_SERVER_DISKIMG_H
+#define VSRV_SERVER_DISKIMG_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Create a new image at path (it must not exist): format "raw" (a sparse file of size
+ * bytes) or "vhd" with subformat "dynamic" or "fixed" (size rounded up to a CHS geometry,
+ * as `vsrv img create` and qemu-img do). *actual receives the virtual size the guest will
+ * see. On failure nothing is left at path and err holds a message. 0 or -errno. */
+int diskimg_create(const char *path, const char *format, const char *subformat, uint64_t size,
+		   uint64_t *actual, char *err, size_t errlen);
+
+/* Grow the image at path to size bytes (never shrinks: -EINVAL). *actual as above.
+ * 0 or -errno with a message in err. */
+int diskimg_resize(const char *path, const char *format, uint64_t size, uint64_t *actual,
+		   char *err, size_t errlen);
+
+/* What the image file says about itself (read-only: the file is never written): VHD type,
+ * virtual size, block size and allocated blocks, unique id, creator, parent; for raw the
+ * file size. New reference; on an unreadable image {"error": "..."}. */
+json_t *diskimg_info_json(const char *path, const char *format);
+
+#endif

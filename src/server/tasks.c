@@ -1,0 +1,212 @@
+/* Tasks: inventory rows plus a detached thread each. See tasks.h. */
+#include "server/tasks.h"
+#include "server/events.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct task {
+	struct server *srv;
+	int64_t id;
+	char kind[32], object[64], who[64];
+	task_fn fn;
+	void *arg;
+	void (*arg_free)(void *);
+	double last_time, last_fraction;
+	char error[512];
+};
+
+static double mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+struct server *task_server(struct task *t)
+{
+	return t->srv;
+}
+
+void task_error(struct task *t, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(t->error, sizeof(t->error), fmt, ap);
+	va_end(ap);
+}
+
+static int task_update(struct task *t, const char *state, double progress, const char *error)
+{
+	struct dbc *c = db_get(t->srv->db);
+	bool end = strcmp(state, "running") != 0;
+	sqlite3_stmt *s;
+	int rc = -EIO;
+
+	if (!c)
+		return -EIO;
+	if (db_begin(c))
+		goto out;
+	s = db_stmt(c, "UPDATE tasks SET state = ?, progress = ?, error = ?, finished = "
+		       "CASE WHEN ? THEN ? ELSE NULL END WHERE id = ?");
+	if (!s) {
+		db_rollback(c);
+		goto out;
+	}
+	sqlite3_bind_text(s, 1, state, -1, SQLITE_STATIC);
+	sqlite3_bind_double(s, 2, progress);
+	sqlite3_bind_text(s, 3, error, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 4, end);
+	sqlite3_bind_double(s, 5, now_real());
+	sqlite3_bind_int64(s, 6, t->id);
+	rc = db_rc(c, sqlite3_step(s));
+	db_done(s);
+	if (!rc)
+		rc = events_emit(t->srv, c, end ? (error ? "task-failed" : "task-done") : "task-progress",
+				 "task", t->object, t->who,
+				 json_pack("{s:I,s:s,s:f,s:s?}", "task", (json_int_t)t->id, "kind", t->kind,
+					   "progress", progress, "error", error),
+				 "task %lld (%s of %s): %s %.0f%%%s%s", (long long)t->id, t->kind,
+				 t->object, state, progress * 100, error ? ": " : "", error ? error : "");
+	if (rc || db_commit(c))
+		db_rollback(c);
+out:
+	db_put(c);
+	return rc;
+}
+
+void task_progress(struct task *t, double f)
+{
+	double now = mono();
+
+	if (f < 0)
+		f = 0;
+	if (f > 1)
+		f = 1;
+	if (f - t->last_fraction < 0.1 && now - t->last_time < 0.25)
+		return;
+	t->last_fraction = f;
+	t->last_time = now;
+	task_update(t, "running", f, NULL);
+}
+
+static void *task_thread(void *p)
+{
+	struct task *t = p;
+	int rc = t->fn(t, t->arg);
+
+	if (rc && !t->error[0])
+		snprintf(t->error, sizeof(t->error), "%s", strerror(-rc));
+	task_update(t, rc ? "failed" : "done", rc ? t->last_fraction : 1.0, rc ? t->error : NULL);
+	vsrv_log("task %lld (%s of %s): %s%s", (long long)t->id, t->kind, t->object,
+		 rc ? "failed: " : "done", rc ? t->error : "");
+	if (t->arg_free)
+		t->arg_free(t->arg);
+	free(t);
+	return NULL;
+}
+
+int task_start(struct server *srv, const char *kind, const char *object, const char *who,
+	       task_fn fn, void *arg, void (*arg_free)(void *), int64_t *id)
+{
+	struct task *t = calloc(1, sizeof(*t));
+	struct dbc *c = NULL;
+	sqlite3_stmt *s;
+	pthread_attr_t at;
+	pthread_t th;
+	int rc = -ENOMEM;
+
+	if (!t)
+		goto err;
+	t->srv = srv;
+	t->fn = fn;
+	t->arg = arg;
+	t->arg_free = arg_free;
+	t->last_time = mono();
+	snprintf(t->kind, sizeof(t->kind), "%s", kind);
+	snprintf(t->object, sizeof(t->object), "%s", object);
+	snprintf(t->who, sizeof(t->who), "%s", who ? who : "");
+	rc = -EIO;
+	c = db_get(srv->db);
+	if (!c || db_begin(c))
+		goto err;
+	s = db_stmt(c, "INSERT INTO tasks (kind, object, state, progress, user, created) "
+		       "VALUES (?, ?, 'running', 0, ?, ?)");
+	if (!s) {
+		db_rollback(c);
+		goto err;
+	}
+	sqlite3_bind_text(s, 1, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, object, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, who, -1, SQLITE_STATIC);
+	sqlite3_bind_double(s, 4, now_real());
+	rc = db_rc(c, sqlite3_step(s));
+	db_done(s);
+	t->id = sqlite3_last_insert_rowid(c->c);
+	if (!rc)
+		rc = events_emit(srv, c, "task-started", "task", object, who,
+				 json_pack("{s:I,s:s}", "task", (json_int_t)t->id, "kind", kind),
+				 "task %lld: %s of %s", (long long)t->id, kind, object);
+	if (rc || (rc = db_commit(c))) {
+		db_rollback(c);
+		goto err;
+	}
+	db_put(c);
+	c = NULL;
+	if (id)
+		*id = t->id;
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	rc = -pthread_create(&th, &at, task_thread, t);
+	pthread_attr_destroy(&at);
+	if (rc) {
+		task_update(t, "failed", 0, "cannot start a thread");
+		goto err;
+	}
+	return 0;
+err:
+	if (c)
+		db_put(c);
+	if (arg_free)
+		arg_free(arg);
+	free(t);
+	return rc;
+}
+
+bool task_running(struct dbc *c, const char *kind, const char *object)
+{
+	sqlite3_stmt *s = db_stmt(c, "SELECT 1 FROM tasks WHERE kind = ? AND object = ? AND "
+				     "state = 'running'");
+	bool r = false;
+
+	if (!s)
+		return false;
+	sqlite3_bind_text(s, 1, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, object, -1, SQLITE_STATIC);
+	r = sqlite3_step(s) == SQLITE_ROW;
+	db_done(s);
+	return r;
+}
+
+int tasks_recover(struct server *srv, struct dbc *c)
+{
+	sqlite3_stmt *s = db_stmt(c, "UPDATE tasks SET state = 'failed', error = 'interrupted by a "
+				     "daemon restart', finished = ? WHERE state = 'running'");
+	int n = 0;
+
+	(void)srv;
+	if (!s)
+		return -EIO;
+	sqlite3_bind_double(s, 1, now_real());
+	if (sqlite3_step(s) == SQLITE_DONE)
+		n = sqlite3_changes(c->c);
+	db_done(s);
+	return n;
+}

@@ -1,0 +1,38 @@
+/* Long operations (undo-disk commits, conversions, copies) run as tasks: a row in the
+ * inventory's tasks table (kind, object, state running/done/failed, progress 0..1, error)
+ * and a thread of their own; progress and the end are also events (task-progress,
+ * task-done, task-failed), so /api/v1/events followers see them. */
+#ifndef VSRV_SERVER_TASKS_H
+#define VSRV_SERVER_TASKS_H
+
+#include "server/server.h"
+
+struct task;
+
+/* The work: runs on the task's thread with its own inventory connection available through
+ * task_db. Returns 0 or -errno (then task_error's message, or strerror, is recorded). */
+typedef int (*task_fn)(struct task *t, void *arg);
+
+/* Record a running task and start fn(t, arg) on a detached thread. arg is owned by the task
+ * from then on and freed with arg_free (may be NULL) when it ends, also when the start
+ * fails. Returns 0 and *id (may be NULL) or -errno. */
+int task_start(struct server *srv, const char *kind, const char *object, const char *who,
+	       task_fn fn, void *arg, void (*arg_free)(void *), int64_t *id);
+
+/* Report progress (0..1) from fn. Written to the inventory at most every 250 ms or 10%. */
+void task_progress(struct task *t, double fraction);
+
+/* Set the message recorded when fn fails. */
+void task_error(struct task *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The server of a task (for fn). */
+struct server *task_server(struct task *t);
+
+/* Whether a task of kind on object is running. */
+bool task_running(struct dbc *c, const char *kind, const char *object);
+
+/* At start-up: tasks a previous daemon left running are marked failed ("interrupted by a
+ * daemon restart"). Returns how many. */
+int tasks_recover(struct server *srv, struct dbc *c);
+
+#endif

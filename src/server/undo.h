@@ -1,0 +1,26 @@
+/* Undo disks (Virtual Server's): with a VM's undo_disks setting other than "off", every
+ * writable disk of the VM runs on a differencing VHD (DATA/vms/ID/undo-IDX.vhd) over the
+ * disk, which is never written while the VM runs. When the VM ends (powered off, turned
+ * off, shut down; not when it crashed, reset or was restarted by policy) the request's
+ * choice or the setting decides: keep (the undo disks stay and the next start continues
+ * on them), discard (deleted), commit (merged into the disks by a task, then deleted). */
+#ifndef VSRV_SERVER_UNDO_H
+#define VSRV_SERVER_UNDO_H
+
+#include "server/server.h"
+
+/* The image VM id runs on for its disk number idx (path, format): the undo disk, created
+ * now over the disk unless it exists. Only VHD disks can have one (-EINVAL with a message
+ * in err). Writes the path into out. 0 or -errno. */
+int undo_prepare(struct server *srv, int64_t id, int idx, const char *path, const char *format,
+		 char *out, size_t n, char *err, size_t errlen);
+
+/* Apply action ("keep", "discard", "commit") to VM id's undo disks after it ended. A
+ * commit runs as a task (kind "undo-commit", object the VM's name). Returns 0 or -errno. */
+int undo_finish(struct server *srv, int64_t id, const char *name, const char *action,
+		const char *who);
+
+/* Whether VM id has undo disks on the host (kept, or waiting for a commit). */
+bool undo_pending(struct server *srv, int64_t id);
+
+#endif

@@ -1,0 +1,18 @@
+/* The server's side of a VMM's control socket (src/vmm/control.h): DIR/control.sock in the
+ * VM's runtime directory, where `vsrv run --control` listens. */
+#ifndef VSRV_SERVER_VMCTL_H
+#define VSRV_SERVER_VMCTL_H
+
+#include "server/server.h"
+
+/* The socket's path for VM id, into buf. 0 or -ENAMETOOLONG (a Unix socket path is at most
+ * 107 bytes: the data directory must be short enough). */
+int vmctl_path(struct server *srv, int64_t id, char *buf, size_t n);
+
+/* Send {"cmd": cmd} to VM id's VMM and wait up to timeout_ms for its reply. Returns 0 and
+ * *reply (a new reference; its "ok" is true), -EPROTO with *reply set when the VMM answered
+ * {"ok":false,"error":...}, -ENOENT/-ECONNREFUSED when no VMM listens (not running, or
+ * started by an older vsrv without a control socket), -ETIMEDOUT, or -errno. */
+int vmctl_call(struct server *srv, int64_t id, const char *cmd, int timeout_ms, json_t **reply);
+
+#endif

@@ -1,0 +1,357 @@
+/* The control socket: JSON lines over a Unix socket, served on the control loop. See
+ * control.h. */
+#include "vmm/control.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "devices/acpi_pm.h"
+#include "util/log.h"
+#include "vmm/vcpu.h"
+#include "vmm/vm.h"
+
+#define CTL_MAX_CLIENTS 8
+#define CTL_LINE_MAX    4096
+#define CTL_PARK_MS     2000
+
+struct ctl_client {
+	struct control *ctl;
+	int fd;
+	size_t len;
+	bool overflow;          /* the current line is too long: drop it up to its newline */
+	char buf[CTL_LINE_MAX];
+};
+
+struct control {
+	int lfd;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct vm *vm;          /* while attached */
+	bool paused;
+	double started;         /* when the first VM was attached (monotonic seconds) */
+	unsigned boots;         /* VMs attached: 1 + guest resets */
+	struct ctl_client cl[CTL_MAX_CLIENTS];
+};
+
+static double mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void client_close(struct control *c, struct ctl_client *k)
+{
+	if (c->vm)
+		evloop_del(c->vm->loop, k->fd);
+	close(k->fd);
+	k->fd = -1;
+	k->len = 0;
+	k->overflow = false;
+}
+
+static void reply(struct control *c, struct ctl_client *k, json_t *r, json_t *id)
+{
+	char *s;
+	size_t n;
+
+	if (id)
+		json_object_set(r, "id", id);
+	s = json_dumps(r, JSON_COMPACT | JSON_REAL_PRECISION(6));
+	json_decref(r);
+	if (!s)
+		return;
+	n = strlen(s);
+	{
+		struct iovec iov[2] = { { s, n }, { "\n", 1 } };
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+
+		/* Replies are small; a client that does not read them goes. */
+		if (sendmsg(k->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)n + 1)
+			client_close(c, k);
+	}
+	free(s);
+}
+
+static json_t *error(const char *msg)
+{
+	return json_pack("{s:b,s:s}", "ok", 0, "error", msg);
+}
+
+static long rss_bytes(void)
+{
+	FILE *f = fopen("/proc/self/statm", "re");
+	long pages = 0, rss = 0;
+
+	if (f) {
+		if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+			rss = 0;
+		fclose(f);
+	}
+	return rss * sysconf(_SC_PAGESIZE);
+}
+
+static json_t *do_status(struct control *c)
+{
+	struct vm *vm = c->vm;
+
+	return json_pack("{s:b,s:s,s:f,s:i,s:I,s:i}", "ok", 1,
+			 "state", c->paused ? "paused" : "running",
+			 "uptime", mono() - c->started,
+			 "vcpus", (int)vm->nr_vcpus,
+			 "memory", (json_int_t)vm->mem->size,
+			 "boots", (int)c->boots);
+}
+
+static json_t *do_stats(struct control *c)
+{
+	struct vm *vm = c->vm;
+	json_t *r = do_status(c), *v = json_array();
+	unsigned long total = 0;
+	double cpu = 0;
+
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *p = vm->vcpus[i];
+		unsigned long ex = __atomic_load_n(&p->exits, __ATOMIC_RELAXED);
+		double s = vcpu_cpu_seconds(p);
+
+		total += ex;
+		cpu += s;
+		json_array_append_new(v, json_pack("{s:i,s:I,s:f}", "id", (int)i,
+						   "exits", (json_int_t)ex, "cpu_seconds", s));
+	}
+	json_object_set_new(r, "vcpu", v);
+	json_object_set_new(r, "exits", json_integer((json_int_t)total));
+	json_object_set_new(r, "vcpu_seconds", json_real(cpu));
+	json_object_set_new(r, "rss", json_integer(rss_bytes()));
+	return r;
+}
+
+static json_t *do_pause(struct control *c, bool pause)
+{
+	struct vm *vm = c->vm;
+	unsigned i;
+
+	if (pause == c->paused)
+		return error(pause ? "already paused" : "not paused");
+	if (!pause) {
+		for (i = 0; i < vm->nr_vcpus; i++)
+			vcpu_resume(vm->vcpus[i]);
+		c->paused = false;
+		vsrv_log("resumed by the control socket");
+		return json_pack("{s:b,s:s}", "ok", 1, "state", "running");
+	}
+	for (i = 0; i < vm->nr_vcpus; i++)
+		vcpu_pause(vm->vcpus[i]);
+	/* vCPU threads leave KVM_RUN within microseconds of the kick; the wait is bounded so a
+	 * stuck one cannot hang the loop. */
+	for (i = 0; i < vm->nr_vcpus; i++)
+		if (vcpu_wait_parked(vm->vcpus[i], CTL_PARK_MS) < 0) {
+			for (unsigned j = 0; j < vm->nr_vcpus; j++)
+				vcpu_resume(vm->vcpus[j]);
+			vsrv_log("pause: vCPU %u did not stop within %d ms", i, CTL_PARK_MS);
+			return error("a vCPU did not stop in time");
+		}
+	c->paused = true;
+	vsrv_log("paused by the control socket");
+	return json_pack("{s:b,s:s}", "ok", 1, "state", "paused");
+}
+
+static void handle_line(struct control *c, struct ctl_client *k, const char *line)
+{
+	json_error_t je;
+	json_t *msg = json_loads(line, JSON_REJECT_DUPLICATES, &je), *id = NULL, *r;
+	const char *cmd = NULL;
+
+	if (!msg || !json_is_object(msg)) {
+		reply(c, k, error("expected one JSON object per line"), NULL);
+		json_decref(msg);
+		return;
+	}
+	id = json_object_get(msg, "id");
+	if (json_unpack(msg, "{s:s}", "cmd", &cmd))
+		r = error("missing \"cmd\" (a string)");
+	else if (!strcmp(cmd, "status"))
+		r = do_status(c);
+	else if (!strcmp(cmd, "stats"))
+		r = do_stats(c);
+	else if (!strcmp(cmd, "pause"))
+		r = do_pause(c, true);
+	else if (!strcmp(cmd, "resume"))
+		r = do_pause(c, false);
+	else if (!strcmp(cmd, "power-button")) {
+		acpi_pm_power_button(c->vm->acpi_pm);
+		vsrv_log("power button pressed through the control socket");
+		r = json_pack("{s:b}", "ok", 1);
+	} else if (!strcmp(cmd, "quit")) {
+		vsrv_log("quit through the control socket");
+		vm_request_stop(c->vm, 0);
+		r = json_pack("{s:b}", "ok", 1);
+	} else
+		r = error("unknown cmd (status, pause, resume, stats, power-button, quit)");
+	reply(c, k, r, id);
+	json_decref(msg);
+}
+
+static void on_client(void *opaque, uint32_t events)
+{
+	struct ctl_client *k = opaque;
+	struct control *c = k->ctl;
+	ssize_t r;
+
+	(void)events;
+	if (k->fd < 0)
+		return;
+	r = read(k->fd, k->buf + k->len, sizeof(k->buf) - k->len);
+	if (r <= 0) {
+		if (r == 0 || (errno != EAGAIN && errno != EINTR))
+			client_close(c, k);
+		return;
+	}
+	k->len += (size_t)r;
+	for (;;) {
+		char *nl = memchr(k->buf, '\n', k->len);
+		size_t used;
+
+		if (!nl) {
+			if (k->len == sizeof(k->buf)) {
+				if (!k->overflow)
+					reply(c, k, error("line too long (4 KiB at most)"), NULL);
+				if (k->fd < 0)
+					return;
+				k->overflow = true;
+				k->len = 0;
+			}
+			return;
+		}
+		*nl = '\0';
+		used = (size_t)(nl - k->buf) + 1;
+		if (!k->overflow)
+			handle_line(c, k, k->buf);
+		k->overflow = false;
+		if (k->fd < 0)
+			return;
+		memmove(k->buf, k->buf + used, k->len - used);
+		k->len -= used;
+	}
+}
+
+static void on_accept(void *opaque, uint32_t events)
+{
+	struct control *c = opaque;
+	int fd = accept4(c->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK), i;
+
+	(void)events;
+	if (fd < 0)
+		return;
+	for (i = 0; i < CTL_MAX_CLIENTS && c->cl[i].fd >= 0; i++)
+		;
+	if (i == CTL_MAX_CLIENTS) {
+		close(fd); /* too many: the newest is refused */
+		return;
+	}
+	c->cl[i].fd = fd;
+	c->cl[i].len = 0;
+	c->cl[i].overflow = false;
+	if (evloop_add(c->vm->loop, fd, EPOLLIN, on_client, &c->cl[i]) < 0) {
+		close(fd);
+		c->cl[i].fd = -1;
+	}
+}
+
+int control_open(const char *path, struct control **out)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct control *c;
+	int ret;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		vsrv_log("--control %s: path too long for a Unix socket", path);
+		return -ENAMETOOLONG;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
+		c->cl[i].fd = -1;
+		c->cl[i].ctl = c;
+	}
+	strcpy(sa.sun_path, path);
+	strcpy(c->path, path);
+	c->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (c->lfd < 0) {
+		ret = -errno;
+		goto err;
+	}
+	unlink(path);
+	/* Created 0600: only our user may control the VM. */
+	{
+		mode_t old = umask(0177);
+		ret = bind(c->lfd, (struct sockaddr *)&sa, sizeof(sa));
+		umask(old);
+	}
+	if (ret < 0 || listen(c->lfd, 8) < 0) {
+		ret = -errno;
+		close(c->lfd);
+		goto err;
+	}
+	*out = c;
+	return 0;
+err:
+	vsrv_log("--control %s: %s", path, strerror(-ret));
+	free(c);
+	return ret;
+}
+
+int control_attach(struct control *c, struct vm *vm)
+{
+	int ret;
+
+	c->vm = vm;
+	c->paused = false;
+	if (!c->boots++)
+		c->started = mono();
+	ret = evloop_add(vm->loop, c->lfd, EPOLLIN, on_accept, c);
+	if (ret < 0)
+		return ret;
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+		if (c->cl[i].fd >= 0 && evloop_add(vm->loop, c->cl[i].fd, EPOLLIN, on_client, &c->cl[i]) < 0)
+			client_close(c, &c->cl[i]);
+	return 0;
+}
+
+void control_detach(struct control *c)
+{
+	if (!c->vm)
+		return;
+	evloop_del(c->vm->loop, c->lfd);
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+		if (c->cl[i].fd >= 0)
+			evloop_del(c->vm->loop, c->cl[i].fd);
+	c->vm = NULL;
+}
+
+void control_close(struct control *c)
+{
+	if (!c)
+		return;
+	control_detach(c);
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+		if (c->cl[i].fd >= 0)
+			close(c->cl[i].fd);
+	close(c->lfd);
+	unlink(c->path);
+	free(c);
+}

@@ -1,0 +1,36 @@
+/* The VMM's control socket (`vsrv run --control PATH`): a listening Unix socket (mode
+ * 0600) on which a supervisor (the server's shim or a person with socat) sends one JSON
+ * object per line and gets one JSON object per line back:
+ *
+ *   {"cmd":"status"}        {"ok":true,"state":"running"|"paused","uptime":S,"vcpus":N,...}
+ *   {"cmd":"pause"}         every vCPU leaves KVM_RUN and parks; replies once all are parked
+ *   {"cmd":"resume"}        the vCPUs run again
+ *   {"cmd":"stats"}         per-vCPU exits and CPU seconds, guest memory, process RSS
+ *   {"cmd":"power-button"}  presses the ACPI power button (see devices/acpi_pm.h)
+ *   {"cmd":"quit"}          ends the VM at once: `vsrv run` exits with status 0
+ *
+ * An optional "id" member is echoed in the reply. Errors reply {"ok":false,"error":"..."}.
+ * A line longer than 4 KiB, bad JSON or an unknown command gets an error, never a crash.
+ * Everything runs on the control loop's thread; the socket outlives guest resets (the
+ * VM is rebuilt, the socket stays: attach it to each new VM). */
+#ifndef VSRV_VMM_CONTROL_H
+#define VSRV_VMM_CONTROL_H
+
+struct vm;
+struct control;
+
+/* Create the listening socket at path (an existing socket file there is replaced).
+ * Returns 0 and *out (free with control_close), or -errno after logging. */
+int control_open(const char *path, struct control **out);
+
+/* Watch the socket and its clients on vm's control loop; vm is borrowed until
+ * control_detach. Returns 0 or -errno. */
+int control_attach(struct control *c, struct vm *vm);
+
+/* Stop watching (before the VM is destroyed). Clients stay connected. */
+void control_detach(struct control *c);
+
+/* Close the socket and its clients and remove the socket file. NULL is allowed. */
+void control_close(struct control *c);
+
+#endif
