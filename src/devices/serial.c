@@ -2,7 +2,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -29,6 +31,14 @@ enum { R_DATA, R_IER, R_IIR, R_LCR, R_MCR, R_LSR, R_MSR, R_SCR };
 #define IIR_FIFO   0xc0
 #define FCR_ENABLE 0x01
 #define FCR_CLR_RX 0x02
+#define UART_FIFO  16     /* the 16550's transmit FIFO */
+
+/* Output goes through a ring drained by the control loop, so a slow reader (a Unix-socket
+ * client, a blocked terminal or pipe) never blocks a vCPU and loses nothing: while the ring
+ * has no room for a FIFO load, LSR.THRE and TEMT read 0, as a real UART's do while it
+ * sends at line speed. At the end of the VM, what is left is written within this time. */
+#define SERIAL_TX_RING   (64 * 1024)
+#define SERIAL_DRAIN_MS  1000
 
 struct serial {
 	struct vm *vm;
@@ -41,6 +51,17 @@ struct serial {
 	 * vCPU threads under the lock). */
 	int in_fd, out_fd;    /* -1 when absent */
 	int listen_fd;        /* unix: the listening socket */
+	/* Transmit ring (under lock): bytes from tx_head, tx_count of them. tx_posted: a
+	 * drain is scheduled or waiting for the writer (vCPUs post one when it is not). */
+	uint8_t *tx;
+	unsigned tx_head, tx_count;
+	bool tx_posted;
+	unsigned long tx_dropped;  /* written while THRE read 0 (the guest ignored it) */
+	/* The writer (loop thread): a non-blocking fd of its own for out_fd (-1: none), and
+	 * whether it is watched for EPOLLOUT. */
+	int wfd;
+	bool w_watched;
+	pthread_mutex_t wlock; /* one writer at a time: the loop, or serial_sync */
 	bool in_watched;      /* loop thread: in_fd is registered with the loop */
 	bool tty_raw;
 	struct termios saved_tio;
@@ -95,17 +116,30 @@ static uint8_t rx_pop(struct serial *s)
 	return c;
 }
 
+static void tx_drain_msg(void *opaque);
+
+/* Room for one more FIFO load: what THRE (and TEMT) report. */
+static bool tx_room(const struct serial *s)
+{
+	return s->wfd < 0 || SERIAL_TX_RING - s->tx_count >= UART_FIFO;
+}
+
 static void tx_byte(struct serial *s, uint8_t c)
 {
 	if (s->st.mcr & MCR_LOOP) {
 		rx_push(s, c);
 		return;
 	}
-	if (s->out_fd < 0)
+	if (s->wfd < 0)
+		return; /* no backend (none, or no client on the socket) */
+	if (s->tx_count == SERIAL_TX_RING) {
+		s->tx_dropped++;
 		return;
-	while (write(s->out_fd, &c, 1) < 0 && errno == EINTR)
-		;
-	/* Other errors (a client gone, EAGAIN on a slow socket): the byte is dropped. */
+	}
+	s->tx[(s->tx_head + s->tx_count) % SERIAL_TX_RING] = c;
+	s->tx_count++;
+	if (!s->tx_posted)
+		s->tx_posted = evloop_post(s->vm->loop, tx_drain_msg, s) == 0;
 }
 
 static void serial_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
@@ -124,7 +158,9 @@ static void serial_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, b
 			if (is_write) s->st.dll = v; else data[0] = s->st.dll;
 		} else if (is_write) {
 			tx_byte(s, v);
-			s->st.thri = true; /* transmission is instantaneous */
+			/* Transmission is instantaneous while the ring has room; otherwise
+			 * THRI comes when the loop has written some out (tx_drain). */
+			s->st.thri = tx_room(s);
 		} else {
 			data[0] = rx_pop(s);
 		}
@@ -134,7 +170,7 @@ static void serial_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, b
 			if (is_write) s->st.dlm = v; else data[0] = s->st.dlm;
 		} else if (is_write) {
 			/* Enabling THRI with an empty transmitter raises it at once. */
-			if ((v & IER_THRI) && !(s->st.ier & IER_THRI))
+			if ((v & IER_THRI) && !(s->st.ier & IER_THRI) && tx_room(s))
 				s->st.thri = true;
 			s->st.ier = v & 0x0f;
 		} else {
@@ -160,7 +196,7 @@ static void serial_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, b
 		break;
 	case R_LSR:
 		if (!is_write)
-			data[0] = LSR_THRE | LSR_TEMT | (s->st.rx_count ? LSR_DR : 0);
+			data[0] = (tx_room(s) ? LSR_THRE | LSR_TEMT : 0) | (s->st.rx_count ? LSR_DR : 0);
 		break;
 	case R_MSR:
 		if (!is_write) {
@@ -177,6 +213,147 @@ static void serial_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, b
 	}
 	serial_update_irq(s);
 	pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- output (loop thread) ---- */
+static void tx_writable(void *opaque, uint32_t events);
+
+static void watch_output(struct serial *s, bool on)
+{
+	if (on == s->w_watched || s->wfd < 0)
+		return;
+	if (on)
+		s->w_watched = evloop_add(s->vm->loop, s->wfd, EPOLLOUT, tx_writable, s) == 0;
+	else {
+		evloop_del(s->vm->loop, s->wfd);
+		s->w_watched = false;
+	}
+}
+
+/* Write what the ring holds until it is empty or the writer would block. Returns 0 when
+ * empty, -EAGAIN when the writer is full, another -errno when output is lost (the bytes
+ * are discarded). The ring's bytes are read outside the lock: vCPUs only append behind
+ * them. */
+static int tx_write_some(struct serial *s)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&s->wlock);
+	pthread_mutex_lock(&s->lock);
+	while (s->tx_count && s->wfd >= 0) {
+		unsigned head = s->tx_head, chunk = s->tx_count;
+		bool had_room = tx_room(s);
+		ssize_t n;
+
+		if (chunk > SERIAL_TX_RING - head)
+			chunk = SERIAL_TX_RING - head;
+		pthread_mutex_unlock(&s->lock);
+		n = write(s->wfd, s->tx + head, chunk);
+		ret = n < 0 ? -errno : 0;
+		pthread_mutex_lock(&s->lock);
+		if (n < 0 && (errno == EINTR))
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0)
+			n = s->tx_count; /* the reader is gone: discard */
+		s->tx_head = (s->tx_head + (unsigned)n) % SERIAL_TX_RING;
+		s->tx_count -= (unsigned)n;
+		if (!had_room && tx_room(s)) {
+			s->st.thri = true; /* the FIFO has room again */
+			serial_update_irq(s);
+		}
+	}
+	if (ret != -EAGAIN)
+		s->tx_posted = false;
+	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->wlock);
+	return ret;
+}
+
+void serial_sync(struct serial *s)
+{
+	int ret;
+
+	if (!s)
+		return;
+	ret = tx_write_some(s);
+	/* Empty now: a drain posted earlier finds nothing to do. Still full: the loop (which
+	 * has a drain posted or is watching the writer) goes on. */
+	(void)ret;
+}
+
+static void tx_drain(struct serial *s)
+{
+	watch_output(s, tx_write_some(s) == -EAGAIN);
+}
+
+static void tx_drain_msg(void *opaque)
+{
+	tx_drain(opaque);
+}
+
+static void tx_writable(void *opaque, uint32_t events)
+{
+	(void)events;
+	tx_drain(opaque);
+}
+
+/* Give the writer its own non-blocking open file description of fd (setting O_NONBLOCK on
+ * a shared terminal or pipe would change it for other processes too): a socket is dup'ed
+ * (its description is ours), a regular file never blocks, anything else is reopened
+ * through /proc. Returns the new fd, or -1 (output then dropped). */
+static int writer_open(int fd)
+{
+	char path[64];
+	struct stat st;
+	int w;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return -1;
+	if (S_ISREG(st.st_mode) || S_ISSOCK(st.st_mode))
+		return fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	w = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (w < 0)
+		w = fcntl(fd, F_DUPFD_CLOEXEC, 3); /* blocking: the loop may wait on it */
+	return w;
+}
+
+/* Loop thread, under wlock then lock (no write may be in flight on the old fd, and the
+ * ring's indices are reset): replace the writer (a new socket client, or none). Pending
+ * output goes with the old one. */
+static void writer_set(struct serial *s, int fd)
+{
+	watch_output(s, false);
+	if (s->wfd >= 0)
+		close(s->wfd);
+	s->wfd = writer_open(fd);
+	s->tx_count = 0;
+	s->tx_posted = false;
+}
+
+/* At the end: write what is left, waiting up to SERIAL_DRAIN_MS for a slow reader. */
+static void tx_final_drain(struct serial *s)
+{
+	struct timespec a, b;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	while (tx_write_some(s) == -EAGAIN) {
+		struct pollfd p = { .fd = s->wfd, .events = POLLOUT };
+		long left;
+
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		left = SERIAL_DRAIN_MS - ((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000);
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0) {
+			vsrv_log("serial: %u bytes of console output not written (the reader is too slow)",
+				 s->tx_count);
+			break;
+		}
+	}
+	if (s->tx_dropped)
+		vsrv_log("serial: the guest wrote %lu bytes while the transmitter was full (dropped)",
+			 s->tx_dropped);
 }
 
 /* ---- input (loop thread) ---- */
@@ -199,9 +376,11 @@ static void rx_resume_msg(void *opaque)
 	watch_input(opaque, true);
 }
 
+/* Loop thread, under wlock then lock. */
 static void close_client(struct serial *s)
 {
 	watch_input(s, false);
+	writer_set(s, -1);
 	close(s->in_fd);
 	s->in_fd = s->out_fd = -1;
 }
@@ -229,9 +408,11 @@ static void serial_input(void *opaque, uint32_t events)
 	if (n <= 0) {
 		/* End of input: a Unix client left, or stdin closed. */
 		if (s->listen_fd >= 0) {
+			pthread_mutex_lock(&s->wlock);
 			pthread_mutex_lock(&s->lock);
 			close_client(s);
 			pthread_mutex_unlock(&s->lock);
+			pthread_mutex_unlock(&s->wlock);
 		} else {
 			watch_input(s, false);
 		}
@@ -258,6 +439,7 @@ static void serial_input(void *opaque, uint32_t events)
 	}
 	serial_update_irq(s);
 	pthread_mutex_unlock(&s->lock);
+	vm_coalesced_kick(s->vm); /* the guest's echo should not wait for the slow flush */
 }
 
 static void serial_accept(void *opaque, uint32_t events)
@@ -269,11 +451,14 @@ static void serial_accept(void *opaque, uint32_t events)
 	fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
 		return;
+	pthread_mutex_lock(&s->wlock);
 	pthread_mutex_lock(&s->lock);
 	if (s->in_fd >= 0)
 		close_client(s); /* the newest client wins */
 	s->in_fd = s->out_fd = fd;
+	writer_set(s, fd);
 	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->wlock);
 	watch_input(s, true);
 }
 
@@ -341,14 +526,25 @@ int serial_create(struct vm *vm, uint16_t base, uint32_t gsi, struct serial **ou
 		return -ENOMEM;
 	s->vm = vm;
 	s->gsi = gsi;
-	s->in_fd = s->out_fd = s->listen_fd = -1;
+	s->in_fd = s->out_fd = s->listen_fd = s->wfd = -1;
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->wlock, NULL);
+	s->tx = malloc(SERIAL_TX_RING);
+	if (!s->tx) {
+		free(s);
+		return -ENOMEM;
+	}
 	s->st.lsr = LSR_THRE | LSR_TEMT;
 	s->st.msr = 0xb0;
 	s->st.dll = 0x0c; /* 9600 baud */
 	ret = open_backend(s);
 	if (ret < 0) {
 		vsrv_log("serial: cannot open %s: %s", path ? path : "the console", strerror(-ret));
+		goto err;
+	}
+	if (s->out_fd >= 0 && (s->wfd = writer_open(s->out_fd)) < 0) {
+		ret = -errno;
+		vsrv_log("serial: cannot set up console output: %s", strerror(errno));
 		goto err;
 	}
 	ret = bus_register(&vm->pio, base, 8, serial_io, s, "serial");
@@ -367,6 +563,10 @@ void serial_destroy(struct serial *s)
 {
 	if (!s)
 		return;
+	tx_final_drain(s);
+	watch_output(s, false);
+	if (s->wfd >= 0)
+		close(s->wfd);
 	watch_input(s, false);
 	if (s->tty_raw)
 		tcsetattr(STDIN_FILENO, TCSAFLUSH, &s->saved_tio);
@@ -381,6 +581,8 @@ void serial_destroy(struct serial *s)
 		close(s->out_fd);
 	}
 	free(s->sock_path);
+	free(s->tx);
+	pthread_mutex_destroy(&s->wlock);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

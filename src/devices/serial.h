@@ -31,6 +31,11 @@ int serial_create(struct vm *vm, uint16_t base, uint32_t gsi, struct serial **ou
  * Call on the loop thread (or after the loop has stopped). */
 void serial_destroy(struct serial *s);
 
+/* Write out what the guest has sent so far without waiting (best effort: what a slow reader
+ * cannot take now stays queued for the loop). Any thread; for a host message that must
+ * come after the guest's last output (a crash report). NULL allowed. */
+void serial_sync(struct serial *s);
+
 void serial_save(struct serial *s, struct serial_state *st);
 int serial_restore(struct serial *s, const struct serial_state *st);
 

@@ -17,7 +17,9 @@
 
 #include "arch/x86/assist.h"
 #include "arch/x86/boot.h"
+#include "arch/x86/cpu_state.h"
 #include "arch/x86/tables.h"
+#include "devices/serial.h"
 #include "util/log.h"
 #include "vmm/vm.h"
 
@@ -134,6 +136,27 @@ err:
 	return ret;
 }
 
+int vcpu_state_save(struct vcpu *v, struct x86_vcpu_state *st)
+{
+	int r, err;
+
+	v->run->immediate_exit = 1;
+	r = ioctl(v->fd, KVM_RUN, 0);
+	err = r < 0 ? errno : 0;
+	v->run->immediate_exit = 0;
+	if (err != EINTR && err != EAGAIN) { /* it ran, or failed: the state is not settled */
+		vsrv_log("vCPU %u: cannot complete its pending I/O before saving: %s", v->id,
+			 err ? strerror(err) : "KVM_RUN returned an exit");
+		return err ? -err : -EIO;
+	}
+	return x86_vcpu_save(v->vm->kvm_fd, v->fd, st);
+}
+
+int vcpu_state_restore(struct vcpu *v, const struct x86_vcpu_state *st)
+{
+	return x86_vcpu_restore(v->fd, st);
+}
+
 void vcpu_destroy(struct vcpu *v)
 {
 	if (!v)
@@ -186,6 +209,13 @@ static bool handle_exit(struct vcpu *v)
 	case KVM_EXIT_INTR:
 	case KVM_EXIT_HLT:
 		return true;
+	default:
+		break;
+	}
+	/* The remaining exits may end the VM with a message: the guest's console output
+	 * comes first. */
+	serial_sync(vm->serial);
+	switch (r->exit_reason) {
 	case KVM_EXIT_SHUTDOWN:
 		crash(v, "triple fault (shutdown)");
 		return false;
@@ -243,7 +273,8 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, kick_signal());
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-	while (!__atomic_load_n(&v->stop, __ATOMIC_ACQUIRE)) {
+	while (!__atomic_load_n(&v->stop, __ATOMIC_ACQUIRE) &&
+	       !__atomic_load_n(&v->vm->stopping, __ATOMIC_ACQUIRE)) {
 		if (__atomic_load_n(&v->pause, __ATOMIC_ACQUIRE)) {
 			park(v);
 			continue;
@@ -257,6 +288,8 @@ static void *vcpu_thread(void *arg)
 			vm_request_stop(v->vm, VCPU_STOP_CRASH);
 			break;
 		}
+		/* Writes KVM queued (coalesced I/O) reach their devices before this exit. */
+		vm_coalesced_flush(v->vm);
 		__atomic_store_n(&v->exits, v->exits + 1, __ATOMIC_RELAXED);
 		v->exit_reasons[v->run->exit_reason < 63 ? v->run->exit_reason : 63]++;
 		if (v->run->exit_reason == KVM_EXIT_IO)

@@ -58,6 +58,16 @@ int vcpu_wait_parked(struct vcpu *v, int timeout_ms);
 /* CPU seconds used by the vCPU's thread so far (0 when not started). Any thread. */
 double vcpu_cpu_seconds(struct vcpu *v);
 
+/* Capture v's whole architectural state (arch/x86/cpu_state.h), after letting KVM complete
+ * the I/O its last exit left pending (KVM_RUN with immediate_exit: no guest instruction
+ * runs). The thread must be stopped (vcpu_join), parked (vcpu_wait_parked) or never
+ * started. 0 or -errno (logged). */
+struct x86_vcpu_state;
+int vcpu_state_save(struct vcpu *v, struct x86_vcpu_state *st);
+
+/* Load a state saved from a vCPU of a VM built the same way. Same conditions. 0 or -errno. */
+int vcpu_state_restore(struct vcpu *v, const struct x86_vcpu_state *st);
+
 /* Close and free (after vcpu_join if started). NULL is allowed. */
 void vcpu_destroy(struct vcpu *v);
 

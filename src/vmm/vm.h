@@ -100,10 +100,26 @@ struct vm {
 	struct debug_exit *debug_exit;
 	struct acpi_pm *acpi_pm;    /* power-off through ACPI PM1a_CNT */
 
+	/* Coalesced I/O (coalesced.c): KVM's ring of queued writes (in vCPU 0's kvm_run
+	 * mapping, NULL until it exists), drained under coalesced_lock; the loop's flush timer. */
+	struct kvm_coalesced_mmio_ring *coalesced_ring;
+	pthread_mutex_t coalesced_lock;
+	bool coalesced_timer_on;    /* coalesced_timer is open and watched by the loop */
+	int coalesced_timer;        /* timerfd */
+	long coalesced_ns;          /* its current interval (loop thread) */
+
+	/* The PCI host bridge as the firmware tables describe it (ACPI DSDT root bridge, MCFG,
+	 * e820): set by the device hook when it creates one; ecam_base 0 means no PCI. ECAM
+	 * covers bus 0 (1 MiB); BARs are assigned from [mem_base, mem_end). */
+	struct vm_pci_info {
+		uint64_t ecam_base, mem_base, mem_end;
+	} pci;
+
 	/* Private state of the device hook (virtio, PCI), owned by it. */
 	void *devices_priv;
 
 	int init_done;              /* how many init-table levels succeeded */
+	int stopping;               /* atomic: vm_request_stop was called; vCPUs leave their loop */
 };
 
 /* Create a VM from cfg (validated by the caller) and load the kernel: every init level up
@@ -188,6 +204,26 @@ int vm_msi_route_del(struct vm *vm, uint32_t gsi);
 
 /* Inject one MSI directly (KVM_SIGNAL_MSI). 0 or -errno. */
 int vm_msi_signal(struct vm *vm, uint64_t addr, uint32_t data);
+
+/* --- Coalesced I/O (coalesced.c) ---------------------------------------------------------
+ * Writes of a guest to [port, port + len) are queued by KVM instead of exiting (for
+ * write-only data registers whose writes have no side effect the guest could observe
+ * before its next exit, like a UART's transmit register). They reach the bus handler, in
+ * order, before any later exit of any vCPU is handled, or from the control loop within
+ * 5-100 ms. Call before the vCPUs start, on the main thread. Returns 0, -ENOTSUP when KVM
+ * cannot, or -errno. */
+int vm_coalesced_pio_add(struct vm *vm, uint16_t port, uint32_t len);
+
+/* Replay the queued writes on the buses. Any thread. Returns how many were replayed. */
+int vm_coalesced_flush(struct vm *vm);
+
+/* Loop thread: more writes are expected soon (e.g. echo after console input); flush at the
+ * fast rate again. */
+void vm_coalesced_kick(struct vm *vm);
+
+/* Internal to the init table: flush, stop the timer, forget the ring (before the vCPUs'
+ * mappings go). */
+void vm_coalesced_exit(struct vm *vm);
 
 /* Internal to the init table: set up the routing table (irq.c). 0 or -errno. */
 int vm_irq_routing_init(struct vm *vm);

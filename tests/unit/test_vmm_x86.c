@@ -4,6 +4,7 @@
 #include "check.h"
 
 #include <elf.h>
+#include <stdio.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -336,6 +337,82 @@ static void test_rtc(void)
 	free_vm(vm);
 }
 
+static uint8_t sum8(const uint8_t *p, size_t n)
+{
+	uint8_t s = 0;
+	while (n--)
+		s += *p++;
+	return s;
+}
+
+/* The ACPI tables: checksums, the XSDT's entries, and with PCI the MCFG (ECAM) and a
+ * DSDT root bridge \_SB.PCI0 whose _CRS carries the BAR window. */
+static void test_acpi_tables(void)
+{
+	for (int with_pci = 0; with_pci < 2; with_pci++) {
+		struct vm *vm = fake_vm(64 << 20);
+		uint8_t *b = guest_mem_ptr(vm->mem, BOOT_ACPI_ADDR, 0x1000);
+		uint32_t len, i, dsdt, n;
+		uint64_t xsdt, e;
+
+		if (with_pci)
+			vm->pci = (struct vm_pci_info){ 0xe0000000, 0xe1000000, 0xfe000000 };
+		CHECK_EQ(x86_acpi_write(vm), 0);
+		CHECK(!memcmp(b, "RSD PTR ", 8));
+		CHECK_EQ(sum8(b, 20), 0);
+		CHECK_EQ(sum8(b, 36), 0);
+		memcpy(&xsdt, b + 24, 8);
+		uint8_t *x = b + (xsdt - BOOT_ACPI_ADDR);
+		memcpy(&len, x + 4, 4);
+		CHECK_EQ(sum8(x, len), 0);
+		n = (len - 36) / 8;
+		CHECK_EQ(n, with_pci ? 3u : 2u);
+		int found_mcfg = 0;
+		for (i = 0; i < n; i++) {
+			memcpy(&e, x + 36 + 8 * i, 8);
+			uint8_t *t = b + (e - BOOT_ACPI_ADDR);
+			memcpy(&len, t + 4, 4);
+			CHECK_EQ(sum8(t, len), 0);
+			if (!memcmp(t, "MCFG", 4)) {
+				uint64_t ecam;
+				memcpy(&ecam, t + 44, 8);
+				CHECK_EQ(ecam, 0xe0000000u);
+				CHECK_EQ(t[54], 0); /* start bus */
+				CHECK_EQ(t[55], 0); /* end bus */
+				found_mcfg = 1;
+			}
+			if (!memcmp(t, "FACP", 4)) {
+				memcpy(&dsdt, t + 40, 4);
+				uint8_t *d = b + (dsdt - BOOT_ACPI_ADDR);
+				memcpy(&len, d + 4, 4);
+				CHECK(!memcmp(d, "DSDT", 4));
+				CHECK_EQ(sum8(d, len), 0);
+				CHECK(memmem(d, len, "_S5_", 4) != NULL);
+				CHECK_EQ(memmem(d, len, "PCI0", 4) != NULL, with_pci);
+				if (with_pci) {
+					/* _CRS: the DWordMemory descriptor with the window */
+					static const uint8_t win[] = { 0x87, 0x17, 0x00, 0x00, 0x0c, 0x01,
+						0, 0, 0, 0, 0x00, 0x00, 0x00, 0xe1, 0xff, 0xff, 0xff, 0xfd };
+					CHECK(memmem(d, len, win, sizeof(win)) != NULL);
+					if (getenv("VSRV_DUMP_DSDT")) {
+						FILE *f = fopen(getenv("VSRV_DUMP_DSDT"), "w");
+						if (f) { fwrite(d, 1, len, f); fclose(f); }
+					}
+				}
+			}
+		}
+		CHECK_EQ(found_mcfg, with_pci);
+		struct x86_mem_range map[8];
+		size_t nm = x86_mem_map(vm, map, 8);
+		int ecam_reserved = 0;
+		for (i = 0; i < nm; i++)
+			if (map[i].addr == 0xe0000000 && map[i].len == (1 << 20) && map[i].type == 2)
+				ecam_reserved = 1;
+		CHECK_EQ(ecam_reserved, with_pci);
+		free_vm(vm);
+	}
+}
+
 int main(void)
 {
 	RUN(test_assist_decode);
@@ -347,5 +424,6 @@ int main(void)
 	RUN(test_i8042_reset);
 	RUN(test_debug_exit);
 	RUN(test_rtc);
+	RUN(test_acpi_tables);
 	return check_done();
 }

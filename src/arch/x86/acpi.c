@@ -1,8 +1,11 @@
 /* Minimal ACPI tables, for a clean power-off and for CPU enumeration when the guest uses
  * ACPI: RSDP (ACPI 2.0+), RSDT and XSDT, FADT (revision 6, not hardware-reduced: the guest
  * keeps its PIC and PIT) with the PM1a blocks of devices/acpi_pm.c and the i8042 as reset
- * register, FACS, a DSDT holding only \_S5, and a MADT (LAPICs, the IOAPIC, LINT1 NMI).
- * All in the BIOS area at 0xE0000, which the e820 map marks reserved. */
+ * register, FACS, a DSDT holding \_S5 and, when the VM has PCI, the root bridge
+ * \_SB.PCI0 (bus 0, its memory window), an MCFG for its ECAM, and a MADT (LAPICs, the
+ * IOAPIC, LINT1 NMI). All in the BIOS area at 0xE0000, which the e820 map marks reserved.
+ * (An ACPI guest enumerates PCI only through root bridges in the DSDT: Linux with ACPI
+ * does no legacy probe of bus 0.) */
 #include "arch/x86/tables.h"
 
 #include <errno.h>
@@ -18,8 +21,10 @@
 #define XSDT_ADDR  (BOOT_ACPI_ADDR + 0x080)
 #define FADT_ADDR  (BOOT_ACPI_ADDR + 0x100)
 #define FACS_ADDR  (BOOT_ACPI_ADDR + 0x240)  /* 64-byte aligned */
-#define DSDT_ADDR  (BOOT_ACPI_ADDR + 0x280)
-#define MADT_ADDR  (BOOT_ACPI_ADDR + 0x300)
+#define MADT_ADDR  (BOOT_ACPI_ADDR + 0x300)  /* up to 0x700: 64 CPUs take 0x24e bytes */
+#define MCFG_ADDR  (BOOT_ACPI_ADDR + 0x700)
+#define DSDT_ADDR  (BOOT_ACPI_ADDR + 0x800)
+#define DSDT_MAX   0x800
 #define ACPI_SIZE  0x1000
 
 struct acpi_header {
@@ -79,10 +84,110 @@ _Static_assert(sizeof(struct fadt) == 276, "FADT layout");
 _Static_assert(sizeof(struct rsdp) == 36, "RSDP layout");
 
 /* DefinitionBlock body: Name (_S5, Package (4) { 5, 5, 0, 0 }) -- SLP_TYP 5 for S5. */
-static const uint8_t dsdt_aml[] = {
+static const uint8_t dsdt_s5[] = {
 	0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04, 0x0a, ACPI_SLP_TYP_S5, 0x0a, ACPI_SLP_TYP_S5,
 	0x00, 0x00,
 };
+
+/* ---- a little AML ---- */
+struct aml {
+	uint8_t *p;
+	size_t len, max;
+};
+
+static void aml_bytes(struct aml *a, const void *b, size_t n)
+{
+	if (a->len + n <= a->max)
+		memcpy(a->p + a->len, b, n);
+	a->len += n;
+}
+
+static void aml_u8(struct aml *a, uint8_t v) { aml_bytes(a, &v, 1); }
+static void aml_u16(struct aml *a, uint16_t v) { aml_bytes(a, &v, 2); }
+static void aml_u32(struct aml *a, uint32_t v) { aml_bytes(a, &v, 4); }
+
+/* Close a package opened at start (where 2 bytes were left for its PkgLength): encode the
+ * length (which counts itself) in 1 or 2 bytes, moving the body when 1 is enough. */
+static void aml_pkg_end(struct aml *a, size_t start)
+{
+	size_t body = a->len - start - 2;
+
+	if (a->len > a->max)
+		return;
+	if (body + 1 < 0x40) {
+		memmove(a->p + start + 1, a->p + start + 2, body);
+		a->p[start] = (uint8_t)(body + 1);
+		a->len--;
+	} else {
+		a->p[start] = (uint8_t)(0x40 | ((body + 2) & 0xf));
+		a->p[start + 1] = (uint8_t)((body + 2) >> 4);
+	}
+}
+
+static size_t aml_pkg_begin(struct aml *a)
+{
+	size_t start = a->len;
+
+	aml_u16(a, 0);
+	return start;
+}
+
+/* Scope (\_SB) { Device (PCI0) { _HID PNP0A03, _UID 0, _SEG 0, _BBN 0, _CRS: bus 0, the
+ * BAR window } }. Devices use MSI-X only (interrupt pin 0): no _PRT is needed. */
+static void aml_pci_root(struct aml *a, const struct vm_pci_info *pci)
+{
+	size_t scope, dev, crs, buf;
+
+	aml_u8(a, 0x10);                              /* ScopeOp */
+	scope = aml_pkg_begin(a);
+	aml_bytes(a, "\\_SB_", 5);
+	aml_bytes(a, "\x5b\x82", 2);                  /* DeviceOp */
+	dev = aml_pkg_begin(a);
+	aml_bytes(a, "PCI0", 4);
+	aml_bytes(a, "\x08_HID\x0c", 6);              /* Name (_HID, EisaId ("PNP0A03")) */
+	aml_u32(a, 0x030ad041);
+	aml_bytes(a, "\x08_UID\x00", 6);              /* Name (_UID, Zero) */
+	aml_bytes(a, "\x08_SEG\x00", 6);
+	aml_bytes(a, "\x08_BBN\x00", 6);
+	aml_bytes(a, "\x08_CRS\x11", 6);              /* Name (_CRS, Buffer () {...}) */
+	crs = aml_pkg_begin(a);
+	aml_u8(a, 0x0a);                              /* BufferSize: ByteConst */
+	buf = a->len;
+	aml_u8(a, 0);
+	{
+		size_t body = a->len;
+		/* WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode): bus 0..0 */
+		aml_bytes(a, "\x88\x0d\x00\x02\x0c\x00", 6);
+		aml_u16(a, 0); aml_u16(a, 0); aml_u16(a, 0); aml_u16(a, 0); aml_u16(a, 1);
+		/* DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, NonCacheable,
+		 * ReadWrite): the BAR window */
+		aml_bytes(a, "\x87\x17\x00\x00\x0c\x01", 6);
+		aml_u32(a, 0);
+		aml_u32(a, (uint32_t)pci->mem_base);
+		aml_u32(a, (uint32_t)(pci->mem_end - 1));
+		aml_u32(a, 0);
+		aml_u32(a, (uint32_t)(pci->mem_end - pci->mem_base));
+		aml_bytes(a, "\x79\x00", 2);                /* EndTag */
+		if (a->len <= a->max)
+			a->p[buf] = (uint8_t)(a->len - body);
+	}
+	aml_pkg_end(a, crs);
+	aml_pkg_end(a, dev);
+	aml_pkg_end(a, scope);
+}
+
+/* The DSDT at p (at most DSDT_MAX bytes). Returns its length, or 0 when it does not fit. */
+static uint32_t write_dsdt(const struct vm *vm, uint8_t *p)
+{
+	struct aml a = { p + sizeof(struct acpi_header), 0, DSDT_MAX - sizeof(struct acpi_header) };
+
+	aml_bytes(&a, dsdt_s5, sizeof(dsdt_s5));
+	if (vm->pci.ecam_base)
+		aml_pci_root(&a, &vm->pci);
+	if (a.len > a.max)
+		return 0;
+	return (uint32_t)(sizeof(struct acpi_header) + a.len);
+}
 
 static uint8_t checksum(const void *p, size_t n)
 {
@@ -167,8 +272,8 @@ int x86_acpi_write(struct vm *vm)
 	uint8_t *base = guest_mem_ptr(vm->mem, BOOT_ACPI_ADDR, ACPI_SIZE);
 	struct rsdp *rsdp;
 	struct fadt *fadt;
-	uint8_t *rsdt, *xsdt, *facs, *dsdt, *madt;
-	uint32_t u32, madt_len;
+	uint8_t *rsdt, *xsdt, *facs, *dsdt, *madt, *mcfg;
+	uint32_t u32, madt_len, dsdt_len, tables[3] = { FADT_ADDR, MADT_ADDR }, nr_tables = 2, i;
 	uint64_t u64;
 
 	if (!base) {
@@ -183,10 +288,25 @@ int x86_acpi_write(struct vm *vm)
 	facs = base + (FACS_ADDR - BOOT_ACPI_ADDR);
 	dsdt = base + (DSDT_ADDR - BOOT_ACPI_ADDR);
 	madt = base + (MADT_ADDR - BOOT_ACPI_ADDR);
+	mcfg = base + (MCFG_ADDR - BOOT_ACPI_ADDR);
 
 	/* DSDT */
-	memcpy(dsdt + sizeof(struct acpi_header), dsdt_aml, sizeof(dsdt_aml));
-	header((struct acpi_header *)dsdt, "DSDT", sizeof(struct acpi_header) + sizeof(dsdt_aml), 2);
+	dsdt_len = write_dsdt(vm, dsdt);
+	if (!dsdt_len) {
+		vsrv_log("the DSDT does not fit in %u bytes", DSDT_MAX);
+		return -E2BIG;
+	}
+	header((struct acpi_header *)dsdt, "DSDT", dsdt_len, 2);
+
+	/* MCFG: ECAM of PCI segment 0, bus 0 */
+	if (vm->pci.ecam_base) {
+		uint8_t *e = mcfg + 44;
+		uint64_t ecam = vm->pci.ecam_base;
+
+		memcpy(e, &ecam, 8);   /* segment 0, buses 0..0 follow (zero) */
+		header((struct acpi_header *)mcfg, "MCFG", 44 + 16, 1);
+		tables[nr_tables++] = MCFG_ADDR;
+	}
 
 	/* FACS (no checksum) */
 	memcpy(facs, "FACS", 4);
@@ -223,16 +343,14 @@ int x86_acpi_write(struct vm *vm)
 	header((struct acpi_header *)madt, "APIC", madt_len, 4);
 
 	/* RSDT (32-bit pointers) and XSDT (64-bit) */
-	u32 = FADT_ADDR;
-	memcpy(rsdt + 36, &u32, 4);
-	u32 = MADT_ADDR;
-	memcpy(rsdt + 40, &u32, 4);
-	header((struct acpi_header *)rsdt, "RSDT", 36 + 8, 1);
-	u64 = FADT_ADDR;
-	memcpy(xsdt + 36, &u64, 8);
-	u64 = MADT_ADDR;
-	memcpy(xsdt + 44, &u64, 8);
-	header((struct acpi_header *)xsdt, "XSDT", 36 + 16, 1);
+	for (i = 0; i < nr_tables; i++) {
+		u32 = tables[i];
+		memcpy(rsdt + 36 + 4 * i, &u32, 4);
+		u64 = tables[i];
+		memcpy(xsdt + 36 + 8 * i, &u64, 8);
+	}
+	header((struct acpi_header *)rsdt, "RSDT", 36 + 4 * nr_tables, 1);
+	header((struct acpi_header *)xsdt, "XSDT", 36 + 8 * nr_tables, 1);
 
 	/* RSDP */
 	memcpy(rsdp->sig, "RSD PTR ", 8);

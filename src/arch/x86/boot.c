@@ -69,7 +69,7 @@ void x86_unmap_file(uint8_t *buf, size_t len)
 size_t x86_mem_map(const struct vm *vm, struct x86_mem_range *out, size_t max)
 {
 	const struct guest_mem *m = vm->mem;
-	struct x86_mem_range r[5];
+	struct x86_mem_range r[6];
 	size_t n = 0, i;
 
 	r[n++] = (struct x86_mem_range){ 0, BOOT_EBDA_ADDR, 1 };
@@ -77,6 +77,9 @@ size_t x86_mem_map(const struct vm *vm, struct x86_mem_range *out, size_t max)
 	r[n++] = (struct x86_mem_range){ BOOT_ACPI_ADDR, 0x100000 - BOOT_ACPI_ADDR, 2 };
 	if (m->low_size > BOOT_KERNEL_ADDR)
 		r[n++] = (struct x86_mem_range){ BOOT_KERNEL_ADDR, m->low_size - BOOT_KERNEL_ADDR, 1 };
+	/* PCI ECAM (bus 0): reserved, as Linux wants before it trusts the MCFG table. */
+	if (vm->pci.ecam_base)
+		r[n++] = (struct x86_mem_range){ vm->pci.ecam_base, 1 << 20, 2 };
 	if (m->size > m->low_size)
 		r[n++] = (struct x86_mem_range){ MEM_HIGH_START, m->size - m->low_size, 1 };
 	for (i = 0; i < n && i < max; i++)

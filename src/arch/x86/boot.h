@@ -29,7 +29,8 @@ enum boot_mode {
 #define BOOT_KERNEL_ADDR   0x100000
 
 /* Load cfg->kernel (and initrd, command line vm->cmdline) into vm->mem, write the boot
- * information the protocol needs, and fill vm->boot. Returns 0 or -errno after logging
+ * information the protocol needs, and fill vm->boot. vm->mem must be fresh guest RAM (all
+ * zero, as guest_mem_create maps it): a kernel's bss is not zeroed again. Returns 0 or -errno after logging
  * one line naming the file and the problem. */
 int x86_boot_load(struct vm *vm);
 

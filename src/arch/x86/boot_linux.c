@@ -194,8 +194,8 @@ int x86_boot_vmlinux(struct vm *vm, const uint8_t *img, size_t len)
 				 (unsigned long long)(vm->mem->size >> 20));
 			return -E2BIG;
 		}
+		/* The bss needs no zeroing: guest RAM is fresh (see x86_boot_load). */
 		memcpy(dst, img + p->p_offset, p->p_filesz);
-		memset(dst + p->p_filesz, 0, p->p_memsz - p->p_filesz);
 		if (p->p_paddr + p->p_memsz > end)
 			end = p->p_paddr + p->p_memsz;
 		/* A virtual entry point: translate it through its segment. */

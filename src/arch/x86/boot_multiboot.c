@@ -67,7 +67,9 @@ static const struct mb_header *mb_find(const uint8_t *img, size_t len, size_t *o
 	return NULL;
 }
 
-/* Copy [src, src + filesz) to guest gpa and zero up to memsz. */
+/* Copy [src, src + filesz) to guest gpa; the rest up to memsz (the bss) is left as it is:
+ * guest RAM is fresh, all zero, when the kernel is loaded (see x86_boot_load), and
+ * zeroing it again would touch and account every page of it. */
 static int place(struct vm *vm, uint64_t gpa, const uint8_t *src, uint64_t filesz,
 		 uint64_t memsz, uint64_t *end)
 {
@@ -87,7 +89,6 @@ static int place(struct vm *vm, uint64_t gpa, const uint8_t *src, uint64_t files
 	if (!dst || gpa + memsz > vm->mem->low_size)
 		return -E2BIG;
 	memcpy(dst, src, filesz);
-	memset(dst + filesz, 0, memsz - filesz);
 	if (gpa + memsz > *end)
 		*end = gpa + memsz;
 	return 0;

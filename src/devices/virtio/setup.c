@@ -54,6 +54,8 @@ int setup_attach(struct vdevs *v, struct vdev_entry *e, enum vopt_transport t,
 					      PCI_BAR_END, &v->pci);
 			if (ret)
 				return ret;
+			/* For the ACPI tables (a root bridge, MCFG) and the e820 map. */
+			vm->pci = (struct vm_pci_info){ ECAM_BASE, PCI_BAR_BASE, PCI_BAR_END };
 		}
 		return virtio_pci_create(e->dev, v->pci, class_code, &e->pci);
 	}
