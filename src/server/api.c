@@ -55,6 +55,10 @@ const struct route api_routes[] = {
 	{ "GET", "/api/v1/events", api_event_list, 0 },
 	{ "GET", "/api/v1/tasks", api_task_list, 0 },
 	{ "GET", "/api/v1/tasks/{}", api_task_get, 0 },
+	{ "GET", "/api/v1/hooks", api_hook_list, 0 },
+	{ "POST", "/api/v1/hooks", api_hook_create, 0 },
+	{ "GET", "/api/v1/hooks/{}", api_hook_get, 0 },
+	{ "DELETE", "/api/v1/hooks/{}", api_hook_delete, 0 },
 	{ NULL, NULL, NULL, 0 },
 };
 

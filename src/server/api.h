@@ -70,4 +70,9 @@ int api_event_list(struct req *r);
 int api_task_list(struct req *r);
 int api_task_get(struct req *r);
 
+int api_hook_list(struct req *r);
+int api_hook_create(struct req *r);
+int api_hook_get(struct req *r);
+int api_hook_delete(struct req *r);
+
 #endif

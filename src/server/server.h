@@ -26,6 +26,7 @@ enum {
 struct supervisor;
 struct events;
 struct metrics;
+struct hooks;
 
 struct server {
 	char *data_dir;
@@ -36,6 +37,7 @@ struct server {
 	struct supervisor *sup;
 	struct events *ev;
 	struct metrics *metrics;
+	struct hooks *hooks;
 	unsigned token_ttl;         /* seconds */
 	unsigned shutdown_timeout;  /* seconds before `shutdown` turns the VM off */
 	uint64_t host_mem_mib;      /* what admission control may hand out */

@@ -164,6 +164,10 @@ try:
         ("GET", "/api/v1/permissions", None, (401, 200, 200, 403)),
         ("PUT", "/api/v1/permissions", {"grants": []}, (401, 403, 403, 403)),
         ("GET", "/api/v1/openapi.yaml", None, (401, 200, 200, 200)),
+        ("GET", "/api/v1/hooks", None, (401, 403, 403, 403)),
+        ("POST", "/api/v1/hooks", {"event": "*", "command": "true"}, (401, 403, 403, 403)),
+        ("GET", "/api/v1/hooks/1", None, (401, 403, 403, 403)),
+        ("DELETE", "/api/v1/hooks/1", None, (401, 403, 403, 403)),
     ]
     bad_walk = []
     for m, p, b, exp in walk:
