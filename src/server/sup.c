@@ -604,6 +604,7 @@ int sup_pause(struct server *srv, struct dbc *c, int64_t id, int pause, const ch
 
 		rc = vmctl_call(srv, id, pause ? "pause" : "resume", 5000, &rep);
 		json_decref(rep);
+		vmctl_stats_forget(id);
 		if (rc == -ENOENT || rc == -ECONNREFUSED)
 			rc = cgroup_freeze(srv, id, vp, pause);
 		else if (rc)

@@ -1,7 +1,7 @@
 """Virtual networks through the API (run inside a private network namespace by
 t-server-net.sh): NAT with a DHCP range, internal between two VMs, bridged; MACs generated,
 unique and stable; the NICs on the VMM's command line; bad network requests."""
-import os, re, shutil, signal, subprocess, sys, tempfile, time
+import os, re, shutil, signal, socket, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(__file__))
 import lib
 from lib import *
@@ -103,7 +103,7 @@ try:
 
     # --- bridged: the administrator's bridge -----------------------------------------
     st, js = req("POST", "/api/v1/networks", {"name": "lan", "kind": "bridged", "bridge": "brlan"})
-    vm("onlan", "mode=echo count=1 wait=30", [{"network": "lan"}])
+    vm("onlan", "mode=echo count=1000", [{"network": "lan"}])
     st, js = req("POST", "/api/v1/vms/onlan/start")
     ok("net-bridged-missing-bridge-409", st == 409 and "bridge" in js["error"]["message"], str((st, js)))
     subprocess.run(["ip", "link", "add", "brlan", "type", "bridge"], check=True)
@@ -113,6 +113,25 @@ try:
     lmac = req("GET", "/api/v1/vms/onlan")[1]["nics"][0]["mac"]
     cl = vmm_cmdline("onlan")
     ok("net-bridged-start", st == 202 and ("bridge=brlan,mac=%s" % lmac).encode() in cl, str((st, cl)))
+    # Per-VM network counters: the VMM's TAP on the bridge, from the guest's point of view.
+    # Frames of ethertype 0x88b5 from the bridge are echoed back by the guest.
+    raw = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    raw.bind(("brlan", 0))
+    for i in range(5):
+        raw.send(b"\xff" * 6 + b"\x02\x00\x00\x00\x00\x01" + b"\x88\xb5" + bytes(100))
+    raw.close()
+
+    def counters():
+        st, js = req("GET", "/api/v1/vms/onlan/status")
+        n = js.get("network") or [{}]
+        return n[0] if n[0].get("rx_packets", 0) >= 5 and n[0].get("tx_packets", 0) >= 1 else None
+    c = wait_for(counters, 5)
+    ifn = c["interface"] if c else "?"
+    st, text = req("GET", "/metrics")
+    ok("metrics-vm-network-counters", c and os.path.exists("/sys/class/net/brlan/brif/" + ifn) and
+       ('vsrv_vm_network_packets_total{vm="onlan",interface="%s",direction="rx"}' % ifn).encode() in text and
+       ('vsrv_vm_network_bytes_total{vm="onlan",interface="%s",direction="tx"}' % ifn).encode() in text,
+       str(c) + repr(text[-600:]))
     req("POST", "/api/v1/vms/onlan/off")
     d.wait_state(adm, "onlan", ("stopped", "crashed"), 10)
 finally:
