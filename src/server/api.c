@@ -48,6 +48,7 @@ const struct route api_routes[] = {
 	{ "GET", "/api/v1/disks/{}", api_disk_get, 0 },
 	{ "PATCH", "/api/v1/disks/{}", api_disk_update, 0 },
 	{ "DELETE", "/api/v1/disks/{}", api_disk_delete, 0 },
+	{ "POST", "/api/v1/disks/{}/{}", api_disk_action, 0 },
 	{ "GET", "/api/v1/networks", api_net_list, 0 },
 	{ "POST", "/api/v1/networks", api_net_create, 0 },
 	{ "GET", "/api/v1/networks/{}", api_net_get, 0 },

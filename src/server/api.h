@@ -61,6 +61,7 @@ int api_disk_create(struct req *r);
 int api_disk_get(struct req *r);
 int api_disk_update(struct req *r);
 int api_disk_delete(struct req *r);
+int api_disk_action(struct req *r);
 int api_net_list(struct req *r);
 int api_net_create(struct req *r);
 int api_net_get(struct req *r);
