@@ -48,6 +48,7 @@ const struct route api_routes[] = {
 	{ "GET", "/api/v1/disks/{}", api_disk_get, 0 },
 	{ "PATCH", "/api/v1/disks/{}", api_disk_update, 0 },
 	{ "DELETE", "/api/v1/disks/{}", api_disk_delete, 0 },
+	{ "POST", "/api/v1/disks/{}/{}", api_disk_action, 0 },
 	{ "GET", "/api/v1/networks", api_net_list, 0 },
 	{ "POST", "/api/v1/networks", api_net_create, 0 },
 	{ "GET", "/api/v1/networks/{}", api_net_get, 0 },
@@ -55,6 +56,10 @@ const struct route api_routes[] = {
 	{ "GET", "/api/v1/events", api_event_list, 0 },
 	{ "GET", "/api/v1/tasks", api_task_list, 0 },
 	{ "GET", "/api/v1/tasks/{}", api_task_get, 0 },
+	{ "GET", "/api/v1/hooks", api_hook_list, 0 },
+	{ "POST", "/api/v1/hooks", api_hook_create, 0 },
+	{ "GET", "/api/v1/hooks/{}", api_hook_get, 0 },
+	{ "DELETE", "/api/v1/hooks/{}", api_hook_delete, 0 },
 	{ NULL, NULL, NULL, 0 },
 };
 

@@ -61,6 +61,7 @@ int api_disk_create(struct req *r);
 int api_disk_get(struct req *r);
 int api_disk_update(struct req *r);
 int api_disk_delete(struct req *r);
+int api_disk_action(struct req *r);
 int api_net_list(struct req *r);
 int api_net_create(struct req *r);
 int api_net_get(struct req *r);
@@ -69,5 +70,10 @@ int api_net_delete(struct req *r);
 int api_event_list(struct req *r);
 int api_task_list(struct req *r);
 int api_task_get(struct req *r);
+
+int api_hook_list(struct req *r);
+int api_hook_create(struct req *r);
+int api_hook_get(struct req *r);
+int api_hook_delete(struct req *r);
 
 #endif

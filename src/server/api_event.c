@@ -6,6 +6,7 @@
 #include "server/vmrow.h"
 
 #include <errno.h>
+#include <time.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -64,7 +65,7 @@ struct sse {
 	int64_t last;
 	char *pending;
 	size_t plen, poff;
-	int idle;
+	time_t idle;               /* when the last keep-alive or data went (monotonic s) */
 };
 
 static void sse_free(void *p)
@@ -127,7 +128,7 @@ static int sse_stream(struct req *r, char *buf, size_t max, uint64_t pos, ssize_
 	struct sse *x = r->stream_state;
 
 	(void)pos;
-	while (!r->srv->stopping) {
+	for (int round = 0; round < 2 && !r->srv->stopping; round++) {
 		if (x->poff < x->plen) {
 			size_t k = x->plen - x->poff < max ? x->plen - x->poff : max;
 			memcpy(buf, x->pending + x->poff, k);
@@ -137,19 +138,27 @@ static int sse_stream(struct req *r, char *buf, size_t max, uint64_t pos, ssize_
 			*n = k;
 			return 0;
 		}
+		if (round)
+			break;
 		sse_fetch(x);
-		if (x->plen)
-			continue;
-		events_wait(r->srv->ev, x->last, 1000);
-		if (++x->idle >= 15) {
-			/* A comment every 15 s keeps proxies from closing the stream and lets us
-			 * notice a client that went away. */
-			x->idle = 0;
+	}
+	if (r->srv->stopping)
+		return -1;
+	{
+		/* A comment every 15 s keeps proxies from closing the stream and lets us notice
+		 * a client that went away. */
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		if (!x->idle)
+			x->idle = ts.tv_sec;
+		if (ts.tv_sec - x->idle >= 15) {
+			x->idle = ts.tv_sec;
 			*n = snprintf(buf, max, ": keep-alive\n\n");
 			return 0;
 		}
 	}
-	return -1;
+	return 1;   /* nothing yet: parked until the next event */
 }
 
 int api_event_list(struct req *r)
@@ -296,13 +305,13 @@ static int cons_stream(struct req *r, char *buf, size_t max, uint64_t pos, ssize
 	struct cons *x = r->stream_state;
 
 	(void)pos;
-	while (!r->srv->stopping) {
+	if (!r->srv->stopping) {
 		struct pollfd p = { .fd = x->fd, .events = POLLIN };
-		int k = poll(&p, 1, 1000);
+		int k = poll(&p, 1, 0);
 		ssize_t got;
 
 		if (k == 0)
-			continue;
+			return 1;   /* nothing yet: parked, polled again within 250 ms */
 		if (k < 0)
 			return -1;
 		got = read(x->fd, buf, max);

@@ -4,6 +4,8 @@
 #include "server/diskimg.h"
 #include "server/events.h"
 #include "server/valid.h"
+#include "server/vnet.h"
+#include "util/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -350,19 +352,9 @@ int api_net_list(struct req *r)
 	return 200;
 }
 
-static int ipv4_ok(const char *s, bool cidr)
-{
-	unsigned a, b, c, d, p = 0;
-	char tail;
-	int n = cidr ? sscanf(s, "%u.%u.%u.%u/%u%c", &a, &b, &c, &d, &p, &tail)
-		     : sscanf(s, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail);
-
-	return n == (cidr ? 5 : 4) && a < 256 && b < 256 && c < 256 && d < 256 && p <= 30;
-}
-
 int api_net_create(struct req *r)
 {
-	char err[256];
+	char err[256], dstart[16] = "", dend[16] = "", br[16];
 	const json_t *b = r->body;
 	const char *kind, *name;
 	sqlite3_stmt *s;
@@ -376,11 +368,21 @@ int api_net_create(struct req *r)
 	name = json_string_value(json_object_get(b, "name"));
 	if (!strcmp(kind, "bridged") != !!json_object_get(b, "bridge"))
 		return req_error(r, -EINVAL, "bridge: required for (and only for) kind bridged");
-	if (json_object_get(b, "subnet") && !ipv4_ok(json_string_value(json_object_get(b, "subnet")), true))
-		return req_error(r, -EINVAL, "subnet: an IPv4 network like 10.0.2.0/24");
-	if ((json_object_get(b, "dhcp_start") && !ipv4_ok(json_string_value(json_object_get(b, "dhcp_start")), false)) ||
-	    (json_object_get(b, "dhcp_end") && !ipv4_ok(json_string_value(json_object_get(b, "dhcp_end")), false)))
-		return req_error(r, -EINVAL, "dhcp_start, dhcp_end: IPv4 addresses");
+	if (strcmp(kind, "nat") && (json_object_get(b, "subnet") || json_object_get(b, "dhcp_start") ||
+				    json_object_get(b, "dhcp_end")))
+		return req_error(r, -EINVAL, "subnet, dhcp_start, dhcp_end: only for kind nat (a bridged "
+				 "network's addresses are its LAN's; an internal one has no DHCP server)");
+	if (!strcmp(kind, "nat")) {
+		const char *e = json_string_value(json_object_get(b, "dhcp_end"));
+
+		if (vnet_nat_check(json_string_value(json_object_get(b, "subnet")),
+				   json_string_value(json_object_get(b, "dhcp_start")), dstart, dend, err,
+				   sizeof(err)))
+			return req_error(r, -EINVAL, "%s", err);
+		if (e && strcmp(e, dend))
+			return req_error(r, -EINVAL, "dhcp_end: libslirp leases 16 addresses, from %s to %s",
+					 dstart, dend);
+	}
 	if (db_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
 	s = db_stmt(r->c, "INSERT INTO networks (name, kind, bridge, subnet, dhcp_start, dhcp_end, created) "
@@ -392,14 +394,25 @@ int api_net_create(struct req *r)
 	sqlite3_bind_text(s, 3, json_string_value(json_object_get(b, "bridge")), -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 4, json_object_get(b, "subnet") ? json_string_value(json_object_get(b, "subnet")) :
 			  !strcmp(kind, "nat") ? "10.0.2.0/24" : NULL, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 5, json_string_value(json_object_get(b, "dhcp_start")), -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 6, json_string_value(json_object_get(b, "dhcp_end")), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, dstart[0] ? dstart : NULL, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 6, dend[0] ? dend : NULL, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 7, time(NULL));
 	rc = db_rc(r->c, sqlite3_step(s));
 	db_done(s);
 	if (rc == -EEXIST) {
 		db_rollback(r->c);
 		return req_error(r, -EEXIST, "a network named '%s' exists", name);
+	}
+	if (!rc && !strcmp(kind, "internal")) {
+		/* Its bridge is named now and created when the first VM on it starts. */
+		vnet_internal_bridge(r->srv, sqlite3_last_insert_rowid(r->c->c), br, sizeof(br));
+		s = db_stmt(r->c, "UPDATE networks SET bridge = ? WHERE id = ?");
+		if (!s)
+			goto err_io;
+		sqlite3_bind_text(s, 1, br, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, sqlite3_last_insert_rowid(r->c->c));
+		rc = db_rc(r->c, sqlite3_step(s));
+		db_done(s);
 	}
 	if (rc || events_emit(r->srv, r->c, "network-created", "network", name, r->who.name, NULL,
 			      "network %s created by %s", name, r->who.name) || db_commit(r->c))
@@ -435,8 +448,9 @@ int api_net_get(struct req *r)
 int api_net_delete(struct req *r)
 {
 	int64_t id = id_by_name(r, "SELECT id FROM networks WHERE name = ?");
+	char br[16] = "";
 	sqlite3_stmt *s;
-	int rc;
+	int rc, internal = 0;
 
 	if (id < 0)
 		return req_error(r, -ENOENT, "no such network");
@@ -444,6 +458,13 @@ int api_net_delete(struct req *r)
 		return r->status;
 	if (db_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
+	s = db_stmt(r->c, "SELECT kind = 'internal' FROM networks WHERE id = ?");
+	if (!s)
+		goto err_io;
+	sqlite3_bind_int64(s, 1, id);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		internal = sqlite3_column_int(s, 0);
+	db_done(s);
 	s = db_stmt(r->c, "DELETE FROM networks WHERE id = ?");
 	if (!s)
 		goto err_io;
@@ -457,6 +478,13 @@ int api_net_delete(struct req *r)
 	if (rc || events_emit(r->srv, r->c, "network-deleted", "network", r->args[0], r->who.name, NULL,
 			      "network %s deleted by %s", r->args[0], r->who.name) || db_commit(r->c))
 		goto err_io;
+	/* An internal network's bridge goes with it (no VM is on it: none is attached). */
+	if (internal) {
+		vnet_internal_bridge(r->srv, id, br, sizeof(br));
+		rc = vnet_bridge_remove(br);
+		if (rc)
+			vsrv_log("network %s: cannot remove bridge %s: %s", r->args[0], br, strerror(-rc));
+	}
 	r->status = 204;
 	return 204;
 err_io:

@@ -5,6 +5,7 @@
 #include "server/events.h"
 #include "server/sup.h"
 #include "server/valid.h"
+#include "server/vnet.h"
 #include "server/vmrow.h"
 
 #include <dirent.h>
@@ -248,6 +249,22 @@ static int write_lists(struct req *r, int64_t id, const json_t *body, char *err,
 		}
 	}
 	if ((a = json_object_get(body, "nics"))) {
+		/* A NIC keeps its MAC while it stays on the same network at the same index. */
+		char old[8][18] = { { 0 } };
+		int64_t oldnet[8] = { 0 };
+
+		s = db_stmt(r->c, "SELECT idx, network_id, mac FROM vm_nics WHERE vm_id = ?");
+		if (!s)
+			return -EIO;
+		sqlite3_bind_int64(s, 1, id);
+		while (sqlite3_step(s) == SQLITE_ROW) {
+			int k = sqlite3_column_int(s, 0);
+			if (k >= 0 && k < 8) {
+				oldnet[k] = sqlite3_column_int64(s, 1);
+				snprintf(old[k], sizeof(old[k]), "%s", sqlite3_column_text(s, 2));
+			}
+		}
+		db_done(s);
 		s = db_stmt(r->c, "DELETE FROM vm_nics WHERE vm_id = ?");
 		if (!s)
 			return -EIO;
@@ -258,32 +275,44 @@ static int write_lists(struct req *r, int64_t id, const json_t *body, char *err,
 			return rc;
 		json_array_foreach(a, i, v) {
 			const char *mac = json_string_value(json_object_get(v, "mac"));
+			const char *net = json_string_value(json_object_get(v, "network"));
+			int64_t nid = -1;
 			char gen[18];
 
-			if (!mac) {
-				unsigned char b[3];
-				if (getrandom(b, 3, 0) != 3)
-					return -EIO;
-				snprintf(gen, sizeof(gen), "52:54:00:%02x:%02x:%02x", b[0], b[1], b[2]);
+			s = db_stmt(r->c, "SELECT id FROM networks WHERE name = ?");
+			if (!s)
+				return -EIO;
+			sqlite3_bind_text(s, 1, net, -1, SQLITE_STATIC);
+			if (sqlite3_step(s) == SQLITE_ROW)
+				nid = sqlite3_column_int64(s, 0);
+			db_done(s);
+			if (nid < 0) {
+				snprintf(err, errlen, "nics[%zu]: no network named '%s'", i, net);
+				return -EINVAL;
+			}
+			if (!mac && i < 8 && oldnet[i] == nid && old[i][0]) {
+				mac = old[i];
+			} else if (!mac) {
+				rc = vnet_new_mac(r->c, gen);
+				if (rc)
+					return rc;
 				mac = gen;
 			}
-			s = db_stmt(r->c, "INSERT INTO vm_nics (vm_id, idx, network_id, mac) "
-				       "SELECT ?, ?, id, ? FROM networks WHERE name = ?");
+			s = db_stmt(r->c, "INSERT INTO vm_nics (vm_id, idx, network_id, mac) VALUES (?, ?, ?, ?)");
 			if (!s)
 				return -EIO;
 			sqlite3_bind_int64(s, 1, id);
 			sqlite3_bind_int64(s, 2, i);
-			sqlite3_bind_text(s, 3, mac, -1, SQLITE_TRANSIENT);
-			sqlite3_bind_text(s, 4, json_string_value(json_object_get(v, "network")), -1, SQLITE_STATIC);
+			sqlite3_bind_int64(s, 3, nid);
+			sqlite3_bind_text(s, 4, mac, -1, SQLITE_TRANSIENT);
 			rc = db_rc(r->c, sqlite3_step(s));
 			db_done(s);
+			if (rc == -EEXIST) {
+				snprintf(err, errlen, "nics[%zu]: mac %s is taken by another NIC", i, mac);
+				return -EEXIST;
+			}
 			if (rc)
 				return rc;
-			if (sqlite3_changes(r->c->c) != 1) {
-				snprintf(err, errlen, "nics[%zu]: no network named '%s'", i,
-					 json_string_value(json_object_get(v, "network")));
-				return -EINVAL;
-			}
 		}
 	}
 	return 0;
@@ -361,7 +390,7 @@ int api_vm_create(struct req *r)
 	if (rc) {
 		db_rollback(r->c);
 		if (err[0])
-			return req_error(r, -EINVAL, "%s", err);
+			return req_error(r, rc == -EEXIST ? -EEXIST : -EINVAL, "%s", err);
 		return req_error(r, rc, "cannot attach the VM's disks or NICs");
 	}
 	if (!r->who.admin && r->who.user_id) {
@@ -539,7 +568,8 @@ int api_vm_update(struct req *r)
 	rc = write_lists(r, id, b, err, sizeof(err));
 	if (rc) {
 		db_rollback(r->c);
-		return req_error(r, err[0] ? -EINVAL : rc, "%s", err[0] ? err : "inventory error");
+		return req_error(r, err[0] && rc != -EEXIST ? -EINVAL : rc, "%s",
+				 err[0] ? err : "inventory error");
 	}
 	{
 		sqlite3_stmt *s = db_stmt(r->c, "UPDATE vms SET updated = ? WHERE id = ? AND "
@@ -703,6 +733,9 @@ int api_vm_action(struct req *r)
 			      SUP_RESET : SUP_SHUTDOWN, undo, r->who.name);
 	if (rc == -EBUSY)
 		return req_error(r, rc, "%s: cannot %s in its current state", r->args[0], a);
+	if (rc == -ENODEV)
+		return req_error(r, -EBUSY, "%s: the bridge of one of its networks does not exist (the "
+				 "administrator creates a bridged network's bridge)", r->args[0]);
 	if (rc == -ENOSPC)
 		return req_error(r, rc, "%s: its memory reservation exceeds what the host has left "
 				 "(see /api/v1/host)", r->args[0]);

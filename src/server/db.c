@@ -71,6 +71,11 @@ static const char *const migrations[] = {
 	"  created REAL NOT NULL, finished REAL);"
 	"CREATE TABLE hooks ("
 	"  id INTEGER PRIMARY KEY, event_type TEXT NOT NULL, command TEXT NOT NULL);",
+	/* 2: unique MACs; hooks are commands or webhooks */
+	"CREATE UNIQUE INDEX vm_nics_mac ON vm_nics(mac);"
+	"ALTER TABLE hooks ADD COLUMN url TEXT;"
+	"ALTER TABLE hooks ADD COLUMN timeout INTEGER NOT NULL DEFAULT 5;"
+	"ALTER TABLE hooks ADD COLUMN created INTEGER NOT NULL DEFAULT 0;",
 };
 
 static int conn_open(struct db *db, struct dbc **out)

@@ -1,5 +1,6 @@
 /* Events. */
 #include "server/events.h"
+#include "server/hooks.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -85,7 +86,7 @@ int events_emit(struct server *srv, struct dbc *c, const char *type, const char 
 		pthread_cond_broadcast(&srv->ev->cond);
 		pthread_mutex_unlock(&srv->ev->lock);
 		if (e)
-			events_run_hooks(srv, c, type, e);
+			hooks_queue(srv, id, e);
 		json_decref(e);
 	}
 	json_decref(data);
@@ -111,53 +112,4 @@ int64_t events_wait(struct events *ev, int64_t after, int timeout_ms)
 	last = ev->last;
 	pthread_mutex_unlock(&ev->lock);
 	return last;
-}
-
-/* Hooks run detached: a double fork, so that no zombie is left and the daemon never
- * waits for a hook. The event is passed as JSON in VSRV_EVENT and field by field. */
-void events_run_hooks(struct server *srv, struct dbc *c, const char *type, json_t *event)
-{
-	sqlite3_stmt *s = db_stmt(c, "SELECT command FROM hooks WHERE event_type = ? OR event_type = '*'");
-	char *js;
-
-	(void)srv;
-	if (!s)
-		return;
-	sqlite3_bind_text(s, 1, type, -1, SQLITE_STATIC);
-	js = json_dumps(event, JSON_COMPACT);
-	while (js && sqlite3_step(s) == SQLITE_ROW) {
-		const char *cmd = (const char *)sqlite3_column_text(s, 0);
-		const char *o = json_string_value(json_object_get(event, "object"));
-		const char *m = json_string_value(json_object_get(event, "message"));
-		char *env[6] = { NULL };
-		char *argv[] = { "sh", "-c", (char *)cmd, NULL };
-		pid_t pid;
-		int st;
-
-		/* Everything is prepared before fork: the child only calls exec. */
-		if (asprintf(&env[0], "VSRV_EVENT=%s", js) < 0 ||
-		    asprintf(&env[1], "VSRV_EVENT_TYPE=%s", type) < 0 ||
-		    asprintf(&env[2], "VSRV_EVENT_OBJECT=%s", o ? o : "") < 0 ||
-		    asprintf(&env[3], "VSRV_EVENT_MESSAGE=%s", m ? m : "") < 0 ||
-		    asprintf(&env[4], "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin") < 0) {
-			for (int i = 0; i < 5; i++)
-				free(env[i]);
-			break;
-		}
-		pid = fork();
-		if (pid == 0) {
-			if (fork() == 0) {
-				setsid();
-				execve("/bin/sh", argv, env);
-			}
-			_exit(0);
-		}
-		if (pid > 0)
-			while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-				;
-		for (int i = 0; i < 5; i++)
-			free(env[i]);
-	}
-	db_done(s);
-	free(js);
 }

@@ -9,7 +9,8 @@ int events_create(struct events **out);
 void events_destroy(struct events *ev);
 
 /* Record an event through c (inside the caller's transaction when one is open, so that an
- * event and the change it reports commit together) and wake followers. data may be NULL;
+ * event and the change it reports commit together), wake followers and queue it for the
+ * hooks (hooks.h). data may be NULL;
  * the reference is stolen. Returns 0 or -EIO. */
 int events_emit(struct server *srv, struct dbc *c, const char *type, const char *otype,
 		const char *oname, const char *user, json_t *data, const char *fmt, ...)
@@ -18,9 +19,5 @@ int events_emit(struct server *srv, struct dbc *c, const char *type, const char 
 /* Wait until an event newer than after may exist, or timeout_ms passes. Returns the
  * newest id known to the hub (which may still be uncommitted for a moment). */
 int64_t events_wait(struct events *ev, int64_t after, int timeout_ms);
-
-/* Run the hooks configured for type (commands, with VSRV_EVENT_* in the environment).
- * Called by events_emit; non-blocking. */
-void events_run_hooks(struct server *srv, struct dbc *c, const char *type, json_t *event);
 
 #endif

@@ -2,11 +2,14 @@
 #include "server/api.h"
 #include "server/auth.h"
 #include "server/events.h"
+#include "server/hooks.h"
 #include "server/metrics.h"
 #include "server/sup.h"
 #include "server/tasks.h"
 #include "server/serve.h"
 #include "util/log.h"
+
+#include <curl/curl.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -212,8 +215,11 @@ int cmd_serve(int argc, char **argv)
 	}
 	if (events_create(&srv.ev) || metrics_create(api_nroutes(), &srv.metrics))
 		goto out_db;
-	if (sup_create(&srv, &srv.sup))
+	curl_global_init(CURL_GLOBAL_DEFAULT);   /* webhooks; before any thread uses curl */
+	if (hooks_create(&srv, &srv.hooks))
 		goto out_ev;
+	if (sup_create(&srv, &srv.sup))
+		goto out_hooks;
 	sup_reattach(&srv);
 	rc = http_start(&srv, &hc, &http);
 	if (rc)
@@ -237,6 +243,8 @@ int cmd_serve(int argc, char **argv)
 	http_stop(http);
 out_sup:
 	sup_destroy(srv.sup);
+out_hooks:
+	hooks_destroy(srv.hooks);
 out_ev:
 	metrics_destroy(srv.metrics);
 	events_destroy(srv.ev);

@@ -26,6 +26,7 @@ enum {
 struct supervisor;
 struct events;
 struct metrics;
+struct hooks;
 
 struct server {
 	char *data_dir;
@@ -36,6 +37,7 @@ struct server {
 	struct supervisor *sup;
 	struct events *ev;
 	struct metrics *metrics;
+	struct hooks *hooks;
 	unsigned token_ttl;         /* seconds */
 	unsigned shutdown_timeout;  /* seconds before `shutdown` turns the VM off */
 	uint64_t host_mem_mib;      /* what admission control may hand out */
@@ -70,8 +72,11 @@ struct req {
 	char *text;                 /* owned; served when out is NULL */
 	size_t text_len;
 	const char *content_type;
-	/* streaming responses (SSE, console): set by the handler, run by the HTTP layer */
+	/* streaming responses (SSE, console): set by the handler, run by the HTTP layer. The
+	 * stream function never blocks: 0 with *n bytes, 1 when nothing is ready yet (the
+	 * connection is then parked until an event or 250 ms later), -1 at the end. */
 	int (*stream)(struct req *r, char *buf, size_t max, uint64_t pos, ssize_t *n);
+	struct req *park_next;      /* HTTP layer: the list of parked streams */
 	void (*stream_free)(void *state);
 	void *stream_state;
 };

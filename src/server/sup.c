@@ -5,6 +5,7 @@
 #include "server/tasks.h"
 #include "server/undo.h"
 #include "server/vmctl.h"
+#include "server/vnet.h"
 #include "util/log.h"
 
 #include <dirent.h>
@@ -212,7 +213,7 @@ static int build_argv(struct server *srv, struct dbc *c, int64_t id, const char 
 
 	if (!st)
 		return -EIO;
-	a = calloc(40, sizeof(*a));
+	a = calloc(60, sizeof(*a));
 	if (!a) {
 		db_done(st);
 		return -ENOMEM;
@@ -292,6 +293,8 @@ static int build_argv(struct server *srv, struct dbc *c, int64_t id, const char 
 		}
 		db_done(st);
 	}
+	if (!rc)
+		rc = vnet_nic_args(srv, c, id, name, a, &n, 56);
 	if (rc) {
 		for (int j = 0; j < n; j++)
 			free(a[j]);
@@ -601,6 +604,7 @@ int sup_pause(struct server *srv, struct dbc *c, int64_t id, int pause, const ch
 
 		rc = vmctl_call(srv, id, pause ? "pause" : "resume", 5000, &rep);
 		json_decref(rep);
+		vmctl_stats_forget(id);
 		if (rc == -ENOENT || rc == -ECONNREFUSED)
 			rc = cgroup_freeze(srv, id, vp, pause);
 		else if (rc)

@@ -4,6 +4,7 @@
 #include "server/metrics.h"
 #include "server/vmctl.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -89,6 +90,61 @@ static int usage_of(pid_t pid, struct usage *u)
 	return 0;
 }
 
+/* The VMM's TAP interfaces (its /dev/net/tun fds: fdinfo names the interface) and their
+ * host counters. NAT NICs (libslirp inside the VMM) have no host interface: the virtio
+ * devices keep no counters of their own, so those NICs are not counted. */
+struct tapio {
+	char ifname[16];
+	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;  /* the guest's view */
+};
+
+static uint64_t ifstat(const char *ifn, const char *what)
+{
+	char p[128], b[32];
+
+	snprintf(p, sizeof(p), "/sys/class/net/%s/statistics/%s", ifn, what);
+	return slurp(p, b, sizeof(b)) ? 0 : strtoull(b, NULL, 10);
+}
+
+static int taps_of(pid_t pid, struct tapio *t, int max)
+{
+	char p[64], l[64], b[512], *s;
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	snprintf(p, sizeof(p), "/proc/%d/fd", (int)pid);
+	d = opendir(p);
+	if (!d)
+		return 0;
+	while (n < max && (de = readdir(d))) {
+		char fp[300];
+		ssize_t r;
+
+		snprintf(fp, sizeof(fp), "/proc/%d/fd/%s", (int)pid, de->d_name);
+		r = readlink(fp, l, sizeof(l) - 1);
+		if (r <= 0)
+			continue;
+		l[r] = '\0';
+		if (strcmp(l, "/dev/net/tun"))
+			continue;
+		snprintf(fp, sizeof(fp), "/proc/%d/fdinfo/%s", (int)pid, de->d_name);
+		if (slurp(fp, b, sizeof(b)) || !(s = strstr(b, "iff:")))
+			continue;
+		s += 4;
+		s += strspn(s, " \t");
+		snprintf(t[n].ifname, sizeof(t[n].ifname), "%.*s", (int)strcspn(s, "\n"), s);
+		/* The TAP's transmit is the guest's receive. */
+		t[n].rx_bytes = ifstat(t[n].ifname, "tx_bytes");
+		t[n].tx_bytes = ifstat(t[n].ifname, "rx_bytes");
+		t[n].rx_packets = ifstat(t[n].ifname, "tx_packets");
+		t[n].tx_packets = ifstat(t[n].ifname, "rx_packets");
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
 void sup_runtime_json(struct server *srv, int64_t id, json_t *obj)
 {
 	pid_t mon = json_integer_value(json_object_get(obj, "monitor_pid"));
@@ -104,11 +160,24 @@ void sup_runtime_json(struct server *srv, int64_t id, json_t *obj)
 	json_object_set_new(obj, "memory_rss_bytes", json_integer(u.rss));
 	json_object_set_new(obj, "disk_read_bytes", json_integer(u.read_bytes));
 	json_object_set_new(obj, "disk_write_bytes", json_integer(u.write_bytes));
+	{
+		struct tapio t[8];
+		int nt = taps_of(pid, t, 8);
+		json_t *a = json_array();
+
+		for (int i = 0; i < nt; i++)
+			json_array_append_new(a, json_pack("{s:s,s:I,s:I,s:I,s:I}", "interface", t[i].ifname,
+							   "rx_bytes", (json_int_t)t[i].rx_bytes,
+							   "tx_bytes", (json_int_t)t[i].tx_bytes,
+							   "rx_packets", (json_int_t)t[i].rx_packets,
+							   "tx_packets", (json_int_t)t[i].tx_packets));
+		json_object_set_new(obj, "network", a);
+	}
 	/* The VMM's own view, through its control socket (absent for a VMM without one). */
 	{
 		json_t *st = NULL;
 
-		if (!vmctl_call(srv, id, "stats", 1000, &st)) {
+		if (!vmctl_stats(srv, id, pid, &st)) {
 			json_object_set(obj, "vcpu_exits", json_object_get(st, "exits"));
 			json_object_set(obj, "vcpu_seconds", json_object_get(st, "vcpu_seconds"));
 			json_object_set(obj, "vcpus", json_object_get(st, "vcpu"));
@@ -167,6 +236,12 @@ int sup_metrics_render(struct server *srv, struct dbc *c, char **buf, size_t *le
 		       "# TYPE vsrv_vm_disk_bytes_total counter\n"
 		       "# HELP vsrv_vm_disk_operations_total Read and write system calls of the VMM.\n"
 		       "# TYPE vsrv_vm_disk_operations_total counter\n"
+		       "# HELP vsrv_vm_network_bytes_total Bytes through the VM's TAP NICs, as the guest "
+		       "sees them (NAT NICs are not counted).\n"
+		       "# TYPE vsrv_vm_network_bytes_total counter\n"
+		       "# HELP vsrv_vm_network_packets_total Frames through the VM's TAP NICs, as the guest "
+		       "sees them (NAT NICs are not counted).\n"
+		       "# TYPE vsrv_vm_network_packets_total counter\n"
 		       "# HELP vsrv_vm_vcpu_exits_total KVM exits of the VM's vCPUs (since its last boot).\n"
 		       "# TYPE vsrv_vm_vcpu_exits_total counter\n"
 		       "# HELP vsrv_vm_vcpu_seconds_total CPU time of the VM's vCPU threads (since its last boot).\n"
@@ -195,9 +270,24 @@ int sup_metrics_render(struct server *srv, struct dbc *c, char **buf, size_t *le
 			       (unsigned long long)u.write_bytes, name, (unsigned long long)u.syscr,
 			       name, (unsigned long long)u.syscw);
 		{
+			struct tapio t[8];
+			int nt = taps_of(pid, t, 8);
+
+			for (int i = 0; i < nt; i++)
+				metrics_printf(buf, len, cap,
+					       "vsrv_vm_network_bytes_total{vm=\"%s\",interface=\"%s\",direction=\"rx\"} %llu\n"
+					       "vsrv_vm_network_bytes_total{vm=\"%s\",interface=\"%s\",direction=\"tx\"} %llu\n"
+					       "vsrv_vm_network_packets_total{vm=\"%s\",interface=\"%s\",direction=\"rx\"} %llu\n"
+					       "vsrv_vm_network_packets_total{vm=\"%s\",interface=\"%s\",direction=\"tx\"} %llu\n",
+					       name, t[i].ifname, (unsigned long long)t[i].rx_bytes,
+					       name, t[i].ifname, (unsigned long long)t[i].tx_bytes,
+					       name, t[i].ifname, (unsigned long long)t[i].rx_packets,
+					       name, t[i].ifname, (unsigned long long)t[i].tx_packets);
+		}
+		{
 			json_t *vs = NULL;
 
-			if (!vmctl_call(srv, id, "stats", 1000, &vs))
+			if (!vmctl_stats(srv, id, pid, &vs))
 				metrics_printf(buf, len, cap,
 					       "vsrv_vm_vcpu_exits_total{vm=\"%s\"} %lld\n"
 					       "vsrv_vm_vcpu_seconds_total{vm=\"%s\"} %.3f\n", name,

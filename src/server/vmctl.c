@@ -3,6 +3,8 @@
 #include "server/sup.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <time.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -91,4 +93,84 @@ int vmctl_call(struct server *srv, int64_t id, const char *cmd, int timeout_ms, 
 out:
 	close(fd);
 	return rc;
+}
+
+/* The stats cache: open addressing on the VM id, a slot per running VM. */
+#define SCACHE 4096
+static struct scache {
+	int64_t id;
+	pid_t pid;
+	double t;
+	bool busy;
+	json_t *st;
+} scache[SCACHE];
+static pthread_mutex_t scache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static struct scache *slot(int64_t id)
+{
+	unsigned h = (unsigned)(id * 2654435761u) % SCACHE;
+
+	for (unsigned i = 0; i < SCACHE; i++) {
+		struct scache *e = &scache[(h + i) % SCACHE];
+		if (e->id == id || e->id == 0)
+			return e;
+	}
+	return NULL;
+}
+
+int vmctl_stats(struct server *srv, int64_t id, pid_t pid, json_t **reply)
+{
+	struct scache *e;
+	double now = mono_now();
+	json_t *st = NULL;
+	int rc;
+
+	pthread_mutex_lock(&scache_lock);
+	e = slot(id);
+	if (e && e->id == id && e->pid == pid && e->st && (now - e->t < 1.0 || e->busy)) {
+		*reply = json_incref(e->st);
+		pthread_mutex_unlock(&scache_lock);
+		return 0;
+	}
+	if (e) {
+		e->id = id;
+		e->busy = true;
+	}
+	pthread_mutex_unlock(&scache_lock);
+	rc = vmctl_call(srv, id, "stats", 1000, &st);
+	pthread_mutex_lock(&scache_lock);
+	if (e && e->id == id) {
+		e->busy = false;
+		json_decref(e->st);
+		e->st = rc ? NULL : json_incref(st);
+		e->pid = pid;
+		e->t = mono_now();
+	}
+	pthread_mutex_unlock(&scache_lock);
+	if (rc)
+		return rc;
+	*reply = st;
+	return 0;
+}
+
+void vmctl_stats_forget(int64_t id)
+{
+	struct scache *e;
+
+	pthread_mutex_lock(&scache_lock);
+	e = slot(id);
+	if (e && e->id == id) {
+		json_decref(e->st);
+		e->st = NULL;
+		e->t = 0;
+	}
+	pthread_mutex_unlock(&scache_lock);
 }

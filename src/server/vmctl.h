@@ -15,4 +15,13 @@ int vmctl_path(struct server *srv, int64_t id, char *buf, size_t n);
  * started by an older vsrv without a control socket), -ETIMEDOUT, or -errno. */
 int vmctl_call(struct server *srv, int64_t id, const char *cmd, int timeout_ms, json_t **reply);
 
+/* The VMM's "stats" reply for VM id whose VMM is pid, cached for a second: a status or
+ * /metrics request reads the cache, and a VM's socket sees at most about one stats call per
+ * second whatever the request rate (while one caller refreshes an entry, others get the
+ * previous reply). Returns 0 and *reply (a new reference) or vmctl_call's error. */
+int vmctl_stats(struct server *srv, int64_t id, pid_t pid, json_t **reply);
+
+/* Forget the cached stats of VM id (its state changed: pause, resume, stop). */
+void vmctl_stats_forget(int64_t id);
+
 #endif

@@ -337,7 +337,7 @@ void vm_destroy(struct vm *vm)
 
 void vm_destroy_detached(struct vm *vm)
 {
-	int p[2] = { -1, -1 };
+	int p[2] = { -1, -1 }, fd;
 	char c;
 	pid_t pid;
 
@@ -347,15 +347,23 @@ void vm_destroy_detached(struct vm *vm)
 		vm_destroy(vm);
 		return;
 	}
-	/* Unmap guest RAM first so that fork copies next to nothing. */
-	guest_mem_destroy(vm->mem);
-	vm->mem = NULL;
+	/* Everything goes in order first (device I/O threads stop before guest RAM is
+	 * unmapped: a TAP frame arriving during teardown must not read freed rings), keeping
+	 * one more reference to the VM; the kernel's teardown of the VM then happens in a
+	 * child that holds the last one, and fork copies next to nothing (RAM is gone). */
+	fd = fcntl(vm->vm_fd, F_DUPFD_CLOEXEC, 5);
+	vm_destroy(vm);
+	if (fd < 0) {
+		close(p[0]);
+		close(p[1]);
+		return;
+	}
 	pid = fork();
 	if (pid == 0) {
 		/* Keep only the VM fd and the pipe's read end; wait until the parent has
 		 * closed its references (it then closes the write end); exiting then drops the
 		 * last reference to the VM and the kernel tears it down here. */
-		if (dup2(vm->vm_fd, 3) < 0 || dup2(p[0], 4) < 0)
+		if (dup2(fd, 3) < 0 || dup2(p[0], 4) < 0)
 			_exit(1);
 		close_range(0, 2, 0);
 		close_range(5, ~0U, 0);
@@ -365,7 +373,7 @@ void vm_destroy_detached(struct vm *vm)
 	}
 	/* pid < 0: no child, the teardown simply happens here. */
 	close(p[0]);
-	vm_destroy(vm);
+	close(fd);
 	close(p[1]); /* the child may go now */
 }
 

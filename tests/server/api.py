@@ -164,6 +164,10 @@ try:
         ("GET", "/api/v1/permissions", None, (401, 200, 200, 403)),
         ("PUT", "/api/v1/permissions", {"grants": []}, (401, 403, 403, 403)),
         ("GET", "/api/v1/openapi.yaml", None, (401, 200, 200, 200)),
+        ("GET", "/api/v1/hooks", None, (401, 403, 403, 403)),
+        ("POST", "/api/v1/hooks", {"event": "*", "command": "true"}, (401, 403, 403, 403)),
+        ("GET", "/api/v1/hooks/1", None, (401, 403, 403, 403)),
+        ("DELETE", "/api/v1/hooks/1", None, (401, 403, 403, 403)),
     ]
     bad_walk = []
     for m, p, b, exp in walk:
@@ -264,6 +268,30 @@ try:
     d.req("POST", "/api/v1/vms", {"name": "sse-probe", "kernel": "k.elf"}, token=adm)
     th.join(10)
     ok("events-sse", len(got) == 2 and got[0] == 200 and b"event: vm-created" in got[1], str(got)[:300])
+    # Open streams do not hold request threads: 40 idle SSE followers (the pool has 4 to 16
+    # threads), then requests are still answered at once, and every follower gets the next event.
+    conns = []
+    for i in range(40):
+        c = d.conn(timeout=10)
+        c.request("GET", "/api/v1/events?follow=1", headers={"Authorization": "Bearer " + adm})
+        conns.append((c, c.getresponse()))
+    t0 = time.time()
+    codes = [d.req("GET", "/api/v1/vms", token=adm)[0] for _ in range(20)]
+    took = time.time() - t0
+    d.req("POST", "/api/v1/vms", {"name": "sse-probe2", "kernel": "k.elf"}, token=adm)
+    seen = 0
+    for c, r in conns:
+        buf = b""
+        while b"sse-probe2" not in buf:
+            line = r.fp.readline()
+            if not line:
+                break
+            buf += line
+        seen += b"sse-probe2" in buf
+        c.close()
+    ok("events-sse-streams-park", codes == [200] * 20 and took < 2 and seen == 40,
+       "codes %s, %.2fs, %d of 40 streams saw the event" % (set(codes), took, seen))
+    d.req("DELETE", "/api/v1/vms/sse-probe2", token=adm)
     st, js = d.req("GET", "/api/v1/events?limit=1000", token=adm)
     types = [e["type"] for e in js["events"]]
     ok("events-stored", "login" in types and "login-failed" in types and "vm-created" in types, str(types))

@@ -54,6 +54,20 @@ try:
     st, _ = d.req("POST", "/api/v1/vms/c1/console", {"input": "ping-from-api\r"}, token=adm)
     ok("console-input", st == 204 and wait_for(lambda: b"echo: ping-from-api" in console("c1"), 5),
        console("c1")[-200:])
+    # The live console: a parked stream that wakes when the guest prints.
+    c = d.conn(timeout=10)
+    c.request("GET", "/api/v1/vms/c1/console?follow=1", headers={"Authorization": "Bearer " + adm})
+    resp = c.getresponse()
+    d.req("POST", "/api/v1/vms/c1/console", {"input": "live-one\r"}, token=adm)
+    buf = b""
+    t0 = time.time()
+    while b"echo: live-one" not in buf and time.time() - t0 < 5:
+        chunk = resp.read1(4096)
+        if not chunk:
+            break
+        buf += chunk
+    c.close()
+    ok("console-follow-stream", resp.status == 200 and b"echo: live-one" in buf, repr(buf[-200:]))
     s1 = status("c2")
     st, _ = d.req("POST", "/api/v1/vms/c2/pause", token=adm)
     s2 = status("c2")

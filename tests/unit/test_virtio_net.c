@@ -133,7 +133,7 @@ static void test_user_arp(void)
 	long len = -1;
 	int i;
 
-	if (net_slirp_open(&be)) {
+	if (net_slirp_open(0, 0, 0, &be)) {
 		printf("SKIP test_user_arp: libslirp unavailable\n");
 		return;
 	}
@@ -166,7 +166,7 @@ static void test_bad_tx(void)
 	struct net_backend *be;
 	struct vdrv_buf b = { TXB, 4, false };
 
-	if (net_slirp_open(&be)) {
+	if (net_slirp_open(0, 0, 0, &be)) {
 		printf("SKIP test_bad_tx: libslirp unavailable\n");
 		return;
 	}

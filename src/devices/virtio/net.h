@@ -34,8 +34,10 @@ struct net_backend {
 /* TAP: name may be NULL (the kernel picks vsrvN); bridge, when not NULL, is the Linux
  * bridge the new TAP joins. Returns 0 and *out, or -errno after logging. */
 int net_tap_open(const char *name, const char *bridge, struct net_backend **out);
-/* User-mode NAT through libslirp. Returns 0 and *out, or -errno after logging. */
-int net_slirp_open(struct net_backend **out);
+/* User-mode NAT through libslirp on network net/mask (host byte order; net 0 means
+ * 10.0.2.0/24), the host at .2, DNS at .3, and 16 DHCP addresses from dhcp (0 means
+ * .15). Returns 0 and *out, or -errno after logging. */
+int net_slirp_open(uint32_t net, uint32_t mask, uint32_t dhcp, struct net_backend **out);
 
 /* Create the device on backend b (owned from then on). mac may be NULL (a random local
  * address). Returns 0 and *out, or -errno. */

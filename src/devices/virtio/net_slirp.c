@@ -266,7 +266,7 @@ static const SlirpCb callbacks = {
 	.timer_new_opaque = cb_timer_new_opaque,
 };
 
-int net_slirp_open(struct net_backend **out)
+int net_slirp_open(uint32_t net, uint32_t mask, uint32_t dhcp, struct net_backend **out)
 {
 	struct slirp_be *s;
 	SlirpConfig cfg;
@@ -299,11 +299,15 @@ int net_slirp_open(struct net_backend **out)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.version = 4;
 	cfg.in_enabled = true;
-	inet_pton(AF_INET, "10.0.2.0", &cfg.vnetwork);
-	inet_pton(AF_INET, "255.255.255.0", &cfg.vnetmask);
-	inet_pton(AF_INET, "10.0.2.2", &cfg.vhost);
-	inet_pton(AF_INET, "10.0.2.15", &cfg.vdhcp_start);
-	inet_pton(AF_INET, "10.0.2.3", &cfg.vnameserver);
+	if (!net) {
+		net = 0x0a000200;
+		mask = 0xffffff00;
+	}
+	cfg.vnetwork.s_addr = htonl(net);
+	cfg.vnetmask.s_addr = htonl(mask);
+	cfg.vhost.s_addr = htonl(net | 2);
+	cfg.vdhcp_start.s_addr = htonl(dhcp ? dhcp : net | 15);
+	cfg.vnameserver.s_addr = htonl(net | 3);
 	cfg.vhostname = "vsrv";
 	cfg.if_mtu = 1500;
 	cfg.if_mru = 1500;

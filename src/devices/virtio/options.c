@@ -159,6 +159,25 @@ int vopt_parse_net(const char *spec, struct vopt_net *o)
 		} else if (!strcmp(it, "bridge") && v && *v && strlen(v) < 16) {
 			o->kind = VOPT_NET_BRIDGE;
 			o->ifname = v;
+		} else if (!strcmp(it, "net") && v) {
+			unsigned a, b, c, d, n;
+			char t;
+
+			if (sscanf(v, "%u.%u.%u.%u/%u%c", &a, &b, &c, &d, &n, &t) != 5 || a > 255 ||
+			    b > 255 || c > 255 || d > 255 || n < 8 || n > 28)
+				goto err;
+			o->user_mask = ~0u << (32 - n);
+			o->user_net = (a << 24 | b << 16 | c << 8 | d) & o->user_mask;
+			continue;
+		} else if (!strcmp(it, "dhcpstart") && v) {
+			unsigned a, b, c, d;
+			char t;
+
+			if (sscanf(v, "%u.%u.%u.%u%c", &a, &b, &c, &d, &t) != 4 || a > 255 ||
+			    b > 255 || c > 255 || d > 255)
+				goto err;
+			o->user_dhcp = a << 24 | b << 16 | c << 8 | d;
+			continue;
 		} else if (!strcmp(it, "mac") && v) {
 			if (parse_mac(v, o->mac))
 				goto err;
@@ -175,12 +194,21 @@ int vopt_parse_net(const char *spec, struct vopt_net *o)
 			goto err; /* two backends */
 		kind = true;
 	}
-	if (!kind)
+	if (!kind || ((o->user_net || o->user_dhcp) && o->kind != VOPT_NET_USER))
 		goto err;
+	if (o->user_dhcp) {
+		uint32_t net = o->user_net ? o->user_net : 0x0a000200, mask = o->user_net ?
+			       o->user_mask : 0xffffff00;
+		/* inside the network, past the gateway (.2) and DNS (.3), not broadcast */
+		if ((o->user_dhcp & mask) != net || (o->user_dhcp & ~mask) < 4 ||
+		    (o->user_dhcp & ~mask) + 16 > ~mask)
+			goto err;
+	}
 	return 0;
 err:
 	vopt_net_free(o);
-	return bad("net", spec, "expected tap=NAME|bridge=BR|user[,mac=XX:XX:XX:XX:XX:XX]"
+	return bad("net", spec, "expected tap=NAME|bridge=BR|user[,net=A.B.C.D/N][,dhcpstart=IP]"
+		   "[,mac=XX:XX:XX:XX:XX:XX]"
 		   "[,transport=mmio|pci] (interface names up to 15 characters)");
 }
 

@@ -26,13 +26,17 @@ struct vopt_disk {
 
 enum vopt_net_kind { VOPT_NET_TAP, VOPT_NET_BRIDGE, VOPT_NET_USER };
 
-/* --net tap=NAME|bridge=BR|user[,mac=XX:XX:XX:XX:XX:XX][,transport=mmio|pci] */
+/* --net tap=NAME|bridge=BR|user[,net=A.B.C.D/N][,dhcpstart=IP][,mac=XX:XX:XX:XX:XX:XX]
+ *       [,transport=mmio|pci] */
 struct vopt_net {
 	char *buf;
 	enum vopt_net_kind kind;
 	const char *ifname;  /* tap name or bridge name */
 	bool has_mac;
 	uint8_t mac[6];
+	/* user only: the network (host order, 0 = 10.0.2.0/24) and the first DHCP address
+	 * (0 = the 15th of the network) */
+	uint32_t user_net, user_mask, user_dhcp;
 	enum vopt_transport transport;
 };
 

@@ -87,7 +87,7 @@ int setup_net(struct vdevs *v, struct vdev_entry *e, const struct vopt_net *o, u
 	snprintf(e->name, sizeof(e->name), "virtio-net%u", idx);
 	e->kind = VDEV_NET;
 	if (o->kind == VOPT_NET_USER)
-		ret = net_slirp_open(&be);
+		ret = net_slirp_open(o->user_net, o->user_mask, o->user_dhcp, &be);
 	else
 		ret = net_tap_open(o->kind == VOPT_NET_TAP ? o->ifname : NULL,
 				   o->kind == VOPT_NET_BRIDGE ? o->ifname : NULL, &be);

@@ -1,0 +1,255 @@
+/* Disk conversion and copy as tasks: POST /api/v1/disks/{name}/convert and /copy. The
+ * target file is created (sparse) on the request's thread, which reserves its name; a task
+ * then copies the source's data through the disk layer (src/disk: raw, fixed, dynamic and
+ * differencing VHDs read alike), skipping zero chunks so that the target stays sparse,
+ * with progress; at the end the target's inventory row is committed with its event. A
+ * failed task leaves no file and no row. */
+#include "server/api.h"
+#include "server/auth.h"
+#include "server/diskimg.h"
+#include "server/events.h"
+#include "server/tasks.h"
+#include "server/valid.h"
+#include "disk/disk.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CHUNK (1 << 20)
+
+struct copy_job {
+	char src[4400], dst[4400];
+	char src_fmt[8], dst_fmt[8];
+	char name[64];           /* the new disk */
+	char who[64];
+	int64_t owner;           /* user id holding full rights on the new disk, or 0 */
+	uint64_t size;           /* the target's virtual size */
+};
+
+static bool all_zero(const uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i += 8)
+		if (*(const uint64_t *)(b + i))
+			return false;
+	return true;
+}
+
+static int copy_data(struct task *t, struct copy_job *j)
+{
+	struct disk *s = NULL, *d = NULL;
+	uint8_t *buf = NULL;
+	uint64_t off, end;
+	int rc;
+
+	rc = disk_open(j->src, j->src_fmt, DISK_RDONLY, &s);
+	if (rc) {
+		task_error(t, "cannot open the source %s: %s", j->src, strerror(-rc));
+		return rc;
+	}
+	rc = disk_open(j->dst, j->dst_fmt, 0, &d);
+	if (rc) {
+		task_error(t, "cannot open the target %s: %s", j->dst, strerror(-rc));
+		goto out;
+	}
+	if (posix_memalign((void **)&buf, 4096, CHUNK)) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	end = s->size < d->size ? s->size : d->size;
+	for (off = 0; off < end; off += CHUNK) {
+		size_t n = end - off < CHUNK ? end - off : CHUNK;
+		struct iovec iov = { buf, n };
+
+		rc = disk_readv(s, off / DISK_SECTOR, &iov, 1);
+		if (rc) {
+			task_error(t, "read at byte %llu of %s: %s", (unsigned long long)off, j->src,
+				   strerror(-rc));
+			goto out;
+		}
+		if (!all_zero(buf, n)) {
+			rc = disk_writev(d, off / DISK_SECTOR, &iov, 1);
+			if (rc) {
+				task_error(t, "write at byte %llu of %s: %s", (unsigned long long)off,
+					   j->dst, strerror(-rc));
+				goto out;
+			}
+		}
+		task_progress(t, (double)(off + n) / end);
+	}
+	rc = disk_flush(d);
+	if (rc)
+		task_error(t, "flush of %s: %s", j->dst, strerror(-rc));
+out:
+	free(buf);
+	disk_close(d);
+	disk_close(s);
+	return rc;
+}
+
+static int copy_run(struct task *t, void *arg)
+{
+	struct copy_job *j = arg;
+	struct server *srv = task_server(t);
+	struct dbc *c;
+	sqlite3_stmt *s;
+	int rc = copy_data(t, j);
+
+	if (rc)
+		goto err_file;
+	c = db_get(srv->db);
+	if (!c) {
+		rc = -EIO;
+		goto err_file;
+	}
+	rc = db_begin(c);
+	if (rc)
+		goto err_put;
+	s = db_stmt(c, "INSERT INTO disks (name, format, size, path, created) VALUES (?, ?, ?, ?, ?)");
+	rc = s ? 0 : -EIO;
+	if (s) {
+		sqlite3_bind_text(s, 1, j->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, j->dst_fmt, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 3, (int64_t)j->size);
+		sqlite3_bind_text(s, 4, j->dst, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 5, time(NULL));
+		rc = db_rc(c, sqlite3_step(s));
+		db_done(s);
+	}
+	if (!rc && j->owner) {
+		s = db_stmt(c, "INSERT INTO acl VALUES ('disk', ?, 'user', ?, 31)");
+		rc = s ? 0 : -EIO;
+		if (s) {
+			sqlite3_bind_int64(s, 1, sqlite3_last_insert_rowid(c->c));
+			sqlite3_bind_int64(s, 2, j->owner);
+			rc = db_rc(c, sqlite3_step(s));
+			db_done(s);
+		}
+	}
+	if (!rc)
+		rc = events_emit(srv, c, "disk-created", "disk", j->name, j->who, NULL,
+				 "disk %s created by %s (from %s)", j->name, j->who, j->src);
+	if (!rc)
+		rc = db_commit(c);
+	if (rc) {
+		db_rollback(c);
+		task_error(t, rc == -EEXIST ? "a disk named '%s' appeared meanwhile" :
+			   "inventory error recording disk %s", j->name);
+	}
+err_put:
+	db_put(c);
+err_file:
+	if (rc)
+		unlink(j->dst);
+	return rc;
+}
+
+/* POST /api/v1/disks/{name}/convert {"name", "format", "subformat"} and
+ * /copy {"name", "subformat"}: 202 with the task. */
+int api_disk_action(struct req *r)
+{
+	static const char *const formats[] = { "raw", "vhd", NULL };
+	static const char *const subformats[] = { "dynamic", "fixed", NULL };
+	static const struct valid_field f[] = {
+		{ "name", V_STR, 1, 0, 63, K_NAME, NULL },
+		{ "format", V_STR, 0, 0, 8, K_ENUM, formats },
+		{ "subformat", V_STR, 0, 0, 8, K_ENUM, subformats },
+		{ NULL, 0, 0, 0, 0, 0, NULL },
+	};
+	bool convert = !strcmp(r->args[1], "convert");
+	const char *fmt, *sub;
+	struct copy_job *j;
+	char err[512], oname[64], dst[4400];
+	uint64_t actual = 0;
+	int64_t id = -1, tid = 0;
+	sqlite3_stmt *s;
+	int busy = 0, exists = 0, rc;
+
+	if (!convert && strcmp(r->args[1], "copy"))
+		return req_error(r, -ENOENT, "no such endpoint (disks have convert and copy)");
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return req_error(r, -ENOMEM, "out of memory");
+	snprintf(oname, sizeof(oname), "%s", r->args[0]);
+	s = db_stmt(r->c, "SELECT id, path, format, size, EXISTS (SELECT 1 FROM vm_disks vd JOIN vms v ON "
+		       "v.id = vd.vm_id WHERE vd.disk_id = d.id AND vd.readonly = 0 AND v.state NOT IN "
+		       "('stopped','crashed')) FROM disks d WHERE name = ?");
+	if (s) {
+		sqlite3_bind_text(s, 1, oname, -1, SQLITE_STATIC);
+		if (sqlite3_step(s) == SQLITE_ROW) {
+			id = sqlite3_column_int64(s, 0);
+			snprintf(j->src, sizeof(j->src), "%s", sqlite3_column_text(s, 1));
+			snprintf(j->src_fmt, sizeof(j->src_fmt), "%s", sqlite3_column_text(s, 2));
+			j->size = sqlite3_column_int64(s, 3);
+			busy = sqlite3_column_int(s, 4);
+		}
+		db_done(s);
+	}
+	if (id < 0) {
+		free(j);
+		return req_error(r, -ENOENT, "no such disk");
+	}
+	if (auth_require(r, "disk", id, PERM_VIEW) || auth_require(r, "server", 0, PERM_MODIFY)) {
+		free(j);
+		return r->status;
+	}
+	if (!r->body || valid_object(r->body, f, err, sizeof(err))) {
+		free(j);
+		return req_error(r, -EINVAL, "%s", r->body ? err : "the body must be {\"name\": ...}");
+	}
+	fmt = json_string_value(json_object_get(r->body, "format"));
+	sub = json_string_value(json_object_get(r->body, "subformat"));
+	if (!convert && fmt) {
+		free(j);
+		return req_error(r, -EINVAL, "format: copy keeps the format (use convert)");
+	}
+	if (!fmt)
+		fmt = j->src_fmt;
+	if (sub && strcmp(fmt, "vhd")) {
+		free(j);
+		return req_error(r, -EINVAL, "subformat: only for format vhd");
+	}
+	if (busy) {
+		free(j);
+		return req_error(r, -EBUSY, "disk %s is written by a running VM: stop it first", oname);
+	}
+	snprintf(j->name, sizeof(j->name), "%s", json_string_value(json_object_get(r->body, "name")));
+	snprintf(j->dst_fmt, sizeof(j->dst_fmt), "%s", fmt);
+	snprintf(j->who, sizeof(j->who), "%s", r->who.name);
+	j->owner = !r->who.admin ? r->who.user_id : 0;
+	s = db_stmt(r->c, "SELECT 1 FROM disks WHERE name = ?");
+	if (s) {
+		sqlite3_bind_text(s, 1, j->name, -1, SQLITE_STATIC);
+		exists = sqlite3_step(s) == SQLITE_ROW;
+		db_done(s);
+	}
+	if (exists || task_running(r->c, convert ? "disk-convert" : "disk-copy", j->name)) {
+		free(j);
+		return req_error(r, -EEXIST, "a disk named '%s' exists", json_string_value(
+					 json_object_get(r->body, "name")));
+	}
+	/* The target file reserves the name (a disk create of it gets EEXIST meanwhile). */
+	snprintf(j->dst, sizeof(j->dst), "%s/disks/%s.%s", r->srv->data_dir, j->name, fmt);
+	rc = diskimg_create(j->dst, fmt, sub, j->size, &actual, err, sizeof(err));
+	if (rc) {
+		free(j);
+		return req_error(r, rc == -EEXIST ? -EEXIST : -EIO, "cannot create %s: %s",
+				 json_string_value(json_object_get(r->body, "name")), err);
+	}
+	j->size = actual;
+	snprintf(dst, sizeof(dst), "%s", j->dst);
+	rc = task_start(r->srv, convert ? "disk-convert" : "disk-copy", j->name, r->who.name, copy_run, j,
+			free, &tid);
+	if (rc) {
+		unlink(dst);   /* j is freed by task_start, but not its file */
+		return req_error(r, rc, "cannot start the task");
+	}
+	r->out = json_pack("{s:I,s:s,s:s}", "task", (json_int_t)tid, "disk", json_string_value(
+				   json_object_get(r->body, "name")), "source", oname);
+	r->status = 202;
+	return 202;
+}

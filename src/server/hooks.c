@@ -1,0 +1,502 @@
+/* Event hooks: the queue, the runner thread and the /api/v1/hooks endpoints. See hooks.h. */
+#include "server/hooks.h"
+#include "server/api.h"
+#include "server/valid.h"
+#include "util/log.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define QMAX 4096
+#define NCHILD 64
+
+struct qent {
+	int64_t id;
+	char *type;
+	char *json;
+};
+
+struct child {
+	pid_t pid;
+	double deadline;
+	char what[64];
+};
+
+struct hooks {
+	struct server *srv;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct qent q[QMAX];
+	unsigned head, n;
+	bool dropping, stop;
+	struct child kids[NCHILD];   /* hook thread only */
+};
+
+static double mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void hooks_queue(struct server *srv, int64_t id, json_t *event)
+{
+	struct hooks *h = srv->hooks;
+	const char *type = json_string_value(json_object_get(event, "type"));
+	char *js, *t;
+
+	if (!h || !type)
+		return;
+	js = json_dumps(event, JSON_COMPACT);
+	t = strdup(type);
+	pthread_mutex_lock(&h->lock);
+	if (!js || !t || h->n == QMAX) {
+		if (!h->dropping)
+			vsrv_log("event %lld: the hook queue is full; hooks of events are dropped until "
+				 "it drains", (long long)id);
+		h->dropping = true;
+		pthread_mutex_unlock(&h->lock);
+		free(js);
+		free(t);
+		return;
+	}
+	h->dropping = false;
+	h->q[(h->head + h->n) % QMAX] = (struct qent){ id, t, js };
+	h->n++;
+	pthread_cond_signal(&h->cond);
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* Reap finished commands; kill those past their timeout. */
+static void reap(struct hooks *h)
+{
+	double now = mono();
+
+	for (int i = 0; i < NCHILD; i++) {
+		struct child *k = &h->kids[i];
+		int st;
+
+		if (!k->pid)
+			continue;
+		if (waitpid(k->pid, &st, WNOHANG) == k->pid) {
+			if (!WIFEXITED(st) || WEXITSTATUS(st))
+				vsrv_log("hook %s: ended with %s %d", k->what,
+					 WIFEXITED(st) ? "status" : "signal",
+					 WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+			k->pid = 0;
+		} else if (now > k->deadline) {
+			vsrv_log("hook %s: no end after its timeout: killed", k->what);
+			kill(-k->pid, SIGKILL);
+			kill(k->pid, SIGKILL);
+			k->deadline = now + 3600;   /* reaped on a later round */
+		}
+	}
+}
+
+static void run_command(struct hooks *h, int64_t hid, const char *cmd, int timeout,
+			const struct qent *e, json_t *ev)
+{
+	const char *o = json_string_value(json_object_get(ev, "object"));
+	const char *m = json_string_value(json_object_get(ev, "message"));
+	char *env[7] = { NULL }, *argv[] = { "sh", "-c", (char *)cmd, NULL };
+	struct child *k = NULL;
+	sigset_t none;
+	int p[2], i;
+	pid_t pid;
+
+	for (i = 0; i < NCHILD; i++)
+		if (!h->kids[i].pid) {
+			k = &h->kids[i];
+			break;
+		}
+	if (!k) {
+		vsrv_log("hook %lld: %d hook commands still run: event %lld skipped", (long long)hid,
+			 NCHILD, (long long)e->id);
+		return;
+	}
+	if (asprintf(&env[0], "VSRV_EVENT=%s", e->json) < 0 ||
+	    asprintf(&env[1], "VSRV_EVENT_TYPE=%s", e->type) < 0 ||
+	    asprintf(&env[2], "VSRV_EVENT_ID=%lld", (long long)e->id) < 0 ||
+	    asprintf(&env[3], "VSRV_EVENT_OBJECT=%s", o ? o : "") < 0 ||
+	    asprintf(&env[4], "VSRV_EVENT_MESSAGE=%s", m ? m : "") < 0 ||
+	    asprintf(&env[5], "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin") < 0)
+		goto out;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		goto out;
+	sigemptyset(&none);
+	pid = fork();
+	if (pid == 0) {
+		/* The daemon's threads block its signals (sigwait); the command gets none. */
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		setpgid(0, 0);
+		dup2(p[0], 0);
+		execve("/bin/sh", argv, env);
+		_exit(127);
+	}
+	close(p[0]);
+	if (pid > 0) {
+		/* Events are small (messages 1 KiB, console tails 2 KiB): the pipe holds one;
+		 * a command that never reads gets EPIPE, not the daemon. */
+		size_t len = strlen(e->json), off = 0;
+
+		fcntl(p[1], F_SETFL, O_NONBLOCK);
+		while (off < len) {
+			ssize_t w = write(p[1], e->json + off, len - off);
+			if (w <= 0)
+				break;
+			off += w;
+		}
+		k->pid = pid;
+		k->deadline = mono() + timeout;
+		snprintf(k->what, sizeof(k->what), "%lld (event %lld)", (long long)hid, (long long)e->id);
+	}
+	close(p[1]);
+out:
+	for (i = 0; i < 6; i++)
+		free(env[i]);
+}
+
+static size_t discard(void *p, size_t sz, size_t n, void *u)
+{
+	(void)p;
+	(void)u;
+	return sz * n;
+}
+
+static void run_webhook(int64_t hid, const char *url, int timeout, const struct qent *e)
+{
+	CURL *cu = curl_easy_init();
+	struct curl_slist *hd = NULL;
+	long code = 0;
+	char ua[64];
+	CURLcode rc;
+
+	if (!cu)
+		return;
+	snprintf(ua, sizeof(ua), "X-Vsrv-Event: %s", e->type);
+	hd = curl_slist_append(hd, "Content-Type: application/json");
+	hd = curl_slist_append(hd, ua);
+	curl_easy_setopt(cu, CURLOPT_URL, url);
+	curl_easy_setopt(cu, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(cu, CURLOPT_HTTPHEADER, hd);
+	curl_easy_setopt(cu, CURLOPT_POSTFIELDS, e->json);
+	curl_easy_setopt(cu, CURLOPT_TIMEOUT, (long)timeout);
+	curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(cu, CURLOPT_USERAGENT, "vsrv-hooks");
+	rc = curl_easy_perform(cu);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, &code);
+	if (rc != CURLE_OK || code < 200 || code > 299)
+		vsrv_log("hook %lld: POST of event %lld to %s: %s", (long long)hid, (long long)e->id, url,
+			 rc != CURLE_OK ? curl_easy_strerror(rc) : "status not 2xx");
+	curl_slist_free_all(hd);
+	curl_easy_cleanup(cu);
+}
+
+/* Whether event id is committed: its writer's transaction may still be open for a moment
+ * (the event is recorded with the change it reports); one rolled back never shows. */
+static bool committed(struct dbc *c, int64_t id)
+{
+	for (int i = 0; i < 250; i++) {
+		sqlite3_stmt *s = db_stmt(c, "SELECT 1 FROM events WHERE id = ?");
+		bool found = false;
+
+		if (!s)
+			return false;
+		sqlite3_bind_int64(s, 1, id);
+		found = sqlite3_step(s) == SQLITE_ROW;
+		db_done(s);
+		if (found)
+			return true;
+		usleep(20000);
+	}
+	return false;
+}
+
+static void fire(struct hooks *h, struct dbc *c, const struct qent *e)
+{
+	sqlite3_stmt *s;
+	json_t *ev;
+
+	if (!committed(c, e->id))
+		return;
+	ev = json_loads(e->json, 0, NULL);
+	s = db_stmt(c, "SELECT id, command, url, timeout FROM hooks WHERE event_type = ? OR "
+		       "event_type = '*' ORDER BY id");
+	if (!s || !ev) {
+		json_decref(ev);
+		return;
+	}
+	sqlite3_bind_text(s, 1, e->type, -1, SQLITE_STATIC);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		int64_t hid = sqlite3_column_int64(s, 0);
+		const char *cmd = (const char *)sqlite3_column_text(s, 1);
+		const char *url = (const char *)sqlite3_column_text(s, 2);
+		int timeout = sqlite3_column_int(s, 3);
+
+		if (url)
+			run_webhook(hid, url, timeout, e);
+		else if (cmd && *cmd)
+			run_command(h, hid, cmd, timeout, e, ev);
+	}
+	db_done(s);
+	json_decref(ev);
+}
+
+static void *hooks_thread(void *arg)
+{
+	struct hooks *h = arg;
+
+	pthread_mutex_lock(&h->lock);
+	while (!h->stop) {
+		struct qent e;
+		struct dbc *c;
+
+		if (!h->n) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			ts.tv_nsec += 200000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&h->cond, &h->lock, &ts);
+			pthread_mutex_unlock(&h->lock);
+			reap(h);
+			pthread_mutex_lock(&h->lock);
+			continue;
+		}
+		e = h->q[h->head];
+		h->head = (h->head + 1) % QMAX;
+		h->n--;
+		pthread_mutex_unlock(&h->lock);
+		c = db_get(h->srv->db);
+		if (c) {
+			fire(h, c, &e);
+			db_put(c);
+		}
+		free(e.type);
+		free(e.json);
+		reap(h);
+		pthread_mutex_lock(&h->lock);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
+}
+
+int hooks_create(struct server *srv, struct hooks **out)
+{
+	struct hooks *h = calloc(1, sizeof(*h));
+	pthread_condattr_t a;
+
+	if (!h)
+		return -ENOMEM;
+	h->srv = srv;
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&h->cond, &a);
+	pthread_condattr_destroy(&a);
+	if (pthread_create(&h->thread, NULL, hooks_thread, h)) {
+		pthread_cond_destroy(&h->cond);
+		pthread_mutex_destroy(&h->lock);
+		free(h);
+		return -EAGAIN;
+	}
+	*out = h;
+	return 0;
+}
+
+void hooks_destroy(struct hooks *h)
+{
+	if (!h)
+		return;
+	pthread_mutex_lock(&h->lock);
+	h->stop = true;
+	pthread_cond_signal(&h->cond);
+	pthread_mutex_unlock(&h->lock);
+	pthread_join(h->thread, NULL);
+	h->srv->hooks = NULL;
+	for (unsigned i = 0; i < h->n; i++) {
+		free(h->q[(h->head + i) % QMAX].type);
+		free(h->q[(h->head + i) % QMAX].json);
+	}
+	pthread_cond_destroy(&h->cond);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
+
+/* --- /api/v1/hooks (administrators only) ------------------------------------------- */
+
+static json_t *hook_json(sqlite3_stmt *s)
+{
+	const char *url = (const char *)sqlite3_column_text(s, 3);
+
+	return json_pack("{s:I,s:s,s:s?,s:s?,s:i,s:I}", "id", (json_int_t)sqlite3_column_int64(s, 0),
+			 "event", sqlite3_column_text(s, 1),
+			 "command", url ? NULL : (const char *)sqlite3_column_text(s, 2), "url", url,
+			 "timeout", sqlite3_column_int(s, 4), "created",
+			 (json_int_t)sqlite3_column_int64(s, 5));
+}
+
+static int admin_only(struct req *r)
+{
+	if (r->who.admin)
+		return 0;
+	req_error(r, -EACCES, "hooks are for administrators");
+	return -EACCES;
+}
+
+int api_hook_list(struct req *r)
+{
+	sqlite3_stmt *s;
+	json_t *a;
+
+	if (admin_only(r))
+		return r->status;
+	s = db_stmt(r->c, "SELECT id, event_type, command, url, timeout, created FROM hooks ORDER BY id");
+	if (!s)
+		return req_error(r, -EIO, "inventory error");
+	a = json_array();
+	while (sqlite3_step(s) == SQLITE_ROW)
+		json_array_append_new(a, hook_json(s));
+	db_done(s);
+	r->out = json_pack("{s:o}", "hooks", a);
+	return 200;
+}
+
+static int64_t hook_id(struct req *r)
+{
+	char *end;
+	long long v = strtoll(r->args[0], &end, 10);
+
+	return *end || v <= 0 ? -1 : v;
+}
+
+int api_hook_get(struct req *r)
+{
+	int64_t id = hook_id(r);
+	sqlite3_stmt *s;
+
+	if (admin_only(r))
+		return r->status;
+	s = db_stmt(r->c, "SELECT id, event_type, command, url, timeout, created FROM hooks WHERE id = ?");
+	if (!s)
+		return req_error(r, -EIO, "inventory error");
+	sqlite3_bind_int64(s, 1, id);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		r->out = hook_json(s);
+	db_done(s);
+	if (!r->out)
+		return req_error(r, -ENOENT, "no such hook");
+	return 200;
+}
+
+int api_hook_create(struct req *r)
+{
+	static const struct valid_field f[] = {
+		{ "event", V_STR, 1, 0, 63, K_TEXT, NULL },
+		{ "command", V_STR, 0, 0, 4000, K_TEXT, NULL },
+		{ "url", V_STR, 0, 0, 2000, K_TEXT, NULL },
+		{ "timeout", V_INT, 0, 1, 300, 0, NULL },
+		{ NULL, 0, 0, 0, 0, 0, NULL },
+	};
+	const char *ev, *cmd, *url;
+	char err[256];
+	sqlite3_stmt *s;
+	int64_t id;
+	int rc;
+
+	if (admin_only(r))
+		return r->status;
+	if (!r->body || valid_object(r->body, f, err, sizeof(err)))
+		return req_error(r, -EINVAL, "%s", r->body ? err : "the body must be a hook object");
+	ev = json_string_value(json_object_get(r->body, "event"));
+	cmd = json_string_value(json_object_get(r->body, "command"));
+	url = json_string_value(json_object_get(r->body, "url"));
+	if (!cmd == !url)
+		return req_error(r, -EINVAL, "exactly one of command and url");
+	if (!*ev || strspn(ev, "abcdefghijklmnopqrstuvwxyz-*") != strlen(ev) ||
+	    (strchr(ev, '*') && strcmp(ev, "*")))
+		return req_error(r, -EINVAL, "event: an event type (vm-crashed, ...) or \"*\" for all");
+	if (cmd && !*cmd)
+		return req_error(r, -EINVAL, "command: empty");
+	if (url && strncmp(url, "http://", 7) && strncmp(url, "https://", 8))
+		return req_error(r, -EINVAL, "url: an http:// or https:// URL");
+	if (url) {
+		CURLU *u = curl_url();
+		int bad = !u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK;
+
+		curl_url_cleanup(u);
+		if (bad)
+			return req_error(r, -EINVAL, "url: not a valid URL");
+	}
+	if (db_begin(r->c))
+		return req_error(r, -EIO, "inventory busy");
+	s = db_stmt(r->c, "INSERT INTO hooks (event_type, command, url, timeout, created) VALUES (?, ?, ?, ?, ?)");
+	if (!s)
+		goto err_io;
+	sqlite3_bind_text(s, 1, ev, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, cmd ? cmd : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, url, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 4, json_object_get(r->body, "timeout") ?
+			 (int)json_integer_value(json_object_get(r->body, "timeout")) : 5);
+	sqlite3_bind_int64(s, 5, time(NULL));
+	rc = db_rc(r->c, sqlite3_step(s));
+	db_done(s);
+	id = sqlite3_last_insert_rowid(r->c->c);
+	if (rc || db_commit(r->c))
+		goto err_io;
+	{
+		char num[24];
+
+		snprintf(num, sizeof(num), "%lld", (long long)id);
+		r->args[0] = num;
+		return api_hook_get(r) == 200 ? (r->status = 201) : r->status;
+	}
+err_io:
+	db_rollback(r->c);
+	return req_error(r, -EIO, "inventory error; nothing was created");
+}
+
+int api_hook_delete(struct req *r)
+{
+	int64_t id = hook_id(r);
+	sqlite3_stmt *s;
+	int rc, n;
+
+	if (admin_only(r))
+		return r->status;
+	if (db_begin(r->c))
+		return req_error(r, -EIO, "inventory busy");
+	s = db_stmt(r->c, "DELETE FROM hooks WHERE id = ?");
+	if (!s) {
+		db_rollback(r->c);
+		return req_error(r, -EIO, "inventory error");
+	}
+	sqlite3_bind_int64(s, 1, id);
+	rc = db_rc(r->c, sqlite3_step(s));
+	db_done(s);
+	n = sqlite3_changes(r->c->c);
+	if (rc || db_commit(r->c)) {
+		db_rollback(r->c);
+		return req_error(r, -EIO, "inventory error; nothing was deleted");
+	}
+	if (!n)
+		return req_error(r, -ENOENT, "no such hook");
+	r->status = 204;
+	return 204;
+}
