@@ -1,5 +1,6 @@
 /* The VM supervisor: processes, exits, restarts. See sup.h. */
 #include "server/sup.h"
+#include "server/sup_int.h"
 #include "server/cgroup.h"
 #include "server/events.h"
 #include "server/tasks.h"
@@ -201,181 +202,6 @@ static int set_state(struct dbc *c, int64_t id, const char *state, pid_t pid, co
 	return rc;
 }
 
-/* Build the shim's and the VMM's argv from the VM's row. */
-static int build_argv(struct server *srv, struct dbc *c, int64_t id, const char *dir,
-		      char ***out, char *name, size_t namelen)
-{
-	sqlite3_stmt *st = db_stmt(c, "SELECT name, cpus, memory_mib, kernel, initrd, cmdline, "
-				      "undo_disks FROM vms WHERE id = ?");
-	bool undo = false;
-	char **a;
-	int n = 0, rc = -ENOENT;
-
-	if (!st)
-		return -EIO;
-	a = calloc(60, sizeof(*a));
-	if (!a) {
-		db_done(st);
-		return -ENOMEM;
-	}
-	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		const char *initrd = (const char *)sqlite3_column_text(st, 4);
-		const char *cmdline = (const char *)sqlite3_column_text(st, 5);
-
-		snprintf(name, namelen, "%s", sqlite3_column_text(st, 0));
-		undo = strcmp((const char *)sqlite3_column_text(st, 6), "off") != 0;
-		a[n++] = strdup(srv->vmm_path);
-		a[n++] = strdup("monitor");
-		a[n++] = strdup(dir);
-		a[n++] = strdup("--");
-		a[n++] = strdup(srv->vmm_path);
-		a[n++] = strdup("run");
-		a[n++] = strdup("--kernel");
-		a[n++] = strdup((const char *)sqlite3_column_text(st, 3));
-		a[n++] = strdup("--cpus");
-		asprintf(&a[n++], "%d", sqlite3_column_int(st, 1));
-		a[n++] = strdup("--memory");
-		asprintf(&a[n++], "%lldM", (long long)sqlite3_column_int64(st, 2));
-		a[n++] = strdup("--serial");
-		a[n++] = strdup("stdio");
-		a[n++] = strdup("--control");
-		a[n++] = malloc(108);
-		if (a[n - 1] && vmctl_path(srv, id, a[n - 1], 108)) {
-			vsrv_log("vm %s: the data directory's path is too long for a control "
-				 "socket (%s/control.sock)", name, dir);
-			rc = -ENAMETOOLONG;
-		}
-		if (initrd && *initrd) {
-			a[n++] = strdup("--initrd");
-			a[n++] = strdup(initrd);
-		}
-		if (cmdline && *cmdline) {
-			a[n++] = strdup("--cmdline");
-			a[n++] = strdup(cmdline);
-		}
-		if (rc != -ENAMETOOLONG)
-			rc = 0;
-	}
-	db_done(st);
-	if (rc) {
-		for (int j = 0; j < n; j++)
-			free(a[j]);
-		free(a);
-		return rc;
-	}
-	/* An undo-disk commit of the last run still merging: the disks are busy. */
-	if (undo && task_running(c, "undo-commit", name))
-		rc = -EBUSY;
-	/* Disks attached to the VM, in order; writable ones behind their undo disks. */
-	st = rc ? NULL : db_stmt(c, "SELECT d.path, d.format, vd.bus, vd.readonly, vd.idx FROM vm_disks vd "
-				 "JOIN disks d ON d.id = vd.disk_id WHERE vd.vm_id = ? ORDER BY vd.idx");
-	if (st) {
-		sqlite3_bind_int64(st, 1, id);
-		while (n < 36 && sqlite3_step(st) == SQLITE_ROW) {
-			const char *path = (const char *)sqlite3_column_text(st, 0);
-			const char *fmt = (const char *)sqlite3_column_text(st, 1);
-			char up[4200], err[512];
-
-			if (undo && !sqlite3_column_int(st, 3)) {
-				rc = undo_prepare(srv, id, sqlite3_column_int(st, 4), path, fmt, up,
-						  sizeof(up), err, sizeof(err));
-				if (rc) {
-					vsrv_log("vm %s: %s", name, err);
-					break;
-				}
-				path = up;
-				fmt = "vhd";
-			}
-			a[n++] = strdup("--disk");
-			asprintf(&a[n++], "%s,format=%s,bus=%s%s", path, fmt, sqlite3_column_text(st, 2),
-				 sqlite3_column_int(st, 3) ? ",readonly=on" : "");
-		}
-		db_done(st);
-	}
-	if (!rc)
-		rc = vnet_nic_args(srv, c, id, name, a, &n, 56);
-	if (rc) {
-		for (int j = 0; j < n; j++)
-			free(a[j]);
-		free(a);
-		return rc;
-	}
-	for (int i = 0; i < n; i++)
-		if (!a[i]) {
-			for (int j = 0; j < n; j++)
-				free(a[j]);
-			free(a);
-			return -ENOMEM;
-		}
-	*out = a;
-	return 0;
-}
-
-static void free_argv(char **a)
-{
-	for (int i = 0; a && a[i]; i++)
-		free(a[i]);
-	free(a);
-}
-
-/* Fork the shim in its own session. Everything is prepared before fork. */
-static int spawn(struct server *srv, char **argv, const char *dir, int64_t id, pid_t *out)
-{
-	char p[4200], b[32];
-	int logfd, nullfd, cg[CGROUP_MAX_FDS], ncg;
-	pid_t pid;
-
-	snprintf(p, sizeof(p), "%s/monitor.log", dir);
-	logfd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-	nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (logfd < 0 || nullfd < 0) {
-		if (logfd >= 0)
-			close(logfd);
-		if (nullfd >= 0)
-			close(nullfd);
-		return -errno;
-	}
-	ncg = cgroup_procs_fds(srv, id, cg);
-	/* Stale files of the previous run go before the new one starts. */
-	snprintf(p, sizeof(p), "%s/exit", dir);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s/vmm.pid", dir);
-	unlink(p);
-	pid = fork();
-	if (pid == 0) {
-		setsid();
-		for (int i = 0; i < ncg; i++)
-			if (write(cg[i], "0", 1) < 0) {
-				/* limits are best effort; the VM still runs */
-			}
-		dup2(nullfd, 0);
-		dup2(logfd, 1);
-		dup2(logfd, 2);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(logfd);
-	close(nullfd);
-	for (int i = 0; i < ncg; i++)
-		close(cg[i]);
-	if (pid < 0)
-		return -errno;
-	snprintf(p, sizeof(p), "%s/monitor.pid", dir);
-	snprintf(b, sizeof(b), "%d\n", (int)pid);
-	{
-		int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-		if (fd >= 0) {
-			if (write(fd, b, strlen(b)) < 0) {
-				/* re-attach falls back to the inventory's monitor_pid */
-			}
-			close(fd);
-		}
-	}
-	*out = pid;
-	return 0;
-}
-
 static int64_t reservation_used(struct dbc *c, int64_t except)
 {
 	sqlite3_stmt *st = db_stmt(c, "SELECT coalesce(sum(CASE WHEN memory_reserve_mib > 0 THEN "
@@ -427,12 +253,12 @@ static int start_locked(struct server *srv, struct dbc *c, int64_t id, const cha
 		return rc;
 	if (mkdir(dir, 0750) < 0 && errno != EEXIST)
 		return -errno;
-	rc = build_argv(srv, c, id, dir, &argv, name, sizeof(name));
+	rc = sup_build_argv(srv, c, id, dir, &argv, name, sizeof(name));
 	if (rc)
 		return rc;
 	cgroup_setup(srv, c, id);
-	rc = spawn(srv, argv, dir, id, &pid);
-	free_argv(argv);
+	rc = sup_spawn(srv, argv, dir, id, &pid);
+	sup_free_argv(argv);
 	if (rc)
 		return rc;
 	rc = set_state(c, id, "running", pid, NULL);

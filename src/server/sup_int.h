@@ -1,0 +1,26 @@
+/* The supervisor's internal pieces shared between sup.c and sup_spawn.c. */
+#ifndef VSRV_SERVER_SUP_INT_H
+#define VSRV_SERVER_SUP_INT_H
+
+#include "server/sup.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Build the monitor's argv (monitor DIR -- vsrv run ...) for VM id from its inventory row,
+ * preparing undo disks and network arguments. name receives the VM's name. Returns 0 and
+ * *out (a NULL-terminated array owned by the caller: free with sup_free_argv), or -ENOENT
+ * (no such VM), -EBUSY (an undo commit still runs), -ENAMETOOLONG, -ENOMEM, -errno. */
+int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *dir,
+		   char ***out, char *name, size_t namelen);
+
+/* Free an argv from sup_build_argv. NULL is allowed. */
+void sup_free_argv(char **a);
+
+/* Fork the monitor for VM id in its own session (stdin /dev/null, output to DIR/monitor.log,
+ * placed in the VM's cgroups), exec argv, and record DIR/monitor.pid. argv stays the
+ * caller's. Returns 0 and *out (the monitor's pid), or -errno. */
+int sup_spawn(struct server *srv, char **argv, const char *dir, int64_t id, pid_t *out);
+
+#endif
