@@ -25,7 +25,7 @@ if [ -z "$vmlinuz" ]; then
   vmlinuz=$(ls "$cache/$pkg"/boot/vmlinuz-* | head -n1)
 fi
 initrd=$LG/initramfs.cpio
-[ -s "$initrd" ] || make -C "$ROOT" --no-print-directory "$initrd" >/dev/null || exit 1
+[ -s "$initrd" ] || { echo "test-distro: $initrd missing (make linux-guest)"; exit 1; }
 "$VSRV" run --help 2>&1 | grep -q -- --initrd || { echo "test-distro: vsrv run lacks --initrd"; exit 1; }
 
 log=$ROOT/build/test-logs/distro-console.log
