@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <linux/kvm.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -222,11 +223,29 @@ static void *vcpu_thread(void *arg)
 			break;
 		}
 		v->exits++;
+		v->exit_reasons[v->run->exit_reason < 63 ? v->run->exit_reason : 63]++;
+		if (v->run->exit_reason == KVM_EXIT_IO)
+			v->pio_ports[v->run->io.port / 16]++;
 		if (!handle_exit(v))
 			break;
 	}
 	tls_run = NULL;
 	return NULL;
+}
+
+void vcpu_print_stats(const struct vcpu *v)
+{
+	unsigned i;
+
+	fprintf(stderr, "vsrv: vCPU %u: %lu exits:", v->id, v->exits);
+	for (i = 0; i < 64; i++)
+		if (v->exit_reasons[i])
+			fprintf(stderr, " reason %u: %lu;", i, v->exit_reasons[i]);
+	fprintf(stderr, " ports:");
+	for (i = 0; i < 0x10000 / 16; i++)
+		if (v->pio_ports[i])
+			fprintf(stderr, " %#x-%#x: %lu;", i * 16, i * 16 + 15, v->pio_ports[i]);
+	fprintf(stderr, "\n");
 }
 
 int vcpu_start(struct vcpu *v)

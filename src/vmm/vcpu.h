@@ -20,7 +20,14 @@ struct vcpu {
 	bool started;         /* main thread only */
 	int stop;             /* atomic: set by vcpu_stop */
 	unsigned long exits;  /* exit count, read after join */
+	/* Exit counts by KVM exit reason (the last slot: any reason >= 63), and port I/O
+	 * exits by port, for VSRV_STATS; vCPU thread only until joined. */
+	unsigned long exit_reasons[64];
+	unsigned long pio_ports[0x10000 / 16]; /* by port / 16 */
 };
+
+/* Print v's exit statistics on stderr (after vcpu_join). */
+void vcpu_print_stats(const struct vcpu *v);
 
 /* Create vCPU id of vm (KVM_CREATE_VCPU, kvm_run mapping, CPUID, LAPIC, FPU; for vCPU 0
  * the boot registers from vm->boot). Returns 0 and *out (free with vcpu_destroy) or

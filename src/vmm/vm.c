@@ -379,5 +379,8 @@ int vm_run(struct vm *vm)
 		vcpu_stop(vm->vcpus[i]);
 	for (i = 0; i < started; i++)
 		vcpu_join(vm->vcpus[i]);
+	if (getenv("VSRV_STATS"))
+		for (i = 0; i < started; i++)
+			vcpu_print_stats(vm->vcpus[i]);
 	return code;
 }
