@@ -58,7 +58,7 @@ expect initrd-missing   1 "initrd $TMP/nope: No such file" -- --kernel "$G/linux
 expect initrd-too-big   1 'initrd .*: does not fit in memory' -- --kernel "$G/linux64.bzImage" --initrd "$TMP/big-initrd" --memory 8M
 expect cmdline-too-long 1 'command line too long for this kernel' -- --kernel "$G/linux64.bzImage" --cmdline "$(head -c 3000 /dev/zero | tr '\0' x)"
 expect serial-file-bad  1 'serial: cannot open /nonexistent/dir/log' -- --kernel "$G/hello.elf" --serial file:/nonexistent/dir/log
-expect disk-unsupported 1 'not supported' -- --kernel "$G/hello.elf" --disk "$TMP/d.img"
+expect disk-missing     1 'd.img: No such file or directory' -- --kernel "$G/hello.elf" --disk "$TMP/d.img"
 if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
 	out=$(unshare -m sh -c "mount -t tmpfs none /dev && '$VSRV' run --kernel '$G/hello.elf'" 2>&1); rc=$?
 	if [ $rc -eq 1 ] && grep -q 'cannot open /dev/kvm: No such file or directory' <<<"$out"; then

@@ -102,10 +102,8 @@ static int add_disk(struct vdevs *v, const char *spec, unsigned idx)
 	if (o.nocache)
 		flags |= DISK_NOCACHE;
 	ret = disk_open(o.path, o.format, flags, &e->disk);
-	if (ret) {
-		vsrv_log("--disk %s: cannot open: %s", o.path, strerror(-ret));
-		goto out;
-	}
+	if (ret)
+		goto out; /* the disk layer logged the reason, naming the file */
 	if (o.bus == VOPT_SCSI) {
 		ret = setup_scsi_disk(v, e, &o, idx);
 		goto out;
