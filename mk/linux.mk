@@ -29,5 +29,5 @@ bench-linux-boot: all linux-guest
 	@bash bench/linux-boot.sh
 
 # Debian's stock kernel under vsrv run: how far it gets (not part of `make test`).
-test-distro: test-deps all
+test-distro: test-deps all $(LINUX_OUT)/initramfs.cpio
 	@bash $(LINUX_SRC)/distro.sh

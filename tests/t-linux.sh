@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 5: a small Linux boots under `vsrv run` and proves the devices with its own drivers.
 # One VM: a dynamic VHD on virtio-blk (vda), a raw image on virtio-scsi (sda), a differencing VHD over a
-# base image on a second virtio-blk (vdb), user-mode networking, the serial console. The guest's /init
+# base image on a second virtio-blk (vdb, on virtio-pci), user-mode networking, the serial console. The guest's /init
 # (guests/linux/init) pattern-tests the disks, takes a DHCP lease, fetches a file over HTTP from a server
 # this test runs, prints "VSRV-RESULT ..." and powers off. The host then checks the images.
 # Skips, naming what is missing, until vsrv has what the test needs.
@@ -22,6 +22,7 @@ for opt in --kernel --initrd --cmdline --memory --disk --net; do
   grep -q -- "$opt" <<<"$runhelp" || missing+=("vsrv run $opt")
 done
 grep -q 'scsi' <<<"$runhelp" || missing+=("vsrv run --disk ...,bus=scsi")
+grep -q 'transport=.*pci' <<<"$runhelp" || missing+=("vsrv run --disk ...,transport=pci")
 grep -q 'vhd' <<<"$runhelp" || missing+=("vsrv run --disk ...,format=vhd")
 grep -q 'user' <<<"$runhelp" || missing+=("vsrv run --net user")
 imghelp=$("$VSRV" img --help 2>&1)
@@ -59,6 +60,7 @@ for _ in $(seq 50); do
 done
 if [ -z "$port" ]; then fail linux-http "the test's HTTP server did not start: $(cat http.log)"; finish; exit; fi
 
+# The differencing disk sits on virtio-pci (MSI-X), the others on virtio-mmio: both transports.
 cmdline="$(cat "$ROOT/guests/linux/cmdline") vsrv_disks=vda:A,vdb:D:BASE,sda:S vsrv_url=http://10.0.2.2:$port/blob vsrv_sha=$blob_sum"
 # timeboot.py runs vsrv and time-stamps its console: first output, /init, exit (in this test's log).
 # The ELF vmlinux, not the bzImage: its LZ4 decompressor alone takes ~25 s in this host's emulated
@@ -67,7 +69,7 @@ times=$(python3 "$ROOT/guests/linux/timeboot.py" --timeout 110 --log console.ts 
   "$VSRV" run --kernel "$LG/vmlinux" --initrd "$LG/initramfs.cpio" --memory 128M \
   --cmdline "$cmdline" --serial stdio --no-reboot \
   --disk a.vhd,format=vhd,bus=virtio-blk --disk s.raw,format=raw,bus=scsi \
-  --disk d.vhd,format=vhd,bus=virtio-blk --net user)
+  --disk d.vhd,format=vhd,bus=virtio-blk,transport=pci --net user)
 sed 's/^\[ *[0-9.]*\] //' console.ts >console.log
 rc=$(sed -n 's/.* status=\([-0-9]*\) .*/\1/p' <<<"$times")
 echo "linux-boot: $times"
