@@ -1,27 +1,49 @@
 #include "vmm/mem.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+
+/* Guest RAM from this address up may use transparent huge pages. Below it live what every
+ * guest touches sparsely at start-up (the real-mode area, the boot data, a small kernel and
+ * the test guests' stacks): huge pages there would zero and count 2 MiB per first touch
+ * (the hello guest: 6 MiB RSS instead of 2, and a slower start). Above it, guests keep their
+ * large buffers and page cache: 2 MiB pages make the host's O_DIRECT I/O into them cheaper
+ * (one page to pin and one block-layer segment per 2 MiB instead of 512: a 1 MiB request no
+ * longer exceeds a disk's segment limit and splits), and KVM can map them 2 MiB at a time. */
+#define MEM_HUGE_FROM (4ULL << 20)
+#define MEM_HUGE_SIZE (2ULL << 20)
 
 int guest_mem_create(uint64_t size, struct guest_mem **out)
 {
 	struct guest_mem *m;
+	uint8_t *map, *host;
+	uintptr_t a;
 
-	if (size < (1ULL << 20) || (size & 4095))
+	if (size < (1ULL << 20) || (size & 4095) || size > UINT64_MAX - MEM_HUGE_SIZE)
 		return -EINVAL;
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	m->host = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (m->host == MAP_FAILED) {
+	/* Map 2 MiB more and trim, so that guest-physical 2 MiB frames are host huge pages. */
+	map = mmap(NULL, size + MEM_HUGE_SIZE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (map == MAP_FAILED) {
 		free(m);
 		return -ENOMEM;
 	}
-	/* Guest RAM is never part of a host core dump. No MADV_HUGEPAGE: a first touch would
-	 * then zero (and count in RSS) 2 MiB at a time, which slows VM start-up. */
+	a = ((uintptr_t)map + MEM_HUGE_SIZE - 1) & ~(uintptr_t)(MEM_HUGE_SIZE - 1);
+	host = (uint8_t *)a;
+	if (host > map)
+		munmap(map, host - map);
+	if (map + MEM_HUGE_SIZE > host)
+		munmap(host + size, map + MEM_HUGE_SIZE - host);
+	m->host = host;
+	/* Guest RAM is never part of a host core dump. */
 	madvise(m->host, size, MADV_DONTDUMP);
+	if (size > MEM_HUGE_FROM)
+		madvise(m->host + MEM_HUGE_FROM, size - MEM_HUGE_FROM, MADV_HUGEPAGE);
 	m->size = size;
 	m->low_size = size > MEM_HOLE_START ? MEM_HOLE_START : size;
 	*out = m;
