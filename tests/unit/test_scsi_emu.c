@@ -67,6 +67,11 @@ static void test_inquiry(void)
 	vpd[2] = 0xb0;
 	run(0, vpd, 6, 0, 255);
 	CHECK_EQ(inbuf[3], 0x3c);
+	/* Block limits: granularity is the 16-bit field at 6; the transfer lengths (8 and 12)
+	 * must not cap requests at a few blocks (Linux takes io_opt from bytes 12-15). */
+	CHECK_EQ((inbuf[6] << 8) | inbuf[7], 8);
+	CHECK_EQ((uint32_t)inbuf[8] << 24 | inbuf[9] << 16 | inbuf[10] << 8 | inbuf[11], 65536);
+	CHECK_EQ((uint32_t)inbuf[12] << 24 | inbuf[13] << 16 | inbuf[14] << 8 | inbuf[15], 65536);
 	vpd[2] = 0xb2;
 	run(0, vpd, 6, 0, 255);
 	CHECK(inbuf[5] & 0x80);

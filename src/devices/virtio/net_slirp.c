@@ -220,6 +220,10 @@ static int slirp_send(struct net_backend *b, const struct iovec *iov, int n, siz
 	pthread_mutex_lock(&s->lock);
 	s->api.input(s->slirp, iov[0].iov_base, (int)len);
 	pthread_mutex_unlock(&s->lock);
+	/* A guest frame may have opened a socket (a TCP connect, a UDP flow) that the slirp
+	 * thread's poll set does not hold yet: wake it to fill the set again, or the connect's
+	 * completion waits for the next timeout and the guest retransmits its SYN. */
+	cb_notify(s);
 	return 0;
 }
 

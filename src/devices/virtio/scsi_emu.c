@@ -146,10 +146,11 @@ static void inquiry(struct scsi_lun *l, const uint8_t *cdb, const struct scsi_bu
 		memcpy(b + 28, l->serial, n);
 		n = 24 + n;
 		break;
-	case 0xb0: /* block limits */
+	case 0xb0: /* block limits (SBC-4 6.6.4) */
 		put16(b + 2, 0x3c);
+		put16(b + 6, 8);                    /* optimal transfer length granularity */
 		put32(b + 8, MAX_XFER_BLOCKS);      /* maximum transfer length */
-		put32(b + 12, 8);                   /* optimal transfer granularity */
+		put32(b + 12, MAX_XFER_BLOCKS);     /* optimal transfer length */
 		put32(b + 20, MAX_UNMAP_BLOCKS);    /* maximum unmap LBA count */
 		put32(b + 24, MAX_UNMAP_DESC);      /* maximum unmap descriptors */
 		put32(b + 28, 8);                   /* optimal unmap granularity */
