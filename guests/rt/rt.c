@@ -118,6 +118,18 @@ int rt_printf(const char *fmt, ...)
 
 void rt_exit(unsigned value)
 {
+	/* `hold` on the command line: stay up (devices and all) for the host to look at the
+	 * VM's state, e.g. its control socket's counters, and stop it itself. */
+	if (rt_boot.cmdline && rt_param_flag("hold")) {
+		rt_printf("rt: holding with status %#x\n", value);
+		for (;;) {
+			rt_cli();
+			if (rt_cpl() == 0)
+				rt_hlt();
+			else
+				rt_pause();
+		}
+	}
 	rt_outb(0xf4, (uint8_t)value);
 	/* No debug-exit device: try the i8042 reset line (an exit with -no-reboot), then stop. */
 	rt_outb(0x64, 0xfe);

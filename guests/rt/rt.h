@@ -72,7 +72,9 @@ int rt_snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((for
 /* Bytes that were waiting in the UART at boot (turning its FIFOs on would have dropped them). */
 extern char rt_serial_early[256];
 extern size_t rt_serial_early_len;
-__attribute__((noreturn)) void rt_exit(unsigned value); /* debug-exit port, then reset, then halt */
+/* debug-exit port, then reset, then halt; with `hold` on the command line: print the status
+ * and stay up (the host ends the VM) */
+__attribute__((noreturn)) void rt_exit(unsigned value);
 __attribute__((noreturn)) void rt_pass(void);
 __attribute__((noreturn)) void rt_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define RT_CHECK(cond) do { if (!(cond)) rt_fail("%s:%d: check failed: %s", __FILE__, __LINE__, #cond); } while (0)

@@ -115,6 +115,51 @@ static json_t *do_status(struct control *c)
 			 "boots", (int)c->boots);
 }
 
+#define CTL_MAX_DEVS 64
+
+static json_t *disks_json(struct vm *vm)
+{
+	struct vm_disk_stats d[CTL_MAX_DEVS];
+	unsigned n = vm_devices_disk_stats(vm, d, CTL_MAX_DEVS);
+	json_t *a = json_array();
+
+	for (unsigned i = 0; i < n; i++)
+		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+			"name", d[i].name, "device", d[i].device, "bus", d[i].bus,
+			"read_ops", (json_int_t)d[i].io.read_ops,
+			"write_ops", (json_int_t)d[i].io.write_ops,
+			"flush_ops", (json_int_t)d[i].io.flush_ops,
+			"discard_ops", (json_int_t)d[i].io.discard_ops,
+			"read_bytes", (json_int_t)d[i].io.read_bytes,
+			"write_bytes", (json_int_t)d[i].io.write_bytes,
+			"errors", (json_int_t)d[i].io.errors));
+	return a;
+}
+
+static json_t *nics_json(struct vm *vm)
+{
+	struct vm_nic_stats d[CTL_MAX_DEVS];
+	unsigned n = vm_devices_nic_stats(vm, d, CTL_MAX_DEVS);
+	json_t *a = json_array();
+
+	for (unsigned i = 0; i < n; i++) {
+		char mac[18];
+		const uint8_t *m = d[i].mac;
+
+		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3],
+			 m[4], m[5]);
+		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I}",
+			"name", d[i].name, "device", d[i].device, "mac", mac,
+			"backend", d[i].backend, "ifname", d[i].ifname,
+			"rx_packets", (json_int_t)d[i].io.rx_packets,
+			"tx_packets", (json_int_t)d[i].io.tx_packets,
+			"rx_bytes", (json_int_t)d[i].io.rx_bytes,
+			"tx_bytes", (json_int_t)d[i].io.tx_bytes,
+			"drops", (json_int_t)(d[i].io.rx_drops + d[i].io.tx_drops)));
+	}
+	return a;
+}
+
 static json_t *do_stats(struct control *c)
 {
 	struct vm *vm = c->vm;
@@ -136,6 +181,8 @@ static json_t *do_stats(struct control *c)
 	json_object_set_new(r, "exits", json_integer((json_int_t)total));
 	json_object_set_new(r, "vcpu_seconds", json_real(cpu));
 	json_object_set_new(r, "rss", json_integer(rss_bytes()));
+	json_object_set_new(r, "disks", disks_json(vm));
+	json_object_set_new(r, "nics", nics_json(vm));
 	return r;
 }
 

@@ -5,7 +5,10 @@
  *   {"cmd":"status"}        {"ok":true,"state":"running"|"paused","uptime":S,"vcpus":N,...}
  *   {"cmd":"pause"}         every vCPU leaves KVM_RUN and parks; replies once all are parked
  *   {"cmd":"resume"}        the vCPUs run again
- *   {"cmd":"stats"}         per-vCPU exits and CPU seconds, guest memory, process RSS
+ *   {"cmd":"stats"}         per-vCPU exits and CPU seconds, guest memory, process RSS,
+ *                           "disks": [{name, device, bus, read_ops, write_ops, flush_ops,
+ *                           discard_ops, read_bytes, write_bytes, errors}], "nics": [{name,
+ *                           device, mac, backend, ifname, rx/tx_packets, rx/tx_bytes, drops}]
  *   {"cmd":"power-button"}  presses the ACPI power button (see devices/acpi_pm.h)
  *   {"cmd":"quit"}          ends the VM at once: `vsrv run` exits with status 0
  *

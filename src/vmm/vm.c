@@ -205,6 +205,20 @@ __attribute__((weak)) void vm_devices_exit(struct vm *vm)
 	(void)vm;
 }
 
+__attribute__((weak)) unsigned vm_devices_disk_stats(struct vm *vm, struct vm_disk_stats *out,
+						     unsigned max)
+{
+	(void)vm, (void)out, (void)max;
+	return 0;
+}
+
+__attribute__((weak)) unsigned vm_devices_nic_stats(struct vm *vm, struct vm_nic_stats *out,
+						    unsigned max)
+{
+	(void)vm, (void)out, (void)max;
+	return 0;
+}
+
 int vm_cmdline_append(struct vm *vm, const char *s)
 {
 	size_t a = strlen(vm->cmdline), b = strlen(s);

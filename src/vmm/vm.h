@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "devices/virtio/stats.h"
 #include "vmm/bus.h"
 #include "vmm/evloop.h"
 #include "vmm/mem.h"
@@ -155,6 +156,28 @@ void vm_request_stop(struct vm *vm, int code);
  * nothing else. The virtio branch provides the strong definitions. */
 int vm_devices_init(struct vm *vm);
 void vm_devices_exit(struct vm *vm);
+
+/* The I/O counters of the VM's disks (virtio-blk and SCSI) and NICs, in --disk / --net
+ * order: up to max entries are copied into out (strings point into the device table,
+ * valid until vm_devices_exit). Returns how many. Any thread between vm_devices_init and
+ * vm_devices_exit (the control loop); no locks (see devices/virtio/stats.h). The weak
+ * defaults report nothing. */
+struct vm_disk_stats {
+	char name[16];    /* "disk<i>": the i-th --disk */
+	char device[32];  /* "virtio-blk<i>" or "virtio-scsi T:L" */
+	const char *bus;  /* "virtio-blk" or "scsi" */
+	struct vdisk_stats io;
+};
+struct vm_nic_stats {
+	char name[16];        /* "net<i>": the i-th --net */
+	char device[32];      /* "virtio-net<i>" */
+	const char *backend;  /* "tap", "bridge" or "user" */
+	char ifname[16];      /* the TAP interface, or "" */
+	uint8_t mac[6];
+	struct vnet_stats io;
+};
+unsigned vm_devices_disk_stats(struct vm *vm, struct vm_disk_stats *out, unsigned max);
+unsigned vm_devices_nic_stats(struct vm *vm, struct vm_nic_stats *out, unsigned max);
 
 /* Append " s" to the guest kernel command line (before the boot level). Returns 0 or
  * -ENOMEM / -E2BIG. */

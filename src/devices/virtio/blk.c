@@ -1,4 +1,5 @@
 #include "devices/virtio/blk.h"
+#include "devices/virtio/stats.h"
 
 #include "util/log.h"
 
@@ -83,6 +84,7 @@ struct virtio_blk {
 	bool logged_bad;
 	unsigned poll_miss;          /* consecutive polls that found nothing (see BLK_POLL_NS) */
 	unsigned poll_skipped;       /* polls skipped since polling was given up */
+	struct vdisk_stats st;       /* written on the I/O thread only (not saved) */
 };
 
 static void blk_config_access(struct virtio_dev *d, uint32_t off, uint8_t *data, uint32_t len,
@@ -114,8 +116,36 @@ static void req_put(struct virtio_blk *b, struct blk_req *r)
 	b->free_reqs = r;
 }
 
+static void req_count(struct virtio_blk *b, const struct blk_req *r, uint8_t status)
+{
+	struct vdisk_stats *st = &b->st;
+
+	if (status != S_OK) {
+		vstat_add(&st->errors, 1);
+		return;
+	}
+	switch (r->type) {
+	case T_IN:
+		vstat_add(&st->read_ops, 1);
+		vstat_add(&st->read_bytes, r->len);
+		break;
+	case T_OUT:
+		vstat_add(&st->write_ops, 1);
+		vstat_add(&st->write_bytes, r->len);
+		break;
+	case T_FLUSH:
+		vstat_add(&st->flush_ops, 1);
+		break;
+	case T_DISCARD:
+	case T_WRITE_ZEROES:
+		vstat_add(&st->discard_ops, 1);
+		break;
+	}
+}
+
 static void req_complete(struct virtio_blk *b, struct blk_req *r, uint8_t status)
 {
+	req_count(b, r, status);
 	if (r->status)
 		*r->status = status;
 	virtio_push(&b->dev, r->q, r->gen, r->el.head, r->used_len);
@@ -208,6 +238,7 @@ static int parse_req(struct virtio_blk *b, struct blk_req *r)
 
 	r->status = NULL;
 	r->used_len = 0;
+	r->type = T_GET_ID; /* counted as nothing until the header is read */
 	if (e->in_len < 1 || virtq_elem_read(e, 0, &hdr, 16) != 16) {
 		log_bad(b, "no header or no status byte", e->head);
 		return S_IOERR;
@@ -539,6 +570,11 @@ struct virtio_dev *virtio_blk_dev(struct virtio_blk *b)
 bool virtio_blk_uses_uring(const struct virtio_blk *b)
 {
 	return b->uring_ok;
+}
+
+const struct vdisk_stats *virtio_blk_stats(const struct virtio_blk *b)
+{
+	return &b->st;
 }
 
 void virtio_blk_destroy(struct virtio_blk *b)

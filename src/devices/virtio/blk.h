@@ -5,6 +5,7 @@
 #ifndef VSRV_DEVICES_VIRTIO_BLK_H
 #define VSRV_DEVICES_VIRTIO_BLK_H
 
+#include "devices/virtio/stats.h"
 #include "devices/virtio/virtio.h"
 #include "disk/disk.h"
 
@@ -23,6 +24,8 @@ int virtio_blk_create(struct virtio_host *h, struct disk *disk, const char *name
 struct virtio_dev *virtio_blk_dev(struct virtio_blk *b);
 /* Whether requests go through io_uring. */
 bool virtio_blk_uses_uring(const struct virtio_blk *b);
+/* The device's counters (read them with vdisk_stats_read); valid until destroy. */
+const struct vdisk_stats *virtio_blk_stats(const struct virtio_blk *b);
 /* Stop the device (in-flight requests finish), flush the disk, free b. NULL is allowed. */
 void virtio_blk_destroy(struct virtio_blk *b);
 

@@ -1,4 +1,5 @@
 #include "devices/virtio/net.h"
+#include "devices/virtio/stats.h"
 
 #include "util/log.h"
 
@@ -44,6 +45,9 @@ struct virtio_net {
 	struct virtq_elem tx, rx;
 	uint8_t rxbuf[MAX_FRAME];  /* one frame read from the TAP */
 	uint8_t txbuf[MAX_FRAME];  /* one frame gathered for a header-less backend */
+	/* rx_*: the receiving thread (I/O thread for TAP, slirp calls under its lock);
+	 * tx_*: the I/O thread. Not saved. */
+	struct vnet_stats st;
 };
 
 static void net_config(struct virtio_dev *d, uint32_t off, uint8_t *data, uint32_t len,
@@ -134,6 +138,8 @@ static int rx_deliver(struct virtio_net *n, uint8_t *frame, size_t len)
 	}
 	for (i = 0; i < k; i++)
 		virtio_push(d, Q_RX, gen, heads[i], lens[i]);
+	vstat_add(&n->st.rx_packets, 1);
+	vstat_add(&n->st.rx_bytes, len - VNET_HDR_LEN);
 	return 0;
 undo:
 	if (k && !mrg && done < len) {
@@ -148,6 +154,7 @@ undo:
 fail_all:
 	for (i = 0; i < k; i++)
 		virtio_push(d, Q_RX, gen, heads[i], 0);
+	vstat_add(&n->st.rx_drops, 1);
 	return 0;
 }
 
@@ -155,13 +162,17 @@ int virtio_net_receive(struct virtio_net *n, const uint8_t *frame, size_t len)
 {
 	int ret;
 
-	if (len > MAX_FRAME - VNET_HDR_LEN)
+	if (len > MAX_FRAME - VNET_HDR_LEN) {
+		vstat_add(&n->st.rx_drops, 1);
 		return 0;
+	}
 	memset(n->rxbuf, 0, VNET_HDR_LEN);
 	memcpy(n->rxbuf + VNET_HDR_LEN, frame, len);
 	ret = rx_deliver(n, n->rxbuf, len + VNET_HDR_LEN);
 	if (!ret)
 		virtio_notify(&n->dev, Q_RX);
+	else
+		vstat_add(&n->st.rx_drops, 1);
 	return ret;
 }
 
@@ -185,7 +196,8 @@ static void on_tap(struct virtio_dev *d, int fd, uint32_t events)
 			break;
 		if (rx_deliver(n, n->rxbuf, got) == 0)
 			any = true;
-		/* -EAGAIN: not enough buffers for a merged frame; it is dropped */
+		else /* -EAGAIN: not enough buffers for a merged frame; it is dropped */
+			vstat_add(&n->st.rx_drops, 1);
 	}
 	if (any)
 		virtio_notify(d, Q_RX);
@@ -199,6 +211,7 @@ static void tx_queue(struct virtio_net *n)
 
 	while (virtio_pop(d, Q_TX, &n->tx, &gen) == 1) {
 		struct virtq_elem *e = &n->tx;
+		int ret = -EINVAL;
 
 		if (e->out_len < VNET_HDR_LEN || e->out_len > MAX_FRAME) {
 			if (!n->logged)
@@ -206,7 +219,7 @@ static void tx_queue(struct virtio_net *n)
 					 e->out_len);
 			n->logged = true;
 		} else if (n->be->vnet_hdr) {
-			n->be->send(n->be, e->iov, e->n_out, e->out_len);
+			ret = n->be->send(n->be, e->iov, e->n_out, e->out_len);
 		} else {
 			struct iovec v;
 			size_t l = virtq_elem_read(e, VNET_HDR_LEN, n->txbuf,
@@ -214,7 +227,13 @@ static void tx_queue(struct virtio_net *n)
 
 			v.iov_base = n->txbuf;
 			v.iov_len = l;
-			n->be->send(n->be, &v, 1, l);
+			ret = n->be->send(n->be, &v, 1, l);
+		}
+		if (ret) {
+			vstat_add(&n->st.tx_drops, 1);
+		} else {
+			vstat_add(&n->st.tx_packets, 1);
+			vstat_add(&n->st.tx_bytes, e->out_len - VNET_HDR_LEN);
 		}
 		virtio_push(d, Q_TX, gen, e->head, 0);
 		any = true;
@@ -295,6 +314,16 @@ err:
 struct virtio_dev *virtio_net_dev(struct virtio_net *n)
 {
 	return &n->dev;
+}
+
+const struct vnet_stats *virtio_net_stats(const struct virtio_net *n)
+{
+	return &n->st;
+}
+
+void virtio_net_mac(const struct virtio_net *n, uint8_t mac[6])
+{
+	memcpy(mac, n->cfg.mac, 6);
 }
 
 void virtio_net_destroy(struct virtio_net *n)

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "devices/virtio/stats.h"
 #include "devices/virtio/virtio.h"
 
 #define VNET_HDR_LEN 12 /* struct virtio_net_hdr_v1 (with num_buffers) */
@@ -22,6 +23,7 @@ struct net_backend {
 	const char *kind;                 /* "tap" or "user", for log lines */
 	bool vnet_hdr;                    /* send/recv frames prefixed with the virtio-net header */
 	int fd;                           /* read by the device's I/O thread (TAP), or -1 */
+	char ifname[16];                  /* the host interface (TAP), or "" */
 	/* Send one frame (with its header when vnet_hdr). Any thread of the device. */
 	int (*send)(struct net_backend *b, const struct iovec *iov, int n, size_t len);
 	/* Apply the offloads the guest accepted (TUN_F_* flags). May be NULL. */
@@ -44,6 +46,10 @@ int net_slirp_open(uint32_t net, uint32_t mask, uint32_t dhcp, struct net_backen
 int virtio_net_create(struct virtio_host *h, struct net_backend *b, const uint8_t *mac,
 		      const char *name, struct virtio_net **out);
 struct virtio_dev *virtio_net_dev(struct virtio_net *n);
+/* The device's counters (read them with vnet_stats_read); valid until destroy. */
+const struct vnet_stats *virtio_net_stats(const struct virtio_net *n);
+/* The device's MAC address (fixed at create). */
+void virtio_net_mac(const struct virtio_net *n, uint8_t mac[6]);
 void virtio_net_destroy(struct virtio_net *n);
 
 /* For callback backends: hand one frame (no virtio-net header) to the guest. Returns 0, or

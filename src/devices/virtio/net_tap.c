@@ -103,6 +103,8 @@ int net_tap_open(const char *name, const char *bridge, struct net_backend **out)
 		goto err_fd;
 	}
 	memcpy(t->ifname, ifr.ifr_name, IFNAMSIZ);
+	memcpy(t->b.ifname, ifr.ifr_name, sizeof(t->b.ifname));
+	t->b.ifname[sizeof(t->b.ifname) - 1] = '\0';
 	if (ioctl(t->b.fd, TUNSETVNETHDRSZ, &hdr) || ioctl(t->b.fd, TUNSETOFFLOAD, 0)) {
 		ret = -errno;
 		vsrv_log("--net: TAP %s: cannot set the virtio-net header: %s", t->ifname,

@@ -179,6 +179,14 @@ int virtio_scsi_create(struct virtio_host *h, const char *name, struct virtio_sc
 	return 0;
 }
 
+const struct vdisk_stats *virtio_scsi_stats(const struct virtio_scsi *s, unsigned target,
+					    unsigned lun)
+{
+	if (target >= VSCSI_MAX_TARGETS || lun >= SCSI_MAX_LUNS || !s->luns[target][lun].disk)
+		return NULL;
+	return &s->luns[target][lun].st;
+}
+
 int virtio_scsi_attach(struct virtio_scsi *s, unsigned target, unsigned lun, struct disk *disk,
 		       const char *serial)
 {

@@ -18,6 +18,10 @@ int virtio_scsi_attach(struct virtio_scsi *s, unsigned target, unsigned lun, str
 		       const char *serial);
 /* Start serving (after the attachments). */
 int virtio_scsi_start(struct virtio_scsi *s);
+/* The counters of disk target:lun (read them with vdisk_stats_read), NULL when there is
+ * no such disk; valid until virtio_scsi_destroy. */
+const struct vdisk_stats *virtio_scsi_stats(const struct virtio_scsi *s, unsigned target,
+					    unsigned lun);
 struct virtio_dev *virtio_scsi_dev(struct virtio_scsi *s);
 void virtio_scsi_destroy(struct virtio_scsi *s);
 

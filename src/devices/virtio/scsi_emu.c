@@ -270,6 +270,7 @@ static void rw(struct scsi_lun *l, bool write, uint64_t lba, uint32_t nb,
 		scsi_set_sense(res, SK_MEDIUM_ERROR, write ? 0x0c : 0x11, 0);
 		return;
 	}
+	vstat_add(write ? &l->st.write_bytes : &l->st.read_bytes, len);
 	if (!write)
 		res->in_done = len;
 }
@@ -375,9 +376,9 @@ static void write_same(struct scsi_lun *l, const uint8_t *cdb, bool sixteen,
 		scsi_set_sense(res, SK_MEDIUM_ERROR, 0x0c, 0);
 }
 
-void scsi_exec(struct scsi_lun *luns, unsigned nluns, unsigned lun_id, const uint8_t *cdb,
-	       size_t cdb_len, const struct scsi_buf *out, const struct scsi_buf *in,
-	       struct scsi_result *res)
+static void exec_cmd(struct scsi_lun *luns, unsigned nluns, unsigned lun_id, const uint8_t *cdb,
+		     size_t cdb_len, const struct scsi_buf *out, const struct scsi_buf *in,
+		     struct scsi_result *res)
 {
 	struct scsi_lun *l = lun_id < nluns && luns[lun_id].disk ? &luns[lun_id] : NULL;
 	static const uint8_t cdb_len_of[8] = { 6, 10, 10, 0, 16, 12, 0, 0 };
@@ -467,4 +468,25 @@ void scsi_exec(struct scsi_lun *luns, unsigned nluns, unsigned lun_id, const uin
 		invalid_opcode(res);
 		return;
 	}
+}
+
+void scsi_exec(struct scsi_lun *luns, unsigned nluns, unsigned lun_id, const uint8_t *cdb,
+	       size_t cdb_len, const struct scsi_buf *out, const struct scsi_buf *in,
+	       struct scsi_result *res)
+{
+	struct scsi_lun *l = lun_id < nluns && luns[lun_id].disk ? &luns[lun_id] : NULL;
+	uint64_t *op_count = NULL;
+
+	exec_cmd(luns, nluns, lun_id, cdb, cdb_len, out, in, res);
+	if (!l || !cdb_len)
+		return;
+	/* Only the data commands count; probes the unit refuses are not errors of the disk. */
+	switch (cdb[0]) {
+	case 0x08: case 0x28: case 0x88: op_count = &l->st.read_ops; break;
+	case 0x0a: case 0x2a: case 0x8a: op_count = &l->st.write_ops; break;
+	case 0x35: case 0x91: op_count = &l->st.flush_ops; break;
+	case 0x42: case 0x41: case 0x93: op_count = &l->st.discard_ops; break;
+	default: return;
+	}
+	vstat_add(res->status == SCSI_GOOD ? op_count : &l->st.errors, 1);
 }

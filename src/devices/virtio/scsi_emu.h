@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "devices/virtio/stats.h"
 #include "disk/disk.h"
 
 #define SCSI_GOOD 0x00
@@ -33,6 +34,7 @@ struct scsi_lun {
 	bool readonly;
 	char serial[24];     /* unit serial number (VPD 0x80), NUL-terminated */
 	uint64_t naa;        /* NAA identifier for VPD 0x83 */
+	struct vdisk_stats st; /* bumped by scsi_exec (its one I/O thread); not saved */
 };
 
 /* Data buffers of a command: a list of iovecs and their total length. */

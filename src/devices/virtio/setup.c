@@ -5,6 +5,7 @@
 #include "devices/pci.h"
 #include "devices/virtio/blk.h"
 #include "devices/virtio/mmio.h"
+#include "devices/virtio/net.h"
 #include "devices/virtio/options.h"
 #include "devices/virtio/pci_transport.h"
 #include "devices/virtio/rng.h"
@@ -106,10 +107,13 @@ static int add_disk(struct vdevs *v, const char *spec, unsigned idx)
 	ret = disk_open(o.path, o.format, flags, &e->disk);
 	if (ret)
 		goto out; /* the disk layer logged the reason, naming the file */
+	snprintf(e->label, sizeof(e->label), "disk%u", idx);
 	if (o.bus == VOPT_SCSI) {
+		e->bus_or_backend = "scsi";
 		ret = setup_scsi_disk(v, e, &o, idx);
 		goto out;
 	}
+	e->bus_or_backend = "virtio-blk";
 	snprintf(e->name, sizeof(e->name), "virtio-blk%u", idx);
 	bo.queues = o.queues;
 	bo.serial = o.serial;
@@ -120,6 +124,7 @@ static int add_disk(struct vdevs *v, const char *spec, unsigned idx)
 		goto out;
 	}
 	e->dev = virtio_blk_dev(e->blk);
+	e->dstats = virtio_blk_stats(e->blk);
 	ret = setup_attach(v, e, o.transport, 0x018000);
 out:
 	vopt_disk_free(&o);
@@ -241,4 +246,44 @@ void vm_devices_exit(struct vm *vm)
 	pci_host_destroy(v->pci);
 	free(v);
 	vm->devices_priv = NULL;
+}
+
+unsigned vm_devices_disk_stats(struct vm *vm, struct vm_disk_stats *out, unsigned max)
+{
+	struct vdevs *v = vm->devices_priv;
+	unsigned i, n = 0;
+
+	for (i = 0; v && i < v->n && n < max; i++) {
+		struct vdev_entry *e = &v->e[i];
+
+		if (!e->dstats)
+			continue;
+		memcpy(out[n].name, e->label, sizeof(out[n].name));
+		memcpy(out[n].device, e->name, sizeof(out[n].device));
+		out[n].bus = e->bus_or_backend;
+		vdisk_stats_read(e->dstats, &out[n].io);
+		n++;
+	}
+	return n;
+}
+
+unsigned vm_devices_nic_stats(struct vm *vm, struct vm_nic_stats *out, unsigned max)
+{
+	struct vdevs *v = vm->devices_priv;
+	unsigned i, n = 0;
+
+	for (i = 0; v && i < v->n && n < max; i++) {
+		struct vdev_entry *e = &v->e[i];
+
+		if (e->kind != VDEV_NET || !e->nstats)
+			continue;
+		memcpy(out[n].name, e->label, sizeof(out[n].name));
+		memcpy(out[n].device, e->name, sizeof(out[n].device));
+		memcpy(out[n].ifname, e->ifname, sizeof(out[n].ifname));
+		out[n].backend = e->bus_or_backend;
+		virtio_net_mac(e->net, out[n].mac);
+		vnet_stats_read(e->nstats, &out[n].io);
+		n++;
+	}
+	return n;
 }

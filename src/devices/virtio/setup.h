@@ -21,6 +21,12 @@ struct vdev_entry {
 	struct virtio_pci *pci;
 	uint32_t gsi;
 	bool gsi_allocated;
+	/* what vm_devices_*_stats report: disks (blk and SCSI) and NICs */
+	char label[16];                    /* "disk<i>" / "net<i>": the --disk/--net position */
+	const char *bus_or_backend;        /* "virtio-blk", "scsi" / "tap", "bridge", "user" */
+	char ifname[16];                   /* a NIC's host interface (TAP), or "" */
+	const struct vdisk_stats *dstats;  /* owned by the device */
+	const struct vnet_stats *nstats;
 	union {
 		struct virtio_blk *blk;
 		struct virtio_rng *rng;

@@ -37,6 +37,9 @@ int setup_scsi_disk(struct vdevs *v, struct vdev_entry *e, const struct vopt_dis
 				 base);
 	if (ret)
 		return ret;
+	snprintf(e->name, sizeof(e->name), "virtio-scsi %u:%u", n % VSCSI_MAX_TARGETS,
+		 n / VSCSI_MAX_TARGETS);
+	e->dstats = virtio_scsi_stats(v->scsi, n % VSCSI_MAX_TARGETS, n / VSCSI_MAX_TARGETS);
 	v->scsi_targets++;
 	return 0;
 }
@@ -85,6 +88,9 @@ int setup_net(struct vdevs *v, struct vdev_entry *e, const struct vopt_net *o, u
 	int ret;
 
 	snprintf(e->name, sizeof(e->name), "virtio-net%u", idx);
+	snprintf(e->label, sizeof(e->label), "net%u", idx);
+	e->bus_or_backend = o->kind == VOPT_NET_USER ? "user" :
+			    o->kind == VOPT_NET_BRIDGE ? "bridge" : "tap";
 	e->kind = VDEV_NET;
 	if (o->kind == VOPT_NET_USER)
 		ret = net_slirp_open(o->user_net, o->user_mask, o->user_dhcp, &be);
@@ -99,6 +105,8 @@ int setup_net(struct vdevs *v, struct vdev_entry *e, const struct vopt_net *o, u
 		return ret;
 	}
 	e->dev = virtio_net_dev(e->net);
+	e->nstats = virtio_net_stats(e->net);
+	memcpy(e->ifname, be->ifname, sizeof(e->ifname));
 	return 0;
 }
 
