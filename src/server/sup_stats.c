@@ -1,10 +1,10 @@
-/* Usage of running VMs read from /proc (CPU, memory, I/O), host capacity. */
+/* Usage of running VMs: CPU and memory from /proc, vCPU, disk and NIC counters from the
+ * VMM's control socket (vmctl_stats, cached for 1 s); host capacity. */
 #include "server/sup.h"
 #include "server/cgroup.h"
 #include "server/metrics.h"
 #include "server/vmctl.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -16,7 +16,6 @@ struct usage {
 	pid_t pid;
 	double cpu_seconds;
 	uint64_t rss;
-	uint64_t read_bytes, write_bytes, syscr, syscw;
 };
 
 static int slurp(const char *path, char *buf, size_t n)
@@ -76,73 +75,30 @@ static int usage_of(pid_t pid, struct usage *u)
 	snprintf(p, sizeof(p), "/proc/%d/status", (int)pid);
 	if (!slurp(p, b, sizeof(b)) && (s = strstr(b, "VmRSS:")))
 		u->rss = strtoull(s + 6, NULL, 10) * 1024;
-	snprintf(p, sizeof(p), "/proc/%d/io", (int)pid);
-	if (!slurp(p, b, sizeof(b))) {
-		if ((s = strstr(b, "syscr:")))
-			u->syscr = strtoull(s + 6, NULL, 10);
-		if ((s = strstr(b, "syscw:")))
-			u->syscw = strtoull(s + 6, NULL, 10);
-		if ((s = strstr(b, "read_bytes:")))
-			u->read_bytes = strtoull(s + 11, NULL, 10);
-		if ((s = strstr(b, "\nwrite_bytes:")))
-			u->write_bytes = strtoull(s + 13, NULL, 10);
-	}
 	return 0;
 }
 
-/* The VMM's TAP interfaces (its /dev/net/tun fds: fdinfo names the interface) and their
- * host counters. NAT NICs (libslirp inside the VMM) have no host interface: the virtio
- * devices keep no counters of their own, so those NICs are not counted. */
-struct tapio {
-	char ifname[16];
-	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;  /* the guest's view */
-};
-
-static uint64_t ifstat(const char *ifn, const char *what)
+/* Per-device counters of a stats reply, as metric lines. */
+static void devices_metrics(const char *vm, json_t *vs, char **buf, size_t *len, size_t *cap)
 {
-	char p[128], b[32];
+	static const char *const dk[] = { "read_bytes", "write_bytes", "read_ops", "write_ops",
+					   "flush_ops", "discard_ops", "errors" };
+	static const char *const nk[] = { "rx_bytes", "tx_bytes", "rx_packets", "tx_packets",
+					   "drops" };
+	size_t i, k;
+	json_t *e;
 
-	snprintf(p, sizeof(p), "/sys/class/net/%s/statistics/%s", ifn, what);
-	return slurp(p, b, sizeof(b)) ? 0 : strtoull(b, NULL, 10);
-}
-
-static int taps_of(pid_t pid, struct tapio *t, int max)
-{
-	char p[64], l[64], b[512], *s;
-	struct dirent *de;
-	DIR *d;
-	int n = 0;
-
-	snprintf(p, sizeof(p), "/proc/%d/fd", (int)pid);
-	d = opendir(p);
-	if (!d)
-		return 0;
-	while (n < max && (de = readdir(d))) {
-		char fp[300];
-		ssize_t r;
-
-		snprintf(fp, sizeof(fp), "/proc/%d/fd/%s", (int)pid, de->d_name);
-		r = readlink(fp, l, sizeof(l) - 1);
-		if (r <= 0)
-			continue;
-		l[r] = '\0';
-		if (strcmp(l, "/dev/net/tun"))
-			continue;
-		snprintf(fp, sizeof(fp), "/proc/%d/fdinfo/%s", (int)pid, de->d_name);
-		if (slurp(fp, b, sizeof(b)) || !(s = strstr(b, "iff:")))
-			continue;
-		s += 4;
-		s += strspn(s, " \t");
-		snprintf(t[n].ifname, sizeof(t[n].ifname), "%.*s", (int)strcspn(s, "\n"), s);
-		/* The TAP's transmit is the guest's receive. */
-		t[n].rx_bytes = ifstat(t[n].ifname, "tx_bytes");
-		t[n].tx_bytes = ifstat(t[n].ifname, "rx_bytes");
-		t[n].rx_packets = ifstat(t[n].ifname, "tx_packets");
-		t[n].tx_packets = ifstat(t[n].ifname, "rx_packets");
-		n++;
-	}
-	closedir(d);
-	return n;
+	json_array_foreach(json_object_get(vs, "disks"), i, e)
+		for (k = 0; k < sizeof(dk) / sizeof(dk[0]); k++)
+			metrics_printf(buf, len, cap, "vsrv_vm_disk_%s_total{vm=\"%s\",disk=\"%s\"} %lld\n",
+				       dk[k], vm, json_string_value(json_object_get(e, "name")),
+				       (long long)json_integer_value(json_object_get(e, dk[k])));
+	json_array_foreach(json_object_get(vs, "nics"), i, e)
+		for (k = 0; k < sizeof(nk) / sizeof(nk[0]); k++)
+			metrics_printf(buf, len, cap,
+				       "vsrv_vm_network_%s_total{vm=\"%s\",interface=\"%s\"} %lld\n",
+				       nk[k], vm, json_string_value(json_object_get(e, "name")),
+				       (long long)json_integer_value(json_object_get(e, nk[k])));
 }
 
 void sup_runtime_json(struct server *srv, int64_t id, json_t *obj)
@@ -158,21 +114,6 @@ void sup_runtime_json(struct server *srv, int64_t id, json_t *obj)
 	json_object_set_new(obj, "pid", json_integer(pid));
 	json_object_set_new(obj, "cpu_seconds", json_real(u.cpu_seconds));
 	json_object_set_new(obj, "memory_rss_bytes", json_integer(u.rss));
-	json_object_set_new(obj, "disk_read_bytes", json_integer(u.read_bytes));
-	json_object_set_new(obj, "disk_write_bytes", json_integer(u.write_bytes));
-	{
-		struct tapio t[8];
-		int nt = taps_of(pid, t, 8);
-		json_t *a = json_array();
-
-		for (int i = 0; i < nt; i++)
-			json_array_append_new(a, json_pack("{s:s,s:I,s:I,s:I,s:I}", "interface", t[i].ifname,
-							   "rx_bytes", (json_int_t)t[i].rx_bytes,
-							   "tx_bytes", (json_int_t)t[i].tx_bytes,
-							   "rx_packets", (json_int_t)t[i].rx_packets,
-							   "tx_packets", (json_int_t)t[i].tx_packets));
-		json_object_set_new(obj, "network", a);
-	}
 	/* The VMM's own view, through its control socket (absent for a VMM without one). */
 	{
 		json_t *st = NULL;
@@ -183,6 +124,8 @@ void sup_runtime_json(struct server *srv, int64_t id, json_t *obj)
 			json_object_set(obj, "vcpus", json_object_get(st, "vcpu"));
 			json_object_set(obj, "vmm_state", json_object_get(st, "state"));
 			json_object_set(obj, "boots", json_object_get(st, "boots"));
+			json_object_set(obj, "disks", json_object_get(st, "disks"));
+			json_object_set(obj, "nics", json_object_get(st, "nics"));
 		}
 		json_decref(st);
 	}
@@ -232,16 +175,31 @@ int sup_metrics_render(struct server *srv, struct dbc *c, char **buf, size_t *le
 		       "# TYPE vsrv_vm_cpu_seconds_total counter\n"
 		       "# HELP vsrv_vm_memory_bytes Resident memory of the VM's VMM process.\n"
 		       "# TYPE vsrv_vm_memory_bytes gauge\n"
-		       "# HELP vsrv_vm_disk_bytes_total Bytes the VMM read from and wrote to storage.\n"
-		       "# TYPE vsrv_vm_disk_bytes_total counter\n"
-		       "# HELP vsrv_vm_disk_operations_total Read and write system calls of the VMM.\n"
-		       "# TYPE vsrv_vm_disk_operations_total counter\n"
-		       "# HELP vsrv_vm_network_bytes_total Bytes through the VM's TAP NICs, as the guest "
-		       "sees them (NAT NICs are not counted).\n"
-		       "# TYPE vsrv_vm_network_bytes_total counter\n"
-		       "# HELP vsrv_vm_network_packets_total Frames through the VM's TAP NICs, as the guest "
-		       "sees them (NAT NICs are not counted).\n"
-		       "# TYPE vsrv_vm_network_packets_total counter\n"
+		       "# HELP vsrv_vm_disk_read_bytes_total Bytes the guest read from the disk.\n"
+		       "# TYPE vsrv_vm_disk_read_bytes_total counter\n"
+		       "# HELP vsrv_vm_disk_write_bytes_total Bytes the guest wrote to the disk.\n"
+		       "# TYPE vsrv_vm_disk_write_bytes_total counter\n"
+		       "# HELP vsrv_vm_disk_read_ops_total Read requests of the guest (virtio-blk or SCSI).\n"
+		       "# TYPE vsrv_vm_disk_read_ops_total counter\n"
+		       "# HELP vsrv_vm_disk_write_ops_total Write requests of the guest.\n"
+		       "# TYPE vsrv_vm_disk_write_ops_total counter\n"
+		       "# HELP vsrv_vm_disk_flush_ops_total Flush (cache synchronise) requests of the guest.\n"
+		       "# TYPE vsrv_vm_disk_flush_ops_total counter\n"
+		       "# HELP vsrv_vm_disk_discard_ops_total Discard, write-zeroes, UNMAP and WRITE SAME requests.\n"
+		       "# TYPE vsrv_vm_disk_discard_ops_total counter\n"
+		       "# HELP vsrv_vm_disk_errors_total Disk requests that ended with an error.\n"
+		       "# TYPE vsrv_vm_disk_errors_total counter\n"
+		       "# HELP vsrv_vm_network_rx_bytes_total Bytes of frames delivered to the guest.\n"
+		       "# TYPE vsrv_vm_network_rx_bytes_total counter\n"
+		       "# HELP vsrv_vm_network_tx_bytes_total Bytes of frames the guest sent.\n"
+		       "# TYPE vsrv_vm_network_tx_bytes_total counter\n"
+		       "# HELP vsrv_vm_network_rx_packets_total Frames delivered to the guest.\n"
+		       "# TYPE vsrv_vm_network_rx_packets_total counter\n"
+		       "# HELP vsrv_vm_network_tx_packets_total Frames the guest sent.\n"
+		       "# TYPE vsrv_vm_network_tx_packets_total counter\n"
+		       "# HELP vsrv_vm_network_drops_total Frames dropped either way (no guest buffers, "
+		       "bad frames, a full backend).\n"
+		       "# TYPE vsrv_vm_network_drops_total counter\n"
 		       "# HELP vsrv_vm_vcpu_exits_total KVM exits of the VM's vCPUs (since its last boot).\n"
 		       "# TYPE vsrv_vm_vcpu_exits_total counter\n"
 		       "# HELP vsrv_vm_vcpu_seconds_total CPU time of the VM's vCPU threads (since its last boot).\n"
@@ -260,30 +218,8 @@ int sup_metrics_render(struct server *srv, struct dbc *c, char **buf, size_t *le
 			continue;
 		metrics_printf(buf, len, cap,
 			       "vsrv_vm_cpu_seconds_total{vm=\"%s\"} %.2f\n"
-			       "vsrv_vm_memory_bytes{vm=\"%s\"} %llu\n"
-			       "vsrv_vm_disk_bytes_total{vm=\"%s\",direction=\"read\"} %llu\n"
-			       "vsrv_vm_disk_bytes_total{vm=\"%s\",direction=\"write\"} %llu\n"
-			       "vsrv_vm_disk_operations_total{vm=\"%s\",direction=\"read\"} %llu\n"
-			       "vsrv_vm_disk_operations_total{vm=\"%s\",direction=\"write\"} %llu\n",
-			       name, u.cpu_seconds, name, (unsigned long long)u.rss,
-			       name, (unsigned long long)u.read_bytes, name,
-			       (unsigned long long)u.write_bytes, name, (unsigned long long)u.syscr,
-			       name, (unsigned long long)u.syscw);
-		{
-			struct tapio t[8];
-			int nt = taps_of(pid, t, 8);
-
-			for (int i = 0; i < nt; i++)
-				metrics_printf(buf, len, cap,
-					       "vsrv_vm_network_bytes_total{vm=\"%s\",interface=\"%s\",direction=\"rx\"} %llu\n"
-					       "vsrv_vm_network_bytes_total{vm=\"%s\",interface=\"%s\",direction=\"tx\"} %llu\n"
-					       "vsrv_vm_network_packets_total{vm=\"%s\",interface=\"%s\",direction=\"rx\"} %llu\n"
-					       "vsrv_vm_network_packets_total{vm=\"%s\",interface=\"%s\",direction=\"tx\"} %llu\n",
-					       name, t[i].ifname, (unsigned long long)t[i].rx_bytes,
-					       name, t[i].ifname, (unsigned long long)t[i].tx_bytes,
-					       name, t[i].ifname, (unsigned long long)t[i].rx_packets,
-					       name, t[i].ifname, (unsigned long long)t[i].tx_packets);
-		}
+			       "vsrv_vm_memory_bytes{vm=\"%s\"} %llu\n",
+			       name, u.cpu_seconds, name, (unsigned long long)u.rss);
 		{
 			json_t *vs = NULL;
 
@@ -293,6 +229,8 @@ int sup_metrics_render(struct server *srv, struct dbc *c, char **buf, size_t *le
 					       "vsrv_vm_vcpu_seconds_total{vm=\"%s\"} %.3f\n", name,
 					       (long long)json_integer_value(json_object_get(vs, "exits")),
 					       name, json_real_value(json_object_get(vs, "vcpu_seconds")));
+			if (vs)
+				devices_metrics(name, vs, buf, len, cap);
 			json_decref(vs);
 		}
 	}

@@ -9,6 +9,7 @@ from lib import *
 tmp = tempfile.mkdtemp(prefix="vsrv-net.")
 d = Daemon(os.path.join(tmp, "data")).start()
 shutil.copy(os.path.join(GUESTS, "vnet.elf"), os.path.join(d.data, "images"))
+shutil.copy(os.path.join(GUESTS, "vblk.elf"), os.path.join(d.data, "images"))
 adm = d.login("admin", "adminpass1")
 
 
@@ -67,6 +68,51 @@ try:
     js = d.wait_state(adm, "natvm", ("stopped", "crashed"), 30)
     ok("net-nat-dhcp-lease", js and js["last_exit"] == "exited 33" and
        b"vnet: dhcp lease 10.0.7.50 from 10.0.7.2" in console("natvm"), str(js) + repr(console("natvm")[-300:]))
+
+    # --- per-device counters in the status and /metrics (the VMM's control socket) --------
+    # vnet.elf does DHCP on a NAT NIC and holds (a disk attached, untouched); vblk.elf writes
+    # and reads its 4 MiB disk whole and holds.
+    def metric(text, line):
+        m = re.search(("^" + re.escape(line) + r" (\d+)$").encode(), text, re.M)
+        return int(m.group(1)) if m else None
+
+    req("POST", "/api/v1/disks", {"name": "iod", "size": 1 << 20})
+    req("POST", "/api/v1/disks", {"name": "bd", "size": 4 << 20})
+    req("POST", "/api/v1/vms", {"name": "iovm", "kernel": "vnet.elf", "memory_mib": 64,
+                                "cmdline": "mode=dhcp hold", "nics": [{"network": "nat1"}],
+                                "disks": [{"disk": "iod"}]})
+    req("POST", "/api/v1/vms", {"name": "blkvm", "kernel": "vblk.elf", "memory_mib": 64,
+                                "cmdline": "qd=8 hold", "disks": [{"disk": "bd"}]})
+    for n in ("iovm", "blkvm"):
+        req("POST", "/api/v1/vms/%s/start" % n)
+    held = wait_for(lambda: all(b"rt: holding" in console(n) for n in ("iovm", "blkvm")) or None, 30)
+
+    def io_status():
+        st, js = req("GET", "/api/v1/vms/iovm/status")
+        n = (js.get("nics") or [{}])[0] if st == 200 else {}
+        return js if n.get("rx_packets", 0) >= 2 and n.get("tx_packets", 0) >= 2 else None
+    js = wait_for(io_status, 5) or req("GET", "/api/v1/vms/iovm/status")[1]
+    n, dk = (js.get("nics") or [{}])[0], (js.get("disks") or [{}])[0]
+    ok("status-vm-device-counters", held and n.get("name") == "net0" and n.get("backend") == "user" and
+       n.get("rx_bytes", 0) > 0 and n.get("tx_bytes", 0) > 0 and dk.get("name") == "disk0" and
+       dk.get("bus") == "virtio-blk" and dk.get("write_ops") == 0, str(js) + repr(console("iovm")[-200:]))
+    st, text = req("GET", "/metrics")
+    vals = {k: metric(text, 'vsrv_vm_network_%s_total{vm="iovm",interface="net0"}' % k)
+            for k in ("rx_packets", "tx_packets", "rx_bytes", "tx_bytes", "drops")}
+    ok("metrics-vm-nat-nic", vals["rx_packets"] and vals["rx_packets"] >= 2 and vals["tx_packets"] >= 2 and
+       vals["rx_bytes"] > 0 and vals["tx_bytes"] > 0 and vals["drops"] == 0, str(vals))
+    ok("metrics-vm-idle-disk", metric(text, 'vsrv_vm_disk_write_ops_total{vm="iovm",disk="disk0"}') == 0 and
+       metric(text, 'vsrv_vm_disk_flush_ops_total{vm="iovm",disk="disk0"}') == 0, repr(text[-800:]))
+    vals = {k: metric(text, 'vsrv_vm_disk_%s_total{vm="blkvm",disk="disk0"}' % k)
+            for k in ("read_bytes", "write_bytes", "read_ops", "write_ops", "flush_ops")}
+    ok("metrics-vm-disk-counters", None not in vals.values() and vals["write_bytes"] >= 4 << 20 and
+       vals["read_bytes"] >= 4 << 20 and vals["write_ops"] >= 64 and vals["read_ops"] >= 64 and
+       vals["flush_ops"] >= 1 and b"# TYPE vsrv_vm_disk_flush_ops_total counter" in text, str(vals))
+    for n in ("iovm", "blkvm"):
+        req("POST", "/api/v1/vms/%s/off" % n)
+        d.wait_state(adm, n, ("stopped", "crashed"), 10)
+        req("DELETE", "/api/v1/vms/" + n)
+
     st, js = req("PATCH", "/api/v1/vms/natvm", {"nics": [{"network": "nat1"}, {"network": "nat1"}]})
     macs = [n["mac"] for n in js["nics"]] if st == 200 else []
     ok("nic-mac-stable-and-unique", len(macs) == 2 and macs[0] == mac and macs[1] != mac and MAC.match(macs[1]),
@@ -113,7 +159,7 @@ try:
     lmac = req("GET", "/api/v1/vms/onlan")[1]["nics"][0]["mac"]
     cl = vmm_cmdline("onlan")
     ok("net-bridged-start", st == 202 and ("bridge=brlan,mac=%s" % lmac).encode() in cl, str((st, cl)))
-    # Per-VM network counters: the VMM's TAP on the bridge, from the guest's point of view.
+    # Per-VM network counters: the VMM's virtio-net device, with its TAP on the bridge.
     # Frames of ethertype 0x88b5 from the bridge are echoed back by the guest.
     raw = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
     raw.bind(("brlan", 0))
@@ -123,14 +169,15 @@ try:
 
     def counters():
         st, js = req("GET", "/api/v1/vms/onlan/status")
-        n = js.get("network") or [{}]
+        n = js.get("nics") or [{}]
         return n[0] if n[0].get("rx_packets", 0) >= 5 and n[0].get("tx_packets", 0) >= 1 else None
     c = wait_for(counters, 5)
-    ifn = c["interface"] if c else "?"
+    ifn = c["ifname"] if c else "?"
     st, text = req("GET", "/metrics")
-    ok("metrics-vm-network-counters", c and os.path.exists("/sys/class/net/brlan/brif/" + ifn) and
-       ('vsrv_vm_network_packets_total{vm="onlan",interface="%s",direction="rx"}' % ifn).encode() in text and
-       ('vsrv_vm_network_bytes_total{vm="onlan",interface="%s",direction="tx"}' % ifn).encode() in text,
+    ok("metrics-vm-network-counters", c and c["backend"] == "bridge" and
+       os.path.exists("/sys/class/net/brlan/brif/" + ifn) and
+       (metric(text, 'vsrv_vm_network_rx_packets_total{vm="onlan",interface="net0"}') or 0) >= 5 and
+       (metric(text, 'vsrv_vm_network_tx_bytes_total{vm="onlan",interface="net0"}') or 0) > 0,
        str(c) + repr(text[-600:]))
     req("POST", "/api/v1/vms/onlan/off")
     d.wait_state(adm, "onlan", ("stopped", "crashed"), 10)
