@@ -78,29 +78,6 @@ static int usage_of(pid_t pid, struct usage *u)
 	return 0;
 }
 
-/* Per-device counters of a stats reply, as metric lines. */
-static void devices_metrics(const char *vm, json_t *vs, char **buf, size_t *len, size_t *cap)
-{
-	static const char *const dk[] = { "read_bytes", "write_bytes", "read_ops", "write_ops",
-					   "flush_ops", "discard_ops", "errors" };
-	static const char *const nk[] = { "rx_bytes", "tx_bytes", "rx_packets", "tx_packets",
-					   "drops" };
-	size_t i, k;
-	json_t *e;
-
-	json_array_foreach(json_object_get(vs, "disks"), i, e)
-		for (k = 0; k < sizeof(dk) / sizeof(dk[0]); k++)
-			metrics_printf(buf, len, cap, "vsrv_vm_disk_%s_total{vm=\"%s\",disk=\"%s\"} %lld\n",
-				       dk[k], vm, json_string_value(json_object_get(e, "name")),
-				       (long long)json_integer_value(json_object_get(e, dk[k])));
-	json_array_foreach(json_object_get(vs, "nics"), i, e)
-		for (k = 0; k < sizeof(nk) / sizeof(nk[0]); k++)
-			metrics_printf(buf, len, cap,
-				       "vsrv_vm_network_%s_total{vm=\"%s\",interface=\"%s\"} %lld\n",
-				       nk[k], vm, json_string_value(json_object_get(e, "name")),
-				       (long long)json_integer_value(json_object_get(e, nk[k])));
-}
-
 void sup_runtime_json(struct server *srv, int64_t id, json_t *obj)
 {
 	pid_t mon = json_integer_value(json_object_get(obj, "monitor_pid"));
@@ -162,48 +139,75 @@ json_t *sup_host_json(struct server *srv, struct dbc *c)
 			 "cgroups", cgroup_mode());
 }
 
+/* One running VM's figures for /metrics. */
+struct vm_sample {
+	char *name;
+	struct usage u;
+	json_t *vs; /* the VMM's stats reply, or NULL */
+};
+
+static void metric_head(char **buf, size_t *len, size_t *cap, const char *name, const char *type,
+			const char *help)
+{
+	metrics_printf(buf, len, cap, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* One device counter (key of each element of the stats reply's array arr) for every VM, as
+ * one group of lines: Prometheus's text format wants all lines of a metric together. */
+static void device_metric(char **buf, size_t *len, size_t *cap, const struct vm_sample *v,
+			  size_t n, const char *arr, const char *label, const char *metric,
+			  const char *key, const char *help)
+{
+	size_t i, j;
+	json_t *e;
+
+	metric_head(buf, len, cap, metric, "counter", help);
+	for (i = 0; i < n; i++)
+		json_array_foreach(json_object_get(v[i].vs, arr), j, e)
+			metrics_printf(buf, len, cap, "%s{vm=\"%s\",%s=\"%s\"} %lld\n", metric,
+				       v[i].name, label,
+				       json_string_value(json_object_get(e, "name")),
+				       (long long)json_integer_value(json_object_get(e, key)));
+}
+
 int sup_metrics_render(struct server *srv, struct dbc *c, char **buf, size_t *len, size_t *cap)
 {
+	static const struct { const char *arr, *label, *metric, *key, *help; } devs[] = {
+		{ "disks", "disk", "vsrv_vm_disk_read_bytes_total", "read_bytes",
+		  "Bytes the guest read from the disk." },
+		{ "disks", "disk", "vsrv_vm_disk_write_bytes_total", "write_bytes",
+		  "Bytes the guest wrote to the disk." },
+		{ "disks", "disk", "vsrv_vm_disk_read_ops_total", "read_ops",
+		  "Read requests of the guest (virtio-blk or SCSI)." },
+		{ "disks", "disk", "vsrv_vm_disk_write_ops_total", "write_ops",
+		  "Write requests of the guest." },
+		{ "disks", "disk", "vsrv_vm_disk_flush_ops_total", "flush_ops",
+		  "Flush (cache synchronise) requests of the guest." },
+		{ "disks", "disk", "vsrv_vm_disk_discard_ops_total", "discard_ops",
+		  "Discard, write-zeroes, UNMAP and WRITE SAME requests." },
+		{ "disks", "disk", "vsrv_vm_disk_errors_total", "errors",
+		  "Disk requests that ended with an error." },
+		{ "nics", "interface", "vsrv_vm_network_rx_bytes_total", "rx_bytes",
+		  "Bytes of frames delivered to the guest." },
+		{ "nics", "interface", "vsrv_vm_network_tx_bytes_total", "tx_bytes",
+		  "Bytes of frames the guest sent." },
+		{ "nics", "interface", "vsrv_vm_network_rx_packets_total", "rx_packets",
+		  "Frames delivered to the guest." },
+		{ "nics", "interface", "vsrv_vm_network_tx_packets_total", "tx_packets",
+		  "Frames the guest sent." },
+		{ "nics", "interface", "vsrv_vm_network_drops_total", "drops",
+		  "Frames dropped either way (no guest buffers, bad frames, a full backend)." },
+	};
 	sqlite3_stmt *st = db_stmt(c, "SELECT id, name, monitor_pid, state FROM vms ORDER BY name");
 	static const char *const states[] = { "stopped", "running", "paused", "crashed", "stopping" };
 	int64_t counts[5] = { 0 };
+	struct vm_sample *v = NULL;
+	size_t n = 0, vcap = 0, i;
+	int ret = 0;
 
 	if (!st)
 		return -EIO;
-	metrics_printf(buf, len, cap,
-		       "# HELP vsrv_vm_cpu_seconds_total CPU time of the VM's VMM process.\n"
-		       "# TYPE vsrv_vm_cpu_seconds_total counter\n"
-		       "# HELP vsrv_vm_memory_bytes Resident memory of the VM's VMM process.\n"
-		       "# TYPE vsrv_vm_memory_bytes gauge\n"
-		       "# HELP vsrv_vm_disk_read_bytes_total Bytes the guest read from the disk.\n"
-		       "# TYPE vsrv_vm_disk_read_bytes_total counter\n"
-		       "# HELP vsrv_vm_disk_write_bytes_total Bytes the guest wrote to the disk.\n"
-		       "# TYPE vsrv_vm_disk_write_bytes_total counter\n"
-		       "# HELP vsrv_vm_disk_read_ops_total Read requests of the guest (virtio-blk or SCSI).\n"
-		       "# TYPE vsrv_vm_disk_read_ops_total counter\n"
-		       "# HELP vsrv_vm_disk_write_ops_total Write requests of the guest.\n"
-		       "# TYPE vsrv_vm_disk_write_ops_total counter\n"
-		       "# HELP vsrv_vm_disk_flush_ops_total Flush (cache synchronise) requests of the guest.\n"
-		       "# TYPE vsrv_vm_disk_flush_ops_total counter\n"
-		       "# HELP vsrv_vm_disk_discard_ops_total Discard, write-zeroes, UNMAP and WRITE SAME requests.\n"
-		       "# TYPE vsrv_vm_disk_discard_ops_total counter\n"
-		       "# HELP vsrv_vm_disk_errors_total Disk requests that ended with an error.\n"
-		       "# TYPE vsrv_vm_disk_errors_total counter\n"
-		       "# HELP vsrv_vm_network_rx_bytes_total Bytes of frames delivered to the guest.\n"
-		       "# TYPE vsrv_vm_network_rx_bytes_total counter\n"
-		       "# HELP vsrv_vm_network_tx_bytes_total Bytes of frames the guest sent.\n"
-		       "# TYPE vsrv_vm_network_tx_bytes_total counter\n"
-		       "# HELP vsrv_vm_network_rx_packets_total Frames delivered to the guest.\n"
-		       "# TYPE vsrv_vm_network_rx_packets_total counter\n"
-		       "# HELP vsrv_vm_network_tx_packets_total Frames the guest sent.\n"
-		       "# TYPE vsrv_vm_network_tx_packets_total counter\n"
-		       "# HELP vsrv_vm_network_drops_total Frames dropped either way (no guest buffers, "
-		       "bad frames, a full backend).\n"
-		       "# TYPE vsrv_vm_network_drops_total counter\n"
-		       "# HELP vsrv_vm_vcpu_exits_total KVM exits of the VM's vCPUs (since its last boot).\n"
-		       "# TYPE vsrv_vm_vcpu_exits_total counter\n"
-		       "# HELP vsrv_vm_vcpu_seconds_total CPU time of the VM's vCPU threads (since its last boot).\n"
-		       "# TYPE vsrv_vm_vcpu_seconds_total counter\n");
+	/* First every running VM's figures, then each metric as one group over all VMs. */
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(st, 0);
 		const char *name = (const char *)sqlite3_column_text(st, 1);
@@ -211,34 +215,75 @@ int sup_metrics_render(struct server *srv, struct dbc *c, char **buf, size_t *le
 		pid_t pid = vmm_pid(srv, id, sqlite3_column_int(st, 2));
 		struct usage u;
 
-		for (int i = 0; i < 5; i++)
-			if (!strcmp(state, states[i]))
-				counts[i]++;
+		for (int k = 0; k < 5; k++)
+			if (!strcmp(state, states[k]))
+				counts[k]++;
 		if (pid <= 0 || usage_of(pid, &u))
 			continue;
-		metrics_printf(buf, len, cap,
-			       "vsrv_vm_cpu_seconds_total{vm=\"%s\"} %.2f\n"
-			       "vsrv_vm_memory_bytes{vm=\"%s\"} %llu\n",
-			       name, u.cpu_seconds, name, (unsigned long long)u.rss);
-		{
-			json_t *vs = NULL;
-
-			if (!vmctl_stats(srv, id, pid, &vs))
-				metrics_printf(buf, len, cap,
-					       "vsrv_vm_vcpu_exits_total{vm=\"%s\"} %lld\n"
-					       "vsrv_vm_vcpu_seconds_total{vm=\"%s\"} %.3f\n", name,
-					       (long long)json_integer_value(json_object_get(vs, "exits")),
-					       name, json_real_value(json_object_get(vs, "vcpu_seconds")));
-			if (vs)
-				devices_metrics(name, vs, buf, len, cap);
-			json_decref(vs);
+		if (n == vcap) {
+			size_t nc = vcap ? 2 * vcap : 16;
+			struct vm_sample *nv = realloc(v, nc * sizeof(*v));
+			if (!nv) {
+				ret = -ENOMEM;
+				break;
+			}
+			v = nv;
+			vcap = nc;
 		}
+		v[n].name = strdup(name);
+		v[n].u = u;
+		v[n].vs = NULL;
+		if (!v[n].name) {
+			ret = -ENOMEM;
+			break;
+		}
+		if (vmctl_stats(srv, id, pid, &v[n].vs)) {
+			json_decref(v[n].vs);
+			v[n].vs = NULL;
+		}
+		n++;
 	}
 	db_done(st);
-	metrics_printf(buf, len, cap, "# HELP vsrv_vms VMs in the inventory, by state.\n"
-		       "# TYPE vsrv_vms gauge\n");
-	for (int i = 0; i < 5; i++)
-		metrics_printf(buf, len, cap, "vsrv_vms{state=\"%s\"} %lld\n", states[i],
-			       (long long)counts[i]);
-	return *buf ? 0 : -ENOMEM;
+	if (ret)
+		goto out;
+
+	metric_head(buf, len, cap, "vsrv_vm_cpu_seconds_total", "counter",
+		    "CPU time of the VM's VMM process.");
+	for (i = 0; i < n; i++)
+		metrics_printf(buf, len, cap, "vsrv_vm_cpu_seconds_total{vm=\"%s\"} %.2f\n",
+			       v[i].name, v[i].u.cpu_seconds);
+	metric_head(buf, len, cap, "vsrv_vm_memory_bytes", "gauge",
+		    "Resident memory of the VM's VMM process.");
+	for (i = 0; i < n; i++)
+		metrics_printf(buf, len, cap, "vsrv_vm_memory_bytes{vm=\"%s\"} %llu\n", v[i].name,
+			       (unsigned long long)v[i].u.rss);
+	metric_head(buf, len, cap, "vsrv_vm_vcpu_exits_total", "counter",
+		    "KVM exits of the VM's vCPUs (since its last boot).");
+	for (i = 0; i < n; i++)
+		if (v[i].vs)
+			metrics_printf(buf, len, cap, "vsrv_vm_vcpu_exits_total{vm=\"%s\"} %lld\n",
+				       v[i].name,
+				       (long long)json_integer_value(json_object_get(v[i].vs, "exits")));
+	metric_head(buf, len, cap, "vsrv_vm_vcpu_seconds_total", "counter",
+		    "CPU time of the VM's vCPU threads (since its last boot).");
+	for (i = 0; i < n; i++)
+		if (v[i].vs)
+			metrics_printf(buf, len, cap, "vsrv_vm_vcpu_seconds_total{vm=\"%s\"} %.3f\n",
+				       v[i].name,
+				       json_real_value(json_object_get(v[i].vs, "vcpu_seconds")));
+	for (size_t d = 0; d < sizeof(devs) / sizeof(devs[0]); d++)
+		device_metric(buf, len, cap, v, n, devs[d].arr, devs[d].label, devs[d].metric,
+			      devs[d].key, devs[d].help);
+	metric_head(buf, len, cap, "vsrv_vms", "gauge", "VMs in the inventory, by state.");
+	for (int k = 0; k < 5; k++)
+		metrics_printf(buf, len, cap, "vsrv_vms{state=\"%s\"} %lld\n", states[k],
+			       (long long)counts[k]);
+	ret = *buf ? 0 : -ENOMEM;
+out:
+	for (i = 0; i < n; i++) {
+		free(v[i].name);
+		json_decref(v[i].vs);
+	}
+	free(v);
+	return ret;
 }

@@ -160,7 +160,9 @@ try:
     cl = vmm_cmdline("onlan")
     ok("net-bridged-start", st == 202 and ("bridge=brlan,mac=%s" % lmac).encode() in cl, str((st, cl)))
     # Per-VM network counters: the VMM's virtio-net device, with its TAP on the bridge.
-    # Frames of ethertype 0x88b5 from the bridge are echoed back by the guest.
+    # Frames of ethertype 0x88b5 from the bridge are echoed back by the guest, once its driver
+    # is up (it says so on the console; frames sent before then find no receive buffers).
+    wait_for(lambda: b"mode echo" in console("onlan") or None, 20)
     raw = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
     raw.bind(("brlan", 0))
     for i in range(5):

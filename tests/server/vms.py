@@ -17,6 +17,26 @@ for g in ("hello.elf", "console.elf"):
 adm = d.login("admin", "adminpass1")
 
 
+
+def metrics_grouping_error(text):
+    """Prometheus's text format: each metric's TYPE once, then all of its samples together.
+    Returns None when the exposition follows that, else a description of the first fault."""
+    seen, current, members = set(), None, ()
+    for raw in text.decode().splitlines():
+        if raw.startswith("# TYPE "):
+            name, kind = raw.split()[2], raw.split()[3]
+            if name in seen:
+                return "TYPE of %s twice" % name
+            seen.add(name)
+            current = name
+            members = (name, name + "_bucket", name + "_sum", name + "_count") \
+                if kind in ("histogram", "summary") else (name,)
+        elif raw and not raw.startswith("#"):
+            name = raw.split("{")[0].split(" ")[0]
+            if name not in members:
+                return "sample %r outside its group (current group %s)" % (raw, current)
+    return None
+
 def console(name):
     st, text = d.req("GET", "/api/v1/vms/%s/console" % name, token=adm)
     return text if st == 200 and isinstance(text, bytes) else b""
@@ -86,6 +106,7 @@ try:
     ok("metrics-per-vm", b'vsrv_vm_memory_bytes{vm="c3"}' in text and b'vsrv_vm_cpu_seconds_total{vm="c3"}' in text
        and b'vsrv_vm_vcpu_exits_total{vm="c3"}' in text and b'vsrv_vm_vcpu_seconds_total{vm="c3"}' in text,
        text[-300:])
+    ok("metrics-grouped", metrics_grouping_error(text) is None, str(metrics_grouping_error(text)))
 
     # --- a VMM killed with SIGKILL: crashed, with exit status and console lines ------------
     pid = status("c3")["pid"]
