@@ -249,6 +249,20 @@ static int iov_sectors(const struct iovec *iov, int cnt, uint64_t *n)
 	return 0;
 }
 
+/* The length of a request in sectors, in *n, checked: a multiple of 512 bytes that fits on
+ * the disk from sector on. 0 or -errno, with the message set. */
+static int io_length(struct vhd *v, uint64_t sector, const struct iovec *iov, int cnt,
+		     uint64_t *n)
+{
+	int ret = iov_sectors(iov, cnt, n);
+
+	if (ret) {
+		vhd_seterr("%s: I/O length is not a multiple of 512", v->path);
+		return ret;
+	}
+	return check_range(v, sector, *n);
+}
+
 static int do_readv(struct vhd *v, uint64_t sector, const struct iovec *iov, int iovcnt,
 		    uint64_t n)
 {
@@ -305,16 +319,9 @@ out:
 int vhd_readv(struct vhd *v, uint64_t sector, const struct iovec *iov, int iovcnt)
 {
 	uint64_t n;
-	int ret = iov_sectors(iov, iovcnt, &n);
+	int ret = io_length(v, sector, iov, iovcnt, &n);
 
-	if (ret) {
-		vhd_seterr("%s: I/O length is not a multiple of 512", v->path);
-		return ret;
-	}
-	ret = check_range(v, sector, n);
-	if (ret)
-		return ret;
-	return do_readv(v, sector, iov, iovcnt, n);
+	return ret ? ret : do_readv(v, sector, iov, iovcnt, n);
 }
 
 int vhd_read(struct vhd *v, uint64_t sector, void *buf, uint64_t nsectors)
@@ -345,12 +352,7 @@ int vhd_writev(struct vhd *v, uint64_t sector, const struct iovec *iov, int iovc
 
 	if (v->rdonly)
 		return -EROFS;
-	ret = iov_sectors(iov, iovcnt, &n);
-	if (ret) {
-		vhd_seterr("%s: I/O length is not a multiple of 512", v->path);
-		return ret;
-	}
-	ret = check_range(v, sector, n);
+	ret = io_length(v, sector, iov, iovcnt, &n);
 	if (ret)
 		return ret;
 	if (max > IOV_STACK) {
