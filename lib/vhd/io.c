@@ -68,40 +68,21 @@ static bool iov_is_zero(const struct iovec *iov, int n)
 	return true;
 }
 
-static int preadv_full(int fd, struct iovec *iov, int n, uint64_t off)
+/* Read (is_write false) or write all of iov[0..n) at byte offset off, retrying short transfers and
+ * EINTR. The iovec array is consumed: entries are advanced in place. 0 or -errno; a read that
+ * reaches the end of the file is -EIO. */
+static int iov_full(int fd, struct iovec *iov, int n, uint64_t off, bool is_write)
 {
 	while (n > 0) {
-		ssize_t r = preadv(fd, iov, n > 1024 ? 1024 : n, (off_t)off);
+		int cnt = n > 1024 ? 1024 : n;
+		ssize_t r = is_write ? pwritev(fd, iov, cnt, (off_t)off) : preadv(fd, iov, cnt, (off_t)off);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
-		if (r == 0)
+		if (r == 0 && !is_write)
 			return -EIO;
-		off += (uint64_t)r;
-		while (n > 0 && (size_t)r >= iov->iov_len) {
-			r -= (ssize_t)iov->iov_len;
-			iov++;
-			n--;
-		}
-		if (n > 0 && r) {
-			iov->iov_base = (uint8_t *)iov->iov_base + r;
-			iov->iov_len -= (size_t)r;
-		}
-	}
-	return 0;
-}
-
-static int pwritev_full(int fd, struct iovec *iov, int n, uint64_t off)
-{
-	while (n > 0) {
-		ssize_t r = pwritev(fd, iov, n > 1024 ? 1024 : n, (off_t)off);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
 		off += (uint64_t)r;
 		while (n > 0 && (size_t)r >= iov->iov_len) {
 			r -= (ssize_t)iov->iov_len;
@@ -268,6 +249,20 @@ static int iov_sectors(const struct iovec *iov, int cnt, uint64_t *n)
 	return 0;
 }
 
+/* The length of a request in sectors, in *n, checked: a multiple of 512 bytes that fits on
+ * the disk from sector on. 0 or -errno, with the message set. */
+static int io_length(struct vhd *v, uint64_t sector, const struct iovec *iov, int cnt,
+		     uint64_t *n)
+{
+	int ret = iov_sectors(iov, cnt, n);
+
+	if (ret) {
+		vhd_seterr("%s: I/O length is not a multiple of 512", v->path);
+		return ret;
+	}
+	return check_range(v, sector, *n);
+}
+
 static int do_readv(struct vhd *v, uint64_t sector, const struct iovec *iov, int iovcnt,
 		    uint64_t n)
 {
@@ -282,7 +277,7 @@ static int do_readv(struct vhd *v, uint64_t sector, const struct iovec *iov, int
 	}
 	if (v->type == VHD_TYPE_FIXED) {
 		int k = cur_take(&c, n * 512, sub, max);
-		ret = k < 0 ? -EINVAL : preadv_full(v->fd, sub, k, sector * 512);
+		ret = k < 0 ? -EINVAL : iov_full(v->fd, sub, k, sector * 512, false);
 		goto out;
 	}
 	while (n && ret == 0) {
@@ -301,7 +296,7 @@ static int do_readv(struct vhd *v, uint64_t sector, const struct iovec *iov, int
 		}
 		if (present) {
 			uint64_t off = (uint64_t)bat_get(v, b) * 512 + v->bm_bytes + (uint64_t)in * 512;
-			ret = preadv_full(v->fd, sub, k, off);
+			ret = iov_full(v->fd, sub, k, off, false);
 		} else if (v->type == VHD_TYPE_DIFF) {
 			if (!v->parent) {
 				vhd_seterr("%s: read needs the parent, which is not open", v->path);
@@ -324,16 +319,9 @@ out:
 int vhd_readv(struct vhd *v, uint64_t sector, const struct iovec *iov, int iovcnt)
 {
 	uint64_t n;
-	int ret = iov_sectors(iov, iovcnt, &n);
+	int ret = io_length(v, sector, iov, iovcnt, &n);
 
-	if (ret) {
-		vhd_seterr("%s: I/O length is not a multiple of 512", v->path);
-		return ret;
-	}
-	ret = check_range(v, sector, n);
-	if (ret)
-		return ret;
-	return do_readv(v, sector, iov, iovcnt, n);
+	return ret ? ret : do_readv(v, sector, iov, iovcnt, n);
 }
 
 int vhd_read(struct vhd *v, uint64_t sector, void *buf, uint64_t nsectors)
@@ -364,12 +352,7 @@ int vhd_writev(struct vhd *v, uint64_t sector, const struct iovec *iov, int iovc
 
 	if (v->rdonly)
 		return -EROFS;
-	ret = iov_sectors(iov, iovcnt, &n);
-	if (ret) {
-		vhd_seterr("%s: I/O length is not a multiple of 512", v->path);
-		return ret;
-	}
-	ret = check_range(v, sector, n);
+	ret = io_length(v, sector, iov, iovcnt, &n);
 	if (ret)
 		return ret;
 	if (max > IOV_STACK) {
@@ -379,7 +362,7 @@ int vhd_writev(struct vhd *v, uint64_t sector, const struct iovec *iov, int iovc
 	}
 	if (v->type == VHD_TYPE_FIXED) {
 		int k = cur_take(&c, n * 512, sub, max);
-		ret = k < 0 ? -EINVAL : pwritev_full(v->fd, sub, k, sector * 512);
+		ret = k < 0 ? -EINVAL : iov_full(v->fd, sub, k, sector * 512, true);
 		goto out;
 	}
 	while (n && ret == 0) {
@@ -408,8 +391,8 @@ int vhd_writev(struct vhd *v, uint64_t sector, const struct iovec *iov, int iovc
 		ret = ensure_block(v, b);
 		if (ret)
 			break;
-		ret = pwritev_full(v->fd, sub, k,
-				   (uint64_t)bat_get(v, b) * 512 + v->bm_bytes + (uint64_t)in * 512);
+		ret = iov_full(v->fd, sub, k,
+			       (uint64_t)bat_get(v, b) * 512 + v->bm_bytes + (uint64_t)in * 512, true);
 		if (ret == 0)
 			ret = vhd_bm_set_range(v, b, in, len);
 next:

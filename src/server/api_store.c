@@ -297,12 +297,7 @@ int api_disk_delete(struct req *r)
 	if (sqlite3_step(s) == SQLITE_ROW)
 		snprintf(path, sizeof(path), "%s", sqlite3_column_text(s, 0));
 	db_done(s);
-	s = db_stmt(r->c, "DELETE FROM disks WHERE id = ?");
-	if (!s)
-		goto err_io;
-	sqlite3_bind_int64(s, 1, id);
-	rc = db_rc(r->c, sqlite3_step(s));
-	db_done(s);
+	rc = db_exec_id(r->c, "DELETE FROM disks WHERE id = ?", id);
 	if (rc == -EEXIST) {
 		db_rollback(r->c);
 		return req_error(r, -EBUSY, "disk %s is attached to a VM", r->args[0]);
@@ -465,12 +460,7 @@ int api_net_delete(struct req *r)
 	if (sqlite3_step(s) == SQLITE_ROW)
 		internal = sqlite3_column_int(s, 0);
 	db_done(s);
-	s = db_stmt(r->c, "DELETE FROM networks WHERE id = ?");
-	if (!s)
-		goto err_io;
-	sqlite3_bind_int64(s, 1, id);
-	rc = db_rc(r->c, sqlite3_step(s));
-	db_done(s);
+	rc = db_exec_id(r->c, "DELETE FROM networks WHERE id = ?", id);
 	if (rc == -EEXIST) {
 		db_rollback(r->c);
 		return req_error(r, -EBUSY, "network %s has VMs attached", r->args[0]);

@@ -218,12 +218,7 @@ static int write_lists(struct req *r, int64_t id, const json_t *body, char *err,
 	int rc;
 
 	if ((a = json_object_get(body, "disks"))) {
-		s = db_stmt(r->c, "DELETE FROM vm_disks WHERE vm_id = ?");
-		if (!s)
-			return -EIO;
-		sqlite3_bind_int64(s, 1, id);
-		rc = db_rc(r->c, sqlite3_step(s));
-		db_done(s);
+		rc = db_exec_id(r->c, "DELETE FROM vm_disks WHERE vm_id = ?", id);
 		if (rc)
 			return rc;
 		json_array_foreach(a, i, v) {
@@ -265,12 +260,7 @@ static int write_lists(struct req *r, int64_t id, const json_t *body, char *err,
 			}
 		}
 		db_done(s);
-		s = db_stmt(r->c, "DELETE FROM vm_nics WHERE vm_id = ?");
-		if (!s)
-			return -EIO;
-		sqlite3_bind_int64(s, 1, id);
-		rc = db_rc(r->c, sqlite3_step(s));
-		db_done(s);
+		rc = db_exec_id(r->c, "DELETE FROM vm_nics WHERE vm_id = ?", id);
 		if (rc)
 			return rc;
 		json_array_foreach(a, i, v) {
@@ -651,20 +641,10 @@ int api_vm_delete(struct req *r)
 				(json_int_t)sqlite3_column_int64(s, 0), "path", sqlite3_column_text(s, 1)));
 		db_done(s);
 	}
-	s = db_stmt(r->c, "DELETE FROM vms WHERE id = ?");
-	if (!s)
-		goto err_io;
-	sqlite3_bind_int64(s, 1, id);
-	rc = db_rc(r->c, sqlite3_step(s));
-	db_done(s);
+	rc = db_exec_id(r->c, "DELETE FROM vms WHERE id = ?", id);
 	if (rc)
 		goto err_io;
-	s = db_stmt(r->c, "DELETE FROM acl WHERE object_type = 'vm' AND object_id = ?");
-	if (!s)
-		goto err_io;
-	sqlite3_bind_int64(s, 1, id);
-	rc = db_rc(r->c, sqlite3_step(s));
-	db_done(s);
+	rc = db_exec_id(r->c, "DELETE FROM acl WHERE object_type = 'vm' AND object_id = ?", id);
 	if (rc)
 		goto err_io;
 	{

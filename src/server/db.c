@@ -313,6 +313,19 @@ int db_rc(struct dbc *c, int rc)
 	return -EIO;
 }
 
+int db_exec_id(struct dbc *c, const char *sql, int64_t id)
+{
+	sqlite3_stmt *s = db_stmt(c, sql);
+	int rc;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, id);
+	rc = db_rc(c, sqlite3_step(s));
+	db_done(s);
+	return rc;
+}
+
 uint64_t db_generation(struct db *db)
 {
 	return atomic_load(&db->gen);

@@ -47,6 +47,10 @@ void db_done(sqlite3_stmt *s);
  * or -EIO. */
 int db_exec(struct dbc *c, const char *sql);
 
+/* Run sql (a string literal, as for db_stmt) with ?1 bound to id; for statements without
+ * result rows. Returns 0, -EEXIST (constraint) or -EIO (also when sql cannot be prepared). */
+int db_exec_id(struct dbc *c, const char *sql, int64_t id);
+
 /* Map the result of sqlite3_step to 0 (SQLITE_DONE/ROW), -EEXIST (constraint) or -EIO. */
 int db_rc(struct dbc *c, int rc);
 

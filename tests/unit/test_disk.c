@@ -1,5 +1,6 @@
 /* Unit tests of src/disk: probing, raw and VHD behind disk_ops, concurrent I/O threads. */
 #include "check.h"
+#include "scratch.h"
 #include "disk/disk.h"
 #include "vhd/vhd.h"
 
@@ -9,30 +10,13 @@
 #include <string.h>
 #include <unistd.h>
 
-static char dir[] = "/tmp/vsrv-disk-XXXXXX";
-
-static const char *P(const char *name)
-{
-	static char buf[8][512];
-	static int i;
-	i = (i + 1) % 8;
-	snprintf(buf[i], sizeof(buf[i]), "%s/%s", dir, name);
-	return buf[i];
-}
-
-static void fill(uint8_t *b, size_t len, unsigned seed)
-{
-	for (size_t i = 0; i < len; i++)
-		b[i] = (uint8_t)(seed * 131 + i * 7 + (i >> 9) + 1);
-}
-
 static void rw_roundtrip(struct disk *d)
 {
 	uint8_t a[8192], b[8192];
 	struct iovec wv[2] = { { a, 1024 }, { a + 1024, 7168 } };
 	struct iovec rv[3] = { { b, 512 }, { b + 512, 4096 }, { b + 4608, 3584 } };
 
-	fill(a, sizeof(a), 7);
+	pattern_fill(a, sizeof(a), 7, 1);
 	CHECK_EQ(disk_writev(d, 33, wv, 2), 0);
 	CHECK_EQ(disk_readv(d, 33, rv, 3), 0);
 	CHECK(!memcmp(a, b, sizeof(a)));
@@ -109,7 +93,7 @@ static void *worker(void *arg)
 		uint64_t blk = (uint64_t)j->id + (uint64_t)NTHREADS * (k % 4);
 		uint64_t s = blk * 4096 + (uint64_t)(k * 97 % 3000);
 		struct iovec v = { buf, 64 << 10 };
-		fill(buf, 64 << 10, (unsigned)(j->id * 1000 + k));
+		pattern_fill(buf, 64 << 10, (unsigned)(j->id * 1000 + k), 1);
 		j->err = disk_writev(j->d, s, &v, 1);
 		if (!j->err && k % 5 == 0)
 			j->err = disk_flush(j->d);
@@ -127,7 +111,7 @@ static void verify(struct disk *d, int nth)
 			uint64_t blk = (uint64_t)id + (uint64_t)NTHREADS * (k % 4);
 			uint64_t s = blk * 4096 + (uint64_t)(k * 97 % 3000);
 			struct iovec v = { got, 64 << 10 };
-			fill(exp, 64 << 10, (unsigned)(id * 1000 + k));
+			pattern_fill(exp, 64 << 10, (unsigned)(id * 1000 + k), 1);
 			CHECK_EQ(disk_readv(d, s, &v, 1), 0);
 			CHECK(!memcmp(exp, got, 64 << 10));
 		}
@@ -189,15 +173,11 @@ static void test_threads(void)
 
 int main(void)
 {
-	if (!mkdtemp(dir)) {
-		printf("FAIL setup: mkdtemp\n");
+	if (scratch_make("vsrv-disk"))
 		return 1;
-	}
 	RUN(test_raw);
 	RUN(test_vhd_types);
 	RUN(test_threads);
-	char cmd[600];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd)) {}
+	scratch_remove();
 	return check_done();
 }

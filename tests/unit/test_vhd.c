@@ -1,5 +1,6 @@
 /* Unit tests of lib/vhd: create, read/write, chains, zero handling, geometry. */
 #include "check.h"
+#include "scratch.h"
 #include "vhd/vhd.h"
 
 #include <errno.h>
@@ -8,23 +9,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static char dir[] = "/tmp/vsrv-vhd-XXXXXX";
-
-static const char *P(const char *name)
-{
-	static char buf[8][512];
-	static int i;
-	i = (i + 1) % 8;
-	snprintf(buf[i], sizeof(buf[i]), "%s/%s", dir, name);
-	return buf[i];
-}
-
-static void fill(uint8_t *b, size_t len, unsigned seed)
-{
-	for (size_t i = 0; i < len; i++)
-		b[i] = (uint8_t)(seed * 131 + i * 7 + (i >> 9));
-}
 
 static int mk(const char *name, enum vhd_type t, uint64_t size, uint32_t bs, const char *parent,
 	      struct vhd **out)
@@ -69,7 +53,7 @@ static void test_dynamic_rw(void)
 	CHECK_EQ(in.block_size, 2 << 20);
 	CHECK_EQ(in.allocated_blocks, 0);
 	/* a write spanning two blocks, unaligned to blocks */
-	fill(w, 3 << 20, 1);
+	pattern_fill(w, 3 << 20, 1, 0);
 	CHECK_EQ(vhd_write(v, 3000, w, (3 << 20) / 512), 0);
 	memset(r, 0xaa, 3 << 20);
 	CHECK_EQ(vhd_read(v, 3000, r, (3 << 20) / 512), 0);
@@ -92,7 +76,7 @@ static void test_dynamic_rw(void)
 	CHECK_EQ(vhd_open(P("d.vhd"), VHD_RDONLY, &v), 0);
 	if (!v)
 		return;
-	fill(w, 3 << 20, 1);
+	pattern_fill(w, 3 << 20, 1, 0);
 	CHECK_EQ(vhd_read(v, 3000, r, (3 << 20) / 512), 0);
 	CHECK(!memcmp(w, r, 3 << 20));
 	CHECK_EQ(vhd_write(v, 0, w, 1), -EROFS);
@@ -111,7 +95,7 @@ static void test_fixed(void)
 	if (!v)
 		return;
 	CHECK(vhd_fixed_fd(v, &off) >= 0);
-	fill(w, sizeof(w), 3);
+	pattern_fill(w, sizeof(w), 3, 0);
 	CHECK_EQ(vhd_write(v, 100, w, 8), 0);
 	CHECK_EQ(vhd_read(v, 100, r, 8), 0);
 	CHECK(!memcmp(w, r, sizeof(w)));
@@ -130,7 +114,7 @@ static void test_block_sizes(void)
 		CHECK_EQ(mk("bs.vhd", VHD_TYPE_DYNAMIC, 20 << 20, sizes[i], NULL, &v), 0);
 		if (!v)
 			break;
-		fill(w, 1 << 20, i);
+		pattern_fill(w, 1 << 20, i, 0);
 		CHECK_EQ(vhd_write(v, 7, w, 2048), 0);
 		CHECK_EQ(vhd_close(v), 0);
 		CHECK_EQ(vhd_open(P("bs.vhd"), VHD_RDONLY, &v), 0);
@@ -167,19 +151,19 @@ static void test_chain(void)
 	CHECK_EQ(mk("base.vhd", VHD_TYPE_DYNAMIC, 8 << 20, 0, NULL, &a), 0);
 	if (!a)
 		return;
-	fill(w, 1 << 20, 10);
+	pattern_fill(w, 1 << 20, 10, 0);
 	CHECK_EQ(vhd_write(a, 0, w, 2048), 0); /* base: sectors 0..2047 */
 	CHECK_EQ(vhd_close(a), 0);
 	CHECK_EQ(mk("mid.vhd", VHD_TYPE_DIFF, 0, 0, P("base.vhd"), &b), 0);
 	if (!b)
 		return;
-	fill(w, 4096, 11);
+	pattern_fill(w, 4096, 11, 0);
 	CHECK_EQ(vhd_write(b, 8, w, 8), 0);     /* mid: sectors 8..15 */
 	CHECK_EQ(vhd_close(b), 0);
 	CHECK_EQ(mk("top.vhd", VHD_TYPE_DIFF, 0, 0, P("mid.vhd"), &c), 0);
 	if (!c)
 		return;
-	fill(w, 512, 12);
+	pattern_fill(w, 512, 12, 0);
 	CHECK_EQ(vhd_write(c, 9, w, 1), 0);     /* top: sector 9 */
 	/* zeros over base data must be stored; zeros over nothing stay unallocated */
 	CHECK_EQ(vhd_write(c, 100, z, 4), 0);
@@ -194,17 +178,17 @@ static void test_chain(void)
 		return;
 	uint8_t exp[512];
 	CHECK_EQ(vhd_read(c, 9, r, 1), 0);
-	fill(exp, 512, 12);
+	pattern_fill(exp, 512, 12, 0);
 	CHECK(!memcmp(r, exp, 512));
 	CHECK_EQ(vhd_read(c, 8, r, 1), 0);
-	fill(w, 4096, 11);
+	pattern_fill(w, 4096, 11, 0);
 	CHECK(!memcmp(r, w, 512));
 	CHECK_EQ(vhd_read(c, 10, r, 1), 0);
 	CHECK(!memcmp(r, w + 1024, 512));
 	CHECK_EQ(vhd_read(c, 100, r, 4), 0);
 	CHECK(vhd_is_zero_test(r, 2048));
 	CHECK_EQ(vhd_read(c, 1000, r, 1), 0);
-	fill(w, 1 << 20, 10);
+	pattern_fill(w, 1 << 20, 10, 0);
 	CHECK(!memcmp(r, w + 1000 * 512, 512));
 	CHECK_EQ(vhd_map(c, 0, 16384, &e), 0);
 	CHECK_EQ(e.depth, 2);
@@ -243,11 +227,11 @@ static void test_parent_errors(void)
 	CHECK(strstr(vhd_errmsg(), "unique id") != NULL);
 	/* relative locator: the chain moves as a whole */
 	CHECK_EQ(mk("sub/../p2.vhd", VHD_TYPE_DYNAMIC, 4 << 20, 0, NULL, NULL), -ENOENT);
-	snprintf(cmd, sizeof(cmd), "mkdir -p %s/a/b && cd %s && true", dir, dir);
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s/a/b && cd %s && true", scratch_dir, scratch_dir);
 	CHECK_EQ(system(cmd), 0);
 	CHECK_EQ(mk("a/p2.vhd", VHD_TYPE_DYNAMIC, 4 << 20, 0, NULL, NULL), 0);
 	CHECK_EQ(mk("a/b/c2.vhd", VHD_TYPE_DIFF, 0, 0, P("a/p2.vhd"), NULL), 0);
-	snprintf(cmd, sizeof(cmd), "mv %s/a %s/moved", dir, dir);
+	snprintf(cmd, sizeof(cmd), "mv %s/a %s/moved", scratch_dir, scratch_dir);
 	CHECK_EQ(system(cmd), 0);
 	CHECK_EQ(vhd_open(P("moved/b/c2.vhd"), VHD_RDONLY, &v), 0);
 	vhd_close(v);
@@ -259,7 +243,7 @@ static void test_max_size(void)
 	static const enum vhd_type t[] = { VHD_TYPE_DYNAMIC, VHD_TYPE_FIXED };
 	uint8_t w[4096], r[4096];
 
-	fill(w, sizeof(w), 77);
+	pattern_fill(w, sizeof(w), 77, 0);
 	for (int i = 0; i < 2; i++) {
 		struct vhd *v;
 		struct vhd_info in;
@@ -285,10 +269,8 @@ static void test_max_size(void)
 
 int main(void)
 {
-	if (!mkdtemp(dir)) {
-		printf("FAIL setup: mkdtemp\n");
+	if (scratch_make("vsrv-vhd"))
 		return 1;
-	}
 	RUN(test_geometry);
 	RUN(test_dynamic_rw);
 	RUN(test_fixed);
@@ -296,8 +278,6 @@ int main(void)
 	RUN(test_chain);
 	RUN(test_parent_errors);
 	RUN(test_max_size);
-	char cmd[600];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd)) {}
+	scratch_remove();
 	return check_done();
 }

@@ -1,5 +1,6 @@
 /* Unit tests of lib/vhd: bad input, check, compact, resize, commit, QEMU interop. */
 #include "check.h"
+#include "scratch.h"
 #include "vhd/vhd.h"
 
 #include <errno.h>
@@ -8,23 +9,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static char dir[] = "/tmp/vsrv-vhdm-XXXXXX";
-
-static const char *P(const char *name)
-{
-	static char buf[8][512];
-	static int i;
-	i = (i + 1) % 8;
-	snprintf(buf[i], sizeof(buf[i]), "%s/%s", dir, name);
-	return buf[i];
-}
-
-static void fill(uint8_t *b, size_t len, unsigned seed)
-{
-	for (size_t i = 0; i < len; i++)
-		b[i] = (uint8_t)(seed * 131 + i * 7 + (i >> 9) + 1);
-}
 
 static int mk(const char *name, enum vhd_type t, uint64_t size, const char *parent)
 {
@@ -41,7 +25,7 @@ static void make_sample(const char *name)
 	mk(name, VHD_TYPE_DYNAMIC, 8 << 20, NULL);
 	if (vhd_open(P(name), 0, &v))
 		return;
-	fill(buf, sizeof(buf), 5);
+	pattern_fill(buf, sizeof(buf), 5, 1);
 	vhd_write(v, 10, buf, 8);
 	vhd_write(v, 2 * 4096 + 3, buf, 8);
 	vhd_close(v);
@@ -180,7 +164,7 @@ static void test_footer_copy(void)
 	CHECK_EQ(system(cmd), 0);
 	CHECK_EQ(vhd_open(P("fc.vhd"), VHD_RDONLY, &v), 0);
 	if (v) {
-		fill(exp, sizeof(exp), 5);
+		pattern_fill(exp, sizeof(exp), 5, 1);
 		CHECK_EQ(vhd_read(v, 10, buf, 8), 0);
 		CHECK(!memcmp(buf, exp, sizeof(exp)));
 		vhd_close(v);
@@ -205,7 +189,7 @@ static void test_parent_loop(void)
 	mk("lb.vhd", VHD_TYPE_DIFF, 0, P("la.vhd"));
 	mk("lc.vhd", VHD_TYPE_DIFF, 0, P("lb.vhd"));
 	/* lb's parent becomes lc (same name length): lc -> lb -> lc */
-	snprintf(cmd, sizeof(cmd), "cd %s && mv la.vhd la.old && cp lc.vhd la.vhd", dir);
+	snprintf(cmd, sizeof(cmd), "cd %s && mv la.vhd la.old && cp lc.vhd la.vhd", scratch_dir);
 	CHECK_EQ(system(cmd), 0);
 	int ret = vhd_open(P("lc.vhd"), VHD_RDONLY, &v);
 	CHECK(ret == -ELOOP || ret == -EINVAL); /* the copy has lc's id: either is refused */
@@ -225,7 +209,7 @@ static void test_compact(void)
 	CHECK_EQ(vhd_open(P("c.vhd"), 0, &v), 0);
 	if (!v)
 		return;
-	fill(buf, 2 << 20, 1);
+	pattern_fill(buf, 2 << 20, 1, 1);
 	for (int blk = 0; blk < 8; blk++)
 		CHECK_EQ(vhd_write(v, (uint64_t)blk * 4096, buf, 4096), 0);
 	memset(buf, 0, 2 << 20);
@@ -235,7 +219,7 @@ static void test_compact(void)
 	stat(P("c.vhd"), &a);
 	CHECK_EQ(vhd_compact(v, &freed, NULL, NULL), 0);
 	CHECK_EQ(freed, 4);
-	fill(buf, 2 << 20, 1);
+	pattern_fill(buf, 2 << 20, 1, 1);
 	for (int blk = 0; blk < 8; blk++) {
 		CHECK_EQ(vhd_read(v, (uint64_t)blk * 4096, exp, 8), 0);
 		CHECK(!memcmp(exp, blk % 2 ? buf : (uint8_t[4096]){ 0 }, 4096));
@@ -255,7 +239,7 @@ static void test_resize(void)
 	struct vhd_info in;
 	struct vhd_check_result r;
 
-	fill(exp, sizeof(exp), 9);
+	pattern_fill(exp, sizeof(exp), 9, 1);
 	/* 4 MiB with 4 KiB blocks: 1024 entries = 8 BAT sectors; grow to 64 MiB (needs 32) */
 	struct vhd_create_opts o = { .type = VHD_TYPE_DYNAMIC, .size = 4 << 20, .block_size = 4096,
 				     .force_size = true };
@@ -309,8 +293,8 @@ static void test_commit(void)
 	struct vhd *v, *p;
 	uint8_t a[4096], b[4096], buf[4096];
 
-	fill(a, sizeof(a), 20);
-	fill(b, sizeof(b), 21);
+	pattern_fill(a, sizeof(a), 20, 1);
+	pattern_fill(b, sizeof(b), 21, 1);
 	mk("cb.vhd", VHD_TYPE_DYNAMIC, 8 << 20, NULL);
 	CHECK_EQ(vhd_open(P("cb.vhd"), 0, &p), 0);
 	if (!p)
@@ -381,7 +365,7 @@ static void test_qemu_interop(void)
 		CHECK_EQ(vhd_create(P("q.vhd"), &o, &v), 0);
 		if (!v)
 			break;
-		fill(buf, 1 << 20, i);
+		pattern_fill(buf, 1 << 20, i, 1);
 		CHECK_EQ(vhd_write(v, 777, buf, 2048), 0);
 		vhd_get_info(v, &in);
 		CHECK_EQ(vhd_close(v), 0);
@@ -428,10 +412,8 @@ static void test_qemu_interop(void)
 
 int main(void)
 {
-	if (!mkdtemp(dir)) {
-		printf("FAIL setup: mkdtemp\n");
+	if (scratch_make("vsrv-vhdm"))
 		return 1;
-	}
 	RUN(test_clean);
 	RUN(test_bad_input);
 	RUN(test_footer_copy);
@@ -440,8 +422,6 @@ int main(void)
 	RUN(test_resize);
 	RUN(test_commit);
 	RUN(test_qemu_interop);
-	char cmd[600];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd)) {}
+	scratch_remove();
 	return check_done();
 }
