@@ -40,7 +40,7 @@ expect vsrv-smp-4 33 "smp: 4 of 4 cpus up" --kernel "$GUESTS/smp.elf" --cpus 4 -
 expect vsrv-smp-missing 35 "RESULT: FAIL" --kernel "$GUESTS/smp.elf" --cpus 1 --cmdline cpus=2
 expect vsrv-timer 33 "timer: LAPIC timer:" --kernel "$GUESTS/timer.elf"
 expect vsrv-costs 33 "cost ring3-ud2-syscall" --kernel "$GUESTS/costs.elf"
-for c in int3 fwait clac stac fence ud2; do
+for c in int3 fwait clac stac fence ud2 ldmxcsr stmxcsr; do
 	expect "vsrv-assist-$c" 33 "assist $c: ok" --kernel "$GUESTS/assist-$c.elf"
 done
 

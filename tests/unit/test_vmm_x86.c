@@ -4,6 +4,7 @@
 #include "check.h"
 
 #include <elf.h>
+#include <linux/kvm.h>
 #include <stdio.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -88,6 +89,85 @@ static void test_assist_decode(void)
 		CHECK_EQ(len, t[i].len);
 		CHECK_EQ(ac, t[i].ac);
 	}
+}
+
+/* ldmxcsr/stmxcsr: ModRM, SIB, displacements, REX, address-size and segment prefixes, and
+ * the forms refused; the effective address from a register file. */
+static void test_assist_decode_mxcsr(void)
+{
+	static const struct {
+		uint8_t b[15]; size_t n; enum x86_assist_kind k; unsigned len;
+		int base, index; unsigned scale; int64_t disp; int seg; bool a32;
+	} t[] = {
+		/* ldmxcsr 0x4(%rsp): Debian's kernel */
+		{ { 0x0f, 0xae, 0x54, 0x24, 0x04 }, 5, ASSIST_LDMXCSR, 5, 4, -1, 1, 4, 0, false },
+		/* stmxcsr (%rax) */
+		{ { 0x0f, 0xae, 0x18 }, 3, ASSIST_STMXCSR, 3, 0, -1, 1, 0, 0, false },
+		/* ldmxcsr 0x12345678(%rip) */
+		{ { 0x0f, 0xae, 0x15, 0x78, 0x56, 0x34, 0x12 }, 7, ASSIST_LDMXCSR, 7, X86_REG_RIP, -1, 1,
+		  0x12345678, 0, false },
+		/* ldmxcsr -0x10(%rbp) */
+		{ { 0x0f, 0xae, 0x55, 0xf0 }, 4, ASSIST_LDMXCSR, 4, 5, -1, 1, -16, 0, false },
+		/* ldmxcsr 0x1000(%r9,%r10,4) */
+		{ { 0x43, 0x0f, 0xae, 0x94, 0x91, 0x00, 0x10, 0x00, 0x00 }, 9, ASSIST_LDMXCSR, 9, 9, 10, 4,
+		  0x1000, 0, false },
+		/* stmxcsr 0x8(,%rcx,8): SIB without base, disp32 */
+		{ { 0x0f, 0xae, 0x1c, 0xcd, 0x08, 0, 0, 0 }, 8, ASSIST_STMXCSR, 8, -1, 1, 8, 8, 0, false },
+		/* stmxcsr (%r13): base 13 needs mod 1 and disp8 0 */
+		{ { 0x41, 0x0f, 0xae, 0x5d, 0x00 }, 5, ASSIST_STMXCSR, 5, 13, -1, 1, 0, 0, false },
+		/* ldmxcsr (%r12): SIB, no index */
+		{ { 0x41, 0x0f, 0xae, 0x14, 0x24 }, 5, ASSIST_LDMXCSR, 5, 12, -1, 1, 0, 0, false },
+		/* ldmxcsr %gs:(%rax), stmxcsr %fs:8(%rdi), ds override ignored */
+		{ { 0x65, 0x0f, 0xae, 0x10 }, 4, ASSIST_LDMXCSR, 4, 0, -1, 1, 0, 0x65, false },
+		{ { 0x64, 0x0f, 0xae, 0x5f, 0x08 }, 5, ASSIST_STMXCSR, 5, 7, -1, 1, 8, 0x64, false },
+		{ { 0x3e, 0x0f, 0xae, 0x10 }, 4, ASSIST_LDMXCSR, 4, 0, -1, 1, 0, 0, false },
+		/* addr32 ldmxcsr (%eax), with REX.W (ignored) */
+		{ { 0x67, 0x48, 0x0f, 0xae, 0x10 }, 5, ASSIST_LDMXCSR, 5, 0, -1, 1, 0, 0, true },
+		/* refused: register form, lock, 66/f3 prefixes, REX before a prefix, two segment
+		 * overrides, VEX (vldmxcsr), truncated SIB and displacement, other /reg */
+		{ { 0x0f, 0xae, 0xd0 }, 3, ASSIST_NONE, 0, 0, 0, 0, 0, 0, false },
+		{ { 0xf0, 0x0f, 0xae, 0x10 }, 4, ASSIST_NONE, 0, 0, 0, 0, 0, 0, false },
+		{ { 0x66, 0x0f, 0xae, 0x10 }, 4, ASSIST_NONE, 0, 0, 0, 0, 0, 0, false },
+		{ { 0xf3, 0x0f, 0xae, 0x10 }, 4, ASSIST_NONE, 0, 0, 0, 0, 0, 0, false },
+		{ { 0x41, 0x67, 0x0f, 0xae, 0x10 }, 5, ASSIST_NONE, 0, 0, 0, 0, 0, 0, false },
+		{ { 0x64, 0x65, 0x0f, 0xae, 0x10 }, 5, ASSIST_NONE, 0, 0, 0, 0, 0, 0, false },
+		{ { 0xc5, 0xf8, 0xae, 0x10 }, 4, ASSIST_NONE, 0, 0, 0, 0, 0, 0, false },
+		{ { 0x0f, 0xae, 0x54, 0x24 }, 4, ASSIST_NONE, 0, 0, 0, 0, 0, 0, false },
+		{ { 0x0f, 0xae, 0x14 }, 3, ASSIST_NONE, 0, 0, 0, 0, 0, 0, false },
+		{ { 0x0f, 0xae, 0x15, 0x78, 0x56 }, 5, ASSIST_NONE, 0, 0, 0, 0, 0, 0, false },
+		{ { 0x0f, 0xae, 0x08 }, 3, ASSIST_NONE, 0, 0, 0, 0, 0, 0, false },  /* fxrstor */
+		{ { 0x0f, 0xae, 0x38 }, 3, ASSIST_NONE, 0, 0, 0, 0, 0, 0, false },  /* clflush */
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct x86_assist_insn in;
+		CHECK_EQ(x86_assist_decode_insn(t[i].b, t[i].n, &in), t[i].k);
+		CHECK_EQ(in.kind, t[i].k);
+		CHECK_EQ(in.len, t[i].len);
+		if (t[i].k == ASSIST_NONE)
+			continue;
+		CHECK_EQ(in.mem.base, t[i].base);
+		CHECK_EQ(in.mem.index, t[i].index);
+		CHECK_EQ(in.mem.scale, t[i].scale);
+		CHECK_EQ(in.mem.disp, t[i].disp);
+		CHECK_EQ(in.mem.seg, t[i].seg);
+		CHECK_EQ(in.mem.addr32, t[i].a32);
+	}
+
+	/* Effective addresses. */
+	struct kvm_regs r = { .rax = 0x1122334455667788ULL, .rcx = 3, .rsp = 0xffffc90000001000ULL,
+			      .r9 = 0x100000, .r10 = 2, .rip = 0xffffffff81000000ULL };
+	struct x86_mem_op m = { .base = 4, .index = X86_REG_NONE, .scale = 1, .disp = 4 };
+	CHECK_EQ(x86_mem_op_ea(&m, &r, 5), 0xffffc90000001004ULL);
+	m = (struct x86_mem_op){ .base = X86_REG_RIP, .index = X86_REG_NONE, .scale = 1, .disp = -7 };
+	CHECK_EQ(x86_mem_op_ea(&m, &r, 7), 0xffffffff81000000ULL);
+	m = (struct x86_mem_op){ .base = 9, .index = 10, .scale = 4, .disp = 0x1000 };
+	CHECK_EQ(x86_mem_op_ea(&m, &r, 9), 0x101008ULL);
+	m = (struct x86_mem_op){ .base = X86_REG_NONE, .index = 1, .scale = 8, .disp = 8 };
+	CHECK_EQ(x86_mem_op_ea(&m, &r, 8), 32ULL);
+	m = (struct x86_mem_op){ .base = 0, .index = X86_REG_NONE, .scale = 1, .disp = 0x10, .addr32 = true };
+	CHECK_EQ(x86_mem_op_ea(&m, &r, 4), 0x55667798ULL);
 }
 
 static void test_mem_map(void)
@@ -416,6 +496,7 @@ static void test_acpi_tables(void)
 int main(void)
 {
 	RUN(test_assist_decode);
+	RUN(test_assist_decode_mxcsr);
 	RUN(test_mem_map);
 	RUN(test_mptable);
 	RUN(test_multiboot);
