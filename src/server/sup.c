@@ -68,7 +68,7 @@ int sup_vm_dir(struct server *srv, int64_t id, char *buf, size_t n)
 	       -ENAMETOOLONG : 0;
 }
 
-static int read_small(const char *path, char *buf, size_t n)
+int sup_read_small(const char *path, char *buf, size_t n)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t r;
@@ -89,7 +89,7 @@ static pid_t read_pid(struct server *srv, int64_t id, const char *file)
 
 	sup_vm_dir(srv, id, dir, sizeof(dir));
 	snprintf(p, sizeof(p), "%s/%s", dir, file);
-	if (read_small(p, b, sizeof(b)))
+	if (sup_read_small(p, b, sizeof(b)))
 		return 0;
 	return atoi(b);
 }
@@ -316,7 +316,7 @@ static pid_t vmm_pid_of(struct server *srv, struct runvm *v)
 		return 0;
 	/* The VMM is the shim's child: check its parent before signalling a recycled pid. */
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)p);
-	if (read_small(path, b, sizeof(b)))
+	if (sup_read_small(path, b, sizeof(b)))
 		return 0;
 	{
 		char *rp = strrchr(b, ')');
@@ -476,7 +476,7 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 	}
 	sup_vm_dir(srv, v->id, dir, sizeof(dir));
 	snprintf(p, sizeof(p), "%s/exit", dir);
-	if (read_small(p, ex, sizeof(ex)) == 0) {
+	if (sup_read_small(p, ex, sizeof(ex)) == 0) {
 		ex[strcspn(ex, "\n")] = '\0';
 		if (sscanf(ex, "exited %d", &code) != 1 && sscanf(ex, "signal %d", &sig) == 1)
 			code = -1;

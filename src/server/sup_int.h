@@ -23,4 +23,8 @@ void sup_free_argv(char **a);
  * caller's. Returns 0 and *out (the monitor's pid), or -errno. */
 int sup_spawn(struct server *srv, char **argv, const char *dir, int64_t id, pid_t *out);
 
+/* Read a small file (a pid, /proc/PID/stat) into buf, NUL-terminated, at most n - 1 bytes.
+ * Returns 0, or -errno when it cannot be opened, -EIO when it cannot be read. */
+int sup_read_small(const char *path, char *buf, size_t n);
+
 #endif

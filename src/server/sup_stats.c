@@ -1,6 +1,7 @@
 /* Usage of running VMs: CPU and memory from /proc, vCPU, disk and NIC counters from the
  * VMM's control socket (vmctl_stats, cached for 1 s); host capacity. */
 #include "server/sup.h"
+#include "server/sup_int.h"
 #include "server/cgroup.h"
 #include "server/metrics.h"
 #include "server/vmctl.h"
@@ -18,21 +19,6 @@ struct usage {
 	uint64_t rss;
 };
 
-static int slurp(const char *path, char *buf, size_t n)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t r;
-
-	if (fd < 0)
-		return -errno;
-	r = read(fd, buf, n - 1);
-	close(fd);
-	if (r < 0)
-		return -EIO;
-	buf[r] = '\0';
-	return 0;
-}
-
 /* The VMM of VM id: the pid in vmm.pid whose parent is the shim. */
 static pid_t vmm_pid(struct server *srv, int64_t id, pid_t mon)
 {
@@ -44,11 +30,11 @@ static pid_t vmm_pid(struct server *srv, int64_t id, pid_t mon)
 	if (mon <= 0 || sup_vm_dir(srv, id, dir, sizeof(dir)))
 		return 0;
 	snprintf(p, sizeof(p), "%s/vmm.pid", dir);
-	if (slurp(p, b, sizeof(b)))
+	if (sup_read_small(p, b, sizeof(b)))
 		return 0;
 	pid = atoi(b);
 	snprintf(p, sizeof(p), "/proc/%d/stat", (int)pid);
-	if (pid <= 0 || slurp(p, b, sizeof(b)))
+	if (pid <= 0 || sup_read_small(p, b, sizeof(b)))
 		return 0;
 	rp = strrchr(b, ')');
 	if (!rp || sscanf(rp + 2, "%c %d", &st, &ppid) != 2 || ppid != mon)
@@ -65,7 +51,7 @@ static int usage_of(pid_t pid, struct usage *u)
 	memset(u, 0, sizeof(*u));
 	u->pid = pid;
 	snprintf(p, sizeof(p), "/proc/%d/stat", (int)pid);
-	if (slurp(p, b, sizeof(b)))
+	if (sup_read_small(p, b, sizeof(b)))
 		return -ENOENT;
 	rp = strrchr(b, ')');
 	/* fields after ')': state(3) ppid ... utime(14) stime(15) */
@@ -73,7 +59,7 @@ static int usage_of(pid_t pid, struct usage *u)
 		return -EIO;
 	u->cpu_seconds = (double)(ut + stt) / (tck > 0 ? tck : 100);
 	snprintf(p, sizeof(p), "/proc/%d/status", (int)pid);
-	if (!slurp(p, b, sizeof(b)) && (s = strstr(b, "VmRSS:")))
+	if (!sup_read_small(p, b, sizeof(b)) && (s = strstr(b, "VmRSS:")))
 		u->rss = strtoull(s + 6, NULL, 10) * 1024;
 	return 0;
 }
@@ -124,7 +110,7 @@ json_t *sup_host_json(struct server *srv, struct dbc *c)
 		}
 		db_done(st);
 	}
-	if (!slurp("/proc/meminfo", b, sizeof(b))) {
+	if (!sup_read_small("/proc/meminfo", b, sizeof(b))) {
 		if ((s = strstr(b, "MemTotal:")))
 			total = strtoll(s + 9, NULL, 10) / 1024;
 		if ((s = strstr(b, "MemAvailable:")))
