@@ -19,5 +19,19 @@ check() { local n=$1; shift; if "$@"; then pass "$n"; else fail "$n" "command fa
 have_kvm() { [ -r /dev/kvm ] && [ -w /dev/kvm ]; }
 kvm_reason="no usable /dev/kvm on this machine"
 
+# http_serve DIR: serve DIR over HTTP on 127.0.0.1 (a free port) until the test exits; sets
+# $http_port, empty when the server did not start (its log is $TMP/http.log).
+http_serve() {
+	python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$1" >"$TMP/http.log" 2>&1 &
+	local pid=$!
+	trap 'kill '"$pid"' 2>/dev/null; rm -rf "$TMP"' EXIT
+	http_port=
+	for _ in $(seq 50); do
+		http_port=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$TMP/http.log" | head -n1)
+		[ -n "$http_port" ] && break
+		sleep 0.1
+	done
+}
+
 # finish: exit status reflects the failures counted above.
 finish() { [ "$_fails" -eq 0 ]; }

@@ -24,15 +24,8 @@ base_sum=$(sha256sum <base.vhd)
 
 mkdir www && head -c 300000 /dev/urandom >www/blob
 blob_sum=$(sha256sum <www/blob); blob_sum=${blob_sum%% *}
-python3 -u -m http.server 0 --bind 127.0.0.1 --directory www >http.log 2>&1 &
-http_pid=$!
-trap 'kill $http_pid 2>/dev/null; rm -rf "$TMP"' EXIT
-port=
-for _ in $(seq 50); do
-  port=$(sed -n 's/.*port \([0-9]*\).*/\1/p' http.log | head -n1)
-  [ -n "$port" ] && break
-  sleep 0.1
-done
+http_serve www
+port=$http_port
 [ -n "$port" ] || { fail linux-qemu "the test's HTTP server did not start"; finish; exit; }
 
 cmdline="$(cat "$ROOT/guests/linux/cmdline") vsrv_disks=vda:A,vdb:D:BASE,sda:S vsrv_url=http://10.0.2.2:$port/blob vsrv_sha=$blob_sum"

@@ -49,16 +49,9 @@ pass linux-images
 # The HTTP server on the host's loopback: the NAT's gateway 10.0.2.2 reaches it.
 mkdir www && head -c 100000 /dev/urandom >www/blob   # TCP into the guest runs at ~35 KB/s here
 blob_sum=$(sha256sum <www/blob); blob_sum=${blob_sum%% *}
-python3 -u -m http.server 0 --bind 127.0.0.1 --directory www >http.log 2>&1 &
-http_pid=$!
-trap 'kill $http_pid 2>/dev/null; rm -rf "$TMP"' EXIT
-port=
-for _ in $(seq 50); do
-  port=$(sed -n 's/.*port \([0-9]*\).*/\1/p' http.log | head -n1)
-  [ -n "$port" ] && break
-  sleep 0.1
-done
-if [ -z "$port" ]; then fail linux-http "the test's HTTP server did not start: $(cat http.log)"; finish; exit; fi
+http_serve www
+port=$http_port
+if [ -z "$port" ]; then fail linux-http "the test's HTTP server did not start: $(cat "$TMP/http.log")"; finish; exit; fi
 
 # The differencing disk sits on virtio-pci (MSI-X), the others on virtio-mmio: both transports.
 cmdline="$(cat "$ROOT/guests/linux/cmdline") vsrv_disks=vda:A,vdb:D:BASE,sda:S vsrv_url=http://10.0.2.2:$port/blob vsrv_sha=$blob_sum"
