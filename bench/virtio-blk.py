@@ -14,7 +14,12 @@ in the kernel); one extra vsrv run per phase (and one with no I/O as the baselin
 (exits of the run - exits of the baseline) / requests. For QEMU the guest's own count of
 register accesses (each one an exit) stands in. Where debugfs is readable, both monitors'
 KVM exit counters (/sys/kernel/debug/kvm/PID-FD/exits) are read around each phase as well.
-The floor is fio on the same file with O_DIRECT.
+The floor is fio on the same file with O_DIRECT. Guest RAM sits on 2 MiB pages in both monitors
+(vsrv madvises it, QEMU too), so a 1 MiB request is one physically contiguous buffer; fio's own
+buffers are 4 KiB pages unless it gets huge pages, and the host's disk (254 segments per request)
+then splits each 1 MiB request in two, which understates the floor. As root the script reserves a
+few huge pages for the run (vm.nr_hugepages, put back afterwards) and gives fio --iomem=shmhuge;
+the table says which floor it measured.
 
 Usage: bench/virtio-blk.py [--ms N] [--size MiB] [--rounds N] [--dir DIR]
 """
@@ -89,10 +94,39 @@ def run_guest(cmd, ms, with_exits, env=None):
     return res
 
 
-def fio(path, rw, bs, qd, ms):
+HUGE_PAGES = "/proc/sys/vm/nr_hugepages"
+
+
+def reserve_huge(n):
+    """Reserve n more 2 MiB pages for fio's buffers; returns the old setting to put back, or None."""
+    try:
+        with open(HUGE_PAGES) as f:
+            old = int(f.read())
+        with open(HUGE_PAGES, "w") as f:
+            f.write(str(old + n))
+        with open(HUGE_PAGES) as f:
+            if int(f.read()) < old + n:
+                release_huge(old)
+                return None
+        return old
+    except (OSError, ValueError):
+        return None
+
+
+def release_huge(old):
+    if old is not None:
+        try:
+            with open(HUGE_PAGES, "w") as f:
+                f.write(str(old))
+        except OSError:
+            pass
+
+
+def fio(path, rw, bs, qd, ms, huge=False):
     out = subprocess.run(["fio", "--name=f", "--filename=" + path, "--direct=1", "--ioengine=io_uring",
                           "--rw=" + rw, "--bs=" + bs, "--iodepth=" + str(qd), "--time_based",
-                          "--runtime=%dms" % ms, "--output-format=json"], capture_output=True, text=True)
+                          "--runtime=%dms" % ms, "--output-format=json"] +
+                         (["--iomem=shmhuge"] if huge else []), capture_output=True, text=True)
     if out.returncode:
         return None
     j = json.loads(out.stdout[out.stdout.index("{"):])["jobs"][0]
@@ -104,7 +138,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ms", type=int, default=int(os.environ.get("BENCH_MS", "1000")))
     ap.add_argument("--size", type=int, default=256, help="image size in MiB")
-    ap.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "3")))
+    ap.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "5")))
     ap.add_argument("--dir", default=os.path.join(BUILD, "bench"))
     a = ap.parse_args()
     vsrv, guest = os.path.join(BUILD, "vsrv"), os.path.join(BUILD, "guests", "vbench.elf")
@@ -115,6 +149,7 @@ def main():
     os.makedirs(a.dir, exist_ok=True)
     tmp = tempfile.mkdtemp(dir=a.dir, prefix="vblk.")
     img = os.path.join(tmp, "disk.raw")
+    huge_old = reserve_huge(16) if shutil.which("fio") else None
     try:
         with open(img, "wb") as f:  # real data everywhere: no holes for reads to skip
             chunk = os.urandom(1 << 20)
@@ -140,7 +175,7 @@ def main():
                 elif qcmd:
                     qm_runs.append(run_guest(qcmd + ["-append", cmdline], a.ms, exits))
             if shutil.which("fio"):
-                fl_runs.append({ph: fio(img, rw, bs, qd, a.ms) for ph, (rw, bs, qd) in zip(
+                fl_runs.append({ph: fio(img, rw, bs, qd, a.ms, huge_old is not None) for ph, (rw, bs, qd) in zip(
                     PHASES, [("randread", "4k", 1), ("randread", "4k", 32), ("randwrite", "4k", 1),
                              ("randwrite", "4k", 32), ("read", "1m", 4), ("write", "1m", 4)])})
         # vsrv's own exit count, one run per phase against a run without I/O
@@ -153,6 +188,7 @@ def main():
                 vexits[ph] = max(r["_vsrv_exits"] - base["_vsrv_exits"], 0) / r[ph]["ops"]
         load1 = os.getloadavg()[0]
     finally:
+        release_huge(huge_old)
         shutil.rmtree(tmp, ignore_errors=True)
 
     def med(vals):
@@ -185,6 +221,9 @@ def main():
     print("ex/req (vsrv) = KVM exits per request counted by vsrv (user-space exits + ioeventfd notifications);")
     print("ex/req (qemu) = all KVM exits per request from debugfs%s" % (
         "" if exits else ": unreadable on this host (lockdown), and kvm:kvm_exit does not fire under PVM"))
+    print("fio = the floor: fio, io_uring, O_DIRECT, same file, same depth (seq: 1 MiB x 4), buffers on %s" % (
+        "2 MiB pages like the guests' RAM" if huge_old is not None else
+        "4 KiB pages (no huge pages could be reserved: seq floor understated)"))
     print("%-15s %5s %9s %9s %6s %9s %6s %8s %8s %8s %8s" % ("phase", "unit", "vsrv", "qemu", "ratio", "fio", "%fio",
                                                            "acc/req", "qemu", "ex/req", "qemu"))
     for ph in PHASES:
@@ -195,6 +234,17 @@ def main():
             f(v / q if v and q else None, 6, 2), f(fv), f(100 * v / fv if v and fv else None, 6),
             f(med(rpr(r, ph) for r in vs_runs), 8, 2), f(med(rpr(r, ph) for r in qm_runs), 8, 2),
             f(vexits.get(ph, med(epr(r, ph) for r in vs_runs)), 8, 2), f(med(epr(r, ph) for r in qm_runs), 8, 2)))
+    print("sequential spread over the rounds (min..max MiB/s):")
+    for ph in PHASES:
+        if not ph.startswith("seq"):
+            continue
+        row = []
+        for name, runs in (("vsrv", vs_runs), ("qemu", qm_runs), ("fio", None)):
+            vals = sorted(v for v in ((fig(r, ph) for r in runs) if runs is not None else
+                                      (fo[ph]["mibs"] if fo.get(ph) else None for fo in fl_runs)) if v)
+            if vals:
+                row.append("%s %.0f..%.0f" % (name, vals[0], vals[-1]))
+        print("  %-13s %s" % (ph, "   ".join(row)))
     return 0 if any(vs_runs) else 1
 
 
