@@ -53,11 +53,31 @@ def vm_exits(pid):
     return total
 
 
+def thread_cpu(pid):
+    """{tid: CPU time in ns} of every thread of pid (schedstat: run time, ns precision)."""
+    out = {}
+    for d in glob.glob("/proc/%d/task/*" % pid):
+        try:
+            with open(os.path.join(d, "schedstat")) as f:
+                out[int(os.path.basename(d))] = int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
+
+
+def host_cpu_ns(c0, c1):
+    """CPU the monitor spent between two samples outside its busiest thread: the guest polls
+    its used ring, so the vCPU thread runs the whole phase; the rest is the monitor's own
+    I/O work (device threads, event loops, io_uring/AIO submission and completion)."""
+    d = sorted((c1[t] - c0.get(t, 0) for t in c1), reverse=True)
+    return sum(d[1:]) if d else None
+
+
 def run_guest(cmd, ms, with_exits, env=None):
     """Boot, drive the phases, return {phase: dict(ops, bytes, us, kicks, exits)}; with
     VSRV_STATS in env also {"_vsrv_exits": exits counted by vsrv over the whole run}."""
     p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    res, e0, deadline = {}, None, time.time() + 60 + 3 * ms / 1000 * len(PHASES)
+    res, e0, c0, deadline = {}, None, {}, time.time() + 60 + 3 * ms / 1000 * len(PHASES)
     try:
         for raw in p.stdout:
             line = raw.decode(errors="replace").strip()
@@ -66,15 +86,18 @@ def run_guest(cmd, ms, with_exits, env=None):
             m = re.search(r"vbench: ready (\S+)", line)
             if m:
                 e0 = vm_exits(p.pid) if with_exits else None
+                c0 = thread_cpu(p.pid)
                 p.stdin.write(b"g")
                 p.stdin.flush()
                 continue
             m = re.search(r"vbench: (\S+) ops=(\d+) bytes=(\d+) us=(\d+) kicks=(\d+) regs=(\d+)", line)
             if m:
                 e1 = vm_exits(p.pid) if with_exits else None
+                cpu = host_cpu_ns(c0, thread_cpu(p.pid)) if c0 else None
                 ops, nbytes, us, kicks, regs = map(int, m.groups()[1:])
                 res[m.group(1)] = dict(ops=ops, bytes=nbytes, us=us, kicks=kicks, regs=regs,
-                                       exits=(e1 - e0) if e0 is not None and e1 is not None else None)
+                                       exits=(e1 - e0) if e0 is not None and e1 is not None else None,
+                                       cpu=cpu)
             if "RESULT:" in line:
                 break
     finally:
@@ -234,6 +257,15 @@ def main():
             f(v / q if v and q else None, 6, 2), f(fv), f(100 * v / fv if v and fv else None, 6),
             f(med(rpr(r, ph) for r in vs_runs), 8, 2), f(med(rpr(r, ph) for r in qm_runs), 8, 2),
             f(vexits.get(ph, med(epr(r, ph) for r in vs_runs)), 8, 2), f(med(epr(r, ph) for r in qm_runs), 8, 2)))
+    def cpr(r, ph):
+        x = r.get(ph)
+        return x["cpu"] / 1000.0 / x["ops"] if x and x.get("cpu") is not None and x["ops"] else None
+
+    print("host CPU per request outside the vCPU thread (the monitor's own I/O work), microseconds:")
+    print("%-15s %9s %9s %12s" % ("phase", "vsrv", "qemu", "qemu/vsrv"))
+    for ph in PHASES:
+        v, q = med(cpr(r, ph) for r in vs_runs), med(cpr(r, ph) for r in qm_runs)
+        print("%-15s %s %s %s" % (ph, f(v, 9, 1), f(q, 9, 1), f(q / v if v and q else None, 12, 2)))
     print("sequential spread over the rounds (min..max MiB/s):")
     for ph in PHASES:
         if not ph.startswith("seq"):
