@@ -31,6 +31,7 @@ struct virtio_worker {
 	unsigned depth;           /* nested virtio_dev_quiesce calls not resumed yet */
 	bool want_pause;          /* the thread should park */
 	bool parked;              /* it has drained and parked */
+	bool stopping;            /* destroy: serve nothing more, not even pending kicks */
 	int drain_ret;            /* what the device's quiesce op returned */
 	struct watch pause_watch; /* marks pausefd in the epoll set */
 };
@@ -101,6 +102,8 @@ static void *worker_main(void *arg)
 				worker_park(d);
 				continue;
 			}
+			if (__atomic_load_n(&w->stopping, __ATOMIC_ACQUIRE))
+				return NULL;
 			if (wt->fd >= 0) /* not unwatched by an earlier callback of this batch */
 				wt->fn(d, wt->fd, ev[i].events);
 		}
@@ -241,8 +244,11 @@ void virtio_dev_destroy(struct virtio_dev *d)
 		if (w->started) {
 			uint64_t one = 1;
 
-			/* a parked thread is let go: it must see the stop request */
+			/* a parked thread is let go, and stops without serving the kicks that
+			 * arrived while it was parked (a saved device must not move on) */
 			pthread_mutex_lock(&w->qlock);
+			if (w->depth)
+				__atomic_store_n(&w->stopping, true, __ATOMIC_RELEASE);
 			w->depth = 0;
 			w->want_pause = false;
 			pthread_cond_broadcast(&w->qcond);

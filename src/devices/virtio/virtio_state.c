@@ -2,6 +2,7 @@
 #include "devices/virtio/virtio.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #define STATUS_KNOWN 0xffu /* the driver may write any of the low 8 bits */
@@ -32,6 +33,7 @@ static bool queue_ok(struct virtio_dev *d, unsigned q, const struct virtq_state 
 		     uint64_t features)
 {
 	struct virtq tmp;
+	char name[sizeof(d->vq_name[0]) + 16];
 
 	if (vs->ready > 1 || vs->broken > 1 || vs->signalled_valid > 1)
 		return false;
@@ -39,7 +41,8 @@ static bool queue_ok(struct virtio_dev *d, unsigned q, const struct virtq_state 
 		return true; /* the driver may leave any value in a disabled queue's registers */
 	if (vs->size > d->queue_max)
 		return false;
-	virtq_init(&tmp, d->host->mem, d->vq_name[q]);
+	snprintf(name, sizeof(name), "%s (saved state)", d->vq_name[q]);
+	virtq_init(&tmp, d->host->mem, name);
 	tmp.s = *vs;
 	return virtq_enable(&tmp, (features >> VIRTIO_F_EVENT_IDX) & 1,
 			    (features >> VIRTIO_F_INDIRECT_DESC) & 1) == 0;
