@@ -231,7 +231,16 @@ int virtio_dev_start(struct virtio_dev *d)
 
 	if (ret)
 		return -ret;
+	pthread_mutex_lock(&d->worker->qlock);
 	d->worker->started = true;
+	if (d->worker->depth) { /* quiesced before it started: park at once */
+		uint64_t one = 1;
+
+		d->worker->want_pause = true;
+		if (write(d->worker->pausefd, &one, sizeof(one)) < 0)
+			vsrv_log("%s: pause: %s", d->name, strerror(errno));
+	}
+	pthread_mutex_unlock(&d->worker->qlock);
 	return 0;
 }
 
@@ -290,18 +299,19 @@ int virtio_dev_quiesce(struct virtio_dev *d)
 	if (w->started && pthread_equal(pthread_self(), w->thread))
 		return -EDEADLK;
 	pthread_mutex_lock(&w->qlock);
-	if (w->depth++ > 0 || !w->started)
-		goto out; /* parked already, or no thread: nothing can be in flight */
-	w->want_pause = true;
-	if (write(w->pausefd, &one, sizeof(one)) < 0 && errno != EAGAIN) {
-		ret = -errno;
-		w->want_pause = false;
-		w->depth--;
-		goto out;
+	if (w->depth++ == 0 && w->started) {
+		w->want_pause = true;
+		if (write(w->pausefd, &one, sizeof(one)) < 0 && errno != EAGAIN) {
+			ret = -errno;
+			w->want_pause = false;
+			w->depth--;
+			goto out;
+		}
 	}
-	while (!w->parked)
+	/* every caller returns only once the thread is parked (none: nothing in flight) */
+	while (w->started && !w->parked)
 		pthread_cond_wait(&w->qcond, &w->qlock);
-	ret = w->drain_ret;
+	ret = w->started ? w->drain_ret : 0;
 out:
 	pthread_mutex_unlock(&w->qlock);
 	return ret;
