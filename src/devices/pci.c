@@ -296,3 +296,93 @@ void pci_host_remove(struct pci_host *h, struct pci_dev *d)
 		h->dev[d->slot] = NULL;
 	pthread_mutex_unlock(&h->lock);
 }
+
+void pci_dev_cfg_save(struct pci_dev *d, uint8_t cfg[PCI_CFG_SIZE])
+{
+	pthread_mutex_lock(&d->host->lock);
+	memcpy(cfg, d->cfg, PCI_CFG_SIZE);
+	pthread_mutex_unlock(&d->host->lock);
+}
+
+/* The BAR slot config byte o belongs to: -1 outside the BARs, -2 for an unused slot. */
+static int bar_owner(const struct pci_dev *d, unsigned o)
+{
+	int bi;
+
+	if (o < PCI_BAR0 || o >= PCI_BAR0 + 24)
+		return -1;
+	bi = (o - PCI_BAR0) / 4;
+	if (d->bar[bi].size)
+		return bi;
+	if (bi > 0 && d->bar[bi - 1].size)
+		return bi - 1;
+	return -2;
+}
+
+static int cfg_check(const struct pci_dev *d, const uint8_t *cfg)
+{
+	unsigned o;
+	int i;
+
+	for (o = 0; o < PCI_CFG_SIZE; o++) {
+		int owner = bar_owner(d, o);
+
+		if (owner >= 0)
+			continue;
+		if (owner == -2 ? cfg[o] != d->cfg[o] :
+				  ((cfg[o] ^ d->cfg[o]) & ~d->wmask[o]) != 0)
+			return -EINVAL;
+	}
+	for (i = 0; i < 6; i++) {
+		uint64_t v;
+
+		if (!d->bar[i].size)
+			continue;
+		memcpy(&v, cfg + PCI_BAR0 + 4 * i, 8);
+		/* what cfg_write can leave there: a size-aligned address, 64-bit memory */
+		if ((v & (d->bar[i].size - 1)) != 0x4)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+int pci_dev_cfg_check(struct pci_dev *d, const uint8_t cfg[PCI_CFG_SIZE])
+{
+	int ret;
+
+	pthread_mutex_lock(&d->host->lock);
+	ret = cfg_check(d, cfg);
+	pthread_mutex_unlock(&d->host->lock);
+	return ret;
+}
+
+int pci_dev_cfg_load(struct pci_dev *d, const uint8_t cfg[PCI_CFG_SIZE])
+{
+	int ret;
+
+	pthread_mutex_lock(&d->host->lock);
+	ret = cfg_check(d, cfg);
+	if (!ret) {
+		memcpy(d->cfg, cfg, PCI_CFG_SIZE);
+		bars_update(d);
+	}
+	pthread_mutex_unlock(&d->host->lock);
+	return ret;
+}
+
+void pci_host_save(struct pci_host *h, struct pci_host_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->cf8 = __atomic_load_n(&h->cf8, __ATOMIC_RELAXED);
+	pci_dev_cfg_save(&h->bridge, st->bridge_cfg);
+}
+
+int pci_host_restore(struct pci_host *h, const struct pci_host_state *st)
+{
+	int ret = pci_dev_cfg_load(&h->bridge, st->bridge_cfg);
+
+	/* any value is one the guest can write to the latch */
+	if (!ret)
+		__atomic_store_n(&h->cf8, st->cf8, __ATOMIC_RELAXED);
+	return ret;
+}

@@ -83,6 +83,30 @@ int pci_host_add(struct pci_host *h, struct pci_dev *d);
 /* Take d off the bus (unregister its BARs). */
 void pci_host_remove(struct pci_host *h, struct pci_dev *d);
 
+/* --- state --- */
+
+/* What pci_host_save keeps: the mechanism #1 address latch (0xcf8) and the host bridge's
+ * own config space (command register and the other guest-writable bytes). The devices
+ * behind it are saved by their owners (a virtio-pci function: virtio_pci_save). ECAM and
+ * the BAR window come with the creation parameters. */
+struct pci_host_state {
+	uint32_t cf8;
+	uint8_t bridge_cfg[PCI_CFG_SIZE];
+};
+
+void pci_host_save(struct pci_host *h, struct pci_host_state *st);
+/* Returns 0, or -EINVAL (h unchanged) when the bridge's read-only bytes differ. */
+int pci_host_restore(struct pci_host *h, const struct pci_host_state *st);
+
+/* For device owners' save/restore: d's config space (d on a host). _check returns 0 when
+ * cfg could be d's (read-only bytes equal, BARs size-aligned 64-bit memory BARs), else
+ * -EINVAL. _load checks, copies, and puts the BARs on the MMIO bus where cfg says (when
+ * memory decoding is on; bar_moved runs for a BAR that lands elsewhere than before).
+ * The cfg_written hook is not called: the owner re-applies its own state. */
+void pci_dev_cfg_save(struct pci_dev *d, uint8_t cfg[PCI_CFG_SIZE]);
+int pci_dev_cfg_check(struct pci_dev *d, const uint8_t cfg[PCI_CFG_SIZE]);
+int pci_dev_cfg_load(struct pci_dev *d, const uint8_t cfg[PCI_CFG_SIZE]);
+
 /* Config space access as the guest does it (for tests and both mechanisms). */
 void pci_cfg_access(struct pci_host *h, unsigned slot, uint32_t off, uint8_t *data,
 		    uint32_t len, bool is_write);

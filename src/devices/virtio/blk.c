@@ -485,10 +485,37 @@ static void blk_ring_event(struct virtio_dev *d, int fd, uint32_t events)
 	blk_progress(b, 0);
 }
 
+/* virtio_dev_quiesce: complete what is on io_uring (pushed, interrupt raised) and take
+ * nothing new. The queues may be left with notifications off: the resume looks at them. */
+static int blk_quiesce(struct virtio_dev *d)
+{
+	struct virtio_blk *b = d->priv;
+	unsigned done = 0;
+	int ret = 0;
+
+	blk_submit(b);
+	while (b->uring_ok && b->inflight) {
+		struct io_uring_cqe *cqe;
+
+		ret = io_uring_wait_cqe(&b->ring, &cqe);
+		if (ret == -EINTR || ret == -EAGAIN)
+			continue;
+		if (ret) {
+			vsrv_log("%s: cannot wait for %u requests in flight: %s", d->name,
+				 b->inflight, strerror(-ret));
+			break;
+		}
+		blk_reap(b, &done);
+	}
+	blk_notify(b, done);
+	return ret;
+}
+
 static const struct virtio_dev_ops blk_ops = {
 	.device_id = VIRTIO_ID_BLOCK,
 	.config_access = blk_config_access,
 	.queue_notify = blk_queue,
+	.quiesce = blk_quiesce,
 };
 
 int virtio_blk_create(struct virtio_host *h, struct disk *disk, const char *name,
@@ -603,4 +630,42 @@ void virtio_blk_destroy(struct virtio_blk *b)
 	}
 	disk_flush(b->disk);
 	free(b);
+}
+
+int virtio_blk_save(struct virtio_blk *b, struct virtio_blk_state *st)
+{
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	ret = virtio_dev_save(&b->dev, &st->dev); /* drains io_uring first */
+	pthread_mutex_lock(&b->dev.lock);
+	st->capacity = b->cfg.capacity;
+	st->num_queues = b->cfg.num_queues;
+	st->writeback = b->cfg.writeback;
+	st->readonly = b->disk->readonly;
+	memcpy(st->serial, b->serial, sizeof(st->serial));
+	pthread_mutex_unlock(&b->dev.lock);
+	return ret;
+}
+
+int virtio_blk_restore(struct virtio_blk *b, const struct virtio_blk_state *st)
+{
+	int ret;
+
+	if (st->capacity != b->cfg.capacity || st->num_queues != b->cfg.num_queues ||
+	    st->writeback > 1 || st->readonly != b->disk->readonly ||
+	    memcmp(st->serial, b->serial, sizeof(st->serial)))
+		return -EINVAL; /* not the disk the guest knew */
+	ret = virtio_dev_check(&b->dev, &st->dev);
+	if (ret)
+		return ret;
+	ret = virtio_dev_quiesce(&b->dev);
+	if (ret == -EDEADLK)
+		return ret;
+	pthread_mutex_lock(&b->dev.lock);
+	b->cfg.writeback = st->writeback;
+	pthread_mutex_unlock(&b->dev.lock);
+	ret = virtio_dev_restore(&b->dev, &st->dev);
+	virtio_dev_resume(&b->dev);
+	return ret;
 }

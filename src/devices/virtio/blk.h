@@ -17,6 +17,19 @@ struct virtio_blk_opts {
 
 struct virtio_blk;
 
+/* What virtio_blk_save keeps: the device core (features, status, queues) and the guest-
+ * visible config. capacity, num_queues, readonly and serial are not the guest's to change:
+ * they are saved to check that the restored device has the same disk and options. The
+ * I/O counters, io_uring and the request pool are not state (rebuilt by create). */
+struct virtio_blk_state {
+	struct virtio_dev_state dev;
+	uint64_t capacity;     /* 512-byte sectors */
+	uint16_t num_queues;
+	uint8_t writeback;     /* config writeback field (0 writethrough, 1 writeback) */
+	uint8_t readonly;
+	char serial[20];       /* GET_ID string, not NUL-terminated when 20 bytes long */
+};
+
 /* Create a virtio-blk device on disk (borrowed: the caller closes it after
  * virtio_blk_destroy). name is used in log lines. Returns 0 and *out, or -errno. */
 int virtio_blk_create(struct virtio_host *h, struct disk *disk, const char *name,
@@ -26,6 +39,16 @@ struct virtio_dev *virtio_blk_dev(struct virtio_blk *b);
 bool virtio_blk_uses_uring(const struct virtio_blk *b);
 /* The device's counters (read them with vdisk_stats_read); valid until destroy. */
 const struct vdisk_stats *virtio_blk_stats(const struct virtio_blk *b);
+/* Save b into *st: quiesces the device (requests on io_uring complete and are pushed to
+ * the used ring first), copies, resumes. Returns 0 or -errno (the copy is made anyway).
+ * For a migration, keep b quiesced (virtio_dev_quiesce) from before the save until
+ * virtio_blk_destroy, so it takes nothing more from the rings. */
+int virtio_blk_save(struct virtio_blk *b, struct virtio_blk_state *st);
+/* Load *st into b, created with the same disk and options on the same guest memory.
+ * -EINVAL (b unchanged) for a state from another disk (capacity, queues, read-only,
+ * serial) or that virtio_dev_check refuses; 0 otherwise. Requests left in the avail rings
+ * at the save are served after it. */
+int virtio_blk_restore(struct virtio_blk *b, const struct virtio_blk_state *st);
 /* Stop the device (in-flight requests finish), flush the disk, free b. NULL is allowed. */
 void virtio_blk_destroy(struct virtio_blk *b);
 

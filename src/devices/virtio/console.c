@@ -26,6 +26,10 @@ struct virtio_console {
 	char *path;
 	int listen_fd, client_fd;
 	bool rx_blocked;        /* client data waits for receive buffers */
+	/* Client input taken from the socket but not in guest buffers yet (see con_quiesce);
+	 * delivered before anything more is read from the client. */
+	uint32_t rx_len;
+	uint8_t rx_pend[VCON_RX_PENDING];
 	struct virtq_elem el;
 };
 
@@ -46,6 +50,29 @@ static void drop_client(struct virtio_console *c)
 	c->rx_blocked = false;
 }
 
+/* Move pending input into the guest's receive buffers. True when none is left. */
+static bool deliver_pending(struct virtio_console *c)
+{
+	struct virtio_dev *d = &c->dev;
+	uint32_t gen;
+	bool any = false;
+
+	while (c->rx_len) {
+		size_t n;
+
+		if (virtio_pop(d, Q_RX, &c->el, &gen) != 1)
+			break;
+		n = virtq_elem_write(&c->el, 0, c->rx_pend, c->rx_len);
+		memmove(c->rx_pend, c->rx_pend + n, c->rx_len - n);
+		c->rx_len -= n;
+		virtio_push(d, Q_RX, gen, c->el.head, n);
+		any = true;
+	}
+	if (any)
+		virtio_notify(d, Q_RX);
+	return c->rx_len == 0;
+}
+
 static void on_client(struct virtio_dev *d, int fd, uint32_t events)
 {
 	struct virtio_console *c = d->priv;
@@ -53,6 +80,11 @@ static void on_client(struct virtio_dev *d, int fd, uint32_t events)
 	bool any = false;
 
 	(void)events;
+	if (!deliver_pending(c)) {
+		c->rx_blocked = true;
+		virtio_dev_watch_mod(d, fd, 0);
+		return;
+	}
 	for (;;) {
 		ssize_t n;
 		int r = virtio_pop(d, Q_RX, &c->el, &gen);
@@ -101,6 +133,8 @@ static void con_queue(struct virtio_dev *d, unsigned q)
 	bool any = false;
 
 	if (q == Q_RX) {
+		if (!deliver_pending(c))
+			return; /* still no room: stay blocked */
 		if (c->rx_blocked && c->client_fd >= 0) {
 			c->rx_blocked = false;
 			virtio_dev_watch_mod(d, c->client_fd, EPOLLIN);
@@ -140,10 +174,29 @@ static void con_queue(struct virtio_dev *d, unsigned q)
 		virtio_notify(d, Q_TX);
 }
 
+/* virtio_dev_quiesce: requests complete as they are taken, but input the client sent
+ * and the guest has not received yet would be lost with the connection: take what fits
+ * into rx_pend, where save finds it. */
+static int con_quiesce(struct virtio_dev *d)
+{
+	struct virtio_console *c = d->priv;
+
+	while (c->client_fd >= 0 && c->rx_len < sizeof(c->rx_pend)) {
+		ssize_t n = read(c->client_fd, c->rx_pend + c->rx_len,
+				 sizeof(c->rx_pend) - c->rx_len);
+
+		if (n <= 0)
+			break; /* empty, or closed: on_client sees that after the resume */
+		c->rx_len += n;
+	}
+	return 0;
+}
+
 static const struct virtio_dev_ops con_ops = {
 	.device_id = VIRTIO_ID_CONSOLE,
 	.config_access = con_config,
 	.queue_notify = con_queue,
+	.quiesce = con_quiesce,
 };
 
 int virtio_console_create(struct virtio_host *h, const char *socket_path, const char *name,
@@ -213,4 +266,51 @@ void virtio_console_destroy(struct virtio_console *c)
 	unlink(c->path);
 	free(c->path);
 	free(c);
+}
+
+int virtio_console_save(struct virtio_console *c, struct virtio_console_state *st)
+{
+	int ret, qret;
+
+	memset(st, 0, sizeof(*st));
+	qret = virtio_dev_quiesce(&c->dev); /* rx_pend is the I/O thread's */
+	if (qret == -EDEADLK)
+		return qret;
+	ret = virtio_dev_save(&c->dev, &st->dev);
+	st->cols = c->cfg.cols;
+	st->rows = c->cfg.rows;
+	st->max_nr_ports = c->cfg.max_nr_ports;
+	st->emerg_wr = c->cfg.emerg_wr;
+	st->rx_len = c->rx_len;
+	memcpy(st->rx, c->rx_pend, c->rx_len);
+	virtio_dev_resume(&c->dev);
+	return qret ? qret : ret;
+}
+
+int virtio_console_restore(struct virtio_console *c, const struct virtio_console_state *st)
+{
+	int ret;
+
+	if (st->cols != c->cfg.cols || st->rows != c->cfg.rows ||
+	    st->max_nr_ports != c->cfg.max_nr_ports || st->emerg_wr != c->cfg.emerg_wr ||
+	    st->rx_len > sizeof(st->rx))
+		return -EINVAL;
+	ret = virtio_dev_check(&c->dev, &st->dev);
+	if (ret)
+		return ret;
+	ret = virtio_dev_quiesce(&c->dev);
+	if (ret == -EDEADLK)
+		return ret;
+	/* the pending input goes first, before anything this device read already */
+	if (st->rx_len) {
+		uint32_t keep = c->rx_len < sizeof(c->rx_pend) - st->rx_len ?
+				c->rx_len : sizeof(c->rx_pend) - st->rx_len;
+
+		memmove(c->rx_pend + st->rx_len, c->rx_pend, keep);
+		memcpy(c->rx_pend, st->rx, st->rx_len);
+		c->rx_len = st->rx_len + keep;
+	}
+	ret = virtio_dev_restore(&c->dev, &st->dev);
+	virtio_dev_resume(&c->dev);
+	return ret;
 }

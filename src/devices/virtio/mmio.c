@@ -83,6 +83,7 @@ static void reg_write(struct virtio_mmio *m, uint32_t off, uint32_t v)
 		}
 		break;
 	case R_QUEUE_NOTIFY: virtio_dev_kick(d, v); break;
+	case R_SHM_SEL: m->st.shm_sel = v; break; /* no regions: every length reads ~0 */
 	case R_INT_ACK: d->st.isr &= ~v; break;
 	case R_STATUS: virtio_dev_set_status(d, v); break;
 	case R_DESC_LO: case R_DESC_HI:
@@ -211,4 +212,26 @@ void virtio_mmio_destroy(struct virtio_mmio *m)
 int virtio_mmio_cmdline(const struct virtio_mmio *m, char *buf, size_t n)
 {
 	return snprintf(buf, n, "virtio_mmio.device=4K@0x%" PRIx64 ":%u", m->base, m->gsi);
+}
+
+void virtio_mmio_save(struct virtio_mmio *m, struct virtio_mmio_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&m->dev->lock);
+	st->regs = m->st;
+	pthread_mutex_unlock(&m->dev->lock);
+	st->base = m->base;
+	st->gsi = m->gsi;
+	st->device_id = m->dev->ops->device_id;
+}
+
+int virtio_mmio_restore(struct virtio_mmio *m, const struct virtio_mmio_state *st)
+{
+	/* Every select value is one a guest can write; only the identity can be wrong. */
+	if (st->base != m->base || st->gsi != m->gsi || st->device_id != m->dev->ops->device_id)
+		return -EINVAL;
+	pthread_mutex_lock(&m->dev->lock);
+	m->st = st->regs;
+	pthread_mutex_unlock(&m->dev->lock);
+	return 0;
 }

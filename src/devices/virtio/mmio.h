@@ -11,8 +11,21 @@
 
 #define VIRTIO_MMIO_SIZE 0x1000
 
+/* The transport's own registers (the rest is the device core's: virtio_dev_state). */
+struct virtio_mmio_regs {
+	uint32_t dev_feat_sel, drv_feat_sel, queue_sel, shm_sel;
+};
+
+/* What virtio_mmio_save keeps: the select registers. The per-queue registers (size, ring
+ * addresses, ready, also of queues not enabled yet), the interrupt status and the config
+ * generation belong to the device core and are saved with the device (virtio_dev_state).
+ * base, gsi and device_id are where and what the guest was told: checked on restore, not
+ * changed. The eventfd, irqfd and ioeventfds are rebuilt by virtio_mmio_create; an
+ * interrupt already raised is in the interrupt controller's saved state (edge). */
 struct virtio_mmio_state {
-	uint32_t dev_feat_sel, drv_feat_sel, queue_sel;
+	struct virtio_mmio_regs regs;
+	uint64_t base;
+	uint32_t gsi, device_id;
 };
 
 struct virtio_mmio {
@@ -21,7 +34,7 @@ struct virtio_mmio {
 	uint32_t gsi;
 	int irq_fd;             /* eventfd, owned; an irqfd on gsi when the host has KVM */
 	bool ioeventfds;        /* queue notifications are caught by KVM ioeventfds */
-	struct virtio_mmio_state st;
+	struct virtio_mmio_regs st;
 };
 
 /* Put device d at [base, base + 4 KiB) on the host's MMIO bus, interrupting on gsi.
@@ -35,5 +48,11 @@ void virtio_mmio_destroy(struct virtio_mmio *m);
 /* Write the kernel command-line word announcing m into buf (size n). Returns the length
  * snprintf would have written. */
 int virtio_mmio_cmdline(const struct virtio_mmio *m, char *buf, size_t n);
+
+/* Copy m's transport state into *st (takes the device's lock). */
+void virtio_mmio_save(struct virtio_mmio *m, struct virtio_mmio_state *st);
+/* Load *st into m (created at the same base and gsi for the same kind of device).
+ * Returns 0, or -EINVAL with m unchanged. Restore the device first. */
+int virtio_mmio_restore(struct virtio_mmio *m, const struct virtio_mmio_state *st);
 
 #endif

@@ -62,7 +62,7 @@ static void vpci_signal(struct virtio_dev *d, int q)
 }
 
 /* The guest changed a table entry or the mask bits: update the route, deliver pending. */
-static void vec_update(struct virtio_pci *p, unsigned v)
+void vpci_vec_update(struct virtio_pci *p, unsigned v)
 {
 	struct virtio_host *h = p->dev->host;
 	struct vpci_vector *x = &p->vec[v];
@@ -203,7 +203,7 @@ static void bar_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool
 
 		if (is_write) {
 			*f[w] = w == 3 ? (v & MSIX_ENTRY_MASKED) : (uint32_t)v;
-			vec_update(p, vi);
+			vpci_vec_update(p, vi);
 		} else {
 			v = *f[w];
 		}
@@ -231,7 +231,7 @@ static void cfg_written(struct pci_dev *pd, uint32_t off, uint32_t len)
 
 		pthread_mutex_lock(&d->lock);
 		for (v = 0; v < p->nvec; v++)
-			vec_update(p, v);
+			vpci_vec_update(p, v);
 		pthread_mutex_unlock(&d->lock);
 	}
 	/* PCI cfg access capability: a write to pci_cfg_data goes to the BAR */

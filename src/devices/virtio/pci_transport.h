@@ -23,10 +23,32 @@ struct vpci_vector {
 	bool pending;
 };
 
-struct virtio_pci_state {
+/* The common configuration registers that are the transport's (the rest, features,
+ * status and the queues' registers, are the device core's). */
+struct virtio_pci_regs {
 	uint32_t dev_feat_sel, drv_feat_sel;
 	uint16_t queue_sel, config_vector;
-	uint16_t queue_vector[VIRTIO_MAX_QUEUES];
+	uint16_t queue_vector[VIRTIO_MAX_QUEUES]; /* VPCI_NO_VECTOR beyond the device's queues */
+};
+
+/* One MSI-X table entry as the guest wrote it, and its pending bit. */
+struct virtio_pci_vec_state {
+	uint32_t addr_lo, addr_hi, data, ctrl;
+	uint8_t pending, pad[3];
+};
+
+/* What virtio_pci_save keeps: the function's config space (command register, BARs, the
+ * capabilities with the MSI-X enable and function mask bits and the PCI cfg access
+ * window), the MSI-X table and pending bits, the config and per-queue MSI-X vectors, the
+ * queue and feature selects. Rebuilt rather than saved: the KVM MSI routes and irqfds
+ * (virtio_pci_restore programs them through the host callbacks as the guest's own writes
+ * would), the notify ioeventfds (moved with BAR 0), the eventfds. The ISR and the config
+ * generation belong to the device core (virtio_dev_state). */
+struct virtio_pci_state {
+	uint8_t cfg[PCI_CFG_SIZE];
+	uint32_t device_id, nvec;   /* checked: the same kind of function */
+	struct virtio_pci_vec_state vec[VPCI_MAX_VECTORS];
+	struct virtio_pci_regs regs;
 };
 
 struct virtio_pci {
@@ -35,7 +57,7 @@ struct virtio_pci {
 	struct pci_host *host;         /* not owned */
 	unsigned nvec;
 	struct vpci_vector vec[VPCI_MAX_VECTORS];
-	struct virtio_pci_state st;
+	struct virtio_pci_regs st;
 	uint64_t ioev_base;            /* where the notify ioeventfds are, 0 if none */
 	uint8_t msix_cap, cfg_cap;
 	char pci_name[64];
@@ -46,5 +68,18 @@ struct virtio_pci {
 int virtio_pci_create(struct virtio_dev *d, struct pci_host *h, uint32_t class_code,
 		      struct virtio_pci **out);
 void virtio_pci_destroy(struct virtio_pci *p);
+
+/* Copy p's state into *st (pci_transport_state.c). */
+void virtio_pci_save(struct virtio_pci *p, struct virtio_pci_state *st);
+/* Load *st into p (a function created the same way, on a host bridge restored first),
+ * after the device itself. Returns 0, or -EINVAL with p unchanged: another device or
+ * vector count, read-only config bytes that differ, a misaligned BAR, a table entry's
+ * reserved control bits, a pending bit beyond the table, a vector number beyond the table.
+ * Routes that the host refuses are logged (as for the guest's own writes), not errors. */
+int virtio_pci_restore(struct virtio_pci *p, const struct virtio_pci_state *st);
+
+/* Internal (pci_transport*.c): re-route vector v after its entry or the mask bits changed
+ * and deliver it if pending and unmasked. Under the device's lock. */
+void vpci_vec_update(struct virtio_pci *p, unsigned v);
 
 #endif

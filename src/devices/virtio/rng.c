@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/random.h>
 
 struct virtio_rng {
@@ -79,4 +80,15 @@ void virtio_rng_destroy(struct virtio_rng *r)
 		return;
 	virtio_dev_destroy(&r->dev);
 	free(r);
+}
+
+int virtio_rng_save(struct virtio_rng *r, struct virtio_rng_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	return virtio_dev_save(&r->dev, &st->dev);
+}
+
+int virtio_rng_restore(struct virtio_rng *r, const struct virtio_rng_state *st)
+{
+	return virtio_dev_restore(&r->dev, &st->dev);
 }

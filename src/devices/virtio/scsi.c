@@ -21,6 +21,9 @@
 #define S_FAILURE 9
 #define S_FUNCTION_REJECTED 11
 
+#define TMF_I_T_NEXUS_RESET 4
+#define TMF_LUN_RESET 5
+
 struct scsi_config {
 	uint32_t num_queues, seg_max, max_sectors, cmd_per_lun, event_info_size;
 	uint32_t sense_size, cdb_size;
@@ -113,6 +116,33 @@ static uint32_t do_cmd(struct virtio_scsi *s)
 	return RESP_HDR + r.in_done;
 }
 
+/* A task management function (type, subtype, lun[8], tag). Commands complete before the
+ * next one is taken, so aborts find nothing; the resets leave a unit attention on the
+ * LUNs they reset, as SAM requires. Returns the response code. */
+static uint8_t tmf(struct virtio_scsi *s, const struct virtq_elem *e)
+{
+	uint8_t req[16];
+	unsigned target, lun, l;
+
+	if (virtq_elem_read(e, 0, req, 16) != 16)
+		return S_OK; /* a short request asks for nothing we could do */
+	target = req[9];
+	lun = ((req[10] << 8) | req[11]) & 0x3fff;
+	if (req[4] != TMF_LUN_RESET && req[4] != TMF_I_T_NEXUS_RESET)
+		return S_OK;
+	if (req[8] != 1 || target >= VSCSI_MAX_TARGETS || !s->luns[target][0].disk)
+		return S_BAD_TARGET;
+	for (l = 0; l < SCSI_MAX_LUNS; l++) {
+		struct scsi_lun *x = &s->luns[target][l];
+
+		if (!x->disk || (req[4] == TMF_LUN_RESET && l != lun))
+			continue;
+		x->ua_asc = 0x29; /* BUS DEVICE RESET FUNCTION / I_T NEXUS LOSS OCCURRED */
+		x->ua_ascq = req[4] == TMF_LUN_RESET ? 0x03 : 0x07;
+	}
+	return S_OK;
+}
+
 static uint32_t do_ctrl(struct virtio_scsi *s)
 {
 	struct virtq_elem *e = &s->el;
@@ -121,7 +151,7 @@ static uint32_t do_ctrl(struct virtio_scsi *s)
 
 	virtq_elem_read(e, 0, &type, 4);
 	if (type == 0) { /* task management: nothing is ever outstanding, so it succeeds */
-		resp[0] = S_OK;
+		resp[0] = tmf(s, e);
 		return virtq_elem_write(e, 0, resp, 1);
 	}
 	if (type == 1 || type == 2) { /* asynchronous notification query/subscribe: none */
@@ -229,4 +259,71 @@ void virtio_scsi_destroy(struct virtio_scsi *s)
 			if (s->luns[t][l].disk)
 				disk_flush(s->luns[t][l].disk);
 	free(s);
+}
+
+int virtio_scsi_save(struct virtio_scsi *s, struct virtio_scsi_state *st)
+{
+	unsigned t, l;
+	int ret, qret;
+
+	memset(st, 0, sizeof(*st));
+	qret = virtio_dev_quiesce(&s->dev); /* the LUN state is the I/O thread's */
+	if (qret == -EDEADLK)
+		return qret;
+	ret = virtio_dev_save(&s->dev, &st->dev);
+	for (t = 0; t < VSCSI_MAX_TARGETS; t++) {
+		for (l = 0; l < SCSI_MAX_LUNS; l++) {
+			const struct scsi_lun *x = &s->luns[t][l];
+
+			st->lun[t][l].present = x->disk != NULL;
+			st->lun[t][l].nblocks = x->nblocks;
+			st->lun[t][l].ua_asc = x->ua_asc;
+			st->lun[t][l].ua_ascq = x->ua_ascq;
+		}
+	}
+	st->sense_size = s->cfg.sense_size;
+	st->cdb_size = s->cfg.cdb_size;
+	virtio_dev_resume(&s->dev);
+	return qret ? qret : ret;
+}
+
+static int scsi_check(struct virtio_scsi *s, const struct virtio_scsi_state *st)
+{
+	unsigned t, l;
+
+	if (st->sense_size != s->cfg.sense_size || st->cdb_size != s->cfg.cdb_size)
+		return -EINVAL;
+	for (t = 0; t < VSCSI_MAX_TARGETS; t++) {
+		for (l = 0; l < SCSI_MAX_LUNS; l++) {
+			const struct virtio_scsi_lun_state *x = &st->lun[t][l];
+			const struct scsi_lun *y = &s->luns[t][l];
+
+			if (x->present != (y->disk != NULL) || x->nblocks != y->nblocks || x->pad)
+				return -EINVAL; /* not the disks the guest knew */
+			if ((x->ua_asc == 0 && x->ua_ascq) || (x->ua_asc && !x->present))
+				return -EINVAL;
+		}
+	}
+	return virtio_dev_check(&s->dev, &st->dev);
+}
+
+int virtio_scsi_restore(struct virtio_scsi *s, const struct virtio_scsi_state *st)
+{
+	unsigned t, l;
+	int ret = scsi_check(s, st);
+
+	if (ret)
+		return ret;
+	ret = virtio_dev_quiesce(&s->dev);
+	if (ret == -EDEADLK)
+		return ret;
+	for (t = 0; t < VSCSI_MAX_TARGETS; t++) {
+		for (l = 0; l < SCSI_MAX_LUNS; l++) {
+			s->luns[t][l].ua_asc = st->lun[t][l].ua_asc;
+			s->luns[t][l].ua_ascq = st->lun[t][l].ua_ascq;
+		}
+	}
+	ret = virtio_dev_restore(&s->dev, &st->dev);
+	virtio_dev_resume(&s->dev);
+	return ret;
 }

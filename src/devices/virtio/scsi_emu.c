@@ -399,19 +399,30 @@ static void exec_cmd(struct scsi_lun *luns, unsigned nluns, unsigned lun_id, con
 		report_luns(luns, nluns, cdb, in, res);
 		return;
 	}
-	if (op == 0x03) { /* REQUEST SENSE: nothing pending (sense is returned with errors) */
+	if (op == 0x03) { /* REQUEST SENSE: a pending unit attention, else nothing (sense is
+			   * returned with errors) */
 		memset(b, 0, sizeof(b));
 		b[0] = 0x70;
 		b[7] = 10;
 		if (!l) {
 			b[2] = SK_ILLEGAL_REQUEST;
 			b[12] = 0x25;
+		} else if (l->ua_asc) {
+			b[2] = SK_UNIT_ATTENTION;
+			b[12] = l->ua_asc;
+			b[13] = l->ua_ascq;
+			l->ua_asc = l->ua_ascq = 0;
 		}
 		reply(in, b, SCSI_SENSE_LEN, cdb[4], res);
 		return;
 	}
 	if (!l) {
 		scsi_set_sense(res, SK_ILLEGAL_REQUEST, 0x25, 0); /* LOGICAL UNIT NOT SUPPORTED */
+		return;
+	}
+	if (l->ua_asc) {
+		scsi_set_sense(res, SK_UNIT_ATTENTION, l->ua_asc, l->ua_ascq);
+		l->ua_asc = l->ua_ascq = 0;
 		return;
 	}
 	switch (op) {

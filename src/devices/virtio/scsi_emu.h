@@ -23,6 +23,7 @@
 #define SK_NOT_READY 0x2
 #define SK_MEDIUM_ERROR 0x3
 #define SK_ILLEGAL_REQUEST 0x5
+#define SK_UNIT_ATTENTION 0x6
 #define SK_DATA_PROTECT 0x7
 
 #define SCSI_SENSE_LEN 18
@@ -35,6 +36,11 @@ struct scsi_lun {
 	char serial[24];     /* unit serial number (VPD 0x80), NUL-terminated */
 	uint64_t naa;        /* NAA identifier for VPD 0x83 */
 	struct vdisk_stats st; /* bumped by scsi_exec (its one I/O thread); not saved */
+	/* A pending UNIT ATTENTION condition (additional sense code and qualifier; asc 0 is
+	 * none), set by a reset: the next command other than INQUIRY, REPORT LUNS and REQUEST
+	 * SENSE ends with CHECK CONDITION and this sense, REQUEST SENSE returns it; both clear
+	 * it (SPC-3 5.8.7, one initiator). Saved state. */
+	uint8_t ua_asc, ua_ascq;
 };
 
 /* Data buffers of a command: a list of iovecs and their total length. */

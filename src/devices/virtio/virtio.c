@@ -20,10 +20,20 @@ struct watch {
 struct virtio_worker {
 	int epfd;
 	int stopfd;
+	int pausefd;              /* virtio_dev_quiesce asks the thread to park */
 	pthread_t thread;
 	bool started;
 	unsigned nwatch;
 	struct watch w[MAX_WATCH];
+	/* Quiescing (see virtio_dev_quiesce): under qlock. */
+	pthread_mutex_t qlock;
+	pthread_cond_t qcond;
+	unsigned depth;           /* nested virtio_dev_quiesce calls not resumed yet */
+	bool want_pause;          /* the thread should park */
+	bool parked;              /* it has drained and parked */
+	bool stopping;            /* destroy: serve nothing more, not even pending kicks */
+	int drain_ret;            /* what the device's quiesce op returned */
+	struct watch pause_watch; /* marks pausefd in the epoll set */
 };
 
 static void on_kick(struct virtio_dev *d, int fd, uint32_t events)
@@ -41,6 +51,33 @@ static void on_kick(struct virtio_dev *d, int fd, uint32_t events)
 	for (q = 0; q < d->nq; q++)
 		if (d->kick_fd[q] == fd)
 			d->ops->queue_notify(d, q);
+}
+
+/* On the I/O thread: pausefd fired. Drain the device, then park until resumed. */
+static void worker_park(struct virtio_dev *d)
+{
+	struct virtio_worker *w = d->worker;
+	uint64_t v;
+	int ret = 0;
+
+	if (read(w->pausefd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		vsrv_log("%s: pause: %s", d->name, strerror(errno));
+	pthread_mutex_lock(&w->qlock);
+	if (!w->want_pause) { /* resumed before we got here */
+		pthread_mutex_unlock(&w->qlock);
+		return;
+	}
+	pthread_mutex_unlock(&w->qlock);
+	if (d->ops->quiesce)
+		ret = d->ops->quiesce(d);
+	pthread_mutex_lock(&w->qlock);
+	w->drain_ret = ret;
+	w->parked = true;
+	pthread_cond_broadcast(&w->qcond);
+	while (w->want_pause)
+		pthread_cond_wait(&w->qcond, &w->qlock);
+	w->parked = false;
+	pthread_mutex_unlock(&w->qlock);
 }
 
 static void *worker_main(void *arg)
@@ -61,6 +98,12 @@ static void *worker_main(void *arg)
 
 			if (!wt)
 				return NULL; /* stopfd */
+			if (wt == &w->pause_watch) {
+				worker_park(d);
+				continue;
+			}
+			if (__atomic_load_n(&w->stopping, __ATOMIC_ACQUIRE))
+				return NULL;
 			if (wt->fd >= 0) /* not unwatched by an earlier callback of this batch */
 				wt->fn(d, wt->fd, ev[i].events);
 		}
@@ -127,6 +170,7 @@ int virtio_dev_init(struct virtio_dev *d, const struct virtio_dev_ops *ops, void
 		    uint64_t features)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+	struct epoll_event pev = { .events = EPOLLIN };
 	struct virtio_worker *w;
 	unsigned q;
 	int ret;
@@ -149,10 +193,16 @@ int virtio_dev_init(struct virtio_dev *d, const struct virtio_dev_ops *ops, void
 	if (!w)
 		return -ENOMEM;
 	d->worker = w;
+	pthread_mutex_init(&w->qlock, NULL);
+	pthread_cond_init(&w->qcond, NULL);
+	w->pause_watch.fd = -1;
+	pev.data.ptr = &w->pause_watch;
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	w->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (w->epfd < 0 || w->stopfd < 0 ||
-	    epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->stopfd, &ev) < 0) {
+	w->pausefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (w->epfd < 0 || w->stopfd < 0 || w->pausefd < 0 ||
+	    epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->stopfd, &ev) < 0 ||
+	    epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->pausefd, &pev) < 0) {
 		ret = -errno;
 		goto err;
 	}
@@ -181,7 +231,16 @@ int virtio_dev_start(struct virtio_dev *d)
 
 	if (ret)
 		return -ret;
+	pthread_mutex_lock(&d->worker->qlock);
 	d->worker->started = true;
+	if (d->worker->depth) { /* quiesced before it started: park at once */
+		uint64_t one = 1;
+
+		d->worker->want_pause = true;
+		if (write(d->worker->pausefd, &one, sizeof(one)) < 0)
+			vsrv_log("%s: pause: %s", d->name, strerror(errno));
+	}
+	pthread_mutex_unlock(&d->worker->qlock);
 	return 0;
 }
 
@@ -194,6 +253,15 @@ void virtio_dev_destroy(struct virtio_dev *d)
 		if (w->started) {
 			uint64_t one = 1;
 
+			/* a parked thread is let go, and stops without serving the kicks that
+			 * arrived while it was parked (a saved device must not move on) */
+			pthread_mutex_lock(&w->qlock);
+			if (w->depth)
+				__atomic_store_n(&w->stopping, true, __ATOMIC_RELEASE);
+			w->depth = 0;
+			w->want_pause = false;
+			pthread_cond_broadcast(&w->qcond);
+			pthread_mutex_unlock(&w->qlock);
 			if (write(w->stopfd, &one, sizeof(one)) < 0)
 				vsrv_log("%s: cannot stop I/O thread: %s", d->name, strerror(errno));
 			pthread_join(w->thread, NULL);
@@ -208,6 +276,10 @@ void virtio_dev_destroy(struct virtio_dev *d)
 			close(w->epfd);
 		if (w->stopfd >= 0)
 			close(w->stopfd);
+		if (w->pausefd >= 0)
+			close(w->pausefd);
+		pthread_cond_destroy(&w->qcond);
+		pthread_mutex_destroy(&w->qlock);
 		free(w);
 		d->worker = NULL;
 	}
@@ -216,6 +288,63 @@ void virtio_dev_destroy(struct virtio_dev *d)
 			close(d->kick_fd[q]);
 		d->kick_fd[q] = -1;
 	}
+}
+
+int virtio_dev_quiesce(struct virtio_dev *d)
+{
+	struct virtio_worker *w = d->worker;
+	uint64_t one = 1;
+	int ret = 0;
+
+	if (w->started && pthread_equal(pthread_self(), w->thread))
+		return -EDEADLK;
+	pthread_mutex_lock(&w->qlock);
+	if (w->depth++ == 0 && w->started) {
+		w->want_pause = true;
+		if (write(w->pausefd, &one, sizeof(one)) < 0 && errno != EAGAIN) {
+			ret = -errno;
+			w->want_pause = false;
+			w->depth--;
+			goto out;
+		}
+	}
+	/* every caller returns only once the thread is parked (none: nothing in flight) */
+	while (w->started && !w->parked)
+		pthread_cond_wait(&w->qcond, &w->qlock);
+	ret = w->started ? w->drain_ret : 0;
+out:
+	pthread_mutex_unlock(&w->qlock);
+	return ret;
+}
+
+int virtio_dev_resume(struct virtio_dev *d)
+{
+	struct virtio_worker *w = d->worker;
+
+	pthread_mutex_lock(&w->qlock);
+	if (w->depth == 0) {
+		pthread_mutex_unlock(&w->qlock);
+		return -EINVAL;
+	}
+	if (--w->depth == 0) {
+		w->want_pause = false;
+		pthread_cond_broadcast(&w->qcond);
+	}
+	pthread_mutex_unlock(&w->qlock);
+	/* A device that drained may have left notifications off on a queue: look at all. */
+	virtio_dev_kick_all(d);
+	return 0;
+}
+
+bool virtio_dev_quiesced(struct virtio_dev *d)
+{
+	struct virtio_worker *w = d->worker;
+	bool ret;
+
+	pthread_mutex_lock(&w->qlock);
+	ret = w->depth > 0;
+	pthread_mutex_unlock(&w->qlock);
+	return ret;
 }
 
 uint32_t virtio_dev_features_read(struct virtio_dev *d, uint32_t sel)
@@ -315,6 +444,16 @@ static void kick_queue(struct virtio_dev *d, unsigned q)
 
 	if (write(d->kick_fd[q], &one, sizeof(one)) < 0 && errno != EAGAIN)
 		vsrv_log("%s: kick: %s", d->name, strerror(errno));
+}
+
+void virtio_dev_kick_all(struct virtio_dev *d)
+{
+	unsigned q;
+
+	for (q = 0; q < d->nq; q++) {
+		__atomic_fetch_add(&d->stat_own_kicks, 1, __ATOMIC_RELAXED);
+		kick_queue(d, q);
+	}
 }
 
 void virtio_dev_kick(struct virtio_dev *d, uint32_t q)
@@ -431,45 +570,6 @@ void virtio_config_changed(struct virtio_dev *d)
 			d->signal(d, -1);
 	}
 	pthread_mutex_unlock(&d->lock);
-}
-
-void virtio_dev_save(struct virtio_dev *d, struct virtio_dev_state *s)
-{
-	unsigned q;
-
-	pthread_mutex_lock(&d->lock);
-	*s = d->st;
-	for (q = 0; q < d->nq; q++)
-		s->vq[q] = d->vq[q].s;
-	pthread_mutex_unlock(&d->lock);
-}
-
-int virtio_dev_restore(struct virtio_dev *d, const struct virtio_dev_state *s)
-{
-	unsigned q;
-	int ret = 0;
-
-	pthread_mutex_lock(&d->lock);
-	d->st = *s;
-	d->st.driver_features &= d->host_features;
-	for (q = 0; q < d->nq; q++) {
-		bool ready = s->vq[q].ready;
-
-		d->vq[q].s = s->vq[q];
-		d->vq[q].s.ready = 0;
-		if (ready && virtq_enable(&d->vq[q], virtio_has(d, VIRTIO_F_EVENT_IDX),
-					  virtio_has(d, VIRTIO_F_INDIRECT_DESC))) {
-			d->st.status |= VIRTIO_STATUS_NEEDS_RESET;
-			ret = -EINVAL;
-		}
-		d->vq[q].s.broken = s->vq[q].broken;
-	}
-	pthread_mutex_unlock(&d->lock);
-	for (q = 0; q < d->nq; q++) {
-		__atomic_fetch_add(&d->stat_own_kicks, 1, __ATOMIC_RELAXED);
-		kick_queue(d, q);
-	}
-	return ret;
 }
 
 void virtio_config_copy(const void *cfg, uint32_t n, uint32_t off, uint8_t *data, uint32_t len)

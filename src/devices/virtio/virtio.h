@@ -75,6 +75,11 @@ struct virtio_dev_ops {
 	/* The driver reset the device (status 0) or set DRIVER_OK (active = true). Called under
 	 * dev->lock: only flip state, never block. May be NULL. */
 	void (*status_change)(struct virtio_dev *d, bool active);
+	/* virtio_dev_quiesce: finish every request already taken from the rings (complete it
+	 * and push it to the used ring, interrupting as usual) without taking new ones.
+	 * Called on the I/O thread, without dev->lock. 0 or -errno. May be NULL for devices
+	 * that complete each request before they return to their event loop. */
+	int (*quiesce)(struct virtio_dev *d);
 };
 
 /* How a transport raises interrupts: q >= 0 for queue q, -1 for a config change. Called
@@ -83,7 +88,8 @@ typedef void (*virtio_signal_fn)(struct virtio_dev *d, int q);
 
 struct virtio_worker;
 
-/* Plain state, what save/restore keeps for the transport-independent part. */
+/* Plain state, what save/restore keeps for the transport-independent part (the queues'
+ * registers, including those of queues configured but not enabled yet, are in vq[]). */
 struct virtio_dev_state {
 	uint64_t driver_features;
 	uint32_t status;
@@ -184,10 +190,39 @@ static inline bool virtio_has(const struct virtio_dev *d, unsigned bit)
 	return (d->st.driver_features >> bit) & 1;
 }
 
-/* Save the transport-independent state into *s (under the lock). */
-void virtio_dev_save(struct virtio_dev *d, struct virtio_dev_state *s);
-/* Restore from *s: re-validates every ready queue (a bad saved ring makes the device need
- * reset rather than trusting it). Returns 0 or -EINVAL. */
+/* --- state (virtio_state.c) --- */
+
+/* Bring d to a quiescent point for save: the I/O thread stops taking new work, the
+ * device's quiesce op completes every request already popped (pushed to the used ring,
+ * interrupt raised), then the thread parks. Requests still in the avail rings stay there
+ * (the saved last_avail says where the device is). Transport registers keep working (the
+ * vCPUs should be stopped anyway); kicks that arrive are served after virtio_dev_resume.
+ * Calls nest: each needs its virtio_dev_resume. Not from d's own I/O thread (-EDEADLK).
+ * Returns 0 or the quiesce op's -errno (the device is parked all the same). */
+int virtio_dev_quiesce(struct virtio_dev *d);
+/* Undo one virtio_dev_quiesce; the last one lets the I/O thread go and makes it look at
+ * every queue. Returns 0, or -EINVAL when d is not quiesced. */
+int virtio_dev_resume(struct virtio_dev *d);
+bool virtio_dev_quiesced(struct virtio_dev *d);
+/* Make the I/O thread look at every queue (as if each had been notified). Any thread. */
+void virtio_dev_kick_all(struct virtio_dev *d);
+
+/* Save the transport-independent state (negotiated features, status, ISR, config
+ * generation, every queue's registers and progress, including queues configured but not
+ * enabled yet) into *s. Quiesces d around the copy, so every popped request is completed
+ * first. Not saved: host features and queue_max (they come with the device's creation
+ * options and are checked on restore), the I/O thread, eventfds and counters.
+ * Returns 0, or the quiesce error (the state is copied all the same). */
+int virtio_dev_save(struct virtio_dev *d, struct virtio_dev_state *s);
+/* Check *s against d without changing anything: -EINVAL for feature bits d does not offer,
+ * unknown status or ISR bits, and enabled queues (of any index) whose size, alignment or
+ * ring areas in guest memory are wrong. 0 when virtio_dev_restore would accept it. */
+int virtio_dev_check(struct virtio_dev *d, const struct virtio_dev_state *s);
+/* Load *s into d (created with the same options, on the same guest memory), after
+ * virtio_dev_check: nothing is changed when it fails (-EINVAL). The enabled queues get
+ * their host views rebuilt, the device generation moves on (a completion of a request
+ * popped before the restore is dropped), and every queue is looked at once. d should be
+ * quiesced or not yet driven by a guest; the call quiesces it itself around the load. */
 int virtio_dev_restore(struct virtio_dev *d, const struct virtio_dev_state *s);
 
 /* Helpers for config space: copy from/to a little-endian buffer of size n. */

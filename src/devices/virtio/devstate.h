@@ -1,0 +1,62 @@
+/* The state of all the virtio devices of a VM built by the device hook (setup.c), with
+ * their transports and the PCI host bridge, in one struct: for snapshots and migration.
+ * No file format here: the struct is plain data (no pointers), for the caller to write out.
+ *
+ * Order: save with the vCPUs stopped. vm_devices_quiesce first when the VM will not go on
+ * (a migration source): its devices then take nothing more from the rings until
+ * vm_devices_exit. Restore into a VM created from the same configuration (same --disk,
+ * --net, --device options, so the same devices on the same transports, addresses and
+ * disks), with the guest's memory copied in, before its vCPUs run. */
+#ifndef VSRV_DEVICES_VIRTIO_DEVSTATE_H
+#define VSRV_DEVICES_VIRTIO_DEVSTATE_H
+
+#include "devices/pci.h"
+#include "devices/virtio/blk.h"
+#include "devices/virtio/console.h"
+#include "devices/virtio/mmio.h"
+#include "devices/virtio/pci_transport.h"
+#include "devices/virtio/rng.h"
+#include "devices/virtio/scsi.h"
+#include "devices/virtio/setup.h"
+
+struct vm;
+
+struct vdev_entry_state {
+	uint32_t kind;                 /* enum vdev_kind of the entry: checked */
+	uint32_t on_pci;               /* 1: virtio-pci, 0: virtio-mmio (or no transport) */
+	union {
+		struct virtio_blk_state blk;
+		struct virtio_rng_state rng;
+		struct virtio_console_state console;
+		struct virtio_scsi_state scsi;  /* the controller's entry */
+	} dev;
+	union {
+		struct virtio_mmio_state mmio;
+		struct virtio_pci_state pci;
+	} tr;
+};
+
+struct vm_devices_state {
+	uint32_t n;                    /* entries of the device table */
+	uint32_t has_pci;
+	struct pci_host_state pci;
+	struct vdev_entry_state e[VDEVS_MAX];
+};
+
+/* Quiesce / resume every virtio device of vm (see virtio_dev_quiesce). 0 or the first
+ * -errno (all are quiesced or resumed all the same). */
+int vm_devices_quiesce(struct vm *vm);
+int vm_devices_resume(struct vm *vm);
+
+/* Save every device of vm into *st (caller-allocated; it is large). Returns 0,
+ * -EOPNOTSUPP for a device without save support (virtio-net, for now), or the first
+ * -errno of a device's save. */
+int vm_devices_save(struct vm *vm, struct vm_devices_state *st);
+
+/* Restore *st into vm: the host bridge, then each device and its transport. Returns 0, or
+ * -EINVAL when *st does not fit vm's devices (count, kinds, transports) or a device
+ * refuses its state; every device is checked before anything is loaded, but a transport
+ * refusing its state after its device was loaded leaves the VM half-restored: destroy it. */
+int vm_devices_restore(struct vm *vm, const struct vm_devices_state *st);
+
+#endif
