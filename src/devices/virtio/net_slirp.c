@@ -211,10 +211,12 @@ static void *slirp_main(void *arg)
 	return NULL;
 }
 
-static int slirp_send(struct net_backend *b, const struct iovec *iov, int n, size_t len)
+static int slirp_send(struct net_backend *b, unsigned q, const struct iovec *iov, int n,
+		      size_t len)
 {
 	struct slirp_be *s = (struct slirp_be *)b;
 
+	(void)q; /* one queue pair */
 	if (n != 1 || len > INT32_MAX)
 		return -EINVAL;
 	pthread_mutex_lock(&s->lock);
@@ -325,7 +327,7 @@ int net_slirp_open(uint32_t net, uint32_t mask, uint32_t dhcp, struct net_backen
 	}
 	s->b.kind = "user";
 	s->b.vnet_hdr = false;
-	s->b.fd = -1;
+	s->b.nfd = 0; /* frames arrive through callbacks */
 	s->b.send = slirp_send;
 	s->b.start = slirp_start;
 	s->b.destroy = slirp_destroy;
