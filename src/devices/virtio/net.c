@@ -356,12 +356,9 @@ void virtio_net_destroy(struct virtio_net *n)
 {
 	if (!n)
 		return;
-	if (n->be->nfd) { /* the I/O thread reads the TAP: stop it first */
-		virtio_dev_destroy(&n->dev);
-		n->be->destroy(n->be);
-	} else { /* callback backends stop delivering first */
-		n->be->destroy(n->be);
-		virtio_dev_destroy(&n->dev);
-	}
+	if (n->be->stop) /* callback backends stop delivering first */
+		n->be->stop(n->be);
+	virtio_dev_destroy(&n->dev); /* then the I/O thread, which sends through the backend */
+	n->be->destroy(n->be);
 	free(n);
 }

@@ -40,6 +40,9 @@ struct net_backend {
 	int (*set_offload)(struct net_backend *b, unsigned tun_flags);
 	/* Called once the device is ready to receive (callback backends start here). */
 	int (*start)(struct net_backend *b, struct virtio_net *n);
+	/* Stop delivering frames (callback backends; may be NULL). Called before the device
+	 * goes, then destroy after it. */
+	void (*stop)(struct net_backend *b);
 	void (*destroy)(struct net_backend *b);
 };
 
