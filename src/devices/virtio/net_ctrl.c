@@ -186,6 +186,7 @@ static const char *mac_table_set(struct virtio_net *n, const struct virtq_elem *
 		mo = true;
 	}
 	if (lock_same_gen(n, gen)) {
+		memset(n->s.table, 0, sizeof(n->s.table));
 		memcpy(n->s.table, tab, 6 * (nu + nm));
 		n->s.n_uni = nu;
 		n->s.n_multi = nm;
