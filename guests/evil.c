@@ -7,8 +7,13 @@
  *   - another device (the witness: virtio-rng, or virtio-blk when rng is the victim) still
  *     serves a request,
  *   - the victim works again after a reset and a fresh set-up.
- * Prints `evil: CASE: OUTCOME` per case and `evil: N cases ok`. The host side (no crash, no
- * hang, one log line per case, ASan clean) is checked by tests/t-virtio-evil.sh.
+ * Prints `evil: CASE: OUTCOME` per case and `evil: N cases ok`. For net, then garbage on the
+ * control queue (short headers, unknown classes and commands, wrong lengths, MAC tables larger
+ * than the command, bad addresses, no byte for the answer, a flood of bad commands): each must
+ * be answered VIRTIO_NET_ERR (or completed empty when it has no byte for the answer) without
+ * breaking the device, and a good command must work after it: `evil: N control-queue cases ok`.
+ * The host side (no crash, no hang, one log line per case, ASan clean) is checked by
+ * tests/t-virtio-evil.sh.
  * Parameters: transport=mmio|pci (both devices), victim=blk|net|scsi|rng|console. */
 #include "rt/rt.h"
 #include "virtio/vio.h"
@@ -292,6 +297,123 @@ static void register_cases(void)
 	expect_fault("config writes out of range", 1 << 0);
 }
 
+/* --- the control queue of virtio-net ------------------------------------------------------ */
+static struct vq cq;
+static uint8_t *cb;   /* header at 0, data from 16, answer at 1024 */
+#define ACK 1024
+
+static void ctrl_setup(void)
+{
+	uint64_t want = 1ull << 5 | 1ull << 17 | 1ull << 18 | 1ull << 20 | 1ull << 23;
+	if (vio_negotiate(&blk, want) < 0 || (blk.features & want) != want ||
+	    vq_setup(&blk, &bq, 1, QSZ, 0) < 0 || vq_setup(&blk, &cq, 2, QSZ, 0) < 0)
+		rt_fail("%s: control queue set-up failed", blk.name);
+	vio_driver_ok(&blk);
+}
+
+/* Submit a command of nout readable then nin writable buffers; the answer byte, -2 when
+ * completed without one, -1 when nothing came back. */
+static int ctrl_raw(const struct vio_sg *sg, unsigned nout, unsigned nin)
+{
+	uint32_t len;
+	cb[ACK] = 0xee;
+	if (vq_add(&cq, sg, nout, nin, cb) < 0)
+		rt_fail("evil: control queue full");
+	vq_kick(&cq);
+	if (!vq_wait(&cq, &len, 3000))
+		return -1;
+	return len ? cb[ACK] : -2;
+}
+
+/* A command: header, len data bytes (from dat) in one buffer, the answer byte. */
+static int ctrl_cmd(uint8_t cls, uint8_t cmd, const void *dat, unsigned len)
+{
+	struct vio_sg sg[3];
+	unsigned n = 0;
+	cb[0] = cls;
+	cb[1] = cmd;
+	memcpy(cb + 16, dat, len);
+	sg[n++] = (struct vio_sg){ (uint64_t)cb, 2 };
+	if (len)
+		sg[n++] = (struct vio_sg){ (uint64_t)cb + 16, len };
+	sg[n++] = (struct vio_sg){ (uint64_t)cb + ACK, 1 };
+	return ctrl_raw(sg, n - 1, 1);
+}
+
+static int nctrl;
+
+/* After each case: the answer was `want`, the device is not broken, the other device works,
+ * and a good command (PROMISC on) is answered OK. */
+static void ctrl_check(const char *c, int got, int want)
+{
+	uint8_t on = 1;
+	rt_printf("evil: control: %s: %s\n", c, got == 0 ? "ok" : got == 1 ? "error" :
+		  got == -2 ? "completed without an answer" : "no answer");
+	if (got != want)
+		rt_fail("evil: control: %s: answer %d, expected %d", c, got, want);
+	if (vio_status(&blk) & VIO_S_NEEDS_RESET)
+		rt_fail("evil: control: %s: the device needs reset", c);
+	witness_ok(c);
+	if (ctrl_cmd(0, 0, &on, 1) != 0)
+		rt_fail("evil: control: %s: a good command fails afterwards", c);
+	nctrl++;
+}
+
+static void ctrl_cases(void)
+{
+	uint8_t d[64];
+	struct vio_sg sg[6];
+	uint32_t x;
+
+	ctrl_setup();
+	cb[0] = 0;
+	sg[0] = (struct vio_sg){ (uint64_t)cb, 1 };
+	sg[1] = (struct vio_sg){ (uint64_t)cb + ACK, 1 };
+	ctrl_check("1-byte header", ctrl_raw(sg, 1, 1), 1);
+	ctrl_check("unknown class", ctrl_cmd(0x77, 0, d, 1), 1);
+	d[0] = 1;
+	ctrl_check("unknown receive-mode command", ctrl_cmd(0, 0x42, d, 1), 1);
+	ctrl_check("receive mode without its byte", ctrl_cmd(0, 1, d, 0), 1);
+	ctrl_check("receive mode with 4 bytes", ctrl_cmd(0, 1, d, 4), 1);
+	memset(d, 0, sizeof(d));
+	x = 0xffffffffu;
+	memcpy(d, &x, 4);
+	ctrl_check("MAC table of 0xffffffff entries", ctrl_cmd(1, 0, d, 8), 1);
+	x = 1000;
+	memcpy(d, "\0\0\0\0", 4);
+	memcpy(d + 4, &x, 4);
+	ctrl_check("multicast table larger than the command", ctrl_cmd(1, 0, d, 14), 1);
+	memset(d, 0, 8);
+	ctrl_check("MAC table with bytes after it", ctrl_cmd(1, 0, d, 20), 1);
+	ctrl_check("MAC address of 3 bytes", ctrl_cmd(1, 1, "\x52\x54\x00", 3), 1);
+	ctrl_check("multicast MAC address", ctrl_cmd(1, 1, "\x01\x00\x5e\x00\x00\x01", 6), 1);
+	x = 2;
+	ctrl_check("VQ_PAIRS_SET without MQ", ctrl_cmd(4, 0, &x, 2), 1);
+	cb[0] = 0; cb[1] = 0; cb[16] = 0;
+	sg[0] = (struct vio_sg){ (uint64_t)cb, 2 };
+	sg[1] = (struct vio_sg){ (uint64_t)cb + 16, 1 };
+	ctrl_check("no byte for the answer", ctrl_raw(sg, 2, 0), -2);
+	/* a good command cut into pieces: header in 2 buffers, a MAC table in 3 */
+	memset(d, 0, sizeof(d));
+	x = 1;
+	cb[0] = 1; cb[1] = 0;
+	memcpy(cb + 16, &x, 4);
+	memcpy(cb + 20, "\x52\x54\x00\x01\x02\x03", 6);
+	memset(cb + 26, 0, 4);
+	sg[0] = (struct vio_sg){ (uint64_t)cb, 1 };
+	sg[1] = (struct vio_sg){ (uint64_t)cb + 1, 1 };
+	sg[2] = (struct vio_sg){ (uint64_t)cb + 16, 3 };
+	sg[3] = (struct vio_sg){ (uint64_t)cb + 19, 5 };
+	sg[4] = (struct vio_sg){ (uint64_t)cb + 24, 6 };
+	sg[5] = (struct vio_sg){ (uint64_t)cb + ACK, 1 };
+	ctrl_check("good MAC table in 5 pieces", ctrl_raw(sg, 5, 1), 0);
+	/* a flood: the log stops after its first lines */
+	for (unsigned i = 0; i < 40; i++)
+		if (ctrl_cmd((uint8_t)(0x80 + i), (uint8_t)i, d, i % 7) != 1)
+			rt_fail("evil: control: flood command %u not refused", i);
+	ctrl_check("40 garbage commands", 1, 1);
+}
+
 static long run(long arg)
 {
 	int t = vio_param_transport();
@@ -321,6 +443,11 @@ static long run(long arg)
 	ring_cases();
 	register_cases();
 	rt_printf("evil: %d cases ok\n", ncases);
+	if (vkind == VIO_ID_NET) {
+		cb = vio_alloc(2048, 64);
+		ctrl_cases();
+		rt_printf("evil: %d control-queue cases ok\n", nctrl);
+	}
 	return 0;
 }
 

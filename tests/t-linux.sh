@@ -79,6 +79,8 @@ case "$result" in
   *) fail linux-result "$result" ;;
 esac
 grep -q "http=ok" <<<"$result" && pass linux-net || fail linux-net "DHCP + HTTP through the NAT failed: $result"
+grep -q "mac=ok" <<<"$result" && pass linux-net-mac ||
+  fail linux-net-mac "ip link set eth0 address (virtio-net control queue, MAC_ADDR_SET) failed: $result"
 
 # Host side: the images hold exactly what the guest wrote; the guest's checksums agree.
 check_image() { # NAME FILE FORMAT SEED [BASESEED]

@@ -36,6 +36,7 @@ static void usage(FILE *f)
 		"  --disk SPEC          a virtual disk (repeatable): PATH[,format=vhd|raw][,readonly=on]\n"
 		"                       [,bus=virtio-blk|scsi][,cache=none|writeback][,transport=mmio|pci]\n"
 		"  --net SPEC           a network interface (repeatable): tap=NAME|bridge=BR|user[,mac=MAC]\n"
+		"                       [,transport=mmio|pci][,queues=N (tap, bridge)]\n"
 		"  --device SPEC        rng, or console,socket=PATH (repeatable; see README)\n"
 		"  --control PATH       a control socket (JSON lines: status, pause, resume, stats,\n"
 		"                       power-button, quit; see README)\n"

@@ -79,7 +79,7 @@ static void test_tap(void)
 	bool seen = false;
 
 	snprintf(name, sizeof(name), "vsrvt%d", getpid() % 100000);
-	if (access("/dev/net/tun", R_OK | W_OK) || net_tap_open(name, NULL, &be)) {
+	if (access("/dev/net/tun", R_OK | W_OK) || net_tap_open(name, NULL, 1, &be)) {
 		printf("SKIP test_tap: cannot create a TAP device here\n");
 		return;
 	}

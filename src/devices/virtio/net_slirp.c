@@ -211,10 +211,12 @@ static void *slirp_main(void *arg)
 	return NULL;
 }
 
-static int slirp_send(struct net_backend *b, const struct iovec *iov, int n, size_t len)
+static int slirp_send(struct net_backend *b, unsigned q, const struct iovec *iov, int n,
+		      size_t len)
 {
 	struct slirp_be *s = (struct slirp_be *)b;
 
+	(void)q; /* one queue pair */
 	if (n != 1 || len > INT32_MAX)
 		return -EINVAL;
 	pthread_mutex_lock(&s->lock);
@@ -242,7 +244,7 @@ static int slirp_start(struct net_backend *b, struct virtio_net *n)
 	return 0;
 }
 
-static void slirp_destroy(struct net_backend *b)
+static void slirp_stop(struct net_backend *b)
 {
 	struct slirp_be *s = (struct slirp_be *)b;
 
@@ -250,7 +252,15 @@ static void slirp_destroy(struct net_backend *b)
 		s->stop = true;
 		cb_notify(s);
 		pthread_join(s->thread, NULL);
+		s->started = false;
 	}
+}
+
+static void slirp_destroy(struct net_backend *b)
+{
+	struct slirp_be *s = (struct slirp_be *)b;
+
+	slirp_stop(b);
 	if (s->slirp)
 		s->api.cleanup(s->slirp);
 	close(s->wakefd);
@@ -325,9 +335,10 @@ int net_slirp_open(uint32_t net, uint32_t mask, uint32_t dhcp, struct net_backen
 	}
 	s->b.kind = "user";
 	s->b.vnet_hdr = false;
-	s->b.fd = -1;
+	s->b.nfd = 0; /* frames arrive through callbacks */
 	s->b.send = slirp_send;
 	s->b.start = slirp_start;
+	s->b.stop = slirp_stop;
 	s->b.destroy = slirp_destroy;
 	*out = &s->b;
 	return 0;

@@ -1,5 +1,6 @@
 /* The TAP backend of virtio-net: /dev/net/tun with IFF_VNET_HDR, so the virtio-net header
- * (checksum and segmentation offloads) passes straight through. */
+ * (checksum and segmentation offloads) passes straight through; with several queue pairs,
+ * IFF_MULTI_QUEUE and one fd per pair (the kernel spreads flows over them). */
 #include "devices/virtio/net.h"
 
 #include "util/log.h"
@@ -21,9 +22,10 @@ struct tap {
 	char ifname[IFNAMSIZ];
 };
 
-static int tap_send(struct net_backend *b, const struct iovec *iov, int n, size_t len)
+static int tap_send(struct net_backend *b, unsigned q, const struct iovec *iov, int n,
+		    size_t len)
 {
-	ssize_t w = writev(b->fd, iov, n);
+	ssize_t w = writev(b->fd[q < b->nfd ? q : 0], iov, n);
 
 	/* A full TAP queue drops the frame, as a real NIC would. */
 	return w == (ssize_t)len ? 0 : -EIO;
@@ -31,12 +33,16 @@ static int tap_send(struct net_backend *b, const struct iovec *iov, int n, size_
 
 static int tap_set_offload(struct net_backend *b, unsigned flags)
 {
-	return ioctl(b->fd, TUNSETOFFLOAD, flags) ? -errno : 0;
+	/* the offloads belong to the device, not to one queue */
+	return ioctl(b->fd[0], TUNSETOFFLOAD, flags) ? -errno : 0;
 }
 
 static void tap_destroy(struct net_backend *b)
 {
-	close(b->fd);
+	unsigned k;
+
+	for (k = 0; k < b->nfd; k++)
+		close(b->fd[k]);
 	free(b);
 }
 
@@ -74,12 +80,60 @@ static int if_up_and_bridge(const char *ifname, const char *bridge)
 	return ret;
 }
 
-int net_tap_open(const char *name, const char *bridge, struct net_backend **out)
+/* Open queue k of the TAP (k == 0: create or open name, else join t->ifname). */
+static int tap_open_queue(struct tap *t, unsigned k, unsigned queues, const char *name)
 {
-	struct tap *t = calloc(1, sizeof(*t));
 	struct ifreq ifr;
-	int hdr = VNET_HDR_LEN, ret;
+	int hdr = VNET_HDR_LEN, fd, ret;
+	const char *want = k ? t->ifname : name ? name : "vsrv%d";
 
+	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		ret = -errno;
+		vsrv_log("--net: cannot open /dev/net/tun: %s", strerror(errno));
+		return ret;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | (queues > 1 ? IFF_MULTI_QUEUE : 0);
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", want);
+	if (ioctl(fd, TUNSETIFF, &ifr)) {
+		ret = -errno;
+		if (queues > 1)
+			vsrv_log("--net: cannot open queue %u of %u of TAP %s: %s (an existing TAP "
+				 "must have been made with multi_queue)", k + 1, queues, want,
+				 strerror(errno));
+		else
+			vsrv_log("--net: cannot create or open TAP %s: %s", want, strerror(errno));
+		goto err;
+	}
+	if (k == 0) {
+		memcpy(t->ifname, ifr.ifr_name, IFNAMSIZ);
+		t->ifname[IFNAMSIZ - 1] = '\0';
+	}
+	if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) || (k == 0 && ioctl(fd, TUNSETOFFLOAD, 0))) {
+		ret = -errno;
+		vsrv_log("--net: TAP %s: cannot set the virtio-net header: %s", t->ifname,
+			 strerror(errno));
+		goto err;
+	}
+	t->b.fd[k] = fd;
+	t->b.nfd = k + 1;
+	return 0;
+err:
+	close(fd);
+	return ret;
+}
+
+int net_tap_open(const char *name, const char *bridge, unsigned queues,
+		 struct net_backend **out)
+{
+	struct tap *t;
+	unsigned k;
+	int ret;
+
+	if (queues < 1 || queues > VNET_MAX_PAIRS)
+		return -EINVAL;
+	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
 	t->b.kind = "tap";
@@ -87,41 +141,22 @@ int net_tap_open(const char *name, const char *bridge, struct net_backend **out)
 	t->b.send = tap_send;
 	t->b.set_offload = tap_set_offload;
 	t->b.destroy = tap_destroy;
-	t->b.fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
-	if (t->b.fd < 0) {
-		ret = -errno;
-		vsrv_log("--net: cannot open /dev/net/tun: %s", strerror(errno));
-		goto err_free;
+	for (k = 0; k < queues; k++) {
+		ret = tap_open_queue(t, k, queues, name);
+		if (ret)
+			goto err;
 	}
-	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name ? name : "vsrv%d");
-	if (ioctl(t->b.fd, TUNSETIFF, &ifr)) {
-		ret = -errno;
-		vsrv_log("--net: cannot create or open TAP %s: %s", name ? name : "vsrv%d",
-			 strerror(errno));
-		goto err_fd;
-	}
-	memcpy(t->ifname, ifr.ifr_name, IFNAMSIZ);
-	memcpy(t->b.ifname, ifr.ifr_name, sizeof(t->b.ifname));
+	memcpy(t->b.ifname, t->ifname, sizeof(t->b.ifname));
 	t->b.ifname[sizeof(t->b.ifname) - 1] = '\0';
-	if (ioctl(t->b.fd, TUNSETVNETHDRSZ, &hdr) || ioctl(t->b.fd, TUNSETOFFLOAD, 0)) {
-		ret = -errno;
-		vsrv_log("--net: TAP %s: cannot set the virtio-net header: %s", t->ifname,
-			 strerror(errno));
-		goto err_fd;
-	}
 	ret = if_up_and_bridge(t->ifname, bridge);
 	if (ret) {
 		vsrv_log("--net: TAP %s: cannot bring it up%s%s: %s", t->ifname,
 			 bridge ? " on bridge " : "", bridge ? bridge : "", strerror(-ret));
-		goto err_fd;
+		goto err;
 	}
 	*out = &t->b;
 	return 0;
-err_fd:
-	close(t->b.fd);
-err_free:
-	free(t);
+err:
+	tap_destroy(&t->b);
 	return ret;
 }

@@ -187,6 +187,14 @@ int vopt_parse_net(const char *spec, struct vopt_net *o)
 			if (parse_transport(v, &o->transport))
 				goto err;
 			continue;
+		} else if (!strcmp(it, "queues") && v) {
+			char *end;
+			unsigned long n = strtoul(v, &end, 10);
+
+			if (!*v || *end || n < 1 || n > 8)
+				goto err;
+			o->queues = n;
+			continue;
 		} else {
 			goto err;
 		}
@@ -196,6 +204,13 @@ int vopt_parse_net(const char *spec, struct vopt_net *o)
 	}
 	if (!kind || ((o->user_net || o->user_dhcp) && o->kind != VOPT_NET_USER))
 		goto err;
+	if (o->kind == VOPT_NET_USER && o->queues > 1) {
+		vopt_net_free(o);
+		return bad("net", spec, "user-mode NAT (user) has one queue pair: queues=N needs "
+			   "tap= or bridge=");
+	}
+	if (!o->queues)
+		o->queues = 1;
 	if (o->user_dhcp) {
 		uint32_t net = o->user_net ? o->user_net : 0x0a000200, mask = o->user_net ?
 			       o->user_mask : 0xffffff00;
@@ -209,7 +224,7 @@ err:
 	vopt_net_free(o);
 	return bad("net", spec, "expected tap=NAME|bridge=BR|user[,net=A.B.C.D/N][,dhcpstart=IP]"
 		   "[,mac=XX:XX:XX:XX:XX:XX]"
-		   "[,transport=mmio|pci] (interface names up to 15 characters)");
+		   "[,transport=mmio|pci][,queues=1..8] (interface names up to 15 characters)");
 }
 
 int vopt_parse_dev(const char *spec, struct vopt_dev *o)

@@ -27,7 +27,7 @@ struct vopt_disk {
 enum vopt_net_kind { VOPT_NET_TAP, VOPT_NET_BRIDGE, VOPT_NET_USER };
 
 /* --net tap=NAME|bridge=BR|user[,net=A.B.C.D/N][,dhcpstart=IP][,mac=XX:XX:XX:XX:XX:XX]
- *       [,transport=mmio|pci] */
+ *       [,transport=mmio|pci][,queues=N]   (queues: 1..8 queue pairs, tap and bridge only) */
 struct vopt_net {
 	char *buf;
 	enum vopt_net_kind kind;
@@ -38,6 +38,7 @@ struct vopt_net {
 	 * (0 = the 15th of the network) */
 	uint32_t user_net, user_mask, user_dhcp;
 	enum vopt_transport transport;
+	unsigned queues;     /* queue pairs, 1 when not given */
 };
 
 enum vopt_dev_kind { VOPT_DEV_RNG, VOPT_DEV_CONSOLE };

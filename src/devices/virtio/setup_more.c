@@ -96,7 +96,7 @@ int setup_net(struct vdevs *v, struct vdev_entry *e, const struct vopt_net *o, u
 		ret = net_slirp_open(o->user_net, o->user_mask, o->user_dhcp, &be);
 	else
 		ret = net_tap_open(o->kind == VOPT_NET_TAP ? o->ifname : NULL,
-				   o->kind == VOPT_NET_BRIDGE ? o->ifname : NULL, &be);
+				   o->kind == VOPT_NET_BRIDGE ? o->ifname : NULL, o->queues, &be);
 	if (ret)
 		return ret;
 	ret = virtio_net_create(&v->host, be, o->has_mac ? o->mac : NULL, e->name, &e->net);

@@ -10,7 +10,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#define MAX_WATCH 24
+#define MAX_WATCH 32 /* 17 queues + 8 TAP queues + a few */
 
 struct watch {
 	int fd;
