@@ -23,12 +23,14 @@
 
 static char disk1[64], disk2[64], sock[64], dspec[2][128], devspec[2][128];
 static const char *disks[2] = { dspec[0], dspec[1] }, *devs[2] = { devspec[0], devspec[1] };
+static const char *nets[1] = { "user,mac=52:54:00:aa:bb:cc" };
 
 static void cfg_init(struct vm_config *c)
 {
 	*c = (struct vm_config){ .kernel = "build/vmm-guests/hello.elf", .nr_cpus = 1,
 				 .mem_size = MEM, .serial = VM_SERIAL_NONE, .disks = disks,
-				 .nr_disks = 2, .devices = devs, .nr_devices = 2 };
+				 .nr_disks = 2, .devices = devs, .nr_devices = 2, .nets = nets,
+				 .nr_nets = 1 };
 }
 
 static void ecam_wr(struct vm *vm, unsigned slot, unsigned off, unsigned len, uint32_t val)
@@ -67,7 +69,7 @@ static void test_vm_save_restore(void)
 	struct vdrv vb, vr;
 	uint8_t *saved_mem = malloc(MEM);
 	uint32_t bar;
-	unsigned i;
+	unsigned i, bad_net = 0;
 	int fd;
 
 	snprintf(disk1, sizeof(disk1), "/tmp/vsrv-vmstate-1.%d", getpid());
@@ -106,8 +108,16 @@ static void test_vm_save_restore(void)
 	memset(a->mem->host + BUF, 0, 4096);
 	blk_req(&vb, 0, 16, false);
 	CHECK_EQ(vm_devices_save(a, st), 0);
-	CHECK_EQ(st->n, 5); /* blk, the SCSI disk, rng, console, the SCSI controller */
+	CHECK_EQ(st->n, 6); /* blk, the SCSI disk, rng, console, net, the SCSI controller */
 	CHECK_EQ(st->has_pci, 1);
+	for (i = 0; i < st->n && st->e[i].kind != VDEV_NET; i++)
+		;
+	CHECK(i < st->n);
+	if (i < st->n) {
+		CHECK_EQ(st->e[i].dev.net.net.cfg.mac[5], 0xcc);
+		CHECK_EQ(st->e[i].dev.net.net.promisc, 1);
+		bad_net = i;
+	}
 	CHECK_EQ(st->e[0].dev.blk.dev.vq[0].last_avail, 1);
 	memcpy(saved_mem, a->mem->host, MEM);
 	vm_destroy(a); /* still quiesced: the queued read is not served here */
@@ -120,10 +130,16 @@ static void test_vm_save_restore(void)
 	bad->n = 3;
 	CHECK_EQ(vm_devices_restore(b, bad), -EINVAL);
 	*bad = *st;
-	bad->e[2].on_pci = 0; /* rng was on virtio-pci */
+	for (i = 0; i < st->n && st->e[i].kind != VDEV_RNG; i++)
+		;
+	CHECK(i < st->n);
+	bad->e[i < st->n ? i : 0].on_pci = 0; /* rng was on virtio-pci */
 	CHECK_EQ(vm_devices_restore(b, bad), -EINVAL);
 	*bad = *st;
 	bad->e[0].dev.blk.dev.vq[0].used_gpa = (uint64_t)MEM - 8;
+	CHECK_EQ(vm_devices_restore(b, bad), -EINVAL);
+	*bad = *st;
+	bad->e[bad_net].dev.net.net.active_pairs = 9; /* more than the device has */
 	CHECK_EQ(vm_devices_restore(b, bad), -EINVAL);
 	CHECK_EQ(vm_devices_restore(b, st), 0);
 	vb = (struct vdrv){ .bus = &b->mmio, .mem = b->mem, .base = MMIO0 };

@@ -14,6 +14,7 @@
 #include "devices/virtio/blk.h"
 #include "devices/virtio/console.h"
 #include "devices/virtio/mmio.h"
+#include "devices/virtio/net.h"
 #include "devices/virtio/pci_transport.h"
 #include "devices/virtio/rng.h"
 #include "devices/virtio/scsi.h"
@@ -29,6 +30,7 @@ struct vdev_entry_state {
 		struct virtio_rng_state rng;
 		struct virtio_console_state console;
 		struct virtio_scsi_state scsi;  /* the controller's entry */
+		struct virtio_net_state net;
 	} dev;
 	union {
 		struct virtio_mmio_state mmio;
@@ -48,9 +50,8 @@ struct vm_devices_state {
 int vm_devices_quiesce(struct vm *vm);
 int vm_devices_resume(struct vm *vm);
 
-/* Save every device of vm into *st (caller-allocated; it is large). Returns 0,
- * -EOPNOTSUPP for a device without save support (virtio-net, for now), or the first
- * -errno of a device's save. */
+/* Save every device of vm into *st (caller-allocated; it is large). Returns 0 or the
+ * first -errno of a device's save. */
 int vm_devices_save(struct vm *vm, struct vm_devices_state *st);
 
 /* Restore *st into vm: the host bridge, then each device and its transport. Returns 0, or

@@ -51,6 +51,7 @@ static int save_entry(struct vdevs *v, struct vdev_entry *e, struct vdev_entry_s
 	case VDEV_RNG: ret = virtio_rng_save(e->rng, &s->dev.rng); break;
 	case VDEV_CONSOLE: ret = virtio_console_save(e->console, &s->dev.console); break;
 	case VDEV_SCSI_CTRL: ret = virtio_scsi_save(v->scsi, &s->dev.scsi); break;
+	case VDEV_NET: virtio_net_save(e->net, &s->dev.net); ret = 0; break;
 	case VDEV_SCSI_DISK: return 0;
 	default:
 		vsrv_log("%s: saving this device is not supported", e->name);
@@ -92,6 +93,7 @@ static const struct virtio_dev_state *core_of(const struct vdev_entry_state *s)
 	case VDEV_RNG: return &s->dev.rng.dev;
 	case VDEV_CONSOLE: return &s->dev.console.dev;
 	case VDEV_SCSI_CTRL: return &s->dev.scsi.dev;
+	case VDEV_NET: return &s->dev.net.dev;
 	default: return NULL;
 	}
 }
@@ -101,7 +103,7 @@ static int check_entry(struct vdevs *v, struct vdev_entry *e, const struct vdev_
 	if (s->kind != (uint32_t)e->kind || s->on_pci != (e->pci != NULL))
 		return -EINVAL;
 	switch (e->kind) {
-	case VDEV_BLK: case VDEV_RNG: case VDEV_CONSOLE: case VDEV_SCSI_CTRL:
+	case VDEV_BLK: case VDEV_RNG: case VDEV_CONSOLE: case VDEV_SCSI_CTRL: case VDEV_NET:
 		/* the device's own checks run in its restore, before it changes anything;
 		 * the core's part is checked here for all devices first */
 		return virtio_dev_check(e->dev, core_of(s)) == 0 ? 0 : -EINVAL;
@@ -122,6 +124,7 @@ static int restore_entry(struct vdevs *v, struct vdev_entry *e, const struct vde
 	case VDEV_RNG: ret = virtio_rng_restore(e->rng, &s->dev.rng); break;
 	case VDEV_CONSOLE: ret = virtio_console_restore(e->console, &s->dev.console); break;
 	case VDEV_SCSI_CTRL: ret = virtio_scsi_restore(v->scsi, &s->dev.scsi); break;
+	case VDEV_NET: ret = virtio_net_restore(e->net, &s->dev.net); break;
 	case VDEV_SCSI_DISK: return 0;
 	default: return -EOPNOTSUPP;
 	}
