@@ -376,6 +376,10 @@ int virtio_net_restore(struct virtio_net *n, const struct virtio_net_state *st)
 		vsrv_log("%s: saved state refused: %s", n->dev.name, why);
 		return -EINVAL;
 	}
+	/* the core's part is checked before anything changes: a refused state leaves the
+	 * device as it was */
+	if (virtio_dev_check(&n->dev, &st->dev))
+		return -EINVAL;
 	pthread_mutex_lock(&n->dev.lock);
 	n->s = st->net;
 	pthread_mutex_unlock(&n->dev.lock);
