@@ -118,9 +118,6 @@ static void cb_timer_mod(void *t, int64_t expire_ms, void *opaque)
 		return;
 }
 
-static void cb_register_poll_fd(int fd, void *opaque) { (void)fd; (void)opaque; }
-static void cb_unregister_poll_fd(int fd, void *opaque) { (void)fd; (void)opaque; }
-
 static void cb_notify(void *opaque)
 {
 	struct slirp_be *s = opaque;
@@ -129,6 +126,17 @@ static void cb_notify(void *opaque)
 	if (write(s->wakefd, &one, 8) < 0)
 		return;
 }
+
+/* libslirp opened a socket (a guest's TCP connect, a new UDP flow, ICMP): the slirp
+ * thread's poll set does not hold it yet, so wake the thread to fill the set again, or the
+ * connect's completion waits for the next timeout and the guest retransmits its SYN. */
+static void cb_register_poll_fd(int fd, void *opaque)
+{
+	(void)fd;
+	cb_notify(opaque);
+}
+
+static void cb_unregister_poll_fd(int fd, void *opaque) { (void)fd; (void)opaque; }
 
 static int add_poll(int fd, int events, void *opaque)
 {
@@ -222,10 +230,6 @@ static int slirp_send(struct net_backend *b, unsigned q, const struct iovec *iov
 	pthread_mutex_lock(&s->lock);
 	s->api.input(s->slirp, iov[0].iov_base, (int)len);
 	pthread_mutex_unlock(&s->lock);
-	/* A guest frame may have opened a socket (a TCP connect, a UDP flow) that the slirp
-	 * thread's poll set does not hold yet: wake it to fill the set again, or the connect's
-	 * completion waits for the next timeout and the guest retransmits its SYN. */
-	cb_notify(s);
 	return 0;
 }
 
