@@ -445,6 +445,44 @@ static void test_enable(void)
 	CHECK_EQ(virtq_enable(&q, false, false), -EINVAL);
 }
 
+/* The queue's progress lives in struct virtq_state (what save/restore keeps): a queue
+ * restored from it mid-lap, with the wrap counters flipped, carries on where it was. */
+static void test_state_restore(void)
+{
+	struct buf b[2] = { { DATA, 16, 0 }, { DATA + 0x100, 8, VIRTQ_DESC_F_WRITE } };
+	struct virtq_state saved;
+	uint16_t id;
+	uint32_t len;
+	unsigned i;
+
+	setup_n(6, true, false);
+	for (i = 0; i < 4; i++) {
+		offer(b, 2, 2);
+		CHECK_EQ(virtq_pop(&q, &el), 1);
+		virtq_push(&q, 2, 8);
+		CHECK(take_used(2, &id, &len));
+	}
+	virtq_should_notify(&q);
+	saved = q.s; /* slot 2 of the second lap */
+	CHECK_EQ(saved.last_avail, 2);
+	CHECK_EQ(saved.wrapped, VIRTQ_WRAPPED_AVAIL | VIRTQ_WRAPPED_USED);
+	virtq_init(&q, mem, "test-pq-restored");
+	virtq_reset(&q, 6);
+	q.s = saved;
+	q.s.ready = 0;
+	CHECK_EQ(virtq_enable(&q, true, false), 0);
+	for (i = 0; i < 5; i++) {
+		offer(b, 2, (uint16_t)i);
+		CHECK_EQ(virtq_pop(&q, &el), 1);
+		CHECK_EQ(el.head, i);
+		virtq_push(&q, (uint16_t)i, 8);
+		CHECK(take_used(2, &id, &len));
+		CHECK_EQ(id, i);
+	}
+	CHECK_EQ(q.s.last_avail, drv_pos);
+	CHECK(!q.s.broken);
+}
+
 int main(void)
 {
 	RUN(test_chain);
@@ -454,5 +492,6 @@ int main(void)
 	RUN(test_notify);
 	RUN(test_hostile);
 	RUN(test_enable);
+	RUN(test_state_restore);
 	return check_done();
 }
