@@ -1,6 +1,9 @@
 # vsrv — top-level build. `make` builds build/vsrv and the test guests; see README.md.
 # Sub-makefiles in mk/*.mk add their own sources and targets (guests, tests, fuzz, bench).
 
+# a recipe that fails leaves no half-written target behind (a failed link is not "up to date")
+.DELETE_ON_ERROR:
+
 CC      ?= gcc
 NPROC   := $(shell nproc 2>/dev/null || echo 2)
 BUILD   ?= build

@@ -21,7 +21,10 @@ then splits each 1 MiB request in two, which understates the floor. As root the 
 few huge pages for the run (vm.nr_hugepages, put back afterwards) and gives fio --iomem=shmhuge;
 the table says which floor it measured.
 
-Usage: bench/virtio-blk.py [--ms N] [--size MiB] [--rounds N] [--dir DIR]
+With --ring packed both monitors run the guest on packed virtqueues (VIRTIO_F_RING_PACKED:
+the guest's `ring=packed`, QEMU's packed=on); the default is split rings.
+
+Usage: bench/virtio-blk.py [--ms N] [--size MiB] [--rounds N] [--dir DIR] [--ring split|packed]
 """
 import argparse, glob, json, os, re, shutil, statistics, subprocess, sys, tempfile, time
 
@@ -163,7 +166,9 @@ def main():
     ap.add_argument("--size", type=int, default=256, help="image size in MiB")
     ap.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "5")))
     ap.add_argument("--dir", default=os.path.join(BUILD, "bench"))
+    ap.add_argument("--ring", choices=["split", "packed"], default="split")
     a = ap.parse_args()
+    ring = " ring=packed" if a.ring == "packed" else ""
     vsrv, guest = os.path.join(BUILD, "vsrv"), os.path.join(BUILD, "guests", "vbench.elf")
     qemu = shutil.which("qemu-system-x86_64")
     if not os.access("/dev/kvm", os.W_OK):
@@ -180,14 +185,14 @@ def main():
                 f.write(chunk)
             os.fsync(f.fileno())
         exits = debugfs_ok()
-        cmdline = "sync ms=%d" % a.ms
+        cmdline = "sync ms=%d%s" % (a.ms, ring)
         vcmd = [vsrv, "run", "--kernel", guest, "--memory", "128M", "--serial", "stdio",
                 "--disk", img + ",format=raw,cache=none"]
         qcmd = [qemu, "-M", "microvm", "-enable-kvm", "-m", "128", "-nodefaults", "-nographic",
                 "-serial", "stdio", "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4",
                 "-global", "virtio-mmio.force-legacy=false", "-kernel", guest,
                 "-drive", "id=d0,file=%s,format=raw,if=none,cache=none,aio=native" % img,
-                "-device", "virtio-blk-device,drive=d0"] if qemu else None
+                "-device", "virtio-blk-device,drive=d0" + (",packed=on" if ring else "")] if qemu else None
         vs_runs, qm_runs, fl_runs = [], [], []
         load0 = os.getloadavg()[0]
         for rnd in range(a.rounds):
@@ -203,10 +208,10 @@ def main():
                              ("randwrite", "4k", 32), ("read", "1m", 4), ("write", "1m", 4)])})
         # vsrv's own exit count, one run per phase against a run without I/O
         senv = dict(os.environ, VSRV_STATS="1")
-        base = run_guest(vcmd + ["--cmdline", "ms=%d phases=nop" % a.ms], a.ms, False, senv)
+        base = run_guest(vcmd + ["--cmdline", "ms=%d phases=nop%s" % (a.ms, ring)], a.ms, False, senv)
         vexits = {}
         for ph in PHASES:
-            r = run_guest(vcmd + ["--cmdline", "ms=%d phases=%s" % (a.ms, ph)], a.ms, False, senv)
+            r = run_guest(vcmd + ["--cmdline", "ms=%d phases=%s%s" % (a.ms, ph, ring)], a.ms, False, senv)
             if ph in r and r[ph]["ops"] and "_vsrv_exits" in r and "_vsrv_exits" in base:
                 vexits[ph] = max(r["_vsrv_exits"] - base["_vsrv_exits"], 0) / r[ph]["ops"]
         load1 = os.getloadavg()[0]
@@ -238,7 +243,8 @@ def main():
     def f(v, w=9, p=0):
         return ("%*.*f" % (w, p, v)) if v is not None else "%*s" % (w, "-")
 
-    print("virtio-blk, %d MiB raw image, O_DIRECT on both monitors, %d ms per phase (guest TSC timing);" % (a.size, a.ms))
+    print("virtio-blk, %s virtqueues, %d MiB raw image, O_DIRECT on both monitors, %d ms per phase (guest TSC timing);" % (
+        a.ring, a.size, a.ms))
     print("medians of %d rounds (vsrv and QEMU interleaved); load average %.1f before, %.1f after;" % (a.rounds, load0, load1))
     print("acc/req = guest register accesses (each one a KVM exit) per request, counted by the guest;")
     print("ex/req (vsrv) = KVM exits per request counted by vsrv (user-space exits + ioeventfd notifications);")

@@ -7,6 +7,10 @@
  *   - another device (the witness: virtio-rng, or virtio-blk when rng is the victim) still
  *     serves a request,
  *   - the victim works again after a reset and a fresh set-up.
+ * With `ring=packed` the victim's queue is a packed ring (VIRTIO_F_RING_PACKED) and the ring
+ * cases are the packed ring's: buffer ids beyond the queue, chains past the queue size or
+ * into descriptors not made available, stale wrap-counter bits, indirect tables nested, in
+ * chains, with NEXT, too long or outside memory, buffers outside memory.
  * Prints `evil: CASE: OUTCOME` per case and `evil: N cases ok`. For net, then garbage on the
  * control queue (short headers, unknown classes and commands, wrong lengths, MAC tables larger
  * than the command, bad addresses, no byte for the answer, a flood of bad commands): each must
@@ -14,7 +18,8 @@
  * breaking the device, and a good command must work after it: `evil: N control-queue cases ok`.
  * The host side (no crash, no hang, one log line per case, ASan clean) is checked by
  * tests/t-virtio-evil.sh.
- * Parameters: transport=mmio|pci (both devices), victim=blk|net|scsi|rng|console. */
+ * Parameters: transport=mmio|pci (both devices), victim=blk|net|scsi|rng|console,
+ * ring=split|packed (the victim's ring layout). */
 #include "rt/rt.h"
 #include "virtio/vio.h"
 
@@ -43,11 +48,18 @@ static struct scsi_req *sreq;
 static struct scsi_resp *sresp;
 static uint8_t *buf, *rbuf;
 static volatile struct vq_desc *table; /* a big indirect table */
+static int packed;                     /* ring=packed: the victim's queue is a packed ring */
+static struct vio_sg gsg[3];           /* the good request of good_req() */
+static unsigned gout;                  /* its device-readable buffers */
+static uint16_t phead_flags;           /* packed: the first descriptor's flags, written last */
 
 static void victim_setup(void)
 {
-	if (vio_negotiate(&blk, 1ull << VIO_F_INDIRECT) < 0 || vq_setup(&blk, &bq, (uint16_t)vqi, QSZ, 0) < 0)
+	uint64_t want = 1ull << VIO_F_INDIRECT | (packed ? 1ull << VIO_F_RING_PACKED : 0);
+	if (vio_negotiate(&blk, want) < 0 || vq_setup(&blk, &bq, (uint16_t)vqi, QSZ, 0) < 0)
 		rt_fail("%s: set-up failed", blk.name);
+	if (packed && !bq.packed)
+		rt_fail("%s: ring=packed, but the device does not offer VIRTIO_F_RING_PACKED", blk.name);
 	if (vkind == VIO_ID_SCSI)
 		vio_cfg_write(&blk, 24, 4, 32); /* cdb_size */
 	vio_driver_ok(&blk);
@@ -85,6 +97,14 @@ static void victim_recovers(const char *c)
 {
 	victim_setup();
 	good_req();
+	if (packed) {
+		if (vq_add(&bq, gsg, gout, 3 - gout, &req) < 0)
+			rt_fail("evil: %s: cannot queue a request after a reset", c);
+		vq_kick(&bq);
+		if (!vq_wait(&bq, NULL, 3000) || victim_status() != 3)
+			rt_fail("evil: %s: %s does not work after a reset", c, blk.name);
+		return;
+	}
 	bq.cookie[0] = &req;
 	bq.chain_len[0] = 3;
 	bq.free_head = 3;
@@ -111,8 +131,13 @@ static int verdict(unsigned ms)
 {
 	uint64_t end = rt_rdtsc() + ms * vio_tsc_per_ms;
 	while (rt_rdtsc() < end) {
-		if ((uint16_t)(bq.used[0] >> 16) != bq.last_used)
+		if (packed) {
+			uint16_t f = bq.ring[bq.last_used].flags;
+			if (!!(f & VQ_DESC_F_USED) == bq.used_wrap && !!(f & VQ_DESC_F_AVAIL) == bq.used_wrap)
+				return victim_status();
+		} else if ((uint16_t)(bq.used[0] >> 16) != bq.last_used) {
 			return victim_status();
+		}
 		if (vio_status(&blk) & VIO_S_NEEDS_RESET)
 			return 1;
 		uint64_t t = rt_rdtsc() + vio_tsc_per_ms;
@@ -156,31 +181,41 @@ static void good_req(void)
 		req.hdr.type = VBLK_T_IN;
 		req.hdr.sector = 0;
 		req.status = 0xee;
-		desc(0, (uint64_t)&req.hdr, 16, VQ_DESC_F_NEXT, 1);
-		desc(1, (uint64_t)buf, 4096, VQ_DESC_F_NEXT | VQ_DESC_F_WRITE, 2);
-		desc(2, (uint64_t)&req.status, 1, VQ_DESC_F_WRITE, 0);
+		gsg[0] = (struct vio_sg){ (uint64_t)&req.hdr, 16 };
+		gsg[1] = (struct vio_sg){ (uint64_t)buf, 4096 };
+		gsg[2] = (struct vio_sg){ (uint64_t)&req.status, 1 };
+		gout = 1;
 		break;
 	case VIO_ID_SCSI:
 		memset(sreq, 0, sizeof(*sreq));
 		sreq->lun[0] = 1; /* target 0, LUN 0; cdb all zero: TEST UNIT READY */
 		memset(sresp, 0xee, sizeof(*sresp));
-		desc(0, (uint64_t)sreq, sizeof(*sreq), VQ_DESC_F_NEXT, 1);
-		desc(1, (uint64_t)sresp, 12, VQ_DESC_F_NEXT | VQ_DESC_F_WRITE, 2);
-		desc(2, (uint64_t)sresp + 12, sizeof(*sresp) - 12, VQ_DESC_F_WRITE, 0);
+		gsg[0] = (struct vio_sg){ (uint64_t)sreq, sizeof(*sreq) };
+		gsg[1] = (struct vio_sg){ (uint64_t)sresp, 12 };
+		gsg[2] = (struct vio_sg){ (uint64_t)sresp + 12, sizeof(*sresp) - 12 };
+		gout = 1;
 		break;
 	case VIO_ID_RNG:
-		desc(0, (uint64_t)buf, 16, VQ_DESC_F_NEXT | VQ_DESC_F_WRITE, 1);
-		desc(1, (uint64_t)buf + 16, 4096, VQ_DESC_F_NEXT | VQ_DESC_F_WRITE, 2);
-		desc(2, (uint64_t)buf + 4112, 16, VQ_DESC_F_WRITE, 0);
+		gsg[0] = (struct vio_sg){ (uint64_t)buf, 16 };
+		gsg[1] = (struct vio_sg){ (uint64_t)buf + 16, 4096 };
+		gsg[2] = (struct vio_sg){ (uint64_t)buf + 4112, 16 };
+		gout = 0;
 		break;
 	default: /* net (a 12-byte virtio_net_hdr, then the frame) and console transmit */
 		memset(buf, 0, 12);
 		memcpy(buf + 12, frame, sizeof(frame));
-		desc(0, (uint64_t)buf, 12, VQ_DESC_F_NEXT, 1);
-		desc(1, (uint64_t)buf + 12, 32, VQ_DESC_F_NEXT, 2);
-		desc(2, (uint64_t)buf + 44, 32, 0, 0);
+		gsg[0] = (struct vio_sg){ (uint64_t)buf, 12 };
+		gsg[1] = (struct vio_sg){ (uint64_t)buf + 12, 32 };
+		gsg[2] = (struct vio_sg){ (uint64_t)buf + 44, 32 };
+		gout = 3;
 		break;
 	}
+	if (packed)
+		return;
+	for (unsigned i = 0; i < 3; i++)
+		desc(i, gsg[i].addr, gsg[i].len,
+		     (uint16_t)((i < 2 ? VQ_DESC_F_NEXT : 0) | (i >= gout ? VQ_DESC_F_WRITE : 0)),
+		     (uint16_t)(i < 2 ? i + 1 : 0));
 }
 #define good_read good_req
 
@@ -242,6 +277,110 @@ static void ring_cases(void)
 	bq.avail[2] = 0;
 	bq.avail[1] = (uint16_t)(bq.avail_idx + 1000); /* runaway index */
 	vq_notify(&bq); expect_fault("avail index 1000 ahead", 1 << 1);
+}
+
+/* --- packed ring cases ---------------------------------------------------------------------- */
+/* Write descriptor k of a raw chain at ring slot avail_idx + k with exactly these flags (the
+ * first descriptor's flags are kept for psubmit). */
+static void pdesc_raw(unsigned k, uint64_t addr, uint32_t len, uint16_t id, uint16_t flags)
+{
+	unsigned slot = (bq.avail_idx + k) % QSZ;
+	bq.ring[slot].addr = addr;
+	bq.ring[slot].len = len;
+	bq.ring[slot].id = id;
+	if (k == 0)
+		phead_flags = flags;
+	else
+		bq.ring[slot].flags = flags;
+}
+
+/* The same with the AVAIL/USED bits that make slot avail_idx + k available in its lap. */
+static void pdesc(unsigned k, uint64_t addr, uint32_t len, uint16_t id, uint16_t flags)
+{
+	int wrap = bq.avail_wrap ^ (bq.avail_idx + k >= QSZ);
+	pdesc_raw(k, addr, len, id, (uint16_t)(flags | (wrap ? VQ_DESC_F_AVAIL : VQ_DESC_F_USED)));
+}
+
+/* The good request as a chain of three descriptors with buffer id `id`. */
+static void pgood(uint16_t id)
+{
+	good_req();
+	for (unsigned i = 0; i < 3; i++)
+		pdesc(i, gsg[i].addr, gsg[i].len, id,
+		      (uint16_t)((i < 2 ? VQ_DESC_F_NEXT : 0) | (i >= gout ? VQ_DESC_F_WRITE : 0)));
+}
+
+/* Make the chain of n descriptors available (its first descriptor's flags last) and notify. */
+static void psubmit(unsigned n)
+{
+	vio_barrier();
+	bq.ring[bq.avail_idx].flags = phead_flags;
+	bq.avail_idx = (uint16_t)(bq.avail_idx + n);
+	if (bq.avail_idx >= QSZ) {
+		bq.avail_idx = (uint16_t)(bq.avail_idx - QSZ);
+		bq.avail_wrap ^= 1;
+	}
+	vio_mb();
+	vq_notify(&bq);
+}
+
+static void packed_ring_cases(void)
+{
+	volatile struct vq_pdesc *pt = (volatile struct vq_pdesc *)table;
+
+	pgood(QSZ + 3);
+	psubmit(3); expect_fault("packed: buffer id beyond the queue", FAULT);
+
+	pgood(0xffff);
+	psubmit(3); expect_fault("packed: buffer id 0xffff", FAULT);
+
+	pgood(0); bq.ring[(bq.avail_idx + 1) % QSZ].addr = FAR;
+	psubmit(3); expect_fault("packed: data buffer outside guest memory", FAULT);
+
+	pgood(0); pdesc(0, FAR, gsg[0].len, 0, gout ? VQ_DESC_F_NEXT : VQ_DESC_F_NEXT | VQ_DESC_F_WRITE);
+	psubmit(3); expect_fault("packed: first buffer outside guest memory", FAULT);
+
+	pgood(0); bq.ring[(bq.avail_idx + 1) % QSZ].len = 0xffffffffu;
+	psubmit(3); expect_fault("packed: length 0xffffffff", FAULT);
+
+	/* Every slot of the queue, and on: NEXT on all of them. */
+	good_req();
+	for (unsigned i = 0; i < QSZ; i++)
+		pdesc(i, gsg[1].addr, 16, 0, VQ_DESC_F_NEXT | (gout < 2 ? VQ_DESC_F_WRITE : 0));
+	psubmit(QSZ); expect_fault("packed: chain past the queue size", 1 << 1);
+
+	/* The chain goes on into a slot whose wrap-counter bits say "not available". */
+	pgood(0);
+	pdesc_raw(1, gsg[1].addr, gsg[1].len, 0, VQ_DESC_F_NEXT | VQ_DESC_F_AVAIL | VQ_DESC_F_USED);
+	psubmit(3); expect_fault("packed: chain into a descriptor not made available", 1 << 1);
+
+	/* A head with the bits of the previous lap: nothing is available, nothing happens. */
+	pgood(0);
+	pdesc_raw(0, gsg[0].addr, gsg[0].len, 0,
+		  (uint16_t)(VQ_DESC_F_NEXT | (bq.avail_wrap ? VQ_DESC_F_USED : VQ_DESC_F_AVAIL)));
+	psubmit(3); expect_fault("packed: head with stale wrap-counter bits", 1 << 0);
+
+	good_req();
+	for (unsigned i = 0; i < 3; i++)
+		pt[i].addr = gsg[i].addr, pt[i].len = gsg[i].len, pt[i].id = 0,
+		pt[i].flags = (uint16_t)(i >= gout ? VQ_DESC_F_WRITE : 0);
+	pt[1].flags = VQ_DESC_F_INDIRECT;
+	pdesc(0, (uint64_t)pt, 48, 0, VQ_DESC_F_INDIRECT);
+	psubmit(1); expect_fault("packed: indirect table in an indirect table", FAULT);
+
+	pdesc(0, gsg[0].addr, gsg[0].len, 0, (uint16_t)(VQ_DESC_F_NEXT | (gout ? 0 : VQ_DESC_F_WRITE)));
+	pdesc(1, (uint64_t)pt, 48, 0, VQ_DESC_F_INDIRECT);
+	psubmit(2); expect_fault("packed: indirect descriptor inside a chain", 1 << 1);
+
+	pdesc(0, (uint64_t)pt, 48, 0, VQ_DESC_F_INDIRECT | VQ_DESC_F_NEXT);
+	pdesc(1, gsg[2].addr, gsg[2].len, 0, gout == 3 ? 0 : VQ_DESC_F_WRITE);
+	psubmit(2); expect_fault("packed: indirect descriptor with NEXT", 1 << 1);
+
+	pdesc(0, FAR, 48, 0, VQ_DESC_F_INDIRECT);
+	psubmit(1); expect_fault("packed: indirect table outside guest memory", FAULT);
+
+	pdesc(0, (uint64_t)pt, 16 * 4 * QSZ, 0, VQ_DESC_F_INDIRECT);
+	psubmit(1); expect_fault("packed: indirect table longer than the queue", 1 << 1);
 }
 
 static void register_cases(void)
@@ -418,9 +557,13 @@ static long run(long arg)
 {
 	int t = vio_param_transport();
 	char v[16] = "blk";
+	char r[8] = "split";
 	(void)arg;
 
 	rt_param("victim", v, sizeof(v));
+	rt_param("ring", r, sizeof(r));
+	packed = !strcmp(r, "packed");
+	vio_ring_packed = 0; /* the victim's rings are ours to break; the witness stays split */
 	if (!strcmp(v, "blk")) vkind = VIO_ID_BLK, vqi = 0;
 	else if (!strcmp(v, "net")) vkind = VIO_ID_NET, vqi = 1;
 	else if (!strcmp(v, "scsi")) vkind = VIO_ID_SCSI, vqi = 2;
@@ -439,8 +582,15 @@ static long run(long arg)
 		rt_fail("%s: set-up failed", wit.name);
 	vio_driver_ok(&wit);
 	victim_setup();
-	rt_printf("evil: victim %s (queue %u), witness %s\n", blk.name, vqi, wit.name);
-	ring_cases();
+	rt_printf("evil: victim %s (queue %u, %s ring), witness %s\n", blk.name, vqi,
+		  packed ? "packed" : "split", wit.name);
+	if (packed) {
+		packed_ring_cases();
+		packed = 0; /* the register cases set queues up by hand, as split rings */
+		victim_setup();
+	} else {
+		ring_cases();
+	}
 	register_cases();
 	rt_printf("evil: %d cases ok\n", ncases);
 	if (vkind == VIO_ID_NET) {

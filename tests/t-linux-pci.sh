@@ -35,6 +35,10 @@ if [ $rc -eq 0 ] && [ "${result#VSRV-RESULT ok}" != "$result" ]; then
 else
   fail linux-pci-boot "status $rc, result '${result:-none}'"
 fi
+case "$result" in
+  *" packed=1/1"*) pass linux-pci-packed-ring ;;
+  *) fail linux-pci-packed-ring "virtio-blk on virtio-pci does not run on a packed ring: '${result:-none}'" ;;
+esac
 if "$LG/disktest" gen $SIZE P | cmp -s - p.raw; then
   sum=$("$LG/disktest" sum p.raw)
   if grep -aq "^disk vda ok size=$SIZE fnv=$sum" console.log; then pass linux-pci-disk

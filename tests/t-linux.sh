@@ -81,6 +81,10 @@ esac
 grep -q "http=ok" <<<"$result" && pass linux-net || fail linux-net "DHCP + HTTP through the NAT failed: $result"
 grep -q "mac=ok" <<<"$result" && pass linux-net-mac ||
   fail linux-net-mac "ip link set eth0 address (virtio-net control queue, MAC_ADDR_SET) failed: $result"
+# vsrv offers VIRTIO_F_RING_PACKED and Linux takes it: /init counts the devices using it.
+if [[ "$result" =~ \ packed=([0-9]+)/([0-9]+) ]] && [ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ] &&
+   [ "${BASH_REMATCH[1]}" -ge 4 ]; then pass linux-packed-rings
+else fail linux-packed-rings "not every virtio device (blk, blk, scsi, net) runs on packed rings: $result"; fi
 
 # Host side: the images hold exactly what the guest wrote; the guest's checksums agree.
 check_image() { # NAME FILE FORMAT SEED [BASESEED]

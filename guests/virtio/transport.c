@@ -5,6 +5,7 @@
 #include "virtio/vio.h"
 
 int vio_use_gate;
+int vio_ring_packed;
 uint64_t vio_reg_accesses;
 uint64_t vio_tsc_per_ms;
 
@@ -102,6 +103,10 @@ void vio_init(void)
 	}
 	heap_start = heap_next = start;
 	vio_use_gate = rt_param_flag("vio_gate");
+	{
+		char r[8];
+		vio_ring_packed = rt_param("ring", r, sizeof(r)) >= 0 && strcmp(r, "packed") == 0;
+	}
 	if (!rt_tsc_hz)
 		rt_tsc_calibrate();
 	vio_tsc_per_ms = rt_tsc_hz / 1000;
@@ -320,6 +325,11 @@ int vio_negotiate(struct vdev *d, uint64_t want)
 		vio_set_status(d, VIO_S_FAILED);
 		return -1;
 	}
+	if (vio_ring_packed) {
+		if (!((have >> VIO_F_RING_PACKED) & 1))
+			rt_fail("%s: ring=packed, but the device does not offer VIRTIO_F_RING_PACKED", d->name);
+		want |= 1ull << VIO_F_RING_PACKED;
+	}
 	d->features = have & (want | 1ull << VIO_F_VERSION_1);
 	vio_wr(d->base + (pci ? 0x08 : M_DRVF_SEL), 4, 0);
 	vio_wr(d->base + (pci ? 0x0c : M_DRVF), 4, (uint32_t)d->features);
@@ -357,14 +367,11 @@ int vq_setup(struct vdev *d, struct vq *q, uint16_t index, uint16_t size, unsign
 		return -1;
 	if (size > max)
 		size = (uint16_t)max;
-	while (size & (size - 1))
+	while (!vio_has(d, VIO_F_RING_PACKED) && (size & (size - 1)))
 		size &= (uint16_t)(size - 1);
 	q->dev = d;
 	q->index = index;
 	q->size = size;
-	q->desc = vio_alloc(16u * size, 4096);
-	q->avail = vio_alloc(6u + 2u * size, 4096);
-	q->used = vio_alloc(6u + 8u * size, 4096);
 	q->cookie = vio_alloc(sizeof(void *) * size, 8);
 	q->chain_len = vio_alloc(2u * size, 8);
 	q->event_idx = vio_has(d, VIO_F_EVENT_IDX);
@@ -373,12 +380,23 @@ int vq_setup(struct vdev *d, struct vq *q, uint16_t index, uint16_t size, unsign
 		q->ind_max = ind_max;
 		q->ind = vio_alloc(16u * size * ind_max, 16);
 	}
-	for (i = 0; i < size; i++)
-		q->desc[i].next = (uint16_t)(i + 1);
-	q->num_free = size;
-	/* We poll: ask for no interrupts (the flag without EVENT_IDX, a far used_event with it). */
-	q->avail[0] = 1;
-	q->avail[2 + size] = 0x7fff;
+	if (vio_has(d, VIO_F_RING_PACKED)) {
+		vq_setup_packed(q, ind_max);
+		/* the descriptor ring, the driver and the device event suppression areas */
+		q->desc = (volatile struct vq_desc *)q->ring;
+		q->avail = q->drv_evt;
+		q->used = (volatile uint32_t *)q->dev_evt;
+	} else {
+		q->desc = vio_alloc(16u * size, 4096);
+		q->avail = vio_alloc(6u + 2u * size, 4096);
+		q->used = vio_alloc(6u + 8u * size, 4096);
+		for (i = 0; i < size; i++)
+			q->desc[i].next = (uint16_t)(i + 1);
+		q->num_free = size;
+		/* We poll: ask for no interrupts (the flag without EVENT_IDX, a far used_event with it). */
+		q->avail[0] = 1;
+		q->avail[2 + size] = 0x7fff;
+	}
 	if (pci) {
 		vio_wr(d->base + 0x18, 2, size);
 		vio_wr(d->base + 0x1a, 2, 0xffff); /* no MSI-X vector */

@@ -1,6 +1,7 @@
 /* Virtio drivers for the test-guest kit: virtio-mmio (version 2) and virtio-pci (modern,
  * configuration mechanism #1) transports, the split virtqueue (EVENT_IDX, indirect
- * descriptors) and small helpers for blk, scsi, net and rng.
+ * descriptors), the packed virtqueue (`ring=packed` on the command line: VIRTIO_F_RING_PACKED
+ * is then asked for, see vio_ring_packed) and small helpers for blk, scsi, net and rng.
  *
  * Where the code runs: on the PVM hosts we develop on, guest ring 3 computes natively and
  * ring 0 is emulated (~0.35-3 us per instruction). The drivers run in ring 3 (inside
@@ -31,6 +32,7 @@
 #define VIO_F_INDIRECT  28
 #define VIO_F_EVENT_IDX 29
 #define VIO_F_VERSION_1 32
+#define VIO_F_RING_PACKED 34
 
 /* Status bits. */
 #define VIO_S_ACK         1
@@ -63,6 +65,14 @@ struct vq_desc { uint64_t addr; uint32_t len; uint16_t flags, next; };
 #define VQ_DESC_F_WRITE    2
 #define VQ_DESC_F_INDIRECT 4
 
+/* Packed virtqueue (section 2.8): descriptor ring entries and flags. */
+struct vq_pdesc { uint64_t addr; uint32_t len; uint16_t id, flags; };
+#define VQ_DESC_F_AVAIL (1 << 7)
+#define VQ_DESC_F_USED  (1 << 15)
+#define VQ_EVENT_ENABLE  0
+#define VQ_EVENT_DISABLE 1
+#define VQ_EVENT_DESC    2
+
 struct vq {
 	struct vdev *dev;
 	uint16_t index, size;
@@ -80,6 +90,16 @@ struct vq {
 	void **cookie;              /* per head */
 	uint16_t *chain_len;        /* per head: descriptors used in the ring */
 	uint64_t kicks, kicks_skipped; /* notifications written / suppressed by the device */
+	/* Packed ring (packed != 0): ring and the two event suppression areas replace desc,
+	 * avail and used; avail_idx/last_used are ring slots with their wrap counters, buffer
+	 * ids come from a free list (id_next, free_head) and chain_len/cookie are per id. */
+	int packed;
+	volatile struct vq_pdesc *ring;
+	volatile uint16_t *drv_evt;     /* ours: off_wrap, flags (we poll: DISABLE) */
+	volatile uint16_t *dev_evt;     /* the device's: off_wrap, flags */
+	uint16_t *id_next;
+	uint8_t avail_wrap, used_wrap;
+	uint16_t kicked_pos;            /* avail_idx + (wrap ? 0 : size) at the last kick */
 };
 
 /* One buffer of a request: device-readable (out) or device-writable (in). */
@@ -98,12 +118,17 @@ void *vio_alloc(size_t size, size_t align);
 int vio_find(uint32_t device_id, int nth, int transport, struct vdev *d);
 /* Transport wanted by the command line: `transport=mmio|pci`, else 0 (either). */
 int vio_param_transport(void);
+/* 1 when the command line says `ring=packed` (set by vio_init): vio_negotiate then asks for
+ * VIRTIO_F_RING_PACKED and fails the guest when the device does not offer it. A guest may
+ * clear it to drive rings itself. */
+extern int vio_ring_packed;
 
-/* Reset, ACK, DRIVER, offer `want & device features` (VERSION_1 always), FEATURES_OK.
+/* Reset, ACK, DRIVER, offer `want & device features` (VERSION_1 always, RING_PACKED with
+ * vio_ring_packed), FEATURES_OK.
  * Returns 0, or -1 (status FAILED set) when the device refuses. */
 int vio_negotiate(struct vdev *d, uint64_t want);
-/* Set up queue `index` with at most `size` entries (rounded down to the device's maximum
- * and to a power of two). ind_max > 0 gives every head an indirect table of that many
+/* Set up queue `index` with at most `size` entries (rounded down to the device's maximum,
+ * and for split rings to a power of two), packed when RING_PACKED was negotiated. ind_max > 0 gives every head an indirect table of that many
  * descriptors (used when INDIRECT was negotiated). Returns 0 or -1. */
 int vq_setup(struct vdev *d, struct vq *q, uint16_t index, uint16_t size, unsigned ind_max);
 void vio_driver_ok(struct vdev *d);
@@ -120,13 +145,22 @@ void vio_cfg_write(struct vdev *d, unsigned off, int width, uint32_t v);
 /* --- queues ------------------------------------------------------------------------------- */
 /* Queue a request of n_out device-readable then n_in device-writable buffers; returns 0, or
  * -1 when the ring is full. Uses an indirect table when there are several buffers and
- * INDIRECT was negotiated. Nothing reaches the device before vq_kick. */
+ * INDIRECT was negotiated. Split rings: nothing reaches the device before vq_kick; packed
+ * rings: the request is available at once, vq_kick only notifies. */
 int vq_add(struct vq *q, const struct vio_sg *sg, unsigned n_out, unsigned n_in, void *cookie);
 /* Publish the added requests and notify the device unless it asked not to be (EVENT_IDX's
- * avail_event, or VIRTQ_USED_F_NO_NOTIFY). Returns 1 when it notified. */
+ * avail_event, or VIRTQ_USED_F_NO_NOTIFY; packed: the device event suppression's DISABLE,
+ * or DESC at an offset the new requests did not reach). Returns 1 when it notified. */
 int vq_kick(struct vq *q);
 /* Notify unconditionally. */
 void vq_notify(struct vq *q);
+
+/* The packed ring's halves of vq_add, vq_kick and vq_get (pvirtq.c); call those instead. */
+int vq_add_packed(struct vq *q, const struct vio_sg *sg, unsigned n_out, unsigned n_in, void *cookie);
+int vq_kick_packed(struct vq *q);
+void *vq_get_packed(struct vq *q, uint32_t *len);
+/* Set up the packed parts of q (size and dev set); the transport registers come after. */
+void vq_setup_packed(struct vq *q, unsigned ind_max);
 /* Next completed request: its cookie and the length written (len may be NULL), or NULL. */
 void *vq_get(struct vq *q, uint32_t *len);
 /* Poll until a request completes or `ms` milliseconds pass (0: wait forever); NULL on time-out. */

@@ -1,5 +1,6 @@
 /* The split virtqueue, driver side: descriptor free list, indirect tables, EVENT_IDX
- * notification suppression, polling the used ring; and the virtio-blk request helpers. */
+ * notification suppression, polling the used ring (packed queues go to pvirtq.c); and the
+ * virtio-blk request helpers. */
 #include "rt/rt.h"
 #include "virtio/vio.h"
 
@@ -11,6 +12,8 @@ int vq_add(struct vq *q, const struct vio_sg *sg, unsigned n_out, unsigned n_in,
 	unsigned n = n_out + n_in, i;
 	uint16_t head = q->free_head, d = head;
 
+	if (q->packed)
+		return vq_add_packed(q, sg, n_out, n_in, cookie);
 	if (!n)
 		return -1;
 	if (q->indirect && n > 1 && n <= q->ind_max) {
@@ -54,6 +57,8 @@ int vq_kick(struct vq *q)
 	uint16_t old = q->kicked_idx, new = q->avail_idx;
 	int need;
 
+	if (q->packed)
+		return vq_kick_packed(q);
 	if (old == new)
 		return 0;
 	vio_barrier();
@@ -75,11 +80,14 @@ int vq_kick(struct vq *q)
 
 void *vq_get(struct vq *q, uint32_t *len)
 {
-	uint16_t used_idx = (uint16_t)(q->used[0] >> 16);
+	uint16_t used_idx;
 	uint32_t id, l;
 	uint16_t d, n;
 	void *c;
 
+	if (q->packed)
+		return vq_get_packed(q, len);
+	used_idx = (uint16_t)(q->used[0] >> 16);
 	if (used_idx == q->last_used)
 		return NULL;
 	vio_barrier();

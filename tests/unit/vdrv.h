@@ -70,7 +70,8 @@ static inline uint64_t vdrv_ring(unsigned q, unsigned part)
 	return VDRV_RINGS + q * 0x10000ULL + part * 0x1000ULL; /* 0 desc, 1 avail, 2 used */
 }
 
-/* Negotiate features (those offered & want) and set up nq queues. Returns status. */
+/* Negotiate features (those offered & want; never RING_PACKED: this driver speaks the split
+ * ring) and set up nq queues. Returns status. */
 static inline uint32_t vdrv_setup(struct vdrv *v, uint64_t want, unsigned nq)
 {
 	uint64_t feat;
@@ -80,6 +81,7 @@ static inline uint32_t vdrv_setup(struct vdrv *v, uint64_t want, unsigned nq)
 	memset(v->avail_idx, 0, sizeof(v->avail_idx));
 	memset(v->used_seen, 0, sizeof(v->used_seen));
 	memset(v->mem->host + VDRV_RINGS, 0, 0x10000 * VIRTIO_MAX_QUEUES);
+	want &= ~(1ULL << VIRTIO_F_RING_PACKED);
 	vdrv_set_status(v, 0);
 	vdrv_set_status(v, 1 | 2);
 	if (v->pci) {

@@ -185,7 +185,8 @@ int virtio_dev_init(struct virtio_dev *d, const struct virtio_dev_ops *ops, void
 	d->nq = nq;
 	d->queue_max = queue_max;
 	d->host_features = features | 1ULL << VIRTIO_F_VERSION_1 |
-			   1ULL << VIRTIO_F_INDIRECT_DESC | 1ULL << VIRTIO_F_EVENT_IDX;
+			   1ULL << VIRTIO_F_INDIRECT_DESC | 1ULL << VIRTIO_F_EVENT_IDX |
+			   1ULL << VIRTIO_F_RING_PACKED;
 	pthread_mutex_init(&d->lock, NULL);
 	for (q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		d->kick_fd[q] = -1;
@@ -433,6 +434,7 @@ void virtio_dev_queue_enable(struct virtio_dev *d, unsigned q)
 {
 	if (q >= d->nq)
 		return;
+	d->vq[q].s.packed = virtio_has(d, VIRTIO_F_RING_PACKED);
 	if (virtq_enable(&d->vq[q], virtio_has(d, VIRTIO_F_EVENT_IDX),
 			 virtio_has(d, VIRTIO_F_INDIRECT_DESC)))
 		set_needs_reset(d); /* virtq_enable logged the one line */

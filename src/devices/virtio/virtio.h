@@ -23,6 +23,7 @@
 #define VIRTIO_F_EVENT_IDX      29
 #define VIRTIO_F_VERSION_1      32
 #define VIRTIO_F_ACCESS_PLATFORM 33
+#define VIRTIO_F_RING_PACKED    34
 
 #define VIRTIO_STATUS_ACKNOWLEDGE 1
 #define VIRTIO_STATUS_DRIVER      2
@@ -124,8 +125,8 @@ struct virtio_dev {
 };
 
 /* Set up d (caller-allocated, e.g. inside the device's struct): nq queues of up to
- * queue_max entries, the given device features (VERSION_1, INDIRECT_DESC and EVENT_IDX are
- * added). Creates the kick eventfds; the I/O thread starts with virtio_dev_start.
+ * queue_max entries, the given device features (VERSION_1, INDIRECT_DESC, EVENT_IDX and
+ * RING_PACKED are added). Creates the kick eventfds; the I/O thread starts with virtio_dev_start.
  * Returns 0 or -errno. */
 int virtio_dev_init(struct virtio_dev *d, const struct virtio_dev_ops *ops, void *priv,
 		    struct virtio_host *host, const char *name, unsigned nq, uint16_t queue_max,
@@ -152,7 +153,8 @@ void virtio_dev_destroy(struct virtio_dev *d);
 uint32_t virtio_dev_features_read(struct virtio_dev *d, uint32_t sel);
 void virtio_dev_features_write(struct virtio_dev *d, uint32_t sel, uint32_t val);
 void virtio_dev_set_status(struct virtio_dev *d, uint32_t status);
-/* Enable queue q as configured in d->vq[q].s. Sets NEEDS_RESET on bad rings. */
+/* Enable queue q as configured in d->vq[q].s, split or packed as negotiated. Sets
+ * NEEDS_RESET on bad rings. */
 void virtio_dev_queue_enable(struct virtio_dev *d, unsigned q);
 /* A notification arrived through the bus (no ioeventfd): kick queue q. Any thread;
  * unknown queues are logged once and ignored. No lock needed. */

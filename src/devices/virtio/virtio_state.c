@@ -41,6 +41,9 @@ static bool queue_ok(struct virtio_dev *d, unsigned q, const struct virtq_state 
 		return true; /* the driver may leave any value in a disabled queue's registers */
 	if (vs->size > d->queue_max)
 		return false;
+	/* the ring layout follows the negotiated features (virtio_dev_queue_enable sets it) */
+	if (vs->packed != ((features >> VIRTIO_F_RING_PACKED) & 1))
+		return false;
 	snprintf(name, sizeof(name), "%s (saved state)", d->vq_name[q]);
 	virtq_init(&tmp, d->host->mem, name);
 	tmp.s = *vs;

@@ -1,4 +1,5 @@
 #include "devices/virtio/virtq.h"
+#include "devices/virtio/virtq_priv.h"
 
 #include "util/log.h"
 
@@ -13,15 +14,8 @@
 #define USED_IDX 2
 #define USED_RING 4
 
-static inline uint16_t load16(volatile uint16_t *p)
-{
-	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
-}
-
-static inline void store16(volatile void *p, uint16_t v)
-{
-	__atomic_store_n((volatile uint16_t *)p, v, __ATOMIC_RELEASE);
-}
+#define load16 virtq_load16
+#define store16 virtq_store16
 
 void virtq_init(struct virtq *q, const struct guest_mem *mem, const char *name)
 {
@@ -37,10 +31,14 @@ void virtq_reset(struct virtq *q, uint16_t max_size)
 	q->desc = NULL;
 	q->avail = NULL;
 	q->used = NULL;
+	q->ring = NULL;
+	q->driver_evt = q->device_evt = NULL;
 	q->event_idx = q->indirect = false;
+	memset(q->inflight, 0, sizeof(q->inflight));
+	q->popped_n = 0;
 }
 
-static int virtq_fail(struct virtq *q, const char *why, unsigned a, unsigned b)
+int virtq_fail(struct virtq *q, const char *why, unsigned a, unsigned b)
 {
 	if (!q->s.broken)
 		vsrv_log("%s: malformed virtqueue: %s (%u, %u); device needs reset",
@@ -55,6 +53,10 @@ int virtq_enable(struct virtq *q, bool event_idx, bool indirect)
 	void *d, *a, *u;
 
 	q->s.ready = 0;
+	q->event_idx = event_idx;
+	q->indirect = indirect;
+	if (q->s.packed)
+		return virtq_packed_enable(q);
 	if (n == 0 || n > VIRTQ_MAX_SIZE || (n & (n - 1))) {
 		vsrv_log("%s: queue size %u is not a power of two up to %u; device needs reset",
 			 q->name, (unsigned)n, VIRTQ_MAX_SIZE);
@@ -77,8 +79,6 @@ int virtq_enable(struct virtq *q, bool event_idx, bool indirect)
 	q->desc = d;
 	q->avail = a;
 	q->used = u;
-	q->event_idx = event_idx;
-	q->indirect = indirect;
 	q->no_notify = false;
 	q->s.broken = 0;
 	q->s.signalled_valid = 0;
@@ -90,6 +90,8 @@ bool virtq_has_avail(const struct virtq *q)
 {
 	if (!q->s.ready || q->s.broken)
 		return false;
+	if (q->s.packed)
+		return virtq_packed_has_avail(q);
 	return load16(&q->avail[AVAIL_IDX]) != q->s.last_avail;
 }
 
@@ -101,8 +103,7 @@ static inline void read_desc(volatile struct virtq_desc *tab, unsigned i, struct
 	out->next = tab[i].next;
 }
 
-/* Add one buffer to e. *seen_in: a writable buffer came before. */
-static int add_buf(struct virtq *q, struct virtq_elem *e, const struct virtq_desc *d,
+int virtq_add_buf(struct virtq *q, struct virtq_elem *e, const struct virtq_desc *d,
 		   unsigned nseg, bool *seen_in, uint64_t *out_len, uint64_t *in_len)
 {
 	void *p;
@@ -160,7 +161,7 @@ static int walk_indirect(struct virtq *q, struct virtq_elem *e, const struct vir
 		read_desc(tab, i, &d);
 		if (d.flags & VIRTQ_DESC_F_INDIRECT)
 			return virtq_fail(q, "nested indirect table", e->head, i);
-		ret = add_buf(q, e, &d, count, seen_in, out_len, in_len);
+		ret = virtq_add_buf(q, e, &d, count, seen_in, out_len, in_len);
 		if (ret)
 			return ret;
 		if (!(d.flags & VIRTQ_DESC_F_NEXT))
@@ -183,6 +184,8 @@ int virtq_pop(struct virtq *q, struct virtq_elem *e)
 		return -EIO;
 	if (!q->s.ready)
 		return 0;
+	if (q->s.packed)
+		return virtq_packed_pop(q, e);
 	avail_idx = load16(&q->avail[AVAIL_IDX]);
 	pending = (uint16_t)(avail_idx - q->s.last_avail);
 	if (pending == 0)
@@ -209,7 +212,7 @@ int virtq_pop(struct virtq *q, struct virtq_elem *e)
 				return ret;
 			break;
 		}
-		ret = add_buf(q, e, &d, count, &seen_in, &out_len, &in_len);
+		ret = virtq_add_buf(q, e, &d, count, &seen_in, &out_len, &in_len);
 		if (ret)
 			return ret;
 		if (!(d.flags & VIRTQ_DESC_F_NEXT))
@@ -233,6 +236,10 @@ int virtq_pop(struct virtq *q, struct virtq_elem *e)
 
 void virtq_unpop(struct virtq *q)
 {
+	if (q->s.packed) {
+		virtq_packed_unpop(q);
+		return;
+	}
 	q->s.last_avail--;
 }
 
@@ -243,6 +250,10 @@ void virtq_push(struct virtq *q, uint16_t head, uint32_t len)
 
 	if (!q->s.ready)
 		return;
+	if (q->s.packed) {
+		virtq_packed_push(q, head, len);
+		return;
+	}
 	slot = q->s.used_idx & (q->s.size - 1);
 	ent = (volatile uint32_t *)(q->used + USED_RING + 8 * slot);
 	ent[0] = head;
@@ -259,6 +270,8 @@ bool virtq_should_notify(struct virtq *q)
 
 	if (!q->s.ready)
 		return false;
+	if (q->s.packed)
+		return virtq_packed_should_notify(q);
 	/* Order our used->idx store before reading the driver's suppression fields. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (!q->event_idx)
@@ -278,6 +291,8 @@ bool virtq_arm(struct virtq *q)
 {
 	if (!q->s.ready || q->s.broken)
 		return false;
+	if (q->s.packed)
+		return virtq_packed_arm(q);
 	if (q->event_idx) {
 		store16(q->used + USED_RING + 8 * q->s.size, q->s.last_avail);
 	} else if (q->no_notify) {
