@@ -59,7 +59,7 @@ static void setup(void)
 	pthread_mutex_lock(&d->lock);
 	virtio_dev_set_status(d, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
 	virtio_dev_features_write(d, 0, 0xffffffff);
-	virtio_dev_features_write(d, 1, 0xffffffff);
+	virtio_dev_features_write(d, 1, 1); /* VERSION_1; not RING_PACKED: the rings here are split */
 	virtio_dev_set_status(d, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
 			      VIRTIO_STATUS_FEATURES_OK);
 	d->vq[2].s.size = QSZ;

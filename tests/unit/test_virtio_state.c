@@ -355,7 +355,8 @@ static void test_rng_and_quiesce(void)
 	st.dev.vq[0].size = VDRV_QSZ;
 	CHECK_EQ(virtio_rng_restore(rng, &st), 0);
 	CHECK_EQ(virtio_mmio_restore(mm, &ms), 0);
-	CHECK_EQ(vdrv_rd(&v, 0x10, 4), 1); /* feature word 1 (VERSION_1): the select survived */
+	/* feature word 1 (VERSION_1, RING_PACKED): the select survived */
+	CHECK_EQ(vdrv_rd(&v, 0x10, 4), 1u | 1u << (VIRTIO_F_RING_PACKED - 32));
 	CHECK_EQ(vdrv_wait(&v, 0, NULL), 512);
 	usleep(10000);
 	CHECK_EQ(used_idx(0), (uint16_t)(before + 1));
