@@ -2,7 +2,8 @@
 # build-fuzz/fuzz-net-ctrl NEW_DIR fuzz/corpus/net_ctrl) and its ASan/UBSan corpus replayer,
 # which `make` builds for tests/t-net-ctrl-fuzz.sh.
 NETCTRL_FUZZ_SRC := fuzz/net_ctrl.c src/devices/virtio/net.c src/devices/virtio/net_ctrl.c \
-  src/devices/virtio/virtio.c src/devices/virtio/virtq.c src/util/log.c
+  src/devices/virtio/virtio.c src/devices/virtio/virtio_state.c src/devices/virtio/virtq.c \
+  src/util/log.c
 NETCTRL_FUZZ_HDR := src/devices/virtio/net.h src/devices/virtio/net_int.h \
   src/devices/virtio/virtio.h src/devices/virtio/virtq.h
 
