@@ -189,11 +189,15 @@ static json_t *do_stats(struct control *c)
 	return r;
 }
 
-/* Park every vCPU (bounded wait: a stuck one cannot hang the loop; then all run again). */
+/* Park every vCPU (bounded wait: a stuck one cannot hang the loop; then all run again).
+ * 0, -ESHUTDOWN when the VM is ending (its vCPU threads leave instead of parking), or
+ * -ETIMEDOUT. */
 static int vcpus_park(struct vm *vm)
 {
 	unsigned i;
 
+	if (__atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE))
+		return -ESHUTDOWN;
 	for (i = 0; i < vm->nr_vcpus; i++)
 		vcpu_pause(vm->vcpus[i]);
 	/* vCPU threads leave KVM_RUN within microseconds of the kick */
@@ -201,6 +205,8 @@ static int vcpus_park(struct vm *vm)
 		if (vcpu_wait_parked(vm->vcpus[i], CTL_PARK_MS) < 0) {
 			for (unsigned j = 0; j < vm->nr_vcpus; j++)
 				vcpu_resume(vm->vcpus[j]);
+			if (__atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE))
+				return -ESHUTDOWN;
 			vsrv_log("pause: vCPU %u did not stop within %d ms", i, CTL_PARK_MS);
 			return -ETIMEDOUT;
 		}
@@ -224,7 +230,8 @@ static json_t *do_pause(struct control *c, bool pause)
 		return json_pack("{s:b,s:s}", "ok", 1, "state", "running");
 	}
 	if (vcpus_park(c->vm) < 0)
-		return error("a vCPU did not stop in time");
+		return error(__atomic_load_n(&c->vm->stopping, __ATOMIC_ACQUIRE) ?
+			     "the VM is ending" : "a vCPU did not stop in time");
 	c->paused = true;
 	vsrv_log("paused by the control socket");
 	return json_pack("{s:b,s:s}", "ok", 1, "state", "paused");
@@ -244,8 +251,8 @@ static json_t *do_save(struct control *c, json_t *msg)
 
 	if (json_unpack(msg, "{s:s,s?b}", "path", &path, "keep_running", &keep) || !path[0])
 		return error("save needs \"path\" (a string) and optionally \"keep_running\" (a boolean)");
-	if (!was_paused && vcpus_park(vm) < 0)
-		return error("a vCPU did not stop in time");
+	if (!was_paused && (ret = vcpus_park(vm)) < 0)
+		return error(ret == -ESHUTDOWN ? "the VM is ending" : "a vCPU did not stop in time");
 	vm_devices_quiesce(vm);
 	ret = vm_save(vm, path, &res, err, sizeof(err));
 	if (ret == 0 && !keep) {

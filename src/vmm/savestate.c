@@ -125,7 +125,7 @@ int vm_save(struct vm *vm, const char *path, struct vm_save_result *res, char *e
 	fd = mkostemp(tmp, O_CLOEXEC); /* mode 0600: the file holds the guest's memory */
 	if (fd < 0) {
 		ret = -errno;
-		snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+		snprintf(err, errlen, "cannot create a file next to %s: %s", path, strerror(errno));
 		free(tmp);
 		tmp = NULL;
 		goto err;
