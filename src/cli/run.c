@@ -178,7 +178,7 @@ static int parse_args(int argc, char **argv, struct vm_config *c)
 		return -EINVAL;
 	}
 	if (!c->kernel && !c->restore) {
-		vsrv_log("--kernel FILE or --restore FILE is required (see vsrv run --help)");
+		vsrv_log("--kernel FILE is required (or --restore FILE; see vsrv run --help)");
 		return -EINVAL;
 	}
 	return 0;
