@@ -18,6 +18,7 @@
 #include "util/log.h"
 #include "util/size.h"
 #include "vmm/control.h"
+#include "vmm/savestate.h"
 #include "vmm/vm.h"
 
 #define DEFAULT_MEM (128ULL << 20)
@@ -26,6 +27,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: vsrv run --kernel FILE [options]\n"
+		"       vsrv run --restore FILE [options the saved VM was started with]\n"
 		"  --kernel FILE        multiboot ELF, Linux bzImage or ELF64 vmlinux\n"
 		"  --initrd FILE        initial ramdisk (a module for multiboot kernels)\n"
 		"  --cmdline STR        kernel command line\n"
@@ -38,8 +40,12 @@ static void usage(FILE *f)
 		"  --net SPEC           a network interface (repeatable): tap=NAME|bridge=BR|user[,mac=MAC]\n"
 		"                       [,transport=mmio|pci][,queues=N (tap, bridge)]\n"
 		"  --device SPEC        rng, or console,socket=PATH (repeatable; see README)\n"
-		"  --control PATH       a control socket (JSON lines: status, pause, resume, stats,\n"
-		"                       power-button, quit; see README)\n"
+		"  --control PATH       a control socket (JSON lines: status, pause, resume, save,\n"
+		"                       stats, power-button, quit; see README)\n"
+		"  --restore FILE       resume a VM saved by the control socket's save command;\n"
+		"                       give the same --memory, --cpus, --disk, --net and --device\n"
+		"                       options (in the same order) as the saved VM; --kernel is\n"
+		"                       then optional (booted when the guest resets)\n"
 		"On the terminal, Ctrl-A x quits.\n", VM_MAX_VCPUS);
 }
 
@@ -116,7 +122,7 @@ static int push(const char ***arr, unsigned *n, const char *s)
 }
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
-       OPT_NO_REBOOT, OPT_DISK, OPT_NET, OPT_DEVICE, OPT_CONTROL, OPT_HELP };
+       OPT_NO_REBOOT, OPT_DISK, OPT_NET, OPT_DEVICE, OPT_CONTROL, OPT_RESTORE, OPT_HELP };
 
 static const struct option options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -130,6 +136,7 @@ static const struct option options[] = {
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "device", required_argument, NULL, OPT_DEVICE },
 	{ "control", required_argument, NULL, OPT_CONTROL },
+	{ "restore", required_argument, NULL, OPT_RESTORE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -154,6 +161,7 @@ static int parse_args(int argc, char **argv, struct vm_config *c)
 		case OPT_NET:       ret = push(&c->nets, &c->nr_nets, optarg); break;
 		case OPT_DEVICE:    ret = push(&c->devices, &c->nr_devices, optarg); break;
 		case OPT_CONTROL:   c->control = optarg; break;
+		case OPT_RESTORE:   c->restore = optarg; break;
 		case OPT_HELP:      return 1;
 		case ':':
 			vsrv_log("option %s needs a value", argv[optind - 1]);
@@ -169,8 +177,8 @@ static int parse_args(int argc, char **argv, struct vm_config *c)
 		vsrv_log("unexpected argument '%s' (see vsrv run --help)", argv[optind]);
 		return -EINVAL;
 	}
-	if (!c->kernel) {
-		vsrv_log("--kernel FILE is required (see vsrv run --help)");
+	if (!c->kernel && !c->restore) {
+		vsrv_log("--kernel FILE is required (or --restore FILE; see vsrv run --help)");
 		return -EINVAL;
 	}
 	return 0;
@@ -199,6 +207,7 @@ int cmd_run(int argc, char **argv)
 	struct vm_config cfg = { .nr_cpus = 1, .mem_size = DEFAULT_MEM, .serial = VM_SERIAL_STDIO };
 	struct sigwatch sig = { -1, 0, NULL };
 	struct control *ctl = NULL;
+	struct vm_restore *rst = NULL;
 	sigset_t set, old;
 	struct vm *vm = NULL;
 	int ret, code;
@@ -224,6 +233,10 @@ int cmd_run(int argc, char **argv)
 	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, &old);
 	sig.fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (cfg.restore && vm_restore_open(cfg.restore, &cfg, &rst) < 0) {
+		code = 1;
+		goto out_sig;
+	}
 	if (cfg.control && control_open(cfg.control, &ctl) < 0) {
 		code = 1;
 		goto out_sig;
@@ -234,6 +247,17 @@ int cmd_run(int argc, char **argv)
 		if (ret < 0) {
 			code = 1;
 			break;
+		}
+		if (rst) {
+			ret = vm_restore_load(rst, vm);
+			vm_restore_close(rst);
+			rst = NULL;
+			if (ret < 0) {
+				vm_destroy_detached(vm);
+				vm = NULL;
+				code = 1;
+				break;
+			}
 		}
 		sig.vm = vm;
 		if (sig.fd >= 0)
@@ -253,8 +277,15 @@ int cmd_run(int argc, char **argv)
 			code = 128 + sig.signo;
 			break;
 		}
-		if (code == VM_STOP_RESET && !cfg.no_reboot)
+		if (code == VM_STOP_RESET && !cfg.no_reboot && cfg.restore && !cfg.kernel) {
+			vsrv_log("the restored guest reset itself; no --kernel to boot: the VM ends");
+			code = 0;
+			break;
+		}
+		if (code == VM_STOP_RESET && !cfg.no_reboot) {
+			cfg.restore = NULL; /* a reset boots the kernel */
 			continue; /* a guest reset: start it again from scratch */
+		}
 		if (code == VM_STOP_RESET)
 			code = 0;
 		else if (code < 0)
@@ -263,6 +294,7 @@ int cmd_run(int argc, char **argv)
 	}
 	control_close(ctl);
 out_sig:
+	vm_restore_close(rst);
 	if (sig.fd >= 0)
 		close(sig.fd);
 	sigprocmask(SIG_SETMASK, &old, NULL);

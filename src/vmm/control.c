@@ -18,7 +18,9 @@
 #include <unistd.h>
 
 #include "devices/acpi_pm.h"
+#include "devices/virtio/devstate.h"
 #include "util/log.h"
+#include "vmm/savestate.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
@@ -39,6 +41,7 @@ struct control {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct vm *vm;          /* while attached */
 	bool paused;
+	bool ending;            /* a save or quit ended the VM: commands that act are refused */
 	double started;         /* when the first VM was attached (monotonic seconds) */
 	unsigned boots;         /* VMs attached: 1 + guest resets */
 	struct ctl_client cl[CTL_MAX_CLIENTS];
@@ -186,34 +189,92 @@ static json_t *do_stats(struct control *c)
 	return r;
 }
 
-static json_t *do_pause(struct control *c, bool pause)
+/* Park every vCPU (bounded wait: a stuck one cannot hang the loop; then all run again).
+ * 0, -ESHUTDOWN when the VM is ending (its vCPU threads leave instead of parking), or
+ * -ETIMEDOUT. */
+static int vcpus_park(struct vm *vm)
 {
-	struct vm *vm = c->vm;
 	unsigned i;
 
-	if (pause == c->paused)
-		return error(pause ? "already paused" : "not paused");
-	if (!pause) {
-		for (i = 0; i < vm->nr_vcpus; i++)
-			vcpu_resume(vm->vcpus[i]);
-		c->paused = false;
-		vsrv_log("resumed by the control socket");
-		return json_pack("{s:b,s:s}", "ok", 1, "state", "running");
-	}
+	if (__atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE))
+		return -ESHUTDOWN;
 	for (i = 0; i < vm->nr_vcpus; i++)
 		vcpu_pause(vm->vcpus[i]);
-	/* vCPU threads leave KVM_RUN within microseconds of the kick; the wait is bounded so a
-	 * stuck one cannot hang the loop. */
+	/* vCPU threads leave KVM_RUN within microseconds of the kick */
 	for (i = 0; i < vm->nr_vcpus; i++)
 		if (vcpu_wait_parked(vm->vcpus[i], CTL_PARK_MS) < 0) {
 			for (unsigned j = 0; j < vm->nr_vcpus; j++)
 				vcpu_resume(vm->vcpus[j]);
+			if (__atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE))
+				return -ESHUTDOWN;
 			vsrv_log("pause: vCPU %u did not stop within %d ms", i, CTL_PARK_MS);
-			return error("a vCPU did not stop in time");
+			return -ETIMEDOUT;
 		}
+	return 0;
+}
+
+static void vcpus_unpark(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_resume(vm->vcpus[i]);
+}
+
+static json_t *do_pause(struct control *c, bool pause)
+{
+	if (pause == c->paused)
+		return error(pause ? "already paused" : "not paused");
+	if (!pause) {
+		vcpus_unpark(c->vm);
+		c->paused = false;
+		vsrv_log("resumed by the control socket");
+		return json_pack("{s:b,s:s}", "ok", 1, "state", "running");
+	}
+	if (vcpus_park(c->vm) < 0)
+		return error(__atomic_load_n(&c->vm->stopping, __ATOMIC_ACQUIRE) ?
+			     "the VM is ending" : "a vCPU did not stop in time");
 	c->paused = true;
 	vsrv_log("paused by the control socket");
 	return json_pack("{s:b,s:s}", "ok", 1, "state", "paused");
+}
+
+/* {"cmd":"save","path":P[,"keep_running":B]}: park the vCPUs (unless paused already),
+ * quiesce the devices, write the file; then end the VM (devices stay quiesced: nothing more
+ * is served from the rings) or, with keep_running or on an error, let it go on. */
+static json_t *do_save(struct control *c, json_t *msg)
+{
+	struct vm *vm = c->vm;
+	struct vm_save_result res;
+	const char *path = NULL;
+	int keep = 0, ret;
+	bool was_paused = c->paused;
+	char err[512];
+
+	if (json_unpack(msg, "{s:s,s?b}", "path", &path, "keep_running", &keep) || !path[0])
+		return error("save needs \"path\" (a string) and optionally \"keep_running\" (a boolean)");
+	if (!was_paused && (ret = vcpus_park(vm)) < 0)
+		return error(ret == -ESHUTDOWN ? "the VM is ending" : "a vCPU did not stop in time");
+	vm_devices_quiesce(vm);
+	ret = vm_save(vm, path, &res, err, sizeof(err));
+	if (ret == 0 && !keep) {
+		vsrv_log("saved the VM to %s (%.1f MiB, %.1f ms); the VM ends (restore it with "
+			 "vsrv run --restore %s)", path, res.file_bytes / 1048576.0,
+			 res.seconds * 1e3, path);
+		c->ending = true;
+		vm_request_stop(vm, 0);
+	} else {
+		vm_devices_resume(vm);
+		if (!was_paused)
+			vcpus_unpark(vm);
+		if (ret == 0)
+			vsrv_log("checkpoint of the VM in %s (%.1f MiB, %.1f ms); the VM goes on",
+				 path, res.file_bytes / 1048576.0, res.seconds * 1e3);
+	}
+	if (ret)
+		return error(err);
+	return json_pack("{s:b,s:s,s:s,s:I,s:I,s:f}", "ok", 1, "path", path,
+			 "state", keep ? (was_paused ? "paused" : "running") : "stopped",
+			 "bytes", (json_int_t)res.file_bytes, "pages", (json_int_t)res.mem_pages,
+			 "seconds", res.seconds);
 }
 
 static void handle_line(struct control *c, struct ctl_client *k, const char *line)
@@ -230,6 +291,8 @@ static void handle_line(struct control *c, struct ctl_client *k, const char *lin
 	id = json_object_get(msg, "id");
 	if (json_unpack(msg, "{s:s}", "cmd", &cmd))
 		r = error("missing \"cmd\" (a string)");
+	else if (c->ending && strcmp(cmd, "status") && strcmp(cmd, "stats"))
+		r = error("the VM is ending");
 	else if (!strcmp(cmd, "status"))
 		r = do_status(c);
 	else if (!strcmp(cmd, "stats"))
@@ -238,16 +301,19 @@ static void handle_line(struct control *c, struct ctl_client *k, const char *lin
 		r = do_pause(c, true);
 	else if (!strcmp(cmd, "resume"))
 		r = do_pause(c, false);
+	else if (!strcmp(cmd, "save"))
+		r = do_save(c, msg);
 	else if (!strcmp(cmd, "power-button")) {
 		acpi_pm_power_button(c->vm->acpi_pm);
 		vsrv_log("power button pressed through the control socket");
 		r = json_pack("{s:b}", "ok", 1);
 	} else if (!strcmp(cmd, "quit")) {
 		vsrv_log("quit through the control socket");
+		c->ending = true;
 		vm_request_stop(c->vm, 0);
 		r = json_pack("{s:b}", "ok", 1);
 	} else
-		r = error("unknown cmd (status, pause, resume, stats, power-button, quit)");
+		r = error("unknown cmd (status, pause, resume, save, stats, power-button, quit)");
 	reply(c, k, r, id);
 	json_decref(msg);
 }
@@ -368,6 +434,7 @@ int control_attach(struct control *c, struct vm *vm)
 
 	c->vm = vm;
 	c->paused = false;
+	c->ending = false;
 	if (!c->boots++)
 		c->started = mono();
 	ret = evloop_add(vm->loop, c->lfd, EPOLLIN, on_accept, c);

@@ -74,8 +74,8 @@ static int setup_boot_regs(struct vcpu *v)
 	fpu.mxcsr = 0x1f80;
 	if (ioctl(v->fd, KVM_SET_FPU, &fpu) < 0)
 		return -errno;
-	if (v->id != 0)
-		return 0; /* APs wait for INIT/SIPI in the in-kernel LAPIC */
+	if (v->id != 0 || v->vm->cfg->restore)
+		return 0; /* APs wait for INIT/SIPI in the in-kernel LAPIC; a restore sets all */
 	if (ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0)
 		return -errno;
 	x86_boot_regs(v->vm, &regs, &sregs);
@@ -252,13 +252,17 @@ static bool handle_exit(struct vcpu *v)
  * has no SA_RESTART) or a write to wake_fd ends the read. */
 static void park(struct vcpu *v)
 {
+	unsigned gen = __atomic_load_n(&v->resumes, __ATOMIC_ACQUIRE);
 	uint64_t one = 1, b;
 
 	if (write(v->parked_fd, &one, sizeof(one)) < 0) {
 		/* an eventfd write only fails on overflow */
 	}
+	/* A resume always ends this park, even when a new pause follows at once: the thread
+	 * then parks again and tells the new pauser (which waits for parked_fd). */
 	while (__atomic_load_n(&v->pause, __ATOMIC_ACQUIRE) &&
-	       !__atomic_load_n(&v->stop, __ATOMIC_ACQUIRE))
+	       !__atomic_load_n(&v->stop, __ATOMIC_ACQUIRE) &&
+	       __atomic_load_n(&v->resumes, __ATOMIC_ACQUIRE) == gen)
 		if (read(v->wake_fd, &b, sizeof(b)) < 0 && errno != EINTR)
 			break;
 	v->run->immediate_exit = 0;
@@ -357,6 +361,7 @@ void vcpu_resume(struct vcpu *v)
 	uint64_t one = 1;
 
 	__atomic_store_n(&v->pause, 0, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&v->resumes, 1, __ATOMIC_RELEASE);
 	if (write(v->wake_fd, &one, sizeof(one)) < 0) {
 		/* an eventfd write only fails on overflow */
 	}

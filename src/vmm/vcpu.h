@@ -20,6 +20,7 @@ struct vcpu {
 	bool started;         /* main thread only */
 	int stop;             /* atomic: set by vcpu_stop */
 	int pause;            /* atomic: set by vcpu_pause, cleared by vcpu_resume */
+	unsigned resumes;     /* atomic: vcpu_resume calls; a parked thread leaves on a change */
 	int wake_fd;          /* eventfd: the parked thread waits on it (resume, stop) */
 	int parked_fd;        /* eventfd: the thread adds 1 each time it parks */
 	unsigned long exits;  /* exit count: written by the thread, read atomically */

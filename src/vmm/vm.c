@@ -239,7 +239,11 @@ int vm_cmdline_append(struct vm *vm, const char *s)
 /* ---- level: boot (kernel, initrd, command line, MP table) ---- */
 static int level_boot_init(struct vm *vm)
 {
-	int ret = x86_boot_load(vm);
+	int ret;
+
+	if (vm->cfg->restore)
+		return 0; /* memory and registers come from the saved state */
+	ret = x86_boot_load(vm);
 
 	if (!ret)
 		ret = x86_mptable_write(vm);

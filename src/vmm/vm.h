@@ -47,6 +47,10 @@ struct vm_config {
 	const char **devices;     /* --device SPEC (rng, console,socket=PATH), for the virtio hook */
 	unsigned nr_devices;
 	const char *control;      /* --control PATH (vmm/control.h), or NULL */
+	/* --restore FILE (vmm/savestate.h), or NULL: the VM is built without loading a kernel
+	 * or writing boot tables and boot registers (guest memory stays zero), for the saved
+	 * state to be loaded into it. */
+	const char *restore;
 };
 
 /* Codes for evloop_stop(vm->loop, code) besides a plain exit status 0..255. */

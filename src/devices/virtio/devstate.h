@@ -45,6 +45,15 @@ struct vm_devices_state {
 	struct vdev_entry_state e[VDEVS_MAX];
 };
 
+/* What a saved state must match: the device table's entries (kind, transport) and whether
+ * there is a PCI host bridge. Fills d (n = 0 without devices). Main thread. */
+struct vm_devices_desc {
+	uint32_t n;
+	uint32_t has_pci;
+	struct { uint32_t kind, on_pci; } e[VDEVS_MAX];
+};
+void vm_devices_describe(struct vm *vm, struct vm_devices_desc *d);
+
 /* Quiesce / resume every virtio device of vm (see virtio_dev_quiesce). 0 or the first
  * -errno (all are quiesced or resumed all the same). */
 int vm_devices_quiesce(struct vm *vm);

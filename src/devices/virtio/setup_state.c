@@ -40,6 +40,22 @@ int vm_devices_resume(struct vm *vm)
 	return each_dev(vm, virtio_dev_resume);
 }
 
+void vm_devices_describe(struct vm *vm, struct vm_devices_desc *d)
+{
+	struct vdevs *v = vm->devices_priv;
+	unsigned i;
+
+	memset(d, 0, sizeof(*d));
+	if (!v)
+		return;
+	d->n = v->n;
+	d->has_pci = v->pci != NULL;
+	for (i = 0; i < v->n; i++) {
+		d->e[i].kind = v->e[i].kind;
+		d->e[i].on_pci = v->e[i].pci != NULL;
+	}
+}
+
 static int save_entry(struct vdevs *v, struct vdev_entry *e, struct vdev_entry_state *s)
 {
 	int ret;

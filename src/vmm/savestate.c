@@ -1,0 +1,311 @@
+/* Save a stopped VM to a file, restore a VM from one. See savestate.h. */
+#include "vmm/savestate.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/log.h"
+#include "vmm/savestate_file.h"
+#include "vmm/vcpu.h"
+#include "vmm/vm.h"
+
+struct vm_restore {
+	char *path;
+	int fd;
+	struct savestate *s;
+};
+
+static double mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static const char *kind_name(uint32_t kind)
+{
+	static const char *const names[] = {
+		[VDEV_NONE] = "none", [VDEV_BLK] = "virtio-blk", [VDEV_RNG] = "virtio-rng",
+		[VDEV_CONSOLE] = "virtio-console", [VDEV_NET] = "virtio-net",
+		[VDEV_SCSI_DISK] = "SCSI disk", [VDEV_SCSI_CTRL] = "virtio-scsi",
+	};
+
+	return kind < sizeof(names) / sizeof(names[0]) && names[kind] ? names[kind] : "unknown";
+}
+
+/* Gather everything but memory into s. */
+static int collect(struct vm *vm, struct savestate *s, char *err, size_t errlen)
+{
+	struct savestate_config *c = &s->config;
+	unsigned i;
+	int ret;
+
+	c->mem_size = vm->mem->size;
+	c->nr_cpus = vm->nr_vcpus;
+	ret = x86_vm_save(vm->vm_fd, &s->vm);
+	if (ret) {
+		snprintf(err, errlen, "cannot save the irqchip, PIT or clock: %s", strerror(-ret));
+		return ret;
+	}
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		ret = vcpu_state_save(vm->vcpus[i], &s->vcpus[i]);
+		if (ret) {
+			snprintf(err, errlen, "cannot save vCPU %u: %s", i, strerror(-ret));
+			return ret;
+		}
+	}
+	serial_save(vm->serial, &s->legacy.serial);
+	rtc_save(vm->rtc, &s->legacy.rtc);
+	i8042_save(vm->i8042, &s->legacy.i8042);
+	acpi_pm_save(vm->acpi_pm, &s->legacy.acpi_pm);
+	debug_exit_save(vm->debug_exit, &s->legacy.debug_exit);
+	ret = vm_devices_save(vm, s->devices);
+	if (ret) {
+		snprintf(err, errlen, "cannot save the devices: %s", strerror(-ret));
+		return ret;
+	}
+	c->nr_devs = s->devices->n;
+	c->has_pci = s->devices->has_pci;
+	for (i = 0; i < s->devices->n; i++) {
+		c->dev[i].kind = s->devices->e[i].kind;
+		c->dev[i].on_pci = s->devices->e[i].on_pci;
+	}
+	return 0;
+}
+
+/* fsync the directory holding path, so the rename is durable. */
+static int sync_dir(const char *path)
+{
+	char *copy = strdup(path);
+	int fd, ret = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) < 0)
+		ret = -errno;
+	if (fd >= 0)
+		close(fd);
+	free(copy);
+	return ret;
+}
+
+int vm_save(struct vm *vm, const char *path, struct vm_save_result *res, char *err,
+	    size_t errlen)
+{
+	struct savestate_write_stats ws = { 0 };
+	struct savestate *s = NULL;
+	double t0 = mono();
+	char *tmp = NULL;
+	int fd = -1, ret;
+
+	vm_coalesced_flush(vm); /* the UART's queued writes go out before the save */
+	ret = savestate_alloc(vm->nr_vcpus, &s);
+	if (ret) {
+		snprintf(err, errlen, "out of memory");
+		goto err;
+	}
+	ret = collect(vm, s, err, errlen);
+	if (ret)
+		goto err;
+	if (asprintf(&tmp, "%s.XXXXXX", path) < 0) {
+		tmp = NULL;
+		ret = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto err;
+	}
+	fd = mkostemp(tmp, O_CLOEXEC); /* mode 0600: the file holds the guest's memory */
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot create a file next to %s: %s", path, strerror(errno));
+		free(tmp);
+		tmp = NULL;
+		goto err;
+	}
+	ret = savestate_write(fd, s, vm->mem->host, &ws);
+	if (!ret && fsync(fd) < 0)
+		ret = -errno;
+	if (ret) {
+		snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(-ret));
+		goto err_unlink;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		ret = -errno;
+		snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(-ret));
+		goto err_unlink;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(-ret));
+		goto err_unlink;
+	}
+	ret = sync_dir(path);
+	if (ret)
+		vsrv_log("save %s: cannot sync its directory: %s", path, strerror(-ret));
+	res->file_bytes = ws.file_bytes;
+	res->mem_pages = ws.mem_pages;
+	res->seconds = mono() - t0;
+	free(tmp);
+	savestate_free(s);
+	return 0;
+err_unlink:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	free(tmp);
+err:
+	savestate_free(s);
+	vsrv_log("save %s: %s", path, err);
+	return ret;
+}
+
+int vm_restore_open(const char *path, const struct vm_config *cfg, struct vm_restore **out)
+{
+	struct vm_restore *r;
+	const char *why = "";
+	int ret;
+
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->path = strdup(path);
+	r->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (r->fd < 0) {
+		ret = -errno;
+		vsrv_log("--restore %s: %s", path, strerror(errno));
+		goto err;
+	}
+	ret = savestate_read(r->fd, &r->s, &why);
+	if (ret) {
+		vsrv_log("--restore %s: %s", path, why);
+		goto err;
+	}
+	if (r->s->config.mem_size != cfg->mem_size) {
+		vsrv_log("--restore %s: the saved VM has %llu MiB of memory, this one %llu MiB "
+			 "(start it with the same --memory)", path,
+			 (unsigned long long)(r->s->config.mem_size >> 20),
+			 (unsigned long long)(cfg->mem_size >> 20));
+		ret = -EINVAL;
+		goto err;
+	}
+	if (r->s->config.nr_cpus != cfg->nr_cpus) {
+		vsrv_log("--restore %s: the saved VM has %u vCPUs, this one %u (start it with the "
+			 "same --cpus)", path, r->s->config.nr_cpus, cfg->nr_cpus);
+		ret = -EINVAL;
+		goto err;
+	}
+	*out = r;
+	return 0;
+err:
+	vm_restore_close(r);
+	return ret;
+}
+
+void vm_restore_close(struct vm_restore *r)
+{
+	if (!r)
+		return;
+	if (r->fd >= 0)
+		close(r->fd);
+	savestate_free(r->s);
+	free(r->path);
+	free(r);
+}
+
+/* The devices of vm against the file's: same count, kinds and transports, in order. */
+static int check_devices(struct vm_restore *r, struct vm *vm)
+{
+	const struct savestate_config *c = &r->s->config;
+	struct vm_devices_desc *d = malloc(sizeof(*d));
+	int ret = -EINVAL;
+	uint32_t i;
+
+	if (!d)
+		return -ENOMEM;
+	vm_devices_describe(vm, d);
+	if (d->n != c->nr_devs) {
+		vsrv_log("--restore %s: the saved VM has %u virtio devices, this one %u (start it "
+			 "with the same --disk, --net and --device options)", r->path, c->nr_devs,
+			 d->n);
+		goto out;
+	}
+	for (i = 0; i < d->n; i++)
+		if (d->e[i].kind != c->dev[i].kind || d->e[i].on_pci != c->dev[i].on_pci) {
+			vsrv_log("--restore %s: device %u is a %s on virtio-%s in the saved VM, a %s "
+				 "on virtio-%s in this one (use the same options in the same order)",
+				 r->path, i, kind_name(c->dev[i].kind),
+				 c->dev[i].on_pci ? "pci" : "mmio", kind_name(d->e[i].kind),
+				 d->e[i].on_pci ? "pci" : "mmio");
+			goto out;
+		}
+	if (d->has_pci != c->has_pci) {
+		vsrv_log("--restore %s: the saved VM %s a PCI host bridge, this one %s", r->path,
+			 c->has_pci ? "has" : "has no", d->has_pci ? "has" : "has not");
+		goto out;
+	}
+	ret = 0;
+out:
+	free(d);
+	return ret;
+}
+
+int vm_restore_load(struct vm_restore *r, struct vm *vm)
+{
+	struct savestate *s = r->s;
+	const char *why = "";
+	double t0 = mono();
+	unsigned i;
+	int ret;
+
+	if (vm->nr_vcpus != s->config.nr_cpus || vm->mem->size != s->config.mem_size)
+		return -EINVAL; /* vm_restore_open checked the configuration */
+	ret = check_devices(r, vm);
+	if (ret)
+		return ret;
+	ret = savestate_load_memory(r->fd, s, vm->mem->host, &why);
+	if (ret) {
+		vsrv_log("--restore %s: %s", r->path, why);
+		return ret;
+	}
+	/* The VM-wide state before the vCPUs' (their LAPICs, kvmclock). */
+	ret = x86_vm_restore(vm->vm_fd, &s->vm);
+	for (i = 0; !ret && i < vm->nr_vcpus; i++)
+		ret = vcpu_state_restore(vm->vcpus[i], &s->vcpus[i]);
+	if (ret) {
+		vsrv_log("--restore %s: KVM refused the saved CPU state", r->path);
+		return ret;
+	}
+	ret = serial_restore(vm->serial, &s->legacy.serial);
+	if (!ret)
+		ret = rtc_restore(vm->rtc, &s->legacy.rtc);
+	if (!ret)
+		ret = i8042_restore(vm->i8042, &s->legacy.i8042);
+	if (!ret)
+		ret = acpi_pm_restore(vm->acpi_pm, &s->legacy.acpi_pm);
+	if (!ret)
+		ret = debug_exit_restore(vm->debug_exit, &s->legacy.debug_exit);
+	if (ret) {
+		vsrv_log("--restore %s: the saved state of the legacy devices is refused", r->path);
+		return ret;
+	}
+	ret = vm_devices_restore(vm, s->devices);
+	if (ret) {
+		vsrv_log("--restore %s: the saved state of the virtio devices is refused: %s",
+			 r->path, strerror(-ret));
+		return ret;
+	}
+	if (getenv("VSRV_STATS"))
+		vsrv_log("restored %s: %llu pages of memory in %.1f ms", r->path,
+			 (unsigned long long)s->mem.nr_data_pages, (mono() - t0) * 1e3);
+	return 0;
+}

@@ -1,0 +1,52 @@
+/* Saving a VM to a file and restoring it (`{"cmd":"save"}` on the control socket, `vsrv run
+ * --restore FILE`). The file format is savestate_file.h's (docs/savestate.md); this module
+ * gathers the state of a stopped VM (KVM's irqchip, PIT and clock, every vCPU, the legacy
+ * devices, the virtio devices with their transports, guest memory) and loads it into a VM
+ * built from the same configuration.
+ *
+ * Save: the caller parks the vCPUs and quiesces the devices (vm_devices_quiesce) first, and
+ * afterwards either resumes both (a checkpoint, or an error) or ends the VM, keeping the
+ * devices quiesced so nothing more is taken from the rings (the file holds the truth).
+ *
+ * Restore: vm_restore_open reads and checks the file (and its memory size and vCPU count
+ * against the configuration), vm_create builds the VM with cfg->restore set (nothing is
+ * booted), vm_restore_load checks the devices and loads everything; then vm_run. */
+#ifndef VSRV_VMM_SAVESTATE_H
+#define VSRV_VMM_SAVESTATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct vm;
+struct vm_config;
+struct vm_restore;
+
+struct vm_save_result {
+	uint64_t file_bytes;  /* size of the file written */
+	uint64_t mem_pages;   /* non-zero 4 KiB pages in it */
+	double seconds;       /* from the start of the save to the file's rename */
+};
+
+/* Write vm's whole state to a new file at path: a temporary file in the same directory
+ * (mode 0600), fsync'd, then renamed over path, and the directory fsync'd; on any error
+ * the temporary file is removed and path is untouched. vm's vCPUs must be parked (or not
+ * started) and its devices quiesced. Main thread (the control loop). Returns 0 and *res,
+ * or -errno with a one-line reason in err (also logged). */
+int vm_save(struct vm *vm, const char *path, struct vm_save_result *res, char *err,
+	    size_t errlen);
+
+/* Open and check the save file path for a VM configured as cfg (its memory size and vCPU
+ * count must match). Returns 0 and *out (free with vm_restore_close), or -errno after
+ * logging one line naming the file and the reason. */
+int vm_restore_open(const char *path, const struct vm_config *cfg, struct vm_restore **out);
+
+/* Load the opened file into vm (built by vm_create from cfg with cfg->restore set, vCPUs
+ * not started): checks that its devices match the file's (kinds and transports, in order),
+ * loads guest memory, the in-kernel irqchip/PIT/clock, the vCPUs, the legacy and the virtio
+ * devices. Returns 0, or -errno after logging (then destroy vm: it may be half loaded). */
+int vm_restore_load(struct vm_restore *r, struct vm *vm);
+
+/* Close the file and free. NULL is allowed. */
+void vm_restore_close(struct vm_restore *r);
+
+#endif

@@ -1,0 +1,598 @@
+/* The saved-VM file: writer and parser (see savestate_file.h and docs/savestate.md). */
+#include "vmm/savestate_file.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "vmm/vm.h"
+
+/* On disk, little endian, 64 bytes. crc covers the 60 bytes before it. */
+struct file_hdr {
+	char magic[8];
+	uint32_t version;
+	uint32_t header_size;
+	uint64_t layout;
+	uint32_t nr_sections;
+	uint32_t flags;
+	uint64_t created;        /* Unix time of the save */
+	uint8_t reserved[20];
+	uint32_t crc;
+};
+
+/* Before each section's payload, 32 bytes. hdr_crc covers the 20 bytes before it. */
+struct sec_hdr {
+	uint32_t type;
+	uint32_t index;
+	uint64_t length;         /* payload bytes that follow */
+	uint32_t crc;            /* CRC32 of the payload */
+	uint32_t hdr_crc;
+	uint64_t reserved;
+};
+
+_Static_assert(sizeof(struct file_hdr) == 64, "file header is 64 bytes");
+_Static_assert(sizeof(struct sec_hdr) == 32, "section header is 32 bytes");
+
+#define IOV_BATCH   512
+#define IO_CHUNK    (8u << 20)   /* bytes per writev / read */
+
+/* The CRC check can be turned off for fuzzing, so that the fuzzer reaches the checks that
+ * come after it (a real file with a bad CRC is always refused). */
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+#define CRC_BAD(a, b) ((void)(a), (void)(b), 0)
+#else
+#define CRC_BAD(a, b) ((a) != (b))
+#endif
+
+static uint32_t crc(uint32_t c, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	while (n) { /* zlib's length is a uInt */
+		uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
+
+		c = (uint32_t)crc32(c, b, k);
+		b += k;
+		n -= k;
+	}
+	return c;
+}
+
+static uint64_t fnv(uint64_t h, uint64_t v)
+{
+	for (int i = 0; i < 8; i++, v >>= 8)
+		h = (h ^ (v & 0xff)) * 0x100000001b3ULL;
+	return h;
+}
+
+uint64_t savestate_layout(void)
+{
+	static const uint64_t sizes[] = {
+		sizeof(struct savestate_config), sizeof(struct x86_vm_state),
+		sizeof(struct x86_vcpu_state), sizeof(struct savestate_legacy),
+		sizeof(struct vm_devices_state), sizeof(struct vdev_entry_state),
+		offsetof(struct vm_devices_state, e), sizeof(struct savestate_mem_hdr),
+		sizeof(struct serial_state), sizeof(struct rtc_state), sizeof(struct i8042_state),
+		sizeof(struct acpi_pm_state), sizeof(struct debug_exit_state),
+		sizeof(struct virtio_blk_state), sizeof(struct virtio_rng_state),
+		sizeof(struct virtio_console_state), sizeof(struct virtio_scsi_state),
+		sizeof(struct virtio_net_state), sizeof(struct virtio_mmio_state),
+		sizeof(struct virtio_pci_state), sizeof(struct pci_host_state),
+		sizeof(struct virtio_dev_state), offsetof(struct vdev_entry_state, tr),
+		sizeof(struct kvm_regs), sizeof(struct kvm_sregs), sizeof(struct kvm_xsave),
+		sizeof(struct kvm_lapic_state), sizeof(struct kvm_vcpu_events),
+		sizeof(struct kvm_pit_state2), sizeof(struct kvm_irqchip),
+		sizeof(struct kvm_clock_data), X86_STATE_MAX_MSRS, VDEVS_MAX, SAVESTATE_PAGE,
+	};
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		h = fnv(h, sizes[i]);
+	return h;
+}
+
+int savestate_alloc(uint32_t nr_cpus, struct savestate **out)
+{
+	struct savestate *s;
+
+	if (nr_cpus < 1 || nr_cpus > VM_MAX_VCPUS)
+		return -EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->vcpus = calloc(nr_cpus, sizeof(*s->vcpus));
+	s->devices = calloc(1, sizeof(*s->devices));
+	if (!s->vcpus || !s->devices) {
+		savestate_free(s);
+		return -ENOMEM;
+	}
+	s->config.nr_cpus = nr_cpus;
+	*out = s;
+	return 0;
+}
+
+void savestate_free(struct savestate *s)
+{
+	if (!s)
+		return;
+	free(s->vcpus);
+	free(s->devices);
+	free(s->bitmap);
+	free(s);
+}
+
+/* The devices section holds only the n entries in use. */
+static uint64_t devices_len(uint32_t n)
+{
+	return offsetof(struct vm_devices_state, e) + (uint64_t)n * sizeof(struct vdev_entry_state);
+}
+
+static uint64_t align_page(uint64_t v)
+{
+	return (v + SAVESTATE_PAGE - 1) & ~(uint64_t)(SAVESTATE_PAGE - 1);
+}
+
+/* ---- writing ---- */
+
+static int write_all(int fd, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	while (n) {
+		ssize_t r = write(fd, b, n > IO_CHUNK ? IO_CHUNK : n);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (r == 0)
+			return -EIO;
+		b += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+/* writev all of iov[0..n) (modified on partial writes). */
+static int writev_all(int fd, struct iovec *iov, int n)
+{
+	while (n > 0) {
+		ssize_t r = writev(fd, iov, n);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (r == 0)
+			return -EIO;
+		while (n > 0 && (size_t)r >= iov->iov_len) {
+			r -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (uint8_t *)iov->iov_base + r;
+			iov->iov_len -= (size_t)r;
+		}
+	}
+	return 0;
+}
+
+static int write_section(int fd, uint32_t type, uint32_t index, const void *p, uint64_t len,
+			 uint64_t *off)
+{
+	struct sec_hdr h = { .type = type, .index = index, .length = len };
+	int ret;
+
+	h.crc = crc(0, p, len);
+	h.hdr_crc = crc(0, &h, offsetof(struct sec_hdr, hdr_crc));
+	ret = write_all(fd, &h, sizeof(h));
+	if (!ret)
+		ret = write_all(fd, p, len);
+	*off += sizeof(h) + len;
+	return ret;
+}
+
+static bool page_zero(const uint8_t *p)
+{
+	const uint64_t *w = (const uint64_t *)p;
+	uint64_t acc = 0;
+
+	if (w[0] | w[SAVESTATE_PAGE / 8 - 1])
+		return false;
+	for (unsigned i = 0; i < SAVESTATE_PAGE / 8; i += 8)
+		acc |= w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] | w[i + 6] |
+		       w[i + 7];
+	return acc == 0;
+}
+
+/* The memory section: header, bitmap, padding, then every non-zero page in runs. */
+static int write_memory(int fd, const uint8_t *mem, uint64_t mem_size, uint64_t *off,
+			uint64_t *pages_out)
+{
+	uint64_t npages = mem_size / SAVESTATE_PAGE, i, payload_off, n = 0;
+	struct savestate_mem_hdr mh = { .mem_size = mem_size, .page_size = SAVESTATE_PAGE };
+	struct sec_hdr h = { .type = SAVESTATE_SEC_MEMORY };
+	struct iovec iov[IOV_BATCH];
+	uint8_t *bitmap, *pad = NULL;
+	uint32_t c;
+	int niov = 0, ret;
+	size_t batch = 0;
+
+	mh.bitmap_bytes = (npages + 7) / 8;
+	bitmap = calloc(1, mh.bitmap_bytes ? mh.bitmap_bytes : 1);
+	if (!bitmap)
+		return -ENOMEM;
+	for (i = 0; i < npages; i++)
+		if (!page_zero(mem + i * SAVESTATE_PAGE)) {
+			bitmap[i / 8] |= (uint8_t)(1u << (i % 8));
+			n++;
+		}
+	mh.nr_data_pages = n;
+	payload_off = *off + sizeof(h);
+	mh.data_offset = align_page(payload_off + sizeof(mh) + mh.bitmap_bytes);
+	h.length = mh.data_offset - payload_off + n * SAVESTATE_PAGE;
+	pad = calloc(1, SAVESTATE_PAGE);
+	if (!pad) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	/* the CRC goes into the section header once the payload is written */
+	ret = write_all(fd, &h, sizeof(h));
+	if (ret)
+		goto out;
+	c = crc(0, &mh, sizeof(mh));
+	c = crc(c, bitmap, mh.bitmap_bytes);
+	c = crc(c, pad, mh.data_offset - (payload_off + sizeof(mh) + mh.bitmap_bytes));
+	iov[0] = (struct iovec){ &mh, sizeof(mh) };
+	iov[1] = (struct iovec){ bitmap, mh.bitmap_bytes };
+	iov[2] = (struct iovec){ pad, mh.data_offset - (payload_off + sizeof(mh) + mh.bitmap_bytes) };
+	ret = writev_all(fd, iov, 3);
+	if (ret)
+		goto out;
+	for (i = 0; i < npages; ) {
+		uint64_t j;
+
+		if (!(bitmap[i / 8] & (1u << (i % 8)))) {
+			i++;
+			continue;
+		}
+		for (j = i; j < npages && (bitmap[j / 8] & (1u << (j % 8))) &&
+			    (j - i) * SAVESTATE_PAGE < IO_CHUNK; j++)
+			;
+		iov[niov++] = (struct iovec){ (void *)(mem + i * SAVESTATE_PAGE),
+					      (j - i) * SAVESTATE_PAGE };
+		c = crc(c, mem + i * SAVESTATE_PAGE, (j - i) * SAVESTATE_PAGE);
+		batch += (j - i) * SAVESTATE_PAGE;
+		i = j;
+		if (niov == IOV_BATCH || batch >= IO_CHUNK) {
+			ret = writev_all(fd, iov, niov);
+			if (ret)
+				goto out;
+			niov = 0;
+			batch = 0;
+		}
+	}
+	if (niov && (ret = writev_all(fd, iov, niov)))
+		goto out;
+	h.crc = c;
+	h.hdr_crc = crc(0, &h, offsetof(struct sec_hdr, hdr_crc));
+	if (pwrite(fd, &h, sizeof(h), (off_t)*off) != (ssize_t)sizeof(h)) {
+		ret = errno ? -errno : -EIO;
+		goto out;
+	}
+	*off += sizeof(h) + h.length;
+	*pages_out = n;
+out:
+	free(pad);
+	free(bitmap);
+	return ret;
+}
+
+int savestate_write(int fd, const struct savestate *s, const uint8_t *mem,
+		    struct savestate_write_stats *stats)
+{
+	struct file_hdr fh = { .magic = SAVESTATE_MAGIC, .version = SAVESTATE_VERSION,
+			       .header_size = sizeof(struct file_hdr) };
+	uint64_t off = sizeof(fh), pages = 0;
+	uint32_t i;
+	int ret;
+
+	memcpy(fh.magic, SAVESTATE_MAGIC, 8);
+	fh.layout = savestate_layout();
+	fh.nr_sections = 5 + s->config.nr_cpus;
+	fh.created = (uint64_t)time(NULL);
+	fh.crc = crc(0, &fh, offsetof(struct file_hdr, crc));
+	ret = write_all(fd, &fh, sizeof(fh));
+	if (!ret)
+		ret = write_section(fd, SAVESTATE_SEC_CONFIG, 0, &s->config, sizeof(s->config), &off);
+	if (!ret)
+		ret = write_section(fd, SAVESTATE_SEC_VM, 0, &s->vm, sizeof(s->vm), &off);
+	for (i = 0; !ret && i < s->config.nr_cpus; i++)
+		ret = write_section(fd, SAVESTATE_SEC_VCPU, i, &s->vcpus[i], sizeof(s->vcpus[i]),
+				    &off);
+	if (!ret)
+		ret = write_section(fd, SAVESTATE_SEC_LEGACY, 0, &s->legacy, sizeof(s->legacy), &off);
+	if (!ret)
+		ret = write_section(fd, SAVESTATE_SEC_DEVICES, 0, s->devices,
+				    devices_len(s->devices->n), &off);
+	if (!ret)
+		ret = write_memory(fd, mem, s->config.mem_size, &off, &pages);
+	if (!ret && stats) {
+		stats->file_bytes = off;
+		stats->mem_pages = pages;
+	}
+	return ret;
+}
+
+/* ---- reading ---- */
+
+/* pread exactly n bytes at off: 0, -EINVAL for a short file (truncated), -EIO. */
+static int read_at(int fd, void *p, size_t n, uint64_t off)
+{
+	uint8_t *b = p;
+
+	while (n) {
+		ssize_t r = pread(fd, b, n > IO_CHUNK ? IO_CHUNK : n, (off_t)off);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -EIO;
+		}
+		if (r == 0)
+			return -EINVAL;
+		b += r;
+		n -= (size_t)r;
+		off += (uint64_t)r;
+	}
+	return 0;
+}
+
+#define BAD(msg) do { *why = (msg); ret = -EINVAL; goto err; } while (0)
+
+/* Read one section's header at *off and check its type and index; its length must be
+ * exactly want (or, with want 0, at most max). The payload is read into p (unless p is
+ * NULL) and its CRC checked. */
+static int read_section(int fd, uint64_t fsize, uint64_t *off, uint32_t type, uint32_t index,
+			void *p, uint64_t want, struct sec_hdr *h, const char **why)
+{
+	int ret;
+
+	if (*off + sizeof(*h) > fsize)
+		return *why = "the file is truncated (a section header is missing)", -EINVAL;
+	ret = read_at(fd, h, sizeof(*h), *off);
+	if (ret)
+		return *why = "cannot read a section header", ret;
+	if (CRC_BAD(h->hdr_crc, crc(0, h, offsetof(struct sec_hdr, hdr_crc))))
+		return *why = "a section header is corrupt (CRC mismatch)", -EINVAL;
+	if (h->type != type || h->index != index)
+		return *why = "sections are missing or out of order", -EINVAL;
+	if (h->length > fsize - *off - sizeof(*h))
+		return *why = "the file is truncated (a section is cut short)", -EINVAL;
+	if (want && h->length != want)
+		return *why = "a section has the wrong length for its type", -EINVAL;
+	*off += sizeof(*h);
+	if (p) {
+		ret = read_at(fd, p, h->length, *off);
+		if (ret)
+			return *why = "cannot read a section", ret;
+		if (CRC_BAD(h->crc, crc(0, p, h->length)))
+			return *why = "a section is corrupt (CRC mismatch)", -EINVAL;
+		*off += h->length;
+	}
+	return 0;
+}
+
+static int check_config(const struct savestate_config *c, const char **why)
+{
+	if (c->nr_cpus < 1 || c->nr_cpus > VM_MAX_VCPUS)
+		return *why = "the vCPU count is out of range", -EINVAL;
+	if (c->mem_size < VM_MIN_MEM || c->mem_size > VM_MAX_MEM || c->mem_size % SAVESTATE_PAGE)
+		return *why = "the memory size is out of range", -EINVAL;
+	if (c->nr_devs > VDEVS_MAX || c->has_pci > 1)
+		return *why = "the device table is out of range", -EINVAL;
+	for (uint32_t i = 0; i < c->nr_devs; i++)
+		if (c->dev[i].kind == VDEV_NONE || c->dev[i].kind > VDEV_SCSI_CTRL ||
+		    c->dev[i].on_pci > 1)
+			return *why = "the device table names an unknown device", -EINVAL;
+	return 0;
+}
+
+/* A bool field read as a byte: only 0 and 1 are valid (anything else is undefined). */
+static bool bool_ok(const bool *b)
+{
+	return *(const uint8_t *)b <= 1;
+}
+
+static int check_legacy(const struct savestate_legacy *l, const char **why)
+{
+	if (l->serial.rx_head >= SERIAL_RX_FIFO || l->serial.rx_count > SERIAL_RX_FIFO ||
+	    !bool_ok(&l->serial.thri) || !bool_ok(&l->serial.irq_level))
+		return *why = "the UART state is out of range", -EINVAL;
+	if (l->rtc.index > 127 || !bool_ok(&l->i8042.out_full))
+		return *why = "the RTC or i8042 state is out of range", -EINVAL;
+	return 0;
+}
+
+static int check_devices(const struct savestate_config *c, const struct vm_devices_state *d,
+			 const char **why)
+{
+	if (d->n != c->nr_devs || d->has_pci != c->has_pci)
+		return *why = "the device state does not match the file's configuration", -EINVAL;
+	for (uint32_t i = 0; i < d->n; i++)
+		if (d->e[i].kind != c->dev[i].kind || d->e[i].on_pci != c->dev[i].on_pci)
+			return *why = "the device state does not match the file's configuration",
+			       -EINVAL;
+	return 0;
+}
+
+static uint64_t popcount_bytes(const uint8_t *b, uint64_t n)
+{
+	uint64_t c = 0;
+
+	for (uint64_t i = 0; i < n; i++)
+		c += (uint64_t)__builtin_popcount(b[i]);
+	return c;
+}
+
+static int read_memory_hdr(int fd, uint64_t fsize, uint64_t off, struct savestate *s,
+			   const char **why)
+{
+	struct savestate_mem_hdr *m = &s->mem;
+	uint64_t npages = s->config.mem_size / SAVESTATE_PAGE, payload = off, want;
+	struct sec_hdr h;
+	int ret;
+
+	ret = read_section(fd, fsize, &payload, SAVESTATE_SEC_MEMORY, 0, NULL, 0, &h, why);
+	if (ret)
+		return ret;
+	if (h.length < sizeof(*m))
+		return *why = "the memory section is too short", -EINVAL;
+	ret = read_at(fd, m, sizeof(*m), payload);
+	if (ret)
+		return *why = "cannot read the memory section", ret;
+	if (m->mem_size != s->config.mem_size || m->page_size != SAVESTATE_PAGE ||
+	    m->bitmap_bytes != (npages + 7) / 8 || m->nr_data_pages > npages)
+		return *why = "the memory section does not match the configuration", -EINVAL;
+	if (m->data_offset != align_page(payload + sizeof(*m) + m->bitmap_bytes))
+		return *why = "the memory section's page data is misplaced", -EINVAL;
+	want = m->data_offset - payload + m->nr_data_pages * SAVESTATE_PAGE;
+	if (h.length != want)
+		return *why = "the memory section has the wrong length", -EINVAL;
+	if (payload + h.length != fsize)
+		return *why = "the file has data after the memory section", -EINVAL;
+	s->bitmap = malloc(m->bitmap_bytes);
+	if (!s->bitmap)
+		return -ENOMEM;
+	ret = read_at(fd, s->bitmap, m->bitmap_bytes, payload + sizeof(*m));
+	if (ret)
+		return *why = "cannot read the memory bitmap", ret;
+	if (npages % 8 && (s->bitmap[m->bitmap_bytes - 1] >> (npages % 8)))
+		return *why = "the memory bitmap names pages beyond the RAM", -EINVAL;
+	if (popcount_bytes(s->bitmap, m->bitmap_bytes) != m->nr_data_pages)
+		return *why = "the memory bitmap does not match the page count", -EINVAL;
+	s->mem_payload_off = payload;
+	s->mem_payload_len = h.length;
+	s->mem_crc = h.crc;
+	return 0;
+}
+
+int savestate_read(int fd, struct savestate **out, const char **why)
+{
+	struct savestate *s = NULL;
+	struct savestate_config cfg;
+	struct file_hdr fh;
+	struct sec_hdr h;
+	struct stat st;
+	uint64_t off = sizeof(fh), fsize;
+	int ret;
+
+	*why = "";
+	if (fstat(fd, &st) < 0)
+		return *why = "cannot stat the file", -EIO;
+	fsize = (uint64_t)st.st_size;
+	if (fsize < sizeof(fh))
+		BAD("not a vsrv save file (too short for a header)");
+	ret = read_at(fd, &fh, sizeof(fh), 0);
+	if (ret)
+		BAD("cannot read the header");
+	if (memcmp(fh.magic, SAVESTATE_MAGIC, 8))
+		BAD("not a vsrv save file (bad magic)");
+	if (CRC_BAD(fh.crc, crc(0, &fh, offsetof(struct file_hdr, crc))))
+		BAD("the file header is corrupt (CRC mismatch)");
+	if (fh.version != SAVESTATE_VERSION)
+		BAD("the file has another format version than this vsrv reads (1)");
+	if (fh.header_size != sizeof(fh) || fh.flags)
+		BAD("the file header is malformed");
+	if (fh.layout != savestate_layout())
+		BAD("the file was written by a vsrv build with other state layouts");
+	ret = read_section(fd, fsize, &off, SAVESTATE_SEC_CONFIG, 0, &cfg, sizeof(cfg), &h, why);
+	if (ret)
+		goto err;
+	ret = check_config(&cfg, why);
+	if (ret)
+		goto err;
+	if (fh.nr_sections != 5 + cfg.nr_cpus)
+		BAD("the section count does not match the vCPU count");
+	ret = savestate_alloc(cfg.nr_cpus, &s);
+	if (ret)
+		goto err;
+	s->config = cfg;
+	ret = read_section(fd, fsize, &off, SAVESTATE_SEC_VM, 0, &s->vm, sizeof(s->vm), &h, why);
+	for (uint32_t i = 0; !ret && i < cfg.nr_cpus; i++) {
+		ret = read_section(fd, fsize, &off, SAVESTATE_SEC_VCPU, i, &s->vcpus[i],
+				   sizeof(s->vcpus[i]), &h, why);
+		if (!ret && s->vcpus[i].nr_msrs > X86_STATE_MAX_MSRS)
+			BAD("a vCPU's MSR count is out of range");
+	}
+	if (!ret)
+		ret = read_section(fd, fsize, &off, SAVESTATE_SEC_LEGACY, 0, &s->legacy,
+				   sizeof(s->legacy), &h, why);
+	if (!ret)
+		ret = check_legacy(&s->legacy, why);
+	if (!ret)
+		ret = read_section(fd, fsize, &off, SAVESTATE_SEC_DEVICES, 0, s->devices,
+				   devices_len(cfg.nr_devs), &h, why);
+	if (!ret)
+		ret = check_devices(&cfg, s->devices, why);
+	if (!ret)
+		ret = read_memory_hdr(fd, fsize, off, s, why);
+	if (ret)
+		goto err;
+	*out = s;
+	return 0;
+err:
+	if (!**why)
+		*why = strerror(-ret);
+	savestate_free(s);
+	return ret;
+}
+
+int savestate_load_memory(int fd, const struct savestate *s, uint8_t *mem, const char **why)
+{
+	const struct savestate_mem_hdr *m = &s->mem;
+	uint64_t npages = m->mem_size / SAVESTATE_PAGE, payload = s->mem_payload_off;
+	uint64_t off = m->data_offset, i, padlen;
+	uint8_t pad[SAVESTATE_PAGE];
+	uint32_t c;
+	int ret;
+
+	padlen = m->data_offset - (payload + sizeof(*m) + m->bitmap_bytes);
+	if (padlen > sizeof(pad))
+		return *why = "the memory section's page data is misplaced", -EINVAL;
+	ret = read_at(fd, pad, padlen, payload + sizeof(*m) + m->bitmap_bytes);
+	if (ret)
+		return *why = "the memory section is truncated", ret;
+	c = crc(0, m, sizeof(*m));
+	c = crc(c, s->bitmap, m->bitmap_bytes);
+	c = crc(c, pad, padlen);
+	for (i = 0; i < npages; ) {
+		uint64_t j;
+
+		if (!(s->bitmap[i / 8] & (1u << (i % 8)))) {
+			i++;
+			continue;
+		}
+		for (j = i; j < npages && (s->bitmap[j / 8] & (1u << (j % 8))); j++)
+			;
+		ret = read_at(fd, mem + i * SAVESTATE_PAGE, (j - i) * SAVESTATE_PAGE, off);
+		if (ret)
+			return *why = "the memory section is truncated", ret;
+		c = crc(c, mem + i * SAVESTATE_PAGE, (j - i) * SAVESTATE_PAGE);
+		off += (j - i) * SAVESTATE_PAGE;
+		i = j;
+	}
+	if (CRC_BAD(c, s->mem_crc))
+		return *why = "the guest memory is corrupt (CRC mismatch)", -EINVAL;
+	return 0;
+}

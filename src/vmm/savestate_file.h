@@ -1,0 +1,119 @@
+/* The saved-VM file (docs/savestate.md): a 64-byte header, then typed sections, each with
+ * its length and CRC32, in a fixed order (config first, memory last). This module only
+ * writes and parses files: it knows nothing of KVM or of a running VM (savestate.h does
+ * that), so the parser can be fuzzed on its own (fuzz/savestate.c).
+ *
+ * Every section but memory is one plain C struct of this build (x86-64 layout, little
+ * endian); the header's layout signature says which struct layouts the file was written
+ * with, and a file from a build with other layouts is refused. Guest memory is written
+ * sparsely: a bitmap of the non-zero 4 KiB pages, then those pages in order. */
+#ifndef VSRV_VMM_SAVESTATE_FILE_H
+#define VSRV_VMM_SAVESTATE_FILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch/x86/cpu_state.h"
+#include "devices/acpi_pm.h"
+#include "devices/debug_exit.h"
+#include "devices/i8042.h"
+#include "devices/rtc.h"
+#include "devices/serial.h"
+#include "devices/virtio/devstate.h"
+
+#define SAVESTATE_MAGIC    "VSRVSAVE"
+#define SAVESTATE_VERSION  1
+#define SAVESTATE_PAGE     4096u
+
+enum savestate_section {
+	SAVESTATE_SEC_CONFIG  = 1,  /* struct savestate_config: what the VM must look like */
+	SAVESTATE_SEC_VM      = 2,  /* struct x86_vm_state: PICs, IOAPIC, PIT, KVM clock */
+	SAVESTATE_SEC_VCPU    = 3,  /* struct x86_vcpu_state; the section's index is the vCPU */
+	SAVESTATE_SEC_LEGACY  = 4,  /* struct savestate_legacy: UART, RTC, i8042, ACPI PM */
+	SAVESTATE_SEC_DEVICES = 5,  /* struct vm_devices_state: virtio, transports, PCI */
+	SAVESTATE_SEC_MEMORY  = 6,  /* struct savestate_mem_hdr, bitmap, the non-zero pages */
+};
+
+/* The VM a file fits: checked against the VM built to restore into. */
+struct savestate_config {
+	uint64_t mem_size;           /* bytes */
+	uint32_t nr_cpus;
+	uint32_t nr_devs;            /* entries of the virtio device table */
+	uint32_t has_pci;            /* 1: a PCI host bridge */
+	uint32_t reserved;
+	struct savestate_dev {
+		uint32_t kind;       /* enum vdev_kind */
+		uint32_t on_pci;     /* 1: virtio-pci, 0: virtio-mmio */
+	} dev[VDEVS_MAX];
+};
+
+struct savestate_legacy {
+	struct serial_state serial;
+	struct rtc_state rtc;
+	struct i8042_state i8042;
+	struct acpi_pm_state acpi_pm;
+	struct debug_exit_state debug_exit;
+};
+
+/* The memory section's fixed part; then bitmap_bytes of bitmap (bit i of byte i / 8: page
+ * i of the RAM is present), zero padding up to the next 4 KiB file offset, then
+ * nr_data_pages pages in ascending order. */
+struct savestate_mem_hdr {
+	uint64_t mem_size;
+	uint32_t page_size;          /* SAVESTATE_PAGE */
+	uint32_t reserved;
+	uint64_t nr_data_pages;
+	uint64_t bitmap_bytes;       /* (mem_size / page_size + 7) / 8 */
+	uint64_t data_offset;        /* file offset of the first page (4 KiB aligned) */
+};
+
+/* Everything a file holds but the page data: what savestate_read returns and what
+ * savestate_write takes. vcpus has config.nr_cpus entries. */
+struct savestate {
+	struct savestate_config config;
+	struct x86_vm_state vm;
+	struct x86_vcpu_state *vcpus;
+	struct savestate_legacy legacy;
+	struct vm_devices_state *devices;
+	/* memory (read side): the section's header, bitmap and where the pages start */
+	struct savestate_mem_hdr mem;
+	uint8_t *bitmap;
+	uint64_t mem_payload_off;    /* file offset of the memory section's payload */
+	uint64_t mem_payload_len;    /* its length */
+	uint32_t mem_crc;            /* its CRC32 */
+};
+
+/* What a write produced, for the log and the control socket's reply. */
+struct savestate_write_stats {
+	uint64_t file_bytes;
+	uint64_t mem_pages;          /* non-zero pages written */
+};
+
+/* Allocate an empty state for nr_cpus vCPUs (1..VM_MAX_VCPUS). 0 and *out (free with
+ * savestate_free), -EINVAL or -ENOMEM. */
+int savestate_alloc(uint32_t nr_cpus, struct savestate **out);
+void savestate_free(struct savestate *s);
+
+/* Write s and the guest RAM mem[0, s->config.mem_size) to fd (at its current position 0,
+ * a new file) with large sequential writes; zero pages are left out. Does not fsync.
+ * Returns 0 or -errno (the file is then incomplete: the caller removes it). */
+int savestate_write(int fd, const struct savestate *s, const uint8_t *mem,
+		    struct savestate_write_stats *stats);
+
+/* Read and check everything in fd but the page data: the header (magic, version, layout),
+ * each section's type, order, length and CRC, the values a plain check can refuse (vCPU
+ * indices, MSR counts, FIFO indices, the memory section's counts against the bitmap, the
+ * file's size). Returns 0 and *out (free with savestate_free), or -EINVAL (not a vsrv
+ * save file, corrupt, truncated, another version), -ENOMEM, -EIO; *why then holds a
+ * one-line reason (static string) for the error message. */
+int savestate_read(int fd, struct savestate **out, const char **why);
+
+/* Load the pages of s's memory section from fd into mem (mem_size bytes, all zero) and
+ * check the section's CRC. On a CRC mismatch mem holds garbage: do not run it. Returns 0,
+ * -EINVAL (*why set) or -EIO. */
+int savestate_load_memory(int fd, const struct savestate *s, uint8_t *mem, const char **why);
+
+/* The layout signature of this build (what the header carries). */
+uint64_t savestate_layout(void);
+
+#endif

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Replays saved-VM files through the parser's fuzz target under ASan/UBSan
+# (build/tests/replay-savestate, from fuzz/savestate.c; CRCs not compared, so every input
+# reaches the structural checks): the seed corpus fuzz/corpus/savestate, then (with KVM) a
+# file saved by this build and 3,000 mutants of it (truncations, flipped bytes, 32- and
+# 64-bit fields set to edge values, in the headers and sections and the memory section).
+. "$(dirname "$0")/lib.sh"
+bin=$ROOT/build/tests/replay-savestate
+run_replay() { # NAME DIR...
+	local name=$1 out; shift
+	if out=$(ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 timeout 300 "$bin" "$@" 2>&1) &&
+	   grep -q "ran [1-9]" <<<"$out"; then
+		pass "$name ($(tail -n1 <<<"$out"))"
+	else
+		echo "$out" | tail -30
+		fail "$name" "sanitizer report, crash or nothing replayed"
+	fi
+}
+if [ ! -x "$bin" ]; then
+	fail savestate-fuzz-corpus "missing $bin (run make)"
+	finish; exit
+fi
+dirs=("$ROOT/fuzz/corpus/savestate")
+[ -d "$ROOT/fuzz/regress/savestate" ] && dirs+=("$ROOT/fuzz/regress/savestate")
+run_replay savestate-fuzz-corpus "${dirs[@]}"
+
+if ! have_kvm; then skip savestate-fuzz-mutants "$kvm_reason"; finish; exit; fi
+truncate -s 1M "$TMP/d.raw"
+timeout 60 python3 - "$VSRV" "$GUESTS/console.elf" "$TMP" <<'PY'
+import json, os, random, socket, struct, subprocess, sys, time
+vsrv, guest, tmp = sys.argv[1:4]
+ctl = tmp + "/s.ctl"; state = tmp + "/good.state"
+p = subprocess.Popen([vsrv, "run", "--kernel", guest, "--serial", "none", "--control", ctl,
+                      "--memory", "4M", "--cpus", "2", "--disk", tmp + "/d.raw,transport=pci",
+                      "--device", "rng"], stderr=subprocess.DEVNULL)
+while not os.path.exists(ctl) and p.poll() is None: time.sleep(0.01)
+time.sleep(0.2)
+c = socket.socket(socket.AF_UNIX); c.connect(ctl); f = c.makefile("rw")
+f.write(json.dumps({"cmd": "save", "path": state}) + "\n"); f.flush(); f.readline()
+p.wait(timeout=20)
+data = open(state, "rb").read()
+# the section headers: where the structure is
+secs, off = [], 64
+while off + 32 <= len(data):
+    t, i, n = struct.unpack_from("<IIQ", data, off)
+    secs.append((off, t, n)); off += 32 + n
+hot = [0, 8, 12, 16, 24, 28, 32, 60]
+for so, t, n in secs:
+    hot += [so + k for k in (0, 4, 8, 16, 20)]
+    hot += [so + 32 + k for k in range(0, min(n, 64), 4)]     # the start of each payload
+    if t == 5: hot += [so + 32 + k for k in range(0, min(n, 2048), 4)]
+os.makedirs(tmp + "/mut")
+rnd = random.Random(1234)
+edge32 = [0, 1, 2, 0x7f, 0x80, 0xff, 0x1000, 0x7fffffff, 0x80000000, 0xffffffff, 0xfffffffe]
+def out(i, b): open("%s/mut/%05d" % (tmp, i), "wb").write(b)
+i = 0
+for cut in sorted(set([0, 1, 63, 64, 65, 95, 96] + [so + d for so, _, _ in secs for d in (0, 1, 31, 32, 33)] +
+                      [rnd.randrange(len(data)) for _ in range(200)])):
+    out(i, data[:cut]); i += 1
+for _ in range(1400):
+    b = bytearray(data); o = rnd.choice(hot) if rnd.random() < 0.7 else rnd.randrange(len(data) - 8)
+    kind = rnd.randrange(3)
+    if kind == 0: b[o] ^= 1 << rnd.randrange(8)
+    elif kind == 1: struct.pack_into("<I", b, o, rnd.choice(edge32))
+    else: struct.pack_into("<Q", b, o, rnd.choice([0, 1 << 63, (1 << 64) - 1, len(data), 1 << 40]))
+    out(i, bytes(b)); i += 1
+while i < 3000:
+    b = bytearray(data)
+    for _ in range(rnd.randrange(2, 8)):
+        b[rnd.choice(hot) + rnd.randrange(4)] = rnd.randrange(256)
+    if rnd.random() < 0.3: b = b[:rnd.randrange(len(b))]
+    out(i, bytes(b)); i += 1
+PY
+if [ -d "$TMP/mut" ]; then
+	run_replay savestate-fuzz-mutants "$TMP/good.state" "$TMP/mut"
+else
+	fail savestate-fuzz-mutants "no saved file to mutate"
+fi
+finish

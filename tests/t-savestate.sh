@@ -1,0 +1,271 @@
+#!/usr/bin/env bash
+# Save a running VM through the control socket and restore it with `vsrv run --restore`
+# (docs/savestate.md). Guests: savecount (timer-paced hash chains, 1 and 2 vCPUs: the steps
+# printed before the save and after the restore are 0..N-1 once each and add up to the
+# guest's own sum), vsaveblk (virtio-blk under load on virtio-mmio with a raw disk and on
+# virtio-pci with MSI-X and a VHD: the guest verifies every round, the host checks the last
+# round's pattern and `vsrv img check`). A checkpoint (keep_running) lets the VM finish and
+# restores as well. Save errors (an unwritable path, a full file system) leave the VM
+# running and no file behind. Bad files (truncated, bit-flipped, another configuration) are
+# refused with a clear message, exit status 1, and no guest output.
+source "$(dirname "$0")/lib.sh"
+
+if ! have_kvm; then skip savestate "$kvm_reason"; exit 0; fi
+for g in savecount vsaveblk; do
+	[ -f "$GUESTS/$g.elf" ] || { fail savestate "missing $GUESTS/$g.elf (run make)"; finish; exit; }
+done
+
+timeout 300 python3 - "$VSRV" "$GUESTS" "$TMP" <<'EOF'
+import json, os, re, socket, struct, subprocess, sys, time, zlib
+vsrv, guests, tmp = sys.argv[1:4]
+fails = 0
+def ok(name, cond, why="failed"):
+    global fails
+    if cond: print("PASS " + name)
+    else: print("FAIL %s: %s" % (name, why)); fails += 1
+
+def start(tag, args):
+    ctl = os.path.join(tmp, tag + ".ctl"); ser = os.path.join(tmp, tag + ".out")
+    p = subprocess.Popen([vsrv, "run", "--serial", "file:" + ser, "--control", ctl] + args,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    for _ in range(500):
+        if os.path.exists(ctl) or p.poll() is not None: break
+        time.sleep(0.01)
+    return p, ctl, ser
+
+def wait_for(ser, pat, timeout=30):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            if re.search(pat, open(ser).read()): return True
+        except FileNotFoundError: pass
+        time.sleep(0.02)
+    return False
+
+def ctl_cmd(ctl, msg):
+    c = socket.socket(socket.AF_UNIX); c.connect(ctl); c.settimeout(60)
+    f = c.makefile("rw"); f.write(json.dumps(msg) + "\n"); f.flush()
+    r = json.loads(f.readline()); c.close(); return r
+
+def finish_vm(p, timeout=60):
+    try: rc = p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill(); p.wait(); return -1, "timed out"
+    return rc, p.stderr.read().decode(errors="replace")
+
+def restore(tag, state, args, timeout=60):
+    ser = os.path.join(tmp, tag + ".out")
+    t0 = time.time()
+    try:
+        q = subprocess.run([vsrv, "run", "--restore", state, "--serial", "file:" + ser] + args,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return -1, "timed out", "", 0
+    out = open(ser).read() if os.path.exists(ser) else ""
+    return q.returncode, q.stderr.decode(errors="replace"), out, time.time() - t0
+
+def steps_of(text):
+    return [(int(k), int(x, 16)) for k, x in re.findall(r"savecount: step (\d+) of \d+ x=([0-9a-f]+)", text)]
+
+def done_sum(text):
+    m = re.search(r"savecount: done steps=(\d+) sum=([0-9a-f]+)", text)
+    return (int(m.group(1)), int(m.group(2), 16)) if m else (None, None)
+
+def check_count(name, before, after, n):
+    st = steps_of(before + after)  # a line may be cut by the save
+    ks = [k for k, _ in st]
+    total, s = done_sum(after)
+    ok(name + "-sequence", ks == list(range(n)), "steps %s..%s, %d lines, gaps/repeats: %r | %r" %
+       (ks[:3], ks[-3:], len(ks), before[-150:], after[:150]))
+    ok(name + "-sum", total == n and s == sum(x for _, x in st) % (1 << 64), "done %s %s: %r | %r" %
+       (total, s, before[-150:], after[:150]))
+    ok(name + "-split", len(steps_of(before)) > 0 and len(steps_of(after)) > 0,
+       "%d steps before, %d after" % (len(steps_of(before)), len(steps_of(after))))
+
+# --- savecount, 1 and 2 vCPUs: save (the VM ends), restore, go on to the end ---
+N = 150
+for cpus in (1, 2):
+    name = "save-count-%dcpu" % cpus
+    cfg = ["--cpus", str(cpus), "--memory", "128M"]
+    p, ctl, ser = start(name, ["--kernel", guests + "/savecount.elf", "--cmdline", "steps=%d" % N] + cfg)
+    state = os.path.join(tmp, name + ".state")
+    ok(name + "-running", wait_for(ser, r"step 30 of"), "guest did not reach step 30")
+    r = ctl_cmd(ctl, {"cmd": "save", "path": state, "id": 7})
+    ok(name + "-reply", r.get("ok") is True and r.get("state") == "stopped" and r.get("id") == 7
+       and r.get("bytes") == os.path.getsize(state), r)
+    rc, err = finish_vm(p)
+    ok(name + "-vm-ends", rc == 0 and "saved the VM to " + state in err, "status %s: %s" % (rc, err))
+    ok(name + "-small-file", os.path.getsize(state) < 8 << 20, os.path.getsize(state))
+    ok(name + "-file-mode", os.stat(state).st_mode & 0o777 == 0o600, oct(os.stat(state).st_mode))
+    rc, err, out, secs = restore(name + "-b", state, cfg)
+    ok(name + "-restored-passes", rc == 33 and "RESULT: PASS" in out, "status %s: %s %s" % (rc, err, out[-300:]))
+    check_count(name, open(ser).read(), out, N)
+    if cpus == 1:
+        good_state, good_cfg = state, cfg  # for the bad-file cases
+
+# --- checkpoint: keep_running; the VM finishes, and the file restores as well ---
+name = "checkpoint"
+cfg = ["--memory", "64M"]
+p, ctl, ser = start(name, ["--kernel", guests + "/savecount.elf", "--cmdline", "steps=%d" % N] + cfg)
+state = os.path.join(tmp, name + ".state")
+ok(name + "-running", wait_for(ser, r"step 30 of"))
+r = ctl_cmd(ctl, {"cmd": "save", "path": state, "keep_running": True})
+ok(name + "-reply", r.get("ok") is True and r.get("state") == "running", r)
+ok(name + "-status-running", ctl_cmd(ctl, {"cmd": "status"}).get("state") == "running")
+rc, err = finish_vm(p)
+full = open(ser).read()
+ok(name + "-original-finishes", rc == 33 and "checkpoint of the VM in" in err, "status %s: %s" % (rc, err))
+ok(name + "-original-sequence", [k for k, _ in steps_of(full)] == list(range(N)))
+rc, err, out, secs = restore(name + "-b", state, cfg)
+ok(name + "-restored-passes", rc == 33 and "RESULT: PASS" in out, "status %s: %s" % (rc, err))
+after = steps_of(out)
+k0 = after[0][0] if after else -1
+ok(name + "-restored-continues", after and [k for k, _ in after] == list(range(k0, N)) and k0 > 30
+   and after == steps_of(full)[k0:] and done_sum(out) == done_sum(full), "from step %d" % k0)
+# a save while paused with keep_running stays paused
+p, ctl, ser = start(name + "-p", ["--kernel", guests + "/savecount.elf", "--cmdline", "steps=%d" % N] + cfg)
+ok(name + "-paused-running", wait_for(ser, r"step 5 of"))
+ctl_cmd(ctl, {"cmd": "pause"})
+r = ctl_cmd(ctl, {"cmd": "save", "path": state + "2", "keep_running": True})
+ok(name + "-paused-stays-paused", r.get("ok") and r.get("state") == "paused" and
+   ctl_cmd(ctl, {"cmd": "status"}).get("state") == "paused", r)
+ctl_cmd(ctl, {"cmd": "resume"})
+rc, err = finish_vm(p)
+ok(name + "-paused-then-finishes", rc == 33, "status %s" % rc)
+
+# --- save errors: the VM goes on, nothing is left behind ---
+name = "save-error"
+p, ctl, ser = start(name, ["--kernel", guests + "/savecount.elf", "--cmdline", "steps=%d" % (3 * N)] + cfg)
+ok(name + "-running", wait_for(ser, r"step 10 of"))
+r = ctl_cmd(ctl, {"cmd": "save", "path": "/nonexistent-dir/x.state"})
+ok(name + "-unwritable", r.get("ok") is False and "/nonexistent-dir" in r.get("error", ""), r)
+# many failing saves in a row: each parks and resumes the vCPUs (a pause right after a
+# resume once left a vCPU parked for good)
+errs = [ctl_cmd(ctl, {"cmd": "save", "path": "/nonexistent-dir/x.state"}).get("error", "") for _ in range(50)]
+ok(name + "-repeated", all("cannot create a file next to /nonexistent-dir/x.state" in e for e in errs),
+   set(errs))
+r = ctl_cmd(ctl, {"cmd": "save"})
+ok(name + "-no-path", r.get("ok") is False and "path" in r.get("error", ""), r)
+full_dir = os.path.join(tmp, "full")
+os.mkdir(full_dir)
+mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", full_dir],
+                         stderr=subprocess.DEVNULL).returncode == 0
+if mounted:
+    r = ctl_cmd(ctl, {"cmd": "save", "path": full_dir + "/x.state"})
+    left = os.listdir(full_dir)
+    subprocess.run(["umount", full_dir])
+    ok(name + "-disk-full", r.get("ok") is False and "No space" in r.get("error", "") and left == [],
+       "%s, left %s" % (r, left))
+else:
+    print("SKIP %s-disk-full: cannot mount a small tmpfs here" % name)
+ok(name + "-still-running", ctl_cmd(ctl, {"cmd": "status"}).get("state") == "running")
+rc, err = finish_vm(p)
+ok(name + "-vm-finishes", rc == 33 and [k for k, _ in steps_of(open(ser).read())] == list(range(3 * N)),
+   "status %s" % rc)
+
+# --- virtio-blk under load: mmio + raw, pci + MSI-X + VHD ---
+R = 40
+def check_raw(path, rnd):
+    bad = 0
+    with open(path, "rb") as f:
+        data = f.read()
+    for s in range(0, len(data) // 512, 7):
+        words = struct.unpack_from("<64Q", data, s * 512)
+        for w, v in enumerate(words):
+            if v != (0x5600000000000000 | rnd << 48 | (s & 0xffffffffff) << 8 | w):
+                bad += 1
+    return bad
+
+for tr, fmt in (("mmio", "raw"), ("pci", "vhd")):
+    name = "save-blk-%s-%s" % (tr, fmt)
+    disk = os.path.join(tmp, name + "." + fmt)
+    if fmt == "raw":
+        open(disk, "wb").truncate(32 << 20)
+    else:
+        subprocess.run([vsrv, "img", "create", "-f", "vhd", disk, "32M"], stdout=subprocess.DEVNULL, check=True)
+    cfg = ["--memory", "64M", "--disk", "%s,format=%s,transport=%s" % (disk, fmt, tr)]
+    cmdline = "transport=%s rounds=%d%s" % (tr, R, " msix" if tr == "pci" else "")
+    p, ctl, ser = start(name, ["--kernel", guests + "/vsaveblk.elf", "--cmdline", cmdline] + cfg)
+    state = os.path.join(tmp, name + ".state")
+    ok(name + "-running", wait_for(ser, r"round 2 of"), open(ser).read()[-300:] if os.path.exists(ser) else "")
+    r = ctl_cmd(ctl, {"cmd": "save", "path": state})
+    rc, err = finish_vm(p)
+    ok(name + "-saved", r.get("ok") is True and rc == 0, "%s status %s %s" % (r, rc, err))
+    before = open(ser).read()
+    rc, err, out, secs = restore(name + "-b", state, cfg)
+    ok(name + "-restored-passes", rc == 33 and "vsaveblk: ok" in out, "status %s: %s %s" % (rc, err, out[-400:]))
+    rounds = [int(x) for x in re.findall(r"round (\d+) of", before + out)]
+    ok(name + "-rounds", rounds == list(range(R)) and "round %d of" % (R - 1) in out, rounds)
+    if tr == "pci":
+        irq = [int(x) for x in re.findall(r"ok \((\d+) interrupts\)", out)]
+        ok(name + "-msix-after-restore", irq and min(irq) > 0, irq)
+    if fmt == "raw":
+        ok(name + "-pattern-on-disk", check_raw(disk, R - 1) == 0, "bad words")
+    else:
+        c = subprocess.run([vsrv, "img", "check", disk], capture_output=True, text=True)
+        ok(name + "-img-check", c.returncode == 0, c.stdout + c.stderr)
+        raw = disk + ".raw"
+        c = subprocess.run(["qemu-img", "convert", "-f", "vpc", "-O", "raw", disk, raw], capture_output=True)
+        ok(name + "-pattern-on-disk", c.returncode == 0 and check_raw(raw, R - 1) == 0, c.stderr)
+        os.unlink(raw)
+    blk_state, blk_cfg = state, cfg
+
+# --- bad files and other configurations: refused, status 1, the guest never runs ---
+data = open(good_state, "rb").read()
+def bad(name, content, args, want):
+    path = os.path.join(tmp, name + ".state")
+    if content is not None:
+        open(path, "wb").write(content)
+    ser = os.path.join(tmp, name + ".out")
+    q = subprocess.run([vsrv, "run", "--restore", path, "--serial", "file:" + ser] + args,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=30)
+    err = q.stderr.decode(errors="replace")
+    ran = os.path.exists(ser) and os.path.getsize(ser) > 0
+    ok("restore-bad-" + name, q.returncode == 1 and re.search(want, err) and not ran and
+       "Sanitizer" not in err, "status %d, ran %s: %s" % (q.returncode, ran, err))
+
+def flip(off):
+    b = bytearray(data); b[off] ^= 0x10; return bytes(b)
+def section(typ):  # offset of the first payload byte of the first section of this type
+    off = 64
+    while off + 32 <= len(data):
+        t, i, n = struct.unpack_from("<IIQ", data, off)
+        if t == typ: return off + 32
+        off += 32 + n
+    raise Exception("no section %d" % typ)
+def header(version=1, layout=None):
+    h = bytearray(data[:64])
+    struct.pack_into("<I", h, 8, version)
+    if layout is not None: struct.pack_into("<Q", h, 16, layout)
+    struct.pack_into("<I", h, 60, zlib.crc32(bytes(h[:60])))
+    return bytes(h) + data[64:]
+bad("empty", b"", good_cfg, "not a vsrv save file")
+bad("not-a-save", b"hello world" * 100, good_cfg, "bad magic")
+bad("truncated-header", data[:40], good_cfg, "too short")
+bad("truncated-config", data[:200], good_cfg, "truncated")
+bad("truncated-half", data[:len(data) // 2], good_cfg, "truncated")
+bad("truncated-one-byte", data[:-1], good_cfg, "truncated")
+bad("trailing-bytes", data + b"x", good_cfg, "data after")
+bad("flip-header", flip(20), good_cfg, "header is corrupt")
+bad("flip-section-header", flip(64 + 4), good_cfg, "section header is corrupt")
+bad("flip-config", flip(64 + 32 + 2), good_cfg, "corrupt .CRC")
+bad("flip-vm", flip(section(2) + 100), good_cfg, "corrupt .CRC")
+bad("flip-vcpu", flip(section(3) + 1000), good_cfg, "corrupt .CRC")
+bad("flip-legacy", flip(section(4) + 10), good_cfg, "corrupt .CRC")
+bad("flip-devices", flip(section(5) + 2), good_cfg, "corrupt .CRC")
+bad("flip-bitmap", flip(section(6) + 48), good_cfg, "corrupt|bitmap")
+bad("flip-memory", flip(len(data) - 5000), good_cfg, "guest memory is corrupt")
+bad("version", header(version=2), good_cfg, "another format version")
+bad("layout", header(layout=12345), good_cfg, "other state layouts")
+bad("missing", None, good_cfg, "No such file")
+bad("memory-size", data, ["--memory", "64M"], "128 MiB of memory, this one 64 MiB")
+bad("cpu-count", data, ["--memory", "128M", "--cpus", "2"], "1 vCPUs, this one 2")
+bad("extra-disk", data, good_cfg + ["--disk", blk_cfg[3].split(",")[0] + ",format=vhd"], "0 virtio devices, this one 1")
+bad("no-disk", open(blk_state, "rb").read(), ["--memory", "64M"], "1 virtio devices, this one 0")
+bad("transport", open(blk_state, "rb").read(),
+    ["--memory", "64M", "--disk", blk_cfg[3].replace("transport=pci", "transport=mmio")],
+    "virtio-blk on virtio-pci in the saved VM, a virtio-blk on virtio-mmio")
+sys.exit(1 if fails else 0)
+EOF
+[ $? -eq 0 ] || _fails=1
+finish
