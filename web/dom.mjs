@@ -1,6 +1,7 @@
 // DOM helpers of the console. Everything the server or a guest sends reaches the page
 // through text nodes (h()'s string children, textContent): no HTML is ever parsed from
-// data (no innerHTML, insertAdjacentHTML or document.write in the console's code).
+// data; the console's code uses none of the DOM's HTML-parsing setters or writers
+// (tests/web/unit.test.mjs checks every file for them).
 
 // h('button', { class: 'x', type: 'button', on: { click: fn } }, 'text', child, ...)
 // Attributes are set with setAttribute (never "on..." attributes: handlers go in `on`);

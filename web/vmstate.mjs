@@ -36,7 +36,8 @@ export function reduce(state, action) {
     const vms = {};
     for (const v of action.vms)
       vms[v.name] = { ...(state.vms[v.name] || {}), ...v };
-    return { ...state, vms, stale: [] };
+    // The list has no permissions or usage: every VM's details are fetched next.
+    return { ...state, vms, stale: Object.keys(vms) };
   }
   case 'vm': {
     const v = action.vm;
