@@ -49,7 +49,7 @@ export class Api {
   constructor({ base = '', fetch = globalThis.fetch, storage = new MemoryStorage(),
                 onUnauthorized = null } = {}) {
     this.base = base;
-    this.fetch = fetch;
+    this.fetch = (url, init) => fetch(url, init);   // a browser's fetch wants no `this`
     this.storage = storage;
     this.onUnauthorized = onUnauthorized;
   }
@@ -143,8 +143,11 @@ export class Api {
   }
 
   // The bytes of a streaming answer, as they come (an async iterator of Uint8Array).
-  async *stream(path, { signal, accept } = {}) {
+  // onOpen() is called once the server answered (the stream is connected).
+  async *stream(path, { signal, accept, onOpen } = {}) {
     const res = await this.raw('GET', path, { signal, accept });
+    if (onOpen)
+      onOpen();
     const reader = res.body.getReader();
     try {
       for (;;) {
@@ -159,10 +162,10 @@ export class Api {
   }
 
   // The live console (control permission): text chunks until the VM ends or signal aborts.
-  async *consoleFollow(name, { signal } = {}) {
+  async *consoleFollow(name, { signal, onOpen } = {}) {
     const dec = new TextDecoder('utf-8');
     for await (const chunk of this.stream('/api/v1/vms/' + seg(name) + '/console?follow=1',
-                                          { signal }))
+                                          { signal, onOpen }))
       yield dec.decode(chunk, { stream: true });
   }
 

@@ -5,7 +5,7 @@
 import { Api, ApiError } from './api.mjs';
 import { reduce, initialState, vmList } from './vmstate.mjs';
 import { vmActions, consoleAccess, canCreate } from './perms.mjs';
-import { Terminal } from './terminal.mjs';
+import { Terminal, liveAfterLog } from './terminal.mjs';
 import { fmtBytes, fmtMib, fmtSeconds, fmtTime, vmSpec } from './format.mjs';
 import { h, replace, kv, table } from './dom.mjs';
 
@@ -224,7 +224,13 @@ function viewVms() {
       h('button', { type: 'button', on: { click: () => loadVms().catch(showError) } }, 'Refresh')),
     body);
   render();
-  setView({ name: 'vms', update: render });
+  // CPU time and resident memory move without events: fetch the running VMs every 5 s.
+  const timer = setInterval(() => {
+    for (const vm of vmList(app.state))
+      if (vm.state === 'running' && !app.fetching.has(vm.name))
+        api.getVm(vm.name).then((v) => dispatch({ type: 'vm', vm: v }), () => {});
+  }, 5000);
+  setView({ name: 'vms', update: render, cleanup: () => clearInterval(timer) });
 }
 
 function viewVm(name) {
@@ -248,13 +254,18 @@ function viewVm(name) {
     if (atEnd)
       pre.scrollTop = pre.scrollHeight;
   };
+  // The log's last 64 KiB; then what the live stream brought meanwhile, without overlap.
+  let early = null;
   const loadLog = async () => {
     try {
       const text = await api.console(name, 65536);
       term.clear();
       term.write(text);
+      if (early !== null)
+        term.write(liveAfterLog(text, early));
       paint();
     } catch (e) { showError(e); }
+    early = null;
   };
   const stopFollow = () => { if (follow) follow.abort(); follow = null; };
   const startFollow = async () => {
@@ -264,14 +275,23 @@ function viewVm(name) {
     follow = ctl;
     note.textContent = 'Live: following the console.';
     try {
-      for await (const text of api.consoleFollow(name, { signal: ctl.signal })) {
+      // Connected first, the log read second: output between the two is not lost.
+      const onOpen = () => { early = ''; loadLog(); };
+      for await (const text of api.consoleFollow(name, { signal: ctl.signal, onOpen })) {
+        if (early !== null) {
+          early += text;
+          continue;
+        }
         term.write(text);
         paint();
       }
       note.textContent = 'The console ended.';
     } catch (e) {
-      if (!ctl.signal.aborted)
+      if (!ctl.signal.aborted) {
         note.textContent = 'The live console is not available: ' + e.message;
+        early = null;
+        loadLog();
+      }
     }
     if (follow === ctl)
       follow = null;
@@ -315,13 +335,14 @@ function viewVm(name) {
       h('button', { type: 'button', on: { click: () => { term.clear(); paint(); } } }, 'Clear')),
     pre, sendBox, note);
   api.getVm(name).then((vm) => dispatch({ type: 'vm', vm }), showError);
-  loadLog().then(render);
   render();
+  if (!follow)            // not live (stopped, or view permission only): the log alone
+    loadLog();
   setView({ name: 'vm', cleanup: stopFollow, update: (a) => {
     render();
     // A new boot: its console starts over on the live stream.
     if (a.type === 'event' && a.event.data && a.event.data.object === name &&
-        a.event.data.type === 'vm-started')
+        a.event.data.type === 'vm-started' && !follow)
       loadLog();
   } });
 }

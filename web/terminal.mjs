@@ -14,6 +14,16 @@ export function stripAnsi(s) {
   return t.text();
 }
 
+// The live console starts before the log is read (so nothing falls between them); what
+// the live stream brought before the log came may already be at the log's end. Returns
+// the part of live that is not: live without its longest prefix that ends the log.
+export function liveAfterLog(log, live) {
+  for (let k = Math.min(log.length, live.length); k > 0; k--)
+    if (log.endsWith(live.slice(0, k)))
+      return live.slice(k);
+  return live;
+}
+
 export class Terminal {
   // maxLines: the oldest lines are dropped beyond it.
   constructor(maxLines = 5000) {

@@ -5,86 +5,23 @@
 // build/guests/console.elf for the VM part (skipped without).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, copyFileSync, accessSync, rmSync, constants, openSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Api, ApiError, MemoryStorage } from '../../web/api.mjs';
 import { reduce, initialState } from '../../web/vmstate.mjs';
 import { vmActions } from '../../web/perms.mjs';
 import { Terminal } from '../../web/terminal.mjs';
+import { startDaemon, kvmReason, until, sleep } from './daemon.mjs';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const VSRV = join(ROOT, 'build/vsrv');
-const GUEST = join(ROOT, 'build/guests/console.elf');
-let kvmReason = null;
-try {
-  accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
-  accessSync(GUEST, constants.R_OK);
-} catch (e) {
-  kvmReason = 'no usable /dev/kvm or build/guests/console.elf';
-}
-
-let tmp, daemon, base, api;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = s.address().port;
-      s.close(() => resolve(p));
-    });
-    s.on('error', reject);
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function until(fn, ms = 10000, what = 'condition') {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v)
-      return v;
-    if (Date.now() > end)
-      throw new Error('timed out waiting for ' + what);
-    await sleep(50);
-  }
-}
+let d, base, api;
 
 before(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'vsrv-webjs.'));
-  const data = join(tmp, 'data');
-  mkdirSync(join(data, 'images'), { recursive: true });
-  if (!kvmReason)
-    copyFileSync(GUEST, join(data, 'images', 'console.elf'));
-  const port = await freePort();
-  base = 'http://127.0.0.1:' + port;
-  const log = openSync(join(tmp, 'daemon.log'), 'a');
-  daemon = spawn(VSRV, ['serve', '--data-dir', data, '--listen', '127.0.0.1:' + port,
-                        '--init-admin', 'admin:adminpass1'], { stdio: ['ignore', log, log] });
-  await until(async () => {
-    try { return (await fetch(base + '/api/v1/health')).ok; } catch (e) { return false; }
-  }, 10000, 'the daemon');
+  d = await startDaemon('vsrv-webjs.');
+  base = d.base;
   api = new Api({ base, storage: new MemoryStorage() });
 });
 
 after(async () => {
-  if (api && api.token) {
-    try {
-      for (const vm of (await api.listVms()).vms)
-        if (vm.state !== 'stopped')
-          await api.vmAction(vm.name, 'off').catch(() => {});
-    } catch (e) { /* the daemon is gone */ }
-  }
-  if (daemon && daemon.exitCode === null) {
-    const gone = new Promise((r) => daemon.once('exit', r));
-    daemon.kill('SIGTERM');
-    await Promise.race([gone, sleep(10000)]);
-  }
-  rmSync(tmp, { recursive: true, force: true });
+  if (d)
+    await d.stop(api);
 });
 
 test('the console page itself is served', async () => {

@@ -7,7 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { SseParser } from '../../web/sse.mjs';
 import { reduce, initialState, vmList } from '../../web/vmstate.mjs';
 import { vmActions, consoleAccess, canCreate, has } from '../../web/perms.mjs';
-import { Terminal, stripAnsi } from '../../web/terminal.mjs';
+import { Terminal, stripAnsi, liveAfterLog } from '../../web/terminal.mjs';
 import { vmSpec, fmtBytes, fmtSeconds } from '../../web/format.mjs';
 import { Api, ApiError, MemoryStorage, seg } from '../../web/api.mjs';
 
@@ -116,6 +116,15 @@ test('terminal: escapes stripped, also when split; \\r and \\b overwrite', () =>
   const t = new Terminal(3);
   t.write('1\n2\n3\n4\n5');
   assert.equal(t.text(), '2\n3\n4\n5');
+});
+
+test('terminal: the live stream joins the log without repeating it', () => {
+  assert.equal(liveAfterLog('boot\nready\n', 'ready\necho: x\n'), 'echo: x\n');
+  assert.equal(liveAfterLog('boot\nready\n', ''), '');
+  assert.equal(liveAfterLog('', 'abc'), 'abc');
+  assert.equal(liveAfterLog('abc', 'abc'), '');
+  assert.equal(liveAfterLog('abc', 'xyz'), 'xyz');
+  assert.equal(liveAfterLog('aaa', 'aab'), 'b');
 });
 
 test('terminal: guest HTML stays text', () => {
