@@ -437,8 +437,11 @@ async function viewHost() {
       ['Allocatable to VMs', fmtMib(m.allocatable)],
       ['Reserved by running VMs', meter('memory reserved', m.reserved, m.allocatable)],
       ['Free for VMs', fmtMib(m.free)],
-      ['VMs', typeof js.vms === 'object' ? JSON.stringify(js.vms) : String(js.vms ?? '–')],
-      ['cgroups', typeof js.cgroups === 'object' ? JSON.stringify(js.cgroups) : String(js.cgroups ?? '–')]]));
+      ['Running VMs', String((js.vms && js.vms.running) ?? '–')],
+      ['Their vCPUs', h('span', {}, h('meter', { min: 0, max: Math.max(js.cpus || 1, (js.vms && js.vms.vcpus) || 0),
+        value: (js.vms && js.vms.vcpus) || 0, 'aria-label': 'vCPUs of running VMs' }),
+        ` ${(js.vms && js.vms.vcpus) ?? 0} on ${js.cpus ?? '?'} host CPUs`)],
+      ['cgroups', String(js.cgroups ?? '–')]]));
   } catch (e) { showError(e); }
 }
 

@@ -96,8 +96,8 @@ before(async () => {
     if (m.method === 'Runtime.exceptionThrown')
       problems.push('exception: ' + JSON.stringify(m.params.exceptionDetails).slice(0, 300));
     else if (m.method === 'Log.entryAdded' && m.params.entry.level === 'error' &&
-             // the wrong password's 401 is expected
-             !(m.params.entry.source === 'network' && / 401 /.test(m.params.entry.text)))
+             // the wrong password's 401 and the refused create's 409 are expected
+             !(m.params.entry.source === 'network' && / (401|409) /.test(m.params.entry.text)))
       problems.push('log: ' + m.params.entry.text);
     else if (m.method === 'Runtime.consoleAPICalled' && m.params.type === 'error')
       problems.push('console.error: ' + JSON.stringify(m.params.args).slice(0, 300));
@@ -167,6 +167,33 @@ test('browser: log in, live VM list, console as text, power off, log out', { ski
   await page("document.querySelector('[data-key=\"web1/off\"]').click()");
   await until(() => page("document.querySelector('.toolbar .state').textContent === 'stopped'"), 15000,
     'stopped on the VM page');
+
+  // Create a VM through the form (the kernel offered from GET /api/v1/images).
+  await page("location.hash = '#/create'");
+  await until(() => page("!!document.querySelector('#c-kernels option[value=\"console.elf\"]')"), 5000, 'the kernels');
+  await page(`(() => { document.getElementById('c-name').value = 'web2';
+    document.getElementById('c-kernel').value = 'console.elf';
+    document.getElementById('c-mem').value = '48';
+    document.querySelector('main form').requestSubmit(); })()`);
+  await until(() => page("location.hash === '#/vm/web2'"), 5000, 'the new VM page');
+  assert.equal((await api.getVm('web2')).memory_mib, 48);
+  // A refused create shows the API's message.
+  await page("location.hash = '#/create'");
+  await until(() => page("!!document.getElementById('c-name')"), 5000, 'the form');
+  await page(`(() => { document.getElementById('c-name').value = 'web2';
+    document.getElementById('c-kernel').value = 'console.elf';
+    document.querySelector('main form').requestSubmit(); })()`);
+  await until(() => page("!document.getElementById('error').hidden"), 5000, 'the error');
+  assert.match(await page("document.getElementById('error-text').textContent"), /\(409 conflict\)/);
+
+  // The other pages load.
+  for (const [hash, text] of [['#/host', 'Running VMs'], ['#/disks', 'Disks'], ['#/networks', 'Networks'],
+                              ['#/events', 'vm-created']]) {
+    await page(`location.hash = '${hash}'`);
+    await until(() => page(`document.querySelector('main').innerText.includes('${text}') &&
+      !document.querySelector('main').innerText.includes('Loading')`), 5000, hash);
+  }
+  await shot('4-events');
 
   // Log out: the login form again, and the token is gone.
   await page("document.getElementById('logout').click()");
