@@ -67,6 +67,7 @@ n0=$(banners)
 "$VSRV" vm start demo >/dev/null 2>&1 || true
 
 echo "== vsrv serve: data in $DATA, log in $log"
+echo "== Web console:  http://127.0.0.1:$PORT/   (user admin, password $pw)"
 echo "== API:  http://127.0.0.1:$PORT/api/v1/   (OpenAPI document: /api/v1/openapi.yaml)"
 echo "   log in over TCP:  user admin, password $pw"
 echo "     build/vsrv login --server http://127.0.0.1:$PORT --user admin"

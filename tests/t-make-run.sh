@@ -14,6 +14,8 @@ if [ $rc -eq 0 ] && grep -q "Hello from the vsrv test guest" <<<"$out" && grep -
 else
 	fail make-run-first "status $rc: $(tail -n 5 <<<"$out" | tr '\n' '|')"
 fi
+grep -q "Web console:  http://127.0.0.1:$port/ " <<<"$out" && pass make-run-web-console ||
+	fail make-run-web-console "no console address in the banner"
 [ "$(stat -c %a "$VSRV_DATA/admin.password")" = 600 ] && pass make-run-password-mode ||
 	fail make-run-password-mode "$(stat -c %a "$VSRV_DATA/admin.password")"
 curl -sf "http://127.0.0.1:$port/api/v1/health" >/dev/null && fail make-run-server-stopped "still answers" ||

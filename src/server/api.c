@@ -19,6 +19,7 @@ const struct route api_routes[] = {
 	{ "GET", "/api/v1/whoami", api_whoami, 0 },
 	{ "GET", "/api/v1/openapi.yaml", api_openapi, 0 },
 	{ "GET", "/api/v1/host", api_host, 0 },
+	{ "GET", "/api/v1/images", api_image_list, 0 },
 	{ "GET", "/metrics", api_metrics, 0 },
 	{ "GET", "/api/v1/vms", api_vm_list, 0 },
 	{ "POST", "/api/v1/vms", api_vm_create, 0 },

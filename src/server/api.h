@@ -31,6 +31,7 @@ int api_whoami(struct req *r);
 int api_openapi(struct req *r);
 int api_host(struct req *r);
 int api_metrics(struct req *r);
+int api_image_list(struct req *r);
 
 int api_vm_list(struct req *r);
 int api_vm_create(struct req *r);

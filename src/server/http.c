@@ -4,6 +4,7 @@
 #include "server/events.h"
 #include "server/auth.h"
 #include "server/metrics.h"
+#include "server/web.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -280,6 +281,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	}
 	if (x->too_big)
 		return queue_error(conn, 413, "request body larger than 65536 bytes");
+	if (web_owns(url)) {
+		/* The web console's files (public; the API they call still needs a token). */
+		idx = -1;
+		ret = web_serve(conn, method, url);
+		goto out_metrics;
+	}
 
 	r = calloc(1, sizeof(*r));
 	if (!r)

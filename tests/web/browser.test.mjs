@@ -1,0 +1,203 @@
+// The web console in headless Chromium against a real server: log in through the form,
+// the VM list updates live when the VM starts (clicked in the page), the VM page's live
+// console shows guest output that looks like HTML as text (no element made from it),
+// power off through its confirmation, logout. No CSP violation or script error on the
+// way. Chromium is driven over its DevTools protocol on a pipe (--remote-debugging-pipe:
+// JSON messages ending in NUL on fds 3 and 4), so no driver is needed. Skipped without
+// chromium, /dev/kvm or the test guest.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { Api, MemoryStorage } from '../../web/api.mjs';
+import { startDaemon, kvmReason, until, sleep } from './daemon.mjs';
+
+const CHROMIUM = ['chromium', 'chromium-browser'].find((c) => {
+  try { execFileSync('sh', ['-c', 'command -v ' + c], { stdio: 'ignore' }); return true; } catch (e) { return false; }
+});
+const skip = kvmReason || (!CHROMIUM && 'chromium is not installed (Debian package chromium)') || false;
+
+// A DevTools protocol client over Chromium's pipe.
+class Cdp {
+  constructor(proc) {
+    this.proc = proc;
+    this.next = 1;
+    this.waiting = new Map();
+    this.handlers = [];
+    let buf = '';
+    proc.stdio[4].on('data', (chunk) => {
+      buf += chunk.toString('utf8');
+      let i;
+      while ((i = buf.indexOf('\0')) >= 0) {
+        const msg = JSON.parse(buf.slice(0, i));
+        buf = buf.slice(i + 1);
+        if (msg.id && this.waiting.has(msg.id)) {
+          const { resolve, reject } = this.waiting.get(msg.id);
+          this.waiting.delete(msg.id);
+          if (msg.error)
+            reject(new Error(msg.error.message));
+          else
+            resolve(msg.result);
+        } else if (msg.method) {
+          for (const h of this.handlers)
+            h(msg);
+        }
+      }
+    });
+  }
+
+  send(method, params = {}, sessionId) {
+    const id = this.next++;
+    const msg = { id, method, params };
+    if (sessionId)
+      msg.sessionId = sessionId;
+    this.proc.stdio[3].write(JSON.stringify(msg) + '\0');
+    return new Promise((resolve, reject) => this.waiting.set(id, { resolve, reject }));
+  }
+}
+
+let d, api, chrome, cdp, session;
+
+// VSRV_WEB_SHOTS=DIR: save screenshots of the pages on the way (to look at the layout).
+async function shot(name) {
+  if (!process.env.VSRV_WEB_SHOTS)
+    return;
+  const { data } = await cdp.send('Page.captureScreenshot', { format: 'png' }, session);
+  writeFileSync(join(process.env.VSRV_WEB_SHOTS, name + '.png'), Buffer.from(data, 'base64'));
+}
+const problems = [];     // CSP violations, script errors, exceptions
+
+// Evaluate an expression in the page; its value (JSON-able).
+async function page(expr) {
+  const r = await cdp.send('Runtime.evaluate', { expression: expr, returnByValue: true, awaitPromise: true }, session);
+  if (r.exceptionDetails)
+    throw new Error('page: ' + expr + ': ' + JSON.stringify(r.exceptionDetails).slice(0, 300));
+  return r.result.value;
+}
+
+before(async () => {
+  if (skip)
+    return;
+  d = await startDaemon('vsrv-webui.');
+  api = new Api({ base: d.base, storage: new MemoryStorage() });
+  await api.login('admin', 'adminpass1');
+  await api.createVm({ name: 'web1', kernel: 'console.elf', memory_mib: 32 });
+  chrome = spawn(CHROMIUM, ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run',
+    '--disable-extensions', '--disable-dev-shm-usage', '--remote-debugging-pipe',
+    '--user-data-dir=' + join(d.tmp, 'chromium'), 'about:blank'],
+  { stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] });
+  cdp = new Cdp(chrome);
+  const { targetId } = await cdp.send('Target.createTarget', { url: 'about:blank' });
+  ({ sessionId: session } = await cdp.send('Target.attachToTarget', { targetId, flatten: true }));
+  cdp.handlers.push((m) => {
+    if (m.sessionId !== session)
+      return;
+    if (m.method === 'Runtime.exceptionThrown')
+      problems.push('exception: ' + JSON.stringify(m.params.exceptionDetails).slice(0, 300));
+    else if (m.method === 'Log.entryAdded' && m.params.entry.level === 'error' &&
+             // the wrong password's 401 and the refused create's 409 are expected
+             !(m.params.entry.source === 'network' && / (401|409) /.test(m.params.entry.text)))
+      problems.push('log: ' + m.params.entry.text);
+    else if (m.method === 'Runtime.consoleAPICalled' && m.params.type === 'error')
+      problems.push('console.error: ' + JSON.stringify(m.params.args).slice(0, 300));
+    else if (m.method === 'Page.javascriptDialogOpening')
+      cdp.send('Page.handleJavaScriptDialog', { accept: true }, session);
+  });
+  for (const dom of ['Runtime', 'Log', 'Page'])
+    await cdp.send(dom + '.enable', {}, session);
+});
+
+after(async () => {
+  if (chrome && chrome.exitCode === null) {
+    const gone = new Promise((r) => chrome.once('exit', r));
+    chrome.kill('SIGTERM');
+    await Promise.race([gone, sleep(5000)]);
+  }
+  if (d)
+    await d.stop(api);
+});
+
+test('browser: log in, live VM list, console as text, power off, log out', { skip }, async () => {
+  await cdp.send('Page.navigate', { url: d.base + '/' }, session);
+  await until(() => page("!!document.getElementById('login-user')"), 10000, 'the login form');
+  assert.equal(await page('location.pathname'), '/ui/');
+
+  await shot('1-login');
+  // A wrong password: the API's message, and still the form.
+  await page(`(() => { document.getElementById('login-user').value = 'admin';
+    document.getElementById('login-password').value = 'nope';
+    document.querySelector('form').requestSubmit(); })()`);
+  await until(() => page("!document.getElementById('error').hidden"), 5000, 'the error');
+  assert.match(await page("document.getElementById('error-text').textContent"), /wrong user name or password \(401/);
+
+  await page(`(() => { document.getElementById('login-password').value = 'adminpass1';
+    document.querySelector('form').requestSubmit(); })()`);
+  await until(() => page("!!document.querySelector('[data-key=\"web1/start\"]')"), 10000,
+    async () => 'the VM list: ' + await page('document.body.innerText'));
+  assert.equal(await page("sessionStorage.getItem('vsrv.token') !== null"), true);
+  assert.equal(await page("document.getElementById('who-name').textContent"), 'admin');
+
+  // Start from the list; the row follows the event stream.
+  await page("document.querySelector('[data-key=\"web1/start\"]').click()");
+  await until(() => page("document.querySelector('tbody tr .state').textContent === 'running'"), 15000,
+    async () => 'running in the list: ' + await page("document.querySelector('tbody').innerText"));
+  assert.equal(await page("document.querySelector('[data-key=\"web1/start\"]').disabled"), true);
+  await shot('2-list');
+  assert.equal(await page("document.querySelector('[data-key=\"web1/off\"]').disabled"), false);
+
+  // The VM page: configuration, the live console, input that looks like HTML.
+  await page("location.hash = '#/vm/web1'");
+  await until(() => page("(document.getElementById('console') || {}).textContent?.includes('console: ready')"),
+    15000, 'the console');
+  await until(() => page("!document.querySelector('.term-input').hidden"), 5000, 'the input box');
+  assert.match(await page("document.querySelector('dl.kv').innerText"), /console\.elf/);
+  const evil = '<img src=x id=evil onerror="document.title=\'pwned\'"><script>document.title="pwned"</script>';
+  await page(`(() => { document.getElementById('console-input').value = ${JSON.stringify(evil)};
+    document.querySelector('.term-input').requestSubmit(); })()`);
+  await until(() => page(`document.getElementById('console').textContent.includes(${JSON.stringify('echo: ' + evil)})`),
+    10000, async () => 'the echo: ' + await page("document.getElementById('console').textContent"));
+  assert.equal(await page("document.getElementById('console').children.length"), 0);
+  await shot('3-vm');
+  assert.equal(await page("document.getElementById('evil')"), null);
+  assert.equal(await page('document.scripts.length'), 1);
+  assert.notEqual(await page('document.title'), 'pwned');
+
+  // Power off (a confirmation dialog, accepted), followed live on this page.
+  await page("document.querySelector('[data-key=\"web1/off\"]').click()");
+  await until(() => page("document.querySelector('.toolbar .state').textContent === 'stopped'"), 15000,
+    'stopped on the VM page');
+
+  // Create a VM through the form (the kernel offered from GET /api/v1/images).
+  await page("location.hash = '#/create'");
+  await until(() => page("!!document.querySelector('#c-kernels option[value=\"console.elf\"]')"), 5000, 'the kernels');
+  await page(`(() => { document.getElementById('c-name').value = 'web2';
+    document.getElementById('c-kernel').value = 'console.elf';
+    document.getElementById('c-mem').value = '48';
+    document.querySelector('main form').requestSubmit(); })()`);
+  await until(() => page("location.hash === '#/vm/web2'"), 5000, 'the new VM page');
+  assert.equal((await api.getVm('web2')).memory_mib, 48);
+  // A refused create shows the API's message.
+  await page("location.hash = '#/create'");
+  await until(() => page("!!document.getElementById('c-name')"), 5000, 'the form');
+  await page(`(() => { document.getElementById('c-name').value = 'web2';
+    document.getElementById('c-kernel').value = 'console.elf';
+    document.querySelector('main form').requestSubmit(); })()`);
+  await until(() => page("!document.getElementById('error').hidden"), 5000, 'the error');
+  assert.match(await page("document.getElementById('error-text').textContent"), /\(409 conflict\)/);
+
+  // The other pages load.
+  for (const [hash, text] of [['#/host', 'Running VMs'], ['#/disks', 'Disks'], ['#/networks', 'Networks'],
+                              ['#/events', 'vm-created']]) {
+    await page(`location.hash = '${hash}'`);
+    await until(() => page(`document.querySelector('main').innerText.includes('${text}') &&
+      !document.querySelector('main').innerText.includes('Loading')`), 5000, hash);
+  }
+  await shot('4-events');
+
+  // Log out: the login form again, and the token is gone.
+  await page("document.getElementById('logout').click()");
+  await until(() => page("!!document.getElementById('login-user')"), 5000, 'the login form');
+  assert.equal(await page("sessionStorage.getItem('vsrv.token')"), null);
+  assert.deepEqual(problems, []);
+});

@@ -1,0 +1,85 @@
+// A vsrv daemon for the web console's node tests: `vsrv serve` on a temporary data
+// directory and a free port, the test guest copied into its images directory.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, copyFileSync, accessSync, rmSync, constants, openSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const VSRV = join(ROOT, 'build/vsrv');
+const GUEST = join(ROOT, 'build/guests/console.elf');
+
+// Why the VM tests cannot run here, or null.
+export const kvmReason = (() => {
+  try {
+    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
+    accessSync(GUEST, constants.R_OK);
+    return null;
+  } catch (e) {
+    return 'no usable /dev/kvm or build/guests/console.elf';
+  }
+})();
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Poll fn until it returns something true (its value), or throw after ms.
+export async function until(fn, ms = 10000, what = 'condition') {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v)
+      return v;
+    if (Date.now() > end)
+      throw new Error('timed out waiting for ' + (typeof what === 'function' ? what() : what));
+    await sleep(50);
+  }
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = s.address().port;
+      s.close(() => resolve(p));
+    });
+    s.on('error', reject);
+  });
+}
+
+// Start a daemon (admin:adminpass1); resolves to { base, tmp, stop() }.
+export async function startDaemon(prefix) {
+  const tmp = mkdtempSync(join(tmpdir(), prefix));
+  const data = join(tmp, 'data');
+  mkdirSync(join(data, 'images'), { recursive: true });
+  if (!kvmReason)
+    copyFileSync(GUEST, join(data, 'images', 'console.elf'));
+  const port = await freePort();
+  const base = 'http://127.0.0.1:' + port;
+  const log = openSync(join(tmp, 'daemon.log'), 'a');
+  const proc = spawn(VSRV, ['serve', '--data-dir', data, '--listen', '127.0.0.1:' + port,
+                            '--init-admin', 'admin:adminpass1'], { stdio: ['ignore', log, log] });
+  await until(async () => {
+    try { return (await fetch(base + '/api/v1/health')).ok; } catch (e) { return false; }
+  }, 10000, 'the daemon');
+  return {
+    base, tmp,
+    // Turn off the VMs still running (api: a logged-in Api), end the daemon, clean up.
+    async stop(api) {
+      if (api && api.token) {
+        try {
+          for (const vm of (await api.listVms()).vms)
+            if (vm.state !== 'stopped')
+              await api.vmAction(vm.name, 'off').catch(() => {});
+        } catch (e) { /* the daemon is gone */ }
+      }
+      if (proc.exitCode === null) {
+        const gone = new Promise((r) => proc.once('exit', r));
+        proc.kill('SIGTERM');
+        await Promise.race([gone, sleep(10000)]);
+      }
+      rmSync(tmp, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,147 @@
+// The web console's API client and reducer against a real vsrv-server started here (on a
+// temporary data directory and a free port): login, lists, a VM created, started, paused,
+// resumed and turned off with its state followed through the event stream, its live
+// console read and typed into (guest HTML stays text), delete, logout. Needs /dev/kvm and
+// build/guests/console.elf for the VM part (skipped without).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Api, ApiError, MemoryStorage } from '../../web/api.mjs';
+import { reduce, initialState } from '../../web/vmstate.mjs';
+import { vmActions } from '../../web/perms.mjs';
+import { Terminal } from '../../web/terminal.mjs';
+import { startDaemon, kvmReason, until, sleep } from './daemon.mjs';
+
+let d, base, api;
+
+before(async () => {
+  d = await startDaemon('vsrv-webjs.');
+  base = d.base;
+  api = new Api({ base, storage: new MemoryStorage() });
+});
+
+after(async () => {
+  if (d)
+    await d.stop(api);
+});
+
+test('the console page itself is served', async () => {
+  const res = await fetch(base + '/ui/app.mjs');
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type'), /^text\/javascript/);
+  assert.match(res.headers.get('content-security-policy'), /default-src 'self'/);
+  assert.match(await res.text(), /from '\.\/api\.mjs'/);
+});
+
+test('login: a wrong password is refused with the server message', async () => {
+  await assert.rejects(api.login('admin', 'wrong-password'), (e) =>
+    e instanceof ApiError && e.status === 401 && /wrong user name or password/.test(e.message));
+  assert.equal(api.token, null);
+  await assert.rejects(api.listVms(), (e) => e.status === 401);
+});
+
+test('login, whoami, lists', async () => {
+  await api.login('admin', 'adminpass1');
+  assert.match(api.token, /^[0-9a-f]{16,}$/);
+  const me = await api.whoami();
+  assert.equal(me.user, 'admin');
+  assert.ok(me.server_permissions.includes('full'));
+  assert.deepEqual((await api.listVms()).vms, []);
+  assert.ok(Array.isArray((await api.listDisks()).disks));
+  assert.ok(Array.isArray((await api.listNetworks()).networks));
+  const host = await api.host();
+  assert.ok(host.cpus >= 1 && host.memory_mib.total > 0, JSON.stringify(host));
+  const images = (await api.listImages()).images.map((i) => i.name);
+  assert.deepEqual(images, kvmReason ? [] : ['console.elf']);
+});
+
+test('bad requests show the API error', async () => {
+  await assert.rejects(api.createVm({ name: 'bad name', kernel: 'x' }),
+    (e) => e.status === 400 && e.code === 'bad_request' && e.message.length > 0);
+  await assert.rejects(api.getVm('nope'), (e) => e.status === 404 && /no VM named 'nope'/.test(e.message));
+});
+
+test('a VM through its life, followed on the event stream', { skip: kvmReason || false }, async () => {
+  let state = reduce(initialState, { type: 'loaded', vms: (await api.listVms()).vms });
+  const ctl = new AbortController();
+  const seen = [];
+  const reader = (async () => {
+    try {
+      for await (const ev of api.eventStream({ signal: ctl.signal })) {
+        seen.push(ev.type);
+        state = reduce(state, { type: 'event', event: ev });
+        // What the page does with stale VMs: fetch them.
+        for (const n of state.stale)
+          state = reduce(state, { type: 'vm', vm: await api.getVm(n) });
+      }
+    } catch (e) {
+      if (!ctl.signal.aborted)
+        throw e;
+    }
+  })();
+  const stateOf = (name, want) => until(() => state.vms[name] && state.vms[name].state === want,
+    15000, `${name} ${want} (events: ${seen.join(' ')})`);
+  try {
+    await sleep(200);       // the stream is connected (it starts from the newest event)
+    const vm = await api.createVm({ name: 'webjs', kernel: 'console.elf', memory_mib: 32 });
+    assert.equal(vm.state, 'stopped');
+    await stateOf('webjs', 'stopped');
+    await until(() => state.vms.webjs.permissions, 5000, 'the details');
+    assert.deepEqual(vmActions(state.vms.webjs).filter((a) => a.enabled).map((a) => a.id), ['start', 'delete']);
+
+    await api.vmAction('webjs', 'start');
+    await stateOf('webjs', 'running');
+    assert.deepEqual(vmActions(state.vms.webjs).filter((a) => a.enabled).map((a) => a.id),
+      ['shutdown', 'off', 'reset', 'pause']);
+    await assert.rejects(api.vmAction('webjs', 'start'), (e) => e.status === 409 && e.code === 'conflict');
+    await until(async () => (await api.console('webjs')).includes('console: ready'), 15000, 'the guest');
+
+    // The live console, and guest output that looks like HTML.
+    const term = new Terminal();
+    const cctl = new AbortController();
+    const follower = (async () => {
+      try {
+        for await (const t of api.consoleFollow('webjs', { signal: cctl.signal }))
+          term.write(t);
+      } catch (e) {
+        if (!cctl.signal.aborted)
+          throw e;
+      }
+    })();
+    await sleep(300);
+    const evil = '<script>alert(1)</script><img src=x onerror=alert(2)>';
+    await api.consoleInput('webjs', evil + '\r');
+    await until(() => term.text().includes('echo: ' + evil), 10000, 'the echo (got ' + JSON.stringify(term.text()) + ')');
+    cctl.abort();
+    await follower;
+    const log = new Terminal();
+    log.write(await api.console('webjs'));
+    assert.ok(log.text().includes('echo: ' + evil), log.text());
+
+    await api.vmAction('webjs', 'pause');
+    await stateOf('webjs', 'paused');
+    await api.vmAction('webjs', 'resume');
+    await stateOf('webjs', 'running');
+    await api.vmAction('webjs', 'off');
+    await stateOf('webjs', 'stopped');
+    for (const t of ['vm-created', 'vm-started', 'vm-paused', 'vm-resumed', 'vm-stopping', 'vm-stopped'])
+      assert.ok(seen.includes(t), t + ' in ' + seen.join(' '));
+
+    await api.deleteVm('webjs');
+    await until(() => !state.vms.webjs, 5000, 'the delete event');
+  } finally {
+    ctl.abort();
+    await reader;
+  }
+});
+
+test('logout ends the session; the next call is 401 and the page is told', async () => {
+  let told = 0;
+  api.onUnauthorized = () => told++;
+  const token = api.token;
+  await api.logout();
+  assert.equal(api.token, null);
+  api.storage.setItem('vsrv.token', token);       // an old token is no longer good
+  await assert.rejects(api.whoami(), (e) => e.status === 401);
+  assert.equal(told, 1);
+  assert.equal(api.token, null);
+});

@@ -1,0 +1,186 @@
+// The web console's logic without a server or a DOM: the SSE parser, the VM list reducer,
+// the permission-to-button mapping, the console's terminal text, form validation, and a
+// check that no console code ever parses data as HTML.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { SseParser } from '../../web/sse.mjs';
+import { reduce, initialState, vmList } from '../../web/vmstate.mjs';
+import { vmActions, consoleAccess, canCreate, has } from '../../web/perms.mjs';
+import { Terminal, stripAnsi, liveAfterLog } from '../../web/terminal.mjs';
+import { vmSpec, fmtBytes, fmtSeconds } from '../../web/format.mjs';
+import { Api, ApiError, MemoryStorage, seg } from '../../web/api.mjs';
+
+const WEB = new URL('../../web/', import.meta.url);
+
+test('sse: events split across chunks at every byte', () => {
+  const text = ': keep-alive\n\nid: 7\nevent: vm-started\ndata: {"id":7,"type":"vm-started",' +
+    '"object":"a"}\n\nid: 8\r\nevent: x\r\ndata: one\r\ndata: two\r\n\r\n';
+  for (let cut = 0; cut <= text.length; cut++) {
+    const p = new SseParser();
+    const evs = [...p.push(text.slice(0, cut)), ...p.push(text.slice(cut))];
+    assert.equal(evs.length, 2, 'cut at ' + cut);
+    assert.deepEqual(evs[0], { id: '7', type: 'vm-started', data: { id: 7, type: 'vm-started', object: 'a' } });
+    assert.deepEqual(evs[1], { id: '8', type: 'x', data: 'one\ntwo' });
+  }
+});
+
+test('sse: comments only and an unfinished event give nothing', () => {
+  const p = new SseParser();
+  assert.deepEqual(p.push(': keep-alive\n\n: again\n\nid: 3\ndata: {"a"'), []);
+  assert.deepEqual(p.push(':1}\n\n'), [{ id: '3', type: 'message', data: { a: 1 } }]);
+});
+
+const ev = (id, type, object, data) => ({ id: String(id), type,
+  data: { id, type, object_type: 'vm', object, data } });
+
+test('vmstate: a list, then events change states, add and remove VMs', () => {
+  let s = reduce(initialState, { type: 'loaded', vms: [
+    { name: 'b', state: 'stopped', cpus: 1, memory_mib: 32 },
+    { name: 'a', state: 'running', cpus: 2, memory_mib: 64 }] });
+  assert.deepEqual(vmList(s).map((v) => v.name), ['a', 'b']);
+  assert.deepEqual([...s.stale].sort(), ['a', 'b']);    // their details are fetched next
+  s = reduce(s, { type: 'vm', vm: { name: 'a', state: 'running', permissions: ['full'], cpu_seconds: 1 } });
+  s = reduce(s, { type: 'vm', vm: { name: 'b', state: 'stopped', permissions: ['view'] } });
+  assert.deepEqual(s.stale, []);
+  s = reduce(s, { type: 'event', event: ev(10, 'vm-started', 'b') });
+  assert.equal(s.vms.b.state, 'running');
+  assert.equal(s.vms.b.cpus, 1);                        // kept from the list
+  assert.equal(s.lastEvent, 10);
+  s = reduce(s, { type: 'event', event: ev(11, 'vm-paused', 'b') });
+  assert.equal(s.vms.b.state, 'paused');
+  s = reduce(s, { type: 'event', event: ev(12, 'vm-resumed', 'b') });
+  assert.equal(s.vms.b.state, 'running');
+  s = reduce(s, { type: 'event', event: ev(13, 'vm-stopping', 'a') });
+  assert.equal(s.vms.a.state, 'stopping');
+  s = reduce(s, { type: 'event', event: ev(14, 'vm-crashed', 'a', { exit: 'signal 9' }) });
+  assert.equal(s.vms.a.state, 'crashed');
+  assert.equal(s.vms.a.last_exit, 'signal 9');
+  s = reduce(s, { type: 'event', event: ev(15, 'vm-created', 'c') });
+  assert.equal(s.vms.c.state, 'stopped');
+  assert.ok(s.stale.includes('c'));
+  s = reduce(s, { type: 'event', event: ev(16, 'vm-deleted', 'a') });
+  assert.equal(s.vms.a, undefined);
+  assert.ok(!s.stale.includes('a'));
+  // Other objects' events only move lastEvent.
+  const before = s;
+  s = reduce(s, { type: 'event', event: { id: '17', type: 'login', data: { id: 17, type: 'login', object_type: 'user', object: 'b' } } });
+  assert.equal(s.vms, before.vms);
+  assert.equal(s.lastEvent, 17);
+  // The reducer never changes the state it was given.
+  assert.equal(initialState.lastEvent, null);
+  assert.deepEqual(Object.keys(initialState.vms), []);
+});
+
+test('vmstate: an event for an unknown VM asks for it; garbage is ignored', () => {
+  let s = reduce(initialState, { type: 'event', event: ev(3, 'vm-started', 'x') });
+  assert.deepEqual(s.stale, ['x']);
+  assert.equal(s.vms.x, undefined);
+  for (const bad of [null, {}, { data: 'text' }, { data: { object_type: 'vm', object: 5 } }])
+    s = reduce(s, { type: 'event', event: bad });
+  assert.deepEqual(s.stale, ['x']);
+});
+
+test('perms: buttons follow permissions and state', () => {
+  const ids = (vm, sp) => vmActions(vm, sp).map((a) => a.id + (a.enabled ? '+' : '-'));
+  assert.deepEqual(ids({ name: 'v', state: 'stopped', permissions: ['view'] }), []);
+  assert.deepEqual(ids({ name: 'v', state: 'stopped', permissions: ['view', 'control'] }),
+    ['start+', 'shutdown-', 'off-', 'reset-', 'pause-', 'resume-']);
+  assert.deepEqual(ids({ name: 'v', state: 'running', permissions: ['full'] }),
+    ['start-', 'shutdown+', 'off+', 'reset+', 'pause+', 'resume-', 'delete-']);
+  assert.deepEqual(ids({ name: 'v', state: 'paused', permissions: ['view', 'remove'] }), ['delete-']);
+  assert.deepEqual(ids({ name: 'v', state: 'crashed', permissions: ['view'] }, ['control', 'remove']),
+    ['start+', 'shutdown-', 'off-', 'reset-', 'pause-', 'resume-', 'delete+']);
+  assert.deepEqual(ids({ name: 'v', state: 'paused' }, ['full']),
+    ['start-', 'shutdown-', 'off+', 'reset+', 'pause-', 'resume+', 'delete-']);
+  const del = vmActions({ name: 'web1', state: 'stopped', permissions: ['full'] }).find((a) => a.id === 'delete');
+  assert.match(del.confirm, /Delete web1\?/);
+  assert.deepEqual(consoleAccess({ permissions: ['view'] }), { read: true, live: false });
+  assert.deepEqual(consoleAccess({ permissions: ['view'] }, ['control']), { read: true, live: true });
+  assert.equal(canCreate(['view']), false);
+  assert.equal(canCreate(['full']), true);
+  assert.equal(has(undefined, 'view'), false);
+});
+
+test('terminal: escapes stripped, also when split; \\r and \\b overwrite', () => {
+  const raw = '\x1b[1;32mgreen\x1b[0m plain\x1b]0;title\x07 \x1b(Bx\r\nnext\x1bc\n';
+  for (let cut = 0; cut <= raw.length; cut++) {
+    const t = new Terminal();
+    t.write(raw.slice(0, cut));
+    t.write(raw.slice(cut));
+    assert.equal(t.text(), 'green plain x\nnext\n', 'cut at ' + cut);
+  }
+  assert.equal(stripAnsi('abc\rX\n'), 'Xbc\n');
+  assert.equal(stripAnsi('abc\b\bZ\n'), 'aZc\n');
+  assert.equal(stripAnsi('a\tb\x00\x07\x7f\x9bc'), 'a       bc');
+  const t = new Terminal(3);
+  t.write('1\n2\n3\n4\n5');
+  assert.equal(t.text(), '2\n3\n4\n5');
+});
+
+test('terminal: the live stream joins the log without repeating it', () => {
+  assert.equal(liveAfterLog('boot\nready\n', 'ready\necho: x\n'), 'echo: x\n');
+  assert.equal(liveAfterLog('boot\nready\n', ''), '');
+  assert.equal(liveAfterLog('', 'abc'), 'abc');
+  assert.equal(liveAfterLog('abc', 'abc'), '');
+  assert.equal(liveAfterLog('abc', 'xyz'), 'xyz');
+  assert.equal(liveAfterLog('aaa', 'aab'), 'b');
+});
+
+test('terminal: guest HTML stays text', () => {
+  const evil = '<script>alert(1)</script><img src=x onerror=alert(2)>&amp;\x1b[31m<b>';
+  assert.equal(stripAnsi(evil), '<script>alert(1)</script><img src=x onerror=alert(2)>&amp;<b>');
+});
+
+test('no console code parses data as HTML', () => {
+  const files = readdirSync(WEB).filter((f) => f.endsWith('.mjs') || f.endsWith('.html'));
+  assert.ok(files.includes('app.mjs') && files.includes('dom.mjs'));
+  for (const f of files) {
+    const src = readFileSync(new URL(f, WEB), 'utf8');
+    for (const bad of ['innerHTML', 'outerHTML', 'insertAdjacentHTML', 'document.write', 'eval(',
+                       'new Function', 'DOMParser', 'createContextualFragment', 'srcdoc'])
+      assert.ok(!src.includes(bad), `${f} uses ${bad}`);
+    if (f.endsWith('.html'))
+      assert.ok(!/<script(?![^>]*\bsrc=)/.test(src) && !/\son[a-z]+=/.test(src) && !/style=/.test(src),
+        `${f} has inline script or style`);
+  }
+});
+
+test('format: the create form becomes a valid VMInput', () => {
+  assert.deepEqual(vmSpec({ name: ' web1 ', kernel: 'hello.elf', cpus: '2', memory_mib: '64',
+    description: '', disks: ['d1'], nics: ['n1'], autostart: true }),
+  { name: 'web1', kernel: 'hello.elf', cpus: 2, memory_mib: 64, autostart: true,
+    disks: [{ disk: 'd1' }], nics: [{ network: 'n1' }] });
+  for (const bad of [{ name: '', kernel: 'k' }, { name: '../x', kernel: 'k' }, { name: 'a', kernel: '' },
+                     { name: 'a', kernel: 'k', cpus: '0' }, { name: 'a', kernel: 'k', cpus: '1.5' },
+                     { name: 'a', kernel: 'k', memory_mib: '8' }, { name: 'x'.repeat(64), kernel: 'k' }])
+    assert.throws(() => vmSpec(bad), Error, JSON.stringify(bad));
+  assert.equal(fmtBytes(1536), '1.5 KiB');
+  assert.equal(fmtSeconds(3725), '1h 2m 5s');
+});
+
+test('api: errors carry the server message; 401 forgets the token', async () => {
+  const calls = [];
+  let unauthorized = 0;
+  const reply = (status, body) => new Response(JSON.stringify(body), { status,
+    headers: { 'Content-Type': 'application/json' } });
+  const fake = async (url, init) => {
+    calls.push([url, init]);
+    if (url.endsWith('/login'))
+      return reply(200, { token: 'T0K', expires: 1, expires_in: 1 });
+    if (url.includes('/vms/a%2Fb'))
+      return reply(409, { error: { code: 'conflict', message: 'a/b: cannot start' } });
+    return reply(401, { error: { code: 'unauthorized', message: 'authentication required' } });
+  };
+  const api = new Api({ fetch: fake, storage: new MemoryStorage(), onUnauthorized: () => unauthorized++ });
+  await api.login('u', 'p');
+  assert.equal(api.token, 'T0K');
+  assert.equal(JSON.parse(calls[0][1].body).user, 'u');
+  await assert.rejects(api.vmAction('a/b', 'start'), (e) => e instanceof ApiError && e.status === 409 &&
+    e.code === 'conflict' && e.message === 'a/b: cannot start');
+  assert.equal(calls[1][1].headers.Authorization, 'Bearer T0K');
+  assert.equal(seg('a/b'), 'a%2Fb');
+  await assert.rejects(api.listVms(), (e) => e.status === 401);
+  assert.equal(unauthorized, 1);
+  assert.equal(api.token, null);
+});

@@ -1,0 +1,184 @@
+// The REST API client of the web console (docs/api.yaml). No DOM: node's tests import it.
+// The bearer token lives in the given storage (sessionStorage in the browser) and goes in
+// an Authorization header on every call, streams included: the server takes no token in
+// a URL or a cookie, so EventSource (which cannot send headers) is not used; streams are
+// read with fetch() and a ReadableStream reader instead.
+import { SseParser } from './sse.mjs';
+
+const TOKEN_KEY = 'vsrv.token';
+const USER_KEY = 'vsrv.user';
+
+// An error answer of the API: status, its code ("conflict", ...) and its message.
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+  }
+}
+
+// A path segment: names are checked by the server, but are escaped here all the same.
+export function seg(s) {
+  return encodeURIComponent(String(s));
+}
+
+// A memory-only storage for tests and for browsers that refuse sessionStorage.
+export class MemoryStorage {
+  constructor() { this.m = new Map(); }
+  getItem(k) { return this.m.has(k) ? this.m.get(k) : null; }
+  setItem(k, v) { this.m.set(k, String(v)); }
+  removeItem(k) { this.m.delete(k); }
+}
+
+async function errorOf(res) {
+  let code = 'http_' + res.status, message = res.statusText || ('HTTP ' + res.status);
+  try {
+    const js = await res.json();
+    if (js && js.error) {
+      code = js.error.code || code;
+      message = js.error.message || message;
+    }
+  } catch (e) { /* not JSON: keep the status line */ }
+  return new ApiError(res.status, code, message);
+}
+
+export class Api {
+  // base: the server's origin ('' in the browser); fetch: the fetch function;
+  // storage: where the token is kept; onUnauthorized(): called on any 401 after login.
+  constructor({ base = '', fetch = globalThis.fetch, storage = new MemoryStorage(),
+                onUnauthorized = null } = {}) {
+    this.base = base;
+    this.fetch = (url, init) => fetch(url, init);   // a browser's fetch wants no `this`
+    this.storage = storage;
+    this.onUnauthorized = onUnauthorized;
+  }
+
+  get token() { return this.storage.getItem(TOKEN_KEY); }
+  get user() { return this.storage.getItem(USER_KEY); }
+
+  forget() {
+    this.storage.removeItem(TOKEN_KEY);
+    this.storage.removeItem(USER_KEY);
+  }
+
+  headers(extra = {}) {
+    const h = { ...extra };
+    const t = this.token;
+    if (t)
+      h.Authorization = 'Bearer ' + t;
+    return h;
+  }
+
+  async raw(method, path, { body, signal, accept } = {}) {
+    const h = this.headers(accept ? { Accept: accept } : {});
+    const init = { method, headers: h, signal, cache: 'no-store' };
+    if (body !== undefined) {
+      h['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    const res = await this.fetch(this.base + path, init);
+    if (!res.ok) {
+      const err = await errorOf(res);
+      if (res.status === 401 && this.token) {
+        this.forget();
+        if (this.onUnauthorized)
+          this.onUnauthorized(err);
+      }
+      throw err;
+    }
+    return res;
+  }
+
+  // A call with a JSON answer (null for 204, text for text/plain).
+  async request(method, path, body, opts = {}) {
+    const res = await this.raw(method, path, { ...opts, body });
+    if (res.status === 204)
+      return null;
+    const type = res.headers.get('Content-Type') || '';
+    if (type.startsWith('application/json'))
+      return res.json();
+    return res.text();
+  }
+
+  async login(user, password) {
+    const js = await this.request('POST', '/api/v1/login', { user, password });
+    this.storage.setItem(TOKEN_KEY, js.token);
+    this.storage.setItem(USER_KEY, user);
+    return js;
+  }
+
+  async logout() {
+    try {
+      if (this.token)
+        await this.request('POST', '/api/v1/logout');
+    } finally {
+      this.forget();
+    }
+  }
+
+  whoami() { return this.request('GET', '/api/v1/whoami'); }
+  host() { return this.request('GET', '/api/v1/host'); }
+  listVms() { return this.request('GET', '/api/v1/vms'); }
+  getVm(name) { return this.request('GET', '/api/v1/vms/' + seg(name)); }
+  vmStatus(name) { return this.request('GET', '/api/v1/vms/' + seg(name) + '/status'); }
+  createVm(spec) { return this.request('POST', '/api/v1/vms', spec); }
+  deleteVm(name) { return this.request('DELETE', '/api/v1/vms/' + seg(name)); }
+  vmAction(name, action) {
+    return this.request('POST', '/api/v1/vms/' + seg(name) + '/' + seg(action));
+  }
+  listDisks() { return this.request('GET', '/api/v1/disks'); }
+  listNetworks() { return this.request('GET', '/api/v1/networks'); }
+  listImages() { return this.request('GET', '/api/v1/images'); }
+  events(limit = 50) { return this.request('GET', '/api/v1/events?limit=' + limit); }
+
+  // The console log's last bytes, as text.
+  async console(name, bytes = 16384) {
+    const res = await this.raw('GET', '/api/v1/vms/' + seg(name) + '/console?bytes=' + bytes);
+    return res.text();
+  }
+
+  consoleInput(name, input) {
+    return this.request('POST', '/api/v1/vms/' + seg(name) + '/console', { input });
+  }
+
+  // The bytes of a streaming answer, as they come (an async iterator of Uint8Array).
+  // onOpen() is called once the server answered (the stream is connected).
+  async *stream(path, { signal, accept, onOpen } = {}) {
+    const res = await this.raw('GET', path, { signal, accept });
+    if (onOpen)
+      onOpen();
+    const reader = res.body.getReader();
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done)
+          return;
+        yield value;
+      }
+    } finally {
+      reader.cancel().catch(() => {});
+    }
+  }
+
+  // The live console (control permission): text chunks until the VM ends or signal aborts.
+  async *consoleFollow(name, { signal, onOpen } = {}) {
+    const dec = new TextDecoder('utf-8');
+    for await (const chunk of this.stream('/api/v1/vms/' + seg(name) + '/console?follow=1',
+                                          { signal, onOpen }))
+      yield dec.decode(chunk, { stream: true });
+  }
+
+  // The event stream (SSE over fetch): parsed events { id, type, data } from after
+  // `since` (an event id; null: from now on) until signal aborts or the stream ends.
+  async *eventStream({ signal, since = null } = {}) {
+    const dec = new TextDecoder('utf-8');
+    const p = new SseParser();
+    let path = '/api/v1/events?follow=1';
+    if (since !== null && since !== undefined)
+      path += '&since=' + Number(since);
+    for await (const chunk of this.stream(path, { signal, accept: 'text/event-stream' }))
+      for (const ev of p.push(dec.decode(chunk, { stream: true })))
+        yield ev;
+  }
+}

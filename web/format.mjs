@@ -1,0 +1,65 @@
+// Number and time formatting for the console's tables. No DOM.
+
+export function fmtBytes(n) {
+  if (n === null || n === undefined || !Number.isFinite(Number(n)))
+    return '–';
+  n = Number(n);
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (Math.abs(n) >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return (i === 0 ? String(n) : n.toFixed(n < 10 ? 1 : 0)) + ' ' + units[i];
+}
+
+export function fmtMib(m) {
+  return m === null || m === undefined ? '–' : fmtBytes(Number(m) * 1048576);
+}
+
+export function fmtSeconds(s) {
+  if (s === null || s === undefined || !Number.isFinite(Number(s)))
+    return '–';
+  s = Number(s);
+  if (s < 60)
+    return s.toFixed(s < 10 ? 2 : 1) + ' s';
+  const d = Math.floor(s / 86400), h = Math.floor(s / 3600) % 24, m = Math.floor(s / 60) % 60;
+  return (d ? d + 'd ' : '') + (d || h ? h + 'h ' : '') + m + 'm ' + Math.floor(s % 60) + 's';
+}
+
+export function fmtTime(unix) {
+  if (!unix)
+    return '–';
+  return new Date(Number(unix) * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+}
+
+// A create-VM form's fields -> the body of POST /api/v1/vms (docs/api.yaml VMInput).
+// f: { name, description, cpus, memory_mib, kernel, cmdline, autostart, disks: [names],
+// nics: [network names] } as strings/booleans from the form. Throws Error on bad input.
+export function vmSpec(f) {
+  const name = String(f.name || '').trim();
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(name))
+    throw new Error('A name is 1 to 63 letters, digits, ".", "_" or "-", starting with a letter or digit.');
+  const kernel = String(f.kernel || '').trim();
+  if (!kernel)
+    throw new Error('Choose a kernel.');
+  const spec = { name, kernel };
+  const cpus = Number(f.cpus || 1), mem = Number(f.memory_mib || 128);
+  if (!Number.isInteger(cpus) || cpus < 1 || cpus > 64)
+    throw new Error('vCPUs: 1 to 64.');
+  if (!Number.isInteger(mem) || mem < 16 || mem > 1048576)
+    throw new Error('Memory: 16 to 1048576 MiB.');
+  spec.cpus = cpus;
+  spec.memory_mib = mem;
+  if (f.description && String(f.description).trim())
+    spec.description = String(f.description).trim();
+  if (f.cmdline && String(f.cmdline).trim())
+    spec.cmdline = String(f.cmdline).trim();
+  if (f.autostart)
+    spec.autostart = true;
+  if (f.disks && f.disks.length)
+    spec.disks = f.disks.map((d) => ({ disk: d }));
+  if (f.nics && f.nics.length)
+    spec.nics = f.nics.map((n) => ({ network: n }));
+  return spec;
+}
