@@ -169,7 +169,7 @@ static int read_frame_hdr(int fd, struct frame_hdr *h)
 
 	if (ret)
 		return ret;
-	if (CRC_BAD(h->hdr_crc, crc(0, h, offsetof(struct frame_hdr, hdr_crc))))
+	if (CRC_BAD(h->hdr_crc, crc(0, h, offsetof(struct frame_hdr, hdr_crc))) || h->reserved)
 		return -EPROTO;
 	return 0;
 }
