@@ -18,6 +18,7 @@
 #include "util/log.h"
 #include "util/size.h"
 #include "vmm/control.h"
+#include "vmm/migrate.h"
 #include "vmm/savestate.h"
 #include "vmm/vm.h"
 
@@ -28,6 +29,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: vsrv run --kernel FILE [options]\n"
 		"       vsrv run --restore FILE [options the saved VM was started with]\n"
+		"       vsrv run --incoming URI [options the migrating VM was started with]\n"
 		"  --kernel FILE        multiboot ELF, Linux bzImage or ELF64 vmlinux\n"
 		"  --initrd FILE        initial ramdisk (a module for multiboot kernels)\n"
 		"  --cmdline STR        kernel command line\n"
@@ -41,11 +43,14 @@ static void usage(FILE *f)
 		"                       [,transport=mmio|pci][,queues=N (tap, bridge)]\n"
 		"  --device SPEC        rng, or console,socket=PATH (repeatable; see README)\n"
 		"  --control PATH       a control socket (JSON lines: status, pause, resume, save,\n"
-		"                       stats, power-button, quit; see README)\n"
+		"                       migrate, stats, power-button, quit; see README)\n"
 		"  --restore FILE       resume a VM saved by the control socket's save command;\n"
 		"                       give the same --memory, --cpus, --disk, --net and --device\n"
 		"                       options (in the same order) as the saved VM; --kernel is\n"
 		"                       then optional (booted when the guest resets)\n"
+		"  --incoming URI       receive a VM migrating live from another vsrv run (the\n"
+		"                       control socket's migrate command): unix:PATH or\n"
+		"                       tcp:HOST:PORT to listen on; same options as --restore\n"
 		"On the terminal, Ctrl-A x quits.\n", VM_MAX_VCPUS);
 }
 
@@ -122,7 +127,8 @@ static int push(const char ***arr, unsigned *n, const char *s)
 }
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
-       OPT_NO_REBOOT, OPT_DISK, OPT_NET, OPT_DEVICE, OPT_CONTROL, OPT_RESTORE, OPT_HELP };
+       OPT_NO_REBOOT, OPT_DISK, OPT_NET, OPT_DEVICE, OPT_CONTROL, OPT_RESTORE, OPT_INCOMING,
+       OPT_HELP };
 
 static const struct option options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -137,6 +143,7 @@ static const struct option options[] = {
 	{ "device", required_argument, NULL, OPT_DEVICE },
 	{ "control", required_argument, NULL, OPT_CONTROL },
 	{ "restore", required_argument, NULL, OPT_RESTORE },
+	{ "incoming", required_argument, NULL, OPT_INCOMING },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -162,6 +169,7 @@ static int parse_args(int argc, char **argv, struct vm_config *c)
 		case OPT_DEVICE:    ret = push(&c->devices, &c->nr_devices, optarg); break;
 		case OPT_CONTROL:   c->control = optarg; break;
 		case OPT_RESTORE:   c->restore = optarg; break;
+		case OPT_INCOMING:  c->incoming = optarg; break;
 		case OPT_HELP:      return 1;
 		case ':':
 			vsrv_log("option %s needs a value", argv[optind - 1]);
@@ -177,7 +185,11 @@ static int parse_args(int argc, char **argv, struct vm_config *c)
 		vsrv_log("unexpected argument '%s' (see vsrv run --help)", argv[optind]);
 		return -EINVAL;
 	}
-	if (!c->kernel && !c->restore) {
+	if (c->restore && c->incoming) {
+		vsrv_log("--restore and --incoming exclude each other");
+		return -EINVAL;
+	}
+	if (!c->kernel && !c->restore && !c->incoming) {
 		vsrv_log("--kernel FILE is required (or --restore FILE; see vsrv run --help)");
 		return -EINVAL;
 	}
@@ -208,6 +220,7 @@ int cmd_run(int argc, char **argv)
 	struct sigwatch sig = { -1, 0, NULL };
 	struct control *ctl = NULL;
 	struct vm_restore *rst = NULL;
+	int in_fd = -1;
 	sigset_t set, old;
 	struct vm *vm = NULL;
 	int ret, code;
@@ -237,6 +250,10 @@ int cmd_run(int argc, char **argv)
 		code = 1;
 		goto out_sig;
 	}
+	if (cfg.incoming && migrate_listen(cfg.incoming, &in_fd) < 0) {
+		code = 1;
+		goto out_sig;
+	}
 	if (cfg.control && control_open(cfg.control, &ctl) < 0) {
 		code = 1;
 		goto out_sig;
@@ -259,6 +276,17 @@ int cmd_run(int argc, char **argv)
 				break;
 			}
 		}
+		if (in_fd >= 0) {
+			ret = migrate_incoming(in_fd, sig.fd, vm, cfg.incoming, &sig.signo);
+			close(in_fd);
+			in_fd = -1;
+			if (ret < 0) {
+				vm_destroy_detached(vm);
+				vm = NULL;
+				code = sig.signo ? 128 + sig.signo : 1;
+				break;
+			}
+		}
 		sig.vm = vm;
 		if (sig.fd >= 0)
 			evloop_add(vm->loop, sig.fd, EPOLLIN, on_signal, &sig);
@@ -277,13 +305,16 @@ int cmd_run(int argc, char **argv)
 			code = 128 + sig.signo;
 			break;
 		}
-		if (code == VM_STOP_RESET && !cfg.no_reboot && cfg.restore && !cfg.kernel) {
-			vsrv_log("the restored guest reset itself; no --kernel to boot: the VM ends");
+		if (code == VM_STOP_RESET && !cfg.no_reboot && (cfg.restore || cfg.incoming) &&
+		    !cfg.kernel) {
+			vsrv_log("the %s guest reset itself; no --kernel to boot: the VM ends",
+				 cfg.restore ? "restored" : "migrated");
 			code = 0;
 			break;
 		}
 		if (code == VM_STOP_RESET && !cfg.no_reboot) {
 			cfg.restore = NULL; /* a reset boots the kernel */
+			cfg.incoming = NULL;
 			continue; /* a guest reset: start it again from scratch */
 		}
 		if (code == VM_STOP_RESET)
@@ -295,6 +326,8 @@ int cmd_run(int argc, char **argv)
 	control_close(ctl);
 out_sig:
 	vm_restore_close(rst);
+	if (in_fd >= 0)
+		close(in_fd);
 	if (sig.fd >= 0)
 		close(sig.fd);
 	sigprocmask(SIG_SETMASK, &old, NULL);

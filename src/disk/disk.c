@@ -206,6 +206,7 @@ int disk_open(const char *path, const char *format, unsigned flags, struct disk 
 		return -ENOMEM;
 	d->path = strdup(path);
 	d->readonly = flags & DISK_RDONLY;
+	d->flags = flags;
 	d->direct_fd = -1;
 	if (!d->path) {
 		free(d);
@@ -228,4 +229,20 @@ void disk_close(struct disk *d)
 	d->ops->close(d);
 	free(d->path);
 	free(d);
+}
+
+int disk_reopen(struct disk *d)
+{
+	struct disk *n, tmp;
+	int ret;
+
+	ret = disk_open(d->path, d->format, d->flags, &n);
+	if (ret)
+		return ret;
+	/* swap the handles: d keeps its address (devices hold it), n takes the old one */
+	tmp = *d;
+	*d = *n;
+	*n = tmp;
+	disk_close(n);
+	return 0;
 }

@@ -36,6 +36,7 @@ struct disk {
 	const char *format;  /* "raw" or "vhd" (static string) */
 	uint64_t size;       /* virtual size in bytes, a multiple of 512 */
 	bool readonly;
+	unsigned flags;      /* the DISK_* flags it was opened with (for disk_reopen) */
 	/* When direct_fd >= 0, sector n lives at byte direct_offset + n * 512 of direct_fd
 	 * (raw images, fixed VHDs): a device may do its own asynchronous I/O there (io_uring),
 	 * bounded by size, and must still call ops->flush for durability. */
@@ -53,6 +54,13 @@ int disk_open(const char *path, const char *format, unsigned flags, struct disk 
 
 /* Close the image and free d. NULL is allowed. Does not flush: call flush first. */
 void disk_close(struct disk *d);
+
+/* Open d's image again (same path, format and flags) and put the new handle in place of
+ * the old one in *d, which is then closed: the format's cached metadata (a VHD's BAT and
+ * footer) is read afresh. For a migration destination, whose disks another process wrote
+ * (and flushed) since they were opened; nothing may use d during the call. The old handle
+ * had written nothing, so closing it writes nothing. Returns 0, or -errno (d unchanged). */
+int disk_reopen(struct disk *d);
 
 static inline int disk_readv(struct disk *d, uint64_t sector, const struct iovec *iov, int n)
 {

@@ -20,6 +20,7 @@
 #include "devices/acpi_pm.h"
 #include "devices/virtio/devstate.h"
 #include "util/log.h"
+#include "vmm/migrate.h"
 #include "vmm/savestate.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
@@ -44,6 +45,10 @@ struct control {
 	bool ending;            /* a save or quit ended the VM: commands that act are refused */
 	double started;         /* when the first VM was attached (monotonic seconds) */
 	unsigned boots;         /* VMs attached: 1 + guest resets */
+	struct migration *mig;  /* a migration in progress: only status and stats are served */
+	struct ctl_client *mig_client; /* who asked for it (NULL once gone) */
+	json_t *mig_id;         /* its "id" (owned) */
+	char mig_to[256];       /* where to, for the log */
 	struct ctl_client cl[CTL_MAX_CLIENTS];
 };
 
@@ -57,6 +62,8 @@ static double mono(void)
 
 static void client_close(struct control *c, struct ctl_client *k)
 {
+	if (c->mig_client == k)
+		c->mig_client = NULL;
 	if (c->vm)
 		evloop_del(c->vm->loop, k->fd);
 	close(k->fd);
@@ -277,6 +284,68 @@ static json_t *do_save(struct control *c, json_t *msg)
 			 "seconds", res.seconds);
 }
 
+/* The migration's end, on the loop thread: answer, then end the VM or let it go on. */
+static void migrate_done(void *opaque, const struct migrate_result *res)
+{
+	struct control *c = opaque;
+	json_t *r;
+
+	if (res->ret == 0) {
+		vsrv_log("migrated the VM to %s (%.1f MiB in %u rounds, %.0f ms, downtime %.1f ms); "
+			 "the VM ends here", c->mig_to, res->bytes / 1048576.0, res->rounds,
+			 res->total_ms, res->downtime_ms);
+		r = json_pack("{s:b,s:s,s:f,s:f,s:I,s:I,s:i}", "ok", 1, "state", "migrated",
+			      "total_ms", res->total_ms, "downtime_ms", res->downtime_ms,
+			      "bytes", (json_int_t)res->bytes, "pages", (json_int_t)res->pages,
+			      "rounds", (int)res->rounds);
+		c->ending = true;
+		vm_request_stop(c->vm, 0);
+	} else {
+		vsrv_log("migrate: %s; the VM goes on here", res->error);
+		r = error(res->error);
+	}
+	migrate_free(c->mig);
+	c->mig = NULL;
+	if (c->mig_client)
+		reply(c, c->mig_client, r, c->mig_id);
+	else
+		json_decref(r);
+	json_decref(c->mig_id);
+	c->mig_id = NULL;
+	c->mig_client = NULL;
+}
+
+/* {"cmd":"migrate","to":URI[,"timeout":S][,"max_rounds":N][,"max_downtime_ms":MS]}: start
+ * the migration thread; the answer comes when it ends (migrate_done). NULL when started. */
+static json_t *do_migrate(struct control *c, struct ctl_client *k, json_t *msg, json_t *id)
+{
+	struct migrate_opts o = { .paused = c->paused };
+	json_int_t timeout = 0, rounds = 0, down = 0;
+	int ret;
+
+	if (json_unpack(msg, "{s:s,s?I,s?I,s?I}", "to", &o.to, "timeout", &timeout,
+			"max_rounds", &rounds, "max_downtime_ms", &down) || !o.to[0] ||
+	    timeout < 0 || timeout > 86400 || rounds < 0 || rounds > 1000 || down < 0 ||
+	    down > 600000)
+		return error("migrate needs \"to\" (unix:PATH or tcp:HOST:PORT) and optionally "
+			     "\"timeout\" (seconds), \"max_rounds\", \"max_downtime_ms\"");
+	if (strncmp(o.to, "unix:", 5) && strncmp(o.to, "tcp:", 4))
+		return error("\"to\" must be unix:PATH or tcp:HOST:PORT");
+	if (__atomic_load_n(&c->vm->stopping, __ATOMIC_ACQUIRE))
+		return error("the VM is ending");
+	o.timeout_s = (unsigned)timeout;
+	o.max_rounds = (unsigned)rounds;
+	o.max_downtime_ms = (uint64_t)down;
+	ret = migrate_start(c->vm, &o, migrate_done, c, &c->mig);
+	if (ret)
+		return error(strerror(-ret));
+	snprintf(c->mig_to, sizeof(c->mig_to), "%s", o.to);
+	vsrv_log("migrating the VM to %s", o.to);
+	c->mig_client = k;
+	c->mig_id = id ? json_incref(id) : NULL;
+	return NULL;
+}
+
 static void handle_line(struct control *c, struct ctl_client *k, const char *line)
 {
 	json_error_t je;
@@ -293,6 +362,8 @@ static void handle_line(struct control *c, struct ctl_client *k, const char *lin
 		r = error("missing \"cmd\" (a string)");
 	else if (c->ending && strcmp(cmd, "status") && strcmp(cmd, "stats"))
 		r = error("the VM is ending");
+	else if (c->mig && strcmp(cmd, "status") && strcmp(cmd, "stats"))
+		r = error("a migration is in progress");
 	else if (!strcmp(cmd, "status"))
 		r = do_status(c);
 	else if (!strcmp(cmd, "stats"))
@@ -303,6 +374,13 @@ static void handle_line(struct control *c, struct ctl_client *k, const char *lin
 		r = do_pause(c, false);
 	else if (!strcmp(cmd, "save"))
 		r = do_save(c, msg);
+	else if (!strcmp(cmd, "migrate")) {
+		r = do_migrate(c, k, msg, id);
+		if (!r) { /* answered when it ends */
+			json_decref(msg);
+			return;
+		}
+	}
 	else if (!strcmp(cmd, "power-button")) {
 		acpi_pm_power_button(c->vm->acpi_pm);
 		vsrv_log("power button pressed through the control socket");
@@ -313,7 +391,8 @@ static void handle_line(struct control *c, struct ctl_client *k, const char *lin
 		vm_request_stop(c->vm, 0);
 		r = json_pack("{s:b}", "ok", 1);
 	} else
-		r = error("unknown cmd (status, pause, resume, save, stats, power-button, quit)");
+		r = error("unknown cmd (status, pause, resume, save, migrate, stats, power-button, "
+			  "quit)");
 	reply(c, k, r, id);
 	json_decref(msg);
 }
@@ -450,6 +529,15 @@ void control_detach(struct control *c)
 {
 	if (!c->vm)
 		return;
+	if (c->mig) { /* the VM ended during a migration: abandon it */
+		migrate_free(c->mig);
+		c->mig = NULL;
+		if (c->mig_client)
+			reply(c, c->mig_client, error("the VM ended during the migration"), c->mig_id);
+		json_decref(c->mig_id);
+		c->mig_id = NULL;
+		c->mig_client = NULL;
+	}
 	evloop_del(c->vm->loop, c->lfd);
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
 		if (c->cl[i].fd >= 0)

@@ -9,6 +9,10 @@
  *                           "disks": [{name, device, bus, read_ops, write_ops, flush_ops,
  *                           discard_ops, read_bytes, write_bytes, errors}], "nics": [{name,
  *                           device, mac, backend, ifname, rx/tx_packets, rx/tx_bytes, drops}]
+ *   {"cmd":"migrate","to":"unix:PATH"|"tcp:HOST:PORT"}  live migration to a `vsrv run
+ *                           --incoming` (vmm/migrate.h); answers when done: {"ok":true,
+ *                           "total_ms","downtime_ms","bytes","pages","rounds"}, then the VM
+ *                           ends (status 0); or an error, and the VM goes on here
  *   {"cmd":"power-button"}  presses the ACPI power button (see devices/acpi_pm.h)
  *   {"cmd":"quit"}          ends the VM at once: `vsrv run` exits with status 0
  *

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 
 /* Guest RAM from this address up may use transparent huge pages. Below it live what every
@@ -55,5 +56,27 @@ void guest_mem_destroy(struct guest_mem *m)
 	if (!m)
 		return;
 	munmap(m->host, m->size);
+	free(m->track);
 	free(m);
+}
+
+int guest_mem_track_start(struct guest_mem *m)
+{
+	size_t words = (size_t)((m->size / 4096 + 63) / 64);
+
+	if (!m->track) {
+		m->track = calloc(words, sizeof(uint64_t));
+		if (!m->track)
+			return -ENOMEM;
+	} else {
+		for (size_t i = 0; i < words; i++)
+			__atomic_store_n(&m->track[i], 0, __ATOMIC_RELAXED);
+	}
+	__atomic_store_n(&m->tracking, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+void guest_mem_track_stop(struct guest_mem *m)
+{
+	__atomic_store_n(&m->tracking, 0, __ATOMIC_RELEASE);
 }

@@ -16,7 +16,36 @@ struct guest_mem {
 	uint8_t *host;     /* the mapping, size bytes */
 	uint64_t size;     /* total RAM bytes */
 	uint64_t low_size; /* RAM below the hole */
+	/* Pages written by devices (host threads, which KVM's dirty log does not see), for
+	 * live migration (vmm/migrate.h): one bit per 4 KiB page of the mapping, allocated by
+	 * guest_mem_track_start and kept until guest_mem_destroy; marked while tracking. */
+	uint64_t *track;
+	int tracking;      /* atomic */
 };
+
+/* Start recording device writes into m->track (cleared first). Returns 0 or -ENOMEM.
+ * guest_mem_track_stop ends it; the bitmap stays valid for reading. Any thread. */
+int guest_mem_track_start(struct guest_mem *m);
+void guest_mem_track_stop(struct guest_mem *m);
+
+/* A device will write (or may have written) host range [p, p + len) of m: mark its pages
+ * while tracking. Cheap when not tracking (one atomic load). Ranges outside RAM are
+ * ignored. Any thread. */
+static inline void guest_mem_track(const struct guest_mem *m, const volatile void *p,
+				   uint64_t len)
+{
+	uint64_t off, first, last;
+
+	if (!__atomic_load_n(&m->tracking, __ATOMIC_ACQUIRE) || !len)
+		return;
+	off = (uint64_t)((const volatile uint8_t *)p - m->host);
+	if (off >= m->size || len > m->size - off)
+		return;
+	first = off >> 12;
+	last = (off + len - 1) >> 12;
+	for (uint64_t i = first; i <= last; i++)
+		__atomic_fetch_or(&m->track[i / 64], 1ULL << (i % 64), __ATOMIC_RELAXED);
+}
 
 /* Map size bytes of guest RAM (size a multiple of 4 KiB, at least 1 MiB).
  * Returns 0 and *out (owned by the caller, free with guest_mem_destroy), or -errno. */

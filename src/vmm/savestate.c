@@ -41,8 +41,7 @@ static const char *kind_name(uint32_t kind)
 	return kind < sizeof(names) / sizeof(names[0]) && names[kind] ? names[kind] : "unknown";
 }
 
-/* Gather everything but memory into s. */
-static int collect(struct vm *vm, struct savestate *s, char *err, size_t errlen)
+int vm_save_collect(struct vm *vm, struct savestate *s, char *err, size_t errlen)
 {
 	struct savestate_config *c = &s->config;
 	unsigned i;
@@ -113,7 +112,7 @@ int vm_save(struct vm *vm, const char *path, struct vm_save_result *res, char *e
 		snprintf(err, errlen, "out of memory");
 		goto err;
 	}
-	ret = collect(vm, s, err, errlen);
+	ret = vm_save_collect(vm, s, err, errlen);
 	if (ret)
 		goto err;
 	if (asprintf(&tmp, "%s.XXXXXX", path) < 0) {
@@ -223,9 +222,8 @@ void vm_restore_close(struct vm_restore *r)
 }
 
 /* The devices of vm against the file's: same count, kinds and transports, in order. */
-static int check_devices(struct vm_restore *r, struct vm *vm)
+int vm_restore_check_devices(struct vm *vm, const struct savestate_config *c, const char *label)
 {
-	const struct savestate_config *c = &r->s->config;
 	struct vm_devices_desc *d = malloc(sizeof(*d));
 	int ret = -EINVAL;
 	uint32_t i;
@@ -234,22 +232,22 @@ static int check_devices(struct vm_restore *r, struct vm *vm)
 		return -ENOMEM;
 	vm_devices_describe(vm, d);
 	if (d->n != c->nr_devs) {
-		vsrv_log("--restore %s: the saved VM has %u virtio devices, this one %u (start it "
-			 "with the same --disk, --net and --device options)", r->path, c->nr_devs,
+		vsrv_log("%s: the saved VM has %u virtio devices, this one %u (start it "
+			 "with the same --disk, --net and --device options)", label, c->nr_devs,
 			 d->n);
 		goto out;
 	}
 	for (i = 0; i < d->n; i++)
 		if (d->e[i].kind != c->dev[i].kind || d->e[i].on_pci != c->dev[i].on_pci) {
-			vsrv_log("--restore %s: device %u is a %s on virtio-%s in the saved VM, a %s "
+			vsrv_log("%s: device %u is a %s on virtio-%s in the saved VM, a %s "
 				 "on virtio-%s in this one (use the same options in the same order)",
-				 r->path, i, kind_name(c->dev[i].kind),
+				 label, i, kind_name(c->dev[i].kind),
 				 c->dev[i].on_pci ? "pci" : "mmio", kind_name(d->e[i].kind),
 				 d->e[i].on_pci ? "pci" : "mmio");
 			goto out;
 		}
 	if (d->has_pci != c->has_pci) {
-		vsrv_log("--restore %s: the saved VM %s a PCI host bridge, this one %s", r->path,
+		vsrv_log("%s: the saved VM %s a PCI host bridge, this one %s", label,
 			 c->has_pci ? "has" : "has no", d->has_pci ? "has" : "has not");
 		goto out;
 	}
@@ -264,12 +262,13 @@ int vm_restore_load(struct vm_restore *r, struct vm *vm)
 	struct savestate *s = r->s;
 	const char *why = "";
 	double t0 = mono();
-	unsigned i;
+	char label[4200];
 	int ret;
 
 	if (vm->nr_vcpus != s->config.nr_cpus || vm->mem->size != s->config.mem_size)
 		return -EINVAL; /* vm_restore_open checked the configuration */
-	ret = check_devices(r, vm);
+	snprintf(label, sizeof(label), "--restore %s", r->path);
+	ret = vm_restore_check_devices(vm, &s->config, label);
 	if (ret)
 		return ret;
 	ret = savestate_load_memory(r->fd, s, vm->mem->host, &why);
@@ -277,12 +276,28 @@ int vm_restore_load(struct vm_restore *r, struct vm *vm)
 		vsrv_log("--restore %s: %s", r->path, why);
 		return ret;
 	}
+	ret = vm_restore_state(vm, s, label);
+	if (ret)
+		return ret;
+	if (getenv("VSRV_STATS"))
+		vsrv_log("restored %s: %llu pages of memory in %.1f ms", r->path,
+			 (unsigned long long)s->mem.nr_data_pages, (mono() - t0) * 1e3);
+	return 0;
+}
+
+int vm_restore_state(struct vm *vm, const struct savestate *s, const char *label)
+{
+	unsigned i;
+	int ret;
+
+	if (vm->nr_vcpus != s->config.nr_cpus || vm->mem->size != s->config.mem_size)
+		return -EINVAL;
 	/* The VM-wide state before the vCPUs' (their LAPICs, kvmclock). */
 	ret = x86_vm_restore(vm->vm_fd, &s->vm);
 	for (i = 0; !ret && i < vm->nr_vcpus; i++)
 		ret = vcpu_state_restore(vm->vcpus[i], &s->vcpus[i]);
 	if (ret) {
-		vsrv_log("--restore %s: KVM refused the saved CPU state", r->path);
+		vsrv_log("%s: KVM refused the saved CPU state", label);
 		return ret;
 	}
 	ret = serial_restore(vm->serial, &s->legacy.serial);
@@ -295,17 +310,14 @@ int vm_restore_load(struct vm_restore *r, struct vm *vm)
 	if (!ret)
 		ret = debug_exit_restore(vm->debug_exit, &s->legacy.debug_exit);
 	if (ret) {
-		vsrv_log("--restore %s: the saved state of the legacy devices is refused", r->path);
+		vsrv_log("%s: the saved state of the legacy devices is refused", label);
 		return ret;
 	}
 	ret = vm_devices_restore(vm, s->devices);
 	if (ret) {
-		vsrv_log("--restore %s: the saved state of the virtio devices is refused: %s",
-			 r->path, strerror(-ret));
+		vsrv_log("%s: the saved state of the virtio devices is refused: %s", label,
+			 strerror(-ret));
 		return ret;
 	}
-	if (getenv("VSRV_STATS"))
-		vsrv_log("restored %s: %llu pages of memory in %.1f ms", r->path,
-			 (unsigned long long)s->mem.nr_data_pages, (mono() - t0) * 1e3);
 	return 0;
 }

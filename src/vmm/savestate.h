@@ -49,4 +49,25 @@ int vm_restore_load(struct vm_restore *r, struct vm *vm);
 /* Close the file and free. NULL is allowed. */
 void vm_restore_close(struct vm_restore *r);
 
+/* The pieces of a save and a restore, for live migration (vmm/migrate.h), which moves
+ * the same state over a stream instead of a file. */
+struct savestate;
+struct savestate_config;
+
+/* Gather everything but guest memory into s (allocated for vm->nr_vcpus): CONFIG, the
+ * irqchip/PIT/clock, every vCPU, the legacy and the virtio devices. Same conditions as
+ * vm_save. 0, or -errno with a one-line reason in err. */
+int vm_save_collect(struct vm *vm, struct savestate *s, char *err, size_t errlen);
+
+/* vm's devices against a saved configuration (count, kinds, transports in order, a PCI
+ * bridge or not). 0, or -EINVAL after logging "LABEL: ..." naming the difference. */
+int vm_restore_check_devices(struct vm *vm, const struct savestate_config *c,
+			     const char *label);
+
+/* Load everything of s but memory into vm (vCPUs not started; s checked by
+ * savestate_read or savestate_check): the VM-wide state, the vCPUs, the legacy and virtio
+ * devices. 0, or -errno after logging "LABEL: ..." (then destroy vm). s stays the
+ * caller's. */
+int vm_restore_state(struct vm *vm, const struct savestate *s, const char *label);
+
 #endif

@@ -436,6 +436,38 @@ static int check_devices(const struct savestate_config *c, const struct vm_devic
 	return 0;
 }
 
+int savestate_check(const struct savestate *s, const char **why)
+{
+	int ret;
+
+	*why = "";
+	ret = check_config(&s->config, why);
+	for (uint32_t i = 0; !ret && i < s->config.nr_cpus; i++)
+		if (s->vcpus[i].nr_msrs > X86_STATE_MAX_MSRS)
+			return *why = "a vCPU's MSR count is out of range", -EINVAL;
+	if (!ret)
+		ret = check_legacy(&s->legacy, why);
+	if (!ret)
+		ret = check_devices(&s->config, s->devices, why);
+	return ret;
+}
+
+int savestate_check_config(const struct savestate_config *c, const char **why)
+{
+	*why = "";
+	return check_config(c, why);
+}
+
+uint32_t savestate_crc32(uint32_t c, const void *p, size_t n)
+{
+	return crc(c, p, n);
+}
+
+uint64_t savestate_devices_len(uint32_t n)
+{
+	return devices_len(n);
+}
+
 static uint64_t popcount_bytes(const uint8_t *b, uint64_t n)
 {
 	uint64_t c = 0;

@@ -113,6 +113,19 @@ int savestate_read(int fd, struct savestate **out, const char **why);
  * -EINVAL (*why set) or -EIO. */
 int savestate_load_memory(int fd, const struct savestate *s, uint8_t *mem, const char **why);
 
+/* The checks savestate_read makes on the sections but memory, for a state that came
+ * another way (a migration stream, vmm/migrate_stream.h): s->config's ranges, the vCPUs'
+ * MSR counts, the legacy devices' indices, DEVICES against CONFIG. 0 or -EINVAL and *why
+ * (a static string). savestate_check_config checks CONFIG alone. */
+int savestate_check(const struct savestate *s, const char **why);
+int savestate_check_config(const struct savestate_config *c, const char **why);
+
+/* zlib's CRC32 over any length (c: 0 to start). */
+uint32_t savestate_crc32(uint32_t c, const void *p, size_t n);
+
+/* The DEVICES section's payload length for n device-table entries. */
+uint64_t savestate_devices_len(uint32_t n);
+
 /* The layout signature of this build (what the header carries). */
 uint64_t savestate_layout(void);
 

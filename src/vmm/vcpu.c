@@ -74,7 +74,7 @@ static int setup_boot_regs(struct vcpu *v)
 	fpu.mxcsr = 0x1f80;
 	if (ioctl(v->fd, KVM_SET_FPU, &fpu) < 0)
 		return -errno;
-	if (v->id != 0 || v->vm->cfg->restore)
+	if (v->id != 0 || v->vm->cfg->restore || v->vm->cfg->incoming)
 		return 0; /* APs wait for INIT/SIPI in the in-kernel LAPIC; a restore sets all */
 	if (ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0)
 		return -errno;

@@ -241,8 +241,8 @@ static int level_boot_init(struct vm *vm)
 {
 	int ret;
 
-	if (vm->cfg->restore)
-		return 0; /* memory and registers come from the saved state */
+	if (vm->cfg->restore || vm->cfg->incoming)
+		return 0; /* memory and registers come from the saved or migrated state */
 	ret = x86_boot_load(vm);
 
 	if (!ret)

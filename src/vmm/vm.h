@@ -51,6 +51,9 @@ struct vm_config {
 	 * or writing boot tables and boot registers (guest memory stays zero), for the saved
 	 * state to be loaded into it. */
 	const char *restore;
+	/* --incoming URI (vmm/migrate.h), or NULL: like restore, nothing is booted; the
+	 * state arrives from a migration source. */
+	const char *incoming;
 };
 
 /* Codes for evloop_stop(vm->loop, code) besides a plain exit status 0..255. */

@@ -59,6 +59,13 @@ void vm_devices_describe(struct vm *vm, struct vm_devices_desc *d);
 int vm_devices_quiesce(struct vm *vm);
 int vm_devices_resume(struct vm *vm);
 
+/* Live migration (vmm/migrate.h). flush: make every disk's completed writes durable and
+ * its metadata current (a source, quiesced, before handing over). reopen: open every disk
+ * image again, so its cached metadata is read afresh (a destination, before its devices
+ * run, after the source flushed). Main thread; 0 or the first -errno (logged). */
+int vm_devices_flush_disks(struct vm *vm);
+int vm_devices_reopen_disks(struct vm *vm);
+
 /* Save every device of vm into *st (caller-allocated; it is large). Returns 0 or the
  * first -errno of a device's save. */
 int vm_devices_save(struct vm *vm, struct vm_devices_state *st);

@@ -40,6 +40,35 @@ int vm_devices_resume(struct vm *vm)
 	return each_dev(vm, virtio_dev_resume);
 }
 
+int vm_devices_flush_disks(struct vm *vm)
+{
+	struct vdevs *v = vm->devices_priv;
+	int ret = 0, r;
+
+	for (unsigned i = 0; v && i < v->n; i++)
+		if (v->e[i].disk && (r = disk_flush(v->e[i].disk))) {
+			vsrv_log("%s (%s): flush: %s", v->e[i].label, v->e[i].disk->path,
+				 strerror(-r));
+			if (!ret)
+				ret = r;
+		}
+	return ret;
+}
+
+int vm_devices_reopen_disks(struct vm *vm)
+{
+	struct vdevs *v = vm->devices_priv;
+	int r;
+
+	for (unsigned i = 0; v && i < v->n; i++)
+		if (v->e[i].disk && (r = disk_reopen(v->e[i].disk))) {
+			vsrv_log("%s (%s): cannot open it again: %s", v->e[i].label,
+				 v->e[i].disk->path, strerror(-r));
+			return r;
+		}
+	return 0;
+}
+
 void vm_devices_describe(struct vm *vm, struct vm_devices_desc *d)
 {
 	struct vdevs *v = vm->devices_priv;

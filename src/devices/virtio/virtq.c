@@ -172,7 +172,7 @@ static int walk_indirect(struct virtq *q, struct virtq_elem *e, const struct vir
 	}
 }
 
-int virtq_pop(struct virtq *q, struct virtq_elem *e)
+static int virtq_pop_chain(struct virtq *q, struct virtq_elem *e)
 {
 	uint16_t avail_idx, pending, head;
 	uint64_t out_len = 0, in_len = 0;
@@ -234,6 +234,38 @@ int virtq_pop(struct virtq *q, struct virtq_elem *e)
 	return 1;
 }
 
+/* Live migration (vmm/mem.h guest_mem_track): the device is about to write the areas it
+ * owns in the rings, and the writable buffers of a chain it popped. */
+static void track_rings(struct virtq *q)
+{
+	if (!__atomic_load_n(&q->mem->tracking, __ATOMIC_RELAXED))
+		return;
+	if (q->s.packed) {
+		guest_mem_track(q->mem, q->ring, 16ull * q->s.size);
+		guest_mem_track(q->mem, q->device_evt, 4);
+	} else {
+		guest_mem_track(q->mem, q->used, 6 + 8ull * q->s.size);
+	}
+}
+
+static void track_elem(struct virtq *q, const struct virtq_elem *e)
+{
+	if (!__atomic_load_n(&q->mem->tracking, __ATOMIC_RELAXED))
+		return;
+	for (unsigned i = e->n_out; i < (unsigned)e->n_out + e->n_in; i++)
+		guest_mem_track(q->mem, e->iov[i].iov_base, e->iov[i].iov_len);
+	track_rings(q);
+}
+
+int virtq_pop(struct virtq *q, struct virtq_elem *e)
+{
+	int ret = virtq_pop_chain(q, e);
+
+	if (ret == 1)
+		track_elem(q, e);
+	return ret;
+}
+
 void virtq_unpop(struct virtq *q)
 {
 	if (q->s.packed) {
@@ -250,6 +282,7 @@ void virtq_push(struct virtq *q, uint16_t head, uint32_t len)
 
 	if (!q->s.ready)
 		return;
+	track_rings(q);
 	if (q->s.packed) {
 		virtq_packed_push(q, head, len);
 		return;
@@ -291,6 +324,7 @@ bool virtq_arm(struct virtq *q)
 {
 	if (!q->s.ready || q->s.broken)
 		return false;
+	track_rings(q);
 	if (q->s.packed)
 		return virtq_packed_arm(q);
 	if (q->event_idx) {

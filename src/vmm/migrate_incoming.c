@@ -1,0 +1,136 @@
+/* Live migration, the destination side (`vsrv run --incoming URI`). See migrate.h. */
+#include "vmm/migrate.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "devices/virtio/devstate.h"
+#include "util/log.h"
+#include "vmm/migrate_int.h"
+#include "vmm/migrate_stream.h"
+#include "vmm/savestate.h"
+#include "vmm/vm.h"
+
+#define INCOMING_TIMEOUT_S 60   /* the longest the source may stay silent */
+
+struct incoming {
+	struct vm *vm;
+	char label[300];
+};
+
+static int sink_config(void *opaque, const struct savestate_config *c, uint8_t **mem,
+		       char *why, size_t whylen)
+{
+	struct incoming *in = opaque;
+	struct vm *vm = in->vm;
+
+	if (c->mem_size != vm->mem->size) {
+		snprintf(why, whylen, "the source VM has %llu MiB of memory, the destination %llu "
+			 "MiB (start it with the same --memory)",
+			 (unsigned long long)(c->mem_size >> 20),
+			 (unsigned long long)(vm->mem->size >> 20));
+		return -EINVAL;
+	}
+	if (c->nr_cpus != vm->nr_vcpus) {
+		snprintf(why, whylen, "the source VM has %u vCPUs, the destination %u (start it "
+			 "with the same --cpus)", c->nr_cpus, vm->nr_vcpus);
+		return -EINVAL;
+	}
+	if (vm_restore_check_devices(vm, c, in->label)) {
+		snprintf(why, whylen, "the devices differ (start the destination with the same "
+			 "--disk, --net and --device options in the same order; its log names the "
+			 "difference)");
+		return -EINVAL;
+	}
+	*mem = vm->mem->host;
+	return 0;
+}
+
+static int sink_load(void *opaque, const struct savestate *s, char *why, size_t whylen)
+{
+	struct incoming *in = opaque;
+	int ret;
+
+	/* the source flushed its disks before END: read their metadata afresh */
+	ret = vm_devices_reopen_disks(in->vm);
+	if (ret) {
+		snprintf(why, whylen, "the destination cannot open its disks again: %s",
+			 strerror(-ret));
+		return ret;
+	}
+	ret = vm_restore_state(in->vm, s, in->label);
+	if (ret)
+		snprintf(why, whylen, "the destination cannot load the state (its log says why)");
+	return ret;
+}
+
+/* Wait for a connection on lfd or a signal on sigfd. 0 and *fd, -EINTR and *signo. */
+static int wait_accept(int lfd, int sigfd, int *fd, int *signo)
+{
+	for (;;) {
+		struct pollfd p[2] = { { lfd, POLLIN, 0 }, { sigfd, POLLIN, 0 } };
+		int n = poll(p, sigfd >= 0 ? 2 : 1, -1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (sigfd >= 0 && (p[1].revents & POLLIN)) {
+			struct signalfd_siginfo si;
+
+			if (read(sigfd, &si, sizeof(si)) == sizeof(si)) {
+				*signo = (int)si.ssi_signo;
+				return -EINTR;
+			}
+		}
+		if (p[0].revents & POLLIN) {
+			int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+			if (c >= 0) {
+				*fd = c;
+				return 0;
+			}
+			if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN)
+				return -errno;
+		}
+	}
+}
+
+int migrate_incoming(int lfd, int sigfd, struct vm *vm, const char *uri, int *signo)
+{
+	struct incoming in = { .vm = vm };
+	static const struct migrate_sink sink = { sink_config, sink_load };
+	struct migrate_recv_stats st;
+	struct timespec t0, t1;
+	char why[600];
+	int fd = -1, ret;
+
+	snprintf(in.label, sizeof(in.label), "--incoming %s", uri);
+	ret = wait_accept(lfd, sigfd, &fd, signo);
+	if (ret) {
+		if (ret != -EINTR)
+			vsrv_log("%s: %s", in.label, strerror(-ret));
+		return ret;
+	}
+	if (!strncmp(uri, "unix:", 5))
+		unlink(uri + 5); /* one connection only */
+	migrate_set_timeouts(fd, INCOMING_TIMEOUT_S);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ret = migrate_recv(fd, fd, &sink, &in, &st, why, sizeof(why));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	close(fd);
+	if (ret) {
+		vsrv_log("%s: %s", in.label, why);
+		return ret;
+	}
+	vsrv_log("%s: received the VM (%.1f MiB in %u rounds, %.0f ms); it runs here now",
+		 in.label, st.bytes / 1048576.0, st.rounds,
+		 (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
+	return 0;
+}

@@ -1,0 +1,97 @@
+/* The live-migration stream (docs/migration.md): a 64-byte stream header, then frames in
+ * the save file's section format (savestate_file.h: a 32-byte header with type, index,
+ * length, payload CRC32 and header CRC32, then the payload). The source sends CONFIG, the
+ * destination answers OK or REFUSE before any memory moves; then PAGES frames (sparse
+ * batches of 4 KiB pages, in any number and order of rounds), the sections of the save file
+ * (VM, VCPU 0..n-1, LEGACY, DEVICES), END; the destination answers READY (everything
+ * loaded, its guest not started) or REFUSE; the source answers GO and ends its VM, and the
+ * destination runs the guest on.
+ *
+ * This module only frames and parses: it knows nothing of KVM (migrate.h drives a VM, and
+ * the receiver's effects go through struct migrate_sink), so the receiver can be fuzzed on
+ * its own (fuzz/migrate.c). */
+#ifndef VSRV_VMM_MIGRATE_STREAM_H
+#define VSRV_VMM_MIGRATE_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmm/savestate_file.h"
+
+#define MIGRATE_MAGIC    "VSRVMIGR"
+#define MIGRATE_VERSION  1
+#define MIGRATE_BATCH    256u          /* pages per PAGES frame, at most */
+#define MIGRATE_MSG_MAX  512u          /* a REFUSE frame's text, at most */
+
+/* Frame types. 1-5 are the save file's sections (enum savestate_section), same payloads. */
+enum migrate_frame {
+	MIGRATE_FR_CONFIG  = SAVESTATE_SEC_CONFIG,
+	MIGRATE_FR_VM      = SAVESTATE_SEC_VM,
+	MIGRATE_FR_VCPU    = SAVESTATE_SEC_VCPU,
+	MIGRATE_FR_LEGACY  = SAVESTATE_SEC_LEGACY,
+	MIGRATE_FR_DEVICES = SAVESTATE_SEC_DEVICES,
+	MIGRATE_FR_PAGES   = 16,  /* u32 count, u32 0, u64 page[count] ascending, the pages */
+	MIGRATE_FR_END     = 17,  /* struct migrate_end */
+	MIGRATE_FR_GO      = 18,  /* empty: the source ends its VM, the destination runs on */
+	MIGRATE_FR_OK      = 32,  /* destination: the configuration fits, send memory */
+	MIGRATE_FR_READY   = 33,  /* destination: all loaded, waiting for GO */
+	MIGRATE_FR_REFUSE  = 34,  /* destination: the reason, text (no NUL) */
+};
+
+struct migrate_end {
+	uint64_t pages;      /* pages sent in all PAGES frames (with repeats) */
+	uint32_t rounds;     /* rounds of memory sent */
+	uint32_t verify;     /* 1: mem_crc is the CRC32 of all of the guest RAM, check it */
+	uint32_t mem_crc;
+	uint32_t reserved;
+};
+
+/* ---- sender (the source, and the destination's replies). Each returns 0 or -errno. ---- */
+
+/* The stream header (magic, version, the build's state layout signature). */
+int mstream_send_header(int fd);
+
+/* One frame: type, index, payload p of len bytes. */
+int mstream_send(int fd, uint32_t type, uint32_t index, const void *p, uint64_t len);
+
+/* One PAGES frame with the n (1..MIGRATE_BATCH) pages idx[] (ascending page numbers of the
+ * host mapping) of mem, copied first into buf (MIGRATE_BATCH pages, the caller's) so that
+ * a guest writing them meanwhile cannot make data and CRC disagree. Adds the frame's bytes
+ * to *bytes. */
+int mstream_send_pages(int fd, const uint8_t *mem, const uint64_t *idx, uint32_t n,
+		       uint8_t *buf, uint64_t *bytes);
+
+/* Read the destination's answer: *type is MIGRATE_FR_OK, _READY or _REFUSE (its text,
+ * NUL-terminated, in msg). -EPROTO for anything else or a corrupt frame, -ECONNRESET when
+ * the stream ends, -EAGAIN when the socket's receive timeout passed, other -errno. */
+int mstream_recv_reply(int fd, uint32_t *type, char *msg, size_t msglen);
+
+/* ---- receiver (the destination) ---- */
+
+/* What the receiver does with what arrives; opaque is passed back. Each returns 0 or
+ * -errno with a one-line reason in why (sent to the source in a REFUSE frame). */
+struct migrate_sink {
+	/* CONFIG arrived and passed savestate_check_config: accept it by pointing *mem at
+	 * config->mem_size bytes of zeroed guest memory that the pages go to. */
+	int (*config)(void *opaque, const struct savestate_config *config, uint8_t **mem,
+		      char *why, size_t whylen);
+	/* END arrived; s (its memory fields unused) passed savestate_check and memory is all
+	 * in *mem: load it, without running the guest. */
+	int (*load)(void *opaque, const struct savestate *s, char *why, size_t whylen);
+};
+
+struct migrate_recv_stats {
+	uint64_t bytes;      /* stream bytes read */
+	uint64_t pages;      /* pages received (with repeats) */
+	uint32_t rounds;     /* as the source counted them */
+};
+
+/* Receive one migration from in_fd (answers go to out_fd; a socket is both): checks the
+ * header, every frame's header CRC, type, order, length and payload CRC, the page numbers
+ * (inside RAM, ascending in a frame); answers OK/READY/REFUSE; returns 0 once GO arrived
+ * (run the guest), else -errno with a one-line reason in why (a refusal is also sent to the
+ * source, best effort). A corrupt, short or hostile stream is refused, never trusted. */
+int migrate_recv(int in_fd, int out_fd, const struct migrate_sink *sink, void *opaque,
+		 struct migrate_recv_stats *st, char *why, size_t whylen);
+
+#endif
