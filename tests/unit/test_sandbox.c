@@ -30,9 +30,8 @@ static void *thread_fn(void *arg)
 }
 
 /* Run fn in a child under the filter. Returns the child's exit status, or -signal. */
-static int in_sandbox(int (*fn)(void), bool user_net)
+static int in_sandbox_cfg(int (*fn)(void), const struct sandbox_config *c)
 {
-	struct sandbox_config c = { .user_net = user_net };
 	struct rlimit no_core = { 0, 0 };
 	int st;
 	pid_t pid;
@@ -41,13 +40,20 @@ static int in_sandbox(int (*fn)(void), bool user_net)
 	pid = fork();
 	if (pid == 0) {
 		setrlimit(RLIMIT_CORE, &no_core);
-		if (sandbox_load_filter(&c) < 0)
+		if (sandbox_load_filter(c) < 0)
 			_exit(100);
 		_exit(fn());
 	}
 	if (pid < 0 || waitpid(pid, &st, 0) != pid)
 		return -1000;
 	return WIFSIGNALED(st) ? -WTERMSIG(st) : WEXITSTATUS(st);
+}
+
+static int in_sandbox(int (*fn)(void), bool user_net)
+{
+	struct sandbox_config c = { .user_net = user_net };
+
+	return in_sandbox_cfg(fn, &c);
 }
 
 static int do_allowed(void)
@@ -173,6 +179,15 @@ static void test_user_net_sockets(void)
 	CHECK_EQ(in_sandbox(do_execve, true), KILLED);
 }
 
+static void test_log_mode(void)
+{
+	/* VSRV_SECCOMP_LOG=1: what would kill is logged and goes through */
+	struct sandbox_config c = { .log_only = true };
+
+	CHECK_EQ(in_sandbox_cfg(do_socket_unix, &c), 0);
+	CHECK_EQ(in_sandbox_cfg(do_allowed, &c), 0);
+}
+
 static int do_drop_caps(void)
 {
 	char buf[4096];
@@ -211,6 +226,7 @@ int main(void)
 	RUN(test_allowed);
 	RUN(test_forbidden_kills);
 	RUN(test_user_net_sockets);
+	RUN(test_log_mode);
 	RUN(test_drop_caps);
 	return check_done();
 }
