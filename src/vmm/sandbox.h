@@ -3,7 +3,8 @@
  * seccomp allow-list (libseccomp) on every thread of the process (TSYNC): a system call
  * outside it kills the whole process (SIGSYS), except opening an existing file without
  * O_CREAT, which fails with EACCES (libraries probe files at run time: libslirp's
- * /etc/resolv.conf). The list lives in one table in sandbox_rules.c, in groups (base, KVM
+ * /etc/resolv.conf). New files may be created (O_CREAT | O_EXCL) and renamed, for state
+ * files written at run time. The list lives in one table in sandbox_rules.c, in groups (base, KVM
  * ioctls, state files, user-mode networking), compiled into BPF at build time; extend it there.
  *
  * Threads: sandbox_enter may be called from any thread, once per process; it is

@@ -129,8 +129,9 @@ static const struct rule rules[] = {
 	IOCTL(G_KVM, TIOCGWINSZ), IOCTL(G_KVM, FIONREAD), IOCTL(G_KVM, FIONBIO),
 	IOCTL(G_KVM, TUNSETOFFLOAD), IOCTL(G_KVM, TUNSETQUEUE), IOCTL(G_KVM, TUNSETVNETHDRSZ),
 
-	/* --- state files written at run time: new files only (O_CREAT), renamed into place --- */
-	ALLOW_MASKSET(G_STATE, openat, 2, O_CREAT), ALLOW(G_STATE, rename),
+	/* --- state files written at run time: new files only (O_CREAT | O_EXCL, as mkstemp
+	 * does; O_CREAT alone would open any existing file), renamed into place --- */
+	ALLOW_MASKSET(G_STATE, openat, 2, O_CREAT | O_EXCL), ALLOW(G_STATE, rename),
 	ALLOW(G_STATE, renameat), ALLOW(G_STATE, renameat2), ALLOW(G_STATE, ftruncate),
 	ALLOW(G_STATE, fchmod), ALLOW(G_STATE, unlinkat), ALLOW(G_STATE, unlink),
 	ALLOW(G_STATE, access), ALLOW(G_STATE, faccessat), ALLOW(G_STATE, faccessat2),

@@ -6,6 +6,7 @@
 #include <linux/kvm.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -89,6 +90,26 @@ static int do_open_existing(void)
 	return fd < 0 && errno == EACCES ? 0 : 1;
 }
 
+static int do_create_new(void)
+{
+	/* a state file: created new (O_EXCL), written, renamed into place */
+	char tmp[] = "/tmp/vsrv-sandbox-XXXXXX", dst[40];
+	int fd = mkstemp(tmp);
+
+	snprintf(dst, sizeof(dst), "%s.done", tmp);
+	if (fd < 0 || write(fd, "s", 1) != 1 || fsync(fd) < 0 || rename(tmp, dst) < 0)
+		return 1;
+	close(fd);
+	return unlink(dst) < 0 ? 2 : 0;
+}
+
+static int do_open_creat_existing(void)
+{
+	/* O_CREAT without O_EXCL would open any existing file: not a state file */
+	open("/etc/passwd", O_RDONLY | O_CREAT, 0600);
+	return 1;
+}
+
 static int do_execve(void)
 {
 	char *argv[] = { "/bin/true", NULL };
@@ -156,6 +177,7 @@ static void test_allowed(void)
 {
 	CHECK_EQ(in_sandbox(do_allowed, false), 0);
 	CHECK_EQ(in_sandbox(do_open_existing, false), 0);
+	CHECK_EQ(in_sandbox(do_create_new, false), 0);
 }
 
 static void test_forbidden_kills(void)
@@ -169,6 +191,7 @@ static void test_forbidden_kills(void)
 	CHECK_EQ(in_sandbox(do_kvm_create_vm, false), KILLED);
 	CHECK_EQ(in_sandbox(do_kill_parent, false), KILLED);
 	CHECK_EQ(in_sandbox(do_ptrace_me, false), KILLED);
+	CHECK_EQ(in_sandbox(do_open_creat_existing, false), KILLED);
 }
 
 static void test_user_net_sockets(void)
