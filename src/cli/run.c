@@ -6,13 +6,20 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "util/log.h"
@@ -20,6 +27,7 @@
 #include "vmm/control.h"
 #include "vmm/migrate.h"
 #include "vmm/savestate.h"
+#include "vmm/sandbox.h"
 #include "vmm/vm.h"
 
 #define DEFAULT_MEM (128ULL << 20)
@@ -51,6 +59,9 @@ static void usage(FILE *f)
 		"  --incoming URI       receive a VM migrating live from another vsrv run (the\n"
 		"                       control socket's migrate command): unix:PATH or\n"
 		"                       tcp:HOST:PORT to listen on; same options as --restore\n"
+		"  --sandbox on|off     run the VM in a child process without capabilities, under a\n"
+		"                       seccomp allow-list (default on; see README)\n"
+		"  --run-as USER        the sandboxed VM runs as USER (when started as root)\n"
 		"On the terminal, Ctrl-A x quits.\n", VM_MAX_VCPUS);
 }
 
@@ -128,7 +139,7 @@ static int push(const char ***arr, unsigned *n, const char *s)
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
        OPT_NO_REBOOT, OPT_DISK, OPT_NET, OPT_DEVICE, OPT_CONTROL, OPT_RESTORE, OPT_INCOMING,
-       OPT_HELP };
+       OPT_HELP, OPT_SANDBOX, OPT_RUN_AS };
 
 static const struct option options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -145,11 +156,46 @@ static const struct option options[] = {
 	{ "restore", required_argument, NULL, OPT_RESTORE },
 	{ "incoming", required_argument, NULL, OPT_INCOMING },
 	{ "help", no_argument, NULL, OPT_HELP },
+	{ "sandbox", required_argument, NULL, OPT_SANDBOX },
+	{ "run-as", required_argument, NULL, OPT_RUN_AS },
 	{ NULL, 0, NULL, 0 },
 };
 
+/* The options of `vsrv run` that are about the process rather than the VM. */
+struct run_opts {
+	int sandbox;              /* 1 on, 0 off, -1 not given (on where supported) */
+	struct sandbox_config sb; /* run_as, uid, gid from --run-as */
+};
+
+static int parse_sandbox(const char *s, struct run_opts *o)
+{
+	if (!strcmp(s, "on"))
+		o->sandbox = 1;
+	else if (!strcmp(s, "off"))
+		o->sandbox = 0;
+	else {
+		vsrv_log("--sandbox %s: expected on or off", s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_run_as(const char *s, struct run_opts *o)
+{
+	struct passwd *pw = getpwnam(s);
+
+	if (!pw) {
+		vsrv_log("--run-as %s: no such user", s);
+		return -ENOENT;
+	}
+	o->sb.run_as = true;
+	o->sb.uid = pw->pw_uid;
+	o->sb.gid = pw->pw_gid;
+	return 0;
+}
+
 /* Returns 0, 1 for --help (print usage, exit 0), or -errno after logging. */
-static int parse_args(int argc, char **argv, struct vm_config *c)
+static int parse_args(int argc, char **argv, struct vm_config *c, struct run_opts *o)
 {
 	int opt, ret = 0;
 
@@ -171,6 +217,8 @@ static int parse_args(int argc, char **argv, struct vm_config *c)
 		case OPT_RESTORE:   c->restore = optarg; break;
 		case OPT_INCOMING:  c->incoming = optarg; break;
 		case OPT_HELP:      return 1;
+		case OPT_SANDBOX:   ret = parse_sandbox(optarg, o); break;
+		case OPT_RUN_AS:    ret = parse_run_as(optarg, o); break;
 		case ':':
 			vsrv_log("option %s needs a value", argv[optind - 1]);
 			return -EINVAL;
@@ -191,6 +239,10 @@ static int parse_args(int argc, char **argv, struct vm_config *c)
 	}
 	if (!c->kernel && !c->restore && !c->incoming) {
 		vsrv_log("--kernel FILE is required (or --restore FILE; see vsrv run --help)");
+		return -EINVAL;
+	}
+	if (o->sb.run_as && o->sandbox == 0) {
+		vsrv_log("--run-as needs the sandbox (not with --sandbox off)");
 		return -EINVAL;
 	}
 	return 0;
@@ -214,19 +266,242 @@ static void on_signal(void *opaque, uint32_t events)
 	vm_request_stop(w->vm, 128 + w->signo);
 }
 
+/* What the first boot starts from instead of the kernel: a save-state file opened by
+ * vm_restore_open, or the listening socket of an incoming migration. Each is used (and
+ * closed) by the first boot; a guest reset after it boots the kernel. */
+struct run_from {
+	struct vm_restore *rst; /* owned until used */
+	int in_fd;              /* owned until used; -1 when none */
+};
+
+/* After a boot that started from a file or a migration: the next one boots the kernel, or
+ * the VM ends when there is none. Returns true when the VM ends. */
+static bool first_boot_done(struct vm_config *cfg, struct run_from *from, int code)
+{
+	bool special = cfg->restore || cfg->incoming;
+
+	vm_restore_close(from->rst);
+	from->rst = NULL;
+	if (from->in_fd >= 0)
+		close(from->in_fd);
+	from->in_fd = -1;
+	if (!special)
+		return false;
+	if (code == VM_STOP_RESET && !cfg->no_reboot && !cfg->kernel) {
+		vsrv_log("the %s guest reset itself; no --kernel to boot: the VM ends",
+			 cfg->restore ? "restored" : "migrated");
+		return true;
+	}
+	cfg->restore = NULL; /* a reset boots the kernel */
+	cfg->incoming = NULL;
+	return false;
+}
+
+/* Build one VM, run it until it stops, and tear it down. With sb (the sandboxed child), the
+ * sandbox goes on between the build and the first vCPU, and *keep_fd gets the last reference
+ * to the KVM VM: the kernel's teardown of it then happens when this process exits (instead
+ * of in a detached child, which the sandbox would not allow). Returns the stop code of
+ * vm_run, or 1 when the VM could not be built or sandboxed (logged). */
+static int run_once(const struct vm_config *cfg, struct control *ctl, struct sigwatch *sig,
+		    struct run_from *from, const struct sandbox_config *sb, int *keep_fd)
+{
+	struct vm *vm;
+	int code, ret = 0;
+
+	if (vm_create(cfg, &vm) < 0)
+		return 1;
+	if (from->rst) {
+		ret = vm_restore_load(from->rst, vm);
+		vm_restore_close(from->rst);
+		from->rst = NULL;
+	}
+	if (!ret && from->in_fd >= 0) {
+		ret = migrate_incoming(from->in_fd, sig->fd, vm, cfg->incoming, &sig->signo);
+		close(from->in_fd);
+		from->in_fd = -1;
+	}
+	if (ret < 0) {
+		if (keep_fd)
+			vm_destroy(vm);
+		else
+			vm_destroy_detached(vm);
+		return 1;
+	}
+	sig->vm = vm;
+	if (sig->fd >= 0)
+		evloop_add(vm->loop, sig->fd, EPOLLIN, on_signal, sig);
+	if (ctl && control_attach(ctl, vm) < 0)
+		vsrv_log("--control %s: cannot watch the socket", cfg->control);
+	if (sb && sandbox_enter(sb) < 0)
+		code = 1;
+	else
+		code = vm_run(vm);
+	if (ctl)
+		control_detach(ctl);
+	if (sig->fd >= 0)
+		evloop_del(vm->loop, sig->fd);
+	sig->vm = NULL;
+	if (keep_fd) {
+		*keep_fd = fcntl(vm->vm_fd, F_DUPFD_CLOEXEC, 3);
+		vm_destroy(vm);
+	} else {
+		vm_destroy_detached(vm);
+	}
+	return code;
+}
+
+/* --net user anywhere: libslirp needs its sockets in the sandbox. */
+static bool wants_user_net(const struct vm_config *cfg)
+{
+	for (unsigned i = 0; i < cfg->nr_nets; i++)
+		if (!strncmp(cfg->nets[i], "user", 4) && (!cfg->nets[i][4] || cfg->nets[i][4] == ','))
+			return true;
+	return false;
+}
+
+/* The sandboxed child: one VM, its stop code written to wfd once everything but the KVM VM
+ * itself is torn down, then every fd closed (the caller's terminal or pipe is free at once)
+ * but the VM's last reference, which goes when the process exits. Returns the code. */
+static int sandboxed_child(const struct vm_config *cfg, struct control *ctl,
+			   struct sigwatch *sig, struct run_from *from, struct run_opts *o,
+			   pid_t parent, int wfd)
+{
+	const char *log = getenv("VSRV_SECCOMP_LOG");
+	int code, vm_fd = -1;
+
+	/* The supervisor going away (even by SIGKILL) takes the VM with it. */
+	o->sb.parent_death_signal = SIGKILL;
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		return 1;
+	o->sb.user_net = wants_user_net(cfg);
+	o->sb.migrate = cfg->control != NULL;
+	o->sb.log_only = log && !strcmp(log, "1");
+	code = run_once(cfg, ctl, sig, from, &o->sb, &vm_fd);
+	fflush(NULL);
+	if (write(wfd, &code, sizeof(code)) != sizeof(code)) {
+		/* the supervisor is gone: nobody to tell */
+	}
+	if (vm_fd > 0)
+		close_range(0, (unsigned)vm_fd - 1, 0);
+	close_range((unsigned)vm_fd + 1, ~0U, 0);
+	return code & 0xff;
+}
+
+/* Supervisor: wait for the child's stop code on rfd, passing termination signals on. A
+ * child that dies without one (killed by the sandbox, or by a signal) is reaped and its
+ * death logged. Returns the stop code, or 128 + N for a child killed by signal N. */
+static int supervise_child(pid_t pid, int rfd, struct sigwatch *sig, const struct termios *tio,
+			   int *killed_by)
+{
+	struct pollfd pf[2] = { { .fd = rfd, .events = POLLIN }, { .fd = sig->fd, .events = POLLIN } };
+	struct signalfd_siginfo si;
+	const char *why;
+	int code, st = 0;
+	ssize_t n;
+
+	for (;;) {
+		if (poll(pf, sig->fd >= 0 ? 2 : 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if ((pf[1].revents & POLLIN) && read(sig->fd, &si, sizeof(si)) == sizeof(si)) {
+			sig->signo = (int)si.ssi_signo;
+			kill(pid, sig->signo);
+		}
+		if (pf[0].revents) {
+			n = read(rfd, &code, sizeof(code));
+			if (n == sizeof(code))
+				return code;
+			if (n < 0 && errno == EINTR)
+				continue;
+			break; /* no code: the child died */
+		}
+	}
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (tio)
+		tcsetattr(0, TCSANOW, tio); /* it may have left the terminal raw */
+	if (WIFSIGNALED(st)) {
+		why = sandbox_death_reason(WTERMSIG(st));
+		vsrv_log("the VM's process (pid %d) was killed by signal %d%s%s", (int)pid,
+			 WTERMSIG(st), why ? ": " : "", why ? why : "");
+		*killed_by = WTERMSIG(st);
+		return 128 + WTERMSIG(st);
+	}
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+}
+
+/* With the sandbox, each VM (the first, and one more after each guest reset) runs in a child
+ * process, which drops its privileges once the VM is built; this process keeps them to build
+ * the next one (TAPs, files) and holds nothing of the guest's. *child is set in the child,
+ * which returns its own code. A child killed by signal N sets *killed_by to N (the caller
+ * then ends by the same signal, so that supervisors see the crash as it was). */
+static int run_sandboxed(struct vm_config *cfg, struct control *ctl, struct sigwatch *sig,
+			 struct run_from *from, struct run_opts *o, bool *child, int *killed_by)
+{
+	struct termios tio;
+	bool have_tio = isatty(0) && tcgetattr(0, &tio) == 0;
+	pid_t parent = getpid(), pid;
+	int p[2], code;
+
+	signal(SIGCHLD, SIG_DFL); /* the children's statuses are ours to read */
+	if (!sandbox_supported())
+		vsrv_log("sandbox: no seccomp filter in sanitizer builds (capabilities still dropped)");
+	for (;;) {
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			; /* children of earlier boots that finished their teardown */
+		if (pipe2(p, O_CLOEXEC) < 0) {
+			vsrv_log("sandbox: pipe: %s", strerror(errno));
+			return 1;
+		}
+		if (ctl)
+			control_count_boot(ctl);
+		pid = fork();
+		if (pid == 0) {
+			*child = true;
+			close(p[0]);
+			return sandboxed_child(cfg, ctl, sig, from, o, parent, p[1]);
+		}
+		close(p[1]);
+		if (pid < 0) {
+			vsrv_log("sandbox: fork: %s", strerror(errno));
+			close(p[0]);
+			return 1;
+		}
+		code = supervise_child(pid, p[0], sig, have_tio ? &tio : NULL, killed_by);
+		if (*killed_by) {
+			close(p[0]);
+			return code;
+		}
+		close(p[0]);
+		if (sig->signo) {
+			vsrv_log("stopped by signal %d", sig->signo);
+			return 128 + sig->signo;
+		}
+		if (first_boot_done(cfg, from, code))
+			return 0;
+		if (code == VM_STOP_RESET && !cfg->no_reboot)
+			continue; /* a guest reset: start it again from scratch */
+		if (code == VM_STOP_RESET)
+			return 0;
+		return code < 0 ? 1 : code;
+	}
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct vm_config cfg = { .nr_cpus = 1, .mem_size = DEFAULT_MEM, .serial = VM_SERIAL_STDIO };
+	struct run_opts o = { .sandbox = -1 };
 	struct sigwatch sig = { -1, 0, NULL };
 	struct control *ctl = NULL;
-	struct vm_restore *rst = NULL;
-	int in_fd = -1;
+	struct run_from from = { NULL, -1 };
+	bool child = false;
 	sigset_t set, old;
-	struct vm *vm = NULL;
-	int ret, code;
+	int ret, code, killed_by = 0;
 
 	vsrv_log_set_prefix("vsrv");
-	ret = parse_args(argc, argv, &cfg);
+	ret = parse_args(argc, argv, &cfg, &o);
 	if (ret == 1) {
 		usage(stdout);
 		return 0;
@@ -235,6 +510,9 @@ int cmd_run(int argc, char **argv)
 		code = 1;
 		goto out;
 	}
+	/* On by default, but in sanitizer builds, whose runtime the filter would kill. */
+	if (o.sandbox < 0)
+		o.sandbox = sandbox_supported();
 
 	/* Termination signals are read from a signalfd on the control loop. The children that
 	 * tear down old VMs (vm_destroy_detached) are reaped automatically. */
@@ -246,11 +524,11 @@ int cmd_run(int argc, char **argv)
 	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, &old);
 	sig.fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (cfg.restore && vm_restore_open(cfg.restore, &cfg, &rst) < 0) {
+	if (cfg.restore && vm_restore_open(cfg.restore, &cfg, &from.rst) < 0) {
 		code = 1;
 		goto out_sig;
 	}
-	if (cfg.incoming && migrate_listen(cfg.incoming, &in_fd) < 0) {
+	if (cfg.incoming && migrate_listen(cfg.incoming, &from.in_fd) < 0) {
 		code = 1;
 		goto out_sig;
 	}
@@ -259,78 +537,51 @@ int cmd_run(int argc, char **argv)
 		goto out_sig;
 	}
 
-	for (;;) {
-		ret = vm_create(&cfg, &vm);
-		if (ret < 0) {
-			code = 1;
-			break;
-		}
-		if (rst) {
-			ret = vm_restore_load(rst, vm);
-			vm_restore_close(rst);
-			rst = NULL;
-			if (ret < 0) {
-				vm_destroy_detached(vm);
-				vm = NULL;
+	if (o.sandbox) {
+		code = run_sandboxed(&cfg, ctl, &sig, &from, &o, &child, &killed_by);
+		if (child)
+			goto out; /* the parent owns the socket file and the signal set-up */
+	} else {
+		for (;;) {
+			code = run_once(&cfg, ctl, &sig, &from, NULL, NULL);
+			if (sig.signo) {
+				/* A signal ends the VM even when a guest reset won the race. */
+				vsrv_log("stopped by signal %d", sig.signo);
+				code = 128 + sig.signo;
+				break;
+			}
+			if (first_boot_done(&cfg, &from, code)) {
+				code = 0;
+				break;
+			}
+			if (code == VM_STOP_RESET && !cfg.no_reboot)
+				continue; /* a guest reset: start it again from scratch */
+			if (code == VM_STOP_RESET)
+				code = 0;
+			else if (code < 0)
 				code = 1;
-				break;
-			}
-		}
-		if (in_fd >= 0) {
-			ret = migrate_incoming(in_fd, sig.fd, vm, cfg.incoming, &sig.signo);
-			close(in_fd);
-			in_fd = -1;
-			if (ret < 0) {
-				vm_destroy_detached(vm);
-				vm = NULL;
-				code = sig.signo ? 128 + sig.signo : 1;
-				break;
-			}
-		}
-		sig.vm = vm;
-		if (sig.fd >= 0)
-			evloop_add(vm->loop, sig.fd, EPOLLIN, on_signal, &sig);
-		if (ctl && control_attach(ctl, vm) < 0)
-			vsrv_log("--control %s: cannot watch the socket", cfg.control);
-		code = vm_run(vm);
-		if (ctl)
-			control_detach(ctl);
-		if (sig.fd >= 0)
-			evloop_del(vm->loop, sig.fd);
-		vm_destroy_detached(vm);
-		vm = NULL;
-		if (sig.signo) {
-			/* A signal ends the VM even when a guest reset won the race to stop it. */
-			vsrv_log("stopped by signal %d", sig.signo);
-			code = 128 + sig.signo;
 			break;
 		}
-		if (code == VM_STOP_RESET && !cfg.no_reboot && (cfg.restore || cfg.incoming) &&
-		    !cfg.kernel) {
-			vsrv_log("the %s guest reset itself; no --kernel to boot: the VM ends",
-				 cfg.restore ? "restored" : "migrated");
-			code = 0;
-			break;
-		}
-		if (code == VM_STOP_RESET && !cfg.no_reboot) {
-			cfg.restore = NULL; /* a reset boots the kernel */
-			cfg.incoming = NULL;
-			continue; /* a guest reset: start it again from scratch */
-		}
-		if (code == VM_STOP_RESET)
-			code = 0;
-		else if (code < 0)
-			code = 1;
-		break;
 	}
 	control_close(ctl);
 out_sig:
-	vm_restore_close(rst);
-	if (in_fd >= 0)
-		close(in_fd);
+	vm_restore_close(from.rst);
+	if (from.in_fd >= 0)
+		close(from.in_fd);
 	if (sig.fd >= 0)
 		close(sig.fd);
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (killed_by) {
+		/* The VM's process died of a signal: so does `vsrv run` (no core of this one). */
+		struct rlimit no_core = { 0, 0 };
+
+		setrlimit(RLIMIT_CORE, &no_core);
+		signal(killed_by, SIG_DFL);
+		sigemptyset(&set);
+		sigaddset(&set, killed_by);
+		sigprocmask(SIG_UNBLOCK, &set, NULL);
+		raise(killed_by);
+	}
 out:
 	free(cfg.disks);
 	free(cfg.nets);

@@ -374,7 +374,10 @@ int sup_stop(struct server *srv, struct dbc *c, int64_t id, enum sup_stop how, c
 				 "%us", name, strerror(-pr), srv->shutdown_timeout);
 	}
 	if (how != SUP_RESET) {
-		sqlite3_stmt *st = db_stmt(c, "UPDATE vms SET state = 'stopping' WHERE id = ?");
+		/* The VMM may be gone already (a sandboxed one dies at once) and its exit
+		 * recorded by sup_thread: a final state stays. */
+		sqlite3_stmt *st = db_stmt(c, "UPDATE vms SET state = 'stopping' WHERE id = ? "
+					      "AND state NOT IN ('stopped', 'crashed')");
 		if (st) {
 			sqlite3_bind_int64(st, 1, id);
 			rc = db_rc(c, sqlite3_step(st));

@@ -56,6 +56,9 @@ int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *di
 		a[n++] = strdup("--");
 		a[n++] = strdup(srv->vmm_path);
 		a[n++] = strdup("run");
+		/* The VM in a child without capabilities, under the seccomp allow-list. */
+		a[n++] = strdup("--sandbox");
+		a[n++] = strdup("on");
 		a[n++] = strdup("--kernel");
 		a[n++] = strdup((const char *)sqlite3_column_text(st, 3));
 		a[n++] = strdup("--cpus");

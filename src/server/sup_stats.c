@@ -19,7 +19,22 @@ struct usage {
 	uint64_t rss;
 };
 
-/* The VMM of VM id: the pid in vmm.pid whose parent is the shim. */
+/* With the sandbox (`vsrv run --sandbox on`, src/vmm/sandbox.h) the VM itself runs in a
+ * child of the VMM process, a new one after each guest reset: its usage is the VM's. The
+ * newest child (the last in the kernel's list), else pid itself. */
+static pid_t vm_process(pid_t pid)
+{
+	char p[64], b[512], *s, *last = NULL;
+
+	snprintf(p, sizeof(p), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+	if (sup_read_small(p, b, sizeof(b)))
+		return pid;
+	for (s = strtok(b, " \n"); s; s = strtok(NULL, " \n"))
+		last = s;
+	return last && atoi(last) > 0 ? atoi(last) : pid;
+}
+
+/* The VMM of VM id: the pid in vmm.pid whose parent is the shim (or its sandboxed child). */
 static pid_t vmm_pid(struct server *srv, int64_t id, pid_t mon)
 {
 	char dir[4096], p[4200], b[512];
@@ -39,7 +54,7 @@ static pid_t vmm_pid(struct server *srv, int64_t id, pid_t mon)
 	rp = strrchr(b, ')');
 	if (!rp || sscanf(rp + 2, "%c %d", &st, &ppid) != 2 || ppid != mon)
 		return 0;
-	return pid;
+	return vm_process(pid);
 }
 
 static int usage_of(pid_t pid, struct usage *u)

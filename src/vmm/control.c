@@ -49,6 +49,9 @@ struct control {
 	struct ctl_client *mig_client; /* who asked for it (NULL once gone) */
 	json_t *mig_id;         /* its "id" (owned) */
 	char mig_to[256];       /* where to, for the log */
+	bool counted;           /* control_count_boot counted the next attach's boot */
+	int statm_fd;           /* /proc/self/statm of the process attached, opened on attach
+				 * (a sandboxed VMM cannot open files later) */
 	struct ctl_client cl[CTL_MAX_CLIENTS];
 };
 
@@ -100,16 +103,17 @@ static json_t *error(const char *msg)
 	return json_pack("{s:b,s:s}", "ok", 0, "error", msg);
 }
 
-static long rss_bytes(void)
+static long rss_bytes(struct control *c)
 {
-	FILE *f = fopen("/proc/self/statm", "re");
+	char buf[128];
 	long pages = 0, rss = 0;
+	ssize_t n = c->statm_fd >= 0 ? pread(c->statm_fd, buf, sizeof(buf) - 1, 0) : -1;
 
-	if (f) {
-		if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
-			rss = 0;
-		fclose(f);
-	}
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	if (sscanf(buf, "%ld %ld", &pages, &rss) != 2)
+		rss = 0;
 	return rss * sysconf(_SC_PAGESIZE);
 }
 
@@ -190,7 +194,7 @@ static json_t *do_stats(struct control *c)
 	json_object_set_new(r, "vcpu", v);
 	json_object_set_new(r, "exits", json_integer((json_int_t)total));
 	json_object_set_new(r, "vcpu_seconds", json_real(cpu));
-	json_object_set_new(r, "rss", json_integer(rss_bytes()));
+	json_object_set_new(r, "rss", json_integer(rss_bytes(c)));
 	json_object_set_new(r, "disks", disks_json(vm));
 	json_object_set_new(r, "nics", nics_json(vm));
 	return r;
@@ -476,6 +480,7 @@ int control_open(const char *path, struct control **out)
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
+	c->statm_fd = -1;
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
 		c->cl[i].fd = -1;
 		c->cl[i].ctl = c;
@@ -514,8 +519,11 @@ int control_attach(struct control *c, struct vm *vm)
 	c->vm = vm;
 	c->paused = false;
 	c->ending = false;
-	if (!c->boots++)
+	if (!c->counted && !c->boots++)
 		c->started = mono();
+	c->counted = false;
+	if (c->statm_fd < 0)
+		c->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
 	ret = evloop_add(vm->loop, c->lfd, EPOLLIN, on_accept, c);
 	if (ret < 0)
 		return ret;
@@ -523,6 +531,13 @@ int control_attach(struct control *c, struct vm *vm)
 		if (c->cl[i].fd >= 0 && evloop_add(vm->loop, c->cl[i].fd, EPOLLIN, on_client, &c->cl[i]) < 0)
 			client_close(c, &c->cl[i]);
 	return 0;
+}
+
+void control_count_boot(struct control *c)
+{
+	if (!c->boots++)
+		c->started = mono();
+	c->counted = true;
 }
 
 void control_detach(struct control *c)
@@ -554,6 +569,8 @@ void control_close(struct control *c)
 		if (c->cl[i].fd >= 0)
 			close(c->cl[i].fd);
 	close(c->lfd);
+	if (c->statm_fd >= 0)
+		close(c->statm_fd);
 	unlink(c->path);
 	free(c);
 }

@@ -34,6 +34,11 @@ int control_open(const char *path, struct control **out);
  * control_detach. Returns 0 or -errno. */
 int control_attach(struct control *c, struct vm *vm);
 
+/* Count one more boot of the VM before it is attached in another process (the sandboxed
+ * `vsrv run` forks one child per boot, which attaches its copy): "boots" and "uptime" in
+ * status then go on across guest resets. */
+void control_count_boot(struct control *c);
+
 /* Stop watching (before the VM is destroyed). Clients stay connected. */
 void control_detach(struct control *c);
 

@@ -1,0 +1,255 @@
+/* The VMM's sandbox (src/vmm/sandbox.c): each case loads the seccomp filter in a forked
+ * child and tries one thing; what the allow-list permits works, what it does not kills the
+ * child with SIGSYS (opening an existing file fails with EACCES instead). */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "vmm/sandbox.h"
+
+#define KILLED (-SIGSYS)
+
+static void *thread_fn(void *arg)
+{
+	return arg;
+}
+
+/* Run fn in a child under the filter. Returns the child's exit status, or -signal. */
+static int in_sandbox_cfg(int (*fn)(void), const struct sandbox_config *c)
+{
+	struct rlimit no_core = { 0, 0 };
+	int st;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		setrlimit(RLIMIT_CORE, &no_core);
+		if (sandbox_load_filter(c) < 0)
+			_exit(100);
+		_exit(fn());
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		return -1000;
+	return WIFSIGNALED(st) ? -WTERMSIG(st) : WEXITSTATUS(st);
+}
+
+static int in_sandbox(int (*fn)(void), bool user_net)
+{
+	struct sandbox_config c = { .user_net = user_net };
+
+	return in_sandbox_cfg(fn, &c);
+}
+
+static int do_allowed(void)
+{
+	pthread_t t;
+	void *ret = NULL;
+	uint64_t one = 1, got = 0;
+	int efd;
+	char *m;
+
+	/* what the VMM does all the time: eventfds, memory, threads, signals to itself */
+	efd = eventfd(0, EFD_CLOEXEC);
+	if (efd < 0 || write(efd, &one, 8) != 8 || read(efd, &got, 8) != 8 || got != 1)
+		return 2;
+	m = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return 3;
+	m[12345] = 1;
+	if (madvise(m, 1 << 20, MADV_DONTNEED) < 0 || munmap(m, 1 << 20) < 0)
+		return 4;
+	free(malloc(10 << 20));
+	if (pthread_create(&t, NULL, thread_fn, (void *)7) || pthread_join(t, &ret) || ret != (void *)7)
+		return 5;
+	if (getpid() <= 0 || syscall(SYS_tgkill, getpid(), gettid(), 0) < 0)
+		return 6;
+	return 0;
+}
+
+static int do_open_existing(void)
+{
+	int fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC);
+
+	return fd < 0 && errno == EACCES ? 0 : 1;
+}
+
+static int do_create_new(void)
+{
+	/* a state file: created new (O_EXCL), written, renamed into place */
+	char tmp[] = "/tmp/vsrv-sandbox-XXXXXX", dst[40];
+	int fd = mkstemp(tmp);
+
+	snprintf(dst, sizeof(dst), "%s.done", tmp);
+	if (fd < 0 || write(fd, "s", 1) != 1 || fsync(fd) < 0 || rename(tmp, dst) < 0)
+		return 1;
+	close(fd);
+	return unlink(dst) < 0 ? 2 : 0;
+}
+
+static int do_open_creat_existing(void)
+{
+	/* O_CREAT without O_EXCL would open any existing file: not a state file */
+	open("/etc/passwd", O_RDONLY | O_CREAT, 0600);
+	return 1;
+}
+
+static int do_execve(void)
+{
+	char *argv[] = { "/bin/true", NULL };
+
+	execve(argv[0], argv, NULL);
+	return 1;
+}
+
+static int do_socket_inet(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	return fd >= 0 ? 0 : 1;
+}
+
+static int do_socket_unix(void)
+{
+	return socket(AF_UNIX, SOCK_STREAM, 0) >= 0 ? 0 : 1;
+}
+
+static int do_fork(void)
+{
+	pid_t p = fork();
+
+	if (p == 0)
+		_exit(0);
+	return 1;
+}
+
+static int do_exec_memory(void)
+{
+	void *m = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return m == MAP_FAILED ? 1 : 0;
+}
+
+static int do_tiocsti(void)
+{
+	char c = 'x';
+
+	/* pushing input into a terminal: not an ioctl the VMM needs */
+	ioctl(0, TIOCSTI, &c);
+	return 1;
+}
+
+static int do_kvm_create_vm(void)
+{
+	ioctl(-1, KVM_CREATE_VM, 0);
+	return 1;
+}
+
+static int do_kill_parent(void)
+{
+	kill(getppid(), 0);
+	return 1;
+}
+
+static int do_ptrace_me(void)
+{
+	prctl(PR_SET_DUMPABLE, 1);
+	return 1;
+}
+
+static void test_allowed(void)
+{
+	CHECK_EQ(in_sandbox(do_allowed, false), 0);
+	CHECK_EQ(in_sandbox(do_open_existing, false), 0);
+	CHECK_EQ(in_sandbox(do_create_new, false), 0);
+}
+
+static void test_forbidden_kills(void)
+{
+	CHECK_EQ(in_sandbox(do_execve, false), KILLED);
+	CHECK_EQ(in_sandbox(do_socket_inet, false), KILLED);
+	CHECK_EQ(in_sandbox(do_socket_unix, false), KILLED);
+	CHECK_EQ(in_sandbox(do_fork, false), KILLED);
+	CHECK_EQ(in_sandbox(do_exec_memory, false), KILLED);
+	CHECK_EQ(in_sandbox(do_tiocsti, false), KILLED);
+	CHECK_EQ(in_sandbox(do_kvm_create_vm, false), KILLED);
+	CHECK_EQ(in_sandbox(do_kill_parent, false), KILLED);
+	CHECK_EQ(in_sandbox(do_ptrace_me, false), KILLED);
+	CHECK_EQ(in_sandbox(do_open_creat_existing, false), KILLED);
+}
+
+static void test_user_net_sockets(void)
+{
+	/* --net user: libslirp's host sockets, and only those */
+	CHECK_EQ(in_sandbox(do_socket_inet, true), 0);
+	CHECK_EQ(in_sandbox(do_socket_unix, true), KILLED);
+	CHECK_EQ(in_sandbox(do_execve, true), KILLED);
+}
+
+static void test_log_mode(void)
+{
+	/* VSRV_SECCOMP_LOG=1: what would kill is logged and goes through */
+	struct sandbox_config c = { .log_only = true };
+
+	CHECK_EQ(in_sandbox_cfg(do_socket_unix, &c), 0);
+	CHECK_EQ(in_sandbox_cfg(do_allowed, &c), 0);
+}
+
+static int do_drop_caps(void)
+{
+	char buf[4096];
+	ssize_t n;
+	int fd;
+
+	if (sandbox_drop_caps() < 0)
+		return 1;
+	fd = open("/proc/self/status", O_RDONLY);
+	n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return 2;
+	buf[n] = 0;
+	return strstr(buf, "CapEff:\t0000000000000000") && strstr(buf, "CapPrm:\t0000000000000000")
+	       ? 0 : 3;
+}
+
+static void test_drop_caps(void)
+{
+	int st;
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(do_drop_caps());
+	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid);
+	CHECK(WIFEXITED(st));
+	CHECK_EQ(WEXITSTATUS(st), 0);
+}
+
+int main(void)
+{
+	if (!sandbox_supported()) {
+		printf("SKIP sandbox: no seccomp filter in sanitizer builds\n");
+		return 0;
+	}
+	RUN(test_allowed);
+	RUN(test_forbidden_kills);
+	RUN(test_user_net_sockets);
+	RUN(test_log_mode);
+	RUN(test_drop_caps);
+	return check_done();
+}
