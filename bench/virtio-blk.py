@@ -26,7 +26,7 @@ the guest's `ring=packed`, QEMU's packed=on); the default is split rings.
 
 Usage: bench/virtio-blk.py [--ms N] [--size MiB] [--rounds N] [--dir DIR] [--ring split|packed]
 """
-import argparse, glob, json, os, re, shutil, statistics, subprocess, sys, tempfile, time
+import argparse, glob, json, os, re, shutil, statistics, subprocess, sys, tempfile, threading, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("BUILD", os.path.join(ROOT, "build"))
@@ -85,7 +85,13 @@ def run_guest(cmd, ms, with_exits, env=None):
     """Boot, drive the phases, return {phase: dict(ops, bytes, us, kicks, exits)}; with
     VSRV_STATS in env also {"_vsrv_exits": exits counted by vsrv over the whole run}."""
     p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    res, e0, c0, deadline = {}, None, {}, time.time() + 60 + 3 * ms / 1000 * len(PHASES)
+    limit = 60 + 3 * ms / 1000 * len(PHASES)
+    res, e0, c0, deadline = {}, None, {}, time.time() + limit
+    # A guest that stops talking (a lost request, a stuck monitor) must not hang the run:
+    # the watchdog kills the monitor, which ends the read loop below.
+    watchdog = threading.Timer(limit, p.kill)
+    watchdog.daemon = True
+    watchdog.start()
     try:
         for raw in p.stdout:
             line = raw.decode(errors="replace").strip()
@@ -109,6 +115,10 @@ def run_guest(cmd, ms, with_exits, env=None):
             if "RESULT:" in line:
                 break
     finally:
+        watchdog.cancel()
+        if time.time() > deadline:
+            sys.stderr.write("guest timed out after %.0f s (%s), phases done: %s\n" % (
+                limit, os.path.basename(cmd[0]), ", ".join(res) or "none"))
         try:
             p.wait(timeout=10)
         except subprocess.TimeoutExpired:
