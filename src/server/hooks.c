@@ -2,6 +2,7 @@
 #include "server/hooks.h"
 #include "server/api.h"
 #include "server/valid.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #include <curl/curl.h>
@@ -42,14 +43,6 @@ struct hooks {
 	struct child kids[NCHILD];   /* hook thread only */
 };
 
-static double mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 void hooks_queue(struct server *srv, int64_t id, json_t *event)
 {
 	struct hooks *h = srv->hooks;
@@ -81,7 +74,7 @@ void hooks_queue(struct server *srv, int64_t id, json_t *event)
 /* Reap finished commands; kill those past their timeout. */
 static void reap(struct hooks *h)
 {
-	double now = mono();
+	double now = clock_mono();
 
 	for (int i = 0; i < NCHILD; i++) {
 		struct child *k = &h->kids[i];
@@ -158,7 +151,7 @@ static void run_command(struct hooks *h, int64_t hid, const char *cmd, int timeo
 			off += w;
 		}
 		k->pid = pid;
-		k->deadline = mono() + timeout;
+		k->deadline = clock_mono() + timeout;
 		snprintf(k->what, sizeof(k->what), "%lld (event %lld)", (long long)hid, (long long)e->id);
 	}
 	close(p[1]);

@@ -7,6 +7,7 @@
 #include "server/undo.h"
 #include "server/vmctl.h"
 #include "server/vnet.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #include <dirent.h>
@@ -53,14 +54,6 @@ struct supervisor {
 	pthread_mutex_t lock;
 	struct runvm *vms;
 };
-
-static double mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 int sup_vm_dir(struct server *srv, int64_t id, char *buf, size_t n)
 {
@@ -281,7 +274,7 @@ static int start_locked(struct server *srv, struct dbc *c, int64_t id, const cha
 	if (v) {
 		int qr = v->quick_restarts;
 		*v = (struct runvm){ .next = v->next, .id = id, .mon_pid = pid, .ours = true,
-				     .started = mono(), .pidfd = -1,
+				     .started = clock_mono(), .pidfd = -1,
 				     .quick_restarts = restart ? qr : 0 };
 		snprintf(v->name, sizeof(v->name), "%s", name);
 		if (watch(s, v))
@@ -352,7 +345,7 @@ int sup_stop(struct server *srv, struct dbc *c, int64_t id, enum sup_stop how, c
 		if (how == SUP_SHUTDOWN) {
 			/* The ACPI power button; a guest that does not power off within the
 			 * server's shutdown timeout is turned off (sup_thread). */
-			v->shutdown_deadline = mono() + srv->shutdown_timeout;
+			v->shutdown_deadline = clock_mono() + srv->shutdown_timeout;
 		} else if (vp > 0) {
 			cgroup_freeze(srv, id, vp, 0);
 			kill(vp, SIGKILL);
@@ -511,7 +504,7 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 		restart = true;
 	/* A VM that keeps dying within 10 s of its start is given up after 5 tries. */
 	if (restart && !v->reset_req) {
-		if (mono() - v->started < 10)
+		if (clock_mono() - v->started < 10)
 			v->quick_restarts++;
 		else
 			v->quick_restarts = 0;
@@ -565,7 +558,7 @@ static void *sup_thread(void *arg)
 	while (!s->srv->stopping) {
 		struct epoll_event ev[16];
 		int n = epoll_wait(s->epfd, ev, 16, 500), i;
-		double now = mono();
+		double now = clock_mono();
 		struct runvm *v, **pp;
 
 		for (i = 0; i < n; i++) {
@@ -707,7 +700,7 @@ int sup_reattach(struct server *srv)
 			v->id = ids[i];
 			v->mon_pid = mp;
 			v->pidfd = -1;
-			v->started = mono() - 3600;
+			v->started = clock_mono() - 3600;
 			snprintf(v->name, sizeof(v->name), "%s", name);
 			pthread_mutex_lock(&s->lock);
 			v->next = s->vms;
@@ -725,7 +718,7 @@ int sup_reattach(struct server *srv)
 		if (autostart[i] & 2) {
 			/* It ended while no daemon watched (or never started). */
 			struct runvm tmp = { .id = ids[i], .pidfd = -1, .mon_pid = mp,
-					     .started = mono() - 3600 };
+					     .started = clock_mono() - 3600 };
 			snprintf(tmp.name, sizeof(tmp.name), "%s", name);
 			handle_exit(s, &tmp);
 			continue;

@@ -1,6 +1,7 @@
 /* Tasks: inventory rows plus a detached thread each. See tasks.h. */
 #include "server/tasks.h"
 #include "server/events.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -20,14 +21,6 @@ struct task {
 	double last_time, last_fraction;
 	char error[512];
 };
-
-static double mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 struct server *task_server(struct task *t)
 {
@@ -84,7 +77,7 @@ out:
 
 void task_progress(struct task *t, double f)
 {
-	double now = mono();
+	double now = clock_mono();
 
 	if (f < 0)
 		f = 0;
@@ -129,7 +122,7 @@ int task_start(struct server *srv, const char *kind, const char *object, const c
 	t->fn = fn;
 	t->arg = arg;
 	t->arg_free = arg_free;
-	t->last_time = mono();
+	t->last_time = clock_mono();
 	snprintf(t->kind, sizeof(t->kind), "%s", kind);
 	snprintf(t->object, sizeof(t->object), "%s", object);
 	snprintf(t->who, sizeof(t->who), "%s", who ? who : "");

@@ -1,6 +1,7 @@
 /* A client of the VMM's control socket: one connection per call. See vmctl.h. */
 #include "server/vmctl.h"
 #include "server/sup.h"
+#include "util/clock.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -106,14 +107,6 @@ static struct scache {
 } scache[SCACHE];
 static pthread_mutex_t scache_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static double mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static struct scache *slot(int64_t id)
 {
 	unsigned h = (unsigned)(id * 2654435761u) % SCACHE;
@@ -129,7 +122,7 @@ static struct scache *slot(int64_t id)
 int vmctl_stats(struct server *srv, int64_t id, pid_t pid, json_t **reply)
 {
 	struct scache *e;
-	double now = mono_now();
+	double now = clock_mono();
 	json_t *st = NULL;
 	int rc;
 
@@ -152,7 +145,7 @@ int vmctl_stats(struct server *srv, int64_t id, pid_t pid, json_t **reply)
 		json_decref(e->st);
 		e->st = rc ? NULL : json_incref(st);
 		e->pid = pid;
-		e->t = mono_now();
+		e->t = clock_mono();
 	}
 	pthread_mutex_unlock(&scache_lock);
 	if (rc)

@@ -1,6 +1,7 @@
 /* The control socket: JSON lines over a Unix socket, served on the control loop. See
  * control.h. */
 #include "vmm/control.h"
+#include "util/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -54,14 +55,6 @@ struct control {
 				 * (a sandboxed VMM cannot open files later) */
 	struct ctl_client cl[CTL_MAX_CLIENTS];
 };
-
-static double mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void client_close(struct control *c, struct ctl_client *k)
 {
@@ -123,7 +116,7 @@ static json_t *do_status(struct control *c)
 
 	return json_pack("{s:b,s:s,s:f,s:i,s:I,s:i}", "ok", 1,
 			 "state", c->paused ? "paused" : "running",
-			 "uptime", mono() - c->started,
+			 "uptime", clock_mono() - c->started,
 			 "vcpus", (int)vm->nr_vcpus,
 			 "memory", (json_int_t)vm->mem->size,
 			 "boots", (int)c->boots);
@@ -520,7 +513,7 @@ int control_attach(struct control *c, struct vm *vm)
 	c->paused = false;
 	c->ending = false;
 	if (!c->counted && !c->boots++)
-		c->started = mono();
+		c->started = clock_mono();
 	c->counted = false;
 	if (c->statm_fd < 0)
 		c->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
@@ -536,7 +529,7 @@ int control_attach(struct control *c, struct vm *vm)
 void control_count_boot(struct control *c)
 {
 	if (!c->boots++)
-		c->started = mono();
+		c->started = clock_mono();
 	c->counted = true;
 }
 

@@ -1,6 +1,7 @@
 /* Live migration, the source side: the migration thread, dirty logging, the rounds and the
  * hand-over. See migrate.h and docs/migration.md. */
 #include "vmm/migrate.h"
+#include "util/clock.h"
 
 #include <errno.h>
 #include <linux/kvm.h>
@@ -46,14 +47,6 @@ struct migration {
 	bool logging;                  /* KVM's dirty log is on */
 	bool parked, quiesced;         /* the final phase has stopped the guest */
 };
-
-static double mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static int fail(struct migration *m, int ret, const char *fmt, ...)
 {
@@ -278,7 +271,7 @@ static int final_round(struct migration *m, double *t_stop)
 	uint32_t type;
 	int ret;
 
-	*t_stop = mono();
+	*t_stop = clock_mono();
 	ret = stop_guest(m);
 	if (ret)
 		return ret;
@@ -344,7 +337,7 @@ static int migrate_run(struct migration *m)
 {
 	struct guest_mem *g = m->vm->mem;
 	struct savestate_config cfg;
-	double t0 = mono(), t_round, t_stop = 0, deadline = t0 + m->o.timeout_s;
+	double t0 = clock_mono(), t_round, t_stop = 0, deadline = t0 + m->o.timeout_s;
 	uint64_t left, prev_bytes = 0;
 	double bw;
 	int ret;
@@ -367,13 +360,13 @@ static int migrate_run(struct migration *m)
 	memset(m->dirty, 0xff, (m->npages / 64) * 8);
 	if (m->npages % 64)
 		m->dirty[m->npages / 64] = (1ULL << (m->npages % 64)) - 1;
-	t_round = mono();
+	t_round = clock_mono();
 	ret = send_dirty(m, true);
 	if (ret)
 		return ret;
 	m->res.rounds = 1;
 	for (;;) {
-		double now = mono();
+		double now = clock_mono();
 
 		/* bytes per second in the last round */
 		bw = (double)(m->res.bytes - prev_bytes + PAGE) / (now - t_round + 1e-6);
@@ -392,7 +385,7 @@ static int migrate_run(struct migration *m)
 		m->res.rounds++;
 	}
 	ret = final_round(m, &t_stop);
-	m->res.downtime_ms = (mono() - t_stop) * 1e3;
+	m->res.downtime_ms = (clock_mono() - t_stop) * 1e3;
 	return ret;
 }
 
@@ -407,11 +400,11 @@ static void post_done(void *opaque)
 static void *thread_main(void *arg)
 {
 	struct migration *m = arg;
-	double t0 = mono();
+	double t0 = clock_mono();
 	int ret;
 
 	ret = migrate_run(m);
-	m->res.total_ms = (mono() - t0) * 1e3;
+	m->res.total_ms = (clock_mono() - t0) * 1e3;
 	m->res.ret = ret;
 	if (ret) {
 		/* the guest goes on where it was: devices first, then the vCPUs */

@@ -58,29 +58,12 @@ static uint32_t crc(uint32_t c, const void *p, size_t n)
 
 /* ---- I/O ---- */
 
+/* A socket with a send timeout reports it as EWOULDBLOCK: a timeout to the caller. */
 static int writev_all(int fd, struct iovec *iov, int n)
 {
-	while (n > 0) {
-		ssize_t r = writev(fd, iov, n);
+	int ret = savestate_writev_all(fd, iov, n);
 
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
-		}
-		if (r == 0)
-			return -EIO;
-		while (n > 0 && (size_t)r >= iov->iov_len) {
-			r -= (ssize_t)iov->iov_len;
-			iov++;
-			n--;
-		}
-		if (n > 0) {
-			iov->iov_base = (uint8_t *)iov->iov_base + r;
-			iov->iov_len -= (size_t)r;
-		}
-	}
-	return 0;
+	return ret == -EWOULDBLOCK ? -ETIMEDOUT : ret;
 }
 
 /* Read exactly n bytes: 0, -ECONNRESET at the end of the stream, -EAGAIN on the socket's

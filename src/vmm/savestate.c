@@ -1,5 +1,6 @@
 /* Save a stopped VM to a file, restore a VM from one. See savestate.h. */
 #include "vmm/savestate.h"
+#include "util/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,14 +22,6 @@ struct vm_restore {
 	int fd;
 	struct savestate *s;
 };
-
-static double mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static const char *kind_name(uint32_t kind)
 {
@@ -102,7 +95,7 @@ int vm_save(struct vm *vm, const char *path, struct vm_save_result *res, char *e
 {
 	struct savestate_write_stats ws = { 0 };
 	struct savestate *s = NULL;
-	double t0 = mono();
+	double t0 = clock_mono();
 	char *tmp = NULL;
 	int fd = -1, ret;
 
@@ -153,7 +146,7 @@ int vm_save(struct vm *vm, const char *path, struct vm_save_result *res, char *e
 		vsrv_log("save %s: cannot sync its directory: %s", path, strerror(-ret));
 	res->file_bytes = ws.file_bytes;
 	res->mem_pages = ws.mem_pages;
-	res->seconds = mono() - t0;
+	res->seconds = clock_mono() - t0;
 	free(tmp);
 	savestate_free(s);
 	return 0;
@@ -261,7 +254,7 @@ int vm_restore_load(struct vm_restore *r, struct vm *vm)
 {
 	struct savestate *s = r->s;
 	const char *why = "";
-	double t0 = mono();
+	double t0 = clock_mono();
 	char label[4200];
 	int ret;
 
@@ -281,7 +274,7 @@ int vm_restore_load(struct vm_restore *r, struct vm *vm)
 		return ret;
 	if (getenv("VSRV_STATS"))
 		vsrv_log("restored %s: %llu pages of memory in %.1f ms", r->path,
-			 (unsigned long long)s->mem.nr_data_pages, (mono() - t0) * 1e3);
+			 (unsigned long long)s->mem.nr_data_pages, (clock_mono() - t0) * 1e3);
 	return 0;
 }
 

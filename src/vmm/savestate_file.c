@@ -161,8 +161,7 @@ static int write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
-/* writev all of iov[0..n) (modified on partial writes). */
-static int writev_all(int fd, struct iovec *iov, int n)
+int savestate_writev_all(int fd, struct iovec *iov, int n)
 {
 	while (n > 0) {
 		ssize_t r = writev(fd, iov, n);
@@ -256,7 +255,7 @@ static int write_memory(int fd, const uint8_t *mem, uint64_t mem_size, uint64_t 
 	iov[0] = (struct iovec){ &mh, sizeof(mh) };
 	iov[1] = (struct iovec){ bitmap, mh.bitmap_bytes };
 	iov[2] = (struct iovec){ pad, mh.data_offset - (payload_off + sizeof(mh) + mh.bitmap_bytes) };
-	ret = writev_all(fd, iov, 3);
+	ret = savestate_writev_all(fd, iov, 3);
 	if (ret)
 		goto out;
 	for (i = 0; i < npages; ) {
@@ -275,14 +274,14 @@ static int write_memory(int fd, const uint8_t *mem, uint64_t mem_size, uint64_t 
 		batch += (j - i) * SAVESTATE_PAGE;
 		i = j;
 		if (niov == IOV_BATCH || batch >= IO_CHUNK) {
-			ret = writev_all(fd, iov, niov);
+			ret = savestate_writev_all(fd, iov, niov);
 			if (ret)
 				goto out;
 			niov = 0;
 			batch = 0;
 		}
 	}
-	if (niov && (ret = writev_all(fd, iov, niov)))
+	if (niov && (ret = savestate_writev_all(fd, iov, niov)))
 		goto out;
 	h.crc = c;
 	h.hdr_crc = crc(0, &h, offsetof(struct sec_hdr, hdr_crc));

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "arch/x86/cpu_state.h"
 #include "devices/acpi_pm.h"
@@ -128,5 +129,9 @@ uint64_t savestate_devices_len(uint32_t n);
 
 /* The layout signature of this build (what the header carries). */
 uint64_t savestate_layout(void);
+
+/* Write all of iov[0..n) to fd, retrying partial writes and EINTR (iov is modified).
+ * Returns 0, -EIO when fd takes nothing more, or -errno. */
+int savestate_writev_all(int fd, struct iovec *iov, int n);
 
 #endif

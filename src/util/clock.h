@@ -1,0 +1,16 @@
+/* Monotonic time in seconds, for timeouts, uptimes and durations (CLOCK_MONOTONIC: never
+ * jumps with the wall clock). Any thread. */
+#ifndef VSRV_UTIL_CLOCK_H
+#define VSRV_UTIL_CLOCK_H
+
+#include <time.h>
+
+static inline double clock_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+#endif
