@@ -19,25 +19,14 @@ for g in savecount vsaveblk; do
 	[ -f "$GUESTS/$g.elf" ] || { fail migrate "missing $GUESTS/$g.elf (run make)"; finish; exit; }
 done
 
-timeout 400 python3 - "$VSRV" "$GUESTS" "$TMP" <<'EOF'
+VSRV_TESTS=$(cd "$(dirname "$0")" && pwd) timeout 400 python3 - "$VSRV" "$GUESTS" "$TMP" <<'EOF'
 import json, os, re, signal, socket, struct, subprocess, sys, time
 vsrv, guests, tmp = sys.argv[1:4]
-fails = 0
-def ok(name, cond, why="failed"):
-    global fails
-    if cond: print("PASS " + name)
-    else: print("FAIL %s: %s" % (name, why)); fails += 1
-
+sys.path.insert(0, os.environ["VSRV_TESTS"])
+import vmstate
+from vmstate import ok, start, wait_for, ctl_cmd, finish_vm, read, steps_of, done_sum, check_count, check_raw
 env = dict(os.environ, VSRV_MIGRATE_VERIFY="1")
-
-def start(tag, args):
-    ctl = os.path.join(tmp, tag + ".ctl"); ser = os.path.join(tmp, tag + ".out")
-    p = subprocess.Popen([vsrv, "run", "--serial", "file:" + ser, "--control", ctl] + args,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    for _ in range(500):
-        if os.path.exists(ctl) or p.poll() is not None: break
-        time.sleep(0.01)
-    return p, ctl, ser
+vmstate.setup(vsrv, tmp, env)
 
 def incoming(tag, uri, args):
     ser = os.path.join(tmp, tag + ".out")
@@ -50,46 +39,6 @@ def incoming(tag, uri, args):
     else:
         time.sleep(0.3)
     return p, ser
-
-def wait_for(ser, pat, timeout=30):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            if re.search(pat, open(ser).read()): return True
-        except FileNotFoundError: pass
-        time.sleep(0.02)
-    return False
-
-def ctl_cmd(ctl, msg, timeout=90):
-    c = socket.socket(socket.AF_UNIX); c.connect(ctl); c.settimeout(timeout)
-    f = c.makefile("rw"); f.write(json.dumps(msg) + "\n"); f.flush()
-    r = json.loads(f.readline()); c.close(); return r
-
-def finish_vm(p, timeout=90):
-    try: rc = p.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        p.kill(); p.wait(); return -1, "timed out"
-    return rc, p.stderr.read().decode(errors="replace")
-
-def read(path):
-    return open(path).read() if os.path.exists(path) else ""
-
-def steps_of(text):
-    return [(int(k), int(x, 16)) for k, x in re.findall(r"savecount: step (\d+) of \d+ x=([0-9a-f]+)", text)]
-
-def done_sum(text):
-    m = re.search(r"savecount: done steps=(\d+) sum=([0-9a-f]+)", text)
-    return (int(m.group(1)), int(m.group(2), 16)) if m else (None, None)
-
-def check_count(name, before, after, n):
-    st = steps_of(before + after)
-    ks = [k for k, _ in st]
-    total, s = done_sum(after)
-    ok(name + "-sequence", ks == list(range(n)), "steps %s..%s, %d lines: %r | %r" %
-       (ks[:3], ks[-3:], len(ks), before[-150:], after[:150]))
-    ok(name + "-sum", total == n and s == sum(x for _, x in st) % (1 << 64), "done %s %s" % (total, s))
-    ok(name + "-split", len(steps_of(before)) > 0 and len(steps_of(after)) > 0,
-       "%d steps before, %d after" % (len(steps_of(before)), len(steps_of(after))))
 
 def free_port():
     s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close(); return port
@@ -116,17 +65,6 @@ for cpus, kind in ((1, "unix"), (2, "unix"), (1, "tcp")):
 
 # --- virtio-blk under load: mmio + raw, pci + MSI-X + VHD ---
 R = 40
-def check_raw(path, rnd):
-    bad = 0
-    with open(path, "rb") as f:
-        data = f.read()
-    for s in range(0, len(data) // 512, 7):
-        words = struct.unpack_from("<64Q", data, s * 512)
-        for w, v in enumerate(words):
-            if v != (0x5600000000000000 | rnd << 48 | (s & 0xffffffffff) << 8 | w):
-                bad += 1
-    return bad
-
 for tr, fmt in (("mmio", "raw"), ("pci", "vhd")):
     name = "migrate-blk-%s-%s" % (tr, fmt)
     disk = os.path.join(tmp, name + "." + fmt)
@@ -217,6 +155,6 @@ for tag, data in (("garbage", b"GET / HTTP/1.0\r\n\r\n" + os.urandom(3000)), ("e
     s.close()
     rc, derr = finish_vm(d, 30)
     ok(name + "-refused", rc == 1 and "--incoming " + uri in derr and not read(dser), "status %s: %s" % (rc, derr))
-sys.exit(1 if fails else 0)
+sys.exit(1 if vmstate.fails else 0)
 EOF
 finish

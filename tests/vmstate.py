@@ -1,0 +1,105 @@
+"""Helpers shared by the save-state and live-migration tests (tests/t-savestate.sh,
+tests/t-migrate.sh): start a `vsrv run` with a serial file and a control socket, talk to the
+socket, wait for guest output, and check the guests' own evidence (guests/savecount.c: steps
+0..N-1 exactly once with their sum; guests/vsaveblk.c: the round pattern on the disk).
+setup() first; ok() prints PASS/FAIL lines and counts failures in `fails`."""
+import json, os, re, socket, struct, subprocess, time
+
+vsrv = tmp = None
+env = None
+fails = 0
+
+
+def setup(vsrv_path, tmp_dir, run_env=None):
+    global vsrv, tmp, env
+    vsrv, tmp, env = vsrv_path, tmp_dir, run_env
+
+
+def ok(name, cond, why="failed"):
+    global fails
+    if cond:
+        print("PASS " + name)
+    else:
+        print("FAIL %s: %s" % (name, why))
+        fails += 1
+
+
+def start(tag, args):
+    """`vsrv run` with the serial port in TMP/TAG.out and a control socket TMP/TAG.ctl."""
+    ctl = os.path.join(tmp, tag + ".ctl"); ser = os.path.join(tmp, tag + ".out")
+    p = subprocess.Popen([vsrv, "run", "--serial", "file:" + ser, "--control", ctl] + args,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    for _ in range(500):
+        if os.path.exists(ctl) or p.poll() is not None:
+            break
+        time.sleep(0.01)
+    return p, ctl, ser
+
+
+def wait_for(ser, pat, timeout=30):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            if re.search(pat, open(ser).read()):
+                return True
+        except FileNotFoundError:
+            pass
+        time.sleep(0.02)
+    return False
+
+
+def ctl_cmd(ctl, msg, timeout=90):
+    c = socket.socket(socket.AF_UNIX); c.connect(ctl); c.settimeout(timeout)
+    f = c.makefile("rw"); f.write(json.dumps(msg) + "\n"); f.flush()
+    r = json.loads(f.readline()); c.close()
+    return r
+
+
+def finish_vm(p, timeout=90):
+    try:
+        rc = p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill(); p.wait()
+        return -1, "timed out"
+    return rc, p.stderr.read().decode(errors="replace")
+
+
+def read(path):
+    return open(path).read() if os.path.exists(path) else ""
+
+
+def steps_of(text):
+    return [(int(k), int(x, 16)) for k, x in re.findall(r"savecount: step (\d+) of \d+ x=([0-9a-f]+)", text)]
+
+
+def done_sum(text):
+    m = re.search(r"savecount: done steps=(\d+) sum=([0-9a-f]+)", text)
+    return (int(m.group(1)), int(m.group(2), 16)) if m else (None, None)
+
+
+def check_count(name, before, after, n):
+    """savecount's output before and after the move: steps 0..n-1 exactly once, the guest's
+    sum of them, and some steps on each side."""
+    st = steps_of(before + after)  # a line may be cut by the save
+    ks = [k for k, _ in st]
+    total, s = done_sum(after)
+    ok(name + "-sequence", ks == list(range(n)), "steps %s..%s, %d lines, gaps/repeats: %r | %r" %
+       (ks[:3], ks[-3:], len(ks), before[-150:], after[:150]))
+    ok(name + "-sum", total == n and s == sum(x for _, x in st) % (1 << 64), "done %s %s: %r | %r" %
+       (total, s, before[-150:], after[:150]))
+    ok(name + "-split", len(steps_of(before)) > 0 and len(steps_of(after)) > 0,
+       "%d steps before, %d after" % (len(steps_of(before)), len(steps_of(after))))
+
+
+def check_raw(path, rnd):
+    """Sectors of a raw image that do not hold vsaveblk's pattern of round rnd (every 7th
+    sector is read)."""
+    bad = 0
+    with open(path, "rb") as f:
+        data = f.read()
+    for s in range(0, len(data) // 512, 7):
+        words = struct.unpack_from("<64Q", data, s * 512)
+        for w, v in enumerate(words):
+            if v != (0x5600000000000000 | rnd << 48 | (s & 0xffffffffff) << 8 | w):
+                bad += 1
+    return bad
