@@ -20,7 +20,7 @@ import json, os, re, socket, struct, subprocess, sys, time, zlib
 vsrv, guests, tmp = sys.argv[1:4]
 sys.path.insert(0, os.environ["VSRV_TESTS"])
 import vmstate
-from vmstate import ok, start, wait_for, ctl_cmd, finish_vm, read, steps_of, done_sum, check_count, check_raw
+from vmstate import ok, start, wait_for, ctl_cmd, finish_vm, read, steps_of, done_sum, check_count, blk_disk, check_blk
 vmstate.setup(vsrv, tmp)
 
 def restore(tag, state, args, timeout=60):
@@ -119,13 +119,7 @@ ok(name + "-vm-finishes", rc == 33 and [k for k, _ in steps_of(open(ser).read())
 R = 40
 for tr, fmt in (("mmio", "raw"), ("pci", "vhd")):
     name = "save-blk-%s-%s" % (tr, fmt)
-    disk = os.path.join(tmp, name + "." + fmt)
-    if fmt == "raw":
-        open(disk, "wb").truncate(32 << 20)
-    else:
-        subprocess.run([vsrv, "img", "create", "-f", "vhd", disk, "32M"], stdout=subprocess.DEVNULL, check=True)
-    cfg = ["--memory", "64M", "--disk", "%s,format=%s,transport=%s" % (disk, fmt, tr)]
-    cmdline = "transport=%s rounds=%d%s" % (tr, R, " msix" if tr == "pci" else "")
+    disk, cfg, cmdline = blk_disk(name, tr, fmt, R)
     p, ctl, ser = start(name, ["--kernel", guests + "/vsaveblk.elf", "--cmdline", cmdline] + cfg)
     state = os.path.join(tmp, name + ".state")
     ok(name + "-running", wait_for(ser, r"round 2 of"), open(ser).read()[-300:] if os.path.exists(ser) else "")
@@ -135,20 +129,7 @@ for tr, fmt in (("mmio", "raw"), ("pci", "vhd")):
     before = open(ser).read()
     rc, err, out, secs = restore(name + "-b", state, cfg)
     ok(name + "-restored-passes", rc == 33 and "vsaveblk: ok" in out, "status %s: %s %s" % (rc, err, out[-400:]))
-    rounds = [int(x) for x in re.findall(r"round (\d+) of", before + out)]
-    ok(name + "-rounds", rounds == list(range(R)) and "round %d of" % (R - 1) in out, rounds)
-    if tr == "pci":
-        irq = [int(x) for x in re.findall(r"ok \((\d+) interrupts\)", out)]
-        ok(name + "-msix-after-restore", irq and min(irq) > 0, irq)
-    if fmt == "raw":
-        ok(name + "-pattern-on-disk", check_raw(disk, R - 1) == 0, "bad words")
-    else:
-        c = subprocess.run([vsrv, "img", "check", disk], capture_output=True, text=True)
-        ok(name + "-img-check", c.returncode == 0, c.stdout + c.stderr)
-        raw = disk + ".raw"
-        c = subprocess.run(["qemu-img", "convert", "-f", "vpc", "-O", "raw", disk, raw], capture_output=True)
-        ok(name + "-pattern-on-disk", c.returncode == 0 and check_raw(raw, R - 1) == 0, c.stderr)
-        os.unlink(raw)
+    check_blk(name, tr, fmt, disk, before, out, R, "restore")
     blk_state, blk_cfg = state, cfg
 
 # --- bad files and other configurations: refused, status 1, the guest never runs ---

@@ -103,3 +103,36 @@ def check_raw(path, rnd):
             if v != (0x5600000000000000 | rnd << 48 | (s & 0xffffffffff) << 8 | w):
                 bad += 1
     return bad
+
+
+def blk_disk(name, tr, fmt, rounds):
+    """A 32 MiB disk for vsaveblk (raw, or a dynamic VHD) on transport tr: returns the image
+    path, the VM's disk options and the guest's command line."""
+    disk = os.path.join(tmp, name + "." + fmt)
+    if fmt == "raw":
+        open(disk, "wb").truncate(32 << 20)
+    else:
+        subprocess.run([vsrv, "img", "create", "-f", "vhd", disk, "32M"], stdout=subprocess.DEVNULL, check=True)
+    cfg = ["--memory", "64M", "--disk", "%s,format=%s,transport=%s" % (disk, fmt, tr)]
+    cmdline = "transport=%s rounds=%d%s" % (tr, rounds, " msix" if tr == "pci" else "")
+    return disk, cfg, cmdline
+
+
+def check_blk(name, tr, fmt, disk, before, out, rounds, moved):
+    """vsaveblk moved mid-run (moved: "restore" or "migration"): every round exactly once
+    across both sides, MSI-X interrupts after the move on pci, the last round's pattern on
+    the disk, and a clean `vsrv img check` for a VHD."""
+    rs = [int(x) for x in re.findall(r"round (\d+) of", before + out)]
+    ok(name + "-rounds", rs == list(range(rounds)) and "round %d of" % (rounds - 1) in out, rs)
+    if tr == "pci":
+        irq = [int(x) for x in re.findall(r"ok \((\d+) interrupts\)", out)]
+        ok(name + "-msix-after-" + moved, irq and min(irq) > 0, irq)
+    if fmt == "raw":
+        ok(name + "-pattern-on-disk", check_raw(disk, rounds - 1) == 0, "bad words")
+    else:
+        c = subprocess.run([vsrv, "img", "check", disk], capture_output=True, text=True)
+        ok(name + "-img-check", c.returncode == 0, c.stdout + c.stderr)
+        raw = disk + ".raw"
+        c = subprocess.run(["qemu-img", "convert", "-f", "vpc", "-O", "raw", disk, raw], capture_output=True)
+        ok(name + "-pattern-on-disk", c.returncode == 0 and check_raw(raw, rounds - 1) == 0, c.stderr)
+        os.unlink(raw)
