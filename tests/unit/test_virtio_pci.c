@@ -1,6 +1,7 @@
 /* The PCI host bridge (mechanism #1 and ECAM) and the virtio-pci modern transport with
  * virtio-rng: enumeration, capabilities, BAR sizing and moves, MSI-X, requests. */
 #include "check.h"
+#include "pcicfg.h"
 #include "vdrv.h"
 #include "devices/pci.h"
 #include "devices/virtio/pci_transport.h"
@@ -17,23 +18,6 @@ static struct virtio_host host;
 static struct pci_host *ph;
 static struct virtio_rng *rng;
 static struct virtio_pci *vp;
-
-static uint32_t conf1_read(unsigned slot, unsigned off, unsigned len)
-{
-	uint32_t a = 0x80000000u | slot << 11 | (off & 0xfc), v = 0;
-
-	bus_dispatch(&pio, 0xcf8, (uint8_t *)&a, 4, true);
-	bus_dispatch(&pio, 0xcfc + (off & 3), (uint8_t *)&v, len, false);
-	return v;
-}
-
-static void conf1_write(unsigned slot, unsigned off, unsigned len, uint32_t v)
-{
-	uint32_t a = 0x80000000u | slot << 11 | (off & 0xfc);
-
-	bus_dispatch(&pio, 0xcf8, (uint8_t *)&a, 4, true);
-	bus_dispatch(&pio, 0xcfc + (off & 3), (uint8_t *)&v, len, true);
-}
 
 static uint32_t ecam_read(unsigned slot, unsigned off, unsigned len)
 {
@@ -71,20 +55,20 @@ static void test_enumerate(void)
 	unsigned cap, types = 0;
 
 	up();
-	CHECK_EQ(conf1_read(0, 0, 4), 0x29c08086);
-	CHECK_EQ(conf1_read(1, 0, 2), 0x1af4);
-	CHECK_EQ(conf1_read(1, 2, 2), 0x1044);
+	CHECK_EQ(pcicfg_read(&pio, 0, 0, 4), 0x29c08086);
+	CHECK_EQ(pcicfg_read(&pio, 1, 0, 2), 0x1af4);
+	CHECK_EQ(pcicfg_read(&pio, 1, 2, 2), 0x1044);
 	CHECK_EQ(ecam_read(1, 0, 4), 0x10441af4);
-	CHECK_EQ(conf1_read(2, 0, 4), 0xffffffff); /* empty slot */
+	CHECK_EQ(pcicfg_read(&pio, 2, 0, 4), 0xffffffff); /* empty slot */
 	CHECK_EQ(ecam_read(1, 0x100, 4), 0);       /* extended space: zero */
-	CHECK_EQ(conf1_read(1, 8, 1), 1);          /* revision 1: modern */
-	CHECK_EQ(conf1_read(1, 0x2e, 2), 4);       /* subsystem id = virtio id */
-	CHECK(conf1_read(1, 6, 2) & 0x10);
-	for (cap = conf1_read(1, 0x34, 1); cap; cap = conf1_read(1, cap + 1, 1)) {
-		if (conf1_read(1, cap, 1) == 0x09)
-			types |= 1u << conf1_read(1, cap + 3, 1);
-		if (conf1_read(1, cap, 1) == 0x11)
-			CHECK_EQ(conf1_read(1, cap + 2, 2) & 0x7ff, 1); /* 2 vectors */
+	CHECK_EQ(pcicfg_read(&pio, 1, 8, 1), 1);          /* revision 1: modern */
+	CHECK_EQ(pcicfg_read(&pio, 1, 0x2e, 2), 4);       /* subsystem id = virtio id */
+	CHECK(pcicfg_read(&pio, 1, 6, 2) & 0x10);
+	for (cap = pcicfg_read(&pio, 1, 0x34, 1); cap; cap = pcicfg_read(&pio, 1, cap + 1, 1)) {
+		if (pcicfg_read(&pio, 1, cap, 1) == 0x09)
+			types |= 1u << pcicfg_read(&pio, 1, cap + 3, 1);
+		if (pcicfg_read(&pio, 1, cap, 1) == 0x11)
+			CHECK_EQ(pcicfg_read(&pio, 1, cap + 2, 2) & 0x7ff, 1); /* 2 vectors */
 	}
 	CHECK_EQ(types, 0x3e); /* common, notify, isr, device, pci cfg */
 	down();
@@ -96,19 +80,19 @@ static void test_bar_sizing_and_move(void)
 	uint32_t lo;
 
 	up();
-	lo = conf1_read(1, 0x10, 4);
+	lo = pcicfg_read(&pio, 1, 0x10, 4);
 	CHECK_EQ(lo & 0xf, 4);
 	CHECK_EQ(lo & ~0xfu, BARS);
-	conf1_write(1, 0x10, 4, 0xffffffff);
-	CHECK_EQ(conf1_read(1, 0x10, 4), (uint32_t)~(VPCI_BAR_SIZE - 1) | 4);
-	conf1_write(1, 0x10, 4, lo);
+	pcicfg_write(&pio, 1, 0x10, 4, 0xffffffff);
+	CHECK_EQ(pcicfg_read(&pio, 1, 0x10, 4), (uint32_t)~(VPCI_BAR_SIZE - 1) | 4);
+	pcicfg_write(&pio, 1, 0x10, 4, lo);
 	/* not decoded until memory space is enabled */
 	v = (struct vdrv){ .bus = &mmio, .mem = mem, .base = BARS, .pci = true };
 	CHECK_EQ(vdrv_rd(&v, 0x12, 2), 0);
-	conf1_write(1, 4, 2, PCI_CMD_MEM | 4);
+	pcicfg_write(&pio, 1, 4, 2, PCI_CMD_MEM | 4);
 	CHECK_EQ(vdrv_rd(&v, 0x12, 2), 1); /* num_queues */
 	/* move it */
-	conf1_write(1, 0x10, 4, 0xe2000000 | 4);
+	pcicfg_write(&pio, 1, 0x10, 4, 0xe2000000 | 4);
 	CHECK_EQ(vdrv_rd(&v, 0x12, 2), 0);
 	v.base = 0xe2000000;
 	CHECK_EQ(vdrv_rd(&v, 0x12, 2), 1);
@@ -123,13 +107,13 @@ static void test_request_and_msix(void)
 	unsigned cap;
 
 	up();
-	conf1_write(1, 4, 2, PCI_CMD_MEM | 4);
+	pcicfg_write(&pio, 1, 4, 2, PCI_CMD_MEM | 4);
 	v = (struct vdrv){ .bus = &mmio, .mem = mem, .base = BARS, .pci = true };
 	CHECK_EQ(vdrv_setup(&v, ~0ULL, 1), 15);
 	/* MSI-X: enable, vector 1 for queue 0, masked at first */
-	for (cap = conf1_read(1, 0x34, 1); conf1_read(1, cap, 1) != 0x11; cap = conf1_read(1, cap + 1, 1))
+	for (cap = pcicfg_read(&pio, 1, 0x34, 1); pcicfg_read(&pio, 1, cap, 1) != 0x11; cap = pcicfg_read(&pio, 1, cap + 1, 1))
 		;
-	conf1_write(1, cap + 2, 2, 0x8000 | 1);
+	pcicfg_write(&pio, 1, cap + 2, 2, 0x8000 | 1);
 	vdrv_wr(&v, 0x16, 2, 0);
 	vdrv_wr(&v, 0x1a, 2, 1);
 	CHECK_EQ(vdrv_rd(&v, 0x1a, 2), 1);
@@ -161,7 +145,7 @@ static void test_hostile(void)
 	struct vdrv_buf b = { 0x7fffffff000ULL, 512, true };
 
 	up();
-	conf1_write(1, 4, 2, PCI_CMD_MEM | 4);
+	pcicfg_write(&pio, 1, 4, 2, PCI_CMD_MEM | 4);
 	v = (struct vdrv){ .bus = &mmio, .mem = mem, .base = BARS, .pci = true };
 	CHECK_EQ(vdrv_setup(&v, ~0ULL, 1), 15);
 	vdrv_wr(&v, 0x16, 2, 9); /* queue that does not exist */
@@ -170,9 +154,9 @@ static void test_hostile(void)
 	vdrv_wr(&v, 0x3000 + 4 * 9, 2, 9);  /* notify it */
 	vdrv_wr(&v, 0x2000 + 0xff0, 4, 1);  /* device config out of range */
 	vdrv_wr(&v, 0x7ff0, 8, 1);          /* unknown BAR offset */
-	conf1_write(1, 0x0, 4, 0);          /* read-only id */
-	CHECK_EQ(conf1_read(1, 0, 2), 0x1af4);
-	conf1_write(1, 0xfe, 4, 0x12345678); /* straddles the end of config space */
+	pcicfg_write(&pio, 1, 0x0, 4, 0);          /* read-only id */
+	CHECK_EQ(pcicfg_read(&pio, 1, 0, 2), 0x1af4);
+	pcicfg_write(&pio, 1, 0xfe, 4, 0x12345678); /* straddles the end of config space */
 	vdrv_submit(&v, 0, &b, 1);
 	for (int i = 0; i < 2000 && !(vdrv_status(&v) & VIRTIO_STATUS_NEEDS_RESET); i++)
 		usleep(1000);

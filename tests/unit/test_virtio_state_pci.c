@@ -4,6 +4,7 @@
  * irqfds are programmed again through the host callbacks, queued requests are served once,
  * and corrupt states are refused without changing anything. */
 #include "check.h"
+#include "pcicfg.h"
 #include "vdrv.h"
 #include "devices/pci.h"
 #include "devices/virtio/pci_transport.h"
@@ -101,23 +102,6 @@ static unsigned ioevs_at(uint64_t addr)
 	return n;
 }
 
-static uint32_t conf1_read(unsigned slot, unsigned off, unsigned len)
-{
-	uint32_t a = 0x80000000u | slot << 11 | (off & 0xfc), x = 0;
-
-	bus_dispatch(&pio, 0xcf8, (uint8_t *)&a, 4, true);
-	bus_dispatch(&pio, 0xcfc + (off & 3), (uint8_t *)&x, len, false);
-	return x;
-}
-
-static void conf1_write(unsigned slot, unsigned off, unsigned len, uint32_t val)
-{
-	uint32_t a = 0x80000000u | slot << 11 | (off & 0xfc);
-
-	bus_dispatch(&pio, 0xcf8, (uint8_t *)&a, 4, true);
-	bus_dispatch(&pio, 0xcfc + (off & 3), (uint8_t *)&val, len, true);
-}
-
 static void devs_up(void)
 {
 	CHECK_EQ(pci_host_create(&pio, &mmio, ECAM, BARS, 0xfe000000ULL, &ph), 0);
@@ -154,8 +138,8 @@ static unsigned msix_cap(void)
 {
 	unsigned cap;
 
-	for (cap = conf1_read(1, 0x34, 1); cap && conf1_read(1, cap, 1) != 0x11;
-	     cap = conf1_read(1, cap + 1, 1))
+	for (cap = pcicfg_read(&pio, 1, 0x34, 1); cap && pcicfg_read(&pio, 1, cap, 1) != 0x11;
+	     cap = pcicfg_read(&pio, 1, cap + 1, 1))
 		;
 	return cap;
 }
@@ -172,16 +156,16 @@ static unsigned drive(void)
 	unsigned cap;
 	uint64_t n;
 
-	conf1_write(1, 0x10, 4, (uint32_t)MOVED | 4); /* the guest moves BAR 0 */
-	conf1_write(1, 4, 2, PCI_CMD_MEM | 4);
-	conf1_write(1, 0x0c, 1, 0x10);                /* cache line size */
-	conf1_write(1, 0x3c, 1, 11);                  /* interrupt line */
-	conf1_write(0, 4, 2, 0x6);                    /* the bridge's command register */
-	conf1_write(0, 0x0d, 1, 0x20);                /* and its latency timer */
+	pcicfg_write(&pio, 1, 0x10, 4, (uint32_t)MOVED | 4); /* the guest moves BAR 0 */
+	pcicfg_write(&pio, 1, 4, 2, PCI_CMD_MEM | 4);
+	pcicfg_write(&pio, 1, 0x0c, 1, 0x10);                /* cache line size */
+	pcicfg_write(&pio, 1, 0x3c, 1, 11);                  /* interrupt line */
+	pcicfg_write(&pio, 0, 4, 2, 0x6);                    /* the bridge's command register */
+	pcicfg_write(&pio, 0, 0x0d, 1, 0x20);                /* and its latency timer */
 	v = (struct vdrv){ .bus = &mmio, .mem = mem, .base = MOVED, .pci = true };
 	CHECK_EQ(vdrv_setup(&v, ~0ULL, 1), 15);
 	cap = msix_cap();
-	conf1_write(1, cap + 2, 2, 0x8000);           /* MSI-X on */
+	pcicfg_write(&pio, 1, cap + 2, 2, 0x8000);           /* MSI-X on */
 	vdrv_wr(&v, 0x10, 2, 0);                      /* config vector 0 */
 	vdrv_wr(&v, PC_QSEL, 2, 0);
 	vdrv_wr(&v, 0x1a, 2, 1);                      /* queue 0: vector 1 */
@@ -206,7 +190,7 @@ static void read_cfg(unsigned slot, uint32_t *out)
 	unsigned o;
 
 	for (o = 0; o < PCI_CFG_SIZE; o += 4)
-		out[o / 4] = conf1_read(slot, o, 4);
+		out[o / 4] = pcicfg_read(&pio, slot, o, 4);
 }
 
 static void test_pci_restore(void)
@@ -231,7 +215,7 @@ static void test_pci_restore(void)
 	vdrv_submit(&v, 0, &b, 1);
 	vdrv_submit(&v, 0, &b, 1);
 	before = used_idx();
-	conf1_read(1, 0x2c, 4); /* leaves 0xcf8 latched on slot 1, 0x2c */
+	pcicfg_read(&pio, 1, 0x2c, 4); /* leaves 0xcf8 latched on slot 1, 0x2c */
 	pci_host_save(ph, &hs);
 	CHECK_EQ(virtio_rng_save(rng, &rs), 0);
 	virtio_pci_save(vp, &ps);
@@ -341,9 +325,9 @@ static void test_pci_refuses_bad(void)
 	hbad.bridge_cfg[0] = 0; /* the bridge's vendor id */
 	CHECK_EQ(pci_host_restore(ph, &hbad), -EINVAL);
 	/* nothing applied: BAR 0 still where the fresh host put it, not decoded */
-	CHECK_EQ(conf1_read(1, 0x10, 4), (uint32_t)BARS | 4);
-	CHECK_EQ(conf1_read(1, 4, 2), 0);
-	CHECK_EQ(conf1_read(0, 4, 2), 0);
+	CHECK_EQ(pcicfg_read(&pio, 1, 0x10, 4), (uint32_t)BARS | 4);
+	CHECK_EQ(pcicfg_read(&pio, 1, 4, 2), 0);
+	CHECK_EQ(pcicfg_read(&pio, 0, 4, 2), 0);
 	CHECK_EQ(vp->vec[0].gsi, 0);
 	/* and the good state still goes in */
 	CHECK_EQ(pci_host_restore(ph, &hs), 0);
