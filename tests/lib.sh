@@ -33,5 +33,19 @@ http_serve() {
 	done
 }
 
+# replay_corpus BIN NAME INPUT...: run a fuzz target's corpus replayer (fuzz/run_corpus.c,
+# built with ASan/UBSan) over files and directories: PASS when it ran inputs without a
+# sanitizer report or a crash (leaks count), FAIL with the end of its output otherwise.
+replay_corpus() {
+	local bin=$1 name=$2 out; shift 2
+	if out=$(ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 timeout 300 "$bin" "$@" 2>&1) &&
+	   grep -q "ran [1-9]" <<<"$out"; then
+		pass "$name ($(tail -n1 <<<"$out"))"
+	else
+		echo "$out" | tail -30
+		fail "$name" "sanitizer report, crash or nothing replayed"
+	fi
+}
+
 # finish: exit status reflects the failures counted above.
 finish() { [ "$_fails" -eq 0 ]; }

@@ -8,21 +8,11 @@
 # whose CRC checks must refuse them with a clear message and status 1.
 . "$(dirname "$0")/lib.sh"
 bin=$ROOT/build/tests/replay-migrate
-run_replay() { # NAME DIR...
-	local name=$1 out; shift
-	if out=$(ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 timeout 300 "$bin" "$@" 2>&1) &&
-	   grep -q "ran [1-9]" <<<"$out"; then
-		pass "$name ($(tail -n1 <<<"$out"))"
-	else
-		echo "$out" | tail -30
-		fail "$name" "sanitizer report, crash or nothing replayed"
-	fi
-}
 if [ ! -x "$bin" ]; then
 	fail migrate-fuzz-corpus "missing $bin (run make)"
 	finish; exit
 fi
-run_replay migrate-fuzz-corpus "$ROOT/fuzz/corpus/migrate"
+replay_corpus "$bin" migrate-fuzz-corpus "$ROOT/fuzz/corpus/migrate"
 
 if ! have_kvm; then skip migrate-fuzz-mutants "$kvm_reason"; finish; exit; fi
 truncate -s 1M "$TMP/d.raw"
@@ -99,5 +89,5 @@ for k, o in enumerate((40, frames[1][0] + 40, frames[3][0] + 100, len(data) - 60
 sys.exit(fails)
 PY
 [ $? -eq 0 ] || fail migrate-fuzz-capture "could not capture a stream or a real receiver accepted a corrupt one"
-run_replay migrate-fuzz-mutants "$TMP/mut"
+replay_corpus "$bin" migrate-fuzz-mutants "$TMP/mut"
 finish

@@ -6,23 +6,13 @@
 # 64-bit fields set to edge values, in the headers and sections and the memory section).
 . "$(dirname "$0")/lib.sh"
 bin=$ROOT/build/tests/replay-savestate
-run_replay() { # NAME DIR...
-	local name=$1 out; shift
-	if out=$(ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 timeout 300 "$bin" "$@" 2>&1) &&
-	   grep -q "ran [1-9]" <<<"$out"; then
-		pass "$name ($(tail -n1 <<<"$out"))"
-	else
-		echo "$out" | tail -30
-		fail "$name" "sanitizer report, crash or nothing replayed"
-	fi
-}
 if [ ! -x "$bin" ]; then
 	fail savestate-fuzz-corpus "missing $bin (run make)"
 	finish; exit
 fi
 dirs=("$ROOT/fuzz/corpus/savestate")
 [ -d "$ROOT/fuzz/regress/savestate" ] && dirs+=("$ROOT/fuzz/regress/savestate")
-run_replay savestate-fuzz-corpus "${dirs[@]}"
+replay_corpus "$bin" savestate-fuzz-corpus "${dirs[@]}"
 
 if ! have_kvm; then skip savestate-fuzz-mutants "$kvm_reason"; finish; exit; fi
 truncate -s 1M "$TMP/d.raw"
@@ -72,7 +62,7 @@ while i < 3000:
     out(i, bytes(b)); i += 1
 PY
 if [ -d "$TMP/mut" ]; then
-	run_replay savestate-fuzz-mutants "$TMP/good.state" "$TMP/mut"
+	replay_corpus "$bin" savestate-fuzz-mutants "$TMP/good.state" "$TMP/mut"
 else
 	fail savestate-fuzz-mutants "no saved file to mutate"
 fi
