@@ -21,7 +21,9 @@ awk '
 	if (fail) { print "FAIL web-js " $0 ": see the log above"; nf++ } else print "PASS web-js " $0
 }' <<<"$out"
 if [ "$rc" -ne 0 ]; then
-	echo "$out" | grep -v '^ok ' | tail -n 60
+	# each failed test's report (the lines after its "not ok"), then the end of the output
+	grep -A 40 '^not ok ' <<<"$out" | head -n 200
+	echo "$out" | grep -v '^ok ' | tail -n 20
 	grep -q '^not ok ' <<<"$out" || echo "FAIL web-js: node exited with status $rc"
 fi
 exit 0
