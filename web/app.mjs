@@ -107,8 +107,9 @@ function dispatch(action) {
 }
 
 async function loadVms() {
+  const asOf = app.state.lastEvent;
   const js = await api.listVms();
-  dispatch({ type: 'loaded', vms: js.vms });
+  dispatch({ type: 'loaded', vms: js.vms, asOf });
 }
 
 // Fetch the VMs the reducer marked stale, four at a time.
@@ -117,7 +118,8 @@ function fetchStale() {
     if (app.fetching.has(name) || app.fetching.size >= 4)
       continue;
     app.fetching.add(name);
-    api.getVm(name).then((vm) => dispatch({ type: 'vm', vm }), (e) => {
+    const asOf = app.state.lastEvent;
+    api.getVm(name).then((vm) => dispatch({ type: 'vm', vm, asOf }), (e) => {
       if (e instanceof ApiError && (e.status === 404 || e.status === 403))
         dispatch({ type: 'removed', name });
       else
@@ -174,9 +176,10 @@ async function doAction(vm, a) {
       if (location.hash.startsWith('#/vm/'))
         location.hash = '#/vms';
     } else {
+      const asOf = app.state.lastEvent;
       const js = await api.vmAction(vm.name, a.id);
       if (js && js.name)
-        dispatch({ type: 'vm', vm: js });
+        dispatch({ type: 'vm', vm: js, asOf });
     }
   } catch (e) {
     showError(e);
@@ -226,9 +229,10 @@ function viewVms() {
   render();
   // CPU time and resident memory move without events: fetch the running VMs every 5 s.
   const timer = setInterval(() => {
+    const asOf = app.state.lastEvent;
     for (const vm of vmList(app.state))
       if (vm.state === 'running' && !app.fetching.has(vm.name))
-        api.getVm(vm.name).then((v) => dispatch({ type: 'vm', vm: v }), () => {});
+        api.getVm(vm.name).then((v) => dispatch({ type: 'vm', vm: v, asOf }), () => {});
   }, 5000);
   setView({ name: 'vms', update: render, cleanup: () => clearInterval(timer) });
 }
@@ -334,7 +338,8 @@ function viewVm(name) {
       h('button', { type: 'button', on: { click: loadLog } }, 'Reload log'),
       h('button', { type: 'button', on: { click: () => { term.clear(); paint(); } } }, 'Clear')),
     pre, sendBox, note);
-  api.getVm(name).then((vm) => dispatch({ type: 'vm', vm }), showError);
+  const asOf = app.state.lastEvent;
+  api.getVm(name).then((vm) => dispatch({ type: 'vm', vm, asOf }), showError);
   render();
   if (!follow)            // not live (stopped, or view permission only): the log alone
     loadLog();
@@ -368,8 +373,9 @@ async function viewCreate() {
       const spec = vmSpec({ name: name.value, description: desc.value, cpus: cpus.value,
                             memory_mib: mem.value, kernel: kernel.value, cmdline: cmdline.value,
                             autostart: autostart.checked, disks: checked(disks), nics: checked(nets) });
+      const asOf = app.state.lastEvent;
       const vm = await api.createVm(spec);
-      dispatch({ type: 'vm', vm });
+      dispatch({ type: 'vm', vm, asOf });
       location.hash = '#/vm/' + encodeURIComponent(vm.name);
     } catch (e) { showError(e); }
   } } },

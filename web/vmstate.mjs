@@ -6,6 +6,9 @@
 //   (everything, permissions included) said, with later events applied to it.
 //   stale: VMs whose fields an event changed in ways the event does not carry (created,
 //   updated): the caller fetches them (GET /api/v1/vms/NAME) and reduces 'vm' with them.
+//   vm._event: the id of the last event applied to the VM. An answer the server gave before
+//   that event (action.asOf: state.lastEvent when the request was sent) is older than what
+//   the event said: its state does not win and the VM stays stale (fetched again).
 
 export const initialState = Object.freeze({ vms: Object.freeze({}), stale: Object.freeze([]),
                                             lastEvent: null });
@@ -25,9 +28,28 @@ function withStale(stale, name) {
   return stale.includes(name) ? stale : [...stale, name];
 }
 
+// Whether an answer sent as of event asOf (undefined: newer than every event; null: sent
+// before any event was seen) predates the last event applied to old.
+function olderThan(old, asOf) {
+  return !!old && old._event != null && asOf !== undefined &&
+         (asOf === null || Number(asOf) < old._event);
+}
+
+// Merge a fetched VM into old; an older answer keeps the event's state.
+function merge(old, v, asOf) {
+  const vm = { ...(old || {}), ...v };
+  if (olderThan(old, asOf)) {
+    vm.state = old.state;
+    vm._event = old._event;
+  }
+  return vm;
+}
+
 // actions:
-//   { type: 'loaded', vms: [...] }       the whole list (replaces everything)
-//   { type: 'vm', vm }                   one VM's fresh fields (merged; clears stale)
+//   { type: 'loaded', vms: [...], asOf }  the whole list (replaces everything)
+//   { type: 'vm', vm, asOf }             one VM's fresh fields (merged; clears stale)
+//   (asOf: state.lastEvent when the request was sent, null before any event; absent: newer
+//   than every event)
 //   { type: 'removed', name }
 //   { type: 'event', event: {id, type, data} }   one event of the stream (data: the Event)
 export function reduce(state, action) {
@@ -35,14 +57,15 @@ export function reduce(state, action) {
   case 'loaded': {
     const vms = {};
     for (const v of action.vms)
-      vms[v.name] = { ...(state.vms[v.name] || {}), ...v };
+      vms[v.name] = merge(state.vms[v.name], v, action.asOf);
     // The list has no permissions or usage: every VM's details are fetched next.
     return { ...state, vms, stale: Object.keys(vms) };
   }
   case 'vm': {
-    const v = action.vm;
-    return { ...state, vms: { ...state.vms, [v.name]: { ...(state.vms[v.name] || {}), ...v } },
-             stale: state.stale.filter((n) => n !== v.name) };
+    const v = action.vm, old = state.vms[v.name];
+    return { ...state, vms: { ...state.vms, [v.name]: merge(old, v, action.asOf) },
+             stale: olderThan(old, action.asOf) ? withStale(state.stale, v.name)
+                                                : state.stale.filter((n) => n !== v.name) };
   }
   case 'removed': {
     if (!(action.name in state.vms))
@@ -68,17 +91,18 @@ function applyEvent(state, ev) {
   const name = e.object, type = e.type || ev.type;
   if (type === 'vm-deleted')
     return reduce(next, { type: 'removed', name });
-  if (type === 'vm-created' || type === 'vm-updated')
-    return { ...next, vms: type === 'vm-created' && !next.vms[name]
-               ? { ...next.vms, [name]: { name, state: 'stopped' } } : next.vms,
+  if (type === 'vm-created' || type === 'vm-updated') {
+    const cur = next.vms[name] || (type === 'vm-created' ? { name, state: 'stopped' } : null);
+    return { ...next, vms: cur ? { ...next.vms, [name]: { ...cur, _event: id ?? cur._event } } : next.vms,
              stale: withStale(next.stale, name) };
+  }
   const st = eventStates[type];
   if (!st)
     return next;
   const old = next.vms[name];
   if (!old)                          // a VM we did not know: fetch it
     return { ...next, stale: withStale(next.stale, name) };
-  const vm = { ...old, state: st };
+  const vm = { ...old, state: st, _event: id ?? old._event };
   if (type === 'vm-stopped' || type === 'vm-crashed') {
     if (e.data && typeof e.data.exit === 'string')
       vm.last_exit = e.data.exit;

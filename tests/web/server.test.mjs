@@ -74,8 +74,10 @@ test('a VM through its life, followed on the event stream', { skip: kvmReason ||
         seen.push(ev.type);
         state = reduce(state, { type: 'event', event: ev });
         // What the page does with stale VMs: fetch them.
-        for (const n of state.stale)
-          state = reduce(state, { type: 'vm', vm: await api.getVm(n) });
+        for (const n of state.stale) {
+          const asOf = state.lastEvent;
+          state = reduce(state, { type: 'vm', vm: await api.getVm(n), asOf });
+        }
       }
     } catch (e) {
       if (!ctl.signal.aborted)

@@ -81,6 +81,29 @@ test('vmstate: an event for an unknown VM asks for it; garbage is ignored', () =
   assert.deepEqual(s.stale, ['x']);
 });
 
+test('vmstate: an answer sent before an event does not undo it', () => {
+  let s = reduce(initialState, { type: 'loaded', vms: [{ name: 'a', state: 'running' }] });
+  s = reduce(s, { type: 'vm', vm: { name: 'a', state: 'running', permissions: ['full'] } });
+  s = reduce(s, { type: 'event', event: ev(20, 'vm-stopping', 'a') });
+  const asOf = s.lastEvent;                             // a fetch (or `off`) sent now...
+  s = reduce(s, { type: 'event', event: ev(21, 'vm-stopped', 'a') });
+  s = reduce(s, { type: 'vm', vm: { name: 'a', state: 'stopping', cpu_seconds: 3 }, asOf });
+  assert.equal(s.vms.a.state, 'stopped');               // ...answers after the newer event
+  assert.equal(s.vms.a.cpu_seconds, 3);                 // its other fields are taken
+  assert.ok(s.stale.includes('a'));                     // and the VM is fetched again
+  s = reduce(s, { type: 'vm', vm: { name: 'a', state: 'stopped' }, asOf: s.lastEvent });
+  assert.equal(s.vms.a.state, 'stopped');
+  assert.deepEqual(s.stale, []);
+  // Sent before any event was seen: older than the events that came since.
+  let t = reduce(initialState, { type: 'loaded', vms: [{ name: 'b', state: 'running' }] });
+  t = reduce(t, { type: 'event', event: ev(5, 'vm-paused', 'b') });
+  t = reduce(t, { type: 'vm', vm: { name: 'b', state: 'running' }, asOf: null });
+  assert.equal(t.vms.b.state, 'paused');
+  // Without asOf an answer counts as the newest.
+  t = reduce(t, { type: 'vm', vm: { name: 'b', state: 'running' } });
+  assert.equal(t.vms.b.state, 'running');
+});
+
 test('perms: buttons follow permissions and state', () => {
   const ids = (vm, sp) => vmActions(vm, sp).map((a) => a.id + (a.enabled ? '+' : '-'));
   assert.deepEqual(ids({ name: 'v', state: 'stopped', permissions: ['view'] }), []);
