@@ -59,7 +59,7 @@ test-deps:
 	@bash mk/deps.sh build test
 
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(NPROC) all
 	@bash mk/run.sh
 
 test: test-deps

@@ -3,9 +3,6 @@
 # (status 33); failures must show as status 35.
 . "$(dirname "$0")/lib.sh"
 
-if "$VSRV" run --help 2>&1 | grep -q "not built yet"; then
-	skip guests-vsrv "vsrv run is not built yet"; exit 0
-fi
 if ! have_kvm; then skip guests-vsrv "$kvm_reason"; exit 0; fi
 
 # vrun OUT [VSRV RUN ARGS...]: sets $st.

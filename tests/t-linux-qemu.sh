@@ -11,7 +11,7 @@ SIZE=$((4 * MB))   # small: kernel-mode I/O is emulated here (see guests/linux/R
 command -v qemu-system-x86_64 >/dev/null || { skip linux-qemu "qemu-system-x86_64 not installed"; exit 0; }
 command -v qemu-img >/dev/null || { skip linux-qemu "qemu-img not installed"; exit 0; }
 for f in bzImage initramfs.cpio disktest; do
-  if [ ! -s "$LG/$f" ]; then skip linux-qemu "$LG/$f not built (make linux-guest; make test builds it)"; exit 0; fi
+  if [ ! -s "$LG/$f" ]; then fail linux-qemu "$LG/$f not built (make linux-guest; make test builds it)"; exit 1; fi
 done
 
 cd "$TMP" || exit 1
