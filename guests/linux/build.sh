@@ -5,7 +5,7 @@
 #
 # Source: Debian's linux-source-6.1 (/usr/src/linux-source-6.1.tar.xz). Config: `make tinyconfig`
 # plus guests/linux/config.fragment (scripts/kconfig/merge_config.sh, then olddefconfig). One patch:
-# guests/linux/syscall-quirk.patch (see its header). Built with `make -j2 bzImage`.
+# guests/linux/syscall-quirk.patch (see its header). Built with `make -j$(nproc) bzImage`.
 #
 # Cache: ~/.cache/vsrv/linux-<key>/{bzImage,vmlinux,config}, where <key> hashes the fragment, the
 # patch, the source package's version and this script's BUILD_REV, so a fresh clone on the same
@@ -21,7 +21,7 @@ cache=${VSRV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vsrv}
 tarball=/usr/src/linux-source-6.1.tar.xz
 frag=$here/config.fragment
 patchfile=$here/syscall-quirk.patch
-jobs=${LINUX_JOBS:-2}
+jobs=${LINUX_JOBS:-$(nproc)}
 
 [ -r "$tarball" ] || { echo "linux-guest: $tarball missing (Debian package linux-source-6.1)" >&2; exit 1; }
 srcver=$(dpkg-query -W -f='${Version}' linux-source-6.1 2>/dev/null || stat -c '%s-%Y' "$tarball")
