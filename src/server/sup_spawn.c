@@ -60,6 +60,11 @@ int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *di
 		/* The VM in a child without capabilities, under the seccomp allow-list. */
 		a[n++] = strdup("--sandbox");
 		a[n++] = strdup("on");
+		if (srv->run_as) {
+			/* ...as an unprivileged user: the VMM opens its files before it switches. */
+			a[n++] = strdup("--run-as");
+			a[n++] = strdup(srv->run_as);
+		}
 		a[n++] = strdup("--kernel");
 		a[n++] = strdup((const char *)sqlite3_column_text(st, 3));
 		a[n++] = strdup("--cpus");
