@@ -50,6 +50,8 @@ int runas_resolve(const char *opt, char *out, size_t n)
 	pw = getpwnam(name);
 	if (!pw && !opt) {
 		rc = create_user(name);
+		if (rc && getpwnam(name))
+			rc = 0; /* another server created it meanwhile */
 		if (rc) {
 			fprintf(stderr, "vsrv serve: cannot create the system user %s for the VMs "
 				"(useradd: %s); create it, or name another with --run-as USER\n",

@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,8 +251,10 @@ static int start_locked(struct server *srv, struct dbc *c, int64_t id, const cha
 	/* One VMM per VM: whatever is left of an earlier run (a VMM still dying after its
 	 * monitor was killed) ends before the next one starts. */
 	rc = sup_kill_stale(srv, id, name, 5000);
-	if (rc)
+	if (rc < 0)
 		return rc;
+	if (rc > 0)
+		vsrv_log("vm %s: killed %d process(es) left of an earlier run", name, rc);
 	rc = sup_build_argv(srv, c, id, dir, &argv, name, sizeof(name));
 	if (rc)
 		return rc;
@@ -306,12 +309,17 @@ int sup_start(struct server *srv, struct dbc *c, int64_t id, const char *who)
 	return db_commit(c);
 }
 
-/* SIGKILL to a monitor and every process of its session (it is the session's and its
- * process group's leader: sup_spawn); to the monitor alone while it has not got there. */
-static void kill_session(pid_t mon)
+/* SIGKILL to v's monitor and every process of its session (it is the session's and its
+ * process group's leader: sup_spawn); to the monitor alone while it has not got there.
+ * Nothing once the monitor has ended (its pid, and so its group's, may be reused). */
+static void kill_session(struct runvm *v)
 {
-	if (kill(-mon, SIGKILL) < 0)
-		kill(mon, SIGKILL);
+	struct pollfd p = { .fd = v->pidfd, .events = POLLIN };
+
+	if (v->pidfd >= 0 && poll(&p, 1, 0) > 0)
+		return; /* ended: sup_thread records it */
+	if (kill(-v->mon_pid, SIGKILL) < 0)
+		kill(v->mon_pid, SIGKILL);
 }
 
 static pid_t vmm_pid_of(struct server *srv, struct runvm *v)
@@ -366,7 +374,7 @@ int sup_stop(struct server *srv, struct dbc *c, int64_t id, enum sup_stop how, c
 		} else {
 			/* The VMM is not (yet) known: the shim goes with its whole session (the
 			 * VMM dies with it in any case: PR_SET_PDEATHSIG, see monitor.c). */
-			kill_session(v->mon_pid);
+			kill_session(v);
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -616,7 +624,7 @@ static void *sup_thread(void *arg)
 					cgroup_freeze(s->srv, v->id, vp, 0);
 					kill(vp, SIGKILL);
 				} else {
-					kill_session(v->mon_pid);
+					kill_session(v);
 				}
 			}
 		pthread_mutex_unlock(&s->lock);

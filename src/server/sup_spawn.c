@@ -271,7 +271,6 @@ int sup_kill_stale(struct server *srv, int64_t id, const char *name, int timeout
 			close(fd);
 			continue;
 		}
-		vsrv_log("vm %s: pid %d outlived its monitor: killed", name, (int)pid);
 		pfd[n++] = fd;
 	}
 	closedir(d);
@@ -293,5 +292,5 @@ int sup_kill_stale(struct server *srv, int64_t id, const char *name, int timeout
 		vsrv_log("vm %s: %d process(es) of an earlier run do not end", name, left);
 		return -EBUSY;
 	}
-	return 0;
+	return n;
 }

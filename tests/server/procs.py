@@ -75,12 +75,13 @@ try:
     mdir = os.path.join(tmp, "mon")
     os.makedirs(mdir)
     extra = open(os.path.join(tmp, "inherited"), "w")
-    mon = subprocess.Popen([VSRV, "monitor", mdir, "--", "/bin/sleep", "600"],
+    sleep = shutil.which("sleep")
+    mon = subprocess.Popen([VSRV, "monitor", mdir, "--", sleep, "600"],
                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL, pass_fds=(extra.fileno(),))
     vp = wait_for(lambda: int(open(os.path.join(mdir, "vmm.pid")).read() or 0)
                   if os.path.exists(os.path.join(mdir, "vmm.pid")) else 0, 10)
-    vp = vp and wait_for(lambda: vp if cmdline(vp)[:1] == [b"/bin/sleep"] else 0, 10)
+    vp = vp and wait_for(lambda: vp if cmdline(vp)[:1] == [sleep.encode()] else 0, 10)
     fds = fd_targets(vp) if vp else {}
     ok("monitor-vmm-fds", vp and sorted(fds) == [0, 1, 2], "the VMM has %s" % fds)
     mon.send_signal(signal.SIGKILL)
