@@ -168,7 +168,7 @@ try:
         for fd, t in fd_targets(p).items():
             shared = t in server_fds and not t.startswith("/dev/")
             # its own files: the VM's directory and its disk; nothing else of the data dir
-            own = t.startswith(vdir + "/") or t.startswith(os.path.join(d.data, "disks"))
+            own = t.startswith(vdir + "/") or t.startswith(os.path.join(d.data, "disks", "d0."))
             if shared or "leak-me" in t or (t.startswith(d.data) and not own):
                 bad.append((p, fd, t))
     ok("vm-fds-only-its-own", vmm and child and not bad, "pids %s/%s: %s" % (vmm, child, bad))
