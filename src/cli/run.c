@@ -371,6 +371,7 @@ static int sandboxed_child(const struct vm_config *cfg, struct control *ctl,
 
 	/* The supervisor going away (even by SIGKILL) takes the VM with it. */
 	o->sb.parent_death_signal = SIGKILL;
+	o->sb.parent = parent;
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
 		return 1;
 	o->sb.user_net = wants_user_net(cfg);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -129,7 +130,7 @@ int cmd_monitor(int argc, char **argv)
 	struct mon m = { .logfd = -1 };
 	int in[2], out[2], lfd = -1, sfd, i, status = 0, vmm_done = 0, out_open = 1;
 	sigset_t mask;
-	pid_t pid;
+	pid_t pid, self = getpid();
 	char buf[8192];
 
 	if (argc < 4 || strcmp(argv[2], "--")) {
@@ -159,6 +160,11 @@ int cmd_monitor(int argc, char **argv)
 	if (pid < 0)
 		return 1;
 	if (pid == 0) {
+		/* The VMM dies with its monitor, even by SIGKILL (the mark survives the exec of
+		 * vsrv run, which is not set-uid): a monitor killed before this line is caught by
+		 * the parent check, so no VMM ever outlives it. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != self)
+			_exit(127);
 		sigprocmask(SIG_UNBLOCK, &mask, NULL);
 		signal(SIGPIPE, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
@@ -167,6 +173,8 @@ int cmd_monitor(int argc, char **argv)
 		dup2(in[0], 0);
 		dup2(out[1], 1);
 		dup2(out[1], 2);
+		/* Only the console pipes go into the VM, whatever this process inherited. */
+		close_range(3, ~0U, 0);
 		execv(argv[3], argv + 3);
 		dprintf(2, "vsrv monitor: cannot run %s: %s\n", argv[3], strerror(errno));
 		_exit(127);

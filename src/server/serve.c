@@ -4,6 +4,7 @@
 #include "server/events.h"
 #include "server/hooks.h"
 #include "server/metrics.h"
+#include "server/runas.h"
 #include "server/sup.h"
 #include "server/tasks.h"
 #include "server/serve.h"
@@ -31,13 +32,15 @@ static void usage(FILE *f)
 		"usage: vsrv serve [--data-dir DIR] [--listen HOST:PORT | --no-tcp] [--socket PATH]\n"
 		"                  [--tls-cert FILE --tls-key FILE] [--init-admin USER:PASSWORD]\n"
 		"                  [--vmm PATH] [--token-ttl SECONDS] [--shutdown-timeout SECONDS]\n"
-		"                  [--host-memory MIB]\n"
+		"                  [--host-memory MIB] [--run-as USER]\n"
 		"  --data-dir DIR     inventory, VM runtime files, disks (default /var/lib/vsrv)\n"
 		"  --listen HOST:PORT the API over TCP (default 127.0.0.1:8450; TLS with --tls-*)\n"
 		"  --socket PATH      the API on a Unix socket, mode 0600 (default DIR/vsrv.sock)\n"
 		"  --init-admin U:P   the first administrator (else a one-time password is printed)\n"
 		"  --vmm PATH         the vsrv binary that runs VMs (default: next to this one)\n"
-		"  --host-memory MIB  memory that admission control hands out (default: RAM - 512)\n");
+		"  --host-memory MIB  memory that admission control hands out (default: RAM - 512)\n"
+		"  --run-as USER      the user VMs run as, as root (default: the system user vsrv,\n"
+		"                     created when missing; root keeps them as root)\n");
 }
 
 /* The vsrv binary next to ours (build/vsrv beside build/vsrv-server). */
@@ -105,12 +108,14 @@ int cmd_serve(int argc, char **argv)
 		{ "token-ttl", required_argument, NULL, 't' },
 		{ "shutdown-timeout", required_argument, NULL, 'T' },
 		{ "host-memory", required_argument, NULL, 'm' },
+		{ "run-as", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct server srv = { 0 };
 	struct http_config hc = { .listen = "127.0.0.1:8450" };
-	const char *data = "/var/lib/vsrv", *init_admin = NULL, *vmm = NULL;
+	const char *data = "/var/lib/vsrv", *init_admin = NULL, *vmm = NULL, *run_as = NULL;
+	char run_as_name[256];
 	char sock[PATH_MAX + 32], dbpath[PATH_MAX + 32], vmmbuf[PATH_MAX], sub[PATH_MAX + 32], real[PATH_MAX];
 	struct http *http = NULL;
 	struct dbc *c;
@@ -134,6 +139,7 @@ int cmd_serve(int argc, char **argv)
 		case 't': srv.token_ttl = strtoul(optarg, NULL, 10); break;
 		case 'T': srv.shutdown_timeout = strtoul(optarg, NULL, 10); break;
 		case 'm': host_mem = strtol(optarg, NULL, 10); break;
+		case 'u': run_as = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -179,6 +185,9 @@ int cmd_serve(int argc, char **argv)
 		return 1;
 	}
 	srv.vmm_path = (char *)vmm;
+	if (runas_resolve(run_as, run_as_name, sizeof(run_as_name)))
+		return 1;
+	srv.run_as = run_as_name[0] ? run_as_name : NULL;
 	srv.openapi = (char *)vsrv_openapi;
 	srv.openapi_len = vsrv_openapi_end - vsrv_openapi;
 	srv.host_cpus = sysconf(_SC_NPROCESSORS_ONLN);

@@ -31,6 +31,7 @@ struct hooks;
 struct server {
 	char *data_dir;
 	char *vmm_path;             /* the `vsrv` binary that runs VMs (`vsrv run`) */
+	char *run_as;               /* the user VMs run as (`vsrv run --run-as`), or NULL */
 	char *openapi;              /* docs/api.yaml's text, served at /api/v1/openapi.yaml */
 	size_t openapi_len;
 	struct db *db;

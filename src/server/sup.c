@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -225,7 +226,7 @@ static int start_locked(struct server *srv, struct dbc *c, int64_t id, const cha
 	int rc;
 
 	st = db_stmt(c, "SELECT state, CASE WHEN memory_reserve_mib > 0 THEN memory_reserve_mib "
-		       "ELSE memory_mib END FROM vms WHERE id = ?");
+		       "ELSE memory_mib END, name FROM vms WHERE id = ?");
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, id);
@@ -235,6 +236,7 @@ static int start_locked(struct server *srv, struct dbc *c, int64_t id, const cha
 	}
 	snprintf(state, sizeof(state), "%s", sqlite3_column_text(st, 0));
 	need = sqlite3_column_int64(st, 1);
+	snprintf(name, sizeof(name), "%s", sqlite3_column_text(st, 2));
 	db_done(st);
 	if (!restart && (!strcmp(state, "running") || !strcmp(state, "paused") ||
 			 !strcmp(state, "starting") || !strcmp(state, "stopping")))
@@ -246,6 +248,13 @@ static int start_locked(struct server *srv, struct dbc *c, int64_t id, const cha
 		return rc;
 	if (mkdir(dir, 0750) < 0 && errno != EEXIST)
 		return -errno;
+	/* One VMM per VM: whatever is left of an earlier run (a VMM still dying after its
+	 * monitor was killed) ends before the next one starts. */
+	rc = sup_kill_stale(srv, id, name, 5000);
+	if (rc < 0)
+		return rc;
+	if (rc > 0)
+		vsrv_log("vm %s: killed %d process(es) left of an earlier run", name, rc);
 	rc = sup_build_argv(srv, c, id, dir, &argv, name, sizeof(name));
 	if (rc)
 		return rc;
@@ -300,6 +309,19 @@ int sup_start(struct server *srv, struct dbc *c, int64_t id, const char *who)
 	return db_commit(c);
 }
 
+/* SIGKILL to v's monitor and every process of its session (it is the session's and its
+ * process group's leader: sup_spawn); to the monitor alone while it has not got there.
+ * Nothing once the monitor has ended (its pid, and so its group's, may be reused). */
+static void kill_session(struct runvm *v)
+{
+	struct pollfd p = { .fd = v->pidfd, .events = POLLIN };
+
+	if (v->pidfd >= 0 && poll(&p, 1, 0) > 0)
+		return; /* ended: sup_thread records it */
+	if (kill(-v->mon_pid, SIGKILL) < 0)
+		kill(v->mon_pid, SIGKILL);
+}
+
 static pid_t vmm_pid_of(struct server *srv, struct runvm *v)
 {
 	pid_t p = read_pid(srv, v->id, "vmm.pid");
@@ -350,8 +372,9 @@ int sup_stop(struct server *srv, struct dbc *c, int64_t id, enum sup_stop how, c
 			cgroup_freeze(srv, id, vp, 0);
 			kill(vp, SIGKILL);
 		} else {
-			/* The VMM is not (yet) up: the shim itself goes. */
-			kill(v->mon_pid, SIGKILL);
+			/* The VMM is not (yet) known: the shim goes with its whole session (the
+			 * VMM dies with it in any case: PR_SET_PDEATHSIG, see monitor.c). */
+			kill_session(v);
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -470,6 +493,8 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 		siginfo_t si;
 		waitid(P_PIDFD, v->pidfd, &si, WEXITED | WNOHANG);
 	}
+	/* Its VMM dies with it (PR_SET_PDEATHSIG); "stopped" is said once it is gone. */
+	sup_kill_stale(srv, v->id, v->name, 5000);
 	sup_vm_dir(srv, v->id, dir, sizeof(dir));
 	snprintf(p, sizeof(p), "%s/exit", dir);
 	if (sup_read_small(p, ex, sizeof(ex)) == 0) {
@@ -599,7 +624,7 @@ static void *sup_thread(void *arg)
 					cgroup_freeze(s->srv, v->id, vp, 0);
 					kill(vp, SIGKILL);
 				} else {
-					kill(v->mon_pid, SIGKILL);
+					kill_session(v);
 				}
 			}
 		pthread_mutex_unlock(&s->lock);

@@ -23,6 +23,13 @@ void sup_free_argv(char **a);
  * caller's. Returns 0 and *out (the monitor's pid), or -errno. */
 int sup_spawn(struct server *srv, char **argv, const char *dir, int64_t id, pid_t *out);
 
+/* Kill (SIGKILL) every process left of VM id's earlier runs (any whose command line names
+ * the VM's directory or its control socket: monitors and VMMs) and wait up to timeout_ms
+ * for them to end, so that one VM never has two VMMs. Call it only while no monitor of
+ * the VM is meant to run. name is for the log. Returns how many it killed (all ended),
+ * -EBUSY (some still run after the wait, logged) or -errno. */
+int sup_kill_stale(struct server *srv, int64_t id, const char *name, int timeout_ms);
+
 /* Read a small file (a pid, /proc/PID/stat) into buf, NUL-terminated, at most n - 1 bytes.
  * Returns 0, or -errno when it cannot be opened, -EIO when it cannot be read. */
 int sup_read_small(const char *path, char *buf, size_t n);

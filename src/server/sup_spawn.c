@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,11 @@ int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *di
 		/* The VM in a child without capabilities, under the seccomp allow-list. */
 		a[n++] = strdup("--sandbox");
 		a[n++] = strdup("on");
+		if (srv->run_as) {
+			/* ...as an unprivileged user: the VMM opens its files before it switches. */
+			a[n++] = strdup("--run-as");
+			a[n++] = strdup(srv->run_as);
+		}
 		a[n++] = strdup("--kernel");
 		a[n++] = strdup((const char *)sqlite3_column_text(st, 3));
 		a[n++] = strdup("--cpus");
@@ -180,6 +186,8 @@ int sup_spawn(struct server *srv, char **argv, const char *dir, int64_t id, pid_
 		dup2(nullfd, 0);
 		dup2(logfd, 1);
 		dup2(logfd, 2);
+		/* Nothing of the server's (or of what started it) goes into the VM. */
+		close_range(3, ~0U, 0);
 		execv(argv[0], argv);
 		_exit(127);
 	}
@@ -202,4 +210,87 @@ int sup_spawn(struct server *srv, char **argv, const char *dir, int64_t id, pid_
 	}
 	*out = pid;
 	return 0;
+}
+
+/* Whether the NUL-separated argv in cmd[0..len) has an argument equal to a or to b. */
+static bool has_arg(const char *cmd, size_t len, const char *a, const char *b)
+{
+	for (size_t i = 0; i < len; i += strlen(cmd + i) + 1)
+		if (!strcmp(cmd + i, a) || !strcmp(cmd + i, b))
+			return true;
+	return false;
+}
+
+/* Whether pid runs a process of the VM whose directory is dir. */
+static bool is_vm_process(pid_t pid, const char *dir, const char *sock)
+{
+	char p[64], cmd[8192];
+	ssize_t r;
+	int fd;
+
+	snprintf(p, sizeof(p), "/proc/%d/cmdline", (int)pid);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	r = read(fd, cmd, sizeof(cmd) - 1);
+	close(fd);
+	if (r <= 0)
+		return false; /* a zombie, or a kernel thread */
+	cmd[r] = '\0';
+	return has_arg(cmd, (size_t)r, dir, sock);
+}
+
+#define STALE_MAX 64
+
+int sup_kill_stale(struct server *srv, int64_t id, const char *name, int timeout_ms)
+{
+	char dir[4096], sock[4200];
+	int pfd[STALE_MAX], n = 0, left, rc;
+	struct dirent *e;
+	DIR *d;
+
+	rc = sup_vm_dir(srv, id, dir, sizeof(dir));
+	if (rc)
+		return rc;
+	snprintf(sock, sizeof(sock), "%s/control.sock", dir);
+	d = opendir("/proc");
+	if (!d)
+		return -errno;
+	while ((e = readdir(d)) && n < STALE_MAX) {
+		pid_t pid = (pid_t)strtol(e->d_name, NULL, 10);
+		int fd;
+
+		if (pid <= 0 || pid == getpid() || !is_vm_process(pid, dir, sock))
+			continue;
+		/* Hold the process, then look again: the pid may have been reused meanwhile. */
+		fd = (int)syscall(SYS_pidfd_open, pid, 0);
+		if (fd < 0)
+			continue;
+		if (!is_vm_process(pid, dir, sock) ||
+		    syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0) < 0) {
+			close(fd);
+			continue;
+		}
+		pfd[n++] = fd;
+	}
+	closedir(d);
+	/* A pidfd becomes readable once its process has exited (its memory and files gone). */
+	left = n;
+	for (int waited = 0; left > 0 && waited < timeout_ms; waited += 10) {
+		left = 0;
+		for (int i = 0; i < n; i++) {
+			struct pollfd p = { .fd = pfd[i], .events = POLLIN };
+			if (poll(&p, 1, 0) == 0)
+				left++;
+		}
+		if (left)
+			usleep(10000);
+	}
+	for (int i = 0; i < n; i++)
+		close(pfd[i]);
+	if (left) {
+		vsrv_log("vm %s: %d process(es) of an earlier run do not end", name, left);
+		return -EBUSY;
+	}
+	return n;
 }

@@ -118,6 +118,10 @@ int sandbox_enter(const struct sandbox_config *c)
 		vsrv_log("sandbox: PR_SET_PDEATHSIG: %s", strerror(errno));
 		return ret;
 	}
+	if (c->parent_death_signal && c->parent && getppid() != c->parent) {
+		vsrv_log("sandbox: the parent process ended while the VM was built");
+		return -ESRCH;
+	}
 	ret = sandbox_drop_caps();
 	if (ret < 0) {
 		vsrv_log("sandbox: cannot drop capabilities: %s", strerror(-ret));

@@ -26,8 +26,10 @@ struct sandbox_config {
 	bool run_as;
 	uid_t uid;
 	gid_t gid;
-	/* PR_SET_PDEATHSIG to (re)arm after the user switch (which clears it), or 0. */
+	/* PR_SET_PDEATHSIG to (re)arm after the user switch (which clears it), or 0; with
+	 * parent set, a parent that died before it was re-armed fails sandbox_enter (-ESRCH). */
 	int parent_death_signal;
+	pid_t parent;
 };
 
 /* Whether this build can install the filter. Sanitizer builds (ASan/UBSan) cannot: their
