@@ -524,8 +524,10 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 		json_t *data = json_pack("{s:s,s:i,s:i,s:s}", "exit", ex, "status", code, "signal", sig,
 					 "console", tail);
 
-		/* Ended while 'starting': its VMM never came up (a failure to start). */
-		rec = sup_exit_record(ex, code, sig, requested, !strcmp(state0, "starting"), tail);
+		/* A failure while 'starting': its VMM never came up. A guest that ended by
+		 * itself or crashed before the watcher saw it up did run (sup_ready.h). */
+		rec = sup_exit_record(ex, code, sig, requested, !strcmp(state0, "starting") &&
+				      !clean && code != 2, tail);
 		set_state(c, v->id, state, 0, rec ? rec : ex);
 		le = sup_exit_json(rec ? rec : ex);
 		why = json_string_value(json_object_get(le, "reason"));

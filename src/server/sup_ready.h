@@ -1,7 +1,9 @@
 /* Start-up of a VM: a started VM is 'starting' until its VMM answers on its control socket
  * (the VMM attaches the socket once the VM is built, its kernel loaded), then 'running'
- * with the event vm-started. A VMM that ends before that never was running: the supervisor
- * records its exit as a failure to start (sup_exit.h). One thread watches every starting VM. */
+ * with the event vm-started. A VMM that fails before that never was running: the supervisor
+ * records its exit as a failure to start (sup_exit.h). A guest that ends by itself (or
+ * crashes) sooner than the watcher looks did run: its exit is recorded as such, without a
+ * vm-started event. One thread watches every starting VM. */
 #ifndef VSRV_SERVER_SUP_READY_H
 #define VSRV_SERVER_SUP_READY_H
 

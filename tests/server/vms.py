@@ -53,6 +53,10 @@ try:
     js = d.wait_state(adm, "hello", ("stopped", "crashed"))
     ok("hello-runs-to-the-end", st == 202 and js and js["state"] == "stopped" and
        js["last_exit"]["exit"] == "exited 33" and b"Hello from the vsrv test guest" in console("hello"), str(js))
+    # last_exit says it for people: the guest ended by itself, not a failure to start (even
+    # when it ended before the server saw its VMM up).
+    ok("hello-exit-reason", js and js["last_exit"]["reason"] == "the guest ended itself (debug-exit value 16, "
+       "exit status 33)" and js["last_exit"]["at_start"] is False and js["last_exit"]["status"] == 33, str(js))
 
     # --- many VMs: start all, console works, stop all ------------------------------------
     N = 12
@@ -114,6 +118,8 @@ try:
     js = d.wait_state(adm, "c3", ("crashed",))
     st, ev = d.req("GET", "/api/v1/events?limit=1000", token=adm)
     crash = [e for e in ev["events"] if e["type"] == "vm-crashed" and e["object"] == "c3"]
+    ok("vmm-sigkill-crashed-reason", js and js["last_exit"]["reason"] == "the VMM was killed by signal 9" and
+       crash and crash[-1]["data"]["last_exit"]["reason"] == js["last_exit"]["reason"], str((js, crash)))
     ok("vmm-sigkill-crashed", js and js["last_exit"]["exit"] == "signal 9" and crash and
        crash[-1]["data"]["signal"] == 9 and "console: ready" in crash[-1]["data"]["console"], str((js, crash)))
 
@@ -129,6 +135,7 @@ try:
     st, _ = d.req("POST", "/api/v1/vms/c5/off", token=adm)
     js = d.wait_state(adm, "c5", ("stopped",))
     ok("off", st == 202 and js and js["last_exit"]["exit"] == "signal 9", str(js))
+    ok("off-exit-reason", js and js["last_exit"]["reason"] == "turned off on request", str(js))
     # shutdown presses the ACPI power button: the console guest powers off by itself (exit
     # status 0, well before the 1 s timeout); a paused guest cannot, so the timeout turns it off.
     t0 = time.time()
