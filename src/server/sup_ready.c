@@ -11,16 +11,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
 #define READY_POLL_MS   20     /* between two looks at a VMM that is not up yet */
-#define READY_CALL_MS   200    /* one status call's wait (the VM is being built meanwhile) */
 #define READY_GIVE_UP_S 600    /* a VMM still not answering: left 'starting', logged */
 
 struct ready_vm {
 	struct ready_vm *next;
 	int64_t id;
 	pid_t mon_pid;
+	int fd;                 /* a connection to its control socket with "status" sent, or -1 */
+	size_t got;
+	char reply[512];
 	double since;
 	char name[64];
 	char who[64];
@@ -86,11 +91,36 @@ out:
 	return done;
 }
 
+static void hang_up(struct ready_vm *e)
+{
+	if (e->fd >= 0)
+		close(e->fd);
+	e->fd = -1;
+	e->got = 0;
+}
+
+/* Connect to e's control socket and ask for its status, without waiting: the VMM accepts
+ * and answers once the VM is built. One connection per VM at a time, kept until then. */
+static void ask(struct sup_ready *r, struct ready_vm *e)
+{
+	static const char req[] = "{\"cmd\":\"status\"}\n";
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	if (vmctl_path(r->srv, e->id, sa.sun_path, sizeof(sa.sun_path)))
+		return;
+	e->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (e->fd < 0)
+		return;
+	/* ENOENT, ECONNREFUSED: not (re)bound yet; EAGAIN: its backlog is full. */
+	if (connect(e->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    send(e->fd, req, sizeof(req) - 1, MSG_NOSIGNAL) != (ssize_t)sizeof(req) - 1)
+		hang_up(e);
+}
+
 /* Look at e once. 1 when it is settled (drop it), 0 to look again. */
 static int look(struct sup_ready *r, struct ready_vm *e)
 {
-	json_t *rep = NULL;
-	int rc;
+	ssize_t n;
 
 	if (kill(e->mon_pid, 0) < 0 && errno == ESRCH)
 		return 1; /* its monitor ended: the supervisor records how */
@@ -99,11 +129,30 @@ static int look(struct sup_ready *r, struct ready_vm *e)
 			 "'starting'", e->name, READY_GIVE_UP_S);
 		return 1;
 	}
-	rc = vmctl_call(r->srv, e->id, "status", READY_CALL_MS, &rep);
-	json_decref(rep);
-	/* -ENOENT/-ECONNREFUSED: the socket is not (re)bound yet; -ETIMEDOUT: the VM is being
-	 * built; -ECONNRESET: this VMM is gone (its monitor's exit settles it). */
-	return rc == 0 ? promote(r, e) : 0;
+	if (e->fd < 0) {
+		ask(r, e);
+		if (e->fd < 0)
+			return 0;
+	}
+	n = read(e->fd, e->reply + e->got, sizeof(e->reply) - 1 - e->got);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;  /* the VM is still being built */
+	if (n <= 0) {
+		hang_up(e); /* this VMM went away (a new one may come: its monitor decides) */
+		return 0;
+	}
+	e->got += (size_t)n;
+	e->reply[e->got] = '\0';
+	if (!strchr(e->reply, '\n') && e->got < sizeof(e->reply) - 1)
+		return 0;
+	{
+		json_t *rep = json_loads(e->reply, JSON_DISABLE_EOF_CHECK, NULL);
+		bool up = json_is_true(json_object_get(rep, "ok"));
+
+		json_decref(rep);
+		hang_up(e);
+		return up ? promote(r, e) : 0;
+	}
 }
 
 static void *ready_thread(void *arg)
@@ -131,6 +180,7 @@ static void *ready_thread(void *arg)
 				for (pp = &r->vms; *pp != e; pp = &(*pp)->next)
 					;
 				*pp = e->next;
+				hang_up(e);
 				free(e);
 			} else {
 				pp = &e->next;
@@ -182,6 +232,7 @@ void sup_ready_destroy(struct sup_ready *r)
 	pthread_join(r->thread, NULL);
 	for (e = r->vms; e; e = n) {
 		n = e->next;
+		hang_up(e);
 		free(e);
 	}
 	pthread_cond_destroy(&r->cond);
@@ -203,6 +254,7 @@ void sup_ready_watch(struct sup_ready *r, int64_t id, pid_t mon_pid, const char 
 	}
 	e->id = id;
 	e->mon_pid = mon_pid;
+	e->fd = -1;
 	e->since = clock_mono();
 	snprintf(e->name, sizeof(e->name), "%s", name);
 	if (who) {
