@@ -83,8 +83,9 @@ static int promote(struct sup_ready *r, struct ready_vm *e)
 		done = 1; /* deleted */
 	}
 	db_done(st);
-	/* Its own run, in another state now (stopping, running again after a re-attach). */
-	if (pid == e->mon_pid && strcmp(state, "starting"))
+	/* Its own run, in another state now (stopping, running again after a re-attach); or
+	 * another state for longer than a start's transaction could take to commit. */
+	if (strcmp(state, "starting") && (pid == e->mon_pid || clock_mono() - e->since > 10))
 		done = 1;
 out:
 	db_put(c);
