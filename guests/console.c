@@ -3,7 +3,9 @@
  * "echo: LINE"; the line "quit" ends the guest with the pass status. It also takes the ACPI
  * power button (vsrv's PM1 registers at 0x600, the SCI on GSI 9): a press prints
  * "console: power button" and powers off through PM1a_CNT (S5), so `vsrv run` ends with 0.
- * Elsewhere (QEMU microvm) nothing answers at 0x600 and the button never comes. */
+ * Elsewhere (QEMU microvm) nothing answers at 0x600 and the button never comes.
+ * With `prompt=STR` on the command line (the demo VM of `make run`), it says how to use it
+ * and prints STR and a space before each line it waits for. */
 #include "rt/rt.h"
 
 #define COM1 0x3f8
@@ -14,7 +16,7 @@
 #define PM1_CNT  0x604
 #define PWRBTN   0x0100
 
-static char line[256];
+static char line[256], prompt[32];
 static size_t len;
 static volatile int quit;
 static uint64_t bytes, lines, irq_bytes;
@@ -31,6 +33,8 @@ static void take(char c)
 			quit = 1;
 		else
 			rt_printf("echo: %s\n", line);
+		if (prompt[0] && !quit)
+			rt_printf("%s ", prompt);
 		len = 0;
 	} else if (len < sizeof(line) - 1) {
 		line[len++] = c;
@@ -79,6 +83,9 @@ int main(void)
 	rt_outb(COM1 + 1, 0x01); /* interrupt on received data */
 	drain();                 /* anything that arrived before the interrupt was on */
 	rt_puts("console: ready\n");
+	if (rt_param("prompt", prompt, sizeof(prompt)) >= 0 && prompt[0])
+		rt_printf("console: type a line and it comes back as \"echo: LINE\"; \"quit\" ends "
+			  "the guest\n%s ", prompt);
 	while (!quit)
 		__asm__ volatile("sti; hlt; cli" ::: "memory");
 	rt_outb(COM1 + 1, 0x00);

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # `make run`: start `vsrv serve` on a data directory under the repository (run-data/, created
-# on first run), create the demo VM from the demo guest (build/guests/hello.elf) if there is
-# none, start it, print the API address and how to log in, and show the demo's console.
+# on first run), create the demo VM from the console guest (build/guests/console.elf: an echo
+# console with a prompt, which stays up) if there is none, start it, print the API address,
+# how to log in and how to reach the demo's console, and show the console's first lines.
 #
 # On a terminal the server then stays in the foreground, printing the server's events,
 # until Ctrl-C stops it (VMs keep running and are re-attached on the next `make run`).
-# Without a terminal (CI, `make run </dev/null`) it stops the server and exits 0 once the
-# demo guest has printed its banner, or 1 if it did not.
+# Without a terminal (CI, `make run </dev/null`) it turns the demo off again, stops the
+# server and exits 0 once the demo guest was up with its prompt, or 1 if it was not.
 #
 # Environment: VSRV_DATA (default run-data), VSRV_PORT (default 8450).
 set -uo pipefail
@@ -17,7 +18,7 @@ VSRV=$PWD/build/vsrv
 log=$DATA/serve.log
 pwfile=$DATA/admin.password
 mkdir -p "$DATA/images"
-cp -f build/guests/hello.elf "$DATA/images/demo.elf"
+cp -f build/guests/console.elf "$DATA/images/demo.elf"
 
 # The administrator of this demo data directory: a random password made on first run and
 # kept (mode 0600) in run-data/admin.password, so that every `make run` can say it.
@@ -55,16 +56,18 @@ stop_server() {
 trap 'echo; echo "== stopping vsrv serve (VMs keep running)"; stop_server; exit 0' INT TERM
 
 export VSRV_SOCKET=$DATA/vsrv.sock
+api() { curl -s --unix-socket "$DATA/vsrv.sock" "http://localhost/api/v1/$1"; }
+# A field of the demo's status ("state", "reason" of its last exit), from its JSON.
+demo_field() { api vms/demo/status | grep -o "\"$1\":\"[^\"]*\"" | head -n 1 | cut -d'"' -f4; }
 if ! "$VSRV" vm show demo >/dev/null 2>&1; then
-	"$VSRV" vm create demo --kernel demo.elf --memory 64M --description "the demo guest" >/dev/null ||
+	"$VSRV" vm create demo --kernel demo.elf --memory 64M --cmdline "prompt=demo>" \
+		--description "the demo guest: an echo console" >/dev/null ||
 		{ echo "== cannot create the demo VM"; stop_server; exit 1; }
 fi
-banners() {
-	curl -s --unix-socket "$DATA/vsrv.sock" http://localhost/api/v1/vms/demo/console |
-		grep -c "Hello from the vsrv test guest"
-}
+banners() { api vms/demo/console | grep -c "console: ready"; }
 n0=$(banners)
-"$VSRV" vm start demo >/dev/null 2>&1 || true
+was=$(demo_field state)
+[ "$was" = running ] || "$VSRV" vm start demo >/dev/null 2>&1 || true
 
 echo "== vsrv serve: data in $DATA, log in $log"
 echo "== Web console:  http://127.0.0.1:$PORT/   (user admin, password $pw)"
@@ -75,16 +78,35 @@ echo "     curl -s -XPOST http://127.0.0.1:$PORT/api/v1/login -d '{\"user\":\"ad
 echo "   locally as root (the Unix socket, no password):"
 echo "     VSRV_SOCKET=$DATA/vsrv.sock build/vsrv vm list"
 
-# The demo guest prints its banner and ends (exit status 33, its pass status).
+# The demo guest says "console: ready" and waits at its prompt (it stays up).
 ok=1
-for _ in $(seq 100); do
-	con=$(curl -s --unix-socket "$DATA/vsrv.sock" http://localhost/api/v1/vms/demo/console)
-	[ "$(grep -c "Hello from the vsrv test guest" <<<"$con")" -gt "$n0" ] && { ok=0; break; }
+for _ in $(seq 200); do
+	con=$(api vms/demo/console)
+	state=$(demo_field state)
+	if [ "$state" = running ] && { [ "$was" = running ] || [ "$(grep -c "console: ready" <<<"$con")" -gt "$n0" ]; }; then
+		ok=0
+		break
+	fi
+	case "$state" in crashed|stopped) break ;; esac
 	sleep 0.05
 done
-echo "== the demo VM's console:"
-tail -n 3 <<<"$con" | sed 's/^/   | /'
-"$VSRV" vm show demo 2>/dev/null | grep -E "^ *(state|last_exit)" | sed 's/^ */   /'
+if [ "$ok" = 0 ]; then
+	# its prompt follows "console: ready" (a demo of an older make run has none)
+	for _ in $(seq 20); do
+		grep -q "demo> " <<<"$con" && break
+		sleep 0.05
+		con=$(api vms/demo/console)
+	done
+	echo "== the demo VM runs: an echo console (type a line, it comes back; 'quit' ends it)"
+	echo "     its console here:   VSRV_SOCKET=$DATA/vsrv.sock build/vsrv vm console demo   (Ctrl-] detaches)"
+	echo "     in the browser:     http://127.0.0.1:$PORT/ui/#/vm/demo"
+	echo "   its console so far:"
+	tail -n 3 <<<"$con" | sed 's/^/   | /'
+	echo
+else
+	echo "== the demo VM did not come up (state ${state:-unknown}): $(demo_field reason)"
+	tail -n 5 <<<"$con" | sed 's/^/   | /'
+fi
 
 if [ -t 0 ] && [ "$started" = 1 ]; then
 	echo "== the server runs; its events follow. Ctrl-C stops it."
@@ -94,6 +116,14 @@ if [ -t 0 ] && [ "$started" = 1 ]; then
 	kill "$evpid" 2>/dev/null
 	echo "== vsrv serve ended"
 	exit 0
+fi
+# Without a terminal nothing stays behind: the demo goes off, then the server.
+if [ "$started" = 1 ] && [ "$(demo_field state)" != stopped ] && [ "$(demo_field state)" != crashed ]; then
+	api vms/demo/off -X POST >/dev/null
+	for _ in $(seq 100); do
+		case "$(demo_field state)" in stopped|crashed) break ;; esac
+		sleep 0.05
+	done
 fi
 stop_server
 [ "$ok" = 0 ] && echo "== done: the demo guest ran (the server is stopped; make run starts it again)"

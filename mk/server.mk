@@ -13,7 +13,9 @@ SERVER_SRC := $(filter-out src/server/monitor.c,$(sort $(wildcard src/server/*.c
                  src/cli/disk*.c src/cli/net*.c src/cli/user*.c src/cli/events*.c)))
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
 # What the server shares with vsrv: the utilities (and the disk layer when it exists).
-SERVER_SHARED_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard src/util/*.c src/disk/*.c)))
+# and the kernel probe of src/arch/x86/boot_probe.c (a VM's kernel is checked at create).
+SERVER_SHARED_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard src/util/*.c src/disk/*.c)) \
+                       src/arch/x86/boot_probe.c)
 SERVER_LDLIBS := -lsqlite3 -lmicrohttpd -ljansson -largon2 -lcrypto -lcurl -lpthread
 
 # Keep the server's objects out of build/vsrv (the top Makefile's rule for $(VSRV) reads

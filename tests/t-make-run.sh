@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # `make run` (mk/run.sh) without a terminal: the server starts on a fresh data directory, the
-# demo VM is created and started, its banner shows, the server stops, status 0; a second
-# run reuses the directory (same password, same VM) and boots the demo again.
+# demo VM (the console guest) is created and started and stays up at its prompt, the banner
+# says how to reach its console (CLI and web), then (no terminal) the demo is turned off and
+# the server stops, status 0, nothing left running; a second run reuses the directory (same
+# password, same VM) and boots the demo again.
 source "$(dirname "$0")/lib.sh"
 if ! have_kvm; then skip make-run "$kvm_reason"; exit 0; fi
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export VSRV_DATA=$TMP/run-data VSRV_PORT=$port
 out=$(timeout 60 bash "$ROOT/mk/run.sh" </dev/null 2>&1); rc=$?
 pw=$(cat "$VSRV_DATA/admin.password" 2>/dev/null)
-if [ $rc -eq 0 ] && grep -q "Hello from the vsrv test guest" <<<"$out" && grep -q "password $pw" <<<"$out" &&
+if [ $rc -eq 0 ] && grep -q "console: ready" <<<"$out" && grep -q "password $pw" <<<"$out" &&
    grep -q "http://127.0.0.1:$port/api/v1/" <<<"$out" && [ -n "$pw" ]; then
 	pass make-run-first
 else
@@ -16,12 +18,24 @@ else
 fi
 grep -q "Web console:  http://127.0.0.1:$port/ " <<<"$out" && pass make-run-web-console ||
 	fail make-run-web-console "no console address in the banner"
+# The demo stays up with its prompt, and the banner says how to reach it; no exit status
+# that reads as a failure.
+if grep -q "the demo VM runs" <<<"$out" && grep -q "vsrv vm console demo" <<<"$out" &&
+   grep -q "http://127.0.0.1:$port/ui/#/vm/demo" <<<"$out" && grep -q "demo> " <<<"$out" &&
+   ! grep -q "last_exit" <<<"$out"; then
+	pass make-run-demo-stays-up
+else
+	fail make-run-demo-stays-up "$(tail -n 8 <<<"$out" | tr '\n' '|')"
+fi
 [ "$(stat -c %a "$VSRV_DATA/admin.password")" = 600 ] && pass make-run-password-mode ||
 	fail make-run-password-mode "$(stat -c %a "$VSRV_DATA/admin.password")"
 curl -sf "http://127.0.0.1:$port/api/v1/health" >/dev/null && fail make-run-server-stopped "still answers" ||
 	pass make-run-server-stopped
+# Without a terminal nothing stays behind: no monitor or VMM of this data directory runs.
+left=$(pgrep -f -- "$VSRV_DATA/vms/" | wc -l)
+[ "$left" = 0 ] && pass make-run-nothing-left || fail make-run-nothing-left "$left processes of $VSRV_DATA"
 out=$(timeout 60 bash "$ROOT/mk/run.sh" </dev/null 2>&1); rc=$?
-n=$(grep -c "Hello from the vsrv test guest" "$VSRV_DATA/vms/1/console.log" 2>/dev/null)
+n=$(grep -c "console: ready" "$VSRV_DATA/vms/1/console.log" 2>/dev/null)
 [ $rc -eq 0 ] && [ "$n" = 2 ] && grep -q "password $pw" <<<"$out" && pass make-run-again ||
 	fail make-run-again "status $rc, $n banners: $(tail -n 3 <<<"$out" | tr '\n' '|')"
 finish

@@ -4,9 +4,9 @@
 // #/networks, #/host, #/events.
 import { Api, ApiError } from './api.mjs';
 import { reduce, initialState, vmList } from './vmstate.mjs';
-import { vmActions, consoleAccess, canCreate } from './perms.mjs';
+import { vmActions, consoleAccess, canCreate, emptyText } from './perms.mjs';
 import { Terminal, liveAfterLog } from './terminal.mjs';
-import { fmtBytes, fmtMib, fmtSeconds, fmtTime, vmSpec } from './format.mjs';
+import { fmtBytes, fmtMib, fmtSeconds, fmtTime, fmtExit, vmSpec } from './format.mjs';
 import { h, replace, kv, table } from './dom.mjs';
 
 const $ = (id) => document.getElementById(id);
@@ -195,8 +195,11 @@ function actionButtons(vm) {
     }, a.label)));
 }
 
-function stateBadge(state) {
-  return h('span', { class: 'state state-' + String(state).replace(/[^a-z]/g, '') }, state || '?');
+// A VM's state; stopped or crashed, with how its last run ended as the tooltip.
+function stateBadge(state, lastExit) {
+  const why = (state === 'crashed' || state === 'stopped') && lastExit ? fmtExit(lastExit) : null;
+  return h('span', { class: 'state state-' + String(state).replace(/[^a-z]/g, ''), title: why },
+    state || '?');
 }
 
 // ---- views ----------------------------------------------------------------------------
@@ -216,10 +219,11 @@ function viewVms() {
       { label: 'Resident', num: true }, { label: 'Actions' }],
     vms.map((vm) => [
       h('a', { href: '#/vm/' + encodeURIComponent(vm.name), 'data-key': vm.name }, vm.name),
-      stateBadge(vm.state), String(vm.cpus ?? '–'), fmtMib(vm.memory_mib),
+      stateBadge(vm.state, vm.last_exit), String(vm.cpus ?? '–'), fmtMib(vm.memory_mib),
       vm.cpu_seconds !== undefined ? fmtSeconds(vm.cpu_seconds) : '–',
       vm.memory_rss_bytes ? fmtBytes(vm.memory_rss_bytes) : '–',
-      actionButtons(vm)])) : h('p', { class: 'empty' }, 'No virtual machines you may see.'));
+      actionButtons(vm)])) : h('p', { class: 'empty' }, emptyText(app.me) === 'None yet.'
+      ? 'No virtual machines yet.' : 'No virtual machines you may see.'));
   };
   replace(main, h('h1', {}, 'Virtual machines'),
     h('div', { class: 'toolbar' },
@@ -321,7 +325,8 @@ function viewVm(name) {
           ['Undo disks', vm.undo_disks], ['CPU limit', vm.cpu_limit ? vm.cpu_limit + ' %' : 'none'],
           ['Your permissions', (vm.permissions || []).join(', ')]])),
         h('section', { 'aria-labelledby': 'rt' }, h('h2', { id: 'rt' }, 'Runtime'), kv([
-          ['State', vm.state], ['Last exit', vm.last_exit], ['Started', fmtTime(vm.started)],
+          ['State', vm.state], ['Last exit', vm.last_exit ? fmtExit(vm.last_exit) : null],
+          ['Started', fmtTime(vm.started)],
           ['Restarts', String(vm.restarts ?? 0)], ['PID', vm.pid ? String(vm.pid) : null],
           ['CPU time', vm.cpu_seconds !== undefined ? fmtSeconds(vm.cpu_seconds) : null],
           ['Resident memory', vm.memory_rss_bytes ? fmtBytes(vm.memory_rss_bytes) : null],
@@ -411,7 +416,7 @@ async function viewList(title, load, columns, row) {
   try {
     const items = await load();
     replace(main, h('h1', {}, title), items.length ? table(title, columns, items.map(row))
-      : h('p', { class: 'empty' }, 'None you may see.'));
+      : h('p', { class: 'empty' }, emptyText(app.me)));
   } catch (e) { showError(e); }
 }
 

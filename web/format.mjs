@@ -33,6 +33,18 @@ export function fmtTime(unix) {
   return new Date(Number(unix) * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
 }
 
+// A VM's last_exit (docs/api.yaml: {exit, status, signal, reason, at_start, time}, or the
+// exit text of an older server, or null) as one line for people.
+export function fmtExit(le) {
+  if (le === null || le === undefined || le === '')
+    return '–';
+  if (typeof le !== 'object')
+    return String(le);
+  const why = le.reason || le.exit || '?';
+  const when = le.time ? ', ' + fmtTime(le.time) : '';
+  return le.exit && le.reason ? `${why} (${le.exit}${when})` : why + (when ? ` (${when.slice(2)})` : '');
+}
+
 // A create-VM form's fields -> the body of POST /api/v1/vms (docs/api.yaml VMInput).
 // f: { name, description, cpus, memory_mib, kernel, cmdline, autostart, disks: [names],
 // nics: [network names] } as strings/booleans from the form. Throws Error on bad input.

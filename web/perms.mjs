@@ -5,7 +5,7 @@
 export const ACTIONS = Object.freeze([
   { id: 'start', label: 'Start', perm: 'control', states: ['stopped', 'crashed'] },
   { id: 'shutdown', label: 'Shut down', perm: 'control', states: ['running'] },
-  { id: 'off', label: 'Power off', perm: 'control', states: ['running', 'paused', 'stopping'],
+  { id: 'off', label: 'Power off', perm: 'control', states: ['starting', 'running', 'paused', 'stopping'],
     confirm: 'Power off %s now? The guest is not asked to shut down first.' },
   { id: 'reset', label: 'Reset', perm: 'control', states: ['running', 'paused'],
     confirm: 'Reset %s? The guest restarts at once.' },
@@ -43,6 +43,13 @@ export function vmActions(vm, serverPerms = []) {
 export function consoleAccess(vm, serverPerms = []) {
   const perms = union(vm.permissions, serverPerms);
   return { read: has(perms, 'view'), live: has(perms, 'control') };
+}
+
+// What an empty list says: "None yet." to someone who sees every object (an administrator,
+// or view on the server), "None you may see." to someone who may see only some.
+// me: GET /api/v1/whoami's answer ({admin, server_permissions}).
+export function emptyText(me) {
+  return me && (me.admin || has(me.server_permissions, 'view')) ? 'None yet.' : 'None you may see.';
 }
 
 // May the caller create VMs (modify on the server)?

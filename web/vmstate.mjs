@@ -15,6 +15,7 @@ export const initialState = Object.freeze({ vms: Object.freeze({}), stale: Objec
 
 // The state a VM is in after an event of this type.
 export const eventStates = Object.freeze({
+  'vm-starting': 'starting',       // its VMM is being built; vm-started when it answers
   'vm-started': 'running',
   'vm-resumed': 'running',
   'vm-reset': 'running',
@@ -104,7 +105,11 @@ function applyEvent(state, ev) {
     return { ...next, stale: withStale(next.stale, name) };
   const vm = { ...old, state: st, _event: id ?? old._event };
   if (type === 'vm-stopped' || type === 'vm-crashed') {
-    if (e.data && typeof e.data.exit === 'string')
+    // last_exit: the server's record ({exit, status, signal, reason, at_start, time});
+    // an older server's event carries only the exit text.
+    if (e.data && e.data.last_exit && typeof e.data.last_exit === 'object')
+      vm.last_exit = e.data.last_exit;
+    else if (e.data && typeof e.data.exit === 'string')
       vm.last_exit = e.data.exit;
   }
   // Usage figures are the running VMM's: fetch them again once it runs or ended.

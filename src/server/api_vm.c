@@ -1,9 +1,11 @@
 /* VM endpoints: list, create, show, edit, delete, status, actions. */
 #include "server/api.h"
+#include "arch/x86/boot_probe.h"
 #include "server/auth.h"
 #include "server/cgroup.h"
 #include "server/events.h"
 #include "server/sup.h"
+#include "server/sup_exit.h"
 #include "server/valid.h"
 #include "server/vnet.h"
 #include "server/vmrow.h"
@@ -114,7 +116,7 @@ json_t *vm_json(struct server *srv, struct dbc *c, int64_t id, int full)
 		json_object_set_new(o, "state", col_text(s, 13));
 		json_object_set_new(o, "monitor_pid", json_integer(sqlite3_column_int(s, 14)));
 		json_object_set_new(o, "started", json_integer(sqlite3_column_int64(s, 15)));
-		json_object_set_new(o, "last_exit", col_text(s, 16));
+		json_object_set_new(o, "last_exit", sup_exit_json((const char *)sqlite3_column_text(s, 16)));
 		json_object_set_new(o, "restarts", json_integer(sqlite3_column_int(s, 17)));
 		json_object_set_new(o, "created", json_integer(sqlite3_column_int64(s, 18)));
 		json_object_set_new(o, "updated", json_integer(sqlite3_column_int64(s, 19)));
@@ -171,6 +173,19 @@ int vm_resolve_path(struct req *r, const char *field, const char *path, char *ou
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/* The kernel at path (resolved from the request's value, named in the message) must be one
+ * that `vsrv run` boots: the same probe (boot_probe.h). 0 or -EINVAL with err set. */
+static int vm_check_kernel(const char *path, const char *given, char *err, size_t errlen)
+{
+	char why[160];
+	int kind = x86_boot_probe_file(path, why, sizeof(why));
+
+	if (kind > 0)
+		return 0;
+	snprintf(err, errlen, "kernel: %s is not a kernel vsrv can boot: %s", given, why);
+	return -EINVAL;
 }
 
 /* Validate the nested lists and resolve names to ids, before anything is written. */
@@ -326,6 +341,9 @@ int api_vm_create(struct req *r)
 	name = json_string_value(json_object_get(b, "name"));
 	rc = vm_resolve_path(r, "kernel", json_string_value(json_object_get(b, "kernel")), kernel,
 			     sizeof(kernel), err, sizeof(err));
+	if (!rc)
+		rc = vm_check_kernel(kernel, json_string_value(json_object_get(b, "kernel")), err,
+				     sizeof(err));
 	if (rc)
 		return req_error(r, rc == -EACCES ? -EACCES : -EINVAL, "%s", err);
 	s_initrd = json_string_value(json_object_get(b, "initrd"));
@@ -437,10 +455,10 @@ int api_vm_status(struct req *r)
 		const char *state = (const char *)sqlite3_column_text(s, 1);
 		bool up = !strcmp(state, "running") || !strcmp(state, "paused");
 
-		o = json_pack("{s:s,s:s,s:i,s:I,s:s?,s:i}", "name", sqlite3_column_text(s, 0),
+		o = json_pack("{s:s,s:s,s:i,s:I,s:o,s:i}", "name", sqlite3_column_text(s, 0),
 			      "state", state, "monitor_pid", sqlite3_column_int(s, 2),
 			      "uptime", (json_int_t)(up && started ? time(NULL) - started : 0),
-			      "last_exit", le, "restarts", sqlite3_column_int(s, 5));
+			      "last_exit", sup_exit_json(le), "restarts", sqlite3_column_int(s, 5));
 	}
 	db_done(s);
 	if (!o)
@@ -536,6 +554,8 @@ int api_vm_update(struct req *r)
 		if (!strcmp(key, "kernel") || !strcmp(key, "initrd")) {
 			rc = vm_resolve_path(r, key, json_string_value(v), path, sizeof(path), err,
 					     sizeof(err));
+			if (!rc && !strcmp(key, "kernel"))
+				rc = vm_check_kernel(path, json_string_value(v), err, sizeof(err));
 			if (rc) {
 				db_rollback(r->c);
 				return req_error(r, rc == -EACCES ? -EACCES : -EINVAL, "%s", err);

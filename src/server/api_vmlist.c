@@ -1,6 +1,7 @@
 /* GET /api/v1/vms: the VM list, paged, filtered by the caller's permissions, cached. */
 #include "server/api.h"
 #include "server/auth.h"
+#include "server/sup_exit.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -83,8 +84,9 @@ int api_vm_list(struct req *r)
 	if (sqlite3_step(s) == SQLITE_ROW)
 		total = sqlite3_column_int64(s, 0);
 	db_done(s);
-	s = all ? db_stmt(r->c, "SELECT id, name, state, cpus, memory_mib FROM vms ORDER BY name LIMIT ? OFFSET ?")
-		: db_stmt(r->c, "SELECT id, name, state, cpus, memory_mib FROM vms "
+	s = all ? db_stmt(r->c, "SELECT id, name, state, cpus, memory_mib, last_exit FROM vms "
+			  "ORDER BY name LIMIT ? OFFSET ?")
+		: db_stmt(r->c, "SELECT id, name, state, cpus, memory_mib, last_exit FROM vms "
 			       "WHERE id IN (SELECT object_id FROM acl WHERE object_type = 'vm' "
 			       "AND (perms & 1) AND ((principal_type = 'user' AND principal_id = ?3) OR "
 			       "(principal_type = 'group' AND principal_id IN (SELECT group_id FROM "
@@ -97,9 +99,10 @@ int api_vm_list(struct req *r)
 	if (!all)
 		sqlite3_bind_int64(s, 3, r->who.user_id);
 	while (sqlite3_step(s) == SQLITE_ROW) {
-		o = json_pack("{s:s,s:s,s:i,s:I}", "name", sqlite3_column_text(s, 1),
+		o = json_pack("{s:s,s:s,s:i,s:I,s:o}", "name", sqlite3_column_text(s, 1),
 			      "state", sqlite3_column_text(s, 2), "cpus", sqlite3_column_int(s, 3),
-			      "memory_mib", (json_int_t)sqlite3_column_int64(s, 4));
+			      "memory_mib", (json_int_t)sqlite3_column_int64(s, 4), "last_exit",
+			      sup_exit_json((const char *)sqlite3_column_text(s, 5)));
 		json_array_append_new(list, o);
 	}
 	db_done(s);

@@ -3,6 +3,8 @@
 #include "server/sup_int.h"
 #include "server/cgroup.h"
 #include "server/events.h"
+#include "server/sup_exit.h"
+#include "server/sup_ready.h"
 #include "server/tasks.h"
 #include "server/undo.h"
 #include "server/vmctl.h"
@@ -54,6 +56,7 @@ struct supervisor {
 	int wake[2];
 	pthread_mutex_t lock;
 	struct runvm *vms;
+	struct sup_ready *ready;    /* 'starting' -> 'running' (sup_ready.h) */
 };
 
 int sup_vm_dir(struct server *srv, int64_t id, char *buf, size_t n)
@@ -263,7 +266,8 @@ static int start_locked(struct server *srv, struct dbc *c, int64_t id, const cha
 	sup_free_argv(argv);
 	if (rc)
 		return rc;
-	rc = set_state(c, id, "running", pid, NULL);
+	/* 'running' once its VMM answers (sup_ready.h). */
+	rc = set_state(c, id, "starting", pid, NULL);
 	if (rc) {
 		kill(pid, SIGKILL);
 		return rc;
@@ -290,8 +294,9 @@ static int start_locked(struct server *srv, struct dbc *c, int64_t id, const cha
 			vsrv_log("vm %s: cannot watch its monitor (pid %d)", name, (int)pid);
 	}
 	pthread_mutex_unlock(&s->lock);
-	events_emit(srv, c, "vm-started", "vm", name, who, json_pack("{s:i}", "monitor_pid", pid),
-		    "%s started%s", name, restart ? " again" : "");
+	events_emit(srv, c, "vm-starting", "vm", name, who, json_pack("{s:i}", "monitor_pid", pid),
+		    "%s starting%s", name, restart ? " again" : "");
+	sup_ready_watch(s->ready, id, pid, name, who);
 	return 0;
 }
 
@@ -484,7 +489,9 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 	struct server *srv = s->srv;
 	struct dbc *c = db_get(srv->db);
 	char dir[4096], p[4200], ex[64] = "", policy[16] = "never", undo[16] = "off";
-	char *tail;
+	char state0[16] = "", *tail, *rec;
+	const char *why;
+	json_t *le;
 	bool clean, requested, restart = false;
 	sqlite3_stmt *st;
 	int code = -1, sig = 0;
@@ -513,12 +520,13 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 		free(tail);
 		return;
 	}
-	st = db_stmt(c, "SELECT restart_policy, undo_disks FROM vms WHERE id = ?");
+	st = db_stmt(c, "SELECT restart_policy, undo_disks, state FROM vms WHERE id = ?");
 	if (st) {
 		sqlite3_bind_int64(st, 1, v->id);
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			snprintf(policy, sizeof(policy), "%s", sqlite3_column_text(st, 0));
 			snprintf(undo, sizeof(undo), "%s", sqlite3_column_text(st, 1));
+			snprintf(state0, sizeof(state0), "%s", sqlite3_column_text(st, 2));
 		}
 		db_done(st);
 	}
@@ -541,13 +549,23 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 		json_t *data = json_pack("{s:s,s:i,s:i,s:s}", "exit", ex, "status", code, "signal", sig,
 					 "console", tail);
 
-		set_state(c, v->id, state, 0, ex);
+		/* A failure while 'starting': its VMM never came up. A guest that ended by
+		 * itself or crashed before the watcher saw it up did run (sup_ready.h). */
+		rec = sup_exit_record(ex, code, sig, requested, !strcmp(state0, "starting") &&
+				      !clean && code != 2, tail);
+		set_state(c, v->id, state, 0, rec ? rec : ex);
+		le = sup_exit_json(rec ? rec : ex);
+		why = json_string_value(json_object_get(le, "reason"));
+		if (data)
+			json_object_set(data, "last_exit", le);
+		free(rec);
 		if (!strcmp(state, "crashed"))
 			events_emit(srv, c, "vm-crashed", "vm", v->name, NULL, data,
-				    "%s crashed (%s)", v->name, ex);
+				    "%s crashed (%s): %s", v->name, ex, why ? why : ex);
 		else
 			events_emit(srv, c, "vm-stopped", "vm", v->name, NULL, data,
-				    "%s stopped (%s)", v->name, ex);
+				    "%s stopped (%s): %s", v->name, ex, why ? why : ex);
+		json_decref(le);
 		cgroup_freeze(srv, v->id, 0, 0);
 		if (restart) {
 			st = db_stmt(c, "UPDATE vms SET restarts = restarts + 1 WHERE id = ?");
@@ -648,8 +666,15 @@ int sup_create(struct server *srv, struct supervisor **out)
 		return -errno;
 	}
 	srv->sup = s;
+	if (sup_ready_create(srv, &s->ready)) {
+		srv->sup = NULL;
+		close(s->epfd);
+		free(s);
+		return -EAGAIN;
+	}
 	if (pthread_create(&s->thread, NULL, sup_thread, s)) {
 		srv->sup = NULL;
+		sup_ready_destroy(s->ready);
 		close(s->epfd);
 		free(s);
 		return -EAGAIN;
@@ -669,6 +694,7 @@ void sup_destroy(struct supervisor *s)
 		/* the thread also wakes every 500 ms */
 	}
 	pthread_join(s->thread, NULL);
+	sup_ready_destroy(s->ready);
 	for (v = s->vms; v; v = n) {
 		n = v->next;
 		if (v->pidfd >= 0)
@@ -734,9 +760,11 @@ int sup_reattach(struct server *srv)
 				vsrv_log("vm %s: cannot watch its monitor (pid %d)", name, (int)mp);
 			pthread_mutex_unlock(&s->lock);
 			if (!(autostart[i] & 2) && db_begin(c) == 0) {
-				set_state(c, ids[i], "running", mp, NULL);
+				set_state(c, ids[i], "starting", mp, NULL);
 				db_commit(c);
 			}
+			/* One that was still starting: 'running' once its VMM answers. */
+			sup_ready_watch(s->ready, ids[i], mp, name, NULL);
 			vsrv_log("vm %s: re-attached (monitor pid %d)", name, (int)mp);
 			continue;
 		}

@@ -200,8 +200,9 @@ int sup_metrics_render(struct server *srv, struct dbc *c, char **buf, size_t *le
 		  "Frames dropped either way (no guest buffers, bad frames, a full backend)." },
 	};
 	sqlite3_stmt *st = db_stmt(c, "SELECT id, name, monitor_pid, state FROM vms ORDER BY name");
-	static const char *const states[] = { "stopped", "running", "paused", "crashed", "stopping" };
-	int64_t counts[5] = { 0 };
+	static const char *const states[] = { "stopped", "starting", "running", "paused", "crashed",
+					      "stopping" };
+	int64_t counts[6] = { 0 };
 	struct vm_sample *v = NULL;
 	size_t n = 0, vcap = 0, i;
 	int ret = 0;
@@ -216,7 +217,7 @@ int sup_metrics_render(struct server *srv, struct dbc *c, char **buf, size_t *le
 		pid_t pid = vmm_pid(srv, id, sqlite3_column_int(st, 2));
 		struct usage u;
 
-		for (int k = 0; k < 5; k++)
+		for (int k = 0; k < 6; k++)
 			if (!strcmp(state, states[k]))
 				counts[k]++;
 		if (pid <= 0 || usage_of(pid, &u))
@@ -276,7 +277,7 @@ int sup_metrics_render(struct server *srv, struct dbc *c, char **buf, size_t *le
 		device_metric(buf, len, cap, v, n, devs[d].arr, devs[d].label, devs[d].metric,
 			      devs[d].key, devs[d].help);
 	metric_head(buf, len, cap, "vsrv_vms", "gauge", "VMs in the inventory, by state.");
-	for (int k = 0; k < 5; k++)
+	for (int k = 0; k < 6; k++)
 		metrics_printf(buf, len, cap, "vsrv_vms{state=\"%s\"} %lld\n", states[k],
 			       (long long)counts[k]);
 	ret = *buf ? 0 : -ENOMEM;

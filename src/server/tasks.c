@@ -75,6 +75,15 @@ out:
 	return rc;
 }
 
+bool task_progress_due(double last_f, double last_t, double f, double now)
+{
+	if (f <= last_f)
+		return false;
+	if (f - last_f >= 0.1 - 1e-9 && now - last_t >= 1.0)
+		return true;
+	return now - last_t >= 10.0;
+}
+
 void task_progress(struct task *t, double f)
 {
 	double now = clock_mono();
@@ -83,7 +92,7 @@ void task_progress(struct task *t, double f)
 		f = 0;
 	if (f > 1)
 		f = 1;
-	if (f - t->last_fraction < 0.1 && now - t->last_time < 0.25)
+	if (!task_progress_due(t->last_fraction, t->last_time, f, now))
 		return;
 	t->last_fraction = f;
 	t->last_time = now;

@@ -19,8 +19,15 @@ typedef int (*task_fn)(struct task *t, void *arg);
 int task_start(struct server *srv, const char *kind, const char *object, const char *who,
 	       task_fn fn, void *arg, void (*arg_free)(void *), int64_t *id);
 
-/* Report progress (0..1) from fn. Written to the inventory at most every 250 ms or 10%. */
+/* Report progress (0..1) from fn. Written to the inventory (and a task-progress event) when
+ * task_progress_due says so; the end (task-done, task-failed) is always written. */
 void task_progress(struct task *t, double fraction);
+
+/* Whether progress f at time now (seconds) is worth a task-progress event, the last one
+ * having said last_f at last_t: a step of 10% or more, at most one a second; or, for a slow
+ * task, any advance after 10 s. So a task makes at most about ten progress events plus one
+ * per 10 s, however often it reports. */
+bool task_progress_due(double last_f, double last_t, double f, double now);
 
 /* Set the message recorded when fn fails. */
 void task_error(struct task *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

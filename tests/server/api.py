@@ -44,7 +44,9 @@ try:
 
     # --- bad requests: 400 with a message, nothing half-created -------------------------
     img = os.path.join(d.data, "images")
-    open(os.path.join(img, "k.elf"), "w").write("not a kernel, but a file\n")
+    # k.elf: a kernel (the test guest); junk.elf: a file that is not one.
+    shutil.copy(os.path.join(GUESTS, "hello.elf"), os.path.join(img, "k.elf"))
+    open(os.path.join(img, "junk.elf"), "w").write("not a kernel, but a file\n")
     good = {"name": "good", "kernel": "k.elf"}
     st, js = d.req("POST", "/api/v1/disks", {"name": "d1", "size": 1 << 20}, token=adm)
     ok("disk-create", st == 201 and js["size"] == 1 << 20, str((st, js)))
@@ -70,6 +72,9 @@ try:
         ("long-cmdline", json.dumps(dict(good, cmdline="x" * 5000))),
         ("missing-kernel", json.dumps({"name": "x"})),
         ("missing-file", json.dumps(dict(good, kernel="nope.elf"))),
+        ("not-a-kernel", json.dumps(dict(good, kernel="junk.elf"))),
+        ("empty-kernel", json.dumps(dict(good, kernel="empty.elf"))),
+        ("program-not-kernel", json.dumps(dict(good, kernel="/bin/sh"))),
         ("duplicate-keys", '{"name": "x", "name": "y", "kernel": "k.elf"}'),
         ("bad-enum", json.dumps(dict(good, restart_policy="sometimes"))),
         ("unknown-disk", json.dumps(dict(good, disks=[{"disk": "d1"}, {"disk": "nope"}]))),
@@ -78,6 +83,7 @@ try:
         ("reserve-over-memory", json.dumps(dict(good, memory_mib=64, memory_reserve_mib=65))),
         ("too-many-disks", json.dumps(dict(good, disks=[{"disk": "d1"}] * 17))),
     ]
+    open(os.path.join(img, "empty.elf"), "w").close()
     for name, raw in bad:
         st, js = d.req("POST", "/api/v1/vms", raw=raw, token=adm)
         msg = js.get("error", {}).get("message", "") if isinstance(js, dict) else ""
@@ -103,6 +109,19 @@ try:
     st, js = d.req("PATCH", "/api/v1/vms/good", {"cpus": 3, "bogus": 1}, token=adm)
     st2, js2 = d.req("GET", "/api/v1/vms/good", token=adm)
     ok("vm-edit-invalid-changes-nothing", st == 400 and js2["cpus"] == 2, str((st, js2.get("cpus"))))
+    # The kernel is probed at create and at update as `vsrv run` probes it (boot_probe.c).
+    st, js = d.req("POST", "/api/v1/vms", dict(good, name="junk", kernel="junk.elf"), token=adm)
+    msg = js.get("error", {}).get("message", "") if isinstance(js, dict) else ""
+    ok("vm-create-not-a-kernel-400", st == 400 and "junk.elf is not a kernel" in msg and
+       "not a bzImage, ELF64 vmlinux or multiboot image" in msg, "%s %s" % (st, js))
+    st, js = d.req("POST", "/api/v1/vms", dict(good, name="sh", kernel="/bin/sh"), token=adm)
+    msg = js.get("error", {}).get("message", "") if isinstance(js, dict) else ""
+    ok("vm-create-program-not-kernel-400", st == 400 and "not an x86-64 executable ELF" in msg,
+       "%s %s" % (st, js))
+    st, js = d.req("PATCH", "/api/v1/vms/good", {"kernel": "junk.elf"}, token=adm)
+    st2, js2 = d.req("GET", "/api/v1/vms/good", token=adm)
+    ok("vm-edit-not-a-kernel-400", st == 400 and "not a kernel" in js["error"]["message"] and
+       js2["kernel"].endswith("/k.elf"), "%s %s %s" % (st, js, js2.get("kernel")))
     st, js = d.req("PATCH", "/api/v1/vms/good", {"name": "renamed"}, token=adm)
     ok("vm-rename-400", st == 400, str(st))
     st, js = d.req("GET", "/api/v1/vms/nosuch", token=adm)
@@ -319,6 +338,40 @@ try:
     r = subprocess.run([VSRV, "login", "--server", "http://127.0.0.1:%d" % d.port, "--user", "viewer",
                         "--password", "viewer-pass1"], capture_output=True, text=True)
     ok("cli-login", r.returncode == 0 and r.stdout.startswith("export VSRV_TOKEN="), r.stderr)
+
+    # --- a VMM that ends during its start-up: 'starting', then crashed with the reason ----
+    # Its kernel is valid at create and junk at start (or, without KVM, the VMM cannot open
+    # /dev/kvm): either way `vsrv run` fails before the VM runs. It is never 'running'.
+    swap = os.path.join(d.data, "images", "swap.elf")
+    shutil.copy(os.path.join(GUESTS, "hello.elf"), swap)
+    st, js = d.req("POST", "/api/v1/vms", {"name": "failstart", "kernel": "swap.elf", "memory_mib": 32},
+                   token=adm)
+    open(swap, "w").write("no longer a kernel\n")
+    st, js = d.req("POST", "/api/v1/vms/failstart/start", token=adm)
+    seen = [js.get("state") if isinstance(js, dict) else None]
+    end = time.time() + 20
+    while time.time() < end and seen[-1] not in ("crashed", "stopped"):
+        seen.append(d.req("GET", "/api/v1/vms/failstart/status", token=adm)[1].get("state"))
+        time.sleep(0.01)
+    ok("start-failure-never-running", st == 202 and seen[0] == "starting" and
+       set(seen) <= {"starting", "crashed"} and seen[-1] == "crashed", "%s %s" % (st, seen))
+    st, vm = d.req("GET", "/api/v1/vms/failstart", token=adm)
+    le = vm.get("last_exit") or {}
+    st2, con = d.req("GET", "/api/v1/vms/failstart/console", token=adm)
+    detail = le.get("reason", "")[len("failed to start: "):]
+    ok("start-failure-reason", le.get("at_start") is True and le.get("exit") == "exited 1" and
+       le.get("status") == 1 and le.get("reason", "").startswith("failed to start: ") and detail and
+       detail.encode() in con and isinstance(le.get("time"), int), "%s %r" % (le, con[-300:]))
+    st, lst = d.req("GET", "/api/v1/vms", token=adm)
+    item = [v for v in lst["vms"] if v["name"] == "failstart"]
+    ok("start-failure-reason-in-list", item and item[0]["state"] == "crashed" and
+       item[0]["last_exit"] == le, str(item))
+    ev = d.req("GET", "/api/v1/events?limit=1000", token=adm)[1]["events"]
+    kinds = [e["type"] for e in ev if e.get("object") == "failstart"]
+    crash = [e for e in ev if e.get("object") == "failstart" and e["type"] == "vm-crashed"]
+    ok("start-failure-events", "vm-starting" in kinds and "vm-started" not in kinds and crash and
+       crash[-1]["data"]["last_exit"]["reason"] == le["reason"] and le["reason"] in crash[-1]["message"],
+       "%s %s" % (kinds, crash))
 
     # --- token expiry: a daemon whose tokens live 1 s -------------------------------------
     e = Daemon(os.path.join(tmp, "ttl"), extra=["--token-ttl", "1"]).start()

@@ -7,7 +7,7 @@ from lib import *
 
 tmp = tempfile.mkdtemp(prefix="vsrv-crash.")
 d = Daemon(os.path.join(tmp, "data")).start()
-open(os.path.join(d.data, "images", "k.elf"), "w").write("kernel\n")
+shutil.copy(os.path.join(GUESTS, "hello.elf"), os.path.join(d.data, "images", "k.elf"))
 adm = d.login("admin", "adminpass1")
 d.req("POST", "/api/v1/disks", {"name": "shared", "size": 1 << 20}, token=adm)
 d.req("POST", "/api/v1/networks", {"name": "lan", "kind": "internal"}, token=adm)

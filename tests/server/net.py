@@ -66,7 +66,7 @@ try:
     ok("nic-mac-generated", st == 201 and MAC.match(mac), str((st, js)))
     req("POST", "/api/v1/vms/natvm/start")
     js = d.wait_state(adm, "natvm", ("stopped", "crashed"), 30)
-    ok("net-nat-dhcp-lease", js and js["last_exit"] == "exited 33" and
+    ok("net-nat-dhcp-lease", js and js["last_exit"]["exit"] == "exited 33" and
        b"vnet: dhcp lease 10.0.7.50 from 10.0.7.2" in console("natvm"), str(js) + repr(console("natvm")[-300:]))
 
     # --- per-device counters in the status and /metrics (the VMM's control socket) --------
@@ -138,7 +138,7 @@ try:
     req("POST", "/api/v1/vms/send/start")
     a = d.wait_state(adm, "send", ("stopped", "crashed"), 40)
     b = d.wait_state(adm, "echo", ("stopped", "crashed"), 10)
-    ok("net-internal-two-vms", a and b and a["last_exit"] == "exited 33" and b["last_exit"] == "exited 33" and
+    ok("net-internal-two-vms", a and b and a["last_exit"]["exit"] == "exited 33" and b["last_exit"]["exit"] == "exited 33" and
        b"all echoed" in console("send"), str((a, b)) + repr(console("send")[-300:]) + repr(console("echo")[-300:]))
     st, _ = req("DELETE", "/api/v1/networks/lab")
     ok("net-delete-with-vms-409", st == 409 and br in bridges(), str(st))

@@ -52,7 +52,11 @@ try:
     st, js = d.req("POST", "/api/v1/vms/hello/start", token=adm)
     js = d.wait_state(adm, "hello", ("stopped", "crashed"))
     ok("hello-runs-to-the-end", st == 202 and js and js["state"] == "stopped" and
-       js["last_exit"] == "exited 33" and b"Hello from the vsrv test guest" in console("hello"), str(js))
+       js["last_exit"]["exit"] == "exited 33" and b"Hello from the vsrv test guest" in console("hello"), str(js))
+    # last_exit says it for people: the guest ended by itself, not a failure to start (even
+    # when it ended before the server saw its VMM up).
+    ok("hello-exit-reason", js and js["last_exit"]["reason"] == "the guest ended itself (debug-exit value 16, "
+       "exit status 33)" and js["last_exit"]["at_start"] is False and js["last_exit"]["status"] == 33, str(js))
 
     # --- many VMs: start all, console works, stop all ------------------------------------
     N = 12
@@ -114,7 +118,9 @@ try:
     js = d.wait_state(adm, "c3", ("crashed",))
     st, ev = d.req("GET", "/api/v1/events?limit=1000", token=adm)
     crash = [e for e in ev["events"] if e["type"] == "vm-crashed" and e["object"] == "c3"]
-    ok("vmm-sigkill-crashed", js and js["last_exit"] == "signal 9" and crash and
+    ok("vmm-sigkill-crashed-reason", js and js["last_exit"]["reason"] == "the VMM was killed by signal 9" and
+       crash and crash[-1]["data"]["last_exit"]["reason"] == js["last_exit"]["reason"], str((js, crash)))
+    ok("vmm-sigkill-crashed", js and js["last_exit"]["exit"] == "signal 9" and crash and
        crash[-1]["data"]["signal"] == 9 and "console: ready" in crash[-1]["data"]["console"], str((js, crash)))
 
     # --- restart policy ----------------------------------------------------------------
@@ -128,18 +134,19 @@ try:
     # --- off, shutdown (times out into off), reset ----------------------------------------
     st, _ = d.req("POST", "/api/v1/vms/c5/off", token=adm)
     js = d.wait_state(adm, "c5", ("stopped",))
-    ok("off", st == 202 and js and js["last_exit"] == "signal 9", str(js))
+    ok("off", st == 202 and js and js["last_exit"]["exit"] == "signal 9", str(js))
+    ok("off-exit-reason", js and js["last_exit"]["reason"] == "turned off on request", str(js))
     # shutdown presses the ACPI power button: the console guest powers off by itself (exit
     # status 0, well before the 1 s timeout); a paused guest cannot, so the timeout turns it off.
     t0 = time.time()
     st, _ = d.req("POST", "/api/v1/vms/c6/shutdown", token=adm)
     js = d.wait_state(adm, "c6", ("stopped",), 10)
-    ok("shutdown-power-button", st == 202 and js and js["last_exit"] == "exited 0" and
+    ok("shutdown-power-button", st == 202 and js and js["last_exit"]["exit"] == "exited 0" and
        b"console: power button" in console("c6"), "%s after %.2fs" % (status("c6"), time.time() - t0))
     d.req("POST", "/api/v1/vms/c1/pause", token=adm)
     st, _ = d.req("POST", "/api/v1/vms/c1/shutdown", token=adm)
     js = d.wait_state(adm, "c1", ("stopped",), 10)
-    ok("shutdown-timeout-turns-off", st == 202 and js and js["last_exit"] == "signal 9", str(status("c1")))
+    ok("shutdown-timeout-turns-off", st == 202 and js and js["last_exit"]["exit"] == "signal 9", str(status("c1")))
     pid = status("c7")["pid"]
     st, _ = d.req("POST", "/api/v1/vms/c7/reset", token=adm)
     js = wait_for(lambda: (lambda s: s if s["state"] == "running" and s["pid"] and s["pid"] != pid else None)(status("c7")), 10)
@@ -159,7 +166,7 @@ try:
        str(st))
     os.kill(before["c9"], signal.SIGKILL)
     js = d.wait_state(adm, "c9", ("crashed",))
-    ok("reattached-vm-crash-recorded", js and js["last_exit"] == "signal 9", str(js))
+    ok("reattached-vm-crash-recorded", js and js["last_exit"]["exit"] == "signal 9", str(js))
     st, _ = d.req("POST", "/api/v1/vms/c10/off", token=adm)
     js = d.wait_state(adm, "c10", ("stopped",))
     ok("reattached-vm-off", st == 202 and js, str(status("c10")))
@@ -170,7 +177,7 @@ try:
     d.start()
     adm = d.login("admin", "adminpass1")
     js = d.wait_state(adm, "c11", ("crashed",), 5)
-    ok("ended-while-daemon-down", js and js["last_exit"] == "signal 9", str(status("c11")))
+    ok("ended-while-daemon-down", js and js["last_exit"]["exit"] == "signal 9", str(status("c11")))
 
     # --- a VM on a VHD disk: `vsrv run --disk PATH,format=vhd,...` opens it ------------------
     d.req("POST", "/api/v1/disks", {"name": "wd", "size": 64 << 20, "format": "vhd"}, token=adm)

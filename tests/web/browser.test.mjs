@@ -9,14 +9,15 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { writeFileSync } from 'node:fs';
+import { writeFileSync, copyFileSync } from 'node:fs';
 import { Api, MemoryStorage } from '../../web/api.mjs';
-import { startDaemon, kvmReason, until, sleep } from './daemon.mjs';
+import { startDaemon, kvmReason, until, sleep, ROOT } from './daemon.mjs';
 
 const CHROMIUM = ['chromium', 'chromium-browser'].find((c) => {
   try { execFileSync('sh', ['-c', 'command -v ' + c], { stdio: 'ignore' }); return true; } catch (e) { return false; }
 });
-const skip = kvmReason || (!CHROMIUM && 'chromium is not installed (Debian package chromium)') || false;
+const noBrowser = (!CHROMIUM && 'chromium is not installed (Debian package chromium)') || false;
+const skip = kvmReason || noBrowser;      // the tests that run a guest
 
 // A DevTools protocol client over Chromium's pipe.
 class Cdp {
@@ -77,12 +78,13 @@ async function page(expr) {
 }
 
 before(async () => {
-  if (skip)
+  if (noBrowser)
     return;
   d = await startDaemon('vsrv-webui.');
   api = new Api({ base: d.base, storage: new MemoryStorage() });
   await api.login('admin', 'adminpass1');
-  await api.createVm({ name: 'web1', kernel: 'console.elf', memory_mib: 32 });
+  if (!kvmReason)
+    await api.createVm({ name: 'web1', kernel: 'console.elf', memory_mib: 32 });
   chrome = spawn(CHROMIUM, ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run',
     '--disable-extensions', '--disable-dev-shm-usage', '--remote-debugging-pipe',
     '--user-data-dir=' + join(d.tmp, 'chromium'), 'about:blank'],
@@ -199,5 +201,46 @@ test('browser: log in, live VM list, console as text, power off, log out', { ski
   await page("document.getElementById('logout').click()");
   await until(() => page("!!document.getElementById('login-user')"), 5000, 'the login form');
   assert.equal(await page("sessionStorage.getItem('vsrv.token')"), null);
+  assert.deepEqual(problems, []);
+});
+
+test('browser: the login page shows no navigation and no log out; empty lists for an admin; why a VM failed to start',
+     { skip: noBrowser }, async () => {
+  await cdp.send('Page.navigate', { url: d.base + '/' }, session);
+  await until(() => page("!!document.getElementById('login-user')"), 10000, 'the login form');
+  // hidden, and not displayed: a display rule (nav and .who are flex) must not show them
+  const shown = (id) => page(`document.getElementById('${id}').getClientRects().length > 0`);
+  assert.equal(await page("document.getElementById('nav').hidden"), true);
+  assert.equal(await shown('nav'), false);
+  assert.equal(await shown('who'), false);
+  assert.equal(await shown('logout'), false);
+  await page(`(() => { document.getElementById('login-user').value = 'admin';
+    document.getElementById('login-password').value = 'adminpass1';
+    document.querySelector('form').requestSubmit(); })()`);
+  await until(() => shown('nav'), 10000, 'the navigation after logging in');
+  assert.equal(await shown('logout'), true);
+  // An administrator sees every object: an empty list is empty, not hidden from them.
+  await page("location.hash = '#/networks'");
+  await until(() => page(`document.querySelector('main').innerText.includes('None yet.')`), 5000,
+    async () => 'the empty list: ' + await page("document.querySelector('main').innerText"));
+  assert.equal(await page("document.querySelector('main').innerText.includes('you may see')"), false);
+  // A VM whose VMM fails at start (its kernel, valid at create, is junk by then; or no
+  // KVM here): crashed, and its page and the list say why.
+  const k = join(d.tmp, 'data', 'images', 'swap.elf');
+  copyFileSync(join(ROOT, 'build/guests/hello.elf'), k);
+  await api.createVm({ name: 'failing', kernel: 'swap.elf', memory_mib: 32 });
+  writeFileSync(k, 'no longer a kernel\n');
+  await api.vmAction('failing', 'start');
+  await until(async () => (await api.getVm('failing')).state === 'crashed', 15000, 'the crash');
+  await page("location.hash = '#/vm/failing'");
+  await until(() => page(`[...document.querySelectorAll('dl.kv dt')].some((dt) => dt.textContent === 'Last exit' &&
+    dt.nextElementSibling.textContent.startsWith('failed to start: '))`), 10000, 'the reason on the VM page');
+  await page("location.hash = '#/vms'");
+  await until(() => page(`[...document.querySelectorAll('tbody tr')].some((tr) => tr.innerText.includes('failing') &&
+    (tr.querySelector('.state').title || '').startsWith('failed to start: '))`), 10000, 'the reason in the list');
+  await page("document.getElementById('logout').click()");
+  await until(() => page("!!document.getElementById('login-user')"), 5000, 'the login form');
+  assert.equal(await shown('nav'), false);
+  assert.equal(await shown('who'), false);
   assert.deepEqual(problems, []);
 });

@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { SseParser } from '../../web/sse.mjs';
 import { reduce, initialState, vmList } from '../../web/vmstate.mjs';
-import { vmActions, consoleAccess, canCreate, has } from '../../web/perms.mjs';
+import { vmActions, consoleAccess, canCreate, has, emptyText } from '../../web/perms.mjs';
 import { Terminal, stripAnsi, liveAfterLog } from '../../web/terminal.mjs';
-import { vmSpec, fmtBytes, fmtSeconds } from '../../web/format.mjs';
+import { vmSpec, fmtBytes, fmtSeconds, fmtExit } from '../../web/format.mjs';
 import { Api, ApiError, MemoryStorage, seg } from '../../web/api.mjs';
 
 const WEB = new URL('../../web/', import.meta.url);
@@ -206,4 +206,40 @@ test('api: errors carry the server message; 401 forgets the token', async () => 
   await assert.rejects(api.listVms(), (e) => e.status === 401);
   assert.equal(unauthorized, 1);
   assert.equal(api.token, null);
+});
+
+test('vmstate: starting until the VMM answers; last_exit is the server\'s record', () => {
+  let s = reduce(initialState, { type: 'loaded', vms: [{ name: 'a', state: 'stopped' }] });
+  s = reduce(s, { type: 'event', event: ev(20, 'vm-starting', 'a') });
+  assert.equal(s.vms.a.state, 'starting');
+  s = reduce(s, { type: 'event', event: ev(21, 'vm-started', 'a') });
+  assert.equal(s.vms.a.state, 'running');
+  const le = { exit: 'exited 1', status: 1, signal: null, at_start: true, time: 1700000000,
+               reason: 'failed to start: kernel k: not a bzImage, ELF64 vmlinux or multiboot image' };
+  s = reduce(s, { type: 'event', event: ev(22, 'vm-crashed', 'a', { exit: 'exited 1', last_exit: le }) });
+  assert.equal(s.vms.a.state, 'crashed');
+  assert.deepEqual(s.vms.a.last_exit, le);
+  assert.deepEqual(vmActions({ name: 'a', state: 'starting', permissions: ['full'] })
+    .filter((x) => x.enabled).map((x) => x.id), ['off']);
+});
+
+test('format: a last exit for people', () => {
+  assert.equal(fmtExit(null), '–');
+  assert.equal(fmtExit('exited 33'), 'exited 33');
+  assert.equal(fmtExit({ exit: 'exited 1', reason: 'failed to start: no /dev/kvm', time: 0 }),
+    'failed to start: no /dev/kvm (exited 1)');
+  assert.equal(fmtExit({ exit: 'signal 9', reason: 'turned off on request', time: 1700000000 }),
+    'turned off on request (signal 9, 2023-11-14 22:13:20 UTC)');
+});
+
+test('perms: an empty list says "None yet." to whoever may see everything', () => {
+  assert.equal(emptyText({ user: 'admin', admin: true, server_permissions: [] }), 'None yet.');
+  assert.equal(emptyText({ user: 'v', admin: false, server_permissions: ['view'] }), 'None yet.');
+  assert.equal(emptyText({ user: 't', admin: false, server_permissions: [] }), 'None you may see.');
+  assert.equal(emptyText(null), 'None you may see.');
+});
+
+test('style: [hidden] hides whatever display a rule sets (the nav is flex)', () => {
+  const css = readFileSync(new URL('style.css', WEB), 'utf8');
+  assert.match(css, /(^|\n)\[hidden\]\s*\{\s*display:\s*none\s*!important;?\s*\}/);
 });

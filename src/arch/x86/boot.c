@@ -1,6 +1,7 @@
 /* Boot: image detection, the guest memory map, and the registers of vCPU 0 for each entry
  * mode (32-bit protected mode for multiboot, long mode with an identity map for Linux). */
 #include "arch/x86/boot.h"
+#include "arch/x86/boot_probe.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -90,9 +91,10 @@ size_t x86_mem_map(const struct vm *vm, struct x86_mem_range *out, size_t max)
 int x86_boot_load(struct vm *vm)
 {
 	const char *path = vm->cfg->kernel;
+	char why[160];
 	uint8_t *img;
 	size_t len;
-	int ret;
+	int ret, kind;
 
 	if (strlen(vm->cmdline) + 1 > BOOT_CMDLINE_MAX) {
 		vsrv_log("kernel command line too long (%zu bytes, at most %d)",
@@ -102,13 +104,20 @@ int x86_boot_load(struct vm *vm)
 	ret = x86_map_file("kernel", path, &img, &len);
 	if (ret < 0)
 		return ret;
-	ret = x86_boot_multiboot(vm, img, len);
-	if (ret == 0)
+	/* The probe the server also runs on a VM's kernel (boot_probe.h) picks the loader. */
+	kind = x86_boot_probe(img, len, why, sizeof(why));
+	if (kind < 0) {
+		vsrv_log("kernel %s: %s", path, why);
+		ret = kind;
+	} else if (kind == X86_BOOT_MULTIBOOT) {
+		ret = x86_boot_multiboot(vm, img, len);
+	} else if (kind == X86_BOOT_BZIMAGE) {
 		ret = x86_boot_bzimage(vm, img, len);
-	if (ret == 0)
+	} else {
 		ret = x86_boot_vmlinux(vm, img, len);
+	}
 	if (ret == 0) {
-		vsrv_log("kernel %s: not a bzImage, ELF64 vmlinux or multiboot image", path);
+		vsrv_log("kernel %s: the %s loader does not take it", path, x86_boot_kind_name(kind));
 		ret = -ENOEXEC;
 	}
 	x86_unmap_file(img, len);
