@@ -195,6 +195,11 @@ function actionButtons(vm) {
     }, a.label)));
 }
 
+// Two byte counters of a runtime device (none while the VM does not run).
+function ioCells(dev, a, b) {
+  return dev ? [fmtBytes(dev[a] ?? 0), fmtBytes(dev[b] ?? 0)] : ['–', '–'];
+}
+
 function stateBadge(state) {
   return h('span', { class: 'state state-' + String(state).replace(/[^a-z]/g, '') }, state || '?');
 }
@@ -217,8 +222,8 @@ function viewVms() {
     vms.map((vm) => [
       h('a', { href: '#/vm/' + encodeURIComponent(vm.name), 'data-key': vm.name }, vm.name),
       stateBadge(vm.state), String(vm.cpus ?? '–'), fmtMib(vm.memory_mib),
-      vm.cpu_seconds !== undefined ? fmtSeconds(vm.cpu_seconds) : '–',
-      vm.memory_rss_bytes ? fmtBytes(vm.memory_rss_bytes) : '–',
+      vm.runtime?.cpu_seconds !== undefined ? fmtSeconds(vm.runtime.cpu_seconds) : '–',
+      vm.runtime?.memory_rss_bytes ? fmtBytes(vm.runtime.memory_rss_bytes) : '–',
       actionButtons(vm)])) : h('p', { class: 'empty' }, 'No virtual machines you may see.'));
   };
   replace(main, h('h1', {}, 'Virtual machines'),
@@ -306,6 +311,9 @@ function viewVm(name) {
       replace(info, h('p', { class: 'empty' }, 'No VM named ' + name + ' (or you may not see it).'));
       return;
     }
+    // Configuration (disks, nics) and what the running VMM reports (runtime) are apart;
+    // runtime.disks[i] / runtime.nics[i] count the i-th configured disk / NIC.
+    const rt = vm.runtime || {}, rtDisks = rt.disks || [], rtNics = rt.nics || [];
     const acc = consoleAccess(vm, serverPerms());
     sendBox.hidden = !(acc.live && vm.state === 'running');
     if (acc.live && (vm.state === 'running' || vm.state === 'paused'))
@@ -322,16 +330,20 @@ function viewVm(name) {
           ['Your permissions', (vm.permissions || []).join(', ')]])),
         h('section', { 'aria-labelledby': 'rt' }, h('h2', { id: 'rt' }, 'Runtime'), kv([
           ['State', vm.state], ['Last exit', vm.last_exit], ['Started', fmtTime(vm.started)],
-          ['Restarts', String(vm.restarts ?? 0)], ['PID', vm.pid ? String(vm.pid) : null],
-          ['CPU time', vm.cpu_seconds !== undefined ? fmtSeconds(vm.cpu_seconds) : null],
-          ['Resident memory', vm.memory_rss_bytes ? fmtBytes(vm.memory_rss_bytes) : null],
+          ['Restarts', String(vm.restarts ?? 0)], ['PID', rt.pid ? String(rt.pid) : null],
+          ['CPU time', rt.cpu_seconds !== undefined ? fmtSeconds(rt.cpu_seconds) : null],
+          ['Resident memory', rt.memory_rss_bytes ? fmtBytes(rt.memory_rss_bytes) : null],
           ['Created', fmtTime(vm.created)]]))),
       h('h2', {}, 'Disks'),
-      vm.disks && vm.disks.length ? table('Disks of ' + name, [{ label: 'Disk' }, { label: 'Bus' }, { label: 'Read-only' }],
-        vm.disks.map((d) => [d.disk, d.bus, d.readonly ? 'yes' : 'no'])) : h('p', { class: 'hint' }, 'No disks.'),
+      vm.disks && vm.disks.length ? table('Disks of ' + name, [{ label: 'Disk' }, { label: 'Bus' }, { label: 'Read-only' },
+        { label: 'Read', num: true }, { label: 'Written', num: true }],
+        vm.disks.map((d, i) => [d.disk, d.bus, d.readonly ? 'yes' : 'no', ...ioCells(rtDisks[i], 'read_bytes', 'write_bytes')]))
+        : h('p', { class: 'hint' }, 'No disks.'),
       h('h2', {}, 'Network interfaces'),
-      vm.nics && vm.nics.length ? table('NICs of ' + name, [{ label: 'Network' }, { label: 'MAC' }],
-        vm.nics.map((n) => [n.network, n.mac])) : h('p', { class: 'hint' }, 'No NICs.'));
+      vm.nics && vm.nics.length ? table('NICs of ' + name, [{ label: 'Network' }, { label: 'MAC' },
+        { label: 'Received', num: true }, { label: 'Sent', num: true }],
+        vm.nics.map((n, i) => [n.network, n.mac, ...ioCells(rtNics[i], 'rx_bytes', 'tx_bytes')]))
+        : h('p', { class: 'hint' }, 'No NICs.'));
   };
   replace(main, h('p', {}, h('a', { href: '#/vms' }, '← Virtual machines')), h('h1', {}, name), info,
     h('h2', {}, 'Serial console'), h('div', { class: 'toolbar' },
