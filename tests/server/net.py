@@ -98,15 +98,15 @@ try:
        dk.get("bus") == "virtio-blk" and dk.get("write_ops") == 0, str(js) + repr(console("iovm")[-200:]))
     # GET of the running VM: its configured disks and NICs stay what they are, the VMM's
     # counters come apart under "runtime" (they used to replace the configuration).
-    st, vm = req("GET", "/api/v1/vms/iovm")
-    rt = (vm or {}).get("runtime") or {}
-    ok("vm-get-config-apart-from-runtime", st == 200 and vm["state"] == "running" and
-       vm["disks"] == [{"disk": "iod", "bus": "virtio-blk", "readonly": False}] and
-       len(vm["nics"]) == 1 and vm["nics"][0]["network"] == "nat1" and
-       set(vm["nics"][0]) == {"network", "mac"} and rt.get("pid") and
+    st, got = req("GET", "/api/v1/vms/iovm")
+    rt = (got or {}).get("runtime") or {}
+    ok("vm-get-config-apart-from-runtime", st == 200 and got["state"] == "running" and
+       got["disks"] == [{"disk": "iod", "bus": "virtio-blk", "readonly": False}] and
+       len(got["nics"]) == 1 and got["nics"][0]["network"] == "nat1" and
+       set(got["nics"][0]) == {"network", "mac"} and rt.get("pid") and
        [x.get("name") for x in rt.get("disks", [])] == ["disk0"] and
        [x.get("name") for x in rt.get("nics", [])] == ["net0"] and
-       rt["nics"][0].get("mac") == vm["nics"][0]["mac"], str(vm))
+       rt["nics"][0].get("mac") == got["nics"][0]["mac"], str(got))
     st, text = req("GET", "/metrics")
     vals = {k: metric(text, 'vsrv_vm_network_%s_total{vm="iovm",interface="net0"}' % k)
             for k in ("rx_packets", "tx_packets", "rx_bytes", "tx_bytes", "drops")}
