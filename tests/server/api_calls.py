@@ -10,7 +10,8 @@ are what the code fills in at run time (a name, an action). How calls are found:
 - cli: `client_call(CL, METHOD, PATH, ...)` (METHOD a literal or a ?: of literals) and
   `client_stream(CL, PATH, ...)` (GET); PATH a literal or a buffer filled by
   snprintf/strcpy/initializer in a block that encloses the call (the nearest one before it),
-  with any strcat(PATH, "...") in such a block as an optional suffix. printf formats (%s,
+  with any strcat(PATH, "...") in such a block as an optional suffix; a struct member
+  (c->path) by what any snprintf in the file puts in that member. printf formats (%s,
   %lld) become "{}".
 A query string is dropped. An API path literal that no call explains is reported too
 (`stray`), so a new way of calling the API is not silently left out."""
@@ -241,10 +242,18 @@ def cli_calls(root=ROOT):
                 if not var:
                     continue
                 encl = enclosing(code, m.start())
-                visible = lambda p: owner[p] == -1 or owner[p] in encl
-                v = re.escape(var)
-                base, base_pos = None, -1
-                for a in re.finditer(r"\b(?:snprintf|sprintf|strcpy)\s*\(\s*%s\s*," % v, code[:m.start()]):
+                member = re.fullmatch(r"\w+(?:\.|->)(\w+)", var)
+                if member:
+                    # a struct's buffer: filled anywhere in the file (c.path for c->path)
+                    v = r"\w+(?:\.|->)%s" % member.group(1)
+                    visible = lambda p: True
+                    scope = code
+                else:
+                    v = re.escape(var)
+                    visible = lambda p: owner[p] == -1 or owner[p] in encl
+                    scope = code[:m.start()]
+                base, base_pos, bases = None, -1, []
+                for a in re.finditer(r"\b(?:snprintf|sprintf|strcpy)\s*\(\s*%s\s*," % v, scope):
                     if not visible(a.start()):
                         continue
                     aargs = split_args(code[a.end():])
@@ -255,13 +264,16 @@ def cli_calls(root=ROOT):
                             break
                     if fmt is not None:
                         base, base_pos = fmt, a.start()
-                for a in re.finditer(r"\bchar\s+%s\s*\[[^]]*\]\s*=\s*(\"[^\n;]*\")\s*;" % v, code[:m.start()]):
-                    if a.start() > base_pos and visible(a.start()):
-                        base, base_pos = c_literal(a.group(1)), a.start()
+                        bases.append(fmt)
+                        used.add(a.start())
+                for a in re.finditer(r"\bchar\s+%s\s*\[[^]]*\]\s*=\s*(\"[^\n;]*\")\s*;" % v, scope):
+                    if visible(a.start()):
+                        used.add(a.start())
+                        if a.start() > base_pos:
+                            base, base_pos = c_literal(a.group(1)), a.start()
                 if base is None:
                     continue                    # a parameter passed on
-                used.add(base_pos)
-                paths = [template([c_format(base)])]
+                paths = [template([c_format(b)]) for b in (bases if member else [base])]
                 for a in re.finditer(r"\bstrcat\s*\(\s*%s\s*,\s*(\"(?:[^\"\\]|\\.)*\")\s*\)" % v,
                                      code[base_pos:m.start()]):
                     if visible(base_pos + a.start()):

@@ -146,8 +146,28 @@ try:
         ok("openapi-%s-calls-documented" % name, len(calls) >= least and not bad,
            ("only %d calls found (the reader in tests/server/api_calls.py missed the rest?)" % len(calls)
             if len(calls) < least else "; ".join(bad)))
-    # and the reader flags an undocumented call
+    # the readers find calls made in the ways the sources make them, and flag undocumented ones
+    fake = os.path.join(tmp, "fake")
+    os.makedirs(os.path.join(fake, "src", "cli"))
+    os.makedirs(os.path.join(fake, "web"))
+    with open(os.path.join(fake, "src", "cli", "x.c"), "w") as f:
+        f.write('int f(struct client *cl, const char *seg, int del)\n{\n\tchar path[64];\n'
+                '\tsnprintf(path, sizeof(path), "/api/v1/vms/%s", seg);\n'
+                '\tif (del) {\n\t\tsnprintf(path, sizeof(path), "/api/v1/vms/%s/snapshot", seg);\n'
+                '\t\treturn client_call(cl, "POST", path, NULL, NULL);\n\t}\n'
+                '\treturn client_call(cl, del ? "PUT" : "GET", path, NULL, NULL);\n}\n')
+    with open(os.path.join(fake, "web", "x.mjs"), "w") as f:
+        f.write("export const a = (api, n) => api.request('PUT', '/api/v1/vms/' + seg(n) + '/status');\n"
+                "// api.request('DELETE', '/api/v1/ignored-in-a-comment')\n")
+    fc, _ = api_calls.cli_calls(fake)
+    fw, _ = api_calls.web_calls(fake)
     ok("openapi-calls-check-catches-undocumented",
+       api_calls.check(doc.raw, fc + fw) ==
+       ["src/cli/x.c:7: POST /api/v1/vms/{}/snapshot is not an operation of docs/api.yaml",
+        "src/cli/x.c:9: PUT /api/v1/vms/{} is not an operation of docs/api.yaml",
+        "web/x.mjs:1: PUT /api/v1/vms/{}/status is not an operation of docs/api.yaml"],
+       str(api_calls.check(doc.raw, fc + fw)))
+    ok("openapi-calls-check-catches-undocumented-paths",
        api_calls.check(doc.raw, [("x.c:1", ["POST"], ["/api/v1/vms/{}/status"]),
                                ("x.c:2", ["GET"], ["/api/v1/volumes"])]) ==
        ["x.c:1: POST /api/v1/vms/{}/status is not an operation of docs/api.yaml",

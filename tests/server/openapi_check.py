@@ -20,12 +20,11 @@ compiles every schema (a quick syntax check; the npm validator in tests/server/o
 is the real one)."""
 import json, os, re, sys, warnings
 
-import yaml
 try:
-    import jsonschema
-except ImportError:            # Debian's python3-jsonschema under another python3
+    import jsonschema, yaml
+except ImportError:   # Debian's python3-jsonschema and python3-yaml under another python3
     sys.path.append("/usr/lib/python3/dist-packages")
-    import jsonschema
+    import jsonschema, yaml
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DOC = os.path.join(ROOT, "docs", "api.yaml")
