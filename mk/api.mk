@@ -1,6 +1,11 @@
 # The API document's tools (mk/npm.sh: the OpenAPI validator and the client generator of
 # tests/server/openapi.py), installed into build/npm before `make test` runs the tests.
-.PHONY: npm-tools
+# `make api-check`: docs/api.yaml through the validator, and every response schema compiled
+# by the answer checker of the server tests (a quick check while editing the document).
+.PHONY: npm-tools api-check
 test-prep: npm-tools
 npm-tools:
 	@bash mk/npm.sh
+api-check: npm-tools
+	@node tests/api/validate.mjs docs/api.yaml
+	@python3 tests/server/openapi_check.py
