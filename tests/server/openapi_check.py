@@ -17,7 +17,8 @@ console's files) are not checked.
 
 Standalone: python3 tests/server/openapi_check.py [docs/api.yaml] loads the document and
 compiles every schema (a quick syntax check; the npm validator in tests/server/openapi.py
-is the real one)."""
+is the real one); with --answers FILE it checks answers another test recorded (JSON lines
+{method, path, status, type, body}: tests/web/server.test.mjs)."""
 import json, os, re, sys, warnings
 
 try:
@@ -201,7 +202,28 @@ def check(method, path, status, content_type, text):
     return document().check(method, path, status, content_type, text)
 
 
+def check_file(path):
+    """Check recorded answers: a file of JSON lines {method, path, status, type, body}.
+    Returns the mismatches."""
+    out = []
+    with open(path) as f:
+        for line in f:
+            if line.strip():
+                a = json.loads(line)
+                for m in check(a["method"], a["path"], a["status"], a.get("type"), a.get("body") or ""):
+                    if m not in out:
+                        out.append(m)
+    return out
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--answers":
+        # answers recorded by another test (tests/web/server.test.mjs)
+        bad = check_file(sys.argv[2])
+        for m in bad:
+            print(m)
+        print("%d answers checked against docs/api.yaml, %d mismatches" % (document().answers, len(bad)))
+        sys.exit(1 if bad else 0)
     d = Document(sys.argv[1] if len(sys.argv) > 1 else DOC)
     n = 0
     for tmpl, item in d.raw["paths"].items():
