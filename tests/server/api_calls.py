@@ -167,17 +167,17 @@ def c_literal(expr):
     return "".join(lits)
 
 
-def blocks(code):
-    """For each position, the start of its innermost enclosing {} block (a list)."""
-    stack, owner, q = [], [0] * (len(code) + 1), None
-    i = 0
+def _block_stacks(code):
+    """For each position, the starts of the {} blocks enclosing it (strings and character
+    constants skipped), as a tuple."""
+    stack, out, q, i = [], [()] * (len(code) + 1), None, 0
     while i < len(code):
         c = code[i]
-        owner[i] = stack[-1] if stack else -1
+        out[i] = tuple(stack)
         if q:
-            if c == "\\":
+            if c == "\\" and i + 1 < len(code):
                 i += 1
-                owner[i] = owner[i - 1] if i < len(code) else -1
+                out[i] = tuple(stack)
             elif c == q:
                 q = None
         elif c in "\"'":
@@ -187,27 +187,17 @@ def blocks(code):
         elif c == "}" and stack:
             stack.pop()
         i += 1
-    return owner
+    return out
+
+
+def blocks(code):
+    """For each position, the start of its innermost enclosing {} block (-1: none)."""
+    return [st[-1] if st else -1 for st in _block_stacks(code)]
 
 
 def enclosing(code, pos):
     """The starts of the blocks enclosing pos."""
-    depth, res, q = 0, [], None
-    st = []
-    for i in range(pos):
-        c = code[i]
-        if q:
-            if c == "\\":
-                continue
-            if c == q:
-                q = None
-        elif c in "\"'":
-            q = c
-        elif c == "{":
-            st.append(i)
-        elif c == "}" and st:
-            st.pop()
-    return set(st)
+    return set(_block_stacks(code[:pos + 1])[pos])
 
 
 def cli_calls(root=ROOT):
