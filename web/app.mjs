@@ -195,6 +195,11 @@ function actionButtons(vm) {
     }, a.label)));
 }
 
+// Two byte counters of a runtime device (none while the VM does not run).
+function ioCells(dev, a, b) {
+  return dev ? [fmtBytes(dev[a] ?? 0), fmtBytes(dev[b] ?? 0)] : ['–', '–'];
+}
+
 // A VM's state; stopped or crashed, with how its last run ended as the tooltip.
 function stateBadge(state, lastExit) {
   const why = (state === 'crashed' || state === 'stopped') && lastExit ? fmtExit(lastExit) : null;
@@ -220,8 +225,8 @@ function viewVms() {
     vms.map((vm) => [
       h('a', { href: '#/vm/' + encodeURIComponent(vm.name), 'data-key': vm.name }, vm.name),
       stateBadge(vm.state, vm.last_exit), String(vm.cpus ?? '–'), fmtMib(vm.memory_mib),
-      vm.cpu_seconds !== undefined ? fmtSeconds(vm.cpu_seconds) : '–',
-      vm.memory_rss_bytes ? fmtBytes(vm.memory_rss_bytes) : '–',
+      vm.runtime?.cpu_seconds !== undefined ? fmtSeconds(vm.runtime.cpu_seconds) : '–',
+      vm.runtime?.memory_rss_bytes ? fmtBytes(vm.runtime.memory_rss_bytes) : '–',
       actionButtons(vm)])) : h('p', { class: 'empty' }, emptyText(app.me) === 'None yet.'
       ? 'No virtual machines yet.' : 'No virtual machines you may see.'));
   };
@@ -310,6 +315,9 @@ function viewVm(name) {
       replace(info, h('p', { class: 'empty' }, 'No VM named ' + name + ' (or you may not see it).'));
       return;
     }
+    // Configuration (disks, nics) and what the running VMM reports (runtime) are apart;
+    // runtime.disks[i] / runtime.nics[i] count the i-th configured disk / NIC.
+    const rt = vm.runtime || {}, rtDisks = rt.disks || [], rtNics = rt.nics || [];
     const acc = consoleAccess(vm, serverPerms());
     sendBox.hidden = !(acc.live && vm.state === 'running');
     if (acc.live && (vm.state === 'running' || vm.state === 'paused'))
@@ -327,16 +335,20 @@ function viewVm(name) {
         h('section', { 'aria-labelledby': 'rt' }, h('h2', { id: 'rt' }, 'Runtime'), kv([
           ['State', vm.state], ['Last exit', vm.last_exit ? fmtExit(vm.last_exit) : null],
           ['Started', fmtTime(vm.started)],
-          ['Restarts', String(vm.restarts ?? 0)], ['PID', vm.pid ? String(vm.pid) : null],
-          ['CPU time', vm.cpu_seconds !== undefined ? fmtSeconds(vm.cpu_seconds) : null],
-          ['Resident memory', vm.memory_rss_bytes ? fmtBytes(vm.memory_rss_bytes) : null],
+          ['Restarts', String(vm.restarts ?? 0)], ['PID', rt.pid ? String(rt.pid) : null],
+          ['CPU time', rt.cpu_seconds !== undefined ? fmtSeconds(rt.cpu_seconds) : null],
+          ['Resident memory', rt.memory_rss_bytes ? fmtBytes(rt.memory_rss_bytes) : null],
           ['Created', fmtTime(vm.created)]]))),
       h('h2', {}, 'Disks'),
-      vm.disks && vm.disks.length ? table('Disks of ' + name, [{ label: 'Disk' }, { label: 'Bus' }, { label: 'Read-only' }],
-        vm.disks.map((d) => [d.disk, d.bus, d.readonly ? 'yes' : 'no'])) : h('p', { class: 'hint' }, 'No disks.'),
+      vm.disks && vm.disks.length ? table('Disks of ' + name, [{ label: 'Disk' }, { label: 'Bus' }, { label: 'Read-only' },
+        { label: 'Read', num: true }, { label: 'Written', num: true }],
+        vm.disks.map((d, i) => [d.disk, d.bus, d.readonly ? 'yes' : 'no', ...ioCells(rtDisks[i], 'read_bytes', 'write_bytes')]))
+        : h('p', { class: 'hint' }, 'No disks.'),
       h('h2', {}, 'Network interfaces'),
-      vm.nics && vm.nics.length ? table('NICs of ' + name, [{ label: 'Network' }, { label: 'MAC' }],
-        vm.nics.map((n) => [n.network, n.mac])) : h('p', { class: 'hint' }, 'No NICs.'));
+      vm.nics && vm.nics.length ? table('NICs of ' + name, [{ label: 'Network' }, { label: 'MAC' },
+        { label: 'Received', num: true }, { label: 'Sent', num: true }],
+        vm.nics.map((n, i) => [n.network, n.mac, ...ioCells(rtNics[i], 'rx_bytes', 'tx_bytes')]))
+        : h('p', { class: 'hint' }, 'No NICs.'));
   };
   replace(main, h('p', {}, h('a', { href: '#/vms' }, '← Virtual machines')), h('h1', {}, name), info,
     h('h2', {}, 'Serial console'), h('div', { class: 'toolbar' },
@@ -348,7 +360,14 @@ function viewVm(name) {
   render();
   if (!follow)            // not live (stopped, or view permission only): the log alone
     loadLog();
-  setView({ name: 'vm', cleanup: stopFollow, update: (a) => {
+  // The runtime figures (CPU time, disk and NIC counters) move without events: fetch the
+  // VM again every 5 s while it runs.
+  const timer = setInterval(() => {
+    const vm = app.state.vms[name], asOf = app.state.lastEvent;
+    if (vm && vm.state === 'running' && !app.fetching.has(name))
+      api.getVm(name).then((v) => dispatch({ type: 'vm', vm: v, asOf }), () => {});
+  }, 5000);
+  setView({ name: 'vm', cleanup: () => { stopFollow(); clearInterval(timer); }, update: (a) => {
     render();
     // A new boot: its console starts over on the live stream.
     if (a.type === 'event' && a.event.data && a.event.data.object === name &&

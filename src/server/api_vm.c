@@ -147,8 +147,17 @@ json_t *vm_json(struct server *srv, struct dbc *c, int64_t id, int full)
 		db_done(s);
 	}
 	json_object_set_new(o, "nics", a);
-	if (full)
-		sup_runtime_json(srv, id, o);
+	if (full) {
+		/* What the running VMM reports goes under "runtime", never over the configuration
+		 * (its disks and nics are counters, the VM's are the attached disks and NICs). */
+		json_t *rt = json_pack("{s:O}", "monitor_pid", json_object_get(o, "monitor_pid"));
+
+		if (rt) {
+			sup_runtime_json(srv, id, rt);
+			json_object_del(rt, "monitor_pid");
+			json_object_set_new(o, "runtime", rt);
+		}
+	}
 	return o;
 }
 

@@ -7,7 +7,8 @@
 /* Look up the VM named r->args[0]: 0 and *id, or sets 404 on r and returns -ENOENT. */
 int vm_lookup(struct req *r, int64_t *id);
 
-/* The VM as JSON (hardware, disks, NICs, state); full adds runtime usage. New reference
+/* The VM as JSON (hardware, disks, NICs, state); full adds "runtime" (the VMM's pid and usage
+ * and its device counters, see sup_runtime_json). New reference
  * or NULL when it does not exist. */
 json_t *vm_json(struct server *srv, struct dbc *c, int64_t id, int full);
 

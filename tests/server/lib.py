@@ -1,6 +1,9 @@
 """Helpers for the server's black-box tests: a daemon on a temporary data directory and
-an HTTP client over TCP or the Unix socket (standard library only)."""
-import http.client, json, os, socket, subprocess, sys, time
+an HTTP client over TCP or the Unix socket. Every answer Daemon.req() gets is checked
+against docs/api.yaml (openapi_check.py): a mismatch is a FAIL line "openapi ..."."""
+import atexit, http.client, json, os, socket, subprocess, sys, time
+
+import openapi_check
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 VSRV = os.path.join(ROOT, "build", "vsrv")
@@ -96,6 +99,7 @@ class Daemon:
         r = c.getresponse()
         text = r.read()
         c.close()
+        check_answer(method, path, r.status, r.getheader("Content-Type"), text)
         try:
             js = json.loads(text) if text else None
         except ValueError:
@@ -117,6 +121,27 @@ class Daemon:
                 return js
             time.sleep(0.05)
         return None
+
+
+_mismatches = set()
+
+
+def check_answer(method, path, status, content_type, text):
+    """Check one answer against docs/api.yaml; each distinct mismatch is one FAIL line."""
+    for m in openapi_check.check(method, path, status, content_type, text):
+        if m not in _mismatches:
+            _mismatches.add(m)
+            op, why = m.split(": ", 1) if ": " in m else (m, "")
+            ok("openapi " + op, False, why + "  (request %s %s)" % (method, path))
+
+
+@atexit.register
+def _openapi_summary():
+    d = openapi_check._doc
+    if d and d.answers and not _mismatches:
+        ok("openapi-answers-match-document", True)
+        print("# %d answers checked against docs/api.yaml, %d operation/status pairs"
+              % (d.answers, len(d.checked)), flush=True)
 
 
 def wait_for(fn, timeout=10, step=0.05):

@@ -96,6 +96,17 @@ try:
     ok("status-vm-device-counters", held and n.get("name") == "net0" and n.get("backend") == "user" and
        n.get("rx_bytes", 0) > 0 and n.get("tx_bytes", 0) > 0 and dk.get("name") == "disk0" and
        dk.get("bus") == "virtio-blk" and dk.get("write_ops") == 0, str(js) + repr(console("iovm")[-200:]))
+    # GET of the running VM: its configured disks and NICs stay what they are, the VMM's
+    # counters come apart under "runtime" (they used to replace the configuration).
+    st, got = req("GET", "/api/v1/vms/iovm")
+    rt = (got or {}).get("runtime") or {}
+    ok("vm-get-config-apart-from-runtime", st == 200 and got["state"] == "running" and
+       got["disks"] == [{"disk": "iod", "bus": "virtio-blk", "readonly": False}] and
+       len(got["nics"]) == 1 and got["nics"][0]["network"] == "nat1" and
+       set(got["nics"][0]) == {"network", "mac"} and rt.get("pid") and
+       [x.get("name") for x in rt.get("disks", [])] == ["disk0"] and
+       [x.get("name") for x in rt.get("nics", [])] == ["net0"] and
+       rt["nics"][0].get("mac") == got["nics"][0]["mac"], str(got))
     st, text = req("GET", "/metrics")
     vals = {k: metric(text, 'vsrv_vm_network_%s_total{vm="iovm",interface="net0"}' % k)
             for k in ("rx_packets", "tx_packets", "rx_bytes", "tx_bytes", "drops")}

@@ -83,8 +83,10 @@ before(async () => {
   d = await startDaemon('vsrv-webui.');
   api = new Api({ base: d.base, storage: new MemoryStorage() });
   await api.login('admin', 'adminpass1');
-  if (!kvmReason)
-    await api.createVm({ name: 'web1', kernel: 'console.elf', memory_mib: 32 });
+  if (!kvmReason) {
+    await api.request('POST', '/api/v1/disks', { name: 'wd1', size: 1048576 });
+    await api.createVm({ name: 'web1', kernel: 'console.elf', memory_mib: 32, disks: [{ disk: 'wd1' }] });
+  }
   chrome = spawn(CHROMIUM, ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run',
     '--disable-extensions', '--disable-dev-shm-usage', '--remote-debugging-pipe',
     '--user-data-dir=' + join(d.tmp, 'chromium'), 'about:blank'],
@@ -154,6 +156,11 @@ test('browser: log in, live VM list, console as text, power off, log out', { ski
     15000, 'the console');
   await until(() => page("!document.querySelector('.term-input').hidden"), 5000, 'the input box');
   assert.match(await page("document.querySelector('dl.kv').innerText"), /console\.elf/);
+  // The running VM's Disks table: its configured disk, with the VMM's counters beside it.
+  await until(() => page(`[...document.querySelectorAll('table')].some((t) =>
+    t.querySelector('caption').textContent === 'Disks of web1' &&
+    /^wd1\tvirtio-blk\tno\t[\\d.]+ \\w*B\t[\\d.]+ \\w*B$/.test(t.querySelector('tbody tr').innerText))`), 10000,
+  async () => 'the Disks table: ' + await page("document.querySelector('main').innerText"));
   const evil = '<img src=x id=evil onerror="document.title=\'pwned\'"><script>document.title="pwned"</script>';
   await page(`(() => { document.getElementById('console-input').value = ${JSON.stringify(evil)};
     document.querySelector('.term-input').requestSubmit(); })()`);

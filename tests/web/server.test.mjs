@@ -9,14 +9,31 @@ import { Api, ApiError, MemoryStorage } from '../../web/api.mjs';
 import { reduce, initialState } from '../../web/vmstate.mjs';
 import { vmActions } from '../../web/perms.mjs';
 import { Terminal } from '../../web/terminal.mjs';
-import { startDaemon, kvmReason, until, sleep } from './daemon.mjs';
+import { startDaemon, kvmReason, until, sleep, ROOT } from './daemon.mjs';
+import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 
 let d, base, api;
+
+// Every answer the console's client gets (streams but for their status), for the check
+// against docs/api.yaml at the end (tests/server/openapi_check.py, as the server tests do).
+const answers = [];
+async function recordingFetch(url, init = {}) {
+  const res = await fetch(url, init);
+  const type = res.headers.get('content-type') || '';
+  const a = { method: init.method || 'GET', path: new URL(url).pathname + new URL(url).search,
+              status: res.status, type, body: '' };
+  if (!/^(text\/event-stream|application\/octet-stream)/.test(type))
+    a.body = await res.clone().text();
+  answers.push(a);
+  return res;
+}
 
 before(async () => {
   d = await startDaemon('vsrv-webjs.');
   base = d.base;
-  api = new Api({ base, storage: new MemoryStorage() });
+  api = new Api({ base, fetch: recordingFetch, storage: new MemoryStorage() });
 });
 
 after(async () => {
@@ -153,4 +170,16 @@ test('logout ends the session; the next call is 401 and the page is told', async
   await assert.rejects(api.whoami(), (e) => e.status === 401);
   assert.equal(told, 1);
   assert.equal(api.token, null);
+});
+
+test('every answer the client got matches docs/api.yaml', () => {
+  assert.ok(answers.length >= 10, `only ${answers.length} answers recorded`);
+  const file = join(d.tmp, 'answers.jsonl');
+  writeFileSync(file, answers.map((a) => JSON.stringify(a)).join('\n') + '\n');
+  try {
+    execFileSync('python3', [join(ROOT, 'tests/server/openapi_check.py'), '--answers', file],
+      { encoding: 'utf8', stdio: 'pipe' });
+  } catch (e) {
+    assert.fail('answers that do not match docs/api.yaml:\n' + (e.stdout || '') + (e.stderr || ''));
+  }
 });
