@@ -24,6 +24,12 @@
 
 #define BODY_MAX (64 * 1024)
 
+/* libmicrohttpd speaks TLS through GnuTLS: TLS 1.2 and 1.3 only, forward-secret key
+ * exchange (ECDHE) and AEAD ciphers only (no CBC, no SHA-1 MACs, no static RSA). */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:" \
+		       "+AES-128-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:" \
+		       "+ECDHE-RSA:%SERVER_PRECEDENCE"
+
 struct http {
 	struct server *srv;
 	struct MHD_Daemon *unix_d, *tcp_d;
@@ -144,6 +150,7 @@ static enum MHD_Result queue_json(struct MHD_Connection *conn, int status, json_
 	}
 	MHD_add_response_header(resp, "Content-Type", "application/json");
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	web_transport_headers(conn, resp);
 	if (status == 401)
 		MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"vsrv\"");
 	ret = MHD_queue_response(conn, status, resp);
@@ -351,6 +358,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		MHD_add_response_header(resp, "Content-Type", r->content_type ? r->content_type :
 					"text/event-stream");
 		MHD_add_response_header(resp, "Cache-Control", "no-store");
+		web_transport_headers(conn, resp);
 		ret = MHD_queue_response(conn, r->status, resp);
 		MHD_destroy_response(resp);
 	} else if (r->out) {
@@ -370,6 +378,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		}
 		if (r->content_type)
 			MHD_add_response_header(resp, "Content-Type", r->content_type);
+		web_transport_headers(conn, resp);
 		ret = MHD_queue_response(conn, r->status == 200 && !r->text ? 204 : r->status, resp);
 		MHD_destroy_response(resp);
 		free(r);
@@ -524,6 +533,7 @@ static struct MHD_Daemon *start_daemon(struct listener *l, int fd, unsigned extr
 
 	if (cert)
 		return MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, handle, l,
+					MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
 					MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 					MHD_OPTION_LISTEN_SOCKET, fd,
 					MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
