@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -29,13 +30,17 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: vsrv serve [--data-dir DIR] [--listen HOST:PORT | --no-tcp] [--socket PATH]\n"
-		"                  [--tls-cert FILE --tls-key FILE] [--init-admin USER:PASSWORD]\n"
+		"                  [--tls-cert FILE --tls-key FILE]\n"
+		"                  [--init-admin USER:PASSWORD | USER:- | --init-admin-file FILE]\n"
 		"                  [--vmm PATH] [--token-ttl SECONDS] [--shutdown-timeout SECONDS]\n"
 		"                  [--host-memory MIB]\n"
 		"  --data-dir DIR     inventory, VM runtime files, disks (default /var/lib/vsrv)\n"
 		"  --listen HOST:PORT the API over TCP (default 127.0.0.1:8450; TLS with --tls-*)\n"
 		"  --socket PATH      the API on a Unix socket, mode 0600 (default DIR/vsrv.sock)\n"
-		"  --init-admin U:P   the first administrator (else a one-time password is printed)\n"
+		"  --init-admin U:P   the first administrator (else a one-time password is printed);\n"
+		"                     U:- reads the password from the first line of standard input\n"
+		"                     (a password on the command line is readable in /proc)\n"
+		"  --init-admin-file FILE  the same, USER:PASSWORD on the first line of FILE\n"
 		"  --vmm PATH         the vsrv binary that runs VMs (default: next to this one)\n"
 		"  --host-memory MIB  memory that admission control hands out (default: RAM - 512)\n");
 }
@@ -72,6 +77,69 @@ static uint64_t mem_total_mib(void)
 	return kb / 1024;
 }
 
+/* The data directory holds the inventory (password hashes, token hashes), the VMs'
+ * runtime files and the disk images: nobody but the daemon's user reads it. Directories
+ * become 0700 and files 0600 whatever they were before (a pre-created directory, an older
+ * vsrv); symbolic links are left alone. Together with the umask of cmd_serve, new files
+ * get the same. Every mode decision on the data directory is here. */
+static int secure_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)ftw;
+	if (type == FTW_D || type == FTW_DP)
+		return chmod(path, 0700) < 0 ? -errno : 0;
+	if (type == FTW_F && (S_ISREG(st->st_mode) || S_ISSOCK(st->st_mode)))
+		return chmod(path, 0600) < 0 && errno != ENOENT ? -errno : 0;
+	return 0;
+}
+
+static int data_dir_secure(const char *dir)
+{
+	int rc;
+
+	umask(077);
+	rc = nftw(dir, secure_one, 32, FTW_PHYS);
+	return rc < 0 ? -errno : rc;
+}
+
+/* The first line of f (newline stripped) into out. 0, -EIO or -ENAMETOOLONG. */
+static int read_line(FILE *f, char *out, size_t n)
+{
+	size_t len;
+
+	if (!fgets(out, n, f))
+		return feof(f) ? (out[0] = '\0', 0) : -EIO;
+	len = strcspn(out, "\r\n");
+	if (!out[len] && !feof(f) && len == n - 1)
+		return -ENAMETOOLONG;
+	out[len] = '\0';
+	return 0;
+}
+
+/* The --init-admin spec without a secret on the command line: "USER:-" takes the
+ * password from standard input, --init-admin-file the whole "USER:PASSWORD" from a file.
+ * An empty input gives "USER:", which is only an error when an administrator has to be
+ * created. Returns 0 with spec in out, or -errno. */
+static int init_admin_spec(const char *arg, const char *file, char *out, size_t n)
+{
+	size_t ul;
+	FILE *f;
+	int rc;
+
+	if (file) {
+		f = fopen(file, "re");
+		if (!f)
+			return -errno;
+		rc = read_line(f, out, n);
+		fclose(f);
+		return rc;
+	}
+	ul = strlen(arg);
+	if (ul < 2 || strcmp(arg + ul - 2, ":-") || ul - 1 >= n)
+		return snprintf(out, n, "%s", arg) >= (int)n ? -ENAMETOOLONG : 0;
+	memcpy(out, arg, ul - 1);
+	return read_line(stdin, out + ul - 1, n - (ul - 1));
+}
+
 static int mkdirs(const char *dir)
 {
 	char p[PATH_MAX];
@@ -86,7 +154,7 @@ static int mkdirs(const char *dir)
 				return -errno;
 			p[i] = '/';
 		}
-	if (mkdir(p, 0750) < 0 && errno != EEXIST)
+	if (mkdir(p, 0700) < 0 && errno != EEXIST)
 		return -errno;
 	return 0;
 }
@@ -101,6 +169,7 @@ int cmd_serve(int argc, char **argv)
 		{ "tls-cert", required_argument, NULL, 'c' },
 		{ "tls-key", required_argument, NULL, 'k' },
 		{ "init-admin", required_argument, NULL, 'a' },
+		{ "init-admin-file", required_argument, NULL, 'A' },
 		{ "vmm", required_argument, NULL, 'v' },
 		{ "token-ttl", required_argument, NULL, 't' },
 		{ "shutdown-timeout", required_argument, NULL, 'T' },
@@ -110,7 +179,8 @@ int cmd_serve(int argc, char **argv)
 	};
 	struct server srv = { 0 };
 	struct http_config hc = { .listen = "127.0.0.1:8450" };
-	const char *data = "/var/lib/vsrv", *init_admin = NULL, *vmm = NULL;
+	const char *data = "/var/lib/vsrv", *init_admin = NULL, *init_admin_file = NULL, *vmm = NULL;
+	char admin_spec[256];
 	char sock[PATH_MAX + 32], dbpath[PATH_MAX + 32], vmmbuf[PATH_MAX], sub[PATH_MAX + 32], real[PATH_MAX];
 	struct http *http = NULL;
 	struct dbc *c;
@@ -130,6 +200,7 @@ int cmd_serve(int argc, char **argv)
 		case 'c': hc.tls_cert = optarg; break;
 		case 'k': hc.tls_key = optarg; break;
 		case 'a': init_admin = optarg; break;
+		case 'A': init_admin_file = optarg; break;
 		case 'v': vmm = optarg; break;
 		case 't': srv.token_ttl = strtoul(optarg, NULL, 10); break;
 		case 'T': srv.shutdown_timeout = strtoul(optarg, NULL, 10); break;
@@ -138,15 +209,31 @@ int cmd_serve(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (optind != argc || !!hc.tls_cert != !!hc.tls_key || srv.token_ttl < 1) {
+	if (optind != argc || !!hc.tls_cert != !!hc.tls_key || srv.token_ttl < 1 ||
+	    (init_admin && init_admin_file)) {
 		fprintf(stderr, "vsrv serve: %s\n", optind != argc ? "unexpected arguments" :
 			srv.token_ttl < 1 ? "--token-ttl is at least 1 second" :
+			init_admin_file ? "--init-admin and --init-admin-file exclude each other" :
 			"--tls-cert and --tls-key go together");
 		return 2;
+	}
+	if (init_admin || init_admin_file) {
+		rc = init_admin_spec(init_admin, init_admin_file, admin_spec, sizeof(admin_spec));
+		if (rc) {
+			fprintf(stderr, "vsrv serve: cannot read the administrator from %s: %s\n",
+				init_admin_file ? init_admin_file : "standard input", strerror(-rc));
+			return 1;
+		}
+		init_admin = admin_spec;
 	}
 	rc = mkdirs(data);
 	if (rc || !realpath(data, real)) {
 		fprintf(stderr, "vsrv serve: cannot create %s: %s\n", data, strerror(rc ? -rc : errno));
+		return 1;
+	}
+	rc = data_dir_secure(real);
+	if (rc) {
+		fprintf(stderr, "vsrv serve: cannot restrict %s to its owner: %s\n", real, strerror(-rc));
 		return 1;
 	}
 	srv.data_dir = real;
@@ -158,11 +245,11 @@ int cmd_serve(int argc, char **argv)
 		return 1;
 	}
 	snprintf(sub, sizeof(sub), "%s/vms", real);
-	mkdir(sub, 0750);
+	mkdir(sub, 0700);
 	snprintf(sub, sizeof(sub), "%s/disks", real);
-	mkdir(sub, 0750);
+	mkdir(sub, 0700);
 	snprintf(srv.images_dir, sizeof(srv.images_dir), "%.4080s/images", real);
-	mkdir(srv.images_dir, 0750);
+	mkdir(srv.images_dir, 0700);
 	if (!hc.socket_path) {
 		snprintf(sock, sizeof(sock), "%s/vsrv.sock", real);
 		hc.socket_path = sock;
@@ -201,6 +288,7 @@ int cmd_serve(int argc, char **argv)
 	}
 	c = db_get(srv.db);
 	rc = c ? auth_init_admin(c, init_admin) : -EIO;
+	explicit_bzero(admin_spec, sizeof(admin_spec));
 	if (c) {
 		/* Tasks of a previous daemon died with it (their work can be retried). */
 		if (!rc && tasks_recover(&srv, c) > 0)
@@ -209,7 +297,8 @@ int cmd_serve(int argc, char **argv)
 	}
 	if (rc) {
 		fprintf(stderr, "vsrv serve: cannot create the administrator: %s\n",
-			rc == -EINVAL ? "--init-admin wants USER:PASSWORD with a valid user name" :
+			rc == -EINVAL ? "--init-admin wants USER:PASSWORD (or USER:- and the password on "
+			"standard input) with a valid user name" :
 			strerror(-rc));
 		goto out_db;
 	}
