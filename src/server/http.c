@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <microhttpd.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -79,6 +80,7 @@ static const char *err_code(int status)
 	case 405: return "method_not_allowed";
 	case 409: return "conflict";
 	case 413: return "too_large";
+	case 429: return "too_many_requests";
 	case 503: return "unavailable";
 	default: return "internal";
 	}
@@ -113,6 +115,24 @@ int req_error(struct req *r, int err, const char *fmt, ...)
 	return status;
 }
 
+int req_client_addr(struct req *r, char *out, size_t n)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	struct in6_addr a6;
+
+	if (!sa || r->who.local)
+		return -ENOENT;
+	if (sa->sa_family == AF_INET)
+		return inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, n) ? 0 : -EINVAL;
+	if (sa->sa_family != AF_INET6)
+		return -ENOENT;
+	a6 = ((const struct sockaddr_in6 *)sa)->sin6_addr;
+	memset(a6.s6_addr + 8, 0, 8);   /* one host owns a whole /64 */
+	return inet_ntop(AF_INET6, &a6, out, n) ? 0 : -EINVAL;
+}
+
 const char *req_query(struct req *r, const char *key)
 {
 	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
@@ -123,7 +143,8 @@ const char *req_header(struct req *r, const char *key)
 	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, key);
 }
 
-static enum MHD_Result queue_json(struct MHD_Connection *conn, int status, json_t *v)
+static enum MHD_Result queue_json(struct MHD_Connection *conn, int status, json_t *v,
+				  unsigned retry_after)
 {
 	char *s = json_dumps(v, JSON_COMPACT);
 	struct MHD_Response *resp;
@@ -153,6 +174,12 @@ static enum MHD_Result queue_json(struct MHD_Connection *conn, int status, json_
 	web_transport_headers(conn, resp);
 	if (status == 401)
 		MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"vsrv\"");
+	if (retry_after) {
+		char ra[16];
+
+		snprintf(ra, sizeof(ra), "%u", retry_after);
+		MHD_add_response_header(resp, "Retry-After", ra);
+	}
 	ret = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -161,7 +188,7 @@ static enum MHD_Result queue_json(struct MHD_Connection *conn, int status, json_
 static enum MHD_Result queue_error(struct MHD_Connection *conn, int status, const char *msg)
 {
 	json_t *v = json_pack("{s:{s:s,s:s}}", "error", "code", err_code(status), "message", msg);
-	enum MHD_Result ret = queue_json(conn, status, v);
+	enum MHD_Result ret = queue_json(conn, status, v, 0);
 
 	json_decref(v);
 	return ret;
@@ -302,6 +329,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	r->method = method;
 	r->path = url;
 	r->conn = conn;
+	r->who.local = l->local;    /* known before authentication (login's throttling) */
 	idx = api_route(method, url, r);
 	if (idx == -1) {
 		free(r);
@@ -362,7 +390,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		ret = MHD_queue_response(conn, r->status, resp);
 		MHD_destroy_response(resp);
 	} else if (r->out) {
-		ret = queue_json(conn, r->status, r->out);
+		ret = queue_json(conn, r->status, r->out, r->retry_after);
 		json_decref(r->out);
 		free(r->text);
 		free(r);

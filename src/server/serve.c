@@ -6,6 +6,7 @@
 #include "server/metrics.h"
 #include "server/sup.h"
 #include "server/tasks.h"
+#include "server/throttle.h"
 #include "server/serve.h"
 #include "util/log.h"
 
@@ -33,7 +34,7 @@ static void usage(FILE *f)
 		"                  [--tls-cert FILE --tls-key FILE]\n"
 		"                  [--init-admin USER:PASSWORD | USER:- | --init-admin-file FILE]\n"
 		"                  [--vmm PATH] [--token-ttl SECONDS] [--shutdown-timeout SECONDS]\n"
-		"                  [--host-memory MIB]\n"
+		"                  [--host-memory MIB] [--event-retention AGE] [--event-max COUNT]\n"
 		"  --data-dir DIR     inventory, VM runtime files, disks (default /var/lib/vsrv)\n"
 		"  --listen HOST:PORT the API over TCP (default 127.0.0.1:8450; TLS with --tls-*)\n"
 		"  --socket PATH      the API on a Unix socket, mode 0600 (default DIR/vsrv.sock)\n"
@@ -42,7 +43,34 @@ static void usage(FILE *f)
 		"                     (a password on the command line is readable in /proc)\n"
 		"  --init-admin-file FILE  the same, USER:PASSWORD on the first line of FILE\n"
 		"  --vmm PATH         the vsrv binary that runs VMs (default: next to this one)\n"
-		"  --host-memory MIB  memory that admission control hands out (default: RAM - 512)\n");
+		"  --host-memory MIB  memory that admission control hands out (default: RAM - 512)\n"
+		"  --event-retention AGE  keep events this long: N[smhd], a bare N is days\n"
+		"                     (default 30d; 0 keeps them whatever their age)\n"
+		"  --event-max COUNT  keep at most the newest COUNT events (default 100000; 0: no limit)\n");
+}
+
+/* "N", "Ns", "Nm", "Nh" or "Nd" (a bare N is days) into seconds. 0 or -EINVAL. */
+static int parse_age(const char *arg, double *out)
+{
+	static const struct { char suffix; double mult; } units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 }, { '\0', 86400 },
+	};
+	char *end;
+	unsigned long long n;
+	size_t i;
+
+	if (*arg < '0' || *arg > '9')
+		return -EINVAL;
+	errno = 0;
+	n = strtoull(arg, &end, 10);
+	if (errno || n > 100ULL * 365 * 86400 || (*end && end[1]))
+		return -EINVAL;
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (*end == units[i].suffix) {
+			*out = (double)n * units[i].mult;
+			return 0;
+		}
+	return -EINVAL;
 }
 
 /* The vsrv binary next to ours (build/vsrv beside build/vsrv-server). */
@@ -174,6 +202,8 @@ int cmd_serve(int argc, char **argv)
 		{ "token-ttl", required_argument, NULL, 't' },
 		{ "shutdown-timeout", required_argument, NULL, 'T' },
 		{ "host-memory", required_argument, NULL, 'm' },
+		{ "event-retention", required_argument, NULL, 'R' },
+		{ "event-max", required_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -187,6 +217,9 @@ int cmd_serve(int argc, char **argv)
 	sigset_t set;
 	int o, rc, sig, ret = 1, lockfd;
 	long host_mem = -1;
+	double ev_age = 30 * 86400.0;
+	long long ev_max = 100000;
+	char *end;
 
 	vsrv_log_set_prefix("vsrv serve");
 	srv.token_ttl = 86400;
@@ -205,6 +238,19 @@ int cmd_serve(int argc, char **argv)
 		case 't': srv.token_ttl = strtoul(optarg, NULL, 10); break;
 		case 'T': srv.shutdown_timeout = strtoul(optarg, NULL, 10); break;
 		case 'm': host_mem = strtol(optarg, NULL, 10); break;
+		case 'R':
+			if (parse_age(optarg, &ev_age)) {
+				fprintf(stderr, "vsrv serve: --event-retention wants N[smhd], not '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'E':
+			ev_max = strtoll(optarg, &end, 10);
+			if (*end || end == optarg || ev_max < 0) {
+				fprintf(stderr, "vsrv serve: --event-max wants a count, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -302,8 +348,10 @@ int cmd_serve(int argc, char **argv)
 			strerror(-rc));
 		goto out_db;
 	}
-	if (events_create(&srv.ev) || metrics_create(api_nroutes(), &srv.metrics))
-		goto out_db;
+	if (events_create(&srv.ev) || metrics_create(api_nroutes(), &srv.metrics) ||
+	    throttle_create(&srv.throttle))
+		goto out_ev;
+	events_set_retention(srv.ev, ev_age, ev_max);
 	curl_global_init(CURL_GLOBAL_DEFAULT);   /* webhooks; before any thread uses curl */
 	if (hooks_create(&srv, &srv.hooks))
 		goto out_ev;
@@ -335,6 +383,7 @@ out_sup:
 out_hooks:
 	hooks_destroy(srv.hooks);
 out_ev:
+	throttle_destroy(srv.throttle);
 	metrics_destroy(srv.metrics);
 	events_destroy(srv.ev);
 out_db:

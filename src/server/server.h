@@ -27,6 +27,7 @@ struct supervisor;
 struct events;
 struct metrics;
 struct hooks;
+struct throttle;
 
 struct server {
 	char *data_dir;
@@ -38,6 +39,7 @@ struct server {
 	struct events *ev;
 	struct metrics *metrics;
 	struct hooks *hooks;
+	struct throttle *throttle;  /* failed logins per user and address */
 	unsigned token_ttl;         /* seconds */
 	unsigned shutdown_timeout;  /* seconds before `shutdown` turns the VM off */
 	uint64_t host_mem_mib;      /* what admission control may hand out */
@@ -72,6 +74,7 @@ struct req {
 	char *text;                 /* owned; served when out is NULL */
 	size_t text_len;
 	const char *content_type;
+	unsigned retry_after;       /* seconds; sent as Retry-After when not 0 */
 	/* streaming responses (SSE, console): set by the handler, run by the HTTP layer. The
 	 * stream function never blocks: 0 with *n bytes, 1 when nothing is ready yet (the
 	 * connection is then parked until an event or 250 ms later), -1 at the end. */
@@ -84,6 +87,10 @@ struct req {
 /* Set an error response from a -errno value and a message (printf-style). Returns the
  * status it chose, so handlers can `return req_error(r, -EINVAL, "...")`. */
 int req_error(struct req *r, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* The client's address as text (an IPv6 address cut to its /64), for throttling. 0, or
+ * -ENOENT for a client of the Unix socket. */
+int req_client_addr(struct req *r, char *out, size_t n);
 
 /* A query argument or a header of the request, or NULL. */
 const char *req_query(struct req *r, const char *key);
