@@ -1,6 +1,7 @@
 /* The HTTP side: libmicrohttpd daemons on the Unix socket and on TCP (TLS when given a
  * certificate), request bodies, caller identity, routing and JSON responses. */
 #include "server/api.h"
+#include "server/conntrack.h"
 #include "server/events.h"
 #include "server/auth.h"
 #include "server/metrics.h"
@@ -38,6 +39,7 @@ struct http {
 	char *cert, *key;
 	pthread_t waker;
 	bool waker_on;
+	struct conntrack *ct;       /* deadlines on the TCP listener */
 };
 
 /* Streams with nothing to send are suspended (MHD_suspend_connection) and put here; the
@@ -244,6 +246,7 @@ static void *waker_thread(void *arg)
 	while (!park_stop) {
 		last = events_wait(h->srv->ev, last, 250);
 		resume_all();
+		conntrack_sweep(h->ct);
 	}
 	return NULL;
 }
@@ -313,6 +316,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	conntrack_request_received(conn);   /* whole: no deadline while it is served */
 	if (x->too_big)
 		return queue_error(conn, 413, "request body larger than 65536 bytes");
 	if (web_owns(url)) {
@@ -424,7 +428,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
 	struct ctx *x = *con_cls;
 
-	(void)cls; (void)conn; (void)toe;
+	(void)cls; (void)toe;
+	conntrack_request_done(conn);       /* the next request's deadline starts */
 	if (x) {
 		free(x->body);
 		free(x);
@@ -549,8 +554,16 @@ static unsigned http_pool_size(void)
 	return n < 4 ? 4 : n > 16 ? 16 : (unsigned)n;
 }
 
+/* Connection limits of one listener. */
+struct limits {
+	unsigned max_conns;         /* in all */
+	unsigned per_addr;          /* from one client address; 0: no limit */
+	unsigned idle;              /* seconds of silence while a request is served */
+	struct conntrack *ct;       /* request deadlines, or NULL */
+};
+
 static struct MHD_Daemon *start_daemon(struct listener *l, int fd, unsigned extra_flags,
-				       const char *cert, const char *key)
+				       const char *cert, const char *key, const struct limits *lim)
 {
 	/* A pool of epoll threads (no thread per connection: under 50 busy clients the
 	 * switching between 50 threads on 2 cores was the latency); streams park themselves
@@ -565,8 +578,10 @@ static struct MHD_Daemon *start_daemon(struct listener *l, int fd, unsigned extr
 					MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 					MHD_OPTION_LISTEN_SOCKET, fd,
 					MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-					MHD_OPTION_CONNECTION_LIMIT, 1000,
-					MHD_OPTION_CONNECTION_TIMEOUT, 120,
+					MHD_OPTION_NOTIFY_CONNECTION, lim->ct ? conntrack_notify : NULL, lim->ct,
+					MHD_OPTION_CONNECTION_LIMIT, lim->max_conns,
+					MHD_OPTION_PER_IP_CONNECTION_LIMIT, lim->per_addr,
+					MHD_OPTION_CONNECTION_TIMEOUT, lim->idle,
 					MHD_OPTION_THREAD_POOL_SIZE, pool,
 					MHD_OPTION_HTTPS_MEM_CERT, cert,
 					MHD_OPTION_HTTPS_MEM_KEY, key,
@@ -575,8 +590,10 @@ static struct MHD_Daemon *start_daemon(struct listener *l, int fd, unsigned extr
 				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				MHD_OPTION_LISTEN_SOCKET, fd,
 				MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-				MHD_OPTION_CONNECTION_LIMIT, 1000,
-				MHD_OPTION_CONNECTION_TIMEOUT, 120,
+				MHD_OPTION_NOTIFY_CONNECTION, lim->ct ? conntrack_notify : NULL, lim->ct,
+				MHD_OPTION_CONNECTION_LIMIT, lim->max_conns,
+				MHD_OPTION_PER_IP_CONNECTION_LIMIT, lim->per_addr,
+				MHD_OPTION_CONNECTION_TIMEOUT, lim->idle,
 				MHD_OPTION_THREAD_POOL_SIZE, pool,
 				MHD_OPTION_END);
 }
@@ -590,6 +607,10 @@ int http_start(struct server *srv, const struct http_config *cfg, struct http **
 		return -ENOMEM;
 	h->srv = srv;
 	park_stop = false;
+	if (cfg->listen && conntrack_create(cfg->request_timeout ? cfg->request_timeout : 10, &h->ct)) {
+		free(h);
+		return -ENOMEM;
+	}
 	if (pthread_create(&h->waker, NULL, waker_thread, h) == 0)
 		h->waker_on = true;
 	unix_l = (struct listener){ .srv = srv, .local = true };
@@ -601,7 +622,9 @@ int http_start(struct server *srv, const struct http_config *cfg, struct http **
 			goto err;
 		}
 		h->socket_path = strdup(cfg->socket_path);
-		h->unix_d = start_daemon(&unix_l, fd, 0, NULL, NULL);
+		/* Local clients (root, or users the daemon's owner let in): the old limits. */
+		h->unix_d = start_daemon(&unix_l, fd, 0, NULL, NULL,
+					 &(struct limits){ .max_conns = 1000, .idle = 120 });
 		if (!h->unix_d) {
 			close(fd);
 			vsrv_log("cannot start the HTTP server on %s", cfg->socket_path);
@@ -629,7 +652,10 @@ int http_start(struct server *srv, const struct http_config *cfg, struct http **
 			vsrv_log("cannot listen on %s: %s", cfg->listen, strerror(-rc));
 			goto err;
 		}
-		h->tcp_d = start_daemon(&tcp_l, fd, MHD_USE_DUAL_STACK & 0, h->cert, h->key);
+		h->tcp_d = start_daemon(&tcp_l, fd, MHD_USE_DUAL_STACK & 0, h->cert, h->key,
+					&(struct limits){ .max_conns = cfg->max_conns ? cfg->max_conns : 1000,
+							  .per_addr = cfg->max_per_addr, .idle = 120,
+							  .ct = h->ct });
 		if (!h->tcp_d) {
 			close(fd);
 			vsrv_log("cannot start the HTTP server on %s (bad certificate or key?)",
@@ -660,6 +686,7 @@ void http_stop(struct http *h)
 		MHD_stop_daemon(h->unix_d);
 	if (h->socket_path)
 		unlink(h->socket_path);
+	conntrack_destroy(h->ct);
 	free(h->socket_path);
 	free(h->cert);
 	free(h->key);

@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -35,6 +36,8 @@ static void usage(FILE *f)
 		"                  [--init-admin USER:PASSWORD | USER:- | --init-admin-file FILE]\n"
 		"                  [--vmm PATH] [--token-ttl SECONDS] [--shutdown-timeout SECONDS]\n"
 		"                  [--host-memory MIB] [--event-retention AGE] [--event-max COUNT]\n"
+		"                  [--max-connections N] [--max-connections-per-address N]\n"
+		"                  [--request-timeout SECONDS]\n"
 		"  --data-dir DIR     inventory, VM runtime files, disks (default /var/lib/vsrv)\n"
 		"  --listen HOST:PORT the API over TCP (default 127.0.0.1:8450; TLS with --tls-*)\n"
 		"  --socket PATH      the API on a Unix socket, mode 0600 (default DIR/vsrv.sock)\n"
@@ -46,7 +49,13 @@ static void usage(FILE *f)
 		"  --host-memory MIB  memory that admission control hands out (default: RAM - 512)\n"
 		"  --event-retention AGE  keep events this long: N[smhd], a bare N is days\n"
 		"                     (default 30d; 0 keeps them whatever their age)\n"
-		"  --event-max COUNT  keep at most the newest COUNT events (default 100000; 0: no limit)\n");
+		"  --event-max COUNT  keep at most the newest COUNT events (default 100000; 0: no limit)\n"
+		"  --max-connections N  TCP connections at once (default: from the open-files limit,\n"
+		"                     raised to its hard maximum; at most 10000)\n"
+		"  --max-connections-per-address N  from one client address (default 64; 0: no limit)\n"
+		"  --request-timeout SECONDS  a TCP client's request (headers and body) must arrive\n"
+		"                     whole within this, from its connection or its previous request\n"
+		"                     (default 10): idle and trickling clients are cut off\n");
 }
 
 /* "N", "Ns", "Nm", "Nh" or "Nd" (a bare N is days) into seconds. 0 or -EINVAL. */
@@ -71,6 +80,42 @@ static int parse_age(const char *arg, double *out)
 			return 0;
 		}
 	return -EINVAL;
+}
+
+/* Raise the open-files limit to its hard maximum (every client connection is a file)
+ * and derive the TCP connection limit from it: the rest is kept for the inventory, the
+ * VMs' sockets and logs, hooks. */
+static unsigned default_max_conns(void)
+{
+	struct rlimit rl;
+	rlim_t n;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 1000;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	n = rl.rlim_cur;
+	n = n > 2048 ? n - 1024 : n / 2;
+	return n > 10000 ? 10000 : (unsigned)n;
+}
+
+/* A whole number from min to max for option name, or -1 (with a message). */
+static long num_arg(const char *name, const char *arg, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || v < min || v > max) {
+		fprintf(stderr, "vsrv serve: %s wants a number from %ld to %ld, not '%s'\n", name, min,
+			max, arg);
+		return -1;
+	}
+	return v;
 }
 
 /* The vsrv binary next to ours (build/vsrv beside build/vsrv-server). */
@@ -204,11 +249,15 @@ int cmd_serve(int argc, char **argv)
 		{ "host-memory", required_argument, NULL, 'm' },
 		{ "event-retention", required_argument, NULL, 'R' },
 		{ "event-max", required_argument, NULL, 'E' },
+		{ "max-connections", required_argument, NULL, 'C' },
+		{ "max-connections-per-address", required_argument, NULL, 'P' },
+		{ "request-timeout", required_argument, NULL, 'Q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct server srv = { 0 };
-	struct http_config hc = { .listen = "127.0.0.1:8450" };
+	struct http_config hc = { .listen = "127.0.0.1:8450", .max_per_addr = 64, .request_timeout = 10 };
+	long v;
 	const char *data = "/var/lib/vsrv", *init_admin = NULL, *init_admin_file = NULL, *vmm = NULL;
 	char admin_spec[256];
 	char sock[PATH_MAX + 32], dbpath[PATH_MAX + 32], vmmbuf[PATH_MAX], sub[PATH_MAX + 32], real[PATH_MAX];
@@ -251,6 +300,21 @@ int cmd_serve(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'C':
+			if ((v = num_arg("--max-connections", optarg, 1, 100000)) < 0)
+				return 2;
+			hc.max_conns = v;
+			break;
+		case 'P':
+			if ((v = num_arg("--max-connections-per-address", optarg, 0, 100000)) < 0)
+				return 2;
+			hc.max_per_addr = v;
+			break;
+		case 'Q':
+			if ((v = num_arg("--request-timeout", optarg, 1, 3600)) < 0)
+				return 2;
+			hc.request_timeout = v;
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -272,6 +336,9 @@ int cmd_serve(int argc, char **argv)
 		}
 		init_admin = admin_spec;
 	}
+	v = default_max_conns();    /* raises the open-files limit too */
+	if (!hc.max_conns)
+		hc.max_conns = v;
 	rc = mkdirs(data);
 	if (rc || !realpath(data, real)) {
 		fprintf(stderr, "vsrv serve: cannot create %s: %s\n", data, strerror(rc ? -rc : errno));

@@ -102,6 +102,9 @@ struct http_config {
 	const char *listen;         /* "HOST:PORT"; NULL: no TCP */
 	const char *tls_cert;       /* PEM files; both or neither */
 	const char *tls_key;
+	unsigned max_conns;         /* TCP connections in all (0: 1000) */
+	unsigned max_per_addr;      /* TCP connections from one address (0: no limit) */
+	unsigned request_timeout;   /* seconds for a TCP request to arrive whole (0: 10) */
 };
 struct http;
 int http_start(struct server *srv, const struct http_config *cfg, struct http **out);

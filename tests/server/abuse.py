@@ -155,6 +155,129 @@ def event_retention():
     ok("events-retention-bad-value", r.returncode == 2 and b"--event-retention" in r.stderr, str(r.stderr))
 
 
+def raise_nofile():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def slow_client(port, src, partial=b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n"):
+    s = socket.socket()
+    s.bind((src, 0))
+    s.settimeout(10)
+    s.connect(("127.0.0.1", port))
+    if partial:
+        s.sendall(partial)
+    return s
+
+
+def closed_by_server(s):
+    """True when the server closed s (EOF or reset), without waiting."""
+    s.setblocking(False)
+    try:
+        return s.recv(1) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+    finally:
+        s.setblocking(True)
+
+
+def health_time(d):
+    t0 = time.monotonic()
+    try:
+        c = d.conn(timeout=5)
+        c.request("GET", "/api/v1/health")
+        st = c.getresponse().status
+        c.close()
+    except OSError as e:
+        return repr(e), time.monotonic() - t0
+    return st, time.monotonic() - t0
+
+
+def slow_clients():
+    # --- item 9: idle and slow clients cannot take the API away -----------------------
+    nofile = raise_nofile()
+    if nofile < 1400:
+        skip("slow-clients-health", "the open-files limit is %d (need 1400)" % nofile)
+        return
+    # 1,100 clients that send half a request and wait, from 22 loopback addresses (50
+    # each, under the per-address limit), beyond the old limit of 1,000 connections.
+    d = Daemon(os.path.join(tmp, "slow"), extra=["--request-timeout", "120"]).start()
+    socks = []
+    try:
+        for i in range(1100):
+            socks.append(slow_client(d.port, "127.0.0.%d" % (10 + i // 50)))
+        st, dt = health_time(d)
+        gone = sum(closed_by_server(s) for s in socks)
+        ok("slow-clients-health", st == 200 and dt < 1.0 and gone == 0, str((st, dt, gone)))
+    finally:
+        for s in socks:
+            s.close()
+        d.stop()
+    # Per address: 100 clients from one address, 64 are kept, the rest are turned away.
+    d = Daemon(os.path.join(tmp, "peraddr"), extra=["--request-timeout", "120"]).start()
+    socks = []
+    try:
+        for i in range(100):
+            socks.append(slow_client(d.port, "127.0.0.40"))
+        gone = 0
+        end = time.time() + 10
+        alive = list(socks)
+        while time.time() < end and gone < 36:
+            still = []
+            for s in alive:
+                if closed_by_server(s):
+                    gone += 1
+                else:
+                    still.append(s)
+            alive = still
+            time.sleep(0.05)
+        st, dt = health_time(d)
+        ok("slow-clients-per-address", gone == 36 and len(alive) == 64 and st == 200, str((gone, len(alive), st)))
+    finally:
+        for s in socks:
+            s.close()
+        d.stop()
+    # A request must arrive whole within --request-timeout: a client trickling one header
+    # byte every 0.2 s and one sending nothing are cut off; a keep-alive client whose
+    # requests come in time is not.
+    d = Daemon(os.path.join(tmp, "deadline"), extra=["--request-timeout", "3"]).start()
+    try:
+        drip = slow_client(d.port, "127.0.0.50", partial=b"GET /api/v1/health HTTP/1.1\r\n")
+        idle = slow_client(d.port, "127.0.0.51", partial=None)
+        t0 = time.monotonic()
+        cut = None
+        while time.monotonic() - t0 < 30:
+            try:
+                drip.sendall(b"X")
+            except OSError:
+                cut = time.monotonic() - t0
+                break
+            if closed_by_server(drip):
+                cut = time.monotonic() - t0
+                break
+            time.sleep(0.2)
+        idle_cut = closed_by_server(idle)
+        ok("slow-header-cut-off", cut is not None and cut >= 2.5 and idle_cut, str((cut, idle_cut)))
+        drip.close()
+        idle.close()
+        c = d.conn()
+        res = []
+        for _ in range(3):
+            c.request("GET", "/api/v1/health")
+            r = c.getresponse()
+            r.read()
+            res.append(r.status)
+            time.sleep(1)
+        c.close()
+        ok("keep-alive-in-time-kept", res == [200] * 3, str(res))
+    finally:
+        d.stop()
+
+
 def secrets_and_modes():
     # --- item 10: the administrator's password never on a command line ---------------
     data = os.path.join(tmp, "stdin")
@@ -209,7 +332,7 @@ def secrets_and_modes():
         d.stop()
 
 
-sections = [login_throttle, event_retention, secrets_and_modes]
+sections = [login_throttle, event_retention, slow_clients, secrets_and_modes]
 try:
     only = os.environ.get("ABUSE_ONLY")
     for fn in sections:
