@@ -83,6 +83,7 @@ static const char *err_code(int status)
 	case 409: return "conflict";
 	case 413: return "too_large";
 	case 429: return "too_many_requests";
+	case 507: return "insufficient_storage";
 	case 503: return "unavailable";
 	default: return "internal";
 	}

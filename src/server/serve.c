@@ -37,7 +37,7 @@ static void usage(FILE *f)
 		"                  [--vmm PATH] [--token-ttl SECONDS] [--shutdown-timeout SECONDS]\n"
 		"                  [--host-memory MIB] [--event-retention AGE] [--event-max COUNT]\n"
 		"                  [--max-connections N] [--max-connections-per-address N]\n"
-		"                  [--request-timeout SECONDS]\n"
+		"                  [--request-timeout SECONDS] [--disk-overcommit RATIO]\n"
 		"  --data-dir DIR     inventory, VM runtime files, disks (default /var/lib/vsrv)\n"
 		"  --listen HOST:PORT the API over TCP (default 127.0.0.1:8450; TLS with --tls-*)\n"
 		"  --socket PATH      the API on a Unix socket, mode 0600 (default DIR/vsrv.sock)\n"
@@ -55,7 +55,9 @@ static void usage(FILE *f)
 		"  --max-connections-per-address N  from one client address (default 64; 0: no limit)\n"
 		"  --request-timeout SECONDS  a TCP client's request (headers and body) must arrive\n"
 		"                     whole within this, from its connection or its previous request\n"
-		"                     (default 10): idle and trickling clients are cut off\n");
+		"                     (default 10): idle and trickling clients are cut off\n"
+		"  --disk-overcommit RATIO  disks (sparse) may be promised RATIO times the free\n"
+		"                     space of the data filesystem (default 1; 0: not checked)\n");
 }
 
 /* "N", "Ns", "Nm", "Nh" or "Nd" (a bare N is days) into seconds. 0 or -EINVAL. */
@@ -252,6 +254,7 @@ int cmd_serve(int argc, char **argv)
 		{ "max-connections", required_argument, NULL, 'C' },
 		{ "max-connections-per-address", required_argument, NULL, 'P' },
 		{ "request-timeout", required_argument, NULL, 'Q' },
+		{ "disk-overcommit", required_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -273,6 +276,7 @@ int cmd_serve(int argc, char **argv)
 	vsrv_log_set_prefix("vsrv serve");
 	srv.token_ttl = 86400;
 	srv.shutdown_timeout = 30;
+	srv.disk_overcommit = 1;
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'd': data = optarg; break;
@@ -314,6 +318,14 @@ int cmd_serve(int argc, char **argv)
 			if ((v = num_arg("--request-timeout", optarg, 1, 3600)) < 0)
 				return 2;
 			hc.request_timeout = v;
+			break;
+		case 'O':
+			srv.disk_overcommit = strtod(optarg, &end);
+			if (*end || end == optarg || !(srv.disk_overcommit >= 0 && srv.disk_overcommit <= 1e6)) {
+				fprintf(stderr, "vsrv serve: --disk-overcommit wants a ratio (1: none; "
+					"0: no check), not '%s'\n", optarg);
+				return 2;
+			}
 			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;

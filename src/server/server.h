@@ -44,6 +44,7 @@ struct server {
 	unsigned shutdown_timeout;  /* seconds before `shutdown` turns the VM off */
 	uint64_t host_mem_mib;      /* what admission control may hand out */
 	unsigned host_cpus;
+	double disk_overcommit;     /* space.h; 0: disks are not checked against free space */
 	char images_dir[4096];      /* where relative kernel/disk paths live */
 	atomic_bool stopping;
 };

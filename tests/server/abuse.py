@@ -278,6 +278,87 @@ def slow_clients():
         d.stop()
 
 
+def small_fs(name, size="20m"):
+    """A small filesystem (tmpfs) at tmp/name, or None when this host cannot mount one."""
+    path = os.path.join(tmp, name)
+    os.makedirs(path, exist_ok=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs", path], capture_output=True)
+    if r.returncode != 0:
+        return None
+    mounts.append(path)
+    return path
+
+
+def fill(path):
+    """Write a file in path until its filesystem is full."""
+    with open(os.path.join(path, "filler"), "wb") as f:
+        try:
+            while True:
+                f.write(b"\xff" * 65536)
+                f.flush()
+        except OSError:
+            pass
+    try:
+        with open(os.path.join(path, "filler2"), "wb") as f:
+            while True:
+                f.write(b"\xff")
+                f.flush()
+    except OSError:
+        pass
+
+
+def disk_space():
+    # --- item 12: disks are admitted against the free space; logins on a full disk ----
+    data = small_fs("small")
+    if not data:
+        skip("disk-space", "cannot mount a tmpfs here (needs root)")
+        return
+    d = Daemon(data).start()
+    try:
+        adm = d.login("admin", "adminpass1")
+        st, js = d.req("POST", "/api/v1/disks", {"name": "huge", "size": 1 << 40}, token=adm)
+        ok("disk-larger-than-free-space-507", st == 507 and js["error"]["code"] == "insufficient_storage"
+           and "free" in js["error"]["message"] and not os.path.exists(os.path.join(data, "disks", "huge.raw")),
+           str((st, js)))
+        st1, _ = d.req("POST", "/api/v1/disks", {"name": "a", "size": 8 << 20}, token=adm)
+        st2, js2 = d.req("POST", "/api/v1/disks", {"name": "b", "size": 16 << 20, "format": "vhd"}, token=adm)
+        st3, _ = d.req("POST", "/api/v1/disks", {"name": "c", "size": 4 << 20}, token=adm)
+        st4, _ = d.req("PATCH", "/api/v1/disks/a", {"size": 64 << 20}, token=adm)
+        st5, _ = d.req("POST", "/api/v1/disks/a/copy", {"name": "a2"}, token=adm)
+        ok("disk-promised-space-counted", (st1, st2, st3, st4, st5) == (201, 507, 201, 507, 507),
+           str((st1, st2, js2, st3, st4, st5)))
+    finally:
+        d.stop()
+    # The ratio: 1 GiB of sparse disk on 20 MiB with --disk-overcommit 100; 0 turns it off.
+    d = Daemon(data, extra=["--disk-overcommit", "100"]).start()
+    try:
+        adm = d.login("admin", "adminpass1")
+        st1, _ = d.req("POST", "/api/v1/disks", {"name": "g", "size": 1 << 30}, token=adm)
+        st2, _ = d.req("POST", "/api/v1/disks", {"name": "t", "size": 1 << 40}, token=adm)
+        ok("disk-overcommit-ratio", (st1, st2) == (201, 507), str((st1, st2)))
+    finally:
+        d.stop()
+    # A full data filesystem: logging in still works, and the token works; a restarted
+    # daemon comes up and lets one log in too.
+    d = Daemon(data).start()
+    try:
+        fill(data)
+        st, js = d.req("POST", "/api/v1/login", {"user": "admin", "password": "adminpass1"})
+        tok = js.get("token") if st == 200 else None
+        st2 = d.req("GET", "/api/v1/whoami", token=tok)[0] if tok else None
+        st3 = d.req("GET", "/api/v1/disks", token=tok)[0] if tok else None
+        ok("login-on-full-disk", (st, st2, st3) == (200, 200, 200), str((st, js, st2, st3)))
+        st4 = d.req("POST", "/api/v1/logout", token=tok)[0] if tok else None
+        st5 = d.req("GET", "/api/v1/whoami", token=tok)[0] if tok else None
+        ok("logout-on-full-disk", (st4, st5) == (204, 401), str((st4, st5)))
+        d.stop()
+        d.start()
+        st, js = d.req("POST", "/api/v1/login", {"user": "admin", "password": "adminpass1"})
+        ok("restart-and-login-on-full-disk", st == 200, str((st, js)))
+    finally:
+        d.stop()
+
+
 def secrets_and_modes():
     # --- item 10: the administrator's password never on a command line ---------------
     data = os.path.join(tmp, "stdin")
@@ -332,7 +413,8 @@ def secrets_and_modes():
         d.stop()
 
 
-sections = [login_throttle, event_retention, slow_clients, secrets_and_modes]
+mounts = []
+sections = [login_throttle, event_retention, slow_clients, disk_space, secrets_and_modes]
 try:
     only = os.environ.get("ABUSE_ONLY")
     for fn in sections:
@@ -342,5 +424,7 @@ try:
             except Exception as e:   # a section that cannot run fails as a whole
                 ok(fn.__name__, False, "%s: %s" % (type(e).__name__, e))
 finally:
+    for m in mounts:
+        subprocess.run(["umount", "-l", m], capture_output=True)
     shutil.rmtree(tmp, ignore_errors=True)
 sys.exit(1 if fails else 0)
