@@ -355,6 +355,13 @@ def disk_space():
         d.start()
         st, js = d.req("POST", "/api/v1/login", {"user": "admin", "password": "adminpass1"})
         ok("restart-and-login-on-full-disk", st == 200, str((st, js)))
+        # A session kept in memory ends when the password changes, as stored ones do.
+        tok = js.get("token") if st == 200 else None
+        for f in ("filler", "filler2"):
+            os.unlink(os.path.join(data, f))
+        st2 = d.req("PATCH", "/api/v1/users/admin", {"password": "adminpass2"}, unix=True)[0]
+        st3 = d.req("GET", "/api/v1/whoami", token=tok)[0] if tok else None
+        ok("memory-session-ends-with-password", (st2, st3) == (200, 401), str((st2, st3)))
     finally:
         d.stop()
 
