@@ -260,7 +260,7 @@ def slow_clients():
                 cut = time.monotonic() - t0
                 break
             time.sleep(0.2)
-        idle_cut = closed_by_server(idle)
+        idle_cut = wait_for(lambda: closed_by_server(idle), timeout=5)
         ok("slow-header-cut-off", cut is not None and cut >= 2.5 and idle_cut, str((cut, idle_cut)))
         drip.close()
         idle.close()
