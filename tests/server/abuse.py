@@ -274,8 +274,57 @@ def slow_clients():
             time.sleep(1)
         c.close()
         ok("keep-alive-in-time-kept", res == [200] * 3, str(res))
+        # A response being served has no deadline: an event stream idle for longer than
+        # the request timeout still gets the next event.
+        adm = d.login("admin", "adminpass1")
+        c = d.conn()
+        c.request("GET", "/api/v1/events?follow=1", headers={"Authorization": "Bearer " + adm})
+        r = c.getresponse()
+        time.sleep(4.5)
+        d.req("POST", "/api/v1/disks", {"name": "late-event", "size": 512}, token=adm)
+        got = b""
+        c.sock.settimeout(10)
+        try:
+            while b"late-event" not in got:
+                chunk = r.read1(4096)
+                if not chunk:
+                    break
+                got += chunk
+        except OSError:
+            pass
+        c.close()
+        ok("stream-outlives-request-timeout", b"late-event" in got, got[-200:])
     finally:
         d.stop()
+    # Over TLS the handshake is part of the request: a client that connects and never
+    # starts it is cut off too.
+    if not shutil.which("openssl"):
+        skip("tls-silent-client-cut-off", "openssl is not installed")
+        return
+    crt, key = os.path.join(tmp, "c.pem"), os.path.join(tmp, "k.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt,
+                    "-days", "1", "-subj", "/CN=localhost"], capture_output=True, check=True)
+    port = free_port()
+    p = subprocess.Popen([VSRV, "serve", "--data-dir", os.path.join(tmp, "tlsdl"), "--listen",
+                          "127.0.0.1:%d" % port, "--tls-cert", crt, "--tls-key", key, "--request-timeout", "2",
+                          "--init-admin", "admin:adminpass1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        silent = None
+        for _ in range(200):
+            try:
+                silent = slow_client(port, "127.0.0.60", partial=None)
+                break
+            except OSError:
+                time.sleep(0.05)
+        t0 = time.monotonic()
+        cut = silent is not None and wait_for(lambda: closed_by_server(silent), timeout=20)
+        dt = time.monotonic() - t0
+        ok("tls-silent-client-cut-off", cut and dt >= 1.5, str((cut, dt)))
+        if silent:
+            silent.close()
+    finally:
+        p.terminate()
+        p.wait(10)
 
 
 def small_fs(name, size="20m"):
