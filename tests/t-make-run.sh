@@ -14,6 +14,7 @@ while kill -0 $runpid 2>/dev/null && [ -z "$cmdline" ]; do
 		c=$(tr '\0' ' ' 2>/dev/null <"$f")
 		case "$c" in *" serve --data-dir $VSRV_DATA "*) cmdline=$c; break ;; esac
 	done
+	[ -n "$cmdline" ] || sleep 0.02
 done
 wait $runpid; rc=$?
 out=$(cat "$TMP/run.out")
