@@ -31,7 +31,9 @@ started=0
 if curl -sf "http://127.0.0.1:$PORT/api/v1/health" >/dev/null 2>&1; then
 	echo "== a server already answers on 127.0.0.1:$PORT: using it"
 else
-	"$VSRV" serve --data-dir "$DATA" --listen "127.0.0.1:$PORT" --init-admin "admin:$pw" >>"$log" 2>&1 &
+	# The password goes through standard input: a command line is readable by every local user.
+	pwin=$pwfile; [ -f "$pwin" ] || pwin=/dev/null
+	"$VSRV" serve --data-dir "$DATA" --listen "127.0.0.1:$PORT" --init-admin admin:- <"$pwin" >>"$log" 2>&1 &
 	pid=$!
 	started=1
 	for _ in $(seq 200); do

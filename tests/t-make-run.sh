@@ -8,8 +8,21 @@ source "$(dirname "$0")/lib.sh"
 if ! have_kvm; then skip make-run "$kvm_reason"; exit 0; fi
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export VSRV_DATA=$TMP/run-data VSRV_PORT=$port
-out=$(timeout 60 bash "$ROOT/mk/run.sh" </dev/null 2>&1); rc=$?
+timeout 60 bash "$ROOT/mk/run.sh" </dev/null >"$TMP/run.out" 2>&1 & runpid=$!
+# While it runs: the server's command line (readable by every local user) has no password.
+cmdline=
+while kill -0 $runpid 2>/dev/null && [ -z "$cmdline" ]; do
+	for f in /proc/[0-9]*/cmdline; do
+		c=$(tr '\0' ' ' 2>/dev/null <"$f")
+		case "$c" in *" serve --data-dir $VSRV_DATA "*) cmdline=$c; break ;; esac
+	done
+	[ -n "$cmdline" ] || sleep 0.02
+done
+wait $runpid; rc=$?
+out=$(cat "$TMP/run.out")
 pw=$(cat "$VSRV_DATA/admin.password" 2>/dev/null)
+[ -n "$cmdline" ] && [ -n "$pw" ] && [[ "$cmdline" != *"$pw"* ]] && pass make-run-password-not-in-cmdline ||
+	fail make-run-password-not-in-cmdline "${cmdline:-the server was never seen running}"
 if [ $rc -eq 0 ] && grep -q "console: ready" <<<"$out" && grep -q "password $pw" <<<"$out" &&
    grep -q "http://127.0.0.1:$port/api/v1/" <<<"$out" && [ -n "$pw" ]; then
 	pass make-run-first

@@ -4,6 +4,7 @@
 #include "server/events.h"
 #include "server/metrics.h"
 #include "server/sup.h"
+#include "server/throttle.h"
 #include "server/valid.h"
 
 #include <errno.h>
@@ -139,9 +140,10 @@ static const struct valid_field login_fields[] = {
 
 int api_login(struct req *r)
 {
-	char err[256], token[65];
+	char err[256], token[65], addr[64];
+	const char *user, *from;
+	unsigned wait;
 	int64_t exp;
-	const char *user;
 	int rc;
 
 	if (!r->body)
@@ -149,15 +151,28 @@ int api_login(struct req *r)
 	if (valid_object(r->body, login_fields, err, sizeof(err)))
 		return req_error(r, -EINVAL, "%s", err);
 	user = json_string_value(json_object_get(r->body, "user"));
+	from = req_client_addr(r, addr, sizeof(addr)) ? NULL : addr;
+	/* Refused before any hashing while the user or the address is backing off; throttled
+	 * attempts are counted in the metrics, not stored as events. */
+	wait = throttle_check(r->srv->throttle, user, from);
+	if (wait) {
+		metrics_login(r->srv->metrics, METRIC_LOGIN_THROTTLED);
+		r->retry_after = wait;
+		return req_error(r, 429, "too many failed logins for this user or from this address: "
+				 "retry in %u s", wait);
+	}
 	rc = auth_login(r->c, user, json_string_value(json_object_get(r->body, "password")),
 			r->srv->token_ttl, token, &exp);
+	throttle_done(r->srv->throttle, user, from, rc);
 	if (rc == -EACCES) {
+		metrics_login(r->srv->metrics, METRIC_LOGIN_FAILED);
 		events_emit(r->srv, r->c, "login-failed", "user", user, user, NULL,
-			    "failed login for %s", user);
+			    "failed login for %s%s%s", user, from ? " from " : "", from ? from : "");
 		return req_error(r, 401, "wrong user name or password");
 	}
 	if (rc)
 		return req_error(r, rc, "cannot log in");
+	metrics_login(r->srv->metrics, METRIC_LOGIN_OK);
 	events_emit(r->srv, r->c, "login", "user", user, user, NULL, "%s logged in", user);
 	r->out = json_pack("{s:s,s:I,s:I}", "token", token, "expires", (json_int_t)exp,
 			   "expires_in", (json_int_t)r->srv->token_ttl);

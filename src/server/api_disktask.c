@@ -8,6 +8,7 @@
 #include "server/auth.h"
 #include "server/diskimg.h"
 #include "server/events.h"
+#include "server/space.h"
 #include "server/tasks.h"
 #include "server/valid.h"
 #include "disk/disk.h"
@@ -231,6 +232,11 @@ int api_disk_action(struct req *r)
 		free(j);
 		return req_error(r, -EEXIST, "a disk named '%s' exists", json_string_value(
 					 json_object_get(r->body, "name")));
+	}
+	rc = space_admit(r->srv, r->c, j->size, err, sizeof(err));
+	if (rc) {
+		free(j);
+		return req_error(r, rc == -ENOSPC ? 507 : rc, "cannot copy disk %s: %s", oname, err);
 	}
 	/* The target file reserves the name (a disk create of it gets EEXIST meanwhile). */
 	snprintf(j->dst, sizeof(j->dst), "%s/disks/%s.%s", r->srv->data_dir, j->name, fmt);

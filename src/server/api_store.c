@@ -3,6 +3,7 @@
 #include "server/auth.h"
 #include "server/diskimg.h"
 #include "server/events.h"
+#include "server/space.h"
 #include "server/valid.h"
 #include "server/vnet.h"
 #include "util/log.h"
@@ -122,6 +123,11 @@ int api_disk_create(struct req *r)
 	snprintf(path, sizeof(path), "%s/disks/%s.%s", r->srv->data_dir, name, format);
 	if (db_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
+	rc = space_admit(r->srv, r->c, (uint64_t)size, err, sizeof(err));
+	if (rc) {
+		db_rollback(r->c);
+		return req_error(r, rc == -ENOSPC ? 507 : rc, "cannot create disk %s: %s", name, err);
+	}
 	s = db_stmt(r->c, "INSERT INTO disks (name, format, size, path, created) VALUES (?, ?, ?, ?, ?)");
 	if (!s)
 		goto err_io;
@@ -249,6 +255,11 @@ int api_disk_update(struct req *r)
 		db_rollback(r->c);
 		return req_error(r, busy ? -EBUSY : -EINVAL, busy ? "the disk is in use by a running VM" :
 				 "size: shrinking a disk loses data; only growing is allowed");
+	}
+	rc = space_admit(r->srv, r->c, (uint64_t)(size - old), err, sizeof(err));
+	if (rc) {
+		db_rollback(r->c);
+		return req_error(r, rc == -ENOSPC ? 507 : rc, "cannot grow disk %s: %s", r->args[0], err);
 	}
 	/* The file grows first: a crash before the commit leaves a larger image than the
 	 * inventory says, which the next resize or start tolerates; never a smaller one. */

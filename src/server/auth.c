@@ -71,6 +71,64 @@ static void dummy_init(void)
 			      "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
 }
 
+/* Sessions the inventory could not store (its filesystem full, or read-only): kept in
+ * memory, so that logging in never needs a write to succeed. They end at their expiry,
+ * at logout, when the user's password changes (as stored sessions do) or with the
+ * daemon. */
+#define MEM_SESSIONS 1024
+static struct mem_session {
+	char th[65];             /* "" when free */
+	int64_t uid;
+	int64_t expires;
+	char pw[160];            /* the user's password hash at login */
+} mem_sessions[MEM_SESSIONS];
+static pthread_mutex_t mem_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int mem_session_add(const char *th, int64_t uid, int64_t expires, const char *pw)
+{
+	struct mem_session *m = NULL;
+	int64_t now = time(NULL);
+	size_t i;
+
+	pthread_mutex_lock(&mem_lock);
+	for (i = 0; i < MEM_SESSIONS; i++)
+		if (!mem_sessions[i].th[0] || mem_sessions[i].expires <= now) {
+			m = &mem_sessions[i];
+			break;
+		}
+	if (m) {
+		snprintf(m->th, sizeof(m->th), "%s", th);
+		m->uid = uid;
+		m->expires = expires;
+		snprintf(m->pw, sizeof(m->pw), "%s", pw);
+	}
+	pthread_mutex_unlock(&mem_lock);
+	return m ? 0 : -ENOSPC;
+}
+
+/* The user of an in-memory session (0: none) and the password hash it was opened with
+ * (pw, 160 bytes); with drop, forget it (logout). */
+static int64_t mem_session_find(const char *th, bool drop, char *pw)
+{
+	int64_t uid = 0, now = time(NULL);
+	size_t i;
+
+	pthread_mutex_lock(&mem_lock);
+	for (i = 0; i < MEM_SESSIONS; i++)
+		if (mem_sessions[i].th[0] && !strcmp(mem_sessions[i].th, th)) {
+			if (mem_sessions[i].expires > now) {
+				uid = mem_sessions[i].uid;
+				if (pw)
+					memcpy(pw, mem_sessions[i].pw, sizeof(mem_sessions[i].pw));
+			}
+			if (drop || mem_sessions[i].expires <= now)
+				mem_sessions[i].th[0] = '\0';
+			break;
+		}
+	pthread_mutex_unlock(&mem_lock);
+	return uid;
+}
+
 int auth_login(struct dbc *c, const char *user, const char *password, unsigned ttl,
 	       char token_out[65], int64_t *expires)
 {
@@ -92,16 +150,19 @@ int auth_login(struct dbc *c, const char *user, const char *password, unsigned t
 	/* An unknown user costs the same hashing as a known one. */
 	pthread_once(&dummy_once, dummy_init);
 	rc = auth_verify_password(enc ? enc : dummy, password);
-	free(enc);
-	if (!uid || rc)
+	if (!uid || rc) {
+		free(enc);
 		return -EACCES;
-	if (getrandom(raw, sizeof(raw), 0) != sizeof(raw))
+	}
+	if (getrandom(raw, sizeof(raw), 0) != sizeof(raw)) {
+		free(enc);
 		return -EIO;
+	}
 	hex(raw, sizeof(raw), token_out);
 	token_hash(token_out, th);
 	*expires = time(NULL) + ttl;
 	if (db_begin(c))
-		return -EIO;
+		goto mem;
 	/* Expired sessions are swept on every login. */
 	s = db_stmt(c, "DELETE FROM sessions WHERE expires <= ?");
 	if (!s)
@@ -121,10 +182,19 @@ int auth_login(struct dbc *c, const char *user, const char *password, unsigned t
 	db_done(s);
 	if (rc)
 		goto err;
-	return db_commit(c);
+	if (!db_commit(c)) {
+		free(enc);
+		return 0;
+	}
 err:
 	db_rollback(c);
-	return -EIO;
+mem:
+	/* The inventory cannot take the session (a full filesystem): the password was
+	 * right, so the session lives in memory instead. */
+	vsrv_log("login of %s: the inventory cannot store the session; kept in memory", user);
+	rc = mem_session_add(th, uid, *expires, enc) ? -EIO : 0;
+	free(enc);
+	return rc;
 }
 
 int auth_logout(struct dbc *c, const char *token)
@@ -141,6 +211,8 @@ int auth_logout(struct dbc *c, const char *token)
 	db_done(s);
 	if (!rc && sqlite3_changes(c->c) == 0)
 		rc = -ENOENT;
+	if (mem_session_find(th, true, NULL))
+		rc = 0;
 	return rc;
 }
 
@@ -155,7 +227,8 @@ static void fill_user(struct caller *who, int64_t id, const char *name, int admi
 void auth_token_caller(struct dbc *c, const char *token, struct caller *who)
 {
 	sqlite3_stmt *s;
-	char th[65];
+	char th[65], pw[160];
+	int64_t uid;
 
 	if (strlen(token) != 64)
 		return;
@@ -170,6 +243,18 @@ void auth_token_caller(struct dbc *c, const char *token, struct caller *who)
 		fill_user(who, sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1),
 			  sqlite3_column_int(s, 2));
 	db_done(s);
+	if (!who->authenticated && (uid = mem_session_find(th, false, pw)) > 0) {
+		s = db_stmt(c, "SELECT id, name, admin, password FROM users WHERE id = ?");
+		if (!s)
+			return;
+		sqlite3_bind_int64(s, 1, uid);
+		/* A deleted user or a changed password ends the session. */
+		if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 3) &&
+		    !strcmp((const char *)sqlite3_column_text(s, 3), pw))
+			fill_user(who, sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1),
+				  sqlite3_column_int(s, 2));
+		db_done(s);
+	}
 }
 
 void auth_peer_caller(struct dbc *c, int fd, struct caller *who)

@@ -13,8 +13,10 @@ int auth_hash_password(const char *password, char *out, size_t outlen);
 int auth_verify_password(const char *encoded, const char *password);
 
 /* Log user in: check the password (constant work whether the user exists or not) and
- * create a token valid for ttl seconds. token_out gets the token (65 bytes). Returns 0,
- * -EACCES for a wrong user or password, or -EIO. */
+ * create a token valid for ttl seconds. token_out gets the token (65 bytes). The session
+ * is stored in the inventory, or in memory when the inventory cannot be written (a full
+ * filesystem: such a session ends with the daemon). Returns 0, -EACCES for a wrong user
+ * or password, or -EIO. */
 int auth_login(struct dbc *c, const char *user, const char *password, unsigned ttl,
 	       char token_out[65], int64_t *expires);
 

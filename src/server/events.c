@@ -1,6 +1,7 @@
 /* Events. */
 #include "server/events.h"
 #include "server/hooks.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -17,6 +18,9 @@ struct events {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	int64_t last;
+	double max_age;          /* seconds; 0: kept whatever their age */
+	int64_t max_count;       /* 0: no limit */
+	double aged;             /* monotonic time of the last pruning by age */
 };
 
 int events_create(struct events **out)
@@ -33,6 +37,58 @@ int events_create(struct events **out)
 	pthread_condattr_destroy(&a);
 	*out = ev;
 	return 0;
+}
+
+void events_set_retention(struct events *ev, double max_age, int64_t max_count)
+{
+	pthread_mutex_lock(&ev->lock);
+	ev->max_age = max_age;
+	ev->max_count = max_count;
+	ev->aged = 0;
+	pthread_mutex_unlock(&ev->lock);
+}
+
+/* Drop what the retention does not keep, through c after the insert of event id (in the
+ * caller's transaction). Ids only grow (AUTOINCREMENT) and times with them: by count it
+ * is one range of the primary key; by age the oldest rows up to the first young one, at
+ * most every minute (or half the retention, when shorter). Failures are not the
+ * event's: they are logged and the next event tries again. */
+static void prune(struct server *srv, struct dbc *c, int64_t id, double t)
+{
+	struct events *ev = srv->ev;
+	double now = clock_mono(), max_age, every;
+	int64_t max_count;
+	bool by_age;
+	sqlite3_stmt *s;
+
+	pthread_mutex_lock(&ev->lock);
+	max_age = ev->max_age;
+	max_count = ev->max_count;
+	every = max_age / 2 < 60 ? max_age / 2 : 60;
+	by_age = max_age > 0 && (!ev->aged || now - ev->aged >= every);
+	if (by_age)
+		ev->aged = now;
+	pthread_mutex_unlock(&ev->lock);
+	if (max_count > 0 && id > max_count) {
+		s = db_stmt(c, "DELETE FROM events WHERE id <= ?");
+		if (s) {
+			sqlite3_bind_int64(s, 1, id - max_count);
+			if (db_rc(c, sqlite3_step(s)))
+				vsrv_log("events: cannot drop events beyond the newest %lld",
+					 (long long)max_count);
+			db_done(s);
+		}
+	}
+	if (by_age) {
+		s = db_stmt(c, "DELETE FROM events WHERE id < (SELECT id FROM events WHERE time >= ? "
+			       "ORDER BY id LIMIT 1)");
+		if (s) {
+			sqlite3_bind_double(s, 1, t - max_age);
+			if (db_rc(c, sqlite3_step(s)))
+				vsrv_log("events: cannot drop events older than %.0f s", max_age);
+			db_done(s);
+		}
+	}
 }
 
 void events_destroy(struct events *ev)
@@ -76,6 +132,8 @@ int events_emit(struct server *srv, struct dbc *c, const char *type, const char 
 	db_done(s);
 	free(d);
 	id = sqlite3_last_insert_rowid(c->c);
+	if (!rc)
+		prune(srv, c, id, t);
 	if (!rc) {
 		json_t *e = json_pack("{s:I,s:f,s:s,s:s?,s:s?,s:s?,s:s,s:O?}", "id", (json_int_t)id,
 				      "time", t, "type", type, "object_type", otype, "object",

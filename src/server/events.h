@@ -8,6 +8,10 @@
 int events_create(struct events **out);
 void events_destroy(struct events *ev);
 
+/* Keep stored events max_age seconds at most and the newest max_count at most (0: no
+ * limit for either); older ones are dropped as new ones are recorded. */
+void events_set_retention(struct events *ev, double max_age, int64_t max_count);
+
 /* Record an event through c (inside the caller's transaction when one is open, so that an
  * event and the change it reports commit together), wake followers and queue it for the
  * hooks (hooks.h). data may be NULL;

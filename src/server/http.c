@@ -1,6 +1,7 @@
 /* The HTTP side: libmicrohttpd daemons on the Unix socket and on TCP (TLS when given a
  * certificate), request bodies, caller identity, routing and JSON responses. */
 #include "server/api.h"
+#include "server/conntrack.h"
 #include "server/events.h"
 #include "server/auth.h"
 #include "server/metrics.h"
@@ -11,6 +12,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <microhttpd.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,6 +26,12 @@
 
 #define BODY_MAX (64 * 1024)
 
+/* libmicrohttpd speaks TLS through GnuTLS: TLS 1.2 and 1.3 only, forward-secret key
+ * exchange (ECDHE) and AEAD ciphers only (no CBC, no SHA-1 MACs, no static RSA). */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:" \
+		       "+AES-128-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:" \
+		       "+ECDHE-RSA:%SERVER_PRECEDENCE"
+
 struct http {
 	struct server *srv;
 	struct MHD_Daemon *unix_d, *tcp_d;
@@ -31,6 +39,7 @@ struct http {
 	char *cert, *key;
 	pthread_t waker;
 	bool waker_on;
+	struct conntrack *ct;       /* deadlines on the TCP listener */
 };
 
 /* Streams with nothing to send are suspended (MHD_suspend_connection) and put here; the
@@ -73,6 +82,8 @@ static const char *err_code(int status)
 	case 405: return "method_not_allowed";
 	case 409: return "conflict";
 	case 413: return "too_large";
+	case 429: return "too_many_requests";
+	case 507: return "insufficient_storage";
 	case 503: return "unavailable";
 	default: return "internal";
 	}
@@ -107,6 +118,24 @@ int req_error(struct req *r, int err, const char *fmt, ...)
 	return status;
 }
 
+int req_client_addr(struct req *r, char *out, size_t n)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	struct in6_addr a6;
+
+	if (!sa || r->who.local)
+		return -ENOENT;
+	if (sa->sa_family == AF_INET)
+		return inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, n) ? 0 : -EINVAL;
+	if (sa->sa_family != AF_INET6)
+		return -ENOENT;
+	a6 = ((const struct sockaddr_in6 *)sa)->sin6_addr;
+	memset(a6.s6_addr + 8, 0, 8);   /* one host owns a whole /64 */
+	return inet_ntop(AF_INET6, &a6, out, n) ? 0 : -EINVAL;
+}
+
 const char *req_query(struct req *r, const char *key)
 {
 	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
@@ -117,7 +146,8 @@ const char *req_header(struct req *r, const char *key)
 	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, key);
 }
 
-static enum MHD_Result queue_json(struct MHD_Connection *conn, int status, json_t *v)
+static enum MHD_Result queue_json(struct MHD_Connection *conn, int status, json_t *v,
+				  unsigned retry_after)
 {
 	char *s = json_dumps(v, JSON_COMPACT);
 	struct MHD_Response *resp;
@@ -144,8 +174,15 @@ static enum MHD_Result queue_json(struct MHD_Connection *conn, int status, json_
 	}
 	MHD_add_response_header(resp, "Content-Type", "application/json");
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	web_transport_headers(conn, resp);
 	if (status == 401)
 		MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"vsrv\"");
+	if (retry_after) {
+		char ra[16];
+
+		snprintf(ra, sizeof(ra), "%u", retry_after);
+		MHD_add_response_header(resp, "Retry-After", ra);
+	}
 	ret = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -154,7 +191,7 @@ static enum MHD_Result queue_json(struct MHD_Connection *conn, int status, json_
 static enum MHD_Result queue_error(struct MHD_Connection *conn, int status, const char *msg)
 {
 	json_t *v = json_pack("{s:{s:s,s:s}}", "error", "code", err_code(status), "message", msg);
-	enum MHD_Result ret = queue_json(conn, status, v);
+	enum MHD_Result ret = queue_json(conn, status, v, 0);
 
 	json_decref(v);
 	return ret;
@@ -210,6 +247,7 @@ static void *waker_thread(void *arg)
 	while (!park_stop) {
 		last = events_wait(h->srv->ev, last, 250);
 		resume_all();
+		conntrack_sweep(h->ct);
 	}
 	return NULL;
 }
@@ -279,6 +317,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	conntrack_request_received(conn);   /* whole: no deadline while it is served */
 	if (x->too_big)
 		return queue_error(conn, 413, "request body larger than 65536 bytes");
 	if (web_owns(url)) {
@@ -295,6 +334,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	r->method = method;
 	r->path = url;
 	r->conn = conn;
+	r->who.local = l->local;    /* known before authentication (login's throttling) */
 	idx = api_route(method, url, r);
 	if (idx == -1) {
 		free(r);
@@ -351,10 +391,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		MHD_add_response_header(resp, "Content-Type", r->content_type ? r->content_type :
 					"text/event-stream");
 		MHD_add_response_header(resp, "Cache-Control", "no-store");
+		web_transport_headers(conn, resp);
 		ret = MHD_queue_response(conn, r->status, resp);
 		MHD_destroy_response(resp);
 	} else if (r->out) {
-		ret = queue_json(conn, r->status, r->out);
+		ret = queue_json(conn, r->status, r->out, r->retry_after);
 		json_decref(r->out);
 		free(r->text);
 		free(r);
@@ -370,6 +411,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		}
 		if (r->content_type)
 			MHD_add_response_header(resp, "Content-Type", r->content_type);
+		web_transport_headers(conn, resp);
 		ret = MHD_queue_response(conn, r->status == 200 && !r->text ? 204 : r->status, resp);
 		MHD_destroy_response(resp);
 		free(r);
@@ -387,7 +429,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
 	struct ctx *x = *con_cls;
 
-	(void)cls; (void)conn; (void)toe;
+	(void)cls; (void)toe;
+	conntrack_request_done(conn);       /* the next request's deadline starts */
 	if (x) {
 		free(x->body);
 		free(x);
@@ -512,8 +555,16 @@ static unsigned http_pool_size(void)
 	return n < 4 ? 4 : n > 16 ? 16 : (unsigned)n;
 }
 
+/* Connection limits of one listener. */
+struct limits {
+	unsigned max_conns;         /* in all */
+	unsigned per_addr;          /* from one client address; 0: no limit */
+	unsigned idle;              /* seconds of silence while a request is served */
+	struct conntrack *ct;       /* request deadlines, or NULL */
+};
+
 static struct MHD_Daemon *start_daemon(struct listener *l, int fd, unsigned extra_flags,
-				       const char *cert, const char *key)
+				       const char *cert, const char *key, const struct limits *lim)
 {
 	/* A pool of epoll threads (no thread per connection: under 50 busy clients the
 	 * switching between 50 threads on 2 cores was the latency); streams park themselves
@@ -524,11 +575,14 @@ static struct MHD_Daemon *start_daemon(struct listener *l, int fd, unsigned extr
 
 	if (cert)
 		return MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, handle, l,
+					MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
 					MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 					MHD_OPTION_LISTEN_SOCKET, fd,
 					MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-					MHD_OPTION_CONNECTION_LIMIT, 1000,
-					MHD_OPTION_CONNECTION_TIMEOUT, 120,
+					MHD_OPTION_NOTIFY_CONNECTION, lim->ct ? conntrack_notify : NULL, lim->ct,
+					MHD_OPTION_CONNECTION_LIMIT, lim->max_conns,
+					MHD_OPTION_PER_IP_CONNECTION_LIMIT, lim->per_addr,
+					MHD_OPTION_CONNECTION_TIMEOUT, lim->idle,
 					MHD_OPTION_THREAD_POOL_SIZE, pool,
 					MHD_OPTION_HTTPS_MEM_CERT, cert,
 					MHD_OPTION_HTTPS_MEM_KEY, key,
@@ -537,8 +591,10 @@ static struct MHD_Daemon *start_daemon(struct listener *l, int fd, unsigned extr
 				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				MHD_OPTION_LISTEN_SOCKET, fd,
 				MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-				MHD_OPTION_CONNECTION_LIMIT, 1000,
-				MHD_OPTION_CONNECTION_TIMEOUT, 120,
+				MHD_OPTION_NOTIFY_CONNECTION, lim->ct ? conntrack_notify : NULL, lim->ct,
+				MHD_OPTION_CONNECTION_LIMIT, lim->max_conns,
+				MHD_OPTION_PER_IP_CONNECTION_LIMIT, lim->per_addr,
+				MHD_OPTION_CONNECTION_TIMEOUT, lim->idle,
 				MHD_OPTION_THREAD_POOL_SIZE, pool,
 				MHD_OPTION_END);
 }
@@ -552,6 +608,10 @@ int http_start(struct server *srv, const struct http_config *cfg, struct http **
 		return -ENOMEM;
 	h->srv = srv;
 	park_stop = false;
+	if (cfg->listen && conntrack_create(cfg->request_timeout ? cfg->request_timeout : 10, &h->ct)) {
+		free(h);
+		return -ENOMEM;
+	}
 	if (pthread_create(&h->waker, NULL, waker_thread, h) == 0)
 		h->waker_on = true;
 	unix_l = (struct listener){ .srv = srv, .local = true };
@@ -563,7 +623,9 @@ int http_start(struct server *srv, const struct http_config *cfg, struct http **
 			goto err;
 		}
 		h->socket_path = strdup(cfg->socket_path);
-		h->unix_d = start_daemon(&unix_l, fd, 0, NULL, NULL);
+		/* Local clients (root, or users the daemon's owner let in): the old limits. */
+		h->unix_d = start_daemon(&unix_l, fd, 0, NULL, NULL,
+					 &(struct limits){ .max_conns = 1000, .idle = 120 });
 		if (!h->unix_d) {
 			close(fd);
 			vsrv_log("cannot start the HTTP server on %s", cfg->socket_path);
@@ -591,7 +653,10 @@ int http_start(struct server *srv, const struct http_config *cfg, struct http **
 			vsrv_log("cannot listen on %s: %s", cfg->listen, strerror(-rc));
 			goto err;
 		}
-		h->tcp_d = start_daemon(&tcp_l, fd, MHD_USE_DUAL_STACK & 0, h->cert, h->key);
+		h->tcp_d = start_daemon(&tcp_l, fd, MHD_USE_DUAL_STACK & 0, h->cert, h->key,
+					&(struct limits){ .max_conns = cfg->max_conns ? cfg->max_conns : 1000,
+							  .per_addr = cfg->max_per_addr, .idle = 120,
+							  .ct = h->ct });
 		if (!h->tcp_d) {
 			close(fd);
 			vsrv_log("cannot start the HTTP server on %s (bad certificate or key?)",
@@ -622,6 +687,7 @@ void http_stop(struct http *h)
 		MHD_stop_daemon(h->unix_d);
 	if (h->socket_path)
 		unlink(h->socket_path);
+	conntrack_destroy(h->ct);
 	free(h->socket_path);
 	free(h->cert);
 	free(h->key);

@@ -18,6 +18,7 @@ struct route_stats {
 };
 
 struct metrics {
+	atomic_uint_fast64_t logins[METRIC_LOGIN_KINDS];
 	int n;
 	struct route_stats r[];   /* index 0: unrouted; route i at i + 1 */
 };
@@ -53,6 +54,12 @@ void metrics_request(struct metrics *m, int idx, double seconds)
 			atomic_fetch_add(&s->le[i], 1);
 }
 
+void metrics_login(struct metrics *m, int kind)
+{
+	if (m && kind >= 0 && kind < METRIC_LOGIN_KINDS)
+		atomic_fetch_add(&m->logins[kind], 1);
+}
+
 int metrics_printf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
 {
 	va_list ap;
@@ -82,6 +89,20 @@ int metrics_render(struct metrics *m, char **buf, size_t *len, size_t *cap)
 	int i;
 	size_t b;
 
+	metrics_printf(buf, len, cap,
+		       "# HELP vsrv_logins_total Successful logins.\n"
+		       "# TYPE vsrv_logins_total counter\n"
+		       "vsrv_logins_total %llu\n"
+		       "# HELP vsrv_login_failures_total Logins refused for a wrong user name or password.\n"
+		       "# TYPE vsrv_login_failures_total counter\n"
+		       "vsrv_login_failures_total %llu\n"
+		       "# HELP vsrv_login_throttled_total Logins refused unchecked (429) while the user "
+		       "or the address backs off.\n"
+		       "# TYPE vsrv_login_throttled_total counter\n"
+		       "vsrv_login_throttled_total %llu\n",
+		       (unsigned long long)atomic_load(&m->logins[METRIC_LOGIN_OK]),
+		       (unsigned long long)atomic_load(&m->logins[METRIC_LOGIN_FAILED]),
+		       (unsigned long long)atomic_load(&m->logins[METRIC_LOGIN_THROTTLED]));
 	metrics_printf(buf, len, cap,
 		       "# HELP vsrv_http_requests_total API requests served, by route.\n"
 		       "# TYPE vsrv_http_requests_total counter\n");

@@ -11,6 +11,10 @@ void metrics_destroy(struct metrics *m);
 /* Count one request on route idx (-1: no route) that took seconds. Any thread. */
 void metrics_request(struct metrics *m, int idx, double seconds);
 
+/* Count one login: logged in, a wrong user or password, refused while throttled. */
+enum { METRIC_LOGIN_OK, METRIC_LOGIN_FAILED, METRIC_LOGIN_THROTTLED, METRIC_LOGIN_KINDS };
+void metrics_login(struct metrics *m, int kind);
+
 /* Append the daemon's request metrics in Prometheus text format to buf (malloc'd,
  * grown as needed; *len updated). Returns 0 or -ENOMEM. */
 int metrics_render(struct metrics *m, char **buf, size_t *len, size_t *cap);

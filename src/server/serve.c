@@ -7,6 +7,7 @@
 #include "server/runas.h"
 #include "server/sup.h"
 #include "server/tasks.h"
+#include "server/throttle.h"
 #include "server/serve.h"
 #include "util/log.h"
 
@@ -20,7 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,17 +33,95 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: vsrv serve [--data-dir DIR] [--listen HOST:PORT | --no-tcp] [--socket PATH]\n"
-		"                  [--tls-cert FILE --tls-key FILE] [--init-admin USER:PASSWORD]\n"
+		"                  [--tls-cert FILE --tls-key FILE]\n"
+		"                  [--init-admin USER:PASSWORD | USER:- | --init-admin-file FILE]\n"
 		"                  [--vmm PATH] [--token-ttl SECONDS] [--shutdown-timeout SECONDS]\n"
-		"                  [--host-memory MIB] [--run-as USER]\n"
+		"                  [--host-memory MIB] [--run-as USER] [--event-retention AGE]\n"
+		"                  [--event-max COUNT] [--max-connections N]\n"
+		"                  [--max-connections-per-address N] [--request-timeout SECONDS]\n"
+		"                  [--disk-overcommit RATIO]\n"
 		"  --data-dir DIR     inventory, VM runtime files, disks (default /var/lib/vsrv)\n"
 		"  --listen HOST:PORT the API over TCP (default 127.0.0.1:8450; TLS with --tls-*)\n"
 		"  --socket PATH      the API on a Unix socket, mode 0600 (default DIR/vsrv.sock)\n"
-		"  --init-admin U:P   the first administrator (else a one-time password is printed)\n"
+		"  --init-admin U:P   the first administrator (else a one-time password is printed);\n"
+		"                     U:- reads the password from the first line of standard input\n"
+		"                     (a password on the command line is readable in /proc)\n"
+		"  --init-admin-file FILE  the same, USER:PASSWORD on the first line of FILE\n"
 		"  --vmm PATH         the vsrv binary that runs VMs (default: next to this one)\n"
 		"  --host-memory MIB  memory that admission control hands out (default: RAM - 512)\n"
 		"  --run-as USER      the user VMs run as, as root (default: the system user vsrv,\n"
-		"                     created when missing; root keeps them as root)\n");
+		"                     created when missing; root keeps them as root)\n"
+		"  --event-retention AGE  keep events this long: N[smhd], a bare N is days\n"
+		"                     (default 30d; 0 keeps them whatever their age)\n"
+		"  --event-max COUNT  keep at most the newest COUNT events (default 100000; 0: no limit)\n"
+		"  --max-connections N  TCP connections at once (default: from the open-files limit,\n"
+		"                     raised to its hard maximum; at most 10000)\n"
+		"  --max-connections-per-address N  from one client address (default 64; 0: no limit)\n"
+		"  --request-timeout SECONDS  a TCP client's request (headers and body) must arrive\n"
+		"                     whole within this, from its connection or its previous request\n"
+		"                     (default 10): idle and trickling clients are cut off\n"
+		"  --disk-overcommit RATIO  disks (sparse) may be promised RATIO times the free\n"
+		"                     space of the data filesystem (default 1; 0: not checked)\n");
+}
+
+/* "N", "Ns", "Nm", "Nh" or "Nd" (a bare N is days) into seconds. 0 or -EINVAL. */
+static int parse_age(const char *arg, double *out)
+{
+	static const struct { char suffix; double mult; } units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 }, { '\0', 86400 },
+	};
+	char *end;
+	unsigned long long n;
+	size_t i;
+
+	if (*arg < '0' || *arg > '9')
+		return -EINVAL;
+	errno = 0;
+	n = strtoull(arg, &end, 10);
+	if (errno || n > 100ULL * 365 * 86400 || (*end && end[1]))
+		return -EINVAL;
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (*end == units[i].suffix) {
+			*out = (double)n * units[i].mult;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+/* Raise the open-files limit to its hard maximum (every client connection is a file)
+ * and derive the TCP connection limit from it: the rest is kept for the inventory, the
+ * VMs' sockets and logs, hooks. */
+static unsigned default_max_conns(void)
+{
+	struct rlimit rl;
+	rlim_t n;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 1000;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	n = rl.rlim_cur;
+	n = n > 2048 ? n - 1024 : n / 2;
+	return n > 10000 ? 10000 : (unsigned)n;
+}
+
+/* A whole number from min to max for option name, or -1 (with a message). */
+static long num_arg(const char *name, const char *arg, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || v < min || v > max) {
+		fprintf(stderr, "vsrv serve: %s wants a number from %ld to %ld, not '%s'\n", name, min,
+			max, arg);
+		return -1;
+	}
+	return v;
 }
 
 /* The vsrv binary next to ours (build/vsrv beside build/vsrv-server). */
@@ -75,6 +156,69 @@ static uint64_t mem_total_mib(void)
 	return kb / 1024;
 }
 
+/* The data directory holds the inventory (password hashes, token hashes), the VMs'
+ * runtime files and the disk images: nobody but the daemon's user reads it. Directories
+ * become 0700 and files 0600 whatever they were before (a pre-created directory, an older
+ * vsrv); symbolic links are left alone. Together with the umask of cmd_serve, new files
+ * get the same. Every mode decision on the data directory is here. */
+static int secure_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)ftw;
+	if (type == FTW_D || type == FTW_DP)
+		return chmod(path, 0700) < 0 ? -errno : 0;
+	if (type == FTW_F && (S_ISREG(st->st_mode) || S_ISSOCK(st->st_mode)))
+		return chmod(path, 0600) < 0 && errno != ENOENT ? -errno : 0;
+	return 0;
+}
+
+static int data_dir_secure(const char *dir)
+{
+	int rc;
+
+	umask(077);
+	rc = nftw(dir, secure_one, 32, FTW_PHYS);
+	return rc < 0 ? -errno : rc;
+}
+
+/* The first line of f (newline stripped) into out. 0, -EIO or -ENAMETOOLONG. */
+static int read_line(FILE *f, char *out, size_t n)
+{
+	size_t len;
+
+	if (!fgets(out, n, f))
+		return feof(f) ? (out[0] = '\0', 0) : -EIO;
+	len = strcspn(out, "\r\n");
+	if (!out[len] && !feof(f) && len == n - 1)
+		return -ENAMETOOLONG;
+	out[len] = '\0';
+	return 0;
+}
+
+/* The --init-admin spec without a secret on the command line: "USER:-" takes the
+ * password from standard input, --init-admin-file the whole "USER:PASSWORD" from a file.
+ * An empty input gives "USER:", which is only an error when an administrator has to be
+ * created. Returns 0 with spec in out, or -errno. */
+static int init_admin_spec(const char *arg, const char *file, char *out, size_t n)
+{
+	size_t ul;
+	FILE *f;
+	int rc;
+
+	if (file) {
+		f = fopen(file, "re");
+		if (!f)
+			return -errno;
+		rc = read_line(f, out, n);
+		fclose(f);
+		return rc;
+	}
+	ul = strlen(arg);
+	if (ul < 2 || strcmp(arg + ul - 2, ":-") || ul - 1 >= n)
+		return snprintf(out, n, "%s", arg) >= (int)n ? -ENAMETOOLONG : 0;
+	memcpy(out, arg, ul - 1);
+	return read_line(stdin, out + ul - 1, n - (ul - 1));
+}
+
 static int mkdirs(const char *dir)
 {
 	char p[PATH_MAX];
@@ -89,7 +233,7 @@ static int mkdirs(const char *dir)
 				return -errno;
 			p[i] = '/';
 		}
-	if (mkdir(p, 0750) < 0 && errno != EEXIST)
+	if (mkdir(p, 0700) < 0 && errno != EEXIST)
 		return -errno;
 	return 0;
 }
@@ -104,28 +248,41 @@ int cmd_serve(int argc, char **argv)
 		{ "tls-cert", required_argument, NULL, 'c' },
 		{ "tls-key", required_argument, NULL, 'k' },
 		{ "init-admin", required_argument, NULL, 'a' },
+		{ "init-admin-file", required_argument, NULL, 'A' },
 		{ "vmm", required_argument, NULL, 'v' },
 		{ "token-ttl", required_argument, NULL, 't' },
 		{ "shutdown-timeout", required_argument, NULL, 'T' },
 		{ "host-memory", required_argument, NULL, 'm' },
 		{ "run-as", required_argument, NULL, 'u' },
+		{ "event-retention", required_argument, NULL, 'R' },
+		{ "event-max", required_argument, NULL, 'E' },
+		{ "max-connections", required_argument, NULL, 'C' },
+		{ "max-connections-per-address", required_argument, NULL, 'P' },
+		{ "request-timeout", required_argument, NULL, 'Q' },
+		{ "disk-overcommit", required_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct server srv = { 0 };
-	struct http_config hc = { .listen = "127.0.0.1:8450" };
-	const char *data = "/var/lib/vsrv", *init_admin = NULL, *vmm = NULL, *run_as = NULL;
-	char run_as_name[256];
+	struct http_config hc = { .listen = "127.0.0.1:8450", .max_per_addr = 64, .request_timeout = 10 };
+	long v;
+	const char *data = "/var/lib/vsrv", *init_admin = NULL, *init_admin_file = NULL, *vmm = NULL;
+	const char *run_as = NULL;
+	char admin_spec[256], run_as_name[256];
 	char sock[PATH_MAX + 32], dbpath[PATH_MAX + 32], vmmbuf[PATH_MAX], sub[PATH_MAX + 32], real[PATH_MAX];
 	struct http *http = NULL;
 	struct dbc *c;
 	sigset_t set;
 	int o, rc, sig, ret = 1, lockfd;
 	long host_mem = -1;
+	double ev_age = 30 * 86400.0;
+	long long ev_max = 100000;
+	char *end;
 
 	vsrv_log_set_prefix("vsrv serve");
 	srv.token_ttl = 86400;
 	srv.shutdown_timeout = 30;
+	srv.disk_overcommit = 1;
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'd': data = optarg; break;
@@ -135,24 +292,80 @@ int cmd_serve(int argc, char **argv)
 		case 'c': hc.tls_cert = optarg; break;
 		case 'k': hc.tls_key = optarg; break;
 		case 'a': init_admin = optarg; break;
+		case 'A': init_admin_file = optarg; break;
 		case 'v': vmm = optarg; break;
 		case 't': srv.token_ttl = strtoul(optarg, NULL, 10); break;
 		case 'T': srv.shutdown_timeout = strtoul(optarg, NULL, 10); break;
 		case 'm': host_mem = strtol(optarg, NULL, 10); break;
 		case 'u': run_as = optarg; break;
+		case 'R':
+			if (parse_age(optarg, &ev_age)) {
+				fprintf(stderr, "vsrv serve: --event-retention wants N[smhd], not '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'E':
+			ev_max = strtoll(optarg, &end, 10);
+			if (*end || end == optarg || ev_max < 0) {
+				fprintf(stderr, "vsrv serve: --event-max wants a count, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'C':
+			if ((v = num_arg("--max-connections", optarg, 1, 100000)) < 0)
+				return 2;
+			hc.max_conns = v;
+			break;
+		case 'P':
+			if ((v = num_arg("--max-connections-per-address", optarg, 0, 100000)) < 0)
+				return 2;
+			hc.max_per_addr = v;
+			break;
+		case 'Q':
+			if ((v = num_arg("--request-timeout", optarg, 1, 3600)) < 0)
+				return 2;
+			hc.request_timeout = v;
+			break;
+		case 'O':
+			srv.disk_overcommit = strtod(optarg, &end);
+			if (*end || end == optarg || !(srv.disk_overcommit >= 0 && srv.disk_overcommit <= 1e6)) {
+				fprintf(stderr, "vsrv serve: --disk-overcommit wants a ratio (1: none; "
+					"0: no check), not '%s'\n", optarg);
+				return 2;
+			}
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (optind != argc || !!hc.tls_cert != !!hc.tls_key || srv.token_ttl < 1) {
+	if (optind != argc || !!hc.tls_cert != !!hc.tls_key || srv.token_ttl < 1 ||
+	    (init_admin && init_admin_file)) {
 		fprintf(stderr, "vsrv serve: %s\n", optind != argc ? "unexpected arguments" :
 			srv.token_ttl < 1 ? "--token-ttl is at least 1 second" :
+			init_admin_file ? "--init-admin and --init-admin-file exclude each other" :
 			"--tls-cert and --tls-key go together");
 		return 2;
 	}
+	if (init_admin || init_admin_file) {
+		rc = init_admin_spec(init_admin, init_admin_file, admin_spec, sizeof(admin_spec));
+		if (rc) {
+			fprintf(stderr, "vsrv serve: cannot read the administrator from %s: %s\n",
+				init_admin_file ? init_admin_file : "standard input", strerror(-rc));
+			return 1;
+		}
+		init_admin = admin_spec;
+	}
+	v = default_max_conns();    /* raises the open-files limit too */
+	if (!hc.max_conns)
+		hc.max_conns = v;
 	rc = mkdirs(data);
 	if (rc || !realpath(data, real)) {
 		fprintf(stderr, "vsrv serve: cannot create %s: %s\n", data, strerror(rc ? -rc : errno));
+		return 1;
+	}
+	rc = data_dir_secure(real);
+	if (rc) {
+		fprintf(stderr, "vsrv serve: cannot restrict %s to its owner: %s\n", real, strerror(-rc));
 		return 1;
 	}
 	srv.data_dir = real;
@@ -164,11 +377,11 @@ int cmd_serve(int argc, char **argv)
 		return 1;
 	}
 	snprintf(sub, sizeof(sub), "%s/vms", real);
-	mkdir(sub, 0750);
+	mkdir(sub, 0700);
 	snprintf(sub, sizeof(sub), "%s/disks", real);
-	mkdir(sub, 0750);
+	mkdir(sub, 0700);
 	snprintf(srv.images_dir, sizeof(srv.images_dir), "%.4080s/images", real);
-	mkdir(srv.images_dir, 0750);
+	mkdir(srv.images_dir, 0700);
 	if (!hc.socket_path) {
 		snprintf(sock, sizeof(sock), "%s/vsrv.sock", real);
 		hc.socket_path = sock;
@@ -210,6 +423,7 @@ int cmd_serve(int argc, char **argv)
 	}
 	c = db_get(srv.db);
 	rc = c ? auth_init_admin(c, init_admin) : -EIO;
+	explicit_bzero(admin_spec, sizeof(admin_spec));
 	if (c) {
 		/* Tasks of a previous daemon died with it (their work can be retried). */
 		if (!rc && tasks_recover(&srv, c) > 0)
@@ -218,12 +432,15 @@ int cmd_serve(int argc, char **argv)
 	}
 	if (rc) {
 		fprintf(stderr, "vsrv serve: cannot create the administrator: %s\n",
-			rc == -EINVAL ? "--init-admin wants USER:PASSWORD with a valid user name" :
+			rc == -EINVAL ? "--init-admin wants USER:PASSWORD (or USER:- and the password on "
+			"standard input) with a valid user name" :
 			strerror(-rc));
 		goto out_db;
 	}
-	if (events_create(&srv.ev) || metrics_create(api_nroutes(), &srv.metrics))
-		goto out_db;
+	if (events_create(&srv.ev) || metrics_create(api_nroutes(), &srv.metrics) ||
+	    throttle_create(&srv.throttle))
+		goto out_ev;
+	events_set_retention(srv.ev, ev_age, ev_max);
 	curl_global_init(CURL_GLOBAL_DEFAULT);   /* webhooks; before any thread uses curl */
 	if (hooks_create(&srv, &srv.hooks))
 		goto out_ev;
@@ -255,6 +472,7 @@ out_sup:
 out_hooks:
 	hooks_destroy(srv.hooks);
 out_ev:
+	throttle_destroy(srv.throttle);
 	metrics_destroy(srv.metrics);
 	events_destroy(srv.ev);
 out_db:

@@ -27,6 +27,7 @@ struct supervisor;
 struct events;
 struct metrics;
 struct hooks;
+struct throttle;
 
 struct server {
 	char *data_dir;
@@ -39,10 +40,12 @@ struct server {
 	struct events *ev;
 	struct metrics *metrics;
 	struct hooks *hooks;
+	struct throttle *throttle;  /* failed logins per user and address */
 	unsigned token_ttl;         /* seconds */
 	unsigned shutdown_timeout;  /* seconds before `shutdown` turns the VM off */
 	uint64_t host_mem_mib;      /* what admission control may hand out */
 	unsigned host_cpus;
+	double disk_overcommit;     /* space.h; 0: disks are not checked against free space */
 	char images_dir[4096];      /* where relative kernel/disk paths live */
 	atomic_bool stopping;
 };
@@ -73,6 +76,7 @@ struct req {
 	char *text;                 /* owned; served when out is NULL */
 	size_t text_len;
 	const char *content_type;
+	unsigned retry_after;       /* seconds; sent as Retry-After when not 0 */
 	/* streaming responses (SSE, console): set by the handler, run by the HTTP layer. The
 	 * stream function never blocks: 0 with *n bytes, 1 when nothing is ready yet (the
 	 * connection is then parked until an event or 250 ms later), -1 at the end. */
@@ -86,6 +90,10 @@ struct req {
  * status it chose, so handlers can `return req_error(r, -EINVAL, "...")`. */
 int req_error(struct req *r, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* The client's address as text (an IPv6 address cut to its /64), for throttling. 0, or
+ * -ENOENT for a client of the Unix socket. */
+int req_client_addr(struct req *r, char *out, size_t n);
+
 /* A query argument or a header of the request, or NULL. */
 const char *req_query(struct req *r, const char *key);
 const char *req_header(struct req *r, const char *key);
@@ -96,6 +104,9 @@ struct http_config {
 	const char *listen;         /* "HOST:PORT"; NULL: no TCP */
 	const char *tls_cert;       /* PEM files; both or neither */
 	const char *tls_key;
+	unsigned max_conns;         /* TCP connections in all (0: 1000) */
+	unsigned max_per_addr;      /* TCP connections from one address (0: no limit) */
+	unsigned request_timeout;   /* seconds for a TCP request to arrive whole (0: 10) */
 };
 struct http;
 int http_start(struct server *srv, const struct http_config *cfg, struct http **out);

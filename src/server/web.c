@@ -69,6 +69,15 @@ static void add_security_headers(struct MHD_Response *resp)
 	MHD_add_response_header(resp, "Cross-Origin-Resource-Policy", "same-origin");
 }
 
+void web_transport_headers(struct MHD_Connection *conn, struct MHD_Response *resp)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+
+	if (ci && ci->tls_session)
+		MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
+}
+
 static int queue(struct MHD_Connection *conn, unsigned status, const char *type,
 		 const char *body, size_t len, const char *etag, const char *location)
 {
@@ -79,6 +88,7 @@ static int queue(struct MHD_Connection *conn, unsigned status, const char *type,
 	if (!resp)
 		return MHD_NO;
 	add_security_headers(resp);
+	web_transport_headers(conn, resp);
 	if (type)
 		MHD_add_response_header(resp, "Content-Type", type);
 	if (etag) {

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 
 struct MHD_Connection;
+struct MHD_Response;
 
 /* Is url one the web console answers: "/", "/ui" or anything under "/ui/"? */
 bool web_owns(const char *url);
@@ -16,5 +17,10 @@ bool web_owns(const char *url);
  * The files are public: the API behind them still wants its bearer token. Returns
  * libmicrohttpd's MHD_YES or MHD_NO (as an int). The response is MHD's; nothing to free. */
 int web_serve(struct MHD_Connection *conn, const char *method, const char *url);
+
+/* Add the headers that depend on the transport to resp: over TLS, Strict-Transport-Security
+ * (browsers then never fall back to plain HTTP for this host). Every response of the
+ * server goes through it. */
+void web_transport_headers(struct MHD_Connection *conn, struct MHD_Response *resp);
 
 #endif

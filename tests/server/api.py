@@ -415,6 +415,40 @@ try:
             plain = c.getresponse().status
         except Exception:
             plain = "refused"
+        # TLS 1.2 or later with forward-secret AEAD suites only (SECLEVEL=0: the client
+        # would refuse the old protocols itself otherwise).
+        def handshake(*args):
+            p = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % tp] + list(args),
+                               input=b"", capture_output=True, timeout=20)
+            out = p.stdout.decode(errors="replace")
+            for line in out.splitlines():
+                if "Cipher is" in line:
+                    return line.split("Cipher is", 1)[1].strip()
+            return "(NONE)"
+        old = {v: handshake("-" + v, "-cipher", "DEFAULT:@SECLEVEL=0") for v in ("tls1", "tls1_1")}
+        ok("tls-old-versions-refused", all(c == "(NONE)" for c in old.values()), str(old))
+        weak = {c: handshake("-tls1_2", "-cipher", c + ":@SECLEVEL=0")
+                for c in ("AES128-SHA", "AES128-GCM-SHA256", "ECDHE-RSA-AES128-SHA", "ECDHE-RSA-AES256-SHA384")}
+        ok("tls-weak-suites-refused", all(c == "(NONE)" for c in weak.values()), str(weak))
+        good = [handshake("-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"), handshake("-tls1_3")]
+        ok("tls-ecdhe-aead-accepted", good[0] == "ECDHE-RSA-AES128-GCM-SHA256" and good[1].startswith("TLS_"),
+           str(good))
+        c = http.client.HTTPSConnection("127.0.0.1", tp, context=ctx, timeout=5)
+        c.request("GET", "/api/v1/health")
+        r = c.getresponse()
+        r.read()
+        hsts = r.getheader("Strict-Transport-Security") or ""
+        c.request("GET", "/ui/")
+        r = c.getresponse()
+        r.read()
+        hsts_ui = r.getheader("Strict-Transport-Security") or ""
+        c.close()
+        c = d.conn()
+        c.request("GET", "/api/v1/health")
+        hsts_plain = c.getresponse().getheader("Strict-Transport-Security")
+        c.close()
+        ok("tls-hsts", "max-age=" in hsts and "max-age=" in hsts_ui and hsts_plain is None,
+           str((hsts, hsts_ui, hsts_plain)))
         t.terminate()
         t.wait(10)
         ok("tls", res == 200 and plain != 200, str((res, plain)))

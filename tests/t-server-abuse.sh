@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# The server's abuse limits: login throttling and event retention, connection limits and
+# slow clients, secrets off the command line and a private data directory, disk-space
+# admission and logins on a full disk.
+exec python3 "$(dirname "$0")/server/abuse.py"
