@@ -104,6 +104,10 @@ static int add_disk(struct vdevs *v, const char *spec, unsigned idx)
 		flags |= DISK_RDONLY;
 	if (o.nocache)
 		flags |= DISK_NOCACHE;
+	/* a migration's destination takes the disks' locks when the source hands them over
+	 * (vm_devices_reopen_disks): the source still runs on them now */
+	if (v->vm->cfg->incoming)
+		flags |= DISK_NOLOCK;
 	ret = disk_open(o.path, o.format, flags, &e->disk);
 	if (ret)
 		goto out; /* the disk layer logged the reason, naming the file */
