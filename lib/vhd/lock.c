@@ -22,9 +22,6 @@
 
 enum { P_READ, P_WRITE, P_WRITE_UNCHANGED, P_RESIZE }; /* QEMU's BLK_PERM_* bit numbers */
 
-static const char *const perm_name[NPERM] = { "consistent read", "write", "write unchanged",
-					       "resize" };
-
 /* What each mode uses (perm) and does not let others use (deny), as bit masks. A reader
  * reads and lets others read; a writer uses and denies everything. */
 static void mode_bits(enum vhd_lock_mode mode, unsigned *perm, unsigned *deny)
@@ -62,11 +59,11 @@ static bool unsupported(int e)
 	return e == -ENOLCK || e == -EOPNOTSUPP || e == -ENOSYS;
 }
 
-static int conflict(const char *path, enum vhd_lock_mode mode, int p, bool shared)
+/* The message says what the caller could not have, in qemu-img's words. */
+static int conflict(const char *path, enum vhd_lock_mode mode)
 {
-	vhd_seterr("%s: failed to get %s\"%s\" lock for %s: is another process using the image "
-		   "(a running VM)?", path, shared ? "shared " : "", perm_name[p],
-		   mode == VHD_LOCK_EXCL ? "writing" : "reading");
+	vhd_seterr("%s: failed to get %s\"write\" lock: is another process using the image (a "
+		   "running VM)?", path, mode == VHD_LOCK_EXCL ? "" : "shared ");
 	return -EBUSY;
 }
 
@@ -80,9 +77,9 @@ static int check(int fd, enum vhd_lock_mode mode, const char *path)
 		int r;
 
 		if ((perm & (1u << p)) && (r = held_by_other(fd, SHARED_BASE + p)) != 0)
-			return r > 0 ? conflict(path, mode, p, false) : r;
+			return r > 0 ? conflict(path, mode) : r;
 		if ((deny & (1u << p)) && (r = held_by_other(fd, PERM_BASE + p)) != 0)
-			return r > 0 ? conflict(path, mode, p, true) : r;
+			return r > 0 ? conflict(path, mode) : r;
 	}
 	return 0;
 }

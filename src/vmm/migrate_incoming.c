@@ -57,7 +57,8 @@ static int sink_load(void *opaque, const struct savestate *s, char *why, size_t 
 	struct incoming *in = opaque;
 	int ret;
 
-	/* the source flushed its disks before END: read their metadata afresh */
+	/* the source flushed its disks and let go of their locks before END: take them and
+	 * read their metadata afresh */
 	ret = vm_devices_reopen_disks(in->vm);
 	if (ret) {
 		snprintf(why, whylen, "the destination cannot open its disks again: %s",
@@ -65,8 +66,11 @@ static int sink_load(void *opaque, const struct savestate *s, char *why, size_t 
 		return ret;
 	}
 	ret = vm_restore_state(in->vm, s, in->label);
-	if (ret)
+	if (ret) {
+		/* the source goes on: it takes its disks' locks back once it reads the refusal */
+		vm_devices_lock_disks(in->vm, false);
 		snprintf(why, whylen, "the destination cannot load the state (its log says why)");
+	}
 	return ret;
 }
 
@@ -124,6 +128,8 @@ int migrate_incoming(int lfd, int sigfd, struct vm *vm, const char *uri, int *si
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ret = migrate_recv(fd, fd, &sink, &in, &st, why, sizeof(why));
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (ret)
+		vm_devices_lock_disks(vm, false); /* before the source sees the end: it goes on */
 	close(fd);
 	if (ret) {
 		vsrv_log("%s: %s", in.label, why);
