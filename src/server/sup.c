@@ -2,6 +2,7 @@
 #include "server/sup.h"
 #include "server/sup_int.h"
 #include "server/cgroup.h"
+#include "server/diskuse.h"
 #include "server/events.h"
 #include "server/tasks.h"
 #include "server/undo.h"
@@ -217,7 +218,7 @@ static int start_locked(struct server *srv, struct dbc *c, int64_t id, const cha
 {
 	struct supervisor *s = srv->sup;
 	sqlite3_stmt *st;
-	char dir[4096], name[64], state[16] = "";
+	char dir[4096], name[64], state[16] = "", why[300] = "";
 	int64_t need = 0;
 	char **argv = NULL;
 	struct runvm *v;
@@ -241,6 +242,12 @@ static int start_locked(struct server *srv, struct dbc *c, int64_t id, const cha
 		return -EBUSY;
 	if (reservation_used(c, id) + need > (int64_t)srv->host_mem_mib)
 		return -ENOSPC;
+	/* its disks are not another VM's (the API says which; here under the transaction) */
+	rc = diskuse_check_start(srv, c, id, why, sizeof(why));
+	if (rc) {
+		vsrv_log("vm %lld: not started: %s", (long long)id, why);
+		return rc;
+	}
 	rc = sup_vm_dir(srv, id, dir, sizeof(dir));
 	if (rc)
 		return rc;
