@@ -77,7 +77,7 @@ int disk_vhd_lock(struct disk *d)
 	int ret = vhd_lock(d->priv);
 
 	if (ret)
-		vsrv_log("disk %s: %s", d->path, vhd_errmsg()[0] ? vhd_errmsg() : strerror(-ret));
+		vsrv_log("disk %s", vhd_errmsg()[0] ? vhd_errmsg() : strerror(-ret));
 	return ret;
 }
 
