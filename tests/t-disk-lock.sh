@@ -71,6 +71,7 @@ else fail run-holds-its-disks "$(cat vm1.err vm2.err)"; fi
 refused second-run-same-disk d.raw timeout 30 $V run $K --disk d.raw
 refused second-run-reader-refused d.raw timeout 30 $V run $K --disk d.raw,readonly=on
 refused run-same-disk-twice-in-one-vm x.raw sh -c "$V img create -q -f raw x.raw 1M && timeout 30 $V run $K --disk x.raw --disk x.raw"
+grep -q "the same image as disk0" rc.err && pass run-same-disk-twice-says-so || fail run-same-disk-twice-says-so "$(cat rc.err)"
 refused img-info-on-running-disk d.raw $V img info d.raw
 refused img-create-on-running-disk d.raw $V img create -f raw d.raw 1M
 refused run-writer-on-running-parent b2.vhd timeout 30 $V run $K --disk b2.vhd
