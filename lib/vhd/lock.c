@@ -56,7 +56,8 @@ static int held_by_other(int fd, off_t byte)
  * without one, as QEMU does with locking=auto. */
 static bool unsupported(int e)
 {
-	return e == -ENOLCK || e == -EOPNOTSUPP || e == -ENOSYS;
+	return e == -ENOLCK || e == -EOPNOTSUPP || e == -ENOSYS ||
+	       e == -EINVAL; /* a kernel without OFD locks (before 3.15) */
 }
 
 /* The message says what the caller could not have, in qemu-img's words. */
