@@ -31,7 +31,7 @@ static int held_by_vm(struct dbc *c, int64_t id, int64_t disk_id, bool writes, c
 		bool they_write = sqlite3_column_int(s, 1);
 
 		if (writes || they_write) {
-			snprintf(who, len, "%s' (%s", sqlite3_column_text(s, 0),
+			snprintf(who, len, "'%s' (%s)", sqlite3_column_text(s, 0),
 				 they_write ? "read-write" : "read-only");
 			rc = 1;
 		}
@@ -62,7 +62,7 @@ int diskuse_check_start(struct server *srv, struct dbc *c, int64_t id, char *why
 		if (r < 0) {
 			rc = r;
 		} else if (r) {
-			snprintf(why, len, "disk '%s' is in use by VM '%s')", name, who);
+			snprintf(why, len, "disk '%s' is in use by VM %s", name, who);
 			rc = -EBUSY;
 		} else if (vhd_lock_path_test(path, writes ? VHD_LOCK_EXCL : VHD_LOCK_SHARED) ==
 			   -EBUSY) {
