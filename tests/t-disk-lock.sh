@@ -48,6 +48,9 @@ else
 	refused img-convert-n-refused held.raw $V img convert -n -O raw src.raw held.raw
 	[ "$(md5sum <held.raw)" = "$sum" ] && [ "$(stat -c %s held.raw)" = 4194304 ] &&
 		pass img-held-image-unchanged || fail img-held-image-unchanged "$(stat -c %s held.raw)"
+	bsum=$(md5sum <base.vhd)
+	refused img-create-vhd-over-refused base.vhd $V img create -f vhd base.vhd 16M
+	[ "$(md5sum <base.vhd)" = "$bsum" ] && pass img-held-vhd-unchanged || fail img-held-vhd-unchanged "changed"
 	refused img-check-r-refused base.vhd $V img check -r leaks base.vhd
 	refused img-compact-refused base.vhd $V img compact base.vhd
 	refused img-commit-into-held-parent base.vhd $V img commit child.vhd
