@@ -3,7 +3,7 @@
  * The protocol is QEMU's (block/file-posix.c), so that QEMU, qemu-img and vsrv exclude each
  * other: open file description locks (F_OFD_SETLK, never released by closing another fd of
  * the same file, inherited across fork, gone with the last fd of the description) on single
- * bytes past anything that matters. Each permission p an opener uses gets a shared lock on
+ * bytes; advisory, they never stand in the way of I/O, only of other lockers. Each permission p an opener uses gets a shared lock on
  * byte PERM_BASE + p; each permission it does not let others use gets a shared lock on byte
  * SHARED_BASE + p. Shared locks never conflict with each other, so after setting its own
  * bytes an opener tests (F_OFD_GETLK with a write lock) that no other description holds
@@ -96,21 +96,14 @@ int vhd_lock_fd(int fd, enum vhd_lock_mode mode, const char *path)
 		if (!ret)
 			ret = set_byte(fd, deny & (1u << p) ? F_RDLCK : F_UNLCK, SHARED_BASE + p);
 	}
-	if (ret == -EAGAIN || ret == -EACCES) {
-		/* someone holds a write lock on our bytes (not QEMU's protocol, but a lock) */
-		vhd_seterr("%s: the image is locked: is another process using it?", path);
-		ret = -EBUSY;
-	} else if (unsupported(ret)) {
-		return 0;
-	} else if (ret) {
-		vhd_seterr("%s: cannot lock the image: %s", path, strerror(-ret));
-	}
 	if (!ret)
 		ret = check(fd, mode, path);
-	if (ret && ret != -EBUSY && !unsupported(ret))
-		vhd_seterr("%s: cannot test the image's lock: %s", path, strerror(-ret));
+	else if (ret == -EAGAIN || ret == -EACCES)
+		ret = conflict(path, mode); /* a write lock on our bytes: not QEMU's, but a lock */
 	if (unsupported(ret))
 		ret = 0;
+	else if (ret && ret != -EBUSY)
+		vhd_seterr("%s: cannot lock the image: %s", path, strerror(-ret));
 	if (ret || mode == VHD_LOCK_NONE)
 		vhd_unlock_fd(fd);
 	return ret;

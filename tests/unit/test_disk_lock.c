@@ -52,6 +52,13 @@ static void test_matrix_raw(void)
 	CHECK_EQ(try_open(P("m.raw"), 0), -EBUSY);                  /* one reader left */
 	disk_close(r2);
 	CHECK_EQ(try_open(P("m.raw"), 0), 0);                       /* all gone: free */
+	/* a write lock on one of the bytes (someone else's protocol) refuses too */
+	int fd = open(P("m.raw"), O_RDWR);
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 201, .l_len = 1 };
+	CHECK(fd >= 0 && fcntl(fd, F_OFD_SETLK, &fl) == 0);
+	CHECK_EQ(try_open(P("m.raw"), DISK_RDONLY), -EBUSY);
+	close(fd);
+	CHECK_EQ(try_open(P("m.raw"), DISK_RDONLY), 0);
 }
 
 /* The same matrix on VHD images (lib/vhd locks what it opens). */
