@@ -10,7 +10,7 @@ cd "$TMP"
 V=$VSRV
 
 # rc CMD...: run CMD, print its exit status (stderr to rc.err).
-rc() { "$@" >rc.out 2>rc.err; echo $?; }
+rc() { "$@" </dev/null >rc.out 2>rc.err; echo $?; }
 # refused NAME FILE CMD...: PASS when CMD fails with a message naming FILE and its lock.
 refused() {
 	local n=$1 f=$2; shift 2
