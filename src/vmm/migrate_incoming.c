@@ -60,17 +60,14 @@ static int sink_load(void *opaque, const struct savestate *s, char *why, size_t 
 	/* the source flushed its disks and let go of their locks before END: take them and
 	 * read their metadata afresh */
 	ret = vm_devices_reopen_disks(in->vm);
-	if (ret) {
+	if (ret)
 		snprintf(why, whylen, "the destination cannot open its disks again: %s",
 			 strerror(-ret));
-		return ret;
-	}
-	ret = vm_restore_state(in->vm, s, in->label);
-	if (ret) {
-		/* the source goes on: it takes its disks' locks back once it reads the refusal */
-		vm_devices_lock_disks(in->vm, false);
+	if (!ret && (ret = vm_restore_state(in->vm, s, in->label)))
 		snprintf(why, whylen, "the destination cannot load the state (its log says why)");
-	}
+	/* refused: the source goes on, and takes its disks' locks back once it reads why */
+	if (ret)
+		vm_devices_lock_disks(in->vm, false);
 	return ret;
 }
 
