@@ -40,6 +40,20 @@ static int held_by_vm(struct dbc *c, int64_t id, int64_t disk_id, bool writes, c
 	return rc;
 }
 
+/* Whether VM id itself is in a state that holds its disks. 1, 0 or -errno. */
+static int holds_own(struct dbc *c, int64_t id)
+{
+	sqlite3_stmt *s = db_stmt(c, "SELECT 1 FROM vms WHERE id = ? AND state IN " HOLDING);
+	int rc;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, id);
+	rc = sqlite3_step(s) == SQLITE_ROW;
+	db_done(s);
+	return rc;
+}
+
 int diskuse_check_start(struct server *srv, struct dbc *c, int64_t id, char *why, size_t len)
 {
 	sqlite3_stmt *s = db_stmt(c, "SELECT d.id, d.name, d.path, vd.readonly = 0 AND "
@@ -52,6 +66,12 @@ int diskuse_check_start(struct server *srv, struct dbc *c, int64_t id, char *why
 	(void)srv;
 	if (!s)
 		return -EIO;
+	/* a VM that runs holds its disks itself: its start is refused for its state */
+	rc = holds_own(c, id);
+	if (rc) {
+		db_done(s);
+		return rc < 0 ? rc : 0;
+	}
 	sqlite3_bind_int64(s, 1, id);
 	while (!rc && sqlite3_step(s) == SQLITE_ROW) {
 		const char *name = (const char *)sqlite3_column_text(s, 1);

@@ -13,8 +13,9 @@
 
 /* Whether VM id may start on its disks now. 0, or -EBUSY with why set to a message naming
  * the disk and the VM that holds it ("disk 'd1' is in use by VM 'web' (read-write)") or
- * saying that another process has it locked; -errno for a database error. Under the
- * caller's transaction or not. */
+ * saying that another process has it locked; -errno for a database error. A VM that runs
+ * (or is starting, paused, stopping) is not checked: 0 (its own VMM holds its disks; the
+ * start is for the caller to refuse). Under the caller's transaction or not. */
 int diskuse_check_start(struct server *srv, struct dbc *c, int64_t id, char *why, size_t len);
 
 #endif

@@ -78,6 +78,9 @@ static void test_vms(void)
 	CHECK_EQ(check_vm(3), -EBUSY);                 /* a reader under a writer */
 	CHECK(strstr(why, "VM 'a'") != NULL);
 	CHECK_EQ(check_vm(1), 0);                      /* its own attachment is not in the way */
+	set_state(4, "running");
+	CHECK_EQ(check_vm(1), 0);                      /* a running VM is not checked again */
+	set_state(4, "stopped");
 	const char *holding[] = { "paused", "starting", "stopping" };
 	for (unsigned i = 0; i < 3; i++) {
 		set_state(1, holding[i]);
