@@ -27,9 +27,18 @@ def state(name):
     return d.req("GET", "/api/v1/vms/%s" % name, token=adm)[1].get("state")
 
 
-def off(name):
+def free(path):
+    """True once nobody holds path's image lock (vsrv img info takes a shared one)."""
+    return subprocess.run([VSRV, "img", "info", path], capture_output=True).returncode == 0
+
+
+def off(name, disk=None):
+    """Turn name off; with disk (a file name in DATA/disks), also wait until its VMM let go
+    of it (the server's supervision waits for the VM's processes; this test is about locks)."""
     d.req("POST", "/api/v1/vms/%s/off" % name, token=adm)
     d.wait_state(adm, name, ("stopped", "crashed"))
+    if disk:
+        wait_for(lambda: free(os.path.join(d.data, "disks", disk)), 10)
 
 
 def msg(js):
@@ -106,14 +115,13 @@ try:
         st, js = start("ra")
         ok("reader-of-a-written-disk-409", st == 409 and "'a'" in msg(js), str((st, js)))
         # the VMM holds the lock itself: a hand-started writer is refused too
-        lk = wait_for(lambda: subprocess.run([VSRV, "img", "info", os.path.join(d.data, "disks", "d2.raw")],
-                                             capture_output=True).returncode != 0 or None, 10)
+        lk = wait_for(lambda: not free(os.path.join(d.data, "disks", "d2.raw")), 10)
         p = subprocess.run([VSRV, "run", "--kernel", os.path.join(GUESTS, "hello.elf"), "--disk",
                             os.path.join(d.data, "disks", "d2.raw")], capture_output=True, text=True,
                            timeout=30, stdin=subprocess.DEVNULL)
         ok("hand-started-vm-refused", lk and p.returncode != 0 and "d2.raw" in p.stderr and
            "lock" in p.stderr, str((lk, p.returncode, p.stderr[-500:])))
-        off("a")
+        off("a", "d2.raw")
         st, _ = start("ra")
         st2, _ = start("rb")
         st3, js3 = start("b")
@@ -131,7 +139,7 @@ try:
         ok("writer-on-an-undo-base-409", st == 202 and st2 == 409 and "'undo'" in msg(js2),
            str((st, st2, js2)))
         ok("reader-of-an-undo-base-shares", st3 == 202, str(st3))
-        off("r"); off("undo")
+        off("r"); off("undo", "u1.vhd")
         st, _ = start("w")
         ok("writer-after-the-undo-vm", st == 202, str(st))
         off("w")
