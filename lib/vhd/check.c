@@ -75,6 +75,8 @@ int vhd_check(const char *path, unsigned flags, vhd_problem_fn fn, void *opaque,
 		vhd_seterr("%s: %s", path, strerror(errno));
 		return ret;
 	}
+	if (!(flags & VHD_CHECK_NOLOCK) && (ret = vhd_lock_fd(fd, VHD_LOCK_SHARED, path)))
+		goto out;
 	if (fstat(fd, &st)) {
 		ret = -errno;
 		goto out;
@@ -214,7 +216,7 @@ int vhd_check(const char *path, unsigned flags, vhd_problem_fn fn, void *opaque,
 	}
 	if (f.type == VHD_TYPE_DIFF && res->corruptions == 0) {
 		struct vhd *v;
-		int r = vhd_open(path, VHD_RDONLY, &v);
+		int r = vhd_open(path, VHD_RDONLY | (flags & VHD_CHECK_NOLOCK ? VHD_NOLOCK : 0), &v);
 		if (r == -ENOENT || r == -ELOOP || r == -EINVAL)
 			report(&c, VHD_PROBLEM_CORRUPT, f.data_offset + 40, 0, "%s", vhd_errmsg());
 		else if (r)

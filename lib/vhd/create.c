@@ -170,11 +170,21 @@ int vhd_create(const char *path, const struct vhd_create_opts *o, struct vhd **o
 		goto err;
 	}
 
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | (o->excl ? O_EXCL : O_TRUNC), 0644);
+	/* An existing file is truncated only once it is ours alone (no VM uses it). */
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | (o->excl ? O_EXCL : 0), 0644);
 	if (fd < 0) {
 		ret = -errno;
 		vhd_seterr("%s: %s", path, strerror(errno));
 		goto err;
+	}
+	ret = vhd_lock_fd(fd, VHD_LOCK_EXCL, path);
+	if (ret) {
+		close(fd);
+		goto err; /* someone else's file: left as it is */
+	}
+	if (!o->excl && ftruncate(fd, 0)) {
+		ret = -errno;
+		goto err_unlink;
 	}
 	if (o->type == VHD_TYPE_FIXED) {
 		if (ftruncate(fd, (off_t)size)) {

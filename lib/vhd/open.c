@@ -265,7 +265,7 @@ static int open_dynamic(struct vhd *v, uint64_t fsize)
 static int open_parent(struct vhd *v, int flags)
 {
 	struct vhd *p;
-	int pflags = VHD_RDONLY | (flags & VHD_NOSYNC);
+	int pflags = VHD_RDONLY | (flags & (VHD_NOSYNC | VHD_NOLOCK));
 	int ret;
 
 	ret = find_parent(v, v->parent_path, sizeof(v->parent_path));
@@ -353,6 +353,11 @@ int vhd_open_depth(const char *path, int flags, int depth, struct vhd *child, st
 			ret = -ELOOP;
 			goto err;
 		}
+	}
+	if (!(flags & VHD_NOLOCK)) {
+		ret = vhd_lock_fd(v->fd, v->rdonly ? VHD_LOCK_SHARED : VHD_LOCK_EXCL, path);
+		if (ret)
+			goto err;
 	}
 	ret = read_footer(v, (uint64_t)st.st_size, &used_copy);
 	if (ret)

@@ -45,8 +45,14 @@ enum vhd_type {
 #define VHD_NOSYNC    0x08 /* vhd_flush/vhd_close keep the metadata write ordering but skip
                             * fdatasync (safe against a process crash, not power loss);
                             * for bulk copies (convert) that sync once at the end or never */
+#define VHD_NOLOCK    0x10 /* take no image lock (see "image locks" below) on the image nor
+                            * its parents: for readers that tolerate a writer (qemu-img's
+                            * -U) and a migration's destination until the hand-over */
 
-/* Open the image at path. Verifies cookies, checksums, the dynamic header and the BAT
+/* Open the image at path. Unless VHD_NOLOCK, locks it first (vhd_lock_fd): shared when
+ * read-only, exclusive for writing, and the parents of a differencing image shared (the
+ * immediate parent exclusive with VHD_PARENT_RW); -EBUSY when another user holds a lock
+ * that conflicts. Verifies cookies, checksums, the dynamic header and the BAT
  * (entries in range, not into metadata, not overlapping), and opens the parent chain of a
  * differencing image (locators W2ru relative to the child's directory, then W2ku, then
  * MacX; parent unique id and timestamp checked; loops and missing parents are errors).
@@ -213,6 +219,8 @@ typedef void (*vhd_problem_fn)(void *opaque, const struct vhd_problem *p);
 
 #define VHD_CHECK_REPAIR_LEAKS 0x1 /* truncate leaked space at the end of the file and
                                     * rewrite a damaged trailing footer from the copy at 0 */
+#define VHD_CHECK_NOLOCK 0x2         /* check without the image's shared lock (vhd_lock_fd):
+                                    * an image a VM writes may then check as damaged */
 
 struct vhd_check_result {
 	unsigned corruptions;
@@ -225,7 +233,8 @@ struct vhd_check_result {
 };
 
 /* Check the image at path without trusting it (this image only, not its parents; a
- * missing parent is reported as corruption). Calls fn (if not NULL) once per problem,
+ * missing parent is reported as corruption), holding its shared lock (-EBUSY when it is
+ * written by another process) unless VHD_CHECK_NOLOCK. Calls fn (if not NULL) once per problem,
  * then fills *res. Never writes unless flags has VHD_CHECK_REPAIR_LEAKS.
  * Returns 0 when the check ran (whatever it found), -errno when it could not (e.g.
  * -ENOENT, -EACCES; a file too damaged to be a VHD is reported as a corruption, not an
@@ -257,6 +266,40 @@ int vhd_resize(struct vhd *v, uint64_t new_size, bool force_size, unsigned flags
  * image reads the same and checks clean or with leaks only. *freed (may be NULL) receives
  * the number of blocks released. progress may be NULL. 0 or -errno. */
 int vhd_compact(struct vhd *v, uint32_t *freed, vhd_progress_fn progress, void *opaque);
+
+/* ---- image locks --------------------------------------------------------------------
+ * Every user of an image file holds a lock on it while it has it open, so that a writer
+ * excludes every other user and readers share it: VMs, vsrv img, the server, and QEMU and
+ * qemu-img (the lock bytes and their meaning are QEMU's, see lock.c). The locks belong to
+ * the open file description: they survive fork and dup, and go when its last fd closes. */
+
+enum vhd_lock_mode {
+	VHD_LOCK_NONE,   /* no lock */
+	VHD_LOCK_SHARED, /* reading: other readers may share the image, no writer */
+	VHD_LOCK_EXCL,   /* writing: no other user at all */
+};
+
+/* Lock the image open on fd (any file: raw images too) in mode, replacing the lock this fd's
+ * description held (VHD_LOCK_NONE releases it). Returns 0; -EBUSY when another description
+ * (another process, or another open of the same file here) holds a lock that conflicts,
+ * with vhd_errmsg() naming path ("failed to get \"write\" lock ... is another process using
+ * the image?") and nothing held; or -errno. File systems without such locks: 0. */
+int vhd_lock_fd(int fd, enum vhd_lock_mode mode, const char *path);
+
+/* Release fd's image lock (its description's). Never fails. */
+void vhd_unlock_fd(int fd);
+
+/* Whether mode could be had on fd now, without taking it: 0, -EBUSY (message as for
+ * vhd_lock_fd), -errno. vhd_lock_path_test opens path read-only for the test. */
+int vhd_lock_test(int fd, enum vhd_lock_mode mode, const char *path);
+int vhd_lock_path_test(const char *path, enum vhd_lock_mode mode);
+
+/* Take the locks v's open flags call for (as vhd_open without VHD_NOLOCK) on v and its
+ * parents; v was opened with VHD_NOLOCK or unlocked with vhd_unlock. 0, or -EBUSY/-errno
+ * with nothing held. vhd_unlock releases them all (v is then as if opened VHD_NOLOCK).
+ * Not concurrently with other calls on v's chain that open or close. */
+int vhd_lock(struct vhd *v);
+void vhd_unlock(struct vhd *v);
 
 /* ---- helpers shared with tools ----------------------------------------------------- */
 

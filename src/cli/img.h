@@ -26,6 +26,8 @@ struct img {
 #define IMG_NOSYNC 0x4  /* vhd: keep write ordering but never fdatasync (convert, as
                          * qemu-img's default cache=unsafe for its target) */
 #define IMG_PARENT_RW 0x8 /* vhd: open the immediate parent read-write (commit) */
+#define IMG_SHARE 0x10    /* -U (qemu-img's force-share): take no image lock, so an image a
+                           * VM writes can be read (and may read inconsistent) */
 
 /* Allocation status of a range, as img_status reports it. */
 enum img_kind {
@@ -35,6 +37,9 @@ enum img_kind {
 };
 
 /* Open path. format: "raw", "vhd" or NULL to probe (a VHD footer or header means vhd).
+ * Unless IMG_SHARE, the image is locked while open (lib/vhd's image locks, as qemu-img):
+ * shared for reading, exclusive with IMG_RDWR, its parents shared (-EBUSY when a VM or
+ * another program uses it: the message names the image).
  * Returns 0 and *out, or -errno after printing one message naming the file. */
 int img_open(const char *path, const char *format, unsigned flags, struct img **out);
 /* Close im and free it (NULL is fine). Does not flush. */

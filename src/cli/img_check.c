@@ -53,7 +53,7 @@ int img_cmd_check(int argc, char **argv)
 	struct vhd_check_result res = { 0 };
 	const char *fmt = NULL, *path;
 	unsigned flags = 0;
-	bool quiet = false;
+	bool quiet = false, share = false;
 	int c, r, json = 0, rc;
 
 	while ((c = getopt_long(argc, argv, "+f:r:qUh", longopts, NULL)) != -1) {
@@ -79,7 +79,7 @@ int img_cmd_check(int argc, char **argv)
 			}
 			break;
 		case 'q': quiet = true; break;
-		case 'U': break;
+		case 'U': share = true; break;
 		case 'h':
 			printf("usage: vsrv img check [-f FMT] [--output=human|json] [-r leaks|all] FILE\n");
 			return 0;
@@ -106,6 +106,8 @@ int img_cmd_check(int argc, char **argv)
 	ctx.json = json;
 	if (json)
 		ctx.problems = json_array();
+	if (share && !(flags & VHD_CHECK_REPAIR_LEAKS))
+		flags |= VHD_CHECK_NOLOCK;
 	r = vhd_check(path, flags, img_check_problem, &ctx, &res);
 	if (r < 0) {
 		img_err("check: could not check '%s': %s", path, *vhd_errmsg() ? vhd_errmsg() : strerror(-r));

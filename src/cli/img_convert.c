@@ -391,12 +391,13 @@ int img_cmd_convert(int argc, char **argv)
 	const char *optv[16];
 	int nopt = 0, c, r, i, ret = 1;
 	bool progress = false, no_create = false;
+	unsigned share = 0;
 	struct img *src = NULL, *dst = NULL;
 	struct img_progress pg;
 	struct conv cv;
 	struct stat st;
 
-	while ((c = getopt_long(argc, argv, "+f:O:o:B:pnt:T:qWh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+f:O:o:B:pnt:T:qWUh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f': sfmt = optarg; break;
 		case 'B': backing = optarg; break;
@@ -418,6 +419,7 @@ int img_cmd_convert(int argc, char **argv)
 		case 'n': no_create = true; break;
 		case 't': cache = optarg; break;
 		case 'T': case 'q': case 'W': break;
+		case 'U': share = IMG_SHARE; break; /* qemu-img's force-share for the source */
 		case 'h':
 			printf("usage: vsrv img convert [-f FMT] -O vhd|raw [-o OPTIONS] [-B PARENT] [-p] [-n]\n"
 			       "                        [-t CACHE] SRC DST\n");
@@ -447,7 +449,7 @@ int img_cmd_convert(int argc, char **argv)
 		img_err("convert: '%s' and '%s' are the same file", spath, dpath);
 		return 1;
 	}
-	if (img_open(spath, sfmt, 0, &src) < 0)
+	if (img_open(spath, sfmt, share, &src) < 0)
 		return 1;
 	if (!strcmp(dfmt, "vhd") && src->size > VHD_MAX_SIZE) {
 		img_err("convert: '%s' is larger than a VHD can be (2040 GiB)", spath);
@@ -572,6 +574,7 @@ int img_cmd_compare(int argc, char **argv)
 	};
 	const char *fa = NULL, *fb = NULL;
 	bool strict = false, quiet = false, progress = false;
+	unsigned share = 0;
 	struct img *a = NULL, *b = NULL;
 	uint8_t *ba = NULL, *bb = NULL;
 	uint64_t off = 0, common, where;
@@ -585,7 +588,7 @@ int img_cmd_compare(int argc, char **argv)
 		case 'p': progress = true; break;
 		case 'q': quiet = true; break;
 		case 's': strict = true; break;
-		case 'U': break;
+		case 'U': share = IMG_SHARE; break;
 		case 'h':
 			printf("usage: vsrv img compare [-f FMT] [-F FMT] [-p] [-q] [-s] A B\n");
 			return 0;
@@ -596,7 +599,8 @@ int img_cmd_compare(int argc, char **argv)
 		img_err("compare: expecting two file names");
 		return 2;
 	}
-	if (img_open(argv[optind], fa, 0, &a) < 0 || img_open(argv[optind + 1], fb, 0, &b) < 0)
+	if (img_open(argv[optind], fa, share, &a) < 0 ||
+	    img_open(argv[optind + 1], fb, share, &b) < 0)
 		goto out;
 	if (posix_memalign((void **)&ba, 4096, CONV_CHUNK) || posix_memalign((void **)&bb, 4096, CONV_CHUNK)) {
 		img_err("compare: out of memory");

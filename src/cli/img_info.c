@@ -149,6 +149,7 @@ int img_cmd_info(int argc, char **argv)
 	};
 	const char *fmt = NULL;
 	bool chain = false;
+	unsigned share = 0;
 	int json = 0, c, ret = 1;
 	struct img *im;
 	json_t *arr = NULL;
@@ -156,7 +157,7 @@ int img_cmd_info(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+f:Uh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f': fmt = optarg; break;
-		case 'U': break; /* qemu-img's force-share: we never lock */
+		case 'U': share = IMG_SHARE; break; /* qemu-img's force-share: no lock */
 		case 'O':
 			json = img_parse_output(optarg);
 			if (json < 0)
@@ -174,7 +175,7 @@ int img_cmd_info(int argc, char **argv)
 		return 1;
 	}
 	/* The whole chain is opened: a missing or broken parent is an error here. */
-	if (img_open(argv[optind], fmt, 0, &im) < 0)
+	if (img_open(argv[optind], fmt, share, &im) < 0)
 		return 1;
 	if (json && chain)
 		arr = json_array();
@@ -281,6 +282,7 @@ int img_cmd_map(int argc, char **argv)
 	};
 	const char *fmt = NULL;
 	int json = 0, c, r, ret = 1, maxdepth = 0;
+	unsigned share = 0;
 	struct img *im;
 	struct img_map_run cur = { 0 };
 	bool have = false, first = true;
@@ -289,7 +291,7 @@ int img_cmd_map(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+f:Uh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f': fmt = optarg; break;
-		case 'U': break;
+		case 'U': share = IMG_SHARE; break;
 		case 'O':
 			json = img_parse_output(optarg);
 			if (json < 0)
@@ -305,7 +307,7 @@ int img_cmd_map(int argc, char **argv)
 		img_err("map: expecting one file name");
 		return 1;
 	}
-	if (img_open(argv[optind], fmt, 0, &im) < 0)
+	if (img_open(argv[optind], fmt, share, &im) < 0)
 		return 1;
 	if (im->vhd) {
 		struct vhd *v;

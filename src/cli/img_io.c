@@ -33,6 +33,8 @@ static int img_open_raw(struct img *im, unsigned flags)
 {
 	struct stat st;
 
+	int r;
+
 	im->fd = open(im->path, (flags & IMG_RDWR ? O_RDWR : O_RDONLY) | O_CLOEXEC);
 	if (im->fd < 0) {
 		int e = -errno;
@@ -42,6 +44,13 @@ static int img_open_raw(struct img *im, unsigned flags)
 	}
 	if (fstat(im->fd, &st) < 0)
 		return -errno;
+	/* files and block devices are locked; /dev/null and other characters devices not */
+	if (!(flags & IMG_SHARE) && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) &&
+	    (r = vhd_lock_fd(im->fd, flags & IMG_RDWR ? VHD_LOCK_EXCL : VHD_LOCK_SHARED,
+			     im->path)) < 0) {
+		img_err("could not open '%s': %s", im->path, vhd_errmsg());
+		return r;
+	}
 	if (S_ISBLK(st.st_mode)) {
 		off_t end = lseek(im->fd, 0, SEEK_END);
 
@@ -89,7 +98,8 @@ int img_open(const char *path, const char *format, unsigned flags, struct img **
 	} else {
 		struct vhd_info info;
 		int vf = (flags & IMG_RDWR ? 0 : VHD_RDONLY) | (flags & IMG_NOCHAIN ? VHD_NOPARENT : 0) |
-			 (flags & IMG_NOSYNC ? VHD_NOSYNC : 0) | (flags & IMG_PARENT_RW ? VHD_PARENT_RW : 0);
+			 (flags & IMG_NOSYNC ? VHD_NOSYNC : 0) | (flags & IMG_PARENT_RW ? VHD_PARENT_RW : 0) |
+			 (flags & IMG_SHARE ? VHD_NOLOCK : 0);
 
 		r = vhd_open(path, vf, &im->vhd);
 		if (r < 0) {
@@ -290,14 +300,26 @@ static int img_create_raw(const char *path, uint64_t size)
 	struct stat st;
 	int fd, r = 0;
 
-	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		r = -errno;
 		img_err("%s: could not create: %s", path, strerror(errno));
 		return r;
 	}
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	/* an existing image is truncated only when no VM (nor anyone) uses it */
+	if ((S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) &&
+	    (r = vhd_lock_fd(fd, VHD_LOCK_EXCL, path)) < 0) {
+		img_err("%s: could not create: %s", path, vhd_errmsg());
+		close(fd);
+		return r;
+	}
 	/* Devices (and /dev/null) keep their size; regular files become size bytes of holes. */
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	if (S_ISREG(st.st_mode) &&
 	    (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)size) < 0)) {
 		r = -errno;
 		img_err("%s: could not set the size: %s", path, strerror(errno));

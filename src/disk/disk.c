@@ -171,6 +171,12 @@ static int raw_open(struct disk *d, unsigned flags)
 		ret = -EINVAL;
 		goto err;
 	}
+	if (!(flags & DISK_NOLOCK) &&
+	    (ret = vhd_lock_fd(r->fd, flags & DISK_RDONLY ? VHD_LOCK_SHARED : VHD_LOCK_EXCL,
+			       d->path))) {
+		vsrv_log("disk %s", vhd_errmsg());
+		goto err;
+	}
 	d->ops = &raw_ops;
 	d->priv = r;
 	d->format = "raw";
@@ -233,16 +239,50 @@ void disk_close(struct disk *d)
 
 int disk_reopen(struct disk *d)
 {
+	bool was_locked = !(d->flags & DISK_NOLOCK);
 	struct disk *n, tmp;
 	int ret;
 
-	ret = disk_open(d->path, d->format, d->flags, &n);
-	if (ret)
+	/* the old handle's lock would refuse the new one: it goes first, and comes back if
+	 * the new open fails */
+	if (was_locked)
+		disk_unlock(d);
+	ret = disk_open(d->path, d->format, d->flags & ~DISK_NOLOCK, &n);
+	if (ret) {
+		if (was_locked && disk_lock(d))
+			vsrv_log("disk %s: lost its lock", d->path);
 		return ret;
+	}
 	/* swap the handles: d keeps its address (devices hold it), n takes the old one */
 	tmp = *d;
 	*d = *n;
 	*n = tmp;
 	disk_close(n);
 	return 0;
+}
+
+void disk_unlock(struct disk *d)
+{
+	if (!strcmp(d->format, "vhd"))
+		disk_vhd_unlock(d);
+	else
+		vhd_unlock_fd(((struct raw *)d->priv)->fd);
+	d->flags |= DISK_NOLOCK;
+}
+
+int disk_lock(struct disk *d)
+{
+	int ret;
+
+	if (!strcmp(d->format, "vhd")) {
+		ret = disk_vhd_lock(d);
+	} else {
+		ret = vhd_lock_fd(((struct raw *)d->priv)->fd,
+				  d->readonly ? VHD_LOCK_SHARED : VHD_LOCK_EXCL, d->path);
+		if (ret)
+			vsrv_log("disk %s", vhd_errmsg());
+	}
+	if (!ret)
+		d->flags &= ~DISK_NOLOCK;
+	return ret;
 }

@@ -46,21 +46,33 @@ struct disk {
 
 #define DISK_RDONLY  0x1 /* never write the image (nor its parents) */
 #define DISK_NOCACHE 0x2 /* O_DIRECT where the file system allows it */
+#define DISK_NOLOCK  0x4 /* take no image lock (a migration's destination until the
+                          * hand-over, see disk_reopen; readers that tolerate a writer) */
 
 /* Open the image at path. format is "raw", "vhd", or NULL to probe (a VHD footer or header
- * makes it VHD, anything else raw). Returns 0 and *out (owned by the caller, close with
- * disk_close), or -errno (-EINVAL for a corrupt image, with one logged line naming it). */
+ * makes it VHD, anything else raw). Unless DISK_NOLOCK, the image is locked while open
+ * (lib/vhd's image locks, QEMU's protocol): exclusively for writing, shared with
+ * DISK_RDONLY, and the parents of a differencing VHD shared. Returns 0 and *out (owned by
+ * the caller, close with disk_close), or -errno (-EINVAL for a corrupt image, -EBUSY for
+ * an image another user holds, with one logged line naming it). */
 int disk_open(const char *path, const char *format, unsigned flags, struct disk **out);
 
 /* Close the image and free d. NULL is allowed. Does not flush: call flush first. */
 void disk_close(struct disk *d);
 
-/* Open d's image again (same path, format and flags) and put the new handle in place of
- * the old one in *d, which is then closed: the format's cached metadata (a VHD's BAT and
- * footer) is read afresh. For a migration destination, whose disks another process wrote
- * (and flushed) since they were opened; nothing may use d during the call. The old handle
- * had written nothing, so closing it writes nothing. Returns 0, or -errno (d unchanged). */
+/* Open d's image again (same path, format and flags, but locked: DISK_NOLOCK is dropped)
+ * and put the new handle in place of the old one in *d, which is then closed: the format's
+ * cached metadata (a VHD's BAT and footer) is read afresh. For a migration destination,
+ * whose disks another process wrote (and flushed, and unlocked) since they were opened;
+ * nothing may use d during the call. The old handle had written nothing, so closing it
+ * writes nothing. Returns 0, or -errno (-EBUSY: locked by another user; d unchanged). */
 int disk_reopen(struct disk *d);
+
+/* Release d's image locks (a migration's source, once its disks are flushed, before the
+ * destination takes them), and take them again (the migration failed: the VM goes on).
+ * disk_lock: 0, or -EBUSY (logged, naming the image) / -errno with nothing held. */
+void disk_unlock(struct disk *d);
+int disk_lock(struct disk *d);
 
 static inline int disk_readv(struct disk *d, uint64_t sector, const struct iovec *iov, int n)
 {

@@ -8,4 +8,8 @@
  * d->direct_fd/direct_offset. 0 or -errno (one logged line naming the image). */
 int disk_vhd_open(struct disk *d, unsigned flags);
 
+/* The image locks of a VHD disk (and its parents): see disk_lock. */
+int disk_vhd_lock(struct disk *d);
+void disk_vhd_unlock(struct disk *d);
+
 #endif

@@ -53,7 +53,8 @@ int disk_vhd_open(struct disk *d, unsigned flags)
 	uint64_t off;
 	int ret;
 
-	ret = vhd_open(d->path, flags & DISK_RDONLY ? VHD_RDONLY : 0, &v);
+	ret = vhd_open(d->path, (flags & DISK_RDONLY ? VHD_RDONLY : 0) |
+		       (flags & DISK_NOLOCK ? VHD_NOLOCK : 0), &v);
 	if (ret) {
 		vsrv_log("disk %s: %s", d->path, vhd_errmsg()[0] ? vhd_errmsg() : strerror(-ret));
 		return ret;
@@ -69,4 +70,18 @@ int disk_vhd_open(struct disk *d, unsigned flags)
 		d->direct_offset = off;
 	}
 	return 0;
+}
+
+int disk_vhd_lock(struct disk *d)
+{
+	int ret = vhd_lock(d->priv);
+
+	if (ret)
+		vsrv_log("disk %s", vhd_errmsg()[0] ? vhd_errmsg() : strerror(-ret));
+	return ret;
+}
+
+void disk_vhd_unlock(struct disk *d)
+{
+	vhd_unlock(d->priv);
 }

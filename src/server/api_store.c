@@ -266,7 +266,8 @@ int api_disk_update(struct req *r)
 	rc = diskimg_resize(path, format, (uint64_t)size, &actual, err, sizeof(err));
 	if (rc) {
 		db_rollback(r->c);
-		return req_error(r, rc == -EINVAL ? -EINVAL : -EIO, "cannot resize %s: %s", r->args[0], err);
+		return req_error(r, rc == -EINVAL || rc == -EBUSY ? rc : -EIO, "cannot resize %s: %s",
+				 r->args[0], err);
 	}
 	s = db_stmt(r->c, "UPDATE disks SET size = ? WHERE id = ?");
 	if (!s)

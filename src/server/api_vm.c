@@ -3,6 +3,7 @@
 #include "arch/x86/boot_probe.h"
 #include "server/auth.h"
 #include "server/cgroup.h"
+#include "server/diskuse.h"
 #include "server/events.h"
 #include "server/sup.h"
 #include "server/sup_exit.h"
@@ -210,6 +211,15 @@ static int check_lists(struct req *r, const json_t *body, char *err, size_t errl
 			snprintf(err, errlen, "disks[%zu]: %s", i, m);
 			return -EINVAL;
 		}
+		/* one disk, one attachment: two would be two writers of one image */
+		for (size_t k = 0; k < i; k++)
+			if (json_equal(json_object_get(json_array_get(a, k), "disk"),
+				       json_object_get(v, "disk"))) {
+				snprintf(err, errlen, "disks[%zu]: disk '%s' is already disks[%zu] (a "
+					 "disk is attached to a VM once)", i,
+					 json_string_value(json_object_get(v, "disk")), k);
+				return -EINVAL;
+			}
 	}
 	a = json_object_get(body, "nics");
 	json_array_foreach(a, i, v) {
@@ -733,8 +743,15 @@ int api_vm_action(struct req *r)
 		return req_error(r, -EINVAL, "undo=: only for off and shutdown");
 	if (undo && strcmp(undo, "keep") && strcmp(undo, "commit") && strcmp(undo, "discard"))
 		return req_error(r, -EINVAL, "undo: keep, commit or discard");
-	if (!strcmp(a, "start"))
+	if (!strcmp(a, "start")) {
+		char why[300];
+
+		rc = diskuse_check_start(r->srv, r->c, id, why, sizeof(why));
+		if (rc)
+			return req_error(r, rc, "%s: cannot start: %s", r->args[0],
+					 rc == -EBUSY ? why : strerror(-rc));
 		rc = sup_start(r->srv, r->c, id, r->who.name);
+	}
 	else if (!strcmp(a, "pause") || !strcmp(a, "resume"))
 		rc = sup_pause(r->srv, r->c, id, !strcmp(a, "pause"), r->who.name);
 	else

@@ -84,21 +84,25 @@ int diskimg_resize(const char *path, const char *format, uint64_t size, uint64_t
 	}
 	{
 		struct stat st;
+		int fd = open(path, O_RDWR | O_CLOEXEC), rc = 0;
 
-		if (stat(path, &st) < 0) {
+		if (fd < 0 || fstat(fd, &st) < 0) {
+			rc = -errno;
 			snprintf(err, errlen, "%s", strerror(errno));
-			return -errno;
-		}
-		if ((uint64_t)st.st_size > size) {
+		} else if ((uint64_t)st.st_size > size) {
 			snprintf(err, errlen, "size: shrinking a disk loses data; only growing is allowed");
-			return -EINVAL;
-		}
-		if (truncate(path, (off_t)size) < 0) {
+			rc = -EINVAL;
+		} else if ((rc = vhd_lock_fd(fd, VHD_LOCK_EXCL, path))) {
+			snprintf(err, errlen, "%s", vhd_errmsg()); /* a VM (or someone) uses it */
+		} else if (ftruncate(fd, (off_t)size) < 0) {
+			rc = -errno;
 			snprintf(err, errlen, "%s", strerror(errno));
-			return -errno;
 		}
-		*actual = size;
-		return 0;
+		if (fd >= 0)
+			close(fd);
+		if (!rc)
+			*actual = size;
+		return rc;
 	}
 }
 
@@ -124,7 +128,8 @@ json_t *diskimg_info_json(const char *path, const char *format)
 		return json_pack("{s:s,s:I,s:I}", "format", "raw", "virtual_size", (json_int_t)st.st_size,
 				 "allocated", (json_int_t)st.st_blocks * 512);
 	}
-	rc = vhd_open(path, VHD_RDONLY, &v);
+	/* a look at the metadata, also of a disk a VM writes: no lock (qemu-img's -U) */
+	rc = vhd_open(path, VHD_RDONLY | VHD_NOLOCK, &v);
 	if (rc)
 		return json_pack("{s:s}", "error", vhd_errmsg());
 	vhd_get_info(v, &info);

@@ -2,6 +2,7 @@
 #include "server/sup.h"
 #include "server/sup_int.h"
 #include "server/cgroup.h"
+#include "server/diskuse.h"
 #include "server/events.h"
 #include "server/sup_exit.h"
 #include "server/sup_ready.h"
@@ -221,7 +222,7 @@ static int start_locked(struct server *srv, struct dbc *c, int64_t id, const cha
 {
 	struct supervisor *s = srv->sup;
 	sqlite3_stmt *st;
-	char dir[4096], name[64], state[16] = "";
+	char dir[4096], name[64], state[16] = "", why[300] = "";
 	int64_t need = 0;
 	char **argv = NULL;
 	struct runvm *v;
@@ -258,6 +259,13 @@ static int start_locked(struct server *srv, struct dbc *c, int64_t id, const cha
 		return rc;
 	if (rc > 0)
 		vsrv_log("vm %s: killed %d process(es) left of an earlier run", name, rc);
+	/* its disks are not another VM's (the API says which; here under the transaction),
+	 * checked once what was left of its own earlier run has gone */
+	rc = diskuse_check_start(srv, c, id, why, sizeof(why));
+	if (rc) {
+		vsrv_log("vm %lld: not started: %s", (long long)id, why);
+		return rc;
+	}
 	rc = sup_build_argv(srv, c, id, dir, &argv, name, sizeof(name));
 	if (rc)
 		return rc;

@@ -46,6 +46,8 @@ struct migration {
 	uint8_t *buf;                  /* its copy (MIGRATE_BATCH pages) */
 	bool logging;                  /* KVM's dirty log is on */
 	bool parked, quiesced;         /* the final phase has stopped the guest */
+	bool unlocked;                 /* the disks' image locks are released for the
+	                                * destination (taken back if the migration fails) */
 };
 
 static int fail(struct migration *m, int ret, const char *fmt, ...)
@@ -257,6 +259,10 @@ static int stop_guest(struct migration *m)
 	if (ret)
 		return fail(m, ret, "cannot flush the disks: %s", strerror(-ret));
 	vm_coalesced_flush(vm);
+	/* The destination locks the disks when END arrives (vm_devices_reopen_disks): ours go
+	 * now, while nothing writes them; they are taken back if the migration fails. */
+	vm_devices_lock_disks(vm, false);
+	m->unlocked = true;
 	return 0;
 }
 
@@ -406,7 +412,16 @@ static void *thread_main(void *arg)
 	ret = migrate_run(m);
 	m->res.total_ms = (clock_mono() - t0) * 1e3;
 	m->res.ret = ret;
-	if (ret) {
+	if (ret && m->unlocked && vm_devices_lock_disks(m->vm, true)) {
+		/* Another process took a disk meanwhile (the destination loaded the state and
+		 * has not let go yet): the guest must not write it, so it never runs again. */
+		char why[sizeof(m->res.error)];
+
+		snprintf(why, sizeof(why), "%s", m->res.error[0] ? m->res.error : strerror(-ret));
+		snprintf(m->res.error, sizeof(m->res.error), "%.400s; a disk is now locked by "
+			 "another process (the log names it): the VM ends", why);
+		vm_request_stop(m->vm, 1);
+	} else if (ret) {
 		/* the guest goes on where it was: devices first, then the vCPUs */
 		if (m->logging && set_log(m, false))
 			vsrv_log("migrate: cannot turn off KVM's dirty log");

@@ -57,16 +57,17 @@ static int sink_load(void *opaque, const struct savestate *s, char *why, size_t 
 	struct incoming *in = opaque;
 	int ret;
 
-	/* the source flushed its disks before END: read their metadata afresh */
+	/* the source flushed its disks and let go of their locks before END: take them and
+	 * read their metadata afresh */
 	ret = vm_devices_reopen_disks(in->vm);
-	if (ret) {
+	if (ret)
 		snprintf(why, whylen, "the destination cannot open its disks again: %s",
 			 strerror(-ret));
-		return ret;
-	}
-	ret = vm_restore_state(in->vm, s, in->label);
-	if (ret)
+	if (!ret && (ret = vm_restore_state(in->vm, s, in->label)))
 		snprintf(why, whylen, "the destination cannot load the state (its log says why)");
+	/* refused: the source goes on, and takes its disks' locks back once it reads why */
+	if (ret)
+		vm_devices_lock_disks(in->vm, false);
 	return ret;
 }
 
@@ -124,6 +125,8 @@ int migrate_incoming(int lfd, int sigfd, struct vm *vm, const char *uri, int *si
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ret = migrate_recv(fd, fd, &sink, &in, &st, why, sizeof(why));
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (ret)
+		vm_devices_lock_disks(vm, false); /* before the source sees the end: it goes on */
 	close(fd);
 	if (ret) {
 		vsrv_log("%s: %s", in.label, why);

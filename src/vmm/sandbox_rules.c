@@ -70,6 +70,8 @@ static const struct rule rules[] = {
 	ALLOW_EQ(G_BASE, fcntl, 1, F_GETFL), ALLOW_EQ(G_BASE, fcntl, 1, F_SETFL),
 	ALLOW_EQ(G_BASE, fcntl, 1, F_GETFD), ALLOW_EQ(G_BASE, fcntl, 1, F_SETFD),
 	ALLOW_EQ(G_BASE, fcntl, 1, F_DUPFD_CLOEXEC),
+	/* disk image locks: a migration's source lets go of them and may take them back */
+	ALLOW_EQ(G_BASE, fcntl, 1, F_OFD_SETLK), ALLOW_EQ(G_BASE, fcntl, 1, F_OFD_GETLK),
 	ALLOW(G_BASE, dup), ALLOW(G_BASE, dup3),
 	/* disks: flushes, discard (hole punching), io_uring submissions */
 	ALLOW(G_BASE, fdatasync), ALLOW(G_BASE, fsync), ALLOW(G_BASE, fallocate),

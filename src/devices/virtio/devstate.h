@@ -66,6 +66,12 @@ int vm_devices_resume(struct vm *vm);
 int vm_devices_flush_disks(struct vm *vm);
 int vm_devices_reopen_disks(struct vm *vm);
 
+/* Release (on false) or take again (on true) every disk's image locks: a migration's source
+ * lets go of them once its disks are flushed, before the destination reopens them, and takes
+ * them back when the migration fails. Any thread, the devices quiesced. 0, or the first
+ * -errno of taking them (logged, naming the image; the others are then released again). */
+int vm_devices_lock_disks(struct vm *vm, bool on);
+
 /* Save every device of vm into *st (caller-allocated; it is large). Returns 0 or the
  * first -errno of a device's save. */
 int vm_devices_save(struct vm *vm, struct vm_devices_state *st);

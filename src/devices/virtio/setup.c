@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define MMIO_BASE 0xd0000000ULL  /* virtio-mmio windows, 4 KiB apart */
 #define ECAM_BASE 0xe0000000ULL  /* bus 0 only */
@@ -85,6 +86,22 @@ static struct vdev_entry *entry_new(struct vdevs *v)
 	return e;
 }
 
+/* A disk whose lock is refused: say so when it is one of this VM's own disks already. */
+static void same_disk_twice(struct vdevs *v, const char *path, unsigned idx)
+{
+	struct stat a, b;
+
+	if (stat(path, &a))
+		return;
+	for (unsigned i = 0; i < v->n; i++)
+		if (v->e[i].disk && !stat(v->e[i].disk->path, &b) && a.st_dev == b.st_dev &&
+		    a.st_ino == b.st_ino) {
+			vsrv_log("disk%u (%s): the same image as %s: a disk is given to a VM once",
+				 idx, path, v->e[i].label);
+			return;
+		}
+}
+
 static int add_disk(struct vdevs *v, const char *spec, unsigned idx)
 {
 	struct vopt_disk o;
@@ -104,7 +121,13 @@ static int add_disk(struct vdevs *v, const char *spec, unsigned idx)
 		flags |= DISK_RDONLY;
 	if (o.nocache)
 		flags |= DISK_NOCACHE;
+	/* a migration's destination takes the disks' locks when the source hands them over
+	 * (vm_devices_reopen_disks): the source still runs on them now */
+	if (v->vm->cfg->incoming)
+		flags |= DISK_NOLOCK;
 	ret = disk_open(o.path, o.format, flags, &e->disk);
+	if (ret == -EBUSY)
+		same_disk_twice(v, o.path, idx);
 	if (ret)
 		goto out; /* the disk layer logged the reason, naming the file */
 	snprintf(e->label, sizeof(e->label), "disk%u", idx);

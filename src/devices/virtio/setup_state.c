@@ -69,6 +69,26 @@ int vm_devices_reopen_disks(struct vm *vm)
 	return 0;
 }
 
+int vm_devices_lock_disks(struct vm *vm, bool on)
+{
+	struct vdevs *v = vm->devices_priv;
+	unsigned i;
+	int ret = 0;
+
+	for (i = 0; v && i < v->n && !ret; i++)
+		if (v->e[i].disk) {
+			if (on)
+				ret = disk_lock(v->e[i].disk);
+			else
+				disk_unlock(v->e[i].disk);
+		}
+	if (ret)
+		while (i-- > 0)
+			if (v->e[i].disk)
+				disk_unlock(v->e[i].disk);
+	return ret;
+}
+
 void vm_devices_describe(struct vm *vm, struct vm_devices_desc *d)
 {
 	struct vdevs *v = vm->devices_priv;
