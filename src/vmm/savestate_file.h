@@ -43,7 +43,7 @@ struct savestate_config {
 	uint32_t has_pci;            /* 1: a PCI host bridge */
 	uint32_t reserved;
 	struct savestate_dev {
-		uint32_t kind;       /* enum vdev_kind */
+		uint32_t kind;       /* the device kind's id (devices/virtio/kind.h) */
 		uint32_t on_pci;     /* 1: virtio-pci, 0: virtio-mmio */
 	} dev[VDEVS_MAX];
 };

@@ -7,12 +7,15 @@
 #include "check.h"
 #include "vdrv.h"
 #include "devices/virtio/devstate.h"
+#include "devices/virtio/net.h"
+#include "devices/virtio/blk.h"
 #include "vmm/vm.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define MEM (32 << 20)
 #define MMIO0 0xd0000000ULL
@@ -110,15 +113,15 @@ static void test_vm_save_restore(void)
 	CHECK_EQ(vm_devices_save(a, st), 0);
 	CHECK_EQ(st->n, 6); /* blk, the SCSI disk, rng, console, net, the SCSI controller */
 	CHECK_EQ(st->has_pci, 1);
-	for (i = 0; i < st->n && st->e[i].kind != VDEV_NET; i++)
+	for (i = 0; i < st->n && strcmp(device_kind_by_id(st->e[i].kind)->name, "virtio-net"); i++)
 		;
 	CHECK(i < st->n);
 	if (i < st->n) {
-		CHECK_EQ(st->e[i].dev.net.net.cfg.mac[5], 0xcc);
-		CHECK_EQ(st->e[i].dev.net.net.promisc, 1);
+		CHECK_EQ(((struct virtio_net_state *)st->e[i].dev.bytes)->net.cfg.mac[5], 0xcc);
+		CHECK_EQ(((struct virtio_net_state *)st->e[i].dev.bytes)->net.promisc, 1);
 		bad_net = i;
 	}
-	CHECK_EQ(st->e[0].dev.blk.dev.vq[0].last_avail, 1);
+	CHECK_EQ(((struct virtio_blk_state *)st->e[0].dev.bytes)->dev.vq[0].last_avail, 1);
 	memcpy(saved_mem, a->mem->host, MEM);
 	vm_destroy(a); /* still quiesced: the queued read is not served here */
 	a = NULL;
@@ -130,16 +133,16 @@ static void test_vm_save_restore(void)
 	bad->n = 3;
 	CHECK_EQ(vm_devices_restore(b, bad), -EINVAL);
 	*bad = *st;
-	for (i = 0; i < st->n && st->e[i].kind != VDEV_RNG; i++)
+	for (i = 0; i < st->n && strcmp(device_kind_by_id(st->e[i].kind)->name, "virtio-rng"); i++)
 		;
 	CHECK(i < st->n);
 	bad->e[i < st->n ? i : 0].on_pci = 0; /* rng was on virtio-pci */
 	CHECK_EQ(vm_devices_restore(b, bad), -EINVAL);
 	*bad = *st;
-	bad->e[0].dev.blk.dev.vq[0].used_gpa = (uint64_t)MEM - 8;
+	((struct virtio_blk_state *)bad->e[0].dev.bytes)->dev.vq[0].used_gpa = (uint64_t)MEM - 8;
 	CHECK_EQ(vm_devices_restore(b, bad), -EINVAL);
 	*bad = *st;
-	bad->e[bad_net].dev.net.net.active_pairs = 9; /* more than the device has */
+	((struct virtio_net_state *)bad->e[bad_net].dev.bytes)->net.active_pairs = 9; /* more than the device has */
 	CHECK_EQ(vm_devices_restore(b, bad), -EINVAL);
 	CHECK_EQ(vm_devices_restore(b, st), 0);
 	vb = (struct vdrv){ .bus = &b->mmio, .mem = b->mem, .base = MMIO0 };
