@@ -190,34 +190,7 @@ static void level_base_exit(struct vm *vm)
 	vm->serial = NULL;
 }
 
-/* ---- level: devices (the hook for virtio and PCI) ---- */
-__attribute__((weak)) int vm_devices_init(struct vm *vm)
-{
-	if (vm->cfg->nr_disks || vm->cfg->nr_nets) {
-		vsrv_log("--disk and --net are not supported by this build");
-		return -ENOTSUP;
-	}
-	return 0;
-}
-
-__attribute__((weak)) void vm_devices_exit(struct vm *vm)
-{
-	(void)vm;
-}
-
-__attribute__((weak)) unsigned vm_devices_disk_stats(struct vm *vm, struct vm_disk_stats *out,
-						     unsigned max)
-{
-	(void)vm, (void)out, (void)max;
-	return 0;
-}
-
-__attribute__((weak)) unsigned vm_devices_nic_stats(struct vm *vm, struct vm_nic_stats *out,
-						    unsigned max)
-{
-	(void)vm, (void)out, (void)max;
-	return 0;
-}
+/* ---- level: devices: vm_devices_init/vm_devices_exit (src/devices/virtio/devices.c) ---- */
 
 int vm_cmdline_append(struct vm *vm, const char *s)
 {

@@ -123,7 +123,7 @@ struct vm {
 		uint64_t ecam_base, mem_base, mem_end;
 	} pci;
 
-	/* Private state of the device hook (virtio, PCI), owned by it. */
+	/* The device table (devices/virtio/kind.h: struct vdevs), owned by the device level. */
 	void *devices_priv;
 
 	int init_done;              /* how many init-table levels succeeded */
@@ -156,19 +156,18 @@ void vm_destroy_detached(struct vm *vm);
 /* Ask the VM to stop with code (see vm_run). Any thread; the first request wins. */
 void vm_request_stop(struct vm *vm, int code);
 
-/* --- Device hook ----------------------------------------------------------------------
+/* --- Device level ---------------------------------------------------------------------
  * The init table's "devices" level calls vm_devices_init(vm) after the base devices and
  * before the kernel is loaded (so it may append to the command line), and teardown calls
- * vm_devices_exit(vm). The defaults in vm.c are weak: they refuse --disk/--net and do
- * nothing else. The virtio branch provides the strong definitions. */
+ * vm_devices_exit(vm). src/devices/virtio/devices.c builds the devices of --disk, --net
+ * and --device from the table of device kinds (devices/virtio/kind.h). */
 int vm_devices_init(struct vm *vm);
 void vm_devices_exit(struct vm *vm);
 
 /* The I/O counters of the VM's disks (virtio-blk and SCSI) and NICs, in --disk / --net
  * order: up to max entries are copied into out (strings point into the device table,
  * valid until vm_devices_exit). Returns how many. Any thread between vm_devices_init and
- * vm_devices_exit (the control loop); no locks (see devices/virtio/stats.h). The weak
- * defaults report nothing. */
+ * vm_devices_exit (the control loop); no locks (see devices/virtio/stats.h). */
 struct vm_disk_stats {
 	char name[16];    /* "disk<i>": the i-th --disk */
 	char device[32];  /* "virtio-blk<i>" or "virtio-scsi T:L" */
