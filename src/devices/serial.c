@@ -86,7 +86,7 @@ static void serial_update_irq(struct serial *s)
 
 	if (level != s->st.irq_level) {
 		s->st.irq_level = level;
-		vm_irq_line(s->vm, s->gsi, level);
+		s->vm->host.irq_line(s->vm->host.opaque, s->gsi, level);
 	}
 }
 
@@ -271,12 +271,12 @@ static int tx_write_some(struct serial *s)
 	return ret;
 }
 
-void serial_sync(struct serial *s)
+/* The VM calls this (device_host.add_sync) before a message about why it ends. */
+static void serial_sync(void *opaque)
 {
+	struct serial *s = opaque;
 	int ret;
 
-	if (!s)
-		return;
 	ret = tx_write_some(s);
 	/* Empty now: a drain posted earlier finds nothing to do. Still full: the loop (which
 	 * has a drain posted or is watching the writer) goes on. */
@@ -427,7 +427,7 @@ static void serial_input(void *opaque, uint32_t events)
 				if (buf[i] == 'x') {
 					pthread_mutex_unlock(&s->lock);
 					vsrv_log("terminated from the console (Ctrl-A x)");
-					vm_request_stop(s->vm, 1);
+					s->vm->host.request_stop(s->vm->host.opaque, 1);
 					return;
 				}
 			} else if (buf[i] == 0x01) {
@@ -547,9 +547,16 @@ int serial_create(struct vm *vm, uint16_t base, uint32_t gsi, struct serial **ou
 		vsrv_log("serial: cannot set up console output: %s", strerror(errno));
 		goto err;
 	}
-	ret = bus_register(&vm->pio, base, 8, serial_io, s, "serial");
+	ret = bus_register(vm->host.pio, base, 8, serial_io, s, "serial");
 	if (ret < 0) {
 		vsrv_log("serial: cannot claim ports %#x-%#x: %s", base, base + 7, strerror(-ret));
+		goto err;
+	}
+	/* the guest's last output goes out before the VM says why it ends */
+	ret = vm->host.add_sync(vm->host.opaque, serial_sync, s);
+	if (ret < 0) {
+		vsrv_log("serial: %s", strerror(-ret));
+		bus_unregister(vm->host.pio, base);
 		goto err;
 	}
 	*out = s;

@@ -23,18 +23,15 @@ struct serial_state {
 	unsigned rx_head, rx_count;
 };
 
-/* Create the UART at port base on vm->pio, raising gsi, with the backend from vm->cfg.
+/* Create the UART at port base on vm->host's port bus, raising gsi through it, with the
+ * backend from vm->cfg. It asks the host to sync its output (write out what the guest has
+ * sent so far, without waiting) before a message about why the VM ends.
  * Returns 0 and *out (free with serial_destroy) or -errno after logging one line. */
 int serial_create(struct vm *vm, uint16_t base, uint32_t gsi, struct serial **out);
 
 /* Stop watching the backend, restore the terminal, close the backend. NULL allowed.
  * Call on the loop thread (or after the loop has stopped). */
 void serial_destroy(struct serial *s);
-
-/* Write out what the guest has sent so far without waiting (best effort: what a slow reader
- * cannot take now stays queued for the loop). Any thread; for a host message that must
- * come after the guest's last output (a crash report). NULL allowed. */
-void serial_sync(struct serial *s);
 
 void serial_save(struct serial *s, struct serial_state *st);
 int serial_restore(struct serial *s, const struct serial_state *st);

@@ -161,13 +161,13 @@ static int level_base_init(struct vm *vm)
 	ret = vm_coalesced_pio_add(vm, 0x3f8, 1);
 	if (ret < 0 && ret != -ENOTSUP)
 		vsrv_log("serial: coalesced transmit writes unavailable: %s", strerror(-ret));
-	ret = i8042_create(vm, &vm->i8042);
+	ret = i8042_create(&vm->host, &vm->i8042);
 	if (!ret)
 		ret = rtc_create(vm, &vm->rtc);
 	if (!ret)
-		ret = debug_exit_create(vm, 0xf4, &vm->debug_exit);
+		ret = debug_exit_create(&vm->host, 0xf4, &vm->debug_exit);
 	if (!ret)
-		ret = acpi_pm_create(vm, &vm->acpi_pm);
+		ret = acpi_pm_create(&vm->host, &vm->acpi_pm);
 	if (!ret)
 		ret = bus_register(&vm->pio, 0x80, 1, port80_io, NULL, "post");
 	if (ret < 0)
@@ -188,6 +188,7 @@ static void level_base_exit(struct vm *vm)
 	vm->rtc = NULL;
 	vm->i8042 = NULL;
 	vm->serial = NULL;
+	vm->nr_syncs = 0;
 }
 
 /* ---- level: devices: vm_devices_init/vm_devices_exit (src/devices/virtio/devices.c) ---- */
@@ -284,6 +285,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out)
 		return -ENOMEM;
 	vm->kvm_fd = vm->vm_fd = -1;
 	vm->cfg = cfg;
+	vm_host_init(vm);
 	bus_init(&vm->pio);
 	bus_init(&vm->mmio);
 	pthread_mutex_init(&vm->irq_lock, NULL);
@@ -366,6 +368,39 @@ void vm_destroy_detached(struct vm *vm)
 	close(p[0]);
 	close(fd);
 	close(p[1]); /* the child may go now */
+}
+
+static void host_request_stop(void *vm, int code)
+{
+	vm_request_stop(vm, code);
+}
+
+static int host_irq_line(void *vm, uint32_t gsi, int level)
+{
+	return vm_irq_line(vm, gsi, level);
+}
+
+static int host_add_sync(void *opaque, void (*fn)(void *dev), void *dev)
+{
+	struct vm *vm = opaque;
+
+	if (vm->nr_syncs == DEVICE_HOST_MAX_SYNCS)
+		return -ENOSPC;
+	vm->syncs[vm->nr_syncs++] = (struct vm_sync){ fn, dev };
+	return 0;
+}
+
+void vm_host_init(struct vm *vm)
+{
+	vm->host = (struct device_host){ .opaque = vm, .pio = &vm->pio,
+					 .request_stop = host_request_stop,
+					 .irq_line = host_irq_line, .add_sync = host_add_sync };
+}
+
+void vm_sync_output(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nr_syncs; i++)
+		vm->syncs[i].fn(vm->syncs[i].dev);
 }
 
 void vm_request_stop(struct vm *vm, int code)

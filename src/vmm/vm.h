@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "devices/host.h"
 #include "devices/virtio/stats.h"
 #include "vmm/bus.h"
 #include "vmm/evloop.h"
@@ -57,7 +58,7 @@ struct vm_config {
 };
 
 /* Codes for evloop_stop(vm->loop, code) besides a plain exit status 0..255. */
-#define VM_STOP_RESET  0x100  /* guest reset: restart unless no_reboot */
+#define VM_STOP_RESET  DEVICE_STOP_RESET  /* guest reset: restart unless no_reboot */
 
 /* Well-known ISA interrupt lines (GSIs) used by the base devices. */
 #define VM_GSI_SERIAL0 4
@@ -100,6 +101,12 @@ struct vm {
 		uint64_t entry;     /* guest-physical entry point */
 		uint64_t arg;       /* EBX (multiboot info) or RSI (boot_params) */
 	} boot;
+
+	/* What the base devices get from the VM (vm_host_init), and the output syncs they
+	 * asked for (vm_sync_output). */
+	struct device_host host;
+	struct vm_sync { void (*fn)(void *dev); void *dev; } syncs[DEVICE_HOST_MAX_SYNCS];
+	unsigned nr_syncs;
 
 	/* Base devices (src/devices/), each with its own lock. */
 	struct serial *serial;
@@ -155,6 +162,14 @@ void vm_destroy_detached(struct vm *vm);
 
 /* Ask the VM to stop with code (see vm_run). Any thread; the first request wins. */
 void vm_request_stop(struct vm *vm, int code);
+
+/* Fill vm->host (struct device_host) for the base devices: vm_create does it; a VM built
+ * by hand (tests) calls it before creating devices. */
+void vm_host_init(struct vm *vm);
+
+/* Run the output syncs the devices registered (device_host.add_sync): before a message
+ * about why the VM ends. Any thread. */
+void vm_sync_output(struct vm *vm);
 
 /* --- Device level ---------------------------------------------------------------------
  * The init table's "devices" level calls vm_devices_init(vm) after the base devices and

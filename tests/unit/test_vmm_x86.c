@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "arch/x86/assist.h"
 #include "arch/x86/boot.h"
@@ -33,6 +34,7 @@ static struct vm *fake_vm(uint64_t mem)
 	cfg.kernel = "test-kernel";
 	vm->cfg = &cfg;
 	vm->kvm_fd = vm->vm_fd = -1;
+	vm_host_init(vm);
 	bus_init(&vm->pio);
 	bus_init(&vm->mmio);
 	pthread_mutex_init(&vm->irq_lock, NULL);
@@ -345,12 +347,39 @@ static void test_serial(void)
 	free_vm(vm);
 }
 
+/* The UART's output reaches its file when the VM syncs the devices' output (what a vCPU
+ * does before it reports why the VM ends), not only when the control loop drains it. */
+static void test_serial_sync(void)
+{
+	struct vm *vm = fake_vm(4 << 20);
+	char path[64], buf[16] = "";
+	struct serial *s;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/tmp/vsrv-serial-sync.%d", getpid());
+	unlink(path);
+	cfg.serial = VM_SERIAL_FILE;
+	cfg.serial_path = path;
+	CHECK_EQ(serial_create(vm, 0x3f8, 4, &s), 0);
+	CHECK_EQ(vm->nr_syncs, 1);
+	outb(vm, 0x3f8, 'o');
+	outb(vm, 0x3f8, 'k');
+	vm_sync_output(vm);
+	f = fopen(path, "r");
+	CHECK(f && fread(buf, 1, sizeof(buf) - 1, f) == 2 && !strcmp(buf, "ok"));
+	if (f)
+		fclose(f);
+	serial_destroy(s);
+	unlink(path);
+	free_vm(vm);
+}
+
 static void test_i8042_reset(void)
 {
 	struct vm *vm = fake_vm(4 << 20);
 	struct i8042 *k;
 
-	CHECK_EQ(i8042_create(vm, &k), 0);
+	CHECK_EQ(i8042_create(&vm->host, &k), 0);
 	outb(vm, 0x64, 0xaa);                      /* self-test */
 	CHECK_EQ(inb(vm, 0x64) & 1, 1);
 	CHECK_EQ(inb(vm, 0x60), 0x55);
@@ -366,7 +395,7 @@ static void test_debug_exit(void)
 	struct vm *vm = fake_vm(4 << 20);
 	struct debug_exit *d;
 
-	CHECK_EQ(debug_exit_create(vm, 0xf4, &d), 0);
+	CHECK_EQ(debug_exit_create(&vm->host, 0xf4, &d), 0);
 	outb(vm, 0xf4, 0x10);
 	outb(vm, 0xf4, 0x20);                      /* the first stop wins */
 	CHECK_EQ(evloop_run(vm->loop), 33);
@@ -502,6 +531,7 @@ int main(void)
 	RUN(test_multiboot);
 	RUN(test_bzimage_old);
 	RUN(test_serial);
+	RUN(test_serial_sync);
 	RUN(test_i8042_reset);
 	RUN(test_debug_exit);
 	RUN(test_rtc);
