@@ -7,12 +7,14 @@
  * refused, through the device table and through each kind's own restore, and leave the
  * fresh devices as they were. Also the table's own rules (ids, sizes, hooks) and that
  * every kind with state is exercised. One sample spec per option below; "@" stands for
- * a scratch path. A new kind needs one here (the coverage check fails otherwise). */
+ * a scratch path. A new kind needs one here (the coverage check fails otherwise). And a
+ * file saved by an earlier build still loads (the format is the table's). */
 #include "check.h"
 #include "vdrv.h"
 #include "devices/virtio/devstate.h"
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/net.h"
+#include "vmm/savestate_file.h"
 #include "vmm/vm.h"
 
 #include <errno.h>
@@ -20,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define MEM (16 << 20)
 
@@ -282,8 +286,54 @@ static void test_every_kind(void)
 	}
 }
 
+/* A file saved by the build that introduced the save format (fuzz/corpus/savestate/
+ * devices-4m: a 1 MiB raw disk "small.raw" on virtio-pci and virtio-rng on virtio-mmio)
+ * still loads into this build's devices, and they save the same state again: the device
+ * table, its kind ids and state layouts are the file's. */
+static void test_old_file(void)
+{
+	static struct vm_devices_state again;
+	struct vm_config cfg = { .nr_cpus = 1, .mem_size = 4 << 20, .serial = VM_SERIAL_NONE };
+	const char *dev[1] = { "rng" }, *disk[1] = { spec };
+	struct savestate *st = NULL;
+	const char *why = "";
+	char dir[64];
+	struct vm *vm;
+	int fd;
+
+	snprintf(dir, sizeof(dir), "/tmp/vsrv-devstate-old.%d", getpid());
+	CHECK_EQ(mkdir(dir, 0700), 0);
+	snprintf(spec, sizeof(spec), "%s/small.raw", dir);
+	fd = open(spec, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	CHECK(fd >= 0 && ftruncate(fd, 1 << 20) == 0);
+	close(fd);
+	snprintf(spec + strlen(spec), sizeof(spec) - strlen(spec), ",format=raw,transport=pci");
+	cfg.disks = disk, cfg.nr_disks = 1;
+	cfg.devices = dev, cfg.nr_devices = 1;
+	fd = open("fuzz/corpus/savestate/devices-4m", O_RDONLY | O_CLOEXEC);
+	CHECK(fd >= 0);
+	CHECK_EQ(savestate_read(fd, &st, &why), 0);
+	if (!st) {
+		close(fd);
+		return;
+	}
+	vm = vm_new(&cfg);
+	CHECK_EQ(savestate_load_memory(fd, st, vm->mem->host, &why), 0);
+	CHECK_EQ(st->devices->n, 2);
+	CHECK_EQ(vm_devices_restore(vm, st->devices), 0);
+	CHECK_EQ(vm_devices_save(vm, &again), 0);
+	CHECK(same_state(st->devices, &again));
+	vm_free(vm);
+	savestate_free(st);
+	close(fd);
+	*strchr(spec, ',') = 0;
+	unlink(spec);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	RUN(test_every_kind);
+	RUN(test_old_file);
 	return check_done();
 }
