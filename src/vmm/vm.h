@@ -45,7 +45,7 @@ struct vm_config {
 	unsigned nr_disks;
 	const char **nets;
 	unsigned nr_nets;
-	const char **devices;     /* --device SPEC (rng, console,socket=PATH), for the virtio hook */
+	const char **devices;     /* --device SPEC (KIND[,...]: devices/virtio/kind.h) */
 	unsigned nr_devices;
 	const char *control;      /* --control PATH (vmm/control.h), or NULL */
 	/* --restore FILE (vmm/savestate.h), or NULL: the VM is built without loading a kernel

@@ -3,9 +3,9 @@
  * needed): a device driven by a guest (tests/unit/vdrv.h) on virtio-mmio is saved with a
  * request queued and not served (mid-I/O), the VM is destroyed, a fresh VM built from the
  * same options gets the guest memory and the state back, and saving it again gives the
- * same state (but the device generation, which a restore moves on from the device's own). Corrupt states are
- * refused, through the device table and through each kind's own restore, and leave the
- * fresh devices as they were. Also the table's own rules (ids, sizes, hooks) and that
+ * same state (but the device generation, which a restore moves on from the device's
+ * own). Corrupt states are refused, through the device table and through each kind's own
+ * restore, and leave the fresh devices as they were. Specs no kind takes are refused. Also the table's own rules (ids, sizes, hooks) and that
  * every kind with state is exercised. One sample spec per option below; "@" stands for
  * a scratch path. A new kind needs one here (the coverage check fails otherwise). And a
  * file saved by an earlier build still loads (the format is the table's). */
@@ -331,8 +331,46 @@ static void test_old_file(void)
 	rmdir(dir);
 }
 
+/* Specs no kind claims, or that their kind refuses: the device level fails and leaves
+ * nothing behind. */
+static void test_refused_specs(void)
+{
+	static const struct sample bad[] = {
+		{ "device", "gpu" }, { "device", "" }, { "device", "rng,socket=x" },
+		{ "device", "console" }, { "disk", "x.raw,bus=ide" }, { "net", "tap=" },
+	};
+	struct vm vm0 = { .vm_fd = -1 };
+
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct vm_config cfg = { .nr_cpus = 1, .mem_size = MEM };
+		struct vm vm = vm0;
+
+		snprintf(spec, sizeof(spec), "%s", bad[i].spec);
+		if (!strcmp(bad[i].option, "disk"))
+			cfg.disks = specs, cfg.nr_disks = 1;
+		else if (!strcmp(bad[i].option, "net"))
+			cfg.nets = specs, cfg.nr_nets = 1;
+		else
+			cfg.devices = specs, cfg.nr_devices = 1;
+		vm.cfg = &cfg;
+		bus_init(&vm.pio);
+		bus_init(&vm.mmio);
+		pthread_mutex_init(&vm.irq_lock, NULL);
+		vm.cmdline = strdup("");
+		CHECK_EQ(guest_mem_create(MEM, &vm.mem), 0);
+		CHECK_EQ(vm_devices_init(&vm), -EINVAL);
+		CHECK(vm.devices_priv == NULL);
+		guest_mem_destroy(vm.mem);
+		bus_destroy(&vm.mmio);
+		bus_destroy(&vm.pio);
+		pthread_mutex_destroy(&vm.irq_lock);
+		free(vm.cmdline);
+	}
+}
+
 int main(void)
 {
+	RUN(test_refused_specs);
 	RUN(test_every_kind);
 	RUN(test_old_file);
 	return check_done();
