@@ -1,6 +1,6 @@
 /* One KVM virtual machine: its file descriptors, guest memory, I/O buses, control loop,
  * vCPUs and interrupt plumbing. A VM is built by walking the init table in vm.c (core,
- * memory, irqchip, base devices, device hook, boot, vCPUs) and torn down in reverse.
+ * memory, irqchip, base devices, device level, boot, vCPUs) and torn down in reverse.
  *
  * Threads: vm_create/vm_run/vm_destroy run on the main thread, which runs the control loop
  * (vm->loop). Each vCPU has its own thread. The interrupt functions below (vm_irq_*,
@@ -124,7 +124,7 @@ struct vm {
 	long coalesced_ns;          /* its current interval (loop thread) */
 
 	/* The PCI host bridge as the firmware tables describe it (ACPI DSDT root bridge, MCFG,
-	 * e820): set by the device hook when it creates one; ecam_base 0 means no PCI. ECAM
+	 * e820): set by the device level when it creates one; ecam_base 0 means no PCI. ECAM
 	 * covers bus 0 (1 MiB); BARs are assigned from [mem_base, mem_end). */
 	struct vm_pci_info {
 		uint64_t ecam_base, mem_base, mem_end;

@@ -40,7 +40,7 @@ static const struct sample {
 
 static char scratch[64], spec[128];
 static const char *specs[1] = { spec };
-static bool covered[16];
+static bool covered[VDEV_KINDS_MAX];
 
 static int kind_index(const struct device_kind *k)
 {
@@ -67,7 +67,7 @@ static void table_rules(void)
 		else
 			CHECK(!k->parse && !k->create);
 	}
-	CHECK(n > 0 && n <= 16); /* struct vdevs' kind_priv */
+	CHECK(n > 0 && n <= VDEV_KINDS_MAX);
 	CHECK(!device_kind_by_id(0));
 }
 

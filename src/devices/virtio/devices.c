@@ -76,8 +76,7 @@ void *devices_kind_priv(struct vdevs *v, const struct device_kind *k)
 {
 	int i = kind_index(k);
 
-	if (i < 0 || i >= (int)(sizeof(v->kind_priv) / sizeof(v->kind_priv[0])) ||
-	    !k->vm_priv_size)
+	if (i < 0 || i >= VDEV_KINDS_MAX || !k->vm_priv_size)
 		return NULL;
 	if (!v->kind_priv[i])
 		v->kind_priv[i] = calloc(1, k->vm_priv_size);
@@ -261,7 +260,7 @@ void vm_devices_exit(struct vm *vm)
 		disk_close(e->disk);
 	}
 	pci_host_destroy(v->pci);
-	for (i = 0; i < sizeof(v->kind_priv) / sizeof(v->kind_priv[0]); i++)
+	for (i = 0; i < VDEV_KINDS_MAX; i++)
 		free(v->kind_priv[i]);
 	free(v);
 	vm->devices_priv = NULL;

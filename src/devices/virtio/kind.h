@@ -19,6 +19,7 @@
 
 #define VDEVS_MAX 64        /* entries of one VM's device table */
 #define VDEV_STATE_MAX 4816 /* bytes of one entry's device state (the save-file layout) */
+#define VDEV_KINDS_MAX 16   /* entries of the table (kinds.c) */
 
 struct disk;
 struct vdevs;
@@ -106,7 +107,7 @@ struct vdevs {
 	unsigned nr_mmio;
 	unsigned n;
 	struct device_entry e[VDEVS_MAX];
-	void *kind_priv[16];          /* per kind (by table index): vm_priv_size bytes */
+	void *kind_priv[VDEV_KINDS_MAX]; /* per kind (by table index): vm_priv_size bytes */
 };
 
 /* For kinds (devices.c). */

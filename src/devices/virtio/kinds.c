@@ -19,3 +19,5 @@
 DEVICE_KINDS(DECLARE)
 
 const struct device_kind *const device_kinds[] = { DEVICE_KINDS(ENTRY) NULL };
+_Static_assert(sizeof(device_kinds) / sizeof(device_kinds[0]) <= VDEV_KINDS_MAX + 1,
+	       "more kinds than struct vdevs has room for: raise VDEV_KINDS_MAX");
