@@ -33,7 +33,11 @@ enum device_bus {
 
 struct device_kind {
 	const char *name;   /* "virtio-rng": log lines and save-file messages */
-	uint32_t id;        /* in save files and migration streams: not 0, unique, never reused */
+	/* In save files and migration streams: not 0, unique, never reused. The state sizes
+	 * of ids 1..SAVESTATE_SIGNED_KINDS are in the save file's layout signature; a kind
+	 * with a later id takes a new one when its state's layout changes (files that name
+	 * the old id are then refused as naming an unknown device). */
+	uint32_t id;
 	/* The `vsrv run` option that adds one ("disk", "net", "device"), or NULL when another
 	 * kind adds it (its finish). */
 	const char *option;

@@ -2,8 +2,8 @@
  * the device's own file.
  *
  * Order: a --disk or --device spec goes to the first kind that claims its word; the
- * save file's layout signature (savestate_layout) hashes the state sizes of the kinds
- * that have state in this order, so add new kinds at the end. */
+ * save file's layout signature (savestate_layout) hashes the state sizes of the first
+ * format's kinds in this order. Add new kinds at the end, with the next free id. */
 #include "devices/virtio/kind.h"
 
 #define DEVICE_KINDS(X) \
