@@ -12,7 +12,8 @@
 	X(virtio_console_kind) \
 	X(virtio_scsi_kind) \
 	X(virtio_net_kind) \
-	X(virtio_scsi_disk_kind)
+	X(virtio_scsi_disk_kind) \
+	/* the next kind goes here, one line */
 
 #define DECLARE(k) extern const struct device_kind k;
 #define ENTRY(k) &k,
