@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "vmm/bus.h"
+#include "vmm/evloop.h"
 
 #define DEVICE_HOST_MAX_SYNCS 4
 #define DEVICE_STOP_RESET 0x100  /* request_stop: the guest reset the machine */
@@ -15,6 +16,7 @@
 struct device_host {
 	void *opaque;       /* the VM: passed back to the callbacks */
 	struct bus *pio;    /* where the device registers its ports */
+	struct evloop *loop; /* the VM's control loop: the device's host fds and deferred work */
 	/* End the VM with code: an exit status 0..255, or DEVICE_STOP_RESET. Any
 	 * thread; the first request wins. */
 	void (*request_stop)(void *opaque, int code);
@@ -26,6 +28,9 @@ struct device_host {
 	 * console's last lines before the message. fn runs on that vCPU's thread and must not
 	 * block. At creation, main thread. 0 or -ENOSPC (more than DEVICE_HOST_MAX_SYNCS). */
 	int (*add_sync)(void *opaque, void (*fn)(void *dev), void *dev);
+	/* More guest writes to coalesced ports are expected soon (an echo after console
+	 * input): deliver them at the fast rate again. Loop thread. */
+	void (*writes_soon)(void *opaque);
 };
 
 #endif

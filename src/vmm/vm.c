@@ -151,9 +151,12 @@ static void port80_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, b
 
 static int level_base_init(struct vm *vm)
 {
+	const struct vm_config *c = vm->cfg;
 	int ret;
 
-	ret = serial_create(vm, 0x3f8, VM_GSI_SERIAL0, &vm->serial);
+	vm_host_init(vm);
+	ret = serial_create(&vm->host, (enum serial_backend)c->serial, c->serial_path, 0x3f8,
+			    VM_GSI_SERIAL0, &vm->serial);
 	if (ret < 0)
 		return ret; /* logged with the backend's name */
 	/* The transmit register: one exit per byte otherwise (the guest's line-status reads
@@ -163,7 +166,8 @@ static int level_base_init(struct vm *vm)
 		vsrv_log("serial: coalesced transmit writes unavailable: %s", strerror(-ret));
 	ret = i8042_create(&vm->host, &vm->i8042);
 	if (!ret)
-		ret = rtc_create(vm, &vm->rtc);
+		ret = rtc_create(&vm->host, vm->mem->low_size, vm->mem->size - vm->mem->low_size,
+				 &vm->rtc);
 	if (!ret)
 		ret = debug_exit_create(&vm->host, 0xf4, &vm->debug_exit);
 	if (!ret)
@@ -285,7 +289,6 @@ int vm_create(const struct vm_config *cfg, struct vm **out)
 		return -ENOMEM;
 	vm->kvm_fd = vm->vm_fd = -1;
 	vm->cfg = cfg;
-	vm_host_init(vm);
 	bus_init(&vm->pio);
 	bus_init(&vm->mmio);
 	pthread_mutex_init(&vm->irq_lock, NULL);
@@ -380,6 +383,11 @@ static int host_irq_line(void *vm, uint32_t gsi, int level)
 	return vm_irq_line(vm, gsi, level);
 }
 
+static void host_writes_soon(void *vm)
+{
+	vm_coalesced_kick(vm);
+}
+
 static int host_add_sync(void *opaque, void (*fn)(void *dev), void *dev)
 {
 	struct vm *vm = opaque;
@@ -392,9 +400,10 @@ static int host_add_sync(void *opaque, void (*fn)(void *dev), void *dev)
 
 void vm_host_init(struct vm *vm)
 {
-	vm->host = (struct device_host){ .opaque = vm, .pio = &vm->pio,
+	vm->host = (struct device_host){ .opaque = vm, .pio = &vm->pio, .loop = vm->loop,
 					 .request_stop = host_request_stop,
-					 .irq_line = host_irq_line, .add_sync = host_add_sync };
+					 .irq_line = host_irq_line, .add_sync = host_add_sync,
+					 .writes_soon = host_writes_soon };
 }
 
 void vm_sync_output(struct vm *vm)

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "devices/host.h"
+#include "devices/serial.h"
 #include "devices/virtio/stats.h"
 #include "vmm/bus.h"
 #include "vmm/evloop.h"
@@ -24,10 +25,10 @@
 #define VM_MAX_MEM   (1ULL << 40)   /* 1 TiB */
 
 enum vm_serial_mode {
-	VM_SERIAL_STDIO, /* default: the terminal (raw mode while the VM runs) */
-	VM_SERIAL_NONE,  /* output dropped, no input */
-	VM_SERIAL_FILE,  /* output appended to serial_path, no input */
-	VM_SERIAL_UNIX,  /* a listening Unix socket at serial_path: one client at a time */
+	VM_SERIAL_STDIO = SERIAL_STDIO, /* default: the terminal (raw mode while the VM runs) */
+	VM_SERIAL_NONE = SERIAL_NONE,   /* output dropped, no input */
+	VM_SERIAL_FILE = SERIAL_FILE,   /* output appended to serial_path, no input */
+	VM_SERIAL_UNIX = SERIAL_UNIX,   /* a listening Unix socket at serial_path: one client */
 };
 
 /* The parsed options of `vsrv run`. Strings are not owned (they point into argv). */
@@ -163,8 +164,8 @@ void vm_destroy_detached(struct vm *vm);
 /* Ask the VM to stop with code (see vm_run). Any thread; the first request wins. */
 void vm_request_stop(struct vm *vm, int code);
 
-/* Fill vm->host (struct device_host) for the base devices: vm_create does it; a VM built
- * by hand (tests) calls it before creating devices. */
+/* Fill vm->host (struct device_host) for the base devices, once vm->loop exists: the base
+ * level does it; a VM built by hand (tests) calls it before creating devices. */
 void vm_host_init(struct vm *vm);
 
 /* Run the output syncs the devices registered (device_host.add_sync): before a message

@@ -34,13 +34,13 @@ static struct vm *fake_vm(uint64_t mem)
 	cfg.kernel = "test-kernel";
 	vm->cfg = &cfg;
 	vm->kvm_fd = vm->vm_fd = -1;
-	vm_host_init(vm);
 	bus_init(&vm->pio);
 	bus_init(&vm->mmio);
 	pthread_mutex_init(&vm->irq_lock, NULL);
 	if (guest_mem_create(mem, &vm->mem) || evloop_create(&vm->loop))
 		abort();
 	vm->cmdline = strdup("console=ttyS0");
+	vm_host_init(vm);
 	return vm;
 }
 
@@ -313,7 +313,8 @@ static void test_serial(void)
 	struct serial *s;
 	struct serial_state st;
 
-	CHECK_EQ(serial_create(vm, 0x3f8, 4, &s), 0);
+	CHECK_EQ(serial_create(&vm->host, (enum serial_backend)cfg.serial, cfg.serial_path, 0x3f8,
+			       4, &s), 0);
 	CHECK_EQ(inb(vm, 0x3fd) & 0x61, 0x60);     /* THRE, TEMT, no data */
 	CHECK_EQ(inb(vm, 0x3fa) & 0x0f, 1);        /* no interrupt */
 	outb(vm, 0x3f9, 0x02);                     /* enable THRI: pending at once */
@@ -360,7 +361,8 @@ static void test_serial_sync(void)
 	unlink(path);
 	cfg.serial = VM_SERIAL_FILE;
 	cfg.serial_path = path;
-	CHECK_EQ(serial_create(vm, 0x3f8, 4, &s), 0);
+	CHECK_EQ(serial_create(&vm->host, (enum serial_backend)cfg.serial, cfg.serial_path, 0x3f8,
+			       4, &s), 0);
 	CHECK_EQ(vm->nr_syncs, 1);
 	outb(vm, 0x3f8, 'o');
 	outb(vm, 0x3f8, 'k');
@@ -414,7 +416,8 @@ static void test_rtc(void)
 	unsigned year;
 
 	gmtime_r(&now, &tm);
-	CHECK_EQ(rtc_create(vm, &r), 0);
+	CHECK_EQ(rtc_create(&vm->host, vm->mem->low_size, vm->mem->size - vm->mem->low_size, &r),
+		 0);
 	outb(vm, 0x70, 0x09);
 	year = bcd(inb(vm, 0x71));
 	outb(vm, 0x70, 0x32);
