@@ -9,9 +9,10 @@ MIGRATE_FUZZ_HDR := src/vmm/migrate_stream.h src/vmm/savestate_file.h src/device
                     src/arch/x86/cpu_state.h
 
 # The parser knows the device kinds of this build (src/devices/virtio/kinds.c: their ids
-# and state sizes), so it is linked with the VMM's other objects (built by `make all`; this file is read
-# before mk/sandbox.mk takes its generator out of VSRV_OBJ).
-MIGRATE_FUZZ_OBJ = $(filter-out $(BUILD)/src/main.o $(BUILD)/src/vmm/sandbox_rules.o $(BUILD)/src/vmm/savestate_file.o $(BUILD)/src/vmm/migrate_stream.o,$(VSRV_OBJ)) $(LIBVHD)
+# and state sizes), so it is linked with the VMM's other objects (built by `make all`).
+# This file is read before mk/sandbox.mk takes its generator out of VSRV_OBJ.
+MIGRATE_FUZZ_OBJ = $(filter-out $(BUILD)/src/main.o $(BUILD)/src/vmm/sandbox_rules.o \
+  $(BUILD)/src/vmm/savestate_file.o $(BUILD)/src/vmm/migrate_stream.o,$(VSRV_OBJ)) $(LIBVHD)
 
 fuzz: build-fuzz/fuzz-migrate
 build-fuzz/fuzz-migrate: $(MIGRATE_FUZZ_SRC) $(MIGRATE_FUZZ_HDR) $(MIGRATE_FUZZ_OBJ)

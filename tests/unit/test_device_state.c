@@ -5,10 +5,11 @@
  * same options gets the guest memory and the state back, and saving it again gives the
  * same state (but the device generation, which a restore moves on from the device's
  * own). Corrupt states are refused, through the device table and through each kind's own
- * restore, and leave the fresh devices as they were. Specs no kind takes are refused. Also the table's own rules (ids, sizes, hooks) and that
- * every kind with state is exercised. One sample spec per option below; "@" stands for
- * a scratch path. A new kind needs one here (the coverage check fails otherwise). And a
- * file saved by an earlier build still loads (the format is the table's). */
+ * restore, and leave the fresh devices as they were. Specs no kind takes are refused.
+ * Also the table's own rules (ids, sizes, hooks) and that every kind with state is
+ * exercised: one sample spec per kind below ("@" stands for a scratch path); a new kind
+ * needs one here (the coverage check fails otherwise). And a file saved by an earlier
+ * build still loads (the format is the table's). */
 #include "check.h"
 #include "vdrv.h"
 #include "devices/virtio/devstate.h"
