@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The virtio device save/restore unit tests (tests/unit/test_virtio_state*.c, with their
-# corrupt-state cases) and the other virtio unit tests again, against the AddressSanitizer/
+# The device state-conformance test (tests/unit/test_device_state.c: every kind of the table,
+# with corrupt states), the virtio device save/restore unit tests (test_virtio_state*.c) and
+# the other virtio unit tests again, against the AddressSanitizer/
 # UBSan build (`make asan`, part of `make test`), when built.
 source "$(dirname "$0")/lib.sh"
 found=0
-for t in "$ROOT"/build-asan/tests/unit-virtio_*; do
+for t in "$ROOT"/build-asan/tests/unit-device_state "$ROOT"/build-asan/tests/unit-virtio_*; do
 	[ -x "$t" ] || continue
 	[[ "$t" == *.d ]] && continue
 	found=1

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "util/log.h"
-#include "vmm/vm.h"
+#include "devices/host.h"
 
 #define STS_PWRBTN   0x0100
 #define EN_PWRBTN    0x0100
@@ -15,7 +15,7 @@
 #define CNT_SLP_TYP(v) (((v) >> 10) & 7)
 
 struct acpi_pm {
-	struct vm *vm;
+	const struct device_host *host;
 	pthread_mutex_t lock;
 	struct acpi_pm_state st;
 	bool sci;               /* the level last put on the SCI line */
@@ -28,7 +28,7 @@ static void sci_update(struct acpi_pm *pm)
 
 	if (level != pm->sci) {
 		pm->sci = level;
-		vm_irq_line(pm->vm, ACPI_SCI_GSI, level);
+		pm->host->irq_line(pm->host->opaque, ACPI_SCI_GSI, level);
 	}
 }
 
@@ -74,23 +74,23 @@ static void acpi_pm_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, 
 	pthread_mutex_unlock(&pm->lock);
 	if (off_req) {
 		if (typ == ACPI_SLP_TYP_S5)
-			vm_request_stop(pm->vm, 0); /* power off */
+			pm->host->request_stop(pm->host->opaque, 0); /* power off */
 		else
 			vsrv_log("acpi: guest asked for sleep type %u, which this VM does not have", typ);
 	}
 }
 
-int acpi_pm_create(struct vm *vm, struct acpi_pm **out)
+int acpi_pm_create(const struct device_host *h, struct acpi_pm **out)
 {
 	struct acpi_pm *pm = calloc(1, sizeof(*pm));
 	int ret;
 
 	if (!pm)
 		return -ENOMEM;
-	pm->vm = vm;
+	pm->host = h;
 	pthread_mutex_init(&pm->lock, NULL);
 	pm->st.pm1_cnt = CNT_SCI_EN;
-	ret = bus_register(&vm->pio, ACPI_PM_BASE, 8, acpi_pm_io, pm, "acpi-pm");
+	ret = bus_register(h->pio, ACPI_PM_BASE, 8, acpi_pm_io, pm, "acpi-pm");
 	if (ret < 0) {
 		pthread_mutex_destroy(&pm->lock);
 		free(pm);

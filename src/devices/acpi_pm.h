@@ -14,7 +14,7 @@
 
 #include <stdint.h>
 
-struct vm;
+struct device_host;
 struct acpi_pm;
 
 #define ACPI_PM_BASE     0x600  /* PM1a_EVT_BLK (4 bytes), then PM1a_CNT_BLK (2 bytes) */
@@ -27,8 +27,8 @@ struct acpi_pm_state {
 	uint16_t pm1_sts, pm1_en, pm1_cnt;
 };
 
-/* Register the ports on vm->pio. 0 and *out (free with acpi_pm_destroy), or -errno. */
-int acpi_pm_create(struct vm *vm, struct acpi_pm **out);
+/* Register the ports on h->pio (h: the VM's, kept until destroy). 0 and *out (free with acpi_pm_destroy), or -errno. */
+int acpi_pm_create(const struct device_host *h, struct acpi_pm **out);
 void acpi_pm_destroy(struct acpi_pm *pm);
 /* Press the power button (any thread). */
 void acpi_pm_power_button(struct acpi_pm *pm);

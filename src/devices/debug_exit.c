@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/vm.h"
+#include "devices/host.h"
 
 struct debug_exit {
-	struct vm *vm;
+	const struct device_host *host;
 	struct debug_exit_state st;
 };
 
@@ -23,19 +23,19 @@ static void debug_exit_io(void *opaque, uint64_t off, uint8_t *data, uint32_t le
 	}
 	memcpy(&v, data, len > 4 ? 4 : len);
 	/* The first stop request wins; the status is truncated to 8 bits as by exit(). */
-	vm_request_stop(d->vm, (int)(((v << 1) | 1) & 0xff));
+	d->host->request_stop(d->host->opaque, (int)(((v << 1) | 1) & 0xff));
 }
 
-int debug_exit_create(struct vm *vm, uint16_t port, struct debug_exit **out)
+int debug_exit_create(const struct device_host *h, uint16_t port, struct debug_exit **out)
 {
 	struct debug_exit *d = calloc(1, sizeof(*d));
 	int ret;
 
 	if (!d)
 		return -ENOMEM;
-	d->vm = vm;
+	d->host = h;
 	d->st.port = port;
-	ret = bus_register(&vm->pio, port, 1, debug_exit_io, d, "debug-exit");
+	ret = bus_register(h->pio, port, 1, debug_exit_io, d, "debug-exit");
 	if (ret < 0) {
 		free(d);
 		return ret;

@@ -5,14 +5,14 @@
 
 #include <stdint.h>
 
-struct vm;
+struct device_host;
 struct debug_exit;
 
 /* The device has no state to save: there is nothing between writes. */
 struct debug_exit_state { uint16_t port; };
 
-/* Register the port on vm->pio. Returns 0 and *out (free with debug_exit_destroy) or -errno. */
-int debug_exit_create(struct vm *vm, uint16_t port, struct debug_exit **out);
+/* Register the port on h->pio (h: the VM's, kept until destroy). Returns 0 and *out (free with debug_exit_destroy) or -errno. */
+int debug_exit_create(const struct device_host *h, uint16_t port, struct debug_exit **out);
 void debug_exit_destroy(struct debug_exit *d);
 void debug_exit_save(const struct debug_exit *d, struct debug_exit_state *st);
 int debug_exit_restore(struct debug_exit *d, const struct debug_exit_state *st);

@@ -5,14 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/vm.h"
+#include "devices/host.h"
 
 #define STATUS_OBF   0x01 /* output buffer full */
 #define STATUS_SYS   0x04 /* system flag: self-test passed */
 #define STATUS_CMD   0x08 /* last write was a command */
 
 struct i8042 {
-	struct vm *vm;
+	const struct device_host *host;
 	pthread_mutex_t lock;
 	struct i8042_state st;
 };
@@ -84,7 +84,7 @@ static void i8042_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bo
 	}
 	pthread_mutex_unlock(&k->lock);
 	if (reset)
-		vm_request_stop(k->vm, VM_STOP_RESET);
+		k->host->request_stop(k->host->opaque, DEVICE_STOP_RESET);
 }
 
 static void i8042_data_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
@@ -99,23 +99,23 @@ static void i8042_cmd_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len
 	i8042_io(opaque, 4, data, len, is_write);
 }
 
-int i8042_create(struct vm *vm, struct i8042 **out)
+int i8042_create(const struct device_host *h, struct i8042 **out)
 {
 	struct i8042 *k = calloc(1, sizeof(*k));
 	int ret;
 
 	if (!k)
 		return -ENOMEM;
-	k->vm = vm;
+	k->host = h;
 	pthread_mutex_init(&k->lock, NULL);
 	k->st.cmd_byte = 0x45; /* keyboard interrupt, system flag, translation */
 	k->st.outport = 0x01;  /* reset line high (inactive) */
 	/* Two single ports: 0x61 between them belongs to the in-kernel PIT (speaker). */
-	ret = bus_register(&vm->pio, 0x60, 1, i8042_data_io, k, "i8042");
+	ret = bus_register(h->pio, 0x60, 1, i8042_data_io, k, "i8042");
 	if (!ret) {
-		ret = bus_register(&vm->pio, 0x64, 1, i8042_cmd_io, k, "i8042");
+		ret = bus_register(h->pio, 0x64, 1, i8042_cmd_io, k, "i8042");
 		if (ret < 0)
-			bus_unregister(&vm->pio, 0x60);
+			bus_unregister(h->pio, 0x60);
 	}
 	if (ret < 0) {
 		pthread_mutex_destroy(&k->lock);

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "vmm/vm.h"
+#include "devices/host.h"
 
 enum {
 	R_SEC = 0x00, R_MIN = 0x02, R_HOUR = 0x04, R_WDAY = 0x06, R_MDAY = 0x07,
@@ -166,10 +166,9 @@ static void cmos_set16(struct rtc *r, uint8_t idx, uint64_t v)
 	r->st.cmos[idx + 1] = (uint8_t)(v >> 8);
 }
 
-int rtc_create(struct vm *vm, struct rtc **out)
+int rtc_create(const struct device_host *h, uint64_t low, uint64_t high, struct rtc **out)
 {
 	struct rtc *r = calloc(1, sizeof(*r));
-	uint64_t low = vm->mem->low_size, high = vm->mem->size - vm->mem->low_size;
 	int ret;
 
 	if (!r)
@@ -187,7 +186,7 @@ int rtc_create(struct vm *vm, struct rtc **out)
 	r->st.cmos[0x5b] = (uint8_t)(high >> 16);
 	r->st.cmos[0x5c] = (uint8_t)(high >> 24);
 	r->st.cmos[0x5d] = (uint8_t)(high >> 32);
-	ret = bus_register(&vm->pio, 0x70, 2, rtc_io, r, "rtc");
+	ret = bus_register(h->pio, 0x70, 2, rtc_io, r, "rtc");
 	if (ret < 0) {
 		pthread_mutex_destroy(&r->lock);
 		free(r);

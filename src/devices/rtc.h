@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-struct vm;
+struct device_host;
 struct rtc;
 
 struct rtc_state {
@@ -15,9 +15,10 @@ struct rtc_state {
 	int64_t offset;     /* guest time minus host time, seconds */
 };
 
-/* Register ports 0x70-0x71 on vm->pio and fill the memory-size bytes from vm->mem.
- * 0 and *out, or -errno. */
-int rtc_create(struct vm *vm, struct rtc **out);
+/* Register ports 0x70-0x71 on h->pio and fill the memory-size bytes for low_ram bytes of
+ * RAM below 4 GiB and high_ram above. 0 and *out, or -errno. */
+int rtc_create(const struct device_host *h, uint64_t low_ram, uint64_t high_ram,
+	       struct rtc **out);
 void rtc_destroy(struct rtc *r);
 void rtc_save(struct rtc *r, struct rtc_state *st);
 int rtc_restore(struct rtc *r, const struct rtc_state *st);

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
-#include "vmm/vm.h"
+#include "devices/host.h"
 
 enum { R_DATA, R_IER, R_IIR, R_LCR, R_MCR, R_LSR, R_MSR, R_SCR };
 #define LCR_DLAB   0x80
@@ -41,7 +41,9 @@ enum { R_DATA, R_IER, R_IIR, R_LCR, R_MCR, R_LSR, R_MSR, R_SCR };
 #define SERIAL_DRAIN_MS  1000
 
 struct serial {
-	struct vm *vm;
+	const struct device_host *host;
+	enum serial_backend be;
+	const char *path;     /* during create only */
 	uint32_t gsi;
 	pthread_mutex_t lock;
 	struct serial_state st;
@@ -86,7 +88,7 @@ static void serial_update_irq(struct serial *s)
 
 	if (level != s->st.irq_level) {
 		s->st.irq_level = level;
-		vm_irq_line(s->vm, s->gsi, level);
+		s->host->irq_line(s->host->opaque, s->gsi, level);
 	}
 }
 
@@ -111,7 +113,7 @@ static uint8_t rx_pop(struct serial *s)
 	s->st.rx_count--;
 	if (s->rx_paused && s->st.rx_count == 0) {
 		s->rx_paused = false;
-		evloop_post(s->vm->loop, rx_resume_msg, s);
+		evloop_post(s->host->loop, rx_resume_msg, s);
 	}
 	return c;
 }
@@ -139,7 +141,7 @@ static void tx_byte(struct serial *s, uint8_t c)
 	s->tx[(s->tx_head + s->tx_count) % SERIAL_TX_RING] = c;
 	s->tx_count++;
 	if (!s->tx_posted)
-		s->tx_posted = evloop_post(s->vm->loop, tx_drain_msg, s) == 0;
+		s->tx_posted = evloop_post(s->host->loop, tx_drain_msg, s) == 0;
 }
 
 static void serial_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
@@ -223,9 +225,9 @@ static void watch_output(struct serial *s, bool on)
 	if (on == s->w_watched || s->wfd < 0)
 		return;
 	if (on)
-		s->w_watched = evloop_add(s->vm->loop, s->wfd, EPOLLOUT, tx_writable, s) == 0;
+		s->w_watched = evloop_add(s->host->loop, s->wfd, EPOLLOUT, tx_writable, s) == 0;
 	else {
-		evloop_del(s->vm->loop, s->wfd);
+		evloop_del(s->host->loop, s->wfd);
 		s->w_watched = false;
 	}
 }
@@ -271,12 +273,12 @@ static int tx_write_some(struct serial *s)
 	return ret;
 }
 
-void serial_sync(struct serial *s)
+/* The VM calls this (device_host.add_sync) before a message about why it ends. */
+static void serial_sync(void *opaque)
 {
+	struct serial *s = opaque;
 	int ret;
 
-	if (!s)
-		return;
 	ret = tx_write_some(s);
 	/* Empty now: a drain posted earlier finds nothing to do. Still full: the loop (which
 	 * has a drain posted or is watching the writer) goes on. */
@@ -364,9 +366,9 @@ static void watch_input(struct serial *s, bool on)
 	if (on == s->in_watched || s->in_fd < 0)
 		return;
 	if (on)
-		s->in_watched = evloop_add(s->vm->loop, s->in_fd, EPOLLIN, serial_input, s) == 0;
+		s->in_watched = evloop_add(s->host->loop, s->in_fd, EPOLLIN, serial_input, s) == 0;
 	else {
-		evloop_del(s->vm->loop, s->in_fd);
+		evloop_del(s->host->loop, s->in_fd);
 		s->in_watched = false;
 	}
 }
@@ -427,7 +429,7 @@ static void serial_input(void *opaque, uint32_t events)
 				if (buf[i] == 'x') {
 					pthread_mutex_unlock(&s->lock);
 					vsrv_log("terminated from the console (Ctrl-A x)");
-					vm_request_stop(s->vm, 1);
+					s->host->request_stop(s->host->opaque, 1);
 					return;
 				}
 			} else if (buf[i] == 0x01) {
@@ -439,7 +441,7 @@ static void serial_input(void *opaque, uint32_t events)
 	}
 	serial_update_irq(s);
 	pthread_mutex_unlock(&s->lock);
-	vm_coalesced_kick(s->vm); /* the guest's echo should not wait for the slow flush */
+	s->host->writes_soon(s->host->opaque); /* the echo should not wait for the slow flush */
 }
 
 static void serial_accept(void *opaque, uint32_t events)
@@ -484,24 +486,23 @@ static int open_unix(struct serial *s, const char *path)
 	}
 	s->listen_fd = fd;
 	s->sock_path = strdup(path);
-	ret = evloop_add(s->vm->loop, fd, EPOLLIN, serial_accept, s);
+	ret = evloop_add(s->host->loop, fd, EPOLLIN, serial_accept, s);
 	return ret;
 }
 
 static int open_backend(struct serial *s)
 {
-	const struct vm_config *cfg = s->vm->cfg;
 	struct termios raw;
 
-	switch (cfg->serial) {
-	case VM_SERIAL_NONE:
+	switch (s->be) {
+	case SERIAL_NONE:
 		return 0;
-	case VM_SERIAL_FILE:
-		s->out_fd = open(cfg->serial_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	case SERIAL_FILE:
+		s->out_fd = open(s->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 		return s->out_fd < 0 ? -errno : 0;
-	case VM_SERIAL_UNIX:
-		return open_unix(s, cfg->serial_path);
-	case VM_SERIAL_STDIO:
+	case SERIAL_UNIX:
+		return open_unix(s, s->path);
+	case SERIAL_STDIO:
 		s->out_fd = STDOUT_FILENO;
 		s->in_fd = STDIN_FILENO;
 		if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &s->saved_tio) == 0) {
@@ -516,15 +517,17 @@ static int open_backend(struct serial *s)
 	return -EINVAL;
 }
 
-int serial_create(struct vm *vm, uint16_t base, uint32_t gsi, struct serial **out)
+int serial_create(const struct device_host *h, enum serial_backend be, const char *path,
+		  uint16_t base, uint32_t gsi, struct serial **out)
 {
 	struct serial *s = calloc(1, sizeof(*s));
-	const char *path = vm->cfg->serial_path;
 	int ret;
 
 	if (!s)
 		return -ENOMEM;
-	s->vm = vm;
+	s->host = h;
+	s->be = be;
+	s->path = path;
 	s->gsi = gsi;
 	s->in_fd = s->out_fd = s->listen_fd = s->wfd = -1;
 	pthread_mutex_init(&s->lock, NULL);
@@ -547,11 +550,19 @@ int serial_create(struct vm *vm, uint16_t base, uint32_t gsi, struct serial **ou
 		vsrv_log("serial: cannot set up console output: %s", strerror(errno));
 		goto err;
 	}
-	ret = bus_register(&vm->pio, base, 8, serial_io, s, "serial");
+	ret = bus_register(h->pio, base, 8, serial_io, s, "serial");
 	if (ret < 0) {
 		vsrv_log("serial: cannot claim ports %#x-%#x: %s", base, base + 7, strerror(-ret));
 		goto err;
 	}
+	/* the guest's last output goes out before the VM says why it ends */
+	ret = h->add_sync(h->opaque, serial_sync, s);
+	if (ret < 0) {
+		vsrv_log("serial: %s", strerror(-ret));
+		bus_unregister(h->pio, base);
+		goto err;
+	}
+	s->path = NULL;
 	*out = s;
 	return 0;
 err:
@@ -571,7 +582,7 @@ void serial_destroy(struct serial *s)
 	if (s->tty_raw)
 		tcsetattr(STDIN_FILENO, TCSAFLUSH, &s->saved_tio);
 	if (s->listen_fd >= 0) {
-		evloop_del(s->vm->loop, s->listen_fd);
+		evloop_del(s->host->loop, s->listen_fd);
 		close(s->listen_fd);
 		if (s->in_fd >= 0)
 			close(s->in_fd);

@@ -10,10 +10,18 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct vm;
+struct device_host;
 struct serial;
 
 #define SERIAL_RX_FIFO 64
+
+/* Where the UART's bytes go (vm_config's serial mode has the same values). */
+enum serial_backend {
+	SERIAL_STDIO, /* the terminal (raw mode while the VM runs) */
+	SERIAL_NONE,  /* output dropped, no input */
+	SERIAL_FILE,  /* output appended to path, no input */
+	SERIAL_UNIX,  /* a listening Unix socket at path: one client at a time */
+};
 
 struct serial_state {
 	uint8_t ier, lcr, mcr, lsr, msr, scr, dll, dlm, fcr;
@@ -23,18 +31,17 @@ struct serial_state {
 	unsigned rx_head, rx_count;
 };
 
-/* Create the UART at port base on vm->pio, raising gsi, with the backend from vm->cfg.
+/* Create the UART at port base on h's port bus, raising gsi through h, with backend be
+ * (path: the file or socket, not owned, used during the call). It asks h to sync its
+ * output (write out what the guest has sent so far, without waiting) before a message
+ * about why the VM ends.
  * Returns 0 and *out (free with serial_destroy) or -errno after logging one line. */
-int serial_create(struct vm *vm, uint16_t base, uint32_t gsi, struct serial **out);
+int serial_create(const struct device_host *h, enum serial_backend be, const char *path,
+		  uint16_t base, uint32_t gsi, struct serial **out);
 
 /* Stop watching the backend, restore the terminal, close the backend. NULL allowed.
  * Call on the loop thread (or after the loop has stopped). */
 void serial_destroy(struct serial *s);
-
-/* Write out what the guest has sent so far without waiting (best effort: what a slow reader
- * cannot take now stays queued for the loop). Any thread; for a host message that must
- * come after the guest's last output (a crash report). NULL allowed. */
-void serial_sync(struct serial *s);
 
 void serial_save(struct serial *s, struct serial_state *st);
 int serial_restore(struct serial *s, const struct serial_state *st);

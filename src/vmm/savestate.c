@@ -23,15 +23,11 @@ struct vm_restore {
 	struct savestate *s;
 };
 
-static const char *kind_name(uint32_t kind)
+static const char *kind_name(uint32_t id)
 {
-	static const char *const names[] = {
-		[VDEV_NONE] = "none", [VDEV_BLK] = "virtio-blk", [VDEV_RNG] = "virtio-rng",
-		[VDEV_CONSOLE] = "virtio-console", [VDEV_NET] = "virtio-net",
-		[VDEV_SCSI_DISK] = "SCSI disk", [VDEV_SCSI_CTRL] = "virtio-scsi",
-	};
+	const struct device_kind *k = device_kind_by_id(id);
 
-	return kind < sizeof(names) / sizeof(names[0]) && names[kind] ? names[kind] : "unknown";
+	return k ? k->name : "unknown";
 }
 
 int vm_save_collect(struct vm *vm, struct savestate *s, char *err, size_t errlen)

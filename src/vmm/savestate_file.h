@@ -25,6 +25,9 @@
 #define SAVESTATE_MAGIC    "VSRVSAVE"
 #define SAVESTATE_VERSION  1
 #define SAVESTATE_PAGE     4096u
+/* Device kinds with ids up to this one have their state sizes in the layout signature
+ * (savestate_layout); a kind with a higher id takes a new id when its state changes. */
+#define SAVESTATE_SIGNED_KINDS 6
 
 enum savestate_section {
 	SAVESTATE_SEC_CONFIG  = 1,  /* struct savestate_config: what the VM must look like */
@@ -43,7 +46,7 @@ struct savestate_config {
 	uint32_t has_pci;            /* 1: a PCI host bridge */
 	uint32_t reserved;
 	struct savestate_dev {
-		uint32_t kind;       /* enum vdev_kind */
+		uint32_t kind;       /* the device kind's id (devices/virtio/kind.h) */
 		uint32_t on_pci;     /* 1: virtio-pci, 0: virtio-mmio */
 	} dev[VDEVS_MAX];
 };

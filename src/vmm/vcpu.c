@@ -19,7 +19,6 @@
 #include "arch/x86/boot.h"
 #include "arch/x86/cpu_state.h"
 #include "arch/x86/tables.h"
-#include "devices/serial.h"
 #include "util/log.h"
 #include "vmm/vm.h"
 
@@ -214,7 +213,7 @@ static bool handle_exit(struct vcpu *v)
 	}
 	/* The remaining exits may end the VM with a message: the guest's console output
 	 * comes first. */
-	serial_sync(vm->serial);
+	vm_sync_output(vm);
 	switch (r->exit_reason) {
 	case KVM_EXIT_SHUTDOWN:
 		crash(v, "triple fault (shutdown)");

@@ -151,9 +151,12 @@ static void port80_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, b
 
 static int level_base_init(struct vm *vm)
 {
+	const struct vm_config *c = vm->cfg;
 	int ret;
 
-	ret = serial_create(vm, 0x3f8, VM_GSI_SERIAL0, &vm->serial);
+	vm_host_init(vm);
+	ret = serial_create(&vm->host, (enum serial_backend)c->serial, c->serial_path, 0x3f8,
+			    VM_GSI_SERIAL0, &vm->serial);
 	if (ret < 0)
 		return ret; /* logged with the backend's name */
 	/* The transmit register: one exit per byte otherwise (the guest's line-status reads
@@ -161,13 +164,14 @@ static int level_base_init(struct vm *vm)
 	ret = vm_coalesced_pio_add(vm, 0x3f8, 1);
 	if (ret < 0 && ret != -ENOTSUP)
 		vsrv_log("serial: coalesced transmit writes unavailable: %s", strerror(-ret));
-	ret = i8042_create(vm, &vm->i8042);
+	ret = i8042_create(&vm->host, &vm->i8042);
 	if (!ret)
-		ret = rtc_create(vm, &vm->rtc);
+		ret = rtc_create(&vm->host, vm->mem->low_size, vm->mem->size - vm->mem->low_size,
+				 &vm->rtc);
 	if (!ret)
-		ret = debug_exit_create(vm, 0xf4, &vm->debug_exit);
+		ret = debug_exit_create(&vm->host, 0xf4, &vm->debug_exit);
 	if (!ret)
-		ret = acpi_pm_create(vm, &vm->acpi_pm);
+		ret = acpi_pm_create(&vm->host, &vm->acpi_pm);
 	if (!ret)
 		ret = bus_register(&vm->pio, 0x80, 1, port80_io, NULL, "post");
 	if (ret < 0)
@@ -188,36 +192,10 @@ static void level_base_exit(struct vm *vm)
 	vm->rtc = NULL;
 	vm->i8042 = NULL;
 	vm->serial = NULL;
+	vm->nr_syncs = 0;
 }
 
-/* ---- level: devices (the hook for virtio and PCI) ---- */
-__attribute__((weak)) int vm_devices_init(struct vm *vm)
-{
-	if (vm->cfg->nr_disks || vm->cfg->nr_nets) {
-		vsrv_log("--disk and --net are not supported by this build");
-		return -ENOTSUP;
-	}
-	return 0;
-}
-
-__attribute__((weak)) void vm_devices_exit(struct vm *vm)
-{
-	(void)vm;
-}
-
-__attribute__((weak)) unsigned vm_devices_disk_stats(struct vm *vm, struct vm_disk_stats *out,
-						     unsigned max)
-{
-	(void)vm, (void)out, (void)max;
-	return 0;
-}
-
-__attribute__((weak)) unsigned vm_devices_nic_stats(struct vm *vm, struct vm_nic_stats *out,
-						    unsigned max)
-{
-	(void)vm, (void)out, (void)max;
-	return 0;
-}
+/* ---- level: devices: vm_devices_init/vm_devices_exit (src/devices/virtio/devices.c) ---- */
 
 int vm_cmdline_append(struct vm *vm, const char *s)
 {
@@ -393,6 +371,45 @@ void vm_destroy_detached(struct vm *vm)
 	close(p[0]);
 	close(fd);
 	close(p[1]); /* the child may go now */
+}
+
+static void host_request_stop(void *vm, int code)
+{
+	vm_request_stop(vm, code);
+}
+
+static int host_irq_line(void *vm, uint32_t gsi, int level)
+{
+	return vm_irq_line(vm, gsi, level);
+}
+
+static void host_writes_soon(void *vm)
+{
+	vm_coalesced_kick(vm);
+}
+
+static int host_add_sync(void *opaque, void (*fn)(void *dev), void *dev)
+{
+	struct vm *vm = opaque;
+
+	if (vm->nr_syncs == DEVICE_HOST_MAX_SYNCS)
+		return -ENOSPC;
+	vm->syncs[vm->nr_syncs++] = (struct vm_sync){ fn, dev };
+	return 0;
+}
+
+void vm_host_init(struct vm *vm)
+{
+	vm->host = (struct device_host){ .opaque = vm, .pio = &vm->pio, .loop = vm->loop,
+					 .request_stop = host_request_stop,
+					 .irq_line = host_irq_line, .add_sync = host_add_sync,
+					 .writes_soon = host_writes_soon };
+}
+
+void vm_sync_output(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nr_syncs; i++)
+		vm->syncs[i].fn(vm->syncs[i].dev);
 }
 
 void vm_request_stop(struct vm *vm, int code)

@@ -1,6 +1,6 @@
 /* One KVM virtual machine: its file descriptors, guest memory, I/O buses, control loop,
  * vCPUs and interrupt plumbing. A VM is built by walking the init table in vm.c (core,
- * memory, irqchip, base devices, device hook, boot, vCPUs) and torn down in reverse.
+ * memory, irqchip, base devices, device level, boot, vCPUs) and torn down in reverse.
  *
  * Threads: vm_create/vm_run/vm_destroy run on the main thread, which runs the control loop
  * (vm->loop). Each vCPU has its own thread. The interrupt functions below (vm_irq_*,
@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "devices/host.h"
+#include "devices/serial.h"
 #include "devices/virtio/stats.h"
 #include "vmm/bus.h"
 #include "vmm/evloop.h"
@@ -23,10 +25,10 @@
 #define VM_MAX_MEM   (1ULL << 40)   /* 1 TiB */
 
 enum vm_serial_mode {
-	VM_SERIAL_STDIO, /* default: the terminal (raw mode while the VM runs) */
-	VM_SERIAL_NONE,  /* output dropped, no input */
-	VM_SERIAL_FILE,  /* output appended to serial_path, no input */
-	VM_SERIAL_UNIX,  /* a listening Unix socket at serial_path: one client at a time */
+	VM_SERIAL_STDIO = SERIAL_STDIO, /* default: the terminal (raw mode while the VM runs) */
+	VM_SERIAL_NONE = SERIAL_NONE,   /* output dropped, no input */
+	VM_SERIAL_FILE = SERIAL_FILE,   /* output appended to serial_path, no input */
+	VM_SERIAL_UNIX = SERIAL_UNIX,   /* a listening Unix socket at serial_path: one client */
 };
 
 /* The parsed options of `vsrv run`. Strings are not owned (they point into argv). */
@@ -44,7 +46,7 @@ struct vm_config {
 	unsigned nr_disks;
 	const char **nets;
 	unsigned nr_nets;
-	const char **devices;     /* --device SPEC (rng, console,socket=PATH), for the virtio hook */
+	const char **devices;     /* --device SPEC (KIND[,...]: devices/virtio/kind.h) */
 	unsigned nr_devices;
 	const char *control;      /* --control PATH (vmm/control.h), or NULL */
 	/* --restore FILE (vmm/savestate.h), or NULL: the VM is built without loading a kernel
@@ -57,7 +59,7 @@ struct vm_config {
 };
 
 /* Codes for evloop_stop(vm->loop, code) besides a plain exit status 0..255. */
-#define VM_STOP_RESET  0x100  /* guest reset: restart unless no_reboot */
+#define VM_STOP_RESET  DEVICE_STOP_RESET  /* guest reset: restart unless no_reboot */
 
 /* Well-known ISA interrupt lines (GSIs) used by the base devices. */
 #define VM_GSI_SERIAL0 4
@@ -101,6 +103,12 @@ struct vm {
 		uint64_t arg;       /* EBX (multiboot info) or RSI (boot_params) */
 	} boot;
 
+	/* What the base devices get from the VM (vm_host_init), and the output syncs they
+	 * asked for (vm_sync_output). */
+	struct device_host host;
+	struct vm_sync { void (*fn)(void *dev); void *dev; } syncs[DEVICE_HOST_MAX_SYNCS];
+	unsigned nr_syncs;
+
 	/* Base devices (src/devices/), each with its own lock. */
 	struct serial *serial;
 	struct i8042 *i8042;
@@ -117,13 +125,13 @@ struct vm {
 	long coalesced_ns;          /* its current interval (loop thread) */
 
 	/* The PCI host bridge as the firmware tables describe it (ACPI DSDT root bridge, MCFG,
-	 * e820): set by the device hook when it creates one; ecam_base 0 means no PCI. ECAM
+	 * e820): set by the device level when it creates one; ecam_base 0 means no PCI. ECAM
 	 * covers bus 0 (1 MiB); BARs are assigned from [mem_base, mem_end). */
 	struct vm_pci_info {
 		uint64_t ecam_base, mem_base, mem_end;
 	} pci;
 
-	/* Private state of the device hook (virtio, PCI), owned by it. */
+	/* The device table (devices/virtio/kind.h: struct vdevs), owned by the device level. */
 	void *devices_priv;
 
 	int init_done;              /* how many init-table levels succeeded */
@@ -156,19 +164,26 @@ void vm_destroy_detached(struct vm *vm);
 /* Ask the VM to stop with code (see vm_run). Any thread; the first request wins. */
 void vm_request_stop(struct vm *vm, int code);
 
-/* --- Device hook ----------------------------------------------------------------------
+/* Fill vm->host (struct device_host) for the base devices, once vm->loop exists: the base
+ * level does it; a VM built by hand (tests) calls it before creating devices. */
+void vm_host_init(struct vm *vm);
+
+/* Run the output syncs the devices registered (device_host.add_sync): before a message
+ * about why the VM ends. Any thread. */
+void vm_sync_output(struct vm *vm);
+
+/* --- Device level ---------------------------------------------------------------------
  * The init table's "devices" level calls vm_devices_init(vm) after the base devices and
  * before the kernel is loaded (so it may append to the command line), and teardown calls
- * vm_devices_exit(vm). The defaults in vm.c are weak: they refuse --disk/--net and do
- * nothing else. The virtio branch provides the strong definitions. */
+ * vm_devices_exit(vm). src/devices/virtio/devices.c builds the devices of --disk, --net
+ * and --device from the table of device kinds (devices/virtio/kind.h). */
 int vm_devices_init(struct vm *vm);
 void vm_devices_exit(struct vm *vm);
 
 /* The I/O counters of the VM's disks (virtio-blk and SCSI) and NICs, in --disk / --net
  * order: up to max entries are copied into out (strings point into the device table,
  * valid until vm_devices_exit). Returns how many. Any thread between vm_devices_init and
- * vm_devices_exit (the control loop); no locks (see devices/virtio/stats.h). The weak
- * defaults report nothing. */
+ * vm_devices_exit (the control loop); no locks (see devices/virtio/stats.h). */
 struct vm_disk_stats {
 	char name[16];    /* "disk<i>": the i-th --disk */
 	char device[32];  /* "virtio-blk<i>" or "virtio-scsi T:L" */

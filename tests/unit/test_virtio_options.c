@@ -1,5 +1,6 @@
-/* Parsing of --disk, --net and --device. */
+/* Parsing of --disk, --net and --device, and which device kind a spec goes to. */
 #include "check.h"
+#include "devices/virtio/kind.h"
 #include "devices/virtio/options.h"
 
 #include <errno.h>
@@ -10,13 +11,13 @@ static void test_disk(void)
 	struct vopt_disk d;
 
 	CHECK_EQ(vopt_parse_disk("a.vhd", &d), 0);
-	CHECK(!strcmp(d.path, "a.vhd") && !d.format && !d.readonly && d.bus == VOPT_BLK &&
+	CHECK(!strcmp(d.path, "a.vhd") && !d.format && !d.readonly && !d.bus &&
 	      d.transport == VOPT_MMIO);
 	vopt_disk_free(&d);
 	CHECK_EQ(vopt_parse_disk("/x/b.img,format=raw,readonly=on,bus=scsi,cache=none,"
 				 "transport=pci,queues=4,serial=abc", &d), 0);
 	CHECK(!strcmp(d.path, "/x/b.img") && !strcmp(d.format, "raw") && d.readonly &&
-	      d.bus == VOPT_SCSI && d.nocache && d.transport == VOPT_PCI && d.queues == 4 &&
+	      !strcmp(d.bus, "scsi") && d.nocache && d.transport == VOPT_PCI && d.queues == 4 &&
 	      !strcmp(d.serial, "abc"));
 	vopt_disk_free(&d);
 	CHECK_EQ(vopt_parse_disk("", &d), -EINVAL);
@@ -65,18 +66,44 @@ static void test_net(void)
 
 static void test_dev(void)
 {
-	struct vopt_dev d;
+	static const char *const keys[] = { "socket", NULL };
+	const struct device_kind *k;
+	struct vopt_kv kv;
+	void *o;
 
-	CHECK_EQ(vopt_parse_dev("rng", &d), 0);
-	CHECK(d.kind == VOPT_DEV_RNG);
-	vopt_dev_free(&d);
-	CHECK_EQ(vopt_parse_dev("console,socket=/tmp/c.sock,transport=pci", &d), 0);
-	CHECK(d.kind == VOPT_DEV_CONSOLE && !strcmp(d.socket, "/tmp/c.sock") &&
-	      d.transport == VOPT_PCI);
-	vopt_dev_free(&d);
-	CHECK_EQ(vopt_parse_dev("console", &d), -EINVAL);
-	CHECK_EQ(vopt_parse_dev("rng,socket=x", &d), -EINVAL);
-	CHECK_EQ(vopt_parse_dev("gpu", &d), -EINVAL);
+	CHECK_EQ(vopt_parse_kv("console,socket=/tmp/c.sock,transport=pci", keys, &kv), 0);
+	CHECK(!strcmp(kv.val[0], "/tmp/c.sock") && kv.transport == VOPT_PCI);
+	vopt_kv_free(&kv);
+	CHECK_EQ(vopt_parse_kv("x,socket=", keys, &kv), -EINVAL);
+	CHECK_EQ(vopt_parse_kv("x,other=1", keys, &kv), -EINVAL);
+	CHECK_EQ(vopt_parse_kv("x,transport=usb", keys, &kv), -EINVAL);
+	k = device_kind_for("device", "rng");
+	CHECK(k && !strcmp(k->name, "virtio-rng"));
+	CHECK_EQ(k->parse("rng", &o), 0);
+	k->opts_free(o);
+	CHECK_EQ(k->parse("rng,socket=x", &o), -EINVAL);
+	k = device_kind_for("device", "console,socket=/tmp/c.sock,transport=pci");
+	CHECK(k && !strcmp(k->name, "virtio-console"));
+	CHECK_EQ(k->parse("console", &o), -EINVAL);
+	CHECK(!device_kind_for("device", "gpu"));
+	CHECK(!device_kind_for("device", ""));
+}
+
+/* The word that picks a --disk's kind is its bus= value (none: virtio-blk). */
+static void test_kind_for(void)
+{
+	const struct device_kind *k;
+
+	k = device_kind_for("disk", "a.vhd");
+	CHECK(k && !strcmp(k->name, "virtio-blk"));
+	k = device_kind_for("disk", "a.vhd,bus=blk,transport=pci");
+	CHECK(k && !strcmp(k->name, "virtio-blk"));
+	k = device_kind_for("disk", "a.vhd,format=raw,bus=scsi");
+	CHECK(k && k->bus == DEVICE_BUS_NONE);
+	CHECK(!device_kind_for("disk", "a.vhd,bus=ide"));
+	k = device_kind_for("net", "user");
+	CHECK(k && !strcmp(k->name, "virtio-net"));
+	CHECK(!device_kind_for("serial", "x"));
 }
 
 int main(void)
@@ -84,5 +111,6 @@ int main(void)
 	RUN(test_disk);
 	RUN(test_net);
 	RUN(test_dev);
+	RUN(test_kind_for);
 	return check_done();
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "arch/x86/assist.h"
 #include "arch/x86/boot.h"
@@ -39,6 +40,7 @@ static struct vm *fake_vm(uint64_t mem)
 	if (guest_mem_create(mem, &vm->mem) || evloop_create(&vm->loop))
 		abort();
 	vm->cmdline = strdup("console=ttyS0");
+	vm_host_init(vm);
 	return vm;
 }
 
@@ -311,7 +313,8 @@ static void test_serial(void)
 	struct serial *s;
 	struct serial_state st;
 
-	CHECK_EQ(serial_create(vm, 0x3f8, 4, &s), 0);
+	CHECK_EQ(serial_create(&vm->host, (enum serial_backend)cfg.serial, cfg.serial_path, 0x3f8,
+			       4, &s), 0);
 	CHECK_EQ(inb(vm, 0x3fd) & 0x61, 0x60);     /* THRE, TEMT, no data */
 	CHECK_EQ(inb(vm, 0x3fa) & 0x0f, 1);        /* no interrupt */
 	outb(vm, 0x3f9, 0x02);                     /* enable THRI: pending at once */
@@ -345,12 +348,40 @@ static void test_serial(void)
 	free_vm(vm);
 }
 
+/* The UART's output reaches its file when the VM syncs the devices' output (what a vCPU
+ * does before it reports why the VM ends), not only when the control loop drains it. */
+static void test_serial_sync(void)
+{
+	struct vm *vm = fake_vm(4 << 20);
+	char path[64], buf[16] = "";
+	struct serial *s;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/tmp/vsrv-serial-sync.%d", getpid());
+	unlink(path);
+	cfg.serial = VM_SERIAL_FILE;
+	cfg.serial_path = path;
+	CHECK_EQ(serial_create(&vm->host, (enum serial_backend)cfg.serial, cfg.serial_path, 0x3f8,
+			       4, &s), 0);
+	CHECK_EQ(vm->nr_syncs, 1);
+	outb(vm, 0x3f8, 'o');
+	outb(vm, 0x3f8, 'k');
+	vm_sync_output(vm);
+	f = fopen(path, "r");
+	CHECK(f && fread(buf, 1, sizeof(buf) - 1, f) == 2 && !strcmp(buf, "ok"));
+	if (f)
+		fclose(f);
+	serial_destroy(s);
+	unlink(path);
+	free_vm(vm);
+}
+
 static void test_i8042_reset(void)
 {
 	struct vm *vm = fake_vm(4 << 20);
 	struct i8042 *k;
 
-	CHECK_EQ(i8042_create(vm, &k), 0);
+	CHECK_EQ(i8042_create(&vm->host, &k), 0);
 	outb(vm, 0x64, 0xaa);                      /* self-test */
 	CHECK_EQ(inb(vm, 0x64) & 1, 1);
 	CHECK_EQ(inb(vm, 0x60), 0x55);
@@ -366,7 +397,7 @@ static void test_debug_exit(void)
 	struct vm *vm = fake_vm(4 << 20);
 	struct debug_exit *d;
 
-	CHECK_EQ(debug_exit_create(vm, 0xf4, &d), 0);
+	CHECK_EQ(debug_exit_create(&vm->host, 0xf4, &d), 0);
 	outb(vm, 0xf4, 0x10);
 	outb(vm, 0xf4, 0x20);                      /* the first stop wins */
 	CHECK_EQ(evloop_run(vm->loop), 33);
@@ -385,7 +416,8 @@ static void test_rtc(void)
 	unsigned year;
 
 	gmtime_r(&now, &tm);
-	CHECK_EQ(rtc_create(vm, &r), 0);
+	CHECK_EQ(rtc_create(&vm->host, vm->mem->low_size, vm->mem->size - vm->mem->low_size, &r),
+		 0);
 	outb(vm, 0x70, 0x09);
 	year = bcd(inb(vm, 0x71));
 	outb(vm, 0x70, 0x32);
@@ -502,6 +534,7 @@ int main(void)
 	RUN(test_multiboot);
 	RUN(test_bzimage_old);
 	RUN(test_serial);
+	RUN(test_serial_sync);
 	RUN(test_i8042_reset);
 	RUN(test_debug_exit);
 	RUN(test_rtc);

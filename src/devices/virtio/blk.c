@@ -1,10 +1,12 @@
 #include "devices/virtio/blk.h"
+#include "devices/virtio/kind.h"
 #include "devices/virtio/stats.h"
 
 #include "util/log.h"
 
 #include <errno.h>
 #include <liburing.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -700,3 +702,89 @@ int virtio_blk_restore(struct virtio_blk *b, const struct virtio_blk_state *st)
 	virtio_dev_resume(&b->dev);
 	return ret;
 }
+
+/* --- the device kind (kind.h): --disk PATH[,bus=virtio-blk] (the default bus) --- */
+
+static int blk_parse(const char *spec, void **opts)
+{
+	struct vopt_disk *o = malloc(sizeof(*o));
+	int ret;
+
+	if (!o)
+		return -ENOMEM;
+	ret = vopt_parse_disk(spec, o);
+	if (ret) {
+		free(o);
+		return ret;
+	}
+	*opts = o;
+	return 0;
+}
+
+static void blk_opts_free(void *opts)
+{
+	if (opts)
+		vopt_disk_free(opts);
+	free(opts);
+}
+
+static int blk_kind_create(struct vdevs *v, struct device_entry *e, const void *opts,
+			   unsigned idx)
+{
+	const struct vopt_disk *o = opts;
+	struct virtio_blk_opts bo = { .queues = o->queues, .serial = o->serial };
+	struct virtio_blk *b;
+	int ret;
+
+	ret = devices_open_disk(v, e, o, idx);
+	if (ret)
+		return ret;
+	e->bus_or_backend = "virtio-blk";
+	snprintf(e->name, sizeof(e->name), "virtio-blk%u", idx);
+	ret = virtio_blk_create(&v->host, e->disk, e->name, &bo, &b);
+	if (ret) {
+		vsrv_log("%s (%s): cannot create: %s", e->name, o->path, strerror(-ret));
+		return ret;
+	}
+	e->priv = b;
+	e->dev = virtio_blk_dev(b);
+	e->dstats = virtio_blk_stats(b);
+	e->transport = o->transport;
+	return 0;
+}
+
+static void blk_kind_destroy(struct vdevs *v, struct device_entry *e)
+{
+	(void)v;
+	virtio_blk_destroy(e->priv);
+}
+
+static int blk_kind_save(struct device_entry *e, void *st)
+{
+	return virtio_blk_save(e->priv, st);
+}
+
+static int blk_kind_restore(struct device_entry *e, const void *st)
+{
+	return virtio_blk_restore(e->priv, st);
+}
+
+_Static_assert(offsetof(struct virtio_blk_state, dev) == 0, "the core's state comes first");
+_Static_assert(sizeof(struct virtio_blk_state) <= VDEV_STATE_MAX, "fits a state entry");
+
+const struct device_kind virtio_blk_kind = {
+	.name = "virtio-blk",
+	.id = 1,
+	.option = "disk",
+	.words = (const char *const[]){ "", "virtio-blk", "blk", NULL },
+	.usage = "PATH[,bus=virtio-blk]",
+	.bus = DEVICE_BUS_VIRTIO,
+	.pci_class = 0x018000,
+	.parse = blk_parse,
+	.opts_free = blk_opts_free,
+	.create = blk_kind_create,
+	.destroy = blk_kind_destroy,
+	.state_size = sizeof(struct virtio_blk_state),
+	.save = blk_kind_save,
+	.restore = blk_kind_restore,
+};

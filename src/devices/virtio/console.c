@@ -1,8 +1,10 @@
 #include "devices/virtio/console.h"
+#include "devices/virtio/kind.h"
 
 #include "util/log.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -314,3 +316,91 @@ int virtio_console_restore(struct virtio_console *c, const struct virtio_console
 	virtio_dev_resume(&c->dev);
 	return ret;
 }
+
+/* --- the device kind (kind.h): --device console,socket=PATH[,transport=mmio|pci] --- */
+
+#define CON_USAGE "console,socket=PATH[,transport=mmio|pci]"
+
+static const char *const con_keys[] = { "socket", NULL };
+
+static void con_opts_free(void *opts)
+{
+	if (opts)
+		vopt_kv_free(opts);
+	free(opts);
+}
+
+static int con_parse(const char *spec, void **opts)
+{
+	struct vopt_kv *o = malloc(sizeof(*o));
+	int ret;
+
+	if (!o)
+		return -ENOMEM;
+	ret = vopt_parse_kv(spec, con_keys, o);
+	if (!ret && !o->val[0]) {
+		vopt_kv_free(o);
+		ret = -EINVAL;
+	}
+	if (ret) {
+		free(o);
+		if (ret == -EINVAL)
+			vsrv_log("--device %s: expected " CON_USAGE, spec);
+		return ret;
+	}
+	*opts = o;
+	return 0;
+}
+
+static int con_kind_create(struct vdevs *v, struct device_entry *e, const void *opts,
+			   unsigned idx)
+{
+	const struct vopt_kv *o = opts;
+	struct virtio_console *c;
+	int ret;
+
+	snprintf(e->name, sizeof(e->name), "virtio-console%u", idx);
+	ret = virtio_console_create(&v->host, o->val[0], e->name, &c);
+	if (ret)
+		return ret;
+	e->priv = c;
+	e->dev = virtio_console_dev(c);
+	e->transport = o->transport;
+	return 0;
+}
+
+static void con_kind_destroy(struct vdevs *v, struct device_entry *e)
+{
+	(void)v;
+	virtio_console_destroy(e->priv);
+}
+
+static int con_kind_save(struct device_entry *e, void *st)
+{
+	return virtio_console_save(e->priv, st);
+}
+
+static int con_kind_restore(struct device_entry *e, const void *st)
+{
+	return virtio_console_restore(e->priv, st);
+}
+
+_Static_assert(offsetof(struct virtio_console_state, dev) == 0, "the core's state comes first");
+_Static_assert(sizeof(struct virtio_console_state) <= VDEV_STATE_MAX, "fits a state entry");
+
+const struct device_kind virtio_console_kind = {
+	.name = "virtio-console",
+	.id = 3,
+	.option = "device",
+	.words = (const char *const[]){ "console", NULL },
+	.usage = CON_USAGE,
+	.bus = DEVICE_BUS_VIRTIO,
+	.pci_class = 0x078000,
+	.parse = con_parse,
+	.opts_free = con_opts_free,
+	.create = con_kind_create,
+	.destroy = con_kind_destroy,
+	.state_size = sizeof(struct virtio_console_state),
+	.save = con_kind_save,
+	.restore = con_kind_restore,
+};

@@ -1,4 +1,4 @@
-/* The state of all the virtio devices of a VM built by the device hook (setup.c), with
+/* The state of all the virtio devices of a VM built by the device level (devices.c), with
  * their transports and the PCI host bridge, in one struct: for snapshots and migration.
  * No file format here: the struct is plain data (no pointers), for the caller to write out.
  *
@@ -11,26 +11,18 @@
 #define VSRV_DEVICES_VIRTIO_DEVSTATE_H
 
 #include "devices/pci.h"
-#include "devices/virtio/blk.h"
-#include "devices/virtio/console.h"
+#include "devices/virtio/kind.h"
 #include "devices/virtio/mmio.h"
-#include "devices/virtio/net.h"
 #include "devices/virtio/pci_transport.h"
-#include "devices/virtio/rng.h"
-#include "devices/virtio/scsi.h"
-#include "devices/virtio/setup.h"
 
 struct vm;
 
 struct vdev_entry_state {
-	uint32_t kind;                 /* enum vdev_kind of the entry: checked */
+	uint32_t kind;                 /* the entry's device_kind id: checked */
 	uint32_t on_pci;               /* 1: virtio-pci, 0: virtio-mmio (or no transport) */
 	union {
-		struct virtio_blk_state blk;
-		struct virtio_rng_state rng;
-		struct virtio_console_state console;
-		struct virtio_scsi_state scsi;  /* the controller's entry */
-		struct virtio_net_state net;
+		uint8_t bytes[VDEV_STATE_MAX]; /* the kind's state (state_size bytes), then 0 */
+		uint64_t align;
 	} dev;
 	union {
 		struct virtio_mmio_state mmio;

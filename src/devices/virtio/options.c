@@ -93,12 +93,7 @@ int vopt_parse_disk(const char *spec, struct vopt_disk *o)
 			if (parse_bool(v, &o->readonly))
 				goto err_item;
 		} else if (!strcmp(it, "bus")) {
-			if (!strcmp(v, "virtio-blk") || !strcmp(v, "blk"))
-				o->bus = VOPT_BLK;
-			else if (!strcmp(v, "scsi") || !strcmp(v, "virtio-scsi"))
-				o->bus = VOPT_SCSI;
-			else
-				goto err_item;
+			o->bus = v; /* the device kinds know the names (kind.h) */
 		} else if (!strcmp(it, "cache")) {
 			if (!strcmp(v, "none"))
 				o->nocache = true;
@@ -227,41 +222,37 @@ err:
 		   "[,transport=mmio|pci][,queues=1..8] (interface names up to 15 characters)");
 }
 
-int vopt_parse_dev(const char *spec, struct vopt_dev *o)
+int vopt_parse_kv(const char *spec, const char *const *keys, struct vopt_kv *o)
 {
 	char *p, *it, *v;
+	unsigned k;
 
 	memset(o, 0, sizeof(*o));
 	o->buf = strdup(spec);
 	if (!o->buf)
 		return -ENOMEM;
 	p = o->buf;
-	it = next_item(&p);
-	if (!strcmp(it, "rng"))
-		o->kind = VOPT_DEV_RNG;
-	else if (!strcmp(it, "console"))
-		o->kind = VOPT_DEV_CONSOLE;
-	else
-		goto err;
+	next_item(&p); /* the kind's name */
 	while ((it = next_item(&p))) {
 		v = strchr(it, '=');
 		if (!v)
 			goto err;
 		*v++ = 0;
-		if (!strcmp(it, "socket") && o->kind == VOPT_DEV_CONSOLE && *v)
-			o->socket = v;
-		else if (!strcmp(it, "transport") && !parse_transport(v, &o->transport))
+		if (!strcmp(it, "transport")) {
+			if (parse_transport(v, &o->transport))
+				goto err;
 			continue;
-		else
+		}
+		for (k = 0; k < VOPT_KV_MAX && keys[k] && strcmp(it, keys[k]); k++)
+			;
+		if (k == VOPT_KV_MAX || !keys[k] || !*v)
 			goto err;
+		o->val[k] = v;
 	}
-	if (o->kind == VOPT_DEV_CONSOLE && !o->socket)
-		goto err;
 	return 0;
 err:
-	vopt_dev_free(o);
-	return bad("device", spec, "expected rng[,transport=mmio|pci] or "
-		   "console,socket=PATH[,transport=mmio|pci]");
+	vopt_kv_free(o);
+	return -EINVAL;
 }
 
 void vopt_disk_free(struct vopt_disk *o)
@@ -276,7 +267,7 @@ void vopt_net_free(struct vopt_net *o)
 	o->buf = NULL;
 }
 
-void vopt_dev_free(struct vopt_dev *o)
+void vopt_kv_free(struct vopt_kv *o)
 {
 	free(o->buf);
 	o->buf = NULL;

@@ -1,6 +1,7 @@
-/* The virtio options of `vsrv run`: --disk, --net and --device specifications, parsed into
- * plain structs (no side effects, unit-tested). Strings point into a copy owned by the
- * parsed struct (free with the matching _free). */
+/* The virtio options of `vsrv run`: --disk and --net specifications and the items of a
+ * --device specification, parsed into plain structs (no side effects, unit-tested).
+ * Strings point into a copy owned by the parsed struct (free with the matching _free).
+ * Which device kind a spec is for is the kinds' business (kind.h). */
 #ifndef VSRV_DEVICES_VIRTIO_OPTIONS_H
 #define VSRV_DEVICES_VIRTIO_OPTIONS_H
 
@@ -8,16 +9,15 @@
 #include <stdint.h>
 
 enum vopt_transport { VOPT_MMIO, VOPT_PCI };
-enum vopt_bus { VOPT_BLK, VOPT_SCSI };
 
-/* --disk PATH[,format=vhd|raw][,readonly=on|off][,bus=virtio-blk|scsi]
+/* --disk PATH[,format=vhd|raw][,readonly=on|off][,bus=NAME]
  *        [,cache=none|writeback][,transport=mmio|pci][,queues=N][,serial=STR] */
 struct vopt_disk {
 	char *buf;           /* owned copy of the spec */
 	const char *path;
 	const char *format;  /* "vhd", "raw" or NULL (probe) */
 	bool readonly;
-	enum vopt_bus bus;
+	const char *bus;     /* as given (the device kind's word), or NULL */
 	bool nocache;        /* cache=none */
 	enum vopt_transport transport;
 	unsigned queues;
@@ -41,22 +41,24 @@ struct vopt_net {
 	unsigned queues;     /* queue pairs, 1 when not given */
 };
 
-enum vopt_dev_kind { VOPT_DEV_RNG, VOPT_DEV_CONSOLE };
+#define VOPT_KV_MAX 8
 
-/* --device rng[,transport=mmio|pci] | console,socket=PATH[,transport=mmio|pci] */
-struct vopt_dev {
+/* --device NAME[,KEY=VALUE]...[,transport=mmio|pci]: the items after the kind's name. */
+struct vopt_kv {
 	char *buf;
-	enum vopt_dev_kind kind;
-	const char *socket;
 	enum vopt_transport transport;
+	const char *val[VOPT_KV_MAX];  /* val[i]: the value given for keys[i], or NULL */
 };
 
 /* Parse one spec. Returns 0, or -EINVAL after logging one line quoting the spec. */
 int vopt_parse_disk(const char *spec, struct vopt_disk *out);
 int vopt_parse_net(const char *spec, struct vopt_net *out);
-int vopt_parse_dev(const char *spec, struct vopt_dev *out);
+/* Parse the items after the first of spec: each KEY=VALUE with KEY one of keys (at most
+ * VOPT_KV_MAX, NULL-terminated; a non-empty value) or transport. 0, or -EINVAL without
+ * logging (the kind logs its usage), -ENOMEM. */
+int vopt_parse_kv(const char *spec, const char *const *keys, struct vopt_kv *out);
 void vopt_disk_free(struct vopt_disk *o);
 void vopt_net_free(struct vopt_net *o);
-void vopt_dev_free(struct vopt_dev *o);
+void vopt_kv_free(struct vopt_kv *o);
 
 #endif

@@ -1,6 +1,9 @@
 #include "devices/virtio/rng.h"
+#include "devices/virtio/kind.h"
+#include "util/log.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -92,3 +95,87 @@ int virtio_rng_restore(struct virtio_rng *r, const struct virtio_rng_state *st)
 {
 	return virtio_dev_restore(&r->dev, &st->dev);
 }
+
+/* --- the device kind (kind.h): --device rng[,transport=mmio|pci] --- */
+
+#define RNG_USAGE "rng[,transport=mmio|pci]"
+
+static const char *const rng_keys[] = { NULL };
+
+static int rng_parse(const char *spec, void **opts)
+{
+	struct vopt_kv *o = malloc(sizeof(*o));
+	int ret;
+
+	if (!o)
+		return -ENOMEM;
+	ret = vopt_parse_kv(spec, rng_keys, o);
+	if (ret) {
+		free(o);
+		if (ret == -EINVAL)
+			vsrv_log("--device %s: expected " RNG_USAGE, spec);
+		return ret;
+	}
+	*opts = o;
+	return 0;
+}
+
+static void rng_opts_free(void *opts)
+{
+	if (opts)
+		vopt_kv_free(opts);
+	free(opts);
+}
+
+static int rng_kind_create(struct vdevs *v, struct device_entry *e, const void *opts,
+			   unsigned idx)
+{
+	const struct vopt_kv *o = opts;
+	struct virtio_rng *r;
+	int ret;
+
+	(void)idx;
+	ret = virtio_rng_create(&v->host, &r);
+	if (ret)
+		return ret;
+	e->priv = r;
+	e->dev = virtio_rng_dev(r);
+	e->transport = o->transport;
+	return 0;
+}
+
+static void rng_kind_destroy(struct vdevs *v, struct device_entry *e)
+{
+	(void)v;
+	virtio_rng_destroy(e->priv);
+}
+
+static int rng_kind_save(struct device_entry *e, void *st)
+{
+	return virtio_rng_save(e->priv, st);
+}
+
+static int rng_kind_restore(struct device_entry *e, const void *st)
+{
+	return virtio_rng_restore(e->priv, st);
+}
+
+_Static_assert(offsetof(struct virtio_rng_state, dev) == 0, "the core's state comes first");
+_Static_assert(sizeof(struct virtio_rng_state) <= VDEV_STATE_MAX, "fits a state entry");
+
+const struct device_kind virtio_rng_kind = {
+	.name = "virtio-rng",
+	.id = 2,
+	.option = "device",
+	.words = (const char *const[]){ "rng", NULL },
+	.usage = RNG_USAGE,
+	.bus = DEVICE_BUS_VIRTIO,
+	.pci_class = 0x00ff00,
+	.parse = rng_parse,
+	.opts_free = rng_opts_free,
+	.create = rng_kind_create,
+	.destroy = rng_kind_destroy,
+	.state_size = sizeof(struct virtio_rng_state),
+	.save = rng_kind_save,
+	.restore = rng_kind_restore,
+};

@@ -1,8 +1,11 @@
 #include "devices/virtio/scsi.h"
+#include "devices/virtio/kind.h"
 
 #include "util/log.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -327,3 +330,166 @@ int virtio_scsi_restore(struct virtio_scsi *s, const struct virtio_scsi_state *s
 	virtio_dev_resume(&s->dev);
 	return ret;
 }
+
+/* --- the device kinds (kind.h): --disk PATH,bus=scsi adds a disk (an entry without a
+ * transport of its own) to the VM's one controller, created with the first of them (on
+ * its transport) and given its own entry after every spec (finish). --- */
+
+struct scsi_vm {
+	struct virtio_scsi *scsi;
+	bool has_entry;              /* the controller's entry exists (it destroys it) */
+	enum vopt_transport transport;
+	unsigned targets;            /* disks attached */
+};
+
+extern const struct device_kind virtio_scsi_kind, virtio_scsi_disk_kind;
+
+static int sdisk_parse(const char *spec, void **opts)
+{
+	struct vopt_disk *o = malloc(sizeof(*o));
+	int ret;
+
+	if (!o)
+		return -ENOMEM;
+	ret = vopt_parse_disk(spec, o);
+	if (ret) {
+		free(o);
+		return ret;
+	}
+	*opts = o;
+	return 0;
+}
+
+static void sdisk_opts_free(void *opts)
+{
+	if (opts)
+		vopt_disk_free(opts);
+	free(opts);
+}
+
+static int sdisk_create(struct vdevs *v, struct device_entry *e, const void *opts,
+			unsigned idx)
+{
+	struct scsi_vm *sv = devices_kind_priv(v, &virtio_scsi_disk_kind);
+	const struct vopt_disk *o = opts;
+	const char *base;
+	unsigned n;
+	int ret;
+
+	if (!sv)
+		return -ENOMEM;
+	ret = devices_open_disk(v, e, o, idx);
+	if (ret)
+		return ret;
+	e->bus_or_backend = "scsi";
+	n = sv->targets;
+	if (n >= VSCSI_MAX_TARGETS * SCSI_MAX_LUNS) {
+		vsrv_log("--disk %s: more than %d SCSI disks", o->path,
+			 VSCSI_MAX_TARGETS * SCSI_MAX_LUNS);
+		return -ENOSPC;
+	}
+	if (!sv->scsi) {
+		ret = virtio_scsi_create(&v->host, "virtio-scsi", &sv->scsi);
+		if (ret)
+			return ret;
+		sv->transport = o->transport;
+	}
+	base = strrchr(o->path, '/');
+	base = o->serial ? o->serial : base ? base + 1 : o->path;
+	/* one target per disk, then further LUNs on the same targets */
+	ret = virtio_scsi_attach(sv->scsi, n % VSCSI_MAX_TARGETS, n / VSCSI_MAX_TARGETS, e->disk,
+				 base);
+	if (ret)
+		return ret;
+	snprintf(e->name, sizeof(e->name), "virtio-scsi %u:%u", n % VSCSI_MAX_TARGETS,
+		 n / VSCSI_MAX_TARGETS);
+	e->dstats = virtio_scsi_stats(sv->scsi, n % VSCSI_MAX_TARGETS, n / VSCSI_MAX_TARGETS);
+	sv->targets++;
+	return 0;
+}
+
+/* The controller gets an entry of its own, at the end. */
+static int sdisk_finish(struct vdevs *v)
+{
+	struct scsi_vm *sv = devices_kind_priv(v, &virtio_scsi_disk_kind);
+	struct device_entry *e;
+	int ret;
+
+	if (!sv || !sv->scsi)
+		return 0;
+	e = devices_entry_new(v);
+	if (!e)
+		return -ENOSPC;
+	e->kind = &virtio_scsi_kind;
+	e->priv = sv->scsi;
+	sv->has_entry = true;
+	e->dev = virtio_scsi_dev(sv->scsi);
+	e->transport = sv->transport;
+	ret = devices_attach(v, e);
+	if (!ret)
+		ret = virtio_scsi_start(sv->scsi);
+	return ret;
+}
+
+static void sdisk_destroy(struct vdevs *v, struct device_entry *e)
+{
+	struct scsi_vm *sv = devices_kind_priv(v, &virtio_scsi_disk_kind);
+
+	(void)e;
+	/* a controller that never got its entry goes before the disks it borrows */
+	if (sv && sv->scsi && !sv->has_entry) {
+		virtio_scsi_destroy(sv->scsi);
+		sv->scsi = NULL;
+	}
+}
+
+static void scsi_kind_destroy(struct vdevs *v, struct device_entry *e)
+{
+	struct scsi_vm *sv = devices_kind_priv(v, &virtio_scsi_disk_kind);
+
+	/* the controller's entry is the last: it goes before the disks it uses are closed */
+	virtio_scsi_destroy(e->priv);
+	if (sv)
+		sv->scsi = NULL;
+}
+
+static int scsi_kind_save(struct device_entry *e, void *st)
+{
+	return virtio_scsi_save(e->priv, st);
+}
+
+static int scsi_kind_restore(struct device_entry *e, const void *st)
+{
+	return virtio_scsi_restore(e->priv, st);
+}
+
+_Static_assert(offsetof(struct virtio_scsi_state, dev) == 0, "the core's state comes first");
+_Static_assert(sizeof(struct virtio_scsi_state) <= VDEV_STATE_MAX, "fits a state entry");
+
+/* The controller: added by the disks' finish. */
+const struct device_kind virtio_scsi_kind = {
+	.name = "virtio-scsi",
+	.id = 6,
+	.bus = DEVICE_BUS_VIRTIO,
+	.pci_class = 0x010000,
+	.destroy = scsi_kind_destroy,
+	.state_size = sizeof(struct virtio_scsi_state),
+	.save = scsi_kind_save,
+	.restore = scsi_kind_restore,
+};
+
+/* A disk on the controller: saved with it. */
+const struct device_kind virtio_scsi_disk_kind = {
+	.name = "SCSI disk",
+	.id = 5,
+	.option = "disk",
+	.words = (const char *const[]){ "scsi", "virtio-scsi", NULL },
+	.usage = "PATH,bus=scsi",
+	.bus = DEVICE_BUS_NONE,
+	.vm_priv_size = sizeof(struct scsi_vm),
+	.parse = sdisk_parse,
+	.opts_free = sdisk_opts_free,
+	.create = sdisk_create,
+	.finish = sdisk_finish,
+	.destroy = sdisk_destroy,
+};

@@ -1,19 +1,12 @@
-/* Save and restore of all the devices the device hook built (see devstate.h). */
+/* Save and restore of all the devices of the device table (see devstate.h), through their
+ * kinds' descriptors (kind.h). */
 #include "devices/virtio/devstate.h"
+#include "disk/disk.h"
 #include "util/log.h"
 #include "vmm/vm.h"
 
 #include <errno.h>
 #include <string.h>
-
-static struct virtio_dev *entry_dev(struct vdevs *v, struct vdev_entry *e)
-{
-	if (e->kind == VDEV_SCSI_DISK)
-		return NULL; /* a disk of the controller, which has its own entry */
-	if (e->kind == VDEV_SCSI_CTRL)
-		return v->scsi ? e->dev : NULL;
-	return e->dev;
-}
 
 static int each_dev(struct vm *vm, int (*fn)(struct virtio_dev *d))
 {
@@ -22,7 +15,7 @@ static int each_dev(struct vm *vm, int (*fn)(struct virtio_dev *d))
 	int ret = 0, r;
 
 	for (i = 0; v && i < v->n; i++) {
-		struct virtio_dev *d = entry_dev(v, &v->e[i]);
+		struct virtio_dev *d = v->e[i].dev;
 
 		if (d && (r = fn(d)) && !ret)
 			ret = r;
@@ -100,28 +93,25 @@ void vm_devices_describe(struct vm *vm, struct vm_devices_desc *d)
 	d->n = v->n;
 	d->has_pci = v->pci != NULL;
 	for (i = 0; i < v->n; i++) {
-		d->e[i].kind = v->e[i].kind;
+		d->e[i].kind = v->e[i].kind->id;
 		d->e[i].on_pci = v->e[i].pci != NULL;
 	}
 }
 
-static int save_entry(struct vdevs *v, struct vdev_entry *e, struct vdev_entry_state *s)
+static int save_entry(struct device_entry *e, struct vdev_entry_state *s)
 {
+	const struct device_kind *k = e->kind;
 	int ret;
 
-	s->kind = e->kind;
+	s->kind = k->id;
 	s->on_pci = e->pci != NULL;
-	switch (e->kind) {
-	case VDEV_BLK: ret = virtio_blk_save(e->blk, &s->dev.blk); break;
-	case VDEV_RNG: ret = virtio_rng_save(e->rng, &s->dev.rng); break;
-	case VDEV_CONSOLE: ret = virtio_console_save(e->console, &s->dev.console); break;
-	case VDEV_SCSI_CTRL: ret = virtio_scsi_save(v->scsi, &s->dev.scsi); break;
-	case VDEV_NET: virtio_net_save(e->net, &s->dev.net); ret = 0; break;
-	case VDEV_SCSI_DISK: return 0;
-	default:
+	if (!k->save) {
+		if (!e->dev)
+			return 0; /* nothing of its own (a SCSI disk: its controller saves it) */
 		vsrv_log("%s: saving this device is not supported", e->name);
 		return -EOPNOTSUPP;
 	}
+	ret = k->save(e, s->dev.bytes);
 	if (e->pci)
 		virtio_pci_save(e->pci, &s->tr.pci);
 	else if (e->mmio)
@@ -145,54 +135,30 @@ int vm_devices_save(struct vm *vm, struct vm_devices_state *st)
 	if (v->pci)
 		pci_host_save(v->pci, &st->pci);
 	for (i = 0; i < v->n && !ret; i++)
-		ret = save_entry(v, &v->e[i], &st->e[i]);
+		ret = save_entry(&v->e[i], &st->e[i]);
 	vm_devices_resume(vm);
 	return ret;
 }
 
-/* The device core's part of an entry's state. */
-static const struct virtio_dev_state *core_of(const struct vdev_entry_state *s)
+static int check_entry(struct device_entry *e, const struct vdev_entry_state *s)
 {
-	switch (s->kind) {
-	case VDEV_BLK: return &s->dev.blk.dev;
-	case VDEV_RNG: return &s->dev.rng.dev;
-	case VDEV_CONSOLE: return &s->dev.console.dev;
-	case VDEV_SCSI_CTRL: return &s->dev.scsi.dev;
-	case VDEV_NET: return &s->dev.net.dev;
-	default: return NULL;
-	}
-}
-
-static int check_entry(struct vdevs *v, struct vdev_entry *e, const struct vdev_entry_state *s)
-{
-	if (s->kind != (uint32_t)e->kind || s->on_pci != (e->pci != NULL))
+	if (s->kind != e->kind->id || s->on_pci != (e->pci != NULL))
 		return -EINVAL;
-	switch (e->kind) {
-	case VDEV_BLK: case VDEV_RNG: case VDEV_CONSOLE: case VDEV_SCSI_CTRL: case VDEV_NET:
-		/* the device's own checks run in its restore, before it changes anything;
-		 * the core's part is checked here for all devices first */
-		return virtio_dev_check(e->dev, core_of(s)) == 0 ? 0 : -EINVAL;
-	case VDEV_SCSI_DISK:
-		return 0;
-	default:
-		(void)v;
-		return -EOPNOTSUPP;
-	}
+	if (!e->kind->save)
+		return e->dev ? -EOPNOTSUPP : 0;
+	/* the device's own checks run in its restore, before it changes anything; the
+	 * core's part (the start of every kind's state) is checked here for all first */
+	return virtio_dev_check(e->dev, (const struct virtio_dev_state *)s->dev.bytes) == 0 ?
+	       0 : -EINVAL;
 }
 
-static int restore_entry(struct vdevs *v, struct vdev_entry *e, const struct vdev_entry_state *s)
+static int restore_entry(struct device_entry *e, const struct vdev_entry_state *s)
 {
 	int ret;
 
-	switch (e->kind) {
-	case VDEV_BLK: ret = virtio_blk_restore(e->blk, &s->dev.blk); break;
-	case VDEV_RNG: ret = virtio_rng_restore(e->rng, &s->dev.rng); break;
-	case VDEV_CONSOLE: ret = virtio_console_restore(e->console, &s->dev.console); break;
-	case VDEV_SCSI_CTRL: ret = virtio_scsi_restore(v->scsi, &s->dev.scsi); break;
-	case VDEV_NET: ret = virtio_net_restore(e->net, &s->dev.net); break;
-	case VDEV_SCSI_DISK: return 0;
-	default: return -EOPNOTSUPP;
-	}
+	if (!e->kind->restore)
+		return 0;
+	ret = e->kind->restore(e, s->dev.bytes);
 	if (!ret && e->pci)
 		ret = virtio_pci_restore(e->pci, &s->tr.pci);
 	else if (!ret && e->mmio)
@@ -214,7 +180,7 @@ int vm_devices_restore(struct vm *vm, const struct vm_devices_state *st)
 	if (st->n != v->n || st->has_pci != (v->pci != NULL))
 		return -EINVAL;
 	for (i = 0; i < v->n; i++) {
-		ret = check_entry(v, &v->e[i], &st->e[i]);
+		ret = check_entry(&v->e[i], &st->e[i]);
 		if (ret)
 			return ret;
 	}
@@ -224,7 +190,7 @@ int vm_devices_restore(struct vm *vm, const struct vm_devices_state *st)
 			return ret;
 	}
 	for (i = 0; i < v->n; i++) {
-		ret = restore_entry(v, &v->e[i], &st->e[i]);
+		ret = restore_entry(&v->e[i], &st->e[i]);
 		if (ret)
 			return ret;
 	}

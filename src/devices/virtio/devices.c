@@ -1,0 +1,333 @@
+/* The VMM's device level (vm_devices_init/vm_devices_exit, see vm.h): walks the table of
+ * device kinds (kind.h, kinds.c) to build the devices named by --disk, --net and --device,
+ * puts each on its transport (virtio-mmio, announced on the kernel command line, or
+ * virtio-pci behind the host bridge), and wires notifications to KVM ioeventfds and
+ * interrupts to irqfds / MSI routes. Knows no kind by name. */
+#include "devices/pci.h"
+#include "devices/virtio/kind.h"
+#include "devices/virtio/mmio.h"
+#include "devices/virtio/options.h"
+#include "devices/virtio/pci_transport.h"
+#include "disk/disk.h"
+#include "util/log.h"
+#include "vmm/vm.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define MMIO_BASE 0xd0000000ULL  /* virtio-mmio windows, 4 KiB apart */
+#define ECAM_BASE 0xe0000000ULL  /* bus 0 only */
+#define PCI_BAR_BASE 0xe1000000ULL
+#define PCI_BAR_END 0xfe000000ULL
+
+int devices_attach(struct vdevs *v, struct device_entry *e)
+{
+	struct vm *vm = v->vm;
+	char word[96];
+	int ret;
+
+	if (e->transport == VOPT_PCI) {
+		if (!v->pci) {
+			ret = pci_host_create(&vm->pio, &vm->mmio, ECAM_BASE, PCI_BAR_BASE,
+					      PCI_BAR_END, &v->pci);
+			if (ret)
+				return ret;
+			/* For the ACPI tables (a root bridge, MCFG) and the e820 map. */
+			vm->pci = (struct vm_pci_info){ ECAM_BASE, PCI_BAR_BASE, PCI_BAR_END };
+		}
+		return virtio_pci_create(e->dev, v->pci, e->kind->pci_class, &e->pci);
+	}
+	ret = vm_irq_alloc(vm, &e->gsi);
+	if (ret) {
+		vsrv_log("%s: no free interrupt line for virtio-mmio", e->dev->name);
+		return ret;
+	}
+	e->gsi_allocated = true;
+	ret = virtio_mmio_create(e->dev, MMIO_BASE + 0x1000ULL * v->nr_mmio, e->gsi, &e->mmio);
+	if (ret)
+		return ret;
+	v->nr_mmio++;
+	virtio_mmio_cmdline(e->mmio, word, sizeof(word));
+	return vm_cmdline_append(vm, word);
+}
+
+struct device_entry *devices_entry_new(struct vdevs *v)
+{
+	struct device_entry *e;
+
+	if (v->n == VDEVS_MAX)
+		return NULL;
+	e = &v->e[v->n++];
+	memset(e, 0, sizeof(*e));
+	return e;
+}
+
+static int kind_index(const struct device_kind *k)
+{
+	for (int i = 0; device_kinds[i]; i++)
+		if (device_kinds[i] == k)
+			return i;
+	return -1;
+}
+
+void *devices_kind_priv(struct vdevs *v, const struct device_kind *k)
+{
+	int i = kind_index(k);
+
+	if (i < 0 || i >= VDEV_KINDS_MAX || !k->vm_priv_size)
+		return NULL;
+	if (!v->kind_priv[i])
+		v->kind_priv[i] = calloc(1, k->vm_priv_size);
+	return v->kind_priv[i];
+}
+
+/* A disk whose lock is refused: say so when it is one of this VM's own disks already. */
+static void same_disk_twice(struct vdevs *v, const char *path, unsigned idx)
+{
+	struct stat a, b;
+
+	if (stat(path, &a))
+		return;
+	for (unsigned i = 0; i < v->n; i++)
+		if (v->e[i].disk && !stat(v->e[i].disk->path, &b) && a.st_dev == b.st_dev &&
+		    a.st_ino == b.st_ino) {
+			vsrv_log("disk%u (%s): the same image as %s: a disk is given to a VM once",
+				 idx, path, v->e[i].label);
+			return;
+		}
+}
+
+int devices_open_disk(struct vdevs *v, struct device_entry *e, const struct vopt_disk *o,
+		      unsigned idx)
+{
+	unsigned flags = 0;
+	int ret;
+
+	if (o->readonly)
+		flags |= DISK_RDONLY;
+	if (o->nocache)
+		flags |= DISK_NOCACHE;
+	/* a migration's destination takes the disks' locks when the source hands them over
+	 * (vm_devices_reopen_disks): the source still runs on them now */
+	if (v->vm->cfg->incoming)
+		flags |= DISK_NOLOCK;
+	ret = disk_open(o->path, o->format, flags, &e->disk);
+	if (ret == -EBUSY)
+		same_disk_twice(v, o->path, idx);
+	if (ret)
+		return ret; /* the disk layer logged the reason, naming the file */
+	snprintf(e->label, sizeof(e->label), "disk%u", idx);
+	return 0;
+}
+
+const struct device_kind *device_kind_by_id(uint32_t id)
+{
+	for (int i = 0; id && device_kinds[i]; i++)
+		if (device_kinds[i]->id == id)
+			return device_kinds[i];
+	return NULL;
+}
+
+/* The word of spec that selects its kind: the first item of a --device spec, the value of
+ * a --disk spec's bus= item; "" for none (and for --net). */
+static void spec_word(const char *option, const char *spec, char *w, size_t n)
+{
+	const char *p = NULL, *end;
+
+	if (!strcmp(option, "device")) {
+		p = spec;
+	} else if (!strcmp(option, "disk")) {
+		for (const char *c = strchr(spec, ','); c; c = strchr(c + 1, ','))
+			if (!strncmp(c + 1, "bus=", 4))
+				p = c + 5;
+	}
+	if (!p)
+		p = "";
+	end = strchrnul(p, ',');
+	snprintf(w, n, "%.*s", (int)(end - p), p);
+}
+
+const struct device_kind *device_kind_for(const char *option, const char *spec)
+{
+	char w[64];
+
+	spec_word(option, spec, w, sizeof(w));
+	for (int i = 0; device_kinds[i]; i++) {
+		const struct device_kind *k = device_kinds[i];
+
+		if (!k->option || strcmp(k->option, option) || !k->words)
+			continue;
+		for (const char *const *x = k->words; *x; x++)
+			if (!strcmp(*x, w))
+				return k;
+	}
+	return NULL;
+}
+
+/* No kind takes spec: one line with the syntax of every kind of the option. */
+static int unknown_spec(const char *option, const char *spec)
+{
+	char usage[512] = "";
+	size_t len = 0;
+
+	for (int i = 0; device_kinds[i]; i++) {
+		const struct device_kind *k = device_kinds[i];
+
+		if (k->option && !strcmp(k->option, option) && k->usage && len < sizeof(usage))
+			len += snprintf(usage + len, sizeof(usage) - len, "%s%s", len ? " or " : "",
+					k->usage);
+	}
+	vsrv_log("--%s %s: expected %s", option, spec, usage);
+	return -EINVAL;
+}
+
+static int add_spec(struct vdevs *v, const char *option, const char *spec, unsigned idx)
+{
+	const struct device_kind *k = device_kind_for(option, spec);
+	struct device_entry *e;
+	void *opts = NULL;
+	int ret;
+
+	if (!k)
+		return unknown_spec(option, spec);
+	ret = k->parse(spec, &opts);
+	if (ret)
+		return ret;
+	e = devices_entry_new(v);
+	ret = -ENOSPC;
+	if (e) {
+		e->kind = k;
+		ret = k->create(v, e, opts, idx);
+	}
+	if (!ret && k->bus == DEVICE_BUS_VIRTIO)
+		ret = devices_attach(v, e);
+	k->opts_free(opts);
+	return ret;
+}
+
+static int h_ioeventfd(void *vm, int efd, uint64_t addr, uint32_t len, bool match,
+		       uint64_t data, bool assign)
+{
+	return assign ? vm_ioeventfd_add(vm, addr, len, false, match, data, efd) :
+			vm_ioeventfd_del(vm, addr, len, false, match, data, efd);
+}
+
+static int h_irqfd(void *vm, int efd, uint32_t gsi, bool assign)
+{
+	return assign ? vm_irqfd_add(vm, gsi, efd, -1) : vm_irqfd_del(vm, gsi, efd);
+}
+
+static int h_msi_route(void *vm, uint32_t *gsi, uint64_t addr, uint32_t data)
+{
+	return *gsi ? vm_msi_route_update(vm, *gsi, addr, data) :
+		      vm_msi_route_add(vm, addr, data, gsi);
+}
+
+int vm_devices_init(struct vm *vm)
+{
+	const struct vm_config *c = vm->cfg;
+	struct vdevs *v;
+	unsigned i;
+	int ret = 0;
+
+	if (!c->nr_disks && !c->nr_nets && !c->nr_devices)
+		return 0;
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	v->vm = vm;
+	v->host.mem = vm->mem;
+	v->host.mmio = &vm->mmio;
+	v->host.pio = &vm->pio;
+	v->host.vm = vm;
+	if (vm->vm_fd >= 0) { /* a VM built by hand without KVM (tests): bus kicks only */
+		v->host.ioeventfd = h_ioeventfd;
+		v->host.irqfd = h_irqfd;
+		v->host.msi_route = h_msi_route;
+	}
+	vm->devices_priv = v;
+	for (i = 0; i < c->nr_disks && !ret; i++)
+		ret = add_spec(v, "disk", c->disks[i], i);
+	for (i = 0; i < c->nr_nets && !ret; i++)
+		ret = add_spec(v, "net", c->nets[i], i);
+	for (i = 0; i < c->nr_devices && !ret; i++)
+		ret = add_spec(v, "device", c->devices[i], i);
+	for (i = 0; device_kinds[i] && !ret; i++)
+		if (device_kinds[i]->finish)
+			ret = device_kinds[i]->finish(v);
+	if (ret) {
+		vm_devices_exit(vm);
+		return ret;
+	}
+	return 0;
+}
+
+void vm_devices_exit(struct vm *vm)
+{
+	struct vdevs *v = vm->devices_priv;
+	unsigned i;
+
+	if (!v)
+		return;
+	for (i = v->n; i-- > 0;) {
+		struct device_entry *e = &v->e[i];
+
+		virtio_pci_destroy(e->pci);
+		virtio_mmio_destroy(e->mmio);
+		if (e->gsi_allocated)
+			vm_irq_free(vm, e->gsi);
+		if (e->kind)
+			e->kind->destroy(v, e);
+		disk_close(e->disk);
+	}
+	pci_host_destroy(v->pci);
+	for (i = 0; i < VDEV_KINDS_MAX; i++)
+		free(v->kind_priv[i]);
+	free(v);
+	vm->devices_priv = NULL;
+}
+
+unsigned vm_devices_disk_stats(struct vm *vm, struct vm_disk_stats *out, unsigned max)
+{
+	struct vdevs *v = vm->devices_priv;
+	unsigned i, n = 0;
+
+	for (i = 0; v && i < v->n && n < max; i++) {
+		struct device_entry *e = &v->e[i];
+
+		if (!e->dstats)
+			continue;
+		memcpy(out[n].name, e->label, sizeof(out[n].name));
+		memcpy(out[n].device, e->name, sizeof(out[n].device));
+		out[n].bus = e->bus_or_backend;
+		vdisk_stats_read(e->dstats, &out[n].io);
+		n++;
+	}
+	return n;
+}
+
+unsigned vm_devices_nic_stats(struct vm *vm, struct vm_nic_stats *out, unsigned max)
+{
+	struct vdevs *v = vm->devices_priv;
+	unsigned i, n = 0;
+
+	for (i = 0; v && i < v->n && n < max; i++) {
+		struct device_entry *e = &v->e[i];
+
+		if (!e->nstats)
+			continue;
+		memcpy(out[n].name, e->label, sizeof(out[n].name));
+		memcpy(out[n].device, e->name, sizeof(out[n].device));
+		memcpy(out[n].ifname, e->ifname, sizeof(out[n].ifname));
+		out[n].backend = e->bus_or_backend;
+		memset(out[n].mac, 0, sizeof(out[n].mac));
+		if (e->kind->mac)
+			e->kind->mac(e, out[n].mac);
+		vnet_stats_read(e->nstats, &out[n].io);
+		n++;
+	}
+	return n;
+}

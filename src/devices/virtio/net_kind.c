@@ -1,0 +1,109 @@
+/* The virtio-net device kind (kind.h): --net tap=NAME|bridge=BR|user[,...] opens its
+ * backend (TAP or slirp) and builds the device on it. */
+#include "devices/virtio/kind.h"
+#include "devices/virtio/net.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int net_parse(const char *spec, void **opts)
+{
+	struct vopt_net *o = malloc(sizeof(*o));
+	int ret;
+
+	if (!o)
+		return -ENOMEM;
+	ret = vopt_parse_net(spec, o);
+	if (ret) {
+		free(o);
+		return ret;
+	}
+	*opts = o;
+	return 0;
+}
+
+static void net_opts_free(void *opts)
+{
+	if (opts)
+		vopt_net_free(opts);
+	free(opts);
+}
+
+static int net_kind_create(struct vdevs *v, struct device_entry *e, const void *opts,
+			   unsigned idx)
+{
+	const struct vopt_net *o = opts;
+	struct net_backend *be;
+	struct virtio_net *n;
+	int ret;
+
+	snprintf(e->name, sizeof(e->name), "virtio-net%u", idx);
+	snprintf(e->label, sizeof(e->label), "net%u", idx);
+	e->bus_or_backend = o->kind == VOPT_NET_USER ? "user" :
+			    o->kind == VOPT_NET_BRIDGE ? "bridge" : "tap";
+	if (o->kind == VOPT_NET_USER)
+		ret = net_slirp_open(o->user_net, o->user_mask, o->user_dhcp, &be);
+	else
+		ret = net_tap_open(o->kind == VOPT_NET_TAP ? o->ifname : NULL,
+				   o->kind == VOPT_NET_BRIDGE ? o->ifname : NULL, o->queues, &be);
+	if (ret)
+		return ret;
+	ret = virtio_net_create(&v->host, be, o->has_mac ? o->mac : NULL, e->name, &n);
+	if (ret) {
+		be->destroy(be);
+		return ret;
+	}
+	e->priv = n;
+	e->dev = virtio_net_dev(n);
+	e->nstats = virtio_net_stats(n);
+	e->transport = o->transport;
+	memcpy(e->ifname, be->ifname, sizeof(e->ifname));
+	return 0;
+}
+
+static void net_kind_destroy(struct vdevs *v, struct device_entry *e)
+{
+	(void)v;
+	if (e->priv)
+		virtio_net_destroy(e->priv);
+}
+
+static int net_kind_save(struct device_entry *e, void *st)
+{
+	virtio_net_save(e->priv, st);
+	return 0;
+}
+
+static int net_kind_restore(struct device_entry *e, const void *st)
+{
+	return virtio_net_restore(e->priv, st);
+}
+
+static void net_kind_mac(struct device_entry *e, uint8_t mac[6])
+{
+	virtio_net_mac(e->priv, mac);
+}
+
+_Static_assert(offsetof(struct virtio_net_state, dev) == 0, "the core's state comes first");
+_Static_assert(sizeof(struct virtio_net_state) <= VDEV_STATE_MAX, "fits a state entry");
+
+const struct device_kind virtio_net_kind = {
+	.name = "virtio-net",
+	.id = 4,
+	.option = "net",
+	.words = (const char *const[]){ "", NULL },
+	.usage = "tap=NAME|bridge=BR|user[,...]",
+	.bus = DEVICE_BUS_VIRTIO,
+	.pci_class = 0x020000,
+	.parse = net_parse,
+	.opts_free = net_opts_free,
+	.create = net_kind_create,
+	.destroy = net_kind_destroy,
+	.state_size = sizeof(struct virtio_net_state),
+	.save = net_kind_save,
+	.restore = net_kind_restore,
+	.mac = net_kind_mac,
+};

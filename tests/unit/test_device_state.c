@@ -1,0 +1,378 @@
+/* The state conformance test: every device kind of the table (src/devices/virtio/kinds.c)
+ * through the VMM's own device level (vm_devices_init on a VM built by hand, no KVM
+ * needed): a device driven by a guest (tests/unit/vdrv.h) on virtio-mmio is saved with a
+ * request queued and not served (mid-I/O), the VM is destroyed, a fresh VM built from the
+ * same options gets the guest memory and the state back, and saving it again gives the
+ * same state (but the device generation, which a restore moves on from the device's
+ * own). Corrupt states are refused, through the device table and through each kind's own
+ * restore, and leave the fresh devices as they were. Specs no kind takes are refused.
+ * Also the table's own rules (ids, sizes, hooks) and that every kind with state is
+ * exercised: one sample spec per kind below ("@" stands for a scratch path); a new kind
+ * needs one here (the coverage check fails otherwise). And a file saved by an earlier
+ * build still loads (the format is the table's). */
+#include "check.h"
+#include "vdrv.h"
+#include "devices/virtio/devstate.h"
+#include "devices/virtio/mmio.h"
+#include "devices/virtio/net.h"
+#include "vmm/savestate_file.h"
+#include "vmm/vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MEM (16 << 20)
+
+static const struct sample {
+	const char *option, *spec;
+} samples[] = {
+	{ "disk", "@,format=raw" },
+	{ "disk", "@,format=raw,bus=scsi" },
+	{ "net", "user,mac=52:54:00:aa:bb:cc" },
+	{ "device", "rng" },
+	{ "device", "console,socket=@.sock" },
+};
+#define NR_SAMPLES (sizeof(samples) / sizeof(samples[0]))
+
+static char scratch[64], spec[128];
+static const char *specs[1] = { spec };
+static bool covered[VDEV_KINDS_MAX];
+
+static int kind_index(const struct device_kind *k)
+{
+	for (int i = 0; device_kinds[i]; i++)
+		if (device_kinds[i] == k)
+			return i;
+	return -1;
+}
+
+static void table_rules(void)
+{
+	int n = 0;
+
+	for (int i = 0; device_kinds[i]; i++, n++) {
+		const struct device_kind *k = device_kinds[i];
+
+		CHECK(k->name && k->id != 0 && k->destroy);
+		CHECK(device_kind_by_id(k->id) == k); /* ids are unique */
+		CHECK(k->state_size <= VDEV_STATE_MAX);
+		CHECK(!k->state_size == !k->save && !k->save == !k->restore);
+		CHECK(k->state_size == 0 || k->state_size >= sizeof(struct virtio_dev_state));
+		if (k->option)
+			CHECK(k->words && k->parse && k->opts_free && k->create);
+		else
+			CHECK(!k->parse && !k->create);
+	}
+	CHECK(n > 0 && n <= VDEV_KINDS_MAX);
+	CHECK(!device_kind_by_id(0));
+}
+
+/* A VM as vm_create builds it up to the device level, without KVM. */
+static struct vm *vm_new(struct vm_config *cfg)
+{
+	struct vm *vm = calloc(1, sizeof(*vm));
+
+	vm->kvm_fd = vm->vm_fd = -1;
+	vm->cfg = cfg;
+	bus_init(&vm->pio);
+	bus_init(&vm->mmio);
+	pthread_mutex_init(&vm->irq_lock, NULL);
+	vm->cmdline = strdup("");
+	CHECK_EQ(guest_mem_create(MEM, &vm->mem), 0);
+	CHECK_EQ(vm_devices_init(vm), 0);
+	return vm;
+}
+
+static void vm_free(struct vm *vm)
+{
+	vm_devices_exit(vm);
+	guest_mem_destroy(vm->mem);
+	bus_destroy(&vm->mmio);
+	bus_destroy(&vm->pio);
+	pthread_mutex_destroy(&vm->irq_lock);
+	free(vm->cmdline);
+	free(vm);
+}
+
+static struct virtio_dev_state *core(struct vdev_entry_state *s)
+{
+	return (struct virtio_dev_state *)s->dev.bytes;
+}
+
+/* Equal but for the device generation (a restore moves it on). */
+static bool same_state(const struct vm_devices_state *a, const struct vm_devices_state *b)
+{
+	static struct vm_devices_state x, y;
+
+	x = *a;
+	y = *b;
+	if (x.n != y.n || x.has_pci != y.has_pci)
+		return false;
+	for (unsigned i = 0; i < x.n; i++) {
+		core(&x.e[i])->generation = core(&y.e[i])->generation = 0;
+		if (memcmp(&x.e[i], &y.e[i], sizeof(x.e[i])))
+			return false;
+	}
+	return true;
+}
+
+/* Core corruptions every kind must refuse (virtio_dev_check). */
+static void corrupt(struct virtio_dev_state *c, int how)
+{
+	switch (how) {
+	case 0: c->vq[0].size = 3; break;                       /* not a power of two */
+	case 1: c->vq[0].size = 1024; break;                    /* more than offered */
+	case 2: c->vq[0].desc_gpa = MEM - 0x100; break;         /* ring outside memory */
+	case 3: c->vq[0].avail_gpa |= 1; break;                 /* misaligned */
+	case 4: c->driver_features |= 1ULL << 50; break;        /* never offered */
+	case 5: c->driver_features &= ~(1ULL << VIRTIO_F_VERSION_1); break;
+	case 6: c->status |= 0x100; break;
+	case 7: c->isr = 0x80; break;
+	case 8: c->vq[VIRTIO_MAX_QUEUES - 1].ready = 1; break;  /* a queue it does not have */
+	case 9: c->vq[0].ready = 7; break;
+	}
+}
+#define NR_CORRUPT 10
+
+/* What one kind's state must show (from the former VM-level test): virtio-net keeps the
+ * MAC address given and its receive modes. */
+static void kind_extras(struct vdevs *v, struct vm_devices_state *st)
+{
+	for (unsigned i = 0; i < st->n; i++)
+		if (!strcmp(v->e[i].kind->name, "virtio-net")) {
+			struct virtio_net_state *n = (void *)st->e[i].dev.bytes;
+
+			CHECK_EQ(n->net.cfg.mac[5], 0xcc);
+			CHECK_EQ(n->net.promisc, 1);
+		}
+}
+
+/* The same kind's own refusals, through the device table. */
+static void kind_refusals(struct vm *b, struct vdevs *v, const struct vm_devices_state *st)
+{
+	static struct vm_devices_state bad;
+
+	for (unsigned i = 0; i < st->n; i++)
+		if (!strcmp(v->e[i].kind->name, "virtio-net")) {
+			bad = *st;
+			((struct virtio_net_state *)bad.e[i].dev.bytes)->net.active_pairs = 9;
+			CHECK_EQ(vm_devices_restore(b, &bad), -EINVAL);
+		}
+}
+
+static void one_sample(const struct sample *s)
+{
+	static struct vm_devices_state st, fresh, again, bad;
+	struct vm_config cfg = { .nr_cpus = 1, .mem_size = MEM, .serial = VM_SERIAL_NONE };
+	struct vdevs *v;
+	struct vm *a, *b;
+	uint8_t *saved_mem = malloc(MEM);
+	char *at;
+	unsigned i;
+	int fd;
+
+	/* the spec, with the scratch path for "@" */
+	at = strchr(s->spec, '@');
+	if (at)
+		snprintf(spec, sizeof(spec), "%.*s%s%s", (int)(at - s->spec), s->spec, scratch,
+			 at + 1);
+	else
+		snprintf(spec, sizeof(spec), "%s", s->spec);
+	if (!strcmp(s->option, "disk")) {
+		cfg.disks = specs, cfg.nr_disks = 1;
+		fd = open(scratch, O_RDWR | O_CREAT | O_TRUNC, 0644);
+		CHECK(fd >= 0 && ftruncate(fd, 1 << 20) == 0);
+		close(fd);
+	} else if (!strcmp(s->option, "net")) {
+		cfg.nets = specs, cfg.nr_nets = 1;
+	} else {
+		cfg.devices = specs, cfg.nr_devices = 1;
+	}
+	a = vm_new(&cfg);
+	v = a->devices_priv;
+	CHECK(v && v->n > 0);
+	if (!v || !v->n)
+		goto out;
+	/* a driver sets every device up; one buffer is queued on queue 0, not served */
+	CHECK_EQ(vm_devices_quiesce(a), 0);
+	for (i = 0; i < v->n; i++) {
+		struct device_entry *e = &v->e[i];
+		struct vdrv d = { .bus = &a->mmio, .mem = a->mem };
+		struct vdrv_buf buf = { VDRV_DATA, 512, true };
+
+		covered[kind_index(e->kind)] = true;
+		if (!e->mmio)
+			continue;
+		d.base = e->mmio->base;
+		CHECK_EQ(vdrv_setup(&d, ~0ULL, e->dev->nq), 15);
+		vdrv_submit(&d, 0, &buf, 1);
+	}
+	CHECK_EQ(vm_devices_save(a, &st), 0);
+	CHECK_EQ(st.n, v->n);
+	for (i = 0; i < st.n; i++) {
+		CHECK_EQ(st.e[i].kind, v->e[i].kind->id);
+		if (!v->e[i].kind->save)
+			continue;
+		CHECK_EQ(core(&st.e[i])->status, 15);
+		CHECK_EQ(core(&st.e[i])->vq[0].last_avail, 0); /* queued, not taken */
+		CHECK_EQ(*(uint16_t *)(a->mem->host + vdrv_ring(0, 1) + 2), 1);
+		for (size_t j = v->e[i].kind->state_size; j < VDEV_STATE_MAX; j++)
+			if (st.e[i].dev.bytes[j]) {
+				CHECK(!"the state is zero after state_size bytes");
+				break;
+			}
+	}
+	kind_extras(v, &st);
+	memcpy(saved_mem, a->mem->host, MEM);
+	vm_free(a); /* still quiesced: nothing more is taken from the rings */
+
+	b = vm_new(&cfg);
+	v = b->devices_priv;
+	memcpy(b->mem->host, saved_mem, MEM);
+	CHECK_EQ(vm_devices_save(b, &fresh), 0);
+	/* refused, and nothing changes: the device table's checks ... */
+	bad = st;
+	bad.n = st.n + 1;
+	CHECK_EQ(vm_devices_restore(b, &bad), -EINVAL);
+	for (i = 0; i < st.n; i++) {
+		bad = st;
+		bad.e[i].kind += 100; /* another kind */
+		CHECK_EQ(vm_devices_restore(b, &bad), -EINVAL);
+		bad = st;
+		bad.e[i].on_pci = 1; /* it was on virtio-mmio */
+		CHECK_EQ(vm_devices_restore(b, &bad), -EINVAL);
+		if (!v->e[i].kind->save)
+			continue;
+		for (int how = 0; how < NR_CORRUPT; how++) {
+			bad = st;
+			corrupt(core(&bad.e[i]), how);
+			CHECK_EQ(vm_devices_restore(b, &bad), -EINVAL);
+			/* ... and the kind's own restore */
+			CHECK_EQ(v->e[i].kind->restore(&v->e[i], bad.e[i].dev.bytes), -EINVAL);
+		}
+	}
+	kind_refusals(b, v, &st);
+	CHECK_EQ(vm_devices_save(b, &again), 0);
+	CHECK(same_state(&fresh, &again));
+	/* the good state: saved again, it is the same */
+	CHECK_EQ(vm_devices_quiesce(b), 0);
+	CHECK_EQ(vm_devices_restore(b, &st), 0);
+	CHECK_EQ(vm_devices_save(b, &again), 0);
+	CHECK(same_state(&st, &again));
+	for (i = 0; i < st.n; i++)
+		if (v->e[i].kind->save)
+			CHECK(core(&again.e[i])->generation != core(&fresh.e[i])->generation);
+	CHECK_EQ(vm_devices_resume(b), 0);
+	vm_free(b);
+out:
+	free(saved_mem);
+	unlink(scratch);
+}
+
+static void test_every_kind(void)
+{
+	table_rules();
+	snprintf(scratch, sizeof(scratch), "/tmp/vsrv-devstate-test.%d", getpid());
+	for (unsigned i = 0; i < NR_SAMPLES; i++)
+		one_sample(&samples[i]);
+	for (int i = 0; device_kinds[i]; i++) {
+		if (device_kinds[i]->state_size && !covered[i])
+			printf("# %s: no sample spec builds one\n", device_kinds[i]->name);
+		CHECK(!device_kinds[i]->state_size || covered[i]);
+	}
+}
+
+/* A file saved by the build that introduced the save format (fuzz/corpus/savestate/
+ * devices-4m: a 1 MiB raw disk "small.raw" on virtio-pci and virtio-rng on virtio-mmio)
+ * still loads into this build's devices, and they save the same state again: the device
+ * table, its kind ids and state layouts are the file's. */
+static void test_old_file(void)
+{
+	static struct vm_devices_state again;
+	struct vm_config cfg = { .nr_cpus = 1, .mem_size = 4 << 20, .serial = VM_SERIAL_NONE };
+	const char *dev[1] = { "rng" }, *disk[1] = { spec };
+	struct savestate *st = NULL;
+	const char *why = "";
+	char dir[64];
+	struct vm *vm;
+	int fd;
+
+	snprintf(dir, sizeof(dir), "/tmp/vsrv-devstate-old.%d", getpid());
+	CHECK_EQ(mkdir(dir, 0700), 0);
+	snprintf(spec, sizeof(spec), "%s/small.raw", dir);
+	fd = open(spec, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	CHECK(fd >= 0 && ftruncate(fd, 1 << 20) == 0);
+	close(fd);
+	snprintf(spec + strlen(spec), sizeof(spec) - strlen(spec), ",format=raw,transport=pci");
+	cfg.disks = disk, cfg.nr_disks = 1;
+	cfg.devices = dev, cfg.nr_devices = 1;
+	fd = open("fuzz/corpus/savestate/devices-4m", O_RDONLY | O_CLOEXEC);
+	CHECK(fd >= 0);
+	CHECK_EQ(savestate_read(fd, &st, &why), 0);
+	if (!st) {
+		close(fd);
+		return;
+	}
+	vm = vm_new(&cfg);
+	CHECK_EQ(savestate_load_memory(fd, st, vm->mem->host, &why), 0);
+	CHECK_EQ(st->devices->n, 2);
+	CHECK_EQ(vm_devices_restore(vm, st->devices), 0);
+	CHECK_EQ(vm_devices_save(vm, &again), 0);
+	CHECK(same_state(st->devices, &again));
+	vm_free(vm);
+	savestate_free(st);
+	close(fd);
+	*strchr(spec, ',') = 0;
+	unlink(spec);
+	rmdir(dir);
+}
+
+/* Specs no kind claims, or that their kind refuses: the device level fails and leaves
+ * nothing behind. */
+static void test_refused_specs(void)
+{
+	static const struct sample bad[] = {
+		{ "device", "gpu" }, { "device", "" }, { "device", "rng,socket=x" },
+		{ "device", "console" }, { "disk", "x.raw,bus=ide" }, { "net", "tap=" },
+	};
+	struct vm vm0 = { .vm_fd = -1 };
+
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct vm_config cfg = { .nr_cpus = 1, .mem_size = MEM };
+		struct vm vm = vm0;
+
+		snprintf(spec, sizeof(spec), "%s", bad[i].spec);
+		if (!strcmp(bad[i].option, "disk"))
+			cfg.disks = specs, cfg.nr_disks = 1;
+		else if (!strcmp(bad[i].option, "net"))
+			cfg.nets = specs, cfg.nr_nets = 1;
+		else
+			cfg.devices = specs, cfg.nr_devices = 1;
+		vm.cfg = &cfg;
+		bus_init(&vm.pio);
+		bus_init(&vm.mmio);
+		pthread_mutex_init(&vm.irq_lock, NULL);
+		vm.cmdline = strdup("");
+		CHECK_EQ(guest_mem_create(MEM, &vm.mem), 0);
+		CHECK_EQ(vm_devices_init(&vm), -EINVAL);
+		CHECK(vm.devices_priv == NULL);
+		guest_mem_destroy(vm.mem);
+		bus_destroy(&vm.mmio);
+		bus_destroy(&vm.pio);
+		pthread_mutex_destroy(&vm.irq_lock);
+		free(vm.cmdline);
+	}
+}
+
+int main(void)
+{
+	RUN(test_refused_specs);
+	RUN(test_every_kind);
+	RUN(test_old_file);
+	return check_done();
+}
