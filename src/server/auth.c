@@ -227,6 +227,33 @@ int auth_perms(struct dbc *c, const struct caller *who, const char *type, int64_
 	return perms;
 }
 
+int auth_covers(struct dbc *c, const struct caller *who, const char *ptype, int64_t pid)
+{
+	sqlite3_stmt *s;
+	int rc = 0;
+
+	if (who->admin)
+		return 0;
+	s = !strcmp(ptype, "user")
+		? db_stmt(c, "SELECT object_type, object_id, perms FROM acl WHERE "
+			     "(principal_type = 'user' AND principal_id = ?1) OR (principal_type = 'group' "
+			     "AND principal_id IN (SELECT group_id FROM group_members WHERE user_id = ?1))")
+		: db_stmt(c, "SELECT object_type, object_id, perms FROM acl WHERE "
+			     "principal_type = 'group' AND principal_id = ?1");
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, pid);
+	while (!rc && sqlite3_step(s) == SQLITE_ROW) {
+		int need = sqlite3_column_int(s, 2);
+
+		if ((auth_perms(c, who, (const char *)sqlite3_column_text(s, 0),
+				sqlite3_column_int64(s, 1)) & need) != need)
+			rc = -EACCES;
+	}
+	db_done(s);
+	return rc;
+}
+
 int auth_require(struct req *r, const char *type, int64_t id, int need)
 {
 	int have = auth_perms(r->c, &r->who, type, id);

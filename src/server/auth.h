@@ -33,6 +33,12 @@ void auth_peer_caller(struct dbc *c, int fd, struct caller *who);
  * hold PERM_FULL. */
 int auth_perms(struct dbc *c, const struct caller *who, const char *type, int64_t id);
 
+/* 0 when who holds every permission that the principal (ptype "user", with its groups'
+ * grants, or "group"; pid its id) holds on every object; -EACCES when it lacks one, -EIO.
+ * Administrators hold everything. A non-administrator changes other principals only
+ * within what it holds: this is the check. */
+int auth_covers(struct dbc *c, const struct caller *who, const char *ptype, int64_t pid);
+
 /* 0 when the caller holds every bit of need on the object, else sets a 403 response on r
  * and returns -EACCES. */
 int auth_require(struct req *r, const char *type, int64_t id, int need);
