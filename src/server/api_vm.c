@@ -209,7 +209,65 @@ static int check_lists(struct req *r, const json_t *body, char *err, size_t errl
 	return 0;
 }
 
-/* Write the VM's disk and NIC lists (replacing them). Under the caller's transaction. */
+/* The id of the disk or network named name that the caller may attach to VM vm: one it
+ * holds control on, or one already attached to vm (a disk as writable as asked). Returns
+ * the id; -ENOENT for one that does not exist or that the caller may not view (the same
+ * answer: names of what one may not see stay unknown); -EACCES for one it sees but may not
+ * use; -EIO. */
+static int64_t attachable(struct req *r, int64_t vm, bool disk, const char *name, bool writable)
+{
+	sqlite3_stmt *s = disk ? db_stmt(r->c, "SELECT id FROM disks WHERE name = ?")
+			       : db_stmt(r->c, "SELECT id FROM networks WHERE name = ?");
+	int64_t id = -ENOENT;
+	int have, kept = 0;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		id = sqlite3_column_int64(s, 0);
+	db_done(s);
+	if (id < 0)
+		return id;
+	have = auth_perms(r->c, &r->who, disk ? "disk" : "network", id);
+	if (have & PERM_CONTROL)
+		return id;
+	s = disk ? db_stmt(r->c, "SELECT EXISTS (SELECT 1 FROM vm_disks WHERE vm_id = ?1 AND "
+			      "disk_id = ?2 AND (readonly = 0 OR ?3 = 0))")
+		 : db_stmt(r->c, "SELECT EXISTS (SELECT 1 FROM vm_nics WHERE vm_id = ?1 AND "
+			      "network_id = ?2 AND ?3 >= 0)");
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, vm);
+	sqlite3_bind_int64(s, 2, id);
+	sqlite3_bind_int(s, 3, writable);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		kept = sqlite3_column_int(s, 0);
+	db_done(s);
+	if (kept)
+		return id;
+	return have & PERM_VIEW ? -EACCES : -ENOENT;
+}
+
+/* attachable() for entry i of the disks or nics list, with the error message in err. */
+static int64_t attach_check(struct req *r, int64_t vm, bool disk, size_t i, const json_t *v,
+			    char *err, size_t errlen)
+{
+	const char *name = json_string_value(json_object_get(v, disk ? "disk" : "network"));
+	int64_t id = attachable(r, vm, disk, name,
+				disk && !json_is_true(json_object_get(v, "readonly")));
+
+	if (id == -ENOENT)
+		snprintf(err, errlen, "%s[%zu]: no %s named '%s'", disk ? "disks" : "nics", i,
+			 disk ? "disk" : "network", name);
+	else if (id == -EACCES)
+		snprintf(err, errlen, "%s[%zu]: attaching %s '%s' needs control on it",
+			 disk ? "disks" : "nics", i, disk ? "disk" : "network", name);
+	return id == -ENOENT ? -EINVAL : id;
+}
+
+/* Write the VM's disk and NIC lists (replacing them), each disk and network checked by
+ * attachable(). Under the caller's transaction. */
 static int write_lists(struct req *r, int64_t id, const json_t *body, char *err, size_t errlen)
 {
 	json_t *a, *v;
@@ -218,29 +276,34 @@ static int write_lists(struct req *r, int64_t id, const json_t *body, char *err,
 	int rc;
 
 	if ((a = json_object_get(body, "disks"))) {
+		int64_t disk[16];
+
+		/* Checked against the list as it was, before it is replaced. */
+		json_array_foreach(a, i, v) {
+			if (i >= sizeof(disk) / sizeof(disk[0]))
+				return -E2BIG;
+			disk[i] = attach_check(r, id, true, i, v, err, errlen);
+			if (disk[i] < 0)
+				return disk[i];
+		}
 		rc = db_exec_id(r->c, "DELETE FROM vm_disks WHERE vm_id = ?", id);
 		if (rc)
 			return rc;
 		json_array_foreach(a, i, v) {
 			const char *bus = json_string_value(json_object_get(v, "bus"));
 			s = db_stmt(r->c, "INSERT INTO vm_disks (vm_id, idx, disk_id, bus, readonly) "
-				       "SELECT ?, ?, id, ?, ? FROM disks WHERE name = ?");
+				       "VALUES (?, ?, ?, ?, ?)");
 			if (!s)
 				return -EIO;
 			sqlite3_bind_int64(s, 1, id);
 			sqlite3_bind_int64(s, 2, i);
-			sqlite3_bind_text(s, 3, bus ? bus : "virtio-blk", -1, SQLITE_STATIC);
-			sqlite3_bind_int(s, 4, json_is_true(json_object_get(v, "readonly")));
-			sqlite3_bind_text(s, 5, json_string_value(json_object_get(v, "disk")), -1, SQLITE_STATIC);
+			sqlite3_bind_int64(s, 3, disk[i]);
+			sqlite3_bind_text(s, 4, bus ? bus : "virtio-blk", -1, SQLITE_STATIC);
+			sqlite3_bind_int(s, 5, json_is_true(json_object_get(v, "readonly")));
 			rc = db_rc(r->c, sqlite3_step(s));
 			db_done(s);
 			if (rc)
 				return rc;
-			if (sqlite3_changes(r->c->c) != 1) {
-				snprintf(err, errlen, "disks[%zu]: no disk named '%s'", i,
-					 json_string_value(json_object_get(v, "disk")));
-				return -EINVAL;
-			}
 		}
 	}
 	if ((a = json_object_get(body, "nics"))) {
@@ -248,6 +311,15 @@ static int write_lists(struct req *r, int64_t id, const json_t *body, char *err,
 		char old[8][18] = { { 0 } };
 		int64_t oldnet[8] = { 0 };
 
+		int64_t net[8];
+
+		json_array_foreach(a, i, v) {
+			if (i >= sizeof(net) / sizeof(net[0]))
+				return -E2BIG;
+			net[i] = attach_check(r, id, false, i, v, err, errlen);
+			if (net[i] < 0)
+				return net[i];
+		}
 		s = db_stmt(r->c, "SELECT idx, network_id, mac FROM vm_nics WHERE vm_id = ?");
 		if (!s)
 			return -EIO;
@@ -265,21 +337,9 @@ static int write_lists(struct req *r, int64_t id, const json_t *body, char *err,
 			return rc;
 		json_array_foreach(a, i, v) {
 			const char *mac = json_string_value(json_object_get(v, "mac"));
-			const char *net = json_string_value(json_object_get(v, "network"));
-			int64_t nid = -1;
+			int64_t nid = net[i];
 			char gen[18];
 
-			s = db_stmt(r->c, "SELECT id FROM networks WHERE name = ?");
-			if (!s)
-				return -EIO;
-			sqlite3_bind_text(s, 1, net, -1, SQLITE_STATIC);
-			if (sqlite3_step(s) == SQLITE_ROW)
-				nid = sqlite3_column_int64(s, 0);
-			db_done(s);
-			if (nid < 0) {
-				snprintf(err, errlen, "nics[%zu]: no network named '%s'", i, net);
-				return -EINVAL;
-			}
 			if (!mac && i < 8 && oldnet[i] == nid && old[i][0]) {
 				mac = old[i];
 			} else if (!mac) {
@@ -380,7 +440,7 @@ int api_vm_create(struct req *r)
 	if (rc) {
 		db_rollback(r->c);
 		if (err[0])
-			return req_error(r, rc == -EEXIST ? -EEXIST : -EINVAL, "%s", err);
+			return req_error(r, rc == -EEXIST || rc == -EACCES ? rc : -EINVAL, "%s", err);
 		return req_error(r, rc, "cannot attach the VM's disks or NICs");
 	}
 	if (!r->who.admin && r->who.user_id) {
@@ -558,7 +618,7 @@ int api_vm_update(struct req *r)
 	rc = write_lists(r, id, b, err, sizeof(err));
 	if (rc) {
 		db_rollback(r->c);
-		return req_error(r, err[0] && rc != -EEXIST ? -EINVAL : rc, "%s",
+		return req_error(r, err[0] && rc != -EEXIST && rc != -EACCES ? -EINVAL : rc, "%s",
 				 err[0] ? err : "inventory error");
 	}
 	{
