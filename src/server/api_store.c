@@ -363,6 +363,10 @@ int api_net_create(struct req *r)
 	name = json_string_value(json_object_get(b, "name"));
 	if (!strcmp(kind, "bridged") != !!json_object_get(b, "bridge"))
 		return req_error(r, -EINVAL, "bridge: required for (and only for) kind bridged");
+	/* A bridged network puts VMs on a host bridge, the host's LAN: a host-level act. */
+	if (!strcmp(kind, "bridged") && !r->who.admin)
+		return req_error(r, -EACCES, "bridged networks are for administrators (their VMs "
+				 "join a host bridge)");
 	if (strcmp(kind, "nat") && (json_object_get(b, "subnet") || json_object_get(b, "dhcp_start") ||
 				    json_object_get(b, "dhcp_end")))
 		return req_error(r, -EINVAL, "subnet, dhcp_start, dhcp_end: only for kind nat (a bridged "
@@ -406,6 +410,17 @@ int api_net_create(struct req *r)
 			goto err_io;
 		sqlite3_bind_text(s, 1, br, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, sqlite3_last_insert_rowid(r->c->c));
+		rc = db_rc(r->c, sqlite3_step(s));
+		db_done(s);
+	}
+	if (!rc && !r->who.admin && r->who.user_id) {
+		/* The creator holds every permission on what it creates (as for VMs and disks). */
+		s = db_stmt(r->c, "INSERT INTO acl SELECT 'network', id, 'user', ?, 31 FROM networks "
+			       "WHERE name = ?");
+		if (!s)
+			goto err_io;
+		sqlite3_bind_int64(s, 1, r->who.user_id);
+		sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
 		rc = db_rc(r->c, sqlite3_step(s));
 		db_done(s);
 	}
