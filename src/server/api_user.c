@@ -142,6 +142,34 @@ static int keep_an_admin(struct req *r)
 
 #define ONLY_ADMINS "only administrators change, delete or regroup administrators"
 
+/* May the caller change user id (act NULL: its groups; else act, such as "delete", which
+ * takes over or takes away what the user holds)? Administrators may; others never an
+ * administrator, and act only on a user whose permissions they all hold. 0, or -EACCES or
+ * -EIO with the response set. Called inside the transaction that makes the change. */
+static int may_manage_user(struct req *r, int64_t id, const char *act)
+{
+	int rc;
+
+	if (r->who.admin)
+		return 0;
+	if (user_is_admin(r->c, id))
+		return req_error(r, -EACCES, ONLY_ADMINS), -EACCES;
+	if (!act)
+		return 0;
+	rc = auth_covers(r->c, &r->who, "user", id);
+	if (rc == -EACCES)
+		req_error(r, rc, "%s may not %s %s, who holds permissions %s does not", r->who.name,
+			  act, r->args[0], r->who.name);
+	else if (rc)
+		req_error(r, -EIO, "inventory error");
+	return rc;
+}
+
+static int may_delete_user(struct req *r, int64_t id)
+{
+	return may_manage_user(r, id, "delete");
+}
+
 /* May who add user uid to group gid or take it out? Never an administrator (unless who is
  * one), and only for a group whose grants who holds itself. */
 static int may_regroup(struct dbc *c, const struct caller *who, int64_t gid, int64_t uid,
@@ -337,13 +365,6 @@ int api_user_update(struct req *r)
 		return r->status;
 	if (id <= 0)
 		return req_error(r, -ENOENT, "no such user");
-	if (!r->who.admin && user_is_admin(r->c, id))
-		return req_error(r, -EACCES, ONLY_ADMINS);
-	/* Setting another's password is becoming them: only within what one holds. */
-	if (!r->who.admin && id != r->who.user_id && json_object_get(r->body, "password") &&
-	    auth_covers(r->c, &r->who, "user", id))
-		return req_error(r, -EACCES, "%s may not set the password of %s, who holds permissions "
-				 "%s does not", r->who.name, r->args[0], r->who.name);
 	if ((v = json_object_get(r->body, "name")) && strcmp(json_string_value(v), r->args[0]))
 		return req_error(r, -EINVAL, "name: a user cannot be renamed");
 	if (json_object_get(r->body, "admin") && !r->who.admin)
@@ -358,6 +379,12 @@ int api_user_update(struct req *r)
 	}
 	if (db_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
+	/* Setting another's password is becoming them: only within what one holds. */
+	if (may_manage_user(r, id, json_object_get(r->body, "password") && id != r->who.user_id ?
+			    "set the password of" : NULL)) {
+		db_rollback(r->c);
+		return r->status;
+	}
 	if (json_object_get(r->body, "password")) {
 		s = db_stmt(r->c, "UPDATE users SET password = ? WHERE id = ?");
 		if (!s)
@@ -411,8 +438,9 @@ err_io:
 	return req_error(r, -EIO, "inventory error; nothing was changed");
 }
 
+/* Delete user or group id, once may(r, id) allows it (in the same transaction). */
 static int delete_named(struct req *r, const char *what, int64_t id, const char *del_sql,
-			const char *acl_type)
+			const char *acl_type, int (*may)(struct req *r, int64_t id))
 {
 	sqlite3_stmt *s;
 	int rc;
@@ -421,6 +449,10 @@ static int delete_named(struct req *r, const char *what, int64_t id, const char 
 		return req_error(r, -ENOENT, "no such %s", what);
 	if (db_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
+	if (may(r, id)) {
+		db_rollback(r->c);
+		return r->status;
+	}
 	s = db_stmt(r->c, del_sql);
 	if (!s)
 		goto err_io;
@@ -464,13 +496,7 @@ int api_user_delete(struct req *r)
 	if (r->who.user_id && !strcmp(r->who.name, r->args[0]))
 		return req_error(r, -EBUSY, "you cannot delete yourself");
 	id = USER_ID(r->c, r->args[0]);
-	if (id > 0 && !r->who.admin && user_is_admin(r->c, id))
-		return req_error(r, -EACCES, ONLY_ADMINS);
-	/* Deleting takes the user's grants away: only within what one holds. */
-	if (id > 0 && auth_covers(r->c, &r->who, "user", id))
-		return req_error(r, -EACCES, "%s may not delete %s, who holds permissions %s does not",
-				 r->who.name, r->args[0], r->who.name);
-	return delete_named(r, "user", id, "DELETE FROM users WHERE id = ?", "user");
+	return delete_named(r, "user", id, "DELETE FROM users WHERE id = ?", "user", may_delete_user);
 }
 
 static json_t *group_json(struct dbc *c, int64_t id, const char *name)
@@ -589,29 +615,36 @@ int api_group_get(struct req *r)
 	return 200;
 }
 
+/* Deleting a group regroups its members and takes its grants away. */
+static int may_delete_group(struct req *r, int64_t id)
+{
+	sqlite3_stmt *s;
+	int rc, admins;
+
+	if (r->who.admin)
+		return 0;
+	s = db_stmt(r->c, "SELECT EXISTS (SELECT 1 FROM group_members m JOIN users u ON "
+		       "u.id = m.user_id WHERE m.group_id = ? AND u.admin = 1)");
+	if (!s)
+		return req_error(r, -EIO, "inventory error"), -EIO;
+	sqlite3_bind_int64(s, 1, id);
+	admins = sqlite3_step(s) != SQLITE_ROW || sqlite3_column_int(s, 0);
+	db_done(s);
+	if (admins)
+		return req_error(r, -EACCES, ONLY_ADMINS), -EACCES;
+	rc = auth_covers(r->c, &r->who, "group", id);
+	if (rc == -EACCES)
+		req_error(r, rc, "%s may not delete group %s, which holds permissions %s does not",
+			  r->who.name, r->args[0], r->who.name);
+	else if (rc)
+		req_error(r, -EIO, "inventory error");
+	return rc;
+}
+
 int api_group_delete(struct req *r)
 {
-	int64_t id;
-	sqlite3_stmt *s;
-	bool admins = false;
-
 	if (require_admin(r))
 		return r->status;
-	id = GROUP_ID(r->c, r->args[0]);
-	if (id > 0 && !r->who.admin) {
-		/* Deleting a group regroups its members and takes its grants away. */
-		s = db_stmt(r->c, "SELECT EXISTS (SELECT 1 FROM group_members m JOIN users u ON "
-			       "u.id = m.user_id WHERE m.group_id = ? AND u.admin = 1)");
-		if (!s)
-			return req_error(r, -EIO, "inventory error");
-		sqlite3_bind_int64(s, 1, id);
-		admins = sqlite3_step(s) != SQLITE_ROW || sqlite3_column_int(s, 0);
-		db_done(s);
-		if (admins)
-			return req_error(r, -EACCES, ONLY_ADMINS);
-		if (auth_covers(r->c, &r->who, "group", id))
-			return req_error(r, -EACCES, "%s may not delete group %s, which holds permissions "
-					 "%s does not", r->who.name, r->args[0], r->who.name);
-	}
-	return delete_named(r, "group", id, "DELETE FROM groups WHERE id = ?", "group");
+	return delete_named(r, "group", GROUP_ID(r->c, r->args[0]), "DELETE FROM groups WHERE id = ?",
+			    "group", may_delete_group);
 }
