@@ -205,6 +205,15 @@ try:
     req("PUT", "/api/v1/disks/secret/permissions", {"grants": [{"user": "creator", "permissions": ["control"]}]})
     st, js = req("POST", "/api/v1/vms", {"name": "cvm", "kernel": "k.elf", "disks": [{"disk": "secret"}]}, creator)
     ok("authz-create-with-control", st == 201 and js["disks"][0]["disk"] == "secret", str((st, js)))
+    # a copy holds the disk's data as an attachment does: view alone does not copy it
+    req("PUT", "/api/v1/disks/seen/permissions", {"grants": [{"user": "tenant", "permissions": ["view"]},
+                                                             {"user": "creator", "permissions": ["view"]}]})
+    st, js = req("POST", "/api/v1/disks/seen/copy", {"name": "stolen"}, creator)
+    st2, _ = req("GET", "/api/v1/disks/stolen")
+    req("PUT", "/api/v1/disks/seen/permissions", {"grants": [{"user": "tenant", "permissions": ["view"]},
+                                                             {"user": "creator", "permissions": ["view", "control"]}]})
+    st3, js3 = req("POST", "/api/v1/disks/seen/copy", {"name": "copied"}, creator)
+    ok("authz-copy-disk-needs-control", st == 403 and st2 == 404 and st3 == 202, str((st, js, st2, st3, js3)))
 
     # === 3. grants die with their object; ids are never reused =======================
     def reuse_case(kind, coll, table, body1, body2, grant_path):
