@@ -284,6 +284,11 @@ c.executescript("""
     INSERT INTO users (id, name, password, admin, created) VALUES (1, 'admin', NULL, 1, 0);
     INSERT INTO users (id, name, password, admin, created) VALUES (2, 'tenant', NULL, 0, 0);
     INSERT INTO networks (id, name, kind, bridge, created) VALUES (1, 'keep', 'internal', 'x', 0);
+    INSERT INTO vms (id, name, cpus, memory_mib, kernel, created, updated) VALUES (5, 'ovm', 1, 64, 'k', 0, 0);
+    INSERT INTO disks (id, name, format, size, path, created) VALUES (6, 'odisk', 'raw', 512, '/nonexistent', 0);
+    INSERT INTO vm_disks (vm_id, idx, disk_id) VALUES (5, 0, 6);
+    INSERT INTO vm_nics (vm_id, idx, network_id, mac) VALUES (5, 0, 1, '52:54:00:00:00:01');
+    INSERT INTO acl VALUES ('vm', 5, 'user', 2, 3);
     INSERT INTO acl VALUES ('network', 1, 'user', 2, 1);
     INSERT INTO acl VALUES ('network', 2, 'user', 2, 31);
     INSERT INTO acl VALUES ('vm', 7, 'user', 2, 31);
@@ -298,8 +303,18 @@ try:
     d.start()
     c = sqlite3.connect("file:%s?mode=ro" % os.path.join(old, "inventory.db"), uri=True)
     rows = c.execute("SELECT * FROM acl ORDER BY 1, 2").fetchall()
+    links = (c.execute("SELECT vm_id, disk_id FROM vm_disks").fetchall(),
+             c.execute("SELECT vm_id, network_id FROM vm_nics").fetchall())
     c.close()
-    ok("authz-migration-drops-orphan-grants", rows == [("network", 1, "user", 2, 1)], str(rows))
+    ok("authz-migration-drops-orphan-grants", rows == [("network", 1, "user", 2, 1), ("vm", 5, "user", 2, 3)],
+       str(rows))
+    ok("authz-migration-keeps-attachments", links == ([(5, 6)], [(5, 1)]), str(links))
+    st, js = d.req("DELETE", "/api/v1/vms/ovm", unix=True)
+    c = sqlite3.connect("file:%s?mode=ro" % os.path.join(old, "inventory.db"), uri=True)
+    left = (c.execute("SELECT count(*) FROM vm_disks").fetchone()[0],
+            c.execute("SELECT count(*) FROM acl WHERE object_type = 'vm'").fetchone()[0])
+    c.close()
+    ok("authz-migrated-delete-cascades", st == 204 and left == (0, 0), str((st, js, left)))
     st, _ = d.req("POST", "/api/v1/networks", {"name": "new", "kind": "internal"}, unix=True)
     c = sqlite3.connect("file:%s?mode=ro" % os.path.join(old, "inventory.db"), uri=True)
     nid = c.execute("SELECT id FROM networks WHERE name = 'new'").fetchone()
