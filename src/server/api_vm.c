@@ -232,15 +232,16 @@ static int64_t attachable(struct req *r, int64_t vm, bool disk, const char *name
 	have = auth_perms(r->c, &r->who, disk ? "disk" : "network", id);
 	if (have & PERM_CONTROL)
 		return id;
-	s = disk ? db_stmt(r->c, "SELECT EXISTS (SELECT 1 FROM vm_disks WHERE vm_id = ?1 AND "
-			      "disk_id = ?2 AND (readonly = 0 OR ?3 = 0))")
-		 : db_stmt(r->c, "SELECT EXISTS (SELECT 1 FROM vm_nics WHERE vm_id = ?1 AND "
-			      "network_id = ?2 AND ?3 >= 0)");
+	s = disk ? db_stmt(r->c, "SELECT EXISTS (SELECT 1 FROM vm_disks WHERE vm_id = ? AND "
+			      "disk_id = ? AND (readonly = 0 OR ? = 0))")
+		 : db_stmt(r->c, "SELECT EXISTS (SELECT 1 FROM vm_nics WHERE vm_id = ? AND "
+			      "network_id = ?)");
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, vm);
 	sqlite3_bind_int64(s, 2, id);
-	sqlite3_bind_int(s, 3, writable);
+	if (disk)
+		sqlite3_bind_int(s, 3, writable);
 	if (sqlite3_step(s) == SQLITE_ROW)
 		kept = sqlite3_column_int(s, 0);
 	db_done(s);
@@ -309,9 +310,8 @@ static int write_lists(struct req *r, int64_t id, const json_t *body, char *err,
 	if ((a = json_object_get(body, "nics"))) {
 		/* A NIC keeps its MAC while it stays on the same network at the same index. */
 		char old[8][18] = { { 0 } };
-		int64_t oldnet[8] = { 0 };
+		int64_t oldnet[8] = { 0 }, net[8];
 
-		int64_t net[8];
 
 		json_array_foreach(a, i, v) {
 			if (i >= sizeof(net) / sizeof(net[0]))

@@ -161,8 +161,14 @@ static int autoincrement_table(struct dbc *c, const char *table, const char *acl
 			       "AND tbl_name = ? AND sql IS NOT NULL", -1, &s, NULL) != SQLITE_OK)
 		goto out;
 	sqlite3_bind_text(s, 1, table, -1, SQLITE_STATIC);
-	while (sqlite3_step(s) == SQLITE_ROW && nidx < (int)(sizeof(idx) / sizeof(idx[0])))
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		if (nidx == (int)(sizeof(idx) / sizeof(idx[0]))) {
+			vsrv_log("inventory: table %s has too many indexes and triggers to rebuild", table);
+			sqlite3_finalize(s);
+			goto out;
+		}
 		idx[nidx++] = strdup((const char *)sqlite3_column_text(s, 0));
+	}
 	sqlite3_finalize(s);
 	for (i = 0; i < nidx; i++)
 		if (!idx[i])
@@ -301,8 +307,8 @@ static int migrate(struct db *db, struct dbc *c)
 		}
 		vsrv_log("inventory %s: migrated to schema version %d", db->path, i + 1);
 	}
-	s = db_stmt(c, "PRAGMA foreign_key_check");
-	if (!s || sqlite3_step(s) != SQLITE_DONE) {
+	s = ver < n ? db_stmt(c, "PRAGMA foreign_key_check") : NULL;
+	if (ver < n && (!s || sqlite3_step(s) != SQLITE_DONE)) {
 		vsrv_log("inventory %s: foreign keys broken after migration", db->path);
 		db_done(s);
 		db_rollback(c);
