@@ -120,7 +120,7 @@ static bool user_is_admin(struct dbc *c, int64_t id)
 }
 
 /* The server keeps at least one administrator: checked inside the transaction that
- * demotes or deletes one. 0, -EBUSY (with a message on r) or -EIO. */
+ * demotes or deletes one, after the change. 0, -EBUSY (with a message on r) or -EIO. */
 static int keep_an_admin(struct req *r)
 {
 	sqlite3_stmt *s = db_stmt(r->c, "SELECT count(*) FROM users WHERE admin = 1");
@@ -404,6 +404,8 @@ int api_user_update(struct req *r)
 		db_done(s);
 	}
 	if ((v = json_object_get(r->body, "admin"))) {
+		bool was_admin = user_is_admin(r->c, id);
+
 		s = db_stmt(r->c, "UPDATE users SET admin = ? WHERE id = ?");
 		if (!s)
 			goto err_io;
@@ -413,7 +415,7 @@ int api_user_update(struct req *r)
 		db_done(s);
 		if (rc)
 			goto err_io;
-		rc = keep_an_admin(r);
+		rc = was_admin ? keep_an_admin(r) : 0;
 		if (rc == -EBUSY) {
 			db_rollback(r->c);
 			return r->status;
@@ -443,6 +445,7 @@ static int delete_named(struct req *r, const char *what, int64_t id, const char 
 			const char *acl_type, int (*may)(struct req *r, int64_t id))
 {
 	sqlite3_stmt *s;
+	bool was_admin;
 	int rc;
 
 	if (id <= 0)
@@ -453,13 +456,14 @@ static int delete_named(struct req *r, const char *what, int64_t id, const char 
 		db_rollback(r->c);
 		return r->status;
 	}
+	was_admin = !strcmp(what, "user") && user_is_admin(r->c, id);
 	s = db_stmt(r->c, del_sql);
 	if (!s)
 		goto err_io;
 	sqlite3_bind_int64(s, 1, id);
 	rc = db_rc(r->c, sqlite3_step(s));
 	db_done(s);
-	if (!rc && !strcmp(what, "user"))
+	if (!rc && was_admin)
 		rc = keep_an_admin(r);
 	if (rc == -EBUSY) {
 		db_rollback(r->c);

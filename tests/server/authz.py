@@ -281,7 +281,7 @@ for sql in shipped_migrations(2):
     c.executescript(sql)
 c.executescript("""
     PRAGMA user_version = 2;
-    INSERT INTO users (id, name, password, admin, created) VALUES (1, 'admin', NULL, 1, 0);
+    INSERT INTO users (id, name, password, admin, created) VALUES (1, 'admin', NULL, 0, 0);
     INSERT INTO users (id, name, password, admin, created) VALUES (2, 'tenant', NULL, 0, 0);
     INSERT INTO networks (id, name, kind, bridge, created) VALUES (1, 'keep', 'internal', 'x', 0);
     INSERT INTO vms (id, name, cpus, memory_mib, kernel, created, updated) VALUES (5, 'ovm', 1, 64, 'k', 0, 0);
@@ -334,6 +334,9 @@ try:
     # the orphaned grants named network 2 and user 9: those ids were used, never again
     ok("authz-migration-ids-not-reused", (st, st2, st3) == (204, 201, 201) and nid2 and nid2[0] == 4 and
        fk == [] and uid and uid[0] == 10, str((st, st2, st3, nid2, fk, uid)))
+    # the previous version let the last administrator go: users can still be deleted
+    st, js = d.req("DELETE", "/api/v1/users/later", unix=True)
+    ok("authz-no-admin-inventory-still-deletes-users", st == 204, str((st, js)))
 except Exception as e:
     ok("authz-migration", False, repr(e))
 finally:
