@@ -16,8 +16,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-/* May the caller see this event? Server viewers see all; others the events of VMs they
- * may view and their own logins. */
+/* May the caller see this event? Server viewers see all; others the events of VMs, disks
+ * and networks they may view (looked up by name, as events name their object) and their
+ * own logins. */
 static bool event_visible(struct dbc *c, const struct caller *who, bool all, sqlite3_stmt *s)
 {
 	const char *ot = (const char *)sqlite3_column_text(s, 3);
@@ -26,20 +27,50 @@ static bool event_visible(struct dbc *c, const struct caller *who, bool all, sql
 	sqlite3_stmt *q;
 	int64_t id = -1;
 
+	if (!who->authenticated)
+		return false;
 	if (all)
 		return true;
 	if (user && !strcmp(user, who->name) && ot && !strcmp(ot, "user"))
 		return true;
-	if (!ot || !on || strcmp(ot, "vm"))
+	if (!ot || !on)
 		return false;
-	q = db_stmt(c, "SELECT id FROM vms WHERE name = ?");
+	q = !strcmp(ot, "vm") ? db_stmt(c, "SELECT id FROM vms WHERE name = ?")
+	  : !strcmp(ot, "disk") ? db_stmt(c, "SELECT id FROM disks WHERE name = ?")
+	  : !strcmp(ot, "network") ? db_stmt(c, "SELECT id FROM networks WHERE name = ?") : NULL;
 	if (!q)
 		return false;
 	sqlite3_bind_text(q, 1, on, -1, SQLITE_STATIC);
 	if (sqlite3_step(q) == SQLITE_ROW)
 		id = sqlite3_column_int64(q, 0);
 	db_done(q);
-	return id >= 0 && (auth_perms(c, who, "vm", id) & PERM_VIEW);
+	return id >= 0 && (auth_perms(c, who, ot, id) & PERM_VIEW);
+}
+
+/* A stream outlives the grants it started with: before each batch, the caller's
+ * administrator flag and server view are read again (a deleted user sees nothing more). */
+static void sse_refresh(struct dbc *c, struct caller *who, bool *all)
+{
+	sqlite3_stmt *s;
+
+	if (who->user_id && who->authenticated) {
+		s = db_stmt(c, "SELECT admin FROM users WHERE id = ?");
+		if (s) {
+			sqlite3_bind_int64(s, 1, who->user_id);
+			switch (sqlite3_step(s)) {
+			case SQLITE_ROW:
+				who->admin = sqlite3_column_int(s, 0);
+				break;
+			case SQLITE_DONE:
+				who->authenticated = false;
+				break;
+			default:   /* busy: keep what we knew */
+				break;
+			}
+			db_done(s);
+		}
+	}
+	*all = who->authenticated && (auth_perms(c, who, "server", 0) & PERM_VIEW);
 }
 
 static json_t *event_json(sqlite3_stmt *s)
@@ -87,6 +118,7 @@ static void sse_fetch(struct sse *x)
 
 	if (!c)
 		return;
+	sse_refresh(c, &x->who, &x->all);
 	s = db_stmt(c, EVENT_SQL "WHERE id > ? ORDER BY id LIMIT 50");
 	if (s) {
 		sqlite3_bind_int64(s, 1, x->last);
@@ -333,7 +365,8 @@ int api_vm_console_get(struct req *r)
 	int64_t id;
 	int fd;
 
-	if (vm_lookup(r, &id) || auth_require(r, "vm", id, follow ? PERM_CONTROL : PERM_VIEW))
+	if (vm_lookup(r, &id) ||
+	    auth_require_object(r, "vm", id, r->args[0], follow ? PERM_CONTROL : PERM_VIEW))
 		return r->status;
 	if (want < 1 || want > (1 << 20))
 		return req_error(r, -EINVAL, "bytes is 1 to 1048576");
@@ -386,7 +419,7 @@ int api_vm_console_put(struct req *r)
 	int fd;
 	size_t len;
 
-	if (vm_lookup(r, &id) || auth_require(r, "vm", id, PERM_CONTROL))
+	if (vm_lookup(r, &id) || auth_require_object(r, "vm", id, r->args[0], PERM_CONTROL))
 		return r->status;
 	if (!json_is_object(r->body) || json_object_size(r->body) != 1 ||
 	    !json_is_string(in = json_object_get(r->body, "input")) ||

@@ -39,8 +39,16 @@ static int object_of(struct req *r, const char **type, int64_t *id)
 	*id = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
 	db_done(s);
 	if (*id < 0)
-		return req_error(r, -ENOENT, "no %s named '%.63s'", *type, r->args[1]), -ENOENT;
+		return auth_missing(r, *type, r->args[1]);
 	return 0;
+}
+
+/* auth_require on the object of the request: the server's, or an object, which the caller
+ * holding no permission on it sees as missing. */
+static int require(struct req *r, const char *type, int64_t id, int need)
+{
+	return r->args[0] ? auth_require_object(r, type, id, r->args[1], need)
+			  : auth_require(r, type, id, need);
 }
 
 static json_t *grants_json(struct dbc *c, const char *type, int64_t id)
@@ -71,7 +79,7 @@ int api_perm_get(struct req *r)
 	const char *type;
 	int64_t id;
 
-	if (object_of(r, &type, &id) || auth_require(r, type, id, PERM_VIEW))
+	if (object_of(r, &type, &id) || require(r, type, id, PERM_VIEW))
 		return r->status;
 	r->out = grants_json(r->c, type, id);
 	if (!r->out)
@@ -124,7 +132,7 @@ int api_perm_set(struct req *r)
 	size_t i, j;
 	int rc, have;
 
-	if (object_of(r, &type, &id) || auth_require(r, type, id, PERM_CHANGE_PERMS))
+	if (object_of(r, &type, &id) || require(r, type, id, PERM_CHANGE_PERMS))
 		return r->status;
 	if (!json_is_object(r->body) || json_object_size(r->body) != 1 ||
 	    !json_is_array(grants = json_object_get(r->body, "grants")) || json_array_size(grants) > 256)

@@ -188,8 +188,8 @@ int api_disk_get(struct req *r)
 	int64_t id = id_by_name(r, "SELECT id FROM disks WHERE name = ?");
 
 	if (id < 0)
-		return req_error(r, -ENOENT, "no such disk");
-	if (auth_require(r, "disk", id, PERM_VIEW))
+		return auth_missing(r, "disk", r->args[0]);
+	if (auth_require_object(r, "disk", id, r->args[0], PERM_VIEW))
 		return r->status;
 	r->out = disk_json(r->c, id);
 	/* The image's own view (not in the list: it opens the file). */
@@ -222,8 +222,8 @@ int api_disk_update(struct req *r)
 	int busy = 0, rc;
 
 	if (id < 0)
-		return req_error(r, -ENOENT, "no such disk");
-	if (auth_require(r, "disk", id, PERM_MODIFY))
+		return auth_missing(r, "disk", r->args[0]);
+	if (auth_require_object(r, "disk", id, r->args[0], PERM_MODIFY))
 		return r->status;
 	if (!r->body || valid_object(r->body, f, err, sizeof(err)))
 		return req_error(r, -EINVAL, "%s", r->body ? err : "the body must be {\"size\": N}");
@@ -285,8 +285,8 @@ int api_disk_delete(struct req *r)
 	int rc;
 
 	if (id < 0)
-		return req_error(r, -ENOENT, "no such disk");
-	if (auth_require(r, "disk", id, PERM_REMOVE))
+		return auth_missing(r, "disk", r->args[0]);
+	if (auth_require_object(r, "disk", id, r->args[0], PERM_REMOVE))
 		return r->status;
 	if (db_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
@@ -449,8 +449,8 @@ int api_net_get(struct req *r)
 	}
 	db_done(s);
 	if (id < 0)
-		return req_error(r, -ENOENT, "no such network");
-	if (auth_require(r, "network", id, PERM_VIEW))
+		return auth_missing(r, "network", r->args[0]);
+	if (auth_require_object(r, "network", id, r->args[0], PERM_VIEW))
 		return r->status;
 	return 200;
 }
@@ -463,8 +463,8 @@ int api_net_delete(struct req *r)
 	int rc, internal = 0;
 
 	if (id < 0)
-		return req_error(r, -ENOENT, "no such network");
-	if (auth_require(r, "network", id, PERM_REMOVE))
+		return auth_missing(r, "network", r->args[0]);
+	if (auth_require_object(r, "network", id, r->args[0], PERM_REMOVE))
 		return r->status;
 	if (db_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");

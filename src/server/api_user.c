@@ -79,6 +79,20 @@ static json_t *user_json(struct dbc *c, int64_t id)
 	return o;
 }
 
+/* Users and groups are the server's: a caller that holds neither view nor change-permissions
+ * (which manages them) on the server sees none of them but itself, and one it may not see
+ * answers exactly as a missing one (404). id is the looked-up id (0: missing, <0: inventory
+ * error). 0 when visible, else -ENOENT or -EIO with the response set. */
+static int principal_visible(struct req *r, const char *what, int64_t id)
+{
+	if (id < 0)
+		return req_error(r, -EIO, "inventory error"), -EIO;
+	if (id > 0 && ((!strcmp(what, "user") && id == r->who.user_id) ||
+		       (auth_perms(r->c, &r->who, "server", 0) & (PERM_VIEW | PERM_CHANGE_PERMS))))
+		return 0;
+	return auth_missing(r, what, r->args[0]);
+}
+
 /* Managing users and groups is for holders of change-permissions on the server. */
 static int require_admin(struct req *r)
 {
@@ -338,10 +352,9 @@ int api_user_get(struct req *r)
 {
 	int64_t id = USER_ID(r->c, r->args[0]);
 
-	if (id != r->who.user_id && auth_require(r, "server", 0, PERM_VIEW))
+	if (principal_visible(r, "user", id) ||
+	    (id != r->who.user_id && auth_require(r, "server", 0, PERM_VIEW)))
 		return r->status;
-	if (id <= 0)
-		return req_error(r, -ENOENT, "no such user");
 	r->out = user_json(r->c, id);
 	return 200;
 }
@@ -355,6 +368,8 @@ int api_user_update(struct req *r)
 	sqlite3_stmt *s;
 	int rc;
 
+	if (principal_visible(r, "user", id))
+		return r->status;
 	/* Users change their own password; the rest is for administrators. */
 	memcpy(f, user_fields, sizeof(f));
 	f[0].required = f[1].required = 0;
@@ -363,8 +378,6 @@ int api_user_update(struct req *r)
 	if (!(id == r->who.user_id && json_object_size(r->body) == 1 &&
 	      json_object_get(r->body, "password")) && require_admin(r))
 		return r->status;
-	if (id <= 0)
-		return req_error(r, -ENOENT, "no such user");
 	if ((v = json_object_get(r->body, "name")) && strcmp(json_string_value(v), r->args[0]))
 		return req_error(r, -EINVAL, "name: a user cannot be renamed");
 	if (json_object_get(r->body, "admin") && !r->who.admin)
@@ -448,8 +461,8 @@ static int delete_named(struct req *r, const char *what, int64_t id, const char 
 	bool was_admin;
 	int rc;
 
-	if (id <= 0)
-		return req_error(r, -ENOENT, "no such %s", what);
+	if (principal_visible(r, what, id))
+		return r->status;
 	if (db_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
 	if (may(r, id)) {
@@ -493,13 +506,12 @@ err_io:
 
 int api_user_delete(struct req *r)
 {
-	int64_t id;
+	int64_t id = USER_ID(r->c, r->args[0]);
 
-	if (require_admin(r))
+	if (principal_visible(r, "user", id) || require_admin(r))
 		return r->status;
 	if (r->who.user_id && !strcmp(r->who.name, r->args[0]))
 		return req_error(r, -EBUSY, "you cannot delete yourself");
-	id = USER_ID(r->c, r->args[0]);
 	return delete_named(r, "user", id, "DELETE FROM users WHERE id = ?", "user", may_delete_user);
 }
 
@@ -547,7 +559,8 @@ static int group_write(struct req *r, bool create)
 	int64_t id;
 	int rc;
 
-	if (require_admin(r))
+	if ((!create && principal_visible(r, "group", GROUP_ID(r->c, r->args[0]))) ||
+	    require_admin(r))
 		return r->status;
 	memcpy(f, group_fields, sizeof(f));
 	f[0].required = create;
@@ -580,7 +593,7 @@ static int group_write(struct req *r, bool create)
 		id = GROUP_ID(r->c, name);
 		if (id <= 0) {
 			db_rollback(r->c);
-			return req_error(r, -ENOENT, "no such group");
+			return auth_missing(r, "group", name);
 		}
 	}
 	if (json_object_get(r->body, "members")) {
@@ -608,13 +621,10 @@ int api_group_update(struct req *r) { return group_write(r, false); }
 
 int api_group_get(struct req *r)
 {
-	int64_t id;
+	int64_t id = GROUP_ID(r->c, r->args[0]);
 
-	if (auth_require(r, "server", 0, PERM_VIEW))
+	if (principal_visible(r, "group", id) || auth_require(r, "server", 0, PERM_VIEW))
 		return r->status;
-	id = GROUP_ID(r->c, r->args[0]);
-	if (id <= 0)
-		return req_error(r, -ENOENT, "no such group");
 	r->out = group_json(r->c, id, r->args[0]);
 	return 200;
 }
@@ -647,8 +657,10 @@ static int may_delete_group(struct req *r, int64_t id)
 
 int api_group_delete(struct req *r)
 {
-	if (require_admin(r))
+	int64_t id = GROUP_ID(r->c, r->args[0]);
+
+	if (principal_visible(r, "group", id) || require_admin(r))
 		return r->status;
-	return delete_named(r, "group", GROUP_ID(r->c, r->args[0]), "DELETE FROM groups WHERE id = ?",
-			    "group", may_delete_group);
+	return delete_named(r, "group", id, "DELETE FROM groups WHERE id = ?", "group",
+			    may_delete_group);
 }

@@ -67,15 +67,8 @@ int vm_lookup(struct req *r, int64_t *id)
 		found = 1;
 	}
 	db_done(s);
-	if (!found) {
-		char n[80];
-		snprintf(n, sizeof(n), "%.63s", r->args[0]);
-		for (char *q = n; *q; q++)
-			if ((unsigned char)*q < 0x20)
-				*q = '?';
-		req_error(r, -ENOENT, "no VM named '%s'", n);
-		return -ENOENT;
-	}
+	if (!found)
+		return auth_missing(r, "vm", r->args[0]);
 	return 0;
 }
 
@@ -211,15 +204,16 @@ static int check_lists(struct req *r, const json_t *body, char *err, size_t errl
 
 /* The id of the disk or network named name that the caller may attach to VM vm: one it
  * holds control on, or one already attached to vm (a disk as writable as asked). Returns
- * the id; -ENOENT for one that does not exist or that the caller may not view (the same
- * answer: names of what one may not see stay unknown); -EACCES for one it sees but may not
- * use; -EIO. */
+ * the id; -ENOENT for one that does not exist or that the caller may not see (not
+ * auth_visible; the same answer: names of what one may not see stay unknown); -EACCES for
+ * one it sees but may not use; -EIO. */
 static int64_t attachable(struct req *r, int64_t vm, bool disk, const char *name, bool writable)
 {
 	sqlite3_stmt *s = disk ? db_stmt(r->c, "SELECT id FROM disks WHERE name = ?")
 			       : db_stmt(r->c, "SELECT id FROM networks WHERE name = ?");
 	int64_t id = -ENOENT;
 	int have, kept = 0;
+	bool visible;
 
 	if (!s)
 		return -EIO;
@@ -230,7 +224,8 @@ static int64_t attachable(struct req *r, int64_t vm, bool disk, const char *name
 	if (id < 0)
 		return id;
 	have = auth_perms(r->c, &r->who, disk ? "disk" : "network", id);
-	if (have & PERM_CONTROL)
+	visible = auth_visible(r->c, &r->who, disk ? "disk" : "network", id);
+	if (visible && (have & PERM_CONTROL))
 		return id;
 	s = disk ? db_stmt(r->c, "SELECT EXISTS (SELECT 1 FROM vm_disks WHERE vm_id = ? AND "
 			      "disk_id = ? AND (readonly = 0 OR ? = 0))")
@@ -247,7 +242,7 @@ static int64_t attachable(struct req *r, int64_t vm, bool disk, const char *name
 	db_done(s);
 	if (kept)
 		return id;
-	return have & PERM_VIEW ? -EACCES : -ENOENT;
+	return visible ? -EACCES : -ENOENT;
 }
 
 /* attachable() for entry i of the disks or nics list, with the error message in err. */
@@ -470,7 +465,7 @@ int api_vm_get(struct req *r)
 {
 	int64_t id;
 
-	if (vm_lookup(r, &id) || auth_require(r, "vm", id, PERM_VIEW))
+	if (vm_lookup(r, &id) || auth_require_object(r, "vm", id, r->args[0], PERM_VIEW))
 		return r->status;
 	r->out = vm_json(r->srv, r->c, id, 1);
 	if (!r->out)
@@ -485,7 +480,7 @@ int api_vm_status(struct req *r)
 	int64_t id;
 	json_t *o = NULL;
 
-	if (vm_lookup(r, &id) || auth_require(r, "vm", id, PERM_VIEW))
+	if (vm_lookup(r, &id) || auth_require_object(r, "vm", id, r->args[0], PERM_VIEW))
 		return r->status;
 	s = db_stmt(r->c, "SELECT name, state, monitor_pid, started, last_exit, restarts FROM vms WHERE id = ?");
 	if (!s)
@@ -535,7 +530,7 @@ int api_vm_update(struct req *r)
 	int rc;
 	bool hw = false;
 
-	if (vm_lookup(r, &id) || auth_require(r, "vm", id, PERM_MODIFY))
+	if (vm_lookup(r, &id) || auth_require_object(r, "vm", id, r->args[0], PERM_MODIFY))
 		return r->status;
 	if (!b || !json_is_object(b))
 		return req_error(r, -EINVAL, "the body must be an object with the fields to change");
@@ -675,7 +670,7 @@ int api_vm_delete(struct req *r)
 	int64_t id;
 	int rc;
 
-	if (vm_lookup(r, &id) || auth_require(r, "vm", id, PERM_REMOVE))
+	if (vm_lookup(r, &id) || auth_require_object(r, "vm", id, r->args[0], PERM_REMOVE))
 		goto out;
 	if (with_disks && auth_require(r, "server", 0, PERM_REMOVE))
 		goto out;
@@ -755,7 +750,7 @@ int api_vm_action(struct req *r)
 	    strcmp(a, "pause") && strcmp(a, "resume"))
 		return req_error(r, -ENOENT, "no such action; actions are start, shutdown, off, "
 				 "reset, pause, resume");
-	if (vm_lookup(r, &id) || auth_require(r, "vm", id, PERM_CONTROL))
+	if (vm_lookup(r, &id) || auth_require_object(r, "vm", id, r->args[0], PERM_CONTROL))
 		return r->status;
 	if (r->body && !(json_is_object(r->body) && json_object_size(r->body) == 0))
 		return req_error(r, -EINVAL, "actions take no body (or {})");

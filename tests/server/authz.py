@@ -3,7 +3,7 @@ permissions cannot take over administrators or grant what they do not hold, atta
 disk or a network needs a permission on it (and an invisible one answers as a missing one),
 grants die with their object and ids are never reused (also in an inventory made by the
 previous schema), bridged networks are for administrators."""
-import os, re, sqlite3, sys, tempfile
+import json, os, re, sqlite3, sys, tempfile
 sys.path.insert(0, os.path.dirname(__file__))
 from lib import *
 
@@ -154,7 +154,7 @@ try:
     req("PUT", "/api/v1/disks/mine/permissions", {"grants": [{"user": "tenant", "permissions": ["control"]}]})
     req("PUT", "/api/v1/networks/pub/permissions", {"grants": [{"user": "tenant", "permissions": ["control"]}]})
     st, _ = req("GET", "/api/v1/disks/secret", None, tenant)
-    ok("authz-tenant-cannot-see-secret", st in (403, 404), str(st))
+    ok("authz-tenant-cannot-see-secret", st == 404, str(st))
 
     def answer(body, name, tok=tenant, path="/api/v1/vms/tvm", method="PATCH"):
         st, js = req(method, path, body, tok)
@@ -215,6 +215,139 @@ try:
     st3, js3 = req("POST", "/api/v1/disks/seen/copy", {"name": "copied"}, creator)
     ok("authz-copy-disk-needs-control", st == 403 and st2 == 404 and st3 == 202, str((st, js, st2, st3, js3)))
 
+    # === 2b. an object the caller may not see answers exactly as a missing one =======
+    def raw(m, p, b, tok):
+        """Status and body bytes, as the server sent them."""
+        c = d.conn(timeout=10)
+        h = {"Authorization": "Bearer " + tok}
+        if b is not None:
+            h["Content-Type"] = "application/json"
+        c.request(m, p, body=json.dumps(b) if b is not None else None, headers=h)
+        r = c.getresponse()
+        out = (r.status, r.read())
+        c.close()
+        return out
+
+    stranger = user("stranger")   # holds nothing, on the server or on any object
+    peeker = user("peeker")       # holds view (on the server: view only), nothing more
+    kinds = {
+        "vm": ("hv", lambda: req("POST", "/api/v1/vms", {"name": "hv", "kernel": "k.elf"}), [
+            ("GET", "/api/v1/vms/hv", None), ("GET", "/api/v1/vms/hv/status", None),
+            ("GET", "/api/v1/vms/hv/console", None), ("GET", "/api/v1/vms/hv/console?follow=1", None),
+            ("POST", "/api/v1/vms/hv/console", {"input": "x"}),
+            ("GET", "/api/v1/vms/hv/permissions", None),
+            ("PUT", "/api/v1/vms/hv/permissions", {"grants": []}),
+            ("PUT", "/api/v1/vms/hv/permissions", {"grants": [{"user": "stranger", "permissions": ["full"]}]}),
+            ("PATCH", "/api/v1/vms/hv", {"description": "x"}), ("PATCH", "/api/v1/vms/hv", {"cpus": "two"}),
+            ("PATCH", "/api/v1/vms/hv", {"name": "renamed"}),
+            ("DELETE", "/api/v1/vms/hv", None), ("DELETE", "/api/v1/vms/hv?disks=true", None)] +
+            [("POST", "/api/v1/vms/hv/" + a, None) for a in ("start", "shutdown", "off", "reset", "pause",
+                                                           "resume")] +
+            [("POST", "/api/v1/vms/hv/off?undo=discard", None), ("POST", "/api/v1/vms/hv/start", {"x": 1})]),
+        "disk": ("hd", lambda: req("POST", "/api/v1/disks", {"name": "hd", "size": 1 << 20}), [
+            ("GET", "/api/v1/disks/hd", None), ("PATCH", "/api/v1/disks/hd", {"size": 2 << 20}),
+            ("PATCH", "/api/v1/disks/hd", {"size": "big"}), ("DELETE", "/api/v1/disks/hd", None),
+            ("POST", "/api/v1/disks/hd/copy", {"name": "hd-copy"}),
+            ("POST", "/api/v1/disks/hd/convert", {"name": "hd-conv", "format": "vhd"}),
+            ("POST", "/api/v1/disks/hd/copy", {"bogus": 1}),
+            ("GET", "/api/v1/disks/hd/permissions", None),
+            ("PUT", "/api/v1/disks/hd/permissions", {"grants": []})]),
+        "network": ("hn", lambda: req("POST", "/api/v1/networks", {"name": "hn", "kind": "internal"}), [
+            ("GET", "/api/v1/networks/hn", None), ("DELETE", "/api/v1/networks/hn", None),
+            ("GET", "/api/v1/networks/hn/permissions", None),
+            ("PUT", "/api/v1/networks/hn/permissions", {"grants": []})]),
+        "user": ("hu", lambda: req("POST", "/api/v1/users", {"name": "hu", "password": "Password-hu"}), [
+            ("GET", "/api/v1/users/hu", None), ("PATCH", "/api/v1/users/hu", {"password": "Password-new"}),
+            ("PATCH", "/api/v1/users/hu", {"groups": []}), ("PATCH", "/api/v1/users/hu", {"admin": True}),
+            ("PATCH", "/api/v1/users/hu", {"bogus": 1}), ("DELETE", "/api/v1/users/hu", None)]),
+        "group": ("hg", lambda: req("POST", "/api/v1/groups", {"name": "hg", "members": ["hu"]}), [
+            ("GET", "/api/v1/groups/hg", None), ("PATCH", "/api/v1/groups/hg", {"members": []}),
+            ("PATCH", "/api/v1/groups/hg", {"members": ["stranger"]}), ("DELETE", "/api/v1/groups/hg", None)]),
+    }
+    for kind in ("vm", "disk", "network", "user", "group"):
+        name, create, walk = kinds[kind]
+        missing = [raw(m, p, b, stranger) for m, p, b in walk]
+        st, js = create()
+        hidden = [raw(m, p, b, stranger) for m, p, b in walk]
+        diff = ["%s %s: %s, missing: %s" % (m, p, h, x) for (m, p, b), h, x in zip(walk, hidden, missing)
+                if h != x or h[0] != 404 or (b"no %s named '%s'" % (b"VM" if kind == "vm" else kind.encode(),
+                                                                     name.encode())) not in h[1]]
+        ok("authz-invisible-%s-as-missing-%d-requests" % (kind, len(walk)), st == 201 and not diff,
+           "create %s; %s" % (st, "; ".join(diff[:3])))
+    _, js = req("GET", "/api/v1/groups/hg")
+    ok("authz-invisible-changed-nothing", row_id("vms", "hv") and row_id("disks", "hd") and
+       row_id("networks", "hn") and row_id("users", "hu") and js["members"] == ["hu"] and
+       not row_id("disks", "hd-copy") and not row_id("disks", "hd-conv"), str(js))
+    # the stranger's lists and events name none of them
+    lists = [req("GET", "/api/v1/" + c, None, stranger) for c in ("vms", "disks", "networks", "users", "groups")]
+    _, ev = req("GET", "/api/v1/events?limit=1000", None, stranger)
+    ok("authz-invisible-not-listed", [x[0] for x in lists] == [200, 200, 200, 403, 403] and
+       lists[0][1]["vms"] == [] and lists[1][1]["disks"] == [] and lists[2][1]["networks"] == [] and
+       not [e for e in ev["events"] if e.get("object") in ("hv", "hd", "hn", "hu", "hg")],
+       str((lists, [e for e in ev["events"] if e.get("user") != "stranger"][:3])))
+    # who sees an object but lacks the permission an act needs gets 403, as before
+    req("PUT", "/api/v1/vms/hv/permissions", {"grants": [{"user": "peeker", "permissions": ["view"]}]})
+    req("PUT", "/api/v1/disks/hd/permissions", {"grants": [{"user": "peeker", "permissions": ["view"]}]})
+    req("PUT", "/api/v1/networks/hn/permissions", {"grants": [{"user": "peeker", "permissions": ["view"]}]})
+    req("PUT", "/api/v1/permissions", {"grants": [
+        {"user": "mgr", "permissions": ["change-permissions"]}, {"user": "boss", "permissions": ["full"]},
+        {"group": "powerful", "permissions": ["full"]}, {"user": "creator", "permissions": ["modify"]},
+        {"user": "peeker", "permissions": ["view"]}]})
+    seen = [raw(m, p, None, peeker)[0] for m, p in (("GET", "/api/v1/vms/hv"), ("GET", "/api/v1/disks/hd"),
+                                                    ("GET", "/api/v1/networks/hn"), ("GET", "/api/v1/users/hu"),
+                                                    ("GET", "/api/v1/groups/hg"))]
+    acts = [("PATCH", "/api/v1/vms/hv", {"description": "x"}), ("DELETE", "/api/v1/vms/hv", None),
+            ("POST", "/api/v1/vms/hv/start", None), ("POST", "/api/v1/vms/hv/console", {"input": "x"}),
+            ("PUT", "/api/v1/vms/hv/permissions", {"grants": []}),
+            ("PATCH", "/api/v1/disks/hd", {"size": 2 << 20}), ("DELETE", "/api/v1/disks/hd", None),
+            ("POST", "/api/v1/disks/hd/copy", {"name": "hd-copy"}),
+            ("PUT", "/api/v1/disks/hd/permissions", {"grants": []}),
+            ("DELETE", "/api/v1/networks/hn", None), ("PUT", "/api/v1/networks/hn/permissions", {"grants": []}),
+            ("PATCH", "/api/v1/users/hu", {"groups": []}), ("DELETE", "/api/v1/users/hu", None),
+            ("PATCH", "/api/v1/groups/hg", {"members": []}), ("DELETE", "/api/v1/groups/hg", None)]
+    got = [raw(m, p, b, peeker) for m, p, b in acts]
+    bad = ["%s %s: %s" % (m, p, g) for (m, p, b), g in zip(acts, got) if g[0] != 403]
+    ok("authz-visible-without-permission-403", seen == [200] * 5 and not bad, str((seen, bad[:3])))
+    # holding any permission makes an object known: control alone answers 403 to a GET
+    req("PUT", "/api/v1/vms/hv/permissions", {"grants": [{"user": "peeker", "permissions": ["view"]},
+                                                        {"user": "stranger", "permissions": ["control"]}]})
+    st, js = req("GET", "/api/v1/vms/hv", None, stranger)
+    ok("authz-control-only-is-visible-403", st == 403, str((st, js)))
+    req("PUT", "/api/v1/vms/hv/permissions", {"grants": [{"user": "peeker", "permissions": ["view"]}]})
+    # a grant on the server other than view names no object: creator's server modify
+    # neither shows nor changes what it may not view
+    probes = [("GET", "/api/v1/vms/hv", None), ("PATCH", "/api/v1/vms/hv", {"description": "x"}),
+              ("PATCH", "/api/v1/disks/hd", {"size": 2 << 20}), ("GET", "/api/v1/users/hu", None)]
+    got = [raw(m, p, b, creator) for m, p, b in probes]
+    want = [raw(m, p, b, stranger) for m, p, b in probes]
+    ok("authz-server-grant-without-view-reveals-nothing", got == want and all(g[0] == 404 for g in got),
+       str(got))
+    # an open event stream follows the grants: server view taken away, the next events of
+    # objects the caller may not view are not sent (those of one it may view still are)
+    base = max([e["id"] for e in req("GET", "/api/v1/events?limit=1")[1]["events"]] or [0])
+    c = d.conn(timeout=10)
+    c.request("GET", "/api/v1/events?follow=1&since=%d" % base, headers={"Authorization": "Bearer " + peeker})
+    sse = c.getresponse()
+    req("PUT", "/api/v1/permissions", {"grants": [
+        {"user": "mgr", "permissions": ["change-permissions"]}, {"user": "boss", "permissions": ["full"]},
+        {"group": "powerful", "permissions": ["full"]}, {"user": "creator", "permissions": ["modify"]}]})
+    req("POST", "/api/v1/vms", {"name": "sse-hidden", "kernel": "k.elf"})
+    req("POST", "/api/v1/disks", {"name": "sse-hidden-disk", "size": 4096})
+    req("POST", "/api/v1/vms", {"name": "sse-shown", "kernel": "k.elf"})
+    req("PUT", "/api/v1/vms/sse-shown/permissions", {"grants": [{"user": "peeker", "permissions": ["view"]}]})
+    buf = b""
+    try:
+        while not re.search(rb'"type":"permissions-changed","object_type":"vm","object":"sse-shown"', buf):
+            line = sse.fp.readline()
+            if not line:
+                break
+            buf += line
+    except OSError as e:
+        buf += repr(e).encode()
+    c.close()
+    ok("authz-event-stream-follows-grants", sse.status == 200 and b"event: permissions-changed" in buf and
+       b"sse-shown" in buf and b"sse-hidden" not in buf, buf.decode(errors="replace")[-400:])
+
     # === 3. grants die with their object; ids are never reused =======================
     def reuse_case(kind, coll, table, body1, body2, grant_path):
         """Create, grant tenant full, delete, create another: no grant, a new id."""
@@ -227,7 +360,7 @@ try:
         id2 = row_id(table, body2["name"])
         st5, _ = req("GET", "/api/v1/%s/%s" % (coll, body2["name"]), None, tenant)
         ok("authz-delete-%s-drops-grants-new-id" % kind, (st, st2, st3, st4) == (201, 200, 204, 201) and
-           not left and id2 is not None and id1 is not None and id2 > id1 and st5 == 403,
+           not left and id2 is not None and id1 is not None and id2 > id1 and st5 == 404,
            str((st, st2, st3, st4, st5, left, id1, id2)))
 
     reuse_case("vm", "vms", "vms", {"name": "v1", "kernel": "k.elf"}, {"name": "v2", "kernel": "k.elf"},
@@ -254,7 +387,7 @@ try:
     u2 = user("u2")
     st2, _ = req("GET", "/api/v1/vms/pv", None, u2)
     ok("authz-delete-user-drops-grants-new-id", st == 204 and not left and row_id("users", "u2") > uid1 and
-       st2 == 403 and grants("/api/v1/vms/pv") == [], str((st, left, st2, grants("/api/v1/vms/pv"))))
+       st2 == 404 and grants("/api/v1/vms/pv") == [], str((st, left, st2, grants("/api/v1/vms/pv"))))
     req("POST", "/api/v1/groups", {"name": "g1"})
     gid1 = row_id("groups", "g1")
     req("PUT", "/api/v1/vms/pv/permissions", {"grants": [{"group": "g1", "permissions": ["full"]}]})
@@ -263,7 +396,7 @@ try:
     req("POST", "/api/v1/groups", {"name": "g2", "members": ["u2"]})
     st2, _ = req("GET", "/api/v1/vms/pv", None, u2)
     ok("authz-delete-group-drops-grants-new-id", st == 204 and not left and row_id("groups", "g2") > gid1 and
-       st2 == 403 and grants("/api/v1/vms/pv") == [], str((st, left, st2)))
+       st2 == 404 and grants("/api/v1/vms/pv") == [], str((st, left, st2)))
 
     # === 4. bridged networks are for administrators ==================================
     st, js = req("POST", "/api/v1/networks", {"name": "lan", "kind": "bridged", "bridge": "br0"}, creator)
