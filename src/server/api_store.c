@@ -52,11 +52,37 @@ static int64_t id_by_name(struct req *r, const char *sql)
 	return id;
 }
 
-static json_t *disk_json(struct dbc *c, int64_t id)
+/* The VMs using disk id, as the caller may see them: "used_by" names those it may see
+ * (comma-separated, or null), "used_by_others" counts the others (their names stay
+ * unknown to it). */
+static int disk_users(struct req *r, int64_t id, json_t *o)
 {
-	sqlite3_stmt *s = db_stmt(c, "SELECT name, format, size, path, created, (SELECT group_concat(v.name) "
-				     "FROM vm_disks vd JOIN vms v ON v.id = vd.vm_id WHERE vd.disk_id = d.id) "
-				     "FROM disks d WHERE id = ?");
+	sqlite3_stmt *s = db_stmt(r->c, "SELECT DISTINCT v.id, v.name FROM vm_disks vd JOIN vms v ON "
+					"v.id = vd.vm_id WHERE vd.disk_id = ? ORDER BY v.name");
+	char names[4096] = "";
+	size_t len = 0;
+	int others = 0;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, id);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		const char *n = (const char *)sqlite3_column_text(s, 1);
+
+		if (!auth_visible(r->c, &r->who, "vm", sqlite3_column_int64(s, 0)))
+			others++;
+		else if (len + strlen(n) + 2 < sizeof(names))
+			len += snprintf(names + len, sizeof(names) - len, "%s%s", len ? "," : "", n);
+	}
+	db_done(s);
+	json_object_set_new(o, "used_by", len ? json_string(names) : json_null());
+	json_object_set_new(o, "used_by_others", json_integer(others));
+	return 0;
+}
+
+static json_t *disk_json(struct req *r, int64_t id)
+{
+	sqlite3_stmt *s = db_stmt(r->c, "SELECT name, format, size, path, created FROM disks WHERE id = ?");
 	json_t *o = NULL;
 	struct stat st;
 
@@ -65,14 +91,17 @@ static json_t *disk_json(struct dbc *c, int64_t id)
 	sqlite3_bind_int64(s, 1, id);
 	if (sqlite3_step(s) == SQLITE_ROW) {
 		const char *path = (const char *)sqlite3_column_text(s, 3);
-		const char *used = (const char *)sqlite3_column_text(s, 5);
-		o = json_pack("{s:s,s:s,s:I,s:I,s:I,s:s?}", "name", sqlite3_column_text(s, 0),
+		o = json_pack("{s:s,s:s,s:I,s:I,s:I}", "name", sqlite3_column_text(s, 0),
 			      "format", sqlite3_column_text(s, 1), "size",
 			      (json_int_t)sqlite3_column_int64(s, 2), "allocated",
 			      (json_int_t)(stat(path, &st) == 0 ? (int64_t)st.st_blocks * 512 : 0),
-			      "created", (json_int_t)sqlite3_column_int64(s, 4), "used_by", used);
+			      "created", (json_int_t)sqlite3_column_int64(s, 4));
 	}
 	db_done(s);
+	if (o && disk_users(r, id, o)) {
+		json_decref(o);
+		o = NULL;
+	}
 	return o;
 }
 
@@ -89,7 +118,7 @@ int api_disk_list(struct req *r)
 	while (sqlite3_step(s) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(s, 0);
 		if (all || (auth_perms(r->c, &r->who, "disk", id) & PERM_VIEW))
-			json_array_append_new(a, disk_json(r->c, id));
+			json_array_append_new(a, disk_json(r, id));
 	}
 	db_done(s);
 	r->out = json_pack("{s:o}", "disks", a);
@@ -173,7 +202,7 @@ int api_disk_create(struct req *r)
 	if (events_emit(r->srv, r->c, "disk-created", "disk", name, r->who.name, NULL,
 			"disk %s created by %s", name, r->who.name) || db_commit(r->c))
 		goto err_file;
-	r->out = disk_json(r->c, id);
+	r->out = disk_json(r, id);
 	r->status = 201;
 	return 201;
 err_file:
@@ -191,7 +220,7 @@ int api_disk_get(struct req *r)
 		return auth_missing(r, "disk", r->args[0]);
 	if (auth_require_object(r, "disk", id, r->args[0], PERM_VIEW))
 		return r->status;
-	r->out = disk_json(r->c, id);
+	r->out = disk_json(r, id);
 	/* The image's own view (not in the list: it opens the file). */
 	{
 		sqlite3_stmt *s = db_stmt(r->c, "SELECT path, format FROM disks WHERE id = ?");
@@ -270,7 +299,7 @@ int api_disk_update(struct req *r)
 			"disk %s resized to %lld bytes by %s", r->args[0], (long long)size, r->who.name) ||
 	    db_commit(r->c))
 		goto err_io; /* the grown file stays; the inventory keeps the old size */
-	r->out = disk_json(r->c, id);
+	r->out = disk_json(r, id);
 	return 200;
 err_io:
 	db_rollback(r->c);

@@ -348,6 +348,18 @@ try:
     ok("authz-event-stream-follows-grants", sse.status == 200 and b"event: permissions-changed" in buf and
        b"sse-shown" in buf and b"sse-hidden" not in buf, buf.decode(errors="replace")[-400:])
 
+    # a disk names only the VMs using it that the caller may see, and counts the others
+    st1, _ = req("PATCH", "/api/v1/vms/hv", {"disks": [{"disk": "hd", "readonly": True}]})
+    st2, _ = req("POST", "/api/v1/vms", {"name": "hv-other", "kernel": "k.elf",
+                                         "disks": [{"disk": "hd", "readonly": True}]})
+    _, mine = req("GET", "/api/v1/disks/hd", None, peeker)
+    _, lst = req("GET", "/api/v1/disks", None, peeker)
+    _, full = req("GET", "/api/v1/disks/hd")
+    used = lambda js: (js.get("used_by"), js.get("used_by_others"))
+    ok("authz-disk-used-by-only-visible-vms", (st1, st2) == (200, 201) and used(mine) == ("hv", 1) and
+       [used(x) for x in lst["disks"] if x["name"] == "hd"] == [("hv", 1)] and used(full) == ("hv,hv-other", 0),
+       str((st1, st2, used(mine), lst, used(full))))
+
     # === 3. grants die with their object; ids are never reused =======================
     def reuse_case(kind, coll, table, body1, body2, grant_path):
         """Create, grant tenant full, delete, create another: no grant, a new id."""
