@@ -257,20 +257,48 @@ static json_t *task_json(sqlite3_stmt *s)
 			 json_real(sqlite3_column_double(s, 8)));
 }
 
+/* May the caller see this task (a row of TASK_SQL)? Server viewers see all; others the
+ * tasks they started and those of a VM (undo-commit) or disk (disk-copy, disk-convert: the
+ * new disk) they may view. */
+static bool task_visible(struct dbc *c, const struct caller *who, bool all, sqlite3_stmt *s)
+{
+	const char *kind = (const char *)sqlite3_column_text(s, 1);
+	const char *on = (const char *)sqlite3_column_text(s, 2);
+	const char *user = (const char *)sqlite3_column_text(s, 6);
+	bool vm = kind && !strcmp(kind, "undo-commit"), disk = kind && !strncmp(kind, "disk-", 5);
+	sqlite3_stmt *q;
+	int64_t id = -1;
+
+	if (all || (user && who->user_id && !strcmp(user, who->name)))
+		return true;
+	if (!on || (!vm && !disk))
+		return false;
+	q = vm ? db_stmt(c, "SELECT id FROM vms WHERE name = ?")
+	       : db_stmt(c, "SELECT id FROM disks WHERE name = ?");
+	if (!q)
+		return false;
+	sqlite3_bind_text(q, 1, on, -1, SQLITE_STATIC);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		id = sqlite3_column_int64(q, 0);
+	db_done(q);
+	return id >= 0 && (auth_perms(c, who, vm ? "vm" : "disk", id) & PERM_VIEW);
+}
+
+#define TASK_SQL "SELECT id, kind, object, state, progress, error, user, created, finished FROM tasks "
+
 int api_task_list(struct req *r)
 {
+	bool all = auth_perms(r->c, &r->who, "server", 0) & PERM_VIEW;
 	sqlite3_stmt *s;
 	json_t *a;
 
-	if (auth_require(r, "server", 0, PERM_VIEW))
-		return r->status;
-	s = db_stmt(r->c, "SELECT id, kind, object, state, progress, error, user, created, finished "
-		       "FROM tasks ORDER BY id DESC LIMIT 100");
+	s = db_stmt(r->c, TASK_SQL "ORDER BY id DESC");
 	if (!s)
 		return req_error(r, -EIO, "inventory error");
 	a = json_array();
-	while (sqlite3_step(s) == SQLITE_ROW)
-		json_array_append_new(a, task_json(s));
+	while (json_array_size(a) < 100 && sqlite3_step(s) == SQLITE_ROW)
+		if (task_visible(r->c, &r->who, all, s))
+			json_array_append_new(a, task_json(s));
 	db_done(s);
 	r->out = json_pack("{s:o}", "tasks", a);
 	return 200;
@@ -281,19 +309,18 @@ int api_task_get(struct req *r)
 	sqlite3_stmt *s;
 	char *end;
 	long long id = strtoll(r->args[0], &end, 10);
+	bool all = auth_perms(r->c, &r->who, "server", 0) & PERM_VIEW;
 
-	if (auth_require(r, "server", 0, PERM_VIEW))
-		return r->status;
 	if (*end || id <= 0)
 		return req_error(r, -EINVAL, "a task id is a positive integer");
-	s = db_stmt(r->c, "SELECT id, kind, object, state, progress, error, user, created, finished "
-		       "FROM tasks WHERE id = ?");
+	s = db_stmt(r->c, TASK_SQL "WHERE id = ?");
 	if (!s)
 		return req_error(r, -EIO, "inventory error");
 	sqlite3_bind_int64(s, 1, id);
-	if (sqlite3_step(s) == SQLITE_ROW)
+	if (sqlite3_step(s) == SQLITE_ROW && task_visible(r->c, &r->who, all, s))
 		r->out = task_json(s);
 	db_done(s);
+	/* One the caller may not see answers as a missing one. */
 	if (!r->out)
 		return req_error(r, -ENOENT, "no task %lld", id);
 	return 200;

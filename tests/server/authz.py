@@ -360,6 +360,24 @@ try:
        [used(x) for x in lst["disks"] if x["name"] == "hd"] == [("hv", 1)] and used(full) == ("hv,hv-other", 0),
        str((st1, st2, used(mine), lst, used(full))))
 
+    # tasks: one the caller may not see answers as a missing one; its own and those of
+    # what it may view are listed
+    _, js = req("GET", "/api/v1/tasks")
+    nxt = max([t["id"] for t in js["tasks"]] or [0]) + 1
+    before = raw("GET", "/api/v1/tasks/%d" % nxt, None, stranger)
+    st, js = req("POST", "/api/v1/disks/hd/copy", {"name": "hd-copy2"})
+    after = raw("GET", "/api/v1/tasks/%d" % nxt, None, stranger)
+    mine = raw("GET", "/api/v1/tasks/%d" % nxt, None, adm)
+    st_l, lst = req("GET", "/api/v1/tasks", None, stranger)
+    st_l2, lst2 = req("GET", "/api/v1/tasks", None, creator)
+    lst, lst2 = (x if isinstance(x, dict) and "tasks" in x else {"tasks": []} for x in (lst, lst2))
+    ok("authz-invisible-task-as-missing", st == 202 and js["task"] == nxt and before == after and
+       (st_l, st_l2) == (200, 200) and
+       after[0] == 404 and mine[0] == 200 and nxt not in [t["id"] for t in lst["tasks"]] and
+       [t["user"] for t in lst["tasks"]] == [] and
+       [t["object"] for t in lst2["tasks"] if t["user"] == "creator"] == ["copied"],
+       str((st, js, nxt, before, after, mine[0], lst, lst2)))
+
     # === 3. grants die with their object; ids are never reused =======================
     def reuse_case(kind, coll, table, body1, body2, grant_path):
         """Create, grant tenant full, delete, create another: no grant, a new id."""
