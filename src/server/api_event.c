@@ -257,6 +257,9 @@ static json_t *task_json(sqlite3_stmt *s)
 			 json_real(sqlite3_column_double(s, 8)));
 }
 
+#define TASK_SQL "SELECT id, kind, object, state, progress, error, user, created, finished " \
+		 "FROM tasks "
+
 /* May the caller see this task (a row of TASK_SQL)? Server viewers see all; others the
  * tasks they started and those of a VM (undo-commit) or disk (disk-copy, disk-convert: the
  * new disk) they may view. */
@@ -283,8 +286,6 @@ static bool task_visible(struct dbc *c, const struct caller *who, bool all, sqli
 	db_done(q);
 	return id >= 0 && (auth_perms(c, who, vm ? "vm" : "disk", id) & PERM_VIEW);
 }
-
-#define TASK_SQL "SELECT id, kind, object, state, progress, error, user, created, finished FROM tasks "
 
 int api_task_list(struct req *r)
 {

@@ -43,8 +43,8 @@ static int object_of(struct req *r, const char **type, int64_t *id)
 	return 0;
 }
 
-/* auth_require on the object of the request: the server's, or an object, which the caller
- * holding no permission on it sees as missing. */
+/* auth_require on the object of the request: the server's, or an object, which a caller
+ * that may not see it (auth_visible) finds missing. */
 static int require(struct req *r, const char *type, int64_t id, int need)
 {
 	return r->args[0] ? auth_require_object(r, type, id, r->args[1], need)

@@ -59,24 +59,31 @@ static int disk_users(struct req *r, int64_t id, json_t *o)
 {
 	sqlite3_stmt *s = db_stmt(r->c, "SELECT DISTINCT v.id, v.name FROM vm_disks vd JOIN vms v ON "
 					"v.id = vd.vm_id WHERE vd.disk_id = ? ORDER BY v.name");
-	char names[4096] = "";
+	char *names = NULL;
 	size_t len = 0;
-	int others = 0;
+	FILE *f;
+	int others = 0, n = 0;
 
 	if (!s)
 		return -EIO;
+	f = open_memstream(&names, &len);
+	if (!f)
+		return -ENOMEM;
 	sqlite3_bind_int64(s, 1, id);
 	while (sqlite3_step(s) == SQLITE_ROW) {
-		const char *n = (const char *)sqlite3_column_text(s, 1);
-
 		if (!auth_visible(r->c, &r->who, "vm", sqlite3_column_int64(s, 0)))
 			others++;
-		else if (len + strlen(n) + 2 < sizeof(names))
-			len += snprintf(names + len, sizeof(names) - len, "%s%s", len ? "," : "", n);
+		else
+			fprintf(f, "%s%s", n++ ? "," : "", (const char *)sqlite3_column_text(s, 1));
 	}
 	db_done(s);
-	json_object_set_new(o, "used_by", len ? json_string(names) : json_null());
+	if (fclose(f)) {
+		free(names);
+		return -ENOMEM;
+	}
+	json_object_set_new(o, "used_by", n ? json_string(names) : json_null());
 	json_object_set_new(o, "used_by_others", json_integer(others));
+	free(names);
 	return 0;
 }
 
