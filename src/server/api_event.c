@@ -47,32 +47,6 @@ static bool event_visible(struct dbc *c, const struct caller *who, bool all, sql
 	return id >= 0 && (auth_perms(c, who, ot, id) & PERM_VIEW);
 }
 
-/* A stream outlives the grants it started with: before each batch, the caller's
- * administrator flag and server view are read again (a deleted user sees nothing more). */
-static void sse_refresh(struct dbc *c, struct caller *who, bool *all)
-{
-	sqlite3_stmt *s;
-
-	if (who->user_id && who->authenticated) {
-		s = db_stmt(c, "SELECT admin FROM users WHERE id = ?");
-		if (s) {
-			sqlite3_bind_int64(s, 1, who->user_id);
-			switch (sqlite3_step(s)) {
-			case SQLITE_ROW:
-				who->admin = sqlite3_column_int(s, 0);
-				break;
-			case SQLITE_DONE:
-				who->authenticated = false;
-				break;
-			default:   /* busy: keep what we knew */
-				break;
-			}
-			db_done(s);
-		}
-	}
-	*all = who->authenticated && (auth_perms(c, who, "server", 0) & PERM_VIEW);
-}
-
 static json_t *event_json(sqlite3_stmt *s)
 {
 	json_t *o = json_pack("{s:I,s:f,s:s,s:s?,s:s?,s:s?,s:s}", "id",
@@ -92,6 +66,7 @@ static json_t *event_json(sqlite3_stmt *s)
 struct sse {
 	struct server *srv;
 	struct caller who;
+	char token[65];            /* the bearer token it was opened with ("" on the socket) */
 	bool all;
 	int64_t last;
 	char *pending;
@@ -105,8 +80,43 @@ static void sse_free(void *p)
 
 	if (x) {
 		free(x->pending);
+		explicit_bzero(x->token, sizeof(x->token));
 		free(x);
 	}
+}
+
+/* A stream outlives the grants and the session it started with: before each batch the
+ * caller is found again, from its token (logged out, expired, its user deleted or its
+ * password changed: no longer authenticated, and the stream ends) or, on the Unix socket,
+ * its user's administrator flag; then its server view. */
+static void sse_refresh(struct dbc *c, struct sse *x)
+{
+	struct caller *who = &x->who;
+	sqlite3_stmt *s;
+
+	if (x->token[0]) {
+		struct caller now = { .local = who->local };
+
+		auth_token_caller(c, x->token, &now);
+		*who = now;
+	} else if (who->user_id && who->authenticated) {
+		s = db_stmt(c, "SELECT admin FROM users WHERE id = ?");
+		if (s) {
+			sqlite3_bind_int64(s, 1, who->user_id);
+			switch (sqlite3_step(s)) {
+			case SQLITE_ROW:
+				who->admin = sqlite3_column_int(s, 0);
+				break;
+			case SQLITE_DONE:
+				who->authenticated = false;
+				break;
+			default:   /* busy: keep what we knew */
+				break;
+			}
+			db_done(s);
+		}
+	}
+	x->all = who->authenticated && (auth_perms(c, who, "server", 0) & PERM_VIEW);
 }
 
 /* Fill x->pending with the events after x->last (at most 50). */
@@ -118,7 +128,7 @@ static void sse_fetch(struct sse *x)
 
 	if (!c)
 		return;
-	sse_refresh(c, &x->who, &x->all);
+	sse_refresh(c, x);
 	s = db_stmt(c, EVENT_SQL "WHERE id > ? ORDER BY id LIMIT 50");
 	if (s) {
 		sqlite3_bind_int64(s, 1, x->last);
@@ -174,8 +184,8 @@ static int sse_stream(struct req *r, char *buf, size_t max, uint64_t pos, ssize_
 			break;
 		sse_fetch(x);
 	}
-	if (r->srv->stopping)
-		return -1;
+	if (r->srv->stopping || !x->who.authenticated)
+		return -1;   /* the end, also of a session that ended */
 	{
 		/* A comment every 15 s keeps proxies from closing the stream and lets us notice
 		 * a client that went away. */
@@ -197,6 +207,7 @@ int api_event_list(struct req *r)
 {
 	const char *since = req_query(r, "since"), *lim = req_query(r, "limit");
 	const char *follow = req_query(r, "follow"), *accept = req_header(r, "Accept");
+	const char *auth = req_header(r, "Authorization");
 	int64_t after = since ? strtoll(since, NULL, 10) : -1;
 	long limit = lim ? strtol(lim, NULL, 10) : 100;
 	bool all = auth_perms(r->c, &r->who, "server", 0) & PERM_VIEW;
@@ -212,6 +223,8 @@ int api_event_list(struct req *r)
 		x->srv = r->srv;
 		x->who = r->who;
 		x->all = all;
+		if (auth && !strncasecmp(auth, "Bearer ", 7) && strlen(auth + 7) < sizeof(x->token))
+			strcpy(x->token, auth + 7);
 		if (after < 0) {
 			/* From now on, unless the client asks for history (?since= or Last-Event-ID). */
 			const char *lei = req_header(r, "Last-Event-ID");

@@ -348,6 +348,29 @@ try:
     ok("authz-event-stream-follows-grants", sse.status == 200 and b"event: permissions-changed" in buf and
        b"sse-shown" in buf and b"sse-hidden" not in buf, buf.decode(errors="replace")[-400:])
 
+    # ... and ends with the session it was opened in
+    tok2 = d.login("peeker", "Password-peeker")
+    base = max([e["id"] for e in req("GET", "/api/v1/events?limit=1")[1]["events"]] or [0])
+    c = d.conn(timeout=10)
+    c.request("GET", "/api/v1/events?follow=1&since=%d" % base, headers={"Authorization": "Bearer " + tok2})
+    sse = c.getresponse()
+    st_out, _ = d.req("POST", "/api/v1/logout", token=tok2)
+    req("POST", "/api/v1/vms", {"name": "sse-after-logout", "kernel": "k.elf"})
+    req("PUT", "/api/v1/vms/sse-after-logout/permissions", {"grants": [{"user": "peeker", "permissions": ["view"]}]})
+    buf, ended = b"", False
+    try:
+        while True:
+            line = sse.readline()   # decodes the chunks: b"" after the last one
+            if not line:
+                ended = True
+                break
+            buf += line
+    except OSError as e:
+        buf += repr(e).encode()
+    c.close()
+    ok("authz-event-stream-ends-with-session", sse.status == 200 and st_out == 204 and ended and
+       b"sse-after-logout" not in buf, buf.decode(errors="replace")[-300:])
+
     # a disk names only the VMs using it that the caller may see, and counts the others
     st1, _ = req("PATCH", "/api/v1/vms/hv", {"disks": [{"disk": "hd", "readonly": True}]})
     st2, _ = req("POST", "/api/v1/vms", {"name": "hv-other", "kernel": "k.elf",
