@@ -41,7 +41,7 @@ int auth_covers(struct dbc *c, const struct caller *who, const char *ptype, int6
 
 /* 0 when the caller holds every bit of need on the object, else sets a 403 response on r
  * and returns -EACCES. For the server object ("server", 0); an object that a request
- * names goes through auth_require_object, which hides it from those holding nothing. */
+ * names goes through auth_require_object, which hides it from callers that may not see it. */
 int auth_require(struct req *r, const char *type, int64_t id, int need);
 
 /* May the caller see the object (type, id) exist? When it holds view on it (as
@@ -52,8 +52,8 @@ bool auth_visible(struct dbc *c, const struct caller *who, const char *type, int
 
 /* The answer for an object that does not exist, and for one the caller may not see (not
  * auth_visible): the same 404 "no KIND named 'NAME'", so that answers never tell which
- * names exist. type is the acl's ("vm", "disk", "network") or "user" or
- * "group"; name is the name the request gave. Returns -ENOENT. */
+ * names exist. type is the acl's ("vm", "disk", "network"), "user" or "group"; name is
+ * the name the request gave. Returns -ENOENT. */
 int auth_missing(struct req *r, const char *type, const char *name);
 
 /* auth_require for an existing object (type, id) that the request named name: the answer

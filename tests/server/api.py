@@ -185,7 +185,8 @@ try:
        str((st, st2, js3)))
     st, js = d.req("GET", "/api/v1/vms", token=tok["outsider"])
     ok("list-filtered-by-permission", st == 200 and js["vms"] == [], str(js))
-    # a user may change their own password, not someone else's
+    # a user may change their own password, not someone else's (whom the outsider, holding
+    # nothing on the server, does not even see: 404)
     st2, _ = d.req("PATCH", "/api/v1/users/viewer", {"password": "new-pass-12"}, token=tok["outsider"])
     st, _ = d.req("PATCH", "/api/v1/users/outsider", {"password": "new-pass-12"}, token=tok["outsider"])
     st3, _ = d.req("GET", "/api/v1/whoami", token=tok["outsider"])
