@@ -423,7 +423,8 @@ async function viewCreate() {
   const [im, dl, nl] = await Promise.allSettled([api.listImages(), api.listDisks(), api.listNetworks()]);
   if (im.status === 'fulfilled')
     im.value.images.forEach((i) => kernels.appendChild(h('option', { value: i.name })));
-  choices(disks, dl.status === 'fulfilled' ? dl.value.disks.filter((d) => !d.used_by).map((d) =>
+  const free = (d) => !d.used_by && !d.used_by_others;   // used by no VM, seen or not
+  choices(disks, dl.status === 'fulfilled' ? dl.value.disks.filter(free).map((d) =>
     ({ name: d.name, label: `${d.name} (${d.format}, ${fmtBytes(d.size)})` })) : [], 'free disks');
   choices(nets, nl.status === 'fulfilled' ? nl.value.networks.map((n) =>
     ({ name: n.name, label: `${n.name} (${n.kind})` })) : [], 'networks');
@@ -439,11 +440,17 @@ async function viewList(title, load, columns, row) {
   } catch (e) { showError(e); }
 }
 
+// The VMs using a disk: those one may see by name, the others counted.
+function usedBy(d) {
+  const others = d.used_by_others ? `${d.used_by_others} other VM${d.used_by_others > 1 ? 's' : ''}` : '';
+  return [d.used_by, others].filter(Boolean).join(', ') || '–';
+}
+
 function viewDisks() {
   return viewList('Disks', async () => (await api.listDisks()).disks,
     [{ label: 'Name' }, { label: 'Format' }, { label: 'Size', num: true },
      { label: 'Allocated', num: true }, { label: 'Used by' }],
-    (d) => [d.name, d.format, fmtBytes(d.size), fmtBytes(d.allocated), d.used_by || '–']);
+    (d) => [d.name, d.format, fmtBytes(d.size), fmtBytes(d.allocated), usedBy(d)]);
 }
 
 function viewNetworks() {

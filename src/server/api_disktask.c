@@ -192,9 +192,11 @@ int api_disk_action(struct req *r)
 	}
 	if (id < 0) {
 		free(j);
-		return req_error(r, -ENOENT, "no such disk");
+		return auth_missing(r, "disk", oname);
 	}
-	if (auth_require(r, "disk", id, PERM_VIEW) || auth_require(r, "server", 0, PERM_MODIFY)) {
+	/* A copy holds the disk's data: as attaching it, that needs control on it. */
+	if (auth_require_object(r, "disk", id, oname, PERM_VIEW | PERM_CONTROL) ||
+	    auth_require(r, "server", 0, PERM_MODIFY)) {
 		free(j);
 		return r->status;
 	}

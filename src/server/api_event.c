@@ -16,8 +16,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-/* May the caller see this event? Server viewers see all; others the events of VMs they
- * may view and their own logins. */
+/* May the caller see this event? Server viewers see all; others the events of VMs, disks
+ * and networks they may view (looked up by name, as events name their object) and their
+ * own logins. */
 static bool event_visible(struct dbc *c, const struct caller *who, bool all, sqlite3_stmt *s)
 {
 	const char *ot = (const char *)sqlite3_column_text(s, 3);
@@ -26,20 +27,24 @@ static bool event_visible(struct dbc *c, const struct caller *who, bool all, sql
 	sqlite3_stmt *q;
 	int64_t id = -1;
 
+	if (!who->authenticated)
+		return false;
 	if (all)
 		return true;
 	if (user && !strcmp(user, who->name) && ot && !strcmp(ot, "user"))
 		return true;
-	if (!ot || !on || strcmp(ot, "vm"))
+	if (!ot || !on)
 		return false;
-	q = db_stmt(c, "SELECT id FROM vms WHERE name = ?");
+	q = !strcmp(ot, "vm") ? db_stmt(c, "SELECT id FROM vms WHERE name = ?")
+	  : !strcmp(ot, "disk") ? db_stmt(c, "SELECT id FROM disks WHERE name = ?")
+	  : !strcmp(ot, "network") ? db_stmt(c, "SELECT id FROM networks WHERE name = ?") : NULL;
 	if (!q)
 		return false;
 	sqlite3_bind_text(q, 1, on, -1, SQLITE_STATIC);
 	if (sqlite3_step(q) == SQLITE_ROW)
 		id = sqlite3_column_int64(q, 0);
 	db_done(q);
-	return id >= 0 && (auth_perms(c, who, "vm", id) & PERM_VIEW);
+	return id >= 0 && (auth_perms(c, who, ot, id) & PERM_VIEW);
 }
 
 static json_t *event_json(sqlite3_stmt *s)
@@ -61,6 +66,7 @@ static json_t *event_json(sqlite3_stmt *s)
 struct sse {
 	struct server *srv;
 	struct caller who;
+	char token[65];            /* the bearer token it was opened with ("" on the socket) */
 	bool all;
 	int64_t last;
 	char *pending;
@@ -74,8 +80,43 @@ static void sse_free(void *p)
 
 	if (x) {
 		free(x->pending);
+		explicit_bzero(x->token, sizeof(x->token));
 		free(x);
 	}
+}
+
+/* A stream outlives the grants and the session it started with: before each batch the
+ * caller is found again, from its token (logged out, expired, its user deleted or its
+ * password changed: no longer authenticated, and the stream ends) or, on the Unix socket,
+ * its user's administrator flag; then its server view. */
+static void sse_refresh(struct dbc *c, struct sse *x)
+{
+	struct caller *who = &x->who;
+	sqlite3_stmt *s;
+
+	if (x->token[0]) {
+		struct caller now = { .local = who->local };
+
+		auth_token_caller(c, x->token, &now);
+		*who = now;
+	} else if (who->user_id && who->authenticated) {
+		s = db_stmt(c, "SELECT admin FROM users WHERE id = ?");
+		if (s) {
+			sqlite3_bind_int64(s, 1, who->user_id);
+			switch (sqlite3_step(s)) {
+			case SQLITE_ROW:
+				who->admin = sqlite3_column_int(s, 0);
+				break;
+			case SQLITE_DONE:
+				who->authenticated = false;
+				break;
+			default:   /* busy: keep what we knew */
+				break;
+			}
+			db_done(s);
+		}
+	}
+	x->all = who->authenticated && (auth_perms(c, who, "server", 0) & PERM_VIEW);
 }
 
 /* Fill x->pending with the events after x->last (at most 50). */
@@ -87,6 +128,7 @@ static void sse_fetch(struct sse *x)
 
 	if (!c)
 		return;
+	sse_refresh(c, x);
 	s = db_stmt(c, EVENT_SQL "WHERE id > ? ORDER BY id LIMIT 50");
 	if (s) {
 		sqlite3_bind_int64(s, 1, x->last);
@@ -142,8 +184,8 @@ static int sse_stream(struct req *r, char *buf, size_t max, uint64_t pos, ssize_
 			break;
 		sse_fetch(x);
 	}
-	if (r->srv->stopping)
-		return -1;
+	if (r->srv->stopping || !x->who.authenticated)
+		return -1;   /* the end, also of a session that ended */
 	{
 		/* A comment every 15 s keeps proxies from closing the stream and lets us notice
 		 * a client that went away. */
@@ -165,6 +207,7 @@ int api_event_list(struct req *r)
 {
 	const char *since = req_query(r, "since"), *lim = req_query(r, "limit");
 	const char *follow = req_query(r, "follow"), *accept = req_header(r, "Accept");
+	const char *auth = req_header(r, "Authorization");
 	int64_t after = since ? strtoll(since, NULL, 10) : -1;
 	long limit = lim ? strtol(lim, NULL, 10) : 100;
 	bool all = auth_perms(r->c, &r->who, "server", 0) & PERM_VIEW;
@@ -180,6 +223,8 @@ int api_event_list(struct req *r)
 		x->srv = r->srv;
 		x->who = r->who;
 		x->all = all;
+		if (auth && !strncasecmp(auth, "Bearer ", 7) && strlen(auth + 7) < sizeof(x->token))
+			strcpy(x->token, auth + 7);
 		if (after < 0) {
 			/* From now on, unless the client asks for history (?since= or Last-Event-ID). */
 			const char *lei = req_header(r, "Last-Event-ID");
@@ -225,20 +270,49 @@ static json_t *task_json(sqlite3_stmt *s)
 			 json_real(sqlite3_column_double(s, 8)));
 }
 
+#define TASK_SQL "SELECT id, kind, object, state, progress, error, user, created, finished " \
+		 "FROM tasks "
+
+/* May the caller see this task (a row of TASK_SQL)? Server viewers see all; others the
+ * tasks they started and those of a VM (undo-commit) or disk (disk-copy, disk-convert: the
+ * new disk) they may view. */
+static bool task_visible(struct dbc *c, const struct caller *who, bool all, sqlite3_stmt *s)
+{
+	const char *kind = (const char *)sqlite3_column_text(s, 1);
+	const char *on = (const char *)sqlite3_column_text(s, 2);
+	const char *user = (const char *)sqlite3_column_text(s, 6);
+	bool vm = kind && !strcmp(kind, "undo-commit"), disk = kind && !strncmp(kind, "disk-", 5);
+	sqlite3_stmt *q;
+	int64_t id = -1;
+
+	if (all || (user && who->user_id && !strcmp(user, who->name)))
+		return true;
+	if (!on || (!vm && !disk))
+		return false;
+	q = vm ? db_stmt(c, "SELECT id FROM vms WHERE name = ?")
+	       : db_stmt(c, "SELECT id FROM disks WHERE name = ?");
+	if (!q)
+		return false;
+	sqlite3_bind_text(q, 1, on, -1, SQLITE_STATIC);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		id = sqlite3_column_int64(q, 0);
+	db_done(q);
+	return id >= 0 && (auth_perms(c, who, vm ? "vm" : "disk", id) & PERM_VIEW);
+}
+
 int api_task_list(struct req *r)
 {
+	bool all = auth_perms(r->c, &r->who, "server", 0) & PERM_VIEW;
 	sqlite3_stmt *s;
 	json_t *a;
 
-	if (auth_require(r, "server", 0, PERM_VIEW))
-		return r->status;
-	s = db_stmt(r->c, "SELECT id, kind, object, state, progress, error, user, created, finished "
-		       "FROM tasks ORDER BY id DESC LIMIT 100");
+	s = db_stmt(r->c, TASK_SQL "ORDER BY id DESC");
 	if (!s)
 		return req_error(r, -EIO, "inventory error");
 	a = json_array();
-	while (sqlite3_step(s) == SQLITE_ROW)
-		json_array_append_new(a, task_json(s));
+	while (json_array_size(a) < 100 && sqlite3_step(s) == SQLITE_ROW)
+		if (task_visible(r->c, &r->who, all, s))
+			json_array_append_new(a, task_json(s));
 	db_done(s);
 	r->out = json_pack("{s:o}", "tasks", a);
 	return 200;
@@ -249,19 +323,18 @@ int api_task_get(struct req *r)
 	sqlite3_stmt *s;
 	char *end;
 	long long id = strtoll(r->args[0], &end, 10);
+	bool all = auth_perms(r->c, &r->who, "server", 0) & PERM_VIEW;
 
-	if (auth_require(r, "server", 0, PERM_VIEW))
-		return r->status;
 	if (*end || id <= 0)
 		return req_error(r, -EINVAL, "a task id is a positive integer");
-	s = db_stmt(r->c, "SELECT id, kind, object, state, progress, error, user, created, finished "
-		       "FROM tasks WHERE id = ?");
+	s = db_stmt(r->c, TASK_SQL "WHERE id = ?");
 	if (!s)
 		return req_error(r, -EIO, "inventory error");
 	sqlite3_bind_int64(s, 1, id);
-	if (sqlite3_step(s) == SQLITE_ROW)
+	if (sqlite3_step(s) == SQLITE_ROW && task_visible(r->c, &r->who, all, s))
 		r->out = task_json(s);
 	db_done(s);
+	/* One the caller may not see answers as a missing one. */
 	if (!r->out)
 		return req_error(r, -ENOENT, "no task %lld", id);
 	return 200;
@@ -333,7 +406,8 @@ int api_vm_console_get(struct req *r)
 	int64_t id;
 	int fd;
 
-	if (vm_lookup(r, &id) || auth_require(r, "vm", id, follow ? PERM_CONTROL : PERM_VIEW))
+	if (vm_lookup(r, &id) ||
+	    auth_require_object(r, "vm", id, r->args[0], follow ? PERM_CONTROL : PERM_VIEW))
 		return r->status;
 	if (want < 1 || want > (1 << 20))
 		return req_error(r, -EINVAL, "bytes is 1 to 1048576");
@@ -386,7 +460,7 @@ int api_vm_console_put(struct req *r)
 	int fd;
 	size_t len;
 
-	if (vm_lookup(r, &id) || auth_require(r, "vm", id, PERM_CONTROL))
+	if (vm_lookup(r, &id) || auth_require_object(r, "vm", id, r->args[0], PERM_CONTROL))
 		return r->status;
 	if (!json_is_object(r->body) || json_object_size(r->body) != 1 ||
 	    !json_is_string(in = json_object_get(r->body, "input")) ||

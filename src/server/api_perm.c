@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Resolve the object of the request: type for the acl table and its id. */
@@ -38,25 +39,29 @@ static int object_of(struct req *r, const char **type, int64_t *id)
 	*id = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
 	db_done(s);
 	if (*id < 0)
-		return req_error(r, -ENOENT, "no %s named '%.63s'", *type, r->args[1]), -ENOENT;
+		return auth_missing(r, *type, r->args[1]);
 	return 0;
 }
 
-int api_perm_get(struct req *r)
+/* auth_require on the object of the request: the server's, or an object, which a caller
+ * that may not see it (auth_visible) finds missing. */
+static int require(struct req *r, const char *type, int64_t id, int need)
 {
-	const char *type;
-	int64_t id;
+	return r->args[0] ? auth_require_object(r, type, id, r->args[1], need)
+			  : auth_require(r, type, id, need);
+}
+
+static json_t *grants_json(struct dbc *c, const char *type, int64_t id)
+{
 	sqlite3_stmt *s;
 	json_t *a;
 
-	if (object_of(r, &type, &id) || auth_require(r, type, id, PERM_VIEW))
-		return r->status;
-	s = db_stmt(r->c, "SELECT a.principal_type, coalesce(u.name, g.name), a.perms FROM acl a "
+	s = db_stmt(c, "SELECT a.principal_type, coalesce(u.name, g.name), a.perms FROM acl a "
 		       "LEFT JOIN users u ON a.principal_type = 'user' AND u.id = a.principal_id "
 		       "LEFT JOIN groups g ON a.principal_type = 'group' AND g.id = a.principal_id "
 		       "WHERE a.object_type = ? AND a.object_id = ? ORDER BY 1, 2");
 	if (!s)
-		return req_error(r, -EIO, "inventory error");
+		return NULL;
 	sqlite3_bind_text(s, 1, type, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, id);
 	a = json_array();
@@ -66,8 +71,56 @@ int api_perm_get(struct req *r)
 				(const char *)sqlite3_column_text(s, 0), sqlite3_column_text(s, 1),
 				"permissions", auth_perm_names(sqlite3_column_int(s, 2))));
 	db_done(s);
-	r->out = json_pack("{s:o}", "grants", a);
+	return json_pack("{s:o}", "grants", a);
+}
+
+int api_perm_get(struct req *r)
+{
+	const char *type;
+	int64_t id;
+
+	if (object_of(r, &type, &id) || require(r, type, id, PERM_VIEW))
+		return r->status;
+	r->out = grants_json(r->c, type, id);
+	if (!r->out)
+		return req_error(r, -EIO, "inventory error");
 	return 200;
+}
+
+/* The grants of (type, id) as {"user:ID" or "group:ID": bits}. */
+static json_t *grant_bits(struct dbc *c, const char *type, int64_t id)
+{
+	sqlite3_stmt *s = db_stmt(c, "SELECT principal_type, principal_id, perms FROM acl "
+				     "WHERE object_type = ? AND object_id = ?");
+	json_t *o;
+	char key[40];
+
+	if (!s)
+		return NULL;
+	sqlite3_bind_text(s, 1, type, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, id);
+	o = json_object();
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		snprintf(key, sizeof(key), "%.8s:%lld", sqlite3_column_text(s, 0),
+			 (long long)sqlite3_column_int64(s, 1));
+		json_object_set_new(o, key, json_integer(sqlite3_column_int(s, 2)));
+	}
+	db_done(s);
+	return o;
+}
+
+/* The permission bits changed (granted or revoked, to anyone) between two grant_bits. */
+static int changed_bits(json_t *before, json_t *after)
+{
+	const char *k;
+	json_t *v;
+	int changed = 0;
+
+	json_object_foreach(before, k, v)
+		changed |= json_integer_value(v) ^ json_integer_value(json_object_get(after, k));
+	json_object_foreach(after, k, v)
+		changed |= json_integer_value(v) ^ json_integer_value(json_object_get(before, k));
+	return changed;
 }
 
 int api_perm_set(struct req *r)
@@ -75,11 +128,11 @@ int api_perm_set(struct req *r)
 	const char *type;
 	int64_t id;
 	sqlite3_stmt *s;
-	json_t *grants, *g, *p;
+	json_t *grants, *g, *p, *before = NULL, *after = NULL;
 	size_t i, j;
-	int rc;
+	int rc, have;
 
-	if (object_of(r, &type, &id) || auth_require(r, type, id, PERM_CHANGE_PERMS))
+	if (object_of(r, &type, &id) || require(r, type, id, PERM_CHANGE_PERMS))
 		return r->status;
 	if (!json_is_object(r->body) || json_object_size(r->body) != 1 ||
 	    !json_is_array(grants = json_object_get(r->body, "grants")) || json_array_size(grants) > 256)
@@ -100,6 +153,11 @@ int api_perm_set(struct req *r)
 	}
 	if (db_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
+	/* Nobody grants or takes away a permission it does not hold itself. */
+	have = auth_perms(r->c, &r->who, type, id);
+	before = grant_bits(r->c, type, id);
+	if (!before)
+		goto err_io;
 	s = db_stmt(r->c, "DELETE FROM acl WHERE object_type = ? AND object_id = ?");
 	if (!s)
 		goto err_io;
@@ -133,15 +191,37 @@ int api_perm_set(struct req *r)
 			goto err_io;
 		if (sqlite3_changes(r->c->c) != 1) {
 			db_rollback(r->c);
-			return req_error(r, -EINVAL, "grants[%zu]: no %s named '%s'", i, ptype, pname);
+			req_error(r, -EINVAL, "grants[%zu]: no %s named '%s'", i, ptype, pname);
+			goto out;
 		}
+	}
+	after = grant_bits(r->c, type, id);
+	if (!after)
+		goto err_io;
+	if (changed_bits(before, after) & ~have) {
+		json_t *names = auth_perm_names(changed_bits(before, after) & ~have);
+		char *lack = json_dumps(names, JSON_COMPACT);
+
+		db_rollback(r->c);
+		req_error(r, -EACCES, "%s may grant or revoke only permissions it holds on %s %s; it "
+			  "lacks %s", r->who.name, type, r->args[1] ? r->args[1] : "", lack ? lack : "?");
+		free(lack);
+		json_decref(names);
+		goto out;
 	}
 	if (events_emit(r->srv, r->c, "permissions-changed", type, r->args[1] ? r->args[1] : "server",
 			r->who.name, json_incref(grants), "permissions of %s %s changed by %s", type,
 			r->args[1] ? r->args[1] : "", r->who.name) || db_commit(r->c))
 		goto err_io;
-	return api_perm_get(r);
+	/* The grants now (the caller may change them without viewing the object). */
+	r->out = grants_json(r->c, type, id);
+	r->status = r->out ? 200 : req_error(r, -EIO, "inventory error");
+	goto out;
 err_io:
 	db_rollback(r->c);
-	return req_error(r, -EIO, "inventory error; nothing was changed");
+	req_error(r, -EIO, "inventory error; nothing was changed");
+out:
+	json_decref(before);
+	json_decref(after);
+	return r->status;
 }

@@ -53,11 +53,44 @@ static int64_t id_by_name(struct req *r, const char *sql)
 	return id;
 }
 
-static json_t *disk_json(struct dbc *c, int64_t id)
+/* The VMs using disk id, as the caller may see them: "used_by" names those it may see
+ * (comma-separated, or null), "used_by_others" counts the others (their names stay
+ * unknown to it). */
+static int disk_users(struct req *r, int64_t id, json_t *o)
 {
-	sqlite3_stmt *s = db_stmt(c, "SELECT name, format, size, path, created, (SELECT group_concat(v.name) "
-				     "FROM vm_disks vd JOIN vms v ON v.id = vd.vm_id WHERE vd.disk_id = d.id) "
-				     "FROM disks d WHERE id = ?");
+	sqlite3_stmt *s = db_stmt(r->c, "SELECT DISTINCT v.id, v.name FROM vm_disks vd JOIN vms v ON "
+					"v.id = vd.vm_id WHERE vd.disk_id = ? ORDER BY v.name");
+	char *names = NULL;
+	size_t len = 0;
+	FILE *f;
+	int others = 0, n = 0;
+
+	if (!s)
+		return -EIO;
+	f = open_memstream(&names, &len);
+	if (!f)
+		return -ENOMEM;
+	sqlite3_bind_int64(s, 1, id);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		if (!auth_visible(r->c, &r->who, "vm", sqlite3_column_int64(s, 0)))
+			others++;
+		else
+			fprintf(f, "%s%s", n++ ? "," : "", (const char *)sqlite3_column_text(s, 1));
+	}
+	db_done(s);
+	if (fclose(f)) {
+		free(names);
+		return -ENOMEM;
+	}
+	json_object_set_new(o, "used_by", n ? json_string(names) : json_null());
+	json_object_set_new(o, "used_by_others", json_integer(others));
+	free(names);
+	return 0;
+}
+
+static json_t *disk_json(struct req *r, int64_t id)
+{
+	sqlite3_stmt *s = db_stmt(r->c, "SELECT name, format, size, path, created FROM disks WHERE id = ?");
 	json_t *o = NULL;
 	struct stat st;
 
@@ -66,14 +99,17 @@ static json_t *disk_json(struct dbc *c, int64_t id)
 	sqlite3_bind_int64(s, 1, id);
 	if (sqlite3_step(s) == SQLITE_ROW) {
 		const char *path = (const char *)sqlite3_column_text(s, 3);
-		const char *used = (const char *)sqlite3_column_text(s, 5);
-		o = json_pack("{s:s,s:s,s:I,s:I,s:I,s:s?}", "name", sqlite3_column_text(s, 0),
+		o = json_pack("{s:s,s:s,s:I,s:I,s:I}", "name", sqlite3_column_text(s, 0),
 			      "format", sqlite3_column_text(s, 1), "size",
 			      (json_int_t)sqlite3_column_int64(s, 2), "allocated",
 			      (json_int_t)(stat(path, &st) == 0 ? (int64_t)st.st_blocks * 512 : 0),
-			      "created", (json_int_t)sqlite3_column_int64(s, 4), "used_by", used);
+			      "created", (json_int_t)sqlite3_column_int64(s, 4));
 	}
 	db_done(s);
+	if (o && disk_users(r, id, o)) {
+		json_decref(o);
+		o = NULL;
+	}
 	return o;
 }
 
@@ -90,7 +126,7 @@ int api_disk_list(struct req *r)
 	while (sqlite3_step(s) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(s, 0);
 		if (all || (auth_perms(r->c, &r->who, "disk", id) & PERM_VIEW))
-			json_array_append_new(a, disk_json(r->c, id));
+			json_array_append_new(a, disk_json(r, id));
 	}
 	db_done(s);
 	r->out = json_pack("{s:o}", "disks", a);
@@ -179,7 +215,7 @@ int api_disk_create(struct req *r)
 	if (events_emit(r->srv, r->c, "disk-created", "disk", name, r->who.name, NULL,
 			"disk %s created by %s", name, r->who.name) || db_commit(r->c))
 		goto err_file;
-	r->out = disk_json(r->c, id);
+	r->out = disk_json(r, id);
 	r->status = 201;
 	return 201;
 err_file:
@@ -194,10 +230,10 @@ int api_disk_get(struct req *r)
 	int64_t id = id_by_name(r, "SELECT id FROM disks WHERE name = ?");
 
 	if (id < 0)
-		return req_error(r, -ENOENT, "no such disk");
-	if (auth_require(r, "disk", id, PERM_VIEW))
+		return auth_missing(r, "disk", r->args[0]);
+	if (auth_require_object(r, "disk", id, r->args[0], PERM_VIEW))
 		return r->status;
-	r->out = disk_json(r->c, id);
+	r->out = disk_json(r, id);
 	/* The image's own view (not in the list: it opens the file). */
 	{
 		sqlite3_stmt *s = db_stmt(r->c, "SELECT path, format FROM disks WHERE id = ?");
@@ -228,8 +264,8 @@ int api_disk_update(struct req *r)
 	int busy = 0, rc;
 
 	if (id < 0)
-		return req_error(r, -ENOENT, "no such disk");
-	if (auth_require(r, "disk", id, PERM_MODIFY))
+		return auth_missing(r, "disk", r->args[0]);
+	if (auth_require_object(r, "disk", id, r->args[0], PERM_MODIFY))
 		return r->status;
 	if (!r->body || valid_object(r->body, f, err, sizeof(err)))
 		return req_error(r, -EINVAL, "%s", r->body ? err : "the body must be {\"size\": N}");
@@ -282,7 +318,7 @@ int api_disk_update(struct req *r)
 			"disk %s resized to %lld bytes by %s", r->args[0], (long long)size, r->who.name) ||
 	    db_commit(r->c))
 		goto err_io; /* the grown file stays; the inventory keeps the old size */
-	r->out = disk_json(r->c, id);
+	r->out = disk_json(r, id);
 	return 200;
 err_io:
 	db_rollback(r->c);
@@ -297,8 +333,8 @@ int api_disk_delete(struct req *r)
 	int rc;
 
 	if (id < 0)
-		return req_error(r, -ENOENT, "no such disk");
-	if (auth_require(r, "disk", id, PERM_REMOVE))
+		return auth_missing(r, "disk", r->args[0]);
+	if (auth_require_object(r, "disk", id, r->args[0], PERM_REMOVE))
 		return r->status;
 	if (db_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
@@ -375,6 +411,10 @@ int api_net_create(struct req *r)
 	name = json_string_value(json_object_get(b, "name"));
 	if (!strcmp(kind, "bridged") != !!json_object_get(b, "bridge"))
 		return req_error(r, -EINVAL, "bridge: required for (and only for) kind bridged");
+	/* A bridged network puts VMs on a host bridge, the host's LAN: a host-level act. */
+	if (!strcmp(kind, "bridged") && !r->who.admin)
+		return req_error(r, -EACCES, "bridged networks are for administrators (their VMs "
+				 "join a host bridge)");
 	if (strcmp(kind, "nat") && (json_object_get(b, "subnet") || json_object_get(b, "dhcp_start") ||
 				    json_object_get(b, "dhcp_end")))
 		return req_error(r, -EINVAL, "subnet, dhcp_start, dhcp_end: only for kind nat (a bridged "
@@ -421,6 +461,17 @@ int api_net_create(struct req *r)
 		rc = db_rc(r->c, sqlite3_step(s));
 		db_done(s);
 	}
+	if (!rc && !r->who.admin && r->who.user_id) {
+		/* The creator holds every permission on what it creates (as for VMs and disks). */
+		s = db_stmt(r->c, "INSERT INTO acl SELECT 'network', id, 'user', ?, 31 FROM networks "
+			       "WHERE name = ?");
+		if (!s)
+			goto err_io;
+		sqlite3_bind_int64(s, 1, r->who.user_id);
+		sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+		rc = db_rc(r->c, sqlite3_step(s));
+		db_done(s);
+	}
 	if (rc || events_emit(r->srv, r->c, "network-created", "network", name, r->who.name, NULL,
 			      "network %s created by %s", name, r->who.name) || db_commit(r->c))
 		goto err_io;
@@ -446,8 +497,8 @@ int api_net_get(struct req *r)
 	}
 	db_done(s);
 	if (id < 0)
-		return req_error(r, -ENOENT, "no such network");
-	if (auth_require(r, "network", id, PERM_VIEW))
+		return auth_missing(r, "network", r->args[0]);
+	if (auth_require_object(r, "network", id, r->args[0], PERM_VIEW))
 		return r->status;
 	return 200;
 }
@@ -460,8 +511,8 @@ int api_net_delete(struct req *r)
 	int rc, internal = 0;
 
 	if (id < 0)
-		return req_error(r, -ENOENT, "no such network");
-	if (auth_require(r, "network", id, PERM_REMOVE))
+		return auth_missing(r, "network", r->args[0]);
+	if (auth_require_object(r, "network", id, r->args[0], PERM_REMOVE))
 		return r->status;
 	if (db_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");

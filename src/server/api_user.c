@@ -79,6 +79,20 @@ static json_t *user_json(struct dbc *c, int64_t id)
 	return o;
 }
 
+/* Users and groups are the server's: a caller that holds neither view nor change-permissions
+ * (which manages them) on the server sees none of them but itself, and one it may not see
+ * answers exactly as a missing one (404). id is the looked-up id (0: missing, <0: inventory
+ * error). 0 when visible, else -ENOENT or -EIO with the response set. */
+static int principal_visible(struct req *r, const char *what, int64_t id)
+{
+	if (id < 0)
+		return req_error(r, -EIO, "inventory error"), -EIO;
+	if (id > 0 && ((!strcmp(what, "user") && id == r->who.user_id) ||
+		       (auth_perms(r->c, &r->who, "server", 0) & (PERM_VIEW | PERM_CHANGE_PERMS))))
+		return 0;
+	return auth_missing(r, what, r->args[0]);
+}
+
 /* Managing users and groups is for holders of change-permissions on the server. */
 static int require_admin(struct req *r)
 {
@@ -105,41 +119,176 @@ int api_user_list(struct req *r)
 	return 200;
 }
 
-static int set_memberships(struct dbc *c, int64_t uid, int64_t gid, const json_t *names,
-			   bool by_user, char *err, size_t n)
+static bool user_is_admin(struct dbc *c, int64_t id)
 {
-	sqlite3_stmt *s;
-	size_t i;
-	json_t *v;
-	int rc;
+	sqlite3_stmt *s = db_stmt(c, "SELECT admin FROM users WHERE id = ?");
+	bool admin = false;
 
-	s = by_user ? db_stmt(c, "DELETE FROM group_members WHERE user_id = ?")
-		    : db_stmt(c, "DELETE FROM group_members WHERE group_id = ?");
+	if (!s)
+		return true;   /* when in doubt, only administrators */
+	sqlite3_bind_int64(s, 1, id);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		admin = sqlite3_column_int(s, 0);
+	db_done(s);
+	return admin;
+}
+
+/* The server keeps at least one administrator: checked inside the transaction that
+ * demotes or deletes one, after the change. 0, -EBUSY (with a message on r) or -EIO. */
+static int keep_an_admin(struct req *r)
+{
+	sqlite3_stmt *s = db_stmt(r->c, "SELECT count(*) FROM users WHERE admin = 1");
+	int n = -1;
+
 	if (!s)
 		return -EIO;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int(s, 0);
+	db_done(s);
+	if (n < 0)
+		return -EIO;
+	if (n == 0) {
+		req_error(r, -EBUSY, "the server must keep an administrator: make another one first");
+		return -EBUSY;
+	}
+	return 0;
+}
+
+#define ONLY_ADMINS "only administrators change, delete or regroup administrators"
+
+/* May the caller change user id (act NULL: its groups; else act, such as "delete", which
+ * takes over or takes away what the user holds)? Administrators may; others never an
+ * administrator, and act only on a user whose permissions they all hold. 0, or -EACCES or
+ * -EIO with the response set. Called inside the transaction that makes the change. */
+static int may_manage_user(struct req *r, int64_t id, const char *act)
+{
+	int rc;
+
+	if (r->who.admin)
+		return 0;
+	if (user_is_admin(r->c, id))
+		return req_error(r, -EACCES, ONLY_ADMINS), -EACCES;
+	if (!act)
+		return 0;
+	rc = auth_covers(r->c, &r->who, "user", id);
+	if (rc == -EACCES)
+		req_error(r, rc, "%s may not %s %s, who holds permissions %s does not", r->who.name,
+			  act, r->args[0], r->who.name);
+	else if (rc)
+		req_error(r, -EIO, "inventory error");
+	return rc;
+}
+
+static int may_delete_user(struct req *r, int64_t id)
+{
+	return may_manage_user(r, id, "delete");
+}
+
+/* May who add user uid to group gid or take it out? Never an administrator (unless who is
+ * one), and only for a group whose grants who holds itself. */
+static int may_regroup(struct dbc *c, const struct caller *who, int64_t gid, int64_t uid,
+		       char *err, size_t n)
+{
+	int rc;
+
+	if (who->admin)
+		return 0;
+	if (user_is_admin(c, uid)) {
+		snprintf(err, n, ONLY_ADMINS);
+		return -EACCES;
+	}
+	rc = auth_covers(c, who, "group", gid);
+	if (rc == -EACCES)
+		snprintf(err, n, "%s may change the members of a group only when it holds every "
+			 "permission the group holds", who->name);
+	return rc;
+}
+
+static bool id_in(const int64_t *ids, size_t n, int64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (ids[i] == id)
+			return true;
+	return false;
+}
+
+/* Replace the memberships of user uid (by_user: names are groups) or of group gid (names
+ * are users), every change checked by may_regroup. Under the caller's transaction.
+ * Returns 0, -EINVAL or -EACCES with a message in err, or -EIO/-ENOMEM. */
+static int set_memberships(struct dbc *c, const struct caller *who, int64_t uid, int64_t gid,
+			   const json_t *names, bool by_user, char *err, size_t n)
+{
+	size_t i, nnew = json_array_size(names), nold = 0, cap = 16;
+	int64_t *ids = calloc(nnew + 1, sizeof(*ids)), *old = calloc(cap, sizeof(*old));
+	sqlite3_stmt *s;
+	json_t *v;
+	int rc = -ENOMEM;
+
+	if (!ids || !old)
+		goto out;
+	json_array_foreach(names, i, v) {
+		ids[i] = by_user ? GROUP_ID(c, json_string_value(v)) : USER_ID(c, json_string_value(v));
+		if (ids[i] <= 0) {
+			snprintf(err, n, "%s[%zu]: no %s named '%s'", by_user ? "groups" : "members", i,
+				 by_user ? "group" : "user", json_string_value(v));
+			rc = ids[i] < 0 ? -EIO : -EINVAL;
+			goto out;
+		}
+	}
+	s = by_user ? db_stmt(c, "SELECT group_id FROM group_members WHERE user_id = ?")
+		    : db_stmt(c, "SELECT user_id FROM group_members WHERE group_id = ?");
+	rc = -EIO;
+	if (!s)
+		goto out;
+	sqlite3_bind_int64(s, 1, by_user ? uid : gid);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		if (nold == cap) {
+			int64_t *o = realloc(old, 2 * cap * sizeof(*old));
+			if (!o) {
+				db_done(s);
+				rc = -ENOMEM;
+				goto out;
+			}
+			old = o;
+			cap *= 2;
+		}
+		old[nold++] = sqlite3_column_int64(s, 0);
+	}
+	db_done(s);
+	rc = 0;
+	for (i = 0; !rc && i < nnew; i++)
+		if (!id_in(old, nold, ids[i]))
+			rc = may_regroup(c, who, by_user ? ids[i] : gid, by_user ? uid : ids[i], err, n);
+	for (i = 0; !rc && i < nold; i++)
+		if (!id_in(ids, nnew, old[i]))
+			rc = may_regroup(c, who, by_user ? old[i] : gid, by_user ? uid : old[i], err, n);
+	if (rc)
+		goto out;
+	s = by_user ? db_stmt(c, "DELETE FROM group_members WHERE user_id = ?")
+		    : db_stmt(c, "DELETE FROM group_members WHERE group_id = ?");
+	rc = -EIO;
+	if (!s)
+		goto out;
 	sqlite3_bind_int64(s, 1, by_user ? uid : gid);
 	rc = db_rc(c, sqlite3_step(s));
 	db_done(s);
-	if (rc)
-		return rc;
-	json_array_foreach(names, i, v) {
-		int64_t other = by_user ? GROUP_ID(c, json_string_value(v)) : USER_ID(c, json_string_value(v));
-		if (other <= 0) {
-			snprintf(err, n, "%s[%zu]: no %s named '%s'", by_user ? "groups" : "members", i,
-				 by_user ? "group" : "user", json_string_value(v));
-			return -EINVAL;
-		}
+	for (i = 0; !rc && i < nnew; i++) {
 		s = db_stmt(c, "INSERT OR IGNORE INTO group_members (group_id, user_id) VALUES (?, ?)");
-		if (!s)
-			return -EIO;
-		sqlite3_bind_int64(s, 1, by_user ? other : gid);
-		sqlite3_bind_int64(s, 2, by_user ? uid : other);
+		if (!s) {
+			rc = -EIO;
+			break;
+		}
+		sqlite3_bind_int64(s, 1, by_user ? ids[i] : gid);
+		sqlite3_bind_int64(s, 2, by_user ? uid : ids[i]);
 		rc = db_rc(c, sqlite3_step(s));
 		db_done(s);
-		if (rc)
-			return rc;
 	}
-	return 0;
+out:
+	free(ids);
+	free(old);
+	return rc;
 }
 
 int api_user_create(struct req *r)
@@ -182,10 +331,11 @@ int api_user_create(struct req *r)
 	if (rc)
 		goto err_io;
 	id = sqlite3_last_insert_rowid(r->c->c);
-	rc = set_memberships(r->c, id, 0, json_object_get(r->body, "groups"), true, err, sizeof(err));
+	rc = set_memberships(r->c, &r->who, id, 0, json_object_get(r->body, "groups"), true, err,
+			     sizeof(err));
 	if (rc) {
 		db_rollback(r->c);
-		return req_error(r, rc, "%s", rc == -EINVAL ? err : "inventory error");
+		return req_error(r, rc, "%s", rc == -EINVAL || rc == -EACCES ? err : "inventory error");
 	}
 	if (events_emit(r->srv, r->c, "user-created", "user", name, r->who.name, NULL,
 			"user %s created by %s", name, r->who.name) || db_commit(r->c))
@@ -202,10 +352,9 @@ int api_user_get(struct req *r)
 {
 	int64_t id = USER_ID(r->c, r->args[0]);
 
-	if (id != r->who.user_id && auth_require(r, "server", 0, PERM_VIEW))
+	if (principal_visible(r, "user", id) ||
+	    (id != r->who.user_id && auth_require(r, "server", 0, PERM_VIEW)))
 		return r->status;
-	if (id <= 0)
-		return req_error(r, -ENOENT, "no such user");
 	r->out = user_json(r->c, id);
 	return 200;
 }
@@ -219,6 +368,8 @@ int api_user_update(struct req *r)
 	sqlite3_stmt *s;
 	int rc;
 
+	if (principal_visible(r, "user", id))
+		return r->status;
 	/* Users change their own password; the rest is for administrators. */
 	memcpy(f, user_fields, sizeof(f));
 	f[0].required = f[1].required = 0;
@@ -227,8 +378,6 @@ int api_user_update(struct req *r)
 	if (!(id == r->who.user_id && json_object_size(r->body) == 1 &&
 	      json_object_get(r->body, "password")) && require_admin(r))
 		return r->status;
-	if (id <= 0)
-		return req_error(r, -ENOENT, "no such user");
 	if ((v = json_object_get(r->body, "name")) && strcmp(json_string_value(v), r->args[0]))
 		return req_error(r, -EINVAL, "name: a user cannot be renamed");
 	if (json_object_get(r->body, "admin") && !r->who.admin)
@@ -243,6 +392,12 @@ int api_user_update(struct req *r)
 	}
 	if (db_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
+	/* Setting another's password is becoming them: only within what one holds. */
+	if (may_manage_user(r, id, json_object_get(r->body, "password") && id != r->who.user_id ?
+			    "set the password of" : NULL)) {
+		db_rollback(r->c);
+		return r->status;
+	}
 	if (json_object_get(r->body, "password")) {
 		s = db_stmt(r->c, "UPDATE users SET password = ? WHERE id = ?");
 		if (!s)
@@ -262,6 +417,8 @@ int api_user_update(struct req *r)
 		db_done(s);
 	}
 	if ((v = json_object_get(r->body, "admin"))) {
+		bool was_admin = user_is_admin(r->c, id);
+
 		s = db_stmt(r->c, "UPDATE users SET admin = ? WHERE id = ?");
 		if (!s)
 			goto err_io;
@@ -271,12 +428,19 @@ int api_user_update(struct req *r)
 		db_done(s);
 		if (rc)
 			goto err_io;
+		rc = was_admin ? keep_an_admin(r) : 0;
+		if (rc == -EBUSY) {
+			db_rollback(r->c);
+			return r->status;
+		}
+		if (rc)
+			goto err_io;
 	}
 	if ((v = json_object_get(r->body, "groups"))) {
-		rc = set_memberships(r->c, id, 0, v, true, err, sizeof(err));
+		rc = set_memberships(r->c, &r->who, id, 0, v, true, err, sizeof(err));
 		if (rc) {
 			db_rollback(r->c);
-			return req_error(r, rc, "%s", rc == -EINVAL ? err : "inventory error");
+			return req_error(r, rc, "%s", rc == -EINVAL || rc == -EACCES ? err : "inventory error");
 		}
 	}
 	if (events_emit(r->srv, r->c, "user-updated", "user", r->args[0], r->who.name, NULL,
@@ -289,22 +453,35 @@ err_io:
 	return req_error(r, -EIO, "inventory error; nothing was changed");
 }
 
+/* Delete user or group id, once may(r, id) allows it (in the same transaction). */
 static int delete_named(struct req *r, const char *what, int64_t id, const char *del_sql,
-			const char *acl_type)
+			const char *acl_type, int (*may)(struct req *r, int64_t id))
 {
 	sqlite3_stmt *s;
+	bool was_admin;
 	int rc;
 
-	if (id <= 0)
-		return req_error(r, -ENOENT, "no such %s", what);
+	if (principal_visible(r, what, id))
+		return r->status;
 	if (db_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
+	if (may(r, id)) {
+		db_rollback(r->c);
+		return r->status;
+	}
+	was_admin = !strcmp(what, "user") && user_is_admin(r->c, id);
 	s = db_stmt(r->c, del_sql);
 	if (!s)
 		goto err_io;
 	sqlite3_bind_int64(s, 1, id);
 	rc = db_rc(r->c, sqlite3_step(s));
 	db_done(s);
+	if (!rc && was_admin)
+		rc = keep_an_admin(r);
+	if (rc == -EBUSY) {
+		db_rollback(r->c);
+		return r->status;
+	}
 	if (rc)
 		goto err_io;
 	s = db_stmt(r->c, "DELETE FROM acl WHERE principal_type = ? AND principal_id = ?");
@@ -329,11 +506,13 @@ err_io:
 
 int api_user_delete(struct req *r)
 {
-	if (require_admin(r))
+	int64_t id = USER_ID(r->c, r->args[0]);
+
+	if (principal_visible(r, "user", id) || require_admin(r))
 		return r->status;
 	if (r->who.user_id && !strcmp(r->who.name, r->args[0]))
 		return req_error(r, -EBUSY, "you cannot delete yourself");
-	return delete_named(r, "user", USER_ID(r->c, r->args[0]), "DELETE FROM users WHERE id = ?", "user");
+	return delete_named(r, "user", id, "DELETE FROM users WHERE id = ?", "user", may_delete_user);
 }
 
 static json_t *group_json(struct dbc *c, int64_t id, const char *name)
@@ -380,7 +559,8 @@ static int group_write(struct req *r, bool create)
 	int64_t id;
 	int rc;
 
-	if (require_admin(r))
+	if ((!create && principal_visible(r, "group", GROUP_ID(r->c, r->args[0]))) ||
+	    require_admin(r))
 		return r->status;
 	memcpy(f, group_fields, sizeof(f));
 	f[0].required = create;
@@ -413,14 +593,15 @@ static int group_write(struct req *r, bool create)
 		id = GROUP_ID(r->c, name);
 		if (id <= 0) {
 			db_rollback(r->c);
-			return req_error(r, -ENOENT, "no such group");
+			return auth_missing(r, "group", name);
 		}
 	}
 	if (json_object_get(r->body, "members")) {
-		rc = set_memberships(r->c, 0, id, json_object_get(r->body, "members"), false, err, sizeof(err));
+		rc = set_memberships(r->c, &r->who, 0, id, json_object_get(r->body, "members"), false,
+				     err, sizeof(err));
 		if (rc) {
 			db_rollback(r->c);
-			return req_error(r, rc, "%s", rc == -EINVAL ? err : "inventory error");
+			return req_error(r, rc, "%s", rc == -EINVAL || rc == -EACCES ? err : "inventory error");
 		}
 	}
 	if (events_emit(r->srv, r->c, create ? "group-created" : "group-updated", "group", name,
@@ -440,20 +621,46 @@ int api_group_update(struct req *r) { return group_write(r, false); }
 
 int api_group_get(struct req *r)
 {
-	int64_t id;
+	int64_t id = GROUP_ID(r->c, r->args[0]);
 
-	if (auth_require(r, "server", 0, PERM_VIEW))
+	if (principal_visible(r, "group", id) || auth_require(r, "server", 0, PERM_VIEW))
 		return r->status;
-	id = GROUP_ID(r->c, r->args[0]);
-	if (id <= 0)
-		return req_error(r, -ENOENT, "no such group");
 	r->out = group_json(r->c, id, r->args[0]);
 	return 200;
 }
 
+/* Deleting a group regroups its members and takes its grants away. */
+static int may_delete_group(struct req *r, int64_t id)
+{
+	sqlite3_stmt *s;
+	int rc, admins;
+
+	if (r->who.admin)
+		return 0;
+	s = db_stmt(r->c, "SELECT EXISTS (SELECT 1 FROM group_members m JOIN users u ON "
+		       "u.id = m.user_id WHERE m.group_id = ? AND u.admin = 1)");
+	if (!s)
+		return req_error(r, -EIO, "inventory error"), -EIO;
+	sqlite3_bind_int64(s, 1, id);
+	admins = sqlite3_step(s) != SQLITE_ROW || sqlite3_column_int(s, 0);
+	db_done(s);
+	if (admins)
+		return req_error(r, -EACCES, ONLY_ADMINS), -EACCES;
+	rc = auth_covers(r->c, &r->who, "group", id);
+	if (rc == -EACCES)
+		req_error(r, rc, "%s may not delete group %s, which holds permissions %s does not",
+			  r->who.name, r->args[0], r->who.name);
+	else if (rc)
+		req_error(r, -EIO, "inventory error");
+	return rc;
+}
+
 int api_group_delete(struct req *r)
 {
-	if (require_admin(r))
+	int64_t id = GROUP_ID(r->c, r->args[0]);
+
+	if (principal_visible(r, "group", id) || require_admin(r))
 		return r->status;
-	return delete_named(r, "group", GROUP_ID(r->c, r->args[0]), "DELETE FROM groups WHERE id = ?", "group");
+	return delete_named(r, "group", id, "DELETE FROM groups WHERE id = ?", "group",
+			    may_delete_group);
 }

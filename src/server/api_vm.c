@@ -70,15 +70,8 @@ int vm_lookup(struct req *r, int64_t *id)
 		found = 1;
 	}
 	db_done(s);
-	if (!found) {
-		char n[80];
-		snprintf(n, sizeof(n), "%.63s", r->args[0]);
-		for (char *q = n; *q; q++)
-			if ((unsigned char)*q < 0x20)
-				*q = '?';
-		req_error(r, -ENOENT, "no VM named '%s'", n);
-		return -ENOENT;
-	}
+	if (!found)
+		return auth_missing(r, "vm", r->args[0]);
 	return 0;
 }
 
@@ -243,7 +236,68 @@ static int check_lists(struct req *r, const json_t *body, char *err, size_t errl
 	return 0;
 }
 
-/* Write the VM's disk and NIC lists (replacing them). Under the caller's transaction. */
+/* The id of the disk or network named name that the caller may attach to VM vm: one it
+ * holds control on, or one already attached to vm (a disk as writable as asked). Returns
+ * the id; -ENOENT for one that does not exist or that the caller may not see (not
+ * auth_visible; the same answer: names of what one may not see stay unknown); -EACCES for
+ * one it sees but may not use; -EIO. */
+static int64_t attachable(struct req *r, int64_t vm, bool disk, const char *name, bool writable)
+{
+	sqlite3_stmt *s = disk ? db_stmt(r->c, "SELECT id FROM disks WHERE name = ?")
+			       : db_stmt(r->c, "SELECT id FROM networks WHERE name = ?");
+	int64_t id = -ENOENT;
+	int have, kept = 0;
+	bool visible;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		id = sqlite3_column_int64(s, 0);
+	db_done(s);
+	if (id < 0)
+		return id;
+	have = auth_perms(r->c, &r->who, disk ? "disk" : "network", id);
+	visible = auth_visible(r->c, &r->who, disk ? "disk" : "network", id);
+	if (visible && (have & PERM_CONTROL))
+		return id;
+	s = disk ? db_stmt(r->c, "SELECT EXISTS (SELECT 1 FROM vm_disks WHERE vm_id = ? AND "
+			      "disk_id = ? AND (readonly = 0 OR ? = 0))")
+		 : db_stmt(r->c, "SELECT EXISTS (SELECT 1 FROM vm_nics WHERE vm_id = ? AND "
+			      "network_id = ?)");
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, vm);
+	sqlite3_bind_int64(s, 2, id);
+	if (disk)
+		sqlite3_bind_int(s, 3, writable);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		kept = sqlite3_column_int(s, 0);
+	db_done(s);
+	if (kept)
+		return id;
+	return visible ? -EACCES : -ENOENT;
+}
+
+/* attachable() for entry i of the disks or nics list, with the error message in err. */
+static int64_t attach_check(struct req *r, int64_t vm, bool disk, size_t i, const json_t *v,
+			    char *err, size_t errlen)
+{
+	const char *name = json_string_value(json_object_get(v, disk ? "disk" : "network"));
+	int64_t id = attachable(r, vm, disk, name,
+				disk && !json_is_true(json_object_get(v, "readonly")));
+
+	if (id == -ENOENT)
+		snprintf(err, errlen, "%s[%zu]: no %s named '%s'", disk ? "disks" : "nics", i,
+			 disk ? "disk" : "network", name);
+	else if (id == -EACCES)
+		snprintf(err, errlen, "%s[%zu]: attaching %s '%s' needs control on it",
+			 disk ? "disks" : "nics", i, disk ? "disk" : "network", name);
+	return id == -ENOENT ? -EINVAL : id;
+}
+
+/* Write the VM's disk and NIC lists (replacing them), each disk and network checked by
+ * attachable(). Under the caller's transaction. */
 static int write_lists(struct req *r, int64_t id, const json_t *body, char *err, size_t errlen)
 {
 	json_t *a, *v;
@@ -252,36 +306,49 @@ static int write_lists(struct req *r, int64_t id, const json_t *body, char *err,
 	int rc;
 
 	if ((a = json_object_get(body, "disks"))) {
+		int64_t disk[16];
+
+		/* Checked against the list as it was, before it is replaced. */
+		json_array_foreach(a, i, v) {
+			if (i >= sizeof(disk) / sizeof(disk[0]))
+				return -E2BIG;
+			disk[i] = attach_check(r, id, true, i, v, err, errlen);
+			if (disk[i] < 0)
+				return disk[i];
+		}
 		rc = db_exec_id(r->c, "DELETE FROM vm_disks WHERE vm_id = ?", id);
 		if (rc)
 			return rc;
 		json_array_foreach(a, i, v) {
 			const char *bus = json_string_value(json_object_get(v, "bus"));
 			s = db_stmt(r->c, "INSERT INTO vm_disks (vm_id, idx, disk_id, bus, readonly) "
-				       "SELECT ?, ?, id, ?, ? FROM disks WHERE name = ?");
+				       "VALUES (?, ?, ?, ?, ?)");
 			if (!s)
 				return -EIO;
 			sqlite3_bind_int64(s, 1, id);
 			sqlite3_bind_int64(s, 2, i);
-			sqlite3_bind_text(s, 3, bus ? bus : "virtio-blk", -1, SQLITE_STATIC);
-			sqlite3_bind_int(s, 4, json_is_true(json_object_get(v, "readonly")));
-			sqlite3_bind_text(s, 5, json_string_value(json_object_get(v, "disk")), -1, SQLITE_STATIC);
+			sqlite3_bind_int64(s, 3, disk[i]);
+			sqlite3_bind_text(s, 4, bus ? bus : "virtio-blk", -1, SQLITE_STATIC);
+			sqlite3_bind_int(s, 5, json_is_true(json_object_get(v, "readonly")));
 			rc = db_rc(r->c, sqlite3_step(s));
 			db_done(s);
 			if (rc)
 				return rc;
-			if (sqlite3_changes(r->c->c) != 1) {
-				snprintf(err, errlen, "disks[%zu]: no disk named '%s'", i,
-					 json_string_value(json_object_get(v, "disk")));
-				return -EINVAL;
-			}
 		}
 	}
 	if ((a = json_object_get(body, "nics"))) {
 		/* A NIC keeps its MAC while it stays on the same network at the same index. */
 		char old[8][18] = { { 0 } };
-		int64_t oldnet[8] = { 0 };
+		int64_t oldnet[8] = { 0 }, net[8];
 
+
+		json_array_foreach(a, i, v) {
+			if (i >= sizeof(net) / sizeof(net[0]))
+				return -E2BIG;
+			net[i] = attach_check(r, id, false, i, v, err, errlen);
+			if (net[i] < 0)
+				return net[i];
+		}
 		s = db_stmt(r->c, "SELECT idx, network_id, mac FROM vm_nics WHERE vm_id = ?");
 		if (!s)
 			return -EIO;
@@ -299,21 +366,9 @@ static int write_lists(struct req *r, int64_t id, const json_t *body, char *err,
 			return rc;
 		json_array_foreach(a, i, v) {
 			const char *mac = json_string_value(json_object_get(v, "mac"));
-			const char *net = json_string_value(json_object_get(v, "network"));
-			int64_t nid = -1;
+			int64_t nid = net[i];
 			char gen[18];
 
-			s = db_stmt(r->c, "SELECT id FROM networks WHERE name = ?");
-			if (!s)
-				return -EIO;
-			sqlite3_bind_text(s, 1, net, -1, SQLITE_STATIC);
-			if (sqlite3_step(s) == SQLITE_ROW)
-				nid = sqlite3_column_int64(s, 0);
-			db_done(s);
-			if (nid < 0) {
-				snprintf(err, errlen, "nics[%zu]: no network named '%s'", i, net);
-				return -EINVAL;
-			}
 			if (!mac && i < 8 && oldnet[i] == nid && old[i][0]) {
 				mac = old[i];
 			} else if (!mac) {
@@ -417,7 +472,7 @@ int api_vm_create(struct req *r)
 	if (rc) {
 		db_rollback(r->c);
 		if (err[0])
-			return req_error(r, rc == -EEXIST ? -EEXIST : -EINVAL, "%s", err);
+			return req_error(r, rc == -EEXIST || rc == -EACCES ? rc : -EINVAL, "%s", err);
 		return req_error(r, rc, "cannot attach the VM's disks or NICs");
 	}
 	if (!r->who.admin && r->who.user_id) {
@@ -447,7 +502,7 @@ int api_vm_get(struct req *r)
 {
 	int64_t id;
 
-	if (vm_lookup(r, &id) || auth_require(r, "vm", id, PERM_VIEW))
+	if (vm_lookup(r, &id) || auth_require_object(r, "vm", id, r->args[0], PERM_VIEW))
 		return r->status;
 	r->out = vm_json(r->srv, r->c, id, 1);
 	if (!r->out)
@@ -462,7 +517,7 @@ int api_vm_status(struct req *r)
 	int64_t id;
 	json_t *o = NULL;
 
-	if (vm_lookup(r, &id) || auth_require(r, "vm", id, PERM_VIEW))
+	if (vm_lookup(r, &id) || auth_require_object(r, "vm", id, r->args[0], PERM_VIEW))
 		return r->status;
 	s = db_stmt(r->c, "SELECT name, state, monitor_pid, started, last_exit, restarts FROM vms WHERE id = ?");
 	if (!s)
@@ -512,7 +567,7 @@ int api_vm_update(struct req *r)
 	int rc;
 	bool hw = false;
 
-	if (vm_lookup(r, &id) || auth_require(r, "vm", id, PERM_MODIFY))
+	if (vm_lookup(r, &id) || auth_require_object(r, "vm", id, r->args[0], PERM_MODIFY))
 		return r->status;
 	if (!b || !json_is_object(b))
 		return req_error(r, -EINVAL, "the body must be an object with the fields to change");
@@ -597,7 +652,7 @@ int api_vm_update(struct req *r)
 	rc = write_lists(r, id, b, err, sizeof(err));
 	if (rc) {
 		db_rollback(r->c);
-		return req_error(r, err[0] && rc != -EEXIST ? -EINVAL : rc, "%s",
+		return req_error(r, err[0] && rc != -EEXIST && rc != -EACCES ? -EINVAL : rc, "%s",
 				 err[0] ? err : "inventory error");
 	}
 	{
@@ -654,7 +709,7 @@ int api_vm_delete(struct req *r)
 	int64_t id;
 	int rc;
 
-	if (vm_lookup(r, &id) || auth_require(r, "vm", id, PERM_REMOVE))
+	if (vm_lookup(r, &id) || auth_require_object(r, "vm", id, r->args[0], PERM_REMOVE))
 		goto out;
 	if (with_disks && auth_require(r, "server", 0, PERM_REMOVE))
 		goto out;
@@ -734,7 +789,7 @@ int api_vm_action(struct req *r)
 	    strcmp(a, "pause") && strcmp(a, "resume"))
 		return req_error(r, -ENOENT, "no such action; actions are start, shutdown, off, "
 				 "reset, pause, resume");
-	if (vm_lookup(r, &id) || auth_require(r, "vm", id, PERM_CONTROL))
+	if (vm_lookup(r, &id) || auth_require_object(r, "vm", id, r->args[0], PERM_CONTROL))
 		return r->status;
 	if (r->body && !(json_is_object(r->body) && json_object_size(r->body) == 0))
 		return req_error(r, -EINVAL, "actions take no body (or {})");

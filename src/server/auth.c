@@ -312,6 +312,33 @@ int auth_perms(struct dbc *c, const struct caller *who, const char *type, int64_
 	return perms;
 }
 
+int auth_covers(struct dbc *c, const struct caller *who, const char *ptype, int64_t pid)
+{
+	sqlite3_stmt *s;
+	int rc = 0;
+
+	if (who->admin)
+		return 0;
+	s = !strcmp(ptype, "user")
+		? db_stmt(c, "SELECT object_type, object_id, perms FROM acl WHERE "
+			     "(principal_type = 'user' AND principal_id = ?1) OR (principal_type = 'group' "
+			     "AND principal_id IN (SELECT group_id FROM group_members WHERE user_id = ?1))")
+		: db_stmt(c, "SELECT object_type, object_id, perms FROM acl WHERE "
+			     "principal_type = 'group' AND principal_id = ?1");
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, pid);
+	while (!rc && sqlite3_step(s) == SQLITE_ROW) {
+		int need = sqlite3_column_int(s, 2);
+
+		if ((auth_perms(c, who, (const char *)sqlite3_column_text(s, 0),
+				sqlite3_column_int64(s, 1)) & need) != need)
+			rc = -EACCES;
+	}
+	db_done(s);
+	return rc;
+}
+
 int auth_require(struct req *r, const char *type, int64_t id, int need)
 {
 	int have = auth_perms(r->c, &r->who, type, id);
@@ -324,6 +351,60 @@ int auth_require(struct req *r, const char *type, int64_t id, int need)
 	s = json_dumps(names, JSON_COMPACT);
 	req_error(r, -EACCES, "%s lacks permission %s on %s %s", r->who.name, s ? s : "?", type,
 		  r->args[0] && strcmp(type, "server") ? r->args[0] : "");
+	free(s);
+	json_decref(names);
+	return -EACCES;
+}
+
+bool auth_visible(struct dbc *c, const struct caller *who, const char *type, int64_t id)
+{
+	sqlite3_stmt *s;
+	bool named = false;
+
+	if (auth_perms(c, who, type, id) & PERM_VIEW)
+		return true;
+	if (!who->authenticated || !who->user_id)
+		return false;
+	s = db_stmt(c, "SELECT EXISTS (SELECT 1 FROM acl WHERE object_type = ?1 AND object_id = ?2 "
+		       "AND ((principal_type = 'user' AND principal_id = ?3) OR (principal_type = 'group' "
+		       "AND principal_id IN (SELECT group_id FROM group_members WHERE user_id = ?3))))");
+	if (!s)
+		return false;
+	sqlite3_bind_text(s, 1, type, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, id);
+	sqlite3_bind_int64(s, 3, who->user_id);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		named = sqlite3_column_int(s, 0);
+	db_done(s);
+	return named;
+}
+
+int auth_missing(struct req *r, const char *type, const char *name)
+{
+	char n[80];
+
+	/* At most 63 bytes (a name's length), control characters shown as '?'. */
+	snprintf(n, sizeof(n), "%.63s", name ? name : "");
+	for (char *q = n; *q; q++)
+		if ((unsigned char)*q < 0x20)
+			*q = '?';
+	req_error(r, -ENOENT, "no %s named '%s'", !strcmp(type, "vm") ? "VM" : type, n);
+	return -ENOENT;
+}
+
+int auth_require_object(struct req *r, const char *type, int64_t id, const char *name, int need)
+{
+	int have = auth_perms(r->c, &r->who, type, id);
+	json_t *names;
+	char *s;
+
+	if (!auth_visible(r->c, &r->who, type, id))
+		return auth_missing(r, type, name);
+	if ((have & need) == need)
+		return 0;
+	names = auth_perm_names(need & ~have);
+	s = json_dumps(names, JSON_COMPACT);
+	req_error(r, -EACCES, "%s lacks permission %s on %s %s", r->who.name, s ? s : "?", type, name);
 	free(s);
 	json_decref(names);
 	return -EACCES;

@@ -35,9 +35,33 @@ void auth_peer_caller(struct dbc *c, int fd, struct caller *who);
  * hold PERM_FULL. */
 int auth_perms(struct dbc *c, const struct caller *who, const char *type, int64_t id);
 
+/* 0 when who holds every permission that the principal (ptype "user", with its groups'
+ * grants, or "group"; pid its id) holds on every object; -EACCES when it lacks one, -EIO.
+ * Administrators hold everything. A non-administrator changes other principals only
+ * within what it holds: this is the check. */
+int auth_covers(struct dbc *c, const struct caller *who, const char *ptype, int64_t pid);
+
 /* 0 when the caller holds every bit of need on the object, else sets a 403 response on r
- * and returns -EACCES. */
+ * and returns -EACCES. For the server object ("server", 0); an object that a request
+ * names goes through auth_require_object, which hides it from callers that may not see it. */
 int auth_require(struct req *r, const char *type, int64_t id, int need);
+
+/* May the caller see the object (type, id) exist? When it holds view on it (as
+ * auth_perms: also through a group or the server), or any permission granted on that
+ * object itself (a grant names the object to its holder). A grant on the server other than
+ * view reveals no object. */
+bool auth_visible(struct dbc *c, const struct caller *who, const char *type, int64_t id);
+
+/* The answer for an object that does not exist, and for one the caller may not see (not
+ * auth_visible): the same 404 "no KIND named 'NAME'", so that answers never tell which
+ * names exist. type is the acl's ("vm", "disk", "network"), "user" or "group"; name is
+ * the name the request gave. Returns -ENOENT. */
+int auth_missing(struct req *r, const char *type, const char *name);
+
+/* auth_require for an existing object (type, id) that the request named name: the answer
+ * of auth_missing and -ENOENT when the object is not auth_visible to the caller (whatever
+ * need is); 0 when the caller holds every bit of need on it; otherwise 403 and -EACCES. */
+int auth_require_object(struct req *r, const char *type, int64_t id, const char *name, int need);
 
 /* Parse/format permission names: "view", "control", "modify", "remove",
  * "change-permissions", "full". */

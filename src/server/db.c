@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -76,6 +77,139 @@ static const char *const migrations[] = {
 	"ALTER TABLE hooks ADD COLUMN url TEXT;"
 	"ALTER TABLE hooks ADD COLUMN timeout INTEGER NOT NULL DEFAULT 5;"
 	"ALTER TABLE hooks ADD COLUMN created INTEGER NOT NULL DEFAULT 0;",
+	/* 3: grants go with their object or principal, and ids are never reused (after
+	 * autoincrement_ids; see migration_code): grants left by the previous version's
+	 * deletions go now. */
+	"DELETE FROM acl WHERE (object_type = 'vm' AND object_id NOT IN (SELECT id FROM vms))"
+	"  OR (object_type = 'disk' AND object_id NOT IN (SELECT id FROM disks))"
+	"  OR (object_type = 'network' AND object_id NOT IN (SELECT id FROM networks))"
+	"  OR (object_type = 'server' AND object_id != 0)"
+	"  OR object_type NOT IN ('server', 'vm', 'disk', 'network')"
+	"  OR (principal_type = 'user' AND principal_id NOT IN (SELECT id FROM users))"
+	"  OR (principal_type = 'group' AND principal_id NOT IN (SELECT id FROM groups))"
+	"  OR principal_type NOT IN ('user', 'group');"
+	"CREATE TRIGGER vms_grants AFTER DELETE ON vms BEGIN"
+	"  DELETE FROM acl WHERE object_type = 'vm' AND object_id = OLD.id; END;"
+	"CREATE TRIGGER disks_grants AFTER DELETE ON disks BEGIN"
+	"  DELETE FROM acl WHERE object_type = 'disk' AND object_id = OLD.id; END;"
+	"CREATE TRIGGER networks_grants AFTER DELETE ON networks BEGIN"
+	"  DELETE FROM acl WHERE object_type = 'network' AND object_id = OLD.id; END;"
+	"CREATE TRIGGER users_grants AFTER DELETE ON users BEGIN"
+	"  DELETE FROM acl WHERE principal_type = 'user' AND principal_id = OLD.id; END;"
+	"CREATE TRIGGER groups_grants AFTER DELETE ON groups BEGIN"
+	"  DELETE FROM acl WHERE principal_type = 'group' AND principal_id = OLD.id; END;",
+};
+
+/* The tables whose ids grants name, with the ids (as x) that grants name in them. */
+static const struct { const char *table, *acl_ids; } granted_tables[] = {
+	{ "vms", "SELECT object_id AS x FROM acl WHERE object_type = 'vm'" },
+	{ "disks", "SELECT object_id AS x FROM acl WHERE object_type = 'disk'" },
+	{ "networks", "SELECT object_id AS x FROM acl WHERE object_type = 'network'" },
+	{ "users", "SELECT principal_id AS x FROM acl WHERE principal_type = 'user'" },
+	{ "groups", "SELECT principal_id AS x FROM acl WHERE principal_type = 'group'" },
+};
+
+/* db_exec of an sqlite3_mprintf format (%q, %w quote strings and identifiers). */
+static int exec_fmt(struct dbc *c, const char *fmt, ...)
+{
+	va_list ap;
+	char *sql;
+	int rc;
+
+	va_start(ap, fmt);
+	sql = sqlite3_vmprintf(fmt, ap);
+	va_end(ap);
+	if (!sql)
+		return -ENOMEM;
+	rc = db_exec(c, sql);
+	sqlite3_free(sql);
+	return rc;
+}
+
+/* Rebuild table (its stored definition, whatever columns later migrations added) with
+ * "id INTEGER PRIMARY KEY AUTOINCREMENT", keeping its rows and indexes, and start its
+ * sequence past every id it holds or a grant names (an id a grant still names was used
+ * by a deleted row). Runs inside the migration's transaction, foreign keys off. */
+static int autoincrement_table(struct dbc *c, const char *table, const char *acl_ids)
+{
+	static const char pk[] = "id INTEGER PRIMARY KEY";
+	sqlite3_stmt *s = NULL;
+	char *def = NULL, *idx[16] = { NULL };
+	const char *open, *at;
+	int nidx = 0, i, rc = -EIO;
+
+	if (sqlite3_prepare_v2(c->c, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
+			       -1, &s, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(s, 1, table, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
+		def = strdup((const char *)sqlite3_column_text(s, 0));
+	sqlite3_finalize(s);
+	if (!def)
+		return -EIO;
+	open = strchr(def, '(');
+	at = strstr(def, pk);
+	if (strstr(def, "AUTOINCREMENT")) {
+		rc = 0;
+		goto out;
+	}
+	if (!open || !at || at < open) {
+		vsrv_log("inventory: table %s has no \"%s\" to make AUTOINCREMENT", table, pk);
+		goto out;
+	}
+	if (sqlite3_prepare_v2(c->c, "SELECT sql FROM sqlite_master WHERE type IN ('index', 'trigger') "
+			       "AND tbl_name = ? AND sql IS NOT NULL", -1, &s, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_text(s, 1, table, -1, SQLITE_STATIC);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		if (nidx == (int)(sizeof(idx) / sizeof(idx[0]))) {
+			vsrv_log("inventory: table %s has too many indexes and triggers to rebuild", table);
+			sqlite3_finalize(s);
+			goto out;
+		}
+		idx[nidx++] = strdup((const char *)sqlite3_column_text(s, 0));
+	}
+	sqlite3_finalize(s);
+	for (i = 0; i < nidx; i++)
+		if (!idx[i])
+			goto out;
+	rc = exec_fmt(c, "CREATE TABLE \"%w_autoinc\" %.*s AUTOINCREMENT%s", table,
+		      (int)(at + sizeof(pk) - 1 - open), open, at + sizeof(pk) - 1);
+	if (!rc)
+		rc = exec_fmt(c, "INSERT INTO \"%w_autoinc\" SELECT * FROM \"%w\"", table, table);
+	if (!rc)
+		rc = exec_fmt(c, "DROP TABLE \"%w\"", table);
+	if (!rc)
+		rc = exec_fmt(c, "ALTER TABLE \"%w_autoinc\" RENAME TO \"%w\"", table, table);
+	for (i = 0; !rc && i < nidx; i++)
+		rc = db_exec(c, idx[i]);
+	if (!rc)
+		rc = exec_fmt(c, "DELETE FROM sqlite_sequence WHERE name = '%q'", table);
+	if (!rc)
+		rc = exec_fmt(c, "INSERT INTO sqlite_sequence (name, seq) SELECT '%q', max(coalesce("
+			      "(SELECT max(id) FROM \"%w\"), 0), coalesce((SELECT max(x) FROM (%s)), 0))",
+			      table, table, acl_ids);
+out:
+	for (i = 0; i < nidx; i++)
+		free(idx[i]);
+	free(def);
+	return rc;
+}
+
+static int autoincrement_ids(struct dbc *c)
+{
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; !rc && i < sizeof(granted_tables) / sizeof(granted_tables[0]); i++)
+		rc = autoincrement_table(c, granted_tables[i].table, granted_tables[i].acl_ids);
+	return rc;
+}
+
+/* Steps SQL cannot say, run (in the same transaction) before the SQL of migration
+ * version: the whole migration runs with foreign keys off, checked before the commit. */
+static const struct { int version; int (*run)(struct dbc *c); } migration_code[] = {
+	{ 3, autoincrement_ids },
 };
 
 static int conn_open(struct db *db, struct dbc **out)
@@ -116,18 +250,40 @@ static void conn_close(struct dbc *c)
 	free(c);
 }
 
+static int migrate_to(struct dbc *c, int version, char **err)
+{
+	size_t k;
+	int rc;
+
+	for (k = 0; k < sizeof(migration_code) / sizeof(migration_code[0]); k++)
+		if (migration_code[k].version == version) {
+			rc = migration_code[k].run(c);
+			if (rc) {
+				*err = sqlite3_mprintf("%s", strerror(-rc));
+				return rc;
+			}
+		}
+	if (sqlite3_exec(c->c, migrations[version - 1], NULL, NULL, err) != SQLITE_OK)
+		return -EIO;
+	return 0;
+}
+
+/* Foreign keys are off while migrations rebuild tables (a dropped table would cascade),
+ * and checked before the commit. */
 static int migrate(struct db *db, struct dbc *c)
 {
 	sqlite3_stmt *s;
-	int ver, i, n = sizeof(migrations) / sizeof(migrations[0]);
+	int ver, i, n = sizeof(migrations) / sizeof(migrations[0]), rc = -EIO;
 	char *err = NULL;
 
-	if (db_begin(c))
+	if (db_exec(c, "PRAGMA foreign_keys=OFF"))
 		return -EIO;
+	if (db_begin(c))
+		goto out;
 	s = db_stmt(c, "PRAGMA user_version");
 	if (!s || sqlite3_step(s) != SQLITE_ROW) {
 		db_rollback(c);
-		return -EIO;
+		goto out;
 	}
 	ver = sqlite3_column_int(s, 0);
 	db_done(s);
@@ -135,22 +291,35 @@ static int migrate(struct db *db, struct dbc *c)
 		vsrv_log("inventory %s: schema version %d is newer than this vsrv (%d)",
 			 db->path, ver, n);
 		db_rollback(c);
-		return -EPROTO;
+		rc = -EPROTO;
+		goto out;
 	}
 	for (i = ver; i < n; i++) {
 		char pragma[64];
 
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d", i + 1);
-		if (sqlite3_exec(c->c, migrations[i], NULL, NULL, &err) != SQLITE_OK ||
+		if (migrate_to(c, i + 1, &err) ||
 		    sqlite3_exec(c->c, pragma, NULL, NULL, &err) != SQLITE_OK) {
-			vsrv_log("inventory %s: migration %d: %s", db->path, i + 1, err);
+			vsrv_log("inventory %s: migration %d: %s", db->path, i + 1, err ? err : "failed");
 			sqlite3_free(err);
 			db_rollback(c);
-			return -EIO;
+			goto out;
 		}
 		vsrv_log("inventory %s: migrated to schema version %d", db->path, i + 1);
 	}
-	return db_commit(c);
+	s = ver < n ? db_stmt(c, "PRAGMA foreign_key_check") : NULL;
+	if (ver < n && (!s || sqlite3_step(s) != SQLITE_DONE)) {
+		vsrv_log("inventory %s: foreign keys broken after migration", db->path);
+		db_done(s);
+		db_rollback(c);
+		goto out;
+	}
+	db_done(s);
+	rc = db_commit(c);
+out:
+	if (db_exec(c, "PRAGMA foreign_keys=ON"))
+		rc = rc ? rc : -EIO;
+	return rc;
 }
 
 int db_open(const char *path, struct db **out)

@@ -23,7 +23,9 @@ struct dbc {
 	sqlite3 *c;
 	struct dbc *next;        /* pool link, owned by the pool */
 	int nstmt;
-	struct { const char *sql; sqlite3_stmt *s; } stmt[96];
+	/* More than the server has statements: evicting one could finalize a statement an
+	 * outer loop is still stepping (lists check permissions row by row). */
+	struct { const char *sql; sqlite3_stmt *s; } stmt[256];
 };
 
 /* Take a connection from the pool (opening a new one when all are busy). Returns NULL
