@@ -14,6 +14,8 @@ static void roff(FILE *f, const char *s)
 		if (bol && (*s == '.' || *s == '\''))
 			fputs("\\&", f);
 		bol = *s == '\n';
+		if (bol)
+			fputs("\n.br", f); /* a line break of the help text stays one */
 		if (*s == '\\')
 			fputs("\\e", f);
 		else if (*s == '-')
@@ -32,13 +34,14 @@ static void upper(FILE *f, const char *s)
 static void man_opts(FILE *f, const struct opt *o)
 {
 	for (; o && o->name; o++) {
-		fputs(".TP\n.B ", f);
+		fputs(".TP\n\\fB", f);
 		if (o->letter)
-			fprintf(f, "\\-%c \", \" ", o->letter);
+			fprintf(f, "\\-%c\\fR, \\fB", o->letter);
 		fputs("\\-\\-", f);
 		roff(f, o->name);
+		fputs("\\fR", f);
 		if (o->type != OPT_FLAG) {
-			fputs(" \" \" \\fI", f);
+			fputs(" \\fI", f);
 			roff(f, o->metavar ? o->metavar : "VALUE");
 			fputs("\\fR", f);
 		}
@@ -123,7 +126,7 @@ void opt_man(FILE *f, const struct opt_group *g)
 	}
 	fputs(".SH GLOBAL OPTIONS\n", f);
 	man_opts(f, client_global_opts);
-	fputs(".TP\n.B \\-h \", \" \\-\\-help\nshow the help of a group or a command on standard output and exit 0\n", f);
+	fputs(".TP\n\\fB\\-h\\fR, \\fB\\-\\-help\\fR\nshow the help of a group or a command on standard output and exit 0\n", f);
 	fputs(".SH EXIT STATUS\n0 success; 1 the request failed (the reason is printed); "
 	      "2 a usage error (the reason is printed).\n", f);
 	fputs(".SH ENVIRONMENT\n"

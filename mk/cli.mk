@@ -1,0 +1,19 @@
+# The client's man pages and bash completion, made from the option tables of its commands
+# (src/cli/client_opt.h) by the hidden `vsrv-server __man GROUP` and `__completion TOP`:
+# build/man/vsrv-GROUP.1 (read with `man -l`) and build/completion/vsrv (source it, or
+# install it as /usr/share/bash-completion/completions/vsrv).
+
+CLI_GROUPS     := vm disk net user events login logout
+CLI_MAN        := $(CLI_GROUPS:%=$(BUILD)/man/vsrv-%.1)
+CLI_COMPLETION := $(BUILD)/completion/vsrv
+
+all: $(CLI_MAN) $(CLI_COMPLETION)
+
+$(BUILD)/man/vsrv-%.1: $(BUILD)/vsrv-server
+	@mkdir -p $(@D)
+	$(BUILD)/vsrv-server __man $* >$@
+
+# TOP: the top-level commands of build/vsrv that are not the client's (src/main.c).
+$(CLI_COMPLETION): $(BUILD)/vsrv-server
+	@mkdir -p $(@D)
+	$(BUILD)/vsrv-server __completion "run img serve" >$@
