@@ -8,7 +8,8 @@ build_pkgs=(gcc make libc6-dev pkg-config liburing-dev libslirp-dev libsqlite3-d
             libcurl4-openssl-dev zlib1g-dev)
 test_pkgs=(qemu-system-x86 qemu-utils libvhdi-utils fio seabios busybox-static cpio
            clang libclang-rt-14-dev curl python3 openssl wrk
-           linux-source-6.1 flex bison bc libelf-dev xz-utils lz4 musl-tools nodejs chromium)
+           linux-source-6.1 flex bison bc libelf-dev xz-utils lz4 musl-tools nodejs chromium
+           valgrind groff-base man-db)
 
 want=()
 for g in "$@"; do

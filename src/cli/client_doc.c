@@ -240,5 +240,5 @@ void opt_completion(FILE *f, const char *top)
 		}
 	fputs("\t*) return;;\n\tesac\n\tCOMPREPLY=($(compgen -W \"$opts", f);
 	words(f, client_global_opts);
-	fputs(" --help\" -- \"$cur\"))\n}\ncomplete -F _vsrv vsrv\n", f);
+	fputs(" --help -h\" -- \"$cur\"))\n}\ncomplete -F _vsrv vsrv\n", f);
 }

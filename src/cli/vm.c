@@ -225,10 +225,18 @@ static int vm_list(struct client *cl, struct opt_res *r)
 		client_print_json(out);
 	} else {
 		json_array_foreach(json_object_get(out, "vms"), i, vm) {
-			json_t *le = json_object_get(vm, "last_exit");
-			char b[256];
+			json_t *le = json_object_get(vm, "last_exit"), *one = NULL;
+			char b[256], seg[256], path[512];
+			/* A list without last exits: a crashed VM's is worth its own request. */
+			if (!le && !strcmp(json_string_value(json_object_get(vm, "state")) ?: "", "crashed")) {
+				snprintf(path, sizeof(path), "/api/v1/vms/%s",
+					 client_seg(json_string_value(json_object_get(vm, "name")), seg, sizeof(seg)));
+				if (!client_call(cl, "GET", path, NULL, &one))
+					le = json_object_get(one, "last_exit");
+			}
 			if (le && !json_is_null(le))
 				json_object_set_new(vm, "last_exit", json_string(client_exit_text(le, b, sizeof(b))));
+			json_decref(one);
 		}
 		client_print_table(json_object_get(out, "vms"), cols);
 	}
