@@ -1,13 +1,18 @@
 # The client's man pages and bash completion, made from the option tables of its commands
 # (src/cli/client_opt.h) by the hidden `vsrv-server __man GROUP` and `__completion TOP`:
-# build/man/vsrv-GROUP.1 (read with `man -l`) and build/completion/vsrv (source it, or
+# build/man/vsrv.1 and vsrv-GROUP.1 (read with `man -l`) and build/completion/vsrv (source it, or
 # install it as /usr/share/bash-completion/completions/vsrv).
 
 CLI_GROUPS     := vm disk net user events login logout
-CLI_MAN        := $(CLI_GROUPS:%=$(BUILD)/man/vsrv-%.1)
+CLI_MAN        := $(BUILD)/man/vsrv.1 $(CLI_GROUPS:%=$(BUILD)/man/vsrv-%.1)
 CLI_COMPLETION := $(BUILD)/completion/vsrv
 
 all: $(CLI_MAN) $(CLI_COMPLETION)
+
+# vsrv.1: the top-level commands (src/main.c's table)
+$(BUILD)/man/vsrv.1: $(BUILD)/vsrv
+	@mkdir -p $(@D)
+	$(BUILD)/vsrv __man >$@
 
 $(BUILD)/man/vsrv-%.1: $(BUILD)/vsrv-server
 	@mkdir -p $(@D)

@@ -41,6 +41,32 @@ static void usage(FILE *f)
 		   "saved login's token); VSRV_CACERT names a CA certificate for TLS.\n");
 }
 
+/* build/man/vsrv.1 (mk/cli.mk): the same table as roff. The client's groups have pages of
+ * their own (vsrv-vm.1, ...), made from their option tables. */
+static void man(void)
+{
+	size_t i;
+	int k = 0;
+
+	printf(".TH VSRV 1 \"\" \"vsrv %s\" \"vsrv manual\"\n.SH NAME\nvsrv \\- a virtual machine "
+	       "server for Linux hosts, on KVM\n.SH SYNOPSIS\n.B vsrv\n\\fICOMMAND\\fR [\\fIARGS\\fR...]\n"
+	       ".br\n.B vsrv \\-\\-help\\fR | \\fB\\-\\-version\\fR\n.SH COMMANDS\n", VSRV_VERSION);
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		printf(".TP\n.B %s\n", commands[i].name);
+		for (const char *p = commands[i].help; *p; p++)
+			printf(*p == '-' ? "\\-" : "%c", *p);
+		printf("\n");
+	}
+	printf(".PP\n\\fBvsrv\\fR \\fICOMMAND\\fR \\fB\\-\\-help\\fR shows a command's options.\n"
+	       ".SH EXIT STATUS\n0 success, 2 a usage error; see each command for the rest.\n"
+	       ".SH SEE ALSO\n");
+	/* the client's groups: what goes to vsrv-server but the daemon */
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (commands[i].fn == cmd_server_exec && strcmp(commands[i].name, "serve"))
+			printf("%s\\fBvsrv\\-%s\\fR(1)", k++ ? ", " : "", commands[i].name);
+	printf("\n");
+}
+
 int main(int argc, char **argv)
 {
 	size_t i;
@@ -49,6 +75,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vsrv: missing command\n");
 		usage(stderr);
 		return 2;
+	}
+	if (!strcmp(argv[1], "__man")) {
+		man();
+		return 0;
 	}
 	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
 		printf("vsrv %s\n", VSRV_VERSION);

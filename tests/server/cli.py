@@ -120,6 +120,18 @@ for g, cmds in groups.items():
                 bad.append((page, c, o))
         if c and ("vsrv %s %s" % (g, c)) not in txt:
             bad.append((page, c, "synopsis"))
+top_page = os.path.join(man_dir, "vsrv.1")
+w = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z", top_page], capture_output=True, text=True)
+txt = subprocess.run(["man", "-l", top_page], capture_output=True, text=True, env=dict(os.environ, PAGER="cat")).stdout
+txt = re.sub(r".\x08", "", txt)
+for c in re.findall(r"^  ([a-z]+) ", run(["--help"]).stdout, re.M):
+    if not re.search(r"^ +%s\b" % c, txt, re.M):
+        bad.append(("vsrv.1", c))
+for g in groups:
+    if "vsrv-%s(1)" % g not in txt.replace("\u2010", "-"):
+        bad.append(("vsrv.1 see also", g))
+if w.returncode or w.stderr:
+    bad.append(("vsrv.1", w.stderr[:200]))
 ok("man-pages", not bad, str(bad[:5]))
 
 
@@ -133,8 +145,9 @@ bad = []
 if not os.path.exists(comp):
     bad.append("no " + comp)
 else:
-    if not set(groups) | {"run", "img", "serve"} <= complete(["vsrv", ""]):
-        bad.append(("top", complete(["vsrv", ""])))
+    top = set(re.findall(r"^  ([a-z]+) ", run(["--help"]).stdout, re.M)) - {"monitor"}  # internal
+    if top | {"--help", "--version"} != complete(["vsrv", ""]) or not set(groups) <= top:
+        bad.append(("top", top, complete(["vsrv", ""])))
     for g, cmds in groups.items():
         if cmds != [None] and set(cmds) != complete(["vsrv", g, ""]) - {"--help"}:
             bad.append((g, cmds, complete(["vsrv", g, ""])))
