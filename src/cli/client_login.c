@@ -154,8 +154,11 @@ out:
 	return rc;
 }
 
+/* The saved login if there is one (its token, on its server; the file goes), else the
+ * token of --token or VSRV_TOKEN. */
 static int logout_run(struct client *cl, struct opt_res *r)
 {
+	const char *tok = json_string_value(json_object_get(cl->saved, "token"));
 	char path[4096];
 	json_t *out = NULL;
 	int rc = 0;
@@ -163,24 +166,32 @@ static int logout_run(struct client *cl, struct opt_res *r)
 	(void)r;
 	if (client_login_path(path, sizeof(path)))
 		path[0] = '\0';
-	if (!cl->token) {
-		fprintf(stderr, "vsrv: not logged in%s%s\n", path[0] ? " (no " : "", path[0] ? "saved login)" : "");
+	if (tok) {
+		cl->server = json_string_value(json_object_get(cl->saved, "server"));
+		cl->socket = json_string_value(json_object_get(cl->saved, "socket"));
+		cl->token = tok;
+	} else if (!cl->token) {
+		fprintf(stderr, "vsrv: not logged in (no saved login%s%s, no --token or VSRV_TOKEN)\n",
+			path[0] ? " in " : "", path);
 		return 1;
 	}
-	/* The token ends on the server first; the file goes whatever the server says. */
-	if (client_call(cl, "POST", "/api/v1/logout", NULL, &out))
-		fprintf(stderr, "vsrv: the server did not end the token; forgetting it here anyway\n");
-	json_decref(out);
-	if (path[0] && cl->saved && cl->token == json_string_value(json_object_get(cl->saved, "token"))) {
-		if (unlink(path) && errno != ENOENT) {
-			fprintf(stderr, "vsrv: cannot remove %s: %s\n", path, strerror(errno));
-			rc = 1;
-		} else {
-			fprintf(stderr, "logged out; removed %s\n", path);
-		}
-	} else {
-		fprintf(stderr, "logged out (the token came from the command line or VSRV_TOKEN)\n");
+	if (!cl->server && !cl->socket) {
+		fprintf(stderr, "vsrv: the saved login %s names no server; removing it\n", path);
+	} else if (client_call(cl, "POST", "/api/v1/logout", NULL, &out)) {
+		/* the token ends on the server first; the file goes whatever the server says */
+		fprintf(stderr, "vsrv: the server did not end the token%s\n", tok ? "; forgetting it here anyway" : "");
+		rc = tok ? 0 : 1;
 	}
+	json_decref(out);
+	if (!tok) {
+		fprintf(stderr, "logged out (the token of --token or VSRV_TOKEN)\n");
+		return rc;
+	}
+	if (unlink(path) && errno != ENOENT) {
+		fprintf(stderr, "vsrv: cannot remove %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	fprintf(stderr, "logged out; removed %s\n", path);
 	return rc;
 }
 
@@ -213,8 +224,8 @@ static const struct opt_cmd login_cmds[] = {
 };
 
 static const struct opt_cmd logout_cmds[] = {
-	{ "", NULL, 0, 0, "End the saved login: the server forgets the token and the saved file is removed.",
-	  NULL, NULL, logout_run },
+	{ "", NULL, 0, 0, "End the saved login: the server forgets its token and the saved file is removed.",
+	  "Without a saved login, the token of --token or VSRV_TOKEN ends.", NULL, logout_run },
 	{ NULL },
 };
 

@@ -117,6 +117,10 @@ static int parse_cmd(struct opt_res *r, int argc, char **argv)
 	bool opts_done = false;
 	int i, k;
 
+	for (k = 0; c->opts && c->opts[k].name; k++)
+		;
+	if (k > OPT_MAX) /* a table this parser cannot hold: a programming error */
+		return opt_usage_error(r, "internal error: %d options, at most %d", k, OPT_MAX);
 	/* --help anywhere (before "--") wins over every other problem. */
 	for (i = 0; i < argc && strcmp(argv[i], "--"); i++)
 		if (is_help(argv[i])) {

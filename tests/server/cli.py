@@ -182,9 +182,14 @@ r = run(["vm", "list", "--token", "0" * 64], env=env)
 ok("option-overrides-saved-token", r.returncode == 1 and "401" in r.stderr, r.stderr)
 r = run(["vm", "list", "--socket", d.sock()], env=env)
 ok("saved-token-stays-with-its-server", r.returncode == 0, r.stderr)  # the socket needs none
-r = run(["logout"], env=env)
+# logout ends the saved login, even with another token in the environment (that one stays)
+r = run(["logout"], env=dict(env, VSRV_SERVER=URL, VSRV_TOKEN=adm))
 gone = d.req("GET", "/api/v1/vms", token=saved.get("token"))[0]
-ok("logout", r.returncode == 0 and not os.path.exists(path) and gone == 401, "%s %r" % (gone, r.stderr))
+kept = d.req("GET", "/api/v1/vms", token=adm)[0]
+ok("logout", r.returncode == 0 and not os.path.exists(path) and gone == 401 and kept == 200,
+   "%s %s %r" % (gone, kept, r.stderr))
+r = run(["logout"], env=env)
+ok("logout-when-logged-out", r.returncode == 1 and "not logged in" in r.stderr, r.stderr)
 r = run(["vm", "list"], env=env)
 ok("logged-out-vm-list-fails", r.returncode == 1, r.stdout)
 r = run(["login", "--user", "admin", "--password", "adminpass1", "--no-save"], env=dict(base_env, VSRV_SERVER=URL))
