@@ -203,7 +203,25 @@ struct sink {
 	long status;
 	struct buf err;
 	CURL *c;
+	bool opened;
 };
+
+/* The end of a 200's headers: the stream is open (fn(NULL, 0)). */
+static size_t stream_hdr(char *data, size_t sz, size_t nm, void *arg)
+{
+	struct sink *s = arg;
+	long st = 0;
+
+	if (sz * nm <= 2 && (data[0] == '\r' || data[0] == '\n') && !s->opened) {
+		curl_easy_getinfo(s->c, CURLINFO_RESPONSE_CODE, &st);
+		if (st == 200) {
+			s->opened = true;
+			if (s->fn("", 0, s->arg))
+				return 0;
+		}
+	}
+	return sz * nm;
+}
 
 static size_t stream_cb(char *data, size_t sz, size_t nm, void *arg)
 {
@@ -225,6 +243,8 @@ int client_stream(struct client *cl, const char *path, int (*fn)(const char *, s
 
 	curl_easy_setopt(cl->curl, CURLOPT_WRITEFUNCTION, stream_cb);
 	curl_easy_setopt(cl->curl, CURLOPT_WRITEDATA, &s);
+	curl_easy_setopt(cl->curl, CURLOPT_HEADERFUNCTION, stream_hdr);
+	curl_easy_setopt(cl->curl, CURLOPT_HEADERDATA, &s);
 	rc = curl_easy_perform(cl->curl);
 	curl_slist_free_all(h);
 	if (s.status && s.status != 200) {

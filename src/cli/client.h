@@ -29,7 +29,8 @@ void client_close(struct client *cl);
 int client_call(struct client *cl, const char *method, const char *path, json_t *body, json_t **out);
 
 /* GET path and pass the bytes to fn as they arrive, until the server ends the stream or
- * fn returns non-zero. Returns 0 or 1 (error printed). */
+ * fn returns non-zero. fn is first called once with n == 0 when the server accepted the
+ * stream (its 200 headers arrived). Returns 0 or 1 (error printed). */
 int client_stream(struct client *cl, const char *path, int (*fn)(const char *buf, size_t n, void *arg),
 		  void *arg);
 

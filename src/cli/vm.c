@@ -99,12 +99,22 @@ struct console {
 	struct client out;
 	char path[512];
 	volatile int done;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool open;            /* the output stream is connected */
 };
 
 static int to_stdout(const char *buf, size_t n, void *arg)
 {
 	struct console *c = arg;
 
+	if (!n) {
+		pthread_mutex_lock(&c->lock);
+		c->open = true;
+		pthread_cond_broadcast(&c->cond);
+		pthread_mutex_unlock(&c->lock);
+		return c->done;
+	}
 	if (write(1, buf, n) < 0)
 		return 1;
 	return c->done;
@@ -115,7 +125,10 @@ static void *console_out(void *arg)
 	struct console *c = arg;
 
 	client_stream(&c->out, c->path, to_stdout, c);
+	pthread_mutex_lock(&c->lock);
 	c->done = 1;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
 	return NULL;
 }
 
@@ -142,8 +155,20 @@ static int console(struct client *cl, const char *seg)
 	}
 	snprintf(c.path, sizeof(c.path), "/api/v1/vms/%s/console?follow=1", seg);
 	snprintf(path, sizeof(path), "/api/v1/vms/%s/console", seg);
+	pthread_mutex_init(&c.lock, NULL);
+	pthread_cond_init(&c.cond, NULL);
 	if (pthread_create(&t, NULL, console_out, &c))
 		return 1;
+	/* Attached once the output flows: what is typed from then on has its echo seen. */
+	pthread_mutex_lock(&c.lock);
+	while (!c.open && !c.done)
+		pthread_cond_wait(&c.cond, &c.lock);
+	pthread_mutex_unlock(&c.lock);
+	if (c.done) {
+		pthread_join(t, NULL);
+		client_close(&c.out);
+		return 1;
+	}
 	if (tty) {
 		tcgetattr(0, &old);
 		raw = old;

@@ -385,6 +385,11 @@ def console_session(name, line_in, echo, wrap=()):
         os.close(fd)
 
 
+r = run(["vm", "console", "b0"], timeout=20)
+ok("console-stopped-vm", r.returncode == 1 and "not running" in r.stderr and "[attached" not in r.stderr,
+   r.stderr)
+
+
 def valgrind_session():
     """The detach decision must read only the bytes typed: valgrind sees any look at the
     rest of the buffer (the bug detached, or not, by what the stack held before)."""
