@@ -406,7 +406,7 @@ def valgrind_session():
 if have_kvm():
     d.req("POST", "/api/v1/vms", {"name": "con", "kernel": "console.elf", "memory_mib": 32}, token=adm)
     d.req("POST", "/api/v1/vms/con/start", token=adm)
-    up = wait_for(lambda: b"console: ready" in d.req("GET", "/api/v1/vms/con/console", token=adm)[1], 20)
+    up = wait_for(lambda: b"console: ready" in (d.req("GET", "/api/v1/vms/con/console", token=adm)[1] or b""), 20)
     good, why = console_session("con", "hello-pty", b"echo: hello-pty") if up else (False, "guest not ready")
     ok("console-pty", good, why)
     if up:
@@ -466,6 +466,11 @@ else:
     valgrind_session()
     srv.close()
 
+# VMs outlive the daemon: turn off what the autostart VMs started
+for name in vm_names():
+    d.req("POST", "/api/v1/vms/%s/off" % name, token=adm)
+wait_for(lambda: all(v["state"] in ("stopped", "crashed")
+                     for v in d.req("GET", "/api/v1/vms", token=adm)[1]["vms"]), 15)
 d.stop()
 shutil.rmtree(tmp, ignore_errors=True)
 sys.exit(1 if fails else 0)
