@@ -231,7 +231,19 @@ void opt_completion(FILE *f, const char *top)
 			value_cases(f, key, c->opts);
 		}
 	value_cases(f, "*", client_global_opts);
-	fputs("\tesac\n\tcase \"$key\" in\n", f);
+	/* NAME of an existing object: asked of the server (`vsrv GROUP list`), quietly */
+	fputs("\tesac\n\tif ((COMP_CWORD == 3)) && [[ $cur != -* ]]; then\n\t\tcase \"$key\" in\n", f);
+	for (g = client_groups; *g; g++) {
+		bool listed = false;
+		for (c = (*g)->cmds; c->name; c++)
+			listed |= !strcmp(c->name, "list");
+		for (c = (*g)->cmds; listed && c->name; c++)
+			if (c->args && !strncmp(c->args, "NAME", 4) && strcmp(c->name, "create"))
+				fprintf(f, "\t\t\"%s %s\") COMPREPLY=($(compgen -W \"$(\"${COMP_WORDS[0]}\" %s list "
+					   "2>/dev/null | tail -n +2 | cut -d' ' -f1)\" -- \"$cur\")); return;;\n",
+					(*g)->name, c->name, (*g)->name);
+	}
+	fputs("\t\tesac\n\tfi\n\tcase \"$key\" in\n", f);
 	for (g = client_groups; *g; g++)
 		for (c = (*g)->cmds; c->name; c++) {
 			fprintf(f, "\t\"%s%s%s\") opts=\"", (*g)->name, c->name[0] ? " " : "", c->name);

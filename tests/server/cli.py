@@ -157,6 +157,12 @@ else:
             got = complete(["vsrv", g] + ([c, "x"] if c else []) + ["-"])
             if want != got:
                 bad.append((g, c, sorted(want ^ got)))
+    # names of existing objects come from the server
+    script = 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($#-1)); _vsrv; printf "%s\\n" "${COMPREPLY[@]}"'
+    names = subprocess.run(["bash", "-c", script, "x", comp, VSRV, "vm", "start", "b"], env=api_env,
+                           capture_output=True, text=True).stdout.split()
+    if set(names) != {n for n in vm_names() if n.startswith("b")} or len(names) < 8:
+        bad.append(("vm names", names))
     if complete(["vsrv", "vm", "create", "x", "--autostart", ""]) != {"yes", "no"}:
         bad.append("autostart values")
     if complete(["vsrv", "vm", "edit", "x", "--undo-disks", "c"]) != {"commit"}:
