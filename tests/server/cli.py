@@ -186,8 +186,38 @@ r = run(["vm", "list"], env=dict(env, VSRV_SERVER="http://127.0.0.1:%d" % free_p
 ok("env-overrides-saved-server", r.returncode == 1 and "cannot reach" in r.stderr, r.stderr)
 r = run(["vm", "list", "--token", "0" * 64], env=env)
 ok("option-overrides-saved-token", r.returncode == 1 and "401" in r.stderr, r.stderr)
-r = run(["vm", "list", "--socket", d.sock()], env=env)
-ok("saved-token-stays-with-its-server", r.returncode == 0, r.stderr)  # the socket needs none
+# another server given on the command line never gets the saved token: a listener records
+# the request's headers
+import socket, threading
+ls = socket.socket()
+ls.bind(("127.0.0.1", 0))
+ls.listen(1)
+seen = []
+
+
+def one_request():
+    c, _ = ls.accept()
+    c.settimeout(10)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        b = c.recv(4096)
+        if not b:
+            break
+        data += b
+    seen.append(data)
+    body = b'{"vms": []}'
+    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+              b"Connection: close\r\n\r\n%s" % (len(body), body))
+    c.close()
+
+
+th = threading.Thread(target=one_request, daemon=True)
+th.start()
+r = run(["vm", "list", "--server", "http://127.0.0.1:%d" % ls.getsockname()[1]], env=env)
+th.join(10)
+ls.close()
+ok("saved-token-stays-with-its-server", r.returncode == 0 and seen and b"GET /api/v1/vms" in seen[0]
+   and b"authorization" not in seen[0].lower() and saved["token"].encode() not in seen[0], repr(seen) + r.stderr)
 # logout ends the saved login, even with another token in the environment (that one stays)
 r = run(["logout"], env=dict(env, VSRV_SERVER=URL, VSRV_TOKEN=adm))
 gone = d.req("GET", "/api/v1/vms", token=saved.get("token"))[0]
