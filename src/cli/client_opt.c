@@ -212,6 +212,35 @@ int opt_parse(const struct opt_group *g, int argc, char **argv, struct opt_res *
 	return opt_usage_error(r, "unknown command '%s'", argv[1]);
 }
 
+/* text on f, lines of at most 79 columns; col: where the cursor is, indent: the column
+ * continuation lines start at. A newline in text is kept. */
+static void wrap(FILE *f, const char *text, int col, int indent)
+{
+	const char *p = text;
+
+	while (*p) {
+		size_t w = strcspn(p, " \n");
+
+		if (col > indent && col + 1 + (int)w > 79) {
+			fprintf(f, "\n%*s", indent, "");
+			col = indent;
+		} else if (col > indent) {
+			fputc(' ', f);
+			col++;
+		}
+		fwrite(p, 1, w, f);
+		col += w;
+		p += w;
+		if (*p == '\n') {
+			fprintf(f, "\n%*s", indent, "");
+			col = indent;
+		}
+		if (*p)
+			p++;
+	}
+	fputc('\n', f);
+}
+
 /* "--name METAVAR" or "-l, --name METAVAR" into buf. */
 static void opt_label(const struct opt *o, char *buf, size_t n)
 {
@@ -229,12 +258,16 @@ static void print_opts(FILE *f, const struct opt *opts)
 {
 	char label[96];
 
+	char text[512];
+
 	for (; opts && opts->name; opts++) {
 		opt_label(opts, label, sizeof(label));
+		snprintf(text, sizeof(text), "%s%s", opts->help, opts->repeat ? " (repeatable)" : "");
 		if (strlen(label) > 24)
-			fprintf(f, "  %s\n  %-24s %s%s\n", label, "", opts->help, opts->repeat ? " (repeatable)" : "");
+			fprintf(f, "  %s\n%27s", label, "");
 		else
-			fprintf(f, "  %-24s %s%s\n", label, opts->help, opts->repeat ? " (repeatable)" : "");
+			fprintf(f, "  %-24s ", label);
+		wrap(f, text, 27, 27);
 	}
 }
 
@@ -250,9 +283,12 @@ void opt_help(FILE *f, const struct opt_group *g, const struct opt_cmd *cmd)
 
 	if (cmd) {
 		synopsis(f, "usage: ", g, cmd);
-		fprintf(f, "\n%s\n", cmd->summary);
-		if (cmd->more)
-			fprintf(f, "\n%s\n", cmd->more);
+		fputc('\n', f);
+		wrap(f, cmd->summary, 0, 0);
+		if (cmd->more) {
+			fputc('\n', f);
+			wrap(f, cmd->more, 0, 0);
+		}
 		if (cmd->opts) {
 			fprintf(f, "\noptions:\n");
 			print_opts(f, cmd->opts);
@@ -263,10 +299,13 @@ void opt_help(FILE *f, const struct opt_group *g, const struct opt_cmd *cmd)
 		for (c = g->cmds; c->name; c++) {
 			char s[160];
 			snprintf(s, sizeof(s), "%s%s%s", c->name, c->args ? " " : "", c->args ? c->args : "");
-			fprintf(f, "  %-24s %s\n", s, c->summary);
+			fprintf(f, "  %-24s ", s);
+			wrap(f, c->summary, 27, 27);
 		}
-		if (g->more)
-			fprintf(f, "\n%s\n", g->more);
+		if (g->more) {
+			fputc('\n', f);
+			wrap(f, g->more, 0, 0);
+		}
 		fprintf(f, "\n'vsrv %s COMMAND --help' shows a command's options.\n", g->name);
 	}
 	fprintf(f, "\nglobal options (any command):\n");
