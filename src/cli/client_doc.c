@@ -222,7 +222,21 @@ void opt_completion(FILE *f, const char *top)
 		      "\t\t\treturn\n\t\tfi\n", f);
 		fprintf(f, "\t\tkey=\"%s ${COMP_WORDS[2]}\";;\n", (*g)->name);
 	}
-	fputs("\t*) COMPREPLY=($(compgen -f -- \"$cur\")); return;;\n\tesac\n", f);
+	/* The commands outside the tables: their words from their own --help. */
+	fputs("\timg)\n"
+	      "\t\tif ((COMP_CWORD == 2)); then\n"
+	      "\t\t\tCOMPREPLY=($(compgen -W \"$(\"${COMP_WORDS[0]}\" img --help 2>/dev/null | "
+	      "sed -n 's/^  \\([a-z]\\+\\) .*/\\1/p')\" -- \"$cur\"))\n"
+	      "\t\telif [[ $cur == -* ]]; then\n"
+	      "\t\t\tCOMPREPLY=($(compgen -W \"$(\"${COMP_WORDS[0]}\" img --help 2>/dev/null | "
+	      "awk -v s=\"${COMP_WORDS[2]}\" '/^  [a-z]/ { p = $1 == s } p' | grep -oE -- '[[ ]--?[a-zA-Z][a-z_-]*' | tr -d '[ ' | "
+	      "sort -u)\" -- \"$cur\"))\n"
+	      "\t\telse\n\t\t\tCOMPREPLY=($(compgen -f -- \"$cur\"))\n\t\tfi\n\t\treturn;;\n", f);
+	fputs("\t*)\n"
+	      "\t\tif [[ $cur == -* ]]; then\n"
+	      "\t\t\tCOMPREPLY=($(compgen -W \"$(\"${COMP_WORDS[0]}\" \"$group\" --help 2>/dev/null | "
+	      "grep -o -- '--[a-z][a-z-]*' | sort -u)\" -- \"$cur\"))\n"
+	      "\t\telse\n\t\t\tCOMPREPLY=($(compgen -f -- \"$cur\"))\n\t\tfi\n\t\treturn;;\n\tesac\n", f);
 	fputs("\tcase \"$key $prev\" in\n", f);
 	for (g = client_groups; *g; g++)
 		for (c = (*g)->cmds; c->name; c++) {

@@ -163,6 +163,12 @@ else:
                            capture_output=True, text=True).stdout.split()
     if set(names) != {n for n in vm_names() if n.startswith("b")} or len(names) < 8:
         bad.append(("vm names", names))
+    # run, img and serve: their words from their own --help
+    if "--kernel" not in complete([VSRV, "run", "--ke"]) or "--data-dir" not in complete([VSRV, "serve", "--d"]):
+        bad.append(("run/serve options", complete([VSRV, "run", "--ke"])))
+    if not {"create", "check", "convert", "commit", "compare", "compact"} <= complete([VSRV, "img", "c"]) \
+            or complete([VSRV, "img", "info", "-"]) != {"--backing-chain", "--output", "-f"}:
+        bad.append(("img", complete([VSRV, "img", "c"]), complete([VSRV, "img", "info", "-"])))
     if complete(["vsrv", "vm", "create", "x", "--autostart", ""]) != {"yes", "no"}:
         bad.append("autostart values")
     if complete(["vsrv", "vm", "edit", "x", "--undo-disks", "c"]) != {"commit"}:
