@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 /* A memory size in MiB: a bare number is MiB, as people type memory sizes. */
@@ -220,12 +221,22 @@ static void vm_path(struct opt_res *r, const char *tail, char *seg, size_t segn,
 	snprintf(path, n, "/api/v1/vms/%s%s", seg, tail);
 }
 
-/* A VM for people: its fields, the last exit in words. */
+/* A VM for people: its fields, the last exit in words, times in local time. */
 static void vm_print(const json_t *vm)
 {
+	static const char *const times[] = { "created", "updated", "started" };
 	json_t *o = json_deep_copy(vm);
 	json_t *le = json_object_get(vm, "last_exit");
 	char b[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+		json_t *t = json_object_get(vm, times[i]);
+		time_t sec = json_is_integer(t) ? (time_t)json_integer_value(t) : 0;
+		struct tm tm;
+		if (sec > 0 && localtime_r(&sec, &tm) && strftime(b, sizeof(b), "%Y-%m-%d %H:%M:%S", &tm))
+			json_object_set_new(o, times[i], json_string(b));
+	}
 
 	if (le && !json_is_null(le)) {
 		client_exit_text(le, b, sizeof(b));

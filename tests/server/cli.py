@@ -330,6 +330,10 @@ ok("vm-show-exit-value", r.returncode == 0 and re.search(r"^last_exit\s+guest en
 r = run(["vm", "show", "b3"])
 ok("vm-show-last-exit", r.returncode == 0 and re.search(r"^last_exit\s+guest crashed \(exited 2", r.stdout, re.M),
    r.stdout)
+created = d.req("GET", "/api/v1/vms/b3", token=adm)[1]["created"]
+r = run(["vm", "show", "b3"], env=dict(api_env, TZ="UTC"))
+ok("vm-show-times", re.search(r"^created\s+%s$" % re.escape(time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(created))),
+                              r.stdout, re.M), r.stdout)
 r = run(["vm", "show", "b3", "--json"])
 ok("vm-show-json-raw", r.returncode == 0 and json.loads(r.stdout)["last_exit"] in ("exited 2", {"exit": "exited 2"})
    or (r.returncode == 0 and "exited 2" in json.dumps(json.loads(r.stdout)["last_exit"])), r.stdout)
