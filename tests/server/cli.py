@@ -95,6 +95,15 @@ ok("server-errors-status-1", r.returncode == 1 and "cpus" in r.stderr, r.stderr)
 # the top level: a reason, and where help goes
 r = run(["frob"])
 ok("top-unknown-command", r.returncode == 2 and "unknown command 'frob'" in r.stderr, r.stderr)
+bad = []
+for c in ("run", "img", "serve"):
+    for h in ("--help", "-h"):
+        r = run([c, h])
+        if r.returncode != 0 or "usage: vsrv %s" % c not in r.stdout or r.stderr:
+            bad.append((c, h, r.returncode, r.stderr[:100]))
+ok("help-run-img-serve", not bad, str(bad))
+r = run([])
+ok("top-no-command", r.returncode == 2 and "missing command" in r.stderr and not r.stdout, r.stderr)
 r = run(["--help"])
 ok("top-help", r.returncode == 0 and "logout" in r.stdout and "VSRV_SERVER" in r.stdout and not r.stderr)
 
