@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The release; `vsrv --version` prints it. */
+#define VSRV_VERSION "0.1"
+
 struct command {
 	const char *name;
 	int (*fn)(int argc, char **argv);
@@ -19,7 +22,8 @@ static const struct command commands[] = {
 	{ "net", cmd_server_exec, "manage virtual networks through the server" },
 	{ "user", cmd_server_exec, "manage users through the server" },
 	{ "events", cmd_server_exec, "show or follow the server's events" },
-	{ "login", cmd_server_exec, "log in to a server over TCP; prints a token" },
+	{ "login", cmd_server_exec, "log in to a server and save the login (vsrv login --help)" },
+	{ "logout", cmd_server_exec, "end the saved login" },
 	{ "monitor", cmd_monitor, "(internal) the per-VM supervisor shim of vsrv serve" },
 };
 
@@ -27,9 +31,40 @@ static void usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: vsrv COMMAND [ARGS...]\n\ncommands:\n");
+	fprintf(f, "usage: vsrv COMMAND [ARGS...]\n       vsrv --help | --version\n\ncommands:\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+	fprintf(f, "\n'vsrv COMMAND --help' shows a command's options.\n"
+		   "The client (vm, disk, net, user, events, login, logout) reaches the server through\n"
+		   "--server URL or VSRV_SERVER (else the login saved by 'vsrv login', else the local\n"
+		   "socket /var/lib/vsrv/vsrv.sock or VSRV_SOCKET), with --token or VSRV_TOKEN (else the\n"
+		   "saved login's token); VSRV_CACERT names a CA certificate for TLS.\n");
+}
+
+/* build/man/vsrv.1 (mk/cli.mk): the same table as roff. The client's groups have pages of
+ * their own (vsrv-vm.1, ...), made from their option tables. */
+static void man(void)
+{
+	size_t i;
+	int k = 0;
+
+	printf(".TH VSRV 1 \"\" \"vsrv %s\" \"vsrv manual\"\n.SH NAME\nvsrv \\- a virtual machine "
+	       "server for Linux hosts, on KVM\n.SH SYNOPSIS\n.B vsrv\n\\fICOMMAND\\fR [\\fIARGS\\fR...]\n"
+	       ".br\n.B vsrv \\-\\-help\\fR | \\fB\\-\\-version\\fR\n.SH COMMANDS\n", VSRV_VERSION);
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		printf(".TP\n.B %s\n", commands[i].name);
+		for (const char *p = commands[i].help; *p; p++)
+			printf(*p == '-' ? "\\-" : "%c", *p);
+		printf("\n");
+	}
+	printf(".PP\n\\fBvsrv\\fR \\fICOMMAND\\fR \\fB\\-\\-help\\fR shows a command's options.\n"
+	       ".SH EXIT STATUS\n0 success, 2 a usage error; see each command for the rest.\n"
+	       ".SH SEE ALSO\n");
+	/* the client's groups: what goes to vsrv-server but the daemon */
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (commands[i].fn == cmd_server_exec && strcmp(commands[i].name, "serve"))
+			printf("%s\\fBvsrv\\-%s\\fR(1)", k++ ? ", " : "", commands[i].name);
+	printf("\n");
 }
 
 int main(int argc, char **argv)
@@ -37,8 +72,17 @@ int main(int argc, char **argv)
 	size_t i;
 
 	if (argc < 2) {
+		fprintf(stderr, "vsrv: missing command\n");
 		usage(stderr);
 		return 2;
+	}
+	if (!strcmp(argv[1], "__man")) {
+		man();
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		printf("vsrv %s\n", VSRV_VERSION);
+		return 0;
 	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
 		usage(stdout);

@@ -27,20 +27,39 @@ static size_t collect(char *data, size_t sz, size_t nm, void *arg)
 	return k;
 }
 
+/* Whether the saved login is for the server or socket cl uses. */
+static bool saved_matches(const struct client *cl)
+{
+	const char *s = json_string_value(json_object_get(cl->saved, "server"));
+	const char *k = json_string_value(json_object_get(cl->saved, "socket"));
+
+	if (cl->server)
+		return s && !strcmp(s, cl->server);
+	return k && cl->socket && !strcmp(k, cl->socket);
+}
+
 int client_init(int *argc, char **argv, struct client *cl)
 {
+	const char *const names[] = { "--server", "--token", "--socket", "--output" };
+	const char *arg[4] = { NULL, NULL, NULL, NULL };
 	int i, j = 1;
 
 	memset(cl, 0, sizeof(*cl));
-	cl->server = getenv("VSRV_SERVER");
-	cl->token = getenv("VSRV_TOKEN");
-	cl->socket = getenv("VSRV_SOCKET");
 	for (i = 1; i < *argc; i++) {
 		const char *a = argv[i];
 		const char *v = NULL;
-		const char *const names[] = { "--server", "--token", "--socket", "--output" };
 		int k, hit = -1;
 
+		if (!strcmp(a, "--")) {
+			/* the rest are arguments, "--" included (the command's parser sees it) */
+			while (i < *argc)
+				argv[j++] = argv[i++];
+			break;
+		}
+		if (!strcmp(a, "--json")) {
+			cl->json = true;
+			continue;
+		}
 		for (k = 0; k < 4; k++) {
 			size_t l = strlen(names[k]);
 			if (!strncmp(a, names[k], l) && (a[l] == '=' || a[l] == '\0')) {
@@ -60,21 +79,35 @@ int client_init(int *argc, char **argv, struct client *cl)
 			fprintf(stderr, "vsrv: %s needs a value\n", names[hit]);
 			return 2;
 		}
-		if (hit == 0)
-			cl->server = v;
-		else if (hit == 1)
-			cl->token = v;
-		else if (hit == 2)
-			cl->socket = v;
-		else if (!strcmp(v, "json"))
+		arg[hit] = v;
+		if (hit == 3 && !strcmp(v, "json"))
 			cl->json = true;
-		else if (strcmp(v, "table")) {
-			fprintf(stderr, "vsrv: --output is json or table\n");
+		else if (hit == 3 && strcmp(v, "table")) {
+			fprintf(stderr, "vsrv: --output: '%s' is not json or table\n", v);
 			return 2;
 		}
 	}
 	*argc = j;
 	argv[j] = NULL;
+	/* the command line, then the environment, then the saved login */
+	if (arg[0] || arg[2]) {
+		cl->server = arg[0];
+		cl->socket = arg[2];
+	} else {
+		cl->server = getenv("VSRV_SERVER");
+		cl->socket = getenv("VSRV_SOCKET");
+		if (cl->server && !*cl->server)
+			cl->server = NULL;
+	}
+	cl->token = arg[1] ? arg[1] : getenv("VSRV_TOKEN");
+	if (client_login_load(&cl->saved) == 0) {
+		if (!cl->server && !cl->socket) {
+			cl->server = json_string_value(json_object_get(cl->saved, "server"));
+			cl->socket = json_string_value(json_object_get(cl->saved, "socket"));
+		}
+		if (!cl->token && saved_matches(cl))
+			cl->token = json_string_value(json_object_get(cl->saved, "token"));
+	}
 	if (!cl->server && !cl->socket)
 		cl->socket = "/var/lib/vsrv/vsrv.sock";
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -86,6 +119,9 @@ void client_close(struct client *cl)
 {
 	if (cl->curl)
 		curl_easy_cleanup(cl->curl);
+	cl->curl = NULL;
+	json_decref(cl->saved);
+	cl->saved = NULL;
 	curl_global_cleanup();
 }
 
@@ -167,7 +203,25 @@ struct sink {
 	long status;
 	struct buf err;
 	CURL *c;
+	bool opened;
 };
+
+/* The end of a 200's headers: the stream is open (fn(NULL, 0)). */
+static size_t stream_hdr(char *data, size_t sz, size_t nm, void *arg)
+{
+	struct sink *s = arg;
+	long st = 0;
+
+	if (sz * nm <= 2 && (data[0] == '\r' || data[0] == '\n') && !s->opened) {
+		curl_easy_getinfo(s->c, CURLINFO_RESPONSE_CODE, &st);
+		if (st == 200) {
+			s->opened = true;
+			if (s->fn("", 0, s->arg))
+				return 0;
+		}
+	}
+	return sz * nm;
+}
 
 static size_t stream_cb(char *data, size_t sz, size_t nm, void *arg)
 {
@@ -189,6 +243,8 @@ int client_stream(struct client *cl, const char *path, int (*fn)(const char *, s
 
 	curl_easy_setopt(cl->curl, CURLOPT_WRITEFUNCTION, stream_cb);
 	curl_easy_setopt(cl->curl, CURLOPT_WRITEDATA, &s);
+	curl_easy_setopt(cl->curl, CURLOPT_HEADERFUNCTION, stream_hdr);
+	curl_easy_setopt(cl->curl, CURLOPT_HEADERDATA, &s);
 	rc = curl_easy_perform(cl->curl);
 	curl_slist_free_all(h);
 	if (s.status && s.status != 200) {
@@ -293,5 +349,45 @@ const char *client_seg(const char *s, char *buf, size_t n)
 			o += snprintf(buf + o, n - o, "%%%02X", ch);
 	}
 	buf[o] = '\0';
+	return buf;
+}
+
+const char *client_exit_text(const json_t *le, char *buf, size_t n)
+{
+	const char *s = json_string_value(le);
+	int code;
+
+	if (json_is_object(le)) {
+		/* a structured exit: its own words first */
+		const char *const keys[] = { "message", "reason", "text", "exit" };
+		size_t i;
+		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			if ((s = json_string_value(json_object_get(le, keys[i]))))
+				break;
+	}
+	if (!s || !*s) {
+		snprintf(buf, n, "-");
+		return buf;
+	}
+	/* `vsrv run`'s status: 0 power-off, (V << 1) | 1 the guest's debug-exit value V, 1 a
+	 * host-side failure, 2 a guest crash, 128 + N signal N. */
+	if (sscanf(s, "exited %d", &code) == 1) {
+		if (code == 0)
+			snprintf(buf, n, "powered off (%s)", s);
+		else if (code == 1)
+			snprintf(buf, n, "failed on the host (%s; see vsrv events)", s);
+		else if (code == 2)
+			snprintf(buf, n, "guest crashed (%s; see vsrv events)", s);
+		else if (code >= 128)
+			snprintf(buf, n, "killed by signal %d, %s (%s)", code - 128, strsignal(code - 128), s);
+		else if (code & 1)
+			snprintf(buf, n, "guest ended with value %d (%s)", code >> 1, s);
+		else
+			snprintf(buf, n, "%s", s);
+	} else if (sscanf(s, "signal %d", &code) == 1) {
+		snprintf(buf, n, "killed by signal %d, %s (%s)", code, strsignal(code), s);
+	} else {
+		snprintf(buf, n, "%s", s);
+	}
 	return buf;
 }

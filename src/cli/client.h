@@ -11,12 +11,15 @@ struct client {
 	const char *server;      /* base URL, or NULL for the Unix socket */
 	const char *socket;
 	const char *token;
-	bool json;               /* --output=json */
+	bool json;               /* --output=json, --json */
+	json_t *saved;           /* the saved login (client_login_load), or NULL */
 };
 
-/* Take the global options (--server URL, --token T, --socket PATH, --output json|table)
- * out of argv, wherever they are, and set up cl. Environment: VSRV_SERVER, VSRV_TOKEN,
- * VSRV_SOCKET. Returns 0, or 2 for a usage error (printed). */
+/* Take the global options (--server URL, --token T, --socket PATH, --output json|table,
+ * --json) out of argv, wherever they are, and set up cl. The command line overrides the
+ * environment (VSRV_SERVER, VSRV_TOKEN, VSRV_SOCKET), which overrides the login saved by
+ * `vsrv login`; the saved token is sent only to the server it was issued by. Returns 0,
+ * or 2 for a usage error (printed). */
 int client_init(int *argc, char **argv, struct client *cl);
 void client_close(struct client *cl);
 
@@ -26,7 +29,8 @@ void client_close(struct client *cl);
 int client_call(struct client *cl, const char *method, const char *path, json_t *body, json_t **out);
 
 /* GET path and pass the bytes to fn as they arrive, until the server ends the stream or
- * fn returns non-zero. Returns 0 or 1 (error printed). */
+ * fn returns non-zero. fn is first called once with n == 0 when the server accepted the
+ * stream (its 200 headers arrived). Returns 0 or 1 (error printed). */
 int client_stream(struct client *cl, const char *path, int (*fn)(const char *buf, size_t n, void *arg),
 		  void *arg);
 
@@ -43,11 +47,20 @@ void client_print_object(const json_t *o);
 /* URL-escape one path segment into buf. */
 const char *client_seg(const char *s, char *buf, size_t n);
 
-int cmd_vm(int argc, char **argv);
-int cmd_disk(int argc, char **argv);
-int cmd_net(int argc, char **argv);
-int cmd_user(int argc, char **argv);
-int cmd_events(int argc, char **argv);
-int cmd_login(int argc, char **argv);
+/* A password: given (--password) if not NULL, else VSRV_PASSWORD, else asked on the
+ * terminal without echo, else a line of stdin. Returns a static buffer or NULL. */
+char *client_password(const char *given);
+
+/* The saved login: $XDG_CONFIG_HOME/vsrv/login.json (default ~/.config/vsrv/), mode 0600,
+ * {"server" or "socket", "user", "token"}. The path into buf: 0, or -ENOENT when neither
+ * XDG_CONFIG_HOME nor HOME is set. */
+int client_login_path(char *buf, size_t n);
+/* Read the saved login into *out (caller frees): 0, -ENOENT when there is none, or -errno
+ * (-EINVAL for a file that is not a JSON object). */
+int client_login_load(json_t **out);
+
+/* Print a VM's last exit ("exited 2", "signal 9", ...) for people into buf: what it means
+ * for a VM run by `vsrv run`. Returns buf ("-" when there is none). */
+const char *client_exit_text(const json_t *last_exit, char *buf, size_t n);
 
 #endif

@@ -60,7 +60,8 @@ int img_status(struct img *im, uint64_t off, uint64_t len, bool chain, enum img_
 uint64_t img_file_disk_size(const char *path);
 
 /* Probe a file's format without opening it as an image: "vhd" or "raw"; NULL and
- * *err = -errno if it cannot be read. */
+ * *err = -errno if it cannot be read, or -EMEDIUMTYPE (message printed) for a format
+ * vsrv does not read (qcow2, vmdk, vhdx, vdi). */
 const char *img_probe(const char *path, int *err);
 
 /* Options of `create` and `convert -O` given with -o key=value,... */

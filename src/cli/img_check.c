@@ -94,7 +94,8 @@ int img_cmd_check(int argc, char **argv)
 	if (!fmt) {
 		fmt = img_probe(path, &r);
 		if (!fmt) {
-			img_err("check: could not open '%s': %s", path, strerror(-r));
+			if (r != -EMEDIUMTYPE) /* a foreign format was named already */
+				img_err("check: could not open '%s': %s", path, strerror(-r));
 			return 1;
 		}
 	}

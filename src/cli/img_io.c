@@ -12,13 +12,50 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* The formats vsrv does not read yet, by their magic: qcow2 "QFI\xfb", VMDK "KDMV" (a
+ * sparse extent) or "# Disk DescriptorFile" (a descriptor), VHDX "vhdxfile", VDI "<<< "
+ * with the signature 0xbeda107f at 0x40. NULL when none matches. */
+static const char *img_foreign(const char *path)
+{
+	unsigned char h[0x44];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return NULL;
+	n = pread(fd, h, sizeof(h), 0);
+	close(fd);
+	if (n >= 4 && !memcmp(h, "QFI\xfb", 4))
+		return "qcow2";
+	if (n >= 4 && !memcmp(h, "KDMV", 4))
+		return "vmdk";
+	if (n >= 21 && !memcmp(h, "# Disk DescriptorFile", 21))
+		return "vmdk";
+	if (n >= 8 && !memcmp(h, "vhdxfile", 8))
+		return "vhdx";
+	if (n >= 0x44 && !memcmp(h, "<<< ", 4) &&
+	    (h[0x40] | h[0x41] << 8 | h[0x42] << 16 | (uint32_t)h[0x43] << 24) == 0xbeda107fu)
+		return "vdi";
+	return NULL;
+}
+
 const char *img_probe(const char *path, int *err)
 {
 	int r = vhd_probe(path);
 	size_t n = strlen(path);
+	const char *foreign;
 
 	if (r < 0) {
 		*err = r;
+		return NULL;
+	}
+	/* A format we do not read must not pass for raw data (a useless disk): refuse it
+	 * clearly; -f raw, given explicitly, still reads the bytes as they are. */
+	if (!r && (foreign = img_foreign(path))) {
+		img_err("'%s' is a %s image: %s images are not supported yet; convert with "
+			"qemu-img convert -O vpc (or give -f raw to use the bytes as a raw image)",
+			path, foreign, foreign);
+		*err = -EMEDIUMTYPE;
 		return NULL;
 	}
 	/* A ".vhd" file without any footer cookie is a damaged VHD, not a raw image: say so
@@ -81,7 +118,8 @@ int img_open(const char *path, const char *format, unsigned flags, struct img **
 	if (!format) {
 		format = img_probe(path, &r);
 		if (!format) {
-			img_err("could not open '%s': %s", path, strerror(-r));
+			if (r != -EMEDIUMTYPE) /* a foreign format was named already */
+				img_err("could not open '%s': %s", path, strerror(-r));
 			goto err_free;
 		}
 	}

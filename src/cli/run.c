@@ -201,7 +201,7 @@ static int parse_args(int argc, char **argv, struct vm_config *c, struct run_opt
 
 	opterr = 0;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
 		switch (opt) {
 		case OPT_KERNEL:    c->kernel = optarg; break;
 		case OPT_INITRD:    c->initrd = optarg; break;
@@ -216,7 +216,8 @@ static int parse_args(int argc, char **argv, struct vm_config *c, struct run_opt
 		case OPT_CONTROL:   c->control = optarg; break;
 		case OPT_RESTORE:   c->restore = optarg; break;
 		case OPT_INCOMING:  c->incoming = optarg; break;
-		case OPT_HELP:      return 1;
+		case OPT_HELP:
+		case 'h':           return 1;
 		case OPT_SANDBOX:   ret = parse_sandbox(optarg, o); break;
 		case OPT_RUN_AS:    ret = parse_run_as(optarg, o); break;
 		case ':':

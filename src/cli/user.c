@@ -1,5 +1,5 @@
-/* `vsrv user ...`, `vsrv events` and `vsrv login` through the API. */
-#include "cli/client.h"
+/* `vsrv user ...` through the API. */
+#include "cli/client_opt.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,8 +7,8 @@
 #include <termios.h>
 #include <unistd.h>
 
-/* A password from --password, VSRV_PASSWORD or the terminal (not echoed). */
-static char *password(const char *given)
+/* A password from --password, VSRV_PASSWORD, the terminal (not echoed) or stdin. */
+char *client_password(const char *given)
 {
 	static char buf[256];
 	struct termios old, t;
@@ -32,177 +32,81 @@ static char *password(const char *given)
 	return buf;
 }
 
-int cmd_user(int argc, char **argv)
+static int user_list(struct client *cl, struct opt_res *r)
 {
 	static const char *const cols[] = { "name", "admin", "groups", NULL };
-	struct client cl;
-	json_t *out = NULL, *body = NULL, *groups = NULL;
-	char seg[256], path[512];
-	const char *pw = NULL;
-	bool admin = false;
-	int rc = client_init(&argc, argv, &cl), i;
+	json_t *out = NULL;
+	int rc;
 
-	if (rc)
-		return rc;
-	if (argc < 2)
-		goto usage;
-	if (!strcmp(argv[1], "list")) {
-		rc = client_call(&cl, "GET", "/api/v1/users", NULL, &out);
-		if (!rc)
-			cl.json ? client_print_json(out) : client_print_table(json_object_get(out, "users"), cols);
-		goto out;
-	}
-	if (argc < 3)
-		goto usage;
-	snprintf(path, sizeof(path), "/api/v1/users/%s", client_seg(argv[2], seg, sizeof(seg)));
-	for (i = 3; i < argc; i++) {
-		if (!strcmp(argv[i], "--password") && i + 1 < argc)
-			pw = argv[++i];
-		else if (!strcmp(argv[i], "--admin"))
-			admin = true;
-		else if (!strcmp(argv[i], "--group") && i + 1 < argc)
-			json_array_append_new(groups ? groups : (groups = json_array()), json_string(argv[++i]));
-		else
-			goto usage;
-	}
-	if (!strcmp(argv[1], "show") || !strcmp(argv[1], "delete")) {
-		rc = client_call(&cl, !strcmp(argv[1], "show") ? "GET" : "DELETE", path, NULL, &out);
-	} else if (!strcmp(argv[1], "create")) {
-		const char *p = password(pw);
-		if (!p)
-			goto usage;
-		body = json_pack("{s:s,s:s,s:b}", "name", argv[2], "password", p, "admin", admin);
-		if (groups)
-			json_object_set(body, "groups", groups);
-		rc = client_call(&cl, "POST", "/api/v1/users", body, &out);
-	} else if (!strcmp(argv[1], "passwd")) {
-		const char *p = password(pw);
-		if (!p)
-			goto usage;
-		body = json_pack("{s:s}", "password", p);
-		rc = client_call(&cl, "PATCH", path, body, &out);
+	(void)r;
+	rc = client_call(cl, "GET", "/api/v1/users", NULL, &out);
+	if (!rc)
+		cl->json ? client_print_json(out) : client_print_table(json_object_get(out, "users"), cols);
+	json_decref(out);
+	return rc;
+}
+
+static int user_call(struct client *cl, struct opt_res *r)
+{
+	const char *sub = r->cmd->name;
+	const struct opt_val *g = opt_get(r, "group");
+	json_t *out = NULL, *body = NULL;
+	char seg[256], path[512];
+	const char *pw;
+	int rc, k;
+
+	snprintf(path, sizeof(path), "/api/v1/users/%s", client_seg(r->args[0], seg, sizeof(seg)));
+	if (!strcmp(sub, "show") || !strcmp(sub, "delete")) {
+		rc = client_call(cl, !strcmp(sub, "show") ? "GET" : "DELETE", path, NULL, &out);
 	} else {
-		goto usage;
+		pw = client_password(opt_get(r, "password") ? opt_get(r, "password")->str : NULL);
+		if (!pw || !*pw) {
+			fprintf(stderr, "vsrv: no password given\n");
+			return 1;
+		}
+		if (!strcmp(sub, "create")) {
+			body = json_pack("{s:s,s:s,s:b}", "name", r->args[0], "password", pw, "admin",
+					 opt_get(r, "admin") != NULL);
+			if (g) {
+				json_t *a = json_array();
+				for (k = 0; k < g->count; k++)
+					json_array_append_new(a, json_string(g->all[k]));
+				json_object_set_new(body, "groups", a);
+			}
+			rc = client_call(cl, "POST", "/api/v1/users", body, &out);
+		} else {
+			body = json_pack("{s:s}", "password", pw);
+			rc = client_call(cl, "PATCH", path, body, &out);
+		}
 	}
 	if (!rc && out)
-		cl.json ? client_print_json(out) : client_print_object(out);
-	goto out;
-usage:
-	fprintf(stderr, "usage: vsrv user list | show NAME | delete NAME\n"
-		"       vsrv user create NAME [--password P] [--admin] [--group G]...\n"
-		"       vsrv user passwd NAME [--password P]\n"
-		"(without --password: VSRV_PASSWORD, or asked on the terminal)\n");
-	rc = 2;
-out:
+		cl->json ? client_print_json(out) : client_print_object(out);
 	json_decref(out);
 	json_decref(body);
-	json_decref(groups);
-	client_close(&cl);
 	return rc;
 }
 
-static int print_sse(const char *buf, size_t n, void *arg)
-{
-	(void)arg;
-	/* Server-Sent Events: print the data lines, one event per line. */
-	static char line[65536];
-	static size_t len;
-	size_t i;
+static const struct opt create_opts[] = {
+	{ "password", 'p', OPT_STR, "PASSWORD", "the password (else VSRV_PASSWORD, else asked on the "
+	  "terminal, else read from stdin)", NULL, false },
+	{ "admin", 0, OPT_FLAG, NULL, "an administrator", NULL, false },
+	{ "group", 0, OPT_STR, "GROUP", "a group the user belongs to", NULL, true },
+	{ NULL },
+};
 
-	for (i = 0; i < n; i++) {
-		if (buf[i] != '\n') {
-			if (len + 1 < sizeof(line))
-				line[len++] = buf[i];
-			continue;
-		}
-		line[len] = '\0';
-		if (!strncmp(line, "data: ", 6)) {
-			puts(line + 6);
-			fflush(stdout);
-		}
-		len = 0;
-	}
-	return 0;
-}
+static const struct opt passwd_opts[] = {
+	{ "password", 'p', OPT_STR, "PASSWORD", "the new password (else VSRV_PASSWORD, else asked on the "
+	  "terminal, else read from stdin)", NULL, false },
+	{ NULL },
+};
 
-int cmd_events(int argc, char **argv)
-{
-	struct client cl;
-	json_t *out = NULL, *e;
-	char path[256] = "/api/v1/events";
-	bool follow = false;
-	const char *since = NULL;
-	size_t i;
-	int rc = client_init(&argc, argv, &cl), k;
+static const struct opt_cmd user_cmds[] = {
+	{ "list", NULL, 0, 0, "List the users.", NULL, NULL, user_list },
+	{ "show", "NAME", 1, 1, "Show a user.", NULL, NULL, user_call },
+	{ "create", "NAME", 1, 1, "Create a user.", NULL, create_opts, user_call },
+	{ "passwd", "NAME", 1, 1, "Set a user's password.", NULL, passwd_opts, user_call },
+	{ "delete", "NAME", 1, 1, "Delete a user.", NULL, NULL, user_call },
+	{ NULL },
+};
 
-	if (rc)
-		return rc;
-	for (k = 1; k < argc; k++) {
-		if (!strcmp(argv[k], "--follow") || !strcmp(argv[k], "-f"))
-			follow = true;
-		else if (!strcmp(argv[k], "--since") && k + 1 < argc)
-			since = argv[++k];
-		else {
-			fprintf(stderr, "usage: vsrv events [--follow] [--since ID]\n");
-			client_close(&cl);
-			return 2;
-		}
-	}
-	if (follow) {
-		snprintf(path, sizeof(path), "/api/v1/events?follow=1%s%s", since ? "&since=" : "",
-			 since ? since : "");
-		rc = client_stream(&cl, path, print_sse, NULL);
-	} else {
-		if (since)
-			snprintf(path, sizeof(path), "/api/v1/events?since=%lld", atoll(since));
-		rc = client_call(&cl, "GET", path, NULL, &out);
-		if (!rc && cl.json)
-			client_print_json(out);
-		else if (!rc)
-			json_array_foreach(json_object_get(out, "events"), i, e)
-				printf("%-6lld %-20s %s\n", (long long)json_integer_value(json_object_get(e, "id")),
-				       json_string_value(json_object_get(e, "type")),
-				       json_string_value(json_object_get(e, "message")));
-	}
-	json_decref(out);
-	client_close(&cl);
-	return rc;
-}
-
-int cmd_login(int argc, char **argv)
-{
-	struct client cl;
-	json_t *out = NULL, *body;
-	const char *user = NULL, *pw = NULL;
-	int rc = client_init(&argc, argv, &cl), k;
-
-	if (rc)
-		return rc;
-	for (k = 1; k < argc; k++) {
-		if (!strcmp(argv[k], "--user") && k + 1 < argc)
-			user = argv[++k];
-		else if (!strcmp(argv[k], "--password") && k + 1 < argc)
-			pw = argv[++k];
-		else
-			user = NULL, k = argc;
-	}
-	if (!user) {
-		fprintf(stderr, "usage: vsrv login --server URL --user NAME [--password P]\n"
-			"prints a token: export VSRV_TOKEN=...\n");
-		client_close(&cl);
-		return 2;
-	}
-	pw = password(pw);
-	body = json_pack("{s:s,s:s}", "user", user, "password", pw ? pw : "");
-	rc = client_call(&cl, "POST", "/api/v1/login", body, &out);
-	if (!rc) {
-		if (cl.json)
-			client_print_json(out);
-		else
-			printf("export VSRV_TOKEN=%s\n", json_string_value(json_object_get(out, "token")));
-	}
-	json_decref(body);
-	json_decref(out);
-	client_close(&cl);
-	return rc;
-}
+const struct opt_group user_group = { "user", "Manage the server's users.", NULL, user_cmds };

@@ -1,84 +1,57 @@
 /* `vsrv vm ...`: VMs through the API. */
-#include "cli/client.h"
-#include "util/size.h"
+#include "cli/client_opt.h"
 
-#include <getopt.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
-static void usage(FILE *f)
+/* A memory size in MiB: a bare number is MiB, as people type memory sizes. */
+static json_int_t mib(const struct opt_val *v)
 {
-	fprintf(f,
-		"usage: vsrv vm list\n"
-		"       vsrv vm show|status NAME\n"
-		"       vsrv vm create NAME --kernel FILE [options]\n"
-		"       vsrv vm edit NAME [options]\n"
-		"       vsrv vm start|shutdown|off|reset|pause|resume NAME\n"
-		"       vsrv vm delete NAME [--with-disks]\n"
-		"       vsrv vm console NAME        (detach with Ctrl-])\n"
-		"options: --cpus N --memory SIZE --kernel FILE --initrd FILE --cmdline STR\n"
-		"         --description TEXT --restart never|on-failure|always --autostart on|off\n"
-		"         --cpu-limit PERCENT --cpu-weight N --memory-reserve SIZE\n"
-		"         --disk NAME[:BUS[:ro]] (repeatable) --nic NETWORK[:MAC] (repeatable)\n"
-		"global:  --server URL --token TOKEN --socket PATH --output json|table\n");
+	if (strspn(v->str, "0123456789") == strlen(v->str))
+		return v->num;
+	return v->num >> 20;
 }
 
-static int mib(const char *s, json_int_t *out)
+/* The options of create and edit into a request body (name: create's). */
+static json_t *vm_body(struct opt_res *r, const char *name)
 {
-	uint64_t v;
-
-	if (size_parse(s, &v)) {
-		fprintf(stderr, "vsrv: bad size '%s'\n", s);
-		return -1;
-	}
-	/* A bare number is MiB, as people type memory sizes. */
-	if (strspn(s, "0123456789") == strlen(s))
-		v <<= 20;
-	*out = v >> 20;
-	return 0;
-}
-
-/* Options of create and edit into a request body. Returns NULL on a usage error. */
-static json_t *vm_body(int argc, char **argv, const char *name)
-{
-	static const struct option opts[] = {
-		{ "cpus", required_argument, NULL, 'c' }, { "memory", required_argument, NULL, 'm' },
-		{ "kernel", required_argument, NULL, 'k' }, { "initrd", required_argument, NULL, 'i' },
-		{ "cmdline", required_argument, NULL, 'C' }, { "description", required_argument, NULL, 'D' },
-		{ "restart", required_argument, NULL, 'r' }, { "autostart", required_argument, NULL, 'a' },
-		{ "cpu-limit", required_argument, NULL, 'L' }, { "cpu-weight", required_argument, NULL, 'W' },
-		{ "memory-reserve", required_argument, NULL, 'R' }, { "disk", required_argument, NULL, 'd' },
-		{ "nic", required_argument, NULL, 'n' }, { "undo-disks", required_argument, NULL, 'u' },
-		{ NULL, 0, NULL, 0 },
+	static const struct { const char *opt, *field; } strs[] = {
+		{ "kernel", "kernel" }, { "initrd", "initrd" }, { "cmdline", "cmdline" },
+		{ "description", "description" }, { "restart", "restart_policy" },
+		{ "undo-disks", "undo_disks" },
 	};
-	json_t *b = json_object(), *disks = NULL, *nics = NULL;
-	json_int_t v;
-	int o;
+	static const struct { const char *opt, *field; } ints[] = {
+		{ "cpus", "cpus" }, { "cpu-limit", "cpu_limit" }, { "cpu-weight", "cpu_weight" },
+	};
+	const struct opt_val *v;
+	json_t *b = json_object(), *a;
+	size_t i;
+	int k;
 
 	if (name)
 		json_object_set_new(b, "name", json_string(name));
-	optind = 1;
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (o) {
-		case 'c': json_object_set_new(b, "cpus", json_integer(atoll(optarg))); break;
-		case 'm': if (mib(optarg, &v)) goto bad; json_object_set_new(b, "memory_mib", json_integer(v)); break;
-		case 'R': if (mib(optarg, &v)) goto bad; json_object_set_new(b, "memory_reserve_mib", json_integer(v)); break;
-		case 'k': json_object_set_new(b, "kernel", json_string(optarg)); break;
-		case 'i': json_object_set_new(b, "initrd", json_string(optarg)); break;
-		case 'C': json_object_set_new(b, "cmdline", json_string(optarg)); break;
-		case 'D': json_object_set_new(b, "description", json_string(optarg)); break;
-		case 'r': json_object_set_new(b, "restart_policy", json_string(optarg)); break;
-		case 'u': json_object_set_new(b, "undo_disks", json_string(optarg)); break;
-		case 'a': json_object_set_new(b, "autostart", json_boolean(!strcmp(optarg, "on"))); break;
-		case 'L': json_object_set_new(b, "cpu_limit", json_integer(atoll(optarg))); break;
-		case 'W': json_object_set_new(b, "cpu_weight", json_integer(atoll(optarg))); break;
-		case 'd': {
-			char *s = strdup(optarg), *bus = strchr(s, ':'), *ro = NULL;
+	for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+		if ((v = opt_get(r, strs[i].opt)))
+			json_object_set_new(b, strs[i].field, json_string(v->str));
+	for (i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
+		if ((v = opt_get(r, ints[i].opt)))
+			json_object_set_new(b, ints[i].field, json_integer(v->num));
+	if ((v = opt_get(r, "memory")))
+		json_object_set_new(b, "memory_mib", json_integer(mib(v)));
+	if ((v = opt_get(r, "memory-reserve")))
+		json_object_set_new(b, "memory_reserve_mib", json_integer(mib(v)));
+	if ((v = opt_get(r, "autostart")))
+		json_object_set_new(b, "autostart", json_boolean(v->on));
+	if ((v = opt_get(r, "disk"))) {
+		a = json_array();
+		for (k = 0; k < v->count; k++) {
+			char *s = strdup(v->all[k]), *bus = strchr(s, ':'), *ro = NULL;
 			json_t *d = json_object();
 			if (bus) {
 				*bus++ = '\0';
@@ -86,48 +59,40 @@ static json_t *vm_body(int argc, char **argv, const char *name)
 				if (ro)
 					*ro++ = '\0';
 			}
+			if (ro && strcmp(ro, "ro") && strcmp(ro, "rw")) {
+				opt_usage_error(r, "--disk %s: the access is ro or rw, not '%s'", v->all[k], ro);
+				free(s);
+				json_decref(d);
+				json_decref(a);
+				json_decref(b);
+				return NULL;
+			}
 			json_object_set_new(d, "disk", json_string(s));
 			if (bus && *bus)
 				json_object_set_new(d, "bus", json_string(bus));
 			if (ro)
 				json_object_set_new(d, "readonly", json_boolean(!strcmp(ro, "ro")));
-			if (!disks)
-				disks = json_array();
-			json_array_append_new(disks, d);
+			json_array_append_new(a, d);
 			free(s);
-			break;
 		}
-		case 'n': {
-			char *s = strdup(optarg), *mac = strchr(s, ':');
+		json_object_set_new(b, "disks", a);
+	}
+	if ((v = opt_get(r, "nic"))) {
+		a = json_array();
+		for (k = 0; k < v->count; k++) {
+			char *s = strdup(v->all[k]), *mac = strchr(s, ':');
 			json_t *n = json_object();
 			if (mac)
 				*mac++ = '\0';
 			json_object_set_new(n, "network", json_string(s));
 			if (mac)
 				json_object_set_new(n, "mac", json_string(mac));
-			if (!nics)
-				nics = json_array();
-			json_array_append_new(nics, n);
+			json_array_append_new(a, n);
 			free(s);
-			break;
 		}
-		default:
-			goto bad;
-		}
+		json_object_set_new(b, "nics", a);
 	}
-	if (optind != argc)
-		goto bad;
-	if (disks)
-		json_object_set_new(b, "disks", disks);
-	if (nics)
-		json_object_set_new(b, "nics", nics);
 	return b;
-bad:
-	json_decref(disks);
-	json_decref(nics);
-	json_decref(b);
-	usage(stderr);
-	return NULL;
 }
 
 /* The console: output streamed by a thread, keys posted as they are typed. */
@@ -135,12 +100,22 @@ struct console {
 	struct client out;
 	char path[512];
 	volatile int done;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool open;            /* the output stream is connected */
 };
 
 static int to_stdout(const char *buf, size_t n, void *arg)
 {
 	struct console *c = arg;
 
+	if (!n) {
+		pthread_mutex_lock(&c->lock);
+		c->open = true;
+		pthread_cond_broadcast(&c->cond);
+		pthread_mutex_unlock(&c->lock);
+		return c->done;
+	}
 	if (write(1, buf, n) < 0)
 		return 1;
 	return c->done;
@@ -151,11 +126,14 @@ static void *console_out(void *arg)
 	struct console *c = arg;
 
 	client_stream(&c->out, c->path, to_stdout, c);
+	pthread_mutex_lock(&c->lock);
 	c->done = 1;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
 	return NULL;
 }
 
-static int console(struct client *cl, const char *seg, int argc, char **argv)
+static int console(struct client *cl, const char *seg)
 {
 	struct console c = { 0 };
 	struct termios old, raw;
@@ -169,8 +147,7 @@ static int console(struct client *cl, const char *seg, int argc, char **argv)
 	c.out.curl = NULL;
 	{
 		int ac = 1;
-		char *av[] = { argv[0], NULL };
-		(void)argc;
+		char *av[] = { "vm", NULL };
 		if (client_init(&ac, av, &c.out))
 			return 1;
 		c.out.server = cl->server;
@@ -179,8 +156,20 @@ static int console(struct client *cl, const char *seg, int argc, char **argv)
 	}
 	snprintf(c.path, sizeof(c.path), "/api/v1/vms/%s/console?follow=1", seg);
 	snprintf(path, sizeof(path), "/api/v1/vms/%s/console", seg);
+	pthread_mutex_init(&c.lock, NULL);
+	pthread_cond_init(&c.cond, NULL);
 	if (pthread_create(&t, NULL, console_out, &c))
 		return 1;
+	/* Attached once the output flows: what is typed from then on has its echo seen. */
+	pthread_mutex_lock(&c.lock);
+	while (!c.open && !c.done)
+		pthread_cond_wait(&c.cond, &c.lock);
+	pthread_mutex_unlock(&c.lock);
+	if (c.done) {
+		pthread_join(t, NULL);
+		client_close(&c.out);
+		return 1;
+	}
 	if (tty) {
 		tcgetattr(0, &old);
 		raw = old;
@@ -190,7 +179,7 @@ static int console(struct client *cl, const char *seg, int argc, char **argv)
 	}
 	while (!c.done) {
 		struct pollfd p = { .fd = 0, .events = POLLIN };
-		char buf[512];
+		char buf[512], *q;
 		ssize_t n;
 		json_t *body, *out;
 
@@ -199,11 +188,10 @@ static int console(struct client *cl, const char *seg, int argc, char **argv)
 		n = read(0, buf, sizeof(buf));
 		if (n <= 0)
 			break;
-		{
-			char *q = memchr(buf, 0x1d, n);
-			if (q)
-				n = q - buf;
-		}
+		/* Ctrl-] among the bytes read (not the rest of the buffer) detaches */
+		q = memchr(buf, 0x1d, n);
+		if (q)
+			n = q - buf;
 		if (n > 0) {
 			body = json_pack("{s:s%}", "input", buf, (size_t)n);
 			if (body && client_call(cl, "POST", path, body, &out))
@@ -211,7 +199,7 @@ static int console(struct client *cl, const char *seg, int argc, char **argv)
 			json_decref(body);
 			json_decref(out);
 		}
-		if (memchr(buf, 0x1d, sizeof(buf)) && n < (ssize_t)sizeof(buf))
+		if (q)
 			break;
 	}
 	if (tty) {
@@ -225,87 +213,211 @@ static int console(struct client *cl, const char *seg, int argc, char **argv)
 	return rc;
 }
 
-int cmd_vm(int argc, char **argv)
+
+/* The VM's path (/api/v1/vms/NAME) and its escaped name. */
+static void vm_path(struct opt_res *r, const char *tail, char *seg, size_t segn, char *path, size_t n)
 {
-	static const char *const cols[] = { "name", "state", "cpus", "memory_mib", NULL };
-	struct client cl;
-	const char *sub, *name;
-	char seg[256], path[512];
-	json_t *out = NULL, *body = NULL;
+	client_seg(r->args[0], seg, segn);
+	snprintf(path, n, "/api/v1/vms/%s%s", seg, tail);
+}
+
+/* A VM for people: its fields, the last exit in words, times in local time. */
+static void vm_print(const json_t *vm)
+{
+	static const char *const times[] = { "created", "updated", "started" };
+	json_t *o = json_deep_copy(vm);
+	json_t *le = json_object_get(vm, "last_exit");
+	char b[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+		json_t *t = json_object_get(vm, times[i]);
+		time_t sec = json_is_integer(t) ? (time_t)json_integer_value(t) : 0;
+		struct tm tm;
+		if (sec > 0 && localtime_r(&sec, &tm) && strftime(b, sizeof(b), "%Y-%m-%d %H:%M:%S", &tm))
+			json_object_set_new(o, times[i], json_string(b));
+	}
+
+	if (le && !json_is_null(le)) {
+		client_exit_text(le, b, sizeof(b));
+		json_object_set_new(o, "last_exit", json_string(b));
+	}
+	client_print_object(o);
+	json_decref(o);
+}
+
+static int vm_list(struct client *cl, struct opt_res *r)
+{
+	static const char *const cols[] = { "name", "state", "cpus", "memory_mib", "last_exit", NULL };
+	json_t *out = NULL, *vm;
+	size_t i;
 	int rc;
 
-	rc = client_init(&argc, argv, &cl);
+	(void)r;
+	rc = client_call(cl, "GET", "/api/v1/vms?limit=10000", NULL, &out);
 	if (rc)
 		return rc;
-	if (argc < 2) {
-		usage(stderr);
-		rc = 2;
-		goto out;
-	}
-	sub = argv[1];
-	if (!strcmp(sub, "--help") || !strcmp(sub, "help")) {
-		usage(stdout);
-		goto out;
-	}
-	if (!strcmp(sub, "list")) {
-		rc = client_call(&cl, "GET", "/api/v1/vms?limit=10000", NULL, &out);
-		if (!rc) {
-			if (cl.json)
-				client_print_json(out);
-			else
-				client_print_table(json_object_get(out, "vms"), cols);
-		}
-		goto out;
-	}
-	if (argc < 3) {
-		usage(stderr);
-		rc = 2;
-		goto out;
-	}
-	name = argv[2];
-	client_seg(name, seg, sizeof(seg));
-	snprintf(path, sizeof(path), "/api/v1/vms/%s", seg);
-	if (!strcmp(sub, "show") || !strcmp(sub, "status")) {
-		if (!strcmp(sub, "status"))
-			strcat(path, "/status");
-		rc = client_call(&cl, "GET", path, NULL, &out);
-	} else if (!strcmp(sub, "create") || !strcmp(sub, "edit")) {
-		body = vm_body(argc - 2, argv + 2, !strcmp(sub, "create") ? name : NULL);
-		if (!body) {
-			rc = 2;
-			goto out;
-		}
-		rc = !strcmp(sub, "create") ? client_call(&cl, "POST", "/api/v1/vms", body, &out)
-					    : client_call(&cl, "PATCH", path, body, &out);
-	} else if (!strcmp(sub, "start") || !strcmp(sub, "shutdown") || !strcmp(sub, "off") ||
-		   !strcmp(sub, "reset") || !strcmp(sub, "pause") || !strcmp(sub, "resume")) {
-		snprintf(path, sizeof(path), "/api/v1/vms/%s/%s", seg, sub);
-		rc = client_call(&cl, "POST", path, NULL, &out);
-		if (!rc && !cl.json) {
-			printf("%s: %s\n", name, json_string_value(json_object_get(out, "state")));
-			goto out;
-		}
-	} else if (!strcmp(sub, "delete")) {
-		if (argc > 3 && !strcmp(argv[3], "--with-disks"))
-			strcat(path, "?disks=true");
-		rc = client_call(&cl, "DELETE", path, NULL, &out);
-	} else if (!strcmp(sub, "console")) {
-		rc = console(&cl, seg, argc, argv);
-		goto out;
+	if (cl->json) {
+		client_print_json(out);
 	} else {
-		usage(stderr);
-		rc = 2;
-		goto out;
+		json_array_foreach(json_object_get(out, "vms"), i, vm) {
+			json_t *le = json_object_get(vm, "last_exit"), *one = NULL;
+			char b[256], seg[256], path[512];
+			/* A list without last exits: a crashed VM's is worth its own request. */
+			if (!le && !strcmp(json_string_value(json_object_get(vm, "state")) ?: "", "crashed")) {
+				snprintf(path, sizeof(path), "/api/v1/vms/%s",
+					 client_seg(json_string_value(json_object_get(vm, "name")), seg, sizeof(seg)));
+				if (!client_call(cl, "GET", path, NULL, &one))
+					le = json_object_get(one, "last_exit");
+			}
+			if (le && !json_is_null(le))
+				json_object_set_new(vm, "last_exit", json_string(client_exit_text(le, b, sizeof(b))));
+			json_decref(one);
+		}
+		client_print_table(json_object_get(out, "vms"), cols);
 	}
-	if (!rc && out) {
-		if (cl.json)
-			client_print_json(out);
-		else
-			client_print_object(out);
-	}
-out:
 	json_decref(out);
-	json_decref(body);
-	client_close(&cl);
+	return 0;
+}
+
+static int vm_get(struct client *cl, struct opt_res *r)
+{
+	char seg[256], path[512];
+	json_t *out = NULL;
+	int rc;
+
+	vm_path(r, !strcmp(r->cmd->name, "status") ? "/status" : "", seg, sizeof(seg), path, sizeof(path));
+	rc = client_call(cl, "GET", path, NULL, &out);
+	if (!rc && out)
+		cl->json ? client_print_json(out) : vm_print(out);
+	json_decref(out);
 	return rc;
 }
+
+static int vm_write(struct client *cl, struct opt_res *r)
+{
+	bool create = !strcmp(r->cmd->name, "create");
+	char seg[256], path[512];
+	json_t *out = NULL, *body;
+	int rc;
+
+	body = vm_body(r, create ? r->args[0] : NULL);
+	if (!body)
+		return 2;
+	if (!create && !json_object_size(body)) {
+		json_decref(body);
+		return opt_usage_error(r, "nothing to change (see the options)");
+	}
+	vm_path(r, "", seg, sizeof(seg), path, sizeof(path));
+	rc = client_call(cl, create ? "POST" : "PATCH", create ? "/api/v1/vms" : path, body, &out);
+	if (!rc && out)
+		cl->json ? client_print_json(out) : vm_print(out);
+	json_decref(body);
+	json_decref(out);
+	return rc;
+}
+
+static int vm_action(struct client *cl, struct opt_res *r)
+{
+	const struct opt_val *undo = opt_get(r, "undo");
+	char seg[256], path[600], tail[64];
+	json_t *out = NULL;
+	int rc;
+
+	snprintf(tail, sizeof(tail), "/%s%s%s", r->cmd->name, undo ? "?undo=" : "", undo ? undo->str : "");
+	vm_path(r, tail, seg, sizeof(seg), path, sizeof(path));
+	rc = client_call(cl, "POST", path, NULL, &out);
+	if (!rc) {
+		if (cl->json)
+			client_print_json(out);
+		else
+			printf("%s: %s\n", r->args[0], json_string_value(json_object_get(out, "state")));
+	}
+	json_decref(out);
+	return rc;
+}
+
+static int vm_delete(struct client *cl, struct opt_res *r)
+{
+	char seg[256], path[512];
+	json_t *out = NULL;
+	int rc;
+
+	vm_path(r, opt_get(r, "with-disks") ? "?disks=true" : "", seg, sizeof(seg), path, sizeof(path));
+	rc = client_call(cl, "DELETE", path, NULL, &out);
+	if (!rc && out)
+		cl->json ? client_print_json(out) : client_print_object(out);
+	json_decref(out);
+	return rc;
+}
+
+static int vm_console(struct client *cl, struct opt_res *r)
+{
+	char seg[256];
+
+	return console(cl, client_seg(r->args[0], seg, sizeof(seg)));
+}
+
+static const struct opt vm_opts[] = {
+	{ "cpus", 0, OPT_INT, "N", "vCPUs", NULL, false },
+	{ "memory", 0, OPT_SIZE, "SIZE", "RAM: 512M, 2G; a bare number is MiB", NULL, false },
+	{ "kernel", 0, OPT_STR, "FILE", "the kernel: a file in the server's images directory "
+	  "(absolute paths: administrators)", NULL, false },
+	{ "initrd", 0, OPT_STR, "FILE", "an initial ramdisk, as --kernel", NULL, false },
+	{ "cmdline", 0, OPT_STR, "TEXT", "the kernel command line", NULL, false },
+	{ "description", 0, OPT_STR, "TEXT", "a description for people", NULL, false },
+	{ "restart", 0, OPT_CHOICE, "POLICY", "restart policy: never, on-failure or always",
+	  (const char *const[]){ "never", "on-failure", "always", NULL }, false },
+	{ "autostart", 0, OPT_BOOL, "yes|no", "start the VM when the server starts", NULL, false },
+	{ "undo-disks", 0, OPT_CHOICE, "MODE", "off, or run writable VHD disks on undo disks and, when "
+	  "the VM ends, keep, commit or discard them", (const char *const[]){ "off", "keep", "commit",
+	  "discard", NULL }, false },
+	{ "cpu-limit", 0, OPT_INT, "PERCENT", "CPU time limit in percent of one CPU (0: none)", NULL, false },
+	{ "cpu-weight", 0, OPT_INT, "N", "CPU weight against other VMs, 1 to 10000 (default 100)", NULL, false },
+	{ "memory-reserve", 0, OPT_SIZE, "SIZE", "memory kept for the VM; a bare number is MiB", NULL, false },
+	{ "disk", 0, OPT_STR, "NAME[:BUS[:ro|rw]]", "attach a disk (BUS virtio-blk or scsi)", NULL, true },
+	{ "nic", 0, OPT_STR, "NETWORK[:MAC]", "a network interface on a virtual network", NULL, true },
+	{ NULL },
+};
+
+static const struct opt stop_opts[] = {
+	{ "undo", 0, OPT_CHOICE, "ACTION", "what happens to the VM's undo disks this time: keep, "
+	  "commit or discard (else its --undo-disks setting)",
+	  (const char *const[]){ "keep", "commit", "discard", NULL }, false },
+	{ NULL },
+};
+
+static const struct opt delete_opts[] = {
+	{ "with-disks", 0, OPT_FLAG, NULL, "delete the VM's disks too", NULL, false },
+	{ NULL },
+};
+
+static const struct opt_cmd vm_cmds[] = {
+	{ "list", NULL, 0, 0, "List the VMs you may see: state, size, last exit.", NULL, NULL, vm_list },
+	{ "show", "NAME", 1, 1, "Show a VM: its configuration, state and last exit.", NULL, NULL, vm_get },
+	{ "status", "NAME", 1, 1, "Show a VM's state and usage.", NULL, NULL, vm_get },
+	{ "create", "NAME", 1, 1, "Create a VM (--kernel is required).", NULL, vm_opts, vm_write },
+	{ "edit", "NAME", 1, 1, "Change a VM's configuration.", NULL, vm_opts, vm_write },
+	{ "start", "NAME", 1, 1, "Start a VM.", NULL, NULL, vm_action },
+	{ "shutdown", "NAME", 1, 1, "Press the VM's power button (turned off after the server's timeout).",
+	  NULL, stop_opts, vm_action },
+	{ "off", "NAME", 1, 1, "Turn a VM off at once (pull the plug).", NULL, stop_opts, vm_action },
+	{ "reset", "NAME", 1, 1, "Restart a VM cold.", NULL, NULL, vm_action },
+	{ "pause", "NAME", 1, 1, "Pause a VM's vCPUs.", NULL, NULL, vm_action },
+	{ "resume", "NAME", 1, 1, "Resume a paused VM.", NULL, NULL, vm_action },
+	{ "delete", "NAME", 1, 1, "Delete a VM.", NULL, delete_opts, vm_delete },
+	{ "console", "NAME", 1, 1, "Attach to a VM's serial console: what you type goes to the guest, "
+	  "Ctrl-] detaches.", NULL, NULL, vm_console },
+	{ NULL },
+};
+
+const struct opt_group vm_group = {
+	"vm", "Manage VMs through the server.",
+	"Undo disks: with create or edit --undo-disks keep|commit|discard, a VM's writable VHD disks "
+	"run on undo disks (the disks themselves are not written while it runs); when the VM ends, the "
+	"setting, or --undo keep|commit|discard of off and shutdown, keeps them for the next start, "
+	"merges them into the disks (a server task) or throws them away. --undo-disks off ends that.\n"
+	"A VM's last exit says how it ended: powered off, the guest's exit value, a guest crash "
+	"(triple fault), a host-side failure or a signal.",
+	vm_cmds,
+};

@@ -338,7 +338,7 @@ try:
                         "--socket", d.sock()], capture_output=True, text=True)
     ok("cli-error-message", r.returncode == 1 and "cpus" in r.stderr, r.stderr)
     r = subprocess.run([VSRV, "login", "--server", "http://127.0.0.1:%d" % d.port, "--user", "viewer",
-                        "--password", "viewer-pass1"], capture_output=True, text=True)
+                        "--password", "viewer-pass1", "--no-save"], capture_output=True, text=True)
     ok("cli-login", r.returncode == 0 and r.stdout.startswith("export VSRV_TOKEN="), r.stderr)
 
     # --- a VMM that ends during its start-up: 'starting', then crashed with the reason ----

@@ -1,0 +1,24 @@
+# The client's man pages and bash completion, made from the option tables of its commands
+# (src/cli/client_opt.h) by the hidden `vsrv-server __man GROUP` and `__completion TOP`:
+# build/man/vsrv.1 and vsrv-GROUP.1 (read with `man -l`) and build/completion/vsrv (source it, or
+# install it as /usr/share/bash-completion/completions/vsrv).
+
+CLI_GROUPS     := vm disk net user events login logout
+CLI_MAN        := $(BUILD)/man/vsrv.1 $(CLI_GROUPS:%=$(BUILD)/man/vsrv-%.1)
+CLI_COMPLETION := $(BUILD)/completion/vsrv
+
+all: $(CLI_MAN) $(CLI_COMPLETION)
+
+# vsrv.1: the top-level commands (src/main.c's table)
+$(BUILD)/man/vsrv.1: $(BUILD)/vsrv
+	@mkdir -p $(@D)
+	$(BUILD)/vsrv __man >$@
+
+$(BUILD)/man/vsrv-%.1: $(BUILD)/vsrv-server
+	@mkdir -p $(@D)
+	$(BUILD)/vsrv-server __man $* >$@
+
+# TOP: the top-level commands of build/vsrv that are not the client's (src/main.c).
+$(CLI_COMPLETION): $(BUILD)/vsrv-server
+	@mkdir -p $(@D)
+	$(BUILD)/vsrv-server __completion "run img serve" >$@
