@@ -358,12 +358,17 @@ const char *client_exit_text(const json_t *le, char *buf, size_t n)
 	int code;
 
 	if (json_is_object(le)) {
-		/* a structured exit: its own words first */
-		const char *const keys[] = { "message", "reason", "text", "exit" };
-		size_t i;
-		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-			if ((s = json_string_value(json_object_get(le, keys[i]))))
-				break;
+		/* the server's record (LastExit): its reason for people, with the monitor's record */
+		const char *reason = json_string_value(json_object_get(le, "reason"));
+		const char *ex = json_string_value(json_object_get(le, "exit"));
+		if (reason && *reason) {
+			if (ex && *ex && !strstr(reason, ex))
+				snprintf(buf, n, "%s (%s)", reason, ex);
+			else
+				snprintf(buf, n, "%s", reason);
+			return buf;
+		}
+		s = ex;
 	}
 	if (!s || !*s) {
 		snprintf(buf, n, "-");

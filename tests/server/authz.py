@@ -3,7 +3,7 @@ permissions cannot take over administrators or grant what they do not hold, atta
 disk or a network needs a permission on it (and an invisible one answers as a missing one),
 grants die with their object and ids are never reused (also in an inventory made by the
 previous schema), bridged networks are for administrators."""
-import json, os, re, sqlite3, sys, tempfile
+import json, os, re, shutil, sqlite3, sys, tempfile
 sys.path.insert(0, os.path.dirname(__file__))
 from lib import *
 
@@ -32,7 +32,7 @@ def shipped_migrations(n):
 d = Daemon(os.path.join(tmp, "data")).start()
 try:
     adm = d.login("admin", "adminpass1")
-    open(os.path.join(d.data, "images", "k.elf"), "w").write("a file\n")
+    shutil.copy(os.path.join(GUESTS, "hello.elf"), os.path.join(d.data, "images", "k.elf"))  # a real kernel: create probes it
 
     def req(m, p, b=None, tok=None):
         return d.req(m, p, b, token=tok or adm)
