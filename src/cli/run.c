@@ -512,6 +512,12 @@ int cmd_run(int argc, char **argv)
 		code = 1;
 		goto out;
 	}
+	/* Option mistakes in device specs are one line before anything is built (or /dev/kvm
+	 * opened): the same parsers the devices use. */
+	if (vm_devices_check(&cfg) < 0) {
+		code = 1;
+		goto out;
+	}
 	/* On by default, but in sanitizer builds, whose runtime the filter would kill. */
 	if (o.sandbox < 0)
 		o.sandbox = sandbox_supported();

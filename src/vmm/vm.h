@@ -178,6 +178,10 @@ void vm_sync_output(struct vm *vm);
  * vm_devices_exit(vm). src/devices/virtio/devices.c builds the devices of --disk, --net
  * and --device from the table of device kinds (devices/virtio/kind.h). */
 int vm_devices_init(struct vm *vm);
+/* Before any VM is built: every --disk, --net and --device spec of c is taken by a kind,
+ * parses, and passes its kind's check (a disk's image exists). 0, or -errno after logging
+ * one line naming the spec. Nothing is opened or created. */
+int vm_devices_check(const struct vm_config *c);
 void vm_devices_exit(struct vm *vm);
 
 /* The I/O counters of the VM's disks (virtio-blk and SCSI) and NICs, in --disk / --net

@@ -781,6 +781,7 @@ const struct device_kind virtio_blk_kind = {
 	.bus = DEVICE_BUS_VIRTIO,
 	.pci_class = 0x018000,
 	.parse = blk_parse,
+	.check = devices_check_disk,
 	.opts_free = blk_opts_free,
 	.create = blk_kind_create,
 	.destroy = blk_kind_destroy,

@@ -208,6 +208,42 @@ static int add_spec(struct vdevs *v, const char *option, const char *spec, unsig
 	return ret;
 }
 
+int devices_check_disk(const void *opts)
+{
+	const struct vopt_disk *o = opts;
+	struct stat st;
+
+	if (stat(o->path, &st) < 0) {
+		vsrv_log("disk %s: %s", o->path, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+int vm_devices_check(const struct vm_config *c)
+{
+	static const char *const options[] = { "disk", "net", "device" };
+	const char *const *specs[] = { c->disks, c->nets, c->devices };
+	const unsigned counts[] = { c->nr_disks, c->nr_nets, c->nr_devices };
+	int ret = 0;
+
+	for (unsigned o = 0; o < 3 && !ret; o++)
+		for (unsigned i = 0; i < counts[o] && !ret; i++) {
+			const struct device_kind *k = device_kind_for(options[o], specs[o][i]);
+			void *opts = NULL;
+
+			if (!k)
+				return unknown_spec(options[o], specs[o][i]);
+			ret = k->parse(specs[o][i], &opts);
+			if (ret)
+				return ret;
+			if (k->check)
+				ret = k->check(opts);
+			k->opts_free(opts);
+		}
+	return ret;
+}
+
 static int h_ioeventfd(void *vm, int efd, uint64_t addr, uint32_t len, bool match,
 		       uint64_t data, bool assign)
 {

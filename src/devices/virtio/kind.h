@@ -56,6 +56,10 @@ struct device_kind {
 	 * one line quoting the option and spec. No side effects. */
 	int (*parse)(const char *spec, void **opts);
 	void (*opts_free)(void *opts);
+	/* Before the VM is built (may be NULL): what can be checked of parsed opts without a
+	 * VM, so that a mistake is one line before /dev/kvm is even opened (a disk's file
+	 * exists). 0 or -errno after logging one line naming what is wrong. */
+	int (*check)(const void *opts);
 	/* Create e's device from opts (idx: the spec's position among its option's): sets
 	 * e->priv, e->name and, on DEVICE_BUS_VIRTIO, e->dev and e->transport (the caller then
 	 * puts it on its transport). 0 or -errno after logging; e is then destroyed all the
@@ -126,6 +130,9 @@ void *devices_kind_priv(struct vdevs *v, const struct device_kind *k);
  * e "disk<idx>". 0 or -errno (the disk layer logged the reason, naming the file). */
 int devices_open_disk(struct vdevs *v, struct device_entry *e, const struct vopt_disk *o,
 		      unsigned idx);
+
+/* The check hook of the disk kinds: the image named by a parsed --disk spec exists. */
+int devices_check_disk(const void *opts);
 
 /* The kind with this id, or NULL. */
 const struct device_kind *device_kind_by_id(uint32_t id);

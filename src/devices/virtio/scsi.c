@@ -488,6 +488,7 @@ const struct device_kind virtio_scsi_disk_kind = {
 	.bus = DEVICE_BUS_NONE,
 	.vm_priv_size = sizeof(struct scsi_vm),
 	.parse = sdisk_parse,
+	.check = devices_check_disk,
 	.opts_free = sdisk_opts_free,
 	.create = sdisk_create,
 	.finish = sdisk_finish,
