@@ -28,6 +28,8 @@ const struct route api_routes[] = {
 	{ "PATCH", "/api/v1/vms/{}", api_vm_update, 0 },
 	{ "DELETE", "/api/v1/vms/{}", api_vm_delete, 0 },
 	{ "GET", "/api/v1/vms/{}/status", api_vm_status, 0 },
+	{ "GET", "/api/v1/vms/{}/undo-disks", api_vm_undo_list, 0 },
+	{ "POST", "/api/v1/vms/{}/undo-disks", api_vm_undo_action, 0 },
 	{ "POST", "/api/v1/vms/{}/{}", api_vm_action, 0 },
 	{ "GET", "/api/v1/vms/{}/console", api_vm_console_get, 0 },
 	{ "POST", "/api/v1/vms/{}/console", api_vm_console_put, 0 },

@@ -42,6 +42,8 @@ int api_vm_status(struct req *r);
 int api_vm_action(struct req *r);
 int api_vm_console_get(struct req *r);
 int api_vm_console_put(struct req *r);
+int api_vm_undo_list(struct req *r);
+int api_vm_undo_action(struct req *r);
 
 int api_perm_get(struct req *r);
 int api_perm_set(struct req *r);

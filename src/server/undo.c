@@ -109,17 +109,22 @@ static int commit_run(struct task *t, void *arg)
 	return 0;
 }
 
-int undo_finish(struct server *srv, int64_t id, const char *name, const char *action,
-		const char *who)
+int undo_apply(struct server *srv, int64_t id, const char *name, const char *action,
+	       const char *who, int *count, int64_t *task)
 {
 	struct commit_job *j;
+	int n, rc;
 
+	if (count)
+		*count = 0;
+	if (task)
+		*task = 0;
 	if (!strcmp(action, "keep"))
 		return 0;
 	j = calloc(1, sizeof(*j));
 	if (!j)
 		return -ENOMEM;
-	j->n = list_undo(srv, id, j->paths);
+	n = j->n = list_undo(srv, id, j->paths);
 	if (!j->n) {
 		free(j);
 		return 0;
@@ -129,7 +134,60 @@ int undo_finish(struct server *srv, int64_t id, const char *name, const char *ac
 			unlink(j->paths[i]);
 		vsrv_log("vm %s: %d undo disk(s) discarded", name, j->n);
 		free(j);
+		if (count)
+			*count = n;
 		return 0;
 	}
-	return task_start(srv, "undo-commit", name, who, commit_run, j, free, NULL);
+	rc = task_start(srv, "undo-commit", name, who, commit_run, j, free, task);
+	if (rc)
+		return rc;
+	if (count)
+		*count = n;
+	return 0;
+}
+
+int undo_finish(struct server *srv, int64_t id, const char *name, const char *action,
+		const char *who)
+{
+	return undo_apply(srv, id, name, action, who, NULL, NULL);
+}
+
+json_t *undo_list_json(struct server *srv, int64_t id)
+{
+	json_t *a = json_array();
+	char dir[4096], p[4200];
+
+	if (!a || sup_vm_dir(srv, id, dir, sizeof(dir)))
+		return a;
+	for (int i = 0; i < UNDO_MAX; i++) {
+		struct vhd_info info;
+		struct vhd *v;
+		json_t *o;
+
+		snprintf(p, sizeof(p), "%s/undo-%d.vhd", dir, i);
+		if (access(p, F_OK))
+			continue;
+		/* The parent chain opened too (the parent's file as the locators find it);
+		 * without it when the parent is gone, so the undo disk still shows. */
+		if (vhd_open(p, VHD_RDONLY | VHD_NOLOCK, &v) &&
+		    vhd_open(p, VHD_RDONLY | VHD_NOLOCK | VHD_NOPARENT, &v)) {
+			json_array_append_new(a, json_pack("{s:i,s:n,s:I,s:I,s:I,s:I,s:s}", "index", i,
+				"parent", "virtual_size", (json_int_t)0, "file_size", (json_int_t)0,
+				"allocated", (json_int_t)0, "created", (json_int_t)0, "error",
+				vhd_errmsg()));
+			continue;
+		}
+		vhd_get_info(v, &info);
+		o = json_pack("{s:i,s:s,s:I,s:I,s:I,s:I,s:n}", "index", i, "parent",
+			      info.parent_path[0] ? info.parent_path : info.parent_name,
+			      "virtual_size", (json_int_t)info.virtual_size,
+			      "file_size", (json_int_t)info.file_size,
+			      "allocated", (json_int_t)info.file_blocks,
+			      /* VHD time counts from 2000-01-01 UTC */
+			      "created", (json_int_t)info.timestamp + 946684800, "error");
+		vhd_close(v);
+		if (o)
+			json_array_append_new(a, o);
+	}
+	return a;
 }

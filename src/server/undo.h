@@ -20,6 +20,19 @@ int undo_prepare(struct server *srv, int64_t id, int idx, const char *path, cons
 int undo_finish(struct server *srv, int64_t id, const char *name, const char *action,
 		const char *who);
 
+/* undo_finish for a caller that wants to know what was done: *count (may be NULL) receives
+ * how many undo disks the action took (0: none, nothing was done), *task (may be NULL) the
+ * id of the commit's task (0 for keep and discard). The VM must not run. 0 or -errno. */
+int undo_apply(struct server *srv, int64_t id, const char *name, const char *action,
+	       const char *who, int *count, int64_t *task);
+
+/* VM id's undo disks on the host as a new JSON array (empty when none), by slot: for each
+ * {"index" (the VM's disk slot), "parent" (the file it sits over, as its header records
+ * it), "virtual_size", "file_size", "allocated" (bytes on the host), "created" (Unix time,
+ * from its header), "error" (null, or why its metadata cannot be read)}. Looks without
+ * taking the images' locks (as `img info -U`). NULL when out of memory. */
+json_t *undo_list_json(struct server *srv, int64_t id);
+
 /* Whether VM id has undo disks on the host (kept, or waiting for a commit). */
 bool undo_pending(struct server *srv, int64_t id);
 
