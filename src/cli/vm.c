@@ -3,6 +3,7 @@
 
 #include <poll.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -358,6 +359,106 @@ static int vm_console(struct client *cl, struct opt_res *r)
 	return console(cl, client_seg(r->args[0], seg, sizeof(seg)));
 }
 
+/* "8 MiB": bytes for people (the units of `vsrv img info`). */
+static const char *size_text(json_int_t v, char *buf, size_t n)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+	int i = 0;
+
+	while (i < 6 && (uint64_t)v >= (1000ULL << (10 * i)))
+		i++;
+	snprintf(buf, n, "%0.3g %s", (double)v / (double)(1ULL << (i * 10)), units[i]);
+	return buf;
+}
+
+/* Wait for task id to end: 0 when it is done, 1 (said on stderr) when it failed. */
+static int task_wait(struct client *cl, json_int_t id)
+{
+	char path[64];
+	json_t *t = NULL;
+	const char *state = "running";
+
+	snprintf(path, sizeof(path), "/api/v1/tasks/%lld", (long long)id);
+	while (!strcmp(state, "running")) {
+		json_decref(t);
+		t = NULL;
+		if (client_call(cl, "GET", path, NULL, &t))
+			return 1;
+		state = json_string_value(json_object_get(t, "state")) ?: "failed";
+		if (!strcmp(state, "running"))
+			usleep(200 * 1000);
+	}
+	if (strcmp(state, "done")) {
+		fprintf(stderr, "vsrv: task %lld failed: %s\n", (long long)id,
+			json_string_value(json_object_get(t, "error")) ?: "(no message)");
+		json_decref(t);
+		return 1;
+	}
+	json_decref(t);
+	return 0;
+}
+
+/* `vm undo-disks NAME`: the kept undo disks as a table; --commit, --discard act on them. */
+static int vm_undo_disks(struct client *cl, struct opt_res *r)
+{
+	const char *cols[] = { "index", "disk", "virtual_size", "allocated", "created", "error", NULL };
+	const struct opt_val *commit = opt_get(r, "commit"), *discard = opt_get(r, "discard");
+	char seg[256], path[600], b[64];
+	json_t *out = NULL, *u;
+	size_t i;
+	int rc;
+
+	if (commit && discard)
+		return opt_usage_error(r, "--commit or --discard, not both");
+	if (opt_get(r, "wait") && !commit)
+		return opt_usage_error(r, "--wait is for --commit");
+	vm_path(r, commit ? "/undo-disks?action=commit" : discard ? "/undo-disks?action=discard" :
+		"/undo-disks", seg, sizeof(seg), path, sizeof(path));
+	rc = client_call(cl, commit || discard ? "POST" : "GET", path, NULL, &out);
+	if (rc)
+		return rc;
+	if (cl->json) {
+		client_print_json(out);
+	} else if (commit) {
+		printf("%s: committing %lld undo disk(s) into its disks (task %lld)\n", r->args[0],
+		       (long long)json_integer_value(json_object_get(out, "count")),
+		       (long long)json_integer_value(json_object_get(out, "task")));
+	} else if (discard) {
+		printf("%s: %lld undo disk(s) discarded\n", r->args[0],
+		       (long long)json_integer_value(json_object_get(out, "count")));
+	} else {
+		bool errors = false;
+
+		json_array_foreach(json_object_get(out, "undo_disks"), i, u) {
+			time_t t = (time_t)json_integer_value(json_object_get(u, "created"));
+			struct tm tm;
+
+			json_object_set_new(u, "virtual_size", json_string(size_text(json_integer_value(
+				json_object_get(u, "virtual_size")), b, sizeof(b))));
+			json_object_set_new(u, "allocated", json_string(size_text(json_integer_value(
+				json_object_get(u, "allocated")), b, sizeof(b))));
+			if (t > 0 && localtime_r(&t, &tm) && strftime(b, sizeof(b), "%Y-%m-%d %H:%M:%S", &tm))
+				json_object_set_new(u, "created", json_string(b));
+			if (json_is_null(json_object_get(u, "disk")))
+				json_object_set_new(u, "disk", json_string("(gone)"));
+			errors |= !json_is_null(json_object_get(u, "error"));
+		}
+		if (!errors)
+			cols[5] = NULL;
+		client_print_table(json_object_get(out, "undo_disks"), cols);
+		if (json_is_true(json_object_get(out, "committing")))
+			printf("(a commit of these into the disks runs)\n");
+		else if (strcmp(json_string_value(json_object_get(out, "state")) ?: "", "stopped") &&
+			 strcmp(json_string_value(json_object_get(out, "state")) ?: "", "crashed"))
+			printf("(%s is %s: it runs on these)\n", r->args[0],
+			       json_string_value(json_object_get(out, "state")) ?: "?");
+	}
+	if (commit && opt_get(r, "wait"))
+		rc = task_wait(cl, json_integer_value(json_object_get(out, "task")));
+	json_decref(out);
+	return rc;
+}
+
 static const struct opt vm_opts[] = {
 	{ "cpus", 0, OPT_INT, "N", "vCPUs", NULL, false },
 	{ "memory", 0, OPT_SIZE, "SIZE", "RAM: 512M, 2G; a bare number is MiB", NULL, false },
@@ -392,6 +493,16 @@ static const struct opt delete_opts[] = {
 	{ NULL },
 };
 
+static const struct opt undo_opts[] = {
+	{ "commit", 0, OPT_FLAG, NULL, "merge them into the disks under them (a server task), then "
+	  "delete them", NULL, false },
+	{ "discard", 0, OPT_FLAG, NULL, "delete them: the disks stay as they were before the runs",
+	  NULL, false },
+	{ "wait", 0, OPT_FLAG, NULL, "with --commit: wait for the task to end (exit 1 if it fails)",
+	  NULL, false },
+	{ NULL },
+};
+
 static const struct opt_cmd vm_cmds[] = {
 	{ "list", NULL, 0, 0, "List the VMs you may see: state, size, last exit.", NULL, NULL, vm_list },
 	{ "show", "NAME", 1, 1, "Show a VM: its configuration, state and last exit.", NULL, NULL, vm_get },
@@ -406,6 +517,12 @@ static const struct opt_cmd vm_cmds[] = {
 	{ "pause", "NAME", 1, 1, "Pause a VM's vCPUs.", NULL, NULL, vm_action },
 	{ "resume", "NAME", 1, 1, "Resume a paused VM.", NULL, NULL, vm_action },
 	{ "delete", "NAME", 1, 1, "Delete a VM.", NULL, delete_opts, vm_delete },
+	{ "undo-disks", "NAME", 1, 1, "List a VM's kept undo disks; --commit or --discard them.",
+	  "The undo disks a VM's last run left (its --undo-disks keep, or --undo keep of off and "
+	  "shutdown, or a crash): for each, its disk slot, the disk it sits over, its virtual size, "
+	  "the space it takes and when it was made. The next start continues on them. With the VM "
+	  "off, --commit merges them into the disks (as --undo commit would have), --discard throws "
+	  "them away.", undo_opts, vm_undo_disks },
 	{ "console", "NAME", 1, 1, "Attach to a VM's serial console: what you type goes to the guest, "
 	  "Ctrl-] detaches.", NULL, NULL, vm_console },
 	{ NULL },
@@ -416,7 +533,8 @@ const struct opt_group vm_group = {
 	"Undo disks: with create or edit --undo-disks keep|commit|discard, a VM's writable VHD disks "
 	"run on undo disks (the disks themselves are not written while it runs); when the VM ends, the "
 	"setting, or --undo keep|commit|discard of off and shutdown, keeps them for the next start, "
-	"merges them into the disks (a server task) or throws them away. --undo-disks off ends that.\n"
+	"merges them into the disks (a server task) or throws them away. --undo-disks off ends that. "
+	"'vsrv vm undo-disks NAME' lists kept undo disks, --commit or --discard them later.\n"
 	"A VM's last exit says how it ended: powered off, the guest's exit value, a guest crash "
 	"(triple fault), a host-side failure or a signal.",
 	vm_cmds,
