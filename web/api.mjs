@@ -127,6 +127,12 @@ export class Api {
   vmAction(name, action) {
     return this.request('POST', '/api/v1/vms/' + seg(name) + '/' + seg(action));
   }
+  // A stopped VM's kept undo disks (404 when it has none); commit (a task) or discard them.
+  undoDisks(name) { return this.request('GET', '/api/v1/vms/' + seg(name) + '/undo-disks'); }
+  undoAction(name, action) {
+    return this.request('POST', '/api/v1/vms/' + seg(name) + '/undo-disks?action=' + seg(action));
+  }
+  task(id) { return this.request('GET', '/api/v1/tasks/' + Number(id)); }
   listDisks() { return this.request('GET', '/api/v1/disks'); }
   listNetworks() { return this.request('GET', '/api/v1/networks'); }
   listImages() { return this.request('GET', '/api/v1/images'); }

@@ -309,11 +309,73 @@ function viewVm(name) {
     if (follow === ctl)
       follow = null;
   };
+  // The undo disks its last run kept (an off VM's), with Commit and Discard for holders of
+  // control; loaded when the page opens, when the VM goes off and after an action.
+  const undoBox = h('section', { 'aria-labelledby': 'undo-h', hidden: true });
+  let undoSeen = null, undoBusy = false, gone = false;
+  const paintUndo = (js) => {
+    const vm = app.state.vms[name];
+    undoBox.hidden = !js;
+    if (!js || !vm)
+      return replace(undoBox);
+    const control = consoleAccess(vm, serverPerms()).live;
+    const busy = undoBusy || js.committing;
+    const bad = js.undo_disks.some((u) => u.error);
+    const act = (action, label, confirm) => h('button', {
+      type: 'button', class: action === 'discard' ? 'danger' : null, 'data-key': name + '/undo-' + action,
+      disabled: busy, on: { click: () => undoAct(action, confirm) } }, label);
+    replace(undoBox, h('h2', { id: 'undo-h' }, 'Undo disks'),
+      h('p', { class: 'hint' }, busy ? 'Committing them into the disks…' : 'Kept from its last run: the ' +
+        'next start continues on them. Commit merges them into the disks; Discard throws them away.'),
+      table('Undo disks of ' + name, [{ label: 'Slot', num: true }, { label: 'Over disk' },
+        { label: 'Size', num: true }, { label: 'On the host', num: true }, { label: 'Created' },
+        ...(bad ? [{ label: 'Problem' }] : [])],
+      js.undo_disks.map((u) => [String(u.index), u.disk ?? '(gone)', fmtBytes(u.virtual_size),
+        fmtBytes(u.allocated), fmtTime(u.created), ...(bad ? [u.error ?? ''] : [])])),
+      control ? h('div', { class: 'actions', role: 'group', 'aria-label': 'Undo disks of ' + name },
+        act('commit', 'Commit', `Merge the undo disks of ${name} into its disks?`),
+        act('discard', 'Discard', `Discard the undo disks of ${name}? What its runs wrote since is lost.`))
+        : null);
+  };
+  const loadUndo = async () => {
+    let js = null;
+    try { js = await api.undoDisks(name); } catch (e) { if (e.status !== 404) showError(e); }
+    if (!gone)
+      paintUndo(js);
+  };
+  const undoAct = async (action, confirm) => {
+    if (!window.confirm(confirm))
+      return;
+    clearError();
+    undoBusy = true;
+    try {
+      const js = await api.undoAction(name, action);
+      if (js.task !== null) {
+        paintUndo(await api.undoDisks(name).catch(() => null));
+        let t;
+        while (!gone && (t = await api.task(js.task)).state === 'running')
+          await new Promise((r) => setTimeout(r, 500));
+        if (t && t.state === 'failed')
+          showError(new Error('The commit of the undo disks failed: ' + (t.error || 'no reason given')));
+      }
+    } catch (e) { showError(e); }
+    undoBusy = false;
+    if (!gone)
+      loadUndo();
+  };
   const render = () => {
     const vm = app.state.vms[name];
     if (!vm) {
       replace(info, h('p', { class: 'empty' }, 'No VM named ' + name + ' (or you may not see it).'));
       return;
+    }
+    const off = vm.state === 'stopped' || vm.state === 'crashed';
+    if (off !== undoSeen) {
+      undoSeen = off;
+      if (off)
+        loadUndo();
+      else
+        paintUndo(null);
     }
     // Configuration (disks, nics) and what the running VMM reports (runtime) are apart;
     // runtime.disks[i] / runtime.nics[i] count the i-th configured disk / NIC.
@@ -351,7 +413,7 @@ function viewVm(name) {
         : h('p', { class: 'hint' }, 'No NICs.'));
   };
   replace(main, h('p', {}, h('a', { href: '#/vms' }, '← Virtual machines')), h('h1', {}, name), info,
-    h('h2', {}, 'Serial console'), h('div', { class: 'toolbar' },
+    undoBox, h('h2', {}, 'Serial console'), h('div', { class: 'toolbar' },
       h('button', { type: 'button', on: { click: loadLog } }, 'Reload log'),
       h('button', { type: 'button', on: { click: () => { term.clear(); paint(); } } }, 'Clear')),
     pre, sendBox, note);
@@ -367,7 +429,7 @@ function viewVm(name) {
     if (vm && vm.state === 'running' && !app.fetching.has(name))
       api.getVm(name).then((v) => dispatch({ type: 'vm', vm: v, asOf }), () => {});
   }, 5000);
-  setView({ name: 'vm', cleanup: () => { stopFollow(); clearInterval(timer); }, update: (a) => {
+  setView({ name: 'vm', cleanup: () => { gone = true; stopFollow(); clearInterval(timer); }, update: (a) => {
     render();
     // A new boot: its console starts over on the live stream.
     if (a.type === 'event' && a.event.data && a.event.data.object === name &&
