@@ -7,6 +7,7 @@
 #include "server/events.h"
 #include "server/sup.h"
 #include "server/sup_exit.h"
+#include "server/undo.h"
 #include "server/valid.h"
 #include "server/vnet.h"
 #include "server/vmrow.h"
@@ -802,6 +803,8 @@ int api_vm_action(struct req *r)
 		char why[300];
 
 		rc = diskuse_check_start(r->srv, r->c, id, why, sizeof(why));
+		if (!rc)
+			rc = undo_check_start(r->srv, r->c, id, r->args[0], why, sizeof(why));
 		if (rc)
 			return req_error(r, rc, "%s: cannot start: %s", r->args[0],
 					 rc == -EBUSY ? why : strerror(-rc));

@@ -34,7 +34,7 @@ int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *di
 	sqlite3_stmt *st = db_stmt(c, "SELECT name, cpus, memory_mib, kernel, initrd, cmdline, "
 				      "undo_disks FROM vms WHERE id = ?");
 	bool undo = false;
-	char **a;
+	char **a, why[300];
 	int n = 0, rc = -ENOENT;
 
 	if (!st)
@@ -98,9 +98,14 @@ int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *di
 		free(a);
 		return rc;
 	}
-	/* An undo-disk commit of the last run still merging: the disks are busy. */
+	/* An undo-disk commit of the last run still merging: the disks are busy. Kept undo
+	 * disks with the setting now off would be left behind (undo_check_start). */
 	if (undo && task_running(c, "undo-commit", name))
 		rc = -EBUSY;
+	if (!rc && undo_check_start(srv, c, id, name, why, sizeof(why))) {
+		vsrv_log("vm %s: not started: %s", name, why);
+		rc = -EBUSY;
+	}
 	/* Disks attached to the VM, in order; writable ones behind their undo disks. */
 	st = rc ? NULL : db_stmt(c, "SELECT d.path, d.format, vd.bus, vd.readonly, vd.idx FROM vm_disks vd "
 				 "JOIN disks d ON d.id = vd.disk_id WHERE vd.vm_id = ? ORDER BY vd.idx");

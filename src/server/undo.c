@@ -1,5 +1,6 @@
 /* Undo disks through lib/vhd. See undo.h. */
 #include "server/undo.h"
+#include "server/db.h"
 #include "server/events.h"
 #include "server/sup.h"
 #include "server/tasks.h"
@@ -62,6 +63,25 @@ bool undo_pending(struct server *srv, int64_t id)
 	char p[UNDO_MAX][4200];
 
 	return list_undo(srv, id, p) > 0;
+}
+
+int undo_check_start(struct server *srv, struct dbc *c, int64_t id, const char *name, char *why,
+		     size_t len)
+{
+	sqlite3_stmt *st = db_stmt(c, "SELECT undo_disks = 'off' FROM vms WHERE id = ?");
+	bool off;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, id);
+	off = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
+	db_done(st);
+	if (!off || !undo_pending(srv, id))
+		return 0;
+	snprintf(why, len, "it has undo disks kept from an earlier run, and its undo_disks setting "
+		 "is now off: commit or discard them first (vsrv vm undo-disks %s --commit or "
+		 "--discard)", name);
+	return -EBUSY;
 }
 
 struct commit_job {

@@ -36,4 +36,11 @@ json_t *undo_list_json(struct server *srv, int64_t id);
 /* Whether VM id has undo disks on the host (kept, or waiting for a commit). */
 bool undo_pending(struct server *srv, int64_t id);
 
+/* Before VM id (named name) starts: with its undo_disks setting off, undo disks kept from
+ * an earlier run would be left behind while the disks under them change, and a later
+ * commit would write their old data over the new. -EBUSY with the reason in why (len
+ * bytes) then, else 0 (or -errno when the inventory cannot be read). */
+int undo_check_start(struct server *srv, struct dbc *c, int64_t id, const char *name, char *why,
+		     size_t len);
+
 #endif

@@ -137,6 +137,15 @@ try:
     # discard: deleted at once, the disks untouched, an event says who.
     committed = open(ub, "rb").read()
     u0, u1 = keep_state()
+    # Kept undo disks with the setting turned off: a start would leave them behind while the
+    # disks under them change (a later commit would write old data over new), so it is
+    # refused, saying what to do; nothing is started or deleted.
+    st_off, _ = req("PATCH", "/api/v1/vms/u", {"undo_disks": "off"})
+    st, js = req("POST", "/api/v1/vms/u/start", {})
+    ok("undo-kept-start-with-setting-off-409", st_off == 200 and st == 409 and "undo disks kept" in msg(js)
+       and "--discard" in msg(js) and os.path.exists(u0) and os.path.exists(u1)
+       and req("GET", "/api/v1/vms/u")[1]["state"] == "stopped", str((st_off, st, js)))
+    req("PATCH", "/api/v1/vms/u", {"undo_disks": "keep"})
     st, js = req("POST", "/api/v1/vms/u/undo-disks?action=discard", {})
     ev = req("GET", "/api/v1/events?limit=1000")[1]["events"]
     ok("undo-discard", st == 200 and js == {"vm": "u", "action": "discard", "count": 2, "task": None} and
