@@ -20,8 +20,9 @@ LIBVHD_SRC := $(sort $(wildcard lib/vhd/*.c))
 LIBVHD_OBJ := $(LIBVHD_SRC:%.c=$(BUILD)/%.o)
 LIBVHD     := $(BUILD)/libvhd.a
 
-# Everything under src/ goes into the one vsrv binary.
-VSRV_SRC := $(sort $(shell find src -name '*.c'))
+# build/vsrv: every source under src/ but src/server/ (the daemon) and src/client/ (its API
+# client), the two folders of build/vsrv-server (mk/server.mk).
+VSRV_SRC := $(filter-out src/server/% src/client/%,$(sort $(shell find src -name '*.c')))
 VSRV_OBJ := $(VSRV_SRC:%.c=$(BUILD)/%.o)
 VSRV     := $(BUILD)/vsrv
 

@@ -5,7 +5,7 @@
 #include "server/events.h"
 #include "server/space.h"
 #include "server/valid.h"
-#include "server/vnet.h"
+#include "server/network.h"
 #include "util/log.h"
 
 #include <errno.h>

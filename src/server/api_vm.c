@@ -8,7 +8,7 @@
 #include "server/sup.h"
 #include "server/sup_exit.h"
 #include "server/valid.h"
-#include "server/vnet.h"
+#include "server/network.h"
 #include "server/vmrow.h"
 
 #include <dirent.h>

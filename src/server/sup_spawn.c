@@ -8,7 +8,7 @@
 #include "server/tasks.h"
 #include "server/undo.h"
 #include "server/vmctl.h"
-#include "server/vnet.h"
+#include "server/network.h"
 #include "util/log.h"
 #include <dirent.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
-/* Virtual networks. See vnet.h. */
-#include "server/vnet.h"
+/* Virtual networks. See network.h. */
+#include "server/network.h"
 #include "util/log.h"
 
 #include <errno.h>

@@ -2,8 +2,8 @@
  * bridged to a host interface (an administrator's Linux bridge, `--net bridge=BR`) and
  * internal between VMs (a bridge without uplink that the daemon creates when the first VM
  * on it starts and removes with the network). */
-#ifndef VSRV_SERVER_VNET_H
-#define VSRV_SERVER_VNET_H
+#ifndef VSRV_SERVER_NETWORK_H
+#define VSRV_SERVER_NETWORK_H
 
 #include "server/server.h"
 
