@@ -1,4 +1,4 @@
-# The virtual server (issue 6). Built as its own binary, build/vsrv-server, so that the
+# The virtual server: its own binary, build/vsrv-server, so that the
 # libraries it needs (SQLite, libmicrohttpd + GnuTLS, jansson, libargon2, OpenSSL, libcurl)
 # are never loaded by `vsrv run`: linking them into build/vsrv measured +3.0 ms per process
 # start (0.9 ms -> 3.9 ms, perf stat -r 300), against a 3 ms floor for a whole VM launch.
