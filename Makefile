@@ -32,9 +32,10 @@ VSRV_SRC := $(filter-out src/server/% src/client/% src/vmm/sandbox_rules.c,\
 VSRV_OBJ := $(VSRV_SRC:%.c=$(BUILD)/%.o)
 VSRV     := $(BUILD)/vsrv
 # Its libraries (Debian packages in mk/deps.sh's build group): io_uring (virtio-blk), zlib
-# (the CRC32 of saved-VM files and migration streams), jansson (`vsrv img --output json`),
-# libdl (libslirp is loaded with dlopen, only for --net user) and pthread. The unit tests and
-# the fuzz targets that link vsrv's objects take the same list.
+# (the CRC32 of saved-VM files and migration streams), jansson (the control socket's JSON
+# lines, `vsrv img --output json`), libdl (libslirp is loaded with dlopen, only for --net
+# user) and pthread. The unit tests and the fuzz targets that link vsrv's objects take the
+# same list.
 LDLIBS  += -luring -lz -ljansson -ldl -lpthread
 
 .PHONY: all deps test-deps run test test-prep asan bench fuzz clean

@@ -1,8 +1,8 @@
-# The virtual server: its own binary, build/vsrv-server, so that the libraries it needs
-# (SQLite, libmicrohttpd + GnuTLS, jansson, libargon2, OpenSSL, libcurl) are never loaded by
-# `vsrv run`: linking them into build/vsrv measured +3.0 ms per process
-# start (0.9 ms -> 3.9 ms, perf stat -r 300), against a 3 ms floor for a whole VM launch.
-# `vsrv serve|vm|disk|net|user|events|login` exec build/vsrv-server (src/cli/server_exec.c).
+# The virtual server: its own binary, build/vsrv-server, so that the libraries only it needs
+# (SQLite, libmicrohttpd + GnuTLS, libargon2, OpenSSL, libcurl) are never loaded by
+# `vsrv run`: linking them into build/vsrv measured +3.0 ms per process start (0.9 ms ->
+# 3.9 ms, perf stat -r 300), against a 3 ms floor for a whole VM launch.
+# `vsrv serve|vm|disk|net|user|events|login|logout` exec build/vsrv-server (src/cli/server_exec.c).
 # The per-VM supervisor shim, src/cli/monitor.c (libc only), is in build/vsrv.
 
 SERVER_BIN := $(BUILD)/vsrv-server
