@@ -102,7 +102,9 @@ try:
         os.makedirs(cdir)
         shutil.copy(os.path.join(ROOT, "tests", "api", "client-test.ts"), cdir)
         bin_ = os.path.join(NPM, "node_modules", ".bin")
-        rc, out = run([os.path.join(bin_, "openapi-ts"), "-i", doc_path, "-o", os.path.join(cdir, "gen")])
+        # (in cdir: on an error the generator writes openapi-ts-error-*.log into its directory)
+        rc, out = run([os.path.join(bin_, "openapi-ts"), "-i", doc_path, "-o", os.path.join(cdir, "gen")],
+                      cwd=cdir)
         gen = ok("openapi-client-generated", rc == 0 and os.path.exists(os.path.join(cdir, "gen", "sdk.gen.ts")),
                  out[-2000:])
         if gen:
