@@ -1,8 +1,13 @@
-# vsrv — top-level build. `make` builds build/vsrv and the test guests; see README.md.
-# Sub-makefiles in mk/*.mk add their own sources and targets (guests, tests, fuzz, bench).
+# vsrv — top-level build. `make` builds build/vsrv, build/vsrv-server, the test guests, the unit
+# tests and the fuzz corpus replayers; see README.md. This file owns build/vsrv and libvhd.a;
+# each fragment mk/*.mk owns its own outputs (server.mk build/vsrv-server, guests.mk the test
+# guests, fuzz.mk the fuzz targets, tests.mk the unit tests, ...).
 
 # a recipe that fails leaves no half-written target behind (a failed link is not "up to date")
 .DELETE_ON_ERROR:
+# and no file is deleted as an intermediate (the test guests' objects were, so that every
+# `make` built them again): a second `make` has nothing to do
+.SECONDARY:
 
 CC      ?= gcc
 NPROC   := $(shell nproc 2>/dev/null || echo 2)
@@ -13,17 +18,25 @@ CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
            -Isrc -Ilib -MMD -MP -fno-strict-aliasing $(SAN)
 LDFLAGS += $(SAN) -Wl,--as-needed
-LDLIBS  += -lpthread
 
 # The VHD library: no dependency but libc.
 LIBVHD_SRC := $(sort $(wildcard lib/vhd/*.c))
 LIBVHD_OBJ := $(LIBVHD_SRC:%.c=$(BUILD)/%.o)
 LIBVHD     := $(BUILD)/libvhd.a
 
-# Everything under src/ goes into the one vsrv binary.
-VSRV_SRC := $(sort $(shell find src -name '*.c'))
+# build/vsrv: every source under src/ except src/server/ (the daemon) and src/client/ (its
+# API client), the two folders of build/vsrv-server (mk/server.mk), and except
+# src/vmm/sandbox_rules.c, the seccomp rules that mk/sandbox.mk compiles into BPF.
+VSRV_SRC := $(filter-out src/server/% src/client/% src/vmm/sandbox_rules.c,\
+              $(sort $(shell find src -name '*.c')))
 VSRV_OBJ := $(VSRV_SRC:%.c=$(BUILD)/%.o)
 VSRV     := $(BUILD)/vsrv
+# Its libraries (Debian packages in mk/deps.sh's build group): io_uring (virtio-blk), zlib
+# (the CRC32 of saved-VM files and migration streams), jansson (the control socket's JSON
+# lines, `vsrv img --output json`), libdl (libslirp is loaded with dlopen, only for --net
+# user) and pthread. The unit tests and the fuzz targets that link vsrv's objects take the
+# same list.
+LDLIBS  += -luring -lz -ljansson -ldl -lpthread
 
 .PHONY: all deps test-deps run test test-prep asan bench fuzz clean
 all: $(VSRV)

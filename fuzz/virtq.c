@@ -8,9 +8,7 @@
  * Guest memory comes from malloc so ASan catches any access outside it. Every popped chain
  * is read and written in full, as a device would; packed chains are completed in batches of
  * up to four in reverse order (out of order, as a device may), and every seventh pop is
- * undone once and popped again.
- * Built with -DFUZZ_REPLAY_MAIN, it is a plain program running the files (or directories
- * of files) given as arguments: the test suite replays the seed corpus that way. */
+ * undone once and popped again. */
 #include "devices/virtio/virtq.h"
 
 #include <stdint.h>
@@ -94,55 +92,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		virtq_push(&q, held[nheld], held_len[nheld]);
 	return 0;
 }
-
-#ifdef FUZZ_REPLAY_MAIN
-#include <dirent.h>
-#include <stdio.h>
-#include <sys/stat.h>
-
-static int replay_file(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	static uint8_t buf[FUZZ_MEM + 4];
-	size_t n;
-
-	if (!f) {
-		perror(path);
-		return 1;
-	}
-	n = fread(buf, 1, sizeof(buf), f);
-	fclose(f);
-	LLVMFuzzerTestOneInput(buf, n);
-	return 0;
-}
-
-int main(int argc, char **argv)
-{
-	int i, count = 0, bad = 0;
-
-	for (i = 1; i < argc; i++) {
-		struct stat st;
-		DIR *d;
-		struct dirent *de;
-		char p[4096];
-
-		if (stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode)) {
-			d = opendir(argv[i]);
-			while (d && (de = readdir(d))) {
-				if (de->d_name[0] == '.')
-					continue;
-				snprintf(p, sizeof(p), "%s/%s", argv[i], de->d_name);
-				bad |= replay_file(p);
-				count++;
-			}
-			if (d)
-				closedir(d);
-		} else {
-			bad |= replay_file(argv[i]);
-			count++;
-		}
-	}
-	printf("replayed %d inputs\n", count);
-	return bad;
-}
-#endif

@@ -1,6 +1,4 @@
-# vsrv img: its JSON output uses jansson (Debian libjansson-dev, in mk/deps.sh's build group),
-# and `make bench` runs its benchmark (bench/img-convert.sh: convert and read against qemu-img).
-LDLIBS += -ljansson
+# vsrv img's benchmark (`make bench`): bench/img-convert.sh, convert and read against qemu-img.
 
 .PHONY: bench-img
 bench: bench-img

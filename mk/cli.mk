@@ -1,5 +1,5 @@
 # The client's man pages and bash completion, made from the option tables of its commands
-# (src/cli/client_opt.h) by the hidden `vsrv-server __man GROUP` and `__completion TOP`:
+# (src/client/client_opt.h) by the hidden `vsrv-server __man GROUP` and `__completion TOP`:
 # build/man/vsrv.1 and vsrv-GROUP.1 (read with `man -l`) and build/completion/vsrv (source it, or
 # install it as /usr/share/bash-completion/completions/vsrv).
 

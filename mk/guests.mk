@@ -1,4 +1,11 @@
-# The test-guest kit (guests/): freestanding multiboot v1 guests built with the system gcc.
+# Every test guest: `make` (and `make guests`) builds them all, with the system gcc and ld.
+#   build/guests/      the test-guest kit (guests/): freestanding multiboot v1 guests in C,
+#                      and the virtio guests with the kit's drivers (guests/virtio/)
+#   build/vmm-guests/  the VMM's tiny assembly guests (tests/vmm-guests/*.S)
+#   build/virtio-guests/blk.elf  the first virtio-blk guest (tests/virtio-guests/)
+# The Linux test guest is mk/linux.mk's (built by `make test`, not by `make`).
+
+# ---- the kit (guests/) -------------------------------------------------------------------
 # Each guest is linked as x86-64 code at 1 MiB and converted to ELF32, which QEMU's multiboot
 # loader accepts (it refuses ELF64); see guests/README.md.
 GUEST_DIR   := $(BUILD)/guests
@@ -18,7 +25,7 @@ GUEST_MB_OBJ := $(GUEST_OBJ)/rt/mbheader.S.o
 
 # Programs: guests/NAME.c becomes build/guests/NAME.elf.
 GUEST_PROGS   := hello exceptions costs smp timer console savecount
-# Emulation-assist guests (issue 5): guests/assist.c built once per case.
+# Emulation-assist guests: guests/assist.c built once per case.
 GUEST_ASSISTS := int3 fwait clac stac fence ud2 ldmxcsr stmxcsr
 GUEST_ELFS    := $(GUEST_PROGS:%=$(GUEST_DIR)/%.elf) $(GUEST_ASSISTS:%=$(GUEST_DIR)/assist-%.elf)
 
@@ -56,5 +63,59 @@ $(GUEST_DIR)/%.bzImage: $(GUEST_DIR)/%.bz.elf
 $(GUEST_DIR)/%.elf: $(GUEST_DIR)/%.elf64
 	$(GUEST_OBJCOPY) -I elf64-x86-64 -O elf32-i386 $< $@
 
-.SECONDARY: $(GUEST_PROGS:%=$(GUEST_DIR)/%.elf64) $(GUEST_ASSISTS:%=$(GUEST_DIR)/assist-%.elf64) $(GUEST_DIR)/linuxboot.bz.elf
 -include $(shell find $(GUEST_OBJ) -name '*.d' 2>/dev/null)
+
+# ---- the virtio guests (guests/v*.c, evil.c) and their drivers (guests/virtio/) ----------
+# Built with the kit's flags and runtime plus the driver objects; see guests/README.md.
+VIO_SRC   := guests/virtio/transport.c guests/virtio/virtq.c guests/virtio/pvirtq.c guests/virtio/gate.S
+VIO_OBJ   := $(patsubst guests/%,$(GUEST_OBJ)/%.o,$(VIO_SRC))
+VIO_PROGS := vblk vrng vbench evil vscsi vnet vnetctl vsaveblk
+VIO_ELFS  := $(VIO_PROGS:%=$(GUEST_DIR)/%.elf)
+
+all: $(VIO_ELFS)
+guests: $(VIO_ELFS)
+
+$(VIO_PROGS:%=$(GUEST_DIR)/%.elf64): $(GUEST_DIR)/%.elf64: $(GUEST_OBJ)/%.c.o $(VIO_OBJ) $(GUEST_RT_OBJ) $(GUEST_MB_OBJ) guests/rt/link.ld
+	$(GUEST_LD) $(GUEST_LDFLAGS) -T guests/rt/link.ld -o $@ $(GUEST_MB_OBJ) $< $(VIO_OBJ) $(GUEST_RT_OBJ)
+
+# ---- the VMM's tiny assembly guests (tests/vmm-guests/*.S) -------------------------------
+# Multiboot ELF32 images, and one 64-bit image in bzImage and ELF64-vmlinux form, that
+# exercise the boot protocols, the devices and the emulation assists.
+VMMG_DIR  := $(BUILD)/vmm-guests
+VMMG_SRC  := $(sort $(wildcard tests/vmm-guests/*.S))
+VMMG_MB   := $(patsubst tests/vmm-guests/%.S,$(VMMG_DIR)/%.elf,$(filter-out tests/vmm-guests/linux64.S,$(VMMG_SRC)))
+VMMG_LD   ?= ld
+
+all: $(VMMG_MB) $(VMMG_DIR)/linux64.vmlinux $(VMMG_DIR)/linux64.bzImage
+guests: $(VMMG_MB) $(VMMG_DIR)/linux64.vmlinux $(VMMG_DIR)/linux64.bzImage
+
+$(VMMG_DIR)/%.o: tests/vmm-guests/%.S tests/vmm-guests/mb.h
+	@mkdir -p $(@D)
+	$(CC) -m32 -c -Itests/vmm-guests -o $@ $<
+
+$(VMMG_DIR)/%.elf: $(VMMG_DIR)/%.o
+	$(VMMG_LD) -m elf_i386 -n -Ttext=0x100000 --build-id=none -o $@ $<
+
+$(VMMG_DIR)/linux64.o: tests/vmm-guests/linux64.S
+	@mkdir -p $(@D)
+	$(CC) -c -o $@ $<
+
+# vmlinux: an ELF64 executable at 16 MiB, like Linux's.
+$(VMMG_DIR)/linux64.vmlinux: $(VMMG_DIR)/linux64.o
+	$(VMMG_LD) -m elf_x86_64 -n -Ttext=0x1000000 -e startup_64 --build-id=none -o $@ $<
+
+# bzImage: a setup header in front of the same code linked for 1 MiB (the 64-bit entry at
+# +0x200 from the protected-mode code), made by tests/vmm-guests/mkbzimage.sh.
+$(VMMG_DIR)/linux64.bzImage: $(VMMG_DIR)/linux64.o tests/vmm-guests/mkbzimage.sh
+	$(VMMG_LD) -m elf_x86_64 -n -Ttext=0x100000 -e startup_64 --build-id=none -o $@.elf $<
+	objcopy -O binary $@.elf $@.bin
+	bash tests/vmm-guests/mkbzimage.sh $@.bin $@
+
+# ---- the first virtio-blk guest (tests/virtio-guests/, for tests/t-virtio-run.sh) --------
+VGUEST_CFLAGS := -m32 -ffreestanding -fno-pic -fno-stack-protector -nostdlib -static -O2 \
+  -Wall -Wextra -Werror -Wl,-Ttext=0x100000 -Wl,--build-id=none -Wl,-z,noexecstack
+all: $(BUILD)/virtio-guests/blk.elf
+guests: $(BUILD)/virtio-guests/blk.elf
+$(BUILD)/virtio-guests/%.elf: tests/virtio-guests/start.S tests/virtio-guests/%.c
+	@mkdir -p $(@D)
+	$(CC) $(VGUEST_CFLAGS) -o $@ $^

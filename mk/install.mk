@@ -4,8 +4,8 @@
 # created at once (systemd-sysusers, systemd-tmpfiles) and systemd reloads its units.
 # Then: systemctl enable --now vsrv. `make uninstall` removes what install put there.
 #
-# Man pages (build/man/*.1..8) and the bash completion (build/completion/vsrv or
-# build/vsrv.bash), when the build made them, are installed too.
+# The man pages (build/man/*.1) and the bash completion (build/completion/vsrv) that
+# mk/cli.mk makes are installed too.
 
 PREFIX      ?= /usr/local
 DESTDIR     ?=
@@ -31,11 +31,8 @@ install: all
 	  s=$${m##*.}; $(INSTALL) -d $(DESTDIR)$(MANDIR)/man$$s; \
 	  echo "$(INSTALL) -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/"; \
 	  $(INSTALL) -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
-	@set -e; for c in $(firstword $(wildcard $(BUILD)/completion/vsrv $(BUILD)/vsrv.bash \
-	  $(BUILD)/bash-completion/vsrv)); do \
-	  $(INSTALL) -d $(DESTDIR)$(BASHCOMPDIR); \
-	  echo "$(INSTALL) -m 0644 $$c $(DESTDIR)$(BASHCOMPDIR)/vsrv"; \
-	  $(INSTALL) -m 0644 $$c $(DESTDIR)$(BASHCOMPDIR)/vsrv; done
+	$(INSTALL) -d $(DESTDIR)$(BASHCOMPDIR)
+	$(INSTALL) -m 0644 $(CLI_COMPLETION) $(DESTDIR)$(BASHCOMPDIR)/vsrv
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v systemd-sysusers >/dev/null; then \
 	  echo "systemd-sysusers $(SYSUSERSDIR)/vsrv.conf"; systemd-sysusers $(SYSUSERSDIR)/vsrv.conf; \
 	  echo "systemd-tmpfiles --create $(TMPFILESDIR)/vsrv.conf"; \

@@ -1,4 +1,4 @@
-# The small Linux test guest (issue 5): kernel from Debian's linux-source-6.1, cached per machine under
+# The small Linux test guest: kernel from Debian's linux-source-6.1, cached per machine under
 # ~/.cache/vsrv/, and an uncompressed busybox initramfs. Built by `make test` (test-prep), not by `make`.
 LINUX_OUT := $(BUILD)/guests/linux
 LINUX_SRC := guests/linux

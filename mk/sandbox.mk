@@ -5,9 +5,6 @@
 SANDBOX_GEN := $(BUILD)/gen/sandbox-gen
 SANDBOX_BPF := $(BUILD)/gen/sandbox_bpf.h
 
-# sandbox_rules.c is the generator's, not part of vsrv.
-VSRV_OBJ := $(filter-out $(BUILD)/src/vmm/sandbox_rules.o,$(VSRV_OBJ))
-
 $(SANDBOX_GEN): src/vmm/sandbox_rules.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -DSANDBOX_GEN_MAIN -o $@ $< -lseccomp

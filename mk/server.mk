@@ -1,26 +1,20 @@
-# The virtual server (issue 6). Built as its own binary, build/vsrv-server, so that the
-# libraries it needs (SQLite, libmicrohttpd + GnuTLS, jansson, libargon2, OpenSSL, libcurl)
-# are never loaded by `vsrv run`: linking them into build/vsrv measured +3.0 ms per process
-# start (0.9 ms -> 3.9 ms, perf stat -r 300), against a 3 ms floor for a whole VM launch.
-# `vsrv serve|vm|disk|net|user|events|login` exec build/vsrv-server (src/cli/client_exec.c).
-# src/server/monitor.c (the per-VM supervisor shim, libc only) stays in build/vsrv.
+# The virtual server: its own binary, build/vsrv-server, so that the libraries only it needs
+# (SQLite, libmicrohttpd + GnuTLS, libargon2, OpenSSL, libcurl) are never loaded by
+# `vsrv run`: linking them into build/vsrv measured +3.0 ms per process start (0.9 ms ->
+# 3.9 ms, perf stat -r 300), against a 3 ms floor for a whole VM launch.
+# `vsrv serve|vm|disk|net|user|events|login|logout` exec build/vsrv-server (src/cli/server_exec.c).
+# The per-VM supervisor shim, src/cli/monitor.c (libc only), is in build/vsrv.
 
 SERVER_BIN := $(BUILD)/vsrv-server
 
-# Sources of the server binary: src/server/ (but the shim) and the CLI client.
-SERVER_SRC := $(filter-out src/server/monitor.c,$(sort $(wildcard src/server/*.c))) \
-              $(filter-out src/cli/client_exec.c,$(sort $(wildcard src/cli/client*.c src/cli/vm*.c \
-                 src/cli/disk*.c src/cli/net*.c src/cli/user*.c src/cli/events*.c)))
+# Sources of the server binary: src/server/ (the daemon) and src/client/ (the API client).
+SERVER_SRC := $(sort $(wildcard src/server/*.c src/client/*.c))
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
-# What the server shares with vsrv: the utilities (and the disk layer when it exists).
-# and the kernel probe of src/arch/x86/boot_probe.c (a VM's kernel is checked at create).
+# What the server shares with vsrv: the utilities, the disk layer (with libvhd) and the
+# kernel probe of src/arch/x86/boot_probe.c (a VM's kernel is checked at create).
 SERVER_SHARED_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard src/util/*.c src/disk/*.c)) \
                        src/arch/x86/boot_probe.c)
 SERVER_LDLIBS := -lsqlite3 -lmicrohttpd -ljansson -largon2 -lcrypto -lcurl -lpthread
-
-# Keep the server's objects out of build/vsrv (the top Makefile's rule for $(VSRV) reads
-# VSRV_OBJ after this file is included).
-VSRV_OBJ := $(filter-out $(SERVER_OBJ),$(VSRV_OBJ))
 
 all: $(SERVER_BIN)
 

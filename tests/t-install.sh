@@ -2,7 +2,7 @@
 # `make install` into a DESTDIR: the binaries (and vsrv finds vsrv-server beside it), the
 # systemd unit (checked with systemd-analyze verify), the system user (sysusers.d, applied
 # with systemd-sysusers --root), the data directory (tmpfiles.d), man pages and the bash
-# completion when the build made them; PREFIX=/usr; `make uninstall`.
+# completion; PREFIX=/usr; `make uninstall`.
 source "$(dirname "$0")/lib.sh"
 D=$TMP/root
 out=$(make --no-print-directory -C "$ROOT" install DESTDIR="$D" 2>&1); rc=$?
@@ -18,21 +18,15 @@ fi
 # With a DESTDIR nothing touches the host: no user created, no daemon-reload.
 grep -qE "^systemd-(sysusers|tmpfiles)|daemon-reload" <<<"$out" && fail install-destdir-host-untouched "$out" ||
 	pass install-destdir-host-untouched
-# Man pages and the completion, when the build has them.
+# The man pages and the completion that `make` builds (mk/cli.mk).
 missing=
-for m in "$ROOT"/build/man/*.[1-8]; do
-	[ -e "$m" ] || continue
+for m in "$ROOT"/build/man/vsrv.1 "$ROOT"/build/man/*.[1-8]; do
 	s=${m##*.}
 	[ -f "$P/share/man/man$s/$(basename "$m")" ] || missing="$missing $(basename "$m")"
 done
-comp=$(ls "$ROOT"/build/completion/vsrv "$ROOT"/build/vsrv.bash "$ROOT"/build/bash-completion/vsrv 2>/dev/null | head -n 1)
-[ -n "$comp" ] && ! cmp -s "$comp" "$P/share/bash-completion/completions/vsrv" && missing="$missing completion"
+cmp -s "$ROOT/build/completion/vsrv" "$P/share/bash-completion/completions/vsrv" || missing="$missing completion"
 if [ -z "$missing" ]; then
-	if ls "$ROOT"/build/man/*.[1-8] >/dev/null 2>&1 || [ -n "$comp" ]; then
-		pass install-man-completion
-	else
-		skip install-man-completion "the build made no man pages or completion (build/man, build/completion)"
-	fi
+	pass install-man-completion
 else
 	fail install-man-completion "not installed:$missing"
 fi

@@ -2,7 +2,7 @@
 # Replays the libvhd fuzz corpus (fuzz/corpus/vhd, plus any crash reproducers in
 # fuzz/regress/) through the gcc ASan/UBSan build of the fuzz target.
 . "$(dirname "$0")/lib.sh"
-bin=$ROOT/build/tests/fuzz-vhd-replay
+bin=$ROOT/build/tests/replay-vhd
 if [ ! -x "$bin" ]; then
   fail vhd-fuzz-corpus "missing $bin (run make)"
 else

@@ -6,7 +6,7 @@ if [ ! -x "$bin" ]; then
   skip virtq_corpus "replayer not built (make)"
 else
   out=$("$bin" "$ROOT/fuzz/corpus/virtq" 2>&1); rc=$?
-  if [ $rc -eq 0 ] && grep -q "replayed [1-9]" <<<"$out"; then pass virtq_corpus
+  if [ $rc -eq 0 ] && grep -q "ran [1-9]" <<<"$out"; then pass virtq_corpus
   else fail virtq_corpus "rc=$rc: $(tail -n 5 <<<"$out" | tr '\n' ' ')"; fi
 fi
 finish

@@ -70,16 +70,208 @@ struct loc_data {
 	long len;
 };
 
+/* A differencing image: open its parent (*parent, the caller closes it) and take its size,
+ * which o->size may only repeat. Returns 0 or -errno with the message set. */
+static int diff_open_parent(const char *path, const struct vhd_create_opts *o, struct vhd **parent,
+			    uint64_t *size)
+{
+	struct stat st;
+	int ret;
+
+	if (!o->parent || !o->parent[0]) {
+		vhd_seterr("%s: a differencing image needs a parent", path);
+		return -EINVAL;
+	}
+	ret = vhd_open(o->parent, VHD_RDONLY, parent);
+	if (ret)
+		return ret; /* message set by vhd_open */
+	*size = (*parent)->size;
+	if (stat(path, &st) == 0 && st.st_dev == (*parent)->dev && st.st_ino == (*parent)->ino) {
+		vhd_seterr("%s: the image would overwrite its own parent", path);
+		return -EINVAL;
+	}
+	if (o->size && o->size != *size && vhd_round_size(o->size, o->force_size) != *size) {
+		vhd_seterr("%s: size %llu differs from the parent's %llu", path,
+			   (unsigned long long)o->size, (unsigned long long)*size);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A fixed or dynamic image: its size, o->size rounded up to a CHS geometry (unless
+ * force_size). Returns 0 or -errno with the message set. */
+static int plain_size(const char *path, const struct vhd_create_opts *o, uint64_t *size)
+{
+	if (o->size == 0) {
+		vhd_seterr("%s: image size must not be zero", path);
+		return -EINVAL;
+	}
+	if (o->size > VHD_MAX_SIZE) {
+		vhd_seterr("%s: size %llu exceeds the VHD maximum of 2040 GiB", path,
+			   (unsigned long long)o->size);
+		return -EFBIG;
+	}
+	*size = vhd_round_size(o->size, o->force_size);
+	if (*size > VHD_MAX_SIZE)
+		*size = o->size / 512 * 512; /* rounding past the limit: keep as asked */
+	return 0;
+}
+
+/* The footer of a new image of the given size (a differencing one copies its parent's size
+ * and geometry), built into fb. */
+static void footer_init(struct vhd_footer *f, const struct vhd_create_opts *o,
+			const struct vhd *parent, uint64_t size, uint8_t fb[512])
+{
+	memset(f, 0, sizeof(*f));
+	f->features = 2;
+	f->version = 0x00010000;
+	f->data_offset = o->type == VHD_TYPE_FIXED ? ~0ULL : 512;
+	f->timestamp = o->timestamp ? o->timestamp : vhd_now();
+	if (o->creator[0] || o->creator[1] || o->creator[2] || o->creator[3])
+		memcpy(f->creator_app, o->creator, 4);
+	else if (parent)
+		memcpy(f->creator_app, parent->f.creator_app, 4); /* same size rule as the parent */
+	else
+		memcpy(f->creator_app, o->force_size ? "win " : "vsrv", 4);
+	f->creator_version = 0x00010000;
+	memcpy(f->creator_os, "Wi2k", 4);
+	if (parent) {
+		f->current_size = parent->f.current_size;
+		f->original_size = parent->f.current_size;
+		f->cyls = parent->f.cyls;
+		f->heads = parent->f.heads;
+		f->spt = parent->f.spt;
+	} else {
+		f->current_size = f->original_size = size;
+		vhd_geometry(size / 512, &f->cyls, &f->heads, &f->spt);
+	}
+	f->type = o->type;
+	if (o->uuid)
+		memcpy(f->uuid, o->uuid, 16);
+	else
+		vhd_uuid_random(f->uuid);
+	vhd_footer_build(f, fb);
+}
+
+/* A fixed image: the data (sparse) and the footer after it. Returns 0 or -errno. */
+static int create_fixed(int fd, const uint8_t fb[512], uint64_t size)
+{
+	if (ftruncate(fd, (off_t)size))
+		return -errno;
+	return vhd_pwrite_full(fd, fb, 512, size);
+}
+
+/* A differencing image's parent fields in h: the parent's UUID, time stamp and name, and
+ * its locators (relative W2ru when there is one, absolute W2ku) placed from *pos on, which
+ * moves past them. The locators' data goes into *loc (calloc'd, the caller frees it) and
+ * their count into *nloc. Returns 0 or -errno with the message set. */
+static int diff_locators(const char *path, const char *parent_path, const struct vhd *parent,
+			 struct vhd_dynhdr *h, uint64_t *pos, struct loc_data **loc, int *nloc)
+{
+	char pabs[PATH_MAX], cdir[PATH_MAX], rel[PATH_MAX];
+	struct loc_data *l;
+	int n = 0;
+
+	memcpy(h->parent_uuid, parent->f.uuid, 16);
+	h->parent_ts = parent->f.timestamp;
+	if (!realpath(parent_path, pabs) || child_dir(path, cdir)) {
+		int err = -errno;
+
+		vhd_seterr("%s: cannot resolve the parent path %s", path, parent_path);
+		return err;
+	}
+	if (vhd_utf8_to_utf16(pabs, true, h->parent_name, sizeof(h->parent_name)) < 0) {
+		const char *base = strrchr(pabs, '/') + 1;
+		memset(h->parent_name, 0, sizeof(h->parent_name));
+		vhd_utf8_to_utf16(base, true, h->parent_name, sizeof(h->parent_name));
+	}
+	l = *loc = calloc(2, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	if (relpath(cdir, pabs, rel, sizeof(rel)) == 0) {
+		for (char *p = rel; *p; p++)
+			if (*p == '/')
+				*p = '\\';
+		l[n].code = 0x57327275; /* W2ru */
+		l[n].len = vhd_utf8_to_utf16(rel, false, l[n].buf, sizeof(l[n].buf));
+		if (l[n].len > 0)
+			n++;
+	}
+	l[n].code = 0x57326b75; /* W2ku */
+	l[n].len = vhd_utf8_to_utf16(pabs, false, l[n].buf, sizeof(l[n].buf));
+	if (l[n].len > 0)
+		n++;
+	for (int i = 0; i < n; i++) {
+		uint32_t space = (uint32_t)((l[i].len + 511) / 512);
+		h->loc[i].code = l[i].code;
+		h->loc[i].space = space;
+		h->loc[i].length = (uint32_t)l[i].len;
+		h->loc[i].offset = *pos;
+		*pos += (uint64_t)space * 512;
+	}
+	*nloc = n;
+	return 0;
+}
+
+/* A dynamic or differencing image (parent non-NULL): footer copy, dynamic header, an empty
+ * BAT, the parent locators and the footer. Returns 0 or -errno (the message set when there
+ * is one to say). */
+static int create_dynamic(int fd, const char *path, const struct vhd_create_opts *o,
+			  const struct vhd *parent, const uint8_t fb[512], uint64_t size, uint32_t bs)
+{
+	struct vhd_dynhdr h;
+	struct loc_data *loc = NULL;
+	uint8_t hb[1024], *bat = NULL;
+	uint64_t bat_bytes, pos;
+	int ret, nloc = 0;
+
+	memset(&h, 0, sizeof(h));
+	h.data_offset = ~0ULL;
+	h.bat_offset = 1536;
+	h.version = 0x00010000;
+	h.max_entries = (uint32_t)((size + bs - 1) / bs);
+	h.block_size = bs;
+	bat_bytes = ((uint64_t)h.max_entries * 4 + 511) / 512 * 512;
+	pos = h.bat_offset + bat_bytes;
+	if (parent && (ret = diff_locators(path, o->parent, parent, &h, &pos, &loc, &nloc)))
+		goto out;
+	vhd_dynhdr_build(&h, hb);
+	bat = malloc(bat_bytes);
+	if (!bat) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	memset(bat, 0xff, bat_bytes);
+	if ((ret = vhd_pwrite_full(fd, fb, 512, 0)) || (ret = vhd_pwrite_full(fd, hb, 1024, 512)) ||
+	    (ret = vhd_pwrite_full(fd, bat, bat_bytes, h.bat_offset)))
+		goto out;
+	for (int i = 0; i < nloc; i++) {
+		uint8_t *sec = calloc(h.loc[i].space, 512);
+		if (!sec) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		memcpy(sec, loc[i].buf, (size_t)loc[i].len);
+		ret = vhd_pwrite_full(fd, sec, (size_t)h.loc[i].space * 512, h.loc[i].offset);
+		free(sec);
+		if (ret)
+			goto out;
+	}
+	ret = vhd_pwrite_full(fd, fb, 512, pos);
+out:
+	free(bat);
+	free(loc);
+	return ret;
+}
+
 int vhd_create(const char *path, const struct vhd_create_opts *o, struct vhd **out)
 {
 	struct vhd_footer f;
-	struct vhd_dynhdr h;
 	struct vhd *parent = NULL;
-	struct loc_data *loc = NULL;
-	uint8_t fb[512], hb[1024], *bat = NULL;
-	uint64_t size, pos;
+	uint8_t fb[512];
+	uint64_t size;
 	uint32_t bs = o->block_size ? o->block_size : VHD_DEFAULT_BLOCK_SIZE;
-	int fd = -1, ret, nloc = 0;
+	int fd = -1, ret;
 
 	if (out)
 		*out = NULL;
@@ -92,77 +284,19 @@ int vhd_create(const char *path, const struct vhd_create_opts *o, struct vhd **o
 		vhd_seterr("%s: block size %u is not a power of two between 4 KiB and 256 MiB", path, bs);
 		return -EINVAL;
 	}
-	if (o->type == VHD_TYPE_DIFF) {
-		if (!o->parent || !o->parent[0]) {
-			vhd_seterr("%s: a differencing image needs a parent", path);
-			return -EINVAL;
-		}
-		ret = vhd_open(o->parent, VHD_RDONLY, &parent);
-		if (ret)
-			return ret; /* message set by vhd_open */
-		size = parent->size;
-		struct stat st;
-		if (stat(path, &st) == 0 && st.st_dev == parent->dev && st.st_ino == parent->ino) {
-			vhd_seterr("%s: the image would overwrite its own parent", path);
-			ret = -EINVAL;
-			goto err;
-		}
-		if (o->size && o->size != size && vhd_round_size(o->size, o->force_size) != size) {
-			vhd_seterr("%s: size %llu differs from the parent's %llu", path,
-				   (unsigned long long)o->size, (unsigned long long)size);
-			ret = -EINVAL;
-			goto err;
-		}
-	} else {
-		if (o->size == 0) {
-			vhd_seterr("%s: image size must not be zero", path);
-			return -EINVAL;
-		}
-		if (o->size > VHD_MAX_SIZE) {
-			vhd_seterr("%s: size %llu exceeds the VHD maximum of 2040 GiB", path,
-				   (unsigned long long)o->size);
-			return -EFBIG;
-		}
-		size = vhd_round_size(o->size, o->force_size);
-		if (size > VHD_MAX_SIZE)
-			size = o->size / 512 * 512; /* rounding past the limit: keep as asked */
-	}
+	if (o->type == VHD_TYPE_DIFF)
+		ret = diff_open_parent(path, o, &parent, &size);
+	else
+		ret = plain_size(path, o, &size);
+	if (ret)
+		goto err;
 	if (o->type != VHD_TYPE_FIXED && (size + bs - 1) / bs > VHD_MAX_ENTRIES) {
 		vhd_seterr("%s: too many blocks (size %llu, block size %u)", path,
 			   (unsigned long long)size, bs);
 		ret = -EINVAL;
 		goto err;
 	}
-
-	memset(&f, 0, sizeof(f));
-	f.features = 2;
-	f.version = 0x00010000;
-	f.data_offset = o->type == VHD_TYPE_FIXED ? ~0ULL : 512;
-	f.timestamp = o->timestamp ? o->timestamp : vhd_now();
-	if (o->creator[0] || o->creator[1] || o->creator[2] || o->creator[3])
-		memcpy(f.creator_app, o->creator, 4);
-	else if (parent)
-		memcpy(f.creator_app, parent->f.creator_app, 4); /* same size rule as the parent */
-	else
-		memcpy(f.creator_app, o->force_size ? "win " : "vsrv", 4);
-	f.creator_version = 0x00010000;
-	memcpy(f.creator_os, "Wi2k", 4);
-	if (parent) {
-		f.current_size = parent->f.current_size;
-		f.original_size = parent->f.current_size;
-		f.cyls = parent->f.cyls;
-		f.heads = parent->f.heads;
-		f.spt = parent->f.spt;
-	} else {
-		f.current_size = f.original_size = size;
-		vhd_geometry(size / 512, &f.cyls, &f.heads, &f.spt);
-	}
-	f.type = o->type;
-	if (o->uuid)
-		memcpy(f.uuid, o->uuid, 16);
-	else
-		vhd_uuid_random(f.uuid);
-	vhd_footer_build(&f, fb);
+	footer_init(&f, o, parent, size, fb);
 	if (parent && vhd_footer_vsize(&f) != size) {
 		vhd_seterr("%s: creator '%.4s' would change the size seen by other tools", path,
 			   f.creator_app);
@@ -186,100 +320,18 @@ int vhd_create(const char *path, const struct vhd_create_opts *o, struct vhd **o
 		ret = -errno;
 		goto err_unlink;
 	}
-	if (o->type == VHD_TYPE_FIXED) {
-		if (ftruncate(fd, (off_t)size)) {
-			ret = -errno;
-			goto err_unlink;
-		}
-		ret = vhd_pwrite_full(fd, fb, 512, size);
-		if (ret)
-			goto err_unlink;
-		goto done;
-	}
-
-	memset(&h, 0, sizeof(h));
-	h.data_offset = ~0ULL;
-	h.bat_offset = 1536;
-	h.version = 0x00010000;
-	h.max_entries = (uint32_t)((size + bs - 1) / bs);
-	h.block_size = bs;
-	uint64_t bat_bytes = ((uint64_t)h.max_entries * 4 + 511) / 512 * 512;
-	pos = h.bat_offset + bat_bytes;
-	if (parent) {
-		char pabs[PATH_MAX], cdir[PATH_MAX], rel[PATH_MAX];
-		memcpy(h.parent_uuid, parent->f.uuid, 16);
-		h.parent_ts = parent->f.timestamp;
-		if (!realpath(o->parent, pabs) || child_dir(path, cdir)) {
-			ret = -errno;
-			vhd_seterr("%s: cannot resolve the parent path %s", path, o->parent);
-			goto err_unlink;
-		}
-		if (vhd_utf8_to_utf16(pabs, true, h.parent_name, sizeof(h.parent_name)) < 0) {
-			const char *base = strrchr(pabs, '/') + 1;
-			memset(h.parent_name, 0, sizeof(h.parent_name));
-			vhd_utf8_to_utf16(base, true, h.parent_name, sizeof(h.parent_name));
-		}
-		loc = calloc(2, sizeof(*loc));
-		if (!loc) {
-			ret = -ENOMEM;
-			goto err_unlink;
-		}
-		if (relpath(cdir, pabs, rel, sizeof(rel)) == 0) {
-			for (char *p = rel; *p; p++)
-				if (*p == '/')
-					*p = '\\';
-			loc[nloc].code = 0x57327275; /* W2ru */
-			loc[nloc].len = vhd_utf8_to_utf16(rel, false, loc[nloc].buf, sizeof(loc[nloc].buf));
-			if (loc[nloc].len > 0)
-				nloc++;
-		}
-		loc[nloc].code = 0x57326b75; /* W2ku */
-		loc[nloc].len = vhd_utf8_to_utf16(pabs, false, loc[nloc].buf, sizeof(loc[nloc].buf));
-		if (loc[nloc].len > 0)
-			nloc++;
-		for (int i = 0; i < nloc; i++) {
-			uint32_t space = (uint32_t)((loc[i].len + 511) / 512);
-			h.loc[i].code = loc[i].code;
-			h.loc[i].space = space;
-			h.loc[i].length = (uint32_t)loc[i].len;
-			h.loc[i].offset = pos;
-			pos += (uint64_t)space * 512;
-		}
-	}
-	vhd_dynhdr_build(&h, hb);
-	bat = malloc(bat_bytes);
-	if (!bat) {
-		ret = -ENOMEM;
-		goto err_unlink;
-	}
-	memset(bat, 0xff, bat_bytes);
-	if ((ret = vhd_pwrite_full(fd, fb, 512, 0)) || (ret = vhd_pwrite_full(fd, hb, 1024, 512)) ||
-	    (ret = vhd_pwrite_full(fd, bat, bat_bytes, h.bat_offset)))
-		goto err_unlink;
-	for (int i = 0; i < nloc; i++) {
-		uint8_t *sec = calloc(h.loc[i].space, 512);
-		if (!sec) {
-			ret = -ENOMEM;
-			goto err_unlink;
-		}
-		memcpy(sec, loc[i].buf, (size_t)loc[i].len);
-		ret = vhd_pwrite_full(fd, sec, (size_t)h.loc[i].space * 512, h.loc[i].offset);
-		free(sec);
-		if (ret)
-			goto err_unlink;
-	}
-	ret = vhd_pwrite_full(fd, fb, 512, pos);
+	if (o->type == VHD_TYPE_FIXED)
+		ret = create_fixed(fd, fb, size);
+	else
+		ret = create_dynamic(fd, path, o, parent, fb, size, bs);
 	if (ret)
 		goto err_unlink;
-done:
 	if (fsync(fd)) {
 		ret = -errno;
 		goto err_unlink;
 	}
 	close(fd);
 	fd = -1;
-	free(bat);
-	free(loc);
 	vhd_close(parent);
 	parent = NULL;
 	if (out) {
@@ -296,8 +348,6 @@ err_unlink:
 	fd = -1;
 	unlink(path);
 err:
-	free(bat);
-	free(loc);
 	vhd_close(parent);
 	return ret;
 }

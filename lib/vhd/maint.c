@@ -284,6 +284,152 @@ int vhd_compact(struct vhd *v, uint32_t *freed, vhd_progress_fn progress, void *
 	return ret;
 }
 
+/* A fixed image: the footer written at the new end, then the old footer's sector zeroed
+ * (growing) or the file cut after the new footer (shrinking). Returns 0 or -errno. */
+static int resize_fixed(struct vhd *v, const struct vhd_footer *nf, uint64_t ns)
+{
+	uint64_t old_end = v->end;
+	int ret;
+
+	v->f = *nf;
+	v->end = ns;
+	vhd_footer_build(&v->f, v->footer_raw);
+	ret = vhd_write_footer_at(v, v->end);
+	if (ret == 0)
+		ret = dsync(v);
+	if (ret == 0 && ns > old_end) {
+		static const uint8_t z[512];
+		ret = vhd_pwrite_full(v->fd, z, 512, old_end); /* the old footer is data now */
+	} else if (ret == 0 && ftruncate(v->fd, (off_t)(ns + 512))) {
+		ret = -errno;
+	}
+	return ret;
+}
+
+/* A BAT that must grow past its sectors (to `need` entries): grown in place, the blocks in
+ * the way (and the footer) moved to the end of the file one by one, each move durable before
+ * its BAT entry changes. Returns 0 or -errno (the message set when there is one to say). */
+static int bat_grow_sectors(struct vhd *v, uint32_t need)
+{
+	uint32_t cap = v->bat_sectors * 128;
+	uint32_t nsec = (need * 4 + 511) / 512;
+	uint64_t bat_end = v->h.bat_offset + (uint64_t)nsec * 512;
+	uint32_t *nb = realloc(v->bat, (size_t)nsec * 512);
+	uint8_t *nd = realloc(v->bat_dirty, nsec);
+	uint8_t *nfl = realloc(v->full, need);
+	int ret;
+
+	if (nb)
+		v->bat = nb;
+	if (nd)
+		v->bat_dirty = nd;
+	if (nfl)
+		v->full = nfl;
+	if (!nb || !nd || !nfl)
+		return -ENOMEM;
+	for (uint32_t i = cap; i < nsec * 128; i++)
+		v->bat[i] = VHD_BAT_FREE;
+	memset(v->bat_dirty + v->bat_sectors, 0, nsec - v->bat_sectors);
+	memset(v->full + v->h.max_entries, 0, need - v->h.max_entries);
+	for (int i = 0; i < 8; i++)
+		if (v->h.loc[i].length && v->h.loc[i].offset < bat_end &&
+		    v->h.loc[i].offset >= v->h.bat_offset) {
+			vhd_seterr("%s: parent locators are in the way of a larger BAT", v->path);
+			return -ENOTSUP;
+		}
+	if (v->end < bat_end) {
+		/* the footer itself is in the way: move it past the new BAT */
+		v->end = bat_end;
+		ret = vhd_write_footer_at(v, v->end);
+		if (ret == 0)
+			ret = dsync(v);
+		if (ret)
+			return ret;
+	}
+	for (uint32_t b = 0; b < v->h.max_entries; b++) {
+		uint64_t off = (uint64_t)v->bat[b] * 512;
+		if (v->bat[b] == VHD_BAT_FREE || off >= bat_end)
+			continue;
+		uint64_t dst = v->end, bb = blk_bytes(v);
+		ret = vhd_write_footer_at(v, dst + bb);
+		if (ret == 0)
+			ret = copy_range(v, off, dst, bb);
+		if (ret == 0)
+			ret = dsync(v);
+		if (ret)
+			return ret;
+		v->end = dst + bb;
+		ret = bat_set_durable(v, b, (uint32_t)(dst / 512));
+		if (ret)
+			return ret;
+	}
+	/* the new BAT sectors (all free) over the vacated space */
+	uint8_t *sec = malloc((size_t)(nsec - v->bat_sectors) * 512);
+	if (!sec)
+		return -ENOMEM;
+	memset(sec, 0xff, (size_t)(nsec - v->bat_sectors) * 512);
+	ret = vhd_pwrite_full(v->fd, sec, (size_t)(nsec - v->bat_sectors) * 512,
+			      v->h.bat_offset + (uint64_t)v->bat_sectors * 512);
+	free(sec);
+	if (ret == 0)
+		ret = dsync(v);
+	if (ret)
+		return ret;
+	v->bat_sectors = nsec;
+	return 0;
+}
+
+/* A dynamic image growing to `need` BAT entries: the BAT (in its padding or grown), then
+ * the header with the new entry count. Returns 0 or -errno. */
+static int bat_grow(struct vhd *v, uint32_t need)
+{
+	uint8_t hb[1024];
+	int ret;
+
+	if (need > v->bat_sectors * 128) {
+		ret = bat_grow_sectors(v, need);
+		if (ret)
+			return ret;
+	} else {
+		uint8_t *nfl = realloc(v->full, need);
+		if (!nfl)
+			return -ENOMEM;
+		v->full = nfl;
+		memset(v->full + v->h.max_entries, 0, need - v->h.max_entries);
+		/* padding entries past max_entries may hold anything on disk */
+		for (uint32_t i = v->h.max_entries; i < need; i++)
+			v->bat[i] = VHD_BAT_FREE;
+		for (uint32_t s = v->h.max_entries / 128; s <= (need - 1) / 128; s++)
+			v->bat_dirty[s] = 1;
+		v->bat_any_dirty = true;
+		ret = vhd_flush_meta(v, !(v->flags & VHD_NOSYNC));
+		if (ret)
+			return ret;
+	}
+	v->h.max_entries = need;
+	vhd_dynhdr_build(&v->h, hb);
+	ret = vhd_pwrite_full(v->fd, hb, 1024, v->f.data_offset);
+	if (ret == 0)
+		ret = dsync(v);
+	return ret;
+}
+
+/* A dynamic image shrinking to `need` BAT entries: the blocks past the new end are released
+ * first (a leak at worst). Returns 0 or -errno. */
+static int bat_shrink(struct vhd *v, uint32_t need)
+{
+	for (uint32_t b = need; b < v->h.max_entries; b++) {
+		if (v->bat[b] == VHD_BAT_FREE)
+			continue;
+		v->bat[b] = VHD_BAT_FREE;
+		v->full[b] = 0;
+		v->bat_dirty[b / 128] = 1;
+		v->bat_any_dirty = true;
+	}
+	vhd_bm_drop_all(v);
+	return vhd_flush_meta(v, !(v->flags & VHD_NOSYNC));
+}
+
 int vhd_resize(struct vhd *v, uint64_t new_size, bool force_size, unsigned flags)
 {
 	struct vhd_footer nf = v->f;
@@ -320,131 +466,19 @@ int vhd_resize(struct vhd *v, uint64_t new_size, bool force_size, unsigned flags
 	if (ret)
 		return ret;
 	if (v->type == VHD_TYPE_FIXED) {
-		uint64_t old_end = v->end;
+		ret = resize_fixed(v, &nf, ns);
+	} else {
+		uint32_t need = (uint32_t)((ns + v->h.block_size - 1) / v->h.block_size);
+
+		if (need > v->h.max_entries)
+			ret = bat_grow(v, need);
+		else if (ns < v->size)
+			ret = bat_shrink(v, need);
+		if (ret)
+			return ret; /* the footers still say the old size */
 		v->f = nf;
-		v->end = ns;
-		vhd_footer_build(&v->f, v->footer_raw);
-		ret = vhd_write_footer_at(v, v->end);
-		if (ret == 0)
-			ret = dsync(v);
-		if (ret == 0 && ns > old_end) {
-			static const uint8_t z[512];
-			ret = vhd_pwrite_full(v->fd, z, 512, old_end); /* the old footer is data now */
-		} else if (ret == 0 && ftruncate(v->fd, (off_t)(ns + 512))) {
-			ret = -errno;
-		}
-		goto done;
+		ret = write_footers(v);
 	}
-	uint32_t need = (uint32_t)((ns + v->h.block_size - 1) / v->h.block_size);
-	if (need > v->h.max_entries) {
-		uint32_t cap = v->bat_sectors * 128;
-		if (need > cap) {
-			/* grow the BAT in place: move the blocks in the way to the end */
-			uint32_t nsec = (need * 4 + 511) / 512;
-			uint64_t bat_end = v->h.bat_offset + (uint64_t)nsec * 512;
-			uint32_t *nb = realloc(v->bat, (size_t)nsec * 512);
-			uint8_t *nd = realloc(v->bat_dirty, nsec);
-			uint8_t *nfl = realloc(v->full, need);
-			if (nb)
-				v->bat = nb;
-			if (nd)
-				v->bat_dirty = nd;
-			if (nfl)
-				v->full = nfl;
-			if (!nb || !nd || !nfl)
-				return -ENOMEM;
-			for (uint32_t i = cap; i < nsec * 128; i++)
-				v->bat[i] = VHD_BAT_FREE;
-			memset(v->bat_dirty + v->bat_sectors, 0, nsec - v->bat_sectors);
-			memset(v->full + v->h.max_entries, 0, need - v->h.max_entries);
-			for (int i = 0; i < 8; i++)
-				if (v->h.loc[i].length && v->h.loc[i].offset < bat_end &&
-				    v->h.loc[i].offset >= v->h.bat_offset) {
-					vhd_seterr("%s: parent locators are in the way of a larger BAT", v->path);
-					return -ENOTSUP;
-				}
-			if (v->end < bat_end) {
-				/* the footer itself is in the way: move it past the new BAT */
-				v->end = bat_end;
-				ret = vhd_write_footer_at(v, v->end);
-				if (ret == 0)
-					ret = dsync(v);
-				if (ret)
-					return ret;
-			}
-			for (uint32_t b = 0; b < v->h.max_entries; b++) {
-				uint64_t off = (uint64_t)v->bat[b] * 512;
-				if (v->bat[b] == VHD_BAT_FREE || off >= bat_end)
-					continue;
-				uint64_t dst = v->end, bb = blk_bytes(v);
-				ret = vhd_write_footer_at(v, dst + bb);
-				if (ret == 0)
-					ret = copy_range(v, off, dst, bb);
-				if (ret == 0)
-					ret = dsync(v);
-				if (ret)
-					return ret;
-				v->end = dst + bb;
-				ret = bat_set_durable(v, b, (uint32_t)(dst / 512));
-				if (ret)
-					return ret;
-			}
-			/* the new BAT sectors (all free) over the vacated space */
-			uint8_t *sec = malloc((size_t)(nsec - v->bat_sectors) * 512);
-			if (!sec)
-				return -ENOMEM;
-			memset(sec, 0xff, (size_t)(nsec - v->bat_sectors) * 512);
-			ret = vhd_pwrite_full(v->fd, sec, (size_t)(nsec - v->bat_sectors) * 512,
-					      v->h.bat_offset + (uint64_t)v->bat_sectors * 512);
-			free(sec);
-			if (ret == 0)
-				ret = dsync(v);
-			if (ret)
-				return ret;
-			v->bat_sectors = nsec;
-		} else {
-			uint8_t *nfl = realloc(v->full, need);
-			if (!nfl)
-				return -ENOMEM;
-			v->full = nfl;
-			memset(v->full + v->h.max_entries, 0, need - v->h.max_entries);
-			/* padding entries past max_entries may hold anything on disk */
-			for (uint32_t i = v->h.max_entries; i < need; i++)
-				v->bat[i] = VHD_BAT_FREE;
-			for (uint32_t s = v->h.max_entries / 128; s <= (need - 1) / 128; s++)
-				v->bat_dirty[s] = 1;
-			v->bat_any_dirty = true;
-			ret = vhd_flush_meta(v, !(v->flags & VHD_NOSYNC));
-			if (ret)
-				return ret;
-		}
-		/* then the header with the new entry count */
-		uint8_t hb[1024];
-		v->h.max_entries = need;
-		vhd_dynhdr_build(&v->h, hb);
-		ret = vhd_pwrite_full(v->fd, hb, 1024, v->f.data_offset);
-		if (ret == 0)
-			ret = dsync(v);
-		if (ret)
-			return ret;
-	} else if (ns < v->size) {
-		/* blocks past the new end are released first (a leak at worst) */
-		for (uint32_t b = need; b < v->h.max_entries; b++) {
-			if (v->bat[b] == VHD_BAT_FREE)
-				continue;
-			v->bat[b] = VHD_BAT_FREE;
-			v->full[b] = 0;
-			v->bat_dirty[b / 128] = 1;
-			v->bat_any_dirty = true;
-		}
-		vhd_bm_drop_all(v);
-		ret = vhd_flush_meta(v, !(v->flags & VHD_NOSYNC));
-		if (ret)
-			return ret;
-	}
-	v->f = nf;
-	ret = write_footers(v);
-done:
 	if (ret == 0) {
 		v->f = nf;
 		v->size = ns;

@@ -5,7 +5,7 @@
 #include "server/events.h"
 #include "server/space.h"
 #include "server/valid.h"
-#include "server/vnet.h"
+#include "server/network.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -422,9 +422,9 @@ int api_net_create(struct req *r)
 	if (!strcmp(kind, "nat")) {
 		const char *e = json_string_value(json_object_get(b, "dhcp_end"));
 
-		if (vnet_nat_check(json_string_value(json_object_get(b, "subnet")),
-				   json_string_value(json_object_get(b, "dhcp_start")), dstart, dend, err,
-				   sizeof(err)))
+		if (network_nat_check(json_string_value(json_object_get(b, "subnet")),
+				      json_string_value(json_object_get(b, "dhcp_start")), dstart, dend,
+				      err, sizeof(err)))
 			return req_error(r, -EINVAL, "%s", err);
 		if (e && strcmp(e, dend))
 			return req_error(r, -EINVAL, "dhcp_end: libslirp leases 16 addresses, from %s to %s",
@@ -452,7 +452,7 @@ int api_net_create(struct req *r)
 	}
 	if (!rc && !strcmp(kind, "internal")) {
 		/* Its bridge is named now and created when the first VM on it starts. */
-		vnet_internal_bridge(r->srv, sqlite3_last_insert_rowid(r->c->c), br, sizeof(br));
+		network_internal_bridge(r->srv, sqlite3_last_insert_rowid(r->c->c), br, sizeof(br));
 		s = db_stmt(r->c, "UPDATE networks SET bridge = ? WHERE id = ?");
 		if (!s)
 			goto err_io;
@@ -533,8 +533,8 @@ int api_net_delete(struct req *r)
 		goto err_io;
 	/* An internal network's bridge goes with it (no VM is on it: none is attached). */
 	if (internal) {
-		vnet_internal_bridge(r->srv, id, br, sizeof(br));
-		rc = vnet_bridge_remove(br);
+		network_internal_bridge(r->srv, id, br, sizeof(br));
+		rc = network_bridge_remove(br);
 		if (rc)
 			vsrv_log("network %s: cannot remove bridge %s: %s", r->args[0], br, strerror(-rc));
 	}

@@ -9,7 +9,7 @@
 #include "server/sup_exit.h"
 #include "server/undo.h"
 #include "server/valid.h"
-#include "server/vnet.h"
+#include "server/network.h"
 #include "server/vmrow.h"
 
 #include <dirent.h>
@@ -373,7 +373,7 @@ static int write_lists(struct req *r, int64_t id, const json_t *body, char *err,
 			if (!mac && i < 8 && oldnet[i] == nid && old[i][0]) {
 				mac = old[i];
 			} else if (!mac) {
-				rc = vnet_new_mac(r->c, gen);
+				rc = network_new_mac(r->c, gen);
 				if (rc)
 					return rc;
 				mac = gen;

@@ -1,7 +1,7 @@
 /* build/vsrv-server: the virtual server daemon and the CLI client of its API. `vsrv serve`,
- * `vsrv vm`, ... exec this binary (src/cli/client_exec.c), so that `vsrv run` never loads
+ * `vsrv vm`, ... exec this binary (src/cli/server_exec.c), so that `vsrv run` never loads
  * the server's libraries. */
-#include "cli/client_opt.h"
+#include "client/client_opt.h"
 #include "server/serve.h"
 
 #include <stdio.h>
@@ -15,6 +15,6 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "serve"))
 		return cmd_serve(argc - 1, argv + 1);
-	/* the client's commands (src/cli/client_main.c) */
+	/* the client's commands (src/client/client_main.c) */
 	return client_main(argc - 1, argv + 1);
 }

@@ -9,7 +9,7 @@
 #include "server/tasks.h"
 #include "server/undo.h"
 #include "server/vmctl.h"
-#include "server/vnet.h"
+#include "server/network.h"
 #include "util/clock.h"
 #include "util/log.h"
 

@@ -8,7 +8,7 @@
 #include "server/tasks.h"
 #include "server/undo.h"
 #include "server/vmctl.h"
-#include "server/vnet.h"
+#include "server/network.h"
 #include "util/log.h"
 #include <dirent.h>
 #include <errno.h>
@@ -133,7 +133,7 @@ int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *di
 		db_done(st);
 	}
 	if (!rc)
-		rc = vnet_nic_args(srv, c, id, name, a, &n, 56);
+		rc = network_nic_args(srv, c, id, name, a, &n, 56);
 	if (rc) {
 		for (int j = 0; j < n; j++)
 			free(a[j]);

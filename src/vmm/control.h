@@ -9,6 +9,11 @@
  *                           "disks": [{name, device, bus, read_ops, write_ops, flush_ops,
  *                           discard_ops, read_bytes, write_bytes, errors}], "nics": [{name,
  *                           device, mac, backend, ifname, rx/tx_packets, rx/tx_bytes, drops}]
+ *   {"cmd":"save","path":P}  saves the VM to the file P (vmm/savestate.h; `vsrv run
+ *                           --restore P` goes on from there) and ends it (status 0); with
+ *                           "keep_running":true a checkpoint: the VM goes on. Answers
+ *                           {"ok":true,"path","state","bytes","pages","seconds"}; on an error
+ *                           the VM goes on
  *   {"cmd":"migrate","to":"unix:PATH"|"tcp:HOST:PORT"}  live migration to a `vsrv run
  *                           --incoming` (vmm/migrate.h); answers when done: {"ok":true,
  *                           "total_ms","downtime_ms","bytes","pages","rounds"}, then the VM

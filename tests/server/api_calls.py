@@ -1,4 +1,4 @@
-"""The API calls the web console (web/*.mjs) and the CLI (src/cli/*.c) make, read from their
+"""The API calls the web console (web/*.mjs) and the CLI (src/client/*.c) make, read from their
 source, so a test can check that each one is an operation of docs/api.yaml.
 
 A call is (file:line, methods, candidate paths); a path is a template whose "{}" segments
@@ -152,7 +152,7 @@ def web_calls(root=ROOT):
     return calls, stray
 
 
-# ---- src/cli/*.c ---------------------------------------------------------------------
+# ---- src/client/*.c ---------------------------------------------------------------------
 def c_code(text):
     """Comments blanked, string contents kept."""
     text = re.sub(r"/\*.*?\*/", lambda m: re.sub(r"[^\n]", " ", m.group(0)), text, flags=re.S)
@@ -202,11 +202,11 @@ def enclosing(code, pos):
 
 def cli_calls(root=ROOT):
     calls, stray = [], []
-    cdir = os.path.join(root, "src", "cli")
+    cdir = os.path.join(root, "src", "client")
     for fn in sorted(os.listdir(cdir)):
         if not fn.endswith(".c"):
             continue
-        rel = "src/cli/" + fn
+        rel = "src/client/" + fn
         code = c_code(open(os.path.join(cdir, fn)).read())
         owner = blocks(code)
         used = set()

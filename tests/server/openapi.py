@@ -6,7 +6,7 @@
   an undocumented status and a bad error body;
 - a client generated from it (@hey-api/openapi-ts, type-checked with tsc --strict) logs in,
   lists the VMs and starts one against this server;
-- every API call of the web console (web/*.mjs) and of the CLI (src/cli/*.c) is an
+- every API call of the web console (web/*.mjs) and of the CLI (src/client/*.c) is an
   operation of the document (api_calls.py reads them from the source)."""
 import json, os, shutil, subprocess, sys, tempfile
 sys.path.insert(0, os.path.dirname(__file__))
@@ -102,7 +102,9 @@ try:
         os.makedirs(cdir)
         shutil.copy(os.path.join(ROOT, "tests", "api", "client-test.ts"), cdir)
         bin_ = os.path.join(NPM, "node_modules", ".bin")
-        rc, out = run([os.path.join(bin_, "openapi-ts"), "-i", doc_path, "-o", os.path.join(cdir, "gen")])
+        # (in cdir: on an error the generator writes openapi-ts-error-*.log into its directory)
+        rc, out = run([os.path.join(bin_, "openapi-ts"), "-i", doc_path, "-o", os.path.join(cdir, "gen")],
+                      cwd=cdir)
         gen = ok("openapi-client-generated", rc == 0 and os.path.exists(os.path.join(cdir, "gen", "sdk.gen.ts")),
                  out[-2000:])
         if gen:
@@ -148,9 +150,9 @@ try:
             if len(calls) < least else "; ".join(bad)))
     # the readers find calls made in the ways the sources make them, and flag undocumented ones
     fake = os.path.join(tmp, "fake")
-    os.makedirs(os.path.join(fake, "src", "cli"))
+    os.makedirs(os.path.join(fake, "src", "client"))
     os.makedirs(os.path.join(fake, "web"))
-    with open(os.path.join(fake, "src", "cli", "x.c"), "w") as f:
+    with open(os.path.join(fake, "src", "client", "x.c"), "w") as f:
         f.write('int f(struct client *cl, const char *seg, int del)\n{\n\tchar path[64];\n'
                 '\tsnprintf(path, sizeof(path), "/api/v1/vms/%s", seg);\n'
                 '\tif (del) {\n\t\tsnprintf(path, sizeof(path), "/api/v1/vms/%s/snapshot", seg);\n'
@@ -163,8 +165,8 @@ try:
     fw, _ = api_calls.web_calls(fake)
     ok("openapi-calls-check-catches-undocumented",
        api_calls.check(doc.raw, fc + fw) ==
-       ["src/cli/x.c:7: POST /api/v1/vms/{}/snapshot is not an operation of docs/api.yaml",
-        "src/cli/x.c:9: PUT /api/v1/vms/{} is not an operation of docs/api.yaml",
+       ["src/client/x.c:7: POST /api/v1/vms/{}/snapshot is not an operation of docs/api.yaml",
+        "src/client/x.c:9: PUT /api/v1/vms/{} is not an operation of docs/api.yaml",
         "web/x.mjs:1: PUT /api/v1/vms/{}/status is not an operation of docs/api.yaml"],
        str(api_calls.check(doc.raw, fc + fw)))
     ok("openapi-calls-check-catches-undocumented-paths",

@@ -1,5 +1,5 @@
 /* `vsrv user ...` through the API. */
-#include "cli/client_opt.h"
+#include "client/client_opt.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* `vsrv events`: the server's events, as a table for people or JSON, stored or followed. */
-#include "cli/client_opt.h"
+#include "client/client_opt.h"
 
 #include <stdio.h>
 #include <stdlib.h>

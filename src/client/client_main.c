@@ -1,6 +1,6 @@
 /* The client's command groups and their dispatch: `vsrv vm|disk|net|user|events|login|
  * logout` arrive here through build/vsrv-server (src/server/main.c). */
-#include "cli/client_opt.h"
+#include "client/client_opt.h"
 
 #include <string.h>
 

@@ -1,7 +1,7 @@
 /* The documents made from the option tables (client_opt.h): a man page per command group
  * and the bash completion script. `make` writes them into build/man/ and build/completion/
  * (mk/cli.mk) through the hidden `vsrv-server __man GROUP` and `__completion TOP`. */
-#include "cli/client_opt.h"
+#include "client/client_opt.h"
 
 #include <string.h>
 

@@ -1,6 +1,6 @@
 /* `vsrv login` and `vsrv logout`, and the saved login they write and remove
  * ($XDG_CONFIG_HOME/vsrv/login.json, mode 0600). */
-#include "cli/client_opt.h"
+#include "client/client_opt.h"
 
 #include <errno.h>
 #include <fcntl.h>

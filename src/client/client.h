@@ -1,7 +1,7 @@
 /* The CLI client of the server's API (`vsrv vm|disk|net|user|events|login`): libcurl
  * over the local Unix socket by default, or --server URL with a bearer token. */
-#ifndef VSRV_CLI_CLIENT_H
-#define VSRV_CLI_CLIENT_H
+#ifndef VSRV_CLIENT_CLIENT_H
+#define VSRV_CLIENT_CLIENT_H
 
 #include <jansson.h>
 #include <stdbool.h>

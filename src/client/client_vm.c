@@ -1,5 +1,5 @@
 /* `vsrv vm ...`: VMs through the API. */
-#include "cli/client_opt.h"
+#include "client/client_opt.h"
 
 #include <poll.h>
 #include <pthread.h>

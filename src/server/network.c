@@ -1,5 +1,5 @@
-/* Virtual networks. See vnet.h. */
-#include "server/vnet.h"
+/* Virtual networks. See network.h. */
+#include "server/network.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-void vnet_internal_bridge(struct server *srv, int64_t id, char *buf, size_t n)
+void network_internal_bridge(struct server *srv, int64_t id, char *buf, size_t n)
 {
 	uint32_t h = 2166136261u;   /* FNV-1a of the data directory: two daemons never clash */
 
@@ -41,8 +41,8 @@ static void ip4_str(uint32_t a, char out[16])
 	snprintf(out, 16, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
 }
 
-int vnet_nat_check(const char *subnet, const char *dhcp_start, char start[16], char end[16],
-		   char *err, size_t errlen)
+int network_nat_check(const char *subnet, const char *dhcp_start, char start[16], char end[16],
+		      char *err, size_t errlen)
 {
 	uint32_t net = 0x0a000200, mask = 0xffffff00, d;
 	unsigned p = 24;
@@ -113,7 +113,7 @@ static int link_up(const char *name, int up)
 	return rc;
 }
 
-int vnet_bridge_create(const char *name)
+int network_bridge_create(const char *name)
 {
 	int rc = bridge_ioctl(SIOCBRADDBR, name);
 
@@ -122,7 +122,7 @@ int vnet_bridge_create(const char *name)
 	return link_up(name, 1);
 }
 
-int vnet_bridge_remove(const char *name)
+int network_bridge_remove(const char *name)
 {
 	int rc;
 
@@ -140,8 +140,8 @@ static bool is_bridge(const char *name)
 	return stat(p, &st) == 0;
 }
 
-int vnet_nic_args(struct server *srv, struct dbc *c, int64_t id, const char *vm, char **argv,
-		  int *n, int max)
+int network_nic_args(struct server *srv, struct dbc *c, int64_t id, const char *vm, char **argv,
+		     int *n, int max)
 {
 	sqlite3_stmt *s = db_stmt(c, "SELECT n.id, n.name, n.kind, n.bridge, n.subnet, n.dhcp_start, "
 				     "vn.mac FROM vm_nics vn JOIN networks n ON n.id = vn.network_id "
@@ -170,8 +170,8 @@ int vnet_nic_args(struct server *srv, struct dbc *c, int64_t id, const char *vm,
 				spec = NULL;
 		} else {
 			if (!strcmp(kind, "internal")) {
-				vnet_internal_bridge(srv, sqlite3_column_int64(s, 0), br, sizeof(br));
-				rc = vnet_bridge_create(br);
+				network_internal_bridge(srv, sqlite3_column_int64(s, 0), br, sizeof(br));
+				rc = network_bridge_create(br);
 				if (rc) {
 					vsrv_log("vm %s: cannot create bridge %s of internal network %s: %s",
 						 vm, br, net, strerror(-rc));
@@ -199,7 +199,7 @@ int vnet_nic_args(struct server *srv, struct dbc *c, int64_t id, const char *vm,
 	return rc;
 }
 
-int vnet_new_mac(struct dbc *c, char mac[18])
+int network_new_mac(struct dbc *c, char mac[18])
 {
 	for (int tries = 0; tries < 64; tries++) {
 		unsigned char b[3];

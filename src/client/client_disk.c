@@ -1,5 +1,5 @@
 /* `vsrv disk ...` and `vsrv net ...`: storage and networks through the API. */
-#include "cli/client_opt.h"
+#include "client/client_opt.h"
 #include "util/size.h"
 
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /* The API client: transport and output. */
-#include "cli/client.h"
+#include "client/client.h"
 
 #include <curl/curl.h>
 #include <ctype.h>

@@ -7,10 +7,10 @@
  * "vsrv GROUP CMD: REASON" and a hint on stderr, exit 2; booleans take yes/no/true/false/
  * on/off/1/0 and refuse anything else; numbers refuse what is not a number; `--` ends the
  * options. */
-#ifndef VSRV_CLI_CLIENT_OPT_H
-#define VSRV_CLI_CLIENT_OPT_H
+#ifndef VSRV_CLIENT_CLIENT_OPT_H
+#define VSRV_CLIENT_CLIENT_OPT_H
 
-#include "cli/client.h"
+#include "client/client.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -72,7 +72,7 @@ struct opt_res {
 	struct opt_val v[OPT_MAX];
 };
 
-/* The client's command groups, ended by NULL (src/cli/client_main.c), each defined by
+/* The client's command groups, ended by NULL (src/client/client_main.c), each defined by
  * the file of its commands. */
 extern const struct opt_group *const client_groups[];
 extern const struct opt_group vm_group, disk_group, net_group, user_group, events_group,

@@ -1,5 +1,5 @@
 /* The option-table parser of the client's commands and their --help (client_opt.h). */
-#include "cli/client_opt.h"
+#include "client/client_opt.h"
 #include "util/size.h"
 
 #include <errno.h>
