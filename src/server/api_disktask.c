@@ -6,6 +6,7 @@
  * failed task leaves no file and no row. */
 #include "server/api.h"
 #include "server/auth.h"
+#include "server/db.h"
 #include "server/diskimg.h"
 #include "server/events.h"
 #include "server/space.h"

@@ -1,9 +1,11 @@
 /* Events (list and Server-Sent Events), tasks, and the VM console. */
 #include "server/api.h"
 #include "server/auth.h"
+#include "server/db.h"
 #include "server/events.h"
 #include "server/sup.h"
 #include "server/vmrow.h"
+#include "server/vmdir.h"
 
 #include <errno.h>
 #include <time.h>
@@ -346,7 +348,7 @@ static int console_connect(struct server *srv, int64_t id)
 	char dir[4096];
 	int fd;
 
-	sup_vm_dir(srv, id, dir, sizeof(dir));
+	vmdir_path(srv, id, dir, sizeof(dir));
 	if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/console.sock", dir) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -428,7 +430,7 @@ int api_vm_console_get(struct req *r)
 		r->content_type = "application/octet-stream";
 		return 200;
 	}
-	sup_vm_dir(r->srv, id, dir, sizeof(dir));
+	vmdir_path(r->srv, id, dir, sizeof(dir));
 	snprintf(p, sizeof(p), "%s/console.log", dir);
 	fd = open(p, O_RDONLY | O_CLOEXEC);
 	r->content_type = "text/plain; charset=utf-8";

@@ -2,6 +2,7 @@
  * /api/v1/permissions (the server object, whose grants apply to every object). */
 #include "server/api.h"
 #include "server/auth.h"
+#include "server/db.h"
 #include "server/events.h"
 #include "server/valid.h"
 

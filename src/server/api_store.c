@@ -1,6 +1,7 @@
 /* Disks (image files in the server's storage directory) and virtual networks. */
 #include "server/api.h"
 #include "server/auth.h"
+#include "server/db.h"
 #include "server/diskimg.h"
 #include "server/events.h"
 #include "server/space.h"

@@ -1,6 +1,7 @@
 /* Users, groups and permissions. */
 #include "server/api.h"
 #include "server/auth.h"
+#include "server/db.h"
 #include "server/events.h"
 #include "server/valid.h"
 

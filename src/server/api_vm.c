@@ -3,6 +3,7 @@
 #include "arch/x86/boot_probe.h"
 #include "server/auth.h"
 #include "server/cgroup.h"
+#include "server/db.h"
 #include "server/diskuse.h"
 #include "server/events.h"
 #include "server/sup.h"
@@ -10,6 +11,7 @@
 #include "server/valid.h"
 #include "server/vnet.h"
 #include "server/vmrow.h"
+#include "server/vmdir.h"
 
 #include <dirent.h>
 #include <pthread.h>
@@ -766,7 +768,7 @@ int api_vm_delete(struct req *r)
 		json_array_foreach(paths, i, v)
 			unlink(json_string_value(json_object_get(v, "path")));
 	}
-	if (!sup_vm_dir(r->srv, id, dir, sizeof(dir)))
+	if (!vmdir_path(r->srv, id, dir, sizeof(dir)))
 		remove_tree(dir);
 	cgroup_remove(r->srv, id);
 	r->status = 204;

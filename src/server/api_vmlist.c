@@ -1,6 +1,7 @@
 /* GET /api/v1/vms: the VM list, paged, filtered by the caller's permissions, cached. */
 #include "server/api.h"
 #include "server/auth.h"
+#include "server/db.h"
 #include "server/sup_exit.h"
 
 #include <errno.h>

@@ -1,5 +1,6 @@
 /* Authentication and permissions. */
 #include "server/auth.h"
+#include "server/db.h"
 #include "server/events.h"
 #include "server/valid.h"
 #include "util/log.h"

@@ -1,5 +1,6 @@
 /* cgroups v1/v2. */
 #include "server/cgroup.h"
+#include "server/db.h"
 #include "util/log.h"
 
 #include <errno.h>

@@ -1,5 +1,6 @@
 /* Events. */
 #include "server/events.h"
+#include "server/db.h"
 #include "server/hooks.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -108,7 +109,7 @@ int events_emit(struct server *srv, struct dbc *c, const char *type, const char 
 	va_list ap;
 	int rc;
 	int64_t id;
-	double t = now_real();
+	double t = clock_real();
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);

@@ -2,6 +2,7 @@
  * certificate), request bodies, caller identity, routing and JSON responses. */
 #include "server/api.h"
 #include "server/conntrack.h"
+#include "server/db.h"
 #include "server/events.h"
 #include "server/auth.h"
 #include "server/metrics.h"
@@ -63,14 +64,6 @@ struct listener {
 	bool local;
 };
 static struct listener unix_l, tcp_l;
-
-double now_real(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static const char *err_code(int status)
 {

@@ -1,6 +1,7 @@
 /* `vsrv serve`: the daemon's start-up and shutdown. */
 #include "server/api.h"
 #include "server/auth.h"
+#include "server/db.h"
 #include "server/events.h"
 #include "server/hooks.h"
 #include "server/metrics.h"
@@ -437,7 +438,7 @@ int cmd_serve(int argc, char **argv)
 			strerror(-rc));
 		goto out_db;
 	}
-	if (events_create(&srv.ev) || metrics_create(api_nroutes(), &srv.metrics) ||
+	if (events_create(&srv.ev) || metrics_create(api_nroutes(), api_route_name, &srv.metrics) ||
 	    throttle_create(&srv.throttle))
 		goto out_ev;
 	events_set_retention(srv.ev, ev_age, ev_max);

@@ -1,5 +1,6 @@
 /* Disk-space admission (space.h). */
 #include "server/space.h"
+#include "server/db.h"
 
 #include <errno.h>
 #include <stdio.h>

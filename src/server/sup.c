@@ -1,5 +1,6 @@
 /* The VM supervisor: processes, exits, restarts. See sup.h. */
 #include "server/sup.h"
+#include "server/db.h"
 #include "server/sup_int.h"
 #include "server/cgroup.h"
 #include "server/diskuse.h"
@@ -10,6 +11,7 @@
 #include "server/undo.h"
 #include "server/vmctl.h"
 #include "server/vnet.h"
+#include "server/vmdir.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -60,12 +62,6 @@ struct supervisor {
 	struct sup_ready *ready;    /* 'starting' -> 'running' (sup_ready.h) */
 };
 
-int sup_vm_dir(struct server *srv, int64_t id, char *buf, size_t n)
-{
-	return snprintf(buf, n, "%s/vms/%lld", srv->data_dir, (long long)id) >= (int)n ?
-	       -ENAMETOOLONG : 0;
-}
-
 int sup_read_small(const char *path, char *buf, size_t n)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -85,7 +81,7 @@ static pid_t read_pid(struct server *srv, int64_t id, const char *file)
 {
 	char dir[4096], p[4200], b[32];
 
-	sup_vm_dir(srv, id, dir, sizeof(dir));
+	vmdir_path(srv, id, dir, sizeof(dir));
 	snprintf(p, sizeof(p), "%s/%s", dir, file);
 	if (sup_read_small(p, b, sizeof(b)))
 		return 0;
@@ -101,7 +97,7 @@ static char *console_tail(struct server *srv, int64_t id)
 	ssize_t r;
 	char *s;
 
-	sup_vm_dir(srv, id, dir, sizeof(dir));
+	vmdir_path(srv, id, dir, sizeof(dir));
 	snprintf(p, sizeof(p), "%s/console.log", dir);
 	fd = open(p, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -146,7 +142,7 @@ static bool is_our_monitor(struct server *srv, int64_t id, pid_t pid)
 	if (i + 1 >= r || strcmp(cmd + i + 1, "monitor"))
 		return false;
 	i += 1 + strlen(cmd + i + 1) + 1;
-	sup_vm_dir(srv, id, dir, sizeof(dir));
+	vmdir_path(srv, id, dir, sizeof(dir));
 	return i < r && !strcmp(cmd + i, dir);
 }
 
@@ -247,7 +243,7 @@ static int start_locked(struct server *srv, struct dbc *c, int64_t id, const cha
 		return -EBUSY;
 	if (reservation_used(c, id) + need > (int64_t)srv->host_mem_mib)
 		return -ENOSPC;
-	rc = sup_vm_dir(srv, id, dir, sizeof(dir));
+	rc = vmdir_path(srv, id, dir, sizeof(dir));
 	if (rc)
 		return rc;
 	if (mkdir(dir, 0750) < 0 && errno != EEXIST)
@@ -510,7 +506,7 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 	}
 	/* Its VMM dies with it (PR_SET_PDEATHSIG); "stopped" is said once it is gone. */
 	sup_kill_stale(srv, v->id, v->name, 5000);
-	sup_vm_dir(srv, v->id, dir, sizeof(dir));
+	vmdir_path(srv, v->id, dir, sizeof(dir));
 	snprintf(p, sizeof(p), "%s/exit", dir);
 	if (sup_read_small(p, ex, sizeof(ex)) == 0) {
 		ex[strcspn(ex, "\n")] = '\0';

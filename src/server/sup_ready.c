@@ -1,5 +1,6 @@
 /* The start-up watcher: 'starting' -> 'running' when the VMM answers. See sup_ready.h. */
 #include "server/sup_ready.h"
+#include "server/db.h"
 #include "server/events.h"
 #include "server/vmctl.h"
 #include "util/clock.h"

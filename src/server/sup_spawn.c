@@ -2,6 +2,7 @@
  * its inventory row (disks behind their undo disks, NICs on their networks), and the fork of
  * the monitor in a session of its own. See sup_int.h. */
 #include "server/sup.h"
+#include "server/db.h"
 #include "server/sup_int.h"
 #include "server/cgroup.h"
 #include "server/events.h"
@@ -9,6 +10,7 @@
 #include "server/undo.h"
 #include "server/vmctl.h"
 #include "server/vnet.h"
+#include "server/vmdir.h"
 #include "util/log.h"
 #include <dirent.h>
 #include <errno.h>
@@ -249,7 +251,7 @@ int sup_kill_stale(struct server *srv, int64_t id, const char *name, int timeout
 	struct dirent *e;
 	DIR *d;
 
-	rc = sup_vm_dir(srv, id, dir, sizeof(dir));
+	rc = vmdir_path(srv, id, dir, sizeof(dir));
 	if (rc)
 		return rc;
 	snprintf(sock, sizeof(sock), "%s/control.sock", dir);

@@ -1,10 +1,12 @@
 /* Usage of running VMs: CPU and memory from /proc, vCPU, disk and NIC counters from the
  * VMM's control socket (vmctl_stats, cached for 1 s); host capacity. */
 #include "server/sup.h"
+#include "server/db.h"
 #include "server/sup_int.h"
 #include "server/cgroup.h"
 #include "server/metrics.h"
 #include "server/vmctl.h"
+#include "server/vmdir.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,7 +44,7 @@ static pid_t vmm_pid(struct server *srv, int64_t id, pid_t mon)
 	int ppid = 0;
 	char *rp, st;
 
-	if (mon <= 0 || sup_vm_dir(srv, id, dir, sizeof(dir)))
+	if (mon <= 0 || vmdir_path(srv, id, dir, sizeof(dir)))
 		return 0;
 	snprintf(p, sizeof(p), "%s/vmm.pid", dir);
 	if (sup_read_small(p, b, sizeof(b)))

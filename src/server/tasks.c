@@ -1,5 +1,6 @@
 /* Tasks: inventory rows plus a detached thread each. See tasks.h. */
 #include "server/tasks.h"
+#include "server/db.h"
 #include "server/events.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -57,7 +58,7 @@ static int task_update(struct task *t, const char *state, double progress, const
 	sqlite3_bind_double(s, 2, progress);
 	sqlite3_bind_text(s, 3, error, -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 4, end);
-	sqlite3_bind_double(s, 5, now_real());
+	sqlite3_bind_double(s, 5, clock_real());
 	sqlite3_bind_int64(s, 6, t->id);
 	rc = db_rc(c, sqlite3_step(s));
 	db_done(s);
@@ -148,7 +149,7 @@ int task_start(struct server *srv, const char *kind, const char *object, const c
 	sqlite3_bind_text(s, 1, kind, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, object, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, who, -1, SQLITE_STATIC);
-	sqlite3_bind_double(s, 4, now_real());
+	sqlite3_bind_double(s, 4, clock_real());
 	rc = db_rc(c, sqlite3_step(s));
 	db_done(s);
 	t->id = sqlite3_last_insert_rowid(c->c);
@@ -206,7 +207,7 @@ int tasks_recover(struct server *srv, struct dbc *c)
 	(void)srv;
 	if (!s)
 		return -EIO;
-	sqlite3_bind_double(s, 1, now_real());
+	sqlite3_bind_double(s, 1, clock_real());
 	if (sqlite3_step(s) == SQLITE_DONE)
 		n = sqlite3_changes(c->c);
 	db_done(s);

@@ -1,8 +1,8 @@
 /* Undo disks through lib/vhd. See undo.h. */
 #include "server/undo.h"
 #include "server/events.h"
-#include "server/sup.h"
 #include "server/tasks.h"
+#include "server/vmdir.h"
 #include "util/log.h"
 
 #include "vhd/vhd.h"
@@ -27,7 +27,7 @@ int undo_prepare(struct server *srv, int64_t id, int idx, const char *path, cons
 		snprintf(err, errlen, "undo disks need VHD disks (disk %d is %s)", idx, format);
 		return -EINVAL;
 	}
-	rc = sup_vm_dir(srv, id, dir, sizeof(dir));
+	rc = vmdir_path(srv, id, dir, sizeof(dir));
 	if (rc)
 		return rc;
 	if (snprintf(out, n, "%s/undo-%d.vhd", dir, idx) >= (int)n)
@@ -47,7 +47,7 @@ static int list_undo(struct server *srv, int64_t id, char paths[UNDO_MAX][4200])
 	char dir[4096];
 	int n = 0;
 
-	if (sup_vm_dir(srv, id, dir, sizeof(dir)))
+	if (vmdir_path(srv, id, dir, sizeof(dir)))
 		return 0;
 	for (int i = 0; i < UNDO_MAX; i++) {
 		snprintf(paths[n], sizeof(paths[n]), "%s/undo-%d.vhd", dir, i);

@@ -1,5 +1,6 @@
 /* Virtual networks. See vnet.h. */
 #include "server/vnet.h"
+#include "server/db.h"
 #include "util/log.h"
 
 #include <errno.h>
