@@ -11,17 +11,20 @@
 #include <string.h>
 #include <time.h>
 
-static const struct valid_field user_fields[] = {
-	{ "name", V_STR, 1, 0, 63, K_NAME, NULL },
-	{ "password", V_STR, 1, 0, 1024, K_SECRET, NULL },
-	{ "admin", V_BOOL, 0, 0, 0, 0, NULL },
-	{ "groups", V_ARRAY, 0, 0, 64, 0, NULL },
-	{ NULL, 0, 0, 0, 0, 0, NULL },
+/* Fields of users and groups, by name (an edit request changes what is required). */
+enum user_field { UF_NAME, UF_PASSWORD, UF_ADMIN, UF_GROUPS, UF_END };
+static const struct valid_field user_fields[UF_END + 1] = {
+	[UF_NAME] = { "name", V_STR, 1, 0, 63, K_NAME, NULL },
+	[UF_PASSWORD] = { "password", V_STR, 1, 0, 1024, K_SECRET, NULL },
+	[UF_ADMIN] = { "admin", V_BOOL, 0, 0, 0, 0, NULL },
+	[UF_GROUPS] = { "groups", V_ARRAY, 0, 0, 64, 0, NULL },
+	[UF_END] = { NULL, 0, 0, 0, 0, 0, NULL },
 };
-static const struct valid_field group_fields[] = {
-	{ "name", V_STR, 1, 0, 63, K_NAME, NULL },
-	{ "members", V_ARRAY, 0, 0, 4096, 0, NULL },
-	{ NULL, 0, 0, 0, 0, 0, NULL },
+enum group_field { GF_NAME, GF_MEMBERS, GF_END };
+static const struct valid_field group_fields[GF_END + 1] = {
+	[GF_NAME] = { "name", V_STR, 1, 0, 63, K_NAME, NULL },
+	[GF_MEMBERS] = { "members", V_ARRAY, 0, 0, 4096, 0, NULL },
+	[GF_END] = { NULL, 0, 0, 0, 0, 0, NULL },
 };
 
 static int64_t lookup(struct dbc *c, const char *table_sql, const char *name)
@@ -364,7 +367,7 @@ int api_user_update(struct req *r)
 {
 	char err[256], enc[160];
 	int64_t id = USER_ID(r->c, r->args[0]);
-	struct valid_field f[sizeof(user_fields) / sizeof(user_fields[0])];
+	struct valid_field f[UF_END + 1];
 	json_t *v;
 	sqlite3_stmt *s;
 	int rc;
@@ -373,7 +376,7 @@ int api_user_update(struct req *r)
 		return r->status;
 	/* Users change their own password; the rest is for administrators. */
 	memcpy(f, user_fields, sizeof(f));
-	f[0].required = f[1].required = 0;
+	f[UF_NAME].required = f[UF_PASSWORD].required = 0;
 	if (!r->body || valid_object(r->body, f, err, sizeof(err)))
 		return req_error(r, -EINVAL, "%s", r->body ? err : "the body must be an object");
 	if (!(id == r->who.user_id && json_object_size(r->body) == 1 &&
@@ -555,7 +558,7 @@ int api_group_list(struct req *r)
 static int group_write(struct req *r, bool create)
 {
 	char err[256];
-	struct valid_field f[sizeof(group_fields) / sizeof(group_fields[0])];
+	struct valid_field f[GF_END + 1];
 	const char *name;
 	int64_t id;
 	int rc;
@@ -564,7 +567,7 @@ static int group_write(struct req *r, bool create)
 	    require_admin(r))
 		return r->status;
 	memcpy(f, group_fields, sizeof(f));
-	f[0].required = create;
+	f[GF_NAME].required = create;
 	if (!r->body || valid_object(r->body, f, err, sizeof(err)))
 		return req_error(r, -EINVAL, "%s", r->body ? err : "the body must be a group object");
 	if (names_ok(json_object_get(r->body, "members"), "members", err, sizeof(err)))

@@ -28,24 +28,30 @@ static const char *const policies[] = { "never", "on-failure", "always", NULL };
 static const char *const undo_modes[] = { "off", "keep", "commit", "discard", NULL };
 static const char *const buses[] = { "virtio-blk", "scsi", NULL };
 
-/* Fields of a VM in create and edit requests. Hardware limits follow `vsrv run`. */
-static const struct valid_field vm_fields[] = {
-	{ "name", V_STR, 1, 0, 63, K_NAME, NULL },
-	{ "description", V_STR, 0, 0, 1024, K_TEXT, NULL },
-	{ "cpus", V_INT, 0, 1, 64, 0, NULL },
-	{ "memory_mib", V_INT, 0, 16, 1 << 20, 0, NULL },
-	{ "kernel", V_STR, 1, 0, 4095, K_PATH, NULL },
-	{ "initrd", V_STR, 0, 0, 4095, K_PATH, NULL },
-	{ "cmdline", V_STR, 0, 0, 2048, K_TEXT, NULL },
-	{ "restart_policy", V_STR, 0, 0, 16, K_ENUM, policies },
-	{ "autostart", V_BOOL, 0, 0, 0, 0, NULL },
-	{ "undo_disks", V_STR, 0, 0, 16, K_ENUM, undo_modes },
-	{ "cpu_limit", V_INT, 0, 0, 6400, 0, NULL },
-	{ "cpu_weight", V_INT, 0, 1, 10000, 0, NULL },
-	{ "memory_reserve_mib", V_INT, 0, 0, 1 << 20, 0, NULL },
-	{ "disks", V_ARRAY, 0, 0, 16, 0, NULL },
-	{ "nics", V_ARRAY, 0, 0, 8, 0, NULL },
-	{ NULL, 0, 0, 0, 0, 0, NULL },
+/* Fields of a VM in create and edit requests, by name (an edit request changes what is
+ * required). Hardware limits follow `vsrv run`. */
+enum vm_field {
+	VMF_NAME, VMF_DESCRIPTION, VMF_CPUS, VMF_MEMORY_MIB, VMF_KERNEL, VMF_INITRD, VMF_CMDLINE,
+	VMF_RESTART_POLICY, VMF_AUTOSTART, VMF_UNDO_DISKS, VMF_CPU_LIMIT, VMF_CPU_WEIGHT,
+	VMF_MEMORY_RESERVE_MIB, VMF_DISKS, VMF_NICS, VMF_END,
+};
+static const struct valid_field vm_fields[VMF_END + 1] = {
+	[VMF_NAME] = { "name", V_STR, 1, 0, 63, K_NAME, NULL },
+	[VMF_DESCRIPTION] = { "description", V_STR, 0, 0, 1024, K_TEXT, NULL },
+	[VMF_CPUS] = { "cpus", V_INT, 0, 1, 64, 0, NULL },
+	[VMF_MEMORY_MIB] = { "memory_mib", V_INT, 0, 16, 1 << 20, 0, NULL },
+	[VMF_KERNEL] = { "kernel", V_STR, 1, 0, 4095, K_PATH, NULL },
+	[VMF_INITRD] = { "initrd", V_STR, 0, 0, 4095, K_PATH, NULL },
+	[VMF_CMDLINE] = { "cmdline", V_STR, 0, 0, 2048, K_TEXT, NULL },
+	[VMF_RESTART_POLICY] = { "restart_policy", V_STR, 0, 0, 16, K_ENUM, policies },
+	[VMF_AUTOSTART] = { "autostart", V_BOOL, 0, 0, 0, 0, NULL },
+	[VMF_UNDO_DISKS] = { "undo_disks", V_STR, 0, 0, 16, K_ENUM, undo_modes },
+	[VMF_CPU_LIMIT] = { "cpu_limit", V_INT, 0, 0, 6400, 0, NULL },
+	[VMF_CPU_WEIGHT] = { "cpu_weight", V_INT, 0, 1, 10000, 0, NULL },
+	[VMF_MEMORY_RESERVE_MIB] = { "memory_reserve_mib", V_INT, 0, 0, 1 << 20, 0, NULL },
+	[VMF_DISKS] = { "disks", V_ARRAY, 0, 0, 16, 0, NULL },
+	[VMF_NICS] = { "nics", V_ARRAY, 0, 0, 8, 0, NULL },
+	[VMF_END] = { NULL, 0, 0, 0, 0, 0, NULL },
 };
 static const struct valid_field disk_ref_fields[] = {
 	{ "disk", V_STR, 1, 0, 63, K_NAME, NULL },
@@ -573,12 +579,12 @@ int api_vm_update(struct req *r)
 		return r->status;
 	if (!b || !json_is_object(b))
 		return req_error(r, -EINVAL, "the body must be an object with the fields to change");
-	/* name is not required here, but must not change */
+	/* name and kernel are not required here (name must not change) */
 	{
-		struct valid_field f[sizeof(vm_fields) / sizeof(vm_fields[0])];
+		struct valid_field f[VMF_END + 1];
 		memcpy(f, vm_fields, sizeof(f));
-		f[0].required = 0;
-		f[4].required = 0;
+		f[VMF_NAME].required = 0;
+		f[VMF_KERNEL].required = 0;
 		if (valid_object(b, f, err, sizeof(err)) || check_lists(r, b, err, sizeof(err)))
 			return req_error(r, -EINVAL, "%s", err);
 	}
