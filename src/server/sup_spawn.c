@@ -6,6 +6,7 @@
 #include "server/sup_int.h"
 #include "server/cgroup.h"
 #include "server/events.h"
+#include "server/inv.h"
 #include "server/tasks.h"
 #include "server/undo.h"
 #include "server/vmctl.h"
@@ -33,26 +34,26 @@
 int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *dir,
 		    char ***out, char *name, size_t namelen)
 {
-	sqlite3_stmt *st = db_stmt(c, "SELECT name, cpus, memory_mib, kernel, initrd, cmdline, "
-				      "undo_disks FROM vms WHERE id = ?");
+	sqlite3_stmt *st;
+	struct inv_vm vm;
 	bool undo = false;
 	char **a;
-	int n = 0, rc = -ENOENT;
+	int n = 0, rc;
 
-	if (!st)
-		return -EIO;
+	rc = inv_vm_get(c, id, &vm);
+	if (rc)
+		return rc;
 	a = calloc(60, sizeof(*a));
 	if (!a) {
-		db_done(st);
+		inv_vm_clear(&vm);
 		return -ENOMEM;
 	}
-	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		const char *initrd = (const char *)sqlite3_column_text(st, 4);
-		const char *cmdline = (const char *)sqlite3_column_text(st, 5);
+	{
+		const char *initrd = vm.initrd;
+		const char *cmdline = vm.cmdline;
 
-		snprintf(name, namelen, "%s", sqlite3_column_text(st, 0));
-		undo = strcmp((const char *)sqlite3_column_text(st, 6), "off") != 0;
+		snprintf(name, namelen, "%s", vm.name);
+		undo = strcmp(vm.undo_disks, "off") != 0;
 		a[n++] = strdup(srv->vmm_path);
 		a[n++] = strdup("monitor");
 		a[n++] = strdup(dir);
@@ -68,11 +69,11 @@ int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *di
 			a[n++] = strdup(srv->run_as);
 		}
 		a[n++] = strdup("--kernel");
-		a[n++] = strdup((const char *)sqlite3_column_text(st, 3));
+		a[n++] = strdup(vm.kernel);
 		a[n++] = strdup("--cpus");
-		asprintf(&a[n++], "%d", sqlite3_column_int(st, 1));
+		asprintf(&a[n++], "%d", vm.cpus);
 		a[n++] = strdup("--memory");
-		asprintf(&a[n++], "%lldM", (long long)sqlite3_column_int64(st, 2));
+		asprintf(&a[n++], "%lldM", (long long)vm.memory_mib);
 		a[n++] = strdup("--serial");
 		a[n++] = strdup("stdio");
 		a[n++] = strdup("--control");
@@ -90,10 +91,8 @@ int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *di
 			a[n++] = strdup("--cmdline");
 			a[n++] = strdup(cmdline);
 		}
-		if (rc != -ENAMETOOLONG)
-			rc = 0;
 	}
-	db_done(st);
+	inv_vm_clear(&vm);
 	if (rc) {
 		for (int j = 0; j < n; j++)
 			free(a[j]);

@@ -1,0 +1,144 @@
+/* The inventory interface: what the services (supervisor, VM lifecycle, disks, networks,
+ * tasks, events, hooks) and the HTTP handlers know of the server's stored state. Typed
+ * objects and functions, no SQL: the only implementation today is SQLite (inv_sqlite*.c, on
+ * the connection pool of db.c); the interface is drawn so that a second one on etcd (for a
+ * cluster of servers) can follow without changing its callers. See docs/server.md.
+ *
+ * Sessions and transactions. A struct dbc is an inventory session: one connection of the
+ * pool, taken per request (struct req's c) or per thread, opaque above this layer. Reads
+ * outside a transaction see the last committed state. inv_begin/inv_commit/inv_rollback
+ * bracket a write transaction: everything written between them (and the events recorded
+ * through the same session, events.h) commits together or not at all. SQLite serialises
+ * writers (BEGIN IMMEDIATE), so a check made inside the transaction still holds at the
+ * commit. etcd has no long transactions: its implementation keeps the writes of the session
+ * and commits them as one Txn whose compare list holds the revision of every object read for
+ * the writes (below), failing the commit with -EAGAIN when one changed; callers already
+ * treat a failed commit as "nothing was changed".
+ *
+ * Revisions. Every object carries rev: a number that every committed write of the object
+ * raises (SQLite: a column bumped by each write through this interface; etcd: the key's
+ * mod_revision). A write may name the revision it read (expect_rev, 0 for "any"): when the
+ * object has since changed the write fails with -EAGAIN and changes nothing, so a
+ * read-modify-write cycle across two servers cannot lose an update.
+ *
+ * Watching. A cache or a follower learns of changes from db_generation() (any committed
+ * write, SQLite) and from the event hub (events.h: every change a user sees is an event,
+ * committed with it). On etcd both are a watch on the inventory's prefix from a revision;
+ * the events table already is that log (id = revision order), so followers need no change.
+ *
+ * Status and configuration. A VM's configuration (what a user edits: hardware, policy) and
+ * its status (what the supervisor records: state, monitor pid, last exit, restarts) are
+ * written by different functions, so a user's edit and the supervisor's state change never
+ * overwrite each other (on etcd: two keys, /vms/ID/config and /vms/ID/status).
+ *
+ * Errors: 0, -ENOENT (no such object), -EEXIST (a name or a unique field is taken),
+ * -EAGAIN (expect_rev differs), -EINVAL (a value the store refuses), -EIO (the store failed;
+ * logged once where it happened), -ENOMEM. */
+#ifndef VSRV_SERVER_INV_H
+#define VSRV_SERVER_INV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct dbc;
+
+/* --- transactions ------------------------------------------------------------------- */
+
+/* Begin a write transaction on c (waiting for other writers), commit it, or roll it back.
+ * inv_begin and inv_commit return 0 or -EIO (inv_commit: -EAGAIN on a revision conflict);
+ * a commit that fails has rolled everything back. */
+int inv_begin(struct dbc *c);
+int inv_commit(struct dbc *c);
+void inv_rollback(struct dbc *c);
+
+/* --- VMs ------------------------------------------------------------------------------ */
+
+/* The states of a VM (docs/server.md has the machine and the events that move it). */
+#define INV_VM_STOPPED "stopped"
+#define INV_VM_STARTING "starting"
+#define INV_VM_RUNNING "running"
+#define INV_VM_PAUSED "paused"
+#define INV_VM_STOPPING "stopping"
+#define INV_VM_CRASHED "crashed"
+
+/* One VM. The strings are the struct's own (malloc'd by inv_vm_get, freed by inv_vm_clear);
+ * a caller filling one for inv_vm_create/inv_vm_put sets them to strings it owns and does
+ * not call inv_vm_clear. NULL initrd: none; NULL last_exit: the VM never ran. */
+struct inv_vm {
+	int64_t id;
+	uint64_t rev;
+	char name[64];
+	/* configuration */
+	char *description;
+	int cpus;
+	int64_t memory_mib;
+	char *kernel;
+	char *initrd;
+	char *cmdline;
+	char restart_policy[16];    /* never, on-failure, always */
+	bool autostart;
+	char undo_disks[16];        /* off, keep, commit, discard (undo.h) */
+	int cpu_limit;              /* percent of one CPU, 0: none (cgroup.h) */
+	int cpu_weight;
+	int64_t memory_reserve_mib; /* 0: memory_mib is reserved */
+	int64_t created, updated;   /* Unix time */
+	/* status (the supervisor's) */
+	char state[16];             /* INV_VM_* */
+	pid_t monitor_pid;
+	int64_t started;            /* Unix time it last became running */
+	char *last_exit;            /* sup_exit.h's record, JSON text */
+	int restarts;
+};
+
+/* Free the strings of v (from inv_vm_get) and zero it. NULL-safe. */
+void inv_vm_clear(struct inv_vm *v);
+
+/* Whether state is an up state: a VMM of the VM may run (starting, running, paused,
+ * stopping). */
+bool inv_vm_state_up(const char *state);
+
+/* The memory a VM holds from admission control while up: its reservation, or all of
+ * memory_mib without one. */
+int64_t inv_vm_reserved_mib(const struct inv_vm *v);
+
+/* The id of the VM named name: 0 and *id, -ENOENT or -EIO. */
+int inv_vm_id(struct dbc *c, const char *name, int64_t *id);
+
+/* Read VM id into *out (free its strings with inv_vm_clear). 0, -ENOENT or -EIO. */
+int inv_vm_get(struct dbc *c, int64_t id, struct inv_vm *out);
+
+/* Call fn for every VM, oldest first (by id), until it returns non-zero (that value is returned). The
+ * struct is valid during the call only. 0, fn's value, or -EIO. */
+int inv_vm_each(struct dbc *c, int (*fn)(const struct inv_vm *v, void *arg), void *arg);
+
+/* Create a VM from v's name and configuration (its status starts stopped; created and
+ * updated are set to now; id and rev are ignored). 0 and *id, -EEXIST (the name is taken),
+ * -EIO. */
+int inv_vm_create(struct dbc *c, const struct inv_vm *v, int64_t *id);
+
+/* Write v's configuration (not its name, id or status) over VM v->id and set updated to
+ * now. expect_rev: v->rev must still be the stored revision (else -EAGAIN); 0: any.
+ * 0, -ENOENT, -EAGAIN, -EIO. */
+int inv_vm_put(struct dbc *c, const struct inv_vm *v, bool expect_rev);
+
+/* Delete VM id with its attachments (disks and NICs stay) and its grants. 0, -ENOENT, -EIO. */
+int inv_vm_delete(struct dbc *c, int64_t id);
+
+/* The supervisor's writes of a VM's status. inv_vm_set_state: state and monitor pid, and
+ * last_exit unless NULL; entering running from anything but paused sets started to now.
+ * inv_vm_set_pid: the monitor pid only. inv_vm_count_restart: restarts + 1.
+ * inv_vm_promote: starting -> running (started now) only when the VM is still starting
+ * under monitor pid; 0 when it was, -ESRCH when the VM moved on (-ENOENT: deleted).
+ * inv_vm_mark_stopping: stopping, unless the VM is stopped or crashed (a final state stays;
+ * 0 either way). Each returns 0 or -EIO besides what is named; a write of a missing VM is
+ * no error but for inv_vm_promote. Each raises the VM's rev. */
+int inv_vm_set_state(struct dbc *c, int64_t id, const char *state, pid_t pid,
+		     const char *last_exit);
+int inv_vm_set_pid(struct dbc *c, int64_t id, pid_t pid);
+int inv_vm_count_restart(struct dbc *c, int64_t id);
+int inv_vm_promote(struct dbc *c, int64_t id, pid_t pid);
+int inv_vm_mark_stopping(struct dbc *c, int64_t id);
+
+#endif
