@@ -6,6 +6,7 @@
 #include "server/db.h"
 #include "server/diskuse.h"
 #include "server/events.h"
+#include "server/inv.h"
 #include "server/sup.h"
 #include "server/sup_exit.h"
 #include "server/valid.h"
@@ -67,19 +68,12 @@ static const struct valid_field nic_fields[] = {
 
 int vm_lookup(struct req *r, int64_t *id)
 {
-	sqlite3_stmt *s = db_stmt(r->c, "SELECT id FROM vms WHERE name = ?");
-	int found = 0;
+	int rc = inv_vm_id(r->c, r->args[0], id);
 
-	if (!s)
-		return req_error(r, -EIO, "inventory error"), -EIO;
-	sqlite3_bind_text(s, 1, r->args[0], -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		*id = sqlite3_column_int64(s, 0);
-		found = 1;
-	}
-	db_done(s);
-	if (!found)
+	if (rc == -ENOENT)
 		return auth_missing(r, "vm", r->args[0]);
+	if (rc)
+		return req_error(r, -EIO, "inventory error"), -EIO;
 	return 0;
 }
 
@@ -89,43 +83,41 @@ static json_t *col_text(sqlite3_stmt *s, int i)
 	return t ? json_string((const char *)t) : json_null();
 }
 
+static json_t *str_or_null(const char *t)
+{
+	return t ? json_string(t) : json_null();
+}
+
 json_t *vm_json(struct server *srv, struct dbc *c, int64_t id, int full)
 {
-	sqlite3_stmt *s = db_stmt(c, "SELECT name, description, cpus, memory_mib, kernel, initrd, "
-				     "cmdline, restart_policy, autostart, undo_disks, cpu_limit, cpu_weight, "
-				     "memory_reserve_mib, state, monitor_pid, started, last_exit, restarts, "
-				     "created, updated FROM vms WHERE id = ?");
-	json_t *o = NULL, *a;
+	sqlite3_stmt *s;
+	struct inv_vm v;
+	json_t *o, *a;
 
-	if (!s)
+	if (inv_vm_get(c, id, &v))
 		return NULL;
-	sqlite3_bind_int64(s, 1, id);
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		o = json_object();
-		json_object_set_new(o, "name", col_text(s, 0));
-		json_object_set_new(o, "description", col_text(s, 1));
-		json_object_set_new(o, "cpus", json_integer(sqlite3_column_int(s, 2)));
-		json_object_set_new(o, "memory_mib", json_integer(sqlite3_column_int64(s, 3)));
-		json_object_set_new(o, "kernel", col_text(s, 4));
-		json_object_set_new(o, "initrd", col_text(s, 5));
-		json_object_set_new(o, "cmdline", col_text(s, 6));
-		json_object_set_new(o, "restart_policy", col_text(s, 7));
-		json_object_set_new(o, "autostart", json_boolean(sqlite3_column_int(s, 8)));
-		json_object_set_new(o, "undo_disks", col_text(s, 9));
-		json_object_set_new(o, "cpu_limit", json_integer(sqlite3_column_int(s, 10)));
-		json_object_set_new(o, "cpu_weight", json_integer(sqlite3_column_int(s, 11)));
-		json_object_set_new(o, "memory_reserve_mib", json_integer(sqlite3_column_int64(s, 12)));
-		json_object_set_new(o, "state", col_text(s, 13));
-		json_object_set_new(o, "monitor_pid", json_integer(sqlite3_column_int(s, 14)));
-		json_object_set_new(o, "started", json_integer(sqlite3_column_int64(s, 15)));
-		json_object_set_new(o, "last_exit", sup_exit_json((const char *)sqlite3_column_text(s, 16)));
-		json_object_set_new(o, "restarts", json_integer(sqlite3_column_int(s, 17)));
-		json_object_set_new(o, "created", json_integer(sqlite3_column_int64(s, 18)));
-		json_object_set_new(o, "updated", json_integer(sqlite3_column_int64(s, 19)));
-	}
-	db_done(s);
-	if (!o)
-		return NULL;
+	o = json_object();
+	json_object_set_new(o, "name", json_string(v.name));
+	json_object_set_new(o, "description", str_or_null(v.description));
+	json_object_set_new(o, "cpus", json_integer(v.cpus));
+	json_object_set_new(o, "memory_mib", json_integer(v.memory_mib));
+	json_object_set_new(o, "kernel", str_or_null(v.kernel));
+	json_object_set_new(o, "initrd", str_or_null(v.initrd));
+	json_object_set_new(o, "cmdline", str_or_null(v.cmdline));
+	json_object_set_new(o, "restart_policy", json_string(v.restart_policy));
+	json_object_set_new(o, "autostart", json_boolean(v.autostart));
+	json_object_set_new(o, "undo_disks", json_string(v.undo_disks));
+	json_object_set_new(o, "cpu_limit", json_integer(v.cpu_limit));
+	json_object_set_new(o, "cpu_weight", json_integer(v.cpu_weight));
+	json_object_set_new(o, "memory_reserve_mib", json_integer(v.memory_reserve_mib));
+	json_object_set_new(o, "state", json_string(v.state));
+	json_object_set_new(o, "monitor_pid", json_integer(v.monitor_pid));
+	json_object_set_new(o, "started", json_integer(v.started));
+	json_object_set_new(o, "last_exit", sup_exit_json(v.last_exit));
+	json_object_set_new(o, "restarts", json_integer(v.restarts));
+	json_object_set_new(o, "created", json_integer(v.created));
+	json_object_set_new(o, "updated", json_integer(v.updated));
+	inv_vm_clear(&v);
 	a = json_array();
 	s = db_stmt(c, "SELECT d.name, vd.bus, vd.readonly FROM vm_disks vd JOIN disks d ON "
 		       "d.id = vd.disk_id WHERE vd.vm_id = ? ORDER BY vd.idx");
@@ -410,8 +402,9 @@ int api_vm_create(struct req *r)
 	char err[512], kernel[4096], initrd[4096];
 	const json_t *b = r->body;
 	const char *name, *s_initrd;
+	struct inv_vm vm;
 	sqlite3_stmt *s;
-	int64_t id, now = time(NULL), mem;
+	int64_t id, mem;
 	int rc;
 
 	if (auth_require(r, "server", 0, PERM_MODIFY))
@@ -436,49 +429,44 @@ int api_vm_create(struct req *r)
 	if (json_integer_value(json_object_get(b, "memory_reserve_mib")) > mem)
 		return req_error(r, -EINVAL, "memory_reserve_mib: more than memory_mib");
 
-	if (db_begin(r->c))
-		return req_error(r, -EIO, "inventory busy");
-	s = db_stmt(r->c, "INSERT INTO vms (name, description, cpus, memory_mib, kernel, initrd, "
-		       "cmdline, restart_policy, autostart, undo_disks, cpu_limit, cpu_weight, "
-		       "memory_reserve_mib, created, updated) VALUES "
-		       "(?, coalesce(?, ''), coalesce(?, 1), ?, ?, ?, coalesce(?, ''), "
-		       "coalesce(?, 'never'), ?, coalesce(?, 'off'), coalesce(?, 0), coalesce(?, 100), "
-		       "coalesce(?, 0), ?, ?)");
-	if (!s)
-		goto err_io;
-	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-#define BIND_STR(i, f) do { json_t *v_ = json_object_get(b, f); \
-	if (v_) sqlite3_bind_text(s, i, json_string_value(v_), -1, SQLITE_STATIC); } while (0)
-#define BIND_INT(i, f) do { json_t *v_ = json_object_get(b, f); \
-	if (v_) sqlite3_bind_int64(s, i, json_integer_value(v_)); } while (0)
-	BIND_STR(2, "description");
-	BIND_INT(3, "cpus");
-	sqlite3_bind_int64(s, 4, mem);
-	sqlite3_bind_text(s, 5, kernel, -1, SQLITE_STATIC);
+	vm = (struct inv_vm){ .cpus = 1, .memory_mib = mem, .kernel = kernel, .cmdline = "",
+			      .description = "", .restart_policy = "never", .undo_disks = "off",
+			      .cpu_weight = 100 };
+	snprintf(vm.name, sizeof(vm.name), "%s", name);
+	if (json_object_get(b, "description"))
+		vm.description = (char *)json_string_value(json_object_get(b, "description"));
+	if (json_object_get(b, "cpus"))
+		vm.cpus = (int)json_integer_value(json_object_get(b, "cpus"));
 	if (s_initrd)
-		sqlite3_bind_text(s, 6, initrd, -1, SQLITE_STATIC);
-	BIND_STR(7, "cmdline");
-	BIND_STR(8, "restart_policy");
-	sqlite3_bind_int(s, 9, json_is_true(json_object_get(b, "autostart")));
-	BIND_STR(10, "undo_disks");
-	BIND_INT(11, "cpu_limit");
-	BIND_INT(12, "cpu_weight");
-	BIND_INT(13, "memory_reserve_mib");
-	sqlite3_bind_int64(s, 14, now);
-	sqlite3_bind_int64(s, 15, now);
-	rc = db_rc(r->c, sqlite3_step(s));
-	db_done(s);
+		vm.initrd = initrd;
+	if (json_object_get(b, "cmdline"))
+		vm.cmdline = (char *)json_string_value(json_object_get(b, "cmdline"));
+	if (json_object_get(b, "restart_policy"))
+		snprintf(vm.restart_policy, sizeof(vm.restart_policy), "%s",
+			 json_string_value(json_object_get(b, "restart_policy")));
+	vm.autostart = json_is_true(json_object_get(b, "autostart"));
+	if (json_object_get(b, "undo_disks"))
+		snprintf(vm.undo_disks, sizeof(vm.undo_disks), "%s",
+			 json_string_value(json_object_get(b, "undo_disks")));
+	if (json_object_get(b, "cpu_limit"))
+		vm.cpu_limit = (int)json_integer_value(json_object_get(b, "cpu_limit"));
+	if (json_object_get(b, "cpu_weight"))
+		vm.cpu_weight = (int)json_integer_value(json_object_get(b, "cpu_weight"));
+	vm.memory_reserve_mib = json_integer_value(json_object_get(b, "memory_reserve_mib"));
+
+	if (inv_begin(r->c))
+		return req_error(r, -EIO, "inventory busy");
+	rc = inv_vm_create(r->c, &vm, &id);
 	if (rc == -EEXIST) {
-		db_rollback(r->c);
+		inv_rollback(r->c);
 		return req_error(r, -EEXIST, "a VM named '%s' exists", name);
 	}
 	if (rc)
 		goto err_io;
-	id = sqlite3_last_insert_rowid(r->c->c);
 	err[0] = '\0';
 	rc = write_lists(r, id, b, err, sizeof(err));
 	if (rc) {
-		db_rollback(r->c);
+		inv_rollback(r->c);
 		if (err[0])
 			return req_error(r, rc == -EEXIST || rc == -EACCES ? rc : -EINVAL, "%s", err);
 		return req_error(r, rc, "cannot attach the VM's disks or NICs");
@@ -496,13 +484,13 @@ int api_vm_create(struct req *r)
 			goto err_io;
 	}
 	if (events_emit(r->srv, r->c, "vm-created", "vm", name, r->who.name, NULL, "%s created by %s",
-			name, r->who.name) || db_commit(r->c))
+			name, r->who.name) || inv_commit(r->c))
 		goto err_io;
 	r->out = vm_json(r->srv, r->c, id, 0);
 	r->status = 201;
 	return 201;
 err_io:
-	db_rollback(r->c);
+	inv_rollback(r->c);
 	return req_error(r, -EIO, "inventory error; nothing was created");
 }
 
@@ -521,28 +509,25 @@ int api_vm_get(struct req *r)
 
 int api_vm_status(struct req *r)
 {
-	sqlite3_stmt *s;
+	struct inv_vm v;
 	int64_t id;
 	json_t *o = NULL;
+	int rc;
 
 	if (vm_lookup(r, &id) || auth_require_object(r, "vm", id, r->args[0], PERM_VIEW))
 		return r->status;
-	s = db_stmt(r->c, "SELECT name, state, monitor_pid, started, last_exit, restarts FROM vms WHERE id = ?");
-	if (!s)
+	rc = inv_vm_get(r->c, id, &v);
+	if (rc == -EIO)
 		return req_error(r, -EIO, "inventory error");
-	sqlite3_bind_int64(s, 1, id);
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		const char *le = (const char *)sqlite3_column_text(s, 4);
-		int64_t started = sqlite3_column_int64(s, 3);
-		const char *state = (const char *)sqlite3_column_text(s, 1);
-		bool up = !strcmp(state, "running") || !strcmp(state, "paused");
+	if (!rc) {
+		bool up = !strcmp(v.state, INV_VM_RUNNING) || !strcmp(v.state, INV_VM_PAUSED);
 
-		o = json_pack("{s:s,s:s,s:i,s:I,s:o,s:i}", "name", sqlite3_column_text(s, 0),
-			      "state", state, "monitor_pid", sqlite3_column_int(s, 2),
-			      "uptime", (json_int_t)(up && started ? time(NULL) - started : 0),
-			      "last_exit", sup_exit_json(le), "restarts", sqlite3_column_int(s, 5));
+		o = json_pack("{s:s,s:s,s:i,s:I,s:o,s:i}", "name", v.name,
+			      "state", v.state, "monitor_pid", (int)v.monitor_pid,
+			      "uptime", (json_int_t)(up && v.started ? time(NULL) - v.started : 0),
+			      "last_exit", sup_exit_json(v.last_exit), "restarts", v.restarts);
+		inv_vm_clear(&v);
 	}
-	db_done(s);
 	if (!o)
 		return req_error(r, -ENOENT, "the VM went away");
 	sup_runtime_json(r->srv, id, o);
@@ -553,24 +538,75 @@ int api_vm_status(struct req *r)
 
 static bool vm_is_off(struct req *r, int64_t id)
 {
-	sqlite3_stmt *s = db_stmt(r->c, "SELECT state IN ('stopped', 'crashed') FROM vms WHERE id = ?");
-	bool off = false;
+	struct inv_vm v;
+	bool off;
 
-	if (!s)
+	if (inv_vm_get(r->c, id, &v))
 		return false;
-	sqlite3_bind_int64(s, 1, id);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		off = sqlite3_column_int(s, 0);
-	db_done(s);
+	off = !strcmp(v.state, INV_VM_STOPPED) || !strcmp(v.state, INV_VM_CRASHED);
+	inv_vm_clear(&v);
 	return off;
+}
+
+/* Replace the string *dst (vm's own, from inv_vm_get) with a copy of val. 0 or -ENOMEM. */
+static int set_str(char **dst, const char *val)
+{
+	char *c = strdup(val);
+
+	if (!c)
+		return -ENOMEM;
+	free(*dst);
+	*dst = c;
+	return 0;
+}
+
+/* Apply field key (a validated vm_fields name) of an edit request to vm. name, disks and nics
+ * are not vm's (left alone). kernel and initrd are resolved as at create. 0, or -EINVAL,
+ * -EACCES, -ENOMEM with a message in err. */
+static int vm_set_field(struct req *r, struct inv_vm *vm, const char *key, const json_t *v,
+			char *err, size_t errlen)
+{
+	char path[4096];
+	int rc = 0;
+
+	snprintf(err, errlen, "out of memory");
+	if (!strcmp(key, "kernel") || !strcmp(key, "initrd")) {
+		rc = vm_resolve_path(r, key, json_string_value(v), path, sizeof(path), err, errlen);
+		if (!rc && !strcmp(key, "kernel"))
+			rc = vm_check_kernel(path, json_string_value(v), err, errlen);
+		if (!rc)
+			rc = set_str(!strcmp(key, "kernel") ? &vm->kernel : &vm->initrd, path);
+	} else if (!strcmp(key, "description")) {
+		rc = set_str(&vm->description, json_string_value(v));
+	} else if (!strcmp(key, "cmdline")) {
+		rc = set_str(&vm->cmdline, json_string_value(v));
+	} else if (!strcmp(key, "restart_policy")) {
+		snprintf(vm->restart_policy, sizeof(vm->restart_policy), "%s", json_string_value(v));
+	} else if (!strcmp(key, "undo_disks")) {
+		snprintf(vm->undo_disks, sizeof(vm->undo_disks), "%s", json_string_value(v));
+	} else if (!strcmp(key, "autostart")) {
+		vm->autostart = json_is_true(v);
+	} else if (!strcmp(key, "cpus")) {
+		vm->cpus = (int)json_integer_value(v);
+	} else if (!strcmp(key, "memory_mib")) {
+		vm->memory_mib = json_integer_value(v);
+	} else if (!strcmp(key, "cpu_limit")) {
+		vm->cpu_limit = (int)json_integer_value(v);
+	} else if (!strcmp(key, "cpu_weight")) {
+		vm->cpu_weight = (int)json_integer_value(v);
+	} else if (!strcmp(key, "memory_reserve_mib")) {
+		vm->memory_reserve_mib = json_integer_value(v);
+	}
+	return rc;
 }
 
 int api_vm_update(struct req *r)
 {
 	static const char *const anytime[] = { "description", "restart_policy", "autostart", NULL };
-	char err[512], path[4096];
+	char err[512];
 	const char *key;
 	json_t *v, *b = r->body;
+	struct inv_vm vm;
 	int64_t id;
 	int rc;
 	bool hw = false;
@@ -597,95 +633,52 @@ int api_vm_update(struct req *r)
 		if (!*a && strcmp(key, "name"))
 			hw = true;
 	}
-	if (db_begin(r->c))
+	if (inv_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
 	if (hw && !vm_is_off(r, id)) {
-		db_rollback(r->c);
+		inv_rollback(r->c);
 		return req_error(r, -EBUSY, "%s is running: turn it off before changing its hardware",
 				 r->args[0]);
 	}
+	rc = inv_vm_get(r->c, id, &vm);
+	if (rc) {
+		inv_rollback(r->c);
+		return rc == -ENOENT ? req_error(r, -ENOENT, "the VM went away")
+				     : req_error(r, -EIO, "inventory error; nothing was changed");
+	}
 	json_object_foreach(b, key, v) {
-		/* Column names come from the validated field list, never from the request. */
-		static const char *const cols[] = { "description", "cpus", "memory_mib", "kernel",
-			"initrd", "cmdline", "restart_policy", "autostart", "undo_disks", "cpu_limit",
-			"cpu_weight", "memory_reserve_mib", NULL };
-		static const char *const sql[] = {
-			"UPDATE vms SET description = ? WHERE id = ?",
-			"UPDATE vms SET cpus = ? WHERE id = ?",
-			"UPDATE vms SET memory_mib = ? WHERE id = ?",
-			"UPDATE vms SET kernel = ? WHERE id = ?",
-			"UPDATE vms SET initrd = ? WHERE id = ?",
-			"UPDATE vms SET cmdline = ? WHERE id = ?",
-			"UPDATE vms SET restart_policy = ? WHERE id = ?",
-			"UPDATE vms SET autostart = ? WHERE id = ?",
-			"UPDATE vms SET undo_disks = ? WHERE id = ?",
-			"UPDATE vms SET cpu_limit = ? WHERE id = ?",
-			"UPDATE vms SET cpu_weight = ? WHERE id = ?",
-			"UPDATE vms SET memory_reserve_mib = ? WHERE id = ?",
-		};
-		sqlite3_stmt *s;
-		int i;
-
-		for (i = 0; cols[i] && strcmp(cols[i], key); i++)
-			;
-		if (!cols[i])
-			continue;   /* name, disks, nics */
-		s = db_stmt(r->c, sql[i]);
-		if (!s)
-			goto err_io;
-		if (!strcmp(key, "kernel") || !strcmp(key, "initrd")) {
-			rc = vm_resolve_path(r, key, json_string_value(v), path, sizeof(path), err,
-					     sizeof(err));
-			if (!rc && !strcmp(key, "kernel"))
-				rc = vm_check_kernel(path, json_string_value(v), err, sizeof(err));
-			if (rc) {
-				db_rollback(r->c);
-				return req_error(r, rc == -EACCES ? -EACCES : -EINVAL, "%s", err);
-			}
-			sqlite3_bind_text(s, 1, path, -1, SQLITE_TRANSIENT);
-		} else if (json_is_string(v)) {
-			sqlite3_bind_text(s, 1, json_string_value(v), -1, SQLITE_STATIC);
-		} else if (json_is_boolean(v)) {
-			sqlite3_bind_int(s, 1, json_is_true(v));
-		} else {
-			sqlite3_bind_int64(s, 1, json_integer_value(v));
+		rc = vm_set_field(r, &vm, key, v, err, sizeof(err));
+		if (rc) {
+			inv_vm_clear(&vm);
+			inv_rollback(r->c);
+			return req_error(r, rc == -EACCES ? -EACCES : rc == -ENOMEM ? -ENOMEM : -EINVAL,
+					 "%s", err);
 		}
-		sqlite3_bind_int64(s, 2, id);
-		rc = db_rc(r->c, sqlite3_step(s));
-		db_done(s);
-		if (rc)
-			goto err_io;
 	}
 	err[0] = '\0';
 	rc = write_lists(r, id, b, err, sizeof(err));
 	if (rc) {
-		db_rollback(r->c);
+		inv_vm_clear(&vm);
+		inv_rollback(r->c);
 		return req_error(r, err[0] && rc != -EEXIST && rc != -EACCES ? -EINVAL : rc, "%s",
 				 err[0] ? err : "inventory error");
 	}
-	{
-		sqlite3_stmt *s = db_stmt(r->c, "UPDATE vms SET updated = ? WHERE id = ? AND "
-					     "memory_reserve_mib <= memory_mib");
-		if (!s)
-			goto err_io;
-		sqlite3_bind_int64(s, 1, time(NULL));
-		sqlite3_bind_int64(s, 2, id);
-		rc = db_rc(r->c, sqlite3_step(s));
-		db_done(s);
-		if (rc)
-			goto err_io;
-		if (sqlite3_changes(r->c->c) != 1) {
-			db_rollback(r->c);
-			return req_error(r, -EINVAL, "memory_reserve_mib: more than memory_mib");
-		}
+	if (vm.memory_reserve_mib > vm.memory_mib) {
+		inv_vm_clear(&vm);
+		inv_rollback(r->c);
+		return req_error(r, -EINVAL, "memory_reserve_mib: more than memory_mib");
 	}
+	rc = inv_vm_put(r->c, &vm, true);
+	inv_vm_clear(&vm);
+	if (rc)
+		goto err_io;
 	if (events_emit(r->srv, r->c, "vm-updated", "vm", r->args[0], r->who.name, json_incref(b),
-			"%s changed by %s", r->args[0], r->who.name) || db_commit(r->c))
+			"%s changed by %s", r->args[0], r->who.name) || inv_commit(r->c))
 		goto err_io;
 	r->out = vm_json(r->srv, r->c, id, 0);
 	return 200;
 err_io:
-	db_rollback(r->c);
+	inv_rollback(r->c);
 	return req_error(r, -EIO, "inventory error; nothing was changed");
 }
 
@@ -721,12 +714,12 @@ int api_vm_delete(struct req *r)
 		goto out;
 	if (with_disks && auth_require(r, "server", 0, PERM_REMOVE))
 		goto out;
-	if (db_begin(r->c)) {
+	if (inv_begin(r->c)) {
 		req_error(r, -EIO, "inventory busy");
 		goto out;
 	}
 	if (!vm_is_off(r, id)) {
-		db_rollback(r->c);
+		inv_rollback(r->c);
 		req_error(r, -EBUSY, "%s is running: turn it off first", r->args[0]);
 		goto out;
 	}
@@ -743,10 +736,7 @@ int api_vm_delete(struct req *r)
 				(json_int_t)sqlite3_column_int64(s, 0), "path", sqlite3_column_text(s, 1)));
 		db_done(s);
 	}
-	rc = db_exec_id(r->c, "DELETE FROM vms WHERE id = ?", id);
-	if (rc)
-		goto err_io;
-	rc = db_exec_id(r->c, "DELETE FROM acl WHERE object_type = 'vm' AND object_id = ?", id);
+	rc = inv_vm_delete(r->c, id);
 	if (rc)
 		goto err_io;
 	{
@@ -765,7 +755,7 @@ int api_vm_delete(struct req *r)
 	}
 	if (events_emit(r->srv, r->c, "vm-deleted", "vm", r->args[0], r->who.name, NULL,
 			"%s deleted by %s%s", r->args[0], r->who.name, with_disks ? " with its disks" : "") ||
-	    db_commit(r->c))
+	    inv_commit(r->c))
 		goto err_io;
 	/* Files go after the commit: a crash in between leaves files, never rows without. */
 	{
@@ -780,7 +770,7 @@ int api_vm_delete(struct req *r)
 	r->status = 204;
 	goto out;
 err_io:
-	db_rollback(r->c);
+	inv_rollback(r->c);
 	req_error(r, -EIO, "inventory error; nothing was deleted");
 out:
 	json_decref(paths);

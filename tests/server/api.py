@@ -124,6 +124,24 @@ try:
        js2["kernel"].endswith("/k.elf"), "%s %s %s" % (st, js, js2.get("kernel")))
     st, js = d.req("PATCH", "/api/v1/vms/good", {"name": "renamed"}, token=adm)
     ok("vm-rename-400", st == 400, str(st))
+    # Every field of an edit is kept (the inventory writes the whole VM), and one that breaks
+    # a rule between fields (a reservation over the memory) changes nothing.
+    edit = {"cmdline": "console=ttyS0 quiet", "memory_mib": 96, "cpu_limit": 50, "cpu_weight": 200,
+            "memory_reserve_mib": 64, "restart_policy": "on-failure", "undo_disks": "keep",
+            "autostart": True, "description": "all fields"}
+    st, js = d.req("PATCH", "/api/v1/vms/good", edit, token=adm)
+    st2, js2 = d.req("GET", "/api/v1/vms/good", token=adm)
+    ok("vm-edit-every-field", st == 200 and all(js2.get(k) == v for k, v in edit.items()) and
+       js2["cpus"] == 2 and js2["kernel"].endswith("/k.elf") and js2["updated"] >= js2["created"],
+       "%s %s" % (st, js2))
+    st, js = d.req("PATCH", "/api/v1/vms/good", {"memory_mib": 32, "description": "shrunk"}, token=adm)
+    st2, js2 = d.req("GET", "/api/v1/vms/good", token=adm)
+    ok("vm-edit-reserve-over-memory-400", st == 400 and "memory_reserve_mib" in js["error"]["message"]
+       and js2["memory_mib"] == 96 and js2["description"] == "all fields", "%s %s %s" % (st, js, js2))
+    st, js = d.req("PATCH", "/api/v1/vms/good", {"autostart": False, "undo_disks": "off",
+                                                 "restart_policy": "never", "memory_reserve_mib": 0},
+                   token=adm)
+    ok("vm-edit-back", st == 200 and not js["autostart"] and js["undo_disks"] == "off", str((st, js)))
     st, js = d.req("GET", "/api/v1/vms/nosuch", token=adm)
     ok("vm-missing-404", st == 404, str(st))
 
