@@ -3,6 +3,7 @@
 #include "server/auth.h"
 #include "server/db.h"
 #include "server/events.h"
+#include "server/inv.h"
 #include "server/sup.h"
 #include "server/vmrow.h"
 #include "server/vmdir.h"
@@ -26,7 +27,6 @@ static bool event_visible(struct dbc *c, const struct caller *who, bool all, sql
 	const char *ot = (const char *)sqlite3_column_text(s, 3);
 	const char *on = (const char *)sqlite3_column_text(s, 4);
 	const char *user = (const char *)sqlite3_column_text(s, 5);
-	sqlite3_stmt *q;
 	int64_t id = -1;
 
 	if (!who->authenticated)
@@ -37,15 +37,8 @@ static bool event_visible(struct dbc *c, const struct caller *who, bool all, sql
 		return true;
 	if (!ot || !on)
 		return false;
-	q = !strcmp(ot, "vm") ? db_stmt(c, "SELECT id FROM vms WHERE name = ?")
-	  : !strcmp(ot, "disk") ? db_stmt(c, "SELECT id FROM disks WHERE name = ?")
-	  : !strcmp(ot, "network") ? db_stmt(c, "SELECT id FROM networks WHERE name = ?") : NULL;
-	if (!q)
+	if (inv_object_id(c, ot, on, &id))
 		return false;
-	sqlite3_bind_text(q, 1, on, -1, SQLITE_STATIC);
-	if (sqlite3_step(q) == SQLITE_ROW)
-		id = sqlite3_column_int64(q, 0);
-	db_done(q);
 	return id >= 0 && (auth_perms(c, who, ot, id) & PERM_VIEW);
 }
 
@@ -284,21 +277,14 @@ static bool task_visible(struct dbc *c, const struct caller *who, bool all, sqli
 	const char *on = (const char *)sqlite3_column_text(s, 2);
 	const char *user = (const char *)sqlite3_column_text(s, 6);
 	bool vm = kind && !strcmp(kind, "undo-commit"), disk = kind && !strncmp(kind, "disk-", 5);
-	sqlite3_stmt *q;
 	int64_t id = -1;
 
 	if (all || (user && who->user_id && !strcmp(user, who->name)))
 		return true;
 	if (!on || (!vm && !disk))
 		return false;
-	q = vm ? db_stmt(c, "SELECT id FROM vms WHERE name = ?")
-	       : db_stmt(c, "SELECT id FROM disks WHERE name = ?");
-	if (!q)
+	if (inv_object_id(c, vm ? "vm" : "disk", on, &id))
 		return false;
-	sqlite3_bind_text(q, 1, on, -1, SQLITE_STATIC);
-	if (sqlite3_step(q) == SQLITE_ROW)
-		id = sqlite3_column_int64(q, 0);
-	db_done(q);
 	return id >= 0 && (auth_perms(c, who, vm ? "vm" : "disk", id) & PERM_VIEW);
 }
 

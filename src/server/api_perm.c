@@ -4,6 +4,7 @@
 #include "server/auth.h"
 #include "server/db.h"
 #include "server/events.h"
+#include "server/inv.h"
 #include "server/valid.h"
 
 #include <errno.h>
@@ -14,13 +15,13 @@
 /* Resolve the object of the request: type for the acl table and its id. */
 static int object_of(struct req *r, const char **type, int64_t *id)
 {
-	static const struct { const char *seg, *type, *sql; } objs[] = {
-		{ "vms", "vm", "SELECT id FROM vms WHERE name = ?" },
-		{ "disks", "disk", "SELECT id FROM disks WHERE name = ?" },
-		{ "networks", "network", "SELECT id FROM networks WHERE name = ?" },
+	static const struct { const char *seg, *type; } objs[] = {
+		{ "vms", "vm" },
+		{ "disks", "disk" },
+		{ "networks", "network" },
 	};
-	sqlite3_stmt *s;
 	size_t i;
+	int rc;
 
 	if (!r->args[0]) {
 		*type = "server";
@@ -33,13 +34,10 @@ static int object_of(struct req *r, const char **type, int64_t *id)
 	if (i == sizeof(objs) / sizeof(objs[0]))
 		return req_error(r, -ENOENT, "no such endpoint"), -ENOENT;
 	*type = objs[i].type;
-	s = db_stmt(r->c, objs[i].sql);
-	if (!s)
+	rc = inv_object_id(r->c, *type, r->args[1], id);
+	if (rc == -EIO)
 		return req_error(r, -EIO, "inventory error"), -EIO;
-	sqlite3_bind_text(s, 1, r->args[1], -1, SQLITE_STATIC);
-	*id = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
-	db_done(s);
-	if (*id < 0)
+	if (rc)
 		return auth_missing(r, *type, r->args[1]);
 	return 0;
 }

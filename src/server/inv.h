@@ -53,6 +53,12 @@ int inv_begin(struct dbc *c);
 int inv_commit(struct dbc *c);
 void inv_rollback(struct dbc *c);
 
+/* --- every object ------------------------------------------------------------------- */
+
+/* The id of the object of kind ("vm", "disk", "network": the kinds grants name) named name.
+ * 0 and *id, -ENOENT (also for another kind) or -EIO. */
+int inv_object_id(struct dbc *c, const char *kind, const char *name, int64_t *id);
+
 /* --- VMs ------------------------------------------------------------------------------ */
 
 /* The states of a VM (docs/server.md has the machine and the events that move it). */
@@ -112,6 +118,13 @@ int inv_vm_get(struct dbc *c, int64_t id, struct inv_vm *out);
 /* Call fn for every VM, oldest first (by id), until it returns non-zero (that value is returned). The
  * struct is valid during the call only. 0, fn's value, or -EIO. */
 int inv_vm_each(struct dbc *c, int (*fn)(const struct inv_vm *v, void *arg), void *arg);
+
+/* A page of the VMs by name (offset, at most limit), fn called for each as for inv_vm_each:
+ * every VM when viewer < 0, else those that user viewer (with its groups) holds view on
+ * through a grant on the VM itself (a grant on the server is the caller's to check: then
+ * pass -1). *total: how many VMs the whole list has. 0, fn's value, or -EIO. */
+int inv_vm_page(struct dbc *c, int64_t viewer, int64_t offset, int64_t limit, int64_t *total,
+		int (*fn)(const struct inv_vm *v, void *arg), void *arg);
 
 /* Create a VM from v's name and configuration (its status starts stopped; created and
  * updated are set to now; id and rev are ignored). 0 and *id, -EEXIST (the name is taken),

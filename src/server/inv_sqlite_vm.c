@@ -1,4 +1,4 @@
-/* The inventory's VMs (and its transactions) on SQLite: the vms table. See inv.h. */
+/* The inventory's VMs on SQLite: the vms table. See inv.h. */
 #include "server/inv.h"
 #include "server/db.h"
 
@@ -7,21 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-int inv_begin(struct dbc *c)
-{
-	return db_begin(c);
-}
-
-int inv_commit(struct dbc *c)
-{
-	return db_commit(c);
-}
-
-void inv_rollback(struct dbc *c)
-{
-	db_rollback(c);
-}
 
 void inv_vm_clear(struct inv_vm *v)
 {
@@ -137,6 +122,48 @@ int inv_vm_each(struct dbc *c, int (*fn)(const struct inv_vm *v, void *arg), voi
 
 	if (!s)
 		return -EIO;
+	while (!rc && (st = sqlite3_step(s)) == SQLITE_ROW) {
+		rc = vm_row(s, &v);
+		if (!rc)
+			rc = fn(&v, arg);
+		inv_vm_clear(&v);
+	}
+	if (!rc && st != SQLITE_DONE)
+		rc = db_rc(c, st);
+	db_done(s);
+	return rc;
+}
+
+/* The VMs user ?3 (with its groups) holds view on through a grant on the VM itself. */
+#define VM_VIEWABLE "id IN (SELECT object_id FROM acl WHERE object_type = 'vm' AND (perms & 1) " \
+	"AND ((principal_type = 'user' AND principal_id = ?3) OR (principal_type = 'group' AND " \
+	"principal_id IN (SELECT group_id FROM group_members WHERE user_id = ?3))))"
+
+int inv_vm_page(struct dbc *c, int64_t viewer, int64_t offset, int64_t limit, int64_t *total,
+		int (*fn)(const struct inv_vm *v, void *arg), void *arg)
+{
+	sqlite3_stmt *s;
+	struct inv_vm v;
+	int rc = 0, st;
+
+	s = viewer < 0 ? db_stmt(c, "SELECT count(*) FROM vms")
+		       : db_stmt(c, "SELECT count(*) FROM vms WHERE " VM_VIEWABLE);
+	if (!s)
+		return -EIO;
+	if (viewer >= 0)
+		sqlite3_bind_int64(s, 3, viewer);
+	*total = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+	db_done(s);
+	s = viewer < 0 ? db_stmt(c, "SELECT " VM_COLUMNS " FROM vms "
+				    "ORDER BY name LIMIT ?1 OFFSET ?2")
+		       : db_stmt(c, "SELECT " VM_COLUMNS " FROM vms WHERE " VM_VIEWABLE
+				    " ORDER BY name LIMIT ?1 OFFSET ?2");
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, limit);
+	sqlite3_bind_int64(s, 2, offset);
+	if (viewer >= 0)
+		sqlite3_bind_int64(s, 3, viewer);
 	while (!rc && (st = sqlite3_step(s)) == SQLITE_ROW) {
 		rc = vm_row(s, &v);
 		if (!rc)
