@@ -9,6 +9,7 @@
 #include "server/db.h"
 #include "server/diskimg.h"
 #include "server/events.h"
+#include "server/inv.h"
 #include "server/space.h"
 #include "server/tasks.h"
 #include "server/valid.h"
@@ -152,6 +153,17 @@ err_file:
 
 /* POST /api/v1/disks/{name}/convert {"name", "format", "subformat"} and
  * /copy {"name", "subformat"}: 202 with the task. */
+/* inv_disk_users: whether a VM that is not off (stopped or crashed) has the disk, writable
+ * only when *(bool *)arg says so; 1 ends the walk. */
+static int used_by_up_vm(const struct inv_vm *v, const struct inv_vm_disk *d, void *arg)
+{
+	bool writable_only = *(bool *)arg;
+
+	if (!strcmp(v->state, INV_VM_STOPPED) || !strcmp(v->state, INV_VM_CRASHED))
+		return 0;
+	return writable_only && d->readonly ? 0 : 1;
+}
+
 int api_disk_action(struct req *r)
 {
 	static const char *const formats[] = { "raw", "vhd", NULL };
@@ -177,9 +189,7 @@ int api_disk_action(struct req *r)
 	if (!j)
 		return req_error(r, -ENOMEM, "out of memory");
 	snprintf(oname, sizeof(oname), "%s", r->args[0]);
-	s = db_stmt(r->c, "SELECT id, path, format, size, EXISTS (SELECT 1 FROM vm_disks vd JOIN vms v ON "
-		       "v.id = vd.vm_id WHERE vd.disk_id = d.id AND vd.readonly = 0 AND v.state NOT IN "
-		       "('stopped','crashed')) FROM disks d WHERE name = ?");
+	s = db_stmt(r->c, "SELECT id, path, format, size FROM disks d WHERE name = ?");
 	if (s) {
 		sqlite3_bind_text(s, 1, oname, -1, SQLITE_STATIC);
 		if (sqlite3_step(s) == SQLITE_ROW) {
@@ -187,9 +197,13 @@ int api_disk_action(struct req *r)
 			snprintf(j->src, sizeof(j->src), "%s", sqlite3_column_text(s, 1));
 			snprintf(j->src_fmt, sizeof(j->src_fmt), "%s", sqlite3_column_text(s, 2));
 			j->size = sqlite3_column_int64(s, 3);
-			busy = sqlite3_column_int(s, 4);
 		}
 		db_done(s);
+	}
+	if (id >= 0) {
+		bool writable_only = true;
+
+		busy = inv_disk_users(r->c, id, used_by_up_vm, &writable_only) == 1;
 	}
 	if (id < 0) {
 		free(j);

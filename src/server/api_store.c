@@ -4,6 +4,7 @@
 #include "server/db.h"
 #include "server/diskimg.h"
 #include "server/events.h"
+#include "server/inv.h"
 #include "server/space.h"
 #include "server/valid.h"
 #include "server/vnet.h"
@@ -57,31 +58,58 @@ static int64_t id_by_name(struct req *r, const char *sql)
 /* The VMs using disk id, as the caller may see them: "used_by" names those it may see
  * (comma-separated, or null), "used_by_others" counts the others (their names stay
  * unknown to it). */
+/* inv_disk_users: whether a VM that is not off (stopped or crashed) has the disk, writable
+ * only when *(bool *)arg says so; 1 ends the walk. */
+static int used_by_up_vm(const struct inv_vm *v, const struct inv_vm_disk *d, void *arg)
+{
+	bool writable_only = *(bool *)arg;
+
+	if (!strcmp(v->state, INV_VM_STOPPED) || !strcmp(v->state, INV_VM_CRASHED))
+		return 0;
+	return writable_only && d->readonly ? 0 : 1;
+}
+
+/* What disk_users gathers: the VMs the caller sees (names into f) and the others. */
+struct users {
+	struct req *r;
+	FILE *f;
+	int64_t last;               /* a VM with the disk twice counts once */
+	int others, n;
+};
+
+static int add_user(const struct inv_vm *v, const struct inv_vm_disk *d, void *arg)
+{
+	struct users *u = arg;
+
+	(void)d;
+	if (v->id == u->last)
+		return 0;
+	u->last = v->id;
+	if (!auth_visible(u->r->c, &u->r->who, "vm", v->id))
+		u->others++;
+	else
+		fprintf(u->f, "%s%s", u->n++ ? "," : "", v->name);
+	return 0;
+}
+
 static int disk_users(struct req *r, int64_t id, json_t *o)
 {
-	sqlite3_stmt *s = db_stmt(r->c, "SELECT DISTINCT v.id, v.name FROM vm_disks vd JOIN vms v ON "
-					"v.id = vd.vm_id WHERE vd.disk_id = ? ORDER BY v.name");
+	struct users u = { .r = r, .last = -1 };
 	char *names = NULL;
 	size_t len = 0;
+	int others, n, rc;
 	FILE *f;
-	int others = 0, n = 0;
 
-	if (!s)
-		return -EIO;
 	f = open_memstream(&names, &len);
 	if (!f)
 		return -ENOMEM;
-	sqlite3_bind_int64(s, 1, id);
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		if (!auth_visible(r->c, &r->who, "vm", sqlite3_column_int64(s, 0)))
-			others++;
-		else
-			fprintf(f, "%s%s", n++ ? "," : "", (const char *)sqlite3_column_text(s, 1));
-	}
-	db_done(s);
-	if (fclose(f)) {
+	u.f = f;
+	rc = inv_disk_users(r->c, id, add_user, &u);
+	others = u.others;
+	n = u.n;
+	if (fclose(f) || rc) {
 		free(names);
-		return -ENOMEM;
+		return rc ? rc : -ENOMEM;
 	}
 	json_object_set_new(o, "used_by", n ? json_string(names) : json_null());
 	json_object_set_new(o, "used_by_others", json_integer(others));
@@ -275,19 +303,24 @@ int api_disk_update(struct req *r)
 		return req_error(r, -EINVAL, "size: a multiple of 512 bytes");
 	if (db_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
-	s = db_stmt(r->c, "SELECT size, path, EXISTS (SELECT 1 FROM vm_disks vd JOIN vms v ON "
-		       "v.id = vd.vm_id WHERE vd.disk_id = d.id AND v.state NOT IN ('stopped','crashed')), "
-		       "format FROM disks d WHERE id = ?");
+	s = db_stmt(r->c, "SELECT size, path, format FROM disks d WHERE id = ?");
 	if (!s)
 		goto err_io;
 	sqlite3_bind_int64(s, 1, id);
 	if (sqlite3_step(s) == SQLITE_ROW) {
 		old = sqlite3_column_int64(s, 0);
 		snprintf(path, sizeof(path), "%s", sqlite3_column_text(s, 1));
-		busy = sqlite3_column_int(s, 2);
-		snprintf(format, sizeof(format), "%s", sqlite3_column_text(s, 3));
+		snprintf(format, sizeof(format), "%s", sqlite3_column_text(s, 2));
 	}
 	db_done(s);
+	{
+		bool writable_only = false;
+		int u = inv_disk_users(r->c, id, used_by_up_vm, &writable_only);
+
+		if (u < 0)
+			goto err_io;
+		busy = u == 1;
+	}
 	if (busy || size < old) {
 		db_rollback(r->c);
 		return req_error(r, busy ? -EBUSY : -EINVAL, busy ? "the disk is in use by a running VM" :

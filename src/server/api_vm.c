@@ -88,6 +88,14 @@ static json_t *str_or_null(const char *t)
 	return t ? json_string(t) : json_null();
 }
 
+/* inv_vm_disks: d as an entry of a VM's "disks", appended to the array arg. */
+static int disk_json(const struct inv_vm_disk *d, void *arg)
+{
+	json_array_append_new(arg, json_pack("{s:o,s:o,s:b}", "disk", str_or_null(d->disk),
+					     "bus", str_or_null(d->bus), "readonly", d->readonly));
+	return 0;
+}
+
 json_t *vm_json(struct server *srv, struct dbc *c, int64_t id, int full)
 {
 	sqlite3_stmt *s;
@@ -119,16 +127,7 @@ json_t *vm_json(struct server *srv, struct dbc *c, int64_t id, int full)
 	json_object_set_new(o, "updated", json_integer(v.updated));
 	inv_vm_clear(&v);
 	a = json_array();
-	s = db_stmt(c, "SELECT d.name, vd.bus, vd.readonly FROM vm_disks vd JOIN disks d ON "
-		       "d.id = vd.disk_id WHERE vd.vm_id = ? ORDER BY vd.idx");
-	if (s) {
-		sqlite3_bind_int64(s, 1, id);
-		while (sqlite3_step(s) == SQLITE_ROW)
-			json_array_append_new(a, json_pack("{s:o,s:o,s:b}", "disk", col_text(s, 0),
-							   "bus", col_text(s, 1), "readonly",
-							   sqlite3_column_int(s, 2)));
-		db_done(s);
-	}
+	inv_vm_disks(c, id, disk_json, a);
 	json_object_set_new(o, "disks", a);
 	a = json_array();
 	s = db_stmt(c, "SELECT n.name, vn.mac FROM vm_nics vn JOIN networks n ON n.id = vn.network_id "

@@ -154,4 +154,30 @@ int inv_vm_count_restart(struct dbc *c, int64_t id);
 int inv_vm_promote(struct dbc *c, int64_t id, pid_t pid);
 int inv_vm_mark_stopping(struct dbc *c, int64_t id);
 
+/* --- attachments: a VM's disks ----------------------------------------------------- */
+
+/* Disk number idx of a VM (its place in the VM's list, the VMM's order). The strings are
+ * valid during the callback only. */
+struct inv_vm_disk {
+	int idx;
+	int64_t disk_id;
+	const char *disk;           /* the disk's name */
+	const char *path;           /* its image */
+	const char *format;         /* raw, vhd */
+	const char *bus;            /* virtio-blk, scsi */
+	bool readonly;
+};
+
+/* Call fn for every disk attached to VM id, by idx, until it returns non-zero (that value
+ * is returned). 0, fn's value or -EIO. */
+int inv_vm_disks(struct dbc *c, int64_t id, int (*fn)(const struct inv_vm_disk *d, void *arg),
+		 void *arg);
+
+/* Call fn for every attachment of disk disk_id with the VM it belongs to, by the VM's name
+ * (then idx), until fn returns non-zero (that value is returned). A VM that has the disk
+ * twice comes twice. 0, fn's value, -ENOMEM or -EIO. */
+int inv_disk_users(struct dbc *c, int64_t disk_id,
+		   int (*fn)(const struct inv_vm *v, const struct inv_vm_disk *d, void *arg),
+		   void *arg);
+
 #endif

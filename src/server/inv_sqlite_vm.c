@@ -1,6 +1,7 @@
 /* The inventory's VMs on SQLite: the vms table. See inv.h. */
 #include "server/inv.h"
 #include "server/db.h"
+#include "server/inv_sqlite.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -47,10 +48,6 @@ int inv_vm_id(struct dbc *c, const char *name, int64_t *id)
 	return rc;
 }
 
-#define VM_COLUMNS "id, rev, name, description, cpus, memory_mib, kernel, initrd, cmdline, " \
-	"restart_policy, autostart, undo_disks, cpu_limit, cpu_weight, memory_reserve_mib, " \
-	"created, updated, state, monitor_pid, started, last_exit, restarts"
-
 static char *col_dup(sqlite3_stmt *s, int i)
 {
 	const unsigned char *t = sqlite3_column_text(s, i);
@@ -65,8 +62,7 @@ static void col_copy(sqlite3_stmt *s, int i, char *out, size_t n)
 	snprintf(out, n, "%s", t ? (const char *)t : "");
 }
 
-/* Fill v from a row of VM_COLUMNS. 0 or -ENOMEM (v cleared). */
-static int vm_row(sqlite3_stmt *s, struct inv_vm *v)
+int inv_sqlite_vm_row(sqlite3_stmt *s, struct inv_vm *v)
 {
 	memset(v, 0, sizeof(*v));
 	v->id = sqlite3_column_int64(s, 0);
@@ -109,7 +105,7 @@ int inv_vm_get(struct dbc *c, int64_t id, struct inv_vm *out)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, id);
 	if (sqlite3_step(s) == SQLITE_ROW)
-		rc = vm_row(s, out);
+		rc = inv_sqlite_vm_row(s, out);
 	db_done(s);
 	return rc;
 }
@@ -123,7 +119,7 @@ int inv_vm_each(struct dbc *c, int (*fn)(const struct inv_vm *v, void *arg), voi
 	if (!s)
 		return -EIO;
 	while (!rc && (st = sqlite3_step(s)) == SQLITE_ROW) {
-		rc = vm_row(s, &v);
+		rc = inv_sqlite_vm_row(s, &v);
 		if (!rc)
 			rc = fn(&v, arg);
 		inv_vm_clear(&v);
@@ -165,7 +161,7 @@ int inv_vm_page(struct dbc *c, int64_t viewer, int64_t offset, int64_t limit, in
 	if (viewer >= 0)
 		sqlite3_bind_int64(s, 3, viewer);
 	while (!rc && (st = sqlite3_step(s)) == SQLITE_ROW) {
-		rc = vm_row(s, &v);
+		rc = inv_sqlite_vm_row(s, &v);
 		if (!rc)
 			rc = fn(&v, arg);
 		inv_vm_clear(&v);

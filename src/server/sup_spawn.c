@@ -2,7 +2,6 @@
  * its inventory row (disks behind their undo disks, NICs on their networks), and the fork of
  * the monitor in a session of its own. See sup_int.h. */
 #include "server/sup.h"
-#include "server/db.h"
 #include "server/sup_int.h"
 #include "server/cgroup.h"
 #include "server/events.h"
@@ -30,11 +29,47 @@
 #include <time.h>
 #include <unistd.h>
 
+/* What disk_arg adds the --disk arguments of a VM to. */
+struct disk_args {
+	struct server *srv;
+	int64_t id;
+	const char *name;
+	bool undo;
+	char **a;
+	int *n;
+};
+
+/* inv_vm_disks: the --disk argument of d (over its undo disk when the VM has them and d is
+ * writable). 0, 1 when the argv is full (at most 36 entries before the disks end), -errno. */
+static int disk_arg(const struct inv_vm_disk *d, void *arg)
+{
+	struct disk_args *da = arg;
+	const char *path = d->path, *fmt = d->format;
+	char up[4200], err[512];
+	int rc;
+
+	if (*da->n >= 36)
+		return 1;
+	if (da->undo && !d->readonly) {
+		rc = undo_prepare(da->srv, da->id, d->idx, path, fmt, up, sizeof(up), err,
+				  sizeof(err));
+		if (rc) {
+			vsrv_log("vm %s: %s", da->name, err);
+			return rc;
+		}
+		path = up;
+		fmt = "vhd";
+	}
+	da->a[(*da->n)++] = strdup("--disk");
+	asprintf(&da->a[(*da->n)++], "%s,format=%s,bus=%s%s", path, fmt, d->bus,
+		 d->readonly ? ",readonly=on" : "");
+	return 0;
+}
+
 /* Build the shim's and the VMM's argv from the VM's row. */
 int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *dir,
 		    char ***out, char *name, size_t namelen)
 {
-	sqlite3_stmt *st;
 	struct inv_vm vm;
 	bool undo = false;
 	char **a;
@@ -103,30 +138,13 @@ int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *di
 	if (undo && task_running(c, "undo-commit", name))
 		rc = -EBUSY;
 	/* Disks attached to the VM, in order; writable ones behind their undo disks. */
-	st = rc ? NULL : db_stmt(c, "SELECT d.path, d.format, vd.bus, vd.readonly, vd.idx FROM vm_disks vd "
-				 "JOIN disks d ON d.id = vd.disk_id WHERE vd.vm_id = ? ORDER BY vd.idx");
-	if (st) {
-		sqlite3_bind_int64(st, 1, id);
-		while (n < 36 && sqlite3_step(st) == SQLITE_ROW) {
-			const char *path = (const char *)sqlite3_column_text(st, 0);
-			const char *fmt = (const char *)sqlite3_column_text(st, 1);
-			char up[4200], err[512];
+	if (!rc) {
+		struct disk_args da = { .srv = srv, .id = id, .name = name, .undo = undo, .a = a,
+					.n = &n };
 
-			if (undo && !sqlite3_column_int(st, 3)) {
-				rc = undo_prepare(srv, id, sqlite3_column_int(st, 4), path, fmt, up,
-						  sizeof(up), err, sizeof(err));
-				if (rc) {
-					vsrv_log("vm %s: %s", name, err);
-					break;
-				}
-				path = up;
-				fmt = "vhd";
-			}
-			a[n++] = strdup("--disk");
-			asprintf(&a[n++], "%s,format=%s,bus=%s%s", path, fmt, sqlite3_column_text(st, 2),
-				 sqlite3_column_int(st, 3) ? ",readonly=on" : "");
-		}
-		db_done(st);
+		rc = inv_vm_disks(c, id, disk_arg, &da);
+		if (rc == 1)
+			rc = 0;
 	}
 	if (!rc)
 		rc = vnet_nic_args(srv, c, id, name, a, &n, 56);
