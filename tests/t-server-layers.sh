@@ -35,3 +35,27 @@ if [ $? -ne 0 ] && echo "$out" | grep -q '^vmctl (service) includes api_hook (ht
 else
   echo "FAIL server-include-graph-finds-layer-violation: not reported: $out"
 fi
+
+# No SQL outside the inventory's SQLite implementation but in the files still listed
+# (tests/tools/sql_outside.py, a list that only shrinks), and none on the vms table.
+sql=tests/tools/sql_outside.py
+if out=$(python3 "$sql" 2>&1); then
+  echo "PASS server-no-sql-outside-inventory"
+else
+  echo "FAIL server-no-sql-outside-inventory: $(echo "$out" | tr '\n' ';')"
+fi
+cp src/server/vmctl.c "$tmp/src/server/vmctl.c"
+rm -f "$tmp/src/server/api_hook.h"
+# The checker, proved: a service with a query, a query on vms in a listed file, and a
+# listed file that no longer holds SQL.
+printf 'static void f(struct dbc *c) { db_stmt(c, "SELECT 1"); }\n' >>"$tmp/src/server/vmctl.c"
+printf '/* "SELECT id FROM vms WHERE name = ?" */\n' >>"$tmp/src/server/api_hook.c"
+sed -i -e 's/sqlite3_[a-z_0-9]*(/gone(/g' -e 's/db_[a-z_]*(/gone(/g' "$tmp/src/server/space.c"
+out=$(python3 "$sql" --root "$tmp" 2>&1)
+if [ $? -ne 0 ] && echo "$out" | grep -q '^vmctl.c: SQL outside the inventory' &&
+   echo "$out" | grep -q '^api_hook.c: SQL on the vms table' &&
+   echo "$out" | grep -q '^space.c: holds no SQL any more'; then
+  echo "PASS server-no-sql-checker-finds-sql"
+else
+  echo "FAIL server-no-sql-checker-finds-sql: not reported: $(echo "$out" | tr '\n' ';')"
+fi
