@@ -14,11 +14,10 @@
 /* May the caller see this event? Server viewers see all; others the events of VMs, disks
  * and networks they may view (looked up by name, as events name their object) and their
  * own logins. */
-static bool event_visible(struct dbc *c, const struct caller *who, bool all, sqlite3_stmt *s)
+static bool event_visible(struct dbc *c, const struct caller *who, bool all,
+			  const struct inv_event *e)
 {
-	const char *ot = (const char *)sqlite3_column_text(s, 3);
-	const char *on = (const char *)sqlite3_column_text(s, 4);
-	const char *user = (const char *)sqlite3_column_text(s, 5);
+	const char *ot = e->object_type, *on = e->object, *user = e->user;
 	int64_t id = -1;
 
 	if (!who->authenticated)
@@ -34,21 +33,16 @@ static bool event_visible(struct dbc *c, const struct caller *who, bool all, sql
 	return id >= 0 && (auth_perms(c, who, ot, id) & PERM_VIEW);
 }
 
-static json_t *event_json(sqlite3_stmt *s)
+static json_t *event_json(const struct inv_event *e)
 {
-	json_t *o = json_pack("{s:I,s:f,s:s,s:s?,s:s?,s:s?,s:s}", "id",
-			      (json_int_t)sqlite3_column_int64(s, 0), "time", sqlite3_column_double(s, 1),
-			      "type", sqlite3_column_text(s, 2), "object_type", sqlite3_column_text(s, 3),
-			      "object", sqlite3_column_text(s, 4), "user", sqlite3_column_text(s, 5),
-			      "message", sqlite3_column_text(s, 6));
-	const char *d = (const char *)sqlite3_column_text(s, 7);
+	json_t *o = json_pack("{s:I,s:f,s:s,s:s?,s:s?,s:s?,s:s}", "id", (json_int_t)e->id,
+			      "time", e->time, "type", e->type, "object_type", e->object_type,
+			      "object", e->object, "user", e->user, "message", e->message);
 
-	if (o && d)
-		json_object_set_new(o, "data", json_loads(d, 0, NULL));
+	if (o && e->data)
+		json_object_set_new(o, "data", json_loads(e->data, 0, NULL));
 	return o;
 }
-
-#define EVENT_SQL "SELECT id, time, type, object_type, object_name, user, message, data FROM events "
 
 struct sse {
 	struct server *srv;
@@ -106,50 +100,57 @@ static void sse_refresh(struct dbc *c, struct sse *x)
 	x->all = who->authenticated && (auth_perms(c, who, "server", 0) & PERM_VIEW);
 }
 
+/* What sse_add carries from event to event. */
+struct sse_fill {
+	struct sse *x;
+	struct dbc *c;
+	size_t cap;
+};
+
+/* inv_event_each: append event ev to the stream's pending text, when its caller may see it.
+ * 1 (the end) without memory. */
+static int sse_add(const struct inv_event *ev, void *arg)
+{
+	struct sse_fill *f = arg;
+	struct sse *x = f->x;
+	json_t *e;
+	char *js;
+
+	x->last = ev->id;
+	if (!event_visible(f->c, &x->who, x->all, ev))
+		return 0;
+	e = event_json(ev);
+	js = e ? json_dumps(e, JSON_COMPACT) : NULL;
+	if (js) {
+		size_t need = strlen(js) + 128;
+		if (x->plen + need > f->cap) {
+			char *b = realloc(x->pending, x->plen + need + 4096);
+			if (!b) {
+				free(js);
+				json_decref(e);
+				return 1;
+			}
+			x->pending = b;
+			f->cap = x->plen + need + 4096;
+		}
+		x->plen += sprintf(x->pending + x->plen, "id: %lld\nevent: %s\ndata: %s\n\n",
+				   (long long)ev->id, ev->type, js);
+	}
+	free(js);
+	json_decref(e);
+	return 0;
+}
+
 /* Fill x->pending with the events after x->last (at most 50). */
 static void sse_fetch(struct sse *x)
 {
-	struct dbc *c = db_get(x->srv->db);
-	sqlite3_stmt *s;
-	size_t cap = 0;
+	struct sse_fill f = { .x = x, .c = db_get(x->srv->db) };
 
-	if (!c)
+	if (!f.c)
 		return;
-	sse_refresh(c, x);
-	s = db_stmt(c, EVENT_SQL "WHERE id > ? ORDER BY id LIMIT 50");
-	if (s) {
-		sqlite3_bind_int64(s, 1, x->last);
-		while (sqlite3_step(s) == SQLITE_ROW) {
-			int64_t id = sqlite3_column_int64(s, 0);
-			json_t *e;
-			char *js;
-
-			x->last = id;
-			if (!event_visible(c, &x->who, x->all, s))
-				continue;
-			e = event_json(s);
-			js = e ? json_dumps(e, JSON_COMPACT) : NULL;
-			if (js) {
-				size_t need = strlen(js) + 128;
-				if (x->plen + need > cap) {
-					char *b = realloc(x->pending, x->plen + need + 4096);
-					if (!b) {
-						free(js);
-						json_decref(e);
-						break;
-					}
-					x->pending = b;
-					cap = x->plen + need + 4096;
-				}
-				x->plen += sprintf(x->pending + x->plen, "id: %lld\nevent: %s\ndata: %s\n\n",
-						   (long long)id, sqlite3_column_text(s, 2), js);
-			}
-			free(js);
-			json_decref(e);
-		}
-		db_done(s);
-	}
-	db_put(c);
+	sse_refresh(f.c, x);
+	inv_event_each(f.c, x->last, 50, sse_add, &f);
+	db_put(f.c);
 }
 
 static int sse_stream(struct req *r, char *buf, size_t max, uint64_t pos, ssize_t *n)
@@ -190,6 +191,22 @@ static int sse_stream(struct req *r, char *buf, size_t max, uint64_t pos, ssize_
 	return 1;   /* nothing yet: parked until the next event */
 }
 
+/* What list_add appends the events a caller may see to. */
+struct list_fill {
+	struct req *r;
+	bool all;
+	json_t *a;
+};
+
+static int list_add(const struct inv_event *e, void *arg)
+{
+	struct list_fill *f = arg;
+
+	if (event_visible(f->r->c, &f->r->who, f->all, e))
+		json_array_append_new(f->a, event_json(e));
+	return 0;
+}
+
 int api_event_list(struct req *r)
 {
 	const char *since = req_query(r, "since"), *lim = req_query(r, "limit");
@@ -198,7 +215,6 @@ int api_event_list(struct req *r)
 	int64_t after = since ? strtoll(since, NULL, 10) : -1;
 	long limit = lim ? strtol(lim, NULL, 10) : 100;
 	bool all = auth_perms(r->c, &r->who, "server", 0) & PERM_VIEW;
-	sqlite3_stmt *s;
 	json_t *a;
 
 	if (limit < 1 || limit > 1000)
@@ -215,10 +231,9 @@ int api_event_list(struct req *r)
 		if (after < 0) {
 			/* From now on, unless the client asks for history (?since= or Last-Event-ID). */
 			const char *lei = req_header(r, "Last-Event-ID");
-			s = db_stmt(r->c, "SELECT coalesce(max(id), 0) FROM events");
-			if (s && sqlite3_step(s) == SQLITE_ROW)
-				after = sqlite3_column_int64(s, 0);
-			db_done(s);
+
+			if (inv_event_last(r->c, &after))
+				after = -1;
 			if (lei)
 				after = strtoll(lei, NULL, 10);
 		}
@@ -230,18 +245,11 @@ int api_event_list(struct req *r)
 		return 200;
 	}
 	/* Without since: the newest events; with since: those after it, oldest first. */
-	s = after < 0 ? db_stmt(r->c, "SELECT * FROM (" EVENT_SQL "ORDER BY id DESC LIMIT ?2) ORDER BY id")
-		      : db_stmt(r->c, EVENT_SQL "WHERE id > ?1 ORDER BY id LIMIT ?2");
-	if (!s)
-		return req_error(r, -EIO, "inventory error");
-	if (after >= 0)
-		sqlite3_bind_int64(s, 1, after);
-	sqlite3_bind_int64(s, 2, limit);
 	a = json_array();
-	while (sqlite3_step(s) == SQLITE_ROW)
-		if (event_visible(r->c, &r->who, all, s))
-			json_array_append_new(a, event_json(s));
-	db_done(s);
+	if (inv_event_each(r->c, after, limit, list_add, &(struct list_fill){ r, all, a })) {
+		json_decref(a);
+		return req_error(r, -EIO, "inventory error");
+	}
 	r->out = json_pack("{s:o}", "events", a);
 	return 200;
 }

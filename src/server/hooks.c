@@ -1,6 +1,7 @@
 /* Event hooks: the queue and the runner thread. See hooks.h; the /api/v1/hooks endpoints
  * are api_hook.c. */
 #include "server/hooks.h"
+#include "server/inv.h"
 #include "server/db.h"
 #include "server/valid.h"
 #include "util/clock.h"
@@ -204,14 +205,10 @@ static void run_webhook(int64_t hid, const char *url, int timeout, const struct 
 static bool committed(struct dbc *c, int64_t id)
 {
 	for (int i = 0; i < 250; i++) {
-		sqlite3_stmt *s = db_stmt(c, "SELECT 1 FROM events WHERE id = ?");
-		bool found = false;
+		int found = inv_event_exists(c, id);
 
-		if (!s)
+		if (found < 0)
 			return false;
-		sqlite3_bind_int64(s, 1, id);
-		found = sqlite3_step(s) == SQLITE_ROW;
-		db_done(s);
 		if (found)
 			return true;
 		usleep(20000);

@@ -180,4 +180,39 @@ int inv_disk_users(struct dbc *c, int64_t disk_id,
 		   int (*fn)(const struct inv_vm *v, const struct inv_vm_disk *d, void *arg),
 		   void *arg);
 
+/* --- events ---------------------------------------------------------------------------- */
+
+/* One event (events.h). In a callback the strings are valid during the call only. */
+struct inv_event {
+	int64_t id;                 /* raised by every event: the log's order */
+	double time;                /* Unix time */
+	const char *type;
+	const char *object_type;    /* may be NULL, as object, user and data */
+	const char *object;
+	const char *user;
+	const char *message;
+	const char *data;           /* JSON text */
+};
+
+/* Record e (its id is ignored) through c, in the caller's transaction when one is open.
+ * 0 and *id, or -EIO. */
+int inv_event_add(struct dbc *c, const struct inv_event *e, int64_t *id);
+
+/* Whether event id is stored and committed (as c sees it). 1, 0 or -EIO. */
+int inv_event_exists(struct dbc *c, int64_t id);
+
+/* The newest event's id (0: none) into *id. 0 or -EIO. */
+int inv_event_last(struct dbc *c, int64_t *id);
+
+/* Call fn for at most limit events, oldest first, until it returns non-zero (that value is
+ * returned): those after id after, or the newest limit when after < 0. 0, fn's value or
+ * -EIO. */
+int inv_event_each(struct dbc *c, int64_t after, int64_t limit,
+		   int (*fn)(const struct inv_event *e, void *arg), void *arg);
+
+/* Drop the events up to id upto (inclusive), or older than time before (all those before
+ * the first one at or after it). 0 or -EIO. */
+int inv_event_drop_upto(struct dbc *c, int64_t upto);
+int inv_event_drop_before(struct dbc *c, double before);
+
 #endif
