@@ -1,6 +1,6 @@
 /* The /api/v1/hooks endpoints (administrators only): the hooks hooks.c runs. */
 #include "server/api.h"
-#include "server/db.h"
+#include "server/inv.h"
 #include "server/valid.h"
 
 #include <curl/curl.h>
@@ -8,17 +8,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-static json_t *hook_json(sqlite3_stmt *s)
+static json_t *hook_json(const struct inv_hook *h)
 {
-	const char *url = (const char *)sqlite3_column_text(s, 3);
+	return json_pack("{s:I,s:s,s:s?,s:s?,s:i,s:I}", "id", (json_int_t)h->id, "event", h->event,
+			 "command", h->url ? NULL : h->command, "url", h->url,
+			 "timeout", h->timeout, "created", (json_int_t)h->created);
+}
 
-	return json_pack("{s:I,s:s,s:s?,s:s?,s:i,s:I}", "id", (json_int_t)sqlite3_column_int64(s, 0),
-			 "event", sqlite3_column_text(s, 1),
-			 "command", url ? NULL : (const char *)sqlite3_column_text(s, 2), "url", url,
-			 "timeout", sqlite3_column_int(s, 4), "created",
-			 (json_int_t)sqlite3_column_int64(s, 5));
+/* inv_hook_each/get: h as JSON, appended to the array arg. */
+static int hook_add(const struct inv_hook *h, void *arg)
+{
+	json_array_append_new(arg, hook_json(h));
+	return 0;
 }
 
 static int admin_only(struct req *r)
@@ -31,18 +33,15 @@ static int admin_only(struct req *r)
 
 int api_hook_list(struct req *r)
 {
-	sqlite3_stmt *s;
 	json_t *a;
 
 	if (admin_only(r))
 		return r->status;
-	s = db_stmt(r->c, "SELECT id, event_type, command, url, timeout, created FROM hooks ORDER BY id");
-	if (!s)
-		return req_error(r, -EIO, "inventory error");
 	a = json_array();
-	while (sqlite3_step(s) == SQLITE_ROW)
-		json_array_append_new(a, hook_json(s));
-	db_done(s);
+	if (inv_hook_each(r->c, NULL, hook_add, a)) {
+		json_decref(a);
+		return req_error(r, -EIO, "inventory error");
+	}
 	r->out = json_pack("{s:o}", "hooks", a);
 	return 200;
 }
@@ -58,17 +57,19 @@ static int64_t hook_id(struct req *r)
 int api_hook_get(struct req *r)
 {
 	int64_t id = hook_id(r);
-	sqlite3_stmt *s;
+	json_t *a;
+	int rc;
 
 	if (admin_only(r))
 		return r->status;
-	s = db_stmt(r->c, "SELECT id, event_type, command, url, timeout, created FROM hooks WHERE id = ?");
-	if (!s)
+	a = json_array();
+	rc = inv_hook_get(r->c, id, hook_add, a);
+	if (rc == -EIO) {
+		json_decref(a);
 		return req_error(r, -EIO, "inventory error");
-	sqlite3_bind_int64(s, 1, id);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		r->out = hook_json(s);
-	db_done(s);
+	}
+	r->out = json_incref(json_array_get(a, 0));
+	json_decref(a);
 	if (!r->out)
 		return req_error(r, -ENOENT, "no such hook");
 	return 200;
@@ -85,7 +86,6 @@ int api_hook_create(struct req *r)
 	};
 	const char *ev, *cmd, *url;
 	char err[256];
-	sqlite3_stmt *s;
 	int64_t id;
 	int rc;
 
@@ -113,21 +113,12 @@ int api_hook_create(struct req *r)
 		if (bad)
 			return req_error(r, -EINVAL, "url: not a valid URL");
 	}
-	if (db_begin(r->c))
+	if (inv_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
-	s = db_stmt(r->c, "INSERT INTO hooks (event_type, command, url, timeout, created) VALUES (?, ?, ?, ?, ?)");
-	if (!s)
-		goto err_io;
-	sqlite3_bind_text(s, 1, ev, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, cmd ? cmd : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, url, -1, SQLITE_STATIC);
-	sqlite3_bind_int(s, 4, json_object_get(r->body, "timeout") ?
-			 (int)json_integer_value(json_object_get(r->body, "timeout")) : 5);
-	sqlite3_bind_int64(s, 5, time(NULL));
-	rc = db_rc(r->c, sqlite3_step(s));
-	db_done(s);
-	id = sqlite3_last_insert_rowid(r->c->c);
-	if (rc || db_commit(r->c))
+	rc = inv_hook_create(r->c, &(struct inv_hook){ .event = ev, .command = cmd, .url = url,
+		.timeout = json_object_get(r->body, "timeout") ?
+			   (int)json_integer_value(json_object_get(r->body, "timeout")) : 5 }, &id);
+	if (rc || inv_commit(r->c))
 		goto err_io;
 	{
 		char num[24];
@@ -137,35 +128,28 @@ int api_hook_create(struct req *r)
 		return api_hook_get(r) == 200 ? (r->status = 201) : r->status;
 	}
 err_io:
-	db_rollback(r->c);
+	inv_rollback(r->c);
 	return req_error(r, -EIO, "inventory error; nothing was created");
 }
 
 int api_hook_delete(struct req *r)
 {
 	int64_t id = hook_id(r);
-	sqlite3_stmt *s;
-	int rc, n;
+	int rc;
 
 	if (admin_only(r))
 		return r->status;
-	if (db_begin(r->c))
+	if (inv_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
-	s = db_stmt(r->c, "DELETE FROM hooks WHERE id = ?");
-	if (!s) {
-		db_rollback(r->c);
-		return req_error(r, -EIO, "inventory error");
+	rc = inv_hook_delete(r->c, id);
+	if (rc == -ENOENT) {
+		inv_rollback(r->c);
+		return req_error(r, -ENOENT, "no such hook");
 	}
-	sqlite3_bind_int64(s, 1, id);
-	rc = db_rc(r->c, sqlite3_step(s));
-	db_done(s);
-	n = sqlite3_changes(r->c->c);
-	if (rc || db_commit(r->c)) {
-		db_rollback(r->c);
+	if (rc || inv_commit(r->c)) {
+		inv_rollback(r->c);
 		return req_error(r, -EIO, "inventory error; nothing was deleted");
 	}
-	if (!n)
-		return req_error(r, -ENOENT, "no such hook");
 	r->status = 204;
 	return 204;
 }

@@ -216,34 +216,35 @@ static bool committed(struct dbc *c, int64_t id)
 	return false;
 }
 
+/* What run_hook runs a hook for. */
+struct firing {
+	struct hooks *h;
+	const struct qent *e;
+	json_t *ev;
+};
+
+static int run_hook(const struct inv_hook *hk, void *arg)
+{
+	struct firing *f = arg;
+
+	if (hk->url)
+		run_webhook(hk->id, hk->url, hk->timeout, f->e);
+	else if (hk->command && *hk->command)
+		run_command(f->h, hk->id, hk->command, hk->timeout, f->e, f->ev);
+	return 0;
+}
+
 static void fire(struct hooks *h, struct dbc *c, const struct qent *e)
 {
-	sqlite3_stmt *s;
-	json_t *ev;
+	struct firing f = { .h = h, .e = e };
 
 	if (!committed(c, e->id))
 		return;
-	ev = json_loads(e->json, 0, NULL);
-	s = db_stmt(c, "SELECT id, command, url, timeout FROM hooks WHERE event_type = ? OR "
-		       "event_type = '*' ORDER BY id");
-	if (!s || !ev) {
-		json_decref(ev);
+	f.ev = json_loads(e->json, 0, NULL);
+	if (!f.ev)
 		return;
-	}
-	sqlite3_bind_text(s, 1, e->type, -1, SQLITE_STATIC);
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		int64_t hid = sqlite3_column_int64(s, 0);
-		const char *cmd = (const char *)sqlite3_column_text(s, 1);
-		const char *url = (const char *)sqlite3_column_text(s, 2);
-		int timeout = sqlite3_column_int(s, 3);
-
-		if (url)
-			run_webhook(hid, url, timeout, e);
-		else if (cmd && *cmd)
-			run_command(h, hid, cmd, timeout, e, ev);
-	}
-	db_done(s);
-	json_decref(ev);
+	inv_hook_each(c, e->type, run_hook, &f);
+	json_decref(f.ev);
 }
 
 static void *hooks_thread(void *arg)

@@ -215,4 +215,33 @@ int inv_event_each(struct dbc *c, int64_t after, int64_t limit,
 int inv_event_drop_upto(struct dbc *c, int64_t upto);
 int inv_event_drop_before(struct dbc *c, double before);
 
+/* --- hooks ----------------------------------------------------------------------------- */
+
+/* One hook (hooks.h): a command or a webhook (exactly one of command and url is set; a
+ * stored command of a webhook reads ""). In a callback the strings are valid during the
+ * call only. */
+struct inv_hook {
+	int64_t id;
+	const char *event;          /* an event type, or "*" */
+	const char *command;
+	const char *url;
+	int timeout;                /* seconds */
+	int64_t created;            /* Unix time */
+};
+
+/* Call fn for every hook (type NULL) or for those of event type type and of "*", by id,
+ * until it returns non-zero (that value is returned). 0, fn's value or -EIO. */
+int inv_hook_each(struct dbc *c, const char *type,
+		  int (*fn)(const struct inv_hook *h, void *arg), void *arg);
+
+/* Call fn for hook id: fn's value, -ENOENT or -EIO. */
+int inv_hook_get(struct dbc *c, int64_t id, int (*fn)(const struct inv_hook *h, void *arg),
+		 void *arg);
+
+/* Store h (its id and created are set here). 0 and *id, or -EIO. */
+int inv_hook_create(struct dbc *c, const struct inv_hook *h, int64_t *id);
+
+/* Delete hook id. 0, -ENOENT or -EIO. */
+int inv_hook_delete(struct dbc *c, int64_t id);
+
 #endif
