@@ -73,7 +73,6 @@ static void sse_free(void *p)
 static void sse_refresh(struct dbc *c, struct sse *x)
 {
 	struct caller *who = &x->who;
-	sqlite3_stmt *s;
 
 	if (x->token[0]) {
 		struct caller now = { .local = who->local };
@@ -81,21 +80,13 @@ static void sse_refresh(struct dbc *c, struct sse *x)
 		auth_token_caller(c, x->token, &now);
 		*who = now;
 	} else if (who->user_id && who->authenticated) {
-		s = db_stmt(c, "SELECT admin FROM users WHERE id = ?");
-		if (s) {
-			sqlite3_bind_int64(s, 1, who->user_id);
-			switch (sqlite3_step(s)) {
-			case SQLITE_ROW:
-				who->admin = sqlite3_column_int(s, 0);
-				break;
-			case SQLITE_DONE:
-				who->authenticated = false;
-				break;
-			default:   /* busy: keep what we knew */
-				break;
-			}
-			db_done(s);
-		}
+		int admin = inv_user_admin(c, who->user_id);
+
+		if (admin >= 0)
+			who->admin = admin;
+		else if (admin == -ENOENT)
+			who->authenticated = false;
+		/* -EIO (busy): keep what we knew */
 	}
 	x->all = who->authenticated && (auth_perms(c, who, "server", 0) & PERM_VIEW);
 }
@@ -254,28 +245,22 @@ int api_event_list(struct req *r)
 	return 200;
 }
 
-static json_t *task_json(sqlite3_stmt *s)
+static json_t *task_json(const struct inv_task *t)
 {
-	return json_pack("{s:I,s:s,s:s?,s:s,s:f,s:s?,s:s?,s:f,s:o}", "id",
-			 (json_int_t)sqlite3_column_int64(s, 0), "kind", sqlite3_column_text(s, 1),
-			 "object", sqlite3_column_text(s, 2), "state", sqlite3_column_text(s, 3),
-			 "progress", sqlite3_column_double(s, 4), "error", sqlite3_column_text(s, 5),
-			 "user", sqlite3_column_text(s, 6), "created", sqlite3_column_double(s, 7),
-			 "finished", sqlite3_column_type(s, 8) == SQLITE_NULL ? json_null() :
-			 json_real(sqlite3_column_double(s, 8)));
+	return json_pack("{s:I,s:s,s:s?,s:s,s:f,s:s?,s:s?,s:f,s:o}", "id", (json_int_t)t->id,
+			 "kind", t->kind, "object", t->object, "state", t->state,
+			 "progress", t->progress, "error", t->error, "user", t->user,
+			 "created", t->created,
+			 "finished", t->finished < 0 ? json_null() : json_real(t->finished));
 }
 
-#define TASK_SQL "SELECT id, kind, object, state, progress, error, user, created, finished " \
-		 "FROM tasks "
-
-/* May the caller see this task (a row of TASK_SQL)? Server viewers see all; others the
- * tasks they started and those of a VM (undo-commit) or disk (disk-copy, disk-convert: the
- * new disk) they may view. */
-static bool task_visible(struct dbc *c, const struct caller *who, bool all, sqlite3_stmt *s)
+/* May the caller see task t? Server viewers see all; others the tasks they started and
+ * those of a VM (undo-commit) or disk (disk-copy, disk-convert: the new disk) they may
+ * view. */
+static bool task_visible(struct dbc *c, const struct caller *who, bool all,
+			 const struct inv_task *t)
 {
-	const char *kind = (const char *)sqlite3_column_text(s, 1);
-	const char *on = (const char *)sqlite3_column_text(s, 2);
-	const char *user = (const char *)sqlite3_column_text(s, 6);
+	const char *kind = t->kind, *on = t->object, *user = t->user;
 	bool vm = kind && !strcmp(kind, "undo-commit"), disk = kind && !strncmp(kind, "disk-", 5);
 	int64_t id = -1;
 
@@ -288,40 +273,50 @@ static bool task_visible(struct dbc *c, const struct caller *who, bool all, sqli
 	return id >= 0 && (auth_perms(c, who, vm ? "vm" : "disk", id) & PERM_VIEW);
 }
 
+/* What task_add appends the tasks a caller may see to (at most 100). */
+struct task_fill {
+	struct req *r;
+	bool all;
+	json_t *a;
+};
+
+static int task_add(const struct inv_task *t, void *arg)
+{
+	struct task_fill *f = arg;
+
+	if (task_visible(f->r->c, &f->r->who, f->all, t))
+		json_array_append_new(f->a, task_json(t));
+	return json_array_size(f->a) >= 100;
+}
+
 int api_task_list(struct req *r)
 {
-	bool all = auth_perms(r->c, &r->who, "server", 0) & PERM_VIEW;
-	sqlite3_stmt *s;
-	json_t *a;
+	struct task_fill f = { .r = r, .all = auth_perms(r->c, &r->who, "server", 0) & PERM_VIEW,
+			       .a = json_array() };
 
-	s = db_stmt(r->c, TASK_SQL "ORDER BY id DESC");
-	if (!s)
+	if (inv_task_each(r->c, task_add, &f) < 0) {
+		json_decref(f.a);
 		return req_error(r, -EIO, "inventory error");
-	a = json_array();
-	while (json_array_size(a) < 100 && sqlite3_step(s) == SQLITE_ROW)
-		if (task_visible(r->c, &r->who, all, s))
-			json_array_append_new(a, task_json(s));
-	db_done(s);
-	r->out = json_pack("{s:o}", "tasks", a);
+	}
+	r->out = json_pack("{s:o}", "tasks", f.a);
 	return 200;
 }
 
 int api_task_get(struct req *r)
 {
-	sqlite3_stmt *s;
 	char *end;
 	long long id = strtoll(r->args[0], &end, 10);
-	bool all = auth_perms(r->c, &r->who, "server", 0) & PERM_VIEW;
+	struct task_fill f = { .r = r, .all = auth_perms(r->c, &r->who, "server", 0) & PERM_VIEW };
 
 	if (*end || id <= 0)
 		return req_error(r, -EINVAL, "a task id is a positive integer");
-	s = db_stmt(r->c, TASK_SQL "WHERE id = ?");
-	if (!s)
+	f.a = json_array();
+	if (inv_task_get(r->c, id, task_add, &f) == -EIO) {
+		json_decref(f.a);
 		return req_error(r, -EIO, "inventory error");
-	sqlite3_bind_int64(s, 1, id);
-	if (sqlite3_step(s) == SQLITE_ROW && task_visible(r->c, &r->who, all, s))
-		r->out = task_json(s);
-	db_done(s);
+	}
+	r->out = json_incref(json_array_get(f.a, 0));
+	json_decref(f.a);
 	/* One the caller may not see answers as a missing one. */
 	if (!r->out)
 		return req_error(r, -ENOENT, "no task %lld", id);

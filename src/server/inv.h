@@ -244,4 +244,47 @@ int inv_hook_create(struct dbc *c, const struct inv_hook *h, int64_t *id);
 /* Delete hook id. 0, -ENOENT or -EIO. */
 int inv_hook_delete(struct dbc *c, int64_t id);
 
+/* --- tasks ----------------------------------------------------------------------------- */
+
+/* One task (tasks.h). In a callback the strings are valid during the call only. */
+struct inv_task {
+	int64_t id;
+	const char *kind;
+	const char *object;         /* may be NULL, as error and user */
+	const char *state;          /* running, done, failed */
+	double progress;            /* 0..1 */
+	const char *error;
+	const char *user;
+	double created;             /* Unix time */
+	double finished;            /* Unix time; < 0 while it runs */
+};
+
+/* Record a running task (progress 0) created at created. 0 and *id, or -EIO. */
+int inv_task_create(struct dbc *c, const char *kind, const char *object, const char *user,
+		    double created, int64_t *id);
+
+/* Set task id's state, progress and error (NULL: none), and finished (< 0: not finished).
+ * 0 or -EIO. */
+int inv_task_update(struct dbc *c, int64_t id, const char *state, double progress,
+		    const char *error, double finished);
+
+/* Whether a task of kind on object runs. 1, 0 or -EIO. */
+int inv_task_running(struct dbc *c, const char *kind, const char *object);
+
+/* Mark every running task failed with error, finished at finished. How many, or -EIO. */
+int inv_task_fail_running(struct dbc *c, const char *error, double finished);
+
+/* Call fn for every task, newest first, until it returns non-zero (that value is
+ * returned). 0, fn's value or -EIO. */
+int inv_task_each(struct dbc *c, int (*fn)(const struct inv_task *t, void *arg), void *arg);
+
+/* Call fn for task id: fn's value, -ENOENT or -EIO. */
+int inv_task_get(struct dbc *c, int64_t id, int (*fn)(const struct inv_task *t, void *arg),
+		 void *arg);
+
+/* --- users ----------------------------------------------------------------------------- */
+
+/* Whether user id is an administrator: 1, 0, -ENOENT (no such user) or -EIO. */
+int inv_user_admin(struct dbc *c, int64_t id);
+
 #endif
