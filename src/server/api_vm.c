@@ -3,7 +3,6 @@
 #include "arch/x86/boot_probe.h"
 #include "server/auth.h"
 #include "server/cgroup.h"
-#include "server/db.h"
 #include "server/diskuse.h"
 #include "server/events.h"
 #include "server/inv.h"
@@ -77,12 +76,6 @@ int vm_lookup(struct req *r, int64_t *id)
 	return 0;
 }
 
-static json_t *col_text(sqlite3_stmt *s, int i)
-{
-	const unsigned char *t = sqlite3_column_text(s, i);
-	return t ? json_string((const char *)t) : json_null();
-}
-
 static json_t *str_or_null(const char *t)
 {
 	return t ? json_string(t) : json_null();
@@ -96,9 +89,16 @@ static int disk_json(const struct inv_vm_disk *d, void *arg)
 	return 0;
 }
 
+/* inv_vm_nics: n as an entry of a VM's "nics", appended to the array arg. */
+static int nic_json(const struct inv_vm_nic *n, void *arg)
+{
+	json_array_append_new(arg, json_pack("{s:o,s:o}", "network", str_or_null(n->network),
+					     "mac", str_or_null(n->mac)));
+	return 0;
+}
+
 json_t *vm_json(struct server *srv, struct dbc *c, int64_t id, int full)
 {
-	sqlite3_stmt *s;
 	struct inv_vm v;
 	json_t *o, *a;
 
@@ -130,15 +130,7 @@ json_t *vm_json(struct server *srv, struct dbc *c, int64_t id, int full)
 	inv_vm_disks(c, id, disk_json, a);
 	json_object_set_new(o, "disks", a);
 	a = json_array();
-	s = db_stmt(c, "SELECT n.name, vn.mac FROM vm_nics vn JOIN networks n ON n.id = vn.network_id "
-		       "WHERE vn.vm_id = ? ORDER BY vn.idx");
-	if (s) {
-		sqlite3_bind_int64(s, 1, id);
-		while (sqlite3_step(s) == SQLITE_ROW)
-			json_array_append_new(a, json_pack("{s:o,s:o}", "network", col_text(s, 0),
-							   "mac", col_text(s, 1)));
-		db_done(s);
-	}
+	inv_vm_nics(c, id, nic_json, a);
 	json_object_set_new(o, "nics", a);
 	if (full) {
 		/* What the running VMM reports goes under "runtime", never over the configuration
@@ -240,39 +232,42 @@ static int check_lists(struct req *r, const json_t *body, char *err, size_t errl
  * the id; -ENOENT for one that does not exist or that the caller may not see (not
  * auth_visible; the same answer: names of what one may not see stay unknown); -EACCES for
  * one it sees but may not use; -EIO. */
+/* What has_disk and has_nic look for among a VM's attachments. */
+struct kept {
+	int64_t id;                 /* the disk or network */
+	bool writable;              /* a disk attached writable (or the request is read-only) */
+};
+
+static int has_disk(const struct inv_vm_disk *d, void *arg)
+{
+	const struct kept *k = arg;
+
+	return d->disk_id == k->id && (!d->readonly || !k->writable);
+}
+
+static int has_nic(const struct inv_vm_nic *n, void *arg)
+{
+	return n->network_id == ((const struct kept *)arg)->id;
+}
+
 static int64_t attachable(struct req *r, int64_t vm, bool disk, const char *name, bool writable)
 {
-	sqlite3_stmt *s = disk ? db_stmt(r->c, "SELECT id FROM disks WHERE name = ?")
-			       : db_stmt(r->c, "SELECT id FROM networks WHERE name = ?");
-	int64_t id = -ENOENT;
-	int have, kept = 0;
+	struct kept k = { .writable = writable };
+	int64_t id;
+	int have, kept, rc;
 	bool visible;
 
-	if (!s)
-		return -EIO;
-	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		id = sqlite3_column_int64(s, 0);
-	db_done(s);
-	if (id < 0)
-		return id;
+	rc = inv_object_id(r->c, disk ? "disk" : "network", name, &id);
+	if (rc)
+		return rc;
 	have = auth_perms(r->c, &r->who, disk ? "disk" : "network", id);
 	visible = auth_visible(r->c, &r->who, disk ? "disk" : "network", id);
 	if (visible && (have & PERM_CONTROL))
 		return id;
-	s = disk ? db_stmt(r->c, "SELECT EXISTS (SELECT 1 FROM vm_disks WHERE vm_id = ? AND "
-			      "disk_id = ? AND (readonly = 0 OR ? = 0))")
-		 : db_stmt(r->c, "SELECT EXISTS (SELECT 1 FROM vm_nics WHERE vm_id = ? AND "
-			      "network_id = ?)");
-	if (!s)
-		return -EIO;
-	sqlite3_bind_int64(s, 1, vm);
-	sqlite3_bind_int64(s, 2, id);
-	if (disk)
-		sqlite3_bind_int(s, 3, writable);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		kept = sqlite3_column_int(s, 0);
-	db_done(s);
+	k.id = id;
+	kept = disk ? inv_vm_disks(r->c, vm, has_disk, &k) : inv_vm_nics(r->c, vm, has_nic, &k);
+	if (kept < 0)
+		return kept;
 	if (kept)
 		return id;
 	return visible ? -EACCES : -ENOENT;
@@ -295,12 +290,28 @@ static int64_t attach_check(struct req *r, int64_t vm, bool disk, size_t i, cons
 	return id == -ENOENT ? -EINVAL : id;
 }
 
+/* The NICs of a VM before an edit: network and MAC by index (the first 8). */
+struct old_nics {
+	char (*mac)[18];
+	int64_t *net;
+};
+
+static int old_nic(const struct inv_vm_nic *n, void *arg)
+{
+	struct old_nics *o = arg;
+
+	if (n->idx >= 0 && n->idx < 8) {
+		o->net[n->idx] = n->network_id;
+		snprintf(o->mac[n->idx], sizeof(o->mac[0]), "%s", n->mac);
+	}
+	return 0;
+}
+
 /* Write the VM's disk and NIC lists (replacing them), each disk and network checked by
  * attachable(). Under the caller's transaction. */
 static int write_lists(struct req *r, int64_t id, const json_t *body, char *err, size_t errlen)
 {
 	json_t *a, *v;
-	sqlite3_stmt *s;
 	size_t i;
 	int rc;
 
@@ -315,22 +326,14 @@ static int write_lists(struct req *r, int64_t id, const json_t *body, char *err,
 			if (disk[i] < 0)
 				return disk[i];
 		}
-		rc = db_exec_id(r->c, "DELETE FROM vm_disks WHERE vm_id = ?", id);
+		rc = inv_vm_disks_clear(r->c, id);
 		if (rc)
 			return rc;
 		json_array_foreach(a, i, v) {
 			const char *bus = json_string_value(json_object_get(v, "bus"));
-			s = db_stmt(r->c, "INSERT INTO vm_disks (vm_id, idx, disk_id, bus, readonly) "
-				       "VALUES (?, ?, ?, ?, ?)");
-			if (!s)
-				return -EIO;
-			sqlite3_bind_int64(s, 1, id);
-			sqlite3_bind_int64(s, 2, i);
-			sqlite3_bind_int64(s, 3, disk[i]);
-			sqlite3_bind_text(s, 4, bus ? bus : "virtio-blk", -1, SQLITE_STATIC);
-			sqlite3_bind_int(s, 5, json_is_true(json_object_get(v, "readonly")));
-			rc = db_rc(r->c, sqlite3_step(s));
-			db_done(s);
+
+			rc = inv_vm_disk_add(r->c, id, (int)i, disk[i], bus ? bus : "virtio-blk",
+					     json_is_true(json_object_get(v, "readonly")));
 			if (rc)
 				return rc;
 		}
@@ -348,19 +351,10 @@ static int write_lists(struct req *r, int64_t id, const json_t *body, char *err,
 			if (net[i] < 0)
 				return net[i];
 		}
-		s = db_stmt(r->c, "SELECT idx, network_id, mac FROM vm_nics WHERE vm_id = ?");
-		if (!s)
-			return -EIO;
-		sqlite3_bind_int64(s, 1, id);
-		while (sqlite3_step(s) == SQLITE_ROW) {
-			int k = sqlite3_column_int(s, 0);
-			if (k >= 0 && k < 8) {
-				oldnet[k] = sqlite3_column_int64(s, 1);
-				snprintf(old[k], sizeof(old[k]), "%s", sqlite3_column_text(s, 2));
-			}
-		}
-		db_done(s);
-		rc = db_exec_id(r->c, "DELETE FROM vm_nics WHERE vm_id = ?", id);
+		rc = inv_vm_nics(r->c, id, old_nic, &(struct old_nics){ old, oldnet });
+		if (rc)
+			return rc;
+		rc = inv_vm_nics_clear(r->c, id);
 		if (rc)
 			return rc;
 		json_array_foreach(a, i, v) {
@@ -376,15 +370,7 @@ static int write_lists(struct req *r, int64_t id, const json_t *body, char *err,
 					return rc;
 				mac = gen;
 			}
-			s = db_stmt(r->c, "INSERT INTO vm_nics (vm_id, idx, network_id, mac) VALUES (?, ?, ?, ?)");
-			if (!s)
-				return -EIO;
-			sqlite3_bind_int64(s, 1, id);
-			sqlite3_bind_int64(s, 2, i);
-			sqlite3_bind_int64(s, 3, nid);
-			sqlite3_bind_text(s, 4, mac, -1, SQLITE_TRANSIENT);
-			rc = db_rc(r->c, sqlite3_step(s));
-			db_done(s);
+			rc = inv_vm_nic_add(r->c, id, (int)i, nid, mac);
 			if (rc == -EEXIST) {
 				snprintf(err, errlen, "nics[%zu]: mac %s is taken by another NIC", i, mac);
 				return -EEXIST;
@@ -402,7 +388,6 @@ int api_vm_create(struct req *r)
 	const json_t *b = r->body;
 	const char *name, *s_initrd;
 	struct inv_vm vm;
-	sqlite3_stmt *s;
 	int64_t id, mem;
 	int rc;
 
@@ -472,14 +457,7 @@ int api_vm_create(struct req *r)
 	}
 	if (!r->who.admin && r->who.user_id) {
 		/* The creator holds every permission on what it creates. */
-		s = db_stmt(r->c, "INSERT INTO acl VALUES ('vm', ?, 'user', ?, 31)");
-		if (!s)
-			goto err_io;
-		sqlite3_bind_int64(s, 1, id);
-		sqlite3_bind_int64(s, 2, r->who.user_id);
-		rc = db_rc(r->c, sqlite3_step(s));
-		db_done(s);
-		if (rc)
+		if (inv_grant_add(r->c, "vm", id, "user", r->who.user_id, PERM_FULL))
 			goto err_io;
 	}
 	if (events_emit(r->srv, r->c, "vm-created", "vm", name, r->who.name, NULL, "%s created by %s",
@@ -699,11 +677,17 @@ static void remove_tree(const char *dir)
 	rmdir(dir);
 }
 
+/* inv_vm_sole_disks: the disk as {"id", "path"}, appended to the array arg. */
+static int add_path(int64_t disk_id, const char *path, void *arg)
+{
+	json_array_append_new(arg, json_pack("{s:I,s:s}", "id", (json_int_t)disk_id, "path", path));
+	return 0;
+}
+
 int api_vm_delete(struct req *r)
 {
 	const char *wd = req_query(r, "disks");
 	bool with_disks = wd && (!strcmp(wd, "true") || !strcmp(wd, "1"));
-	sqlite3_stmt *s;
 	char dir[4096];
 	json_t *paths = json_array();
 	int64_t id;
@@ -724,16 +708,8 @@ int api_vm_delete(struct req *r)
 	}
 	if (with_disks) {
 		/* Disks used by this VM only go with it. */
-		s = db_stmt(r->c, "SELECT d.id, d.path FROM disks d JOIN vm_disks vd ON vd.disk_id = d.id "
-			       "WHERE vd.vm_id = ?1 AND NOT EXISTS (SELECT 1 FROM vm_disks o WHERE "
-			       "o.disk_id = d.id AND o.vm_id != ?1)");
-		if (!s)
+		if (inv_vm_sole_disks(r->c, id, add_path, paths))
 			goto err_io;
-		sqlite3_bind_int64(s, 1, id);
-		while (sqlite3_step(s) == SQLITE_ROW)
-			json_array_append_new(paths, json_pack("{s:I,s:s}", "id",
-				(json_int_t)sqlite3_column_int64(s, 0), "path", sqlite3_column_text(s, 1)));
-		db_done(s);
 	}
 	rc = inv_vm_delete(r->c, id);
 	if (rc)
@@ -742,13 +718,9 @@ int api_vm_delete(struct req *r)
 		size_t i;
 		json_t *v;
 		json_array_foreach(paths, i, v) {
-			s = db_stmt(r->c, "DELETE FROM disks WHERE id = ?");
-			if (!s)
-				goto err_io;
-			sqlite3_bind_int64(s, 1, json_integer_value(json_object_get(v, "id")));
-			rc = db_rc(r->c, sqlite3_step(s));
-			db_done(s);
-			if (rc)
+			/* -ENOENT: a disk the VM had twice, deleted already */
+			rc = inv_disk_delete(r->c, json_integer_value(json_object_get(v, "id")));
+			if (rc && rc != -ENOENT)
 				goto err_io;
 		}
 	}

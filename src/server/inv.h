@@ -173,12 +173,62 @@ struct inv_vm_disk {
 int inv_vm_disks(struct dbc *c, int64_t id, int (*fn)(const struct inv_vm_disk *d, void *arg),
 		 void *arg);
 
+/* Replace VM id's disks: clear them, then add them one by one in order. Under the caller's
+ * transaction. 0, -EEXIST (idx taken) or -EIO. */
+int inv_vm_disks_clear(struct dbc *c, int64_t id);
+int inv_vm_disk_add(struct dbc *c, int64_t id, int idx, int64_t disk_id, const char *bus,
+		    bool readonly);
+
 /* Call fn for every attachment of disk disk_id with the VM it belongs to, by the VM's name
  * (then idx), until fn returns non-zero (that value is returned). A VM that has the disk
  * twice comes twice. 0, fn's value, -ENOMEM or -EIO. */
 int inv_disk_users(struct dbc *c, int64_t disk_id,
 		   int (*fn)(const struct inv_vm *v, const struct inv_vm_disk *d, void *arg),
 		   void *arg);
+
+/* Call fn for every disk attached to VM id and to no other VM (the disks that go with it),
+ * by id, with the disk's id and image path (valid during the call), until fn returns
+ * non-zero (that value is returned). 0, fn's value or -EIO. */
+int inv_vm_sole_disks(struct dbc *c, int64_t id,
+		      int (*fn)(int64_t disk_id, const char *path, void *arg), void *arg);
+
+/* --- attachments: a VM's NICs ------------------------------------------------------- */
+
+/* NIC number idx of a VM with its network. The strings are valid during the callback
+ * only; bridge, subnet and dhcp_start may be NULL. */
+struct inv_vm_nic {
+	int idx;
+	int64_t network_id;
+	const char *network;        /* the network's name */
+	const char *kind;           /* nat, bridged, internal */
+	const char *bridge;
+	const char *subnet;
+	const char *dhcp_start;
+	const char *mac;
+};
+
+/* Call fn for every NIC of VM id, by idx, until it returns non-zero (that value is
+ * returned). 0, fn's value or -EIO. */
+int inv_vm_nics(struct dbc *c, int64_t id, int (*fn)(const struct inv_vm_nic *n, void *arg),
+		void *arg);
+
+/* Replace VM id's NICs: clear them, then add them one by one in order. Under the caller's
+ * transaction. 0, -EEXIST (the MAC is another NIC's, or idx is taken) or -EIO. */
+int inv_vm_nics_clear(struct dbc *c, int64_t id);
+int inv_vm_nic_add(struct dbc *c, int64_t id, int idx, int64_t network_id, const char *mac);
+
+/* Whether a NIC of any VM has mac. 1, 0 or -EIO. */
+int inv_mac_used(struct dbc *c, const char *mac);
+
+/* --- disks and grants ------------------------------------------------------------------ */
+
+/* Delete disk id (with its grants). 0, -ENOENT, -EEXIST (still attached) or -EIO. */
+int inv_disk_delete(struct dbc *c, int64_t id);
+
+/* Grant principal (ptype "user" or "group", pid) the permission bits perms on the object
+ * (otype, oid), a new grant. 0, -EEXIST (there is one) or -EIO. */
+int inv_grant_add(struct dbc *c, const char *otype, int64_t oid, const char *ptype, int64_t pid,
+		  int perms);
 
 /* --- events ---------------------------------------------------------------------------- */
 

@@ -238,6 +238,25 @@ try:
                                                  "nics": [{"network": "lan"}]}, token=adm)
     ok("vm-attach-disk-nic", st == 200 and js["disks"][0]["bus"] == "scsi" and
        js["nics"][0]["mac"].startswith("52:54:00:"), str((st, js)))
+    # A NIC keeps its MAC while it stays on its network at its index; a MAC is one NIC's.
+    mac0 = js["nics"][0]["mac"] if st == 200 else ""
+    st, js = d.req("POST", "/api/v1/networks", {"name": "lan2", "kind": "nat"}, token=adm)
+    st, js = d.req("PATCH", "/api/v1/vms/good", {"nics": [{"network": "lan"}, {"network": "lan2"}]},
+                   token=adm)
+    macs = [n["mac"] for n in js.get("nics", [])] if st == 200 else []
+    ok("vm-nic-keeps-mac", len(macs) == 2 and macs[0] == mac0 and macs[1] != mac0 and
+       js["disks"][0]["disk"] == "d1", str((st, js)))
+    st, js = d.req("POST", "/api/v1/vms", dict(good, name="macdup", nics=[{"network": "lan2", "mac": mac0}]),
+                   token=adm)
+    msg = js.get("error", {}).get("message", "") if isinstance(js, dict) else ""
+    st2, _ = d.req("GET", "/api/v1/vms/macdup", token=adm)
+    ok("vm-nic-mac-taken-409", st == 409 and "taken by another NIC" in msg and st2 == 404, "%s %s" % (st, js))
+    st, js = d.req("PATCH", "/api/v1/vms/good", {"nics": [{"network": "lan2"}]}, token=adm)
+    ok("vm-nic-other-network-new-mac", st == 200 and len(js["nics"]) == 1 and
+       js["nics"][0]["network"] == "lan2" and js["nics"][0]["mac"] != mac0, str((st, js)))
+    st, js = d.req("PATCH", "/api/v1/vms/good", {"nics": [{"network": "lan"}]}, token=adm)
+    st, js = d.req("DELETE", "/api/v1/networks/lan2", token=adm)
+    ok("vm-nic-network-freed", st == 204, str((st, js)))
     st, js = d.req("DELETE", "/api/v1/disks/d1", token=adm)
     ok("disk-in-use-409", st == 409, str(st))
     st, js = d.req("DELETE", "/api/v1/networks/lan", token=adm)
