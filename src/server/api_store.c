@@ -41,18 +41,12 @@ static const struct valid_field net_fields[] = {
 	{ NULL, 0, 0, 0, 0, 0, NULL },
 };
 
-static int64_t id_by_name(struct req *r, const char *sql)
+/* The id of the object of kind ("disk", "network") the request names, or -1. */
+static int64_t id_by_name(struct req *r, const char *kind)
 {
-	sqlite3_stmt *s = db_stmt(r->c, sql);
-	int64_t id = -1;
+	int64_t id;
 
-	if (!s)
-		return -1;
-	sqlite3_bind_text(s, 1, r->args[0], -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		id = sqlite3_column_int64(s, 0);
-	db_done(s);
-	return id;
+	return inv_object_id(r->c, kind, r->args[0], &id) ? -1 : id;
 }
 
 /* The VMs using disk id, as the caller may see them: "used_by" names those it may see
@@ -117,48 +111,54 @@ static int disk_users(struct req *r, int64_t id, json_t *o)
 	return 0;
 }
 
-static json_t *disk_json(struct req *r, int64_t id)
+static json_t *disk_row_json(struct req *r, const struct inv_disk *d)
 {
-	sqlite3_stmt *s = db_stmt(r->c, "SELECT name, format, size, path, created FROM disks WHERE id = ?");
-	json_t *o = NULL;
 	struct stat st;
+	json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:I}", "name", d->name, "format", d->format,
+			      "size", (json_int_t)d->size, "allocated",
+			      (json_int_t)(stat(d->path, &st) == 0 ? (int64_t)st.st_blocks * 512 : 0),
+			      "created", (json_int_t)d->created);
 
-	if (!s)
-		return NULL;
-	sqlite3_bind_int64(s, 1, id);
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		const char *path = (const char *)sqlite3_column_text(s, 3);
-		o = json_pack("{s:s,s:s,s:I,s:I,s:I}", "name", sqlite3_column_text(s, 0),
-			      "format", sqlite3_column_text(s, 1), "size",
-			      (json_int_t)sqlite3_column_int64(s, 2), "allocated",
-			      (json_int_t)(stat(path, &st) == 0 ? (int64_t)st.st_blocks * 512 : 0),
-			      "created", (json_int_t)sqlite3_column_int64(s, 4));
-	}
-	db_done(s);
-	if (o && disk_users(r, id, o)) {
+	if (o && disk_users(r, d->id, o)) {
 		json_decref(o);
 		o = NULL;
 	}
 	return o;
 }
 
+static json_t *disk_json(struct req *r, int64_t id)
+{
+	struct inv_disk d;
+
+	return inv_disk_get(r->c, id, &d) ? NULL : disk_row_json(r, &d);
+}
+
+/* What disk_add appends the disks a caller may see to. */
+struct disk_fill {
+	struct req *r;
+	bool all;
+	json_t *a;
+};
+
+static int disk_add(const struct inv_disk *d, void *arg)
+{
+	struct disk_fill *f = arg;
+
+	if (f->all || (auth_perms(f->r->c, &f->r->who, "disk", d->id) & PERM_VIEW))
+		json_array_append_new(f->a, disk_row_json(f->r, d));
+	return 0;
+}
+
 int api_disk_list(struct req *r)
 {
-	sqlite3_stmt *s;
-	json_t *a;
-	bool all = auth_perms(r->c, &r->who, "server", 0) & PERM_VIEW;
+	struct disk_fill f = { .r = r, .all = auth_perms(r->c, &r->who, "server", 0) & PERM_VIEW,
+			       .a = json_array() };
 
-	s = db_stmt(r->c, "SELECT id FROM disks ORDER BY name");
-	if (!s)
+	if (inv_disk_each(r->c, disk_add, &f)) {
+		json_decref(f.a);
 		return req_error(r, -EIO, "inventory error");
-	a = json_array();
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(s, 0);
-		if (all || (auth_perms(r->c, &r->who, "disk", id) & PERM_VIEW))
-			json_array_append_new(a, disk_json(r, id));
 	}
-	db_done(s);
-	r->out = json_pack("{s:o}", "disks", a);
+	r->out = json_pack("{s:o}", "disks", f.a);
 	return 200;
 }
 
@@ -168,7 +168,7 @@ int api_disk_create(struct req *r)
 	const char *name, *format, *sub;
 	int64_t size, id;
 	uint64_t actual = 0;
-	sqlite3_stmt *s;
+	struct inv_disk *d;
 	int rc;
 
 	if (auth_require(r, "server", 0, PERM_MODIFY))
@@ -193,23 +193,21 @@ int api_disk_create(struct req *r)
 		db_rollback(r->c);
 		return req_error(r, rc == -ENOSPC ? 507 : rc, "cannot create disk %s: %s", name, err);
 	}
-	s = db_stmt(r->c, "INSERT INTO disks (name, format, size, path, created) VALUES (?, ?, ?, ?, ?)");
-	if (!s)
+	d = calloc(1, sizeof(*d));
+	if (!d)
 		goto err_io;
-	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, format, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, size);
-	sqlite3_bind_text(s, 4, path, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 5, time(NULL));
-	rc = db_rc(r->c, sqlite3_step(s));
-	db_done(s);
+	d->size = size;
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	snprintf(d->format, sizeof(d->format), "%s", format);
+	snprintf(d->path, sizeof(d->path), "%s", path);
+	rc = inv_disk_create(r->c, d, &id);
+	free(d);
 	if (rc == -EEXIST) {
 		db_rollback(r->c);
 		return req_error(r, -EEXIST, "a disk named '%s' exists", name);
 	}
 	if (rc)
 		goto err_io;
-	id = sqlite3_last_insert_rowid(r->c->c);
 	/* The file first (sparse), then the commit: a crash leaves at worst an orphan file,
 	 * never a disk row without its file. */
 	rc = diskimg_create(path, format, sub, (uint64_t)size, &actual, err, sizeof(err));
@@ -220,27 +218,12 @@ int api_disk_create(struct req *r)
 	}
 	if ((int64_t)actual != size) {
 		/* VHD sizes are rounded up to a CHS geometry: record what the guest sees. */
-		s = db_stmt(r->c, "UPDATE disks SET size = ? WHERE id = ?");
-		if (!s)
-			goto err_file;
-		sqlite3_bind_int64(s, 1, (int64_t)actual);
-		sqlite3_bind_int64(s, 2, id);
-		rc = db_rc(r->c, sqlite3_step(s));
-		db_done(s);
-		if (rc)
+		if (inv_disk_set_size(r->c, id, (int64_t)actual))
 			goto err_file;
 	}
-	if (!r->who.admin && r->who.user_id) {
-		s = db_stmt(r->c, "INSERT INTO acl VALUES ('disk', ?, 'user', ?, 31)");
-		if (!s)
-			goto err_file;
-		sqlite3_bind_int64(s, 1, id);
-		sqlite3_bind_int64(s, 2, r->who.user_id);
-		rc = db_rc(r->c, sqlite3_step(s));
-		db_done(s);
-		if (rc)
-			goto err_file;
-	}
+	if (!r->who.admin && r->who.user_id &&
+	    inv_grant_add(r->c, "disk", id, "user", r->who.user_id, PERM_FULL))
+		goto err_file;
 	if (events_emit(r->srv, r->c, "disk-created", "disk", name, r->who.name, NULL,
 			"disk %s created by %s", name, r->who.name) || db_commit(r->c))
 		goto err_file;
@@ -256,7 +239,7 @@ err_io:
 
 int api_disk_get(struct req *r)
 {
-	int64_t id = id_by_name(r, "SELECT id FROM disks WHERE name = ?");
+	int64_t id = id_by_name(r, "disk");
 
 	if (id < 0)
 		return auth_missing(r, "disk", r->args[0]);
@@ -265,16 +248,10 @@ int api_disk_get(struct req *r)
 	r->out = disk_json(r, id);
 	/* The image's own view (not in the list: it opens the file). */
 	{
-		sqlite3_stmt *s = db_stmt(r->c, "SELECT path, format FROM disks WHERE id = ?");
+		struct inv_disk d;
 
-		if (s) {
-			sqlite3_bind_int64(s, 1, id);
-			if (sqlite3_step(s) == SQLITE_ROW && r->out)
-				json_object_set_new(r->out, "image", diskimg_info_json(
-					(const char *)sqlite3_column_text(s, 0),
-					(const char *)sqlite3_column_text(s, 1)));
-			db_done(s);
-		}
+		if (r->out && !inv_disk_get(r->c, id, &d))
+			json_object_set_new(r->out, "image", diskimg_info_json(d.path, d.format));
 	}
 	return 200;
 }
@@ -286,10 +263,9 @@ int api_disk_update(struct req *r)
 		{ "size", V_INT, 1, 512, DISK_MAX, 0, NULL },
 		{ NULL, 0, 0, 0, 0, 0, NULL },
 	};
-	int64_t id = id_by_name(r, "SELECT id FROM disks WHERE name = ?"), size, old = 0;
-	char err[512], path[4400] = "", format[8] = "raw";
+	int64_t id = id_by_name(r, "disk"), size, old = 0;
+	char err[512], path[4400] = "", format[16] = "raw";
 	uint64_t actual = 0;
-	sqlite3_stmt *s;
 	int busy = 0, rc;
 
 	if (id < 0)
@@ -303,16 +279,18 @@ int api_disk_update(struct req *r)
 		return req_error(r, -EINVAL, "size: a multiple of 512 bytes");
 	if (db_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
-	s = db_stmt(r->c, "SELECT size, path, format FROM disks d WHERE id = ?");
-	if (!s)
-		goto err_io;
-	sqlite3_bind_int64(s, 1, id);
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		old = sqlite3_column_int64(s, 0);
-		snprintf(path, sizeof(path), "%s", sqlite3_column_text(s, 1));
-		snprintf(format, sizeof(format), "%s", sqlite3_column_text(s, 2));
+	{
+		struct inv_disk d;
+
+		rc = inv_disk_get(r->c, id, &d);
+		if (rc == -EIO)
+			goto err_io;
+		if (!rc) {
+			old = d.size;
+			snprintf(path, sizeof(path), "%s", d.path);
+			snprintf(format, sizeof(format), "%s", d.format);
+		}
 	}
-	db_done(s);
 	{
 		bool writable_only = false;
 		int u = inv_disk_users(r->c, id, used_by_up_vm, &writable_only);
@@ -339,14 +317,7 @@ int api_disk_update(struct req *r)
 		return req_error(r, rc == -EINVAL || rc == -EBUSY ? rc : -EIO, "cannot resize %s: %s",
 				 r->args[0], err);
 	}
-	s = db_stmt(r->c, "UPDATE disks SET size = ? WHERE id = ?");
-	if (!s)
-		goto err_io;
-	sqlite3_bind_int64(s, 1, (int64_t)actual);
-	sqlite3_bind_int64(s, 2, id);
-	rc = db_rc(r->c, sqlite3_step(s));
-	db_done(s);
-	if (rc)
+	if (inv_disk_set_size(r->c, id, (int64_t)actual))
 		goto err_io;
 	if (events_emit(r->srv, r->c, "disk-resized", "disk", r->args[0], r->who.name, NULL,
 			"disk %s resized to %lld bytes by %s", r->args[0], (long long)size, r->who.name) ||
@@ -361,9 +332,8 @@ err_io:
 
 int api_disk_delete(struct req *r)
 {
-	int64_t id = id_by_name(r, "SELECT id FROM disks WHERE name = ?");
+	int64_t id = id_by_name(r, "disk");
 	char path[4400] = "";
-	sqlite3_stmt *s;
 	int rc;
 
 	if (id < 0)
@@ -372,26 +342,26 @@ int api_disk_delete(struct req *r)
 		return r->status;
 	if (db_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
-	s = db_stmt(r->c, "SELECT path FROM disks WHERE id = ?");
-	if (!s)
-		goto err_io;
-	sqlite3_bind_int64(s, 1, id);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		snprintf(path, sizeof(path), "%s", sqlite3_column_text(s, 0));
-	db_done(s);
-	rc = db_exec_id(r->c, "DELETE FROM disks WHERE id = ?", id);
+	{
+		struct inv_disk d;
+
+		rc = inv_disk_get(r->c, id, &d);
+		if (rc == -EIO)
+			goto err_io;
+		if (!rc)
+			snprintf(path, sizeof(path), "%s", d.path);
+	}
+	rc = inv_disk_delete(r->c, id);
 	if (rc == -EEXIST) {
 		db_rollback(r->c);
 		return req_error(r, -EBUSY, "disk %s is attached to a VM", r->args[0]);
 	}
+	if (rc == -ENOENT) {
+		db_rollback(r->c);
+		return auth_missing(r, "disk", r->args[0]);
+	}
 	if (rc)
 		goto err_io;
-	s = db_stmt(r->c, "DELETE FROM acl WHERE object_type = 'disk' AND object_id = ?");
-	if (!s)
-		goto err_io;
-	sqlite3_bind_int64(s, 1, id);
-	db_rc(r->c, sqlite3_step(s));
-	db_done(s);
 	if (events_emit(r->srv, r->c, "disk-deleted", "disk", r->args[0], r->who.name, NULL,
 			"disk %s deleted by %s", r->args[0], r->who.name) || db_commit(r->c))
 		goto err_io;
@@ -539,7 +509,7 @@ int api_net_get(struct req *r)
 
 int api_net_delete(struct req *r)
 {
-	int64_t id = id_by_name(r, "SELECT id FROM networks WHERE name = ?");
+	int64_t id = id_by_name(r, "network");
 	char br[16] = "";
 	sqlite3_stmt *s;
 	int rc, internal = 0;

@@ -222,6 +222,30 @@ int inv_mac_used(struct dbc *c, const char *mac);
 
 /* --- disks and grants ------------------------------------------------------------------ */
 
+/* One disk: an image file of the server's storage directory. */
+struct inv_disk {
+	int64_t id;
+	char name[64];
+	char format[16];            /* raw, vhd */
+	int64_t size;               /* bytes the guest sees */
+	char path[4400];
+	int64_t created;            /* Unix time */
+};
+
+/* Read disk id into *out: 0, -ENOENT or -EIO. */
+int inv_disk_get(struct dbc *c, int64_t id, struct inv_disk *out);
+
+/* Call fn for every disk, by name, until it returns non-zero (that value is returned).
+ * 0, fn's value or -EIO. */
+int inv_disk_each(struct dbc *c, int (*fn)(const struct inv_disk *d, void *arg), void *arg);
+
+/* Record a disk (name, format, size, path; created now). 0 and *id, -EEXIST (the name or
+ * the path is taken) or -EIO. */
+int inv_disk_create(struct dbc *c, const struct inv_disk *d, int64_t *id);
+
+/* Record disk id's size. 0 or -EIO. */
+int inv_disk_set_size(struct dbc *c, int64_t id, int64_t size);
+
 /* Delete disk id (with its grants). 0, -ENOENT, -EEXIST (still attached) or -EIO. */
 int inv_disk_delete(struct dbc *c, int64_t id);
 
