@@ -1,7 +1,6 @@
 /* Disks (image files in the server's storage directory) and virtual networks. */
 #include "server/api.h"
 #include "server/auth.h"
-#include "server/db.h"
 #include "server/diskimg.h"
 #include "server/events.h"
 #include "server/inv.h"
@@ -16,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #define DISK_MAX ((int64_t)2040 << 30)   /* the VHD limit, for raw images too */
@@ -186,11 +184,11 @@ int api_disk_create(struct req *r)
 	if (size % 512)
 		return req_error(r, -EINVAL, "size: a multiple of 512 bytes");
 	snprintf(path, sizeof(path), "%s/disks/%s.%s", r->srv->data_dir, name, format);
-	if (db_begin(r->c))
+	if (inv_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
 	rc = space_admit(r->srv, r->c, (uint64_t)size, err, sizeof(err));
 	if (rc) {
-		db_rollback(r->c);
+		inv_rollback(r->c);
 		return req_error(r, rc == -ENOSPC ? 507 : rc, "cannot create disk %s: %s", name, err);
 	}
 	d = calloc(1, sizeof(*d));
@@ -203,7 +201,7 @@ int api_disk_create(struct req *r)
 	rc = inv_disk_create(r->c, d, &id);
 	free(d);
 	if (rc == -EEXIST) {
-		db_rollback(r->c);
+		inv_rollback(r->c);
 		return req_error(r, -EEXIST, "a disk named '%s' exists", name);
 	}
 	if (rc)
@@ -212,7 +210,7 @@ int api_disk_create(struct req *r)
 	 * never a disk row without its file. */
 	rc = diskimg_create(path, format, sub, (uint64_t)size, &actual, err, sizeof(err));
 	if (rc) {
-		db_rollback(r->c);
+		inv_rollback(r->c);
 		return req_error(r, rc == -EEXIST ? -EEXIST : -EIO, "cannot create %s.%s: %s", name,
 				 format, err);
 	}
@@ -225,7 +223,7 @@ int api_disk_create(struct req *r)
 	    inv_grant_add(r->c, "disk", id, "user", r->who.user_id, PERM_FULL))
 		goto err_file;
 	if (events_emit(r->srv, r->c, "disk-created", "disk", name, r->who.name, NULL,
-			"disk %s created by %s", name, r->who.name) || db_commit(r->c))
+			"disk %s created by %s", name, r->who.name) || inv_commit(r->c))
 		goto err_file;
 	r->out = disk_json(r, id);
 	r->status = 201;
@@ -233,7 +231,7 @@ int api_disk_create(struct req *r)
 err_file:
 	unlink(path);
 err_io:
-	db_rollback(r->c);
+	inv_rollback(r->c);
 	return req_error(r, -EIO, "inventory error; nothing was created");
 }
 
@@ -277,7 +275,7 @@ int api_disk_update(struct req *r)
 	size = json_integer_value(json_object_get(r->body, "size"));
 	if (size % 512)
 		return req_error(r, -EINVAL, "size: a multiple of 512 bytes");
-	if (db_begin(r->c))
+	if (inv_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
 	{
 		struct inv_disk d;
@@ -300,20 +298,20 @@ int api_disk_update(struct req *r)
 		busy = u == 1;
 	}
 	if (busy || size < old) {
-		db_rollback(r->c);
+		inv_rollback(r->c);
 		return req_error(r, busy ? -EBUSY : -EINVAL, busy ? "the disk is in use by a running VM" :
 				 "size: shrinking a disk loses data; only growing is allowed");
 	}
 	rc = space_admit(r->srv, r->c, (uint64_t)(size - old), err, sizeof(err));
 	if (rc) {
-		db_rollback(r->c);
+		inv_rollback(r->c);
 		return req_error(r, rc == -ENOSPC ? 507 : rc, "cannot grow disk %s: %s", r->args[0], err);
 	}
 	/* The file grows first: a crash before the commit leaves a larger image than the
 	 * inventory says, which the next resize or start tolerates; never a smaller one. */
 	rc = diskimg_resize(path, format, (uint64_t)size, &actual, err, sizeof(err));
 	if (rc) {
-		db_rollback(r->c);
+		inv_rollback(r->c);
 		return req_error(r, rc == -EINVAL || rc == -EBUSY ? rc : -EIO, "cannot resize %s: %s",
 				 r->args[0], err);
 	}
@@ -321,12 +319,12 @@ int api_disk_update(struct req *r)
 		goto err_io;
 	if (events_emit(r->srv, r->c, "disk-resized", "disk", r->args[0], r->who.name, NULL,
 			"disk %s resized to %lld bytes by %s", r->args[0], (long long)size, r->who.name) ||
-	    db_commit(r->c))
+	    inv_commit(r->c))
 		goto err_io; /* the grown file stays; the inventory keeps the old size */
 	r->out = disk_json(r, id);
 	return 200;
 err_io:
-	db_rollback(r->c);
+	inv_rollback(r->c);
 	return req_error(r, -EIO, "inventory or file error; nothing was changed");
 }
 
@@ -340,7 +338,7 @@ int api_disk_delete(struct req *r)
 		return auth_missing(r, "disk", r->args[0]);
 	if (auth_require_object(r, "disk", id, r->args[0], PERM_REMOVE))
 		return r->status;
-	if (db_begin(r->c))
+	if (inv_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
 	{
 		struct inv_disk d;
@@ -353,49 +351,64 @@ int api_disk_delete(struct req *r)
 	}
 	rc = inv_disk_delete(r->c, id);
 	if (rc == -EEXIST) {
-		db_rollback(r->c);
+		inv_rollback(r->c);
 		return req_error(r, -EBUSY, "disk %s is attached to a VM", r->args[0]);
 	}
 	if (rc == -ENOENT) {
-		db_rollback(r->c);
+		inv_rollback(r->c);
 		return auth_missing(r, "disk", r->args[0]);
 	}
 	if (rc)
 		goto err_io;
 	if (events_emit(r->srv, r->c, "disk-deleted", "disk", r->args[0], r->who.name, NULL,
-			"disk %s deleted by %s", r->args[0], r->who.name) || db_commit(r->c))
+			"disk %s deleted by %s", r->args[0], r->who.name) || inv_commit(r->c))
 		goto err_io;
 	unlink(path);
 	r->status = 204;
 	return 204;
 err_io:
-	db_rollback(r->c);
+	inv_rollback(r->c);
 	return req_error(r, -EIO, "inventory error; nothing was deleted");
 }
 
-static json_t *net_json(sqlite3_stmt *s)
+static const char *or_null(const char *t)
 {
-	return json_pack("{s:s,s:s,s:s?,s:s?,s:s?,s:s?}", "name", sqlite3_column_text(s, 0),
-			 "kind", sqlite3_column_text(s, 1), "bridge", sqlite3_column_text(s, 2),
-			 "subnet", sqlite3_column_text(s, 3), "dhcp_start", sqlite3_column_text(s, 4),
-			 "dhcp_end", sqlite3_column_text(s, 5));
+	return *t ? t : NULL;
+}
+
+static json_t *net_json(const struct inv_net *n)
+{
+	return json_pack("{s:s,s:s,s:s?,s:s?,s:s?,s:s?}", "name", n->name, "kind", n->kind,
+			 "bridge", or_null(n->bridge), "subnet", or_null(n->subnet),
+			 "dhcp_start", or_null(n->dhcp_start), "dhcp_end", or_null(n->dhcp_end));
+}
+
+/* What net_add appends the networks a caller may see to. */
+struct net_fill {
+	struct req *r;
+	bool all;
+	json_t *a;
+};
+
+static int net_add(const struct inv_net *n, void *arg)
+{
+	struct net_fill *f = arg;
+
+	if (f->all || (auth_perms(f->r->c, &f->r->who, "network", n->id) & PERM_VIEW))
+		json_array_append_new(f->a, net_json(n));
+	return 0;
 }
 
 int api_net_list(struct req *r)
 {
-	sqlite3_stmt *s = db_stmt(r->c, "SELECT name, kind, bridge, subnet, dhcp_start, dhcp_end, id "
-				     "FROM networks ORDER BY name");
-	bool all = auth_perms(r->c, &r->who, "server", 0) & PERM_VIEW;
-	json_t *a;
+	struct net_fill f = { .r = r, .all = auth_perms(r->c, &r->who, "server", 0) & PERM_VIEW,
+			      .a = json_array() };
 
-	if (!s)
+	if (inv_net_each(r->c, net_add, &f)) {
+		json_decref(f.a);
 		return req_error(r, -EIO, "inventory error");
-	a = json_array();
-	while (sqlite3_step(s) == SQLITE_ROW)
-		if (all || (auth_perms(r->c, &r->who, "network", sqlite3_column_int64(s, 6)) & PERM_VIEW))
-			json_array_append_new(a, net_json(s));
-	db_done(s);
-	r->out = json_pack("{s:o}", "networks", a);
+	}
+	r->out = json_pack("{s:o}", "networks", f.a);
 	return 200;
 }
 
@@ -404,7 +417,8 @@ int api_net_create(struct req *r)
 	char err[256], dstart[16] = "", dend[16] = "", br[16];
 	const json_t *b = r->body;
 	const char *kind, *name;
-	sqlite3_stmt *s;
+	struct inv_net n = { 0 };
+	int64_t id;
 	int rc;
 
 	if (auth_require(r, "server", 0, PERM_MODIFY))
@@ -434,74 +448,56 @@ int api_net_create(struct req *r)
 			return req_error(r, -EINVAL, "dhcp_end: libslirp leases 16 addresses, from %s to %s",
 					 dstart, dend);
 	}
-	if (db_begin(r->c))
+	snprintf(n.name, sizeof(n.name), "%s", name);
+	snprintf(n.kind, sizeof(n.kind), "%s", kind);
+	if (json_object_get(b, "bridge"))
+		snprintf(n.bridge, sizeof(n.bridge), "%s",
+			 json_string_value(json_object_get(b, "bridge")));
+	if (json_object_get(b, "subnet"))
+		snprintf(n.subnet, sizeof(n.subnet), "%s",
+			 json_string_value(json_object_get(b, "subnet")));
+	else if (!strcmp(kind, "nat"))
+		snprintf(n.subnet, sizeof(n.subnet), "10.0.2.0/24");
+	snprintf(n.dhcp_start, sizeof(n.dhcp_start), "%s", dstart);
+	snprintf(n.dhcp_end, sizeof(n.dhcp_end), "%s", dend);
+	if (inv_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
-	s = db_stmt(r->c, "INSERT INTO networks (name, kind, bridge, subnet, dhcp_start, dhcp_end, created) "
-		       "VALUES (?, ?, ?, ?, ?, ?, ?)");
-	if (!s)
-		goto err_io;
-	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, json_string_value(json_object_get(b, "bridge")), -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 4, json_object_get(b, "subnet") ? json_string_value(json_object_get(b, "subnet")) :
-			  !strcmp(kind, "nat") ? "10.0.2.0/24" : NULL, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 5, dstart[0] ? dstart : NULL, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 6, dend[0] ? dend : NULL, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 7, time(NULL));
-	rc = db_rc(r->c, sqlite3_step(s));
-	db_done(s);
+	rc = inv_net_create(r->c, &n, &id);
 	if (rc == -EEXIST) {
-		db_rollback(r->c);
+		inv_rollback(r->c);
 		return req_error(r, -EEXIST, "a network named '%s' exists", name);
 	}
 	if (!rc && !strcmp(kind, "internal")) {
 		/* Its bridge is named now and created when the first VM on it starts. */
-		vnet_internal_bridge(r->srv, sqlite3_last_insert_rowid(r->c->c), br, sizeof(br));
-		s = db_stmt(r->c, "UPDATE networks SET bridge = ? WHERE id = ?");
-		if (!s)
-			goto err_io;
-		sqlite3_bind_text(s, 1, br, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, sqlite3_last_insert_rowid(r->c->c));
-		rc = db_rc(r->c, sqlite3_step(s));
-		db_done(s);
+		vnet_internal_bridge(r->srv, id, br, sizeof(br));
+		rc = inv_net_set_bridge(r->c, id, br);
 	}
-	if (!rc && !r->who.admin && r->who.user_id) {
+	if (!rc && !r->who.admin && r->who.user_id)
 		/* The creator holds every permission on what it creates (as for VMs and disks). */
-		s = db_stmt(r->c, "INSERT INTO acl SELECT 'network', id, 'user', ?, 31 FROM networks "
-			       "WHERE name = ?");
-		if (!s)
-			goto err_io;
-		sqlite3_bind_int64(s, 1, r->who.user_id);
-		sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
-		rc = db_rc(r->c, sqlite3_step(s));
-		db_done(s);
-	}
+		rc = inv_grant_add(r->c, "network", id, "user", r->who.user_id, PERM_FULL);
 	if (rc || events_emit(r->srv, r->c, "network-created", "network", name, r->who.name, NULL,
-			      "network %s created by %s", name, r->who.name) || db_commit(r->c))
+			      "network %s created by %s", name, r->who.name) || inv_commit(r->c))
 		goto err_io;
 	r->args[0] = name;
 	return api_net_get(r) == 200 ? (r->status = 201) : r->status;
 err_io:
-	db_rollback(r->c);
+	inv_rollback(r->c);
 	return req_error(r, -EIO, "inventory error; nothing was created");
 }
 
 int api_net_get(struct req *r)
 {
-	sqlite3_stmt *s = db_stmt(r->c, "SELECT name, kind, bridge, subnet, dhcp_start, dhcp_end, id "
-				     "FROM networks WHERE name = ?");
+	struct inv_net n;
 	int64_t id = -1;
+	int rc = inv_object_id(r->c, "network", r->args[0], &id);
 
-	if (!s)
+	if (!rc)
+		rc = inv_net_get(r->c, id, &n);
+	if (rc == -EIO)
 		return req_error(r, -EIO, "inventory error");
-	sqlite3_bind_text(s, 1, r->args[0], -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		id = sqlite3_column_int64(s, 6);
-		r->out = net_json(s);
-	}
-	db_done(s);
-	if (id < 0)
+	if (rc)
 		return auth_missing(r, "network", r->args[0]);
+	r->out = net_json(&n);
 	if (auth_require_object(r, "network", id, r->args[0], PERM_VIEW))
 		return r->status;
 	return 200;
@@ -511,29 +507,33 @@ int api_net_delete(struct req *r)
 {
 	int64_t id = id_by_name(r, "network");
 	char br[16] = "";
-	sqlite3_stmt *s;
 	int rc, internal = 0;
 
 	if (id < 0)
 		return auth_missing(r, "network", r->args[0]);
 	if (auth_require_object(r, "network", id, r->args[0], PERM_REMOVE))
 		return r->status;
-	if (db_begin(r->c))
+	if (inv_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
-	s = db_stmt(r->c, "SELECT kind = 'internal' FROM networks WHERE id = ?");
-	if (!s)
-		goto err_io;
-	sqlite3_bind_int64(s, 1, id);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		internal = sqlite3_column_int(s, 0);
-	db_done(s);
-	rc = db_exec_id(r->c, "DELETE FROM networks WHERE id = ?", id);
+	{
+		struct inv_net n;
+
+		rc = inv_net_get(r->c, id, &n);
+		if (rc == -EIO)
+			goto err_io;
+		internal = !rc && !strcmp(n.kind, "internal");
+	}
+	rc = inv_net_delete(r->c, id);
 	if (rc == -EEXIST) {
-		db_rollback(r->c);
+		inv_rollback(r->c);
 		return req_error(r, -EBUSY, "network %s has VMs attached", r->args[0]);
 	}
+	if (rc == -ENOENT) {
+		inv_rollback(r->c);
+		return auth_missing(r, "network", r->args[0]);
+	}
 	if (rc || events_emit(r->srv, r->c, "network-deleted", "network", r->args[0], r->who.name, NULL,
-			      "network %s deleted by %s", r->args[0], r->who.name) || db_commit(r->c))
+			      "network %s deleted by %s", r->args[0], r->who.name) || inv_commit(r->c))
 		goto err_io;
 	/* An internal network's bridge goes with it (no VM is on it: none is attached). */
 	if (internal) {
@@ -545,6 +545,6 @@ int api_net_delete(struct req *r)
 	r->status = 204;
 	return 204;
 err_io:
-	db_rollback(r->c);
+	inv_rollback(r->c);
 	return req_error(r, -EIO, "inventory error; nothing was deleted");
 }

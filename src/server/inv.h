@@ -254,6 +254,34 @@ int inv_disk_delete(struct dbc *c, int64_t id);
 int inv_grant_add(struct dbc *c, const char *otype, int64_t oid, const char *ptype, int64_t pid,
 		  int perms);
 
+/* --- networks -------------------------------------------------------------------------- */
+
+/* One network (vnet.h). bridge, subnet and the DHCP range may be "" (none). */
+struct inv_net {
+	int64_t id;
+	char name[64];
+	char kind[16];              /* nat, bridged, internal */
+	char bridge[16];
+	char subnet[24];
+	char dhcp_start[16], dhcp_end[16];
+};
+
+/* Read network id into *out: 0, -ENOENT or -EIO. */
+int inv_net_get(struct dbc *c, int64_t id, struct inv_net *out);
+
+/* Call fn for every network, by name, until it returns non-zero (that value is returned).
+ * 0, fn's value or -EIO. */
+int inv_net_each(struct dbc *c, int (*fn)(const struct inv_net *n, void *arg), void *arg);
+
+/* Record network n (created now). 0 and *id, -EEXIST (the name is taken) or -EIO. */
+int inv_net_create(struct dbc *c, const struct inv_net *n, int64_t *id);
+
+/* Set network id's bridge. 0 or -EIO. */
+int inv_net_set_bridge(struct dbc *c, int64_t id, const char *bridge);
+
+/* Delete network id (with its grants). 0, -ENOENT, -EEXIST (NICs are on it) or -EIO. */
+int inv_net_delete(struct dbc *c, int64_t id);
+
 /* --- events ---------------------------------------------------------------------------- */
 
 /* One event (events.h). In a callback the strings are valid during the call only. */
