@@ -249,6 +249,29 @@ int inv_disk_set_size(struct dbc *c, int64_t id, int64_t size);
 /* Delete disk id (with its grants). 0, -ENOENT, -EEXIST (still attached) or -EIO. */
 int inv_disk_delete(struct dbc *c, int64_t id);
 
+/* One grant on an object: to a principal (ptype "user" or "group", pid, its name: NULL
+ * when it no longer exists), the permission bits perms (server.h's PERM_*). The strings
+ * are valid during the callback only. */
+struct inv_grant {
+	const char *ptype;
+	int64_t pid;
+	const char *pname;
+	int perms;
+};
+
+/* Call fn for every grant on the object (otype, oid), by principal type and name, until it
+ * returns non-zero (that value is returned). 0, fn's value or -EIO. */
+int inv_grant_each(struct dbc *c, const char *otype, int64_t oid,
+		   int (*fn)(const struct inv_grant *g, void *arg), void *arg);
+
+/* Drop every grant on the object (otype, oid). 0 or -EIO. */
+int inv_grants_clear(struct dbc *c, const char *otype, int64_t oid);
+
+/* Add perms to what the principal named pname (ptype "user" or "group") holds on the object
+ * (otype, oid). 0, -ENOENT (no such principal) or -EIO. */
+int inv_grant_merge(struct dbc *c, const char *otype, int64_t oid, const char *ptype,
+		    const char *pname, int perms);
+
 /* Grant principal (ptype "user" or "group", pid) the permission bits perms on the object
  * (otype, oid), a new grant. 0, -EEXIST (there is one) or -EIO. */
 int inv_grant_add(struct dbc *c, const char *otype, int64_t oid, const char *ptype, int64_t pid,
