@@ -277,6 +277,21 @@ int inv_grant_merge(struct dbc *c, const char *otype, int64_t oid, const char *p
 int inv_grant_add(struct dbc *c, const char *otype, int64_t oid, const char *ptype, int64_t pid,
 		  int perms);
 
+/* The permission bits user uid holds on (otype, oid): the union of the grants on the object
+ * and on the server ("server", 0), to the user and to each of its groups. 0 also on an
+ * error. */
+int inv_perms(struct dbc *c, int64_t uid, const char *otype, int64_t oid);
+
+/* Whether a grant on (otype, oid) itself names user uid or one of its groups. 1, 0 or
+ * -EIO. */
+int inv_named(struct dbc *c, int64_t uid, const char *otype, int64_t oid);
+
+/* Call fn for every grant the principal (ptype "user": with its groups' grants; "group")
+ * holds, until it returns non-zero (that value is returned). 0, fn's value or -EIO. */
+int inv_principal_grants(struct dbc *c, const char *ptype, int64_t pid,
+			 int (*fn)(const char *otype, int64_t oid, int perms, void *arg),
+			 void *arg);
+
 /* --- networks -------------------------------------------------------------------------- */
 
 /* One network (vnet.h). bridge, subnet and the DHCP range may be "" (none). */
@@ -411,5 +426,33 @@ int inv_task_get(struct dbc *c, int64_t id, int (*fn)(const struct inv_task *t, 
 
 /* Whether user id is an administrator: 1, 0, -ENOENT (no such user) or -EIO. */
 int inv_user_admin(struct dbc *c, int64_t id);
+
+/* A user as authentication sees it. password: the Argon2id encoding, "" for none. */
+struct inv_user {
+	int64_t id;
+	char name[64];
+	bool admin;
+	char password[160];
+};
+
+/* Read the user named name, or of id id, into *out. 0, -ENOENT or -EIO. */
+int inv_user_by_name(struct dbc *c, const char *name, struct inv_user *out);
+int inv_user_get(struct dbc *c, int64_t id, struct inv_user *out);
+
+/* How many users there are, into *n. 0 or -EIO. */
+int inv_user_count(struct dbc *c, int64_t *n);
+
+/* Create an administrator name with the encoded password (created now). 0, -EEXIST or
+ * -EIO. */
+int inv_user_create_admin(struct dbc *c, const char *name, const char *password);
+
+/* Sessions: a token's hash (th, 64 hex digits) for user uid until expires (Unix time).
+ * inv_session_add stores one; inv_session_sweep drops those expired at now;
+ * inv_session_drop drops one (-ENOENT when there is none); inv_session_user reads the
+ * user of a session valid at now (-ENOENT: none). 0 or -EIO besides. */
+int inv_session_add(struct dbc *c, const char *th, int64_t uid, int64_t expires);
+int inv_session_sweep(struct dbc *c, int64_t now);
+int inv_session_drop(struct dbc *c, const char *th);
+int inv_session_user(struct dbc *c, const char *th, int64_t now, struct inv_user *out);
 
 #endif
