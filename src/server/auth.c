@@ -391,7 +391,7 @@ int auth_init_admin(struct dbc *c, const char *spec)
 	rc = auth_hash_password(pw, enc, sizeof(enc));
 	if (rc)
 		return rc;
-	rc = inv_user_create_admin(c, name, enc);
+	rc = inv_user_create(c, name, enc, true, NULL);
 	if (rc)
 		return rc;
 	if (!spec) {

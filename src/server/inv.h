@@ -433,6 +433,7 @@ struct inv_user {
 	char name[64];
 	bool admin;
 	char password[160];
+	int64_t created;            /* Unix time */
 };
 
 /* Read the user named name, or of id id, into *out. 0, -ENOENT or -EIO. */
@@ -442,9 +443,46 @@ int inv_user_get(struct dbc *c, int64_t id, struct inv_user *out);
 /* How many users there are, into *n. 0 or -EIO. */
 int inv_user_count(struct dbc *c, int64_t *n);
 
-/* Create an administrator name with the encoded password (created now). 0, -EEXIST or
- * -EIO. */
-int inv_user_create_admin(struct dbc *c, const char *name, const char *password);
+/* Create user name with the encoded password (created now). 0 and *id (may be NULL),
+ * -EEXIST or -EIO. */
+int inv_user_create(struct dbc *c, const char *name, const char *password, bool admin,
+		    int64_t *id);
+
+/* Call fn for every user, by name, until it returns non-zero (that value is returned).
+ * 0, fn's value or -EIO. */
+int inv_user_each(struct dbc *c, int (*fn)(const struct inv_user *u, void *arg), void *arg);
+
+/* Set user id's encoded password, or its administrator flag. 0 or -EIO. */
+int inv_user_set_password(struct dbc *c, int64_t id, const char *password);
+int inv_user_set_admin(struct dbc *c, int64_t id, bool admin);
+
+/* How many administrators there are, into *n. 0 or -EIO. */
+int inv_admin_count(struct dbc *c, int64_t *n);
+
+/* The id of the user or group (ptype) named name. 0 and *id, -ENOENT or -EIO. */
+int inv_principal_id(struct dbc *c, const char *ptype, const char *name, int64_t *id);
+
+/* Delete user or group (ptype) id with its memberships and the grants to it. 0 or -EIO. */
+int inv_principal_delete(struct dbc *c, const char *ptype, int64_t id);
+
+/* Groups: every group by name (fn gets its id and name); create one (0 and *id, -EEXIST);
+ * whether one has an administrator among its members (1, 0 or -EIO). */
+int inv_group_each(struct dbc *c, int (*fn)(int64_t id, const char *name, void *arg),
+		   void *arg);
+int inv_group_create(struct dbc *c, const char *name, int64_t *id);
+int inv_group_has_admin(struct dbc *c, int64_t id);
+
+/* Memberships. inv_members: fn for every member of group gid (by_user false: the users'
+ * ids and names, by name) or for every group of user uid (by_user true: the groups' ids and
+ * names, by name), until fn returns non-zero (that value is returned). inv_members_clear
+ * drops them all; inv_member_add adds user uid to group gid (already a member: 0). */
+int inv_members(struct dbc *c, bool by_user, int64_t id,
+		int (*fn)(int64_t other, const char *name, void *arg), void *arg);
+int inv_members_clear(struct dbc *c, bool by_user, int64_t id);
+int inv_member_add(struct dbc *c, int64_t gid, int64_t uid);
+
+/* A new password ends the user's sessions: drop every session of user uid. 0 or -EIO. */
+int inv_session_drop_user(struct dbc *c, int64_t uid);
 
 /* Sessions: a token's hash (th, 64 hex digits) for user uid until expires (Unix time).
  * inv_session_add stores one; inv_session_sweep drops those expired at now;
