@@ -36,6 +36,19 @@ else
   echo "FAIL server-include-graph-finds-layer-violation: not reported: $out"
 fi
 
+# The inventory's implementation is private: a service including the SQLite wrapper is
+# caught although db.h is below it.
+cp src/server/vmctl.c "$tmp/src/server/vmctl.c"
+rm -f "$tmp/src/server/api_hook.h"
+echo '#include "server/db.h"' >>"$tmp/src/server/undo.c"
+out=$(python3 "$tool" --root "$tmp" --check 2>&1)
+if [ $? -ne 0 ] && echo "$out" | grep -q "^undo (service) includes db (sqlite), the inventory's implementation"; then
+  echo "PASS server-include-graph-finds-private"
+else
+  echo "FAIL server-include-graph-finds-private: not reported: $out"
+fi
+cp src/server/undo.c "$tmp/src/server/undo.c"
+
 # No SQL outside the inventory's SQLite implementation but in the files still listed
 # (tests/tools/sql_outside.py, a list that only shrinks), and none on the vms table.
 sql=tests/tools/sql_outside.py

@@ -6,7 +6,6 @@
  * failed task leaves no file and no row. */
 #include "server/api.h"
 #include "server/auth.h"
-#include "server/db.h"
 #include "server/diskimg.h"
 #include "server/events.h"
 #include "server/inv.h"
@@ -104,7 +103,7 @@ static int copy_run(struct task *t, void *arg)
 
 	if (rc)
 		goto err_file;
-	c = db_get(srv->db);
+	c = inv_get(srv->db);
 	if (!c) {
 		rc = -EIO;
 		goto err_file;
@@ -135,7 +134,7 @@ static int copy_run(struct task *t, void *arg)
 			   "inventory error recording disk %s", j->name);
 	}
 err_put:
-	db_put(c);
+	inv_put(c);
 err_file:
 	if (rc)
 		unlink(j->dst);

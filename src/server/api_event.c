@@ -1,7 +1,6 @@
 /* Events (list and Server-Sent Events) and tasks. The VM console is api_console.c. */
 #include "server/api.h"
 #include "server/auth.h"
-#include "server/db.h"
 #include "server/events.h"
 #include "server/inv.h"
 
@@ -135,13 +134,13 @@ static int sse_add(const struct inv_event *ev, void *arg)
 /* Fill x->pending with the events after x->last (at most 50). */
 static void sse_fetch(struct sse *x)
 {
-	struct sse_fill f = { .x = x, .c = db_get(x->srv->db) };
+	struct sse_fill f = { .x = x, .c = inv_get(x->srv->db) };
 
 	if (!f.c)
 		return;
 	sse_refresh(f.c, x);
 	inv_event_each(f.c, x->last, 50, sse_add, &f);
-	db_put(f.c);
+	inv_put(f.c);
 }
 
 static int sse_stream(struct req *r, char *buf, size_t max, uint64_t pos, ssize_t *n)

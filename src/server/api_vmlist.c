@@ -1,7 +1,6 @@
 /* GET /api/v1/vms: the VM list, paged, filtered by the caller's permissions, cached. */
 #include "server/api.h"
 #include "server/auth.h"
-#include "server/db.h"
 #include "server/inv.h"
 #include "server/sup_exit.h"
 
@@ -74,7 +73,7 @@ int api_vm_list(struct req *r)
 	bool all;
 	json_t *list;
 	int64_t total = 0;
-	uint64_t gen = db_generation(r->srv->db);
+	uint64_t gen = inv_generation(r->srv->db);
 	char key[96];
 
 	if (limit < 1 || limit > 10000 || offset < 0)
@@ -93,7 +92,7 @@ int api_vm_list(struct req *r)
 	r->out = json_pack("{s:o,s:I,s:I,s:I}", "vms", list, "total", (json_int_t)total,
 			   "offset", (json_int_t)offset, "limit", (json_int_t)limit);
 	/* Only a list read entirely before any newer commit may be cached under gen. */
-	if (r->out && db_generation(r->srv->db) == gen)
+	if (r->out && inv_generation(r->srv->db) == gen)
 		list_cache_put(gen, key, r->out);
 	return 200;
 }

@@ -2,7 +2,6 @@
  * are api_hook.c. */
 #include "server/hooks.h"
 #include "server/inv.h"
-#include "server/db.h"
 #include "server/valid.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -275,10 +274,10 @@ static void *hooks_thread(void *arg)
 		h->head = (h->head + 1) % QMAX;
 		h->n--;
 		pthread_mutex_unlock(&h->lock);
-		c = db_get(h->srv->db);
+		c = inv_get(h->srv->db);
 		if (c) {
 			fire(h, c, &e);
-			db_put(c);
+			inv_put(c);
 		}
 		free(e.type);
 		free(e.json);

@@ -42,7 +42,24 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct db;
 struct dbc;
+
+/* --- the store and its sessions --------------------------------------------------------- */
+
+/* Open (creating when missing) the store at path (SQLite: a file, its schema brought to the
+ * newest version). 0 and *out (close with inv_close), or -errno. */
+int inv_open(const char *path, struct db **out);
+void inv_close(struct db *db);
+
+/* Take a session (NULL when none can be opened, logged) and give it back. A session is for
+ * one thread at a time: a request's, a task's, the supervisor's. */
+struct dbc *inv_get(struct db *db);
+void inv_put(struct dbc *c);
+
+/* A counter raised by every committed write: a cache read under one value is valid while
+ * the counter keeps it (SQLite: db_generation; etcd: the store's revision). */
+uint64_t inv_generation(struct db *db);
 
 /* --- transactions ------------------------------------------------------------------- */
 

@@ -5,6 +5,31 @@
 #include <errno.h>
 #include <string.h>
 
+int inv_open(const char *path, struct db **out)
+{
+	return db_open(path, out);
+}
+
+void inv_close(struct db *db)
+{
+	db_close(db);
+}
+
+struct dbc *inv_get(struct db *db)
+{
+	return db_get(db);
+}
+
+void inv_put(struct dbc *c)
+{
+	db_put(c);
+}
+
+uint64_t inv_generation(struct db *db)
+{
+	return db_generation(db);
+}
+
 int inv_begin(struct dbc *c)
 {
 	return db_begin(c);

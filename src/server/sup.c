@@ -1,6 +1,5 @@
 /* The VM supervisor: processes, exits, restarts. See sup.h. */
 #include "server/sup.h"
-#include "server/db.h"
 #include "server/sup_int.h"
 #include "server/cgroup.h"
 #include "server/diskuse.h"
@@ -457,7 +456,7 @@ int sup_pause(struct server *srv, struct dbc *c, int64_t id, int pause, const ch
 static void handle_exit(struct supervisor *s, struct runvm *v)
 {
 	struct server *srv = s->srv;
-	struct dbc *c = db_get(srv->db);
+	struct dbc *c = inv_get(srv->db);
 	char dir[4096], p[4200], ex[64] = "", policy[16] = "never", undo[16] = "off";
 	char state0[16] = "", *tail, *rec;
 	const char *why;
@@ -542,7 +541,7 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 			vsrv_log("vm %s: cannot record its exit (%s)", v->name, ex);
 	}
 	vsrv_log("vm %s: %s%s", v->name, ex, restart ? "; restarted" : "");
-	db_put(c);
+	inv_put(c);
 	/* Undo disks: decided when the VM ends for good, never after a crash (kept then). */
 	if (!restart && strcmp(undo, "off") && (requested || clean)) {
 		const char *action = v->undo[0] ? v->undo : undo;
@@ -694,7 +693,7 @@ static int add_known(const struct inv_vm *v, void *arg)
 int sup_reattach(struct server *srv)
 {
 	struct supervisor *s = srv->sup;
-	struct dbc *c = db_get(srv->db);
+	struct dbc *c = inv_get(srv->db);
 	struct known *k;
 	int64_t *ids;
 	int n, i, *autostart, rc;
@@ -703,7 +702,7 @@ int sup_reattach(struct server *srv)
 		return -EIO;
 	k = calloc(1, sizeof(*k));
 	if (!k) {
-		db_put(c);
+		inv_put(c);
 		return -ENOMEM;
 	}
 	/* Every VM with a runtime directory or a live state is looked at: a daemon killed
@@ -711,7 +710,7 @@ int sup_reattach(struct server *srv)
 	rc = inv_vm_each(c, add_known, k);
 	if (rc < 0) {
 		free(k);
-		db_put(c);
+		inv_put(c);
 		return rc;
 	}
 	n = k->n;
@@ -761,6 +760,6 @@ int sup_reattach(struct server *srv)
 		}
 	}
 	free(k);
-	db_put(c);
+	inv_put(c);
 	return 0;
 }

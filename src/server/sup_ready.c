@@ -1,6 +1,5 @@
 /* The start-up watcher: 'starting' -> 'running' when the VMM answers. See sup_ready.h. */
 #include "server/sup_ready.h"
-#include "server/db.h"
 #include "server/events.h"
 #include "server/inv.h"
 #include "server/vmctl.h"
@@ -47,7 +46,7 @@ struct sup_ready {
  * decided otherwise), 0 to look again (the start that set 'starting' is not committed yet). */
 static int promote(struct sup_ready *r, struct ready_vm *e)
 {
-	struct dbc *c = db_get(r->srv->db);
+	struct dbc *c = inv_get(r->srv->db);
 	struct inv_vm vm;
 	int done = 0, rc;
 
@@ -77,7 +76,7 @@ static int promote(struct sup_ready *r, struct ready_vm *e)
 		done = 1;
 	inv_vm_clear(&vm);
 out:
-	db_put(c);
+	inv_put(c);
 	return done;
 }
 

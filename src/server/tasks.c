@@ -1,6 +1,5 @@
 /* Tasks: inventory rows plus a detached thread each. See tasks.h. */
 #include "server/tasks.h"
-#include "server/db.h"
 #include "server/events.h"
 #include "server/inv.h"
 #include "util/clock.h"
@@ -40,7 +39,7 @@ void task_error(struct task *t, const char *fmt, ...)
 
 static int task_update(struct task *t, const char *state, double progress, const char *error)
 {
-	struct dbc *c = db_get(t->srv->db);
+	struct dbc *c = inv_get(t->srv->db);
 	bool end = strcmp(state, "running") != 0;
 	int rc = -EIO;
 
@@ -59,7 +58,7 @@ static int task_update(struct task *t, const char *state, double progress, const
 	if (rc || inv_commit(c))
 		inv_rollback(c);
 out:
-	db_put(c);
+	inv_put(c);
 	return rc;
 }
 
@@ -123,7 +122,7 @@ int task_start(struct server *srv, const char *kind, const char *object, const c
 	snprintf(t->object, sizeof(t->object), "%s", object);
 	snprintf(t->who, sizeof(t->who), "%s", who ? who : "");
 	rc = -EIO;
-	c = db_get(srv->db);
+	c = inv_get(srv->db);
 	if (!c || inv_begin(c))
 		goto err;
 	rc = inv_task_create(c, kind, object, who, clock_real(), &t->id);
@@ -135,7 +134,7 @@ int task_start(struct server *srv, const char *kind, const char *object, const c
 		inv_rollback(c);
 		goto err;
 	}
-	db_put(c);
+	inv_put(c);
 	c = NULL;
 	if (id)
 		*id = t->id;
@@ -150,7 +149,7 @@ int task_start(struct server *srv, const char *kind, const char *object, const c
 	return 0;
 err:
 	if (c)
-		db_put(c);
+		inv_put(c);
 	if (arg_free)
 		arg_free(arg);
 	free(t);
