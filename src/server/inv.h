@@ -21,7 +21,7 @@
  * object has since changed the write fails with -EAGAIN and changes nothing, so a
  * read-modify-write cycle across two servers cannot lose an update.
  *
- * Watching. A cache or a follower learns of changes from db_generation() (any committed
+ * Watching. A cache or a follower learns of changes from inv_generation() (any committed
  * write, SQLite) and from the event hub (events.h: every change a user sees is an event,
  * committed with it). On etcd both are a watch on the inventory's prefix from a revision;
  * the events table already is that log (id = revision order), so followers need no change.
