@@ -486,14 +486,14 @@ int api_vm_get(struct req *r)
 
 int api_vm_status(struct req *r)
 {
-	struct inv_vm v;
+	struct inv_vm_status v;
 	int64_t id;
 	json_t *o = NULL;
 	int rc;
 
 	if (vm_lookup(r, &id) || auth_require_object(r, "vm", id, r->args[0], PERM_VIEW))
 		return r->status;
-	rc = inv_vm_get(r->c, id, &v);
+	rc = inv_vm_get_status(r->c, id, &v);
 	if (rc == -EIO)
 		return req_error(r, -EIO, "inventory error");
 	if (!rc) {
@@ -503,7 +503,7 @@ int api_vm_status(struct req *r)
 			      "state", v.state, "monitor_pid", (int)v.monitor_pid,
 			      "uptime", (json_int_t)(up && v.started ? time(NULL) - v.started : 0),
 			      "last_exit", sup_exit_json(v.last_exit), "restarts", v.restarts);
-		inv_vm_clear(&v);
+		inv_vm_status_clear(&v);
 	}
 	if (!o)
 		return req_error(r, -ENOENT, "the VM went away");
@@ -515,13 +515,13 @@ int api_vm_status(struct req *r)
 
 static bool vm_is_off(struct req *r, int64_t id)
 {
-	struct inv_vm v;
+	struct inv_vm_status v;
 	bool off;
 
-	if (inv_vm_get(r->c, id, &v))
+	if (inv_vm_get_status(r->c, id, &v))
 		return false;
 	off = !strcmp(v.state, INV_VM_STOPPED) || !strcmp(v.state, INV_VM_CRASHED);
-	inv_vm_clear(&v);
+	inv_vm_status_clear(&v);
 	return off;
 }
 

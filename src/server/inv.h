@@ -132,6 +132,22 @@ int inv_vm_id(struct dbc *c, const char *name, int64_t *id);
 /* Read VM id into *out (free its strings with inv_vm_clear). 0, -ENOENT or -EIO. */
 int inv_vm_get(struct dbc *c, int64_t id, struct inv_vm *out);
 
+/* A VM's status alone (what inv_vm_get reads under "status", with the name), for the
+ * frequent readers that need no configuration (GET .../status, state checks; on etcd the
+ * status key alone). last_exit is the struct's own: free with inv_vm_status_clear. */
+struct inv_vm_status {
+	char name[64];
+	char state[16];
+	pid_t monitor_pid;
+	int64_t started;
+	char *last_exit;
+	int restarts;
+};
+
+/* Read VM id's status into *out: 0, -ENOENT, -ENOMEM or -EIO. */
+int inv_vm_get_status(struct dbc *c, int64_t id, struct inv_vm_status *out);
+void inv_vm_status_clear(struct inv_vm_status *st);
+
 /* Call fn for every VM, oldest first (by id), until it returns non-zero (that value is returned). The
  * struct is valid during the call only. 0, fn's value, or -EIO. */
 int inv_vm_each(struct dbc *c, int (*fn)(const struct inv_vm *v, void *arg), void *arg);

@@ -110,6 +110,37 @@ int inv_vm_get(struct dbc *c, int64_t id, struct inv_vm *out)
 	return rc;
 }
 
+int inv_vm_get_status(struct dbc *c, int64_t id, struct inv_vm_status *out)
+{
+	sqlite3_stmt *s = db_stmt(c, "SELECT name, state, monitor_pid, started, last_exit, restarts "
+				     "FROM vms WHERE id = ?");
+	int rc = -ENOENT;
+
+	if (!s)
+		return -EIO;
+	memset(out, 0, sizeof(*out));
+	sqlite3_bind_int64(s, 1, id);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		col_copy(s, 0, out->name, sizeof(out->name));
+		col_copy(s, 1, out->state, sizeof(out->state));
+		out->monitor_pid = sqlite3_column_int(s, 2);
+		out->started = sqlite3_column_int64(s, 3);
+		out->last_exit = col_dup(s, 4);
+		out->restarts = sqlite3_column_int(s, 5);
+		rc = !out->last_exit && sqlite3_column_type(s, 4) != SQLITE_NULL ? -ENOMEM : 0;
+	}
+	db_done(s);
+	return rc;
+}
+
+void inv_vm_status_clear(struct inv_vm_status *st)
+{
+	if (!st)
+		return;
+	free(st->last_exit);
+	memset(st, 0, sizeof(*st));
+}
+
 int inv_vm_each(struct dbc *c, int (*fn)(const struct inv_vm *v, void *arg), void *arg)
 {
 	sqlite3_stmt *s = db_stmt(c, "SELECT " VM_COLUMNS " FROM vms ORDER BY id");
