@@ -72,6 +72,12 @@ int api_nroutes(void)
 	return sizeof(api_routes) / sizeof(api_routes[0]) - 1;
 }
 
+void api_route_name(int idx, const char **method, const char **pattern)
+{
+	*method = api_routes[idx].method;
+	*pattern = api_routes[idx].pattern;
+}
+
 /* Match path against pattern segment by segment; {} captures one non-empty segment. */
 static int match(const char *pat, const char *path, const char **args, char *store, size_t cap)
 {

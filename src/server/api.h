@@ -23,6 +23,9 @@ int api_route(const char *method, const char *path, struct req *r);
 /* The number of routes (for metrics). */
 int api_nroutes(void);
 
+/* The method and pattern of route idx (metrics_route_fn). */
+void api_route_name(int idx, const char **method, const char **pattern);
+
 /* Handlers, by file. */
 int api_health(struct req *r);
 int api_login(struct req *r);

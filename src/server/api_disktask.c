@@ -8,6 +8,7 @@
 #include "server/auth.h"
 #include "server/diskimg.h"
 #include "server/events.h"
+#include "server/inv.h"
 #include "server/space.h"
 #include "server/tasks.h"
 #include "server/valid.h"
@@ -18,14 +19,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
 #define CHUNK (1 << 20)
 
 struct copy_job {
 	char src[4400], dst[4400];
-	char src_fmt[8], dst_fmt[8];
+	char src_fmt[16], dst_fmt[16];
 	char name[64];           /* the new disk */
 	char who[64];
 	int64_t owner;           /* user id holding full rights on the new disk, or 0 */
@@ -96,53 +96,45 @@ static int copy_run(struct task *t, void *arg)
 {
 	struct copy_job *j = arg;
 	struct server *srv = task_server(t);
+	struct inv_disk *d;
 	struct dbc *c;
-	sqlite3_stmt *s;
+	int64_t id = 0;
 	int rc = copy_data(t, j);
 
 	if (rc)
 		goto err_file;
-	c = db_get(srv->db);
+	c = inv_get(srv->db);
 	if (!c) {
 		rc = -EIO;
 		goto err_file;
 	}
-	rc = db_begin(c);
+	rc = inv_begin(c);
 	if (rc)
 		goto err_put;
-	s = db_stmt(c, "INSERT INTO disks (name, format, size, path, created) VALUES (?, ?, ?, ?, ?)");
-	rc = s ? 0 : -EIO;
-	if (s) {
-		sqlite3_bind_text(s, 1, j->name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, j->dst_fmt, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 3, (int64_t)j->size);
-		sqlite3_bind_text(s, 4, j->dst, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 5, time(NULL));
-		rc = db_rc(c, sqlite3_step(s));
-		db_done(s);
+	d = calloc(1, sizeof(*d));
+	rc = d ? 0 : -ENOMEM;
+	if (d) {
+		snprintf(d->name, sizeof(d->name), "%s", j->name);
+		snprintf(d->format, sizeof(d->format), "%s", j->dst_fmt);
+		d->size = (int64_t)j->size;
+		snprintf(d->path, sizeof(d->path), "%s", j->dst);
+		rc = inv_disk_create(c, d, &id);
+		free(d);
 	}
-	if (!rc && j->owner) {
-		s = db_stmt(c, "INSERT INTO acl VALUES ('disk', ?, 'user', ?, 31)");
-		rc = s ? 0 : -EIO;
-		if (s) {
-			sqlite3_bind_int64(s, 1, sqlite3_last_insert_rowid(c->c));
-			sqlite3_bind_int64(s, 2, j->owner);
-			rc = db_rc(c, sqlite3_step(s));
-			db_done(s);
-		}
-	}
+	if (!rc && j->owner)
+		rc = inv_grant_add(c, "disk", id, "user", j->owner, PERM_FULL);
 	if (!rc)
 		rc = events_emit(srv, c, "disk-created", "disk", j->name, j->who, NULL,
 				 "disk %s created by %s (from %s)", j->name, j->who, j->src);
 	if (!rc)
-		rc = db_commit(c);
+		rc = inv_commit(c);
 	if (rc) {
-		db_rollback(c);
+		inv_rollback(c);
 		task_error(t, rc == -EEXIST ? "a disk named '%s' appeared meanwhile" :
 			   "inventory error recording disk %s", j->name);
 	}
 err_put:
-	db_put(c);
+	inv_put(c);
 err_file:
 	if (rc)
 		unlink(j->dst);
@@ -151,6 +143,17 @@ err_file:
 
 /* POST /api/v1/disks/{name}/convert {"name", "format", "subformat"} and
  * /copy {"name", "subformat"}: 202 with the task. */
+/* inv_disk_users: whether a VM that is not off (stopped or crashed) has the disk, writable
+ * only when *(bool *)arg says so; 1 ends the walk. */
+static int used_by_up_vm(const struct inv_vm *v, const struct inv_vm_disk *d, void *arg)
+{
+	bool writable_only = *(bool *)arg;
+
+	if (!strcmp(v->state, INV_VM_STOPPED) || !strcmp(v->state, INV_VM_CRASHED))
+		return 0;
+	return writable_only && d->readonly ? 0 : 1;
+}
+
 int api_disk_action(struct req *r)
 {
 	static const char *const formats[] = { "raw", "vhd", NULL };
@@ -167,7 +170,6 @@ int api_disk_action(struct req *r)
 	char err[512], oname[64], dst[4400];
 	uint64_t actual = 0;
 	int64_t id = -1, tid = 0;
-	sqlite3_stmt *s;
 	int busy = 0, exists = 0, rc;
 
 	if (!convert && strcmp(r->args[1], "copy"))
@@ -176,19 +178,22 @@ int api_disk_action(struct req *r)
 	if (!j)
 		return req_error(r, -ENOMEM, "out of memory");
 	snprintf(oname, sizeof(oname), "%s", r->args[0]);
-	s = db_stmt(r->c, "SELECT id, path, format, size, EXISTS (SELECT 1 FROM vm_disks vd JOIN vms v ON "
-		       "v.id = vd.vm_id WHERE vd.disk_id = d.id AND vd.readonly = 0 AND v.state NOT IN "
-		       "('stopped','crashed')) FROM disks d WHERE name = ?");
-	if (s) {
-		sqlite3_bind_text(s, 1, oname, -1, SQLITE_STATIC);
-		if (sqlite3_step(s) == SQLITE_ROW) {
-			id = sqlite3_column_int64(s, 0);
-			snprintf(j->src, sizeof(j->src), "%s", sqlite3_column_text(s, 1));
-			snprintf(j->src_fmt, sizeof(j->src_fmt), "%s", sqlite3_column_text(s, 2));
-			j->size = sqlite3_column_int64(s, 3);
-			busy = sqlite3_column_int(s, 4);
+	{
+		struct inv_disk *d = malloc(sizeof(*d));
+
+		if (d && !inv_object_id(r->c, "disk", oname, &id) && !inv_disk_get(r->c, id, d)) {
+			snprintf(j->src, sizeof(j->src), "%s", d->path);
+			snprintf(j->src_fmt, sizeof(j->src_fmt), "%s", d->format);
+			j->size = d->size;
+		} else {
+			id = -1;
 		}
-		db_done(s);
+		free(d);
+	}
+	if (id >= 0) {
+		bool writable_only = true;
+
+		busy = inv_disk_users(r->c, id, used_by_up_vm, &writable_only) == 1;
 	}
 	if (id < 0) {
 		free(j);
@@ -224,11 +229,10 @@ int api_disk_action(struct req *r)
 	snprintf(j->dst_fmt, sizeof(j->dst_fmt), "%s", fmt);
 	snprintf(j->who, sizeof(j->who), "%s", r->who.name);
 	j->owner = !r->who.admin ? r->who.user_id : 0;
-	s = db_stmt(r->c, "SELECT 1 FROM disks WHERE name = ?");
-	if (s) {
-		sqlite3_bind_text(s, 1, j->name, -1, SQLITE_STATIC);
-		exists = sqlite3_step(s) == SQLITE_ROW;
-		db_done(s);
+	{
+		int64_t other;
+
+		exists = inv_object_id(r->c, "disk", j->name, &other) == 0;
 	}
 	if (exists || task_running(r->c, convert ? "disk-convert" : "disk-copy", j->name)) {
 		free(j);

@@ -1,30 +1,22 @@
-/* Events (list and Server-Sent Events), tasks, and the VM console. */
+/* Events (list and Server-Sent Events) and tasks. The VM console is api_console.c. */
 #include "server/api.h"
 #include "server/auth.h"
 #include "server/events.h"
-#include "server/sup.h"
-#include "server/vmrow.h"
+#include "server/inv.h"
 
 #include <errno.h>
 #include <time.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 /* May the caller see this event? Server viewers see all; others the events of VMs, disks
  * and networks they may view (looked up by name, as events name their object) and their
  * own logins. */
-static bool event_visible(struct dbc *c, const struct caller *who, bool all, sqlite3_stmt *s)
+static bool event_visible(struct dbc *c, const struct caller *who, bool all,
+			  const struct inv_event *e)
 {
-	const char *ot = (const char *)sqlite3_column_text(s, 3);
-	const char *on = (const char *)sqlite3_column_text(s, 4);
-	const char *user = (const char *)sqlite3_column_text(s, 5);
-	sqlite3_stmt *q;
+	const char *ot = e->object_type, *on = e->object, *user = e->user;
 	int64_t id = -1;
 
 	if (!who->authenticated)
@@ -35,33 +27,21 @@ static bool event_visible(struct dbc *c, const struct caller *who, bool all, sql
 		return true;
 	if (!ot || !on)
 		return false;
-	q = !strcmp(ot, "vm") ? db_stmt(c, "SELECT id FROM vms WHERE name = ?")
-	  : !strcmp(ot, "disk") ? db_stmt(c, "SELECT id FROM disks WHERE name = ?")
-	  : !strcmp(ot, "network") ? db_stmt(c, "SELECT id FROM networks WHERE name = ?") : NULL;
-	if (!q)
+	if (inv_object_id(c, ot, on, &id))
 		return false;
-	sqlite3_bind_text(q, 1, on, -1, SQLITE_STATIC);
-	if (sqlite3_step(q) == SQLITE_ROW)
-		id = sqlite3_column_int64(q, 0);
-	db_done(q);
 	return id >= 0 && (auth_perms(c, who, ot, id) & PERM_VIEW);
 }
 
-static json_t *event_json(sqlite3_stmt *s)
+static json_t *event_json(const struct inv_event *e)
 {
-	json_t *o = json_pack("{s:I,s:f,s:s,s:s?,s:s?,s:s?,s:s}", "id",
-			      (json_int_t)sqlite3_column_int64(s, 0), "time", sqlite3_column_double(s, 1),
-			      "type", sqlite3_column_text(s, 2), "object_type", sqlite3_column_text(s, 3),
-			      "object", sqlite3_column_text(s, 4), "user", sqlite3_column_text(s, 5),
-			      "message", sqlite3_column_text(s, 6));
-	const char *d = (const char *)sqlite3_column_text(s, 7);
+	json_t *o = json_pack("{s:I,s:f,s:s,s:s?,s:s?,s:s?,s:s}", "id", (json_int_t)e->id,
+			      "time", e->time, "type", e->type, "object_type", e->object_type,
+			      "object", e->object, "user", e->user, "message", e->message);
 
-	if (o && d)
-		json_object_set_new(o, "data", json_loads(d, 0, NULL));
+	if (o && e->data)
+		json_object_set_new(o, "data", json_loads(e->data, 0, NULL));
 	return o;
 }
-
-#define EVENT_SQL "SELECT id, time, type, object_type, object_name, user, message, data FROM events "
 
 struct sse {
 	struct server *srv;
@@ -92,7 +72,6 @@ static void sse_free(void *p)
 static void sse_refresh(struct dbc *c, struct sse *x)
 {
 	struct caller *who = &x->who;
-	sqlite3_stmt *s;
 
 	if (x->token[0]) {
 		struct caller now = { .local = who->local };
@@ -100,69 +79,68 @@ static void sse_refresh(struct dbc *c, struct sse *x)
 		auth_token_caller(c, x->token, &now);
 		*who = now;
 	} else if (who->user_id && who->authenticated) {
-		s = db_stmt(c, "SELECT admin FROM users WHERE id = ?");
-		if (s) {
-			sqlite3_bind_int64(s, 1, who->user_id);
-			switch (sqlite3_step(s)) {
-			case SQLITE_ROW:
-				who->admin = sqlite3_column_int(s, 0);
-				break;
-			case SQLITE_DONE:
-				who->authenticated = false;
-				break;
-			default:   /* busy: keep what we knew */
-				break;
-			}
-			db_done(s);
-		}
+		int admin = inv_user_admin(c, who->user_id);
+
+		if (admin >= 0)
+			who->admin = admin;
+		else if (admin == -ENOENT)
+			who->authenticated = false;
+		/* -EIO (busy): keep what we knew */
 	}
 	x->all = who->authenticated && (auth_perms(c, who, "server", 0) & PERM_VIEW);
+}
+
+/* What sse_add carries from event to event. */
+struct sse_fill {
+	struct sse *x;
+	struct dbc *c;
+	size_t cap;
+};
+
+/* inv_event_each: append event ev to the stream's pending text, when its caller may see it.
+ * 1 (the end) without memory. */
+static int sse_add(const struct inv_event *ev, void *arg)
+{
+	struct sse_fill *f = arg;
+	struct sse *x = f->x;
+	json_t *e;
+	char *js;
+
+	x->last = ev->id;
+	if (!event_visible(f->c, &x->who, x->all, ev))
+		return 0;
+	e = event_json(ev);
+	js = e ? json_dumps(e, JSON_COMPACT) : NULL;
+	if (js) {
+		size_t need = strlen(js) + 128;
+		if (x->plen + need > f->cap) {
+			char *b = realloc(x->pending, x->plen + need + 4096);
+			if (!b) {
+				free(js);
+				json_decref(e);
+				return 1;
+			}
+			x->pending = b;
+			f->cap = x->plen + need + 4096;
+		}
+		x->plen += sprintf(x->pending + x->plen, "id: %lld\nevent: %s\ndata: %s\n\n",
+				   (long long)ev->id, ev->type, js);
+	}
+	free(js);
+	json_decref(e);
+	return 0;
 }
 
 /* Fill x->pending with the events after x->last (at most 50). */
 static void sse_fetch(struct sse *x)
 {
-	struct dbc *c = db_get(x->srv->db);
-	sqlite3_stmt *s;
-	size_t cap = 0;
+	struct sse_fill f = { .x = x, .c = inv_get(x->srv->db) };
 
-	if (!c)
+	if (!f.c)
 		return;
-	sse_refresh(c, x);
-	s = db_stmt(c, EVENT_SQL "WHERE id > ? ORDER BY id LIMIT 50");
-	if (s) {
-		sqlite3_bind_int64(s, 1, x->last);
-		while (sqlite3_step(s) == SQLITE_ROW) {
-			int64_t id = sqlite3_column_int64(s, 0);
-			json_t *e;
-			char *js;
-
-			x->last = id;
-			if (!event_visible(c, &x->who, x->all, s))
-				continue;
-			e = event_json(s);
-			js = e ? json_dumps(e, JSON_COMPACT) : NULL;
-			if (js) {
-				size_t need = strlen(js) + 128;
-				if (x->plen + need > cap) {
-					char *b = realloc(x->pending, x->plen + need + 4096);
-					if (!b) {
-						free(js);
-						json_decref(e);
-						break;
-					}
-					x->pending = b;
-					cap = x->plen + need + 4096;
-				}
-				x->plen += sprintf(x->pending + x->plen, "id: %lld\nevent: %s\ndata: %s\n\n",
-						   (long long)id, sqlite3_column_text(s, 2), js);
-			}
-			free(js);
-			json_decref(e);
-		}
-		db_done(s);
-	}
-	db_put(c);
+	sse_refresh(f.c, x);
+	inv_event_each(f.c, x->last, 50, sse_add, &f);
+	inv_put(f.c);
 }
 
 static int sse_stream(struct req *r, char *buf, size_t max, uint64_t pos, ssize_t *n)
@@ -203,6 +181,22 @@ static int sse_stream(struct req *r, char *buf, size_t max, uint64_t pos, ssize_
 	return 1;   /* nothing yet: parked until the next event */
 }
 
+/* What list_add appends the events a caller may see to. */
+struct list_fill {
+	struct req *r;
+	bool all;
+	json_t *a;
+};
+
+static int list_add(const struct inv_event *e, void *arg)
+{
+	struct list_fill *f = arg;
+
+	if (event_visible(f->r->c, &f->r->who, f->all, e))
+		json_array_append_new(f->a, event_json(e));
+	return 0;
+}
+
 int api_event_list(struct req *r)
 {
 	const char *since = req_query(r, "since"), *lim = req_query(r, "limit");
@@ -211,7 +205,6 @@ int api_event_list(struct req *r)
 	int64_t after = since ? strtoll(since, NULL, 10) : -1;
 	long limit = lim ? strtol(lim, NULL, 10) : 100;
 	bool all = auth_perms(r->c, &r->who, "server", 0) & PERM_VIEW;
-	sqlite3_stmt *s;
 	json_t *a;
 
 	if (limit < 1 || limit > 1000)
@@ -228,10 +221,9 @@ int api_event_list(struct req *r)
 		if (after < 0) {
 			/* From now on, unless the client asks for history (?since= or Last-Event-ID). */
 			const char *lei = req_header(r, "Last-Event-ID");
-			s = db_stmt(r->c, "SELECT coalesce(max(id), 0) FROM events");
-			if (s && sqlite3_step(s) == SQLITE_ROW)
-				after = sqlite3_column_int64(s, 0);
-			db_done(s);
+
+			if (inv_event_last(r->c, &after))
+				after = -1;
 			if (lei)
 				after = strtoll(lei, NULL, 10);
 		}
@@ -243,237 +235,89 @@ int api_event_list(struct req *r)
 		return 200;
 	}
 	/* Without since: the newest events; with since: those after it, oldest first. */
-	s = after < 0 ? db_stmt(r->c, "SELECT * FROM (" EVENT_SQL "ORDER BY id DESC LIMIT ?2) ORDER BY id")
-		      : db_stmt(r->c, EVENT_SQL "WHERE id > ?1 ORDER BY id LIMIT ?2");
-	if (!s)
-		return req_error(r, -EIO, "inventory error");
-	if (after >= 0)
-		sqlite3_bind_int64(s, 1, after);
-	sqlite3_bind_int64(s, 2, limit);
 	a = json_array();
-	while (sqlite3_step(s) == SQLITE_ROW)
-		if (event_visible(r->c, &r->who, all, s))
-			json_array_append_new(a, event_json(s));
-	db_done(s);
+	if (inv_event_each(r->c, after, limit, list_add, &(struct list_fill){ r, all, a })) {
+		json_decref(a);
+		return req_error(r, -EIO, "inventory error");
+	}
 	r->out = json_pack("{s:o}", "events", a);
 	return 200;
 }
 
-static json_t *task_json(sqlite3_stmt *s)
+static json_t *task_json(const struct inv_task *t)
 {
-	return json_pack("{s:I,s:s,s:s?,s:s,s:f,s:s?,s:s?,s:f,s:o}", "id",
-			 (json_int_t)sqlite3_column_int64(s, 0), "kind", sqlite3_column_text(s, 1),
-			 "object", sqlite3_column_text(s, 2), "state", sqlite3_column_text(s, 3),
-			 "progress", sqlite3_column_double(s, 4), "error", sqlite3_column_text(s, 5),
-			 "user", sqlite3_column_text(s, 6), "created", sqlite3_column_double(s, 7),
-			 "finished", sqlite3_column_type(s, 8) == SQLITE_NULL ? json_null() :
-			 json_real(sqlite3_column_double(s, 8)));
+	return json_pack("{s:I,s:s,s:s?,s:s,s:f,s:s?,s:s?,s:f,s:o}", "id", (json_int_t)t->id,
+			 "kind", t->kind, "object", t->object, "state", t->state,
+			 "progress", t->progress, "error", t->error, "user", t->user,
+			 "created", t->created,
+			 "finished", t->finished < 0 ? json_null() : json_real(t->finished));
 }
 
-#define TASK_SQL "SELECT id, kind, object, state, progress, error, user, created, finished " \
-		 "FROM tasks "
-
-/* May the caller see this task (a row of TASK_SQL)? Server viewers see all; others the
- * tasks they started and those of a VM (undo-commit) or disk (disk-copy, disk-convert: the
- * new disk) they may view. */
-static bool task_visible(struct dbc *c, const struct caller *who, bool all, sqlite3_stmt *s)
+/* May the caller see task t? Server viewers see all; others the tasks they started and
+ * those of a VM (undo-commit) or disk (disk-copy, disk-convert: the new disk) they may
+ * view. */
+static bool task_visible(struct dbc *c, const struct caller *who, bool all,
+			 const struct inv_task *t)
 {
-	const char *kind = (const char *)sqlite3_column_text(s, 1);
-	const char *on = (const char *)sqlite3_column_text(s, 2);
-	const char *user = (const char *)sqlite3_column_text(s, 6);
+	const char *kind = t->kind, *on = t->object, *user = t->user;
 	bool vm = kind && !strcmp(kind, "undo-commit"), disk = kind && !strncmp(kind, "disk-", 5);
-	sqlite3_stmt *q;
 	int64_t id = -1;
 
 	if (all || (user && who->user_id && !strcmp(user, who->name)))
 		return true;
 	if (!on || (!vm && !disk))
 		return false;
-	q = vm ? db_stmt(c, "SELECT id FROM vms WHERE name = ?")
-	       : db_stmt(c, "SELECT id FROM disks WHERE name = ?");
-	if (!q)
+	if (inv_object_id(c, vm ? "vm" : "disk", on, &id))
 		return false;
-	sqlite3_bind_text(q, 1, on, -1, SQLITE_STATIC);
-	if (sqlite3_step(q) == SQLITE_ROW)
-		id = sqlite3_column_int64(q, 0);
-	db_done(q);
 	return id >= 0 && (auth_perms(c, who, vm ? "vm" : "disk", id) & PERM_VIEW);
+}
+
+/* What task_add appends the tasks a caller may see to (at most 100). */
+struct task_fill {
+	struct req *r;
+	bool all;
+	json_t *a;
+};
+
+static int task_add(const struct inv_task *t, void *arg)
+{
+	struct task_fill *f = arg;
+
+	if (task_visible(f->r->c, &f->r->who, f->all, t))
+		json_array_append_new(f->a, task_json(t));
+	return json_array_size(f->a) >= 100;
 }
 
 int api_task_list(struct req *r)
 {
-	bool all = auth_perms(r->c, &r->who, "server", 0) & PERM_VIEW;
-	sqlite3_stmt *s;
-	json_t *a;
+	struct task_fill f = { .r = r, .all = auth_perms(r->c, &r->who, "server", 0) & PERM_VIEW,
+			       .a = json_array() };
 
-	s = db_stmt(r->c, TASK_SQL "ORDER BY id DESC");
-	if (!s)
+	if (inv_task_each(r->c, task_add, &f) < 0) {
+		json_decref(f.a);
 		return req_error(r, -EIO, "inventory error");
-	a = json_array();
-	while (json_array_size(a) < 100 && sqlite3_step(s) == SQLITE_ROW)
-		if (task_visible(r->c, &r->who, all, s))
-			json_array_append_new(a, task_json(s));
-	db_done(s);
-	r->out = json_pack("{s:o}", "tasks", a);
+	}
+	r->out = json_pack("{s:o}", "tasks", f.a);
 	return 200;
 }
 
 int api_task_get(struct req *r)
 {
-	sqlite3_stmt *s;
 	char *end;
 	long long id = strtoll(r->args[0], &end, 10);
-	bool all = auth_perms(r->c, &r->who, "server", 0) & PERM_VIEW;
+	struct task_fill f = { .r = r, .all = auth_perms(r->c, &r->who, "server", 0) & PERM_VIEW };
 
 	if (*end || id <= 0)
 		return req_error(r, -EINVAL, "a task id is a positive integer");
-	s = db_stmt(r->c, TASK_SQL "WHERE id = ?");
-	if (!s)
+	f.a = json_array();
+	if (inv_task_get(r->c, id, task_add, &f) == -EIO) {
+		json_decref(f.a);
 		return req_error(r, -EIO, "inventory error");
-	sqlite3_bind_int64(s, 1, id);
-	if (sqlite3_step(s) == SQLITE_ROW && task_visible(r->c, &r->who, all, s))
-		r->out = task_json(s);
-	db_done(s);
+	}
+	r->out = json_incref(json_array_get(f.a, 0));
+	json_decref(f.a);
 	/* One the caller may not see answers as a missing one. */
 	if (!r->out)
 		return req_error(r, -ENOENT, "no task %lld", id);
 	return 200;
-}
-
-static int console_connect(struct server *srv, int64_t id)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char dir[4096];
-	int fd;
-
-	sup_vm_dir(srv, id, dir, sizeof(dir));
-	if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/console.sock", dir) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
-		return -EBUSY;
-	}
-	return fd;
-}
-
-struct cons {
-	int fd;
-};
-
-static void cons_free(void *p)
-{
-	struct cons *x = p;
-
-	if (x) {
-		close(x->fd);
-		free(x);
-	}
-}
-
-static int cons_stream(struct req *r, char *buf, size_t max, uint64_t pos, ssize_t *n)
-{
-	struct cons *x = r->stream_state;
-
-	(void)pos;
-	if (!r->srv->stopping) {
-		struct pollfd p = { .fd = x->fd, .events = POLLIN };
-		int k = poll(&p, 1, 0);
-		ssize_t got;
-
-		if (k == 0)
-			return 1;   /* nothing yet: parked, polled again within 250 ms */
-		if (k < 0)
-			return -1;
-		got = read(x->fd, buf, max);
-		if (got <= 0)
-			return -1;   /* the VM ended */
-		*n = got;
-		return 0;
-	}
-	return -1;
-}
-
-/* GET console: the last ?bytes= of the console log (default 16 KiB), or with ?follow=1
- * the live output as a byte stream until the VM ends or the client goes. */
-int api_vm_console_get(struct req *r)
-{
-	const char *follow = req_query(r, "follow"), *bs = req_query(r, "bytes");
-	long want = bs ? strtol(bs, NULL, 10) : 16384;
-	char dir[4096], p[4200];
-	int64_t id;
-	int fd;
-
-	if (vm_lookup(r, &id) ||
-	    auth_require_object(r, "vm", id, r->args[0], follow ? PERM_CONTROL : PERM_VIEW))
-		return r->status;
-	if (want < 1 || want > (1 << 20))
-		return req_error(r, -EINVAL, "bytes is 1 to 1048576");
-	if (follow && !strcmp(follow, "1")) {
-		struct cons *x;
-		fd = console_connect(r->srv, id);
-		if (fd < 0)
-			return req_error(r, -EBUSY, "%s is not running", r->args[0]);
-		x = calloc(1, sizeof(*x));
-		if (!x) {
-			close(fd);
-			return req_error(r, -ENOMEM, "out of memory");
-		}
-		x->fd = fd;
-		r->stream = cons_stream;
-		r->stream_state = x;
-		r->stream_free = cons_free;
-		r->content_type = "application/octet-stream";
-		return 200;
-	}
-	sup_vm_dir(r->srv, id, dir, sizeof(dir));
-	snprintf(p, sizeof(p), "%s/console.log", dir);
-	fd = open(p, O_RDONLY | O_CLOEXEC);
-	r->content_type = "text/plain; charset=utf-8";
-	if (fd < 0) {
-		r->status = 200;
-		r->text = strdup("");
-		r->text_len = 0;
-		return 200;
-	}
-	{
-		off_t end = lseek(fd, 0, SEEK_END), from = end > want ? end - want : 0;
-		ssize_t got;
-
-		r->text = malloc(end - from + 1);
-		got = r->text ? pread(fd, r->text, end - from, from) : -1;
-		close(fd);
-		if (got < 0)
-			return req_error(r, -EIO, "cannot read the console log");
-		r->text_len = got;
-	}
-	return 200;
-}
-
-/* POST console {"input": "..."}: type into the guest's serial console. */
-int api_vm_console_put(struct req *r)
-{
-	json_t *in;
-	int64_t id;
-	int fd;
-	size_t len;
-
-	if (vm_lookup(r, &id) || auth_require_object(r, "vm", id, r->args[0], PERM_CONTROL))
-		return r->status;
-	if (!json_is_object(r->body) || json_object_size(r->body) != 1 ||
-	    !json_is_string(in = json_object_get(r->body, "input")) ||
-	    (len = json_string_length(in)) > 4096)
-		return req_error(r, -EINVAL, "the body must be {\"input\": TEXT} with at most 4096 bytes");
-	fd = console_connect(r->srv, id);
-	if (fd < 0)
-		return req_error(r, -EBUSY, "%s is not running", r->args[0]);
-	if (send(fd, json_string_value(in), len, MSG_NOSIGNAL) != (ssize_t)len) {
-		close(fd);
-		return req_error(r, -EIO, "the console did not take the input");
-	}
-	close(fd);
-	r->status = 204;
-	return 204;
 }

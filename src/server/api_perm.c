@@ -3,6 +3,7 @@
 #include "server/api.h"
 #include "server/auth.h"
 #include "server/events.h"
+#include "server/inv.h"
 #include "server/valid.h"
 
 #include <errno.h>
@@ -13,13 +14,13 @@
 /* Resolve the object of the request: type for the acl table and its id. */
 static int object_of(struct req *r, const char **type, int64_t *id)
 {
-	static const struct { const char *seg, *type, *sql; } objs[] = {
-		{ "vms", "vm", "SELECT id FROM vms WHERE name = ?" },
-		{ "disks", "disk", "SELECT id FROM disks WHERE name = ?" },
-		{ "networks", "network", "SELECT id FROM networks WHERE name = ?" },
+	static const struct { const char *seg, *type; } objs[] = {
+		{ "vms", "vm" },
+		{ "disks", "disk" },
+		{ "networks", "network" },
 	};
-	sqlite3_stmt *s;
 	size_t i;
+	int rc;
 
 	if (!r->args[0]) {
 		*type = "server";
@@ -32,13 +33,10 @@ static int object_of(struct req *r, const char **type, int64_t *id)
 	if (i == sizeof(objs) / sizeof(objs[0]))
 		return req_error(r, -ENOENT, "no such endpoint"), -ENOENT;
 	*type = objs[i].type;
-	s = db_stmt(r->c, objs[i].sql);
-	if (!s)
+	rc = inv_object_id(r->c, *type, r->args[1], id);
+	if (rc == -EIO)
 		return req_error(r, -EIO, "inventory error"), -EIO;
-	sqlite3_bind_text(s, 1, r->args[1], -1, SQLITE_STATIC);
-	*id = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
-	db_done(s);
-	if (*id < 0)
+	if (rc)
 		return auth_missing(r, *type, r->args[1]);
 	return 0;
 }
@@ -51,26 +49,24 @@ static int require(struct req *r, const char *type, int64_t id, int need)
 			  : auth_require(r, type, id, need);
 }
 
+/* inv_grant_each: g as {"user"|"group": NAME, "permissions": [...]}, appended to the
+ * array arg (a grant to a principal that no longer exists is left out). */
+static int grant_add(const struct inv_grant *g, void *arg)
+{
+	if (g->pname)
+		json_array_append_new(arg, json_pack("{s:s,s:o}", g->ptype, g->pname,
+						     "permissions", auth_perm_names(g->perms)));
+	return 0;
+}
+
 static json_t *grants_json(struct dbc *c, const char *type, int64_t id)
 {
-	sqlite3_stmt *s;
-	json_t *a;
+	json_t *a = json_array();
 
-	s = db_stmt(c, "SELECT a.principal_type, coalesce(u.name, g.name), a.perms FROM acl a "
-		       "LEFT JOIN users u ON a.principal_type = 'user' AND u.id = a.principal_id "
-		       "LEFT JOIN groups g ON a.principal_type = 'group' AND g.id = a.principal_id "
-		       "WHERE a.object_type = ? AND a.object_id = ? ORDER BY 1, 2");
-	if (!s)
+	if (inv_grant_each(c, type, id, grant_add, a)) {
+		json_decref(a);
 		return NULL;
-	sqlite3_bind_text(s, 1, type, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, id);
-	a = json_array();
-	while (sqlite3_step(s) == SQLITE_ROW)
-		if (sqlite3_column_text(s, 1))
-			json_array_append_new(a, json_pack("{s:s,s:o}",
-				(const char *)sqlite3_column_text(s, 0), sqlite3_column_text(s, 1),
-				"permissions", auth_perm_names(sqlite3_column_int(s, 2))));
-	db_done(s);
+	}
 	return json_pack("{s:o}", "grants", a);
 }
 
@@ -88,24 +84,23 @@ int api_perm_get(struct req *r)
 }
 
 /* The grants of (type, id) as {"user:ID" or "group:ID": bits}. */
-static json_t *grant_bits(struct dbc *c, const char *type, int64_t id)
+static int bits_add(const struct inv_grant *g, void *arg)
 {
-	sqlite3_stmt *s = db_stmt(c, "SELECT principal_type, principal_id, perms FROM acl "
-				     "WHERE object_type = ? AND object_id = ?");
-	json_t *o;
 	char key[40];
 
-	if (!s)
+	snprintf(key, sizeof(key), "%.8s:%lld", g->ptype, (long long)g->pid);
+	json_object_set_new(arg, key, json_integer(g->perms));
+	return 0;
+}
+
+static json_t *grant_bits(struct dbc *c, const char *type, int64_t id)
+{
+	json_t *o = json_object();
+
+	if (inv_grant_each(c, type, id, bits_add, o)) {
+		json_decref(o);
 		return NULL;
-	sqlite3_bind_text(s, 1, type, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, id);
-	o = json_object();
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		snprintf(key, sizeof(key), "%.8s:%lld", sqlite3_column_text(s, 0),
-			 (long long)sqlite3_column_int64(s, 1));
-		json_object_set_new(o, key, json_integer(sqlite3_column_int(s, 2)));
 	}
-	db_done(s);
 	return o;
 }
 
@@ -127,7 +122,6 @@ int api_perm_set(struct req *r)
 {
 	const char *type;
 	int64_t id;
-	sqlite3_stmt *s;
 	json_t *grants, *g, *p, *before = NULL, *after = NULL;
 	size_t i, j;
 	int rc, have;
@@ -151,21 +145,14 @@ int api_perm_set(struct req *r)
 				return req_error(r, -EINVAL, "grants[%zu].permissions[%zu]: one of view, "
 						 "control, modify, remove, change-permissions, full", i, j);
 	}
-	if (db_begin(r->c))
+	if (inv_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
 	/* Nobody grants or takes away a permission it does not hold itself. */
 	have = auth_perms(r->c, &r->who, type, id);
 	before = grant_bits(r->c, type, id);
 	if (!before)
 		goto err_io;
-	s = db_stmt(r->c, "DELETE FROM acl WHERE object_type = ? AND object_id = ?");
-	if (!s)
-		goto err_io;
-	sqlite3_bind_text(s, 1, type, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, id);
-	rc = db_rc(r->c, sqlite3_step(s));
-	db_done(s);
-	if (rc)
+	if (inv_grants_clear(r->c, type, id))
 		goto err_io;
 	json_array_foreach(grants, i, g) {
 		json_t *u = json_object_get(g, "user");
@@ -175,22 +162,11 @@ int api_perm_set(struct req *r)
 
 		json_array_foreach(json_object_get(g, "permissions"), j, p)
 			bits |= auth_perm_parse(json_string_value(p));
-		s = u ? db_stmt(r->c, "INSERT INTO acl SELECT ?, ?, 'user', id, ? FROM users WHERE name = ? "
-				   "ON CONFLICT DO UPDATE SET perms = perms | excluded.perms")
-		      : db_stmt(r->c, "INSERT INTO acl SELECT ?, ?, 'group', id, ? FROM groups WHERE name = ? "
-				   "ON CONFLICT DO UPDATE SET perms = perms | excluded.perms");
-		if (!s)
+		rc = inv_grant_merge(r->c, type, id, ptype, pname, bits);
+		if (rc && rc != -ENOENT)
 			goto err_io;
-		sqlite3_bind_text(s, 1, type, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, id);
-		sqlite3_bind_int(s, 3, bits);
-		sqlite3_bind_text(s, 4, pname, -1, SQLITE_STATIC);
-		rc = db_rc(r->c, sqlite3_step(s));
-		db_done(s);
-		if (rc)
-			goto err_io;
-		if (sqlite3_changes(r->c->c) != 1) {
-			db_rollback(r->c);
+		if (rc == -ENOENT) {
+			inv_rollback(r->c);
 			req_error(r, -EINVAL, "grants[%zu]: no %s named '%s'", i, ptype, pname);
 			goto out;
 		}
@@ -202,7 +178,7 @@ int api_perm_set(struct req *r)
 		json_t *names = auth_perm_names(changed_bits(before, after) & ~have);
 		char *lack = json_dumps(names, JSON_COMPACT);
 
-		db_rollback(r->c);
+		inv_rollback(r->c);
 		req_error(r, -EACCES, "%s may grant or revoke only permissions it holds on %s %s; it "
 			  "lacks %s", r->who.name, type, r->args[1] ? r->args[1] : "", lack ? lack : "?");
 		free(lack);
@@ -211,14 +187,14 @@ int api_perm_set(struct req *r)
 	}
 	if (events_emit(r->srv, r->c, "permissions-changed", type, r->args[1] ? r->args[1] : "server",
 			r->who.name, json_incref(grants), "permissions of %s %s changed by %s", type,
-			r->args[1] ? r->args[1] : "", r->who.name) || db_commit(r->c))
+			r->args[1] ? r->args[1] : "", r->who.name) || inv_commit(r->c))
 		goto err_io;
 	/* The grants now (the caller may change them without viewing the object). */
 	r->out = grants_json(r->c, type, id);
 	r->status = r->out ? 200 : req_error(r, -EIO, "inventory error");
 	goto out;
 err_io:
-	db_rollback(r->c);
+	inv_rollback(r->c);
 	req_error(r, -EIO, "inventory error; nothing was changed");
 out:
 	json_decref(before);

@@ -3,6 +3,7 @@
 #include "server/auth.h"
 #include "server/diskimg.h"
 #include "server/events.h"
+#include "server/inv.h"
 #include "server/space.h"
 #include "server/valid.h"
 #include "server/network.h"
@@ -14,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #define DISK_MAX ((int64_t)2040 << 30)   /* the VHD limit, for raw images too */
@@ -39,48 +39,69 @@ static const struct valid_field net_fields[] = {
 	{ NULL, 0, 0, 0, 0, 0, NULL },
 };
 
-static int64_t id_by_name(struct req *r, const char *sql)
+/* The id of the object of kind ("disk", "network") the request names, or -1. */
+static int64_t id_by_name(struct req *r, const char *kind)
 {
-	sqlite3_stmt *s = db_stmt(r->c, sql);
-	int64_t id = -1;
+	int64_t id;
 
-	if (!s)
-		return -1;
-	sqlite3_bind_text(s, 1, r->args[0], -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		id = sqlite3_column_int64(s, 0);
-	db_done(s);
-	return id;
+	return inv_object_id(r->c, kind, r->args[0], &id) ? -1 : id;
 }
 
 /* The VMs using disk id, as the caller may see them: "used_by" names those it may see
  * (comma-separated, or null), "used_by_others" counts the others (their names stay
  * unknown to it). */
+/* inv_disk_users: whether a VM that is not off (stopped or crashed) has the disk, writable
+ * only when *(bool *)arg says so; 1 ends the walk. */
+static int used_by_up_vm(const struct inv_vm *v, const struct inv_vm_disk *d, void *arg)
+{
+	bool writable_only = *(bool *)arg;
+
+	if (!strcmp(v->state, INV_VM_STOPPED) || !strcmp(v->state, INV_VM_CRASHED))
+		return 0;
+	return writable_only && d->readonly ? 0 : 1;
+}
+
+/* What disk_users gathers: the VMs the caller sees (names into f) and the others. */
+struct users {
+	struct req *r;
+	FILE *f;
+	int64_t last;               /* a VM with the disk twice counts once */
+	int others, n;
+};
+
+static int add_user(const struct inv_vm *v, const struct inv_vm_disk *d, void *arg)
+{
+	struct users *u = arg;
+
+	(void)d;
+	if (v->id == u->last)
+		return 0;
+	u->last = v->id;
+	if (!auth_visible(u->r->c, &u->r->who, "vm", v->id))
+		u->others++;
+	else
+		fprintf(u->f, "%s%s", u->n++ ? "," : "", v->name);
+	return 0;
+}
+
 static int disk_users(struct req *r, int64_t id, json_t *o)
 {
-	sqlite3_stmt *s = db_stmt(r->c, "SELECT DISTINCT v.id, v.name FROM vm_disks vd JOIN vms v ON "
-					"v.id = vd.vm_id WHERE vd.disk_id = ? ORDER BY v.name");
+	struct users u = { .r = r, .last = -1 };
 	char *names = NULL;
 	size_t len = 0;
+	int others, n, rc;
 	FILE *f;
-	int others = 0, n = 0;
 
-	if (!s)
-		return -EIO;
 	f = open_memstream(&names, &len);
 	if (!f)
 		return -ENOMEM;
-	sqlite3_bind_int64(s, 1, id);
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		if (!auth_visible(r->c, &r->who, "vm", sqlite3_column_int64(s, 0)))
-			others++;
-		else
-			fprintf(f, "%s%s", n++ ? "," : "", (const char *)sqlite3_column_text(s, 1));
-	}
-	db_done(s);
-	if (fclose(f)) {
+	u.f = f;
+	rc = inv_disk_users(r->c, id, add_user, &u);
+	others = u.others;
+	n = u.n;
+	if (fclose(f) || rc) {
 		free(names);
-		return -ENOMEM;
+		return rc ? rc : -ENOMEM;
 	}
 	json_object_set_new(o, "used_by", n ? json_string(names) : json_null());
 	json_object_set_new(o, "used_by_others", json_integer(others));
@@ -88,48 +109,54 @@ static int disk_users(struct req *r, int64_t id, json_t *o)
 	return 0;
 }
 
-static json_t *disk_json(struct req *r, int64_t id)
+static json_t *disk_row_json(struct req *r, const struct inv_disk *d)
 {
-	sqlite3_stmt *s = db_stmt(r->c, "SELECT name, format, size, path, created FROM disks WHERE id = ?");
-	json_t *o = NULL;
 	struct stat st;
+	json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:I}", "name", d->name, "format", d->format,
+			      "size", (json_int_t)d->size, "allocated",
+			      (json_int_t)(stat(d->path, &st) == 0 ? (int64_t)st.st_blocks * 512 : 0),
+			      "created", (json_int_t)d->created);
 
-	if (!s)
-		return NULL;
-	sqlite3_bind_int64(s, 1, id);
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		const char *path = (const char *)sqlite3_column_text(s, 3);
-		o = json_pack("{s:s,s:s,s:I,s:I,s:I}", "name", sqlite3_column_text(s, 0),
-			      "format", sqlite3_column_text(s, 1), "size",
-			      (json_int_t)sqlite3_column_int64(s, 2), "allocated",
-			      (json_int_t)(stat(path, &st) == 0 ? (int64_t)st.st_blocks * 512 : 0),
-			      "created", (json_int_t)sqlite3_column_int64(s, 4));
-	}
-	db_done(s);
-	if (o && disk_users(r, id, o)) {
+	if (o && disk_users(r, d->id, o)) {
 		json_decref(o);
 		o = NULL;
 	}
 	return o;
 }
 
+static json_t *disk_json(struct req *r, int64_t id)
+{
+	struct inv_disk d;
+
+	return inv_disk_get(r->c, id, &d) ? NULL : disk_row_json(r, &d);
+}
+
+/* What disk_add appends the disks a caller may see to. */
+struct disk_fill {
+	struct req *r;
+	bool all;
+	json_t *a;
+};
+
+static int disk_add(const struct inv_disk *d, void *arg)
+{
+	struct disk_fill *f = arg;
+
+	if (f->all || (auth_perms(f->r->c, &f->r->who, "disk", d->id) & PERM_VIEW))
+		json_array_append_new(f->a, disk_row_json(f->r, d));
+	return 0;
+}
+
 int api_disk_list(struct req *r)
 {
-	sqlite3_stmt *s;
-	json_t *a;
-	bool all = auth_perms(r->c, &r->who, "server", 0) & PERM_VIEW;
+	struct disk_fill f = { .r = r, .all = auth_perms(r->c, &r->who, "server", 0) & PERM_VIEW,
+			       .a = json_array() };
 
-	s = db_stmt(r->c, "SELECT id FROM disks ORDER BY name");
-	if (!s)
+	if (inv_disk_each(r->c, disk_add, &f)) {
+		json_decref(f.a);
 		return req_error(r, -EIO, "inventory error");
-	a = json_array();
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(s, 0);
-		if (all || (auth_perms(r->c, &r->who, "disk", id) & PERM_VIEW))
-			json_array_append_new(a, disk_json(r, id));
 	}
-	db_done(s);
-	r->out = json_pack("{s:o}", "disks", a);
+	r->out = json_pack("{s:o}", "disks", f.a);
 	return 200;
 }
 
@@ -139,7 +166,7 @@ int api_disk_create(struct req *r)
 	const char *name, *format, *sub;
 	int64_t size, id;
 	uint64_t actual = 0;
-	sqlite3_stmt *s;
+	struct inv_disk *d;
 	int rc;
 
 	if (auth_require(r, "server", 0, PERM_MODIFY))
@@ -157,63 +184,46 @@ int api_disk_create(struct req *r)
 	if (size % 512)
 		return req_error(r, -EINVAL, "size: a multiple of 512 bytes");
 	snprintf(path, sizeof(path), "%s/disks/%s.%s", r->srv->data_dir, name, format);
-	if (db_begin(r->c))
+	if (inv_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
 	rc = space_admit(r->srv, r->c, (uint64_t)size, err, sizeof(err));
 	if (rc) {
-		db_rollback(r->c);
+		inv_rollback(r->c);
 		return req_error(r, rc == -ENOSPC ? 507 : rc, "cannot create disk %s: %s", name, err);
 	}
-	s = db_stmt(r->c, "INSERT INTO disks (name, format, size, path, created) VALUES (?, ?, ?, ?, ?)");
-	if (!s)
+	d = calloc(1, sizeof(*d));
+	if (!d)
 		goto err_io;
-	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, format, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, size);
-	sqlite3_bind_text(s, 4, path, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 5, time(NULL));
-	rc = db_rc(r->c, sqlite3_step(s));
-	db_done(s);
+	d->size = size;
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	snprintf(d->format, sizeof(d->format), "%s", format);
+	snprintf(d->path, sizeof(d->path), "%s", path);
+	rc = inv_disk_create(r->c, d, &id);
+	free(d);
 	if (rc == -EEXIST) {
-		db_rollback(r->c);
+		inv_rollback(r->c);
 		return req_error(r, -EEXIST, "a disk named '%s' exists", name);
 	}
 	if (rc)
 		goto err_io;
-	id = sqlite3_last_insert_rowid(r->c->c);
 	/* The file first (sparse), then the commit: a crash leaves at worst an orphan file,
 	 * never a disk row without its file. */
 	rc = diskimg_create(path, format, sub, (uint64_t)size, &actual, err, sizeof(err));
 	if (rc) {
-		db_rollback(r->c);
+		inv_rollback(r->c);
 		return req_error(r, rc == -EEXIST ? -EEXIST : -EIO, "cannot create %s.%s: %s", name,
 				 format, err);
 	}
 	if ((int64_t)actual != size) {
 		/* VHD sizes are rounded up to a CHS geometry: record what the guest sees. */
-		s = db_stmt(r->c, "UPDATE disks SET size = ? WHERE id = ?");
-		if (!s)
-			goto err_file;
-		sqlite3_bind_int64(s, 1, (int64_t)actual);
-		sqlite3_bind_int64(s, 2, id);
-		rc = db_rc(r->c, sqlite3_step(s));
-		db_done(s);
-		if (rc)
+		if (inv_disk_set_size(r->c, id, (int64_t)actual))
 			goto err_file;
 	}
-	if (!r->who.admin && r->who.user_id) {
-		s = db_stmt(r->c, "INSERT INTO acl VALUES ('disk', ?, 'user', ?, 31)");
-		if (!s)
-			goto err_file;
-		sqlite3_bind_int64(s, 1, id);
-		sqlite3_bind_int64(s, 2, r->who.user_id);
-		rc = db_rc(r->c, sqlite3_step(s));
-		db_done(s);
-		if (rc)
-			goto err_file;
-	}
+	if (!r->who.admin && r->who.user_id &&
+	    inv_grant_add(r->c, "disk", id, "user", r->who.user_id, PERM_FULL))
+		goto err_file;
 	if (events_emit(r->srv, r->c, "disk-created", "disk", name, r->who.name, NULL,
-			"disk %s created by %s", name, r->who.name) || db_commit(r->c))
+			"disk %s created by %s", name, r->who.name) || inv_commit(r->c))
 		goto err_file;
 	r->out = disk_json(r, id);
 	r->status = 201;
@@ -221,13 +231,13 @@ int api_disk_create(struct req *r)
 err_file:
 	unlink(path);
 err_io:
-	db_rollback(r->c);
+	inv_rollback(r->c);
 	return req_error(r, -EIO, "inventory error; nothing was created");
 }
 
 int api_disk_get(struct req *r)
 {
-	int64_t id = id_by_name(r, "SELECT id FROM disks WHERE name = ?");
+	int64_t id = id_by_name(r, "disk");
 
 	if (id < 0)
 		return auth_missing(r, "disk", r->args[0]);
@@ -236,16 +246,10 @@ int api_disk_get(struct req *r)
 	r->out = disk_json(r, id);
 	/* The image's own view (not in the list: it opens the file). */
 	{
-		sqlite3_stmt *s = db_stmt(r->c, "SELECT path, format FROM disks WHERE id = ?");
+		struct inv_disk d;
 
-		if (s) {
-			sqlite3_bind_int64(s, 1, id);
-			if (sqlite3_step(s) == SQLITE_ROW && r->out)
-				json_object_set_new(r->out, "image", diskimg_info_json(
-					(const char *)sqlite3_column_text(s, 0),
-					(const char *)sqlite3_column_text(s, 1)));
-			db_done(s);
-		}
+		if (r->out && !inv_disk_get(r->c, id, &d))
+			json_object_set_new(r->out, "image", diskimg_info_json(d.path, d.format));
 	}
 	return 200;
 }
@@ -257,10 +261,9 @@ int api_disk_update(struct req *r)
 		{ "size", V_INT, 1, 512, DISK_MAX, 0, NULL },
 		{ NULL, 0, 0, 0, 0, 0, NULL },
 	};
-	int64_t id = id_by_name(r, "SELECT id FROM disks WHERE name = ?"), size, old = 0;
-	char err[512], path[4400] = "", format[8] = "raw";
+	int64_t id = id_by_name(r, "disk"), size, old = 0;
+	char err[512], path[4400] = "", format[16] = "raw";
 	uint64_t actual = 0;
-	sqlite3_stmt *s;
 	int busy = 0, rc;
 
 	if (id < 0)
@@ -272,126 +275,140 @@ int api_disk_update(struct req *r)
 	size = json_integer_value(json_object_get(r->body, "size"));
 	if (size % 512)
 		return req_error(r, -EINVAL, "size: a multiple of 512 bytes");
-	if (db_begin(r->c))
+	if (inv_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
-	s = db_stmt(r->c, "SELECT size, path, EXISTS (SELECT 1 FROM vm_disks vd JOIN vms v ON "
-		       "v.id = vd.vm_id WHERE vd.disk_id = d.id AND v.state NOT IN ('stopped','crashed')), "
-		       "format FROM disks d WHERE id = ?");
-	if (!s)
-		goto err_io;
-	sqlite3_bind_int64(s, 1, id);
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		old = sqlite3_column_int64(s, 0);
-		snprintf(path, sizeof(path), "%s", sqlite3_column_text(s, 1));
-		busy = sqlite3_column_int(s, 2);
-		snprintf(format, sizeof(format), "%s", sqlite3_column_text(s, 3));
+	{
+		struct inv_disk d;
+
+		rc = inv_disk_get(r->c, id, &d);
+		if (rc == -EIO)
+			goto err_io;
+		if (!rc) {
+			old = d.size;
+			snprintf(path, sizeof(path), "%s", d.path);
+			snprintf(format, sizeof(format), "%s", d.format);
+		}
 	}
-	db_done(s);
+	{
+		bool writable_only = false;
+		int u = inv_disk_users(r->c, id, used_by_up_vm, &writable_only);
+
+		if (u < 0)
+			goto err_io;
+		busy = u == 1;
+	}
 	if (busy || size < old) {
-		db_rollback(r->c);
+		inv_rollback(r->c);
 		return req_error(r, busy ? -EBUSY : -EINVAL, busy ? "the disk is in use by a running VM" :
 				 "size: shrinking a disk loses data; only growing is allowed");
 	}
 	rc = space_admit(r->srv, r->c, (uint64_t)(size - old), err, sizeof(err));
 	if (rc) {
-		db_rollback(r->c);
+		inv_rollback(r->c);
 		return req_error(r, rc == -ENOSPC ? 507 : rc, "cannot grow disk %s: %s", r->args[0], err);
 	}
 	/* The file grows first: a crash before the commit leaves a larger image than the
 	 * inventory says, which the next resize or start tolerates; never a smaller one. */
 	rc = diskimg_resize(path, format, (uint64_t)size, &actual, err, sizeof(err));
 	if (rc) {
-		db_rollback(r->c);
+		inv_rollback(r->c);
 		return req_error(r, rc == -EINVAL || rc == -EBUSY ? rc : -EIO, "cannot resize %s: %s",
 				 r->args[0], err);
 	}
-	s = db_stmt(r->c, "UPDATE disks SET size = ? WHERE id = ?");
-	if (!s)
-		goto err_io;
-	sqlite3_bind_int64(s, 1, (int64_t)actual);
-	sqlite3_bind_int64(s, 2, id);
-	rc = db_rc(r->c, sqlite3_step(s));
-	db_done(s);
-	if (rc)
+	if (inv_disk_set_size(r->c, id, (int64_t)actual))
 		goto err_io;
 	if (events_emit(r->srv, r->c, "disk-resized", "disk", r->args[0], r->who.name, NULL,
 			"disk %s resized to %lld bytes by %s", r->args[0], (long long)size, r->who.name) ||
-	    db_commit(r->c))
+	    inv_commit(r->c))
 		goto err_io; /* the grown file stays; the inventory keeps the old size */
 	r->out = disk_json(r, id);
 	return 200;
 err_io:
-	db_rollback(r->c);
+	inv_rollback(r->c);
 	return req_error(r, -EIO, "inventory or file error; nothing was changed");
 }
 
 int api_disk_delete(struct req *r)
 {
-	int64_t id = id_by_name(r, "SELECT id FROM disks WHERE name = ?");
+	int64_t id = id_by_name(r, "disk");
 	char path[4400] = "";
-	sqlite3_stmt *s;
 	int rc;
 
 	if (id < 0)
 		return auth_missing(r, "disk", r->args[0]);
 	if (auth_require_object(r, "disk", id, r->args[0], PERM_REMOVE))
 		return r->status;
-	if (db_begin(r->c))
+	if (inv_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
-	s = db_stmt(r->c, "SELECT path FROM disks WHERE id = ?");
-	if (!s)
-		goto err_io;
-	sqlite3_bind_int64(s, 1, id);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		snprintf(path, sizeof(path), "%s", sqlite3_column_text(s, 0));
-	db_done(s);
-	rc = db_exec_id(r->c, "DELETE FROM disks WHERE id = ?", id);
+	{
+		struct inv_disk d;
+
+		rc = inv_disk_get(r->c, id, &d);
+		if (rc == -EIO)
+			goto err_io;
+		if (!rc)
+			snprintf(path, sizeof(path), "%s", d.path);
+	}
+	rc = inv_disk_delete(r->c, id);
 	if (rc == -EEXIST) {
-		db_rollback(r->c);
+		inv_rollback(r->c);
 		return req_error(r, -EBUSY, "disk %s is attached to a VM", r->args[0]);
+	}
+	if (rc == -ENOENT) {
+		inv_rollback(r->c);
+		return auth_missing(r, "disk", r->args[0]);
 	}
 	if (rc)
 		goto err_io;
-	s = db_stmt(r->c, "DELETE FROM acl WHERE object_type = 'disk' AND object_id = ?");
-	if (!s)
-		goto err_io;
-	sqlite3_bind_int64(s, 1, id);
-	db_rc(r->c, sqlite3_step(s));
-	db_done(s);
 	if (events_emit(r->srv, r->c, "disk-deleted", "disk", r->args[0], r->who.name, NULL,
-			"disk %s deleted by %s", r->args[0], r->who.name) || db_commit(r->c))
+			"disk %s deleted by %s", r->args[0], r->who.name) || inv_commit(r->c))
 		goto err_io;
 	unlink(path);
 	r->status = 204;
 	return 204;
 err_io:
-	db_rollback(r->c);
+	inv_rollback(r->c);
 	return req_error(r, -EIO, "inventory error; nothing was deleted");
 }
 
-static json_t *net_json(sqlite3_stmt *s)
+static const char *or_null(const char *t)
 {
-	return json_pack("{s:s,s:s,s:s?,s:s?,s:s?,s:s?}", "name", sqlite3_column_text(s, 0),
-			 "kind", sqlite3_column_text(s, 1), "bridge", sqlite3_column_text(s, 2),
-			 "subnet", sqlite3_column_text(s, 3), "dhcp_start", sqlite3_column_text(s, 4),
-			 "dhcp_end", sqlite3_column_text(s, 5));
+	return *t ? t : NULL;
+}
+
+static json_t *net_json(const struct inv_net *n)
+{
+	return json_pack("{s:s,s:s,s:s?,s:s?,s:s?,s:s?}", "name", n->name, "kind", n->kind,
+			 "bridge", or_null(n->bridge), "subnet", or_null(n->subnet),
+			 "dhcp_start", or_null(n->dhcp_start), "dhcp_end", or_null(n->dhcp_end));
+}
+
+/* What net_add appends the networks a caller may see to. */
+struct net_fill {
+	struct req *r;
+	bool all;
+	json_t *a;
+};
+
+static int net_add(const struct inv_net *n, void *arg)
+{
+	struct net_fill *f = arg;
+
+	if (f->all || (auth_perms(f->r->c, &f->r->who, "network", n->id) & PERM_VIEW))
+		json_array_append_new(f->a, net_json(n));
+	return 0;
 }
 
 int api_net_list(struct req *r)
 {
-	sqlite3_stmt *s = db_stmt(r->c, "SELECT name, kind, bridge, subnet, dhcp_start, dhcp_end, id "
-				     "FROM networks ORDER BY name");
-	bool all = auth_perms(r->c, &r->who, "server", 0) & PERM_VIEW;
-	json_t *a;
+	struct net_fill f = { .r = r, .all = auth_perms(r->c, &r->who, "server", 0) & PERM_VIEW,
+			      .a = json_array() };
 
-	if (!s)
+	if (inv_net_each(r->c, net_add, &f)) {
+		json_decref(f.a);
 		return req_error(r, -EIO, "inventory error");
-	a = json_array();
-	while (sqlite3_step(s) == SQLITE_ROW)
-		if (all || (auth_perms(r->c, &r->who, "network", sqlite3_column_int64(s, 6)) & PERM_VIEW))
-			json_array_append_new(a, net_json(s));
-	db_done(s);
-	r->out = json_pack("{s:o}", "networks", a);
+	}
+	r->out = json_pack("{s:o}", "networks", f.a);
 	return 200;
 }
 
@@ -400,7 +417,8 @@ int api_net_create(struct req *r)
 	char err[256], dstart[16] = "", dend[16] = "", br[16];
 	const json_t *b = r->body;
 	const char *kind, *name;
-	sqlite3_stmt *s;
+	struct inv_net n = { 0 };
+	int64_t id;
 	int rc;
 
 	if (auth_require(r, "server", 0, PERM_MODIFY))
@@ -423,81 +441,63 @@ int api_net_create(struct req *r)
 		const char *e = json_string_value(json_object_get(b, "dhcp_end"));
 
 		if (network_nat_check(json_string_value(json_object_get(b, "subnet")),
-				      json_string_value(json_object_get(b, "dhcp_start")), dstart, dend,
-				      err, sizeof(err)))
+				   json_string_value(json_object_get(b, "dhcp_start")), dstart, dend, err,
+				   sizeof(err)))
 			return req_error(r, -EINVAL, "%s", err);
 		if (e && strcmp(e, dend))
 			return req_error(r, -EINVAL, "dhcp_end: libslirp leases 16 addresses, from %s to %s",
 					 dstart, dend);
 	}
-	if (db_begin(r->c))
+	snprintf(n.name, sizeof(n.name), "%s", name);
+	snprintf(n.kind, sizeof(n.kind), "%s", kind);
+	if (json_object_get(b, "bridge"))
+		snprintf(n.bridge, sizeof(n.bridge), "%s",
+			 json_string_value(json_object_get(b, "bridge")));
+	if (json_object_get(b, "subnet"))
+		snprintf(n.subnet, sizeof(n.subnet), "%s",
+			 json_string_value(json_object_get(b, "subnet")));
+	else if (!strcmp(kind, "nat"))
+		snprintf(n.subnet, sizeof(n.subnet), "10.0.2.0/24");
+	snprintf(n.dhcp_start, sizeof(n.dhcp_start), "%s", dstart);
+	snprintf(n.dhcp_end, sizeof(n.dhcp_end), "%s", dend);
+	if (inv_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
-	s = db_stmt(r->c, "INSERT INTO networks (name, kind, bridge, subnet, dhcp_start, dhcp_end, created) "
-		       "VALUES (?, ?, ?, ?, ?, ?, ?)");
-	if (!s)
-		goto err_io;
-	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, json_string_value(json_object_get(b, "bridge")), -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 4, json_object_get(b, "subnet") ? json_string_value(json_object_get(b, "subnet")) :
-			  !strcmp(kind, "nat") ? "10.0.2.0/24" : NULL, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 5, dstart[0] ? dstart : NULL, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 6, dend[0] ? dend : NULL, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 7, time(NULL));
-	rc = db_rc(r->c, sqlite3_step(s));
-	db_done(s);
+	rc = inv_net_create(r->c, &n, &id);
 	if (rc == -EEXIST) {
-		db_rollback(r->c);
+		inv_rollback(r->c);
 		return req_error(r, -EEXIST, "a network named '%s' exists", name);
 	}
 	if (!rc && !strcmp(kind, "internal")) {
 		/* Its bridge is named now and created when the first VM on it starts. */
-		network_internal_bridge(r->srv, sqlite3_last_insert_rowid(r->c->c), br, sizeof(br));
-		s = db_stmt(r->c, "UPDATE networks SET bridge = ? WHERE id = ?");
-		if (!s)
-			goto err_io;
-		sqlite3_bind_text(s, 1, br, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, sqlite3_last_insert_rowid(r->c->c));
-		rc = db_rc(r->c, sqlite3_step(s));
-		db_done(s);
+		network_internal_bridge(r->srv, id, br, sizeof(br));
+		rc = inv_net_set_bridge(r->c, id, br);
 	}
-	if (!rc && !r->who.admin && r->who.user_id) {
+	if (!rc && !r->who.admin && r->who.user_id)
 		/* The creator holds every permission on what it creates (as for VMs and disks). */
-		s = db_stmt(r->c, "INSERT INTO acl SELECT 'network', id, 'user', ?, 31 FROM networks "
-			       "WHERE name = ?");
-		if (!s)
-			goto err_io;
-		sqlite3_bind_int64(s, 1, r->who.user_id);
-		sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
-		rc = db_rc(r->c, sqlite3_step(s));
-		db_done(s);
-	}
+		rc = inv_grant_add(r->c, "network", id, "user", r->who.user_id, PERM_FULL);
 	if (rc || events_emit(r->srv, r->c, "network-created", "network", name, r->who.name, NULL,
-			      "network %s created by %s", name, r->who.name) || db_commit(r->c))
+			      "network %s created by %s", name, r->who.name) || inv_commit(r->c))
 		goto err_io;
 	r->args[0] = name;
 	return api_net_get(r) == 200 ? (r->status = 201) : r->status;
 err_io:
-	db_rollback(r->c);
+	inv_rollback(r->c);
 	return req_error(r, -EIO, "inventory error; nothing was created");
 }
 
 int api_net_get(struct req *r)
 {
-	sqlite3_stmt *s = db_stmt(r->c, "SELECT name, kind, bridge, subnet, dhcp_start, dhcp_end, id "
-				     "FROM networks WHERE name = ?");
+	struct inv_net n;
 	int64_t id = -1;
+	int rc = inv_object_id(r->c, "network", r->args[0], &id);
 
-	if (!s)
+	if (!rc)
+		rc = inv_net_get(r->c, id, &n);
+	if (rc == -EIO)
 		return req_error(r, -EIO, "inventory error");
-	sqlite3_bind_text(s, 1, r->args[0], -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		id = sqlite3_column_int64(s, 6);
-		r->out = net_json(s);
-	}
-	db_done(s);
-	if (id < 0)
+	if (rc)
 		return auth_missing(r, "network", r->args[0]);
+	r->out = net_json(&n);
 	if (auth_require_object(r, "network", id, r->args[0], PERM_VIEW))
 		return r->status;
 	return 200;
@@ -505,31 +505,35 @@ int api_net_get(struct req *r)
 
 int api_net_delete(struct req *r)
 {
-	int64_t id = id_by_name(r, "SELECT id FROM networks WHERE name = ?");
+	int64_t id = id_by_name(r, "network");
 	char br[16] = "";
-	sqlite3_stmt *s;
 	int rc, internal = 0;
 
 	if (id < 0)
 		return auth_missing(r, "network", r->args[0]);
 	if (auth_require_object(r, "network", id, r->args[0], PERM_REMOVE))
 		return r->status;
-	if (db_begin(r->c))
+	if (inv_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
-	s = db_stmt(r->c, "SELECT kind = 'internal' FROM networks WHERE id = ?");
-	if (!s)
-		goto err_io;
-	sqlite3_bind_int64(s, 1, id);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		internal = sqlite3_column_int(s, 0);
-	db_done(s);
-	rc = db_exec_id(r->c, "DELETE FROM networks WHERE id = ?", id);
+	{
+		struct inv_net n;
+
+		rc = inv_net_get(r->c, id, &n);
+		if (rc == -EIO)
+			goto err_io;
+		internal = !rc && !strcmp(n.kind, "internal");
+	}
+	rc = inv_net_delete(r->c, id);
 	if (rc == -EEXIST) {
-		db_rollback(r->c);
+		inv_rollback(r->c);
 		return req_error(r, -EBUSY, "network %s has VMs attached", r->args[0]);
 	}
+	if (rc == -ENOENT) {
+		inv_rollback(r->c);
+		return auth_missing(r, "network", r->args[0]);
+	}
 	if (rc || events_emit(r->srv, r->c, "network-deleted", "network", r->args[0], r->who.name, NULL,
-			      "network %s deleted by %s", r->args[0], r->who.name) || db_commit(r->c))
+			      "network %s deleted by %s", r->args[0], r->who.name) || inv_commit(r->c))
 		goto err_io;
 	/* An internal network's bridge goes with it (no VM is on it: none is attached). */
 	if (internal) {
@@ -541,6 +545,6 @@ int api_net_delete(struct req *r)
 	r->status = 204;
 	return 204;
 err_io:
-	db_rollback(r->c);
+	inv_rollback(r->c);
 	return req_error(r, -EIO, "inventory error; nothing was deleted");
 }

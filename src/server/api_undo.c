@@ -4,6 +4,7 @@
 #include "server/api.h"
 #include "server/auth.h"
 #include "server/events.h"
+#include "server/inv.h"
 #include "server/tasks.h"
 #include "server/undo.h"
 #include "server/vmrow.h"
@@ -16,38 +17,37 @@
 /* The VM's state into buf ("" when it has no row). */
 static void vm_state(struct req *r, int64_t id, char *buf, size_t n)
 {
-	sqlite3_stmt *s = db_stmt(r->c, "SELECT state FROM vms WHERE id = ?");
+	struct inv_vm_status st;
 
 	buf[0] = '\0';
-	if (!s)
+	if (inv_vm_get_status(r->c, id, &st))
 		return;
-	sqlite3_bind_int64(s, 1, id);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		snprintf(buf, n, "%s", sqlite3_column_text(s, 0));
-	db_done(s);
+	snprintf(buf, n, "%s", st.state);
+	inv_vm_status_clear(&st);
+}
+
+/* inv_disk_each: stops at the disk whose file is the real path in arg[0], its name into
+ * arg[1]. */
+static int disk_with_path(const struct inv_disk *d, void *arg)
+{
+	char **want = arg, have[PATH_MAX];
+
+	if (!realpath(d->path, have) || strcmp(have, want[0]))
+		return 0;
+	snprintf(want[1], 64, "%s", d->name);
+	return 1;
 }
 
 /* The name of the inventory disk whose file is path (the parent an undo disk records), or
- * NULL: compared as real paths, so that a symbolic link or "//" does not hide it. */
+ * null: compared as real paths, so that a symbolic link or "//" does not hide it. */
 static json_t *disk_named_by_path(struct req *r, const char *path)
 {
-	char want[PATH_MAX], have[PATH_MAX];
-	sqlite3_stmt *s;
-	json_t *name = json_null();
+	char want[PATH_MAX], name[64];
+	char *arg[2] = { want, name };
 
 	if (!path || !realpath(path, want))
-		return name;
-	s = db_stmt(r->c, "SELECT name, path FROM disks");
-	if (!s)
-		return name;
-	while (sqlite3_step(s) == SQLITE_ROW)
-		if (realpath((const char *)sqlite3_column_text(s, 1), have) && !strcmp(have, want)) {
-			json_decref(name);
-			name = json_string((const char *)sqlite3_column_text(s, 0));
-			break;
-		}
-	db_done(s);
-	return name;
+		return json_null();
+	return inv_disk_each(r->c, disk_with_path, arg) == 1 ? json_string(name) : json_null();
 }
 
 /* GET /api/v1/vms/{name}/undo-disks (view): 200 {"vm", "state", "committing", "undo_disks":

@@ -1,6 +1,7 @@
 /* Users, groups and permissions. */
 #include "server/api.h"
 #include "server/auth.h"
+#include "server/inv.h"
 #include "server/events.h"
 #include "server/valid.h"
 
@@ -8,36 +9,33 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-static const struct valid_field user_fields[] = {
-	{ "name", V_STR, 1, 0, 63, K_NAME, NULL },
-	{ "password", V_STR, 1, 0, 1024, K_SECRET, NULL },
-	{ "admin", V_BOOL, 0, 0, 0, 0, NULL },
-	{ "groups", V_ARRAY, 0, 0, 64, 0, NULL },
-	{ NULL, 0, 0, 0, 0, 0, NULL },
+/* Fields of users and groups, by name (an edit request changes what is required). */
+enum user_field { UF_NAME, UF_PASSWORD, UF_ADMIN, UF_GROUPS, UF_END };
+static const struct valid_field user_fields[UF_END + 1] = {
+	[UF_NAME] = { "name", V_STR, 1, 0, 63, K_NAME, NULL },
+	[UF_PASSWORD] = { "password", V_STR, 1, 0, 1024, K_SECRET, NULL },
+	[UF_ADMIN] = { "admin", V_BOOL, 0, 0, 0, 0, NULL },
+	[UF_GROUPS] = { "groups", V_ARRAY, 0, 0, 64, 0, NULL },
+	[UF_END] = { NULL, 0, 0, 0, 0, 0, NULL },
 };
-static const struct valid_field group_fields[] = {
-	{ "name", V_STR, 1, 0, 63, K_NAME, NULL },
-	{ "members", V_ARRAY, 0, 0, 4096, 0, NULL },
-	{ NULL, 0, 0, 0, 0, 0, NULL },
+enum group_field { GF_NAME, GF_MEMBERS, GF_END };
+static const struct valid_field group_fields[GF_END + 1] = {
+	[GF_NAME] = { "name", V_STR, 1, 0, 63, K_NAME, NULL },
+	[GF_MEMBERS] = { "members", V_ARRAY, 0, 0, 4096, 0, NULL },
+	[GF_END] = { NULL, 0, 0, 0, 0, 0, NULL },
 };
 
-static int64_t lookup(struct dbc *c, const char *table_sql, const char *name)
+/* The id of the user or group (ptype) named name: the id, 0 when missing, -EIO. */
+static int64_t lookup(struct dbc *c, const char *ptype, const char *name)
 {
-	sqlite3_stmt *s = db_stmt(c, table_sql);
 	int64_t id = 0;
+	int rc = inv_principal_id(c, ptype, name, &id);
 
-	if (!s)
-		return -EIO;
-	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		id = sqlite3_column_int64(s, 0);
-	db_done(s);
-	return id;
+	return rc == -ENOENT ? 0 : rc ? rc : id;
 }
-#define USER_ID(c, n) lookup(c, "SELECT id FROM users WHERE name = ?", n)
-#define GROUP_ID(c, n) lookup(c, "SELECT id FROM groups WHERE name = ?", n)
+#define USER_ID(c, n) lookup(c, "user", n)
+#define GROUP_ID(c, n) lookup(c, "group", n)
 
 static int names_ok(const json_t *a, const char *field, char *err, size_t n)
 {
@@ -52,31 +50,32 @@ static int names_ok(const json_t *a, const char *field, char *err, size_t n)
 	return 0;
 }
 
-static json_t *user_json(struct dbc *c, int64_t id)
+/* inv_members: the name, appended to the array arg. */
+static int name_add(int64_t other, const char *name, void *arg)
 {
-	sqlite3_stmt *s = db_stmt(c, "SELECT name, admin, created FROM users WHERE id = ?");
-	json_t *o = NULL, *g;
+	(void)other;
+	json_array_append_new(arg, json_string(name));
+	return 0;
+}
 
-	if (!s)
-		return NULL;
-	sqlite3_bind_int64(s, 1, id);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		o = json_pack("{s:s,s:b,s:I}", "name", sqlite3_column_text(s, 0), "admin",
-			      sqlite3_column_int(s, 1), "created", (json_int_t)sqlite3_column_int64(s, 2));
-	db_done(s);
+static json_t *user_row_json(struct dbc *c, const struct inv_user *u)
+{
+	json_t *o = json_pack("{s:s,s:b,s:I}", "name", u->name, "admin", u->admin, "created",
+			      (json_int_t)u->created), *g;
+
 	if (!o)
 		return NULL;
 	g = json_array();
-	s = db_stmt(c, "SELECT g.name FROM groups g JOIN group_members m ON m.group_id = g.id "
-		       "WHERE m.user_id = ? ORDER BY g.name");
-	if (s) {
-		sqlite3_bind_int64(s, 1, id);
-		while (sqlite3_step(s) == SQLITE_ROW)
-			json_array_append_new(g, json_string((const char *)sqlite3_column_text(s, 0)));
-		db_done(s);
-	}
+	inv_members(c, true, u->id, name_add, g);
 	json_object_set_new(o, "groups", g);
 	return o;
+}
+
+static json_t *user_json(struct dbc *c, int64_t id)
+{
+	struct inv_user u;
+
+	return inv_user_get(c, id, &u) ? NULL : user_row_json(c, &u);
 }
 
 /* Users and groups are the server's: a caller that holds neither view nor change-permissions
@@ -99,53 +98,50 @@ static int require_admin(struct req *r)
 	return auth_require(r, "server", 0, PERM_CHANGE_PERMS);
 }
 
+/* What user_add appends users to. */
+struct user_fill {
+	struct dbc *c;
+	json_t *a;
+};
+
+static int user_add(const struct inv_user *u, void *arg)
+{
+	struct user_fill *f = arg;
+
+	json_array_append_new(f->a, user_row_json(f->c, u));
+	return 0;
+}
+
 int api_user_list(struct req *r)
 {
-	sqlite3_stmt *s;
 	json_t *a;
 
 	if (auth_require(r, "server", 0, PERM_VIEW))
 		return r->status;
-	s = db_stmt(r->c, "SELECT id FROM users ORDER BY name");
-	if (!s)
-		return req_error(r, -EIO, "inventory error");
 	a = json_array();
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(s, 0);
-		json_array_append_new(a, user_json(r->c, id));
+	if (inv_user_each(r->c, user_add, &(struct user_fill){ r->c, a })) {
+		json_decref(a);
+		return req_error(r, -EIO, "inventory error");
 	}
-	db_done(s);
 	r->out = json_pack("{s:o}", "users", a);
 	return 200;
 }
 
 static bool user_is_admin(struct dbc *c, int64_t id)
 {
-	sqlite3_stmt *s = db_stmt(c, "SELECT admin FROM users WHERE id = ?");
-	bool admin = false;
+	int admin = inv_user_admin(c, id);
 
-	if (!s)
-		return true;   /* when in doubt, only administrators */
-	sqlite3_bind_int64(s, 1, id);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		admin = sqlite3_column_int(s, 0);
-	db_done(s);
-	return admin;
+	/* when in doubt (-EIO), only administrators */
+	return admin == 1 || admin == -EIO;
 }
 
 /* The server keeps at least one administrator: checked inside the transaction that
  * demotes or deletes one, after the change. 0, -EBUSY (with a message on r) or -EIO. */
 static int keep_an_admin(struct req *r)
 {
-	sqlite3_stmt *s = db_stmt(r->c, "SELECT count(*) FROM users WHERE admin = 1");
-	int n = -1;
+	int64_t n = -1;
 
-	if (!s)
-		return -EIO;
-	if (sqlite3_step(s) == SQLITE_ROW)
-		n = sqlite3_column_int(s, 0);
-	db_done(s);
-	if (n < 0)
+	if (inv_admin_count(r->c, &n) || n < 0)
 		return -EIO;
 	if (n == 0) {
 		req_error(r, -EBUSY, "the server must keep an administrator: make another one first");
@@ -214,6 +210,29 @@ static bool id_in(const int64_t *ids, size_t n, int64_t id)
 	return false;
 }
 
+/* A growing list of ids (inv_members: the other side of each membership). */
+struct id_list {
+	int64_t *ids;
+	size_t n, cap;
+};
+
+static int id_add(int64_t other, const char *name, void *arg)
+{
+	struct id_list *l = arg;
+
+	(void)name;
+	if (l->n == l->cap) {
+		int64_t *o = realloc(l->ids, 2 * l->cap * sizeof(*o));
+
+		if (!o)
+			return -ENOMEM;
+		l->ids = o;
+		l->cap *= 2;
+	}
+	l->ids[l->n++] = other;
+	return 0;
+}
+
 /* Replace the memberships of user uid (by_user: names are groups) or of group gid (names
  * are users), every change checked by may_regroup. Under the caller's transaction.
  * Returns 0, -EINVAL or -EACCES with a message in err, or -EIO/-ENOMEM. */
@@ -222,7 +241,6 @@ static int set_memberships(struct dbc *c, const struct caller *who, int64_t uid,
 {
 	size_t i, nnew = json_array_size(names), nold = 0, cap = 16;
 	int64_t *ids = calloc(nnew + 1, sizeof(*ids)), *old = calloc(cap, sizeof(*old));
-	sqlite3_stmt *s;
 	json_t *v;
 	int rc = -ENOMEM;
 
@@ -237,27 +255,15 @@ static int set_memberships(struct dbc *c, const struct caller *who, int64_t uid,
 			goto out;
 		}
 	}
-	s = by_user ? db_stmt(c, "SELECT group_id FROM group_members WHERE user_id = ?")
-		    : db_stmt(c, "SELECT user_id FROM group_members WHERE group_id = ?");
-	rc = -EIO;
-	if (!s)
-		goto out;
-	sqlite3_bind_int64(s, 1, by_user ? uid : gid);
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		if (nold == cap) {
-			int64_t *o = realloc(old, 2 * cap * sizeof(*old));
-			if (!o) {
-				db_done(s);
-				rc = -ENOMEM;
-				goto out;
-			}
-			old = o;
-			cap *= 2;
-		}
-		old[nold++] = sqlite3_column_int64(s, 0);
+	{
+		struct id_list l = { old, nold, cap };
+
+		rc = inv_members(c, by_user, by_user ? uid : gid, id_add, &l);
+		old = l.ids;
+		nold = l.n;
+		if (rc)
+			goto out;
 	}
-	db_done(s);
-	rc = 0;
 	for (i = 0; !rc && i < nnew; i++)
 		if (!id_in(old, nold, ids[i]))
 			rc = may_regroup(c, who, by_user ? ids[i] : gid, by_user ? uid : ids[i], err, n);
@@ -266,25 +272,9 @@ static int set_memberships(struct dbc *c, const struct caller *who, int64_t uid,
 			rc = may_regroup(c, who, by_user ? old[i] : gid, by_user ? uid : old[i], err, n);
 	if (rc)
 		goto out;
-	s = by_user ? db_stmt(c, "DELETE FROM group_members WHERE user_id = ?")
-		    : db_stmt(c, "DELETE FROM group_members WHERE group_id = ?");
-	rc = -EIO;
-	if (!s)
-		goto out;
-	sqlite3_bind_int64(s, 1, by_user ? uid : gid);
-	rc = db_rc(c, sqlite3_step(s));
-	db_done(s);
-	for (i = 0; !rc && i < nnew; i++) {
-		s = db_stmt(c, "INSERT OR IGNORE INTO group_members (group_id, user_id) VALUES (?, ?)");
-		if (!s) {
-			rc = -EIO;
-			break;
-		}
-		sqlite3_bind_int64(s, 1, by_user ? ids[i] : gid);
-		sqlite3_bind_int64(s, 2, by_user ? uid : ids[i]);
-		rc = db_rc(c, sqlite3_step(s));
-		db_done(s);
-	}
+	rc = inv_members_clear(c, by_user, by_user ? uid : gid);
+	for (i = 0; !rc && i < nnew; i++)
+		rc = inv_member_add(c, by_user ? ids[i] : gid, by_user ? uid : ids[i]);
 out:
 	free(ids);
 	free(old);
@@ -295,7 +285,6 @@ int api_user_create(struct req *r)
 {
 	char err[256], enc[160];
 	const char *name, *pw;
-	sqlite3_stmt *s;
 	int64_t id;
 	int rc;
 
@@ -313,38 +302,29 @@ int api_user_create(struct req *r)
 		return req_error(r, -EACCES, "only administrators create administrators");
 	if (auth_hash_password(pw, enc, sizeof(enc)))
 		return req_error(r, -EIO, "cannot hash the password");
-	if (db_begin(r->c))
+	if (inv_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
-	s = db_stmt(r->c, "INSERT INTO users (name, password, admin, created) VALUES (?, ?, ?, ?)");
-	if (!s)
-		goto err_io;
-	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, enc, -1, SQLITE_STATIC);
-	sqlite3_bind_int(s, 3, json_is_true(json_object_get(r->body, "admin")));
-	sqlite3_bind_int64(s, 4, time(NULL));
-	rc = db_rc(r->c, sqlite3_step(s));
-	db_done(s);
+	rc = inv_user_create(r->c, name, enc, json_is_true(json_object_get(r->body, "admin")), &id);
 	if (rc == -EEXIST) {
-		db_rollback(r->c);
+		inv_rollback(r->c);
 		return req_error(r, -EEXIST, "a user named '%s' exists", name);
 	}
 	if (rc)
 		goto err_io;
-	id = sqlite3_last_insert_rowid(r->c->c);
 	rc = set_memberships(r->c, &r->who, id, 0, json_object_get(r->body, "groups"), true, err,
 			     sizeof(err));
 	if (rc) {
-		db_rollback(r->c);
+		inv_rollback(r->c);
 		return req_error(r, rc, "%s", rc == -EINVAL || rc == -EACCES ? err : "inventory error");
 	}
 	if (events_emit(r->srv, r->c, "user-created", "user", name, r->who.name, NULL,
-			"user %s created by %s", name, r->who.name) || db_commit(r->c))
+			"user %s created by %s", name, r->who.name) || inv_commit(r->c))
 		goto err_io;
 	r->out = user_json(r->c, id);
 	r->status = 201;
 	return 201;
 err_io:
-	db_rollback(r->c);
+	inv_rollback(r->c);
 	return req_error(r, -EIO, "inventory error; nothing was created");
 }
 
@@ -363,16 +343,15 @@ int api_user_update(struct req *r)
 {
 	char err[256], enc[160];
 	int64_t id = USER_ID(r->c, r->args[0]);
-	struct valid_field f[sizeof(user_fields) / sizeof(user_fields[0])];
+	struct valid_field f[UF_END + 1];
 	json_t *v;
-	sqlite3_stmt *s;
 	int rc;
 
 	if (principal_visible(r, "user", id))
 		return r->status;
 	/* Users change their own password; the rest is for administrators. */
 	memcpy(f, user_fields, sizeof(f));
-	f[0].required = f[1].required = 0;
+	f[UF_NAME].required = f[UF_PASSWORD].required = 0;
 	if (!r->body || valid_object(r->body, f, err, sizeof(err)))
 		return req_error(r, -EINVAL, "%s", r->body ? err : "the body must be an object");
 	if (!(id == r->who.user_id && json_object_size(r->body) == 1 &&
@@ -390,47 +369,28 @@ int api_user_update(struct req *r)
 		if (auth_hash_password(json_string_value(v), enc, sizeof(enc)))
 			return req_error(r, -EIO, "cannot hash the password");
 	}
-	if (db_begin(r->c))
+	if (inv_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
 	/* Setting another's password is becoming them: only within what one holds. */
 	if (may_manage_user(r, id, json_object_get(r->body, "password") && id != r->who.user_id ?
 			    "set the password of" : NULL)) {
-		db_rollback(r->c);
+		inv_rollback(r->c);
 		return r->status;
 	}
 	if (json_object_get(r->body, "password")) {
-		s = db_stmt(r->c, "UPDATE users SET password = ? WHERE id = ?");
-		if (!s)
-			goto err_io;
-		sqlite3_bind_text(s, 1, enc, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, id);
-		rc = db_rc(r->c, sqlite3_step(s));
-		db_done(s);
-		if (rc)
+		if (inv_user_set_password(r->c, id, enc))
 			goto err_io;
 		/* A new password ends the user's other sessions. */
-		s = db_stmt(r->c, "DELETE FROM sessions WHERE user_id = ?");
-		if (!s)
-			goto err_io;
-		sqlite3_bind_int64(s, 1, id);
-		db_rc(r->c, sqlite3_step(s));
-		db_done(s);
+		inv_session_drop_user(r->c, id);
 	}
 	if ((v = json_object_get(r->body, "admin"))) {
 		bool was_admin = user_is_admin(r->c, id);
 
-		s = db_stmt(r->c, "UPDATE users SET admin = ? WHERE id = ?");
-		if (!s)
-			goto err_io;
-		sqlite3_bind_int(s, 1, json_is_true(v));
-		sqlite3_bind_int64(s, 2, id);
-		rc = db_rc(r->c, sqlite3_step(s));
-		db_done(s);
-		if (rc)
+		if (inv_user_set_admin(r->c, id, json_is_true(v)))
 			goto err_io;
 		rc = was_admin ? keep_an_admin(r) : 0;
 		if (rc == -EBUSY) {
-			db_rollback(r->c);
+			inv_rollback(r->c);
 			return r->status;
 		}
 		if (rc)
@@ -439,68 +399,53 @@ int api_user_update(struct req *r)
 	if ((v = json_object_get(r->body, "groups"))) {
 		rc = set_memberships(r->c, &r->who, id, 0, v, true, err, sizeof(err));
 		if (rc) {
-			db_rollback(r->c);
+			inv_rollback(r->c);
 			return req_error(r, rc, "%s", rc == -EINVAL || rc == -EACCES ? err : "inventory error");
 		}
 	}
 	if (events_emit(r->srv, r->c, "user-updated", "user", r->args[0], r->who.name, NULL,
-			"user %s changed by %s", r->args[0], r->who.name) || db_commit(r->c))
+			"user %s changed by %s", r->args[0], r->who.name) || inv_commit(r->c))
 		goto err_io;
 	r->out = user_json(r->c, id);
 	return 200;
 err_io:
-	db_rollback(r->c);
+	inv_rollback(r->c);
 	return req_error(r, -EIO, "inventory error; nothing was changed");
 }
 
 /* Delete user or group id, once may(r, id) allows it (in the same transaction). */
-static int delete_named(struct req *r, const char *what, int64_t id, const char *del_sql,
-			const char *acl_type, int (*may)(struct req *r, int64_t id))
+static int delete_named(struct req *r, const char *what, int64_t id,
+			int (*may)(struct req *r, int64_t id))
 {
-	sqlite3_stmt *s;
 	bool was_admin;
 	int rc;
 
 	if (principal_visible(r, what, id))
 		return r->status;
-	if (db_begin(r->c))
+	if (inv_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
 	if (may(r, id)) {
-		db_rollback(r->c);
+		inv_rollback(r->c);
 		return r->status;
 	}
 	was_admin = !strcmp(what, "user") && user_is_admin(r->c, id);
-	s = db_stmt(r->c, del_sql);
-	if (!s)
-		goto err_io;
-	sqlite3_bind_int64(s, 1, id);
-	rc = db_rc(r->c, sqlite3_step(s));
-	db_done(s);
+	rc = inv_principal_delete(r->c, what, id);
 	if (!rc && was_admin)
 		rc = keep_an_admin(r);
 	if (rc == -EBUSY) {
-		db_rollback(r->c);
+		inv_rollback(r->c);
 		return r->status;
 	}
-	if (rc)
-		goto err_io;
-	s = db_stmt(r->c, "DELETE FROM acl WHERE principal_type = ? AND principal_id = ?");
-	if (!s)
-		goto err_io;
-	sqlite3_bind_text(s, 1, acl_type, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, id);
-	rc = db_rc(r->c, sqlite3_step(s));
-	db_done(s);
 	if (rc)
 		goto err_io;
 	if (events_emit(r->srv, r->c, !strcmp(what, "user") ? "user-deleted" : "group-deleted", what,
 			r->args[0], r->who.name, NULL, "%s %s deleted by %s", what, r->args[0],
-			r->who.name) || db_commit(r->c))
+			r->who.name) || inv_commit(r->c))
 		goto err_io;
 	r->status = 204;
 	return 204;
 err_io:
-	db_rollback(r->c);
+	inv_rollback(r->c);
 	return req_error(r, -EIO, "inventory error; nothing was deleted");
 }
 
@@ -512,41 +457,37 @@ int api_user_delete(struct req *r)
 		return r->status;
 	if (r->who.user_id && !strcmp(r->who.name, r->args[0]))
 		return req_error(r, -EBUSY, "you cannot delete yourself");
-	return delete_named(r, "user", id, "DELETE FROM users WHERE id = ?", "user", may_delete_user);
+	return delete_named(r, "user", id, may_delete_user);
 }
 
 static json_t *group_json(struct dbc *c, int64_t id, const char *name)
 {
-	sqlite3_stmt *s = db_stmt(c, "SELECT u.name FROM users u JOIN group_members m ON "
-				     "m.user_id = u.id WHERE m.group_id = ? ORDER BY u.name");
 	json_t *a = json_array();
 
-	if (s) {
-		sqlite3_bind_int64(s, 1, id);
-		while (sqlite3_step(s) == SQLITE_ROW)
-			json_array_append_new(a, json_string((const char *)sqlite3_column_text(s, 0)));
-		db_done(s);
-	}
+	inv_members(c, false, id, name_add, a);
 	return json_pack("{s:s,s:o}", "name", name, "members", a);
+}
+
+/* What group_add appends groups to. */
+static int group_add(int64_t id, const char *name, void *arg)
+{
+	struct user_fill *f = arg;
+
+	json_array_append_new(f->a, group_json(f->c, id, name));
+	return 0;
 }
 
 int api_group_list(struct req *r)
 {
-	sqlite3_stmt *s;
 	json_t *a;
 
 	if (auth_require(r, "server", 0, PERM_VIEW))
 		return r->status;
-	s = db_stmt(r->c, "SELECT id, name FROM groups ORDER BY name");
-	if (!s)
-		return req_error(r, -EIO, "inventory error");
 	a = json_array();
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		char name[64];
-		snprintf(name, sizeof(name), "%s", sqlite3_column_text(s, 1));
-		json_array_append_new(a, group_json(r->c, sqlite3_column_int64(s, 0), name));
+	if (inv_group_each(r->c, group_add, &(struct user_fill){ r->c, a })) {
+		json_decref(a);
+		return req_error(r, -EIO, "inventory error");
 	}
-	db_done(s);
 	r->out = json_pack("{s:o}", "groups", a);
 	return 200;
 }
@@ -554,7 +495,7 @@ int api_group_list(struct req *r)
 static int group_write(struct req *r, bool create)
 {
 	char err[256];
-	struct valid_field f[sizeof(group_fields) / sizeof(group_fields[0])];
+	struct valid_field f[GF_END + 1];
 	const char *name;
 	int64_t id;
 	int rc;
@@ -563,7 +504,7 @@ static int group_write(struct req *r, bool create)
 	    require_admin(r))
 		return r->status;
 	memcpy(f, group_fields, sizeof(f));
-	f[0].required = create;
+	f[GF_NAME].required = create;
 	if (!r->body || valid_object(r->body, f, err, sizeof(err)))
 		return req_error(r, -EINVAL, "%s", r->body ? err : "the body must be a group object");
 	if (names_ok(json_object_get(r->body, "members"), "members", err, sizeof(err)))
@@ -572,27 +513,20 @@ static int group_write(struct req *r, bool create)
 	if (!create && json_object_get(r->body, "name") &&
 	    strcmp(json_string_value(json_object_get(r->body, "name")), name))
 		return req_error(r, -EINVAL, "name: a group cannot be renamed");
-	if (db_begin(r->c))
+	if (inv_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
 	if (create) {
-		sqlite3_stmt *s = db_stmt(r->c, "INSERT INTO groups (name, created) VALUES (?, ?)");
-		if (!s)
-			goto err_io;
-		sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, time(NULL));
-		rc = db_rc(r->c, sqlite3_step(s));
-		db_done(s);
+		rc = inv_group_create(r->c, name, &id);
 		if (rc == -EEXIST) {
-			db_rollback(r->c);
+			inv_rollback(r->c);
 			return req_error(r, -EEXIST, "a group named '%s' exists", name);
 		}
 		if (rc)
 			goto err_io;
-		id = sqlite3_last_insert_rowid(r->c->c);
 	} else {
 		id = GROUP_ID(r->c, name);
 		if (id <= 0) {
-			db_rollback(r->c);
+			inv_rollback(r->c);
 			return auth_missing(r, "group", name);
 		}
 	}
@@ -600,19 +534,19 @@ static int group_write(struct req *r, bool create)
 		rc = set_memberships(r->c, &r->who, 0, id, json_object_get(r->body, "members"), false,
 				     err, sizeof(err));
 		if (rc) {
-			db_rollback(r->c);
+			inv_rollback(r->c);
 			return req_error(r, rc, "%s", rc == -EINVAL || rc == -EACCES ? err : "inventory error");
 		}
 	}
 	if (events_emit(r->srv, r->c, create ? "group-created" : "group-updated", "group", name,
 			r->who.name, NULL, "group %s %s by %s", name, create ? "created" : "changed",
-			r->who.name) || db_commit(r->c))
+			r->who.name) || inv_commit(r->c))
 		goto err_io;
 	r->out = group_json(r->c, id, name);
 	r->status = create ? 201 : 200;
 	return r->status;
 err_io:
-	db_rollback(r->c);
+	inv_rollback(r->c);
 	return req_error(r, -EIO, "inventory error; nothing was changed");
 }
 
@@ -632,18 +566,13 @@ int api_group_get(struct req *r)
 /* Deleting a group regroups its members and takes its grants away. */
 static int may_delete_group(struct req *r, int64_t id)
 {
-	sqlite3_stmt *s;
 	int rc, admins;
 
 	if (r->who.admin)
 		return 0;
-	s = db_stmt(r->c, "SELECT EXISTS (SELECT 1 FROM group_members m JOIN users u ON "
-		       "u.id = m.user_id WHERE m.group_id = ? AND u.admin = 1)");
-	if (!s)
+	admins = inv_group_has_admin(r->c, id);
+	if (admins < 0)
 		return req_error(r, -EIO, "inventory error"), -EIO;
-	sqlite3_bind_int64(s, 1, id);
-	admins = sqlite3_step(s) != SQLITE_ROW || sqlite3_column_int(s, 0);
-	db_done(s);
 	if (admins)
 		return req_error(r, -EACCES, ONLY_ADMINS), -EACCES;
 	rc = auth_covers(r->c, &r->who, "group", id);
@@ -661,6 +590,5 @@ int api_group_delete(struct req *r)
 
 	if (principal_visible(r, "group", id) || require_admin(r))
 		return r->status;
-	return delete_named(r, "group", id, "DELETE FROM groups WHERE id = ?", "group",
-			    may_delete_group);
+	return delete_named(r, "group", id, may_delete_group);
 }

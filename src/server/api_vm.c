@@ -5,12 +5,14 @@
 #include "server/cgroup.h"
 #include "server/diskuse.h"
 #include "server/events.h"
+#include "server/inv.h"
 #include "server/sup.h"
 #include "server/sup_exit.h"
 #include "server/undo.h"
 #include "server/valid.h"
 #include "server/network.h"
 #include "server/vmrow.h"
+#include "server/vmdir.h"
 
 #include <dirent.h>
 #include <pthread.h>
@@ -27,24 +29,30 @@ static const char *const policies[] = { "never", "on-failure", "always", NULL };
 static const char *const undo_modes[] = { "off", "keep", "commit", "discard", NULL };
 static const char *const buses[] = { "virtio-blk", "scsi", NULL };
 
-/* Fields of a VM in create and edit requests. Hardware limits follow `vsrv run`. */
-static const struct valid_field vm_fields[] = {
-	{ "name", V_STR, 1, 0, 63, K_NAME, NULL },
-	{ "description", V_STR, 0, 0, 1024, K_TEXT, NULL },
-	{ "cpus", V_INT, 0, 1, 64, 0, NULL },
-	{ "memory_mib", V_INT, 0, 16, 1 << 20, 0, NULL },
-	{ "kernel", V_STR, 1, 0, 4095, K_PATH, NULL },
-	{ "initrd", V_STR, 0, 0, 4095, K_PATH, NULL },
-	{ "cmdline", V_STR, 0, 0, 2048, K_TEXT, NULL },
-	{ "restart_policy", V_STR, 0, 0, 16, K_ENUM, policies },
-	{ "autostart", V_BOOL, 0, 0, 0, 0, NULL },
-	{ "undo_disks", V_STR, 0, 0, 16, K_ENUM, undo_modes },
-	{ "cpu_limit", V_INT, 0, 0, 6400, 0, NULL },
-	{ "cpu_weight", V_INT, 0, 1, 10000, 0, NULL },
-	{ "memory_reserve_mib", V_INT, 0, 0, 1 << 20, 0, NULL },
-	{ "disks", V_ARRAY, 0, 0, 16, 0, NULL },
-	{ "nics", V_ARRAY, 0, 0, 8, 0, NULL },
-	{ NULL, 0, 0, 0, 0, 0, NULL },
+/* Fields of a VM in create and edit requests, by name (an edit request changes what is
+ * required). Hardware limits follow `vsrv run`. */
+enum vm_field {
+	VMF_NAME, VMF_DESCRIPTION, VMF_CPUS, VMF_MEMORY_MIB, VMF_KERNEL, VMF_INITRD, VMF_CMDLINE,
+	VMF_RESTART_POLICY, VMF_AUTOSTART, VMF_UNDO_DISKS, VMF_CPU_LIMIT, VMF_CPU_WEIGHT,
+	VMF_MEMORY_RESERVE_MIB, VMF_DISKS, VMF_NICS, VMF_END,
+};
+static const struct valid_field vm_fields[VMF_END + 1] = {
+	[VMF_NAME] = { "name", V_STR, 1, 0, 63, K_NAME, NULL },
+	[VMF_DESCRIPTION] = { "description", V_STR, 0, 0, 1024, K_TEXT, NULL },
+	[VMF_CPUS] = { "cpus", V_INT, 0, 1, 64, 0, NULL },
+	[VMF_MEMORY_MIB] = { "memory_mib", V_INT, 0, 16, 1 << 20, 0, NULL },
+	[VMF_KERNEL] = { "kernel", V_STR, 1, 0, 4095, K_PATH, NULL },
+	[VMF_INITRD] = { "initrd", V_STR, 0, 0, 4095, K_PATH, NULL },
+	[VMF_CMDLINE] = { "cmdline", V_STR, 0, 0, 2048, K_TEXT, NULL },
+	[VMF_RESTART_POLICY] = { "restart_policy", V_STR, 0, 0, 16, K_ENUM, policies },
+	[VMF_AUTOSTART] = { "autostart", V_BOOL, 0, 0, 0, 0, NULL },
+	[VMF_UNDO_DISKS] = { "undo_disks", V_STR, 0, 0, 16, K_ENUM, undo_modes },
+	[VMF_CPU_LIMIT] = { "cpu_limit", V_INT, 0, 0, 6400, 0, NULL },
+	[VMF_CPU_WEIGHT] = { "cpu_weight", V_INT, 0, 1, 10000, 0, NULL },
+	[VMF_MEMORY_RESERVE_MIB] = { "memory_reserve_mib", V_INT, 0, 0, 1 << 20, 0, NULL },
+	[VMF_DISKS] = { "disks", V_ARRAY, 0, 0, 16, 0, NULL },
+	[VMF_NICS] = { "nics", V_ARRAY, 0, 0, 8, 0, NULL },
+	[VMF_END] = { NULL, 0, 0, 0, 0, 0, NULL },
 };
 static const struct valid_field disk_ref_fields[] = {
 	{ "disk", V_STR, 1, 0, 63, K_NAME, NULL },
@@ -60,87 +68,70 @@ static const struct valid_field nic_fields[] = {
 
 int vm_lookup(struct req *r, int64_t *id)
 {
-	sqlite3_stmt *s = db_stmt(r->c, "SELECT id FROM vms WHERE name = ?");
-	int found = 0;
+	int rc = inv_vm_id(r->c, r->args[0], id);
 
-	if (!s)
-		return req_error(r, -EIO, "inventory error"), -EIO;
-	sqlite3_bind_text(s, 1, r->args[0], -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		*id = sqlite3_column_int64(s, 0);
-		found = 1;
-	}
-	db_done(s);
-	if (!found)
+	if (rc == -ENOENT)
 		return auth_missing(r, "vm", r->args[0]);
+	if (rc)
+		return req_error(r, -EIO, "inventory error"), -EIO;
 	return 0;
 }
 
-static json_t *col_text(sqlite3_stmt *s, int i)
+static json_t *str_or_null(const char *t)
 {
-	const unsigned char *t = sqlite3_column_text(s, i);
-	return t ? json_string((const char *)t) : json_null();
+	return t ? json_string(t) : json_null();
+}
+
+/* inv_vm_disks: d as an entry of a VM's "disks", appended to the array arg. */
+static int disk_json(const struct inv_vm_disk *d, void *arg)
+{
+	json_array_append_new(arg, json_pack("{s:o,s:o,s:b}", "disk", str_or_null(d->disk),
+					     "bus", str_or_null(d->bus), "readonly", d->readonly));
+	return 0;
+}
+
+/* inv_vm_nics: n as an entry of a VM's "nics", appended to the array arg. */
+static int nic_json(const struct inv_vm_nic *n, void *arg)
+{
+	json_array_append_new(arg, json_pack("{s:o,s:o}", "network", str_or_null(n->network),
+					     "mac", str_or_null(n->mac)));
+	return 0;
 }
 
 json_t *vm_json(struct server *srv, struct dbc *c, int64_t id, int full)
 {
-	sqlite3_stmt *s = db_stmt(c, "SELECT name, description, cpus, memory_mib, kernel, initrd, "
-				     "cmdline, restart_policy, autostart, undo_disks, cpu_limit, cpu_weight, "
-				     "memory_reserve_mib, state, monitor_pid, started, last_exit, restarts, "
-				     "created, updated FROM vms WHERE id = ?");
-	json_t *o = NULL, *a;
+	struct inv_vm v;
+	json_t *o, *a;
 
-	if (!s)
+	if (inv_vm_get(c, id, &v))
 		return NULL;
-	sqlite3_bind_int64(s, 1, id);
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		o = json_object();
-		json_object_set_new(o, "name", col_text(s, 0));
-		json_object_set_new(o, "description", col_text(s, 1));
-		json_object_set_new(o, "cpus", json_integer(sqlite3_column_int(s, 2)));
-		json_object_set_new(o, "memory_mib", json_integer(sqlite3_column_int64(s, 3)));
-		json_object_set_new(o, "kernel", col_text(s, 4));
-		json_object_set_new(o, "initrd", col_text(s, 5));
-		json_object_set_new(o, "cmdline", col_text(s, 6));
-		json_object_set_new(o, "restart_policy", col_text(s, 7));
-		json_object_set_new(o, "autostart", json_boolean(sqlite3_column_int(s, 8)));
-		json_object_set_new(o, "undo_disks", col_text(s, 9));
-		json_object_set_new(o, "cpu_limit", json_integer(sqlite3_column_int(s, 10)));
-		json_object_set_new(o, "cpu_weight", json_integer(sqlite3_column_int(s, 11)));
-		json_object_set_new(o, "memory_reserve_mib", json_integer(sqlite3_column_int64(s, 12)));
-		json_object_set_new(o, "state", col_text(s, 13));
-		json_object_set_new(o, "monitor_pid", json_integer(sqlite3_column_int(s, 14)));
-		json_object_set_new(o, "started", json_integer(sqlite3_column_int64(s, 15)));
-		json_object_set_new(o, "last_exit", sup_exit_json((const char *)sqlite3_column_text(s, 16)));
-		json_object_set_new(o, "restarts", json_integer(sqlite3_column_int(s, 17)));
-		json_object_set_new(o, "created", json_integer(sqlite3_column_int64(s, 18)));
-		json_object_set_new(o, "updated", json_integer(sqlite3_column_int64(s, 19)));
-	}
-	db_done(s);
-	if (!o)
-		return NULL;
+	o = json_object();
+	json_object_set_new(o, "name", json_string(v.name));
+	json_object_set_new(o, "description", str_or_null(v.description));
+	json_object_set_new(o, "cpus", json_integer(v.cpus));
+	json_object_set_new(o, "memory_mib", json_integer(v.memory_mib));
+	json_object_set_new(o, "kernel", str_or_null(v.kernel));
+	json_object_set_new(o, "initrd", str_or_null(v.initrd));
+	json_object_set_new(o, "cmdline", str_or_null(v.cmdline));
+	json_object_set_new(o, "restart_policy", json_string(v.restart_policy));
+	json_object_set_new(o, "autostart", json_boolean(v.autostart));
+	json_object_set_new(o, "undo_disks", json_string(v.undo_disks));
+	json_object_set_new(o, "cpu_limit", json_integer(v.cpu_limit));
+	json_object_set_new(o, "cpu_weight", json_integer(v.cpu_weight));
+	json_object_set_new(o, "memory_reserve_mib", json_integer(v.memory_reserve_mib));
+	json_object_set_new(o, "state", json_string(v.state));
+	json_object_set_new(o, "monitor_pid", json_integer(v.monitor_pid));
+	json_object_set_new(o, "started", json_integer(v.started));
+	json_object_set_new(o, "last_exit", sup_exit_json(v.last_exit));
+	json_object_set_new(o, "restarts", json_integer(v.restarts));
+	json_object_set_new(o, "created", json_integer(v.created));
+	json_object_set_new(o, "updated", json_integer(v.updated));
+	inv_vm_clear(&v);
 	a = json_array();
-	s = db_stmt(c, "SELECT d.name, vd.bus, vd.readonly FROM vm_disks vd JOIN disks d ON "
-		       "d.id = vd.disk_id WHERE vd.vm_id = ? ORDER BY vd.idx");
-	if (s) {
-		sqlite3_bind_int64(s, 1, id);
-		while (sqlite3_step(s) == SQLITE_ROW)
-			json_array_append_new(a, json_pack("{s:o,s:o,s:b}", "disk", col_text(s, 0),
-							   "bus", col_text(s, 1), "readonly",
-							   sqlite3_column_int(s, 2)));
-		db_done(s);
-	}
+	inv_vm_disks(c, id, disk_json, a);
 	json_object_set_new(o, "disks", a);
 	a = json_array();
-	s = db_stmt(c, "SELECT n.name, vn.mac FROM vm_nics vn JOIN networks n ON n.id = vn.network_id "
-		       "WHERE vn.vm_id = ? ORDER BY vn.idx");
-	if (s) {
-		sqlite3_bind_int64(s, 1, id);
-		while (sqlite3_step(s) == SQLITE_ROW)
-			json_array_append_new(a, json_pack("{s:o,s:o}", "network", col_text(s, 0),
-							   "mac", col_text(s, 1)));
-		db_done(s);
-	}
+	inv_vm_nics(c, id, nic_json, a);
 	json_object_set_new(o, "nics", a);
 	if (full) {
 		/* What the running VMM reports goes under "runtime", never over the configuration
@@ -242,39 +233,42 @@ static int check_lists(struct req *r, const json_t *body, char *err, size_t errl
  * the id; -ENOENT for one that does not exist or that the caller may not see (not
  * auth_visible; the same answer: names of what one may not see stay unknown); -EACCES for
  * one it sees but may not use; -EIO. */
+/* What has_disk and has_nic look for among a VM's attachments. */
+struct kept {
+	int64_t id;                 /* the disk or network */
+	bool writable;              /* a disk attached writable (or the request is read-only) */
+};
+
+static int has_disk(const struct inv_vm_disk *d, void *arg)
+{
+	const struct kept *k = arg;
+
+	return d->disk_id == k->id && (!d->readonly || !k->writable);
+}
+
+static int has_nic(const struct inv_vm_nic *n, void *arg)
+{
+	return n->network_id == ((const struct kept *)arg)->id;
+}
+
 static int64_t attachable(struct req *r, int64_t vm, bool disk, const char *name, bool writable)
 {
-	sqlite3_stmt *s = disk ? db_stmt(r->c, "SELECT id FROM disks WHERE name = ?")
-			       : db_stmt(r->c, "SELECT id FROM networks WHERE name = ?");
-	int64_t id = -ENOENT;
-	int have, kept = 0;
+	struct kept k = { .writable = writable };
+	int64_t id;
+	int have, kept, rc;
 	bool visible;
 
-	if (!s)
-		return -EIO;
-	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		id = sqlite3_column_int64(s, 0);
-	db_done(s);
-	if (id < 0)
-		return id;
+	rc = inv_object_id(r->c, disk ? "disk" : "network", name, &id);
+	if (rc)
+		return rc;
 	have = auth_perms(r->c, &r->who, disk ? "disk" : "network", id);
 	visible = auth_visible(r->c, &r->who, disk ? "disk" : "network", id);
 	if (visible && (have & PERM_CONTROL))
 		return id;
-	s = disk ? db_stmt(r->c, "SELECT EXISTS (SELECT 1 FROM vm_disks WHERE vm_id = ? AND "
-			      "disk_id = ? AND (readonly = 0 OR ? = 0))")
-		 : db_stmt(r->c, "SELECT EXISTS (SELECT 1 FROM vm_nics WHERE vm_id = ? AND "
-			      "network_id = ?)");
-	if (!s)
-		return -EIO;
-	sqlite3_bind_int64(s, 1, vm);
-	sqlite3_bind_int64(s, 2, id);
-	if (disk)
-		sqlite3_bind_int(s, 3, writable);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		kept = sqlite3_column_int(s, 0);
-	db_done(s);
+	k.id = id;
+	kept = disk ? inv_vm_disks(r->c, vm, has_disk, &k) : inv_vm_nics(r->c, vm, has_nic, &k);
+	if (kept < 0)
+		return kept;
 	if (kept)
 		return id;
 	return visible ? -EACCES : -ENOENT;
@@ -297,12 +291,28 @@ static int64_t attach_check(struct req *r, int64_t vm, bool disk, size_t i, cons
 	return id == -ENOENT ? -EINVAL : id;
 }
 
+/* The NICs of a VM before an edit: network and MAC by index (the first 8). */
+struct old_nics {
+	char (*mac)[18];
+	int64_t *net;
+};
+
+static int old_nic(const struct inv_vm_nic *n, void *arg)
+{
+	struct old_nics *o = arg;
+
+	if (n->idx >= 0 && n->idx < 8) {
+		o->net[n->idx] = n->network_id;
+		snprintf(o->mac[n->idx], sizeof(o->mac[0]), "%s", n->mac);
+	}
+	return 0;
+}
+
 /* Write the VM's disk and NIC lists (replacing them), each disk and network checked by
  * attachable(). Under the caller's transaction. */
 static int write_lists(struct req *r, int64_t id, const json_t *body, char *err, size_t errlen)
 {
 	json_t *a, *v;
-	sqlite3_stmt *s;
 	size_t i;
 	int rc;
 
@@ -317,22 +327,14 @@ static int write_lists(struct req *r, int64_t id, const json_t *body, char *err,
 			if (disk[i] < 0)
 				return disk[i];
 		}
-		rc = db_exec_id(r->c, "DELETE FROM vm_disks WHERE vm_id = ?", id);
+		rc = inv_vm_disks_clear(r->c, id);
 		if (rc)
 			return rc;
 		json_array_foreach(a, i, v) {
 			const char *bus = json_string_value(json_object_get(v, "bus"));
-			s = db_stmt(r->c, "INSERT INTO vm_disks (vm_id, idx, disk_id, bus, readonly) "
-				       "VALUES (?, ?, ?, ?, ?)");
-			if (!s)
-				return -EIO;
-			sqlite3_bind_int64(s, 1, id);
-			sqlite3_bind_int64(s, 2, i);
-			sqlite3_bind_int64(s, 3, disk[i]);
-			sqlite3_bind_text(s, 4, bus ? bus : "virtio-blk", -1, SQLITE_STATIC);
-			sqlite3_bind_int(s, 5, json_is_true(json_object_get(v, "readonly")));
-			rc = db_rc(r->c, sqlite3_step(s));
-			db_done(s);
+
+			rc = inv_vm_disk_add(r->c, id, (int)i, disk[i], bus ? bus : "virtio-blk",
+					     json_is_true(json_object_get(v, "readonly")));
 			if (rc)
 				return rc;
 		}
@@ -350,19 +352,10 @@ static int write_lists(struct req *r, int64_t id, const json_t *body, char *err,
 			if (net[i] < 0)
 				return net[i];
 		}
-		s = db_stmt(r->c, "SELECT idx, network_id, mac FROM vm_nics WHERE vm_id = ?");
-		if (!s)
-			return -EIO;
-		sqlite3_bind_int64(s, 1, id);
-		while (sqlite3_step(s) == SQLITE_ROW) {
-			int k = sqlite3_column_int(s, 0);
-			if (k >= 0 && k < 8) {
-				oldnet[k] = sqlite3_column_int64(s, 1);
-				snprintf(old[k], sizeof(old[k]), "%s", sqlite3_column_text(s, 2));
-			}
-		}
-		db_done(s);
-		rc = db_exec_id(r->c, "DELETE FROM vm_nics WHERE vm_id = ?", id);
+		rc = inv_vm_nics(r->c, id, old_nic, &(struct old_nics){ old, oldnet });
+		if (rc)
+			return rc;
+		rc = inv_vm_nics_clear(r->c, id);
 		if (rc)
 			return rc;
 		json_array_foreach(a, i, v) {
@@ -378,15 +371,7 @@ static int write_lists(struct req *r, int64_t id, const json_t *body, char *err,
 					return rc;
 				mac = gen;
 			}
-			s = db_stmt(r->c, "INSERT INTO vm_nics (vm_id, idx, network_id, mac) VALUES (?, ?, ?, ?)");
-			if (!s)
-				return -EIO;
-			sqlite3_bind_int64(s, 1, id);
-			sqlite3_bind_int64(s, 2, i);
-			sqlite3_bind_int64(s, 3, nid);
-			sqlite3_bind_text(s, 4, mac, -1, SQLITE_TRANSIENT);
-			rc = db_rc(r->c, sqlite3_step(s));
-			db_done(s);
+			rc = inv_vm_nic_add(r->c, id, (int)i, nid, mac);
 			if (rc == -EEXIST) {
 				snprintf(err, errlen, "nics[%zu]: mac %s is taken by another NIC", i, mac);
 				return -EEXIST;
@@ -403,8 +388,8 @@ int api_vm_create(struct req *r)
 	char err[512], kernel[4096], initrd[4096];
 	const json_t *b = r->body;
 	const char *name, *s_initrd;
-	sqlite3_stmt *s;
-	int64_t id, now = time(NULL), mem;
+	struct inv_vm vm;
+	int64_t id, mem;
 	int rc;
 
 	if (auth_require(r, "server", 0, PERM_MODIFY))
@@ -429,73 +414,61 @@ int api_vm_create(struct req *r)
 	if (json_integer_value(json_object_get(b, "memory_reserve_mib")) > mem)
 		return req_error(r, -EINVAL, "memory_reserve_mib: more than memory_mib");
 
-	if (db_begin(r->c))
-		return req_error(r, -EIO, "inventory busy");
-	s = db_stmt(r->c, "INSERT INTO vms (name, description, cpus, memory_mib, kernel, initrd, "
-		       "cmdline, restart_policy, autostart, undo_disks, cpu_limit, cpu_weight, "
-		       "memory_reserve_mib, created, updated) VALUES "
-		       "(?, coalesce(?, ''), coalesce(?, 1), ?, ?, ?, coalesce(?, ''), "
-		       "coalesce(?, 'never'), ?, coalesce(?, 'off'), coalesce(?, 0), coalesce(?, 100), "
-		       "coalesce(?, 0), ?, ?)");
-	if (!s)
-		goto err_io;
-	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-#define BIND_STR(i, f) do { json_t *v_ = json_object_get(b, f); \
-	if (v_) sqlite3_bind_text(s, i, json_string_value(v_), -1, SQLITE_STATIC); } while (0)
-#define BIND_INT(i, f) do { json_t *v_ = json_object_get(b, f); \
-	if (v_) sqlite3_bind_int64(s, i, json_integer_value(v_)); } while (0)
-	BIND_STR(2, "description");
-	BIND_INT(3, "cpus");
-	sqlite3_bind_int64(s, 4, mem);
-	sqlite3_bind_text(s, 5, kernel, -1, SQLITE_STATIC);
+	vm = (struct inv_vm){ .cpus = 1, .memory_mib = mem, .kernel = kernel, .cmdline = "",
+			      .description = "", .restart_policy = "never", .undo_disks = "off",
+			      .cpu_weight = 100 };
+	snprintf(vm.name, sizeof(vm.name), "%s", name);
+	if (json_object_get(b, "description"))
+		vm.description = (char *)json_string_value(json_object_get(b, "description"));
+	if (json_object_get(b, "cpus"))
+		vm.cpus = (int)json_integer_value(json_object_get(b, "cpus"));
 	if (s_initrd)
-		sqlite3_bind_text(s, 6, initrd, -1, SQLITE_STATIC);
-	BIND_STR(7, "cmdline");
-	BIND_STR(8, "restart_policy");
-	sqlite3_bind_int(s, 9, json_is_true(json_object_get(b, "autostart")));
-	BIND_STR(10, "undo_disks");
-	BIND_INT(11, "cpu_limit");
-	BIND_INT(12, "cpu_weight");
-	BIND_INT(13, "memory_reserve_mib");
-	sqlite3_bind_int64(s, 14, now);
-	sqlite3_bind_int64(s, 15, now);
-	rc = db_rc(r->c, sqlite3_step(s));
-	db_done(s);
+		vm.initrd = initrd;
+	if (json_object_get(b, "cmdline"))
+		vm.cmdline = (char *)json_string_value(json_object_get(b, "cmdline"));
+	if (json_object_get(b, "restart_policy"))
+		snprintf(vm.restart_policy, sizeof(vm.restart_policy), "%s",
+			 json_string_value(json_object_get(b, "restart_policy")));
+	vm.autostart = json_is_true(json_object_get(b, "autostart"));
+	if (json_object_get(b, "undo_disks"))
+		snprintf(vm.undo_disks, sizeof(vm.undo_disks), "%s",
+			 json_string_value(json_object_get(b, "undo_disks")));
+	if (json_object_get(b, "cpu_limit"))
+		vm.cpu_limit = (int)json_integer_value(json_object_get(b, "cpu_limit"));
+	if (json_object_get(b, "cpu_weight"))
+		vm.cpu_weight = (int)json_integer_value(json_object_get(b, "cpu_weight"));
+	vm.memory_reserve_mib = json_integer_value(json_object_get(b, "memory_reserve_mib"));
+
+	if (inv_begin(r->c))
+		return req_error(r, -EIO, "inventory busy");
+	rc = inv_vm_create(r->c, &vm, &id);
 	if (rc == -EEXIST) {
-		db_rollback(r->c);
+		inv_rollback(r->c);
 		return req_error(r, -EEXIST, "a VM named '%s' exists", name);
 	}
 	if (rc)
 		goto err_io;
-	id = sqlite3_last_insert_rowid(r->c->c);
 	err[0] = '\0';
 	rc = write_lists(r, id, b, err, sizeof(err));
 	if (rc) {
-		db_rollback(r->c);
+		inv_rollback(r->c);
 		if (err[0])
 			return req_error(r, rc == -EEXIST || rc == -EACCES ? rc : -EINVAL, "%s", err);
 		return req_error(r, rc, "cannot attach the VM's disks or NICs");
 	}
 	if (!r->who.admin && r->who.user_id) {
 		/* The creator holds every permission on what it creates. */
-		s = db_stmt(r->c, "INSERT INTO acl VALUES ('vm', ?, 'user', ?, 31)");
-		if (!s)
-			goto err_io;
-		sqlite3_bind_int64(s, 1, id);
-		sqlite3_bind_int64(s, 2, r->who.user_id);
-		rc = db_rc(r->c, sqlite3_step(s));
-		db_done(s);
-		if (rc)
+		if (inv_grant_add(r->c, "vm", id, "user", r->who.user_id, PERM_FULL))
 			goto err_io;
 	}
 	if (events_emit(r->srv, r->c, "vm-created", "vm", name, r->who.name, NULL, "%s created by %s",
-			name, r->who.name) || db_commit(r->c))
+			name, r->who.name) || inv_commit(r->c))
 		goto err_io;
 	r->out = vm_json(r->srv, r->c, id, 0);
 	r->status = 201;
 	return 201;
 err_io:
-	db_rollback(r->c);
+	inv_rollback(r->c);
 	return req_error(r, -EIO, "inventory error; nothing was created");
 }
 
@@ -514,28 +487,25 @@ int api_vm_get(struct req *r)
 
 int api_vm_status(struct req *r)
 {
-	sqlite3_stmt *s;
+	struct inv_vm_status v;
 	int64_t id;
 	json_t *o = NULL;
+	int rc;
 
 	if (vm_lookup(r, &id) || auth_require_object(r, "vm", id, r->args[0], PERM_VIEW))
 		return r->status;
-	s = db_stmt(r->c, "SELECT name, state, monitor_pid, started, last_exit, restarts FROM vms WHERE id = ?");
-	if (!s)
+	rc = inv_vm_get_status(r->c, id, &v);
+	if (rc == -EIO)
 		return req_error(r, -EIO, "inventory error");
-	sqlite3_bind_int64(s, 1, id);
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		const char *le = (const char *)sqlite3_column_text(s, 4);
-		int64_t started = sqlite3_column_int64(s, 3);
-		const char *state = (const char *)sqlite3_column_text(s, 1);
-		bool up = !strcmp(state, "running") || !strcmp(state, "paused");
+	if (!rc) {
+		bool up = !strcmp(v.state, INV_VM_RUNNING) || !strcmp(v.state, INV_VM_PAUSED);
 
-		o = json_pack("{s:s,s:s,s:i,s:I,s:o,s:i}", "name", sqlite3_column_text(s, 0),
-			      "state", state, "monitor_pid", sqlite3_column_int(s, 2),
-			      "uptime", (json_int_t)(up && started ? time(NULL) - started : 0),
-			      "last_exit", sup_exit_json(le), "restarts", sqlite3_column_int(s, 5));
+		o = json_pack("{s:s,s:s,s:i,s:I,s:o,s:i}", "name", v.name,
+			      "state", v.state, "monitor_pid", (int)v.monitor_pid,
+			      "uptime", (json_int_t)(up && v.started ? time(NULL) - v.started : 0),
+			      "last_exit", sup_exit_json(v.last_exit), "restarts", v.restarts);
+		inv_vm_status_clear(&v);
 	}
-	db_done(s);
 	if (!o)
 		return req_error(r, -ENOENT, "the VM went away");
 	sup_runtime_json(r->srv, id, o);
@@ -546,24 +516,75 @@ int api_vm_status(struct req *r)
 
 static bool vm_is_off(struct req *r, int64_t id)
 {
-	sqlite3_stmt *s = db_stmt(r->c, "SELECT state IN ('stopped', 'crashed') FROM vms WHERE id = ?");
-	bool off = false;
+	struct inv_vm_status v;
+	bool off;
 
-	if (!s)
+	if (inv_vm_get_status(r->c, id, &v))
 		return false;
-	sqlite3_bind_int64(s, 1, id);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		off = sqlite3_column_int(s, 0);
-	db_done(s);
+	off = !strcmp(v.state, INV_VM_STOPPED) || !strcmp(v.state, INV_VM_CRASHED);
+	inv_vm_status_clear(&v);
 	return off;
+}
+
+/* Replace the string *dst (vm's own, from inv_vm_get) with a copy of val. 0 or -ENOMEM. */
+static int set_str(char **dst, const char *val)
+{
+	char *c = strdup(val);
+
+	if (!c)
+		return -ENOMEM;
+	free(*dst);
+	*dst = c;
+	return 0;
+}
+
+/* Apply field key (a validated vm_fields name) of an edit request to vm. name, disks and nics
+ * are not vm's (left alone). kernel and initrd are resolved as at create. 0, or -EINVAL,
+ * -EACCES, -ENOMEM with a message in err. */
+static int vm_set_field(struct req *r, struct inv_vm *vm, const char *key, const json_t *v,
+			char *err, size_t errlen)
+{
+	char path[4096];
+	int rc = 0;
+
+	snprintf(err, errlen, "out of memory");
+	if (!strcmp(key, "kernel") || !strcmp(key, "initrd")) {
+		rc = vm_resolve_path(r, key, json_string_value(v), path, sizeof(path), err, errlen);
+		if (!rc && !strcmp(key, "kernel"))
+			rc = vm_check_kernel(path, json_string_value(v), err, errlen);
+		if (!rc)
+			rc = set_str(!strcmp(key, "kernel") ? &vm->kernel : &vm->initrd, path);
+	} else if (!strcmp(key, "description")) {
+		rc = set_str(&vm->description, json_string_value(v));
+	} else if (!strcmp(key, "cmdline")) {
+		rc = set_str(&vm->cmdline, json_string_value(v));
+	} else if (!strcmp(key, "restart_policy")) {
+		snprintf(vm->restart_policy, sizeof(vm->restart_policy), "%s", json_string_value(v));
+	} else if (!strcmp(key, "undo_disks")) {
+		snprintf(vm->undo_disks, sizeof(vm->undo_disks), "%s", json_string_value(v));
+	} else if (!strcmp(key, "autostart")) {
+		vm->autostart = json_is_true(v);
+	} else if (!strcmp(key, "cpus")) {
+		vm->cpus = (int)json_integer_value(v);
+	} else if (!strcmp(key, "memory_mib")) {
+		vm->memory_mib = json_integer_value(v);
+	} else if (!strcmp(key, "cpu_limit")) {
+		vm->cpu_limit = (int)json_integer_value(v);
+	} else if (!strcmp(key, "cpu_weight")) {
+		vm->cpu_weight = (int)json_integer_value(v);
+	} else if (!strcmp(key, "memory_reserve_mib")) {
+		vm->memory_reserve_mib = json_integer_value(v);
+	}
+	return rc;
 }
 
 int api_vm_update(struct req *r)
 {
 	static const char *const anytime[] = { "description", "restart_policy", "autostart", NULL };
-	char err[512], path[4096];
+	char err[512];
 	const char *key;
 	json_t *v, *b = r->body;
+	struct inv_vm vm;
 	int64_t id;
 	int rc;
 	bool hw = false;
@@ -572,12 +593,12 @@ int api_vm_update(struct req *r)
 		return r->status;
 	if (!b || !json_is_object(b))
 		return req_error(r, -EINVAL, "the body must be an object with the fields to change");
-	/* name is not required here, but must not change */
+	/* name and kernel are not required here (name must not change) */
 	{
-		struct valid_field f[sizeof(vm_fields) / sizeof(vm_fields[0])];
+		struct valid_field f[VMF_END + 1];
 		memcpy(f, vm_fields, sizeof(f));
-		f[0].required = 0;
-		f[4].required = 0;
+		f[VMF_NAME].required = 0;
+		f[VMF_KERNEL].required = 0;
 		if (valid_object(b, f, err, sizeof(err)) || check_lists(r, b, err, sizeof(err)))
 			return req_error(r, -EINVAL, "%s", err);
 	}
@@ -590,95 +611,52 @@ int api_vm_update(struct req *r)
 		if (!*a && strcmp(key, "name"))
 			hw = true;
 	}
-	if (db_begin(r->c))
+	if (inv_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
 	if (hw && !vm_is_off(r, id)) {
-		db_rollback(r->c);
+		inv_rollback(r->c);
 		return req_error(r, -EBUSY, "%s is running: turn it off before changing its hardware",
 				 r->args[0]);
 	}
+	rc = inv_vm_get(r->c, id, &vm);
+	if (rc) {
+		inv_rollback(r->c);
+		return rc == -ENOENT ? req_error(r, -ENOENT, "the VM went away")
+				     : req_error(r, -EIO, "inventory error; nothing was changed");
+	}
 	json_object_foreach(b, key, v) {
-		/* Column names come from the validated field list, never from the request. */
-		static const char *const cols[] = { "description", "cpus", "memory_mib", "kernel",
-			"initrd", "cmdline", "restart_policy", "autostart", "undo_disks", "cpu_limit",
-			"cpu_weight", "memory_reserve_mib", NULL };
-		static const char *const sql[] = {
-			"UPDATE vms SET description = ? WHERE id = ?",
-			"UPDATE vms SET cpus = ? WHERE id = ?",
-			"UPDATE vms SET memory_mib = ? WHERE id = ?",
-			"UPDATE vms SET kernel = ? WHERE id = ?",
-			"UPDATE vms SET initrd = ? WHERE id = ?",
-			"UPDATE vms SET cmdline = ? WHERE id = ?",
-			"UPDATE vms SET restart_policy = ? WHERE id = ?",
-			"UPDATE vms SET autostart = ? WHERE id = ?",
-			"UPDATE vms SET undo_disks = ? WHERE id = ?",
-			"UPDATE vms SET cpu_limit = ? WHERE id = ?",
-			"UPDATE vms SET cpu_weight = ? WHERE id = ?",
-			"UPDATE vms SET memory_reserve_mib = ? WHERE id = ?",
-		};
-		sqlite3_stmt *s;
-		int i;
-
-		for (i = 0; cols[i] && strcmp(cols[i], key); i++)
-			;
-		if (!cols[i])
-			continue;   /* name, disks, nics */
-		s = db_stmt(r->c, sql[i]);
-		if (!s)
-			goto err_io;
-		if (!strcmp(key, "kernel") || !strcmp(key, "initrd")) {
-			rc = vm_resolve_path(r, key, json_string_value(v), path, sizeof(path), err,
-					     sizeof(err));
-			if (!rc && !strcmp(key, "kernel"))
-				rc = vm_check_kernel(path, json_string_value(v), err, sizeof(err));
-			if (rc) {
-				db_rollback(r->c);
-				return req_error(r, rc == -EACCES ? -EACCES : -EINVAL, "%s", err);
-			}
-			sqlite3_bind_text(s, 1, path, -1, SQLITE_TRANSIENT);
-		} else if (json_is_string(v)) {
-			sqlite3_bind_text(s, 1, json_string_value(v), -1, SQLITE_STATIC);
-		} else if (json_is_boolean(v)) {
-			sqlite3_bind_int(s, 1, json_is_true(v));
-		} else {
-			sqlite3_bind_int64(s, 1, json_integer_value(v));
+		rc = vm_set_field(r, &vm, key, v, err, sizeof(err));
+		if (rc) {
+			inv_vm_clear(&vm);
+			inv_rollback(r->c);
+			return req_error(r, rc == -EACCES ? -EACCES : rc == -ENOMEM ? -ENOMEM : -EINVAL,
+					 "%s", err);
 		}
-		sqlite3_bind_int64(s, 2, id);
-		rc = db_rc(r->c, sqlite3_step(s));
-		db_done(s);
-		if (rc)
-			goto err_io;
 	}
 	err[0] = '\0';
 	rc = write_lists(r, id, b, err, sizeof(err));
 	if (rc) {
-		db_rollback(r->c);
+		inv_vm_clear(&vm);
+		inv_rollback(r->c);
 		return req_error(r, err[0] && rc != -EEXIST && rc != -EACCES ? -EINVAL : rc, "%s",
 				 err[0] ? err : "inventory error");
 	}
-	{
-		sqlite3_stmt *s = db_stmt(r->c, "UPDATE vms SET updated = ? WHERE id = ? AND "
-					     "memory_reserve_mib <= memory_mib");
-		if (!s)
-			goto err_io;
-		sqlite3_bind_int64(s, 1, time(NULL));
-		sqlite3_bind_int64(s, 2, id);
-		rc = db_rc(r->c, sqlite3_step(s));
-		db_done(s);
-		if (rc)
-			goto err_io;
-		if (sqlite3_changes(r->c->c) != 1) {
-			db_rollback(r->c);
-			return req_error(r, -EINVAL, "memory_reserve_mib: more than memory_mib");
-		}
+	if (vm.memory_reserve_mib > vm.memory_mib) {
+		inv_vm_clear(&vm);
+		inv_rollback(r->c);
+		return req_error(r, -EINVAL, "memory_reserve_mib: more than memory_mib");
 	}
+	rc = inv_vm_put(r->c, &vm, true);
+	inv_vm_clear(&vm);
+	if (rc)
+		goto err_io;
 	if (events_emit(r->srv, r->c, "vm-updated", "vm", r->args[0], r->who.name, json_incref(b),
-			"%s changed by %s", r->args[0], r->who.name) || db_commit(r->c))
+			"%s changed by %s", r->args[0], r->who.name) || inv_commit(r->c))
 		goto err_io;
 	r->out = vm_json(r->srv, r->c, id, 0);
 	return 200;
 err_io:
-	db_rollback(r->c);
+	inv_rollback(r->c);
 	return req_error(r, -EIO, "inventory error; nothing was changed");
 }
 
@@ -700,11 +678,17 @@ static void remove_tree(const char *dir)
 	rmdir(dir);
 }
 
+/* inv_vm_sole_disks: the disk as {"id", "path"}, appended to the array arg. */
+static int add_path(int64_t disk_id, const char *path, void *arg)
+{
+	json_array_append_new(arg, json_pack("{s:I,s:s}", "id", (json_int_t)disk_id, "path", path));
+	return 0;
+}
+
 int api_vm_delete(struct req *r)
 {
 	const char *wd = req_query(r, "disks");
 	bool with_disks = wd && (!strcmp(wd, "true") || !strcmp(wd, "1"));
-	sqlite3_stmt *s;
 	char dir[4096];
 	json_t *paths = json_array();
 	int64_t id;
@@ -714,51 +698,36 @@ int api_vm_delete(struct req *r)
 		goto out;
 	if (with_disks && auth_require(r, "server", 0, PERM_REMOVE))
 		goto out;
-	if (db_begin(r->c)) {
+	if (inv_begin(r->c)) {
 		req_error(r, -EIO, "inventory busy");
 		goto out;
 	}
 	if (!vm_is_off(r, id)) {
-		db_rollback(r->c);
+		inv_rollback(r->c);
 		req_error(r, -EBUSY, "%s is running: turn it off first", r->args[0]);
 		goto out;
 	}
 	if (with_disks) {
 		/* Disks used by this VM only go with it. */
-		s = db_stmt(r->c, "SELECT d.id, d.path FROM disks d JOIN vm_disks vd ON vd.disk_id = d.id "
-			       "WHERE vd.vm_id = ?1 AND NOT EXISTS (SELECT 1 FROM vm_disks o WHERE "
-			       "o.disk_id = d.id AND o.vm_id != ?1)");
-		if (!s)
+		if (inv_vm_sole_disks(r->c, id, add_path, paths))
 			goto err_io;
-		sqlite3_bind_int64(s, 1, id);
-		while (sqlite3_step(s) == SQLITE_ROW)
-			json_array_append_new(paths, json_pack("{s:I,s:s}", "id",
-				(json_int_t)sqlite3_column_int64(s, 0), "path", sqlite3_column_text(s, 1)));
-		db_done(s);
 	}
-	rc = db_exec_id(r->c, "DELETE FROM vms WHERE id = ?", id);
-	if (rc)
-		goto err_io;
-	rc = db_exec_id(r->c, "DELETE FROM acl WHERE object_type = 'vm' AND object_id = ?", id);
+	rc = inv_vm_delete(r->c, id);
 	if (rc)
 		goto err_io;
 	{
 		size_t i;
 		json_t *v;
 		json_array_foreach(paths, i, v) {
-			s = db_stmt(r->c, "DELETE FROM disks WHERE id = ?");
-			if (!s)
-				goto err_io;
-			sqlite3_bind_int64(s, 1, json_integer_value(json_object_get(v, "id")));
-			rc = db_rc(r->c, sqlite3_step(s));
-			db_done(s);
-			if (rc)
+			/* -ENOENT: a disk the VM had twice, deleted already */
+			rc = inv_disk_delete(r->c, json_integer_value(json_object_get(v, "id")));
+			if (rc && rc != -ENOENT)
 				goto err_io;
 		}
 	}
 	if (events_emit(r->srv, r->c, "vm-deleted", "vm", r->args[0], r->who.name, NULL,
 			"%s deleted by %s%s", r->args[0], r->who.name, with_disks ? " with its disks" : "") ||
-	    db_commit(r->c))
+	    inv_commit(r->c))
 		goto err_io;
 	/* Files go after the commit: a crash in between leaves files, never rows without. */
 	{
@@ -767,13 +736,13 @@ int api_vm_delete(struct req *r)
 		json_array_foreach(paths, i, v)
 			unlink(json_string_value(json_object_get(v, "path")));
 	}
-	if (!sup_vm_dir(r->srv, id, dir, sizeof(dir)))
+	if (!vmdir_path(r->srv, id, dir, sizeof(dir)))
 		remove_tree(dir);
 	cgroup_remove(r->srv, id);
 	r->status = 204;
 	goto out;
 err_io:
-	db_rollback(r->c);
+	inv_rollback(r->c);
 	req_error(r, -EIO, "inventory error; nothing was deleted");
 out:
 	json_decref(paths);

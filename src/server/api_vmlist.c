@@ -1,6 +1,7 @@
 /* GET /api/v1/vms: the VM list, paged, filtered by the caller's permissions, cached. */
 #include "server/api.h"
 #include "server/auth.h"
+#include "server/inv.h"
 #include "server/sup_exit.h"
 
 #include <errno.h>
@@ -55,15 +56,24 @@ static void list_cache_put(uint64_t gen, const char *key, const json_t *v)
 	pthread_mutex_unlock(&list_cache.lock);
 }
 
+/* One VM of the list: its summary, appended to the array arg. */
+static int list_add(const struct inv_vm *v, void *arg)
+{
+	json_array_append_new(arg, json_pack("{s:s,s:s,s:i,s:I,s:o}", "name", v->name,
+					     "state", v->state, "cpus", v->cpus,
+					     "memory_mib", (json_int_t)v->memory_mib, "last_exit",
+					     sup_exit_json(v->last_exit)));
+	return 0;
+}
+
 int api_vm_list(struct req *r)
 {
 	const char *ls = req_query(r, "limit"), *os = req_query(r, "offset");
 	long limit = ls ? strtol(ls, NULL, 10) : 1000, offset = os ? strtol(os, NULL, 10) : 0;
 	bool all;
-	sqlite3_stmt *s;
-	json_t *list, *o;
+	json_t *list;
 	int64_t total = 0;
-	uint64_t gen = db_generation(r->srv->db);
+	uint64_t gen = inv_generation(r->srv->db);
 	char key[96];
 
 	if (limit < 1 || limit > 10000 || offset < 0)
@@ -72,44 +82,17 @@ int api_vm_list(struct req *r)
 	snprintf(key, sizeof(key), "%lld/%ld/%ld", all ? -1LL : (long long)r->who.user_id, limit, offset);
 	if (list_cache_get(r, gen, key))
 		return 200;
-	s = all ? db_stmt(r->c, "SELECT count(*) FROM vms")
-		: db_stmt(r->c, "SELECT count(*) FROM vms WHERE id IN (SELECT object_id FROM acl WHERE "
-			       "object_type = 'vm' AND (perms & 1) AND ((principal_type = 'user' AND "
-			       "principal_id = ?1) OR (principal_type = 'group' AND principal_id IN "
-			       "(SELECT group_id FROM group_members WHERE user_id = ?1))))");
-	if (!s)
-		return req_error(r, -EIO, "inventory error");
-	if (!all)
-		sqlite3_bind_int64(s, 1, r->who.user_id);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		total = sqlite3_column_int64(s, 0);
-	db_done(s);
-	s = all ? db_stmt(r->c, "SELECT id, name, state, cpus, memory_mib, last_exit FROM vms "
-			  "ORDER BY name LIMIT ? OFFSET ?")
-		: db_stmt(r->c, "SELECT id, name, state, cpus, memory_mib, last_exit FROM vms "
-			       "WHERE id IN (SELECT object_id FROM acl WHERE object_type = 'vm' "
-			       "AND (perms & 1) AND ((principal_type = 'user' AND principal_id = ?3) OR "
-			       "(principal_type = 'group' AND principal_id IN (SELECT group_id FROM "
-			       "group_members WHERE user_id = ?3)))) ORDER BY name LIMIT ?1 OFFSET ?2");
-	if (!s)
-		return req_error(r, -EIO, "inventory error");
 	list = json_array();
-	sqlite3_bind_int64(s, 1, limit);
-	sqlite3_bind_int64(s, 2, offset);
-	if (!all)
-		sqlite3_bind_int64(s, 3, r->who.user_id);
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		o = json_pack("{s:s,s:s,s:i,s:I,s:o}", "name", sqlite3_column_text(s, 1),
-			      "state", sqlite3_column_text(s, 2), "cpus", sqlite3_column_int(s, 3),
-			      "memory_mib", (json_int_t)sqlite3_column_int64(s, 4), "last_exit",
-			      sup_exit_json((const char *)sqlite3_column_text(s, 5)));
-		json_array_append_new(list, o);
+	if (!list)
+		return req_error(r, -ENOMEM, "out of memory");
+	if (inv_vm_page(r->c, all ? -1 : r->who.user_id, offset, limit, &total, list_add, list)) {
+		json_decref(list);
+		return req_error(r, -EIO, "inventory error");
 	}
-	db_done(s);
 	r->out = json_pack("{s:o,s:I,s:I,s:I}", "vms", list, "total", (json_int_t)total,
 			   "offset", (json_int_t)offset, "limit", (json_int_t)limit);
 	/* Only a list read entirely before any newer commit may be cached under gen. */
-	if (r->out && db_generation(r->srv->db) == gen)
+	if (r->out && inv_generation(r->srv->db) == gen)
 		list_cache_put(gen, key, r->out);
 	return 200;
 }

@@ -1,5 +1,6 @@
 /* Authentication and permissions. */
 #include "server/auth.h"
+#include "server/inv.h"
 #include "server/events.h"
 #include "server/valid.h"
 #include "util/log.h"
@@ -132,21 +133,19 @@ static int64_t mem_session_find(const char *th, bool drop, char *pw)
 int auth_login(struct dbc *c, const char *user, const char *password, unsigned ttl,
 	       char token_out[65], int64_t *expires)
 {
-	sqlite3_stmt *s;
+	struct inv_user u;
 	unsigned char raw[32];
 	char th[65], *enc = NULL;
 	int64_t uid = 0;
 	int rc;
 
-	s = db_stmt(c, "SELECT id, password FROM users WHERE name = ?");
-	if (!s)
+	rc = inv_user_by_name(c, user, &u);
+	if (rc == -EIO)
 		return -EIO;
-	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 1)) {
-		uid = sqlite3_column_int64(s, 0);
-		enc = strdup((const char *)sqlite3_column_text(s, 1));
+	if (!rc && u.password[0]) {
+		uid = u.id;
+		enc = strdup(u.password);
 	}
-	db_done(s);
 	/* An unknown user costs the same hashing as a known one. */
 	pthread_once(&dummy_once, dummy_init);
 	rc = auth_verify_password(enc ? enc : dummy, password);
@@ -161,33 +160,17 @@ int auth_login(struct dbc *c, const char *user, const char *password, unsigned t
 	hex(raw, sizeof(raw), token_out);
 	token_hash(token_out, th);
 	*expires = time(NULL) + ttl;
-	if (db_begin(c))
+	if (inv_begin(c))
 		goto mem;
 	/* Expired sessions are swept on every login. */
-	s = db_stmt(c, "DELETE FROM sessions WHERE expires <= ?");
-	if (!s)
+	if (inv_session_sweep(c, time(NULL)) || inv_session_add(c, th, uid, *expires))
 		goto err;
-	sqlite3_bind_int64(s, 1, time(NULL));
-	rc = db_rc(c, sqlite3_step(s));
-	db_done(s);
-	if (rc)
-		goto err;
-	s = db_stmt(c, "INSERT INTO sessions (token_hash, user_id, expires) VALUES (?, ?, ?)");
-	if (!s)
-		goto err;
-	sqlite3_bind_text(s, 1, th, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, uid);
-	sqlite3_bind_int64(s, 3, *expires);
-	rc = db_rc(c, sqlite3_step(s));
-	db_done(s);
-	if (rc)
-		goto err;
-	if (!db_commit(c)) {
+	if (!inv_commit(c)) {
 		free(enc);
 		return 0;
 	}
 err:
-	db_rollback(c);
+	inv_rollback(c);
 mem:
 	/* The inventory cannot take the session (a full filesystem): the password was
 	 * right, so the session lives in memory instead. */
@@ -199,18 +182,11 @@ mem:
 
 int auth_logout(struct dbc *c, const char *token)
 {
-	sqlite3_stmt *s = db_stmt(c, "DELETE FROM sessions WHERE token_hash = ?");
 	char th[65];
 	int rc;
 
-	if (!s)
-		return -EIO;
 	token_hash(token, th);
-	sqlite3_bind_text(s, 1, th, -1, SQLITE_STATIC);
-	rc = db_rc(c, sqlite3_step(s));
-	db_done(s);
-	if (!rc && sqlite3_changes(c->c) == 0)
-		rc = -ENOENT;
+	rc = inv_session_drop(c, th);
 	if (mem_session_find(th, true, NULL))
 		rc = 0;
 	return rc;
@@ -226,34 +202,19 @@ static void fill_user(struct caller *who, int64_t id, const char *name, int admi
 
 void auth_token_caller(struct dbc *c, const char *token, struct caller *who)
 {
-	sqlite3_stmt *s;
+	struct inv_user u;
 	char th[65], pw[160];
 	int64_t uid;
 
 	if (strlen(token) != 64)
 		return;
 	token_hash(token, th);
-	s = db_stmt(c, "SELECT u.id, u.name, u.admin FROM sessions s JOIN users u ON u.id = s.user_id "
-		       "WHERE s.token_hash = ? AND s.expires > ?");
-	if (!s)
-		return;
-	sqlite3_bind_text(s, 1, th, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, time(NULL));
-	if (sqlite3_step(s) == SQLITE_ROW)
-		fill_user(who, sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1),
-			  sqlite3_column_int(s, 2));
-	db_done(s);
+	if (!inv_session_user(c, th, time(NULL), &u))
+		fill_user(who, u.id, u.name, u.admin);
 	if (!who->authenticated && (uid = mem_session_find(th, false, pw)) > 0) {
-		s = db_stmt(c, "SELECT id, name, admin, password FROM users WHERE id = ?");
-		if (!s)
-			return;
-		sqlite3_bind_int64(s, 1, uid);
 		/* A deleted user or a changed password ends the session. */
-		if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 3) &&
-		    !strcmp((const char *)sqlite3_column_text(s, 3), pw))
-			fill_user(who, sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1),
-				  sqlite3_column_int(s, 2));
-		db_done(s);
+		if (!inv_user_get(c, uid, &u) && u.password[0] && !strcmp(u.password, pw))
+			fill_user(who, u.id, u.name, u.admin);
 	}
 }
 
@@ -263,7 +224,7 @@ void auth_peer_caller(struct dbc *c, int fd, struct caller *who)
 	socklen_t len = sizeof(cr);
 	struct passwd pw, *res = NULL;
 	char buf[1024];
-	sqlite3_stmt *s;
+	struct inv_user u;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
 		return;
@@ -275,68 +236,39 @@ void auth_peer_caller(struct dbc *c, int fd, struct caller *who)
 	}
 	if (getpwuid_r(cr.uid, &pw, buf, sizeof(buf), &res) || !res)
 		return;
-	s = db_stmt(c, "SELECT id, name, admin FROM users WHERE name = ?");
-	if (!s)
-		return;
-	sqlite3_bind_text(s, 1, res->pw_name, -1, SQLITE_TRANSIENT);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		fill_user(who, sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1),
-			  sqlite3_column_int(s, 2));
-	db_done(s);
+	if (!inv_user_by_name(c, res->pw_name, &u))
+		fill_user(who, u.id, u.name, u.admin);
 }
 
 int auth_perms(struct dbc *c, const struct caller *who, const char *type, int64_t id)
 {
-	sqlite3_stmt *s;
-	int perms = 0;
-
 	if (!who->authenticated)
 		return 0;
 	if (who->admin)
 		return PERM_FULL;
 	if (!who->user_id)
 		return 0;
-	s = db_stmt(c, "SELECT perms FROM acl WHERE "
-		       "((object_type = ?1 AND object_id = ?2) OR (object_type = 'server' AND object_id = 0)) "
-		       "AND ((principal_type = 'user' AND principal_id = ?3) OR "
-		       "(principal_type = 'group' AND principal_id IN "
-		       "(SELECT group_id FROM group_members WHERE user_id = ?3)))");
-	if (!s)
-		return 0;
-	sqlite3_bind_text(s, 1, type, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, id);
-	sqlite3_bind_int64(s, 3, who->user_id);
-	while (sqlite3_step(s) == SQLITE_ROW)
-		perms |= sqlite3_column_int(s, 0);
-	db_done(s);
-	return perms;
+	return inv_perms(c, who->user_id, type, id);
+}
+
+/* What covered() checks each grant of a principal against. */
+struct covering {
+	struct dbc *c;
+	const struct caller *who;
+};
+
+static int covered(const char *otype, int64_t oid, int need, void *arg)
+{
+	struct covering *cv = arg;
+
+	return (auth_perms(cv->c, cv->who, otype, oid) & need) != need ? -EACCES : 0;
 }
 
 int auth_covers(struct dbc *c, const struct caller *who, const char *ptype, int64_t pid)
 {
-	sqlite3_stmt *s;
-	int rc = 0;
-
 	if (who->admin)
 		return 0;
-	s = !strcmp(ptype, "user")
-		? db_stmt(c, "SELECT object_type, object_id, perms FROM acl WHERE "
-			     "(principal_type = 'user' AND principal_id = ?1) OR (principal_type = 'group' "
-			     "AND principal_id IN (SELECT group_id FROM group_members WHERE user_id = ?1))")
-		: db_stmt(c, "SELECT object_type, object_id, perms FROM acl WHERE "
-			     "principal_type = 'group' AND principal_id = ?1");
-	if (!s)
-		return -EIO;
-	sqlite3_bind_int64(s, 1, pid);
-	while (!rc && sqlite3_step(s) == SQLITE_ROW) {
-		int need = sqlite3_column_int(s, 2);
-
-		if ((auth_perms(c, who, (const char *)sqlite3_column_text(s, 0),
-				sqlite3_column_int64(s, 1)) & need) != need)
-			rc = -EACCES;
-	}
-	db_done(s);
-	return rc;
+	return inv_principal_grants(c, ptype, pid, covered, &(struct covering){ c, who });
 }
 
 int auth_require(struct req *r, const char *type, int64_t id, int need)
@@ -358,25 +290,11 @@ int auth_require(struct req *r, const char *type, int64_t id, int need)
 
 bool auth_visible(struct dbc *c, const struct caller *who, const char *type, int64_t id)
 {
-	sqlite3_stmt *s;
-	bool named = false;
-
 	if (auth_perms(c, who, type, id) & PERM_VIEW)
 		return true;
 	if (!who->authenticated || !who->user_id)
 		return false;
-	s = db_stmt(c, "SELECT EXISTS (SELECT 1 FROM acl WHERE object_type = ?1 AND object_id = ?2 "
-		       "AND ((principal_type = 'user' AND principal_id = ?3) OR (principal_type = 'group' "
-		       "AND principal_id IN (SELECT group_id FROM group_members WHERE user_id = ?3))))");
-	if (!s)
-		return false;
-	sqlite3_bind_text(s, 1, type, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, id);
-	sqlite3_bind_int64(s, 3, who->user_id);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		named = sqlite3_column_int(s, 0);
-	db_done(s);
-	return named;
+	return inv_named(c, who->user_id, type, id) == 1;
 }
 
 int auth_missing(struct req *r, const char *type, const char *name)
@@ -443,16 +361,13 @@ json_t *auth_perm_names(int perms)
 
 int auth_init_admin(struct dbc *c, const char *spec)
 {
-	sqlite3_stmt *s;
 	char name[64], pw[128], enc[160];
 	const char *colon;
-	int n = 0, rc;
+	int64_t n = 0;
+	int rc;
 
-	s = db_stmt(c, "SELECT count(*) FROM users");
-	if (!s || sqlite3_step(s) != SQLITE_ROW)
+	if (inv_user_count(c, &n))
 		return -EIO;
-	n = sqlite3_column_int(s, 0);
-	db_done(s);
 	if (n > 0)
 		return 0;
 	if (spec) {
@@ -476,14 +391,7 @@ int auth_init_admin(struct dbc *c, const char *spec)
 	rc = auth_hash_password(pw, enc, sizeof(enc));
 	if (rc)
 		return rc;
-	s = db_stmt(c, "INSERT INTO users (name, password, admin, created) VALUES (?, ?, 1, ?)");
-	if (!s)
-		return -EIO;
-	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, enc, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, time(NULL));
-	rc = db_rc(c, sqlite3_step(s));
-	db_done(s);
+	rc = inv_user_create(c, name, enc, true, NULL);
 	if (rc)
 		return rc;
 	if (!spec) {

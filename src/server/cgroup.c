@@ -1,5 +1,6 @@
 /* cgroups v1/v2. */
 #include "server/cgroup.h"
+#include "server/inv.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -68,22 +69,23 @@ static int mkgroup(struct server *srv, const char *h, int64_t id, char *buf, siz
 
 int cgroup_setup(struct server *srv, struct dbc *c, int64_t id)
 {
-	sqlite3_stmt *st = db_stmt(c, "SELECT cpu_limit, cpu_weight, memory_mib FROM vms WHERE id = ?");
 	const char *mode = cgroup_mode();
-	int limit = 0, weight = 100, rc = 0;
+	int limit = 0, weight = 100, rc;
 	int64_t mem = 0;
 	char g[512], v[64];
 	static bool warned;
+	struct inv_vm vm;
 
-	if (!st)
-		return -EIO;
-	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		limit = sqlite3_column_int(st, 0);
-		weight = sqlite3_column_int(st, 1);
-		mem = sqlite3_column_int64(st, 2);
+	rc = inv_vm_get(c, id, &vm);
+	if (rc == -EIO)
+		return rc;
+	if (!rc) {
+		limit = vm.cpu_limit;
+		weight = vm.cpu_weight;
+		mem = vm.memory_mib;
+		inv_vm_clear(&vm);
 	}
-	db_done(st);
+	rc = 0;
 	/* Guest RAM plus the VMM's own overhead. */
 	mem = (mem + 64) << 20;
 	if (!strcmp(mode, "v2")) {

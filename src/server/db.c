@@ -98,6 +98,8 @@ static const char *const migrations[] = {
 	"  DELETE FROM acl WHERE principal_type = 'user' AND principal_id = OLD.id; END;"
 	"CREATE TRIGGER groups_grants AFTER DELETE ON groups BEGIN"
 	"  DELETE FROM acl WHERE principal_type = 'group' AND principal_id = OLD.id; END;",
+	/* 4: a revision per VM, raised by every write through the inventory interface (inv.h) */
+	"ALTER TABLE vms ADD COLUMN rev INTEGER NOT NULL DEFAULT 1;",
 };
 
 /* The tables whose ids grants name, with the ids (as x) that grants name in them. */

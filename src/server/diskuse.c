@@ -1,6 +1,6 @@
 /* Who uses a disk. See diskuse.h. */
 #include "server/diskuse.h"
-#include "server/db.h"
+#include "server/inv.h"
 
 #include "vhd/vhd.h"
 
@@ -9,88 +9,88 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The states in which a VM's VMM may hold its disks. */
-#define HOLDING "('running', 'paused', 'starting', 'stopping')"
+/* What held_by_vm finds: the first user in conflict, writers before readers, by name. */
+struct holder {
+	int64_t id;                 /* the VM starting */
+	bool writes;                /* it writes the disk */
+	bool found, they_write;
+	char *who;
+	size_t len;
+};
+
+static int find_holder(const struct inv_vm *v, const struct inv_vm_disk *d, void *arg)
+{
+	struct holder *h = arg;
+	/* A VM with undo disks only reads the disks under them. */
+	bool they_write = !d->readonly && !strcmp(v->undo_disks, "off");
+
+	if (v->id == h->id || !inv_vm_state_up(v->state) || !(h->writes || they_write))
+		return 0;
+	if (!h->found || (they_write && !h->they_write)) {
+		snprintf(h->who, h->len, "'%s' (%s)", v->name, they_write ? "read-write" : "read-only");
+		h->found = true;
+		h->they_write = they_write;
+	}
+	return 0;
+}
 
 /* Another of the server's VMs holding disk_id in a way that conflicts with a user that
  * writes it (writes) or reads it: its name into who. 1 found, 0 none, -errno. */
 static int held_by_vm(struct dbc *c, int64_t id, int64_t disk_id, bool writes, char *who,
 		      size_t len)
 {
-	sqlite3_stmt *s = db_stmt(c, "SELECT v.name, vd.readonly = 0 AND v.undo_disks = 'off' "
-				     "FROM vm_disks vd JOIN vms v ON v.id = vd.vm_id "
-				     "WHERE vd.disk_id = ? AND v.id != ? AND v.state IN " HOLDING
-				     " ORDER BY vd.readonly = 0 AND v.undo_disks = 'off' DESC, v.name");
-	int rc = 0;
+	struct holder h = { .id = id, .writes = writes, .who = who, .len = len };
+	int rc = inv_disk_users(c, disk_id, find_holder, &h);
 
-	if (!s)
-		return -EIO;
-	sqlite3_bind_int64(s, 1, disk_id);
-	sqlite3_bind_int64(s, 2, id);
-	while (!rc && sqlite3_step(s) == SQLITE_ROW) {
-		bool they_write = sqlite3_column_int(s, 1);
-
-		if (writes || they_write) {
-			snprintf(who, len, "'%s' (%s)", sqlite3_column_text(s, 0),
-				 they_write ? "read-write" : "read-only");
-			rc = 1;
-		}
-	}
-	db_done(s);
-	return rc;
+	return rc < 0 ? rc : h.found;
 }
 
-/* Whether VM id itself is in a state that holds its disks. 1, 0 or -errno. */
-static int holds_own(struct dbc *c, int64_t id)
-{
-	sqlite3_stmt *s = db_stmt(c, "SELECT 1 FROM vms WHERE id = ? AND state IN " HOLDING);
-	int rc;
+/* What diskuse_check_start carries from disk to disk. */
+struct start_check {
+	struct dbc *c;
+	int64_t id;
+	bool undo;                  /* the VM runs on undo disks: it only reads its disks */
+	char *why;
+	size_t len;
+};
 
-	if (!s)
-		return -EIO;
-	sqlite3_bind_int64(s, 1, id);
-	rc = sqlite3_step(s) == SQLITE_ROW;
-	db_done(s);
-	return rc;
+static int check_disk(const struct inv_vm_disk *d, void *arg)
+{
+	struct start_check *sc = arg;
+	bool writes = !d->readonly && !sc->undo;
+	char who[128];
+	int r = held_by_vm(sc->c, sc->id, d->disk_id, writes, who, sizeof(who));
+
+	if (r < 0)
+		return r;
+	if (r) {
+		snprintf(sc->why, sc->len, "disk '%s' is in use by VM %s", d->disk, who);
+		return -EBUSY;
+	}
+	if (vhd_lock_path_test(d->path, writes ? VHD_LOCK_EXCL : VHD_LOCK_SHARED) == -EBUSY) {
+		snprintf(sc->why, sc->len, "disk '%s' is in use by another process (its image is "
+			 "locked: a VM started by hand, or another program)", d->disk);
+		return -EBUSY;
+	}
+	return 0;
 }
 
 int diskuse_check_start(struct server *srv, struct dbc *c, int64_t id, char *why, size_t len)
 {
-	sqlite3_stmt *s = db_stmt(c, "SELECT d.id, d.name, d.path, vd.readonly = 0 AND "
-				     "v.undo_disks = 'off' FROM vm_disks vd JOIN disks d ON "
-				     "d.id = vd.disk_id JOIN vms v ON v.id = vd.vm_id "
-				     "WHERE vd.vm_id = ? ORDER BY vd.idx");
-	char who[128];
-	int rc = 0;
+	struct start_check sc = { .c = c, .id = id, .why = why, .len = len };
+	struct inv_vm v;
+	int rc;
 
 	(void)srv;
-	if (!s)
-		return -EIO;
+	rc = inv_vm_get(c, id, &v);
+	if (rc)
+		return rc == -ENOENT ? 0 : rc;
 	/* a VM that runs holds its disks itself: its start is refused for its state */
-	rc = holds_own(c, id);
-	if (rc) {
-		db_done(s);
-		return rc < 0 ? rc : 0;
+	if (inv_vm_state_up(v.state)) {
+		inv_vm_clear(&v);
+		return 0;
 	}
-	sqlite3_bind_int64(s, 1, id);
-	while (!rc && sqlite3_step(s) == SQLITE_ROW) {
-		const char *name = (const char *)sqlite3_column_text(s, 1);
-		const char *path = (const char *)sqlite3_column_text(s, 2);
-		bool writes = sqlite3_column_int(s, 3);
-		int r = held_by_vm(c, id, sqlite3_column_int64(s, 0), writes, who, sizeof(who));
-
-		if (r < 0) {
-			rc = r;
-		} else if (r) {
-			snprintf(why, len, "disk '%s' is in use by VM %s", name, who);
-			rc = -EBUSY;
-		} else if (vhd_lock_path_test(path, writes ? VHD_LOCK_EXCL : VHD_LOCK_SHARED) ==
-			   -EBUSY) {
-			snprintf(why, len, "disk '%s' is in use by another process (its image is "
-				 "locked: a VM started by hand, or another program)", name);
-			rc = -EBUSY;
-		}
-	}
-	db_done(s);
-	return rc;
+	sc.undo = strcmp(v.undo_disks, "off") != 0;
+	inv_vm_clear(&v);
+	return inv_vm_disks(c, id, check_disk, &sc);
 }

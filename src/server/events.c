@@ -1,5 +1,6 @@
 /* Events. */
 #include "server/events.h"
+#include "server/inv.h"
 #include "server/hooks.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -59,7 +60,6 @@ static void prune(struct server *srv, struct dbc *c, int64_t id, double t)
 	double now = clock_mono(), max_age, every;
 	int64_t max_count;
 	bool by_age;
-	sqlite3_stmt *s;
 
 	pthread_mutex_lock(&ev->lock);
 	max_age = ev->max_age;
@@ -69,26 +69,10 @@ static void prune(struct server *srv, struct dbc *c, int64_t id, double t)
 	if (by_age)
 		ev->aged = now;
 	pthread_mutex_unlock(&ev->lock);
-	if (max_count > 0 && id > max_count) {
-		s = db_stmt(c, "DELETE FROM events WHERE id <= ?");
-		if (s) {
-			sqlite3_bind_int64(s, 1, id - max_count);
-			if (db_rc(c, sqlite3_step(s)))
-				vsrv_log("events: cannot drop events beyond the newest %lld",
-					 (long long)max_count);
-			db_done(s);
-		}
-	}
-	if (by_age) {
-		s = db_stmt(c, "DELETE FROM events WHERE id < (SELECT id FROM events WHERE time >= ? "
-			       "ORDER BY id LIMIT 1)");
-		if (s) {
-			sqlite3_bind_double(s, 1, t - max_age);
-			if (db_rc(c, sqlite3_step(s)))
-				vsrv_log("events: cannot drop events older than %.0f s", max_age);
-			db_done(s);
-		}
-	}
+	if (max_count > 0 && id > max_count && inv_event_drop_upto(c, id - max_count))
+		vsrv_log("events: cannot drop events beyond the newest %lld", (long long)max_count);
+	if (by_age && inv_event_drop_before(c, t - max_age))
+		vsrv_log("events: cannot drop events older than %.0f s", max_age);
 }
 
 void events_destroy(struct events *ev)
@@ -103,35 +87,21 @@ void events_destroy(struct events *ev)
 int events_emit(struct server *srv, struct dbc *c, const char *type, const char *otype,
 		const char *oname, const char *user, json_t *data, const char *fmt, ...)
 {
-	sqlite3_stmt *s;
 	char msg[1024], *d = NULL;
 	va_list ap;
 	int rc;
-	int64_t id;
-	double t = now_real();
+	int64_t id = 0;
+	double t = clock_real();
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	s = db_stmt(c, "INSERT INTO events (time, type, object_type, object_name, user, message, data) "
-		       "VALUES (?, ?, ?, ?, ?, ?, ?)");
-	if (!s) {
-		json_decref(data);
-		return -EIO;
-	}
 	if (data)
 		d = json_dumps(data, JSON_COMPACT);
-	sqlite3_bind_double(s, 1, t);
-	sqlite3_bind_text(s, 2, type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, otype, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 4, oname, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 5, user, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 6, msg, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 7, d, -1, SQLITE_STATIC);
-	rc = db_rc(c, sqlite3_step(s));
-	db_done(s);
+	rc = inv_event_add(c, &(struct inv_event){ .time = t, .type = type, .object_type = otype,
+						    .object = oname, .user = user, .message = msg,
+						    .data = d }, &id);
 	free(d);
-	id = sqlite3_last_insert_rowid(c->c);
 	if (!rc)
 		prune(srv, c, id, t);
 	if (!rc) {

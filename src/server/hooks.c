@@ -1,6 +1,7 @@
-/* Event hooks: the queue, the runner thread and the /api/v1/hooks endpoints. See hooks.h. */
+/* Event hooks: the queue and the runner thread. See hooks.h; the /api/v1/hooks endpoints
+ * are api_hook.c. */
 #include "server/hooks.h"
-#include "server/api.h"
+#include "server/inv.h"
 #include "server/valid.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -203,14 +204,10 @@ static void run_webhook(int64_t hid, const char *url, int timeout, const struct 
 static bool committed(struct dbc *c, int64_t id)
 {
 	for (int i = 0; i < 250; i++) {
-		sqlite3_stmt *s = db_stmt(c, "SELECT 1 FROM events WHERE id = ?");
-		bool found = false;
+		int found = inv_event_exists(c, id);
 
-		if (!s)
+		if (found < 0)
 			return false;
-		sqlite3_bind_int64(s, 1, id);
-		found = sqlite3_step(s) == SQLITE_ROW;
-		db_done(s);
 		if (found)
 			return true;
 		usleep(20000);
@@ -218,34 +215,35 @@ static bool committed(struct dbc *c, int64_t id)
 	return false;
 }
 
+/* What run_hook runs a hook for. */
+struct firing {
+	struct hooks *h;
+	const struct qent *e;
+	json_t *ev;
+};
+
+static int run_hook(const struct inv_hook *hk, void *arg)
+{
+	struct firing *f = arg;
+
+	if (hk->url)
+		run_webhook(hk->id, hk->url, hk->timeout, f->e);
+	else if (hk->command && *hk->command)
+		run_command(f->h, hk->id, hk->command, hk->timeout, f->e, f->ev);
+	return 0;
+}
+
 static void fire(struct hooks *h, struct dbc *c, const struct qent *e)
 {
-	sqlite3_stmt *s;
-	json_t *ev;
+	struct firing f = { .h = h, .e = e };
 
 	if (!committed(c, e->id))
 		return;
-	ev = json_loads(e->json, 0, NULL);
-	s = db_stmt(c, "SELECT id, command, url, timeout FROM hooks WHERE event_type = ? OR "
-		       "event_type = '*' ORDER BY id");
-	if (!s || !ev) {
-		json_decref(ev);
+	f.ev = json_loads(e->json, 0, NULL);
+	if (!f.ev)
 		return;
-	}
-	sqlite3_bind_text(s, 1, e->type, -1, SQLITE_STATIC);
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		int64_t hid = sqlite3_column_int64(s, 0);
-		const char *cmd = (const char *)sqlite3_column_text(s, 1);
-		const char *url = (const char *)sqlite3_column_text(s, 2);
-		int timeout = sqlite3_column_int(s, 3);
-
-		if (url)
-			run_webhook(hid, url, timeout, e);
-		else if (cmd && *cmd)
-			run_command(h, hid, cmd, timeout, e, ev);
-	}
-	db_done(s);
-	json_decref(ev);
+	inv_hook_each(c, e->type, run_hook, &f);
+	json_decref(f.ev);
 }
 
 static void *hooks_thread(void *arg)
@@ -276,10 +274,10 @@ static void *hooks_thread(void *arg)
 		h->head = (h->head + 1) % QMAX;
 		h->n--;
 		pthread_mutex_unlock(&h->lock);
-		c = db_get(h->srv->db);
+		c = inv_get(h->srv->db);
 		if (c) {
 			fire(h, c, &e);
-			db_put(c);
+			inv_put(c);
 		}
 		free(e.type);
 		free(e.json);
@@ -330,166 +328,4 @@ void hooks_destroy(struct hooks *h)
 	pthread_cond_destroy(&h->cond);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
-}
-
-/* --- /api/v1/hooks (administrators only) ------------------------------------------- */
-
-static json_t *hook_json(sqlite3_stmt *s)
-{
-	const char *url = (const char *)sqlite3_column_text(s, 3);
-
-	return json_pack("{s:I,s:s,s:s?,s:s?,s:i,s:I}", "id", (json_int_t)sqlite3_column_int64(s, 0),
-			 "event", sqlite3_column_text(s, 1),
-			 "command", url ? NULL : (const char *)sqlite3_column_text(s, 2), "url", url,
-			 "timeout", sqlite3_column_int(s, 4), "created",
-			 (json_int_t)sqlite3_column_int64(s, 5));
-}
-
-static int admin_only(struct req *r)
-{
-	if (r->who.admin)
-		return 0;
-	req_error(r, -EACCES, "hooks are for administrators");
-	return -EACCES;
-}
-
-int api_hook_list(struct req *r)
-{
-	sqlite3_stmt *s;
-	json_t *a;
-
-	if (admin_only(r))
-		return r->status;
-	s = db_stmt(r->c, "SELECT id, event_type, command, url, timeout, created FROM hooks ORDER BY id");
-	if (!s)
-		return req_error(r, -EIO, "inventory error");
-	a = json_array();
-	while (sqlite3_step(s) == SQLITE_ROW)
-		json_array_append_new(a, hook_json(s));
-	db_done(s);
-	r->out = json_pack("{s:o}", "hooks", a);
-	return 200;
-}
-
-static int64_t hook_id(struct req *r)
-{
-	char *end;
-	long long v = strtoll(r->args[0], &end, 10);
-
-	return *end || v <= 0 ? -1 : v;
-}
-
-int api_hook_get(struct req *r)
-{
-	int64_t id = hook_id(r);
-	sqlite3_stmt *s;
-
-	if (admin_only(r))
-		return r->status;
-	s = db_stmt(r->c, "SELECT id, event_type, command, url, timeout, created FROM hooks WHERE id = ?");
-	if (!s)
-		return req_error(r, -EIO, "inventory error");
-	sqlite3_bind_int64(s, 1, id);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		r->out = hook_json(s);
-	db_done(s);
-	if (!r->out)
-		return req_error(r, -ENOENT, "no such hook");
-	return 200;
-}
-
-int api_hook_create(struct req *r)
-{
-	static const struct valid_field f[] = {
-		{ "event", V_STR, 1, 0, 63, K_TEXT, NULL },
-		{ "command", V_STR, 0, 0, 4000, K_TEXT, NULL },
-		{ "url", V_STR, 0, 0, 2000, K_TEXT, NULL },
-		{ "timeout", V_INT, 0, 1, 300, 0, NULL },
-		{ NULL, 0, 0, 0, 0, 0, NULL },
-	};
-	const char *ev, *cmd, *url;
-	char err[256];
-	sqlite3_stmt *s;
-	int64_t id;
-	int rc;
-
-	if (admin_only(r))
-		return r->status;
-	if (!r->body || valid_object(r->body, f, err, sizeof(err)))
-		return req_error(r, -EINVAL, "%s", r->body ? err : "the body must be a hook object");
-	ev = json_string_value(json_object_get(r->body, "event"));
-	cmd = json_string_value(json_object_get(r->body, "command"));
-	url = json_string_value(json_object_get(r->body, "url"));
-	if (!cmd == !url)
-		return req_error(r, -EINVAL, "exactly one of command and url");
-	if (!*ev || strspn(ev, "abcdefghijklmnopqrstuvwxyz-*") != strlen(ev) ||
-	    (strchr(ev, '*') && strcmp(ev, "*")))
-		return req_error(r, -EINVAL, "event: an event type (vm-crashed, ...) or \"*\" for all");
-	if (cmd && !*cmd)
-		return req_error(r, -EINVAL, "command: empty");
-	if (url && strncmp(url, "http://", 7) && strncmp(url, "https://", 8))
-		return req_error(r, -EINVAL, "url: an http:// or https:// URL");
-	if (url) {
-		CURLU *u = curl_url();
-		int bad = !u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK;
-
-		curl_url_cleanup(u);
-		if (bad)
-			return req_error(r, -EINVAL, "url: not a valid URL");
-	}
-	if (db_begin(r->c))
-		return req_error(r, -EIO, "inventory busy");
-	s = db_stmt(r->c, "INSERT INTO hooks (event_type, command, url, timeout, created) VALUES (?, ?, ?, ?, ?)");
-	if (!s)
-		goto err_io;
-	sqlite3_bind_text(s, 1, ev, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, cmd ? cmd : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, url, -1, SQLITE_STATIC);
-	sqlite3_bind_int(s, 4, json_object_get(r->body, "timeout") ?
-			 (int)json_integer_value(json_object_get(r->body, "timeout")) : 5);
-	sqlite3_bind_int64(s, 5, time(NULL));
-	rc = db_rc(r->c, sqlite3_step(s));
-	db_done(s);
-	id = sqlite3_last_insert_rowid(r->c->c);
-	if (rc || db_commit(r->c))
-		goto err_io;
-	{
-		char num[24];
-
-		snprintf(num, sizeof(num), "%lld", (long long)id);
-		r->args[0] = num;
-		return api_hook_get(r) == 200 ? (r->status = 201) : r->status;
-	}
-err_io:
-	db_rollback(r->c);
-	return req_error(r, -EIO, "inventory error; nothing was created");
-}
-
-int api_hook_delete(struct req *r)
-{
-	int64_t id = hook_id(r);
-	sqlite3_stmt *s;
-	int rc, n;
-
-	if (admin_only(r))
-		return r->status;
-	if (db_begin(r->c))
-		return req_error(r, -EIO, "inventory busy");
-	s = db_stmt(r->c, "DELETE FROM hooks WHERE id = ?");
-	if (!s) {
-		db_rollback(r->c);
-		return req_error(r, -EIO, "inventory error");
-	}
-	sqlite3_bind_int64(s, 1, id);
-	rc = db_rc(r->c, sqlite3_step(s));
-	db_done(s);
-	n = sqlite3_changes(r->c->c);
-	if (rc || db_commit(r->c)) {
-		db_rollback(r->c);
-		return req_error(r, -EIO, "inventory error; nothing was deleted");
-	}
-	if (!n)
-		return req_error(r, -ENOENT, "no such hook");
-	r->status = 204;
-	return 204;
 }

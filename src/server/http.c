@@ -2,6 +2,7 @@
  * certificate), request bodies, caller identity, routing and JSON responses. */
 #include "server/api.h"
 #include "server/conntrack.h"
+#include "server/inv.h"
 #include "server/events.h"
 #include "server/auth.h"
 #include "server/metrics.h"
@@ -63,14 +64,6 @@ struct listener {
 	bool local;
 };
 static struct listener unix_l, tcp_l;
-
-double now_real(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static const char *err_code(int status)
 {
@@ -346,7 +339,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		ret = queue_error(conn, 405, "method not allowed on this endpoint");
 		goto out_metrics;
 	}
-	r->c = db_get(srv->db);
+	r->c = inv_get(srv->db);
 	if (!r->c) {
 		free(r);
 		ret = queue_error(conn, 503, "inventory unavailable");
@@ -355,7 +348,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	if (!(api_routes[idx].flags & ROUTE_NOAUTH)) {
 		resolve_caller(l, conn, r);
 		if (!r->who.authenticated) {
-			db_put(r->c);
+			inv_put(r->c);
 			free(r);
 			ret = queue_error(conn, 401, "authentication required: log in at /api/v1/login "
 					  "and send 'Authorization: Bearer TOKEN'");
@@ -365,7 +358,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	if (x->len) {
 		r->body = json_loadb(x->body, x->len, JSON_REJECT_DUPLICATES, &jerr);
 		if (!r->body) {
-			db_put(r->c);
+			inv_put(r->c);
 			free(r);
 			char msg[300];
 			snprintf(msg, sizeof(msg), "malformed JSON at line %d column %d: %s",
@@ -376,7 +369,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	}
 	r->status = 200;
 	api_routes[idx].fn(r);
-	db_put(r->c);
+	inv_put(r->c);
 	r->c = NULL;
 	json_decref(r->body);
 	r->body = NULL;

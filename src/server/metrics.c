@@ -1,6 +1,5 @@
 /* Request metrics. */
 #include "server/metrics.h"
-#include "server/api.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -19,17 +18,19 @@ struct route_stats {
 
 struct metrics {
 	atomic_uint_fast64_t logins[METRIC_LOGIN_KINDS];
+	metrics_route_fn route;
 	int n;
 	struct route_stats r[];   /* index 0: unrouted; route i at i + 1 */
 };
 
-int metrics_create(int nroutes, struct metrics **out)
+int metrics_create(int nroutes, metrics_route_fn route, struct metrics **out)
 {
 	struct metrics *m = calloc(1, sizeof(*m) + (nroutes + 1) * sizeof(struct route_stats));
 
 	if (!m)
 		return -ENOMEM;
 	m->n = nroutes + 1;
+	m->route = route;
 	*out = m;
 	return 0;
 }
@@ -107,8 +108,9 @@ int metrics_render(struct metrics *m, char **buf, size_t *len, size_t *cap)
 		       "# HELP vsrv_http_requests_total API requests served, by route.\n"
 		       "# TYPE vsrv_http_requests_total counter\n");
 	for (i = 0; i < m->n; i++) {
-		const char *rt = i ? api_routes[i - 1].pattern : "none";
-		const char *me = i ? api_routes[i - 1].method : "";
+		const char *rt = "none", *me = "";
+		if (i)
+			m->route(i - 1, &me, &rt);
 		if (!atomic_load(&m->r[i].count))
 			continue;
 		metrics_printf(buf, len, cap, "vsrv_http_requests_total{method=\"%s\",route=\"%s\"} %llu\n",
@@ -118,8 +120,9 @@ int metrics_render(struct metrics *m, char **buf, size_t *len, size_t *cap)
 		       "# HELP vsrv_http_request_seconds API request latency, by route.\n"
 		       "# TYPE vsrv_http_request_seconds histogram\n");
 	for (i = 0; i < m->n; i++) {
-		const char *rt = i ? api_routes[i - 1].pattern : "none";
-		const char *me = i ? api_routes[i - 1].method : "";
+		const char *rt = "none", *me = "";
+		if (i)
+			m->route(i - 1, &me, &rt);
 		uint64_t cnt = atomic_load(&m->r[i].count);
 		if (!cnt)
 			continue;

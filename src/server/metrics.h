@@ -5,7 +5,13 @@
 
 #include "server/server.h"
 
-int metrics_create(int nroutes, struct metrics **out);
+/* The method and pattern of route idx (0 <= idx < nroutes), for the labels of the request
+ * metrics: the HTTP layer's table (api.h), which the metrics do not include. */
+typedef void (*metrics_route_fn)(int idx, const char **method, const char **pattern);
+
+/* Create the metrics of nroutes routes named by route. Returns 0 and *out (free with
+ * metrics_destroy) or -ENOMEM. */
+int metrics_create(int nroutes, metrics_route_fn route, struct metrics **out);
 void metrics_destroy(struct metrics *m);
 
 /* Count one request on route idx (-1: no route) that took seconds. Any thread. */

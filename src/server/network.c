@@ -1,5 +1,6 @@
 /* Virtual networks. See network.h. */
 #include "server/network.h"
+#include "server/inv.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -42,7 +43,7 @@ static void ip4_str(uint32_t a, char out[16])
 }
 
 int network_nat_check(const char *subnet, const char *dhcp_start, char start[16], char end[16],
-		      char *err, size_t errlen)
+		   char *err, size_t errlen)
 {
 	uint32_t net = 0x0a000200, mask = 0xffffff00, d;
 	unsigned p = 24;
@@ -140,82 +141,77 @@ static bool is_bridge(const char *name)
 	return stat(p, &st) == 0;
 }
 
-int network_nic_args(struct server *srv, struct dbc *c, int64_t id, const char *vm, char **argv,
-		     int *n, int max)
+/* What nic_arg adds the --net arguments of a VM to. */
+struct nic_args {
+	struct server *srv;
+	const char *vm;
+	char **argv;
+	int *n, max;
+};
+
+/* inv_vm_nics: the --net argument of NIC n (creating an internal network's bridge). 0 or
+ * -errno. */
+static int nic_arg(const struct inv_vm_nic *nic, void *arg)
 {
-	sqlite3_stmt *s = db_stmt(c, "SELECT n.id, n.name, n.kind, n.bridge, n.subnet, n.dhcp_start, "
-				     "vn.mac FROM vm_nics vn JOIN networks n ON n.id = vn.network_id "
-				     "WHERE vn.vm_id = ? ORDER BY vn.idx");
-	int rc = 0;
+	struct nic_args *na = arg;
+	const char *net = nic->network, *kind = nic->kind, *bridge = nic->bridge;
+	const char *subnet = nic->subnet, *dhcp = nic->dhcp_start, *mac = nic->mac;
+	char **argv = na->argv;
+	int *n = na->n, rc;
+	char br[16], *spec = NULL;
 
-	if (!s)
-		return -EIO;
-	sqlite3_bind_int64(s, 1, id);
-	while (!rc && sqlite3_step(s) == SQLITE_ROW) {
-		const char *net = (const char *)sqlite3_column_text(s, 1);
-		const char *kind = (const char *)sqlite3_column_text(s, 2);
-		const char *bridge = (const char *)sqlite3_column_text(s, 3);
-		const char *subnet = (const char *)sqlite3_column_text(s, 4);
-		const char *dhcp = (const char *)sqlite3_column_text(s, 5);
-		const char *mac = (const char *)sqlite3_column_text(s, 6);
-		char br[16], *spec = NULL;
-
-		if (*n + 2 >= max) {
-			rc = -E2BIG;
-			break;
-		}
-		if (!strcmp(kind, "nat")) {
-			if (asprintf(&spec, "user,net=%s%s%s,mac=%s", subnet ? subnet : "10.0.2.0/24",
-				     dhcp ? ",dhcpstart=" : "", dhcp ? dhcp : "", mac) < 0)
-				spec = NULL;
-		} else {
-			if (!strcmp(kind, "internal")) {
-				network_internal_bridge(srv, sqlite3_column_int64(s, 0), br, sizeof(br));
-				rc = network_bridge_create(br);
-				if (rc) {
-					vsrv_log("vm %s: cannot create bridge %s of internal network %s: %s",
-						 vm, br, net, strerror(-rc));
-					break;
-				}
-			} else {
-				snprintf(br, sizeof(br), "%s", bridge ? bridge : "");
-				if (!is_bridge(br)) {
-					vsrv_log("vm %s: network %s: bridge %s does not exist (an "
-						 "administrator creates it and enslaves the host NIC)",
-						 vm, net, br);
-					rc = -ENODEV;
-					break;
-				}
+	if (*n + 2 >= na->max)
+		return -E2BIG;
+	if (!strcmp(kind, "nat")) {
+		if (asprintf(&spec, "user,net=%s%s%s,mac=%s", subnet ? subnet : "10.0.2.0/24",
+			     dhcp ? ",dhcpstart=" : "", dhcp ? dhcp : "", mac) < 0)
+			spec = NULL;
+	} else {
+		if (!strcmp(kind, "internal")) {
+			network_internal_bridge(na->srv, nic->network_id, br, sizeof(br));
+			rc = network_bridge_create(br);
+			if (rc) {
+				vsrv_log("vm %s: cannot create bridge %s of internal network %s: %s",
+					 na->vm, br, net, strerror(-rc));
+				return rc;
 			}
-			if (asprintf(&spec, "bridge=%s,mac=%s", br, mac) < 0)
-				spec = NULL;
+		} else {
+			snprintf(br, sizeof(br), "%s", bridge ? bridge : "");
+			if (!is_bridge(br)) {
+				vsrv_log("vm %s: network %s: bridge %s does not exist (an "
+					 "administrator creates it and enslaves the host NIC)",
+					 na->vm, net, br);
+				return -ENODEV;
+			}
 		}
-		argv[(*n)++] = strdup("--net");
-		argv[(*n)++] = spec;
-		if (!spec || !argv[*n - 2])
-			rc = -ENOMEM;
+		if (asprintf(&spec, "bridge=%s,mac=%s", br, mac) < 0)
+			spec = NULL;
 	}
-	db_done(s);
-	return rc;
+	argv[(*n)++] = strdup("--net");
+	argv[(*n)++] = spec;
+	if (!spec || !argv[*n - 2])
+		return -ENOMEM;
+	return 0;
+}
+
+int network_nic_args(struct server *srv, struct dbc *c, int64_t id, const char *vm, char **argv,
+		  int *n, int max)
+{
+	struct nic_args na = { .srv = srv, .vm = vm, .argv = argv, .n = n, .max = max };
+
+	return inv_vm_nics(c, id, nic_arg, &na);
 }
 
 int network_new_mac(struct dbc *c, char mac[18])
 {
 	for (int tries = 0; tries < 64; tries++) {
 		unsigned char b[3];
-		sqlite3_stmt *s;
-		int used = 1;
+		int used;
 
 		if (getrandom(b, sizeof(b), 0) != sizeof(b))
 			return -EIO;
 		snprintf(mac, 18, "52:54:00:%02x:%02x:%02x", b[0], b[1], b[2]);
-		s = db_stmt(c, "SELECT EXISTS (SELECT 1 FROM vm_nics WHERE mac = ?)");
-		if (!s)
-			return -EIO;
-		sqlite3_bind_text(s, 1, mac, -1, SQLITE_STATIC);
-		if (sqlite3_step(s) == SQLITE_ROW)
-			used = sqlite3_column_int(s, 0);
-		db_done(s);
+		used = inv_mac_used(c, mac);
 		if (!used)
 			return 0;
 	}

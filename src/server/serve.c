@@ -1,6 +1,7 @@
 /* `vsrv serve`: the daemon's start-up and shutdown. */
 #include "server/api.h"
 #include "server/auth.h"
+#include "server/inv.h"
 #include "server/events.h"
 #include "server/hooks.h"
 #include "server/metrics.h"
@@ -416,19 +417,19 @@ int cmd_serve(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	snprintf(dbpath, sizeof(dbpath), "%s/inventory.db", real);
-	rc = db_open(dbpath, &srv.db);
+	rc = inv_open(dbpath, &srv.db);
 	if (rc) {
 		fprintf(stderr, "vsrv serve: cannot open the inventory %s\n", dbpath);
 		return 1;
 	}
-	c = db_get(srv.db);
+	c = inv_get(srv.db);
 	rc = c ? auth_init_admin(c, init_admin) : -EIO;
 	explicit_bzero(admin_spec, sizeof(admin_spec));
 	if (c) {
 		/* Tasks of a previous daemon died with it (their work can be retried). */
 		if (!rc && tasks_recover(&srv, c) > 0)
 			vsrv_log("tasks left running by the previous daemon are marked failed");
-		db_put(c);
+		inv_put(c);
 	}
 	if (rc) {
 		fprintf(stderr, "vsrv serve: cannot create the administrator: %s\n",
@@ -437,7 +438,7 @@ int cmd_serve(int argc, char **argv)
 			strerror(-rc));
 		goto out_db;
 	}
-	if (events_create(&srv.ev) || metrics_create(api_nroutes(), &srv.metrics) ||
+	if (events_create(&srv.ev) || metrics_create(api_nroutes(), api_route_name, &srv.metrics) ||
 	    throttle_create(&srv.throttle))
 		goto out_ev;
 	events_set_retention(srv.ev, ev_age, ev_max);
@@ -450,11 +451,11 @@ int cmd_serve(int argc, char **argv)
 	rc = http_start(&srv, &hc, &http);
 	if (rc)
 		goto out_sup;
-	c = db_get(srv.db);
+	c = inv_get(srv.db);
 	if (c) {
 		events_emit(&srv, c, "server-started", "server", NULL, NULL, NULL,
 			    "server started (data %s)", real);
-		db_put(c);
+		inv_put(c);
 	}
 	vsrv_log("serving %s%s%s%s (data %s)", hc.socket_path, hc.listen ? " and " : "",
 		 hc.listen ? (hc.tls_cert ? "https://" : "http://") : "", hc.listen ? hc.listen : "", real);
@@ -476,6 +477,6 @@ out_ev:
 	metrics_destroy(srv.metrics);
 	events_destroy(srv.ev);
 out_db:
-	db_close(srv.db);
+	inv_close(srv.db);
 	return ret;
 }

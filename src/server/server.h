@@ -3,8 +3,6 @@
 #ifndef VSRV_SERVER_SERVER_H
 #define VSRV_SERVER_SERVER_H
 
-#include "server/db.h"
-
 #include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -23,6 +21,8 @@ enum {
 	PERM_FULL = 31,
 };
 
+struct db;
+struct dbc;
 struct supervisor;
 struct events;
 struct metrics;
@@ -111,8 +111,5 @@ struct http_config {
 struct http;
 int http_start(struct server *srv, const struct http_config *cfg, struct http **out);
 void http_stop(struct http *h);
-
-/* Milliseconds/seconds since the epoch, as a double (events, tasks). */
-double now_real(void);
 
 #endif

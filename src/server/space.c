@@ -1,5 +1,6 @@
 /* Disk-space admission (space.h). */
 #include "server/space.h"
+#include "server/inv.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -8,12 +9,24 @@
 
 #define MIB (1024.0 * 1024.0)
 
+/* inv_disk_each: add what disk d may still grow by (its size less what its file holds) to
+ * the double arg. */
+static int add_promised(const struct inv_disk *d, void *arg)
+{
+	double size = d->size, used = 0;
+	struct stat st;
+
+	if (stat(d->path, &st) == 0)
+		used = (double)st.st_blocks * 512;
+	if (size > used)
+		*(double *)arg += size - used;
+	return 0;
+}
+
 int space_admit(struct server *srv, struct dbc *c, uint64_t grow, char *err, size_t n)
 {
 	char dir[4200];
 	struct statvfs vfs;
-	struct stat st;
-	sqlite3_stmt *s;
 	double avail, promised = 0;
 
 	if (srv->disk_overcommit <= 0)
@@ -24,20 +37,10 @@ int space_admit(struct server *srv, struct dbc *c, uint64_t grow, char *err, siz
 		return -EIO;
 	}
 	avail = (double)vfs.f_bavail * vfs.f_frsize;
-	s = db_stmt(c, "SELECT path, size FROM disks");
-	if (!s) {
+	if (inv_disk_each(c, add_promised, &promised)) {
 		snprintf(err, n, "inventory error");
 		return -EIO;
 	}
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		double size = sqlite3_column_int64(s, 1), used = 0;
-
-		if (stat((const char *)sqlite3_column_text(s, 0), &st) == 0)
-			used = (double)st.st_blocks * 512;
-		if (size > used)
-			promised += size - used;
-	}
-	db_done(s);
 	if (promised + grow <= avail * srv->disk_overcommit)
 		return 0;
 	snprintf(err, n, "not enough space on the data filesystem: this needs up to %.1f MiB and "

@@ -4,12 +4,14 @@
 #include "server/cgroup.h"
 #include "server/diskuse.h"
 #include "server/events.h"
+#include "server/inv.h"
 #include "server/sup_exit.h"
 #include "server/sup_ready.h"
 #include "server/tasks.h"
 #include "server/undo.h"
 #include "server/vmctl.h"
 #include "server/network.h"
+#include "server/vmdir.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -60,12 +62,6 @@ struct supervisor {
 	struct sup_ready *ready;    /* 'starting' -> 'running' (sup_ready.h) */
 };
 
-int sup_vm_dir(struct server *srv, int64_t id, char *buf, size_t n)
-{
-	return snprintf(buf, n, "%s/vms/%lld", srv->data_dir, (long long)id) >= (int)n ?
-	       -ENAMETOOLONG : 0;
-}
-
 int sup_read_small(const char *path, char *buf, size_t n)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -85,7 +81,7 @@ static pid_t read_pid(struct server *srv, int64_t id, const char *file)
 {
 	char dir[4096], p[4200], b[32];
 
-	sup_vm_dir(srv, id, dir, sizeof(dir));
+	vmdir_path(srv, id, dir, sizeof(dir));
 	snprintf(p, sizeof(p), "%s/%s", dir, file);
 	if (sup_read_small(p, b, sizeof(b)))
 		return 0;
@@ -101,7 +97,7 @@ static char *console_tail(struct server *srv, int64_t id)
 	ssize_t r;
 	char *s;
 
-	sup_vm_dir(srv, id, dir, sizeof(dir));
+	vmdir_path(srv, id, dir, sizeof(dir));
 	snprintf(p, sizeof(p), "%s/console.log", dir);
 	fd = open(p, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -146,7 +142,7 @@ static bool is_our_monitor(struct server *srv, int64_t id, pid_t pid)
 	if (i + 1 >= r || strcmp(cmd + i + 1, "monitor"))
 		return false;
 	i += 1 + strlen(cmd + i + 1) + 1;
-	sup_vm_dir(srv, id, dir, sizeof(dir));
+	vmdir_path(srv, id, dir, sizeof(dir));
 	return i < r && !strcmp(cmd + i, dir);
 }
 
@@ -180,40 +176,26 @@ static struct runvm *find(struct supervisor *s, int64_t id)
 	return NULL;
 }
 
-static int set_state(struct dbc *c, int64_t id, const char *state, pid_t pid, const char *last_exit)
-{
-	sqlite3_stmt *st = db_stmt(c, "UPDATE vms SET state = ?, monitor_pid = ?, "
-				      "last_exit = coalesce(?, last_exit), "
-				      "started = CASE WHEN ? = 'running' AND state != 'paused' "
-				      "THEN CAST(strftime('%s','now') AS INTEGER) ELSE started END WHERE id = ?");
-	int rc;
+struct reserved {
+	int64_t except, used;
+};
 
-	if (!st)
-		return -EIO;
-	sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, pid);
-	sqlite3_bind_text(st, 3, last_exit, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, state, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, id);
-	rc = db_rc(c, sqlite3_step(st));
-	db_done(st);
-	return rc;
+static int add_reserved(const struct inv_vm *v, void *arg)
+{
+	struct reserved *r = arg;
+
+	if (v->id != r->except && inv_vm_state_up(v->state))
+		r->used += inv_vm_reserved_mib(v);
+	return 0;
 }
 
+/* The memory that the up VMs but except hold from admission control. */
 static int64_t reservation_used(struct dbc *c, int64_t except)
 {
-	sqlite3_stmt *st = db_stmt(c, "SELECT coalesce(sum(CASE WHEN memory_reserve_mib > 0 THEN "
-				      "memory_reserve_mib ELSE memory_mib END), 0) FROM vms "
-				      "WHERE state IN ('starting','running','paused','stopping') AND id != ?");
-	int64_t used = 0;
+	struct reserved r = { .except = except };
 
-	if (!st)
-		return 0;
-	sqlite3_bind_int64(st, 1, except);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		used = sqlite3_column_int64(st, 0);
-	db_done(st);
-	return used;
+	inv_vm_each(c, add_reserved, &r);
+	return r.used;
 }
 
 /* Start under an open transaction; the caller commits. */
@@ -221,33 +203,26 @@ static int start_locked(struct server *srv, struct dbc *c, int64_t id, const cha
 			bool restart)
 {
 	struct supervisor *s = srv->sup;
-	sqlite3_stmt *st;
 	char dir[4096], name[64], state[16] = "", why[300] = "";
 	int64_t need = 0;
 	char **argv = NULL;
+	struct inv_vm vm;
 	struct runvm *v;
 	pid_t pid = 0;
 	int rc;
 
-	st = db_stmt(c, "SELECT state, CASE WHEN memory_reserve_mib > 0 THEN memory_reserve_mib "
-		       "ELSE memory_mib END, name FROM vms WHERE id = ?");
-	if (!st)
-		return -EIO;
-	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		db_done(st);
-		return -ENOENT;
-	}
-	snprintf(state, sizeof(state), "%s", sqlite3_column_text(st, 0));
-	need = sqlite3_column_int64(st, 1);
-	snprintf(name, sizeof(name), "%s", sqlite3_column_text(st, 2));
-	db_done(st);
-	if (!restart && (!strcmp(state, "running") || !strcmp(state, "paused") ||
-			 !strcmp(state, "starting") || !strcmp(state, "stopping")))
+	rc = inv_vm_get(c, id, &vm);
+	if (rc)
+		return rc;
+	snprintf(state, sizeof(state), "%s", vm.state);
+	need = inv_vm_reserved_mib(&vm);
+	snprintf(name, sizeof(name), "%s", vm.name);
+	inv_vm_clear(&vm);
+	if (!restart && inv_vm_state_up(state))
 		return -EBUSY;
 	if (reservation_used(c, id) + need > (int64_t)srv->host_mem_mib)
 		return -ENOSPC;
-	rc = sup_vm_dir(srv, id, dir, sizeof(dir));
+	rc = vmdir_path(srv, id, dir, sizeof(dir));
 	if (rc)
 		return rc;
 	if (mkdir(dir, 0750) < 0 && errno != EEXIST)
@@ -275,7 +250,7 @@ static int start_locked(struct server *srv, struct dbc *c, int64_t id, const cha
 	if (rc)
 		return rc;
 	/* 'running' once its VMM answers (sup_ready.h). */
-	rc = set_state(c, id, "starting", pid, NULL);
+	rc = inv_vm_set_state(c, id, INV_VM_STARTING, pid, NULL);
 	if (rc) {
 		kill(pid, SIGKILL);
 		return rc;
@@ -310,16 +285,16 @@ static int start_locked(struct server *srv, struct dbc *c, int64_t id, const cha
 
 int sup_start(struct server *srv, struct dbc *c, int64_t id, const char *who)
 {
-	int rc = db_begin(c);
+	int rc = inv_begin(c);
 
 	if (rc)
 		return rc;
 	rc = start_locked(srv, c, id, who, false);
 	if (rc) {
-		db_rollback(c);
+		inv_rollback(c);
 		return rc;
 	}
-	return db_commit(c);
+	return inv_commit(c);
 }
 
 /* SIGKILL to v's monitor and every process of its session (it is the session's and its
@@ -405,13 +380,7 @@ int sup_stop(struct server *srv, struct dbc *c, int64_t id, enum sup_stop how, c
 	if (how != SUP_RESET) {
 		/* The VMM may be gone already (a sandboxed one dies at once) and its exit
 		 * recorded by sup_thread: a final state stays. */
-		sqlite3_stmt *st = db_stmt(c, "UPDATE vms SET state = 'stopping' WHERE id = ? "
-					      "AND state NOT IN ('stopped', 'crashed')");
-		if (st) {
-			sqlite3_bind_int64(st, 1, id);
-			rc = db_rc(c, sqlite3_step(st));
-			db_done(st);
-		}
+		rc = inv_vm_mark_stopping(c, id);
 	}
 	events_emit(srv, c, how == SUP_RESET ? "vm-reset" : "vm-stopping", "vm", name, who, NULL,
 		    "%s: %s requested", name, how == SUP_OFF ? "turn off" :
@@ -423,25 +392,24 @@ int sup_pause(struct server *srv, struct dbc *c, int64_t id, int pause, const ch
 {
 	struct supervisor *s = srv->sup;
 	struct runvm *v;
-	sqlite3_stmt *st;
+	struct inv_vm vm;
 	char name[64] = "", state[16] = "";
 	pid_t vp = 0;
 	int rc;
 
-	rc = db_begin(c);
+	rc = inv_begin(c);
 	if (rc)
 		return rc;
-	st = db_stmt(c, "SELECT state FROM vms WHERE id = ?");
-	if (!st) {
-		db_rollback(c);
+	rc = inv_vm_get(c, id, &vm);
+	if (rc == -EIO) {
+		inv_rollback(c);
 		return -EIO;
 	}
-	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		snprintf(state, sizeof(state), "%s", sqlite3_column_text(st, 0));
-	db_done(st);
-	if (strcmp(state, pause ? "running" : "paused")) {
-		db_rollback(c);
+	if (!rc)
+		snprintf(state, sizeof(state), "%s", vm.state);
+	inv_vm_clear(&vm);
+	if (strcmp(state, pause ? INV_VM_RUNNING : INV_VM_PAUSED)) {
+		inv_rollback(c);
 		return -EBUSY;
 	}
 	pthread_mutex_lock(&s->lock);
@@ -452,7 +420,7 @@ int sup_pause(struct server *srv, struct dbc *c, int64_t id, int pause, const ch
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (vp <= 0) {
-		db_rollback(c);
+		inv_rollback(c);
 		return -EBUSY;
 	}
 	/* The VMM parks its vCPUs (its devices and control loop keep running). A VMM without
@@ -470,24 +438,17 @@ int sup_pause(struct server *srv, struct dbc *c, int64_t id, int pause, const ch
 				 pause ? "pause" : "resume", strerror(-rc));
 	}
 	if (!rc)
-		rc = set_state(c, id, pause ? "paused" : "running", 0, NULL);
-	if (!rc) {
-		st = db_stmt(c, "UPDATE vms SET monitor_pid = ? WHERE id = ?");
-		if (st) {
-			sqlite3_bind_int(st, 1, v ? v->mon_pid : 0);
-			sqlite3_bind_int64(st, 2, id);
-			rc = db_rc(c, sqlite3_step(st));
-			db_done(st);
-		}
-	}
+		rc = inv_vm_set_state(c, id, pause ? INV_VM_PAUSED : INV_VM_RUNNING, 0, NULL);
+	if (!rc)
+		rc = inv_vm_set_pid(c, id, v ? v->mon_pid : 0);
 	if (!rc)
 		rc = events_emit(srv, c, pause ? "vm-paused" : "vm-resumed", "vm", name, who, NULL,
 				 "%s %s", name, pause ? "paused" : "resumed");
 	if (rc) {
-		db_rollback(c);
+		inv_rollback(c);
 		return rc;
 	}
-	return db_commit(c);
+	return inv_commit(c);
 }
 
 /* The shim of v ended: record how, and restart by policy. Supervisor thread, s->lock
@@ -495,13 +456,13 @@ int sup_pause(struct server *srv, struct dbc *c, int64_t id, int pause, const ch
 static void handle_exit(struct supervisor *s, struct runvm *v)
 {
 	struct server *srv = s->srv;
-	struct dbc *c = db_get(srv->db);
+	struct dbc *c = inv_get(srv->db);
 	char dir[4096], p[4200], ex[64] = "", policy[16] = "never", undo[16] = "off";
 	char state0[16] = "", *tail, *rec;
 	const char *why;
 	json_t *le;
 	bool clean, requested, restart = false;
-	sqlite3_stmt *st;
+	struct inv_vm vm;
 	int code = -1, sig = 0;
 
 	if (v->ours) {
@@ -510,7 +471,7 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 	}
 	/* Its VMM dies with it (PR_SET_PDEATHSIG); "stopped" is said once it is gone. */
 	sup_kill_stale(srv, v->id, v->name, 5000);
-	sup_vm_dir(srv, v->id, dir, sizeof(dir));
+	vmdir_path(srv, v->id, dir, sizeof(dir));
 	snprintf(p, sizeof(p), "%s/exit", dir);
 	if (sup_read_small(p, ex, sizeof(ex)) == 0) {
 		ex[strcspn(ex, "\n")] = '\0';
@@ -528,15 +489,11 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 		free(tail);
 		return;
 	}
-	st = db_stmt(c, "SELECT restart_policy, undo_disks, state FROM vms WHERE id = ?");
-	if (st) {
-		sqlite3_bind_int64(st, 1, v->id);
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			snprintf(policy, sizeof(policy), "%s", sqlite3_column_text(st, 0));
-			snprintf(undo, sizeof(undo), "%s", sqlite3_column_text(st, 1));
-			snprintf(state0, sizeof(state0), "%s", sqlite3_column_text(st, 2));
-		}
-		db_done(st);
+	if (inv_vm_get(c, v->id, &vm) == 0) {
+		snprintf(policy, sizeof(policy), "%s", vm.restart_policy);
+		snprintf(undo, sizeof(undo), "%s", vm.undo_disks);
+		snprintf(state0, sizeof(state0), "%s", vm.state);
+		inv_vm_clear(&vm);
 	}
 	if (v->reset_req)
 		restart = true;
@@ -552,8 +509,8 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 		if (v->quick_restarts > 5)
 			restart = false;
 	}
-	if (db_begin(c) == 0) {
-		const char *state = requested || clean ? "stopped" : "crashed";
+	if (inv_begin(c) == 0) {
+		const char *state = requested || clean ? INV_VM_STOPPED : INV_VM_CRASHED;
 		json_t *data = json_pack("{s:s,s:i,s:i,s:s}", "exit", ex, "status", code, "signal", sig,
 					 "console", tail);
 
@@ -561,13 +518,13 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 		 * itself or crashed before the watcher saw it up did run (sup_ready.h). */
 		rec = sup_exit_record(ex, code, sig, requested, !strcmp(state0, "starting") &&
 				      !clean && code != 2, tail);
-		set_state(c, v->id, state, 0, rec ? rec : ex);
+		inv_vm_set_state(c, v->id, state, 0, rec ? rec : ex);
 		le = sup_exit_json(rec ? rec : ex);
 		why = json_string_value(json_object_get(le, "reason"));
 		if (data)
 			json_object_set(data, "last_exit", le);
 		free(rec);
-		if (!strcmp(state, "crashed"))
+		if (!strcmp(state, INV_VM_CRASHED))
 			events_emit(srv, c, "vm-crashed", "vm", v->name, NULL, data,
 				    "%s crashed (%s): %s", v->name, ex, why ? why : ex);
 		else
@@ -576,20 +533,15 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 		json_decref(le);
 		cgroup_freeze(srv, v->id, 0, 0);
 		if (restart) {
-			st = db_stmt(c, "UPDATE vms SET restarts = restarts + 1 WHERE id = ?");
-			if (st) {
-				sqlite3_bind_int64(st, 1, v->id);
-				sqlite3_step(st);
-				db_done(st);
-			}
+			inv_vm_count_restart(c, v->id);
 			if (start_locked(srv, c, v->id, NULL, true))
 				vsrv_log("vm %s: restart failed", v->name);
 		}
-		if (db_commit(c))
+		if (inv_commit(c))
 			vsrv_log("vm %s: cannot record its exit (%s)", v->name, ex);
 	}
 	vsrv_log("vm %s: %s%s", v->name, ex, restart ? "; restarted" : "");
-	db_put(c);
+	inv_put(c);
 	/* Undo disks: decided when the VM ends for good, never after a crash (kept then). */
 	if (!restart && strcmp(undo, "off") && (requested || clean)) {
 		const char *action = v->undo[0] ? v->undo : undo;
@@ -716,42 +668,59 @@ void sup_destroy(struct supervisor *s)
 	free(s);
 }
 
+/* The VMs sup_reattach looks at: id, name, bit 1 autostart, bit 2 not stopped or crashed. */
+struct known {
+	int n;
+	int64_t ids[4096];
+	int flags[4096];
+	char names[4096][64];
+};
+
+static int add_known(const struct inv_vm *v, void *arg)
+{
+	struct known *k = arg;
+
+	if (k->n == 4096)
+		return 1;
+	k->ids[k->n] = v->id;
+	k->flags[k->n] = (v->autostart ? 1 : 0) |
+			 (strcmp(v->state, INV_VM_STOPPED) && strcmp(v->state, INV_VM_CRASHED) ? 2 : 0);
+	snprintf(k->names[k->n], sizeof(k->names[0]), "%s", v->name);
+	k->n++;
+	return 0;
+}
+
 int sup_reattach(struct server *srv)
 {
 	struct supervisor *s = srv->sup;
-	struct dbc *c = db_get(srv->db);
-	sqlite3_stmt *st;
-	int64_t ids[4096];
-	int n = 0, i, autostart[4096];
+	struct dbc *c = inv_get(srv->db);
+	struct known *k;
+	int64_t *ids;
+	int n, i, *autostart, rc;
 
 	if (!c)
 		return -EIO;
+	k = calloc(1, sizeof(*k));
+	if (!k) {
+		inv_put(c);
+		return -ENOMEM;
+	}
 	/* Every VM with a runtime directory or a live state is looked at: a daemon killed
 	 * between starting a shim and committing still finds it. */
-	st = db_stmt(c, "SELECT id, state != 'stopped' AND state != 'crashed', autostart FROM vms");
-	if (!st) {
-		db_put(c);
-		return -EIO;
+	rc = inv_vm_each(c, add_known, k);
+	if (rc < 0) {
+		free(k);
+		inv_put(c);
+		return rc;
 	}
-	while (n < 4096 && sqlite3_step(st) == SQLITE_ROW) {
-		ids[n] = sqlite3_column_int64(st, 0);
-		autostart[n] = sqlite3_column_int(st, 2) ? 1 : 0;
-		autostart[n] |= sqlite3_column_int(st, 1) ? 2 : 0;
-		n++;
-	}
-	db_done(st);
+	n = k->n;
+	ids = k->ids;
+	autostart = k->flags;
 	for (i = 0; i < n; i++) {
 		pid_t mp = read_pid(srv, ids[i], "monitor.pid");
 		struct runvm *v;
-		char name[64] = "";
+		const char *name = k->names[i];
 
-		st = db_stmt(c, "SELECT name FROM vms WHERE id = ?");
-		if (st) {
-			sqlite3_bind_int64(st, 1, ids[i]);
-			if (sqlite3_step(st) == SQLITE_ROW)
-				snprintf(name, sizeof(name), "%s", sqlite3_column_text(st, 0));
-			db_done(st);
-		}
 		if (is_our_monitor(srv, ids[i], mp)) {
 			v = calloc(1, sizeof(*v));
 			if (!v)
@@ -767,9 +736,9 @@ int sup_reattach(struct server *srv)
 			if (watch(s, v))
 				vsrv_log("vm %s: cannot watch its monitor (pid %d)", name, (int)mp);
 			pthread_mutex_unlock(&s->lock);
-			if (!(autostart[i] & 2) && db_begin(c) == 0) {
-				set_state(c, ids[i], "starting", mp, NULL);
-				db_commit(c);
+			if (!(autostart[i] & 2) && inv_begin(c) == 0) {
+				inv_vm_set_state(c, ids[i], INV_VM_STARTING, mp, NULL);
+				inv_commit(c);
 			}
 			/* One that was still starting: 'running' once its VMM answers. */
 			sup_ready_watch(s->ready, ids[i], mp, name, NULL);
@@ -790,6 +759,7 @@ int sup_reattach(struct server *srv)
 				vsrv_log("vm %s: autostart failed: %s", name, strerror(-rc));
 		}
 	}
-	db_put(c);
+	free(k);
+	inv_put(c);
 	return 0;
 }

@@ -37,9 +37,6 @@ int sup_pause(struct server *srv, struct dbc *c, int64_t id, int pause, const ch
 /* Add the runtime view of VM id (pid, uptime, CPU seconds, RSS, I/O) to obj. */
 void sup_runtime_json(struct server *srv, int64_t id, json_t *obj);
 
-/* The VM's runtime directory (console.log, console.sock, ...), into buf. */
-int sup_vm_dir(struct server *srv, int64_t id, char *buf, size_t n);
-
 /* Host capacity for /api/v1/host. New reference. */
 json_t *sup_host_json(struct server *srv, struct dbc *c);
 

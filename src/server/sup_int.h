@@ -2,7 +2,7 @@
 #ifndef VSRV_SERVER_SUP_INT_H
 #define VSRV_SERVER_SUP_INT_H
 
-#include "server/sup.h"
+#include "server/server.h"
 
 #include <stddef.h>
 #include <stdint.h>

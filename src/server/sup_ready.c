@@ -1,6 +1,7 @@
 /* The start-up watcher: 'starting' -> 'running' when the VMM answers. See sup_ready.h. */
 #include "server/sup_ready.h"
 #include "server/events.h"
+#include "server/inv.h"
 #include "server/vmctl.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -45,50 +46,37 @@ struct sup_ready {
  * decided otherwise), 0 to look again (the start that set 'starting' is not committed yet). */
 static int promote(struct sup_ready *r, struct ready_vm *e)
 {
-	struct dbc *c = db_get(r->srv->db);
-	sqlite3_stmt *st;
-	int done = 0, changed = 0, pid = 0;
-	char state[16] = "";
+	struct dbc *c = inv_get(r->srv->db);
+	struct inv_vm vm;
+	int done = 0, rc;
 
 	if (!c)
 		return 0;
-	if (db_begin(c))
+	if (inv_begin(c))
 		goto out;
-	st = db_stmt(c, "UPDATE vms SET state = 'running', started = CAST(strftime('%s','now') AS "
-		       "INTEGER) WHERE id = ? AND state = 'starting' AND monitor_pid = ?");
-	if (!st) {
-		db_rollback(c);
-		goto out;
-	}
-	sqlite3_bind_int64(st, 1, e->id);
-	sqlite3_bind_int(st, 2, e->mon_pid);
-	if (db_rc(c, sqlite3_step(st)) == 0)
-		changed = sqlite3_changes(c->c) == 1;
-	db_done(st);
-	if (changed) {
+	rc = inv_vm_promote(c, e->id, e->mon_pid);
+	if (!rc) {
 		events_emit(r->srv, c, "vm-started", "vm", e->name, e->has_who ? e->who : NULL,
 			    json_pack("{s:i}", "monitor_pid", (int)e->mon_pid), "%s started", e->name);
-		done = db_commit(c) == 0;
+		done = inv_commit(c) == 0;
 		goto out;
 	}
-	db_rollback(c);
-	st = db_stmt(c, "SELECT state, monitor_pid FROM vms WHERE id = ?");
-	if (!st)
-		goto out;
-	sqlite3_bind_int64(st, 1, e->id);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		snprintf(state, sizeof(state), "%s", sqlite3_column_text(st, 0));
-		pid = sqlite3_column_int(st, 1);
-	} else {
+	inv_rollback(c);
+	rc = inv_vm_get(c, e->id, &vm);
+	if (rc == -ENOENT) {
 		done = 1; /* deleted */
+		goto out;
 	}
-	db_done(st);
+	if (rc)
+		goto out;
 	/* Its own run, in another state now (stopping, running again after a re-attach); or
 	 * another state for longer than a start's transaction could take to commit. */
-	if (strcmp(state, "starting") && (pid == e->mon_pid || clock_mono() - e->since > 10))
+	if (strcmp(vm.state, INV_VM_STARTING) &&
+	    (vm.monitor_pid == e->mon_pid || clock_mono() - e->since > 10))
 		done = 1;
+	inv_vm_clear(&vm);
 out:
-	db_put(c);
+	inv_put(c);
 	return done;
 }
 

@@ -5,10 +5,12 @@
 #include "server/sup_int.h"
 #include "server/cgroup.h"
 #include "server/events.h"
+#include "server/inv.h"
 #include "server/tasks.h"
 #include "server/undo.h"
 #include "server/vmctl.h"
 #include "server/network.h"
+#include "server/vmdir.h"
 #include "util/log.h"
 #include <dirent.h>
 #include <errno.h>
@@ -27,30 +29,66 @@
 #include <time.h>
 #include <unistd.h>
 
+/* What disk_arg adds the --disk arguments of a VM to. */
+struct disk_args {
+	struct server *srv;
+	int64_t id;
+	const char *name;
+	bool undo;
+	char **a;
+	int *n;
+};
+
+/* inv_vm_disks: the --disk argument of d (over its undo disk when the VM has them and d is
+ * writable). 0, 1 when the argv is full (at most 36 entries before the disks end), -errno. */
+static int disk_arg(const struct inv_vm_disk *d, void *arg)
+{
+	struct disk_args *da = arg;
+	const char *path = d->path, *fmt = d->format;
+	char up[4200], err[512];
+	int rc;
+
+	if (*da->n >= 36)
+		return 1;
+	if (da->undo && !d->readonly) {
+		rc = undo_prepare(da->srv, da->id, d->idx, path, fmt, up, sizeof(up), err,
+				  sizeof(err));
+		if (rc) {
+			vsrv_log("vm %s: %s", da->name, err);
+			return rc;
+		}
+		path = up;
+		fmt = "vhd";
+	}
+	da->a[(*da->n)++] = strdup("--disk");
+	asprintf(&da->a[(*da->n)++], "%s,format=%s,bus=%s%s", path, fmt, d->bus,
+		 d->readonly ? ",readonly=on" : "");
+	return 0;
+}
+
 /* Build the shim's and the VMM's argv from the VM's row. */
 int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *dir,
 		    char ***out, char *name, size_t namelen)
 {
-	sqlite3_stmt *st = db_stmt(c, "SELECT name, cpus, memory_mib, kernel, initrd, cmdline, "
-				      "undo_disks FROM vms WHERE id = ?");
+	struct inv_vm vm;
 	bool undo = false;
 	char **a, why[300];
-	int n = 0, rc = -ENOENT;
+	int n = 0, rc;
 
-	if (!st)
-		return -EIO;
+	rc = inv_vm_get(c, id, &vm);
+	if (rc)
+		return rc;
 	a = calloc(60, sizeof(*a));
 	if (!a) {
-		db_done(st);
+		inv_vm_clear(&vm);
 		return -ENOMEM;
 	}
-	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		const char *initrd = (const char *)sqlite3_column_text(st, 4);
-		const char *cmdline = (const char *)sqlite3_column_text(st, 5);
+	{
+		const char *initrd = vm.initrd;
+		const char *cmdline = vm.cmdline;
 
-		snprintf(name, namelen, "%s", sqlite3_column_text(st, 0));
-		undo = strcmp((const char *)sqlite3_column_text(st, 6), "off") != 0;
+		snprintf(name, namelen, "%s", vm.name);
+		undo = strcmp(vm.undo_disks, "off") != 0;
 		a[n++] = strdup(srv->vmm_path);
 		a[n++] = strdup("monitor");
 		a[n++] = strdup(dir);
@@ -66,11 +104,11 @@ int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *di
 			a[n++] = strdup(srv->run_as);
 		}
 		a[n++] = strdup("--kernel");
-		a[n++] = strdup((const char *)sqlite3_column_text(st, 3));
+		a[n++] = strdup(vm.kernel);
 		a[n++] = strdup("--cpus");
-		asprintf(&a[n++], "%d", sqlite3_column_int(st, 1));
+		asprintf(&a[n++], "%d", vm.cpus);
 		a[n++] = strdup("--memory");
-		asprintf(&a[n++], "%lldM", (long long)sqlite3_column_int64(st, 2));
+		asprintf(&a[n++], "%lldM", (long long)vm.memory_mib);
 		a[n++] = strdup("--serial");
 		a[n++] = strdup("stdio");
 		a[n++] = strdup("--control");
@@ -88,10 +126,8 @@ int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *di
 			a[n++] = strdup("--cmdline");
 			a[n++] = strdup(cmdline);
 		}
-		if (rc != -ENAMETOOLONG)
-			rc = 0;
 	}
-	db_done(st);
+	inv_vm_clear(&vm);
 	if (rc) {
 		for (int j = 0; j < n; j++)
 			free(a[j]);
@@ -107,30 +143,13 @@ int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *di
 		rc = -EBUSY;
 	}
 	/* Disks attached to the VM, in order; writable ones behind their undo disks. */
-	st = rc ? NULL : db_stmt(c, "SELECT d.path, d.format, vd.bus, vd.readonly, vd.idx FROM vm_disks vd "
-				 "JOIN disks d ON d.id = vd.disk_id WHERE vd.vm_id = ? ORDER BY vd.idx");
-	if (st) {
-		sqlite3_bind_int64(st, 1, id);
-		while (n < 36 && sqlite3_step(st) == SQLITE_ROW) {
-			const char *path = (const char *)sqlite3_column_text(st, 0);
-			const char *fmt = (const char *)sqlite3_column_text(st, 1);
-			char up[4200], err[512];
+	if (!rc) {
+		struct disk_args da = { .srv = srv, .id = id, .name = name, .undo = undo, .a = a,
+					.n = &n };
 
-			if (undo && !sqlite3_column_int(st, 3)) {
-				rc = undo_prepare(srv, id, sqlite3_column_int(st, 4), path, fmt, up,
-						  sizeof(up), err, sizeof(err));
-				if (rc) {
-					vsrv_log("vm %s: %s", name, err);
-					break;
-				}
-				path = up;
-				fmt = "vhd";
-			}
-			a[n++] = strdup("--disk");
-			asprintf(&a[n++], "%s,format=%s,bus=%s%s", path, fmt, sqlite3_column_text(st, 2),
-				 sqlite3_column_int(st, 3) ? ",readonly=on" : "");
-		}
-		db_done(st);
+		rc = inv_vm_disks(c, id, disk_arg, &da);
+		if (rc == 1)
+			rc = 0;
 	}
 	if (!rc)
 		rc = network_nic_args(srv, c, id, name, a, &n, 56);
@@ -254,7 +273,7 @@ int sup_kill_stale(struct server *srv, int64_t id, const char *name, int timeout
 	struct dirent *e;
 	DIR *d;
 
-	rc = sup_vm_dir(srv, id, dir, sizeof(dir));
+	rc = vmdir_path(srv, id, dir, sizeof(dir));
 	if (rc)
 		return rc;
 	snprintf(sock, sizeof(sock), "%s/control.sock", dir);

@@ -3,8 +3,10 @@
 #include "server/sup.h"
 #include "server/sup_int.h"
 #include "server/cgroup.h"
+#include "server/inv.h"
 #include "server/metrics.h"
 #include "server/vmctl.h"
+#include "server/vmdir.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,7 +44,7 @@ static pid_t vmm_pid(struct server *srv, int64_t id, pid_t mon)
 	int ppid = 0;
 	char *rp, st;
 
-	if (mon <= 0 || sup_vm_dir(srv, id, dir, sizeof(dir)))
+	if (mon <= 0 || vmdir_path(srv, id, dir, sizeof(dir)))
 		return 0;
 	snprintf(p, sizeof(p), "%s/vmm.pid", dir);
 	if (sup_read_small(p, b, sizeof(b)))
@@ -109,22 +111,34 @@ void sup_runtime_json(struct server *srv, int64_t id, json_t *obj)
 	}
 }
 
+/* The up VMs (inv_vm_state_up): how many, their reservations and vCPUs. */
+struct up_sum {
+	int64_t running, reserved, vcpus;
+};
+
+static int add_up(const struct inv_vm *v, void *arg)
+{
+	struct up_sum *u = arg;
+
+	if (inv_vm_state_up(v->state)) {
+		u->running++;
+		u->reserved += inv_vm_reserved_mib(v);
+		u->vcpus += v->cpus;
+	}
+	return 0;
+}
+
 json_t *sup_host_json(struct server *srv, struct dbc *c)
 {
-	sqlite3_stmt *st = db_stmt(c, "SELECT count(*), coalesce(sum(CASE WHEN memory_reserve_mib > 0 "
-				      "THEN memory_reserve_mib ELSE memory_mib END), 0), coalesce(sum(cpus), 0) "
-				      "FROM vms WHERE state IN ('starting','running','paused','stopping')");
-	int64_t running = 0, reserved = 0, vcpus = 0, total = 0, avail = 0;
+	struct up_sum up = { 0 };
+	int64_t running, reserved, vcpus, total = 0, avail = 0;
 	char b[4096], *s;
 
-	if (st) {
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			running = sqlite3_column_int64(st, 0);
-			reserved = sqlite3_column_int64(st, 1);
-			vcpus = sqlite3_column_int64(st, 2);
-		}
-		db_done(st);
-	}
+	if (inv_vm_each(c, add_up, &up))
+		up = (struct up_sum){ 0 };
+	running = up.running;
+	reserved = up.reserved;
+	vcpus = up.vcpus;
 	if (!sup_read_small("/proc/meminfo", b, sizeof(b))) {
 		if ((s = strstr(b, "MemTotal:")))
 			total = strtoll(s + 9, NULL, 10) / 1024;
@@ -171,6 +185,56 @@ static void device_metric(char **buf, size_t *len, size_t *cap, const struct vm_
 				       (long long)json_integer_value(json_object_get(e, key)));
 }
 
+static const char *const vm_states[] = { INV_VM_STOPPED, INV_VM_STARTING, INV_VM_RUNNING,
+					  INV_VM_PAUSED, INV_VM_CRASHED, INV_VM_STOPPING };
+
+/* What sup_metrics_render gathers from every VM. */
+struct samples {
+	struct server *srv;
+	int64_t counts[6];
+	struct vm_sample *v;
+	size_t n, cap;
+};
+
+/* Count v's state; sample v's VMM when it runs. 0 or -ENOMEM. */
+static int sample_vm(const struct inv_vm *vm, void *arg)
+{
+	struct samples *sa = arg;
+	pid_t pid = vmm_pid(sa->srv, vm->id, vm->monitor_pid);
+	struct usage u;
+
+	for (int k = 0; k < 6; k++)
+		if (!strcmp(vm->state, vm_states[k]))
+			sa->counts[k]++;
+	if (pid <= 0 || usage_of(pid, &u))
+		return 0;
+	if (sa->n == sa->cap) {
+		size_t nc = sa->cap ? 2 * sa->cap : 16;
+		struct vm_sample *nv = realloc(sa->v, nc * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		sa->v = nv;
+		sa->cap = nc;
+	}
+	sa->v[sa->n].name = strdup(vm->name);
+	sa->v[sa->n].u = u;
+	sa->v[sa->n].vs = NULL;
+	if (!sa->v[sa->n].name)
+		return -ENOMEM;
+	if (vmctl_stats(sa->srv, vm->id, pid, &sa->v[sa->n].vs)) {
+		json_decref(sa->v[sa->n].vs);
+		sa->v[sa->n].vs = NULL;
+	}
+	sa->n++;
+	return 0;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct vm_sample *)a)->name, ((const struct vm_sample *)b)->name);
+}
+
 int sup_metrics_render(struct server *srv, struct dbc *c, char **buf, size_t *len, size_t *cap)
 {
 	static const struct { const char *arr, *label, *metric, *key, *help; } devs[] = {
@@ -199,55 +263,19 @@ int sup_metrics_render(struct server *srv, struct dbc *c, char **buf, size_t *le
 		{ "nics", "interface", "vsrv_vm_network_drops_total", "drops",
 		  "Frames dropped either way (no guest buffers, bad frames, a full backend)." },
 	};
-	sqlite3_stmt *st = db_stmt(c, "SELECT id, name, monitor_pid, state FROM vms ORDER BY name");
-	static const char *const states[] = { "stopped", "starting", "running", "paused", "crashed",
-					      "stopping" };
-	int64_t counts[6] = { 0 };
-	struct vm_sample *v = NULL;
-	size_t n = 0, vcap = 0, i;
-	int ret = 0;
+	struct samples sa = { .srv = srv };
+	struct vm_sample *v;
+	int64_t *counts = sa.counts;
+	size_t n, i;
+	int ret;
 
-	if (!st)
-		return -EIO;
 	/* First every running VM's figures, then each metric as one group over all VMs. */
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(st, 0);
-		const char *name = (const char *)sqlite3_column_text(st, 1);
-		const char *state = (const char *)sqlite3_column_text(st, 3);
-		pid_t pid = vmm_pid(srv, id, sqlite3_column_int(st, 2));
-		struct usage u;
-
-		for (int k = 0; k < 6; k++)
-			if (!strcmp(state, states[k]))
-				counts[k]++;
-		if (pid <= 0 || usage_of(pid, &u))
-			continue;
-		if (n == vcap) {
-			size_t nc = vcap ? 2 * vcap : 16;
-			struct vm_sample *nv = realloc(v, nc * sizeof(*v));
-			if (!nv) {
-				ret = -ENOMEM;
-				break;
-			}
-			v = nv;
-			vcap = nc;
-		}
-		v[n].name = strdup(name);
-		v[n].u = u;
-		v[n].vs = NULL;
-		if (!v[n].name) {
-			ret = -ENOMEM;
-			break;
-		}
-		if (vmctl_stats(srv, id, pid, &v[n].vs)) {
-			json_decref(v[n].vs);
-			v[n].vs = NULL;
-		}
-		n++;
-	}
-	db_done(st);
+	ret = inv_vm_each(c, sample_vm, &sa);
+	v = sa.v;
+	n = sa.n;
 	if (ret)
 		goto out;
+	qsort(v, n, sizeof(*v), by_name);
 
 	metric_head(buf, len, cap, "vsrv_vm_cpu_seconds_total", "counter",
 		    "CPU time of the VM's VMM process.");
@@ -278,7 +306,7 @@ int sup_metrics_render(struct server *srv, struct dbc *c, char **buf, size_t *le
 			      devs[d].key, devs[d].help);
 	metric_head(buf, len, cap, "vsrv_vms", "gauge", "VMs in the inventory, by state.");
 	for (int k = 0; k < 6; k++)
-		metrics_printf(buf, len, cap, "vsrv_vms{state=\"%s\"} %lld\n", states[k],
+		metrics_printf(buf, len, cap, "vsrv_vms{state=\"%s\"} %lld\n", vm_states[k],
 			       (long long)counts[k]);
 	ret = *buf ? 0 : -ENOMEM;
 out:

@@ -1,6 +1,7 @@
 /* Tasks: inventory rows plus a detached thread each. See tasks.h. */
 #include "server/tasks.h"
 #include "server/events.h"
+#include "server/inv.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -38,29 +39,15 @@ void task_error(struct task *t, const char *fmt, ...)
 
 static int task_update(struct task *t, const char *state, double progress, const char *error)
 {
-	struct dbc *c = db_get(t->srv->db);
+	struct dbc *c = inv_get(t->srv->db);
 	bool end = strcmp(state, "running") != 0;
-	sqlite3_stmt *s;
 	int rc = -EIO;
 
 	if (!c)
 		return -EIO;
-	if (db_begin(c))
+	if (inv_begin(c))
 		goto out;
-	s = db_stmt(c, "UPDATE tasks SET state = ?, progress = ?, error = ?, finished = "
-		       "CASE WHEN ? THEN ? ELSE NULL END WHERE id = ?");
-	if (!s) {
-		db_rollback(c);
-		goto out;
-	}
-	sqlite3_bind_text(s, 1, state, -1, SQLITE_STATIC);
-	sqlite3_bind_double(s, 2, progress);
-	sqlite3_bind_text(s, 3, error, -1, SQLITE_STATIC);
-	sqlite3_bind_int(s, 4, end);
-	sqlite3_bind_double(s, 5, now_real());
-	sqlite3_bind_int64(s, 6, t->id);
-	rc = db_rc(c, sqlite3_step(s));
-	db_done(s);
+	rc = inv_task_update(c, t->id, state, progress, error, end ? clock_real() : -1);
 	if (!rc)
 		rc = events_emit(t->srv, c, end ? (error ? "task-failed" : "task-done") : "task-progress",
 				 "task", t->object, t->who,
@@ -68,10 +55,10 @@ static int task_update(struct task *t, const char *state, double progress, const
 					   "progress", progress, "error", error),
 				 "task %lld (%s of %s): %s %.0f%%%s%s", (long long)t->id, t->kind,
 				 t->object, state, progress * 100, error ? ": " : "", error ? error : "");
-	if (rc || db_commit(c))
-		db_rollback(c);
+	if (rc || inv_commit(c))
+		inv_rollback(c);
 out:
-	db_put(c);
+	inv_put(c);
 	return rc;
 }
 
@@ -120,7 +107,6 @@ int task_start(struct server *srv, const char *kind, const char *object, const c
 {
 	struct task *t = calloc(1, sizeof(*t));
 	struct dbc *c = NULL;
-	sqlite3_stmt *s;
 	pthread_attr_t at;
 	pthread_t th;
 	int rc = -ENOMEM;
@@ -136,31 +122,19 @@ int task_start(struct server *srv, const char *kind, const char *object, const c
 	snprintf(t->object, sizeof(t->object), "%s", object);
 	snprintf(t->who, sizeof(t->who), "%s", who ? who : "");
 	rc = -EIO;
-	c = db_get(srv->db);
-	if (!c || db_begin(c))
+	c = inv_get(srv->db);
+	if (!c || inv_begin(c))
 		goto err;
-	s = db_stmt(c, "INSERT INTO tasks (kind, object, state, progress, user, created) "
-		       "VALUES (?, ?, 'running', 0, ?, ?)");
-	if (!s) {
-		db_rollback(c);
-		goto err;
-	}
-	sqlite3_bind_text(s, 1, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, object, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, who, -1, SQLITE_STATIC);
-	sqlite3_bind_double(s, 4, now_real());
-	rc = db_rc(c, sqlite3_step(s));
-	db_done(s);
-	t->id = sqlite3_last_insert_rowid(c->c);
+	rc = inv_task_create(c, kind, object, who, clock_real(), &t->id);
 	if (!rc)
 		rc = events_emit(srv, c, "task-started", "task", object, who,
 				 json_pack("{s:I,s:s}", "task", (json_int_t)t->id, "kind", kind),
 				 "task %lld: %s of %s", (long long)t->id, kind, object);
-	if (rc || (rc = db_commit(c))) {
-		db_rollback(c);
+	if (rc || (rc = inv_commit(c))) {
+		inv_rollback(c);
 		goto err;
 	}
-	db_put(c);
+	inv_put(c);
 	c = NULL;
 	if (id)
 		*id = t->id;
@@ -175,7 +149,7 @@ int task_start(struct server *srv, const char *kind, const char *object, const c
 	return 0;
 err:
 	if (c)
-		db_put(c);
+		inv_put(c);
 	if (arg_free)
 		arg_free(arg);
 	free(t);
@@ -184,31 +158,11 @@ err:
 
 bool task_running(struct dbc *c, const char *kind, const char *object)
 {
-	sqlite3_stmt *s = db_stmt(c, "SELECT 1 FROM tasks WHERE kind = ? AND object = ? AND "
-				     "state = 'running'");
-	bool r = false;
-
-	if (!s)
-		return false;
-	sqlite3_bind_text(s, 1, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, object, -1, SQLITE_STATIC);
-	r = sqlite3_step(s) == SQLITE_ROW;
-	db_done(s);
-	return r;
+	return inv_task_running(c, kind, object) == 1;
 }
 
 int tasks_recover(struct server *srv, struct dbc *c)
 {
-	sqlite3_stmt *s = db_stmt(c, "UPDATE tasks SET state = 'failed', error = 'interrupted by a "
-				     "daemon restart', finished = ? WHERE state = 'running'");
-	int n = 0;
-
 	(void)srv;
-	if (!s)
-		return -EIO;
-	sqlite3_bind_double(s, 1, now_real());
-	if (sqlite3_step(s) == SQLITE_DONE)
-		n = sqlite3_changes(c->c);
-	db_done(s);
-	return n;
+	return inv_task_fail_running(c, "interrupted by a daemon restart", clock_real());
 }

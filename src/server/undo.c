@@ -1,9 +1,9 @@
 /* Undo disks through lib/vhd. See undo.h. */
 #include "server/undo.h"
-#include "server/db.h"
+#include "server/inv.h"
 #include "server/events.h"
-#include "server/sup.h"
 #include "server/tasks.h"
+#include "server/vmdir.h"
 #include "util/log.h"
 
 #include "vhd/vhd.h"
@@ -28,7 +28,7 @@ int undo_prepare(struct server *srv, int64_t id, int idx, const char *path, cons
 		snprintf(err, errlen, "undo disks need VHD disks (disk %d is %s)", idx, format);
 		return -EINVAL;
 	}
-	rc = sup_vm_dir(srv, id, dir, sizeof(dir));
+	rc = vmdir_path(srv, id, dir, sizeof(dir));
 	if (rc)
 		return rc;
 	if (snprintf(out, n, "%s/undo-%d.vhd", dir, idx) >= (int)n)
@@ -48,7 +48,7 @@ static int list_undo(struct server *srv, int64_t id, char paths[UNDO_MAX][4200])
 	char dir[4096];
 	int n = 0;
 
-	if (sup_vm_dir(srv, id, dir, sizeof(dir)))
+	if (vmdir_path(srv, id, dir, sizeof(dir)))
 		return 0;
 	for (int i = 0; i < UNDO_MAX; i++) {
 		snprintf(paths[n], sizeof(paths[n]), "%s/undo-%d.vhd", dir, i);
@@ -68,14 +68,14 @@ bool undo_pending(struct server *srv, int64_t id)
 int undo_check_start(struct server *srv, struct dbc *c, int64_t id, const char *name, char *why,
 		     size_t len)
 {
-	sqlite3_stmt *st = db_stmt(c, "SELECT undo_disks = 'off' FROM vms WHERE id = ?");
+	struct inv_vm vm;
 	bool off;
+	int rc = inv_vm_get(c, id, &vm);
 
-	if (!st)
-		return -EIO;
-	sqlite3_bind_int64(st, 1, id);
-	off = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
-	db_done(st);
+	if (rc)
+		return rc;
+	off = !strcmp(vm.undo_disks, "off");
+	inv_vm_clear(&vm);
 	if (!off || !undo_pending(srv, id))
 		return 0;
 	snprintf(why, len, "it has undo disks kept from an earlier run, and its undo_disks setting "
@@ -177,7 +177,7 @@ json_t *undo_list_json(struct server *srv, int64_t id)
 	json_t *a = json_array();
 	char dir[4096], p[4200];
 
-	if (!a || sup_vm_dir(srv, id, dir, sizeof(dir)))
+	if (!a || vmdir_path(srv, id, dir, sizeof(dir)))
 		return a;
 	for (int i = 0; i < UNDO_MAX; i++) {
 		struct vhd_info info;

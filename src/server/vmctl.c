@@ -1,6 +1,6 @@
 /* A client of the VMM's control socket: one connection per call. See vmctl.h. */
 #include "server/vmctl.h"
-#include "server/sup.h"
+#include "server/vmdir.h"
 #include "util/clock.h"
 
 #include <errno.h>
@@ -19,7 +19,7 @@
 int vmctl_path(struct server *srv, int64_t id, char *buf, size_t n)
 {
 	char dir[4096];
-	int rc = sup_vm_dir(srv, id, dir, sizeof(dir));
+	int rc = vmdir_path(srv, id, dir, sizeof(dir));
 
 	if (rc)
 		return rc;

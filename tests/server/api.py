@@ -124,6 +124,24 @@ try:
        js2["kernel"].endswith("/k.elf"), "%s %s %s" % (st, js, js2.get("kernel")))
     st, js = d.req("PATCH", "/api/v1/vms/good", {"name": "renamed"}, token=adm)
     ok("vm-rename-400", st == 400, str(st))
+    # Every field of an edit is kept (the inventory writes the whole VM), and one that breaks
+    # a rule between fields (a reservation over the memory) changes nothing.
+    edit = {"cmdline": "console=ttyS0 quiet", "memory_mib": 96, "cpu_limit": 50, "cpu_weight": 200,
+            "memory_reserve_mib": 64, "restart_policy": "on-failure", "undo_disks": "keep",
+            "autostart": True, "description": "all fields"}
+    st, js = d.req("PATCH", "/api/v1/vms/good", edit, token=adm)
+    st2, js2 = d.req("GET", "/api/v1/vms/good", token=adm)
+    ok("vm-edit-every-field", st == 200 and all(js2.get(k) == v for k, v in edit.items()) and
+       js2["cpus"] == 2 and js2["kernel"].endswith("/k.elf") and js2["updated"] >= js2["created"],
+       "%s %s" % (st, js2))
+    st, js = d.req("PATCH", "/api/v1/vms/good", {"memory_mib": 32, "description": "shrunk"}, token=adm)
+    st2, js2 = d.req("GET", "/api/v1/vms/good", token=adm)
+    ok("vm-edit-reserve-over-memory-400", st == 400 and "memory_reserve_mib" in js["error"]["message"]
+       and js2["memory_mib"] == 96 and js2["description"] == "all fields", "%s %s %s" % (st, js, js2))
+    st, js = d.req("PATCH", "/api/v1/vms/good", {"autostart": False, "undo_disks": "off",
+                                                 "restart_policy": "never", "memory_reserve_mib": 0},
+                   token=adm)
+    ok("vm-edit-back", st == 200 and not js["autostart"] and js["undo_disks"] == "off", str((st, js)))
     st, js = d.req("GET", "/api/v1/vms/nosuch", token=adm)
     ok("vm-missing-404", st == 404, str(st))
 
@@ -220,6 +238,25 @@ try:
                                                  "nics": [{"network": "lan"}]}, token=adm)
     ok("vm-attach-disk-nic", st == 200 and js["disks"][0]["bus"] == "scsi" and
        js["nics"][0]["mac"].startswith("52:54:00:"), str((st, js)))
+    # A NIC keeps its MAC while it stays on its network at its index; a MAC is one NIC's.
+    mac0 = js["nics"][0]["mac"] if st == 200 else ""
+    st, js = d.req("POST", "/api/v1/networks", {"name": "lan2", "kind": "nat"}, token=adm)
+    st, js = d.req("PATCH", "/api/v1/vms/good", {"nics": [{"network": "lan"}, {"network": "lan2"}]},
+                   token=adm)
+    macs = [n["mac"] for n in js.get("nics", [])] if st == 200 else []
+    ok("vm-nic-keeps-mac", len(macs) == 2 and macs[0] == mac0 and macs[1] != mac0 and
+       js["disks"][0]["disk"] == "d1", str((st, js)))
+    st, js = d.req("POST", "/api/v1/vms", dict(good, name="macdup", nics=[{"network": "lan2", "mac": mac0}]),
+                   token=adm)
+    msg = js.get("error", {}).get("message", "") if isinstance(js, dict) else ""
+    st2, _ = d.req("GET", "/api/v1/vms/macdup", token=adm)
+    ok("vm-nic-mac-taken-409", st == 409 and "taken by another NIC" in msg and st2 == 404, "%s %s" % (st, js))
+    st, js = d.req("PATCH", "/api/v1/vms/good", {"nics": [{"network": "lan2"}]}, token=adm)
+    ok("vm-nic-other-network-new-mac", st == 200 and len(js["nics"]) == 1 and
+       js["nics"][0]["network"] == "lan2" and js["nics"][0]["mac"] != mac0, str((st, js)))
+    st, js = d.req("PATCH", "/api/v1/vms/good", {"nics": [{"network": "lan"}]}, token=adm)
+    st, js = d.req("DELETE", "/api/v1/networks/lan2", token=adm)
+    ok("vm-nic-network-freed", st == 204, str((st, js)))
     st, js = d.req("DELETE", "/api/v1/disks/d1", token=adm)
     ok("disk-in-use-409", st == 409, str(st))
     st, js = d.req("DELETE", "/api/v1/networks/lan", token=adm)

@@ -1,0 +1,529 @@
+/* The inventory interface: what the services (supervisor, VM lifecycle, disks, networks,
+ * tasks, events, hooks) and the HTTP handlers know of the server's stored state. Typed
+ * objects and functions, no SQL: the only implementation today is SQLite (inv_sqlite*.c, on
+ * the connection pool of db.c); the interface is drawn so that a second one on etcd (for a
+ * cluster of servers) can follow without changing its callers. See docs/server.md.
+ *
+ * Sessions and transactions. A struct dbc is an inventory session: one connection of the
+ * pool, taken per request (struct req's c) or per thread, opaque above this layer. Reads
+ * outside a transaction see the last committed state. inv_begin/inv_commit/inv_rollback
+ * bracket a write transaction: everything written between them (and the events recorded
+ * through the same session, events.h) commits together or not at all. SQLite serialises
+ * writers (BEGIN IMMEDIATE), so a check made inside the transaction still holds at the
+ * commit. etcd has no long transactions: its implementation keeps the writes of the session
+ * and commits them as one Txn whose compare list holds the revision of every object read for
+ * the writes (below), failing the commit with -EAGAIN when one changed; callers already
+ * treat a failed commit as "nothing was changed".
+ *
+ * Revisions. Every object carries rev: a number that every committed write of the object
+ * raises (SQLite: a column bumped by each write through this interface; etcd: the key's
+ * mod_revision). A write may name the revision it read (expect_rev, 0 for "any"): when the
+ * object has since changed the write fails with -EAGAIN and changes nothing, so a
+ * read-modify-write cycle across two servers cannot lose an update.
+ *
+ * Watching. A cache or a follower learns of changes from inv_generation() (any committed
+ * write, SQLite) and from the event hub (events.h: every change a user sees is an event,
+ * committed with it). On etcd both are a watch on the inventory's prefix from a revision;
+ * the events table already is that log (id = revision order), so followers need no change.
+ *
+ * Status and configuration. A VM's configuration (what a user edits: hardware, policy) and
+ * its status (what the supervisor records: state, monitor pid, last exit, restarts) are
+ * written by different functions, so a user's edit and the supervisor's state change never
+ * overwrite each other (on etcd: two keys, /vms/ID/config and /vms/ID/status).
+ *
+ * Errors: 0, -ENOENT (no such object), -EEXIST (a name or a unique field is taken),
+ * -EAGAIN (expect_rev differs), -EINVAL (a value the store refuses), -EIO (the store failed;
+ * logged once where it happened), -ENOMEM. */
+#ifndef VSRV_SERVER_INV_H
+#define VSRV_SERVER_INV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct db;
+struct dbc;
+
+/* --- the store and its sessions --------------------------------------------------------- */
+
+/* Open (creating when missing) the store at path (SQLite: a file, its schema brought to the
+ * newest version). 0 and *out (close with inv_close), or -errno. */
+int inv_open(const char *path, struct db **out);
+void inv_close(struct db *db);
+
+/* Take a session (NULL when none can be opened, logged) and give it back. A session is for
+ * one thread at a time: a request's, a task's, the supervisor's. */
+struct dbc *inv_get(struct db *db);
+void inv_put(struct dbc *c);
+
+/* A counter raised by every committed write: a cache read under one value is valid while
+ * the counter keeps it (SQLite: db_generation; etcd: the store's revision). */
+uint64_t inv_generation(struct db *db);
+
+/* --- transactions ------------------------------------------------------------------- */
+
+/* Begin a write transaction on c (waiting for other writers), commit it, or roll it back.
+ * inv_begin and inv_commit return 0 or -EIO (inv_commit: -EAGAIN on a revision conflict);
+ * a commit that fails has rolled everything back. */
+int inv_begin(struct dbc *c);
+int inv_commit(struct dbc *c);
+void inv_rollback(struct dbc *c);
+
+/* --- every object ------------------------------------------------------------------- */
+
+/* The id of the object of kind ("vm", "disk", "network": the kinds grants name) named name.
+ * 0 and *id, -ENOENT (also for another kind) or -EIO. */
+int inv_object_id(struct dbc *c, const char *kind, const char *name, int64_t *id);
+
+/* --- VMs ------------------------------------------------------------------------------ */
+
+/* The states of a VM (docs/server.md has the machine and the events that move it). */
+#define INV_VM_STOPPED "stopped"
+#define INV_VM_STARTING "starting"
+#define INV_VM_RUNNING "running"
+#define INV_VM_PAUSED "paused"
+#define INV_VM_STOPPING "stopping"
+#define INV_VM_CRASHED "crashed"
+
+/* One VM. The strings are the struct's own (malloc'd by inv_vm_get, freed by inv_vm_clear);
+ * a caller filling one for inv_vm_create/inv_vm_put sets them to strings it owns and does
+ * not call inv_vm_clear. NULL initrd: none; NULL last_exit: the VM never ran. */
+struct inv_vm {
+	int64_t id;
+	uint64_t rev;
+	char name[64];
+	/* configuration */
+	char *description;
+	int cpus;
+	int64_t memory_mib;
+	char *kernel;
+	char *initrd;
+	char *cmdline;
+	char restart_policy[16];    /* never, on-failure, always */
+	bool autostart;
+	char undo_disks[16];        /* off, keep, commit, discard (undo.h) */
+	int cpu_limit;              /* percent of one CPU, 0: none (cgroup.h) */
+	int cpu_weight;
+	int64_t memory_reserve_mib; /* 0: memory_mib is reserved */
+	int64_t created, updated;   /* Unix time */
+	/* status (the supervisor's) */
+	char state[16];             /* INV_VM_* */
+	pid_t monitor_pid;
+	int64_t started;            /* Unix time it last became running */
+	char *last_exit;            /* sup_exit.h's record, JSON text */
+	int restarts;
+};
+
+/* Free the strings of v (from inv_vm_get) and zero it. NULL-safe. */
+void inv_vm_clear(struct inv_vm *v);
+
+/* Whether state is an up state: a VMM of the VM may run (starting, running, paused,
+ * stopping). */
+bool inv_vm_state_up(const char *state);
+
+/* The memory a VM holds from admission control while up: its reservation, or all of
+ * memory_mib without one. */
+int64_t inv_vm_reserved_mib(const struct inv_vm *v);
+
+/* The id of the VM named name: 0 and *id, -ENOENT or -EIO. */
+int inv_vm_id(struct dbc *c, const char *name, int64_t *id);
+
+/* Read VM id into *out (free its strings with inv_vm_clear). 0, -ENOENT or -EIO. */
+int inv_vm_get(struct dbc *c, int64_t id, struct inv_vm *out);
+
+/* A VM's status alone (what inv_vm_get reads under "status", with the name), for the
+ * frequent readers that need no configuration (GET .../status, state checks; on etcd the
+ * status key alone). last_exit is the struct's own: free with inv_vm_status_clear. */
+struct inv_vm_status {
+	char name[64];
+	char state[16];
+	pid_t monitor_pid;
+	int64_t started;
+	char *last_exit;
+	int restarts;
+};
+
+/* Read VM id's status into *out: 0, -ENOENT, -ENOMEM or -EIO. */
+int inv_vm_get_status(struct dbc *c, int64_t id, struct inv_vm_status *out);
+void inv_vm_status_clear(struct inv_vm_status *st);
+
+/* Call fn for every VM, oldest first (by id), until it returns non-zero (that value is returned). The
+ * struct is valid during the call only. 0, fn's value, or -EIO. */
+int inv_vm_each(struct dbc *c, int (*fn)(const struct inv_vm *v, void *arg), void *arg);
+
+/* A page of the VMs by name (offset, at most limit), fn called for each as for inv_vm_each:
+ * every VM when viewer < 0, else those that user viewer (with its groups) holds view on
+ * through a grant on the VM itself (a grant on the server is the caller's to check: then
+ * pass -1). *total: how many VMs the whole list has. 0, fn's value, or -EIO. */
+int inv_vm_page(struct dbc *c, int64_t viewer, int64_t offset, int64_t limit, int64_t *total,
+		int (*fn)(const struct inv_vm *v, void *arg), void *arg);
+
+/* Create a VM from v's name and configuration (its status starts stopped; created and
+ * updated are set to now; id and rev are ignored). 0 and *id, -EEXIST (the name is taken),
+ * -EIO. */
+int inv_vm_create(struct dbc *c, const struct inv_vm *v, int64_t *id);
+
+/* Write v's configuration (not its name, id or status) over VM v->id and set updated to
+ * now. expect_rev: v->rev must still be the stored revision (else -EAGAIN); 0: any.
+ * 0, -ENOENT, -EAGAIN, -EIO. */
+int inv_vm_put(struct dbc *c, const struct inv_vm *v, bool expect_rev);
+
+/* Delete VM id with its attachments (disks and NICs stay) and its grants. 0, -ENOENT, -EIO. */
+int inv_vm_delete(struct dbc *c, int64_t id);
+
+/* The supervisor's writes of a VM's status. inv_vm_set_state: state and monitor pid, and
+ * last_exit unless NULL; entering running from anything but paused sets started to now.
+ * inv_vm_set_pid: the monitor pid only. inv_vm_count_restart: restarts + 1.
+ * inv_vm_promote: starting -> running (started now) only when the VM is still starting
+ * under monitor pid; 0 when it was, -ESRCH when the VM moved on (-ENOENT: deleted).
+ * inv_vm_mark_stopping: stopping, unless the VM is stopped or crashed (a final state stays;
+ * 0 either way). Each returns 0 or -EIO besides what is named; a write of a missing VM is
+ * no error but for inv_vm_promote. Each raises the VM's rev. */
+int inv_vm_set_state(struct dbc *c, int64_t id, const char *state, pid_t pid,
+		     const char *last_exit);
+int inv_vm_set_pid(struct dbc *c, int64_t id, pid_t pid);
+int inv_vm_count_restart(struct dbc *c, int64_t id);
+int inv_vm_promote(struct dbc *c, int64_t id, pid_t pid);
+int inv_vm_mark_stopping(struct dbc *c, int64_t id);
+
+/* --- attachments: a VM's disks ----------------------------------------------------- */
+
+/* Disk number idx of a VM (its place in the VM's list, the VMM's order). The strings are
+ * valid during the callback only. */
+struct inv_vm_disk {
+	int idx;
+	int64_t disk_id;
+	const char *disk;           /* the disk's name */
+	const char *path;           /* its image */
+	const char *format;         /* raw, vhd */
+	const char *bus;            /* virtio-blk, scsi */
+	bool readonly;
+};
+
+/* Call fn for every disk attached to VM id, by idx, until it returns non-zero (that value
+ * is returned). 0, fn's value or -EIO. */
+int inv_vm_disks(struct dbc *c, int64_t id, int (*fn)(const struct inv_vm_disk *d, void *arg),
+		 void *arg);
+
+/* Replace VM id's disks: clear them, then add them one by one in order. Under the caller's
+ * transaction. 0, -EEXIST (idx taken) or -EIO. */
+int inv_vm_disks_clear(struct dbc *c, int64_t id);
+int inv_vm_disk_add(struct dbc *c, int64_t id, int idx, int64_t disk_id, const char *bus,
+		    bool readonly);
+
+/* Call fn for every attachment of disk disk_id with the VM it belongs to, by the VM's name
+ * (then idx), until fn returns non-zero (that value is returned). A VM that has the disk
+ * twice comes twice. 0, fn's value, -ENOMEM or -EIO. */
+int inv_disk_users(struct dbc *c, int64_t disk_id,
+		   int (*fn)(const struct inv_vm *v, const struct inv_vm_disk *d, void *arg),
+		   void *arg);
+
+/* Call fn for every disk attached to VM id and to no other VM (the disks that go with it),
+ * by id, with the disk's id and image path (valid during the call), until fn returns
+ * non-zero (that value is returned). 0, fn's value or -EIO. */
+int inv_vm_sole_disks(struct dbc *c, int64_t id,
+		      int (*fn)(int64_t disk_id, const char *path, void *arg), void *arg);
+
+/* --- attachments: a VM's NICs ------------------------------------------------------- */
+
+/* NIC number idx of a VM with its network. The strings are valid during the callback
+ * only; bridge, subnet and dhcp_start may be NULL. */
+struct inv_vm_nic {
+	int idx;
+	int64_t network_id;
+	const char *network;        /* the network's name */
+	const char *kind;           /* nat, bridged, internal */
+	const char *bridge;
+	const char *subnet;
+	const char *dhcp_start;
+	const char *mac;
+};
+
+/* Call fn for every NIC of VM id, by idx, until it returns non-zero (that value is
+ * returned). 0, fn's value or -EIO. */
+int inv_vm_nics(struct dbc *c, int64_t id, int (*fn)(const struct inv_vm_nic *n, void *arg),
+		void *arg);
+
+/* Replace VM id's NICs: clear them, then add them one by one in order. Under the caller's
+ * transaction. 0, -EEXIST (the MAC is another NIC's, or idx is taken) or -EIO. */
+int inv_vm_nics_clear(struct dbc *c, int64_t id);
+int inv_vm_nic_add(struct dbc *c, int64_t id, int idx, int64_t network_id, const char *mac);
+
+/* Whether a NIC of any VM has mac. 1, 0 or -EIO. */
+int inv_mac_used(struct dbc *c, const char *mac);
+
+/* --- disks and grants ------------------------------------------------------------------ */
+
+/* One disk: an image file of the server's storage directory. */
+struct inv_disk {
+	int64_t id;
+	char name[64];
+	char format[16];            /* raw, vhd */
+	int64_t size;               /* bytes the guest sees */
+	char path[4400];
+	int64_t created;            /* Unix time */
+};
+
+/* Read disk id into *out: 0, -ENOENT or -EIO. */
+int inv_disk_get(struct dbc *c, int64_t id, struct inv_disk *out);
+
+/* Call fn for every disk, by name, until it returns non-zero (that value is returned).
+ * 0, fn's value or -EIO. */
+int inv_disk_each(struct dbc *c, int (*fn)(const struct inv_disk *d, void *arg), void *arg);
+
+/* Record a disk (name, format, size, path; created now). 0 and *id, -EEXIST (the name or
+ * the path is taken) or -EIO. */
+int inv_disk_create(struct dbc *c, const struct inv_disk *d, int64_t *id);
+
+/* Record disk id's size. 0 or -EIO. */
+int inv_disk_set_size(struct dbc *c, int64_t id, int64_t size);
+
+/* Delete disk id (with its grants). 0, -ENOENT, -EEXIST (still attached) or -EIO. */
+int inv_disk_delete(struct dbc *c, int64_t id);
+
+/* One grant on an object: to a principal (ptype "user" or "group", pid, its name: NULL
+ * when it no longer exists), the permission bits perms (server.h's PERM_*). The strings
+ * are valid during the callback only. */
+struct inv_grant {
+	const char *ptype;
+	int64_t pid;
+	const char *pname;
+	int perms;
+};
+
+/* Call fn for every grant on the object (otype, oid), by principal type and name, until it
+ * returns non-zero (that value is returned). 0, fn's value or -EIO. */
+int inv_grant_each(struct dbc *c, const char *otype, int64_t oid,
+		   int (*fn)(const struct inv_grant *g, void *arg), void *arg);
+
+/* Drop every grant on the object (otype, oid). 0 or -EIO. */
+int inv_grants_clear(struct dbc *c, const char *otype, int64_t oid);
+
+/* Add perms to what the principal named pname (ptype "user" or "group") holds on the object
+ * (otype, oid). 0, -ENOENT (no such principal) or -EIO. */
+int inv_grant_merge(struct dbc *c, const char *otype, int64_t oid, const char *ptype,
+		    const char *pname, int perms);
+
+/* Grant principal (ptype "user" or "group", pid) the permission bits perms on the object
+ * (otype, oid), a new grant. 0, -EEXIST (there is one) or -EIO. */
+int inv_grant_add(struct dbc *c, const char *otype, int64_t oid, const char *ptype, int64_t pid,
+		  int perms);
+
+/* The permission bits user uid holds on (otype, oid): the union of the grants on the object
+ * and on the server ("server", 0), to the user and to each of its groups. 0 also on an
+ * error. */
+int inv_perms(struct dbc *c, int64_t uid, const char *otype, int64_t oid);
+
+/* Whether a grant on (otype, oid) itself names user uid or one of its groups. 1, 0 or
+ * -EIO. */
+int inv_named(struct dbc *c, int64_t uid, const char *otype, int64_t oid);
+
+/* Call fn for every grant the principal (ptype "user": with its groups' grants; "group")
+ * holds, until it returns non-zero (that value is returned). 0, fn's value or -EIO. */
+int inv_principal_grants(struct dbc *c, const char *ptype, int64_t pid,
+			 int (*fn)(const char *otype, int64_t oid, int perms, void *arg),
+			 void *arg);
+
+/* --- networks -------------------------------------------------------------------------- */
+
+/* One network (network.h). bridge, subnet and the DHCP range may be "" (none). */
+struct inv_net {
+	int64_t id;
+	char name[64];
+	char kind[16];              /* nat, bridged, internal */
+	char bridge[16];
+	char subnet[24];
+	char dhcp_start[16], dhcp_end[16];
+};
+
+/* Read network id into *out: 0, -ENOENT or -EIO. */
+int inv_net_get(struct dbc *c, int64_t id, struct inv_net *out);
+
+/* Call fn for every network, by name, until it returns non-zero (that value is returned).
+ * 0, fn's value or -EIO. */
+int inv_net_each(struct dbc *c, int (*fn)(const struct inv_net *n, void *arg), void *arg);
+
+/* Record network n (created now). 0 and *id, -EEXIST (the name is taken) or -EIO. */
+int inv_net_create(struct dbc *c, const struct inv_net *n, int64_t *id);
+
+/* Set network id's bridge. 0 or -EIO. */
+int inv_net_set_bridge(struct dbc *c, int64_t id, const char *bridge);
+
+/* Delete network id (with its grants). 0, -ENOENT, -EEXIST (NICs are on it) or -EIO. */
+int inv_net_delete(struct dbc *c, int64_t id);
+
+/* --- events ---------------------------------------------------------------------------- */
+
+/* One event (events.h). In a callback the strings are valid during the call only. */
+struct inv_event {
+	int64_t id;                 /* raised by every event: the log's order */
+	double time;                /* Unix time */
+	const char *type;
+	const char *object_type;    /* may be NULL, as object, user and data */
+	const char *object;
+	const char *user;
+	const char *message;
+	const char *data;           /* JSON text */
+};
+
+/* Record e (its id is ignored) through c, in the caller's transaction when one is open.
+ * 0 and *id, or -EIO. */
+int inv_event_add(struct dbc *c, const struct inv_event *e, int64_t *id);
+
+/* Whether event id is stored and committed (as c sees it). 1, 0 or -EIO. */
+int inv_event_exists(struct dbc *c, int64_t id);
+
+/* The newest event's id (0: none) into *id. 0 or -EIO. */
+int inv_event_last(struct dbc *c, int64_t *id);
+
+/* Call fn for at most limit events, oldest first, until it returns non-zero (that value is
+ * returned): those after id after, or the newest limit when after < 0. 0, fn's value or
+ * -EIO. */
+int inv_event_each(struct dbc *c, int64_t after, int64_t limit,
+		   int (*fn)(const struct inv_event *e, void *arg), void *arg);
+
+/* Drop the events up to id upto (inclusive), or older than time before (all those before
+ * the first one at or after it). 0 or -EIO. */
+int inv_event_drop_upto(struct dbc *c, int64_t upto);
+int inv_event_drop_before(struct dbc *c, double before);
+
+/* --- hooks ----------------------------------------------------------------------------- */
+
+/* One hook (hooks.h): a command or a webhook (exactly one of command and url is set; a
+ * stored command of a webhook reads ""). In a callback the strings are valid during the
+ * call only. */
+struct inv_hook {
+	int64_t id;
+	const char *event;          /* an event type, or "*" */
+	const char *command;
+	const char *url;
+	int timeout;                /* seconds */
+	int64_t created;            /* Unix time */
+};
+
+/* Call fn for every hook (type NULL) or for those of event type type and of "*", by id,
+ * until it returns non-zero (that value is returned). 0, fn's value or -EIO. */
+int inv_hook_each(struct dbc *c, const char *type,
+		  int (*fn)(const struct inv_hook *h, void *arg), void *arg);
+
+/* Call fn for hook id: fn's value, -ENOENT or -EIO. */
+int inv_hook_get(struct dbc *c, int64_t id, int (*fn)(const struct inv_hook *h, void *arg),
+		 void *arg);
+
+/* Store h (its id and created are set here). 0 and *id, or -EIO. */
+int inv_hook_create(struct dbc *c, const struct inv_hook *h, int64_t *id);
+
+/* Delete hook id. 0, -ENOENT or -EIO. */
+int inv_hook_delete(struct dbc *c, int64_t id);
+
+/* --- tasks ----------------------------------------------------------------------------- */
+
+/* One task (tasks.h). In a callback the strings are valid during the call only. */
+struct inv_task {
+	int64_t id;
+	const char *kind;
+	const char *object;         /* may be NULL, as error and user */
+	const char *state;          /* running, done, failed */
+	double progress;            /* 0..1 */
+	const char *error;
+	const char *user;
+	double created;             /* Unix time */
+	double finished;            /* Unix time; < 0 while it runs */
+};
+
+/* Record a running task (progress 0) created at created. 0 and *id, or -EIO. */
+int inv_task_create(struct dbc *c, const char *kind, const char *object, const char *user,
+		    double created, int64_t *id);
+
+/* Set task id's state, progress and error (NULL: none), and finished (< 0: not finished).
+ * 0 or -EIO. */
+int inv_task_update(struct dbc *c, int64_t id, const char *state, double progress,
+		    const char *error, double finished);
+
+/* Whether a task of kind on object runs. 1, 0 or -EIO. */
+int inv_task_running(struct dbc *c, const char *kind, const char *object);
+
+/* Mark every running task failed with error, finished at finished. How many, or -EIO. */
+int inv_task_fail_running(struct dbc *c, const char *error, double finished);
+
+/* Call fn for every task, newest first, until it returns non-zero (that value is
+ * returned). 0, fn's value or -EIO. */
+int inv_task_each(struct dbc *c, int (*fn)(const struct inv_task *t, void *arg), void *arg);
+
+/* Call fn for task id: fn's value, -ENOENT or -EIO. */
+int inv_task_get(struct dbc *c, int64_t id, int (*fn)(const struct inv_task *t, void *arg),
+		 void *arg);
+
+/* --- users ----------------------------------------------------------------------------- */
+
+/* Whether user id is an administrator: 1, 0, -ENOENT (no such user) or -EIO. */
+int inv_user_admin(struct dbc *c, int64_t id);
+
+/* A user as authentication sees it. password: the Argon2id encoding, "" for none. */
+struct inv_user {
+	int64_t id;
+	char name[64];
+	bool admin;
+	char password[160];
+	int64_t created;            /* Unix time */
+};
+
+/* Read the user named name, or of id id, into *out. 0, -ENOENT or -EIO. */
+int inv_user_by_name(struct dbc *c, const char *name, struct inv_user *out);
+int inv_user_get(struct dbc *c, int64_t id, struct inv_user *out);
+
+/* How many users there are, into *n. 0 or -EIO. */
+int inv_user_count(struct dbc *c, int64_t *n);
+
+/* Create user name with the encoded password (created now). 0 and *id (may be NULL),
+ * -EEXIST or -EIO. */
+int inv_user_create(struct dbc *c, const char *name, const char *password, bool admin,
+		    int64_t *id);
+
+/* Call fn for every user, by name, until it returns non-zero (that value is returned).
+ * 0, fn's value or -EIO. */
+int inv_user_each(struct dbc *c, int (*fn)(const struct inv_user *u, void *arg), void *arg);
+
+/* Set user id's encoded password, or its administrator flag. 0 or -EIO. */
+int inv_user_set_password(struct dbc *c, int64_t id, const char *password);
+int inv_user_set_admin(struct dbc *c, int64_t id, bool admin);
+
+/* How many administrators there are, into *n. 0 or -EIO. */
+int inv_admin_count(struct dbc *c, int64_t *n);
+
+/* The id of the user or group (ptype) named name. 0 and *id, -ENOENT or -EIO. */
+int inv_principal_id(struct dbc *c, const char *ptype, const char *name, int64_t *id);
+
+/* Delete user or group (ptype) id with its memberships and the grants to it. 0 or -EIO. */
+int inv_principal_delete(struct dbc *c, const char *ptype, int64_t id);
+
+/* Groups: every group by name (fn gets its id and name); create one (0 and *id, -EEXIST);
+ * whether one has an administrator among its members (1, 0 or -EIO). */
+int inv_group_each(struct dbc *c, int (*fn)(int64_t id, const char *name, void *arg),
+		   void *arg);
+int inv_group_create(struct dbc *c, const char *name, int64_t *id);
+int inv_group_has_admin(struct dbc *c, int64_t id);
+
+/* Memberships. inv_members: fn for every member of group gid (by_user false: the users'
+ * ids and names, by name) or for every group of user uid (by_user true: the groups' ids and
+ * names, by name), until fn returns non-zero (that value is returned). inv_members_clear
+ * drops them all; inv_member_add adds user uid to group gid (already a member: 0). */
+int inv_members(struct dbc *c, bool by_user, int64_t id,
+		int (*fn)(int64_t other, const char *name, void *arg), void *arg);
+int inv_members_clear(struct dbc *c, bool by_user, int64_t id);
+int inv_member_add(struct dbc *c, int64_t gid, int64_t uid);
+
+/* A new password ends the user's sessions: drop every session of user uid. 0 or -EIO. */
+int inv_session_drop_user(struct dbc *c, int64_t uid);
+
+/* Sessions: a token's hash (th, 64 hex digits) for user uid until expires (Unix time).
+ * inv_session_add stores one; inv_session_sweep drops those expired at now;
+ * inv_session_drop drops one (-ENOENT when there is none); inv_session_user reads the
+ * user of a session valid at now (-ENOENT: none). 0 or -EIO besides. */
+int inv_session_add(struct dbc *c, const char *th, int64_t uid, int64_t expires);
+int inv_session_sweep(struct dbc *c, int64_t now);
+int inv_session_drop(struct dbc *c, const char *th);
+int inv_session_user(struct dbc *c, const char *th, int64_t now, struct inv_user *out);
+
+#endif

@@ -1,0 +1,25 @@
+/* What the SQLite implementation's files (inv_sqlite*.c) share; nothing above the inventory
+ * includes it. */
+#ifndef VSRV_SERVER_INV_SQLITE_H
+#define VSRV_SERVER_INV_SQLITE_H
+
+#include "server/inv.h"
+
+#include <sqlite3.h>
+
+/* The columns of the vms table that make a struct inv_vm, in the order
+ * inv_sqlite_vm_row reads them (the first column of the row is id). */
+#define VM_COLUMNS "id, rev, name, description, cpus, memory_mib, kernel, initrd, cmdline, " \
+	"restart_policy, autostart, undo_disks, cpu_limit, cpu_weight, memory_reserve_mib, " \
+	"created, updated, state, monitor_pid, started, last_exit, restarts"
+#define VM_NCOLUMNS 22
+/* VM_COLUMNS after "v." in a join: every column of the vms table v. */
+#define VM_COLUMNS_V "id, v.rev, v.name, v.description, v.cpus, v.memory_mib, v.kernel, " \
+	"v.initrd, v.cmdline, v.restart_policy, v.autostart, v.undo_disks, v.cpu_limit, " \
+	"v.cpu_weight, v.memory_reserve_mib, v.created, v.updated, v.state, v.monitor_pid, " \
+	"v.started, v.last_exit, v.restarts"
+
+/* Fill v from the row of s that starts with VM_COLUMNS. 0 or -ENOMEM (v cleared). */
+int inv_sqlite_vm_row(sqlite3_stmt *s, struct inv_vm *v);
+
+#endif

@@ -1,0 +1,109 @@
+/* The inventory's events on SQLite: the events table. See inv.h. */
+#include "server/inv.h"
+#include "server/db.h"
+
+#include <errno.h>
+
+int inv_event_add(struct dbc *c, const struct inv_event *e, int64_t *id)
+{
+	sqlite3_stmt *s = db_stmt(c, "INSERT INTO events (time, type, object_type, object_name, "
+				     "user, message, data) VALUES (?, ?, ?, ?, ?, ?, ?)");
+	int rc;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_double(s, 1, e->time);
+	sqlite3_bind_text(s, 2, e->type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, e->object_type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, e->object, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, e->user, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 6, e->message, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 7, e->data, -1, SQLITE_STATIC);
+	rc = db_rc(c, sqlite3_step(s));
+	db_done(s);
+	if (!rc)
+		*id = sqlite3_last_insert_rowid(c->c);
+	return rc;
+}
+
+int inv_event_exists(struct dbc *c, int64_t id)
+{
+	sqlite3_stmt *s = db_stmt(c, "SELECT 1 FROM events WHERE id = ?");
+	int found;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, id);
+	found = sqlite3_step(s) == SQLITE_ROW;
+	db_done(s);
+	return found;
+}
+
+int inv_event_last(struct dbc *c, int64_t *id)
+{
+	sqlite3_stmt *s = db_stmt(c, "SELECT coalesce(max(id), 0) FROM events");
+	int rc = -EIO;
+
+	if (!s)
+		return -EIO;
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		*id = sqlite3_column_int64(s, 0);
+		rc = 0;
+	}
+	db_done(s);
+	return rc;
+}
+
+#define EVENT_SQL "SELECT id, time, type, object_type, object_name, user, message, data FROM events "
+
+int inv_event_each(struct dbc *c, int64_t after, int64_t limit,
+		   int (*fn)(const struct inv_event *e, void *arg), void *arg)
+{
+	sqlite3_stmt *s = after < 0 ?
+		db_stmt(c, "SELECT * FROM (" EVENT_SQL "ORDER BY id DESC LIMIT ?2) ORDER BY id") :
+		db_stmt(c, EVENT_SQL "WHERE id > ?1 ORDER BY id LIMIT ?2");
+	int rc = 0, st;
+
+	if (!s)
+		return -EIO;
+	if (after >= 0)
+		sqlite3_bind_int64(s, 1, after);
+	sqlite3_bind_int64(s, 2, limit);
+	while (!rc && (st = sqlite3_step(s)) == SQLITE_ROW) {
+		struct inv_event e = {
+			.id = sqlite3_column_int64(s, 0),
+			.time = sqlite3_column_double(s, 1),
+			.type = (const char *)sqlite3_column_text(s, 2),
+			.object_type = (const char *)sqlite3_column_text(s, 3),
+			.object = (const char *)sqlite3_column_text(s, 4),
+			.user = (const char *)sqlite3_column_text(s, 5),
+			.message = (const char *)sqlite3_column_text(s, 6),
+			.data = (const char *)sqlite3_column_text(s, 7),
+		};
+
+		rc = fn(&e, arg);
+	}
+	if (!rc && st != SQLITE_DONE)
+		rc = db_rc(c, st);
+	db_done(s);
+	return rc;
+}
+
+int inv_event_drop_upto(struct dbc *c, int64_t upto)
+{
+	return db_exec_id(c, "DELETE FROM events WHERE id <= ?", upto);
+}
+
+int inv_event_drop_before(struct dbc *c, double before)
+{
+	sqlite3_stmt *s = db_stmt(c, "DELETE FROM events WHERE id < (SELECT id FROM events WHERE "
+				     "time >= ? ORDER BY id LIMIT 1)");
+	int rc;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_double(s, 1, before);
+	rc = db_rc(c, sqlite3_step(s));
+	db_done(s);
+	return rc;
+}
