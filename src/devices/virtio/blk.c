@@ -705,29 +705,6 @@ int virtio_blk_restore(struct virtio_blk *b, const struct virtio_blk_state *st)
 
 /* --- the device kind (kind.h): --disk PATH[,bus=virtio-blk] (the default bus) --- */
 
-static int blk_parse(const char *spec, void **opts)
-{
-	struct vopt_disk *o = malloc(sizeof(*o));
-	int ret;
-
-	if (!o)
-		return -ENOMEM;
-	ret = vopt_parse_disk(spec, o);
-	if (ret) {
-		free(o);
-		return ret;
-	}
-	*opts = o;
-	return 0;
-}
-
-static void blk_opts_free(void *opts)
-{
-	if (opts)
-		vopt_disk_free(opts);
-	free(opts);
-}
-
 static int blk_kind_create(struct vdevs *v, struct device_entry *e, const void *opts,
 			   unsigned idx)
 {
@@ -780,9 +757,9 @@ const struct device_kind virtio_blk_kind = {
 	.usage = "PATH[,bus=virtio-blk]",
 	.bus = DEVICE_BUS_VIRTIO,
 	.pci_class = 0x018000,
-	.parse = blk_parse,
+	.parse = devices_parse_disk,
 	.check = devices_check_disk,
-	.opts_free = blk_opts_free,
+	.opts_free = devices_free_disk_opts,
 	.create = blk_kind_create,
 	.destroy = blk_kind_destroy,
 	.state_size = sizeof(struct virtio_blk_state),

@@ -208,6 +208,29 @@ static int add_spec(struct vdevs *v, const char *option, const char *spec, unsig
 	return ret;
 }
 
+int devices_parse_disk(const char *spec, void **opts)
+{
+	struct vopt_disk *o = malloc(sizeof(*o));
+	int ret;
+
+	if (!o)
+		return -ENOMEM;
+	ret = vopt_parse_disk(spec, o);
+	if (ret) {
+		free(o);
+		return ret;
+	}
+	*opts = o;
+	return 0;
+}
+
+void devices_free_disk_opts(void *opts)
+{
+	if (opts)
+		vopt_disk_free(opts);
+	free(opts);
+}
+
 int devices_check_disk(const void *opts)
 {
 	const struct vopt_disk *o = opts;

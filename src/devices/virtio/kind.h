@@ -131,7 +131,10 @@ void *devices_kind_priv(struct vdevs *v, const struct device_kind *k);
 int devices_open_disk(struct vdevs *v, struct device_entry *e, const struct vopt_disk *o,
 		      unsigned idx);
 
-/* The check hook of the disk kinds: the image named by a parsed --disk spec exists. */
+/* The hooks the disk kinds share: parse a --disk spec into a struct vopt_disk, free it, and
+ * check that the image it names exists. */
+int devices_parse_disk(const char *spec, void **opts);
+void devices_free_disk_opts(void *opts);
 int devices_check_disk(const void *opts);
 
 /* The kind with this id, or NULL. */

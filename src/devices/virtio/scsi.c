@@ -344,29 +344,6 @@ struct scsi_vm {
 
 extern const struct device_kind virtio_scsi_kind, virtio_scsi_disk_kind;
 
-static int sdisk_parse(const char *spec, void **opts)
-{
-	struct vopt_disk *o = malloc(sizeof(*o));
-	int ret;
-
-	if (!o)
-		return -ENOMEM;
-	ret = vopt_parse_disk(spec, o);
-	if (ret) {
-		free(o);
-		return ret;
-	}
-	*opts = o;
-	return 0;
-}
-
-static void sdisk_opts_free(void *opts)
-{
-	if (opts)
-		vopt_disk_free(opts);
-	free(opts);
-}
-
 static int sdisk_create(struct vdevs *v, struct device_entry *e, const void *opts,
 			unsigned idx)
 {
@@ -487,9 +464,9 @@ const struct device_kind virtio_scsi_disk_kind = {
 	.usage = "PATH,bus=scsi",
 	.bus = DEVICE_BUS_NONE,
 	.vm_priv_size = sizeof(struct scsi_vm),
-	.parse = sdisk_parse,
+	.parse = devices_parse_disk,
 	.check = devices_check_disk,
-	.opts_free = sdisk_opts_free,
+	.opts_free = devices_free_disk_opts,
 	.create = sdisk_create,
 	.finish = sdisk_finish,
 	.destroy = sdisk_destroy,
