@@ -497,6 +497,21 @@ int db_exec_id(struct dbc *c, const char *sql, int64_t id)
 	return rc;
 }
 
+int db_int64(struct dbc *c, const char *sql, int64_t *out)
+{
+	sqlite3_stmt *s = db_stmt(c, sql);
+	int rc = -EIO;
+
+	if (!s)
+		return -EIO;
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		*out = sqlite3_column_int64(s, 0);
+		rc = 0;
+	}
+	db_done(s);
+	return rc;
+}
+
 uint64_t db_generation(struct db *db)
 {
 	return atomic_load(&db->gen);

@@ -53,6 +53,10 @@ int db_exec(struct dbc *c, const char *sql);
  * result rows. Returns 0, -EEXIST (constraint) or -EIO (also when sql cannot be prepared). */
 int db_exec_id(struct dbc *c, const char *sql, int64_t id);
 
+/* Run sql (a string literal, as for db_stmt; no parameters) and read the first column of
+ * its one row into *out. 0, or -EIO (also when sql cannot be prepared or gives no row). */
+int db_int64(struct dbc *c, const char *sql, int64_t *out);
+
 /* Map the result of sqlite3_step to 0 (SQLITE_DONE/ROW), -EEXIST (constraint) or -EIO. */
 int db_rc(struct dbc *c, int rc);
 

@@ -41,17 +41,7 @@ int inv_event_exists(struct dbc *c, int64_t id)
 
 int inv_event_last(struct dbc *c, int64_t *id)
 {
-	sqlite3_stmt *s = db_stmt(c, "SELECT coalesce(max(id), 0) FROM events");
-	int rc = -EIO;
-
-	if (!s)
-		return -EIO;
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		*id = sqlite3_column_int64(s, 0);
-		rc = 0;
-	}
-	db_done(s);
-	return rc;
+	return db_int64(c, "SELECT coalesce(max(id), 0) FROM events", id);
 }
 
 #define EVENT_SQL "SELECT id, time, type, object_type, object_name, user, message, data FROM events "

@@ -85,17 +85,7 @@ int inv_user_get(struct dbc *c, int64_t id, struct inv_user *out)
 
 int inv_user_count(struct dbc *c, int64_t *n)
 {
-	sqlite3_stmt *s = db_stmt(c, "SELECT count(*) FROM users");
-	int rc = -EIO;
-
-	if (!s)
-		return -EIO;
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		*n = sqlite3_column_int64(s, 0);
-		rc = 0;
-	}
-	db_done(s);
-	return rc;
+	return db_int64(c, "SELECT count(*) FROM users", n);
 }
 
 int inv_user_create(struct dbc *c, const char *name, const char *password, bool admin,
@@ -169,17 +159,7 @@ int inv_user_set_admin(struct dbc *c, int64_t id, bool admin)
 
 int inv_admin_count(struct dbc *c, int64_t *n)
 {
-	sqlite3_stmt *s = db_stmt(c, "SELECT count(*) FROM users WHERE admin = 1");
-	int rc = -EIO;
-
-	if (!s)
-		return -EIO;
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		*n = sqlite3_column_int64(s, 0);
-		rc = 0;
-	}
-	db_done(s);
-	return rc;
+	return db_int64(c, "SELECT count(*) FROM users WHERE admin = 1", n);
 }
 
 int inv_principal_id(struct dbc *c, const char *ptype, const char *name, int64_t *id)
