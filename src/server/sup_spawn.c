@@ -245,13 +245,33 @@ static bool has_arg(const char *cmd, size_t len, const char *a, const char *b)
 	return false;
 }
 
-/* Whether pid runs a process of the VM whose directory is dir. */
-static bool is_vm_process(pid_t pid, const char *dir, const char *sock)
+/* Whether pid runs the vsrv binary vmm (a real path): its executable, also when that file
+ * was replaced since (an upgrade: the kernel then says "PATH (deleted)"). */
+static bool runs_vmm(pid_t pid, const char *vmm)
+{
+	char p[64], exe[PATH_MAX + 16];
+	size_t n = strlen(vmm);
+	ssize_t r;
+
+	snprintf(p, sizeof(p), "/proc/%d/exe", (int)pid);
+	r = readlink(p, exe, sizeof(exe) - 1);
+	if (r <= 0)
+		return false;
+	exe[r] = '\0';
+	return !strncmp(exe, vmm, n) && (!exe[n] || !strcmp(exe + n, " (deleted)"));
+}
+
+/* Whether pid runs a process of the VM whose directory is dir: the vsrv binary vmm (so that
+ * nobody's `ls DIR` or `tail -f DIR/console.log` is taken for one), with dir or its control
+ * socket as an argument. */
+static bool is_vm_process(pid_t pid, const char *vmm, const char *dir, const char *sock)
 {
 	char p[64], cmd[8192];
 	ssize_t r;
 	int fd;
 
+	if (!runs_vmm(pid, vmm))
+		return false;
 	snprintf(p, sizeof(p), "/proc/%d/cmdline", (int)pid);
 	fd = open(p, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -268,7 +288,7 @@ static bool is_vm_process(pid_t pid, const char *dir, const char *sock)
 
 int sup_kill_stale(struct server *srv, int64_t id, const char *name, int timeout_ms)
 {
-	char dir[4096], sock[4200];
+	char dir[4096], sock[4200], vmm[PATH_MAX];
 	int pfd[STALE_MAX], n = 0, left, rc;
 	struct dirent *e;
 	DIR *d;
@@ -276,6 +296,8 @@ int sup_kill_stale(struct server *srv, int64_t id, const char *name, int timeout
 	rc = vmdir_path(srv, id, dir, sizeof(dir));
 	if (rc)
 		return rc;
+	if (!realpath(srv->vmm_path, vmm))
+		return -errno;
 	snprintf(sock, sizeof(sock), "%s/control.sock", dir);
 	d = opendir("/proc");
 	if (!d)
@@ -284,13 +306,13 @@ int sup_kill_stale(struct server *srv, int64_t id, const char *name, int timeout
 		pid_t pid = (pid_t)strtol(e->d_name, NULL, 10);
 		int fd;
 
-		if (pid <= 0 || pid == getpid() || !is_vm_process(pid, dir, sock))
+		if (pid <= 0 || pid == getpid() || !is_vm_process(pid, vmm, dir, sock))
 			continue;
 		/* Hold the process, then look again: the pid may have been reused meanwhile. */
 		fd = (int)syscall(SYS_pidfd_open, pid, 0);
 		if (fd < 0)
 			continue;
-		if (!is_vm_process(pid, dir, sock) ||
+		if (!is_vm_process(pid, vmm, dir, sock) ||
 		    syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0) < 0) {
 			close(fd);
 			continue;

@@ -4,7 +4,7 @@ monitor under restart policy on-failure); server-started VMs run as an unprivile
 (`vsrv serve --run-as`, default the system user vsrv) and get none of the server's file
 descriptors. The parts that need a running VM need /dev/kvm; the monitor's own contract and
 the server's user handling are checked everywhere."""
-import os, pwd, shutil, signal, subprocess, sys, tempfile, threading, time
+import os, pwd, shutil, signal, sqlite3, subprocess, sys, tempfile, threading, time
 sys.path.insert(0, os.path.dirname(__file__))
 from lib import *
 
@@ -111,6 +111,30 @@ try:
             pw = None
         ok("serve-run-as-default-user", pw and pw.pw_uid != 0 and pw.pw_shell.endswith("nologin"),
            "user vsrv: %s" % (pw,))
+
+    # What is left of a VM's earlier run is killed before it starts again, but only the vsrv
+    # binary's processes: another program that names the VM's directory (an administrator's
+    # `ls`, `watch`, a backup) is left alone.
+    db = Daemon(os.path.join(tmp, "bystander")).start()
+    try:
+        shutil.copy(os.path.join(GUESTS, "console.elf"), os.path.join(db.data, "images"))
+        tb = db.login("admin", "adminpass1")
+        db.req("POST", "/api/v1/vms", {"name": "b", "kernel": "console.elf"}, token=tb)
+        vid = sqlite3.connect(os.path.join(db.data, "inventory.db")).execute(
+            "SELECT id FROM vms WHERE name = 'b'").fetchone()[0]
+        bdir = os.path.join(db.data, "vms", str(vid))
+        os.makedirs(bdir, exist_ok=True)
+        by = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", bdir])
+        time.sleep(0.2)
+        st, _ = db.req("POST", "/api/v1/vms/b/start", {}, token=tb)
+        time.sleep(0.5)
+        ok("start-spares-other-programs-naming-the-vm-dir", st == 202 and by.poll() is None,
+           "start %s, bystander %s" % (st, "killed" if by.poll() is not None else "alive"))
+        by.kill()
+        by.wait()
+        db.req("POST", "/api/v1/vms/b/off", {}, token=tb)
+    finally:
+        db.stop()
 
     if not have_kvm():
         skip("server-procs-vms", "no usable /dev/kvm or build/guests/hello.elf")
