@@ -121,21 +121,11 @@ static char *console_tail(struct server *srv, int64_t id)
 /* A pid we may trust to be our shim: alive and running `vsrv monitor DIR`. */
 static bool is_our_monitor(struct server *srv, int64_t id, pid_t pid)
 {
-	char p[64], cmd[4096], dir[4096];
-	int fd;
-	ssize_t r, i;
+	char cmd[4096], dir[4096];
+	size_t r, i;
 
-	if (pid <= 0)
+	if (pid <= 0 || !(r = sup_cmdline(pid, cmd, sizeof(cmd))))
 		return false;
-	snprintf(p, sizeof(p), "/proc/%d/cmdline", (int)pid);
-	fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	r = read(fd, cmd, sizeof(cmd) - 1);
-	close(fd);
-	if (r <= 0)
-		return false;
-	cmd[r] = '\0';
 	/* argv: vsrv monitor DIR -- ... */
 	for (i = 0; i < r && cmd[i]; i++)
 		;

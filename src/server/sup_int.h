@@ -30,6 +30,10 @@ int sup_spawn(struct server *srv, char **argv, const char *dir, int64_t id, pid_
  * -EBUSY (some still run after the wait, logged) or -errno. */
 int sup_kill_stale(struct server *srv, int64_t id, const char *name, int timeout_ms);
 
+/* The command line of pid (its NUL-separated arguments) into buf, NUL-terminated. Its
+ * length (> 0), or 0 for none (no such process, a zombie, a kernel thread). */
+size_t sup_cmdline(pid_t pid, char *buf, size_t n);
+
 /* Read a small file (a pid, /proc/PID/stat) into buf, NUL-terminated, at most n - 1 bytes.
  * Returns 0, or -errno when it cannot be opened, -EIO when it cannot be read. */
 int sup_read_small(const char *path, char *buf, size_t n);

@@ -245,6 +245,24 @@ static bool has_arg(const char *cmd, size_t len, const char *a, const char *b)
 	return false;
 }
 
+size_t sup_cmdline(pid_t pid, char *buf, size_t n)
+{
+	char p[64];
+	ssize_t r;
+	int fd;
+
+	snprintf(p, sizeof(p), "/proc/%d/cmdline", (int)pid);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	r = read(fd, buf, n - 1);
+	close(fd);
+	if (r <= 0)
+		return 0;
+	buf[r] = '\0';
+	return (size_t)r;
+}
+
 /* Whether pid runs the vsrv binary vmm (a real path): its executable, also when that file
  * was replaced since (an upgrade: the kernel then says "PATH (deleted)"). */
 static bool runs_vmm(pid_t pid, const char *vmm)
@@ -266,22 +284,13 @@ static bool runs_vmm(pid_t pid, const char *vmm)
  * socket as an argument. */
 static bool is_vm_process(pid_t pid, const char *vmm, const char *dir, const char *sock)
 {
-	char p[64], cmd[8192];
-	ssize_t r;
-	int fd;
+	char cmd[8192];
+	size_t r;
 
 	if (!runs_vmm(pid, vmm))
 		return false;
-	snprintf(p, sizeof(p), "/proc/%d/cmdline", (int)pid);
-	fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	r = read(fd, cmd, sizeof(cmd) - 1);
-	close(fd);
-	if (r <= 0)
-		return false; /* a zombie, or a kernel thread */
-	cmd[r] = '\0';
-	return has_arg(cmd, (size_t)r, dir, sock);
+	r = sup_cmdline(pid, cmd, sizeof(cmd));
+	return r && has_arg(cmd, r, dir, sock);
 }
 
 #define STALE_MAX 64
