@@ -43,6 +43,10 @@ $(eval $(call fuzz_target,net-ctrl,fuzz/net_ctrl.c src/devices/virtio/net.c \
   src/devices/virtio/net.h src/devices/virtio/net_int.h src/devices/virtio/virtio.h \
   src/devices/virtio/virtq.h,,-lpthread))
 
+# The fw_cfg device driven by a hostile guest, its DMA above all (tests/t-fw-cfg-fuzz.sh).
+$(eval $(call fuzz_target,fw_cfg_dma,fuzz/fw_cfg_dma.c src/devices/fw_cfg.c src/vmm/bus.c,\
+  src/devices/fw_cfg.h src/vmm/bus.h src/vmm/mem.h,,-lpthread))
+
 # The saved-VM file parser and the live-migration receiver (tests/t-savestate-fuzz.sh,
 # tests/t-migrate-fuzz.sh; -max_len=300000). They know the device kinds of this build
 # (src/devices/virtio/kinds.c: their ids and state sizes), so they are linked with vsrv's
