@@ -3,27 +3,34 @@
  * keeps its PIC and PIT) with the PM1a blocks of devices/acpi_pm.c and the i8042 as reset
  * register, FACS, a DSDT holding \_S5 and, when the VM has PCI, the root bridge
  * \_SB.PCI0 (bus 0, its memory window), an MCFG for its ECAM, and a MADT (LAPICs, the
- * IOAPIC, LINT1 NMI). All in the BIOS area at 0xE0000, which the e820 map marks reserved.
+ * IOAPIC, LINT1 NMI). For direct boot all in the BIOS area at 0xE0000, which the e820 map
+ * marks reserved; for firmware boot the same tables as fw_cfg files with a loader script
+ * (devices/fw_loader.h) that tells the firmware where the pointers and checksums are.
  * (An ACPI guest enumerates PCI only through root bridges in the DSDT: Linux with ACPI
  * does no legacy probe of bus 0.) */
 #include "arch/x86/tables.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "arch/x86/boot.h"
 #include "devices/acpi_pm.h"
+#include "devices/fw_cfg.h"
+#include "devices/fw_loader.h"
 #include "util/log.h"
 #include "vmm/vm.h"
 
-#define RSDP_ADDR  BOOT_ACPI_ADDR
-#define RSDT_ADDR  (BOOT_ACPI_ADDR + 0x040)
-#define XSDT_ADDR  (BOOT_ACPI_ADDR + 0x080)
-#define FADT_ADDR  (BOOT_ACPI_ADDR + 0x100)
-#define FACS_ADDR  (BOOT_ACPI_ADDR + 0x240)  /* 64-byte aligned */
-#define MADT_ADDR  (BOOT_ACPI_ADDR + 0x300)  /* up to 0x700: 64 CPUs take 0x24e bytes */
-#define MCFG_ADDR  (BOOT_ACPI_ADDR + 0x700)
-#define DSDT_ADDR  (BOOT_ACPI_ADDR + 0x800)
+/* Offsets in the tables area (direct boot: from BOOT_ACPI_ADDR, the RSDP at 0; firmware
+ * boot: in ACPI_FILE_TABLES, 64-byte aligned, where 0..0x3f stays unused). */
+#define RSDT_OFF   0x040
+#define XSDT_OFF   0x080
+#define FADT_OFF   0x100
+#define FACS_OFF   0x240  /* 64-byte aligned */
+#define MADT_OFF   0x300  /* up to 0x700: 64 CPUs take 0x24e bytes */
+#define MCFG_OFF   0x700
+#define DSDT_OFF   0x800
 #define DSDT_MAX   0x800
 #define ACPI_SIZE  0x1000
 
@@ -199,8 +206,33 @@ static uint8_t checksum(const void *p, size_t n)
 	return (uint8_t)-s;
 }
 
-static void header(struct acpi_header *h, const char *sig, uint32_t len, uint8_t rev)
+/* Where the tables are written. Direct boot: in guest memory at BOOT_ACPI_ADDR (base), the
+ * RSDP at offset 0. Firmware boot: in a buffer that becomes fw_cfg file ACPI_FILE_TABLES
+ * (base 0: a pointer holds its target's offset in the file), the RSDP in ACPI_FILE_RSDP,
+ * and every pointer and checksum also becomes a loader command for the firmware to fix up
+ * once it has placed the files. */
+struct acpi_out {
+	uint8_t *t;
+	uint64_t base;
+	struct fw_loader *ld;   /* NULL: direct boot */
+};
+
+/* A pointer at t[field] to t[target], 4 or 8 bytes. */
+static void acpi_ptr(struct acpi_out *o, uint32_t field, uint32_t target, uint8_t size)
 {
+	uint64_t v = o->base + target;
+
+	memcpy(o->t + field, &v, size);  /* little-endian host */
+	if (o->ld)
+		fw_loader_add_pointer(o->ld, ACPI_FILE_TABLES, field, size, ACPI_FILE_TABLES);
+}
+
+/* Fill the header of the table at t[off] and its checksum, after its pointers. */
+static void header(struct acpi_out *o, uint32_t off, const char *sig, uint32_t len,
+		   uint8_t rev)
+{
+	struct acpi_header *h = (struct acpi_header *)(o->t + off);
+
 	memcpy(h->sig, sig, 4);
 	h->length = len;
 	h->revision = rev;
@@ -211,6 +243,9 @@ static void header(struct acpi_header *h, const char *sig, uint32_t len, uint8_t
 	h->creator_revision = 1;
 	h->checksum = 0;
 	h->checksum = checksum(h, len);
+	if (o->ld)
+		fw_loader_add_checksum(o->ld, ACPI_FILE_TABLES,
+				       off + offsetof(struct acpi_header, checksum), off, len);
 }
 
 static struct gas io_gas(uint64_t port, uint8_t bytes)
@@ -267,45 +302,54 @@ static uint32_t write_madt(struct vm *vm, uint8_t *p)
 	return (uint32_t)(e - p);
 }
 
-int x86_acpi_write(struct vm *vm)
+/* The RSDP at r (36 bytes; in the tables area for direct boot, in its own file otherwise). */
+static void write_rsdp(struct acpi_out *o, struct rsdp *r)
 {
-	uint8_t *base = guest_mem_ptr(vm->mem, BOOT_ACPI_ADDR, ACPI_SIZE);
-	struct rsdp *rsdp;
-	struct fadt *fadt;
-	uint8_t *rsdt, *xsdt, *facs, *dsdt, *madt, *mcfg;
-	uint32_t u32, madt_len, dsdt_len, tables[3] = { FADT_ADDR, MADT_ADDR }, nr_tables = 2, i;
-	uint64_t u64;
+	uint64_t u64 = o->base + RSDT_OFF;
+	uint32_t u32 = (uint32_t)u64;
 
-	if (!base) {
-		vsrv_log("no room for the ACPI tables");
-		return -ENOMEM;
+	memcpy(r->sig, "RSD PTR ", 8);
+	memcpy(r->oem_id, "VSRV  ", 6);
+	r->revision = 2;
+	r->rsdt = u32;
+	r->length = sizeof(*r);
+	r->xsdt = o->base + XSDT_OFF;
+	r->checksum = checksum(r, 20);
+	r->ext_checksum = checksum(r, sizeof(*r));
+	if (o->ld) {
+		fw_loader_add_pointer(o->ld, ACPI_FILE_RSDP, offsetof(struct rsdp, rsdt), 4,
+				      ACPI_FILE_TABLES);
+		fw_loader_add_pointer(o->ld, ACPI_FILE_RSDP, offsetof(struct rsdp, xsdt), 8,
+				      ACPI_FILE_TABLES);
+		fw_loader_add_checksum(o->ld, ACPI_FILE_RSDP, offsetof(struct rsdp, checksum), 0, 20);
+		fw_loader_add_checksum(o->ld, ACPI_FILE_RSDP, offsetof(struct rsdp, ext_checksum), 0,
+				       sizeof(*r));
 	}
-	memset(base, 0, ACPI_SIZE);
-	rsdp = (struct rsdp *)base;
-	rsdt = base + (RSDT_ADDR - BOOT_ACPI_ADDR);
-	xsdt = base + (XSDT_ADDR - BOOT_ACPI_ADDR);
-	fadt = (struct fadt *)(base + (FADT_ADDR - BOOT_ACPI_ADDR));
-	facs = base + (FACS_ADDR - BOOT_ACPI_ADDR);
-	dsdt = base + (DSDT_ADDR - BOOT_ACPI_ADDR);
-	madt = base + (MADT_ADDR - BOOT_ACPI_ADDR);
-	mcfg = base + (MCFG_ADDR - BOOT_ACPI_ADDR);
+}
+
+/* Every table but the RSDP into o->t (ACPI_SIZE bytes, zero). Returns the length used
+ * (the end of the DSDT), or -errno (logged). */
+static int build_tables(struct vm *vm, struct acpi_out *o)
+{
+	struct fadt *fadt = (struct fadt *)(o->t + FADT_OFF);
+	uint8_t *facs = o->t + FACS_OFF, *mcfg = o->t + MCFG_OFF;
+	uint32_t u32, madt_len, dsdt_len, tables[3] = { FADT_OFF, MADT_OFF }, nr_tables = 2, i;
 
 	/* DSDT */
-	dsdt_len = write_dsdt(vm, dsdt);
+	dsdt_len = write_dsdt(vm, o->t + DSDT_OFF);
 	if (!dsdt_len) {
 		vsrv_log("the DSDT does not fit in %u bytes", DSDT_MAX);
 		return -E2BIG;
 	}
-	header((struct acpi_header *)dsdt, "DSDT", dsdt_len, 2);
+	header(o, DSDT_OFF, "DSDT", dsdt_len, 2);
 
 	/* MCFG: ECAM of PCI segment 0, bus 0 */
 	if (vm->pci.ecam_base) {
-		uint8_t *e = mcfg + 44;
 		uint64_t ecam = vm->pci.ecam_base;
 
-		memcpy(e, &ecam, 8);   /* segment 0, buses 0..0 follow (zero) */
-		header((struct acpi_header *)mcfg, "MCFG", 44 + 16, 1);
-		tables[nr_tables++] = MCFG_ADDR;
+		memcpy(mcfg + 44, &ecam, 8);   /* segment 0, buses 0..0 follow (zero) */
+		header(o, MCFG_OFF, "MCFG", 44 + 16, 1);
+		tables[nr_tables++] = MCFG_OFF;
 	}
 
 	/* FACS (no checksum) */
@@ -315,10 +359,10 @@ int x86_acpi_write(struct vm *vm)
 	facs[32] = 2; /* version */
 
 	/* FADT */
-	fadt->firmware_ctrl = FACS_ADDR;
-	fadt->dsdt = DSDT_ADDR;
-	fadt->x_firmware_ctrl = FACS_ADDR;
-	fadt->x_dsdt = DSDT_ADDR;
+	acpi_ptr(o, FADT_OFF + offsetof(struct fadt, firmware_ctrl), FACS_OFF, 4);
+	acpi_ptr(o, FADT_OFF + offsetof(struct fadt, dsdt), DSDT_OFF, 4);
+	acpi_ptr(o, FADT_OFF + offsetof(struct fadt, x_firmware_ctrl), FACS_OFF, 8);
+	acpi_ptr(o, FADT_OFF + offsetof(struct fadt, x_dsdt), DSDT_OFF, 8);
 	fadt->sci_int = 9;
 	fadt->pm1a_evt_blk = ACPI_PM1_EVT;
 	fadt->pm1a_cnt_blk = ACPI_PM1_CNT;
@@ -336,30 +380,70 @@ int x86_acpi_write(struct vm *vm)
 	fadt->reset_reg = io_gas(0x64, 1);
 	fadt->reset_value = 0xfe;
 	memcpy(&fadt->hypervisor_vendor, "VSRV", 4);
-	header(&fadt->h, "FACP", sizeof(*fadt), 6);
+	header(o, FADT_OFF, "FACP", sizeof(*fadt), 6);
 
 	/* MADT */
-	madt_len = write_madt(vm, madt);
-	header((struct acpi_header *)madt, "APIC", madt_len, 4);
+	madt_len = write_madt(vm, o->t + MADT_OFF);
+	header(o, MADT_OFF, "APIC", madt_len, 4);
 
 	/* RSDT (32-bit pointers) and XSDT (64-bit) */
 	for (i = 0; i < nr_tables; i++) {
-		u32 = tables[i];
-		memcpy(rsdt + 36 + 4 * i, &u32, 4);
-		u64 = tables[i];
-		memcpy(xsdt + 36 + 8 * i, &u64, 8);
+		acpi_ptr(o, RSDT_OFF + 36 + 4 * i, tables[i], 4);
+		acpi_ptr(o, XSDT_OFF + 36 + 8 * i, tables[i], 8);
 	}
-	header((struct acpi_header *)rsdt, "RSDT", 36 + 4 * nr_tables, 1);
-	header((struct acpi_header *)xsdt, "XSDT", 36 + 8 * nr_tables, 1);
+	header(o, RSDT_OFF, "RSDT", 36 + 4 * nr_tables, 1);
+	header(o, XSDT_OFF, "XSDT", 36 + 8 * nr_tables, 1);
+	return DSDT_OFF + dsdt_len;
+}
 
-	/* RSDP */
-	memcpy(rsdp->sig, "RSD PTR ", 8);
-	memcpy(rsdp->oem_id, "VSRV  ", 6);
-	rsdp->revision = 2;
-	rsdp->rsdt = RSDT_ADDR;
-	rsdp->length = sizeof(*rsdp);
-	rsdp->xsdt = XSDT_ADDR;
-	rsdp->checksum = checksum(rsdp, 20);
-	rsdp->ext_checksum = checksum(rsdp, sizeof(*rsdp));
+int x86_acpi_write(struct vm *vm)
+{
+	struct acpi_out o = { guest_mem_ptr(vm->mem, BOOT_ACPI_ADDR, ACPI_SIZE), BOOT_ACPI_ADDR,
+			      NULL };
+	int ret;
+
+	if (!o.t) {
+		vsrv_log("no room for the ACPI tables");
+		return -ENOMEM;
+	}
+	memset(o.t, 0, ACPI_SIZE);
+	ret = build_tables(vm, &o);
+	if (ret < 0)
+		return ret;
+	write_rsdp(&o, (struct rsdp *)o.t);
 	return 0;
+}
+
+int x86_acpi_fw_cfg(struct vm *vm, struct fw_cfg *fw)
+{
+	struct fw_loader ld = { 0 };
+	struct acpi_out o = { calloc(1, ACPI_SIZE), 0, &ld };
+	struct rsdp rsdp;
+	int ret = -ENOMEM, len;
+
+	if (!o.t)
+		goto out;
+	memset(&rsdp, 0, sizeof(rsdp));
+	/* The firmware allocates both before anything points into them. */
+	fw_loader_allocate(&ld, ACPI_FILE_TABLES, 64, FW_LOADER_ZONE_HIGH); /* FACS: 64 */
+	fw_loader_allocate(&ld, ACPI_FILE_RSDP, 16, FW_LOADER_ZONE_FSEG);
+	len = build_tables(vm, &o);
+	if (len < 0) {
+		ret = len;
+		goto out;
+	}
+	write_rsdp(&o, &rsdp);
+	ret = fw_loader_error(&ld);
+	if (!ret)
+		ret = fw_cfg_add_file(fw, ACPI_FILE_TABLES, o.t, (uint32_t)len);
+	if (!ret)
+		ret = fw_cfg_add_file(fw, ACPI_FILE_RSDP, &rsdp, sizeof(rsdp));
+	if (!ret)
+		ret = fw_cfg_add_file(fw, FW_LOADER_FILE, ld.p, (uint32_t)ld.len);
+	if (ret)
+		vsrv_log("cannot publish the ACPI tables through fw_cfg: %s", strerror(-ret));
+out:
+	fw_loader_free(&ld);
+	free(o.t);
+	return ret;
 }

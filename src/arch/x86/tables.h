@@ -7,6 +7,7 @@
 
 struct vm;
 struct kvm_cpuid2;
+struct fw_cfg;
 
 /* APIC id of the IOAPIC in the MP table (after the CPUs' ids 0..nr-1). */
 #define X86_IOAPIC_ADDR 0xfec00000u
@@ -27,5 +28,13 @@ int x86_mptable_write(struct vm *vm);
 /* Write the ACPI tables (RSDP at BOOT_ACPI_ADDR, XSDT, FADT with the PM1a blocks of
  * devices/acpi_pm.h, FACS, DSDT with \_S5, MADT). Returns 0 or -errno (logged). */
 int x86_acpi_write(struct vm *vm);
+
+/* The fw_cfg files of the same tables for a firmware (SeaBIOS, OVMF): ACPI_FILE_TABLES
+ * (everything but the RSDP, pointers holding offsets in that file), ACPI_FILE_RSDP and the
+ * loader script FW_LOADER_FILE (devices/fw_loader.h: allocate both, patch the pointers,
+ * recompute the checksums), added to fw. Returns 0 or -errno (logged). */
+#define ACPI_FILE_TABLES "etc/acpi/tables"
+#define ACPI_FILE_RSDP   "etc/acpi/rsdp"
+int x86_acpi_fw_cfg(struct vm *vm, struct fw_cfg *fw);
 
 #endif
