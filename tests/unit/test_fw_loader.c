@@ -418,17 +418,17 @@ static void loader_case(unsigned cpus, uint64_t mem, bool pci, bool with_iasl)
 		abort();
 	CHECK_EQ(x86_fw_cfg_setup(vm, fw, &fwc), 0);
 	/* the tables where direct boot puts them: the result must be the same bytes */
-	CHECK_EQ(run_loader(vm, BOOT_ACPI_ADDR, 0xf0000, blobs, &nr), 0);
+	CHECK_EQ(run_loader(vm, BOOT_ACPI_ADDR + 0x40, 0xf0000, blobs, &nr), 0);
 	CHECK_EQ(nr, 2);
 	CHECK_EQ(check_chain(vm, pci, with_iasl, &rsdp), 0);
 	CHECK_EQ(rsdp, 0xf0000);
 	CHECK_EQ(x86_acpi_write(direct), 0);
-	tables_len = blobs[0].size;
+	tables_len = blobs[0].size;    /* the area after the RSDP's 0x40 bytes */
 	CHECK(!strcmp(blobs[0].name, ACPI_FILE_TABLES));
-	CHECK(tables_len > 0x800 && tables_len <= 0x1000);
-	CHECK(!memcmp(gp(vm, BOOT_ACPI_ADDR + 0x40, (uint64_t)tables_len - 0x40),
-		      gp(direct, BOOT_ACPI_ADDR + 0x40, (uint64_t)tables_len - 0x40),
-		      (size_t)tables_len - 0x40));
+	CHECK(!memcmp(gp(vm, BOOT_ACPI_ADDR + 0x40, 4), "RSDT", 4));
+	CHECK(tables_len > 0x7c0 && tables_len <= 0x1000 - 0x40);
+	CHECK(!memcmp(gp(vm, BOOT_ACPI_ADDR + 0x40, (uint64_t)tables_len),
+		      gp(direct, BOOT_ACPI_ADDR + 0x40, (uint64_t)tables_len), (size_t)tables_len));
 	CHECK(!memcmp(gp(vm, 0xf0000, 36), gp(direct, BOOT_ACPI_ADDR, 36), 36));
 	/* elsewhere: the pointers follow (an unaligned FSEG start gets aligned) */
 	memset(gp(vm, 0xe0000, 0x20000), 0, 0x20000);

@@ -23,7 +23,7 @@
 #include "vmm/vm.h"
 
 /* Offsets in the tables area (direct boot: from BOOT_ACPI_ADDR, the RSDP at 0; firmware
- * boot: in ACPI_FILE_TABLES, 64-byte aligned, where 0..0x3f stays unused). */
+ * boot: ACPI_FILE_TABLES is the area from FILE_START on, 64-byte aligned). */
 #define RSDT_OFF   0x040
 #define XSDT_OFF   0x080
 #define FADT_OFF   0x100
@@ -31,6 +31,7 @@
 #define MADT_OFF   0x300  /* up to 0x700: 64 CPUs take 0x24e bytes */
 #define MCFG_OFF   0x700
 #define DSDT_OFF   0x800
+#define FILE_START RSDT_OFF
 #define DSDT_MAX   0x800
 #define ACPI_SIZE  0x1000
 
@@ -207,10 +208,10 @@ static uint8_t checksum(const void *p, size_t n)
 }
 
 /* Where the tables are written. Direct boot: in guest memory at BOOT_ACPI_ADDR (base), the
- * RSDP at offset 0. Firmware boot: in a buffer that becomes fw_cfg file ACPI_FILE_TABLES
- * (base 0: a pointer holds its target's offset in the file), the RSDP in ACPI_FILE_RSDP,
- * and every pointer and checksum also becomes a loader command for the firmware to fix up
- * once it has placed the files. */
+ * RSDP at offset 0. Firmware boot: in a buffer whose part from FILE_START on becomes fw_cfg
+ * file ACPI_FILE_TABLES (a pointer holds its target's offset in the file: base is
+ * -FILE_START), the RSDP in ACPI_FILE_RSDP, and every pointer and checksum also becomes a
+ * loader command for the firmware to fix up once it has placed the files. */
 struct acpi_out {
 	uint8_t *t;
 	uint64_t base;
@@ -224,7 +225,8 @@ static void acpi_ptr(struct acpi_out *o, uint32_t field, uint32_t target, uint8_
 
 	memcpy(o->t + field, &v, size);  /* little-endian host */
 	if (o->ld)
-		fw_loader_add_pointer(o->ld, ACPI_FILE_TABLES, field, size, ACPI_FILE_TABLES);
+		fw_loader_add_pointer(o->ld, ACPI_FILE_TABLES, field - FILE_START, size,
+				      ACPI_FILE_TABLES);
 }
 
 /* Fill the header of the table at t[off] and its checksum, after its pointers. */
@@ -244,8 +246,8 @@ static void header(struct acpi_out *o, uint32_t off, const char *sig, uint32_t l
 	h->checksum = 0;
 	h->checksum = checksum(h, len);
 	if (o->ld)
-		fw_loader_add_checksum(o->ld, ACPI_FILE_TABLES,
-				       off + offsetof(struct acpi_header, checksum), off, len);
+		fw_loader_add_checksum(o->ld, ACPI_FILE_TABLES, off - FILE_START +
+				       offsetof(struct acpi_header, checksum), off - FILE_START, len);
 }
 
 static struct gas io_gas(uint64_t port, uint8_t bytes)
@@ -417,7 +419,7 @@ int x86_acpi_write(struct vm *vm)
 int x86_acpi_fw_cfg(struct vm *vm, struct fw_cfg *fw)
 {
 	struct fw_loader ld = { 0 };
-	struct acpi_out o = { calloc(1, ACPI_SIZE), 0, &ld };
+	struct acpi_out o = { calloc(1, ACPI_SIZE), -(uint64_t)FILE_START, &ld };
 	struct rsdp rsdp;
 	int ret = -ENOMEM, len;
 
@@ -435,7 +437,8 @@ int x86_acpi_fw_cfg(struct vm *vm, struct fw_cfg *fw)
 	write_rsdp(&o, &rsdp);
 	ret = fw_loader_error(&ld);
 	if (!ret)
-		ret = fw_cfg_add_file(fw, ACPI_FILE_TABLES, o.t, (uint32_t)len);
+		ret = fw_cfg_add_file(fw, ACPI_FILE_TABLES, o.t + FILE_START,
+				      (uint32_t)len - FILE_START);
 	if (!ret)
 		ret = fw_cfg_add_file(fw, ACPI_FILE_RSDP, &rsdp, sizeof(rsdp));
 	if (!ret)
