@@ -357,6 +357,13 @@ static void test_dma_hostile(void)
 	put_be(gp(&r, low - 8, 8), FW_CFG_DMA_SELECT | FW_CFG_DMA_READ, 4);
 	dma_kick(&r, low - 8);
 	CHECK_EQ(be32(gp(&r, low - 8, 4)), FW_CFG_DMA_ERROR);
+	/* a read whose data lands on its own access struct: the struct was read once before,
+	 * the data goes in, the control word is written last */
+	CHECK_EQ(dma(&r, 0x1000, SEL_READ(ro), 16, 0x1000), 0);
+	CHECK(!memcmp(gp(&r, 0x1004, 12), "456789abcdef", 12));
+	CHECK_EQ(dma(&r, 0x1000, SEL_READ(ro), 16, 0x0ff8), 0);
+	CHECK(!memcmp(gp(&r, 0x0ff8, 8), "01234567", 8));
+	CHECK(!memcmp(gp(&r, 0x1004, 4), "cdef", 4));
 	/* the device still works */
 	CHECK_EQ(dma(&r, 0x1000, SEL_READ(FW_CFG_SIGNATURE), 4, 0x2000), 0);
 	CHECK(!memcmp(gp(&r, 0x2000, 4), "QEMU", 4));
