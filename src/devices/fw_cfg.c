@@ -110,7 +110,7 @@ static int dir_rebuild(struct fw_cfg *fw)
 static uint32_t dma_transfer(struct fw_cfg *fw, uint32_t control, uint32_t length,
 			     uint64_t addr)
 {
-	enum { OP_NONE, OP_READ, OP_WRITE, OP_SKIP } op;
+	enum { OP_READ, OP_WRITE, OP_SKIP } op;
 	struct item *it;
 
 	if (control & FW_CFG_DMA_SELECT) {
