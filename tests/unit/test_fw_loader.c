@@ -3,7 +3,8 @@
  * The test plays the firmware: it reads the file directory and the files through the
  * fw_cfg device's DMA, as SeaBIOS does, and runs etc/table-loader the way SeaBIOS's
  * romfile_loader.c does (allocate and copy each file into guest RAM, patch pointers,
- * recompute checksums, write pointers back by DMA). Then it follows RSDP -> RSDT/XSDT ->
+ * recompute checksums, write pointers back by DMA), with OVMF's further check that a
+ * pointer points inside its target file before the fix-up. Then it follows RSDP -> RSDT/XSDT ->
  * FADT -> DSDT/FACS in guest memory checking every checksum, compares the result byte for
  * byte with the tables direct boot writes at 0xE0000, and has Debian's `iasl -d`
  * (acpica-tools) disassemble each table without an error or a warning. */
@@ -213,6 +214,11 @@ static int run_script(struct vm *vm, const char *name, uint64_t high, uint64_t f
 				continue;
 			}
 			p = gp(vm, d->addr + o, sz);
+			/* OVMF also wants the field to point inside src before the fix-up */
+			if (le(p, sz) >= s->size) {
+				bad++;
+				continue;
+			}
 			v = le(p, sz) + s->addr;
 			for (int i = 0; i < sz; i++)
 				p[i] = (uint8_t)(v >> (8 * i));
