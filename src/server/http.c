@@ -26,6 +26,10 @@
 #include <unistd.h>
 
 #define BODY_MAX (64 * 1024)
+/* A streamed upload refused before or during its body: the body is read and dropped up to
+ * this much so that a client that did not wait for "100 Continue" still reads the answer;
+ * past it the answer goes out at once and the connection closes. */
+#define DISCARD_MAX (64 * 1024 * 1024)
 
 /* libmicrohttpd speaks TLS through GnuTLS: TLS 1.2 and 1.3 only, forward-secret key
  * exchange (ECDHE) and AEAD ciphers only (no CBC, no SHA-1 MACs, no static RSA). */
@@ -56,6 +60,12 @@ struct ctx {
 	size_t len;
 	bool too_big;
 	struct timespec t0;
+	/* a ROUTE_UPLOAD request: its req from the headers on */
+	struct req *up;
+	int up_idx;              /* its route */
+	bool up_refused;         /* its answer is set: the body is dropped */
+	bool up_answered;        /* queued before the body's end */
+	uint64_t up_dropped;
 };
 
 /* Which listener a daemon serves; passed as the access handler's closure. */
@@ -272,6 +282,116 @@ static void resolve_caller(struct listener *l, struct MHD_Connection *conn, stru
 	}
 }
 
+static enum MHD_Result queue_req(struct MHD_Connection *conn, struct req *r)
+{
+	return queue_json(conn, r->status, r->out, r->retry_after);
+}
+
+/* The headers of a request have arrived (the first call of the access handler). For a
+ * ROUTE_UPLOAD route the handler runs now, before the body: it takes the body or answers.
+ * Returns MHD_YES (also for every other route: nothing done), or what queueing an early
+ * answer returned. */
+static enum MHD_Result upload_begin(struct listener *l, struct MHD_Connection *conn,
+				    const char *url, const char *method, struct ctx *x)
+{
+	const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Expect");
+	const char *clen = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+	struct req *r = calloc(1, sizeof(*r));
+	int idx;
+
+	if (!r)
+		return MHD_NO;
+	r->srv = l->srv;
+	r->method = method;
+	r->path = url;
+	r->conn = conn;
+	r->who.local = l->local;
+	idx = api_route(method, url, r);
+	if (idx < 0 || !(api_routes[idx].flags & ROUTE_UPLOAD)) {
+		free(r);
+		return MHD_YES;
+	}
+	x->up = r;
+	x->up_idx = idx;
+	r->status = 200;
+	r->c = inv_get(l->srv->db);
+	if (!r->c) {
+		req_error(r, 503, "inventory unavailable");
+	} else {
+		resolve_caller(l, conn, r);
+		if (!r->who.authenticated)
+			req_error(r, 401, "authentication required: log in at /api/v1/login and "
+				  "send 'Authorization: Bearer TOKEN'");
+		else
+			api_routes[idx].fn(r);
+		inv_put(r->c);
+		r->c = NULL;
+	}
+	if (r->upload_data) {
+		conntrack_request_received(conn);   /* an accepted upload: no deadline */
+		return MHD_YES;
+	}
+	x->up_refused = true;
+	if (!r->out)
+		req_error(r, 500, "the upload was neither taken nor refused");
+	/* A client waiting for "100 Continue" (or sending no body) gets the answer now and
+	 * never sends the body; so does one whose body is too large to drop. */
+	if ((expect && !strcasecmp(expect, "100-continue")) || (clen && !strcmp(clen, "0")) ||
+	    (clen && strtoull(clen, NULL, 10) > DISCARD_MAX)) {
+		x->up_answered = true;
+		return queue_req(conn, r);
+	}
+	return MHD_YES;
+}
+
+/* A piece of an upload's body. */
+static enum MHD_Result upload_piece(struct MHD_Connection *conn, struct ctx *x, const char *buf,
+				    size_t n)
+{
+	struct req *r = x->up;
+
+	if (x->up_answered)
+		return MHD_YES;
+	if (!x->up_refused) {
+		if (r->upload_data(r, buf, n) == 0)
+			return MHD_YES;
+		x->up_refused = true;
+		if (!r->out)
+			req_error(r, 500, "the upload failed");
+		return MHD_YES;
+	}
+	x->up_dropped += n;
+	if (x->up_dropped > DISCARD_MAX) {
+		x->up_answered = true;
+		return queue_req(conn, r);
+	}
+	return MHD_YES;
+}
+
+/* The body of an upload is whole: the handler's end sets the answer. */
+static enum MHD_Result upload_end(struct listener *l, struct MHD_Connection *conn, struct ctx *x)
+{
+	struct req *r = x->up;
+
+	conntrack_request_received(conn);
+	if (x->up_answered)
+		return MHD_YES;
+	if (!x->up_refused) {
+		r->c = inv_get(l->srv->db);
+		if (!r->c) {
+			req_error(r, 503, "inventory unavailable");
+		} else {
+			r->upload_end(r);
+			inv_put(r->c);
+			r->c = NULL;
+		}
+		if (!r->out)
+			req_error(r, 500, "the upload ended without an answer");
+	}
+	x->up_answered = true;
+	return queue_req(conn, r);
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
 			      const char *method, const char *version, const char *upload,
 			      size_t *upload_size, void **con_cls)
@@ -293,7 +413,17 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			return MHD_NO;
 		clock_gettime(CLOCK_MONOTONIC, &x->t0);
 		*con_cls = x;
-		return MHD_YES;
+		return upload_begin(l, conn, url, method, x);
+	}
+	if (x->up) {
+		if (*upload_size) {
+			ret = upload_piece(conn, x, upload, *upload_size);
+			*upload_size = 0;
+			return ret;
+		}
+		idx = x->up_idx;
+		ret = upload_end(l, conn, x);
+		goto out_metrics;
 	}
 	if (*upload_size) {
 		if (x->len + *upload_size > BODY_MAX) {
@@ -424,6 +554,12 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 	(void)cls; (void)toe;
 	conntrack_request_done(conn);       /* the next request's deadline starts */
+	if (x && x->up) {
+		if (x->up->upload_free)
+			x->up->upload_free(x->up);    /* also when the client went away */
+		json_decref(x->up->out);
+		free(x->up);
+	}
 	if (x) {
 		free(x->body);
 		free(x);
