@@ -7,6 +7,7 @@
 #include "server/auth.h"
 #include "server/metrics.h"
 #include "server/web.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -66,7 +67,60 @@ struct ctx {
 	bool up_refused;         /* its answer is set: the body is dropped */
 	bool up_answered;        /* queued before the body's end */
 	uint64_t up_dropped;
+	int up_fd;               /* its socket, watched while the body streams (uploads) */
+	double up_last;          /* clock_mono() of its last piece */
+	struct ctx *up_next;
 };
+
+/* Uploads whose body is streaming. libmicrohttpd (0.9.75, epoll) can miss a client's close
+ * that arrives while it still holds unread body data: the connection would then wait for
+ * its idle timeout with the upload's temporary file in place. The waker checks uploads
+ * that made no progress for a second: at end of file on their socket (MSG_PEEK) it shuts
+ * the socket down, which libmicrohttpd sees, so the request ends and the file goes. */
+static pthread_mutex_t up_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ctx *uploads;
+
+static void uploads_add(struct MHD_Connection *conn, struct ctx *x)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+	if (!ci)
+		return;
+	pthread_mutex_lock(&up_lock);
+	x->up_fd = ci->connect_fd;
+	x->up_last = clock_mono();
+	x->up_next = uploads;
+	uploads = x;
+	pthread_mutex_unlock(&up_lock);
+}
+
+static void uploads_del(struct ctx *x)
+{
+	pthread_mutex_lock(&up_lock);
+	for (struct ctx **p = &uploads; *p; p = &(*p)->up_next)
+		if (*p == x) {
+			*p = x->up_next;
+			break;
+		}
+	x->up_fd = -1;
+	pthread_mutex_unlock(&up_lock);
+}
+
+static void uploads_sweep(void)
+{
+	double now = clock_mono();
+	char b;
+
+	pthread_mutex_lock(&up_lock);
+	for (struct ctx *x = uploads; x; x = x->up_next)
+		if (x->up_fd >= 0 && now - x->up_last > 1.0 &&
+		    recv(x->up_fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0) {
+			shutdown(x->up_fd, SHUT_RDWR);
+			x->up_last = now;
+		}
+	pthread_mutex_unlock(&up_lock);
+}
 
 /* Which listener a daemon serves; passed as the access handler's closure. */
 struct listener {
@@ -251,6 +305,7 @@ static void *waker_thread(void *arg)
 		last = events_wait(h->srv->ev, last, 250);
 		resume_all();
 		conntrack_sweep(h->ct);
+		uploads_sweep();
 	}
 	return NULL;
 }
@@ -329,6 +384,7 @@ static enum MHD_Result upload_begin(struct listener *l, struct MHD_Connection *c
 	}
 	if (r->upload_data) {
 		conntrack_request_received(conn);   /* an accepted upload: no deadline */
+		uploads_add(conn, x);
 		return MHD_YES;
 	}
 	x->up_refused = true;
@@ -341,6 +397,7 @@ static enum MHD_Result upload_begin(struct listener *l, struct MHD_Connection *c
 		x->up_answered = true;
 		return queue_req(conn, r);
 	}
+	uploads_add(conn, x);
 	return MHD_YES;
 }
 
@@ -350,6 +407,9 @@ static enum MHD_Result upload_piece(struct MHD_Connection *conn, struct ctx *x, 
 {
 	struct req *r = x->up;
 
+	pthread_mutex_lock(&up_lock);
+	x->up_last = clock_mono();
+	pthread_mutex_unlock(&up_lock);
 	if (x->up_answered)
 		return MHD_YES;
 	if (!x->up_refused) {
@@ -374,6 +434,7 @@ static enum MHD_Result upload_end(struct listener *l, struct MHD_Connection *con
 	struct req *r = x->up;
 
 	conntrack_request_received(conn);
+	uploads_del(x);
 	if (x->up_answered)
 		return MHD_YES;
 	if (!x->up_refused) {
@@ -411,6 +472,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		x = calloc(1, sizeof(*x));
 		if (!x)
 			return MHD_NO;
+		x->up_fd = -1;
 		clock_gettime(CLOCK_MONOTONIC, &x->t0);
 		*con_cls = x;
 		return upload_begin(l, conn, url, method, x);
@@ -555,6 +617,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)cls; (void)toe;
 	conntrack_request_done(conn);       /* the next request's deadline starts */
 	if (x && x->up) {
+		uploads_del(x);
 		if (x->up->upload_free)
 			x->up->upload_free(x->up);    /* also when the client went away */
 		json_decref(x->up->out);
