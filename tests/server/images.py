@@ -304,6 +304,18 @@ try:
     r = vsrv("disk", "create", "x", "5M", "--from-image", "blob.raw", *cli)
     ok("cli-disk-create-from-image-refuses-size", r.returncode == 2, r.stderr)
 
+    # --- disk-space admission: 507, nothing kept ------------------------------------------------
+    d.stop()
+    d.extra = ["--image-max-size", "16M", "--disk-overcommit", "1e-9"]
+    d.start()
+    adm = d.login("admin", "adminpass1")
+    before = leftovers()
+    st, js = put("nospace.raw", os.urandom(MiB))
+    ok("upload-disk-space-admission-507", st == 507 and js["error"]["code"] == "insufficient_storage" and
+       leftovers() == before, str((st, js)))
+    r = vsrv("serve", "--data-dir", os.path.join(tmp, "other"), "--image-max-size", "lots")
+    ok("serve-image-max-size-bad-value", r.returncode == 2 and "--image-max-size" in r.stderr, r.stderr)
+
     # --- memory: a large upload goes to disk, not into the server -------------------------------
     with open(os.path.join(IMG, ".upload-stale-XXXXXX"), "wb") as fh:
         fh.write(b"left by a crash")
