@@ -5,9 +5,9 @@
 #include "server/inv.h"
 #include "server/events.h"
 #include "server/auth.h"
+#include "server/http_upload.h"
 #include "server/metrics.h"
 #include "server/web.h"
-#include "util/clock.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -27,10 +27,6 @@
 #include <unistd.h>
 
 #define BODY_MAX (64 * 1024)
-/* A streamed upload refused before or during its body: the body is read and dropped up to
- * this much so that a client that did not wait for "100 Continue" still reads the answer;
- * past it the answer goes out at once and the connection closes. */
-#define DISCARD_MAX (64 * 1024 * 1024)
 
 /* libmicrohttpd speaks TLS through GnuTLS: TLS 1.2 and 1.3 only, forward-secret key
  * exchange (ECDHE) and AEAD ciphers only (no CBC, no SHA-1 MACs, no static RSA). */
@@ -61,66 +57,9 @@ struct ctx {
 	size_t len;
 	bool too_big;
 	struct timespec t0;
-	/* a ROUTE_UPLOAD request: its req from the headers on */
-	struct req *up;
+	struct upload *up;       /* a ROUTE_UPLOAD request (http_upload.h) */
 	int up_idx;              /* its route */
-	bool up_refused;         /* its answer is set: the body is dropped */
-	bool up_answered;        /* queued before the body's end */
-	uint64_t up_dropped;
-	int up_fd;               /* its socket, watched while the body streams (uploads) */
-	double up_last;          /* clock_mono() of its last piece */
-	struct ctx *up_next;
 };
-
-/* Uploads whose body is streaming. libmicrohttpd (0.9.75, epoll) can miss a client's close
- * that arrives while it still holds unread body data: the connection would then wait for
- * its idle timeout with the upload's temporary file in place. The waker checks uploads
- * that made no progress for a second: at end of file on their socket (MSG_PEEK) it shuts
- * the socket down, which libmicrohttpd sees, so the request ends and the file goes. */
-static pthread_mutex_t up_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct ctx *uploads;
-
-static void uploads_add(struct MHD_Connection *conn, struct ctx *x)
-{
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-
-	if (!ci)
-		return;
-	pthread_mutex_lock(&up_lock);
-	x->up_fd = ci->connect_fd;
-	x->up_last = clock_mono();
-	x->up_next = uploads;
-	uploads = x;
-	pthread_mutex_unlock(&up_lock);
-}
-
-static void uploads_del(struct ctx *x)
-{
-	pthread_mutex_lock(&up_lock);
-	for (struct ctx **p = &uploads; *p; p = &(*p)->up_next)
-		if (*p == x) {
-			*p = x->up_next;
-			break;
-		}
-	x->up_fd = -1;
-	pthread_mutex_unlock(&up_lock);
-}
-
-static void uploads_sweep(void)
-{
-	double now = clock_mono();
-	char b;
-
-	pthread_mutex_lock(&up_lock);
-	for (struct ctx *x = uploads; x; x = x->up_next)
-		if (x->up_fd >= 0 && now - x->up_last > 1.0 &&
-		    recv(x->up_fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0) {
-			shutdown(x->up_fd, SHUT_RDWR);
-			x->up_last = now;
-		}
-	pthread_mutex_unlock(&up_lock);
-}
 
 /* Which listener a daemon serves; passed as the access handler's closure. */
 struct listener {
@@ -305,7 +244,7 @@ static void *waker_thread(void *arg)
 		last = events_wait(h->srv->ev, last, 250);
 		resume_all();
 		conntrack_sweep(h->ct);
-		uploads_sweep();
+		upload_sweep();
 	}
 	return NULL;
 }
@@ -337,20 +276,17 @@ static void resolve_caller(struct listener *l, struct MHD_Connection *conn, stru
 	}
 }
 
-static enum MHD_Result queue_req(struct MHD_Connection *conn, struct req *r)
+enum MHD_Result http_queue_json(struct MHD_Connection *conn, int status, json_t *v, unsigned retry_after)
 {
-	return queue_json(conn, r->status, r->out, r->retry_after);
+	return queue_json(conn, status, v, retry_after);
 }
 
 /* The headers of a request have arrived (the first call of the access handler). For a
- * ROUTE_UPLOAD route the handler runs now, before the body: it takes the body or answers.
- * Returns MHD_YES (also for every other route: nothing done), or what queueing an early
- * answer returned. */
-static enum MHD_Result upload_begin(struct listener *l, struct MHD_Connection *conn,
+ * ROUTE_UPLOAD route the handler runs now, before the body (http_upload.h). Returns
+ * MHD_YES (also for every other route: nothing done), or what an early answer returned. */
+static enum MHD_Result upload_route(struct listener *l, struct MHD_Connection *conn,
 				    const char *url, const char *method, struct ctx *x)
 {
-	const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Expect");
-	const char *clen = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
 	struct req *r = calloc(1, sizeof(*r));
 	int idx;
 
@@ -366,7 +302,6 @@ static enum MHD_Result upload_begin(struct listener *l, struct MHD_Connection *c
 		free(r);
 		return MHD_YES;
 	}
-	x->up = r;
 	x->up_idx = idx;
 	r->status = 200;
 	r->c = inv_get(l->srv->db);
@@ -382,75 +317,9 @@ static enum MHD_Result upload_begin(struct listener *l, struct MHD_Connection *c
 		inv_put(r->c);
 		r->c = NULL;
 	}
-	if (r->upload_data) {
+	if (r->upload_data)
 		conntrack_request_received(conn);   /* an accepted upload: no deadline */
-		uploads_add(conn, x);
-		return MHD_YES;
-	}
-	x->up_refused = true;
-	if (!r->out)
-		req_error(r, 500, "the upload was neither taken nor refused");
-	/* A client waiting for "100 Continue" (or sending no body) gets the answer now and
-	 * never sends the body; so does one whose body is too large to drop. */
-	if ((expect && !strcasecmp(expect, "100-continue")) || (clen && !strcmp(clen, "0")) ||
-	    (clen && strtoull(clen, NULL, 10) > DISCARD_MAX)) {
-		x->up_answered = true;
-		return queue_req(conn, r);
-	}
-	uploads_add(conn, x);
-	return MHD_YES;
-}
-
-/* A piece of an upload's body. */
-static enum MHD_Result upload_piece(struct MHD_Connection *conn, struct ctx *x, const char *buf,
-				    size_t n)
-{
-	struct req *r = x->up;
-
-	pthread_mutex_lock(&up_lock);
-	x->up_last = clock_mono();
-	pthread_mutex_unlock(&up_lock);
-	if (x->up_answered)
-		return MHD_YES;
-	if (!x->up_refused) {
-		if (r->upload_data(r, buf, n) == 0)
-			return MHD_YES;
-		x->up_refused = true;
-		if (!r->out)
-			req_error(r, 500, "the upload failed");
-		return MHD_YES;
-	}
-	x->up_dropped += n;
-	if (x->up_dropped > DISCARD_MAX) {
-		x->up_answered = true;
-		return queue_req(conn, r);
-	}
-	return MHD_YES;
-}
-
-/* The body of an upload is whole: the handler's end sets the answer. */
-static enum MHD_Result upload_end(struct listener *l, struct MHD_Connection *conn, struct ctx *x)
-{
-	struct req *r = x->up;
-
-	conntrack_request_received(conn);
-	uploads_del(x);
-	if (x->up_answered)
-		return MHD_YES;
-	if (!x->up_refused) {
-		r->c = inv_get(l->srv->db);
-		if (!r->c) {
-			req_error(r, 503, "inventory unavailable");
-		} else {
-			r->upload_end(r);
-			inv_put(r->c);
-			r->c = NULL;
-		}
-		if (!r->out)
-			req_error(r, 500, "the upload ended without an answer");
-	}
-	x->up_answered = true;
-	return queue_req(conn, r);
+	return upload_start(conn, r, &x->up);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
@@ -472,19 +341,19 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		x = calloc(1, sizeof(*x));
 		if (!x)
 			return MHD_NO;
-		x->up_fd = -1;
 		clock_gettime(CLOCK_MONOTONIC, &x->t0);
 		*con_cls = x;
-		return upload_begin(l, conn, url, method, x);
+		return upload_route(l, conn, url, method, x);
 	}
 	if (x->up) {
 		if (*upload_size) {
-			ret = upload_piece(conn, x, upload, *upload_size);
+			ret = upload_piece(conn, x->up, upload, *upload_size);
 			*upload_size = 0;
 			return ret;
 		}
+		conntrack_request_received(conn);
 		idx = x->up_idx;
-		ret = upload_end(l, conn, x);
+		ret = upload_end(conn, x->up);
 		goto out_metrics;
 	}
 	if (*upload_size) {
@@ -616,14 +485,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 	(void)cls; (void)toe;
 	conntrack_request_done(conn);       /* the next request's deadline starts */
-	if (x && x->up) {
-		uploads_del(x);
-		if (x->up->upload_free)
-			x->up->upload_free(x->up);    /* also when the client went away */
-		json_decref(x->up->out);
-		free(x->up);
-	}
 	if (x) {
+		upload_free(x->up);
 		free(x->body);
 		free(x);
 		*con_cls = NULL;
