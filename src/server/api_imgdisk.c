@@ -6,7 +6,8 @@
  * disk's file name is reserved at once (DATA/disks/NAME.vhd, empty) and the image held
  * (imgstore_hold: not deletable) while the task runs; the data goes into a hidden
  * temporary file renamed over the reservation at the end, then the disk's row and its
- * disk-created event are committed. A failed task leaves no file and no row. */
+ * disk-created event are committed. A failed task leaves no file and no row; one cut short
+ * by a daemon restart leaves an empty reservation, reclaimed by the next request. */
 #include "server/api.h"
 #include "server/auth.h"
 #include "server/events.h"
@@ -24,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -315,6 +317,14 @@ int api_disk_from_image(struct req *r)
 	}
 	snprintf(j->dst, sizeof(j->dst), "%s/disks/%s.vhd", r->srv->data_dir, j->name);
 	snprintf(j->tmp, sizeof(j->tmp), "%s/disks/.%s.vhd.from-image", r->srv->data_dir, j->name);
+	/* An empty reservation with no disk row and no task behind it (checked above) is what a
+	 * task interrupted by a daemon restart left: reclaimed. (A VHD is never empty.) */
+	{
+		struct stat st;
+
+		if (stat(j->dst, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0)
+			unlink(j->dst);
+	}
 	fd = open(j->dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		rc = req_error(r, errno == EEXIST ? -EEXIST : -EIO, "cannot create %s: %s", j->dst,

@@ -253,6 +253,12 @@ try:
             ok("disk-from-unreadable-format-400", st == 400 and "qcow2" in js["error"]["message"] and
                not os.path.exists(os.path.join(d.data, "disks", "fromq.vhd")) and
                d.req("GET", "/api/v1/disks/fromq", token=adm)[0] == 404, str((st, js)))
+    # an empty reservation left by a task a daemon restart cut short is reclaimed
+    open(os.path.join(d.data, "disks", "leftover.vhd"), "wb").close()
+    st, js = d.req("POST", "/api/v1/disks", {"name": "leftover", "from_image": "pattern.raw"}, token=adm)
+    t = task(js["task"]) if st == 202 else None
+    ok("disk-from-image-reclaims-empty-reservation", t and t["state"] == "done" and
+       os.path.getsize(os.path.join(d.data, "disks", "leftover.vhd")) > 0, str((st, js, t)))
     bad = [({"name": "x1", "from_image": "nope"}, 404), ({"name": "fromraw", "from_image": "pattern.raw"}, 409),
            ({"name": "../x", "from_image": "pattern.raw"}, 400), ({"from_image": "pattern.raw"}, 400),
            ({"name": "x2", "from_image": "pattern.raw", "size": 5}, 400)]
