@@ -344,13 +344,14 @@ try:
     block = os.urandom(MiB)
     h = hashlib.sha256()
 
-    def gen():
+    def gen(h=None):
         for i in range(size // MiB):
             b = block[:i % 4096] + bytes([i % 256]) + block[i % 4096 + 1:]
-            h.update(b)
+            if h:
+                h.update(b)
             yield b
 
-    st, js = put("large.raw", (gen(), size))
+    st, js = put("large.raw", (gen(h), size))
     grown = hwm(pid) - base
     ok("large-upload-sha256", st == 201 and js["sha256"] == h.hexdigest() and js["size"] == size, str((st, js)))
     ok("large-upload-server-memory-does-not-grow-with-size", grown < size // 8,
@@ -358,6 +359,31 @@ try:
        (grown // MiB, size // MiB, base // MiB))
     print("# VmHWM grew by %.1f MiB during the %d MiB upload (base %.1f MiB)" %
           (grown / MiB, size // MiB, base / MiB), flush=True)
+    # the CLI streams the file too: its own peak RSS stays far below the file's size
+    big = os.path.join(tmp, "large.bin")
+    with open(big, "wb") as fh:
+        for b in gen():
+            fh.write(b)
+    r = subprocess.run([sys.executable, "-c", "import resource, subprocess, sys\n"
+                        "r = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+                        "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)\n"
+                        "print(r.stdout + r.stderr)",
+                        VSRV, "image", "upload", big, "--name", "large-cli.raw", "--json",
+                        "--server", "http://127.0.0.1:%d" % d.port, "--token", adm],
+                       capture_output=True, text=True, timeout=600)
+    rc, rss = (int(x) for x in r.stdout.split("\n", 1)[0].split())
+    lst = images()
+    ok("cli-large-upload-streams", rc == 0 and lst and lst["large-cli.raw"]["sha256"] == h.hexdigest() and
+       rss < size // 8, "exit %d, the CLI's peak RSS %d MiB for a %d MiB file: %s" %
+       (rc, rss // MiB, size // MiB, r.stdout[-500:]))
+    print("# the CLI's peak RSS: %.1f MiB for the %d MiB upload" % (rss / MiB, size // MiB), flush=True)
+    os.unlink(big)
+
+    # a task reads `vsrv img convert`'s progress from a pipe (VSRV_IMG_PROGRESS)
+    r = subprocess.run([VSRV, "img", "convert", "-p", "-f", "raw", "-O", "vpc", os.path.join(IMG, "warm.raw"),
+                        os.path.join(tmp, "p.vhd")], capture_output=True, text=True,
+                       env=dict(os.environ, VSRV_IMG_PROGRESS="1"))
+    ok("img-convert-progress-into-a-pipe", r.returncode == 0 and "100.0/100%" in r.stderr, r.stderr[-300:])
 finally:
     d.stop()
     shutil.rmtree(tmp, ignore_errors=True)
