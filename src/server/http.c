@@ -287,9 +287,16 @@ enum MHD_Result http_queue_json(struct MHD_Connection *conn, int status, json_t 
 static enum MHD_Result upload_route(struct listener *l, struct MHD_Connection *conn,
 				    const char *url, const char *method, struct ctx *x)
 {
-	struct req *r = calloc(1, sizeof(*r));
-	int idx;
+	struct req *r;
+	int idx, i;
 
+	/* Most requests: no ROUTE_UPLOAD route has their method, nothing to route here. */
+	for (i = 0; api_routes[i].method; i++)
+		if ((api_routes[i].flags & ROUTE_UPLOAD) && !strcmp(api_routes[i].method, method))
+			break;
+	if (!api_routes[i].method)
+		return MHD_YES;
+	r = calloc(1, sizeof(*r));
 	if (!r)
 		return MHD_NO;
 	r->srv = l->srv;

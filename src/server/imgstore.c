@@ -124,7 +124,7 @@ int imgstore_create(const char *dir, uint64_t max_size, struct imgstore **out)
 	}
 	mkdirat(s->dfd, META_DIR, 0700);
 	/* what an upload of an earlier run left */
-	fd = dup(s->dfd);
+	fd = openat(s->dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	d = fd >= 0 ? fdopendir(fd) : NULL;
 	while (d && (de = readdir(d)))
 		if (!strncmp(de->d_name, UPLOAD_PREFIX, strlen(UPLOAD_PREFIX)))
@@ -293,7 +293,7 @@ int imgstore_each(struct imgstore *s, size_t max, int (*fn)(const struct imgstor
 	struct imgstore_info *i = malloc(sizeof(*i));
 	struct dirent *de;
 	size_t n = 0;
-	int fd = dup(s->dfd), rc = 0;
+	int fd = openat(s->dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 
 	if (!d || !i) {
@@ -304,7 +304,6 @@ int imgstore_each(struct imgstore *s, size_t max, int (*fn)(const struct imgstor
 		free(i);
 		return -EIO;
 	}
-	rewinddir(d);
 	while (!rc && n < max && (de = readdir(d))) {
 		struct stat st;
 
@@ -360,7 +359,7 @@ out:
  * whether it hashed something (a file may have changed meanwhile: another pass). */
 static bool hash_pass(struct imgstore *s)
 {
-	int fd = dup(s->dfd);
+	int fd = openat(s->dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *de;
 	bool did = false;
@@ -370,7 +369,6 @@ static bool hash_pass(struct imgstore *s)
 			close(fd);
 		return false;
 	}
-	rewinddir(d);
 	while ((de = readdir(d))) {
 		struct stat st, st2;
 		char sha[65];

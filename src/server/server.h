@@ -92,7 +92,8 @@ struct req {
 	 * -1 once it has set an error answer with req_error: the rest of the body is then
 	 * read and dropped), and upload_end, called with r->c when the body is whole to set
 	 * the answer. upload_free is called last in every case, also when the client went
-	 * away mid-body. A handler that sets no upload_data answers at once (an error). */
+	 * away mid-body. A handler that sets no upload_data answers at once (an error). r->args
+	 * are valid during the handler's own call only: keep what the callbacks need. */
 	int (*upload_data)(struct req *r, const char *buf, size_t n);
 	void (*upload_end)(struct req *r);
 	void (*upload_free)(struct req *r);
