@@ -20,6 +20,7 @@ static const struct command commands[] = {
 	{ "vm", cmd_server_exec, "manage VMs through the server (vsrv vm --help)" },
 	{ "disk", cmd_server_exec, "manage disks through the server" },
 	{ "net", cmd_server_exec, "manage virtual networks through the server" },
+	{ "image", cmd_server_exec, "manage the server's image store: upload ISOs, disk images, kernels" },
 	{ "user", cmd_server_exec, "manage users through the server" },
 	{ "events", cmd_server_exec, "show or follow the server's events" },
 	{ "login", cmd_server_exec, "log in to a server and save the login (vsrv login --help)" },

@@ -295,7 +295,8 @@ bool img_is_zero(const void *p, size_t n)
 
 void img_progress_init(struct img_progress *p, bool enable, uint64_t total)
 {
-	p->on = enable && isatty(STDERR_FILENO);
+	/* VSRV_IMG_PROGRESS=1: also into a pipe (the server's tasks read it) */
+	p->on = enable && (isatty(STDERR_FILENO) || getenv("VSRV_IMG_PROGRESS"));
 	p->total = total ? total : 1;
 	p->done = 0;
 	p->last_permille = -1;

@@ -108,7 +108,8 @@ void img_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* True when the n bytes at p (n a multiple of 8, p 8-byte aligned) are all zero. */
 bool img_is_zero(const void *p, size_t n);
 
-/* Progress bar on stderr when enabled and stderr is a terminal. */
+/* Progress bar on stderr when enabled and stderr is a terminal (or VSRV_IMG_PROGRESS is
+ * set: "\r    ( 12.5/100%) [###...]" pieces for a program to read). */
 struct img_progress {
 	bool on;
 	uint64_t total, done;

@@ -155,36 +155,26 @@ static struct curl_slist *prepare(struct client *cl, const char *method, const c
 	return h;
 }
 
-int client_call(struct client *cl, const char *method, const char *path, json_t *body, json_t **out)
+/* The answer of a call performed with rc, its body in b (freed here): as client_call. */
+static int answer(struct client *cl, CURLcode rc, struct buf *b, json_t **out)
 {
-	struct buf b = { 0 };
-	struct curl_slist *h;
-	char *js = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	long status = 0;
-	CURLcode rc;
 	json_t *v;
 
-	*out = NULL;
-	h = prepare(cl, method, path, js);
-	curl_easy_setopt(cl->curl, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(cl->curl, CURLOPT_WRITEDATA, &b);
-	rc = curl_easy_perform(cl->curl);
-	curl_slist_free_all(h);
-	free(js);
 	if (rc != CURLE_OK) {
 		fprintf(stderr, "vsrv: cannot reach the server at %s: %s\n",
 			cl->server ? cl->server : cl->socket, curl_easy_strerror(rc));
-		free(b.p);
+		free(b->p);
 		return 1;
 	}
 	curl_easy_getinfo(cl->curl, CURLINFO_RESPONSE_CODE, &status);
-	v = b.n ? json_loadb(b.p, b.n, 0, NULL) : NULL;
+	v = b->n ? json_loadb(b->p, b->n, 0, NULL) : NULL;
 	if (status >= 200 && status < 300) {
-		if (!v && b.n) {
+		if (!v && b->n) {
 			/* not JSON (the console log, the OpenAPI text): hand back as a string */
-			v = json_stringn(b.p, b.n);
+			v = json_stringn(b->p, b->n);
 		}
-		free(b.p);
+		free(b->p);
 		*out = v;
 		return 0;
 	}
@@ -193,8 +183,60 @@ int client_call(struct client *cl, const char *method, const char *path, json_t 
 		fprintf(stderr, "vsrv: %s (HTTP %ld)\n", msg ? msg : "request failed", status);
 	}
 	json_decref(v);
-	free(b.p);
+	free(b->p);
 	return 1;
+}
+
+int client_call(struct client *cl, const char *method, const char *path, json_t *body, json_t **out)
+{
+	struct buf b = { 0 };
+	struct curl_slist *h;
+	char *js = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	CURLcode rc;
+
+	*out = NULL;
+	h = prepare(cl, method, path, js);
+	curl_easy_setopt(cl->curl, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(cl->curl, CURLOPT_WRITEDATA, &b);
+	rc = curl_easy_perform(cl->curl);
+	curl_slist_free_all(h);
+	free(js);
+	return answer(cl, rc, &b, out);
+}
+
+static size_t upload_read(char *buf, size_t sz, size_t nm, void *arg)
+{
+	FILE *f = arg;
+	size_t n = fread(buf, 1, sz * nm, f);
+
+	return n == 0 && ferror(f) ? CURL_READFUNC_ABORT : n;
+}
+
+int client_upload(struct client *cl, const char *path, FILE *f, long long size, json_t **out)
+{
+	struct buf b = { 0 };
+	struct curl_slist *h;
+	CURLcode rc;
+
+	*out = NULL;
+	h = prepare(cl, "PUT", path, NULL);
+	h = curl_slist_append(h, "Content-Type: application/octet-stream");
+	curl_easy_setopt(cl->curl, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(cl->curl, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(cl->curl, CURLOPT_READFUNCTION, upload_read);
+	curl_easy_setopt(cl->curl, CURLOPT_READDATA, f);
+	if (size >= 0)
+		curl_easy_setopt(cl->curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size);
+	curl_easy_setopt(cl->curl, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(cl->curl, CURLOPT_WRITEDATA, &b);
+	rc = curl_easy_perform(cl->curl);
+	curl_slist_free_all(h);
+	if (rc == CURLE_ABORTED_BY_CALLBACK || rc == CURLE_READ_ERROR) {
+		fprintf(stderr, "vsrv: cannot read the file to upload\n");
+		free(b.p);
+		return 1;
+	}
+	return answer(cl, rc, &b, out);
 }
 
 struct sink {

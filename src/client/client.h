@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 struct client {
 	void *curl;
@@ -27,6 +28,11 @@ void client_close(struct client *cl);
  * *out (may be NULL for 204; caller frees); on an API error prints "vsrv: MESSAGE" and
  * returns 1; on a transport error prints it and returns 1. */
 int client_call(struct client *cl, const char *method, const char *path, json_t *body, json_t **out);
+
+/* PUT path with the open file f as the body (size bytes; -1 when unknown: chunked), read
+ * as libcurl sends it, never whole in memory; f stays the caller's. Otherwise as
+ * client_call. */
+int client_upload(struct client *cl, const char *path, FILE *f, long long size, json_t **out);
 
 /* GET path and pass the bytes to fn as they arrive, until the server ends the stream or
  * fn returns non-zero. fn is first called once with n == 0 when the server accepted the

@@ -89,6 +89,22 @@ static int disk_create(struct client *cl, struct opt_res *r)
 	json_int_t size = 0;
 	int rc;
 
+	if (opt_get(r, "from-image")) {
+		/* a VHD made from an image of the store, as a server task */
+		if (r->nargs > 1 || opt_get(r, "format") || opt_get(r, "subformat"))
+			return opt_usage_error(r, "--from-image takes no SIZE, --format or --subformat "
+					       "(the disk is a dynamic VHD of the image's size)");
+		body = json_pack("{s:s,s:s}", "name", r->args[0], "from_image",
+				 opt_get(r, "from-image")->str);
+		rc = client_call(cl, "POST", "/api/v1/disks", body, &out);
+		if (!rc)
+			print_out(cl, out);
+		json_decref(out);
+		json_decref(body);
+		return rc;
+	}
+	if (r->nargs < 2)
+		return opt_usage_error(r, "missing SIZE (or --from-image IMAGE)");
 	if (size_arg(r, &size))
 		return 2;
 	body = json_pack("{s:s,s:I}", "name", r->args[0], "size", size);
@@ -136,6 +152,16 @@ static const struct opt create_opts[] = {
 	{ NULL },
 };
 
+static const struct opt disk_create_opts[] = {
+	{ "format", 'f', OPT_CHOICE, "FORMAT", "raw (a sparse file, the default) or vhd", formats, false },
+	{ "subformat", 0, OPT_CHOICE, "SUB", "for vhd: dynamic (the default, grows as written) or fixed",
+	  subformats, false },
+	{ "from-image", 0, OPT_STR, "IMAGE", "make the disk from an image of the server's store (vsrv "
+	  "image list): a dynamic VHD of the image's size, converted as a server task; no SIZE", NULL,
+	  false },
+	{ NULL },
+};
+
 static const struct opt copy_opts[] = {
 	{ "subformat", 0, OPT_CHOICE, "SUB", "for a vhd: dynamic or fixed", subformats, false },
 	{ NULL },
@@ -144,9 +170,11 @@ static const struct opt copy_opts[] = {
 static const struct opt_cmd disk_cmds[] = {
 	{ "list", NULL, 0, 0, "List the disks you may see.", NULL, NULL, obj_list },
 	{ "show", "NAME", 1, 1, "Show a disk, with the image's own view of itself.", NULL, NULL, obj_show },
-	{ "create", "NAME SIZE", 2, 2, "Create a disk of SIZE bytes (suffix K, M, G or T).",
-	  "A VHD's size is rounded up to a CHS geometry, as qemu-img and Hyper-V do.", create_opts,
-	  disk_create },
+	{ "create", "NAME [SIZE]", 1, 2, "Create a disk of SIZE bytes (suffix K, M, G or T), or one "
+	  "made from an image (--from-image).",
+	  "A VHD's size is rounded up to a CHS geometry, as qemu-img and Hyper-V do. With --from-image "
+	  "the server answers with the task that converts the image (vsrv events shows its progress).",
+	  disk_create_opts, disk_create },
 	{ "resize", "NAME SIZE", 2, 2, "Grow a disk no running VM uses.", NULL, NULL, disk_resize },
 	{ "convert", "NAME NEW", 2, 2, "Convert a disk into a new disk NEW, as a server task.", NULL,
 	  create_opts, disk_task },

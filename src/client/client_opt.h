@@ -76,7 +76,7 @@ struct opt_res {
  * the file of its commands. */
 extern const struct opt_group *const client_groups[];
 extern const struct opt_group vm_group, disk_group, net_group, user_group, events_group,
-	login_group, logout_group;
+	login_group, logout_group, image_group;
 /* The global options client_init() takes out of argv (for help, man and completion). */
 extern const struct opt client_global_opts[];
 

@@ -4,7 +4,9 @@
 
 #include "server/server.h"
 
-enum { ROUTE_NOAUTH = 1 };
+/* ROUTE_UPLOAD: the body is streamed to the handler (struct req's upload_*), not parsed
+ * as JSON nor bounded by the 64 KiB of other requests. */
+enum { ROUTE_NOAUTH = 1, ROUTE_UPLOAD = 2 };
 
 struct route {
 	const char *method;
@@ -35,6 +37,10 @@ int api_openapi(struct req *r);
 int api_host(struct req *r);
 int api_metrics(struct req *r);
 int api_image_list(struct req *r);
+int api_image_get(struct req *r);
+int api_image_put(struct req *r);
+int api_image_delete(struct req *r);
+int api_disk_from_image(struct req *r);
 
 int api_vm_list(struct req *r);
 int api_vm_create(struct req *r);

@@ -1,17 +1,103 @@
-/* GET /api/v1/images: the files in the server's images directory (DATA/images), which
- * VMs name as their kernel or initrd; the web console's create form offers them. */
+/* The image store's endpoints (imgstore.h): GET /api/v1/images (and /images/{name}), PUT
+ * /api/v1/images/{name} (the file as the request body, streamed to disk) and DELETE. VMs
+ * name these files as their kernel or initrd; disks are made from them (api_imgdisk.c).
+ * Everything needs server modify, as creating a VM from an image does; delete needs
+ * server remove too. */
 #include "server/api.h"
 #include "server/auth.h"
+#include "server/events.h"
+#include "server/imgstore.h"
+#include "server/inv.h"
+#include "server/space.h"
+#include "server/valid.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define IMAGES_MAX 1000
+
+/* The VMs that use an image (kernel or initrd), as the caller may see them. */
+struct users {
+	struct req *r;
+	const char *path;
+	FILE *f;
+	int n, others;
+};
+
+static int add_user(const struct inv_vm *v, void *arg)
+{
+	struct users *u = arg;
+
+	if (!(v->kernel && !strcmp(v->kernel, u->path)) && !(v->initrd && !strcmp(v->initrd, u->path)))
+		return 0;
+	if (!auth_visible(u->r->c, &u->r->who, "vm", v->id))
+		u->others++;
+	else
+		fprintf(u->f, "%s%s", u->n++ ? "," : "", v->name);
+	return 0;
+}
+
+/* "used_by" (the names, comma-separated, or null) and "used_by_others" (VMs the caller may
+ * not see) into o; *count: all of them. 0 or -errno. */
+static int image_users(struct req *r, const char *name, json_t *o, int *count)
+{
+	char path[4400], *names = NULL;
+	size_t len = 0;
+	struct users u = { .r = r, .path = path };
+	int rc;
+
+	if (imgstore_path(r->srv->images, name, path, sizeof(path)))
+		return -ENAMETOOLONG;
+	u.f = open_memstream(&names, &len);
+	if (!u.f)
+		return -ENOMEM;
+	rc = inv_vm_each(r->c, add_user, &u);
+	if (fclose(u.f) || rc) {
+		free(names);
+		return rc ? rc : -ENOMEM;
+	}
+	if (o) {
+		json_object_set_new(o, "used_by", u.n ? json_string(names) : json_null());
+		json_object_set_new(o, "used_by_others", json_integer(u.others));
+	}
+	if (count)
+		*count = u.n + u.others;
+	free(names);
+	return 0;
+}
+
+static json_t *image_json(struct req *r, const struct imgstore_info *i)
+{
+	json_t *o = json_pack("{s:s,s:I,s:I,s:s,s:o}", "name", i->name, "size", (json_int_t)i->size,
+			      "modified", (json_int_t)i->modified, "kind", i->kind, "sha256",
+			      i->sha256[0] ? json_string(i->sha256) : json_null());
+
+	if (o && image_users(r, i->name, o, NULL)) {
+		json_decref(o);
+		o = NULL;
+	}
+	return o;
+}
+
+struct fill {
+	struct req *r;
+	json_t *items[IMAGES_MAX];
+	size_t n;
+};
+
+static int add_image(const struct imgstore_info *i, void *arg)
+{
+	struct fill *f = arg;
+	json_t *o = image_json(f->r, i);
+
+	if (!o)
+		return -EIO;
+	f->items[f->n++] = o;
+	return 0;
+}
 
 static int by_name(const void *a, const void *b)
 {
@@ -20,48 +106,169 @@ static int by_name(const void *a, const void *b)
 }
 
 /* Regular files only (symbolic links are not followed), with plain names (no leading
- * dot, no control characters): at most 1000, sorted by name. Needs server modify, as
- * creating a VM from them does. */
+ * dot, no control characters): at most 1000, sorted by name. */
 int api_image_list(struct req *r)
 {
-	json_t *items[IMAGES_MAX], *a;
-	struct dirent *de;
-	size_t n = 0;
-	DIR *d;
-	int dfd;
+	struct fill *f;
+	json_t *a;
+	int rc;
 
 	if (auth_require(r, "server", 0, PERM_MODIFY))
 		return r->status;
-	dfd = open(r->srv->images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 && errno == ENOENT) {
-		r->out = json_pack("{s:[]}", "images");
-		return 200;
-	}
-	d = dfd >= 0 ? fdopendir(dfd) : NULL;
-	if (!d) {
-		if (dfd >= 0)
-			close(dfd);
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return req_error(r, -ENOMEM, "out of memory");
+	f->r = r;
+	rc = imgstore_each(r->srv->images, IMAGES_MAX, add_image, f);
+	if (rc) {
+		while (f->n)
+			json_decref(f->items[--f->n]);
+		free(f);
 		return req_error(r, -EIO, "cannot read the images directory");
 	}
-	while (n < IMAGES_MAX && (de = readdir(d))) {
-		struct stat st;
-		bool plain = de->d_name[0] != '.';
-
-		for (const char *p = de->d_name; plain && *p; p++)
-			plain = (unsigned char)*p >= 0x20 && *p != 0x7f;
-		if (!plain || fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISREG(st.st_mode))
-			continue;
-		items[n] = json_pack("{s:s,s:I,s:I}", "name", de->d_name, "size", (json_int_t)st.st_size,
-				     "modified", (json_int_t)st.st_mtime);
-		if (items[n])
-			n++;
-	}
-	closedir(d);
-	qsort(items, n, sizeof(items[0]), by_name);
+	qsort(f->items, f->n, sizeof(f->items[0]), by_name);
 	a = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, items[i]);
-	r->out = json_pack("{s:o}", "images", a);
+	for (size_t i = 0; i < f->n; i++)
+		json_array_append_new(a, f->items[i]);
+	free(f);
+	r->out = json_pack("{s:o,s:I}", "images", a, "max_size",
+			   (json_int_t)imgstore_max_size(r->srv->images));
 	return 200;
+}
+
+static int no_image(struct req *r, const char *name)
+{
+	return req_error(r, -ENOENT, "no image named '%s'", name);
+}
+
+int api_image_get(struct req *r)
+{
+	struct imgstore_info i;
+
+	if (auth_require(r, "server", 0, PERM_MODIFY))
+		return r->status;
+	if (imgstore_get(r->srv->images, r->args[0], &i))
+		return no_image(r, r->args[0]);
+	r->out = image_json(r, &i);
+	return r->out ? 200 : req_error(r, -EIO, "inventory error");
+}
+
+/* PUT's body, piece by piece. */
+static int put_data(struct req *r, const char *buf, size_t n)
+{
+	char err[300];
+	int rc = imgup_write(r->upload_state, buf, n, err, sizeof(err));
+
+	if (!rc)
+		return 0;
+	imgup_abort(r->upload_state);
+	r->upload_state = NULL;
+	req_error(r, rc == -ENOSPC ? 507 : rc == -E2BIG ? 413 : -EIO, "%s", err);
+	return -1;
+}
+
+static void put_end(struct req *r)
+{
+	struct imgstore_info i;
+	char err[300];
+	int rc = imgup_finish(r->upload_state, &i, err, sizeof(err));
+
+	r->upload_state = NULL;
+	if (rc) {
+		req_error(r, rc == -ENOSPC ? 507 : rc, "%s", err);
+		return;
+	}
+	events_emit(r->srv, r->c, "image-uploaded", "image", i.name, r->who.name, NULL,
+		    "image %s uploaded by %s (%" PRIu64 " bytes, sha256 %s)", i.name, r->who.name,
+		    i.size, i.sha256);
+	r->out = image_json(r, &i);
+	r->status = 201;
+	if (!r->out)
+		req_error(r, -EIO, "inventory error (the image was kept)");
+}
+
+static void put_free(struct req *r)
+{
+	imgup_abort(r->upload_state);   /* the client went away: nothing is kept */
+	r->upload_state = NULL;
+}
+
+/* PUT /api/v1/images/{name}?sha256=HEX: runs when the headers have arrived; the body
+ * streams through put_data into the store. */
+int api_image_put(struct req *r)
+{
+	const char *clen = req_header(r, "Content-Length"), *expect = req_query(r, "sha256");
+	char err[512];
+	int64_t len = -1;
+	uint64_t pending = 0;
+	struct imgup *u;
+	int rc;
+
+	if (auth_require(r, "server", 0, PERM_MODIFY))
+		return r->status;
+	if (valid_name(r->args[0], err, sizeof(err)))
+		return req_error(r, -EINVAL, "image name: %s", err);
+	if (clen) {
+		char *end;
+
+		errno = 0;
+		len = strtoll(clen, &end, 10);
+		if (errno || *end || len < 0)
+			return req_error(r, -EINVAL, "Content-Length: '%s' is not a size", clen);
+	}
+	rc = imgup_begin(r->srv->images, r->args[0], len, expect, &u, &pending, err, sizeof(err));
+	if (rc)
+		return req_error(r, rc, "%s", err);
+	/* The disks' admission (space.h), with what other uploads may still write. */
+	rc = space_admit(r->srv, r->c, pending + (len > 0 ? (uint64_t)len : 0), err, sizeof(err));
+	if (rc) {
+		imgup_abort(u);
+		return req_error(r, rc == -ENOSPC ? 507 : rc, "cannot store image %s: %s", r->args[0], err);
+	}
+	r->upload_state = u;
+	r->upload_data = put_data;
+	r->upload_end = put_end;
+	r->upload_free = put_free;
+	return 200;
+}
+
+int api_image_delete(struct req *r)
+{
+	struct imgstore_info i;
+	json_t *o;
+	int users = 0, rc;
+
+	if (auth_require(r, "server", 0, PERM_MODIFY | PERM_REMOVE))
+		return r->status;
+	if (imgstore_get(r->srv->images, r->args[0], &i))
+		return no_image(r, r->args[0]);
+	o = json_object();
+	rc = o ? image_users(r, r->args[0], o, &users) : -ENOMEM;
+	if (rc) {
+		json_decref(o);
+		return req_error(r, -EIO, "inventory error");
+	}
+	if (users) {
+		const char *names = json_string_value(json_object_get(o, "used_by"));
+		int others = json_integer_value(json_object_get(o, "used_by_others"));
+
+		req_error(r, -EBUSY, "image %s is the kernel or initrd of %s%s%s", r->args[0],
+			  names ? names : "", names && others ? " and " : "",
+			  others ? "VMs you may not see" : "");
+		json_decref(o);
+		return r->status;
+	}
+	json_decref(o);
+	rc = imgstore_delete(r->srv->images, r->args[0]);
+	if (rc == -ENOENT)
+		return no_image(r, r->args[0]);
+	if (rc == -EBUSY)
+		return req_error(r, -EBUSY, "image %s is being read by a task (a disk made from it)",
+				 r->args[0]);
+	if (rc)
+		return req_error(r, -EIO, "cannot delete image %s: %s", r->args[0], strerror(-rc));
+	events_emit(r->srv, r->c, "image-deleted", "image", r->args[0], r->who.name, NULL,
+		    "image %s deleted by %s", r->args[0], r->who.name);
+	r->status = 204;
+	return 204;
 }

@@ -169,6 +169,8 @@ int api_disk_create(struct req *r)
 	struct inv_disk *d;
 	int rc;
 
+	if (json_object_get(r->body, "from_image"))
+		return api_disk_from_image(r);  /* a VHD made from an image, as a task */
 	if (auth_require(r, "server", 0, PERM_MODIFY))
 		return r->status;
 	if (!r->body || valid_object(r->body, disk_fields, err, sizeof(err)))

@@ -5,6 +5,7 @@
 #include "server/inv.h"
 #include "server/events.h"
 #include "server/auth.h"
+#include "server/http_upload.h"
 #include "server/metrics.h"
 #include "server/web.h"
 #include "util/log.h"
@@ -56,6 +57,8 @@ struct ctx {
 	size_t len;
 	bool too_big;
 	struct timespec t0;
+	struct upload *up;       /* a ROUTE_UPLOAD request (http_upload.h) */
+	int up_idx;              /* its route */
 };
 
 /* Which listener a daemon serves; passed as the access handler's closure. */
@@ -241,6 +244,7 @@ static void *waker_thread(void *arg)
 		last = events_wait(h->srv->ev, last, 250);
 		resume_all();
 		conntrack_sweep(h->ct);
+		upload_sweep();
 	}
 	return NULL;
 }
@@ -272,6 +276,59 @@ static void resolve_caller(struct listener *l, struct MHD_Connection *conn, stru
 	}
 }
 
+enum MHD_Result http_queue_json(struct MHD_Connection *conn, int status, json_t *v, unsigned retry_after)
+{
+	return queue_json(conn, status, v, retry_after);
+}
+
+/* The headers of a request have arrived (the first call of the access handler). For a
+ * ROUTE_UPLOAD route the handler runs now, before the body (http_upload.h). Returns
+ * MHD_YES (also for every other route: nothing done), or what an early answer returned. */
+static enum MHD_Result upload_route(struct listener *l, struct MHD_Connection *conn,
+				    const char *url, const char *method, struct ctx *x)
+{
+	struct req *r;
+	int idx, i;
+
+	/* Most requests: no ROUTE_UPLOAD route has their method, nothing to route here. */
+	for (i = 0; api_routes[i].method; i++)
+		if ((api_routes[i].flags & ROUTE_UPLOAD) && !strcmp(api_routes[i].method, method))
+			break;
+	if (!api_routes[i].method)
+		return MHD_YES;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return MHD_NO;
+	r->srv = l->srv;
+	r->method = method;
+	r->path = url;
+	r->conn = conn;
+	r->who.local = l->local;
+	idx = api_route(method, url, r);
+	if (idx < 0 || !(api_routes[idx].flags & ROUTE_UPLOAD)) {
+		free(r);
+		return MHD_YES;
+	}
+	x->up_idx = idx;
+	r->status = 200;
+	r->c = inv_get(l->srv->db);
+	if (!r->c) {
+		req_error(r, 503, "inventory unavailable");
+	} else {
+		resolve_caller(l, conn, r);
+		if (!r->who.authenticated)
+			req_error(r, 401, "authentication required: log in at /api/v1/login and "
+				  "send 'Authorization: Bearer TOKEN'");
+		else
+			api_routes[idx].fn(r);
+		inv_put(r->c);
+		r->c = NULL;
+	}
+	if (r->upload_data)
+		conntrack_request_received(conn);   /* an accepted upload: no deadline */
+	return upload_start(conn, r, &x->up);
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
 			      const char *method, const char *version, const char *upload,
 			      size_t *upload_size, void **con_cls)
@@ -293,7 +350,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			return MHD_NO;
 		clock_gettime(CLOCK_MONOTONIC, &x->t0);
 		*con_cls = x;
-		return MHD_YES;
+		return upload_route(l, conn, url, method, x);
+	}
+	if (x->up) {
+		if (*upload_size) {
+			ret = upload_piece(conn, x->up, upload, *upload_size);
+			*upload_size = 0;
+			return ret;
+		}
+		conntrack_request_received(conn);
+		idx = x->up_idx;
+		ret = upload_end(conn, x->up);
+		goto out_metrics;
 	}
 	if (*upload_size) {
 		if (x->len + *upload_size > BODY_MAX) {
@@ -425,6 +493,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)cls; (void)toe;
 	conntrack_request_done(conn);       /* the next request's deadline starts */
 	if (x) {
+		upload_free(x->up);
 		free(x->body);
 		free(x);
 		*con_cls = NULL;

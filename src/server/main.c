@@ -10,7 +10,7 @@
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: vsrv-server serve|vm|disk|net|user|events|login|logout ...\n");
+		fprintf(stderr, "usage: vsrv-server serve|vm|disk|net|image|user|events|login|logout ...\n");
 		return 2;
 	}
 	if (!strcmp(argv[1], "serve"))

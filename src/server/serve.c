@@ -4,6 +4,7 @@
 #include "server/inv.h"
 #include "server/events.h"
 #include "server/hooks.h"
+#include "server/imgstore.h"
 #include "server/metrics.h"
 #include "server/runas.h"
 #include "server/sup.h"
@@ -11,6 +12,7 @@
 #include "server/throttle.h"
 #include "server/serve.h"
 #include "util/log.h"
+#include "util/size.h"
 
 #include <curl/curl.h>
 
@@ -40,7 +42,7 @@ static void usage(FILE *f)
 		"                  [--host-memory MIB] [--run-as USER] [--event-retention AGE]\n"
 		"                  [--event-max COUNT] [--max-connections N]\n"
 		"                  [--max-connections-per-address N] [--request-timeout SECONDS]\n"
-		"                  [--disk-overcommit RATIO]\n"
+		"                  [--disk-overcommit RATIO] [--image-max-size SIZE]\n"
 		"  --data-dir DIR     inventory, VM runtime files, disks (default /var/lib/vsrv)\n"
 		"  --listen HOST:PORT the API over TCP (default 127.0.0.1:8450; TLS with --tls-*)\n"
 		"  --socket PATH      the API on a Unix socket, mode 0600 (default DIR/vsrv.sock)\n"
@@ -62,7 +64,9 @@ static void usage(FILE *f)
 		"                     whole within this, from its connection or its previous request\n"
 		"                     (default 10): idle and trickling clients are cut off\n"
 		"  --disk-overcommit RATIO  disks (sparse) may be promised RATIO times the free\n"
-		"                     space of the data filesystem (default 1; 0: not checked)\n");
+		"                     space of the data filesystem (default 1; 0: not checked)\n"
+		"  --image-max-size SIZE  the largest image an upload may store in DIR/images\n"
+		"                     (PUT /api/v1/images/NAME; suffix K, M, G or T; default 64G)\n");
 }
 
 /* "N", "Ns", "Nm", "Nh" or "Nd" (a bare N is days) into seconds. 0 or -EINVAL. */
@@ -261,6 +265,7 @@ int cmd_serve(int argc, char **argv)
 		{ "max-connections-per-address", required_argument, NULL, 'P' },
 		{ "request-timeout", required_argument, NULL, 'Q' },
 		{ "disk-overcommit", required_argument, NULL, 'O' },
+		{ "image-max-size", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -276,6 +281,7 @@ int cmd_serve(int argc, char **argv)
 	sigset_t set;
 	int o, rc, sig, ret = 1, lockfd;
 	long host_mem = -1;
+	uint64_t image_max = 64ULL << 30;
 	double ev_age = 30 * 86400.0;
 	long long ev_max = 100000;
 	char *end;
@@ -335,6 +341,13 @@ int cmd_serve(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'I':
+			if (size_parse(optarg, &image_max) || !image_max) {
+				fprintf(stderr, "vsrv serve: --image-max-size wants a size (a number with "
+					"an optional K, M, G or T), not '%s'\n", optarg);
+				return 2;
+			}
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -383,6 +396,12 @@ int cmd_serve(int argc, char **argv)
 	mkdir(sub, 0700);
 	snprintf(srv.images_dir, sizeof(srv.images_dir), "%.4080s/images", real);
 	mkdir(srv.images_dir, 0700);
+	rc = imgstore_create(srv.images_dir, image_max, &srv.images);
+	if (rc) {
+		fprintf(stderr, "vsrv serve: cannot open the image store %s: %s\n", srv.images_dir,
+			strerror(-rc));
+		return 1;
+	}
 	if (!hc.socket_path) {
 		snprintf(sock, sizeof(sock), "%s/vsrv.sock", real);
 		hc.socket_path = sock;

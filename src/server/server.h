@@ -28,6 +28,7 @@ struct events;
 struct metrics;
 struct hooks;
 struct throttle;
+struct imgstore;
 
 struct server {
 	char *data_dir;
@@ -47,6 +48,7 @@ struct server {
 	unsigned host_cpus;
 	double disk_overcommit;     /* space.h; 0: disks are not checked against free space */
 	char images_dir[4096];      /* where relative kernel/disk paths live */
+	struct imgstore *images;    /* the image store of images_dir (imgstore.h) */
 	atomic_bool stopping;
 };
 
@@ -84,6 +86,18 @@ struct req {
 	struct req *park_next;      /* HTTP layer: the list of parked streams */
 	void (*stream_free)(void *state);
 	void *stream_state;
+	/* Streamed request bodies (routes with ROUTE_UPLOAD, api.h): the handler runs when the
+	 * headers have arrived, before the body (r->body is NULL). To take the body it sets
+	 * upload_data, called with each piece as it arrives on one of the HTTP threads (0, or
+	 * -1 once it has set an error answer with req_error: the rest of the body is then
+	 * read and dropped), and upload_end, called with r->c when the body is whole to set
+	 * the answer. upload_free is called last in every case, also when the client went
+	 * away mid-body. A handler that sets no upload_data answers at once (an error). r->args
+	 * are valid during the handler's own call only: keep what the callbacks need. */
+	int (*upload_data)(struct req *r, const char *buf, size_t n);
+	void (*upload_end)(struct req *r);
+	void (*upload_free)(struct req *r);
+	void *upload_state;
 };
 
 /* Set an error response from a -errno value and a message (printf-style). Returns the

@@ -7,8 +7,8 @@ are what the code fills in at run time (a name, an action). How calls are found:
   + with anything else as "{}"), `.stream(EXPR` (GET); an identifier EXPR is resolved through
   its `let/const NAME = EXPR` in the same file (none: a helper passing its own argument on,
   skipped).
-- cli: `client_call(CL, METHOD, PATH, ...)` (METHOD a literal or a ?: of literals) and
-  `client_stream(CL, PATH, ...)` (GET); PATH a literal or a buffer filled by
+- cli: `client_call(CL, METHOD, PATH, ...)` (METHOD a literal or a ?: of literals),
+  `client_stream(CL, PATH, ...)` (GET) and `client_upload(CL, PATH, ...)` (PUT); PATH a literal or a buffer filled by
   snprintf/strcpy/initializer in a block that encloses the call (the nearest one before it),
   with any strcat(PATH, "...") in such a block as an optional suffix; a struct member
   (c->path) by what any snprintf in the file puts in that member. printf formats (%s,
@@ -210,7 +210,7 @@ def cli_calls(root=ROOT):
         code = c_code(open(os.path.join(cdir, fn)).read())
         owner = blocks(code)
         used = set()
-        for m in re.finditer(r"\b(client_call|client_stream)\s*\(", code):
+        for m in re.finditer(r"\b(client_call|client_stream|client_upload)\s*\(", code):
             args = split_args(code[m.end():])
             if m.group(1) == "client_call":
                 if len(args) < 3:
@@ -220,7 +220,8 @@ def cli_calls(root=ROOT):
             else:
                 if len(args) < 2:
                     continue
-                methods, pexpr = ["GET"], args[1]
+                methods = ["PUT"] if m.group(1) == "client_upload" else ["GET"]
+                pexpr = args[1]
             if not methods:
                 continue                        # a helper passing its method on
             lit = c_literal(pexpr)

@@ -26,7 +26,7 @@ LAYERS = ["main", "http", "service", "inventory", "base"]
 def layer_of(mod):
     if mod in ("main", "serve", "openapi", "monitor"):
         return "main"
-    if mod == "api" or mod.startswith("api_") or mod in ("http", "web"):
+    if mod == "api" or mod.startswith("api_") or mod.startswith("http_") or mod in ("http", "web"):
         return "http"
     if mod == "inv" or mod.startswith("inv_sqlite") or mod == "db":
         return "inventory"
