@@ -47,11 +47,15 @@ static void usage(FILE *f)
 		"  --no-reboot          a guest reset ends the VM (status 0) instead of restarting it\n"
 		"  --disk SPEC          a virtual disk (repeatable): PATH[,format=vhd|raw][,readonly=on]\n"
 		"                       [,bus=virtio-blk|scsi][,cache=none|writeback][,transport=mmio|pci]\n"
+		"                       [,media=cdrom] (a read-only CD/DVD drive on virtio-scsi)\n"
+		"  --cdrom [FILE]       a CD/DVD drive with the image FILE (ISO), or empty: the same as\n"
+		"                       --disk FILE,media=cdrom (repeatable; media change: control\n"
+		"                       socket's media command)\n"
 		"  --net SPEC           a network interface (repeatable): tap=NAME|bridge=BR|user[,mac=MAC]\n"
 		"                       [,transport=mmio|pci][,queues=N (tap, bridge)]\n"
 		"  --device SPEC        rng, or console,socket=PATH (repeatable; see README)\n"
 		"  --control PATH       a control socket (JSON lines: status, pause, resume, save,\n"
-		"                       migrate, stats, power-button, quit; see README)\n"
+		"                       migrate, stats, media, power-button, quit; see README)\n"
 		"  --restore FILE       resume a VM saved by the control socket's save command;\n"
 		"                       give the same --memory, --cpus, --disk, --net and --device\n"
 		"                       options (in the same order) as the saved VM; --kernel is\n"
@@ -139,7 +143,7 @@ static int push(const char ***arr, unsigned *n, const char *s)
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
        OPT_NO_REBOOT, OPT_DISK, OPT_NET, OPT_DEVICE, OPT_CONTROL, OPT_RESTORE, OPT_INCOMING,
-       OPT_HELP, OPT_SANDBOX, OPT_RUN_AS };
+       OPT_HELP, OPT_SANDBOX, OPT_RUN_AS, OPT_CDROM };
 
 static const struct option options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -150,6 +154,7 @@ static const struct option options[] = {
 	{ "serial", required_argument, NULL, OPT_SERIAL },
 	{ "no-reboot", no_argument, NULL, OPT_NO_REBOOT },
 	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "cdrom", optional_argument, NULL, OPT_CDROM },
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "device", required_argument, NULL, OPT_DEVICE },
 	{ "control", required_argument, NULL, OPT_CONTROL },
@@ -165,7 +170,30 @@ static const struct option options[] = {
 struct run_opts {
 	int sandbox;              /* 1 on, 0 off, -1 not given (on where supported) */
 	struct sandbox_config sb; /* run_as, uid, gid from --run-as */
+	char **owned;             /* the --disk specs made of --cdrom options (freed at the end) */
+	unsigned nr_owned;
 };
+
+/* --cdrom [FILE]: a --disk spec FILE,media=cdrom (an empty drive without FILE). The file is
+ * the next argument unless that is an option (--cdrom=FILE works too). */
+static int parse_cdrom(int argc, char **argv, struct vm_config *c, struct run_opts *o)
+{
+	const char *file = optarg;
+	char **a, *spec;
+
+	if (!file && optind < argc && argv[optind][0] != '-')
+		file = argv[optind++];
+	if (asprintf(&spec, "%s,media=cdrom", file ? file : "") < 0)
+		return -ENOMEM;
+	a = realloc(o->owned, (o->nr_owned + 1) * sizeof(*a));
+	if (!a) {
+		free(spec);
+		return -ENOMEM;
+	}
+	a[o->nr_owned++] = spec;
+	o->owned = a;
+	return push(&c->disks, &c->nr_disks, spec);
+}
 
 static int parse_sandbox(const char *s, struct run_opts *o)
 {
@@ -211,6 +239,7 @@ static int parse_args(int argc, char **argv, struct vm_config *c, struct run_opt
 		case OPT_SERIAL:    ret = parse_serial(optarg, c); break;
 		case OPT_NO_REBOOT: c->no_reboot = true; break;
 		case OPT_DISK:      ret = push(&c->disks, &c->nr_disks, optarg); break;
+		case OPT_CDROM:     ret = parse_cdrom(argc, argv, c, o); break;
 		case OPT_NET:       ret = push(&c->nets, &c->nr_nets, optarg); break;
 		case OPT_DEVICE:    ret = push(&c->devices, &c->nr_devices, optarg); break;
 		case OPT_CONTROL:   c->control = optarg; break;
@@ -591,6 +620,9 @@ out_sig:
 		raise(killed_by);
 	}
 out:
+	for (unsigned i = 0; i < o.nr_owned; i++)
+		free(o.owned[i]);
+	free(o.owned);
 	free(cfg.disks);
 	free(cfg.nets);
 	free(cfg.devices);

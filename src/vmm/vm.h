@@ -203,6 +203,25 @@ struct vm_nic_stats {
 	struct vnet_stats io;
 };
 unsigned vm_devices_disk_stats(struct vm *vm, struct vm_disk_stats *out, unsigned max);
+
+/* The VM's drives with removable media (CD/DVD), in --disk order: up to max entries into out
+ * (strings point into the device table, valid until the next media change or
+ * vm_devices_exit). Returns how many. Main thread (the control loop). */
+struct vm_media_info {
+	char drive[16];    /* "disk<i>": the i-th --disk (--cdrom counts as one) */
+	char device[32];   /* "virtio-scsi T:L" */
+	const char *path;  /* the medium's image, or NULL: none */
+	uint64_t bytes;    /* its size (2048-byte blocks: bytes / 2048) */
+	bool tray_open;
+	bool locked;       /* the guest prevents medium removal */
+};
+unsigned vm_devices_media_list(struct vm *vm, struct vm_media_info *out, unsigned max);
+/* Eject (path NULL; force: even when the guest locked the drive) or insert the image at path
+ * in drive ("disk<i>"; NULL: the VM's only drive). Main thread (the control loop).
+ * 0, or -errno with a one-line reason in err (-ENOENT: no such drive, -EBUSY: locked by the
+ * guest, who is asked to eject; others: the image could not be opened). */
+int vm_devices_media(struct vm *vm, const char *drive, const char *path, bool force, char *err,
+		     size_t errlen);
 unsigned vm_devices_nic_stats(struct vm *vm, struct vm_nic_stats *out, unsigned max);
 
 /* Append " s" to the guest kernel command line (before the boot level). Returns 0 or
