@@ -43,6 +43,12 @@ $(eval $(call fuzz_target,net-ctrl,fuzz/net_ctrl.c src/devices/virtio/net.c \
   src/devices/virtio/net.h src/devices/virtio/net_int.h src/devices/virtio/virtio.h \
   src/devices/virtio/virtq.h,,-lpthread))
 
+# The CD/DVD drive's MMC command parser, with the SCSI emulation it sits on
+# (tests/t-scsi-mmc-fuzz.sh).
+$(eval $(call fuzz_target,scsi-mmc,fuzz/scsi_mmc.c src/devices/virtio/scsi_emu.c \
+  src/devices/virtio/scsi_mmc.c,src/devices/virtio/scsi_emu.h src/devices/virtio/scsi_mmc.h \
+  src/disk/disk.h src/devices/virtio/stats.h))
+
 # The saved-VM file parser and the live-migration receiver (tests/t-savestate-fuzz.sh,
 # tests/t-migrate-fuzz.sh; -max_len=300000). They know the device kinds of this build
 # (src/devices/virtio/kinds.c: their ids and state sizes), so they are linked with vsrv's
