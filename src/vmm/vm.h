@@ -182,6 +182,9 @@ int vm_devices_init(struct vm *vm);
  * parses, and passes its kind's check (a disk's image exists). 0, or -errno after logging
  * one line naming the spec. Nothing is opened or created. */
 int vm_devices_check(const struct vm_config *c);
+/* Whether one of c's --disk specs is a drive with removable media (a CD/DVD): the VMM then
+ * opens images while it runs (the control socket's media command). */
+bool vm_devices_have_media(const struct vm_config *c);
 void vm_devices_exit(struct vm *vm);
 
 /* The I/O counters of the VM's disks (virtio-blk and SCSI) and NICs, in --disk / --net

@@ -271,6 +271,17 @@ int vm_devices_check(const struct vm_config *c)
 	return ret;
 }
 
+bool vm_devices_have_media(const struct vm_config *c)
+{
+	for (unsigned i = 0; i < c->nr_disks; i++) {
+		const struct device_kind *k = device_kind_for("disk", c->disks[i]);
+
+		if (k && k->media)
+			return true;
+	}
+	return false;
+}
+
 static int h_ioeventfd(void *vm, int efd, uint64_t addr, uint32_t len, bool match,
 		       uint64_t data, bool assign)
 {
