@@ -47,12 +47,19 @@ static int cd_parse(const char *spec, void **opts)
 	return 0;
 }
 
-/* An image fit for a drive: readable, a regular file or block device, at least one block. */
+/* An image fit for a drive: readable, a regular file or block device, at least one block;
+ * its path fits the saved state. */
 static int check_image(const char *path, char *err, size_t n)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), ret = 0;
+	int fd, ret = 0;
 
+	if (strlen(path) >= CD_PATH_MAX) {
+		snprintf(err, n, "%.64s...: a path of %zu bytes (at most %d)", path, strlen(path),
+			 CD_PATH_MAX - 1);
+		return -ENAMETOOLONG;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		ret = -errno;
 		snprintf(err, n, "%s: %s", path, strerror(errno));
@@ -87,15 +94,16 @@ static int cd_check(const void *opts)
 	return ret;
 }
 
-/* Open the image at path for the drive (read-only, shared lock). */
-static int open_medium(const char *path, unsigned flags, struct disk **out, char *err, size_t n)
+/* Open the image at path for the drive (read-only, shared lock; format NULL: probed). */
+static int open_medium(const char *path, const char *format, unsigned flags, struct disk **out,
+		       char *err, size_t n)
 {
 	struct disk *d;
 	int ret = check_image(path, err, n);
 
 	if (ret)
 		return ret;
-	ret = disk_open(path, NULL, DISK_RDONLY | flags, &d);
+	ret = disk_open(path, format, DISK_RDONLY | flags, &d);
 	if (ret) {
 		snprintf(err, n, "%s: %s", path, ret == -EBUSY ?
 			 "another process writes to the image" : strerror(-ret));
@@ -127,7 +135,7 @@ static int cd_create(struct vdevs *v, struct device_entry *e, const void *opts, 
 	snprintf(e->label, sizeof(e->label), "disk%u", idx);
 	e->bus_or_backend = "scsi";
 	if (*o->path) {
-		ret = open_medium(o->path, flags, &e->disk, err, sizeof(err));
+		ret = open_medium(o->path, o->format, flags, &e->disk, err, sizeof(err));
 		if (ret) {
 			vsrv_log("%s: cdrom %s", e->label, err);
 			return ret;
@@ -167,7 +175,7 @@ static int cd_media(struct vdevs *v, struct device_entry *e, const char *path, b
 	int ret;
 
 	(void)v;
-	if (path && (ret = open_medium(path, 0, &d, err, errlen)))
+	if (path && (ret = open_medium(path, NULL, 0, &d, err, errlen)))
 		return ret;
 	ret = virtio_dev_quiesce(dev);
 	if (ret == -EDEADLK) {
@@ -251,7 +259,7 @@ static int cd_restore(struct device_entry *e, const void *state)
 	if (!st->medium) {
 		d = NULL;
 	} else if (!e->disk || strcmp(cd->path, st->path)) {
-		ret = open_medium(st->path, 0, &d, err, sizeof(err));
+		ret = open_medium(st->path, NULL, 0, &d, err, sizeof(err));
 		if (ret) {
 			vsrv_log("%s: the saved VM's CD/DVD: %s", e->label, err);
 			return ret;
