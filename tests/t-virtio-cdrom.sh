@@ -3,7 +3,10 @@
 # xorriso; the guest reads the first one's primary volume descriptor, the test ejects it and
 # inserts the second through the control socket's media command (with its refusals: no such
 # image, no such drive), and the guest sees both changes (events, NOT READY, one UNIT
-# ATTENTION) and reads the second disc's volume descriptor. On virtio-mmio and virtio-pci.
+# ATTENTION) and reads the second disc's volume descriptor; then it resets the machine, and
+# the VM built again still has the second disc in its drive. On virtio-mmio and virtio-pci,
+# with the sandbox (the default: the media command opens images read-only in it) and
+# without it.
 . "$(dirname "$0")/lib.sh"
 G=$GUESTS/vcdrom.elf
 
@@ -33,10 +36,11 @@ def wait_serial(path, pat, timeout=60):
         time.sleep(0.05)
     return False
 
-for t in ("mmio", "pci"):
+for t, sandbox in (("mmio", "on"), ("pci", "off")):
     ctl = os.path.join(tmp, t + ".ctl"); ser = os.path.join(tmp, t + ".ser")
     p = subprocess.Popen([vsrv, "run", "--kernel", guest, "--memory", "64M", "--cmdline",
                           "transport=" + t, "--serial", "file:" + ser, "--control", ctl,
+                          "--sandbox", sandbox,
                           "--cdrom", os.path.join(tmp, "one.iso") + ",transport=" + t],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     for _ in range(500):
@@ -67,8 +71,10 @@ for t in ("mmio", "pci"):
     try: rc = p.wait(60)
     except subprocess.TimeoutExpired: p.kill(); rc = p.wait()
     out = open(ser).read()
-    ok("cdrom-%s-guest-sees-insert" % t, rc == 33 and "after the change: sense 06/28/00" in out and
-       "vcdrom: volume VSRV_CD_TWO" in out and "vcdrom: ok" in out,
+    ok("cdrom-%s-guest-sees-insert" % t, "after the change: sense 06/28/00" in out and
+       "vcdrom: volume VSRV_CD_TWO" in out and "vcdrom: resetting" in out, out[-500:])
+    ok("cdrom-%s-kept-across-reset" % t, rc == 33 and
+       "kept the second disc across the reset" in out and "vcdrom: ok" in out,
        "status %d: %s %s" % (rc, out[-500:], p.stdout.read().decode(errors="replace")[-300:]))
 sys.exit(1 if fails else 0)
 PY

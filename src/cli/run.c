@@ -174,25 +174,72 @@ struct run_opts {
 	unsigned nr_owned;
 };
 
-/* --cdrom [FILE]: a --disk spec FILE,media=cdrom (an empty drive without FILE). The file is
- * the next argument unless that is an option (--cdrom=FILE works too). */
-static int parse_cdrom(int argc, char **argv, struct vm_config *c, struct run_opts *o)
+/* Keep spec (malloc'd) until the end: 0, or -ENOMEM with spec freed. */
+static int own(struct run_opts *o, char *spec)
 {
-	const char *file = optarg;
-	char **a, *spec;
+	char **a = realloc(o->owned, (o->nr_owned + 1) * sizeof(*a));
 
-	if (!file && optind < argc && argv[optind][0] != '-')
-		file = argv[optind++];
-	if (asprintf(&spec, "%s,media=cdrom", file ? file : "") < 0)
-		return -ENOMEM;
-	a = realloc(o->owned, (o->nr_owned + 1) * sizeof(*a));
 	if (!a) {
 		free(spec);
 		return -ENOMEM;
 	}
 	a[o->nr_owned++] = spec;
 	o->owned = a;
+	return 0;
+}
+
+/* --cdrom [FILE]: a --disk spec FILE,media=cdrom (an empty drive without FILE). The file is
+ * the next argument unless that is an option (--cdrom=FILE works too). */
+static int parse_cdrom(int argc, char **argv, struct vm_config *c, struct run_opts *o)
+{
+	const char *file = optarg;
+	char *spec;
+
+	if (!file && optind < argc && argv[optind][0] != '-')
+		file = argv[optind++];
+	if (asprintf(&spec, "%s,media=cdrom", file ? file : "") < 0 || own(o, spec))
+		return -ENOMEM;
 	return push(&c->disks, &c->nr_disks, spec);
+}
+
+/* A guest reset keeps what the CD/DVD drives hold, which the control socket's media command
+ * may have changed: one line "I<tab>PATH" per drive (I: its --disk position, PATH empty for
+ * none), for the next boot (media_keep). NULL without drives (or memory); free it. */
+static char *media_now(struct vm *vm)
+{
+	struct vm_media_info m[64];
+	unsigned n = vm_devices_media_list(vm, m, 64);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (!n || !(f = open_memstream(&text, &len)))
+		return NULL;
+	for (unsigned i = 0; i < n; i++)
+		fprintf(f, "%s\t%s\n", m[i].drive + 4, m[i].path ? m[i].path : ""); /* "disk<i>" */
+	fclose(f);
+	return text;
+}
+
+/* The next boot's --disk specs: each drive of text (media_now) gets the image it held, its
+ * spec's other items kept. 0 or -ENOMEM. */
+static int media_keep(struct vm_config *cfg, struct run_opts *o, const char *text)
+{
+	for (const char *l = text; l && *l;) {
+		const char *tab = strchr(l, '\t'), *nl = strchrnul(l, '\n'), *rest;
+		unsigned long idx = strtoul(l, NULL, 10);
+		char *spec;
+
+		if (!tab || tab > nl || idx >= cfg->nr_disks)
+			break;
+		rest = strchr(cfg->disks[idx], ',');
+		if (asprintf(&spec, "%.*s%s", (int)(nl - tab - 1), tab + 1, rest ? rest : "") < 0 ||
+		    own(o, spec))
+			return -ENOMEM;
+		cfg->disks[idx] = spec;
+		l = *nl ? nl + 1 : nl;
+	}
+	return 0;
 }
 
 static int parse_sandbox(const char *s, struct run_opts *o)
@@ -330,10 +377,12 @@ static bool first_boot_done(struct vm_config *cfg, struct run_from *from, int co
 /* Build one VM, run it until it stops, and tear it down. With sb (the sandboxed child), the
  * sandbox goes on between the build and the first vCPU, and *keep_fd gets the last reference
  * to the KVM VM: the kernel's teardown of it then happens when this process exits (instead
- * of in a detached child, which the sandbox would not allow). Returns the stop code of
- * vm_run, or 1 when the VM could not be built or sandboxed (logged). */
+ * of in a detached child, which the sandbox would not allow). *media gets what its CD/DVD
+ * drives hold at the end (media_now). Returns the stop code of vm_run, or 1 when the VM
+ * could not be built or sandboxed (logged). */
 static int run_once(const struct vm_config *cfg, struct control *ctl, struct sigwatch *sig,
-		    struct run_from *from, const struct sandbox_config *sb, int *keep_fd)
+		    struct run_from *from, const struct sandbox_config *sb, int *keep_fd,
+		    char **media)
 {
 	struct vm *vm;
 	int code, ret = 0;
@@ -371,6 +420,7 @@ static int run_once(const struct vm_config *cfg, struct control *ctl, struct sig
 	if (sig->fd >= 0)
 		evloop_del(vm->loop, sig->fd);
 	sig->vm = NULL;
+	*media = media_now(vm);
 	if (keep_fd) {
 		*keep_fd = fcntl(vm->vm_fd, F_DUPFD_CLOEXEC, 3);
 		vm_destroy(vm);
@@ -398,6 +448,7 @@ static int sandboxed_child(const struct vm_config *cfg, struct control *ctl,
 {
 	const char *log = getenv("VSRV_SECCOMP_LOG");
 	int code, vm_fd = -1;
+	char *media = NULL;
 
 	/* The supervisor going away (even by SIGKILL) takes the VM with it. */
 	o->sb.parent_death_signal = SIGKILL;
@@ -408,11 +459,14 @@ static int sandboxed_child(const struct vm_config *cfg, struct control *ctl,
 	o->sb.migrate = cfg->control != NULL;
 	o->sb.media = vm_devices_have_media(cfg);
 	o->sb.log_only = log && !strcmp(log, "1");
-	code = run_once(cfg, ctl, sig, from, &o->sb, &vm_fd);
+	code = run_once(cfg, ctl, sig, from, &o->sb, &vm_fd, &media);
 	fflush(NULL);
-	if (write(wfd, &code, sizeof(code)) != sizeof(code)) {
+	/* the code, then the drives' media for the next boot (read up to the end of the pipe) */
+	if (write(wfd, &code, sizeof(code)) != sizeof(code) ||
+	    (media && write(wfd, media, strlen(media)) < 0)) {
 		/* the supervisor is gone: nobody to tell */
 	}
+	free(media);
 	if (vm_fd > 0)
 		close_range(0, (unsigned)vm_fd - 1, 0);
 	close_range((unsigned)vm_fd + 1, ~0U, 0);
@@ -464,6 +518,27 @@ static int supervise_child(pid_t pid, int rfd, struct sigwatch *sig, const struc
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
 }
 
+/* After a child's reset: the media it reports after its code (up to the end of the pipe,
+ * which it closes at once) go into the next boot's specs. */
+static void keep_child_media(struct vm_config *cfg, struct run_opts *o, int rfd)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	char buf[4096];
+	ssize_t n;
+
+	if (!f)
+		return;
+	while ((n = read(rfd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+		if (n > 0)
+			fwrite(buf, 1, (size_t)n, f);
+	fclose(f);
+	if (media_keep(cfg, o, text))
+		vsrv_log("the CD/DVD drives' media could not be kept across the reset");
+	free(text);
+}
+
 /* With the sandbox, each VM (the first, and one more after each guest reset) runs in a child
  * process, which drops its privileges once the VM is built; this process keeps them to build
  * the next one (TAPs, files) and holds nothing of the guest's. *child is set in the child,
@@ -506,6 +581,8 @@ static int run_sandboxed(struct vm_config *cfg, struct control *ctl, struct sigw
 			close(p[0]);
 			return code;
 		}
+		if (code == VM_STOP_RESET)
+			keep_child_media(cfg, o, p[0]);
 		close(p[0]);
 		if (sig->signo) {
 			vsrv_log("stopped by signal %d", sig->signo);
@@ -581,7 +658,12 @@ int cmd_run(int argc, char **argv)
 			goto out; /* the parent owns the socket file and the signal set-up */
 	} else {
 		for (;;) {
-			code = run_once(&cfg, ctl, &sig, &from, NULL, NULL);
+			char *media = NULL;
+
+			code = run_once(&cfg, ctl, &sig, &from, NULL, NULL, &media);
+			if (code == VM_STOP_RESET && media_keep(&cfg, &o, media))
+				vsrv_log("the CD/DVD drives' media could not be kept across the reset");
+			free(media);
 			if (sig.signo) {
 				/* A signal ends the VM even when a guest reset won the race. */
 				vsrv_log("stopped by signal %d", sig.signo);

@@ -175,6 +175,11 @@ static int cd_media(struct vdevs *v, struct device_entry *e, const char *path, b
 	int ret;
 
 	(void)v;
+	if (path && strpbrk(path, ",\t\n")) { /* it goes into the --disk spec of the next boot */
+		snprintf(err, errlen, "%s: a path with a comma, tab or newline cannot be inserted",
+			 path);
+		return -EINVAL;
+	}
 	if (path && (ret = open_medium(path, NULL, 0, &d, err, errlen)))
 		return ret;
 	ret = virtio_dev_quiesce(dev);
