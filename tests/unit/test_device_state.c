@@ -16,6 +16,7 @@
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/net.h"
 #include "devices/virtio/scsi.h"
+#include "disk/disk.h"
 #include "vmm/savestate_file.h"
 #include "vmm/vm.h"
 
@@ -201,6 +202,13 @@ static void cd_extras(struct vm *b, struct vdevs *v, const struct vm_devices_sta
 		CHECK_EQ(c->event, MMC_EV_NEW_MEDIA);
 		CHECK_EQ(vm_devices_media_list(b, &mi, 1), 1);
 		CHECK(expect ? mi.path && !strcmp(mi.path, expect) : !mi.path);
+		if (expect) { /* held with a shared lock: other readers, no writer */
+			struct disk *d;
+
+			CHECK_EQ(disk_open(expect, "raw", DISK_RDONLY, &d), 0);
+			disk_close(d);
+			CHECK_EQ(disk_open(expect, "raw", 0, &d), -EBUSY);
+		}
 	}
 }
 
