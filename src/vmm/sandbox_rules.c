@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <linux/fs.h>
 #include <linux/if_tun.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -113,6 +114,7 @@ static const struct rule rules[] = {
 	ALLOW_MASK0(G_MEDIA, openat, 2, O_CREAT | O_DIRECTORY | O_ACCMODE),
 	FAIL_MASKEQ(G_MEDIA, openat, 2, O_CREAT | O_DIRECTORY | O_WRONLY, O_WRONLY, EACCES),
 	FAIL_MASKEQ(G_MEDIA, openat, 2, O_CREAT | O_DIRECTORY | O_WRONLY | O_RDWR, O_RDWR, EACCES),
+	IOCTL(G_MEDIA, BLKGETSIZE64), /* an image on a block device: its size */
 
 	/* --- ioctls on the VM's fds (request numbers only) --- */
 	IOCTL(G_KVM, KVM_RUN), IOCTL(G_KVM, KVM_CHECK_EXTENSION),
