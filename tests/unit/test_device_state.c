@@ -425,7 +425,9 @@ static void test_refused_specs(void)
 {
 	static const struct sample bad[] = {
 		{ "device", "gpu" }, { "device", "" }, { "device", "rng,socket=x" },
-		{ "device", "console" }, { "disk", "x.raw,bus=ide" }, { "net", "tap=" },
+		{ "device", "console" }, { "disk", "x.raw,bus=ide" },
+		{ "disk", "x.iso,media=cdrom,bus=virtio-blk" }, { "disk", ",media=disk" },
+		{ "disk", "x.iso,media=tape" }, { "net", "tap=" },
 	};
 	struct vm vm0 = { .vm_fd = -1 };
 
