@@ -383,6 +383,10 @@ static void read_blocks(struct scsi_lun *l, uint64_t lba, uint64_t nb, const str
 		scsi_set_sense(res, SK_ILLEGAL_REQUEST, 0x21, 0); /* LBA OUT OF RANGE */
 		return;
 	}
+	if (nb > UINT32_MAX / (MMC_BLOCK / 512)) { /* more than any data-in buffer holds */
+		invalid_field(res);
+		return;
+	}
 	scsi_read_blocks(l, lba * (MMC_BLOCK / 512), (uint32_t)nb * (MMC_BLOCK / 512), in, res);
 }
 
