@@ -3,7 +3,8 @@
  * INQUIRY (peripheral type 5, removable), READ CAPACITY (2048-byte blocks), GET
  * CONFIGURATION (current profile CD-ROM), READ TOC (the lead-out at the capacity), READ(10) of
  * the primary volume descriptor at LBA 16 ("CD001"; prints "vcdrom: volume ID"), a WRITE(10)
- * refused with DATA PROTECT. Then it polls GET EVENT STATUS NOTIFICATION while the test ejects
+ * refused with DATA PROTECT, every opcode with every other CDB byte 0xff (each answered; the
+ * drive works on). Then it polls GET EVENT STATUS NOTIFICATION while the test ejects
  * the disc through the control socket (a media-removal event, then NOT READY, MEDIUM NOT
  * PRESENT, TRAY OPEN) and inserts another (a new-media event, one UNIT ATTENTION 06/28/00,
  * then the new disc's volume descriptor), then resets the machine: the next boot finds the
@@ -161,6 +162,33 @@ static long run(long arg)
 		rt_fail("vcdrom: READ TOC: lead-out %#x at %u", data[14], rd32(data + 16));
 	read_pvd();
 	expect_sense("WRITE(10)", scsi(wr, 10, 2048, 0), 7, 0x27, 0);
+	/* hostile CDBs: all 256 opcodes with every field 0xff (PREVENT locks the tray: ALLOW);
+	 * counted by answer: GOOD, CHECK CONDITION, or a virtio response other than OK (QEMU
+	 * answers a FORMAT UNIT without data-out with OVERRUN; vsrv has none of those) */
+	{
+		unsigned n_good = 0, n_check = 0, n_transport = 0;
+		uint8_t allow[6] = { 0x1e };
+
+		for (unsigned op = 0; op < 256; op++) {
+			uint8_t bad[16];
+
+			memset(bad, 0xff, sizeof(bad));
+			bad[0] = (uint8_t)op;
+			st = scsi(bad, 16, 0, 512);
+			if (st == 0)
+				n_good++;
+			else if (st == 2)
+				n_check++;
+			else if (st >= 0x100)
+				n_transport++;
+			else
+				rt_fail("vcdrom: opcode %#x with fields 0xff: status %#x", op, st);
+		}
+		good("PREVENT ALLOW MEDIUM REMOVAL (allow)", scsi(allow, 6, 0, 0));
+		good("TEST UNIT READY after hostile CDBs", scsi(tur, 6, 0, 0));
+		rt_printf("vcdrom: hostile CDBs: %u GOOD, %u CHECK CONDITION, %u transport responses\n",
+			  n_good, n_check, n_transport);
+	}
 	if (!strcmp(id, "VSRV_CD_TWO")) { /* the second boot */
 		rt_printf("vcdrom: the drive kept the second disc across the reset\n");
 		rt_printf("vcdrom: ok\n");

@@ -55,6 +55,9 @@ for t, sandbox in (("mmio", "on"), ("pci", "off")):
        d["path"].endswith("one.iso") and d["tray"] == "closed" and not d["locked"], r)
     ok("cdrom-%s-read" % t, wait_serial(ser, "waiting for the eject") and
        "vcdrom: volume VSRV_CD_ONE" in open(ser).read(), open(ser).read()[-400:])
+    # every hostile CDB gets a SCSI status (GOOD or CHECK CONDITION), never a transport error
+    ok("cdrom-%s-hostile-cdbs" % t, " CHECK CONDITION, 0 transport responses" in open(ser).read(),
+       open(ser).read()[-400:])
     r = q({"cmd": "media", "insert": os.path.join(tmp, "nope.iso")})
     ok("cdrom-%s-insert-missing" % t, not r["ok"] and "nope.iso" in r["error"], r)
     r = q({"cmd": "media", "eject": True, "drive": "disk7"})
