@@ -46,6 +46,11 @@ $(eval $(call fuzz_target,net-ctrl,fuzz/net_ctrl.c src/devices/virtio/net.c \
 # The fw_cfg device driven by a hostile guest, its DMA above all (tests/t-fw-cfg-fuzz.sh).
 $(eval $(call fuzz_target,fw_cfg_dma,fuzz/fw_cfg_dma.c src/devices/fw_cfg.c src/vmm/bus.c,\
   src/devices/fw_cfg.h src/vmm/bus.h src/vmm/mem.h,,-lpthread))
+# The CD/DVD drive's MMC command parser, with the SCSI emulation it sits on
+# (tests/t-scsi-mmc-fuzz.sh).
+$(eval $(call fuzz_target,scsi-mmc,fuzz/scsi_mmc.c src/devices/virtio/scsi_emu.c \
+  src/devices/virtio/scsi_mmc.c,src/devices/virtio/scsi_emu.h src/devices/virtio/scsi_mmc.h \
+  src/disk/disk.h src/devices/virtio/stats.h))
 
 # The saved-VM file parser and the live-migration receiver (tests/t-savestate-fuzz.sh,
 # tests/t-migrate-fuzz.sh; -max_len=300000). They know the device kinds of this build

@@ -39,6 +39,15 @@ expect memory-unaligned    1 'not a multiple of 4 KiB' -- --kernel x --memory 40
 expect serial-bad          1 'serial tty: expected stdio, none' -- --kernel x --serial tty
 expect serial-empty-path   1 'serial file:: expected' -- --kernel x --serial file:
 expect help                0 'usage: vsrv run' -- --help
+# CD/DVD drives: the image is checked before /dev/kvm is opened
+truncate -s 512 "$TMP/small.iso"
+expect cdrom-missing      1 'cdrom /nonexistent/x.iso: No such file or directory' -- --kernel x --cdrom /nonexistent/x.iso
+expect cdrom-missing-eq   1 'cdrom /nonexistent/y.iso: No such file or directory' -- --cdrom=/nonexistent/y.iso --kernel x
+expect cdrom-disk-missing 1 'cdrom /nonexistent/z.iso: No such file or directory' -- --kernel x --disk /nonexistent/z.iso,media=cdrom
+expect cdrom-too-small    1 'small.iso: 512 bytes: a CD/DVD image has at least one 2048-byte block' -- --kernel x --cdrom "$TMP/small.iso"
+expect cdrom-directory    1 'not a regular file or block device' -- --kernel x --cdrom "$TMP"
+expect cdrom-bad-bus      1 'a CD/DVD drive is on virtio-scsi' -- --kernel x --disk "$TMP/small.iso,media=cdrom,bus=virtio-blk"
+expect cdrom-bad-media    1 'bad option' -- --kernel x --disk "$TMP/small.iso,media=tape"
 
 if ! have_kvm; then
 	skip kvm-boots "$kvm_reason"

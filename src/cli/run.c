@@ -47,11 +47,15 @@ static void usage(FILE *f)
 		"  --no-reboot          a guest reset ends the VM (status 0) instead of restarting it\n"
 		"  --disk SPEC          a virtual disk (repeatable): PATH[,format=vhd|raw][,readonly=on]\n"
 		"                       [,bus=virtio-blk|scsi][,cache=none|writeback][,transport=mmio|pci]\n"
+		"                       [,media=cdrom] (a read-only CD/DVD drive on virtio-scsi)\n"
+		"  --cdrom [FILE]       a CD/DVD drive with the image FILE (ISO), or empty: the same as\n"
+		"                       --disk FILE,media=cdrom (repeatable; media change: control\n"
+		"                       socket's media command)\n"
 		"  --net SPEC           a network interface (repeatable): tap=NAME|bridge=BR|user[,mac=MAC]\n"
 		"                       [,transport=mmio|pci][,queues=N (tap, bridge)]\n"
 		"  --device SPEC        rng, or console,socket=PATH (repeatable; see README)\n"
 		"  --control PATH       a control socket (JSON lines: status, pause, resume, save,\n"
-		"                       migrate, stats, power-button, quit; see README)\n"
+		"                       migrate, stats, media, power-button, quit; see README)\n"
 		"  --restore FILE       resume a VM saved by the control socket's save command;\n"
 		"                       give the same --memory, --cpus, --disk, --net and --device\n"
 		"                       options (in the same order) as the saved VM; --kernel is\n"
@@ -139,7 +143,7 @@ static int push(const char ***arr, unsigned *n, const char *s)
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
        OPT_NO_REBOOT, OPT_DISK, OPT_NET, OPT_DEVICE, OPT_CONTROL, OPT_RESTORE, OPT_INCOMING,
-       OPT_HELP, OPT_SANDBOX, OPT_RUN_AS };
+       OPT_HELP, OPT_SANDBOX, OPT_RUN_AS, OPT_CDROM };
 
 static const struct option options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -150,6 +154,7 @@ static const struct option options[] = {
 	{ "serial", required_argument, NULL, OPT_SERIAL },
 	{ "no-reboot", no_argument, NULL, OPT_NO_REBOOT },
 	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "cdrom", optional_argument, NULL, OPT_CDROM },
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "device", required_argument, NULL, OPT_DEVICE },
 	{ "control", required_argument, NULL, OPT_CONTROL },
@@ -165,7 +170,77 @@ static const struct option options[] = {
 struct run_opts {
 	int sandbox;              /* 1 on, 0 off, -1 not given (on where supported) */
 	struct sandbox_config sb; /* run_as, uid, gid from --run-as */
+	char **owned;             /* the --disk specs made of --cdrom options (freed at the end) */
+	unsigned nr_owned;
 };
+
+/* Keep spec (malloc'd) until the end: 0, or -ENOMEM with spec freed. */
+static int own(struct run_opts *o, char *spec)
+{
+	char **a = realloc(o->owned, (o->nr_owned + 1) * sizeof(*a));
+
+	if (!a) {
+		free(spec);
+		return -ENOMEM;
+	}
+	a[o->nr_owned++] = spec;
+	o->owned = a;
+	return 0;
+}
+
+/* --cdrom [FILE]: a --disk spec FILE,media=cdrom (an empty drive without FILE). The file is
+ * the next argument unless that is an option (--cdrom=FILE works too). */
+static int parse_cdrom(int argc, char **argv, struct vm_config *c, struct run_opts *o)
+{
+	const char *file = optarg;
+	char *spec;
+
+	if (!file && optind < argc && argv[optind][0] != '-')
+		file = argv[optind++];
+	if (asprintf(&spec, "%s,media=cdrom", file ? file : "") < 0 || own(o, spec))
+		return -ENOMEM;
+	return push(&c->disks, &c->nr_disks, spec);
+}
+
+/* A guest reset keeps what the CD/DVD drives hold, which the control socket's media command
+ * may have changed: one line "I<tab>PATH" per drive (I: its --disk position, PATH empty for
+ * none), for the next boot (media_keep). NULL without drives (or memory); free it. */
+static char *media_now(struct vm *vm)
+{
+	struct vm_media_info m[64];
+	unsigned n = vm_devices_media_list(vm, m, 64);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (!n || !(f = open_memstream(&text, &len)))
+		return NULL;
+	for (unsigned i = 0; i < n; i++)
+		fprintf(f, "%s\t%s\n", m[i].drive + 4, m[i].path ? m[i].path : ""); /* "disk<i>" */
+	fclose(f);
+	return text;
+}
+
+/* The next boot's --disk specs: each drive of text (media_now) gets the image it held, its
+ * spec's other items kept. 0 or -ENOMEM. */
+static int media_keep(struct vm_config *cfg, struct run_opts *o, const char *text)
+{
+	for (const char *l = text; l && *l;) {
+		const char *tab = strchr(l, '\t'), *nl = strchrnul(l, '\n'), *rest;
+		unsigned long idx = strtoul(l, NULL, 10);
+		char *spec;
+
+		if (!tab || tab > nl || idx >= cfg->nr_disks)
+			break;
+		rest = strchr(cfg->disks[idx], ',');
+		if (asprintf(&spec, "%.*s%s", (int)(nl - tab - 1), tab + 1, rest ? rest : "") < 0 ||
+		    own(o, spec))
+			return -ENOMEM;
+		cfg->disks[idx] = spec;
+		l = *nl ? nl + 1 : nl;
+	}
+	return 0;
+}
 
 static int parse_sandbox(const char *s, struct run_opts *o)
 {
@@ -211,6 +286,7 @@ static int parse_args(int argc, char **argv, struct vm_config *c, struct run_opt
 		case OPT_SERIAL:    ret = parse_serial(optarg, c); break;
 		case OPT_NO_REBOOT: c->no_reboot = true; break;
 		case OPT_DISK:      ret = push(&c->disks, &c->nr_disks, optarg); break;
+		case OPT_CDROM:     ret = parse_cdrom(argc, argv, c, o); break;
 		case OPT_NET:       ret = push(&c->nets, &c->nr_nets, optarg); break;
 		case OPT_DEVICE:    ret = push(&c->devices, &c->nr_devices, optarg); break;
 		case OPT_CONTROL:   c->control = optarg; break;
@@ -301,10 +377,12 @@ static bool first_boot_done(struct vm_config *cfg, struct run_from *from, int co
 /* Build one VM, run it until it stops, and tear it down. With sb (the sandboxed child), the
  * sandbox goes on between the build and the first vCPU, and *keep_fd gets the last reference
  * to the KVM VM: the kernel's teardown of it then happens when this process exits (instead
- * of in a detached child, which the sandbox would not allow). Returns the stop code of
- * vm_run, or 1 when the VM could not be built or sandboxed (logged). */
+ * of in a detached child, which the sandbox would not allow). *media gets what its CD/DVD
+ * drives hold at the end (media_now). Returns the stop code of vm_run, or 1 when the VM
+ * could not be built or sandboxed (logged). */
 static int run_once(const struct vm_config *cfg, struct control *ctl, struct sigwatch *sig,
-		    struct run_from *from, const struct sandbox_config *sb, int *keep_fd)
+		    struct run_from *from, const struct sandbox_config *sb, int *keep_fd,
+		    char **media)
 {
 	struct vm *vm;
 	int code, ret = 0;
@@ -342,6 +420,7 @@ static int run_once(const struct vm_config *cfg, struct control *ctl, struct sig
 	if (sig->fd >= 0)
 		evloop_del(vm->loop, sig->fd);
 	sig->vm = NULL;
+	*media = media_now(vm);
 	if (keep_fd) {
 		*keep_fd = fcntl(vm->vm_fd, F_DUPFD_CLOEXEC, 3);
 		vm_destroy(vm);
@@ -369,6 +448,7 @@ static int sandboxed_child(const struct vm_config *cfg, struct control *ctl,
 {
 	const char *log = getenv("VSRV_SECCOMP_LOG");
 	int code, vm_fd = -1;
+	char *media = NULL;
 
 	/* The supervisor going away (even by SIGKILL) takes the VM with it. */
 	o->sb.parent_death_signal = SIGKILL;
@@ -377,12 +457,16 @@ static int sandboxed_child(const struct vm_config *cfg, struct control *ctl,
 		return 1;
 	o->sb.user_net = wants_user_net(cfg);
 	o->sb.migrate = cfg->control != NULL;
+	o->sb.media = vm_devices_have_media(cfg);
 	o->sb.log_only = log && !strcmp(log, "1");
-	code = run_once(cfg, ctl, sig, from, &o->sb, &vm_fd);
+	code = run_once(cfg, ctl, sig, from, &o->sb, &vm_fd, &media);
 	fflush(NULL);
-	if (write(wfd, &code, sizeof(code)) != sizeof(code)) {
+	/* the code, then the drives' media for the next boot (read up to the end of the pipe) */
+	if (write(wfd, &code, sizeof(code)) != sizeof(code) ||
+	    (media && write(wfd, media, strlen(media)) < 0)) {
 		/* the supervisor is gone: nobody to tell */
 	}
+	free(media);
 	if (vm_fd > 0)
 		close_range(0, (unsigned)vm_fd - 1, 0);
 	close_range((unsigned)vm_fd + 1, ~0U, 0);
@@ -434,6 +518,27 @@ static int supervise_child(pid_t pid, int rfd, struct sigwatch *sig, const struc
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
 }
 
+/* After a child's reset: the media it reports after its code (up to the end of the pipe,
+ * which it closes at once) go into the next boot's specs. */
+static void keep_child_media(struct vm_config *cfg, struct run_opts *o, int rfd)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	char buf[4096];
+	ssize_t n;
+
+	if (!f)
+		return;
+	while ((n = read(rfd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+		if (n > 0)
+			fwrite(buf, 1, (size_t)n, f);
+	fclose(f);
+	if (media_keep(cfg, o, text))
+		vsrv_log("the CD/DVD drives' media could not be kept across the reset");
+	free(text);
+}
+
 /* With the sandbox, each VM (the first, and one more after each guest reset) runs in a child
  * process, which drops its privileges once the VM is built; this process keeps them to build
  * the next one (TAPs, files) and holds nothing of the guest's. *child is set in the child,
@@ -476,6 +581,8 @@ static int run_sandboxed(struct vm_config *cfg, struct control *ctl, struct sigw
 			close(p[0]);
 			return code;
 		}
+		if (code == VM_STOP_RESET)
+			keep_child_media(cfg, o, p[0]);
 		close(p[0]);
 		if (sig->signo) {
 			vsrv_log("stopped by signal %d", sig->signo);
@@ -551,7 +658,12 @@ int cmd_run(int argc, char **argv)
 			goto out; /* the parent owns the socket file and the signal set-up */
 	} else {
 		for (;;) {
-			code = run_once(&cfg, ctl, &sig, &from, NULL, NULL);
+			char *media = NULL;
+
+			code = run_once(&cfg, ctl, &sig, &from, NULL, NULL, &media);
+			if (code == VM_STOP_RESET && media_keep(&cfg, &o, media))
+				vsrv_log("the CD/DVD drives' media could not be kept across the reset");
+			free(media);
 			if (sig.signo) {
 				/* A signal ends the VM even when a guest reset won the race. */
 				vsrv_log("stopped by signal %d", sig.signo);
@@ -591,6 +703,9 @@ out_sig:
 		raise(killed_by);
 	}
 out:
+	for (unsigned i = 0; i < o.nr_owned; i++)
+		free(o.owned[i]);
+	free(o.owned);
 	free(cfg.disks);
 	free(cfg.nets);
 	free(cfg.devices);

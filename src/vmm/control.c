@@ -281,6 +281,48 @@ static json_t *do_save(struct control *c, json_t *msg)
 			 "seconds", res.seconds);
 }
 
+static json_t *media_json(const struct vm_media_info *m)
+{
+	return json_pack("{s:s,s:s,s:s?,s:I,s:s,s:b}", "drive", m->drive, "device", m->device,
+			 "path", m->path, "bytes", (json_int_t)m->bytes,
+			 "tray", m->tray_open ? "open" : "closed", "locked", m->locked);
+}
+
+/* {"cmd":"media"[,"drive":D]}: the drives with removable media and what they hold;
+ * with "eject":true (and "force":true to take it from a drive the guest locked) or
+ * "insert":PATH, change the medium first. */
+static json_t *do_media(struct control *c, json_t *msg)
+{
+	struct vm_media_info info[VDEVS_MAX];
+	const char *drive = NULL, *insert = NULL;
+	int eject = 0, force = 0, ret;
+	unsigned n, i;
+	char err[512];
+	json_t *list;
+
+	if (json_unpack(msg, "{s?s,s?s,s?b,s?b}", "drive", &drive, "insert", &insert, "eject",
+			&eject, "force", &force) || (eject && insert) || (insert && !insert[0]) ||
+	    (force && !eject))
+		return error("media takes \"eject\":true (optionally \"force\":true) or "
+			     "\"insert\":PATH, and optionally \"drive\" (e.g. \"disk1\"); "
+			     "without either it lists the drives");
+	if (eject || insert) {
+		ret = vm_devices_media(c->vm, drive, insert, force, err, sizeof(err));
+		if (ret)
+			return error(err);
+	}
+	n = vm_devices_media_list(c->vm, info, VDEVS_MAX);
+	list = json_array();
+	for (i = 0; i < n; i++)
+		if (!drive || !strcmp(drive, info[i].drive))
+			json_array_append_new(list, media_json(&info[i]));
+	if (drive && !json_array_size(list)) {
+		json_decref(list);
+		return error("no such CD/DVD drive");
+	}
+	return json_pack("{s:b,s:o}", "ok", 1, "drives", list);
+}
+
 /* The migration's end, on the loop thread: answer, then end the VM or let it go on. */
 static void migrate_done(void *opaque, const struct migrate_result *res)
 {
@@ -371,6 +413,8 @@ static void handle_line(struct control *c, struct ctl_client *k, const char *lin
 		r = do_pause(c, false);
 	else if (!strcmp(cmd, "save"))
 		r = do_save(c, msg);
+	else if (!strcmp(cmd, "media"))
+		r = do_media(c, msg);
 	else if (!strcmp(cmd, "migrate")) {
 		r = do_migrate(c, k, msg, id);
 		if (!r) { /* answered when it ends */
@@ -388,8 +432,8 @@ static void handle_line(struct control *c, struct ctl_client *k, const char *lin
 		vm_request_stop(c->vm, 0);
 		r = json_pack("{s:b}", "ok", 1);
 	} else
-		r = error("unknown cmd (status, pause, resume, save, migrate, stats, power-button, "
-			  "quit)");
+		r = error("unknown cmd (status, pause, resume, save, migrate, stats, media, "
+			  "power-button, quit)");
 	reply(c, k, r, id);
 	json_decref(msg);
 }

@@ -18,6 +18,10 @@
  *                           --incoming` (vmm/migrate.h); answers when done: {"ok":true,
  *                           "total_ms","downtime_ms","bytes","pages","rounds"}, then the VM
  *                           ends (status 0); or an error, and the VM goes on here
+ *   {"cmd":"media"[,"drive":"diskN"]}  the CD/DVD drives: {"ok":true,"drives":[{drive,
+ *                           device, path (null: empty), bytes, tray, locked}]}; with
+ *                           "eject":true (and "force":true for a drive the guest locked)
+ *                           or "insert":PATH the medium changes first (vm_devices_media)
  *   {"cmd":"power-button"}  presses the ACPI power button (see devices/acpi_pm.h)
  *   {"cmd":"quit"}          ends the VM at once: `vsrv run` exits with status 0
  *

@@ -51,13 +51,15 @@ static unsigned patch(struct sock_filter *out, const struct sock_filter *prog, s
 int sandbox_load_filter(const struct sandbox_config *c)
 {
 #define PROG(p) { p, sizeof(p) / sizeof(p[0]) }
-	static const struct { const struct sock_filter *prog; size_t n; } progs[2][2] = {
-		{ PROG(sandbox_bpf_base), PROG(sandbox_bpf_migrate) },
-		{ PROG(sandbox_bpf_user_net), PROG(sandbox_bpf_user_net_migrate) },
+	static const struct { const struct sock_filter *prog; size_t n; } progs[2][2][2] = {
+		{ { PROG(sandbox_bpf_base), PROG(sandbox_bpf_media) },
+		  { PROG(sandbox_bpf_migrate), PROG(sandbox_bpf_migrate_media) } },
+		{ { PROG(sandbox_bpf_user_net), PROG(sandbox_bpf_user_net_media) },
+		  { PROG(sandbox_bpf_user_net_migrate), PROG(sandbox_bpf_user_net_migrate_media) } },
 	};
 #undef PROG
-	const struct sock_filter *prog = progs[c->user_net][c->migrate].prog;
-	size_t n = progs[c->user_net][c->migrate].n;
+	const struct sock_filter *prog = progs[c->user_net][c->migrate][c->media].prog;
+	size_t n = progs[c->user_net][c->migrate][c->media].n;
 	struct sock_fprog fp = { .len = (unsigned short)n };
 	long r;
 	int ret = 0;

@@ -182,6 +182,9 @@ int vm_devices_init(struct vm *vm);
  * parses, and passes its kind's check (a disk's image exists). 0, or -errno after logging
  * one line naming the spec. Nothing is opened or created. */
 int vm_devices_check(const struct vm_config *c);
+/* Whether one of c's --disk specs is a drive with removable media (a CD/DVD): the VMM then
+ * opens images while it runs (the control socket's media command). */
+bool vm_devices_have_media(const struct vm_config *c);
 void vm_devices_exit(struct vm *vm);
 
 /* The I/O counters of the VM's disks (virtio-blk and SCSI) and NICs, in --disk / --net
@@ -203,6 +206,25 @@ struct vm_nic_stats {
 	struct vnet_stats io;
 };
 unsigned vm_devices_disk_stats(struct vm *vm, struct vm_disk_stats *out, unsigned max);
+
+/* The VM's drives with removable media (CD/DVD), in --disk order: up to max entries into out
+ * (strings point into the device table, valid until the next media change or
+ * vm_devices_exit). Returns how many. Main thread (the control loop). */
+struct vm_media_info {
+	char drive[16];    /* "disk<i>": the i-th --disk (--cdrom counts as one) */
+	char device[32];   /* "virtio-scsi T:L" */
+	const char *path;  /* the medium's image, or NULL: none */
+	uint64_t bytes;    /* its size (2048-byte blocks: bytes / 2048) */
+	bool tray_open;
+	bool locked;       /* the guest prevents medium removal */
+};
+unsigned vm_devices_media_list(struct vm *vm, struct vm_media_info *out, unsigned max);
+/* Eject (path NULL; force: even when the guest locked the drive) or insert the image at path
+ * in drive ("disk<i>"; NULL: the VM's only drive). Main thread (the control loop).
+ * 0, or -errno with a one-line reason in err (-ENOENT: no such drive, -EBUSY: locked by the
+ * guest, who is asked to eject; others: the image could not be opened). */
+int vm_devices_media(struct vm *vm, const char *drive, const char *path, bool force, char *err,
+		     size_t errlen);
 unsigned vm_devices_nic_stats(struct vm *vm, struct vm_nic_stats *out, unsigned max);
 
 /* Append " s" to the guest kernel command line (before the boot level). Returns 0 or

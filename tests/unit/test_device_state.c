@@ -15,6 +15,8 @@
 #include "devices/virtio/devstate.h"
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/net.h"
+#include "devices/virtio/scsi.h"
+#include "disk/disk.h"
 #include "vmm/savestate_file.h"
 #include "vmm/vm.h"
 
@@ -33,13 +35,15 @@ static const struct sample {
 } samples[] = {
 	{ "disk", "@,format=raw" },
 	{ "disk", "@,format=raw,bus=scsi" },
+	{ "disk", "@,media=cdrom" },
+	{ "disk", ",media=cdrom" },
 	{ "net", "user,mac=52:54:00:aa:bb:cc" },
 	{ "device", "rng" },
 	{ "device", "console,socket=@.sock" },
 };
 #define NR_SAMPLES (sizeof(samples) / sizeof(samples[0]))
 
-static char scratch[64], spec[128];
+static char scratch[64], scratch2[72], spec[128];
 static const char *specs[1] = { spec };
 static bool covered[VDEV_KINDS_MAX];
 
@@ -62,7 +66,8 @@ static void table_rules(void)
 		CHECK(device_kind_by_id(k->id) == k); /* ids are unique */
 		CHECK(k->state_size <= VDEV_STATE_MAX);
 		CHECK(!k->state_size == !k->save && !k->save == !k->restore);
-		CHECK(k->state_size == 0 || k->state_size >= sizeof(struct virtio_dev_state));
+		CHECK(k->state_size == 0 || k->bus != DEVICE_BUS_VIRTIO ||
+		      k->state_size >= sizeof(struct virtio_dev_state));
 		if (k->option)
 			CHECK(k->words && k->parse && k->opts_free && k->create);
 		else
@@ -114,7 +119,10 @@ static bool same_state(const struct vm_devices_state *a, const struct vm_devices
 	if (x.n != y.n || x.has_pci != y.has_pci)
 		return false;
 	for (unsigned i = 0; i < x.n; i++) {
-		core(&x.e[i])->generation = core(&y.e[i])->generation = 0;
+		const struct device_kind *k = device_kind_by_id(x.e[i].kind);
+
+		if (k && k->bus == DEVICE_BUS_VIRTIO)
+			core(&x.e[i])->generation = core(&y.e[i])->generation = 0;
 		if (memcmp(&x.e[i], &y.e[i], sizeof(x.e[i])))
 			return false;
 	}
@@ -152,17 +160,89 @@ static void kind_extras(struct vdevs *v, struct vm_devices_state *st)
 		}
 }
 
+/* Before the save: a CD/DVD drive gets another medium (2 MiB + 1124 bytes: 1024 blocks and a tail)
+ * through the control socket's path (vm_devices_media). */
+static void kind_prepare(struct vm *a)
+{
+	struct vdevs *v = a->devices_priv;
+	char err[256];
+	int fd;
+
+	for (unsigned i = 0; i < v->n; i++)
+		if (v->e[i].kind->media) {
+			fd = open(scratch2, O_RDWR | O_CREAT | O_TRUNC, 0644);
+			CHECK(fd >= 0 && ftruncate(fd, (2 << 20) + 1024 + 100) == 0);
+			close(fd);
+			CHECK_EQ(vm_devices_media(a, v->e[i].label, scratch2, false, err,
+						  sizeof(err)), 0);
+			{
+				struct vm_media_info mi;
+
+				CHECK_EQ(vm_devices_media_list(a, &mi, 1), 1);
+				CHECK(mi.path && !strcmp(mi.path, scratch2));
+				CHECK(!mi.locked && !mi.tray_open);
+			}
+		}
+}
+
+/* The CD/DVD drive's state shows the medium put in before the save, and the drive of VM b
+ * holds expect (NULL: nothing): its own before the restore, the saved one after it. */
+static void cd_extras(struct vm *b, struct vdevs *v, const struct vm_devices_state *st,
+		      const char *expect)
+{
+	for (unsigned i = 0; i < st->n; i++) {
+		const struct scsi_cd_state *c = (const void *)st->e[i].dev.bytes;
+		struct vm_media_info mi;
+
+		if (!v->e[i].kind->media)
+			continue;
+		CHECK_EQ(c->medium, 1);
+		CHECK(!strcmp(c->path, scratch2));
+		CHECK_EQ(c->bytes, (2 << 20) + 1024); /* the disk layer's 512-byte sectors */
+		CHECK_EQ(c->event, MMC_EV_NEW_MEDIA);
+		CHECK_EQ(vm_devices_media_list(b, &mi, 1), 1);
+		CHECK(expect ? mi.path && !strcmp(mi.path, expect) : !mi.path);
+		if (expect) { /* held with a shared lock: other readers, no writer */
+			struct disk *d;
+
+			CHECK_EQ(disk_open(expect, "raw", DISK_RDONLY, &d), 0);
+			disk_close(d);
+			CHECK_EQ(disk_open(expect, "raw", 0, &d), -EBUSY);
+		}
+	}
+}
+
 /* The same kind's own refusals, through the device table. */
 static void kind_refusals(struct vm *b, struct vdevs *v, const struct vm_devices_state *st)
 {
 	static struct vm_devices_state bad;
 
-	for (unsigned i = 0; i < st->n; i++)
+	for (unsigned i = 0; i < st->n; i++) {
+		struct scsi_cd_state *c = (void *)bad.e[i].dev.bytes;
+
 		if (!strcmp(v->e[i].kind->name, "virtio-net")) {
 			bad = *st;
 			((struct virtio_net_state *)bad.e[i].dev.bytes)->net.active_pairs = 9;
 			CHECK_EQ(vm_devices_restore(b, &bad), -EINVAL);
 		}
+		if (!v->e[i].kind->media)
+			continue;
+		for (int how = 0; how < 8; how++) {
+			bad = *st;
+			switch (how) {
+			case 0: c->medium = 2; break;
+			case 1: c->event = 9; break;
+			case 2: c->prevent = 3; break;
+			case 3: c->reserved = 1; break;
+			case 4: memset(c->path, 'x', sizeof(c->path)); break; /* no NUL */
+			case 5: c->bytes += 2048; break;     /* not the image's size */
+			case 6: c->medium = 0; break;        /* no medium but a path */
+			case 7: strcat(c->path, ".gone"); break; /* no such image */
+			}
+			CHECK(vm_devices_restore(b, &bad) < 0);
+			CHECK(v->e[i].kind->restore(&v->e[i], bad.e[i].dev.bytes) < 0);
+		}
+	}
 }
 
 static void one_sample(const struct sample *s)
@@ -212,15 +292,18 @@ static void one_sample(const struct sample *s)
 		CHECK_EQ(vdrv_setup(&d, ~0ULL, e->dev->nq), 15);
 		vdrv_submit(&d, 0, &buf, 1);
 	}
+	kind_prepare(a);
 	CHECK_EQ(vm_devices_save(a, &st), 0);
 	CHECK_EQ(st.n, v->n);
 	for (i = 0; i < st.n; i++) {
 		CHECK_EQ(st.e[i].kind, v->e[i].kind->id);
 		if (!v->e[i].kind->save)
 			continue;
-		CHECK_EQ(core(&st.e[i])->status, 15);
-		CHECK_EQ(core(&st.e[i])->vq[0].last_avail, 0); /* queued, not taken */
-		CHECK_EQ(*(uint16_t *)(a->mem->host + vdrv_ring(0, 1) + 2), 1);
+		if (v->e[i].dev) {
+			CHECK_EQ(core(&st.e[i])->status, 15);
+			CHECK_EQ(core(&st.e[i])->vq[0].last_avail, 0); /* queued, not taken */
+			CHECK_EQ(*(uint16_t *)(a->mem->host + vdrv_ring(0, 1) + 2), 1);
+		}
 		for (size_t j = v->e[i].kind->state_size; j < VDEV_STATE_MAX; j++)
 			if (st.e[i].dev.bytes[j]) {
 				CHECK(!"the state is zero after state_size bytes");
@@ -246,7 +329,7 @@ static void one_sample(const struct sample *s)
 		bad = st;
 		bad.e[i].on_pci = 1; /* it was on virtio-mmio */
 		CHECK_EQ(vm_devices_restore(b, &bad), -EINVAL);
-		if (!v->e[i].kind->save)
+		if (!v->e[i].kind->save || !v->e[i].dev)
 			continue;
 		for (int how = 0; how < NR_CORRUPT; how++) {
 			bad = st;
@@ -259,25 +342,29 @@ static void one_sample(const struct sample *s)
 	kind_refusals(b, v, &st);
 	CHECK_EQ(vm_devices_save(b, &again), 0);
 	CHECK(same_state(&fresh, &again));
+	cd_extras(b, v, &st, strchr(s->spec, '@') ? scratch : NULL); /* its own medium */
 	/* the good state: saved again, it is the same */
 	CHECK_EQ(vm_devices_quiesce(b), 0);
 	CHECK_EQ(vm_devices_restore(b, &st), 0);
 	CHECK_EQ(vm_devices_save(b, &again), 0);
 	CHECK(same_state(&st, &again));
+	cd_extras(b, v, &st, scratch2); /* the saved VM's */
 	for (i = 0; i < st.n; i++)
-		if (v->e[i].kind->save)
+		if (v->e[i].kind->save && v->e[i].dev)
 			CHECK(core(&again.e[i])->generation != core(&fresh.e[i])->generation);
 	CHECK_EQ(vm_devices_resume(b), 0);
 	vm_free(b);
 out:
 	free(saved_mem);
 	unlink(scratch);
+	unlink(scratch2);
 }
 
 static void test_every_kind(void)
 {
 	table_rules();
 	snprintf(scratch, sizeof(scratch), "/tmp/vsrv-devstate-test.%d", getpid());
+	snprintf(scratch2, sizeof(scratch2), "%s.cd2", scratch);
 	for (unsigned i = 0; i < NR_SAMPLES; i++)
 		one_sample(&samples[i]);
 	for (int i = 0; device_kinds[i]; i++) {
@@ -338,7 +425,9 @@ static void test_refused_specs(void)
 {
 	static const struct sample bad[] = {
 		{ "device", "gpu" }, { "device", "" }, { "device", "rng,socket=x" },
-		{ "device", "console" }, { "disk", "x.raw,bus=ide" }, { "net", "tap=" },
+		{ "device", "console" }, { "disk", "x.raw,bus=ide" },
+		{ "disk", "x.iso,media=cdrom,bus=virtio-blk" }, { "disk", ",media=disk" },
+		{ "disk", "x.iso,media=tape" }, { "net", "tap=" },
 	};
 	struct vm vm0 = { .vm_fd = -1 };
 

@@ -3,6 +3,7 @@
  * child with SIGSYS (opening an existing file fails with EACCES instead). */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <linux/kvm.h>
 #include <pthread.h>
 #include <signal.h>
@@ -101,6 +102,28 @@ static int do_create_new(void)
 		return 1;
 	close(fd);
 	return unlink(dst) < 0 ? 2 : 0;
+}
+
+static int do_open_readonly(void)
+{
+	/* a VMM with a CD/DVD drive opens the images its media command inserts */
+	int fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC);
+	uint64_t size;
+	char c;
+
+	if (fd < 0 || read(fd, &c, 1) != 1)
+		return 1;
+	/* the size of an image on a block device (a file has none: ENOTTY, not SIGSYS) */
+	return ioctl(fd, BLKGETSIZE64, &size) < 0 && errno == ENOTTY ? 0 : 2;
+}
+
+static int do_open_for_writing(void)
+{
+	/* but never for writing */
+	int a = open("/etc/passwd", O_RDWR | O_CLOEXEC), ea = errno;
+	int b = open("/etc/passwd", O_WRONLY | O_CLOEXEC), eb = errno;
+
+	return a < 0 && ea == EACCES && b < 0 && eb == EACCES ? 0 : 1;
 }
 
 static int do_open_creat_existing(void)
@@ -202,6 +225,23 @@ static void test_user_net_sockets(void)
 	CHECK_EQ(in_sandbox(do_execve, true), KILLED);
 }
 
+static void test_media(void)
+{
+	struct sandbox_config c = { .media = true }, u = { .media = true, .user_net = true,
+							   .migrate = true };
+
+	CHECK_EQ(in_sandbox_cfg(do_open_readonly, &c), 0);
+	CHECK_EQ(in_sandbox_cfg(do_open_readonly, &u), 0);
+	CHECK_EQ(in_sandbox_cfg(do_open_for_writing, &c), 0);
+	CHECK_EQ(in_sandbox_cfg(do_create_new, &c), 0);
+	CHECK_EQ(in_sandbox_cfg(do_allowed, &c), 0);
+	CHECK_EQ(in_sandbox_cfg(do_open_creat_existing, &c), KILLED);
+	CHECK_EQ(in_sandbox_cfg(do_execve, &c), KILLED);
+	/* without a drive, nothing is opened */
+	CHECK_EQ(in_sandbox(do_open_readonly, false), 1);
+	CHECK_EQ(in_sandbox(do_open_for_writing, false), 0);
+}
+
 static void test_log_mode(void)
 {
 	/* VSRV_SECCOMP_LOG=1: what would kill is logged and goes through */
@@ -249,6 +289,7 @@ int main(void)
 	RUN(test_allowed);
 	RUN(test_forbidden_kills);
 	RUN(test_user_net_sockets);
+	RUN(test_media);
 	RUN(test_log_mode);
 	RUN(test_drop_caps);
 	return check_done();

@@ -27,6 +27,18 @@ static void test_disk(void)
 	CHECK_EQ(vopt_parse_disk("a,queues=17", &d), -EINVAL);
 	CHECK_EQ(vopt_parse_disk("a,bogus=1", &d), -EINVAL);
 	CHECK_EQ(vopt_parse_disk("a,serial=123456789012345678901", &d), -EINVAL);
+	/* CD/DVD drives: always read-only, an empty path is an empty drive */
+	CHECK_EQ(vopt_parse_disk("c.iso,media=cdrom,readonly=off", &d), 0);
+	CHECK(!strcmp(d.path, "c.iso") && d.cdrom && d.readonly);
+	vopt_disk_free(&d);
+	CHECK_EQ(vopt_parse_disk(",media=cdrom,transport=pci", &d), 0);
+	CHECK(!strcmp(d.path, "") && d.cdrom && d.transport == VOPT_PCI);
+	vopt_disk_free(&d);
+	CHECK_EQ(vopt_parse_disk("a,media=disk", &d), 0);
+	CHECK(!d.cdrom && !d.readonly);
+	vopt_disk_free(&d);
+	CHECK_EQ(vopt_parse_disk(",media=disk", &d), -EINVAL);
+	CHECK_EQ(vopt_parse_disk("a,media=tape", &d), -EINVAL);
 }
 
 static void test_net(void)
@@ -101,6 +113,12 @@ static void test_kind_for(void)
 	k = device_kind_for("disk", "a.vhd,format=raw,bus=scsi");
 	CHECK(k && k->bus == DEVICE_BUS_NONE);
 	CHECK(!device_kind_for("disk", "a.vhd,bus=ide"));
+	k = device_kind_for("disk", "a.iso,media=cdrom");
+	CHECK(k && k->media && !strcmp(k->option, "disk"));
+	CHECK(device_kind_for("disk", "a.iso,bus=scsi,media=cdrom") == k);
+	CHECK(device_kind_for("disk", ",media=cdrom") == k);
+	k = device_kind_for("disk", "a.iso,media=cdromx");
+	CHECK(k && !strcmp(k->name, "virtio-blk")); /* not the word: its parser refuses it */
 	k = device_kind_for("net", "user");
 	CHECK(k && !strcmp(k->name, "virtio-net"));
 	CHECK(!device_kind_for("serial", "x"));

@@ -157,9 +157,55 @@ static void test_ctrl_and_bad(void)
 	down();
 }
 
+/* A CD/DVD drive on the controller (target 5), empty at first: NOT READY through the queue
+ * (the target answers: an empty drive is a unit), then a medium goes in with the device
+ * quiesced, as the media command does: one UNIT ATTENTION, then its blocks of 2048 bytes. The
+ * controller's saved state has the drive as present, its medium being the drive's own. */
+static void test_cdrom(void)
+{
+	static struct virtio_scsi_state st;
+	const uint8_t inq[6] = { 0x12, 0, 0, 0, 36, 0 }, tur[6] = { 0 };
+	const uint8_t r10[10] = { 0x28, 0, 0, 0, 0, 16, 0, 0, 1, 0 };
+	struct scsi_mmc m;
+	struct scsi_lun *l;
+	struct disk *cd;
+	char cdpath[64];
+	int fd;
+
+	up();
+	snprintf(cdpath, sizeof(cdpath), "/tmp/vsrv-vscsi-test.%d.cd", getpid());
+	cd = testdisk_open(cdpath, 40 * 2048, true);
+	fd = open(cdpath, O_RDWR);
+	CHECK(fd >= 0 && pwrite(fd, "\001CD001\001", 7, 16 * 2048) == 7);
+	close(fd);
+	CHECK_EQ(virtio_scsi_attach_cd(sc, 5, 0, &m, NULL, "cd0"), 0);
+	CHECK_EQ(virtio_scsi_attach_cd(sc, 5, 0, &m, NULL, "cd0"), -EEXIST);
+	CHECK_EQ(cmd(5, 0, inq, 6, 0, 36), 108 + 36);
+	CHECK(RESP_RESPONSE == 0 && RESP_STATUS == 0 && mem->host[BUF] == 5);
+	cmd(5, 0, tur, 6, 0, 0);
+	CHECK(RESP_STATUS == 2 && RESP_SENSE_KEY == 2 && mem->host[RESP + 12 + 12] == 0x3a);
+	CHECK_EQ(virtio_dev_quiesce(virtio_scsi_dev(sc)), 0);
+	l = virtio_scsi_lun(sc, 5, 0);
+	CHECK(l && l->mmc == &m);
+	scsi_mmc_load(l, cd);
+	CHECK_EQ(virtio_dev_resume(virtio_scsi_dev(sc)), 0);
+	cmd(5, 0, tur, 6, 0, 0);
+	CHECK(RESP_STATUS == 2 && RESP_SENSE_KEY == 6 && mem->host[RESP + 12 + 12] == 0x28);
+	CHECK_EQ(virtio_scsi_save(sc, &st), 0); /* nothing pending any more */
+	CHECK(st.lun[5][0].present && st.lun[5][0].nblocks == 0 && !st.lun[5][0].ua_asc);
+	CHECK_EQ(virtio_scsi_restore(sc, &st), 0);
+	CHECK_EQ(cmd(5, 0, r10, 10, 0, 2048), 108 + 2048);
+	CHECK(RESP_STATUS == 0 && !memcmp(mem->host + BUF, "\001CD001\001", 7));
+	CHECK_EQ(*(uint32_t *)(mem->host + RESP + 4), 0); /* no residual */
+	down();
+	testdisk_close(cd);
+	unlink(cdpath);
+}
+
 int main(void)
 {
 	RUN(test_commands);
+	RUN(test_cdrom);
 	RUN(test_ctrl_and_bad);
 	return check_done();
 }

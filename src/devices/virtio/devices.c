@@ -132,7 +132,8 @@ const struct device_kind *device_kind_by_id(uint32_t id)
 }
 
 /* The word of spec that selects its kind: the first item of a --device spec, the value of
- * a --disk spec's bus= item; "" for none (and for --net). */
+ * a --disk spec's bus= item or "cdrom" for one with media=cdrom; "" for none (and for
+ * --net). */
 static void spec_word(const char *option, const char *spec, char *w, size_t n)
 {
 	const char *p = NULL, *end;
@@ -143,6 +144,9 @@ static void spec_word(const char *option, const char *spec, char *w, size_t n)
 		for (const char *c = strchr(spec, ','); c; c = strchr(c + 1, ','))
 			if (!strncmp(c + 1, "bus=", 4))
 				p = c + 5;
+		for (const char *c = strchr(spec, ','); c; c = strchr(c + 1, ','))
+			if (!strncmp(c + 1, "media=cdrom", 11) && (!c[12] || c[12] == ','))
+				p = "cdrom";
 	}
 	if (!p)
 		p = "";
@@ -267,6 +271,17 @@ int vm_devices_check(const struct vm_config *c)
 	return ret;
 }
 
+bool vm_devices_have_media(const struct vm_config *c)
+{
+	for (unsigned i = 0; i < c->nr_disks; i++) {
+		const struct device_kind *k = device_kind_for("disk", c->disks[i]);
+
+		if (k && k->media)
+			return true;
+	}
+	return false;
+}
+
 static int h_ioeventfd(void *vm, int efd, uint64_t addr, uint32_t len, bool match,
 		       uint64_t data, bool assign)
 {
@@ -389,4 +404,54 @@ unsigned vm_devices_nic_stats(struct vm *vm, struct vm_nic_stats *out, unsigned 
 		n++;
 	}
 	return n;
+}
+
+unsigned vm_devices_media_list(struct vm *vm, struct vm_media_info *out, unsigned max)
+{
+	struct vdevs *v = vm->devices_priv;
+	unsigned i, n = 0;
+
+	for (i = 0; v && i < v->n && n < max; i++) {
+		struct device_entry *e = &v->e[i];
+
+		if (!e->kind || !e->kind->media_info)
+			continue;
+		memset(&out[n], 0, sizeof(out[n]));
+		memcpy(out[n].drive, e->label, sizeof(out[n].drive));
+		memcpy(out[n].device, e->name, sizeof(out[n].device));
+		e->kind->media_info(e, &out[n]);
+		n++;
+	}
+	return n;
+}
+
+int vm_devices_media(struct vm *vm, const char *drive, const char *path, bool force, char *err,
+		     size_t errlen)
+{
+	struct vdevs *v = vm->devices_priv;
+	struct device_entry *found = NULL;
+	unsigned i, drives = 0;
+
+	for (i = 0; v && i < v->n; i++) {
+		struct device_entry *e = &v->e[i];
+
+		if (!e->kind || !e->kind->media)
+			continue;
+		drives++;
+		if (!drive || !strcmp(drive, e->label))
+			found = e;
+	}
+	if (!drives) {
+		snprintf(err, errlen, "the VM has no drive with removable media (--cdrom)");
+		return -ENOENT;
+	}
+	if (!drive && drives > 1) {
+		snprintf(err, errlen, "the VM has %u CD/DVD drives: say which (\"drive\")", drives);
+		return -EINVAL;
+	}
+	if (!found) {
+		snprintf(err, errlen, "no CD/DVD drive %s", drive);
+		return -ENOENT;
+	}
+	return found->kind->media(v, found, path, force, err, errlen);
 }

@@ -23,6 +23,7 @@
 
 struct disk;
 struct vdevs;
+struct vm_media_info;
 struct device_entry;
 
 /* Where a kind's device goes. */
@@ -72,7 +73,8 @@ struct device_kind {
 	 * e->disk). */
 	void (*destroy)(struct vdevs *v, struct device_entry *e);
 	/* Saved state: state_size bytes (at most VDEV_STATE_MAX) that begin with the device
-	 * core's struct virtio_dev_state. save copies it (the device quiesced around the
+	 * core's struct virtio_dev_state (on DEVICE_BUS_VIRTIO; a kind without a transport of
+	 * its own, such as a CD drive on the SCSI controller, has only its own). save copies it (the device quiesced around the
 	 * copy), 0 or -errno; restore loads it into a device created from the same options:
 	 * 0, or -EINVAL with the device unchanged. save NULL and state_size 0: nothing saved. */
 	size_t state_size;
@@ -80,6 +82,15 @@ struct device_kind {
 	int (*restore)(struct device_entry *e, const void *state);
 	/* A NIC's current MAC address (NULL for other kinds). Any thread. */
 	void (*mac)(struct device_entry *e, uint8_t mac[6]);
+	/* A drive with removable media (NULL for other kinds), on the control loop while the
+	 * VM runs. media: take e's medium out (path NULL; unless force, refused with -EBUSY
+	 * while the guest locks the drive) or put the image at path in (read-only, a shared
+	 * lock; the medium it held is taken out first). The guest is told (a unit attention, a
+	 * media event). 0, or -errno with a one-line reason in err and nothing changed.
+	 * media_info: what the drive holds. */
+	int (*media)(struct vdevs *v, struct device_entry *e, const char *path, bool force,
+		     char *err, size_t errlen);
+	void (*media_info)(struct device_entry *e, struct vm_media_info *out);
 };
 
 /* The table (kinds.c), NULL-terminated. */

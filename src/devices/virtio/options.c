@@ -77,7 +77,7 @@ int vopt_parse_disk(const char *spec, struct vopt_disk *o)
 		return -ENOMEM;
 	p = o->buf;
 	o->path = next_item(&p);
-	if (!o->path || !*o->path)
+	if (!o->path)
 		goto err_path;
 	while ((it = next_item(&p))) {
 		char *v = strchr(it, '=');
@@ -111,6 +111,10 @@ int vopt_parse_disk(const char *spec, struct vopt_disk *o)
 			if (*end || n < 1 || n > 16)
 				goto err_item;
 			o->queues = n;
+		} else if (!strcmp(it, "media")) {
+			if (strcmp(v, "cdrom") && strcmp(v, "disk"))
+				goto err_item;
+			o->cdrom = !strcmp(v, "cdrom");
 		} else if (!strcmp(it, "serial")) {
 			if (strlen(v) > 20)
 				goto err_item;
@@ -119,16 +123,21 @@ int vopt_parse_disk(const char *spec, struct vopt_disk *o)
 			goto err_item;
 		}
 	}
+	if (!*o->path && !o->cdrom)
+		goto err_path;
+	if (o->cdrom)
+		o->readonly = true;
 	return 0;
 err_path:
 	vopt_disk_free(o);
 	return bad("disk", spec, "expected PATH[,format=vhd|raw][,readonly=on][,bus=virtio-blk|scsi]"
-		   "[,cache=none|writeback][,transport=mmio|pci][,queues=N][,serial=S]");
+		   "[,media=disk|cdrom][,cache=none|writeback][,transport=mmio|pci][,queues=N]"
+		   "[,serial=S]");
 err_item:
 	vopt_disk_free(o);
 	return bad("disk", spec, "bad option (format=vhd|raw, readonly=on|off, "
-		   "bus=virtio-blk|scsi, cache=none|writeback, transport=mmio|pci, queues=1..16, "
-		   "serial=up to 20 chars)");
+		   "bus=virtio-blk|scsi, media=disk|cdrom, cache=none|writeback, transport=mmio|pci, "
+		   "queues=1..16, serial=up to 20 chars)");
 }
 
 int vopt_parse_net(const char *spec, struct vopt_net *o)

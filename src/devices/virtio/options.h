@@ -10,8 +10,9 @@
 
 enum vopt_transport { VOPT_MMIO, VOPT_PCI };
 
-/* --disk PATH[,format=vhd|raw][,readonly=on|off][,bus=NAME]
- *        [,cache=none|writeback][,transport=mmio|pci][,queues=N][,serial=STR] */
+/* --disk PATH[,format=vhd|raw][,readonly=on|off][,bus=NAME][,media=disk|cdrom]
+ *        [,cache=none|writeback][,transport=mmio|pci][,queues=N][,serial=STR]
+ * With media=cdrom (a CD/DVD drive, always read-only) PATH may be empty: an empty drive. */
 struct vopt_disk {
 	char *buf;           /* owned copy of the spec */
 	const char *path;
@@ -22,6 +23,7 @@ struct vopt_disk {
 	enum vopt_transport transport;
 	unsigned queues;
 	const char *serial;
+	bool cdrom;          /* media=cdrom */
 };
 
 enum vopt_net_kind { VOPT_NET_TAP, VOPT_NET_BRIDGE, VOPT_NET_USER };

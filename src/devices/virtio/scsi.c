@@ -96,7 +96,7 @@ static uint32_t do_cmd(struct virtio_scsi *s)
 	virtq_elem_read(e, 0, req, REQ_HDR);
 	target = req[1];
 	lun = ((req[2] << 8) | req[3]) & 0x3fff;
-	if (req[0] != 1 || target >= VSCSI_MAX_TARGETS || !s->luns[target][0].disk) {
+	if (req[0] != 1 || target >= VSCSI_MAX_TARGETS || !scsi_lun_present(&s->luns[target][0])) {
 		resp[11] = S_BAD_TARGET;
 		virtq_elem_write(e, 0, resp, RESP_HDR);
 		return RESP_HDR;
@@ -133,12 +133,12 @@ static uint8_t tmf(struct virtio_scsi *s, const struct virtq_elem *e)
 	lun = ((req[10] << 8) | req[11]) & 0x3fff;
 	if (req[4] != TMF_LUN_RESET && req[4] != TMF_I_T_NEXUS_RESET)
 		return S_OK;
-	if (req[8] != 1 || target >= VSCSI_MAX_TARGETS || !s->luns[target][0].disk)
+	if (req[8] != 1 || target >= VSCSI_MAX_TARGETS || !scsi_lun_present(&s->luns[target][0]))
 		return S_BAD_TARGET;
 	for (l = 0; l < SCSI_MAX_LUNS; l++) {
 		struct scsi_lun *x = &s->luns[target][l];
 
-		if (!x->disk || (req[4] == TMF_LUN_RESET && l != lun))
+		if (!scsi_lun_present(x) || (req[4] == TMF_LUN_RESET && l != lun))
 			continue;
 		x->ua_asc = 0x29; /* BUS DEVICE RESET FUNCTION / I_T NEXUS LOSS OCCURRED */
 		x->ua_ascq = req[4] == TMF_LUN_RESET ? 0x03 : 0x07;
@@ -215,13 +215,14 @@ int virtio_scsi_create(struct virtio_host *h, const char *name, struct virtio_sc
 const struct vdisk_stats *virtio_scsi_stats(const struct virtio_scsi *s, unsigned target,
 					    unsigned lun)
 {
-	if (target >= VSCSI_MAX_TARGETS || lun >= SCSI_MAX_LUNS || !s->luns[target][lun].disk)
+	if (target >= VSCSI_MAX_TARGETS || lun >= SCSI_MAX_LUNS ||
+	    !scsi_lun_present(&s->luns[target][lun]))
 		return NULL;
 	return &s->luns[target][lun].st;
 }
 
-int virtio_scsi_attach(struct virtio_scsi *s, unsigned target, unsigned lun, struct disk *disk,
-		       const char *serial)
+static int attach(struct virtio_scsi *s, unsigned target, unsigned lun, struct disk *disk,
+		  struct scsi_mmc *mmc, const char *serial)
 {
 	struct scsi_lun *l;
 	size_t n;
@@ -229,15 +230,38 @@ int virtio_scsi_attach(struct virtio_scsi *s, unsigned target, unsigned lun, str
 	if (target >= VSCSI_MAX_TARGETS || lun >= SCSI_MAX_LUNS)
 		return -EINVAL;
 	l = &s->luns[target][lun];
-	if (l->disk)
+	if (scsi_lun_present(l))
 		return -EEXIST;
-	l->disk = disk;
-	l->nblocks = disk->size / 512;
-	l->readonly = disk->readonly;
+	if (mmc) {
+		scsi_mmc_init(l, mmc, disk);
+	} else {
+		l->disk = disk;
+		l->nblocks = disk->size / 512;
+		l->readonly = disk->readonly;
+	}
 	n = strlen(serial) < sizeof(l->serial) - 1 ? strlen(serial) : sizeof(l->serial) - 1;
 	memcpy(l->serial, serial, n);
 	l->naa = 0x6001405000000000ULL | (uint64_t)target << 8 | lun;
 	return 0;
+}
+
+int virtio_scsi_attach(struct virtio_scsi *s, unsigned target, unsigned lun, struct disk *disk,
+		       const char *serial)
+{
+	return attach(s, target, lun, disk, NULL, serial);
+}
+
+int virtio_scsi_attach_cd(struct virtio_scsi *s, unsigned target, unsigned lun,
+			  struct scsi_mmc *mmc, struct disk *medium, const char *serial)
+{
+	return attach(s, target, lun, medium, mmc, serial);
+}
+
+struct scsi_lun *virtio_scsi_lun(struct virtio_scsi *s, unsigned target, unsigned lun)
+{
+	if (target >= VSCSI_MAX_TARGETS || lun >= SCSI_MAX_LUNS)
+		return NULL;
+	return &s->luns[target][lun];
 }
 
 int virtio_scsi_start(struct virtio_scsi *s)
@@ -278,8 +302,9 @@ int virtio_scsi_save(struct virtio_scsi *s, struct virtio_scsi_state *st)
 		for (l = 0; l < SCSI_MAX_LUNS; l++) {
 			const struct scsi_lun *x = &s->luns[t][l];
 
-			st->lun[t][l].present = x->disk != NULL;
-			st->lun[t][l].nblocks = x->nblocks;
+			st->lun[t][l].present = scsi_lun_present(x);
+			/* a CD's medium is its drive's state (scsi_cd.c), and may change */
+			st->lun[t][l].nblocks = x->mmc ? 0 : x->nblocks;
 			st->lun[t][l].ua_asc = x->ua_asc;
 			st->lun[t][l].ua_ascq = x->ua_ascq;
 		}
@@ -301,7 +326,8 @@ static int scsi_check(struct virtio_scsi *s, const struct virtio_scsi_state *st)
 			const struct virtio_scsi_lun_state *x = &st->lun[t][l];
 			const struct scsi_lun *y = &s->luns[t][l];
 
-			if (x->present != (y->disk != NULL) || x->nblocks != y->nblocks || x->pad)
+			if (x->present != scsi_lun_present(y) ||
+			    x->nblocks != (y->mmc ? 0 : y->nblocks) || x->pad)
 				return -EINVAL; /* not the disks the guest knew */
 			if ((x->ua_asc == 0 && x->ua_ascq) || (x->ua_asc && !x->present))
 				return -EINVAL;
@@ -344,24 +370,19 @@ struct scsi_vm {
 
 extern const struct device_kind virtio_scsi_kind, virtio_scsi_disk_kind;
 
-static int sdisk_create(struct vdevs *v, struct device_entry *e, const void *opts,
-			unsigned idx)
+int virtio_scsi_vm_add(struct vdevs *v, struct device_entry *e, enum vopt_transport transport,
+		      struct disk *disk, struct scsi_mmc *mmc, const char *serial,
+		      struct virtio_scsi **ctrl, struct scsi_lun **lun)
 {
 	struct scsi_vm *sv = devices_kind_priv(v, &virtio_scsi_disk_kind);
-	const struct vopt_disk *o = opts;
-	const char *base;
-	unsigned n;
+	unsigned n, t, l;
 	int ret;
 
 	if (!sv)
 		return -ENOMEM;
-	ret = devices_open_disk(v, e, o, idx);
-	if (ret)
-		return ret;
-	e->bus_or_backend = "scsi";
 	n = sv->targets;
 	if (n >= VSCSI_MAX_TARGETS * SCSI_MAX_LUNS) {
-		vsrv_log("--disk %s: more than %d SCSI disks", o->path,
+		vsrv_log("%s: more than %d SCSI disks and drives", e->label,
 			 VSCSI_MAX_TARGETS * SCSI_MAX_LUNS);
 		return -ENOSPC;
 	}
@@ -369,20 +390,48 @@ static int sdisk_create(struct vdevs *v, struct device_entry *e, const void *opt
 		ret = virtio_scsi_create(&v->host, "virtio-scsi", &sv->scsi);
 		if (ret)
 			return ret;
-		sv->transport = o->transport;
+		sv->transport = transport;
 	}
-	base = strrchr(o->path, '/');
-	base = o->serial ? o->serial : base ? base + 1 : o->path;
 	/* one target per disk, then further LUNs on the same targets */
-	ret = virtio_scsi_attach(sv->scsi, n % VSCSI_MAX_TARGETS, n / VSCSI_MAX_TARGETS, e->disk,
-				 base);
+	t = n % VSCSI_MAX_TARGETS, l = n / VSCSI_MAX_TARGETS;
+	ret = attach(sv->scsi, t, l, disk, mmc, serial);
 	if (ret)
 		return ret;
-	snprintf(e->name, sizeof(e->name), "virtio-scsi %u:%u", n % VSCSI_MAX_TARGETS,
-		 n / VSCSI_MAX_TARGETS);
-	e->dstats = virtio_scsi_stats(sv->scsi, n % VSCSI_MAX_TARGETS, n / VSCSI_MAX_TARGETS);
+	snprintf(e->name, sizeof(e->name), "virtio-scsi %u:%u", t, l);
+	e->dstats = virtio_scsi_stats(sv->scsi, t, l);
 	sv->targets++;
+	if (ctrl)
+		*ctrl = sv->scsi;
+	if (lun)
+		*lun = &sv->scsi->luns[t][l];
 	return 0;
+}
+
+void virtio_scsi_vm_release(struct vdevs *v)
+{
+	struct scsi_vm *sv = devices_kind_priv(v, &virtio_scsi_disk_kind);
+
+	/* a controller that never got its entry goes before the disks it borrows */
+	if (sv && sv->scsi && !sv->has_entry) {
+		virtio_scsi_destroy(sv->scsi);
+		sv->scsi = NULL;
+	}
+}
+
+static int sdisk_create(struct vdevs *v, struct device_entry *e, const void *opts,
+			unsigned idx)
+{
+	const struct vopt_disk *o = opts;
+	const char *base;
+	int ret;
+
+	ret = devices_open_disk(v, e, o, idx);
+	if (ret)
+		return ret;
+	e->bus_or_backend = "scsi";
+	base = strrchr(o->path, '/');
+	base = o->serial ? o->serial : base ? base + 1 : o->path;
+	return virtio_scsi_vm_add(v, e, o->transport, e->disk, NULL, base, NULL, NULL);
 }
 
 /* The controller gets an entry of its own, at the end. */
@@ -410,14 +459,8 @@ static int sdisk_finish(struct vdevs *v)
 
 static void sdisk_destroy(struct vdevs *v, struct device_entry *e)
 {
-	struct scsi_vm *sv = devices_kind_priv(v, &virtio_scsi_disk_kind);
-
 	(void)e;
-	/* a controller that never got its entry goes before the disks it borrows */
-	if (sv && sv->scsi && !sv->has_entry) {
-		virtio_scsi_destroy(sv->scsi);
-		sv->scsi = NULL;
-	}
+	virtio_scsi_vm_release(v);
 }
 
 static void scsi_kind_destroy(struct vdevs *v, struct device_entry *e)

@@ -3,7 +3,9 @@
 #ifndef VSRV_DEVICES_VIRTIO_SCSI_H
 #define VSRV_DEVICES_VIRTIO_SCSI_H
 
+#include "devices/virtio/options.h"
 #include "devices/virtio/scsi_emu.h"
+#include "devices/virtio/scsi_mmc.h"
 #include "devices/virtio/virtio.h"
 
 #define VSCSI_MAX_TARGETS 16
@@ -30,12 +32,31 @@ struct virtio_scsi_state {
 	uint32_t sense_size, cdb_size;
 };
 
+/* What a CD/DVD drive on the controller saves (its own device-table entry, scsi_cd.c): the
+ * medium (its image is opened again on restore, and must have the same size), the tray, the
+ * guest's lock and the pending media event. Its unit attention is the controller's. */
+#define VSCSI_CD_PATH_MAX 4096
+struct scsi_cd_state {
+	uint8_t medium;            /* 1: an image is in the drive (path, bytes) */
+	uint8_t tray_open, prevent;
+	uint8_t event;             /* pending media event (enum mmc_media_event) */
+	uint32_t reserved;
+	uint64_t bytes;            /* the image's size */
+	char path[VSCSI_CD_PATH_MAX]; /* NUL-terminated, then zeros */
+};
+
 /* Create the controller with no disks. Returns 0 and *out, or -errno. */
 int virtio_scsi_create(struct virtio_host *h, const char *name, struct virtio_scsi **out);
 /* Attach disk (borrowed until virtio_scsi_destroy) as target:lun, before the guest runs.
  * Returns 0, -EINVAL (out of range) or -EEXIST. */
 int virtio_scsi_attach(struct virtio_scsi *s, unsigned target, unsigned lun, struct disk *disk,
 		       const char *serial);
+/* Attach a CD/DVD drive (state mmc, borrowed) with medium (borrowed, NULL: empty) as
+ * target:lun, before the guest runs. Returns 0, -EINVAL or -EEXIST. */
+int virtio_scsi_attach_cd(struct virtio_scsi *s, unsigned target, unsigned lun,
+			  struct scsi_mmc *mmc, struct disk *medium, const char *serial);
+/* The LUN target:lun (NULL out of range), for media changes with the device quiesced. */
+struct scsi_lun *virtio_scsi_lun(struct virtio_scsi *s, unsigned target, unsigned lun);
 /* Start serving (after the attachments). */
 int virtio_scsi_start(struct virtio_scsi *s);
 /* The counters of disk target:lun (read them with vdisk_stats_read), NULL when there is
@@ -49,5 +70,19 @@ int virtio_scsi_save(struct virtio_scsi *s, struct virtio_scsi_state *st);
 /* Load *st into s (same disks attached at the same target:lun, before or after
  * virtio_scsi_start). Returns 0, or -EINVAL with s unchanged. */
 int virtio_scsi_restore(struct virtio_scsi *s, const struct virtio_scsi_state *st);
+
+/* For the device kinds on the VM's one controller (scsi.c's disks, scsi_cd.c's drives):
+ * attach disk, or the CD/DVD drive mmc with medium disk, as the next target:lun of the
+ * controller, which is created on the first call on transport (its entry comes in the disk
+ * kind's finish); names e and sets its counters. *ctrl and *lun (when not NULL) get the
+ * controller and the LUN. 0 or -errno (logged). */
+struct vdevs;
+struct device_entry;
+int virtio_scsi_vm_add(struct vdevs *v, struct device_entry *e, enum vopt_transport transport,
+		      struct disk *disk, struct scsi_mmc *mmc, const char *serial,
+		      struct virtio_scsi **ctrl, struct scsi_lun **lun);
+/* In a kind's destroy: a controller that never got its entry (the VM's build failed) is
+ * destroyed before the disks and drives it borrows. */
+void virtio_scsi_vm_release(struct vdevs *v);
 
 #endif

@@ -1,4 +1,5 @@
 #include "devices/virtio/scsi_emu.h"
+#include "devices/virtio/scsi_mmc.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -34,9 +35,8 @@ static void lba_range(struct scsi_result *r) { scsi_set_sense(r, SK_ILLEGAL_REQU
 static void param_len(struct scsi_result *r) { scsi_set_sense(r, SK_ILLEGAL_REQUEST, 0x1a, 0); }
 static void write_protected(struct scsi_result *r) { scsi_set_sense(r, SK_DATA_PROTECT, 0x27, 0); }
 
-/* Copy len bytes of src into the data-in buffers, at most alloc bytes. */
-static void reply(const struct scsi_buf *in, const void *src, size_t len, size_t alloc,
-		  struct scsi_result *res)
+void scsi_reply(const struct scsi_buf *in, const void *src, size_t len, size_t alloc,
+		struct scsi_result *res)
 {
 	size_t n = len < alloc ? len : alloc, done = 0;
 	int i;
@@ -99,7 +99,7 @@ static void inquiry(struct scsi_lun *l, const uint8_t *cdb, const struct scsi_bu
 		b[0] = 0x7f;
 		b[3] = 2;
 		b[4] = 31;
-		reply(in, b, 36, alloc, res);
+		scsi_reply(in, b, 36, alloc, res);
 		return;
 	}
 	if (!(cdb[1] & 1)) {
@@ -107,24 +107,30 @@ static void inquiry(struct scsi_lun *l, const uint8_t *cdb, const struct scsi_bu
 			invalid_field(res);
 			return;
 		}
-		b[0] = 0x00;      /* direct-access block device */
+		b[0] = l->mmc ? 0x05 : 0x00; /* CD/DVD device or direct-access block device */
+		b[1] = l->mmc ? 0x80 : 0x00; /* RMB: removable medium */
 		b[2] = 0x05;      /* SPC-3 */
 		b[3] = 0x02;      /* response data format 2 */
 		b[4] = 36 - 5;
-		b[7] = 0x02;      /* CmdQue */
+		b[7] = l->mmc ? 0 : 0x02; /* CmdQue */
 		memcpy(b + 8, "VSRV    ", 8);
-		memcpy(b + 16, "VIRTUAL DISK    ", 16);
+		memcpy(b + 16, l->mmc ? "VIRTUAL CD-ROM  " : "VIRTUAL DISK    ", 16);
 		memcpy(b + 32, "1.0 ", 4);
-		reply(in, b, 36, alloc, res);
+		scsi_reply(in, b, 36, alloc, res);
 		return;
 	}
+	b[0] = l->mmc ? 0x05 : 0x00;
 	b[1] = cdb[2];
+	if (l->mmc && cdb[2] >= 0xb0) { /* the block device pages are SBC's */
+		invalid_field(res);
+		return;
+	}
 	switch (cdb[2]) {
 	case 0x00: {
 		static const uint8_t pages[] = { 0x00, 0x80, 0x83, 0xb0, 0xb1, 0xb2 };
 
-		memcpy(b + 4, pages, sizeof(pages));
-		n = sizeof(pages);
+		n = l->mmc ? 3 : sizeof(pages);
+		memcpy(b + 4, pages, n);
 		break;
 	}
 	case 0x80:
@@ -172,7 +178,7 @@ static void inquiry(struct scsi_lun *l, const uint8_t *cdb, const struct scsi_bu
 	}
 	if (cdb[2] != 0xb0 && cdb[2] != 0xb1)
 		put16(b + 2, n);
-	reply(in, b, n + 4, alloc, res);
+	scsi_reply(in, b, n + 4, alloc, res);
 }
 
 static void report_luns(struct scsi_lun *luns, unsigned nluns, const uint8_t *cdb,
@@ -187,13 +193,13 @@ static void report_luns(struct scsi_lun *luns, unsigned nluns, const uint8_t *cd
 	}
 	memset(b, 0, sizeof(b));
 	for (i = 0; i < nluns && i < SCSI_MAX_LUNS; i++) {
-		if (!luns[i].disk)
+		if (!scsi_lun_present(&luns[i]))
 			continue;
 		b[8 + 8 * n + 1] = i; /* peripheral device addressing */
 		n++;
 	}
 	put32(b, 8 * n);
-	reply(in, b, 8 + 8 * n, be32(cdb + 6), res);
+	scsi_reply(in, b, 8 + 8 * n, be32(cdb + 6), res);
 }
 
 static void mode_sense(struct scsi_lun *l, const uint8_t *cdb, bool ten,
@@ -240,7 +246,7 @@ static void mode_sense(struct scsi_lun *l, const uint8_t *cdb, bool ten,
 		put16(b, n - 2);
 	else
 		b[0] = n - 1;
-	reply(in, b, n, alloc, res);
+	scsi_reply(in, b, n, alloc, res);
 }
 
 static void rw(struct scsi_lun *l, bool write, uint64_t lba, uint32_t nb,
@@ -273,6 +279,14 @@ static void rw(struct scsi_lun *l, bool write, uint64_t lba, uint32_t nb,
 	vstat_add(write ? &l->st.write_bytes : &l->st.read_bytes, len);
 	if (!write)
 		res->in_done = len;
+}
+
+void scsi_read_blocks(struct scsi_lun *l, uint64_t lba, uint32_t nb, const struct scsi_buf *in,
+		      struct scsi_result *res)
+{
+	static const struct scsi_buf none;
+
+	rw(l, false, lba, nb, &none, in, res);
 }
 
 static int zero_range(struct scsi_lun *l, uint64_t lba, uint64_t nb, bool unmap)
@@ -380,7 +394,8 @@ static void exec_cmd(struct scsi_lun *luns, unsigned nluns, unsigned lun_id, con
 		     size_t cdb_len, const struct scsi_buf *out, const struct scsi_buf *in,
 		     struct scsi_result *res)
 {
-	struct scsi_lun *l = lun_id < nluns && luns[lun_id].disk ? &luns[lun_id] : NULL;
+	struct scsi_lun *l = lun_id < nluns && scsi_lun_present(&luns[lun_id]) ? &luns[lun_id] :
+			     NULL;
 	static const uint8_t cdb_len_of[8] = { 6, 10, 10, 0, 16, 12, 0, 0 };
 	uint8_t op = cdb_len ? cdb[0] : 0xff, need = cdb_len_of[op >> 5];
 	uint8_t b[32];
@@ -399,6 +414,10 @@ static void exec_cmd(struct scsi_lun *luns, unsigned nluns, unsigned lun_id, con
 		report_luns(luns, nluns, cdb, in, res);
 		return;
 	}
+	if (l && l->mmc) {
+		scsi_mmc_exec(l, cdb, cdb_len, out, in, res);
+		return;
+	}
 	if (op == 0x03) { /* REQUEST SENSE: a pending unit attention, else nothing (sense is
 			   * returned with errors) */
 		memset(b, 0, sizeof(b));
@@ -413,7 +432,7 @@ static void exec_cmd(struct scsi_lun *luns, unsigned nluns, unsigned lun_id, con
 			b[13] = l->ua_ascq;
 			l->ua_asc = l->ua_ascq = 0;
 		}
-		reply(in, b, SCSI_SENSE_LEN, cdb[4], res);
+		scsi_reply(in, b, SCSI_SENSE_LEN, cdb[4], res);
 		return;
 	}
 	if (!l) {
@@ -433,7 +452,7 @@ static void exec_cmd(struct scsi_lun *luns, unsigned nluns, unsigned lun_id, con
 		memset(b, 0, 8);
 		put32(b, l->nblocks - 1 > 0xffffffffu ? 0xffffffffu : (uint32_t)(l->nblocks - 1));
 		put32(b + 4, BLK);
-		reply(in, b, 8, 8, res);
+		scsi_reply(in, b, 8, 8, res);
 		return;
 	case 0x9e: /* SERVICE ACTION IN 16 */
 		if ((cdb[1] & 0x1f) != 0x10) {
@@ -444,7 +463,7 @@ static void exec_cmd(struct scsi_lun *luns, unsigned nluns, unsigned lun_id, con
 		put64(b, l->nblocks - 1);
 		put32(b + 8, BLK);
 		b[14] = 0x80 | 0x40; /* LBPME, LBPRZ */
-		reply(in, b, 32, be32(cdb + 10), res);
+		scsi_reply(in, b, 32, be32(cdb + 10), res);
 		return;
 	case 0x08: case 0x0a: { /* READ/WRITE 6 */
 		uint32_t nb = cdb[4] ? cdb[4] : 256;
@@ -485,7 +504,8 @@ void scsi_exec(struct scsi_lun *luns, unsigned nluns, unsigned lun_id, const uin
 	       size_t cdb_len, const struct scsi_buf *out, const struct scsi_buf *in,
 	       struct scsi_result *res)
 {
-	struct scsi_lun *l = lun_id < nluns && luns[lun_id].disk ? &luns[lun_id] : NULL;
+	struct scsi_lun *l = lun_id < nluns && scsi_lun_present(&luns[lun_id]) ? &luns[lun_id] :
+			     NULL;
 	uint64_t *op_count = NULL;
 
 	exec_cmd(luns, nluns, lun_id, cdb, cdb_len, out, in, res);
@@ -494,6 +514,7 @@ void scsi_exec(struct scsi_lun *luns, unsigned nluns, unsigned lun_id, const uin
 	/* Only the data commands count; probes the unit refuses are not errors of the disk. */
 	switch (cdb[0]) {
 	case 0x08: case 0x28: case 0x88: op_count = &l->st.read_ops; break;
+	case 0xa8: case 0xbe: if (!l->mmc) return; op_count = &l->st.read_ops; break;
 	case 0x0a: case 0x2a: case 0x8a: op_count = &l->st.write_ops; break;
 	case 0x35: case 0x91: op_count = &l->st.flush_ops; break;
 	case 0x42: case 0x41: case 0x93: op_count = &l->st.discard_ops; break;

@@ -4,6 +4,9 @@
  * 0xb0, 0xb1, 0xb2), REPORT LUNS, READ CAPACITY 10/16, READ/WRITE 6/10/16, SYNCHRONIZE
  * CACHE 10/16, UNMAP, WRITE SAME 10/16, MODE SENSE 6/10, START STOP UNIT, VERIFY 10/16;
  * anything else ends with CHECK CONDITION, ILLEGAL REQUEST, INVALID COMMAND OPERATION CODE.
+ * A LUN with an mmc part is a read-only CD/DVD drive instead: its commands are MMC's
+ * (scsi_mmc.h), with INQUIRY and REPORT LUNS shared. Any transport that hands over CDBs
+ * (virtio-scsi, ATAPI) uses the same code.
  * Runs synchronously (call it from an I/O thread, never a vCPU thread). */
 #ifndef VSRV_DEVICES_VIRTIO_SCSI_EMU_H
 #define VSRV_DEVICES_VIRTIO_SCSI_EMU_H
@@ -29,9 +32,12 @@
 #define SCSI_SENSE_LEN 18
 #define SCSI_MAX_LUNS 8
 
+struct scsi_mmc;
+
 struct scsi_lun {
-	struct disk *disk;   /* borrowed; NULL for a LUN that does not exist */
-	uint64_t nblocks;    /* 512-byte blocks */
+	/* borrowed; NULL for a LUN that does not exist (a disk) or has no medium (a CD) */
+	struct disk *disk;
+	uint64_t nblocks;    /* 512-byte blocks (a CD: its medium's, a multiple of 4) */
 	bool readonly;
 	char serial[24];     /* unit serial number (VPD 0x80), NUL-terminated */
 	uint64_t naa;        /* NAA identifier for VPD 0x83 */
@@ -41,7 +47,14 @@ struct scsi_lun {
 	 * SENSE ends with CHECK CONDITION and this sense, REQUEST SENSE returns it; both clear
 	 * it (SPC-3 5.8.7, one initiator). Saved state. */
 	uint8_t ua_asc, ua_ascq;
+	struct scsi_mmc *mmc; /* borrowed: a CD/DVD drive's own state (scsi_mmc.h), or NULL */
 };
+
+/* Whether l is a logical unit (a disk, or a CD/DVD drive with or without a medium). */
+static inline bool scsi_lun_present(const struct scsi_lun *l)
+{
+	return l->disk || l->mmc;
+}
 
 /* Data buffers of a command: a list of iovecs and their total length. */
 struct scsi_buf {
@@ -66,5 +79,14 @@ void scsi_exec(struct scsi_lun *luns, unsigned nluns, unsigned lun_id, const uin
 
 /* Fill a fixed-format sense buffer. */
 void scsi_set_sense(struct scsi_result *res, uint8_t key, uint8_t asc, uint8_t ascq);
+
+/* For the command sets (scsi_mmc.c). Copy len bytes of src to the data-in buffers, at most
+ * alloc (the CDB's allocation length) and what they hold; sets res->in_done. */
+void scsi_reply(const struct scsi_buf *in, const void *src, size_t len, size_t alloc,
+		struct scsi_result *res);
+/* Read nb 512-byte blocks at lba of l->disk into the data-in buffers (range checked against
+ * l->nblocks; counted in l->st): GOOD, or the sense of the failure in res. */
+void scsi_read_blocks(struct scsi_lun *l, uint64_t lba, uint32_t nb, const struct scsi_buf *in,
+		      struct scsi_result *res);
 
 #endif

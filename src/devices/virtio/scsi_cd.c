@@ -1,0 +1,318 @@
+/* The SCSI CD/DVD drive kind (kind.h): `--cdrom [FILE]` or `--disk [FILE],media=cdrom`, a
+ * read-only drive (the MMC command set of scsi_mmc.c) as one more LUN of the VM's virtio-scsi
+ * controller (scsi.c). Its medium is e->disk (opened read-only with a shared lock, so other
+ * VMs and readers may use the same image), or none; the control socket's `media` command
+ * ejects and inserts (vm_devices_media). Its saved state is the drive's: the medium's path
+ * and size, the tray, the guest's lock and the pending media event; the unit attention is
+ * the controller's (with every LUN's). */
+#include "devices/virtio/kind.h"
+#include "devices/virtio/scsi.h"
+#include "disk/disk.h"
+#include "util/log.h"
+#include "vmm/vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CD_PATH_MAX VSCSI_CD_PATH_MAX
+
+struct scsi_cd {
+	struct scsi_mmc mmc;
+	struct virtio_scsi *ctrl;  /* borrowed: the VM's controller */
+	struct scsi_lun *lun;      /* this drive's LUN, in ctrl */
+	char path[CD_PATH_MAX];    /* the medium's image ("" without) */
+};
+
+extern const struct device_kind scsi_cd_kind;
+
+static int cd_parse(const char *spec, void **opts)
+{
+	const struct vopt_disk *o;
+	int ret = devices_parse_disk(spec, opts);
+
+	if (ret)
+		return ret;
+	o = *opts;
+	if (o->bus && strcmp(o->bus, "scsi") && strcmp(o->bus, "virtio-scsi")) {
+		vsrv_log("--disk %s: a CD/DVD drive is on virtio-scsi (bus=scsi, or no bus=)", spec);
+		devices_free_disk_opts(*opts);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* An image fit for a drive: readable, a regular file or block device, at least one block;
+ * its path fits the saved state. */
+static int check_image(const char *path, char *err, size_t n)
+{
+	struct stat st;
+	int fd, ret = 0;
+
+	if (strlen(path) >= CD_PATH_MAX) {
+		snprintf(err, n, "%.64s...: a path of %zu bytes (at most %d)", path, strlen(path),
+			 CD_PATH_MAX - 1);
+		return -ENAMETOOLONG;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, n, "%s: %s", path, strerror(errno));
+		return ret;
+	}
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		snprintf(err, n, "%s: %s", path, strerror(errno));
+	} else if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		ret = -EINVAL;
+		snprintf(err, n, "%s: not a regular file or block device", path);
+	} else if (S_ISREG(st.st_mode) && st.st_size < MMC_BLOCK) {
+		ret = -EINVAL;
+		snprintf(err, n, "%s: %lld bytes: a CD/DVD image has at least one 2048-byte block",
+			 path, (long long)st.st_size);
+	}
+	close(fd);
+	return ret;
+}
+
+static int cd_check(const void *opts)
+{
+	const struct vopt_disk *o = opts;
+	char err[CD_PATH_MAX + 128];
+	int ret;
+
+	if (!*o->path)
+		return 0; /* an empty drive */
+	ret = check_image(o->path, err, sizeof(err));
+	if (ret)
+		vsrv_log("cdrom %s", err);
+	return ret;
+}
+
+/* Open the image at path for the drive (read-only, shared lock; format NULL: probed). */
+static int open_medium(const char *path, const char *format, unsigned flags, struct disk **out,
+		       char *err, size_t n)
+{
+	struct disk *d;
+	int ret = check_image(path, err, n);
+
+	if (ret)
+		return ret;
+	ret = disk_open(path, format, DISK_RDONLY | flags, &d);
+	if (ret) {
+		snprintf(err, n, "%s: %s", path, ret == -EBUSY ?
+			 "another process writes to the image" : strerror(-ret));
+		return ret;
+	}
+	if (d->size < MMC_BLOCK) {
+		snprintf(err, n, "%s: less than one 2048-byte block", path);
+		disk_close(d);
+		return -EINVAL;
+	}
+	if (d->size % MMC_BLOCK)
+		vsrv_log("cdrom %s: %" PRIu64 " bytes, not a multiple of 2048: the last %" PRIu64
+			 " bytes are not on the disc", path, d->size, d->size % MMC_BLOCK);
+	*out = d;
+	return 0;
+}
+
+static int cd_create(struct vdevs *v, struct device_entry *e, const void *opts, unsigned idx)
+{
+	const struct vopt_disk *o = opts;
+	struct scsi_cd *cd = calloc(1, sizeof(*cd));
+	char err[CD_PATH_MAX + 128], serial[24];
+	unsigned flags = v->vm->cfg->incoming ? DISK_NOLOCK : 0;
+	int ret;
+
+	if (!cd)
+		return -ENOMEM;
+	e->priv = cd;
+	snprintf(e->label, sizeof(e->label), "disk%u", idx);
+	e->bus_or_backend = "scsi";
+	if (*o->path) {
+		ret = open_medium(o->path, o->format, flags, &e->disk, err, sizeof(err));
+		if (ret) {
+			vsrv_log("%s: cdrom %s", e->label, err);
+			return ret;
+		}
+		snprintf(cd->path, sizeof(cd->path), "%s", o->path);
+	}
+	snprintf(serial, sizeof(serial), "%s", o->serial ? o->serial : e->label);
+	return virtio_scsi_vm_add(v, e, o->transport, e->disk, &cd->mmc, serial, &cd->ctrl,
+				  &cd->lun);
+}
+
+static void cd_destroy(struct vdevs *v, struct device_entry *e)
+{
+	virtio_scsi_vm_release(v);
+	free(e->priv);
+	e->priv = NULL;
+}
+
+/* Put medium d (NULL: none; path its image) and the drive state in place, the controller
+ * quiesced; returns the medium it held, for the caller to close. */
+static struct disk *swap_medium(struct device_entry *e, struct disk *d, const char *path)
+{
+	struct scsi_cd *cd = e->priv;
+	struct disk *old = e->disk;
+
+	e->disk = d;
+	snprintf(cd->path, sizeof(cd->path), "%s", d ? path : "");
+	return old;
+}
+
+static int cd_media(struct vdevs *v, struct device_entry *e, const char *path, bool force,
+		    char *err, size_t errlen)
+{
+	struct scsi_cd *cd = e->priv;
+	struct virtio_dev *dev = virtio_scsi_dev(cd->ctrl);
+	struct disk *d = NULL, *old = NULL;
+	int ret;
+
+	(void)v;
+	if (path && strpbrk(path, ",\t\n")) { /* it goes into the --disk spec of the next boot */
+		snprintf(err, errlen, "%s: a path with a comma, tab or newline cannot be inserted",
+			 path);
+		return -EINVAL;
+	}
+	if (path && (ret = open_medium(path, NULL, 0, &d, err, errlen)))
+		return ret;
+	ret = virtio_dev_quiesce(dev);
+	if (ret == -EDEADLK) {
+		disk_close(d);
+		snprintf(err, errlen, "%s: the controller cannot be stopped", e->label);
+		return ret;
+	}
+	ret = 0;
+	/* a medium in a drive the guest locked stays; an empty drive takes one all the same */
+	if (!path || e->disk)
+		ret = scsi_mmc_unload(cd->lun, force, &old);
+	if (!ret || (path && !e->disk)) {
+		ret = 0;
+		if (d)
+			scsi_mmc_load(cd->lun, d);
+		old = swap_medium(e, d, path);
+	}
+	virtio_dev_resume(dev);
+	if (ret == -EBUSY) {
+		disk_close(d);
+		snprintf(err, errlen, "%s: the guest has locked the drive (it was asked to eject "
+			 "the medium; \"force\":true takes it out all the same)", e->label);
+		return ret;
+	}
+	disk_close(old);
+	vsrv_log("%s: %s%s", e->label, path ? "inserted " : "ejected the medium",
+		 path ? path : force ? " (forced)" : "");
+	return 0;
+}
+
+static void cd_media_info(struct device_entry *e, struct vm_media_info *out)
+{
+	struct scsi_cd *cd = e->priv;
+
+	out->path = e->disk ? cd->path : NULL;
+	out->bytes = e->disk ? e->disk->size : 0;
+	out->tray_open = cd->mmc.tray_open;
+	out->locked = cd->mmc.prevent;
+}
+
+static int cd_save(struct device_entry *e, void *state)
+{
+	struct scsi_cd *cd = e->priv;
+	struct scsi_cd_state *st = state;
+	struct virtio_dev *dev = virtio_scsi_dev(cd->ctrl);
+	int ret = virtio_dev_quiesce(dev); /* the drive's state is the I/O thread's */
+
+	if (ret == -EDEADLK)
+		return ret;
+	memset(st, 0, sizeof(*st));
+	st->medium = e->disk != NULL;
+	st->tray_open = cd->mmc.tray_open;
+	st->prevent = cd->mmc.prevent;
+	st->event = cd->mmc.event;
+	if (e->disk) {
+		st->bytes = e->disk->size;
+		memcpy(st->path, cd->path, sizeof(st->path));
+	}
+	virtio_dev_resume(dev);
+	return ret;
+}
+
+static int cd_restore(struct device_entry *e, const void *state)
+{
+	const struct scsi_cd_state *st = state;
+	struct scsi_cd *cd = e->priv;
+	struct virtio_dev *dev = virtio_scsi_dev(cd->ctrl);
+	struct disk *d = e->disk, *old = NULL;
+	char err[CD_PATH_MAX + 128];
+	size_t len = strnlen(st->path, sizeof(st->path));
+	int ret;
+
+	if (st->medium > 1 || st->tray_open > 1 || st->prevent > 1 ||
+	    st->event > MMC_EV_MEDIA_REMOVAL || st->reserved || len == sizeof(st->path) ||
+	    (st->medium ? !len || st->bytes < MMC_BLOCK : len || st->bytes))
+		return -EINVAL;
+	for (size_t i = len; i < sizeof(st->path); i++)
+		if (st->path[i])
+			return -EINVAL;
+	/* the medium the guest had: the one in the drive already, or its image opened again */
+	if (!st->medium) {
+		d = NULL;
+	} else if (!e->disk || strcmp(cd->path, st->path)) {
+		ret = open_medium(st->path, NULL, 0, &d, err, sizeof(err));
+		if (ret) {
+			vsrv_log("%s: the saved VM's CD/DVD: %s", e->label, err);
+			return ret;
+		}
+	}
+	if (d && d->size != st->bytes) {
+		vsrv_log("%s: the saved VM's CD/DVD %s had %" PRIu64 " bytes, it has %" PRIu64
+			 " now", e->label, st->path, st->bytes, d->size);
+		if (d != e->disk)
+			disk_close(d);
+		return -EINVAL;
+	}
+	ret = virtio_dev_quiesce(dev);
+	if (ret == -EDEADLK) {
+		if (d != e->disk)
+			disk_close(d);
+		return ret;
+	}
+	if (d != e->disk)
+		old = swap_medium(e, d, st->path);
+	cd->lun->disk = d;
+	cd->lun->nblocks = d ? scsi_mmc_blocks(d->size) * (MMC_BLOCK / 512) : 0;
+	cd->mmc.tray_open = st->tray_open;
+	cd->mmc.prevent = st->prevent;
+	cd->mmc.event = st->event;
+	virtio_dev_resume(dev);
+	disk_close(old);
+	return 0;
+}
+
+_Static_assert(sizeof(struct scsi_cd_state) <= VDEV_STATE_MAX, "fits a state entry");
+
+/* A drive on the controller: its medium saved on its own. */
+const struct device_kind scsi_cd_kind = {
+	.name = "SCSI CD/DVD drive",
+	.id = 7,
+	.option = "disk",
+	.words = (const char *const[]){ "cdrom", NULL },
+	.usage = "[PATH],media=cdrom",
+	.bus = DEVICE_BUS_NONE,
+	.parse = cd_parse,
+	.check = cd_check,
+	.opts_free = devices_free_disk_opts,
+	.create = cd_create,
+	.destroy = cd_destroy,
+	.state_size = sizeof(struct scsi_cd_state),
+	.save = cd_save,
+	.restore = cd_restore,
+	.media = cd_media,
+	.media_info = cd_media_info,
+};
