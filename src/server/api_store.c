@@ -4,6 +4,7 @@
 #include "server/diskimg.h"
 #include "server/events.h"
 #include "server/inv.h"
+#include "server/layers.h"
 #include "server/space.h"
 #include "server/valid.h"
 #include "server/network.h"
@@ -297,6 +298,11 @@ int api_disk_update(struct req *r)
 			goto err_io;
 		busy = u == 1;
 	}
+	if (!busy && path[0] && layers_frozen(r->c, path)) {
+		inv_rollback(r->c);
+		return req_error(r, -EBUSY, "disk %s is frozen: snapshots or linked clones sit over "
+				 "it, and a differencing image keeps its parent's size", r->args[0]);
+	}
 	if (busy || size < old) {
 		inv_rollback(r->c);
 		return req_error(r, busy ? -EBUSY : -EINVAL, busy ? "the disk is in use by a running VM" :
@@ -348,6 +354,11 @@ int api_disk_delete(struct req *r)
 			goto err_io;
 		if (!rc)
 			snprintf(path, sizeof(path), "%s", d.path);
+	}
+	if (path[0] && (rc = layers_frozen(r->c, path)) != 0) {
+		inv_rollback(r->c);
+		return rc < 0 ? req_error(r, -EIO, "inventory error") : req_error(r, -EBUSY,
+			"disk %s is frozen: snapshots or linked clones sit over it", r->args[0]);
 	}
 	rc = inv_disk_delete(r->c, id);
 	if (rc == -EEXIST) {

@@ -1,0 +1,97 @@
+/* Disk layers: the differencing VHDs that snapshot trees and linked clones are made of.
+ * A VM's writable VHD disk runs on its top layer when it has one (DATA/layers/..., a
+ * differencing image over the file it froze), else on the disk's own file. Freezing a
+ * top (a snapshot, a linked clone) makes it read-only for good and puts a new top over
+ * it; a frozen image is kept while anything sits over it (a layer, a linked clone's disk)
+ * or a snapshot holds its state, and deleted by layers_collect when nothing does. An
+ * inventory disk whose file has layers over it is frozen too: no VM may write it, it
+ * cannot be resized or deleted, and deleting it with its VM keeps its file as a layer. */
+#ifndef VSRV_SERVER_LAYERS_H
+#define VSRV_SERVER_LAYERS_H
+
+#include "server/server.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Files a layer operation created (to remove when its transaction rolls back) and files
+ * it made unused (to remove once it committed). */
+struct layer_files {
+	json_t *created, *gone;
+};
+
+/* Start (0 or -ENOMEM), and end: after a commit (ok) the unused files are removed, else
+ * the created ones; the struct is freed either way. */
+int layer_files_init(struct layer_files *f);
+void layer_files_end(struct layer_files *f, bool ok);
+
+/* The image VM vm runs on for its disk disk_id whose own file is disk_path: the path of
+ * its top layer, or disk_path. Into out (n bytes); *is_top (may be NULL) says which.
+ * 0 or -EIO. */
+int layers_top_path(struct dbc *c, int64_t vm, int64_t disk_id, const char *disk_path,
+		    char *out, size_t n, bool *is_top);
+
+/* Whether anything sits over the image at path (a layer, a linked clone's disk): 1, 0 or
+ * -EIO. */
+int layers_frozen(struct dbc *c, const char *path);
+
+/* Freeze what VM vm runs on for disk disk_id (its top, or disk_path) and give the VM a new
+ * top over it; the frozen image's path into frozen (n bytes). Under the caller's
+ * transaction; the new file is recorded in f. 0 or -errno with a message in err. */
+int layers_push(struct server *srv, struct dbc *c, struct layer_files *f, int64_t vm,
+		int64_t disk_id, const char *disk_path, char *frozen, size_t n, char *err,
+		size_t errlen);
+
+/* Make VM vm run on a new empty top over parent for disk disk_id; its old top (never
+ * frozen, so nothing sits over it) is dropped into f->gone. 0 or -errno with err. */
+int layers_retop(struct server *srv, struct dbc *c, struct layer_files *f, int64_t vm,
+		 int64_t disk_id, const char *parent, char *err, size_t errlen);
+
+/* A new differencing image over parent at a fresh path (dir: a directory, or NULL for
+ * DATA/layers), recorded in f->created; the path into out. 0 or -errno with err. */
+int layers_new_image(struct server *srv, struct layer_files *f, const char *dir,
+		     const char *stem, const char *parent, char *out, size_t n, char *err,
+		     size_t errlen);
+
+/* Merge the single image over frozen image under into it (vhd_commit), point what sat
+ * over that image to under, and let under take its place (its snapshot states, and the
+ * top of VM vm when it was one); the merged image goes to f->gone. Does nothing (0, *done
+ * false) when under has no or several images over it, or its one is neither frozen nor
+ * VM vm's top. -EBUSY with err when an image to change is in use. */
+int layers_merge_up(struct server *srv, struct dbc *c, struct layer_files *f, int64_t vm,
+		    const char *under, bool *done, char *err, size_t errlen);
+
+/* Drop every frozen layer that nothing needs any more (the inventory rows now, the files
+ * into f->gone). 0 or -EIO. */
+int layers_collect(struct dbc *c, struct layer_files *f);
+
+/* The inventory disk at path is deleted: when layers sit over its file, the file stays as
+ * a frozen base layer (1: the caller keeps the file), else 0; -EIO. */
+int layers_keep_base(struct dbc *c, const char *path);
+
+/* Bytes the top layers may still grow by (their disk's size less what they hold), added
+ * to *promised (for space.c). 0 or -EIO. */
+int layers_promised(struct dbc *c, double *promised);
+
+/* A VM's disk as layer operations need it (copied out of the inventory). */
+struct layer_disk {
+	int idx;
+	int64_t disk_id;
+	char name[64];
+	char format[16];
+	char bus[16];
+	bool readonly;
+	int64_t size;
+	char path[4400];            /* the disk's own file */
+};
+
+/* The disks of VM id, by index, into *out (malloc'd, at most 16; free it) and *n.
+ * 0 or -errno. */
+int layers_vm_disks(struct dbc *c, int64_t id, struct layer_disk **out, int *n);
+
+/* How many top layers VM vm runs on (>= 0), or -EIO. */
+int layers_vm_tops(struct dbc *c, int64_t vm);
+
+#endif
