@@ -254,6 +254,8 @@ int layers_merge_up(struct server *srv, struct dbc *c, struct layer_files *f, in
 	rc = inv_layer_reparent(c, k, under);
 	if (!rc)
 		rc = inv_snap_image_repath(c, k, under);
+	if (!rc)
+		rc = inv_layer_delete(c, k);
 	if (!rc && !strcmp(one->kind[0], "top")) {
 		rc = inv_layer_get(c, under, copy_kind, ukind);
 		if (rc == 1 && !strcmp(ukind, "frozen"))
@@ -261,10 +263,9 @@ int layers_merge_up(struct server *srv, struct dbc *c, struct layer_files *f, in
 		else if (rc == 1 || rc == -ENOENT)
 			rc = 0; /* an inventory disk's own file */
 	}
-	if (!rc)
-		rc = inv_layer_delete(c, k);
 	if (rc) {
 		snprintf(err, errlen, "inventory error");
+		rc = -EIO;
 		goto out;
 	}
 	json_array_append_new(f->gone, json_string(k));
