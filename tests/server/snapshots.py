@@ -255,6 +255,34 @@ try:
     ok("template-bad", st == 400 and "not a template" in msg(js) and st2 == 404 and st3 == 400,
        str((st, js, st2, js2, st3)))
 
+    # --- the CLI ----------------------------------------------------------------------------
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VSRV_")}
+    env.update(HOME=tmp, VSRV_SERVER="http://127.0.0.1:%d" % d.port, VSRV_TOKEN=adm)
+
+    def cli(*args):
+        return subprocess.run([VSRV] + list(args), env=env, capture_output=True, text=True, timeout=60)
+    req("POST", "/api/v1/disks", {"name": "cd", "size": 4 << 20, "format": "vhd"})
+    cli("vm", "create", "cv", "--kernel", "console.elf", "--disk", "cd")
+    r1 = cli("vm", "snapshot", "create", "cv", "c1", "--description", "clean")
+    r2 = cli("vm", "snapshot", "create", "cv", "c2")
+    r3 = cli("vm", "snapshot", "revert", "cv", "c1")
+    r4 = cli("vm", "snapshot", "list", "cv")
+    ok("cli-snapshot", r1.returncode == 0 and r2.returncode == 0 and r3.returncode == 0 and
+       r4.returncode == 0 and r4.stdout.splitlines()[0].startswith("c1 (current)") and "clean" in r4.stdout
+       and r4.stdout.splitlines()[1].startswith("  c2"), str((r1, r2, r3, r4)))
+    r5 = cli("vm", "snapshot", "delete", "cv", "c2")
+    r6 = cli("vm", "snapshot", "bogus", "cv")
+    r7 = cli("vm", "snapshot", "revert", "cv", "nope")
+    ok("cli-snapshot-delete-and-errors", r5.returncode == 0 and r6.returncode == 2 and
+       r7.returncode == 1 and "nope" in r7.stderr and tree("cv")[0].keys() == {"c1"}, str((r5, r6, r7)))
+    r1 = cli("vm", "clone", "cv", "cvl", "--linked")
+    r2 = cli("vm", "edit", "cv", "--template", "yes")
+    r3 = cli("vm", "create", "cvt", "--from-template", "cv")
+    r4 = cli("vm", "start", "cv")
+    ok("cli-clone-template", r1.returncode == 0 and "linked" in r1.stdout and r2.returncode == 0 and
+       r3.returncode == 0 and req("GET", "/api/v1/vms/cvt")[0] == 200 and r4.returncode == 1 and
+       "template" in r4.stderr, str((r1, r2, r3, r4)))
+
     # --- permissions -------------------------------------------------------------------------
     bob = user("bob")
     st, _ = req("GET", "/api/v1/vms/fc/snapshots", tok=bob)
