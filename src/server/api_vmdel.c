@@ -8,6 +8,7 @@
 #include "server/events.h"
 #include "server/inv.h"
 #include "server/layers.h"
+#include "server/tasks.h"
 #include "server/vmrow.h"
 #include "server/vmdir.h"
 
@@ -80,6 +81,11 @@ int api_vm_delete(struct req *r)
 	if (!vm_is_off(r, id)) {
 		inv_rollback(r->c);
 		req_error(r, -EBUSY, "%s is running: turn it off first", r->args[0]);
+		goto out;
+	}
+	if (task_running(r->c, "vm-clone", r->args[0])) {
+		inv_rollback(r->c);
+		req_error(r, -EBUSY, "a full clone of %s is copying its disks", r->args[0]);
 		goto out;
 	}
 	if (with_disks) {
