@@ -73,6 +73,12 @@ int client_vm_snapshot(struct client *cl, struct opt_res *r)
 	json_decref(body);
 	if (rc)
 		return rc;
+	/* a delete is a task (its merges copy data): wait for it */
+	if (!strcmp(act, "delete") &&
+	    client_task_wait(cl, json_integer_value(json_object_get(out, "task")))) {
+		json_decref(out);
+		return 1;
+	}
 	if (cl->json && out)
 		client_print_json(out);
 	else if (!strcmp(act, "delete"))

@@ -379,8 +379,7 @@ static const char *size_text(json_int_t v, char *buf, size_t n)
 	return buf;
 }
 
-/* Wait for task id to end: 0 when it is done, 1 (said on stderr) when it failed. */
-static int task_wait(struct client *cl, json_int_t id)
+int client_task_wait(struct client *cl, json_int_t id)
 {
 	char path[64];
 	json_t *t = NULL;
@@ -462,7 +461,7 @@ static int vm_undo_disks(struct client *cl, struct opt_res *r)
 			       json_string_value(json_object_get(out, "state")) ?: "?");
 	}
 	if (commit && opt_get(r, "wait"))
-		rc = task_wait(cl, json_integer_value(json_object_get(out, "task")));
+		rc = client_task_wait(cl, json_integer_value(json_object_get(out, "task")));
 	json_decref(out);
 	return rc;
 }

@@ -1,6 +1,7 @@
 /* A VM's snapshot tree (snapshot.h): GET /api/v1/vms/{name}/snapshots lists it (view),
  * POST takes one, POST .../snapshots/{snap}/revert goes back to one, DELETE
- * .../snapshots/{snap} deletes one (control on the VM for the three). */
+ * .../snapshots/{snap} starts the task that deletes one (control on the VM for the
+ * three). */
 #include "server/api.h"
 #include "server/auth.h"
 #include "server/inv.h"
@@ -79,15 +80,17 @@ int api_vm_snapshot_revert(struct req *r)
 int api_vm_snapshot_delete(struct req *r)
 {
 	char err[600];
-	int64_t id;
+	int64_t id, task = 0;
 	int rc;
 
 	if (vm_lookup(r, &id) || auth_require_object(r, "vm", id, r->args[0], PERM_CONTROL))
 		return r->status;
-	rc = snapshot_delete(r->srv, r->c, id, r->args[0], r->args[1], r->who.name, err,
+	rc = snapshot_delete(r->srv, r->c, id, r->args[0], r->args[1], r->who.name, &task, err,
 			     sizeof(err));
 	if (rc)
 		return req_error(r, rc, "%s", err);
-	r->status = 204;
-	return 204;
+	r->out = json_pack("{s:I,s:s,s:s}", "task", (json_int_t)task, "vm", r->args[0],
+			   "snapshot", r->args[1]);
+	r->status = 202;
+	return 202;
 }

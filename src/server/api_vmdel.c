@@ -8,7 +8,7 @@
 #include "server/events.h"
 #include "server/inv.h"
 #include "server/layers.h"
-#include "server/tasks.h"
+#include "server/snapshot.h"
 #include "server/vmrow.h"
 #include "server/vmdir.h"
 
@@ -83,9 +83,10 @@ int api_vm_delete(struct req *r)
 		req_error(r, -EBUSY, "%s is running: turn it off first", r->args[0]);
 		goto out;
 	}
-	if (task_running(r->c, "vm-clone", r->args[0])) {
+	if (snapshot_busy(r->c, r->args[0])) {
 		inv_rollback(r->c);
-		req_error(r, -EBUSY, "a full clone of %s is copying its disks", r->args[0]);
+		req_error(r, -EBUSY, "a task works on the disks of %s (an undo-disk commit, a "
+			  "snapshot delete or a full clone)", r->args[0]);
 		goto out;
 	}
 	if (with_disks) {

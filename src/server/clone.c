@@ -335,8 +335,9 @@ int clone_check_start(struct dbc *c, int64_t id, const char *name, char *why, si
 			 "POST /api/v1/vms {\"from_template\": \"%s\"}, or unmark it)", name, name);
 		return -EBUSY;
 	}
-	if (task_running(c, "vm-clone", name)) {
-		snprintf(why, len, "a full clone of %s is copying its disks", name);
+	if (task_running(c, "vm-clone", name) || task_running(c, "vm-snapshot-delete", name)) {
+		snprintf(why, len, "a full clone of %s is copying its disks, or one of its snapshots "
+			 "is being deleted", name);
 		return -EBUSY;
 	}
 	return 0;

@@ -169,23 +169,23 @@ int layers_retop(struct server *srv, struct dbc *c, struct layer_files *f, int64
 /* The layers over an image, copied out of the walk. */
 struct kids {
 	int n;
-	char path[8][4400];
-	char kind[8][16];
-	int64_t vm[8], disk[8];
+	char path[LAYER_MERGE_MAX][4400];
+	char kind[LAYER_MERGE_MAX][16];
+	int64_t vm[LAYER_MERGE_MAX], disk[LAYER_MERGE_MAX];
 };
 
 static int add_kid(const struct inv_layer *l, void *arg)
 {
 	struct kids *k = arg;
 
-	if (k->n < 8) {
+	if (k->n < LAYER_MERGE_MAX) {
 		snprintf(k->path[k->n], sizeof(k->path[0]), "%s", l->path);
 		snprintf(k->kind[k->n], sizeof(k->kind[0]), "%s", l->kind);
 		k->vm[k->n] = l->vm_id;
 		k->disk[k->n] = l->disk_id;
 	}
 	k->n++;
-	return k->n > 8;
+	return k->n > LAYER_MERGE_MAX;
 }
 
 static int copy_kind(const struct inv_layer *l, void *arg)
@@ -194,87 +194,105 @@ static int copy_kind(const struct inv_layer *l, void *arg)
 	return 1;
 }
 
-int layers_merge_up(struct server *srv, struct dbc *c, struct layer_files *f, int64_t vm,
-		    const char *under, bool *done, char *err, size_t errlen)
+int layers_merge_plan(struct dbc *c, int64_t vm, const char *under, struct layer_merge *m,
+		      char *err, size_t errlen)
 {
 	struct kids *one = calloc(1, sizeof(*one)), *over = calloc(1, sizeof(*over));
-	char ukind[16] = "";
-	const char *k;
-	struct vhd *v;
-	int rc;
+	int rc = one && over ? 0 : -ENOMEM;
 
-	(void)srv;
-	*done = false;
-	if (!one || !over) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	rc = inv_layer_children(c, under, add_kid, one);
+	memset(m, 0, sizeof(*m));
+	snprintf(m->under, sizeof(m->under), "%s", under);
+	if (!rc)
+		rc = inv_layer_children(c, under, add_kid, one);
 	if (rc < 0 || one->n != 1)
 		goto out;
 	rc = 0;
-	k = one->path[0];
 	if (strcmp(one->kind[0], "frozen") && !(!strcmp(one->kind[0], "top") && one->vm[0] == vm))
-		goto out;
-	rc = inv_layer_children(c, k, add_kid, over);
+		goto out;   /* a linked clone's disk: it stays over under */
+	rc = inv_layer_children(c, one->path[0], add_kid, over);
 	if (rc < 0)
 		goto out;
-	if (over->n > 8) {
-		snprintf(err, errlen, "%s has too many images over it to merge", k);
+	rc = 0;
+	if (over->n > LAYER_MERGE_MAX) {
+		snprintf(err, errlen, "%s has too many images over it to merge", one->path[0]);
 		rc = -EBUSY;
 		goto out;
 	}
+	m->todo = true;
+	snprintf(m->k, sizeof(m->k), "%s", one->path[0]);
+	snprintf(m->kkind, sizeof(m->kkind), "%s", one->kind[0]);
+	m->kdisk = one->disk[0];
+	m->nover = over->n;
 	for (int i = 0; i < over->n; i++)
-		if (vhd_lock_path_test(over->path[i], VHD_LOCK_EXCL) == -EBUSY) {
-			snprintf(err, errlen, "%s is in use (a running VM's disk)", over->path[i]);
-			rc = -EBUSY;
-			goto out;
-		}
-	rc = vhd_open(k, VHD_PARENT_RW, &v);
-	if (!rc) {
-		rc = vhd_commit(v, NULL, NULL);
-		if (rc)
-			snprintf(err, errlen, "merging %s into %s: %s", k, under, vhd_errmsg());
-		if (vhd_close(v) && !rc)
-			rc = -EIO;
-	} else {
-		snprintf(err, errlen, "%s", vhd_errmsg());
-	}
-	for (int i = 0; !rc && i < over->n; i++) {
-		rc = vhd_set_parent(over->path[i], under);
-		if (rc)
-			snprintf(err, errlen, "%s", vhd_errmsg());
-	}
-	if (rc) {
-		if (rc != -EBUSY)
-			rc = -EIO;
-		goto out;
-	}
-	/* What sat over k sits over under, which holds k's data and takes its place. */
-	rc = inv_layer_reparent(c, k, under);
-	if (!rc)
-		rc = inv_snap_image_repath(c, k, under);
-	if (!rc)
-		rc = inv_layer_delete(c, k);
-	if (!rc && !strcmp(one->kind[0], "top")) {
-		rc = inv_layer_get(c, under, copy_kind, ukind);
-		if (rc == 1 && !strcmp(ukind, "frozen"))
-			rc = inv_layer_set_kind(c, under, "top", vm, one->disk[0]);
-		else if (rc == 1 || rc == -ENOENT)
-			rc = 0; /* an inventory disk's own file */
-	}
-	if (rc) {
-		snprintf(err, errlen, "inventory error");
-		rc = -EIO;
-		goto out;
-	}
-	json_array_append_new(f->gone, json_string(k));
-	vsrv_log("disk layer %s merged into %s", k, under);
-	*done = true;
+		snprintf(m->over[i], sizeof(m->over[i]), "%s", over->path[i]);
 out:
+	if (rc < 0 && !err[0])
+		snprintf(err, errlen, "inventory error");
 	free(one);
 	free(over);
 	return rc;
+}
+
+int layers_merge_files(const struct layer_merge *m, vhd_progress_fn progress, void *opaque,
+		       char *err, size_t errlen)
+{
+	struct vhd *v;
+	int rc;
+
+	if (!m->todo)
+		return 0;
+	for (int i = 0; i < m->nover; i++)
+		if (vhd_lock_path_test(m->over[i], VHD_LOCK_EXCL) == -EBUSY) {
+			snprintf(err, errlen, "%s is in use (a running VM's disk)", m->over[i]);
+			return -EBUSY;
+		}
+	rc = vhd_open(m->k, VHD_PARENT_RW, &v);
+	if (rc) {
+		snprintf(err, errlen, "%s", vhd_errmsg());
+		return rc;
+	}
+	rc = vhd_commit(v, progress, opaque);
+	if (rc)
+		snprintf(err, errlen, "merging %s into %s: %s", m->k, m->under, vhd_errmsg());
+	if (vhd_close(v) && !rc) {
+		snprintf(err, errlen, "merging %s into %s: %s", m->k, m->under, vhd_errmsg());
+		rc = -EIO;
+	}
+	/* From here on k is not needed: what sat over it reads the same over under. */
+	for (int i = 0; !rc && i < m->nover; i++) {
+		rc = vhd_set_parent(m->over[i], m->under);
+		if (rc)
+			snprintf(err, errlen, "%s", vhd_errmsg());
+	}
+	return rc;
+}
+
+int layers_merge_rows(struct dbc *c, struct layer_files *f, int64_t vm,
+		      const struct layer_merge *m)
+{
+	char ukind[16] = "";
+	int rc;
+
+	if (!m->todo)
+		return 0;
+	/* What sat over k sits over under, which holds k's data and takes its place. */
+	rc = inv_layer_reparent(c, m->k, m->under);
+	if (!rc)
+		rc = inv_snap_image_repath(c, m->k, m->under);
+	if (!rc)
+		rc = inv_layer_delete(c, m->k);
+	if (!rc && !strcmp(m->kkind, "top")) {
+		rc = inv_layer_get(c, m->under, copy_kind, ukind);
+		if (rc == 1 && !strcmp(ukind, "frozen"))
+			rc = inv_layer_set_kind(c, m->under, "top", vm, m->kdisk);
+		else if (rc == 1 || rc == -ENOENT)
+			rc = 0; /* an inventory disk's own file */
+	}
+	if (rc)
+		return -EIO;
+	json_array_append_new(f->gone, json_string(m->k));
+	vsrv_log("disk layer %s merged into %s", m->k, m->under);
+	return 0;
 }
 
 static int add_unused(const struct inv_layer *l, void *arg)

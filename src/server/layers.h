@@ -55,13 +55,30 @@ int layers_new_image(struct server *srv, struct layer_files *f, const char *dir,
 		     const char *stem, const char *parent, char *out, size_t n, char *err,
 		     size_t errlen);
 
-/* Merge the single image over frozen image under into it (vhd_commit), point what sat
- * over that image to under, and let under take its place (its snapshot states, and the
- * top of VM vm when it was one); the merged image goes to f->gone. Does nothing (0, *done
- * false) when under has no or several images over it, or its one is neither frozen nor
- * VM vm's top. -EBUSY with err when an image to change is in use. */
-int layers_merge_up(struct server *srv, struct dbc *c, struct layer_files *f, int64_t vm,
-		    const char *under, bool *done, char *err, size_t errlen);
+/* Merging the single image k over a frozen image under into it (a snapshot delete), in
+ * three steps so that the long copy holds no inventory transaction. The plan (read from the
+ * inventory): todo is false when under has no or several images over it, or its one is
+ * neither frozen nor VM vm's top (a linked clone's disk stays over it). The files: k's
+ * data is committed into under (vhd_commit; under keeps its unique id) and what sat over k
+ * is pointed at under (vhd_set_parent): every image reads as before, and k is no longer
+ * needed; -EBUSY when one of them is in use. The rows (in the caller's transaction): what
+ * sat over k sits over under, snapshots of k's state hold under's, under becomes VM vm's
+ * top when k was, and k goes (its file into f->gone). 0 or -errno (err set). */
+#define LAYER_MERGE_MAX 8
+struct layer_merge {
+	bool todo;
+	char under[4400], k[4400], kkind[16];
+	int64_t kdisk;
+	int nover;
+	char over[LAYER_MERGE_MAX][4400];
+};
+
+int layers_merge_plan(struct dbc *c, int64_t vm, const char *under, struct layer_merge *m,
+		      char *err, size_t errlen);
+int layers_merge_files(const struct layer_merge *m, void (*progress)(void *opaque,
+		       uint64_t done, uint64_t total), void *opaque, char *err, size_t errlen);
+int layers_merge_rows(struct dbc *c, struct layer_files *f, int64_t vm,
+		      const struct layer_merge *m);
 
 /* Drop every frozen layer that nothing needs any more (the inventory rows now, the files
  * into f->gone). 0 or -EIO. */

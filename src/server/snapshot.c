@@ -13,6 +13,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
+bool snapshot_busy(struct dbc *c, const char *name)
+{
+	return task_running(c, "undo-commit", name) || task_running(c, "vm-clone", name) ||
+	       task_running(c, "vm-snapshot-delete", name);
+}
+
 int snapshot_check_off(struct server *srv, struct dbc *c, int64_t id, const char *name,
 		       char *why, size_t len)
 {
@@ -35,8 +41,9 @@ int snapshot_check_off(struct server *srv, struct dbc *c, int64_t id, const char
 			 "undo-disks %s --commit or --discard)", name, name);
 		return -EBUSY;
 	}
-	if (task_running(c, "undo-commit", name) || task_running(c, "vm-clone", name)) {
-		snprintf(why, len, "an undo-disk commit or a clone of %s is running", name);
+	if (snapshot_busy(c, name)) {
+		snprintf(why, len, "an undo-disk commit, a snapshot delete or a clone of %s is "
+			 "running", name);
 		return -EBUSY;
 	}
 	return 0;
@@ -218,42 +225,101 @@ static int count_kids(const struct inv_snapshot *s, void *arg)
 	return 0;
 }
 
-struct merge {
-	struct server *srv;
-	struct dbc *c;
-	struct layer_files *f;
-	int64_t vm;
-	char *err;
-	size_t errlen;
+/* A snapshot delete's task: the merges planned at the request (layers.h), then the rows. */
+struct del_job {
+	int64_t vm, snap;
+	char name[64], snapname[64], who[64];
+	int n, i;
+	struct task *t;
+	struct layer_merge m[16];
 };
 
-static int merge_one(int64_t disk_id, const char *path, void *arg)
+static int plan_one(int64_t disk_id, const char *path, void *arg)
 {
-	struct merge *m = arg;
-	bool done;
+	struct { struct dbc *c; struct del_job *j; char *err; size_t errlen; } *p = arg;
 
 	(void)disk_id;
-	return layers_merge_up(m->srv, m->c, m->f, m->vm, path, &done, m->err, m->errlen);
+	if (p->j->n >= 16)
+		return -E2BIG;
+	return layers_merge_plan(p->c, p->j->vm, path, &p->j->m[p->j->n++], p->err, p->errlen);
+}
+
+static void del_progress(void *opaque, uint64_t done, uint64_t total)
+{
+	struct del_job *j = opaque;
+
+	task_progress(j->t, (j->i + (total ? (double)done / total : 1.0)) / (j->n ? j->n : 1));
+}
+
+static int del_run(struct task *t, void *arg)
+{
+	struct del_job *j = arg;
+	struct server *srv = task_server(t);
+	struct inv_snapshot *s = malloc(sizeof(*s));
+	struct layer_files f;
+	char err[600] = "";
+	struct dbc *c = NULL;
+	int rc = s ? layer_files_init(&f) : -ENOMEM;
+
+	if (rc) {
+		free(s);
+		return rc;
+	}
+	j->t = t;
+	for (j->i = 0; !rc && j->i < j->n; j->i++)
+		rc = layers_merge_files(&j->m[j->i], del_progress, j, err, sizeof(err));
+	if (!rc) {
+		c = inv_get(srv->db);
+		rc = c ? inv_begin(c) : -EIO;
+		if (rc)
+			snprintf(err, sizeof(err), "inventory busy");
+	}
+	if (!rc && ((rc = inv_snap_get(c, j->vm, j->snapname, s)) || s->id != j->snap)) {
+		snprintf(err, sizeof(err), "the snapshot went away meanwhile");
+		rc = -ENOENT;
+	}
+	for (int i = 0; !rc && i < j->n; i++)
+		rc = layers_merge_rows(c, &f, j->vm, &j->m[i]);
+	if (!rc)
+		rc = inv_snap_delete(c, s->id);
+	if (!rc && s->current)
+		rc = inv_snap_set_current(c, j->vm, s->parent_id);
+	if (!rc)
+		rc = layers_collect(c, &f);
+	if (rc && !err[0])
+		snprintf(err, sizeof(err), "inventory error");
+	if (c && !rc) {
+		rc = finish(srv, c, &f, 0, "vm-snapshot-deleted", "deleted", j->name, j->snapname,
+			    j->who, err, sizeof(err));
+	} else {
+		if (c)
+			inv_rollback(c);
+		layer_files_end(&f, false);
+	}
+	if (c)
+		inv_put(c);
+	if (rc)
+		task_error(t, "%s", err);
+	free(s);
+	return rc;
 }
 
 int snapshot_delete(struct server *srv, struct dbc *c, int64_t id, const char *name,
-		    const char *snap, const char *who, char *err, size_t errlen)
+		    const char *snap, const char *who, int64_t *task, char *err, size_t errlen)
 {
 	struct inv_snapshot *s = malloc(sizeof(*s));
+	struct del_job *j = calloc(1, sizeof(*j));
 	struct kids k = { 0 };
-	struct layer_files f;
 	int rc;
 
-	if (!s || layer_files_init(&f)) {
+	if (!s || !j) {
 		free(s);
+		free(j);
 		return -ENOMEM;
 	}
 	rc = begin_off(srv, c, id, name, err, errlen);
-	if (rc) {
-		free(s);
-		layer_files_end(&f, false);
-		return rc;
-	}
+	if (rc)
+		goto out;
 	rc = get_snap(c, id, name, snap, s, err, errlen);
 	if (!rc) {
 		k.id = s->id;
@@ -269,19 +335,27 @@ int snapshot_delete(struct server *srv, struct dbc *c, int64_t id, const char *n
 		rc = -EBUSY;
 	}
 	if (!rc) {
-		struct merge m = { srv, c, &f, id, err, errlen };
+		struct { struct dbc *c; struct del_job *j; char *err; size_t errlen; } p =
+			{ c, j, err, errlen };
 
-		rc = inv_snap_images(c, s->id, merge_one, &m);
+		j->vm = id;
+		j->snap = s->id;
+		snprintf(j->name, sizeof(j->name), "%s", name);
+		snprintf(j->snapname, sizeof(j->snapname), "%s", snap);
+		snprintf(j->who, sizeof(j->who), "%s", who);
+		rc = inv_snap_images(c, s->id, plan_one, &p);
 	}
-	if (!rc && (rc = inv_snap_delete(c, s->id)))
-		snprintf(err, errlen, "inventory error");
-	if (!rc && s->current && (rc = inv_snap_set_current(c, id, s->parent_id)))
-		snprintf(err, errlen, "inventory error");
-	if (!rc && (rc = layers_collect(c, &f)))
-		snprintf(err, errlen, "inventory error");
+	inv_rollback(c);   /* nothing was written: the task does it */
+	if (!rc) {
+		rc = task_start(srv, "vm-snapshot-delete", name, who, del_run, j, free, task);
+		j = NULL;
+		if (rc)
+			snprintf(err, errlen, "cannot start the task: %s", strerror(-rc));
+	}
+out:
 	free(s);
-	return finish(srv, c, &f, rc, "vm-snapshot-deleted", "deleted", name, snap, who, err,
-		      errlen);
+	free(j);
+	return rc;
 }
 
 /* --- the list ---------------------------------------------------------------------- */

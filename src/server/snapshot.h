@@ -15,6 +15,7 @@
 #include "server/server.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,12 +31,21 @@ int snapshot_check_off(struct server *srv, struct dbc *c, int64_t id, const char
 int snapshot_create(struct server *srv, struct dbc *c, int64_t id, const char *name,
 		    const char *snap, const char *desc, const char *who, char *err, size_t errlen);
 
-/* Revert VM id to its snapshot snap, or delete that snapshot. 0, -ENOENT (no such
- * snapshot), -EBUSY, -EIO, with a message in err. */
+/* Revert VM id to its snapshot snap. 0, -ENOENT (no such snapshot), -EBUSY, -EIO, with a
+ * message in err. */
 int snapshot_revert(struct server *srv, struct dbc *c, int64_t id, const char *name,
 		    const char *snap, const char *who, char *err, size_t errlen);
+
+/* Delete snapshot snap of VM id: checked and planned now, done by a task (kind
+ * "vm-snapshot-delete", object the VM's name: the merges copy data, outside any inventory
+ * transaction; then the rows and the event vm-snapshot-deleted in one). 0 and *task, or
+ * -ENOENT, -EBUSY (two or more children; the VM not off), -EIO, with a message in err. */
 int snapshot_delete(struct server *srv, struct dbc *c, int64_t id, const char *name,
-		    const char *snap, const char *who, char *err, size_t errlen);
+		    const char *snap, const char *who, int64_t *task, char *err, size_t errlen);
+
+/* Whether a task that changes VM name's images runs (an undo commit, a snapshot delete, a
+ * full clone copying it): the VM then cannot start, change snapshots or be deleted. */
+bool snapshot_busy(struct dbc *c, const char *name);
 
 /* VM id's snapshot tree as {"current": NAME|null, "snapshots": [{"name", "description",
  * "parent", "children", "current", "created", "disks": [{"disk", "image", "allocated"}]}]},

@@ -88,6 +88,17 @@ def tree(vm):
     return {s["name"]: s for s in js["snapshots"]} if st == 200 else None, js
 
 
+def task_end(tid, timeout=30):
+    return wait_for(lambda: (lambda r: r[1] if r[0] == 200 and r[1]["state"] != "running" else None)(
+        req("GET", "/api/v1/tasks/%d" % tid)), timeout)
+
+
+def delete_snap(vm, snap):
+    """DELETE a snapshot: 202 and its task, waited for. (status, answer, the ended task)"""
+    st, js = req("DELETE", "/api/v1/vms/%s/snapshots/%s" % (vm, snap))
+    return st, js, task_end(js["task"]) if st == 202 else None
+
+
 def layers():
     return sorted(os.listdir(os.path.join(d.data, "layers"))) if os.path.isdir(
         os.path.join(d.data, "layers")) else []
@@ -130,9 +141,10 @@ try:
 
     # delete the middle one: m3's image merges into m2's; every state reads the same
     before = layers()
-    st, js = req("DELETE", "/api/v1/vms/m/snapshots/m2")
+    st, js, tk = delete_snap("m", "m2")
     t, js2 = tree("m")
-    ok("snap-delete-middle", st == 204 and t and sorted(t) == ["m1", "m3"] and
+    ok("snap-delete-middle", st == 202 and tk["state"] == "done" and tk["kind"] == "vm-snapshot-delete"
+       and t and sorted(t) == ["m1", "m3"] and
        t["m3"]["parent"] == "m1" and t["m1"]["children"] == ["m3"] and len(layers()) == len(before) - 1,
        str((st, js, js2, before, layers())))
     ok("snap-delete-middle-data", same(snap_image("m", "m1", "md"), A) and
@@ -152,23 +164,24 @@ try:
     req("POST", "/api/v1/vms/m/snapshots", {"name": "m4"})
     write(top("m", "md"), E)
     # m1 has two children now (m3, m4): it cannot merge into both
-    st, js = req("DELETE", "/api/v1/vms/m/snapshots/m1")
+    st, js, _ = delete_snap("m", "m1")
     ok("snap-delete-two-children-409", st == 409 and "m3" in msg(js) and "m4" in msg(js), str((st, js)))
-    st, js = req("DELETE", "/api/v1/vms/m/snapshots/m3")
+    st, js, tk = delete_snap("m", "m3")
     t, _ = tree("m")
-    ok("snap-delete-leaf", st == 204 and t and sorted(t) == ["m1", "m4"] and
+    ok("snap-delete-leaf", st == 202 and tk["state"] == "done" and t and sorted(t) == ["m1", "m4"] and
        same(snap_image("m", "m4", "md"), A) and same(top("m", "md"), E) and len(layers()) == 2,
        str((st, js, layers())))
     # deleting the current snapshot merges the current state into its image
-    st, js0 = req("DELETE", "/api/v1/vms/m/snapshots/m4")
-    st2, _ = req("DELETE", "/api/v1/vms/m/snapshots/m1")
+    st, js0, tk = delete_snap("m", "m4")
+    st2, _, tk2 = delete_snap("m", "m1")
     t, js = tree("m")
-    ok("snap-delete-all-merges-back", st == 204 and st2 == 204 and t == {} and
+    ok("snap-delete-all-merges-back", st == 202 and st2 == 202 and tk["state"] == tk2["state"] == "done"
+       and t == {} and
        top("m", "md") == md_file and same(md_file, E) and layers() == [], str((st, js0, st2, js, layers())))
 
     # bad input
     st, js = req("POST", "/api/v1/vms/m/snapshots/nope/revert")
-    st2, js2 = req("DELETE", "/api/v1/vms/m/snapshots/nope")
+    st2, js2, _ = delete_snap("m", "nope")
     ok("snap-unknown-404", st == 404 and st2 == 404 and "nope" in msg(js), str((st, js, st2, js2)))
     st, js = req("POST", "/api/v1/vms/m/snapshots", {"description": "x"})
     st2, _ = req("POST", "/api/v1/vms/m/snapshots", {"name": "bad/name"})
@@ -218,8 +231,7 @@ try:
     write(top("lc", "lc-md"), H)
     ok("clone-linked-independent", same(top("m", "md"), G) and same(top("lc", "lc-md"), H))
     st, js = req("POST", "/api/v1/vms/m/clone", {"name": "fc"})
-    t = wait_for(lambda: (lambda r: r[1] if r[0] == 200 and r[1]["state"] != "running" else None)(
-        req("GET", "/api/v1/tasks/%d" % js["task"])), 30) if st == 202 else None
+    t = task_end(js["task"]) if st == 202 else None
     fc = db("SELECT path FROM disks WHERE name = 'fc-md'")
     ok("clone-full", st == 202 and t and t["state"] == "done" and fc and same(fc[0][0], G) and
        "differencing" not in img("info", fc[0][0]).stdout and req("GET", "/api/v1/vms/fc")[0] == 200,
