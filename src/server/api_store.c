@@ -336,6 +336,7 @@ err_io:
 
 int api_disk_delete(struct req *r)
 {
+	struct layer_files lf = { NULL, NULL };
 	int64_t id = id_by_name(r, "disk");
 	char path[4400] = "";
 	int rc;
@@ -371,14 +372,20 @@ int api_disk_delete(struct req *r)
 	}
 	if (rc)
 		goto err_io;
+	/* a linked clone's disk: the frozen images under it may be needed no more */
+	if (layer_files_init(&lf) || layers_collect(r->c, &lf))
+		goto err_io;
 	if (events_emit(r->srv, r->c, "disk-deleted", "disk", r->args[0], r->who.name, NULL,
 			"disk %s deleted by %s", r->args[0], r->who.name) || inv_commit(r->c))
 		goto err_io;
 	unlink(path);
+	layer_files_end(&lf, true);
 	r->status = 204;
 	return 204;
 err_io:
 	inv_rollback(r->c);
+	if (lf.gone)
+		layer_files_end(&lf, false);
 	return req_error(r, -EIO, "inventory error; nothing was deleted");
 }
 

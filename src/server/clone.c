@@ -302,8 +302,8 @@ int clone_vm(struct server *srv, struct dbc *c, const struct clone_req *q, int64
 
 		if (cd->d.readonly)
 			continue;
-		rc = layers_push(srv, c, &f, q->src, cd->d.disk_id, cd->d.path, cd->parent,
-				 sizeof(cd->parent), err, errlen);
+		rc = layers_frozen_image(srv, c, &f, q->src, cd->d.disk_id, cd->d.path, cd->parent,
+					 sizeof(cd->parent), err, errlen);
 		snprintf(dir, sizeof(dir), "%s/disks", srv->data_dir);
 		if (!rc)
 			rc = layers_new_image(srv, &f, dir, cd->name, cd->parent, cd->path,

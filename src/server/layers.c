@@ -21,6 +21,7 @@ int layer_files_init(struct layer_files *f)
 		return 0;
 	json_decref(f->created);
 	json_decref(f->gone);
+	f->created = f->gone = NULL;
 	return -ENOMEM;
 }
 
@@ -107,6 +108,44 @@ int layers_new_image(struct server *srv, struct layer_files *f, const char *dir,
 	}
 	json_array_append_new(f->created, json_string(out));
 	return 0;
+}
+
+/* Whether the differencing image at path holds no data (reads as its parent). */
+static bool layer_empty(const char *path)
+{
+	struct vhd_info in;
+	struct vhd *v;
+
+	if (vhd_open(path, VHD_RDONLY | VHD_NOPARENT | VHD_NOLOCK, &v))
+		return false;
+	vhd_get_info(v, &in);
+	vhd_close(v);
+	return in.type == VHD_TYPE_DIFF && in.allocated_blocks == 0;
+}
+
+/* inv_layer_*: the layer's parent (or "") into the buffer arg (4400 bytes). */
+static int copy_parent(const struct inv_layer *l, void *arg)
+{
+	snprintf(arg, 4400, "%s", l->parent ? l->parent : "");
+	return 1;
+}
+
+int layers_frozen_image(struct server *srv, struct dbc *c, struct layer_files *f, int64_t vm,
+			int64_t disk_id, const char *disk_path, char *frozen, size_t n, char *err,
+			size_t errlen)
+{
+	char top[4400], parent[4400] = "";
+	bool is_top;
+	int rc = layers_top_path(c, vm, disk_id, disk_path, top, sizeof(top), &is_top);
+
+	if (!rc && is_top && inv_layer_get(c, top, copy_parent, parent) == 1 && parent[0] &&
+	    layer_empty(top)) {
+		/* the top is empty: its parent, frozen already, reads the same */
+		if ((size_t)snprintf(frozen, n, "%s", parent) >= n)
+			return -ENAMETOOLONG;
+		return 0;
+	}
+	return layers_push(srv, c, f, vm, disk_id, disk_path, frozen, n, err, errlen);
 }
 
 int layers_push(struct server *srv, struct dbc *c, struct layer_files *f, int64_t vm,

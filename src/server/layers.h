@@ -44,6 +44,13 @@ int layers_push(struct server *srv, struct dbc *c, struct layer_files *f, int64_
 		int64_t disk_id, const char *disk_path, char *frozen, size_t n, char *err,
 		size_t errlen);
 
+/* A frozen image holding what VM vm's disk disk_id reads now, for a linked clone: the
+ * parent of its top when that top is empty (so that clones of a template that never runs
+ * share one image and its chain does not grow), else as layers_push. */
+int layers_frozen_image(struct server *srv, struct dbc *c, struct layer_files *f, int64_t vm,
+			int64_t disk_id, const char *disk_path, char *frozen, size_t n, char *err,
+			size_t errlen);
+
 /* Make VM vm run on a new empty top over parent for disk disk_id; its old top (never
  * frozen, so nothing sits over it) is dropped into f->gone. 0 or -errno with err. */
 int layers_retop(struct server *srv, struct dbc *c, struct layer_files *f, int64_t vm,

@@ -261,6 +261,21 @@ try:
        str((st, js, st2, js2)))
     st, js = req("POST", "/api/v1/vms", {"name": "t1", "from_template": "t"})
     ok("template-new-vm", st == 201 and js["template"] is False and same(top("t1", "t1-td"), T), str((st, js)))
+    # a second VM from the template shares the same frozen image: the template's chain
+    # does not grow with every clone (its top stays empty: a template never runs)
+    n = len(layers())
+    st, js = req("POST", "/api/v1/vms", {"name": "t5", "from_template": "t", "linked": True})
+    par = lambda disk: db("SELECT l.parent FROM layers l JOIN disks k ON k.path = l.path WHERE k.name = ?", disk)
+    td_file = db("SELECT path FROM disks WHERE name = 'td'")[0][0]
+    ok("template-clones-share-base", st == 201 and len(layers()) == n and
+       par("t1-td") == par("t5-td") == [(td_file,)], str((st, js, n, layers(), par("t1-td"), par("t5-td"))))
+    t5_file = db("SELECT path FROM disks WHERE name = 't5-td'")[0][0]
+    st, _ = req("DELETE", "/api/v1/vms/t5")
+    st2, _ = req("DELETE", "/api/v1/disks/t5-td")
+    st3, js3 = req("PATCH", "/api/v1/disks/td", {"size": 16 << 20})
+    st4, js4 = req("DELETE", "/api/v1/disks/td")
+    ok("template-clone-disk-deleted", st == 204 and st2 == 204 and not os.path.exists(t5_file) and
+       same(top("t1", "t1-td"), T) and st3 == 409 and st4 == 409, str((st, st2, st3, js3, st4, js4)))
     st, js = req("POST", "/api/v1/vms", {"name": "t2", "from_template": "fc"})
     st2, js2 = req("POST", "/api/v1/vms", {"name": "t3", "from_template": "nosuch"})
     st3, _ = req("POST", "/api/v1/vms", {"name": "t4", "from_template": "t", "cpus": 2})
