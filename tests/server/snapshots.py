@@ -5,7 +5,7 @@ Data is written into the image a VM runs on with `vsrv img convert -n` (what a g
 write) and checked with `vsrv img compare` against the expected bytes; the images are
 found through the inventory (layers, snapshot_images). Without /dev/kvm no VM runs: the
 running-VM checks (409 for snapshot and revert of a running VM) skip."""
-import os, shutil, sqlite3, subprocess, sys, tempfile
+import fcntl, os, shutil, sqlite3, struct, subprocess, sys, tempfile
 sys.path.insert(0, os.path.dirname(__file__))
 from lib import *
 
@@ -178,6 +178,30 @@ try:
     ok("snap-delete-all-merges-back", st == 202 and st2 == 202 and tk["state"] == tk2["state"] == "done"
        and t == {} and
        top("m", "md") == md_file and same(md_file, E) and layers() == [], str((st, js0, st2, js, layers())))
+
+    # a merge that cannot run (an image it must change is in use: a lock as a VMM holds
+    # on its disks) fails its task and changes nothing; once free, the delete goes through
+    req("POST", "/api/v1/vms/m/snapshots", {"name": "k1"})
+    K1 = pattern(E, 2 << 20, b"K")
+    write(top("m", "md"), K1)
+    req("POST", "/api/v1/vms/m/snapshots", {"name": "k2"})
+    K2 = pattern(K1, 3 << 20, b"L")
+    write(top("m", "md"), K2)
+    fd = os.open(top("m", "md"), os.O_RDONLY)
+    fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack("hhqqi4x", fcntl.F_RDLCK, 0, 100, 1, 0))
+    st, js, tk = delete_snap("m", "k1")
+    t, _ = tree("m")
+    ok("snap-delete-busy-task-fails", st == 202 and tk and tk["state"] == "failed" and "in use" in
+       (tk["error"] or "") and sorted(t) == ["k1", "k2"] and same(snap_image("m", "k1", "md"), E) and
+       same(snap_image("m", "k2", "md"), K1) and same(top("m", "md"), K2), str((st, js, tk, t)))
+    os.close(fd)
+    st, js, tk = delete_snap("m", "k1")
+    t, _ = tree("m")
+    ok("snap-delete-after-busy", st == 202 and tk["state"] == "done" and sorted(t) == ["k2"] and
+       same(snap_image("m", "k2", "md"), K1) and same(top("m", "md"), K2), str((st, js, tk, t)))
+    delete_snap("m", "k2")
+    ok("snap-delete-back-to-disk", tree("m")[0] == {} and same(md_file, K2) and layers() == [], str(layers()))
+    E = K2
 
     # bad input
     st, js = req("POST", "/api/v1/vms/m/snapshots/nope/revert")
