@@ -232,8 +232,12 @@ static int plan_disks(struct server *srv, struct dbc *c, struct clone_job *j,
 		if (rc)
 			return rc;
 		snprintf(cd->src_fmt, sizeof(cd->src_fmt), "%s", is_top ? "vhd" : cd->d.format);
-		snprintf(cd->path, sizeof(cd->path), "%s/disks/%s.%s", srv->data_dir, cd->name,
-			 cd->d.format);
+		{
+			char p[sizeof(cd->path)]; /* not into j: GCC cannot tell the fields apart */
+
+			snprintf(p, sizeof(p), "%s/disks/%s.%s", srv->data_dir, cd->name, cd->d.format);
+			memcpy(cd->path, p, sizeof(p));
+		}
 		rc = diskimg_create(cd->path, cd->d.format, NULL, (uint64_t)cd->size, &actual, err,
 				    errlen);
 		if (rc) {
