@@ -370,6 +370,18 @@ try:
         ok("snap-running-409", st == 409 and st2 == 409 and st3 == 409, str((st, js, st2, js2, st3, js3)))
         req("POST", "/api/v1/vms/fc/off")
         d.wait_state(adm, "fc", ("stopped",))
+        # a guest that writes a pattern over its whole disk: its writes land in the top layer,
+        # the snapshot's image (the disk's file) stays as it was
+        shutil.copy(os.path.join(GUESTS, "vblk.elf"), os.path.join(d.data, "images"))
+        req("PATCH", "/api/v1/vms/fc", {"kernel": "vblk.elf", "memory_mib": 64})
+        base = snap_image("fc", "b", "fc-md")
+        req("POST", "/api/v1/vms/fc/start")
+        js = d.wait_state(adm, "fc", ("stopped", "crashed"), 60)
+        view = os.path.join(tmp, "fc-view.raw")
+        img("convert", "-O", "raw", top("fc", "fc-md"), view)
+        wrote = open(view, "rb").read(8) == struct.pack("<Q", 0x5653000000000000)
+        ok("snap-kvm-guest-writes-top", js and js["state"] == "stopped" and wrote and same(base, G),
+           str((js, wrote)))
 finally:
     for v in req("GET", "/api/v1/vms")[1].get("vms", []):
         req("POST", "/api/v1/vms/%s/off" % v["name"])
