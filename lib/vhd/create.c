@@ -351,3 +351,83 @@ err:
 	vhd_close(parent);
 	return ret;
 }
+
+int vhd_set_parent(const char *path, const char *parent_path)
+{
+	struct vhd *v = NULL, *p = NULL;
+	struct vhd_dynhdr nh;
+	struct loc_data *loc = NULL;
+	uint8_t hb[1024];
+	uint64_t pos = 0;
+	int ret, nloc = 0, written = 0;
+
+	ret = vhd_open(path, VHD_NOPARENT, &v);
+	if (ret)
+		return ret;
+	if (v->type != VHD_TYPE_DIFF) {
+		vhd_seterr("%s: not a differencing image", path);
+		ret = -EINVAL;
+		goto out;
+	}
+	ret = vhd_open(parent_path, VHD_RDONLY, &p);
+	if (ret)
+		goto out;
+	if (p->size != v->size) {
+		vhd_seterr("%s: the new parent %s has a different size (%llu, child %llu)", path,
+			   parent_path, (unsigned long long)p->size, (unsigned long long)v->size);
+		ret = -EINVAL;
+		goto out;
+	}
+	nh = v->h;
+	ret = diff_locators(path, parent_path, p, &nh, &pos, &loc, &nloc);
+	if (ret)
+		goto out;
+	/* The new locators go into the old ones' space, code by code; a slot without a new
+	 * value (or one of another code: MacX) is emptied. */
+	for (int j = 0; j < 8; j++) {
+		struct vhd_locator *l = &nh.loc[j];
+		const struct vhd_locator *old = &v->h.loc[j];
+		const struct loc_data *d = NULL;
+		uint8_t *sec;
+
+		*l = *old;
+		if (!old->code || !old->space)
+			continue;
+		for (int i = 0; i < nloc; i++)
+			if (loc[i].code == old->code)
+				d = &loc[i];
+		if (!d || (uint64_t)d->len > (uint64_t)old->space * 512) {
+			l->length = 0;
+			continue;
+		}
+		sec = calloc(old->space, 512);
+		if (!sec) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		memcpy(sec, d->buf, (size_t)d->len);
+		ret = vhd_pwrite_full(v->fd, sec, (size_t)old->space * 512, old->offset);
+		free(sec);
+		if (ret)
+			goto out;
+		l->length = (uint32_t)d->len;
+		written++;
+	}
+	if (!written) {
+		vhd_seterr("%s: the path of the new parent %s does not fit the image's locator "
+			   "space", path, parent_path);
+		ret = -ENOSPC;
+		goto out;
+	}
+	vhd_dynhdr_build(&nh, hb);
+	ret = vhd_pwrite_full(v->fd, hb, 1024, v->f.data_offset);
+	if (!ret && fdatasync(v->fd))
+		ret = -errno;
+	if (!ret)
+		v->h = nh;
+out:
+	free(loc);
+	vhd_close(p);
+	vhd_close(v);
+	return ret;
+}

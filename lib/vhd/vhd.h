@@ -251,6 +251,14 @@ typedef void (*vhd_progress_fn)(void *opaque, uint64_t done, uint64_t total);
  * called with sectors done/total. 0 or -errno (-EINVAL if v is not differencing). */
 int vhd_commit(struct vhd *v, vhd_progress_fn progress, void *opaque);
 
+/* Make the differencing image at path a child of parent_path (as `qemu-img rebase -u`):
+ * its header records the new parent's unique id, time stamp and name, and its locators
+ * (written into the space the old ones had; -ENOSPC when no new locator fits) point to it.
+ * The data is not touched: the caller makes sure the new parent reads as the old one did
+ * (vhd_commit of the old parent into the new one). Locks the image exclusively and the new
+ * parent shared. 0 or -errno (-EINVAL: not differencing, or the sizes differ). */
+int vhd_set_parent(const char *path, const char *parent_path);
+
 #define VHD_RESIZE_SHRINK 0x1 /* allow a smaller size (data beyond it is lost) */
 
 /* Change the virtual size of a fixed or dynamic image opened read-write (differencing:

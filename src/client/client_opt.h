@@ -77,6 +77,13 @@ struct opt_res {
 extern const struct opt_group *const client_groups[];
 extern const struct opt_group vm_group, disk_group, net_group, user_group, events_group,
 	login_group, logout_group, image_group;
+/* Wait for server task id to end (client_vm.c): 0 when it is done, 1 (said on stderr)
+ * when it failed. */
+int client_task_wait(struct client *cl, json_int_t id);
+/* `vm snapshot` and `vm clone` (client_snap.c), listed in vm_group's commands. */
+int client_vm_snapshot(struct client *cl, struct opt_res *r);
+int client_vm_clone(struct client *cl, struct opt_res *r);
+extern const struct opt client_snapshot_opts[], client_clone_opts[];
 /* The global options client_init() takes out of argv (for help, man and completion). */
 extern const struct opt client_global_opts[];
 

@@ -49,6 +49,12 @@ static json_t *vm_body(struct opt_res *r, const char *name)
 		json_object_set_new(b, "memory_reserve_mib", json_integer(mib(v)));
 	if ((v = opt_get(r, "autostart")))
 		json_object_set_new(b, "autostart", json_boolean(v->on));
+	if ((v = opt_get(r, "template")))
+		json_object_set_new(b, "template", json_boolean(v->on));
+	if ((v = opt_get(r, "from-template")))
+		json_object_set_new(b, "from_template", json_string(v->str));
+	if ((v = opt_get(r, "linked")))
+		json_object_set_new(b, "linked", json_boolean(v->on));
 	if ((v = opt_get(r, "disk"))) {
 		a = json_array();
 		for (k = 0; k < v->count; k++) {
@@ -302,6 +308,8 @@ static int vm_write(struct client *cl, struct opt_res *r)
 	json_t *out = NULL, *body;
 	int rc;
 
+	if (!create && (opt_get(r, "from-template") || opt_get(r, "linked")))
+		return opt_usage_error(r, "--from-template and --linked are for create");
 	body = vm_body(r, create ? r->args[0] : NULL);
 	if (!body)
 		return 2;
@@ -371,8 +379,7 @@ static const char *size_text(json_int_t v, char *buf, size_t n)
 	return buf;
 }
 
-/* Wait for task id to end: 0 when it is done, 1 (said on stderr) when it failed. */
-static int task_wait(struct client *cl, json_int_t id)
+int client_task_wait(struct client *cl, json_int_t id)
 {
 	char path[64];
 	json_t *t = NULL;
@@ -454,7 +461,7 @@ static int vm_undo_disks(struct client *cl, struct opt_res *r)
 			       json_string_value(json_object_get(out, "state")) ?: "?");
 	}
 	if (commit && opt_get(r, "wait"))
-		rc = task_wait(cl, json_integer_value(json_object_get(out, "task")));
+		rc = client_task_wait(cl, json_integer_value(json_object_get(out, "task")));
 	json_decref(out);
 	return rc;
 }
@@ -478,6 +485,12 @@ static const struct opt vm_opts[] = {
 	{ "memory-reserve", 0, OPT_SIZE, "SIZE", "memory kept for the VM; a bare number is MiB", NULL, false },
 	{ "disk", 0, OPT_STR, "NAME[:BUS[:ro|rw]]", "attach a disk (BUS virtio-blk or scsi)", NULL, true },
 	{ "nic", 0, OPT_STR, "NETWORK[:MAC]", "a network interface on a virtual network", NULL, true },
+	{ "template", 0, OPT_BOOL, "yes|no", "a template: it does not start, VMs are made from it "
+	  "(create --from-template)", NULL, false },
+	{ "from-template", 0, OPT_STR, "TEMPLATE", "create: make the VM from a template, as a "
+	  "linked clone unless --linked no (no other option then)", NULL, false },
+	{ "linked", 0, OPT_BOOL, "yes|no", "with --from-template: a linked clone (default yes) or a "
+	  "full copy", NULL, false },
 	{ NULL },
 };
 
@@ -523,6 +536,17 @@ static const struct opt_cmd vm_cmds[] = {
 	  "the space it takes and when it was made. The next start continues on them. With the VM "
 	  "off, --commit merges them into the disks (as --undo commit would have), --discard throws "
 	  "them away.", undo_opts, vm_undo_disks },
+	{ "snapshot", "list|create|revert|delete NAME [SNAPSHOT]", 2, 3, "A VM's snapshot tree: "
+	  "list it, take, revert to or delete a snapshot (the VM off).",
+	  "create freezes the image each writable VHD disk runs on and puts a new empty layer "
+	  "over it; revert gives the disks new empty layers over a snapshot's images (what was "
+	  "written since the current snapshot is dropped); delete merges the snapshot's images "
+	  "with the one image over them (a snapshot with two or more children is refused: delete "
+	  "all but one first). list prints the tree, the current snapshot marked.",
+	  client_snapshot_opts, client_vm_snapshot },
+	{ "clone", "NAME NEWNAME", 2, 2, "Clone a VM that is off: a full copy (a server task) or, "
+	  "with --linked, differencing disks over frozen images of its disks.", NULL,
+	  client_clone_opts, client_vm_clone },
 	{ "console", "NAME", 1, 1, "Attach to a VM's serial console: what you type goes to the guest, "
 	  "Ctrl-] detaches.", NULL, NULL, vm_console },
 	{ NULL },
@@ -535,6 +559,9 @@ const struct opt_group vm_group = {
 	"setting, or --undo keep|commit|discard of off and shutdown, keeps them for the next start, "
 	"merges them into the disks (a server task) or throws them away. --undo-disks off ends that. "
 	"'vsrv vm undo-disks NAME' lists kept undo disks, --commit or --discard them later.\n"
+	"Snapshots and clones: 'vsrv vm snapshot create|list|revert|delete' works on a VM that is "
+	"off (writable disks VHD); 'vsrv vm clone NAME NEW [--linked]' copies one; edit --template "
+	"yes marks a template, create NEW --from-template NAME makes a VM from it.\n"
 	"A VM's last exit says how it ended: powered off, the guest's exit value, a guest crash "
 	"(triple fault), a host-side failure or a signal.",
 	vm_cmds,

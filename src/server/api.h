@@ -53,6 +53,12 @@ int api_vm_console_get(struct req *r);
 int api_vm_console_put(struct req *r);
 int api_vm_undo_list(struct req *r);
 int api_vm_undo_action(struct req *r);
+int api_vm_snapshot_list(struct req *r);
+int api_vm_snapshot_create(struct req *r);
+int api_vm_snapshot_revert(struct req *r);
+int api_vm_snapshot_delete(struct req *r);
+int api_vm_clone(struct req *r);
+int api_vm_from_template(struct req *r);
 
 int api_perm_get(struct req *r);
 int api_perm_set(struct req *r);

@@ -12,16 +12,12 @@
 #include "server/space.h"
 #include "server/tasks.h"
 #include "server/valid.h"
-#include "disk/disk.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 #include <unistd.h>
-
-#define CHUNK (1 << 20)
 
 struct copy_job {
 	char src[4400], dst[4400];
@@ -32,64 +28,9 @@ struct copy_job {
 	uint64_t size;           /* the target's virtual size */
 };
 
-static bool all_zero(const uint8_t *b, size_t n)
+static void copy_progress(void *t, double fraction)
 {
-	for (size_t i = 0; i < n; i += 8)
-		if (*(const uint64_t *)(b + i))
-			return false;
-	return true;
-}
-
-static int copy_data(struct task *t, struct copy_job *j)
-{
-	struct disk *s = NULL, *d = NULL;
-	uint8_t *buf = NULL;
-	uint64_t off, end;
-	int rc;
-
-	rc = disk_open(j->src, j->src_fmt, DISK_RDONLY, &s);
-	if (rc) {
-		task_error(t, "cannot open the source %s: %s", j->src, strerror(-rc));
-		return rc;
-	}
-	rc = disk_open(j->dst, j->dst_fmt, 0, &d);
-	if (rc) {
-		task_error(t, "cannot open the target %s: %s", j->dst, strerror(-rc));
-		goto out;
-	}
-	if (posix_memalign((void **)&buf, 4096, CHUNK)) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	end = s->size < d->size ? s->size : d->size;
-	for (off = 0; off < end; off += CHUNK) {
-		size_t n = end - off < CHUNK ? end - off : CHUNK;
-		struct iovec iov = { buf, n };
-
-		rc = disk_readv(s, off / DISK_SECTOR, &iov, 1);
-		if (rc) {
-			task_error(t, "read at byte %llu of %s: %s", (unsigned long long)off, j->src,
-				   strerror(-rc));
-			goto out;
-		}
-		if (!all_zero(buf, n)) {
-			rc = disk_writev(d, off / DISK_SECTOR, &iov, 1);
-			if (rc) {
-				task_error(t, "write at byte %llu of %s: %s", (unsigned long long)off,
-					   j->dst, strerror(-rc));
-				goto out;
-			}
-		}
-		task_progress(t, (double)(off + n) / end);
-	}
-	rc = disk_flush(d);
-	if (rc)
-		task_error(t, "flush of %s: %s", j->dst, strerror(-rc));
-out:
-	free(buf);
-	disk_close(d);
-	disk_close(s);
-	return rc;
+	task_progress(t, fraction);
 }
 
 static int copy_run(struct task *t, void *arg)
@@ -99,10 +40,14 @@ static int copy_run(struct task *t, void *arg)
 	struct inv_disk *d;
 	struct dbc *c;
 	int64_t id = 0;
-	int rc = copy_data(t, j);
+	char err[600];
+	int rc = diskimg_copy(j->src, j->src_fmt, j->dst, j->dst_fmt, copy_progress, t, err,
+			      sizeof(err));
 
-	if (rc)
+	if (rc) {
+		task_error(t, "%s", err);
 		goto err_file;
+	}
 	c = inv_get(srv->db);
 	if (!c) {
 		rc = -EIO;

@@ -4,6 +4,7 @@
 #include "server/diskimg.h"
 #include "server/events.h"
 #include "server/inv.h"
+#include "server/layers.h"
 #include "server/space.h"
 #include "server/valid.h"
 #include "server/network.h"
@@ -299,6 +300,11 @@ int api_disk_update(struct req *r)
 			goto err_io;
 		busy = u == 1;
 	}
+	if (!busy && path[0] && layers_frozen(r->c, path)) {
+		inv_rollback(r->c);
+		return req_error(r, -EBUSY, "disk %s is frozen: snapshots or linked clones sit over "
+				 "it, and a differencing image keeps its parent's size", r->args[0]);
+	}
 	if (busy || size < old) {
 		inv_rollback(r->c);
 		return req_error(r, busy ? -EBUSY : -EINVAL, busy ? "the disk is in use by a running VM" :
@@ -332,6 +338,7 @@ err_io:
 
 int api_disk_delete(struct req *r)
 {
+	struct layer_files lf = { NULL, NULL };
 	int64_t id = id_by_name(r, "disk");
 	char path[4400] = "";
 	int rc;
@@ -351,6 +358,11 @@ int api_disk_delete(struct req *r)
 		if (!rc)
 			snprintf(path, sizeof(path), "%s", d.path);
 	}
+	if (path[0] && (rc = layers_frozen(r->c, path)) != 0) {
+		inv_rollback(r->c);
+		return rc < 0 ? req_error(r, -EIO, "inventory error") : req_error(r, -EBUSY,
+			"disk %s is frozen: snapshots or linked clones sit over it", r->args[0]);
+	}
 	rc = inv_disk_delete(r->c, id);
 	if (rc == -EEXIST) {
 		inv_rollback(r->c);
@@ -362,14 +374,20 @@ int api_disk_delete(struct req *r)
 	}
 	if (rc)
 		goto err_io;
+	/* a linked clone's disk: the frozen images under it may be needed no more */
+	if (layer_files_init(&lf) || layers_collect(r->c, &lf))
+		goto err_io;
 	if (events_emit(r->srv, r->c, "disk-deleted", "disk", r->args[0], r->who.name, NULL,
 			"disk %s deleted by %s", r->args[0], r->who.name) || inv_commit(r->c))
 		goto err_io;
 	unlink(path);
+	layer_files_end(&lf, true);
 	r->status = 204;
 	return 204;
 err_io:
 	inv_rollback(r->c);
+	if (lf.gone)
+		layer_files_end(&lf, false);
 	return req_error(r, -EIO, "inventory error; nothing was deleted");
 }
 

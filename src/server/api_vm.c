@@ -3,6 +3,7 @@
 #include "arch/x86/boot_probe.h"
 #include "server/auth.h"
 #include "server/cgroup.h"
+#include "server/clone.h"
 #include "server/diskuse.h"
 #include "server/events.h"
 #include "server/inv.h"
@@ -11,6 +12,7 @@
 #include "server/undo.h"
 #include "server/valid.h"
 #include "server/network.h"
+#include "server/snapshot.h"
 #include "server/vmrow.h"
 #include "server/vmdir.h"
 
@@ -34,7 +36,7 @@ static const char *const buses[] = { "virtio-blk", "scsi", NULL };
 enum vm_field {
 	VMF_NAME, VMF_DESCRIPTION, VMF_CPUS, VMF_MEMORY_MIB, VMF_KERNEL, VMF_INITRD, VMF_CMDLINE,
 	VMF_RESTART_POLICY, VMF_AUTOSTART, VMF_UNDO_DISKS, VMF_CPU_LIMIT, VMF_CPU_WEIGHT,
-	VMF_MEMORY_RESERVE_MIB, VMF_DISKS, VMF_NICS, VMF_END,
+	VMF_MEMORY_RESERVE_MIB, VMF_DISKS, VMF_NICS, VMF_TEMPLATE, VMF_END,
 };
 static const struct valid_field vm_fields[VMF_END + 1] = {
 	[VMF_NAME] = { "name", V_STR, 1, 0, 63, K_NAME, NULL },
@@ -52,6 +54,7 @@ static const struct valid_field vm_fields[VMF_END + 1] = {
 	[VMF_MEMORY_RESERVE_MIB] = { "memory_reserve_mib", V_INT, 0, 0, 1 << 20, 0, NULL },
 	[VMF_DISKS] = { "disks", V_ARRAY, 0, 0, 16, 0, NULL },
 	[VMF_NICS] = { "nics", V_ARRAY, 0, 0, 8, 0, NULL },
+	[VMF_TEMPLATE] = { "template", V_BOOL, 0, 0, 0, 0, NULL },
 	[VMF_END] = { NULL, 0, 0, 0, 0, 0, NULL },
 };
 static const struct valid_field disk_ref_fields[] = {
@@ -126,6 +129,7 @@ json_t *vm_json(struct server *srv, struct dbc *c, int64_t id, int full)
 	json_object_set_new(o, "restarts", json_integer(v.restarts));
 	json_object_set_new(o, "created", json_integer(v.created));
 	json_object_set_new(o, "updated", json_integer(v.updated));
+	json_object_set_new(o, "template", json_boolean(inv_vm_template(c, id) == 1));
 	inv_vm_clear(&v);
 	a = json_array();
 	inv_vm_disks(c, id, disk_json, a);
@@ -392,6 +396,8 @@ int api_vm_create(struct req *r)
 	int64_t id, mem;
 	int rc;
 
+	if (b && json_object_get(b, "from_template"))
+		return api_vm_from_template(r);
 	if (auth_require(r, "server", 0, PERM_MODIFY))
 		return r->status;
 	if (!b)
@@ -456,6 +462,8 @@ int api_vm_create(struct req *r)
 			return req_error(r, rc == -EEXIST || rc == -EACCES ? rc : -EINVAL, "%s", err);
 		return req_error(r, rc, "cannot attach the VM's disks or NICs");
 	}
+	if (json_is_true(json_object_get(b, "template")) && inv_vm_set_template(r->c, id, true))
+		goto err_io;
 	if (!r->who.admin && r->who.user_id) {
 		/* The creator holds every permission on what it creates. */
 		if (inv_grant_add(r->c, "vm", id, "user", r->who.user_id, PERM_FULL))
@@ -634,11 +642,17 @@ int api_vm_update(struct req *r)
 		}
 	}
 	err[0] = '\0';
-	rc = write_lists(r, id, b, err, sizeof(err));
+	rc = json_object_get(b, "disks") ? snapshot_check_disks(r->c, id, json_object_get(b, "disks"),
+								 err, sizeof(err)) : 0;
+	if (!rc)
+		rc = write_lists(r, id, b, err, sizeof(err));
+	if (!rc && json_object_get(b, "template"))
+		rc = inv_vm_set_template(r->c, id, json_is_true(json_object_get(b, "template")));
 	if (rc) {
 		inv_vm_clear(&vm);
 		inv_rollback(r->c);
-		return req_error(r, err[0] && rc != -EEXIST && rc != -EACCES ? -EINVAL : rc, "%s",
+		return req_error(r, err[0] && rc != -EEXIST && rc != -EACCES && rc != -EBUSY ? -EINVAL :
+				 rc, "%s",
 				 err[0] ? err : "inventory error");
 	}
 	if (vm.memory_reserve_mib > vm.memory_mib) {
@@ -658,95 +672,6 @@ int api_vm_update(struct req *r)
 err_io:
 	inv_rollback(r->c);
 	return req_error(r, -EIO, "inventory error; nothing was changed");
-}
-
-static void remove_tree(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char p[4400];
-
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-		unlink(p);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
-/* inv_vm_sole_disks: the disk as {"id", "path"}, appended to the array arg. */
-static int add_path(int64_t disk_id, const char *path, void *arg)
-{
-	json_array_append_new(arg, json_pack("{s:I,s:s}", "id", (json_int_t)disk_id, "path", path));
-	return 0;
-}
-
-int api_vm_delete(struct req *r)
-{
-	const char *wd = req_query(r, "disks");
-	bool with_disks = wd && (!strcmp(wd, "true") || !strcmp(wd, "1"));
-	char dir[4096];
-	json_t *paths = json_array();
-	int64_t id;
-	int rc;
-
-	if (vm_lookup(r, &id) || auth_require_object(r, "vm", id, r->args[0], PERM_REMOVE))
-		goto out;
-	if (with_disks && auth_require(r, "server", 0, PERM_REMOVE))
-		goto out;
-	if (inv_begin(r->c)) {
-		req_error(r, -EIO, "inventory busy");
-		goto out;
-	}
-	if (!vm_is_off(r, id)) {
-		inv_rollback(r->c);
-		req_error(r, -EBUSY, "%s is running: turn it off first", r->args[0]);
-		goto out;
-	}
-	if (with_disks) {
-		/* Disks used by this VM only go with it. */
-		if (inv_vm_sole_disks(r->c, id, add_path, paths))
-			goto err_io;
-	}
-	rc = inv_vm_delete(r->c, id);
-	if (rc)
-		goto err_io;
-	{
-		size_t i;
-		json_t *v;
-		json_array_foreach(paths, i, v) {
-			/* -ENOENT: a disk the VM had twice, deleted already */
-			rc = inv_disk_delete(r->c, json_integer_value(json_object_get(v, "id")));
-			if (rc && rc != -ENOENT)
-				goto err_io;
-		}
-	}
-	if (events_emit(r->srv, r->c, "vm-deleted", "vm", r->args[0], r->who.name, NULL,
-			"%s deleted by %s%s", r->args[0], r->who.name, with_disks ? " with its disks" : "") ||
-	    inv_commit(r->c))
-		goto err_io;
-	/* Files go after the commit: a crash in between leaves files, never rows without. */
-	{
-		size_t i;
-		json_t *v;
-		json_array_foreach(paths, i, v)
-			unlink(json_string_value(json_object_get(v, "path")));
-	}
-	if (!vmdir_path(r->srv, id, dir, sizeof(dir)))
-		remove_tree(dir);
-	cgroup_remove(r->srv, id);
-	r->status = 204;
-	goto out;
-err_io:
-	inv_rollback(r->c);
-	req_error(r, -EIO, "inventory error; nothing was deleted");
-out:
-	json_decref(paths);
-	return r->status;
 }
 
 int api_vm_action(struct req *r)
@@ -774,6 +699,8 @@ int api_vm_action(struct req *r)
 		rc = diskuse_check_start(r->srv, r->c, id, why, sizeof(why));
 		if (!rc)
 			rc = undo_check_start(r->srv, r->c, id, r->args[0], why, sizeof(why));
+		if (!rc)
+			rc = clone_check_start(r->c, id, r->args[0], why, sizeof(why));
 		if (rc)
 			return req_error(r, rc, "%s: cannot start: %s", r->args[0],
 					 rc == -EBUSY ? why : strerror(-rc));

@@ -100,6 +100,35 @@ static const char *const migrations[] = {
 	"  DELETE FROM acl WHERE principal_type = 'group' AND principal_id = OLD.id; END;",
 	/* 4: a revision per VM, raised by every write through the inventory interface (inv.h) */
 	"ALTER TABLE vms ADD COLUMN rev INTEGER NOT NULL DEFAULT 1;",
+	/* 5: disk layers (differencing images of snapshot trees and linked clones), snapshots
+	 * with the image each froze per disk, templates (layers.h, snapshot.h) */
+	"CREATE TABLE layers ("
+	"  id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, parent TEXT, kind TEXT NOT NULL,"
+	"  vm_id INTEGER NOT NULL DEFAULT 0, disk_id INTEGER NOT NULL DEFAULT 0,"
+	"  created INTEGER NOT NULL);"
+	"CREATE INDEX layers_parent ON layers(parent);"
+	"CREATE UNIQUE INDEX layers_top ON layers(vm_id, disk_id) WHERE kind = 'top';"
+	"CREATE TABLE snapshots ("
+	"  id INTEGER PRIMARY KEY, vm_id INTEGER NOT NULL, name TEXT NOT NULL,"
+	"  description TEXT NOT NULL DEFAULT '', parent_id INTEGER NOT NULL DEFAULT 0,"
+	"  current INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL, UNIQUE (vm_id, name));"
+	"CREATE TABLE snapshot_images ("
+	"  snapshot_id INTEGER NOT NULL, disk_id INTEGER NOT NULL, path TEXT NOT NULL,"
+	"  PRIMARY KEY (snapshot_id, disk_id));"
+	"CREATE INDEX snapshot_images_path ON snapshot_images(path);"
+	"CREATE TABLE vm_templates (vm_id INTEGER PRIMARY KEY);"
+	/* A deleted VM's snapshots go with it; its tops become frozen layers that the layer
+	 * collection deletes once nothing needs them (a linked clone may). */
+	"CREATE TRIGGER vms_layers AFTER DELETE ON vms BEGIN"
+	"  DELETE FROM snapshot_images WHERE snapshot_id IN"
+	"    (SELECT id FROM snapshots WHERE vm_id = OLD.id);"
+	"  DELETE FROM snapshots WHERE vm_id = OLD.id;"
+	"  DELETE FROM vm_templates WHERE vm_id = OLD.id;"
+	"  UPDATE layers SET kind = 'frozen', vm_id = 0, disk_id = 0"
+	"    WHERE kind = 'top' AND vm_id = OLD.id; END;"
+	/* A deleted disk's own layer row (a linked clone's disk) goes with it. */
+	"CREATE TRIGGER disks_layers AFTER DELETE ON disks BEGIN"
+	"  DELETE FROM layers WHERE kind = 'disk' AND disk_id = OLD.id; END;",
 };
 
 /* The tables whose ids grants name, with the ids (as x) that grants name in them. */

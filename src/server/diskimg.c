@@ -1,13 +1,16 @@
 /* Disk image files through lib/vhd. See diskimg.h. */
 #include "server/diskimg.h"
 
+#include "disk/disk.h"
 #include "vhd/vhd.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 int diskimg_create(const char *path, const char *format, const char *subformat, uint64_t size,
@@ -152,4 +155,70 @@ json_t *diskimg_info_json(const char *path, const char *format)
 		json_object_set_new(o, "parent", json_string(info.parent_path));
 	vhd_close(v);
 	return o;
+}
+
+#define CHUNK (1 << 20)
+
+static bool all_zero(const uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i += 8)
+		if (*(const uint64_t *)(b + i))
+			return false;
+	return true;
+}
+
+int diskimg_copy(const char *src, const char *src_fmt, const char *dst, const char *dst_fmt,
+		 void (*progress)(void *opaque, double fraction), void *opaque, char *err,
+		 size_t errlen)
+{
+	struct disk *s = NULL, *d = NULL;
+	uint8_t *buf = NULL;
+	uint64_t off, end;
+	int rc;
+
+	rc = disk_open(src, src_fmt, DISK_RDONLY, &s);
+	if (rc) {
+		snprintf(err, errlen, "cannot open the source %s: %s", src, strerror(-rc));
+		return rc;
+	}
+	rc = disk_open(dst, dst_fmt, 0, &d);
+	if (rc) {
+		snprintf(err, errlen, "cannot open the target %s: %s", dst, strerror(-rc));
+		goto out;
+	}
+	if (posix_memalign((void **)&buf, 4096, CHUNK)) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	end = s->size < d->size ? s->size : d->size;
+	for (off = 0; off < end; off += CHUNK) {
+		size_t n = end - off < CHUNK ? end - off : CHUNK;
+		struct iovec iov = { buf, n };
+
+		rc = disk_readv(s, off / DISK_SECTOR, &iov, 1);
+		if (rc) {
+			snprintf(err, errlen, "read at byte %llu of %s: %s", (unsigned long long)off,
+				 src, strerror(-rc));
+			goto out;
+		}
+		if (!all_zero(buf, n)) {
+			rc = disk_writev(d, off / DISK_SECTOR, &iov, 1);
+			if (rc) {
+				snprintf(err, errlen, "write at byte %llu of %s: %s",
+					 (unsigned long long)off, dst, strerror(-rc));
+				goto out;
+			}
+		}
+		if (progress)
+			progress(opaque, (double)(off + n) / end);
+	}
+	rc = disk_flush(d);
+	if (rc)
+		snprintf(err, errlen, "flush of %s: %s", dst, strerror(-rc));
+out:
+	free(buf);
+	disk_close(d);
+	disk_close(s);
+	return rc;
 }

@@ -25,4 +25,12 @@ int diskimg_resize(const char *path, const char *format, uint64_t size, uint64_t
  * file size. New reference; on an unreadable image {"error": "..."}. */
 json_t *diskimg_info_json(const char *path, const char *format);
 
+/* Copy the data of the image src (format src_fmt: raw or vhd, a differencing VHD read
+ * through its chain) into the existing image dst (dst_fmt) through the disk layer, skipping
+ * zero chunks so that dst stays sparse; progress (may be NULL) gets the fraction done.
+ * 0 or -errno with a message in err. */
+int diskimg_copy(const char *src, const char *src_fmt, const char *dst, const char *dst_fmt,
+		 void (*progress)(void *opaque, double fraction), void *opaque, char *err,
+		 size_t errlen);
+
 #endif

@@ -1,6 +1,7 @@
 /* Who uses a disk. See diskuse.h. */
 #include "server/diskuse.h"
 #include "server/inv.h"
+#include "server/layers.h"
 
 #include "vhd/vhd.h"
 
@@ -11,6 +12,7 @@
 
 /* What held_by_vm finds: the first user in conflict, writers before readers, by name. */
 struct holder {
+	struct dbc *c;
 	int64_t id;                 /* the VM starting */
 	bool writes;                /* it writes the disk */
 	bool found, they_write;
@@ -23,6 +25,13 @@ static int find_holder(const struct inv_vm *v, const struct inv_vm_disk *d, void
 	struct holder *h = arg;
 	/* A VM with undo disks only reads the disks under them. */
 	bool they_write = !d->readonly && !strcmp(v->undo_disks, "off");
+	char top[4400];
+	bool is_top = false;
+
+	/* nor does a VM that runs on a top layer over the disk (layers.h) */
+	if (they_write && !layers_top_path(h->c, v->id, d->disk_id, d->path, top, sizeof(top),
+					   &is_top) && is_top)
+		they_write = false;
 
 	if (v->id == h->id || !inv_vm_state_up(v->state) || !(h->writes || they_write))
 		return 0;
@@ -39,7 +48,7 @@ static int find_holder(const struct inv_vm *v, const struct inv_vm_disk *d, void
 static int held_by_vm(struct dbc *c, int64_t id, int64_t disk_id, bool writes, char *who,
 		      size_t len)
 {
-	struct holder h = { .id = id, .writes = writes, .who = who, .len = len };
+	struct holder h = { .c = c, .id = id, .writes = writes, .who = who, .len = len };
 	int rc = inv_disk_users(c, disk_id, find_holder, &h);
 
 	return rc < 0 ? rc : h.found;
@@ -57,10 +66,22 @@ struct start_check {
 static int check_disk(const struct inv_vm_disk *d, void *arg)
 {
 	struct start_check *sc = arg;
-	bool writes = !d->readonly && !sc->undo;
-	char who[128];
-	int r = held_by_vm(sc->c, sc->id, d->disk_id, writes, who, sizeof(who));
+	bool writes = !d->readonly && !sc->undo, is_top = false;
+	char who[128], top[4400];
+	int r = layers_top_path(sc->c, sc->id, d->disk_id, d->path, top, sizeof(top), &is_top);
 
+	if (r < 0)
+		return r;
+	if (is_top)
+		writes = false; /* it writes its top layer, only reads the disk */
+	else if (writes && (r = layers_frozen(sc->c, d->path)) != 0) {
+		if (r < 0)
+			return r;
+		snprintf(sc->why, sc->len, "disk '%s' is frozen: snapshots or linked clones of "
+			 "another VM sit over it (attach it read-only, or clone that VM)", d->disk);
+		return -EBUSY;
+	}
+	r = held_by_vm(sc->c, sc->id, d->disk_id, writes, who, sizeof(who));
 	if (r < 0)
 		return r;
 	if (r) {

@@ -353,6 +353,96 @@ int inv_net_set_bridge(struct dbc *c, int64_t id, const char *bridge);
 /* Delete network id (with its grants). 0, -ENOENT, -EEXIST (NICs are on it) or -EIO. */
 int inv_net_delete(struct dbc *c, int64_t id);
 
+/* --- disk layers, snapshots, templates (layers.h, snapshot.h) --------------------------- */
+
+/* One layer: a differencing image of a VM's disk chain. kind "top": the image VM vm_id
+ * runs on for its disk disk_id (written); "frozen": never written again, the parent of
+ * other layers, of a snapshot's state or of a linked clone's disk (vm_id: the VM it came
+ * from, 0 once that is gone); "disk": an inventory disk's own file (disk_id) that is a
+ * differencing image over a layer (a linked clone's disk). parent: the file under it (a
+ * layer's or an inventory disk's), NULL for a base kept after its disk was deleted. The
+ * strings are valid during the callback only. */
+struct inv_layer {
+	int64_t id;
+	const char *path;
+	const char *parent;
+	const char *kind;
+	int64_t vm_id;
+	int64_t disk_id;
+	int64_t created;            /* Unix time */
+};
+
+/* Record layer l (its id ignored, created now). 0, -EEXIST (the path, or a second top of
+ * the VM's disk) or -EIO. */
+int inv_layer_add(struct dbc *c, const struct inv_layer *l);
+
+/* Call fn for the layer at path, for the top of VM vm's disk disk_id, for every layer
+ * whose parent is path, or for every layer (by id). inv_layer_get and inv_layer_top:
+ * fn's value or -ENOENT; the walks: 0 or fn's value (non-zero ends them); -EIO. */
+int inv_layer_get(struct dbc *c, const char *path,
+		  int (*fn)(const struct inv_layer *l, void *arg), void *arg);
+int inv_layer_top(struct dbc *c, int64_t vm, int64_t disk_id,
+		  int (*fn)(const struct inv_layer *l, void *arg), void *arg);
+int inv_layer_children(struct dbc *c, const char *path,
+		       int (*fn)(const struct inv_layer *l, void *arg), void *arg);
+int inv_layer_each(struct dbc *c, int (*fn)(const struct inv_layer *l, void *arg), void *arg);
+
+/* Frozen layers nobody needs (no layer over them, no snapshot's state): fn for each until
+ * it returns non-zero. 0, fn's value or -EIO. */
+int inv_layer_unused(struct dbc *c, int (*fn)(const struct inv_layer *l, void *arg),
+		     void *arg);
+
+/* Set the kind, VM and disk of the layer at path; make every layer over old sit over new
+ * (inv_layer_reparent); delete the layer at path. 0 or -EIO (-ENOENT: no layer at path,
+ * for inv_layer_set_kind and inv_layer_delete). */
+int inv_layer_set_kind(struct dbc *c, const char *path, const char *kind, int64_t vm,
+		       int64_t disk_id);
+int inv_layer_reparent(struct dbc *c, const char *old, const char *new_parent);
+int inv_layer_delete(struct dbc *c, const char *path);
+
+/* One snapshot of a VM: a node of its tree (parent_id 0: a root). current: the VM's disks
+ * run on layers over this snapshot's state (at most one per VM). */
+struct inv_snapshot {
+	int64_t id;
+	int64_t vm_id;
+	int64_t parent_id;
+	bool current;
+	int64_t created;            /* Unix time */
+	char name[64];
+	char description[1028];
+};
+
+/* Record snapshot s (its id ignored; created now) as VM s->vm_id's current one. 0 and
+ * *id, -EEXIST (the VM has one of that name) or -EIO. */
+int inv_snap_create(struct dbc *c, const struct inv_snapshot *s, int64_t *id);
+
+/* VM vm's snapshot named name into *out: 0, -ENOENT or -EIO. */
+int inv_snap_get(struct dbc *c, int64_t vm, const char *name, struct inv_snapshot *out);
+
+/* Call fn for every snapshot of VM vm, oldest first, until it returns non-zero (that value
+ * is returned). 0, fn's value or -EIO. */
+int inv_snap_each(struct dbc *c, int64_t vm,
+		  int (*fn)(const struct inv_snapshot *s, void *arg), void *arg);
+
+/* Delete snapshot id with its images, its children becoming children of its parent. 0,
+ * -ENOENT or -EIO. */
+int inv_snap_delete(struct dbc *c, int64_t id);
+
+/* Make snapshot id (0: none) VM vm's current one. 0 or -EIO. */
+int inv_snap_set_current(struct dbc *c, int64_t vm, int64_t id);
+
+/* Snapshot images: the frozen image holding snapshot snap's state of disk disk_id. Add
+ * one; call fn for each of a snapshot (by disk id); make every one at path old point to
+ * new_path (a merge moved the state). 0, fn's value, -EEXIST or -EIO. */
+int inv_snap_image_add(struct dbc *c, int64_t snap, int64_t disk_id, const char *path);
+int inv_snap_images(struct dbc *c, int64_t snap,
+		    int (*fn)(int64_t disk_id, const char *path, void *arg), void *arg);
+int inv_snap_image_repath(struct dbc *c, const char *old, const char *new_path);
+
+/* Whether VM id is a template (1, 0 or -EIO); make it one or not (0 or -EIO). */
+int inv_vm_template(struct dbc *c, int64_t id);
+int inv_vm_set_template(struct dbc *c, int64_t id, bool on);
+
 /* --- events ---------------------------------------------------------------------------- */
 
 /* One event (events.h). In a callback the strings are valid during the call only. */

@@ -1,6 +1,7 @@
 /* Disk-space admission (space.h). */
 #include "server/space.h"
 #include "server/inv.h"
+#include "server/layers.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -37,7 +38,8 @@ int space_admit(struct server *srv, struct dbc *c, uint64_t grow, char *err, siz
 		return -EIO;
 	}
 	avail = (double)vfs.f_bavail * vfs.f_frsize;
-	if (inv_disk_each(c, add_promised, &promised)) {
+	/* and the top layers of snapshots and linked clones, up to their disks' size */
+	if (inv_disk_each(c, add_promised, &promised) || layers_promised(c, &promised)) {
 		snprintf(err, n, "inventory error");
 		return -EIO;
 	}

@@ -4,9 +4,11 @@
 #include "server/sup.h"
 #include "server/sup_int.h"
 #include "server/cgroup.h"
+#include "server/clone.h"
 #include "server/events.h"
 #include "server/inv.h"
 #include "server/tasks.h"
+#include "server/layers.h"
 #include "server/undo.h"
 #include "server/vmctl.h"
 #include "server/network.h"
@@ -32,6 +34,7 @@
 /* What disk_arg adds the --disk arguments of a VM to. */
 struct disk_args {
 	struct server *srv;
+	struct dbc *c;
 	int64_t id;
 	const char *name;
 	bool undo;
@@ -45,11 +48,20 @@ static int disk_arg(const struct inv_vm_disk *d, void *arg)
 {
 	struct disk_args *da = arg;
 	const char *path = d->path, *fmt = d->format;
-	char up[4200], err[512];
+	char up[4200], top[4400], err[512];
+	bool is_top;
 	int rc;
 
 	if (*da->n >= 36)
 		return 1;
+	/* A disk with snapshots or linked clones runs on its top layer (layers.h). */
+	rc = layers_top_path(da->c, da->id, d->disk_id, path, top, sizeof(top), &is_top);
+	if (rc)
+		return rc;
+	if (is_top) {
+		path = top;
+		fmt = "vhd";
+	}
 	if (da->undo && !d->readonly) {
 		rc = undo_prepare(da->srv, da->id, d->idx, path, fmt, up, sizeof(up), err,
 				  sizeof(err));
@@ -138,13 +150,14 @@ int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *di
 	 * disks with the setting now off would be left behind (undo_check_start). */
 	if (undo && task_running(c, "undo-commit", name))
 		rc = -EBUSY;
-	if (!rc && undo_check_start(srv, c, id, name, why, sizeof(why))) {
+	if (!rc && (undo_check_start(srv, c, id, name, why, sizeof(why)) ||
+		    clone_check_start(c, id, name, why, sizeof(why)))) {
 		vsrv_log("vm %s: not started: %s", name, why);
 		rc = -EBUSY;
 	}
 	/* Disks attached to the VM, in order; writable ones behind their undo disks. */
 	if (!rc) {
-		struct disk_args da = { .srv = srv, .id = id, .name = name, .undo = undo, .a = a,
+		struct disk_args da = { .srv = srv, .c = c, .id = id, .name = name, .undo = undo, .a = a,
 					.n = &n };
 
 		rc = inv_vm_disks(c, id, disk_arg, &da);

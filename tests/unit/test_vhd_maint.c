@@ -334,6 +334,63 @@ static void test_commit(void)
 	vhd_close(v);
 }
 
+/* A chain base <- mid <- top: mid committed into base, top re-pointed at base (what a
+ * snapshot delete does, server/layers.c) reads as before; wrong uses refused. */
+static void test_set_parent(void)
+{
+	struct vhd *v;
+	struct vhd_info in;
+	struct vhd_check_result res;
+	uint8_t a[4096], b[4096], c[4096], buf[4096];
+	char want[4096];
+
+	pattern_fill(a, sizeof(a), 30, 1);
+	pattern_fill(b, sizeof(b), 31, 1);
+	pattern_fill(c, sizeof(c), 32, 1);
+	mk("sb.vhd", VHD_TYPE_DYNAMIC, 8 << 20, NULL);
+	mk("sother.vhd", VHD_TYPE_DYNAMIC, 16 << 20, NULL);
+	CHECK_EQ(vhd_open(P("sb.vhd"), 0, &v), 0);
+	if (!v)
+		return;
+	vhd_write(v, 0, a, 8);
+	vhd_close(v);
+	mk("sm.vhd", VHD_TYPE_DIFF, 0, P("sb.vhd"));
+	CHECK_EQ(vhd_open(P("sm.vhd"), 0, &v), 0);
+	if (!v)
+		return;
+	vhd_write(v, 4, b, 8);
+	vhd_close(v);
+	mk("st.vhd", VHD_TYPE_DIFF, 0, P("sm.vhd"));
+	CHECK_EQ(vhd_open(P("st.vhd"), 0, &v), 0);
+	if (!v)
+		return;
+	vhd_write(v, 100, c, 8);
+	vhd_close(v);
+	CHECK_EQ(vhd_set_parent(P("sb.vhd"), P("sm.vhd")), -EINVAL);      /* not differencing */
+	CHECK_EQ(vhd_set_parent(P("st.vhd"), P("sother.vhd")), -EINVAL);  /* another size */
+	CHECK_EQ(vhd_set_parent(P("st.vhd"), P("nosuch.vhd")), -ENOENT);
+	CHECK_EQ(vhd_open(P("sm.vhd"), VHD_PARENT_RW, &v), 0);
+	if (!v)
+		return;
+	CHECK_EQ(vhd_commit(v, NULL, NULL), 0);
+	CHECK_EQ(vhd_close(v), 0);
+	CHECK_EQ(vhd_set_parent(P("st.vhd"), P("sb.vhd")), 0);
+	CHECK_EQ(unlink(P("sm.vhd")), 0);
+	CHECK_EQ(vhd_open(P("st.vhd"), VHD_RDONLY, &v), 0);
+	if (!v)
+		return;
+	vhd_get_info(v, &in);
+	CHECK(realpath(P("sb.vhd"), want) && !strcmp(in.parent_path, want));
+	CHECK_EQ(vhd_read(v, 0, buf, 8), 0);
+	CHECK(!memcmp(buf, a, 2048) && !memcmp(buf + 2048, b, 2048));
+	CHECK_EQ(vhd_read(v, 100, buf, 8), 0);
+	CHECK(!memcmp(buf, c, 4096));
+	vhd_close(v);
+	CHECK_EQ(vhd_check(P("st.vhd"), 0, NULL, NULL, &res), 0);
+	CHECK_EQ(res.corruptions, 0);
+	CHECK_EQ(res.leaks, 0);
+}
+
 static int sh(const char *fmt, const char *a, const char *b)
 {
 	char cmd[2048];
@@ -421,6 +478,7 @@ int main(void)
 	RUN(test_compact);
 	RUN(test_resize);
 	RUN(test_commit);
+	RUN(test_set_parent);
 	RUN(test_qemu_interop);
 	scratch_remove();
 	return check_done();

@@ -1,0 +1,493 @@
+/* Snapshot trees. See snapshot.h. */
+#include "server/snapshot.h"
+#include "server/events.h"
+#include "server/inv.h"
+#include "server/layers.h"
+#include "server/space.h"
+#include "server/tasks.h"
+#include "server/undo.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+bool snapshot_busy(struct dbc *c, const char *name)
+{
+	return task_running(c, "undo-commit", name) || task_running(c, "vm-clone", name) ||
+	       task_running(c, "vm-snapshot-delete", name);
+}
+
+int snapshot_check_off(struct server *srv, struct dbc *c, int64_t id, const char *name,
+		       char *why, size_t len)
+{
+	struct inv_vm_status st;
+	bool off;
+	int rc = inv_vm_get_status(c, id, &st);
+
+	if (rc)
+		return rc;
+	off = !strcmp(st.state, INV_VM_STOPPED) || !strcmp(st.state, INV_VM_CRASHED);
+	if (!off)
+		snprintf(why, len, "%s is %s: snapshots, reverts and clones need it off", name,
+			 st.state);
+	inv_vm_status_clear(&st);
+	if (!off)
+		return -EBUSY;
+	if (undo_pending(srv, id)) {
+		snprintf(why, len, "%s has undo disks on the host, which sit over the images a "
+			 "snapshot would change: commit or discard them first (vsrv-server vm "
+			 "undo-disks %s --commit or --discard)", name, name);
+		return -EBUSY;
+	}
+	if (snapshot_busy(c, name)) {
+		snprintf(why, len, "an undo-disk commit, a snapshot delete or a clone of %s is "
+			 "running", name);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+/* inv_snap_each: the current snapshot's id into the int64_t arg. */
+static int find_current(const struct inv_snapshot *s, void *arg)
+{
+	if (s->current)
+		*(int64_t *)arg = s->id;
+	return 0;
+}
+
+/* Begin a transaction and check VM id is off. 0, or -errno with err (rolled back). */
+static int begin_off(struct server *srv, struct dbc *c, int64_t id, const char *name, char *err,
+		     size_t errlen)
+{
+	int rc;
+
+	if (inv_begin(c)) {
+		snprintf(err, errlen, "inventory busy");
+		return -EIO;
+	}
+	rc = snapshot_check_off(srv, c, id, name, err, errlen);
+	if (rc)
+		inv_rollback(c);
+	return rc;
+}
+
+/* Commit with event type about snapshot snap of VM name (or roll back when rc is set);
+ * end f. Returns rc, or -EIO with err when the commit fails. */
+static int finish(struct server *srv, struct dbc *c, struct layer_files *f, int rc,
+		  const char *type, const char *verb, const char *name, const char *snap,
+		  const char *who, char *err, size_t errlen)
+{
+	if (!rc && (events_emit(srv, c, type, "vm", name, who, json_pack("{s:s}", "snapshot",
+				snap), "snapshot %s of %s %s by %s", snap, name, verb, who) ||
+		    inv_commit(c))) {
+		snprintf(err, errlen, "inventory error; nothing was changed");
+		rc = -EIO;
+	}
+	if (rc)
+		inv_rollback(c);
+	layer_files_end(f, !rc);
+	return rc;
+}
+
+int snapshot_create(struct server *srv, struct dbc *c, int64_t id, const char *name,
+		    const char *snap, const char *desc, const char *who, char *err, size_t errlen)
+{
+	struct inv_snapshot s = { .vm_id = id };
+	struct layer_files f;
+	struct layer_disk *d = NULL;
+	char frozen[4400];
+	int64_t sid, grow = 0;
+	int n = 0, rc;
+
+	if (layer_files_init(&f))
+		return -ENOMEM;
+	rc = begin_off(srv, c, id, name, err, errlen);
+	if (rc) {
+		layer_files_end(&f, false);
+		return rc;
+	}
+	rc = layers_vm_disks(c, id, &d, &n);
+	for (int i = 0; !rc && i < n; i++) {
+		if (d[i].readonly)
+			continue;
+		if (strcmp(d[i].format, "vhd")) {
+			snprintf(err, errlen, "snapshots need VHD disks: disk %s is %s (convert it: "
+				 "POST /api/v1/disks/%s/convert)", d[i].name, d[i].format, d[i].name);
+			rc = -EINVAL;
+		}
+		grow += d[i].size;
+	}
+	if (!rc && (rc = space_admit(srv, c, (uint64_t)grow, err, errlen)) == -EIO)
+		snprintf(err, errlen, "inventory error");
+	if (!rc && (rc = inv_snap_each(c, id, find_current, &s.parent_id)))
+		snprintf(err, errlen, "inventory error");
+	if (!rc) {
+		snprintf(s.name, sizeof(s.name), "%s", snap);
+		snprintf(s.description, sizeof(s.description), "%s", desc ? desc : "");
+		rc = inv_snap_create(c, &s, &sid);
+		if (rc == -EEXIST)
+			snprintf(err, errlen, "%s has a snapshot named '%s'", name, snap);
+		else if (rc)
+			snprintf(err, errlen, "inventory error");
+	}
+	for (int i = 0; !rc && i < n; i++) {
+		if (d[i].readonly)
+			continue;
+		rc = layers_push(srv, c, &f, id, d[i].disk_id, d[i].path, frozen, sizeof(frozen),
+				 err, errlen);
+		if (!rc && (rc = inv_snap_image_add(c, sid, d[i].disk_id, frozen)))
+			snprintf(err, errlen, "inventory error");
+	}
+	free(d);
+	return finish(srv, c, &f, rc, "vm-snapshot-created", "taken", name, snap, who, err, errlen);
+}
+
+/* Snapshot snap of VM id into *s, with err set when missing. 0, -ENOENT, -EIO. */
+static int get_snap(struct dbc *c, int64_t id, const char *name, const char *snap,
+		    struct inv_snapshot *s, char *err, size_t errlen)
+{
+	int rc = inv_snap_get(c, id, snap, s);
+
+	if (rc == -ENOENT)
+		snprintf(err, errlen, "%s has no snapshot named '%s'", name, snap);
+	else if (rc)
+		snprintf(err, errlen, "inventory error");
+	return rc;
+}
+
+struct retop {
+	struct server *srv;
+	struct dbc *c;
+	struct layer_files *f;
+	int64_t vm;
+	char *err;
+	size_t errlen;
+};
+
+static int retop_one(int64_t disk_id, const char *path, void *arg)
+{
+	struct retop *t = arg;
+
+	return layers_retop(t->srv, t->c, t->f, t->vm, disk_id, path, t->err, t->errlen);
+}
+
+int snapshot_revert(struct server *srv, struct dbc *c, int64_t id, const char *name,
+		    const char *snap, const char *who, char *err, size_t errlen)
+{
+	struct inv_snapshot *s = malloc(sizeof(*s));
+	struct layer_files f;
+	int rc;
+
+	if (!s || layer_files_init(&f)) {
+		free(s);
+		return -ENOMEM;
+	}
+	rc = begin_off(srv, c, id, name, err, errlen);
+	if (rc) {
+		free(s);
+		layer_files_end(&f, false);
+		return rc;
+	}
+	rc = get_snap(c, id, name, snap, s, err, errlen);
+	if (!rc) {
+		struct retop t = { srv, c, &f, id, err, errlen };
+
+		rc = inv_snap_images(c, s->id, retop_one, &t);
+	}
+	if (!rc && (rc = inv_snap_set_current(c, id, s->id)))
+		snprintf(err, errlen, "inventory error");
+	if (!rc && (rc = layers_collect(c, &f)))
+		snprintf(err, errlen, "inventory error");
+	free(s);
+	return finish(srv, c, &f, rc, "vm-snapshot-reverted", "reverted to", name, snap, who, err,
+		      errlen);
+}
+
+/* inv_snap_each: count the children of snapshot arg->id, their names into arg->names. */
+struct kids {
+	int64_t id;
+	int n;
+	char names[256];
+};
+
+static int count_kids(const struct inv_snapshot *s, void *arg)
+{
+	struct kids *k = arg;
+
+	if (s->parent_id == k->id) {
+		size_t l = strlen(k->names);
+
+		snprintf(k->names + l, sizeof(k->names) - l, "%s%s", l ? ", " : "", s->name);
+		k->n++;
+	}
+	return 0;
+}
+
+/* A snapshot delete's task: the merges planned at the request (layers.h), then the rows. */
+struct del_job {
+	int64_t vm, snap;
+	char name[64], snapname[64], who[64];
+	int n, i;
+	struct task *t;
+	struct layer_merge m[16];
+};
+
+static int plan_one(int64_t disk_id, const char *path, void *arg)
+{
+	struct { struct dbc *c; struct del_job *j; char *err; size_t errlen; } *p = arg;
+
+	(void)disk_id;
+	if (p->j->n >= 16)
+		return -E2BIG;
+	return layers_merge_plan(p->c, p->j->vm, path, &p->j->m[p->j->n++], p->err, p->errlen);
+}
+
+static void del_progress(void *opaque, uint64_t done, uint64_t total)
+{
+	struct del_job *j = opaque;
+
+	task_progress(j->t, (j->i + (total ? (double)done / total : 1.0)) / (j->n ? j->n : 1));
+}
+
+static int del_run(struct task *t, void *arg)
+{
+	struct del_job *j = arg;
+	struct server *srv = task_server(t);
+	struct inv_snapshot *s = malloc(sizeof(*s));
+	struct layer_files f;
+	char err[600] = "";
+	struct dbc *c = NULL;
+	int rc = s ? layer_files_init(&f) : -ENOMEM;
+
+	if (rc) {
+		free(s);
+		return rc;
+	}
+	j->t = t;
+	for (j->i = 0; !rc && j->i < j->n; j->i++)
+		rc = layers_merge_files(&j->m[j->i], del_progress, j, err, sizeof(err));
+	if (!rc) {
+		c = inv_get(srv->db);
+		rc = c ? inv_begin(c) : -EIO;
+		if (rc)
+			snprintf(err, sizeof(err), "inventory busy");
+	}
+	if (!rc && ((rc = inv_snap_get(c, j->vm, j->snapname, s)) || s->id != j->snap)) {
+		snprintf(err, sizeof(err), "the snapshot went away meanwhile");
+		rc = -ENOENT;
+	}
+	for (int i = 0; !rc && i < j->n; i++)
+		rc = layers_merge_rows(c, &f, j->vm, &j->m[i]);
+	if (!rc)
+		rc = inv_snap_delete(c, s->id);
+	if (!rc && s->current)
+		rc = inv_snap_set_current(c, j->vm, s->parent_id);
+	if (!rc)
+		rc = layers_collect(c, &f);
+	if (rc && !err[0])
+		snprintf(err, sizeof(err), "inventory error");
+	if (c && !rc) {
+		rc = finish(srv, c, &f, 0, "vm-snapshot-deleted", "deleted", j->name, j->snapname,
+			    j->who, err, sizeof(err));
+	} else {
+		if (c)
+			inv_rollback(c);
+		layer_files_end(&f, false);
+	}
+	if (c)
+		inv_put(c);
+	if (rc)
+		task_error(t, "%s", err);
+	free(s);
+	return rc;
+}
+
+int snapshot_delete(struct server *srv, struct dbc *c, int64_t id, const char *name,
+		    const char *snap, const char *who, int64_t *task, char *err, size_t errlen)
+{
+	struct inv_snapshot *s = malloc(sizeof(*s));
+	struct del_job *j = calloc(1, sizeof(*j));
+	struct kids k = { 0 };
+	int rc;
+
+	if (!s || !j) {
+		free(s);
+		free(j);
+		return -ENOMEM;
+	}
+	rc = begin_off(srv, c, id, name, err, errlen);
+	if (rc)
+		goto out;
+	rc = get_snap(c, id, name, snap, s, err, errlen);
+	if (!rc) {
+		k.id = s->id;
+		rc = inv_snap_each(c, id, count_kids, &k);
+		if (rc)
+			snprintf(err, errlen, "inventory error");
+	}
+	if (!rc && k.n + s->current > 1) {
+		snprintf(err, errlen, "snapshot %s has %d children (%s%s): its images cannot merge "
+			 "into more than one; delete all but one of them first", snap,
+			 k.n + s->current, k.names, s->current ? k.n ? ", and the current state" :
+			 "the current state" : "");
+		rc = -EBUSY;
+	}
+	if (!rc) {
+		struct { struct dbc *c; struct del_job *j; char *err; size_t errlen; } p =
+			{ c, j, err, errlen };
+
+		j->vm = id;
+		j->snap = s->id;
+		snprintf(j->name, sizeof(j->name), "%s", name);
+		snprintf(j->snapname, sizeof(j->snapname), "%s", snap);
+		snprintf(j->who, sizeof(j->who), "%s", who);
+		rc = inv_snap_images(c, s->id, plan_one, &p);
+	}
+	inv_rollback(c);   /* nothing was written: the task does it */
+	if (!rc) {
+		rc = task_start(srv, "vm-snapshot-delete", name, who, del_run, j, free, task);
+		j = NULL;
+		if (rc)
+			snprintf(err, errlen, "cannot start the task: %s", strerror(-rc));
+	}
+out:
+	free(s);
+	free(j);
+	return rc;
+}
+
+/* --- the list ---------------------------------------------------------------------- */
+
+struct listing {
+	struct dbc *c;
+	json_t *a;
+	json_t *current;
+};
+
+static int image_json(int64_t disk_id, const char *path, void *arg)
+{
+	struct listing *l = arg;
+	struct inv_disk *d = malloc(sizeof(*d));
+	const char *base = strrchr(path, '/');
+	struct stat st;
+	json_t *o;
+
+	o = json_pack("{s:o,s:s,s:I}", "disk", d && !inv_disk_get(l->c, disk_id, d) ?
+		      json_string(d->name) : json_null(), "image", base ? base + 1 : path,
+		      "allocated", (json_int_t)(stat(path, &st) ? 0 : st.st_blocks * 512));
+	free(d);
+	json_array_append_new(l->current, o); /* the disks array of the snapshot being built */
+	return 0;
+}
+
+static int snap_json(const struct inv_snapshot *s, void *arg)
+{
+	struct listing *l = arg;
+	json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:b,s:I,s:[]}", "name", s->name, "description",
+			      s->description, "id", (json_int_t)s->id, "parent_id",
+			      (json_int_t)s->parent_id, "current", s->current, "created",
+			      (json_int_t)s->created, "children");
+
+	if (!o)
+		return -ENOMEM;
+	json_array_append_new(l->a, o);
+	return 0;
+}
+
+json_t *snapshot_list_json(struct dbc *c, int64_t id)
+{
+	struct listing l = { c, json_array(), NULL };
+	json_t *cur = json_null(), *s, *t;
+	size_t i, j;
+
+	if (!l.a || inv_snap_each(c, id, snap_json, &l)) {
+		json_decref(l.a);
+		return NULL;
+	}
+	/* parents and children by name (the ids stay inside), and each one's images */
+	json_array_foreach(l.a, i, s) {
+		json_int_t pid = json_integer_value(json_object_get(s, "parent_id"));
+		json_t *parent = json_null();
+
+		json_array_foreach(l.a, j, t) {
+			if (json_integer_value(json_object_get(t, "id")) == pid)
+				parent = json_incref(json_object_get(t, "name"));
+			if (json_integer_value(json_object_get(t, "parent_id")) ==
+			    json_integer_value(json_object_get(s, "id")))
+				json_array_append(json_object_get(s, "children"),
+						  json_object_get(t, "name"));
+		}
+		json_object_set_new(s, "parent", parent);
+		if (json_is_true(json_object_get(s, "current")))
+			cur = json_object_get(s, "name");
+		l.current = json_array();
+		inv_snap_images(c, json_integer_value(json_object_get(s, "id")), image_json, &l);
+		json_object_set_new(s, "disks", l.current);
+	}
+	json_array_foreach(l.a, i, s) {
+		json_object_del(s, "id");
+		json_object_del(s, "parent_id");
+	}
+	return json_pack("{s:O,s:o}", "current", cur, "snapshots", l.a);
+}
+
+static int count_snap(const struct inv_snapshot *s, void *arg)
+{
+	(void)s;
+	(*(int *)arg)++;
+	return 0;
+}
+
+int snapshot_count(struct dbc *c, int64_t id)
+{
+	int n = 0, rc = inv_snap_each(c, id, count_snap, &n);
+
+	return rc ? rc : n;
+}
+
+int snapshot_check_disks(struct dbc *c, int64_t id, const json_t *disks, char *why, size_t len)
+{
+	struct layer_disk *d = NULL;
+	int n = 0, snaps = snapshot_count(c, id), rc;
+
+	if (snaps < 0)
+		return snaps;
+	rc = layers_vm_disks(c, id, &d, &n);
+	if (rc)
+		return rc;
+	for (int i = 0; !rc && i < n; i++) {
+		char top[4400];
+		bool is_top = false, kept = false;
+		json_t *v;
+		size_t k;
+
+		json_array_foreach(disks, k, v) {
+			const char *name = json_string_value(json_object_get(v, "disk"));
+
+			if (name && !strcmp(name, d[i].name) &&
+			    json_is_true(json_object_get(v, "readonly")) == d[i].readonly &&
+			    (!snaps || (int)k == i))
+				kept = true;
+		}
+		if (snaps && (!kept || json_array_size(disks) != (size_t)n)) {
+			snprintf(why, len, "the VM has snapshots, and its disk list is part of them: "
+				 "delete its snapshots before changing its disks");
+			rc = -EBUSY;
+		} else if (!kept && !d[i].readonly &&
+			   !(rc = layers_top_path(c, id, d[i].disk_id, d[i].path, top, sizeof(top),
+						  &is_top)) && is_top) {
+			snprintf(why, len, "disk %s runs on a layer that holds its data since it was "
+				 "cloned or snapshotted: it stays attached writable", d[i].name);
+			rc = -EBUSY;
+		}
+	}
+	if (snaps && !rc && json_array_size(disks) != (size_t)n) {
+		snprintf(why, len, "the VM has snapshots, and its disk list is part of them: delete "
+			 "its snapshots before changing its disks");
+		rc = -EBUSY;
+	}
+	free(d);
+	return rc;
+}

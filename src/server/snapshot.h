@@ -1,0 +1,64 @@
+/* Snapshot trees of a VM that is off (disks only). Taking one freezes the image each
+ * writable VHD disk runs on and puts a new top layer over it (layers.h); the snapshot
+ * records the frozen image per disk and is the VM's current one. Revert gives the VM new
+ * empty tops over a snapshot's images (the state since the current snapshot is dropped, as
+ * Hyper-V's apply does; the abandoned branch stays while snapshots need it). Delete merges
+ * the images around it: its image per disk takes in the one image over it (vhd_commit) when
+ * that is the only one, and what sat over that one is pointed at it; a snapshot with two or
+ * more children (snapshots, or its child snapshot and the current state) is refused, as
+ * libvirt refuses and QEMU can merge into a single child only. Each call is one inventory
+ * transaction with its event; the VM must be stopped or crashed, without undo disks on the
+ * host (-EBUSY). */
+#ifndef VSRV_SERVER_SNAPSHOT_H
+#define VSRV_SERVER_SNAPSHOT_H
+
+#include "server/server.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Whether VM id (named name) may have its disk layers changed now: 0, or -EBUSY with the
+ * reason in why (it is not off; it has undo disks; an undo commit or a clone of it runs),
+ * -errno. Under the caller's transaction. */
+int snapshot_check_off(struct server *srv, struct dbc *c, int64_t id, const char *name,
+		       char *why, size_t len);
+
+/* Take snapshot snap (description desc, may be NULL) of VM id named name. 0, -EEXIST (the
+ * name is taken), -EINVAL (a writable disk is not VHD), -EBUSY, -ENOSPC (error 507), -EIO,
+ * with a message in err. */
+int snapshot_create(struct server *srv, struct dbc *c, int64_t id, const char *name,
+		    const char *snap, const char *desc, const char *who, char *err, size_t errlen);
+
+/* Revert VM id to its snapshot snap. 0, -ENOENT (no such snapshot), -EBUSY, -EIO, with a
+ * message in err. */
+int snapshot_revert(struct server *srv, struct dbc *c, int64_t id, const char *name,
+		    const char *snap, const char *who, char *err, size_t errlen);
+
+/* Delete snapshot snap of VM id: checked and planned now, done by a task (kind
+ * "vm-snapshot-delete", object the VM's name: the merges copy data, outside any inventory
+ * transaction; then the rows and the event vm-snapshot-deleted in one). 0 and *task, or
+ * -ENOENT, -EBUSY (two or more children; the VM not off), -EIO, with a message in err. */
+int snapshot_delete(struct server *srv, struct dbc *c, int64_t id, const char *name,
+		    const char *snap, const char *who, int64_t *task, char *err, size_t errlen);
+
+/* Whether a task that changes VM name's images runs (an undo commit, a snapshot delete, a
+ * full clone copying it): the VM then cannot start, change snapshots or be deleted. */
+bool snapshot_busy(struct dbc *c, const char *name);
+
+/* VM id's snapshot tree as {"current": NAME|null, "snapshots": [{"name", "description",
+ * "parent", "children", "current", "created", "disks": [{"disk", "image", "allocated"}]}]},
+ * oldest first. NULL when out of memory or on an inventory error. */
+json_t *snapshot_list_json(struct dbc *c, int64_t id);
+
+/* How many snapshots VM id has (>= 0) or -EIO. */
+int snapshot_count(struct dbc *c, int64_t id);
+
+/* May VM id's disk list become disks (an edit's validated "disks" array)? A VM with
+ * snapshots keeps its list (it is part of them); a disk it runs on a top layer for stays
+ * attached writable (its data since the first snapshot or clone is in the layer). 0, or
+ * -EBUSY with the reason in why, -errno. */
+int snapshot_check_disks(struct dbc *c, int64_t id, const json_t *disks, char *why, size_t len);
+
+#endif
