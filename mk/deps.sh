@@ -9,7 +9,7 @@ build_pkgs=(gcc make libc6-dev pkg-config liburing-dev libslirp-dev libsqlite3-d
 test_pkgs=(qemu-system-x86 qemu-utils libvhdi-utils fio seabios busybox-static cpio
            clang libclang-rt-14-dev curl python3 python3-yaml python3-jsonschema openssl wrk
            linux-source-6.1 flex bison bc libelf-dev xz-utils lz4 musl-tools nodejs chromium
-           systemd valgrind groff-base man-db dmidecode acpica-tools)
+           systemd valgrind groff-base man-db dmidecode acpica-tools ovmf)
 
 want=()
 for g in "$@"; do
