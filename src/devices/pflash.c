@@ -112,16 +112,13 @@ static int store(struct pflash *pf, uint64_t off, const uint8_t *buf, uint32_t l
 
 static void program(struct pflash *pf, uint64_t off, const uint8_t *data, uint32_t len)
 {
-	uint8_t buf[8];
-	uint32_t i;
-
-	if (off >= pf->size || len > pf->size - off || len > sizeof(buf)) {
+	if (off >= pf->size || len > pf->size - off) {
 		pf->st.status |= PFLASH_SR_PROG_ERR | PFLASH_SR_READY;
 		return;
 	}
-	for (i = 0; i < len; i++)
-		buf[i] = pf->map[off + i] & data[i];
-	if (store(pf, off, buf, len))
+	/* The bytes as written, as QEMU's pflash_cfi01 stores them (NOR flash would only
+	 * clear bits): OVMF is developed against QEMU, and erases before it writes. */
+	if (store(pf, off, data, len))
 		pf->st.status |= PFLASH_SR_PROG_ERR;
 	pf->st.status |= PFLASH_SR_READY;
 }

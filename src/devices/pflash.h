@@ -8,8 +8,9 @@
  * accesses trap to pflash_io. Commands (the byte written; the address matters only for
  * program, erase, read ID and CFI query):
  *   0xFF read array      0x70 read status      0x50 clear status (then read array)
- *   0x10/0x40 program: the next write's bytes are ANDed into the array (flash only clears
- *                      bits; an erase sets them again)
+ *   0x10/0x40 program: the next write's bytes (1 to 8) are stored at its address as
+ *                      written, as QEMU's pflash_cfi01 does (NOR flash would only clear
+ *                      bits; OVMF, developed against QEMU, erases before it writes)
  *   0x20 + 0xD0 block erase: the 4 KiB block of the confirm's address becomes 0xFF
  *   0x90 read ID: 0x89 (Intel) at 0, PFLASH_DEVICE_ID at 1, lock status 0 at 2 of a block
  *   0x98 CFI query: "QRY", command set 0x0001, the device size, one erase-block region
@@ -18,7 +19,10 @@
  * flash probe expects: 0x50, then 0x70 must read 0x00), 0x10 program error (a program
  * beyond the device's end), 0x30 command sequence error (an unknown command, or an erase
  * setup not followed by 0xD0 or 0xFF); an error also returns to read array. Status and
- * pending modes (program, erase) read the status register, as Intel parts do.
+ * pending modes (program, erase) read the status register, as Intel parts and QEMU do:
+ * after a program or an erase the device stays in read-status mode until a command (OVMF
+ * writes 0xFF at the end of QemuFlashWrite; after QemuFlashEraseBlock its next access is
+ * a program).
  *
  * Persistence: every program and erase is written to the file at once (pwrite; the
  * mapping shares the page cache, so it shows the change) and made durable (fdatasync)

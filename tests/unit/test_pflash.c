@@ -1,7 +1,7 @@
 /* Unit tests of the CFI flash (devices/pflash.c) over a vars file made from Debian's
  * OVMF_VARS_4M.fd (package ovmf): OVMF's own sequences (QemuFlashDetected's probe,
- * QemuFlashEraseBlock, QemuFlashWrite), the CFI query table and read ID, flash semantics
- * (a program clears bits, an erase sets them), garbage commands, accesses beyond the
+ * QemuFlashEraseBlock, QemuFlashWrite), the CFI query table and read ID, program and
+ * erase semantics, garbage commands, accesses beyond the
  * device, persistence across a re-open, the file lock, bad files, save and restore. */
 #include "check.h"
 #include "scratch.h"
@@ -101,7 +101,8 @@ static void test_template(void)
 
 /* OvmfPkg QemuFlashDetected: the first byte of block 0 that is not 0x50, 0x70 or 0x00;
  * write 0x50 and read (RAM would give 0x50 back), write 0x70 and read (flash: the cleared
- * status 0x00; ROM: the original byte), then 0xFF. */
+ * status 0x00; ROM: the original byte), program the original byte over itself and read
+ * the status (bit 4 set: write-protected), then 0xFF. */
 static void test_ovmf_probe(void)
 {
 	struct pflash *pf = open_vars("probe.fd");
@@ -127,6 +128,14 @@ static void test_ovmf_probe(void)
 	CHECK(!mode_array);
 	probe = rb(pf, off);
 	CHECK_EQ(probe, 0x00);            /* "FD behaves as FLASH" */
+	/* ... and writable: program the original byte over itself, read the status, bit 4
+	 * (program error) must be clear */
+	wb(pf, off, 0x10);
+	wb(pf, off, orig);
+	wb(pf, off, 0x70);
+	probe = rb(pf, off);
+	CHECK_EQ(probe & 0x10, 0);
+	CHECK_EQ(probe, PFLASH_SR_READY);
 	wb(pf, off, 0xff);
 	CHECK(mode_array);
 	CHECK_EQ(mode_calls, 2);          /* left array mode once, came back once */
@@ -190,13 +199,14 @@ static void test_ovmf_erase_write(void)
 	CHECK_EQ(a[base + 100 + sizeof(buf)], 0xff);
 	/* The file has it (already written when the guest's 0xFF returned). */
 	CHECK_EQ(file_byte(P("ew.fd"), base + 100 + 7), buf[7]);
-	/* Flash semantics: a program only clears bits; an erase sets them again. */
+	/* A program stores the byte as written (QEMU's pflash_cfi01 does; OVMF relies on
+	 * nothing else); an erase sets the whole block to 0xFF again. */
 	buf[0] = 0x0f;
 	flash_write(pf, 0x41, 0, buf, 1);
 	CHECK_EQ(a[base], 0x0f);
 	buf[0] = 0xf3;
 	flash_write(pf, 0x41, 0, buf, 1);
-	CHECK_EQ(a[base], 0x03);
+	CHECK_EQ(a[base], 0xf3);
 	erase_block(pf, 0x41);
 	wb(pf, base, 0xff);
 	CHECK_EQ(a[base], 0xff);
