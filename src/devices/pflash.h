@@ -29,6 +29,9 @@
  * before the device answers the guest's next command that is not a program or erase
  * setup: OVMF ends each write with 0xFF, so a host crash after OVMF's write returned keeps
  * it, while a run of byte programs costs one sync. pflash_flush and pflash_close sync too.
+ * This is the one device whose handler waits for the disk (on the writing vCPU's thread):
+ * variable writes are rare (a few per boot), and the guest must not see its write
+ * complete before it is durable.
  *
  * Threads: pflash_io runs on vCPU threads; one mutex serialises it. The mode callback
  * runs under that mutex and must not call back into the device. */
