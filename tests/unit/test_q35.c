@@ -83,6 +83,17 @@ static void test_ecam_seabios_ovmf(void)
 	CHECK_EQ(q35_mch_ecam(r.mch, &len), 0xe4000000ULL);
 	CHECK_EQ(len, 64 << 20);
 	CHECK_EQ(mmio_read32(&r, 0xe4000000ULL, NULL), 0x29c08086);
+	/* moved from within ECAM itself (the handler re-registers its own range) */
+	pciexbar_write(&r, 0xb0000001ULL);
+	{
+		uint32_t v = 0xc0000001u;
+
+		CHECK_EQ(bus_dispatch(&r.mmio, 0xb0000000ULL + Q35_PCIEXBAR, (uint8_t *)&v, 4, true), 0);
+		CHECK_EQ(q35_mch_ecam(r.mch, NULL), 0xc0000000ULL);
+		CHECK_EQ(mmio_read32(&r, 0xc0000000ULL, NULL), 0x29c08086);
+		mmio_read32(&r, 0xb0000000ULL, &ret);
+		CHECK_EQ(ret, -ENOENT);
+	}
 	/* byte writes too */
 	pcicfg_write(&r.pio, 0, Q35_PCIEXBAR, 1, 0x00);
 	CHECK_EQ(q35_mch_ecam(r.mch, NULL), 0);
