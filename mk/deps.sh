@@ -10,7 +10,7 @@ test_pkgs=(qemu-system-x86 qemu-utils libvhdi-utils fio seabios busybox-static c
            clang libclang-rt-14-dev curl python3 python3-yaml python3-jsonschema openssl wrk
            linux-source-6.1 flex bison bc libelf-dev xz-utils lz4 musl-tools nodejs chromium
            systemd valgrind groff-base man-db dmidecode acpica-tools
-           xorriso)
+           xorriso ovmf)
 
 want=()
 for g in "$@"; do

@@ -52,6 +52,13 @@ $(eval $(call fuzz_target,scsi-mmc,fuzz/scsi_mmc.c src/devices/virtio/scsi_emu.c
   src/devices/virtio/scsi_mmc.c,src/devices/virtio/scsi_emu.h src/devices/virtio/scsi_mmc.h \
   src/disk/disk.h src/devices/virtio/stats.h))
 
+# The firmware-boot chipset (CFI flash, q35 MCH, ICH9 LPC, ACPI PM, CMOS) driven by a
+# hostile guest (tests/t-chipset-fuzz.sh).
+$(eval $(call fuzz_target,chipset,fuzz/chipset.c src/devices/pflash.c src/devices/pci.c \
+  src/devices/q35.c src/devices/ich9_lpc.c src/devices/acpi_pm.c src/devices/rtc.c \
+  src/vmm/bus.c src/util/log.c,src/devices/pflash.h src/devices/pci.h src/devices/q35.h \
+  src/devices/ich9_lpc.h src/devices/acpi_pm.h src/devices/rtc.h src/vmm/bus.h,,-lpthread))
+
 # The saved-VM file parser and the live-migration receiver (tests/t-savestate-fuzz.sh,
 # tests/t-migrate-fuzz.sh; -max_len=300000). They know the device kinds of this build
 # (src/devices/virtio/kinds.c: their ids and state sizes), so they are linked with vsrv's

@@ -12,6 +12,7 @@
 #ifndef VSRV_DEVICES_ACPI_PM_H
 #define VSRV_DEVICES_ACPI_PM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct device_host;
@@ -30,6 +31,17 @@ struct acpi_pm_state {
 /* Register the ports on h->pio (h: the VM's, kept until destroy). 0 and *out (free with acpi_pm_destroy), or -errno. */
 int acpi_pm_create(const struct device_host *h, struct acpi_pm **out);
 void acpi_pm_destroy(struct acpi_pm *pm);
+/* Where the LPC bridge (ich9_lpc.c) puts the block: base (0: off the bus) in the ICH9
+ * layout when ich9 (128 bytes: PM1 as above, the 24-bit ACPI PM timer at +8, GPE0 at
+ * +0x20 reading zero, SMI_EN at +0x30 reading APMC_EN set so that SeaBIOS does not try to
+ * set up SMM, which this VM does not have) or the direct-boot one (8 bytes). 0, -EINVAL
+ * (base not aligned to the block's size) or -EEXIST (overlaps other ports: the block is
+ * then off the bus). Any thread; the PM state is unchanged. */
+#define ACPI_PM_ICH9_LEN 0x80
+int acpi_pm_move(struct acpi_pm *pm, uint16_t base, bool ich9);
+uint16_t acpi_pm_base(struct acpi_pm *pm);
+/* Route the SCI to gsi (lowering the old line, raising the new one when asserted). */
+void acpi_pm_set_sci(struct acpi_pm *pm, uint32_t gsi);
 /* Press the power button (any thread). */
 void acpi_pm_power_button(struct acpi_pm *pm);
 

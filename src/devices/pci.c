@@ -166,6 +166,11 @@ static void cf8_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool
 	struct pci_host *h = opaque;
 	uint32_t a;
 
+	if (off == 1 && len == 1 && h->cf9_fn) {
+		/* 0xcf9 (the reset control register of an ICH) sits inside the address latch */
+		h->cf9_fn(h->cf9_opaque, 0, data, 1, is_write);
+		return;
+	}
 	if (off < 4) {
 		if (off == 0 && len == 4) {
 			if (is_write)
@@ -193,7 +198,8 @@ static void ecam_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, boo
 	unsigned slot = (off >> 15) & 31, fn = (off >> 12) & 7;
 	uint32_t reg = off & 0xfff;
 
-	if (fn || len > 4 || (reg & (len - 1))) {
+	/* bus 0 only: the rest of a firmware-sized window reads as no device */
+	if ((off >> 20) || fn || len > 4 || (reg & (len - 1))) {
 		if (!is_write)
 			memset(data, 0xff, len);
 		return;
@@ -211,7 +217,6 @@ int pci_host_create(struct bus *pio, struct bus *mmio, uint64_t ecam_base, uint6
 		return -ENOMEM;
 	h->pio = pio;
 	h->mmio = mmio;
-	h->ecam_base = ecam_base;
 	h->bar_next = bar_base;
 	h->bar_end = bar_end;
 	pthread_mutex_init(&h->lock, NULL);
@@ -222,9 +227,11 @@ int pci_host_create(struct bus *pio, struct bus *mmio, uint64_t ecam_base, uint6
 	ret = bus_register(pio, 0xcf8, 8, cf8_io, h, "pci-conf1");
 	if (ret)
 		goto err_free;
-	ret = bus_register(mmio, ecam_base, PCI_ECAM_BUS_SIZE, ecam_io, h, "pci-ecam");
-	if (ret)
-		goto err_pio;
+	if (ecam_base) {
+		ret = pci_host_set_ecam(h, ecam_base, PCI_ECAM_BUS_SIZE);
+		if (ret)
+			goto err_pio;
+	}
 	*out = h;
 	return 0;
 err_pio:
@@ -232,6 +239,35 @@ err_pio:
 err_free:
 	free(h);
 	return ret;
+}
+
+int pci_host_set_ecam(struct pci_host *h, uint64_t base, uint64_t len)
+{
+	int ret;
+
+	if (base && (!len || (len & (PCI_ECAM_BUS_SIZE - 1)) || len > 256 * PCI_ECAM_BUS_SIZE ||
+		     (base & (PCI_ECAM_BUS_SIZE - 1)) || base + len < base))
+		return -EINVAL;
+	if (h->ecam_base == base && h->ecam_len == len)
+		return 0;
+	if (h->ecam_base)
+		bus_unregister(h->mmio, h->ecam_base);
+	h->ecam_base = 0;
+	h->ecam_len = 0;
+	if (!base)
+		return 0;
+	ret = bus_register(h->mmio, base, len, ecam_io, h, "pci-ecam");
+	if (ret)
+		return ret;
+	h->ecam_base = base;
+	h->ecam_len = len;
+	return 0;
+}
+
+void pci_host_set_cf9(struct pci_host *h, bus_io_fn fn, void *opaque)
+{
+	h->cf9_opaque = opaque;
+	h->cf9_fn = fn;
 }
 
 void pci_host_destroy(struct pci_host *h)
@@ -243,22 +279,38 @@ void pci_host_destroy(struct pci_host *h)
 	for (s = 1; s < 32; s++)
 		if (h->dev[s])
 			pci_host_remove(h, h->dev[s]);
-	bus_unregister(h->mmio, h->ecam_base);
+	if (h->ecam_base)
+		bus_unregister(h->mmio, h->ecam_base);
 	bus_unregister(h->pio, 0xcf8);
 	free(h);
 }
 
 int pci_host_add(struct pci_host *h, struct pci_dev *d)
 {
+	return pci_host_add_at(h, d, 0);
+}
+
+int pci_host_add_at(struct pci_host *h, struct pci_dev *d, unsigned slot)
+{
 	unsigned s;
 	int i;
 
+	if (slot >= 32)
+		return -EINVAL;
 	pthread_mutex_lock(&h->lock);
-	for (s = 1; s < 32 && h->dev[s]; s++)
-		;
-	if (s == 32) {
-		pthread_mutex_unlock(&h->lock);
-		return -ENOSPC;
+	if (slot) {
+		s = slot;
+		if (h->dev[s]) {
+			pthread_mutex_unlock(&h->lock);
+			return -EBUSY;
+		}
+	} else {
+		for (s = 1; s < 32 && h->dev[s]; s++)
+			;
+		if (s == 32) {
+			pthread_mutex_unlock(&h->lock);
+			return -ENOSPC;
+		}
 	}
 	for (i = 0; i < 6; i++) {
 		uint64_t a, sz = d->bar[i].size;

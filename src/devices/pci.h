@@ -22,6 +22,7 @@
 #define PCI_CMD_IO 0x1
 #define PCI_CMD_MEM 0x2
 #define PCI_CMD_INTX_DISABLE 0x400
+#define PCI_SLOT_LPC 31       /* 00:1f.0: the ICH9 LPC bridge (ich9_lpc.c), added first */
 
 struct pci_dev;
 
@@ -54,17 +55,29 @@ struct pci_host {
 	struct bus *pio, *mmio;       /* not owned */
 	pthread_mutex_t lock;
 	uint32_t cf8;                 /* mechanism #1 address register */
-	uint64_t ecam_base;
+	uint64_t ecam_base, ecam_len; /* 0: no ECAM decoded */
+	bus_io_fn cf9_fn;             /* port 0xcf9 (byte), or NULL */
+	void *cf9_opaque;
 	uint64_t bar_next, bar_end;   /* BAR allocation window */
 	struct pci_dev *dev[32];      /* slot 0 is the host bridge itself */
 	struct pci_dev bridge;
 };
 
-/* Create the host bridge: register 0xcf8-0xcff on pio and ECAM at ecam_base on mmio; BARs
- * are allocated from [bar_base, bar_end). Returns 0 and *out (free with pci_host_destroy),
- * or -errno. */
+/* Create the host bridge: register 0xcf8-0xcff on pio and ECAM (bus 0, 1 MiB) at ecam_base
+ * on mmio (0: none until pci_host_set_ecam); BARs are allocated from [bar_base, bar_end).
+ * Returns 0 and *out (free with pci_host_destroy), or -errno. */
 int pci_host_create(struct bus *pio, struct bus *mmio, uint64_t ecam_base, uint64_t bar_base,
 		    uint64_t bar_end, struct pci_host **out);
+/* Move ECAM to [base, base + len) on the MMIO bus (len: a multiple of 1 MiB, one per bus,
+ * up to 256; only bus 0 has devices, the other buses read as all ones), or turn it off
+ * (base 0). Called with h->lock held (a bridge's cfg_written hook, as q35.c's PCIEXBAR)
+ * or before the vCPUs run. 0, -EINVAL (misaligned, wrapping: nothing changed) or -EEXIST
+ * (overlaps another MMIO range: ECAM is then off). */
+int pci_host_set_ecam(struct pci_host *h, uint64_t base, uint64_t len);
+/* Have byte accesses to port 0xcf9 (inside the 0xcf8 latch's range) go to fn(opaque, 0,
+ * ...) instead of being ignored: an ICH's reset control register (ich9_lpc.c). Before the
+ * vCPUs run. */
+void pci_host_set_cf9(struct pci_host *h, bus_io_fn fn, void *opaque);
 /* Unregister everything and free. Devices are not freed (their owners do). NULL allowed. */
 void pci_host_destroy(struct pci_host *h);
 
@@ -77,9 +90,12 @@ void pci_dev_set_bar(struct pci_dev *d, int i, uint64_t size, bus_io_fn fn, void
  * config space is full. The caller fills the body and sets wmask for writable bytes. */
 uint8_t pci_dev_add_cap(struct pci_dev *d, uint8_t id, uint8_t len);
 
-/* Put d in a free slot, assign its BARs, enable nothing (the guest enables decoding).
- * Returns 0 or -ENOSPC. */
+/* Put d in a free slot, assign its BARs, enable nothing (the guest
+ * enables decoding). Returns 0 or -ENOSPC. */
 int pci_host_add(struct pci_host *h, struct pci_dev *d);
+/* The same in slot (1..31; 0: the first free one as pci_host_add): -EBUSY when taken,
+ * -EINVAL for a bad slot. */
+int pci_host_add_at(struct pci_host *h, struct pci_dev *d, unsigned slot);
 /* Take d off the bus (unregister its BARs). */
 void pci_host_remove(struct pci_host *h, struct pci_dev *d);
 

@@ -183,9 +183,12 @@ int rtc_create(const struct device_host *h, uint64_t low, uint64_t high, struct 
 	cmos_set16(r, 0x17, low > (1 << 20) ? (low - (1 << 20)) >> 10 : 0);
 	cmos_set16(r, 0x30, low > (1 << 20) ? (low - (1 << 20)) >> 10 : 0);
 	cmos_set16(r, 0x34, low > (16 << 20) ? (low - (16 << 20)) >> 16 : 0);
-	r->st.cmos[0x5b] = (uint8_t)(high >> 16);
-	r->st.cmos[0x5c] = (uint8_t)(high >> 24);
-	r->st.cmos[0x5d] = (uint8_t)(high >> 32);
+	high >>= 16;
+	if (high > 0xffffff)
+		high = 0xffffff;  /* 3 bytes of 64 KiB units: 1 TiB - 64 KiB at most */
+	r->st.cmos[0x5b] = (uint8_t)high;
+	r->st.cmos[0x5c] = (uint8_t)(high >> 8);
+	r->st.cmos[0x5d] = (uint8_t)(high >> 16);
 	ret = bus_register(h->pio, 0x70, 2, rtc_io, r, "rtc");
 	if (ret < 0) {
 		pthread_mutex_destroy(&r->lock);
@@ -194,6 +197,25 @@ int rtc_create(const struct device_host *h, uint64_t low, uint64_t high, struct 
 	}
 	*out = r;
 	return 0;
+}
+
+void rtc_cmos_firmware(struct rtc *r, unsigned ncpus)
+{
+	unsigned sum = 0, i;
+
+	pthread_mutex_lock(&r->lock);
+	r->st.cmos[CMOS_FLOPPY] = 0;           /* no floppy drives */
+	r->st.cmos[CMOS_DISK] = 0;             /* no IDE disk types */
+	r->st.cmos[CMOS_EQUIPMENT] = 0x06;     /* FPU, PS/2 mouse; no floppy, no display bits */
+	/* boot order: hard disk, CD-ROM, network; no floppy boot signature check */
+	r->st.cmos[CMOS_BOOT12] = CMOS_BOOT_HD | CMOS_BOOT_CD << 4;
+	r->st.cmos[CMOS_BOOT3] = CMOS_BOOT_NET << 4 | 0x01;
+	r->st.cmos[CMOS_SMP_COUNT] = (uint8_t)(ncpus ? (ncpus > 256 ? 255 : ncpus - 1) : 0);
+	for (i = 0x10; i <= 0x2d; i++)
+		sum += r->st.cmos[i];
+	r->st.cmos[CMOS_CHECKSUM] = (uint8_t)(sum >> 8);
+	r->st.cmos[CMOS_CHECKSUM + 1] = (uint8_t)sum;
+	pthread_mutex_unlock(&r->lock);
 }
 
 void rtc_destroy(struct rtc *r)

@@ -19,6 +19,23 @@ struct rtc_state {
  * RAM below 4 GiB and high_ram above. 0 and *out, or -errno. */
 int rtc_create(const struct device_host *h, uint64_t low_ram, uint64_t high_ram,
 	       struct rtc **out);
+/* CMOS bytes a PC BIOS reads (firmware boot only; SeaBIOS, OVMF), besides the memory
+ * sizes rtc_create fills: 0x15/0x16 base memory (640 KiB), 0x17/0x18 and 0x30/0x31 KiB
+ * from 1 MiB to the end of low RAM (at most 0xffff), 0x34/0x35 64 KiB units from 16 MiB
+ * to the end of low RAM (at most 0xffff), 0x5b-0x5d 64 KiB units above 4 GiB. */
+#define CMOS_FLOPPY     0x10
+#define CMOS_DISK       0x12
+#define CMOS_EQUIPMENT  0x14
+#define CMOS_CHECKSUM   0x2e   /* big-endian sum of 0x10-0x2d */
+#define CMOS_BOOT3      0x38   /* bits 7:4 the third boot device, bit 0 no floppy check */
+#define CMOS_BOOT12     0x3d   /* bits 3:0 the first, 7:4 the second */
+#define CMOS_SMP_COUNT  0x5f   /* CPUs - 1 (SeaBIOS waits for that many APs) */
+#define CMOS_BOOT_HD    2
+#define CMOS_BOOT_CD    3
+#define CMOS_BOOT_NET   4
+/* Fill them for a VM of ncpus: no floppy or IDE disk types, the equipment byte (FPU,
+ * PS/2 mouse), the boot order hard disk, CD-ROM, network, the CPU count, the checksum. */
+void rtc_cmos_firmware(struct rtc *r, unsigned ncpus);
 void rtc_destroy(struct rtc *r);
 void rtc_save(struct rtc *r, struct rtc_state *st);
 int rtc_restore(struct rtc *r, const struct rtc_state *st);
