@@ -19,6 +19,7 @@ struct foreign {
 	const struct foreign_ops *ops;
 	pthread_mutex_t lock;     /* the libraries keep a current offset and caches: one reader */
 	int n;                    /* files in the chain */
+	uint32_t grain;           /* reads are split at multiples of this (0: not at all) */
 	void *h[DISK_MAX_CHAIN];  /* the libraries' handles, top first */
 	int fd[DISK_MAX_CHAIN];   /* each file opened once more to hold its image lock */
 	struct disk_layer layer[DISK_MAX_CHAIN];
@@ -63,7 +64,12 @@ static int fg_readv(struct disk *d, uint64_t sector, const struct iovec *iov, in
 		size_t left = iov[i].iov_len;
 
 		while (left) {
-			ssize_t k = f->ops->read(f->h[0], p, left, off, err, sizeof(err));
+			size_t want = left;
+			ssize_t k;
+
+			if (f->grain && want > f->grain - off % f->grain)
+				want = f->grain - off % f->grain;
+			k = f->ops->read(f->h[0], p, want, off, err, sizeof(err));
 
 			if (k <= 0) {
 				if (k == 0)
@@ -261,6 +267,13 @@ int disk_foreign_open(struct disk *d, const struct foreign_ops *ops, unsigned fl
 			goto err;
 		}
 		path = next;
+	}
+	/* every file with a parent below it bounds the reads (see foreign_ops.grain) */
+	for (i = 0; ops->grain && i + 1 < f->n; i++) {
+		uint32_t g = ops->grain(f->h[i], f->layer[i].path);
+
+		if (g && (!f->grain || g < f->grain))
+			f->grain = g;
 	}
 	d->ops = &foreign_ops;
 	d->priv = f;

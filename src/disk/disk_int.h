@@ -24,6 +24,10 @@ struct foreign_ops {
 	int (*set_parent)(void *child, void *parent, char *err, size_t errn);
 	/* Read n bytes at off: the count read (short only at the end), or -errno, err set. */
 	ssize_t (*read)(void *h, void *buf, size_t n, uint64_t off, char *err, size_t errn);
+	/* The largest read that the library serves right on an image with a parent: libqcow
+	 * 20201213 reads a whole request from the parent when its first cluster is not
+	 * allocated in the child, so reads are split at cluster boundaries. 0: no limit. */
+	uint32_t (*grain)(void *h, const char *path);
 	/* Close and free h (children are closed before their parents). */
 	void (*close)(void *h);
 };

@@ -114,11 +114,27 @@ static ssize_t vx_read(void *h, void *buf, size_t len, uint64_t off, char *err, 
 	return k;
 }
 
+/* A differencing VHDX marks present data sector by sector: without a differencing image
+ * from Hyper-V to prove that libvhdi reads a request that spans present and absent
+ * sectors right (libqcow does not, for clusters), reads of a chain go sector by sector. */
+static uint32_t vx_grain(void *h, const char *path)
+{
+	libvhdi_error_t *e = NULL;
+	uint32_t bps = 0;
+
+	(void)path;
+	if (libvhdi_file_get_bytes_per_sector(h, &bps, &e) != 1 || bps < 512 || (bps & (bps - 1)))
+		bps = 512;
+	libvhdi_error_free(&e);
+	return bps;
+}
+
 const struct foreign_ops disk_vhdx_ops = {
 	.format = "vhdx",
 	.library = "libvhdi",
 	.open = vx_open,
 	.set_parent = vx_set_parent,
 	.read = vx_read,
+	.grain = vx_grain,
 	.close = vx_close,
 };
