@@ -145,8 +145,10 @@ refused refuse-qcow2-aes 1 "encrypted (AES-CBC): not supported" info aes.qcow2
 qemu-img create -q -f qcow2 -o compression_type=zstd zstd.qcow2 16M
 qemu-img create -q -f qcow2 -o extended_l2=on l2.qcow2 16M
 qemu-img create -q -f qcow2 -o data_file=ext.raw ext.qcow2 16M
-for f in zstd l2 ext; do
-	refused refuse-qcow2-feature-$f 1 "$f.qcow2: libqcow cannot read it: unsupported incompatible features" convert -O vpc $f.qcow2 out.vhd
+for f in "zstd:zstd compression" "l2:extended L2 entries" "ext:an external data file"; do
+	refused refuse-qcow2-feature-${f%%:*} 1 "${f%%:*}.qcow2: libqcow cannot read it: unsupported incompatible features flags: 0x000000" \
+		convert -O vpc ${f%%:*}.qcow2 out.vhd
+	refused refuse-qcow2-feature-${f%%:*}-named 1 "(${f#*:})" info ${f%%:*}.qcow2
 done
 qemu-img create -q -f qcow2 -b gone.qcow2 -F qcow2 -u orphan.qcow2 16M
 refused refuse-qcow2-missing-backing 1 "backing file 'gone.qcow2' of orphan.qcow2: No such file or directory" convert -O vpc orphan.qcow2 out.vhd

@@ -25,6 +25,33 @@ static void qc_err(libqcow_error_t **e, const char *what, char *err, size_t n)
 	libqcow_error_free(e);
 }
 
+/* libqcow refused the image's incompatible features by number: name the ones QEMU writes,
+ * from the header's incompatible_features (big-endian, byte 72 of a version 3 header). */
+static void qc_features_hint(const char *path, char *err, size_t n)
+{
+	static const char *const names[] = { "dirty", "corrupt", "an external data file",
+					      "zstd compression", "extended L2 entries" };
+	char list[160] = "";
+	uint8_t b[8];
+	uint64_t bits = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t k = fd < 0 ? -1 : pread(fd, b, sizeof(b), 72);
+
+	if (fd >= 0)
+		close(fd);
+	if (k != 8)
+		return;
+	for (int i = 0; i < 8; i++)
+		bits = bits << 8 | b[i];
+	/* dirty and corrupt are not refused: the others are the features libqcow lacks */
+	for (unsigned i = 2; i < sizeof(names) / sizeof(names[0]); i++)
+		if (bits & (1ull << i))
+			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+				 list[0] ? ", " : "", names[i]);
+	if (list[0])
+		snprintf(err + strlen(err), n - strlen(err), " (%s)", list);
+}
+
 static void qc_close(void *h)
 {
 	libqcow_file_t *f = h;
@@ -49,6 +76,10 @@ static int qc_open(const char *path, void **h, struct disk_layer *l, char *err, 
 	if (libqcow_file_open(f, path, LIBQCOW_OPEN_READ, &e) != 1) {
 		qc_err(&e, NULL, err, n);
 		libqcow_file_free(&f, NULL);
+		if (strstr(err, "incompatible features")) {
+			qc_features_hint(path, err, n);
+			return -ENOTSUP;
+		}
 		return -EINVAL;
 	}
 	*h = f;
