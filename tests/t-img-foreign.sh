@@ -118,7 +118,7 @@ mkdir -p elsewhere && (cd elsewhere && $V img convert -O vpc ../top.qcow2 top.vh
 # an image a VM writes (qemu-io holds QEMU's write lock) is refused, -U reads it anyway
 qemu-io -f qcow2 -c "sleep 60000" q3.qcow2 >/dev/null 2>&1 &
 qpid=$!
-for _ in $(seq 100); do
+for _ in $(seq 600); do  # until qemu-io holds its lock (up to a minute on a busy machine)
 	$V img info q3.qcow2 >/dev/null 2>&1 || break
 	sleep 0.1
 done
@@ -202,6 +202,16 @@ mutate() {
 	garbage-*) cp "$1" "$2"; head -c 4096 /dev/urandom | dd of="$2" bs=1 seek="${3#garbage-}" conv=notrunc status=none ;;
 	esac
 }
+# the good images too: no memory error nor leak in a whole info and convert of a chain
+if command -v valgrind >/dev/null; then
+	for img in top.qcow2 vtop.vmdk vflat.vmdk xdyn.vhdx; do
+		vg="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
+		rm -f out.vhd
+		$vg $V img info --backing-chain "$img" >/dev/null 2>e.txt && $vg $V img convert -O vpc "$img" out.vhd 2>>e.txt &&
+			qemu-img compare -q "$img" out.vhd && pass "vg-good-${img/./-}" || fail "vg-good-${img/./-}" "$(head -c 600 e.txt)"
+	done
+fi
+
 # libfault FILE: the library whose code made the first bad access in a valgrind or ASan
 # report (its first frame outside the checker's own and libc's), or nothing when that frame
 # is vsrv's.
