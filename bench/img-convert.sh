@@ -8,6 +8,8 @@
 #     `vsrv img convert -O raw IMG /dev/null` versus `qemu-img convert -O raw` into its
 #     null-co driver (qemu-img cannot write to /dev/null), and `cat` of the raw file into
 #     /dev/null (the floor).
+#  3. The same source as a qcow2 (made by qemu-img: what users bring) converted to a dynamic
+#     VHD: `vsrv img convert -O vpc` (reading through libqcow) versus `qemu-img convert -O vpc`.
 # Page cache warm for everyone (one untimed run of each first); `sync` between runs so that
 # writeback of one run does not land in the next. Temp files under $BENCH_TMP (default /tmp).
 # Usage: bench/img-convert.sh [RUNS]   (env: VSRV, QEMU_IMG, BENCH_TMP, SIZE_MIB)
@@ -106,3 +108,24 @@ report "time vs cat of the raw file" "$(median 1 "${ours[@]}")" "$(median 1 "${f
 report "cpu time vs qemu-img" "$(median 3 "${ours[@]}")" "$(median 3 "${peer[@]}")" s qemu-img
 report "cpu time vs cat" "$(median 3 "${ours[@]}")" "$(median 3 "${floor[@]}")" s cat
 report "peak RSS vs qemu-img" "$(median 2 "${ours[@]}")" "$(median 2 "${peer[@]}")" KiB qemu-img
+
+# 3. qcow2 (made by qemu-img from the same source) -> dynamic VHD
+QCOW=$DIR/src.qcow2
+"$QEMU_IMG" convert -f raw -O qcow2 "$SRC" "$QCOW"
+rm -f "$VHD" "$QVHD"
+"$VSRV" img convert -O vpc "$QCOW" "$VHD"; rm -f "$VHD"; sync
+"$QEMU_IMG" convert -O vpc "$QCOW" "$QVHD"; rm -f "$QVHD"; sync
+ours=() peer=()
+for ((i = 0; i < RUNS; i++)); do
+	rm -f "$VHD"; sync
+	run_timed ours "$VSRV" img convert -O vpc "$QCOW" "$VHD"
+	rm -f "$QVHD"; sync
+	run_timed peer "$QEMU_IMG" convert -O vpc "$QCOW" "$QVHD"
+done
+sync
+"$QEMU_IMG" compare -f qcow2 -F vpc "$QCOW" "$VHD" >/dev/null ||
+	{ echo "img-convert: vsrv's VHD differs from the qcow2 source" >&2; exit 1; }
+echo "convert qcow2 -> dynamic VHD (median of $RUNS):"
+report "time" "$(median 1 "${ours[@]}")" "$(median 1 "${peer[@]}")" s qemu-img
+report "cpu time (user+sys)" "$(median 3 "${ours[@]}")" "$(median 3 "${peer[@]}")" s qemu-img
+report "peak RSS" "$(median 2 "${ours[@]}")" "$(median 2 "${peer[@]}")" KiB qemu-img

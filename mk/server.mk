@@ -14,7 +14,9 @@ SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
 # kernel probe of src/arch/x86/boot_probe.c (a VM's kernel is checked at create).
 SERVER_SHARED_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard src/util/*.c src/disk/*.c)) \
                        src/arch/x86/boot_probe.c)
-SERVER_LDLIBS := -lsqlite3 -lmicrohttpd -ljansson -largon2 -lcrypto -lcurl -lpthread
+# (libqcow, libvmdk, libvhdi: the shared disk layer's readers of foreign formats)
+SERVER_LDLIBS := -lsqlite3 -lmicrohttpd -ljansson -largon2 -lcrypto -lcurl -lpthread \
+                 -lqcow -lvmdk -lvhdi
 
 all: $(SERVER_BIN)
 

@@ -3,6 +3,7 @@
  * --output, messages, zero detection and the progress bar. */
 #include "cli/cli.h"
 #include "cli/img.h"
+#include "util/log.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -43,7 +44,9 @@ static void img_usage(FILE *f)
 	fprintf(f, "usage: vsrv img COMMAND [ARGS...]\n\ncommands:\n");
 	for (i = 0; i < N_IMG_COMMANDS; i++)
 		fprintf(f, "  %s\n", img_commands[i].synopsis);
-	fprintf(f, "\nFormats: vhd (alias vpc; subformats dynamic, fixed; differencing with -b), raw.\n"
+	fprintf(f, "\nFormats: vhd (alias vpc; subformats dynamic, fixed; differencing with -b), raw;\n"
+		"read only (info, convert's source, compare): qcow2 (libqcow), vmdk (libvmdk),\n"
+		"vhdx (libvhdi).\n"
 		"Sizes take the suffixes k, M, G, T (binary). Exit status as qemu-img: 0 success,\n"
 		"1 error; check: 2 corruptions, 3 leaks only; compare: 1 different, 2 error.\n");
 }
@@ -56,6 +59,8 @@ int cmd_img(int argc, char **argv)
 		img_usage(stderr);
 		return 1;
 	}
+	/* the block layer's messages (foreign images) read as this command's */
+	vsrv_log_set_prefix("vsrv img");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
 		img_usage(stdout);
 		return 0;
@@ -173,6 +178,12 @@ const char *img_format_name(const char *s)
 		return "vhd";
 	if (!strcmp(s, "raw"))
 		return "raw";
+	if (!strcmp(s, "qcow2"))
+		return "qcow2";
+	if (!strcmp(s, "vmdk"))
+		return "vmdk";
+	if (!strcmp(s, "vhdx"))
+		return "vhdx";
 	return NULL;
 }
 

@@ -10,15 +10,17 @@
 #include <stdio.h>
 
 struct vhd;
+struct disk;
 
 /* An open image. Owned by whoever called img_open; close with img_close. */
 struct img {
 	char *path;           /* owned copy */
-	const char *format;   /* "raw" or "vhd" (static string) */
+	const char *format;   /* "raw", "vhd", or read-only "qcow2", "vmdk", "vhdx" (static) */
 	uint64_t size;        /* virtual size in bytes */
 	bool writable;
-	int fd;               /* raw: the file; vhd: -1 */
-	struct vhd *vhd;      /* vhd: the library's handle; raw: NULL */
+	int fd;               /* raw: the file; otherwise -1 */
+	struct vhd *vhd;      /* vhd: the library's handle; otherwise NULL */
+	struct disk *disk;    /* qcow2, vmdk, vhdx: the block layer's reader; otherwise NULL */
 };
 
 #define IMG_RDWR   0x1 /* open for writing (default read-only, never writes) */
@@ -36,7 +38,10 @@ enum img_kind {
 	IMG_PARENT,  /* unallocated here, read from the parent chain (differencing VHD) */
 };
 
-/* Open path. format: "raw", "vhd" or NULL to probe (a VHD footer or header means vhd).
+/* Open path. format: "raw", "vhd", "qcow2", "vmdk", "vhdx" or NULL to probe (img_probe).
+ * The last three are read-only (read through libqcow, libvmdk, libvhdi; -EROFS with
+ * IMG_RDWR), and their reasons for refusing an image (encryption, unsupported features, a
+ * missing backing file) are printed by the block layer, naming the file.
  * Unless IMG_SHARE, the image is locked while open (lib/vhd's image locks, as qemu-img):
  * shared for reading, exclusive with IMG_RDWR, its parents shared (-EBUSY when a VM or
  * another program uses it: the message names the image).
@@ -59,10 +64,12 @@ int img_status(struct img *im, uint64_t off, uint64_t len, bool chain, enum img_
 /* Bytes the file occupies on disk (st_blocks * 512) or 0 if unknown. */
 uint64_t img_file_disk_size(const char *path);
 
-/* Probe a file's format without opening it as an image: "vhd" or "raw"; NULL and
- * *err = -errno if it cannot be read, or -EMEDIUMTYPE (message printed) for a format
- * vsrv does not read (qcow2, vmdk, vhdx, vdi). */
+/* Probe a file's format without opening it as an image: "vhd", "raw", "qcow2", "vmdk" or
+ * "vhdx"; NULL and *err = -errno if it cannot be read, or -EMEDIUMTYPE (message printed)
+ * for a format vsrv does not read (vdi). */
 const char *img_probe(const char *path, int *err);
+/* True for the formats vsrv reads but never writes: qcow2, vmdk, vhdx. */
+bool img_format_foreign(const char *fmt);
 
 /* Options of `create` and `convert -O` given with -o key=value,... */
 struct img_create_opts {
@@ -88,7 +95,8 @@ int img_parse_size(const char *s, uint64_t *out);
 const char *img_size_str(uint64_t v, char *buf, size_t n);
 /* Parse --output=FMT's value: 0 human, 1 json, -1 unknown (printed). */
 int img_parse_output(const char *s);
-/* The format name as qemu-img and users spell it: accepts "vpc" as "vhd". NULL if unknown. */
+/* The format name as qemu-img and users spell it: accepts "vpc" as "vhd"; "raw", and the
+ * read-only "qcow2", "vmdk", "vhdx". NULL if unknown. */
 const char *img_format_name(const char *s);
 
 /* The sub-commands: argc/argv start at the sub-command's name; they return the exit status. */

@@ -99,6 +99,12 @@ int img_cmd_check(int argc, char **argv)
 			return 1;
 		}
 	}
+	if (img_format_foreign(fmt)) {
+		/* read through a library that has no checker: say so, with qemu-img's code */
+		img_err("check: '%s': vsrv reads %s images but does not check them "
+			"(qemu-img check does)", path, fmt);
+		return 63;
+	}
 	if (strcmp(fmt, "vhd")) {
 		/* As qemu-img: raw images have nothing to check. */
 		img_err("check: '%s': this image format (%s) does not support checks", path, fmt);

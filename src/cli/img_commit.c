@@ -52,6 +52,11 @@ int img_cmd_commit(int argc, char **argv)
 		img_err("commit: '%s' has no parent to commit to (format %s)", argv[optind], fmt);
 		return 1;
 	}
+	if (!fmt && (fmt = img_probe(argv[optind], &r)) && img_format_foreign(fmt)) {
+		img_err("commit: '%s' is a %s image: read-only in vsrv (its parent is never "
+			"written); qemu-img commit does that", argv[optind], fmt);
+		return 1;
+	}
 	/* The child is only read; its parent is written. */
 	if (img_open(argv[optind], "vhd", IMG_PARENT_RW, &im) < 0)
 		return 1;

@@ -1,6 +1,7 @@
 /* vsrv img convert and vsrv img compare.
  *
- * convert copies an image (through its whole parent chain) into a new one, keeping it
+ * convert copies an image (through its whole parent chain; qcow2, VMDK and VHDX sources
+ * through the block layer's readers) into a new raw or VHD one, keeping it
  * sparse: ranges the source reports as holes/unallocated are never read, data chunks that
  * turn out to be all zeros are never written. A reader thread fills a small ring of 2 MiB
  * buffers while the main thread writes them, so reading and writing overlap.
@@ -407,6 +408,11 @@ int img_cmd_convert(int argc, char **argv)
 				img_err("convert: unknown output format '%s' (vhd, vpc or raw)", optarg);
 				return 1;
 			}
+			if (img_format_foreign(dfmt)) {
+				img_err("convert: vsrv writes vhd (vpc) and raw images; %s is read only "
+					"(a source here; qemu-img convert -O %s writes one)", dfmt, dfmt);
+				return 1;
+			}
 			break;
 		case 'o':
 			if (nopt == 16) {
@@ -483,7 +489,7 @@ int img_cmd_convert(int argc, char **argv)
 	cv.src = src;
 	cv.dst = dst;
 	/* A target we just created reads as zeros; so does a character device (/dev/null). */
-	cv.src_map = !src->vhd && fstat(src->fd, &st) == 0 && S_ISREG(st.st_mode);
+	cv.src_map = src->fd >= 0 && fstat(src->fd, &st) == 0 && S_ISREG(st.st_mode);
 	/* A VHD or regular file we just created reads as zeros; so does a character device
 	 * (/dev/null). A block device keeps its old content: zeros must be written. */
 	if (dst->vhd)

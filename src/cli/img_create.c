@@ -38,6 +38,11 @@ int img_cmd_create(int argc, char **argv)
 				img_err("unknown format '%s' (vhd, vpc or raw)", optarg);
 				return 1;
 			}
+			if (img_format_foreign(fmt)) {
+				img_err("create: vsrv creates vhd (vpc) and raw images; %s is read-only "
+					"here (qemu-img create -f %s makes one)", fmt, fmt);
+				return 1;
+			}
 			break;
 		case 'o':
 			/* Format-specific: resolved once -f is known, see below. */

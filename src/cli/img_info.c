@@ -1,6 +1,8 @@
 /* vsrv img info and vsrv img map: describe an image (json keys as qemu-img's where they
- * exist, VHD specifics under "format-specific") and its allocated ranges. */
+ * exist, VHD specifics under "format-specific"; qcow2, VMDK and VHDX images with what
+ * their library tells: size, backing file, subformat) and its allocated ranges. */
 #include "cli/img.h"
+#include "disk/disk.h"
 #include "vhd/vhd.h"
 
 #include <getopt.h>
@@ -139,6 +141,92 @@ static void img_info_human(struct img *im, const struct vhd_info *in)
 	}
 }
 
+/* A foreign image's file i of its chain: qemu-img's keys where they exist ("compat" of a
+ * qcow2, "create-type" of a VMDK), the library that read it. */
+static const char *img_foreign_library(const char *fmt)
+{
+	return !strcmp(fmt, "qcow2") ? "libqcow" : !strcmp(fmt, "vmdk") ? "libvmdk" : "libvhdi";
+}
+
+static json_t *img_foreign_json(const struct disk_layer *l, int i, int n)
+{
+	json_t *o = json_object(), *fs = json_object(), *d = json_object();
+
+	json_object_set_new(o, "virtual-size", json_integer((json_int_t)l[i].size));
+	json_object_set_new(o, "filename", json_string(l[i].path));
+	json_object_set_new(o, "format", json_string(l[i].format));
+	json_object_set_new(o, "actual-size", json_integer((json_int_t)img_file_disk_size(l[i].path)));
+	json_object_set_new(o, "dirty-flag", json_false());
+	if (l[i].backing) {
+		json_object_set_new(o, "backing-filename", json_string(l[i].backing));
+		if (i + 1 < n) {
+			json_object_set_new(o, "full-backing-filename", json_string(l[i + 1].path));
+			json_object_set_new(o, "backing-filename-format", json_string(l[i + 1].format));
+		}
+	}
+	json_object_set_new(fs, "type", json_string(l[i].format));
+	if (!strcmp(l[i].format, "qcow2"))
+		json_object_set_new(d, "compat", json_string(strcmp(l[i].subformat, "v2") ? "1.1" : "0.10"));
+	else if (!strcmp(l[i].format, "vmdk"))
+		json_object_set_new(d, "create-type", json_string(l[i].subformat));
+	json_object_set_new(d, "subformat", json_string(l[i].subformat));
+	json_object_set_new(d, "read-through", json_string(img_foreign_library(l[i].format)));
+	json_object_set_new(fs, "data", d);
+	json_object_set_new(o, "format-specific", fs);
+	return o;
+}
+
+static void img_foreign_human(const struct disk_layer *l, int i, int n)
+{
+	char a[32];
+
+	printf("image: %s\n", l[i].path);
+	printf("file format: %s\n", l[i].format);
+	printf("virtual size: %s (%" PRIu64 " bytes)\n", img_size_str(l[i].size, a, sizeof(a)), l[i].size);
+	printf("disk size: %s\n", img_size_str(img_file_disk_size(l[i].path), a, sizeof(a)));
+	if (l[i].backing) {
+		printf("backing file: %s", l[i].backing);
+		if (i + 1 < n && strcmp(l[i + 1].path, l[i].backing))
+			printf(" (actual path: %s)", l[i + 1].path);
+		printf("\n");
+		if (i + 1 < n)
+			printf("backing file format: %s\n", l[i + 1].format);
+	}
+	printf("Format specific information:\n");
+	if (!strcmp(l[i].format, "qcow2"))
+		printf("    compat: %s\n", strcmp(l[i].subformat, "v2") ? "1.1" : "0.10");
+	else if (!strcmp(l[i].format, "vmdk"))
+		printf("    create type: %s\n", l[i].subformat);
+	else
+		printf("    subformat: %s\n", l[i].subformat);
+	printf("    read through: %s (read-only)\n", img_foreign_library(l[i].format));
+}
+
+/* info of a foreign image: its file, or with chain every file of its backing chain. */
+static void img_info_foreign(struct img *im, bool chain, int json, json_t *arr)
+{
+	int n, i;
+	const struct disk_layer *l = disk_layers(im->disk, &n);
+
+	for (i = 0; i < (chain ? n : 1); i++) {
+		if (json) {
+			json_t *o = img_foreign_json(l, i, n);
+
+			if (arr) {
+				json_array_append_new(arr, o);
+			} else {
+				json_dumpf(o, stdout, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
+				printf("\n");
+				json_decref(o);
+			}
+		} else {
+			if (i)
+				printf("\n");
+			img_foreign_human(l, i, n);
+		}
+	}
+}
+
 int img_cmd_info(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -179,7 +267,9 @@ int img_cmd_info(int argc, char **argv)
 		return 1;
 	if (json && chain)
 		arr = json_array();
-	if (im->vhd) {
+	if (im->disk) {
+		img_info_foreign(im, chain, json, arr);
+	} else if (im->vhd) {
 		struct vhd *v;
 		bool first = true;
 
@@ -309,6 +399,12 @@ int img_cmd_map(int argc, char **argv)
 	}
 	if (img_open(argv[optind], fmt, share, &im) < 0)
 		return 1;
+	if (im->disk) {
+		/* libqcow, libvmdk and libvhdi do not expose which clusters are allocated */
+		img_err("map: '%s': the allocation map of %s images is not known to vsrv "
+			"(qemu-img map shows it)", im->path, im->format);
+		goto out;
+	}
 	if (im->vhd) {
 		struct vhd *v;
 

@@ -1,7 +1,9 @@
 /* vsrv img: the image handle the sub-commands share. Raw files are read and written here
- * with pread/pwrite (holes found with SEEK_DATA/SEEK_HOLE); VHD images go through libvhd.
- * Also creating images of either format. */
+ * with pread/pwrite (holes found with SEEK_DATA/SEEK_HOLE); VHD images go through libvhd;
+ * qcow2, VMDK and VHDX images are read (never written) through the block layer's readers
+ * (src/disk/disk_foreign.c: libqcow, libvmdk, libvhdi). Also creating raw and VHD images. */
 #include "cli/img.h"
+#include "disk/disk.h"
 #include "vhd/vhd.h"
 
 #include <errno.h>
@@ -12,38 +14,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The formats vsrv does not read yet, by their magic: qcow2 "QFI\xfb", VMDK "KDMV" (a
- * sparse extent) or "# Disk DescriptorFile" (a descriptor), VHDX "vhdxfile", VDI "<<< "
- * with the signature 0xbeda107f at 0x40. NULL when none matches. */
-static const char *img_foreign(const char *path)
-{
-	unsigned char h[0x44];
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return NULL;
-	n = pread(fd, h, sizeof(h), 0);
-	close(fd);
-	if (n >= 4 && !memcmp(h, "QFI\xfb", 4))
-		return "qcow2";
-	if (n >= 4 && !memcmp(h, "KDMV", 4))
-		return "vmdk";
-	if (n >= 21 && !memcmp(h, "# Disk DescriptorFile", 21))
-		return "vmdk";
-	if (n >= 8 && !memcmp(h, "vhdxfile", 8))
-		return "vhdx";
-	if (n >= 0x44 && !memcmp(h, "<<< ", 4) &&
-	    (h[0x40] | h[0x41] << 8 | h[0x42] << 16 | (uint32_t)h[0x43] << 24) == 0xbeda107fu)
-		return "vdi";
-	return NULL;
-}
-
 const char *img_probe(const char *path, int *err)
 {
-	int r = vhd_probe(path);
+	const char *fmt;
 	size_t n = strlen(path);
-	const char *foreign;
+	int r = disk_probe(path, &fmt);
 
 	if (r < 0) {
 		*err = r;
@@ -51,19 +26,24 @@ const char *img_probe(const char *path, int *err)
 	}
 	/* A format we do not read must not pass for raw data (a useless disk): refuse it
 	 * clearly; -f raw, given explicitly, still reads the bytes as they are. */
-	if (!r && (foreign = img_foreign(path))) {
-		img_err("'%s' is a %s image: %s images are not supported yet; convert with "
+	if (!strcmp(fmt, "vdi")) {
+		img_err("'%s' is a vdi image: vdi images are not supported; convert with "
 			"qemu-img convert -O vpc (or give -f raw to use the bytes as a raw image)",
-			path, foreign, foreign);
+			path);
 		*err = -EMEDIUMTYPE;
 		return NULL;
 	}
 	/* A ".vhd" file without any footer cookie is a damaged VHD, not a raw image: say so
 	 * (the library will name the problem) instead of treating it as raw data.
 	 * -f raw overrides. */
-	if (!r && n > 4 && !strcasecmp(path + n - 4, ".vhd"))
+	if (!strcmp(fmt, "raw") && n > 4 && !strcasecmp(path + n - 4, ".vhd"))
 		return "vhd";
-	return r ? "vhd" : "raw";
+	return fmt;
+}
+
+bool img_format_foreign(const char *fmt)
+{
+	return disk_format_foreign(fmt);
 }
 
 static int img_open_raw(struct img *im, unsigned flags)
@@ -133,6 +113,19 @@ int img_open(const char *path, const char *format, unsigned flags, struct img **
 		r = img_open_raw(im, flags);
 		if (r < 0)
 			goto err_free;
+	} else if (img_format_foreign(im->format)) {
+		if (flags & (IMG_RDWR | IMG_PARENT_RW)) {
+			img_err("could not open '%s' for writing: %s images are read-only in vsrv; "
+				"convert it to vhd first (vsrv img convert -O vpc)", path, im->format);
+			r = -EROFS;
+			goto err_free;
+		}
+		/* the block layer logs the reason (naming the file) when it cannot */
+		r = disk_open(path, im->format, DISK_RDONLY | DISK_FOREIGN |
+			      (flags & IMG_SHARE ? DISK_NOLOCK : 0), &im->disk);
+		if (r < 0)
+			goto err_free;
+		im->size = im->disk->size;
 	} else {
 		struct vhd_info info;
 		int vf = (flags & IMG_RDWR ? 0 : VHD_RDONLY) | (flags & IMG_NOCHAIN ? VHD_NOPARENT : 0) |
@@ -167,6 +160,7 @@ void img_close(struct img *im)
 		if (r < 0)
 			img_err("error closing '%s': %s", im->path, vhd_errmsg());
 	}
+	disk_close(im->disk);
 	if (im->fd >= 0)
 		close(im->fd);
 	free(im->path);
@@ -195,8 +189,35 @@ static int img_vhd_unaligned(struct img *im, void *buf, size_t len, uint64_t off
 	return r;
 }
 
+/* A foreign image's read through the block layer (sector-aligned, through a bounce buffer
+ * for the rest). */
+static int img_disk_read(struct img *im, void *buf, size_t len, uint64_t off)
+{
+	uint64_t first = off / DISK_SECTOR;
+	uint64_t n = (off + len + DISK_SECTOR - 1) / DISK_SECTOR - first;
+	struct iovec iov;
+	uint8_t *b;
+	int r;
+
+	if ((off | len) % DISK_SECTOR == 0) {
+		iov = (struct iovec){ buf, len };
+		return disk_readv(im->disk, first, &iov, 1);
+	}
+	b = malloc(n * DISK_SECTOR);
+	if (!b)
+		return -ENOMEM;
+	iov = (struct iovec){ b, n * DISK_SECTOR };
+	r = disk_readv(im->disk, first, &iov, 1);
+	if (r == 0)
+		memcpy(buf, b + (off - first * DISK_SECTOR), len);
+	free(b);
+	return r;
+}
+
 int img_read(struct img *im, void *buf, size_t len, uint64_t off)
 {
+	if (im->disk)
+		return img_disk_read(im, buf, len, off);
 	if (im->vhd) {
 		if ((off | len) % VHD_SECTOR)
 			return img_vhd_unaligned(im, buf, len, off, false);
@@ -223,7 +244,7 @@ int img_read(struct img *im, void *buf, size_t len, uint64_t off)
 
 int img_write(struct img *im, const void *buf, size_t len, uint64_t off)
 {
-	if (!im->writable)
+	if (!im->writable || im->disk)
 		return -EROFS;
 	if (im->vhd) {
 		if ((off | len) % VHD_SECTOR)
@@ -300,6 +321,15 @@ int img_status(struct img *im, uint64_t off, uint64_t len, bool chain, enum img_
 		return -EINVAL;
 	if (len > im->size - off)
 		len = im->size - off;
+	if (im->disk) {
+		/* the libraries do not say which clusters are allocated: all data (convert and
+		 * compare still skip what reads as zeros) */
+		*kind = IMG_DATA;
+		*pnum = len;
+		if (file_off)
+			*file_off = UINT64_MAX;
+		return 0;
+	}
 	if (!im->vhd)
 		return img_status_raw(im, off, len, kind, pnum, file_off);
 

@@ -1,5 +1,6 @@
 /* The block layer: disk_open probes the format and returns a struct disk whose ops are the
- * raw file's (here) or the VHD library's (disk_vhd.c). */
+ * raw file's (here), the VHD library's (disk_vhd.c) or, read-only, a foreign format's
+ * library's (disk_foreign.c with disk_qcow.c, disk_vmdk.c, disk_vhdx.c). */
 #include "disk/disk.h"
 #include "disk/disk_int.h"
 #include "util/log.h"
@@ -189,23 +190,101 @@ err:
 	return ret;
 }
 
+int disk_probe(const char *path, const char **format)
+{
+	unsigned char h[0x44];
+	ssize_t n;
+	int fd, r = vhd_probe(path);
+
+	if (r < 0)
+		return r;
+	if (r) {
+		*format = "vhd";
+		return 0;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, h, sizeof(h), 0);
+	r = n < 0 ? -errno : 0;
+	close(fd);
+	if (r)
+		return r;
+	/* qcow2 "QFI\xfb"; VMDK "KDMV" (a sparse extent) or "# Disk DescriptorFile"; VHDX
+	 * "vhdxfile"; VDI "<<< " with the signature 0xbeda107f at 0x40 */
+	if (n >= 4 && !memcmp(h, "QFI\xfb", 4))
+		*format = "qcow2";
+	else if (n >= 4 && !memcmp(h, "KDMV", 4))
+		*format = "vmdk";
+	else if (n >= 21 && !memcmp(h, "# Disk DescriptorFile", 21))
+		*format = "vmdk";
+	else if (n >= 8 && !memcmp(h, "vhdxfile", 8))
+		*format = "vhdx";
+	else if (n >= 0x44 && !memcmp(h, "<<< ", 4) &&
+		 (h[0x40] | h[0x41] << 8 | h[0x42] << 16 | (uint32_t)h[0x43] << 24) == 0xbeda107fu)
+		*format = "vdi";
+	else
+		*format = "raw";
+	return 0;
+}
+
+bool disk_format_foreign(const char *format)
+{
+	return format && (!strcmp(format, "qcow2") || !strcmp(format, "vmdk") ||
+			  !strcmp(format, "vhdx"));
+}
+
+const struct disk_layer *disk_layers(struct disk *d, int *n)
+{
+	if (!disk_format_foreign(d->format)) {
+		*n = 0;
+		return NULL;
+	}
+	return disk_foreign_layers(d, n);
+}
+
+static const struct foreign_ops *foreign_ops_of(const char *format)
+{
+	if (!strcmp(format, "qcow2"))
+		return &disk_qcow_ops;
+	if (!strcmp(format, "vmdk"))
+		return &disk_vmdk_ops;
+	return &disk_vhdx_ops;
+}
+
 int disk_open(const char *path, const char *format, unsigned flags, struct disk **out)
 {
 	struct disk *d;
 	int ret;
 
 	*out = NULL;
-	if (format && strcmp(format, "raw") && strcmp(format, "vhd") && strcmp(format, "vpc")) {
+	if (format && !strcmp(format, "vpc"))
+		format = "vhd";
+	if (format && strcmp(format, "raw") && strcmp(format, "vhd") && !disk_format_foreign(format)) {
 		vsrv_log("disk %s: unknown format '%s' (raw or vhd)", path, format);
 		return -EINVAL;
 	}
 	if (!format) {
-		ret = vhd_probe(path);
+		ret = disk_probe(path, &format);
 		if (ret < 0) {
 			vsrv_log("disk %s: %s", path, strerror(-ret));
 			return ret;
 		}
-		format = ret ? "vhd" : "raw";
+	}
+	if (!strcmp(format, "vdi")) {
+		vsrv_log("disk %s: a VDI image: vsrv does not read VDI (convert it with qemu-img "
+			 "convert -O vpc)", path);
+		return -EMEDIUMTYPE;
+	}
+	if (disk_format_foreign(format) && !(flags & DISK_FOREIGN)) {
+		vsrv_log("disk %s: a %s image: VMs run on vhd or raw images; convert it first "
+			 "(vsrv img convert -O vpc %s NEW.vhd)", path, format, path);
+		return -EMEDIUMTYPE;
+	}
+	if (disk_format_foreign(format) && !(flags & DISK_RDONLY)) {
+		vsrv_log("disk %s: %s images are read-only in vsrv (read through %s); convert it "
+			 "to vhd to write", path, format, foreign_ops_of(format)->library);
+		return -EROFS;
 	}
 	d = calloc(1, sizeof(*d));
 	if (!d)
@@ -218,7 +297,10 @@ int disk_open(const char *path, const char *format, unsigned flags, struct disk 
 		free(d);
 		return -ENOMEM;
 	}
-	ret = strcmp(format, "raw") ? disk_vhd_open(d, flags) : raw_open(d, flags);
+	if (disk_format_foreign(format))
+		ret = disk_foreign_open(d, foreign_ops_of(format), flags);
+	else
+		ret = strcmp(format, "raw") ? disk_vhd_open(d, flags) : raw_open(d, flags);
 	if (ret) {
 		free(d->path);
 		free(d);
@@ -265,6 +347,8 @@ void disk_unlock(struct disk *d)
 {
 	if (!strcmp(d->format, "vhd"))
 		disk_vhd_unlock(d);
+	else if (disk_format_foreign(d->format))
+		disk_foreign_unlock(d);
 	else
 		vhd_unlock_fd(((struct raw *)d->priv)->fd);
 	d->flags |= DISK_NOLOCK;
@@ -276,6 +360,8 @@ int disk_lock(struct disk *d)
 
 	if (!strcmp(d->format, "vhd")) {
 		ret = disk_vhd_lock(d);
+	} else if (disk_format_foreign(d->format)) {
+		ret = disk_foreign_lock(d);
 	} else {
 		ret = vhd_lock_fd(((struct raw *)d->priv)->fd,
 				  d->readonly ? VHD_LOCK_SHARED : VHD_LOCK_EXCL, d->path);

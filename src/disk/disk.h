@@ -1,6 +1,7 @@
 /* The block layer: a disk image behind one interface, so devices do not care whether the
- * image is raw or VHD (fixed, dynamic, differencing). Offsets and lengths are in 512-byte
- * sectors. Operations are synchronous and thread-safe: devices call them from their own
+ * image is raw or VHD (fixed, dynamic, differencing). The formats people bring (qcow2, VMDK,
+ * VHDX) are read, never written, through the libraries made for them (libqcow, libvmdk,
+ * libvhdi): `vsrv img` converts them. Offsets and lengths are in 512-byte sectors. Operations are synchronous and thread-safe: devices call them from their own
  * I/O threads, never from a vCPU thread. */
 #ifndef VSRV_DISK_DISK_H
 #define VSRV_DISK_DISK_H
@@ -33,7 +34,7 @@ struct disk {
 	const struct disk_ops *ops;
 	void *priv;          /* the format's state */
 	char *path;          /* owned copy of the path given to disk_open */
-	const char *format;  /* "raw" or "vhd" (static string) */
+	const char *format;  /* "raw", "vhd", "qcow2", "vmdk" or "vhdx" (static string) */
 	uint64_t size;       /* virtual size in bytes, a multiple of 512 */
 	bool readonly;
 	unsigned flags;      /* the DISK_* flags it was opened with (for disk_reopen) */
@@ -48,9 +49,43 @@ struct disk {
 #define DISK_NOCACHE 0x2 /* O_DIRECT where the file system allows it */
 #define DISK_NOLOCK  0x4 /* take no image lock (a migration's destination until the
                           * hand-over, see disk_reopen; readers that tolerate a writer) */
+#define DISK_FOREIGN 0x8 /* accept qcow2, vmdk and vhdx (with DISK_RDONLY only): for
+                          * `vsrv img`'s readers, never a VM's disk */
 
-/* Open the image at path. format is "raw", "vhd", or NULL to probe (a VHD footer or header
- * makes it VHD, anything else raw). Unless DISK_NOLOCK, the image is locked while open
+/* The deepest backing chain a foreign image may have (the image and its backing files). */
+#define DISK_MAX_CHAIN 16
+
+/* One file of a foreign image's chain, as disk_layers describes it. */
+struct disk_layer {
+	char *path;            /* the file (the top one: the path given to disk_open) */
+	const char *format;    /* "qcow2", "vmdk" or "vhdx" */
+	char subformat[40];    /* qcow2 "v2"/"v3"; vmdk "monolithicSparse", "streamOptimized",
+	                        * ...; vhdx "fixed", "dynamic" or "differencing" */
+	uint64_t size;         /* its virtual size in bytes */
+	char *backing;         /* the backing (parent) file as the image names it, or NULL */
+};
+
+/* The format of the image at path, from its first bytes (and a VHD's footer): "vhd",
+ * "qcow2", "vmdk" (a sparse extent or a descriptor), "vhdx", "vdi" (recognised, not read) or
+ * "raw" for anything else. 0 and *format (a static string), or -errno. */
+int disk_probe(const char *path, const char **format);
+
+/* True for the formats read through a library, read-only: qcow2, vmdk, vhdx. */
+bool disk_format_foreign(const char *format);
+
+/* The chain of a foreign image, top first: sets *n to the number of files (1 plus its
+ * backing files) and returns the array, owned by d (valid until disk_close). NULL and
+ * *n = 0 for raw and VHD images. */
+const struct disk_layer *disk_layers(struct disk *d, int *n);
+
+/* Open the image at path. format is "raw", "vhd" ("vpc"), "qcow2", "vmdk", "vhdx", or NULL to
+ * probe (disk_probe). qcow2, vmdk and vhdx need DISK_FOREIGN and DISK_RDONLY: without
+ * DISK_FOREIGN they are refused with -EMEDIUMTYPE (a VM runs on raw or VHD: convert first),
+ * without DISK_RDONLY with -EROFS; a backing chain is followed where the library allows
+ * (qcow2 over qcow2, vmdk over vmdk, vhdx over vhdx, relative to the image's directory);
+ * what the library cannot read (encryption, unknown features, a missing or foreign backing
+ * file, a damaged file) is refused with -ENOTSUP, -ENOENT or -EINVAL and one logged line
+ * naming the file and the reason. Unless DISK_NOLOCK, the image is locked while open
  * (lib/vhd's image locks, QEMU's protocol): exclusively for writing, shared with
  * DISK_RDONLY, and the parents of a differencing VHD shared. Returns 0 and *out (owned by
  * the caller, close with disk_close), or -errno (-EINVAL for a corrupt image, -EBUSY for

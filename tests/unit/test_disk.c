@@ -171,6 +171,52 @@ static void test_threads(void)
 	free(buf);
 }
 
+/* A qcow2 image made by qemu-img (when installed) over a qcow2 backing file: a VM's disk
+ * never opens it (no DISK_FOREIGN), nor anything writes it; `vsrv img`'s reader sees the
+ * data of both files through libqcow, and writes are refused. */
+static void test_foreign(void)
+{
+	char cmd[1024];
+	struct disk *d;
+	int n;
+
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && qemu-img create -q -f qcow2 b.qcow2 4M && "
+		 "qemu-io -c 'write -P 0x61 0 1M' b.qcow2 >/dev/null && "
+		 "qemu-img create -q -f qcow2 -b b.qcow2 -F qcow2 q.qcow2 && "
+		 "qemu-io -c 'write -P 0x62 512k 4k' q.qcow2 >/dev/null", scratch_dir);
+	if (system("command -v qemu-img >/dev/null && command -v qemu-io >/dev/null") ||
+	    system(cmd)) {
+		printf("SKIP foreign: qemu-img/qemu-io not installed or failed (make test-deps)\n");
+		return;
+	}
+	CHECK_EQ(disk_open(P("q.qcow2"), NULL, 0, &d), -EMEDIUMTYPE);
+	CHECK_EQ(disk_open(P("q.qcow2"), NULL, DISK_RDONLY, &d), -EMEDIUMTYPE);
+	CHECK_EQ(disk_open(P("q.qcow2"), "qcow2", DISK_RDONLY, &d), -EMEDIUMTYPE);
+	CHECK_EQ(disk_open(P("q.qcow2"), NULL, DISK_FOREIGN, &d), -EROFS);
+	CHECK(d == NULL);
+	CHECK_EQ(disk_open(P("q.qcow2"), NULL, DISK_FOREIGN | DISK_RDONLY, &d), 0);
+	if (!d)
+		return;
+	CHECK(!strcmp(d->format, "qcow2"));
+	CHECK_EQ(d->size, 4 << 20);
+	const struct disk_layer *l = disk_layers(d, &n);
+	CHECK_EQ(n, 2);
+	CHECK(l && l[0].backing && !strcmp(l[0].backing, "b.qcow2") && !l[1].backing &&
+	      !strcmp(l[1].format, "qcow2"));
+	uint8_t *b = malloc(1 << 20), x[512] = { 0 };
+	struct iovec v = { b, 1 << 20 }, w = { x, 512 };
+	CHECK_EQ(disk_readv(d, 0, &v, 1), 0);
+	CHECK(b[0] == 0x61 && b[(512 << 10) - 1] == 0x61 && b[512 << 10] == 0x62 &&
+	      b[(516 << 10) - 1] == 0x62 && b[516 << 10] == 0x61 && b[(1 << 20) - 1] == 0x61);
+	CHECK_EQ(disk_writev(d, 0, &w, 1), -EROFS);
+	CHECK_EQ(d->ops->write_zeroes(d, 0, 1, true), -EROFS);
+	CHECK_EQ(d->ops->discard(d, 0, 1), -EROFS);
+	CHECK(disk_readv(d, d->size / 512, &w, 1) < 0);
+	free(b);
+	disk_close(d);
+}
+
 int main(void)
 {
 	if (scratch_make("vsrv-disk"))
@@ -178,6 +224,7 @@ int main(void)
 	RUN(test_raw);
 	RUN(test_vhd_types);
 	RUN(test_threads);
+	RUN(test_foreign);
 	scratch_remove();
 	return check_done();
 }

@@ -1,0 +1,180 @@
+/* The block layer's qcow2 reader (QEMU, Proxmox, cloud images) through libqcow: read-only,
+ * a backing chain of qcow2 files followed with libqcow_file_set_parent_file. Encrypted
+ * images are refused (libqcow would need the key; vsrv has no way to ask for one). */
+#include "disk/disk_int.h"
+
+#include <fcntl.h>
+#include <libqcow.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void qc_err(libqcow_error_t **e, const char *what, char *err, size_t n)
+{
+	char bt[4096] = "", msg[256];
+
+	if (*e && libqcow_error_backtrace_sprint(*e, bt, sizeof(bt)) > 0)
+		disk_foreign_errmsg(bt, msg, sizeof(msg));
+	else
+		snprintf(msg, sizeof(msg), "unknown error");
+	if (what)
+		snprintf(err, n, "%s: %s", what, msg);
+	else
+		snprintf(err, n, "%s", msg);
+	libqcow_error_free(e);
+}
+
+/* libqcow refused the image's incompatible features by number: name the ones QEMU writes,
+ * from the header's incompatible_features (big-endian, byte 72 of a version 3 header). */
+static void qc_features_hint(const char *path, char *err, size_t n)
+{
+	static const char *const names[] = { "dirty", "corrupt", "an external data file",
+					      "zstd compression", "extended L2 entries" };
+	char list[160] = "";
+	uint8_t b[8];
+	uint64_t bits = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t k = fd < 0 ? -1 : pread(fd, b, sizeof(b), 72);
+
+	if (fd >= 0)
+		close(fd);
+	if (k != 8)
+		return;
+	for (int i = 0; i < 8; i++)
+		bits = bits << 8 | b[i];
+	/* dirty and corrupt are not refused: the others are the features libqcow lacks */
+	for (unsigned i = 2; i < sizeof(names) / sizeof(names[0]); i++)
+		if (bits & (1ull << i))
+			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+				 list[0] ? ", " : "", names[i]);
+	if (list[0])
+		snprintf(err + strlen(err), n - strlen(err), " (%s)", list);
+}
+
+static void qc_close(void *h)
+{
+	libqcow_file_t *f = h;
+
+	libqcow_file_close(f, NULL);
+	libqcow_file_free(&f, NULL);
+}
+
+static int qc_open(const char *path, void **h, struct disk_layer *l, char *err, size_t n)
+{
+	libqcow_error_t *e = NULL;
+	libqcow_file_t *f = NULL;
+	uint32_t version = 0, enc = 0;
+	size64_t size = 0;
+	size_t bn = 0;
+
+	*h = NULL;
+	if (libqcow_file_initialize(&f, &e) != 1) {
+		qc_err(&e, "initialize", err, n);
+		return -ENOMEM;
+	}
+	if (libqcow_file_open(f, path, LIBQCOW_OPEN_READ, &e) != 1) {
+		qc_err(&e, NULL, err, n);
+		libqcow_file_free(&f, NULL);
+		if (strstr(err, "incompatible features")) {
+			qc_features_hint(path, err, n);
+			return -ENOTSUP;
+		}
+		return -EINVAL;
+	}
+	*h = f;
+	if (libqcow_file_get_format_version(f, &version, &e) != 1 ||
+	    libqcow_file_get_encryption_method(f, &enc, &e) != 1 ||
+	    libqcow_file_get_media_size(f, &size, &e) != 1) {
+		qc_err(&e, "header", err, n);
+		goto err;
+	}
+	if (enc != LIBQCOW_ENCRYPTION_METHOD_NONE) {
+		snprintf(err, n, "encrypted (%s): not supported (decrypt it with qemu-img convert "
+			 "--object secret,... first)",
+			 enc == LIBQCOW_ENCRYPTION_METHOD_LUKS ? "LUKS" : "AES-CBC");
+		goto err_unsup;
+	}
+	if (version < 2) {
+		snprintf(err, n, "qcow version %u: only qcow2 images are read", version);
+		goto err_unsup;
+	}
+	snprintf(l->subformat, sizeof(l->subformat), "v%u", version);
+	l->size = size;
+	if (libqcow_file_get_utf8_backing_filename_size(f, &bn, &e) == 1 && bn > 1) {
+		l->backing = malloc(bn);
+		if (!l->backing)
+			goto err_nomem;
+		if (libqcow_file_get_utf8_backing_filename(f, (uint8_t *)l->backing, bn, &e) != 1) {
+			qc_err(&e, "backing file name", err, n);
+			goto err;
+		}
+	}
+	libqcow_error_free(&e);
+	return 0;
+err_nomem:
+	snprintf(err, n, "out of memory");
+	qc_close(f);
+	*h = NULL;
+	return -ENOMEM;
+err_unsup:
+	qc_close(f);
+	*h = NULL;
+	return -ENOTSUP;
+err:
+	qc_close(f);
+	*h = NULL;
+	return -EINVAL;
+}
+
+static int qc_set_parent(void *child, void *parent, char *err, size_t n)
+{
+	libqcow_error_t *e = NULL;
+
+	if (libqcow_file_set_parent_file(child, parent, &e) != 1) {
+		qc_err(&e, "set parent", err, n);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static ssize_t qc_read(void *h, void *buf, size_t len, uint64_t off, char *err, size_t n)
+{
+	libqcow_error_t *e = NULL;
+	ssize_t k = libqcow_file_read_buffer_at_offset(h, buf, len, (off64_t)off, &e);
+
+	if (k < 0) {
+		qc_err(&e, "read", err, n);
+		return -EIO;
+	}
+	return k;
+}
+
+/* The cluster size, from the header's cluster_bits (big-endian, byte 20): libqcow does not
+ * give it, and reads across clusters of a child are only right cluster by cluster. 512
+ * (always right, slower) if the header cannot be read. */
+static uint32_t qc_grain(void *h, const char *path)
+{
+	uint8_t b[4];
+	uint32_t bits;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t k = fd < 0 ? -1 : pread(fd, b, sizeof(b), 20);
+
+	(void)h;
+	if (fd >= 0)
+		close(fd);
+	if (k != 4)
+		return 512;
+	bits = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+	return bits >= 9 && bits <= 21 ? 1u << bits : 512;
+}
+
+const struct foreign_ops disk_qcow_ops = {
+	.format = "qcow2",
+	.library = "libqcow",
+	.open = qc_open,
+	.set_parent = qc_set_parent,
+	.read = qc_read,
+	.grain = qc_grain,
+	.close = qc_close,
+};
