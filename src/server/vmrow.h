@@ -19,4 +19,20 @@ json_t *vm_json(struct server *srv, struct dbc *c, int64_t id, int full);
 int vm_resolve_path(struct req *r, const char *field, const char *path, char *out, size_t n,
 		    char *err, size_t errlen);
 
+/* CD/DVD drives (api_vmcd.c): at most VM_CDROMS_MAX per VM, LUNs on the VMM's virtio-scsi
+ * controller beside the SCSI disks (16 disks + 4 drives are well within its 128 LUNs). */
+#define VM_CDROMS_MAX 4
+
+/* Check the request body's "cdroms" (when present): at most VM_CDROMS_MAX objects
+ * {"image": NAME or null}, each image in the store and an ISO or raw image. 0 or -EINVAL
+ * with a message in err. */
+int vmcd_check(struct req *r, const json_t *body, char *err, size_t errlen);
+
+/* Replace VM id's drives with the body's "cdroms" (checked; absent: left alone), under the
+ * caller's transaction. 0 or -errno. */
+int vmcd_write(struct req *r, int64_t id, const json_t *body);
+
+/* VM id's drives as the "cdroms" array (new reference), NULL on an inventory error. */
+json_t *vmcd_json(struct dbc *c, int64_t id);
+
 #endif
