@@ -202,6 +202,41 @@ try:
     c.close()
     ok("inventory-migration-6", ver >= 6 and rows == [(0, "one.iso"), (1, "two.iso")], str((ver, rows)))
 
+    # --- the CLI: create from an ISO, edit, media ---------------------------------------------
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VSRV_")}
+    env.update(HOME=tmp, VSRV_SERVER="http://127.0.0.1:%d" % d.port, VSRV_TOKEN=adm)
+
+    def cli(*a):
+        return subprocess.run([VSRV] + list(a), capture_output=True, text=True, env=env, timeout=60)
+
+    r = cli("image", "upload", os.path.join(src, "two.iso"), "--name", "cli.iso")
+    ok("cli-image-upload-iso", r.returncode == 0, r.stdout + r.stderr)
+    r0 = cli("disk", "create", "target", "16M")
+    r = cli("vm", "create", "fromiso", "--kernel", "boot.elf", "--memory", "64", "--cdrom", "cli.iso",
+            "--cdrom", "", "--disk", "target")
+    st, js = req("GET", "/api/v1/vms/fromiso")
+    ok("cli-create-from-iso", r0.returncode == 0 and r.returncode == 0 and st == 200 and
+       js["cdroms"] == [{"image": "cli.iso"}, {"image": None}] and js["disks"][0]["disk"] == "target",
+       str((r0.stderr, r.stdout, r.stderr, st, js)))
+    r = cli("vm", "media", "fromiso", "--drive", "1", "--insert", "one.iso")
+    ok("cli-media-insert", r.returncode == 0 and "drive 1: one.iso" in r.stdout and
+       cdroms("fromiso") == [{"image": "cli.iso"}, {"image": "one.iso"}], r.stdout + r.stderr)
+    r = cli("vm", "media", "fromiso", "--eject")
+    ok("cli-media-eject", r.returncode == 0 and "drive 0: (empty)" in r.stdout and
+       cdroms("fromiso")[0] == {"image": None}, r.stdout + r.stderr)
+    r = cli("vm", "media", "fromiso")
+    r2 = cli("vm", "media", "fromiso", "--insert", "one.iso", "--eject")
+    ok("cli-media-usage-error", r.returncode == 2 and r2.returncode == 2 and "--eject" in r.stderr,
+       r.stderr + r2.stderr)
+    r = cli("vm", "media", "fromiso", "--insert", "disk.vhd")
+    ok("cli-media-refused", r.returncode != 0 and "vhd image" in r.stderr, r.stdout + r.stderr)
+    r = cli("vm", "edit", "fromiso", "--cdrom", "cli.iso")
+    ok("cli-edit-cdroms", r.returncode == 0 and cdroms("fromiso") == [{"image": "cli.iso"}], r.stdout + r.stderr)
+    r = cli("vm", "edit", "fromiso", "--no-cdroms")
+    ok("cli-edit-no-cdroms", r.returncode == 0 and cdroms("fromiso") == [], r.stdout + r.stderr)
+    r = cli("vm", "media", "--help")
+    ok("cli-media-help", r.returncode == 0 and "--insert" in r.stdout and "--force" in r.stdout, r.stdout)
+
     # --- the VMM's argv: --cdrom PATH and an empty --cdrom, after the disks -------------------
     st, js = req("POST", "/api/v1/vms", {"name": "argv", "kernel": "boot.elf", "memory_mib": 32,
                                          "cdroms": [{"image": None}, {"image": "two.iso"}, {"image": "one.iso"}]})
