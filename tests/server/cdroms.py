@@ -194,6 +194,16 @@ try:
     st, js = req("GET", "/api/v1/images/one.iso", tok=bob)
     ok("image-list-still-needs-server-modify", st == 403, str((st, js)))
 
+    # --- a clone has the same drives and media -----------------------------------------------
+    st, js = req("POST", "/api/v1/vms/inst/clone", {"name": "instc", "linked": True})
+    ok("clone-keeps-cdroms", st == 201 and js["cdroms"] == cdroms("inst") == [{"image": "one.iso"}, {"image": "two.iso"}],
+       str((st, js)))
+    st, js = req("GET", "/api/v1/images/two.iso")
+    ok("clone-counts-as-image-user", st == 200 and js["used_by"] == "inst,instc", str(js))
+    req("DELETE", "/api/v1/vms/instc")
+    st, js = req("GET", "/api/v1/images/two.iso")
+    ok("deleted-vm-no-longer-uses-image", st == 200 and js["used_by"] == "inst", str(js))
+
     # --- the inventory: migration 6 -----------------------------------------------------------
     c = sqlite3.connect("file:%s?mode=ro" % os.path.join(d.data, "inventory.db"), uri=True)
     ver = c.execute("PRAGMA user_version").fetchone()[0]
