@@ -290,33 +290,41 @@ try:
         skip("vmm-user-reads-images", "the server runs VMs as its own user (not root)")
 
     # --- under KVM: a VM with a disc; media change reaches the VMM -----------------------------
+    # guests/vcdrom.c with "lock": it reads the first disc, locks the tray and waits for the
+    # eject; then for a new disc, which it reads; then it resets (the medium stays) and ends.
     if not have_kvm():
         skip("kvm-media-change", "no usable /dev/kvm (or guests not built)")
     else:
         st, js = req("POST", "/api/v1/vms", {"name": "live", "kernel": "boot.elf", "memory_mib": 64,
-                                             "cdroms": [{"image": "one.iso"}]})
-        req("POST", "/api/v1/vms/live/start")
+                                             "cmdline": "lock", "cdroms": [{"image": "one.iso"}]})
+        st, js = req("POST", "/api/v1/vms/live/start")
         up = d.wait_state(adm, "live", ("running",), 30)
-        con = os.path.join(d.data, "vms")
+
         def console():
             out = ""
-            for root, _, files in os.walk(con):
+            for root, _, files in os.walk(os.path.join(d.data, "vms")):
                 if "console.log" in files:
                     out += open(os.path.join(root, "console.log"), errors="replace").read()
             return out
         ok("kvm-guest-reads-disc", up and wait_for(lambda: "volume VSRV_CD_ONE" in console(), 60),
            console()[-400:])
-        wait_for(lambda: "waiting for the eject" in console(), 60)
+        ok("kvm-guest-locks-drive", wait_for(lambda: "waiting for the eject" in console() and
+                                             "the drive is locked" in console(), 60), console()[-400:])
         st, js = req("POST", "/api/v1/vms/live/media", {"image": None})
-        ok("kvm-media-eject", st == 200 and js["cdroms"] == [{"image": None}], str((st, js)))
+        ok("kvm-media-locked-409", st == 409 and "locked" in msg(js) and
+           cdroms("live") == [{"image": "one.iso"}], str((st, js)))
+        st, js = req("POST", "/api/v1/vms/live/media", {"image": None, "force": True})
+        ok("kvm-media-forced-eject", st == 200 and js["cdroms"] == [{"image": None}] and
+           wait_for(lambda: "media event 3" in console(), 30), str((st, js, console()[-300:])))
         st, js = req("POST", "/api/v1/vms/live/media", {"image": "two.iso"})
         ok("kvm-media-insert", st == 200 and js["cdroms"] == [{"image": "two.iso"}], str((st, js)))
         ok("kvm-guest-reads-new-disc", wait_for(lambda: "volume VSRV_CD_TWO" in console(), 60),
            console()[-400:])
-        st, js = req("POST", "/api/v1/vms/live/media", {"drive": 0, "image": "nope.iso"})
+        st, js = req("POST", "/api/v1/vms/live/media", {"image": "nope.iso"})
         ok("kvm-media-unknown-image-400", st == 400, str((st, js)))
-        skip("kvm-media-locked-409", "no test guest holds its drive locked (PREVENT MEDIUM "
-             "REMOVAL) while the test acts")
+        st, js = req("PATCH", "/api/v1/vms/live", {"cdroms": []})
+        ok("kvm-patch-cdroms-running-409", st == 409 or "vcdrom: ok" in console(), str((st, js)))
+        ok("kvm-reset-keeps-medium", wait_for(lambda: "vcdrom: ok" in console(), 60), console()[-400:])
         req("POST", "/api/v1/vms/live/off")
         d.wait_state(adm, "live", ("stopped", "crashed"), 30)
         ok("kvm-next-start-has-new-medium", cdroms("live") == [{"image": "two.iso"}], str(cdroms("live")))
