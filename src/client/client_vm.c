@@ -257,6 +257,21 @@ static void vm_print(const json_t *vm)
 		client_exit_text(le, b, sizeof(b));
 		json_object_set_new(o, "last_exit", json_string(b));
 	}
+	if (json_is_array(json_object_get(vm, "cdroms"))) {
+		/* the drives by number: "0: debian.iso, 1: (empty)" */
+		json_t *cd;
+		size_t n = 0;
+
+		b[0] = '\0';
+		json_array_foreach(json_object_get(vm, "cdroms"), i, cd) {
+			const char *img = json_string_value(json_object_get(cd, "image"));
+
+			if (n < sizeof(b))
+				n += snprintf(b + n, sizeof(b) - n, "%s%zu: %s", i ? ", " : "", i,
+					      img ? img : "(empty)");
+		}
+		json_object_set_new(o, "cdroms", json_string(i ? b : "none"));
+	}
 	client_print_object(o);
 	json_decref(o);
 }

@@ -228,6 +228,8 @@ try:
     ok("cli-create-from-iso", r0.returncode == 0 and r.returncode == 0 and st == 200 and
        js["cdroms"] == [{"image": "cli.iso"}, {"image": None}] and js["disks"][0]["disk"] == "target",
        str((r0.stderr, r.stdout, r.stderr, st, js)))
+    r = cli("vm", "show", "fromiso")
+    ok("cli-show-cdroms", r.returncode == 0 and "0: cli.iso, 1: (empty)" in r.stdout, r.stdout + r.stderr)
     r = cli("vm", "media", "fromiso", "--drive", "1", "--insert", "one.iso")
     ok("cli-media-insert", r.returncode == 0 and "drive 1: one.iso" in r.stdout and
        cdroms("fromiso") == [{"image": "cli.iso"}, {"image": "one.iso"}], r.stdout + r.stderr)
@@ -269,6 +271,16 @@ try:
     ok("image-delete-refused-for-drive-409", st == 409 and "argv" in msg(js), str((st, js)))
     req("POST", "/api/v1/vms/argv/off")
     d.wait_state(adm, "argv", ("stopped", "crashed"), 30)
+
+    # --- an image removed by hand: the VMM's own refusal, naming it, in last_exit ------------
+    shutil.copy(os.path.join(IMG, "one.iso"), os.path.join(IMG, "gone.iso"))
+    st, js = req("POST", "/api/v1/vms", {"name": "lost", "kernel": "boot.elf", "memory_mib": 32,
+                                         "cdroms": [{"image": "gone.iso"}]})
+    os.unlink(os.path.join(IMG, "gone.iso"))
+    st, js = req("POST", "/api/v1/vms/lost/start")
+    end = d.wait_state(adm, "lost", ("crashed", "stopped"), 30)
+    ok("missing-image-start-fails-naming-it", st == 202 and end and end["state"] == "crashed" and
+       "gone.iso" in json.dumps(end["last_exit"]), str((st, js, end)))
 
     # --- the VMM's user can read the images (media change under --run-as) ---------------------
     run_as = [a for a in (vmm_argvs()[-1] if vmm_argvs() else []) if a]
