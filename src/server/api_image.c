@@ -11,6 +11,7 @@
 #include "server/inv.h"
 #include "server/space.h"
 #include "server/valid.h"
+#include "util/log.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -265,10 +266,16 @@ int api_image_delete(struct req *r)
 		return r->status;
 	if (imgstore_get(r->srv->images, r->args[0], &i))
 		return no_image(r, r->args[0]);
+	/* Users checked and the file removed in one write transaction: a VM that names the
+	 * image (kernel, CD/DVD drive: api_vmcd.c checks it in its own) is written before or
+	 * after, never in between. */
+	if (inv_begin(r->c))
+		return req_error(r, -EIO, "inventory busy");
 	o = json_object();
 	rc = o ? image_users(r, r->args[0], o, &users) : -ENOMEM;
 	if (rc) {
 		json_decref(o);
+		inv_rollback(r->c);
 		return req_error(r, -EIO, "inventory error");
 	}
 	if (users) {
@@ -280,19 +287,25 @@ int api_image_delete(struct req *r)
 			  names ? names : "", names && others ? " and " : "",
 			  others ? "VMs you may not see" : "");
 		json_decref(o);
+		inv_rollback(r->c);
 		return r->status;
 	}
 	json_decref(o);
 	rc = imgstore_delete(r->srv->images, r->args[0]);
-	if (rc == -ENOENT)
-		return no_image(r, r->args[0]);
-	if (rc == -EBUSY)
-		return req_error(r, -EBUSY, "image %s is being read by a task (a disk made from it)",
-				 r->args[0]);
-	if (rc)
+	if (rc) {
+		inv_rollback(r->c);
+		if (rc == -ENOENT)
+			return no_image(r, r->args[0]);
+		if (rc == -EBUSY)
+			return req_error(r, -EBUSY, "image %s is being read by a task (a disk made "
+					 "from it)", r->args[0]);
 		return req_error(r, -EIO, "cannot delete image %s: %s", r->args[0], strerror(-rc));
-	events_emit(r->srv, r->c, "image-deleted", "image", r->args[0], r->who.name, NULL,
-		    "image %s deleted by %s", r->args[0], r->who.name);
+	}
+	if (events_emit(r->srv, r->c, "image-deleted", "image", r->args[0], r->who.name, NULL,
+			"image %s deleted by %s", r->args[0], r->who.name) || inv_commit(r->c)) {
+		inv_rollback(r->c);
+		vsrv_log("image %s: deleted, but its event was not recorded", r->args[0]);
+	}
 	r->status = 204;
 	return 204;
 }

@@ -460,7 +460,7 @@ int api_vm_create(struct req *r)
 	err[0] = '\0';
 	rc = write_lists(r, id, b, err, sizeof(err));
 	if (!rc)
-		rc = vmcd_write(r, id, b);
+		rc = vmcd_write(r, id, b, err, sizeof(err));
 	if (rc) {
 		inv_rollback(r->c);
 		if (err[0])
@@ -653,7 +653,7 @@ int api_vm_update(struct req *r)
 	if (!rc)
 		rc = write_lists(r, id, b, err, sizeof(err));
 	if (!rc)
-		rc = vmcd_write(r, id, b);
+		rc = vmcd_write(r, id, b, err, sizeof(err));
 	if (!rc && json_object_get(b, "template"))
 		rc = inv_vm_set_template(r->c, id, json_is_true(json_object_get(b, "template")));
 	if (rc) {

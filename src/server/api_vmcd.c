@@ -76,9 +76,25 @@ int vmcd_check(struct req *r, const json_t *body, char *err, size_t errlen)
 	return 0;
 }
 
-int vmcd_write(struct req *r, int64_t id, const json_t *body)
+/* Whether image name is (still) in the store: under the caller's write transaction this
+ * holds until its commit, as DELETE /api/v1/images/NAME removes a file in one (it checks the
+ * image's users in it). 0 or -EINVAL with err set. */
+static int still_there(struct req *r, const char *field, const char *name, char *err,
+		       size_t errlen)
+{
+	struct imgstore_info i;
+
+	if (!name || !imgstore_get(r->srv->images, name, &i))
+		return 0;
+	snprintf(err, errlen, "%s: no image named '%s' in the image store (deleted meanwhile)",
+		 field, name);
+	return -EINVAL;
+}
+
+int vmcd_write(struct req *r, int64_t id, const json_t *body, char *err, size_t errlen)
 {
 	const json_t *a = json_object_get(body, "cdroms"), *v;
+	char field[48];
 	size_t i;
 	int rc;
 
@@ -86,9 +102,13 @@ int vmcd_write(struct req *r, int64_t id, const json_t *body)
 		return 0;
 	rc = inv_vm_cdroms_clear(r->c, id);
 	json_array_foreach(a, i, v) {
+		const char *img = json_string_value(json_object_get(v, "image"));
+
+		snprintf(field, sizeof(field), "cdroms[%zu].image", i);
 		if (!rc)
-			rc = inv_vm_cdrom_add(r->c, id, (int)i,
-					      json_string_value(json_object_get(v, "image")));
+			rc = still_there(r, field, img, err, errlen);
+		if (!rc)
+			rc = inv_vm_cdrom_add(r->c, id, (int)i, img);
 	}
 	return rc;
 }
@@ -266,6 +286,10 @@ int api_vm_media(struct req *r)
 	}
 	if (inv_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
+	if (still_there(r, "image", image, err, sizeof(err))) {
+		inv_rollback(r->c);
+		return req_error(r, -EINVAL, "%s", err);
+	}
 	rc = inv_vm_cdrom_set(r->c, id, idx, image);
 	if (!rc)
 		rc = events_emit(r->srv, r->c, "vm-media-changed", "vm", r->args[0], r->who.name,

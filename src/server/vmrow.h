@@ -29,8 +29,9 @@ int vm_resolve_path(struct req *r, const char *field, const char *path, char *ou
 int vmcd_check(struct req *r, const json_t *body, char *err, size_t errlen);
 
 /* Replace VM id's drives with the body's "cdroms" (checked; absent: left alone), under the
- * caller's transaction. 0 or -errno. */
-int vmcd_write(struct req *r, int64_t id, const json_t *body);
+ * caller's transaction; an image deleted since the check: -EINVAL with a message in err.
+ * 0 or -errno. */
+int vmcd_write(struct req *r, int64_t id, const json_t *body, char *err, size_t errlen);
 
 /* VM id's drives as the "cdroms" array (new reference), NULL on an inventory error. */
 json_t *vmcd_json(struct dbc *c, int64_t id);
