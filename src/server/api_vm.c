@@ -146,6 +146,7 @@ json_t *vm_json(struct server *srv, struct dbc *c, int64_t id, int full)
 
 		if (rt) {
 			sup_runtime_json(srv, id, rt);
+			vmcd_runtime(srv, c, id, rt);
 			json_object_del(rt, "monitor_pid");
 			json_object_set_new(o, "runtime", rt);
 		}

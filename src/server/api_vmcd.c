@@ -165,6 +165,39 @@ static int vmm_drive(struct req *r, int64_t id, int idx, char *label, size_t n, 
 	return 0;
 }
 
+void vmcd_runtime(struct server *srv, struct dbc *c, int64_t id, json_t *rt)
+{
+	json_t *msg, *rep = NULL, *d, *a;
+	char prefix[4200];
+	int drives = 0;
+	size_t i, n;
+
+	if (json_is_null(json_object_get(rt, "pid")) || inv_vm_cdroms(c, id, count_drive, &drives) ||
+	    !drives)
+		return;
+	msg = json_pack("{s:s}", "cmd", "media");
+	if (!msg || vmctl_send(srv, id, msg, 1000, &rep)) {
+		json_decref(msg);
+		json_decref(rep);
+		return;
+	}
+	json_decref(msg);
+	n = (size_t)snprintf(prefix, sizeof(prefix), "%s/", srv->images_dir);
+	a = json_array();
+	json_array_foreach(json_object_get(rep, "drives"), i, d) {
+		const char *path = json_string_value(json_object_get(d, "path"));
+
+		/* an image of the store by its name; anything else (a VMM started by hand) as is */
+		if (path && !strncmp(path, prefix, n) && !strchr(path + n, '/'))
+			path += n;
+		json_array_append_new(a, json_pack("{s:s?,s:O,s:O}", "image", path, "tray",
+						   json_object_get(d, "tray"), "locked",
+						   json_object_get(d, "locked")));
+	}
+	json_object_set_new(rt, "cdroms", a);
+	json_decref(rep);
+}
+
 /* Send one media command (eject, or insert path) for drive label to VM id's VMM. 0,
  * -EBUSY (the guest locked the drive) or -errno, with the VMM's message in err. */
 static int vmm_media(struct req *r, int64_t id, const char *label, const char *path, bool force,

@@ -33,6 +33,11 @@ int vmcd_check(struct req *r, const json_t *body, char *err, size_t errlen);
  * 0 or -errno. */
 int vmcd_write(struct req *r, int64_t id, const json_t *body, char *err, size_t errlen);
 
+/* What the running VMM of VM id says of its drives, as rt's (a "runtime" object with its
+ * "pid") "cdroms": [{image, tray, locked}]; nothing when no VMM runs, the VM has no drives
+ * or the VMM does not answer. */
+void vmcd_runtime(struct server *srv, struct dbc *c, int64_t id, json_t *rt);
+
 /* VM id's drives as the "cdroms" array (new reference), NULL on an inventory error. */
 json_t *vmcd_json(struct dbc *c, int64_t id);
 

@@ -322,6 +322,9 @@ try:
            console()[-400:])
         ok("kvm-guest-locks-drive", wait_for(lambda: "waiting for the eject" in console() and
                                              "the drive is locked" in console(), 60), console()[-400:])
+        st, js = req("GET", "/api/v1/vms/live")
+        ok("kvm-runtime-shows-locked-drive", st == 200 and js["runtime"].get("cdroms") ==
+           [{"image": "one.iso", "tray": "closed", "locked": True}], str((st, js.get("runtime"))))
         st, js = req("POST", "/api/v1/vms/live/media", {"image": None})
         ok("kvm-media-locked-409", st == 409 and "locked" in msg(js) and
            cdroms("live") == [{"image": "one.iso"}], str((st, js)))
@@ -330,6 +333,9 @@ try:
            wait_for(lambda: "media event 3" in console(), 30), str((st, js, console()[-300:])))
         st, js = req("POST", "/api/v1/vms/live/media", {"image": "two.iso"})
         ok("kvm-media-insert", st == 200 and js["cdroms"] == [{"image": "two.iso"}], str((st, js)))
+        st, js = req("GET", "/api/v1/vms/live")
+        ok("kvm-runtime-shows-new-disc", st == 200 and (js["runtime"].get("cdroms") or [{}])[0].get("image") == "two.iso",
+           str((st, js.get("runtime"))))
         ok("kvm-guest-reads-new-disc", wait_for(lambda: "volume VSRV_CD_TWO" in console(), 60),
            console()[-400:])
         st, js = req("POST", "/api/v1/vms/live/media", {"image": "nope.iso"})
