@@ -140,11 +140,11 @@ static int count_drive(const struct inv_vm_cdrom *d, void *arg)
 
 /* The VMM's label ("diskN") of CD/DVD drive idx: the idx-th drive of its media list (the
  * supervisor passes the drives in order, after the disks). 0, or -errno with err set. */
-static int vmm_drive(struct req *r, int64_t id, int idx, char *label, size_t n, char *err,
+static int vmm_drive(struct server *srv, int64_t id, int idx, char *label, size_t n, char *err,
 		     size_t errlen)
 {
 	json_t *msg = json_pack("{s:s}", "cmd", "media"), *rep = NULL, *d;
-	int rc = msg ? vmctl_send(r->srv, id, msg, MEDIA_TIMEOUT_MS, &rep) : -ENOMEM;
+	int rc = msg ? vmctl_send(srv, id, msg, MEDIA_TIMEOUT_MS, &rep) : -ENOMEM;
 
 	json_decref(msg);
 	if (rc) {
@@ -200,15 +200,15 @@ void vmcd_runtime(struct server *srv, struct dbc *c, int64_t id, json_t *rt)
 
 /* Send one media command (eject, or insert path) for drive label to VM id's VMM. 0,
  * -EBUSY (the guest locked the drive) or -errno, with the VMM's message in err. */
-static int vmm_media(struct req *r, int64_t id, const char *label, const char *path, bool force,
-		     char *err, size_t errlen)
+static int vmm_media(struct server *srv, int64_t id, const char *label, const char *path,
+		     bool force, char *err, size_t errlen)
 {
 	json_t *msg = path ? json_pack("{s:s,s:s,s:s}", "cmd", "media", "drive", label, "insert", path)
 			   : json_pack("{s:s,s:s,s:b,s:b}", "cmd", "media", "drive", label, "eject", 1,
 				       "force", force);
 	json_t *rep = NULL;
 	const char *why;
-	int rc = msg ? vmctl_send(r->srv, id, msg, MEDIA_TIMEOUT_MS, &rep) : -ENOMEM;
+	int rc = msg ? vmctl_send(srv, id, msg, MEDIA_TIMEOUT_MS, &rep) : -ENOMEM;
 
 	json_decref(msg);
 	why = rep ? json_string_value(json_object_get(rep, "error")) : NULL;
@@ -222,25 +222,23 @@ static int vmm_media(struct req *r, int64_t id, const char *label, const char *p
 	return rc;
 }
 
-/* The running VM's drive idx gets image (NULL: ejected). With force, a drive the guest
- * locked is ejected anyway first. 0, -EBUSY (locked), -errno; a message in err. */
-static int media_running(struct req *r, int64_t id, int idx, const char *image, bool force,
-			 char *err, size_t errlen)
+int vmcd_media_change(struct server *srv, int64_t id, int idx, const char *image, bool force,
+		      char *err, size_t errlen)
 {
 	char label[32], path[4400];
-	int rc = vmm_drive(r, id, idx, label, sizeof(label), err, errlen);
+	int rc = vmm_drive(srv, id, idx, label, sizeof(label), err, errlen);
 
 	if (rc)
 		return rc;
-	if (image && imgstore_path(r->srv->images, image, path, sizeof(path))) {
+	if (image && imgstore_path(srv->images, image, path, sizeof(path))) {
 		snprintf(err, errlen, "image path too long");
 		return -EINVAL;
 	}
 	/* An insert takes out what the drive holds; force takes it from a locked drive first. */
 	if (!image || force)
-		rc = vmm_media(r, id, label, NULL, force, err, errlen);
+		rc = vmm_media(srv, id, label, NULL, force, err, errlen);
 	if (!rc && image)
-		rc = vmm_media(r, id, label, path, false, err, errlen);
+		rc = vmm_media(srv, id, label, path, false, err, errlen);
 	return rc;
 }
 
@@ -309,7 +307,7 @@ int api_vm_media(struct req *r)
 	}
 	inv_vm_status_clear(&st);
 	if (!off) {
-		rc = media_running(r, id, idx, image, force, err, sizeof(err));
+		rc = vmcd_media_change(r->srv, id, idx, image, force, err, sizeof(err));
 		if (rc == -EBUSY)
 			return req_error(r, -EBUSY, "%s: drive %d: %s (force takes the medium anyway)",
 					 r->args[0], idx, err);

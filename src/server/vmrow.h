@@ -38,6 +38,13 @@ int vmcd_write(struct req *r, int64_t id, const json_t *body, char *err, size_t 
  * or the VMM does not answer. */
 void vmcd_runtime(struct server *srv, struct dbc *c, int64_t id, json_t *rt);
 
+/* The running VMM of VM id puts image (an image of the store by name; NULL: eject) in its
+ * CD/DVD drive idx (the idx-th of its media list); with force a drive the guest locked is
+ * ejected anyway first. 0, -EBUSY (the guest locked the drive), -EIO (the VMM refused, or
+ * has no such drive), -errno (no answer), with a message in err. */
+int vmcd_media_change(struct server *srv, int64_t id, int idx, const char *image, bool force,
+		      char *err, size_t errlen);
+
 /* VM id's drives as the "cdroms" array (new reference), NULL on an inventory error. */
 json_t *vmcd_json(struct dbc *c, int64_t id);
 
