@@ -9,7 +9,8 @@
  * PRESENT, TRAY OPEN) and inserts another (a new-media event, one UNIT ATTENTION 06/28/00,
  * then the new disc's volume descriptor), then resets the machine: the next boot finds the
  * second disc in the drive (a reset keeps the medium) and ends with "vcdrom: ok".
- * Parameters: transport=mmio|pci. */
+ * Parameters: transport=mmio|pci; lock: the guest locks the tray (PREVENT MEDIUM REMOVAL)
+ * before it waits for the eject, which the test then has to force (t-server-cdroms). */
 #include "rt/rt.h"
 #include "virtio/vio.h"
 
@@ -195,6 +196,12 @@ static long run(long arg)
 		return 0;
 	}
 
+	if (rt_param_flag("lock")) {
+		uint8_t prevent[6] = { 0x1e, 0, 0, 0, 1, 0 };
+
+		good("PREVENT ALLOW MEDIUM REMOVAL (prevent)", scsi(prevent, 6, 0, 0));
+		rt_printf("vcdrom: the drive is locked\n");
+	}
 	wait_event(3, "the eject");
 	expect_sense("TEST UNIT READY without a disc", scsi(tur, 6, 0, 0), 2, 0x3a, 0x02);
 	wait_event(2, "a new disc");

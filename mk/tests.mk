@@ -11,3 +11,13 @@ $(BUILD)/tests/unit-%: tests/unit/test_%.c $(VSRV_LIBOBJ) $(LIBVHD)
 	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(VSRV_LIBOBJ) $(LIBVHD) $(LDLIBS)
 
 -include $(UNIT_BINS:=.d)
+
+# The server's media change against the VMM's control socket (tests/unit/vmcd_media.c): one
+# binary with the server's objects and the VMM's (they share util/ and disk/: the VMM's set).
+VMCD_UNIT := $(BUILD)/tests/unit-server-vmcd-media
+all: $(VMCD_UNIT)
+$(VMCD_UNIT): tests/unit/vmcd_media.c $(SERVER_LIBOBJ) $(VSRV_LIBOBJ) $(LIBVHD)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(SERVER_LIBOBJ) $(VSRV_LIBOBJ) $(LIBVHD) \
+		$(SERVER_LDLIBS) $(LDLIBS)
+-include $(VMCD_UNIT).d

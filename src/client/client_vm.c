@@ -99,6 +99,14 @@ static json_t *vm_body(struct opt_res *r, const char *name)
 		}
 		json_object_set_new(b, "nics", a);
 	}
+	if ((v = opt_get(r, "cdrom")) || opt_get(r, "no-cdroms")) {
+		/* --cdrom IMAGE per drive, "" for an empty one; --no-cdroms: none */
+		a = json_array();
+		for (k = 0; v && k < v->count; k++)
+			json_array_append_new(a, json_pack("{s:o}", "image", v->all[k][0] ?
+							   json_string(v->all[k]) : json_null()));
+		json_object_set_new(b, "cdroms", a);
+	}
 	return b;
 }
 
@@ -249,6 +257,21 @@ static void vm_print(const json_t *vm)
 		client_exit_text(le, b, sizeof(b));
 		json_object_set_new(o, "last_exit", json_string(b));
 	}
+	if (json_is_array(json_object_get(vm, "cdroms"))) {
+		/* the drives by number: "0: debian.iso, 1: (empty)" */
+		json_t *cd;
+		size_t n = 0;
+
+		b[0] = '\0';
+		json_array_foreach(json_object_get(vm, "cdroms"), i, cd) {
+			const char *img = json_string_value(json_object_get(cd, "image"));
+
+			if (n < sizeof(b))
+				n += snprintf(b + n, sizeof(b) - n, "%s%zu: %s", i ? ", " : "", i,
+					      img ? img : "(empty)");
+		}
+		json_object_set_new(o, "cdroms", json_string(i ? b : "none"));
+	}
 	client_print_object(o);
 	json_decref(o);
 }
@@ -310,6 +333,8 @@ static int vm_write(struct client *cl, struct opt_res *r)
 
 	if (!create && (opt_get(r, "from-template") || opt_get(r, "linked")))
 		return opt_usage_error(r, "--from-template and --linked are for create");
+	if (opt_get(r, "cdrom") && opt_get(r, "no-cdroms"))
+		return opt_usage_error(r, "--cdrom and --no-cdroms exclude each other");
 	body = vm_body(r, create ? r->args[0] : NULL);
 	if (!body)
 		return 2;
@@ -322,6 +347,37 @@ static int vm_write(struct client *cl, struct opt_res *r)
 	if (!rc && out)
 		cl->json ? client_print_json(out) : vm_print(out);
 	json_decref(body);
+	json_decref(out);
+	return rc;
+}
+
+/* vm media NAME [--drive N] (--insert IMAGE | --eject) [--force] */
+static int vm_media(struct client *cl, struct opt_res *r)
+{
+	const struct opt_val *drive = opt_get(r, "drive"), *insert = opt_get(r, "insert");
+	bool eject = opt_get(r, "eject") != NULL, force = opt_get(r, "force") != NULL;
+	char seg[256], path[512];
+	json_t *body, *out = NULL, *d;
+	size_t i;
+	int rc;
+
+	if (!!insert == eject)
+		return opt_usage_error(r, "say --insert IMAGE or --eject");
+	if (drive && drive->num < 0)
+		return opt_usage_error(r, "--drive: a drive number from 0");
+	body = json_pack("{s:I,s:o,s:b}", "drive", (json_int_t)(drive ? drive->num : 0), "image",
+			 insert ? json_string(insert->str) : json_null(), "force", force);
+	vm_path(r, "/media", seg, sizeof(seg), path, sizeof(path));
+	rc = client_call(cl, "POST", path, body, &out);
+	json_decref(body);
+	if (!rc && cl->json)
+		client_print_json(out);
+	else if (!rc)
+		json_array_foreach(json_object_get(out, "cdroms"), i, d) {
+			const char *img = json_string_value(json_object_get(d, "image"));
+
+			printf("%s: drive %zu: %s\n", r->args[0], i, img ? img : "(empty)");
+		}
 	json_decref(out);
 	return rc;
 }
@@ -485,6 +541,10 @@ static const struct opt vm_opts[] = {
 	{ "memory-reserve", 0, OPT_SIZE, "SIZE", "memory kept for the VM; a bare number is MiB", NULL, false },
 	{ "disk", 0, OPT_STR, "NAME[:BUS[:ro|rw]]", "attach a disk (BUS virtio-blk or scsi)", NULL, true },
 	{ "nic", 0, OPT_STR, "NETWORK[:MAC]", "a network interface on a virtual network", NULL, true },
+	{ "cdrom", 0, OPT_STR, "IMAGE", "a CD/DVD drive holding IMAGE, an ISO (or raw image) of the "
+	  "server's image store; \"\" for an empty drive (repeatable, up to 4; edit replaces the "
+	  "drives)", NULL, true },
+	{ "no-cdroms", 0, OPT_FLAG, NULL, "edit: remove every CD/DVD drive", NULL, false },
 	{ "template", 0, OPT_BOOL, "yes|no", "a template: it does not start, VMs are made from it "
 	  "(create --from-template)", NULL, false },
 	{ "from-template", 0, OPT_STR, "TEMPLATE", "create: make the VM from a template, as a "
@@ -498,6 +558,17 @@ static const struct opt stop_opts[] = {
 	{ "undo", 0, OPT_CHOICE, "ACTION", "what happens to the VM's undo disks this time: keep, "
 	  "commit or discard (else its --undo-disks setting)",
 	  (const char *const[]){ "keep", "commit", "discard", NULL }, false },
+	{ NULL },
+};
+
+static const struct opt media_opts[] = {
+	{ "drive", 0, OPT_INT, "N", "the drive, counted from 0 in the VM's order (default 0)", NULL,
+	  false },
+	{ "insert", 0, OPT_STR, "IMAGE", "put IMAGE (an ISO of the image store) in the drive", NULL,
+	  false },
+	{ "eject", 0, OPT_FLAG, NULL, "take the medium out", NULL, false },
+	{ "force", 0, OPT_FLAG, NULL, "running VM: take the medium even from a drive the guest "
+	  "locked", NULL, false },
 	{ NULL },
 };
 
@@ -527,6 +598,11 @@ static const struct opt_cmd vm_cmds[] = {
 	  NULL, stop_opts, vm_action },
 	{ "off", "NAME", 1, 1, "Turn a VM off at once (pull the plug).", NULL, stop_opts, vm_action },
 	{ "reset", "NAME", 1, 1, "Restart a VM cold.", NULL, NULL, vm_action },
+	{ "media", "NAME", 1, 1, "Change the medium of a VM's CD/DVD drive (--insert IMAGE or "
+	  "--eject).",
+	  "On a running VM the guest sees the change at once (a drive the guest locked refuses an "
+	  "eject unless --force); on a VM that is off its configuration changes. Either way the "
+	  "next start has the new medium.", media_opts, vm_media },
 	{ "pause", "NAME", 1, 1, "Pause a VM's vCPUs.", NULL, NULL, vm_action },
 	{ "resume", "NAME", 1, 1, "Resume a paused VM.", NULL, NULL, vm_action },
 	{ "delete", "NAME", 1, 1, "Delete a VM.", NULL, delete_opts, vm_delete },
@@ -562,6 +638,11 @@ const struct opt_group vm_group = {
 	"Snapshots and clones: 'vsrv vm snapshot create|list|revert|delete' works on a VM that is "
 	"off (writable disks VHD); 'vsrv vm clone NAME NEW [--linked]' copies one; edit --template "
 	"yes marks a template, create NEW --from-template NAME makes a VM from it.\n"
+	"CD/DVD drives: create or edit --cdrom IMAGE (an ISO of the server's image store, 'vsrv "
+	"image upload'; --cdrom \"\" is an empty drive); 'vsrv vm media NAME --insert IMAGE' or "
+	"--eject changes a medium, also while the VM runs. Installing from an ISO: 'vsrv vm create "
+	"NAME --kernel K --initrd I --cdrom ISO --disk D' (a VM boots a kernel: there is no "
+	"firmware boot from a disc yet, so the kernel and initrd that read the disc are given).\n"
 	"A VM's last exit says how it ended: powered off, the guest's exit value, a guest crash "
 	"(triple fault), a host-side failure or a signal.",
 	vm_cmds,

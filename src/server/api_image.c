@@ -1,6 +1,7 @@
 /* The image store's endpoints (imgstore.h): GET /api/v1/images (and /images/{name}), PUT
  * /api/v1/images/{name} (the file as the request body, streamed to disk) and DELETE. VMs
- * name these files as their kernel or initrd; disks are made from them (api_imgdisk.c).
+ * name these files as their kernel or initrd and hold them in their CD/DVD drives (by name,
+ * api_vmcd.c); disks are made from them (api_imgdisk.c).
  * Everything needs server modify, as creating a VM from an image does; delete needs
  * server remove too. */
 #include "server/api.h"
@@ -10,6 +11,7 @@
 #include "server/inv.h"
 #include "server/space.h"
 #include "server/valid.h"
+#include "util/log.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -19,25 +21,45 @@
 
 #define IMAGES_MAX 1000
 
-/* The VMs that use an image (kernel or initrd), as the caller may see them. */
+/* The VMs that use an image (kernel, initrd or in a CD/DVD drive), as the caller may see
+ * them. */
 struct users {
 	struct req *r;
 	const char *path;
 	FILE *f;
 	int n, others;
+	int64_t last;               /* the VM add_cd_user counted last */
 };
 
-static int add_user(const struct inv_vm *v, void *arg)
+static bool boots_from(const struct inv_vm *v, const char *path)
 {
-	struct users *u = arg;
+	return (v->kernel && !strcmp(v->kernel, path)) || (v->initrd && !strcmp(v->initrd, path));
+}
 
-	if (!(v->kernel && !strcmp(v->kernel, u->path)) && !(v->initrd && !strcmp(v->initrd, u->path)))
-		return 0;
+static int count_user(struct users *u, const struct inv_vm *v)
+{
 	if (!auth_visible(u->r->c, &u->r->who, "vm", v->id))
 		u->others++;
 	else
 		fprintf(u->f, "%s%s", u->n++ ? "," : "", v->name);
 	return 0;
+}
+
+static int add_user(const struct inv_vm *v, void *arg)
+{
+	return boots_from(v, ((struct users *)arg)->path) ? count_user(arg, v) : 0;
+}
+
+/* inv_image_cdrom_users: a VM once, also with the image in two drives or as its kernel. */
+static int add_cd_user(const struct inv_vm *v, int idx, void *arg)
+{
+	struct users *u = arg;
+
+	(void)idx;
+	if (v->id == u->last || boots_from(v, u->path))
+		return 0;
+	u->last = v->id;
+	return count_user(u, v);
 }
 
 /* "used_by" (the names, comma-separated, or null) and "used_by_others" (VMs the caller may
@@ -55,6 +77,8 @@ static int image_users(struct req *r, const char *name, json_t *o, int *count)
 	if (!u.f)
 		return -ENOMEM;
 	rc = inv_vm_each(r->c, add_user, &u);
+	if (!rc)
+		rc = inv_image_cdrom_users(r->c, name, add_cd_user, &u);
 	if (fclose(u.f) || rc) {
 		free(names);
 		return rc ? rc : -ENOMEM;
@@ -242,33 +266,46 @@ int api_image_delete(struct req *r)
 		return r->status;
 	if (imgstore_get(r->srv->images, r->args[0], &i))
 		return no_image(r, r->args[0]);
+	/* Users checked and the file removed in one write transaction: a VM that names the
+	 * image (kernel, CD/DVD drive: api_vmcd.c checks it in its own) is written before or
+	 * after, never in between. */
+	if (inv_begin(r->c))
+		return req_error(r, -EIO, "inventory busy");
 	o = json_object();
 	rc = o ? image_users(r, r->args[0], o, &users) : -ENOMEM;
 	if (rc) {
 		json_decref(o);
+		inv_rollback(r->c);
 		return req_error(r, -EIO, "inventory error");
 	}
 	if (users) {
 		const char *names = json_string_value(json_object_get(o, "used_by"));
 		int others = json_integer_value(json_object_get(o, "used_by_others"));
 
-		req_error(r, -EBUSY, "image %s is the kernel or initrd of %s%s%s", r->args[0],
+		req_error(r, -EBUSY, "image %s is the kernel, initrd or CD/DVD medium of %s%s%s",
+			  r->args[0],
 			  names ? names : "", names && others ? " and " : "",
 			  others ? "VMs you may not see" : "");
 		json_decref(o);
+		inv_rollback(r->c);
 		return r->status;
 	}
 	json_decref(o);
 	rc = imgstore_delete(r->srv->images, r->args[0]);
-	if (rc == -ENOENT)
-		return no_image(r, r->args[0]);
-	if (rc == -EBUSY)
-		return req_error(r, -EBUSY, "image %s is being read by a task (a disk made from it)",
-				 r->args[0]);
-	if (rc)
+	if (rc) {
+		inv_rollback(r->c);
+		if (rc == -ENOENT)
+			return no_image(r, r->args[0]);
+		if (rc == -EBUSY)
+			return req_error(r, -EBUSY, "image %s is being read by a task (a disk made "
+					 "from it)", r->args[0]);
 		return req_error(r, -EIO, "cannot delete image %s: %s", r->args[0], strerror(-rc));
-	events_emit(r->srv, r->c, "image-deleted", "image", r->args[0], r->who.name, NULL,
-		    "image %s deleted by %s", r->args[0], r->who.name);
+	}
+	if (events_emit(r->srv, r->c, "image-deleted", "image", r->args[0], r->who.name, NULL,
+			"image %s deleted by %s", r->args[0], r->who.name) || inv_commit(r->c)) {
+		inv_rollback(r->c);
+		vsrv_log("image %s: deleted, but its event was not recorded", r->args[0]);
+	}
 	r->status = 204;
 	return 204;
 }

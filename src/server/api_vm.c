@@ -36,7 +36,7 @@ static const char *const buses[] = { "virtio-blk", "scsi", NULL };
 enum vm_field {
 	VMF_NAME, VMF_DESCRIPTION, VMF_CPUS, VMF_MEMORY_MIB, VMF_KERNEL, VMF_INITRD, VMF_CMDLINE,
 	VMF_RESTART_POLICY, VMF_AUTOSTART, VMF_UNDO_DISKS, VMF_CPU_LIMIT, VMF_CPU_WEIGHT,
-	VMF_MEMORY_RESERVE_MIB, VMF_DISKS, VMF_NICS, VMF_TEMPLATE, VMF_END,
+	VMF_MEMORY_RESERVE_MIB, VMF_DISKS, VMF_NICS, VMF_TEMPLATE, VMF_CDROMS, VMF_END,
 };
 static const struct valid_field vm_fields[VMF_END + 1] = {
 	[VMF_NAME] = { "name", V_STR, 1, 0, 63, K_NAME, NULL },
@@ -55,6 +55,7 @@ static const struct valid_field vm_fields[VMF_END + 1] = {
 	[VMF_DISKS] = { "disks", V_ARRAY, 0, 0, 16, 0, NULL },
 	[VMF_NICS] = { "nics", V_ARRAY, 0, 0, 8, 0, NULL },
 	[VMF_TEMPLATE] = { "template", V_BOOL, 0, 0, 0, 0, NULL },
+	[VMF_CDROMS] = { "cdroms", V_ARRAY, 0, 0, VM_CDROMS_MAX, 0, NULL },
 	[VMF_END] = { NULL, 0, 0, 0, 0, 0, NULL },
 };
 static const struct valid_field disk_ref_fields[] = {
@@ -137,6 +138,7 @@ json_t *vm_json(struct server *srv, struct dbc *c, int64_t id, int full)
 	a = json_array();
 	inv_vm_nics(c, id, nic_json, a);
 	json_object_set_new(o, "nics", a);
+	json_object_set_new(o, "cdroms", vmcd_json(c, id));
 	if (full) {
 		/* What the running VMM reports goes under "runtime", never over the configuration
 		 * (its disks and nics are counters, the VM's are the attached disks and NICs). */
@@ -144,6 +146,7 @@ json_t *vm_json(struct server *srv, struct dbc *c, int64_t id, int full)
 
 		if (rt) {
 			sup_runtime_json(srv, id, rt);
+			vmcd_runtime(srv, c, id, rt);
 			json_object_del(rt, "monitor_pid");
 			json_object_set_new(o, "runtime", rt);
 		}
@@ -402,7 +405,8 @@ int api_vm_create(struct req *r)
 		return r->status;
 	if (!b)
 		return req_error(r, -EINVAL, "the body must be a VM object");
-	if (valid_object(b, vm_fields, err, sizeof(err)) || check_lists(r, b, err, sizeof(err)))
+	if (valid_object(b, vm_fields, err, sizeof(err)) || check_lists(r, b, err, sizeof(err)) ||
+	    vmcd_check(r, b, err, sizeof(err)))
 		return req_error(r, -EINVAL, "%s", err);
 	name = json_string_value(json_object_get(b, "name"));
 	rc = vm_resolve_path(r, "kernel", json_string_value(json_object_get(b, "kernel")), kernel,
@@ -456,6 +460,8 @@ int api_vm_create(struct req *r)
 		goto err_io;
 	err[0] = '\0';
 	rc = write_lists(r, id, b, err, sizeof(err));
+	if (!rc)
+		rc = vmcd_write(r, id, b, err, sizeof(err));
 	if (rc) {
 		inv_rollback(r->c);
 		if (err[0])
@@ -607,7 +613,8 @@ int api_vm_update(struct req *r)
 		memcpy(f, vm_fields, sizeof(f));
 		f[VMF_NAME].required = 0;
 		f[VMF_KERNEL].required = 0;
-		if (valid_object(b, f, err, sizeof(err)) || check_lists(r, b, err, sizeof(err)))
+		if (valid_object(b, f, err, sizeof(err)) || check_lists(r, b, err, sizeof(err)) ||
+		    vmcd_check(r, b, err, sizeof(err)))
 			return req_error(r, -EINVAL, "%s", err);
 	}
 	if ((v = json_object_get(b, "name")) && strcmp(json_string_value(v), r->args[0]))
@@ -646,6 +653,8 @@ int api_vm_update(struct req *r)
 								 err, sizeof(err)) : 0;
 	if (!rc)
 		rc = write_lists(r, id, b, err, sizeof(err));
+	if (!rc)
+		rc = vmcd_write(r, id, b, err, sizeof(err));
 	if (!rc && json_object_get(b, "template"))
 		rc = inv_vm_set_template(r->c, id, json_is_true(json_object_get(b, "template")));
 	if (rc) {

@@ -114,12 +114,29 @@ static int add_net(const struct inv_vm_nic *n, void *arg)
 	return 0;
 }
 
-/* The NICs (same networks, new MACs), the grant and the event; then commit. */
+/* The source's CD/DVD drives, added to the clone arg->id as they come (the same media). */
+struct cd_copy {
+	struct dbc *c;
+	int64_t id;
+};
+
+static int add_cdrom(const struct inv_vm_cdrom *d, void *arg)
+{
+	struct cd_copy *cc = arg;
+
+	return inv_vm_cdrom_add(cc->c, cc->id, d->idx, d->image);
+}
+
+/* The NICs (same networks, new MACs), the CD/DVD drives, the grant and the event; then
+ * commit. */
 static int clone_finish(struct server *srv, struct dbc *c, struct clone_job *j, int64_t id,
 			char *err, size_t errlen)
 {
 	struct { int64_t net[8]; int n; } nics = { { 0 }, 0 };
 	int rc = inv_vm_nics(c, j->q.src, add_net, &nics);
+
+	if (!rc)
+		rc = inv_vm_cdroms(c, j->q.src, add_cdrom, &(struct cd_copy){ c, id });
 
 	for (int i = 0; !rc && i < nics.n; i++) {
 		char mac[18];

@@ -129,6 +129,12 @@ static const char *const migrations[] = {
 	/* A deleted disk's own layer row (a linked clone's disk) goes with it. */
 	"CREATE TRIGGER disks_layers AFTER DELETE ON disks BEGIN"
 	"  DELETE FROM layers WHERE kind = 'disk' AND disk_id = OLD.id; END;",
+	/* 6: CD/DVD drives of VMs: an image of the image store by name, NULL for an empty
+	 * drive (inv_vm_cdroms) */
+	"CREATE TABLE vm_cdroms ("
+	"  vm_id INTEGER NOT NULL REFERENCES vms(id) ON DELETE CASCADE, idx INTEGER NOT NULL,"
+	"  image TEXT, PRIMARY KEY (vm_id, idx));"
+	"CREATE INDEX vm_cdroms_image ON vm_cdroms(image);",
 };
 
 /* The tables whose ids grants name, with the ids (as x) that grants name in them. */

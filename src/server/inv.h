@@ -253,6 +253,35 @@ int inv_vm_nic_add(struct dbc *c, int64_t id, int idx, int64_t network_id, const
 /* Whether a NIC of any VM has mac. 1, 0 or -EIO. */
 int inv_mac_used(struct dbc *c, const char *mac);
 
+/* --- attachments: a VM's CD/DVD drives ------------------------------------------------ */
+
+/* CD/DVD drive number idx of a VM (the VMM's order among the drives) with the name of the
+ * image-store image in it, or NULL for an empty drive. The string is valid during the
+ * callback only. */
+struct inv_vm_cdrom {
+	int idx;
+	const char *image;
+};
+
+/* Call fn for every CD/DVD drive of VM id, by idx, until it returns non-zero (that value is
+ * returned). 0, fn's value or -EIO. */
+int inv_vm_cdroms(struct dbc *c, int64_t id, int (*fn)(const struct inv_vm_cdrom *d, void *arg),
+		  void *arg);
+
+/* Replace VM id's drives: clear them, then add them one by one in order (image NULL: an
+ * empty drive). Under the caller's transaction. 0, -EEXIST (idx taken) or -EIO. */
+int inv_vm_cdroms_clear(struct dbc *c, int64_t id);
+int inv_vm_cdrom_add(struct dbc *c, int64_t id, int idx, const char *image);
+
+/* Put image (NULL: none) in drive idx of VM id. 0, -ENOENT (no such drive) or -EIO. */
+int inv_vm_cdrom_set(struct dbc *c, int64_t id, int idx, const char *image);
+
+/* Call fn for every drive of any VM that holds image, with its VM, by the VM's name (then
+ * idx), until fn returns non-zero (that value is returned). 0, fn's value, -ENOMEM or
+ * -EIO. */
+int inv_image_cdrom_users(struct dbc *c, const char *image,
+			  int (*fn)(const struct inv_vm *v, int idx, void *arg), void *arg);
+
 /* --- disks and grants ------------------------------------------------------------------ */
 
 /* One disk: an image file of the server's storage directory. */

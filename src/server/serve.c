@@ -24,7 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <ftw.h>
+#include <pwd.h>
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -183,6 +185,43 @@ static int data_dir_secure(const char *dir)
 	umask(077);
 	rc = nftw(dir, secure_one, 32, FTW_PHYS);
 	return rc < 0 ? -errno : rc;
+}
+
+/* The images VMs hold in their CD/DVD drives are opened by the VMM, which runs as the
+ * --run-as user: at start before it switches (as root), but a media change while it runs
+ * opens the image as that user. So its group may pass through the data directory (0710, not
+ * list it) and read the images directory (2750: new uploads get the group; they are 0644)
+ * and its images (0640); nothing else of the data directory. The hashes' cache (.meta) and
+ * hidden upload files stay the daemon's. 0 or -errno. */
+static int images_share(const char *data, const char *images, const char *user)
+{
+	struct passwd *pw = getpwnam(user);
+	struct dirent *e;
+	DIR *d;
+	int dfd;
+
+	if (!pw)
+		return -ENOENT;
+	if (chown(data, (uid_t)-1, pw->pw_gid) < 0 || chmod(data, 0710) < 0 ||
+	    chown(images, (uid_t)-1, pw->pw_gid) < 0 || chmod(images, 02750) < 0)
+		return -errno;
+	d = opendir(images);
+	if (!d)
+		return -errno;
+	dfd = dirfd(d);
+	while ((e = readdir(d))) {
+		struct stat st;
+
+		if (e->d_name[0] == '.' || fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		if (fchownat(dfd, e->d_name, (uid_t)-1, pw->pw_gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    fchmodat(dfd, e->d_name, 0640, 0) < 0)
+			vsrv_log("images %s/%s: cannot give the VMs' group read access: %s", images,
+				 e->d_name, strerror(errno));
+	}
+	closedir(d);
+	return 0;
 }
 
 /* The first line of f (newline stripped) into out. 0, -EIO or -ENAMETOOLONG. */
@@ -421,6 +460,14 @@ int cmd_serve(int argc, char **argv)
 	if (runas_resolve(run_as, run_as_name, sizeof(run_as_name)))
 		return 1;
 	srv.run_as = run_as_name[0] ? run_as_name : NULL;
+	if (srv.run_as && getpwnam(srv.run_as) && getpwnam(srv.run_as)->pw_uid != getuid()) {
+		rc = images_share(real, srv.images_dir, srv.run_as);
+		if (rc) {
+			fprintf(stderr, "vsrv serve: cannot let %s read %s: %s\n", srv.run_as,
+				srv.images_dir, strerror(-rc));
+			return 1;
+		}
+	}
 	srv.openapi = (char *)vsrv_openapi;
 	srv.openapi_len = vsrv_openapi_end - vsrv_openapi;
 	srv.host_cpus = sysconf(_SC_NPROCESSORS_ONLN);

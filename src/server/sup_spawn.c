@@ -6,6 +6,7 @@
 #include "server/cgroup.h"
 #include "server/clone.h"
 #include "server/events.h"
+#include "server/imgstore.h"
 #include "server/inv.h"
 #include "server/tasks.h"
 #include "server/layers.h"
@@ -78,6 +79,36 @@ static int disk_arg(const struct inv_vm_disk *d, void *arg)
 	return 0;
 }
 
+/* What cdrom_arg adds the --cdrom arguments of a VM to. */
+struct cdrom_args {
+	struct server *srv;
+	const char *name;
+	char **a;
+	int *n;
+};
+
+/* inv_vm_cdroms: `--cdrom DATA/images/IMAGE`, or `--cdrom` alone for an empty drive (the
+ * VMM opens an image read-only with a shared lock: VMs may share an ISO). 0, 1 when the argv
+ * is full (at most 68 entries), -errno. */
+static int cdrom_arg(const struct inv_vm_cdrom *d, void *arg)
+{
+	struct cdrom_args *ca = arg;
+	char path[4400];
+
+	if (*ca->n >= 68)
+		return 1;
+	ca->a[(*ca->n)++] = strdup("--cdrom");
+	if (!d->image)
+		return 0;
+	if (imgstore_path(ca->srv->images, d->image, path, sizeof(path))) {
+		vsrv_log("vm %s: drive %d: the image path of %s is too long", ca->name, d->idx,
+			 d->image);
+		return -ENAMETOOLONG;
+	}
+	ca->a[(*ca->n)++] = strdup(path);
+	return 0;
+}
+
 /* Build the shim's and the VMM's argv from the VM's row. */
 int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *dir,
 		    char ***out, char *name, size_t namelen)
@@ -90,7 +121,7 @@ int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *di
 	rc = inv_vm_get(c, id, &vm);
 	if (rc)
 		return rc;
-	a = calloc(60, sizeof(*a));
+	a = calloc(72, sizeof(*a));
 	if (!a) {
 		inv_vm_clear(&vm);
 		return -ENOMEM;
@@ -166,6 +197,14 @@ int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *di
 	}
 	if (!rc)
 		rc = network_nic_args(srv, c, id, name, a, &n, 56);
+	/* CD/DVD drives after the disks: the VMM's drive labels follow (api_vmcd.c) */
+	if (!rc) {
+		struct cdrom_args ca = { .srv = srv, .name = name, .a = a, .n = &n };
+
+		rc = inv_vm_cdroms(c, id, cdrom_arg, &ca);
+		if (rc == 1)
+			rc = 0;
+	}
 	if (rc) {
 		for (int j = 0; j < n; j++)
 			free(a[j]);

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -38,9 +39,22 @@ static int64_t now_ms(void)
 
 int vmctl_call(struct server *srv, int64_t id, const char *cmd, int timeout_ms, json_t **reply)
 {
+	json_t *msg = json_pack("{s:s}", "cmd", cmd);
+	int rc;
+
+	*reply = NULL;
+	if (!msg)
+		return -ENOMEM;
+	rc = vmctl_send(srv, id, msg, timeout_ms, reply);
+	json_decref(msg);
+	return rc;
+}
+
+int vmctl_send(struct server *srv, int64_t id, const json_t *msg, int timeout_ms, json_t **reply)
+{
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char req[128], buf[VMCTL_REPLY_MAX];
-	size_t len = 0;
+	char *req, *line, buf[VMCTL_REPLY_MAX];
+	size_t len = 0, reqlen;
 	int64_t end = now_ms() + timeout_ms;
 	json_error_t je;
 	json_t *r;
@@ -50,13 +64,24 @@ int vmctl_call(struct server *srv, int64_t id, const char *cmd, int timeout_ms, 
 	rc = vmctl_path(srv, id, sa.sun_path, sizeof(sa.sun_path));
 	if (rc)
 		return rc;
-	if (snprintf(req, sizeof(req), "{\"cmd\":\"%s\"}\n", cmd) >= (int)sizeof(req))
-		return -EINVAL;
+	req = json_dumps(msg, JSON_COMPACT);   /* one line: the compact form has no newline */
+	if (!req)
+		return -ENOMEM;
+	reqlen = strlen(req);
+	line = realloc(req, reqlen + 2);
+	if (!line) {
+		free(req);
+		return -ENOMEM;
+	}
+	req = line;
+	memcpy(req + reqlen++, "\n", 2);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
+	if (fd < 0) {
+		free(req);
 		return -errno;
+	}
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    send(fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req)) {
+	    send(fd, req, reqlen, MSG_NOSIGNAL) != (ssize_t)reqlen) {
 		rc = -errno;
 		goto out;
 	}
@@ -93,6 +118,7 @@ int vmctl_call(struct server *srv, int64_t id, const char *cmd, int timeout_ms, 
 	rc = json_is_true(json_object_get(r, "ok")) ? 0 : -EPROTO;
 out:
 	close(fd);
+	free(req);
 	return rc;
 }
 

@@ -15,6 +15,10 @@ int vmctl_path(struct server *srv, int64_t id, char *buf, size_t n);
  * started by an older vsrv without a control socket), -ETIMEDOUT, or -errno. */
 int vmctl_call(struct server *srv, int64_t id, const char *cmd, int timeout_ms, json_t **reply);
 
+/* Send the command msg (an object with "cmd" and its arguments, the caller's) to VM id's
+ * VMM and wait for its reply, as vmctl_call. */
+int vmctl_send(struct server *srv, int64_t id, const json_t *msg, int timeout_ms, json_t **reply);
+
 /* The VMM's "stats" reply for VM id whose VMM is pid, cached for a second: a status or
  * /metrics request reads the cache, and a VM's socket sees at most about one stats call per
  * second whatever the request rate (while one caller refreshes an entry, others get the

@@ -19,4 +19,33 @@ json_t *vm_json(struct server *srv, struct dbc *c, int64_t id, int full);
 int vm_resolve_path(struct req *r, const char *field, const char *path, char *out, size_t n,
 		    char *err, size_t errlen);
 
+/* CD/DVD drives (api_vmcd.c): at most VM_CDROMS_MAX per VM, LUNs on the VMM's virtio-scsi
+ * controller beside the SCSI disks (16 disks + 4 drives are well within its 128 LUNs). */
+#define VM_CDROMS_MAX 4
+
+/* Check the request body's "cdroms" (when present): at most VM_CDROMS_MAX objects
+ * {"image": NAME or null}, each image in the store and an ISO or raw image. 0 or -EINVAL
+ * with a message in err. */
+int vmcd_check(struct req *r, const json_t *body, char *err, size_t errlen);
+
+/* Replace VM id's drives with the body's "cdroms" (checked; absent: left alone), under the
+ * caller's transaction; an image deleted since the check: -EINVAL with a message in err.
+ * 0 or -errno. */
+int vmcd_write(struct req *r, int64_t id, const json_t *body, char *err, size_t errlen);
+
+/* What the running VMM of VM id says of its drives, as rt's (a "runtime" object with its
+ * "pid") "cdroms": [{image, tray, locked}]; nothing when no VMM runs, the VM has no drives
+ * or the VMM does not answer. */
+void vmcd_runtime(struct server *srv, struct dbc *c, int64_t id, json_t *rt);
+
+/* The running VMM of VM id puts image (an image of the store by name; NULL: eject) in its
+ * CD/DVD drive idx (the idx-th of its media list); with force a drive the guest locked is
+ * ejected anyway first. 0, -EBUSY (the guest locked the drive), -EIO (the VMM refused, or
+ * has no such drive), -errno (no answer), with a message in err. */
+int vmcd_media_change(struct server *srv, int64_t id, int idx, const char *image, bool force,
+		      char *err, size_t errlen);
+
+/* VM id's drives as the "cdroms" array (new reference), NULL on an inventory error. */
+json_t *vmcd_json(struct dbc *c, int64_t id);
+
 #endif
