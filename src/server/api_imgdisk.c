@@ -302,6 +302,15 @@ int api_disk_from_image(struct req *r)
 		rc = run_tool(argv, false, o);
 		js = rc ? NULL : json_loads(o->out, 0, NULL);
 		vsize = json_integer_value(json_object_get(js, "virtual-size"));
+		/* A differencing image (a qcow2, VMDK, VHDX or VHD over a backing file) would make
+		 * the converter read a file the uploader names, anywhere on the host. */
+		if (json_object_get(js, "backing-filename")) {
+			rc = req_error(r, -EINVAL, "from_image: image %s has a backing file (%s): only "
+				       "standalone images are imported", j->image,
+				       json_string_value(json_object_get(js, "backing-filename")) ?: "?");
+			json_decref(js);
+			goto err;
+		}
 		json_decref(js);
 		if (rc || !vsize) {
 			rc = req_error(r, -EINVAL, "from_image: vsrv img cannot read image %s (%s): %s",

@@ -253,6 +253,16 @@ try:
             ok("disk-from-unreadable-format-400", st == 400 and "qcow2" in js["error"]["message"] and
                not os.path.exists(os.path.join(d.data, "disks", "fromq.vhd")) and
                d.req("GET", "/api/v1/disks/fromq", token=adm)[0] == 404, str((st, js)))
+    # an image over a backing file would make the converter read a host file the uploader
+    # names (another tenant's disk, say): refused before any task
+    with tempfile.TemporaryDirectory() as td:
+        base, over = os.path.join(td, "secret.qcow2"), os.path.join(td, "over.qcow2")
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", base, "4M"], check=True)
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2", over], check=True)
+        put("over.qcow2", open(over, "rb").read())
+    st, js = d.req("POST", "/api/v1/disks", {"name": "fromover", "from_image": "over.qcow2"}, token=adm)
+    ok("disk-from-image-with-backing-file-400", st == 400 and "backing file" in js["error"]["message"] and
+       not os.path.exists(os.path.join(d.data, "disks", "fromover.vhd")), str((st, js)))
     # an empty reservation left by a task a daemon restart cut short is reclaimed
     open(os.path.join(d.data, "disks", "leftover.vhd"), "wb").close()
     st, js = d.req("POST", "/api/v1/disks", {"name": "leftover", "from_image": "pattern.raw"}, token=adm)
