@@ -77,6 +77,9 @@ struct opt_res {
 extern const struct opt_group *const client_groups[];
 extern const struct opt_group vm_group, disk_group, net_group, user_group, events_group,
 	login_group, logout_group;
+/* `vm agent` (client_agent.c): its options and its command. */
+extern const struct opt client_agent_opts[];
+int client_vm_agent(struct client *cl, struct opt_res *r);
 /* The global options client_init() takes out of argv (for help, man and completion). */
 extern const struct opt client_global_opts[];
 

@@ -1,5 +1,6 @@
 /* The guest agent service: one thread, non-blocking sockets, messages. See agent.h; one
  * socket's connection is agent_conn.c. */
+#include "server/agent.h"
 #include "server/agent_int.h"
 #include "util/clock.h"
 #include "util/log.h"

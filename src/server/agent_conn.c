@@ -1,5 +1,6 @@
 /* One agent socket's connection: connect, resynchronise, send, read, match replies,
  * expire; the heartbeat's commands and what they tell. Thread only. See agent_int.h. */
+#include "server/agent.h"
 #include "server/agent_int.h"
 #include "util/clock.h"
 #include "util/log.h"

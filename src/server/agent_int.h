@@ -3,7 +3,6 @@
 #ifndef VSRV_SERVER_AGENT_INT_H
 #define VSRV_SERVER_AGENT_INT_H
 
-#include "server/agent.h"
 #include "server/agent_proto.h"
 
 #include <pthread.h>

@@ -30,6 +30,8 @@ const struct route api_routes[] = {
 	{ "GET", "/api/v1/vms/{}/status", api_vm_status, 0 },
 	{ "GET", "/api/v1/vms/{}/undo-disks", api_vm_undo_list, 0 },
 	{ "POST", "/api/v1/vms/{}/undo-disks", api_vm_undo_action, 0 },
+	{ "GET", "/api/v1/vms/{}/agent", api_vm_agent_get, 0 },
+	{ "POST", "/api/v1/vms/{}/agent", api_vm_agent_post, 0 },
 	{ "POST", "/api/v1/vms/{}/{}", api_vm_action, 0 },
 	{ "GET", "/api/v1/vms/{}/console", api_vm_console_get, 0 },
 	{ "POST", "/api/v1/vms/{}/console", api_vm_console_put, 0 },

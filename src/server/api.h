@@ -47,6 +47,8 @@ int api_vm_console_get(struct req *r);
 int api_vm_console_put(struct req *r);
 int api_vm_undo_list(struct req *r);
 int api_vm_undo_action(struct req *r);
+int api_vm_agent_get(struct req *r);
+int api_vm_agent_post(struct req *r);
 
 int api_perm_get(struct req *r);
 int api_perm_set(struct req *r);
