@@ -64,6 +64,7 @@ static void take(struct agent_svc *s, struct msg *m, double now)
 {
 	struct conn *c, **pp;
 	struct msg **mp;
+	int n;
 
 	switch (m->kind) {
 	case M_CALL:
@@ -73,8 +74,14 @@ static void take(struct agent_svc *s, struct msg *m, double now)
 			return;
 		}
 		m->deadline = now + m->timeout_ms / 1000.0;
+		n = 0;
 		for (mp = &c->q; *mp; mp = &(*mp)->next)
-			;
+			n++;
+		if (n >= QUEUE_MAX) {
+			agent_complete(s, m, -EBUSY, NULL, "%d commands already wait for this agent",
+				       n);
+			return;
+		}
 		*mp = m;
 		return;
 	case M_WATCH:

@@ -28,7 +28,9 @@ struct agent_svc;
  * socket there; -ECONNRESET: it went away): -ETIMEDOUT (no answer in time), -EREMOTEIO
  * (the agent answered with an error: its class and description in err), -EINVAL (an
  * invalid command or arguments), -ECANCELED (the service is ending or the socket was
- * unwatched). */
+ * unwatched), -EBUSY (QUEUE_MAX commands already wait for that agent), -EPROTO (the agent
+ * flooded its socket with bytes that answered nothing: its connection is closed for a
+ * while). */
 
 /* Start the service and its thread. 0 and *out (end with agent_svc_destroy), or -errno. */
 int agent_svc_create(struct agent_svc **out);

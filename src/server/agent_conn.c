@@ -106,6 +106,7 @@ static void conn_close(struct agent_svc *s, struct conn *c, int rc, const char *
 	c->out_len = c->out_off = 0;
 	agent_rx_free(&c->rx);
 	agent_rx_init(&c->rx);
+	c->junk = 0;
 	if (c->cur) {
 		struct msg *m = c->cur;
 
@@ -224,6 +225,7 @@ static void on_line(void *arg, const char *line, size_t len)
 	if (c->st == C_SYNCING) {
 		if (agent_sync_match(&r, c->sync_id)) {
 			c->st = C_READY;
+			c->junk = 0;
 		} else {
 			/* not our sync's answer: ours comes after another 0xFF */
 			c->stray++;
@@ -240,6 +242,7 @@ static void on_line(void *arg, const char *line, size_t len)
 	}
 	c->cur = NULL;
 	c->st = C_READY;
+	c->junk = 0;
 	if (r.is_error) {
 		snprintf(err, sizeof(err), "%s: %s", r.err_class, r.err_desc);
 		finish(x->s, c, m, -EREMOTEIO, NULL, err);
@@ -265,7 +268,17 @@ void agent_conn_read(struct agent_svc *s, struct conn *c)
 			conn_close(s, c, -ECONNRESET, "the agent's socket closed");
 			return;
 		}
+		c->junk += (size_t)n;
 		agent_rx_feed(&c->rx, buf, (size_t)n, on_line, &x);
+		if (c->junk > JUNK_MAX) {
+			/* A guest that writes without end must not keep this thread reading. */
+			vsrv_log("%s: guest agent sent %u MiB that answered nothing: disconnected for "
+				 "%.0f s", c->name, JUNK_MAX >> 20, FLOOD_BACKOFF_S);
+			conn_close(s, c, -EPROTO, "the agent floods its socket");
+			fail_queue(s, c, -EPROTO, "the agent floods its socket");
+			c->retry_at = clock_mono() + FLOOD_BACKOFF_S;
+			return;
+		}
 	}
 }
 

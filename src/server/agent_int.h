@@ -17,6 +17,9 @@
 #define INNER_TIMEOUT_MS 5000
 #define READ_CHUNK       65536
 #define READS_PER_ROUND  4       /* a flooding agent leaves the others their turn */
+#define JUNK_MAX         (4u << 20) /* bytes that answered nothing: the agent floods */
+#define FLOOD_BACKOFF_S  10.0    /* then its connection is closed this long */
+#define QUEUE_MAX        16      /* commands waiting for one agent */
 
 enum msg_kind { M_CALL, M_WATCH, M_UNWATCH, M_STATUS };
 /* What the heartbeat asked (its answer updates the connection's status). */
@@ -67,6 +70,7 @@ struct conn {
 	double last_seen;       /* wall clock */
 	json_t *os, *hostname, *ifs, *users;
 	uint64_t stray;         /* lines dropped: garbage, other ids */
+	uint64_t junk;          /* bytes read since the last line that answered something */
 };
 
 struct agent_svc {

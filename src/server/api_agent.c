@@ -88,7 +88,7 @@ int api_vm_agent_get(struct req *r)
 static const struct valid_field agent_fields[] = {
 	{ "command", V_STR, 1, 0, 63, K_TEXT, NULL },
 	{ "arguments", V_OBJECT, 0, 0, 0, 0, NULL },
-	{ "timeout_ms", V_INT, 0, 100, 600000, 0, NULL },
+	{ "timeout_ms", V_INT, 0, 100, 60000, 0, NULL },
 	{ NULL, 0, 0, 0, 0, 0, NULL },
 };
 
@@ -132,6 +132,10 @@ int api_vm_agent_post(struct req *r)
 		return req_error(r, 502, "%s: the guest agent refused %s: %s", r->args[0], cmd, err);
 	case -EINVAL:
 		return req_error(r, -EINVAL, "%s: %s", cmd, err);
+	case -EBUSY:
+		return req_error(r, -EBUSY, "%s: the guest agent is busy: %s", r->args[0], err);
+	case -EPROTO:
+		return req_error(r, 502, "%s: the guest agent misbehaves: %s", r->args[0], err);
 	default:
 		return req_error(r, -EBUSY, "%s: no guest agent to talk to: %s", r->args[0], err);
 	}

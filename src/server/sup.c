@@ -753,6 +753,7 @@ int sup_reattach(struct server *srv)
 			}
 			/* One that was still starting: 'running' once its VMM answers. */
 			sup_ready_watch(s->ready, ids[i], mp, name, NULL);
+			vmagent_watch(srv, ids[i], name);
 			vsrv_log("vm %s: re-attached (monitor pid %d)", name, (int)mp);
 			continue;
 		}

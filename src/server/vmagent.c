@@ -104,7 +104,10 @@ void vmagent_set_time(struct server *srv, int64_t id, const char *name)
 	char p[108], why[64];
 	json_t *args;
 
-	if (!responding(srv, id, why, sizeof(why)) || vmagent_path(srv, id, p, sizeof(p)))
+	/* Not "responding" after a long pause (its pings went unanswered): any agent that was
+	 * there gets the command. */
+	responding(srv, id, why, sizeof(why));
+	if (!strcmp(why, "guest agent absent") || vmagent_path(srv, id, p, sizeof(p)))
 		return;
 	args = json_pack("{s:I}", "time", (json_int_t)(clock_real() * 1e9));
 	agent_post(srv->agent, p, name, "guest-set-time", args, 0, 10000);

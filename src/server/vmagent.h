@@ -34,7 +34,7 @@ int vmagent_call(struct server *srv, int64_t id, const char *cmd, json_t *args, 
 int vmagent_shutdown(struct server *srv, int64_t id, char *why, size_t n);
 
 /* Set VM id's guest clock to the host's (after a resume: the guest's clock stood still),
- * without waiting, when its agent responds; a failure is logged. */
+ * without waiting, when its agent was seen since the VM started; a failure is logged. */
 void vmagent_set_time(struct server *srv, int64_t id, const char *name);
 
 #endif

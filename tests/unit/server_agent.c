@@ -8,11 +8,14 @@
 #include "server/agent_proto.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,13 +32,18 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Wait (up to 20 s) for path to be a socket. */
+/* Wait (up to 20 s) for something to listen on path (a probe connection, closed at once). */
 static int wait_sock(const char *path)
 {
-	struct stat st;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	for (int i = 0; i < 2000; i++) {
-		if (!stat(path, &st) && S_ISSOCK(st.st_mode))
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+
+		close(fd);
+		if (!rc)
 			return 0;
 		sleep_ms(10);
 	}
@@ -201,7 +209,12 @@ static void test_errors(void)
 	CHECK_EQ(call("guest-no-such-command", NULL, 10000, &r, err), -EREMOTEIO);
 	CHECK(strstr(err, "CommandNotFound"));
 	CHECK_EQ(call("rm -rf /", NULL, 10000, &r, err), -EINVAL);
-	CHECK_EQ(call("guest-ping", json_pack("[]"), 10000, &r, err), -EINVAL);
+	{
+		json_t *arr = json_pack("[]");
+
+		CHECK_EQ(call("guest-ping", arr, 10000, &r, err), -EINVAL);
+		json_decref(arr);
+	}
 	CHECK_EQ(agent_call(svc, "/nonexistent/agent.sock", "guest-ping", NULL, 0, 10000, &r, err,
 			    sizeof(err)), -ENOENT);
 	/* and the agent still answers */
@@ -356,12 +369,13 @@ static void test_hostile_silent(void)
 	CHECK_EQ(hostile("silent", 500, &r, err), -ETIMEDOUT);
 }
 
+/* A flood ends the connection (long before the call's 60 s), not the service. */
 static void test_hostile_flood(void)
 {
 	json_t *r;
 	char err[256];
 
-	CHECK_EQ(hostile("flood", 1000, &r, err), -ETIMEDOUT);
+	CHECK_EQ(hostile("flood", 60000, &r, err), -EPROTO);
 }
 
 static void test_hostile_other_ids(void)
@@ -380,6 +394,54 @@ static void test_hostile_huge_line(void)
 	CHECK_EQ(hostile("huge-line", 20000, &r, err), 0);
 	CHECK(!strcmp(json_string_value(json_object_get(r, "huge")) ?: "", "survived"));
 	json_decref(r);
+}
+
+struct queued {
+	const char *path;
+	int rc;
+	pthread_t t;
+};
+
+static void *queued_call(void *arg)
+{
+	struct queued *q = arg;
+	json_t *r = NULL;
+	int rc = agent_call(svc, q->path, "guest-ping", NULL, 0, 60000, &r, NULL, 0);
+
+	__atomic_store_n(&q->rc, rc, __ATOMIC_RELEASE);
+	json_decref(r);
+	return NULL;
+}
+
+/* Commands waiting for an agent that never answers are bounded: the one too many is
+ * refused at once (-EBUSY); the others end with the agent. */
+static void test_queue_bounded(void)
+{
+	struct queued q[20];
+	char path[300];
+	int busy = 0;
+	pid_t p;
+
+	snprintf(path, sizeof(path), "%s/q.sock", dir);
+	p = start_peer("silent", path);
+	CHECK(p > 0);
+	for (int i = 0; i < 20; i++) {
+		q[i] = (struct queued){ .path = path, .rc = 1 };
+		pthread_create(&q[i].t, NULL, queued_call, &q[i]);
+	}
+	for (int k = 0; k < 2000 && busy < 4; k++) {
+		busy = 0;
+		for (int i = 0; i < 20; i++)
+			busy += __atomic_load_n(&q[i].rc, __ATOMIC_ACQUIRE) == -EBUSY;
+		sleep_ms(10);
+	}
+	CHECK_EQ(busy, 4);
+	stop(&p);
+	for (int i = 0; i < 20; i++)
+		pthread_join(q[i].t, NULL);
+	for (int i = 0; i < 20; i++)
+		CHECK(q[i].rc == -EBUSY || q[i].rc == -ECONNRESET || q[i].rc == -ECONNREFUSED ||
+		      q[i].rc == -ENOENT);
 }
 
 /* A reply that comes after its command timed out is never taken for the next one's. */
@@ -429,6 +491,7 @@ int main(void)
 	RUN(test_hostile_other_ids);
 	RUN(test_hostile_huge_line);
 	RUN(test_late_reply_not_taken);
+	RUN(test_queue_bounded);
 	stop(&ga_pid);
 	agent_svc_destroy(svc);
 	{
