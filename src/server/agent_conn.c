@@ -97,6 +97,8 @@ struct conn *agent_conn_find(struct agent_svc *s, const char *path, bool create)
  * succeeded: the guest is going down); waiting ones stay for the next connection. */
 static void conn_close(struct agent_svc *s, struct conn *c, int rc, const char *why)
 {
+	bool sent = c->st == C_GRACE; /* a no-reply command went out whole */
+
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
@@ -111,7 +113,7 @@ static void conn_close(struct agent_svc *s, struct conn *c, int rc, const char *
 		struct msg *m = c->cur;
 
 		c->cur = NULL;
-		if (m->flags & AGENT_NO_REPLY)
+		if (sent)
 			finish(s, c, m, 0, json_null(), NULL);
 		else
 			finish(s, c, m, rc, NULL, why);

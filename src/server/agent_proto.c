@@ -102,11 +102,20 @@ int agent_rx_feed(struct agent_rx *rx, const char *p, size_t n,
 	return rc;
 }
 
+/* Control characters (a terminal's escapes, a log's line breaks) from the guest become '?'. */
+static void defang(char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			s[i] = '?';
+}
+
 static void copy_str(char *dst, size_t n, json_t *s)
 {
 	const char *v = json_string_value(s);
 
 	snprintf(dst, n, "%s", v ? v : "");
+	defang(dst, strlen(dst));
 }
 
 int agent_reply_parse(const char *s, size_t len, struct agent_reply *r)
@@ -224,11 +233,16 @@ bool agent_sync_match(const struct agent_reply *r, int64_t id)
 /* A string of o's key, bounded, as a new json string or null. */
 static json_t *str_of(json_t *o, const char *key)
 {
-	const char *s = json_string_value(json_object_get(o, key));
+	json_t *v = json_object_get(o, key);
+	const char *s = json_string_value(v);
+	size_t n = json_string_length(v);
+	char buf[VIEW_STR_MAX + 1];
 
-	if (!s || strlen(s) > VIEW_STR_MAX)
+	if (!s || n > VIEW_STR_MAX)
 		return json_null();
-	return json_string(s);
+	memcpy(buf, s, n); /* a "\u0000" inside is a control character too */
+	defang(buf, n);
+	return json_stringn(buf, n);
 }
 
 json_t *agent_view_osinfo(json_t *ret)

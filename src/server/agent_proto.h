@@ -75,7 +75,8 @@ bool agent_sync_match(const struct agent_reply *r, int64_t id);
  * machine}; guest-get-host-name -> a string; guest-network-get-interfaces -> [{name,
  * hardware_address, ip_addresses: [{type, address, prefix}]}] (at most 64 interfaces and
  * 64 addresses each); guest-get-users -> [{user, domain, login_time}] (at most 256). Strings
- * are bounded (255 bytes) and must be UTF-8 (jansson's). */
+ * are bounded (255 bytes; longer ones are null) with control characters made '?' (they go
+ * to terminals and logs); the error reply's class and description too. */
 json_t *agent_view_osinfo(json_t *ret);
 json_t *agent_view_hostname(json_t *ret);
 json_t *agent_view_interfaces(json_t *ret);

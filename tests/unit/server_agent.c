@@ -198,6 +198,35 @@ static void test_exec_and_file(void)
 	json_decref(args);
 }
 
+/* What a hostile guest names itself never reaches a terminal as escapes. */
+static void test_views_defang(void)
+{
+	json_t *r = json_loads("{\"host-name\": \"a\\u001b[31mb\\u0000c\\nd\"}", JSON_ALLOW_NUL, NULL);
+	json_t *v = agent_view_hostname(r);
+	struct agent_reply rep;
+	const char *line = "{\"error\": {\"class\": \"X\\u001b\", \"desc\": \"a\\nb\"}}";
+
+	CHECK(json_is_string(v) && json_string_length(v) == 11 &&
+	      !memcmp(json_string_value(v), "a?[31mb?c?d", 11));
+	json_decref(v);
+	json_decref(r);
+	r = json_pack("{s:s}", "host-name", "");
+	for (int i = 0; i < 300; i++) {
+		char b[301];
+
+		memset(b, 'x', (size_t)i);
+		b[i] = '\0';
+		json_object_set_new(r, "host-name", json_string(b));
+		v = agent_view_hostname(r);
+		CHECK(i <= 255 ? json_is_string(v) : v == NULL);
+		json_decref(v);
+	}
+	json_decref(r);
+	CHECK_EQ(agent_reply_parse(line, strlen(line), &rep), 0);
+	CHECK(!strcmp(rep.err_class, "X?") && !strcmp(rep.err_desc, "a?b"));
+	agent_reply_clear(&rep);
+}
+
 static void test_errors(void)
 {
 	json_t *r;
@@ -480,6 +509,7 @@ int main(void)
 	RUN(test_info_and_views);
 	RUN(test_exec_and_file);
 	RUN(test_errors);
+	RUN(test_views_defang);
 	RUN(test_heartbeat);
 	if (getuid() == 0)
 		RUN(test_shutdown);
