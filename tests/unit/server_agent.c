@@ -491,8 +491,133 @@ static void test_late_reply_not_taken(void)
 	stop(&p);
 }
 
-int main(void)
+/* --- --guest SOCKET: a real guest's qemu-ga (tests/t-agent-qemu.sh: the Linux test guest
+ * under QEMU, its virtio-serial port org.qemu.guest_agent.0 on SOCKET) ------------------ */
+
+static const char *gsock;
+
+static int gcall(const char *cmd, json_t *args, json_t **ret, char *err)
 {
+	return agent_call(svc, gsock, cmd, args, 0, 30000, ret, err, 256);
+}
+
+/* The heartbeat sees the guest: its OS (the initramfs's os-release), host name, lo. */
+static void guest_heartbeat(void)
+{
+	json_t *st, *e;
+	size_t i;
+	int lo = 0;
+
+	agent_watch(svc, gsock, "linux-guest", 500);
+	/* TCG boots slowly: up to 180 s for the agent and what it says of the guest */
+	for (int k = 0; k < 3600; k++) {
+		st = agent_status(svc, gsock);
+		if (!strcmp(json_string_value(json_object_get(st, "status")) ?: "", "responding") &&
+		    !json_is_null(json_object_get(st, "users")) &&
+		    !json_is_null(json_object_get(st, "interfaces")))
+			break;
+		json_decref(st);
+		st = NULL;
+		sleep_ms(50);
+	}
+	CHECK(st);
+	CHECK(!strcmp(json_string_value(json_object_get(json_object_get(st, "os"), "id")) ?: "",
+		      "vsrv"));
+	CHECK(json_is_string(json_object_get(json_object_get(st, "os"), "kernel_release")));
+	CHECK(json_is_string(json_object_get(st, "hostname")));
+	json_array_foreach(json_object_get(st, "interfaces"), i, e)
+		lo |= !strcmp(json_string_value(json_object_get(e, "name")) ?: "", "lo");
+	CHECK(lo);
+	json_decref(st);
+}
+
+static int64_t guest_time(void)
+{
+	char err[256];
+	json_t *r = NULL;
+	int64_t t;
+
+	CHECK_EQ(gcall("guest-get-time", NULL, &r, err), 0);
+	t = json_integer_value(r) / 1000000000LL;
+	json_decref(r);
+	return t;
+}
+
+/* guest-set-time moves the guest's clock (and its RTC: hwclock -w), as after a resume. */
+static void guest_set_time(void)
+{
+	char err[256] = "";
+	json_t *r = NULL, *a;
+	int64_t now = time(NULL);
+
+	CHECK(llabs(guest_time() - now) < 300);
+	a = json_pack("{s:I}", "time", (json_int_t)(now + 86400) * 1000000000LL);
+	CHECK_EQ(gcall("guest-set-time", a, &r, err), 0);
+	json_decref(a);
+	json_decref(r);
+	CHECK(llabs(guest_time() - (int64_t)time(NULL) - 86400) < 60);
+	a = json_pack("{s:I}", "time", (json_int_t)time(NULL) * 1000000000LL);
+	CHECK_EQ(gcall("guest-set-time", a, &r, err), 0);
+	json_decref(a);
+	json_decref(r);
+	CHECK(llabs(guest_time() - (int64_t)time(NULL)) < 60);
+	if (err[0])
+		printf("# guest-set-time: %s\n", err);
+}
+
+static void guest_fsfreeze(void)
+{
+	char err[256] = "";
+	json_t *r = NULL;
+
+	CHECK_EQ(gcall("guest-fsfreeze-freeze", NULL, &r, err), 0);
+	CHECK(json_is_integer(r));
+	json_decref(r);
+	CHECK_EQ(gcall("guest-fsfreeze-status", NULL, &r, err), 0);
+	CHECK(!strcmp(json_string_value(r) ?: "", "frozen"));
+	json_decref(r);
+	CHECK_EQ(gcall("guest-fsfreeze-thaw", NULL, &r, err), 0);
+	CHECK(json_is_integer(r));
+	json_decref(r);
+	CHECK_EQ(gcall("guest-fsfreeze-status", NULL, &r, err), 0);
+	CHECK(!strcmp(json_string_value(r) ?: "", "thawed"));
+	json_decref(r);
+	if (err[0])
+		printf("# fsfreeze: %s\n", err);
+}
+
+/* Powers the guest off: the script sees QEMU end by itself. */
+static void guest_shutdown(void)
+{
+	char err[256] = "";
+	json_t *r = NULL, *a = json_pack("{s:s}", "mode", "powerdown");
+
+	CHECK_EQ(agent_call(svc, gsock, "guest-shutdown", a, AGENT_NO_REPLY, 30000, &r, err,
+			    sizeof(err)), 0);
+	json_decref(a);
+	json_decref(r);
+	if (err[0])
+		printf("# guest-shutdown: %s\n", err);
+}
+
+static int guest_main(const char *path)
+{
+	gsock = path;
+	signal(SIGPIPE, SIG_IGN);
+	if (agent_svc_create(&svc))
+		return 1;
+	RUN(guest_heartbeat);
+	RUN(guest_set_time);
+	RUN(guest_fsfreeze);
+	RUN(guest_shutdown);
+	agent_svc_destroy(svc);
+	return check_done();
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 3 && !strcmp(argv[1], "--guest"))
+		return guest_main(argv[2]);
 	if (system("command -v qemu-ga >/dev/null 2>&1")) {
 		printf("SKIP server_agent: qemu-ga not installed (package qemu-guest-agent)\n");
 		return 0;
