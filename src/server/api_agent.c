@@ -35,6 +35,7 @@ static const struct agent_cmd {
 	{ "guest-set-time", PERM_CONTROL, 0 },
 	{ "guest-shutdown", PERM_CONTROL, AGENT_NO_REPLY },
 	{ "guest-fsfreeze-freeze", PERM_CONTROL, 0 },
+	{ "guest-fsfreeze-freeze-list", PERM_CONTROL, 0 },
 	{ "guest-fsfreeze-thaw", PERM_CONTROL, 0 },
 	{ "guest-fstrim", PERM_CONTROL, 0 },
 	{ "guest-exec", PERM_GUEST_AGENT, 0 },

@@ -134,8 +134,9 @@ try:
            any(i["name"] == "lo" for i in ag["interfaces"]), str(ag))
         st, js = req("POST", "/api/v1/vms/lg/agent", {"command": "guest-get-time"})
         ok("agent-linux-get-time", st == 200 and abs(js["return"] / 1e9 - time.time()) < 300, str((st, js)))
-        codes = [req("POST", "/api/v1/vms/lg/agent", {"command": c})[0] for c in
-                 ("guest-fsfreeze-freeze", "guest-fsfreeze-status", "guest-fsfreeze-thaw")]
+        codes = [req("POST", "/api/v1/vms/lg/agent", {"command": c, "arguments": a})[0] for c, a in
+                 (("guest-fsfreeze-freeze-list", {"mountpoints": ["/tmp"]}), ("guest-fsfreeze-status", {}),
+                  ("guest-fsfreeze-thaw", {}))]
         st, js = req("POST", "/api/v1/vms/lg/agent", {"command": "guest-fsfreeze-status"})
         ok("agent-linux-freeze-thaw", codes == [200] * 3 and js == {"return": "thawed"}, str((codes, js)))
         st, js = req("POST", "/api/v1/vms/lg/agent", {"command": "guest-exec", "arguments":
