@@ -115,7 +115,8 @@ static void send_ctrl(struct virtio_vport *p, uint16_t event, uint16_t value, co
 	}
 	memcpy(p->ctrl + p->ctrl_len, &n, 2);
 	memcpy(p->ctrl + p->ctrl_len + 2, &m, sizeof(m));
-	memcpy(p->ctrl + p->ctrl_len + 2 + sizeof(m), extra, x);
+	if (x)
+		memcpy(p->ctrl + p->ctrl_len + 2 + sizeof(m), extra, x);
 	p->ctrl_len += 2u + n;
 	deliver_ctrl(p);
 }
