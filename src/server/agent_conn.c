@@ -366,7 +366,7 @@ void agent_conn_step(struct agent_svc *s, struct conn *c, double now)
 		rc = conn_open(c);
 		if (rc) {
 			c->retry_at = now + RETRY_S;
-			snprintf(why, sizeof(why), "cannot connect to %s: %s", c->path, strerror(-rc));
+			snprintf(why, sizeof(why), "cannot connect to its socket: %s", strerror(-rc));
 			fail_queue(s, c, rc, why);
 			return;
 		}
