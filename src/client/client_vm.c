@@ -243,6 +243,9 @@ static void vm_print(const json_t *vm)
 		client_exit_text(le, b, sizeof(b));
 		json_object_set_new(o, "last_exit", json_string(b));
 	}
+	/* the guest agent's status alone: `vm agent NAME` shows the rest */
+	if (json_is_object(json_object_get(vm, "agent")))
+		json_object_set(o, "agent", json_object_get(json_object_get(vm, "agent"), "status"));
 	client_print_object(o);
 	json_decref(o);
 }
