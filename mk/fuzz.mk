@@ -84,3 +84,8 @@ fuzz-seeds: $(LIBVHD)
 	@mkdir -p $(FUZZ_BUILD) fuzz/corpus/vhd
 	$(CC) $(CFLAGS) -o $(FUZZ_BUILD)/mkseeds fuzz/mkseeds.c $(LIBVHD) -lpthread
 	$(FUZZ_BUILD)/mkseeds fuzz/corpus/vhd
+
+# The guest agent's replies as the server reads them: lines, 0xFF resync, reply parser, the
+# API's views (tests/t-agent-fuzz.sh; seeds are real qemu-ga replies).
+$(eval $(call fuzz_target,agent-reply,fuzz/agent_reply.c src/server/agent_proto.c,\
+  src/server/agent_proto.h,,-ljansson))

@@ -8,6 +8,8 @@ test-prep: linux-guest
 bench: bench-linux-boot
 
 linux-guest: linux-kernel $(LINUX_OUT)/initramfs.cpio $(LINUX_OUT)/disktest
+# With Debian's qemu-ga (tests/t-agent-qemu.sh, the server's agent tests with KVM).
+linux-guest: $(if $(wildcard /usr/sbin/qemu-ga /usr/bin/qemu-ga),$(LINUX_OUT)/initramfs-agent.cpio)
 
 # build.sh is cheap when the kernel is cached: it only links the cached files into $(LINUX_OUT).
 linux-kernel:
@@ -24,6 +26,11 @@ $(LINUX_OUT)/initramfs.cpio: $(LINUX_SRC)/init $(LINUX_SRC)/lease $(LINUX_SRC)/m
                              $(LINUX_OUT)/disktest /bin/busybox
 	@mkdir -p $(@D)
 	bash $(LINUX_SRC)/mkinitramfs.sh $@ $(LINUX_OUT)/disktest
+
+$(LINUX_OUT)/initramfs-agent.cpio: $(LINUX_SRC)/init $(LINUX_SRC)/lease $(LINUX_SRC)/mkinitramfs.sh \
+                                   $(LINUX_OUT)/disktest /bin/busybox
+	@mkdir -p $(@D)
+	bash $(LINUX_SRC)/mkinitramfs.sh $@ $(LINUX_OUT)/disktest --agent
 
 bench-linux-boot: all linux-guest
 	@bash bench/linux-boot.sh

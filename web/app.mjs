@@ -6,7 +6,7 @@ import { Api, ApiError } from './api.mjs';
 import { reduce, initialState, vmList } from './vmstate.mjs';
 import { vmActions, consoleAccess, canCreate, emptyText } from './perms.mjs';
 import { Terminal, liveAfterLog } from './terminal.mjs';
-import { fmtBytes, fmtMib, fmtSeconds, fmtTime, fmtExit, vmSpec } from './format.mjs';
+import { fmtBytes, fmtMib, fmtSeconds, fmtTime, fmtExit, fmtAgent, fmtGuestOs, fmtAddresses, vmSpec } from './format.mjs';
 import { h, replace, kv, table } from './dom.mjs';
 
 const $ = (id) => document.getElementById(id);
@@ -400,6 +400,8 @@ function viewVm(name) {
           ['Restarts', String(vm.restarts ?? 0)], ['PID', rt.pid ? String(rt.pid) : null],
           ['CPU time', rt.cpu_seconds !== undefined ? fmtSeconds(rt.cpu_seconds) : null],
           ['Resident memory', rt.memory_rss_bytes ? fmtBytes(rt.memory_rss_bytes) : null],
+          ['Guest agent', vm.agent ? fmtAgent(vm.agent) : null], ['Guest OS', fmtGuestOs(vm.agent)],
+          ['Guest host name', vm.agent && vm.agent.hostname], ['Guest addresses', fmtAddresses(vm.agent)],
           ['Created', fmtTime(vm.created)]]))),
       h('h2', {}, 'Disks'),
       vm.disks && vm.disks.length ? table('Disks of ' + name, [{ label: 'Disk' }, { label: 'Bus' }, { label: 'Read-only' },

@@ -75,3 +75,32 @@ export function vmSpec(f) {
     spec.nics = f.nics.map((n) => ({ network: n }));
   return spec;
 }
+
+// A VM's guest agent (docs/api.yaml Agent) for people: its status and when it last
+// answered, the guest's OS, and its addresses ("eth0 192.0.2.10/24, ..."; loopback left out).
+export function fmtAgent(a) {
+  if (!a || typeof a !== 'object' || !a.status)
+    return '–';
+  return a.status + (a.last_seen ? ' (last seen ' + fmtTime(a.last_seen) + ')' : '');
+}
+
+export function fmtGuestOs(a) {
+  const os = a && a.os;
+  if (!os || typeof os !== 'object')
+    return null;
+  const name = os.pretty_name || os.name || '?';
+  return os.kernel_release ? `${name}, kernel ${os.kernel_release}` : name;
+}
+
+export function fmtAddresses(a) {
+  const ifs = a && Array.isArray(a.interfaces) ? a.interfaces : [];
+  const out = [];
+  for (const i of ifs) {
+    if (!i || i.name === 'lo')
+      continue;
+    for (const ip of Array.isArray(i.ip_addresses) ? i.ip_addresses : [])
+      if (ip && ip.address)
+        out.push(`${i.name || '?'} ${ip.address}${ip.prefix !== null && ip.prefix !== undefined ? '/' + ip.prefix : ''}`);
+  }
+  return out.length ? out.join(', ') : null;
+}

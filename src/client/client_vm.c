@@ -272,6 +272,9 @@ static void vm_print(const json_t *vm)
 		}
 		json_object_set_new(o, "cdroms", json_string(i ? b : "none"));
 	}
+	/* the guest agent's status alone: `vm agent NAME` shows the rest */
+	if (json_is_object(json_object_get(vm, "agent")))
+		json_object_set(o, "agent", json_object_get(json_object_get(vm, "agent"), "status"));
 	client_print_object(o);
 	json_decref(o);
 }
@@ -594,7 +597,8 @@ static const struct opt_cmd vm_cmds[] = {
 	{ "create", "NAME", 1, 1, "Create a VM (--kernel is required).", NULL, vm_opts, vm_write },
 	{ "edit", "NAME", 1, 1, "Change a VM's configuration.", NULL, vm_opts, vm_write },
 	{ "start", "NAME", 1, 1, "Start a VM.", NULL, NULL, vm_action },
-	{ "shutdown", "NAME", 1, 1, "Press the VM's power button (turned off after the server's timeout).",
+	{ "shutdown", "NAME", 1, 1, "Shut a VM down through its guest agent, else its power button "
+	  "(turned off after the server's timeout).",
 	  NULL, stop_opts, vm_action },
 	{ "off", "NAME", 1, 1, "Turn a VM off at once (pull the plug).", NULL, stop_opts, vm_action },
 	{ "reset", "NAME", 1, 1, "Restart a VM cold.", NULL, NULL, vm_action },
@@ -625,6 +629,12 @@ static const struct opt_cmd vm_cmds[] = {
 	  client_clone_opts, client_vm_clone },
 	{ "console", "NAME", 1, 1, "Attach to a VM's serial console: what you type goes to the guest, "
 	  "Ctrl-] detaches.", NULL, NULL, vm_console },
+	{ "agent", "NAME", 1, 1, "Show a running VM's guest agent: responding or not, the guest's OS, "
+	  "host name, addresses and users; --run one of its commands.", "The QEMU guest agent "
+	  "(qemu-ga) in the guest answers the server's heartbeat every 10 s. --run COMMAND [--args "
+	  "JSON] sends one command and prints its answer; guest-exec, guest-file-* and "
+	  "guest-set-user-password need the guest-agent permission, which full does not include.",
+	  client_agent_opts, client_vm_agent },
 	{ NULL },
 };
 

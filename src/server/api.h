@@ -60,6 +60,8 @@ int api_vm_snapshot_revert(struct req *r);
 int api_vm_snapshot_delete(struct req *r);
 int api_vm_clone(struct req *r);
 int api_vm_from_template(struct req *r);
+int api_vm_agent_get(struct req *r);
+int api_vm_agent_post(struct req *r);
 
 int api_perm_get(struct req *r);
 int api_perm_set(struct req *r);

@@ -143,7 +143,8 @@ int api_perm_set(struct req *r)
 		json_array_foreach(p, j, u)
 			if (!json_is_string(u) || auth_perm_parse(json_string_value(u)) < 0)
 				return req_error(r, -EINVAL, "grants[%zu].permissions[%zu]: one of view, "
-						 "control, modify, remove, change-permissions, full", i, j);
+						 "control, modify, remove, change-permissions, full, "
+						 "guest-agent", i, j);
 	}
 	if (inv_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");

@@ -14,6 +14,7 @@
 #include "server/network.h"
 #include "server/snapshot.h"
 #include "server/vmrow.h"
+#include "server/vmagent.h"
 #include "server/vmdir.h"
 
 #include <dirent.h>
@@ -150,6 +151,8 @@ json_t *vm_json(struct server *srv, struct dbc *c, int64_t id, int full)
 			json_object_del(rt, "monitor_pid");
 			json_object_set_new(o, "runtime", rt);
 		}
+		json_object_set_new(o, "agent", vmagent_json(srv, id, json_string_value(json_object_get(
+			o, "name")), json_string_value(json_object_get(o, "state"))));
 	}
 	return o;
 }

@@ -245,7 +245,7 @@ int auth_perms(struct dbc *c, const struct caller *who, const char *type, int64_
 	if (!who->authenticated)
 		return 0;
 	if (who->admin)
-		return PERM_FULL;
+		return PERM_FULL | PERM_GUEST_AGENT;
 	if (!who->user_id)
 		return 0;
 	return inv_perms(c, who->user_id, type, id);
@@ -331,7 +331,7 @@ int auth_require_object(struct req *r, const char *type, int64_t id, const char 
 static const struct { const char *name; int bits; } perm_names[] = {
 	{ "view", PERM_VIEW }, { "control", PERM_CONTROL }, { "modify", PERM_MODIFY },
 	{ "remove", PERM_REMOVE }, { "change-permissions", PERM_CHANGE_PERMS },
-	{ "full", PERM_FULL },
+	{ "full", PERM_FULL }, { "guest-agent", PERM_GUEST_AGENT },
 };
 
 int auth_perm_parse(const char *name)
@@ -349,12 +349,12 @@ json_t *auth_perm_names(int perms)
 	json_t *a = json_array();
 	size_t i;
 
-	if (perms == PERM_FULL) {
+	if ((perms & PERM_FULL) == PERM_FULL) {
 		json_array_append_new(a, json_string("full"));
-		return a;
+		perms &= ~PERM_FULL;
 	}
-	for (i = 0; i < 5; i++)
-		if (perms & perm_names[i].bits)
+	for (i = 0; i < sizeof(perm_names) / sizeof(perm_names[0]); i++)
+		if (perm_names[i].bits != PERM_FULL && (perms & perm_names[i].bits))
 			json_array_append_new(a, json_string(perm_names[i].name));
 	return a;
 }

@@ -64,7 +64,8 @@ int auth_missing(struct req *r, const char *type, const char *name);
 int auth_require_object(struct req *r, const char *type, int64_t id, const char *name, int need);
 
 /* Parse/format permission names: "view", "control", "modify", "remove",
- * "change-permissions", "full". */
+ * "change-permissions", "full" (the five), "guest-agent" (the guest agent's commands that
+ * reach into the guest; not part of "full": administrators hold it, others by a grant). */
 int auth_perm_parse(const char *name);
 json_t *auth_perm_names(int perms);
 

@@ -81,6 +81,8 @@ static const char *err_code(int status)
 	case 429: return "too_many_requests";
 	case 507: return "insufficient_storage";
 	case 503: return "unavailable";
+	case 502: return "bad_gateway";       /* a guest agent's error */
+	case 504: return "gateway_timeout";   /* a guest agent that did not answer */
 	default: return "internal";
 	}
 }

@@ -8,6 +8,7 @@
 #include "server/metrics.h"
 #include "server/runas.h"
 #include "server/sup.h"
+#include "server/agent.h"
 #include "server/tasks.h"
 #include "server/throttle.h"
 #include "server/serve.h"
@@ -511,8 +512,10 @@ int cmd_serve(int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);   /* webhooks; before any thread uses curl */
 	if (hooks_create(&srv, &srv.hooks))
 		goto out_ev;
-	if (sup_create(&srv, &srv.sup))
+	if (agent_svc_create(&srv.agent))
 		goto out_hooks;
+	if (sup_create(&srv, &srv.sup))
+		goto out_agent;
 	sup_reattach(&srv);
 	rc = http_start(&srv, &hc, &http);
 	if (rc)
@@ -536,6 +539,8 @@ int cmd_serve(int argc, char **argv)
 	http_stop(http);
 out_sup:
 	sup_destroy(srv.sup);
+out_agent:
+	agent_svc_destroy(srv.agent);
 out_hooks:
 	hooks_destroy(srv.hooks);
 out_ev:

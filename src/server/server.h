@@ -19,6 +19,9 @@ enum {
 	PERM_REMOVE = 8,
 	PERM_CHANGE_PERMS = 16,
 	PERM_FULL = 31,
+	/* The guest agent's commands that reach into the guest (exec, files, passwords): not
+	 * part of "full"; administrators hold it, others only by a grant naming it. */
+	PERM_GUEST_AGENT = 32,
 };
 
 struct db;
@@ -29,6 +32,7 @@ struct metrics;
 struct hooks;
 struct throttle;
 struct imgstore;
+struct agent_svc;
 
 struct server {
 	char *data_dir;
@@ -42,6 +46,7 @@ struct server {
 	struct metrics *metrics;
 	struct hooks *hooks;
 	struct throttle *throttle;  /* failed logins per user and address */
+	struct agent_svc *agent;    /* the guest agents of running VMs (agent.h) */
 	unsigned token_ttl;         /* seconds */
 	unsigned shutdown_timeout;  /* seconds before `shutdown` turns the VM off */
 	uint64_t host_mem_mib;      /* what admission control may hand out */

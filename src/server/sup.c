@@ -9,6 +9,7 @@
 #include "server/sup_ready.h"
 #include "server/tasks.h"
 #include "server/undo.h"
+#include "server/vmagent.h"
 #include "server/vmctl.h"
 #include "server/network.h"
 #include "server/vmdir.h"
@@ -327,7 +328,8 @@ int sup_stop(struct server *srv, struct dbc *c, int64_t id, enum sup_stop how, c
 	struct supervisor *s = srv->sup;
 	struct runvm *v;
 	pid_t vp = 0;
-	char name[64] = "";
+	char name[64] = "", via[400] = "";
+	json_t *data = NULL;
 	int rc = 0;
 
 	pthread_mutex_lock(&s->lock);
@@ -359,22 +361,36 @@ int sup_stop(struct server *srv, struct dbc *c, int64_t id, enum sup_stop how, c
 	if (rc)
 		return rc;
 	if (how == SUP_SHUTDOWN) {
+		/* The guest agent first; the ACPI power button when it does not respond. */
+		char why[300] = "";
 		json_t *rep = NULL;
-		int pr = vmctl_call(srv, id, "power-button", 2000, &rep);
+		int pr = vmagent_shutdown(srv, id, why, sizeof(why));
 
-		json_decref(rep);
-		if (pr)
-			vsrv_log("vm %s: cannot press its power button (%s): turning it off after "
-				 "%us", name, strerror(-pr), srv->shutdown_timeout);
+		if (pr) {
+			pr = vmctl_call(srv, id, "power-button", 2000, &rep);
+			json_decref(rep);
+			if (pr)
+				vsrv_log("vm %s: cannot press its power button (%s): turning it off "
+					 "after %us", name, strerror(-pr), srv->shutdown_timeout);
+		}
+		data = json_pack("{s:s,s:s,s:i}", "method", why[0] ? "acpi" : "agent",
+				 "agent", why[0] ? why : "guest agent responding", "timeout_s",
+				 (int)srv->shutdown_timeout);
+		if (why[0])
+			snprintf(via, sizeof(via), " (%s: the ACPI power button instead; turned off "
+				 "after %us)", why, srv->shutdown_timeout);
+		else
+			snprintf(via, sizeof(via), " (through the guest agent; turned off after %us)",
+				 srv->shutdown_timeout);
 	}
 	if (how != SUP_RESET) {
 		/* The VMM may be gone already (a sandboxed one dies at once) and its exit
 		 * recorded by sup_thread: a final state stays. */
 		rc = inv_vm_mark_stopping(c, id);
 	}
-	events_emit(srv, c, how == SUP_RESET ? "vm-reset" : "vm-stopping", "vm", name, who, NULL,
-		    "%s: %s requested", name, how == SUP_OFF ? "turn off" :
-		    how == SUP_SHUTDOWN ? "shutdown" : "reset");
+	events_emit(srv, c, how == SUP_RESET ? "vm-reset" : "vm-stopping", "vm", name, who, data,
+		    "%s: %s requested%s", name, how == SUP_OFF ? "turn off" :
+		    how == SUP_SHUTDOWN ? "shutdown" : "reset", via);
 	return rc;
 }
 
@@ -438,7 +454,11 @@ int sup_pause(struct server *srv, struct dbc *c, int64_t id, int pause, const ch
 		inv_rollback(c);
 		return rc;
 	}
-	return inv_commit(c);
+	rc = inv_commit(c);
+	/* Its clock stood still while paused: the guest agent sets it (vmagent.h). */
+	if (!rc && !pause)
+		vmagent_set_time(srv, id, name);
+	return rc;
 }
 
 /* The shim of v ended: record how, and restart by policy. Supervisor thread, s->lock
@@ -461,6 +481,7 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 	}
 	/* Its VMM dies with it (PR_SET_PDEATHSIG); "stopped" is said once it is gone. */
 	sup_kill_stale(srv, v->id, v->name, 5000);
+	vmagent_unwatch(srv, v->id);
 	vmdir_path(srv, v->id, dir, sizeof(dir));
 	snprintf(p, sizeof(p), "%s/exit", dir);
 	if (sup_read_small(p, ex, sizeof(ex)) == 0) {
@@ -732,6 +753,7 @@ int sup_reattach(struct server *srv)
 			}
 			/* One that was still starting: 'running' once its VMM answers. */
 			sup_ready_watch(s->ready, ids[i], mp, name, NULL);
+			vmagent_watch(srv, ids[i], name);
 			vsrv_log("vm %s: re-attached (monitor pid %d)", name, (int)mp);
 			continue;
 		}

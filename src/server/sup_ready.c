@@ -2,6 +2,7 @@
 #include "server/sup_ready.h"
 #include "server/events.h"
 #include "server/inv.h"
+#include "server/vmagent.h"
 #include "server/vmctl.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -59,6 +60,8 @@ static int promote(struct sup_ready *r, struct ready_vm *e)
 		events_emit(r->srv, c, "vm-started", "vm", e->name, e->has_who ? e->who : NULL,
 			    json_pack("{s:i}", "monitor_pid", (int)e->mon_pid), "%s started", e->name);
 		done = inv_commit(c) == 0;
+		if (done)
+			vmagent_watch(r->srv, e->id, e->name); /* its heartbeat (vmagent.h) */
 		goto out;
 	}
 	inv_rollback(c);

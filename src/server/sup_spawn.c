@@ -11,6 +11,7 @@
 #include "server/tasks.h"
 #include "server/layers.h"
 #include "server/undo.h"
+#include "server/vmagent.h"
 #include "server/vmctl.h"
 #include "server/network.h"
 #include "server/vmdir.h"
@@ -121,7 +122,7 @@ int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *di
 	rc = inv_vm_get(c, id, &vm);
 	if (rc)
 		return rc;
-	a = calloc(72, sizeof(*a));
+	a = calloc(74, sizeof(*a));
 	if (!a) {
 		inv_vm_clear(&vm);
 		return -ENOMEM;
@@ -204,6 +205,19 @@ int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *di
 		rc = inv_vm_cdroms(c, id, cdrom_arg, &ca);
 		if (rc == 1)
 			rc = 0;
+	}
+	/* The guest agent's port: DIR/agent.sock (vmagent.h), virtio-serial port
+	 * org.qemu.guest_agent.0. A directory too deep for it: the VM runs without. */
+	if (!rc) {
+		char ap[108];
+
+		if (vmagent_path(srv, id, ap, sizeof(ap))) {
+			vsrv_log("vm %s: the data directory's path is too long for the guest agent's "
+				 "socket (%s/agent.sock): no guest agent port", name, dir);
+		} else {
+			a[n++] = strdup("--device");
+			asprintf(&a[n++], "vport,socket=%s,name=org.qemu.guest_agent.0", ap);
+		}
 	}
 	if (rc) {
 		for (int j = 0; j < n; j++)

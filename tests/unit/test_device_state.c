@@ -40,6 +40,7 @@ static const struct sample {
 	{ "net", "user,mac=52:54:00:aa:bb:cc" },
 	{ "device", "rng" },
 	{ "device", "console,socket=@.sock" },
+	{ "device", "vport,socket=@.vp.sock,name=org.qemu.guest_agent.0" },
 };
 #define NR_SAMPLES (sizeof(samples) / sizeof(samples[0]))
 

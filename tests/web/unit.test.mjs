@@ -8,7 +8,7 @@ import { SseParser } from '../../web/sse.mjs';
 import { reduce, initialState, vmList } from '../../web/vmstate.mjs';
 import { vmActions, consoleAccess, canCreate, has, emptyText } from '../../web/perms.mjs';
 import { Terminal, stripAnsi, liveAfterLog } from '../../web/terminal.mjs';
-import { vmSpec, fmtBytes, fmtSeconds, fmtExit } from '../../web/format.mjs';
+import { vmSpec, fmtBytes, fmtSeconds, fmtExit, fmtAgent, fmtGuestOs, fmtAddresses } from '../../web/format.mjs';
 import { Api, ApiError, MemoryStorage, seg } from '../../web/api.mjs';
 
 const WEB = new URL('../../web/', import.meta.url);
@@ -230,6 +230,23 @@ test('format: a last exit for people', () => {
     'failed to start: no /dev/kvm (exited 1)');
   assert.equal(fmtExit({ exit: 'signal 9', reason: 'turned off on request', time: 1700000000 }),
     'turned off on request (signal 9, 2023-11-14 22:13:20 UTC)');
+});
+
+test('format: a guest agent for people', () => {
+  const absent = { status: 'absent', last_seen: null, os: null, hostname: null, interfaces: null, users: null };
+  assert.equal(fmtAgent(absent), 'absent');
+  assert.equal(fmtAgent(undefined), '–');
+  assert.equal(fmtGuestOs(absent), null);
+  assert.equal(fmtAddresses(absent), null);
+  const a = { status: 'responding', last_seen: 1700000000, hostname: 'vm',
+    os: { name: 'Debian GNU/Linux', pretty_name: 'Debian GNU/Linux 12 (bookworm)', kernel_release: '6.1.0-13-amd64' },
+    interfaces: [{ name: 'lo', ip_addresses: [{ type: 'ipv4', address: '127.0.0.1', prefix: 8 }] },
+      { name: 'eth0', hardware_address: '52:54:00:12:34:56', ip_addresses: [
+        { type: 'ipv4', address: '192.0.2.10', prefix: 24 }, { type: 'ipv6', address: '2001:db8::10', prefix: null }] },
+      { name: 'eth1' }, null], users: [] };
+  assert.equal(fmtAgent(a), 'responding (last seen 2023-11-14 22:13:20 UTC)');
+  assert.equal(fmtGuestOs(a), 'Debian GNU/Linux 12 (bookworm), kernel 6.1.0-13-amd64');
+  assert.equal(fmtAddresses(a), 'eth0 192.0.2.10/24, eth0 2001:db8::10');
 });
 
 test('perms: an empty list says "None yet." to whoever may see everything', () => {
