@@ -29,8 +29,12 @@ int devices_attach(struct vdevs *v, struct device_entry *e)
 	char word[96];
 	int ret;
 
-	if (e->transport == VOPT_PCI) {
-		if (!v->pci) {
+	/* Firmware finds PCI devices only: every device goes there (vm->pci_host_fw, the
+	 * firmware layout's host bridge, which the firmware level owns). */
+	if (e->transport == VOPT_PCI || vm->pci_host_fw) {
+		if (!v->pci && vm->pci_host_fw) {
+			v->pci = vm->pci_host_fw;
+		} else if (!v->pci) {
 			ret = pci_host_create(&vm->pio, &vm->mmio, ECAM_BASE, PCI_BAR_BASE,
 					      PCI_BAR_END, &v->pci);
 			if (ret)
@@ -357,7 +361,8 @@ void vm_devices_exit(struct vm *vm)
 			e->kind->destroy(v, e);
 		disk_close(e->disk);
 	}
-	pci_host_destroy(v->pci);
+	if (v->pci != vm->pci_host_fw)
+		pci_host_destroy(v->pci); /* the firmware's host bridge is the firmware level's */
 	for (i = 0; i < VDEV_KINDS_MAX; i++)
 		free(v->kind_priv[i]);
 	free(v);
