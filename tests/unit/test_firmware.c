@@ -21,6 +21,8 @@
 #include "devices/acpi_pm.h"
 #include "devices/fw_cfg.h"
 #include "devices/rtc.h"
+#include "vmm/savestate.h"
+#include "vmm/savestate_file.h"
 #include "vmm/vm.h"
 
 static struct vm_config cfg;
@@ -235,6 +237,31 @@ static void test_bios_layout(void)
 		(void)port;
 		CHECK(s == NULL); /* --serial none: no console for the firmware */
 		free(s);
+	}
+	{ /* the FADT: the ICH9 PM timer at PMBASE + 8, reset through 0xCF9 */
+		uint8_t *t = fwc_file(vm, "etc/acpi/tables", &size), *f;
+		CHECK(t != NULL);
+		f = t ? memmem(t, size, "FACP", 4) : NULL;
+		CHECK(f != NULL);
+		if (f) {
+			uint32_t pm_tmr;
+			uint64_t reset;
+			memcpy(&pm_tmr, f + 76, 4);
+			memcpy(&reset, f + 120, 8);
+			CHECK_EQ(pm_tmr, 0x608);
+			CHECK_EQ(f[91], 4);
+			CHECK_EQ(reset, 0xcf9);
+			CHECK_EQ(f[116], 1); /* system I/O */
+			CHECK_EQ(f[128], 6);
+		}
+		free(t);
+	}
+	{ /* not in the save format yet: a save is refused, not half done */
+		struct savestate st;
+		char err[200] = "";
+		memset(&st, 0, sizeof(st));
+		CHECK_EQ(vm_save_collect(vm, &st, err, sizeof(err)), -ENOTSUP);
+		CHECK(strstr(err, "--firmware") != NULL);
 	}
 	/* vCPU 0 at the reset vector, in real mode. */
 	CHECK_EQ(vm->boot.mode, BOOT_MODE_FIRMWARE);
