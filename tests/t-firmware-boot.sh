@@ -118,5 +118,29 @@ else
 	vcase virtio-scsi-disk 256 2 512 "$IMG" --disk "@IMG@,format=raw,bus=scsi,transport=pci"
 	vcase virtio-scsi-cd 256 2 2048 "$ISO" --cdrom "@IMG@" --boot cdrom
 	vcase virtio-blk-4g 4096 2 512 "$IMG" --disk "@IMG@,format=raw,transport=pci"
+
+	# UEFI: OVMF on its flash reaches its boot manager or shell on the serial console (it
+	# has no bootable disk here), its vars file made from Debian's template.
+	if [ -r /usr/share/OVMF/OVMF_CODE_4M.fd ]; then
+		"$VSRV" run --firmware "uefi,vars=$TMP/vm_VARS.fd" --memory 256M --serial stdio \
+			--no-reboot </dev/null >"$TMP/uefi.out" 2>&1 &
+		upid=$!
+		for _ in $(seq 1 600); do
+			grep -aq "UEFI Interactive Shell\|Shell>\|BdsDxe" "$TMP/uefi.out" && break
+			kill -0 "$upid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill "$upid" 2>/dev/null
+		wait "$upid" 2>/dev/null
+		if ! grep -aq "UEFI Interactive Shell\|Shell>\|BdsDxe" "$TMP/uefi.out"; then
+			fail fwboot-vsrv-uefi "no OVMF output in 60 s: $(tr '\n' '|' <"$TMP/uefi.out" | tail -c 300)"
+		elif [ "$(stat -c %s "$TMP/vm_VARS.fd" 2>/dev/null)" != "$(stat -c %s /usr/share/OVMF/OVMF_VARS_4M.fd)" ]; then
+			fail fwboot-vsrv-uefi "the vars file was not made from the template"
+		else
+			pass fwboot-vsrv-uefi
+		fi
+	else
+		skip fwboot-vsrv-uefi "Debian's ovmf is not installed"
+	fi
 fi
 finish
