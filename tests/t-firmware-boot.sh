@@ -82,6 +82,9 @@ else
 		-device ide-cd,drive=d0,bus=ide.0,bootindex=0
 	# More RAM than fits below q35's PCI hole (2 GiB low, the rest from 4 GiB), 4 CPUs.
 	qcase virtio-blk-3g q35 3072 4 512 "$IMG" -drive "$D" -device virtio-blk-pci,drive=d0,bootindex=0
+	# An SMBIOS 3.0 (64-bit, _SM3_) entry point, the kind vsrv publishes.
+	qcase smbios3 q35,smbios-entry-point-type=64 256 2 512 "$IMG" -drive "$D" \
+		-device virtio-blk-pci,drive=d0,bootindex=0
 	# Legacy IDE (the i440fx machine: q35 has none).
 	qcase pc-ide pc 128 2 512 "$IMG" -drive "file=@IMG@,format=raw,if=ide,index=0"
 
