@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "devices/host.h"
 #include "devices/serial.h"
@@ -239,6 +240,15 @@ struct vm_media_info {
 	bool locked;       /* the guest prevents medium removal */
 };
 unsigned vm_devices_media_list(struct vm *vm, struct vm_media_info *out, unsigned max);
+/* The OpenFirmware paths of the VM's PCI devices of one kind, as QEMU writes them into
+ * fw_cfg's bootorder (SeaBIOS and OVMF's QemuBootOrderLib match them), one a line to f, in
+ * command-line order: VM_BOOT_DISK virtio-blk `/pci@i0cf8/scsi@S/disk@0,0` and SCSI disks,
+ * VM_BOOT_CDROM CD/DVD drives (`/pci@i0cf8/scsi@S/channel@0/disk@T,L`), VM_BOOT_NET
+ * `/pci@i0cf8/ethernet@S` (hex). Returns how many. Main thread, after the device level. */
+#define VM_BOOT_DISK  2  /* the codes of vm_config.boot_order */
+#define VM_BOOT_CDROM 3
+#define VM_BOOT_NET   4
+unsigned vm_devices_ofw_paths(struct vm *vm, int what, FILE *f);
 /* Eject (path NULL; force: even when the guest locked the drive) or insert the image at path
  * in drive ("disk<i>"; NULL: the VM's only drive). Main thread (the control loop).
  * 0, or -errno with a one-line reason in err (-ENOENT: no such drive, -EBUSY: locked by the

@@ -313,6 +313,55 @@ static void test_sercon_and_disk(void)
 	evloop_destroy(loop);
 }
 
+/* --boot cdrom,disk: fw_cfg's bootorder lists the CD, then the disks (virtio-blk, SCSI) in
+ * command-line order, with QEMU's OpenFirmware paths (slot 1 virtio-blk, slot 2 the
+ * virtio-scsi controller: the CD at target 0, the SCSI disk at target 1). */
+static void test_bootorder(void)
+{
+	struct vm *vm = fw_vm("bios", 1, 64 << 20);
+	const char *disks[3] = { P("b.raw"), NULL, NULL };
+	char cd[300], sd[300];
+	uint32_t size = 0;
+	uint8_t *b;
+	const char *want = "/pci@i0cf8/scsi@2/channel@0/disk@0,0\n"
+			   "/pci@i0cf8/scsi@1/disk@0,0\n"
+			   "/pci@i0cf8/scsi@2/channel@0/disk@1,0\n";
+
+	for (int i = 0; i < 3; i++) {
+		const char *n[3] = { "b.raw", "c.iso", "s.raw" };
+		int fd = open(P(n[i]), O_CREAT | O_RDWR, 0600);
+		CHECK(fd >= 0 && ftruncate(fd, 1 << 20) == 0);
+		close(fd);
+	}
+	snprintf(cd, sizeof(cd), "%s,media=cdrom", P("c.iso"));
+	snprintf(sd, sizeof(sd), "%s,format=raw,bus=scsi", P("s.raw"));
+	disks[1] = cd;
+	disks[2] = sd;
+	cfg.disks = disks;
+	cfg.nr_disks = 3;
+	CHECK(x86_firmware_parse_boot("cdrom,disk", &cfg) == 0);
+	CHECK_EQ(evloop_create(&vm->loop), 0);
+	vm_host_init(vm);
+	CHECK_EQ(x86_firmware_init(vm), 0);
+	CHECK_EQ(vm_devices_init(vm), 0);
+	CHECK_EQ(x86_firmware_boot(vm), 0);
+	b = fwc_file(vm, "bootorder", &size);
+	CHECK(b != NULL);
+	if (b) {
+		CHECK_EQ(size, strlen(want) + 1);
+		CHECK(memcmp(b, want, strlen(want) + 1) == 0);
+		if (memcmp(b, want, strlen(want)))
+			printf("bootorder: %.*s\n", (int)size, (char *)b);
+	}
+	free(b);
+	CHECK_EQ(pci_read(vm, 1, 0), 0x10421af4); /* virtio-blk */
+	CHECK_EQ(pci_read(vm, 2, 0), 0x10481af4); /* virtio-scsi */
+	vm_devices_exit(vm);
+	struct evloop *loop = vm->loop;
+	fw_vm_free(vm);
+	evloop_destroy(loop);
+}
+
 static void test_uefi_flash(void)
 {
 	char vars[512];
@@ -366,6 +415,7 @@ int main(void)
 		return 1;
 	RUN(test_bios_layout);
 	RUN(test_sercon_and_disk);
+	RUN(test_bootorder);
 	RUN(test_uefi_flash);
 	scratch_remove();
 	return check_done();

@@ -381,12 +381,28 @@ int x86_firmware_boot(struct vm *vm)
 		fc.uuid[6] = (fc.uuid[6] & 0x0f) | 0x40;
 		fc.uuid[8] = (fc.uuid[8] & 0x3f) | 0x80;
 	}
+	/* --boot as fw_cfg's bootorder too (OVMF reads only that; SeaBIOS prefers it to the
+	 * CMOS order): each kind's devices in command-line order. */
+	char *order = NULL;
+	size_t order_len = 0;
+	if (c->boot_order[0]) {
+		FILE *o = open_memstream(&order, &order_len);
+
+		if (!o)
+			return -ENOMEM;
+		for (unsigned i = 0; i < 3 && c->boot_order[i]; i++)
+			vm_devices_ofw_paths(vm, c->boot_order[i], o);
+		fclose(o);
+		fc.bootorder = order_len ? order : NULL;
+	}
 	ret = fw_cfg_create(&vm->host, vm->mem, &f->fw_cfg);
 	if (ret) {
+		free(order);
 		vsrv_log("firmware: cannot create fw_cfg: %s", strerror(-ret));
 		return ret;
 	}
 	ret = x86_fw_cfg_setup(vm, f->fw_cfg, &fc);
+	free(order);
 	if (ret)
 		return ret; /* logged */
 	vm->boot = (struct vm_boot){ .mode = BOOT_MODE_FIRMWARE, .entry = 0xfff0, .arg = 0 };
