@@ -88,6 +88,14 @@ else
 	# Legacy IDE (the i440fx machine: q35 has none).
 	qcase pc-ide pc 128 2 512 "$IMG" -drive "file=@IMG@,format=raw,if=ide,index=0"
 
+	# Boot order: a disk whose parameters would fail and a CD whose would pass; the CD
+	# must be the one booted (the test's logic, as the vsrv case below uses it).
+	params "$IMG" "$TMP/wrong.img" "mem=1M cpus=99 uuid=$UUID sector=512"
+	qcase order-cd-first q35 256 2 2048 "$ISO" \
+		-drive "file=$TMP/wrong.img,format=raw,if=none,id=d1" -device virtio-blk-pci,drive=d1,bootindex=1 \
+		-device virtio-scsi-pci,id=s0 -drive "$D,media=cdrom,readonly=on" \
+		-device scsi-cd,drive=d0,bus=s0.0,bootindex=0
+
 	# The guest must see a wrong expectation as a failure: another UUID, another CPU count.
 	qboot bad-uuid q35 256 2 512 "uuid=00000000-1111-2222-3333-444444444444" "$IMG" \
 		-drive "$D" -device virtio-blk-pci,drive=d0,bootindex=0
@@ -121,6 +129,12 @@ else
 	vcase virtio-scsi-disk 256 2 512 "$IMG" --disk "@IMG@,format=raw,bus=scsi,transport=pci"
 	vcase virtio-scsi-cd 256 2 2048 "$ISO" --cdrom "@IMG@" --boot cdrom
 	vcase virtio-blk-4g 4096 2 512 "$IMG" --disk "@IMG@,format=raw,transport=pci"
+	# --boot: a disk that would fail and a CD that passes, in both command-line orders.
+	params "$IMG" "$TMP/v-wrong.img" "mem=1M cpus=99 uuid=$UUID sector=512"
+	vcase boot-cdrom-after-disk 256 2 2048 "$ISO" --disk "$TMP/v-wrong.img,format=raw" \
+		--cdrom "@IMG@" --boot cdrom,disk
+	vcase boot-cdrom-before-disk 256 2 2048 "$ISO" --cdrom "@IMG@" \
+		--disk "$TMP/v-wrong.img,format=raw,bus=scsi" --boot cdrom
 
 	# UEFI: OVMF on its flash reaches its boot manager or shell on the serial console (it
 	# has no bootable disk here), its vars file made from Debian's template.
