@@ -41,6 +41,8 @@ expect fw-uefi-no-vars  1 'firmware uefi needs vars=FILE' -- --firmware uefi
 expect fw-vars-dir      1 "vars $TMP/dir.rom: not a regular file" -- --firmware "uefi,vars=$TMP/dir.rom"
 expect fw-rom-and-vars-too-big 1 'ROM and vars together pass 16 MiB' -- --firmware "$TMP/15m.rom,vars=$TMP/2m.vars"
 expect fw-and-kernel    1 'firmware and --kernel exclude each other' -- --firmware bios --kernel x
+expect fw-and-initrd    1 'initrd and --cmdline are for --kernel' -- --firmware bios --initrd x
+expect fw-and-cmdline   1 'initrd and --cmdline are for --kernel' -- --firmware bios --cmdline quiet
 expect fw-and-restore   1 'firmware with --restore or --incoming is not supported' -- --firmware bios --restore x
 expect boot-unknown     1 'boot floppy: expected cdrom, disk and net' -- --firmware bios --boot floppy
 expect boot-twice       1 'boot cdrom,disk,cdrom: expected' -- --firmware bios --boot cdrom,disk,cdrom

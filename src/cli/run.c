@@ -372,6 +372,10 @@ static int parse_args(int argc, char **argv, struct vm_config *c, struct run_opt
 		vsrv_log("--firmware and --kernel exclude each other (the firmware boots from the disks)");
 		return -EINVAL;
 	}
+	if (c->firmware && (c->initrd || c->cmdline)) {
+		vsrv_log("--initrd and --cmdline are for --kernel (the firmware loads its own)");
+		return -EINVAL;
+	}
 	if (c->firmware && (c->restore || c->incoming)) {
 		vsrv_log("--firmware with --restore or --incoming is not supported yet");
 		return -EINVAL;
