@@ -34,6 +34,7 @@ struct x86_firmware {
 	uint8_t *rom;            /* the ROM's bytes (anonymous mapping, rom_size) */
 	uint64_t rom_size, rom_base;
 	bool rom_slot;
+	bool ro_slots;           /* KVM_CAP_READONLY_MEM: ROM and flash writes exit */
 	struct pflash *flash;
 	uint64_t flash_size, flash_base;
 	bool flash_slot, flash_bus;
@@ -209,8 +210,8 @@ static void flash_mode(void *opaque, bool array)
 	struct x86_firmware *f = opaque;
 	int ret;
 
-	if (!f->vm || array == f->flash_slot)
-		return;
+	if (!f->vm || !f->ro_slots || array == f->flash_slot)
+		return; /* without read-only slots every flash access goes to pflash_io */
 	ret = set_slot(f->vm, SLOT_FLASH, f->flash_base, array ? f->flash_size : 0,
 		       pflash_array(f->flash), true);
 	if (ret < 0)
@@ -219,7 +220,7 @@ static void flash_mode(void *opaque, bool array)
 		f->flash_slot = array;
 }
 
-static int load_rom(struct x86_firmware *f, const char *path)
+static int load_rom(struct x86_firmware *f, const char *path, bool writable)
 {
 	uint8_t *buf;
 	size_t len;
@@ -241,7 +242,8 @@ static int load_rom(struct x86_firmware *f, const char *path)
 	}
 	memcpy(f->rom, buf, len);
 	x86_unmap_file(buf, len);
-	mprotect(f->rom, len, PROT_READ);
+	if (!writable)
+		mprotect(f->rom, len, PROT_READ);
 	f->rom_size = len;
 	return 0;
 }
@@ -270,11 +272,19 @@ int x86_firmware_init(struct vm *vm)
 	if (!f)
 		return -ENOMEM;
 	vm->fw = f;
-	ret = load_rom(f, c->firmware);
+	/* Without read-only memory slots (an old or unusual KVM) the ROM is a writable copy
+	 * (guest writes change it until the next reset rebuilds the VM) and the flash is all
+	 * MMIO. A VM built without KVM (tests) has neither slot. */
+	f->ro_slots = vm->vm_fd < 0 ||
+		      ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) > 0;
+	if (!f->ro_slots)
+		vsrv_log("firmware: KVM has no read-only memory slots: the ROM is writable RAM "
+			 "and the flash is read through the VMM");
+	ret = load_rom(f, c->firmware, !f->ro_slots);
 	if (ret)
 		return ret;
 	f->rom_base = (1ULL << 32) - f->rom_size;
-	ret = set_slot(vm, SLOT_ROM, f->rom_base, f->rom_size, f->rom, true);
+	ret = set_slot(vm, SLOT_ROM, f->rom_base, f->rom_size, f->rom, f->ro_slots);
 	if (ret) {
 		vsrv_log("firmware: cannot map the ROM read-only at 0x%llx: %s",
 			 (unsigned long long)f->rom_base, strerror(-ret));
