@@ -119,3 +119,25 @@ guests: $(BUILD)/virtio-guests/blk.elf
 $(BUILD)/virtio-guests/%.elf: tests/virtio-guests/start.S tests/virtio-guests/%.c
 	@mkdir -p $(@D)
 	$(CC) $(VGUEST_CFLAGS) -o $@ $^
+
+# ---- the firmware boot image (guests/fwboot/boot.S, guests/fwboot.c) --------------------
+# One flat image: a boot sector that loads the kit's runtime and fwboot.c through int 13h
+# (guests/fwboot/boot.ld lays it out), as a 1 MiB raw disk and an El Torito ISO
+# (no emulation, with the boot information table the boot sector reads on a CD).
+FWBOOT := $(GUEST_DIR)/fwboot
+all: $(FWBOOT).img $(FWBOOT).iso
+guests: $(FWBOOT).img $(FWBOOT).iso
+
+$(FWBOOT).elf64: $(GUEST_OBJ)/fwboot/boot.S.o $(GUEST_OBJ)/fwboot.c.o $(GUEST_RT_OBJ) guests/fwboot/boot.ld
+	$(GUEST_LD) $(GUEST_LDFLAGS) -T guests/fwboot/boot.ld -o $@ $(GUEST_OBJ)/fwboot/boot.S.o $(GUEST_OBJ)/fwboot.c.o $(GUEST_RT_OBJ)
+
+$(FWBOOT).img: $(FWBOOT).elf64
+	$(GUEST_OBJCOPY) -O binary $< $@.tmp
+	truncate -s 1M $@.tmp
+	mv $@.tmp $@
+
+$(FWBOOT).iso: $(FWBOOT).img
+	rm -rf $@.d && mkdir -p $@.d && cp $< $@.d/fwboot.img
+	xorriso -as mkisofs -quiet -V FWBOOT -b fwboot.img -no-emul-boot -boot-load-size 4 \
+		-boot-info-table -o $@.tmp $@.d
+	rm -rf $@.d && mv $@.tmp $@

@@ -22,6 +22,8 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "arch/x86/firmware.h"
+#include "arch/x86/smbios.h"
 #include "util/log.h"
 #include "util/size.h"
 #include "vmm/control.h"
@@ -36,11 +38,19 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: vsrv run --kernel FILE [options]\n"
+		"       vsrv run --firmware bios|uefi,vars=FILE|PATH[,vars=FILE] [options]\n"
 		"       vsrv run --restore FILE [options the saved VM was started with]\n"
 		"       vsrv run --incoming URI [options the migrating VM was started with]\n"
 		"  --kernel FILE        multiboot ELF, Linux bzImage or ELF64 vmlinux\n"
 		"  --initrd FILE        initial ramdisk (a module for multiboot kernels)\n"
 		"  --cmdline STR        kernel command line\n"
+		"  --firmware SPEC      boot firmware instead of a kernel: bios (SeaBIOS), uefi,vars=FILE\n"
+		"                       (OVMF; FILE: the VM's variable store, made from OVMF_VARS_4M.fd\n"
+		"                       when missing) or a ROM image PATH; disks and CDs boot from it\n"
+		"  --boot ORDER         firmware boot order: cdrom, disk, net (e.g. cdrom,disk)\n"
+		"  --uuid UUID          the VM's SMBIOS UUID (firmware boot; random when not given)\n"
+		"  --name NAME          the SMBIOS product name (firmware boot; default vsrv)\n"
+		"  --serial-number STR  the SMBIOS serial number (firmware boot)\n"
 		"  --cpus N             vCPUs, 1 to %d (default 1)\n"
 		"  --memory SIZE        RAM with suffix K, M or G; a bare number is MiB (default 128M)\n"
 		"  --serial MODE        stdio (default), none, file:PATH or unix:PATH\n"
@@ -144,7 +154,8 @@ static int push(const char ***arr, unsigned *n, const char *s)
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
        OPT_NO_REBOOT, OPT_DISK, OPT_NET, OPT_DEVICE, OPT_CONTROL, OPT_RESTORE, OPT_INCOMING,
-       OPT_HELP, OPT_SANDBOX, OPT_RUN_AS, OPT_CDROM };
+       OPT_HELP, OPT_SANDBOX, OPT_RUN_AS, OPT_CDROM, OPT_FIRMWARE, OPT_BOOT, OPT_UUID,
+       OPT_NAME, OPT_SERIAL_NUMBER };
 
 static const struct option options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -164,6 +175,11 @@ static const struct option options[] = {
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "sandbox", required_argument, NULL, OPT_SANDBOX },
 	{ "run-as", required_argument, NULL, OPT_RUN_AS },
+	{ "firmware", required_argument, NULL, OPT_FIRMWARE },
+	{ "boot", required_argument, NULL, OPT_BOOT },
+	{ "uuid", required_argument, NULL, OPT_UUID },
+	{ "name", required_argument, NULL, OPT_NAME },
+	{ "serial-number", required_argument, NULL, OPT_SERIAL_NUMBER },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -270,6 +286,37 @@ static int parse_run_as(const char *s, struct run_opts *o)
 	return 0;
 }
 
+/* --firmware SPEC: checked here, before anything opens /dev/kvm (arch/x86/firmware.h). */
+static int parse_firmware(const char *spec, struct vm_config *c, struct run_opts *o)
+{
+	char *copy = NULL;
+	int ret = x86_firmware_parse(spec, c, &copy);
+
+	if (copy && own(o, copy))
+		return -ENOMEM;
+	return ret;
+}
+
+static int parse_uuid(const char *s, struct vm_config *c)
+{
+	if (smbios_uuid_parse(s, c->uuid)) {
+		vsrv_log("--uuid %s: expected a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)", s);
+		return -EINVAL;
+	}
+	c->has_uuid = true;
+	return 0;
+}
+
+static int parse_smbios_str(const char *opt, const char *s, const char **out)
+{
+	if (!s[0] || strlen(s) > SMBIOS_STR_MAX) {
+		vsrv_log("%s: 1 to %d characters", opt, SMBIOS_STR_MAX);
+		return -EINVAL;
+	}
+	*out = s;
+	return 0;
+}
+
 /* Returns 0, 1 for --help (print usage, exit 0), or -errno after logging. */
 static int parse_args(int argc, char **argv, struct vm_config *c, struct run_opts *o)
 {
@@ -297,6 +344,13 @@ static int parse_args(int argc, char **argv, struct vm_config *c, struct run_opt
 		case 'h':           return 1;
 		case OPT_SANDBOX:   ret = parse_sandbox(optarg, o); break;
 		case OPT_RUN_AS:    ret = parse_run_as(optarg, o); break;
+		case OPT_FIRMWARE:  ret = parse_firmware(optarg, c, o); break;
+		case OPT_BOOT:      ret = x86_firmware_parse_boot(optarg, c); break;
+		case OPT_UUID:      ret = parse_uuid(optarg, c); break;
+		case OPT_NAME:      ret = parse_smbios_str("--name", optarg, &c->name); break;
+		case OPT_SERIAL_NUMBER:
+			ret = parse_smbios_str("--serial-number", optarg, &c->serial_number);
+			break;
 		case ':':
 			vsrv_log("option %s needs a value", argv[optind - 1]);
 			return -EINVAL;
@@ -315,7 +369,23 @@ static int parse_args(int argc, char **argv, struct vm_config *c, struct run_opt
 		vsrv_log("--restore and --incoming exclude each other");
 		return -EINVAL;
 	}
-	if (!c->kernel && !c->restore && !c->incoming) {
+	if (c->firmware && c->kernel) {
+		vsrv_log("--firmware and --kernel exclude each other (the firmware boots from the disks)");
+		return -EINVAL;
+	}
+	if (c->firmware && (c->initrd || c->cmdline)) {
+		vsrv_log("--initrd and --cmdline are for --kernel (the firmware loads its own)");
+		return -EINVAL;
+	}
+	if (c->firmware && (c->restore || c->incoming)) {
+		vsrv_log("--firmware with --restore or --incoming is not supported yet");
+		return -EINVAL;
+	}
+	if (!c->firmware && (c->boot_order[0] || c->has_uuid || c->name || c->serial_number)) {
+		vsrv_log("--boot, --uuid, --name and --serial-number are for --firmware");
+		return -EINVAL;
+	}
+	if (!c->kernel && !c->firmware && !c->restore && !c->incoming) {
 		vsrv_log("--kernel FILE is required (or --restore FILE; see vsrv run --help)");
 		return -EINVAL;
 	}

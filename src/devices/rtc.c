@@ -218,6 +218,14 @@ void rtc_cmos_firmware(struct rtc *r, unsigned ncpus)
 	pthread_mutex_unlock(&r->lock);
 }
 
+void rtc_cmos_boot_order(struct rtc *r, const uint8_t order[3])
+{
+	pthread_mutex_lock(&r->lock);
+	r->st.cmos[CMOS_BOOT12] = (uint8_t)((order[0] & 15) | (order[1] & 15) << 4);
+	r->st.cmos[CMOS_BOOT3] = (uint8_t)((order[2] & 15) << 4 | (r->st.cmos[CMOS_BOOT3] & 1));
+	pthread_mutex_unlock(&r->lock);
+}
+
 void rtc_destroy(struct rtc *r)
 {
 	if (!r)

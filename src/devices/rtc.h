@@ -36,6 +36,10 @@ int rtc_create(const struct device_host *h, uint64_t low_ram, uint64_t high_ram,
 /* Fill them for a VM of ncpus: no floppy or IDE disk types, the equipment byte (FPU,
  * PS/2 mouse), the boot order hard disk, CD-ROM, network, the CPU count, the checksum. */
 void rtc_cmos_firmware(struct rtc *r, unsigned ncpus);
+/* The BIOS boot order (0x3d, 0x38 bits 7:4, QEMU's -boot order): order[i] is the i-th
+ * device to try, 1 floppy, 2 hard disk, 3 CD-ROM, 4 network, 0 none (SeaBIOS reads it when
+ * fw_cfg has no bootorder file). After rtc_cmos_firmware. */
+void rtc_cmos_boot_order(struct rtc *r, const uint8_t order[3]);
 void rtc_destroy(struct rtc *r);
 void rtc_save(struct rtc *r, struct rtc_state *st);
 int rtc_restore(struct rtc *r, const struct rtc_state *st);

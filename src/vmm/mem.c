@@ -18,11 +18,17 @@
 
 int guest_mem_create(uint64_t size, struct guest_mem **out)
 {
+	return guest_mem_create_hole(size, MEM_HOLE_START, out);
+}
+
+int guest_mem_create_hole(uint64_t size, uint64_t hole_start, struct guest_mem **out)
+{
 	struct guest_mem *m;
 	uint8_t *map, *host;
 	uintptr_t a;
 
-	if (size < (1ULL << 20) || (size & 4095) || size > UINT64_MAX - MEM_HUGE_SIZE)
+	if (size < (1ULL << 20) || (size & 4095) || size > UINT64_MAX - MEM_HUGE_SIZE ||
+	    hole_start < (1ULL << 20) || hole_start > MEM_HIGH_START || (hole_start & 4095))
 		return -EINVAL;
 	m = calloc(1, sizeof(*m));
 	if (!m)
@@ -46,7 +52,7 @@ int guest_mem_create(uint64_t size, struct guest_mem **out)
 	if (size > MEM_HUGE_FROM)
 		madvise(m->host + MEM_HUGE_FROM, size - MEM_HUGE_FROM, MADV_HUGEPAGE);
 	m->size = size;
-	m->low_size = size > MEM_HOLE_START ? MEM_HOLE_START : size;
+	m->low_size = size > hole_start ? hole_start : size;
 	*out = m;
 	return 0;
 }

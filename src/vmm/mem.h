@@ -51,6 +51,10 @@ static inline void guest_mem_track(const struct guest_mem *m, const volatile voi
  * Returns 0 and *out (owned by the caller, free with guest_mem_destroy), or -errno. */
 int guest_mem_create(uint64_t size, struct guest_mem **out);
 
+/* The same with RAM below 4 GiB ending at hole_start (1 MiB..4 GiB, 4 KiB aligned) instead
+ * of MEM_HOLE_START: the firmware layout (arch/x86/firmware.h) ends it at 0xB0000000. */
+int guest_mem_create_hole(uint64_t size, uint64_t hole_start, struct guest_mem **out);
+
 /* Unmap and free. NULL is allowed. */
 void guest_mem_destroy(struct guest_mem *m);
 

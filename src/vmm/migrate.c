@@ -444,10 +444,16 @@ int migrate_start(struct vm *vm, const struct migrate_opts *opts,
 		  void (*done)(void *opaque, const struct migrate_result *res), void *opaque,
 		  struct migration **out)
 {
-	struct migration *m = calloc(1, sizeof(*m));
+	struct migration *m;
 	uint64_t words;
 	int ret;
 
+	if (vm->fw) {
+		vsrv_log("migrate: a VM booted with --firmware cannot migrate yet (its chipset, "
+			 "flash and fw_cfg state are not in the stream)");
+		return -ENOTSUP;
+	}
+	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
 	m->vm = vm;

@@ -36,6 +36,11 @@ int vm_save_collect(struct vm *vm, struct savestate *s, char *err, size_t errlen
 	unsigned i;
 	int ret;
 
+	if (vm->fw) {
+		snprintf(err, errlen, "a VM booted with --firmware cannot be saved yet (its "
+			 "chipset, flash and fw_cfg state are not in the save format)");
+		return -ENOTSUP;
+	}
 	c->mem_size = vm->mem->size;
 	c->nr_cpus = vm->nr_vcpus;
 	ret = x86_vm_save(vm->vm_fd, &s->vm);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "arch/x86/boot.h"
+#include "arch/x86/firmware.h"
 #include "arch/x86/tables.h"
 #include "devices/acpi_pm.h"
 #include "devices/debug_exit.h"
@@ -24,6 +25,9 @@
 
 #define KVM_TSS_ADDR      0xfffbd000ULL
 #define KVM_IDMAP_ADDR    0xfffbc000ULL
+/* With --firmware the top of 4 GiB holds the ROM and the flash (up to 16 MiB): QEMU's. */
+#define KVM_TSS_ADDR_FW   0xfeffd000ULL
+#define KVM_IDMAP_ADDR_FW 0xfeffc000ULL
 
 /* ---- level: kvm (the fds, the control loop, the buses) ---- */
 static int level_kvm_init(struct vm *vm)
@@ -87,7 +91,11 @@ static int level_memory_init(struct vm *vm)
 	struct guest_mem *m;
 	int ret;
 
-	ret = guest_mem_create(vm->cfg->mem_size, &vm->mem);
+	/* The firmware layout ends low RAM where SeaBIOS and OVMF put ECAM. */
+	if (vm->cfg->firmware)
+		ret = guest_mem_create_hole(vm->cfg->mem_size, X86_FW_LOW_END, &vm->mem);
+	else
+		ret = guest_mem_create(vm->cfg->mem_size, &vm->mem);
 	if (ret < 0) {
 		vsrv_log("cannot map %llu MiB of guest memory: %s",
 			 (unsigned long long)(vm->cfg->mem_size >> 20), strerror(-ret));
@@ -112,11 +120,12 @@ static void level_memory_exit(struct vm *vm)
 static int level_irqchip_init(struct vm *vm)
 {
 	struct kvm_pit_config pit = { .flags = 0 };
-	uint64_t idmap = KVM_IDMAP_ADDR;
+	uint64_t idmap = vm->cfg->firmware ? KVM_IDMAP_ADDR_FW : KVM_IDMAP_ADDR;
+	unsigned long tss = vm->cfg->firmware ? KVM_TSS_ADDR_FW : KVM_TSS_ADDR;
 	int ret;
 
 	/* Needed on VMX hosts; harmless (and possibly refused) elsewhere. */
-	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDR) < 0 && errno != EINVAL)
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, tss) < 0 && errno != EINVAL)
 		vsrv_log("KVM_SET_TSS_ADDR: %s (ignored)", strerror(errno));
 	ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap);
 	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
@@ -221,6 +230,8 @@ static int level_boot_init(struct vm *vm)
 
 	if (vm->cfg->restore || vm->cfg->incoming)
 		return 0; /* memory and registers come from the saved or migrated state */
+	if (vm->cfg->firmware)
+		return x86_firmware_boot(vm); /* the firmware finds the rest itself */
 	ret = x86_boot_load(vm);
 
 	if (!ret)
@@ -273,6 +284,7 @@ static const struct vm_level {
 	{ "memory",  level_memory_init,  level_memory_exit },
 	{ "irqchip", level_irqchip_init, level_irqchip_exit },
 	{ "base",    level_base_init,    level_base_exit },
+	{ "firmware", x86_firmware_init, x86_firmware_exit }, /* --firmware only */
 	{ "devices", vm_devices_init,    vm_devices_exit },
 	{ "boot",    level_boot_init,    NULL },
 	{ "vcpus",   level_vcpus_init,   level_vcpus_exit },

@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "devices/host.h"
 #include "devices/serial.h"
@@ -56,6 +57,18 @@ struct vm_config {
 	/* --incoming URI (vmm/migrate.h), or NULL: like restore, nothing is booted; the
 	 * state arrives from a migration source. */
 	const char *incoming;
+	/* --firmware bios|uefi|PATH[,vars=FILE] (arch/x86/firmware.h), resolved: the ROM file
+	 * booted at the reset vector on the firmware layout, or NULL (direct kernel boot on
+	 * the default layout, unchanged). */
+	const char *firmware;
+	const char *firmware_vars;    /* the UEFI variable store (CFI flash), or NULL */
+	const char *firmware_vars_template; /* copied to firmware_vars when it is missing */
+	/* SMBIOS type 1 for the firmware: --uuid, --name, --serial-number. */
+	bool has_uuid;
+	uint8_t uuid[16];             /* RFC 4122 byte order */
+	const char *name;             /* or NULL ("vsrv") */
+	const char *serial_number;    /* or NULL */
+	uint8_t boot_order[3];        /* --boot: rtc_cmos_boot_order codes; all 0: the default */
 };
 
 /* Codes for evloop_stop(vm->loop, code) besides a plain exit status 0..255. */
@@ -74,6 +87,8 @@ struct debug_exit;
 struct acpi_pm;
 struct kvm_irq_routing;
 struct kvm_cpuid2;
+struct x86_firmware;
+struct pci_host;
 
 struct vm {
 	int kvm_fd;                 /* /dev/kvm */
@@ -130,6 +145,12 @@ struct vm {
 	struct vm_pci_info {
 		uint64_t ecam_base, mem_base, mem_end;
 	} pci;
+
+	/* The firmware layout (arch/x86/firmware.h), owned by the firmware level; NULL for
+	 * direct kernel boot. pci_host_fw is its host bridge (with the q35 MCH and the LPC
+	 * bridge), which the device level then uses instead of creating one. */
+	struct x86_firmware *fw;
+	struct pci_host *pci_host_fw;
 
 	/* The device table (devices/virtio/kind.h: struct vdevs), owned by the device level. */
 	void *devices_priv;
@@ -219,6 +240,15 @@ struct vm_media_info {
 	bool locked;       /* the guest prevents medium removal */
 };
 unsigned vm_devices_media_list(struct vm *vm, struct vm_media_info *out, unsigned max);
+/* The OpenFirmware paths of the VM's PCI devices of one kind, as QEMU writes them into
+ * fw_cfg's bootorder (SeaBIOS and OVMF's QemuBootOrderLib match them), one a line to f, in
+ * command-line order: VM_BOOT_DISK virtio-blk `/pci@i0cf8/scsi@S/disk@0,0` and SCSI disks,
+ * VM_BOOT_CDROM CD/DVD drives (`/pci@i0cf8/scsi@S/channel@0/disk@T,L`), VM_BOOT_NET
+ * `/pci@i0cf8/ethernet@S` (hex). Returns how many. Main thread, after the device level. */
+#define VM_BOOT_DISK  2  /* the codes of vm_config.boot_order */
+#define VM_BOOT_CDROM 3
+#define VM_BOOT_NET   4
+unsigned vm_devices_ofw_paths(struct vm *vm, int what, FILE *f);
 /* Eject (path NULL; force: even when the guest locked the drive) or insert the image at path
  * in drive ("disk<i>"; NULL: the VM's only drive). Main thread (the control loop).
  * 0, or -errno with a one-line reason in err (-ENOENT: no such drive, -EBUSY: locked by the

@@ -381,6 +381,15 @@ static int build_tables(struct vm *vm, struct acpi_out *o)
 	fadt->flags = (1 << 0) | (1 << 2) | (1 << 5) | (1 << 10);
 	fadt->reset_reg = io_gas(0x64, 1);
 	fadt->reset_value = 0xfe;
+	if (vm->fw) {
+		/* --firmware: the ICH9 PM block the firmware puts at 0x600 has the PM timer at
+		 * +8 (24-bit), and the reset register 0xCF9 (RST_CPU | SYS_RST). */
+		fadt->pm_tmr_blk = ACPI_PM1_EVT + 8;
+		fadt->pm_tmr_len = 4;
+		fadt->x_pm_tmr_blk = io_gas(ACPI_PM1_EVT + 8, 4);
+		fadt->reset_reg = io_gas(0xcf9, 1);
+		fadt->reset_value = 0x06;
+	}
 	memcpy(&fadt->hypervisor_vendor, "VSRV", 4);
 	header(o, FADT_OFF, "FACP", sizeof(*fadt), 6);
 

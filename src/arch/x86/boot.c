@@ -168,11 +168,45 @@ static void write_page_tables(const struct vm *vm)
 		pd[i] = ((uint64_t)i << 21) | 0x83; /* present, writable, 2 MiB page */
 }
 
+/* The state after RESET (SDM 9.1.1): real mode, CS 0xF000 with base 0xFFFF0000 (the
+ * firmware's first instruction at 0xFFFFFFF0), data segments 0 with 64 KiB limits. */
+static void reset_vector(struct kvm_sregs *s)
+{
+	struct kvm_segment data = { .base = 0, .limit = 0xffff, .selector = 0, .type = 3,
+				    .present = 1, .s = 1 };
+
+	s->cs = data;
+	s->cs.selector = 0xf000;
+	s->cs.base = 0xffff0000;
+	s->cs.type = 0xb;
+	s->ds = s->es = s->fs = s->gs = s->ss = data;
+	s->gdt.base = 0;
+	s->gdt.limit = 0xffff;
+	s->idt.base = 0;
+	s->idt.limit = 0xffff;
+	memset(&s->ldt, 0, sizeof(s->ldt));
+	s->ldt.limit = 0xffff;
+	s->ldt.type = 2;
+	s->ldt.present = 1;
+	memset(&s->tr, 0, sizeof(s->tr));
+	s->tr.limit = 0xffff;
+	s->tr.type = 11;
+	s->tr.present = 1;
+	s->cr0 = 0x60000010; /* CD, NW, ET */
+	s->cr2 = s->cr3 = s->cr4 = 0;
+	s->efer = 0;
+}
+
 void x86_boot_regs(const struct vm *vm, struct kvm_regs *regs, struct kvm_sregs *sregs)
 {
 	memset(regs, 0, sizeof(*regs));
 	regs->rflags = 0x2;
 	regs->rip = vm->boot.entry;
+	if (vm->boot.mode == BOOT_MODE_FIRMWARE) {
+		reset_vector(sregs);
+		regs->rdx = 0x600; /* the CPU's reset signature, as after RESET */
+		return;
+	}
 	write_gdt(vm);
 	sregs->gdt.base = BOOT_GDT_ADDR;
 	sregs->gdt.limit = 5 * 8 - 1;

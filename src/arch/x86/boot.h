@@ -15,6 +15,7 @@ struct kvm_sregs;
 enum boot_mode {
 	BOOT_MODE_MULTIBOOT = 1, /* 32-bit protected mode, paging off, EAX=0x2BADB002, EBX=info */
 	BOOT_MODE_LINUX64,       /* long mode, identity map of 4 GiB, RSI=boot_params */
+	BOOT_MODE_FIRMWARE,      /* the reset vector: real mode, CS base 0xFFFF0000, IP 0xFFF0 */
 };
 
 /* Fixed guest-physical layout of boot data (below 1 MiB). */

@@ -4,8 +4,7 @@
  * type} each, RAM listed from address 0 as QEMU does: the firmware reserves its own areas),
  * bootorder, etc/sercon-port, etc/boot-fail-wait, etc/show-boot-menu, etc/boot-menu-wait,
  * etc/max-cpus, the SMBIOS tables (arch/x86/smbios.h) and the ACPI tables with their loader
- * script (tables.h: x86_acpi_fw_cfg). Not wired into the VM yet: firmware boot (reset
- * vector, ROM mapping, PAM) is another piece of work. */
+ * script (tables.h: x86_acpi_fw_cfg). Used by `vsrv run --firmware` (arch/x86/firmware.c). */
 #ifndef VSRV_ARCH_X86_FW_CFG_X86_H
 #define VSRV_ARCH_X86_FW_CFG_X86_H
 

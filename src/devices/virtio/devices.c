@@ -29,8 +29,12 @@ int devices_attach(struct vdevs *v, struct device_entry *e)
 	char word[96];
 	int ret;
 
-	if (e->transport == VOPT_PCI) {
-		if (!v->pci) {
+	/* Firmware finds PCI devices only: every device goes there (vm->pci_host_fw, the
+	 * firmware layout's host bridge, which the firmware level owns). */
+	if (e->transport == VOPT_PCI || vm->pci_host_fw) {
+		if (!v->pci && vm->pci_host_fw) {
+			v->pci = vm->pci_host_fw;
+		} else if (!v->pci) {
 			ret = pci_host_create(&vm->pio, &vm->mmio, ECAM_BASE, PCI_BAR_BASE,
 					      PCI_BAR_END, &v->pci);
 			if (ret)
@@ -357,7 +361,8 @@ void vm_devices_exit(struct vm *vm)
 			e->kind->destroy(v, e);
 		disk_close(e->disk);
 	}
-	pci_host_destroy(v->pci);
+	if (v->pci != vm->pci_host_fw)
+		pci_host_destroy(v->pci); /* the firmware's host bridge is the firmware level's */
 	for (i = 0; i < VDEV_KINDS_MAX; i++)
 		free(v->kind_priv[i]);
 	free(v);
@@ -454,4 +459,37 @@ int vm_devices_media(struct vm *vm, const char *drive, const char *path, bool fo
 		return -ENOENT;
 	}
 	return found->kind->media(v, found, path, force, err, errlen);
+}
+
+extern const struct device_kind virtio_scsi_kind, scsi_cd_kind, virtio_net_kind;
+
+unsigned vm_devices_ofw_paths(struct vm *vm, int what, FILE *f)
+{
+	struct vdevs *v = vm->devices_priv;
+	unsigned i, n = 0, t, l;
+	int scsi_slot = -1;
+
+	if (!v)
+		return 0;
+	for (i = 0; i < v->n; i++)
+		if (v->e[i].kind == &virtio_scsi_kind && v->e[i].pci)
+			scsi_slot = (int)v->e[i].pci->pci.slot;
+	for (i = 0; i < v->n; i++) {
+		const struct device_entry *e = &v->e[i];
+		bool scsi = e->bus_or_backend && !strcmp(e->bus_or_backend, "scsi") &&
+			    sscanf(e->name, "virtio-scsi %u:%u", &t, &l) == 2 && scsi_slot >= 0;
+
+		if (what == VM_BOOT_DISK && e->pci && e->bus_or_backend &&
+		    !strcmp(e->bus_or_backend, "virtio-blk"))
+			fprintf(f, "/pci@i0cf8/scsi@%x/disk@0,0\n", e->pci->pci.slot);
+		else if (scsi && (what == VM_BOOT_CDROM) == (e->kind == &scsi_cd_kind) &&
+			 (what == VM_BOOT_DISK || what == VM_BOOT_CDROM))
+			fprintf(f, "/pci@i0cf8/scsi@%x/channel@0/disk@%x,%x\n", scsi_slot, t, l);
+		else if (what == VM_BOOT_NET && e->kind == &virtio_net_kind && e->pci)
+			fprintf(f, "/pci@i0cf8/ethernet@%x\n", e->pci->pci.slot);
+		else
+			continue;
+		n++;
+	}
+	return n;
 }

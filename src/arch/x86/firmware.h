@@ -1,0 +1,58 @@
+/* Firmware boot (`vsrv run --firmware bios|uefi|PATH`): the layout a BIOS or UEFI firmware
+ * (Debian's SeaBIOS and OVMF, unmodified) expects, used only with --firmware; direct kernel
+ * boot keeps the default layout (vm.c, mem.h, devices.c) untouched. See docs/firmware.md.
+ *
+ *   RAM            [0, min(mem, 0xB0000000)) and the rest from 4 GiB
+ *   ECAM           where the firmware programs PCIEXBAR (SeaBIOS and OVMF: 0xB0000000)
+ *   PCI BARs       [0xC0000000, 0xFEC00000), reassigned by the firmware
+ *   flash (UEFI)   the variable store just below the ROM (CFI, devices/pflash.h)
+ *   ROM            read-only at 4 GiB - its size; its last 128 KiB copied to RAM at
+ *                  0xE0000-0xFFFFF at every build of the VM (a reset rebuilds it)
+ *   chipset        q35 MCH (PCIEXBAR, PAM) at 00:00.0, ICH9 LPC with the ACPI PM block and
+ *                  0xCF9 at 00:1f.0, CMOS firmware bytes and boot order
+ *   fw_cfg         e820, ACPI through the table loader, SMBIOS (--uuid, --name,
+ *                  --serial-number), etc/sercon-port 0x3f8
+ *   vCPU 0         the reset vector in real mode (CS base 0xFFFF0000, IP 0xFFF0)
+ * Main thread unless said otherwise. */
+#ifndef VSRV_ARCH_X86_FIRMWARE_H
+#define VSRV_ARCH_X86_FIRMWARE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct vm;
+struct vm_config;
+
+#define X86_FW_LOW_END   0xB0000000ULL /* RAM below 4 GiB ends here */
+#define X86_FW_ECAM      0xB0000000ULL /* the ECAM SeaBIOS and OVMF program */
+#define X86_FW_BAR_BASE  0xC0000000ULL
+#define X86_FW_BAR_END   0xFEC00000ULL
+#define X86_FW_ROM_MIN   (64ULL << 10)
+#define X86_FW_ROM_MAX   (16ULL << 20) /* ROM and flash together */
+#define X86_FW_SHADOW    (128ULL << 10) /* copied below 1 MiB */
+#define X86_FW_BIOS      "/usr/share/seabios/bios.bin"
+#define X86_FW_UEFI      "/usr/share/OVMF/OVMF_CODE_4M.fd"
+#define X86_FW_UEFI_VARS "/usr/share/OVMF/OVMF_VARS_4M.fd"
+
+/* Parse --firmware SPEC (bios, uefi,vars=FILE or PATH[,vars=FILE]) into c->firmware,
+ * c->firmware_vars and c->firmware_vars_template, and check, before any VM exists, that
+ * the ROM is a readable regular file of a plausible size (64 KiB to 16 MiB, a multiple of
+ * 4 KiB) and that the vars file or its template is one too. *copy gets a malloc'd string
+ * the config then points into (the caller frees it after the VM is gone). Returns 0 or
+ * -errno after logging one line. */
+int x86_firmware_parse(const char *spec, struct vm_config *c, char **copy);
+
+/* --boot ORDER (cdrom,disk,net, each at most once) into c->boot_order. 0 or -EINVAL. */
+int x86_firmware_parse_boot(const char *order, struct vm_config *c);
+
+/* The level after the base devices (vm.c): map the ROM (and the flash), create the host
+ * bridge with the q35 MCH and the LPC bridge (vm->pci_host_fw), fill the CMOS. Sets
+ * vm->fw; x86_firmware_exit undoes it (also after a partial init). */
+int x86_firmware_init(struct vm *vm);
+void x86_firmware_exit(struct vm *vm);
+
+/* The boot level's part (after the devices): fw_cfg with its files, vCPU 0 at the reset
+ * vector (vm->boot.mode = BOOT_MODE_FIRMWARE). 0 or -errno (logged). */
+int x86_firmware_boot(struct vm *vm);
+
+#endif
