@@ -146,6 +146,8 @@ static int check_entry(struct device_entry *e, const struct vdev_entry_state *s)
 		return -EINVAL;
 	if (!e->kind->save)
 		return e->dev ? -EOPNOTSUPP : 0;
+	if (!e->dev)
+		return 0; /* not virtio: its restore checks everything before it changes a thing */
 	/* the device's own checks run in its restore, before it changes anything; the
 	 * core's part (the start of every kind's state) is checked here for all first */
 	return virtio_dev_check(e->dev, (const struct virtio_dev_state *)s->dev.bytes) == 0 ?
@@ -164,7 +166,7 @@ static int restore_entry(struct device_entry *e, const struct vdev_entry_state *
 	else if (!ret && e->mmio)
 		ret = virtio_mmio_restore(e->mmio, &s->tr.mmio);
 	if (ret)
-		vsrv_log("%s: saved state refused: %s", e->name[0] ? e->name : e->dev->name,
+		vsrv_log("%s: saved state refused: %s", e->name[0] || !e->dev ? e->name : e->dev->name,
 			 strerror(-ret));
 	return ret;
 }
