@@ -32,6 +32,14 @@ static void net_opts_free(void *opts)
 	free(opts);
 }
 
+int net_backend_open(const struct vopt_net *o, struct net_backend **out)
+{
+	if (o->kind == VOPT_NET_USER)
+		return net_slirp_open(o->user_net, o->user_mask, o->user_dhcp, out);
+	return net_tap_open(o->kind == VOPT_NET_TAP ? o->ifname : NULL,
+			    o->kind == VOPT_NET_BRIDGE ? o->ifname : NULL, o->queues, out);
+}
+
 static int net_kind_create(struct vdevs *v, struct device_entry *e, const void *opts,
 			   unsigned idx)
 {
@@ -44,11 +52,7 @@ static int net_kind_create(struct vdevs *v, struct device_entry *e, const void *
 	snprintf(e->label, sizeof(e->label), "net%u", idx);
 	e->bus_or_backend = o->kind == VOPT_NET_USER ? "user" :
 			    o->kind == VOPT_NET_BRIDGE ? "bridge" : "tap";
-	if (o->kind == VOPT_NET_USER)
-		ret = net_slirp_open(o->user_net, o->user_mask, o->user_dhcp, &be);
-	else
-		ret = net_tap_open(o->kind == VOPT_NET_TAP ? o->ifname : NULL,
-				   o->kind == VOPT_NET_BRIDGE ? o->ifname : NULL, o->queues, &be);
+	ret = net_backend_open(o, &be);
 	if (ret)
 		return ret;
 	ret = virtio_net_create(&v->host, be, o->has_mac ? o->mac : NULL, e->name, &n);
@@ -94,8 +98,8 @@ const struct device_kind virtio_net_kind = {
 	.name = "virtio-net",
 	.id = 4,
 	.option = "net",
-	.words = (const char *const[]){ "", NULL },
-	.usage = "tap=NAME|bridge=BR|user[,...]",
+	.words = (const char *const[]){ "", "virtio", NULL },
+	.usage = "tap=NAME|bridge=BR|user[,...][,model=virtio]",
 	.bus = DEVICE_BUS_VIRTIO,
 	.pci_class = 0x020000,
 	.parse = net_parse,
