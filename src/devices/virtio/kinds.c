@@ -13,6 +13,7 @@
 	X(virtio_scsi_kind) \
 	X(virtio_net_kind) \
 	X(virtio_scsi_disk_kind) \
+	X(e1000_kind) \
 	/* the next kind goes here, one line */
 
 #define DECLARE(k) extern const struct device_kind k;
