@@ -72,3 +72,8 @@ fuzz-seeds: $(LIBVHD)
 	@mkdir -p $(FUZZ_BUILD) fuzz/corpus/vhd
 	$(CC) $(CFLAGS) -o $(FUZZ_BUILD)/mkseeds fuzz/mkseeds.c $(LIBVHD) -lpthread
 	$(FUZZ_BUILD)/mkseeds fuzz/corpus/vhd
+
+# The e1000's transmit descriptor walker: legacy, context and data descriptors, checksum
+# offload and TSO (tests/t-e1000-fuzz.sh; seeds by fuzz/e1000_tx_seeds.py; -max_len=70000).
+$(eval $(call fuzz_target,e1000_tx,fuzz/e1000_tx.c src/devices/e1000_tx.c,\
+  src/devices/e1000.h src/devices/e1000_regs.h src/vmm/mem.h))
