@@ -19,6 +19,7 @@
 #include "devices/acpi_pm.h"
 #include "devices/fw_cfg.h"
 #include "devices/fw_loader.h"
+#include "devices/pci.h"
 #include "util/log.h"
 #include "vmm/vm.h"
 
@@ -173,7 +174,7 @@ static void aml_prt(struct aml *a, const struct vm_pci_info *pci)
 }
 
 /* Scope (\_SB) { Device (PCI0) { _HID PNP0A03, _UID 0, _SEG 0, _BBN 0, _CRS: bus 0, the
- * BAR window, _PRT when a device has a legacy interrupt } }. */
+ * I/O BAR ports, the BAR window, _PRT when a device has a legacy interrupt } }. */
 static void aml_pci_root(struct aml *a, const struct vm_pci_info *pci)
 {
 	size_t scope, dev, crs, buf;
@@ -199,6 +200,11 @@ static void aml_pci_root(struct aml *a, const struct vm_pci_info *pci)
 		/* WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode): bus 0..0 */
 		aml_bytes(a, "\x88\x0d\x00\x02\x0c\x00", 6);
 		aml_u16(a, 0); aml_u16(a, 0); aml_u16(a, 0); aml_u16(a, 0); aml_u16(a, 1);
+		/* WordIO (ResourceProducer, MinFixed, MaxFixed, PosDecode, EntireRange): the
+		 * ports I/O BARs get (an e1000's BAR1); Linux assigns none outside it */
+		aml_bytes(a, "\x88\x0d\x00\x01\x0c\x03", 6);
+		aml_u16(a, 0); aml_u16(a, PCI_IO_BASE); aml_u16(a, PCI_IO_END - 1); aml_u16(a, 0);
+		aml_u16(a, PCI_IO_END - PCI_IO_BASE);
 		/* DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, NonCacheable,
 		 * ReadWrite): the BAR window */
 		aml_bytes(a, "\x87\x17\x00\x00\x0c\x01", 6);
