@@ -646,6 +646,17 @@ unsigned e1000_errors(struct e1000 *e)
 
 /* --- state --- */
 
+void e1000_quiesce(struct e1000 *e, bool on)
+{
+	pthread_mutex_lock(&e->tx_lock); /* a batch under way ends first */
+	pthread_mutex_lock(&e->lock);
+	e->quiesced = on;
+	if (!on)
+		kick(e); /* what was asked meanwhile */
+	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->tx_lock);
+}
+
 int e1000_save(struct e1000 *e, struct e1000_state *st)
 {
 	pthread_mutex_lock(&e->tx_lock); /* no transmit batch half done */
@@ -780,6 +791,11 @@ static int kind_restore(struct device_entry *en, const void *st)
 	return e1000_restore(en->priv, st);
 }
 
+static void kind_quiesce(struct device_entry *en, bool on)
+{
+	e1000_quiesce(en->priv, on);
+}
+
 static void kind_mac(struct device_entry *en, uint8_t mac[6])
 {
 	e1000_mac(en->priv, mac);
@@ -802,5 +818,6 @@ const struct device_kind e1000_kind = {
 	.state_size = sizeof(struct e1000_state),
 	.save = kind_save,
 	.restore = kind_restore,
+	.quiesce = kind_quiesce,
 	.mac = kind_mac,
 };

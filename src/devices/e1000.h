@@ -83,6 +83,10 @@ void e1000_sync(struct e1000 *e);
 /* Hand a frame to the guest (what a callback backend calls). Any one thread. */
 void e1000_receive(void *e, const uint8_t *frame, size_t len);
 
+/* Stop walking the rings (on: a transmit batch under way completes first; frames that
+ * arrive meanwhile wait in a TAP's queue or, from user-mode NAT, are dropped) or go on. */
+void e1000_quiesce(struct e1000 *e, bool on);
+
 /* Save the whole state (the device quiesced around the copy): 0. Restore: the state is
  * checked first (magic, read-only registers, EEPROM, ring registers inside their
  * fields, the PCI config space): -EINVAL with the device unchanged, else 0. */

@@ -27,6 +27,7 @@ struct e1000 {
 	bool tx_stopped, rx_stopped; /* a ring error: until the driver sets the ring again */
 	bool rx_blocked;           /* TAP not read until the guest gives receive buffers */
 	bool logged;
+	bool quiesced;             /* no ring is walked (save, migration) */
 	unsigned errors;
 	/* moderation (CLOCK_MONOTONIC ns; 0: not armed) */
 	uint64_t irq_next;         /* ITR: no interrupt before */

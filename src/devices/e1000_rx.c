@@ -151,6 +151,8 @@ static int rx_one(struct e1000 *e, const uint8_t *frame, size_t len)
 
 	if (!(s->rctl & RCTL_EN))
 		return 0;
+	if (e->quiesced)
+		return -EAGAIN;
 	if (len < 14) {
 		stat_inc(s, ST_RUC);
 		return 0;
@@ -264,9 +266,10 @@ void e1000_on_tap(void *opaque, uint32_t events)
 		int r;
 
 		pthread_mutex_lock(&e->lock);
-		if ((e->s.rctl & RCTL_EN) && rx_free(e) == 0) {
+		if ((e->s.rctl & RCTL_EN) && (e->quiesced || rx_free(e) == 0)) {
 			/* no buffers: the TAP's queue holds the frames until RDT moves */
-			stat_inc(&e->s, ST_RNBC);
+			if (!e->quiesced)
+				stat_inc(&e->s, ST_RNBC);
 			e->rx_blocked = true;
 			pthread_mutex_unlock(&e->lock);
 			evloop_mod(e->loop, fd, 0);
@@ -316,7 +319,7 @@ void e1000_tx(struct e1000 *e)
 
 	pthread_mutex_lock(&e->tx_lock);
 	pthread_mutex_lock(&e->lock);
-	if (!(s->tctl & TCTL_EN) || e->tx_stopped || s->tdh == s->tdt) {
+	if (!(s->tctl & TCTL_EN) || e->tx_stopped || e->quiesced || s->tdh == s->tdt) {
 		pthread_mutex_unlock(&e->lock);
 		pthread_mutex_unlock(&e->tx_lock);
 		return;
@@ -381,7 +384,7 @@ void e1000_on_kick(void *opaque, uint32_t events)
 		return;
 	e1000_tx(e);
 	pthread_mutex_lock(&e->lock);
-	if (e->rx_blocked && (!(e->s.rctl & RCTL_EN) || rx_free(e) != 0)) {
+	if (e->rx_blocked && !e->quiesced && (!(e->s.rctl & RCTL_EN) || rx_free(e) != 0)) {
 		e->rx_blocked = false;
 		unblock = true;
 	}

@@ -773,6 +773,33 @@ static void test_moderation(void)
 	down();
 }
 
+/* Quiesced (a save, a migration's last pass): the rings stay as they are until resumed. */
+static void test_quiesce(void)
+{
+	uint8_t f[60] = { 0 };
+
+	memcpy(f, gmac, 6);
+	up(cap_backend());
+	tx_setup();
+	rx_setup(RCTL_SECRC, 4);
+	memcpy(g(TXB), f, 60);
+	txd_legacy(0, TXB, 60, TXD_CMD_EOP | TXD_CMD_RS, 0, 0);
+	e1000_quiesce(dev, true);
+	wr(E1000_TDT, 1);
+	settle();
+	CHECK_EQ(cap.n, 0);
+	CHECK_EQ(rd(E1000_TDH), 0);
+	inject(f, 60);
+	CHECK_EQ(rd(E1000_RDH), 0);
+	e1000_quiesce(dev, false);
+	settle();
+	CHECK_EQ(cap.n, 1);
+	CHECK_EQ(rd(E1000_TDH), 1);
+	inject(f, 60);
+	CHECK_EQ(rd(E1000_RDH), 1);
+	down();
+}
+
 /* A driver that points rings outside RAM, gives bad lengths, heads and tails, buffers
  * outside RAM, absurd TSO contexts, rings of context descriptors: errors, counted, the
  * device keeps working once set up again. */
@@ -948,6 +975,7 @@ int main(void)
 	RUN(test_rx);
 	RUN(test_rx_filters);
 	RUN(test_moderation);
+	RUN(test_quiesce);
 	RUN(test_hostile);
 	RUN(test_user_ping);
 	return check_done();

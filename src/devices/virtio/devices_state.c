@@ -23,13 +23,25 @@ static int each_dev(struct vm *vm, int (*fn)(struct virtio_dev *d))
 	return ret;
 }
 
+/* The kinds that are not virtio quiesce themselves. */
+static void each_other(struct vm *vm, bool on)
+{
+	struct vdevs *v = vm->devices_priv;
+
+	for (unsigned i = 0; v && i < v->n; i++)
+		if (v->e[i].kind && v->e[i].kind->quiesce)
+			v->e[i].kind->quiesce(&v->e[i], on);
+}
+
 int vm_devices_quiesce(struct vm *vm)
 {
+	each_other(vm, true);
 	return each_dev(vm, virtio_dev_quiesce);
 }
 
 int vm_devices_resume(struct vm *vm)
 {
+	each_other(vm, false);
 	return each_dev(vm, virtio_dev_resume);
 }
 

@@ -84,6 +84,10 @@ struct device_kind {
 	size_t state_size;
 	int (*save)(struct device_entry *e, void *state);
 	int (*restore)(struct device_entry *e, const void *state);
+	/* Stop taking work from the guest's rings (on), or go on (off), around a save or a
+	 * migration's last pass; a request already taken completes first. NULL: a virtio
+	 * kind, quiesced through its core (virtio_dev_quiesce). Any thread. */
+	void (*quiesce)(struct device_entry *e, bool on);
 	/* A NIC's current MAC address (NULL for other kinds). Any thread. */
 	void (*mac)(struct device_entry *e, uint8_t mac[6]);
 };
