@@ -138,6 +138,11 @@ static void e1000_drive(struct vm *vm, struct device_entry *e)
 	uint8_t *d = vm->mem->host + VDRV_DATA;
 	uint64_t buf = VDRV_DATA + 0x1000;
 
+	/* INTA# on the entry's GSI: the interrupt line register and the ACPI _PRT say so */
+	CHECK(e->gsi_allocated && e->gsi >= 5 && e->gsi < 24);
+	CHECK_EQ(e->pcidev->cfg[0x3c], e->gsi);
+	CHECK_EQ(e->pcidev->cfg[0x3d], 1);
+	CHECK_EQ(vm->pci.intx_gsi[e->pcidev->slot], e->gsi);
 	pci_cfg_access(v->pci, e->pcidev->slot, 4, (uint8_t *)&cmd, 2, true);
 	memset(d, 0, 256);
 	memcpy(d, &buf, 8);

@@ -34,7 +34,7 @@ static struct e1000 *dev;
 static struct virtio_host host;
 static uint64_t bar0;
 static uint32_t bar1;
-static int line;
+static int line, rises;
 
 static const uint8_t gmac[6] = { 0x52, 0x54, 0x00, 0xe1, 0x00, 0x01 };
 
@@ -95,9 +95,14 @@ static int irq_line(void *vm, uint32_t gsi, int level)
 {
 	(void)vm;
 	CHECK_EQ(gsi, 11);
+	if (level)
+		__atomic_fetch_add(&rises, 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&line, level, __ATOMIC_RELEASE);
 	return 0;
 }
+
+/* The interrupt line's level as the VM last saw it (set from the device's threads). */
+static int lvl(void) { return __atomic_load_n(&line, __ATOMIC_ACQUIRE); }
 
 /* --- a driver --- */
 
@@ -353,6 +358,21 @@ static void test_pci(void)
 	bus_dispatch(&pio, bar1, (uint8_t *)&a, 4, true);
 	bus_dispatch(&pio, bar1 + 4, (uint8_t *)&v, 4, true);
 	CHECK_EQ(rd(E1000_IMS), ICR_RXT0);
+	/* sizing, as firmware and Linux do it: all ones, read the mask, put the address back */
+	{
+		unsigned slot = e1000_pci(dev)->slot;
+		uint32_t ones = ~0u, old0 = cfg_rd(0x10), old1 = cfg_rd(0x14);
+
+		pci_cfg_access(ph, slot, 0x10, (uint8_t *)&ones, 4, true);
+		CHECK_EQ(cfg_rd(0x10), (uint32_t)-E1000_MMIO_SIZE);   /* 128 KiB, 32-bit memory */
+		CHECK(rd(E1000_STATUS) == ~0u || rd(E1000_STATUS) == 0); /* not decoded meanwhile */
+		pci_cfg_access(ph, slot, 0x14, (uint8_t *)&ones, 4, true);
+		CHECK_EQ(cfg_rd(0x14), (uint32_t)-E1000_IO_SIZE | 1);  /* 64 ports */
+		CHECK_EQ(cfg_rd(0x18), 0);                              /* BAR2 unused */
+		pci_cfg_access(ph, slot, 0x10, (uint8_t *)&old0, 4, true);
+		pci_cfg_access(ph, slot, 0x14, (uint8_t *)&old1, 4, true);
+		CHECK(rd(E1000_STATUS) & STATUS_LU);
+	}
 	/* the guest moves BAR1: the ports follow */
 	v = 0xd000 | 1;
 	pci_cfg_access(ph, e1000_pci(dev)->slot, 0x14, (uint8_t *)&v, 4, true);
@@ -418,9 +438,9 @@ static void test_reset(void)
 	wr(E1000_TDLEN, 4096);
 	wr(E1000_RA + 8, 0x11223344);
 	wr(E1000_ICS, ICR_TXDW);
-	CHECK_EQ(line, 1);
+	CHECK_EQ(lvl(), 1);
 	wr(E1000_CTRL, rd(E1000_CTRL) | CTRL_RST);
-	CHECK_EQ(line, 0);
+	CHECK_EQ(lvl(), 0);
 	CHECK(!(rd(E1000_CTRL) & CTRL_RST)); /* self-clearing */
 	CHECK_EQ(rd(E1000_IMS), 0);
 	CHECK_EQ(rd(E1000_RCTL), 0);
@@ -470,10 +490,10 @@ static void test_tx_legacy(void)
 	CHECK(!memcmp(cap.f[0], f, 100));
 	CHECK_EQ(rd(E1000_TDH), 3);
 	CHECK(g(TXR + 2 * 16)[12] & TXD_STAT_DD);
-	CHECK_EQ(line, 1);
+	CHECK_EQ(lvl(), 1);
 	icr = rd(E1000_ICR);
 	CHECK_EQ(icr, ICR_TXDW | ICR_TXQE);
-	CHECK_EQ(line, 0);
+	CHECK_EQ(lvl(), 0);
 	CHECK_EQ(rd(E1000_ICR), 0); /* read to clear */
 	CHECK_EQ(rd(E1000_STATS + 4 * ST_GPTC), 1);
 	CHECK_EQ(rd(E1000_STATS + 4 * ST_TPT), 1);
@@ -493,6 +513,32 @@ static void test_tx_legacy(void)
 	CHECK_EQ(cap.n, 2);
 	CHECK_EQ(cap.len[1], 120);
 	CHECK_EQ(rd(E1000_TDH), 5);
+	down();
+}
+
+/* One TDT write sends every packet queued before it, with one interrupt. */
+static void test_tx_batch(void)
+{
+	up(cap_backend());
+	tx_setup();
+	wr(E1000_IMS, ICR_TXDW);
+	for (unsigned i = 0; i < 12; i++) {
+		uint8_t *f = g(TXB + i * 0x100);
+
+		memset(f, 0, 60);
+		memcpy(f, gmac, 6);
+		f[59] = (uint8_t)i;
+		txd_legacy(i, TXB + i * 0x100, 60, TXD_CMD_EOP | TXD_CMD_RS, 0, 0);
+	}
+	__atomic_store_n(&rises, 0, __ATOMIC_RELAXED);
+	wr(E1000_TDT, 12);
+	settle();
+	CHECK_EQ(cap.n, 12);
+	for (int i = 0; i < cap.n; i++)
+		CHECK_EQ(cap.f[i][59], i); /* in ring order */
+	CHECK_EQ(rd(E1000_TDH), 12);
+	CHECK_EQ(__atomic_load_n(&rises, __ATOMIC_RELAXED), 1);
+	CHECK_EQ(rd(E1000_STATS + 4 * ST_GPTC), 12);
 	down();
 }
 
@@ -609,9 +655,9 @@ static void test_rx(void)
 	CHECK(st & RXD_STAT_IPCS);
 	CHECK(st & RXD_STAT_TCPCS);
 	CHECK_EQ(er, 0);
-	CHECK_EQ(line, 1);
+	CHECK_EQ(lvl(), 1);
 	CHECK(rd(E1000_ICR) & ICR_RXT0);
-	CHECK_EQ(line, 0);
+	CHECK_EQ(lvl(), 0);
 	/* a bad UDP checksum is reported */
 	f[41] ^= 1;
 	inject(f, 142);
@@ -731,13 +777,13 @@ static void test_moderation(void)
 	wr(E1000_ITR, 0xffff); /* 16.8 ms between interrupts */
 	t0 = now_ms();
 	inject(f, 60);
-	CHECK_EQ(line, 1);      /* the first one at once */
+	CHECK_EQ(lvl(), 1);      /* the first one at once */
 	rd(E1000_ICR);
-	CHECK_EQ(line, 0);
+	CHECK_EQ(lvl(), 0);
 	inject(f, 60);
 	inject(f, 60);
 	if (now_ms() - t0 < 16)  /* only while the interval surely runs (a slow host) */
-		CHECK_EQ(line, 0);
+		CHECK_EQ(lvl(), 0);
 	CHECK(wait_line(1, 2000)); /* then it comes, once, for both frames */
 	CHECK(now_ms() - t0 >= 16);
 	CHECK_EQ(rd(E1000_ICR), ICR_RXT0);
@@ -748,14 +794,14 @@ static void test_moderation(void)
 	t0 = now_ms();
 	inject(f, 60);
 	if (now_ms() - t0 < 60)
-		CHECK_EQ(line, 0);
+		CHECK_EQ(lvl(), 0);
 	CHECK(wait_line(1, 3000));
 	CHECK(now_ms() - t0 >= 60);
 	rd(E1000_ICR);
 	/* a flush (FPD) fires it at once */
 	inject(f, 60);
 	wr(E1000_RDTR, 0xffff | RDTR_FPD);
-	CHECK_EQ(line, 1);
+	CHECK_EQ(lvl(), 1);
 	CHECK_EQ(rd(E1000_ICR), ICR_RXT0);
 	/* TIDV: a descriptor with IDE waits */
 	tx_setup();
@@ -767,7 +813,7 @@ static void test_moderation(void)
 	settle();
 	CHECK_EQ(cap.n, 1);
 	if (now_ms() - t0 < 60)
-		CHECK_EQ(line, 0);
+		CHECK_EQ(lvl(), 0);
 	CHECK(wait_line(1, 3000));
 	CHECK(rd(E1000_ICR) & ICR_TXDW);
 	down();
@@ -970,6 +1016,7 @@ int main(void)
 	RUN(test_phy);
 	RUN(test_reset);
 	RUN(test_tx_legacy);
+	RUN(test_tx_batch);
 	RUN(test_tx_tso);
 	RUN(test_tx_csum);
 	RUN(test_rx);
