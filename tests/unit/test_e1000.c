@@ -700,6 +700,40 @@ static void test_rx(void)
 	down();
 }
 
+/* 802.1Q with CTRL.VME: a VLE descriptor's tag inserted (VET), a received tag stripped into
+ * the descriptor's special field with VP. */
+static void test_vlan(void)
+{
+	uint8_t f[64] = { 0 }, st, er;
+	uint16_t len, special;
+
+	up(cap_backend());
+	tx_setup();
+	rx_setup(RCTL_SECRC, 4);
+	wr(E1000_CTRL, rd(E1000_CTRL) | CTRL_VME);
+	memcpy(f, gmac, 6);
+	f[12] = 0x08;
+	memcpy(f + 14, "payload", 7);
+	memcpy(g(TXB), f, 60);
+	txd_legacy(0, TXB, 60, TXD_CMD_EOP | TXD_CMD_RS | TXD_CMD_VLE, 0, 0);
+	g(TXR)[14] = 0x23; /* special: VLAN 0x123 */
+	g(TXR)[15] = 0x01;
+	wr(E1000_TDT, 1);
+	settle();
+	CHECK_EQ(cap.n, 1);
+	CHECK_EQ(cap.len[0], 64);
+	CHECK(!memcmp(cap.f[0] + 12, "\x81\x00\x01\x23\x08\x00payload", 13));
+	/* what came out goes back in: the tag leaves the frame */
+	inject(cap.f[0], 64);
+	rx_frame(0, &len, &st, &er);
+	memcpy(&special, g(RXR) + 14, 2);
+	CHECK_EQ(len, 60);
+	CHECK(st & RXD_STAT_VP);
+	CHECK_EQ(special, 0x0123);
+	CHECK(!memcmp(g(RXB), f, 60));
+	down();
+}
+
 static bool rx_takes(const uint8_t dst[6])
 {
 	uint8_t f[60] = { 0 };
@@ -932,10 +966,25 @@ static void test_hostile(void)
 	inject(f, 60);
 	CHECK_EQ(g(RXR + 16)[13], 0);
 	CHECK(!memcmp(g(RXB + 2048), f, 60));
-	/* heads past the ring */
+	/* heads past the ring, a ring of length 0, of a length not a multiple of 128 */
+	err = e1000_errors(dev);
 	wr(E1000_RDH, NDESC + 1);
 	inject(f, 60);
 	CHECK_EQ(rd(E1000_RDH), NDESC + 1);
+	CHECK_EQ(e1000_errors(dev), err + 1);
+	rx_setup(RCTL_SECRC, 4);
+	wr(E1000_RDLEN, 0);
+	inject(f, 60);
+	CHECK_EQ(rd(E1000_RDH), 0);
+	CHECK_EQ(e1000_errors(dev), err + 2);
+	wr(E1000_RDLEN, 200);
+	inject(f, 60);
+	CHECK_EQ(rd(E1000_RDH), 0);
+	CHECK_EQ(e1000_errors(dev), err + 3);
+	/* and a good ring again */
+	rx_setup(RCTL_SECRC, 4);
+	inject(f, 60);
+	CHECK_EQ(rd(E1000_RDH), 1);
 	down();
 }
 
@@ -1021,6 +1070,7 @@ int main(void)
 	RUN(test_tx_csum);
 	RUN(test_rx);
 	RUN(test_rx_filters);
+	RUN(test_vlan);
 	RUN(test_moderation);
 	RUN(test_quiesce);
 	RUN(test_hostile);
