@@ -170,7 +170,7 @@ static int rx_one(struct e1000 *e, const uint8_t *frame, size_t len)
 		return 0;
 	}
 	memcpy(p, frame, len);
-	if ((s->ctrl & CTRL_VME) && get16be(p + 12) == (uint16_t)s->vet) {
+	if ((s->ctrl & CTRL_VME) && len >= 18 && get16be(p + 12) == (uint16_t)s->vet) {
 		special = get16be(p + 14);
 		memmove(p + 12, p + 16, len - 16);
 		len -= 4;
