@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Seeds for fuzz/e1000_tx.c (fuzz/corpus/e1000_tx): rings as drivers and hostile guests
-write them. Layout: TDBA u32, TDLEN u32, TDH u16, TDT u16, flags u8, 3 unused, a 16-byte
+"""Seeds for fuzz/e1000_tx.c (fuzz/corpus/e1000_tx) and fuzz/e1000_dev.c
+(fuzz/corpus/e1000_dev, see dev_main): rings as drivers and hostile guests write them. Layout: TDBA u32, TDLEN u32, TDH u16, TDT u16, flags u8, 3 unused, a 16-byte
 offload context, then guest memory from address 0. Run from the top directory."""
 import os
 import struct
@@ -82,5 +82,46 @@ def main():
                              100))
 
 
+# fuzz/corpus/e1000_dev: a 256-byte transmit ring, then operations (op, register, value).
+DEV_OUT = "fuzz/corpus/e1000_dev"
+W, R, FRAME, PIO = 0, 1, 2, 3
+
+
+def op(kind, reg, val, payload=b""):
+    return struct.pack("<BII", kind, reg, val) + payload
+
+
+def dev_seed(name, ring, ops):
+    ring = b"".join(ring).ljust(256, b"\0")
+    with open(os.path.join(DEV_OUT, name), "wb") as f:
+        f.write(ring + b"".join(ops))
+
+
+def dev_main():
+    os.makedirs(DEV_OUT, exist_ok=True)
+    mine = b"\x52\x54\x00\x12\x34\x56"
+    fr = frame(payload=1400)
+    fr = b"\xff" * 6 + fr[6:]
+    # a frame arrives in buffer 0 (0x10000); the guest sends it back, legacy then TSO
+    dev_seed("echo", [legacy(0x10000, len(fr), EOP | RS)],
+             [op(FRAME, 0, len(fr), fr), op(W, 0x3818, 1), op(R, 0xc0, 0), op(R, 0x4074, 0)])
+    dev_seed("tso", [ctx(14, 24, 33, 34, 50, 0, 1400, TSE | IP | TCP, 54, 500),
+                     data(0x10000, len(fr), TSE | EOP | RS, 3)],
+             [op(FRAME, 0, len(fr), fr), op(W, 0x3818, 2), op(R, 0x40f8, 0)])
+    # moderation and the rest of the registers
+    dev_seed("regs", [], [op(W, 0xc4, 0xffff), op(W, 0x2820, 0x80000010), op(W, 0x282c, 5),
+                          op(W, 0xc8, 0x84), op(R, 0xc0, 0), op(W, 0x20, 0x08220000),
+                          op(R, 0x20, 0), op(W, 0x14, 0x0301), op(R, 0x14, 0),
+                          op(W, 0x10, 0x2), op(W, 0x10, 0x7), op(W, 0x10, 0x6), op(R, 0x10, 0),
+                          op(W, 0, 0x04000000), op(PIO | 4, 0, 0x8), op(PIO, 4, 0)])
+    # a hostile driver: rings outside RAM, bad lengths, tails past the ring
+    dev_seed("hostile", [legacy(0xfffff000, 60, EOP | RS)],
+             [op(W, 0x2800, 0xfff00000), op(FRAME, 0, 60, mine + bytes(54)),
+              op(W, 0x3808, 100), op(W, 0x3818, 3), op(W, 0x3808, 0x100), op(W, 0x3818, 40),
+              op(W, 0x2808, 0), op(FRAME, 0, 60, mine + bytes(54)), op(W, 0x2810, 99),
+              op(W, 0x100, 0x02000022), op(FRAME, 0, 20, mine + b"\x81\x00" + bytes(12))])
+
+
 if __name__ == "__main__":
     main()
+    dev_main()
