@@ -810,7 +810,6 @@ const struct device_kind e1000_kind = {
 	.words = (const char *const[]){ "e1000", NULL },
 	.usage = "tap=NAME|bridge=BR|user[,...],model=e1000",
 	.bus = DEVICE_BUS_PCI,
-	.pci_class = 0x020000,
 	.parse = kind_parse,
 	.opts_free = kind_opts_free,
 	.create = kind_create,
