@@ -5,6 +5,8 @@
 #include "check.h"
 #include "e1000drv.h"
 
+#include <netinet/in.h>
+
 /* Quiesced (a save, a migration's last pass): the rings stay as they are until resumed. */
 static void test_quiesce(void)
 {
@@ -210,6 +212,135 @@ static void test_user_ping(void)
 	down();
 }
 
+/* The next frame the device put in the receive ring within ms, its buffer given back to
+ * the device (RDT) once read; NULL at the deadline. */
+static const uint8_t *next_frame(unsigned *next, unsigned ms, uint16_t *len)
+{
+	uint64_t end = now_ms() + ms;
+	uint8_t st, er;
+	const uint8_t *r;
+
+	while (*next == rd(E1000_RDH))
+		if (now_ms() >= end)
+			return NULL;
+		else
+			usleep(1000);
+	r = rx_frame(*next, len, &st, &er);
+	wr(E1000_RDT, *next); /* the one before it is the driver's again */
+	*next = (*next + 1) % NDESC;
+	return r;
+}
+
+/* TCP through user-mode NAT to a socket of this test: the handshake, then one TSO packet of
+ * 4000 bytes that the device cuts into segments; libslirp's TCP checks every segment's
+ * checksums and sequence numbers, and the test's socket reads the 4000 bytes in order. */
+static void test_user_tcp(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	struct net_backend *be;
+	uint8_t gw[6], *p, got[4000];
+	const uint8_t *r = NULL;
+	unsigned next = 0, port;
+	uint32_t srv_seq = 0;
+	size_t have = 0, len;
+	uint64_t end;
+	uint16_t rl;
+	int ls, cs = -1;
+
+	if (net_slirp_open(0, 0, 0, &be)) {
+		printf("SKIP test_user_tcp: libslirp unavailable\n");
+		return;
+	}
+	ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	CHECK(ls >= 0);
+	CHECK_EQ(bind(ls, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	CHECK_EQ(listen(ls, 1), 0);
+	CHECK_EQ(getsockname(ls, (struct sockaddr *)&sa, &sl), 0);
+	port = ntohs(sa.sin_port);
+	up(be);
+	rx_setup(RCTL_BAM | RCTL_SECRC, NDESC - 1);
+	tx_setup();
+	/* ARP for the gateway */
+	p = g(TXB);
+	memset(p, 0, 42);
+	memset(p, 0xff, 6);
+	memcpy(p + 6, gmac, 6);
+	p[12] = 0x08; p[13] = 0x06;
+	p[15] = 1; p[16] = 0x08; p[18] = 6; p[19] = 4; p[21] = 1;
+	memcpy(p + 22, gmac, 6);
+	memcpy(p + 28, "\x0a\x00\x02\x0f", 4);
+	memcpy(p + 38, "\x0a\x00\x02\x02", 4);
+	txd_legacy(0, TXB, 42, TXD_CMD_EOP | TXD_CMD_RS, 0, 0);
+	wr(E1000_TDT, 1);
+	while ((r = next_frame(&next, 5000, &rl)) && !(r[12] == 0x08 && r[13] == 0x06 && r[21] == 2))
+		;
+	CHECK(r != NULL);
+	if (!r)
+		goto out;
+	memcpy(gw, r + 22, 6);
+	/* SYN to 10.0.2.2:port (the host's loopback), checksums by the device */
+	p = g(TXB + 0x1000);
+	len = ip_frame(p, true, 0, false);
+	memcpy(p, gw, 6);
+	p[36] = (uint8_t)(port >> 8);
+	p[37] = (uint8_t)port;
+	memcpy(p + 38, "\x00\x00\x03\xe8", 4); /* seq 1000 */
+	p[47] = 0x02;                            /* SYN */
+	txd_ctx(1, 14, 24, 33, 34, 50, 0, TXD_TUCMD_TCP | TXD_TUCMD_IP, 0, 0);
+	txd_data(2, TXB + 0x1000, (uint32_t)len, TXD_CMD_EOP | TXD_CMD_RS,
+		 TXD_POPTS_IXSM | TXD_POPTS_TXSM);
+	wr(E1000_TDT, 3);
+	while ((r = next_frame(&next, 5000, &rl)))
+		if (r[12] == 0x08 && r[13] == 0x00 && r[23] == 6 && (r[47] & 0x12) == 0x12) {
+			srv_seq = be32(r + 38);
+			break;
+		}
+	CHECK(r != NULL);
+	if (!r)
+		goto out;
+	/* the handshake's ACK travels with the data: one TSO packet of 4000 bytes */
+	p = g(TXB + 0x2000);
+	len = ip_frame(p, true, 4000, true);
+	memcpy(p, gw, 6);
+	p[36] = (uint8_t)(port >> 8);
+	p[37] = (uint8_t)port;
+	memcpy(p + 38, "\x00\x00\x03\xe9", 4); /* seq 1001 */
+	p[42] = (uint8_t)((srv_seq + 1) >> 24);
+	p[43] = (uint8_t)((srv_seq + 1) >> 16);
+	p[44] = (uint8_t)((srv_seq + 1) >> 8);
+	p[45] = (uint8_t)(srv_seq + 1);
+	txd_ctx(3, 14, 24, 33, 34, 50, 4000, TXD_CMD_TSE | TXD_TUCMD_IP | TXD_TUCMD_TCP, 54, 1460);
+	txd_data(4, TXB + 0x2000, (uint32_t)len, TXD_CMD_TSE | TXD_CMD_EOP | TXD_CMD_RS,
+		 TXD_POPTS_IXSM | TXD_POPTS_TXSM);
+	wr(E1000_TDT, 5);
+	end = now_ms() + 5000;
+	while (have < sizeof(got) && now_ms() < end) {
+		ssize_t n;
+
+		next_frame(&next, 0, &rl); /* keep the receive ring going (slirp's ACKs) */
+		if (cs < 0) {
+			cs = accept4(ls, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+			if (cs < 0) {
+				usleep(1000);
+				continue;
+			}
+		}
+		n = recv(cs, got + have, sizeof(got) - have, 0);
+		if (n > 0)
+			have += (size_t)n;
+		else
+			usleep(1000);
+	}
+	CHECK_EQ(have, sizeof(got));
+	CHECK(!memcmp(got, p + 54, sizeof(got)));
+out:
+	if (cs >= 0)
+		close(cs);
+	close(ls);
+	down();
+}
+
 /* The TAP backend: TSO segments reach the host's side of the TAP (an AF_PACKET socket on it)
  * one by one, and a frame from the host that finds no receive buffer waits in the TAP's
  * queue until the driver gives buffers (RNBC counts the wait), then arrives. */
@@ -283,6 +414,7 @@ int main(void)
 	RUN(test_quiesce);
 	RUN(test_hostile);
 	RUN(test_user_ping);
+	RUN(test_user_tcp);
 	RUN(test_tap);
 	return check_done();
 }
