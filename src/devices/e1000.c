@@ -732,6 +732,12 @@ static int kind_parse(const char *spec, void **opts)
 		free(o);
 		return ret;
 	}
+	if (!o->model || strcmp(o->model, "e1000")) { /* another kind's spec */
+		vsrv_log("--net %s: not an e1000 spec (no model=e1000)", spec);
+		vopt_net_free(o);
+		free(o);
+		return -EINVAL;
+	}
 	if (o->queues > 1 || o->has_transport) {
 		vsrv_log("--net %s: the e1000 is a PCI device with one queue: no queues= or "
 			 "transport=", spec);

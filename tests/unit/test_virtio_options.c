@@ -102,6 +102,7 @@ static void test_dev(void)
 static void test_kind_for(void)
 {
 	const struct device_kind *k;
+	void *o;
 
 	k = device_kind_for("disk", "a.vhd");
 	CHECK(k && !strcmp(k->name, "virtio-blk"));
@@ -118,6 +119,13 @@ static void test_kind_for(void)
 	k = device_kind_for("net", "tap=t0,model=e1000,mac=52:54:00:00:00:01");
 	CHECK(k && !strcmp(k->name, "e1000") && k->bus == DEVICE_BUS_PCI);
 	CHECK(!device_kind_for("net", "user,model=ne2k"));
+	k = device_kind_for("net", "model=e1000,user");     /* the word may come first */
+	CHECK(k && !strcmp(k->name, "e1000"));
+	CHECK_EQ(k->parse("model=e1000,user", &o), 0);
+	k->opts_free(o);
+	CHECK_EQ(k->parse("user", &o), -EINVAL);             /* not its spec */
+	k = device_kind_for("net", "user");
+	CHECK_EQ(k->parse("user,model=e1000", &o), -EINVAL); /* nor this one's */
 	CHECK(!device_kind_for("serial", "x"));
 }
 

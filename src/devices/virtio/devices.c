@@ -173,6 +173,9 @@ static void spec_word(const char *option, const char *spec, char *w, size_t n)
 	} else if (!strcmp(option, "disk") || !strcmp(option, "net")) {
 		const char *key = option[0] == 'd' ? "bus=" : "model=";
 
+		/* a --net spec's items come in any order; a --disk's first is its path */
+		if (option[0] == 'n' && !strncmp(spec, key, strlen(key)))
+			p = spec + strlen(key);
 		for (const char *c = strchr(spec, ','); c; c = strchr(c + 1, ','))
 			if (!strncmp(c + 1, key, strlen(key)))
 				p = c + 1 + strlen(key);

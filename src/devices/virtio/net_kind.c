@@ -2,12 +2,20 @@
  * backend (TAP or slirp) and builds the device on it. */
 #include "devices/virtio/kind.h"
 #include "devices/virtio/net.h"
+#include "util/log.h"
 
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+static void net_opts_free(void *opts)
+{
+	if (opts)
+		vopt_net_free(opts);
+	free(opts);
+}
 
 static int net_parse(const char *spec, void **opts)
 {
@@ -21,15 +29,13 @@ static int net_parse(const char *spec, void **opts)
 		free(o);
 		return ret;
 	}
+	if (o->model && strcmp(o->model, "virtio")) { /* another kind's spec */
+		vsrv_log("--net %s: not a virtio-net spec (model=%s)", spec, o->model);
+		net_opts_free(o);
+		return -EINVAL;
+	}
 	*opts = o;
 	return 0;
-}
-
-static void net_opts_free(void *opts)
-{
-	if (opts)
-		vopt_net_free(opts);
-	free(opts);
 }
 
 int net_backend_open(const struct vopt_net *o, struct net_backend **out)
