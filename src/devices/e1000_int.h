@@ -38,7 +38,6 @@ struct e1000 {
 	bool running;
 	int kickfd, timerfd;
 	pthread_mutex_t tx_lock;   /* held for a transmit batch (save waits for it) */
-	uint32_t tx_gen;
 	uint8_t *txbuf, *txseg;
 	uint8_t rxbuf[RX_MAX + 64];     /* the frame being delivered (under lock) */
 	uint8_t tapbuf[RX_MAX + 64];    /* read from the TAP (I/O thread) */
