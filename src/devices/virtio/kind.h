@@ -28,11 +28,11 @@ struct device_entry;
 /* Where a kind's device goes. */
 enum device_bus {
 	DEVICE_BUS_VIRTIO, /* a virtio transport of its own: virtio-mmio or virtio-pci */
+	DEVICE_BUS_NONE,   /* none: it hangs off another device (a SCSI disk, its controller) */
 	/* a PCI function of its own (not virtio: e1000): create sets e->pcidev, with
 	 * e->gsi already allocated for its INTx pin; the walker puts it behind the host
 	 * bridge and routes INTA# to e->gsi */
 	DEVICE_BUS_PCI,
-	DEVICE_BUS_NONE,   /* none: it hangs off another device (a SCSI disk, its controller) */
 };
 
 struct device_kind {
