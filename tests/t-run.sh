@@ -39,6 +39,11 @@ expect memory-unaligned    1 'not a multiple of 4 KiB' -- --kernel x --memory 40
 expect serial-bad          1 'serial tty: expected stdio, none' -- --kernel x --serial tty
 expect serial-empty-path   1 'serial file:: expected' -- --kernel x --serial file:
 expect help                0 'usage: vsrv run' -- --help
+expect net-model-unknown   1 'model=ne2k: expected .*model=e1000' -- --kernel x --net user,model=ne2k
+expect net-e1000-queues    1 'the e1000 is a PCI device with one queue' -- --kernel x \
+  --net tap=t0,model=e1000,queues=2
+expect net-e1000-transport 1 'the e1000 is a PCI device with one queue' -- --kernel x \
+  --net model=e1000,user,transport=mmio
 
 if ! have_kvm; then
 	skip kvm-boots "$kvm_reason"
