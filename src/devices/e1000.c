@@ -483,32 +483,6 @@ static void *io_main(void *arg)
 	return NULL;
 }
 
-static void sync_fn(void *opaque)
-{
-	struct e1000 *e = opaque;
-
-	e1000_on_kick(e, 0); /* what a kick would have done, whether or not it came yet */
-	pthread_mutex_lock(&e->sync_lock);
-	e->sync_done++;
-	pthread_cond_broadcast(&e->sync_cond);
-	pthread_mutex_unlock(&e->sync_lock);
-}
-
-void e1000_sync(struct e1000 *e)
-{
-	unsigned want;
-
-	pthread_mutex_lock(&e->sync_lock);
-	want = e->sync_done + 1;
-	pthread_mutex_unlock(&e->sync_lock);
-	if (evloop_post(e->loop, sync_fn, e))
-		return;
-	pthread_mutex_lock(&e->sync_lock);
-	while ((int)(e->sync_done - want) < 0)
-		pthread_cond_wait(&e->sync_cond, &e->sync_lock);
-	pthread_mutex_unlock(&e->sync_lock);
-}
-
 /* --- life cycle --- */
 
 int e1000_create(struct virtio_host *h, struct net_backend *b, const uint8_t *mac,

@@ -1,6 +1,6 @@
 /* The e1000's data path glue: reception into the legacy receive ring (filters, VLAN
- * stripping, checksum status, the FCS), the TAP queue read on the I/O thread, and the
- * transmit batch that a TDT write asks for (the walker is e1000_tx.c). */
+ * stripping, checksum status, the FCS), the TAP queue read on the I/O thread, the
+ * transmit batch that a TDT write asks for (the walker is e1000_tx.c), and e1000_sync. */
 #include "devices/e1000_int.h"
 #include "devices/virtio/net.h"
 #include "util/log.h"
@@ -391,4 +391,31 @@ void e1000_on_kick(void *opaque, uint32_t events)
 	pthread_mutex_unlock(&e->lock);
 	if (unblock)
 		evloop_mod(e->loop, e->be->fd[0], EPOLLIN);
+}
+
+/* A test waits for the I/O thread: what a kick would have done, then it answers. */
+static void sync_fn(void *opaque)
+{
+	struct e1000 *e = opaque;
+
+	e1000_on_kick(e, 0); /* what a kick would have done, whether or not it came yet */
+	pthread_mutex_lock(&e->sync_lock);
+	e->sync_done++;
+	pthread_cond_broadcast(&e->sync_cond);
+	pthread_mutex_unlock(&e->sync_lock);
+}
+
+void e1000_sync(struct e1000 *e)
+{
+	unsigned want;
+
+	pthread_mutex_lock(&e->sync_lock);
+	want = e->sync_done + 1;
+	pthread_mutex_unlock(&e->sync_lock);
+	if (evloop_post(e->loop, sync_fn, e))
+		return;
+	pthread_mutex_lock(&e->sync_lock);
+	while ((int)(e->sync_done - want) < 0)
+		pthread_cond_wait(&e->sync_cond, &e->sync_lock);
+	pthread_mutex_unlock(&e->sync_lock);
 }
