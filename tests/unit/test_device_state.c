@@ -159,6 +159,15 @@ static void e1000_drive(struct vm *vm, struct device_entry *e)
 	e1000_wr(vm, e, E1000_ITR, 500);
 	e1000_wr(vm, e, E1000_ICS, ICR_LSC);
 	e1000_sync(e->priv);
+	/* the VM's NIC list shows it like any NIC */
+	{
+		struct vm_nic_stats ns[4];
+
+		CHECK_EQ(vm_devices_nic_stats(vm, ns, 4), 1);
+		CHECK(!strcmp(ns[0].name, "net0") && !strcmp(ns[0].device, "e1000-0"));
+		CHECK(!strcmp(ns[0].backend, "user"));
+		CHECK(!memcmp(ns[0].mac, "\x52\x54\x00\xaa\xbb\xcd", 6));
+	}
 }
 
 static void e1000_saved(struct vdev_entry_state *s)
