@@ -409,6 +409,10 @@ static void reg_write(struct e1000 *e, uint32_t off, uint32_t v)
 	case E1000_TDT:
 		kick(e); /* the I/O thread sends everything up to TDT */
 		break;
+	case E1000_TCTL:
+		if (v & TCTL_EN)
+			kick(e); /* what was queued while the transmitter was off */
+		break;
 	case E1000_RDT: case E1000_RCTL:
 		if (e->rx_blocked)
 			kick(e);

@@ -190,6 +190,27 @@ static void test_tx_legacy(void)
 	CHECK_EQ(cap.n, 2);
 	CHECK_EQ(cap.len[1], 120);
 	CHECK_EQ(rd(E1000_TDH), 5);
+	/* queued while the transmitter is off: sent once it is on */
+	wr(E1000_TCTL, 0);
+	txd_legacy(5, TXB, 60, TXD_CMD_EOP | TXD_CMD_RS, 0, 0);
+	wr(E1000_TDT, 6);
+	settle();
+	CHECK_EQ(cap.n, 2);
+	wr(E1000_TCTL, TCTL_EN); /* no settle(): the write itself must get the I/O thread going */
+	{
+		uint64_t end = now_ms() + 2000;
+		int n = 0;
+
+		while (n < 3 && now_ms() < end) {
+			pthread_mutex_lock(&cap.lock);
+			n = cap.n;
+			pthread_mutex_unlock(&cap.lock);
+			usleep(1000);
+		}
+		CHECK_EQ(n, 3);
+	}
+	settle();
+	CHECK_EQ(rd(E1000_TDH), 6);
 	down();
 }
 
