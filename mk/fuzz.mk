@@ -89,3 +89,19 @@ fuzz-seeds: $(LIBVHD)
 # API's views (tests/t-agent-fuzz.sh; seeds are real qemu-ga replies).
 $(eval $(call fuzz_target,agent-reply,fuzz/agent_reply.c src/server/agent_proto.c,\
   src/server/agent_proto.h,,-ljansson))
+
+# The e1000's transmit descriptor walker: legacy, context and data descriptors, checksum
+# offload and TSO (tests/t-e1000-fuzz.sh; seeds by fuzz/e1000_tx_seeds.py; -max_len=70000).
+$(eval $(call fuzz_target,e1000_tx,fuzz/e1000_tx.c src/devices/e1000_tx.c,\
+  src/devices/e1000.h src/devices/e1000_regs.h src/vmm/mem.h))
+
+# The whole e1000 under a hostile guest and network: register writes and reads, I/O ports,
+# frames (tests/t-e1000-fuzz.sh; seeds by fuzz/e1000_tx_seeds.py).
+E1000_FUZZ_SRC := src/devices/e1000.c src/devices/e1000_rx.c src/devices/e1000_tx.c \
+  src/devices/pci.c src/vmm/bus.c src/vmm/evloop.c src/util/log.c src/devices/virtio/net_kind.c \
+  src/devices/virtio/net.c src/devices/virtio/net_ctrl.c src/devices/virtio/net_slirp.c \
+  src/devices/virtio/net_tap.c src/devices/virtio/options.c src/devices/virtio/virtio.c \
+  src/devices/virtio/virtio_state.c src/devices/virtio/virtq.c src/devices/virtio/virtq_packed.c
+$(eval $(call fuzz_target,e1000_dev,fuzz/e1000_dev.c $(E1000_FUZZ_SRC),\
+  src/devices/e1000.h src/devices/e1000_int.h src/devices/e1000_regs.h src/vmm/mem.h,,\
+  -lz -ldl -lpthread))

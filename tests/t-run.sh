@@ -48,6 +48,11 @@ expect cdrom-too-small    1 'small.iso: 512 bytes: a CD/DVD image has at least o
 expect cdrom-directory    1 'not a regular file or block device' -- --kernel x --cdrom "$TMP"
 expect cdrom-bad-bus      1 'a CD/DVD drive is on virtio-scsi' -- --kernel x --disk "$TMP/small.iso,media=cdrom,bus=virtio-blk"
 expect cdrom-bad-media    1 'bad option' -- --kernel x --disk "$TMP/small.iso,media=tape"
+expect net-model-unknown   1 'model=ne2k: expected .*model=e1000' -- --kernel x --net user,model=ne2k
+expect net-e1000-queues    1 'the e1000 is a PCI device with one queue' -- --kernel x \
+  --net tap=t0,model=e1000,queues=2
+expect net-e1000-transport 1 'the e1000 is a PCI device with one queue' -- --kernel x \
+  --net model=e1000,user,transport=mmio
 
 if ! have_kvm; then
 	skip kvm-boots "$kvm_reason"

@@ -63,6 +63,7 @@ static void usage(FILE *f)
 		"                       socket's media command)\n"
 		"  --net SPEC           a network interface (repeatable): tap=NAME|bridge=BR|user[,mac=MAC]\n"
 		"                       [,transport=mmio|pci][,queues=N (tap, bridge)]\n"
+		"                       [,model=virtio|e1000 (Intel 82540EM, on PCI)]\n"
 		"  --device SPEC        rng, console,socket=PATH or vport,socket=PATH,name=NAME\n"
 		"                       (repeatable; see README)\n"
 		"  --control PATH       a control socket (JSON lines: status, pause, resume, save,\n"
@@ -501,12 +502,14 @@ static int run_once(const struct vm_config *cfg, struct control *ctl, struct sig
 	return code;
 }
 
-/* --net user anywhere: libslirp needs its sockets in the sandbox. */
+/* --net user anywhere (the item may stand anywhere in a spec: model=e1000,user): libslirp
+ * needs its sockets in the sandbox. */
 static bool wants_user_net(const struct vm_config *cfg)
 {
 	for (unsigned i = 0; i < cfg->nr_nets; i++)
-		if (!strncmp(cfg->nets[i], "user", 4) && (!cfg->nets[i][4] || cfg->nets[i][4] == ','))
-			return true;
+		for (const char *p = cfg->nets[i]; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+			if (!strncmp(p, "user", 4) && (!p[4] || p[4] == ','))
+				return true;
 	return false;
 }
 

@@ -11,7 +11,6 @@
 #define PCI_STATUS_CAP_LIST 0x10
 
 static void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
-static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 static uint16_t get16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
 
 void pci_dev_init(struct pci_dev *d, const char *name, uint16_t vendor, uint16_t device,
@@ -34,12 +33,49 @@ void pci_dev_init(struct pci_dev *d, const char *name, uint16_t vendor, uint16_t
 	d->wmask[0x3c] = 0xff; /* interrupt line: scratch for the OS */
 }
 
-void pci_dev_set_bar(struct pci_dev *d, int i, uint64_t size, bus_io_fn fn, void *opaque)
+/* The type bits of a BAR register, and the bits of its address. */
+static uint64_t bar_type_bits(const struct pci_bar *b)
 {
+	return b->type == PCI_BAR_IO ? 0x1 : b->type == PCI_BAR_MEM64 ? 0x4 : 0x0;
+}
+
+static uint64_t bar_addr_mask(const struct pci_bar *b)
+{
+	return ~(b->size - 1) & (b->type == PCI_BAR_IO ? ~0x3ULL : ~0xfULL) &
+	       (b->type == PCI_BAR_MEM64 ? ~0ULL : 0xffffffffULL);
+}
+
+static unsigned bar_width(const struct pci_bar *b)
+{
+	return b->type == PCI_BAR_MEM64 ? 8 : 4;
+}
+
+static void set_bar(struct pci_dev *d, int i, enum pci_bar_type t, uint64_t size,
+		    bus_io_fn fn, void *opaque)
+{
+	uint64_t v;
+
 	d->bar[i].size = size;
+	d->bar[i].type = t;
 	d->bar[i].fn = fn;
 	d->bar[i].opaque = opaque;
-	put32(d->cfg + PCI_BAR0 + 4 * i, 0x4); /* 64-bit memory, not prefetchable */
+	v = bar_type_bits(&d->bar[i]); /* not prefetchable */
+	memcpy(d->cfg + PCI_BAR0 + 4 * i, &v, bar_width(&d->bar[i]));
+}
+
+void pci_dev_set_bar(struct pci_dev *d, int i, uint64_t size, bus_io_fn fn, void *opaque)
+{
+	set_bar(d, i, PCI_BAR_MEM64, size, fn, opaque);
+}
+
+void pci_dev_set_bar32(struct pci_dev *d, int i, uint64_t size, bus_io_fn fn, void *opaque)
+{
+	set_bar(d, i, PCI_BAR_MEM32, size, fn, opaque);
+}
+
+void pci_dev_set_io_bar(struct pci_dev *d, int i, uint64_t size, bus_io_fn fn, void *opaque)
+{
+	set_bar(d, i, PCI_BAR_IO, size, fn, opaque);
 }
 
 uint8_t pci_dev_add_cap(struct pci_dev *d, uint8_t id, uint8_t len)
@@ -64,30 +100,38 @@ uint8_t pci_dev_add_cap(struct pci_dev *d, uint8_t id, uint8_t len)
 
 static uint64_t bar_reg(const struct pci_dev *d, int i)
 {
-	uint64_t v;
+	const struct pci_bar *b = &d->bar[i];
+	uint64_t v = 0;
 
-	memcpy(&v, d->cfg + PCI_BAR0 + 4 * i, 8);
-	return v & ~0xfULL;
+	memcpy(&v, d->cfg + PCI_BAR0 + 4 * i, bar_width(b));
+	return v & (b->type == PCI_BAR_IO ? ~0x3ULL : ~0xfULL);
+}
+
+static struct bus *bar_bus(const struct pci_dev *d, int i)
+{
+	return d->bar[i].type == PCI_BAR_IO ? d->host->pio : d->host->mmio;
 }
 
 /* Put BAR i on the bus at its current address if decoding is on, off it otherwise. */
 static void bar_update(struct pci_dev *d, int i)
 {
 	struct pci_bar *b = &d->bar[i];
-	struct pci_host *h = d->host;
-	bool on = (get16(d->cfg + 0x04) & PCI_CMD_MEM) != 0;
+	bool io = b->type == PCI_BAR_IO;
+	bool on = (get16(d->cfg + 0x04) & (io ? PCI_CMD_IO : PCI_CMD_MEM)) != 0;
 	uint64_t addr = bar_reg(d, i), old = b->addr;
+	struct bus *bus = bar_bus(d, i);
 
 	/* An address that is not size-aligned is the sizing pattern: not decoded. */
 	if (addr == 0 || (addr & (b->size - 1)) || addr + b->size < addr ||
-	    (addr < 0x100000000ULL && addr + b->size > 0x100000000ULL))
+	    (addr < 0x100000000ULL && addr + b->size > 0x100000000ULL) ||
+	    (io && addr + b->size > PCI_IO_END))
 		on = false;
 	if (b->registered && (!on || addr != b->addr)) {
-		bus_unregister(h->mmio, b->addr);
+		bus_unregister(bus, b->addr);
 		b->registered = false;
 	}
 	if (on && !b->registered) {
-		if (bus_register(h->mmio, addr, b->size, b->fn, b->opaque, d->name)) {
+		if (bus_register(bus, addr, b->size, b->fn, b->opaque, d->name)) {
 			vsrv_log("%s: BAR%d at 0x%llx overlaps another device; not decoded",
 				 d->name, i, (unsigned long long)addr);
 			return;
@@ -108,6 +152,8 @@ static void bars_update(struct pci_dev *d)
 			bar_update(d, i);
 }
 
+static int bar_owner(const struct pci_dev *d, unsigned o);
+
 static void cfg_write(struct pci_dev *d, uint32_t off, const uint8_t *data, uint32_t len)
 {
 	uint32_t i;
@@ -117,17 +163,17 @@ static void cfg_write(struct pci_dev *d, uint32_t off, const uint8_t *data, uint
 		uint32_t o = off + i;
 
 		if (o >= PCI_BAR0 && o < PCI_BAR0 + 24) {
-			int bi = (o - PCI_BAR0) / 4;
-			int owner = d->bar[bi].size ? bi : (bi > 0 && d->bar[bi - 1].size ? bi - 1 : -1);
-			uint64_t v, mask;
+			int owner = bar_owner(d, o);
+			const struct pci_bar *b;
+			uint64_t v = 0;
 
 			if (owner < 0)
 				continue;
-			memcpy(&v, d->cfg + PCI_BAR0 + 4 * owner, 8);
-			mask = ~(d->bar[owner].size - 1) & ~0xfULL;
+			b = &d->bar[owner];
+			memcpy(&v, d->cfg + PCI_BAR0 + 4 * owner, bar_width(b));
 			((uint8_t *)&v)[o - PCI_BAR0 - 4 * owner] = data[i];
-			v = (v & mask) | 0x4;
-			memcpy(d->cfg + PCI_BAR0 + 4 * owner, &v, 8);
+			v = (v & bar_addr_mask(b)) | bar_type_bits(b);
+			memcpy(d->cfg + PCI_BAR0 + 4 * owner, &v, bar_width(b));
 			bars = true;
 			continue;
 		}
@@ -219,6 +265,7 @@ int pci_host_create(struct bus *pio, struct bus *mmio, uint64_t ecam_base, uint6
 	h->mmio = mmio;
 	h->bar_next = bar_base;
 	h->bar_end = bar_end;
+	h->io_next = PCI_IO_BASE;
 	pthread_mutex_init(&h->lock, NULL);
 	/* 00:00.0: Intel-style host bridge (class 06 00 00) */
 	pci_dev_init(&h->bridge, "pci-host", 0x8086, 0x29c0, 0x060000, 0, 0x1af4, 0x1100);
@@ -313,19 +360,25 @@ int pci_host_add_at(struct pci_host *h, struct pci_dev *d, unsigned slot)
 		}
 	}
 	for (i = 0; i < 6; i++) {
-		uint64_t a, sz = d->bar[i].size;
+		struct pci_bar *b = &d->bar[i];
+		uint64_t a, sz = b->size;
+		bool io = b->type == PCI_BAR_IO;
 
 		if (!sz)
 			continue;
-		a = (h->bar_next + sz - 1) & ~(sz - 1);
-		if (a + sz > h->bar_end) {
+		a = ((io ? h->io_next : h->bar_next) + sz - 1) & ~(sz - 1);
+		if (a + sz > (io ? PCI_IO_END : h->bar_end) ||
+		    (b->type == PCI_BAR_MEM32 && a + sz > 0x100000000ULL)) {
 			pthread_mutex_unlock(&h->lock);
 			return -ENOSPC;
 		}
-		h->bar_next = a + sz;
-		a |= 0x4;
-		memcpy(d->cfg + PCI_BAR0 + 4 * i, &a, 8);
-		d->bar[i].addr = a & ~0xfULL;
+		if (io)
+			h->io_next = (uint32_t)(a + sz);
+		else
+			h->bar_next = a + sz;
+		b->addr = a;
+		a |= bar_type_bits(b);
+		memcpy(d->cfg + PCI_BAR0 + 4 * i, &a, bar_width(b));
 	}
 	d->host = h;
 	d->slot = s;
@@ -341,7 +394,7 @@ void pci_host_remove(struct pci_host *h, struct pci_dev *d)
 	pthread_mutex_lock(&h->lock);
 	for (i = 0; i < 6; i++) {
 		if (d->bar[i].registered)
-			bus_unregister(h->mmio, d->bar[i].addr);
+			bus_unregister(bar_bus(d, i), d->bar[i].addr);
 		d->bar[i].registered = false;
 	}
 	if (d->slot < 32 && h->dev[d->slot] == d)
@@ -366,7 +419,7 @@ static int bar_owner(const struct pci_dev *d, unsigned o)
 	bi = (o - PCI_BAR0) / 4;
 	if (d->bar[bi].size)
 		return bi;
-	if (bi > 0 && d->bar[bi - 1].size)
+	if (bi > 0 && d->bar[bi - 1].size && d->bar[bi - 1].type == PCI_BAR_MEM64)
 		return bi - 1;
 	return -2;
 }
@@ -386,13 +439,14 @@ static int cfg_check(const struct pci_dev *d, const uint8_t *cfg)
 			return -EINVAL;
 	}
 	for (i = 0; i < 6; i++) {
-		uint64_t v;
+		const struct pci_bar *b = &d->bar[i];
+		uint64_t v = 0;
 
-		if (!d->bar[i].size)
+		if (!b->size)
 			continue;
-		memcpy(&v, cfg + PCI_BAR0 + 4 * i, 8);
-		/* what cfg_write can leave there: a size-aligned address, 64-bit memory */
-		if ((v & (d->bar[i].size - 1)) != 0x4)
+		memcpy(&v, cfg + PCI_BAR0 + 4 * i, bar_width(b));
+		/* what cfg_write can leave there: a size-aligned address, the BAR's type */
+		if ((v & ~bar_addr_mask(b)) != bar_type_bits(b))
 			return -EINVAL;
 	}
 	return 0;

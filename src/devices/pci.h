@@ -23,12 +23,19 @@
 #define PCI_CMD_MEM 0x2
 #define PCI_CMD_INTX_DISABLE 0x400
 #define PCI_SLOT_LPC 31       /* 00:1f.0: the ICH9 LPC bridge (ich9_lpc.c), added first */
+#define PCI_IO_BASE 0xc000 /* I/O BARs are assigned from ports 0xc000-0xffff */
+#define PCI_IO_END 0x10000
 
 struct pci_dev;
 
+/* What a BAR decodes: 64-bit memory (two config slots), 32-bit memory, or I/O ports. */
+enum pci_bar_type { PCI_BAR_MEM64, PCI_BAR_MEM32, PCI_BAR_IO };
+
 struct pci_bar {
-	uint64_t size;       /* a power of two >= 4 KiB, or 0 for an unused BAR */
-	uint64_t addr;       /* current guest address */
+	/* a power of two (>= 4 KiB for memory, >= 4 for I/O), or 0 for an unused BAR */
+	uint64_t size;
+	enum pci_bar_type type;
+	uint64_t addr;       /* current guest address (a port for I/O) */
 	bus_io_fn fn;
 	void *opaque;
 	bool registered;     /* on the MMIO bus now */
@@ -59,6 +66,7 @@ struct pci_host {
 	bus_io_fn cf9_fn;             /* port 0xcf9 (byte), or NULL */
 	void *cf9_opaque;
 	uint64_t bar_next, bar_end;   /* BAR allocation window */
+	uint32_t io_next;             /* I/O BAR allocation: ports io_next .. PCI_IO_END */
 	struct pci_dev *dev[32];      /* slot 0 is the host bridge itself */
 	struct pci_dev bridge;
 };
@@ -86,6 +94,10 @@ void pci_dev_init(struct pci_dev *d, const char *name, uint16_t vendor, uint16_t
 		  uint32_t class_code, uint8_t revision, uint16_t subsys_vendor, uint16_t subsys);
 /* Declare a 64-bit memory BAR i (0, 2 or 4) of size bytes served by fn(opaque, ...). */
 void pci_dev_set_bar(struct pci_dev *d, int i, uint64_t size, bus_io_fn fn, void *opaque);
+/* Declare BAR i as a 32-bit memory BAR (size >= 4 KiB) or an I/O BAR (size >= 4 ports,
+ * on the port bus, decoded while the command register's I/O bit is set). */
+void pci_dev_set_bar32(struct pci_dev *d, int i, uint64_t size, bus_io_fn fn, void *opaque);
+void pci_dev_set_io_bar(struct pci_dev *d, int i, uint64_t size, bus_io_fn fn, void *opaque);
 /* Append a capability of len bytes (id in byte 0) to d's list; returns its offset or 0 when
  * config space is full. The caller fills the body and sets wmask for writable bytes. */
 uint8_t pci_dev_add_cap(struct pci_dev *d, uint8_t id, uint8_t len);
@@ -115,7 +127,7 @@ void pci_host_save(struct pci_host *h, struct pci_host_state *st);
 int pci_host_restore(struct pci_host *h, const struct pci_host_state *st);
 
 /* For device owners' save/restore: d's config space (d on a host). _check returns 0 when
- * cfg could be d's (read-only bytes equal, BARs size-aligned 64-bit memory BARs), else
+ * cfg could be d's (read-only bytes equal, BARs size-aligned and of their declared type), else
  * -EINVAL. _load checks, copies, and puts the BARs on the MMIO bus where cfg says (when
  * memory decoding is on; bar_moved runs for a BAR that lands elsewhere than before).
  * The cfg_written hook is not called: the owner re-applies its own state. */

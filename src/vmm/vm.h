@@ -144,6 +144,7 @@ struct vm {
 	 * covers bus 0 (1 MiB); BARs are assigned from [mem_base, mem_end). */
 	struct vm_pci_info {
 		uint64_t ecam_base, mem_base, mem_end;
+		uint8_t intx_gsi[32]; /* slot's INTA# line (IOAPIC pin), 0: none (MSI-X only) */
 	} pci;
 
 	/* The firmware layout (arch/x86/firmware.h), owned by the firmware level; NULL for

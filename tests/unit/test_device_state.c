@@ -1,7 +1,7 @@
 /* The state conformance test: every device kind of the table (src/devices/virtio/kinds.c)
  * through the VMM's own device level (vm_devices_init on a VM built by hand, no KVM
- * needed): a device driven by a guest (tests/unit/vdrv.h) on virtio-mmio is saved with a
- * request queued and not served (mid-I/O), the VM is destroyed, a fresh VM built from the
+ * needed): a device driven by a guest (tests/unit/vdrv.h) on virtio-mmio, or a PCI NIC
+ * (e1000) driven through its BAR, is saved with a request queued and not served (mid-I/O), the VM is destroyed, a fresh VM built from the
  * same options gets the guest memory and the state back, and saving it again gives the
  * same state (but the device generation, which a restore moves on from the device's
  * own). Corrupt states are refused, through the device table and through each kind's own
@@ -12,6 +12,7 @@
  * build still loads (the format is the table's). */
 #include "check.h"
 #include "vdrv.h"
+#include "devices/e1000.h"
 #include "devices/virtio/devstate.h"
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/net.h"
@@ -38,6 +39,7 @@ static const struct sample {
 	{ "disk", "@,media=cdrom" },
 	{ "disk", ",media=cdrom" },
 	{ "net", "user,mac=52:54:00:aa:bb:cc" },
+	{ "net", "user,mac=52:54:00:aa:bb:cd,model=e1000" },
 	{ "device", "rng" },
 	{ "device", "console,socket=@.sock" },
 	{ "device", "vport,socket=@.vp.sock,name=org.qemu.guest_agent.0" },
@@ -67,8 +69,8 @@ static void table_rules(void)
 		CHECK(device_kind_by_id(k->id) == k); /* ids are unique */
 		CHECK(k->state_size <= VDEV_STATE_MAX);
 		CHECK(!k->state_size == !k->save && !k->save == !k->restore);
-		CHECK(k->state_size == 0 || k->bus != DEVICE_BUS_VIRTIO ||
-		      k->state_size >= sizeof(struct virtio_dev_state));
+		if (k->bus == DEVICE_BUS_VIRTIO)
+			CHECK(k->state_size == 0 || k->state_size >= sizeof(struct virtio_dev_state));
 		if (k->option)
 			CHECK(k->words && k->parse && k->opts_free && k->create);
 		else
@@ -110,6 +112,101 @@ static struct virtio_dev_state *core(struct vdev_entry_state *s)
 	return (struct virtio_dev_state *)s->dev.bytes;
 }
 
+/* A kind with state whose state begins with the virtio core's. */
+static bool virtio_state(const struct device_kind *k)
+{
+	return k && k->save && k->bus == DEVICE_BUS_VIRTIO;
+}
+
+/* --- a PCI NIC that is not virtio (e1000), driven through its BAR0 --- */
+
+static uint64_t e1000_bar0(struct vm *vm, struct device_entry *e)
+{
+	struct vdevs *v = vm->devices_priv;
+	uint32_t bar;
+
+	pci_cfg_access(v->pci, e->pcidev->slot, 0x10, (uint8_t *)&bar, 4, false);
+	return bar & ~0xfu;
+}
+
+static void e1000_wr(struct vm *vm, struct device_entry *e, uint32_t off, uint32_t val)
+{
+	bus_dispatch(&vm->mmio, e1000_bar0(vm, e) + off, (uint8_t *)&val, 4, true);
+}
+
+/* Mid-I/O: a transmit ring with a packet queued whose end is not written yet (so not
+ * taken), a receive ring with buffers, interrupts enabled and one cause pending. */
+static void e1000_drive(struct vm *vm, struct device_entry *e)
+{
+	struct vdevs *v = vm->devices_priv;
+	uint16_t cmd = PCI_CMD_MEM | PCI_CMD_IO | 4;
+	uint8_t *d = vm->mem->host + VDRV_DATA;
+	uint64_t buf = VDRV_DATA + 0x1000;
+
+	/* INTA# on the entry's GSI: the interrupt line register and the ACPI _PRT say so */
+	CHECK(e->gsi_allocated && e->gsi >= 5 && e->gsi < 24);
+	CHECK_EQ(e->pcidev->cfg[0x3c], e->gsi);
+	CHECK_EQ(e->pcidev->cfg[0x3d], 1);
+	CHECK_EQ(vm->pci.intx_gsi[e->pcidev->slot], e->gsi);
+	pci_cfg_access(v->pci, e->pcidev->slot, 4, (uint8_t *)&cmd, 2, true);
+	memset(d, 0, 256);
+	memcpy(d, &buf, 8);
+	d[8] = 60;                     /* 60 bytes, no EOP yet */
+	e1000_wr(vm, e, E1000_TDBAL, VDRV_DATA);
+	e1000_wr(vm, e, E1000_TDLEN, 128);
+	e1000_wr(vm, e, E1000_TCTL, TCTL_EN);
+	e1000_wr(vm, e, E1000_TDT, 1);
+	e1000_wr(vm, e, E1000_RDBAL, VDRV_DATA + 0x800);
+	e1000_wr(vm, e, E1000_RDLEN, 128);
+	e1000_wr(vm, e, E1000_RDT, 4);
+	e1000_wr(vm, e, E1000_RCTL, RCTL_EN | RCTL_BAM | RCTL_SECRC);
+	e1000_wr(vm, e, E1000_IMS, ICR_RXT0 | ICR_TXDW);
+	e1000_wr(vm, e, E1000_ITR, 500);
+	e1000_wr(vm, e, E1000_ICS, ICR_LSC);
+	e1000_sync(e->priv);
+	/* the VM's NIC list shows it like any NIC */
+	{
+		struct vm_nic_stats ns[4];
+
+		CHECK_EQ(vm_devices_nic_stats(vm, ns, 4), 1);
+		CHECK(!strcmp(ns[0].name, "net0") && !strcmp(ns[0].device, "e1000-0"));
+		CHECK(!strcmp(ns[0].backend, "user"));
+		CHECK(!memcmp(ns[0].mac, "\x52\x54\x00\xaa\xbb\xcd", 6));
+	}
+}
+
+static void e1000_saved(struct vdev_entry_state *s)
+{
+	struct e1000_state *st = (void *)s->dev.bytes;
+
+	CHECK_EQ(st->tdt, 1);
+	CHECK_EQ(st->tdh, 0);             /* queued, not taken */
+	CHECK_EQ(st->rdt, 4);
+	CHECK_EQ(st->icr, ICR_LSC);
+	CHECK_EQ(st->ims, ICR_RXT0 | ICR_TXDW);
+	CHECK_EQ(st->ra[1] & 0xffff, 0xcdbb); /* the MAC given */
+	CHECK(st->pci_cfg[4] & PCI_CMD_MEM);
+}
+
+/* e1000 states the device must refuse (its restore checks them all first). */
+static void e1000_corrupt(struct vdev_entry_state *s, int how)
+{
+	struct e1000_state *st = (void *)s->dev.bytes;
+
+	switch (how) {
+	case 0: st->magic++; break;
+	case 1: st->status &= ~STATUS_LU; break;       /* read-only */
+	case 2: st->eeprom[0] ^= 1; break;             /* another MAC: other options */
+	case 3: st->icr |= 1u << 30; break;            /* no such cause */
+	case 4: st->rdlen = 1u << 24; break;           /* past the field */
+	case 5: st->tdt = 0x10000; break;
+	case 6: st->pci_cfg[0] ^= 1; break;            /* vendor id */
+	case 7: st->pci_cfg[0x10] |= 0x4; break;       /* BAR0 says 64-bit */
+	case 8: st->ee_reading = 5; break;
+	case 9: st->delayed = ICR_LSC; break;
+	}
+}
+
 /* Equal but for the device generation (a restore moves it on). */
 static bool same_state(const struct vm_devices_state *a, const struct vm_devices_state *b)
 {
@@ -120,9 +217,7 @@ static bool same_state(const struct vm_devices_state *a, const struct vm_devices
 	if (x.n != y.n || x.has_pci != y.has_pci)
 		return false;
 	for (unsigned i = 0; i < x.n; i++) {
-		const struct device_kind *k = device_kind_by_id(x.e[i].kind);
-
-		if (k && k->bus == DEVICE_BUS_VIRTIO)
+		if (virtio_state(device_kind_by_id(x.e[i].kind)))
 			core(&x.e[i])->generation = core(&y.e[i])->generation = 0;
 		if (memcmp(&x.e[i], &y.e[i], sizeof(x.e[i])))
 			return false;
@@ -287,6 +382,8 @@ static void one_sample(const struct sample *s)
 		struct vdrv_buf buf = { VDRV_DATA, 512, true };
 
 		covered[kind_index(e->kind)] = true;
+		if (!strcmp(e->kind->name, "e1000"))
+			e1000_drive(a, e);
 		if (!e->mmio)
 			continue;
 		d.base = e->mmio->base;
@@ -298,7 +395,9 @@ static void one_sample(const struct sample *s)
 	CHECK_EQ(st.n, v->n);
 	for (i = 0; i < st.n; i++) {
 		CHECK_EQ(st.e[i].kind, v->e[i].kind->id);
-		if (!v->e[i].kind->save)
+		if (!strcmp(v->e[i].kind->name, "e1000"))
+			e1000_saved(&st.e[i]);
+		if (!virtio_state(v->e[i].kind))
 			continue;
 		if (v->e[i].dev) {
 			CHECK_EQ(core(&st.e[i])->status, 15);
@@ -334,7 +433,12 @@ static void one_sample(const struct sample *s)
 			continue;
 		for (int how = 0; how < NR_CORRUPT; how++) {
 			bad = st;
-			corrupt(core(&bad.e[i]), how);
+			if (virtio_state(v->e[i].kind))
+				corrupt(core(&bad.e[i]), how);
+			else if (!strcmp(v->e[i].kind->name, "e1000"))
+				e1000_corrupt(&bad.e[i], how);
+			else
+				CHECK(!"a kind without corruptions to refuse");
 			CHECK_EQ(vm_devices_restore(b, &bad), -EINVAL);
 			/* ... and the kind's own restore */
 			CHECK_EQ(v->e[i].kind->restore(&v->e[i], bad.e[i].dev.bytes), -EINVAL);
@@ -351,7 +455,7 @@ static void one_sample(const struct sample *s)
 	CHECK(same_state(&st, &again));
 	cd_extras(b, v, &st, scratch2); /* the saved VM's */
 	for (i = 0; i < st.n; i++)
-		if (v->e[i].kind->save && v->e[i].dev)
+		if (virtio_state(v->e[i].kind) && v->e[i].dev)
 			CHECK(core(&again.e[i])->generation != core(&fresh.e[i])->generation);
 	CHECK_EQ(vm_devices_resume(b), 0);
 	vm_free(b);
@@ -429,6 +533,8 @@ static void test_refused_specs(void)
 		{ "device", "console" }, { "disk", "x.raw,bus=ide" },
 		{ "disk", "x.iso,media=cdrom,bus=virtio-blk" }, { "disk", ",media=disk" },
 		{ "disk", "x.iso,media=tape" }, { "net", "tap=" },
+		{ "net", "user,model=rtl8139" }, { "net", "tap=t0,queues=2,model=e1000" },
+		{ "net", "user,model=e1000,transport=mmio" },
 	};
 	struct vm vm0 = { .vm_fd = -1 };
 

@@ -74,6 +74,14 @@ static void test_net(void)
 	CHECK_EQ(vopt_parse_net("user,mac=01:00:00:00:00:00", &n), -EINVAL);
 	CHECK_EQ(vopt_parse_net("user,mac=52:54:00:12:34", &n), -EINVAL);
 	CHECK_EQ(vopt_parse_net("tap=abcdefghijklmnopq", &n), -EINVAL);
+	CHECK_EQ(vopt_parse_net("user,model=e1000", &n), 0);
+	CHECK(!strcmp(n.model, "e1000") && !n.has_transport);
+	vopt_net_free(&n);
+	CHECK_EQ(vopt_parse_net("tap=t0,model=virtio,transport=mmio", &n), 0);
+	CHECK(!strcmp(n.model, "virtio") && n.has_transport);
+	vopt_net_free(&n);
+	CHECK_EQ(vopt_parse_net("user,model=rtl8139", &n), -EINVAL);
+	CHECK_EQ(vopt_parse_net("user,model=", &n), -EINVAL);
 }
 
 static void test_dev(void)
@@ -101,10 +109,12 @@ static void test_dev(void)
 	CHECK(!device_kind_for("device", ""));
 }
 
-/* The word that picks a --disk's kind is its bus= value (none: virtio-blk). */
+/* The word that picks a --disk's kind is its bus= value (none: virtio-blk), a --net's its
+ * model= value. */
 static void test_kind_for(void)
 {
 	const struct device_kind *k;
+	void *o;
 
 	k = device_kind_for("disk", "a.vhd");
 	CHECK(k && !strcmp(k->name, "virtio-blk"));
@@ -121,6 +131,19 @@ static void test_kind_for(void)
 	CHECK(k && !strcmp(k->name, "virtio-blk")); /* not the word: its parser refuses it */
 	k = device_kind_for("net", "user");
 	CHECK(k && !strcmp(k->name, "virtio-net"));
+	/* and a --net's its model= value (none: virtio-net) */
+	k = device_kind_for("net", "user,model=virtio");
+	CHECK(k && !strcmp(k->name, "virtio-net"));
+	k = device_kind_for("net", "tap=t0,model=e1000,mac=52:54:00:00:00:01");
+	CHECK(k && !strcmp(k->name, "e1000") && k->bus == DEVICE_BUS_PCI);
+	CHECK(!device_kind_for("net", "user,model=ne2k"));
+	k = device_kind_for("net", "model=e1000,user");     /* the word may come first */
+	CHECK(k && !strcmp(k->name, "e1000"));
+	CHECK_EQ(k->parse("model=e1000,user", &o), 0);
+	k->opts_free(o);
+	CHECK_EQ(k->parse("user", &o), -EINVAL);             /* not its spec */
+	k = device_kind_for("net", "user");
+	CHECK_EQ(k->parse("user,model=e1000", &o), -EINVAL); /* nor this one's */
 	CHECK(!device_kind_for("serial", "x"));
 }
 

@@ -467,8 +467,10 @@ static void test_acpi_tables(void)
 		uint32_t len, i, dsdt, n;
 		uint64_t xsdt, e;
 
-		if (with_pci)
-			vm->pci = (struct vm_pci_info){ 0xe0000000, 0xe1000000, 0xfe000000 };
+		if (with_pci) {
+			vm->pci = (struct vm_pci_info){ 0xe0000000, 0xe1000000, 0xfe000000, { 0 } };
+			vm->pci.intx_gsi[3] = 9; /* an e1000's INTA# in slot 3 */
+		}
 		CHECK_EQ(x86_acpi_write(vm), 0);
 		CHECK(!memcmp(b, "RSD PTR ", 8));
 		CHECK_EQ(sum8(b, 20), 0);
@@ -506,6 +508,15 @@ static void test_acpi_tables(void)
 					static const uint8_t win[] = { 0x87, 0x17, 0x00, 0x00, 0x0c, 0x01,
 						0, 0, 0, 0, 0x00, 0x00, 0x00, 0xe1, 0xff, 0xff, 0xff, 0xfd };
 					CHECK(memmem(d, len, win, sizeof(win)) != NULL);
+					/* _CRS: the WordIO descriptor with the I/O BAR ports */
+					static const uint8_t io[] = { 0x88, 0x0d, 0x00, 0x01, 0x0c, 0x03,
+						0, 0, 0x00, 0xc0, 0xff, 0xff, 0, 0, 0x00, 0x40 };
+					CHECK(memmem(d, len, io, sizeof(io)) != NULL);
+					/* _PRT: slot 3's INTA# on GSI 9 */
+					static const uint8_t prt[] = { 0x12, 0x0b, 0x04, 0x0c, 0xff, 0xff,
+						0x03, 0x00, 0x00, 0x00, 0x0a, 0x09 };
+					CHECK(memmem(d, len, "_PRT", 4) != NULL);
+					CHECK(memmem(d, len, prt, sizeof(prt)) != NULL);
 					if (getenv("VSRV_DUMP_DSDT")) {
 						FILE *f = fopen(getenv("VSRV_DUMP_DSDT"), "w");
 						if (f) { fwrite(d, 1, len, f); fclose(f); }

@@ -19,6 +19,7 @@
 #include "devices/acpi_pm.h"
 #include "devices/fw_cfg.h"
 #include "devices/fw_loader.h"
+#include "devices/pci.h"
 #include "util/log.h"
 #include "vmm/vm.h"
 
@@ -140,8 +141,40 @@ static size_t aml_pkg_begin(struct aml *a)
 	return start;
 }
 
+/* Name (_PRT, Package () { Package () { 0xSSSSFFFF, 0, 0, GSI }, ... }): INTA# of each slot
+ * with a legacy interrupt (pci->intx_gsi) wired straight to its IOAPIC pin (level, as a
+ * GSI-sourced _PRT entry is). Virtio devices use MSI-X only and need none. */
+static void aml_prt(struct aml *a, const struct vm_pci_info *pci)
+{
+	size_t prt, ent;
+	uint8_t n = 0;
+
+	for (unsigned s = 0; s < 32; s++)
+		n += pci->intx_gsi[s] != 0;
+	if (!n)
+		return;
+	aml_bytes(a, "\x08_PRT\x12", 6);              /* Name (_PRT, Package () {...}) */
+	prt = aml_pkg_begin(a);
+	aml_u8(a, n);
+	for (unsigned s = 0; s < 32; s++) {
+		if (!pci->intx_gsi[s])
+			continue;
+		aml_u8(a, 0x12);                      /* PackageOp */
+		ent = aml_pkg_begin(a);
+		aml_u8(a, 4);
+		aml_u8(a, 0x0c);                      /* DWordConst: the slot, any function */
+		aml_u32(a, s << 16 | 0xffff);
+		aml_u8(a, 0x00);                      /* pin: INTA# */
+		aml_u8(a, 0x00);                      /* source: none, a GSI */
+		aml_u8(a, 0x0a);                      /* ByteConst: the GSI */
+		aml_u8(a, pci->intx_gsi[s]);
+		aml_pkg_end(a, ent);
+	}
+	aml_pkg_end(a, prt);
+}
+
 /* Scope (\_SB) { Device (PCI0) { _HID PNP0A03, _UID 0, _SEG 0, _BBN 0, _CRS: bus 0, the
- * BAR window } }. Devices use MSI-X only (interrupt pin 0): no _PRT is needed. */
+ * I/O BAR ports, the BAR window, _PRT when a device has a legacy interrupt } }. */
 static void aml_pci_root(struct aml *a, const struct vm_pci_info *pci)
 {
 	size_t scope, dev, crs, buf;
@@ -167,6 +200,11 @@ static void aml_pci_root(struct aml *a, const struct vm_pci_info *pci)
 		/* WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode): bus 0..0 */
 		aml_bytes(a, "\x88\x0d\x00\x02\x0c\x00", 6);
 		aml_u16(a, 0); aml_u16(a, 0); aml_u16(a, 0); aml_u16(a, 0); aml_u16(a, 1);
+		/* WordIO (ResourceProducer, MinFixed, MaxFixed, PosDecode, EntireRange): the
+		 * ports I/O BARs get (an e1000's BAR1); Linux assigns none outside it */
+		aml_bytes(a, "\x88\x0d\x00\x01\x0c\x03", 6);
+		aml_u16(a, 0); aml_u16(a, PCI_IO_BASE); aml_u16(a, PCI_IO_END - 1); aml_u16(a, 0);
+		aml_u16(a, PCI_IO_END - PCI_IO_BASE);
 		/* DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, NonCacheable,
 		 * ReadWrite): the BAR window */
 		aml_bytes(a, "\x87\x17\x00\x00\x0c\x01", 6);
@@ -180,6 +218,7 @@ static void aml_pci_root(struct aml *a, const struct vm_pci_info *pci)
 			a->p[buf] = (uint8_t)(a->len - body);
 	}
 	aml_pkg_end(a, crs);
+	aml_prt(a, pci);
 	aml_pkg_end(a, dev);
 	aml_pkg_end(a, scope);
 }

@@ -23,6 +23,46 @@
 #define PCI_BAR_BASE 0xe1000000ULL
 #define PCI_BAR_END 0xfe000000ULL
 
+/* The host bridge, created with the first PCI device. */
+static int pci_host(struct vdevs *v)
+{
+	struct vm *vm = v->vm;
+	int ret;
+
+	if (v->pci)
+		return 0;
+	if (vm->pci_host_fw) { /* the firmware layout's host bridge (its level owns it) */
+		v->pci = vm->pci_host_fw;
+		return 0;
+	}
+	ret = pci_host_create(&vm->pio, &vm->mmio, ECAM_BASE, PCI_BAR_BASE, PCI_BAR_END, &v->pci);
+	if (ret)
+		return ret;
+	/* For the ACPI tables (a root bridge, MCFG, the INTx routes) and the e820 map. */
+	vm->pci = (struct vm_pci_info){ ECAM_BASE, PCI_BAR_BASE, PCI_BAR_END, { 0 } };
+	return 0;
+}
+
+/* A DEVICE_BUS_PCI device: behind the host bridge, INTA# wired to e->gsi (the interrupt
+ * line register says so, and the ACPI _PRT). */
+static int pci_fn_attach(struct vdevs *v, struct device_entry *e)
+{
+	int ret = pci_host(v);
+
+	if (ret)
+		return ret;
+	e->pcidev->cfg[0x3c] = (uint8_t)e->gsi;
+	e->pcidev->cfg[0x3d] = 1; /* INTA# */
+	ret = pci_host_add(v->pci, e->pcidev);
+	if (ret) {
+		vsrv_log("%s: no free PCI slot or BAR space", e->name);
+		return ret;
+	}
+	e->pcidev_added = true;
+	v->vm->pci.intx_gsi[e->pcidev->slot] = (uint8_t)e->gsi;
+	return 0;
+}
+
 int devices_attach(struct vdevs *v, struct device_entry *e)
 {
 	struct vm *vm = v->vm;
@@ -30,18 +70,11 @@ int devices_attach(struct vdevs *v, struct device_entry *e)
 	int ret;
 
 	/* Firmware finds PCI devices only: every device goes there (vm->pci_host_fw, the
-	 * firmware layout's host bridge, which the firmware level owns). */
+	 * firmware layout's host bridge, which the firmware level owns; pci_host). */
 	if (e->transport == VOPT_PCI || vm->pci_host_fw) {
-		if (!v->pci && vm->pci_host_fw) {
-			v->pci = vm->pci_host_fw;
-		} else if (!v->pci) {
-			ret = pci_host_create(&vm->pio, &vm->mmio, ECAM_BASE, PCI_BAR_BASE,
-					      PCI_BAR_END, &v->pci);
-			if (ret)
-				return ret;
-			/* For the ACPI tables (a root bridge, MCFG) and the e820 map. */
-			vm->pci = (struct vm_pci_info){ ECAM_BASE, PCI_BAR_BASE, PCI_BAR_END };
-		}
+		ret = pci_host(v);
+		if (ret)
+			return ret;
 		return virtio_pci_create(e->dev, v->pci, e->kind->pci_class, &e->pci);
 	}
 	ret = vm_irq_alloc(vm, &e->gsi);
@@ -136,21 +169,27 @@ const struct device_kind *device_kind_by_id(uint32_t id)
 }
 
 /* The word of spec that selects its kind: the first item of a --device spec, the value of
- * a --disk spec's bus= item or "cdrom" for one with media=cdrom; "" for none (and for
- * --net). */
+ * a --disk spec's bus= item or "cdrom" for one with media=cdrom, of a --net spec's model=
+ * item; "" for none. */
 static void spec_word(const char *option, const char *spec, char *w, size_t n)
 {
 	const char *p = NULL, *end;
 
 	if (!strcmp(option, "device")) {
 		p = spec;
-	} else if (!strcmp(option, "disk")) {
+	} else if (!strcmp(option, "disk") || !strcmp(option, "net")) {
+		const char *key = option[0] == 'd' ? "bus=" : "model=";
+
+		/* a --net spec's items come in any order; a --disk's first is its path */
+		if (option[0] == 'n' && !strncmp(spec, key, strlen(key)))
+			p = spec + strlen(key);
 		for (const char *c = strchr(spec, ','); c; c = strchr(c + 1, ','))
-			if (!strncmp(c + 1, "bus=", 4))
-				p = c + 5;
-		for (const char *c = strchr(spec, ','); c; c = strchr(c + 1, ','))
-			if (!strncmp(c + 1, "media=cdrom", 11) && (!c[12] || c[12] == ','))
-				p = "cdrom";
+			if (!strncmp(c + 1, key, strlen(key)))
+				p = c + 1 + strlen(key);
+		if (option[0] == 'd')
+			for (const char *c = strchr(spec, ','); c; c = strchr(c + 1, ','))
+				if (!strncmp(c + 1, "media=cdrom", 11) && (!c[12] || c[12] == ','))
+					p = "cdrom";
 	}
 	if (!p)
 		p = "";
@@ -208,10 +247,20 @@ static int add_spec(struct vdevs *v, const char *option, const char *spec, unsig
 	ret = -ENOSPC;
 	if (e) {
 		e->kind = k;
-		ret = k->create(v, e, opts, idx);
+		ret = 0;
+		if (k->bus == DEVICE_BUS_PCI) {
+			ret = vm_irq_alloc(v->vm, &e->gsi);
+			if (ret)
+				vsrv_log("--%s %s: no free interrupt line", option, spec);
+			e->gsi_allocated = !ret;
+		}
+		if (!ret)
+			ret = k->create(v, e, opts, idx);
 	}
 	if (!ret && k->bus == DEVICE_BUS_VIRTIO)
 		ret = devices_attach(v, e);
+	else if (!ret && k->bus == DEVICE_BUS_PCI)
+		ret = pci_fn_attach(v, e);
 	k->opts_free(opts);
 	return ret;
 }
@@ -304,6 +353,11 @@ static int h_msi_route(void *vm, uint32_t *gsi, uint64_t addr, uint32_t data)
 		      vm_msi_route_add(vm, addr, data, gsi);
 }
 
+static int h_irq_line(void *vm, uint32_t gsi, int level)
+{
+	return vm_irq_line(vm, gsi, level);
+}
+
 int vm_devices_init(struct vm *vm)
 {
 	const struct vm_config *c = vm->cfg;
@@ -325,6 +379,7 @@ int vm_devices_init(struct vm *vm)
 		v->host.ioeventfd = h_ioeventfd;
 		v->host.irqfd = h_irqfd;
 		v->host.msi_route = h_msi_route;
+		v->host.irq_line = h_irq_line;
 	}
 	vm->devices_priv = v;
 	for (i = 0; i < c->nr_disks && !ret; i++)
@@ -355,6 +410,10 @@ void vm_devices_exit(struct vm *vm)
 
 		virtio_pci_destroy(e->pci);
 		virtio_mmio_destroy(e->mmio);
+		if (e->pcidev_added)
+			pci_host_remove(v->pci, e->pcidev);
+		if (e->pcidev_added && e->pcidev->slot < 32)
+			vm->pci.intx_gsi[e->pcidev->slot] = 0;
 		if (e->gsi_allocated)
 			vm_irq_free(vm, e->gsi);
 		if (e->kind)

@@ -23,13 +23,25 @@ static int each_dev(struct vm *vm, int (*fn)(struct virtio_dev *d))
 	return ret;
 }
 
+/* The kinds that are not virtio quiesce themselves. */
+static void each_other(struct vm *vm, bool on)
+{
+	struct vdevs *v = vm->devices_priv;
+
+	for (unsigned i = 0; v && i < v->n; i++)
+		if (v->e[i].kind && v->e[i].kind->quiesce)
+			v->e[i].kind->quiesce(&v->e[i], on);
+}
+
 int vm_devices_quiesce(struct vm *vm)
 {
+	each_other(vm, true);
 	return each_dev(vm, virtio_dev_quiesce);
 }
 
 int vm_devices_resume(struct vm *vm)
 {
+	each_other(vm, false);
 	return each_dev(vm, virtio_dev_resume);
 }
 
@@ -147,7 +159,7 @@ static int check_entry(struct device_entry *e, const struct vdev_entry_state *s)
 	if (!e->kind->save)
 		return e->dev ? -EOPNOTSUPP : 0;
 	if (!e->dev)
-		return 0; /* no virtio core: all its checks are its restore's */
+		return 0; /* not virtio: its restore checks everything before it changes a thing */
 	/* the device's own checks run in its restore, before it changes anything; the
 	 * core's part (the start of every kind's state) is checked here for all first */
 	return virtio_dev_check(e->dev, (const struct virtio_dev_state *)s->dev.bytes) == 0 ?
@@ -166,7 +178,7 @@ static int restore_entry(struct device_entry *e, const struct vdev_entry_state *
 	else if (!ret && e->mmio)
 		ret = virtio_mmio_restore(e->mmio, &s->tr.mmio);
 	if (ret)
-		vsrv_log("%s: saved state refused: %s", e->name[0] ? e->name : e->dev->name,
+		vsrv_log("%s: saved state refused: %s", e->name[0] || !e->dev ? e->name : e->dev->name,
 			 strerror(-ret));
 	return ret;
 }

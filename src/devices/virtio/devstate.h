@@ -46,7 +46,7 @@ struct vm_devices_desc {
 };
 void vm_devices_describe(struct vm *vm, struct vm_devices_desc *d);
 
-/* Quiesce / resume every virtio device of vm (see virtio_dev_quiesce). 0 or the first
+/* Quiesce / resume every device of vm (see virtio_dev_quiesce, device_kind.quiesce). 0 or the first
  * -errno (all are quiesced or resumed all the same). */
 int vm_devices_quiesce(struct vm *vm);
 int vm_devices_resume(struct vm *vm);

@@ -30,6 +30,10 @@ struct device_entry;
 enum device_bus {
 	DEVICE_BUS_VIRTIO, /* a virtio transport of its own: virtio-mmio or virtio-pci */
 	DEVICE_BUS_NONE,   /* none: it hangs off another device (a SCSI disk, its controller) */
+	/* a PCI function of its own (not virtio: e1000): create sets e->pcidev, with
+	 * e->gsi already allocated for its INTx pin; the walker puts it behind the host
+	 * bridge and routes INTA# to e->gsi */
+	DEVICE_BUS_PCI,
 };
 
 struct device_kind {
@@ -63,7 +67,8 @@ struct device_kind {
 	int (*check)(const void *opts);
 	/* Create e's device from opts (idx: the spec's position among its option's): sets
 	 * e->priv, e->name and, on DEVICE_BUS_VIRTIO, e->dev and e->transport (the caller then
-	 * puts it on its transport). 0 or -errno after logging; e is then destroyed all the
+	 * puts it on its transport); on DEVICE_BUS_PCI, e->pcidev (the walker adds it to
+	 * the host bridge). 0 or -errno after logging; e is then destroyed all the
 	 * same, so destroy must take a half-made entry. Main thread. */
 	int (*create)(struct vdevs *v, struct device_entry *e, const void *opts, unsigned idx);
 	/* After every spec was created, in table order (may be NULL): a kind may add entries
@@ -72,14 +77,19 @@ struct device_kind {
 	/* Free what create made, after e's transport is gone (the walker then closes
 	 * e->disk). */
 	void (*destroy)(struct vdevs *v, struct device_entry *e);
-	/* Saved state: state_size bytes (at most VDEV_STATE_MAX) that begin with the device
-	 * core's struct virtio_dev_state (on DEVICE_BUS_VIRTIO; a kind without a transport of
-	 * its own, such as a CD drive on the SCSI controller, has only its own). save copies it (the device quiesced around the
+	/* Saved state: state_size bytes (at most VDEV_STATE_MAX); on DEVICE_BUS_VIRTIO they
+	 * begin with the device core's struct virtio_dev_state (a DEVICE_BUS_PCI kind keeps
+	 * its PCI config space in its own state; a kind without a transport of its own, such
+	 * as a CD drive on the SCSI controller, has only its own). save copies it (the device quiesced around the
 	 * copy), 0 or -errno; restore loads it into a device created from the same options:
 	 * 0, or -EINVAL with the device unchanged. save NULL and state_size 0: nothing saved. */
 	size_t state_size;
 	int (*save)(struct device_entry *e, void *state);
 	int (*restore)(struct device_entry *e, const void *state);
+	/* Stop taking work from the guest's rings (on), or go on (off), around a save or a
+	 * migration's last pass; a request already taken completes first. NULL: a virtio
+	 * kind, quiesced through its core (virtio_dev_quiesce). Any thread. */
+	void (*quiesce)(struct device_entry *e, bool on);
 	/* A NIC's current MAC address (NULL for other kinds). Any thread. */
 	void (*mac)(struct device_entry *e, uint8_t mac[6]);
 	/* A drive with removable media (NULL for other kinds), on the control loop while the
@@ -106,6 +116,8 @@ struct device_entry {
 	struct disk *disk;            /* owned: closed after kind->destroy */
 	struct virtio_mmio *mmio;
 	struct virtio_pci *pci;
+	struct pci_dev *pcidev;       /* DEVICE_BUS_PCI: the kind's PCI function (its memory) */
+	bool pcidev_added;            /* on the host bridge */
 	uint32_t gsi;
 	bool gsi_allocated;
 	/* what vm_devices_*_stats report: disks (dstats) and NICs (nstats) */

@@ -15,6 +15,7 @@
 	X(virtio_scsi_disk_kind) \
 	X(scsi_cd_kind) \
 	X(virtio_vport_kind) \
+	X(e1000_kind) \
 	/* the next kind goes here, one line */
 
 #define DECLARE(k) extern const struct device_kind k;

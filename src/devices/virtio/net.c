@@ -152,6 +152,11 @@ int virtio_net_receive(struct virtio_net *n, const uint8_t *frame, size_t len)
 	return ret;
 }
 
+static void vnet_rx_cb(void *nic, const uint8_t *frame, size_t len)
+{
+	virtio_net_receive(nic, frame, len); /* dropped when the guest has no buffers */
+}
+
 /* The receive pair that frames of TAP queue k go to: k itself while it is active, else
  * one of the active pairs (the kernel spreads flows over every queue it has). */
 static unsigned rx_pair(unsigned k, unsigned active)
@@ -322,7 +327,7 @@ int virtio_net_create(struct virtio_host *h, struct net_backend *b, const uint8_
 	if (ret)
 		goto err_dev;
 	if (b->start) {
-		ret = b->start(b, n);
+		ret = b->start(b, vnet_rx_cb, n);
 		if (ret)
 			goto err_dev;
 	}

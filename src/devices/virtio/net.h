@@ -26,7 +26,13 @@
 
 struct virtio_net;
 
-/* A backend: where guest frames go and where received frames come from. */
+/* Where a callback backend hands a received frame (no virtio-net header): the NIC's
+ * receive function with its device. Called from the backend's thread. */
+typedef void (*net_rx_fn)(void *nic, const uint8_t *frame, size_t len);
+
+/* A backend: where guest frames go and where received frames come from. Any NIC model
+ * (virtio-net, e1000) drives it the same way: send, and either read fd[] on its I/O thread
+ * (TAP) or receive through the callback given to start (user-mode NAT). */
 struct net_backend {
 	const char *kind;                 /* "tap" or "user", for log lines */
 	bool vnet_hdr;                    /* send/recv frames prefixed with the virtio-net header */
@@ -38,8 +44,9 @@ struct net_backend {
 	int (*send)(struct net_backend *b, unsigned q, const struct iovec *iov, int n, size_t len);
 	/* Apply the offloads the guest accepted (TUN_F_* flags). May be NULL. */
 	int (*set_offload)(struct net_backend *b, unsigned tun_flags);
-	/* Called once the device is ready to receive (callback backends start here). */
-	int (*start)(struct net_backend *b, struct virtio_net *n);
+	/* Called once the device is ready to receive (callback backends start here): frames
+	 * arrive as rx(nic, frame, len) from then on until stop. */
+	int (*start)(struct net_backend *b, net_rx_fn rx, void *nic);
 	/* Stop delivering frames (callback backends; may be NULL). Called before the device
 	 * goes, then destroy after it. */
 	void (*stop)(struct net_backend *b);
@@ -55,6 +62,11 @@ int net_tap_open(const char *name, const char *bridge, unsigned queues,
  * 10.0.2.0/24), the host at .2, DNS at .3, and 16 DHCP addresses from dhcp (0 means
  * .15). One queue pair. Returns 0 and *out, or -errno after logging. */
 int net_slirp_open(uint32_t net, uint32_t mask, uint32_t dhcp, struct net_backend **out);
+
+struct vopt_net;
+/* The backend a parsed --net spec names (TAP, bridge or user), for every NIC model
+ * (net_kind.c). Returns 0 and *out, or -errno after logging. */
+int net_backend_open(const struct vopt_net *o, struct net_backend **out);
 
 /* The device configuration space (virtio 1.2, 5.1.4), little-endian. */
 struct virtio_net_config {

@@ -2,12 +2,20 @@
  * backend (TAP or slirp) and builds the device on it. */
 #include "devices/virtio/kind.h"
 #include "devices/virtio/net.h"
+#include "util/log.h"
 
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+static void net_opts_free(void *opts)
+{
+	if (opts)
+		vopt_net_free(opts);
+	free(opts);
+}
 
 static int net_parse(const char *spec, void **opts)
 {
@@ -21,15 +29,21 @@ static int net_parse(const char *spec, void **opts)
 		free(o);
 		return ret;
 	}
+	if (o->model && strcmp(o->model, "virtio")) { /* another kind's spec */
+		vsrv_log("--net %s: not a virtio-net spec (model=%s)", spec, o->model);
+		net_opts_free(o);
+		return -EINVAL;
+	}
 	*opts = o;
 	return 0;
 }
 
-static void net_opts_free(void *opts)
+int net_backend_open(const struct vopt_net *o, struct net_backend **out)
 {
-	if (opts)
-		vopt_net_free(opts);
-	free(opts);
+	if (o->kind == VOPT_NET_USER)
+		return net_slirp_open(o->user_net, o->user_mask, o->user_dhcp, out);
+	return net_tap_open(o->kind == VOPT_NET_TAP ? o->ifname : NULL,
+			    o->kind == VOPT_NET_BRIDGE ? o->ifname : NULL, o->queues, out);
 }
 
 static int net_kind_create(struct vdevs *v, struct device_entry *e, const void *opts,
@@ -44,11 +58,7 @@ static int net_kind_create(struct vdevs *v, struct device_entry *e, const void *
 	snprintf(e->label, sizeof(e->label), "net%u", idx);
 	e->bus_or_backend = o->kind == VOPT_NET_USER ? "user" :
 			    o->kind == VOPT_NET_BRIDGE ? "bridge" : "tap";
-	if (o->kind == VOPT_NET_USER)
-		ret = net_slirp_open(o->user_net, o->user_mask, o->user_dhcp, &be);
-	else
-		ret = net_tap_open(o->kind == VOPT_NET_TAP ? o->ifname : NULL,
-				   o->kind == VOPT_NET_BRIDGE ? o->ifname : NULL, o->queues, &be);
+	ret = net_backend_open(o, &be);
 	if (ret)
 		return ret;
 	ret = virtio_net_create(&v->host, be, o->has_mac ? o->mac : NULL, e->name, &n);
@@ -94,8 +104,8 @@ const struct device_kind virtio_net_kind = {
 	.name = "virtio-net",
 	.id = 4,
 	.option = "net",
-	.words = (const char *const[]){ "", NULL },
-	.usage = "tap=NAME|bridge=BR|user[,...]",
+	.words = (const char *const[]){ "", "virtio", NULL },
+	.usage = "tap=NAME|bridge=BR|user[,...][,model=virtio]",
 	.bus = DEVICE_BUS_VIRTIO,
 	.pci_class = 0x020000,
 	.parse = net_parse,

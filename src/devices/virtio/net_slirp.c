@@ -43,7 +43,8 @@ struct slirp_be {
 	struct slirp_api api;
 	void *dl;
 	Slirp *slirp;
-	struct virtio_net *net;
+	net_rx_fn rx;
+	void *nic;
 	pthread_mutex_t lock;
 	pthread_t thread;
 	bool started;
@@ -66,8 +67,8 @@ static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
 {
 	struct slirp_be *s = opaque;
 
-	if (s->net)
-		virtio_net_receive(s->net, buf, len); /* dropped when the guest has no buffers */
+	if (s->rx)
+		s->rx(s->nic, buf, len); /* dropped when the guest has no buffers */
 	return len;
 }
 
@@ -233,13 +234,14 @@ static int slirp_send(struct net_backend *b, unsigned q, const struct iovec *iov
 	return 0;
 }
 
-static int slirp_start(struct net_backend *b, struct virtio_net *n)
+static int slirp_start(struct net_backend *b, net_rx_fn rx, void *nic)
 {
 	struct slirp_be *s = (struct slirp_be *)b;
 	int ret;
 
 	pthread_mutex_lock(&s->lock);
-	s->net = n;
+	s->rx = rx;
+	s->nic = nic;
 	pthread_mutex_unlock(&s->lock);
 	ret = pthread_create(&s->thread, NULL, slirp_main, s);
 	if (ret)

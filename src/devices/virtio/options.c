@@ -190,6 +190,13 @@ int vopt_parse_net(const char *spec, struct vopt_net *o)
 		} else if (!strcmp(it, "transport") && v) {
 			if (parse_transport(v, &o->transport))
 				goto err;
+			o->has_transport = true;
+			continue;
+		} else if (!strcmp(it, "model") && v) {
+			/* the NIC model: it picks the device kind (devices.c) */
+			if (strcmp(v, "virtio") && strcmp(v, "e1000"))
+				goto err;
+			o->model = v;
 			continue;
 		} else if (!strcmp(it, "queues") && v) {
 			char *end;
@@ -227,7 +234,7 @@ int vopt_parse_net(const char *spec, struct vopt_net *o)
 err:
 	vopt_net_free(o);
 	return bad("net", spec, "expected tap=NAME|bridge=BR|user[,net=A.B.C.D/N][,dhcpstart=IP]"
-		   "[,mac=XX:XX:XX:XX:XX:XX]"
+		   "[,mac=XX:XX:XX:XX:XX:XX][,model=virtio|e1000]"
 		   "[,transport=mmio|pci][,queues=1..8] (interface names up to 15 characters)");
 }
 

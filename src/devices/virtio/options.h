@@ -41,6 +41,8 @@ struct vopt_net {
 	uint32_t user_net, user_mask, user_dhcp;
 	enum vopt_transport transport;
 	unsigned queues;     /* queue pairs, 1 when not given */
+	const char *model;   /* model=virtio|e1000 (in buf), or NULL: virtio */
+	bool has_transport;  /* transport= was given */
 };
 
 #define VOPT_KV_MAX 8

@@ -60,6 +60,9 @@ struct virtio_host {
 	/* Route an MSI: *gsi == 0 allocates a GSI for it (returned in *gsi), otherwise
 	 * updates that GSI's route. 0 or -errno. */
 	int (*msi_route)(void *vm, uint32_t *gsi, uint64_t addr, uint32_t data);
+	/* KVM_IRQ_LINE: set the level of gsi (a PCI INTx line: 1 asserted). 0 or -errno.
+	 * NULL without KVM: devices keep the level for a test to read. */
+	int (*irq_line)(void *vm, uint32_t gsi, int level);
 };
 
 struct virtio_dev;
