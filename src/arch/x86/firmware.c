@@ -338,7 +338,7 @@ int x86_firmware_init(struct vm *vm)
 	}
 	vm->pci_host_fw = f->pci;
 	/* For the ACPI tables (root bridge, MCFG) and etc/e820: where the firmware puts ECAM. */
-	vm->pci = (struct vm_pci_info){ X86_FW_ECAM, X86_FW_BAR_BASE, X86_FW_BAR_END };
+	vm->pci = (struct vm_pci_info){ X86_FW_ECAM, X86_FW_BAR_BASE, X86_FW_BAR_END, { 0 } };
 
 	rtc_cmos_firmware(vm->rtc, c->nr_cpus);
 	if (c->boot_order[0])
@@ -357,7 +357,7 @@ void x86_firmware_exit(struct vm *vm)
 	q35_mch_destroy(f->mch);
 	pci_host_destroy(f->pci);
 	vm->pci_host_fw = NULL;
-	vm->pci = (struct vm_pci_info){ 0, 0, 0 };
+	vm->pci = (struct vm_pci_info){ 0, 0, 0, { 0 } };
 	if (f->flash_slot)
 		set_slot(vm, SLOT_FLASH, f->flash_base, 0, NULL, true);
 	if (f->flash_bus)
