@@ -18,6 +18,11 @@ export class ApiError extends Error {
   }
 }
 
+// An error as one line for people: the API's message with its status and code.
+export function errorText(e) {
+  return e instanceof ApiError ? `${e.message} (${e.status} ${e.code})` : String(e && e.message || e);
+}
+
 // A path segment: names are checked by the server, but are escaped here all the same.
 export function seg(s) {
   return encodeURIComponent(String(s));

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { Api, ApiError, MemoryStorage } from '../../web/api.mjs';
 import { reduce, initialState } from '../../web/vmstate.mjs';
 import { vmActions } from '../../web/perms.mjs';
-import { Terminal } from '../../web/terminal.mjs';
+import { Terminal } from './textterm.mjs';
 import { startDaemon, kvmReason, until, sleep, ROOT } from './daemon.mjs';
 import { writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';

@@ -1,0 +1,122 @@
+// The VM list (#/vms), kept live from the event stream. Built for large inventories: one
+// row per VM, kept while the VM object (vmstate.mjs makes a new one only when it changed)
+// stays the same, so an update rebuilds only the rows that changed; the action buttons'
+// clicks are taken by one listener on the table. Each render's time (performance.now()
+// around building the rows and the layout they cause) is kept in the list's
+// data-render-ms, for the page's tests.
+import { app, main, setView, showError, loadVms, serverPerms, doAction, stateBadge,
+         vmList, refreshVm } from './core.mjs';
+import { vmActions, canCreate, emptyText } from './perms.mjs';
+import { fmtMib, fmtBytes, fmtSeconds } from './format.mjs';
+import { h, replace } from './dom.mjs';
+
+const COLUMNS = [['Name'], ['State'], ['vCPUs', true], ['Memory', true], ['CPU time', true],
+  ['Resident', true], ['Actions']];
+
+function row(vm, perms) {
+  const acts = vmActions(vm, perms);
+  return h('tr', {},
+    h('td', {}, h('a', { href: '#/vm/' + encodeURIComponent(vm.name), 'data-key': vm.name }, vm.name)),
+    h('td', {}, stateBadge(vm.state, vm.last_exit)),
+    h('td', { class: 'num' }, String(vm.cpus ?? '–')),
+    h('td', { class: 'num' }, fmtMib(vm.memory_mib)),
+    h('td', { class: 'num' }, vm.runtime?.cpu_seconds !== undefined ? fmtSeconds(vm.runtime.cpu_seconds) : '–'),
+    h('td', { class: 'num' }, vm.runtime?.memory_rss_bytes ? fmtBytes(vm.runtime.memory_rss_bytes) : '–'),
+    h('td', {}, h('div', { class: 'actions', role: 'group', 'aria-label': 'Actions on ' + vm.name },
+      acts.map((a) => h('button', {
+        type: 'button', class: a.id === 'delete' || a.id === 'off' ? 'danger' : null,
+        'data-key': vm.name + '/' + a.id, 'data-action': a.id, disabled: !a.enabled,
+        'aria-label': a.label + ' ' + vm.name }, a.label)))));
+}
+
+export function viewVms() {
+  const rows = new Map();              // name -> { vm, tr }
+  const tbody = h('tbody');
+  const tableEl = h('table', { id: 'vm-table' }, h('caption', { class: 'skip' }, 'Virtual machines'),
+    h('thead', {}, h('tr', {}, COLUMNS.map(([label, num]) =>
+      h('th', { scope: 'col', class: num ? 'num' : null }, label)))), tbody);
+  const empty = h('p', { class: 'empty', hidden: true });
+  const list = h('div', { id: 'vm-list' }, tableEl, empty);
+  let perms = null;
+
+  tableEl.addEventListener('click', (ev) => {
+    const b = ev.target.closest('button[data-action]');
+    if (!b)
+      return;
+    const name = b.getAttribute('data-key').slice(0, -(b.getAttribute('data-action').length + 1));
+    const vm = app.state.vms[name];
+    const a = vm && vmActions(vm, serverPerms()).find((x) => x.id === b.getAttribute('data-action'));
+    if (a && a.enabled)
+      doAction(vm, a);
+  });
+
+  const render = () => {
+    const t0 = performance.now();
+    const vms = vmList(app.state);
+    const p = serverPerms();
+    if (p !== perms) {                // other permissions: every row again
+      perms = p;
+      rows.clear();
+    }
+    const active = document.activeElement;
+    const focusKey = active && tbody.contains(active) ? active.getAttribute('data-key') : null;
+    const order = [];
+    const seen = new Set();
+    let changed = false;
+    for (const vm of vms) {
+      seen.add(vm.name);
+      let r = rows.get(vm.name);
+      if (!r || r.vm !== vm) {
+        r = { vm, tr: row(vm, p) };
+        rows.set(vm.name, r);
+        changed = true;
+      }
+      order.push(r.tr);
+    }
+    for (const name of rows.keys())
+      if (!seen.has(name)) {
+        rows.delete(name);
+        changed = true;
+      }
+    if (changed || tbody.children.length !== order.length) {
+      // Only the rows that are new or out of place move.
+      let at = tbody.firstElementChild;
+      for (const tr of order) {
+        if (tr !== at)
+          tbody.insertBefore(tr, at);
+        else
+          at = at.nextElementSibling;
+      }
+      while (at) {
+        const next = at.nextElementSibling;
+        at.remove();
+        at = next;
+      }
+    }
+    tableEl.hidden = !vms.length;
+    empty.hidden = !!vms.length;
+    empty.textContent = emptyText(app.me) === 'None yet.' ? 'No virtual machines yet.'
+      : 'No virtual machines you may see.';
+    if (focusKey && !tbody.contains(document.activeElement)) {
+      const again = tbody.querySelector(`[data-key="${CSS.escape(focusKey)}"]`);
+      if (again)
+        again.focus();
+    }
+    void list.offsetHeight;           // the layout the new rows cause counts too
+    list.setAttribute('data-render-ms', (performance.now() - t0).toFixed(1));
+    list.setAttribute('data-rows', String(tbody.children.length));
+  };
+  replace(main, h('h1', {}, 'Virtual machines'),
+    h('div', { class: 'toolbar' },
+      canCreate(serverPerms()) ? h('a', { href: '#/create', class: 'button primary' }, 'Create VM') : null,
+      h('button', { type: 'button', on: { click: () => loadVms().catch(showError) } }, 'Refresh')),
+    list);
+  render();
+  // CPU time and resident memory move without events: fetch the running VMs every 5 s.
+  const timer = setInterval(() => {
+    for (const vm of vmList(app.state))
+      if (vm.state === 'running' && !app.fetching.has(vm.name))
+        refreshVm(vm.name).catch(() => {});
+  }, 5000);
+  setView({ name: 'vms', update: render, render, cleanup: () => clearInterval(timer) });
+}
