@@ -1,11 +1,17 @@
 // The create-VM form (#/create), for holders of modify on the server: name, size, kernel
 // (offered from GET /api/v1/images), free disks and networks (docs/api.yaml VMInput).
-import { api, app, main, setView, dispatch } from './core.mjs';
+import { api, app, main, setView, dispatch, mayServer } from './core.mjs';
 import { vmSpec, fmtBytes } from './format.mjs';
 import { h, replace } from './dom.mjs';
 import { field, placeError, clearErrors } from './form.mjs';
 
 export async function viewCreate() {
+  if (!mayServer('modify')) {
+    replace(main, h('h1', {}, 'Create a virtual machine'),
+      h('p', { class: 'empty' }, 'You may not create VMs (that takes modify on the server).'));
+    setView({ name: 'create' });
+    return;
+  }
   // fields named as VMInput's, so that the API's message shows next to its field
   const NAMES = { 'c-name': 'name', 'c-desc': 'description', 'c-cpus': 'cpus', 'c-mem': 'memory_mib',
                   'c-kernel': 'kernel', 'c-cmdline': 'cmdline', 'c-autostart': 'autostart' };

@@ -62,7 +62,8 @@ export async function viewGrants(coll, name) {
       (server ? '' : ' and holders of server grants') + ' have access.'));
     const collect = () => [...box.querySelectorAll('[data-field]')].map((r) => r.grant());
     paint();
-    const f = form({ class: 'panel', id: 'grants-form', 'aria-label': title }, [box,
+    const f = !editable ? h('div', { class: 'panel', id: 'grants-form', 'aria-label': title }, box)
+      : form({ class: 'panel', id: 'grants-form', 'aria-label': title }, [box,
       editable ? h('div', { class: 'actions' },
         h('button', { type: 'button', on: { click: () => {
           rows = collect();
@@ -70,6 +71,7 @@ export async function viewGrants(coll, name) {
           paint();
         } } }, 'Add grant'),
         h('button', { class: 'primary', type: 'submit' }, 'Save')) : null], async () => {
+      status.textContent = '';
       const body = { grants: collect() };
       const js = server ? await api.request('PUT', '/api/v1/permissions', body)
         : await api.request('PUT', '/api/v1/' + seg(coll) + '/' + seg(name) + '/permissions', body);

@@ -6,9 +6,12 @@ import { h, replace, kv, table } from './dom.mjs';
 
 export async function viewHost() {
   replace(main, h('h1', {}, 'Host'), h('p', { class: 'hint' }, 'Loading…'));
-  setView({ name: 'host' });
+  const view = { name: 'host' };
+  setView(view);
   try {
     const js = await api.host();
+    if (app.view !== view)          // left meanwhile: the page is another's now
+      return;
     const m = js.memory_mib || {};
     const meter = (label, v, max) => h('span', {}, h('meter', { min: 0, max: max || 1, value: v || 0,
       'aria-label': label }), ' ' + fmtMib(v) + ' of ' + fmtMib(max));

@@ -57,12 +57,16 @@ export async function viewVmEdit(name) {
     const asOf = app.state.lastEvent;
     vm = await api.getVm(name);
     dispatch({ type: 'vm', vm, asOf });
-    const [im, dl, nl] = await Promise.allSettled([api.listImages(), api.listDisks(), api.listNetworks()]);
-    images = im.status === 'fulfilled' ? im.value.images.map((i) => i.name) : [];
+    // what to choose from: only for those who may change the VM (images need server modify)
+    const none = Promise.resolve(null);
+    const may = mayVm(vm, 'modify');
+    const [im, dl, nl] = await Promise.allSettled(may ? [api.listImages(), api.listDisks(), api.listNetworks()]
+      : [none, none, none]);
+    images = im.status === 'fulfilled' && im.value ? im.value.images.map((i) => i.name) : [];
     // disks used by no other VM (this one's are in its own list)
-    disks = dl.status === 'fulfilled' ? dl.value.disks.filter((d) => !d.used_by_others &&
+    disks = dl.status === 'fulfilled' && dl.value ? dl.value.disks.filter((d) => !d.used_by_others &&
       (!d.used_by || d.used_by.split(',').map((s) => s.trim()).every((u) => u === name))).map((d) => d.name) : [];
-    nets = nl.status === 'fulfilled' ? nl.value.networks.map((n) => n.name) : [];
+    nets = nl.status === 'fulfilled' && nl.value ? nl.value.networks.map((n) => n.name) : [];
   } catch (e) {
     showError(e);
     return;
@@ -104,6 +108,7 @@ export async function viewVmEdit(name) {
     dl.el, nl.el,
     h('div', { class: 'actions' }, h('button', { class: 'primary', type: 'submit' }, 'Save'),
       h('a', { class: 'button', href: '#/vm/' + encodeURIComponent(name) }, 'Back'))], async () => {
+    status.textContent = '';
     const body = {};
     for (const [k, e] of Object.entries(el)) {
       const v = e.type === 'checkbox' ? e.checked : ints.includes(k) ? intOf(e) : e.value.trim();

@@ -69,8 +69,9 @@ export function reduce(state, action) {
                                                 : state.stale.filter((n) => n !== v.name) };
   }
   case 'removed': {
-    if (!(action.name in state.vms))
-      return state;
+    if (!(action.name in state.vms))       // (an event may have marked it stale after it went)
+      return state.stale.includes(action.name)
+        ? { ...state, stale: state.stale.filter((n) => n !== action.name) } : state;
     const vms = { ...state.vms };
     delete vms[action.name];
     return { ...state, vms, stale: state.stale.filter((n) => n !== action.name) };

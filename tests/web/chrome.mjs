@@ -86,15 +86,22 @@ export async function openBrowser(tmp, { allowed = () => false } = {}) {
         throw new Error('page: ' + expr.slice(0, 200) + ': ' + JSON.stringify(r.exceptionDetails).slice(0, 400));
       return r.result.value;
     },
-    wait(expr, ms = 10000, what = expr) {
-      return until(() => b.page(expr), ms, async () => what + '; the page says: ' +
-        (await b.page("document.querySelector('main') ? document.querySelector('main').innerText.slice(0, 1500) : ''")
-          .catch(() => '?')));
+    async wait(expr, ms = 10000, what = expr) {
+      try {
+        return await until(() => b.page(expr).catch(() => false), ms, what);
+      } catch (e) {
+        const says = await b.page("location.href + ': ' + (document.querySelector('main') ? " +
+          "document.querySelector('main').innerText.slice(0, 1500) : '')").catch(() => '?');
+        throw new Error(e.message + '; the page says: ' + says + '; problems: ' + JSON.stringify(b.problems));
+      }
     },
     navigate(url) { return cdp.send('Page.navigate', { url }, session); },
     // Log in through the form at base.
     async login(base, user, password) {
       await b.navigate(base + '/');
+      await b.wait("!!document.getElementById('login-user') || !document.getElementById('nav').hidden");
+      if (!await b.page("!!document.getElementById('login-user')"))
+        await b.logout();              // a session left by an earlier test
       await b.wait("!!document.getElementById('login-user') && !!document.getElementById('login-password')");
       await b.page(`(() => { document.getElementById('login-user').value = ${JSON.stringify(user)};
         document.getElementById('login-password').value = ${JSON.stringify(password)};

@@ -153,6 +153,17 @@ test('terminal: the live stream joins the log without repeating it', () => {
   assert.equal(liveAfterLog('aaa', 'aab'), 'b');
 });
 
+test('vmstate: a VM removed after an event marked it stale is not fetched again', () => {
+  let s = reduce(initialState, { type: 'loaded', vms: [{ name: 'a', state: 'stopped' }] });
+  s = reduce(s, { type: 'vm', vm: { name: 'a', state: 'stopped' } });
+  s = reduce(s, { type: 'removed', name: 'a' });
+  s = reduce(s, { type: 'event', event: { id: 9, data: { id: 9, type: 'vm-updated', object_type: 'vm', object: 'a' } } });
+  assert.deepEqual(s.stale, ['a']);          // not known: fetched once
+  s = reduce(s, { type: 'removed', name: 'a' });   // the fetch's 404
+  assert.deepEqual(s.stale, []);
+  assert.deepEqual(s.vms, {});
+});
+
 test('forms: the field an API message names, then its shorter paths', () => {
   assert.equal(messagePath('size: must be between 512 and 2190433320960'), 'size');
   assert.equal(messagePath("disks[0]: no disk named 'zz'"), 'disks[0]');
