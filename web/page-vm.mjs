@@ -87,8 +87,7 @@ export function viewVm(name) {
   } } }, h('label', { for: 'console-input' }, 'Send a line'), input, h('button', { type: 'submit' }, 'Send'));
   const undo = undoSection(name, alive);
   const charts = new VmCharts(name);
-  const links = h('div', { class: 'actions' });
-  replace(main, h('p', {}, h('a', { href: '#/vms' }, '← Virtual machines')), h('h1', {}, name), info, links,
+  replace(main, h('p', {}, h('a', { href: '#/vms' }, '← Virtual machines')), h('h1', {}, name), info,
     undo.el, charts.el, h('h2', {}, 'Serial console'), h('div', { class: 'toolbar' },
       h('button', { type: 'button', on: { click: () => feed.loadLog() } }, 'Reload log'),
       h('button', { type: 'button', on: { click: () => term.reset() } }, 'Clear')),
@@ -101,7 +100,6 @@ export function viewVm(name) {
     const vm = app.state.vms[name];
     if (!vm) {
       replace(info, h('p', { class: 'empty' }, 'No VM named ' + name + ' (or you may not see it).'));
-      replace(links);
       return;
     }
     const off = vm.state === 'stopped' || vm.state === 'crashed';
@@ -125,13 +123,13 @@ export function viewVm(name) {
     }
     if (acc.live && (vm.state === 'running' || vm.state === 'paused'))
       feed.start();
-    replace(links,
+    const links = [
       mayVm(vm, 'modify') ? h('a', { class: 'button', href: '#/edit/' + encodeURIComponent(name),
         'data-key': name + '/edit' }, 'Settings') : null,
       mayVm(vm, 'change-permissions') ? h('a', { class: 'button', href: '#/grants/vms/' + encodeURIComponent(name),
-        'data-key': name + '/grants' }, 'Permissions') : null);
+        'data-key': name + '/grants' }, 'Permissions') : null];
     replace(info,
-      h('div', { class: 'toolbar' }, stateBadge(vm.state), actionButtons(vm)),
+      h('div', { class: 'toolbar' }, stateBadge(vm.state), actionButtons(vm), ...links),
       h('div', { class: 'grid2' },
         h('section', { 'aria-labelledby': 'cfg' }, h('h2', { id: 'cfg' }, 'Configuration'), kv([
           ['Description', vm.description], ['vCPUs', String(vm.cpus ?? '–')],

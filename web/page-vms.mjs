@@ -1,5 +1,7 @@
-// The VM list (#/vms), kept live from the event stream. Built for large inventories: one
-// row per VM, kept while the VM object (vmstate.mjs makes a new one only when it changed)
+// The VM list (#/vms), kept live from the event stream. Built for large inventories: a
+// grid of rows (ARIA table roles) that the browser lays out only when on screen
+// (content-visibility: auto in style.css; a thousand-row <table> took most of a render
+// in layout); one row per VM, kept while the VM object (vmstate.mjs makes a new one only when it changed)
 // stays the same, so an update rebuilds only the rows that changed; a row offers only the
 // actions its VM's state allows now (the VM's page shows the others disabled); the buttons'
 // clicks are taken by one listener on the table. Each render's time (performance.now()
@@ -15,13 +17,13 @@ const COLUMNS = [['Name'], ['State'], ['vCPUs', true], ['Memory', true], ['CPU t
   ['Resident', true], ['Actions']];
 
 // A row: a clone of one template row, its texts and attributes filled in (cheaper than
-// building each element anew, which counts with a thousand rows).
+// building each element anew).
 let template = null;
 function row(vm, perms) {
   if (!template)
-    template = h('tr', {}, h('td', {}, h('a', {})), h('td', {}, h('span', {})),
-      h('td', { class: 'num' }), h('td', { class: 'num' }), h('td', { class: 'num' }), h('td', { class: 'num' }),
-      h('td', {}, h('div', { class: 'actions', role: 'group' })));
+    template = h('div', { role: 'row', class: 'vm-row' }, h('span', { role: 'cell' }, h('a', {})),
+      h('span', { role: 'cell' }), ...[2, 3, 4, 5].map(() => h('span', { role: 'cell', class: 'num' })),
+      h('span', { role: 'cell' }, h('div', { class: 'actions', role: 'group' })));
   const tr = template.cloneNode(true);
   const td = tr.children;
   const a = td[0].firstChild;
@@ -54,10 +56,10 @@ function row(vm, perms) {
 
 export function viewVms() {
   const rows = new Map();              // name -> { vm, tr }
-  const tbody = h('tbody');
-  const tableEl = h('table', { id: 'vm-table', class: 'fixed' }, h('caption', { class: 'skip' }, 'Virtual machines'),
-    h('thead', {}, h('tr', {}, COLUMNS.map(([label, num], i) =>
-      h('th', { scope: 'col', class: (num ? 'num ' : '') + 'col' + i }, label)))), tbody);
+  const tbody = h('div', { role: 'rowgroup', class: 'vm-body' });
+  const tableEl = h('div', { id: 'vm-table', role: 'table', 'aria-label': 'Virtual machines' },
+    h('div', { role: 'rowgroup' }, h('div', { role: 'row', class: 'vm-row vm-head' }, COLUMNS.map(([label, num]) =>
+      h('span', { role: 'columnheader', class: num ? 'num' : null }, label)))), tbody);
   const empty = h('p', { class: 'empty', hidden: true });
   const list = h('div', { id: 'vm-list' }, tableEl, empty);
   let perms = null;
