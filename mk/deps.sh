@@ -5,10 +5,10 @@ set -euo pipefail
 
 build_pkgs=(gcc make libc6-dev pkg-config liburing-dev libslirp-dev libsqlite3-dev
             libmicrohttpd-dev libjansson-dev libargon2-dev libseccomp-dev libssl-dev
-            libcurl4-openssl-dev zlib1g-dev)
+            libcurl4-openssl-dev zlib1g-dev nodejs)
 test_pkgs=(qemu-system-x86 qemu-utils libvhdi-utils fio seabios busybox-static cpio
            clang libclang-rt-14-dev curl python3 python3-yaml python3-jsonschema openssl wrk
-           linux-source-6.1 flex bison bc libelf-dev xz-utils lz4 musl-tools nodejs chromium
+           linux-source-6.1 flex bison bc libelf-dev xz-utils lz4 musl-tools chromium
            systemd valgrind groff-base man-db)
 
 want=()
