@@ -166,6 +166,9 @@ test('browser: log in, live VM list, console as text, power off, log out', { ski
     t.querySelector('caption').textContent === 'Disks of web1' &&
     /^wd1\tvirtio-blk\tno\t[\\d.]+ \\w*B\t[\\d.]+ \\w*B$/.test(t.querySelector('tbody tr').innerText))`), 10000,
   async () => 'the Disks table: ' + await page("document.querySelector('main').innerText"));
+  // Its usage charts (uPlot), from the runtime figures the page fetches every 2 s.
+  await until(() => page("!document.querySelector('section.charts').hidden && " +
+    "document.querySelectorAll('section.charts canvas').length === 4"), 15000, 'the usage charts');
   const evil = '<img src=x id=evil onerror="document.title=\'pwned\'"><script>document.title="pwned"</script>';
   await page(`(() => { document.getElementById('console-input').value = ${JSON.stringify(evil)};
     document.querySelector('.term-input').requestSubmit(); })()`);

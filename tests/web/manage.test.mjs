@@ -392,3 +392,52 @@ test('the VM list with 1,000 VMs renders in under 200 ms (median of 7 renders, m
   assert.equal(await b.page("!!document.querySelector('[data-key=\"many0500/start\"]')"), true);
   assert.deepEqual(b.problems, []);
 });
+
+test("a VM's page: its console log through the API in xterm.js; usage charts drawn by uPlot", { skip: noBrowser }, async () => {
+  // The log a run left (DATA/vms/ID/console.log, as the monitor writes it; no VM runs
+  // without /dev/kvm): a full-screen program's output, then a shell line.
+  await api.createVm({ name: 'cv1', kernel: 'k.elf', memory_mib: 32 });
+  const { execFileSync } = await import('node:child_process');
+  const { mkdirSync, writeFileSync } = await import('node:fs');
+  const data = join(d.tmp, 'data');
+  const id = execFileSync('python3', ['-c', 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute(' +
+    '"SELECT id FROM vms WHERE name = \'cv1\'").fetchone()[0])', join(data, 'inventory.db')]).toString().trim();
+  mkdirSync(join(data, 'vms', id), { recursive: true });
+  writeFileSync(join(data, 'vms', id, 'console.log'), 'Linux booting\r\n\x1b[2J\x1b[H' +
+    'top - 12:00:00 up 1 min\x1b[7;1H\x1b[7m  PID USER\x1b[m\x1b[8;3H1 root\x1b[24;1H\x1b[2J\x1b[H~ # ');
+  await b.login(d.base, 'admin', 'adminpass1');
+  await b.page("location.hash = '#/vm/cv1'");
+  await b.wait("(document.getElementById('console')?.vsrvTerminal?.text() ?? '').includes('~ #')", 10000, 'the log');
+  const lines = await b.page("document.getElementById('console').vsrvTerminal.lines()");
+  assert.equal(lines[0], '~ # ');            // the screen cleared twice: only the prompt is left on it
+  assert.ok(!lines.some((l) => l.includes('PID') || l.includes('booting')), JSON.stringify(lines));
+  assert.equal(await b.page("document.querySelector('#console .xterm-rows').textContent.includes('~ #')"), true);
+
+  // The charts of its page take the VM as GET /api/v1/vms/NAME gives it, sample by sample.
+  const res = await b.page(`(async () => {
+    const { VmCharts } = await import('/ui/charts.mjs');
+    const c = new VmCharts('cv1');
+    document.querySelector('main').appendChild(c.el);
+    const vm = (cpu, rss, rd, wr, rx, tx) => ({ name: 'cv1', state: 'running', runtime: { pid: 42,
+      cpu_seconds: cpu, memory_rss_bytes: rss,
+      disks: [{ name: 'disk0', read_bytes: rd, write_bytes: wr }], nics: [{ name: 'net0', rx_bytes: rx, tx_bytes: tx }] } });
+    c.update(vm(10, 64 << 20, 0, 0, 0, 0), 1000);
+    c.update(vm(11, 80 << 20, 4096, 8192, 1000, 500), 1002);
+    c.update(vm(11.5, 96 << 20, 4096, 16384, 3000, 500), 1004);
+    c.update({ ...vm(0, 0, 0, 0, 0, 0), runtime: c.runtime }, 1005);        // the same answer: no sample
+    const out = { hidden: c.el.hidden, canvases: c.el.querySelectorAll('canvas').length,
+      captions: [...c.el.querySelectorAll('figcaption')].map((f) => f.textContent),
+      data: c.plots.map((p) => p.data.map((s) => [...s])) };
+    c.dispose();
+    c.el.remove();
+    return out;
+  })()`);
+  assert.equal(res.hidden, false);
+  assert.equal(res.canvases, 4);
+  assert.deepEqual(res.captions, ['CPU (% of one CPU)', 'Resident memory (MiB)', 'Disk', 'Network']);
+  assert.deepEqual(res.data[0], [[1002, 1004], [50, 25]]);
+  assert.deepEqual(res.data[1], [[1002, 1004], [80, 96]]);
+  assert.deepEqual(res.data[2], [[1002, 1004], [2048, 0], [4096, 4096]]);
+  assert.deepEqual(res.data[3], [[1002, 1004], [500, 1000], [250, 0]]);
+  assert.deepEqual(b.problems, []);
+});
