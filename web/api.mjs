@@ -125,6 +125,16 @@ export class Api {
   whoami() { return this.request('GET', '/api/v1/whoami'); }
   host() { return this.request('GET', '/api/v1/host'); }
   listVms() { return this.request('GET', '/api/v1/vms'); }
+  // Every VM one may see: the list comes in pages (1,000 VMs by default).
+  async listAllVms() {
+    const vms = [];
+    for (;;) {
+      const js = await this.request('GET', '/api/v1/vms?limit=1000&offset=' + vms.length);
+      vms.push(...js.vms);
+      if (!js.vms.length || vms.length >= js.total)
+        return { vms, total: js.total };
+    }
+  }
   getVm(name) { return this.request('GET', '/api/v1/vms/' + seg(name)); }
   vmStatus(name) { return this.request('GET', '/api/v1/vms/' + seg(name) + '/status'); }
   createVm(spec) { return this.request('POST', '/api/v1/vms', spec); }

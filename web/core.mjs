@@ -57,7 +57,7 @@ export function dispatch(action) {
 
 export async function loadVms() {
   const asOf = app.state.lastEvent;
-  const js = await api.listVms();
+  const js = await api.listAllVms();
   dispatch({ type: 'loaded', vms: js.vms, asOf });
 }
 
