@@ -143,5 +143,15 @@ export function viewVms() {
       if (vm.state === 'running' && !app.fetching.has(vm.name))
         refreshVm(vm.name).catch(() => {});
   }, 5000);
-  setView({ name: 'vms', update: render, render, cleanup: () => clearInterval(timer) });
+  // Updates (a burst of them while the VMs' details come in) render once a frame.
+  let frame = 0;
+  const update = () => {
+    if (!frame)
+      frame = requestAnimationFrame(() => { frame = 0; render(); });
+  };
+  setView({ name: 'vms', update, render, cleanup: () => {
+    clearInterval(timer);
+    if (frame)
+      cancelAnimationFrame(frame);
+  } });
 }
