@@ -1,6 +1,7 @@
 // The web console in headless Chromium against a real server: log in through the form,
 // the VM list updates live when the VM starts (clicked in the page), the VM page's live
-// console shows guest output that looks like HTML as text (no element made from it),
+// console (xterm.js) shows guest output that looks like HTML as text (no element made
+// from it) and sends keys typed into it, its usage charts appear,
 // power off through its confirmation, logout. No CSP violation or script error on the
 // way. Chromium is driven over its DevTools protocol on a pipe (--remote-debugging-pipe:
 // JSON messages ending in NUL on fds 3 and 4), so no driver is needed. Skipped without
@@ -124,7 +125,7 @@ after(async () => {
     await d.stop(api);
 });
 
-test('browser: log in, live VM list, console as text, power off, log out', { skip }, async () => {
+test('browser: log in, live VM list, console in xterm.js (typed into; HTML stays text), charts, power off, log out', { skip }, async () => {
   await cdp.send('Page.navigate', { url: d.base + '/' }, session);
   await until(() => page("!!document.getElementById('login-user')"), 10000, 'the login form');
   assert.equal(await page('location.pathname'), '/ui/');
