@@ -67,7 +67,12 @@ function renderLogin(message) {
 }
 
 async function start() {
-  app.me = await api.whoami();
+  // A logout (or another login) while this one waits ends it: the newer session rules.
+  const token = api.token;
+  const me = await api.whoami();
+  if (api.token !== token)
+    return;
+  app.me = me;
   $('who-name').textContent = app.me.user;
   $('nav').hidden = false;
   $('who').hidden = false;
@@ -75,6 +80,8 @@ async function start() {
   for (const a of document.querySelectorAll('#nav a[data-needs]'))
     a.hidden = !mayServer(a.getAttribute('data-needs'));
   await loadVms();
+  if (api.token !== token)
+    return;
   startEvents();
   route();
 }
@@ -101,11 +108,14 @@ function startEvents() {
           dispatch({ type: 'event', event: ev });
         }
       } catch (e) {
-        if (ctl.signal.aborted || (e instanceof ApiError && e.status === 401))
+        // ended here (this stream, or the session: logged out, cancelled) or by the server
+        if (ctl.signal.aborted || (e && e.name === 'AbortError') || (e instanceof ApiError && e.status === 401))
           return;
       }
       setLive(false);
       await new Promise((r) => setTimeout(r, delay));
+      if (ctl.signal.aborted || !api.token)
+        return;
       delay = Math.min(delay * 2, 10000);
       // Anything missed while away: the list again, then the stream from the last event.
       try { await loadVms(); } catch (e) { /* the next round tries again */ }

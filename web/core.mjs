@@ -24,6 +24,8 @@ export const app = {
   stream: null,              // AbortController of the event stream
   view: null,                // { name, cleanup(), update() }
   fetching: new Set(),
+  failed: new Set(),         // VMs whose fetch failed (not 404/403): not again until loadVms
+  deleting: new Set(),       // VMs this page is deleting: not fetched meanwhile
 };
 
 // ---- errors -------------------------------------------------------------------------
@@ -58,23 +60,30 @@ export function dispatch(action) {
 export async function loadVms() {
   const asOf = app.state.lastEvent;
   const js = await api.listAllVms();
+  app.failed.clear();
   dispatch({ type: 'loaded', vms: js.vms, asOf });
 }
 
-// Fetch the VMs the reducer marked stale, four at a time.
+// Fetch the VMs the reducer marked stale, four at a time. One whose fetch failed (the
+// server is away, the session ended) is not asked again at once: the next list is.
 function fetchStale() {
+  if (!api.token)
+    return;
   for (const name of app.state.stale) {
     if (app.fetching.size >= 4)
       break;
-    if (app.fetching.has(name))
+    if (app.fetching.has(name) || app.failed.has(name) || app.deleting.has(name))
       continue;
     app.fetching.add(name);
     const asOf = app.state.lastEvent;
     api.getVm(name).then((vm) => dispatch({ type: 'vm', vm, asOf }), (e) => {
-      if (e instanceof ApiError && (e.status === 404 || e.status === 403))
+      if (e instanceof ApiError && (e.status === 404 || e.status === 403)) {
         dispatch({ type: 'removed', name });
-      else
-        showError(e);
+      } else {
+        app.failed.add(name);
+        if (api.token)
+          showError(e);
+      }
     }).finally(() => {
       app.fetching.delete(name);
       fetchStale();
@@ -104,8 +113,13 @@ export async function doAction(vm, a) {
   clearError();
   try {
     if (a.id === 'delete') {
-      await api.deleteVm(vm.name);
-      dispatch({ type: 'removed', name: vm.name });
+      app.deleting.add(vm.name);
+      try {
+        await api.deleteVm(vm.name);
+      } finally {
+        app.deleting.delete(vm.name);
+      }
+      dispatch({ type: 'removed', name: vm.name, deleted: true });
       if (location.hash.startsWith('#/vm/') || location.hash.startsWith('#/edit/'))
         location.hash = '#/vms';
     } else {

@@ -130,6 +130,7 @@ export function viewVms() {
     void list.offsetHeight;           // the layout the new rows cause counts too
     list.setAttribute('data-render-ms', (performance.now() - t0).toFixed(1));
     list.setAttribute('data-rows', String(tbody.children.length));
+    list.setAttribute('data-stale', String(app.state.stale.length));   // details still to fetch
   };
   replace(main, h('h1', {}, 'Virtual machines'),
     h('div', { class: 'toolbar' },

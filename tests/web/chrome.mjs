@@ -60,21 +60,26 @@ export async function openBrowser(tmp, { allowed = () => false } = {}) {
   const { targetId } = await cdp.send('Target.createTarget', { url: 'about:blank' });
   const { sessionId: session } = await cdp.send('Target.attachToTarget', { targetId, flatten: true });
   const problems = [];
+  const initiator = new Map();         // url -> the page's code that asked for it last
   cdp.handlers.push((m) => {
     if (m.sessionId !== session)
       return;
-    if (m.method === 'Runtime.exceptionThrown')
+    if (m.method === 'Network.requestWillBeSent')
+      initiator.set(m.params.request.url, (m.params.initiator.stack?.callFrames || []).slice(0, 8)
+        .map((f) => f.functionName + '@' + f.url.split('/').pop() + ':' + (f.lineNumber + 1)).join(' < '));
+    else if (m.method === 'Runtime.exceptionThrown')
       problems.push('exception: ' + JSON.stringify(m.params.exceptionDetails).slice(0, 400));
     else if (m.method === 'Log.entryAdded' && ['error', 'warning'].includes(m.params.entry.level) &&
              !(m.params.entry.source === 'network' && allowed(m.params.entry)))
       problems.push('log ' + m.params.entry.level + ' (' + m.params.entry.source + '): ' + m.params.entry.text +
-                    ' ' + (m.params.entry.url || ''));
+                    ' ' + (m.params.entry.url || '') +
+                    (initiator.has(m.params.entry.url) ? ' asked by ' + initiator.get(m.params.entry.url) : ''));
     else if (m.method === 'Runtime.consoleAPICalled' && ['error', 'warning', 'assert'].includes(m.params.type))
       problems.push('console.' + m.params.type + ': ' + JSON.stringify(m.params.args).slice(0, 400));
     else if (m.method === 'Page.javascriptDialogOpening')
       cdp.send('Page.handleJavaScriptDialog', { accept: true }, session);
   });
-  for (const dom of ['Runtime', 'Log', 'Page'])
+  for (const dom of ['Runtime', 'Log', 'Page', 'Network'])
     await cdp.send(dom + '.enable', {}, session);
 
   const b = {

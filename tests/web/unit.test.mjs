@@ -164,6 +164,24 @@ test('vmstate: a VM removed after an event marked it stale is not fetched again'
   assert.deepEqual(s.vms, {});
 });
 
+test('vmstate: the events of a VM this page deleted, still on their way, do not bring it back', () => {
+  let s = reduce(initialState, { type: 'loaded', vms: [{ name: 'a', state: 'stopped' }] });
+  s = reduce(s, { type: 'vm', vm: { name: 'a', state: 'stopped' } });
+  s = reduce(s, { type: 'removed', name: 'a', deleted: true });
+  s = reduce(s, { type: 'event', event: { id: 9, data: { id: 9, type: 'vm-updated', object_type: 'vm', object: 'a' } } });
+  assert.deepEqual([s.stale, s.vms], [[], {}]);
+  // the answer to a GET sent before the delete
+  s = reduce(s, { type: 'vm', vm: { name: 'a', state: 'stopped' }, asOf: 8 });
+  assert.deepEqual([s.stale, s.vms], [[], {}]);
+  s = reduce(s, { type: 'event', event: { id: 10, data: { id: 10, type: 'vm-deleted', object_type: 'vm', object: 'a' } } });
+  // a new VM of the name is a VM again
+  s = reduce(s, { type: 'event', event: { id: 11, data: { id: 11, type: 'vm-created', object_type: 'vm', object: 'a' } } });
+  assert.deepEqual([s.stale, Object.keys(s.vms)], [['a'], ['a']]);
+  s = reduce(s, { type: 'removed', name: 'a', deleted: true });
+  s = reduce(s, { type: 'event', event: { id: 12, data: { id: 12, type: 'vm-created', object_type: 'vm', object: 'a' } } });
+  assert.deepEqual(Object.keys(s.vms), ['a']);
+});
+
 test('forms: the field an API message names, then its shorter paths', () => {
   assert.equal(messagePath('size: must be between 512 and 2190433320960'), 'size');
   assert.equal(messagePath("disks[0]: no disk named 'zz'"), 'disks[0]');
