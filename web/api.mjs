@@ -76,7 +76,8 @@ export class Api {
   async raw(method, path, { body, signal, accept, token } = {}) {
     const sent = token || this.token;
     const h = { ...(accept ? { Accept: accept } : {}), ...(sent ? { Authorization: 'Bearer ' + sent } : {}) };
-    const sig = signal ? AbortSignal.any([signal, this.session.signal]) : this.session.signal;
+    const sig = !signal ? this.session.signal
+      : AbortSignal.any ? AbortSignal.any([signal, this.session.signal]) : signal;   // (any: 2023's browsers)
     const init = { method, headers: h, signal: sig, cache: 'no-store' };
     if (body !== undefined) {
       h['Content-Type'] = 'application/json';
