@@ -5,11 +5,14 @@ set -euo pipefail
 
 build_pkgs=(gcc make libc6-dev pkg-config liburing-dev libslirp-dev libsqlite3-dev
             libmicrohttpd-dev libjansson-dev libargon2-dev libseccomp-dev libssl-dev
-            libcurl4-openssl-dev zlib1g-dev libqcow-dev libvmdk-dev libvhdi-dev
+            libcurl4-openssl-dev zlib1g-dev libqcow-dev libvmdk-dev libvhdi-dev nodejs
             xorriso)  # build/guests/fwboot.iso (mk/guests.mk)
+# npm comes with nodejs from nodesource, as Debian's own package npm otherwise (the web
+# console's vendored libraries are installed with it at build time: mk/npm.sh)
+command -v npm >/dev/null 2>&1 || build_pkgs+=(npm)
 test_pkgs=(qemu-system-x86 qemu-utils qemu-guest-agent libvhdi-utils fio seabios busybox-static cpio
            clang libclang-rt-14-dev curl python3 python3-yaml python3-jsonschema openssl wrk
-           linux-source-6.1 flex bison bc libelf-dev xz-utils lz4 musl-tools nodejs chromium
+           linux-source-6.1 flex bison bc libelf-dev xz-utils lz4 musl-tools chromium
            systemd valgrind groff-base man-db dmidecode acpica-tools
            xorriso ovmf)
 

@@ -18,6 +18,11 @@ export class ApiError extends Error {
   }
 }
 
+// An error as one line for people: the API's message with its status and code.
+export function errorText(e) {
+  return e instanceof ApiError ? `${e.message} (${e.status} ${e.code})` : String(e && e.message || e);
+}
+
 // A path segment: names are checked by the server, but are escaped here all the same.
 export function seg(s) {
   return encodeURIComponent(String(s));
@@ -52,27 +57,28 @@ export class Api {
     this.fetch = (url, init) => fetch(url, init);   // a browser's fetch wants no `this`
     this.storage = storage;
     this.onUnauthorized = onUnauthorized;
+    this.session = new AbortController();     // aborts the session's requests when it ends
   }
 
   get token() { return this.storage.getItem(TOKEN_KEY); }
   get user() { return this.storage.getItem(USER_KEY); }
 
+  // End the session here: the token is forgotten and its requests still on their way are
+  // cancelled (their answers would be 401s).
   forget() {
     this.storage.removeItem(TOKEN_KEY);
     this.storage.removeItem(USER_KEY);
+    this.session.abort();
+    this.session = new AbortController();
   }
 
-  headers(extra = {}) {
-    const h = { ...extra };
-    const t = this.token;
-    if (t)
-      h.Authorization = 'Bearer ' + t;
-    return h;
-  }
-
-  async raw(method, path, { body, signal, accept } = {}) {
-    const h = this.headers(accept ? { Accept: accept } : {});
-    const init = { method, headers: h, signal, cache: 'no-store' };
+  // token: another token than the session's (the logout's own)
+  async raw(method, path, { body, signal, accept, token } = {}) {
+    const sent = token || this.token;
+    const h = { ...(accept ? { Accept: accept } : {}), ...(sent ? { Authorization: 'Bearer ' + sent } : {}) };
+    const sig = !signal ? this.session.signal
+      : AbortSignal.any ? AbortSignal.any([signal, this.session.signal]) : signal;   // (any: 2023's browsers)
+    const init = { method, headers: h, signal: sig, cache: 'no-store' };
     if (body !== undefined) {
       h['Content-Type'] = 'application/json';
       init.body = JSON.stringify(body);
@@ -80,7 +86,8 @@ export class Api {
     const res = await this.fetch(this.base + path, init);
     if (!res.ok) {
       const err = await errorOf(res);
-      if (res.status === 401 && this.token) {
+      // (a 401 to a request made with an earlier token says nothing of a newer session)
+      if (res.status === 401 && this.token && this.token === sent) {
         this.forget();
         if (this.onUnauthorized)
           this.onUnauthorized(err);
@@ -108,18 +115,28 @@ export class Api {
     return js;
   }
 
+  // The session ends here first: its requests on their way are cancelled (answered after
+  // the logout they would only be 401s) and no new one starts; then the server is told.
   async logout() {
-    try {
-      if (this.token)
-        await this.request('POST', '/api/v1/logout');
-    } finally {
-      this.forget();
-    }
+    const token = this.token;
+    this.forget();
+    if (token)
+      await this.request('POST', '/api/v1/logout', undefined, { token });
   }
 
   whoami() { return this.request('GET', '/api/v1/whoami'); }
   host() { return this.request('GET', '/api/v1/host'); }
   listVms() { return this.request('GET', '/api/v1/vms'); }
+  // Every VM one may see: the list comes in pages (1,000 VMs by default).
+  async listAllVms() {
+    const vms = [];
+    for (;;) {
+      const js = await this.request('GET', '/api/v1/vms?limit=1000&offset=' + vms.length);
+      vms.push(...js.vms);
+      if (!js.vms.length || vms.length >= js.total)
+        return { vms, total: js.total };
+    }
+  }
   getVm(name) { return this.request('GET', '/api/v1/vms/' + seg(name)); }
   vmStatus(name) { return this.request('GET', '/api/v1/vms/' + seg(name) + '/status'); }
   createVm(spec) { return this.request('POST', '/api/v1/vms', spec); }

@@ -1,109 +1,82 @@
-// The console pane's text: a tiny terminal that takes a guest's raw serial output in
-// chunks and keeps plain text lines. Escape sequences (CSI, OSC, other ESC sequences) are
-// dropped, even when split across chunks; \r returns to the line's start and later text
-// overwrites it, \b steps back, other control characters are dropped. The result is only
-// ever put into the page as text (textContent), never as markup, so a guest writing
-// "<script>" shows exactly that. No DOM.
+// The serial console pane: a real terminal (xterm.js, vendored from npm: mk/npm.sh --web),
+// so a guest's cursor-addressed screens (vi, top) show as on a VT100. It renders guest
+// bytes into its own screen buffer and the page's DOM as text (xterm.js never parses them
+// as markup). Keys typed into it go to onInput(data) in order, as xterm.js encodes them
+// (Enter "\r", arrows "ESC [ A"...), which the VM page posts to the console.
+// A bare "\n" also returns the carriage (convertEol), as QEMU's -serial stdio shows it:
+// a guest's tty with onlcr sends "\r\n" anyway.
+import { Terminal } from './xterm.mjs';
 
-const ESC = '\x1b';
-
-// Remove ANSI/VT100 escape sequences and control characters but \n and \t from s.
-export function stripAnsi(s) {
-  const t = new Terminal();
-  t.write(s);
-  return t.text();
-}
-
-// The live console starts before the log is read (so nothing falls between them); what
-// the live stream brought before the log came may already be at the log's end. Returns
-// the part of live that is not: live without its longest prefix that ends the log.
-export function liveAfterLog(log, live) {
-  for (let k = Math.min(log.length, live.length); k > 0; k--)
-    if (log.endsWith(live.slice(0, k)))
-      return live.slice(k);
-  return live;
-}
-
-export class Terminal {
-  // maxLines: the oldest lines are dropped beyond it.
-  constructor(maxLines = 5000) {
-    this.maxLines = maxLines;
-    this.lines = [];
-    this.cur = [];                 // the current line's characters
-    this.col = 0;
-    this.esc = '';                 // an escape sequence in progress ('' when none)
+export class ConsoleTerminal {
+  // parent: the element to fill; onInput(data): typed keys (null: read only).
+  constructor(parent, { onInput = null, label = 'Serial console', rows = 25, cols = 80 } = {}) {
+    this.term = new Terminal({
+      rows, cols, scrollback: 5000, convertEol: true, disableStdin: !onInput,
+      fontFamily: 'ui-monospace, "DejaVu Sans Mono", monospace', fontSize: 13,
+      theme: { background: '#0e1013', foreground: '#d8dee4' },
+    });
+    this.el = parent;
+    this.el.classList.add('term');
+    this.el.setAttribute('aria-label', label);
+    this.term.open(this.el);
+    this.el.vsrvTerminal = this;            // for the page's tests (the buffer, below)
+    this.onInput = onInput;
+    this.sub = this.term.onData((d) => { if (this.onInput) this.onInput(d); });
   }
 
-  clear() {
-    this.lines = [];
-    this.cur = [];
-    this.col = 0;
-    this.esc = '';
+  // Let keys through (control, VM running) or not.
+  setInput(onInput) {
+    this.onInput = onInput;
+    this.term.options.disableStdin = !onInput;
   }
 
-  put(ch) {
-    if (this.col < this.cur.length)
-      this.cur[this.col] = ch;
-    else
-      this.cur.push(ch);
-    this.col++;
+  // Resolves once xterm.js has parsed data into its buffer.
+  write(data) {
+    return new Promise((resolve) => this.term.write(data, resolve));
   }
 
-  newline() {
-    this.lines.push(this.cur.join(''));
-    if (this.lines.length > this.maxLines)
-      this.lines.splice(0, this.lines.length - this.maxLines);
-    this.cur = [];
-    this.col = 0;
-  }
+  reset() { this.term.reset(); }
 
-  // Is the escape sequence in this.esc complete?
-  escDone() {
-    const s = this.esc;
-    if (s.length < 2)
-      return false;
-    const k = s[1];
-    if (k === '[') {                           // CSI: parameters, then a final byte
-      const c = s.charCodeAt(s.length - 1);
-      return s.length > 2 && c >= 0x40 && c <= 0x7e;
-    }
-    if (k === ']' || k === 'P' || k === '_' || k === '^') {  // OSC, DCS...: to BEL or ST
-      return s.endsWith('\x07') || s.endsWith(ESC + '\\');
-    }
-    if (k === '(' || k === ')' || k === '#' || k === '%')    // one more byte
-      return s.length >= 3;
-    return true;                               // two-byte sequences (ESC c, ESC 7, ...)
-  }
+  focus() { this.term.focus(); }
 
-  write(s) {
-    for (const ch of String(s)) {
-      if (this.esc) {
-        this.esc += ch;
-        if (this.escDone() || this.esc.length > 256)
-          this.esc = '';
-        continue;
-      }
-      const c = ch.codePointAt(0);
-      if (ch === ESC)
-        this.esc = ESC;
-      else if (ch === '\n')
-        this.newline();
-      else if (ch === '\r')
-        this.col = 0;
-      else if (ch === '\b')
-        this.col = Math.max(0, this.col - 1);
-      else if (ch === '\t')
-        do this.put(' '); while (this.col % 8);
-      else if (c < 0x20 || c === 0x7f || (c >= 0x80 && c < 0xa0))
-        continue;                              // other C0/C1 controls: dropped
+  // The screen and scrollback as text lines (wrapped lines joined, trailing blanks cut).
+  lines() {
+    const b = this.term.buffer.active, out = [];
+    for (let i = 0; i < b.length; i++) {
+      const l = b.getLine(i);
+      const s = l.translateToString(true);
+      if (l.isWrapped && out.length)
+        out[out.length - 1] += s;
       else
-        this.put(ch);
+        out.push(s);
     }
+    return out;
   }
 
-  // The whole text: the finished lines and the current one.
-  text() {
-    const cur = this.cur.join('');
-    return this.lines.length ? this.lines.join('\n') + '\n' + cur : cur;
+  text() { return this.lines().join('\n').replace(/\n+$/, ''); }
+
+  dispose() {
+    this.sub.dispose();
+    this.term.dispose();
   }
+}
+
+// Typed keys posted in order, one request at a time: what is typed while one is on its way
+// goes in the next one. post(text) sends (returns a promise); onError(e) is told.
+export function inputQueue(post, onError) {
+  let pending = '', busy = false;
+  const pump = async () => {
+    busy = true;
+    while (pending) {
+      const chunk = pending.slice(0, 4096);
+      pending = pending.slice(chunk.length);
+      try { await post(chunk); } catch (e) { pending = ''; onError(e); }
+    }
+    busy = false;
+  };
+  return (data) => {
+    pending += data;
+    if (!busy)
+      pump();
+  };
 }

@@ -1,7 +1,7 @@
 // The VM list's state, changed only by reduce(state, action), so the list follows the
 // server's event stream the same way in the browser and in node's tests. No DOM.
 //
-// state: { vms: { NAME: vm }, stale: [NAME...], lastEvent: id|null }
+// state: { vms: { NAME: vm }, stale: [NAME...], lastEvent: id|null, deleted: { NAME: true } }
 //   vm: what GET /api/v1/vms (name, state, cpus, memory_mib) and GET /api/v1/vms/NAME
 //   (everything, permissions included) said, with later events applied to it.
 //   stale: VMs whose fields an event changed in ways the event does not carry (created,
@@ -9,6 +9,8 @@
 //   vm._event: the id of the last event applied to the VM. An answer the server gave before
 //   that event (action.asOf: state.lastEvent when the request was sent) is older than what
 //   the event said: its state does not win and the VM stays stale (fetched again).
+//   deleted: VMs this page deleted ('removed' with deleted: true); answers and events about
+//   them that were on their way do not bring them back, until a vm-created or a new list.
 
 export const initialState = Object.freeze({ vms: Object.freeze({}), stale: Object.freeze([]),
                                             lastEvent: null });
@@ -60,20 +62,26 @@ export function reduce(state, action) {
     for (const v of action.vms)
       vms[v.name] = merge(state.vms[v.name], v, action.asOf);
     // The list has no permissions or usage: every VM's details are fetched next.
-    return { ...state, vms, stale: Object.keys(vms) };
+    return { ...state, vms, stale: Object.keys(vms), deleted: undefined };
   }
   case 'vm': {
     const v = action.vm, old = state.vms[v.name];
+    if (!old && state.deleted && state.deleted[v.name])
+      return state;                          // an answer from before this page deleted it
     return { ...state, vms: { ...state.vms, [v.name]: merge(old, v, action.asOf) },
              stale: olderThan(old, action.asOf) ? withStale(state.stale, v.name)
                                                 : state.stale.filter((n) => n !== v.name) };
   }
   case 'removed': {
-    if (!(action.name in state.vms))
-      return state;
+    // deleted: this page deleted it; the events of its last changes, still on their way,
+    // do not bring it back (until its vm-deleted, or a vm-created of the name).
+    const deleted = action.deleted ? { ...(state.deleted || {}), [action.name]: true } : state.deleted;
+    if (!(action.name in state.vms))       // (an event may have marked it stale after it went)
+      return state.stale.includes(action.name) || deleted !== state.deleted
+        ? { ...state, deleted, stale: state.stale.filter((n) => n !== action.name) } : state;
     const vms = { ...state.vms };
     delete vms[action.name];
-    return { ...state, vms, stale: state.stale.filter((n) => n !== action.name) };
+    return { ...state, vms, deleted, stale: state.stale.filter((n) => n !== action.name) };
   }
   case 'event':
     return applyEvent(state, action.event);
@@ -85,13 +93,21 @@ export function reduce(state, action) {
 function applyEvent(state, ev) {
   const e = ev && ev.data && typeof ev.data === 'object' ? ev.data : null;
   const id = ev && ev.id != null ? Number(ev.id) : (e && e.id != null ? Number(e.id) : null);
-  const next = id != null && Number.isFinite(id) ? { ...state, lastEvent: id } : state;
+  let next = id != null && Number.isFinite(id) ? { ...state, lastEvent: id } : state;
 
   if (!e || e.object_type !== 'vm' || typeof e.object !== 'string')
     return next;
   const name = e.object, type = e.type || ev.type;
+  const deleted = next.deleted && next.deleted[name];
+  if (deleted && type === 'vm-created') {
+    const rest = { ...next.deleted };
+    delete rest[name];
+    next = { ...next, deleted: rest };
+  }
   if (type === 'vm-deleted')
     return reduce(next, { type: 'removed', name });
+  if (deleted && !(name in next.vms) && type !== 'vm-created')
+    return next;                             // an event of a VM this page deleted
   if (type === 'vm-created' || type === 'vm-updated') {
     const cur = next.vms[name] || (type === 'vm-created' ? { name, state: 'stopped' } : null);
     return { ...next, vms: cur ? { ...next.vms, [name]: { ...cur, _event: id ?? cur._event } } : next.vms,

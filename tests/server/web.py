@@ -2,7 +2,7 @@
 with their types and security headers, ETag revalidation, redirects, 404 for anything
 else, traversal attempts refused, and the API behind the console still wanting a token.
 Also GET /api/v1/images (the create form's kernel list)."""
-import os, shutil, socket, sys, tempfile
+import json, os, shutil, socket, sys, tempfile
 sys.path.insert(0, os.path.dirname(__file__))
 from lib import *
 
@@ -34,10 +34,17 @@ def raw_request(line):
     return int(head.split()[1]) if len(head.split()) > 1 else 0, data
 
 
+def directives(csp):
+    return {p.split()[0]: p.split()[1:] for p in csp.split(";") if p.strip()}
+
+
 def secure(h):
+    # Inline style is allowed (xterm.js makes <style> elements), script only from here.
     csp = h.get("content-security-policy", "")
+    dv = directives(csp)
     return ("default-src 'self'" in csp and "frame-ancestors 'none'" in csp and
-            "unsafe-inline" not in csp and "unsafe-eval" not in csp and
+            dv.get("script-src") == ["'self'"] and dv.get("default-src") == ["'self'"] and
+            dv.get("style-src") == ["'self'", "'unsafe-inline'"] and "unsafe-eval" not in csp and
             h.get("x-frame-options") == "DENY" and h.get("x-content-type-options") == "nosniff")
 
 
@@ -58,6 +65,24 @@ try:
                 not h.get("etag") or "no-cache" not in h.get("cache-control", ""):
             bad.append((f, st, h.get("content-type")))
     ok("web-files-served", not bad, str(bad))
+
+    # The vendored browser libraries (mk/npm.sh --web: npm at the versions of
+    # mk/web-npm/package-lock.json) are served from the binary like web/'s own files.
+    vendor = os.path.join(ROOT, "build", "web-vendor")
+    bad = []
+    for f in ("xterm.mjs", "xterm.css", "uplot.mjs", "uplot.css"):
+        st, h, body = get("/ui/" + f)
+        if st != 200 or body != open(os.path.join(vendor, f), "rb").read() or len(body) < 1000 or \
+                not h.get("content-type", "").startswith(TYPES[os.path.splitext(f)[1]]) or not secure(h):
+            bad.append((f, st, h.get("content-type")))
+    ok("web-vendor-files-served", not bad, str(bad))
+    lock = json.load(open(os.path.join(ROOT, "mk", "web-npm", "package-lock.json")))
+    pinned = {k: v for k, v in lock["packages"].items() if k.startswith("node_modules/")}
+    ok("web-vendor-pinned", set(pinned) == {"node_modules/@xterm/xterm", "node_modules/uplot"} and
+       all(v.get("integrity", "").startswith("sha512-") for v in pinned.values()), str(pinned))
+    xterm_ver = json.load(open(os.path.join(ROOT, "build", "web-npm", "node_modules", "@xterm", "xterm",
+                                            "package.json")))["version"]
+    ok("web-vendor-installed-version", xterm_ver == pinned["node_modules/@xterm/xterm"]["version"], xterm_ver)
 
     st, h, body = get("/ui/")
     ok("web-index", st == 200 and body == open(os.path.join(WEB, "index.html"), "rb").read()

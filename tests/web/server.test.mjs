@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { Api, ApiError, MemoryStorage } from '../../web/api.mjs';
 import { reduce, initialState } from '../../web/vmstate.mjs';
 import { vmActions } from '../../web/perms.mjs';
-import { Terminal } from '../../web/terminal.mjs';
+import { Terminal } from './textterm.mjs';
 import { startDaemon, kvmReason, until, sleep, ROOT } from './daemon.mjs';
 import { writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -170,6 +170,34 @@ test('logout ends the session; the next call is 401 and the page is told', async
   await assert.rejects(api.whoami(), (e) => e.status === 401);
   assert.equal(told, 1);
   assert.equal(api.token, null);
+});
+
+test('a 401 to a request sent with an earlier token leaves the newer session alone', async () => {
+  // The answers to requests made with the old token are held until the new login is done.
+  let oldToken = null, release;
+  const held = new Promise((r) => { release = r; });
+  const slow = async (url, init) => {
+    const res = await fetch(url, init);
+    if (oldToken && init.method === 'GET' && init.headers.Authorization === 'Bearer ' + oldToken)
+      await held;
+    return res;
+  };
+  let told = 0;
+  const a = new Api({ base, fetch: slow, storage: new MemoryStorage(), onUnauthorized: () => told++ });
+  await a.login('admin', 'adminpass1');
+  oldToken = a.token;
+  const other = new Api({ base, storage: new MemoryStorage() });
+  other.storage.setItem('vsrv.token', oldToken);
+  await other.logout();                         // the old session ends on the server
+  const late = a.listVms().then(() => 'ok', (e) => e.status);
+  await a.login('admin', 'adminpass1');         // a new session meanwhile (the page logged in again)
+  const newToken = a.token;
+  release();
+  assert.equal(await late, 401);
+  assert.equal(a.token, newToken);
+  assert.equal(told, 0);
+  assert.ok((await a.listVms()).vms);
+  await a.logout();
 });
 
 test('every answer the client got matches docs/api.yaml', () => {

@@ -7,7 +7,10 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { SseParser } from '../../web/sse.mjs';
 import { reduce, initialState, vmList } from '../../web/vmstate.mjs';
 import { vmActions, consoleAccess, canCreate, has, emptyText } from '../../web/perms.mjs';
-import { Terminal, stripAnsi, liveAfterLog } from '../../web/terminal.mjs';
+import { Terminal, stripAnsi } from './textterm.mjs';
+import { liveAfterLog } from '../../web/consolefeed.mjs';
+import { messagePath, pathPrefixes } from '../../web/form.mjs';
+import { sample, series } from '../../web/usage.mjs';
 import { vmSpec, fmtBytes, fmtSeconds, fmtExit, fmtAgent, fmtGuestOs, fmtAddresses } from '../../web/format.mjs';
 import { Api, ApiError, MemoryStorage, seg } from '../../web/api.mjs';
 
@@ -148,6 +151,57 @@ test('terminal: the live stream joins the log without repeating it', () => {
   assert.equal(liveAfterLog('abc', 'abc'), '');
   assert.equal(liveAfterLog('abc', 'xyz'), 'xyz');
   assert.equal(liveAfterLog('aaa', 'aab'), 'b');
+});
+
+test('vmstate: a VM removed after an event marked it stale is not fetched again', () => {
+  let s = reduce(initialState, { type: 'loaded', vms: [{ name: 'a', state: 'stopped' }] });
+  s = reduce(s, { type: 'vm', vm: { name: 'a', state: 'stopped' } });
+  s = reduce(s, { type: 'removed', name: 'a' });
+  s = reduce(s, { type: 'event', event: { id: 9, data: { id: 9, type: 'vm-updated', object_type: 'vm', object: 'a' } } });
+  assert.deepEqual(s.stale, ['a']);          // not known: fetched once
+  s = reduce(s, { type: 'removed', name: 'a' });   // the fetch's 404
+  assert.deepEqual(s.stale, []);
+  assert.deepEqual(s.vms, {});
+});
+
+test('vmstate: the events of a VM this page deleted, still on their way, do not bring it back', () => {
+  let s = reduce(initialState, { type: 'loaded', vms: [{ name: 'a', state: 'stopped' }] });
+  s = reduce(s, { type: 'vm', vm: { name: 'a', state: 'stopped' } });
+  s = reduce(s, { type: 'removed', name: 'a', deleted: true });
+  s = reduce(s, { type: 'event', event: { id: 9, data: { id: 9, type: 'vm-updated', object_type: 'vm', object: 'a' } } });
+  assert.deepEqual([s.stale, s.vms], [[], {}]);
+  // the answer to a GET sent before the delete
+  s = reduce(s, { type: 'vm', vm: { name: 'a', state: 'stopped' }, asOf: 8 });
+  assert.deepEqual([s.stale, s.vms], [[], {}]);
+  s = reduce(s, { type: 'event', event: { id: 10, data: { id: 10, type: 'vm-deleted', object_type: 'vm', object: 'a' } } });
+  // a new VM of the name is a VM again
+  s = reduce(s, { type: 'event', event: { id: 11, data: { id: 11, type: 'vm-created', object_type: 'vm', object: 'a' } } });
+  assert.deepEqual([s.stale, Object.keys(s.vms)], [['a'], ['a']]);
+  s = reduce(s, { type: 'removed', name: 'a', deleted: true });
+  s = reduce(s, { type: 'event', event: { id: 12, data: { id: 12, type: 'vm-created', object_type: 'vm', object: 'a' } } });
+  assert.deepEqual(Object.keys(s.vms), ['a']);
+});
+
+test('forms: the field an API message names, then its shorter paths', () => {
+  assert.equal(messagePath('size: must be between 512 and 2190433320960'), 'size');
+  assert.equal(messagePath("disks[0]: no disk named 'zz'"), 'disks[0]');
+  assert.equal(messagePath('nics[0]: mac: must be a unicast MAC like 52:54:00:12:34:56'), 'nics[0]');
+  assert.equal(messagePath('grants[1].permissions[0]: one of view, control'), 'grants[1].permissions[0]');
+  assert.equal(messagePath("a disk named 'd1' exists"), null);
+  assert.equal(messagePath('cannot create disk huge: not enough space'), null);
+  assert.deepEqual(pathPrefixes('grants[1].permissions[0]'),
+    ['grants[1].permissions[0]', 'grants[1].permissions', 'grants[1]', 'grants']);
+  assert.deepEqual(pathPrefixes('size'), ['size']);
+});
+
+test('charts: rates from the runtime counters; none without a VMM', () => {
+  const vm = (cpu, rss, rd, tx) => ({ runtime: { pid: 7, cpu_seconds: cpu, memory_rss_bytes: rss,
+    disks: [{ read_bytes: rd, write_bytes: 0 }, { read_bytes: rd, write_bytes: 10 }],
+    nics: [{ rx_bytes: 0, tx_bytes: tx }] } });
+  assert.equal(sample({ runtime: { pid: null } }, 1), null);
+  const s = [sample(vm(1, 1048576, 0, 0), 100), sample(vm(1.5, 2097152, 1000, 400), 102)];
+  assert.deepEqual(s[1], { t: 102, cpu: 1.5, rss: 2097152, rd: 2000, wr: 10, rx: 0, tx: 400 });
+  assert.deepEqual(series(s), { t: [102], cpu: [25], mem: [2], rd: [1000], wr: [0], rx: [0], tx: [200] });
 });
 
 test('terminal: guest HTML stays text', () => {

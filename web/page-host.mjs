@@ -1,0 +1,47 @@
+// The Host page (#/host: capacity and what running VMs reserve) and the Events page
+// (#/events: the newest events, kept live from the event stream by app.mjs).
+import { api, app, main, setView, showError } from './core.mjs';
+import { fmtMib, fmtTime } from './format.mjs';
+import { h, replace, kv, table } from './dom.mjs';
+
+export async function viewHost() {
+  replace(main, h('h1', {}, 'Host'), h('p', { class: 'hint' }, 'Loading…'));
+  const view = { name: 'host' };
+  setView(view);
+  try {
+    const js = await api.host();
+    if (app.view !== view)          // left meanwhile: the page is another's now
+      return;
+    const m = js.memory_mib || {};
+    const meter = (label, v, max) => h('span', {}, h('meter', { min: 0, max: max || 1, value: v || 0,
+      'aria-label': label }), ' ' + fmtMib(v) + ' of ' + fmtMib(max));
+    replace(main, h('h1', {}, 'Host'), kv([
+      ['CPUs', String(js.cpus ?? '–')],
+      ['Memory total', fmtMib(m.total)], ['Memory available', fmtMib(m.available)],
+      ['Allocatable to VMs', fmtMib(m.allocatable)],
+      ['Reserved by running VMs', meter('memory reserved', m.reserved, m.allocatable)],
+      ['Free for VMs', fmtMib(m.free)],
+      ['Running VMs', String((js.vms && js.vms.running) ?? '–')],
+      ['Their vCPUs', h('span', {}, h('meter', { min: 0, max: Math.max(js.cpus || 1, (js.vms && js.vms.vcpus) || 0),
+        value: (js.vms && js.vms.vcpus) || 0, 'aria-label': 'vCPUs of running VMs' }),
+        ` ${(js.vms && js.vms.vcpus) ?? 0} on ${js.cpus ?? '?'} host CPUs`)],
+      ['cgroups', String(js.cgroups ?? '–')]]));
+  } catch (e) { showError(e); }
+}
+
+export function viewEvents() {
+  const body = h('div');
+  const render = () => replace(body, app.events.length ? table('Events',
+    [{ label: 'Time' }, { label: 'Type' }, { label: 'Object' }, { label: 'User' }, { label: 'Message' }],
+    app.events.map((e) => [fmtTime(e.time), e.type, e.object || '–', e.user || '–', e.message || '']))
+    : h('p', { class: 'empty' }, 'No events yet.'));
+  replace(main, h('h1', {}, 'Events'), body);
+  setView({ name: 'events', update: render });
+  api.events(50).then((js) => {
+    const known = new Set(app.events.map((e) => e.id));
+    app.events.push(...js.events.reverse().filter((e) => !known.has(e.id)));
+    app.events.sort((a, b) => b.id - a.id);
+    render();
+  }, showError);
+  render();
+}

@@ -1,0 +1,186 @@
+// A VM's page (#/vm/NAME): its configuration and runtime figures, its actions, the undo
+// disks its last run kept (commit or discard), charts of its usage (charts.mjs) and its
+// serial console in xterm.js (terminal.mjs) fed by consolefeed.mjs.
+import { api, app, main, setView, showError, clearError, dispatch, serverPerms, mayVm,
+         actionButtons, stateBadge, refreshVm, waitTask } from './core.mjs';
+import { consoleAccess } from './perms.mjs';
+import { ConsoleTerminal, inputQueue } from './terminal.mjs';
+import { ConsoleFeed } from './consolefeed.mjs';
+import { fmtBytes, fmtMib, fmtSeconds, fmtTime, fmtExit, fmtAgent, fmtGuestOs, fmtAddresses } from './format.mjs';
+import { h, replace, kv, table } from './dom.mjs';
+import { VmCharts } from './charts.mjs';
+
+// Two byte counters of a runtime device (none while the VM does not run).
+function ioCells(dev, a, b) {
+  return dev ? [fmtBytes(dev[a] ?? 0), fmtBytes(dev[b] ?? 0)] : ['–', '–'];
+}
+
+// The undo disks its last run kept (an off VM's), with Commit and Discard for holders of
+// control; loaded when the page opens, when the VM goes off and after an action.
+function undoSection(name, alive) {
+  const box = h('section', { 'aria-labelledby': 'undo-h', hidden: true });
+  let busy = false;
+  const paint = (js) => {
+    const vm = app.state.vms[name];
+    box.hidden = !js;
+    if (!js || !vm)
+      return replace(box);
+    const control = consoleAccess(vm, serverPerms()).live;
+    const working = busy || js.committing;
+    const bad = js.undo_disks.some((u) => u.error);
+    const act = (action, label, confirm) => h('button', {
+      type: 'button', class: action === 'discard' ? 'danger' : null, 'data-key': name + '/undo-' + action,
+      disabled: working, on: { click: () => run(action, confirm) } }, label);
+    replace(box, h('h2', { id: 'undo-h' }, 'Undo disks'),
+      h('p', { class: 'hint' }, working ? 'Committing them into the disks…' : 'Kept from its last run: the ' +
+        'next start continues on them. Commit merges them into the disks; Discard throws them away.'),
+      table('Undo disks of ' + name, [{ label: 'Slot', num: true }, { label: 'Over disk' },
+        { label: 'Size', num: true }, { label: 'On the host', num: true }, { label: 'Created' },
+        ...(bad ? [{ label: 'Problem' }] : [])],
+      js.undo_disks.map((u) => [String(u.index), u.disk ?? '(gone)', fmtBytes(u.virtual_size),
+        fmtBytes(u.allocated), fmtTime(u.created), ...(bad ? [u.error ?? ''] : [])])),
+      control ? h('div', { class: 'actions', role: 'group', 'aria-label': 'Undo disks of ' + name },
+        act('commit', 'Commit', `Merge the undo disks of ${name} into its disks?`),
+        act('discard', 'Discard', `Discard the undo disks of ${name}? What its runs wrote since is lost.`))
+        : null);
+  };
+  const load = async () => {
+    let js = null;
+    try { js = await api.undoDisks(name); } catch (e) { if (e.status !== 404) showError(e); }
+    if (alive())
+      paint(js);
+  };
+  const run = async (action, confirm) => {
+    if (!window.confirm(confirm))
+      return;
+    clearError();
+    busy = true;
+    try {
+      const js = await api.undoAction(name, action);
+      if (js.task !== null) {
+        paint(await api.undoDisks(name).catch(() => null));
+        await waitTask(js.task, alive).catch((e) =>
+          showError(new Error('The commit of the undo disks failed: ' + e.message.replace(/^The task failed: /, ''))));
+      }
+    } catch (e) { showError(e); }
+    busy = false;
+    if (alive())
+      load();
+  };
+  return { el: box, load, hide: () => paint(null) };
+}
+
+export function viewVm(name) {
+  let gone = false;
+  const alive = () => !gone;
+  const info = h('div');
+  const pane = h('div', { id: 'console', tabindex: '-1' });
+  const note = h('p', { class: 'hint', role: 'status' });
+  const send = inputQueue((text) => api.consoleInput(name, text), showError);
+  const input = h('input', { id: 'console-input', autocomplete: 'off', spellcheck: 'false' });
+  const sendBox = h('form', { class: 'term-input', on: { submit: async (ev) => {
+    ev.preventDefault();
+    try {
+      await api.consoleInput(name, input.value + '\r');
+      input.value = '';
+    } catch (e) { showError(e); }
+  } } }, h('label', { for: 'console-input' }, 'Send a line'), input, h('button', { type: 'submit' }, 'Send'));
+  const undo = undoSection(name, alive);
+  const charts = new VmCharts(name);
+  replace(main, h('p', {}, h('a', { href: '#/vms' }, '← Virtual machines')), h('h1', {}, name), info,
+    undo.el, charts.el, h('h2', {}, 'Serial console'), h('div', { class: 'toolbar' },
+      h('button', { type: 'button', on: { click: () => feed.loadLog() } }, 'Reload log'),
+      h('button', { type: 'button', on: { click: () => term.reset() } }, 'Clear')),
+    pane, sendBox, note);
+  const term = new ConsoleTerminal(pane, { label: 'Serial console of ' + name });
+  const feed = new ConsoleFeed(api, name, term, { onNote: (t) => { note.textContent = t; }, onError: showError });
+  let undoSeen = null, typing = null;
+
+  const render = () => {
+    const vm = app.state.vms[name];
+    if (!vm) {
+      replace(info, h('p', { class: 'empty' }, 'No VM named ' + name + ' (or you may not see it).'));
+      return;
+    }
+    const off = vm.state === 'stopped' || vm.state === 'crashed';
+    if (off !== undoSeen) {
+      undoSeen = off;
+      if (off)
+        undo.load();
+      else
+        undo.hide();
+    }
+    charts.update(vm);
+    // Configuration (disks, nics) and what the running VMM reports (runtime) are apart;
+    // runtime.disks[i] / runtime.nics[i] count the i-th configured disk / NIC.
+    const rt = vm.runtime || {}, rtDisks = rt.disks || [], rtNics = rt.nics || [];
+    const acc = consoleAccess(vm, serverPerms());
+    const canType = acc.live && vm.state === 'running';
+    sendBox.hidden = !canType;
+    if (canType !== typing) {
+      typing = canType;
+      term.setInput(canType ? send : null);
+    }
+    if (acc.live && (vm.state === 'running' || vm.state === 'paused'))
+      feed.start();
+    const links = [
+      mayVm(vm, 'modify') ? h('a', { class: 'button', href: '#/edit/' + encodeURIComponent(name),
+        'data-key': name + '/edit' }, 'Settings') : null,
+      mayVm(vm, 'change-permissions') ? h('a', { class: 'button', href: '#/grants/vms/' + encodeURIComponent(name),
+        'data-key': name + '/grants' }, 'Permissions') : null];
+    replace(info,
+      h('div', { class: 'toolbar' }, stateBadge(vm.state), actionButtons(vm), ...links),
+      h('div', { class: 'grid2' },
+        h('section', { 'aria-labelledby': 'cfg' }, h('h2', { id: 'cfg' }, 'Configuration'), kv([
+          ['Description', vm.description], ['vCPUs', String(vm.cpus ?? '–')],
+          ['Memory', fmtMib(vm.memory_mib)], ['Kernel', vm.kernel], ['Initrd', vm.initrd],
+          ['Command line', vm.cmdline], ['Restart policy', vm.restart_policy],
+          ['Autostart', vm.autostart === undefined ? null : vm.autostart ? 'yes' : 'no'],
+          ['Undo disks', vm.undo_disks], ['CPU limit', vm.cpu_limit ? vm.cpu_limit + ' %' : 'none'],
+          ['Your permissions', (vm.permissions || []).join(', ')]])),
+        h('section', { 'aria-labelledby': 'rt' }, h('h2', { id: 'rt' }, 'Runtime'), kv([
+          ['State', vm.state], ['Last exit', vm.last_exit ? fmtExit(vm.last_exit) : null],
+          ['Started', fmtTime(vm.started)],
+          ['Restarts', String(vm.restarts ?? 0)], ['PID', rt.pid ? String(rt.pid) : null],
+          ['CPU time', rt.cpu_seconds !== undefined ? fmtSeconds(rt.cpu_seconds) : null],
+          ['Resident memory', rt.memory_rss_bytes ? fmtBytes(rt.memory_rss_bytes) : null],
+          ['Guest agent', vm.agent ? fmtAgent(vm.agent) : null], ['Guest OS', fmtGuestOs(vm.agent)],
+          ['Guest host name', vm.agent && vm.agent.hostname], ['Guest addresses', fmtAddresses(vm.agent)],
+          ['Created', fmtTime(vm.created)]]))),
+      h('h2', {}, 'Disks'),
+      vm.disks && vm.disks.length ? table('Disks of ' + name, [{ label: 'Disk' }, { label: 'Bus' }, { label: 'Read-only' },
+        { label: 'Read', num: true }, { label: 'Written', num: true }],
+        vm.disks.map((d, i) => [d.disk, d.bus, d.readonly ? 'yes' : 'no', ...ioCells(rtDisks[i], 'read_bytes', 'write_bytes')]))
+        : h('p', { class: 'hint' }, 'No disks.'),
+      h('h2', {}, 'Network interfaces'),
+      vm.nics && vm.nics.length ? table('NICs of ' + name, [{ label: 'Network' }, { label: 'MAC' },
+        { label: 'Received', num: true }, { label: 'Sent', num: true }],
+        vm.nics.map((n, i) => [n.network, n.mac, ...ioCells(rtNics[i], 'rx_bytes', 'tx_bytes')]))
+        : h('p', { class: 'hint' }, 'No NICs.'));
+  };
+  const asOf = app.state.lastEvent;
+  api.getVm(name).then((vm) => dispatch({ type: 'vm', vm, asOf }), showError);
+  render();
+  if (!feed.live)            // not live (stopped, or view permission only): the log alone
+    feed.loadLog();
+  // The runtime figures (CPU time, disk and NIC counters) move without events: fetch the
+  // VM again every 5 s while it runs (2 s while its charts are drawn).
+  const timer = setInterval(() => {
+    const vm = app.state.vms[name];
+    if (vm && vm.state === 'running' && !app.fetching.has(name))
+      refreshVm(name).catch(() => {});
+  }, 2000);
+  setView({ name: 'vm', cleanup: () => {
+    gone = true;
+    feed.stop();
+    clearInterval(timer);
+    charts.dispose();
+    term.dispose();
+  }, update: (a) => {
+    render();
+    // A new boot: its console starts over on the live stream.
+    if (a.type === 'event' && a.event.data && a.event.data.object === name &&
+        a.event.data.type === 'vm-started' && !feed.live)
+      feed.loadLog();
+  } });
+}
