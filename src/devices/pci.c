@@ -42,6 +42,35 @@ void pci_dev_set_bar(struct pci_dev *d, int i, uint64_t size, bus_io_fn fn, void
 	put32(d->cfg + PCI_BAR0 + 4 * i, 0x4); /* 64-bit memory, not prefetchable */
 }
 
+void pci_dev_set_bar32(struct pci_dev *d, int i, uint64_t size, bus_io_fn fn, void *opaque)
+{
+	d->bar[i].size = size;
+	d->bar[i].fn = fn;
+	d->bar[i].opaque = opaque;
+	d->bar[i].is32 = true;
+	put32(d->cfg + PCI_BAR0 + 4 * i, 0); /* 32-bit memory, not prefetchable */
+}
+
+/* BAR i's register in cfg (8 bytes for a 64-bit BAR, 4 for a 32-bit one). */
+static uint64_t bar_get(const struct pci_dev *d, const uint8_t *cfg, int i)
+{
+	uint64_t v = 0;
+
+	memcpy(&v, cfg + PCI_BAR0 + 4 * i, d->bar[i].is32 ? 4 : 8);
+	return v;
+}
+
+static void bar_put(const struct pci_dev *d, uint8_t *cfg, int i, uint64_t v)
+{
+	memcpy(cfg + PCI_BAR0 + 4 * i, &v, d->bar[i].is32 ? 4 : 8);
+}
+
+/* The type bits of BAR i: 64-bit or 32-bit memory. */
+static uint64_t bar_type(const struct pci_dev *d, int i)
+{
+	return d->bar[i].is32 ? 0 : 0x4;
+}
+
 uint8_t pci_dev_add_cap(struct pci_dev *d, uint8_t id, uint8_t len)
 {
 	uint8_t off = d->cap_next ? d->cap_next : 0x40, p;
@@ -64,10 +93,7 @@ uint8_t pci_dev_add_cap(struct pci_dev *d, uint8_t id, uint8_t len)
 
 static uint64_t bar_reg(const struct pci_dev *d, int i)
 {
-	uint64_t v;
-
-	memcpy(&v, d->cfg + PCI_BAR0 + 4 * i, 8);
-	return v & ~0xfULL;
+	return bar_get(d, d->cfg, i) & ~0xfULL;
 }
 
 /* Put BAR i on the bus at its current address if decoding is on, off it otherwise. */
@@ -118,16 +144,19 @@ static void cfg_write(struct pci_dev *d, uint32_t off, const uint8_t *data, uint
 
 		if (o >= PCI_BAR0 && o < PCI_BAR0 + 24) {
 			int bi = (o - PCI_BAR0) / 4;
-			int owner = d->bar[bi].size ? bi : (bi > 0 && d->bar[bi - 1].size ? bi - 1 : -1);
+			int owner = d->bar[bi].size ? bi : (bi > 0 && d->bar[bi - 1].size &&
+							     !d->bar[bi - 1].is32 ? bi - 1 : -1);
 			uint64_t v, mask;
 
 			if (owner < 0)
 				continue;
-			memcpy(&v, d->cfg + PCI_BAR0 + 4 * owner, 8);
+			v = bar_get(d, d->cfg, owner);
 			mask = ~(d->bar[owner].size - 1) & ~0xfULL;
+			if (d->bar[owner].is32)
+				mask &= 0xffffffffULL;
 			((uint8_t *)&v)[o - PCI_BAR0 - 4 * owner] = data[i];
-			v = (v & mask) | 0x4;
-			memcpy(d->cfg + PCI_BAR0 + 4 * owner, &v, 8);
+			v = (v & mask) | bar_type(d, owner);
+			bar_put(d, d->cfg, owner, v);
 			bars = true;
 			continue;
 		}
@@ -141,10 +170,10 @@ static void cfg_write(struct pci_dev *d, uint32_t off, const uint8_t *data, uint
 		d->cfg_written(d, off, len);
 }
 
-void pci_cfg_access(struct pci_host *h, unsigned slot, uint32_t off, uint8_t *data,
+void pci_cfg_access(struct pci_host *h, unsigned devfn, uint32_t off, uint8_t *data,
 		    uint32_t len, bool is_write)
 {
-	struct pci_dev *d = slot < 32 ? h->dev[slot] : NULL;
+	struct pci_dev *d = devfn < 256 ? h->dev[devfn] : NULL;
 
 	pthread_mutex_lock(&h->lock);
 	if (!d || off >= PCI_CFG_SIZE || len > PCI_CFG_SIZE - off) {
@@ -178,27 +207,27 @@ static void cf8_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool
 		return;
 	}
 	a = __atomic_load_n(&h->cf8, __ATOMIC_RELAXED);
-	/* enabled, bus 0, function 0 only */
-	if (!(a & 0x80000000u) || ((a >> 16) & 0xff) || ((a >> 8) & 7) || off - 4 + len > 4) {
+	/* enabled, bus 0 only */
+	if (!(a & 0x80000000u) || ((a >> 16) & 0xff) || off - 4 + len > 4) {
 		if (!is_write)
 			memset(data, 0xff, len);
 		return;
 	}
-	pci_cfg_access(h, (a >> 11) & 31, (a & 0xfc) + (off - 4), data, len, is_write);
+	pci_cfg_access(h, (a >> 8) & 0xff, (a & 0xfc) + (off - 4), data, len, is_write);
 }
 
 static void ecam_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
 {
 	struct pci_host *h = opaque;
-	unsigned slot = (off >> 15) & 31, fn = (off >> 12) & 7;
+	unsigned devfn = (off >> 12) & 0xff;
 	uint32_t reg = off & 0xfff;
 
-	if (fn || len > 4 || (reg & (len - 1))) {
+	if (len > 4 || (reg & (len - 1))) {
 		if (!is_write)
 			memset(data, 0xff, len);
 		return;
 	}
-	pci_cfg_access(h, slot, reg, data, len, is_write);
+	pci_cfg_access(h, devfn, reg, data, len, is_write);
 }
 
 int pci_host_create(struct bus *pio, struct bus *mmio, uint64_t ecam_base, uint64_t bar_base,
@@ -240,7 +269,7 @@ void pci_host_destroy(struct pci_host *h)
 
 	if (!h)
 		return;
-	for (s = 1; s < 32; s++)
+	for (s = 1; s < 256; s++)
 		if (h->dev[s])
 			pci_host_remove(h, h->dev[s]);
 	bus_unregister(h->mmio, h->ecam_base);
@@ -248,38 +277,67 @@ void pci_host_destroy(struct pci_host *h)
 	free(h);
 }
 
-int pci_host_add(struct pci_host *h, struct pci_dev *d)
+static bool slot_free(const struct pci_host *h, unsigned s)
 {
-	unsigned s;
+	for (unsigned f = 0; f < 8; f++)
+		if (h->dev[s << 3 | f])
+			return false;
+	return true;
+}
+
+/* Under the lock: assign d's BARs and put it at slot s, function f (free). */
+static int add_locked(struct pci_host *h, struct pci_dev *d, unsigned s, unsigned f)
+{
+	uint64_t next = h->bar_next;
 	int i;
 
-	pthread_mutex_lock(&h->lock);
-	for (s = 1; s < 32 && h->dev[s]; s++)
-		;
-	if (s == 32) {
-		pthread_mutex_unlock(&h->lock);
-		return -ENOSPC;
-	}
 	for (i = 0; i < 6; i++) {
 		uint64_t a, sz = d->bar[i].size;
 
 		if (!sz)
 			continue;
-		a = (h->bar_next + sz - 1) & ~(sz - 1);
-		if (a + sz > h->bar_end) {
-			pthread_mutex_unlock(&h->lock);
+		a = (next + sz - 1) & ~(sz - 1);
+		if (a + sz > h->bar_end || (d->bar[i].is32 && a + sz > 0x100000000ULL))
 			return -ENOSPC;
-		}
-		h->bar_next = a + sz;
-		a |= 0x4;
-		memcpy(d->cfg + PCI_BAR0 + 4 * i, &a, 8);
-		d->bar[i].addr = a & ~0xfULL;
+		next = a + sz;
+		bar_put(d, d->cfg, i, a | bar_type(d, i));
+		d->bar[i].addr = a;
 	}
+	h->bar_next = next;
 	d->host = h;
 	d->slot = s;
-	h->dev[s] = d;
-	pthread_mutex_unlock(&h->lock);
+	d->fn = f;
+	h->dev[s << 3 | f] = d;
+	/* function 0 of a slot with others says so in its header type */
+	for (f = 1; f < 8 && h->dev[s << 3]; f++)
+		if (h->dev[s << 3 | f])
+			h->dev[s << 3]->cfg[0x0e] |= 0x80;
 	return 0;
+}
+
+int pci_host_add(struct pci_host *h, struct pci_dev *d)
+{
+	unsigned s;
+	int ret;
+
+	pthread_mutex_lock(&h->lock);
+	for (s = 1; s < 32 && !slot_free(h, s); s++)
+		;
+	ret = s == 32 ? -ENOSPC : add_locked(h, d, s, 0);
+	pthread_mutex_unlock(&h->lock);
+	return ret;
+}
+
+int pci_host_add_at(struct pci_host *h, struct pci_dev *d, unsigned slot, unsigned fn)
+{
+	int ret;
+
+	if (!slot || slot >= 32 || fn >= 8)
+		return -EINVAL;
+	pthread_mutex_lock(&h->lock);
+	ret = h->dev[slot << 3 | fn] ? -EBUSY : add_locked(h, d, slot, fn);
+	pthread_mutex_unlock(&h->lock);
+	return ret;
 }
 
 void pci_host_remove(struct pci_host *h, struct pci_dev *d)
@@ -292,8 +350,8 @@ void pci_host_remove(struct pci_host *h, struct pci_dev *d)
 			bus_unregister(h->mmio, d->bar[i].addr);
 		d->bar[i].registered = false;
 	}
-	if (d->slot < 32 && h->dev[d->slot] == d)
-		h->dev[d->slot] = NULL;
+	if (d->slot < 32 && d->fn < 8 && h->dev[d->slot << 3 | d->fn] == d)
+		h->dev[d->slot << 3 | d->fn] = NULL;
 	pthread_mutex_unlock(&h->lock);
 }
 
@@ -314,7 +372,7 @@ static int bar_owner(const struct pci_dev *d, unsigned o)
 	bi = (o - PCI_BAR0) / 4;
 	if (d->bar[bi].size)
 		return bi;
-	if (bi > 0 && d->bar[bi - 1].size)
+	if (bi > 0 && d->bar[bi - 1].size && !d->bar[bi - 1].is32)
 		return bi - 1;
 	return -2;
 }
@@ -338,9 +396,9 @@ static int cfg_check(const struct pci_dev *d, const uint8_t *cfg)
 
 		if (!d->bar[i].size)
 			continue;
-		memcpy(&v, cfg + PCI_BAR0 + 4 * i, 8);
-		/* what cfg_write can leave there: a size-aligned address, 64-bit memory */
-		if ((v & (d->bar[i].size - 1)) != 0x4)
+		v = bar_get(d, cfg, i);
+		/* what cfg_write can leave there: a size-aligned address, the BAR's type */
+		if ((v & (d->bar[i].size - 1)) != bar_type(d, i))
 			return -EINVAL;
 	}
 	return 0;
