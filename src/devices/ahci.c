@@ -1,0 +1,785 @@
+/* The AHCI controller (ahci.h): PCI functions, ABAR registers, the command list walker, the
+ * FISes written back, interrupts (MSI), the I/O thread, save and restore. The commands
+ * themselves are ahci_ata.c's.
+ *
+ * Errors as AHCI 1.3.1 section 6 has them: a command the device fails (status ERR) sets
+ * PxIS.TFES; a command list, command table or PRD outside guest RAM sets PxIS.HBFS / HBDS,
+ * data past what the PRDs hold PxIS.OFS. Each of these stops the port's command list (the
+ * failed slot stays in PxCI) until the driver clears PxCMD.ST, as drivers' error handlers
+ * do; the other ports and every other device go on. */
+#include "devices/ahci.h"
+
+#include "util/log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define CAP_S64A (1u << 31)
+#define CAP_SNCQ (1u << 30)
+#define CAP_SSNTF (1u << 29)
+#define CAP_SAM (1u << 18)
+#define CAP_ISS_GEN1 (1u << 20)
+#define AHCI_CAP_VAL (CAP_S64A | CAP_SNCQ | CAP_SSNTF | CAP_SAM | CAP_ISS_GEN1 | \
+		      (AHCI_SLOTS - 1) << 8 | (AHCI_PORTS - 1))
+#define AHCI_VS_VAL 0x00010300u /* 1.3 */
+#define SSTS_PRESENT 0x113u     /* DET 3 (device, phy up), SPD 1, IPM 1 (active) */
+#define PRD_MAX_BYTES (64u << 20) /* PRDs looked at per command: more than any command moves */
+#define MSI_CAP_LEN 14
+#define PCI_CAP_ID_MSI 0x05
+
+static uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static void wr32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+
+/* --- interrupts --- */
+
+/* The MSI capability as the guest set it: route it (KVM) when it changed. Under the host's
+ * config lock (cfg_written) or before the guest runs. */
+static void msi_update(struct ahci *a)
+{
+	const uint8_t *c = a->pci.cfg + a->msi_cap;
+	uint64_t addr = rd32(c + 4) | (uint64_t)rd32(c + 8) << 32;
+	uint32_t data = c[12] | c[13] << 8;
+
+	if (!(c[2] & 1) || !a->irq.msi_route)
+		return;
+	if (a->msi_routed && addr == a->msi_addr && data == a->msi_data)
+		return;
+	if (a->irq.msi_route(a->irq.vm, &a->msi_gsi, addr, data)) {
+		vsrv_log("%s: no MSI route", a->name);
+		return;
+	}
+	if (!a->msi_routed && a->irq.irqfd(a->irq.vm, a->irq_fd, a->msi_gsi, true)) {
+		vsrv_log("%s: no irqfd for MSI", a->name);
+		return;
+	}
+	a->msi_routed = true;
+	a->msi_addr = addr;
+	a->msi_data = data;
+}
+
+static void cfg_written(struct pci_dev *d, uint32_t off, uint32_t len)
+{
+	struct ahci *a = d->opaque;
+
+	if (off < (uint32_t)a->msi_cap + MSI_CAP_LEN && off + len > a->msi_cap)
+		msi_update(a);
+}
+
+/* Under a->lock: the HBA's IS from its ports, and a message when a new cause arrived
+ * (edge) and the driver wants interrupts. Without MSI enabled the controller has no line to
+ * raise (the PCI host routes no INTx): drivers that poll (firmware) see IS all the same. */
+static void irq_update(struct ahci *a, bool edge)
+{
+	uint64_t one = 1;
+
+	for (unsigned i = 0; i < AHCI_PORTS; i++) {
+		struct ahci_port *p = &a->port[i];
+
+		if (p->r.is & p->r.ie)
+			a->is |= 1u << i;
+		if (p->ev & p->r.ie)
+			edge = true; /* a cause the driver enabled arrived */
+		p->ev = 0;
+	}
+	if (!edge || !a->is || !(a->ghc & AHCI_GHC_IE))
+		return;
+	if (!(a->pci.cfg[a->msi_cap + 2] & 1))
+		return;
+	a->irqs++;
+	if (write(a->irq_fd, &one, 8) != 8)
+		vsrv_log("%s: interrupt eventfd: write failed", a->name);
+}
+
+/* --- ports --- */
+
+/* Cause bits of PxIS arrive (under the lock): the next irq_update signals them. */
+static void port_event(struct ahci_port *p, uint32_t bits)
+{
+	p->r.is |= bits;
+	p->ev |= bits;
+}
+
+static bool port_present(const struct ahci_port *p)
+{
+	return p->drive != AHCI_NONE;
+}
+
+/* The state after a COMRESET (or the HBA's reset): the device sent its signature. */
+static void port_comreset(struct ahci_port *p)
+{
+	p->gen++;
+	p->r.sact = p->r.ci = 0;
+	p->r.halted = 0;
+	p->r.sense_valid = 0;
+	p->r.ncq_err = 0;
+	p->r.wcache = 1;
+	p->r.xfer_mode = 0;
+	if (port_present(p)) {
+		p->r.ssts = SSTS_PRESENT;
+		p->r.sig = p->drive == AHCI_CD ? AHCI_SIG_ATAPI : AHCI_SIG_DISK;
+		p->r.tfd = ATA_DRDY | ATA_DSC;
+		if (p->drive == AHCI_CD) {
+			p->mmc.prevent = false; /* a reset unlocks the tray */
+			p->lun.ua_asc = 0x29; /* POWER ON, RESET, OR BUS DEVICE RESET OCCURRED */
+			p->lun.ua_ascq = 0;
+		}
+	} else {
+		p->r.ssts = 0;
+		p->r.sig = 0xffffffffu;
+		p->r.tfd = 0x7f;
+	}
+}
+
+static void port_reset(struct ahci_port *p)
+{
+	struct ahci_port_state keep = p->r;
+
+	memset(&p->r, 0, sizeof(p->r));
+	p->r.cmd = PX_CMD_SUD | PX_CMD_POD;
+	p->r.tray_open = keep.tray_open;
+	p->r.prevent = 0;
+	port_comreset(p);
+	p->busy = 0; /* commands running now are dropped when they end (gen) */
+}
+
+static void hba_reset(struct ahci *a)
+{
+	a->ghc = AHCI_GHC_AE;
+	a->is = 0;
+	for (unsigned i = 0; i < AHCI_PORTS; i++)
+		port_reset(&a->port[i]);
+}
+
+/* Write a FIS of len bytes at off of port p's received-FIS area (when FRE is on). */
+static void rfis_write(struct ahci_port *p, unsigned off, const uint8_t *fis, unsigned len)
+{
+	struct ahci *a = p->hba;
+	uint64_t fb = (uint64_t)p->r.fbu << 32 | (p->r.fb & ~0xffu);
+	uint8_t *dst;
+
+	if (!(p->r.cmd & PX_CMD_FRE))
+		return;
+	dst = guest_mem_ptr(a->mem, fb + off, len);
+	if (!dst)
+		return; /* a received-FIS area outside RAM: nothing is written */
+	memcpy(dst, fis, len);
+	guest_mem_track(a->mem, dst, len);
+}
+
+static void d2h_fis(struct ahci_port *p, const uint8_t *h2d, uint8_t status, uint8_t error,
+		    bool intr)
+{
+	uint8_t f[20] = { FIS_D2H, intr ? 0x40 : 0, status, error };
+
+	if (h2d) {
+		memcpy(f + 4, h2d + 4, 7);  /* LBA and device */
+		memcpy(f + 12, h2d + 12, 2); /* count */
+	}
+	rfis_write(p, RFIS_D2H, f, sizeof(f));
+	if (intr)
+		port_event(p, PX_IS_DHRS);
+}
+
+static void pio_fis(struct ahci_port *p, const uint8_t *h2d, uint8_t status, uint32_t count)
+{
+	uint8_t f[20] = { FIS_PIO, 0x40 | 0x20, status | ATA_DRQ, 0 };
+
+	memcpy(f + 4, h2d + 4, 7);
+	memcpy(f + 12, h2d + 12, 2);
+	f[15] = status; /* E_Status: the status at the end of the transfer */
+	f[16] = count & 0xff;
+	f[17] = (count >> 8) & 0xff;
+	rfis_write(p, RFIS_PIO, f, sizeof(f));
+	port_event(p, PX_IS_PSS);
+}
+
+static void sdb_fis(struct ahci_port *p, uint32_t done, uint8_t status, uint8_t error)
+{
+	uint8_t f[8] = { FIS_SDB, 0x40, status & 0x77, error };
+
+	wr32(f + 4, done);
+	rfis_write(p, RFIS_SDB, f, sizeof(f));
+	port_event(p, PX_IS_SDBS);
+}
+
+/* ST went 0: the command list stops (what runs now is dropped when it ends). */
+static void port_stop(struct ahci_port *p)
+{
+	p->r.ci = p->r.sact = 0;
+	p->r.halted = 0;
+	p->r.cmd &= ~(0x1fu << 8); /* CCS */
+	if (!p->busy)
+		p->r.cmd &= ~PX_CMD_CR;
+	p->gen++;
+}
+
+static void port_cmd_write(struct ahci *a, struct ahci_port *p, uint32_t v)
+{
+	uint32_t old = p->r.cmd, rw = PX_CMD_ST | PX_CMD_FRE | PX_CMD_ATAPI | 0xfc000000u |
+				      (1u << 26) | (1u << 22);
+
+	p->r.cmd = (old & ~rw) | (v & rw);
+	if ((v & PX_CMD_ST) && !(old & PX_CMD_ST)) {
+		p->r.cmd |= PX_CMD_CR;
+		p->r.halted = 0;
+	} else if (!(v & PX_CMD_ST) && (old & PX_CMD_ST)) {
+		port_stop(p);
+	}
+	if (p->r.cmd & PX_CMD_FRE)
+		p->r.cmd |= PX_CMD_FR;
+	else
+		p->r.cmd &= ~PX_CMD_FR;
+	if ((v & PX_CMD_CLO) && !(p->r.cmd & PX_CMD_ST))
+		p->r.tfd &= ~(ATA_BSY | ATA_DRQ); /* command list override */
+	p->r.cmd &= ~PX_CMD_CLO;
+	(void)a;
+}
+
+static uint32_t port_read(struct ahci_port *p, unsigned off)
+{
+	switch (off) {
+	case PX_CLB: return p->r.clb;
+	case PX_CLBU: return p->r.clbu;
+	case PX_FB: return p->r.fb;
+	case PX_FBU: return p->r.fbu;
+	case PX_IS: return p->r.is;
+	case PX_IE: return p->r.ie;
+	case PX_CMD: return p->r.cmd;
+	case PX_TFD: return p->r.tfd;
+	case PX_SIG: return p->r.sig;
+	case PX_SSTS: return p->r.ssts;
+	case PX_SCTL: return p->r.sctl;
+	case PX_SERR: return p->r.serr;
+	case PX_SACT: return p->r.sact;
+	case PX_CI: return p->r.ci;
+	case PX_SNTF: return p->r.sntf;
+	default: return 0;
+	}
+}
+
+static void port_write(struct ahci *a, struct ahci_port *p, unsigned off, uint32_t v)
+{
+	switch (off) {
+	case PX_CLB: p->r.clb = v & ~0x3ffu; break;
+	case PX_CLBU: p->r.clbu = v; break;
+	case PX_FB: p->r.fb = v & ~0xffu; break;
+	case PX_FBU: p->r.fbu = v; break;
+	case PX_IS:
+		p->r.is &= ~v;
+		a->is &= ~(1u << p->idx); /* set again below while causes remain */
+		irq_update(a, false);
+		return;
+	case PX_IE:
+		p->r.ie = v & 0xfdc000ffu;
+		irq_update(a, (p->r.is & p->r.ie) != 0);
+		return;
+	case PX_CMD: port_cmd_write(a, p, v); break;
+	case PX_SCTL:
+		if ((p->r.sctl & 0xf) == 1 && (v & 0xf) != 1)
+			port_comreset(p); /* the end of a COMRESET: the device is back */
+		else if ((v & 0xf) == 1) {
+			p->r.ssts = 0;     /* in reset: no device until DET goes 0 */
+			p->r.tfd = ATA_BSY | 0x7f;
+			p->gen++;
+		}
+		p->r.sctl = v & 0xfff;
+		break;
+	case PX_SERR: p->r.serr &= ~v; break;
+	case PX_SACT:
+		if (p->r.cmd & PX_CMD_ST)
+			p->r.sact |= v;
+		break;
+	case PX_CI:
+		if (p->r.cmd & PX_CMD_ST) {
+			p->r.ci |= v;
+			pthread_cond_signal(&a->work);
+		}
+		break;
+	case PX_SNTF: p->r.sntf &= ~v; break;
+	default: break;
+	}
+}
+
+static uint32_t hba_read(struct ahci *a, unsigned off)
+{
+	switch (off) {
+	case AHCI_CAP: return AHCI_CAP_VAL;
+	case AHCI_GHC: return a->ghc;
+	case AHCI_IS: return a->is;
+	case AHCI_PI: return (1u << AHCI_PORTS) - 1;
+	case AHCI_VS: return AHCI_VS_VAL;
+	default: return 0; /* CCC, EM, CAP2, BOHC: none */
+	}
+}
+
+static void hba_write(struct ahci *a, unsigned off, uint32_t v)
+{
+	switch (off) {
+	case AHCI_GHC:
+		if (v & AHCI_GHC_HR) {
+			hba_reset(a); /* HR reads 0 again at once: the reset is done */
+			return;
+		}
+		a->ghc = AHCI_GHC_AE | (v & AHCI_GHC_IE);
+		irq_update(a, true);
+		break;
+	case AHCI_IS:
+		a->is &= ~v;
+		irq_update(a, false);
+		break;
+	default: break;
+	}
+}
+
+void ahci_mmio(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct ahci *a = opaque;
+	uint32_t v = 0;
+
+	/* dword registers: other sizes and misaligned accesses read zeros, writes are dropped */
+	if (len != 4 || (off & 3) || off >= AHCI_ABAR_SIZE) {
+		if (!is_write)
+			memset(data, 0, len);
+		return;
+	}
+	pthread_mutex_lock(&a->lock);
+	if (is_write)
+		memcpy(&v, data, 4);
+	if (off < AHCI_PORT(0)) {
+		if (is_write)
+			hba_write(a, off, v);
+		else
+			v = hba_read(a, off);
+	} else if (off < AHCI_PORT(AHCI_PORTS)) {
+		struct ahci_port *p = &a->port[(off - AHCI_PORT(0)) / 0x80];
+
+		if (is_write)
+			port_write(a, p, (off - AHCI_PORT(0)) % 0x80, v);
+		else
+			v = port_read(p, (off - AHCI_PORT(0)) % 0x80);
+	}
+	pthread_mutex_unlock(&a->lock);
+	if (!is_write)
+		memcpy(data, &v, 4);
+}
+
+/* --- the command walker (I/O thread, without the lock but where noted) --- */
+
+/* Read the header and table of slot s into c: 0, or the PxIS bits of the failure. */
+static uint32_t cmd_load(struct ahci_port *p, uint64_t clb, unsigned s, struct ahci_cmd *c)
+{
+	struct guest_mem *m = p->hba->mem;
+	const uint8_t *hdr = guest_mem_ptr(m, clb + s * 32u, 32), *tbl, *prd;
+	uint32_t dw0, prdtl, cfl;
+	uint64_t ctba;
+
+	if (!hdr)
+		return PX_IS_HBFS;
+	dw0 = rd32(hdr);
+	ctba = (rd32(hdr + 8) & ~0x7fu) | (uint64_t)rd32(hdr + 12) << 32;
+	cfl = dw0 & 0x1f;
+	prdtl = dw0 >> 16;
+	c->write = dw0 & (1u << 6);
+	tbl = guest_mem_ptr(m, ctba, 0x80 + prdtl * 16ull);
+	if (!tbl)
+		return PX_IS_HBFS;
+	memcpy(c->fis, tbl, sizeof(c->fis));
+	memcpy(c->acmd, tbl + 0x40, sizeof(c->acmd));
+	if (cfl < 5)
+		memset(c->fis, 0, sizeof(c->fis)); /* too short for a register FIS: refused */
+	c->iov = NULL;
+	c->niov = 0;
+	c->prd_bytes = 0;
+	if (!prdtl)
+		return 0;
+	c->iov = calloc(prdtl, sizeof(*c->iov));
+	if (!c->iov)
+		return PX_IS_HBFS;
+	prd = tbl + 0x80;
+	for (uint32_t i = 0; i < prdtl && c->prd_bytes < PRD_MAX_BYTES; i++, prd += 16) {
+		uint64_t dba = (rd32(prd) & ~1u) | (uint64_t)rd32(prd + 4) << 32;
+		uint32_t dw3 = rd32(prd + 12), dbc = (dw3 & 0x3fffff) + 1;
+		void *buf = guest_mem_ptr(m, dba, dbc);
+
+		if (!buf)
+			return PX_IS_HBDS;
+		c->iov[c->niov].iov_base = buf;
+		c->iov[c->niov].iov_len = dbc;
+		c->niov++;
+		c->prd_bytes += dbc;
+		if (dw3 & (1u << 31))
+			c->prd_intr = true;
+	}
+	return 0;
+}
+
+/* Under the lock: the end of command c on port p (slot s), taken at generation gen. */
+static void cmd_complete(struct ahci_port *p, struct ahci_cmd *c, uint64_t clb, uint32_t gen,
+			 uint32_t load_is)
+{
+	struct ahci *a = p->hba;
+	uint32_t bit = 1u << c->slot;
+	uint8_t *hdr;
+
+	p->busy &= ~bit;
+	if (gen != p->gen || !(p->r.cmd & PX_CMD_ST)) {
+		if (!(p->r.cmd & PX_CMD_ST) && !p->busy)
+			p->r.cmd &= ~PX_CMD_CR; /* stopped meanwhile: dropped */
+		return;
+	}
+	hdr = guest_mem_ptr(a->mem, clb + c->slot * 32u, 32);
+	if (hdr && !load_is) {
+		wr32(hdr + 4, c->done); /* PRDBC */
+		guest_mem_track(a->mem, hdr + 4, 4);
+	}
+	if (load_is || c->is) {
+		/* the HBA's own error: the command list stops here */
+		port_event(p, load_is | c->is);
+		p->r.tfd = ATA_E_ABRT << 8 | ATA_DRDY | ATA_ERR;
+		p->r.halted = 1;
+	} else if (c->status & ATA_ERR) {
+		p->r.tfd = c->error << 8 | c->status;
+		if (c->ncq) {
+			p->r.ncq_err = c->slot + 1;
+			p->r.ncq_status = c->status;
+			p->r.ncq_error = c->error;
+			sdb_fis(p, 0, c->status, c->error);
+		} else {
+			d2h_fis(p, c->fis, c->status, c->error, true);
+		}
+		port_event(p, PX_IS_TFES);
+		p->r.halted = 1;
+	} else {
+		p->r.tfd = c->error << 8 | c->status;
+		if (c->ncq) {
+			p->r.sact &= ~bit;
+			sdb_fis(p, bit, c->status, 0);
+		} else if (c->pio) {
+			pio_fis(p, c->fis, c->status, c->done);
+			p->r.ci &= ~bit;
+		} else {
+			d2h_fis(p, c->fis, c->status, c->error, true);
+			p->r.ci &= ~bit;
+		}
+		if (c->prd_intr)
+			port_event(p, PX_IS_DPS);
+	}
+	irq_update(a, false);
+}
+
+/* Under the lock: the next command ready to run, marked busy; false when none. */
+static bool cmd_next(struct ahci *a, struct ahci_port **pp, unsigned *slot)
+{
+	for (unsigned i = 0; i < AHCI_PORTS; i++) {
+		struct ahci_port *p = &a->port[i];
+		uint32_t ready = p->r.ci & ~p->busy;
+
+		if (!(p->r.cmd & PX_CMD_ST) || p->r.halted || !ready || p->busy)
+			continue;
+		*pp = p;
+		*slot = __builtin_ctz(ready);
+		p->busy |= 1u << *slot;
+		p->r.cmd = (p->r.cmd & ~(0x1fu << 8)) | *slot << 8; /* CCS */
+		return true;
+	}
+	return false;
+}
+
+/* Run one command of port p, slot s (busy), the lock held on entry and exit. */
+static void cmd_run(struct ahci *a, struct ahci_port *p, unsigned s)
+{
+	struct ahci_cmd c = { .p = p, .slot = s };
+	uint64_t clb = (uint64_t)p->r.clbu << 32 | p->r.clb;
+	uint32_t gen = p->gen, load_is;
+
+	pthread_mutex_unlock(&a->lock);
+	load_is = cmd_load(p, clb, s, &c);
+	c.ncq = !load_is && ahci_ata_is_ncq(c.fis) && p->drive == AHCI_DISK;
+	if (c.ncq) {
+		/* the device took the queued command: CI goes, SACT stays until it ends */
+		pthread_mutex_lock(&a->lock);
+		if (gen == p->gen && (p->r.sact & (1u << s))) {
+			p->r.ci &= ~(1u << s);
+			d2h_fis(p, c.fis, ATA_DRDY | ATA_DSC, 0, false);
+		} else {
+			c.ncq = false; /* not marked in SACT: refused as a plain command */
+		}
+		pthread_mutex_unlock(&a->lock);
+	}
+	if (!load_is) {
+		if (!port_present(p)) {
+			c.status = ATA_DRDY | ATA_ERR;
+			c.error = ATA_E_ABRT;
+		} else {
+			ahci_ata_exec(&c);
+		}
+	}
+	free(c.iov);
+	pthread_mutex_lock(&a->lock);
+	cmd_complete(p, &c, clb, gen, load_is);
+}
+
+void ahci_run(struct ahci *a)
+{
+	struct ahci_port *p;
+	unsigned s;
+
+	pthread_mutex_lock(&a->lock);
+	while (!a->paused && cmd_next(a, &p, &s))
+		cmd_run(a, p, s);
+	pthread_mutex_unlock(&a->lock);
+}
+
+static void *io_thread(void *arg)
+{
+	struct ahci *a = arg;
+	struct ahci_port *p;
+	unsigned s;
+
+	pthread_mutex_lock(&a->lock);
+	while (!a->stop) {
+		if (a->paused || !cmd_next(a, &p, &s)) {
+			a->running = false;
+			pthread_cond_broadcast(&a->idle);
+			pthread_cond_wait(&a->work, &a->lock);
+			continue;
+		}
+		a->running = true;
+		cmd_run(a, p, s);
+	}
+	a->running = false;
+	pthread_cond_broadcast(&a->idle);
+	pthread_mutex_unlock(&a->lock);
+	return NULL;
+}
+
+void ahci_quiesce(struct ahci *a)
+{
+	pthread_mutex_lock(&a->lock);
+	a->paused++;
+	while (a->running)
+		pthread_cond_wait(&a->idle, &a->lock);
+	pthread_mutex_unlock(&a->lock);
+}
+
+void ahci_resume(struct ahci *a)
+{
+	pthread_mutex_lock(&a->lock);
+	if (a->paused)
+		a->paused--;
+	pthread_cond_broadcast(&a->work);
+	pthread_mutex_unlock(&a->lock);
+}
+
+/* --- life cycle --- */
+
+static void lpc_init(struct pci_dev *d)
+{
+	/* an ISA bridge as function 0 of slot 0x1f (config space only): operating systems
+	 * look at the other functions of a slot only when it has one */
+	pci_dev_init(d, "isa-bridge", 0x1af4, 0x1100, 0x060100, 0, 0x1af4, 0x1100);
+}
+
+int ahci_create(struct pci_host *h, struct guest_mem *mem, const struct ahci_irq_host *irq,
+		struct ahci **out)
+{
+	struct ahci *a = calloc(1, sizeof(*a));
+	uint8_t cap;
+	int ret;
+
+	if (!a)
+		return -ENOMEM;
+	snprintf(a->name, sizeof(a->name), "ahci");
+	a->host = h;
+	a->mem = mem;
+	if (irq)
+		a->irq = *irq;
+	pthread_mutex_init(&a->lock, NULL);
+	pthread_cond_init(&a->work, NULL);
+	pthread_cond_init(&a->idle, NULL);
+	a->irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (a->irq_fd < 0) {
+		ret = -errno;
+		goto err_free;
+	}
+	for (unsigned i = 0; i < AHCI_PORTS; i++) {
+		a->port[i].hba = a;
+		a->port[i].idx = i;
+	}
+	hba_reset(a);
+	/* ICH9's SATA controller in AHCI mode */
+	pci_dev_init(&a->pci, a->name, 0x8086, 0x2922, 0x010601, 0x02, 0x1af4, 0x1100);
+	a->pci.opaque = a;
+	a->pci.cfg[0x3d] = 1; /* INTA# */
+	a->pci.cfg_written = cfg_written;
+	pci_dev_set_bar32(&a->pci, 5, AHCI_ABAR_SIZE, ahci_mmio, a);
+	cap = pci_dev_add_cap(&a->pci, PCI_CAP_ID_MSI, MSI_CAP_LEN);
+	a->msi_cap = cap;
+	a->pci.cfg[cap + 2] = 0x80; /* 64-bit addresses, one message */
+	a->pci.wmask[cap + 2] = 0x01; /* enable */
+	memset(a->pci.wmask + cap + 4, 0xff, 8);
+	a->pci.wmask[cap + 4] = 0xfc;
+	memset(a->pci.wmask + cap + 12, 0xff, 2);
+	lpc_init(&a->lpc);
+	ret = pci_host_add_at(h, &a->lpc, AHCI_SLOT, 0);
+	if (ret)
+		goto err_fd;
+	ret = pci_host_add_at(h, &a->pci, AHCI_SLOT, AHCI_FN);
+	if (ret)
+		goto err_lpc;
+	*out = a;
+	return 0;
+err_lpc:
+	pci_host_remove(h, &a->lpc);
+err_fd:
+	close(a->irq_fd);
+err_free:
+	free(a);
+	if (ret == -EBUSY)
+		vsrv_log("ahci: PCI slot 00:1f is taken");
+	return ret;
+}
+
+int ahci_attach(struct ahci *a, enum ahci_drive drive, struct disk *disk, const char *serial)
+{
+	struct ahci_port *p;
+
+	if (a->nports == AHCI_PORTS)
+		return -ENOSPC;
+	p = &a->port[a->nports++];
+	p->drive = drive;
+	p->disk = disk;
+	snprintf(p->serial, sizeof(p->serial), "%s", serial ? serial : "");
+	if (drive == AHCI_CD) {
+		scsi_mmc_init(&p->lun, &p->mmc, disk);
+		snprintf(p->lun.serial, sizeof(p->lun.serial), "%s", serial ? serial : "");
+		snprintf(p->model, sizeof(p->model), "VSRV DVD-ROM");
+	} else {
+		p->trim = !disk->readonly && disk->ops->discard;
+		snprintf(p->model, sizeof(p->model), "VSRV HARDDISK");
+	}
+	port_reset(p);
+	return 0;
+}
+
+int ahci_start(struct ahci *a)
+{
+	int ret = pthread_create(&a->thread, NULL, io_thread, a);
+
+	if (ret)
+		return -ret;
+	a->started = true;
+	return 0;
+}
+
+void ahci_destroy(struct ahci *a)
+{
+	if (!a)
+		return;
+	if (a->started) {
+		pthread_mutex_lock(&a->lock);
+		a->stop = true;
+		pthread_cond_broadcast(&a->work);
+		pthread_mutex_unlock(&a->lock);
+		pthread_join(a->thread, NULL);
+	}
+	pci_host_remove(a->host, &a->pci);
+	pci_host_remove(a->host, &a->lpc);
+	if (a->msi_routed)
+		a->irq.irqfd(a->irq.vm, a->irq_fd, a->msi_gsi, false);
+	close(a->irq_fd);
+	pthread_cond_destroy(&a->work);
+	pthread_cond_destroy(&a->idle);
+	pthread_mutex_destroy(&a->lock);
+	free(a);
+}
+
+/* --- state --- */
+
+void ahci_save(struct ahci *a, struct ahci_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	ahci_quiesce(a);
+	pci_dev_cfg_save(&a->pci, st->cfg);
+	pthread_mutex_lock(&a->lock);
+	st->ghc = a->ghc;
+	st->is = a->is;
+	st->nports = a->nports;
+	for (unsigned i = 0; i < AHCI_PORTS; i++) {
+		struct ahci_port *p = &a->port[i];
+
+		st->drive[i] = p->drive;
+		st->port[i] = p->r;
+		if (p->drive == AHCI_CD) {
+			st->port[i].tray_open = p->mmc.tray_open;
+			st->port[i].prevent = p->mmc.prevent;
+			st->port[i].event = p->mmc.event;
+			st->port[i].ua_asc = p->lun.ua_asc;
+			st->port[i].ua_ascq = p->lun.ua_ascq;
+		}
+	}
+	pthread_mutex_unlock(&a->lock);
+	ahci_resume(a);
+}
+
+static int port_check(const struct ahci_port *p, const struct ahci_port_state *r)
+{
+	static const uint8_t zero[sizeof(r->reserved)];
+
+	if (r->halted > 1 || r->wcache > 1 || r->sense_valid > 1 || r->ncq_err > AHCI_SLOTS ||
+	    r->tray_open > 1 || r->prevent > 1 || r->event > MMC_EV_MEDIA_REMOVAL ||
+	    memcmp(r->reserved, zero, sizeof(zero)))
+		return -EINVAL;
+	if ((r->clb & 0x3ff) || (r->fb & 0xff) || (r->cmd & PX_CMD_CR) != (r->cmd & PX_CMD_ST) << 15)
+		return -EINVAL;
+	if ((r->ci | r->sact) && !(r->cmd & PX_CMD_ST))
+		return -EINVAL;
+	if (p->drive != AHCI_CD && (r->tray_open || r->prevent || r->event || r->sense_valid ||
+				    r->ua_asc || r->ua_ascq))
+		return -EINVAL;
+	return 0;
+}
+
+int ahci_restore(struct ahci *a, const struct ahci_state *st)
+{
+	int ret;
+
+	if (st->nports != a->nports || (st->ghc & ~(AHCI_GHC_AE | AHCI_GHC_IE)) ||
+	    !(st->ghc & AHCI_GHC_AE) || st->is >> AHCI_PORTS || st->reserved[0] || st->reserved[1])
+		return -EINVAL;
+	for (unsigned i = 0; i < AHCI_PORTS; i++)
+		if (st->drive[i] != a->port[i].drive || port_check(&a->port[i], &st->port[i]))
+			return -EINVAL;
+	ret = pci_dev_cfg_check(&a->pci, st->cfg);
+	if (ret)
+		return ret;
+	ahci_quiesce(a);
+	ret = pci_dev_cfg_load(&a->pci, st->cfg);
+	pthread_mutex_lock(&a->host->lock);
+	msi_update(a);
+	pthread_mutex_unlock(&a->host->lock);
+	pthread_mutex_lock(&a->lock);
+	a->ghc = st->ghc;
+	a->is = st->is;
+	for (unsigned i = 0; i < AHCI_PORTS; i++) {
+		struct ahci_port *p = &a->port[i];
+
+		p->r = st->port[i];
+		p->busy = 0;
+		p->gen++;
+		if (p->drive == AHCI_CD) {
+			p->mmc.tray_open = p->r.tray_open;
+			p->mmc.prevent = p->r.prevent;
+			p->mmc.event = p->r.event;
+			p->lun.ua_asc = p->r.ua_asc;
+			p->lun.ua_ascq = p->r.ua_ascq;
+		}
+	}
+	pthread_mutex_unlock(&a->lock);
+	ahci_resume(a); /* commands pending in CI run now */
+	return ret;
+}
