@@ -23,22 +23,35 @@
 #define PCI_BAR_BASE 0xe1000000ULL
 #define PCI_BAR_END 0xfe000000ULL
 
+int devices_pci_host(struct vdevs *v, struct pci_host **out)
+{
+	struct vm *vm = v->vm;
+	int ret;
+
+	if (!v->pci) {
+		ret = pci_host_create(&vm->pio, &vm->mmio, ECAM_BASE, PCI_BAR_BASE, PCI_BAR_END,
+				      &v->pci);
+		if (ret)
+			return ret;
+		/* For the ACPI tables (a root bridge, MCFG) and the e820 map. */
+		vm->pci = (struct vm_pci_info){ ECAM_BASE, PCI_BAR_BASE, PCI_BAR_END };
+	}
+	*out = v->pci;
+	return 0;
+}
+
 int devices_attach(struct vdevs *v, struct device_entry *e)
 {
 	struct vm *vm = v->vm;
+	struct pci_host *h;
 	char word[96];
 	int ret;
 
 	if (e->transport == VOPT_PCI) {
-		if (!v->pci) {
-			ret = pci_host_create(&vm->pio, &vm->mmio, ECAM_BASE, PCI_BAR_BASE,
-					      PCI_BAR_END, &v->pci);
-			if (ret)
-				return ret;
-			/* For the ACPI tables (a root bridge, MCFG) and the e820 map. */
-			vm->pci = (struct vm_pci_info){ ECAM_BASE, PCI_BAR_BASE, PCI_BAR_END };
-		}
-		return virtio_pci_create(e->dev, v->pci, e->kind->pci_class, &e->pci);
+		ret = devices_pci_host(v, &h);
+		if (ret)
+			return ret;
+		return virtio_pci_create(e->dev, h, e->kind->pci_class, &e->pci);
 	}
 	ret = vm_irq_alloc(vm, &e->gsi);
 	if (ret) {
@@ -154,11 +167,8 @@ static void spec_word(const char *option, const char *spec, char *w, size_t n)
 	snprintf(w, n, "%.*s", (int)(end - p), p);
 }
 
-const struct device_kind *device_kind_for(const char *option, const char *spec)
+static const struct device_kind *kind_for_word(const char *option, const char *w)
 {
-	char w[64];
-
-	spec_word(option, spec, w, sizeof(w));
 	for (int i = 0; device_kinds[i]; i++) {
 		const struct device_kind *k = device_kinds[i];
 
@@ -169,6 +179,24 @@ const struct device_kind *device_kind_for(const char *option, const char *spec)
 				return k;
 	}
 	return NULL;
+}
+
+const struct device_kind *device_kind_for(const char *option, const char *spec)
+{
+	const struct device_kind *k;
+	char w[64], bus[64], bw[80];
+
+	spec_word(option, spec, w, sizeof(w));
+	/* a CD/DVD drive on a bus whose kind claims "BUS-cdrom" (ahci-cdrom), else "cdrom" */
+	if (!strcmp(w, "cdrom") && strstr(spec, ",bus=")) {
+		const char *b = strstr(spec, ",bus=") + 5;
+
+		snprintf(bus, sizeof(bus), "%.*s", (int)(strchrnul(b, ',') - b), b);
+		snprintf(bw, sizeof(bw), "%s-cdrom", bus);
+		if (*bus && (k = kind_for_word(option, bw)))
+			return k;
+	}
+	return kind_for_word(option, w);
 }
 
 /* No kind takes spec: one line with the syntax of every kind of the option. */

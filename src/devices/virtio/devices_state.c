@@ -23,13 +23,28 @@ static int each_dev(struct vm *vm, int (*fn)(struct virtio_dev *d))
 	return ret;
 }
 
+/* Kinds with an I/O thread but no virtio core (kind->quiesce / resume). */
+static void each_other(struct vm *vm, bool resume)
+{
+	struct vdevs *v = vm->devices_priv;
+
+	for (unsigned i = 0; v && i < v->n; i++) {
+		const struct device_kind *k = v->e[i].kind;
+
+		if (k && (resume ? k->resume : k->quiesce))
+			(resume ? k->resume : k->quiesce)(&v->e[i]);
+	}
+}
+
 int vm_devices_quiesce(struct vm *vm)
 {
+	each_other(vm, false);
 	return each_dev(vm, virtio_dev_quiesce);
 }
 
 int vm_devices_resume(struct vm *vm)
 {
+	each_other(vm, true);
 	return each_dev(vm, virtio_dev_resume);
 }
 

@@ -91,6 +91,10 @@ struct device_kind {
 	int (*media)(struct vdevs *v, struct device_entry *e, const char *path, bool force,
 		     char *err, size_t errlen);
 	void (*media_info)(struct device_entry *e, struct vm_media_info *out);
+	/* A device with an I/O thread of its own but no virtio core (an AHCI controller):
+	 * vm_devices_quiesce / vm_devices_resume call these (NULL for other kinds). */
+	void (*quiesce)(struct device_entry *e);
+	void (*resume)(struct device_entry *e);
 };
 
 /* The table (kinds.c), NULL-terminated. */
@@ -133,6 +137,9 @@ struct vdevs {
 
 /* A new zeroed entry at the end of the table, or NULL when it is full. */
 struct device_entry *devices_entry_new(struct vdevs *v);
+/* The VM's PCI host bridge, created at the first call (for a device that is a PCI function
+ * of its own rather than a virtio transport). 0 and *out, or -errno. */
+int devices_pci_host(struct vdevs *v, struct pci_host **out);
 /* Put e->dev on e->transport with kind->pci_class. 0 or -errno. */
 int devices_attach(struct vdevs *v, struct device_entry *e);
 /* The per-VM state of kind k (vm_priv_size bytes, zeroed at first), or NULL. */

@@ -14,6 +14,9 @@
 	X(virtio_net_kind) \
 	X(virtio_scsi_disk_kind) \
 	X(scsi_cd_kind) \
+	X(ahci_kind) \
+	X(ahci_disk_kind) \
+	X(ahci_cd_kind) \
 	/* the next kind goes here, one line */
 
 #define DECLARE(k) extern const struct device_kind k;

@@ -302,7 +302,7 @@ const struct device_kind scsi_cd_kind = {
 	.name = "SCSI CD/DVD drive",
 	.id = 7,
 	.option = "disk",
-	.words = (const char *const[]){ "cdrom", NULL },
+	.words = (const char *const[]){ "cdrom", "scsi-cdrom", "virtio-scsi-cdrom", NULL },
 	.usage = "[PATH],media=cdrom",
 	.bus = DEVICE_BUS_NONE,
 	.parse = cd_parse,

@@ -1,0 +1,219 @@
+/* The AHCI device kinds (kind.h): `--disk PATH,bus=ahci` puts a SATA disk, `--disk
+ * [PATH],media=cdrom,bus=ahci` (or `--cdrom [PATH],bus=ahci`) an ATAPI CD/DVD drive on the
+ * next port of the VM's one AHCI controller (ahci.h, at 00:1f.2), which the drives' finish
+ * creates after every spec, with an entry of its own (the last: it goes before the images
+ * it borrows are closed). The drives have no state of their own: the controller's holds
+ * every port's. */
+#include "devices/ahci.h"
+#include "devices/virtio/kind.h"
+#include "util/log.h"
+#include "vmm/vm.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A drive's entry (e->priv). */
+struct ahci_drive_priv {
+	enum ahci_drive drive;
+	char serial[21];
+};
+
+extern const struct device_kind ahci_kind, ahci_disk_kind, ahci_cd_kind;
+
+static int drive_parse(const char *spec, void **opts)
+{
+	const struct vopt_disk *o;
+	int ret = devices_parse_disk(spec, opts);
+
+	if (ret)
+		return ret;
+	o = *opts;
+	if (o->transport != VOPT_MMIO || o->queues) {
+		vsrv_log("--disk %s: transport= and queues= are virtio's, not AHCI's", spec);
+		devices_free_disk_opts(*opts);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int cd_check(const void *opts)
+{
+	const struct vopt_disk *o = opts;
+
+	return *o->path ? devices_check_disk(opts) : 0; /* "" is an empty drive */
+}
+
+static unsigned drives(const struct vdevs *v)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < v->n; i++)
+		if (v->e[i].kind == &ahci_disk_kind || v->e[i].kind == &ahci_cd_kind)
+			n++;
+	return n;
+}
+
+static int drive_create(struct vdevs *v, struct device_entry *e, const void *opts, unsigned idx)
+{
+	const struct vopt_disk *o = opts;
+	bool cd = e->kind == &ahci_cd_kind;
+	struct ahci_drive_priv *d;
+	const char *base;
+	int ret;
+
+	if (drives(v) > AHCI_PORTS) { /* e is one of them */
+		vsrv_log("disk%u: more than %d AHCI disks and drives", idx, AHCI_PORTS);
+		return -ENOSPC;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	e->priv = d;
+	d->drive = cd ? AHCI_CD : AHCI_DISK;
+	e->bus_or_backend = "ahci";
+	snprintf(e->label, sizeof(e->label), "disk%u", idx);
+	if (cd && *o->path) {
+		ret = disk_open(o->path, o->format,
+				DISK_RDONLY | (v->vm->cfg->incoming ? DISK_NOLOCK : 0), &e->disk);
+		if (ret)
+			return ret; /* the disk layer logged why, naming the file */
+	} else if (!cd) {
+		ret = devices_open_disk(v, e, o, idx);
+		if (ret)
+			return ret;
+	}
+	base = strrchr(o->path, '/');
+	base = o->serial ? o->serial : base ? base + 1 : o->path;
+	snprintf(d->serial, sizeof(d->serial), "%s", *base ? base : e->label);
+	return 0;
+}
+
+static void drive_destroy(struct vdevs *v, struct device_entry *e)
+{
+	(void)v;
+	free(e->priv);
+	e->priv = NULL;
+}
+
+/* The controller, with every drive in table order on ports 0, 1, ... */
+static int drives_finish(struct vdevs *v)
+{
+	struct ahci_irq_host irq = { v->host.vm, v->host.irqfd, v->host.msi_route };
+	struct device_entry *ce;
+	struct pci_host *h;
+	struct ahci *a;
+	unsigned port = 0;
+	int ret;
+
+	if (!drives(v))
+		return 0;
+	ret = devices_pci_host(v, &h);
+	if (ret)
+		return ret;
+	ret = ahci_create(h, v->host.mem, irq.irqfd ? &irq : NULL, &a);
+	if (ret)
+		return ret;
+	for (unsigned i = 0; i < v->n; i++) {
+		struct device_entry *e = &v->e[i];
+		struct ahci_drive_priv *d = e->priv;
+
+		if (e->kind != &ahci_disk_kind && e->kind != &ahci_cd_kind)
+			continue;
+		ret = ahci_attach(a, d->drive, e->disk, d->serial);
+		if (ret)
+			goto err;
+		snprintf(e->name, sizeof(e->name), "ahci port %u", port);
+		e->dstats = &a->port[port].st;
+		port++;
+	}
+	ce = devices_entry_new(v);
+	ret = -ENOSPC;
+	if (!ce)
+		goto err;
+	ce->kind = &ahci_kind;
+	ce->priv = a;
+	snprintf(ce->name, sizeof(ce->name), "ahci");
+	return ahci_start(a);
+err:
+	for (unsigned i = 0; i < v->n; i++)
+		if (v->e[i].kind == &ahci_disk_kind || v->e[i].kind == &ahci_cd_kind)
+			v->e[i].dstats = NULL;
+	ahci_destroy(a);
+	return ret;
+}
+
+static void ctrl_destroy(struct vdevs *v, struct device_entry *e)
+{
+	(void)v;
+	ahci_destroy(e->priv);
+	e->priv = NULL;
+}
+
+static int ctrl_save(struct device_entry *e, void *st)
+{
+	ahci_save(e->priv, st);
+	return 0;
+}
+
+static int ctrl_restore(struct device_entry *e, const void *st)
+{
+	return ahci_restore(e->priv, st);
+}
+
+static void ctrl_quiesce(struct device_entry *e)
+{
+	ahci_quiesce(e->priv);
+}
+
+static void ctrl_resume(struct device_entry *e)
+{
+	ahci_resume(e->priv);
+}
+
+_Static_assert(sizeof(struct ahci_state) <= VDEV_STATE_MAX, "fits a state entry");
+
+/* The controller: added by the drives' finish. */
+const struct device_kind ahci_kind = {
+	.name = "AHCI controller",
+	.id = 8,
+	.bus = DEVICE_BUS_NONE,
+	.destroy = ctrl_destroy,
+	.state_size = sizeof(struct ahci_state),
+	.save = ctrl_save,
+	.restore = ctrl_restore,
+	.quiesce = ctrl_quiesce,
+	.resume = ctrl_resume,
+};
+
+/* A SATA disk on the controller: saved with it. */
+const struct device_kind ahci_disk_kind = {
+	.name = "SATA disk",
+	.id = 9,
+	.option = "disk",
+	.words = (const char *const[]){ "ahci", "sata", NULL },
+	.usage = "PATH,bus=ahci",
+	.bus = DEVICE_BUS_NONE,
+	.parse = drive_parse,
+	.check = devices_check_disk,
+	.opts_free = devices_free_disk_opts,
+	.create = drive_create,
+	.finish = drives_finish,
+	.destroy = drive_destroy,
+};
+
+/* An ATAPI CD/DVD drive on the controller: saved with it. */
+const struct device_kind ahci_cd_kind = {
+	.name = "ATAPI CD/DVD drive",
+	.id = 10,
+	.option = "disk",
+	.words = (const char *const[]){ "ahci-cdrom", "sata-cdrom", NULL },
+	.usage = "[PATH],media=cdrom,bus=ahci",
+	.bus = DEVICE_BUS_NONE,
+	.parse = drive_parse,
+	.check = cd_check,
+	.opts_free = devices_free_disk_opts,
+	.create = drive_create,
+	.destroy = drive_destroy,
+};
