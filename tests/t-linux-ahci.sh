@@ -32,7 +32,7 @@ grep -aq 'pci 0000:00:1f.2: \[8086:2922\]' console.log && pass linux-ahci-found 
   fail linux-ahci-found "no ICH9 AHCI (8086:2922) at 00:1f.2"
 grep -aq 'ahci 0000:00:1f.2: AHCI 0001.0300 32 slots 6 ports' console.log && pass linux-ahci-hba ||
   fail linux-ahci-hba "the ahci driver did not take the controller"
-grep -aq 'ata1.00: .*NCQ (depth 32)' console.log && pass linux-ahci-ncq ||
+grep -aq 'ata1.00: .*NCQ (depth ' console.log && pass linux-ahci-ncq ||
   fail linux-ahci-ncq "the disk runs without NCQ"
 grep -aq 'ata2.00: ATAPI: VSRV DVD-ROM' console.log && grep -aq 'CD-ROM' console.log &&
   pass linux-ahci-atapi || fail linux-ahci-atapi "the ATAPI drive was not found"
