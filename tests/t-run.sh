@@ -48,6 +48,11 @@ expect cdrom-too-small    1 'small.iso: 512 bytes: a CD/DVD image has at least o
 expect cdrom-directory    1 'not a regular file or block device' -- --kernel x --cdrom "$TMP"
 expect cdrom-bad-bus      1 'a CD/DVD drive is on virtio-scsi' -- --kernel x --disk "$TMP/small.iso,media=cdrom,bus=virtio-blk"
 expect cdrom-bad-media    1 'bad option' -- --kernel x --disk "$TMP/small.iso,media=tape"
+# AHCI drives: the same checks, before /dev/kvm
+expect ahci-disk-missing  1 'disk /nonexistent/a.img: No such file or directory' -- --kernel x --disk /nonexistent/a.img,bus=ahci
+expect ahci-cdrom-missing 1 'cdrom /nonexistent/b.iso: No such file or directory' -- --kernel x --cdrom /nonexistent/b.iso,bus=ahci
+expect ahci-cdrom-small   1 'small.iso: 512 bytes: a CD/DVD image has at least one 2048-byte block' -- --kernel x --disk "$TMP/small.iso,media=cdrom,bus=ahci"
+expect ahci-transport     1 "transport= and queues= are virtio's" -- --kernel x --disk "$TMP/small.iso,bus=ahci,transport=pci"
 
 if ! have_kvm; then
 	skip kvm-boots "$kvm_reason"

@@ -6,6 +6,7 @@
  * every port's. */
 #include "devices/ahci.h"
 #include "devices/virtio/kind.h"
+#include "devices/virtio/scsi.h"
 #include "util/log.h"
 #include "vmm/vm.h"
 
@@ -41,8 +42,15 @@ static int drive_parse(const char *spec, void **opts)
 static int cd_check(const void *opts)
 {
 	const struct vopt_disk *o = opts;
+	char err[VSCSI_CD_PATH_MAX + 128];
+	int ret;
 
-	return *o->path ? devices_check_disk(opts) : 0; /* "" is an empty drive */
+	if (!*o->path)
+		return 0; /* an empty drive */
+	ret = cd_image_check(o->path, err, sizeof(err));
+	if (ret)
+		vsrv_log("cdrom %s", err);
+	return ret;
 }
 
 static unsigned drives(const struct vdevs *v)

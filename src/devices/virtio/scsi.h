@@ -36,6 +36,11 @@ struct virtio_scsi_state {
  * medium (its image is opened again on restore, and must have the same size), the tray, the
  * guest's lock and the pending media event. Its unit attention is the controller's. */
 #define VSCSI_CD_PATH_MAX 4096
+
+/* An image fit for a CD/DVD drive (any transport's): readable, a regular file or block
+ * device, at least one 2048-byte block, a path that fits the saved state. 0, or -errno with
+ * a one-line reason naming the path in err. */
+int cd_image_check(const char *path, char *err, size_t n);
 struct scsi_cd_state {
 	uint8_t medium;            /* 1: an image is in the drive (path, bytes) */
 	uint8_t tray_open, prevent;

@@ -47,9 +47,7 @@ static int cd_parse(const char *spec, void **opts)
 	return 0;
 }
 
-/* An image fit for a drive: readable, a regular file or block device, at least one block;
- * its path fits the saved state. */
-static int check_image(const char *path, char *err, size_t n)
+int cd_image_check(const char *path, char *err, size_t n)
 {
 	struct stat st;
 	int fd, ret = 0;
@@ -88,7 +86,7 @@ static int cd_check(const void *opts)
 
 	if (!*o->path)
 		return 0; /* an empty drive */
-	ret = check_image(o->path, err, sizeof(err));
+	ret = cd_image_check(o->path, err, sizeof(err));
 	if (ret)
 		vsrv_log("cdrom %s", err);
 	return ret;
@@ -99,7 +97,7 @@ static int open_medium(const char *path, const char *format, unsigned flags, str
 		       char *err, size_t n)
 {
 	struct disk *d;
-	int ret = check_image(path, err, n);
+	int ret = cd_image_check(path, err, n);
 
 	if (ret)
 		return ret;
