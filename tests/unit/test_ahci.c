@@ -1,7 +1,8 @@
 /* The AHCI controller (src/devices/ahci.h) driven as a driver does, with no KVM: PCI config
  * space through mechanism #1, ABAR through the MMIO bus, command lists, command tables, PRD
  * tables and received-FIS areas in a test's guest memory; the controller's own I/O thread
- * runs the commands on disks opened by the block layer (raw images) and an ISO made by
+ * runs the commands on disks opened by the block layer (raw images, a differencing VHD over
+ * a dynamic one) and an ISO made by
  * xorriso. Reset and signatures, IDENTIFY, DMA reads and writes compared with the image
  * file, NCQ with several commands in flight, flush, TRIM, ATAPI with its sense after a
  * failure, MSI, save/restore, and hostile command lists. */
@@ -11,6 +12,7 @@
 #include "disk/disk.h"
 #include "vmm/bus.h"
 #include "vmm/vm.h"
+#include "vhd/vhd.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -34,8 +36,8 @@ static struct guest_mem *mem;
 static struct bus pio, mmio;
 static struct pci_host *host;
 static struct ahci *a;
-static struct disk *d0, *d2, *cd;
-static char p0[64], p2[64], iso[64], isodir[64];
+static struct disk *d0, *d2, *cd, *dv;
+static char p0[64], p2[64], iso[64], isodir[64], vb[64], vd[64];
 static uint64_t abar;
 static bool have_iso;
 
@@ -198,6 +200,25 @@ static void up(void)
 		 "xorriso -as mkisofs -quiet -V VSRV_AHCI -o %s %s 2>/dev/null", isodir, isodir,
 		 iso, isodir);
 	have_iso = system(cmd) == 0;
+	/* port 3: a differencing VHD over a dynamic one whose first MiB holds 0x33 */
+	snprintf(vb, sizeof(vb), "/tmp/vsrv-ahci-test.%d.base.vhd", getpid());
+	snprintf(vd, sizeof(vd), "/tmp/vsrv-ahci-test.%d.diff.vhd", getpid());
+	{
+		struct vhd_create_opts o = { .type = VHD_TYPE_DYNAMIC, .size = DISK_BYTES };
+		struct vhd_create_opts od = { .type = VHD_TYPE_DIFF, .parent = vb };
+		uint8_t *b = malloc(1 << 20);
+		struct vhd *v = NULL;
+
+		unlink(vb);
+		unlink(vd);
+		memset(b, 0x33, 1 << 20);
+		CHECK_EQ(vhd_create(vb, &o, &v), 0);
+		if (v)
+			CHECK_EQ(vhd_write(v, 0, b, 2048), 0);
+		vhd_close(v);
+		CHECK_EQ(vhd_create(vd, &od, NULL), 0);
+		free(b);
+	}
 	CHECK_EQ(guest_mem_create(MEM, &mem), 0);
 	bus_init(&pio);
 	bus_init(&mmio);
@@ -212,11 +233,13 @@ static void up(void)
 	CHECK_EQ(ahci_attach(a, AHCI_DISK, d0, "SER-ZERO"), 0);
 	CHECK_EQ(ahci_attach(a, AHCI_CD, cd, "SER-CD"), 0);
 	CHECK_EQ(ahci_attach(a, AHCI_DISK, d2, "SER-TWO"), 0);
+	CHECK_EQ(disk_open(vd, NULL, 0, &dv), 0);
+	CHECK_EQ(ahci_attach(a, AHCI_DISK, dv, "SER-VHD"), 0);
 	CHECK_EQ(ahci_start(a), 0);
 	/* firmware's part: BAR 5, memory decoding and bus mastering */
 	cfg_wr(DEVFN, 0x04, 2, 0x6);
 	abar = cfg(DEVFN, 0x24, 4) & ~0xfu;
-	for (unsigned p = 0; p < 3; p++)
+	for (unsigned p = 0; p < 4; p++)
 		port_start(p);
 }
 
@@ -226,6 +249,9 @@ static void down(void)
 	disk_close(d0);
 	disk_close(d2);
 	disk_close(cd);
+	disk_close(dv);
+	unlink(vd);
+	unlink(vb);
 	pci_host_destroy(host);
 	bus_destroy(&mmio);
 	bus_destroy(&pio);
@@ -302,7 +328,7 @@ static void test_pci_and_reset(void)
 	/* CI without ST is dropped */
 	pwr(0, PX_CI, 1);
 	CHECK_EQ(prd(0, PX_CI), 0);
-	for (unsigned p = 0; p < 3; p++)
+	for (unsigned p = 0; p < 4; p++)
 		port_start(p);
 }
 
@@ -786,7 +812,7 @@ static void test_state(void)
 	pwr(0, PX_CI, 1);
 	ahci_save(a, &st);
 	CHECK_EQ(st.port[0].ci, 1);
-	CHECK_EQ(st.nports, 3);
+	CHECK_EQ(st.nports, 4);
 	CHECK_EQ(st.drive[1], AHCI_CD);
 	/* a fresh controller on a PCI host of its own */
 	{
@@ -800,6 +826,7 @@ static void test_state(void)
 		CHECK_EQ(ahci_attach(b, AHCI_DISK, d0, "SER-ZERO"), 0);
 		CHECK_EQ(ahci_attach(b, AHCI_CD, cd, "SER-CD"), 0);
 		CHECK_EQ(ahci_attach(b, AHCI_DISK, d2, "SER-TWO"), 0);
+		CHECK_EQ(ahci_attach(b, AHCI_DISK, dv, "SER-VHD"), 0);
 		ahci_save(b, &fresh);
 		for (int how = 0; how < 9; how++) {
 			bad = st;
@@ -847,6 +874,39 @@ static void test_state(void)
 	port_start(0);
 }
 
+/* A differencing VHD (the disk layer's chains): reads see the parent's data, writes land
+ * in the child and the parent keeps its own. */
+static void test_vhd_chain(void)
+{
+	struct prd_ent pr = { DATA, 8192, false };
+	uint8_t f[20], want[8192];
+	struct disk *base;
+
+	h2d(f, 0x25, 8, 16, 0);
+	memset(g(DATA), 0, 8192);
+	CHECK_EQ(issue(3, f, NULL, &pr, 1, false) & PX_IS_FATAL, 0);
+	memset(want, 0x33, sizeof(want));
+	CHECK(!memcmp(g(DATA), want, sizeof(want)));
+	for (int i = 0; i < 8192; i++)
+		g(DATA)[i] = (uint8_t)(i * 13);
+	memcpy(want, g(DATA), sizeof(want));
+	h2d(f, 0x35, 8, 16, 0);
+	CHECK_EQ(issue(3, f, NULL, &pr, 1, true) & PX_IS_FATAL, 0);
+	memset(g(DATA), 0, 8192);
+	h2d(f, 0x25, 8, 16, 0);
+	CHECK_EQ(issue(3, f, NULL, &pr, 1, false) & PX_IS_FATAL, 0);
+	CHECK(!memcmp(g(DATA), want, sizeof(want)));
+	/* the parent still holds 0x33 there */
+	CHECK_EQ(disk_open(vb, NULL, DISK_RDONLY, &base), 0);
+	if (base) {
+		struct iovec io = { want, sizeof(want) };
+
+		CHECK_EQ(disk_readv(base, 8, &io, 1), 0);
+		CHECK(want[0] == 0x33 && want[8191] == 0x33);
+		disk_close(base);
+	}
+}
+
 /* The options: --disk PATH,bus=ahci and a CD/DVD drive with bus=ahci are the AHCI kinds;
  * a CD without bus= stays on virtio-scsi; a missing image is refused before any VM. */
 static void test_options(void)
@@ -888,6 +948,7 @@ int main(void)
 	RUN(test_atapi);
 	RUN(test_hostile);
 	RUN(test_msi);
+	RUN(test_vhd_chain);
 	RUN(test_state);
 	RUN(test_options);
 	down();
