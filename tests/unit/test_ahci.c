@@ -2,10 +2,9 @@
  * space through mechanism #1, ABAR through the MMIO bus, command lists, command tables, PRD
  * tables and received-FIS areas in a test's guest memory; the controller's own I/O thread
  * runs the commands on disks opened by the block layer (raw images, a differencing VHD over
- * a dynamic one) and an ISO made by
- * xorriso. Reset and signatures, IDENTIFY, DMA reads and writes compared with the image
- * file, NCQ with several commands in flight, flush, TRIM, ATAPI with its sense after a
- * failure, MSI, save/restore, and hostile command lists. */
+ * a dynamic one) and an ISO made by xorriso. Reset and signatures, IDENTIFY, DMA reads and
+ * writes compared with the image file, NCQ with several commands in flight, flush, TRIM,
+ * ATAPI with its sense after a failure, MSI, save/restore, and hostile command lists. */
 #include "check.h"
 #include "devices/ahci.h"
 #include "devices/virtio/kind.h"
