@@ -21,9 +21,10 @@
 #define CAP_S64A (1u << 31)
 #define CAP_SNCQ (1u << 30)
 #define CAP_SSNTF (1u << 29)
+#define CAP_SCLO (1u << 24)  /* command list override (PxCMD.CLO) */
 #define CAP_SAM (1u << 18)
 #define CAP_ISS_GEN1 (1u << 20)
-#define AHCI_CAP_VAL (CAP_S64A | CAP_SNCQ | CAP_SSNTF | CAP_SAM | CAP_ISS_GEN1 | \
+#define AHCI_CAP_VAL (CAP_S64A | CAP_SNCQ | CAP_SSNTF | CAP_SCLO | CAP_SAM | CAP_ISS_GEN1 | \
 		      (AHCI_SLOTS - 1) << 8 | (AHCI_PORTS - 1))
 #define AHCI_VS_VAL 0x00010300u /* 1.3 */
 #define SSTS_PRESENT 0x113u     /* DET 3 (device, phy up), SPD 1, IPM 1 (active) */

@@ -273,7 +273,8 @@ static void read_log(struct ahci_cmd *c)
 	uint8_t b[512] = { 0 }, sum = 0;
 	unsigned count = c->fis[12] | c->fis[13] << 8;
 
-	if (count != 1 || c->fis[8] || c->fis[9]) { /* one page of each log */
+	/* page 0 of each log, one page (the page number: LBA 15:8 and 47:40) */
+	if (count != 1 || c->fis[5] || c->fis[10]) {
 		fail(c, ATA_E_ABRT);
 		return;
 	}
