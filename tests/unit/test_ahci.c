@@ -275,6 +275,17 @@ static void test_pci_and_reset(void)
 	CHECK_EQ(cfg(DEVFN, 0x08, 4) >> 8, 0x010601);
 	CHECK_EQ(cfg(AHCI_SLOT << 3, 0x0e, 1) & 0x80, 0x80); /* function 0: multi-function */
 	CHECK_EQ(cfg(AHCI_SLOT << 3 | 1, 0x00, 4), 0xffffffff); /* nothing at 1f.1 */
+	{
+		/* ECAM reaches function 2 too; the slot:function is taken */
+		uint32_t v = 0;
+		struct pci_dev other;
+
+		bus_dispatch(&mmio, 0xe0000000ULL + (DEVFN << 12), (uint8_t *)&v, 4, false);
+		CHECK_EQ(v, 0x29228086);
+		pci_dev_init(&other, "other", 0x1af4, 0x1000, 0x020000, 0, 0, 0);
+		CHECK_EQ(pci_host_add_at(host, &other, AHCI_SLOT, AHCI_FN), -EBUSY);
+		CHECK_EQ(pci_host_add_at(host, &other, 32, 0), -EINVAL);
+	}
 	CHECK(abar && abar < 0x100000000ULL && !(abar & (AHCI_ABAR_SIZE - 1)));
 	/* BAR 5 sizes as a 32-bit memory BAR */
 	cfg_wr(DEVFN, 0x24, 4, 0xffffffff);
