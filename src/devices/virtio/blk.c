@@ -1,7 +1,7 @@
 #include "devices/virtio/blk.h"
 #include "devices/virtio/kind.h"
 #include "devices/virtio/stats.h"
-#include "disk/uring.h"
+#include "devices/disk_uring.h"
 
 #include "util/log.h"
 

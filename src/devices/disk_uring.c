@@ -1,4 +1,4 @@
-#include "disk/uring.h"
+#include "devices/disk_uring.h"
 
 #include <stdint.h>
 #include <string.h>

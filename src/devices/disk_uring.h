@@ -1,7 +1,7 @@
 /* An io_uring for a device's I/O thread to read and write disk images (struct disk's
  * direct_fd) asynchronously: virtio-blk's and the AHCI controller's. */
-#ifndef VSRV_DISK_URING_H
-#define VSRV_DISK_URING_H
+#ifndef VSRV_DEVICES_DISK_URING_H
+#define VSRV_DEVICES_DISK_URING_H
 
 #include <liburing.h>
 
