@@ -9,9 +9,11 @@
  * do; the other ports and every other device go on. */
 #include "devices/ahci.h"
 
+#include "devices/disk_uring.h"
 #include "util/log.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +36,15 @@
 
 static uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static void wr32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+
+/* Wake the I/O thread. */
+static void kick(struct ahci *a)
+{
+	uint64_t one = 1;
+
+	if (write(a->kick_fd, &one, 8) != 8)
+		vsrv_log("%s: kick eventfd: write failed", a->name);
+}
 
 /* --- interrupts --- */
 
@@ -297,7 +308,7 @@ static void port_write(struct ahci *a, struct ahci_port *p, unsigned off, uint32
 	case PX_CI:
 		if (p->r.cmd & PX_CMD_ST) {
 			p->r.ci |= v;
-			pthread_cond_signal(&a->work);
+			kick(a);
 		}
 		break;
 	case PX_SNTF: p->r.sntf &= ~v; break;
@@ -472,15 +483,20 @@ static void cmd_complete(struct ahci_port *p, struct ahci_cmd *c, uint64_t clb, 
 	irq_update(a, false);
 }
 
-/* Under the lock: the next command ready to run, marked busy; false when none. */
+/* Under the lock: the next command ready to run, marked busy; false when none. A port runs
+ * one command at a time, but queued ones (marked in SACT) alongside each other. */
 static bool cmd_next(struct ahci *a, struct ahci_port **pp, unsigned *slot)
 {
 	for (unsigned i = 0; i < AHCI_PORTS; i++) {
 		struct ahci_port *p = &a->port[i];
 		uint32_t ready = p->r.ci & ~p->busy;
 
-		if (!(p->r.cmd & PX_CMD_ST) || p->r.halted || !ready || p->busy)
+		if (!(p->r.cmd & PX_CMD_ST) || p->r.halted || !ready)
 			continue;
+		if (p->busy && ((p->busy & ~p->r.sact) || !(ready & p->r.sact)))
+			continue; /* a plain command runs, or waits for the queued ones */
+		if (p->busy)
+			ready &= p->r.sact;
 		*pp = p;
 		*slot = __builtin_ctz(ready);
 		p->busy |= 1u << *slot;
@@ -490,38 +506,95 @@ static bool cmd_next(struct ahci *a, struct ahci_port **pp, unsigned *slot)
 	return false;
 }
 
-/* Run one command of port p, slot s (busy), the lock held on entry and exit. */
+/* Put an NCQ command on the ring (I/O thread, without the lock): true when it went. */
+static bool submit(struct ahci *a, struct ahci_cmd *c)
+{
+	struct disk *d = c->p->disk;
+	uint64_t off = d->direct_offset + c->lba * DISK_SECTOR;
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&a->ring);
+
+	if (!sqe)
+		return false;
+	if (c->fis[2] == 0x61)
+		io_uring_prep_writev(sqe, d->direct_fd, c->dio, c->ndio, off);
+	else
+		io_uring_prep_readv(sqe, d->direct_fd, c->dio, c->ndio, off);
+	io_uring_sqe_set_data(sqe, c);
+	return io_uring_submit(&a->ring) == 1;
+}
+
+static void cmd_free(struct ahci_cmd *c)
+{
+	free(c->iov);
+	free(c->dio);
+	free(c);
+}
+
+/* Run one command of port p, slot s (busy), the lock held on entry and exit: to its end, or
+ * (NCQ on a raw image or fixed VHD) onto the ring, which ends it later (reap). */
 static void cmd_run(struct ahci *a, struct ahci_port *p, unsigned s)
 {
-	struct ahci_cmd c = { .p = p, .slot = s };
-	uint64_t clb = (uint64_t)p->r.clbu << 32 | p->r.clb;
-	uint32_t gen = p->gen, load_is;
+	struct ahci_cmd *c = calloc(1, sizeof(*c));
 
+	if (!c) {
+		struct ahci_cmd none = { .p = p, .slot = s };
+
+		cmd_complete(p, &none, 0, p->gen, PX_IS_HBFS);
+		return;
+	}
+	c->p = p;
+	c->slot = s;
+	c->clb = (uint64_t)p->r.clbu << 32 | p->r.clb;
+	c->gen = p->gen;
 	pthread_mutex_unlock(&a->lock);
-	load_is = cmd_load(p, clb, s, &c);
-	c.ncq = !load_is && ahci_ata_is_ncq(c.fis) && p->drive == AHCI_DISK;
-	if (c.ncq) {
+	c->load_is = cmd_load(p, c->clb, s, c);
+	c->ncq = !c->load_is && ahci_ata_is_ncq(c->fis) && p->drive == AHCI_DISK;
+	if (c->ncq) {
 		/* the device took the queued command: CI goes, SACT stays until it ends */
 		pthread_mutex_lock(&a->lock);
-		if (gen == p->gen && (p->r.sact & (1u << s))) {
+		if (c->gen == p->gen && (p->r.sact & (1u << s))) {
 			p->r.ci &= ~(1u << s);
-			d2h_fis(p, c.fis, ATA_DRDY | ATA_DSC, 0, false);
+			d2h_fis(p, c->fis, ATA_DRDY | ATA_DSC, 0, false);
 		} else {
-			c.ncq = false; /* not marked in SACT: refused as a plain command */
+			c->ncq = false; /* not marked in SACT: refused as a plain command */
 		}
 		pthread_mutex_unlock(&a->lock);
 	}
-	if (!load_is) {
+	if (!c->load_is) {
 		if (!port_present(p)) {
-			c.status = ATA_DRDY | ATA_ERR;
-			c.error = ATA_E_ABRT;
+			c->status = ATA_DRDY | ATA_ERR;
+			c->error = ATA_E_ABRT;
+		} else if (c->ncq && a->uring_ok && ahci_ata_async_prep(c) && submit(a, c)) {
+			pthread_mutex_lock(&a->lock);
+			a->inflight++;
+			a->ring_cmds++;
+			return;
 		} else {
-			ahci_ata_exec(&c);
+			ahci_ata_exec(c);
 		}
 	}
-	free(c.iov);
 	pthread_mutex_lock(&a->lock);
-	cmd_complete(p, &c, clb, gen, load_is);
+	cmd_complete(p, c, c->clb, c->gen, c->load_is);
+	cmd_free(c);
+}
+
+/* The ring's completions (I/O thread, without the lock). */
+static void reap(struct ahci *a)
+{
+	struct io_uring_cqe *cqe;
+
+	while (io_uring_peek_cqe(&a->ring, &cqe) == 0) {
+		struct ahci_cmd *c = io_uring_cqe_get_data(cqe);
+		int res = cqe->res;
+
+		io_uring_cqe_seen(&a->ring, cqe);
+		ahci_ata_async_done(c, res);
+		pthread_mutex_lock(&a->lock);
+		a->inflight--;
+		cmd_complete(c->p, c, c->clb, c->gen, 0);
+		pthread_mutex_unlock(&a->lock);
+		cmd_free(c);
+	}
 }
 
 void ahci_run(struct ahci *a)
@@ -535,22 +608,36 @@ void ahci_run(struct ahci *a)
 	pthread_mutex_unlock(&a->lock);
 }
 
+/* The I/O thread: commands as they are issued, several NCQ commands of a port at once on
+ * the ring; parks (idle) when quiesced or out of work with nothing on the ring. */
 static void *io_thread(void *arg)
 {
 	struct ahci *a = arg;
+	struct pollfd pf[2] = { { a->kick_fd, POLLIN, 0 }, { a->ring.ring_fd, POLLIN, 0 } };
 	struct ahci_port *p;
+	uint64_t n;
 	unsigned s;
 
 	pthread_mutex_lock(&a->lock);
-	while (!a->stop) {
-		if (a->paused || !cmd_next(a, &p, &s)) {
-			a->running = false;
-			pthread_cond_broadcast(&a->idle);
-			pthread_cond_wait(&a->work, &a->lock);
+	for (;;) {
+		if (a->stop && !a->inflight)
+			break;
+		if (!a->stop && !a->paused && cmd_next(a, &p, &s)) {
+			a->running = true;
+			cmd_run(a, p, s);
 			continue;
 		}
-		a->running = true;
-		cmd_run(a, p, s);
+		a->running = a->inflight != 0;
+		if (!a->running)
+			pthread_cond_broadcast(&a->idle);
+		pthread_mutex_unlock(&a->lock);
+		if (poll(pf, a->uring_ok ? 2 : 1, -1) < 0 && errno != EINTR)
+			vsrv_log("%s: poll: %s", a->name, strerror(errno));
+		if (read(a->kick_fd, &n, 8) < 0 && errno != EAGAIN)
+			vsrv_log("%s: kick eventfd: %s", a->name, strerror(errno));
+		if (a->uring_ok)
+			reap(a);
+		pthread_mutex_lock(&a->lock);
 	}
 	a->running = false;
 	pthread_cond_broadcast(&a->idle);
@@ -562,7 +649,8 @@ void ahci_quiesce(struct ahci *a)
 {
 	pthread_mutex_lock(&a->lock);
 	a->paused++;
-	while (a->running)
+	kick(a);
+	while (a->running || a->inflight)
 		pthread_cond_wait(&a->idle, &a->lock);
 	pthread_mutex_unlock(&a->lock);
 }
@@ -572,7 +660,7 @@ void ahci_resume(struct ahci *a)
 	pthread_mutex_lock(&a->lock);
 	if (a->paused)
 		a->paused--;
-	pthread_cond_broadcast(&a->work);
+	kick(a);
 	pthread_mutex_unlock(&a->lock);
 }
 
@@ -600,11 +688,16 @@ int ahci_create(struct pci_host *h, struct guest_mem *mem, const struct ahci_irq
 	if (irq)
 		a->irq = *irq;
 	pthread_mutex_init(&a->lock, NULL);
-	pthread_cond_init(&a->work, NULL);
 	pthread_cond_init(&a->idle, NULL);
+	a->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (a->kick_fd < 0) {
+		ret = -errno;
+		goto err_free;
+	}
 	a->irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (a->irq_fd < 0) {
 		ret = -errno;
+		close(a->kick_fd);
 		goto err_free;
 	}
 	for (unsigned i = 0; i < AHCI_PORTS; i++) {
@@ -638,6 +731,7 @@ err_lpc:
 	pci_host_remove(h, &a->lpc);
 err_fd:
 	close(a->irq_fd);
+	close(a->kick_fd);
 err_free:
 	free(a);
 	if (ret == -EBUSY)
@@ -669,10 +763,17 @@ int ahci_attach(struct ahci *a, enum ahci_drive drive, struct disk *disk, const 
 
 int ahci_start(struct ahci *a)
 {
-	int ret = pthread_create(&a->thread, NULL, io_thread, a);
+	int ret;
 
-	if (ret)
+	/* without a ring (old kernels, the sandbox's limits) NCQ runs through the disk layer */
+	a->uring_ok = disk_uring_init(&a->ring, 2 * AHCI_SLOTS) == 0;
+	ret = pthread_create(&a->thread, NULL, io_thread, a);
+	if (ret) {
+		if (a->uring_ok)
+			io_uring_queue_exit(&a->ring);
+		a->uring_ok = false;
 		return -ret;
+	}
 	a->started = true;
 	return 0;
 }
@@ -684,16 +785,18 @@ void ahci_destroy(struct ahci *a)
 	if (a->started) {
 		pthread_mutex_lock(&a->lock);
 		a->stop = true;
-		pthread_cond_broadcast(&a->work);
+		kick(a);
 		pthread_mutex_unlock(&a->lock);
 		pthread_join(a->thread, NULL);
 	}
+	if (a->uring_ok)
+		io_uring_queue_exit(&a->ring);
 	pci_host_remove(a->host, &a->pci);
 	pci_host_remove(a->host, &a->lpc);
 	if (a->msi_routed)
 		a->irq.irqfd(a->irq.vm, a->irq_fd, a->msi_gsi, false);
 	close(a->irq_fd);
-	pthread_cond_destroy(&a->work);
+	close(a->kick_fd);
 	pthread_cond_destroy(&a->idle);
 	pthread_mutex_destroy(&a->lock);
 	free(a);

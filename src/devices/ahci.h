@@ -12,6 +12,7 @@
 #ifndef VSRV_DEVICES_AHCI_H
 #define VSRV_DEVICES_AHCI_H
 
+#include <liburing.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -164,11 +165,16 @@ struct ahci {
 	struct guest_mem *mem;     /* borrowed */
 	struct ahci_irq_host irq;
 	pthread_mutex_t lock;
-	pthread_cond_t work, idle;
+	pthread_cond_t idle;
 	pthread_t thread;
 	bool started, stop;
 	unsigned paused;           /* quiesce depth */
-	bool running;              /* the I/O thread is inside a command */
+	bool running;              /* the I/O thread is busy (a command, or some on io_uring) */
+	int kick_fd;               /* eventfd: wakes the I/O thread (CI written, resume, stop) */
+	struct io_uring ring;      /* NCQ reads and writes of raw images and fixed VHDs */
+	bool uring_ok;
+	unsigned inflight;         /* commands on the ring */
+	uint64_t ring_cmds;        /* commands that went through the ring (tests) */
 	uint32_t ghc, is;
 	struct ahci_port port[AHCI_PORTS];
 	unsigned nports;           /* ports with a drive (0..nports-1) */
@@ -218,6 +224,13 @@ void ahci_run(struct ahci *a);
 struct ahci_cmd {
 	struct ahci_port *p;
 	unsigned slot;
+	uint64_t clb;             /* the command list it came from */
+	uint32_t gen;             /* the port's generation when it was taken */
+	uint32_t load_is;         /* PxIS bits of a command list or table the HBA cannot read */
+	struct iovec *dio;        /* an NCQ transfer's PRDs cut to its length (io_uring) */
+	int ndio;
+	uint64_t lba;
+	uint32_t count;
 	uint8_t fis[20];          /* the H2D register FIS */
 	uint8_t acmd[16];         /* ATAPI command */
 	bool write;               /* header W: data from the host */
@@ -235,7 +248,14 @@ struct ahci_cmd {
 
 /* Execute c (an ATA command, or PACKET for a CD/DVD drive); sets its results. */
 void ahci_ata_exec(struct ahci_cmd *c);
-/* The byte count an ATA command moves (0 when none or unknown) and whether it is NCQ. */
+/* Whether the FIS is a queued (NCQ) read or write. */
 bool ahci_ata_is_ncq(const uint8_t *fis);
+/* An NCQ command that can go to io_uring as it is (a disk with direct_fd, in range, PRDs
+ * holding the transfer): fills c->lba, count, dio and ndio and returns true; false: run it
+ * with ahci_ata_exec (which also reports its errors). */
+bool ahci_ata_async_prep(struct ahci_cmd *c);
+/* The end of such a command: res is the ring's result (bytes or -errno); a short or failed
+ * transfer is done again through the disk layer. Sets c's results. */
+void ahci_ata_async_done(struct ahci_cmd *c, int res);
 
 #endif

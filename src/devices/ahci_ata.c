@@ -232,6 +232,49 @@ static void rw(struct ahci_cmd *c, uint64_t lba, uint32_t count, bool write, boo
 	ok(c);
 }
 
+bool ahci_ata_async_prep(struct ahci_cmd *c)
+{
+	struct ahci_port *p = c->p;
+	const uint8_t *f = c->fis;
+	uint32_t n = f[3] | f[11] << 8;
+
+	if (!p->disk || p->disk->direct_fd < 0 || (f[12] >> 3) != c->slot || !c->niov ||
+	    (f[2] == 0x61 && p->disk->readonly))
+		return false;
+	c->lba = fis_lba48(f);
+	c->count = n ? n : 65536;
+	if (c->lba > sectors(p) || c->count > sectors(p) - c->lba)
+		return false;
+	c->dio = malloc(c->niov * sizeof(*c->dio));
+	if (!c->dio)
+		return false;
+	c->ndio = prd_slice(c, (size_t)c->count * DISK_SECTOR, c->dio);
+	return c->ndio > 0;
+}
+
+void ahci_ata_async_done(struct ahci_cmd *c, int res)
+{
+	struct ahci_port *p = c->p;
+	bool write = c->fis[2] == 0x61, fua = c->fis[7] & 0x80;
+	size_t len = (size_t)c->count * DISK_SECTOR;
+
+	if (res < 0 || (size_t)res != len) {
+		rw(c, c->lba, c->count, write, fua); /* short, or refused (O_DIRECT): plainly */
+		return;
+	}
+	if (write && (fua || !p->r.wcache) && disk_flush(p->disk)) {
+		fail(c, ATA_E_ABRT);
+		vstat_add(&p->st.errors, 1);
+		return;
+	}
+	for (int i = 0; !write && i < c->ndio; i++)
+		guest_mem_track(p->hba->mem, c->dio[i].iov_base, c->dio[i].iov_len);
+	c->done = len;
+	vstat_add(write ? &p->st.write_ops : &p->st.read_ops, 1);
+	vstat_add(write ? &p->st.write_bytes : &p->st.read_bytes, len);
+	ok(c);
+}
+
 /* DATA SET MANAGEMENT with TRIM: count blocks of 64 ranges (LBA: 48 bits, length: 16). */
 static void dsm(struct ahci_cmd *c, uint32_t blocks)
 {
