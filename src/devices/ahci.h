@@ -218,7 +218,13 @@ void ahci_mmio(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_
  * fuzz target, which has no thread). */
 void ahci_run(struct ahci *a);
 
-/* --- internal: ahci_ata.c, called by the command walker --- */
+/* --- internal --- */
+
+/* Route the MSI capability as the guest set it (a change only), under the PCI host's lock
+ * or with the guest stopped (ahci_state.c's restore). */
+void ahci_msi_update(struct ahci *a);
+
+/* ahci_ata.c, called by the command walker: */
 
 /* One command being run: its header, table and the data buffers the PRDs describe. */
 struct ahci_cmd {
