@@ -208,9 +208,11 @@ void ahci_quiesce(struct ahci *a);
 void ahci_resume(struct ahci *a);
 
 /* The whole state (quiesced around the copy), and back into a controller made with the same
- * drives: 0, or -EINVAL with a unchanged. Commands pending in CI run after the restore. */
+ * drives: 0, or -EINVAL with a unchanged. Commands pending in CI run after the restore.
+ * ahci_state_check: whether ahci_restore would take st (0 or -EINVAL), changing nothing. */
 void ahci_save(struct ahci *a, struct ahci_state *st);
 int ahci_restore(struct ahci *a, const struct ahci_state *st);
+int ahci_state_check(struct ahci *a, const struct ahci_state *st);
 
 /* The ABAR handler (for the fuzz target and tests that bypass PCI). */
 void ahci_mmio(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write);

@@ -49,17 +49,21 @@ static int port_check(const struct ahci_port *p, const struct ahci_port_state *r
 	return 0;
 }
 
-int ahci_restore(struct ahci *a, const struct ahci_state *st)
+int ahci_state_check(struct ahci *a, const struct ahci_state *st)
 {
-	int ret;
-
 	if (st->nports != a->nports || (st->ghc & ~(AHCI_GHC_AE | AHCI_GHC_IE)) ||
 	    !(st->ghc & AHCI_GHC_AE) || st->is >> AHCI_PORTS || st->reserved[0] || st->reserved[1])
 		return -EINVAL;
 	for (unsigned i = 0; i < AHCI_PORTS; i++)
 		if (st->drive[i] != a->port[i].drive || port_check(&a->port[i], &st->port[i]))
 			return -EINVAL;
-	ret = pci_dev_cfg_check(&a->pci, st->cfg);
+	return pci_dev_cfg_check(&a->pci, st->cfg);
+}
+
+int ahci_restore(struct ahci *a, const struct ahci_state *st)
+{
+	int ret = ahci_state_check(a, st);
+
 	if (ret)
 		return ret;
 	ahci_quiesce(a);

@@ -161,8 +161,8 @@ static int check_entry(struct device_entry *e, const struct vdev_entry_state *s)
 		return -EINVAL;
 	if (!e->kind->save)
 		return e->dev ? -EOPNOTSUPP : 0;
-	if (!e->dev)
-		return 0; /* no virtio core: all its checks are its restore's */
+	if (!e->dev) /* no virtio core: its own checks (the rest are its restore's) */
+		return e->kind->state_check ? e->kind->state_check(e, s->dev.bytes) : 0;
 	/* the device's own checks run in its restore, before it changes anything; the
 	 * core's part (the start of every kind's state) is checked here for all first */
 	return virtio_dev_check(e->dev, (const struct virtio_dev_state *)s->dev.bytes) == 0 ?

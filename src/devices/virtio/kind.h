@@ -80,6 +80,10 @@ struct device_kind {
 	size_t state_size;
 	int (*save)(struct device_entry *e, void *state);
 	int (*restore)(struct device_entry *e, const void *state);
+	/* For a kind without a virtio core whose restore may come after another entry's (may be
+	 * NULL): what restore would refuse, checked for every entry before any restore runs,
+	 * so a refused state leaves all devices unchanged. 0 or -EINVAL, no side effects. */
+	int (*state_check)(struct device_entry *e, const void *state);
 	/* A NIC's current MAC address (NULL for other kinds). Any thread. */
 	void (*mac)(struct device_entry *e, uint8_t mac[6]);
 	/* A drive with removable media (NULL for other kinds), on the control loop while the
