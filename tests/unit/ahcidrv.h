@@ -1,8 +1,8 @@
 /* A tiny AHCI driver for unit tests: it plays the guest against the controller
  * (src/devices/ahci.h) through PCI configuration mechanism #1 (a test's port bus) and ABAR
  * (its MMIO bus), with command lists, command tables, PRDs and received-FIS areas in a
- * test's guest memory. No KVM needed. The test creates mem, the buses and the controller and
- * sets abar (BAR 5). */
+ * test's guest memory. No KVM needed. The test creates mem, the buses (dpio, dmmio) and the
+ * controller and sets abar (BAR 5). */
 #ifndef VSRV_TESTS_UNIT_AHCIDRV_H
 #define VSRV_TESTS_UNIT_AHCIDRV_H
 
@@ -22,45 +22,45 @@
 #define DEVFN (AHCI_SLOT << 3 | AHCI_FN)
 
 static struct guest_mem *mem;
-static struct bus pio, mmio;
+static struct bus *dpio, *dmmio; /* the buses the controller is on */
 static uint64_t abar;
 
-static uint8_t *g(uint64_t gpa) { return mem->host + gpa; }
+static inline uint8_t *g(uint64_t gpa) { return mem->host + gpa; }
 
-static uint32_t cfg(unsigned devfn, unsigned off, unsigned len)
+static inline uint32_t cfg(unsigned devfn, unsigned off, unsigned len)
 {
 	uint32_t adr = 0x80000000u | devfn << 8 | (off & 0xfc), v = 0;
 
-	bus_dispatch(&pio, 0xcf8, (uint8_t *)&adr, 4, true);
-	bus_dispatch(&pio, 0xcfc + (off & 3), (uint8_t *)&v, len, false);
+	bus_dispatch(dpio, 0xcf8, (uint8_t *)&adr, 4, true);
+	bus_dispatch(dpio, 0xcfc + (off & 3), (uint8_t *)&v, len, false);
 	return v;
 }
 
-static void cfg_wr(unsigned devfn, unsigned off, unsigned len, uint32_t v)
+static inline void cfg_wr(unsigned devfn, unsigned off, unsigned len, uint32_t v)
 {
 	uint32_t adr = 0x80000000u | devfn << 8 | (off & 0xfc);
 
-	bus_dispatch(&pio, 0xcf8, (uint8_t *)&adr, 4, true);
-	bus_dispatch(&pio, 0xcfc + (off & 3), (uint8_t *)&v, len, true);
+	bus_dispatch(dpio, 0xcf8, (uint8_t *)&adr, 4, true);
+	bus_dispatch(dpio, 0xcfc + (off & 3), (uint8_t *)&v, len, true);
 }
 
-static uint32_t rd(unsigned off)
+static inline uint32_t rd(unsigned off)
 {
 	uint32_t v = 0;
 
-	bus_dispatch(&mmio, abar + off, (uint8_t *)&v, 4, false);
+	bus_dispatch(dmmio, abar + off, (uint8_t *)&v, 4, false);
 	return v;
 }
 
-static void wr(unsigned off, uint32_t v)
+static inline void wr(unsigned off, uint32_t v)
 {
-	bus_dispatch(&mmio, abar + off, (uint8_t *)&v, 4, true);
+	bus_dispatch(dmmio, abar + off, (uint8_t *)&v, 4, true);
 }
 
-static uint32_t prd(unsigned p, unsigned off) { return rd(AHCI_PORT(p) + off); }
-static void pwr(unsigned p, unsigned off, uint32_t v) { wr(AHCI_PORT(p) + off, v); }
+static inline uint32_t prd(unsigned p, unsigned off) { return rd(AHCI_PORT(p) + off); }
+static inline void pwr(unsigned p, unsigned off, uint32_t v) { wr(AHCI_PORT(p) + off, v); }
 
-static void port_start(unsigned p)
+static inline void port_start(unsigned p)
 {
 	pwr(p, PX_CMD, 0);
 	pwr(p, PX_CLB, (uint32_t)CLB(p));
@@ -74,7 +74,7 @@ static void port_start(unsigned p)
 }
 
 /* The error recovery drivers do: stop the list, clear the status, start again. */
-static void port_recover(unsigned p)
+static inline void port_recover(unsigned p)
 {
 	pwr(p, PX_CMD, PX_CMD_FRE);
 	CHECK_EQ(prd(p, PX_CMD) & PX_CMD_CR, 0);
@@ -90,7 +90,7 @@ struct prd_ent {
 };
 
 /* Build slot s of port p: command FIS fis, ATAPI command acmd (or NULL), the PRDs. */
-static void build(unsigned p, unsigned s, const uint8_t fis[20], const uint8_t *acmd,
+static inline void build(unsigned p, unsigned s, const uint8_t fis[20], const uint8_t *acmd,
 		  const struct prd_ent *pr, unsigned n, bool write)
 {
 	uint8_t *h = g(CLB(p) + s * 32), *t = g(CT(p, s));
@@ -112,7 +112,7 @@ static void build(unsigned p, unsigned s, const uint8_t fis[20], const uint8_t *
 	}
 }
 
-static void h2d(uint8_t f[20], uint8_t cmd, uint64_t lba, uint16_t count, uint8_t feat)
+static inline void h2d(uint8_t f[20], uint8_t cmd, uint64_t lba, uint16_t count, uint8_t feat)
 {
 	memset(f, 0, 20);
 	f[0] = FIS_H2D;
@@ -127,7 +127,7 @@ static void h2d(uint8_t f[20], uint8_t cmd, uint64_t lba, uint16_t count, uint8_
 
 /* Wait (as a driver polls) until the slot bits in CI (and SACT) are clear or the port
  * stopped on an error; returns PxIS. */
-static uint32_t wait_done(unsigned p, uint32_t bits)
+static inline uint32_t wait_done(unsigned p, uint32_t bits)
 {
 	for (int i = 0; i < 20000; i++) {
 		uint32_t is = prd(p, PX_IS);
@@ -141,7 +141,7 @@ static uint32_t wait_done(unsigned p, uint32_t bits)
 }
 
 /* Issue one command in slot 0 and wait: PxIS. */
-static uint32_t issue(unsigned p, const uint8_t fis[20], const uint8_t *acmd,
+static inline uint32_t issue(unsigned p, const uint8_t fis[20], const uint8_t *acmd,
 		      const struct prd_ent *pr, unsigned n, bool write)
 {
 	pwr(p, PX_IS, ~0u);
@@ -150,7 +150,7 @@ static uint32_t issue(unsigned p, const uint8_t fis[20], const uint8_t *acmd,
 	return wait_done(p, 1);
 }
 
-static uint32_t prdbc(unsigned p, unsigned s)
+static inline uint32_t prdbc(unsigned p, unsigned s)
 {
 	uint32_t v;
 

@@ -25,6 +25,7 @@
 
 #include "ahcidrv.h"
 
+static struct bus pio, mmio;
 static struct pci_host *host;
 static struct ahci *a;
 static struct disk *d0, *d2, *cd, *dv;
@@ -79,6 +80,8 @@ static void up(void)
 	CHECK_EQ(guest_mem_create(MEM, &mem), 0);
 	bus_init(&pio);
 	bus_init(&mmio);
+	dpio = &pio;
+	dmmio = &mmio;
 	CHECK_EQ(pci_host_create(&pio, &mmio, 0xe0000000ULL, 0xe1000000ULL, 0xfe000000ULL,
 				 &host), 0);
 	CHECK_EQ(disk_open(p0, "raw", 0, &d0), 0);
