@@ -83,7 +83,8 @@ static void cfg_written(struct pci_dev *d, uint32_t off, uint32_t len)
 
 /* Under a->lock: the HBA's IS from its ports, and a message when a new cause arrived
  * (edge) and the driver wants interrupts. Without MSI enabled the controller has no line to
- * raise (the PCI host routes no INTx): drivers that poll (firmware) see IS all the same. */
+ * raise (no INTx route: vm->pci.intx_gsi is for DEVICE_BUS_PCI kinds): drivers that poll
+ * (firmware) see IS all the same. */
 static void irq_update(struct ahci *a, bool edge)
 {
 	uint64_t one = 1;
