@@ -53,6 +53,11 @@ expect net-e1000-queues    1 'the e1000 is a PCI device with one queue' -- --ker
   --net tap=t0,model=e1000,queues=2
 expect net-e1000-transport 1 'the e1000 is a PCI device with one queue' -- --kernel x \
   --net model=e1000,user,transport=mmio
+# AHCI drives: the same checks, before /dev/kvm
+expect ahci-disk-missing  1 'disk /nonexistent/a.img: No such file or directory' -- --kernel x --disk /nonexistent/a.img,bus=ahci
+expect ahci-cdrom-missing 1 'cdrom /nonexistent/b.iso: No such file or directory' -- --kernel x --cdrom /nonexistent/b.iso,bus=ahci
+expect ahci-cdrom-small   1 'small.iso: 512 bytes: a CD/DVD image has at least one 2048-byte block' -- --kernel x --disk "$TMP/small.iso,media=cdrom,bus=ahci"
+expect ahci-transport     1 "transport= and queues= are virtio's" -- --kernel x --disk "$TMP/small.iso,bus=ahci,transport=pci"
 
 if ! have_kvm; then
 	skip kvm-boots "$kvm_reason"

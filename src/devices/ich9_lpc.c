@@ -122,7 +122,7 @@ int ich9_lpc_create(struct pci_host *h, const struct device_host *host, struct a
 	put32(d->wmask + ICH9_LPC_RCBA, RCBA_MASK);
 	d->opaque = l;
 	d->cfg_written = lpc_cfg_written;
-	ret = pci_host_add_at(h, d, PCI_SLOT_LPC);
+	ret = pci_host_add_at(h, d, PCI_SLOT_LPC, 0);
 	if (ret) {
 		free(l);
 		return ret;

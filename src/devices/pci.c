@@ -187,10 +187,10 @@ static void cfg_write(struct pci_dev *d, uint32_t off, const uint8_t *data, uint
 		d->cfg_written(d, off, len);
 }
 
-void pci_cfg_access(struct pci_host *h, unsigned slot, uint32_t off, uint8_t *data,
+void pci_cfg_access(struct pci_host *h, unsigned devfn, uint32_t off, uint8_t *data,
 		    uint32_t len, bool is_write)
 {
-	struct pci_dev *d = slot < 32 ? h->dev[slot] : NULL;
+	struct pci_dev *d = devfn < 256 ? h->dev[devfn] : NULL;
 
 	pthread_mutex_lock(&h->lock);
 	if (!d || off >= PCI_CFG_SIZE || len > PCI_CFG_SIZE - off) {
@@ -229,28 +229,28 @@ static void cf8_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool
 		return;
 	}
 	a = __atomic_load_n(&h->cf8, __ATOMIC_RELAXED);
-	/* enabled, bus 0, function 0 only */
-	if (!(a & 0x80000000u) || ((a >> 16) & 0xff) || ((a >> 8) & 7) || off - 4 + len > 4) {
+	/* enabled, bus 0 only */
+	if (!(a & 0x80000000u) || ((a >> 16) & 0xff) || off - 4 + len > 4) {
 		if (!is_write)
 			memset(data, 0xff, len);
 		return;
 	}
-	pci_cfg_access(h, (a >> 11) & 31, (a & 0xfc) + (off - 4), data, len, is_write);
+	pci_cfg_access(h, (a >> 8) & 0xff, (a & 0xfc) + (off - 4), data, len, is_write);
 }
 
 static void ecam_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
 {
 	struct pci_host *h = opaque;
-	unsigned slot = (off >> 15) & 31, fn = (off >> 12) & 7;
+	unsigned devfn = (off >> 12) & 0xff;
 	uint32_t reg = off & 0xfff;
 
 	/* bus 0 only: the rest of a firmware-sized window reads as no device */
-	if ((off >> 20) || fn || len > 4 || (reg & (len - 1))) {
+	if ((off >> 20) || len > 4 || (reg & (len - 1))) {
 		if (!is_write)
 			memset(data, 0xff, len);
 		return;
 	}
-	pci_cfg_access(h, slot, reg, data, len, is_write);
+	pci_cfg_access(h, devfn, reg, data, len, is_write);
 }
 
 int pci_host_create(struct bus *pio, struct bus *mmio, uint64_t ecam_base, uint64_t bar_base,
@@ -323,7 +323,7 @@ void pci_host_destroy(struct pci_host *h)
 
 	if (!h)
 		return;
-	for (s = 1; s < 32; s++)
+	for (s = 1; s < 256; s++)
 		if (h->dev[s])
 			pci_host_remove(h, h->dev[s]);
 	if (h->ecam_base)
@@ -332,59 +332,81 @@ void pci_host_destroy(struct pci_host *h)
 	free(h);
 }
 
-int pci_host_add(struct pci_host *h, struct pci_dev *d)
+static bool slot_free(const struct pci_host *h, unsigned s)
 {
-	return pci_host_add_at(h, d, 0);
+	for (unsigned f = 0; f < 8; f++)
+		if (h->dev[s << 3 | f])
+			return false;
+	return true;
 }
 
-int pci_host_add_at(struct pci_host *h, struct pci_dev *d, unsigned slot)
+/* Under the lock: assign d's BARs (memory from the BAR window, I/O from the port window)
+ * and put it at slot s, function f (free). Nothing changes on -ENOSPC. */
+static int add_locked(struct pci_host *h, struct pci_dev *d, unsigned s, unsigned f)
 {
-	unsigned s;
+	uint64_t next = h->bar_next, io_next = h->io_next, addr[6] = { 0 };
 	int i;
 
-	if (slot >= 32)
-		return -EINVAL;
-	pthread_mutex_lock(&h->lock);
-	if (slot) {
-		s = slot;
-		if (h->dev[s]) {
-			pthread_mutex_unlock(&h->lock);
-			return -EBUSY;
-		}
-	} else {
-		for (s = 1; s < 32 && h->dev[s]; s++)
-			;
-		if (s == 32) {
-			pthread_mutex_unlock(&h->lock);
-			return -ENOSPC;
-		}
-	}
 	for (i = 0; i < 6; i++) {
-		struct pci_bar *b = &d->bar[i];
-		uint64_t a, sz = b->size;
-		bool io = b->type == PCI_BAR_IO;
+		const struct pci_bar *b = &d->bar[i];
+		uint64_t *win = b->type == PCI_BAR_IO ? &io_next : &next;
+		uint64_t sz = b->size;
 
 		if (!sz)
 			continue;
-		a = ((io ? h->io_next : h->bar_next) + sz - 1) & ~(sz - 1);
-		if (a + sz > (io ? PCI_IO_END : h->bar_end) ||
-		    (b->type == PCI_BAR_MEM32 && a + sz > 0x100000000ULL)) {
-			pthread_mutex_unlock(&h->lock);
+		addr[i] = (*win + sz - 1) & ~(sz - 1);
+		if (addr[i] + sz > (b->type == PCI_BAR_IO ? PCI_IO_END : h->bar_end) ||
+		    (b->type == PCI_BAR_MEM32 && addr[i] + sz > 0x100000000ULL))
 			return -ENOSPC;
-		}
-		if (io)
-			h->io_next = (uint32_t)(a + sz);
-		else
-			h->bar_next = a + sz;
-		b->addr = a;
-		a |= bar_type_bits(b);
-		memcpy(d->cfg + PCI_BAR0 + 4 * i, &a, bar_width(b));
+		*win = addr[i] + sz;
 	}
+	for (i = 0; i < 6; i++) {
+		struct pci_bar *b = &d->bar[i];
+		uint64_t v = addr[i] | bar_type_bits(b);
+
+		if (!b->size)
+			continue;
+		b->addr = addr[i];
+		memcpy(d->cfg + PCI_BAR0 + 4 * i, &v, bar_width(b));
+	}
+	h->bar_next = next;
+	h->io_next = (uint32_t)io_next;
 	d->host = h;
 	d->slot = s;
-	h->dev[s] = d;
-	pthread_mutex_unlock(&h->lock);
+	d->fn = f;
+	h->dev[s << 3 | f] = d;
+	/* function 0 of a slot with others says so in its header type */
+	for (f = 1; f < 8 && h->dev[s << 3]; f++)
+		if (h->dev[s << 3 | f])
+			h->dev[s << 3]->cfg[0x0e] |= 0x80;
 	return 0;
+}
+
+int pci_host_add(struct pci_host *h, struct pci_dev *d)
+{
+	unsigned s;
+	int ret;
+
+	pthread_mutex_lock(&h->lock);
+	for (s = 1; s < 32 && !slot_free(h, s); s++)
+		;
+	ret = s == 32 ? -ENOSPC : add_locked(h, d, s, 0);
+	pthread_mutex_unlock(&h->lock);
+	return ret;
+}
+
+int pci_host_add_at(struct pci_host *h, struct pci_dev *d, unsigned slot, unsigned fn)
+{
+	int ret;
+
+	if (!slot && !fn)
+		return pci_host_add(h, d);
+	if (!slot || slot >= 32 || fn >= 8)
+		return -EINVAL;
+	pthread_mutex_lock(&h->lock);
+	ret = h->dev[slot << 3 | fn] ? -EBUSY : add_locked(h, d, slot, fn);
+	pthread_mutex_unlock(&h->lock);
+	return ret;
 }
 
 void pci_host_remove(struct pci_host *h, struct pci_dev *d)
@@ -397,8 +419,8 @@ void pci_host_remove(struct pci_host *h, struct pci_dev *d)
 			bus_unregister(bar_bus(d, i), d->bar[i].addr);
 		d->bar[i].registered = false;
 	}
-	if (d->slot < 32 && h->dev[d->slot] == d)
-		h->dev[d->slot] = NULL;
+	if (d->slot < 32 && d->fn < 8 && h->dev[d->slot << 3 | d->fn] == d)
+		h->dev[d->slot << 3 | d->fn] = NULL;
 	pthread_mutex_unlock(&h->lock);
 }
 

@@ -1,4 +1,4 @@
-/* The PCI host bridge: bus 0 with up to 32 single-function devices, configuration
+/* The PCI host bridge: bus 0 with up to 32 devices of up to 8 functions, configuration
  * mechanism #1 (ports 0xcf8 address, 0xcfc-0xcff data) and ECAM (memory-mapped config
  * space, bus 0 only, 1 MiB at ecam_base). Memory BARs are assigned by the host at add
  * time from a window below 4 GiB, and follow the guest when it moves them (the range on
@@ -55,6 +55,7 @@ struct pci_dev {
 	void (*bar_moved)(struct pci_dev *d, int i, uint64_t old_addr, uint64_t new_addr);
 	struct pci_host *host;
 	unsigned slot;
+	unsigned fn;                 /* function number (0..7) in slot */
 	uint8_t cap_next;            /* where the next capability goes */
 };
 
@@ -67,7 +68,7 @@ struct pci_host {
 	void *cf9_opaque;
 	uint64_t bar_next, bar_end;   /* BAR allocation window */
 	uint32_t io_next;             /* I/O BAR allocation: ports io_next .. PCI_IO_END */
-	struct pci_dev *dev[32];      /* slot 0 is the host bridge itself */
+	struct pci_dev *dev[256];     /* by devfn (slot << 3 | fn); 0 is the host bridge */
 	struct pci_dev bridge;
 };
 
@@ -94,20 +95,30 @@ void pci_dev_init(struct pci_dev *d, const char *name, uint16_t vendor, uint16_t
 		  uint32_t class_code, uint8_t revision, uint16_t subsys_vendor, uint16_t subsys);
 /* Declare a 64-bit memory BAR i (0, 2 or 4) of size bytes served by fn(opaque, ...). */
 void pci_dev_set_bar(struct pci_dev *d, int i, uint64_t size, bus_io_fn fn, void *opaque);
-/* Declare BAR i as a 32-bit memory BAR (size >= 4 KiB) or an I/O BAR (size >= 4 ports,
- * on the port bus, decoded while the command register's I/O bit is set). */
+/* Declare BAR i (0..5) as a 32-bit memory BAR (size >= 4 KiB, placed below 4 GiB: an
+ * AHCI's ABAR in BAR 5) or an I/O BAR (size >= 4 ports, on the port bus, decoded while the
+ * command register's I/O bit is set). */
 void pci_dev_set_bar32(struct pci_dev *d, int i, uint64_t size, bus_io_fn fn, void *opaque);
 void pci_dev_set_io_bar(struct pci_dev *d, int i, uint64_t size, bus_io_fn fn, void *opaque);
 /* Append a capability of len bytes (id in byte 0) to d's list; returns its offset or 0 when
  * config space is full. The caller fills the body and sets wmask for writable bytes. */
 uint8_t pci_dev_add_cap(struct pci_dev *d, uint8_t id, uint8_t len);
 
-/* Put d in a free slot, assign its BARs, enable nothing (the guest
- * enables decoding). Returns 0 or -ENOSPC. */
+/* Put d in a free slot (as function 0), assign its BARs, enable nothing (the guest enables
+ * decoding). Returns 0 or -ENOSPC. */
 int pci_host_add(struct pci_host *h, struct pci_dev *d);
-/* The same in slot (1..31; 0: the first free one as pci_host_add): -EBUSY when taken,
- * -EINVAL for a bad slot. */
-int pci_host_add_at(struct pci_host *h, struct pci_dev *d, unsigned slot);
+/* The same at slot:fn (slot 1..31, fn 0..7), where firmware and drivers expect a device
+ * (00:1f.0 for the ICH9 LPC bridge, 00:1f.2 for an ICH9 AHCI controller); slot 0 (with
+ * fn 0): the first free slot, as pci_host_add. A slot with several functions needs a
+ * function 0 (operating systems scan no further without one): its header says
+ * multi-function once another is there. Returns 0, -EBUSY (taken), -EINVAL (bad
+ * slot:fn) or -ENOSPC. */
+int pci_host_add_at(struct pci_host *h, struct pci_dev *d, unsigned slot, unsigned fn);
+/* slot << 3 | fn of d on its host, as pci_cfg_access takes it. */
+static inline unsigned pci_dev_devfn(const struct pci_dev *d)
+{
+	return d->slot << 3 | d->fn;
+}
 /* Take d off the bus (unregister its BARs). */
 void pci_host_remove(struct pci_host *h, struct pci_dev *d);
 
@@ -135,8 +146,9 @@ void pci_dev_cfg_save(struct pci_dev *d, uint8_t cfg[PCI_CFG_SIZE]);
 int pci_dev_cfg_check(struct pci_dev *d, const uint8_t cfg[PCI_CFG_SIZE]);
 int pci_dev_cfg_load(struct pci_dev *d, const uint8_t cfg[PCI_CFG_SIZE]);
 
-/* Config space access as the guest does it (for tests and both mechanisms). */
-void pci_cfg_access(struct pci_host *h, unsigned slot, uint32_t off, uint8_t *data,
+/* Config space access as the guest does it (for tests and both mechanisms); devfn is
+ * slot << 3 | function. */
+void pci_cfg_access(struct pci_host *h, unsigned devfn, uint32_t off, uint8_t *data,
 		    uint32_t len, bool is_write);
 
 #endif

@@ -125,7 +125,7 @@ static inline uint32_t cfg_rd(unsigned off)
 {
 	uint32_t v;
 
-	pci_cfg_access(ph, e1000_pci(dev)->slot, off, (uint8_t *)&v, 4, false);
+	pci_cfg_access(ph, pci_dev_devfn(e1000_pci(dev)), off, (uint8_t *)&v, 4, false);
 	return v;
 }
 
@@ -142,7 +142,7 @@ static inline void up(struct net_backend *be)
 	line = 0;
 	CHECK_EQ(e1000_create(&host, be, gmac, 11, "e1000-0", &dev), 0);
 	CHECK_EQ(pci_host_add(ph, e1000_pci(dev)), 0);
-	pci_cfg_access(ph, e1000_pci(dev)->slot, 4, (uint8_t *)&cmd, 2, true);
+	pci_cfg_access(ph, pci_dev_devfn(e1000_pci(dev)), 4, (uint8_t *)&cmd, 2, true);
 	bar0 = cfg_rd(0x10) & ~0xfu;
 	bar1 = cfg_rd(0x14) & ~0x3u;
 }

@@ -7,10 +7,13 @@
  * own). Corrupt states are refused, through the device table and through each kind's own
  * restore, and leave the fresh devices as they were. Specs no kind takes are refused.
  * Also the table's own rules (ids, sizes, hooks) and that every kind with state is
- * exercised: one sample spec per kind below ("@" stands for a scratch path); a new kind
+ * exercised: one sample spec per kind below ("@" stands for a scratch path; an AHCI
+ * controller is mid-I/O with a command issued in a port's CI, which runs after the
+ * restore); a new kind
  * needs one here (the coverage check fails otherwise). And a file saved by an earlier
  * build still loads (the format is the table's). */
 #include "check.h"
+#include "devices/ahci.h"
 #include "vdrv.h"
 #include "devices/e1000.h"
 #include "devices/virtio/devstate.h"
@@ -43,6 +46,8 @@ static const struct sample {
 	{ "device", "rng" },
 	{ "device", "console,socket=@.sock" },
 	{ "device", "vport,socket=@.vp.sock,name=org.qemu.guest_agent.0" },
+	{ "disk", "@,format=raw,bus=ahci" },
+	{ "disk", ",media=cdrom,bus=ahci" },
 };
 #define NR_SAMPLES (sizeof(samples) / sizeof(samples[0]))
 
@@ -125,7 +130,7 @@ static uint64_t e1000_bar0(struct vm *vm, struct device_entry *e)
 	struct vdevs *v = vm->devices_priv;
 	uint32_t bar;
 
-	pci_cfg_access(v->pci, e->pcidev->slot, 0x10, (uint8_t *)&bar, 4, false);
+	pci_cfg_access(v->pci, pci_dev_devfn(e->pcidev), 0x10, (uint8_t *)&bar, 4, false);
 	return bar & ~0xfu;
 }
 
@@ -148,7 +153,7 @@ static void e1000_drive(struct vm *vm, struct device_entry *e)
 	CHECK_EQ(e->pcidev->cfg[0x3c], e->gsi);
 	CHECK_EQ(e->pcidev->cfg[0x3d], 1);
 	CHECK_EQ(vm->pci.intx_gsi[e->pcidev->slot], e->gsi);
-	pci_cfg_access(v->pci, e->pcidev->slot, 4, (uint8_t *)&cmd, 2, true);
+	pci_cfg_access(v->pci, pci_dev_devfn(e->pcidev), 4, (uint8_t *)&cmd, 2, true);
 	memset(d, 0, 256);
 	memcpy(d, &buf, 8);
 	d[8] = 60;                     /* 60 bytes, no EOP yet */
@@ -256,6 +261,65 @@ static void kind_extras(struct vdevs *v, struct vm_devices_state *st)
 		}
 }
 
+/* The AHCI controller's entry of v, or NULL. */
+static struct ahci *ahci_of(struct vdevs *v)
+{
+	for (unsigned i = 0; i < v->n; i++)
+		if (!strcmp(v->e[i].kind->name, "AHCI controller"))
+			return v->e[i].priv;
+	return NULL;
+}
+
+static void ahci_reg(struct ahci *h, unsigned off, uint32_t *v, bool w)
+{
+	ahci_mmio(h, off, (uint8_t *)v, 4, w);
+}
+
+/* Mid-I/O for an AHCI controller (quiesced): port 0 started and a READ DMA EXT of 8
+ * sectors issued in slot 0, not run yet. */
+static void ahci_prepare(struct vm *vm)
+{
+	struct ahci *h = ahci_of(vm->devices_priv);
+	uint8_t *hdr = vm->mem->host + 0x100000, *t = vm->mem->host + 0x102000;
+	uint32_t v, dw0 = 5 | 1u << 16, dw3 = 4095;
+	uint64_t ct = 0x102000, buf = VDRV_DATA;
+
+	if (!h)
+		return;
+	memset(hdr, 0, 32);
+	memcpy(hdr, &dw0, 4);
+	memcpy(hdr + 8, &ct, 8);
+	memset(t, 0, 0x90);
+	t[0] = 0x27, t[1] = 0x80, t[2] = 0x25, t[7] = 0x40, t[12] = 8;
+	memcpy(t + 0x80, &buf, 8);
+	memcpy(t + 0x8c, &dw3, 4);
+	v = 0x100000, ahci_reg(h, AHCI_PORT(0) + PX_CLB, &v, true);
+	v = 0x101000, ahci_reg(h, AHCI_PORT(0) + PX_FB, &v, true);
+	v = PX_CMD_FRE | PX_CMD_ST, ahci_reg(h, AHCI_PORT(0) + PX_CMD, &v, true);
+	v = 1, ahci_reg(h, AHCI_PORT(0) + PX_CI, &v, true);
+}
+
+/* After the restore and resume: the pending command ran in the fresh controller (a disk
+ * read it; an empty CD/DVD drive refused it, the slot staying in CI as after any error). */
+static void ahci_after(struct vm *vm)
+{
+	struct ahci *h = ahci_of(vm->devices_priv);
+	uint32_t ci = 1, is = 0;
+
+	if (!h)
+		return;
+	for (int i = 0; i < 20000 && ci && !(is & PX_IS_TFES); i++) {
+		ahci_reg(h, AHCI_PORT(0) + PX_CI, &ci, false);
+		ahci_reg(h, AHCI_PORT(0) + PX_IS, &is, false);
+		if (ci && !(is & PX_IS_TFES))
+			nanosleep(&(struct timespec){ 0, 500000 }, NULL);
+	}
+	if (h->port[0].drive == AHCI_DISK)
+		CHECK(ci == 0 && (is & PX_IS_DHRS) && !(is & PX_IS_FATAL));
+	else
+		CHECK(ci == 1 && (is & PX_IS_TFES));
+}
+
 /* Before the save: a CD/DVD drive gets another medium (2 MiB + 1124 bytes: 1024 blocks and a tail)
  * through the control socket's path (vm_devices_media). */
 static void kind_prepare(struct vm *a)
@@ -264,6 +328,7 @@ static void kind_prepare(struct vm *a)
 	char err[256];
 	int fd;
 
+	ahci_prepare(a);
 	for (unsigned i = 0; i < v->n; i++)
 		if (v->e[i].kind->media) {
 			fd = open(scratch2, O_RDWR | O_CREAT | O_TRUNC, 0644);
@@ -320,6 +385,24 @@ static void kind_refusals(struct vm *b, struct vdevs *v, const struct vm_devices
 			bad = *st;
 			((struct virtio_net_state *)bad.e[i].dev.bytes)->net.active_pairs = 9;
 			CHECK_EQ(vm_devices_restore(b, &bad), -EINVAL);
+		}
+		if (!strcmp(v->e[i].kind->name, "AHCI controller")) {
+			struct ahci_state *h = (void *)bad.e[i].dev.bytes;
+
+			CHECK_EQ(((const struct ahci_state *)st->e[i].dev.bytes)->port[0].ci, 1);
+			for (int how = 0; how < 6; how++) {
+				bad = *st;
+				switch (how) {
+				case 0: h->nports = 5; break;
+				case 1: h->drive[0] ^= 3; break;
+				case 2: h->port[0].cmd &= ~PX_CMD_ST; break; /* CI, not started */
+				case 3: h->port[0].fb |= 0x10; break;
+				case 4: h->cfg[2] ^= 1; break;
+				case 5: h->is = 1u << 7; break;
+				}
+				CHECK_EQ(vm_devices_restore(b, &bad), -EINVAL);
+				CHECK_EQ(v->e[i].kind->restore(&v->e[i], bad.e[i].dev.bytes), -EINVAL);
+			}
 		}
 		if (!v->e[i].kind->media)
 			continue;
@@ -458,6 +541,7 @@ static void one_sample(const struct sample *s)
 		if (virtio_state(v->e[i].kind) && v->e[i].dev)
 			CHECK(core(&again.e[i])->generation != core(&fresh.e[i])->generation);
 	CHECK_EQ(vm_devices_resume(b), 0);
+	ahci_after(b);
 	vm_free(b);
 out:
 	free(saved_mem);

@@ -37,22 +37,22 @@ static void test_pci(void)
 	CHECK_EQ(rd(E1000_IMS), ICR_RXT0);
 	/* sizing, as firmware and Linux do it: all ones, read the mask, put the address back */
 	{
-		unsigned slot = e1000_pci(dev)->slot;
+		unsigned devfn = pci_dev_devfn(e1000_pci(dev));
 		uint32_t ones = ~0u, old0 = cfg_rd(0x10), old1 = cfg_rd(0x14);
 
-		pci_cfg_access(ph, slot, 0x10, (uint8_t *)&ones, 4, true);
+		pci_cfg_access(ph, devfn, 0x10, (uint8_t *)&ones, 4, true);
 		CHECK_EQ(cfg_rd(0x10), (uint32_t)-E1000_MMIO_SIZE);   /* 128 KiB, 32-bit memory */
 		CHECK(rd(E1000_STATUS) == ~0u || rd(E1000_STATUS) == 0); /* not decoded meanwhile */
-		pci_cfg_access(ph, slot, 0x14, (uint8_t *)&ones, 4, true);
+		pci_cfg_access(ph, devfn, 0x14, (uint8_t *)&ones, 4, true);
 		CHECK_EQ(cfg_rd(0x14), (uint32_t)-E1000_IO_SIZE | 1);  /* 64 ports */
 		CHECK_EQ(cfg_rd(0x18), 0);                              /* BAR2 unused */
-		pci_cfg_access(ph, slot, 0x10, (uint8_t *)&old0, 4, true);
-		pci_cfg_access(ph, slot, 0x14, (uint8_t *)&old1, 4, true);
+		pci_cfg_access(ph, devfn, 0x10, (uint8_t *)&old0, 4, true);
+		pci_cfg_access(ph, devfn, 0x14, (uint8_t *)&old1, 4, true);
 		CHECK(rd(E1000_STATUS) & STATUS_LU);
 	}
 	/* the guest moves BAR1: the ports follow */
 	v = 0xd000 | 1;
-	pci_cfg_access(ph, e1000_pci(dev)->slot, 0x14, (uint8_t *)&v, 4, true);
+	pci_cfg_access(ph, pci_dev_devfn(e1000_pci(dev)), 0x14, (uint8_t *)&v, 4, true);
 	a = E1000_IMS;
 	v = 0;
 	bus_dispatch(&pio, 0xd000, (uint8_t *)&a, 4, true);

@@ -3,8 +3,10 @@
  * (mch_isa_bridge_setup, smm.c) and OVMF (PlatformInitLib) use them: PMBASE and ACPI_EN
  * moving the block, the PM timer, SMI_EN, power-off through the moved block, SCI routing,
  * the reset control register 0xcf9, hostile PMBASE values and random config writes,
- * save and restore. */
+ * save and restore; an AHCI controller beside it at 00:1f.2 (the LPC bridge is the slot's
+ * function 0, no placeholder). */
 #include "check.h"
+#include "devices/ahci.h"
 #include "q35rig.h"
 
 #include <errno.h>
@@ -268,6 +270,48 @@ static void test_lpc_save_restore(void)
 	rig_free(&b);
 }
 
+/* With --firmware the LPC bridge is 00:1f.0: an AHCI controller goes to 00:1f.2 without
+ * its placeholder ISA bridge, the bridge's header says multi-function (operating systems
+ * then scan 1f.2), and the controller's teardown leaves the bridge in place. */
+static void test_ahci_beside_lpc(void)
+{
+	struct rig r, r2;
+	struct ahci *a, *a2;
+	struct ich9_lpc_state st;
+	uint32_t v = 0;
+	int ret;
+
+	rig_init(&r);
+	CHECK_EQ(pcicfg_read(&r.pio, 31, 0x0e, 1) & 0x80, 0);
+	ret = ahci_create(r.ph, NULL, NULL, &a);
+	CHECK_EQ(ret, 0);   /* not -EBUSY: 00:1f.0 is taken, 00:1f.2 is free */
+	if (ret) {
+		rig_free(&r);
+		return;
+	}
+	CHECK(!a->lpc_added);
+	CHECK_EQ(pcicfg_read(&r.pio, 31, 0, 4), 0x29188086);     /* still the LPC bridge */
+	CHECK_EQ(pcicfg_read(&r.pio, 31, 0x0e, 1) & 0x80, 0x80); /* multi-function */
+	pci_cfg_access(r.ph, 31 << 3 | 2, 0, (uint8_t *)&v, 4, false);
+	CHECK_EQ(v, 0x29228086);                                 /* the AHCI controller */
+	pci_cfg_access(r.ph, 31 << 3 | 1, 0, (uint8_t *)&v, 4, false);
+	CHECK_EQ(v, 0xffffffff);
+	/* the bridge's state moves to a VM built the same way */
+	seabios_setup(&r, 0x600);
+	ich9_lpc_save(r.lpc, &st);
+	rig_init(&r2);
+	CHECK_EQ(ahci_create(r2.ph, NULL, NULL, &a2), 0);
+	CHECK_EQ(ich9_lpc_restore(r2.lpc, &st), 0);
+	CHECK_EQ(acpi_pm_base(r2.pm), 0x600);
+	ahci_destroy(a2);
+	rig_free(&r2);
+	ahci_destroy(a);
+	CHECK_EQ(pcicfg_read(&r.pio, 31, 0, 4), 0x29188086);
+	pci_cfg_access(r.ph, 31 << 3 | 2, 0, (uint8_t *)&v, 4, false);
+	CHECK_EQ(v, 0xffffffff);
+	rig_free(&r);
+}
+
 int main(void)
 {
 	RUN(test_ids_and_seabios);
@@ -276,5 +320,6 @@ int main(void)
 	RUN(test_reset_register);
 	RUN(test_hostile_pmbase);
 	RUN(test_lpc_save_restore);
+	RUN(test_ahci_beside_lpc);
 	return check_done();
 }

@@ -313,10 +313,10 @@ static void test_direct_boot_unchanged(void)
 	CHECK_EQ(bus_dispatch(&pio, 0xcf9, &b, 1, false), 0);
 	CHECK_EQ(b, 0xff);
 	pci_dev_init(&d, "t", 0x1af4, 0x1000, 0, 0, 0, 0);
-	CHECK_EQ(pci_host_add_at(ph, &d, 32), -EINVAL);
-	CHECK_EQ(pci_host_add_at(ph, &d, 31), 0);
+	CHECK_EQ(pci_host_add_at(ph, &d, 32, 0), -EINVAL);
+	CHECK_EQ(pci_host_add_at(ph, &d, 31, 0), 0);
 	CHECK_EQ(pcicfg_read(&pio, 31, 0, 4), 0x10001af4);
-	CHECK_EQ(pci_host_add_at(ph, &d, 31), -EBUSY);
+	CHECK_EQ(pci_host_add_at(ph, &d, 31, 0), -EBUSY);
 	pci_host_remove(ph, &d);
 	CHECK_EQ(pci_host_set_ecam(ph, 0xe0080000ULL, 1 << 20), -EINVAL);  /* misaligned */
 	CHECK_EQ(pci_host_set_ecam(ph, 0xe0000000ULL, 3 << 19), -EINVAL);  /* not whole buses */

@@ -1,6 +1,7 @@
 #include "devices/virtio/blk.h"
 #include "devices/virtio/kind.h"
 #include "devices/virtio/stats.h"
+#include "devices/disk_uring.h"
 
 #include "util/log.h"
 
@@ -521,36 +522,6 @@ static const struct virtio_dev_ops blk_ops = {
 	.quiesce = blk_quiesce,
 };
 
-/* The ring can only read and write (IORING_REGISTER_RESTRICTIONS): io_uring runs its
- * operations past the VMM's seccomp filter (src/vmm/sandbox.h), so a ring that could open
- * files or sockets would be a way around it. Kernels without restrictions (before 5.10)
- * get a plain ring. Returns 0 or -errno. */
-static int ring_init(struct io_uring *ring)
-{
-	static const uint8_t ops[] = { IORING_OP_READ, IORING_OP_WRITE, IORING_OP_READV,
-				       IORING_OP_WRITEV };
-	struct io_uring_restriction res[sizeof(ops) + 1];
-	unsigned i;
-
-	memset(res, 0, sizeof(res));
-	for (i = 0; i < sizeof(ops); i++) {
-		res[i].opcode = IORING_RESTRICTION_SQE_OP;
-		res[i].sqe_op = ops[i];
-	}
-	res[i].opcode = IORING_RESTRICTION_REGISTER_OP;
-	res[i].register_op = IORING_REGISTER_EVENTFD;
-	if (io_uring_queue_init(URING_DEPTH, ring, IORING_SETUP_R_DISABLED) == 0) {
-		/* liburing 2.3's shared library lacks the wrappers: the system call itself */
-		if (syscall(__NR_io_uring_register, ring->ring_fd, IORING_REGISTER_RESTRICTIONS,
-			    res, sizeof(ops) + 1) == 0 &&
-		    syscall(__NR_io_uring_register, ring->ring_fd, IORING_REGISTER_ENABLE_RINGS,
-			    NULL, 0) == 0)
-			return 0;
-		io_uring_queue_exit(ring);
-	}
-	return io_uring_queue_init(URING_DEPTH, ring, 0);
-}
-
 int virtio_blk_create(struct virtio_host *h, struct disk *disk, const char *name,
 		      const struct virtio_blk_opts *o, struct virtio_blk **out)
 {
@@ -595,7 +566,7 @@ int virtio_blk_create(struct virtio_host *h, struct disk *disk, const char *name
 		goto err_free;
 	if (disk->direct_fd >= 0 && !(o && o->no_uring)) {
 		b->ring_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (b->ring_efd >= 0 && ring_init(&b->ring) == 0) {
+		if (b->ring_efd >= 0 && disk_uring_init(&b->ring, URING_DEPTH) == 0) {
 			if (io_uring_register_eventfd(&b->ring, b->ring_efd) == 0 &&
 			    virtio_dev_watch(&b->dev, b->ring_efd, EPOLLIN, blk_ring_event) == 0)
 				b->uring_ok = true;

@@ -23,23 +23,23 @@
 #define PCI_BAR_BASE 0xe1000000ULL
 #define PCI_BAR_END 0xfe000000ULL
 
-/* The host bridge, created with the first PCI device. */
-static int pci_host(struct vdevs *v)
+int devices_pci_host(struct vdevs *v, struct pci_host **out)
 {
 	struct vm *vm = v->vm;
 	int ret;
 
-	if (v->pci)
-		return 0;
-	if (vm->pci_host_fw) { /* the firmware layout's host bridge (its level owns it) */
+	if (!v->pci && vm->pci_host_fw) {
+		/* the firmware layout's host bridge (its level owns it) */
 		v->pci = vm->pci_host_fw;
-		return 0;
+	} else if (!v->pci) {
+		ret = pci_host_create(&vm->pio, &vm->mmio, ECAM_BASE, PCI_BAR_BASE, PCI_BAR_END,
+				      &v->pci);
+		if (ret)
+			return ret;
+		/* For the ACPI tables (a root bridge, MCFG, the INTx routes) and the e820 map. */
+		vm->pci = (struct vm_pci_info){ ECAM_BASE, PCI_BAR_BASE, PCI_BAR_END, { 0 } };
 	}
-	ret = pci_host_create(&vm->pio, &vm->mmio, ECAM_BASE, PCI_BAR_BASE, PCI_BAR_END, &v->pci);
-	if (ret)
-		return ret;
-	/* For the ACPI tables (a root bridge, MCFG, the INTx routes) and the e820 map. */
-	vm->pci = (struct vm_pci_info){ ECAM_BASE, PCI_BAR_BASE, PCI_BAR_END, { 0 } };
+	*out = v->pci;
 	return 0;
 }
 
@@ -47,13 +47,14 @@ static int pci_host(struct vdevs *v)
  * line register says so, and the ACPI _PRT). */
 static int pci_fn_attach(struct vdevs *v, struct device_entry *e)
 {
-	int ret = pci_host(v);
+	struct pci_host *h;
+	int ret = devices_pci_host(v, &h);
 
 	if (ret)
 		return ret;
 	e->pcidev->cfg[0x3c] = (uint8_t)e->gsi;
 	e->pcidev->cfg[0x3d] = 1; /* INTA# */
-	ret = pci_host_add(v->pci, e->pcidev);
+	ret = pci_host_add(h, e->pcidev);
 	if (ret) {
 		vsrv_log("%s: no free PCI slot or BAR space", e->name);
 		return ret;
@@ -66,16 +67,17 @@ static int pci_fn_attach(struct vdevs *v, struct device_entry *e)
 int devices_attach(struct vdevs *v, struct device_entry *e)
 {
 	struct vm *vm = v->vm;
+	struct pci_host *h;
 	char word[96];
 	int ret;
 
 	/* Firmware finds PCI devices only: every device goes there (vm->pci_host_fw, the
-	 * firmware layout's host bridge, which the firmware level owns; pci_host). */
+	 * firmware layout's host bridge, which the firmware level owns; devices_pci_host). */
 	if (e->transport == VOPT_PCI || vm->pci_host_fw) {
-		ret = pci_host(v);
+		ret = devices_pci_host(v, &h);
 		if (ret)
 			return ret;
-		return virtio_pci_create(e->dev, v->pci, e->kind->pci_class, &e->pci);
+		return virtio_pci_create(e->dev, h, e->kind->pci_class, &e->pci);
 	}
 	ret = vm_irq_alloc(vm, &e->gsi);
 	if (ret) {
@@ -197,11 +199,8 @@ static void spec_word(const char *option, const char *spec, char *w, size_t n)
 	snprintf(w, n, "%.*s", (int)(end - p), p);
 }
 
-const struct device_kind *device_kind_for(const char *option, const char *spec)
+static const struct device_kind *kind_for_word(const char *option, const char *w)
 {
-	char w[64];
-
-	spec_word(option, spec, w, sizeof(w));
 	for (int i = 0; device_kinds[i]; i++) {
 		const struct device_kind *k = device_kinds[i];
 
@@ -212,6 +211,24 @@ const struct device_kind *device_kind_for(const char *option, const char *spec)
 				return k;
 	}
 	return NULL;
+}
+
+const struct device_kind *device_kind_for(const char *option, const char *spec)
+{
+	const struct device_kind *k;
+	char w[64], bus[64], bw[80];
+
+	spec_word(option, spec, w, sizeof(w));
+	/* a CD/DVD drive on a bus whose kind claims "BUS-cdrom" (ahci-cdrom), else "cdrom" */
+	if (!strcmp(w, "cdrom") && strstr(spec, ",bus=")) {
+		const char *b = strstr(spec, ",bus=") + 5;
+
+		snprintf(bus, sizeof(bus), "%.*s", (int)(strchrnul(b, ',') - b), b);
+		snprintf(bw, sizeof(bw), "%s-cdrom", bus);
+		if (*bus && (k = kind_for_word(option, bw)))
+			return k;
+	}
+	return kind_for_word(option, w);
 }
 
 /* No kind takes spec: one line with the syntax of every kind of the option. */

@@ -23,7 +23,8 @@ static int each_dev(struct vm *vm, int (*fn)(struct virtio_dev *d))
 	return ret;
 }
 
-/* The kinds that are not virtio quiesce themselves. */
+/* The kinds that are not virtio but take work on a thread of their own (an AHCI
+ * controller) quiesce themselves (kind->quiesce). */
 static void each_other(struct vm *vm, bool on)
 {
 	struct vdevs *v = vm->devices_priv;
@@ -158,8 +159,8 @@ static int check_entry(struct device_entry *e, const struct vdev_entry_state *s)
 		return -EINVAL;
 	if (!e->kind->save)
 		return e->dev ? -EOPNOTSUPP : 0;
-	if (!e->dev)
-		return 0; /* not virtio: its restore checks everything before it changes a thing */
+	if (!e->dev) /* no virtio core: its own checks (the rest are its restore's) */
+		return e->kind->state_check ? e->kind->state_check(e, s->dev.bytes) : 0;
 	/* the device's own checks run in its restore, before it changes anything; the
 	 * core's part (the start of every kind's state) is checked here for all first */
 	return virtio_dev_check(e->dev, (const struct virtio_dev_state *)s->dev.bytes) == 0 ?

@@ -86,10 +86,16 @@ struct device_kind {
 	size_t state_size;
 	int (*save)(struct device_entry *e, void *state);
 	int (*restore)(struct device_entry *e, const void *state);
-	/* Stop taking work from the guest's rings (on), or go on (off), around a save or a
-	 * migration's last pass; a request already taken completes first. NULL: a virtio
-	 * kind, quiesced through its core (virtio_dev_quiesce). Any thread. */
+	/* Stop taking work from the guest (on), or go on (off), around a save or a migration's
+	 * last pass; a request already taken completes first. NULL: a virtio kind, quiesced
+	 * through its core (virtio_dev_quiesce); set by a kind without one that takes work on
+	 * a thread (e1000, an AHCI controller's I/O thread). vm_devices_quiesce /
+	 * vm_devices_resume call it. Any thread. */
 	void (*quiesce)(struct device_entry *e, bool on);
+	/* For a kind without a virtio core whose restore may come after another entry's (may be
+	 * NULL): what restore would refuse, checked for every entry before any restore runs,
+	 * so a refused state leaves all devices unchanged. 0 or -EINVAL, no side effects. */
+	int (*state_check)(struct device_entry *e, const void *state);
 	/* A NIC's current MAC address (NULL for other kinds). Any thread. */
 	void (*mac)(struct device_entry *e, uint8_t mac[6]);
 	/* A drive with removable media (NULL for other kinds), on the control loop while the
@@ -145,6 +151,9 @@ struct vdevs {
 
 /* A new zeroed entry at the end of the table, or NULL when it is full. */
 struct device_entry *devices_entry_new(struct vdevs *v);
+/* The VM's PCI host bridge, created at the first call (for a device that is a PCI function
+ * of its own rather than a virtio transport). 0 and *out, or -errno. */
+int devices_pci_host(struct vdevs *v, struct pci_host **out);
 /* Put e->dev on e->transport with kind->pci_class. 0 or -errno. */
 int devices_attach(struct vdevs *v, struct device_entry *e);
 /* The per-VM state of kind k (vm_priv_size bytes, zeroed at first), or NULL. */

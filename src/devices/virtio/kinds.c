@@ -16,6 +16,9 @@
 	X(scsi_cd_kind) \
 	X(virtio_vport_kind) \
 	X(e1000_kind) \
+	X(ahci_kind) \
+	X(ahci_disk_kind) \
+	X(ahci_cd_kind) \
 	/* the next kind goes here, one line */
 
 #define DECLARE(k) extern const struct device_kind k;

@@ -36,6 +36,19 @@ struct virtio_scsi_state {
  * medium (its image is opened again on restore, and must have the same size), the tray, the
  * guest's lock and the pending media event. Its unit attention is the controller's. */
 #define VSCSI_CD_PATH_MAX 4096
+
+/* An image fit for a CD/DVD drive (any transport's): readable, a regular file or block
+ * device, at least one 2048-byte block, a path that fits the saved state. 0, or -errno with
+ * a one-line reason naming the path in err. */
+int cd_image_check(const char *path, char *err, size_t n);
+/* Open the image at path as a drive's medium (checked as above; read-only, a shared lock,
+ * flags added; format NULL: probed): 0 and *out, or -errno with the reason in err. */
+int cd_medium_open(const char *path, const char *format, unsigned flags, struct disk **out,
+		   char *err, size_t n);
+struct scsi_cd_state;
+/* A drive's saved medium state (struct scsi_cd_state, below) as a restore takes it: 0, or
+ * -EINVAL (flags, event code, path and size consistent with the medium flag). */
+int cd_state_check(const struct scsi_cd_state *st);
 struct scsi_cd_state {
 	uint8_t medium;            /* 1: an image is in the drive (path, bytes) */
 	uint8_t tray_open, prevent;

@@ -47,9 +47,7 @@ static int cd_parse(const char *spec, void **opts)
 	return 0;
 }
 
-/* An image fit for a drive: readable, a regular file or block device, at least one block;
- * its path fits the saved state. */
-static int check_image(const char *path, char *err, size_t n)
+int cd_image_check(const char *path, char *err, size_t n)
 {
 	struct stat st;
 	int fd, ret = 0;
@@ -88,18 +86,17 @@ static int cd_check(const void *opts)
 
 	if (!*o->path)
 		return 0; /* an empty drive */
-	ret = check_image(o->path, err, sizeof(err));
+	ret = cd_image_check(o->path, err, sizeof(err));
 	if (ret)
 		vsrv_log("cdrom %s", err);
 	return ret;
 }
 
-/* Open the image at path for the drive (read-only, shared lock; format NULL: probed). */
-static int open_medium(const char *path, const char *format, unsigned flags, struct disk **out,
-		       char *err, size_t n)
+int cd_medium_open(const char *path, const char *format, unsigned flags, struct disk **out,
+		   char *err, size_t n)
 {
 	struct disk *d;
-	int ret = check_image(path, err, n);
+	int ret = cd_image_check(path, err, n);
 
 	if (ret)
 		return ret;
@@ -135,7 +132,7 @@ static int cd_create(struct vdevs *v, struct device_entry *e, const void *opts, 
 	snprintf(e->label, sizeof(e->label), "disk%u", idx);
 	e->bus_or_backend = "scsi";
 	if (*o->path) {
-		ret = open_medium(o->path, o->format, flags, &e->disk, err, sizeof(err));
+		ret = cd_medium_open(o->path, o->format, flags, &e->disk, err, sizeof(err));
 		if (ret) {
 			vsrv_log("%s: cdrom %s", e->label, err);
 			return ret;
@@ -180,7 +177,7 @@ static int cd_media(struct vdevs *v, struct device_entry *e, const char *path, b
 			 path);
 		return -EINVAL;
 	}
-	if (path && (ret = open_medium(path, NULL, 0, &d, err, errlen)))
+	if (path && (ret = cd_medium_open(path, NULL, 0, &d, err, errlen)))
 		return ret;
 	ret = virtio_dev_quiesce(dev);
 	if (ret == -EDEADLK) {
@@ -243,15 +240,9 @@ static int cd_save(struct device_entry *e, void *state)
 	return ret;
 }
 
-static int cd_restore(struct device_entry *e, const void *state)
+int cd_state_check(const struct scsi_cd_state *st)
 {
-	const struct scsi_cd_state *st = state;
-	struct scsi_cd *cd = e->priv;
-	struct virtio_dev *dev = virtio_scsi_dev(cd->ctrl);
-	struct disk *d = e->disk, *old = NULL;
-	char err[CD_PATH_MAX + 128];
 	size_t len = strnlen(st->path, sizeof(st->path));
-	int ret;
 
 	if (st->medium > 1 || st->tray_open > 1 || st->prevent > 1 ||
 	    st->event > MMC_EV_MEDIA_REMOVAL || st->reserved || len == sizeof(st->path) ||
@@ -260,11 +251,25 @@ static int cd_restore(struct device_entry *e, const void *state)
 	for (size_t i = len; i < sizeof(st->path); i++)
 		if (st->path[i])
 			return -EINVAL;
+	return 0;
+}
+
+static int cd_restore(struct device_entry *e, const void *state)
+{
+	const struct scsi_cd_state *st = state;
+	struct scsi_cd *cd = e->priv;
+	struct virtio_dev *dev = virtio_scsi_dev(cd->ctrl);
+	struct disk *d = e->disk, *old = NULL;
+	char err[CD_PATH_MAX + 128];
+	int ret;
+
+	if (cd_state_check(st))
+		return -EINVAL;
 	/* the medium the guest had: the one in the drive already, or its image opened again */
 	if (!st->medium) {
 		d = NULL;
 	} else if (!e->disk || strcmp(cd->path, st->path)) {
-		ret = open_medium(st->path, NULL, 0, &d, err, sizeof(err));
+		ret = cd_medium_open(st->path, NULL, 0, &d, err, sizeof(err));
 		if (ret) {
 			vsrv_log("%s: the saved VM's CD/DVD: %s", e->label, err);
 			return ret;
@@ -302,7 +307,7 @@ const struct device_kind scsi_cd_kind = {
 	.name = "SCSI CD/DVD drive",
 	.id = 7,
 	.option = "disk",
-	.words = (const char *const[]){ "cdrom", NULL },
+	.words = (const char *const[]){ "cdrom", "scsi-cdrom", "virtio-scsi-cdrom", NULL },
 	.usage = "[PATH],media=cdrom",
 	.bus = DEVICE_BUS_NONE,
 	.parse = cd_parse,
