@@ -566,18 +566,21 @@ static void guest_set_time(void)
 }
 
 /* The initramfs has no block filesystem: /tmp (tmpfs) is named, which cannot freeze (the agent
- * counts it out) but the freeze and its state are the agent's all the same. */
+ * counts it out). qemu-ga 7.2 stays "thawed" when it froze nothing and says "frozen" when it
+ * froze one or more: the state must follow the count it answered. */
 static void guest_fsfreeze(void)
 {
 	char err[256] = "";
 	json_t *r = NULL, *a = json_pack("{s:[s]}", "mountpoints", "/tmp");
+	json_int_t frozen;
 
 	CHECK_EQ(gcall("guest-fsfreeze-freeze-list", a, &r, err), 0);
 	json_decref(a);
 	CHECK(json_is_integer(r));
+	frozen = json_integer_value(r);
 	json_decref(r);
 	CHECK_EQ(gcall("guest-fsfreeze-status", NULL, &r, err), 0);
-	CHECK(!strcmp(json_string_value(r) ?: "", "frozen"));
+	CHECK(!strcmp(json_string_value(r) ?: "", frozen > 0 ? "frozen" : "thawed"));
 	json_decref(r);
 	CHECK_EQ(gcall("guest-fsfreeze-thaw", NULL, &r, err), 0);
 	CHECK(json_is_integer(r));
