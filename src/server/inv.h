@@ -273,6 +273,10 @@ int inv_vm_hw_get(struct dbc *c, int64_t id, struct inv_vm_hw *out);
 /* Write firmware, boot and os_type of hw for VM id (the UUID stays). 0, -ENOENT or -EIO. */
 int inv_vm_hw_put(struct dbc *c, int64_t id, const struct inv_vm_hw *hw);
 
+/* Give VM dst (a clone of src, its NICs and drives added) src's firmware, boot order,
+ * os_type, NIC models and drive buses (its own UUID stays). 0 or -EIO. */
+int inv_vm_hw_copy(struct dbc *c, int64_t src, int64_t dst);
+
 /* The model of NIC idx of VM id (virtio, e1000); the bus of its CD/DVD drive idx
  * (virtio-scsi, ahci). A NIC or drive added by inv_vm_nic_add/inv_vm_cdrom_add has the
  * first. Under the caller's transaction. 0, -ENOENT (no such NIC or drive) or -EIO. */

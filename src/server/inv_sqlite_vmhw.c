@@ -95,3 +95,29 @@ int inv_vm_cdrom_set_bus(struct dbc *c, int64_t id, int idx, const char *bus)
 	return set_one(c, "UPDATE vm_cdroms SET bus = ?1 WHERE vm_id = ?2 AND idx = ?3", id, idx,
 		       bus);
 }
+
+int inv_vm_hw_copy(struct dbc *c, int64_t src, int64_t dst)
+{
+	static const char *const sql[] = {
+		"UPDATE vm_hw SET (firmware, boot, os_type) = (SELECT firmware, boot, os_type FROM "
+		"vm_hw WHERE vm_id = ?1) WHERE vm_id = ?2 AND EXISTS (SELECT 1 FROM vm_hw WHERE "
+		"vm_id = ?1)",
+		"UPDATE vm_nics SET model = coalesce((SELECT s.model FROM vm_nics s WHERE s.vm_id = ?1 "
+		"AND s.idx = vm_nics.idx), model) WHERE vm_id = ?2",
+		"UPDATE vm_cdroms SET bus = coalesce((SELECT s.bus FROM vm_cdroms s WHERE s.vm_id = ?1 "
+		"AND s.idx = vm_cdroms.idx), bus) WHERE vm_id = ?2",
+	};
+	int rc = 0;
+
+	for (size_t i = 0; !rc && i < sizeof(sql) / sizeof(sql[0]); i++) {
+		sqlite3_stmt *s = db_stmt(c, sql[i]);
+
+		if (!s)
+			return -EIO;
+		sqlite3_bind_int64(s, 1, src);
+		sqlite3_bind_int64(s, 2, dst);
+		rc = db_rc(c, sqlite3_step(s));
+		db_done(s);
+	}
+	return rc;
+}

@@ -3,7 +3,7 @@ CD/DVD drive bus, NIC model and the os_type presets; validation; PATCH while off
 permission; the VMM's argv the supervisor builds (recorded by a shim in front of the real
 vsrv: the VMM then fails without KVM); the inventory's migration 7; the UEFI variable store
 in the VM's directory, gone with the VM."""
-import json, os, shutil, sqlite3, sys, tempfile
+import json, os, shutil, sqlite3, subprocess, sys, tempfile
 sys.path.insert(0, os.path.dirname(__file__))
 from lib import *
 
@@ -166,6 +166,43 @@ try:
     req("PUT", "/api/v1/vms/old/permissions", {"grants": [{"user": "bob", "permissions": ["view", "modify"]}]})
     st, js = req("PATCH", "/api/v1/vms/old", {"boot": ["cdrom"]}, tok=bob)
     ok("patch-with-modify", st == 200 and js["boot"] == ["cdrom"], str((st, js)))
+
+    # --- a clone has the same hardware, its own UUID -------------------------------------------
+    st, js = req("POST", "/api/v1/vms", {"name": "tpl", "os_type": "windows", "nics": [{"network": "lan"}],
+                                         "cdroms": [{"image": None}]})
+    st, js = req("POST", "/api/v1/vms/tpl/clone", {"name": "tplc", "linked": True})
+    tpl = req("GET", "/api/v1/vms/tpl")[1]
+    ok("clone-keeps-hardware", st == 201 and hw(js) == hw(tpl) and js["nics"][0]["model"] == "e1000" and
+       js["cdroms"] == [{"image": None, "bus": "ahci"}] and js["uuid"] != tpl["uuid"], str((st, js)))
+
+    # --- the CLI --------------------------------------------------------------------------------
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VSRV_")}
+    env.update(HOME=tmp, VSRV_SERVER="http://127.0.0.1:%d" % d.port, VSRV_TOKEN=adm)
+
+    def cli(*a):
+        return subprocess.run([VSRV] + list(a), capture_output=True, text=True, env=env, timeout=60)
+
+    r = cli("vm", "create", "clivm", "--os-type", "legacy", "--nic", "lan", "--cdrom", "disc.raw")
+    js = req("GET", "/api/v1/vms/clivm")[1]
+    ok("cli-create-os-type", r.returncode == 0 and hw(js) == {
+        "firmware": "bios", "boot": ["cdrom", "disk"], "os_type": "legacy", "kernel": None} and
+       js["nics"][0]["model"] == "e1000" and js["cdroms"][0]["bus"] == "ahci", r.stdout + r.stderr)
+    r = cli("vm", "edit", "clivm", "--firmware", "uefi", "--boot", "net,cdrom", "--nic", "lan",
+            "--nic-model", "virtio", "--cdrom", "disc.raw", "--cdrom-bus", "virtio-scsi",
+            "--disk", "d3:ahci")
+    js = req("GET", "/api/v1/vms/clivm")[1]
+    ok("cli-edit-hardware", r.returncode == 0 and js["firmware"] == "uefi" and
+       js["boot"] == ["net", "cdrom"] and js["nics"][0]["model"] == "virtio" and
+       js["cdroms"][0]["bus"] == "virtio-scsi" and js["disks"][0]["bus"] == "ahci", r.stdout + r.stderr)
+    r = cli("vm", "create", "clibad", "--firmware", "bios", "--kernel", "hello.elf")
+    ok("cli-create-firmware-with-kernel-refused", r.returncode != 0 and "kernel: not with firmware" in r.stderr,
+       r.stdout + r.stderr)
+    r = cli("vm", "show", "clivm")
+    ok("cli-show-hardware", r.returncode == 0 and "uefi" in r.stdout and "net,cdrom" in r.stdout and
+       js["uuid"] in r.stdout, r.stdout + r.stderr)
+    r = cli("vm", "create", "--help")
+    ok("cli-help-options", all(o in r.stdout for o in ("--firmware", "--boot", "--os-type", "--nic-model",
+                                                       "--cdrom-bus")), r.stdout)
 
     # --- inventory: migration 7 ----------------------------------------------------------------
     c = sqlite3.connect(os.path.join(d.data, "inventory.db"))
