@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define VMHW_AHCI_PORTS 6
+
 static const struct preset {
 	const char *name, *firmware, *boot, *disk_bus, *cd_bus, *nic_model;
 } presets[] = {
@@ -180,6 +182,19 @@ static int write_devices(struct req *r, int64_t id, const json_t *b)
 	return rc;
 }
 
+/* inv_vm_disks, inv_vm_cdroms: count the drives on the AHCI bus into *arg. */
+static int count_ahci_disk(const struct inv_vm_disk *d, void *arg)
+{
+	*(int *)arg += d->bus && !strcmp(d->bus, "ahci");
+	return 0;
+}
+
+static int count_ahci_cd(const struct inv_vm_cdrom *d, void *arg)
+{
+	*(int *)arg += d->bus && !strcmp(d->bus, "ahci");
+	return 0;
+}
+
 int vmhw_write(struct req *r, int64_t id, const json_t *b, bool create, char *err,
 	       size_t errlen)
 {
@@ -199,7 +214,22 @@ int vmhw_write(struct req *r, int64_t id, const json_t *b, bool create, char *er
 		snprintf(hw.os_type, sizeof(hw.os_type), "%s",
 			 json_string_value(json_object_get(b, "os_type")));
 	rc = inv_vm_hw_put(r->c, id, &hw);
-	return rc ? rc : write_devices(r, id, b);
+	if (!rc)
+		rc = write_devices(r, id, b);
+	if (!rc && (json_object_get(b, "disks") || json_object_get(b, "cdroms"))) {
+		/* The VMM's AHCI controller has the 6 ports of an ICH9 (src/devices/ahci.h). */
+		int n = 0;
+
+		rc = inv_vm_disks(r->c, id, count_ahci_disk, &n);
+		if (!rc)
+			rc = inv_vm_cdroms(r->c, id, count_ahci_cd, &n);
+		if (!rc && n > VMHW_AHCI_PORTS) {
+			snprintf(err, errlen, "disks, cdroms: %d drives on the ahci bus; the AHCI "
+				 "controller has %d ports", n, VMHW_AHCI_PORTS);
+			rc = -EINVAL;
+		}
+	}
+	return rc;
 }
 
 int vmhw_edit(struct req *r, int64_t id, const json_t *b, struct inv_vm *vm, char *err,

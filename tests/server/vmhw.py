@@ -131,11 +131,21 @@ try:
         ("nic-model-unknown-400", {"firmware": "bios", "nics": [{"network": "lan", "model": "rtl8139"}]}, "nics[0]"),
         ("cdrom-bus-unknown-400", {"firmware": "bios", "cdroms": [{"image": None, "bus": "ide"}]}, "cdroms[0].bus"),
     ]
+    for i in range(7):
+        req("POST", "/api/v1/disks", {"name": "a%d" % i, "size": 1 << 20})
+    bad.append(("ahci-ports-400", {"firmware": "bios", "disks": [{"disk": "a%d" % i, "bus": "ahci"} for i in range(5)],
+                                   "cdroms": [{"image": None, "bus": "ahci"}] * 2}, "the AHCI controller has 6 ports"))
     for name, body, want in bad:
         body = dict(body, name="bad")
         st, js = req("POST", "/api/v1/vms", body)
         ok(name, st == 400 and want in msg(js), str((st, js)))
     ok("bad-not-created", req("GET", "/api/v1/vms/bad")[0] == 404)
+    st, js = req("POST", "/api/v1/vms", {"name": "six", "firmware": "bios", "cdroms": [{"image": None, "bus": "ahci"}] * 2,
+                                         "disks": [{"disk": "a%d" % i, "bus": "ahci"} for i in range(4)]})
+    ok("ahci-six-drives", st == 201, str((st, js)))
+    st, js = req("PATCH", "/api/v1/vms/six", {"cdroms": [{"image": None, "bus": "ahci"}] * 3})
+    ok("ahci-ports-patch-400", st == 400 and "6 ports" in msg(js) and
+       len(req("GET", "/api/v1/vms/six")[1]["cdroms"]) == 2, str((st, js)))
 
     # --- PATCH while off -----------------------------------------------------------------------
     st, js = req("PATCH", "/api/v1/vms/plain", {"firmware": "uefi", "boot": ["net", "disk"]})
