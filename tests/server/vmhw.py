@@ -261,6 +261,21 @@ try:
     st, js = req("DELETE", "/api/v1/vms/win")
     ok("vars-deleted-with-vm", st in (200, 204) and vars_path and not os.path.exists(vars_path) and
        not os.path.exists(os.path.dirname(vars_path)), str((st, js, vars_path)))
+
+    # --- migration 7 over an inventory of version 6: every VM gets a UUID ----------------------
+    d.stop()
+    c = sqlite3.connect(os.path.join(d.data, "inventory.db"))
+    c.executescript("DROP TABLE vm_hw; ALTER TABLE vm_nics DROP COLUMN model; "
+                    "ALTER TABLE vm_cdroms DROP COLUMN bus; PRAGMA user_version = 6;")
+    c.close()
+    d.start()
+    tok = d.login("admin", "adminpass1")
+    st, js = d.req("GET", "/api/v1/vms?limit=100", token=tok)
+    vms = [d.req("GET", "/api/v1/vms/" + v["name"], token=tok)[1] for v in js.get("vms", [])]
+    ok("migration-7-gives-uuids", st == 200 and len(vms) >= 5 and
+       len({v["uuid"] for v in vms}) == len(vms) and all(len(v["uuid"]) == 36 for v in vms) and
+       all(v["firmware"] == "none" and all(n["model"] == "virtio" for n in v["nics"]) and
+       all(x["bus"] == "virtio-scsi" for x in v["cdroms"]) for v in vms), str((st, vms)))
 finally:
     d.stop()
     shutil.rmtree(tmp, ignore_errors=True)
