@@ -262,6 +262,29 @@ try:
     ok("vars-deleted-with-vm", st in (200, 204) and vars_path and not os.path.exists(vars_path) and
        not os.path.exists(os.path.dirname(vars_path)), str((st, js, vars_path)))
 
+    # --- under KVM: SeaBIOS boots the boot-sector guest from the VM's AHCI CD drive -------------
+    # (guests/fwboot: it checks the SMBIOS UUID against the one in its parameter block, the
+    # CPUs and memory, and prints PASS/FAIL fwboot-NAME lines; see t-firmware-boot.sh)
+    if not have_kvm() or not os.path.exists(os.path.join(GUESTS, "fwboot.iso")):
+        skip("kvm-bios-boots-ahci-cdrom", "no usable /dev/kvm (or guests not built)")
+    else:
+        st, js = req("POST", "/api/v1/vms", {"name": "fwb", "os_type": "legacy", "memory_mib": 256,
+                                             "cpus": 1, "cdroms": [{"image": None}]})
+        data = bytearray(open(os.path.join(GUESTS, "fwboot.iso"), "rb").read())
+        at = data.find(b"VSRVFWBOOT:") + len(b"VSRVFWBOOT:")
+        t = ("mem=256M cpus=1 uuid=%s sector=2048" % js["uuid"]).encode() + b"\0"
+        data[at:at + len(t)] = t
+        put("fwboot.iso", bytes(data))
+        req("PATCH", "/api/v1/vms/fwb", {"cdroms": [{"image": "fwboot.iso", "bus": "ahci"}]})
+        req("POST", "/api/v1/vms/fwb/start")
+        end = d.wait_state(adm, "fwb", ("stopped", "crashed"), 120)
+        out = ""
+        for root, _, files in os.walk(os.path.join(d.data, "vms")):
+            if "console.log" in files:
+                out += open(os.path.join(root, "console.log"), errors="replace").read()
+        ok("kvm-bios-boots-ahci-cdrom", end and "PASS fwboot-uuid" in out and
+           "PASS fwboot-medium" in out and "FAIL fwboot-" not in out, out[-600:])
+
     # --- migration 7 over an inventory of version 6: every VM gets a UUID ----------------------
     d.stop()
     c = sqlite3.connect(os.path.join(d.data, "inventory.db"))
