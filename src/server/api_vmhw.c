@@ -200,8 +200,13 @@ int vmhw_write(struct req *r, int64_t id, const json_t *b, bool create, char *er
 {
 	struct inv_vm_hw hw;
 	const json_t *boot = json_object_get(b, "boot");
-	int rc = inv_vm_hw_get(r->c, id, &hw);
+	int rc;
 
+	if (!json_object_get(b, "firmware") && !boot && !json_object_get(b, "os_type") &&
+	    !json_object_get(b, "disks") && !json_object_get(b, "nics") &&
+	    !json_object_get(b, "cdroms"))
+		return 0;
+	rc = inv_vm_hw_get(r->c, id, &hw);
 	if (rc)
 		return rc;
 	if (json_object_get(b, "firmware"))
