@@ -25,7 +25,7 @@ static json_t *vm_body(struct opt_res *r, const char *name)
 	static const struct { const char *opt, *field; } strs[] = {
 		{ "kernel", "kernel" }, { "initrd", "initrd" }, { "cmdline", "cmdline" },
 		{ "description", "description" }, { "restart", "restart_policy" },
-		{ "undo-disks", "undo_disks" },
+		{ "undo-disks", "undo_disks" }, { "firmware", "firmware" }, { "os-type", "os_type" },
 	};
 	static const struct { const char *opt, *field; } ints[] = {
 		{ "cpus", "cpus" }, { "cpu-limit", "cpu_limit" }, { "cpu-weight", "cpu_weight" },
@@ -94,6 +94,8 @@ static json_t *vm_body(struct opt_res *r, const char *name)
 			json_object_set_new(n, "network", json_string(s));
 			if (mac)
 				json_object_set_new(n, "mac", json_string(mac));
+			if (opt_get(r, "nic-model"))
+				json_object_set_new(n, "model", json_string(opt_get(r, "nic-model")->str));
 			json_array_append_new(a, n);
 			free(s);
 		}
@@ -102,10 +104,25 @@ static json_t *vm_body(struct opt_res *r, const char *name)
 	if ((v = opt_get(r, "cdrom")) || opt_get(r, "no-cdroms")) {
 		/* --cdrom IMAGE per drive, "" for an empty one; --no-cdroms: none */
 		a = json_array();
-		for (k = 0; v && k < v->count; k++)
-			json_array_append_new(a, json_pack("{s:o}", "image", v->all[k][0] ?
-							   json_string(v->all[k]) : json_null()));
+		for (k = 0; v && k < v->count; k++) {
+			json_t *cd = json_pack("{s:o}", "image", v->all[k][0] ?
+					       json_string(v->all[k]) : json_null());
+
+			if (opt_get(r, "cdrom-bus"))
+				json_object_set_new(cd, "bus", json_string(opt_get(r, "cdrom-bus")->str));
+			json_array_append_new(a, cd);
+		}
 		json_object_set_new(b, "cdroms", a);
+	}
+	if ((v = opt_get(r, "boot"))) {
+		/* --boot cdrom,disk; "" for the firmware's own order */
+		char *s = strdup(v->str), *save = NULL;
+
+		a = json_array();
+		for (char *t = s ? strtok_r(s, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save))
+			json_array_append_new(a, json_string(t));
+		free(s);
+		json_object_set_new(b, "boot", a);
 	}
 	return b;
 }
@@ -257,8 +274,20 @@ static void vm_print(const json_t *vm)
 		client_exit_text(le, b, sizeof(b));
 		json_object_set_new(o, "last_exit", json_string(b));
 	}
+	if (json_is_array(json_object_get(vm, "boot"))) {
+		/* the boot order as given: "cdrom,disk" */
+		json_t *d;
+		size_t n = 0;
+
+		b[0] = '\0';
+		json_array_foreach(json_object_get(vm, "boot"), i, d)
+			if (n < sizeof(b))
+				n += snprintf(b + n, sizeof(b) - n, "%s%s", i ? "," : "",
+					      json_string_value(d) ?: "?");
+		json_object_set_new(o, "boot", json_string(i ? b : "(firmware default)"));
+	}
 	if (json_is_array(json_object_get(vm, "cdroms"))) {
-		/* the drives by number: "0: debian.iso, 1: (empty)" */
+		/* the drives by number: "0: debian.iso, 1: (empty)" (ahci: "0: debian.iso [ahci]") */
 		json_t *cd;
 		size_t n = 0;
 
@@ -267,8 +296,9 @@ static void vm_print(const json_t *vm)
 			const char *img = json_string_value(json_object_get(cd, "image"));
 
 			if (n < sizeof(b))
-				n += snprintf(b + n, sizeof(b) - n, "%s%zu: %s", i ? ", " : "", i,
-					      img ? img : "(empty)");
+				n += snprintf(b + n, sizeof(b) - n, "%s%zu: %s%s", i ? ", " : "", i,
+					      img ? img : "(empty)", !strcmp(json_string_value(
+					      json_object_get(cd, "bus")) ?: "", "ahci") ? " [ahci]" : "");
 		}
 		json_object_set_new(o, "cdroms", json_string(i ? b : "none"));
 	}
@@ -542,12 +572,26 @@ static const struct opt vm_opts[] = {
 	{ "cpu-limit", 0, OPT_INT, "PERCENT", "CPU time limit in percent of one CPU (0: none)", NULL, false },
 	{ "cpu-weight", 0, OPT_INT, "N", "CPU weight against other VMs, 1 to 10000 (default 100)", NULL, false },
 	{ "memory-reserve", 0, OPT_SIZE, "SIZE", "memory kept for the VM; a bare number is MiB", NULL, false },
-	{ "disk", 0, OPT_STR, "NAME[:BUS[:ro|rw]]", "attach a disk (BUS virtio-blk or scsi)", NULL, true },
+	{ "disk", 0, OPT_STR, "NAME[:BUS[:ro|rw]]", "attach a disk (BUS virtio-blk, scsi or ahci)",
+	  NULL, true },
 	{ "nic", 0, OPT_STR, "NETWORK[:MAC]", "a network interface on a virtual network", NULL, true },
+	{ "nic-model", 0, OPT_CHOICE, "MODEL", "the model of every --nic of the command: virtio or "
+	  "e1000 (an Intel 82540EM, for guests without virtio drivers)",
+	  (const char *const[]){ "virtio", "e1000", NULL }, false },
 	{ "cdrom", 0, OPT_STR, "IMAGE", "a CD/DVD drive holding IMAGE, an ISO (or raw image) of the "
 	  "server's image store; \"\" for an empty drive (repeatable, up to 4; edit replaces the "
 	  "drives)", NULL, true },
 	{ "no-cdroms", 0, OPT_FLAG, NULL, "edit: remove every CD/DVD drive", NULL, false },
+	{ "cdrom-bus", 0, OPT_CHOICE, "BUS", "the bus of every --cdrom drive of the command: "
+	  "virtio-scsi or ahci (SATA, which firmware boots from)",
+	  (const char *const[]){ "virtio-scsi", "ahci", NULL }, false },
+	{ "firmware", 0, OPT_CHOICE, "FW", "none (boot --kernel), bios or uefi (boot from the "
+	  "drives: no --kernel)", (const char *const[]){ "none", "bios", "uefi", NULL }, false },
+	{ "boot", 0, OPT_STR, "ORDER", "the firmware's boot order: cdrom, disk, net, comma-separated "
+	  "(\"\": the firmware's own)", NULL, false },
+	{ "os-type", 0, OPT_CHOICE, "TYPE", "create: a preset for what is not given: linux (virtio), "
+	  "windows (uefi, ahci, e1000) or legacy (bios, ahci, e1000)",
+	  (const char *const[]){ "linux", "windows", "legacy", NULL }, false },
 	{ "template", 0, OPT_BOOL, "yes|no", "a template: it does not start, VMs are made from it "
 	  "(create --from-template)", NULL, false },
 	{ "from-template", 0, OPT_STR, "TEMPLATE", "create: make the VM from a template, as a "
@@ -594,7 +638,7 @@ static const struct opt_cmd vm_cmds[] = {
 	{ "list", NULL, 0, 0, "List the VMs you may see: state, size, last exit.", NULL, NULL, vm_list },
 	{ "show", "NAME", 1, 1, "Show a VM: its configuration, state and last exit.", NULL, NULL, vm_get },
 	{ "status", "NAME", 1, 1, "Show a VM's state and usage.", NULL, NULL, vm_get },
-	{ "create", "NAME", 1, 1, "Create a VM (--kernel is required).", NULL, vm_opts, vm_write },
+	{ "create", "NAME", 1, 1, "Create a VM (--kernel is required unless --firmware or --os-type gives a firmware).", NULL, vm_opts, vm_write },
 	{ "edit", "NAME", 1, 1, "Change a VM's configuration.", NULL, vm_opts, vm_write },
 	{ "start", "NAME", 1, 1, "Start a VM.", NULL, NULL, vm_action },
 	{ "shutdown", "NAME", 1, 1, "Shut a VM down through its guest agent, else its power button "
@@ -651,8 +695,9 @@ const struct opt_group vm_group = {
 	"CD/DVD drives: create or edit --cdrom IMAGE (an ISO of the server's image store, 'vsrv "
 	"image upload'; --cdrom \"\" is an empty drive); 'vsrv vm media NAME --insert IMAGE' or "
 	"--eject changes a medium, also while the VM runs. Installing from an ISO: 'vsrv vm create "
-	"NAME --kernel K --initrd I --cdrom ISO --disk D' (a VM boots a kernel: there is no "
-	"firmware boot from a disc yet, so the kernel and initrd that read the disc are given).\n"
+	"NAME --os-type windows --cdrom ISO --disk D' (UEFI, boots the disc, then the disk), or "
+	"--firmware bios|uefi --boot cdrom,disk with the buses and models wanted; a VM with a kernel "
+	"reads the disc from the kernel and initrd it is given.\n"
 	"A VM's last exit says how it ended: powered off, the guest's exit value, a guest crash "
 	"(triple fault), a host-side failure or a signal.",
 	vm_cmds,

@@ -30,14 +30,15 @@
 
 static const char *const policies[] = { "never", "on-failure", "always", NULL };
 static const char *const undo_modes[] = { "off", "keep", "commit", "discard", NULL };
-static const char *const buses[] = { "virtio-blk", "scsi", NULL };
+static const char *const buses[] = { "virtio-blk", "scsi", "ahci", NULL };
 
 /* Fields of a VM in create and edit requests, by name (an edit request changes what is
  * required). Hardware limits follow `vsrv run`. */
 enum vm_field {
 	VMF_NAME, VMF_DESCRIPTION, VMF_CPUS, VMF_MEMORY_MIB, VMF_KERNEL, VMF_INITRD, VMF_CMDLINE,
 	VMF_RESTART_POLICY, VMF_AUTOSTART, VMF_UNDO_DISKS, VMF_CPU_LIMIT, VMF_CPU_WEIGHT,
-	VMF_MEMORY_RESERVE_MIB, VMF_DISKS, VMF_NICS, VMF_TEMPLATE, VMF_CDROMS, VMF_END,
+	VMF_MEMORY_RESERVE_MIB, VMF_DISKS, VMF_NICS, VMF_TEMPLATE, VMF_CDROMS, VMF_FIRMWARE,
+	VMF_BOOT, VMF_OS_TYPE, VMF_END,
 };
 static const struct valid_field vm_fields[VMF_END + 1] = {
 	[VMF_NAME] = { "name", V_STR, 1, 0, 63, K_NAME, NULL },
@@ -57,6 +58,9 @@ static const struct valid_field vm_fields[VMF_END + 1] = {
 	[VMF_NICS] = { "nics", V_ARRAY, 0, 0, 8, 0, NULL },
 	[VMF_TEMPLATE] = { "template", V_BOOL, 0, 0, 0, 0, NULL },
 	[VMF_CDROMS] = { "cdroms", V_ARRAY, 0, 0, VM_CDROMS_MAX, 0, NULL },
+	[VMF_FIRMWARE] = { "firmware", V_STR, 0, 0, 8, K_ENUM, vmhw_firmwares },
+	[VMF_BOOT] = { "boot", V_ARRAY, 0, 0, 3, 0, NULL },
+	[VMF_OS_TYPE] = { "os_type", V_STR, 0, 0, 16, K_ENUM, vmhw_os_types },
 	[VMF_END] = { NULL, 0, 0, 0, 0, 0, NULL },
 };
 static const struct valid_field disk_ref_fields[] = {
@@ -68,6 +72,7 @@ static const struct valid_field disk_ref_fields[] = {
 static const struct valid_field nic_fields[] = {
 	{ "network", V_STR, 1, 0, 63, K_NAME, NULL },
 	{ "mac", V_STR, 0, 0, 17, K_TEXT, NULL },
+	{ "model", V_STR, 0, 0, 8, K_ENUM, vmhw_nic_models },
 	{ NULL, 0, 0, 0, 0, 0, NULL },
 };
 
@@ -98,8 +103,9 @@ static int disk_json(const struct inv_vm_disk *d, void *arg)
 /* inv_vm_nics: n as an entry of a VM's "nics", appended to the array arg. */
 static int nic_json(const struct inv_vm_nic *n, void *arg)
 {
-	json_array_append_new(arg, json_pack("{s:o,s:o}", "network", str_or_null(n->network),
-					     "mac", str_or_null(n->mac)));
+	json_array_append_new(arg, json_pack("{s:o,s:o,s:o}", "network", str_or_null(n->network),
+					     "mac", str_or_null(n->mac), "model",
+					     str_or_null(n->model)));
 	return 0;
 }
 
@@ -140,6 +146,7 @@ json_t *vm_json(struct server *srv, struct dbc *c, int64_t id, int full)
 	inv_vm_nics(c, id, nic_json, a);
 	json_object_set_new(o, "nics", a);
 	json_object_set_new(o, "cdroms", vmcd_json(c, id));
+	vmhw_json(c, id, o);
 	if (full) {
 		/* What the running VMM reports goes under "runtime", never over the configuration
 		 * (its disks and nics are counters, the VM's are the attached disks and NICs). */
@@ -406,15 +413,27 @@ int api_vm_create(struct req *r)
 		return api_vm_from_template(r);
 	if (auth_require(r, "server", 0, PERM_MODIFY))
 		return r->status;
-	if (!b)
+	if (!b || !json_is_object(b))
 		return req_error(r, -EINVAL, "the body must be a VM object");
-	if (valid_object(b, vm_fields, err, sizeof(err)) || check_lists(r, b, err, sizeof(err)) ||
-	    vmcd_check(r, b, err, sizeof(err)))
-		return req_error(r, -EINVAL, "%s", err);
+	if ((rc = vmhw_preset(r, err, sizeof(err))))
+		return req_error(r, rc, "%s", err);
+	b = r->body;
+	{
+		/* A VM with a firmware boots from its drives: no kernel (api_vmhw.c). */
+		struct valid_field f[VMF_END + 1];
+
+		memcpy(f, vm_fields, sizeof(f));
+		f[VMF_KERNEL].required = json_is_string(json_object_get(b, "firmware")) &&
+					 strcmp(vmhw_body_firmware(b), "none") ? 0 : 1;
+		if (valid_object(b, f, err, sizeof(err)) || vmhw_check_create(b, err, sizeof(err)) ||
+		    check_lists(r, b, err, sizeof(err)) || vmcd_check(r, b, err, sizeof(err)))
+			return req_error(r, -EINVAL, "%s", err);
+	}
 	name = json_string_value(json_object_get(b, "name"));
-	rc = vm_resolve_path(r, "kernel", json_string_value(json_object_get(b, "kernel")), kernel,
-			     sizeof(kernel), err, sizeof(err));
-	if (!rc)
+	kernel[0] = '\0';
+	rc = json_object_get(b, "kernel") ? vm_resolve_path(r, "kernel", json_string_value(
+			json_object_get(b, "kernel")), kernel, sizeof(kernel), err, sizeof(err)) : 0;
+	if (!rc && kernel[0])
 		rc = vm_check_kernel(kernel, json_string_value(json_object_get(b, "kernel")), err,
 				     sizeof(err));
 	if (rc)
@@ -465,6 +484,8 @@ int api_vm_create(struct req *r)
 	rc = write_lists(r, id, b, err, sizeof(err));
 	if (!rc)
 		rc = vmcd_write(r, id, b, err, sizeof(err));
+	if (!rc)
+		rc = vmhw_write(r, id, b, true, err, sizeof(err));
 	if (rc) {
 		inv_rollback(r->c);
 		if (err[0])
@@ -642,6 +663,13 @@ int api_vm_update(struct req *r)
 		return rc == -ENOENT ? req_error(r, -ENOENT, "the VM went away")
 				     : req_error(r, -EIO, "inventory error; nothing was changed");
 	}
+	rc = vmhw_edit(r, id, b, &vm, err, sizeof(err));
+	if (rc) {
+		inv_vm_clear(&vm);
+		inv_rollback(r->c);
+		return rc == -EIO ? req_error(r, -EIO, "inventory error; nothing was changed")
+				  : req_error(r, rc, "%s", err);
+	}
 	json_object_foreach(b, key, v) {
 		rc = vm_set_field(r, &vm, key, v, err, sizeof(err));
 		if (rc) {
@@ -658,6 +686,8 @@ int api_vm_update(struct req *r)
 		rc = write_lists(r, id, b, err, sizeof(err));
 	if (!rc)
 		rc = vmcd_write(r, id, b, err, sizeof(err));
+	if (!rc)
+		rc = vmhw_write(r, id, b, false, err, sizeof(err));
 	if (!rc && json_object_get(b, "template"))
 		rc = inv_vm_set_template(r->c, id, json_is_true(json_object_get(b, "template")));
 	if (rc) {

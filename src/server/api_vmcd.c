@@ -61,12 +61,20 @@ int vmcd_check(struct req *r, const json_t *body, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	json_array_foreach(a, i, v) {
-		const json_t *img = json_object_get(v, "image");
+		const json_t *img = json_object_get(v, "image"), *bus = json_object_get(v, "bus");
+		const char *const *k;
 
 		snprintf(field, sizeof(field), "cdroms[%zu]", i);
-		if (!json_is_object(v) || json_object_size(v) != 1 || !img ||
+		if (!json_is_object(v) || json_object_size(v) != 1u + !!bus || !img ||
 		    !(json_is_null(img) || json_is_string(img))) {
-			snprintf(err, errlen, "%s: an object {\"image\": NAME or null}", field);
+			snprintf(err, errlen, "%s: an object {\"image\": NAME or null, \"bus\": "
+				 "virtio-scsi or ahci (optional)}", field);
+			return -EINVAL;
+		}
+		for (k = vmhw_cd_buses; bus && *k && strcmp(*k, json_string_value(bus) ?: ""); k++)
+			;
+		if (bus && !*k) {
+			snprintf(err, errlen, "%s.bus: one of virtio-scsi, ahci", field);
 			return -EINVAL;
 		}
 		snprintf(field, sizeof(field), "cdroms[%zu].image", i);
@@ -115,8 +123,9 @@ int vmcd_write(struct req *r, int64_t id, const json_t *body, char *err, size_t 
 
 static int cdrom_json(const struct inv_vm_cdrom *d, void *arg)
 {
-	json_array_append_new(arg, json_pack("{s:o}", "image", d->image ? json_string(d->image)
-								      : json_null()));
+	json_array_append_new(arg, json_pack("{s:o,s:s}", "image", d->image ? json_string(d->image)
+									   : json_null(),
+					     "bus", d->bus ? d->bus : "virtio-scsi"));
 	return 0;
 }
 

@@ -145,6 +145,8 @@ static int clone_finish(struct server *srv, struct dbc *c, struct clone_job *j, 
 		if (!rc)
 			rc = inv_vm_nic_add(c, id, i, nics.net[i], mac);
 	}
+	if (!rc)
+		rc = inv_vm_hw_copy(c, j->q.src, id);
 	if (!rc && j->q.owner)
 		rc = inv_grant_add(c, "vm", id, "user", j->q.owner, PERM_FULL);
 	if (!rc)

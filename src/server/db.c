@@ -135,6 +135,16 @@ static const char *const migrations[] = {
 	"  vm_id INTEGER NOT NULL REFERENCES vms(id) ON DELETE CASCADE, idx INTEGER NOT NULL,"
 	"  image TEXT, PRIMARY KEY (vm_id, idx));"
 	"CREATE INDEX vm_cdroms_image ON vm_cdroms(image);",
+	/* 7: VM hardware (inv_vm_hw): firmware, boot order, SMBIOS UUID (one for every VM that
+	 * exists, random version 4), the os_type preset it was created with; a CD/DVD drive's
+	 * bus, a NIC's model */
+	"CREATE TABLE vm_hw ("
+	"  vm_id INTEGER PRIMARY KEY REFERENCES vms(id) ON DELETE CASCADE,"
+	"  firmware TEXT NOT NULL DEFAULT 'none', boot TEXT NOT NULL DEFAULT '',"
+	"  uuid TEXT NOT NULL, os_type TEXT);"
+	"INSERT INTO vm_hw (vm_id, uuid) SELECT id, " INV_SQL_UUID " FROM vms;"
+	"ALTER TABLE vm_cdroms ADD COLUMN bus TEXT NOT NULL DEFAULT 'virtio-scsi';"
+	"ALTER TABLE vm_nics ADD COLUMN model TEXT NOT NULL DEFAULT 'virtio';",
 };
 
 /* The tables whose ids grants name, with the ids (as x) that grants name in them. */

@@ -64,4 +64,9 @@ int db_rc(struct dbc *c, int rc);
  * to validate caches. */
 uint64_t db_generation(struct db *db);
 
+/* An SQL expression for a random version-4 UUID in lower case (the inventory's VM UUIDs). */
+#define INV_SQL_UUID "lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || " \
+	"substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + abs(random() % 4), 1) || " \
+	"substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))"
+
 #endif

@@ -238,6 +238,7 @@ struct inv_vm_nic {
 	const char *subnet;
 	const char *dhcp_start;
 	const char *mac;
+	const char *model;          /* virtio or e1000 (inv_vm_nic_set_model) */
 };
 
 /* Call fn for every NIC of VM id, by idx, until it returns non-zero (that value is
@@ -253,6 +254,35 @@ int inv_vm_nic_add(struct dbc *c, int64_t id, int idx, int64_t network_id, const
 /* Whether a NIC of any VM has mac. 1, 0 or -EIO. */
 int inv_mac_used(struct dbc *c, const char *mac);
 
+/* --- a VM's hardware: firmware, boot order, UUID (migration 7) ----------------------- */
+
+/* firmware: none (the VMM loads the VM's kernel), bios or uefi; boot: the firmware's boot
+ * order, devices separated by commas ("cdrom,disk"; "" the firmware's own); uuid: the VM's
+ * SMBIOS UUID, given to every VM when it is created (inv_vm_create); os_type: the preset
+ * the VM was created with ("" none). */
+struct inv_vm_hw {
+	char firmware[8];
+	char boot[32];
+	char uuid[40];
+	char os_type[16];
+};
+
+/* VM id's hardware into *out. 0, -ENOENT or -EIO. */
+int inv_vm_hw_get(struct dbc *c, int64_t id, struct inv_vm_hw *out);
+
+/* Write firmware, boot and os_type of hw for VM id (the UUID stays). 0, -ENOENT or -EIO. */
+int inv_vm_hw_put(struct dbc *c, int64_t id, const struct inv_vm_hw *hw);
+
+/* Give VM dst (a clone of src, its NICs and drives added) src's firmware, boot order,
+ * os_type, NIC models and drive buses (its own UUID stays). 0 or -EIO. */
+int inv_vm_hw_copy(struct dbc *c, int64_t src, int64_t dst);
+
+/* The model of NIC idx of VM id (virtio, e1000); the bus of its CD/DVD drive idx
+ * (virtio-scsi, ahci). A NIC or drive added by inv_vm_nic_add/inv_vm_cdrom_add has the
+ * first. Under the caller's transaction. 0, -ENOENT (no such NIC or drive) or -EIO. */
+int inv_vm_nic_set_model(struct dbc *c, int64_t id, int idx, const char *model);
+int inv_vm_cdrom_set_bus(struct dbc *c, int64_t id, int idx, const char *bus);
+
 /* --- attachments: a VM's CD/DVD drives ------------------------------------------------ */
 
 /* CD/DVD drive number idx of a VM (the VMM's order among the drives) with the name of the
@@ -261,6 +291,7 @@ int inv_mac_used(struct dbc *c, const char *mac);
 struct inv_vm_cdrom {
 	int idx;
 	const char *image;
+	const char *bus;            /* virtio-scsi or ahci (inv_vm_cdrom_set_bus) */
 };
 
 /* Call fn for every CD/DVD drive of VM id, by idx, until it returns non-zero (that value is

@@ -22,4 +22,7 @@
 /* Fill v from the row of s that starts with VM_COLUMNS. 0 or -ENOMEM (v cleared). */
 int inv_sqlite_vm_row(sqlite3_stmt *s, struct inv_vm *v);
 
+/* The hardware row of the new VM id (inv_vm_hw): defaults and a fresh random UUID. 0 or -EIO. */
+int inv_sqlite_vm_hw_init(struct dbc *c, int64_t id);
+
 #endif

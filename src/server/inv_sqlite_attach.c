@@ -95,7 +95,7 @@ int inv_vm_nics(struct dbc *c, int64_t id, int (*fn)(const struct inv_vm_nic *n,
 		void *arg)
 {
 	sqlite3_stmt *s = db_stmt(c, "SELECT vn.idx, n.id, n.name, n.kind, n.bridge, n.subnet, "
-				     "n.dhcp_start, vn.mac FROM vm_nics vn JOIN networks n ON "
+				     "n.dhcp_start, vn.mac, vn.model FROM vm_nics vn JOIN networks n ON "
 				     "n.id = vn.network_id WHERE vn.vm_id = ? ORDER BY vn.idx");
 	int rc = 0, st;
 
@@ -112,6 +112,7 @@ int inv_vm_nics(struct dbc *c, int64_t id, int (*fn)(const struct inv_vm_nic *n,
 			.subnet = (const char *)sqlite3_column_text(s, 5),
 			.dhcp_start = (const char *)sqlite3_column_text(s, 6),
 			.mac = (const char *)sqlite3_column_text(s, 7),
+			.model = (const char *)sqlite3_column_text(s, 8),
 		};
 
 		rc = fn(&n, arg);

@@ -8,7 +8,7 @@
 int inv_vm_cdroms(struct dbc *c, int64_t id, int (*fn)(const struct inv_vm_cdrom *d, void *arg),
 		  void *arg)
 {
-	sqlite3_stmt *s = db_stmt(c, "SELECT idx, image FROM vm_cdroms WHERE vm_id = ? ORDER BY idx");
+	sqlite3_stmt *s = db_stmt(c, "SELECT idx, image, bus FROM vm_cdroms WHERE vm_id = ? ORDER BY idx");
 	int rc = 0, st;
 
 	if (!s)
@@ -18,6 +18,7 @@ int inv_vm_cdroms(struct dbc *c, int64_t id, int (*fn)(const struct inv_vm_cdrom
 		struct inv_vm_cdrom d = {
 			.idx = sqlite3_column_int(s, 0),
 			.image = (const char *)sqlite3_column_text(s, 1),
+			.bus = (const char *)sqlite3_column_text(s, 2),
 		};
 
 		rc = fn(&d, arg);

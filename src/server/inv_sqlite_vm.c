@@ -240,6 +240,8 @@ int inv_vm_create(struct dbc *c, const struct inv_vm *v, int64_t *id)
 	db_done(s);
 	if (!rc)
 		*id = sqlite3_last_insert_rowid(c->c);
+	if (!rc)
+		rc = inv_sqlite_vm_hw_init(c, *id);
 	return rc;
 }
 

@@ -187,6 +187,14 @@ static int nic_arg(const struct inv_vm_nic *nic, void *arg)
 		if (asprintf(&spec, "bridge=%s,mac=%s", br, mac) < 0)
 			spec = NULL;
 	}
+	if (spec && nic->model && strcmp(nic->model, "virtio")) {
+		char *m = NULL;
+
+		if (asprintf(&m, "%s,model=%s", spec, nic->model) < 0)
+			m = NULL;
+		free(spec);
+		spec = m;
+	}
 	argv[(*n)++] = strdup("--net");
 	argv[(*n)++] = spec;
 	if (!spec || !argv[*n - 2])

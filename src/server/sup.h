@@ -43,4 +43,9 @@ json_t *sup_host_json(struct server *srv, struct dbc *c);
 /* Per-VM metrics in Prometheus text format, appended to buf. */
 int sup_metrics_render(struct server *srv, struct dbc *c, char **buf, size_t *len, size_t *cap);
 
+/* The UEFI variable store of a VM with firmware uefi, in its directory (vmdir.h): the VMM
+ * makes it from the firmware's template when it is missing; it goes with the directory when
+ * the VM is deleted. */
+#define SUP_UEFI_VARS "OVMF_VARS.fd"
+
 #endif

@@ -45,7 +45,7 @@ struct disk_args {
 };
 
 /* inv_vm_disks: the --disk argument of d (over its undo disk when the VM has them and d is
- * writable). 0, 1 when the argv is full (at most 36 entries before the disks end), -errno. */
+ * writable). 0, 1 when the argv is full (at most 42 entries before the disks end), -errno. */
 static int disk_arg(const struct inv_vm_disk *d, void *arg)
 {
 	struct disk_args *da = arg;
@@ -54,7 +54,7 @@ static int disk_arg(const struct inv_vm_disk *d, void *arg)
 	bool is_top;
 	int rc;
 
-	if (*da->n >= 36)
+	if (*da->n >= 42)
 		return 1;
 	/* A disk with snapshots or linked clones runs on its top layer (layers.h). */
 	rc = layers_top_path(da->c, da->id, d->disk_id, path, top, sizeof(top), &is_top);
@@ -90,22 +90,28 @@ struct cdrom_args {
 
 /* inv_vm_cdroms: `--cdrom DATA/images/IMAGE`, or `--cdrom` alone for an empty drive (the
  * VMM opens an image read-only with a shared lock: VMs may share an ISO). 0, 1 when the argv
- * is full (at most 68 entries), -errno. */
+ * is full (at most 76 entries), -errno. */
 static int cdrom_arg(const struct inv_vm_cdrom *d, void *arg)
 {
 	struct cdrom_args *ca = arg;
 	char path[4400];
 
-	if (*ca->n >= 68)
+	if (*ca->n >= 76)
 		return 1;
-	ca->a[(*ca->n)++] = strdup("--cdrom");
-	if (!d->image)
-		return 0;
-	if (imgstore_path(ca->srv->images, d->image, path, sizeof(path))) {
+	if (d->image && imgstore_path(ca->srv->images, d->image, path, sizeof(path))) {
 		vsrv_log("vm %s: drive %d: the image path of %s is too long", ca->name, d->idx,
 			 d->image);
 		return -ENAMETOOLONG;
 	}
+	if (d->bus && !strcmp(d->bus, "ahci")) {
+		/* an ATAPI drive on the AHCI controller: --disk [PATH],media=cdrom,bus=ahci */
+		ca->a[(*ca->n)++] = strdup("--disk");
+		asprintf(&ca->a[(*ca->n)++], "%s,media=cdrom,bus=ahci", d->image ? path : "");
+		return 0;
+	}
+	ca->a[(*ca->n)++] = strdup("--cdrom");
+	if (!d->image)
+		return 0;
 	ca->a[(*ca->n)++] = strdup(path);
 	return 0;
 }
@@ -115,6 +121,7 @@ int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *di
 		    char ***out, char *name, size_t namelen)
 {
 	struct inv_vm vm;
+	struct inv_vm_hw hw;
 	bool undo = false;
 	char **a, why[300];
 	int n = 0, rc;
@@ -122,7 +129,12 @@ int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *di
 	rc = inv_vm_get(c, id, &vm);
 	if (rc)
 		return rc;
-	a = calloc(74, sizeof(*a));
+	rc = inv_vm_hw_get(c, id, &hw);
+	if (rc) {
+		inv_vm_clear(&vm);
+		return rc;
+	}
+	a = calloc(82, sizeof(*a));
 	if (!a) {
 		inv_vm_clear(&vm);
 		return -ENOMEM;
@@ -147,8 +159,26 @@ int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *di
 			a[n++] = strdup("--run-as");
 			a[n++] = strdup(srv->run_as);
 		}
-		a[n++] = strdup("--kernel");
-		a[n++] = strdup(vm.kernel);
+		if (!strcmp(hw.firmware, "bios") || !strcmp(hw.firmware, "uefi")) {
+			/* The firmware boots from the drives; a UEFI VM keeps its variables in
+			 * DIR/OVMF_VARS.fd (the VMM makes it from the template the first time). */
+			a[n++] = strdup("--firmware");
+			if (!strcmp(hw.firmware, "bios"))
+				a[n++] = strdup("bios");
+			else
+				asprintf(&a[n++], "uefi,vars=%s/" SUP_UEFI_VARS, dir);
+			if (hw.boot[0]) {
+				a[n++] = strdup("--boot");
+				a[n++] = strdup(hw.boot);
+			}
+			a[n++] = strdup("--uuid");
+			a[n++] = strdup(hw.uuid);
+			a[n++] = strdup("--name");
+			a[n++] = strdup(vm.name);
+		} else {
+			a[n++] = strdup("--kernel");
+			a[n++] = strdup(vm.kernel);
+		}
 		a[n++] = strdup("--cpus");
 		asprintf(&a[n++], "%d", vm.cpus);
 		a[n++] = strdup("--memory");
@@ -162,6 +192,8 @@ int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *di
 				 "socket (%s/control.sock)", name, dir);
 			rc = -ENAMETOOLONG;
 		}
+		if (hw.firmware[0] && strcmp(hw.firmware, "none"))
+			initrd = cmdline = NULL;
 		if (initrd && *initrd) {
 			a[n++] = strdup("--initrd");
 			a[n++] = strdup(initrd);
@@ -197,7 +229,7 @@ int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *di
 			rc = 0;
 	}
 	if (!rc)
-		rc = network_nic_args(srv, c, id, name, a, &n, 56);
+		rc = network_nic_args(srv, c, id, name, a, &n, 62);
 	/* CD/DVD drives after the disks: the VMM's drive labels follow (api_vmcd.c) */
 	if (!rc) {
 		struct cdrom_args ca = { .srv = srv, .name = name, .a = a, .n = &n };

@@ -4,6 +4,8 @@
 
 #include "server/server.h"
 
+struct inv_vm;
+
 /* Look up the VM named r->args[0]: 0 and *id, or sets 404 on r and returns -ENOENT. */
 int vm_lookup(struct req *r, int64_t *id);
 
@@ -47,5 +49,41 @@ int vmcd_media_change(struct server *srv, int64_t id, int idx, const char *image
 
 /* VM id's drives as the "cdroms" array (new reference), NULL on an inventory error. */
 json_t *vmcd_json(struct dbc *c, int64_t id);
+
+/* A VM's hardware (api_vmhw.c): firmware, boot order, UUID, os_type presets, NIC models
+ * and drive buses. The choices of the enumerated fields, NULL-terminated. */
+extern const char *const vmhw_firmwares[];
+extern const char *const vmhw_os_types[];
+extern const char *const vmhw_nic_models[];
+extern const char *const vmhw_cd_buses[];
+
+/* A create request's "os_type" (when given) fills the fields its preset sets that the body
+ * does not give: r->body is replaced by the filled copy. 0, -EINVAL (an unknown os_type) or
+ * -ENOMEM with a message in err. */
+int vmhw_preset(struct req *r, char *err, size_t errlen);
+
+/* The body's "firmware", "none" when not given. */
+const char *vmhw_body_firmware(const json_t *b);
+
+/* A create request's firmware against its kernel, initrd, cmdline and boot order. 0 or
+ * -EINVAL with a message in err. */
+int vmhw_check_create(const json_t *b, char *err, size_t errlen);
+
+/* An edit request of VM id (under the caller's transaction, before its fields are applied
+ * to vm, the VM's row): os_type refused, the firmware the VM will have against the kernel
+ * fields and boot order; a VM given a firmware loses its kernel, initrd and cmdline (in vm).
+ * 0, -EINVAL, -ENOMEM with a message in err, or -EIO. */
+int vmhw_edit(struct req *r, int64_t id, const json_t *b, struct inv_vm *vm, char *err,
+	      size_t errlen);
+
+/* Write the body's firmware, boot order (os_type at create) and the models and buses of the
+ * NICs and drives it lists (after they are written) for VM id, under the caller's
+ * transaction. 0 or -errno (a message in err for -EINVAL). */
+int vmhw_write(struct req *r, int64_t id, const json_t *b, bool create, char *err,
+	       size_t errlen);
+
+/* Add VM id's "firmware", "boot", "uuid" and "os_type" to its JSON o (and a null "kernel"
+ * for none). */
+void vmhw_json(struct dbc *c, int64_t id, json_t *o);
 
 #endif

@@ -48,9 +48,14 @@ def user(name):
     return d.login(name, "Password-" + name)
 
 
+def nobus(drives):
+    """The drives without their bus (virtio-scsi unless asked: tests/server/vmhw.py)."""
+    return [{k: v for k, v in x.items() if k != "bus"} for x in drives]
+
+
 def cdroms(name):
     st, js = req("GET", "/api/v1/vms/" + name)
-    return js["cdroms"] if st == 200 else (st, js)
+    return nobus(js["cdroms"]) if st == 200 else (st, js)
 
 
 def vmm_argvs():
@@ -103,17 +108,17 @@ try:
     # --- created with the VM, shown, changed while off ----------------------------------------
     st, js = req("POST", "/api/v1/vms", {"name": "inst", "kernel": "boot.elf", "memory_mib": 64,
                                          "cdroms": [{"image": "one.iso"}, {"image": None}]})
-    ok("create-with-cdroms", st == 201 and js["cdroms"] == [{"image": "one.iso"}, {"image": None}],
+    ok("create-with-cdroms", st == 201 and nobus(js["cdroms"]) == [{"image": "one.iso"}, {"image": None}],
        str((st, js)))
     ok("get-shows-cdroms", cdroms("inst") == [{"image": "one.iso"}, {"image": None}], str(cdroms("inst")))
     st, js = req("POST", "/api/v1/vms", {"name": "plain", "kernel": "boot.elf", "memory_mib": 32})
-    ok("vm-without-cdroms-has-none", st == 201 and js["cdroms"] == [], str((st, js)))
+    ok("vm-without-cdroms-has-none", st == 201 and nobus(js["cdroms"]) == [], str((st, js)))
     st, js = req("PATCH", "/api/v1/vms/plain", {"cdroms": [{"image": "blocks.raw"}]})
-    ok("patch-cdroms-raw-image", st == 200 and js["cdroms"] == [{"image": "blocks.raw"}], str((st, js)))
+    ok("patch-cdroms-raw-image", st == 200 and nobus(js["cdroms"]) == [{"image": "blocks.raw"}], str((st, js)))
     st, js = req("PATCH", "/api/v1/vms/plain", {"cdroms": []})
-    ok("patch-cdroms-removed", st == 200 and js["cdroms"] == [] and cdroms("plain") == [], str((st, js)))
+    ok("patch-cdroms-removed", st == 200 and nobus(js["cdroms"]) == [] and cdroms("plain") == [], str((st, js)))
     st, js = req("PATCH", "/api/v1/vms/plain", {"description": "x"})
-    ok("patch-other-field-keeps-cdroms", st == 200 and js["cdroms"] == [], str((st, js)))
+    ok("patch-other-field-keeps-cdroms", st == 200 and nobus(js["cdroms"]) == [], str((st, js)))
 
     # --- validation -------------------------------------------------------------------------
     bad = [
@@ -152,10 +157,10 @@ try:
 
     # --- media change on an off VM ------------------------------------------------------------
     st, js = req("POST", "/api/v1/vms/inst/media", {"drive": 1, "image": "two.iso"})
-    ok("media-off-insert", st == 200 and js["cdroms"] == [{"image": "one.iso"}, {"image": "two.iso"}],
+    ok("media-off-insert", st == 200 and nobus(js["cdroms"]) == [{"image": "one.iso"}, {"image": "two.iso"}],
        str((st, js)))
     st, js = req("POST", "/api/v1/vms/inst/media", {"image": None})
-    ok("media-off-eject-default-drive-0", st == 200 and js["cdroms"] == [{"image": None}, {"image": "two.iso"}],
+    ok("media-off-eject-default-drive-0", st == 200 and nobus(js["cdroms"]) == [{"image": None}, {"image": "two.iso"}],
        str((st, js)))
     st, js = req("GET", "/api/v1/images/one.iso")
     ok("image-unused-after-eject", js["used_by"] is None, str(js))
@@ -190,13 +195,13 @@ try:
     ok("patch-cdroms-view-only-403", st == 403 and len(cdroms("inst")) == 2, str((st, js)))
     req("PUT", "/api/v1/vms/inst/permissions", {"grants": [{"user": "bob", "permissions": ["view", "control"]}]})
     st, js = req("POST", "/api/v1/vms/inst/media", {"image": "one.iso"}, tok=bob)
-    ok("media-with-control", st == 200 and js["cdroms"][0] == {"image": "one.iso"}, str((st, js)))
+    ok("media-with-control", st == 200 and nobus(js["cdroms"])[0] == {"image": "one.iso"}, str((st, js)))
     st, js = req("GET", "/api/v1/images/one.iso", tok=bob)
     ok("image-list-still-needs-server-modify", st == 403, str((st, js)))
 
     # --- a clone has the same drives and media -----------------------------------------------
     st, js = req("POST", "/api/v1/vms/inst/clone", {"name": "instc", "linked": True})
-    ok("clone-keeps-cdroms", st == 201 and js["cdroms"] == cdroms("inst") == [{"image": "one.iso"}, {"image": "two.iso"}],
+    ok("clone-keeps-cdroms", st == 201 and nobus(js["cdroms"]) == cdroms("inst") == [{"image": "one.iso"}, {"image": "two.iso"}],
        str((st, js)))
     st, js = req("GET", "/api/v1/images/two.iso")
     ok("clone-counts-as-image-user", st == 200 and js["used_by"] == "inst,instc", str(js))
@@ -226,7 +231,7 @@ try:
             "--cdrom", "", "--disk", "target")
     st, js = req("GET", "/api/v1/vms/fromiso")
     ok("cli-create-from-iso", r0.returncode == 0 and r.returncode == 0 and st == 200 and
-       js["cdroms"] == [{"image": "cli.iso"}, {"image": None}] and js["disks"][0]["disk"] == "target",
+       nobus(js["cdroms"]) == [{"image": "cli.iso"}, {"image": None}] and js["disks"][0]["disk"] == "target",
        str((r0.stderr, r.stdout, r.stderr, st, js)))
     r = cli("vm", "show", "fromiso")
     ok("cli-show-cdroms", r.returncode == 0 and "0: cli.iso, 1: (empty)" in r.stdout, r.stdout + r.stderr)
@@ -266,7 +271,7 @@ try:
         end = d.wait_state(adm, "argv", ("stopped", "crashed"), 30)
         st, js = req("POST", "/api/v1/vms/argv/media", {"drive": 0, "image": "one.iso"})
         ok("media-after-failed-start-config-only", end and st == 200 and
-           js["cdroms"][0] == {"image": "one.iso"}, str((end, st, js)))
+           nobus(js["cdroms"])[0] == {"image": "one.iso"}, str((end, st, js)))
     st, js = req("DELETE", "/api/v1/images/two.iso")
     ok("image-delete-refused-for-drive-409", st == 409 and "argv" in msg(js), str((st, js)))
     req("POST", "/api/v1/vms/argv/off")
@@ -329,10 +334,10 @@ try:
         ok("kvm-media-locked-409", st == 409 and "locked" in msg(js) and
            cdroms("live") == [{"image": "one.iso"}], str((st, js)))
         st, js = req("POST", "/api/v1/vms/live/media", {"image": None, "force": True})
-        ok("kvm-media-forced-eject", st == 200 and js["cdroms"] == [{"image": None}] and
+        ok("kvm-media-forced-eject", st == 200 and nobus(js["cdroms"]) == [{"image": None}] and
            wait_for(lambda: "media event 3" in console(), 30), str((st, js, console()[-300:])))
         st, js = req("POST", "/api/v1/vms/live/media", {"image": "two.iso"})
-        ok("kvm-media-insert", st == 200 and js["cdroms"] == [{"image": "two.iso"}], str((st, js)))
+        ok("kvm-media-insert", st == 200 and nobus(js["cdroms"]) == [{"image": "two.iso"}], str((st, js)))
         st, js = req("GET", "/api/v1/vms/live")
         ok("kvm-runtime-shows-new-disc", st == 200 and (js["runtime"].get("cdroms") or [{}])[0].get("image") == "two.iso",
            str((st, js.get("runtime"))))
