@@ -19,10 +19,10 @@
 
 /* A drive's entry (e->priv). */
 struct ahci_drive_priv {
+	struct cd_drive cd;            /* first: a CD/DVD drive's, for the code it shares with
+					* virtio-scsi's (scsi.h), filled in by the finish */
 	enum ahci_drive drive;
 	char serial[21];
-	struct ahci *a;                /* the controller (from its finish on) */
-	unsigned port;
 	char path[VSCSI_CD_PATH_MAX];  /* a CD/DVD drive's medium ("" without) */
 };
 
@@ -101,6 +101,18 @@ static void drive_destroy(struct vdevs *v, struct device_entry *e)
 	e->priv = NULL;
 }
 
+/* A CD/DVD drive's I/O thread is the controller's. */
+static int cd_quiesce(void *ctx)
+{
+	ahci_quiesce(ctx);
+	return 0;
+}
+
+static void cd_resume(void *ctx)
+{
+	ahci_resume(ctx);
+}
+
 /* The controller, with every drive in table order on ports 0, 1, ... */
 static int drives_finish(struct vdevs *v)
 {
@@ -130,8 +142,12 @@ static int drives_finish(struct vdevs *v)
 			goto err;
 		snprintf(e->name, sizeof(e->name), "ahci port %u", port);
 		e->dstats = &a->port[port].st;
-		d->a = a;
-		d->port = port;
+		if (d->drive == AHCI_CD)
+			d->cd = (struct cd_drive){ .lun = &a->port[port].lun,
+						   .mmc = &a->port[port].mmc, .path = d->path,
+						   .also = &a->port[port].disk,
+						   .quiesce = cd_quiesce, .resume = cd_resume,
+						   .ctx = a };
 		port++;
 	}
 	ce = devices_entry_new(v);
@@ -187,62 +203,10 @@ static void ctrl_quiesce(struct device_entry *e, bool on)
 		ahci_resume(e->priv);
 }
 
-/* --- a CD/DVD drive's medium: changed through the control socket (vm_devices_media), saved
+/* A CD/DVD drive's medium: changed through the control socket (vm_devices_media), saved
  * as the virtio-scsi drive's is (struct scsi_cd_state; the tray, lock and event are also in
- * the controller's port state, saved at the same point) --- */
-
-static int cd_quiesce(void *ctx)
-{
-	ahci_quiesce(ctx);
-	return 0;
-}
-
-static void cd_resume(void *ctx)
-{
-	ahci_resume(ctx);
-}
-
-/* The drive as the CD/DVD code shared with virtio-scsi sees it (struct cd_drive): the
- * medium is also the port's. */
-static struct cd_drive cd_drive_of(struct device_entry *e)
-{
-	struct ahci_drive_priv *d = e->priv;
-	struct ahci_port *p = &d->a->port[d->port];
-
-	return (struct cd_drive){ .lun = &p->lun, .mmc = &p->mmc, .path = d->path,
-				  .also = &p->disk, .quiesce = cd_quiesce, .resume = cd_resume,
-				  .ctx = d->a };
-}
-
-static int cd_media(struct vdevs *v, struct device_entry *e, const char *path, bool force,
-		    char *err, size_t errlen)
-{
-	struct cd_drive c = cd_drive_of(e);
-
-	(void)v;
-	return cd_drive_media(&c, e, path, force, err, errlen);
-}
-
-static void cd_media_info(struct device_entry *e, struct vm_media_info *out)
-{
-	struct cd_drive c = cd_drive_of(e);
-
-	cd_drive_media_info(&c, e, out);
-}
-
-static int cd_save(struct device_entry *e, void *state)
-{
-	struct cd_drive c = cd_drive_of(e);
-
-	return cd_drive_save(&c, e, state);
-}
-
-static int cd_restore(struct device_entry *e, const void *state)
-{
-	struct cd_drive c = cd_drive_of(e);
-
-	return cd_drive_restore(&c, e, state);
-}
+ * the controller's port state, saved at the same point), by the same code (cd_drive_*,
+ * scsi_cd.c) on d->cd. */
 
 _Static_assert(sizeof(struct scsi_cd_state) <= VDEV_STATE_MAX, "fits a state entry");
 _Static_assert(sizeof(struct ahci_state) <= VDEV_STATE_MAX, "fits a state entry");
@@ -290,9 +254,9 @@ const struct device_kind ahci_cd_kind = {
 	.create = drive_create,
 	.destroy = drive_destroy,
 	.state_size = sizeof(struct scsi_cd_state),
-	.save = cd_save,
-	.restore = cd_restore,
+	.save = cd_drive_save,
+	.restore = cd_drive_restore,
 	.state_check = cd_state_check_entry,
-	.media = cd_media,
-	.media_info = cd_media_info,
+	.media = cd_drive_media,
+	.media_info = cd_drive_media_info,
 };

@@ -59,9 +59,10 @@ struct scsi_cd_state {
 };
 
 /* A CD/DVD drive as the media, save and restore code shared by the virtio-scsi drive
- * (scsi_cd.c) and the AHCI one (ahci_kind.c) sees it: everything borrowed from the device.
- * quiesce parks the drive's I/O thread (0, or -errno; -EDEADLK: it cannot be stopped, the
- * drive is not parked), resume undoes it. */
+ * (scsi_cd.c) and the AHCI one (ahci_kind.c) sees it: the first member of the drive's
+ * e->priv, filled in before the guest runs; everything borrowed from the device. quiesce
+ * parks the drive's I/O thread (0, or -errno; -EDEADLK: it cannot be stopped, the drive is
+ * not parked), resume undoes it. */
 struct cd_drive {
 	struct scsi_lun *lun;
 	struct scsi_mmc *mmc;
@@ -71,21 +72,20 @@ struct cd_drive {
 	void (*resume)(void *ctx);
 	void *ctx;
 };
+struct vdevs;
 struct device_entry;
 struct vm_media_info;
 /* A drive's --disk options (struct vopt_disk) as its kind's check takes them: 0 for an
  * empty drive or an image cd_image_check accepts, else -errno (logged). */
 int cd_opts_check(const void *opts);
-/* The kind hooks of a drive c in entry e (e->disk its medium, e->label its name), as
- * kind.h's media, media_info, save and restore describe them; the medium's state goes in
- * struct scsi_cd_state. */
-int cd_drive_media(const struct cd_drive *c, struct device_entry *e, const char *path,
-		   bool force, char *err, size_t errlen);
-void cd_drive_media_info(const struct cd_drive *c, struct device_entry *e,
-			 struct vm_media_info *out);
-int cd_drive_save(const struct cd_drive *c, struct device_entry *e, struct scsi_cd_state *st);
-int cd_drive_restore(const struct cd_drive *c, struct device_entry *e,
-		     const struct scsi_cd_state *st);
+/* The kind hooks of a drive in entry e (e->priv begins with its struct cd_drive, e->disk is
+ * its medium, e->label its name), as kind.h's media, media_info, save and restore describe
+ * them; the medium's state goes in struct scsi_cd_state. */
+int cd_drive_media(struct vdevs *v, struct device_entry *e, const char *path, bool force,
+		   char *err, size_t errlen);
+void cd_drive_media_info(struct device_entry *e, struct vm_media_info *out);
+int cd_drive_save(struct device_entry *e, void *state);
+int cd_drive_restore(struct device_entry *e, const void *state);
 
 /* Create the controller with no disks. Returns 0 and *out, or -errno. */
 int virtio_scsi_create(struct virtio_host *h, const char *name, struct virtio_scsi **out);

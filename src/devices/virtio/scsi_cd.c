@@ -23,6 +23,7 @@
 #define CD_PATH_MAX VSCSI_CD_PATH_MAX
 
 struct scsi_cd {
+	struct cd_drive drive;     /* first: the shared CD/DVD code's view (scsi.h) */
 	struct scsi_mmc mmc;
 	struct virtio_scsi *ctrl;  /* borrowed: the VM's controller */
 	struct scsi_lun *lun;      /* this drive's LUN, in ctrl */
@@ -118,6 +119,17 @@ int cd_medium_open(const char *path, const char *format, unsigned flags, struct 
 	return 0;
 }
 
+/* The drive's I/O thread is its controller's. */
+static int cd_quiesce(void *ctx)
+{
+	return virtio_dev_quiesce(ctx);
+}
+
+static void cd_resume(void *ctx)
+{
+	virtio_dev_resume(ctx);
+}
+
 static int cd_create(struct vdevs *v, struct device_entry *e, const void *opts, unsigned idx)
 {
 	const struct vopt_disk *o = opts;
@@ -140,8 +152,14 @@ static int cd_create(struct vdevs *v, struct device_entry *e, const void *opts, 
 		snprintf(cd->path, sizeof(cd->path), "%s", o->path);
 	}
 	snprintf(serial, sizeof(serial), "%s", o->serial ? o->serial : e->label);
-	return virtio_scsi_vm_add(v, e, o->transport, e->disk, &cd->mmc, serial, &cd->ctrl,
-				  &cd->lun);
+	ret = virtio_scsi_vm_add(v, e, o->transport, e->disk, &cd->mmc, serial, &cd->ctrl,
+				 &cd->lun);
+	if (ret)
+		return ret;
+	cd->drive = (struct cd_drive){ .lun = cd->lun, .mmc = &cd->mmc, .path = cd->path,
+				       .quiesce = cd_quiesce, .resume = cd_resume,
+				       .ctx = virtio_scsi_dev(cd->ctrl) };
+	return 0;
 }
 
 static void cd_destroy(struct vdevs *v, struct device_entry *e)
@@ -165,12 +183,14 @@ static struct disk *swap_medium(const struct cd_drive *c, struct device_entry *e
 	return old;
 }
 
-int cd_drive_media(const struct cd_drive *c, struct device_entry *e, const char *path,
-		   bool force, char *err, size_t errlen)
+int cd_drive_media(struct vdevs *v, struct device_entry *e, const char *path, bool force,
+		   char *err, size_t errlen)
 {
+	const struct cd_drive *c = e->priv;
 	struct disk *d = NULL, *old = NULL;
 	int ret;
 
+	(void)v;
 	if (path && strpbrk(path, ",\t\n")) { /* it goes into the --disk spec of the next boot */
 		snprintf(err, errlen, "%s: a path with a comma, tab or newline cannot be inserted",
 			 path);
@@ -207,17 +227,20 @@ int cd_drive_media(const struct cd_drive *c, struct device_entry *e, const char 
 	return 0;
 }
 
-void cd_drive_media_info(const struct cd_drive *c, struct device_entry *e,
-			 struct vm_media_info *out)
+void cd_drive_media_info(struct device_entry *e, struct vm_media_info *out)
 {
+	const struct cd_drive *c = e->priv;
+
 	out->path = e->disk ? c->path : NULL;
 	out->bytes = e->disk ? e->disk->size : 0;
 	out->tray_open = c->mmc->tray_open;
 	out->locked = c->mmc->prevent;
 }
 
-int cd_drive_save(const struct cd_drive *c, struct device_entry *e, struct scsi_cd_state *st)
+int cd_drive_save(struct device_entry *e, void *state)
 {
+	const struct cd_drive *c = e->priv;
+	struct scsi_cd_state *st = state;
 	int ret = c->quiesce(c->ctx); /* the drive's state is the I/O thread's */
 
 	if (ret == -EDEADLK)
@@ -249,9 +272,10 @@ int cd_state_check(const struct scsi_cd_state *st)
 	return 0;
 }
 
-int cd_drive_restore(const struct cd_drive *c, struct device_entry *e,
-		     const struct scsi_cd_state *st)
+int cd_drive_restore(struct device_entry *e, const void *state)
 {
+	const struct scsi_cd_state *st = state;
+	const struct cd_drive *c = e->priv;
 	struct disk *d = e->disk, *old = NULL;
 	char err[CD_PATH_MAX + 128];
 	int ret;
@@ -293,57 +317,6 @@ int cd_drive_restore(const struct cd_drive *c, struct device_entry *e,
 	return 0;
 }
 
-/* --- this kind's hooks: the drive as the shared code above sees it --- */
-
-static int cd_quiesce(void *ctx)
-{
-	return virtio_dev_quiesce(ctx);
-}
-
-static void cd_resume(void *ctx)
-{
-	virtio_dev_resume(ctx);
-}
-
-static struct cd_drive cd_drive_of(struct device_entry *e)
-{
-	struct scsi_cd *cd = e->priv;
-
-	return (struct cd_drive){ .lun = cd->lun, .mmc = &cd->mmc, .path = cd->path,
-				  .quiesce = cd_quiesce, .resume = cd_resume,
-				  .ctx = virtio_scsi_dev(cd->ctrl) };
-}
-
-static int cd_media(struct vdevs *v, struct device_entry *e, const char *path, bool force,
-		    char *err, size_t errlen)
-{
-	struct cd_drive c = cd_drive_of(e);
-
-	(void)v;
-	return cd_drive_media(&c, e, path, force, err, errlen);
-}
-
-static void cd_media_info(struct device_entry *e, struct vm_media_info *out)
-{
-	struct cd_drive c = cd_drive_of(e);
-
-	cd_drive_media_info(&c, e, out);
-}
-
-static int cd_save(struct device_entry *e, void *state)
-{
-	struct cd_drive c = cd_drive_of(e);
-
-	return cd_drive_save(&c, e, state);
-}
-
-static int cd_restore(struct device_entry *e, const void *state)
-{
-	struct cd_drive c = cd_drive_of(e);
-
-	return cd_drive_restore(&c, e, state);
-}
-
 _Static_assert(sizeof(struct scsi_cd_state) <= VDEV_STATE_MAX, "fits a state entry");
 
 /* A drive on the controller: its medium saved on its own. */
@@ -360,8 +333,8 @@ const struct device_kind scsi_cd_kind = {
 	.create = cd_create,
 	.destroy = cd_destroy,
 	.state_size = sizeof(struct scsi_cd_state),
-	.save = cd_save,
-	.restore = cd_restore,
-	.media = cd_media,
-	.media_info = cd_media_info,
+	.save = cd_drive_save,
+	.restore = cd_drive_restore,
+	.media = cd_drive_media,
+	.media_info = cd_drive_media_info,
 };
