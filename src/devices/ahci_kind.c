@@ -19,10 +19,10 @@
 
 /* A drive's entry (e->priv). */
 struct ahci_drive_priv {
+	struct cd_drive cd;            /* first: a CD/DVD drive's, for the code it shares with
+					* virtio-scsi's (scsi.h), filled in by the finish */
 	enum ahci_drive drive;
 	char serial[21];
-	struct ahci *a;                /* the controller (from its finish on) */
-	unsigned port;
 	char path[VSCSI_CD_PATH_MAX];  /* a CD/DVD drive's medium ("" without) */
 };
 
@@ -42,20 +42,6 @@ static int drive_parse(const char *spec, void **opts)
 		return -EINVAL;
 	}
 	return 0;
-}
-
-static int cd_check(const void *opts)
-{
-	const struct vopt_disk *o = opts;
-	char err[VSCSI_CD_PATH_MAX + 128];
-	int ret;
-
-	if (!*o->path)
-		return 0; /* an empty drive */
-	ret = cd_image_check(o->path, err, sizeof(err));
-	if (ret)
-		vsrv_log("cdrom %s", err);
-	return ret;
 }
 
 static unsigned drives(const struct vdevs *v)
@@ -115,6 +101,18 @@ static void drive_destroy(struct vdevs *v, struct device_entry *e)
 	e->priv = NULL;
 }
 
+/* A CD/DVD drive's I/O thread is the controller's. */
+static int cd_quiesce(void *ctx)
+{
+	ahci_quiesce(ctx);
+	return 0;
+}
+
+static void cd_resume(void *ctx)
+{
+	ahci_resume(ctx);
+}
+
 /* The controller, with every drive in table order on ports 0, 1, ... */
 static int drives_finish(struct vdevs *v)
 {
@@ -144,8 +142,12 @@ static int drives_finish(struct vdevs *v)
 			goto err;
 		snprintf(e->name, sizeof(e->name), "ahci port %u", port);
 		e->dstats = &a->port[port].st;
-		d->a = a;
-		d->port = port;
+		if (d->drive == AHCI_CD)
+			d->cd = (struct cd_drive){ .lun = &a->port[port].lun,
+						   .mmc = &a->port[port].mmc, .path = d->path,
+						   .also = &a->port[port].disk,
+						   .quiesce = cd_quiesce, .resume = cd_resume,
+						   .ctx = a };
 		port++;
 	}
 	ce = devices_entry_new(v);
@@ -201,134 +203,10 @@ static void ctrl_quiesce(struct device_entry *e, bool on)
 		ahci_resume(e->priv);
 }
 
-/* --- a CD/DVD drive's medium: changed through the control socket (vm_devices_media), saved
+/* A CD/DVD drive's medium: changed through the control socket (vm_devices_media), saved
  * as the virtio-scsi drive's is (struct scsi_cd_state; the tray, lock and event are also in
- * the controller's port state, saved at the same point) --- */
-
-/* Put medium m (NULL: none; path its image) in e's place and the port's, the controller
- * quiesced; returns the medium it held, for the caller to close. */
-static struct disk *swap_medium(struct device_entry *e, struct disk *m, const char *path)
-{
-	struct ahci_drive_priv *d = e->priv;
-	struct disk *old = e->disk;
-
-	e->disk = m;
-	d->a->port[d->port].disk = m;
-	snprintf(d->path, sizeof(d->path), "%s", m ? path : "");
-	return old;
-}
-
-static int cd_media(struct vdevs *v, struct device_entry *e, const char *path, bool force,
-		    char *err, size_t errlen)
-{
-	struct ahci_drive_priv *d = e->priv;
-	struct ahci_port *p = &d->a->port[d->port];
-	struct disk *m = NULL, *old = NULL;
-	int ret;
-
-	(void)v;
-	if (path && strpbrk(path, ",\t\n")) { /* it goes into the --disk spec of the next boot */
-		snprintf(err, errlen, "%s: a path with a comma, tab or newline cannot be inserted",
-			 path);
-		return -EINVAL;
-	}
-	if (path && (ret = cd_medium_open(path, NULL, 0, &m, err, errlen)))
-		return ret;
-	ahci_quiesce(d->a);
-	ret = 0;
-	/* a medium in a drive the guest locked stays; an empty drive takes one all the same */
-	if (!path || e->disk)
-		ret = scsi_mmc_unload(&p->lun, force, &old);
-	if (!ret || (path && !e->disk)) {
-		ret = 0;
-		if (m)
-			scsi_mmc_load(&p->lun, m);
-		old = swap_medium(e, m, path);
-	}
-	ahci_resume(d->a);
-	if (ret == -EBUSY) {
-		disk_close(m);
-		snprintf(err, errlen, "%s: the guest has locked the drive (it was asked to eject "
-			 "the medium; \"force\":true takes it out all the same)", e->label);
-		return ret;
-	}
-	disk_close(old);
-	vsrv_log("%s: %s%s", e->label, path ? "inserted " : "ejected the medium",
-		 path ? path : force ? " (forced)" : "");
-	return 0;
-}
-
-static void cd_media_info(struct device_entry *e, struct vm_media_info *out)
-{
-	struct ahci_drive_priv *d = e->priv;
-	struct ahci_port *p = &d->a->port[d->port];
-
-	out->path = e->disk ? d->path : NULL;
-	out->bytes = e->disk ? e->disk->size : 0;
-	out->tray_open = p->mmc.tray_open;
-	out->locked = p->mmc.prevent;
-}
-
-static int cd_save(struct device_entry *e, void *state)
-{
-	struct ahci_drive_priv *d = e->priv;
-	struct ahci_port *p = &d->a->port[d->port];
-	struct scsi_cd_state *st = state;
-
-	ahci_quiesce(d->a); /* the drive's state is the I/O thread's */
-	memset(st, 0, sizeof(*st));
-	st->medium = e->disk != NULL;
-	st->tray_open = p->mmc.tray_open;
-	st->prevent = p->mmc.prevent;
-	st->event = p->mmc.event;
-	if (e->disk) {
-		st->bytes = e->disk->size;
-		memcpy(st->path, d->path, sizeof(st->path));
-	}
-	ahci_resume(d->a);
-	return 0;
-}
-
-static int cd_restore(struct device_entry *e, const void *state)
-{
-	const struct scsi_cd_state *st = state;
-	struct ahci_drive_priv *d = e->priv;
-	struct ahci_port *p = &d->a->port[d->port];
-	struct disk *m = e->disk, *old = NULL;
-	char err[VSCSI_CD_PATH_MAX + 128];
-	int ret;
-
-	if (cd_state_check(st))
-		return -EINVAL;
-	/* the medium the guest had: the one in the drive already, or its image opened again */
-	if (!st->medium) {
-		m = NULL;
-	} else if (!e->disk || strcmp(d->path, st->path)) {
-		ret = cd_medium_open(st->path, NULL, 0, &m, err, sizeof(err));
-		if (ret) {
-			vsrv_log("%s: the saved VM's CD/DVD: %s", e->label, err);
-			return ret;
-		}
-	}
-	if (m && m->size != st->bytes) {
-		vsrv_log("%s: the saved VM's CD/DVD %s had %" PRIu64 " bytes, it has %" PRIu64
-			 " now", e->label, st->path, st->bytes, m->size);
-		if (m != e->disk)
-			disk_close(m);
-		return -EINVAL;
-	}
-	ahci_quiesce(d->a);
-	if (m != e->disk)
-		old = swap_medium(e, m, st->path);
-	p->lun.disk = m;
-	p->lun.nblocks = m ? scsi_mmc_blocks(m->size) * (MMC_BLOCK / 512) : 0;
-	p->mmc.tray_open = st->tray_open;
-	p->mmc.prevent = st->prevent;
-	p->mmc.event = st->event;
-	ahci_resume(d->a);
-	disk_close(old);
-	return 0;
-}
+ * the controller's port state, saved at the same point), by the same code (cd_drive_*,
+ * scsi_cd.c) on d->cd. */
 
 _Static_assert(sizeof(struct scsi_cd_state) <= VDEV_STATE_MAX, "fits a state entry");
 _Static_assert(sizeof(struct ahci_state) <= VDEV_STATE_MAX, "fits a state entry");
@@ -371,14 +249,14 @@ const struct device_kind ahci_cd_kind = {
 	.usage = "[PATH],media=cdrom,bus=ahci",
 	.bus = DEVICE_BUS_NONE,
 	.parse = drive_parse,
-	.check = cd_check,
+	.check = cd_opts_check,
 	.opts_free = devices_free_disk_opts,
 	.create = drive_create,
 	.destroy = drive_destroy,
 	.state_size = sizeof(struct scsi_cd_state),
-	.save = cd_save,
-	.restore = cd_restore,
+	.save = cd_drive_save,
+	.restore = cd_drive_restore,
 	.state_check = cd_state_check_entry,
-	.media = cd_media,
-	.media_info = cd_media_info,
+	.media = cd_drive_media,
+	.media_info = cd_drive_media_info,
 };

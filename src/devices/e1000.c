@@ -700,38 +700,24 @@ int e1000_restore(struct e1000 *e, const struct e1000_state *st)
 
 static int kind_parse(const char *spec, void **opts)
 {
-	struct vopt_net *o = malloc(sizeof(*o));
-	int ret;
+	struct vopt_net *o;
+	int ret = net_opts_parse(spec, &o);
 
-	if (!o)
-		return -ENOMEM;
-	ret = vopt_parse_net(spec, o);
-	if (ret) {
-		free(o);
+	if (ret)
 		return ret;
-	}
 	if (!o->model || strcmp(o->model, "e1000")) { /* another kind's spec */
 		vsrv_log("--net %s: not an e1000 spec (no model=e1000)", spec);
-		vopt_net_free(o);
-		free(o);
+		net_opts_free(o);
 		return -EINVAL;
 	}
 	if (o->queues > 1 || o->has_transport) {
 		vsrv_log("--net %s: the e1000 is a PCI device with one queue: no queues= or "
 			 "transport=", spec);
-		vopt_net_free(o);
-		free(o);
+		net_opts_free(o);
 		return -EINVAL;
 	}
 	*opts = o;
 	return 0;
-}
-
-static void kind_opts_free(void *opts)
-{
-	if (opts)
-		vopt_net_free(opts);
-	free(opts);
 }
 
 static int kind_create(struct vdevs *v, struct device_entry *en, const void *opts,
@@ -747,8 +733,7 @@ static int kind_create(struct vdevs *v, struct device_entry *en, const void *opt
 	ret = net_backend_open(o, &be);
 	if (ret)
 		return ret;
-	en->bus_or_backend = o->kind == VOPT_NET_USER ? "user" :
-			     o->kind == VOPT_NET_BRIDGE ? "bridge" : "tap";
+	en->bus_or_backend = net_backend_word(o);
 	memcpy(en->ifname, be->ifname, sizeof(en->ifname));
 	ret = e1000_create(&v->host, be, o->has_mac ? o->mac : NULL, en->gsi, en->name, &e);
 	if (ret)
@@ -795,7 +780,7 @@ const struct device_kind e1000_kind = {
 	.usage = "tap=NAME|bridge=BR|user[,...],model=e1000",
 	.bus = DEVICE_BUS_PCI,
 	.parse = kind_parse,
-	.opts_free = kind_opts_free,
+	.opts_free = net_opts_free,
 	.create = kind_create,
 	.destroy = kind_destroy,
 	.state_size = sizeof(struct e1000_state),

@@ -1,4 +1,5 @@
 #include "devices/virtio/console.h"
+#include "devices/virtio/console_sock.h"
 #include "devices/virtio/kind.h"
 
 #include "util/log.h"
@@ -9,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #define Q_RX 0
@@ -55,30 +54,12 @@ static void drop_client(struct virtio_console *c)
 /* Move pending input into the guest's receive buffers. True when none is left. */
 static bool deliver_pending(struct virtio_console *c)
 {
-	struct virtio_dev *d = &c->dev;
-	uint32_t gen;
-	bool any = false;
-
-	while (c->rx_len) {
-		size_t n;
-
-		if (virtio_pop(d, Q_RX, &c->el, &gen) != 1)
-			break;
-		n = virtq_elem_write(&c->el, 0, c->rx_pend, c->rx_len);
-		memmove(c->rx_pend, c->rx_pend + n, c->rx_len - n);
-		c->rx_len -= n;
-		virtio_push(d, Q_RX, gen, c->el.head, n);
-		any = true;
-	}
-	if (any)
-		virtio_notify(d, Q_RX);
-	return c->rx_len == 0;
+	return console_rx_deliver(&c->dev, Q_RX, &c->el, c->rx_pend, &c->rx_len);
 }
 
 static void on_client(struct virtio_dev *d, int fd, uint32_t events)
 {
 	struct virtio_console *c = d->priv;
-	uint32_t gen;
 	bool any = false;
 
 	(void)events;
@@ -87,27 +68,16 @@ static void on_client(struct virtio_dev *d, int fd, uint32_t events)
 		virtio_dev_watch_mod(d, fd, 0);
 		return;
 	}
-	for (;;) {
-		ssize_t n;
-		int r = virtio_pop(d, Q_RX, &c->el, &gen);
-
-		if (r != 1) {
-			/* no buffers (or the device is not running): wait for a kick */
-			c->rx_blocked = true;
-			virtio_dev_watch_mod(d, fd, 0);
-			break;
-		}
-		n = readv(fd, &c->el.iov[c->el.n_out], c->el.n_in);
-		if (n <= 0) {
-			pthread_mutex_lock(&d->lock);
-			virtq_unpop(&d->vq[Q_RX]);
-			pthread_mutex_unlock(&d->lock);
-			if (n == 0 || (errno != EAGAIN && errno != EINTR))
-				drop_client(c);
-			break;
-		}
-		virtio_push(d, Q_RX, gen, c->el.head, n);
-		any = true;
+	switch (console_rx_read(d, Q_RX, &c->el, fd, &any)) {
+	case CONSOLE_RX_BLOCKED: /* no buffers (or the device is not running): wait for a kick */
+		c->rx_blocked = true;
+		virtio_dev_watch_mod(d, fd, 0);
+		break;
+	case CONSOLE_RX_GONE:
+		drop_client(c);
+		break;
+	case CONSOLE_RX_AGAIN:
+		break;
 	}
 	if (any)
 		virtio_notify(d, Q_RX);
@@ -116,23 +86,16 @@ static void on_client(struct virtio_dev *d, int fd, uint32_t events)
 static void on_listen(struct virtio_dev *d, int fd, uint32_t events)
 {
 	struct virtio_console *c = d->priv;
-	int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	int cfd = console_sock_accept(d, fd, c->client_fd, EPOLLIN, on_client);
 
 	(void)events;
-	if (cfd < 0)
-		return;
-	if (c->client_fd >= 0 || virtio_dev_watch(d, cfd, EPOLLIN, on_client)) {
-		close(cfd); /* one client at a time */
-		return;
-	}
-	c->client_fd = cfd;
+	if (cfd >= 0)
+		c->client_fd = cfd;
 }
 
 static void con_queue(struct virtio_dev *d, unsigned q)
 {
 	struct virtio_console *c = d->priv;
-	uint32_t gen;
-	bool any = false;
 
 	if (q == Q_RX) {
 		if (!deliver_pending(c))
@@ -143,37 +106,7 @@ static void con_queue(struct virtio_dev *d, unsigned q)
 		}
 		return;
 	}
-	while (virtio_pop(d, Q_TX, &c->el, &gen) == 1) {
-		if (c->client_fd >= 0) {
-			struct msghdr m = { .msg_iov = c->el.iov, .msg_iovlen = c->el.n_out };
-			size_t left = c->el.out_len;
-
-			/* the client socket is non-blocking: a client that does not read loses data
-			 * rather than stalling the guest */
-			while (left) {
-				ssize_t n = sendmsg(c->client_fd, &m, MSG_NOSIGNAL);
-
-				if (n <= 0)
-					break;
-				left -= n;
-				while (n > 0 && m.msg_iovlen) {
-					if ((size_t)n >= m.msg_iov->iov_len) {
-						n -= m.msg_iov->iov_len;
-						m.msg_iov++;
-						m.msg_iovlen--;
-					} else {
-						m.msg_iov->iov_base = (uint8_t *)m.msg_iov->iov_base + n;
-						m.msg_iov->iov_len -= n;
-						n = 0;
-					}
-				}
-			}
-		}
-		virtio_push(d, Q_TX, gen, c->el.head, 0);
-		any = true;
-	}
-	if (any)
-		virtio_notify(d, Q_TX);
+	console_sock_tx(d, Q_TX, &c->el, c->client_fd);
 }
 
 /* virtio_dev_quiesce: requests complete as they are taken, but input the client sent
@@ -183,14 +116,8 @@ static int con_quiesce(struct virtio_dev *d)
 {
 	struct virtio_console *c = d->priv;
 
-	while (c->client_fd >= 0 && c->rx_len < sizeof(c->rx_pend)) {
-		ssize_t n = read(c->client_fd, c->rx_pend + c->rx_len,
-				 sizeof(c->rx_pend) - c->rx_len);
-
-		if (n <= 0)
-			break; /* empty, or closed: on_client sees that after the resume */
-		c->rx_len += n;
-	}
+	if (c->client_fd >= 0)
+		console_rx_fill(c->client_fd, c->rx_pend, &c->rx_len, sizeof(c->rx_pend));
 	return 0;
 }
 
@@ -204,32 +131,20 @@ static const struct virtio_dev_ops con_ops = {
 int virtio_console_create(struct virtio_host *h, const char *socket_path, const char *name,
 			  struct virtio_console **out)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct virtio_console *c;
-	int ret;
+	int ret = console_sock_path_check(socket_path, name);
 
-	if (strlen(socket_path) >= sizeof(sa.sun_path)) {
-		vsrv_log("%s: socket path too long: %s", name, socket_path);
-		return -ENAMETOOLONG;
-	}
+	if (ret)
+		return ret;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	c->client_fd = -1;
 	c->cfg.max_nr_ports = 1;
 	c->path = strdup(socket_path);
-	c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (!c->path || c->listen_fd < 0) {
-		ret = c->path ? -errno : -ENOMEM;
+	ret = c->path ? console_sock_listen(socket_path, name, &c->listen_fd) : -ENOMEM;
+	if (ret)
 		goto err_free;
-	}
-	strcpy(sa.sun_path, socket_path);
-	unlink(socket_path);
-	if (bind(c->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(c->listen_fd, 1)) {
-		ret = -errno;
-		vsrv_log("%s: cannot listen on %s: %s", name, socket_path, strerror(errno));
-		goto err_sock;
-	}
 	ret = virtio_dev_init(&c->dev, &con_ops, c, h, name, 2, 256, 0);
 	if (ret)
 		goto err_unlink;
@@ -244,7 +159,6 @@ int virtio_console_create(struct virtio_host *h, const char *socket_path, const 
 	return 0;
 err_unlink:
 	unlink(socket_path);
-err_sock:
 	close(c->listen_fd);
 err_free:
 	free(c->path);
@@ -262,11 +176,7 @@ void virtio_console_destroy(struct virtio_console *c)
 	if (!c)
 		return;
 	virtio_dev_destroy(&c->dev);
-	if (c->client_fd >= 0)
-		close(c->client_fd);
-	close(c->listen_fd);
-	unlink(c->path);
-	free(c->path);
+	console_sock_close(c->listen_fd, c->client_fd, c->path);
 	free(c);
 }
 
@@ -304,14 +214,7 @@ int virtio_console_restore(struct virtio_console *c, const struct virtio_console
 	if (ret == -EDEADLK)
 		return ret;
 	/* the pending input goes first, before anything this device read already */
-	if (st->rx_len) {
-		uint32_t keep = c->rx_len < sizeof(c->rx_pend) - st->rx_len ?
-				c->rx_len : sizeof(c->rx_pend) - st->rx_len;
-
-		memmove(c->rx_pend + st->rx_len, c->rx_pend, keep);
-		memcpy(c->rx_pend, st->rx, st->rx_len);
-		c->rx_len = st->rx_len + keep;
-	}
+	console_rx_prepend(c->rx_pend, &c->rx_len, sizeof(c->rx_pend), st->rx, st->rx_len);
 	ret = virtio_dev_restore(&c->dev, &st->dev);
 	virtio_dev_resume(&c->dev);
 	return ret;
@@ -322,13 +225,6 @@ int virtio_console_restore(struct virtio_console *c, const struct virtio_console
 #define CON_USAGE "console,socket=PATH[,transport=mmio|pci]"
 
 static const char *const con_keys[] = { "socket", NULL };
-
-static void con_opts_free(void *opts)
-{
-	if (opts)
-		vopt_kv_free(opts);
-	free(opts);
-}
 
 static int con_parse(const char *spec, void **opts)
 {
@@ -397,7 +293,7 @@ const struct device_kind virtio_console_kind = {
 	.bus = DEVICE_BUS_VIRTIO,
 	.pci_class = 0x078000,
 	.parse = con_parse,
-	.opts_free = con_opts_free,
+	.opts_free = console_opts_free,
 	.create = con_kind_create,
 	.destroy = con_kind_destroy,
 	.state_size = sizeof(struct virtio_console_state),

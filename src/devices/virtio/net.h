@@ -64,6 +64,13 @@ int net_tap_open(const char *name, const char *bridge, unsigned queues,
 int net_slirp_open(uint32_t net, uint32_t mask, uint32_t dhcp, struct net_backend **out);
 
 struct vopt_net;
+/* A --net spec parsed (vopt_parse_net) into a new struct vopt_net, for every NIC model's
+ * parse (net_kind.c): 0 and *out (the caller's, freed with net_opts_free), or -errno. */
+int net_opts_parse(const char *spec, struct vopt_net **out);
+/* Free what net_opts_parse made (NULL: nothing). */
+void net_opts_free(void *opts);
+/* The backend's word for the device table ("user", "bridge" or "tap"). */
+const char *net_backend_word(const struct vopt_net *o);
 /* The backend a parsed --net spec names (TAP, bridge or user), for every NIC model
  * (net_kind.c). Returns 0 and *out, or -errno after logging. */
 int net_backend_open(const struct vopt_net *o, struct net_backend **out);

@@ -10,14 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void net_opts_free(void *opts)
+void net_opts_free(void *opts)
 {
 	if (opts)
 		vopt_net_free(opts);
 	free(opts);
 }
 
-static int net_parse(const char *spec, void **opts)
+int net_opts_parse(const char *spec, struct vopt_net **out)
 {
 	struct vopt_net *o = malloc(sizeof(*o));
 	int ret;
@@ -29,6 +29,22 @@ static int net_parse(const char *spec, void **opts)
 		free(o);
 		return ret;
 	}
+	*out = o;
+	return 0;
+}
+
+const char *net_backend_word(const struct vopt_net *o)
+{
+	return o->kind == VOPT_NET_USER ? "user" : o->kind == VOPT_NET_BRIDGE ? "bridge" : "tap";
+}
+
+static int net_parse(const char *spec, void **opts)
+{
+	struct vopt_net *o;
+	int ret = net_opts_parse(spec, &o);
+
+	if (ret)
+		return ret;
 	if (o->model && strcmp(o->model, "virtio")) { /* another kind's spec */
 		vsrv_log("--net %s: not a virtio-net spec (model=%s)", spec, o->model);
 		net_opts_free(o);
@@ -56,8 +72,7 @@ static int net_kind_create(struct vdevs *v, struct device_entry *e, const void *
 
 	snprintf(e->name, sizeof(e->name), "virtio-net%u", idx);
 	snprintf(e->label, sizeof(e->label), "net%u", idx);
-	e->bus_or_backend = o->kind == VOPT_NET_USER ? "user" :
-			    o->kind == VOPT_NET_BRIDGE ? "bridge" : "tap";
+	e->bus_or_backend = net_backend_word(o);
 	ret = net_backend_open(o, &be);
 	if (ret)
 		return ret;

@@ -58,6 +58,35 @@ struct scsi_cd_state {
 	char path[VSCSI_CD_PATH_MAX]; /* NUL-terminated, then zeros */
 };
 
+/* A CD/DVD drive as the media, save and restore code shared by the virtio-scsi drive
+ * (scsi_cd.c) and the AHCI one (ahci_kind.c) sees it: the first member of the drive's
+ * e->priv, filled in before the guest runs; everything borrowed from the device. quiesce
+ * parks the drive's I/O thread (0, or -errno; -EDEADLK: it cannot be stopped, the drive is
+ * not parked), resume undoes it. */
+struct cd_drive {
+	struct scsi_lun *lun;
+	struct scsi_mmc *mmc;
+	char *path;                /* VSCSI_CD_PATH_MAX bytes: the medium's image ("" without) */
+	struct disk **also;        /* NULL, or one more place the device keeps its medium in */
+	int (*quiesce)(void *ctx);
+	void (*resume)(void *ctx);
+	void *ctx;
+};
+struct vdevs;
+struct device_entry;
+struct vm_media_info;
+/* A drive's --disk options (struct vopt_disk) as its kind's check takes them: 0 for an
+ * empty drive or an image cd_image_check accepts, else -errno (logged). */
+int cd_opts_check(const void *opts);
+/* The kind hooks of a drive in entry e (e->priv begins with its struct cd_drive, e->disk is
+ * its medium, e->label its name), as kind.h's media, media_info, save and restore describe
+ * them; the medium's state goes in struct scsi_cd_state. */
+int cd_drive_media(struct vdevs *v, struct device_entry *e, const char *path, bool force,
+		   char *err, size_t errlen);
+void cd_drive_media_info(struct device_entry *e, struct vm_media_info *out);
+int cd_drive_save(struct device_entry *e, void *state);
+int cd_drive_restore(struct device_entry *e, const void *state);
+
 /* Create the controller with no disks. Returns 0 and *out, or -errno. */
 int virtio_scsi_create(struct virtio_host *h, const char *name, struct virtio_scsi **out);
 /* Attach disk (borrowed until virtio_scsi_destroy) as target:lun, before the guest runs.

@@ -23,6 +23,7 @@
 #define CD_PATH_MAX VSCSI_CD_PATH_MAX
 
 struct scsi_cd {
+	struct cd_drive drive;     /* first: the shared CD/DVD code's view (scsi.h) */
 	struct scsi_mmc mmc;
 	struct virtio_scsi *ctrl;  /* borrowed: the VM's controller */
 	struct scsi_lun *lun;      /* this drive's LUN, in ctrl */
@@ -78,7 +79,7 @@ int cd_image_check(const char *path, char *err, size_t n)
 	return ret;
 }
 
-static int cd_check(const void *opts)
+int cd_opts_check(const void *opts)
 {
 	const struct vopt_disk *o = opts;
 	char err[CD_PATH_MAX + 128];
@@ -118,6 +119,17 @@ int cd_medium_open(const char *path, const char *format, unsigned flags, struct 
 	return 0;
 }
 
+/* The drive's I/O thread is its controller's. */
+static int cd_quiesce(void *ctx)
+{
+	return virtio_dev_quiesce(ctx);
+}
+
+static void cd_resume(void *ctx)
+{
+	virtio_dev_resume(ctx);
+}
+
 static int cd_create(struct vdevs *v, struct device_entry *e, const void *opts, unsigned idx)
 {
 	const struct vopt_disk *o = opts;
@@ -140,8 +152,14 @@ static int cd_create(struct vdevs *v, struct device_entry *e, const void *opts, 
 		snprintf(cd->path, sizeof(cd->path), "%s", o->path);
 	}
 	snprintf(serial, sizeof(serial), "%s", o->serial ? o->serial : e->label);
-	return virtio_scsi_vm_add(v, e, o->transport, e->disk, &cd->mmc, serial, &cd->ctrl,
-				  &cd->lun);
+	ret = virtio_scsi_vm_add(v, e, o->transport, e->disk, &cd->mmc, serial, &cd->ctrl,
+				 &cd->lun);
+	if (ret)
+		return ret;
+	cd->drive = (struct cd_drive){ .lun = cd->lun, .mmc = &cd->mmc, .path = cd->path,
+				       .quiesce = cd_quiesce, .resume = cd_resume,
+				       .ctx = virtio_scsi_dev(cd->ctrl) };
+	return 0;
 }
 
 static void cd_destroy(struct vdevs *v, struct device_entry *e)
@@ -151,23 +169,24 @@ static void cd_destroy(struct vdevs *v, struct device_entry *e)
 	e->priv = NULL;
 }
 
-/* Put medium d (NULL: none; path its image) and the drive state in place, the controller
+/* Put medium d (NULL: none; path its image) and the drive state in place, the drive
  * quiesced; returns the medium it held, for the caller to close. */
-static struct disk *swap_medium(struct device_entry *e, struct disk *d, const char *path)
+static struct disk *swap_medium(const struct cd_drive *c, struct device_entry *e,
+				struct disk *d, const char *path)
 {
-	struct scsi_cd *cd = e->priv;
 	struct disk *old = e->disk;
 
 	e->disk = d;
-	snprintf(cd->path, sizeof(cd->path), "%s", d ? path : "");
+	if (c->also)
+		*c->also = d;
+	snprintf(c->path, VSCSI_CD_PATH_MAX, "%s", d ? path : "");
 	return old;
 }
 
-static int cd_media(struct vdevs *v, struct device_entry *e, const char *path, bool force,
-		    char *err, size_t errlen)
+int cd_drive_media(struct vdevs *v, struct device_entry *e, const char *path, bool force,
+		   char *err, size_t errlen)
 {
-	struct scsi_cd *cd = e->priv;
-	struct virtio_dev *dev = virtio_scsi_dev(cd->ctrl);
+	const struct cd_drive *c = e->priv;
 	struct disk *d = NULL, *old = NULL;
 	int ret;
 
@@ -179,7 +198,7 @@ static int cd_media(struct vdevs *v, struct device_entry *e, const char *path, b
 	}
 	if (path && (ret = cd_medium_open(path, NULL, 0, &d, err, errlen)))
 		return ret;
-	ret = virtio_dev_quiesce(dev);
+	ret = c->quiesce(c->ctx);
 	if (ret == -EDEADLK) {
 		disk_close(d);
 		snprintf(err, errlen, "%s: the controller cannot be stopped", e->label);
@@ -188,14 +207,14 @@ static int cd_media(struct vdevs *v, struct device_entry *e, const char *path, b
 	ret = 0;
 	/* a medium in a drive the guest locked stays; an empty drive takes one all the same */
 	if (!path || e->disk)
-		ret = scsi_mmc_unload(cd->lun, force, &old);
+		ret = scsi_mmc_unload(c->lun, force, &old);
 	if (!ret || (path && !e->disk)) {
 		ret = 0;
 		if (d)
-			scsi_mmc_load(cd->lun, d);
-		old = swap_medium(e, d, path);
+			scsi_mmc_load(c->lun, d);
+		old = swap_medium(c, e, d, path);
 	}
-	virtio_dev_resume(dev);
+	c->resume(c->ctx);
 	if (ret == -EBUSY) {
 		disk_close(d);
 		snprintf(err, errlen, "%s: the guest has locked the drive (it was asked to eject "
@@ -208,35 +227,34 @@ static int cd_media(struct vdevs *v, struct device_entry *e, const char *path, b
 	return 0;
 }
 
-static void cd_media_info(struct device_entry *e, struct vm_media_info *out)
+void cd_drive_media_info(struct device_entry *e, struct vm_media_info *out)
 {
-	struct scsi_cd *cd = e->priv;
+	const struct cd_drive *c = e->priv;
 
-	out->path = e->disk ? cd->path : NULL;
+	out->path = e->disk ? c->path : NULL;
 	out->bytes = e->disk ? e->disk->size : 0;
-	out->tray_open = cd->mmc.tray_open;
-	out->locked = cd->mmc.prevent;
+	out->tray_open = c->mmc->tray_open;
+	out->locked = c->mmc->prevent;
 }
 
-static int cd_save(struct device_entry *e, void *state)
+int cd_drive_save(struct device_entry *e, void *state)
 {
-	struct scsi_cd *cd = e->priv;
+	const struct cd_drive *c = e->priv;
 	struct scsi_cd_state *st = state;
-	struct virtio_dev *dev = virtio_scsi_dev(cd->ctrl);
-	int ret = virtio_dev_quiesce(dev); /* the drive's state is the I/O thread's */
+	int ret = c->quiesce(c->ctx); /* the drive's state is the I/O thread's */
 
 	if (ret == -EDEADLK)
 		return ret;
 	memset(st, 0, sizeof(*st));
 	st->medium = e->disk != NULL;
-	st->tray_open = cd->mmc.tray_open;
-	st->prevent = cd->mmc.prevent;
-	st->event = cd->mmc.event;
+	st->tray_open = c->mmc->tray_open;
+	st->prevent = c->mmc->prevent;
+	st->event = c->mmc->event;
 	if (e->disk) {
 		st->bytes = e->disk->size;
-		memcpy(st->path, cd->path, sizeof(st->path));
+		memcpy(st->path, c->path, sizeof(st->path));
 	}
-	virtio_dev_resume(dev);
+	c->resume(c->ctx);
 	return ret;
 }
 
@@ -254,11 +272,10 @@ int cd_state_check(const struct scsi_cd_state *st)
 	return 0;
 }
 
-static int cd_restore(struct device_entry *e, const void *state)
+int cd_drive_restore(struct device_entry *e, const void *state)
 {
 	const struct scsi_cd_state *st = state;
-	struct scsi_cd *cd = e->priv;
-	struct virtio_dev *dev = virtio_scsi_dev(cd->ctrl);
+	const struct cd_drive *c = e->priv;
 	struct disk *d = e->disk, *old = NULL;
 	char err[CD_PATH_MAX + 128];
 	int ret;
@@ -268,7 +285,7 @@ static int cd_restore(struct device_entry *e, const void *state)
 	/* the medium the guest had: the one in the drive already, or its image opened again */
 	if (!st->medium) {
 		d = NULL;
-	} else if (!e->disk || strcmp(cd->path, st->path)) {
+	} else if (!e->disk || strcmp(c->path, st->path)) {
 		ret = cd_medium_open(st->path, NULL, 0, &d, err, sizeof(err));
 		if (ret) {
 			vsrv_log("%s: the saved VM's CD/DVD: %s", e->label, err);
@@ -282,20 +299,20 @@ static int cd_restore(struct device_entry *e, const void *state)
 			disk_close(d);
 		return -EINVAL;
 	}
-	ret = virtio_dev_quiesce(dev);
+	ret = c->quiesce(c->ctx);
 	if (ret == -EDEADLK) {
 		if (d != e->disk)
 			disk_close(d);
 		return ret;
 	}
 	if (d != e->disk)
-		old = swap_medium(e, d, st->path);
-	cd->lun->disk = d;
-	cd->lun->nblocks = d ? scsi_mmc_blocks(d->size) * (MMC_BLOCK / 512) : 0;
-	cd->mmc.tray_open = st->tray_open;
-	cd->mmc.prevent = st->prevent;
-	cd->mmc.event = st->event;
-	virtio_dev_resume(dev);
+		old = swap_medium(c, e, d, st->path);
+	c->lun->disk = d;
+	c->lun->nblocks = d ? scsi_mmc_blocks(d->size) * (MMC_BLOCK / 512) : 0;
+	c->mmc->tray_open = st->tray_open;
+	c->mmc->prevent = st->prevent;
+	c->mmc->event = st->event;
+	c->resume(c->ctx);
 	disk_close(old);
 	return 0;
 }
@@ -311,13 +328,13 @@ const struct device_kind scsi_cd_kind = {
 	.usage = "[PATH],media=cdrom",
 	.bus = DEVICE_BUS_NONE,
 	.parse = cd_parse,
-	.check = cd_check,
+	.check = cd_opts_check,
 	.opts_free = devices_free_disk_opts,
 	.create = cd_create,
 	.destroy = cd_destroy,
 	.state_size = sizeof(struct scsi_cd_state),
-	.save = cd_save,
-	.restore = cd_restore,
-	.media = cd_media,
-	.media_info = cd_media_info,
+	.save = cd_drive_save,
+	.restore = cd_drive_restore,
+	.media = cd_drive_media,
+	.media_info = cd_drive_media_info,
 };

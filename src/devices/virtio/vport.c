@@ -1,5 +1,6 @@
 /* virtio-console, multiport, one named port on a Unix socket. See vport.h. */
 #include "devices/virtio/vport.h"
+#include "devices/virtio/console_sock.h"
 #include "devices/virtio/kind.h"
 
 #include "util/log.h"
@@ -11,8 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #define Q_RX0  0
@@ -172,24 +171,7 @@ static void drop_client(struct virtio_vport *p)
 /* Move pending input into the port's receive buffers. True when none is left. */
 static bool deliver_pending(struct virtio_vport *p)
 {
-	struct virtio_dev *d = &p->dev;
-	uint32_t gen;
-	bool any = false;
-
-	while (p->rx_len) {
-		size_t n;
-
-		if (virtio_pop(d, Q_RX1, &p->el, &gen) != 1)
-			break;
-		n = virtq_elem_write(&p->el, 0, p->rx_pend, p->rx_len);
-		memmove(p->rx_pend, p->rx_pend + n, p->rx_len - n);
-		p->rx_len -= n;
-		virtio_push(d, Q_RX1, gen, p->el.head, n);
-		any = true;
-	}
-	if (any)
-		virtio_notify(d, Q_RX1);
-	return p->rx_len == 0;
+	return console_rx_deliver(&p->dev, Q_RX1, &p->el, p->rx_pend, &p->rx_len);
 }
 
 /* No receive buffer for the client's input: wait for a kick of Q_RX1, watching only for
@@ -199,13 +181,7 @@ static void rx_blocked(struct virtio_vport *p, int fd, uint32_t events)
 {
 	p->rx_blocked = true;
 	if (events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR)) {
-		while (p->rx_len < sizeof(p->rx_pend)) {
-			ssize_t n = read(fd, p->rx_pend + p->rx_len, sizeof(p->rx_pend) - p->rx_len);
-
-			if (n <= 0)
-				break;
-			p->rx_len += n;
-		}
+		console_rx_fill(fd, p->rx_pend, &p->rx_len, sizeof(p->rx_pend));
 		drop_client(p);
 		return;
 	}
@@ -215,7 +191,6 @@ static void rx_blocked(struct virtio_vport *p, int fd, uint32_t events)
 static void on_client(struct virtio_dev *d, int fd, uint32_t events)
 {
 	struct virtio_vport *p = d->priv;
-	uint32_t gen;
 	bool any = false;
 
 	check_reset(p);
@@ -223,24 +198,15 @@ static void on_client(struct virtio_dev *d, int fd, uint32_t events)
 		rx_blocked(p, fd, events);
 		return;
 	}
-	for (;;) {
-		ssize_t n;
-
-		if (virtio_pop(d, Q_RX1, &p->el, &gen) != 1) {
-			rx_blocked(p, fd, events);
-			break;
-		}
-		n = readv(fd, &p->el.iov[p->el.n_out], p->el.n_in);
-		if (n <= 0) {
-			pthread_mutex_lock(&d->lock);
-			virtq_unpop(&d->vq[Q_RX1]);
-			pthread_mutex_unlock(&d->lock);
-			if (n == 0 || (errno != EAGAIN && errno != EINTR))
-				drop_client(p);
-			break;
-		}
-		virtio_push(d, Q_RX1, gen, p->el.head, n);
-		any = true;
+	switch (console_rx_read(d, Q_RX1, &p->el, fd, &any)) {
+	case CONSOLE_RX_BLOCKED:
+		rx_blocked(p, fd, events);
+		break;
+	case CONSOLE_RX_GONE:
+		drop_client(p);
+		break;
+	case CONSOLE_RX_AGAIN:
+		break;
 	}
 	if (any)
 		virtio_notify(d, Q_RX1);
@@ -249,58 +215,14 @@ static void on_client(struct virtio_dev *d, int fd, uint32_t events)
 static void on_listen(struct virtio_dev *d, int fd, uint32_t events)
 {
 	struct virtio_vport *p = d->priv;
-	int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	int cfd = console_sock_accept(d, fd, p->client_fd, EPOLLIN | EPOLLRDHUP, on_client);
 
 	(void)events;
+	check_reset(p);
 	if (cfd < 0)
 		return;
-	check_reset(p);
-	if (p->client_fd >= 0 || virtio_dev_watch(d, cfd, EPOLLIN | EPOLLRDHUP, on_client)) {
-		close(cfd); /* one client at a time */
-		return;
-	}
 	p->client_fd = cfd;
 	host_open(p, true);
-}
-
-/* Guest output on queue q: to the client (port 1 only), else consumed and dropped. */
-static void tx(struct virtio_vport *p, unsigned q)
-{
-	struct virtio_dev *d = &p->dev;
-	uint32_t gen;
-	bool any = false;
-
-	while (virtio_pop(d, q, &p->el, &gen) == 1) {
-		if (q == Q_TX1 && p->client_fd >= 0) {
-			struct msghdr m = { .msg_iov = p->el.iov, .msg_iovlen = p->el.n_out };
-			size_t left = p->el.out_len;
-
-			/* non-blocking: a client that does not read loses data, the guest never
-			 * stalls */
-			while (left) {
-				ssize_t n = sendmsg(p->client_fd, &m, MSG_NOSIGNAL);
-
-				if (n <= 0)
-					break;
-				left -= n;
-				while (n > 0 && m.msg_iovlen) {
-					if ((size_t)n >= m.msg_iov->iov_len) {
-						n -= m.msg_iov->iov_len;
-						m.msg_iov++;
-						m.msg_iovlen--;
-					} else {
-						m.msg_iov->iov_base = (uint8_t *)m.msg_iov->iov_base + n;
-						m.msg_iov->iov_len -= n;
-						n = 0;
-					}
-				}
-			}
-		}
-		virtio_push(d, q, gen, p->el.head, 0);
-		any = true;
-	}
-	if (any)
-		virtio_notify(d, q);
 }
 
 static void vp_queue(struct virtio_dev *d, unsigned q)
@@ -333,8 +255,8 @@ static void vp_queue(struct virtio_dev *d, unsigned q)
 		}
 		break;
 	case Q_TX0:
-	case Q_TX1:
-		tx(p, q);
+	case Q_TX1: /* guest output: to the client (port 1 only), else consumed and dropped */
+		console_sock_tx(d, q, &p->el, q == Q_TX1 ? p->client_fd : -1);
 		break;
 	default:
 		break; /* Q_RX0: port 0 is never added */
@@ -347,14 +269,8 @@ static int vp_quiesce(struct virtio_dev *d)
 {
 	struct virtio_vport *p = d->priv;
 
-	while (p->client_fd >= 0 && p->rx_len < sizeof(p->rx_pend)) {
-		ssize_t n = read(p->client_fd, p->rx_pend + p->rx_len,
-				 sizeof(p->rx_pend) - p->rx_len);
-
-		if (n <= 0)
-			break;
-		p->rx_len += n;
-	}
+	if (p->client_fd >= 0)
+		console_rx_fill(p->client_fd, p->rx_pend, &p->rx_len, sizeof(p->rx_pend));
 	return 0;
 }
 
@@ -381,14 +297,11 @@ static bool name_ok(const char *s)
 int virtio_vport_create(struct virtio_host *h, const char *socket_path, const char *port_name,
 			const char *name, struct virtio_vport **out)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct virtio_vport *p;
-	int ret;
+	int ret = console_sock_path_check(socket_path, name);
 
-	if (strlen(socket_path) >= sizeof(sa.sun_path)) {
-		vsrv_log("%s: socket path too long: %s", name, socket_path);
-		return -ENAMETOOLONG;
-	}
+	if (ret)
+		return ret;
 	if (!name_ok(port_name)) {
 		vsrv_log("%s: bad port name '%s' (1 to 63 printable characters, no spaces or "
 			 "commas)", name, port_name);
@@ -401,18 +314,9 @@ int virtio_vport_create(struct virtio_host *h, const char *socket_path, const ch
 	p->cfg.max_nr_ports = 2;
 	snprintf(p->name, sizeof(p->name), "%s", port_name);
 	p->path = strdup(socket_path);
-	p->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (!p->path || p->listen_fd < 0) {
-		ret = p->path ? -errno : -ENOMEM;
+	ret = p->path ? console_sock_listen(socket_path, name, &p->listen_fd) : -ENOMEM;
+	if (ret)
 		goto err_free;
-	}
-	strcpy(sa.sun_path, socket_path);
-	unlink(socket_path);
-	if (bind(p->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(p->listen_fd, 1)) {
-		ret = -errno;
-		vsrv_log("%s: cannot listen on %s: %s", name, socket_path, strerror(errno));
-		goto err_sock;
-	}
 	ret = virtio_dev_init(&p->dev, &vp_ops, p, h, name, NQ, 256,
 			      1ULL << VIRTIO_CONSOLE_F_MULTIPORT);
 	if (ret)
@@ -428,7 +332,6 @@ int virtio_vport_create(struct virtio_host *h, const char *socket_path, const ch
 	return 0;
 err_unlink:
 	unlink(socket_path);
-err_sock:
 	close(p->listen_fd);
 err_free:
 	free(p->path);
@@ -446,11 +349,7 @@ void virtio_vport_destroy(struct virtio_vport *p)
 	if (!p)
 		return;
 	virtio_dev_destroy(&p->dev);
-	if (p->client_fd >= 0)
-		close(p->client_fd);
-	close(p->listen_fd);
-	unlink(p->path);
-	free(p->path);
+	console_sock_close(p->listen_fd, p->client_fd, p->path);
 	free(p);
 }
 
@@ -518,14 +417,7 @@ int virtio_vport_restore(struct virtio_vport *p, const struct virtio_vport_state
 		p->ctrl_len = st->ctrl_len;
 		memcpy(p->ctrl, st->ctrl, st->ctrl_len);
 		/* the saved input goes first, before anything this device read already */
-		if (st->rx_len) {
-			uint32_t keep = p->rx_len < sizeof(p->rx_pend) - st->rx_len ?
-					p->rx_len : sizeof(p->rx_pend) - st->rx_len;
-
-			memmove(p->rx_pend + st->rx_len, p->rx_pend, keep);
-			memcpy(p->rx_pend, st->rx, st->rx_len);
-			p->rx_len = st->rx_len + keep;
-		}
+		console_rx_prepend(p->rx_pend, &p->rx_len, sizeof(p->rx_pend), st->rx, st->rx_len);
 		/* the driver believes what was said last; say how the host side is now */
 		p->host_open = st->host_open;
 		if ((p->client_fd >= 0) != p->host_open)
@@ -540,13 +432,6 @@ int virtio_vport_restore(struct virtio_vport *p, const struct virtio_vport_state
 #define VP_USAGE "vport,socket=PATH,name=NAME[,transport=mmio|pci]"
 
 static const char *const vp_keys[] = { "socket", "name", NULL };
-
-static void vp_opts_free(void *opts)
-{
-	if (opts)
-		vopt_kv_free(opts);
-	free(opts);
-}
 
 static int vp_parse(const char *spec, void **opts)
 {
@@ -616,7 +501,7 @@ const struct device_kind virtio_vport_kind = {
 	.bus = DEVICE_BUS_VIRTIO,
 	.pci_class = 0x078000,
 	.parse = vp_parse,
-	.opts_free = vp_opts_free,
+	.opts_free = console_opts_free,
 	.create = vp_kind_create,
 	.destroy = vp_kind_destroy,
 	.state_size = sizeof(struct virtio_vport_state),
