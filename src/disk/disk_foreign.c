@@ -213,6 +213,13 @@ static int fg_open_one(struct foreign *f, int i, const char *path, unsigned flag
  * VM's disk never does), so a fault while one is open ends the command with a message
  * naming the image and exit status 1, as any other unreadable image does, instead of a
  * crash. Not under the sanitizers, whose own reports must win. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+static void fault_guard(const char *path, const char *library)
+{
+	(void)path;
+	(void)library;
+}
+#else
 static char fault_msg[PATH_MAX + 256];
 static size_t fault_len;
 
@@ -226,10 +233,6 @@ static void fault_exit(int sig)
 
 static void fault_guard(const char *path, const char *library)
 {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-	(void)path;
-	(void)library;
-#else
 	struct sigaction sa = { .sa_handler = fault_exit };
 	int n = snprintf(fault_msg, sizeof(fault_msg), "vsrv: %s: the image is damaged: %s "
 			 "failed reading it (run qemu-img check on it)\n", path, library);
@@ -238,8 +241,8 @@ static void fault_guard(const char *path, const char *library)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGSEGV, &sa, NULL);
 	sigaction(SIGBUS, &sa, NULL);
-#endif
 }
+#endif
 
 int disk_foreign_open(struct disk *d, const struct foreign_ops *ops, unsigned flags)
 {
