@@ -48,6 +48,59 @@ void disk_foreign_errmsg(const char *bt, char *out, size_t n)
 	snprintf(out, n, "%.*s", (int)len, bt);
 }
 
+void disk_foreign_liberr(const struct foreign_ops *ops, intptr_t **e, const char *what,
+			 char *err, size_t n)
+{
+	char bt[4096] = "", msg[256];
+
+	if (*e && ops->lib.error_sprint(*e, bt, sizeof(bt)) > 0)
+		disk_foreign_errmsg(bt, msg, sizeof(msg));
+	else
+		snprintf(msg, sizeof(msg), "unknown error");
+	if (what)
+		snprintf(err, n, "%s: %s", what, msg);
+	else
+		snprintf(err, n, "%s", msg);
+	ops->lib.error_free(e);
+}
+
+void disk_foreign_libclose(const struct foreign_ops *ops, void *h)
+{
+	intptr_t *p = h;
+
+	if (!p)
+		return;
+	ops->lib.close(p, NULL);
+	ops->lib.free(&p, NULL);
+}
+
+/* Read n bytes at off from h: the count read (short only at the end), or -EIO, err set. */
+static ssize_t fg_lib_read(const struct foreign_ops *ops, void *h, void *buf, size_t n,
+			   uint64_t off, char *err, size_t errn)
+{
+	intptr_t *e = NULL;
+	ssize_t k = ops->lib.read(h, buf, n, (off64_t)off, &e);
+
+	if (k < 0) {
+		disk_foreign_liberr(ops, &e, "read", err, errn);
+		return -EIO;
+	}
+	return k;
+}
+
+/* Read from parent where child has no data (both open). 0 or -EINVAL, err set. */
+static int fg_lib_set_parent(const struct foreign_ops *ops, void *child, void *parent,
+			     char *err, size_t errn)
+{
+	intptr_t *e = NULL;
+
+	if (ops->lib.set_parent(child, parent, &e) != 1) {
+		disk_foreign_liberr(ops, &e, "set parent", err, errn);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int fg_readv(struct disk *d, uint64_t sector, const struct iovec *iov, int iovcnt)
 {
 	struct foreign *f = d->priv;
@@ -70,7 +123,7 @@ static int fg_readv(struct disk *d, uint64_t sector, const struct iovec *iov, in
 
 			if (f->grain && want > f->grain - off % f->grain)
 				want = f->grain - off % f->grain;
-			k = f->ops->read(f->h[0], p, want, off, err, sizeof(err));
+			k = fg_lib_read(f->ops, f->h[0], p, want, off, err, sizeof(err));
 
 			if (k <= 0) {
 				if (k == 0)
@@ -117,8 +170,7 @@ static void fg_free(struct foreign *f)
 {
 	/* children first: each holds a pointer to its parent's handle */
 	for (int i = 0; i < f->n; i++) {
-		if (f->h[i])
-			f->ops->close(f->h[i]);
+		disk_foreign_libclose(f->ops, f->h[i]);
 		if (f->fd[i] >= 0)
 			close(f->fd[i]);
 		free(f->layer[i].path);
@@ -267,7 +319,7 @@ int disk_foreign_open(struct disk *d, const struct foreign_ops *ops, unsigned fl
 		next = NULL;
 		if (ret)
 			goto err;
-		if (i && (ret = ops->set_parent(f->h[i - 1], f->h[i], err, sizeof(err)))) {
+		if (i && (ret = fg_lib_set_parent(ops, f->h[i - 1], f->h[i], err, sizeof(err)))) {
 			vsrv_log("disk %s: %s cannot follow backing file %s: %s", d->path,
 				 ops->library, f->layer[i].path, err);
 			goto err;

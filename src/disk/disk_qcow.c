@@ -10,21 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static void qc_err(libqcow_error_t **e, const char *what, char *err, size_t n)
-{
-	char bt[4096] = "", msg[256];
-
-	if (*e && libqcow_error_backtrace_sprint(*e, bt, sizeof(bt)) > 0)
-		disk_foreign_errmsg(bt, msg, sizeof(msg));
-	else
-		snprintf(msg, sizeof(msg), "unknown error");
-	if (what)
-		snprintf(err, n, "%s: %s", what, msg);
-	else
-		snprintf(err, n, "%s", msg);
-	libqcow_error_free(e);
-}
-
 /* libqcow refused the image's incompatible features by number: name the ones QEMU writes,
  * from the header's incompatible_features (big-endian, byte 72 of a version 3 header). */
 static void qc_features_hint(const char *path, char *err, size_t n)
@@ -52,14 +37,6 @@ static void qc_features_hint(const char *path, char *err, size_t n)
 		snprintf(err + strlen(err), n - strlen(err), " (%s)", list);
 }
 
-static void qc_close(void *h)
-{
-	libqcow_file_t *f = h;
-
-	libqcow_file_close(f, NULL);
-	libqcow_file_free(&f, NULL);
-}
-
 static int qc_open(const char *path, void **h, struct disk_layer *l, char *err, size_t n)
 {
 	libqcow_error_t *e = NULL;
@@ -70,11 +47,11 @@ static int qc_open(const char *path, void **h, struct disk_layer *l, char *err, 
 
 	*h = NULL;
 	if (libqcow_file_initialize(&f, &e) != 1) {
-		qc_err(&e, "initialize", err, n);
+		disk_foreign_liberr(&disk_qcow_ops, &e, "initialize", err, n);
 		return -ENOMEM;
 	}
 	if (libqcow_file_open(f, path, LIBQCOW_OPEN_READ, &e) != 1) {
-		qc_err(&e, NULL, err, n);
+		disk_foreign_liberr(&disk_qcow_ops, &e, NULL, err, n);
 		libqcow_file_free(&f, NULL);
 		if (strstr(err, "incompatible features")) {
 			qc_features_hint(path, err, n);
@@ -86,7 +63,7 @@ static int qc_open(const char *path, void **h, struct disk_layer *l, char *err, 
 	if (libqcow_file_get_format_version(f, &version, &e) != 1 ||
 	    libqcow_file_get_encryption_method(f, &enc, &e) != 1 ||
 	    libqcow_file_get_media_size(f, &size, &e) != 1) {
-		qc_err(&e, "header", err, n);
+		disk_foreign_liberr(&disk_qcow_ops, &e, "header", err, n);
 		goto err;
 	}
 	if (enc != LIBQCOW_ENCRYPTION_METHOD_NONE) {
@@ -106,7 +83,7 @@ static int qc_open(const char *path, void **h, struct disk_layer *l, char *err, 
 		if (!l->backing)
 			goto err_nomem;
 		if (libqcow_file_get_utf8_backing_filename(f, (uint8_t *)l->backing, bn, &e) != 1) {
-			qc_err(&e, "backing file name", err, n);
+			disk_foreign_liberr(&disk_qcow_ops, &e, "backing file name", err, n);
 			goto err;
 		}
 	}
@@ -114,40 +91,17 @@ static int qc_open(const char *path, void **h, struct disk_layer *l, char *err, 
 	return 0;
 err_nomem:
 	snprintf(err, n, "out of memory");
-	qc_close(f);
+	disk_foreign_libclose(&disk_qcow_ops, f);
 	*h = NULL;
 	return -ENOMEM;
 err_unsup:
-	qc_close(f);
+	disk_foreign_libclose(&disk_qcow_ops, f);
 	*h = NULL;
 	return -ENOTSUP;
 err:
-	qc_close(f);
+	disk_foreign_libclose(&disk_qcow_ops, f);
 	*h = NULL;
 	return -EINVAL;
-}
-
-static int qc_set_parent(void *child, void *parent, char *err, size_t n)
-{
-	libqcow_error_t *e = NULL;
-
-	if (libqcow_file_set_parent_file(child, parent, &e) != 1) {
-		qc_err(&e, "set parent", err, n);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-static ssize_t qc_read(void *h, void *buf, size_t len, uint64_t off, char *err, size_t n)
-{
-	libqcow_error_t *e = NULL;
-	ssize_t k = libqcow_file_read_buffer_at_offset(h, buf, len, (off64_t)off, &e);
-
-	if (k < 0) {
-		qc_err(&e, "read", err, n);
-		return -EIO;
-	}
-	return k;
 }
 
 /* The cluster size, from the header's cluster_bits (big-endian, byte 20): libqcow does not
@@ -173,8 +127,14 @@ const struct foreign_ops disk_qcow_ops = {
 	.format = "qcow2",
 	.library = "libqcow",
 	.open = qc_open,
-	.set_parent = qc_set_parent,
-	.read = qc_read,
 	.grain = qc_grain,
-	.close = qc_close,
+	.lib = {
+		.error_sprint = libqcow_error_backtrace_sprint,
+		.error_free = libqcow_error_free,
+		.set_parent = libqcow_file_set_parent_file,
+		.read = libqcow_file_read_buffer_at_offset,
+		.close = libqcow_file_close,
+		.free = libqcow_file_free,
+	},
 };
+

@@ -8,29 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void vx_err(libvhdi_error_t **e, const char *what, char *err, size_t n)
-{
-	char bt[4096] = "", msg[256];
-
-	if (*e && libvhdi_error_backtrace_sprint(*e, bt, sizeof(bt)) > 0)
-		disk_foreign_errmsg(bt, msg, sizeof(msg));
-	else
-		snprintf(msg, sizeof(msg), "unknown error");
-	if (what)
-		snprintf(err, n, "%s: %s", what, msg);
-	else
-		snprintf(err, n, "%s", msg);
-	libvhdi_error_free(e);
-}
-
-static void vx_close(void *h)
-{
-	libvhdi_file_t *f = h;
-
-	libvhdi_file_close(f, NULL);
-	libvhdi_file_free(&f, NULL);
-}
-
 static int vx_open(const char *path, void **h, struct disk_layer *l, char *err, size_t n)
 {
 	libvhdi_error_t *e = NULL;
@@ -42,11 +19,11 @@ static int vx_open(const char *path, void **h, struct disk_layer *l, char *err, 
 
 	*h = NULL;
 	if (libvhdi_file_initialize(&f, &e) != 1) {
-		vx_err(&e, "initialize", err, n);
+		disk_foreign_liberr(&disk_vhdx_ops, &e, "initialize", err, n);
 		return -ENOMEM;
 	}
 	if (libvhdi_file_open(f, path, LIBVHDI_OPEN_READ, &e) != 1) {
-		vx_err(&e, NULL, err, n);
+		disk_foreign_liberr(&disk_vhdx_ops, &e, NULL, err, n);
 		libvhdi_file_free(&f, NULL);
 		return -EINVAL;
 	}
@@ -54,7 +31,7 @@ static int vx_open(const char *path, void **h, struct disk_layer *l, char *err, 
 	if (libvhdi_file_get_file_type(f, &ftype, &e) != 1 ||
 	    libvhdi_file_get_disk_type(f, &type, &e) != 1 ||
 	    libvhdi_file_get_media_size(f, &size, &e) != 1) {
-		vx_err(&e, "header", err, n);
+		disk_foreign_liberr(&disk_vhdx_ops, &e, "header", err, n);
 		goto err;
 	}
 	if (ftype != LIBVHDI_FILE_TYPE_VHDX) {
@@ -68,50 +45,28 @@ static int vx_open(const char *path, void **h, struct disk_layer *l, char *err, 
 		 type == LIBVHDI_DISK_TYPE_DIFFERENTIAL ? "differencing" : "unknown");
 	if (type == LIBVHDI_DISK_TYPE_DIFFERENTIAL) {
 		if (libvhdi_file_get_utf8_parent_filename_size(f, &bn, &e) != 1 || bn <= 1) {
-			vx_err(&e, "differencing image without a parent file name", err, n);
+			disk_foreign_liberr(&disk_vhdx_ops, &e,
+					    "differencing image without a parent file name", err, n);
 			goto err;
 		}
 		l->backing = malloc(bn);
 		if (!l->backing) {
 			snprintf(err, n, "out of memory");
-			vx_close(f);
+			disk_foreign_libclose(&disk_vhdx_ops, f);
 			*h = NULL;
 			return -ENOMEM;
 		}
 		if (libvhdi_file_get_utf8_parent_filename(f, (uint8_t *)l->backing, bn, &e) != 1) {
-			vx_err(&e, "parent file name", err, n);
+			disk_foreign_liberr(&disk_vhdx_ops, &e, "parent file name", err, n);
 			goto err;
 		}
 	}
 	libvhdi_error_free(&e);
 	return 0;
 err:
-	vx_close(f);
+	disk_foreign_libclose(&disk_vhdx_ops, f);
 	*h = NULL;
 	return -EINVAL;
-}
-
-static int vx_set_parent(void *child, void *parent, char *err, size_t n)
-{
-	libvhdi_error_t *e = NULL;
-
-	if (libvhdi_file_set_parent_file(child, parent, &e) != 1) {
-		vx_err(&e, "set parent", err, n);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-static ssize_t vx_read(void *h, void *buf, size_t len, uint64_t off, char *err, size_t n)
-{
-	libvhdi_error_t *e = NULL;
-	ssize_t k = libvhdi_file_read_buffer_at_offset(h, buf, len, (off64_t)off, &e);
-
-	if (k < 0) {
-		vx_err(&e, "read", err, n);
-		return -EIO;
-	}
-	return k;
 }
 
 /* A differencing VHDX marks present data sector by sector: without a differencing image
@@ -133,8 +88,13 @@ const struct foreign_ops disk_vhdx_ops = {
 	.format = "vhdx",
 	.library = "libvhdi",
 	.open = vx_open,
-	.set_parent = vx_set_parent,
-	.read = vx_read,
 	.grain = vx_grain,
-	.close = vx_close,
+	.lib = {
+		.error_sprint = libvhdi_error_backtrace_sprint,
+		.error_free = libvhdi_error_free,
+		.set_parent = libvhdi_file_set_parent_file,
+		.read = libvhdi_file_read_buffer_at_offset,
+		.close = libvhdi_file_close,
+		.free = libvhdi_file_free,
+	},
 };

@@ -42,6 +42,15 @@ int api_image_put(struct req *r);
 int api_image_delete(struct req *r);
 int api_disk_from_image(struct req *r);
 
+struct task;
+struct dbc;
+/* A task's new disk (the file at path, done) into the inventory in the transaction open on
+ * c: its row, full rights for the user owner (0: none), its "disk-created" event by who
+ * ("... (from FROM)"); committed, or rolled back with the task's error set. 0 or -errno. */
+int api_disk_record(struct task *t, struct dbc *c, const char *name, const char *format,
+		    uint64_t size, const char *path, int64_t owner, const char *who,
+		    const char *from);
+
 int api_vm_list(struct req *r);
 int api_vm_create(struct req *r);
 int api_vm_get(struct req *r);

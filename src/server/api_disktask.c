@@ -33,13 +33,42 @@ static void copy_progress(void *t, double fraction)
 	task_progress(t, fraction);
 }
 
+int api_disk_record(struct task *t, struct dbc *c, const char *name, const char *format,
+		    uint64_t size, const char *path, int64_t owner, const char *who,
+		    const char *from)
+{
+	struct inv_disk *d = calloc(1, sizeof(*d));
+	int64_t id = 0;
+	int rc = d ? 0 : -ENOMEM;
+
+	if (d) {
+		snprintf(d->name, sizeof(d->name), "%s", name);
+		snprintf(d->format, sizeof(d->format), "%s", format);
+		d->size = (int64_t)size;
+		snprintf(d->path, sizeof(d->path), "%s", path);
+		rc = inv_disk_create(c, d, &id);
+		free(d);
+	}
+	if (!rc && owner)
+		rc = inv_grant_add(c, "disk", id, "user", owner, PERM_FULL);
+	if (!rc)
+		rc = events_emit(task_server(t), c, "disk-created", "disk", name, who, NULL,
+				 "disk %s created by %s (from %s)", name, who, from);
+	if (!rc)
+		rc = inv_commit(c);
+	if (rc) {
+		inv_rollback(c);
+		task_error(t, rc == -EEXIST ? "a disk named '%s' appeared meanwhile" :
+			   "inventory error recording disk %s", name);
+	}
+	return rc;
+}
+
 static int copy_run(struct task *t, void *arg)
 {
 	struct copy_job *j = arg;
 	struct server *srv = task_server(t);
-	struct inv_disk *d;
 	struct dbc *c;
-	int64_t id = 0;
 	char err[600];
 	int rc = diskimg_copy(j->src, j->src_fmt, j->dst, j->dst_fmt, copy_progress, t, err,
 			      sizeof(err));
@@ -54,31 +83,9 @@ static int copy_run(struct task *t, void *arg)
 		goto err_file;
 	}
 	rc = inv_begin(c);
-	if (rc)
-		goto err_put;
-	d = calloc(1, sizeof(*d));
-	rc = d ? 0 : -ENOMEM;
-	if (d) {
-		snprintf(d->name, sizeof(d->name), "%s", j->name);
-		snprintf(d->format, sizeof(d->format), "%s", j->dst_fmt);
-		d->size = (int64_t)j->size;
-		snprintf(d->path, sizeof(d->path), "%s", j->dst);
-		rc = inv_disk_create(c, d, &id);
-		free(d);
-	}
-	if (!rc && j->owner)
-		rc = inv_grant_add(c, "disk", id, "user", j->owner, PERM_FULL);
 	if (!rc)
-		rc = events_emit(srv, c, "disk-created", "disk", j->name, j->who, NULL,
-				 "disk %s created by %s (from %s)", j->name, j->who, j->src);
-	if (!rc)
-		rc = inv_commit(c);
-	if (rc) {
-		inv_rollback(c);
-		task_error(t, rc == -EEXIST ? "a disk named '%s' appeared meanwhile" :
-			   "inventory error recording disk %s", j->name);
-	}
-err_put:
+		rc = api_disk_record(t, c, j->name, j->dst_fmt, j->size, j->dst, j->owner, j->who,
+				     j->src);
 	inv_put(c);
 err_file:
 	if (rc)

@@ -178,9 +178,8 @@ static int job_run(struct task *t, void *arg)
 	char *argv[] = { j->vsrv, "img", "convert", "-f", j->fmt, "-O", "vpc", "-p", j->src, j->tmp, NULL };
 	struct tool_out *o = calloc(1, sizeof(*o));
 	struct disk *dk = NULL;
-	struct inv_disk *d = NULL;
 	struct dbc *c = NULL;
-	int64_t id = 0, size = 0;
+	int64_t size = 0;
 	int rc;
 
 	if (!o)
@@ -206,31 +205,16 @@ static int job_run(struct task *t, void *arg)
 	size = (int64_t)dk->size;
 	disk_close(dk);
 	c = inv_get(srv->db);
-	d = calloc(1, sizeof(*d));
-	rc = c && d ? inv_begin(c) : -EIO;
-	if (rc)
-		goto err_inv;
-	snprintf(d->name, sizeof(d->name), "%s", j->name);
-	snprintf(d->format, sizeof(d->format), "vhd");
-	d->size = size;
-	snprintf(d->path, sizeof(d->path), "%s", j->dst);
-	rc = inv_disk_create(c, d, &id);
-	if (!rc && j->owner)
-		rc = inv_grant_add(c, "disk", id, "user", j->owner, PERM_FULL);
-	if (!rc)
-		rc = events_emit(srv, c, "disk-created", "disk", j->name, j->who, NULL,
-				 "disk %s created by %s (from image %s)", j->name, j->who, j->image);
-	if (!rc)
-		rc = inv_commit(c);
-	if (rc) {
-		inv_rollback(c);
-		task_error(t, rc == -EEXIST ? "a disk named '%s' appeared meanwhile" :
-			   "inventory error recording disk %s", j->name);
+	rc = c ? inv_begin(c) : -EIO;
+	if (!rc) {
+		char from[300];
+
+		snprintf(from, sizeof(from), "image %s", j->image);
+		rc = api_disk_record(t, c, j->name, "vhd", (uint64_t)size, j->dst, j->owner, j->who,
+				     from);
 	}
-err_inv:
 	if (c)
 		inv_put(c);
-	free(d);
 err_file:
 	if (rc) {
 		unlink(j->tmp);

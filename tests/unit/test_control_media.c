@@ -4,12 +4,7 @@
  * and the test driver (vdrv.h) playing the guest on the virtio-scsi controller: what the
  * guest reads and the events and sense data it gets as the client ejects and inserts discs,
  * the guest's lock against an eject, and the command's refusals. */
-#include "check.h"
-#include "vdrv.h"
-#include "devices/virtio/devstate.h"
-#include "devices/virtio/mmio.h"
-#include "vmm/control.h"
-#include "vmm/vm.h"
+#include "cdvm.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,37 +18,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define MEM (16 << 20)
-#define REQ (VDRV_DATA)
-#define RESP (VDRV_DATA + 0x200)
-#define BUF (VDRV_DATA + 0x1000)
-
 static char dir[64], one[96], two[96], sock[96], spec0[128];
-static struct vm *vm;
-static struct vdrv drv;
 static FILE *cl;
-
-static void *loop_thread(void *arg)
-{
-	(void)arg;
-	evloop_run(vm->loop);
-	return NULL;
-}
-
-/* One SCSI command to target t; returns the SCSI status; sense at RESP + 12. */
-static int scsi(unsigned t, const uint8_t *cdb, unsigned len, uint32_t in)
-{
-	uint8_t *r = vm->mem->host + REQ;
-	struct vdrv_buf b[3] = { { REQ, 51, false }, { RESP, 108, true }, { BUF, in, true } };
-
-	memset(r, 0, 51);
-	r[0] = 1;
-	r[1] = t;
-	memcpy(r + 19, cdb, len);
-	vdrv_submit(&drv, 2, b, in ? 3 : 2);
-	vdrv_wait(&drv, 2, NULL);
-	return vm->mem->host[RESP + 10];
-}
 
 static bool sense(uint8_t key, uint8_t asc, uint8_t ascq)
 {
@@ -61,8 +27,6 @@ static bool sense(uint8_t key, uint8_t asc, uint8_t ascq)
 
 	return vm->mem->host[RESP + 10] == 2 && s[2] == key && s[12] == asc && s[13] == ascq;
 }
-
-static const uint8_t TUR[6] = { 0 };
 
 /* The media event GET EVENT STATUS NOTIFICATION reports on target t. */
 static int event(unsigned t)
@@ -72,23 +36,6 @@ static int event(unsigned t)
 	if (scsi(t, gesn, 10, 8) != 0)
 		return -1;
 	return vm->mem->host[BUF + 4] & 0xf;
-}
-
-/* The volume id of the disc in target t ("" when the read fails). */
-static const char *volume(unsigned t)
-{
-	static char id[33];
-	const uint8_t r10[10] = { 0x28, 0, 0, 0, 0, 16, 0, 0, 1 };
-	int n;
-
-	id[0] = 0;
-	if (scsi(t, r10, 10, 2048) != 0 || memcmp(vm->mem->host + BUF + 1, "CD001", 5))
-		return id;
-	memcpy(id, vm->mem->host + BUF + 40, 32);
-	for (n = 32; n > 0 && id[n - 1] == ' '; n--)
-		;
-	id[n] = 0;
-	return id;
 }
 
 /* Send one command line, return its answer (free with json_decref). */
@@ -144,7 +91,6 @@ static void test_media_command(void)
 	const uint8_t prevent[6] = { 0x1e, 0, 0, 0, 1 }, allow[6] = { 0x1e };
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct control *ctl = NULL;
-	struct vdevs *v;
 	pthread_t th;
 	char line[512];
 	json_t *r;
@@ -152,25 +98,8 @@ static void test_media_command(void)
 
 	snprintf(spec0, sizeof(spec0), "%s,media=cdrom", one);
 	cfg.disks = disks, cfg.nr_disks = 2;
-	vm = calloc(1, sizeof(*vm));
-	vm->kvm_fd = vm->vm_fd = -1;
-	vm->cfg = &cfg;
-	bus_init(&vm->pio);
-	bus_init(&vm->mmio);
-	pthread_mutex_init(&vm->irq_lock, NULL);
-	vm->cmdline = strdup("");
-	CHECK_EQ(guest_mem_create(MEM, &vm->mem), 0);
-	CHECK_EQ(evloop_create(&vm->loop), 0);
-	CHECK_EQ(vm_devices_init(vm), 0);
-	v = vm->devices_priv;
-	CHECK(v && v->n == 3 && v->e[2].mmio); /* two drives, then their controller */
-	if (!v || v->n != 3)
+	if (!cdvm_start(&cfg, sock, &ctl, &th))
 		return;
-	drv = (struct vdrv){ .bus = &vm->mmio, .mem = vm->mem, .base = v->e[2].mmio->base };
-	CHECK_EQ(vdrv_setup(&drv, ~0ULL, 3), 15);
-	CHECK_EQ(control_open(sock, &ctl), 0);
-	CHECK_EQ(control_attach(ctl, vm), 0);
-	CHECK_EQ(pthread_create(&th, NULL, loop_thread, NULL), 0);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
 	CHECK(fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
@@ -249,19 +178,8 @@ static void test_media_command(void)
 	scsi(1, TUR, 6, 0);
 	CHECK(sense(2, 0x3a, 0x02));
 
-	evloop_stop(vm->loop, 0);
-	pthread_join(th, NULL);
+	cdvm_stop(ctl, th);
 	fclose(cl);
-	control_detach(ctl);
-	control_close(ctl);
-	vm_devices_exit(vm);
-	evloop_destroy(vm->loop);
-	guest_mem_destroy(vm->mem);
-	bus_destroy(&vm->mmio);
-	bus_destroy(&vm->pio);
-	pthread_mutex_destroy(&vm->irq_lock);
-	free(vm->cmdline);
-	free(vm);
 }
 
 int main(void)

@@ -6,16 +6,11 @@
  * drive index maps to the VMM's drive, an insert reaches the guest, a drive the guest locked
  * answers -EBUSY with the VMM's message and gives its disc up with force, a drive the VMM
  * does not have is refused. Linked with the server's objects and the VMM's (mk/tests.mk). */
-#include "check.h"
-#include "vdrv.h"
-#include "devices/virtio/devstate.h"
-#include "devices/virtio/mmio.h"
+#include "cdvm.h"
 #include "server/imgstore.h"
 #include "server/server.h"
 #include "server/vmctl.h"
 #include "server/vmrow.h"
-#include "vmm/control.h"
-#include "vmm/vm.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -25,56 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MEM (16 << 20)
-#define REQ (VDRV_DATA)
-#define RESP (VDRV_DATA + 0x200)
-#define BUF (VDRV_DATA + 0x1000)
-
 static char dir[64], one[128], sock[128], spec0[160];
-static struct vm *vm;
-static struct vdrv drv;
-
-static void *loop_thread(void *arg)
-{
-	(void)arg;
-	evloop_run(vm->loop);
-	return NULL;
-}
-
-/* One SCSI command to target t; returns the SCSI status; sense at RESP + 12. */
-static int scsi(unsigned t, const uint8_t *cdb, unsigned len, uint32_t in)
-{
-	uint8_t *r = vm->mem->host + REQ;
-	struct vdrv_buf b[3] = { { REQ, 51, false }, { RESP, 108, true }, { BUF, in, true } };
-
-	memset(r, 0, 51);
-	r[0] = 1;
-	r[1] = t;
-	memcpy(r + 19, cdb, len);
-	vdrv_submit(&drv, 2, b, in ? 3 : 2);
-	vdrv_wait(&drv, 2, NULL);
-	return vm->mem->host[RESP + 10];
-}
-
-static const uint8_t TUR[6] = { 0 };
-
-/* The volume id of the disc in target t ("" when the read fails). */
-static const char *volume(unsigned t)
-{
-	static char id[33];
-	const uint8_t r10[10] = { 0x28, 0, 0, 0, 0, 16, 0, 0, 1 };
-	int n;
-
-	id[0] = 0;
-	if (scsi(t, r10, 10, 2048) != 0 || memcmp(vm->mem->host + BUF + 1, "CD001", 5))
-		return id;
-	memcpy(id, vm->mem->host + BUF + 40, 32);
-	for (n = 32; n > 0 && id[n - 1] == ' '; n--)
-		;
-	id[n] = 0;
-	return id;
-}
-
 /* What the VMM's drive i holds (its path; NULL for none), asked through the server's side. */
 static char *held(struct server *srv, size_t i)
 {
@@ -113,7 +59,6 @@ static void test_media_change(void)
 	struct server srv = { .data_dir = dir };
 	struct control *ctl = NULL;
 	char err[600], two[160];
-	struct vdevs *v;
 	pthread_t th;
 
 	snprintf(srv.images_dir, sizeof(srv.images_dir), "%s/images", dir);
@@ -122,25 +67,8 @@ static void test_media_change(void)
 	CHECK_EQ(vmctl_path(&srv, 1, sock, sizeof(sock)), 0);
 	snprintf(spec0, sizeof(spec0), "%s,media=cdrom", one);
 	cfg.disks = disks, cfg.nr_disks = 2;
-	vm = calloc(1, sizeof(*vm));
-	vm->kvm_fd = vm->vm_fd = -1;
-	vm->cfg = &cfg;
-	bus_init(&vm->pio);
-	bus_init(&vm->mmio);
-	pthread_mutex_init(&vm->irq_lock, NULL);
-	vm->cmdline = strdup("");
-	CHECK_EQ(guest_mem_create(MEM, &vm->mem), 0);
-	CHECK_EQ(evloop_create(&vm->loop), 0);
-	CHECK_EQ(vm_devices_init(vm), 0);
-	v = vm->devices_priv;
-	CHECK(v && v->n == 3 && v->e[2].mmio); /* two drives, then their controller */
-	if (!v || v->n != 3 || !srv.images)
+	if (!srv.images || !cdvm_start(&cfg, sock, &ctl, &th))
 		return;
-	drv = (struct vdrv){ .bus = &vm->mmio, .mem = vm->mem, .base = v->e[2].mmio->base };
-	CHECK_EQ(vdrv_setup(&drv, ~0ULL, 3), 15);
-	CHECK_EQ(control_open(sock, &ctl), 0);
-	CHECK_EQ(control_attach(ctl, vm), 0);
-	CHECK_EQ(pthread_create(&th, NULL, loop_thread, NULL), 0);
 
 	CHECK_EQ(scsi(0, TUR, 6, 0), 0);
 	CHECK(!strcmp(volume(0), "VSRV_CD_ONE"));
@@ -176,18 +104,7 @@ static void test_media_change(void)
 	/* no VMM listening for VM 2 */
 	CHECK(vmcd_media_change(&srv, 2, 0, NULL, false, err, sizeof(err)) < 0);
 
-	evloop_stop(vm->loop, 0);
-	pthread_join(th, NULL);
-	control_detach(ctl);
-	control_close(ctl);
-	vm_devices_exit(vm);
-	evloop_destroy(vm->loop);
-	guest_mem_destroy(vm->mem);
-	bus_destroy(&vm->mmio);
-	bus_destroy(&vm->pio);
-	pthread_mutex_destroy(&vm->irq_lock);
-	free(vm->cmdline);
-	free(vm);
+	cdvm_stop(ctl, th);
 	imgstore_destroy(srv.images);
 }
 

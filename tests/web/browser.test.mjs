@@ -13,51 +13,9 @@ import { join } from 'node:path';
 import { writeFileSync, copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { Api, MemoryStorage } from '../../web/api.mjs';
 import { startDaemon, kvmReason, until, sleep, ROOT } from './daemon.mjs';
+import { CHROMIUM, noBrowser, Cdp } from './chrome.mjs';
 
-const CHROMIUM = ['chromium', 'chromium-browser'].find((c) => {
-  try { execFileSync('sh', ['-c', 'command -v ' + c], { stdio: 'ignore' }); return true; } catch (e) { return false; }
-});
-const noBrowser = (!CHROMIUM && 'chromium is not installed (Debian package chromium)') || false;
 const skip = kvmReason || noBrowser;      // the tests that run a guest
-
-// A DevTools protocol client over Chromium's pipe.
-class Cdp {
-  constructor(proc) {
-    this.proc = proc;
-    this.next = 1;
-    this.waiting = new Map();
-    this.handlers = [];
-    let buf = '';
-    proc.stdio[4].on('data', (chunk) => {
-      buf += chunk.toString('utf8');
-      let i;
-      while ((i = buf.indexOf('\0')) >= 0) {
-        const msg = JSON.parse(buf.slice(0, i));
-        buf = buf.slice(i + 1);
-        if (msg.id && this.waiting.has(msg.id)) {
-          const { resolve, reject } = this.waiting.get(msg.id);
-          this.waiting.delete(msg.id);
-          if (msg.error)
-            reject(new Error(msg.error.message));
-          else
-            resolve(msg.result);
-        } else if (msg.method) {
-          for (const h of this.handlers)
-            h(msg);
-        }
-      }
-    });
-  }
-
-  send(method, params = {}, sessionId) {
-    const id = this.next++;
-    const msg = { id, method, params };
-    if (sessionId)
-      msg.sessionId = sessionId;
-    this.proc.stdio[3].write(JSON.stringify(msg) + '\0');
-    return new Promise((resolve, reject) => this.waiting.set(id, { resolve, reject }));
-  }
-}
 
 let d, api, chrome, cdp, session;
 

@@ -12,7 +12,8 @@ export const CHROMIUM = ['chromium', 'chromium-browser'].find((c) => {
 });
 export const noBrowser = (!CHROMIUM && 'chromium is not installed (Debian package chromium)') || false;
 
-class Cdp {
+// A DevTools protocol client over Chromium's pipe.
+export class Cdp {
   constructor(proc) {
     this.proc = proc;
     this.next = 1;
