@@ -73,7 +73,8 @@ export class Api {
   }
 
   // token: another token than the session's (the logout's own)
-  async raw(method, path, { body, signal, accept, token } = {}) {
+  // data: a body sent as it is (a File or Blob: the browser streams it), not as JSON
+  async raw(method, path, { body, data, signal, accept, token } = {}) {
     const sent = token || this.token;
     const h = { ...(accept ? { Accept: accept } : {}), ...(sent ? { Authorization: 'Bearer ' + sent } : {}) };
     const sig = !signal ? this.session.signal
@@ -82,6 +83,9 @@ export class Api {
     if (body !== undefined) {
       h['Content-Type'] = 'application/json';
       init.body = JSON.stringify(body);
+    } else if (data !== undefined) {
+      h['Content-Type'] = 'application/octet-stream';
+      init.body = data;
     }
     const res = await this.fetch(this.base + path, init);
     if (!res.ok) {
@@ -153,6 +157,17 @@ export class Api {
   listDisks() { return this.request('GET', '/api/v1/disks'); }
   listNetworks() { return this.request('GET', '/api/v1/networks'); }
   listImages() { return this.request('GET', '/api/v1/images'); }
+  // Upload a file (File or Blob) into the image store; sha256: the checksum it must have.
+  async uploadImage(name, data, sha256 = '') {
+    const q = sha256 ? '?sha256=' + seg(sha256) : '';
+    const res = await this.raw('PUT', '/api/v1/images/' + seg(name) + q, { data });
+    return res.json();
+  }
+  deleteImage(name) { return this.request('DELETE', '/api/v1/images/' + seg(name)); }
+  // Put image (null: eject) in a CD/DVD drive of a VM.
+  vmMedia(name, drive, image) {
+    return this.request('POST', '/api/v1/vms/' + seg(name) + '/media', { drive, image });
+  }
   events(limit = 50) { return this.request('GET', '/api/v1/events?limit=' + limit); }
 
   // The console log's last bytes, as text.

@@ -1,6 +1,6 @@
 // The vsrv web console: the session (log in, log out), the VM list kept live from the event
 // stream (vmstate.mjs through core.mjs) and the routes, each a page module (page-*.mjs).
-// Routes are in the URL's fragment: #/vms, #/vm/NAME, #/edit/NAME, #/create, #/disks,
+// Routes are in the URL's fragment: #/vms, #/vm/NAME, #/edit/NAME, #/create, #/disks, #/images,
 // #/networks, #/users, #/groups, #/permissions, #/grants/KIND/NAME, #/host, #/events.
 import { ApiError } from './api.mjs';
 import { $, api, app, hooks, main, showError, clearError, dispatch, loadVms, setView,
@@ -12,6 +12,7 @@ import { viewVm } from './page-vm.mjs';
 import { viewVmEdit } from './page-vmedit.mjs';
 import { viewCreate } from './page-create.mjs';
 import { viewDisks } from './page-disks.mjs';
+import { viewImages } from './page-images.mjs';
 import { viewNetworks } from './page-networks.mjs';
 import { viewUsers, viewGroups } from './page-users.mjs';
 import { viewGrants } from './page-grants.mjs';
@@ -150,6 +151,8 @@ function route() {
     viewCreate();
   else if (what === 'disks')
     viewDisks();
+  else if (what === 'images')
+    viewImages();
   else if (what === 'networks')
     viewNetworks();
   else if (what === 'users')

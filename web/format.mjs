@@ -53,9 +53,18 @@ export function vmSpec(f) {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(name))
     throw new Error('A name is 1 to 63 letters, digits, ".", "_" or "-", starting with a letter or digit.');
   const kernel = String(f.kernel || '').trim();
-  if (!kernel)
-    throw new Error('Choose a kernel.');
-  const spec = { name, kernel };
+  const firmware = f.firmware === 'bios' || f.firmware === 'uefi';
+  if (!kernel && !firmware)
+    throw new Error('Choose a kernel (or a firmware).');
+  const spec = firmware ? { name } : { name, kernel };
+  if (f.os_type)
+    spec.os_type = f.os_type;
+  if (f.firmware)
+    spec.firmware = f.firmware;
+  if (firmware && f.boot && f.boot.length)
+    spec.boot = f.boot;
+  if (f.cdroms && f.cdroms.length)
+    spec.cdroms = f.cdroms;
   const cpus = Number(f.cpus || 1), mem = Number(f.memory_mib || 128);
   if (!Number.isInteger(cpus) || cpus < 1 || cpus > 64)
     throw new Error('vCPUs: 1 to 64.');
@@ -65,7 +74,7 @@ export function vmSpec(f) {
   spec.memory_mib = mem;
   if (f.description && String(f.description).trim())
     spec.description = String(f.description).trim();
-  if (f.cmdline && String(f.cmdline).trim())
+  if (!firmware && f.cmdline && String(f.cmdline).trim())
     spec.cmdline = String(f.cmdline).trim();
   if (f.autostart)
     spec.autostart = true;

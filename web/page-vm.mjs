@@ -1,7 +1,7 @@
-// A VM's page (#/vm/NAME): its configuration and runtime figures, its actions, the undo
-// disks its last run kept (commit or discard), charts of its usage (charts.mjs) and its
+// A VM's page (#/vm/NAME): its configuration and runtime figures, its actions, its CD/DVD
+// drives (insert and eject for holders of control), the undo disks its last run kept (commit or discard), charts of its usage (charts.mjs) and its
 // serial console in xterm.js (terminal.mjs) fed by consolefeed.mjs.
-import { api, app, main, setView, showError, clearError, dispatch, serverPerms, mayVm,
+import { api, app, main, setView, showError, clearError, dispatch, serverPerms, mayVm, mayServer,
          actionButtons, stateBadge, refreshVm, waitTask } from './core.mjs';
 import { consoleAccess } from './perms.mjs';
 import { ConsoleTerminal, inputQueue } from './terminal.mjs';
@@ -9,6 +9,7 @@ import { ConsoleFeed } from './consolefeed.mjs';
 import { fmtBytes, fmtMib, fmtSeconds, fmtTime, fmtExit, fmtAgent, fmtGuestOs, fmtAddresses } from './format.mjs';
 import { h, replace, kv, table } from './dom.mjs';
 import { VmCharts } from './charts.mjs';
+import { driveImages } from './drives.mjs';
 
 // Two byte counters of a runtime device (none while the VM does not run).
 function ioCells(dev, a, b) {
@@ -70,6 +71,58 @@ function undoSection(name, alive) {
   return { el: box, load, hide: () => paint(null) };
 }
 
+// The CD/DVD drives with, for holders of control, an image to insert (from the store when
+// the caller may list it, else typed) and Eject (POST /api/v1/vms/NAME/media). Painted again
+// only when the drives or the caller's rights change, so a choice being made is kept.
+function mediaSection(name, alive) {
+  const box = h('section', { 'aria-labelledby': 'media-h', id: 'vm-media', hidden: true });
+  let seen = null, isos = null;
+  const change = async (drive, image) => {
+    clearError();
+    try {
+      const asOf = app.state.lastEvent;
+      const vm = await api.vmMedia(name, drive, image);
+      if (alive())
+        dispatch({ type: 'vm', vm, asOf });
+    } catch (e) { showError(e); }
+  };
+  const paint = (vm) => {
+    const control = mayVm(vm, 'control');
+    const key = JSON.stringify([vm.cdroms || [], control, isos]);
+    if (key === seen)
+      return;
+    seen = key;
+    const cds = vm.cdroms || [];
+    box.hidden = !cds.length;
+    if (control && isos === null && mayServer('modify')) {
+      isos = [];
+      api.listImages().then((js) => {
+        isos = driveImages(js.images);
+        seen = null;
+        const now = app.state.vms[name];
+        if (alive() && now)
+          paint(now);
+      }, () => {});
+    }
+    replace(box, h('h2', { id: 'media-h' }, 'CD/DVD drives'),
+      table('CD/DVD drives of ' + name, [{ label: 'Drive', num: true }, { label: 'Bus' }, { label: 'Medium' },
+        ...(control ? [{ label: 'Change' }] : [])],
+      cds.map((c, i) => {
+        if (!control)
+          return [String(i), c.bus, c.image || '(empty)'];
+        const pick = h('input', { list: 'vm-media-isos', value: '', placeholder: 'an image',
+          'aria-label': `Image for drive ${i}`, 'data-key': `${name}/media-${i}/image` });
+        return [String(i), c.bus, c.image || '(empty)', h('div', { class: 'actions' }, pick,
+          h('button', { type: 'button', 'data-key': `${name}/media-${i}/insert`,
+            on: { click: () => pick.value.trim() && change(i, pick.value.trim()) } }, 'Insert'),
+          h('button', { type: 'button', 'data-key': `${name}/media-${i}/eject`, disabled: !c.image,
+            on: { click: () => change(i, null) } }, 'Eject'))];
+      })),
+      h('datalist', { id: 'vm-media-isos' }, (isos || []).map((i) => h('option', { value: i }))));
+  };
+  return { el: box, paint };
+}
+
 export function viewVm(name) {
   let gone = false;
   const alive = () => !gone;
@@ -86,9 +139,10 @@ export function viewVm(name) {
     } catch (e) { showError(e); }
   } } }, h('label', { for: 'console-input' }, 'Send a line'), input, h('button', { type: 'submit' }, 'Send'));
   const undo = undoSection(name, alive);
+  const media = mediaSection(name, alive);
   const charts = new VmCharts(name);
   replace(main, h('p', {}, h('a', { href: '#/vms' }, '← Virtual machines')), h('h1', {}, name), info,
-    undo.el, charts.el, h('h2', {}, 'Serial console'), h('div', { class: 'toolbar' },
+    media.el, undo.el, charts.el, h('h2', {}, 'Serial console'), h('div', { class: 'toolbar' },
       h('button', { type: 'button', on: { click: () => feed.loadLog() } }, 'Reload log'),
       h('button', { type: 'button', on: { click: () => term.reset() } }, 'Clear')),
     pane, sendBox, note);
@@ -111,6 +165,7 @@ export function viewVm(name) {
         undo.hide();
     }
     charts.update(vm);
+    media.paint(vm);
     // Configuration (disks, nics) and what the running VMM reports (runtime) are apart;
     // runtime.disks[i] / runtime.nics[i] count the i-th configured disk / NIC.
     const rt = vm.runtime || {}, rtDisks = rt.disks || [], rtNics = rt.nics || [];
@@ -133,7 +188,8 @@ export function viewVm(name) {
       h('div', { class: 'grid2' },
         h('section', { 'aria-labelledby': 'cfg' }, h('h2', { id: 'cfg' }, 'Configuration'), kv([
           ['Description', vm.description], ['vCPUs', String(vm.cpus ?? '–')],
-          ['Memory', fmtMib(vm.memory_mib)], ['Kernel', vm.kernel], ['Initrd', vm.initrd],
+          ['Memory', fmtMib(vm.memory_mib)], ['OS type', vm.os_type], ['Firmware', vm.firmware],
+          ['Boot order', vm.boot && vm.boot.length ? vm.boot.join(', ') : null], ['Kernel', vm.kernel], ['Initrd', vm.initrd],
           ['Command line', vm.cmdline], ['Restart policy', vm.restart_policy],
           ['Autostart', vm.autostart === undefined ? null : vm.autostart ? 'yes' : 'no'],
           ['Undo disks', vm.undo_disks], ['CPU limit', vm.cpu_limit ? vm.cpu_limit + ' %' : 'none'],

@@ -6,10 +6,11 @@ import { api, app, main, setView, showError, dispatch, mayVm } from './core.mjs'
 import { h, replace } from './dom.mjs';
 import { field, input, select, checkbox, form, intOf } from './form.mjs';
 import { seg } from './api.mjs';
+import { FIRMWARES, bootSelect, cdromList, driveImages } from './drives.mjs';
 
 function diskRow(i, d, disks, onRemove) {
   const name = select([...new Set([d.disk, ...disks].filter(Boolean))], d.disk, { 'aria-label': `Disk ${i + 1}` });
-  const bus = select(['virtio-blk', 'scsi'], d.bus || 'virtio-blk', { 'aria-label': `Disk ${i + 1} bus` });
+  const bus = select(['virtio-blk', 'scsi', 'ahci'], d.bus || 'virtio-blk', { 'aria-label': `Disk ${i + 1} bus` });
   const ro = checkbox(!!d.readonly, { 'aria-label': `Disk ${i + 1} read-only` });
   const row = field('disks[' + i + ']', 'Disk ' + (i + 1), [name, ' ', bus, ' ',
     h('label', { class: 'choice' }, ro, ' read-only'), ' ',
@@ -21,9 +22,10 @@ function diskRow(i, d, disks, onRemove) {
 function nicRow(i, n, nets, onRemove) {
   const net = select([...new Set([n.network, ...nets].filter(Boolean))], n.network, { 'aria-label': `NIC ${i + 1} network` });
   const mac = input({ value: n.mac || '', placeholder: 'generated', 'aria-label': `NIC ${i + 1} MAC`, size: 17 });
-  const row = field('nics[' + i + ']', 'NIC ' + (i + 1), [net, ' ', mac, ' ',
+  const model = select(['virtio', 'e1000'], n.model || 'virtio', { 'aria-label': `NIC ${i + 1} model` });
+  const row = field('nics[' + i + ']', 'NIC ' + (i + 1), [net, ' ', mac, ' ', model, ' ',
     h('button', { type: 'button', class: 'danger', 'aria-label': `Remove NIC ${i + 1}`, on: { click: onRemove } }, 'Remove')]);
-  row.value = () => (mac.value.trim() ? { network: net.value, mac: mac.value.trim() } : { network: net.value });
+  row.value = () => ({ network: net.value, ...(mac.value.trim() ? { mac: mac.value.trim() } : {}), model: model.value });
   return row;
 }
 
@@ -52,7 +54,7 @@ export async function viewVmEdit(name) {
   replace(main, h('h1', {}, 'Settings of ' + name), h('p', { class: 'hint' }, 'Loading…'));
   let gone = false;
   setView({ name: 'edit', cleanup: () => { gone = true; } });
-  let vm, images = [], disks = [], nets = [];
+  let vm, images = [], isos = [], disks = [], nets = [];
   try {
     const asOf = app.state.lastEvent;
     vm = await api.getVm(name);
@@ -63,6 +65,7 @@ export async function viewVmEdit(name) {
     const [im, dl, nl] = await Promise.allSettled(may ? [api.listImages(), api.listDisks(), api.listNetworks()]
       : [none, none, none]);
     images = im.status === 'fulfilled' && im.value ? im.value.images.map((i) => i.name) : [];
+    isos = im.status === 'fulfilled' && im.value ? driveImages(im.value.images) : [];
     // disks used by no other VM (this one's are in its own list)
     disks = dl.status === 'fulfilled' && dl.value ? dl.value.disks.filter((d) => !d.used_by_others &&
       (!d.used_by || d.used_by.split(',').map((s) => s.trim()).every((u) => u === name))).map((d) => d.name) : [];
@@ -85,6 +88,9 @@ export async function viewVmEdit(name) {
     undo_disks: select(['off', 'keep', 'commit', 'discard'], vm.undo_disks),
     autostart: checkbox(vm.autostart),
   };
+  const firmware = select(FIRMWARES, vm.firmware || 'none', { name: 'firmware' });
+  const boot = bootSelect(vm.boot || []);
+  const cl = cdromList(vm.cdroms || [], isos, true);
   const ints = ['cpus', 'memory_mib', 'memory_reserve_mib', 'cpu_limit', 'cpu_weight'];
   const dl = rowList('disks', 'Disks', vm.disks, (i, d, rm) => diskRow(i, d, disks, rm),
     () => ({ disk: disks.find((d) => !vm.disks.some((x) => x.disk === d)) || disks[0] || '' }));
@@ -99,13 +105,15 @@ export async function viewVmEdit(name) {
     field('memory_reserve_mib', 'Reserved memory (MiB)', el.memory_reserve_mib, '0: all of its memory'),
     field('cpu_limit', 'CPU limit (%)', el.cpu_limit, 'percent of one CPU; 0: no limit'),
     field('cpu_weight', 'CPU weight', el.cpu_weight, '1 to 10000 (default 100)'),
+    field('firmware', 'Firmware', firmware, 'bios or uefi boot from the drives (the kernel is dropped)'),
+    field('boot', 'Boot order', boot, 'with a firmware'),
     field('kernel', 'Kernel', el.kernel, 'a file in the server\'s images directory'),
     field('initrd', 'Initrd', el.initrd, 'empty: none'),
     field('cmdline', 'Command line', el.cmdline),
     field('restart_policy', 'Restart policy', el.restart_policy),
     field('undo_disks', 'Undo disks', el.undo_disks),
     field('autostart', 'Start with the server', el.autostart),
-    dl.el, nl.el,
+    cl.el, dl.el, nl.el,
     h('div', { class: 'actions' }, h('button', { class: 'primary', type: 'submit' }, 'Save'),
       h('a', { class: 'button', href: '#/vm/' + encodeURIComponent(name) }, 'Back'))], async () => {
     status.textContent = '';
@@ -119,8 +127,15 @@ export async function viewVmEdit(name) {
     const d = dl.value(), n = nl.value();
     if (JSON.stringify(d) !== JSON.stringify(vm.disks.map((x) => ({ disk: x.disk, bus: x.bus, readonly: x.readonly }))))
       body.disks = d;
-    if (JSON.stringify(n) !== JSON.stringify(vm.nics.map((x) => ({ network: x.network, mac: x.mac }))))
+    if (JSON.stringify(n) !== JSON.stringify(vm.nics.map((x) => ({ network: x.network, mac: x.mac, model: x.model || 'virtio' }))))
       body.nics = n;
+    if (firmware.value !== (vm.firmware || 'none'))
+      body.firmware = firmware.value;
+    if (boot.value !== (vm.boot || []).join(','))
+      body.boot = boot.order();
+    const c = cl.value();
+    if (JSON.stringify(c) !== JSON.stringify((vm.cdroms || []).map((x) => ({ image: x.image, bus: x.bus }))))
+      body.cdroms = c;
     if (!Object.keys(body).length) {
       status.textContent = 'Nothing changed.';
       return;
@@ -134,6 +149,6 @@ export async function viewVmEdit(name) {
   replace(main, h('p', {}, h('a', { href: '#/vm/' + encodeURIComponent(name) }, '← ' + name)),
     h('h1', {}, 'Settings of ' + name),
     off ? null : h('p', { class: 'hint', role: 'note' }, `${name} is ${vm.state}: hardware (vCPUs, memory, ` +
-      'disks, NICs, kernel) changes only while it is off.'),
+      'disks, NICs, drives, firmware, kernel) changes only while it is off.'),
     mayVm(vm, 'modify') ? f : h('p', { class: 'empty' }, 'You may not change this VM.'), status);
 }

@@ -8,7 +8,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { Api, ApiError, MemoryStorage } from '../../web/api.mjs';
 import { startDaemon, ROOT } from './daemon.mjs';
 import { openBrowser, noBrowser } from './chrome.mjs';
@@ -242,6 +244,92 @@ test("a VM's settings: every field PATCH takes, disks and NICs, errors by their 
   assert.deepEqual(b.problems, []);
 });
 
+test('images: upload an ISO made here (SHA-256 listed), a Windows VM from it (UEFI), eject and insert, delete refused while used', { skip: noBrowser }, async () => {
+  // a small ISO made now
+  const dir = join(d.tmp, 'isodir');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'readme.txt'), 'an installer, or so it says\n');
+  const iso = join(d.tmp, 'inst.iso');
+  execFileSync('xorriso', ['-as', 'mkisofs', '-quiet', '-o', iso, dir], { stdio: 'ignore' });
+  const sha = createHash('sha256').update(readFileSync(iso)).digest('hex');
+  await b.login(d.base, 'admin', 'adminpass1');
+  await b.page("location.hash = '#/images'");
+  await b.wait("!!document.querySelector('#image-upload') && document.querySelector('#image-list').innerText.includes('k.elf')");
+  // the file chosen as a person would (the file input), sent by the browser
+  const setFile = async (path) => {
+    const r = await b.cdp.send('Runtime.evaluate', { expression: "document.querySelector('#image-upload input[type=file]')" }, b.session);
+    await b.cdp.send('DOM.setFileInputFiles', { files: [path], objectId: r.result.objectId }, b.session);
+  };
+  // a checksum that does not match: refused, shown next to its field, nothing kept
+  await setFile(iso);
+  await fill('#image-upload', { '[data-field=name] input': 'bad.iso', '[data-field=sha256] input': '0'.repeat(64) });
+  await b.wait(`(${fieldError('#image-upload', 'sha256')}) || document.querySelector('#image-upload .form-error:not([hidden])')`,
+    10000, 'the checksum refusal');
+  assert.equal(await gone('/api/v1/images/bad.iso'), true);
+  await fill('#image-upload', { '[data-field=name] input': 'inst.iso', '[data-field=sha256] input': sha });
+  await b.wait(`document.querySelector('#image-list').innerText.includes(${JSON.stringify(sha)})`, 10000, 'the upload listed');
+  const img = await api.request('GET', '/api/v1/images/inst.iso');
+  assert.deepEqual([img.kind, img.sha256, img.size], ['iso', sha, readFileSync(iso).length]);
+  assert.match(await b.page("[...document.querySelectorAll('#image-list tr')].find((r) => r.innerText.includes('inst.iso')).innerText"),
+    /inst\.iso\s+iso\s+[\d.]+ KiB\s+[0-9a-f]{64}\s+–/);
+
+  // a Windows VM with the ISO in a drive: the preset's firmware shows, no kernel asked
+  await b.page("location.hash = '#/create'");
+  await b.wait("!!document.querySelector('[data-key=\"cdroms-add\"]')", 10000, 'the drives');
+  await fill('main form.panel', { '#c-name': 'win1', '#c-mem': '64', '#c-os': 'windows' }, false);
+  await click('[data-key="cdroms-add"]');
+  assert.deepEqual(await b.page("[document.querySelector('#c-firmware').value, document.querySelector('#c-boot').value, " +
+    "document.querySelector('#c-kernel').closest('[data-field]').hidden, document.querySelector('[aria-label=\"Drive 1 image\"]').value]"),
+  ['uefi', 'cdrom,disk', true, 'inst.iso']);
+  await b.page("document.querySelector('main form.panel').requestSubmit()");
+  await b.wait("location.hash === '#/vm/win1'", 10000, 'the new VM');
+  let vm = await api.getVm('win1');
+  assert.deepEqual([vm.os_type, vm.firmware, vm.boot, vm.kernel, vm.cdroms],
+    ['windows', 'uefi', ['cdrom', 'disk'], null, [{ image: 'inst.iso', bus: 'ahci' }]]);
+  await b.wait("document.querySelector('#vm-media') && document.querySelector('#vm-media').innerText.includes('inst.iso') && " +
+    "document.querySelector('main').innerText.includes('uefi')", 10000, 'the drive and the firmware on the VM page');
+  // eject and insert on the off VM
+  await click('[data-key="win1/media-0/eject"]');
+  await b.wait("document.querySelector('#vm-media').innerText.includes('(empty)')", 10000, 'ejected');
+  assert.equal((await api.getVm('win1')).cdroms[0].image, null);
+  await b.page("document.querySelector('[data-key=\"win1/media-0/image\"]').value = 'inst.iso'");
+  await click('[data-key="win1/media-0/insert"]');
+  await b.wait("!document.querySelector('#vm-media').innerText.includes('(empty)')", 10000, 'inserted');
+  assert.equal((await api.getVm('win1')).cdroms[0].image, 'inst.iso');
+  // its settings: the same fields while off
+  await b.page("location.hash = '#/edit/win1'");
+  await b.wait("!!document.querySelector('#vm-edit [aria-label=\"Drive 1 image\"]')");
+  assert.deepEqual(await b.page("['firmware', 'boot'].map((n) => document.querySelector('#vm-edit [data-field=' + n + '] select').value)"),
+    ['uefi', 'cdrom,disk']);
+  await fill('#vm-edit', { '[data-field=boot] select': 'disk,cdrom' });
+  await b.wait("[...document.querySelectorAll('[role=status]')].some((e) => e.textContent === 'Saved.')", 5000, 'saved');
+  vm = await api.getVm('win1');
+  assert.deepEqual([vm.boot, vm.firmware, vm.cdroms], [['disk', 'cdrom'], 'uefi', [{ image: 'inst.iso', bus: 'ahci' }]]);
+
+  // in use: listed as such, and its delete refused with the API's message
+  let refusal = null;
+  await api.request('DELETE', '/api/v1/images/inst.iso').catch((e) => { refusal = e; });
+  assert.equal(refusal && refusal.status, 409);
+  await b.page("location.hash = '#/images'");
+  await b.wait("[...document.querySelectorAll('#image-list tr')].some((r) => r.innerText.includes('inst.iso') && r.innerText.includes('win1'))",
+    10000, 'used by win1');
+  await click('[data-key="image/inst.iso/delete"]');
+  await b.wait("!document.getElementById('error').hidden", 5000, 'the refusal');
+  assert.equal(await b.page("document.getElementById('error-text').textContent"), refusal.message + ' (409 conflict)');
+  // the VM deleted from its page (the confirmation accepted), then the image can go
+  await b.page("location.hash = '#/vm/win1'");
+  await b.wait("!!document.querySelector('[data-key=\"win1/delete\"]')");
+  await click('[data-key="win1/delete"]');
+  await b.wait("location.hash === '#/vms'", 5000, 'back on the list');
+  assert.equal(await gone('/api/v1/vms/win1'), true);
+  await b.page("location.hash = '#/images'");
+  await b.wait("!!document.querySelector('[data-key=\"image/inst.iso/delete\"]')");
+  await click('[data-key="image/inst.iso/delete"]');
+  await b.wait("!document.querySelector('#image-list').innerText.includes('inst.iso')", 5000, 'the image gone');
+  assert.equal(await gone('/api/v1/images/inst.iso'), true);
+  assert.deepEqual(b.problems, []);
+});
+
 test('users, groups and grants: create, change, delete; a refused grant shows on its row', { skip: noBrowser }, async () => {
   await b.page("location.hash = '#/users'");
   await b.wait("!!document.querySelector('#user-create')");
@@ -345,6 +433,7 @@ test('a viewer (view on the server) sees no action it may not take, on any page'
     ['#/edit/vv1', "document.querySelector('main').innerText.includes('You may not change this VM.')"],
     ['#/create', "!!document.querySelector('main h1')"],
     ['#/disks', "document.querySelector('#disk-list').innerText.includes('vd1')"],
+    ['#/images', "document.querySelector('main').innerText.includes('You may not see the image store')"],
     ['#/networks', "document.querySelector('#net-list').innerText.includes('vn1')"],
     ['#/users', "document.querySelector('#user-list').innerText.includes('viewer')"],
     ['#/groups', "!!document.querySelector('#group-list') && !document.querySelector('main').innerText.includes('Loading')"],

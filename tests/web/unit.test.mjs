@@ -232,6 +232,12 @@ test('format: the create form becomes a valid VMInput', () => {
                      { name: 'a', kernel: 'k', cpus: '0' }, { name: 'a', kernel: 'k', cpus: '1.5' },
                      { name: 'a', kernel: 'k', memory_mib: '8' }, { name: 'x'.repeat(64), kernel: 'k' }])
     assert.throws(() => vmSpec(bad), Error, JSON.stringify(bad));
+  // with a firmware: no kernel (nor its command line) sent, the boot order and drives are
+  assert.deepEqual(vmSpec({ name: 'w', kernel: 'k', cmdline: 'x', os_type: 'windows', firmware: 'uefi',
+    boot: ['cdrom', 'disk'], cdroms: [{ image: 'a.iso' }] }),
+  { name: 'w', os_type: 'windows', firmware: 'uefi', boot: ['cdrom', 'disk'], cdroms: [{ image: 'a.iso' }],
+    cpus: 1, memory_mib: 128 });
+  assert.throws(() => vmSpec({ name: 'a', kernel: '', firmware: 'none' }), /Choose a kernel/);
   assert.equal(fmtBytes(1536), '1.5 KiB');
   assert.equal(fmtSeconds(3725), '1h 2m 5s');
 });
