@@ -424,12 +424,14 @@ test('a viewer (view on the server) sees no action it may not take, on any page'
   await api.request('PUT', '/api/v1/permissions', { grants: [{ user: 'viewer', permissions: ['view'] }] });
   await api.request('POST', '/api/v1/disks', { name: 'vd1', size: 1048576 });
   await api.request('POST', '/api/v1/networks', { name: 'vn1', kind: 'nat' });
-  await api.createVm({ name: 'vv1', kernel: 'k.elf', memory_mib: 32, disks: [{ disk: 'vd1' }], nics: [{ network: 'vn1' }] });
+  await api.createVm({ name: 'vv1', kernel: 'k.elf', memory_mib: 32, disks: [{ disk: 'vd1' }], nics: [{ network: 'vn1' }],
+    cdroms: [{ image: null }] });
   await b.logout();
   await b.login(d.base, 'viewer', 'viewerpass1');
   for (const [hash, ready] of [
     ['#/vms', "!!document.querySelector('#vm-list .vm-body') && document.querySelector('#vm-list').innerText.includes('vv1')"],
-    ['#/vm/vv1', "!!document.querySelector('#console .xterm') && document.querySelector('main').innerText.includes('vd1')"],
+    ['#/vm/vv1', "!!document.querySelector('#console .xterm') && document.querySelector('main').innerText.includes('vd1') && " +
+      "document.querySelector('#vm-media').innerText.includes('(empty)')"],
     ['#/edit/vv1', "document.querySelector('main').innerText.includes('You may not change this VM.')"],
     ['#/create', "!!document.querySelector('main h1')"],
     ['#/disks', "document.querySelector('#disk-list').innerText.includes('vd1')"],
