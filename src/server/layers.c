@@ -148,12 +148,30 @@ int layers_frozen_image(struct server *srv, struct dbc *c, struct layer_files *f
 	return layers_push(srv, c, f, vm, disk_id, disk_path, frozen, n, err, errlen);
 }
 
+/* A new empty top layer of the VM's disk over parent, recorded in the inventory. */
+static int new_top(struct server *srv, struct dbc *c, struct layer_files *f, int64_t vm,
+		   int64_t disk_id, const char *parent, char *err, size_t errlen)
+{
+	struct inv_layer l = { .kind = "top", .vm_id = vm, .disk_id = disk_id };
+	char stem[64], top[4400];
+	int rc;
+
+	snprintf(stem, sizeof(stem), "vm%lld-disk%lld", (long long)vm, (long long)disk_id);
+	rc = layers_new_image(srv, f, NULL, stem, parent, top, sizeof(top), err, errlen);
+	if (rc)
+		return rc;
+	l.path = top;
+	l.parent = parent;
+	rc = inv_layer_add(c, &l);
+	if (rc)
+		snprintf(err, errlen, "inventory error recording the layer %s", top);
+	return rc;
+}
+
 int layers_push(struct server *srv, struct dbc *c, struct layer_files *f, int64_t vm,
 		int64_t disk_id, const char *disk_path, char *frozen, size_t n, char *err,
 		size_t errlen)
 {
-	struct inv_layer l = { .kind = "top", .vm_id = vm, .disk_id = disk_id };
-	char stem[64], top[4400];
 	bool is_top;
 	int rc = layers_top_path(c, vm, disk_id, disk_path, frozen, n, &is_top);
 
@@ -163,23 +181,13 @@ int layers_push(struct server *srv, struct dbc *c, struct layer_files *f, int64_
 		snprintf(err, errlen, "inventory error");
 		return rc;
 	}
-	snprintf(stem, sizeof(stem), "vm%lld-disk%lld", (long long)vm, (long long)disk_id);
-	rc = layers_new_image(srv, f, NULL, stem, frozen, top, sizeof(top), err, errlen);
-	if (rc)
-		return rc;
-	l.path = top;
-	l.parent = frozen;
-	rc = inv_layer_add(c, &l);
-	if (rc)
-		snprintf(err, errlen, "inventory error recording the layer %s", top);
-	return rc;
+	return new_top(srv, c, f, vm, disk_id, frozen, err, errlen);
 }
 
 int layers_retop(struct server *srv, struct dbc *c, struct layer_files *f, int64_t vm,
 		 int64_t disk_id, const char *parent, char *err, size_t errlen)
 {
-	struct inv_layer l = { .kind = "top", .vm_id = vm, .disk_id = disk_id };
-	char stem[64], old[4400], top[4400];
+	char old[4400];
 	int rc = inv_layer_top(c, vm, disk_id, copy_path, old);
 
 	if (rc == 1) {
@@ -193,16 +201,7 @@ int layers_retop(struct server *srv, struct dbc *c, struct layer_files *f, int64
 		snprintf(err, errlen, "inventory error");
 		return rc;
 	}
-	snprintf(stem, sizeof(stem), "vm%lld-disk%lld", (long long)vm, (long long)disk_id);
-	rc = layers_new_image(srv, f, NULL, stem, parent, top, sizeof(top), err, errlen);
-	if (rc)
-		return rc;
-	l.path = top;
-	l.parent = parent;
-	rc = inv_layer_add(c, &l);
-	if (rc)
-		snprintf(err, errlen, "inventory error recording the layer %s", top);
-	return rc;
+	return new_top(srv, c, f, vm, disk_id, parent, err, errlen);
 }
 
 /* The layers over an image, copied out of the walk. */
