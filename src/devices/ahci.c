@@ -1,6 +1,6 @@
-/* The AHCI controller (ahci.h): PCI functions, ABAR registers, the command list walker, the
- * FISes written back, interrupts (MSI), the I/O thread, save and restore. The commands
- * themselves are ahci_ata.c's.
+/* The AHCI controller (ahci.h): PCI functions, ABAR registers, the FISes written back,
+ * interrupts (MSI), the life cycle. The command list walker and the I/O thread are
+ * ahci_cmd.c's, the commands themselves ahci_ata.c's, save and restore ahci_state.c's.
  *
  * Errors as AHCI 1.3.1 section 6 has them: a command the device fails (status ERR) sets
  * PxIS.TFES; a command list, command table or PRD outside guest RAM sets PxIS.HBFS / HBDS,
@@ -30,7 +30,6 @@
 		      (AHCI_SLOTS - 1) << 8 | (AHCI_PORTS - 1))
 #define AHCI_VS_VAL 0x00010300u /* 1.3 */
 #define SSTS_PRESENT 0x113u     /* DET 3 (device, phy up), SPD 1, IPM 1 (active) */
-#define PRD_MAX_BYTES (64u << 20) /* PRDs looked at per command: more than any command moves */
 #define MSI_CAP_LEN 14
 #define PCI_CAP_ID_MSI 0x05
 
@@ -38,7 +37,7 @@ static uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v;
 static void wr32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 
 /* Wake the I/O thread. */
-static void kick(struct ahci *a)
+void ahci_kick(struct ahci *a)
 {
 	uint64_t one = 1;
 
@@ -85,7 +84,7 @@ static void cfg_written(struct pci_dev *d, uint32_t off, uint32_t len)
  * (edge) and the driver wants interrupts. Without MSI enabled the controller has no line to
  * raise (no INTx route: vm->pci.intx_gsi is for DEVICE_BUS_PCI kinds): drivers that poll
  * (firmware) see IS all the same. */
-static void irq_update(struct ahci *a, bool edge)
+void ahci_irq_update(struct ahci *a, bool edge)
 {
 	uint64_t one = 1;
 
@@ -110,13 +109,13 @@ static void irq_update(struct ahci *a, bool edge)
 /* --- ports --- */
 
 /* Cause bits of PxIS arrive (under the lock): the next irq_update signals them. */
-static void port_event(struct ahci_port *p, uint32_t bits)
+void ahci_port_event(struct ahci_port *p, uint32_t bits)
 {
 	p->r.is |= bits;
 	p->ev |= bits;
 }
 
-static bool port_present(const struct ahci_port *p)
+bool ahci_port_present(const struct ahci_port *p)
 {
 	return p->drive != AHCI_NONE;
 }
@@ -131,7 +130,7 @@ static void port_comreset(struct ahci_port *p)
 	p->r.ncq_err = 0;
 	p->r.wcache = 1;
 	p->r.xfer_mode = 0;
-	if (port_present(p)) {
+	if (ahci_port_present(p)) {
 		p->r.ssts = SSTS_PRESENT;
 		p->r.sig = p->drive == AHCI_CD ? AHCI_SIG_ATAPI : AHCI_SIG_DISK;
 		p->r.tfd = ATA_DRDY | ATA_DSC;
@@ -183,7 +182,7 @@ static void rfis_write(struct ahci_port *p, unsigned off, const uint8_t *fis, un
 	guest_mem_track(a->mem, dst, len);
 }
 
-static void d2h_fis(struct ahci_port *p, const uint8_t *h2d, uint8_t status, uint8_t error,
+void ahci_d2h_fis(struct ahci_port *p, const uint8_t *h2d, uint8_t status, uint8_t error,
 		    bool intr)
 {
 	uint8_t f[20] = { FIS_D2H, intr ? 0x40 : 0, status, error };
@@ -194,10 +193,10 @@ static void d2h_fis(struct ahci_port *p, const uint8_t *h2d, uint8_t status, uin
 	}
 	rfis_write(p, RFIS_D2H, f, sizeof(f));
 	if (intr)
-		port_event(p, PX_IS_DHRS);
+		ahci_port_event(p, PX_IS_DHRS);
 }
 
-static void pio_fis(struct ahci_port *p, const uint8_t *h2d, uint8_t status, uint32_t count)
+void ahci_pio_fis(struct ahci_port *p, const uint8_t *h2d, uint8_t status, uint32_t count)
 {
 	uint8_t f[20] = { FIS_PIO, 0x40 | 0x20, status | ATA_DRQ, 0 };
 
@@ -207,16 +206,16 @@ static void pio_fis(struct ahci_port *p, const uint8_t *h2d, uint8_t status, uin
 	f[16] = count & 0xff;
 	f[17] = (count >> 8) & 0xff;
 	rfis_write(p, RFIS_PIO, f, sizeof(f));
-	port_event(p, PX_IS_PSS);
+	ahci_port_event(p, PX_IS_PSS);
 }
 
-static void sdb_fis(struct ahci_port *p, uint32_t done, uint8_t status, uint8_t error)
+void ahci_sdb_fis(struct ahci_port *p, uint32_t done, uint8_t status, uint8_t error)
 {
 	uint8_t f[8] = { FIS_SDB, 0x40, status & 0x77, error };
 
 	wr32(f + 4, done);
 	rfis_write(p, RFIS_SDB, f, sizeof(f));
-	port_event(p, PX_IS_SDBS);
+	ahci_port_event(p, PX_IS_SDBS);
 }
 
 /* ST went 0: the command list stops (what runs now is dropped when it ends). */
@@ -284,11 +283,11 @@ static void port_write(struct ahci *a, struct ahci_port *p, unsigned off, uint32
 	case PX_IS:
 		p->r.is &= ~v;
 		a->is &= ~(1u << p->idx); /* set again below while causes remain */
-		irq_update(a, false);
+		ahci_irq_update(a, false);
 		return;
 	case PX_IE:
 		p->r.ie = v & 0xfdc000ffu;
-		irq_update(a, (p->r.is & p->r.ie) != 0);
+		ahci_irq_update(a, (p->r.is & p->r.ie) != 0);
 		return;
 	case PX_CMD: port_cmd_write(a, p, v); break;
 	case PX_SCTL:
@@ -309,7 +308,7 @@ static void port_write(struct ahci *a, struct ahci_port *p, unsigned off, uint32
 	case PX_CI:
 		if (p->r.cmd & PX_CMD_ST) {
 			p->r.ci |= v;
-			kick(a);
+			ahci_kick(a);
 		}
 		break;
 	case PX_SNTF: p->r.sntf &= ~v; break;
@@ -338,11 +337,11 @@ static void hba_write(struct ahci *a, unsigned off, uint32_t v)
 			return;
 		}
 		a->ghc = AHCI_GHC_AE | (v & AHCI_GHC_IE);
-		irq_update(a, true);
+		ahci_irq_update(a, true);
 		break;
 	case AHCI_IS:
 		a->is &= ~v;
-		irq_update(a, false);
+		ahci_irq_update(a, false);
 		break;
 	default: break;
 	}
@@ -380,290 +379,6 @@ void ahci_mmio(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_
 		memcpy(data, &v, 4);
 }
 
-/* --- the command walker (I/O thread, without the lock but where noted) --- */
-
-/* Read the header and table of slot s into c: 0, or the PxIS bits of the failure. */
-static uint32_t cmd_load(struct ahci_port *p, uint64_t clb, unsigned s, struct ahci_cmd *c)
-{
-	struct guest_mem *m = p->hba->mem;
-	const uint8_t *hdr = guest_mem_ptr(m, clb + s * 32u, 32), *tbl, *prd;
-	uint32_t dw0, prdtl, cfl;
-	uint64_t ctba;
-
-	if (!hdr)
-		return PX_IS_HBFS;
-	dw0 = rd32(hdr);
-	ctba = (rd32(hdr + 8) & ~0x7fu) | (uint64_t)rd32(hdr + 12) << 32;
-	cfl = dw0 & 0x1f;
-	prdtl = dw0 >> 16;
-	c->write = dw0 & (1u << 6);
-	tbl = guest_mem_ptr(m, ctba, 0x80 + prdtl * 16ull);
-	if (!tbl)
-		return PX_IS_HBFS;
-	memcpy(c->fis, tbl, sizeof(c->fis));
-	memcpy(c->acmd, tbl + 0x40, sizeof(c->acmd));
-	if (cfl < 5)
-		memset(c->fis, 0, sizeof(c->fis)); /* too short for a register FIS: refused */
-	c->iov = NULL;
-	c->niov = 0;
-	c->prd_bytes = 0;
-	if (!prdtl)
-		return 0;
-	c->iov = calloc(prdtl, sizeof(*c->iov));
-	if (!c->iov)
-		return PX_IS_HBFS;
-	prd = tbl + 0x80;
-	for (uint32_t i = 0; i < prdtl && c->prd_bytes < PRD_MAX_BYTES; i++, prd += 16) {
-		uint64_t dba = (rd32(prd) & ~1u) | (uint64_t)rd32(prd + 4) << 32;
-		uint32_t dw3 = rd32(prd + 12), dbc = (dw3 & 0x3fffff) + 1;
-		void *buf = guest_mem_ptr(m, dba, dbc);
-
-		if (!buf)
-			return PX_IS_HBDS;
-		c->iov[c->niov].iov_base = buf;
-		c->iov[c->niov].iov_len = dbc;
-		c->niov++;
-		c->prd_bytes += dbc;
-		if (dw3 & (1u << 31))
-			c->prd_intr = true;
-	}
-	return 0;
-}
-
-/* Under the lock: the end of command c on port p (slot s), taken at generation gen. */
-static void cmd_complete(struct ahci_port *p, struct ahci_cmd *c, uint64_t clb, uint32_t gen,
-			 uint32_t load_is)
-{
-	struct ahci *a = p->hba;
-	uint32_t bit = 1u << c->slot;
-	uint8_t *hdr;
-
-	p->busy &= ~bit;
-	if (gen != p->gen || !(p->r.cmd & PX_CMD_ST)) {
-		if (!(p->r.cmd & PX_CMD_ST) && !p->busy)
-			p->r.cmd &= ~PX_CMD_CR; /* stopped meanwhile: dropped */
-		return;
-	}
-	hdr = guest_mem_ptr(a->mem, clb + c->slot * 32u, 32);
-	if (hdr && !load_is) {
-		wr32(hdr + 4, c->done); /* PRDBC */
-		guest_mem_track(a->mem, hdr + 4, 4);
-	}
-	if (load_is || c->is) {
-		/* the HBA's own error: the command list stops here */
-		port_event(p, load_is | c->is);
-		p->r.tfd = ATA_E_ABRT << 8 | ATA_DRDY | ATA_ERR;
-		p->r.halted = 1;
-	} else if (c->status & ATA_ERR) {
-		p->r.tfd = c->error << 8 | c->status;
-		if (c->ncq) {
-			p->r.ncq_err = c->slot + 1;
-			p->r.ncq_status = c->status;
-			p->r.ncq_error = c->error;
-			sdb_fis(p, 0, c->status, c->error);
-		} else {
-			d2h_fis(p, c->fis, c->status, c->error, true);
-		}
-		port_event(p, PX_IS_TFES);
-		p->r.halted = 1;
-	} else {
-		p->r.tfd = c->error << 8 | c->status;
-		if (c->ncq) {
-			p->r.sact &= ~bit;
-			sdb_fis(p, bit, c->status, 0);
-		} else if (c->pio) {
-			pio_fis(p, c->fis, c->status, c->done);
-			p->r.ci &= ~bit;
-		} else {
-			d2h_fis(p, c->fis, c->status, c->error, true);
-			p->r.ci &= ~bit;
-		}
-		if (c->prd_intr)
-			port_event(p, PX_IS_DPS);
-	}
-	irq_update(a, false);
-}
-
-/* Under the lock: the next command ready to run, marked busy; false when none. A port runs
- * one command at a time, but queued ones (marked in SACT) alongside each other. */
-static bool cmd_next(struct ahci *a, struct ahci_port **pp, unsigned *slot)
-{
-	for (unsigned i = 0; i < AHCI_PORTS; i++) {
-		struct ahci_port *p = &a->port[i];
-		uint32_t ready = p->r.ci & ~p->busy;
-
-		if (!(p->r.cmd & PX_CMD_ST) || p->r.halted || !ready)
-			continue;
-		if (p->busy && ((p->busy & ~p->r.sact) || !(ready & p->r.sact)))
-			continue; /* a plain command runs, or waits for the queued ones */
-		if (p->busy)
-			ready &= p->r.sact;
-		*pp = p;
-		*slot = __builtin_ctz(ready);
-		p->busy |= 1u << *slot;
-		p->r.cmd = (p->r.cmd & ~(0x1fu << 8)) | *slot << 8; /* CCS */
-		return true;
-	}
-	return false;
-}
-
-/* Put an NCQ command on the ring (I/O thread, without the lock): true when it went. */
-static bool submit(struct ahci *a, struct ahci_cmd *c)
-{
-	struct disk *d = c->p->disk;
-	uint64_t off = d->direct_offset + c->lba * DISK_SECTOR;
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&a->ring);
-
-	if (!sqe)
-		return false;
-	if (c->fis[2] == 0x61)
-		io_uring_prep_writev(sqe, d->direct_fd, c->dio, c->ndio, off);
-	else
-		io_uring_prep_readv(sqe, d->direct_fd, c->dio, c->ndio, off);
-	io_uring_sqe_set_data(sqe, c);
-	return io_uring_submit(&a->ring) == 1;
-}
-
-static void cmd_free(struct ahci_cmd *c)
-{
-	free(c->iov);
-	free(c->dio);
-	free(c);
-}
-
-/* Run one command of port p, slot s (busy), the lock held on entry and exit: to its end, or
- * (NCQ on a raw image or fixed VHD) onto the ring, which ends it later (reap). */
-static void cmd_run(struct ahci *a, struct ahci_port *p, unsigned s)
-{
-	struct ahci_cmd *c = calloc(1, sizeof(*c));
-
-	if (!c) {
-		struct ahci_cmd none = { .p = p, .slot = s };
-
-		cmd_complete(p, &none, 0, p->gen, PX_IS_HBFS);
-		return;
-	}
-	c->p = p;
-	c->slot = s;
-	c->clb = (uint64_t)p->r.clbu << 32 | p->r.clb;
-	c->gen = p->gen;
-	pthread_mutex_unlock(&a->lock);
-	c->load_is = cmd_load(p, c->clb, s, c);
-	c->ncq = !c->load_is && ahci_ata_is_ncq(c->fis) && p->drive == AHCI_DISK;
-	if (c->ncq) {
-		/* the device took the queued command: CI goes, SACT stays until it ends */
-		pthread_mutex_lock(&a->lock);
-		if (c->gen == p->gen && (p->r.sact & (1u << s))) {
-			p->r.ci &= ~(1u << s);
-			d2h_fis(p, c->fis, ATA_DRDY | ATA_DSC, 0, false);
-		} else {
-			c->ncq = false; /* not marked in SACT: refused as a plain command */
-		}
-		pthread_mutex_unlock(&a->lock);
-	}
-	if (!c->load_is) {
-		if (!port_present(p)) {
-			c->status = ATA_DRDY | ATA_ERR;
-			c->error = ATA_E_ABRT;
-		} else if (c->ncq && a->uring_ok && ahci_ata_async_prep(c) && submit(a, c)) {
-			pthread_mutex_lock(&a->lock);
-			a->inflight++;
-			a->ring_cmds++;
-			return;
-		} else {
-			ahci_ata_exec(c);
-		}
-	}
-	pthread_mutex_lock(&a->lock);
-	cmd_complete(p, c, c->clb, c->gen, c->load_is);
-	cmd_free(c);
-}
-
-/* The ring's completions (I/O thread, without the lock). */
-static void reap(struct ahci *a)
-{
-	struct io_uring_cqe *cqe;
-
-	while (io_uring_peek_cqe(&a->ring, &cqe) == 0) {
-		struct ahci_cmd *c = io_uring_cqe_get_data(cqe);
-		int res = cqe->res;
-
-		io_uring_cqe_seen(&a->ring, cqe);
-		ahci_ata_async_done(c, res);
-		pthread_mutex_lock(&a->lock);
-		a->inflight--;
-		cmd_complete(c->p, c, c->clb, c->gen, 0);
-		pthread_mutex_unlock(&a->lock);
-		cmd_free(c);
-	}
-}
-
-void ahci_run(struct ahci *a)
-{
-	struct ahci_port *p;
-	unsigned s;
-
-	pthread_mutex_lock(&a->lock);
-	while (!a->paused && cmd_next(a, &p, &s))
-		cmd_run(a, p, s);
-	pthread_mutex_unlock(&a->lock);
-}
-
-/* The I/O thread: commands as they are issued, several NCQ commands of a port at once on
- * the ring; parks (idle) when quiesced or out of work with nothing on the ring. */
-static void *io_thread(void *arg)
-{
-	struct ahci *a = arg;
-	struct pollfd pf[2] = { { a->kick_fd, POLLIN, 0 }, { a->ring.ring_fd, POLLIN, 0 } };
-	struct ahci_port *p;
-	uint64_t n;
-	unsigned s;
-
-	pthread_mutex_lock(&a->lock);
-	for (;;) {
-		if (a->stop && !a->inflight)
-			break;
-		if (!a->stop && !a->paused && cmd_next(a, &p, &s)) {
-			a->running = true;
-			cmd_run(a, p, s);
-			continue;
-		}
-		a->running = a->inflight != 0;
-		if (!a->running)
-			pthread_cond_broadcast(&a->idle);
-		pthread_mutex_unlock(&a->lock);
-		if (poll(pf, a->uring_ok ? 2 : 1, -1) < 0 && errno != EINTR)
-			vsrv_log("%s: poll: %s", a->name, strerror(errno));
-		if (read(a->kick_fd, &n, 8) < 0 && errno != EAGAIN)
-			vsrv_log("%s: kick eventfd: %s", a->name, strerror(errno));
-		if (a->uring_ok)
-			reap(a);
-		pthread_mutex_lock(&a->lock);
-	}
-	a->running = false;
-	pthread_cond_broadcast(&a->idle);
-	pthread_mutex_unlock(&a->lock);
-	return NULL;
-}
-
-void ahci_quiesce(struct ahci *a)
-{
-	pthread_mutex_lock(&a->lock);
-	a->paused++;
-	kick(a);
-	while (a->running || a->inflight)
-		pthread_cond_wait(&a->idle, &a->lock);
-	pthread_mutex_unlock(&a->lock);
-}
-
-void ahci_resume(struct ahci *a)
-{
-	pthread_mutex_lock(&a->lock);
-	if (a->paused)
-		a->paused--;
-	kick(a);
-	pthread_mutex_unlock(&a->lock);
-}
 
 /* --- life cycle --- */
 
@@ -772,7 +487,7 @@ int ahci_start(struct ahci *a)
 
 	/* without a ring (old kernels, the sandbox's limits) NCQ runs through the disk layer */
 	a->uring_ok = disk_uring_init(&a->ring, 2 * AHCI_SLOTS) == 0;
-	ret = pthread_create(&a->thread, NULL, io_thread, a);
+	ret = pthread_create(&a->thread, NULL, ahci_io_thread, a);
 	if (ret) {
 		if (a->uring_ok)
 			io_uring_queue_exit(&a->ring);
@@ -790,7 +505,7 @@ void ahci_destroy(struct ahci *a)
 	if (a->started) {
 		pthread_mutex_lock(&a->lock);
 		a->stop = true;
-		kick(a);
+		ahci_kick(a);
 		pthread_mutex_unlock(&a->lock);
 		pthread_join(a->thread, NULL);
 	}

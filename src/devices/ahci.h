@@ -230,6 +230,24 @@ void ahci_run(struct ahci *a);
  * or with the guest stopped (ahci_state.c's restore). */
 void ahci_msi_update(struct ahci *a);
 
+/* ahci.c, for the command walker (ahci_cmd.c): */
+
+/* Wake the I/O thread. */
+void ahci_kick(struct ahci *a);
+/* Under a->lock: the HBA's IS from its ports, and a message when a new cause arrived. */
+void ahci_irq_update(struct ahci *a, bool edge);
+/* Cause bits of PxIS arrive (under the lock): the next ahci_irq_update signals them. */
+void ahci_port_event(struct ahci_port *p, uint32_t bits);
+bool ahci_port_present(const struct ahci_port *p);
+/* The FISes written to a port's received-FIS area. */
+void ahci_d2h_fis(struct ahci_port *p, const uint8_t *h2d, uint8_t status, uint8_t error,
+		  bool intr);
+void ahci_pio_fis(struct ahci_port *p, const uint8_t *h2d, uint8_t status, uint32_t count);
+void ahci_sdb_fis(struct ahci_port *p, uint32_t done, uint8_t status, uint8_t error);
+
+/* ahci_cmd.c: the I/O thread (pthread_create's start routine, ahci_start). */
+void *ahci_io_thread(void *arg);
+
 /* ahci_ata.c, called by the command walker: */
 
 /* One command being run: its header, table and the data buffers the PRDs describe. */

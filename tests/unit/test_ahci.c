@@ -4,129 +4,9 @@
  * runs the commands on disks opened by the block layer (raw images, a differencing VHD over
  * a dynamic one) and an ISO made by xorriso. Reset and signatures, IDENTIFY, DMA reads and
  * writes compared with the image file, NCQ with several commands in flight, flush, TRIM,
- * ATAPI with its sense after a failure, MSI, save/restore, and hostile command lists. */
-#include "check.h"
-#include "devices/ahci.h"
-#include "devices/virtio/kind.h"
-#include "disk/disk.h"
-#include "vmm/bus.h"
-#include "vmm/vm.h"
-#include "vhd/vhd.h"
-
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
-
-#include "ahcidrv.h"
-
-static struct bus pio, mmio;
-static struct pci_host *host;
-static struct ahci *a;
-static struct disk *d0, *d2, *cd, *dv;
-static char p0[64], p2[64], iso[64], isodir[64], vb[64], vd[64];
-static bool have_iso;
-
-static void mkfile(const char *path, size_t bytes)
-{
-	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
-	uint8_t *b = malloc(bytes);
-
-	for (size_t i = 0; i < bytes; i++)
-		b[i] = (uint8_t)(i * 7 + i / 512);
-	CHECK(fd >= 0 && write(fd, b, bytes) == (ssize_t)bytes);
-	close(fd);
-	free(b);
-}
-
-static void up(void)
-{
-	char cmd[512];
-
-	snprintf(p0, sizeof(p0), "/tmp/vsrv-ahci-test.%d.0", getpid());
-	snprintf(p2, sizeof(p2), "/tmp/vsrv-ahci-test.%d.2", getpid());
-	snprintf(iso, sizeof(iso), "/tmp/vsrv-ahci-test.%d.iso", getpid());
-	snprintf(isodir, sizeof(isodir), "/tmp/vsrv-ahci-test.%d.d", getpid());
-	mkfile(p0, DISK_BYTES);
-	mkfile(p2, DISK_BYTES);
-	snprintf(cmd, sizeof(cmd), "mkdir -p %s && echo hello > %s/hello.txt && "
-		 "xorriso -as mkisofs -quiet -V VSRV_AHCI -o %s %s 2>/dev/null", isodir, isodir,
-		 iso, isodir);
-	have_iso = system(cmd) == 0;
-	/* port 3: a differencing VHD over a dynamic one whose first MiB holds 0x33 */
-	snprintf(vb, sizeof(vb), "/tmp/vsrv-ahci-test.%d.base.vhd", getpid());
-	snprintf(vd, sizeof(vd), "/tmp/vsrv-ahci-test.%d.diff.vhd", getpid());
-	{
-		struct vhd_create_opts o = { .type = VHD_TYPE_DYNAMIC, .size = DISK_BYTES };
-		struct vhd_create_opts od = { .type = VHD_TYPE_DIFF, .parent = vb };
-		uint8_t *b = malloc(1 << 20);
-		struct vhd *v = NULL;
-
-		unlink(vb);
-		unlink(vd);
-		memset(b, 0x33, 1 << 20);
-		CHECK_EQ(vhd_create(vb, &o, &v), 0);
-		if (v)
-			CHECK_EQ(vhd_write(v, 0, b, 2048), 0);
-		vhd_close(v);
-		CHECK_EQ(vhd_create(vd, &od, NULL), 0);
-		free(b);
-	}
-	CHECK_EQ(guest_mem_create(MEM, &mem), 0);
-	bus_init(&pio);
-	bus_init(&mmio);
-	dpio = &pio;
-	dmmio = &mmio;
-	CHECK_EQ(pci_host_create(&pio, &mmio, 0xe0000000ULL, 0xe1000000ULL, 0xfe000000ULL,
-				 &host), 0);
-	CHECK_EQ(disk_open(p0, "raw", 0, &d0), 0);
-	CHECK_EQ(disk_open(p2, "raw", 0, &d2), 0);
-	cd = NULL;
-	if (have_iso)
-		CHECK_EQ(disk_open(iso, "raw", DISK_RDONLY, &cd), 0);
-	CHECK_EQ(ahci_create(host, mem, NULL, &a), 0);
-	CHECK_EQ(ahci_attach(a, AHCI_DISK, d0, "SER-ZERO"), 0);
-	CHECK_EQ(ahci_attach(a, AHCI_CD, cd, "SER-CD"), 0);
-	CHECK_EQ(ahci_attach(a, AHCI_DISK, d2, "SER-TWO"), 0);
-	CHECK_EQ(disk_open(vd, NULL, 0, &dv), 0);
-	CHECK_EQ(ahci_attach(a, AHCI_DISK, dv, "SER-VHD"), 0);
-	CHECK_EQ(ahci_start(a), 0);
-	/* firmware's part: BAR 5, memory decoding and bus mastering */
-	cfg_wr(DEVFN, 0x04, 2, 0x6);
-	abar = cfg(DEVFN, 0x24, 4) & ~0xfu;
-	for (unsigned p = 0; p < 4; p++)
-		port_start(p);
-}
-
-static void down(void)
-{
-	ahci_destroy(a);
-	disk_close(d0);
-	disk_close(d2);
-	disk_close(cd);
-	disk_close(dv);
-	unlink(vd);
-	unlink(vb);
-	pci_host_destroy(host);
-	bus_destroy(&mmio);
-	bus_destroy(&pio);
-	guest_mem_destroy(mem);
-	unlink(p0);
-	unlink(p2);
-	unlink(iso);
-	unlink(iso);
-	{
-		char cmd[160];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", isodir);
-		CHECK_EQ(system(cmd), 0);
-	}
-}
+ * ATAPI with its sense after a failure, MSI and save/restore (hostile command lists:
+ * test_ahci_hostile.c; the rig: ahcirig.h). */
+#include "ahcirig.h"
 
 static void test_pci_and_reset(void)
 {
@@ -259,17 +139,6 @@ static void test_identify(void)
 	CHECK_EQ(g(FB(1))[RFIS_D2H + 6], 0xeb);
 	CHECK_EQ(prd(1, PX_CI), 1); /* the failed slot stays until the driver recovers */
 	port_recover(1);
-}
-
-static bool file_equals(const char *path, uint64_t off, const uint8_t *b, size_t len)
-{
-	uint8_t *x = malloc(len);
-	int fd = open(path, O_RDONLY);
-	bool same = fd >= 0 && pread(fd, x, len, off) == (ssize_t)len && !memcmp(x, b, len);
-
-	close(fd);
-	free(x);
-	return same;
 }
 
 static void test_dma(void)
@@ -491,144 +360,6 @@ static void test_atapi(void)
 	CHECK(!memcmp(b + 1, "CD001", 5));
 }
 
-/* What a hostile guest can do to the command walker: each ends in an error with the right
- * bits on its port, and the other ports (and this one, after recovery) work on. */
-static void test_hostile(void)
-{
-	struct prd_ent pr = { DATA, 4096, false };
-	uint8_t f[20];
-	uint32_t is;
-
-	/* a command list outside RAM: host bus fatal error */
-	pwr(0, PX_CMD, PX_CMD_FRE);
-	pwr(0, PX_CLB, 0xfffff000);
-	pwr(0, PX_CLBU, 0x7);
-	pwr(0, PX_CMD, PX_CMD_FRE | PX_CMD_ST);
-	pwr(0, PX_CI, 1);
-	is = wait_done(0, 1);
-	CHECK_EQ(is & PX_IS_HBFS, PX_IS_HBFS);
-	CHECK_EQ(prd(0, PX_TFD) & ATA_ERR, ATA_ERR);
-	/* meanwhile the other disk works */
-	h2d(f, 0x25, 0, 8, 0);
-	CHECK_EQ(issue(2, f, NULL, &pr, 1, false) & PX_IS_FATAL, 0);
-	port_start(0);
-	/* a command table outside RAM */
-	h2d(f, 0x25, 0, 8, 0);
-	build(0, 0, f, NULL, &pr, 1, false);
-	{
-		uint64_t ct = MEM + 0x1000ULL;
-
-		memcpy(g(CLB(0) + 8), &ct, 8);
-	}
-	pwr(0, PX_CI, 1);
-	CHECK_EQ(wait_done(0, 1) & PX_IS_HBFS, PX_IS_HBFS);
-	port_recover(0);
-	/* a PRD outside RAM, one that wraps: host bus data error */
-	{
-		struct prd_ent out[2] = { { DATA, 2048, false }, { MEM - 1024, 2048, false } };
-
-		CHECK_EQ(issue(0, f, NULL, out, 2, false) & PX_IS_HBDS, PX_IS_HBDS);
-		port_recover(0);
-		out[1].gpa = 0xfffffffffffff000ULL;
-		CHECK_EQ(issue(0, f, NULL, out, 2, false) & PX_IS_HBDS, PX_IS_HBDS);
-		port_recover(0);
-	}
-	/* PRDs holding less than the read moves: overflow */
-	{
-		struct prd_ent small = { DATA, 1024, false };
-
-		CHECK_EQ(issue(0, f, NULL, &small, 1, false) & PX_IS_OFS, PX_IS_OFS);
-		port_recover(0);
-		h2d(f, 0x35, 0, 8, 0); /* a write that short: aborted */
-		CHECK_EQ(issue(0, f, NULL, &small, 1, true) & PX_IS_TFES, PX_IS_TFES);
-		port_recover(0);
-	}
-	/* the most PRDs a header can name, each the largest (4 MiB) over the same buffer:
-	 * bounded work, a clean result (the read is past the disk's end) */
-	{
-		uint8_t *h, *t;
-		uint32_t dw0 = 5 | 0xffffu << 16, dw3 = 0x3fffff;
-		uint64_t ct = 0x400000ULL, buf = 0x800000ULL;
-
-		h2d(f, 0x25, 0, 0, 0); /* 65536 sectors */
-		h = g(CLB(0));
-		t = g(ct);
-		memset(h, 0, 32);
-		memcpy(h, &dw0, 4);
-		memcpy(h + 8, &ct, 8);
-		memcpy(t, f, 20);
-		for (unsigned i = 0; i < 0xffff; i++) {
-			memcpy(t + 0x80 + i * 16, &buf, 8);
-			memcpy(t + 0x80 + i * 16 + 12, &dw3, 4);
-		}
-		pwr(0, PX_IS, ~0u);
-		pwr(0, PX_CI, 1);
-		CHECK_EQ(wait_done(0, 1) & PX_IS_TFES, PX_IS_TFES);
-		CHECK_EQ(prd(0, PX_TFD) >> 8, ATA_E_IDNF);
-		port_recover(0);
-	}
-	/* FIS garbage: another FIS type, no C bit, a command FIS length of 0 */
-	h2d(f, 0x25, 0, 8, 0);
-	f[0] = 0x39;
-	CHECK_EQ(issue(0, f, NULL, &pr, 1, false) & PX_IS_TFES, PX_IS_TFES);
-	CHECK_EQ(prd(0, PX_TFD), ATA_E_ABRT << 8 | ATA_DRDY | ATA_ERR);
-	port_recover(0);
-	h2d(f, 0x25, 0, 8, 0);
-	f[1] = 0;
-	CHECK_EQ(issue(0, f, NULL, &pr, 1, false) & PX_IS_TFES, PX_IS_TFES);
-	port_recover(0);
-	h2d(f, 0x25, 0, 8, 0);
-	build(0, 0, f, NULL, &pr, 1, false);
-	g(CLB(0))[0] &= ~0x1f;
-	pwr(0, PX_IS, ~0u);
-	pwr(0, PX_CI, 1);
-	CHECK_EQ(wait_done(0, 1) & PX_IS_TFES, PX_IS_TFES);
-	port_recover(0);
-	/* bad command codes */
-	for (unsigned c = 0; c < 256; c += 17) {
-		h2d(f, c, 0, 1, 0);
-		if (c == 0xec || c == 0x2f)
-			continue;
-		issue(0, f, NULL, &pr, 1, false);
-		if (prd(0, PX_IS) & PX_IS_FATAL)
-			port_recover(0);
-	}
-	h2d(f, 0xff, 0, 1, 0);
-	CHECK_EQ(issue(0, f, NULL, &pr, 1, false) & PX_IS_TFES, PX_IS_TFES);
-	port_recover(0);
-	/* an LBA past the disk */
-	h2d(f, 0x25, DISK_BYTES / 512 - 4, 8, 0);
-	CHECK_EQ(issue(0, f, NULL, &pr, 1, false) & PX_IS_TFES, PX_IS_TFES);
-	CHECK_EQ(prd(0, PX_TFD) >> 8, ATA_E_IDNF);
-	port_recover(0);
-	h2d(f, 0x25, 0xffffffffffffULL, 0xffff, 0);
-	CHECK_EQ(issue(0, f, NULL, &pr, 1, false) & PX_IS_TFES, PX_IS_TFES);
-	port_recover(0);
-	/* CI on an implemented port with no device: an error there, nothing else */
-	port_start(4);
-	h2d(f, 0x25, 0, 8, 0);
-	CHECK_EQ(issue(4, f, NULL, &pr, 1, false) & PX_IS_TFES, PX_IS_TFES);
-	/* NCQ without its SACT bit: a plain command, refused */
-	h2d(f, 0x60, 0, 0, 8);
-	CHECK_EQ(issue(0, f, NULL, &pr, 1, false) & PX_IS_TFES, PX_IS_TFES);
-	port_recover(0);
-	/* ST cleared with commands pending: CI and SACT go, the port starts clean */
-	ahci_quiesce(a);
-	h2d(f, 0x25, 0, 8, 0);
-	build(0, 0, f, NULL, &pr, 1, false);
-	pwr(0, PX_CI, 1);
-	pwr(0, PX_CMD, PX_CMD_FRE);
-	CHECK_EQ(prd(0, PX_CI), 0);
-	ahci_resume(a);
-	pwr(0, PX_CMD, PX_CMD_FRE | PX_CMD_ST);
-	/* and after all that, both disks read correctly */
-	h2d(f, 0x25, 100, 8, 0);
-	CHECK_EQ(issue(0, f, NULL, &pr, 1, false) & PX_IS_FATAL, 0);
-	CHECK(file_equals(p0, 100 * 512, g(DATA), 4096));
-	CHECK_EQ(issue(2, f, NULL, &pr, 1, false) & PX_IS_FATAL, 0);
-	CHECK(file_equals(p2, 100 * 512, g(DATA), 4096));
-}
-
 static void test_msi(void)
 {
 	unsigned msi = cfg(DEVFN, 0x34, 1);
@@ -822,7 +553,6 @@ int main(void)
 	RUN(test_ncq);
 	RUN(test_flush_trim);
 	RUN(test_atapi);
-	RUN(test_hostile);
 	RUN(test_msi);
 	RUN(test_vhd_chain);
 	RUN(test_state);
