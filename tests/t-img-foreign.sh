@@ -118,8 +118,10 @@ mkdir -p elsewhere && (cd elsewhere && $V img convert -O vpc ../top.qcow2 top.vh
 # an image a VM writes (qemu-io holds QEMU's write lock) is refused, -U reads it anyway
 qemu-io -f qcow2 -c "sleep 60000" q3.qcow2 >/dev/null 2>&1 &
 qpid=$!
-for _ in $(seq 600); do  # until qemu-io holds its lock (up to a minute on a busy machine)
-	$V img info q3.qcow2 >/dev/null 2>&1 || break
+held=0  # until qemu-io holds its lock, seen 3 times in a row (QEMU drops and takes its
+for _ in $(seq 600); do  # locks again while it opens; up to a minute on a busy machine)
+	if $V img info q3.qcow2 >/dev/null 2>&1; then held=0; else held=$((held + 1)); fi
+	[ $held -ge 3 ] && break
 	sleep 0.1
 done
 out=$($V img info q3.qcow2 2>&1); rc=$?
