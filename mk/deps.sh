@@ -6,6 +6,7 @@ set -euo pipefail
 build_pkgs=(gcc make libc6-dev pkg-config liburing-dev libslirp-dev libsqlite3-dev
             libmicrohttpd-dev libjansson-dev libargon2-dev libseccomp-dev libssl-dev
             libcurl4-openssl-dev zlib1g-dev libqcow-dev libvmdk-dev libvhdi-dev nodejs
+            libvncserver-dev libspng-dev  # the VNC server and PNG screenshots
             xorriso)  # build/guests/fwboot.iso (mk/guests.mk)
 # npm comes with nodejs from nodesource, as Debian's own package npm otherwise (the web
 # console's vendored libraries are installed with it at build time: mk/npm.sh)
@@ -14,7 +15,7 @@ test_pkgs=(qemu-system-x86 qemu-utils qemu-guest-agent libvhdi-utils fio seabios
            clang libclang-rt-14-dev curl python3 python3-yaml python3-jsonschema openssl wrk
            linux-source-6.1 flex bison bc libelf-dev xz-utils lz4 musl-tools chromium
            systemd valgrind groff-base man-db dmidecode acpica-tools
-           xorriso ovmf)
+           xorriso ovmf etcd-server etcd-client)
 
 want=()
 for g in "$@"; do
