@@ -327,7 +327,8 @@ try:
     th.join(10)
     ok("events-sse", len(got) == 2 and got[0] == 200 and b"event: vm-created" in got[1], str(got)[:300])
     # Open streams do not hold request threads: 40 idle SSE followers (the pool has 4 to 16
-    # threads), then requests are still answered at once, and every follower gets the next event.
+    # threads), then requests are still answered at once (blocked, they would wait for the
+    # streams; the bound leaves room for a loaded machine), and every follower gets the next event.
     conns = []
     for i in range(40):
         c = d.conn(timeout=10)
@@ -347,7 +348,7 @@ try:
             buf += line
         seen += b"sse-probe2" in buf
         c.close()
-    ok("events-sse-streams-park", codes == [200] * 20 and took < 2 and seen == 40,
+    ok("events-sse-streams-park", codes == [200] * 20 and took < 8 and seen == 40,
        "codes %s, %.2fs, %d of 40 streams saw the event" % (set(codes), took, seen))
     d.req("DELETE", "/api/v1/vms/sse-probe2", token=adm)
     st, js = d.req("GET", "/api/v1/events?limit=1000", token=adm)

@@ -65,12 +65,13 @@ try:
     ok("hook-webhook-posts", hit and hit[0][0] == "/ev" and hit[0][1] == "application/json" and
        hit[0][2] == "network-created" and json.loads(hit[0][3])["object"] == "hooked", str(got))
 
-    # A webhook that hangs (3 s timeout) does not hold up requests.
+    # A webhook that hangs (3 s timeout) does not hold up requests: blocked, the first request
+    # alone would take 3 s; the bound leaves room for a loaded machine.
     t0 = time.time()
     d.req("POST", "/api/v1/disks", {"name": "dd", "size": 1 << 20}, token=adm)
     d.req("POST", "/api/v1/disks", {"name": "de", "size": 1 << 20}, token=adm)
     took = time.time() - t0
-    ok("hook-never-blocks-requests", took < 1.0, "%.2fs" % took)
+    ok("hook-never-blocks-requests", took < 2.5, "%.2fs" % took)
     # Events after it still reach the other hook once the hanging one timed out.
     n = len(got)
     d.req("POST", "/api/v1/networks", {"name": "after", "kind": "internal"}, token=adm)
