@@ -22,6 +22,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "arch/x86/enlight.h"
 #include "arch/x86/firmware.h"
 #include "arch/x86/smbios.h"
 #include "util/log.h"
@@ -55,6 +56,9 @@ static void usage(FILE *f)
 		"  --memory SIZE        RAM with suffix K, M or G; a bare number is MiB (default 128M)\n"
 		"  --serial MODE        stdio (default), none, file:PATH or unix:PATH\n"
 		"  --no-reboot          a guest reset ends the VM (status 0) instead of restarting it\n"
+		"  --enlightenments E   paravirtual interfaces offered: kvm (default: kvmclock, PV EOI,\n"
+		"                       steal time...), hyperv (Hyper-V's, for Windows; KVM's move to\n"
+		"                       0x40000100) or none\n"
 		"  --disk SPEC          a virtual disk (repeatable): PATH[,format=vhd|raw][,readonly=on]\n"
 		"                       [,bus=virtio-blk|scsi][,cache=none|writeback][,transport=mmio|pci]\n"
 		"                       [,media=cdrom] (a read-only CD/DVD drive on virtio-scsi);\n"
@@ -157,7 +161,7 @@ static int push(const char ***arr, unsigned *n, const char *s)
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
        OPT_NO_REBOOT, OPT_DISK, OPT_NET, OPT_DEVICE, OPT_CONTROL, OPT_RESTORE, OPT_INCOMING,
        OPT_HELP, OPT_SANDBOX, OPT_RUN_AS, OPT_CDROM, OPT_FIRMWARE, OPT_BOOT, OPT_UUID,
-       OPT_NAME, OPT_SERIAL_NUMBER };
+       OPT_NAME, OPT_SERIAL_NUMBER, OPT_ENLIGHTENMENTS };
 
 static const struct option options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -182,6 +186,7 @@ static const struct option options[] = {
 	{ "uuid", required_argument, NULL, OPT_UUID },
 	{ "name", required_argument, NULL, OPT_NAME },
 	{ "serial-number", required_argument, NULL, OPT_SERIAL_NUMBER },
+	{ "enlightenments", required_argument, NULL, OPT_ENLIGHTENMENTS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -319,6 +324,18 @@ static int parse_smbios_str(const char *opt, const char *s, const char **out)
 	return 0;
 }
 
+static int parse_enlightenments(const char *s, struct vm_config *c)
+{
+	enum x86_enlight e;
+
+	if (x86_enlight_parse(s, &e)) {
+		vsrv_log("--enlightenments %s: expected kvm, hyperv or none", s);
+		return -EINVAL;
+	}
+	c->enlightenments = e;
+	return 0;
+}
+
 /* Returns 0, 1 for --help (print usage, exit 0), or -errno after logging. */
 static int parse_args(int argc, char **argv, struct vm_config *c, struct run_opts *o)
 {
@@ -353,6 +370,7 @@ static int parse_args(int argc, char **argv, struct vm_config *c, struct run_opt
 		case OPT_SERIAL_NUMBER:
 			ret = parse_smbios_str("--serial-number", optarg, &c->serial_number);
 			break;
+		case OPT_ENLIGHTENMENTS: ret = parse_enlightenments(optarg, c); break;
 		case ':':
 			vsrv_log("option %s needs a value", argv[optind - 1]);
 			return -EINVAL;

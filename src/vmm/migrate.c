@@ -213,6 +213,7 @@ static int handshake(struct migration *m, struct savestate_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->mem_size = m->vm->mem->size;
 	cfg->nr_cpus = m->vm->nr_vcpus;
+	cfg->enlightenments = m->vm->cfg->enlightenments;
 	vm_devices_describe(m->vm, d);
 	cfg->nr_devs = d->n;
 	cfg->has_pci = d->has_pci;

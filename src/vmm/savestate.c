@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arch/x86/enlight.h"
 #include "util/log.h"
 #include "vmm/savestate_file.h"
 #include "vmm/vcpu.h"
@@ -43,6 +44,7 @@ int vm_save_collect(struct vm *vm, struct savestate *s, char *err, size_t errlen
 	}
 	c->mem_size = vm->mem->size;
 	c->nr_cpus = vm->nr_vcpus;
+	c->enlightenments = vm->cfg->enlightenments;
 	ret = x86_vm_save(vm->vm_fd, &s->vm);
 	if (ret) {
 		snprintf(err, errlen, "cannot save the irqchip, PIT or clock: %s", strerror(-ret));
@@ -225,6 +227,12 @@ int vm_restore_check_devices(struct vm *vm, const struct savestate_config *c, co
 	if (!d)
 		return -ENOMEM;
 	vm_devices_describe(vm, d);
+	if (c->enlightenments != vm->cfg->enlightenments) {
+		vsrv_log("%s: the saved VM has --enlightenments %s, this one %s (start it with the "
+			 "same --enlightenments)", label, x86_enlight_name(c->enlightenments),
+			 x86_enlight_name(vm->cfg->enlightenments));
+		goto out;
+	}
 	if (d->n != c->nr_devs) {
 		vsrv_log("%s: the saved VM has %u virtio devices, this one %u (start it "
 			 "with the same --disk, --net and --device options)", label, c->nr_devs,

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "arch/x86/enlight.h"
 #include "vmm/vm.h"
 
 /* On disk, little endian, 64 bytes. crc covers the 60 bytes before it. */
@@ -407,6 +408,8 @@ static int check_config(const struct savestate_config *c, const char **why)
 		return *why = "the memory size is out of range", -EINVAL;
 	if (c->nr_devs > VDEVS_MAX || c->has_pci > 1)
 		return *why = "the device table is out of range", -EINVAL;
+	if (c->enlightenments > X86_ENLIGHT_NONE)
+		return *why = "the enlightenments are unknown", -EINVAL;
 	for (uint32_t i = 0; i < c->nr_devs; i++)
 		if (!device_kind_by_id(c->dev[i].kind) || c->dev[i].on_pci > 1)
 			return *why = "the device table names an unknown device", -EINVAL;

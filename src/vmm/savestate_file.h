@@ -44,7 +44,7 @@ struct savestate_config {
 	uint32_t nr_cpus;
 	uint32_t nr_devs;            /* entries of the virtio device table */
 	uint32_t has_pci;            /* 1: a PCI host bridge */
-	uint32_t reserved;
+	uint32_t enlightenments;     /* enum x86_enlight (0, kvm, in files before it was kept) */
 	struct savestate_dev {
 		uint32_t kind;       /* the device kind's id (devices/virtio/kind.h) */
 		uint32_t on_pci;     /* 1: virtio-pci, 0: virtio-mmio */

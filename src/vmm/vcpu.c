@@ -118,8 +118,13 @@ int vcpu_create(struct vm *vm, unsigned id, struct vcpu **out)
 	what = "KVM_GET_SUPPORTED_CPUID";
 	if (!vm->cpuid && (ret = x86_cpuid_get_supported(vm->kvm_fd, &vm->cpuid)) < 0)
 		goto err;
+	what = "KVM_GET_SUPPORTED_HV_CPUID (--enlightenments hyperv)";
+	if (vm->cfg->enlightenments == X86_ENLIGHT_HYPERV && !vm->hv_cpuid &&
+	    (ret = x86_hv_cpuid_get(vm->kvm_fd, v->fd, &vm->hv_cpuid)) < 0)
+		goto err;
 	what = "KVM_SET_CPUID2";
-	if ((ret = x86_cpuid_set(v->fd, vm->cpuid, id, vm->cfg->nr_cpus)) < 0)
+	if ((ret = x86_cpuid_set(v->fd, vm->cpuid, vm->hv_cpuid, vm->cfg->enlightenments, id,
+				 vm->cfg->nr_cpus)) < 0)
 		goto err;
 	what = "LAPIC set-up";
 	if ((ret = setup_lapic(v)) < 0)

@@ -272,6 +272,8 @@ static void level_vcpus_exit(struct vm *vm)
 	vm->nr_vcpus = 0;
 	free(vm->cpuid);
 	vm->cpuid = NULL;
+	free(vm->hv_cpuid);
+	vm->hv_cpuid = NULL;
 }
 
 /* The init levels, in order. */

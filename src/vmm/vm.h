@@ -69,6 +69,7 @@ struct vm_config {
 	const char *name;             /* or NULL ("vsrv") */
 	const char *serial_number;    /* or NULL */
 	uint8_t boot_order[3];        /* --boot: rtc_cmos_boot_order codes; all 0: the default */
+	unsigned enlightenments;      /* --enlightenments: enum x86_enlight (arch/x86/enlight.h) */
 };
 
 /* Codes for evloop_stop(vm->loop, code) besides a plain exit status 0..255. */
@@ -101,6 +102,8 @@ struct vm {
 	unsigned nr_vcpus;
 	struct vcpu *vcpus[VM_MAX_VCPUS];
 	struct kvm_cpuid2 *cpuid;   /* KVM_GET_SUPPORTED_CPUID, fetched once (owned) */
+	struct kvm_cpuid2 *hv_cpuid; /* KVM_GET_SUPPORTED_HV_CPUID for --enlightenments hyperv,
+				      * fetched with the first vCPU (owned), else NULL */
 
 	/* Interrupt plumbing (any thread, under irq_lock). */
 	pthread_mutex_t irq_lock;

@@ -83,7 +83,7 @@ static int tvm_create(struct tvm *t)
 	if (t->vcpu < 0 || t->run_size <= 0)
 		return -1;
 	t->run = mmap(NULL, (size_t)t->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, t->vcpu, 0);
-	if (t->run == MAP_FAILED || x86_cpuid_set(t->vcpu, cpuid, 0, 1) < 0)
+	if (t->run == MAP_FAILED || x86_cpuid_set(t->vcpu, cpuid, NULL, X86_ENLIGHT_KVM, 0, 1) < 0)
 		return -1;
 	return 0;
 }

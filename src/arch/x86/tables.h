@@ -5,6 +5,8 @@
 
 #include <stdint.h>
 
+#include "arch/x86/enlight.h"
+
 struct vm;
 struct kvm_cpuid2;
 struct fw_cfg;
@@ -15,11 +17,12 @@ struct fw_cfg;
 /* Fetch KVM_GET_SUPPORTED_CPUID once per VM. Returns 0 and *out (free()) or -errno. */
 int x86_cpuid_get_supported(int kvm_fd, struct kvm_cpuid2 **out);
 
-/* Adjust a copy of the supported CPUID for vCPU id of nr_cpus (APIC ids, topology leaves,
- * hypervisor bit, KVM paravirtual leaves) and set it with KVM_SET_CPUID2 on vcpu_fd.
- * Returns 0 or -errno. */
-int x86_cpuid_set(int vcpu_fd, const struct kvm_cpuid2 *supported, unsigned id,
-		  unsigned nr_cpus);
+/* Set the CPUID of vCPU id of nr_cpus with KVM_SET_CPUID2 on vcpu_fd: x86_cpuid_build
+ * (arch/x86/enlight.h) of supported and hv (KVM_GET_SUPPORTED_HV_CPUID, only for
+ * X86_ENLIGHT_HYPERV, else NULL) for enlightenments e; with Hyper-V's SynIC on offer, also
+ * enables KVM_CAP_HYPERV_SYNIC2 on the vCPU. Reads its inputs only. 0 or -errno. */
+int x86_cpuid_set(int vcpu_fd, const struct kvm_cpuid2 *supported, const struct kvm_cpuid2 *hv,
+		  enum x86_enlight e, unsigned id, unsigned nr_cpus);
 
 /* Write the MP floating pointer and configuration table (CPUs, ISA bus, IOAPIC, ISA
  * interrupts) at BOOT_MPTABLE_ADDR. Returns 0 or -errno (logged). */

@@ -1,0 +1,66 @@
+/* Paravirtual interfaces a guest is offered ("enlightenments", `vsrv run --enlightenments`):
+ *   kvm     KVM's own leaves at 0x40000000 ("KVMKVMKVM": kvmclock, steal time, PV EOI, PV
+ *           TLB flush, PV unhalt, async page faults, PV send-IPI, PV sched yield), as the
+ *           host's KVM offers them. The default; what Linux uses.
+ *   hyperv  the Hyper-V ("Viridian") leaves at 0x40000000 ("Microsoft Hv") with the features
+ *           the host's KVM implements in the kernel (KVM_GET_SUPPORTED_HV_CPUID: relaxed
+ *           timing, VP index, APIC assist, reference time counter and TSC page, SynIC and
+ *           synthetic timers, frequencies, TLB flush and IPI hypercalls, ...), and KVM's own
+ *           leaves moved to 0x40000100 where Linux still finds them. For Windows.
+ *   none    no hypervisor leaves at all (the hypervisor bit in leaf 1 stays).
+ * The CPUID a vCPU gets is built by x86_cpuid_build (a pure function: tests/unit/
+ * test_enlight.c checks it against KVM's tables) and set by x86_cpuid_set (cpuid.c). */
+#ifndef VSRV_ARCH_X86_ENLIGHT_H
+#define VSRV_ARCH_X86_ENLIGHT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct kvm_cpuid2;
+
+/* The values are stored in saved states (savestate_config.enlightenments): never renumber. */
+enum x86_enlight {
+	X86_ENLIGHT_KVM = 0,
+	X86_ENLIGHT_HYPERV = 1,
+	X86_ENLIGHT_NONE = 2,
+};
+
+/* Hyper-V CPUID bits vsrv looks at (Hyper-V TLFS 6.0, "Feature and interface discovery"). */
+#define HV_CPUID_VENDOR       0x40000000u
+#define HV_CPUID_INTERFACE    0x40000001u
+#define HV_CPUID_FEATURES     0x40000003u
+#define HV_CPUID_ENLIGHTEN    0x40000004u
+#define HV_CPUID_NESTED       0x4000000Au
+#define HV_CPUID_SYNDBG_FIRST 0x40000080u
+#define HV_CPUID_SYNDBG_LAST  0x400000FFu
+#define HV_FEAT_EAX_SYNIC     (1u << 2)   /* 0x40000003 EAX: SynIC MSRs */
+#define HV_FEAT_EDX_DEBUG_MSRS (1u << 11) /* 0x40000003 EDX: synthetic debugger MSRs */
+#define HV_ENL_EAX_EVMCS      (1u << 14)  /* 0x40000004 EAX: enlightened VMCS recommended */
+#define HV_CPUID_MIN_LEAVES   0x40000005u /* the least a Hyper-V guest accepts */
+#define HV_KVM_LEAVES_BASE    0x40000100u /* where KVM's leaves go beside Hyper-V's */
+
+/* "kvm", "hyperv" or "none" into *out. 0 or -EINVAL. */
+int x86_enlight_parse(const char *s, enum x86_enlight *out);
+
+/* The name of e ("kvm", ...); "?" for a value out of range. Static string. */
+const char *x86_enlight_name(enum x86_enlight e);
+
+/* KVM_GET_SUPPORTED_HV_CPUID: on the KVM fd when the host has KVM_CAP_SYS_HYPERV_CPUID,
+ * otherwise on vcpu_fd (any vCPU of the VM). 0 and *out (the caller's, free()), -ENOTSUP
+ * when the host's KVM has no Hyper-V emulation, or -errno. */
+int x86_hv_cpuid_get(int kvm_fd, int vcpu_fd, struct kvm_cpuid2 **out);
+
+/* The CPUID of vCPU id of nr_cpus: a copy of supported (KVM_GET_SUPPORTED_CPUID) with a
+ * consistent topology (one package, one core per vCPU, one thread per core, APIC id = id),
+ * the hypervisor bit, and the leaves of e: for X86_ENLIGHT_HYPERV, hv (the host's
+ * KVM_GET_SUPPORTED_HV_CPUID, required) without the synthetic debugger and enlightened VMCS
+ * (vsrv offers neither), with the vendor "Microsoft Hv". *out is the caller's (free()).
+ * 0, -EINVAL (hyperv without hv, a table without the vendor leaf, more than room) or
+ * -ENOMEM. Reads its inputs only. */
+int x86_cpuid_build(const struct kvm_cpuid2 *supported, const struct kvm_cpuid2 *hv,
+		    enum x86_enlight e, unsigned id, unsigned nr_cpus, struct kvm_cpuid2 **out);
+
+/* Does the CPUID c offer the Hyper-V SynIC (then the vCPU needs KVM_CAP_HYPERV_SYNIC2)? */
+bool x86_cpuid_has_synic(const struct kvm_cpuid2 *c);
+
+#endif
