@@ -54,6 +54,8 @@ static void usage(FILE *f)
 		"  --serial-number STR  the SMBIOS serial number (firmware boot)\n"
 		"  --cpus N             vCPUs, 1 to %d (default 1)\n"
 		"  --memory SIZE        RAM with suffix K, M or G; a bare number is MiB (default 128M)\n"
+		"  --mem-merge on|off   offer the guest's RAM to the host's same-page merging (KSM;\n"
+		"                       default on where the host kernel has it)\n"
 		"  --serial MODE        stdio (default), none, file:PATH or unix:PATH\n"
 		"  --no-reboot          a guest reset ends the VM (status 0) instead of restarting it\n"
 		"  --enlightenments E   paravirtual interfaces offered: kvm (default: kvmclock, PV EOI,\n"
@@ -161,7 +163,7 @@ static int push(const char ***arr, unsigned *n, const char *s)
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
        OPT_NO_REBOOT, OPT_DISK, OPT_NET, OPT_DEVICE, OPT_CONTROL, OPT_RESTORE, OPT_INCOMING,
        OPT_HELP, OPT_SANDBOX, OPT_RUN_AS, OPT_CDROM, OPT_FIRMWARE, OPT_BOOT, OPT_UUID,
-       OPT_NAME, OPT_SERIAL_NUMBER, OPT_ENLIGHTENMENTS };
+       OPT_NAME, OPT_SERIAL_NUMBER, OPT_ENLIGHTENMENTS, OPT_MEM_MERGE };
 
 static const struct option options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -187,6 +189,7 @@ static const struct option options[] = {
 	{ "name", required_argument, NULL, OPT_NAME },
 	{ "serial-number", required_argument, NULL, OPT_SERIAL_NUMBER },
 	{ "enlightenments", required_argument, NULL, OPT_ENLIGHTENMENTS },
+	{ "mem-merge", required_argument, NULL, OPT_MEM_MERGE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -371,6 +374,16 @@ static int parse_args(int argc, char **argv, struct vm_config *c, struct run_opt
 			ret = parse_smbios_str("--serial-number", optarg, &c->serial_number);
 			break;
 		case OPT_ENLIGHTENMENTS: ret = parse_enlightenments(optarg, c); break;
+		case OPT_MEM_MERGE:
+			if (!strcmp(optarg, "on"))
+				c->mem_merge = VM_MEM_MERGE_ON;
+			else if (!strcmp(optarg, "off"))
+				c->mem_merge = VM_MEM_MERGE_OFF;
+			else {
+				vsrv_log("--mem-merge %s: expected on or off", optarg);
+				ret = -EINVAL;
+			}
+			break;
 		case ':':
 			vsrv_log("option %s needs a value", argv[optind - 1]);
 			return -EINVAL;

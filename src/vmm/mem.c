@@ -57,6 +57,13 @@ int guest_mem_create_hole(uint64_t size, uint64_t hole_start, struct guest_mem *
 	return 0;
 }
 
+int guest_mem_merge(struct guest_mem *m, int on)
+{
+	if (madvise(m->host, m->size, on ? MADV_MERGEABLE : MADV_UNMERGEABLE) < 0)
+		return -errno;
+	return 0;
+}
+
 void guest_mem_destroy(struct guest_mem *m)
 {
 	if (!m)

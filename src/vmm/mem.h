@@ -23,6 +23,12 @@ struct guest_mem {
 	int tracking;      /* atomic */
 };
 
+/* Offer m's RAM to KSM, the kernel's same-page merging (MADV_MERGEABLE), or take it back
+ * (MADV_UNMERGEABLE: merged pages are copied again). Pages that are the same in every guest
+ * (a kernel, an initramfs, zeroed memory) are then kept once when the host runs KSM
+ * (/sys/kernel/mm/ksm/run). 0, or -EINVAL when the host kernel has no KSM, or -errno. */
+int guest_mem_merge(struct guest_mem *m, int on);
+
 /* Start recording device writes into m->track (cleared first). Returns 0 or -ENOMEM.
  * guest_mem_track_stop ends it; the bitmap stays valid for reading. Any thread. */
 int guest_mem_track_start(struct guest_mem *m);

@@ -102,6 +102,14 @@ static int level_memory_init(struct vm *vm)
 		return ret;
 	}
 	m = vm->mem;
+	/* Same-page merging: on unless --mem-merge off (as QEMU's mem-merge); a host without
+	 * KSM is an error only when it was asked for. */
+	if (vm->cfg->mem_merge != VM_MEM_MERGE_OFF && (ret = guest_mem_merge(m, 1)) < 0 &&
+	    vm->cfg->mem_merge == VM_MEM_MERGE_ON) {
+		vsrv_log("--mem-merge on: %s", ret == -EINVAL ?
+			 "this host's kernel has no KSM (CONFIG_KSM)" : strerror(-ret));
+		return ret;
+	}
 	ret = set_slot(vm, 0, 0, m->low_size, m->host);
 	if (!ret && m->size > m->low_size)
 		ret = set_slot(vm, 1, MEM_HIGH_START, m->size - m->low_size, m->host + m->low_size);

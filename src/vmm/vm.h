@@ -33,6 +33,12 @@ enum vm_serial_mode {
 };
 
 /* The parsed options of `vsrv run`. Strings are not owned (they point into argv). */
+enum vm_mem_merge {
+	VM_MEM_MERGE_DEFAULT = 0, /* on where the host has KSM */
+	VM_MEM_MERGE_ON,          /* on, and an error where the host has no KSM */
+	VM_MEM_MERGE_OFF,
+};
+
 struct vm_config {
 	const char *kernel;       /* required */
 	const char *initrd;       /* or NULL */
@@ -70,6 +76,7 @@ struct vm_config {
 	const char *serial_number;    /* or NULL */
 	uint8_t boot_order[3];        /* --boot: rtc_cmos_boot_order codes; all 0: the default */
 	unsigned enlightenments;      /* --enlightenments: enum x86_enlight (arch/x86/enlight.h) */
+	enum vm_mem_merge mem_merge;  /* --mem-merge: KSM for the guest's RAM (vmm/mem.h) */
 };
 
 /* Codes for evloop_stop(vm->loop, code) besides a plain exit status 0..255. */
