@@ -55,7 +55,7 @@ static void usage(FILE *f)
 		"  --cpus N             vCPUs, 1 to %d (default 1)\n"
 		"  --memory SIZE        RAM with suffix K, M or G; a bare number is MiB (default 128M)\n"
 		"  --mem-merge on|off   offer the guest's RAM to the host's same-page merging (KSM;\n"
-		"                       default on where the host kernel has it)\n"
+		"                       default off: shared pages let guests time each other)\n"
 		"  --serial MODE        stdio (default), none, file:PATH or unix:PATH\n"
 		"  --no-reboot          a guest reset ends the VM (status 0) instead of restarting it\n"
 		"  --enlightenments E   paravirtual interfaces offered: kvm (default: kvmclock, PV EOI,\n"

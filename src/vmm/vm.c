@@ -102,10 +102,8 @@ static int level_memory_init(struct vm *vm)
 		return ret;
 	}
 	m = vm->mem;
-	/* Same-page merging: on unless --mem-merge off (as QEMU's mem-merge); a host without
-	 * KSM is an error only when it was asked for. */
-	if (vm->cfg->mem_merge != VM_MEM_MERGE_OFF && (ret = guest_mem_merge(m, 1)) < 0 &&
-	    vm->cfg->mem_merge == VM_MEM_MERGE_ON) {
+	/* Same-page merging, when asked for (--mem-merge on) */
+	if (vm->cfg->mem_merge == VM_MEM_MERGE_ON && (ret = guest_mem_merge(m, 1)) < 0) {
 		vsrv_log("--mem-merge on: %s", ret == -EINVAL ?
 			 "this host's kernel has no KSM (CONFIG_KSM)" : strerror(-ret));
 		return ret;

@@ -34,9 +34,10 @@ enum vm_serial_mode {
 
 /* The parsed options of `vsrv run`. Strings are not owned (they point into argv). */
 enum vm_mem_merge {
-	VM_MEM_MERGE_DEFAULT = 0, /* on where the host has KSM */
+	/* Off by default: merging pages across VMs lets one guest time another's memory
+	 * (deduplication side channels), as VMware turned its inter-VM page sharing off. */
+	VM_MEM_MERGE_OFF = 0,
 	VM_MEM_MERGE_ON,          /* on, and an error where the host has no KSM */
-	VM_MEM_MERGE_OFF,
 };
 
 struct vm_config {
