@@ -213,6 +213,9 @@ static bool handle_exit(struct vcpu *v)
 	case KVM_EXIT_INTR:
 	case KVM_EXIT_HLT:
 		return true;
+	case KVM_EXIT_HYPERV:            /* --enlightenments hyperv: what KVM leaves to us */
+		x86_hyperv_exit(r);
+		return true;
 	default:
 		break;
 	}

@@ -189,8 +189,34 @@ static void test_refusals(void)
 	free(s);
 }
 
+/* The Hyper-V calls KVM leaves to user space get Hyper-V's answers without a VMBus. */
+static void test_hyperv_exit(void)
+{
+	struct kvm_run r;
+
+	memset(&r, 0, sizeof(r));
+	r.exit_reason = KVM_EXIT_HYPERV;
+	r.hyperv.type = KVM_EXIT_HYPERV_HCALL;
+	r.hyperv.u.hcall.input = HVCALL_POST_MESSAGE | (1ull << 32); /* rep count bits above */
+	x86_hyperv_exit(&r);
+	CHECK_EQ(r.hyperv.u.hcall.result, HV_STATUS_INVALID_CONNECTION_ID);
+	r.hyperv.u.hcall.input = HVCALL_SIGNAL_EVENT;
+	x86_hyperv_exit(&r);
+	CHECK_EQ(r.hyperv.u.hcall.result, HV_STATUS_INVALID_CONNECTION_ID);
+	r.hyperv.u.hcall.input = 0xffff;
+	x86_hyperv_exit(&r);
+	CHECK_EQ(r.hyperv.u.hcall.result, HV_STATUS_INVALID_HYPERCALL_CODE);
+	/* a SynIC notice changes nothing */
+	memset(&r, 0, sizeof(r));
+	r.hyperv.type = KVM_EXIT_HYPERV_SYNIC;
+	r.hyperv.u.synic.msr = 0x40000080;
+	x86_hyperv_exit(&r);
+	CHECK_EQ(r.hyperv.u.synic.msr, 0x40000080);
+}
+
 int main(void)
 {
+	RUN(test_hyperv_exit);
 	RUN(test_parse_and_name);
 	RUN(test_kvm);
 	RUN(test_none);

@@ -237,3 +237,14 @@ bool x86_cpuid_has_synic(const struct kvm_cpuid2 *c)
 			return c->entries[i].eax & HV_FEAT_EAX_SYNIC;
 	return false;
 }
+
+void x86_hyperv_exit(struct kvm_run *run)
+{
+	uint16_t code;
+
+	if (run->hyperv.type != KVM_EXIT_HYPERV_HCALL)
+		return;                      /* SynIC and synthetic debugger notices */
+	code = run->hyperv.u.hcall.input & 0xffff;
+	run->hyperv.u.hcall.result = code == HVCALL_POST_MESSAGE || code == HVCALL_SIGNAL_EVENT ?
+		HV_STATUS_INVALID_CONNECTION_ID : HV_STATUS_INVALID_HYPERCALL_CODE;
+}

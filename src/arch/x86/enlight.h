@@ -63,4 +63,17 @@ int x86_cpuid_build(const struct kvm_cpuid2 *supported, const struct kvm_cpuid2 
 /* Does the CPUID c offer the Hyper-V SynIC (then the vCPU needs KVM_CAP_HYPERV_SYNIC2)? */
 bool x86_cpuid_has_synic(const struct kvm_cpuid2 *c);
 
+/* A KVM_EXIT_HYPERV (the guest's Hyper-V calls that KVM leaves to user space), answered as a
+ * Hyper-V without VMBus answers: HvPostMessage and HvSignalEvent (the VMBus's) get
+ * HV_STATUS_INVALID_CONNECTION_ID, other hypercalls HV_STATUS_INVALID_HYPERCALL_CODE; SynIC
+ * and synthetic-debugger notices need nothing. Writes the result into run. Always lets the
+ * vCPU go on (a guest's bad hypercall is the guest's error, not the VM's end). */
+struct kvm_run;
+void x86_hyperv_exit(struct kvm_run *run);
+
+#define HV_STATUS_INVALID_HYPERCALL_CODE 0x0002
+#define HV_STATUS_INVALID_CONNECTION_ID  0x0012
+#define HVCALL_POST_MESSAGE 0x005c
+#define HVCALL_SIGNAL_EVENT 0x005d
+
 #endif
