@@ -19,6 +19,18 @@ check() { local n=$1; shift; if "$@"; then pass "$n"; else fail "$n" "command fa
 have_kvm() { [ -r /dev/kvm ] && [ -w /dev/kvm ]; }
 kvm_reason="no usable /dev/kvm on this machine"
 
+# need_linux_guest NAME FILE...: the small Linux guest's files (in build/guests/linux) that a
+# test of NAME boots; without /dev/kvm the test skips (exit 0), with a file missing it fails
+# (make test builds them; exit 1). Sets LG to their folder.
+need_linux_guest() {
+	local name=$1 f; shift
+	LG=$GUESTS/linux
+	if ! have_kvm; then skip "$name" "$kvm_reason"; exit 0; fi
+	for f in "$@"; do
+		if [ ! -s "$LG/$f" ]; then fail "$name" "$LG/$f not built (make linux-guest; make test builds it)"; exit 1; fi
+	done
+}
+
 # http_serve DIR: serve DIR over HTTP on 127.0.0.1 (a free port) until the test exits; sets
 # $http_port, empty when the server did not start (its log is $TMP/http.log).
 http_serve() {

@@ -6,12 +6,8 @@
 # fetches a file over HTTP from a server this test runs (guests/linux/init), then powers off.
 # Skips only without /dev/kvm; a kernel make test did not build is a failure.
 source "$(dirname "$0")/lib.sh"
-LG=$GUESTS/linux
 
-if ! have_kvm; then skip linux-e1000 "$kvm_reason"; exit 0; fi
-for f in vmlinux initramfs.cpio; do
-  if [ ! -s "$LG/$f" ]; then fail linux-e1000 "$LG/$f not built (make linux-guest; make test builds it)"; exit 1; fi
-done
+need_linux_guest linux-e1000 vmlinux initramfs.cpio
 
 cd "$TMP" || exit 1
 mkdir www && head -c 100000 /dev/urandom >www/blob

@@ -5,12 +5,8 @@
 # (which vsrv answers as a Hyper-V without VMBus) does not end the VM; none offers no
 # hypervisor leaves at all. Each boot powers off with status 0. Skips only without /dev/kvm.
 source "$(dirname "$0")/lib.sh"
-LG=$GUESTS/linux
 
-if ! have_kvm; then skip linux-enlight "$kvm_reason"; exit 0; fi
-for f in vmlinux initramfs.cpio; do
-  if [ ! -s "$LG/$f" ]; then fail linux-enlight "$LG/$f not built (make linux-guest; make test builds it)"; exit 1; fi
-done
+need_linux_guest linux-enlight vmlinux initramfs.cpio
 cd "$TMP" || exit 1
 
 # boot E: runs the guest with --enlightenments E into E.log; sets rc and result

@@ -5,13 +5,9 @@
 # off. The host checks that the image holds what the guest wrote and the guest's checksum.
 # Skips only without /dev/kvm; a kernel make test did not build is a failure.
 source "$(dirname "$0")/lib.sh"
-LG=$GUESTS/linux
 SIZE=$((8 * 1024 * 1024))
 
-if ! have_kvm; then skip linux-pci "$kvm_reason"; exit 0; fi
-for f in bzImage initramfs.cpio disktest; do
-  if [ ! -s "$LG/$f" ]; then fail linux-pci "$LG/$f not built (make linux-guest; make test builds it)"; exit 1; fi
-done
+need_linux_guest linux-pci bzImage initramfs.cpio disktest
 
 cd "$TMP" || exit 1
 truncate -s $SIZE p.raw

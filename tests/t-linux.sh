@@ -6,14 +6,10 @@
 # this test runs, prints "VSRV-RESULT ..." and powers off. The host then checks the images.
 # Skips only without /dev/kvm; a kernel that `make test` should have built and did not is a failure.
 source "$(dirname "$0")/lib.sh"
-LG=$GUESTS/linux
 MB=$((1024 * 1024))
 SIZE=$((4 * MB))   # small: kernel-mode I/O is emulated here (see guests/linux/README.md)
 
-if ! have_kvm; then skip linux-boot "$kvm_reason"; exit 0; fi
-for f in vmlinux initramfs.cpio disktest; do
-  if [ ! -s "$LG/$f" ]; then fail linux-boot "$LG/$f not built (make linux-guest; make test builds it)"; exit 1; fi
-done
+need_linux_guest linux-boot vmlinux initramfs.cpio disktest
 
 # Images: dynamic VHD, raw, and a differencing VHD over a base holding a known pattern.
 cd "$TMP" || exit 1
