@@ -424,7 +424,7 @@ static int check_legacy(const struct savestate_legacy *l, const char **why)
 	if (l->serial.rx_head >= SERIAL_RX_FIFO || l->serial.rx_count > SERIAL_RX_FIFO ||
 	    !bool_ok(&l->serial.thri) || !bool_ok(&l->serial.irq_level))
 		return *why = "the UART state is out of range", -EINVAL;
-	if (l->rtc.index > 127 || !bool_ok(&l->i8042.out_full))
+	if (l->rtc.index > 127 || i8042_state_check(&l->i8042))
 		return *why = "the RTC or i8042 state is out of range", -EINVAL;
 	return 0;
 }
