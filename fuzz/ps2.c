@@ -6,7 +6,9 @@
  *   2 data port read                 3 status port read
  *   4 key CODE(2, little-endian; bit 15: up)
  *   5 relative motion DX(1) DY(1) WHEEL(1) BUTTONS(1) (signed bytes, DX and DY times 16)
- *   6 restore the next sizeof(struct i8042_state) bytes (refused or loaded), save again
+ *   6 restore the next sizeof(struct i8042_state) + sizeof(struct i8042_ps2_state) bytes
+ *     (refused or loaded; with the first byte's bit 0 set, the controller's part alone, as
+ *     from a file of the first format)
  *   7 a byte to the mouse (0xD4, then V(1))
  * After every operation the saved state must pass i8042_state_check (bounded queues, valid
  * modes): otherwise the target aborts. Seeds in fuzz/corpus/ps2 (fuzz/ps2_seeds.py);
@@ -32,6 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct device_host host = { 0 };
 	struct input_sink kbd, mouse;
 	struct i8042_state st;
+	struct i8042_ps2_state ps;
 	struct i8042 *k;
 	struct bus pio;
 	size_t i = 0;
@@ -44,7 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	i8042_input_sinks(k, &kbd, &mouse);
 	while (i < size) {
-		static const size_t need[8] = { 1, 1, 0, 0, 2, 4, sizeof(struct i8042_state), 1 };
+		static const size_t need[8] = { 1, 1, 0, 0, 2, 4,
+			sizeof(struct i8042_state) + sizeof(struct i8042_ps2_state), 1 };
 		uint8_t op = data[i++] & 7, v;
 
 		if (size - i < need[op])
@@ -80,7 +84,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case 6:
 			memcpy(&st, data + i, sizeof(st));
-			sink += (unsigned)i8042_restore(k, &st);
+			memcpy(&ps, data + i + sizeof(st), sizeof(ps));
+			if (ps.version & 0x100) { /* mostly a plausible header, so the rest is checked */
+				ps.version = I8042_PS2_VERSION;
+				ps.size = sizeof(ps);
+			}
+			sink += (unsigned)i8042_restore(k, &st, data[i] & 1 ? NULL : &ps);
 			break;
 		case 7:
 			v = 0xd4;
@@ -90,8 +99,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		i += need[op];
-		i8042_save(k, &st);
-		if (i8042_state_check(&st))
+		i8042_save(k, &st, &ps);
+		if (i8042_state_check(&st, &ps))
 			abort();
 	}
 	i8042_destroy(k);

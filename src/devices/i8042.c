@@ -25,18 +25,29 @@ struct i8042 {
 	const struct device_host *host;
 	pthread_mutex_t lock;
 	struct i8042_state st;
+	struct i8042_ps2_state ps;
 	int level[2];       /* the lines' levels as last set: IRQ 1, IRQ 12 (-1: unknown) */
 };
 
+/* The PS/2 part at power-on: the devices reset, nothing in flight. */
+static void ps2_reset(struct i8042_ps2_state *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->version = I8042_PS2_VERSION;
+	p->size = sizeof(*p);
+	ps2_kbd_reset(&p->kbd);
+	ps2_mouse_reset(&p->mouse);
+}
+
 static void ctl_reply(struct i8042 *k, uint8_t v, bool aux)
 {
-	struct i8042_state *s = &k->st;
+	struct i8042_ps2_state *p = &k->ps;
 
-	if (s->ctl_count >= sizeof(s->ctl))
+	if (p->ctl_count >= sizeof(p->ctl))
 		return; /* a flood of commands without reads loses the newest replies */
-	s->ctl[s->ctl_count] = v;
-	s->ctl_aux = (uint8_t)((s->ctl_aux & ~(1u << s->ctl_count)) | (aux ? 1u << s->ctl_count : 0));
-	s->ctl_count++;
+	p->ctl[p->ctl_count] = v;
+	p->ctl_aux = (uint8_t)((p->ctl_aux & ~(1u << p->ctl_count)) | (aux ? 1u << p->ctl_count : 0));
+	p->ctl_count++;
 }
 
 /* The next byte from the keyboard, translated to set 1 when the command byte says so. */
@@ -45,17 +56,17 @@ static bool kbd_byte(struct i8042 *k, uint8_t *v)
 	struct i8042_state *s = &k->st;
 	uint8_t b;
 
-	while (ps2_kbd_read(&s->kbd, &b)) {
+	while (ps2_kbd_read(&k->ps.kbd, &b)) {
 		if (!(s->cmd_byte & CB_XLAT)) {
 			*v = b;
 			return true;
 		}
 		if (b == 0xf0) { /* set 1 has no prefix: the next code gets bit 7 */
-			s->xlat_break = 1;
+			k->ps.xlat_break = 1;
 			continue;
 		}
-		*v = (uint8_t)(ps2_translate(b) | (s->xlat_break ? 0x80 : 0));
-		s->xlat_break = 0;
+		*v = (uint8_t)(ps2_translate(b) | (k->ps.xlat_break ? 0x80 : 0));
+		k->ps.xlat_break = 0;
 		return true;
 	}
 	return false;
@@ -69,18 +80,18 @@ static void fill(struct i8042 *k)
 
 	if (s->out_full)
 		return;
-	if (s->ctl_count) {
-		s->out = s->ctl[0];
-		s->out_aux = s->ctl_aux & 1;
-		memmove(s->ctl, s->ctl + 1, sizeof(s->ctl) - 1);
-		s->ctl_aux >>= 1;
-		s->ctl_count--;
+	if (k->ps.ctl_count) {
+		s->out = k->ps.ctl[0];
+		k->ps.out_aux = k->ps.ctl_aux & 1;
+		memmove(k->ps.ctl, k->ps.ctl + 1, sizeof(k->ps.ctl) - 1);
+		k->ps.ctl_aux >>= 1;
+		k->ps.ctl_count--;
 	} else if (!(s->cmd_byte & CB_KBD_OFF) && kbd_byte(k, &v)) {
 		s->out = v;
-		s->out_aux = 0;
-	} else if (!(s->cmd_byte & CB_AUX_OFF) && ps2_mouse_read(&s->mouse, &v)) {
+		k->ps.out_aux = 0;
+	} else if (!(s->cmd_byte & CB_AUX_OFF) && ps2_mouse_read(&k->ps.mouse, &v)) {
 		s->out = v;
-		s->out_aux = 1;
+		k->ps.out_aux = 1;
 	} else {
 		return;
 	}
@@ -92,8 +103,8 @@ static void irq_update(struct i8042 *k, bool force)
 {
 	const struct i8042_state *s = &k->st;
 	int lv[2] = {
-		s->out_full && !s->out_aux && (s->cmd_byte & CB_KBD_INT),
-		s->out_full && s->out_aux && (s->cmd_byte & CB_AUX_INT),
+		s->out_full && !k->ps.out_aux && (s->cmd_byte & CB_KBD_INT),
+		s->out_full && k->ps.out_aux && (s->cmd_byte & CB_AUX_INT),
 	};
 	static const uint32_t gsi[2] = { I8042_GSI_KBD, I8042_GSI_MOUSE };
 
@@ -106,12 +117,13 @@ static void irq_update(struct i8042 *k, bool force)
 	}
 }
 
-static uint8_t outport(const struct i8042_state *s)
+static uint8_t outport(const struct i8042 *k)
 {
+	const struct i8042_state *s = &k->st;
 	uint8_t v = s->outport & ~0x30;
 
 	if (s->out_full)
-		v |= s->out_aux ? 0x20 : 0x10;
+		v |= k->ps.out_aux ? 0x20 : 0x10;
 	return v;
 }
 
@@ -140,7 +152,7 @@ static bool i8042_command(struct i8042 *k, uint8_t cmd)
 	case 0xad: s->cmd_byte |= CB_KBD_OFF; break;        /* disable the keyboard interface */
 	case 0xae: s->cmd_byte &= ~CB_KBD_OFF; break;       /* enable it */
 	case 0xc0: ctl_reply(k, 0x00, false); break;        /* input port */
-	case 0xd0: ctl_reply(k, outport(s), false); break;  /* output port */
+	case 0xd0: ctl_reply(k, outport(k), false); break;  /* output port */
 	case 0xe0: ctl_reply(k, 0x00, false); break;        /* test inputs */
 	case 0xd1: case 0xd2: case 0xd3: case 0xd4:
 		s->pending = cmd; break;                    /* a data byte follows */
@@ -165,9 +177,9 @@ static bool i8042_data(struct i8042 *k, uint8_t v)
 		return !(v & 1); /* bit 0 low: CPU reset */
 	case 0xd2: ctl_reply(k, v, false); break;  /* as if from the keyboard */
 	case 0xd3: ctl_reply(k, v, true); break;   /* as if from the mouse */
-	case 0xd4: ps2_mouse_write(&s->mouse, v); break;
+	case 0xd4: ps2_mouse_write(&k->ps.mouse, v); break;
 	case 0:
-		ps2_kbd_write(&s->kbd, v);
+		ps2_kbd_write(&k->ps.kbd, v);
 		break;
 	default:
 		break; /* other controller RAM bytes */
@@ -194,14 +206,14 @@ static void i8042_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bo
 			}
 		} else {
 			data[0] = (uint8_t)((s->out_full ? STATUS_OBF : 0) | (s->cmd_byte & CB_SYS) |
-					    (s->last_cmd ? STATUS_CMD : 0) | STATUS_UNLOCK |
-					    (s->out_full && s->out_aux ? STATUS_AUX : 0));
+					    (k->ps.last_cmd ? STATUS_CMD : 0) | STATUS_UNLOCK |
+					    (s->out_full && k->ps.out_aux ? STATUS_AUX : 0));
 		}
 	} else if (off == 4) {
-		s->last_cmd = 1;
+		k->ps.last_cmd = 1;
 		reset = i8042_command(k, data[0]);
 	} else if (off == 0) {
-		s->last_cmd = 0;
+		k->ps.last_cmd = 0;
 		reset = i8042_data(k, data[0]);
 	}
 	fill(k);
@@ -234,8 +246,7 @@ int i8042_create(const struct device_host *h, struct i8042 **out)
 	pthread_mutex_init(&k->lock, NULL);
 	k->st.cmd_byte = 0x45; /* keyboard interrupt, system flag, translation */
 	k->st.outport = 0x01;  /* reset line high (inactive) */
-	ps2_kbd_reset(&k->st.kbd);
-	ps2_mouse_reset(&k->st.mouse);
+	ps2_reset(&k->ps);
 	k->level[0] = k->level[1] = 0;
 	/* Two single ports: 0x61 between them belongs to the in-kernel PIT (speaker). */
 	ret = bus_register(h->pio, 0x60, 1, i8042_data_io, k, "i8042");
@@ -261,28 +272,36 @@ void i8042_destroy(struct i8042 *k)
 	free(k);
 }
 
-void i8042_save(struct i8042 *k, struct i8042_state *st)
+void i8042_save(struct i8042 *k, struct i8042_state *st, struct i8042_ps2_state *ps2)
 {
 	pthread_mutex_lock(&k->lock);
 	*st = k->st;
+	*ps2 = k->ps;
 	pthread_mutex_unlock(&k->lock);
 }
 
-int i8042_state_check(const struct i8042_state *st)
+int i8042_state_check(const struct i8042_state *st, const struct i8042_ps2_state *p)
 {
-	if (*(const uint8_t *)&st->out_full > 1 || st->out_aux > 1 || st->xlat_break > 1 ||
-	    st->last_cmd > 1 || st->ctl_count > sizeof(st->ctl) ||
-	    !ps2_kbd_state_ok(&st->kbd) || !ps2_mouse_state_ok(&st->mouse))
+	if (*(const uint8_t *)&st->out_full > 1)
+		return -EINVAL;
+	if (p && (p->version != I8042_PS2_VERSION || p->size != sizeof(*p) || p->out_aux > 1 ||
+		  p->xlat_break > 1 || p->last_cmd > 1 || p->ctl_count > sizeof(p->ctl) ||
+		  !ps2_kbd_state_ok(&p->kbd) || !ps2_mouse_state_ok(&p->mouse)))
 		return -EINVAL;
 	return 0;
 }
 
-int i8042_restore(struct i8042 *k, const struct i8042_state *st)
+int i8042_restore(struct i8042 *k, const struct i8042_state *st,
+		  const struct i8042_ps2_state *ps2)
 {
-	if (i8042_state_check(st))
+	if (i8042_state_check(st, ps2))
 		return -EINVAL;
 	pthread_mutex_lock(&k->lock);
 	k->st = *st;
+	if (ps2)
+		k->ps = *ps2;
+	else
+		ps2_reset(&k->ps);
 	irq_update(k, true);
 	pthread_mutex_unlock(&k->lock);
 	return 0;
@@ -296,7 +315,7 @@ static bool kbd_active(void *opaque)
 	bool on;
 
 	pthread_mutex_lock(&k->lock);
-	on = k->st.kbd.scanning && !(k->st.cmd_byte & CB_KBD_OFF);
+	on = k->ps.kbd.scanning && !(k->st.cmd_byte & CB_KBD_OFF);
 	pthread_mutex_unlock(&k->lock);
 	return on;
 }
@@ -307,7 +326,7 @@ static int kbd_key(void *opaque, uint16_t code, bool down)
 	int ret;
 
 	pthread_mutex_lock(&k->lock);
-	ret = ps2_kbd_key(&k->st.kbd, code, down);
+	ret = ps2_kbd_key(&k->ps.kbd, code, down);
 	fill(k);
 	irq_update(k, false);
 	pthread_mutex_unlock(&k->lock);
@@ -320,7 +339,7 @@ static bool mouse_active(void *opaque)
 	bool on;
 
 	pthread_mutex_lock(&k->lock);
-	on = (k->st.mouse.status & PS2_MOUSE_ENABLED) && !(k->st.cmd_byte & CB_AUX_OFF);
+	on = (k->ps.mouse.status & PS2_MOUSE_ENABLED) && !(k->st.cmd_byte & CB_AUX_OFF);
 	pthread_mutex_unlock(&k->lock);
 	return on;
 }
@@ -331,7 +350,7 @@ static int mouse_rel(void *opaque, int32_t dx, int32_t dy, int32_t dwheel, uint3
 	int ret;
 
 	pthread_mutex_lock(&k->lock);
-	ret = ps2_mouse_motion(&k->st.mouse, dx, dy, dwheel, buttons);
+	ret = ps2_mouse_motion(&k->ps.mouse, dx, dy, dwheel, buttons);
 	fill(k);
 	irq_update(k, false);
 	pthread_mutex_unlock(&k->lock);

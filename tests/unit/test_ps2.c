@@ -13,6 +13,11 @@
 #include "devices/i8042.h"
 #include "vmm/bus.h"
 #include "vmm/input.h"
+#include "vmm/savestate_file.h"
+#include "vmm/vm.h"
+
+#include <fcntl.h>
+#include <unistd.h>
 
 struct rig {
 	struct bus pio;
@@ -494,6 +499,7 @@ static void test_save_restore(void)
 {
 	struct rig a, b;
 	struct i8042_state st;
+	struct i8042_ps2_state ps;
 	uint8_t x[64], y[64];
 	int nx, ny;
 
@@ -504,8 +510,8 @@ static void test_save_restore(void)
 	key(&a, KEY_END, false);
 	mouse_out(&a, 0xf4);
 	a.mouse.ops->pointer_rel(a.mouse.opaque, 3, 3, 0, 0);
-	i8042_save(a.k, &st);
-	CHECK_EQ(i8042_restore(b.k, &st), 0);
+	i8042_save(a.k, &st, &ps);
+	CHECK_EQ(i8042_restore(b.k, &st, &ps), 0);
 	CHECK_EQ(b.level[12], 1);                 /* the ACK waiting in the buffer */
 	set_cb(&a, 0x47);
 	set_cb(&b, 0x47);
@@ -514,20 +520,89 @@ static void test_save_restore(void)
 	CHECK_EQ(nx, ny);
 	CHECK_EQ(nx, 1 + 1 + 2 + 3);              /* ACK, B, End's break (set 1), packet */
 	CHECK(!memcmp(x, y, nx));
+	CHECK(b.mouse.ops->active(b.mouse.opaque));
 	/* out of range: refused, nothing changed */
-	i8042_save(b.k, &st);
-	st.kbd.keys.count = 200;
-	CHECK_EQ(i8042_restore(b.k, &st), -EINVAL);
-	i8042_save(b.k, &st);
-	st.mouse.id = 7;
-	CHECK_EQ(i8042_state_check(&st), -EINVAL);
-	i8042_save(b.k, &st);
-	st.ctl_count = 9;
-	CHECK_EQ(i8042_state_check(&st), -EINVAL);
-	i8042_save(b.k, &st);
-	CHECK_EQ(i8042_state_check(&st), 0);
+	i8042_save(b.k, &st, &ps);
+	ps.kbd.keys.count = 200;
+	CHECK_EQ(i8042_restore(b.k, &st, &ps), -EINVAL);
+	CHECK(b.mouse.ops->active(b.mouse.opaque));
+	i8042_save(b.k, &st, &ps);
+	ps.mouse.id = 7;
+	CHECK_EQ(i8042_state_check(&st, &ps), -EINVAL);
+	i8042_save(b.k, &st, &ps);
+	ps.ctl_count = 9;
+	CHECK_EQ(i8042_state_check(&st, &ps), -EINVAL);
+	i8042_save(b.k, &st, &ps);
+	ps.version = 2;
+	CHECK_EQ(i8042_state_check(&st, &ps), -EINVAL);
+	i8042_save(b.k, &st, &ps);
+	*(uint8_t *)&st.out_full = 2;
+	CHECK_EQ(i8042_state_check(&st, NULL), -EINVAL);
+	i8042_save(b.k, &st, &ps);
+	CHECK_EQ(i8042_state_check(&st, &ps), 0);
+	/* a state from before the PS/2 devices: the controller's part only, the devices at
+	 * power-on (reporting off, set 2, nothing queued) */
+	st.cmd_byte = 0x07;
+	st.out_full = false;
+	CHECK_EQ(i8042_restore(b.k, &st, NULL), 0);
+	CHECK(!b.mouse.ops->active(b.mouse.opaque));
+	CHECK_EQ(rd(&b, NULL), -1);
+	key(&b, KEY_A, true);
+	EXPECT(&b, 0x1c);                         /* raw set 2: the restored command byte */
 	rig_free(&a);
 	rig_free(&b);
+}
+
+/* Through the save file: the PS/2 part rides at the end of the legacy section and comes
+ * back as it was; an out-of-range one is refused by the parser. */
+static int file_roundtrip(const struct i8042_state *st, const struct i8042_ps2_state *ps,
+			  struct savestate **back, const char **why)
+{
+	char path[64];
+	struct savestate *s;
+	uint8_t *mem = calloc(1, VM_MIN_MEM);
+	int fd, ret;
+
+	snprintf(path, sizeof(path), "/tmp/vsrv-ps2-state.%d", getpid());
+	CHECK_EQ(savestate_alloc(1, &s), 0);
+	s->config.nr_cpus = 1;
+	s->config.mem_size = VM_MIN_MEM;
+	s->legacy.i8042 = *st;
+	s->legacy.ps2 = *ps;
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	CHECK(fd >= 0);
+	CHECK_EQ(savestate_write(fd, s, mem, NULL), 0);
+	savestate_free(s);
+	lseek(fd, 0, SEEK_SET);
+	*back = NULL;
+	ret = savestate_read(fd, back, why);
+	close(fd);
+	unlink(path);
+	free(mem);
+	return ret;
+}
+
+static void test_save_file(void)
+{
+	struct rig r;
+	struct i8042_state st;
+	struct i8042_ps2_state ps;
+	struct savestate *back;
+	const char *why = "";
+
+	rig_init(&r);
+	mouse_out(&r, 0xf4);
+	key(&r, KEY_Z, true);
+	i8042_save(r.k, &st, &ps);
+	CHECK_EQ(file_roundtrip(&st, &ps, &back, &why), 0);
+	CHECK(back && !memcmp(&back->legacy.ps2, &ps, sizeof(ps)));
+	CHECK(back && !memcmp(&back->legacy.i8042, &st, sizeof(st)));
+	savestate_free(back);
+	ps.mouse.packets.head = 200;
+	CHECK_EQ(file_roundtrip(&st, &ps, &back, &why), -EINVAL);
+	CHECK(strstr(why, "i8042") != NULL);
+	savestate_free(back);
+	rig_free(&r);
 }
 
 /* Random port traffic with keys and motion in between: never more buffered than the
@@ -536,6 +611,7 @@ static void test_random(void)
 {
 	struct rig r;
 	struct i8042_state st;
+	struct i8042_ps2_state ps;
 	unsigned seed = 12345;
 
 	rig_init(&r);
@@ -552,8 +628,8 @@ static void test_random(void)
 		default: status(&r); break;
 		}
 		if (i % 1000 == 0) {
-			i8042_save(r.k, &st);
-			CHECK_EQ(i8042_state_check(&st), 0);
+			i8042_save(r.k, &st, &ps);
+			CHECK_EQ(i8042_state_check(&st, &ps), 0);
 		}
 	}
 	rig_free(&r);
@@ -567,6 +643,7 @@ int main(void)
 	RUN(test_key_queue);
 	RUN(test_mouse);
 	RUN(test_save_restore);
+	RUN(test_save_file);
 	RUN(test_random);
 	return check_done();
 }
