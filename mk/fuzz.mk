@@ -120,3 +120,11 @@ $(eval $(call fuzz_target,e1000_dev,fuzz/e1000_dev.c $(E1000_FUZZ_SRC),\
 $(eval $(call fuzz_target,ps2,fuzz/ps2.c src/devices/i8042.c src/devices/ps2_kbd.c \
   src/devices/ps2_keymap.c src/devices/ps2_mouse.c src/vmm/bus.c src/util/log.c,\
   src/devices/i8042.h src/devices/ps2.h src/vmm/bus.h src/vmm/input.h,,-lpthread))
+
+# The virtio-input keyboard and tablet under a hostile driver: garbage chains on the eventq
+# and the statusq, config accesses, resets, events while no buffers are offered
+# (tests/t-virtio-input-fuzz.sh; seeds by fuzz/virtio_input_seeds.py).
+$(eval $(call fuzz_target,virtio-input,fuzz/virtio_input.c src/devices/virtio/input.c \
+  src/devices/virtio/virtio.c src/devices/virtio/virtio_state.c src/devices/virtio/virtq.c \
+  src/devices/virtio/virtq_packed.c src/util/log.c,src/devices/virtio/input.h \
+  src/devices/virtio/virtio.h src/devices/virtio/virtq.h src/vmm/input.h,,-lpthread))

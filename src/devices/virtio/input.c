@@ -3,8 +3,9 @@
  * --device specs) is in input_kind.c.
  *
  * Locks: dev->lock (the core's) guards the config selection; in->lock the event ring, the
- * keys held and the LEDs. The order is in->lock, then dev->lock (virtio_pop/push inside
- * the delivery); nothing takes in->lock under dev->lock. */
+ * keys held, the LEDs and the queue element (both queues are served under it). The order is
+ * in->lock, then dev->lock (virtio_pop/push inside); nothing takes in->lock under
+ * dev->lock. */
 #include "devices/virtio/input.h"
 #include "util/log.h"
 #include "vmm/input.h"
@@ -38,7 +39,7 @@ struct virtio_input {
 	uint8_t cfg[CFG_SIZE];       /* the config space for the current selection (dev->lock) */
 	pthread_mutex_t lock;
 	struct virtio_input_state st;/* st.dev unused here: the core keeps its own */
-	struct virtq_elem el;        /* I/O thread */
+	struct virtq_elem el;        /* under lock */
 };
 
 static void put_le16(uint8_t *p, uint16_t v)
@@ -203,13 +204,15 @@ static void deliver(struct virtio_input *in)
 		virtio_notify(d, EVENTQ);
 }
 
-/* LEDs from the driver; anything else is consumed and ignored. I/O thread. */
+/* LEDs from the driver; anything else is consumed and ignored. I/O thread (or
+ * virtio_input_serve). */
 static void status_in(struct virtio_input *in)
 {
 	struct virtio_dev *d = &in->dev;
 	uint32_t gen;
 	int n = 0;
 
+	pthread_mutex_lock(&in->lock);
 	while (virtio_pop(d, STATUSQ, &in->el, &gen) == 1) {
 		uint8_t b[8];
 		uint32_t got = 0;
@@ -222,7 +225,6 @@ static void status_in(struct virtio_input *in)
 			memcpy(b + got, in->el.iov[i].iov_base, k);
 			got += (uint32_t)k;
 		}
-		pthread_mutex_lock(&in->lock);
 		if (got == sizeof(b) && in->kind == VINPUT_KEYBOARD &&
 		    (b[0] | b[1] << 8) == EV_LED && (b[2] | b[3] << 8) <= LED_SCROLLL &&
 		    !b[5] && !b[6] && !b[7] && b[4] <= 1) {
@@ -233,23 +235,26 @@ static void status_in(struct virtio_input *in)
 		} else {
 			in->st.junk++;
 		}
-		pthread_mutex_unlock(&in->lock);
 		virtio_push(d, STATUSQ, gen, in->el.head, 0);
 		if (++n % 32 == 0)
 			virtio_notify(d, STATUSQ);
 	}
 	if (n % 32)
 		virtio_notify(d, STATUSQ);
+	pthread_mutex_unlock(&in->lock);
 }
 
-static void input_notify(struct virtio_dev *d, unsigned q)
+void virtio_input_serve(struct virtio_input *in, unsigned q)
 {
-	struct virtio_input *in = d->priv;
-
 	if (q == EVENTQ)
 		deliver(in);
 	else if (q == STATUSQ)
 		status_in(in);
+}
+
+static void input_notify(struct virtio_dev *d, unsigned q)
+{
+	virtio_input_serve(d->priv, q);
 }
 
 static void on_wake(struct virtio_dev *d, int fd, uint32_t events)

@@ -57,6 +57,9 @@ void virtio_input_sink(struct virtio_input *in, struct input_sink *out);
 enum vinput_kind virtio_input_type(const struct virtio_input *in);
 /* The LEDs the driver last set (bit 0 num, 1 caps, 2 scroll lock). */
 unsigned virtio_input_leds(struct virtio_input *in);
+/* Serve queue q (0 eventq, 1 statusq) on the calling thread, as the device's I/O thread
+ * does when the queue is notified: for tests and fuzz targets. Any thread. */
+void virtio_input_serve(struct virtio_input *in, unsigned q);
 /* Save (0 or -errno) and restore (0, or -EINVAL with in unchanged). */
 int virtio_input_save(struct virtio_input *in, struct virtio_input_state *st);
 int virtio_input_restore(struct virtio_input *in, const struct virtio_input_state *st);
