@@ -183,6 +183,18 @@ static void test_keyboard(void)
 		EXPECT_EV(&r, EV_KEY, KEY_B, 1);
 		EXPECT_EV(&r, EV_SYN, SYN_REPORT, 0);
 	}
+	/* a driver reset: what the old driver did not take is not for the next one, and no
+	 * key is held any more */
+	CHECK_EQ(r.sink.ops->key(r.sink.opaque, KEY_D, true), 0);
+	CHECK_EQ(r.sink.ops->key(r.sink.opaque, KEY_E, true), 0);
+	vdrv_set_status(&r.v, 0);
+	CHECK_EQ(r.sink.ops->key(r.sink.opaque, KEY_F, true), -EAGAIN);
+	CHECK_EQ(vdrv_setup(&r.v, ~0ULL, 2), 15);
+	CHECK_EQ(r.sink.ops->key(r.sink.opaque, KEY_E, true), 0);
+	r.next_buf = 0;
+	offer(&r, 2);
+	EXPECT_EV(&r, EV_KEY, KEY_E, 1);
+	EXPECT_EV(&r, EV_SYN, SYN_REPORT, 0);
 	/* the ring's bound: the oldest reports go, whole */
 	for (int i = 0; i < 1000; i++)
 		CHECK_EQ(r.sink.ops->key(r.sink.opaque, KEY_C, i % 2 == 0), 0);

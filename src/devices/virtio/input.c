@@ -37,6 +37,7 @@ struct virtio_input {
 	char serial[64];
 	int wake_fd;                 /* eventfd: events were queued (the I/O thread delivers) */
 	uint8_t cfg[CFG_SIZE];       /* the config space for the current selection (dev->lock) */
+	int reset_seen;              /* atomic: the driver reset the device (status_change) */
 	pthread_mutex_t lock;
 	struct virtio_input_state st;/* st.dev unused here: the core keeps its own */
 	struct virtq_elem el;        /* under lock */
@@ -163,6 +164,17 @@ static void input_config(struct virtio_dev *d, uint32_t off, uint8_t *data, uint
 	cfg_update(in);
 }
 
+/* After a driver reset, nothing of the old driver's session goes to the next one: the
+ * events not delivered, the keys and buttons held. Under in->lock. */
+static void take_reset(struct virtio_input *in)
+{
+	if (!__atomic_exchange_n(&in->reset_seen, 0, __ATOMIC_ACQ_REL))
+		return;
+	in->st.head = in->st.count = 0;
+	in->st.buttons = 0;
+	memset(in->st.keys_down, 0, sizeof(in->st.keys_down));
+}
+
 /* Give the driver what fits in its buffers. I/O thread. */
 static void deliver(struct virtio_input *in)
 {
@@ -171,6 +183,7 @@ static void deliver(struct virtio_input *in)
 	uint32_t gen;
 
 	pthread_mutex_lock(&in->lock);
+	take_reset(in);
 	while (in->st.count) {
 		const struct virtio_input_event *ev = &in->st.pending[in->st.head];
 		uint8_t b[8];
@@ -268,10 +281,20 @@ static void on_wake(struct virtio_dev *d, int fd, uint32_t events)
 	deliver(d->priv);
 }
 
+/* Under dev->lock: only note the reset (in->lock is never taken under dev->lock). */
+static void input_status_change(struct virtio_dev *d, bool active)
+{
+	struct virtio_input *in = d->priv;
+
+	if (!active)
+		__atomic_store_n(&in->reset_seen, 1, __ATOMIC_RELEASE);
+}
+
 static const struct virtio_dev_ops input_ops = {
 	.device_id = VIRTIO_ID_INPUT,
 	.config_access = input_config,
 	.queue_notify = input_notify,
+	.status_change = input_status_change,
 };
 
 /* --- events from the front-end --- */
@@ -328,6 +351,7 @@ static int sink_key(void *opaque, uint16_t code, bool down)
 	if (!virtio_dev_running(&in->dev))
 		return -EAGAIN;
 	pthread_mutex_lock(&in->lock);
+	take_reset(in);
 	if (down && (in->st.keys_down[code / 8] & bit))
 		ev.value = 2; /* held: the front-end's repeat */
 	if (down)
@@ -361,6 +385,7 @@ static int sink_abs(void *opaque, uint32_t x, uint32_t y, uint32_t buttons)
 	ev[n++] = (struct virtio_input_event){ EV_ABS, ABS_X, clamp_abs(x) };
 	ev[n++] = (struct virtio_input_event){ EV_ABS, ABS_Y, clamp_abs(y) };
 	pthread_mutex_lock(&in->lock);
+	take_reset(in);
 	for (unsigned i = 0; i < 3; i++)
 		if ((buttons ^ in->st.buttons) & btn[i].bit)
 			ev[n++] = (struct virtio_input_event){ EV_KEY, btn[i].code,
