@@ -113,3 +113,18 @@ E1000_FUZZ_SRC := src/devices/e1000.c src/devices/e1000_rx.c src/devices/e1000_t
 $(eval $(call fuzz_target,e1000_dev,fuzz/e1000_dev.c $(E1000_FUZZ_SRC),\
   src/devices/e1000.h src/devices/e1000_int.h src/devices/e1000_regs.h src/vmm/mem.h,,\
   -lz -ldl -lpthread))
+
+# The i8042 with its PS/2 keyboard and mouse under a hostile guest: command floods, keys
+# and motion while nothing is read, restored states (tests/t-ps2-fuzz.sh; seeds by
+# fuzz/ps2_seeds.py).
+$(eval $(call fuzz_target,ps2,fuzz/ps2.c src/devices/i8042.c src/devices/ps2_kbd.c \
+  src/devices/ps2_keymap.c src/devices/ps2_mouse.c src/vmm/bus.c src/util/log.c,\
+  src/devices/i8042.h src/devices/ps2.h src/vmm/bus.h src/vmm/input.h,,-lpthread))
+
+# The virtio-input keyboard and tablet under a hostile driver: garbage chains on the eventq
+# and the statusq, config accesses, resets, events while no buffers are offered
+# (tests/t-virtio-input-fuzz.sh; seeds by fuzz/virtio_input_seeds.py).
+$(eval $(call fuzz_target,virtio-input,fuzz/virtio_input.c src/devices/virtio/input.c \
+  src/devices/virtio/virtio.c src/devices/virtio/virtio_state.c src/devices/virtio/virtq.c \
+  src/devices/virtio/virtq_packed.c src/util/log.c,src/devices/virtio/input.h \
+  src/devices/virtio/virtio.h src/devices/virtio/virtq.h src/vmm/input.h,,-lpthread))

@@ -236,8 +236,11 @@ static int rx_section(struct rx *x, uint32_t type, uint32_t index, void *p, uint
 		return rx_io(x, ret, what);
 	if (h.type != type || h.index != index)
 		return rx_fail(x, -EPROTO, "frames out of order: expected %s", what);
-	if (h.length != len)
+	/* the legacy devices' state grew (savestate_legacy.ps2): a sender of the first format
+	 * sends the shorter one */
+	if (h.length != len && !(type == MIGRATE_FR_LEGACY && h.length == SAVESTATE_LEGACY_V1))
 		return rx_fail(x, -EPROTO, "%s has the wrong length", what);
+	len = h.length;
 	ret = read_all(x->in, p, len);
 	if (ret)
 		return rx_io(x, ret, what);

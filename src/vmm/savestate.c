@@ -59,7 +59,7 @@ int vm_save_collect(struct vm *vm, struct savestate *s, char *err, size_t errlen
 	}
 	serial_save(vm->serial, &s->legacy.serial);
 	rtc_save(vm->rtc, &s->legacy.rtc);
-	i8042_save(vm->i8042, &s->legacy.i8042);
+	i8042_save(vm->i8042, &s->legacy.i8042, &s->legacy.ps2);
 	acpi_pm_save(vm->acpi_pm, &s->legacy.acpi_pm);
 	debug_exit_save(vm->debug_exit, &s->legacy.debug_exit);
 	ret = vm_devices_save(vm, s->devices);
@@ -306,7 +306,8 @@ int vm_restore_state(struct vm *vm, const struct savestate *s, const char *label
 	if (!ret)
 		ret = rtc_restore(vm->rtc, &s->legacy.rtc);
 	if (!ret)
-		ret = i8042_restore(vm->i8042, &s->legacy.i8042);
+		ret = i8042_restore(vm->i8042, &s->legacy.i8042,
+				    s->legacy.ps2.version ? &s->legacy.ps2 : NULL);
 	if (!ret)
 		ret = acpi_pm_restore(vm->acpi_pm, &s->legacy.acpi_pm);
 	if (!ret)

@@ -57,7 +57,14 @@ struct savestate_legacy {
 	struct i8042_state i8042;
 	struct acpi_pm_state acpi_pm;
 	struct debug_exit_state debug_exit;
+	/* Added after the first format (the PS/2 keyboard and mouse): a legacy section of
+	 * SAVESTATE_LEGACY_V1 bytes ends before it (ps2.version is then 0). Its own version
+	 * and size fields say which layout it has. */
+	struct i8042_ps2_state ps2;
 };
+
+/* The legacy section's length in the first format (and in the layout signature). */
+#define SAVESTATE_LEGACY_V1 offsetof(struct savestate_legacy, ps2)
 
 /* The memory section's fixed part; then bitmap_bytes of bitmap (bit i of byte i / 8: page
  * i of the RAM is present), zero padding up to the next 4 KiB file offset, then

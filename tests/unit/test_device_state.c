@@ -48,6 +48,8 @@ static const struct sample {
 	{ "device", "vport,socket=@.vp.sock,name=org.qemu.guest_agent.0" },
 	{ "disk", "@,format=raw,bus=ahci" },
 	{ "disk", ",media=cdrom,bus=ahci" },
+	{ "device", "virtio-keyboard" },
+	{ "device", "virtio-tablet" },
 };
 #define NR_SAMPLES (sizeof(samples) / sizeof(samples[0]))
 
