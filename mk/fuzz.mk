@@ -113,3 +113,11 @@ E1000_FUZZ_SRC := src/devices/e1000.c src/devices/e1000_rx.c src/devices/e1000_t
 $(eval $(call fuzz_target,e1000_dev,fuzz/e1000_dev.c $(E1000_FUZZ_SRC),\
   src/devices/e1000.h src/devices/e1000_int.h src/devices/e1000_regs.h src/vmm/mem.h,,\
   -lz -ldl -lpthread))
+
+# The bochs-display under a hostile guest: DISPI and extended registers, the framebuffer,
+# config space (BARs, the ROM BAR), restored states, with the screen read and screenshots
+# taken between (tests/t-display-fuzz.sh; seeds: fuzz/bochs_display_seeds.py).
+$(eval $(call fuzz_target,bochs_display,fuzz/bochs_display.c src/devices/bochs_display.c \
+  src/devices/bochs_display_edid.c src/devices/pci.c src/vmm/bus.c src/vmm/screenshot.c \
+  src/util/log.c,src/devices/bochs_display.h src/devices/pci.h src/vmm/bus.h \
+  src/vmm/display.h src/vmm/screenshot.h,,-lspng -lpthread))
