@@ -135,6 +135,22 @@ EOF
 	fi
 fi
 
+# --- vsrv: --display mistakes are one line before /dev/kvm is opened ------------------------
+opt_err() { # NAME SPEC EXPECTED-TEXT
+	local out rc
+	out=$("$VSRV" run --kernel "$GUEST" --display "$2" 2>&1); rc=$?
+	if [ "$rc" -eq 1 ] && [ "$(wc -l <<<"$out")" -eq 1 ] && grep -qF -- "$3" <<<"$out"; then
+		pass "$1"
+	else
+		fail "$1" "status $rc: $out"
+	fi
+}
+opt_err display-opt-unknown-kind vga "--display vga: expected bochs[,vram=MiB][,rom=PATH]"
+opt_err display-opt-vram-not-pow2 bochs,vram=3 "vram= takes a power of two of MiB"
+opt_err display-opt-vram-garbage bochs,vram=x "vram= takes a power of two of MiB"
+opt_err display-opt-unknown-item bochs,depth=8 "unknown item depth=8"
+opt_err display-opt-missing-rom bochs,rom=/nonexistent/vga.bin "video BIOS /nonexistent/vga.bin"
+
 # --- vsrv: the same guest on vsrv's bochs-display, the control socket's screenshot ---------
 if ! have_kvm; then skip display-vsrv "$kvm_reason"; finish; exit; fi
 python3 - "$VSRV" "$GUEST" "$GUESTS/console.elf" "$TMP" <<'EOF'
