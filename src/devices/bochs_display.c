@@ -182,6 +182,7 @@ static uint16_t dispi_read(const struct bochs_display *b, unsigned i)
 	bool caps = b->dispi[DISPI_ENABLE] & DISPI_GETCAPS;
 
 	switch (i) {
+	case DISPI_ID: return DISPI_ID5; /* as QEMU's: SeaBIOS's vgabios wants exactly this */
 	case DISPI_XRES: return caps ? DISPI_MAX_XRES : b->dispi[i];
 	case DISPI_YRES: return caps ? DISPI_MAX_YRES : b->dispi[i];
 	case DISPI_BPP: return caps ? DISPI_MAX_BPP : b->dispi[i];
@@ -194,9 +195,8 @@ static void dispi_write(struct bochs_display *b, unsigned i, uint16_t v)
 {
 	switch (i) {
 	case DISPI_ID:
-		if (v >= DISPI_ID0 && v <= DISPI_ID5)
-			b->dispi[i] = v;
-		return;
+	case DISPI_VIDEO_MEMORY_64K:
+		return; /* read-only */
 	case DISPI_ENABLE:
 		v &= DISPI_ENABLED | DISPI_GETCAPS | DISPI_8BIT_DAC | DISPI_LFB_ENABLED |
 		     DISPI_NOCLEARMEM;
@@ -204,8 +204,6 @@ static void dispi_write(struct bochs_display *b, unsigned i, uint16_t v)
 	case DISPI_BANK:
 		v &= (uint16_t)((b->vram_size >> 16) - 1); /* no banked window: kept in range */
 		break;
-	case DISPI_VIDEO_MEMORY_64K:
-		return; /* read-only */
 	default:
 		if (i >= DISPI_NREGS)
 			return;
@@ -453,7 +451,7 @@ int bochs_display_check(struct bochs_display *b, const struct bochs_display_stat
 
 	if (st->magic != BOCHS_STATE_MAGIC || st->vram_size != b->vram_size ||
 	    st->big_endian > 1 || st->reserved ||
-	    st->dispi[DISPI_ID] < DISPI_ID0 || st->dispi[DISPI_ID] > DISPI_ID5 ||
+	    st->dispi[DISPI_ID] != DISPI_ID5 ||
 	    (st->dispi[DISPI_ENABLE] & ~en) ||
 	    st->dispi[DISPI_BANK] >= (b->vram_size >> 16) ||
 	    st->dispi[DISPI_VIDEO_MEMORY_64K] != b->dispi[DISPI_VIDEO_MEMORY_64K])
