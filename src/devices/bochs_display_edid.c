@@ -36,9 +36,10 @@ void bochs_display_edid(uint8_t e[128])
 		0xbc, 0x1b, 0x00, 0xa0, 0x50, 0x20, 0x17, 0x30, 0x30, 0x20, 0x36, 0x00,
 		0x90, 0xfa, 0x10, 0x00, 0x00, 0x1a,
 	};
-	/* range limits: 50-125 Hz vertical, 30-160 kHz horizontal, 300 MHz pixel clock */
+	/* range limits: 50-125 Hz vertical, 30-160 kHz horizontal, 300 MHz pixel clock, no
+	 * timing formula (EDID 1.4: "range limits only") */
 	static const uint8_t range[18] = {
-		0, 0, 0, 0xfd, 0, 50, 125, 30, 160, 30, 0x00, 0x0a,
+		0, 0, 0, 0xfd, 0, 50, 125, 30, 160, 30, 0x01, 0x0a,
 		0x20, 0x20, 0x20, 0x20, 0x20, 0x20,
 	};
 	static const uint8_t name[18] = {

@@ -12,6 +12,8 @@
 #include "vmm/display.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -240,6 +242,40 @@ static void test_driver_probe(void)
 	dispi_wr(&r, DISPI_ENABLE, 0);
 	CHECK_EQ(dispi_rd(&r, DISPI_XRES), 0);
 	rig_down(&r);
+}
+
+/* The EDID as read through BAR2, judged by edid-decode's conformity check (Debian's
+ * edid-decode, mk/deps.sh test group): what Linux's drm_edid and OVMF parse. */
+static void edid_conformance(void)
+{
+	static const char *tool = "/usr/bin/edid-decode";
+	char path[64], cmd[160];
+	uint8_t edid[128];
+	struct rig r;
+	FILE *f;
+
+	if (access(tool, X_OK)) {
+		printf("SKIP test_edid_conformance: %s is not installed (make test-deps)\n", tool);
+		return;
+	}
+	check_case_name = "test_edid_conformance";
+	check_case_failed = 0;
+	rig_up(&r, false, VRAM);
+	for (unsigned i = 0; i < 128; i++)
+		bus_dispatch(&r.mmio, r.bar2 + i, &edid[i], 1, false);
+	rig_down(&r);
+	snprintf(path, sizeof(path), "/tmp/vsrv-edid.%d", getpid());
+	f = fopen(path, "wb");
+	CHECK(f && fwrite(edid, 1, 128, f) == 128);
+	if (f)
+		fclose(f);
+	snprintf(cmd, sizeof(cmd), "%s -c %s 2>&1 | grep -q 'EDID conformity: PASS'", tool, path);
+	CHECK_EQ(system(cmd), 0);
+	unlink(path);
+	if (check_case_failed)
+		check_total_failed++;
+	else
+		printf("PASS test_edid_conformance\n");
 }
 
 static void test_mode_and_pixels(void)
@@ -495,6 +531,7 @@ int main(void)
 	RUN(test_rom_bar);
 	RUN(test_rom_bar_absent);
 	RUN(test_driver_probe);
+	edid_conformance();
 	RUN(test_mode_and_pixels);
 	RUN(test_hostile_registers);
 	RUN(test_mapping_follows_bar);
