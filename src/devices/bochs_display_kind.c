@@ -219,6 +219,11 @@ static int state_check(struct device_entry *e, const void *st)
 	return bochs_display_check(e->priv, st);
 }
 
+static uint8_t *devmem(struct device_entry *e, size_t *len)
+{
+	return bochs_display_vram(e->priv, len);
+}
+
 _Static_assert(sizeof(struct bochs_display_state) <= VDEV_STATE_MAX, "fits a state entry");
 
 const struct device_kind bochs_display_kind = {
@@ -237,4 +242,5 @@ const struct device_kind bochs_display_kind = {
 	.save = save,
 	.restore = restore,
 	.state_check = state_check,
+	.devmem = devmem,
 };
