@@ -70,6 +70,18 @@ def main():
 sys.exit(main())
 EOF
 
+# text.py PNG: exit 0 when the picture shows text (light glyph pixels on a dark screen:
+# 0.05% to 20% of the pixels lit), for firmware's text screens.
+cat >"$TMP/text.py" <<'EOF'
+import os, sys
+exec(open(os.path.join(os.path.dirname(os.path.abspath(sys.argv[0])), "check.py")).read().split("def main")[0])
+w, h, rows = png_rgb(open(sys.argv[1], "rb").read())
+lit = sum(1 for r in rows for p in r if sum(p) > 300)
+frac = lit / float(w * h)
+print("%dx%d, %.3f%% lit" % (w, h, 100 * frac))
+sys.exit(0 if 0.0005 <= frac <= 0.2 else 1)
+EOF
+
 # --- QEMU: the guest against QEMU's bochs-display ------------------------------------------
 QEMU=$(command -v qemu-system-x86_64 || true)
 if [ -z "$QEMU" ]; then
@@ -135,6 +147,38 @@ EOF
 	fi
 fi
 
+# --- QEMU: Debian's SeaBIOS and its vgabios-bochs-display (the ROM vsrv's ROM BAR carries)
+# print on a bochs-display: "No bootable device." must show as text in a screendump ----------
+if [ -n "$QEMU" ] && [ -f /usr/share/seabios/vgabios-bochs-display.bin ]; then
+	python3 - "$QEMU" "$TMP" <<'EOF'
+import json, os, socket, subprocess, sys, time
+qemu, tmp = sys.argv[1:3]
+qmp_path = os.path.join(tmp, "qmp-bios.sock"); png = os.path.join(tmp, "bios.png")
+p = subprocess.Popen([qemu, "-M", "q35", "-accel", "tcg", "-m", "64", "-nodefaults", "-display", "none",
+                      "-serial", "none", "-device", "bochs-display",
+                      "-qmp", "unix:%s,server=on,wait=off" % qmp_path],
+                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+for _ in range(100):
+    if os.path.exists(qmp_path): break
+    time.sleep(0.1)
+s = socket.socket(socket.AF_UNIX); s.connect(qmp_path); s.settimeout(60); f = s.makefile("rw")
+def qmp(cmd, **args):
+    f.write(json.dumps({"execute": cmd, "arguments": args}) + "\n"); f.flush()
+    while True:
+        r = json.loads(f.readline())
+        if "return" in r or "error" in r: return r
+json.loads(f.readline()); qmp("qmp_capabilities")
+ok, out, end = False, "", time.time() + 90
+while not ok and time.time() < end:
+    time.sleep(1)
+    qmp("screendump", filename=png, format="png")
+    c = subprocess.run([sys.executable, os.path.join(tmp, "text.py"), png], capture_output=True, text=True)
+    ok, out = c.returncode == 0, (c.stdout + c.stderr).strip()[-200:]
+qmp("quit"); p.wait(timeout=30)
+print("PASS display-qemu-seabios-text (%s)" % out if ok else "FAIL display-qemu-seabios-text: no text on the screen: %s" % out)
+EOF
+fi
+
 # --- vsrv: --display mistakes are one line before /dev/kvm is opened ------------------------
 opt_err() { # NAME SPEC EXPECTED-TEXT
 	local out rc
@@ -196,6 +240,29 @@ p, ser, f = boot("nodisp", console, [])
 r = q(f, {"cmd": "screenshot"})
 if not r.get("ok") and "no display" in r.get("error", ""): print("PASS display-vsrv-no-display-error")
 else: print("FAIL display-vsrv-no-display-error: %s" % r)
+q(f, {"cmd": "quit"}); p.wait(timeout=30)
+
+# SeaBIOS with its video BIOS through the ROM BAR: its text on the screen (no disk: "No
+# bootable device."); the screen is blank until the video BIOS sets its mode
+ctl = os.path.join(tmp, "bios.ctl")
+p = subprocess.Popen([vsrv, "run", "--firmware", "bios", "--memory", "64M", "--serial", "none",
+                      "--display", "bochs", "--control", ctl],
+                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+for _ in range(500):
+    if os.path.exists(ctl): break
+    time.sleep(0.02)
+c = socket.socket(socket.AF_UNIX); c.connect(ctl); c.settimeout(30); f = c.makefile("rw")
+ok, out, end = False, "", time.time() + 30
+while not ok and time.time() < end:
+    time.sleep(0.5)
+    r = q(f, {"cmd": "screenshot"})
+    if not r.get("ok"):
+        out = r.get("error", ""); continue
+    png = os.path.join(tmp, "vsrv-bios.png")
+    open(png, "wb").write(base64.b64decode(r["png"]))
+    t = subprocess.run([sys.executable, os.path.join(tmp, "text.py"), png], capture_output=True, text=True)
+    ok, out = t.returncode == 0, (t.stdout + t.stderr).strip()[-200:]
+print("PASS display-vsrv-seabios-text (%s)" % out if ok else "FAIL display-vsrv-seabios-text: %s" % out)
 q(f, {"cmd": "quit"}); p.wait(timeout=30)
 EOF
 finish
