@@ -234,7 +234,41 @@ else:
             print("PASS display-vsrv-screenshot-pattern")
         else:
             print("FAIL display-vsrv-screenshot-pattern: %s %s" % (r.get("width"), (c.stdout + c.stderr).strip()[-300:]))
-q(f, {"cmd": "quit"}); p.wait(timeout=30)
+# saved (registers and VRAM) and restored: the same picture, with no guest drawing again
+state = os.path.join(tmp, "disp.state")
+r = q(f, {"cmd": "save", "path": state})
+p.wait(timeout=60)
+if not r.get("ok"):
+    print("FAIL display-vsrv-save: %s" % r)
+else:
+    ctl = os.path.join(tmp, "restored.ctl")
+    p = subprocess.Popen([vsrv, "run", "--restore", state, "--serial", "none", "--display", "bochs",
+                          "--control", ctl], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    for _ in range(500):
+        if os.path.exists(ctl) or p.poll() is not None: break
+        time.sleep(0.02)
+    try:
+        c = socket.socket(socket.AF_UNIX); c.connect(ctl); c.settimeout(30); f = c.makefile("rw")
+        r = q(f, {"cmd": "screenshot"})
+        png = os.path.join(tmp, "restored.png")
+        if r.get("ok"):
+            open(png, "wb").write(base64.b64decode(r["png"]))
+        t = subprocess.run([sys.executable, os.path.join(tmp, "check.py"), png], capture_output=True, text=True)
+        if r.get("ok") and t.returncode == 0:
+            print("PASS display-vsrv-restored-picture")
+        else:
+            print("FAIL display-vsrv-restored-picture: %s %s" % (r.get("error"), (t.stdout + t.stderr).strip()[-300:]))
+        q(f, {"cmd": "quit"})
+    except OSError as e:
+        print("FAIL display-vsrv-restored-picture: %s: %s" % (e, p.stdout.read()[-300:] if p.poll() is not None else ""))
+    p.wait(timeout=30)
+    # another VRAM size: one clear line, status 1
+    rr = subprocess.run([vsrv, "run", "--restore", state, "--serial", "none", "--display", "bochs,vram=32"],
+                        capture_output=True, text=True, timeout=60)
+    if rr.returncode == 1 and "vram" in rr.stderr:
+        print("PASS display-vsrv-restore-other-vram-refused")
+    else:
+        print("FAIL display-vsrv-restore-other-vram-refused: status %d: %s" % (rr.returncode, rr.stderr[-300:]))
 
 p, ser, f = boot("nodisp", console, [])
 r = q(f, {"cmd": "screenshot"})
