@@ -1,7 +1,8 @@
 /* libFuzzer target: the live-migration receiver (src/vmm/migrate_stream.c). The input is
  * what a source sent: it goes into a memfd that migrate_recv reads as its stream (answers go
  * to /dev/null). The sink accepts any configuration of at most 64 MiB of RAM (a fresh
- * mapping receives the pages) and any state. Nothing may crash, hang, leak or write out of
+ * mapping receives the pages), any state, and device memory (DEVMEM frames) of up to 64 KiB
+ * for any entry (a buffer of its own receives it; larger is refused). Nothing may crash, hang, leak or write out of
  * bounds; every refusal must come with a reason. Built with
  * FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION, the receiver does not compare CRCs (mutated
  * inputs get past them to the checks behind). With fuzz/run_corpus.c it replays files
@@ -51,9 +52,21 @@ static int f_load(void *opaque, const struct savestate *s, char *why, size_t why
 	return 0;
 }
 
+static uint8_t *f_devmem(void *opaque, uint32_t index, uint64_t len, char *why, size_t whylen)
+{
+	static uint8_t buf[64 << 10];
+
+	(void)opaque, (void)index;
+	if (len > sizeof(buf)) {
+		snprintf(why, whylen, "too much device memory for the fuzzer");
+		return NULL;
+	}
+	return buf;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct migrate_sink sink = { f_config, f_load };
+	static const struct migrate_sink sink = { f_config, f_load, f_devmem };
 	struct migrate_recv_stats st;
 	struct fsink f = { 0 };
 	char why[600];

@@ -128,3 +128,10 @@ $(eval $(call fuzz_target,virtio-input,fuzz/virtio_input.c src/devices/virtio/in
   src/devices/virtio/virtio.c src/devices/virtio/virtio_state.c src/devices/virtio/virtq.c \
   src/devices/virtio/virtq_packed.c src/util/log.c,src/devices/virtio/input.h \
   src/devices/virtio/virtio.h src/devices/virtio/virtq.h src/vmm/input.h,,-lpthread))
+# The bochs-display under a hostile guest: DISPI and extended registers, the framebuffer,
+# config space (BARs, the ROM BAR), restored states, with the screen read and screenshots
+# taken between (tests/t-display-fuzz.sh; seeds: fuzz/bochs_display_seeds.py).
+$(eval $(call fuzz_target,bochs_display,fuzz/bochs_display.c src/devices/bochs_display.c \
+  src/devices/bochs_display_edid.c src/devices/pci.c src/vmm/bus.c src/vmm/screenshot.c \
+  src/util/log.c,src/devices/bochs_display.h src/devices/pci.h src/vmm/bus.h \
+  src/vmm/display.h src/vmm/screenshot.h,,-lspng -lpthread))

@@ -24,7 +24,7 @@ GUEST_RT_OBJ := $(patsubst guests/%,$(GUEST_OBJ)/%.o,$(GUEST_RT_SRC))
 GUEST_MB_OBJ := $(GUEST_OBJ)/rt/mbheader.S.o
 
 # Programs: guests/NAME.c becomes build/guests/NAME.elf.
-GUEST_PROGS   := hello exceptions costs smp timer console savecount
+GUEST_PROGS   := hello exceptions costs smp timer console savecount display
 # Emulation-assist guests: guests/assist.c built once per case.
 GUEST_ASSISTS := int3 fwait clac stac fence ud2 ldmxcsr stmxcsr
 GUEST_ELFS    := $(GUEST_PROGS:%=$(GUEST_DIR)/%.elf) $(GUEST_ASSISTS:%=$(GUEST_DIR)/assist-%.elf)

@@ -73,12 +73,15 @@ static void usage(FILE *f)
 		"                       [,model=virtio|e1000 (Intel 82540EM, on PCI)]\n"
 		"  --device SPEC        rng, console,socket=PATH, vport,socket=PATH,name=NAME,\n"
 		"                       virtio-keyboard or virtio-tablet (repeatable; see README)\n"
+		"  --display SPEC       a graphical display: bochs[,vram=MiB (4..256, default 16)]\n"
+		"                       [,rom=PATH (video BIOS; default SeaBIOS's)] (docs/display.md)\n"
 		"  --control PATH       a control socket (JSON lines: status, pause, resume, save,\n"
-		"                       migrate, stats, media, power-button, quit; see README)\n"
+		"                       migrate, stats, media, screenshot, power-button, quit;\n"
+		"                       see README)\n"
 		"  --restore FILE       resume a VM saved by the control socket's save command;\n"
-		"                       give the same --memory, --cpus, --disk, --net and --device\n"
-		"                       options (in the same order) as the saved VM; --kernel is\n"
-		"                       then optional (booted when the guest resets)\n"
+		"                       give the same --memory, --cpus, --disk, --net, --device and\n"
+		"                       --display options (in the same order) as the saved VM;\n"
+		"                       --kernel is then optional (booted when the guest resets)\n"
 		"  --incoming URI       receive a VM migrating live from another vsrv run (the\n"
 		"                       control socket's migrate command): unix:PATH or\n"
 		"                       tcp:HOST:PORT to listen on; same options as --restore\n"
@@ -163,7 +166,7 @@ static int push(const char ***arr, unsigned *n, const char *s)
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
        OPT_NO_REBOOT, OPT_DISK, OPT_NET, OPT_DEVICE, OPT_CONTROL, OPT_RESTORE, OPT_INCOMING,
        OPT_HELP, OPT_SANDBOX, OPT_RUN_AS, OPT_CDROM, OPT_FIRMWARE, OPT_BOOT, OPT_UUID,
-       OPT_NAME, OPT_SERIAL_NUMBER, OPT_ENLIGHTENMENTS, OPT_MEM_MERGE };
+       OPT_NAME, OPT_SERIAL_NUMBER, OPT_ENLIGHTENMENTS, OPT_MEM_MERGE, OPT_DISPLAY };
 
 static const struct option options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -177,6 +180,7 @@ static const struct option options[] = {
 	{ "cdrom", optional_argument, NULL, OPT_CDROM },
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "device", required_argument, NULL, OPT_DEVICE },
+	{ "display", required_argument, NULL, OPT_DISPLAY },
 	{ "control", required_argument, NULL, OPT_CONTROL },
 	{ "restore", required_argument, NULL, OPT_RESTORE },
 	{ "incoming", required_argument, NULL, OPT_INCOMING },
@@ -359,6 +363,7 @@ static int parse_args(int argc, char **argv, struct vm_config *c, struct run_opt
 		case OPT_CDROM:     ret = parse_cdrom(argc, argv, c, o); break;
 		case OPT_NET:       ret = push(&c->nets, &c->nr_nets, optarg); break;
 		case OPT_DEVICE:    ret = push(&c->devices, &c->nr_devices, optarg); break;
+		case OPT_DISPLAY:   ret = push(&c->displays, &c->nr_displays, optarg); break;
 		case OPT_CONTROL:   c->control = optarg; break;
 		case OPT_RESTORE:   c->restore = optarg; break;
 		case OPT_INCOMING:  c->incoming = optarg; break;
@@ -815,5 +820,6 @@ out:
 	free(cfg.disks);
 	free(cfg.nets);
 	free(cfg.devices);
+	free(cfg.displays);
 	return code;
 }

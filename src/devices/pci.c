@@ -36,13 +36,34 @@ void pci_dev_init(struct pci_dev *d, const char *name, uint16_t vendor, uint16_t
 /* The type bits of a BAR register, and the bits of its address. */
 static uint64_t bar_type_bits(const struct pci_bar *b)
 {
-	return b->type == PCI_BAR_IO ? 0x1 : b->type == PCI_BAR_MEM64 ? 0x4 : 0x0;
+	return b->type == PCI_BAR_IO ? 0x1 : (b->type == PCI_BAR_MEM64 ? 0x4 : 0x0) |
+	       (b->prefetch ? 0x8 : 0x0);
 }
 
 static uint64_t bar_addr_mask(const struct pci_bar *b)
 {
 	return ~(b->size - 1) & (b->type == PCI_BAR_IO ? ~0x3ULL : ~0xfULL) &
 	       (b->type == PCI_BAR_MEM64 ? ~0ULL : 0xffffffffULL);
+}
+
+/* BAR i, or the ROM BAR for PCI_BAR_ROM. */
+static struct pci_bar *bar_at(struct pci_dev *d, int i)
+{
+	return i == PCI_BAR_ROM ? &d->rom : &d->bar[i];
+}
+
+/* The ROM BAR's address bits (bit 0 is its enable bit, bits 1-10 read as zero). */
+static uint32_t rom_addr_mask(const struct pci_bar *b)
+{
+	return (uint32_t)~(b->size - 1) & 0xfffff800u;
+}
+
+static uint32_t rom_reg(const struct pci_dev *d)
+{
+	uint32_t v;
+
+	memcpy(&v, d->cfg + PCI_ROM_ADDRESS, 4);
+	return v;
 }
 
 static unsigned bar_width(const struct pci_bar *b)
@@ -78,6 +99,26 @@ void pci_dev_set_io_bar(struct pci_dev *d, int i, uint64_t size, bus_io_fn fn, v
 	set_bar(d, i, PCI_BAR_IO, size, fn, opaque);
 }
 
+void pci_dev_set_prefetchable(struct pci_dev *d, int i)
+{
+	uint64_t v;
+
+	if (d->bar[i].type == PCI_BAR_IO)
+		return;
+	d->bar[i].prefetch = true;
+	v = bar_type_bits(&d->bar[i]);
+	memcpy(d->cfg + PCI_BAR0 + 4 * i, &v, bar_width(&d->bar[i]));
+}
+
+void pci_dev_set_rom(struct pci_dev *d, uint64_t size, bus_io_fn fn, void *opaque)
+{
+	d->rom.size = size;
+	d->rom.type = PCI_BAR_MEM32;
+	d->rom.fn = fn;
+	d->rom.opaque = opaque;
+	memset(d->cfg + PCI_ROM_ADDRESS, 0, 4);
+}
+
 uint8_t pci_dev_add_cap(struct pci_dev *d, uint8_t id, uint8_t len)
 {
 	uint8_t off = d->cap_next ? d->cap_next : 0x40, p;
@@ -109,17 +150,22 @@ static uint64_t bar_reg(const struct pci_dev *d, int i)
 
 static struct bus *bar_bus(const struct pci_dev *d, int i)
 {
-	return d->bar[i].type == PCI_BAR_IO ? d->host->pio : d->host->mmio;
+	return i != PCI_BAR_ROM && d->bar[i].type == PCI_BAR_IO ? d->host->pio : d->host->mmio;
 }
 
-/* Put BAR i on the bus at its current address if decoding is on, off it otherwise. */
+/* Put BAR i (or the ROM BAR) on the bus at its current address if decoding is on, off it
+ * otherwise. */
 static void bar_update(struct pci_dev *d, int i)
 {
-	struct pci_bar *b = &d->bar[i];
+	struct pci_bar *b = bar_at(d, i);
 	bool io = b->type == PCI_BAR_IO;
 	bool on = (get16(d->cfg + 0x04) & (io ? PCI_CMD_IO : PCI_CMD_MEM)) != 0;
-	uint64_t addr = bar_reg(d, i), old = b->addr;
+	uint64_t addr = i == PCI_BAR_ROM ? rom_reg(d) & rom_addr_mask(b) : bar_reg(d, i);
+	uint64_t old = b->addr;
 	struct bus *bus = bar_bus(d, i);
+
+	if (i == PCI_BAR_ROM && !(rom_reg(d) & 1))
+		on = false;
 
 	/* An address that is not size-aligned is the sizing pattern: not decoded. */
 	if (addr == 0 || (addr & (b->size - 1)) || addr + b->size < addr ||
@@ -129,6 +175,8 @@ static void bar_update(struct pci_dev *d, int i)
 	if (b->registered && (!on || addr != b->addr)) {
 		bus_unregister(bus, b->addr);
 		b->registered = false;
+		if (d->bar_decode)
+			d->bar_decode(d, i, b->addr, false);
 	}
 	if (on && !b->registered) {
 		if (bus_register(bus, addr, b->size, b->fn, b->opaque, d->name)) {
@@ -140,6 +188,8 @@ static void bar_update(struct pci_dev *d, int i)
 		b->addr = addr;
 		if (addr != old && d->bar_moved)
 			d->bar_moved(d, i, old, addr);
+		if (d->bar_decode)
+			d->bar_decode(d, i, addr, true);
 	}
 }
 
@@ -150,6 +200,8 @@ static void bars_update(struct pci_dev *d)
 	for (i = 0; i < 6; i++)
 		if (d->bar[i].size)
 			bar_update(d, i);
+	if (d->rom.size)
+		bar_update(d, PCI_BAR_ROM);
 }
 
 static int bar_owner(const struct pci_dev *d, unsigned o);
@@ -174,6 +226,15 @@ static void cfg_write(struct pci_dev *d, uint32_t off, const uint8_t *data, uint
 			((uint8_t *)&v)[o - PCI_BAR0 - 4 * owner] = data[i];
 			v = (v & bar_addr_mask(b)) | bar_type_bits(b);
 			memcpy(d->cfg + PCI_BAR0 + 4 * owner, &v, bar_width(b));
+			bars = true;
+			continue;
+		}
+		if (o >= PCI_ROM_ADDRESS && o < PCI_ROM_ADDRESS + 4 && d->rom.size) {
+			uint32_t v = rom_reg(d);
+
+			((uint8_t *)&v)[o - PCI_ROM_ADDRESS] = data[i];
+			v &= rom_addr_mask(&d->rom) | 1;
+			memcpy(d->cfg + PCI_ROM_ADDRESS, &v, 4);
 			bars = true;
 			continue;
 		}
@@ -344,7 +405,7 @@ static bool slot_free(const struct pci_host *h, unsigned s)
  * and put it at slot s, function f (free). Nothing changes on -ENOSPC. */
 static int add_locked(struct pci_host *h, struct pci_dev *d, unsigned s, unsigned f)
 {
-	uint64_t next = h->bar_next, io_next = h->io_next, addr[6] = { 0 };
+	uint64_t next = h->bar_next, io_next = h->io_next, addr[6] = { 0 }, rom = 0;
 	int i;
 
 	for (i = 0; i < 6; i++) {
@@ -360,6 +421,12 @@ static int add_locked(struct pci_host *h, struct pci_dev *d, unsigned s, unsigne
 			return -ENOSPC;
 		*win = addr[i] + sz;
 	}
+	if (d->rom.size) {
+		rom = (next + d->rom.size - 1) & ~(d->rom.size - 1);
+		if (rom + d->rom.size > h->bar_end || rom + d->rom.size > 0x100000000ULL)
+			return -ENOSPC;
+		next = rom + d->rom.size;
+	}
 	for (i = 0; i < 6; i++) {
 		struct pci_bar *b = &d->bar[i];
 		uint64_t v = addr[i] | bar_type_bits(b);
@@ -368,6 +435,12 @@ static int add_locked(struct pci_host *h, struct pci_dev *d, unsigned s, unsigne
 			continue;
 		b->addr = addr[i];
 		memcpy(d->cfg + PCI_BAR0 + 4 * i, &v, bar_width(b));
+	}
+	if (d->rom.size) {
+		uint32_t r = (uint32_t)rom; /* enable bit off */
+
+		d->rom.addr = rom;
+		memcpy(d->cfg + PCI_ROM_ADDRESS, &r, 4);
 	}
 	h->bar_next = next;
 	h->io_next = (uint32_t)io_next;
@@ -414,10 +487,15 @@ void pci_host_remove(struct pci_host *h, struct pci_dev *d)
 	int i;
 
 	pthread_mutex_lock(&h->lock);
-	for (i = 0; i < 6; i++) {
-		if (d->bar[i].registered)
-			bus_unregister(bar_bus(d, i), d->bar[i].addr);
-		d->bar[i].registered = false;
+	for (i = 0; i <= PCI_BAR_ROM; i++) {
+		struct pci_bar *b = bar_at(d, i);
+
+		if (b->registered) {
+			bus_unregister(bar_bus(d, i), b->addr);
+			if (d->bar_decode)
+				d->bar_decode(d, i, b->addr, false);
+		}
+		b->registered = false;
 	}
 	if (d->slot < 32 && d->fn < 8 && h->dev[d->slot << 3 | d->fn] == d)
 		h->dev[d->slot << 3 | d->fn] = NULL;
@@ -456,6 +534,8 @@ static int cfg_check(const struct pci_dev *d, const uint8_t *cfg)
 
 		if (owner >= 0)
 			continue;
+		if (o >= PCI_ROM_ADDRESS && o < PCI_ROM_ADDRESS + 4 && d->rom.size)
+			continue;
 		if (owner == -2 ? cfg[o] != d->cfg[o] :
 				  ((cfg[o] ^ d->cfg[o]) & ~d->wmask[o]) != 0)
 			return -EINVAL;
@@ -469,6 +549,13 @@ static int cfg_check(const struct pci_dev *d, const uint8_t *cfg)
 		memcpy(&v, cfg + PCI_BAR0 + 4 * i, bar_width(b));
 		/* what cfg_write can leave there: a size-aligned address, the BAR's type */
 		if ((v & ~bar_addr_mask(b)) != bar_type_bits(b))
+			return -EINVAL;
+	}
+	if (d->rom.size) {
+		uint32_t v;
+
+		memcpy(&v, cfg + PCI_ROM_ADDRESS, 4);
+		if (v & ~(rom_addr_mask(&d->rom) | 1))
 			return -EINVAL;
 	}
 	return 0;

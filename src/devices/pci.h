@@ -39,6 +39,7 @@ struct pci_bar {
 	bus_io_fn fn;
 	void *opaque;
 	bool registered;     /* on the MMIO bus now */
+	bool prefetch;       /* a memory BAR marked prefetchable (bit 3) */
 };
 
 struct pci_dev {
@@ -46,6 +47,10 @@ struct pci_dev {
 	uint8_t cfg[PCI_CFG_SIZE];
 	uint8_t wmask[PCI_CFG_SIZE]; /* bits the guest may write (besides BARs) */
 	struct pci_bar bar[6];       /* 64-bit memory BARs use bar[i] and the slot i+1 */
+	/* The expansion ROM BAR (config 0x30: address bits, bit 0 enable), 32-bit memory,
+	 * decoded while both its enable bit and the command register's memory bit are set.
+	 * size 0: none (0x30 reads as zero). */
+	struct pci_bar rom;
 	void *opaque;
 	/* Called after the guest wrote config bytes [off, off+len) (caps, MSI-X control), and
 	 * before a read (to refresh computed fields). Under the host's lock. May be NULL. */
@@ -53,6 +58,10 @@ struct pci_dev {
 	void (*cfg_read)(struct pci_dev *d, uint32_t off, uint32_t len);
 	/* The guest moved BAR i (after the new range is on the bus). May be NULL. */
 	void (*bar_moved)(struct pci_dev *d, int i, uint64_t old_addr, uint64_t new_addr);
+	/* BAR i (PCI_BAR_ROM: the ROM BAR) went on the bus at addr (on) or off it (after it
+	 * was on at addr): for a device that maps host memory there (a framebuffer as a KVM
+	 * memory slot). Under the host's lock. May be NULL. */
+	void (*bar_decode)(struct pci_dev *d, int i, uint64_t addr, bool on);
 	struct pci_host *host;
 	unsigned slot;
 	unsigned fn;                 /* function number (0..7) in slot */
@@ -100,6 +109,15 @@ void pci_dev_set_bar(struct pci_dev *d, int i, uint64_t size, bus_io_fn fn, void
  * command register's I/O bit is set). */
 void pci_dev_set_bar32(struct pci_dev *d, int i, uint64_t size, bus_io_fn fn, void *opaque);
 void pci_dev_set_io_bar(struct pci_dev *d, int i, uint64_t size, bus_io_fn fn, void *opaque);
+/* Mark memory BAR i prefetchable (after declaring it). */
+void pci_dev_set_prefetchable(struct pci_dev *d, int i);
+/* Declare the expansion ROM BAR: size bytes (a power of two, >= 2 KiB) served by
+ * fn(opaque, ...) (reads; the owner ignores writes), placed below 4 GiB at add time with
+ * its enable bit off (the firmware or OS turns it on to copy the ROM). */
+void pci_dev_set_rom(struct pci_dev *d, uint64_t size, bus_io_fn fn, void *opaque);
+#define PCI_BAR_ROM 6 /* the ROM BAR's index for bar_decode */
+#define PCI_ROM_ADDRESS 0x30
+
 /* Append a capability of len bytes (id in byte 0) to d's list; returns its offset or 0 when
  * config space is full. The caller fills the body and sets wmask for writable bytes. */
 uint8_t pci_dev_add_cap(struct pci_dev *d, uint8_t id, uint8_t len);

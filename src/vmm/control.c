@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <poll.h>
+#include <resolv.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,11 +25,13 @@
 #include "util/log.h"
 #include "vmm/migrate.h"
 #include "vmm/savestate.h"
+#include "vmm/screenshot.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
 #define CTL_MAX_CLIENTS 8
 #define CTL_LINE_MAX    4096
+#define CTL_SEND_MS     5000 /* a large reply's client must read within this */
 #define CTL_PARK_MS     2000
 
 struct ctl_client {
@@ -68,6 +72,26 @@ static void client_close(struct control *c, struct ctl_client *k)
 	k->overflow = false;
 }
 
+/* Write what is left of reply s (n bytes plus its newline) after done bytes, waiting for
+ * the client to read. Returns n + 1, or -1 when the client does not read it in time. */
+static ssize_t send_rest(int fd, const char *s, size_t n, size_t done)
+{
+	while (done < n + 1) {
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		ssize_t w;
+
+		if (poll(&p, 1, CTL_SEND_MS) <= 0)
+			return -1;
+		w = done < n ? send(fd, s + done, n - done, MSG_NOSIGNAL | MSG_DONTWAIT) :
+			       send(fd, "\n", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && errno != EAGAIN && errno != EINTR)
+			return -1;
+		if (w > 0)
+			done += (size_t)w;
+	}
+	return (ssize_t)n + 1;
+}
+
 static void reply(struct control *c, struct ctl_client *k, json_t *r, json_t *id)
 {
 	char *s;
@@ -84,8 +108,14 @@ static void reply(struct control *c, struct ctl_client *k, json_t *r, json_t *id
 		struct iovec iov[2] = { { s, n }, { "\n", 1 } };
 		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
 
-		/* Replies are small; a client that does not read them goes. */
-		if (sendmsg(k->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)n + 1)
+		ssize_t w = sendmsg(k->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		/* Replies are small but a screenshot's: the rest of a large one goes out as
+		 * the client reads it, for up to CTL_SEND_MS; a client that does not read
+		 * its replies goes. */
+		if (w >= 0 && (size_t)w < n + 1)
+			w = send_rest(k->fd, s, n, (size_t)w);
+		if (w != (ssize_t)n + 1)
 			client_close(c, k);
 	}
 	free(s);
@@ -385,6 +415,31 @@ static json_t *do_migrate(struct control *c, struct ctl_client *k, json_t *msg, 
 	return NULL;
 }
 
+/* {"cmd":"screenshot"}: the display as a PNG, base64 in "png". */
+static json_t *do_screenshot(struct control *c)
+{
+	char err[160], *b64;
+	void *png;
+	size_t len, blen;
+	uint32_t w, h;
+	json_t *r;
+
+	if (screenshot_png(vm_display_get(c->vm), &png, &len, &w, &h, err, sizeof(err)))
+		return error(err);
+	blen = (len + 2) / 3 * 4 + 1;
+	b64 = malloc(blen);
+	if (!b64 || b64_ntop(png, len, b64, blen) < 0) {
+		free(png);
+		free(b64);
+		return error("out of memory for the screenshot");
+	}
+	free(png);
+	r = json_pack("{s:b,s:i,s:i,s:s}", "ok", 1, "width", (int)w, "height", (int)h, "png",
+		      b64);
+	free(b64);
+	return r ? r : error("out of memory for the screenshot");
+}
+
 static void handle_line(struct control *c, struct ctl_client *k, const char *line)
 {
 	json_error_t je;
@@ -415,6 +470,8 @@ static void handle_line(struct control *c, struct ctl_client *k, const char *lin
 		r = do_save(c, msg);
 	else if (!strcmp(cmd, "media"))
 		r = do_media(c, msg);
+	else if (!strcmp(cmd, "screenshot"))
+		r = do_screenshot(c);
 	else if (!strcmp(cmd, "migrate")) {
 		r = do_migrate(c, k, msg, id);
 		if (!r) { /* answered when it ends */
@@ -433,7 +490,7 @@ static void handle_line(struct control *c, struct ctl_client *k, const char *lin
 		r = json_pack("{s:b}", "ok", 1);
 	} else
 		r = error("unknown cmd (status, pause, resume, save, migrate, stats, media, "
-			  "power-button, quit)");
+			  "screenshot, power-button, quit)");
 	reply(c, k, r, id);
 	json_decref(msg);
 }

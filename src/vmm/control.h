@@ -22,6 +22,9 @@
  *                           device, path (null: empty), bytes, tray, locked}]}; with
  *                           "eject":true (and "force":true for a drive the guest locked)
  *                           or "insert":PATH the medium changes first (vm_devices_media)
+ *   {"cmd":"screenshot"}    the VM's display (--display) as a PNG (8-bit RGB, vmm/screenshot.h):
+ *                           {"ok":true,"width":W,"height":H,"png":"<base64>"}; an error when
+ *                           the VM has no display or the guest has set no mode (blank)
  *   {"cmd":"power-button"}  presses the ACPI power button (see devices/acpi_pm.h)
  *   {"cmd":"quit"}          ends the VM at once: `vsrv run` exits with status 0
  *

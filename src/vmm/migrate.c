@@ -309,6 +309,10 @@ static int final_round(struct migration *m, double *t_stop)
 	if (!ret)
 		ret = mstream_send(m->fd, MIGRATE_FR_DEVICES, 0, s->devices,
 				   savestate_devices_len(s->devices->n));
+	/* a display's VRAM (vm_save_collect_devmem), whole, with the guest stopped */
+	for (uint32_t k = 0; !ret && k < s->nr_devmem; k++)
+		ret = mstream_send(m->fd, MIGRATE_FR_DEVMEM, s->devmem[k].index, s->devmem[k].p,
+				   s->devmem[k].len);
 	end.pages = m->res.pages;
 	end.rounds = m->res.rounds;
 	if (getenv("VSRV_MIGRATE_VERIFY")) {

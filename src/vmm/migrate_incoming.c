@@ -71,6 +71,22 @@ static int sink_load(void *opaque, const struct savestate *s, char *why, size_t 
 	return ret;
 }
 
+static uint8_t *sink_devmem(void *opaque, uint32_t index, uint64_t want, char *why,
+			    size_t whylen)
+{
+	struct incoming *in = opaque;
+	size_t len = 0;
+	uint8_t *p = vm_devices_devmem(in->vm, index, &len);
+
+	if (!p || len != want) {
+		snprintf(why, whylen, "device %u has %llu bytes of memory of its own on the source, "
+			 "%zu on the destination (start it with the same --display vram=)", index,
+			 (unsigned long long)want, p ? len : 0);
+		return NULL;
+	}
+	return p;
+}
+
 /* Wait for a connection on lfd or a signal on sigfd. 0 and *fd, -EINTR and *signo. */
 static int wait_accept(int lfd, int sigfd, int *fd, int *signo)
 {
@@ -106,7 +122,7 @@ static int wait_accept(int lfd, int sigfd, int *fd, int *signo)
 int migrate_incoming(int lfd, int sigfd, struct vm *vm, const char *uri, int *signo)
 {
 	struct incoming in = { .vm = vm };
-	static const struct migrate_sink sink = { sink_config, sink_load };
+	static const struct migrate_sink sink = { sink_config, sink_load, sink_devmem };
 	struct migrate_recv_stats st;
 	struct timespec t0, t1;
 	char why[600];

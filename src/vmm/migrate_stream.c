@@ -193,6 +193,8 @@ struct rx {
 	struct migrate_recv_stats *st;
 	uint8_t *mem;
 	uint64_t npages;
+	const struct migrate_sink *sink;
+	void *opaque;
 };
 
 /* Set the reason (printf-style) and return ret. */
@@ -317,6 +319,40 @@ static int rx_header(struct rx *x)
 	return 0;
 }
 
+/* After DEVICES: DEVMEM frames into the devices' memory (the sink says where), until the
+ * header of another frame, which is left in *h. */
+static int rx_devmem(struct rx *x, const struct savestate *s, struct frame_hdr *h)
+{
+	uint32_t n = 0, last = 0;
+	uint8_t *dst;
+	int ret;
+
+	for (;;) {
+		ret = read_frame_hdr(x->in, h);
+		if (ret)
+			return rx_io(x, ret, "device memory or the end frame");
+		if (h->type != MIGRATE_FR_DEVMEM)
+			return 0;
+		if (h->index >= s->config.nr_devs || (n && h->index <= last) || !h->length ||
+		    h->length > SAVESTATE_DEVMEM_MAX)
+			return rx_fail(x, -EPROTO, "a device memory frame names a bad entry or has "
+				       "a bad length");
+		dst = x->sink->devmem ? x->sink->devmem(x->opaque, h->index, h->length, x->why,
+							x->whylen) : NULL;
+		if (!dst)
+			return x->why[0] ? -EINVAL :
+			       rx_fail(x, -EINVAL, "device %u's memory is refused", h->index);
+		ret = read_all(x->in, dst, h->length);
+		if (ret)
+			return rx_io(x, ret, "a device's memory");
+		x->st->bytes += sizeof(*h) + h->length;
+		if (CRC_BAD(h->crc, crc(0, dst, h->length)))
+			return rx_fail(x, -EPROTO, "a device's memory is corrupt (CRC mismatch)");
+		last = h->index;
+		n++;
+	}
+}
+
 /* After CONFIG and OK: PAGES frames, then the state sections and END into s. */
 static int rx_body(struct rx *x, struct savestate *s, struct migrate_end *end)
 {
@@ -369,9 +405,24 @@ static int rx_body(struct rx *x, struct savestate *s, struct migrate_end *end)
 		ret = rx_section(x, MIGRATE_FR_DEVICES, 0, s->devices,
 				 savestate_devices_len(s->config.nr_devs), "the devices' state");
 	if (!ret)
-		ret = rx_section(x, MIGRATE_FR_END, 0, end, sizeof(*end), "the end frame");
+		ret = rx_devmem(x, s, &h);
 	if (ret)
 		goto out;
+	/* the end frame's header is read: its payload next */
+	if (h.type != MIGRATE_FR_END || h.index || h.length != sizeof(*end)) {
+		ret = rx_fail(x, -EPROTO, "frames out of order: expected the end frame");
+		goto out;
+	}
+	ret = read_all(x->in, end, sizeof(*end));
+	if (ret) {
+		ret = rx_io(x, ret, "the end frame");
+		goto out;
+	}
+	x->st->bytes += sizeof(h) + sizeof(*end);
+	if (CRC_BAD(h.crc, crc(0, end, sizeof(*end)))) {
+		ret = rx_fail(x, -EPROTO, "the end frame is corrupt (CRC mismatch)");
+		goto out;
+	}
 	if (end->verify > 1 || end->reserved) {
 		ret = rx_fail(x, -EPROTO, "the end frame is malformed");
 		goto out;
@@ -393,7 +444,8 @@ out:
 int migrate_recv(int in_fd, int out_fd, const struct migrate_sink *sink, void *opaque,
 		 struct migrate_recv_stats *st, char *why, size_t whylen)
 {
-	struct rx x = { .in = in_fd, .out = out_fd, .why = why, .whylen = whylen, .st = st };
+	struct rx x = { .in = in_fd, .out = out_fd, .why = why, .whylen = whylen, .st = st,
+			.sink = sink, .opaque = opaque };
 	struct savestate_config cfg;
 	struct savestate *s = NULL;
 	struct migrate_end end;

@@ -3,7 +3,7 @@
  * length, payload CRC32 and header CRC32, then the payload). The source sends CONFIG, the
  * destination answers OK or REFUSE before any memory moves; then PAGES frames (sparse
  * batches of 4 KiB pages, in any number and order of rounds), the sections of the save file
- * (VM, VCPU 0..n-1, LEGACY, DEVICES), END; the destination answers READY (everything
+ * (VM, VCPU 0..n-1, LEGACY, DEVICES, DEVMEM of the devices with memory), END; the destination answers READY (everything
  * loaded, its guest not started) or REFUSE; the source answers GO and ends its VM, and the
  * destination runs the guest on.
  *
@@ -30,6 +30,9 @@ enum migrate_frame {
 	MIGRATE_FR_VCPU    = SAVESTATE_SEC_VCPU,
 	MIGRATE_FR_LEGACY  = SAVESTATE_SEC_LEGACY,
 	MIGRATE_FR_DEVICES = SAVESTATE_SEC_DEVICES,
+	/* a device's own memory (a display's VRAM), raw, index = its device-table entry: zero
+	 * or more after DEVICES, in ascending entry order, before END */
+	MIGRATE_FR_DEVMEM  = SAVESTATE_SEC_DEVMEM,
 	MIGRATE_FR_PAGES   = 16,  /* u32 count, u32 0, u64 page[count] ascending, the pages */
 	MIGRATE_FR_END     = 17,  /* struct migrate_end */
 	MIGRATE_FR_GO      = 18,  /* empty: the source ends its VM, the destination runs on */
@@ -78,6 +81,10 @@ struct migrate_sink {
 	/* END arrived; s (its memory fields unused) passed savestate_check and memory is all
 	 * in *mem: load it, without running the guest. */
 	int (*load)(void *opaque, const struct savestate *s, char *why, size_t whylen);
+	/* A DEVMEM frame of len bytes for device-table entry index arrived: where its payload
+	 * goes (the device's memory, len bytes), or NULL with a reason in why to refuse it.
+	 * NULL: DEVMEM frames are refused. */
+	uint8_t *(*devmem)(void *opaque, uint32_t index, uint64_t len, char *why, size_t whylen);
 };
 
 struct migrate_recv_stats {

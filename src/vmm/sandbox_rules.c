@@ -141,8 +141,9 @@ static const struct rule rules[] = {
 	IOCTL(G_KVM, KVM_REGISTER_COALESCED_MMIO), IOCTL(G_KVM, KVM_UNREGISTER_COALESCED_MMIO),
 	/* memory slots: the UEFI flash's array mapped and unmapped as OVMF programs it
 	 * (--firmware uefi: arch/x86/firmware.c), dirty page logging for a live migration's
-	 * rounds (the slot's flags); a slot maps only memory the VMM already has */
-	IOCTL(G_KVM, KVM_SET_USER_MEMORY_REGION), IOCTL(G_MIGRATE, KVM_GET_DIRTY_LOG),
+	 * rounds (the slot's flags) and a display's framebuffer (what changed, for VNC); a slot
+	 * maps only memory the VMM already has */
+	IOCTL(G_KVM, KVM_SET_USER_MEMORY_REGION), IOCTL(G_KVM, KVM_GET_DIRTY_LOG),
 	IOCTL(G_MIGRATE, KVM_CLEAR_DIRTY_LOG),
 	/* the terminal (serial on stdio: raw mode and back) and TAP offloads the guest picks */
 	IOCTL(G_KVM, TCGETS), IOCTL(G_KVM, TCSETS), IOCTL(G_KVM, TCSETSW), IOCTL(G_KVM, TCSETSF),

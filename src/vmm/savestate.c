@@ -73,6 +73,45 @@ int vm_save_collect(struct vm *vm, struct savestate *s, char *err, size_t errlen
 		c->dev[i].kind = s->devices->e[i].kind;
 		c->dev[i].on_pci = s->devices->e[i].on_pci;
 	}
+	vm_save_collect_devmem(vm, s);
+	return 0;
+}
+
+void vm_save_collect_devmem(struct vm *vm, struct savestate *s)
+{
+	s->nr_devmem = 0;
+	for (unsigned i = 0; i < s->devices->n; i++) {
+		size_t len = 0;
+		const uint8_t *p = vm_devices_devmem(vm, i, &len);
+
+		if (p && len && len <= SAVESTATE_DEVMEM_MAX)
+			s->devmem[s->nr_devmem++] = (struct savestate_devmem){ .index = i, .len = len,
+									       .p = p };
+	}
+}
+
+int vm_restore_devmem(struct vm *vm, int fd, const struct savestate *s, const char *label)
+{
+	const char *why = "";
+	int ret;
+
+	for (uint32_t k = 0; k < s->nr_devmem; k++) {
+		size_t len = 0;
+		uint8_t *p = vm_devices_devmem(vm, s->devmem[k].index, &len);
+
+		if (!p || len != s->devmem[k].len) {
+			vsrv_log("%s: device %u has %llu bytes of memory of its own in the saved VM, "
+				 "%zu in this one (start it with the same options: --display "
+				 "vram=)", label, s->devmem[k].index,
+				 (unsigned long long)s->devmem[k].len, p ? len : 0);
+			return -EINVAL;
+		}
+		ret = savestate_load_devmem(fd, s, k, p, &why);
+		if (ret) {
+			vsrv_log("%s: %s", label, why);
+			return ret;
+		}
+	}
 	return 0;
 }
 
@@ -278,6 +317,9 @@ int vm_restore_load(struct vm_restore *r, struct vm *vm)
 		vsrv_log("--restore %s: %s", r->path, why);
 		return ret;
 	}
+	ret = vm_restore_devmem(vm, r->fd, s, label);
+	if (ret)
+		return ret;
 	ret = vm_restore_state(vm, s, label);
 	if (ret)
 		return ret;

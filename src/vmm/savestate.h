@@ -70,4 +70,12 @@ int vm_restore_check_devices(struct vm *vm, const struct savestate_config *c,
  * caller's. */
 int vm_restore_state(struct vm *vm, const struct savestate *s, const char *label);
 
+/* The device memory of a save (a display's VRAM): _collect points s->devmem at every
+ * device-table entry's (vm_save_collect calls it; the memory is read when the file is
+ * written, with the VM stopped). _restore reads a file's device memory sections (fd, s from
+ * savestate_read) into vm's devices, whose sizes must be the saved ones: 0, or -errno
+ * after logging "LABEL: ...". A live migration does not carry device memory yet. */
+void vm_save_collect_devmem(struct vm *vm, struct savestate *s);
+int vm_restore_devmem(struct vm *vm, int fd, const struct savestate *s, const char *label);
+
 #endif

@@ -316,7 +316,7 @@ int savestate_write(int fd, const struct savestate *s, const uint8_t *mem,
 
 	memcpy(fh.magic, SAVESTATE_MAGIC, 8);
 	fh.layout = savestate_layout();
-	fh.nr_sections = 5 + s->config.nr_cpus;
+	fh.nr_sections = 5 + s->config.nr_cpus + s->nr_devmem;
 	fh.created = (uint64_t)time(NULL);
 	fh.crc = crc(0, &fh, offsetof(struct file_hdr, crc));
 	ret = write_all(fd, &fh, sizeof(fh));
@@ -332,6 +332,9 @@ int savestate_write(int fd, const struct savestate *s, const uint8_t *mem,
 	if (!ret)
 		ret = write_section(fd, SAVESTATE_SEC_DEVICES, 0, s->devices,
 				    devices_len(s->devices->n), &off);
+	for (i = 0; !ret && i < s->nr_devmem; i++)
+		ret = write_section(fd, SAVESTATE_SEC_DEVMEM, s->devmem[i].index, s->devmem[i].p,
+				    s->devmem[i].len, &off);
 	if (!ret)
 		ret = write_memory(fd, mem, s->config.mem_size, &off, &pages);
 	if (!ret && stats) {
@@ -531,6 +534,52 @@ static int read_memory_hdr(int fd, uint64_t fsize, uint64_t off, struct savestat
 	return 0;
 }
 
+/* The n device memory sections at *off: headers checked (type, ascending entry index inside
+ * the device table, length up to SAVESTATE_DEVMEM_MAX and inside the file), payloads
+ * skipped (savestate_load_devmem reads them). */
+static int read_devmem_hdrs(int fd, uint64_t fsize, uint64_t *off, uint32_t n,
+			    struct savestate *s, const char **why)
+{
+	struct sec_hdr h;
+	int ret;
+
+	for (uint32_t k = 0; k < n; k++) {
+		if (*off + sizeof(h) > fsize)
+			return *why = "the file is truncated (a section header is missing)", -EINVAL;
+		ret = read_at(fd, &h, sizeof(h), *off);
+		if (ret)
+			return *why = "cannot read a section header", ret;
+		if (h.type != SAVESTATE_SEC_DEVMEM || h.index >= s->config.nr_devs ||
+		    (k && h.index <= s->devmem[k - 1].index))
+			return *why = "sections are missing or out of order", -EINVAL;
+		ret = read_section(fd, fsize, off, SAVESTATE_SEC_DEVMEM, h.index, NULL, 0, &h, why);
+		if (ret)
+			return ret;
+		if (!h.length || h.length > SAVESTATE_DEVMEM_MAX)
+			return *why = "a device's memory section has a bad length", -EINVAL;
+		s->devmem[k] = (struct savestate_devmem){ .index = h.index, .len = h.length,
+							  .off = *off, .crc = h.crc };
+		*off += h.length;
+	}
+	s->nr_devmem = n;
+	return 0;
+}
+
+int savestate_load_devmem(int fd, const struct savestate *s, uint32_t k, uint8_t *dst,
+			  const char **why)
+{
+	int ret;
+
+	if (k >= s->nr_devmem)
+		return *why = "no such device memory section", -EINVAL;
+	ret = read_at(fd, dst, s->devmem[k].len, s->devmem[k].off);
+	if (ret)
+		return *why = "a device's memory section is truncated", ret;
+	if (CRC_BAD(s->devmem[k].crc, crc(0, dst, s->devmem[k].len)))
+		return *why = "a device's memory is corrupt (CRC mismatch)", -EINVAL;
+	return 0;
+}
+
 int savestate_read(int fd, struct savestate **out, const char **why)
 {
 	struct savestate *s = NULL;
@@ -566,8 +615,8 @@ int savestate_read(int fd, struct savestate **out, const char **why)
 	ret = check_config(&cfg, why);
 	if (ret)
 		goto err;
-	if (fh.nr_sections != 5 + cfg.nr_cpus)
-		BAD("the section count does not match the vCPU count");
+	if (fh.nr_sections < 5 + cfg.nr_cpus || fh.nr_sections - (5 + cfg.nr_cpus) > cfg.nr_devs)
+		BAD("the section count does not match the vCPU and device counts");
 	ret = savestate_alloc(cfg.nr_cpus, &s);
 	if (ret)
 		goto err;
@@ -589,6 +638,8 @@ int savestate_read(int fd, struct savestate **out, const char **why)
 				   devices_len(cfg.nr_devs), &h, why);
 	if (!ret)
 		ret = check_devices(&cfg, s->devices, why);
+	if (!ret)
+		ret = read_devmem_hdrs(fd, fsize, &off, fh.nr_sections - (5 + cfg.nr_cpus), s, why);
 	if (!ret)
 		ret = read_memory_hdr(fd, fsize, off, s, why);
 	if (ret)

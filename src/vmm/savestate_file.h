@@ -36,7 +36,11 @@ enum savestate_section {
 	SAVESTATE_SEC_LEGACY  = 4,  /* struct savestate_legacy: UART, RTC, i8042, ACPI PM */
 	SAVESTATE_SEC_DEVICES = 5,  /* struct vm_devices_state: virtio, transports, PCI */
 	SAVESTATE_SEC_MEMORY  = 6,  /* struct savestate_mem_hdr, bitmap, the non-zero pages */
+	/* A device's own memory (a display's VRAM), raw; the index is its device-table entry.
+	 * Zero or more, in ascending entry order, between DEVICES and MEMORY. */
+	SAVESTATE_SEC_DEVMEM  = 7,
 };
+#define SAVESTATE_DEVMEM_MAX (256ULL << 20) /* bytes of one device's memory */
 
 /* The VM a file fits: checked against the VM built to restore into. */
 struct savestate_config {
@@ -92,6 +96,17 @@ struct savestate {
 	uint64_t mem_payload_off;    /* file offset of the memory section's payload */
 	uint64_t mem_payload_len;    /* its length */
 	uint32_t mem_crc;            /* its CRC32 */
+	/* Device memory sections, by ascending entry index. Write side: index, p, len (the
+	 * device's memory, read while the VM is stopped). Read side: index, len, and off and
+	 * crc of the payload in the file (savestate_load_devmem reads it). */
+	uint32_t nr_devmem;
+	struct savestate_devmem {
+		uint32_t index;
+		uint64_t len;
+		const uint8_t *p;
+		uint64_t off;
+		uint32_t crc;
+	} devmem[VDEVS_MAX];
 };
 
 /* What a write produced, for the log and the control socket's reply. */
@@ -123,6 +138,12 @@ int savestate_read(int fd, struct savestate **out, const char **why);
  * check the section's CRC. On a CRC mismatch mem holds garbage: do not run it. Returns 0,
  * -EINVAL (*why set) or -EIO. */
 int savestate_load_memory(int fd, const struct savestate *s, uint8_t *mem, const char **why);
+
+/* Read device memory section k (< s->nr_devmem) of a file read by savestate_read into dst
+ * (s->devmem[k].len bytes) and check its CRC. 0, -EINVAL (*why set: truncated, corrupt) or
+ * -EIO. */
+int savestate_load_devmem(int fd, const struct savestate *s, uint32_t k, uint8_t *dst,
+			  const char **why);
 
 /* The checks savestate_read makes on the sections but memory, for a state that came
  * another way (a migration stream, vmm/migrate_stream.h): s->config's ranges, the vCPUs'

@@ -86,6 +86,38 @@ static int set_slot(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size, v
 	return ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ? -errno : 0;
 }
 
+int vm_mem_slot_set(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size, void *host,
+		    bool log_dirty)
+{
+	struct kvm_userspace_memory_region r = {
+		.slot = slot, .flags = log_dirty && size ? KVM_MEM_LOG_DIRTY_PAGES : 0,
+		.guest_phys_addr = gpa, .memory_size = size, .userspace_addr = (uintptr_t)host,
+	};
+
+	if (vm->vm_fd < 0)
+		return -ENODEV;
+	return ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ? -errno : 0;
+}
+
+int vm_mem_slot_dirty(struct vm *vm, uint32_t slot, uint64_t *bitmap)
+{
+	struct kvm_dirty_log l = { .slot = slot, .dirty_bitmap = bitmap };
+
+	if (vm->vm_fd < 0)
+		return -ENODEV;
+	return ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &l) < 0 ? -errno : 0;
+}
+
+void vm_display_set(struct vm *vm, const struct display *d)
+{
+	__atomic_store_n(&vm->display, d, __ATOMIC_RELEASE);
+}
+
+const struct display *vm_display_get(struct vm *vm)
+{
+	return __atomic_load_n(&vm->display, __ATOMIC_ACQUIRE);
+}
+
 static int level_memory_init(struct vm *vm)
 {
 	struct guest_mem *m;

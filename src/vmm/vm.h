@@ -56,6 +56,8 @@ struct vm_config {
 	unsigned nr_nets;
 	const char **devices;     /* --device SPEC (KIND[,...]: devices/virtio/kind.h) */
 	unsigned nr_devices;
+	const char **displays;    /* --display SPEC (bochs[,...]: devices/bochs_display.h) */
+	unsigned nr_displays;
 	const char *control;      /* --control PATH (vmm/control.h), or NULL */
 	/* --restore FILE (vmm/savestate.h), or NULL: the VM is built without loading a kernel
 	 * or writing boot tables and boot registers (guest memory stays zero), for the saved
@@ -167,6 +169,10 @@ struct vm {
 	/* The device table (devices/virtio/kind.h: struct vdevs), owned by the device level. */
 	void *devices_priv;
 
+	/* The screen of the VM's display device (vmm/display.h), or NULL: set by the device
+	 * (vm_display_set), read by consumers (vm_display_get). Not owned. */
+	const struct display *display;
+
 	int init_done;              /* how many init-table levels succeeded */
 	int stopping;               /* atomic: vm_request_stop was called; vCPUs leave their loop */
 };
@@ -268,6 +274,28 @@ unsigned vm_devices_ofw_paths(struct vm *vm, int what, FILE *f);
 int vm_devices_media(struct vm *vm, const char *drive, const char *path, bool force, char *err,
 		     size_t errlen);
 unsigned vm_devices_nic_stats(struct vm *vm, struct vm_nic_stats *out, unsigned max);
+
+/* --- Memory slots and the display ----------------------------------------------------
+ * Slots 0 and 1 are guest RAM (below and above the hole), 2 and 3 the firmware's ROM and
+ * flash (arch/x86/firmware.c); a display's framebuffer is VM_SLOT_DISPLAY. */
+#define VM_SLOT_DISPLAY 4
+
+/* Map host memory [host, host + size) at guest-physical gpa as KVM memory slot `slot`
+ * (size 0: remove the slot), with KVM's dirty page log when log_dirty. The memory stays the
+ * caller's and must outlive the slot. A VM without KVM (tests: vm_fd < 0) has no slots:
+ * -ENODEV. Any thread. 0 or -errno. */
+int vm_mem_slot_set(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size, void *host,
+		    bool log_dirty);
+/* KVM_GET_DIRTY_LOG of a slot mapped with log_dirty: one bit per 4 KiB page of the slot
+ * set into bitmap (64-bit words covering the slot), the log cleared. 0 or -errno. */
+int vm_mem_slot_dirty(struct vm *vm, uint32_t slot, uint64_t *bitmap);
+
+/* The VM's screen (one display per VM): a display device registers its struct display
+ * (valid until it calls vm_display_set(vm, NULL) as it is destroyed); the VNC server and
+ * the control socket's screenshot read it. Any thread. */
+struct display;
+void vm_display_set(struct vm *vm, const struct display *d);
+const struct display *vm_display_get(struct vm *vm);
 
 /* Append " s" to the guest kernel command line (before the boot level). Returns 0 or
  * -ENOMEM / -E2BIG. */

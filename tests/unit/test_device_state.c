@@ -14,6 +14,7 @@
  * build still loads (the format is the table's). */
 #include "check.h"
 #include "devices/ahci.h"
+#include "devices/bochs_display.h"
 #include "vdrv.h"
 #include "devices/e1000.h"
 #include "devices/virtio/devstate.h"
@@ -50,6 +51,7 @@ static const struct sample {
 	{ "disk", ",media=cdrom,bus=ahci" },
 	{ "device", "virtio-keyboard" },
 	{ "device", "virtio-tablet" },
+	{ "display", "bochs,vram=4,rom=" },
 };
 #define NR_SAMPLES (sizeof(samples) / sizeof(samples[0]))
 
@@ -388,6 +390,25 @@ static void kind_refusals(struct vm *b, struct vdevs *v, const struct vm_devices
 			((struct virtio_net_state *)bad.e[i].dev.bytes)->net.active_pairs = 9;
 			CHECK_EQ(vm_devices_restore(b, &bad), -EINVAL);
 		}
+		if (!strcmp(v->e[i].kind->name, "bochs-display")) {
+			struct bochs_display_state *d = (void *)bad.e[i].dev.bytes;
+			const struct bochs_display_state *g = (const void *)st->e[i].dev.bytes;
+
+			CHECK_EQ(g->dispi[DISPI_XRES], 640); /* the mode display_drive set */
+			for (int how = 0; how < 6; how++) {
+				bad = *st;
+				switch (how) {
+				case 0: d->magic ^= 1; break;
+				case 1: d->vram_size <<= 1; break;
+				case 2: d->dispi[DISPI_BANK] = 64; break; /* 4 MiB: banks 0..63 */
+				case 3: d->dispi[DISPI_ENABLE] |= 0x100; break;
+				case 4: d->big_endian = 2; break;
+				case 5: d->pci_cfg[0x10] |= 0x1; break; /* BAR0 an I/O BAR */
+				}
+				CHECK_EQ(vm_devices_restore(b, &bad), -EINVAL);
+				CHECK_EQ(v->e[i].kind->restore(&v->e[i], bad.e[i].dev.bytes), -EINVAL);
+			}
+		}
 		if (!strcmp(v->e[i].kind->name, "AHCI controller")) {
 			struct ahci_state *h = (void *)bad.e[i].dev.bytes;
 
@@ -426,6 +447,27 @@ static void kind_refusals(struct vm *b, struct vdevs *v, const struct vm_devices
 	}
 }
 
+/* --- a display (bochs-display), programmed through its BAR2 as a driver does --- */
+static void display_drive(struct vm *vm, struct device_entry *e)
+{
+	uint32_t bar2 = 0, cmd = PCI_CMD_MEM;
+	const uint16_t regs[][2] = { { DISPI_XRES, 640 }, { DISPI_YRES, 480 }, { DISPI_BPP, 32 },
+				     { DISPI_BANK, 5 }, { DISPI_ENABLE, DISPI_ENABLED } };
+	struct display_mode m;
+	const struct display *d = vm_display_get(vm);
+
+	pci_cfg_access(e->pcidev->host, pci_dev_devfn(e->pcidev), 0x18, (uint8_t *)&bar2, 4, false);
+	pci_cfg_access(e->pcidev->host, pci_dev_devfn(e->pcidev), 4, (uint8_t *)&cmd, 2, true);
+	for (unsigned k = 0; k < sizeof(regs) / sizeof(regs[0]); k++) {
+		uint16_t v = regs[k][1];
+
+		bus_dispatch(&vm->mmio, (bar2 & ~0xfu) + BOCHS_DISPI_OFF + 2 * regs[k][0],
+			     (uint8_t *)&v, 2, true);
+	}
+	CHECK(d != NULL);
+	CHECK(d && d->ops->get_mode(d->opaque, &m) == 0 && m.width == 640);
+}
+
 static void one_sample(const struct sample *s)
 {
 	static struct vm_devices_state st, fresh, again, bad;
@@ -451,6 +493,8 @@ static void one_sample(const struct sample *s)
 		close(fd);
 	} else if (!strcmp(s->option, "net")) {
 		cfg.nets = specs, cfg.nr_nets = 1;
+	} else if (!strcmp(s->option, "display")) {
+		cfg.displays = specs, cfg.nr_displays = 1;
 	} else {
 		cfg.devices = specs, cfg.nr_devices = 1;
 	}
@@ -469,6 +513,8 @@ static void one_sample(const struct sample *s)
 		covered[kind_index(e->kind)] = true;
 		if (!strcmp(e->kind->name, "e1000"))
 			e1000_drive(a, e);
+		if (!strcmp(e->kind->name, "bochs-display"))
+			display_drive(a, e);
 		if (!e->mmio)
 			continue;
 		d.base = e->mmio->base;

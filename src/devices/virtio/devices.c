@@ -177,7 +177,7 @@ static void spec_word(const char *option, const char *spec, char *w, size_t n)
 {
 	const char *p = NULL, *end;
 
-	if (!strcmp(option, "device")) {
+	if (!strcmp(option, "device") || !strcmp(option, "display")) {
 		p = spec;
 	} else if (!strcmp(option, "disk") || !strcmp(option, "net")) {
 		const char *key = option[0] == 'd' ? "bus=" : "model=";
@@ -319,12 +319,12 @@ int devices_check_disk(const void *opts)
 
 int vm_devices_check(const struct vm_config *c)
 {
-	static const char *const options[] = { "disk", "net", "device" };
-	const char *const *specs[] = { c->disks, c->nets, c->devices };
-	const unsigned counts[] = { c->nr_disks, c->nr_nets, c->nr_devices };
+	static const char *const options[] = { "disk", "net", "device", "display" };
+	const char *const *specs[] = { c->disks, c->nets, c->devices, c->displays };
+	const unsigned counts[] = { c->nr_disks, c->nr_nets, c->nr_devices, c->nr_displays };
 	int ret = 0;
 
-	for (unsigned o = 0; o < 3 && !ret; o++)
+	for (unsigned o = 0; o < 4 && !ret; o++)
 		for (unsigned i = 0; i < counts[o] && !ret; i++) {
 			const struct device_kind *k = device_kind_for(options[o], specs[o][i]);
 			void *opts = NULL;
@@ -382,7 +382,7 @@ int vm_devices_init(struct vm *vm)
 	unsigned i;
 	int ret = 0;
 
-	if (!c->nr_disks && !c->nr_nets && !c->nr_devices)
+	if (!c->nr_disks && !c->nr_nets && !c->nr_devices && !c->nr_displays)
 		return 0;
 	v = calloc(1, sizeof(*v));
 	if (!v)
@@ -405,6 +405,8 @@ int vm_devices_init(struct vm *vm)
 		ret = add_spec(v, "net", c->nets[i], i);
 	for (i = 0; i < c->nr_devices && !ret; i++)
 		ret = add_spec(v, "device", c->devices[i], i);
+	for (i = 0; i < c->nr_displays && !ret; i++)
+		ret = add_spec(v, "display", c->displays[i], i);
 	for (i = 0; device_kinds[i] && !ret; i++)
 		if (device_kinds[i]->finish)
 			ret = device_kinds[i]->finish(v);

@@ -211,3 +211,14 @@ int vm_devices_restore(struct vm *vm, const struct vm_devices_state *st)
 	}
 	return 0;
 }
+
+uint8_t *vm_devices_devmem(struct vm *vm, unsigned i, size_t *len)
+{
+	struct vdevs *v = vm->devices_priv;
+	struct device_entry *e;
+
+	if (!v || i >= v->n)
+		return NULL;
+	e = &v->e[i];
+	return e->kind && e->kind->devmem && e->priv ? e->kind->devmem(e, len) : NULL;
+}

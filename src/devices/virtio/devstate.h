@@ -73,5 +73,8 @@ int vm_devices_save(struct vm *vm, struct vm_devices_state *st);
  * refuses its state; every device is checked before anything is loaded, but a transport
  * refusing its state after its device was loaded leaves the VM half-restored: destroy it. */
 int vm_devices_restore(struct vm *vm, const struct vm_devices_state *st);
+/* The memory entry i saves besides its state (kind->devmem: a display's VRAM), or NULL;
+ * *len its size. Valid until vm_devices_exit. */
+uint8_t *vm_devices_devmem(struct vm *vm, unsigned i, size_t *len);
 
 #endif

@@ -107,6 +107,10 @@ struct device_kind {
 	int (*media)(struct vdevs *v, struct device_entry *e, const char *path, bool force,
 		     char *err, size_t errlen);
 	void (*media_info)(struct device_entry *e, struct vm_media_info *out);
+	/* Memory of the device's own saved with its state (NULL for most kinds): a display's
+	 * VRAM, whose bytes a save file carries in a section of their own (docs/savestate.md).
+	 * Returns the host memory and its size; valid for the device's life. */
+	uint8_t *(*devmem)(struct device_entry *e, size_t *len);
 };
 
 /* The table (kinds.c), NULL-terminated. */

@@ -20,6 +20,7 @@
 	X(ahci_disk_kind) \
 	X(ahci_cd_kind) \
 	X(virtio_input_kind) \
+	X(bochs_display_kind) \
 	/* the next kind goes here, one line */
 
 #define DECLARE(k) extern const struct device_kind k;
