@@ -66,9 +66,11 @@ static void usage(FILE *f)
 		"                       [,transport=mmio|pci][,queues=N (tap, bridge)]\n"
 		"                       [,model=virtio|e1000 (Intel 82540EM, on PCI)]\n"
 		"  --device SPEC        rng, console,socket=PATH or vport,socket=PATH,name=NAME\n"
-		"                       (repeatable; see README)\n"
+		"                       (repeatable; see README), or balloon[,deflate-on-oom=on]\n"
+		"                       [,free-page-reporting=on][,stats-interval=S] (one at most)\n"
+		"  --balloon            the same as --device balloon\n"
 		"  --control PATH       a control socket (JSON lines: status, pause, resume, save,\n"
-		"                       migrate, stats, media, power-button, quit; see README)\n"
+		"                       migrate, stats, media, balloon, power-button, quit; see README)\n"
 		"  --restore FILE       resume a VM saved by the control socket's save command;\n"
 		"                       give the same --memory, --cpus, --disk, --net and --device\n"
 		"                       options (in the same order) as the saved VM; --kernel is\n"
@@ -157,7 +159,8 @@ static int push(const char ***arr, unsigned *n, const char *s)
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
        OPT_NO_REBOOT, OPT_DISK, OPT_NET, OPT_DEVICE, OPT_CONTROL, OPT_RESTORE, OPT_INCOMING,
        OPT_HELP, OPT_SANDBOX, OPT_RUN_AS, OPT_CDROM, OPT_FIRMWARE, OPT_BOOT, OPT_UUID,
-       OPT_NAME, OPT_SERIAL_NUMBER };
+       OPT_NAME, OPT_SERIAL_NUMBER,
+       OPT_BALLOON };
 
 static const struct option options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -171,6 +174,7 @@ static const struct option options[] = {
 	{ "cdrom", optional_argument, NULL, OPT_CDROM },
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "device", required_argument, NULL, OPT_DEVICE },
+	{ "balloon", no_argument, NULL, OPT_BALLOON },
 	{ "control", required_argument, NULL, OPT_CONTROL },
 	{ "restore", required_argument, NULL, OPT_RESTORE },
 	{ "incoming", required_argument, NULL, OPT_INCOMING },
@@ -339,6 +343,7 @@ static int parse_args(int argc, char **argv, struct vm_config *c, struct run_opt
 		case OPT_CDROM:     ret = parse_cdrom(argc, argv, c, o); break;
 		case OPT_NET:       ret = push(&c->nets, &c->nr_nets, optarg); break;
 		case OPT_DEVICE:    ret = push(&c->devices, &c->nr_devices, optarg); break;
+		case OPT_BALLOON:   ret = push(&c->devices, &c->nr_devices, "balloon"); break;
 		case OPT_CONTROL:   c->control = optarg; break;
 		case OPT_RESTORE:   c->restore = optarg; break;
 		case OPT_INCOMING:  c->incoming = optarg; break;

@@ -57,6 +57,21 @@ int guest_mem_create_hole(uint64_t size, uint64_t hole_start, struct guest_mem *
 	return 0;
 }
 
+int guest_mem_discard(struct guest_mem *m, void *p, uint64_t len)
+{
+	uint64_t off = (uint64_t)((uint8_t *)p - m->host);
+
+	if ((uint8_t *)p < m->host || off >= m->size || len > m->size - off || (off & 4095) ||
+	    (len & 4095))
+		return -EINVAL;
+	if (!len)
+		return 0;
+	if (madvise(p, len, MADV_DONTNEED) < 0)
+		return -errno;
+	guest_mem_track(m, p, len);
+	return 0;
+}
+
 void guest_mem_destroy(struct guest_mem *m)
 {
 	if (!m)

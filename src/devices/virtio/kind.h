@@ -25,6 +25,7 @@ struct disk;
 struct vdevs;
 struct vm_media_info;
 struct device_entry;
+struct vballoon_info;
 
 /* Where a kind's device goes. */
 enum device_bus {
@@ -107,6 +108,10 @@ struct device_kind {
 	int (*media)(struct vdevs *v, struct device_entry *e, const char *path, bool force,
 		     char *err, size_t errlen);
 	void (*media_info)(struct device_entry *e, struct vm_media_info *out);
+	/* The memory balloon (NULL for other kinds), any thread: with target, ask the guest
+	 * for a balloon of *target bytes (-EINVAL past guest RAM); with out, what the balloon
+	 * says of itself (devices/virtio/balloon.h). 0 or -errno. */
+	int (*balloon)(struct device_entry *e, const uint64_t *target, struct vballoon_info *out);
 };
 
 /* The table (kinds.c), NULL-terminated. */

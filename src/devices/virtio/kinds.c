@@ -19,6 +19,7 @@
 	X(ahci_kind) \
 	X(ahci_disk_kind) \
 	X(ahci_cd_kind) \
+	X(virtio_balloon_kind) \
 	/* the next kind goes here, one line */
 
 #define DECLARE(k) extern const struct device_kind k;
