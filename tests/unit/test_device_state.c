@@ -48,6 +48,7 @@ static const struct sample {
 	{ "device", "vport,socket=@.vp.sock,name=org.qemu.guest_agent.0" },
 	{ "disk", "@,format=raw,bus=ahci" },
 	{ "disk", ",media=cdrom,bus=ahci" },
+	{ "device", "balloon,deflate-on-oom=on,free-page-reporting=on" },
 };
 #define NR_SAMPLES (sizeof(samples) / sizeof(samples[0]))
 
