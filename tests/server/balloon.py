@@ -71,6 +71,12 @@ try:
     ok("balloon-setting-edited-while-off", st == 200 and js["balloon"] is True and st2 == 200 and
        js2["balloon"] is False, str((st, js, st2, js2)))
 
+    # a clone (a task: no disks to copy, so quick) has its source's setting
+    st, js = req("POST", "/api/v1/vms/b0/clone", {"name": "b0c"})
+    cl = wait_for(lambda: (lambda r: r[1] if r[0] == 200 else None)(req("GET", "/api/v1/vms/b0c")), 20)
+    ok("balloon-setting-cloned", st in (200, 201, 202) and cl and cl.get("balloon") is False,
+       str((st, js, cl)))
+
     # --- the API refuses what cannot be: the VMs are off -------------------------------------
     st, js = req("GET", "/api/v1/vms/b1/balloon")
     ok("balloon-get-not-running-409", st == 409 and "stopped" in msg(js), str((st, js)))
