@@ -367,7 +367,7 @@ void virtio_balloon_destroy(struct virtio_balloon *b)
 
 int virtio_balloon_set_target(struct virtio_balloon *b, uint64_t bytes)
 {
-	if (bytes > b->dev.host->mem->size)
+	if (bytes > b->dev.host->mem->size || bytes / VBALLOON_PAGE > UINT32_MAX)
 		return -EINVAL;
 	pthread_mutex_lock(&b->dev.lock);
 	b->cfg.num_pages = htole32((uint32_t)(bytes / VBALLOON_PAGE));

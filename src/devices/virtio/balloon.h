@@ -97,7 +97,8 @@ struct virtio_dev *virtio_balloon_dev(struct virtio_balloon *b);
 void virtio_balloon_destroy(struct virtio_balloon *b);
 
 /* Ask the guest for a balloon of bytes (rounded down to 4 KiB pages): num_pages changes
- * and the driver gets a config-change interrupt. -EINVAL when bytes exceeds guest RAM.
+ * and the driver gets a config-change interrupt. -EINVAL when bytes exceeds guest RAM (or
+ * the 32-bit page count of the config).
  * Any thread. */
 int virtio_balloon_set_target(struct virtio_balloon *b, uint64_t bytes);
 /* Fill *out. Any thread. */
