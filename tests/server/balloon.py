@@ -5,7 +5,7 @@ the real vsrv, which then takes the spec and stops at /dev/kvm), GET and PUT
 /api/v1/vms/NAME/balloon refused for a VM that does not run (409), for bad bodies (400),
 without permission (403, 404), and with KVM the Linux test guest's balloon driver: its
 statistics, inflating to a target and back, and the free memory it reports leaving the VMM."""
-import os, shutil, sqlite3, sys, tempfile, time
+import os, shutil, sqlite3, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(__file__))
 from lib import *
 
@@ -108,6 +108,24 @@ try:
     st, js = req("PUT", "/api/v1/vms/b1/balloon", {"target_mib": 32}, tok=bob)
     ok("balloon-put-control-409-not-403", st == 409, str((st, js)))
 
+    # --- the CLI: the setting, and the balloon of a VM that does not run -----------------------
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VSRV_")}
+    env.update(HOME=tmp, VSRV_SERVER="http://127.0.0.1:%d" % d.port, VSRV_TOKEN=adm)
+
+    def cli(*a):
+        return subprocess.run([VSRV] + list(a), capture_output=True, text=True, env=env, timeout=60)
+
+    r = cli("vm", "create", "bc", "--kernel", "hello.elf", "--balloon", "no")
+    st, js = req("GET", "/api/v1/vms/bc")
+    ok("balloon-cli-create-setting", r.returncode == 0 and js.get("balloon") is False,
+       r.stdout + r.stderr + str(js))
+    r = cli("vm", "balloon", "b1")
+    r2 = cli("vm", "balloon", "b1", "--target", "32")
+    ok("balloon-cli-not-running", r.returncode == 1 and "stopped" in r.stderr and
+       r2.returncode == 1 and "stopped" in r2.stderr, r.stdout + r.stderr + r2.stderr)
+    r = cli("vm", "balloon", "b1", "--target", "0")
+    ok("balloon-cli-bad-target", r.returncode == 2 and "--target" in r.stderr, r.stdout + r.stderr)
+
     # --- the VMM's argv: the balloon device, on PCI for a firmware VM, none when off ---------
     argv, vm = start_argv("b1")
     devs = devices(argv)
@@ -171,6 +189,9 @@ try:
         fr = wait_for(lambda: (lambda x: x if x and x["stats"]["free"] < free0 - (128 << 20) else None)(balloon()),
                       30, 0.5)
         ok("balloon-linux-guest-sees-it", fr is not None, str((free0, balloon())))
+        r = cli("vm", "balloon", "lb")
+        ok("balloon-linux-cli", r.returncode == 0 and "guest keeps" in r.stdout and
+           "guest free" in r.stdout, r.stdout + r.stderr)
         # deflate: all of it back
         st, js = req("PUT", "/api/v1/vms/lb/balloon", {"target_mib": 512})
         b = wait_for(lambda: (lambda x: x if x and x["actual_mib"] == 512 else None)(balloon()), 60, 0.5)
