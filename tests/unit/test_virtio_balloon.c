@@ -195,6 +195,18 @@ static void test_garbage_pfns(void)
 	virtio_balloon_info(r.b, &in);
 	CHECK_EQ(in.inflate_pages, 3);
 	CHECK_EQ(in.bad_pfns, 13);
+	/* one page given 20000 times: counted, but the balloon is never more than RAM */
+	{
+		uint32_t *many = calloc(20000, 4);
+
+		for (unsigned i = 0; i < 20000; i++)
+			many[i] = (uint32_t)(canary / PG) + 5;
+		CHECK_EQ(send_pfns(&r, 0, many, 20000), 0);
+		free(many);
+	}
+	virtio_balloon_info(r.b, &in);
+	CHECK_EQ(in.inflate_pages, 20003);
+	CHECK_EQ(in.inflated, RAM / PG);
 	CHECK(virtio_dev_running(virtio_balloon_dev(r.b)));
 	rig_down(&r);
 }

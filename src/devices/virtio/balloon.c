@@ -41,6 +41,7 @@ struct virtio_balloon {
 	struct vballoon_opts o;
 	struct balloon_config cfg;  /* under dev.lock */
 	int timer_fd;
+	bool discard_logged;        /* a failed release was logged (once) */
 	/* the statistics buffer the device holds (I/O thread only): pushed back to ask the
 	 * driver for fresh figures */
 	bool stats_held;
@@ -104,7 +105,7 @@ static void discard(struct virtio_balloon *b, uint8_t *p, uint64_t len)
 {
 	int ret = guest_mem_discard(b->dev.host->mem, p, len);
 
-	if (ret)
+	if (ret && !__atomic_exchange_n(&b->discard_logged, true, __ATOMIC_RELAXED))
 		vsrv_log("%s: cannot release %llu KiB of guest memory: %s", b->dev.name,
 			 (unsigned long long)(len >> 10), strerror(-ret));
 }
@@ -394,7 +395,8 @@ void virtio_balloon_info(struct virtio_balloon *b, struct vballoon_info *out)
 	if (out->actual > ram)
 		out->actual = ram;
 	pthread_mutex_lock(&b->lock);
-	out->inflated = b->inflated;
+	/* a guest that inflates the same pages again and again: at most its RAM */
+	out->inflated = b->inflated < ram / VBALLOON_PAGE ? b->inflated : ram / VBALLOON_PAGE;
 	out->inflate_pages = b->inflate_pages;
 	out->deflate_pages = b->deflate_pages;
 	out->bad_pfns = b->bad_pfns;

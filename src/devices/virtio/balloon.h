@@ -59,7 +59,8 @@ struct vballoon_info {
 	uint64_t ram;          /* guest RAM */
 	uint64_t target;       /* balloon size the host asked for (num_pages) */
 	uint64_t actual;       /* balloon size the guest says it has (actual), at most ram */
-	uint64_t inflated;     /* pages taken by the inflate queue less those deflated */
+	uint64_t inflated;     /* pages taken by the inflate queue less those deflated (at
+				* most RAM's: the guest may give the same page twice) */
 	uint64_t inflate_pages, deflate_pages; /* totals of valid PFNs */
 	uint64_t bad_pfns;     /* PFNs refused (outside guest RAM) */
 	uint64_t reported;     /* bytes released by free page reporting */
