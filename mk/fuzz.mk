@@ -43,6 +43,13 @@ $(eval $(call fuzz_target,net-ctrl,fuzz/net_ctrl.c src/devices/virtio/net.c \
   src/devices/virtio/net.h src/devices/virtio/net_int.h src/devices/virtio/virtio.h \
   src/devices/virtio/virtq.h,,-lpthread))
 
+# virtio-balloon's queues: PFN lists, statistics, free page reports (tests/t-balloon-fuzz.sh).
+$(eval $(call fuzz_target,balloon,fuzz/balloon.c src/devices/virtio/balloon.c \
+  src/devices/virtio/virtio.c src/devices/virtio/virtio_state.c src/devices/virtio/virtq.c \
+  src/devices/virtio/virtq_packed.c src/vmm/mem.c src/util/log.c,\
+  src/devices/virtio/balloon.h src/devices/virtio/virtio.h src/devices/virtio/virtq.h \
+  src/vmm/mem.h,,-lpthread))
+
 # The fw_cfg device driven by a hostile guest, its DMA above all (tests/t-fw-cfg-fuzz.sh).
 $(eval $(call fuzz_target,fw_cfg_dma,fuzz/fw_cfg_dma.c src/devices/fw_cfg.c src/vmm/bus.c,\
   src/devices/fw_cfg.h src/vmm/bus.h src/vmm/mem.h,,-lpthread))

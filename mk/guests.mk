@@ -69,7 +69,7 @@ $(GUEST_DIR)/%.elf: $(GUEST_DIR)/%.elf64
 # Built with the kit's flags and runtime plus the driver objects; see guests/README.md.
 VIO_SRC   := guests/virtio/transport.c guests/virtio/virtq.c guests/virtio/pvirtq.c guests/virtio/gate.S
 VIO_OBJ   := $(patsubst guests/%,$(GUEST_OBJ)/%.o,$(VIO_SRC))
-VIO_PROGS := vblk vrng vbench evil vscsi vnet vnetctl vsaveblk vcdrom vahci
+VIO_PROGS := vblk vrng vbench evil vscsi vnet vnetctl vsaveblk vcdrom vahci vballoon
 VIO_ELFS  := $(VIO_PROGS:%=$(GUEST_DIR)/%.elf)
 
 all: $(VIO_ELFS)

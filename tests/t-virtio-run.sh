@@ -42,4 +42,10 @@ if "$VSRV" run --kernel "$G" --disk "$TMP/x,bogus=1" >"$TMP/out" 2>&1; then fail
 elif grep -q "bad option" "$TMP/out"; then pass disk_badopt; else fail disk_badopt "$(cat "$TMP/out")"; fi
 if "$VSRV" run --kernel "$G" --device gpu >"$TMP/out" 2>&1; then fail device_bad "succeeded"
 elif grep -q -- "--device gpu" "$TMP/out"; then pass device_bad; else fail device_bad "$(cat "$TMP/out")"; fi
+# the balloon's spec: a bad value is one line naming it, before /dev/kvm is even opened
+if "$VSRV" run --kernel "$G" --device balloon,deflate-on-oom=maybe >"$TMP/out" 2>&1; then
+  fail balloon_badopt "succeeded"
+elif [ "$(wc -l <"$TMP/out")" -le 2 ] && grep -q -- "--device balloon,deflate-on-oom=maybe" "$TMP/out" &&
+     ! grep -q "/dev/kvm" "$TMP/out"; then pass balloon_badopt
+else fail balloon_badopt "$(cat "$TMP/out")"; fi
 finish

@@ -193,6 +193,7 @@ export function viewVm(name) {
           ['Command line', vm.cmdline], ['Restart policy', vm.restart_policy],
           ['Autostart', vm.autostart === undefined ? null : vm.autostart ? 'yes' : 'no'],
           ['Undo disks', vm.undo_disks], ['CPU limit', vm.cpu_limit ? vm.cpu_limit + ' %' : 'none'],
+          ['Memory balloon', vm.balloon === undefined ? null : vm.balloon ? 'yes' : 'no'],
           ['Your permissions', (vm.permissions || []).join(', ')]])),
         h('section', { 'aria-labelledby': 'rt' }, h('h2', { id: 'rt' }, 'Runtime'), kv([
           ['State', vm.state], ['Last exit', vm.last_exit ? fmtExit(vm.last_exit) : null],
@@ -200,6 +201,10 @@ export function viewVm(name) {
           ['Restarts', String(vm.restarts ?? 0)], ['PID', rt.pid ? String(rt.pid) : null],
           ['CPU time', rt.cpu_seconds !== undefined ? fmtSeconds(rt.cpu_seconds) : null],
           ['Resident memory', rt.memory_rss_bytes ? fmtBytes(rt.memory_rss_bytes) : null],
+          ['Guest memory', rt.balloon ? rt.balloon.actual_mib + ' MiB of ' + fmtMib(rt.balloon.ram_mib) +
+            ' (target ' + rt.balloon.target_mib + ' MiB)' : null],
+          ['Guest free memory', rt.balloon && rt.balloon.stats && rt.balloon.stats.free !== undefined
+            ? fmtBytes(rt.balloon.stats.free) : null],
           ['Guest agent', vm.agent ? fmtAgent(vm.agent) : null], ['Guest OS', fmtGuestOs(vm.agent)],
           ['Guest host name', vm.agent && vm.agent.hostname], ['Guest addresses', fmtAddresses(vm.agent)],
           ['Created', fmtTime(vm.created)]]))),

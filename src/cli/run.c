@@ -72,12 +72,15 @@ static void usage(FILE *f)
 		"                       [,transport=mmio|pci][,queues=N (tap, bridge)]\n"
 		"                       [,model=virtio|e1000 (Intel 82540EM, on PCI)]\n"
 		"  --device SPEC        rng, console,socket=PATH, vport,socket=PATH,name=NAME,\n"
-		"                       virtio-keyboard or virtio-tablet (repeatable; see README)\n"
+		"                       virtio-keyboard, virtio-tablet (repeatable; see README),\n"
+		"                       or balloon[,deflate-on-oom=on][,free-page-reporting=on]\n"
+		"                       [,stats-interval=S] (one at most)\n"
+		"  --balloon            the same as --device balloon\n"
 		"  --display SPEC       a graphical display: bochs[,vram=MiB (4..256, default 16)]\n"
 		"                       [,rom=PATH (video BIOS; default SeaBIOS's)] (docs/display.md)\n"
 		"  --control PATH       a control socket (JSON lines: status, pause, resume, save,\n"
-		"                       migrate, stats, media, screenshot, power-button, quit;\n"
-		"                       see README)\n"
+		"                       migrate, stats, media, screenshot, balloon, power-button,\n"
+		"                       quit; see README)\n"
 		"  --restore FILE       resume a VM saved by the control socket's save command;\n"
 		"                       give the same --memory, --cpus, --disk, --net, --device and\n"
 		"                       --display options (in the same order) as the saved VM;\n"
@@ -166,7 +169,8 @@ static int push(const char ***arr, unsigned *n, const char *s)
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
        OPT_NO_REBOOT, OPT_DISK, OPT_NET, OPT_DEVICE, OPT_CONTROL, OPT_RESTORE, OPT_INCOMING,
        OPT_HELP, OPT_SANDBOX, OPT_RUN_AS, OPT_CDROM, OPT_FIRMWARE, OPT_BOOT, OPT_UUID,
-       OPT_NAME, OPT_SERIAL_NUMBER, OPT_ENLIGHTENMENTS, OPT_MEM_MERGE, OPT_DISPLAY };
+       OPT_NAME, OPT_SERIAL_NUMBER, OPT_ENLIGHTENMENTS, OPT_MEM_MERGE, OPT_DISPLAY,
+       OPT_BALLOON };
 
 static const struct option options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -181,6 +185,7 @@ static const struct option options[] = {
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "device", required_argument, NULL, OPT_DEVICE },
 	{ "display", required_argument, NULL, OPT_DISPLAY },
+	{ "balloon", no_argument, NULL, OPT_BALLOON },
 	{ "control", required_argument, NULL, OPT_CONTROL },
 	{ "restore", required_argument, NULL, OPT_RESTORE },
 	{ "incoming", required_argument, NULL, OPT_INCOMING },
@@ -364,6 +369,7 @@ static int parse_args(int argc, char **argv, struct vm_config *c, struct run_opt
 		case OPT_NET:       ret = push(&c->nets, &c->nr_nets, optarg); break;
 		case OPT_DEVICE:    ret = push(&c->devices, &c->nr_devices, optarg); break;
 		case OPT_DISPLAY:   ret = push(&c->displays, &c->nr_displays, optarg); break;
+		case OPT_BALLOON:   ret = push(&c->devices, &c->nr_devices, "balloon"); break;
 		case OPT_CONTROL:   c->control = optarg; break;
 		case OPT_RESTORE:   c->restore = optarg; break;
 		case OPT_INCOMING:  c->incoming = optarg; break;

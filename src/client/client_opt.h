@@ -34,7 +34,7 @@ struct opt {
 	bool repeat;                 /* may be given more than once (values collected) */
 };
 
-#define OPT_MAX 24
+#define OPT_MAX 32
 
 /* What the parser found for one option. */
 struct opt_val {
@@ -87,6 +87,8 @@ extern const struct opt client_snapshot_opts[], client_clone_opts[];
 /* `vm agent` (client_agent.c): its options and its command. */
 extern const struct opt client_agent_opts[];
 int client_vm_agent(struct client *cl, struct opt_res *r);
+extern const struct opt client_balloon_opts[];
+int client_vm_balloon(struct client *cl, struct opt_res *r);
 /* The global options client_init() takes out of argv (for help, man and completion). */
 extern const struct opt client_global_opts[];
 

@@ -51,6 +51,8 @@ static json_t *vm_body(struct opt_res *r, const char *name)
 		json_object_set_new(b, "autostart", json_boolean(v->on));
 	if ((v = opt_get(r, "template")))
 		json_object_set_new(b, "template", json_boolean(v->on));
+	if ((v = opt_get(r, "balloon")))
+		json_object_set_new(b, "balloon", json_boolean(v->on));
 	if ((v = opt_get(r, "from-template")))
 		json_object_set_new(b, "from_template", json_string(v->str));
 	if ((v = opt_get(r, "linked")))
@@ -566,6 +568,8 @@ static const struct opt vm_opts[] = {
 	{ "restart", 0, OPT_CHOICE, "POLICY", "restart policy: never, on-failure or always",
 	  (const char *const[]){ "never", "on-failure", "always", NULL }, false },
 	{ "autostart", 0, OPT_BOOL, "yes|no", "start the VM when the server starts", NULL, false },
+	{ "balloon", 0, OPT_BOOL, "yes|no", "a memory balloon (default yes; 'vsrv vm balloon' sets "
+	  "the memory the running guest keeps)", NULL, false },
 	{ "undo-disks", 0, OPT_CHOICE, "MODE", "off, or run writable VHD disks on undo disks and, when "
 	  "the VM ends, keep, commit or discard them", (const char *const[]){ "off", "keep", "commit",
 	  "discard", NULL }, false },
@@ -679,6 +683,9 @@ static const struct opt_cmd vm_cmds[] = {
 	  "JSON] sends one command and prints its answer; guest-exec, guest-file-* and "
 	  "guest-set-user-password need the guest-agent permission, which full does not include.",
 	  client_agent_opts, client_vm_agent },
+	{ "balloon", "NAME", 1, 1, "Show a running VM's memory balloon: the memory its guest keeps "
+	  "and what it says of its own; --target MIB sets the memory it should keep.", NULL,
+	  client_balloon_opts, client_vm_balloon },
 	{ NULL },
 };
 

@@ -39,6 +39,8 @@ const struct route api_routes[] = {
 	{ "DELETE", "/api/v1/vms/{}/snapshots/{}", api_vm_snapshot_delete, 0 },
 	{ "POST", "/api/v1/vms/{}/clone", api_vm_clone, 0 },
 	{ "POST", "/api/v1/vms/{}/media", api_vm_media, 0 },
+	{ "GET", "/api/v1/vms/{}/balloon", api_vm_balloon_get, 0 },
+	{ "PUT", "/api/v1/vms/{}/balloon", api_vm_balloon_put, 0 },
 	{ "GET", "/api/v1/vms/{}/agent", api_vm_agent_get, 0 },
 	{ "POST", "/api/v1/vms/{}/agent", api_vm_agent_post, 0 },
 	{ "POST", "/api/v1/vms/{}/{}", api_vm_action, 0 },

@@ -59,6 +59,8 @@ int api_vm_delete(struct req *r);
 int api_vm_status(struct req *r);
 int api_vm_action(struct req *r);
 int api_vm_media(struct req *r);
+int api_vm_balloon_get(struct req *r);
+int api_vm_balloon_put(struct req *r);
 int api_vm_console_get(struct req *r);
 int api_vm_console_put(struct req *r);
 int api_vm_undo_list(struct req *r);

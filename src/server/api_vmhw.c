@@ -1,7 +1,10 @@
 /* A VM's hardware in its configuration (create, edit, show): "firmware" (none: the VMM
  * loads the VM's kernel; bios or uefi: the firmware boots from the VM's drives), "boot" (the
  * firmware's boot order), "uuid" (its SMBIOS UUID, given at creation), a NIC's "model", a
- * CD/DVD drive's "bus" (a disk's "bus" is the attachment's own, api_vm.c), and the "os_type"
+ * CD/DVD drive's "bus" (a disk's "bus" is the attachment's own, api_vm.c), "balloon" (a
+ * memory balloon: on by default for every new VM, whatever its os_type: it costs nothing to
+ * a guest without a driver, Linux has one built in and Windows gets one from virtio-win;
+ * the server then sets the VM's memory target, api_balloon.c), and the "os_type"
  * presets that fill what a create request leaves out:
  *
  *   os_type  firmware  boot        disks' bus  drives' bus  NICs' model
@@ -204,7 +207,7 @@ int vmhw_write(struct req *r, int64_t id, const json_t *b, bool create, char *er
 
 	if (!json_object_get(b, "firmware") && !boot && !json_object_get(b, "os_type") &&
 	    !json_object_get(b, "disks") && !json_object_get(b, "nics") &&
-	    !json_object_get(b, "cdroms"))
+	    !json_object_get(b, "cdroms") && !json_object_get(b, "balloon"))
 		return 0;
 	rc = inv_vm_hw_get(r->c, id, &hw);
 	if (rc)
@@ -215,6 +218,8 @@ int vmhw_write(struct req *r, int64_t id, const json_t *b, bool create, char *er
 		return rc;
 	if (!strcmp(hw.firmware, "none"))
 		hw.boot[0] = '\0';
+	if (json_object_get(b, "balloon"))
+		hw.balloon = json_is_true(json_object_get(b, "balloon"));
 	if (create && json_object_get(b, "os_type"))
 		snprintf(hw.os_type, sizeof(hw.os_type), "%s",
 			 json_string_value(json_object_get(b, "os_type")));
@@ -289,6 +294,7 @@ void vmhw_json(struct dbc *c, int64_t id, json_t *o)
 	json_object_set_new(o, "boot", boot);
 	json_object_set_new(o, "uuid", json_string(hw.uuid));
 	json_object_set_new(o, "os_type", hw.os_type[0] ? json_string(hw.os_type) : json_null());
+	json_object_set_new(o, "balloon", json_boolean(hw.balloon));
 	if (!strcmp(json_string_value(json_object_get(o, "kernel")) ?: "", ""))
 		json_object_set(o, "kernel", json_null());
 }

@@ -145,6 +145,10 @@ static const char *const migrations[] = {
 	"INSERT INTO vm_hw (vm_id, uuid) SELECT id, " INV_SQL_UUID " FROM vms;"
 	"ALTER TABLE vm_cdroms ADD COLUMN bus TEXT NOT NULL DEFAULT 'virtio-scsi';"
 	"ALTER TABLE vm_nics ADD COLUMN model TEXT NOT NULL DEFAULT 'virtio';",
+	/* 8: a VM's memory balloon (inv_vm_hw.balloon): on for VMs created from now on, off
+	 * for those that exist (their hardware, and the saved states that name it, stay) */
+	"ALTER TABLE vm_hw ADD COLUMN balloon INTEGER NOT NULL DEFAULT 1;"
+	"UPDATE vm_hw SET balloon = 0;",
 };
 
 /* The tables whose ids grants name, with the ids (as x) that grants name in them. */

@@ -259,22 +259,24 @@ int inv_mac_used(struct dbc *c, const char *mac);
 /* firmware: none (the VMM loads the VM's kernel), bios or uefi; boot: the firmware's boot
  * order, devices separated by commas ("cdrom,disk"; "" the firmware's own); uuid: the VM's
  * SMBIOS UUID, given to every VM when it is created (inv_vm_create); os_type: the preset
- * the VM was created with ("" none). */
+ * the VM was created with ("" none); balloon: the VM has a memory balloon (migration 8: on
+ * for a VM created since, off for one that existed before). */
 struct inv_vm_hw {
 	char firmware[8];
 	char boot[32];
 	char uuid[40];
 	char os_type[16];
+	bool balloon;
 };
 
 /* VM id's hardware into *out. 0, -ENOENT or -EIO. */
 int inv_vm_hw_get(struct dbc *c, int64_t id, struct inv_vm_hw *out);
 
-/* Write firmware, boot and os_type of hw for VM id (the UUID stays). 0, -ENOENT or -EIO. */
+/* Write firmware, boot, os_type and balloon of hw for VM id (the UUID stays). 0, -ENOENT or -EIO. */
 int inv_vm_hw_put(struct dbc *c, int64_t id, const struct inv_vm_hw *hw);
 
 /* Give VM dst (a clone of src, its NICs and drives added) src's firmware, boot order,
- * os_type, NIC models and drive buses (its own UUID stays). 0 or -EIO. */
+ * os_type, balloon, NIC models and drive buses (its own UUID stays). 0 or -EIO. */
 int inv_vm_hw_copy(struct dbc *c, int64_t src, int64_t dst);
 
 /* The model of NIC idx of VM id (virtio, e1000); the bus of its CD/DVD drive idx

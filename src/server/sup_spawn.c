@@ -134,7 +134,7 @@ int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *di
 		inv_vm_clear(&vm);
 		return rc;
 	}
-	a = calloc(82, sizeof(*a));
+	a = calloc(84, sizeof(*a));
 	if (!a) {
 		inv_vm_clear(&vm);
 		return -ENOMEM;
@@ -237,6 +237,15 @@ int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *di
 		rc = inv_vm_cdroms(c, id, cdrom_arg, &ca);
 		if (rc == 1)
 			rc = 0;
+	}
+	/* The memory balloon (api_balloon.c): the guest may take pages back when it runs out
+	 * and hands free memory back; on PCI for a VM its firmware boots (it finds devices
+	 * there), on virtio-mmio for a kernel the VMM boots. */
+	if (!rc && hw.balloon) {
+		a[n++] = strdup("--device");
+		a[n++] = strdup(strcmp(hw.firmware, "bios") && strcmp(hw.firmware, "uefi") ?
+				"balloon,deflate-on-oom=on,free-page-reporting=on" :
+				"balloon,deflate-on-oom=on,free-page-reporting=on,transport=pci");
 	}
 	/* The guest agent's port: DIR/agent.sock (vmagent.h), virtio-serial port
 	 * org.qemu.guest_agent.0. A directory too deep for it: the VM runs without. */

@@ -106,6 +106,8 @@ void sup_runtime_json(struct server *srv, int64_t id, json_t *obj)
 			json_object_set(obj, "boots", json_object_get(st, "boots"));
 			json_object_set(obj, "disks", json_object_get(st, "disks"));
 			json_object_set(obj, "nics", json_object_get(st, "nics"));
+			if (json_object_get(st, "balloon"))
+				json_object_set(obj, "balloon", json_object_get(st, "balloon"));
 		}
 		json_decref(st);
 	}
@@ -183,6 +185,30 @@ static void device_metric(char **buf, size_t *len, size_t *cap, const struct vm_
 				       v[i].name, label,
 				       json_string_value(json_object_get(e, "name")),
 				       (long long)json_integer_value(json_object_get(e, key)));
+}
+
+/* A gauge of the balloon's figures (the stats reply's "balloon", or its "stats" when
+ * guest), for the VMs that have one and report it. */
+struct balloon_gauge {
+	const char *metric;
+	bool guest;
+	const char *key;
+	long long scale;
+	const char *help;
+};
+
+static void balloon_metric(char **buf, size_t *len, size_t *cap, const struct vm_sample *v,
+			   size_t n, const struct balloon_gauge *g)
+{
+	metric_head(buf, len, cap, g->metric, "gauge", g->help);
+	for (size_t i = 0; i < n; i++) {
+		json_t *b = json_object_get(v[i].vs, "balloon"), *x;
+
+		x = json_object_get(g->guest ? json_object_get(b, "stats") : b, g->key);
+		if (json_is_integer(x))
+			metrics_printf(buf, len, cap, "%s{vm=\"%s\"} %lld\n", g->metric, v[i].name,
+				       (long long)json_integer_value(x) * g->scale);
+	}
 }
 
 static const char *const vm_states[] = { INV_VM_STOPPED, INV_VM_STARTING, INV_VM_RUNNING,
@@ -263,6 +289,20 @@ int sup_metrics_render(struct server *srv, struct dbc *c, char **buf, size_t *le
 		{ "nics", "interface", "vsrv_vm_network_drops_total", "drops",
 		  "Frames dropped either way (no guest buffers, bad frames, a full backend)." },
 	};
+	static const struct balloon_gauge balloon[] = {
+		{ "vsrv_vm_memory_target_bytes", false, "target_mib", 1 << 20,
+		  "Memory the guest is asked to keep (its memory balloon's target)." },
+		{ "vsrv_vm_memory_actual_bytes", false, "actual_mib", 1 << 20,
+		  "Memory the guest keeps: its RAM less the balloon it says it has." },
+		{ "vsrv_vm_guest_memory_free_bytes", true, "free", 1,
+		  "Free memory, as the guest's balloon driver reports it." },
+		{ "vsrv_vm_guest_memory_available_bytes", true, "available", 1,
+		  "Memory available to the guest's programs, as its balloon driver reports it." },
+		{ "vsrv_vm_guest_memory_total_bytes", true, "total", 1,
+		  "Memory the guest's kernel manages, as its balloon driver reports it." },
+		{ "vsrv_vm_guest_memory_caches_bytes", true, "caches", 1,
+		  "Memory the guest uses for caches it can drop, as its balloon driver reports it." },
+	};
 	struct samples sa = { .srv = srv };
 	struct vm_sample *v;
 	int64_t *counts = sa.counts;
@@ -304,6 +344,8 @@ int sup_metrics_render(struct server *srv, struct dbc *c, char **buf, size_t *le
 	for (size_t d = 0; d < sizeof(devs) / sizeof(devs[0]); d++)
 		device_metric(buf, len, cap, v, n, devs[d].arr, devs[d].label, devs[d].metric,
 			      devs[d].key, devs[d].help);
+	for (size_t d = 0; d < sizeof(balloon) / sizeof(balloon[0]); d++)
+		balloon_metric(buf, len, cap, v, n, &balloon[d]);
 	metric_head(buf, len, cap, "vsrv_vms", "gauge", "VMs in the inventory, by state.");
 	for (int k = 0; k < 6; k++)
 		metrics_printf(buf, len, cap, "vsrv_vms{state=\"%s\"} %lld\n", vm_states[k],

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "devices/acpi_pm.h"
+#include "devices/virtio/balloon.h"
 #include "devices/virtio/devstate.h"
 #include "util/log.h"
 #include "vmm/migrate.h"
@@ -197,10 +198,46 @@ static json_t *nics_json(struct vm *vm)
 	return a;
 }
 
+#define MIB (1024 * 1024)
+
+/* The balloon's figures (NULL: the VM has none). Memory figures are what the guest has
+ * (RAM less the balloon), in MiB. */
+static json_t *balloon_json(struct vm *vm)
+{
+	struct vballoon_info b;
+	json_t *st, *r;
+
+	if (vm_devices_balloon(vm, NULL, &b))
+		return NULL;
+	st = json_object();
+	for (unsigned t = 0; t < VBALLOON_S_NR; t++)
+		if (b.stats_mask & (1u << t))
+			json_object_set_new(st, virtio_balloon_stat_name(t),
+					    json_integer(b.stats[t] > INT64_MAX ? INT64_MAX :
+							 (json_int_t)b.stats[t]));
+	if (b.stats_mask)
+		json_object_set_new(st, "age_seconds", json_real(b.stats_age));
+	r = json_pack("{s:I,s:I,s:I,s:I,s:b,s:b,s:b,s:I,s:I,s:I,s:I,s:I,s:I}",
+		      "ram_mib", (json_int_t)(b.ram / MIB),
+		      "target_mib", (json_int_t)((b.ram - b.target) / MIB),
+		      "actual_mib", (json_int_t)((b.ram - b.actual) / MIB),
+		      "balloon_mib", (json_int_t)(b.actual / MIB),
+		      "driver", b.driver_ok, "deflate_on_oom", b.deflate_on_oom,
+		      "free_page_reporting", b.reporting,
+		      "inflated_pages", (json_int_t)b.inflated,
+		      "inflate_pages", (json_int_t)b.inflate_pages,
+		      "deflate_pages", (json_int_t)b.deflate_pages,
+		      "bad_pfns", (json_int_t)b.bad_pfns,
+		      "reported_mib", (json_int_t)(b.reported / MIB),
+		      "stats_updates", (json_int_t)b.stats_updates);
+	json_object_set_new(r, "stats", st);
+	return r;
+}
+
 static json_t *do_stats(struct control *c)
 {
 	struct vm *vm = c->vm;
-	json_t *r = do_status(c), *v = json_array();
+	json_t *r = do_status(c), *v = json_array(), *b;
 	unsigned long total = 0;
 	double cpu = 0;
 
@@ -220,6 +257,39 @@ static json_t *do_stats(struct control *c)
 	json_object_set_new(r, "rss", json_integer(rss_bytes(c)));
 	json_object_set_new(r, "disks", disks_json(vm));
 	json_object_set_new(r, "nics", nics_json(vm));
+	if ((b = balloon_json(vm)))
+		json_object_set_new(r, "balloon", b);
+	return r;
+}
+
+/* {"cmd":"balloon"[,"target_mib":N]}: the balloon's figures; with target_mib, ask the guest
+ * to keep N MiB (1..its RAM) first. */
+static json_t *do_balloon(struct control *c, json_t *msg)
+{
+	json_int_t target = -1;
+	uint64_t bytes;
+	json_t *r;
+	int ret;
+
+	if (json_unpack(msg, "{s?I}", "target_mib", &target) ||
+	    (json_object_get(msg, "target_mib") && target < 1))
+		return error("balloon takes optionally \"target_mib\" (a positive integer: the "
+			     "memory the guest should keep)");
+	if (target > 0) {
+		if ((uint64_t)target > c->vm->mem->size / MIB)
+			return error("\"target_mib\" is more than the guest's memory");
+		bytes = c->vm->mem->size - (uint64_t)target * MIB;
+		ret = vm_devices_balloon(c->vm, &bytes, NULL);
+		if (ret == -ENOENT)
+			return error("the VM has no memory balloon (--device balloon)");
+		if (ret)
+			return error(strerror(-ret));
+		vsrv_log("balloon: the guest is asked to keep %lld MiB", (long long)target);
+	}
+	r = balloon_json(c->vm);
+	if (!r)
+		return error("the VM has no memory balloon (--device balloon)");
+	json_object_set_new(r, "ok", json_true());
 	return r;
 }
 
@@ -472,6 +542,8 @@ static void handle_line(struct control *c, struct ctl_client *k, const char *lin
 		r = do_media(c, msg);
 	else if (!strcmp(cmd, "screenshot"))
 		r = do_screenshot(c);
+	else if (!strcmp(cmd, "balloon"))
+		r = do_balloon(c, msg);
 	else if (!strcmp(cmd, "migrate")) {
 		r = do_migrate(c, k, msg, id);
 		if (!r) { /* answered when it ends */
@@ -490,7 +562,7 @@ static void handle_line(struct control *c, struct ctl_client *k, const char *lin
 		r = json_pack("{s:b}", "ok", 1);
 	} else
 		r = error("unknown cmd (status, pause, resume, save, migrate, stats, media, "
-			  "screenshot, power-button, quit)");
+			  "screenshot, balloon, power-button, quit)");
 	reply(c, k, r, id);
 	json_decref(msg);
 }

@@ -8,7 +8,8 @@
  *   {"cmd":"stats"}         per-vCPU exits and CPU seconds, guest memory, process RSS,
  *                           "disks": [{name, device, bus, read_ops, write_ops, flush_ops,
  *                           discard_ops, read_bytes, write_bytes, errors}], "nics": [{name,
- *                           device, mac, backend, ifname, rx/tx_packets, rx/tx_bytes, drops}]
+ *                           device, mac, backend, ifname, rx/tx_packets, rx/tx_bytes, drops}],
+ *                           and with a balloon "balloon": what the balloon command answers
  *   {"cmd":"save","path":P}  saves the VM to the file P (vmm/savestate.h; `vsrv run
  *                           --restore P` goes on from there) and ends it (status 0); with
  *                           "keep_running":true a checkpoint: the VM goes on. Answers
@@ -25,6 +26,18 @@
  *   {"cmd":"screenshot"}    the VM's display (--display) as a PNG (8-bit RGB, vmm/screenshot.h):
  *                           {"ok":true,"width":W,"height":H,"png":"<base64>"}; an error when
  *                           the VM has no display or the guest has set no mode (blank)
+ *   {"cmd":"balloon"[,"target_mib":N]}  the memory balloon (--device balloon): {"ok":true,
+ *                           "ram_mib", "target_mib" (what the guest is asked to keep),
+ *                           "actual_mib" (what it keeps: RAM less the balloon it reports),
+ *                           "balloon_mib", "driver" (a driver runs it), "deflate_on_oom",
+ *                           "free_page_reporting" (negotiated), "inflated_pages",
+ *                           "inflate_pages", "deflate_pages", "bad_pfns" (refused: outside
+ *                           RAM), "reported_mib" (released by free page reporting),
+ *                           "stats_updates", "stats": {swap_in, swap_out, major_faults,
+ *                           minor_faults, free, total, available, caches (bytes),
+ *                           hugetlb_allocations, hugetlb_failures, age_seconds: those the
+ *                           guest sent}}; with "target_mib" (1..RAM) the guest is asked to
+ *                           keep that much first (a config-change interrupt)
  *   {"cmd":"power-button"}  presses the ACPI power button (see devices/acpi_pm.h)
  *   {"cmd":"quit"}          ends the VM at once: `vsrv run` exits with status 0
  *

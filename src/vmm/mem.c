@@ -64,6 +64,21 @@ int guest_mem_merge(struct guest_mem *m, int on)
 	return 0;
 }
 
+int guest_mem_discard(struct guest_mem *m, void *p, uint64_t len)
+{
+	uint64_t off = (uint64_t)((uint8_t *)p - m->host);
+
+	if ((uint8_t *)p < m->host || off >= m->size || len > m->size - off || (off & 4095) ||
+	    (len & 4095))
+		return -EINVAL;
+	if (!len)
+		return 0;
+	if (madvise(p, len, MADV_DONTNEED) < 0)
+		return -errno;
+	guest_mem_track(m, p, len);
+	return 0;
+}
+
 void guest_mem_destroy(struct guest_mem *m)
 {
 	if (!m)

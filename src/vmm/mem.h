@@ -61,6 +61,13 @@ int guest_mem_create(uint64_t size, struct guest_mem **out);
  * of MEM_HOLE_START: the firmware layout (arch/x86/firmware.h) ends it at 0xB0000000. */
 int guest_mem_create_hole(uint64_t size, uint64_t hole_start, struct guest_mem **out);
 
+/* Give the host memory behind [p, p + len) of m back (p and len 4 KiB aligned, inside the
+ * mapping): the guest reads zeros there at its next touch, which costs a fresh page. The
+ * mapping is anonymous private memory, so this is MADV_DONTNEED (a shared or file backing
+ * would punch a hole instead). The pages count as written for migration's tracking. Any
+ * thread. 0, -EINVAL for a range outside m or misaligned, or madvise's -errno. */
+int guest_mem_discard(struct guest_mem *m, void *p, uint64_t len);
+
 /* Unmap and free. NULL is allowed. */
 void guest_mem_destroy(struct guest_mem *m);
 

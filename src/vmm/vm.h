@@ -274,6 +274,11 @@ unsigned vm_devices_ofw_paths(struct vm *vm, int what, FILE *f);
 int vm_devices_media(struct vm *vm, const char *drive, const char *path, bool force, char *err,
 		     size_t errlen);
 unsigned vm_devices_nic_stats(struct vm *vm, struct vm_nic_stats *out, unsigned max);
+/* The VM's memory balloon (--device balloon): with target, ask the guest for a balloon of
+ * *target bytes (a config-change interrupt); with out, its figures (devices/virtio/balloon.h).
+ * Any thread. 0, -ENOENT (no balloon) or -EINVAL (target past guest RAM). */
+struct vballoon_info;
+int vm_devices_balloon(struct vm *vm, const uint64_t *target, struct vballoon_info *out);
 
 /* --- Memory slots and the display ----------------------------------------------------
  * Slots 0 and 1 are guest RAM (below and above the hole), 2 and 3 the firmware's ROM and

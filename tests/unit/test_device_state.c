@@ -52,6 +52,7 @@ static const struct sample {
 	{ "device", "virtio-keyboard" },
 	{ "device", "virtio-tablet" },
 	{ "display", "bochs,vram=4,rom=" },
+	{ "device", "balloon,deflate-on-oom=on,free-page-reporting=on" },
 };
 #define NR_SAMPLES (sizeof(samples) / sizeof(samples[0]))
 

@@ -571,3 +571,13 @@ unsigned vm_devices_ofw_paths(struct vm *vm, int what, FILE *f)
 	}
 	return n;
 }
+
+int vm_devices_balloon(struct vm *vm, const uint64_t *target, struct vballoon_info *out)
+{
+	struct vdevs *v = vm->devices_priv;
+
+	for (unsigned i = 0; v && i < v->n; i++)
+		if (v->e[i].kind && v->e[i].kind->balloon)
+			return v->e[i].kind->balloon(&v->e[i], target, out);
+	return -ENOENT;
+}

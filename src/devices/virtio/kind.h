@@ -19,12 +19,13 @@
 
 #define VDEVS_MAX 64        /* entries of one VM's device table */
 #define VDEV_STATE_MAX 4816 /* bytes of one entry's device state (the save-file layout) */
-#define VDEV_KINDS_MAX 16   /* entries of the table (kinds.c) */
+#define VDEV_KINDS_MAX 32   /* entries of the table (kinds.c) */
 
 struct disk;
 struct vdevs;
 struct vm_media_info;
 struct device_entry;
+struct vballoon_info;
 
 /* Where a kind's device goes. */
 enum device_bus {
@@ -111,6 +112,10 @@ struct device_kind {
 	 * VRAM, whose bytes a save file carries in a section of their own (docs/savestate.md).
 	 * Returns the host memory and its size; valid for the device's life. */
 	uint8_t *(*devmem)(struct device_entry *e, size_t *len);
+	/* The memory balloon (NULL for other kinds), any thread: with target, ask the guest
+	 * for a balloon of *target bytes (-EINVAL past guest RAM); with out, what the balloon
+	 * says of itself (devices/virtio/balloon.h). 0 or -errno. */
+	int (*balloon)(struct device_entry *e, const uint64_t *target, struct vballoon_info *out);
 };
 
 /* The table (kinds.c), NULL-terminated. */

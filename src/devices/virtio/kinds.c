@@ -21,6 +21,7 @@
 	X(ahci_cd_kind) \
 	X(virtio_input_kind) \
 	X(bochs_display_kind) \
+	X(virtio_balloon_kind) \
 	/* the next kind goes here, one line */
 
 #define DECLARE(k) extern const struct device_kind k;
