@@ -38,4 +38,9 @@ size_t sup_cmdline(pid_t pid, char *buf, size_t n);
  * Returns 0, or -errno when it cannot be opened, -EIO when it cannot be read. */
 int sup_read_small(const char *path, char *buf, size_t n);
 
+/* In cluster mode (srv->cluster), take VM name's ownership key before it starts (0, or
+ * cluster_vm_claim's -errno, logged) and give it up once it has ended (sup_cluster.c). */
+int sup_cluster_claim(struct server *srv, const char *name);
+void sup_cluster_release(struct server *srv, const char *name);
+
 #endif
