@@ -92,6 +92,57 @@ static int do_register(struct cluster *cl)
 	return 0;
 }
 
+/* The lease of an earlier daemon of this host (kept in cfg.lease_file), when it still lives
+ * and still holds the host's alive key: renewed and taken up again. 0 when taken up. */
+static int take_up(struct cluster *cl)
+{
+	struct etcd_kv kv = { 0 };
+	char key[160], buf[32] = "";
+	int64_t lease, sent, ttl;
+	FILE *f;
+	int rc;
+
+	if (!cl->lease_file[0] || !(f = fopen(cl->lease_file, "re")))
+		return -ENOENT;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	lease = strtoll(buf, NULL, 16);
+	if (lease <= 0)
+		return -ENOENT;
+	snprintf(key, sizeof(key), "%s%s/alive", CLUSTER_HOSTS, cl->name);
+	rc = etcd_get(cl->etcd, key, &kv);
+	if (!rc && kv.lease != lease)
+		rc = -ENOENT;
+	etcd_kv_clear(&kv);
+	sent = cluster_now_ms();
+	if (!rc)
+		rc = etcd_lease_keepalive(cl->etcd, lease, &ttl);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&cl->lock);
+	cl->lease = lease;
+	cl->last_ok = sent;
+	pthread_mutex_unlock(&cl->lock);
+	vsrv_log("cluster: host %s takes its lease %llx up again (a daemon restarted within its "
+		 "TTL)", cl->name, (long long)lease);
+	return 0;
+}
+
+static void save_lease(struct cluster *cl)
+{
+	FILE *f;
+
+	if (!cl->lease_file[0])
+		return;
+	f = fopen(cl->lease_file, "we");
+	if (!f || fprintf(f, "%llx\n", (long long)cl->lease) < 0 || fclose(f)) {
+		if (f)
+			fclose(f);
+		vsrv_log("cluster: cannot write %s: %s", cl->lease_file, strerror(errno));
+	}
+}
+
 /* Sleep until ms (CLOCK_MONOTONIC) or the stop; cl->lock held. */
 static void wait_until(struct cluster *cl, int64_t ms)
 {
@@ -126,6 +177,8 @@ static void *renew_thread(void *arg)
 			/* The old lease's keys (VM ownership) must go: its VMs are dead. */
 			etcd_lease_revoke(cl->etcd, lease);
 			rc = do_register(cl);
+			if (!rc)
+				save_lease(cl);
 			if (!rc)
 				vsrv_log("cluster: host %s registered again (lease %llx) after its fence",
 					 cl->name, (long long)cl->lease);
@@ -223,6 +276,8 @@ int cluster_start(const struct cluster_config *cfg, struct cluster **out)
 	snprintf(cl->api_url, sizeof(cl->api_url), "%s", cfg->api_url);
 	cl->cfg.name = cl->name;
 	cl->cfg.api_url = cl->api_url;
+	if (cfg->lease_file)
+		snprintf(cl->lease_file, sizeof(cl->lease_file), "%s", cfg->lease_file);
 	cl->margin_ms = cfg->margin_ms ? cfg->margin_ms : cfg->ttl * 300 < 1000 ? 1000 : cfg->ttl * 300;
 	cl->renew_ms = cfg->ttl * 1000 / 3;
 	cl->fire_ms = cfg->ttl * 1000 - cl->margin_ms;
@@ -242,8 +297,11 @@ int cluster_start(const struct cluster_config *cfg, struct cluster **out)
 	/* A host of this name that died without revoking its lease (kill -9) holds its key
 	 * until the lease expires: wait for that, at most T and a little. */
 	give_up = cluster_now_ms() + cfg->ttl * 1000 + 2000;
-	while ((rc = do_register(cl)) == -EEXIST && cluster_now_ms() < give_up)
+	rc = take_up(cl);
+	while (rc && (rc = do_register(cl)) == -EEXIST && cluster_now_ms() < give_up)
 		usleep(250 * 1000);
+	if (!rc)
+		save_lease(cl);
 	if (rc) {
 		if (rc == -EEXIST)
 			vsrv_log("cluster: a live host is registered as %s (another vsrv serve with "
@@ -293,6 +351,8 @@ void cluster_stop(struct cluster *cl)
 	pthread_mutex_unlock(&cl->lock);
 	pthread_join(cl->renew, NULL);
 	pthread_join(cl->watchdog, NULL);
+	if (cl->lease_file[0])
+		unlink(cl->lease_file);
 	if (cl->lease && etcd_lease_revoke(cl->etcd, cl->lease))
 		vsrv_log("cluster: cannot revoke lease %llx (it expires in %u s): %s",
 			 (long long)cl->lease, cl->cfg.ttl, etcd_errmsg());

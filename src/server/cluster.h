@@ -36,6 +36,10 @@ struct cluster_config {
 	 * from the watchdog's thread, why says what happened. */
 	int (*fence)(void *arg, const char *why);
 	void *arg;
+	/* A file keeping the lease's id (in the data directory): a daemon restarted while its
+	 * lease lives (within T of a crash) takes the same lease up again, so the ownership
+	 * keys of the VMs it re-attaches stay. NULL: none. */
+	const char *lease_file;
 };
 
 /* Connect, register the host (refused with -EEXIST when a live host has the name) and

@@ -16,6 +16,7 @@ struct cluster {
 	struct cluster_config cfg;
 	char name[64];
 	char api_url[512];
+	char lease_file[4096];
 	struct etcd *etcd;
 	unsigned renew_ms, fire_ms, margin_ms;
 	pthread_t renew, watchdog;

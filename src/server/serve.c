@@ -603,6 +603,8 @@ int cmd_serve(int argc, char **argv)
 		}
 		cc.name = host_name;
 		cc.api_url = host_url;
+		snprintf(sub, sizeof(sub), "%s/cluster.lease", real);
+		cc.lease_file = sub;
 		rc = cluster_start(&cc, &srv.cluster);
 		if (rc) {
 			fprintf(stderr, "vsrv serve: cannot join the cluster %s: %s\n", cluster,
@@ -611,6 +613,7 @@ int cmd_serve(int argc, char **argv)
 		}
 	}
 	sup_reattach(&srv);
+	sup_cluster_adopt(&srv);
 	rc = http_start(&srv, &hc, &http);
 	if (rc) {
 		http_failed = true;

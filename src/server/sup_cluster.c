@@ -98,3 +98,30 @@ int sup_fence(struct server *srv, const char *why, int wait_ms)
 	inv_put(c);
 	return n;
 }
+
+int sup_cluster_adopt(struct server *srv)
+{
+	struct up_ids u = { 0 };
+	struct dbc *c;
+	size_t i;
+	int n = 0;
+
+	if (!srv->cluster || !(c = inv_get(srv->db)))
+		return 0;
+	inv_vm_each(c, add_up, &u);
+	for (i = 0; i < u.n; i++) {
+		struct inv_vm vm;
+
+		if (inv_vm_get(c, u.ids[i], &vm))
+			continue;
+		if (sup_cluster_claim(srv, vm.name)) {
+			vsrv_log("vm %s: runs here without its ownership key: turned off", vm.name);
+			if (sup_stop(srv, c, u.ids[i], SUP_OFF, NULL, "cluster-ownership") == 0)
+				n++;
+		}
+		inv_vm_clear(&vm);
+	}
+	free(u.ids);
+	inv_put(c);
+	return n;
+}
