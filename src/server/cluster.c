@@ -10,11 +10,13 @@
 #include <time.h>
 #include <unistd.h>
 
+/* CLOCK_BOOTTIME: it goes on while the host is suspended, as the lease's time does in
+ * etcd (CLOCK_MONOTONIC stops: a host resumed after T would still think its lease young). */
 int64_t cluster_now_ms(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_BOOTTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -143,13 +145,21 @@ static void save_lease(struct cluster *cl)
 	}
 }
 
-/* Sleep until ms (CLOCK_MONOTONIC) or the stop; cl->lock held. */
+/* Sleep until ms (cluster_now_ms) or the stop or a signal of cond, 250 ms at most (the
+ * condition variable runs on CLOCK_MONOTONIC, which a suspend stops: the callers check
+ * cluster_now_ms again); cl->lock held. */
 static void wait_until(struct cluster *cl, int64_t ms)
 {
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+	int64_t left = ms - cluster_now_ms(), until;
+	struct timespec ts;
 
-	if (!cl->stop)
-		pthread_cond_timedwait(&cl->cond, &cl->lock, &ts);
+	if (cl->stop || left <= 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	until = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + (left < 250 ? left : 250);
+	ts.tv_sec = until / 1000;
+	ts.tv_nsec = (until % 1000) * 1000000;
+	pthread_cond_timedwait(&cl->cond, &cl->lock, &ts);
 }
 
 /* The renewal thread: keepalive every T/3; after a fence, register again. */

@@ -8,7 +8,8 @@
  *  - etcd renews at the leader after s, so the lease cannot expire before s + T (etcd only
  *    ever extends a live lease: a leader change refreshes them);
  *  - the watchdog fires at s_last + T - M, s_last the send time of the last renewal that
- *    succeeded (CLOCK_MONOTONIC), and calls fence, which must have the VMs dead within M;
+ *    succeeded (CLOCK_BOOTTIME, which goes on through a suspend; it checks at least every
+ *    250 ms), and calls fence, which must have the VMs dead within M;
  *  - so this host's VMs are gone before its ownership keys can vanish, and no other host
  *    can claim them (create-if-absent) before they vanish.
  * A renewal that finds the lease expired fences at once too. After a fence the host

@@ -21,9 +21,10 @@ struct cluster {
 	unsigned renew_ms, fire_ms, margin_ms;
 	pthread_t renew, watchdog;
 	pthread_mutex_t lock;       /* the fields below */
-	pthread_cond_t cond;        /* CLOCK_MONOTONIC */
+	pthread_cond_t cond;        /* CLOCK_MONOTONIC; times are CLOCK_BOOTTIME (cluster.c) */
 	int64_t lease;
-	int64_t last_ok;            /* ms: the send time of the last renewal that succeeded */
+	int64_t last_ok;            /* ms (cluster_now_ms): the send time of the last renewal
+	                             * that succeeded */
 	int64_t free_sent;          /* the free memory in the alive key */
 	bool expired;               /* a renewal found the lease gone */
 	bool fenced;                /* the watchdog fired: no VM may run here */
