@@ -201,6 +201,11 @@ static void *renew_thread(void *arg)
 			vsrv_log("cluster: host %s cannot renew its lease %llx: %s", cl->name,
 				 (long long)lease, etcd_errmsg());
 		was_failing = rc != 0;
+		/* A failed renewal is tried again soon, not a third of T later: a leader election
+		 * (the leader killed) makes renewals fail for an election timeout or two, and
+		 * the watchdog fires T - M - T/3 after the failures begin at the earliest. */
+		if (rc && rc != -ENOENT)
+			next = cluster_now_ms() + 250;
 		if (!rc && llabs(cl->cfg.free_mib ? cl->cfg.free_mib(cl->cfg.arg) - cl->free_sent : 0) >= 64)
 			put_alive(cl, lease, false);
 		pthread_mutex_lock(&cl->lock);

@@ -12,7 +12,10 @@
  *    250 ms), and calls fence, which must have the VMs dead within M;
  *  - so this host's VMs are gone before its ownership keys can vanish, and no other host
  *    can claim them (create-if-absent) before they vanish.
- * A renewal that finds the lease expired fences at once too. After a fence the host
+ * A failed renewal is retried every 250 ms. The window between the last good renewal
+ * and the fence is at least T - M - T/3 (T = 10: 3.7 s); it must exceed etcd's leader
+ * election (1 to 2 election timeouts, 1 s by default), or killing etcd's leader fences
+ * every host. A renewal that finds the lease expired fences at once too. After a fence the host
  * registers again (a new lease) once etcd answers; its VMs stay stopped. */
 #ifndef VSRV_SERVER_CLUSTER_H
 #define VSRV_SERVER_CLUSTER_H

@@ -50,10 +50,11 @@ int etcd_open(const char *endpoints, unsigned timeout_ms, struct etcd **out)
 		if (e->nep == ETCD_MAX_EP || len < 8 || len > 512 || strpbrk(tok, " \t\r\n") ||
 		    (strncmp(tok, "http://", 7) && strncmp(tok, "https://", 8)) ||
 		    !tok[strncmp(tok, "http://", 7) ? 8 : 7]) {
+			etcd_fail(-EINVAL, "etcd endpoint '%.200s': want http://HOST:PORT or "
+				  "https://HOST:PORT, at most %d", tok, ETCD_MAX_EP);
 			free(s);
 			etcd_close(e);
-			return etcd_fail(-EINVAL, "etcd endpoint '%s': want http://HOST:PORT or "
-					 "https://HOST:PORT, at most %d", tok, ETCD_MAX_EP);
+			return -EINVAL;
 		}
 		e->ep[e->nep] = strdup(tok);
 		if (!e->ep[e->nep++])

@@ -10,8 +10,10 @@ sys.path.insert(0, os.path.dirname(__file__))
 from lib import *
 from etcd_cluster import EtcdCluster, Proxy, Unavailable
 
-TTL = 4                              # --cluster-ttl of the hosts here
-FIRE = TTL * 1000 - max(1000, TTL * 300)   # the watchdog fires this many ms after a renewal
+TTL = 8                              # --cluster-ttl of hosts a and b
+FIRE = TTL * 1000 - max(1000, TTL * 300)   # their watchdog fires this many ms after a renewal
+WTTL = 4                             # host w, whose watchdog fires (no etcd election there)
+WFIRE = WTTL * 1000 - max(1000, WTTL * 300)
 VSRV_BIN = os.path.join(ROOT, "build", "vsrv")
 
 tmp = tempfile.mkdtemp(prefix="vsrv-cluster.")
@@ -54,6 +56,17 @@ try:
     ok("hosts-needs-login", st == 401, str((st, js)))
     solo.stop()
 
+    # --- a cluster that cannot be joined: a clear error, at once -----------------------------
+    for name, ep, why in (("bad-url", "ftp://127.0.0.1:1", "Invalid argument"),
+                          ("no-etcd", "http://127.0.0.1:%d" % free_port(), "Connection refused")):
+        d = daemon(name, ep, start=False)
+        t0 = time.time()
+        d.start(wait=False)
+        rc = d.proc.wait(20)
+        d.proc = None
+        ok("cluster-join-fails-" + name, rc == 1 and "cannot join the cluster" in log_of(d) and
+           why in log_of(d) and time.time() - t0 < 10, "rc %s: %s" % (rc, log_of(d)[-300:]))
+
     try:
         etcd = EtcdCluster(3).start()
     except Unavailable as e:
@@ -91,8 +104,11 @@ try:
        "rc %s: %s" % (rc, log_of(dup)[-400:]))
     dup.proc = None
 
-    # --- leases are renewed; one etcd member killed changes nothing ------------------------
-    etcd.kill(0)
+    # --- leases are renewed; etcd's leader killed changes nothing --------------------------
+    # (the hosts' renewals fail during the election and are retried every 250 ms)
+    lead = etcd.leader()
+    ok("etcd-leader-known", lead is not None)
+    etcd.kill(lead if lead is not None else 0)
     time.sleep(TTL + 2)
     st, js, hs = hosts_of(b, tb)
     ok("one-etcd-member-killed-hosts-alive", st == 200 and hs.get("a", {}).get("alive") and
@@ -157,8 +173,9 @@ try:
        "takes its lease" in log_of(a), "%s vs %x" % (now_a, lease_a))
 
     # --- the watchdog: host w loses etcd (its link is cut), the cluster does not -----------
-    prox = Proxy(etcd.cports[1])
-    w = daemon("w", prox.endpoint)
+    live = [i for i in range(etcd.n) if etcd.procs[i]]
+    prox = Proxy(etcd.cports[live[0]])
+    w = daemon("w", prox.endpoint, ttl=WTTL)
     tw = w.login("admin", "adminpass1")
     lease_w = etcd.get("/vsrv/hosts/w/alive")[1]
     shutil.copy(os.path.join(GUESTS, "console.elf"), os.path.join(w.data, "images", "k.elf"))
@@ -167,11 +184,11 @@ try:
     if have_kvm():
         w.req("POST", "/api/v1/vms/f0/start", token=tw)
         ok("watchdog-vm-running-before-cut", w.wait_state(tw, "f0", ["running"], 10) is not None)
-    time.sleep(TTL / 3.0 + 0.5)             # a renewal or two through the proxy
+    time.sleep(WTTL / 3.0 + 0.5)            # a renewal or two through the proxy
     prox.cut()
     t_cut = time.time()
     t_fence = t_gone = None
-    end = t_cut + TTL + 10
+    end = t_cut + WTTL + 10
     while time.time() < end and (t_fence is None or t_gone is None):
         if t_fence is None and "cluster: watchdog:" in log_of(w):
             t_fence = time.time()
@@ -187,11 +204,11 @@ try:
     # it fires at T - M after the last renewal's send (within the polling and a thread's
     # wake-up), which is at most T/3 (+ the attempt) before the cut
     ok("watchdog-fires-at-ttl-minus-margin", m is not None and
-       FIRE / 1000.0 <= float(m.group(1)) <= FIRE / 1000.0 + 0.5, m and m.group(0))
+       WFIRE / 1000.0 <= float(m.group(1)) <= WFIRE / 1000.0 + 0.5, m and m.group(0))
     ok("watchdog-timing-from-cut", t_fence is not None and
-       t_fence - t_cut <= FIRE / 1000.0 + 0.5, "fenced %.3f s after the cut" %
+       t_fence - t_cut <= WFIRE / 1000.0 + 0.5, "fenced %.3f s after the cut" %
        ((t_fence or 0) - t_cut))
-    ok("lease-expiry-after-ttl", t_gone is not None and t_gone - t_cut >= FIRE / 1000.0,
+    ok("lease-expiry-after-ttl", t_gone is not None and t_gone - t_cut >= WFIRE / 1000.0,
        "gone %.3f s after the cut" % ((t_gone or 0) - t_cut))
     st, js = w.req("GET", "/api/v1/events?limit=1000", token=tw)
     ok("watchdog-event-host-fenced", st == 200 and any(e["type"] == "host-fenced" for e in
@@ -203,7 +220,7 @@ try:
     prox.mend()
     ok("fenced-host-registers-again", wait_for(lambda: etcd.get("/vsrv/hosts/w/alive") is not None
                                                and etcd.get("/vsrv/hosts/w/alive")[1] != lease_w,
-                                               TTL + 10) is not None, log_of(w)[-400:])
+                                               WTTL + 10) is not None, log_of(w)[-400:])
     if have_kvm():
         st, js = w.req("GET", "/api/v1/vms/f0/status", token=tw)
         ok("watchdog-stops-running-vms", st == 200 and js["state"] == "stopped" and
@@ -212,9 +229,12 @@ try:
         skip("watchdog-stops-running-vms", "no usable /dev/kvm: no VM can run on w")
     w.stop()
     prox.stop()
+    st, js, hs = hosts_of(b, tb)
+    ok("hosts-stopped-host-not-alive", st == 200 and "w" in hs and not hs["w"]["alive"] and
+       hs["a"]["alive"], str(js))
 
     # --- quorum lost: the hosts cannot renew, they fence -----------------------------------
-    etcd.kill(1)
+    etcd.kill([i for i in range(etcd.n) if etcd.procs[i]][0])
     t0 = time.time()
     ok("quorum-lost-hosts-fence", wait_for(lambda: "cluster: watchdog:" in log_of(a) and
                                            "cluster: watchdog:" in log_of(b), TTL + 5) is not None,

@@ -104,6 +104,24 @@ class EtcdCluster:
                 err = e
         raise OSError("no etcd member answered %s: %s" % (path, err))
 
+    def leader(self):
+        """The index of the member that leads now (asked of each live member)."""
+        ids = {}
+        lead = None
+        for i in range(self.n):
+            if not self.procs[i]:
+                continue
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", self.cports[i], timeout=3)
+                c.request("POST", "/v3/maintenance/status", body="{}")
+                js = json.loads(c.getresponse().read())
+                c.close()
+            except (OSError, ValueError):
+                continue
+            ids[js["header"]["member_id"]] = i
+            lead = js.get("leader", lead)
+        return ids.get(lead)
+
     def put(self, key, value, lease=0):
         body = {"key": b64(key), "value": b64(value)}
         if lease:
