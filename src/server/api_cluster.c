@@ -3,14 +3,20 @@
 #include "server/auth.h"
 #include "server/cluster.h"
 #include "server/etcd.h"
+#include "server/inv.h"
 #include "server/sup.h"
 
 #include <errno.h>
 #include <unistd.h>
 
+static int add_up(const struct inv_vm *v, void *arg)
+{
+	return inv_vm_state_up(v->state) ? json_array_append_new(arg, json_string(v->name)) : 0;
+}
+
 int api_hosts(struct req *r)
 {
-	json_t *h, *mem;
+	json_t *h, *mem, *vms;
 	char name[256] = "localhost";
 	int rc;
 
@@ -25,14 +31,21 @@ int api_hosts(struct req *r)
 					 etcd_errmsg());
 		return 200;
 	}
-	/* Alone: this host, always alive, with what /api/v1/host says of its capacity. */
+	/* Alone: this host, always alive, with what /api/v1/host says of its capacity and the
+	 * VMs that are up. */
 	gethostname(name, sizeof(name) - 1);
 	h = sup_host_json(r->srv, r->c);
 	mem = json_object_get(h, "memory_mib");
-	r->out = json_pack("{s:[{s:s,s:b,s:b,s:i,s:O,s:O,s:[]}],s:n}", "hosts", "name", name,
+	vms = json_array();
+	if (vms && inv_vm_each(r->c, add_up, vms)) {
+		json_decref(h);
+		json_decref(vms);
+		return req_error(r, -EIO, "cannot read the inventory");
+	}
+	r->out = json_pack("{s:[{s:s,s:b,s:b,s:i,s:O,s:O,s:o}],s:n}", "hosts", "name", name,
 			   "alive", 1, "this", 1, "cpus", r->srv->host_cpus,
 			   "memory_mib", json_object_get(mem, "allocatable"),
-			   "free_memory_mib", json_object_get(mem, "free"), "vms", "cluster");
+			   "free_memory_mib", json_object_get(mem, "free"), "vms", vms, "cluster");
 	json_decref(h);
 	return r->out ? 200 : req_error(r, -ENOMEM, "out of memory");
 }

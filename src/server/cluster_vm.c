@@ -161,13 +161,19 @@ int cluster_vm_release(struct cluster *cl, const char *vm)
 	struct etcd_kv kv = { 0 };
 	char key[160];
 	int64_t lease;
+	bool fenced;
 	int rc = owner_key(vm, key, sizeof(key));
 
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&cl->lock);
 	lease = cl->lease;
+	fenced = cl->fenced || cl->expired;
 	pthread_mutex_unlock(&cl->lock);
+	/* Fenced: the lease is lost or about to be, its keys go with it; no etcd round trip on
+	 * the supervisor's thread for each VM the fence killed while etcd may not answer. */
+	if (fenced)
+		return 0;
 	rc = etcd_get(cl->etcd, key, &kv);
 	if (rc == -ENOENT)
 		return 0;
