@@ -131,6 +131,33 @@ static int take_up(struct cluster *cl)
 	return 0;
 }
 
+/* The watchdog's deadline into the deadline file, atomically (the monitors read it). */
+static void save_deadline(struct cluster *cl)
+{
+	char tmp[4200];
+	int64_t d;
+	FILE *f;
+
+	if (!cl->deadline_file[0])
+		return;
+	pthread_mutex_lock(&cl->lock);
+	d = cl->last_ok + cl->fire_ms;
+	pthread_mutex_unlock(&cl->lock);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", cl->deadline_file);
+	f = fopen(tmp, "we");
+	if (!f || fprintf(f, "%lld\n", (long long)d) < 0 || fclose(f) ||
+	    rename(tmp, cl->deadline_file)) {
+		if (f)
+			fclose(f);
+		vsrv_log("cluster: cannot write %s: %s", cl->deadline_file, strerror(errno));
+	}
+}
+
+const char *cluster_deadline_file(const struct cluster *cl)
+{
+	return cl->deadline_file[0] ? cl->deadline_file : NULL;
+}
+
 static void save_lease(struct cluster *cl)
 {
 	FILE *f;
@@ -187,8 +214,10 @@ static void *renew_thread(void *arg)
 			/* The old lease's keys (VM ownership) must go: its VMs are dead. */
 			etcd_lease_revoke(cl->etcd, lease);
 			rc = do_register(cl);
-			if (!rc)
+			if (!rc) {
 				save_lease(cl);
+				save_deadline(cl);
+			}
 			if (!rc)
 				vsrv_log("cluster: host %s registered again (lease %llx) after its fence",
 					 cl->name, (long long)cl->lease);
@@ -208,12 +237,17 @@ static void *renew_thread(void *arg)
 			next = cluster_now_ms() + 250;
 		if (!rc && llabs(cl->cfg.free_mib ? cl->cfg.free_mib(cl->cfg.arg) - cl->free_sent : 0) >= 64)
 			put_alive(cl, lease, false);
+		if (!rc && sent > cl->last_ok) {
+			pthread_mutex_lock(&cl->lock);
+			if (lease == cl->lease)
+				cl->last_ok = sent;
+			pthread_mutex_unlock(&cl->lock);
+			save_deadline(cl);
+		}
 		pthread_mutex_lock(&cl->lock);
 		if (lease != cl->lease)
 			continue;
-		if (!rc && sent > cl->last_ok)
-			cl->last_ok = sent;
-		else if (rc == -ENOENT)
+		if (rc == -ENOENT)
 			cl->expired = true;
 		pthread_cond_broadcast(&cl->cond);
 	}
@@ -293,6 +327,8 @@ int cluster_start(const struct cluster_config *cfg, struct cluster **out)
 	cl->cfg.api_url = cl->api_url;
 	if (cfg->lease_file)
 		snprintf(cl->lease_file, sizeof(cl->lease_file), "%s", cfg->lease_file);
+	if (cfg->deadline_file)
+		snprintf(cl->deadline_file, sizeof(cl->deadline_file), "%s", cfg->deadline_file);
 	cl->margin_ms = cfg->margin_ms ? cfg->margin_ms : cfg->ttl * 300 < 1000 ? 1000 : cfg->ttl * 300;
 	cl->renew_ms = cfg->ttl * 1000 / 3;
 	cl->fire_ms = cfg->ttl * 1000 - cl->margin_ms;
@@ -315,8 +351,10 @@ int cluster_start(const struct cluster_config *cfg, struct cluster **out)
 	rc = take_up(cl);
 	while (rc && (rc = do_register(cl)) == -EEXIST && cluster_now_ms() < give_up)
 		usleep(250 * 1000);
-	if (!rc)
+	if (!rc) {
 		save_lease(cl);
+		save_deadline(cl);
+	}
 	if (rc) {
 		if (rc == -EEXIST)
 			vsrv_log("cluster: a live host is registered as %s (another vsrv serve with "
@@ -368,6 +406,8 @@ void cluster_stop(struct cluster *cl)
 	pthread_join(cl->watchdog, NULL);
 	if (cl->lease_file[0])
 		unlink(cl->lease_file);
+	if (cl->deadline_file[0])
+		unlink(cl->deadline_file);
 	if (cl->lease && etcd_lease_revoke(cl->etcd, cl->lease))
 		vsrv_log("cluster: cannot revoke lease %llx (it expires in %u s): %s",
 			 (long long)cl->lease, cl->cfg.ttl, etcd_errmsg());

@@ -44,6 +44,11 @@ struct cluster_config {
 	 * lease lives (within T of a crash) takes the same lease up again, so the ownership
 	 * keys of the VMs it re-attaches stay. NULL: none. */
 	const char *lease_file;
+	/* A file holding the watchdog's deadline (CLOCK_BOOTTIME ms: the last good renewal's
+	 * send time + T - M), rewritten after every renewal. Each VM's monitor reads it
+	 * through DIR/lease.deadline and kills its VMM once it has passed: the watchdog goes
+	 * on when the daemon itself dies. NULL: none. */
+	const char *deadline_file;
 };
 
 /* Connect, register the host (refused with -EEXIST when a live host has the name) and
@@ -54,6 +59,9 @@ int cluster_start(const struct cluster_config *cfg, struct cluster **out);
 /* Stop the threads, revoke the lease (this host's keys go with it) and free cl. The
  * caller has stopped the VMs first: their ownership keys go with the lease. NULL-safe. */
 void cluster_stop(struct cluster *cl);
+
+/* The deadline file (cluster_config), or NULL. */
+const char *cluster_deadline_file(const struct cluster *cl);
 
 /* This host's name, the watchdog's timing (ms) and its fences so far. */
 const char *cluster_name(const struct cluster *cl);

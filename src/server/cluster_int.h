@@ -17,6 +17,7 @@ struct cluster {
 	char name[64];
 	char api_url[512];
 	char lease_file[4096];
+	char deadline_file[4096];
 	struct etcd *etcd;
 	unsigned renew_ms, fire_ms, margin_ms;
 	pthread_t renew, watchdog;

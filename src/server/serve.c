@@ -374,7 +374,7 @@ int cmd_serve(int argc, char **argv)
 	long long ev_max = 100000;
 	char *end;
 	const char *cluster = NULL, *host_name = NULL, *host_url = NULL;
-	char host_buf[256], url_buf[600];
+	char host_buf[256], url_buf[600], deadline_path[PATH_MAX + 32];
 	long cluster_ttl = 10;
 	bool http_failed = false;
 
@@ -605,6 +605,8 @@ int cmd_serve(int argc, char **argv)
 		cc.api_url = host_url;
 		snprintf(sub, sizeof(sub), "%s/cluster.lease", real);
 		cc.lease_file = sub;
+		snprintf(deadline_path, sizeof(deadline_path), "%s/cluster.deadline", real);
+		cc.deadline_file = deadline_path;
 		rc = cluster_start(&cc, &srv.cluster);
 		if (rc) {
 			fprintf(stderr, "vsrv serve: cannot join the cluster %s: %s\n", cluster,

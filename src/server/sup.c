@@ -233,7 +233,7 @@ static int start_locked(struct server *srv, struct dbc *c, int64_t id, const cha
 		return rc;
 	}
 	/* in a cluster, it runs only where it holds its ownership key (cluster.h) */
-	rc = sup_cluster_claim(srv, name);
+	rc = sup_cluster_claim(srv, name, dir);
 	if (rc)
 		return rc;
 	rc = sup_build_argv(srv, c, id, dir, &argv, name, sizeof(name));

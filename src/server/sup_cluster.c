@@ -12,14 +12,26 @@
 #include <time.h>
 #include <unistd.h>
 
-int sup_cluster_claim(struct server *srv, const char *name)
+int sup_cluster_claim(struct server *srv, const char *name, const char *dir)
 {
-	char owner[64] = "";
+	char owner[64] = "", link[4200];
+	const char *deadline;
 	int rc;
 
+	if (dir && snprintf(link, sizeof(link), "%s/lease.deadline", dir) >= (int)sizeof(link))
+		return -ENAMETOOLONG;
+	if (dir)
+		unlink(link);
 	if (!srv->cluster)
 		return 0;
 	rc = cluster_vm_claim(srv->cluster, name, owner, sizeof(owner));
+	deadline = cluster_deadline_file(srv->cluster);
+	if (!rc && dir && deadline && symlink(deadline, link) < 0) {
+		rc = -errno;
+		vsrv_log("vm %s: not started: cannot link %s: %s", name, link, strerror(-rc));
+		cluster_vm_release(srv->cluster, name);
+		return rc;
+	}
 	if (rc == -EADDRINUSE)
 		vsrv_log("vm %s: not started: it runs on host %s (its ownership key)", name, owner);
 	else if (rc)
@@ -114,7 +126,7 @@ int sup_cluster_adopt(struct server *srv)
 
 		if (inv_vm_get(c, u.ids[i], &vm))
 			continue;
-		if (sup_cluster_claim(srv, vm.name)) {
+		if (sup_cluster_claim(srv, vm.name, NULL)) {
 			vsrv_log("vm %s: runs here without its ownership key: turned off", vm.name);
 			if (sup_stop(srv, c, u.ids[i], SUP_OFF, NULL, "cluster-ownership") == 0)
 				n++;

@@ -56,6 +56,42 @@ try:
     ok("hosts-needs-login", st == 401, str((st, js)))
     solo.stop()
 
+    # --- a VM's monitor enforces the watchdog's deadline itself (no KVM: it runs sleep) ---
+    mdir = os.path.join(tmp, "mon")
+    os.makedirs(mdir)
+    dl = os.path.join(tmp, "deadline")
+    boot_ms = lambda: int(time.clock_gettime(time.CLOCK_BOOTTIME) * 1000)
+
+    def push(ms):
+        with open(dl + ".tmp", "w") as f:
+            f.write("%d\n" % (boot_ms() + ms))
+        os.rename(dl + ".tmp", dl)
+
+    push(1000)
+    os.symlink(dl, os.path.join(mdir, "lease.deadline"))
+    mon = subprocess.Popen([VSRV_BIN, "monitor", mdir, "--", "/bin/sleep", "60"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    for _ in range(8):                      # 2.4 s of renewals, each 1 s ahead
+        time.sleep(0.3)
+        push(1000)
+    ok("monitor-runs-while-deadline-pushed", mon.poll() is None)
+    t0 = time.time()
+    try:
+        mon.wait(5)
+    except subprocess.TimeoutExpired:
+        mon.kill()
+    took = time.time() - t0
+    ex = open(os.path.join(mdir, "exit")).read() if os.path.exists(os.path.join(mdir, "exit")) else ""
+    ok("monitor-kills-vmm-at-deadline", ex.strip() == "signal 9" and 0.5 <= took <= 1.6,
+       "exit %r after %.2f s: %s" % (ex, took, mon.stderr.read().decode()[-300:]))
+    # without the link (a single host): no deadline, the VMM runs on
+    os.makedirs(mdir + "2")
+    mon = subprocess.Popen([VSRV_BIN, "monitor", mdir + "2", "--", "/bin/sleep", "1.5"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    mon.wait(10)
+    ex = open(os.path.join(mdir + "2", "exit")).read()
+    ok("monitor-without-link-no-deadline", ex.strip() == "exited 0", ex)
+
     # --- a cluster that cannot be joined: a clear error, at once -----------------------------
     for name, ep, why in (("bad-url", "ftp://127.0.0.1:1", "Invalid argument"),
                           ("no-etcd", "http://127.0.0.1:%d" % free_port(), "Connection refused")):
@@ -85,6 +121,12 @@ try:
        hs["a"]["memory_mib"] > 0 and "free_memory_mib" in hs["a"] and
        js["cluster"]["lease_ttl_ms"] == TTL * 1000 and js["cluster"]["watchdog_ms"] == FIRE,
        str(js))
+    dfile = os.path.join(a.data, "cluster.deadline")
+    d1 = int(open(dfile).read()) - int(time.clock_gettime(time.CLOCK_BOOTTIME) * 1000)
+    time.sleep(TTL / 3.0 + 0.5)
+    d2 = int(open(dfile).read()) - int(time.clock_gettime(time.CLOCK_BOOTTIME) * 1000)
+    ok("deadline-file-pushed-by-renewals", 0 < d1 <= FIRE and FIRE - TTL * 1000 / 3.0 - 500 <= d2
+       <= FIRE, "%d then %d ms ahead" % (d1, d2))
     alive = etcd.get("/vsrv/hosts/a/alive")
     ok("host-key-bound-to-a-lease", alive is not None and alive[1] != 0, str(alive))
     rc, out = cli(b, "hosts")
