@@ -106,4 +106,37 @@ int etcd_watch(struct etcd *e, const char *key, bool prefix, int64_t start_rev,
 	       unsigned wait_ms, int (*fn)(int type, const struct etcd_kv *kv, void *arg),
 	       void *arg);
 
+/* --- optimistic transactions ------------------------------------------------------------ */
+
+/* A session of reads and writes committed as one Txn (the inventory's model on etcd,
+ * inv.h): every key read through it joins the Txn's compare list with the mod_revision it
+ * had (0: absent); writes are kept and sent at the commit, which applies all of them only
+ * if none of the keys read has changed since. Reads see the session's own writes. One
+ * thread at a time. */
+struct etcd_txn;
+
+/* A new session on e: 0 and *out (commit or abort it), -ENOMEM. */
+int etcd_txn_begin(struct etcd *e, struct etcd_txn **out);
+
+/* Read key: 0 and *out (etcd_kv_clear it), -ENOENT (absent: that joins the compares too),
+ * or -errno. */
+int etcd_txn_get(struct etcd_txn *t, const char *key, struct etcd_kv *out);
+
+/* Queue a put (with lease, 0: none) or a delete of key. 0 or -ENOMEM. */
+int etcd_txn_put(struct etcd_txn *t, const char *key, const void *value, size_t len,
+		 int64_t lease);
+int etcd_txn_delete(struct etcd_txn *t, const char *key);
+
+/* Send the writes as one Txn guarded by the reads, and free t. 0 and *rev (the new
+ * revision; NULL allowed), -EAGAIN when a key read has changed (nothing was written), or
+ * -errno (after -ETIMEDOUT the outcome is unknown). */
+int etcd_txn_commit(struct etcd_txn *t, int64_t *rev);
+
+/* Drop the session and its writes. NULL-safe. */
+void etcd_txn_abort(struct etcd_txn *t);
+
+/* The next number of the counter at key (1 for the first), by compare-and-swap: unique
+ * across clients. 0 and *id, or -errno. */
+int etcd_next_id(struct etcd *e, const char *key, int64_t *id);
+
 #endif

@@ -267,6 +267,93 @@ static void test_watch(void)
 	etcd_delete(cli, "/w", true, NULL);
 }
 
+/* Optimistic transactions: a session whose reads changed before its commit writes
+ * nothing; one whose reads held writes everything at once. */
+static void test_txn(void)
+{
+	struct etcd_txn *t1 = NULL, *t2 = NULL, *t3 = NULL;
+	struct etcd_kv kv = { 0 };
+	int64_t rev = 0;
+
+	CHECK_EQ(etcd_put(cli, "/tx/b", "1", 1, 0, NULL), 0);
+	CHECK_EQ(etcd_txn_begin(cli, &t1), 0);
+	CHECK_EQ(etcd_txn_begin(cli2, &t2), 0);
+	CHECK_EQ(etcd_txn_get(t1, "/tx/a", &kv), -ENOENT);
+	CHECK_EQ(etcd_txn_get(t1, "/tx/b", &kv), 0);
+	etcd_kv_clear(&kv);
+	CHECK_EQ(etcd_txn_get(t2, "/tx/b", &kv), 0);
+	etcd_kv_clear(&kv);
+	CHECK_EQ(etcd_txn_put(t2, "/tx/b", "2", 1, 0), 0);
+	CHECK_EQ(etcd_txn_commit(t2, &rev), 0);
+	CHECK(rev > 0);
+	/* t1 read /tx/b before t2 changed it: its writes (two keys) are all refused */
+	CHECK_EQ(etcd_txn_put(t1, "/tx/a", "x", 1, 0), 0);
+	CHECK_EQ(etcd_txn_put(t1, "/tx/c", "y", 1, 0), 0);
+	CHECK_EQ(etcd_txn_get(t1, "/tx/a", &kv), 0);       /* its own write */
+	CHECK(kv.value && !strcmp(kv.value, "x"));
+	etcd_kv_clear(&kv);
+	CHECK_EQ(etcd_txn_commit(t1, NULL), -EAGAIN);
+	CHECK_EQ(etcd_get(cli, "/tx/a", &kv), -ENOENT);
+	CHECK_EQ(etcd_get(cli, "/tx/c", &kv), -ENOENT);
+	/* absence read: another client creating the key makes the commit fail */
+	CHECK_EQ(etcd_txn_begin(cli, &t3), 0);
+	CHECK_EQ(etcd_txn_get(t3, "/tx/n", &kv), -ENOENT);
+	CHECK_EQ(etcd_txn_put(t3, "/tx/n", "mine", 4, 0), 0);
+	CHECK_EQ(etcd_txn_put(t3, "/tx/m", "mine", 4, 0), 0);
+	CHECK_EQ(etcd_put(cli2, "/tx/n", "theirs", 6, 0, NULL), 0);
+	CHECK_EQ(etcd_txn_commit(t3, NULL), -EAGAIN);
+	CHECK_EQ(etcd_get(cli, "/tx/m", &kv), -ENOENT);
+	/* reads that held: every write lands, in one revision */
+	CHECK_EQ(etcd_txn_begin(cli, &t3), 0);
+	CHECK_EQ(etcd_txn_get(t3, "/tx/n", &kv), 0);
+	etcd_kv_clear(&kv);
+	CHECK_EQ(etcd_txn_put(t3, "/tx/m", "1", 1, 0), 0);
+	CHECK_EQ(etcd_txn_delete(t3, "/tx/n"), 0);
+	CHECK_EQ(etcd_txn_commit(t3, &rev), 0);
+	CHECK_EQ(etcd_get(cli, "/tx/m", &kv), 0);
+	CHECK_EQ(kv.mod_rev, rev);
+	etcd_kv_clear(&kv);
+	CHECK_EQ(etcd_get(cli, "/tx/n", &kv), -ENOENT);
+	etcd_delete(cli, "/tx/", true, NULL);
+}
+
+/* Counters: two clients taking numbers at once never get the same one. */
+static int64_t ids[2][25];
+
+static void *taker(void *arg)
+{
+	long w = (long)arg;
+	int i;
+
+	for (i = 0; i < 25; i++)
+		if (etcd_next_id(w ? cli2 : cli, "/ids/vm", &ids[w][i]))
+			return (void *)1;
+	return NULL;
+}
+
+static void test_next_id(void)
+{
+	char seen[51] = { 0 };
+	pthread_t t1, t2;
+	void *r1, *r2;
+	int i, w;
+
+	pthread_create(&t1, NULL, taker, (void *)0L);
+	pthread_create(&t2, NULL, taker, (void *)1L);
+	pthread_join(t1, &r1);
+	pthread_join(t2, &r2);
+	CHECK(!r1 && !r2);
+	for (w = 0; w < 2; w++)
+		for (i = 0; i < 25; i++) {
+			CHECK(ids[w][i] >= 1 && ids[w][i] <= 50);
+			if (ids[w][i] >= 1 && ids[w][i] <= 50) {
+				CHECK(!seen[ids[w][i]]);
+				seen[ids[w][i]] = 1;
+			}
+		}
+	etcd_delete(cli, "/ids/", true, NULL);
+}
+
 /* The member the client talks to dies: every call still succeeds, on another member. */
 static void test_member_killed(void)
 {
@@ -353,6 +440,8 @@ int main(void)
 	RUN(test_cas_race);
 	RUN(test_lease);
 	RUN(test_watch);
+	RUN(test_txn);
+	RUN(test_next_id);
 	RUN(test_member_killed);
 	RUN(test_quorum_lost);
 	etcd_close(cli);
