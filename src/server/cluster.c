@@ -73,7 +73,8 @@ static int do_register(struct cluster *cl)
 	}
 	/* What the host is: kept when it goes (GET /api/v1/hosts shows it as not alive). */
 	snprintf(key, sizeof(key), "%s%s/info", CLUSTER_HOSTS, cl->name);
-	info = json_pack("{s:s,s:s,s:i,s:I,s:I}", "name", cl->name, "api_url", cl->cfg.api_url,
+	info = json_pack("{s:s,s:s,s:s,s:i,s:I,s:I}", "name", cl->name, "address", cl->address,
+			 "api_url", cl->cfg.api_url,
 			 "cpus", (int)cl->cfg.cpus, "memory_mib", (json_int_t)cl->cfg.memory_mib,
 			 "registered", (json_int_t)time(NULL));
 	text = info ? json_dumps(info, JSON_COMPACT) : NULL;
@@ -325,6 +326,20 @@ int cluster_start(const struct cluster_config *cfg, struct cluster **out)
 	snprintf(cl->api_url, sizeof(cl->api_url), "%s", cfg->api_url);
 	cl->cfg.name = cl->name;
 	cl->cfg.api_url = cl->api_url;
+	/* the address: the API URL's host ("https://[::1]:8450/x" -> "::1") */
+	{
+		const char *h = strstr(cl->api_url, "://");
+		size_t len;
+
+		h = h ? h + 3 : cl->api_url;
+		if (*h == '[') {
+			h++;
+			len = strcspn(h, "]");
+		} else {
+			len = strcspn(h, ":/");
+		}
+		snprintf(cl->address, sizeof(cl->address), "%.*s", (int)len, h);
+	}
 	if (cfg->lease_file)
 		snprintf(cl->lease_file, sizeof(cl->lease_file), "%s", cfg->lease_file);
 	if (cfg->deadline_file)

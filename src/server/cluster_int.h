@@ -16,6 +16,7 @@ struct cluster {
 	struct cluster_config cfg;
 	char name[64];
 	char api_url[512];
+	char address[256];          /* the API URL's host */
 	char lease_file[4096];
 	char deadline_file[4096];
 	struct etcd *etcd;

@@ -117,7 +117,8 @@ try:
     ok("hosts-both-registered", st == 200 and set(hs) == {"a", "b"} and
        all(h["alive"] for h in hs.values()), str((st, js)))
     ok("hosts-fields", st == 200 and hs["a"]["this"] and not hs["b"]["this"] and
-       hs["b"]["api_url"] == "http://127.0.0.1:%d" % b.port and hs["a"]["cpus"] >= 1 and
+       hs["b"]["api_url"] == "http://127.0.0.1:%d" % b.port and hs["b"]["address"] == "127.0.0.1"
+       and hs["a"]["cpus"] >= 1 and
        hs["a"]["memory_mib"] > 0 and "free_memory_mib" in hs["a"] and
        js["cluster"]["lease_ttl_ms"] == TTL * 1000 and js["cluster"]["watchdog_ms"] == FIRE,
        str(js))
