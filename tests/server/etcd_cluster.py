@@ -8,7 +8,7 @@ vsrv host off etcd while the cluster itself goes on.
     c.endpoints                     # "http://127.0.0.1:P1,..."
     c.put("/k", "v", lease=c.grant(5)); c.get("/k"); c.kill(0); c.stop()
 """
-import atexit, base64, http.client, json, os, shutil, socket, subprocess, tempfile, threading, time
+import atexit, base64, ctypes, http.client, json, os, shutil, signal, socket, subprocess, tempfile, threading, time
 
 from lib import free_port
 
@@ -17,6 +17,14 @@ ETCD = "/usr/bin/etcd"
 
 class Unavailable(Exception):
     pass
+
+
+def _die_with_parent():
+    """In the child before exec: SIGKILL when the test process dies, even by SIGKILL."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 def b64(s):
@@ -58,7 +66,8 @@ class EtcdCluster:
                  "--listen-client-urls", curl, "--advertise-client-urls", curl,
                  "--listen-peer-urls", purl, "--initial-advertise-peer-urls", purl,
                  "--initial-cluster", cluster, "--initial-cluster-state", "new",
-                 "--initial-cluster-token", self.dir], stdout=log, stderr=log)
+                 "--initial-cluster-token", self.dir], stdout=log, stderr=log,
+                preexec_fn=_die_with_parent)
             log.close()
         end = time.time() + timeout
         while time.time() < end:
