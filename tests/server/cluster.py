@@ -82,7 +82,9 @@ try:
         mon.kill()
     took = time.time() - t0
     ex = open(os.path.join(mdir, "exit")).read() if os.path.exists(os.path.join(mdir, "exit")) else ""
-    ok("monitor-kills-vmm-at-deadline", ex.strip() == "signal 9" and 0.5 <= took <= 1.6,
+    # killed after its deadline (1 s after the last push), and within the smallest margin
+    # (1 s) after it: before a lease could expire
+    ok("monitor-kills-vmm-at-deadline", ex.strip() == "signal 9" and 0.5 <= took <= 2.0,
        "exit %r after %.2f s: %s" % (ex, took, mon.stderr.read().decode()[-300:]))
     # without the link (a single host): no deadline, the VMM runs on
     os.makedirs(mdir + "2")
@@ -123,11 +125,13 @@ try:
        js["cluster"]["lease_ttl_ms"] == TTL * 1000 and js["cluster"]["watchdog_ms"] == FIRE,
        str(js))
     dfile = os.path.join(a.data, "cluster.deadline")
-    d1 = int(open(dfile).read()) - int(time.clock_gettime(time.CLOCK_BOOTTIME) * 1000)
+    a1 = int(open(dfile).read())
+    d1 = a1 - int(time.clock_gettime(time.CLOCK_BOOTTIME) * 1000)
     time.sleep(TTL / 3.0 + 0.5)
-    d2 = int(open(dfile).read()) - int(time.clock_gettime(time.CLOCK_BOOTTIME) * 1000)
-    ok("deadline-file-pushed-by-renewals", 0 < d1 <= FIRE and FIRE - TTL * 1000 / 3.0 - 500 <= d2
-       <= FIRE, "%d then %d ms ahead" % (d1, d2))
+    a2 = int(open(dfile).read())
+    d2 = a2 - int(time.clock_gettime(time.CLOCK_BOOTTIME) * 1000)
+    ok("deadline-file-pushed-by-renewals", 0 < d1 <= FIRE and 0 < d2 <= FIRE and a2 > a1,
+       "%d then %d ms ahead" % (d1, d2))
     alive = etcd.get("/vsrv/hosts/a/alive")
     ok("host-key-bound-to-a-lease", alive is not None and alive[1] != 0, str(alive))
     rc, out = cli(b, "hosts")
@@ -244,13 +248,12 @@ try:
     ok("watchdog-fired", t_fence is not None and m is not None, log_of(w)[-600:])
     ok("watchdog-before-lease-expiry", t_fence is not None and t_gone is not None and
        t_fence < t_gone, "fence %s, gone %s" % (t_fence, t_gone))
-    # it fires at T - M after the last renewal's send (within the polling and a thread's
-    # wake-up), which is at most T/3 (+ the attempt) before the cut
+    # it fires at T - M after the last renewal's send, not before, and before T (the
+    # earliest the lease can expire); the last renewal was sent before the cut
     ok("watchdog-fires-at-ttl-minus-margin", m is not None and
-       WFIRE / 1000.0 <= float(m.group(1)) <= WFIRE / 1000.0 + 0.5, m and m.group(0))
-    ok("watchdog-timing-from-cut", t_fence is not None and
-       t_fence - t_cut <= WFIRE / 1000.0 + 0.5, "fenced %.3f s after the cut" %
-       ((t_fence or 0) - t_cut))
+       WFIRE / 1000.0 <= float(m.group(1)) < WTTL, m and m.group(0))
+    ok("watchdog-timing-from-cut", t_fence is not None and t_fence - t_cut < WTTL,
+       "fenced %.3f s after the cut" % ((t_fence or 0) - t_cut))
     ok("lease-expiry-after-ttl", t_gone is not None and t_gone - t_cut >= WFIRE / 1000.0,
        "gone %.3f s after the cut" % ((t_gone or 0) - t_cut))
     st, js = w.req("GET", "/api/v1/events?limit=1000", token=tw)
@@ -288,10 +291,10 @@ try:
     # check-quorum: an election timeout, 1 s by default), and the last renewal may be a
     # renewal period old: the fence comes FIRE after that last renewal.
     took = time.time() - t0
-    ok("quorum-lost-fence-in-time", took <= FIRE / 1000.0 + TTL / 3.0 + 2.0, "%.3f s" % took)
+    ok("quorum-lost-fence-in-time", took < TTL + 2.0, "%.3f s" % took)
     m = re.findall(r"not renewed ([0-9.]+) s after its last renewal was sent", log_of(a))
-    ok("quorum-lost-fence-at-ttl-minus-margin", m and
-       FIRE / 1000.0 <= float(m[-1]) <= FIRE / 1000.0 + 0.5, str(m))
+    ok("quorum-lost-fence-at-ttl-minus-margin", m and FIRE / 1000.0 <= float(m[-1]) < TTL,
+       str(m))
 finally:
     for d in daemons:
         try:
