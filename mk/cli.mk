@@ -3,7 +3,7 @@
 # build/man/vsrv.1 and vsrv-GROUP.1 (read with `man -l`) and build/completion/vsrv (source it, or
 # install it as /usr/share/bash-completion/completions/vsrv).
 
-CLI_GROUPS     := vm disk net user events login logout image
+CLI_GROUPS     := vm disk net user events login logout image hosts
 CLI_MAN        := $(BUILD)/man/vsrv.1 $(CLI_GROUPS:%=$(BUILD)/man/vsrv-%.1)
 CLI_COMPLETION := $(BUILD)/completion/vsrv
 

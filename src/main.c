@@ -23,6 +23,7 @@ static const struct command commands[] = {
 	{ "image", cmd_server_exec, "manage the server's image store: upload ISOs, disk images, kernels" },
 	{ "user", cmd_server_exec, "manage users through the server" },
 	{ "events", cmd_server_exec, "show or follow the server's events" },
+	{ "hosts", cmd_server_exec, "show the hosts of the server's cluster" },
 	{ "login", cmd_server_exec, "log in to a server and save the login (vsrv login --help)" },
 	{ "logout", cmd_server_exec, "end the saved login" },
 	{ "monitor", cmd_monitor, "(internal) the per-VM supervisor shim of vsrv serve" },

@@ -7,13 +7,20 @@
  * build/vsrv (libc only), not into the server binary, to start fast and stay small.
  *
  * Files in DIR: vmm.pid (written once the VMM runs), console.log, console.log.1,
- * console.sock, exit ("exited N" or "signal N", written atomically when the VMM ends). */
+ * console.sock, exit ("exited N" or "signal N", written atomically when the VMM ends).
+ *
+ * In a cluster (docs/cluster.md) the daemon links DIR/lease.deadline to the file where it
+ * keeps its lease watchdog's deadline (CLOCK_BOOTTIME milliseconds). When that link exists
+ * at the start, the monitor reads it every 250 ms and kills the VMM once the deadline has
+ * passed or cannot be read: a daemon that died (kill -9) no longer pushes it, and its VMs
+ * stop at the moment its watchdog would have stopped them. */
 #include "cli/cli.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +30,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define LOG_MAX (1 << 20)
@@ -125,13 +133,40 @@ static void broadcast(struct mon *m, const char *buf, size_t n)
 	}
 }
 
+static int64_t boot_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The deadline file's time has passed, or it cannot be read (fail safe). */
+static int deadline_passed(const char *path)
+{
+	char b[32];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t r;
+
+	if (fd < 0)
+		return 1;
+	r = read(fd, b, sizeof(b) - 1);
+	close(fd);
+	if (r <= 0)
+		return 1;
+	b[r] = '\0';
+	return boot_ms() >= strtoll(b, NULL, 10);
+}
+
 int cmd_monitor(int argc, char **argv)
 {
 	struct mon m = { .logfd = -1 };
 	int in[2], out[2], lfd = -1, sfd, i, status = 0, vmm_done = 0, out_open = 1;
 	sigset_t mask;
 	pid_t pid, self = getpid();
-	char buf[8192];
+	char buf[8192], deadline[4096];
+	struct stat dst;
+	int fence = 0, fenced = 0;
 
 	if (argc < 4 || strcmp(argv[2], "--")) {
 		fprintf(stderr, "usage: vsrv monitor DIR -- VMM [ARGS...]\n");
@@ -144,6 +179,8 @@ int cmd_monitor(int argc, char **argv)
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
+	fence = path_in(deadline, sizeof(deadline), m.dir, "lease.deadline") == 0 &&
+		lstat(deadline, &dst) == 0;
 	if (log_open(&m) || listen_sock(m.dir, &lfd)) {
 		fprintf(stderr, "vsrv monitor: cannot set up %s: %s\n", m.dir, strerror(errno));
 		return 1;
@@ -199,10 +236,16 @@ int cmd_monitor(int argc, char **argv)
 				p[n++] = (struct pollfd){ .fd = m.clients[i], .events = POLLIN };
 			}
 		}
-		if (poll(p, n, -1) < 0) {
+		if (poll(p, n, fence && !vmm_done ? 250 : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
+		}
+		if (fence && !vmm_done && !fenced && deadline_passed(deadline)) {
+			fprintf(stderr, "vsrv monitor: %s: the host's cluster lease deadline has "
+				"passed (its daemon no longer renews it): the VMM is killed\n", m.dir);
+			kill(pid, SIGKILL);
+			fenced = 1;
 		}
 		if (p[0].revents) {
 			ssize_t r = read(out[0], buf, sizeof(buf));

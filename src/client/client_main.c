@@ -6,7 +6,7 @@
 
 const struct opt_group *const client_groups[] = {
 	&vm_group, &disk_group, &net_group, &user_group, &events_group, &login_group, &logout_group,
-	&image_group, NULL,
+	&image_group, &hosts_group, NULL,
 };
 
 const struct opt client_global_opts[] = {

@@ -76,7 +76,7 @@ struct opt_res {
  * the file of its commands. */
 extern const struct opt_group *const client_groups[];
 extern const struct opt_group vm_group, disk_group, net_group, user_group, events_group,
-	login_group, logout_group, image_group;
+	login_group, logout_group, image_group, hosts_group;
 /* Wait for server task id to end (client_vm.c): 0 when it is done, 1 (said on stderr)
  * when it failed. */
 int client_task_wait(struct client *cl, json_int_t id);

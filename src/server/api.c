@@ -20,6 +20,7 @@ const struct route api_routes[] = {
 	{ "GET", "/api/v1/whoami", api_whoami, 0 },
 	{ "GET", "/api/v1/openapi.yaml", api_openapi, 0 },
 	{ "GET", "/api/v1/host", api_host, 0 },
+	{ "GET", "/api/v1/hosts", api_hosts, 0 },
 	{ "GET", "/api/v1/images", api_image_list, 0 },
 	{ "GET", "/api/v1/images/{}", api_image_get, 0 },
 	{ "PUT", "/api/v1/images/{}", api_image_put, ROUTE_UPLOAD },

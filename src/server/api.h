@@ -35,6 +35,7 @@ int api_logout(struct req *r);
 int api_whoami(struct req *r);
 int api_openapi(struct req *r);
 int api_host(struct req *r);
+int api_hosts(struct req *r);
 int api_metrics(struct req *r);
 int api_image_list(struct req *r);
 int api_image_get(struct req *r);

@@ -1,5 +1,6 @@
 /* VM endpoints: list, create, show, edit, delete, status, actions. */
 #include "server/api.h"
+#include "server/cluster.h"
 #include "arch/x86/boot_probe.h"
 #include "server/auth.h"
 #include "server/cgroup.h"
@@ -759,6 +760,17 @@ int api_vm_action(struct req *r)
 	if (rc == -ENODEV)
 		return req_error(r, -EBUSY, "%s: the bridge of one of its networks does not exist (the "
 				 "administrator creates a bridged network's bridge)", r->args[0]);
+	if (rc == -EADDRINUSE) {
+		char host[64] = "another host";
+
+		if (r->srv->cluster)
+			cluster_vm_owner(r->srv->cluster, r->args[0], host, sizeof(host));
+		return req_error(r, -EBUSY, "%s: runs on host %s of the cluster (it holds the VM's "
+				 "ownership key)", r->args[0], host);
+	}
+	if (rc == -ENOLINK)
+		return req_error(r, 503, "%s: this host has lost its cluster lease (fenced): no VM "
+				 "starts here until it has registered again", r->args[0]);
 	if (rc == -ENOSPC)
 		return req_error(r, rc, "%s: its memory reservation exceeds what the host has left "
 				 "(see /api/v1/host)", r->args[0]);

@@ -9,6 +9,7 @@
 #include "server/runas.h"
 #include "server/sup.h"
 #include "server/agent.h"
+#include "server/cluster.h"
 #include "server/tasks.h"
 #include "server/throttle.h"
 #include "server/serve.h"
@@ -46,6 +47,8 @@ static void usage(FILE *f)
 		"                  [--event-max COUNT] [--max-connections N]\n"
 		"                  [--max-connections-per-address N] [--request-timeout SECONDS]\n"
 		"                  [--disk-overcommit RATIO] [--image-max-size SIZE]\n"
+		"                  [--cluster URL,... [--host-name NAME] [--host-url URL]\n"
+		"                   [--cluster-ttl SECONDS]]\n"
 		"  --data-dir DIR     inventory, VM runtime files, disks (default /var/lib/vsrv)\n"
 		"  --listen HOST:PORT the API over TCP (default 127.0.0.1:8450; TLS with --tls-*)\n"
 		"  --socket PATH      the API on a Unix socket, mode 0600 (default DIR/vsrv.sock)\n"
@@ -69,7 +72,15 @@ static void usage(FILE *f)
 		"  --disk-overcommit RATIO  disks (sparse) may be promised RATIO times the free\n"
 		"                     space of the data filesystem (default 1; 0: not checked)\n"
 		"  --image-max-size SIZE  the largest image an upload may store in DIR/images\n"
-		"                     (PUT /api/v1/images/NAME; suffix K, M, G or T; default 64G)\n");
+		"                     (PUT /api/v1/images/NAME; suffix K, M, G or T; default 64G)\n"
+		"  --cluster URL,...  join the cluster of these etcd members (docs/cluster.md): the\n"
+		"                     host registers with a lease; a VM runs only where it holds its\n"
+		"                     ownership key; stopping the daemon stops its VMs\n"
+		"  --host-name NAME   this host's name in the cluster (default: the system's)\n"
+		"  --host-url URL     where the others reach its API (default: from --listen)\n"
+		"  --cluster-ttl SECONDS  the host's lease (default 10, 3 to 300): renewed every\n"
+		"                     third of it; without renewal for 70%% of it (at least 1 s\n"
+		"                     before its end) the host stops its VMs\n");
 }
 
 /* "N", "Ns", "Nm", "Nh" or "Nd" (a bare N is days) into seconds. 0 or -EINVAL. */
@@ -283,6 +294,39 @@ static int mkdirs(const char *dir)
 	return 0;
 }
 
+/* The cluster's callbacks (cluster.h): this host's free memory for VMs, and the
+ * watchdog's fence. */
+static int64_t cluster_free_mib(void *arg)
+{
+	struct server *srv = arg;
+	struct dbc *c = inv_get(srv->db);
+	json_t *h = c ? sup_host_json(srv, c) : NULL;
+	int64_t free_mib = json_integer_value(json_object_get(json_object_get(h, "memory_mib"),
+							       "free"));
+
+	json_decref(h);
+	if (c)
+		inv_put(c);
+	return free_mib;
+}
+
+static int cluster_fence(void *arg, const char *why)
+{
+	struct server *srv = arg;
+	struct dbc *c;
+	int n = sup_fence(srv, why, 2000);
+
+	c = inv_get(srv->db);
+	if (c) {
+		events_emit(srv, c, "host-fenced", "server", NULL, "cluster-watchdog",
+			    json_pack("{s:s,s:i}", "reason", why, "vms", n),
+			    "host %s fenced: %s; %d VM(s) turned off", cluster_name(srv->cluster),
+			    why, n);
+		inv_put(c);
+	}
+	return n;
+}
+
 int cmd_serve(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -306,6 +350,10 @@ int cmd_serve(int argc, char **argv)
 		{ "request-timeout", required_argument, NULL, 'Q' },
 		{ "disk-overcommit", required_argument, NULL, 'O' },
 		{ "image-max-size", required_argument, NULL, 'I' },
+		{ "cluster", required_argument, NULL, 'K' },
+		{ "host-name", required_argument, NULL, 'H' },
+		{ "host-url", required_argument, NULL, 'U' },
+		{ "cluster-ttl", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -325,6 +373,10 @@ int cmd_serve(int argc, char **argv)
 	double ev_age = 30 * 86400.0;
 	long long ev_max = 100000;
 	char *end;
+	const char *cluster = NULL, *host_name = NULL, *host_url = NULL;
+	char host_buf[256], url_buf[600], deadline_path[PATH_MAX + 32];
+	long cluster_ttl = 10;
+	bool http_failed = false;
 
 	vsrv_log_set_prefix("vsrv serve");
 	srv.token_ttl = 86400;
@@ -388,6 +440,13 @@ int cmd_serve(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'K': cluster = optarg; break;
+		case 'H': host_name = optarg; break;
+		case 'U': host_url = optarg; break;
+		case 'L':
+			if ((cluster_ttl = num_arg("--cluster-ttl", optarg, 3, 300)) < 0)
+				return 2;
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -398,6 +457,14 @@ int cmd_serve(int argc, char **argv)
 			srv.token_ttl < 1 ? "--token-ttl is at least 1 second" :
 			init_admin_file ? "--init-admin and --init-admin-file exclude each other" :
 			"--tls-cert and --tls-key go together");
+		return 2;
+	}
+	if (!cluster && (host_name || host_url)) {
+		fprintf(stderr, "vsrv serve: --host-name and --host-url are for --cluster\n");
+		return 2;
+	}
+	if (cluster && !host_url && !hc.listen) {
+		fprintf(stderr, "vsrv serve: --cluster with --no-tcp needs --host-url\n");
 		return 2;
 	}
 	if (init_admin || init_admin_file) {
@@ -516,10 +583,44 @@ int cmd_serve(int argc, char **argv)
 		goto out_hooks;
 	if (sup_create(&srv, &srv.sup))
 		goto out_agent;
+	if (cluster) {
+		struct cluster_config cc = {
+			.endpoints = cluster, .ttl = (unsigned)cluster_ttl, .cpus = srv.host_cpus,
+			.memory_mib = srv.host_mem_mib, .free_mib = cluster_free_mib,
+			.fence = cluster_fence, .arg = &srv,
+		};
+
+		if (!host_name) {
+			if (gethostname(host_buf, sizeof(host_buf)) < 0)
+				snprintf(host_buf, sizeof(host_buf), "localhost");
+			host_buf[strcspn(host_buf, ".")] = '\0';
+			host_name = host_buf;
+		}
+		if (!host_url) {
+			snprintf(url_buf, sizeof(url_buf), "%s://%s", hc.tls_cert ? "https" : "http",
+				 hc.listen);
+			host_url = url_buf;
+		}
+		cc.name = host_name;
+		cc.api_url = host_url;
+		snprintf(sub, sizeof(sub), "%s/cluster.lease", real);
+		cc.lease_file = sub;
+		snprintf(deadline_path, sizeof(deadline_path), "%s/cluster.deadline", real);
+		cc.deadline_file = deadline_path;
+		rc = cluster_start(&cc, &srv.cluster);
+		if (rc) {
+			fprintf(stderr, "vsrv serve: cannot join the cluster %s: %s\n", cluster,
+				strerror(-rc));
+			goto out_sup;
+		}
+	}
 	sup_reattach(&srv);
+	sup_cluster_adopt(&srv);
 	rc = http_start(&srv, &hc, &http);
-	if (rc)
-		goto out_sup;
+	if (rc) {
+		http_failed = true;
+		goto out_cluster;
+	}
 	c = inv_get(srv.db);
 	if (c) {
 		events_emit(&srv, c, "server-started", "server", NULL, NULL, NULL,
@@ -533,10 +634,25 @@ int cmd_serve(int argc, char **argv)
 		if (sigwait(&set, &sig))
 			break;
 	} while (sig == SIGHUP);
-	vsrv_log("signal %d: stopping (VMs keep running)", sig);
+	vsrv_log("signal %d: stopping (%s)", sig, srv.cluster ? "in a cluster its VMs stop" :
+		 "VMs keep running");
 	ret = 0;
+	if (srv.cluster) {
+		/* Nothing would fence them once the lease is gone: in a cluster the VMs stop with
+		 * the daemon, before their ownership keys go with its lease (the supervisor still
+		 * runs to record their ends). */
+		int n = sup_fence(&srv, "the daemon stops", 5000);
+
+		if (n)
+			vsrv_log("cluster: %d VM(s) turned off: the daemon stops", n);
+	}
 	srv.stopping = true;
 	http_stop(http);
+	http = NULL;
+out_cluster:
+	if (srv.cluster && http_failed)
+		sup_fence(&srv, "the daemon could not start", 5000);
+	cluster_stop(srv.cluster);
 out_sup:
 	sup_destroy(srv.sup);
 out_agent:

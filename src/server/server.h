@@ -33,6 +33,7 @@ struct hooks;
 struct throttle;
 struct imgstore;
 struct agent_svc;
+struct cluster;
 
 struct server {
 	char *data_dir;
@@ -47,6 +48,7 @@ struct server {
 	struct hooks *hooks;
 	struct throttle *throttle;  /* failed logins per user and address */
 	struct agent_svc *agent;    /* the guest agents of running VMs (agent.h) */
+	struct cluster *cluster;    /* `--cluster`: membership on etcd (cluster.h); NULL alone */
 	unsigned token_ttl;         /* seconds */
 	unsigned shutdown_timeout;  /* seconds before `shutdown` turns the VM off */
 	uint64_t host_mem_mib;      /* what admission control may hand out */

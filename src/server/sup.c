@@ -232,18 +232,24 @@ static int start_locked(struct server *srv, struct dbc *c, int64_t id, const cha
 		vsrv_log("vm %lld: not started: %s", (long long)id, why);
 		return rc;
 	}
+	/* in a cluster, it runs only where it holds its ownership key (cluster.h) */
+	rc = sup_cluster_claim(srv, name, dir);
+	if (rc)
+		return rc;
 	rc = sup_build_argv(srv, c, id, dir, &argv, name, sizeof(name));
-	if (rc)
-		return rc;
-	cgroup_setup(srv, c, id);
-	rc = sup_spawn(srv, argv, dir, id, &pid);
-	sup_free_argv(argv);
-	if (rc)
-		return rc;
+	if (!rc) {
+		cgroup_setup(srv, c, id);
+		rc = sup_spawn(srv, argv, dir, id, &pid);
+		sup_free_argv(argv);
+	}
 	/* 'running' once its VMM answers (sup_ready.h). */
-	rc = inv_vm_set_state(c, id, INV_VM_STARTING, pid, NULL);
+	if (!rc) {
+		rc = inv_vm_set_state(c, id, INV_VM_STARTING, pid, NULL);
+		if (rc)
+			kill(pid, SIGKILL);
+	}
 	if (rc) {
-		kill(pid, SIGKILL);
+		sup_cluster_release(srv, name);
 		return rc;
 	}
 	pthread_mutex_lock(&s->lock);
@@ -471,7 +477,7 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 	char state0[16] = "", *tail, *rec;
 	const char *why;
 	json_t *le;
-	bool clean, requested, restart = false;
+	bool clean, requested, restart = false, restarted = false;
 	struct inv_vm vm;
 	int code = -1, sig = 0;
 
@@ -547,12 +553,16 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 			inv_vm_count_restart(c, v->id);
 			if (start_locked(srv, c, v->id, NULL, true))
 				vsrv_log("vm %s: restart failed", v->name);
+			else
+				restarted = true;
 		}
 		if (inv_commit(c))
 			vsrv_log("vm %s: cannot record its exit (%s)", v->name, ex);
 	}
 	vsrv_log("vm %s: %s%s", v->name, ex, restart ? "; restarted" : "");
 	inv_put(c);
+	if (!restarted)
+		sup_cluster_release(srv, v->name);
 	/* Undo disks: decided when the VM ends for good, never after a crash (kept then). */
 	if (!restart && strcmp(undo, "off") && (requested || clean)) {
 		const char *action = v->undo[0] ? v->undo : undo;

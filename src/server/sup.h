@@ -31,6 +31,16 @@ enum sup_stop { SUP_OFF, SUP_SHUTDOWN, SUP_RESET };
 int sup_stop(struct server *srv, struct dbc *c, int64_t id, enum sup_stop how, const char *undo,
 	     const char *who);
 
+/* The cluster's watchdog (cluster.h): kill every VM of this host at once (SIGKILL to each
+ * one's session), as a requested stop (no restart by policy), and wait up to wait_ms for
+ * them to be gone. Returns how many were killed; why goes into the log. */
+int sup_fence(struct server *srv, const char *why, int wait_ms);
+
+/* In a cluster, after sup_reattach: every VM recorded up here takes its ownership key
+ * (cluster.h); one that cannot (another host runs it now, or etcd does not answer) is
+ * turned off at once. Returns how many were turned off. */
+int sup_cluster_adopt(struct server *srv);
+
 /* Pause or resume the VM's vCPUs. Returns 0, -EBUSY in the wrong state, or -errno. */
 int sup_pause(struct server *srv, struct dbc *c, int64_t id, int pause, const char *who);
 

@@ -38,4 +38,11 @@ size_t sup_cmdline(pid_t pid, char *buf, size_t n);
  * Returns 0, or -errno when it cannot be opened, -EIO when it cannot be read. */
 int sup_read_small(const char *path, char *buf, size_t n);
 
+/* In cluster mode (srv->cluster), take VM name's ownership key before it starts (0, or
+ * cluster_vm_claim's -errno, logged) and link dir/lease.deadline to the watchdog's deadline
+ * file (its monitor enforces it: monitor.c); without a cluster, remove that link. Give the
+ * key up once it has ended (sup_cluster.c). dir may be NULL (a VM already running). */
+int sup_cluster_claim(struct server *srv, const char *name, const char *dir);
+void sup_cluster_release(struct server *srv, const char *name);
+
 #endif

@@ -32,7 +32,7 @@ def vm_names():
 r = run(["--version"])
 ok("version", r.returncode == 0 and re.match(r"^vsrv \d", r.stdout), r.stdout + r.stderr)
 groups = {}
-for g in ("vm", "disk", "net", "user", "events", "login", "logout"):
+for g in ("vm", "disk", "net", "user", "events", "login", "logout", "hosts"):
     r = run([g, "--help"])
     cmds = re.findall(r"^  ([a-z][a-z-]*)(?: |$)", r.stdout.split("commands:")[1].split("\n\n")[0], re.M) \
         if "commands:" in r.stdout else [None]

@@ -1,0 +1,89 @@
+/* Cluster membership on etcd (`vsrv serve --cluster URL,...`; docs/cluster.md): the host
+ * registers under /vsrv/hosts/NAME with a lease it keeps alive, a watchdog stops the host's
+ * VMs before that lease can expire, and a VM runs only where it holds its ownership key
+ * /vsrv/vms/NAME/owner, bound to its host's lease.
+ *
+ * Timing (T = ttl, M = the margin, both in the struct cluster_config):
+ *  - the lease is renewed every T/3; each renewal's request is sent at time s;
+ *  - etcd renews at the leader after s, so the lease cannot expire before s + T (etcd only
+ *    ever extends a live lease: a leader change refreshes them);
+ *  - the watchdog fires at s_last + T - M, s_last the send time of the last renewal that
+ *    succeeded (CLOCK_BOOTTIME, which goes on through a suspend; it checks at least every
+ *    250 ms), and calls fence, which must have the VMs dead within M;
+ *  - so this host's VMs are gone before its ownership keys can vanish, and no other host
+ *    can claim them (create-if-absent) before they vanish.
+ * A failed renewal is retried every 250 ms. The window between the last good renewal
+ * and the fence is at least T - M - T/3 (T = 10: 3.7 s); it must exceed etcd's leader
+ * election (1 to 2 election timeouts, 1 s by default), or killing etcd's leader fences
+ * every host. A renewal that finds the lease expired fences at once too. After a fence the host
+ * registers again (a new lease) once etcd answers; its VMs stay stopped. */
+#ifndef VSRV_SERVER_CLUSTER_H
+#define VSRV_SERVER_CLUSTER_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+struct cluster;
+
+struct cluster_config {
+	const char *endpoints;      /* etcd members, "http://A:2379,http://B:2379" */
+	const char *name;           /* this host's name in the cluster */
+	const char *api_url;        /* where other hosts and clients reach its API */
+	unsigned ttl;               /* the lease's TTL, seconds (3 to 300) */
+	unsigned margin_ms;         /* the watchdog's margin M (0: 30% of T, at least 1 s) */
+	unsigned cpus;
+	uint64_t memory_mib;        /* what admission control hands out */
+	/* This host's free memory for VMs now (admission's view), MiB; called from the
+	 * cluster's thread. */
+	int64_t (*free_mib)(void *arg);
+	/* Stop every VM of this host now (the watchdog); returns how many it stopped. Called
+	 * from the watchdog's thread, why says what happened. */
+	int (*fence)(void *arg, const char *why);
+	void *arg;
+	/* A file keeping the lease's id (in the data directory): a daemon restarted while its
+	 * lease lives (within T of a crash) takes the same lease up again, so the ownership
+	 * keys of the VMs it re-attaches stay. NULL: none. */
+	const char *lease_file;
+	/* A file holding the watchdog's deadline (CLOCK_BOOTTIME ms: the last good renewal's
+	 * send time + T - M), rewritten after every renewal. Each VM's monitor reads it
+	 * through DIR/lease.deadline and kills its VMM once it has passed: the watchdog goes
+	 * on when the daemon itself dies. NULL: none. */
+	const char *deadline_file;
+};
+
+/* Connect, register the host (refused with -EEXIST when a live host has the name) and
+ * start the renewal and watchdog threads. 0 and *out (cluster_stop it), -EINVAL for a bad
+ * configuration, or the etcd client's -errno (etcd.h; the reason is logged). */
+int cluster_start(const struct cluster_config *cfg, struct cluster **out);
+
+/* Stop the threads, revoke the lease (this host's keys go with it) and free cl. The
+ * caller has stopped the VMs first: their ownership keys go with the lease. NULL-safe. */
+void cluster_stop(struct cluster *cl);
+
+/* The deadline file (cluster_config), or NULL. */
+const char *cluster_deadline_file(const struct cluster *cl);
+
+/* This host's name, the watchdog's timing (ms) and its fences so far. */
+const char *cluster_name(const struct cluster *cl);
+void cluster_timing(const struct cluster *cl, unsigned *ttl_ms, unsigned *renew_ms,
+		    unsigned *fire_ms);
+unsigned cluster_fences(const struct cluster *cl);
+
+/* The cluster's hosts for GET /api/v1/hosts: {"hosts": [...], "cluster": {...}}. 0 and
+ * *out (a new reference) or the etcd client's -errno. */
+int cluster_hosts_json(struct cluster *cl, json_t **out);
+
+/* Claim VM vm for this host: create /vsrv/vms/VM/owner bound to the host's lease, unless
+ * it exists (then 0 when it is already this host's under this lease). 0, -EADDRINUSE when
+ * another host holds it (its name in owner, n bytes, when not NULL), -ENOLINK while the
+ * host is fenced or has no lease, or the etcd client's -errno. */
+int cluster_vm_claim(struct cluster *cl, const char *vm, char *owner, size_t n);
+
+/* The host that holds VM vm's ownership key, into host (n bytes). 0, -ENOENT or -errno. */
+int cluster_vm_owner(struct cluster *cl, const char *vm, char *host, size_t n);
+
+/* Give the claim up (the VM has ended here): delete the key if it is still this host's.
+ * 0 or -errno (logged; the key goes with the lease in any case). */
+int cluster_vm_release(struct cluster *cl, const char *vm);
+
+#endif

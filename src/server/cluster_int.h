@@ -1,0 +1,39 @@
+/* Inside the cluster module (cluster*.c). */
+#ifndef VSRV_SERVER_CLUSTER_INT_H
+#define VSRV_SERVER_CLUSTER_INT_H
+
+#include "server/cluster.h"
+#include "server/etcd.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+
+/* The key layout (docs/cluster.md). */
+#define CLUSTER_HOSTS "/vsrv/hosts/"    /* NAME/info (no lease), NAME/alive (the lease) */
+#define CLUSTER_VMS "/vsrv/vms/"        /* NAME/owner (the owning host's lease) */
+
+struct cluster {
+	struct cluster_config cfg;
+	char name[64];
+	char api_url[512];
+	char address[256];          /* the API URL's host */
+	char lease_file[4096];
+	char deadline_file[4096];
+	struct etcd *etcd;
+	unsigned renew_ms, fire_ms, margin_ms;
+	pthread_t renew, watchdog;
+	pthread_mutex_t lock;       /* the fields below */
+	pthread_cond_t cond;        /* CLOCK_MONOTONIC; times are CLOCK_BOOTTIME (cluster.c) */
+	int64_t lease;
+	int64_t last_ok;            /* ms (cluster_now_ms): the send time of the last renewal
+	                             * that succeeded */
+	int64_t free_sent;          /* the free memory in the alive key */
+	bool expired;               /* a renewal found the lease gone */
+	bool fenced;                /* the watchdog fired: no VM may run here */
+	bool stop;
+	unsigned fences;
+};
+
+int64_t cluster_now_ms(void);
+
+#endif

@@ -1,0 +1,400 @@
+/* The etcd client's transport: endpoints, failover, errors, the base64 codec (etcd.h). */
+#include "server/etcd_int.h"
+
+#include <curl/curl.h>
+#include <openssl/evp.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static _Thread_local char errmsg[512];
+
+const char *etcd_errmsg(void)
+{
+	return errmsg;
+}
+
+int etcd_fail(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(errmsg, sizeof(errmsg), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+int etcd_open(const char *endpoints, unsigned timeout_ms, struct etcd **out)
+{
+	struct etcd *e;
+	char *s, *tok, *save = NULL;
+
+	if (!endpoints || !*endpoints || timeout_ms < 100 || timeout_ms > 600000)
+		return -EINVAL;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->timeout_ms = timeout_ms;
+	e->list = strdup(endpoints);
+	s = strdup(endpoints);
+	if (!e->list || !s)
+		goto err_nomem;
+	for (tok = strtok_r(s, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		size_t len = strlen(tok);
+
+		while (len && tok[len - 1] == '/')
+			tok[--len] = '\0';
+		if (e->nep == ETCD_MAX_EP || len < 8 || len > 512 || strpbrk(tok, " \t\r\n") ||
+		    (strncmp(tok, "http://", 7) && strncmp(tok, "https://", 8)) ||
+		    !tok[strncmp(tok, "http://", 7) ? 8 : 7]) {
+			etcd_fail(-EINVAL, "etcd endpoint '%.200s': want http://HOST:PORT or "
+				  "https://HOST:PORT, at most %d", tok, ETCD_MAX_EP);
+			free(s);
+			etcd_close(e);
+			return -EINVAL;
+		}
+		e->ep[e->nep] = strdup(tok);
+		if (!e->ep[e->nep++])
+			goto err_nomem;
+	}
+	free(s);
+	if (!e->nep) {
+		etcd_close(e);
+		return etcd_fail(-EINVAL, "no etcd endpoint in '%s'", endpoints);
+	}
+	*out = e;
+	return 0;
+
+err_nomem:
+	free(s);
+	etcd_close(e);
+	return -ENOMEM;
+}
+
+void etcd_close(struct etcd *e)
+{
+	int i;
+
+	if (!e)
+		return;
+	for (i = 0; i < e->nep; i++)
+		free(e->ep[i]);
+	free(e->list);
+	free(e);
+}
+
+const char *etcd_endpoints(const struct etcd *e)
+{
+	return e->list;
+}
+
+const char *etcd_current(const struct etcd *e)
+{
+	return e->ep[atomic_load(&((struct etcd *)e)->cur) % e->nep];
+}
+
+/* --- codec ------------------------------------------------------------------------------- */
+
+json_t *etcd_b64(const void *p, size_t len)
+{
+	char *buf;
+	json_t *j;
+
+	if (len > (1u << 30))
+		return NULL;
+	buf = malloc(4 * ((len + 2) / 3) + 1);
+	if (!buf)
+		return NULL;
+	EVP_EncodeBlock((unsigned char *)buf, p, (int)len);
+	j = json_string(buf);
+	free(buf);
+	return j;
+}
+
+json_t *etcd_b64s(const char *s)
+{
+	return etcd_b64(s, strlen(s));
+}
+
+json_t *etcd_prefix_end(const char *prefix)
+{
+	size_t n = strlen(prefix);
+	unsigned char *end = malloc(n + 1);
+	json_t *j;
+
+	if (!end)
+		return NULL;
+	memcpy(end, prefix, n);
+	/* The prefix with its last byte below 0xff raised by one, the bytes after it cut. */
+	while (n && end[n - 1] == 0xff)
+		n--;
+	if (!n) {
+		free(end);
+		return etcd_b64("\0", 1);   /* "\0": every key from the start */
+	}
+	end[n - 1]++;
+	j = etcd_b64(end, n);
+	free(end);
+	return j;
+}
+
+/* The bytes of base64 text s: 0 with *out (NUL-terminated, malloc'd) and *len. */
+static int b64_decode(const char *s, char **out, size_t *len)
+{
+	size_t n = strlen(s);
+	int k;
+	char *buf;
+
+	if (n % 4)
+		return -EIO;
+	buf = malloc(n / 4 * 3 + 1);
+	if (!buf)
+		return -ENOMEM;
+	k = EVP_DecodeBlock((unsigned char *)buf, (const unsigned char *)s, (int)n);
+	if (k < 0) {
+		free(buf);
+		return -EIO;
+	}
+	/* EVP_DecodeBlock counts the padding's zero bytes: take them off. */
+	if (n >= 1 && s[n - 1] == '=')
+		k--;
+	if (n >= 2 && s[n - 2] == '=')
+		k--;
+	buf[k] = '\0';
+	*out = buf;
+	*len = (size_t)k;
+	return 0;
+}
+
+int64_t etcd_num(json_t *o, const char *field)
+{
+	json_t *v = json_object_get(o, field);
+
+	if (json_is_integer(v))
+		return json_integer_value(v);
+	if (json_is_string(v))
+		return strtoll(json_string_value(v), NULL, 10);
+	return 0;
+}
+
+int etcd_kv_parse(json_t *o, struct etcd_kv *kv)
+{
+	const char *k = json_string_value(json_object_get(o, "key"));
+	const char *v = json_string_value(json_object_get(o, "value"));
+	size_t klen;
+	int rc;
+
+	memset(kv, 0, sizeof(*kv));
+	rc = b64_decode(k ? k : "", &kv->key, &klen);
+	if (!rc)
+		rc = b64_decode(v ? v : "", &kv->value, &kv->value_len);
+	if (rc) {
+		etcd_kv_clear(kv);
+		return etcd_fail(rc, "etcd answered a key or value that is not base64");
+	}
+	kv->create_rev = etcd_num(o, "create_revision");
+	kv->mod_rev = etcd_num(o, "mod_revision");
+	kv->version = etcd_num(o, "version");
+	kv->lease = etcd_num(o, "lease");
+	return 0;
+}
+
+void etcd_kv_clear(struct etcd_kv *kv)
+{
+	if (!kv)
+		return;
+	free(kv->key);
+	free(kv->value);
+	memset(kv, 0, sizeof(*kv));
+}
+
+/* --- transport --------------------------------------------------------------------------- */
+
+struct sink_state {
+	etcd_sink sink;
+	void *arg;
+	int stopped;
+};
+
+static size_t on_data(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct sink_state *s = arg;
+	size_t n = size * nmemb;
+
+	s->stopped = s->sink(p, n, s->arg);
+	return s->stopped ? 0 : n;
+}
+
+static int curl_errno(CURLcode c)
+{
+	switch (c) {
+	case CURLE_COULDNT_CONNECT: return -ECONNREFUSED;
+	case CURLE_OPERATION_TIMEDOUT: return -ETIMEDOUT;
+	case CURLE_COULDNT_RESOLVE_HOST: return -EHOSTUNREACH;
+	case CURLE_SEND_ERROR: case CURLE_RECV_ERROR: case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+		return -ECONNRESET;
+	case CURLE_OUT_OF_MEMORY: return -ENOMEM;
+	default: return -EIO;
+	}
+}
+
+int etcd_post(struct etcd *e, int idx, const char *path, const char *body, unsigned timeout_ms,
+	      etcd_sink sink, void *arg, long *http)
+{
+	struct sink_state st = { sink, arg, 0 };
+	struct curl_slist *hdr = NULL;
+	char url[600];
+	CURLcode cc;
+	CURL *h;
+	int rc = 0;
+
+	snprintf(url, sizeof(url), "%s%s", e->ep[idx], path);
+	h = curl_easy_init();
+	if (!h)
+		return etcd_fail(-ENOMEM, "etcd %s: cannot make a curl handle", url);
+	hdr = curl_slist_append(hdr, "Content-Type: application/json");
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(timeout_ms < 1000 ? timeout_ms : 1000));
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &st);
+	cc = curl_easy_perform(h);
+	if (st.stopped)
+		rc = st.stopped;
+	else if (cc != CURLE_OK)
+		rc = etcd_fail(curl_errno(cc), "etcd %s: %s", e->ep[idx], curl_easy_strerror(cc));
+	else
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, http);
+	curl_slist_free_all(hdr);
+	curl_easy_cleanup(h);
+	return rc;
+}
+
+int etcd_error(struct etcd *e, int idx, long http, json_t *ans, bool *retry)
+{
+	json_t *inner = json_object_get(ans, "error");
+	const char *msg;
+	int64_t code;
+	int err;
+
+	/* Unary calls answer {"code", "message"}; streamed ones {"error": {"grpc_code", ...}}. */
+	if (json_is_object(inner))
+		ans = inner;
+	msg = json_string_value(json_object_get(ans, "message"));
+	code = json_object_get(ans, "grpc_code") ? etcd_num(ans, "grpc_code") : etcd_num(ans, "code");
+
+	*retry = false;
+	if (!msg)
+		msg = json_string_value(json_object_get(ans, "error"));
+	if (!msg)
+		msg = "no message";
+	switch (code) {             /* gRPC status codes */
+	case 3: err = -EINVAL; break;           /* InvalidArgument */
+	case 4: err = -ETIMEDOUT; *retry = true; break;     /* DeadlineExceeded */
+	case 5: err = -ENOENT; break;           /* NotFound */
+	case 6: err = -EEXIST; break;           /* AlreadyExists */
+	case 7: case 16: err = -EACCES; break;  /* PermissionDenied, Unauthenticated */
+	case 8: err = -ENOSPC; break;           /* ResourceExhausted (quota) */
+	case 14:                                /* Unavailable */
+		err = strstr(msg, "timed out") ? -ETIMEDOUT : -ENOTCONN;
+		*retry = true;
+		break;
+	default: err = -EIO; *retry = http >= 500; break;
+	}
+	return etcd_fail(err, "etcd %s: %s (HTTP %ld, code %lld)", e->ep[idx], msg, http,
+			 (long long)code);
+}
+
+struct buf {
+	char *p;
+	size_t n, cap;
+};
+
+static int buf_sink(const char *p, size_t n, void *arg)
+{
+	struct buf *b = arg;
+
+	if (b->n + n + 1 > b->cap) {
+		size_t cap = (b->n + n + 1) * 2;
+		char *q;
+
+		if (cap > (256u << 20))
+			return -EFBIG;
+		q = realloc(b->p, cap);
+		if (!q)
+			return -ENOMEM;
+		b->p = q;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->n, p, n);
+	b->n += n;
+	b->p[b->n] = '\0';
+	return 0;
+}
+
+int etcd_call(struct etcd *e, const char *path, json_t *body, json_t **out)
+{
+	char *text = json_dumps(body, JSON_COMPACT), best_msg[sizeof(errmsg)] = "";
+	int first = atomic_load(&e->cur), i, rc = -EIO, best = 0;
+
+	if (!text)
+		return etcd_fail(-ENOMEM, "etcd %s: cannot encode the request", path);
+	for (i = 0; i < e->nep; i++) {
+		int idx = (first + i) % e->nep;
+		struct buf b = { 0 };
+		json_error_t jerr;
+		long http = 0;
+		bool retry;
+		json_t *ans;
+
+		rc = etcd_post(e, idx, path, text, e->timeout_ms, buf_sink, &b, &http);
+		if (rc) {
+			free(b.p);
+			if (rc == -ENOMEM || rc == -EFBIG)
+				break;
+			/* The answer of all failed members is the most telling one: a member that
+			 * timed out or has no leader says more than one that is down. */
+			if (!best || (best == -ECONNREFUSED || best == -EHOSTUNREACH)) {
+				best = rc;
+				snprintf(best_msg, sizeof(best_msg), "%s", errmsg);
+			}
+			continue;       /* transport failure: the next member */
+		}
+		ans = json_loadb(b.p ? b.p : "", b.n, 0, &jerr);
+		free(b.p);
+		if (!json_is_object(ans)) {
+			json_decref(ans);
+			rc = etcd_fail(-EIO, "etcd %s%s: HTTP %ld with an answer that is not a JSON "
+				       "object", e->ep[idx], path, http);
+			continue;
+		}
+		if (http == 200 && !json_object_get(ans, "error")) {
+			atomic_store(&e->cur, idx);
+			free(text);
+			*out = ans;
+			return 0;
+		}
+		rc = etcd_error(e, idx, http, ans, &retry);
+		json_decref(ans);
+		if (!retry)
+			break;
+		if (!best || best == -ECONNREFUSED || best == -EHOSTUNREACH || rc == -ENOTCONN) {
+			best = rc;
+			snprintf(best_msg, sizeof(best_msg), "%s", errmsg);
+		}
+	}
+	free(text);
+	if (best && i == e->nep) {
+		rc = best;
+		snprintf(errmsg, sizeof(errmsg), "%s", best_msg);
+	}
+	return rc;
+}

@@ -1,0 +1,142 @@
+/* A client of etcd v3 over its documented JSON gateway (POST /v3/kv/range, /v3/kv/put,
+ * /v3/kv/deleterange, /v3/kv/txn, /v3/lease/grant|keepalive|revoke, /v3/watch), on libcurl
+ * and jansson. Keys and values travel base64-encoded (OpenSSL's codec); 64-bit numbers
+ * come back as JSON strings.
+ *
+ * Endpoints and failover. A client knows several members ("http://A:2379,http://B:2379").
+ * A call goes to the member that answered last; when that member cannot be reached
+ * (refused, reset, timed out) or says it is unavailable (no leader, request timed out), the
+ * same call is tried on the next member, each member at most once. Every attempt is bounded
+ * by the client's timeout (connect: at most 1 s of it), so a call returns within
+ * members x timeout, never hangs. Calls are safe from several threads at once (one curl
+ * handle per call).
+ *
+ * Errors: 0 or -errno: -ECONNREFUSED (no member listens), -ETIMEDOUT (no answer in time,
+ * or etcd's own "request timed out": typically quorum lost), -ENOTCONN (the member has no
+ * leader), -ECONNRESET, -EHOSTUNREACH, -ENOENT (no such key or lease), -EEXIST (a
+ * create-if-absent lost), -EAGAIN (a compare-and-swap lost), -EINVAL, -EACCES, -EIO. The
+ * last failure's text (etcd's message or curl's, with the endpoint) is kept per thread:
+ * etcd_errmsg(). */
+#ifndef VSRV_SERVER_ETCD_H
+#define VSRV_SERVER_ETCD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct etcd;
+
+/* One key-value as etcd returns it. key and value are NUL-terminated copies owned by the
+ * struct (value may hold NULs too: value_len counts them); etcd_kv_clear frees them. */
+struct etcd_kv {
+	char *key;
+	char *value;
+	size_t value_len;
+	int64_t create_rev, mod_rev, version, lease;
+};
+void etcd_kv_clear(struct etcd_kv *kv);
+
+/* A client of the members listed in endpoints (comma-separated http:// or https:// URLs,
+ * at most 16), each attempt bounded by timeout_ms (100 ms to 10 min). 0 and *out (free
+ * with etcd_close), -EINVAL for a bad list, -ENOMEM. Nothing is contacted yet. */
+int etcd_open(const char *endpoints, unsigned timeout_ms, struct etcd **out);
+void etcd_close(struct etcd *e);
+
+/* The endpoints as given, and the one the next call goes to first. */
+const char *etcd_endpoints(const struct etcd *e);
+const char *etcd_current(const struct etcd *e);
+
+/* The text of this thread's last failed call ("" when none). */
+const char *etcd_errmsg(void);
+
+/* One gateway call: POST path with body (a reference is taken: the caller keeps its own)
+ * to the members in turn, the answer's JSON object into *out (the caller's). 0 or -errno. */
+int etcd_call(struct etcd *e, const char *path, json_t *body, json_t **out);
+
+/* --- keys -------------------------------------------------------------------------------- */
+
+/* The key's value: 0 and *out (etcd_kv_clear it), -ENOENT, or -errno. */
+int etcd_get(struct etcd *e, const char *key, struct etcd_kv *out);
+
+/* Every key under prefix (all keys starting with it), in key order, to fn (its kv is
+ * valid during the call only; a non-zero return stops the walk and is returned). *rev
+ * (when not NULL): the store's revision the answer was read at. */
+int etcd_range(struct etcd *e, const char *prefix,
+	       int (*fn)(const struct etcd_kv *kv, void *arg), void *arg, int64_t *rev);
+
+/* Set key to value (len bytes), attached to lease (0: none). *rev: the new revision. */
+int etcd_put(struct etcd *e, const char *key, const void *value, size_t len, int64_t lease,
+	     int64_t *rev);
+
+/* Delete key (with prefix: every key under it). *deleted: how many went. */
+int etcd_delete(struct etcd *e, const char *key, bool prefix, int64_t *deleted);
+
+/* Compare-and-swap in one Txn: put key = value (with lease) if its mod_revision is still
+ * expect_rev (0: if the key does not exist). 0 and *rev the new revision; -EAGAIN when the
+ * key has changed, -EEXIST when expect_rev was 0 and the key exists; then *holder (when
+ * not NULL) is filled with the key as it is (etcd_kv_clear it). */
+int etcd_cas(struct etcd *e, const char *key, int64_t expect_rev, const void *value,
+	     size_t len, int64_t lease, int64_t *rev, struct etcd_kv *holder);
+
+/* Delete key only if its mod_revision is still expect_rev: 0, -EAGAIN (changed or gone). */
+int etcd_delete_if(struct etcd *e, const char *key, int64_t expect_rev);
+
+/* --- leases ------------------------------------------------------------------------------ */
+
+/* A new lease of ttl seconds: 0 and *id (and *granted, the TTL etcd gave, when not NULL). */
+int etcd_lease_grant(struct etcd *e, int64_t ttl, int64_t *id, int64_t *granted);
+
+/* Renew the lease once: 0 and *ttl (its TTL again), -ENOENT when it has expired. */
+int etcd_lease_keepalive(struct etcd *e, int64_t id, int64_t *ttl);
+
+/* Revoke the lease: its keys go at once. 0, -ENOENT (already gone) or -errno. */
+int etcd_lease_revoke(struct etcd *e, int64_t id);
+
+/* --- watch ------------------------------------------------------------------------------- */
+
+enum { ETCD_EV_PUT = 0, ETCD_EV_DELETE = 1 };
+
+/* Watch key (with prefix: every key under it) from revision start_rev (0: from now): each
+ * change goes to fn (type ETCD_EV_*, the kv after the change; for a delete only key and
+ * mod_rev are set) until fn returns non-zero (returned) or wait_ms pass (-ETIMEDOUT). The
+ * watch is on one member (the current one, or the next that answers). */
+int etcd_watch(struct etcd *e, const char *key, bool prefix, int64_t start_rev,
+	       unsigned wait_ms, int (*fn)(int type, const struct etcd_kv *kv, void *arg),
+	       void *arg);
+
+/* --- optimistic transactions ------------------------------------------------------------ */
+
+/* A session of reads and writes committed as one Txn (the inventory's model on etcd,
+ * inv.h): every key read through it joins the Txn's compare list with the mod_revision it
+ * had (0: absent); writes are kept and sent at the commit, which applies all of them only
+ * if none of the keys read has changed since. Reads see the session's own writes. One
+ * thread at a time. */
+struct etcd_txn;
+
+/* A new session on e: 0 and *out (commit or abort it), -ENOMEM. */
+int etcd_txn_begin(struct etcd *e, struct etcd_txn **out);
+
+/* Read key: 0 and *out (etcd_kv_clear it), -ENOENT (absent: that joins the compares too),
+ * or -errno. */
+int etcd_txn_get(struct etcd_txn *t, const char *key, struct etcd_kv *out);
+
+/* Queue a put (with lease, 0: none) or a delete of key. 0 or -ENOMEM. */
+int etcd_txn_put(struct etcd_txn *t, const char *key, const void *value, size_t len,
+		 int64_t lease);
+int etcd_txn_delete(struct etcd_txn *t, const char *key);
+
+/* Send the writes as one Txn guarded by the reads, and free t. 0 and *rev (the new
+ * revision; NULL allowed), -EAGAIN when a key read has changed (nothing was written), or
+ * -errno (after -ETIMEDOUT the outcome is unknown). */
+int etcd_txn_commit(struct etcd_txn *t, int64_t *rev);
+
+/* Drop the session and its writes. NULL-safe. */
+void etcd_txn_abort(struct etcd_txn *t);
+
+/* The next number of the counter at key (1 for the first), by compare-and-swap: unique
+ * across clients. 0 and *id, or -errno. */
+int etcd_next_id(struct etcd *e, const char *key, int64_t *id);
+
+#endif

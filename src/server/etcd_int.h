@@ -1,0 +1,49 @@
+/* Inside the etcd client (etcd*.c): the transport and the codec the calls share. */
+#ifndef VSRV_SERVER_ETCD_INT_H
+#define VSRV_SERVER_ETCD_INT_H
+
+#include "server/etcd.h"
+
+#include <stdatomic.h>
+
+#define ETCD_MAX_EP 16
+
+struct etcd {
+	char *list;                 /* the endpoints as given */
+	char *ep[ETCD_MAX_EP];      /* each without a trailing slash */
+	int nep;
+	atomic_int cur;             /* the member that answered last */
+	unsigned timeout_ms;
+};
+
+/* Set this thread's error text (printf-style) and return err. */
+int etcd_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A JSON string of the base64 of len bytes at p (NULL on allocation failure). */
+json_t *etcd_b64(const void *p, size_t len);
+/* A JSON string of the base64 of the NUL-terminated s. */
+json_t *etcd_b64s(const char *s);
+/* The key just after every key starting with prefix (etcd's range_end for a prefix). */
+json_t *etcd_prefix_end(const char *prefix);
+
+/* A 64-bit number of an answer (a JSON string or a number; 0 when absent). */
+int64_t etcd_num(json_t *o, const char *field);
+
+/* An answer's kv object into *kv (owned copies). 0, -EIO (not base64) or -ENOMEM. */
+int etcd_kv_parse(json_t *o, struct etcd_kv *kv);
+
+/* The streaming side of a call: a sink gets the answer's bytes as they come; it returns
+ * 0 to go on, non-zero to stop the transfer (that value is then the call's result). */
+typedef int (*etcd_sink)(const char *buf, size_t n, void *arg);
+
+/* POST body to member idx's path, each piece of the answer to sink, within timeout_ms.
+ * 0 with *http the status; a transfer the sink stopped returns the sink's value; curl's
+ * failures as -errno (etcd_fail set). */
+int etcd_post(struct etcd *e, int idx, const char *path, const char *body, unsigned timeout_ms,
+	      etcd_sink sink, void *arg, long *http);
+
+/* etcd's error answer ({"code": gRPC code, "message": ...}) as -errno (etcd_fail set);
+ * *retry: another member may do better. */
+int etcd_error(struct etcd *e, int idx, long http, json_t *ans, bool *retry);
+
+#endif

@@ -1,0 +1,166 @@
+/* The etcd client's key calls: range, put, delete, the compare-and-swap Txns (etcd.h). */
+#include "server/etcd_int.h"
+
+#include <errno.h>
+#include <string.h>
+
+int etcd_get(struct etcd *e, const char *key, struct etcd_kv *out)
+{
+	json_t *req = json_pack("{s:o*}", "key", etcd_b64s(key)), *ans = NULL, *kvs;
+	int rc;
+
+	if (!req)
+		return -ENOMEM;
+	rc = etcd_call(e, "/v3/kv/range", req, &ans);
+	json_decref(req);
+	if (rc)
+		return rc;
+	kvs = json_object_get(ans, "kvs");
+	if (json_array_size(kvs) < 1)
+		rc = -ENOENT;
+	else
+		rc = etcd_kv_parse(json_array_get(kvs, 0), out);
+	json_decref(ans);
+	return rc;
+}
+
+int etcd_range(struct etcd *e, const char *prefix,
+	       int (*fn)(const struct etcd_kv *kv, void *arg), void *arg, int64_t *rev)
+{
+	json_t *req = json_pack("{s:o*,s:o*}", "key", etcd_b64s(prefix), "range_end",
+				etcd_prefix_end(prefix));
+	json_t *ans = NULL, *kv;
+	size_t i;
+	int rc;
+
+	if (!req)
+		return -ENOMEM;
+	rc = etcd_call(e, "/v3/kv/range", req, &ans);
+	json_decref(req);
+	if (rc)
+		return rc;
+	if (rev)
+		*rev = etcd_num(json_object_get(ans, "header"), "revision");
+	json_array_foreach(json_object_get(ans, "kvs"), i, kv) {
+		struct etcd_kv one;
+
+		rc = etcd_kv_parse(kv, &one);
+		if (!rc)
+			rc = fn(&one, arg);
+		etcd_kv_clear(&one);
+		if (rc)
+			break;
+	}
+	json_decref(ans);
+	return rc;
+}
+
+/* A put request (for /v3/kv/put or a Txn's request_put). */
+static json_t *put_req(const char *key, const void *value, size_t len, int64_t lease)
+{
+	json_t *req = json_pack("{s:o*,s:o*}", "key", etcd_b64s(key), "value", etcd_b64(value, len));
+
+	if (req && lease)
+		json_object_set_new(req, "lease", json_sprintf("%lld", (long long)lease));
+	return req;
+}
+
+int etcd_put(struct etcd *e, const char *key, const void *value, size_t len, int64_t lease,
+	     int64_t *rev)
+{
+	json_t *req = put_req(key, value, len, lease), *ans = NULL;
+	int rc;
+
+	if (!req)
+		return -ENOMEM;
+	rc = etcd_call(e, "/v3/kv/put", req, &ans);
+	json_decref(req);
+	if (rc)
+		return rc;
+	if (rev)
+		*rev = etcd_num(json_object_get(ans, "header"), "revision");
+	json_decref(ans);
+	return 0;
+}
+
+int etcd_delete(struct etcd *e, const char *key, bool prefix, int64_t *deleted)
+{
+	json_t *req = json_pack("{s:o*}", "key", etcd_b64s(key)), *ans = NULL;
+	int rc;
+
+	if (req && prefix)
+		json_object_set_new(req, "range_end", etcd_prefix_end(key));
+	if (!req)
+		return -ENOMEM;
+	rc = etcd_call(e, "/v3/kv/deleterange", req, &ans);
+	json_decref(req);
+	if (rc)
+		return rc;
+	if (deleted)
+		*deleted = etcd_num(ans, "deleted");
+	json_decref(ans);
+	return 0;
+}
+
+/* A Txn: if key's mod_revision (create_revision when expect_rev is 0: "absent") equals
+ * expect_rev, do the success request; else read the key. 0 when it succeeded, -EAGAIN
+ * (holder filled when asked) when the compare failed. */
+static int txn_if_rev(struct etcd *e, const char *key, int64_t expect_rev, json_t *success,
+		      int64_t *rev, struct etcd_kv *holder)
+{
+	json_t *req, *ans = NULL, *kvs;
+	int rc;
+
+	req = json_pack("{s:[{s:o*,s:s,s:s,s:o*}],s:[o*],s:[{s:{s:o*}}]}",
+			"compare", "key", etcd_b64s(key), "target", expect_rev ? "MOD" : "CREATE",
+			"result", "EQUAL", expect_rev ? "mod_revision" : "create_revision",
+			json_sprintf("%lld", (long long)expect_rev),
+			"success", success,
+			"failure", "request_range", "key", etcd_b64s(key));
+	if (!req)
+		return -ENOMEM;
+	rc = etcd_call(e, "/v3/kv/txn", req, &ans);
+	json_decref(req);
+	if (rc)
+		return rc;
+	if (json_is_true(json_object_get(ans, "succeeded"))) {
+		if (rev)
+			*rev = etcd_num(json_object_get(ans, "header"), "revision");
+		json_decref(ans);
+		return 0;
+	}
+	rc = etcd_fail(-EAGAIN, "etcd: %s changed (expected revision %lld)", key,
+		       (long long)expect_rev);
+	kvs = json_object_get(json_object_get(json_array_get(json_object_get(ans, "responses"), 0),
+					      "response_range"), "kvs");
+	if (holder) {
+		memset(holder, 0, sizeof(*holder));
+		if (json_array_size(kvs) && etcd_kv_parse(json_array_get(kvs, 0), holder))
+			memset(holder, 0, sizeof(*holder));
+	}
+	if (!expect_rev && json_array_size(kvs))
+		rc = etcd_fail(-EEXIST, "etcd: %s exists", key);
+	json_decref(ans);
+	return rc;
+}
+
+int etcd_cas(struct etcd *e, const char *key, int64_t expect_rev, const void *value,
+	     size_t len, int64_t lease, int64_t *rev, struct etcd_kv *holder)
+{
+	json_t *put = put_req(key, value, len, lease);
+
+	if (!put || expect_rev < 0) {
+		json_decref(put);
+		return put ? -EINVAL : -ENOMEM;
+	}
+	return txn_if_rev(e, key, expect_rev, json_pack("{s:o}", "request_put", put), rev, holder);
+}
+
+int etcd_delete_if(struct etcd *e, const char *key, int64_t expect_rev)
+{
+	if (expect_rev <= 0)
+		return -EINVAL;
+	return txn_if_rev(e, key, expect_rev,
+			  json_pack("{s:{s:o*}}", "request_delete_range", "key", etcd_b64s(key)),
+			  NULL, NULL);
+}

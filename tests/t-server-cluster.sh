@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+# Cluster mode on a real local 3-member etcd cluster: hosts, ownership keys, the lease watchdog.
+exec python3 "$(dirname "$0")/server/cluster.py"
