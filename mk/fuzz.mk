@@ -61,10 +61,10 @@ $(eval $(call fuzz_target,chipset,fuzz/chipset.c src/devices/pflash.c src/device
 
 # The AHCI controller's registers and command list walker, ATA and ATAPI (tests/t-ahci-fuzz.sh;
 # seeds: fuzz/ahci_cmd_seeds.py).
-$(eval $(call fuzz_target,ahci-cmd,fuzz/ahci_cmd.c src/devices/ahci.c src/devices/ahci_cmd.c src/devices/ahci_ata.c \
+$(eval $(call fuzz_target,ahci-cmd,fuzz/ahci_cmd.c src/devices/ahci.c src/devices/ahci_cmd.c src/devices/ahci_ata.c src/devices/ata.c \
   src/devices/disk_uring.c src/devices/pci.c src/vmm/bus.c src/vmm/mem.c \
   src/devices/virtio/scsi_emu.c src/devices/virtio/scsi_mmc.c src/util/log.c,\
-  src/devices/ahci.h src/devices/disk_uring.h src/devices/pci.h src/vmm/bus.h src/vmm/mem.h \
+  src/devices/ahci.h src/devices/ata.h src/devices/disk_uring.h src/devices/pci.h src/vmm/bus.h src/vmm/mem.h \
   src/devices/virtio/scsi_emu.h src/devices/virtio/scsi_mmc.h src/disk/disk.h,,-luring -lpthread))
 
 # The saved-VM file parser and the live-migration receiver (tests/t-savestate-fuzz.sh,
