@@ -19,7 +19,7 @@
 
 #define VDEVS_MAX 64        /* entries of one VM's device table */
 #define VDEV_STATE_MAX 4816 /* bytes of one entry's device state (the save-file layout) */
-#define VDEV_KINDS_MAX 16   /* entries of the table (kinds.c) */
+#define VDEV_KINDS_MAX 24   /* entries of the table (kinds.c) */
 
 struct disk;
 struct vdevs;

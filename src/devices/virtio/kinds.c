@@ -19,6 +19,9 @@
 	X(ahci_kind) \
 	X(ahci_disk_kind) \
 	X(ahci_cd_kind) \
+	X(ide_kind) \
+	X(ide_cd_kind) \
+	X(ide_disk_kind) \
 	/* the next kind goes here, one line */
 
 #define DECLARE(k) extern const struct device_kind k;
