@@ -113,3 +113,11 @@ E1000_FUZZ_SRC := src/devices/e1000.c src/devices/e1000_rx.c src/devices/e1000_t
 $(eval $(call fuzz_target,e1000_dev,fuzz/e1000_dev.c $(E1000_FUZZ_SRC),\
   src/devices/e1000.h src/devices/e1000_int.h src/devices/e1000_regs.h src/vmm/mem.h,,\
   -lz -ldl -lpthread))
+
+# The IDE controller under a hostile guest: its ports, bus-master registers and PRD tables,
+# ATA and ATAPI (tests/t-ide-fuzz.sh; seeds: fuzz/ide_io_seeds.py).
+$(eval $(call fuzz_target,ide-io,fuzz/ide_io.c src/devices/ide.c src/devices/ide_cmd.c \
+  src/devices/ata.c src/devices/pci.c src/vmm/bus.c src/vmm/mem.c \
+  src/devices/virtio/scsi_emu.c src/devices/virtio/scsi_mmc.c src/util/log.c,\
+  src/devices/ide.h src/devices/ata.h src/devices/pci.h src/vmm/bus.h src/vmm/mem.h \
+  src/devices/virtio/scsi_emu.h src/devices/virtio/scsi_mmc.h src/disk/disk.h,,-lpthread))

@@ -416,9 +416,9 @@ static void work_exec(struct ide_channel_state *r, const struct ata_dev *v, stru
 	const uint8_t *p = r->acmd;
 
 	if (r->cmd == 0xa0 && (p[0] == 0x28 || p[0] == 0xa8)) {
-		uint64_t lba = (uint32_t)(p[2] << 24 | p[3] << 16 | p[4] << 8 | p[5]);
+		uint64_t lba = (uint32_t)p[2] << 24 | (uint32_t)p[3] << 16 | p[4] << 8 | p[5];
 		uint32_t n = p[0] == 0x28 ? (uint32_t)(p[7] << 8 | p[8]) :
-			     (uint32_t)(p[6] << 24 | p[7] << 16 | p[8] << 8 | p[9]);
+			     (uint32_t)p[6] << 24 | (uint32_t)p[7] << 16 | p[8] << 8 | p[9];
 
 		w->cd_read = true;
 		if (!n) {
