@@ -74,12 +74,14 @@ static bool channel_empty(const struct ide_channel *c)
 /* The signature a drive leaves in the task file after a reset or DEVICE RESET. */
 void ide_signature(struct ide_channel *c, struct ide_unit *u)
 {
-	c->r.nsect = c->r.lbal = 1;
+	struct ide_tf *t = &c->r.tf[u->idx % 2];
+
+	t->nsect = t->lbal = 1;
 	if (u->drive == IDE_CD) {
-		c->r.lbam = 0x14;
-		c->r.lbah = 0xeb;
+		t->lbam = 0x14;
+		t->lbah = 0xeb;
 	} else {
-		c->r.lbam = c->r.lbah = 0;
+		t->lbam = t->lbah = 0;
 	}
 	c->r.select &= 0xf0;
 }
@@ -127,8 +129,9 @@ static void channel_reset(struct ide_channel *c, bool hard)
 		if (u->drive != IDE_NONE)
 			ide_unit_reset(u, hard);
 	}
-	if (c->ide->unit[c->idx * 2].drive != IDE_NONE)
-		ide_signature(c, &c->ide->unit[c->idx * 2]);
+	for (unsigned i = 0; i < 2; i++)
+		if (c->ide->unit[c->idx * 2 + i].drive != IDE_NONE)
+			ide_signature(c, &c->ide->unit[c->idx * 2 + i]);
 	irq_clear(c);
 }
 
@@ -174,15 +177,16 @@ static uint8_t reg_read(struct ide_channel *c, unsigned reg)
 {
 	bool hob = c->r.ctl & IDE_CTL_HOB;
 	struct ide_unit *u = ide_selected(c);
+	const struct ide_tf *t = &c->r.tf[!!(c->r.select & 0x10)];
 
 	if (channel_empty(c))
 		return 0;
 	switch (reg) {
-	case 1: return u ? (hob ? c->r.hob_feature : u->r.error) : 0;
-	case 2: return hob ? c->r.hob_nsect : c->r.nsect;
-	case 3: return hob ? c->r.hob_lbal : c->r.lbal;
-	case 4: return hob ? c->r.hob_lbam : c->r.lbam;
-	case 5: return hob ? c->r.hob_lbah : c->r.lbah;
+	case 1: return u ? (hob ? t->hob_feature : u->r.error) : 0;
+	case 2: return hob ? t->hob_nsect : t->nsect;
+	case 3: return hob ? t->hob_lbal : t->lbal;
+	case 4: return hob ? t->hob_lbam : t->lbam;
+	case 5: return hob ? t->hob_lbah : t->lbah;
 	case 6: return c->r.select;
 	default: /* 7: status, which acknowledges the interrupt */
 		irq_clear(c);
@@ -203,17 +207,21 @@ static void reg_write(struct ide_channel *c, unsigned reg, uint8_t v)
 	if (reg >= 1 && reg <= 6 && busy(c))
 		return;
 	c->r.ctl &= ~IDE_CTL_HOB; /* a write clears HOB (ATA8-ACS) */
-	switch (reg) {
-	case 1: c->r.hob_feature = c->r.feature; c->r.feature = v; break;
-	case 2: c->r.hob_nsect = c->r.nsect; c->r.nsect = v; break;
-	case 3: c->r.hob_lbal = c->r.lbal; c->r.lbal = v; break;
-	case 4: c->r.hob_lbam = c->r.lbam; c->r.lbam = v; break;
-	case 5: c->r.hob_lbah = c->r.lbah; c->r.lbah = v; break;
-	case 6: c->r.select = v | 0xa0; break;
-	case 7:
-		ide_cmd_start(c, v);
-		break;
+	for (unsigned i = 0; i < 2 && reg >= 1 && reg <= 5; i++) {
+		struct ide_tf *t = &c->r.tf[i];
+
+		switch (reg) {
+		case 1: t->hob_feature = t->feature; t->feature = v; break;
+		case 2: t->hob_nsect = t->nsect; t->nsect = v; break;
+		case 3: t->hob_lbal = t->lbal; t->lbal = v; break;
+		case 4: t->hob_lbam = t->lbam; t->lbam = v; break;
+		case 5: t->hob_lbah = t->lbah; t->lbah = v; break;
+		}
 	}
+	if (reg == 6)
+		c->r.select = v | 0xa0;
+	else if (reg == 7)
+		ide_cmd_start(c, v);
 }
 
 void ide_cmd_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)

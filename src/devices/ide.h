@@ -84,9 +84,15 @@ struct ide_drive_state {
 };
 
 /* A channel's registers and transfer: what save keeps. */
-struct ide_channel_state {
-	uint8_t feature, nsect, lbal, lbam, lbah;  /* the task file, shared by both drives */
+/* A drive's task file: a write reaches both drives', a read the selected one's (after a
+ * reset each shows its own signature). */
+struct ide_tf {
+	uint8_t feature, nsect, lbal, lbam, lbah;
 	uint8_t hob_feature, hob_nsect, hob_lbal, hob_lbam, hob_lbah; /* written before */
+};
+
+struct ide_channel_state {
+	struct ide_tf tf[2];        /* master's, slave's */
 	uint8_t select;             /* device/head: bit 4 the drive, bit 6 LBA, 3:0 head / LBA */
 	uint8_t ctl;                /* device control */
 	uint8_t irq;                /* INTRQ pending (cleared by a status read) */

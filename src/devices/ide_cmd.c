@@ -12,6 +12,9 @@
 
 static uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 
+/* The task file of the drive that runs the channel's command (c->r.unit). */
+#define TF(c) (&(c)->r.tf[(c)->r.unit])
+
 static struct ide_unit *unit_of(struct ide_channel *c)
 {
 	return &c->ide->unit[c->idx * 2 + c->r.unit];
@@ -71,20 +74,21 @@ static bool build_tf(struct ide_channel *c, struct ide_unit *u, uint8_t *tf)
 	tf[0] = 0x27;
 	tf[1] = 0x80;
 	tf[ATA_TF_CMD] = r->cmd;
-	tf[ATA_TF_FEAT] = r->feature;
-	tf[4] = r->lbal;
-	tf[5] = r->lbam;
-	tf[6] = r->lbah;
+	tf[ATA_TF_FEAT] = r->tf[r->unit].feature;
+	tf[4] = r->tf[r->unit].lbal;
+	tf[5] = r->tf[r->unit].lbam;
+	tf[6] = r->tf[r->unit].lbah;
 	tf[ATA_TF_DEV] = r->select;
-	tf[8] = r->hob_lbal;
-	tf[9] = r->hob_lbam;
-	tf[10] = r->hob_lbah;
-	tf[ATA_TF_FEAT_EXP] = r->hob_feature;
-	tf[12] = r->nsect;
-	tf[13] = r->hob_nsect;
+	tf[8] = r->tf[r->unit].hob_lbal;
+	tf[9] = r->tf[r->unit].hob_lbam;
+	tf[10] = r->tf[r->unit].hob_lbah;
+	tf[ATA_TF_FEAT_EXP] = r->tf[r->unit].hob_feature;
+	tf[12] = r->tf[r->unit].nsect;
+	tf[13] = r->tf[r->unit].hob_nsect;
 	if (u->drive == IDE_DISK && !(r->select & 0x40) && !is_lba48(r->cmd)) {
 		uint32_t heads = u->r.heads ? u->r.heads : 16, spt = u->r.heads ? u->r.spt : 63;
-		uint32_t cyl = r->lbam | r->lbah << 8, head = r->select & 0xf, sect = r->lbal;
+		const struct ide_tf *t = &r->tf[r->unit];
+		uint32_t cyl = t->lbam | t->lbah << 8, head = r->select & 0xf, sect = t->lbal;
 		uint64_t lba;
 
 		if (!sect || sect > spt || head >= heads)
@@ -191,24 +195,23 @@ void ide_cmd_start(struct ide_channel *c, uint8_t cmd)
 				v->r.status = v->drive == IDE_CD ? 0 : ATA_DRDY | ATA_DSC;
 			}
 		}
+		for (unsigned i = 0; i < 2; i++)
+			if (c->ide->unit[c->idx * 2 + i].drive != IDE_NONE)
+				ide_signature(c, &c->ide->unit[c->idx * 2 + i]);
 		c->r.select &= ~0x10;
-		u = ide_selected(c);
-		if (u) {
-			ide_signature(c, u);
-			c->r.xfer = X_IDLE;
-			ide_irq_raise(c);
-		}
+		c->r.xfer = X_IDLE;
+		ide_irq_raise(c);
 		return;
 	}
 	if (u->drive == IDE_CD) {
 		switch (cmd) {
 		case 0xa0: /* PACKET: the 12-byte command comes through the data port */
-			c->r.atapi_dma = c->r.feature & 1;
-			c->r.limit = c->r.lbam | c->r.lbah << 8;
+			c->r.atapi_dma = TF(c)->feature & 1;
+			c->r.limit = TF(c)->lbam | TF(c)->lbah << 8;
 			if (!c->r.limit || c->r.limit == 0xffff)
 				c->r.limit = 0xfffe;
 			c->r.limit &= ~1;
-			c->r.nsect = 0x01; /* CoD: a command is wanted */
+			TF(c)->nsect = 0x01; /* CoD: a command is wanted */
 			window(c, 12, 12);
 			c->r.xfer = X_PACKET;
 			u->r.status = ATA_DRDY | ATA_DRQ;
@@ -250,22 +253,22 @@ void ide_cmd_start(struct ide_channel *c, uint8_t cmd)
 	}
 	switch (cmd) {
 	case 0xc6: /* SET MULTIPLE MODE: 0 turns it off */
-		if (c->r.nsect > IDE_MAX_MULTIPLE || (c->r.nsect & (c->r.nsect - 1))) {
+		if (TF(c)->nsect > IDE_MAX_MULTIPLE || (TF(c)->nsect & (TF(c)->nsect - 1))) {
 			abort_cmd(c, u);
 		} else {
-			u->r.multiple = c->r.nsect;
+			u->r.multiple = TF(c)->nsect;
 			finish(c, u, ATA_DRDY | ATA_DSC, 0);
 		}
 		return;
 	case 0x91: { /* INITIALIZE DEVICE PARAMETERS: the CHS translation */
 		uint64_t n = u->disk->size / DISK_SECTOR, cyls;
 
-		if (!c->r.nsect) {
+		if (!TF(c)->nsect) {
 			abort_cmd(c, u);
 			return;
 		}
 		u->r.heads = (c->r.select & 0xf) + 1;
-		u->r.spt = c->r.nsect;
+		u->r.spt = TF(c)->nsect;
 		cyls = n / (u->r.heads * u->r.spt);
 		u->r.cyls = cyls > 65535 ? 65535 : cyls;
 		finish(c, u, ATA_DRDY | ATA_DSC, 0);
@@ -291,9 +294,9 @@ static void atapi_chunk(struct ide_channel *c, struct ide_unit *u)
 	if (n > c->r.limit)
 		n = c->r.limit;
 	c->r.end = c->r.pos + n;
-	c->r.lbam = (uint8_t)n;
-	c->r.lbah = (uint8_t)(n >> 8);
-	c->r.nsect = 0x02; /* IO: data to the host */
+	TF(c)->lbam = (uint8_t)n;
+	TF(c)->lbah = (uint8_t)(n >> 8);
+	TF(c)->nsect = 0x02; /* IO: data to the host */
 	c->r.xfer = X_PIO_IN;
 	u->r.status = ATA_DRDY | ATA_DSC | ATA_DRQ;
 	ide_irq_raise(c);
@@ -301,7 +304,7 @@ static void atapi_chunk(struct ide_channel *c, struct ide_unit *u)
 
 static void atapi_end(struct ide_channel *c, struct ide_unit *u, uint8_t status, uint8_t error)
 {
-	c->r.nsect = 0x03; /* IO and CoD: the status */
+	TF(c)->nsect = 0x03; /* IO and CoD: the status */
 	finish(c, u, status, error);
 }
 
@@ -444,13 +447,13 @@ static void tf_back(struct ide_channel *c, const uint8_t *tf, uint8_t cmd)
 {
 	if (cmd != 0xec && cmd != 0x27 && cmd != 0xf8 && cmd != 0xe5)
 		return;
-	c->r.nsect = tf[12];
-	c->r.lbal = tf[4];
-	c->r.lbam = tf[5];
-	c->r.lbah = tf[6];
-	c->r.hob_lbal = tf[8];
-	c->r.hob_lbam = tf[9];
-	c->r.hob_lbah = tf[10];
+	TF(c)->nsect = tf[12];
+	TF(c)->lbal = tf[4];
+	TF(c)->lbam = tf[5];
+	TF(c)->lbah = tf[6];
+	TF(c)->hob_lbal = tf[8];
+	TF(c)->hob_lbam = tf[9];
+	TF(c)->hob_lbah = tf[10];
 	if (cmd == 0xf8)
 		c->r.select = (c->r.select & 0xf0) | (tf[ATA_TF_DEV] & 0x0f);
 }

@@ -481,6 +481,42 @@ static void test_state(void)
 	free(st);
 }
 
+/* A disk master and a CD slave on one channel: after a reset each shows its own signature
+ * (a driver classifies the drives by them), and a write to the task file reaches both. */
+static void test_signatures(void)
+{
+	ide_destroy(ide);
+	CHECK_EQ(ide_create(host, &pio, mem, NULL, &ide), 0);
+	CHECK_EQ(ide_attach(ide, 0, IDE_DISK, d0, "M"), 0);
+	CHECK_EQ(ide_attach(ide, 1, IDE_CD, cd, "S"), 0);
+	CHECK_EQ(ide_start(ide), 0);
+	out(IDE_PRIMARY + IDE_CTL_OFF, 1, IDE_CTL_SRST);
+	out(IDE_PRIMARY + IDE_CTL_OFF, 1, 0);
+	CHECK_EQ(wait_ready(0), ATA_DRDY | ATA_DSC);
+	CHECK_EQ(in(IDE_PRIMARY + 4, 1), 0);
+	CHECK_EQ(in(IDE_PRIMARY + 5, 1), 0);
+	select_unit(0, 1, 0);
+	CHECK_EQ(in(IDE_PRIMARY + 2, 1), 1);
+	CHECK_EQ(in(IDE_PRIMARY + 4, 1), 0x14);
+	CHECK_EQ(in(IDE_PRIMARY + 5, 1), 0xeb);
+	CHECK_EQ(in(IDE_PRIMARY + 7, 1), 0);   /* a CD drive: no DRDY before IDENTIFY PACKET */
+	out(IDE_PRIMARY + 4, 1, 0x42);
+	select_unit(0, 0, 0);
+	CHECK_EQ(in(IDE_PRIMARY + 4, 1), 0x42);
+	/* EXECUTE DEVICE DIAGNOSTIC: both signatures again, the master selected */
+	select_unit(0, 1, 0);
+	out(IDE_PRIMARY + 7, 1, 0x90);
+	CHECK_EQ(wait_ready(0) & ATA_ERR, 0);
+	CHECK_EQ(in(IDE_PRIMARY + 6, 1) & 0x10, 0);
+	CHECK_EQ(in(IDE_PRIMARY + 4, 1), 0);
+	select_unit(0, 1, 0);
+	CHECK_EQ(in(IDE_PRIMARY + 5, 1), 0xeb);
+	/* the usual controller back */
+	ide_destroy(ide);
+	ide = make();
+	CHECK_EQ(ide_start(ide), 0);
+}
+
 int main(void)
 {
 	up();
@@ -493,6 +529,7 @@ int main(void)
 	RUN(test_reset);
 	RUN(test_hostile);
 	RUN(test_state);
+	RUN(test_signatures);
 	down();
 	return check_done();
 }
