@@ -121,7 +121,8 @@ static void cd_resume(void *ctx)
 /* The controller, with every drive in table order on units 0, 1, 2, 3. */
 static int drives_finish(struct vdevs *v)
 {
-	struct ide_irq_host irq = { v->host.vm, v->host.irq_line };
+	/* IRQ 14 and 15 through the VM's device host (none in a VM built without KVM) */
+	struct ide_irq_host irq = { v->vm, v->vm->vm_fd >= 0 ? v->vm->host.irq_line : NULL };
 	struct device_entry *ce;
 	struct pci_host *h;
 	struct ide *d;
