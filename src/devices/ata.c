@@ -120,7 +120,9 @@ static void identify_disk(const struct ata_dev *d, uint16_t *w)
 		w[1] = (uint16_t)(n / (16 * 63));
 	w[47] = 0x8000 | (d->max_multiple ? d->max_multiple : 16); /* READ/WRITE MULTIPLE */
 	w[50] = 0x4000;
-	w[59] = d->multiple ? 0x0100 | d->multiple : 0x0110;
+	/* the current block: what SET MULTIPLE chose on a transport that keeps it (IDE), else
+	 * the largest (AHCI moves any count) */
+	w[59] = d->max_multiple ? (d->multiple ? 0x0100 | d->multiple : 0) : 0x0110;
 	if (d->cur_heads) {
 		uint32_t chs = (uint32_t)d->cur_cyls * d->cur_heads * d->cur_spt;
 

@@ -48,7 +48,7 @@ struct ata_dev {
 	bool trim;                /* DATA SET MANAGEMENT is offered (the image can discard) */
 	unsigned queue_depth;     /* NCQ: IDENTIFY words 75 and 76 (0: no NCQ) */
 	uint8_t multiple;         /* READ/WRITE MULTIPLE block set (IDENTIFY word 59; 0: none) */
-	uint8_t max_multiple;     /* its largest (IDENTIFY word 47; 0: 16) */
+	uint8_t max_multiple;     /* its largest (IDENTIFY word 47; 0: 16, any count moves) */
 	bool sata;                /* IDENTIFY word 76: SATA speeds (else parallel ATA) */
 	/* the CHS translation in use (INITIALIZE DEVICE PARAMETERS; IDENTIFY words 54-58),
 	 * or 0 heads: not reported */

@@ -138,6 +138,7 @@ static void test_identify(void)
 	CHECK_EQ(id[83] & 0x0400, 0x0400);     /* 48-bit */
 	CHECK_EQ(id[47] & 0xff, IDE_MAX_MULTIPLE);
 	CHECK_EQ(id[76], 0);                   /* parallel ATA: no SATA speeds, no NCQ */
+	CHECK_EQ(id[59], 0);                   /* no READ/WRITE MULTIPLE block yet */
 	/* the slave answers too; the secondary slave is absent: status 0 */
 	issue(0, 1, 0xec, 0, 0, false, 0);
 	CHECK_EQ(pio_in(0, id, 512, 512) & (ATA_ERR | 0x100), 0);
@@ -177,6 +178,13 @@ static void test_pio(void)
 	CHECK_EQ(wait_ready(0) & ATA_ERR, ATA_ERR);
 	issue(0, 0, 0xc6, 0, 4, false, 0);
 	CHECK_EQ(wait_ready(0) & ATA_ERR, 0);
+	{
+		uint16_t id[256];
+
+		issue(0, 0, 0xec, 0, 0, false, 0);
+		CHECK_EQ(pio_in(0, id, 512, 512) & (ATA_ERR | 0x100), 0);
+		CHECK_EQ(id[59], 0x0104); /* the block SET MULTIPLE chose */
+	}
 	issue(0, 0, 0xc4, 200, 10, false, 0); /* blocks of 4, 4 and 2 */
 	CHECK_EQ(pio_in(0, buf, 8 * 512, 4 * 512) & (ATA_ERR | 0x100), 0);
 	CHECK_EQ(pio_in(0, buf + 8 * 512, 2 * 512, 2 * 512) & (ATA_ERR | 0x100), 0);
