@@ -410,7 +410,8 @@ static void cd_read_block(const struct ata_dev *v, struct work *w, uint64_t lba)
 
 	w->a.acmd = cdb;
 	w->a.tf[ATA_TF_CMD] = 0xa0;
-	ata_exec(v, &w->a);
+	if (!ata_exec(v, &w->a))
+		ata_fail(&w->a, ATA_E_ABRT);
 	w->a.acmd = NULL;
 }
 
@@ -468,13 +469,14 @@ void ide_work(struct ide_channel *c)
 	struct ata_dev v;
 	struct iovec wio, *prd = NULL;
 	int nprd = 0;
-	uint8_t x = r.xfer;
+	uint8_t x = r.xfer, multiple;
 
 	if (!w) {
 		abort_cmd(c, u);
 		return;
 	}
 	c->busy = true;
+	multiple = u->r.multiple;
 	ide_unit_view(u, &v);
 	build_tf(c, u, w->tf);
 	if (x == X_WRITE)
@@ -494,8 +496,9 @@ void ide_work(struct ide_channel *c)
 			w->lba = r.lba + 1;
 			w->left = r.left - 1;
 		} else {
-			w->n = is_multiple(r.cmd) && u->r.multiple < r.left ? u->r.multiple :
-			       is_multiple(r.cmd) ? r.left : 1;
+			w->n = !is_multiple(r.cmd) ? 1 : multiple < r.left ? multiple : r.left;
+			if (w->n > r.left)
+				w->n = r.left;
 			wio.iov_len = w->n * DISK_SECTOR;
 			ata_rw(&v, &w->a, r.lba, w->n, false, false);
 		}

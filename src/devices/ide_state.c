@@ -45,8 +45,21 @@ static int channel_check(const struct ide_channel_state *r, const uint8_t *drive
 		return -EINVAL;
 	if (r->xfer != X_IDLE && drive[r->unit] == IDE_NONE)
 		return -EINVAL;
-	/* a window being written out holds whole sectors */
-	if ((r->xfer == X_WRITE || r->xfer == X_PIO_OUT) && (r->end % DISK_SECTOR || !r->end))
+	if (r->xfer == X_IDLE)
+		return 0;
+	/* a window being written out holds whole sectors of what is left */
+	if ((r->xfer == X_WRITE || r->xfer == X_PIO_OUT) &&
+	    (r->end % DISK_SECTOR || !r->end || r->end / DISK_SECTOR > r->left))
+		return -EINVAL;
+	if (r->xfer == X_NEXT_IN && !r->left)
+		return -EINVAL;
+	if (r->xfer == X_PIO_IN && r->end > r->fill)
+		return -EINVAL;
+	if (r->xfer == X_PACKET && (r->end != 12 || r->cmd != 0xa0))
+		return -EINVAL;
+	/* a transfer is a disk's ATA command or a CD drive's packet */
+	if (r->xfer != X_EXEC && r->xfer != X_PIO_IN &&
+	    (r->cmd == 0xa0) != (drive[r->unit] == IDE_CD))
 		return -EINVAL;
 	return 0;
 }

@@ -486,6 +486,24 @@ static void test_state(void)
 	ide_save(ide, st);
 	st->drive[3] = IDE_DISK;
 	CHECK_EQ(ide_restore(ide, st), -EINVAL);
+	/* ... a read with nothing left, a packet on a disk, a write window past what is left */
+	ide_save(ide, st);
+	st->ch[0].xfer = X_NEXT_IN;
+	st->ch[0].left = 0;
+	CHECK_EQ(ide_state_check(ide, st), -EINVAL);
+	ide_save(ide, st);
+	st->ch[0].xfer = X_PACKET;
+	st->ch[0].cmd = 0xa0;
+	st->ch[0].end = 12;
+	CHECK_EQ(ide_state_check(ide, st), -EINVAL);
+	ide_save(ide, st);
+	st->ch[0].xfer = X_WRITE;
+	st->ch[0].cmd = 0x30;
+	st->ch[0].end = 1024;
+	st->ch[0].left = 1;
+	CHECK_EQ(ide_state_check(ide, st), -EINVAL);
+	st->ch[0].left = 2;
+	CHECK_EQ(ide_state_check(ide, st), 0);
 	free(st);
 }
 
