@@ -216,7 +216,8 @@ void ide_cmd_start(struct ide_channel *c, uint8_t cmd)
 			c->r.xfer = X_PACKET;
 			u->r.status = ATA_DRDY | ATA_DRQ;
 			return;
-		case 0x08: /* DEVICE RESET */
+		case 0x08: /* DEVICE RESET: what the I/O thread still does for it is dropped */
+			c->gen++;
 			ide_unit_reset(u, false);
 			ide_signature(c, u);
 			c->r.xfer = X_IDLE;
