@@ -202,6 +202,18 @@ static void test_pio(void)
 	issue(0, 0, 0x24, 8000, 6, true, 0);
 	CHECK_EQ(pio_in(0, buf, 6 * 512, 512) & (ATA_ERR | 0x100), 0);
 	CHECK(!memcmp(buf, ref, 6 * 512));
+	/* a write to a read-only image is aborted before any data moves */
+	{
+		struct disk *ro = NULL;
+
+		CHECK_EQ(disk_open(p1, "raw", DISK_RDONLY | DISK_NOLOCK, &ro), 0);
+		ide->unit[1].disk = ro ? ro : d1;
+		issue(0, 1, 0x30, 0, 1, false, 0);
+		CHECK_EQ(wait_ready(0) & (ATA_ERR | ATA_DRQ), ATA_ERR);
+		CHECK_EQ(in(IDE_PRIMARY + 1, 1), ATA_E_ABRT);
+		ide->unit[1].disk = d1;
+		disk_close(ro);
+	}
 	/* FLUSH CACHE (EXT) */
 	issue(0, 0, 0xe7, 0, 0, false, 0);
 	CHECK_EQ(wait_ready(0) & ATA_ERR, 0);

@@ -109,8 +109,40 @@ static void test_media(void)
 	CHECK_EQ(system(cmd), 0);
 }
 
+/* Two channels, master and slave: a fifth drive on the ide bus is refused, and the device
+ * level leaves nothing behind. */
+static void test_five_drives(void)
+{
+	const char *disks[5] = { ",media=cdrom,bus=ide", ",media=cdrom,bus=ide",
+				 ",media=cdrom,bus=ide", ",media=cdrom,bus=ide",
+				 ",media=cdrom,bus=ide" };
+	struct vm_config vc = { .nr_cpus = 1, .mem_size = MEM, .serial = VM_SERIAL_NONE,
+				 .disks = disks, .nr_disks = 5 };
+	struct vm *vm = calloc(1, sizeof(*vm));
+
+	vm->kvm_fd = vm->vm_fd = -1;
+	vm->cfg = &vc;
+	bus_init(&vm->pio);
+	bus_init(&vm->mmio);
+	pthread_mutex_init(&vm->irq_lock, NULL);
+	vm->cmdline = strdup("");
+	CHECK_EQ(guest_mem_create(MEM, &vm->mem), 0);
+	CHECK_EQ(vm_devices_init(vm), -ENOSPC);
+	CHECK(vm->devices_priv == NULL);
+	vc.nr_disks = 4; /* four are fine */
+	CHECK_EQ(vm_devices_init(vm), 0);
+	vm_devices_exit(vm);
+	guest_mem_destroy(vm->mem);
+	bus_destroy(&vm->mmio);
+	bus_destroy(&vm->pio);
+	pthread_mutex_destroy(&vm->irq_lock);
+	free(vm->cmdline);
+	free(vm);
+}
+
 int main(void)
 {
 	RUN(test_media);
+	RUN(test_five_drives);
 	return check_done();
 }
