@@ -68,10 +68,10 @@ $(eval $(call fuzz_target,chipset,fuzz/chipset.c src/devices/pflash.c src/device
 
 # The AHCI controller's registers and command list walker, ATA and ATAPI (tests/t-ahci-fuzz.sh;
 # seeds: fuzz/ahci_cmd_seeds.py).
-$(eval $(call fuzz_target,ahci-cmd,fuzz/ahci_cmd.c src/devices/ahci.c src/devices/ahci_cmd.c src/devices/ahci_ata.c \
+$(eval $(call fuzz_target,ahci-cmd,fuzz/ahci_cmd.c src/devices/ahci.c src/devices/ahci_cmd.c src/devices/ahci_ata.c src/devices/ata.c \
   src/devices/disk_uring.c src/devices/pci.c src/vmm/bus.c src/vmm/mem.c \
   src/devices/virtio/scsi_emu.c src/devices/virtio/scsi_mmc.c src/util/log.c,\
-  src/devices/ahci.h src/devices/disk_uring.h src/devices/pci.h src/vmm/bus.h src/vmm/mem.h \
+  src/devices/ahci.h src/devices/ata.h src/devices/disk_uring.h src/devices/pci.h src/vmm/bus.h src/vmm/mem.h \
   src/devices/virtio/scsi_emu.h src/devices/virtio/scsi_mmc.h src/disk/disk.h,,-luring -lpthread))
 
 # The saved-VM file parser and the live-migration receiver (tests/t-savestate-fuzz.sh,
@@ -142,3 +142,10 @@ $(eval $(call fuzz_target,bochs_display,fuzz/bochs_display.c src/devices/bochs_d
   src/devices/bochs_display_edid.c src/devices/pci.c src/vmm/bus.c src/vmm/screenshot.c \
   src/util/log.c,src/devices/bochs_display.h src/devices/pci.h src/vmm/bus.h \
   src/vmm/display.h src/vmm/screenshot.h,,-lspng -lpthread))
+# The IDE controller under a hostile guest: its ports, bus-master registers and PRD tables,
+# ATA and ATAPI (tests/t-ide-fuzz.sh; seeds: fuzz/ide_io_seeds.py).
+$(eval $(call fuzz_target,ide-io,fuzz/ide_io.c src/devices/ide.c src/devices/ide_cmd.c \
+  src/devices/ata.c src/devices/pci.c src/vmm/bus.c src/vmm/mem.c \
+  src/devices/virtio/scsi_emu.c src/devices/virtio/scsi_mmc.c src/util/log.c,\
+  src/devices/ide.h src/devices/ata.h src/devices/pci.h src/vmm/bus.h src/vmm/mem.h \
+  src/devices/virtio/scsi_emu.h src/devices/virtio/scsi_mmc.h src/disk/disk.h,,-lpthread))

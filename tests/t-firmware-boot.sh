@@ -4,6 +4,7 @@
 # the same images under `vsrv run --firmware bios` (skipped without KVM). The guest checks
 # the e820 map against the memory size, the CPU count in the MADT and SMBIOS, the SMBIOS
 # type 1 UUID and the boot drive's sector size; each check prints PASS/FAIL fwboot-NAME.
+# IDE: the images boot from QEMU -M pc's PIIX IDE (disk and CD) and from vsrv's (bus=ide).
 . "$(dirname "$0")/lib.sh"
 
 IMG=$GUESTS/fwboot.img
@@ -87,6 +88,9 @@ else
 		-device virtio-blk-pci,drive=d0,bootindex=0
 	# Legacy IDE (the i440fx machine: q35 has none).
 	qcase pc-ide pc 128 2 512 "$IMG" -drive "file=@IMG@,format=raw,if=ide,index=0"
+	# The same CD image as vsrv's IDE CD case below: QEMU's PIIX IDE, the secondary master.
+	qcase pc-ide-cd pc 128 1 2048 "$ISO" -drive "file=@IMG@,format=raw,if=ide,index=2,media=cdrom" \
+		-boot order=d
 
 	# Boot order: a disk whose parameters would fail and a CD whose would pass; the CD
 	# must be the one booted (the test's logic, as the vsrv case below uses it).
@@ -129,6 +133,12 @@ else
 	vcase virtio-scsi-disk 256 2 512 "$IMG" --disk "@IMG@,format=raw,bus=scsi,transport=pci"
 	vcase virtio-scsi-cd 256 2 2048 "$ISO" --cdrom "@IMG@" --boot cdrom
 	vcase virtio-blk-4g 4096 2 512 "$IMG" --disk "@IMG@,format=raw,transport=pci"
+	# The PIIX3 IDE controller (SeaBIOS's ATA and ATAPI by PIO, legacy ports and IRQs).
+	vcase ide-disk 256 1 512 "$IMG" --disk "@IMG@,format=raw,bus=ide"
+	vcase ide-cd 256 1 2048 "$ISO" --cdrom "@IMG@,bus=ide" --boot cdrom
+	params "$IMG" "$TMP/v-wrong-ide.img" "mem=1M cpus=99 uuid=$UUID sector=512"
+	vcase ide-cd-slave 256 1 2048 "$ISO" --disk "$TMP/v-wrong-ide.img,format=raw,bus=ide" \
+		--cdrom "@IMG@,bus=ide" --boot cdrom,disk
 	# --boot: a disk that would fail and a CD that passes, in both command-line orders.
 	params "$IMG" "$TMP/v-wrong.img" "mem=1M cpus=99 uuid=$UUID sector=512"
 	vcase boot-cdrom-after-disk 256 2 2048 "$ISO" --disk "$TMP/v-wrong.img,format=raw" \

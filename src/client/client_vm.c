@@ -289,18 +289,21 @@ static void vm_print(const json_t *vm)
 		json_object_set_new(o, "boot", json_string(i ? b : "(firmware default)"));
 	}
 	if (json_is_array(json_object_get(vm, "cdroms"))) {
-		/* the drives by number: "0: debian.iso, 1: (empty)" (ahci: "0: debian.iso [ahci]") */
+		/* the drives by number: "0: debian.iso, 1: (empty)" (on another bus than
+		 * virtio-scsi: "0: debian.iso [ahci]") */
 		json_t *cd;
 		size_t n = 0;
 
 		b[0] = '\0';
 		json_array_foreach(json_object_get(vm, "cdroms"), i, cd) {
 			const char *img = json_string_value(json_object_get(cd, "image"));
+			const char *bus = json_string_value(json_object_get(cd, "bus")) ?: "";
+			bool other = *bus && strcmp(bus, "virtio-scsi");
 
 			if (n < sizeof(b))
-				n += snprintf(b + n, sizeof(b) - n, "%s%zu: %s%s", i ? ", " : "", i,
-					      img ? img : "(empty)", !strcmp(json_string_value(
-					      json_object_get(cd, "bus")) ?: "", "ahci") ? " [ahci]" : "");
+				n += snprintf(b + n, sizeof(b) - n, "%s%zu: %s%s%s%s", i ? ", " : "", i,
+					      img ? img : "(empty)", other ? " [" : "", other ? bus : "",
+					      other ? "]" : "");
 		}
 		json_object_set_new(o, "cdroms", json_string(i ? b : "none"));
 	}
@@ -576,7 +579,7 @@ static const struct opt vm_opts[] = {
 	{ "cpu-limit", 0, OPT_INT, "PERCENT", "CPU time limit in percent of one CPU (0: none)", NULL, false },
 	{ "cpu-weight", 0, OPT_INT, "N", "CPU weight against other VMs, 1 to 10000 (default 100)", NULL, false },
 	{ "memory-reserve", 0, OPT_SIZE, "SIZE", "memory kept for the VM; a bare number is MiB", NULL, false },
-	{ "disk", 0, OPT_STR, "NAME[:BUS[:ro|rw]]", "attach a disk (BUS virtio-blk, scsi or ahci)",
+	{ "disk", 0, OPT_STR, "NAME[:BUS[:ro|rw]]", "attach a disk (BUS virtio-blk, scsi, ahci or ide)",
 	  NULL, true },
 	{ "nic", 0, OPT_STR, "NETWORK[:MAC]", "a network interface on a virtual network", NULL, true },
 	{ "nic-model", 0, OPT_CHOICE, "MODEL", "the model of every --nic of the command: virtio or "
@@ -587,8 +590,8 @@ static const struct opt vm_opts[] = {
 	  "drives)", NULL, true },
 	{ "no-cdroms", 0, OPT_FLAG, NULL, "edit: remove every CD/DVD drive", NULL, false },
 	{ "cdrom-bus", 0, OPT_CHOICE, "BUS", "the bus of every --cdrom drive of the command: "
-	  "virtio-scsi or ahci (SATA, which firmware boots from)",
-	  (const char *const[]){ "virtio-scsi", "ahci", NULL }, false },
+	  "virtio-scsi, ahci (SATA) or ide (PATA, for systems older than AHCI); firmware boots "
+	  "from the last two", (const char *const[]){ "virtio-scsi", "ahci", "ide", NULL }, false },
 	{ "firmware", 0, OPT_CHOICE, "FW", "none (boot --kernel), bios or uefi (boot from the "
 	  "drives: no --kernel)", (const char *const[]){ "none", "bios", "uefi", NULL }, false },
 	{ "boot", 0, OPT_STR, "ORDER", "the firmware's boot order: cdrom, disk, net, comma-separated "

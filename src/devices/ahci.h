@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "devices/ata.h"
 #include "devices/pci.h"
 #include "devices/virtio/scsi_emu.h"
 #include "devices/virtio/scsi_mmc.h"
@@ -82,17 +83,6 @@
 
 #define AHCI_SIG_DISK 0x00000101u
 #define AHCI_SIG_ATAPI 0xeb140101u
-
-/* ATA status and error bits */
-#define ATA_ERR 0x01
-#define ATA_DRQ 0x08
-#define ATA_DSC 0x10
-#define ATA_DF 0x20
-#define ATA_DRDY 0x40
-#define ATA_BSY 0x80
-#define ATA_E_ABRT 0x04
-#define ATA_E_IDNF 0x10
-#define ATA_E_UNC 0x40
 
 /* FIS types */
 #define FIS_H2D 0x27

@@ -31,7 +31,7 @@
 
 static const char *const policies[] = { "never", "on-failure", "always", NULL };
 static const char *const undo_modes[] = { "off", "keep", "commit", "discard", NULL };
-static const char *const buses[] = { "virtio-blk", "scsi", "ahci", NULL };
+static const char *const buses[] = { "virtio-blk", "scsi", "ahci", "ide", NULL };
 
 /* Fields of a VM in create and edit requests, by name (an edit request changes what is
  * required). Hardware limits follow `vsrv run`. */

@@ -68,13 +68,13 @@ int vmcd_check(struct req *r, const json_t *body, char *err, size_t errlen)
 		if (!json_is_object(v) || json_object_size(v) != 1u + !!bus || !img ||
 		    !(json_is_null(img) || json_is_string(img))) {
 			snprintf(err, errlen, "%s: an object {\"image\": NAME or null, \"bus\": "
-				 "virtio-scsi or ahci (optional)}", field);
+				 "virtio-scsi, ahci or ide (optional)}", field);
 			return -EINVAL;
 		}
 		for (k = vmhw_cd_buses; bus && *k && strcmp(*k, json_string_value(bus) ?: ""); k++)
 			;
 		if (bus && !*k) {
-			snprintf(err, errlen, "%s.bus: one of virtio-scsi, ahci", field);
+			snprintf(err, errlen, "%s.bus: one of virtio-scsi, ahci, ide", field);
 			return -EINVAL;
 		}
 		snprintf(field, sizeof(field), "cdroms[%zu].image", i);

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #define VMHW_AHCI_PORTS 6
+#define VMHW_IDE_DRIVES 4 /* the PIIX3 IDE controller: 2 channels, master and slave */
 
 static const struct preset {
 	const char *name, *firmware, *boot, *disk_bus, *cd_bus, *nic_model;
@@ -36,7 +37,7 @@ static const struct preset {
 const char *const vmhw_firmwares[] = { "none", "bios", "uefi", NULL };
 const char *const vmhw_os_types[] = { "linux", "windows", "legacy", NULL };
 const char *const vmhw_nic_models[] = { "virtio", "e1000", NULL };
-const char *const vmhw_cd_buses[] = { "virtio-scsi", "ahci", NULL };
+const char *const vmhw_cd_buses[] = { "virtio-scsi", "ahci", "ide", NULL };
 static const char *const boot_devices[] = { "cdrom", "disk", "net", NULL };
 
 /* Set key of every object of array a to val where it is not given. */
@@ -185,16 +186,19 @@ static int write_devices(struct req *r, int64_t id, const json_t *b)
 	return rc;
 }
 
-/* inv_vm_disks, inv_vm_cdroms: count the drives on the AHCI bus into *arg. */
-static int count_ahci_disk(const struct inv_vm_disk *d, void *arg)
+/* inv_vm_disks, inv_vm_cdroms: count the drives on the AHCI bus (n[0]) and on the IDE bus
+ * (n[1]) into arg. */
+static int count_disk(const struct inv_vm_disk *d, void *arg)
 {
-	*(int *)arg += d->bus && !strcmp(d->bus, "ahci");
+	((int *)arg)[0] += d->bus && !strcmp(d->bus, "ahci");
+	((int *)arg)[1] += d->bus && !strcmp(d->bus, "ide");
 	return 0;
 }
 
-static int count_ahci_cd(const struct inv_vm_cdrom *d, void *arg)
+static int count_cd(const struct inv_vm_cdrom *d, void *arg)
 {
-	*(int *)arg += d->bus && !strcmp(d->bus, "ahci");
+	((int *)arg)[0] += d->bus && !strcmp(d->bus, "ahci");
+	((int *)arg)[1] += d->bus && !strcmp(d->bus, "ide");
 	return 0;
 }
 
@@ -227,15 +231,21 @@ int vmhw_write(struct req *r, int64_t id, const json_t *b, bool create, char *er
 	if (!rc)
 		rc = write_devices(r, id, b);
 	if (!rc && (json_object_get(b, "disks") || json_object_get(b, "cdroms"))) {
-		/* The VMM's AHCI controller has the 6 ports of an ICH9 (src/devices/ahci.h). */
-		int n = 0;
+		/* The VMM's AHCI controller has the 6 ports of an ICH9 (src/devices/ahci.h), its
+		 * IDE controller 4 drives (src/devices/ide.h). */
+		int n[2] = { 0, 0 };
 
-		rc = inv_vm_disks(r->c, id, count_ahci_disk, &n);
+		rc = inv_vm_disks(r->c, id, count_disk, n);
 		if (!rc)
-			rc = inv_vm_cdroms(r->c, id, count_ahci_cd, &n);
-		if (!rc && n > VMHW_AHCI_PORTS) {
+			rc = inv_vm_cdroms(r->c, id, count_cd, n);
+		if (!rc && n[0] > VMHW_AHCI_PORTS) {
 			snprintf(err, errlen, "disks, cdroms: %d drives on the ahci bus; the AHCI "
-				 "controller has %d ports", n, VMHW_AHCI_PORTS);
+				 "controller has %d ports", n[0], VMHW_AHCI_PORTS);
+			rc = -EINVAL;
+		} else if (!rc && n[1] > VMHW_IDE_DRIVES) {
+			snprintf(err, errlen, "disks, cdroms: %d drives on the ide bus; the IDE "
+				 "controller has %d (2 channels, master and slave)", n[1],
+				 VMHW_IDE_DRIVES);
 			rc = -EINVAL;
 		}
 	}

@@ -103,10 +103,11 @@ static int cdrom_arg(const struct inv_vm_cdrom *d, void *arg)
 			 d->image);
 		return -ENAMETOOLONG;
 	}
-	if (d->bus && !strcmp(d->bus, "ahci")) {
-		/* an ATAPI drive on the AHCI controller: --disk [PATH],media=cdrom,bus=ahci */
+	if (d->bus && (!strcmp(d->bus, "ahci") || !strcmp(d->bus, "ide"))) {
+		/* an ATAPI drive on the AHCI or IDE controller: --disk [PATH],media=cdrom,bus=B */
 		ca->a[(*ca->n)++] = strdup("--disk");
-		asprintf(&ca->a[(*ca->n)++], "%s,media=cdrom,bus=ahci", d->image ? path : "");
+		asprintf(&ca->a[(*ca->n)++], "%s,media=cdrom,bus=%s", d->image ? path : "",
+			 d->bus);
 		return 0;
 	}
 	ca->a[(*ca->n)++] = strdup("--cdrom");

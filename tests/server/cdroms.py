@@ -129,7 +129,7 @@ try:
         ("too-many-drives-400", [{"image": None}] * 5, "at most 4"),
         ("bad-name-400", [{"image": "../x"}], "cdroms[0].image"),
         ("not-an-object-400", ["one.iso"], "cdroms[0]"),
-        ("unknown-field-400", [{"image": None, "bus": "ide"}], "cdroms[0]"),
+        ("unknown-field-400", [{"image": None, "bus": "floppy"}], "cdroms[0]"),
         ("image-missing-400", [{}], "cdroms[0]"),
         ("image-not-a-string-400", [{"image": 5}], "cdroms[0]"),
     ]

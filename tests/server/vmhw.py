@@ -127,14 +127,16 @@ try:
         ("boot-twice-400", {"firmware": "bios", "boot": ["disk", "disk"]}, "boot[1]"),
         ("boot-not-a-list-400", {"firmware": "bios", "boot": "disk"}, "boot"),
         ("os-type-unknown-400", {"os_type": "beos"}, "os_type"),
-        ("disk-bus-unknown-400", {"firmware": "bios", "disks": [{"disk": "d1", "bus": "ide"}]}, "disks[0]"),
+        ("disk-bus-unknown-400", {"firmware": "bios", "disks": [{"disk": "d1", "bus": "floppy"}]}, "disks[0]"),
         ("nic-model-unknown-400", {"firmware": "bios", "nics": [{"network": "lan", "model": "rtl8139"}]}, "nics[0]"),
-        ("cdrom-bus-unknown-400", {"firmware": "bios", "cdroms": [{"image": None, "bus": "ide"}]}, "cdroms[0].bus"),
+        ("cdrom-bus-unknown-400", {"firmware": "bios", "cdroms": [{"image": None, "bus": "sata"}]}, "cdroms[0].bus"),
     ]
     for i in range(7):
         req("POST", "/api/v1/disks", {"name": "a%d" % i, "size": 1 << 20})
     bad.append(("ahci-ports-400", {"firmware": "bios", "disks": [{"disk": "a%d" % i, "bus": "ahci"} for i in range(5)],
                                    "cdroms": [{"image": None, "bus": "ahci"}] * 2}, "the AHCI controller has 6 ports"))
+    bad.append(("ide-drives-400", {"firmware": "bios", "disks": [{"disk": "a%d" % i, "bus": "ide"} for i in range(3)],
+                                   "cdroms": [{"image": None, "bus": "ide"}] * 2}, "5 drives on the ide bus"))
     for name, body, want in bad:
         body = dict(body, name="bad")
         st, js = req("POST", "/api/v1/vms", body)
@@ -146,6 +148,15 @@ try:
     st, js = req("PATCH", "/api/v1/vms/six", {"cdroms": [{"image": None, "bus": "ahci"}] * 3})
     ok("ahci-ports-patch-400", st == 400 and "6 ports" in msg(js) and
        len(req("GET", "/api/v1/vms/six")[1]["cdroms"]) == 2, str((st, js)))
+    # IDE: two channels, master and slave: four drives, a disk and a CD/DVD drive on ide
+    st, js = req("POST", "/api/v1/vms", {"name": "pata", "firmware": "bios", "boot": ["cdrom", "disk"],
+                                         "cdroms": [{"image": "disc.raw", "bus": "ide"}],
+                                         "disks": [{"disk": "a%d" % i, "bus": "ide"} for i in range(4, 7)]})
+    ok("ide-four-drives", st == 201 and js["cdroms"] == [{"image": "disc.raw", "bus": "ide"}] and
+       [x["bus"] for x in js["disks"]] == ["ide"] * 3, str((st, js)))
+    st, js = req("PATCH", "/api/v1/vms/pata", {"cdroms": [{"image": None, "bus": "ide"}] * 2})
+    ok("ide-drives-patch-400", st == 400 and "the IDE controller has 4" in msg(js) and
+       len(req("GET", "/api/v1/vms/pata")[1]["cdroms"]) == 1, str((st, js)))
 
     # --- PATCH while off -----------------------------------------------------------------------
     st, js = req("PATCH", "/api/v1/vms/plain", {"firmware": "uefi", "boot": ["net", "disk"]})
@@ -250,6 +261,11 @@ try:
     st, argv = start_argv("plain")
     ok("argv-kernel-vm-unchanged", opt(argv, "--kernel") == [os.path.join(IMG, "hello.elf")] and
        "--firmware" not in argv and "--uuid" not in argv and "--name" not in argv, str(argv))
+    st, argv = start_argv("pata")
+    ok("argv-ide-disks", sum(1 for s in opt(argv, "--disk") if s.endswith(",bus=ide") and
+                             "media=cdrom" not in s) == 3, str(argv))
+    ok("argv-ide-cdrom", opt(argv, "--disk").count(os.path.join(IMG, "disc.raw") + ",media=cdrom,bus=ide") == 1
+       and "--cdrom" not in argv, str(argv))
     st, argv = start_argv("lin")
     ok("argv-patched-devices", opt(argv, "--net")[0].endswith(",model=e1000") and
        opt(argv, "--disk")[-1] == os.path.join(IMG, "disc.raw") + ",media=cdrom,bus=ahci", str(argv))

@@ -15,6 +15,7 @@
 #include "check.h"
 #include "devices/ahci.h"
 #include "devices/bochs_display.h"
+#include "devices/ide.h"
 #include "vdrv.h"
 #include "devices/e1000.h"
 #include "devices/virtio/devstate.h"
@@ -53,6 +54,8 @@ static const struct sample {
 	{ "device", "virtio-tablet" },
 	{ "display", "bochs,vram=4,rom=" },
 	{ "device", "balloon,deflate-on-oom=on,free-page-reporting=on" },
+	{ "disk", "@,format=raw,bus=ide" },
+	{ "disk", ",media=cdrom,bus=ide" },
 };
 #define NR_SAMPLES (sizeof(samples) / sizeof(samples[0]))
 
@@ -428,6 +431,23 @@ static void kind_refusals(struct vm *b, struct vdevs *v, const struct vm_devices
 				CHECK_EQ(v->e[i].kind->restore(&v->e[i], bad.e[i].dev.bytes), -EINVAL);
 			}
 		}
+		if (!strcmp(v->e[i].kind->name, "IDE controller")) {
+			struct ide_state *h = (void *)bad.e[i].dev.bytes;
+
+			for (int how = 0; how < 6; how++) {
+				bad = *st;
+				switch (how) {
+				case 0: h->drive[0] ^= 3; break;
+				case 1: h->ch[0].xfer = X_MAX; break;
+				case 2: h->ch[1].end = IDE_WINDOW + 2; break;
+				case 3: h->dr[0].multiple = 3; break;
+				case 4: h->cfg[2] ^= 1; break;
+				case 5: h->ch[0].xfer = X_PIO_IN, h->ch[0].unit = 1; break; /* no slave */
+				}
+				CHECK_EQ(vm_devices_restore(b, &bad), -EINVAL);
+				CHECK_EQ(v->e[i].kind->restore(&v->e[i], bad.e[i].dev.bytes), -EINVAL);
+			}
+		}
 		if (!v->e[i].kind->media)
 			continue;
 		for (int how = 0; how < 8; how++) {
@@ -663,7 +683,7 @@ static void test_refused_specs(void)
 {
 	static const struct sample bad[] = {
 		{ "device", "gpu" }, { "device", "" }, { "device", "rng,socket=x" },
-		{ "device", "console" }, { "disk", "x.raw,bus=ide" },
+		{ "device", "console" }, { "disk", "x.raw,bus=floppy" },
 		{ "disk", "x.iso,media=cdrom,bus=virtio-blk" }, { "disk", ",media=disk" },
 		{ "disk", "x.iso,media=tape" }, { "net", "tap=" },
 		{ "net", "user,model=rtl8139" }, { "net", "tap=t0,queues=2,model=e1000" },

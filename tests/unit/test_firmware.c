@@ -362,6 +362,54 @@ static void test_bootorder(void)
 	evloop_destroy(loop);
 }
 
+/* --boot cdrom,disk with IDE drives (a disk at the primary master, a CD drive at the primary
+ * slave): the PIIX3 IDE function on the firmware's host bridge and SeaBIOS's ATA paths in
+ * fw_cfg's bootorder, the CD first. */
+static void test_bootorder_ide(void)
+{
+	struct vm *vm = fw_vm("bios", 1, 64 << 20);
+	const char *disks[2];
+	char hd[300], cd[300];
+	uint32_t size = 0;
+	uint8_t *b;
+	const char *want = "/pci@i0cf8/ide@1/drive@0/disk@1\n/pci@i0cf8/ide@1/drive@0/disk@0\n";
+
+	for (int i = 0; i < 2; i++) {
+		const char *n[2] = { "i.raw", "i.iso" };
+		int fd = open(P(n[i]), O_CREAT | O_RDWR, 0600);
+		CHECK(fd >= 0 && ftruncate(fd, 1 << 20) == 0);
+		close(fd);
+	}
+	snprintf(hd, sizeof(hd), "%s,format=raw,bus=ide", P("i.raw"));
+	snprintf(cd, sizeof(cd), "%s,bus=ide,media=cdrom", P("i.iso"));
+	disks[0] = hd;
+	disks[1] = cd;
+	cfg.disks = disks;
+	cfg.nr_disks = 2;
+	CHECK(x86_firmware_parse_boot("cdrom,disk", &cfg) == 0);
+	CHECK_EQ(evloop_create(&vm->loop), 0);
+	vm_host_init(vm);
+	CHECK_EQ(x86_firmware_init(vm), 0);
+	CHECK_EQ(vm_devices_init(vm), 0);
+	CHECK_EQ(x86_firmware_boot(vm), 0);
+	b = fwc_file(vm, "bootorder", &size);
+	CHECK(b != NULL);
+	if (b) {
+		CHECK_EQ(size, strlen(want) + 1);
+		CHECK(memcmp(b, want, strlen(want) + 1) == 0);
+		if (memcmp(b, want, strlen(want)))
+			printf("bootorder: %.*s\n", (int)size, (char *)b);
+	}
+	free(b);
+	CHECK_EQ(pci_read(vm, 1, 0), 0x70108086); /* PIIX3 IDE */
+	CHECK_EQ(pci_read(vm, 1, 8) >> 8, 0x010180);
+	vm_devices_exit(vm);
+	CHECK_EQ(pci_read(vm, 1, 0), 0xffffffffu);
+	struct evloop *loop = vm->loop;
+	fw_vm_free(vm);
+	evloop_destroy(loop);
+}
+
 static void test_uefi_flash(void)
 {
 	char vars[512];
@@ -416,6 +464,7 @@ int main(void)
 	RUN(test_bios_layout);
 	RUN(test_sercon_and_disk);
 	RUN(test_bootorder);
+	RUN(test_bootorder_ide);
 	RUN(test_uefi_flash);
 	scratch_remove();
 	return check_done();

@@ -3,6 +3,7 @@
  * puts each on its transport (virtio-mmio, announced on the kernel command line, or
  * virtio-pci behind the host bridge), and wires notifications to KVM ioeventfds and
  * interrupts to irqfds / MSI routes. Knows no kind by name. */
+#include "devices/ide.h"
 #include "devices/pci.h"
 #include "devices/virtio/kind.h"
 #include "devices/virtio/mmio.h"
@@ -540,6 +541,27 @@ int vm_devices_media(struct vm *vm, const char *drive, const char *path, bool fo
 }
 
 extern const struct device_kind virtio_scsi_kind, scsi_cd_kind, virtio_net_kind;
+extern const struct device_kind ide_kind, ide_cd_kind, ide_disk_kind;
+
+/* An IDE drive's OpenFirmware path (SeaBIOS's build_ata_path: channel and master/slave),
+ * or false for another entry. */
+static bool ide_path(const struct vdevs *v, const struct device_entry *e, int what, FILE *f)
+{
+	const struct ide *d = NULL;
+
+	if (!((what == VM_BOOT_DISK && e->kind == &ide_disk_kind) ||
+	      (what == VM_BOOT_CDROM && e->kind == &ide_cd_kind)))
+		return false;
+	for (unsigned i = 0; i < v->n; i++)
+		if (v->e[i].kind == &ide_kind)
+			d = v->e[i].priv;
+	for (unsigned u = 0; d && u < IDE_UNITS; u++)
+		if (e->dstats == &d->unit[u].st) {
+			fprintf(f, "/pci@i0cf8/ide@%x/drive@%x/disk@%x\n", d->pci.slot, u / 2, u % 2);
+			return true;
+		}
+	return false;
+}
 
 unsigned vm_devices_ofw_paths(struct vm *vm, int what, FILE *f)
 {
@@ -565,7 +587,7 @@ unsigned vm_devices_ofw_paths(struct vm *vm, int what, FILE *f)
 			fprintf(f, "/pci@i0cf8/scsi@%x/channel@0/disk@%x,%x\n", scsi_slot, t, l);
 		else if (what == VM_BOOT_NET && e->kind == &virtio_net_kind && e->pci)
 			fprintf(f, "/pci@i0cf8/ethernet@%x\n", e->pci->pci.slot);
-		else
+		else if (!ide_path(v, e, what, f))
 			continue;
 		n++;
 	}

@@ -22,6 +22,9 @@
 	X(virtio_input_kind) \
 	X(bochs_display_kind) \
 	X(virtio_balloon_kind) \
+	X(ide_kind) \
+	X(ide_cd_kind) \
+	X(ide_disk_kind) \
 	/* the next kind goes here, one line */
 
 #define DECLARE(k) extern const struct device_kind k;

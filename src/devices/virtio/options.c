@@ -130,13 +130,13 @@ int vopt_parse_disk(const char *spec, struct vopt_disk *o)
 	return 0;
 err_path:
 	vopt_disk_free(o);
-	return bad("disk", spec, "expected PATH[,format=vhd|raw][,readonly=on][,bus=virtio-blk|scsi|ahci]"
-		   "[,media=disk|cdrom][,cache=none|writeback][,transport=mmio|pci][,queues=N]"
+	return bad("disk", spec, "expected PATH[,format=vhd|raw][,readonly=on]"
+		   "[,bus=virtio-blk|scsi|ahci|ide][,media=disk|cdrom][,cache=none|writeback][,transport=mmio|pci][,queues=N]"
 		   "[,serial=S]");
 err_item:
 	vopt_disk_free(o);
 	return bad("disk", spec, "bad option (format=vhd|raw, readonly=on|off, "
-		   "bus=virtio-blk|scsi|ahci, media=disk|cdrom, cache=none|writeback, transport=mmio|pci, "
+		   "bus=virtio-blk|scsi|ahci|ide, media=disk|cdrom, cache=none|writeback, transport=mmio|pci, "
 		   "queues=1..16, serial=up to 20 chars)");
 }
 
