@@ -145,6 +145,8 @@ static const char *const migrations[] = {
 	"INSERT INTO vm_hw (vm_id, uuid) SELECT id, " INV_SQL_UUID " FROM vms;"
 	"ALTER TABLE vm_cdroms ADD COLUMN bus TEXT NOT NULL DEFAULT 'virtio-scsi';"
 	"ALTER TABLE vm_nics ADD COLUMN model TEXT NOT NULL DEFAULT 'virtio';",
+	/* 8: a VM's display (inv_vm_hw): none or bochs; NULL: by its firmware */
+	"ALTER TABLE vm_hw ADD COLUMN display TEXT;",
 };
 
 /* The tables whose ids grants name, with the ids (as x) that grants name in them. */
