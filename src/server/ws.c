@@ -32,6 +32,18 @@ static unsigned nbridges;
 static bool stopping;
 static int stop_fd = -1;        /* an eventfd, readable once ws_stop was called */
 
+/* Upgrades answered (101 queued) and not yet handed over: MHD calls upgraded() once the 101
+ * is sent, or never when the client went first. Those are dropped (their socket closed,
+ * their place in nbridges given back) after PENDING_MAX_MS, looked at when another upgrade
+ * comes, and at ws_stop; upgraded() for a dropped one closes the connection. */
+#define PENDING_MAX_MS 30000
+static struct pending {
+	uint64_t id;                /* 0: a free slot */
+	int fd;
+	int64_t t;                  /* ms, when queued */
+} pend[WS_BRIDGES_MAX];
+static uint64_t pend_next;
+
 /* Whether the comma-separated header value list has token (case-insensitive). */
 static bool has_token(const char *list, const char *token)
 {
@@ -326,6 +338,29 @@ static void *bridge_thread(void *arg)
 	return NULL;
 }
 
+/* Under lock: drop the pending upgrades queued before cutoff (ms; INT64_MAX: all). */
+static void pending_drop(int64_t cutoff)
+{
+	for (size_t i = 0; i < WS_BRIDGES_MAX; i++)
+		if (pend[i].id && pend[i].t < cutoff) {
+			close(pend[i].fd);
+			pend[i].id = 0;
+			nbridges--;
+			pthread_cond_broadcast(&gone);
+		}
+}
+
+/* Under lock: take pending upgrade id's socket (-1: dropped). */
+static int pending_take(uint64_t id)
+{
+	for (size_t i = 0; i < WS_BRIDGES_MAX; i++)
+		if (pend[i].id == id) {
+			pend[i].id = 0;
+			return pend[i].fd;
+		}
+	return -1;
+}
+
 /* MHD's upgrade handler: the 101 went out; the bridge starts on its own thread. */
 static void upgraded(void *cls, struct MHD_Connection *conn, void *req_cls, const char *extra_in,
 		     size_t extra_in_size, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
@@ -333,12 +368,21 @@ static void upgraded(void *cls, struct MHD_Connection *conn, void *req_cls, cons
 	static const struct wslay_event_callbacks cbs = {
 		.recv_callback = recv_cb, .send_callback = send_cb, .on_msg_recv_callback = msg_cb,
 	};
-	struct bridge *b = calloc(1, sizeof(*b));
-	int pfd = (int)(intptr_t)cls;
+	struct bridge *b;
 	pthread_attr_t at;
 	pthread_t th;
+	int pfd;
 
 	(void)conn; (void)req_cls;
+	pthread_mutex_lock(&lock);
+	pfd = pending_take((uint64_t)(uintptr_t)cls);
+	pthread_mutex_unlock(&lock);
+	if (pfd < 0) {
+		/* dropped (too late, or the server is stopping): no bridge, no count */
+		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+		return;
+	}
+	b = calloc(1, sizeof(*b));
 	if (!b)
 		goto err;
 	b->cfd = sock;
@@ -406,12 +450,22 @@ enum MHD_Result ws_bridge(struct MHD_Connection *conn, int fd)
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 	char accept[29];
+	uint64_t id = 0;
 	bool full;
 
 	pthread_mutex_lock(&lock);
+	pending_drop(now_ms() - PENDING_MAX_MS);
 	full = stopping || nbridges >= WS_BRIDGES_MAX;
-	if (!full)
+	if (!full) {
+		/* (a free slot exists: every pending upgrade is counted in nbridges) */
+		for (size_t i = 0; i < WS_BRIDGES_MAX; i++)
+			if (!pend[i].id) {
+				id = ++pend_next;
+				pend[i] = (struct pending){ .id = id, .fd = fd, .t = now_ms() };
+				break;
+			}
 		nbridges++;
+	}
 	pthread_mutex_unlock(&lock);
 	if (full) {
 		close(fd);
@@ -419,7 +473,7 @@ enum MHD_Result ws_bridge(struct MHD_Connection *conn, int fd)
 				 : "too many WebSocket connections: retry later");
 	}
 	ws_accept_key(key ? key : "", accept);
-	resp = MHD_create_response_for_upgrade(upgraded, (void *)(intptr_t)fd);
+	resp = MHD_create_response_for_upgrade(upgraded, (void *)(uintptr_t)id);
 	if (!resp)
 		goto err;
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, "websocket");
@@ -434,10 +488,13 @@ enum MHD_Result ws_bridge(struct MHD_Connection *conn, int fd)
 	return ret;
 err:
 	/* MHD never calls upgraded(): the fd and the count are ours to give back */
-	close(fd);
 	pthread_mutex_lock(&lock);
-	nbridges--;
-	pthread_cond_broadcast(&gone);
+	fd = pending_take(id);
+	if (fd >= 0) {
+		close(fd);
+		nbridges--;
+		pthread_cond_broadcast(&gone);
+	}
 	pthread_mutex_unlock(&lock);
 	return MHD_NO;
 }
@@ -467,6 +524,7 @@ void ws_stop(void)
 	end.tv_sec += STOP_WAIT_MS / 1000;
 	pthread_mutex_lock(&lock);
 	stopping = true;
+	pending_drop(INT64_MAX);
 	if (stop_fd >= 0 && write(stop_fd, &one, sizeof(one)) < 0)
 		vsrv_log("websocket: cannot signal the bridges: %s", strerror(errno));
 	while (nbridges && pthread_cond_timedwait(&gone, &lock, &end) == 0)

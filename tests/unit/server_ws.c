@@ -606,18 +606,54 @@ static void test_garbage_frames(void)
 	CHECK(bridges_gone());
 }
 
+/* Clients that send the handshake and vanish at once (a reset): whether or not MHD got to
+ * upgrade them, nothing is left once the server stops. */
+static void vanishing_clients(void)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	for (int i = 0; i < 50; i++) {
+		int c = connect_tcp();
+		const char *r = GOOD_REQ("Sec-WebSocket-Version: 13\r\n");
+
+		setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		CHECK(!write_full(c, r, strlen(r)));
+		close(c);                       /* RST: never reads the 101 */
+	}
+	/* the handler ran for some of them: their peers (each replacing the one before) go,
+	 * once no new one came for half a second */
+	for (int quiet = 0; quiet < 5; ) {
+		int p;
+
+		usleep(100000);
+		pthread_mutex_lock(&peer_lock);
+		p = peer_fd;
+		peer_fd = -1;
+		pthread_mutex_unlock(&peer_lock);
+		if (p >= 0) {
+			close(p);
+			quiet = 0;
+		} else {
+			quiet++;
+		}
+	}
+}
+
 static void test_stop_closes_bridges(void)
 {
 	uint8_t buf[256];
 	size_t len;
-	int peer, fd = ws_open(&peer, 0);
+	int peer, fd;
+
+	vanishing_clients();
+	fd = ws_open(&peer, 0);
 
 	CHECK(fd >= 0 && peer >= 0);
-	CHECK_EQ(ws_bridges(), 1);
+	CHECK(ws_bridges() >= 1);
 	ws_stop();
 	CHECK_EQ(recv_frame(fd, buf, sizeof(buf), &len), 8);
 	CHECK(len >= 2 && (buf[0] << 8 | buf[1]) == 1001);
-	CHECK_EQ(ws_bridges(), 0);
+	CHECK_EQ(ws_bridges(), 0);      /* the vanished clients' too */
 	close(fd);
 	close(peer);
 	/* refused while stopping (503), then running again */
