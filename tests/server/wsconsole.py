@@ -5,7 +5,7 @@ run, the VM setting display and the VMM's argv it gives (recorded by a shim in f
 real vsrv), the bridge through the server to a console socket (without KVM no VM runs: the
 test listens on the VM's console.sock itself, where the VM's monitor would), and with
 /dev/kvm a real VM's serial console, VNC server and screenshot."""
-import base64, hashlib, json, os, shutil, socket, sqlite3, struct, sys, tempfile, threading, time
+import base64, hashlib, json, os, shutil, socket, sqlite3, ssl, struct, subprocess, sys, tempfile, threading, time
 sys.path.insert(0, os.path.dirname(__file__))
 from lib import *
 
@@ -32,15 +32,18 @@ class WS:
     """A minimal WebSocket client (RFC 6455): frames masked, as a client's must be."""
 
     def __init__(self, path, token=None, cookie=None, origin=None, key=None, version="13",
-                 upgrade=True, unix=False, extra=None):
+                 upgrade=True, unix=False, extra=None, port=None, tls=None):
+        port = port or d.port
         if unix:
             self.s = socket.socket(socket.AF_UNIX)
             self.s.connect(d.sock())
         else:
-            self.s = socket.create_connection(("127.0.0.1", d.port))
+            self.s = socket.create_connection(("127.0.0.1", port))
+            if tls:
+                self.s = tls.wrap_socket(self.s, server_hostname="127.0.0.1")
         self.s.settimeout(10)
         self.key = key if key is not None else base64.b64encode(os.urandom(16)).decode()
-        h = ["GET %s HTTP/1.1" % path, "Host: 127.0.0.1:%d" % d.port]
+        h = ["GET %s HTTP/1.1" % path, "Host: 127.0.0.1:%d" % port]
         if upgrade:
             h += ["Upgrade: websocket", "Connection: Upgrade"]
         if self.key:
@@ -386,6 +389,64 @@ try:
         if pc:
             pc.close()
         w.close()
+
+    # --- over TLS (libmicrohttpd forwards the upgraded connection through GnuTLS) ----------------
+    crt, key = os.path.join(tmp, "c.pem"), os.path.join(tmp, "k.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt,
+                    "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   capture_output=True, check=True)
+    d.stop()
+    plain_port = d.port
+    d.port = free_port()
+    d.extra = ["--vmm", shim, "--tls-cert", crt, "--tls-key", key]
+    tctx = ssl.create_default_context(cafile=crt)
+    d.proc = subprocess.Popen([VSRV, "serve", "--data-dir", d.data, "--listen", "127.0.0.1:%d" % d.port,
+                               "--init-admin", d.admin] + d.extra, stdout=d.log, stderr=d.log)
+    up = False
+    for _ in range(200):
+        try:
+            w = WS("/api/v1/health", tls=tctx, upgrade=False, key="", version="")
+            up = w.status == 200
+        except OSError:
+            pass
+        if up:
+            break
+        time.sleep(0.05)
+    if up:
+        # (the Daemon's client speaks plain HTTP: log in through the Unix socket)
+        st, js = d.req("POST", "/api/v1/login", {"user": "oper", "password": "Password-oper"}, unix=True)
+        tok = js["token"]
+        w = WS(SER, token=tok, tls=tctx)
+        pc = peer.accept() if w.status == 101 else None
+        got = b""
+        if pc:
+            pc.sendall(b"\x1b[1mover tls\x1b[0m")
+            got = w.recv_data(b"over tls")
+            w.send(b"typed")
+            typed = read_exact(pc, 5)
+        ok("bridge-over-tls", pc is not None and b"\x1b[1mover tls\x1b[0m" in got and typed == b"typed",
+           repr((w.status, w.body, got)))
+        w.close()
+        if pc:
+            pc.close()
+        # the cookie's Origin over TLS is https://HOST
+        w = WS(SER, cookie=tok, origin="http://127.0.0.1:%d" % d.port, tls=tctx)
+        ok("ws-cookie-tls-needs-https-origin-403", w.status == 403, str((w.status, w.body)))
+        w = WS(SER, cookie=tok, origin="https://127.0.0.1:%d" % d.port, tls=tctx)
+        ok("ws-cookie-tls-https-origin-101", w.status == 101, str((w.status, w.body)))
+        if w.status == 101:
+            peer.accept().close()
+        w.close()
+    else:
+        ok("bridge-over-tls", False, "the TLS daemon did not come up")
+    d.stop()
+    d.port = plain_port
+    d.extra = ["--vmm", shim, "--request-timeout", "1"]
+    d.start()
+    adm = d.login("admin", "adminpass1")
+    oper = d.login("oper", "Password-oper")
+    viewer = d.login("viewer", "Password-viewer")
+    nobody = d.login("nobody", "Password-nobody")
     peer.close()
 
     # --- VMs that do not run ------------------------------------------------------------------------
