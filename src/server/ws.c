@@ -182,6 +182,8 @@ static void msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
 
 	if (m->opcode != WSLAY_TEXT_FRAME && m->opcode != WSLAY_BINARY_FRAME)
 		return;     /* close, ping, pong: wslay's */
+	if (!m->msg_length)
+		return;     /* (an empty message: nothing for the peer, and no buffer from wslay) */
 	if (b->in_off) {
 		memmove(b->in, b->in + b->in_off, left);
 		b->in_off = 0;
@@ -320,17 +322,75 @@ static void bridge_run(struct bridge *b)
 	}
 }
 
+/* A bridge between cfd (the client's; urh: MHD's upgrade handle, NULL: a plain socket) and
+ * pfd, with the extra bytes already read from the client. NULL when out of memory. */
+static struct bridge *bridge_new(int cfd, int pfd, struct MHD_UpgradeResponseHandle *urh,
+				 const char *extra, size_t extra_len)
+{
+	static const struct wslay_event_callbacks cbs = {
+		.recv_callback = recv_cb, .send_callback = send_cb, .on_msg_recv_callback = msg_cb,
+	};
+	struct bridge *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return NULL;
+	b->cfd = cfd;
+	b->pfd = pfd;
+	b->urh = urh;
+	if (extra_len) {
+		b->extra = malloc(extra_len);
+		if (!b->extra) {
+			free(b);
+			return NULL;
+		}
+		memcpy(b->extra, extra, extra_len);
+		b->extra_len = extra_len;
+	}
+	if (wslay_event_context_server_init(&b->ctx, &cbs, b)) {
+		free(b->extra);
+		free(b);
+		return NULL;
+	}
+	wslay_event_config_set_max_recv_msg_length(b->ctx, WS_MSG_MAX);
+	fcntl(cfd, F_SETFL, fcntl(cfd, F_GETFL) | O_NONBLOCK);
+	fcntl(pfd, F_SETFL, fcntl(pfd, F_GETFL) | O_NONBLOCK);
+	return b;
+}
+
+/* Close both sides and free b. */
+static void bridge_end(struct bridge *b)
+{
+	wslay_event_context_free(b->ctx);
+	close(b->pfd);
+	if (b->urh)
+		MHD_upgrade_action(b->urh, MHD_UPGRADE_ACTION_CLOSE);
+	else
+		close(b->cfd);
+	free(b->in);
+	free(b->extra);
+	free(b);
+}
+
+int ws_bridge_fds(int cfd, int pfd, const void *extra, size_t extra_len)
+{
+	struct bridge *b = bridge_new(cfd, pfd, NULL, extra, extra_len);
+
+	if (!b) {
+		close(cfd);
+		close(pfd);
+		return -ENOMEM;
+	}
+	bridge_run(b);
+	bridge_end(b);
+	return 0;
+}
+
 static void *bridge_thread(void *arg)
 {
 	struct bridge *b = arg;
 
 	bridge_run(b);
-	wslay_event_context_free(b->ctx);
-	close(b->pfd);
-	MHD_upgrade_action(b->urh, MHD_UPGRADE_ACTION_CLOSE);
-	free(b->in);
-	free(b->extra);
-	free(b);
+	bridge_end(b);
 	pthread_mutex_lock(&lock);
 	nbridges--;
 	pthread_cond_broadcast(&gone);
@@ -365,9 +425,6 @@ static int pending_take(uint64_t id)
 static void upgraded(void *cls, struct MHD_Connection *conn, void *req_cls, const char *extra_in,
 		     size_t extra_in_size, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
 {
-	static const struct wslay_event_callbacks cbs = {
-		.recv_callback = recv_cb, .send_callback = send_cb, .on_msg_recv_callback = msg_cb,
-	};
 	struct bridge *b;
 	pthread_attr_t at;
 	pthread_t th;
@@ -382,42 +439,24 @@ static void upgraded(void *cls, struct MHD_Connection *conn, void *req_cls, cons
 		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
 		return;
 	}
-	b = calloc(1, sizeof(*b));
+	b = bridge_new(sock, pfd, urh, extra_in, extra_in_size);
 	if (!b)
 		goto err;
-	b->cfd = sock;
-	b->pfd = pfd;
-	b->urh = urh;
-	if (extra_in_size) {
-		b->extra = malloc(extra_in_size);
-		if (!b->extra)
-			goto err;
-		memcpy(b->extra, extra_in, extra_in_size);
-		b->extra_len = extra_in_size;
-	}
-	if (wslay_event_context_server_init(&b->ctx, &cbs, b))
-		goto err;
-	wslay_event_config_set_max_recv_msg_length(b->ctx, WS_MSG_MAX);
-	fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) | O_NONBLOCK);
-	fcntl(pfd, F_SETFL, fcntl(pfd, F_GETFL) | O_NONBLOCK);
 	pthread_attr_init(&at);
 	pthread_attr_setstacksize(&at, 256 * 1024);
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&th, &at, bridge_thread, b)) {
 		pthread_attr_destroy(&at);
-		wslay_event_context_free(b->ctx);
-		goto err;
+		bridge_end(b);
+		goto gone;
 	}
 	pthread_attr_destroy(&at);
 	return;
 err:
-	vsrv_log("websocket: cannot start a bridge: out of memory or threads");
-	if (b) {
-		free(b->extra);
-		free(b);
-	}
 	close(pfd);
 	MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+gone:
+	vsrv_log("websocket: cannot start a bridge: out of memory or threads");
 	pthread_mutex_lock(&lock);
 	nbridges--;
 	pthread_cond_broadcast(&gone);

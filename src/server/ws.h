@@ -33,6 +33,11 @@ void ws_accept_key(const char *key, char out[29]);
  * 503 instead. */
 enum MHD_Result ws_bridge(struct MHD_Connection *conn, int fd);
 
+/* The bridge of ws_bridge on plain sockets, in the caller's thread until it ends: cfd the
+ * client's (its WebSocket frames; extra: bytes already read from it, framed first), pfd the
+ * peer's. Both are taken (closed). For the fuzz target (fuzz/ws_frames.c). 0 or -ENOMEM. */
+int ws_bridge_fds(int cfd, int pfd, const void *extra, size_t extra_len);
+
 /* Let bridges run (http_start; after ws_stop). 0 or -errno. */
 int ws_start(void);
 
