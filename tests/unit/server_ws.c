@@ -643,17 +643,14 @@ static void test_stop_closes_bridges(void)
 {
 	uint8_t buf[256];
 	size_t len;
-	int peer, fd;
-
-	vanishing_clients();
-	fd = ws_open(&peer, 0);
+	int peer, fd = ws_open(&peer, 0);
 
 	CHECK(fd >= 0 && peer >= 0);
-	CHECK(ws_bridges() >= 1);
+	CHECK_EQ(ws_bridges(), 1);
 	ws_stop();
 	CHECK_EQ(recv_frame(fd, buf, sizeof(buf), &len), 8);
 	CHECK(len >= 2 && (buf[0] << 8 | buf[1]) == 1001);
-	CHECK_EQ(ws_bridges(), 0);      /* the vanished clients' too */
+	CHECK_EQ(ws_bridges(), 0);
 	close(fd);
 	close(peer);
 	/* refused while stopping (503), then running again */
@@ -671,6 +668,14 @@ static void test_stop_closes_bridges(void)
 	close(fd);
 	close(peer);
 	CHECK(bridges_gone());
+}
+
+static void test_vanished_clients_leave_nothing_at_stop(void)
+{
+	vanishing_clients();
+	ws_stop();
+	CHECK_EQ(ws_bridges(), 0);
+	CHECK(!ws_start());
 }
 
 int main(void)
@@ -707,6 +712,7 @@ int main(void)
 	RUN(test_slow_peer_stalls_client);
 	RUN(test_garbage_frames);
 	RUN(test_stop_closes_bridges);
+	RUN(test_vanished_clients_leave_nothing_at_stop);
 	ws_stop();
 	MHD_stop_daemon(daemon_);
 	return check_done();
