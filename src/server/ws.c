@@ -265,11 +265,15 @@ static void bridge_run(struct bridge *b)
 		int timeout = -1;
 
 		flush_peer(b);
-		if (b->peer_eof && !wslay_event_get_close_received(b->ctx) &&
-		    wslay_event_get_queued_msg_count(b->ctx) == 0)
-			queue_close(b, WSLAY_CODE_NORMAL_CLOSURE, "the console closed", CLOSE_WAIT_MS);
 		if (wslay_event_want_write(b->ctx) && wslay_event_send(b->ctx))
 			break;
+		/* The peer ended and all it gave is sent (the send above may just have done it):
+		 * our close, sent at once. */
+		if (b->peer_eof && !b->close_queued && !wslay_event_get_close_received(b->ctx) &&
+		    wslay_event_get_queued_msg_count(b->ctx) == 0) {
+			queue_close(b, WSLAY_CODE_NORMAL_CLOSURE, "the console closed", CLOSE_WAIT_MS);
+			continue;
+		}
 		if (b->client_gone)
 			break;
 		/* Done: the close sent and received (or the client's closing handshake done
@@ -304,6 +308,12 @@ static void bridge_run(struct bridge *b)
 		}
 		if (b->close_queued)
 			p[2].fd = -1;       /* (the eventfd stays readable) */
+		/* A side waited for in neither direction is left out: its hang-up, always
+		 * reported, would spin the loop (it is seen once that side is waited for). */
+		if (!p[0].events)
+			p[0].fd = -1;
+		if (!p[1].events)
+			p[1].fd = -1;
 		if (poll(p, 3, timeout) < 0 && errno != EINTR)
 			break;
 		if (p[2].revents)
@@ -313,12 +323,11 @@ static void bridge_run(struct bridge *b)
 			if (wslay_event_recv(b->ctx))
 				break;
 		}
-		if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-			if (p[1].revents & POLLIN)
-				read_peer(b);
-			else
-				b->peer_eof = true;
-		}
+		/* (what the peer sent before it hung up is read first: POLLIN with POLLHUP) */
+		if ((p[1].events & POLLIN) && (p[1].revents & (POLLIN | POLLHUP | POLLERR)))
+			read_peer(b);
+		else if (p[1].revents & POLLERR)
+			b->peer_eof = true;
 	}
 }
 

@@ -368,6 +368,60 @@ static void test_close_from_peer(void)
 	close(fd);
 }
 
+/* A pattern byte at stream offset i. */
+static uint8_t pat(uint64_t i)
+{
+	return (uint8_t)(i * 2654435761u >> 13);
+}
+
+/* The console writes a lot and ends while the client is slow: the client still gets all of
+ * it, then the close. */
+struct tail_writer {
+	int fd;
+	const uint8_t *p;
+	size_t n;
+};
+
+static void *tail_write(void *arg)
+{
+	struct tail_writer *w = arg;
+
+	write_full(w->fd, w->p, w->n);
+	close(w->fd);
+	return NULL;
+}
+
+static void test_peer_tail_reaches_slow_client(void)
+{
+	size_t total = 4 << 20, got = 0, len;
+	uint8_t *big = malloc(total), *frame = malloc(WS_MSG_MAX);
+	int peer, fd = ws_open(&peer, 65536), op = -1;
+	struct tail_writer w;
+	bool ok = true;
+	pthread_t th;
+
+	CHECK(fd >= 0 && peer >= 0);
+	for (size_t i = 0; i < total; i++)
+		big[i] = pat(i);
+	w = (struct tail_writer){ .fd = peer, .p = big, .n = total };
+	pthread_create(&th, NULL, tail_write, &w);
+	usleep(300000);                 /* the client is late */
+	while (ok && (op = recv_frame(fd, frame, WS_MSG_MAX, &len)) == 2) {
+		for (size_t i = 0; i < len && ok; i++)
+			ok = got + i < total && frame[i] == pat(got + i);
+		got += len;
+	}
+	pthread_join(th, NULL);
+	CHECK(ok);
+	CHECK_EQ(got, total);
+	CHECK_EQ(op, 8);
+	CHECK(!send_frame(fd, 8, "\x03\xe8", 2));
+	close(fd);
+	CHECK(bridges_gone());
+	free(big);
+	free(frame);
+}
+
 /* The most a bridge may hold in flight, given this machine's socket buffer limits (so the
  * check does not depend on them): the kernel's buffers of both sockets, the bridge's. */
 static size_t flight_bound(void)
@@ -395,12 +449,6 @@ static size_t flight_bound(void)
 	/* TCP both ways, the Unix pair (send and receive: at most 2 x wmem_max each), the
 	 * bridge's own buffers and a read chunk, doubled for the kernel's accounting */
 	return 2 * ((size_t)v[2] + (size_t)w[2] + 4 * (size_t)cmax + 2 * WS_BUF_MAX + WS_MSG_MAX);
-}
-
-/* A pattern byte at stream offset i. */
-static uint8_t pat(uint64_t i)
-{
-	return (uint8_t)(i * 2654435761u >> 13);
 }
 
 static void test_slow_client_stalls_peer(void)
@@ -710,6 +758,7 @@ int main(void)
 	RUN(test_close_from_peer);
 	RUN(test_slow_client_stalls_peer);
 	RUN(test_slow_peer_stalls_client);
+	RUN(test_peer_tail_reaches_slow_client);
 	RUN(test_garbage_frames);
 	RUN(test_stop_closes_bridges);
 	RUN(test_vanished_clients_leave_nothing_at_stop);
