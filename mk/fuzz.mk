@@ -100,6 +100,10 @@ fuzz-seeds: $(LIBVHD)
 	$(CC) $(CFLAGS) -o $(FUZZ_BUILD)/mkseeds fuzz/mkseeds.c $(LIBVHD) -lpthread
 	$(FUZZ_BUILD)/mkseeds fuzz/corpus/vhd
 
+# The server's WebSocket bridge: a client's frames through wslay (tests/t-ws-fuzz.sh).
+$(eval $(call fuzz_target,ws-frames,fuzz/ws_frames.c src/server/ws.c src/util/log.c,\
+  src/server/ws.h,,-lwslay -lmicrohttpd -lcrypto -lpthread))
+
 # The guest agent's replies as the server reads them: lines, 0xFF resync, reply parser, the
 # API's views (tests/t-agent-fuzz.sh; seeds are real qemu-ga replies).
 $(eval $(call fuzz_target,agent-reply,fuzz/agent_reply.c src/server/agent_proto.c,\

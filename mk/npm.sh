@@ -7,7 +7,8 @@
 # build/npm at test time.
 #
 # mk/npm.sh --web DIR OUT: the browser libraries the web console embeds (mk/web.mk), at
-# build time: xterm.js (the serial console) and uPlot (the charts), at the exact versions
+# build time: xterm.js (the serial console), uPlot (the charts) and noVNC (the graphical
+# console: its ES modules, copied as a tree into OUT/novnc), at the exact versions
 # and hashes of mk/web-npm/package-lock.json (npm ci into DIR), then the files the page
 # loads copied into OUT under the plain names src/server/web.c serves them by. The page
 # never fetches them from anywhere but the server.
@@ -44,6 +45,15 @@ if [ "${1:-}" = --web ]; then
 	uplot.mjs uplot/dist/uPlot.esm.js
 	uplot.css uplot/dist/uPlot.min.css
 	LIST
+	# noVNC's modules import each other by relative paths: its core/ and vendor/ as they are
+	rm -rf "$out/novnc.tmp"
+	mkdir -p "$out/novnc.tmp"
+	(cd "$m/@novnc/novnc" && find core vendor -name '*.js' -type f) | while read -r f; do
+		mkdir -p "$out/novnc.tmp/$(dirname "$f")"
+		cp "$m/@novnc/novnc/$f" "$out/novnc.tmp/$f"
+	done
+	rm -rf "$out/novnc"
+	mv "$out/novnc.tmp" "$out/novnc"
 	exit 0
 fi
 

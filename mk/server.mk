@@ -15,7 +15,7 @@ SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
 SERVER_SHARED_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard src/util/*.c src/disk/*.c)) \
                        src/arch/x86/boot_probe.c)
 # (libqcow, libvmdk, libvhdi: the shared disk layer's readers of foreign formats)
-SERVER_LDLIBS := -lsqlite3 -lmicrohttpd -ljansson -largon2 -lcrypto -lcurl -lpthread \
+SERVER_LDLIBS := -lsqlite3 -lmicrohttpd -ljansson -largon2 -lcrypto -lcurl -lpthread -lwslay \
                  -lqcow -lvmdk -lvhdi
 
 all: $(SERVER_BIN)

@@ -3,7 +3,8 @@
 # DOM (tests/web/unit.test.mjs) and its API client against a real server with a running
 # guest (tests/web/server.test.mjs), and the page itself in headless Chromium
 # (tests/web/browser.test.mjs; the terminal, the management pages, a viewer's pages and
-# 1,000 VMs without a guest: tests/web/manage.test.mjs). Each node test becomes one PASS/FAIL/SKIP line.
+# 1,000 VMs without a guest: tests/web/manage.test.mjs; the graphical and serial consoles
+# over WebSockets: tests/web/display.test.mjs). Each node test becomes one PASS/FAIL/SKIP line.
 . "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 if ! command -v node >/dev/null 2>&1; then
@@ -11,7 +12,7 @@ if ! command -v node >/dev/null 2>&1; then
 	exit 0
 fi
 out=$(timeout -k 5 300 node --test --test-reporter=tap tests/web/unit.test.mjs tests/web/server.test.mjs \
-	tests/web/browser.test.mjs tests/web/manage.test.mjs 2>&1)
+	tests/web/browser.test.mjs tests/web/manage.test.mjs tests/web/display.test.mjs 2>&1)
 rc=$?
 # Top-level TAP results: "ok N - name", "not ok N - name", "# SKIP reason".
 awk '

@@ -1,8 +1,10 @@
 // The REST API client of the web console (docs/api.yaml). No DOM: node's tests import it.
 // The bearer token lives in the given storage (sessionStorage in the browser) and goes in
 // an Authorization header on every call, streams included: the server takes no token in
-// a URL or a cookie, so EventSource (which cannot send headers) is not used; streams are
-// read with fetch() and a ReadableStream reader instead.
+// a URL, so EventSource (which cannot send headers) is not used; streams are read with
+// fetch() and a ReadableStream reader instead. The WebSocket consoles (serial, VNC) are the
+// exception a browser forces: its WebSocket sends no header, so there the session cookie
+// that login set goes (the server takes it on those endpoints only, from this origin only).
 import { SseParser } from './sse.mjs';
 
 const TOKEN_KEY = 'vsrv.token';
@@ -178,6 +180,56 @@ export class Api {
 
   consoleInput(name, input) {
     return this.request('POST', '/api/v1/vms/' + seg(name) + '/console', { input });
+  }
+
+  // The VM's screen as a PNG Blob (view; 409 when it does not run or has no display).
+  async screenshot(name, { signal } = {}) {
+    const res = await this.raw('GET', '/api/v1/vms/' + seg(name) + '/screenshot', { signal, accept: 'image/png' });
+    return res.blob();
+  }
+
+  // The ws: (wss: under https) URL of a VM's console WebSocket, kind 'serial' or 'vnc', at
+  // the page's origin (loc: a Location) or at base.
+  consoleUrl(name, kind, loc = globalThis.location) {
+    const origin = this.base || loc.origin;
+    return origin.replace(/^http/, 'ws') + '/api/v1/vms/' + seg(name) + '/console/' + kind;
+  }
+
+  // The live serial console over its WebSocket (control): text chunks (UTF-8 decoded across
+  // messages; escape sequences as the guest sent them) until the VM ends or signal aborts.
+  // onOpen() once connected; onSocket(ws) gives the socket, for typing (ws.send).
+  async *consoleSocket(name, { signal, onOpen, onSocket } = {}) {
+    const ws = new WebSocket(this.consoleUrl(name, 'serial'), ['binary']);
+    ws.binaryType = 'arraybuffer';
+    const queue = [];
+    let wake = null, ended = false, failed = null, opened = false;
+    const kick = () => { if (wake) { wake(); wake = null; } };
+    ws.onopen = () => { opened = true; if (onSocket) onSocket(ws); if (onOpen) onOpen(); };
+    ws.onmessage = (ev) => { queue.push(ev.data); kick(); };
+    ws.onerror = () => { if (!opened) failed = new Error('the console WebSocket did not connect'); };
+    ws.onclose = () => { ended = true; kick(); };
+    const abort = () => ws.close(1000);
+    if (signal)
+      signal.addEventListener('abort', abort);
+    const dec = new TextDecoder('utf-8');
+    try {
+      for (;;) {
+        while (queue.length) {
+          const m = queue.shift();
+          yield typeof m === 'string' ? m : dec.decode(new Uint8Array(m), { stream: true });
+        }
+        if (ended)
+          break;
+        await new Promise((r) => { wake = r; });
+      }
+      if (failed && !(signal && signal.aborted))
+        throw failed;
+    } finally {
+      if (signal)
+        signal.removeEventListener('abort', abort);
+      if (ws.readyState <= 1)
+        ws.close(1000);
+    }
   }
 
   // The bytes of a streaming answer, as they come (an async iterator of Uint8Array).

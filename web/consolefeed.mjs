@@ -1,5 +1,6 @@
 // The serial console's bytes for the VM page, in order and without repeats: the live
-// stream (control permission) is connected first and the log read second, so nothing
+// stream (control permission: the console's WebSocket where there is one, as in browsers,
+// else the streamed GET) is connected first and the log read second, so nothing
 // falls between them; what the stream brought before the log came is written only where
 // it does not already end the log. Without control (or when the VM does not run) the log
 // alone. The output goes to a sink { reset(), write(text) } (xterm.js in the page,
@@ -17,13 +18,24 @@ export function liveAfterLog(log, live) {
 export class ConsoleFeed {
   // api: an Api; name: the VM's; sink: { reset(), write(text) };
   // onNote(text): what the feed is doing, for people; onError(e): a failed log read.
-  constructor(api, name, sink, { onNote = () => {}, onError = () => {} } = {}) {
-    Object.assign(this, { api, name, sink, onNote, onError });
+  constructor(api, name, sink, { onNote = () => {}, onError = () => {},
+                                 socket = typeof WebSocket !== 'undefined' } = {}) {
+    Object.assign(this, { api, name, sink, onNote, onError, socket });
+    this.ws = null;            // the live WebSocket, open: typing goes there
     this.follow = null;        // AbortController of the live stream
     this.early = null;         // live text that came before the log (null: not waiting)
   }
 
   get live() { return !!this.follow; }
+
+  // Type data into the guest over the live WebSocket: false when there is none open (the
+  // caller posts it instead).
+  send(data) {
+    if (!this.ws || this.ws.readyState !== 1)
+      return false;
+    this.ws.send(new TextEncoder().encode(data));
+    return true;
+  }
 
   // The log's last 64 KiB; then what the live stream brought meanwhile, without overlap.
   async loadLog() {
@@ -41,6 +53,7 @@ export class ConsoleFeed {
     if (this.follow)
       this.follow.abort();
     this.follow = null;
+    this.ws = null;
   }
 
   // Follow the live output until the VM ends or stop(); resolves then.
@@ -52,7 +65,10 @@ export class ConsoleFeed {
     this.onNote('Live: following the console.');
     try {
       const onOpen = () => { this.early = ''; this.loadLog(); };
-      for await (const text of this.api.consoleFollow(this.name, { signal: ctl.signal, onOpen })) {
+      const src = this.socket
+        ? this.api.consoleSocket(this.name, { signal: ctl.signal, onOpen, onSocket: (ws) => { this.ws = ws; } })
+        : this.api.consoleFollow(this.name, { signal: ctl.signal, onOpen });
+      for await (const text of src) {
         if (this.early !== null)
           this.early += text;
         else
@@ -66,7 +82,9 @@ export class ConsoleFeed {
         this.loadLog();
       }
     }
-    if (this.follow === ctl)
+    if (this.follow === ctl) {
       this.follow = null;
+      this.ws = null;
+    }
   }
 }

@@ -3,9 +3,10 @@
 // serial console in xterm.js (terminal.mjs) fed by consolefeed.mjs.
 import { api, app, main, setView, showError, clearError, dispatch, serverPerms, mayVm, mayServer,
          actionButtons, stateBadge, refreshVm, waitTask } from './core.mjs';
-import { consoleAccess } from './perms.mjs';
+import { consoleAccess, graphicalAccess } from './perms.mjs';
 import { ConsoleTerminal, inputQueue } from './terminal.mjs';
 import { ConsoleFeed } from './consolefeed.mjs';
+import { GraphicalConsole } from './vncview.mjs';
 import { fmtBytes, fmtMib, fmtSeconds, fmtTime, fmtExit, fmtAgent, fmtGuestOs, fmtAddresses } from './format.mjs';
 import { h, replace, kv, table } from './dom.mjs';
 import { VmCharts } from './charts.mjs';
@@ -129,7 +130,9 @@ export function viewVm(name) {
   const info = h('div');
   const pane = h('div', { id: 'console', tabindex: '-1' });
   const note = h('p', { class: 'hint', role: 'status' });
-  const send = inputQueue((text) => api.consoleInput(name, text), showError);
+  const post = inputQueue((text) => api.consoleInput(name, text), showError);
+  // keys go over the console's WebSocket when it is open, else posted
+  const send = (data) => { if (!feed.send(data)) post(data); };
   const input = h('input', { id: 'console-input', autocomplete: 'off', spellcheck: 'false' });
   const sendBox = h('form', { class: 'term-input', on: { submit: async (ev) => {
     ev.preventDefault();
@@ -141,8 +144,23 @@ export function viewVm(name) {
   const undo = undoSection(name, alive);
   const media = mediaSection(name, alive);
   const charts = new VmCharts(name);
+  // The graphical console: for control on a VM with a display (vm.display), while it runs.
+  const gnote = h('p', { class: 'hint', role: 'status' });
+  const gpane = h('div', { id: 'vnc' });
+  const gbtn = (key, label, fn) => h('button', { type: 'button', 'data-key': `${name}/${key}`,
+    on: { click: fn } }, label);
+  const gui = h('section', { id: 'graphical', hidden: true, 'aria-labelledby': 'gfx' },
+    h('h2', { id: 'gfx' }, 'Graphical console'),
+    h('div', { class: 'toolbar' },
+      gbtn('vnc-connect', 'Connect', () => gcon.connect().catch(showError)),
+      gbtn('vnc-cad', 'Ctrl-Alt-Del', () => gcon.ctrlAltDel()),
+      gbtn('vnc-fullscreen', 'Full screen', () => gcon.fullScreen())),
+    gpane, gnote);
+  const gcon = new GraphicalConsole(gpane, api.consoleUrl(name, 'vnc'),
+    { onNote: (t) => { gnote.textContent = t; } });
+  let gshown = null;
   replace(main, h('p', {}, h('a', { href: '#/vms' }, '← Virtual machines')), h('h1', {}, name), info,
-    media.el, undo.el, charts.el, h('h2', {}, 'Serial console'), h('div', { class: 'toolbar' },
+    gui, media.el, undo.el, charts.el, h('h2', {}, 'Serial console'), h('div', { class: 'toolbar' },
       h('button', { type: 'button', on: { click: () => feed.loadLog() } }, 'Reload log'),
       h('button', { type: 'button', on: { click: () => term.reset() } }, 'Clear')),
     pane, sendBox, note);
@@ -178,6 +196,15 @@ export function viewVm(name) {
     }
     if (acc.live && (vm.state === 'running' || vm.state === 'paused'))
       feed.start();
+    const gshow = graphicalAccess(vm, serverPerms()) && (vm.state === 'running' || vm.state === 'paused');
+    if (gshow !== gshown) {
+      gshown = gshow;
+      gui.hidden = !gshow;
+      if (gshow)
+        gcon.connect().catch(showError);
+      else
+        gcon.disconnect();
+    }
     const links = [
       mayVm(vm, 'modify') ? h('a', { class: 'button', href: '#/edit/' + encodeURIComponent(name),
         'data-key': name + '/edit' }, 'Settings') : null,
@@ -189,6 +216,7 @@ export function viewVm(name) {
         h('section', { 'aria-labelledby': 'cfg' }, h('h2', { id: 'cfg' }, 'Configuration'), kv([
           ['Description', vm.description], ['vCPUs', String(vm.cpus ?? '–')],
           ['Memory', fmtMib(vm.memory_mib)], ['OS type', vm.os_type], ['Firmware', vm.firmware],
+          ['Display', vm.display],
           ['Boot order', vm.boot && vm.boot.length ? vm.boot.join(', ') : null], ['Kernel', vm.kernel], ['Initrd', vm.initrd],
           ['Command line', vm.cmdline], ['Restart policy', vm.restart_policy],
           ['Autostart', vm.autostart === undefined ? null : vm.autostart ? 'yes' : 'no'],
@@ -234,6 +262,7 @@ export function viewVm(name) {
   setView({ name: 'vm', cleanup: () => {
     gone = true;
     feed.stop();
+    gcon.disconnect();
     clearInterval(timer);
     charts.dispose();
     term.dispose();

@@ -6,8 +6,9 @@
 // actions its VM's state allows now (the VM's page shows the others disabled); the buttons'
 // clicks are taken by one listener on the table. Each render's time (performance.now()
 // around building the rows and the layout they cause) is kept in the list's
-// data-render-ms, for the page's tests.
-import { app, main, setView, showError, loadVms, serverPerms, doAction, stateBadge,
+// data-render-ms, for the page's tests. Running VMs with a display show a thumbnail of their
+// screen (GET .../screenshot with the token, shown from a blob: URL), renewed every 10 s.
+import { app, api, main, setView, showError, loadVms, serverPerms, doAction, stateBadge,
          vmList, refreshVm } from './core.mjs';
 import { vmActions, canCreate, emptyText } from './perms.mjs';
 import { fmtMib, fmtBytes, fmtSeconds } from './format.mjs';
@@ -15,6 +16,18 @@ import { h, replace } from './dom.mjs';
 
 const COLUMNS = [['Name'], ['State'], ['vCPUs', true], ['Memory', true], ['CPU time', true],
   ['Resident', true], ['Actions']];
+
+// Screenshots of the running VMs with a display: name -> blob: URL.
+const THUMBS_MAX = 24;            // at most this many fetched a round
+const thumbs = new Map();
+
+function thumbImg(name, url) {
+  const img = document.createElement('img');
+  img.className = 'vm-thumb';
+  img.alt = 'Screen of ' + name;
+  img.src = url;
+  return img;
+}
 
 // A row: a clone of one template row, its texts and attributes filled in (cheaper than
 // building each element anew).
@@ -30,6 +43,8 @@ function row(vm, perms) {
   a.href = '#/vm/' + encodeURIComponent(vm.name);
   a.setAttribute('data-key', vm.name);
   a.textContent = vm.name;
+  if (thumbs.has(vm.name) && (vm.state === 'running' || vm.state === 'paused'))
+    td[0].appendChild(thumbImg(vm.name, thumbs.get(vm.name)));
   td[1].replaceChildren(stateBadge(vm.state, vm.last_exit));
   td[2].textContent = String(vm.cpus ?? '–');
   td[3].textContent = fmtMib(vm.memory_mib);
@@ -138,6 +153,36 @@ export function viewVms() {
       h('button', { type: 'button', on: { click: () => loadVms().catch(showError) } }, 'Refresh')),
     list);
   render();
+  // The thumbnails: fetched for the running VMs with a display, every 10 s.
+  let shooting = false;
+  const shoot = async () => {
+    if (shooting)
+      return;
+    shooting = true;
+    const up = vmList(app.state).filter((vm) => (vm.state === 'running' || vm.state === 'paused') &&
+                                                vm.display === 'bochs').slice(0, THUMBS_MAX);
+    for (const vm of up) {
+      try {
+        const url = URL.createObjectURL(await api.screenshot(vm.name));
+        const old = thumbs.get(vm.name);
+        thumbs.set(vm.name, url);
+        const r = rows.get(vm.name);
+        if (r) {
+          const cell = r.tr.children[0];
+          const img = cell.querySelector('img.vm-thumb');
+          if (img)
+            img.src = url;
+          else
+            cell.appendChild(thumbImg(vm.name, url));
+        }
+        if (old)
+          URL.revokeObjectURL(old);
+      } catch (e) { /* stopped meanwhile: no thumbnail */ }
+    }
+    shooting = false;
+  };
+  shoot();
+  const shots = setInterval(shoot, 10000);
   // CPU time and resident memory move without events: fetch the running VMs every 5 s.
   const timer = setInterval(() => {
     for (const vm of vmList(app.state))
@@ -152,6 +197,7 @@ export function viewVms() {
   };
   setView({ name: 'vms', update, render, cleanup: () => {
     clearInterval(timer);
+    clearInterval(shots);
     if (frame)
       cancelAnimationFrame(frame);
   } });

@@ -45,6 +45,11 @@ export function consoleAccess(vm, serverPerms = []) {
   return { read: has(perms, 'view'), live: has(perms, 'control') };
 }
 
+// May the caller open vm's graphical console: control on it, and a display (vm.display)?
+export function graphicalAccess(vm, serverPerms = []) {
+  return has(union(vm.permissions, serverPerms), 'control') && vm.display === 'bochs';
+}
+
 // What an empty list says: "None yet." to someone who sees every object (an administrator,
 // or view on the server), "None you may see." to someone who may see only some.
 // me: GET /api/v1/whoami's answer ({admin, server_permissions}).

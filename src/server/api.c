@@ -46,6 +46,9 @@ const struct route api_routes[] = {
 	{ "POST", "/api/v1/vms/{}/agent", api_vm_agent_post, 0 },
 	{ "POST", "/api/v1/vms/{}/{}", api_vm_action, 0 },
 	{ "GET", "/api/v1/vms/{}/console", api_vm_console_get, 0 },
+	{ "GET", "/api/v1/vms/{}/console/serial", api_vm_console_serial, ROUTE_WS },
+	{ "GET", "/api/v1/vms/{}/console/vnc", api_vm_console_vnc, ROUTE_WS },
+	{ "GET", "/api/v1/vms/{}/screenshot", api_vm_screenshot, 0 },
 	{ "POST", "/api/v1/vms/{}/console", api_vm_console_put, 0 },
 	{ "GET", "/api/v1/permissions", api_perm_get, 0 },
 	{ "PUT", "/api/v1/permissions", api_perm_set, 0 },
@@ -198,6 +201,11 @@ int api_login(struct req *r)
 	events_emit(r->srv, r->c, "login", "user", user, user, NULL, "%s logged in", user);
 	r->out = json_pack("{s:s,s:I,s:I}", "token", token, "expires", (json_int_t)exp,
 			   "expires_in", (json_int_t)r->srv->token_ttl);
+	/* The same token as a cookie, for the WebSocket routes alone (api.h: ROUTE_WS): a
+	 * browser's WebSocket cannot send the Authorization header. */
+	if (asprintf(&r->set_cookie, AUTH_COOKIE "=%s; Path=/api/v1/; Max-Age=%u; HttpOnly; "
+		     "SameSite=Strict", token, r->srv->token_ttl) < 0)
+		r->set_cookie = NULL;
 	return 200;
 }
 
@@ -208,6 +216,7 @@ int api_logout(struct req *r)
 	if (!h || strncasecmp(h, "Bearer ", 7))
 		return req_error(r, -EINVAL, "logout needs the token in 'Authorization: Bearer TOKEN'");
 	auth_logout(r->c, h + 7);
+	r->set_cookie = strdup(AUTH_COOKIE "=; Path=/api/v1/; Max-Age=0; HttpOnly; SameSite=Strict");
 	r->status = 204;
 	return 204;
 }

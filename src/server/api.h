@@ -6,7 +6,10 @@
 
 /* ROUTE_UPLOAD: the body is streamed to the handler (struct req's upload_*), not parsed
  * as JSON nor bounded by the 64 KiB of other requests. */
-enum { ROUTE_NOAUTH = 1, ROUTE_UPLOAD = 2 };
+/* ROUTE_WS: a WebSocket (ws.h); besides the bearer token it takes the session cookie that
+ * login sets (a browser's WebSocket cannot send headers), then only from a page of this
+ * server (its Origin is the request's Host). */
+enum { ROUTE_NOAUTH = 1, ROUTE_UPLOAD = 2, ROUTE_WS = 4 };
 
 struct route {
 	const char *method;
@@ -64,6 +67,9 @@ int api_vm_balloon_get(struct req *r);
 int api_vm_balloon_put(struct req *r);
 int api_vm_console_get(struct req *r);
 int api_vm_console_put(struct req *r);
+int api_vm_console_serial(struct req *r);
+int api_vm_console_vnc(struct req *r);
+int api_vm_screenshot(struct req *r);
 int api_vm_undo_list(struct req *r);
 int api_vm_undo_action(struct req *r);
 int api_vm_snapshot_list(struct req *r);

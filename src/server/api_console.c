@@ -4,6 +4,7 @@
 #include "server/auth.h"
 #include "server/vmdir.h"
 #include "server/vmrow.h"
+#include "server/ws.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -125,6 +126,28 @@ int api_vm_console_get(struct req *r)
 		r->text_len = got;
 	}
 	return 200;
+}
+
+/* GET console/serial: a WebSocket to the guest's serial console (ws.h): the bytes the
+ * guest writes, escape sequences and all, as binary messages; what the client sends is
+ * typed into the guest. Needs what following the console does (control). */
+int api_vm_console_serial(struct req *r)
+{
+	const char *why;
+	int64_t id;
+	int fd;
+
+	if (vm_lookup(r, &id) || auth_require_object(r, "vm", id, r->args[0], PERM_CONTROL))
+		return r->status;
+	if (ws_handshake_check(r->conn, &why))
+		return req_error(r, -EINVAL, "%s", why);
+	fd = console_connect(r->srv, id);
+	if (fd < 0)
+		return req_error(r, -EBUSY, "%s is not running", r->args[0]);
+	r->upgrade = true;
+	r->upgrade_fd = fd;
+	r->status = 101;
+	return 101;
 }
 
 /* POST console {"input": "..."}: type into the guest's serial console. */

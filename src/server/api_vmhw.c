@@ -38,6 +38,7 @@ const char *const vmhw_firmwares[] = { "none", "bios", "uefi", NULL };
 const char *const vmhw_os_types[] = { "linux", "windows", "legacy", NULL };
 const char *const vmhw_nic_models[] = { "virtio", "e1000", NULL };
 const char *const vmhw_cd_buses[] = { "virtio-scsi", "ahci", "ide", NULL };
+const char *const vmhw_displays[] = { "none", "bochs", NULL };
 static const char *const boot_devices[] = { "cdrom", "disk", "net", NULL };
 
 /* Set key of every object of array a to val where it is not given. */
@@ -211,7 +212,8 @@ int vmhw_write(struct req *r, int64_t id, const json_t *b, bool create, char *er
 
 	if (!json_object_get(b, "firmware") && !boot && !json_object_get(b, "os_type") &&
 	    !json_object_get(b, "disks") && !json_object_get(b, "nics") &&
-	    !json_object_get(b, "cdroms") && !json_object_get(b, "balloon"))
+	    !json_object_get(b, "cdroms") && !json_object_get(b, "balloon") &&
+	    !json_object_get(b, "display"))
 		return 0;
 	rc = inv_vm_hw_get(r->c, id, &hw);
 	if (rc)
@@ -220,6 +222,9 @@ int vmhw_write(struct req *r, int64_t id, const json_t *b, bool create, char *er
 		snprintf(hw.firmware, sizeof(hw.firmware), "%s", vmhw_body_firmware(b));
 	if (boot && (rc = boot_string(boot, hw.boot, sizeof(hw.boot), err, errlen)))
 		return rc;
+	if (json_object_get(b, "display"))
+		snprintf(hw.display, sizeof(hw.display), "%s",
+			 json_string_value(json_object_get(b, "display")));
 	if (!strcmp(hw.firmware, "none"))
 		hw.boot[0] = '\0';
 	if (json_object_get(b, "balloon"))
@@ -289,6 +294,13 @@ int vmhw_edit(struct req *r, int64_t id, const json_t *b, struct inv_vm *vm, cha
 	return 0;
 }
 
+const char *vmhw_display(const struct inv_vm_hw *hw)
+{
+	if (hw->display[0])
+		return hw->display;
+	return strcmp(hw->firmware, "none") && hw->firmware[0] ? "bochs" : "none";
+}
+
 void vmhw_json(struct dbc *c, int64_t id, json_t *o)
 {
 	struct inv_vm_hw hw;
@@ -305,6 +317,7 @@ void vmhw_json(struct dbc *c, int64_t id, json_t *o)
 	json_object_set_new(o, "uuid", json_string(hw.uuid));
 	json_object_set_new(o, "os_type", hw.os_type[0] ? json_string(hw.os_type) : json_null());
 	json_object_set_new(o, "balloon", json_boolean(hw.balloon));
+	json_object_set_new(o, "display", json_string(vmhw_display(&hw)));
 	if (!strcmp(json_string_value(json_object_get(o, "kernel")) ?: "", ""))
 		json_object_set(o, "kernel", json_null());
 }

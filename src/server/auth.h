@@ -20,6 +20,9 @@ int auth_verify_password(const char *encoded, const char *password);
 int auth_login(struct dbc *c, const char *user, const char *password, unsigned ttl,
 	       char token_out[65], int64_t *expires);
 
+/* The session cookie's name: login sets it to the token; only WebSocket routes take it. */
+#define AUTH_COOKIE "vsrv_session"
+
 /* Forget a token (logout). Returns 0 or -ENOENT. */
 int auth_logout(struct dbc *c, const char *token);
 

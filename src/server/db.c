@@ -149,6 +149,8 @@ static const char *const migrations[] = {
 	 * for those that exist (their hardware, and the saved states that name it, stay) */
 	"ALTER TABLE vm_hw ADD COLUMN balloon INTEGER NOT NULL DEFAULT 1;"
 	"UPDATE vm_hw SET balloon = 0;",
+	/* 9: a VM's display (inv_vm_hw): none or bochs; NULL: by its firmware */
+	"ALTER TABLE vm_hw ADD COLUMN display TEXT;",
 };
 
 /* The tables whose ids grants name, with the ids (as x) that grants name in them. */

@@ -8,6 +8,7 @@
 #include "server/http_upload.h"
 #include "server/metrics.h"
 #include "server/web.h"
+#include "server/ws.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -144,8 +145,19 @@ const char *req_header(struct req *r, const char *key)
 	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, key);
 }
 
-static enum MHD_Result queue_json(struct MHD_Connection *conn, int status, json_t *v,
-				  unsigned retry_after)
+/* Set-Cookie: value, Secure on a TLS connection. */
+static void add_cookie(struct MHD_Connection *conn, struct MHD_Response *resp, const char *value)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	char buf[512];
+
+	snprintf(buf, sizeof(buf), "%s%s", value, ci && ci->tls_session ? "; Secure" : "");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, buf);
+}
+
+static enum MHD_Result queue_json_c(struct MHD_Connection *conn, int status, json_t *v,
+				    unsigned retry_after, const char *cookie)
 {
 	char *s = json_dumps(v, JSON_COMPACT);
 	struct MHD_Response *resp;
@@ -175,6 +187,8 @@ static enum MHD_Result queue_json(struct MHD_Connection *conn, int status, json_
 	web_transport_headers(conn, resp);
 	if (status == 401)
 		MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"vsrv\"");
+	if (cookie)
+		add_cookie(conn, resp, cookie);
 	if (retry_after) {
 		char ra[16];
 
@@ -184,6 +198,12 @@ static enum MHD_Result queue_json(struct MHD_Connection *conn, int status, json_
 	ret = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
+}
+
+static enum MHD_Result queue_json(struct MHD_Connection *conn, int status, json_t *v,
+				  unsigned retry_after)
+{
+	return queue_json_c(conn, status, v, retry_after, NULL);
 }
 
 static enum MHD_Result queue_error(struct MHD_Connection *conn, int status, const char *msg)
@@ -223,6 +243,21 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 	return n;
 }
 
+/* The request's Origin is this server: scheme (https on a TLS connection) and the Host the
+ * request named. */
+static bool same_origin(struct MHD_Connection *conn)
+{
+	const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+	const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host");
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	const char *scheme = ci && ci->tls_session ? "https://" : "http://";
+	size_t n = strlen(scheme);
+
+	return origin && host && *host && !strncasecmp(origin, scheme, n) &&
+	       !strcasecmp(origin + n, host);
+}
+
 static void resume_all(void)
 {
 	struct req *r, *next;
@@ -260,14 +295,24 @@ static void stream_free(void *cls)
 	free(r);
 }
 
-static void resolve_caller(struct listener *l, struct MHD_Connection *conn, struct req *r)
+/* Who calls: the bearer token; on a WebSocket route (cookie true) without one, the session
+ * cookie; on the Unix socket, its peer. */
+static void resolve_caller(struct listener *l, struct MHD_Connection *conn, struct req *r,
+			   bool cookie)
 {
 	const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+	const char *ck = cookie ? MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, AUTH_COOKIE)
+				: NULL;
 
 	memset(&r->who, 0, sizeof(r->who));
 	r->who.local = l->local;
 	if (h && !strncasecmp(h, "Bearer ", 7)) {
 		auth_token_caller(r->c, h + 7, &r->who);
+		return;
+	}
+	if (ck) {
+		auth_token_caller(r->c, ck, &r->who);
+		r->who.cookie = r->who.authenticated;
 		return;
 	}
 	if (l->local) {
@@ -317,7 +362,7 @@ static enum MHD_Result upload_route(struct listener *l, struct MHD_Connection *c
 	if (!r->c) {
 		req_error(r, 503, "inventory unavailable");
 	} else {
-		resolve_caller(l, conn, r);
+		resolve_caller(l, conn, r, false);
 		if (!r->who.authenticated)
 			req_error(r, 401, "authentication required: log in at /api/v1/login and "
 				  "send 'Authorization: Bearer TOKEN'");
@@ -416,12 +461,20 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		goto out_metrics;
 	}
 	if (!(api_routes[idx].flags & ROUTE_NOAUTH)) {
-		resolve_caller(l, conn, r);
+		resolve_caller(l, conn, r, api_routes[idx].flags & ROUTE_WS);
 		if (!r->who.authenticated) {
 			inv_put(r->c);
 			free(r);
 			ret = queue_error(conn, 401, "authentication required: log in at /api/v1/login "
 					  "and send 'Authorization: Bearer TOKEN'");
+			goto out_metrics;
+		}
+		if (r->who.cookie && !same_origin(conn)) {
+			/* a page of another site opening a WebSocket with the user's cookie */
+			inv_put(r->c);
+			free(r);
+			ret = queue_error(conn, 403, "a WebSocket opened with the session cookie must "
+					  "come from this server's own pages (Origin)");
 			goto out_metrics;
 		}
 	}
@@ -443,7 +496,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	r->c = NULL;
 	json_decref(r->body);
 	r->body = NULL;
-	if (r->stream) {
+	if (r->upgrade) {
+		ret = ws_bridge(conn, r->upgrade_fd);
+		json_decref(r->out);
+		free(r->text);
+		free(r);
+	} else if (r->stream) {
 		struct MHD_Response *resp = MHD_create_response_from_callback(
 			MHD_SIZE_UNKNOWN, 4096, stream_read, r, stream_free);
 
@@ -458,9 +516,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		ret = MHD_queue_response(conn, r->status, resp);
 		MHD_destroy_response(resp);
 	} else if (r->out) {
-		ret = queue_json(conn, r->status, r->out, r->retry_after);
+		ret = queue_json_c(conn, r->status, r->out, r->retry_after, r->set_cookie);
 		json_decref(r->out);
 		free(r->text);
+		free(r->set_cookie);
 		free(r);
 	} else {
 		struct MHD_Response *resp = MHD_create_response_from_buffer(
@@ -474,9 +533,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		}
 		if (r->content_type)
 			MHD_add_response_header(resp, "Content-Type", r->content_type);
+		if (r->set_cookie)
+			add_cookie(conn, resp, r->set_cookie);
+		MHD_add_response_header(resp, "Cache-Control", "no-store");
 		web_transport_headers(conn, resp);
 		ret = MHD_queue_response(conn, r->status == 200 && !r->text ? 204 : r->status, resp);
 		MHD_destroy_response(resp);
+		free(r->set_cookie);
 		free(r);
 	}
 	idx = idx < 0 ? -1 : idx;
@@ -634,7 +697,7 @@ static struct MHD_Daemon *start_daemon(struct listener *l, int fd, unsigned extr
 	 * switching between 50 threads on 2 cores was the latency); streams park themselves
 	 * (stream_read) instead of holding a thread. */
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-			 MHD_USE_ERROR_LOG | extra_flags;
+			 MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG | extra_flags;
 	unsigned pool = http_pool_size();
 
 	if (cert)
@@ -672,6 +735,11 @@ int http_start(struct server *srv, const struct http_config *cfg, struct http **
 		return -ENOMEM;
 	h->srv = srv;
 	park_stop = false;
+	rc = ws_start();
+	if (rc) {
+		free(h);
+		return rc;
+	}
 	if (cfg->listen && conntrack_create(cfg->request_timeout ? cfg->request_timeout : 10, &h->ct)) {
 		free(h);
 		return -ENOMEM;
@@ -745,6 +813,7 @@ void http_stop(struct http *h)
 	if (h->waker_on)
 		pthread_join(h->waker, NULL);
 	resume_all();   /* they end at their next read: park_stop */
+	ws_stop();      /* WebSockets: MHD wants upgraded connections closed before it stops */
 	if (h->tcp_d)
 		MHD_stop_daemon(h->tcp_d);
 	if (h->unix_d)

@@ -267,12 +267,14 @@ struct inv_vm_hw {
 	char uuid[40];
 	char os_type[16];
 	bool balloon;
+	char display[8];            /* none, bochs; "": by the firmware (migration 9) */
 };
 
 /* VM id's hardware into *out. 0, -ENOENT or -EIO. */
 int inv_vm_hw_get(struct dbc *c, int64_t id, struct inv_vm_hw *out);
 
-/* Write firmware, boot, os_type and balloon of hw for VM id (the UUID stays). 0, -ENOENT or -EIO. */
+/* Write firmware, boot, os_type, balloon and display of hw for VM id (the UUID stays). 0,
+ * -ENOENT or -EIO. */
 int inv_vm_hw_put(struct dbc *c, int64_t id, const struct inv_vm_hw *hw);
 
 /* Give VM dst (a clone of src, its NICs and drives added) src's firmware, boot order,

@@ -66,6 +66,7 @@ struct caller {
 	int64_t user_id;            /* 0 when not a server user */
 	char name[64];
 	bool local;                 /* came through the Unix socket */
+	bool cookie;                /* by the session cookie (WebSocket routes only, api.h) */
 };
 
 /* One request, as handlers see it. The handler sets status and body (a JSON value the
@@ -86,6 +87,11 @@ struct req {
 	size_t text_len;
 	const char *content_type;
 	unsigned retry_after;       /* seconds; sent as Retry-After when not 0 */
+	char *set_cookie;           /* owned; sent as Set-Cookie with a JSON answer */
+	/* A WebSocket route's handler that accepts the upgrade sets upgrade and the stream
+	 * socket (taken) the HTTP layer bridges the client to (ws.h). */
+	bool upgrade;
+	int upgrade_fd;
 	/* streaming responses (SSE, console): set by the handler, run by the HTTP layer. The
 	 * stream function never blocks: 0 with *n bytes, 1 when nothing is ready yet (the
 	 * connection is then parked until an event or 250 ms later), -1 at the end. */

@@ -15,6 +15,7 @@
 #include "server/vmctl.h"
 #include "server/network.h"
 #include "server/vmdir.h"
+#include "server/vmrow.h"
 #include "util/log.h"
 #include <dirent.h>
 #include <errno.h>
@@ -135,7 +136,7 @@ int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *di
 		inv_vm_clear(&vm);
 		return rc;
 	}
-	a = calloc(84, sizeof(*a));
+	a = calloc(104, sizeof(*a));   /* (the display added 4: 82 -> 100, the balloon 2; NICs below 78) */
 	if (!a) {
 		inv_vm_clear(&vm);
 		return -ENOMEM;
@@ -193,6 +194,19 @@ int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *di
 				 "socket (%s/control.sock)", name, dir);
 			rc = -ENAMETOOLONG;
 		}
+		if (!rc && !strcmp(vmhw_display(&hw), "bochs")) {
+			/* A display, and its VNC server on DIR/vnc.sock (api_display.c) */
+			a[n++] = strdup("--display");
+			a[n++] = strdup("bochs");
+			a[n++] = strdup("--vnc");
+			if (asprintf(&a[n++], "unix:%s/vnc.sock", dir) < 0)
+				a[n - 1] = NULL;
+			if (strlen(dir) + sizeof("/vnc.sock") > 108) {
+				vsrv_log("vm %s: the data directory's path is too long for a VNC "
+					 "socket (%s/vnc.sock)", name, dir);
+				rc = -ENAMETOOLONG;
+			}
+		}
 		if (hw.firmware[0] && strcmp(hw.firmware, "none"))
 			initrd = cmdline = NULL;
 		if (initrd && *initrd) {
@@ -230,7 +244,7 @@ int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *di
 			rc = 0;
 	}
 	if (!rc)
-		rc = network_nic_args(srv, c, id, name, a, &n, 62);
+		rc = network_nic_args(srv, c, id, name, a, &n, 78);
 	/* CD/DVD drives after the disks: the VMM's drive labels follow (api_vmcd.c) */
 	if (!rc) {
 		struct cdrom_args ca = { .srv = srv, .name = name, .a = a, .n = &n };

@@ -15,7 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define VMCTL_REPLY_MAX 65536
+/* A reply is one line of at most this (a screenshot's PNG in base64 is the largest). */
+#define VMCTL_REPLY_MAX (24 << 20)
 
 int vmctl_path(struct server *srv, int64_t id, char *buf, size_t n)
 {
@@ -53,8 +54,8 @@ int vmctl_call(struct server *srv, int64_t id, const char *cmd, int timeout_ms, 
 int vmctl_send(struct server *srv, int64_t id, const json_t *msg, int timeout_ms, json_t **reply)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char *req, *line, buf[VMCTL_REPLY_MAX];
-	size_t len = 0, reqlen;
+	char *req, *line, *buf = NULL;
+	size_t len = 0, cap = 0, reqlen;
 	int64_t end = now_ms() + timeout_ms;
 	json_error_t je;
 	json_t *r;
@@ -94,18 +95,31 @@ int vmctl_send(struct server *srv, int64_t id, const json_t *msg, int timeout_ms
 			rc = -ETIMEDOUT;
 			goto out;
 		}
-		n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (cap - len < 65536) {
+			char *nb;
+
+			if (cap >= VMCTL_REPLY_MAX) {
+				rc = -EPROTO;
+				goto out;
+			}
+			cap = cap ? cap * 2 : 65536;
+			nb = realloc(buf, cap + 1);
+			if (!nb) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			buf = nb;
+		}
+		n = read(fd, buf + len, cap - len);
 		if (n <= 0) {
 			rc = n == 0 ? -ECONNRESET : -errno;
 			goto out;
 		}
-		len += (size_t)n;
-		if (memchr(buf, '\n', len))
+		if (memchr(buf + len, '\n', (size_t)n)) {
+			len += (size_t)n;
 			break;
-		if (len == sizeof(buf) - 1) {
-			rc = -EPROTO;
-			goto out;
 		}
+		len += (size_t)n;
 	}
 	buf[len] = '\0';
 	r = json_loads(buf, JSON_DISABLE_EOF_CHECK, &je);
@@ -119,6 +133,7 @@ int vmctl_send(struct server *srv, int64_t id, const json_t *msg, int timeout_ms
 out:
 	close(fd);
 	free(req);
+	free(buf);
 	return rc;
 }
 

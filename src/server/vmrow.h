@@ -56,6 +56,12 @@ extern const char *const vmhw_firmwares[];
 extern const char *const vmhw_os_types[];
 extern const char *const vmhw_nic_models[];
 extern const char *const vmhw_cd_buses[];
+extern const char *const vmhw_displays[];
+
+/* The display a VM with hardware hw has: its "display" setting, or by default bochs with a
+ * firmware (bios, uefi) and none without (a static string or hw's own). */
+struct inv_vm_hw;
+const char *vmhw_display(const struct inv_vm_hw *hw);
 
 /* A create request's "os_type" (when given) fills the fields its preset sets that the body
  * does not give: r->body is replaced by the filled copy. 0, -EINVAL (an unknown os_type) or
@@ -82,8 +88,8 @@ int vmhw_edit(struct req *r, int64_t id, const json_t *b, struct inv_vm *vm, cha
 int vmhw_write(struct req *r, int64_t id, const json_t *b, bool create, char *err,
 	       size_t errlen);
 
-/* Add VM id's "firmware", "boot", "uuid" and "os_type" to its JSON o (and a null "kernel"
- * for none). */
+/* Add VM id's "firmware", "boot", "uuid", "os_type" and "display" to its JSON o (and a null
+ * "kernel" for none). */
 void vmhw_json(struct dbc *c, int64_t id, json_t *o);
 
 #endif

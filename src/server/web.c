@@ -18,12 +18,14 @@ struct web_file {
 
 #define NFILES (sizeof(web_files) / sizeof(web_files[0]) - 1)
 
-/* Strict: everything from this origin only, no inline script, no framing. Inline style
+/* Strict: everything from this origin only, no inline script, no framing. Images also from
+ * blob: (screenshots the page fetched with its token) and data: (noVNC draws the guest's
+ * pointer into a data: URL cursor). Inline style
  * only: xterm.js (the serial console) writes its colours and cell sizes into <style>
  * elements and style attributes it makes itself, and has no way to take a nonce; script
  * stays 'self' only, and nothing from the server or a guest becomes markup (web/dom.mjs). */
 #define CSP "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; " \
-	    "img-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; " \
+	    "img-src 'self' blob: data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; " \
 	    "frame-ancestors 'none'"
 
 static char etags[NFILES + 1][24];
@@ -47,6 +49,7 @@ static const char *mime_of(const char *name)
 		{ ".html", "text/html; charset=utf-8" },
 		{ ".css", "text/css; charset=utf-8" },
 		{ ".mjs", "text/javascript; charset=utf-8" },
+		{ ".js", "text/javascript; charset=utf-8" },      /* noVNC's modules */
 		{ ".svg", "image/svg+xml" },
 	};
 	const char *dot = strrchr(name, '.');

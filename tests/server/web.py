@@ -78,11 +78,20 @@ try:
     ok("web-vendor-files-served", not bad, str(bad))
     lock = json.load(open(os.path.join(ROOT, "mk", "web-npm", "package-lock.json")))
     pinned = {k: v for k, v in lock["packages"].items() if k.startswith("node_modules/")}
-    ok("web-vendor-pinned", set(pinned) == {"node_modules/@xterm/xterm", "node_modules/uplot"} and
+    ok("web-vendor-pinned", set(pinned) == {"node_modules/@xterm/xterm", "node_modules/uplot",
+                                             "node_modules/@novnc/novnc"} and
        all(v.get("integrity", "").startswith("sha512-") for v in pinned.values()), str(pinned))
     xterm_ver = json.load(open(os.path.join(ROOT, "build", "web-npm", "node_modules", "@xterm", "xterm",
                                             "package.json")))["version"]
     ok("web-vendor-installed-version", xterm_ver == pinned["node_modules/@xterm/xterm"]["version"], xterm_ver)
+    # noVNC's modules, as a tree under /ui/novnc/ (they import each other by relative paths)
+    bad = []
+    for f in ("core/rfb.js", "core/input/keyboard.js", "vendor/pako/lib/zlib/inflate.js"):
+        st, h, body = get("/ui/novnc/" + f)
+        if st != 200 or body != open(os.path.join(vendor, "novnc", f), "rb").read() or \
+                not h.get("content-type", "").startswith("text/javascript") or not secure(h):
+            bad.append((f, st, h.get("content-type")))
+    ok("web-vendor-novnc-served", not bad, str(bad))
 
     st, h, body = get("/ui/")
     ok("web-index", st == 200 and body == open(os.path.join(WEB, "index.html"), "rb").read()

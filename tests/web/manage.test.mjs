@@ -520,6 +520,8 @@ test("a VM's page: its console log through the API in xterm.js; usage charts dra
   // terminal had its final size only after the log was drawn)
   assert.equal(lines.find((l) => l !== ''), '~ # ', JSON.stringify(lines));
   assert.ok(!lines.some((l) => l.includes('PID') || l.includes('booting')), JSON.stringify(lines));
+  // (xterm.js draws only while on screen: the pane may be below the window's fold)
+  await b.page("document.getElementById('console').scrollIntoView()");
   await b.wait("document.querySelector('#console .xterm-rows').textContent.includes('~ #')", 5000, 'drawn');
 
   // The charts of its page take the VM as GET /api/v1/vms/NAME gives it, sample by sample.
