@@ -143,7 +143,11 @@ try:
     # --- migration 8: VMs that existed keep their hardware (no balloon); new ones get it -----
     d.stop()
     c = sqlite3.connect(os.path.join(d.data, "inventory.db"))
-    c.executescript("ALTER TABLE vm_hw DROP COLUMN balloon; PRAGMA user_version = 7;")
+    # back to a version-7 inventory: without the columns migrations 8 and later add
+    later = ("balloon", "display", "enlightenments", "mem_merge")
+    cols = [r[1] for r in c.execute("PRAGMA table_info(vm_hw)")]
+    c.executescript("".join("ALTER TABLE vm_hw DROP COLUMN %s; " % x for x in later if x in cols) +
+                    "PRAGMA user_version = 7;")
     c.close()
     d.start()
     adm = d.login("admin", "adminpass1")
