@@ -39,7 +39,8 @@ enum vm_field {
 	VMF_NAME, VMF_DESCRIPTION, VMF_CPUS, VMF_MEMORY_MIB, VMF_KERNEL, VMF_INITRD, VMF_CMDLINE,
 	VMF_RESTART_POLICY, VMF_AUTOSTART, VMF_UNDO_DISKS, VMF_CPU_LIMIT, VMF_CPU_WEIGHT,
 	VMF_MEMORY_RESERVE_MIB, VMF_DISKS, VMF_NICS, VMF_TEMPLATE, VMF_CDROMS, VMF_FIRMWARE,
-	VMF_BOOT, VMF_OS_TYPE, VMF_BALLOON, VMF_DISPLAY, VMF_END,
+	VMF_BOOT, VMF_OS_TYPE, VMF_BALLOON, VMF_DISPLAY, VMF_ENLIGHTENMENTS, VMF_MEM_MERGE,
+	VMF_END,
 };
 static const struct valid_field vm_fields[VMF_END + 1] = {
 	[VMF_NAME] = { "name", V_STR, 1, 0, 63, K_NAME, NULL },
@@ -64,6 +65,8 @@ static const struct valid_field vm_fields[VMF_END + 1] = {
 	[VMF_OS_TYPE] = { "os_type", V_STR, 0, 0, 16, K_ENUM, vmhw_os_types },
 	[VMF_BALLOON] = { "balloon", V_BOOL, 0, 0, 0, 0, NULL },
 	[VMF_DISPLAY] = { "display", V_STR, 0, 0, 8, K_ENUM, vmhw_displays },
+	[VMF_ENLIGHTENMENTS] = { "enlightenments", V_STR, 0, 0, 8, K_ENUM, vmhw_enlightenments },
+	[VMF_MEM_MERGE] = { "mem_merge", V_BOOL, 0, 0, 0, 0, NULL },
 	[VMF_END] = { NULL, 0, 0, 0, 0, 0, NULL },
 };
 static const struct valid_field disk_ref_fields[] = {

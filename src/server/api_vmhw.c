@@ -4,7 +4,10 @@
  * CD/DVD drive's "bus" (a disk's "bus" is the attachment's own, api_vm.c), "balloon" (a
  * memory balloon: on by default for every new VM, whatever its os_type: it costs nothing to
  * a guest without a driver, Linux has one built in and Windows gets one from virtio-win;
- * the server then sets the VM's memory target, api_balloon.c), and the "os_type"
+ * the server then sets the VM's memory target, api_balloon.c), "enlightenments" (the
+ * paravirtual interfaces, `vsrv run --enlightenments`: kvm, hyperv, none; not set: hyperv
+ * for os_type windows, kvm otherwise), "mem_merge" (KSM for its RAM, off unless asked for:
+ * shared pages let guests time each other), and the "os_type"
  * presets that fill what a create request leaves out:
  *
  *   os_type  firmware  boot        disks' bus  drives' bus  NICs' model
@@ -39,6 +42,7 @@ const char *const vmhw_os_types[] = { "linux", "windows", "legacy", NULL };
 const char *const vmhw_nic_models[] = { "virtio", "e1000", NULL };
 const char *const vmhw_cd_buses[] = { "virtio-scsi", "ahci", "ide", NULL };
 const char *const vmhw_displays[] = { "none", "bochs", NULL };
+const char *const vmhw_enlightenments[] = { "kvm", "hyperv", "none", NULL };
 static const char *const boot_devices[] = { "cdrom", "disk", "net", NULL };
 
 /* Set key of every object of array a to val where it is not given. */
@@ -213,7 +217,8 @@ int vmhw_write(struct req *r, int64_t id, const json_t *b, bool create, char *er
 	if (!json_object_get(b, "firmware") && !boot && !json_object_get(b, "os_type") &&
 	    !json_object_get(b, "disks") && !json_object_get(b, "nics") &&
 	    !json_object_get(b, "cdroms") && !json_object_get(b, "balloon") &&
-	    !json_object_get(b, "display"))
+	    !json_object_get(b, "display") && !json_object_get(b, "enlightenments") &&
+	    !json_object_get(b, "mem_merge"))
 		return 0;
 	rc = inv_vm_hw_get(r->c, id, &hw);
 	if (rc)
@@ -229,6 +234,11 @@ int vmhw_write(struct req *r, int64_t id, const json_t *b, bool create, char *er
 		hw.boot[0] = '\0';
 	if (json_object_get(b, "balloon"))
 		hw.balloon = json_is_true(json_object_get(b, "balloon"));
+	if (json_object_get(b, "enlightenments"))
+		snprintf(hw.enlightenments, sizeof(hw.enlightenments), "%s",
+			 json_string_value(json_object_get(b, "enlightenments")));
+	if (json_object_get(b, "mem_merge"))
+		hw.mem_merge = json_is_true(json_object_get(b, "mem_merge"));
 	if (create && json_object_get(b, "os_type"))
 		snprintf(hw.os_type, sizeof(hw.os_type), "%s",
 			 json_string_value(json_object_get(b, "os_type")));
@@ -301,6 +311,13 @@ const char *vmhw_display(const struct inv_vm_hw *hw)
 	return strcmp(hw->firmware, "none") && hw->firmware[0] ? "bochs" : "none";
 }
 
+const char *vmhw_enlightenment(const struct inv_vm_hw *hw)
+{
+	if (hw->enlightenments[0])
+		return hw->enlightenments;
+	return !strcmp(hw->os_type, "windows") ? "hyperv" : "kvm";
+}
+
 void vmhw_json(struct dbc *c, int64_t id, json_t *o)
 {
 	struct inv_vm_hw hw;
@@ -318,6 +335,8 @@ void vmhw_json(struct dbc *c, int64_t id, json_t *o)
 	json_object_set_new(o, "os_type", hw.os_type[0] ? json_string(hw.os_type) : json_null());
 	json_object_set_new(o, "balloon", json_boolean(hw.balloon));
 	json_object_set_new(o, "display", json_string(vmhw_display(&hw)));
+	json_object_set_new(o, "enlightenments", json_string(vmhw_enlightenment(&hw)));
+	json_object_set_new(o, "mem_merge", json_boolean(hw.mem_merge));
 	if (!strcmp(json_string_value(json_object_get(o, "kernel")) ?: "", ""))
 		json_object_set(o, "kernel", json_null());
 }

@@ -151,6 +151,10 @@ static const char *const migrations[] = {
 	"UPDATE vm_hw SET balloon = 0;",
 	/* 9: a VM's display (inv_vm_hw): none or bochs; NULL: by its firmware */
 	"ALTER TABLE vm_hw ADD COLUMN display TEXT;",
+	/* 10: a VM's enlightenments (kvm, hyperv, none; NULL: by its os_type) and same-page
+	 * merging of its memory (off unless asked for) */
+	"ALTER TABLE vm_hw ADD COLUMN enlightenments TEXT;"
+	"ALTER TABLE vm_hw ADD COLUMN mem_merge INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* The tables whose ids grants name, with the ids (as x) that grants name in them. */

@@ -268,12 +268,14 @@ struct inv_vm_hw {
 	char os_type[16];
 	bool balloon;
 	char display[8];            /* none, bochs; "": by the firmware (migration 9) */
+	char enlightenments[8];     /* kvm, hyperv, none; "": by the os_type (migration 10) */
+	bool mem_merge;             /* KSM for its RAM: `vsrv run --mem-merge on` (migration 10) */
 };
 
 /* VM id's hardware into *out. 0, -ENOENT or -EIO. */
 int inv_vm_hw_get(struct dbc *c, int64_t id, struct inv_vm_hw *out);
 
-/* Write firmware, boot, os_type, balloon and display of hw for VM id (the UUID stays). 0,
+/* Write firmware, boot, os_type, balloon, display, enlightenments and mem_merge of hw for VM id (the UUID stays). 0,
  * -ENOENT or -EIO. */
 int inv_vm_hw_put(struct dbc *c, int64_t id, const struct inv_vm_hw *hw);
 

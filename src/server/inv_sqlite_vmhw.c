@@ -22,7 +22,8 @@ static void col_copy(sqlite3_stmt *s, int i, char *out, size_t n)
 
 int inv_vm_hw_get(struct dbc *c, int64_t id, struct inv_vm_hw *out)
 {
-	sqlite3_stmt *s = db_stmt(c, "SELECT firmware, boot, uuid, os_type, balloon, display FROM vm_hw "
+	sqlite3_stmt *s = db_stmt(c, "SELECT firmware, boot, uuid, os_type, balloon, display, enlightenments, "
+				     "mem_merge FROM vm_hw "
 				     "WHERE vm_id = ?");
 	int rc, st;
 
@@ -38,6 +39,8 @@ int inv_vm_hw_get(struct dbc *c, int64_t id, struct inv_vm_hw *out)
 		col_copy(s, 3, out->os_type, sizeof(out->os_type));
 		out->balloon = sqlite3_column_int(s, 4) != 0;
 		col_copy(s, 5, out->display, sizeof(out->display));
+		col_copy(s, 6, out->enlightenments, sizeof(out->enlightenments));
+		out->mem_merge = sqlite3_column_int(s, 7) != 0;
 		rc = 0;
 	} else {
 		rc = st == SQLITE_DONE ? -ENOENT : db_rc(c, st);
@@ -49,7 +52,7 @@ int inv_vm_hw_get(struct dbc *c, int64_t id, struct inv_vm_hw *out)
 int inv_vm_hw_put(struct dbc *c, int64_t id, const struct inv_vm_hw *hw)
 {
 	sqlite3_stmt *s = db_stmt(c, "UPDATE vm_hw SET firmware = ?, boot = ?, os_type = ?, "
-				     "balloon = ?, display = ? WHERE vm_id = ?");
+				     "balloon = ?, display = ?, enlightenments = ?, mem_merge = ? WHERE vm_id = ?");
 	int rc;
 
 	if (!s)
@@ -65,7 +68,12 @@ int inv_vm_hw_put(struct dbc *c, int64_t id, const struct inv_vm_hw *hw)
 		sqlite3_bind_text(s, 5, hw->display, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(s, 5);
-	sqlite3_bind_int64(s, 6, id);
+	if (hw->enlightenments[0])
+		sqlite3_bind_text(s, 6, hw->enlightenments, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, 6);
+	sqlite3_bind_int(s, 7, hw->mem_merge);
+	sqlite3_bind_int64(s, 8, id);
 	rc = db_rc(c, sqlite3_step(s));
 	db_done(s);
 	if (!rc && sqlite3_changes(c->c) != 1)
@@ -106,8 +114,8 @@ int inv_vm_cdrom_set_bus(struct dbc *c, int64_t id, int idx, const char *bus)
 int inv_vm_hw_copy(struct dbc *c, int64_t src, int64_t dst)
 {
 	static const char *const sql[] = {
-		"UPDATE vm_hw SET (firmware, boot, os_type, balloon, display) = (SELECT firmware, boot, "
-		"os_type, balloon, display FROM "
+		"UPDATE vm_hw SET (firmware, boot, os_type, balloon, display, enlightenments, mem_merge) = (SELECT firmware, boot, "
+		"os_type, balloon, display, enlightenments, mem_merge FROM "
 		"vm_hw WHERE vm_id = ?1) WHERE vm_id = ?2 AND EXISTS (SELECT 1 FROM vm_hw WHERE "
 		"vm_id = ?1)",
 		"UPDATE vm_nics SET model = coalesce((SELECT s.model FROM vm_nics s WHERE s.vm_id = ?1 "

@@ -136,7 +136,9 @@ int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *di
 		inv_vm_clear(&vm);
 		return rc;
 	}
-	a = calloc(104, sizeof(*a));   /* (the display added 4: 82 -> 100, the balloon 2; NICs below 78) */
+	/* (the display added 4: 82 -> 100, the balloon 2, enlightenments and mem-merge 4;
+	 * NICs below 82) */
+	a = calloc(108, sizeof(*a));
 	if (!a) {
 		inv_vm_clear(&vm);
 		return -ENOMEM;
@@ -207,6 +209,14 @@ int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *di
 				rc = -ENAMETOOLONG;
 			}
 		}
+		/* Paravirtual interfaces (vmhw_enlightenment: by the os_type unless set), and KSM
+		 * for the VM's RAM only when asked for */
+		a[n++] = strdup("--enlightenments");
+		a[n++] = strdup(vmhw_enlightenment(&hw));
+		if (hw.mem_merge) {
+			a[n++] = strdup("--mem-merge");
+			a[n++] = strdup("on");
+		}
 		if (hw.firmware[0] && strcmp(hw.firmware, "none"))
 			initrd = cmdline = NULL;
 		if (initrd && *initrd) {
@@ -244,7 +254,7 @@ int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *di
 			rc = 0;
 	}
 	if (!rc)
-		rc = network_nic_args(srv, c, id, name, a, &n, 78);
+		rc = network_nic_args(srv, c, id, name, a, &n, 82);
 	/* CD/DVD drives after the disks: the VMM's drive labels follow (api_vmcd.c) */
 	if (!rc) {
 		struct cdrom_args ca = { .srv = srv, .name = name, .a = a, .n = &n };

@@ -57,11 +57,16 @@ extern const char *const vmhw_os_types[];
 extern const char *const vmhw_nic_models[];
 extern const char *const vmhw_cd_buses[];
 extern const char *const vmhw_displays[];
+extern const char *const vmhw_enlightenments[];
 
 /* The display a VM with hardware hw has: its "display" setting, or by default bochs with a
  * firmware (bios, uefi) and none without (a static string or hw's own). */
 struct inv_vm_hw;
 const char *vmhw_display(const struct inv_vm_hw *hw);
+
+/* The enlightenments a VM with hardware hw gets (`vsrv run --enlightenments`): its setting,
+ * or hyperv for os_type windows and kvm otherwise (a static string or hw's own). */
+const char *vmhw_enlightenment(const struct inv_vm_hw *hw);
 
 /* A create request's "os_type" (when given) fills the fields its preset sets that the body
  * does not give: r->body is replaced by the filled copy. 0, -EINVAL (an unknown os_type) or

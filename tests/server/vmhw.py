@@ -266,6 +266,21 @@ try:
                              "media=cdrom" not in s) == 3, str(argv))
     ok("argv-ide-cdrom", opt(argv, "--disk").count(os.path.join(IMG, "disc.raw") + ",media=cdrom,bus=ide") == 1
        and "--cdrom" not in argv, str(argv))
+    # --- enlightenments (by os_type unless set) and KSM (only when asked for) -----------------
+    ok("enlightenments-by-os-type", win.get("enlightenments") == "hyperv" and
+       req("GET", "/api/v1/vms/plain")[1].get("enlightenments") == "kvm" and
+       win.get("mem_merge") is False, str(win))
+    ok("argv-enlightenments-hyperv", opt(argv2, "--enlightenments") == ["hyperv"] and
+       "--mem-merge" not in argv2, str(argv2))
+    st, js = req("PATCH", "/api/v1/vms/plain", {"enlightenments": "none", "mem_merge": True})
+    st2, js2 = req("PATCH", "/api/v1/vms/plain", {"enlightenments": "xen"})
+    st3, js3 = req("PATCH", "/api/v1/vms/plain", {"mem_merge": "yes"})
+    ok("enlightenments-and-mem-merge-set", st == 200 and js.get("enlightenments") == "none" and
+       js.get("mem_merge") is True and st2 == 400 and "enlightenments" in msg(js2) and
+       st3 == 400 and "mem_merge" in msg(js3), str((st, js, st2, js2, st3, js3)))
+    st, argv = start_argv("plain")
+    ok("argv-enlightenments-none-mem-merge", opt(argv, "--enlightenments") == ["none"] and
+       opt(argv, "--mem-merge") == ["on"], str(argv))
     st, argv = start_argv("lin")
     ok("argv-patched-devices", opt(argv, "--net")[0].endswith(",model=e1000") and
        opt(argv, "--disk")[-1] == os.path.join(IMG, "disc.raw") + ",media=cdrom,bus=ahci", str(argv))
