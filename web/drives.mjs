@@ -33,7 +33,7 @@ export function cdromList(drives, images, withBus) {
   const paint = () => replace(box, rows.map((d, i) => {
     const img = select([['', '(empty)'], ...[...new Set([d.image, ...images].filter(Boolean))]], d.image || '',
       { 'aria-label': `Drive ${i + 1} image` });
-    const bus = withBus ? select(['virtio-scsi', 'ahci'], d.bus || 'virtio-scsi', { 'aria-label': `Drive ${i + 1} bus` }) : null;
+    const bus = withBus ? select(['virtio-scsi', 'ahci', 'ide'], d.bus || 'virtio-scsi', { 'aria-label': `Drive ${i + 1} bus` }) : null;
     const row = field('cdroms[' + i + ']', 'Drive ' + (i + 1), [img, ' ', bus, ' ',
       h('button', { type: 'button', class: 'danger', 'aria-label': `Remove drive ${i + 1}`, on: { click: () => {
         rows = collect();

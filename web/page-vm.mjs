@@ -216,12 +216,13 @@ export function viewVm(name) {
         h('section', { 'aria-labelledby': 'cfg' }, h('h2', { id: 'cfg' }, 'Configuration'), kv([
           ['Description', vm.description], ['vCPUs', String(vm.cpus ?? '–')],
           ['Memory', fmtMib(vm.memory_mib)], ['OS type', vm.os_type], ['Firmware', vm.firmware],
-          ['Display', vm.display],
+          ['Display', vm.display], ['Enlightenments', vm.enlightenments],
           ['Boot order', vm.boot && vm.boot.length ? vm.boot.join(', ') : null], ['Kernel', vm.kernel], ['Initrd', vm.initrd],
           ['Command line', vm.cmdline], ['Restart policy', vm.restart_policy],
           ['Autostart', vm.autostart === undefined ? null : vm.autostart ? 'yes' : 'no'],
           ['Undo disks', vm.undo_disks], ['CPU limit', vm.cpu_limit ? vm.cpu_limit + ' %' : 'none'],
           ['Memory balloon', vm.balloon === undefined ? null : vm.balloon ? 'yes' : 'no'],
+          ['Shared memory (KSM)', vm.mem_merge === undefined ? null : vm.mem_merge ? 'yes' : 'no'],
           ['Your permissions', (vm.permissions || []).join(', ')]])),
         h('section', { 'aria-labelledby': 'rt' }, h('h2', { id: 'rt' }, 'Runtime'), kv([
           ['State', vm.state], ['Last exit', vm.last_exit ? fmtExit(vm.last_exit) : null],

@@ -10,7 +10,7 @@ import { FIRMWARES, bootSelect, cdromList, driveImages } from './drives.mjs';
 
 function diskRow(i, d, disks, onRemove) {
   const name = select([...new Set([d.disk, ...disks].filter(Boolean))], d.disk, { 'aria-label': `Disk ${i + 1}` });
-  const bus = select(['virtio-blk', 'scsi', 'ahci'], d.bus || 'virtio-blk', { 'aria-label': `Disk ${i + 1} bus` });
+  const bus = select(['virtio-blk', 'scsi', 'ahci', 'ide'], d.bus || 'virtio-blk', { 'aria-label': `Disk ${i + 1} bus` });
   const ro = checkbox(!!d.readonly, { 'aria-label': `Disk ${i + 1} read-only` });
   const row = field('disks[' + i + ']', 'Disk ' + (i + 1), [name, ' ', bus, ' ',
     h('label', { class: 'choice' }, ro, ' read-only'), ' ',
@@ -87,6 +87,10 @@ export async function viewVmEdit(name) {
     restart_policy: select(['never', 'on-failure', 'always'], vm.restart_policy),
     undo_disks: select(['off', 'keep', 'commit', 'discard'], vm.undo_disks),
     autostart: checkbox(vm.autostart),
+    display: select(['none', 'bochs'], vm.display || 'none'),
+    enlightenments: select(['kvm', 'hyperv', 'none'], vm.enlightenments || 'kvm'),
+    balloon: checkbox(!!vm.balloon),
+    mem_merge: checkbox(!!vm.mem_merge),
   };
   const firmware = select(FIRMWARES, vm.firmware || 'none', { name: 'firmware' });
   const boot = bootSelect(vm.boot || []);
@@ -113,6 +117,10 @@ export async function viewVmEdit(name) {
     field('restart_policy', 'Restart policy', el.restart_policy),
     field('undo_disks', 'Undo disks', el.undo_disks),
     field('autostart', 'Start with the server', el.autostart),
+    field('display', 'Display', el.display, 'bochs: a graphical console (VNC in the browser)'),
+    field('enlightenments', 'Enlightenments', el.enlightenments, 'hyperv for Windows, kvm for Linux'),
+    field('balloon', 'Memory balloon', el.balloon, 'the guest can give memory back'),
+    field('mem_merge', 'Share identical memory (KSM)', el.mem_merge, 'saves memory; lets guests time each other'),
     cl.el, dl.el, nl.el,
     h('div', { class: 'actions' }, h('button', { class: 'primary', type: 'submit' }, 'Save'),
       h('a', { class: 'button', href: '#/vm/' + encodeURIComponent(name) }, 'Back'))], async () => {
@@ -149,6 +157,6 @@ export async function viewVmEdit(name) {
   replace(main, h('p', {}, h('a', { href: '#/vm/' + encodeURIComponent(name) }, '← ' + name)),
     h('h1', {}, 'Settings of ' + name),
     off ? null : h('p', { class: 'hint', role: 'note' }, `${name} is ${vm.state}: hardware (vCPUs, memory, ` +
-      'disks, NICs, drives, firmware, kernel) changes only while it is off.'),
+      'disks, NICs, drives, firmware, display, kernel) changes only while it is off.'),
     mayVm(vm, 'modify') ? f : h('p', { class: 'empty' }, 'You may not change this VM.'), status);
 }

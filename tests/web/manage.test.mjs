@@ -216,7 +216,9 @@ test("a VM's settings: every field PATCH takes, disks and NICs, errors by their 
   await fill('#vm-edit', { '[data-field=cpus] input': '2', '[data-field=memory_mib] input': '48',
     '[data-field=description] input': 'edited', '[data-field=cmdline] input': 'a=1',
     '[data-field=cpu_limit] input': '50', '[data-field=restart_policy] select': 'on-failure',
-    '[data-field=undo_disks] select': 'keep', '[data-field=autostart] input': true }, false);
+    '[data-field=undo_disks] select': 'keep', '[data-field=autostart] input': true,
+    '[data-field=display] select': 'bochs', '[data-field=enlightenments] select': 'hyperv',
+    '[data-field=balloon] input': false, '[data-field=mem_merge] input': true }, false);
   await click('[data-key="disks-add"]');
   await click('[data-key="nics-add"]');
   await b.page(`document.querySelector('[aria-label="NIC 1 MAC"]').value = '01:00:00:00:00:01'`);
@@ -230,6 +232,7 @@ test("a VM's settings: every field PATCH takes, disks and NICs, errors by their 
   const vm = await api.getVm('ev1');
   assert.deepEqual([vm.cpus, vm.memory_mib, vm.description, vm.cmdline, vm.cpu_limit, vm.restart_policy,
     vm.undo_disks, vm.autostart], [2, 48, 'edited', 'a=1', 50, 'on-failure', 'keep', true]);
+  assert.deepEqual([vm.display, vm.enlightenments, vm.balloon, vm.mem_merge], ['bochs', 'hyperv', false, true]);
   assert.deepEqual(vm.disks, [{ disk: 'ed1', bus: 'virtio-blk', readonly: false }]);
   assert.equal(vm.nics.length === 1 && vm.nics[0].network, 'en1');
   // the disk off again
