@@ -110,7 +110,7 @@ static int etcdrig_start(struct etcdrig *r, int n)
 			r->cport[i]);
 	}
 	for (i = 0; i < n; i++) {
-		char name[8], data[96], curl[64], purl[64];
+		char name[16], data[96], curl[64], purl[64];
 		pid_t pid;
 
 		snprintf(name, sizeof(name), "m%d", i);
