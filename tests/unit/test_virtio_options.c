@@ -122,7 +122,7 @@ static void test_kind_for(void)
 	CHECK(k && !strcmp(k->name, "virtio-blk"));
 	k = device_kind_for("disk", "a.vhd,format=raw,bus=scsi");
 	CHECK(k && k->bus == DEVICE_BUS_NONE);
-	CHECK(!device_kind_for("disk", "a.vhd,bus=ide"));
+	CHECK(!device_kind_for("disk", "a.vhd,bus=floppy"));
 	k = device_kind_for("disk", "a.iso,media=cdrom");
 	CHECK(k && k->media && !strcmp(k->option, "disk"));
 	CHECK(device_kind_for("disk", "a.iso,bus=scsi,media=cdrom") == k);
