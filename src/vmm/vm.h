@@ -89,6 +89,8 @@ struct kvm_irq_routing;
 struct kvm_cpuid2;
 struct x86_firmware;
 struct pci_host;
+struct input_router;
+struct display;
 
 struct vm {
 	int kvm_fd;                 /* /dev/kvm */
@@ -123,6 +125,12 @@ struct vm {
 	struct device_host host;
 	struct vm_sync { void (*fn)(void *dev); void *dev; } syncs[DEVICE_HOST_MAX_SYNCS];
 	unsigned nr_syncs;
+
+	/* Console input (vmm/input_router.h), created with the control loop: input devices add
+	 * their sinks, front-ends (VNC) send events. Owned. */
+	struct input_router *input;
+	/* The display a display device registered (vm_display_set), or NULL. Not owned. */
+	const struct display *display;
 
 	/* Base devices (src/devices/), each with its own lock. */
 	struct serial *serial;
@@ -189,6 +197,12 @@ void vm_request_stop(struct vm *vm, int code);
 /* Fill vm->host (struct device_host) for the base devices, once vm->loop exists: the base
  * level does it; a VM built by hand (tests) calls it before creating devices. */
 void vm_host_init(struct vm *vm);
+
+/* The display device registers its screen (vmm/display.h) while the VM is built; d stays
+ * owned by the device and must outlive the VM's consumers (NULL unregisters). Main thread. */
+void vm_display_set(struct vm *vm, const struct display *d);
+/* The VM's display, or NULL when it has none. */
+const struct display *vm_display_get(struct vm *vm);
 
 /* Run the output syncs the devices registered (device_host.add_sync): before a message
  * about why the VM ends. Any thread. */
