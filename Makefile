@@ -35,9 +35,10 @@ VSRV     := $(BUILD)/vsrv
 # (the CRC32 of saved-VM files and migration streams), jansson (the control socket's JSON
 # lines, `vsrv img --output json`), libdl (libslirp is loaded with dlopen, only for --net
 # user), pthread, and libqcow, libvmdk, libvhdi (the disk layer reads qcow2, VMDK and VHDX
-# images with them, read-only: src/disk/disk_foreign.c; each needs only libc and zlib). The
-# unit tests and the fuzz targets that link vsrv's objects take the same list.
-LDLIBS  += -luring -lz -ljansson -ldl -lpthread -lqcow -lvmdk -lvhdi
+# images with them, read-only: src/disk/disk_foreign.c; each needs only libc and zlib), and
+# libvncserver (--vnc: src/vmm/vnc*.c). The unit tests and the fuzz targets that link vsrv's
+# objects take the same list.
+LDLIBS  += -luring -lz -ljansson -ldl -lpthread -lqcow -lvmdk -lvhdi -lvncserver
 
 .PHONY: all deps test-deps run test test-prep asan bench fuzz clean
 all: $(VSRV)

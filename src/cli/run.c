@@ -31,6 +31,7 @@
 #include "vmm/savestate.h"
 #include "vmm/sandbox.h"
 #include "vmm/vm.h"
+#include "vmm/vnc.h"
 
 #define DEFAULT_MEM (128ULL << 20)
 
@@ -69,6 +70,9 @@ static void usage(FILE *f)
 		"                       (repeatable; see README)\n"
 		"  --control PATH       a control socket (JSON lines: status, pause, resume, save,\n"
 		"                       migrate, stats, media, power-button, quit; see README)\n"
+		"  --vnc SPEC           a VNC server for the VM's display, keyboard and mouse:\n"
+		"                       unix:PATH (mode 0600) or tcp:HOST:PORT, [,password-file=F]\n"
+		"                       (VNC authentication; required off loopback)\n"
 		"  --restore FILE       resume a VM saved by the control socket's save command;\n"
 		"                       give the same --memory, --cpus, --disk, --net and --device\n"
 		"                       options (in the same order) as the saved VM; --kernel is\n"
@@ -157,7 +161,7 @@ static int push(const char ***arr, unsigned *n, const char *s)
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
        OPT_NO_REBOOT, OPT_DISK, OPT_NET, OPT_DEVICE, OPT_CONTROL, OPT_RESTORE, OPT_INCOMING,
        OPT_HELP, OPT_SANDBOX, OPT_RUN_AS, OPT_CDROM, OPT_FIRMWARE, OPT_BOOT, OPT_UUID,
-       OPT_NAME, OPT_SERIAL_NUMBER };
+       OPT_NAME, OPT_SERIAL_NUMBER, OPT_VNC };
 
 static const struct option options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -172,6 +176,7 @@ static const struct option options[] = {
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "device", required_argument, NULL, OPT_DEVICE },
 	{ "control", required_argument, NULL, OPT_CONTROL },
+	{ "vnc", required_argument, NULL, OPT_VNC },
 	{ "restore", required_argument, NULL, OPT_RESTORE },
 	{ "incoming", required_argument, NULL, OPT_INCOMING },
 	{ "help", no_argument, NULL, OPT_HELP },
@@ -191,6 +196,7 @@ struct run_opts {
 	struct sandbox_config sb; /* run_as, uid, gid from --run-as */
 	char **owned;             /* the --disk specs made of --cdrom options (freed at the end) */
 	unsigned nr_owned;
+	struct vnc *vnc;          /* --vnc: its listening socket, served by each boot's VM */
 };
 
 /* Keep spec (malloc'd) until the end: 0, or -ENOMEM with spec freed. */
@@ -340,6 +346,7 @@ static int parse_args(int argc, char **argv, struct vm_config *c, struct run_opt
 		case OPT_NET:       ret = push(&c->nets, &c->nr_nets, optarg); break;
 		case OPT_DEVICE:    ret = push(&c->devices, &c->nr_devices, optarg); break;
 		case OPT_CONTROL:   c->control = optarg; break;
+		case OPT_VNC:       c->vnc = optarg; break;
 		case OPT_RESTORE:   c->restore = optarg; break;
 		case OPT_INCOMING:  c->incoming = optarg; break;
 		case OPT_HELP:
@@ -453,9 +460,9 @@ static bool first_boot_done(struct vm_config *cfg, struct run_from *from, int co
  * of in a detached child, which the sandbox would not allow). *media gets what its CD/DVD
  * drives hold at the end (media_now). Returns the stop code of vm_run, or 1 when the VM
  * could not be built or sandboxed (logged). */
-static int run_once(const struct vm_config *cfg, struct control *ctl, struct sigwatch *sig,
-		    struct run_from *from, const struct sandbox_config *sb, int *keep_fd,
-		    char **media)
+static int run_once(const struct vm_config *cfg, struct control *ctl, struct vnc *vnc,
+		    struct sigwatch *sig, struct run_from *from, const struct sandbox_config *sb,
+		    int *keep_fd, char **media)
 {
 	struct vm *vm;
 	int code, ret = 0;
@@ -484,12 +491,15 @@ static int run_once(const struct vm_config *cfg, struct control *ctl, struct sig
 		evloop_add(vm->loop, sig->fd, EPOLLIN, on_signal, sig);
 	if (ctl && control_attach(ctl, vm) < 0)
 		vsrv_log("--control %s: cannot watch the socket", cfg->control);
+	if (vnc && vnc_attach(vnc, vm->loop, vm_display_get(vm), vm->input, cfg->name) < 0)
+		vsrv_log("--vnc %s: the VM runs without it", cfg->vnc);
 	if (sb && sandbox_enter(sb) < 0)
 		code = 1;
 	else
 		code = vm_run(vm);
 	if (ctl)
 		control_detach(ctl);
+	vnc_detach(vnc);
 	if (sig->fd >= 0)
 		evloop_del(vm->loop, sig->fd);
 	sig->vm = NULL;
@@ -534,7 +544,7 @@ static int sandboxed_child(const struct vm_config *cfg, struct control *ctl,
 	o->sb.migrate = cfg->control != NULL;
 	o->sb.media = vm_devices_have_media(cfg);
 	o->sb.log_only = log && !strcmp(log, "1");
-	code = run_once(cfg, ctl, sig, from, &o->sb, &vm_fd, &media);
+	code = run_once(cfg, ctl, o->vnc, sig, from, &o->sb, &vm_fd, &media);
 	fflush(NULL);
 	/* the code, then the drives' media for the next boot (read up to the end of the pipe) */
 	if (write(wfd, &code, sizeof(code)) != sizeof(code) ||
@@ -726,6 +736,10 @@ int cmd_run(int argc, char **argv)
 		code = 1;
 		goto out_sig;
 	}
+	if (cfg.vnc && vnc_open(cfg.vnc, &o.vnc) < 0) {
+		code = 1;
+		goto out_ctl;
+	}
 
 	if (o.sandbox) {
 		code = run_sandboxed(&cfg, ctl, &sig, &from, &o, &child, &killed_by);
@@ -735,7 +749,7 @@ int cmd_run(int argc, char **argv)
 		for (;;) {
 			char *media = NULL;
 
-			code = run_once(&cfg, ctl, &sig, &from, NULL, NULL, &media);
+			code = run_once(&cfg, ctl, o.vnc, &sig, &from, NULL, NULL, &media);
 			if (code == VM_STOP_RESET && media_keep(&cfg, &o, media))
 				vsrv_log("the CD/DVD drives' media could not be kept across the reset");
 			free(media);
@@ -758,6 +772,8 @@ int cmd_run(int argc, char **argv)
 			break;
 		}
 	}
+	vnc_close(o.vnc);
+out_ctl:
 	control_close(ctl);
 out_sig:
 	vm_restore_close(from.rst);

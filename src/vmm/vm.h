@@ -50,6 +50,7 @@ struct vm_config {
 	const char **devices;     /* --device SPEC (KIND[,...]: devices/virtio/kind.h) */
 	unsigned nr_devices;
 	const char *control;      /* --control PATH (vmm/control.h), or NULL */
+	const char *vnc;          /* --vnc SPEC (vmm/vnc.h), or NULL */
 	/* --restore FILE (vmm/savestate.h), or NULL: the VM is built without loading a kernel
 	 * or writing boot tables and boot registers (guest memory stays zero), for the saved
 	 * state to be loaded into it. */
