@@ -283,6 +283,9 @@ static void timer_set(struct vnc *v, bool on)
 	v->timer_on = on;
 }
 
+static void send_acks(struct vnc *v);
+static void ext_send_ack(rfbClientPtr cl);
+
 /* Clients LibVNCServer closed (a protocol error, a hang-up, a write that failed): stop
  * watching them and let LibVNCServer free them. */
 static void reap_clients(struct vnc *v)
@@ -298,6 +301,7 @@ static void reap_clients(struct vnc *v)
 		v->nr_clients--;
 		v->clients[i] = v->clients[v->nr_clients];
 		v->client_fd[i] = v->client_fd[v->nr_clients];
+		v->ext_ack[i] = v->ext_ack[v->nr_clients];
 		rfbClientConnectionGone(cl);
 	}
 	v->stats.clients = v->nr_clients;
@@ -316,6 +320,7 @@ static void on_client(void *opaque, uint32_t events)
 		rfbCloseClient(cl);
 	if (cl->sock != RFB_INVALID_SOCKET)
 		rfbUpdateClient(cl); /* answer an update request at once */
+	send_acks(v);
 	reap_clients(v);
 }
 
@@ -335,6 +340,7 @@ static void on_timer(void *opaque, uint32_t events)
 	for (unsigned i = 0; i < v->nr_clients; i++)
 		if (v->clients[i]->sock != RFB_INVALID_SOCKET)
 			rfbUpdateClient(v->clients[i]);
+	send_acks(v);
 	reap_clients(v);
 }
 
@@ -365,6 +371,7 @@ static void on_accept(void *opaque, uint32_t events)
 		cl->clientData = v;
 		v->clients[v->nr_clients] = cl;
 		v->client_fd[v->nr_clients] = fd;
+		v->ext_ack[v->nr_clients] = false;
 		v->nr_clients++;
 		if (evloop_add(v->loop, fd, EPOLLIN, on_client, cl) < 0)
 			rfbCloseClient(cl);
@@ -430,9 +437,38 @@ static rfbBool ext_new_client(rfbClientPtr cl, void **data)
 	return TRUE;
 }
 
-/* The client announced the encoding: acknowledge it with an empty rectangle of that encoding
- * in a framebuffer update, after which it sends key events as scancodes. */
+/* The client announced the encoding: it is acknowledged with an empty rectangle of that
+ * encoding in a framebuffer update (send_acks), after which the client sends key events as
+ * scancodes. */
 static rfbBool ext_enable(rfbClientPtr cl, void **data, int enc)
+{
+	struct vnc *v = cl->clientData;
+
+	(void)data;
+	if (enc != ENC_QEMU_EXT_KEY)
+		return FALSE;
+	for (unsigned i = 0; i < v->nr_clients; i++)
+		if (v->clients[i] == cl)
+			v->ext_ack[i] = true;
+	return TRUE;
+}
+
+/* Due acknowledgements, once the client's SupportedMessages answer went out (LibVNCClient
+ * replaces what it knows the server takes with that list, which does not name message 255:
+ * the acknowledgement must come after it). */
+static void send_acks(struct vnc *v)
+{
+	for (unsigned i = 0; i < v->nr_clients; i++) {
+		rfbClientPtr cl = v->clients[i];
+
+		if (!v->ext_ack[i] || cl->sock == RFB_INVALID_SOCKET || cl->enableSupportedMessages)
+			continue;
+		v->ext_ack[i] = false;
+		ext_send_ack(cl);
+	}
+}
+
+static void ext_send_ack(rfbClientPtr cl)
 {
 	struct {
 		uint8_t type, pad;
@@ -445,12 +481,8 @@ static rfbBool ext_enable(rfbClientPtr cl, void **data, int enc)
 		.enc = htonl((uint32_t)ENC_QEMU_EXT_KEY),
 	};
 
-	(void)data;
-	if (enc != ENC_QEMU_EXT_KEY)
-		return FALSE;
 	if (rfbWriteExact(cl, (char *)&ack, sizeof(ack)) < 0)
 		rfbCloseClient(cl);
-	return TRUE;
 }
 
 static rfbBool ext_message(rfbClientPtr cl, void *data, const rfbClientToServerMsg *msg)

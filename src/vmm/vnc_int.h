@@ -22,6 +22,7 @@ struct vnc {
 	rfbScreenInfoPtr screen;
 	rfbClientPtr clients[VNC_MAX_CLIENTS];
 	int client_fd[VNC_MAX_CLIENTS];
+	bool ext_ack[VNC_MAX_CLIENTS]; /* the extended key event's acknowledgement is due */
 	unsigned nr_clients;
 	bool timer_on;
 	uint32_t buttons;          /* pointer buttons last sent */
