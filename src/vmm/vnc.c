@@ -351,6 +351,8 @@ static void on_accept(void *opaque, uint32_t events)
 	int fd;
 
 	(void)events;
+	/* One connection per wake-up: the clients' own events (a hang-up that frees a place)
+	 * come in between, and a flood of connections cannot starve the loop. */
 	for (;;) {
 		fd = accept4(v->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
@@ -380,6 +382,7 @@ static void on_accept(void *opaque, uint32_t events)
 			timer_set(v, true);
 		}
 		reap_clients(v);
+		return;
 	}
 }
 

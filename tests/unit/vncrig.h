@@ -44,7 +44,7 @@ struct rig {
 	char path[108];
 };
 
-static int rig_get_mode(void *o, struct display_mode *m)
+static inline int rig_get_mode(void *o, struct display_mode *m)
 {
 	struct rig *r = o;
 	int ret = 0;
@@ -58,7 +58,7 @@ static int rig_get_mode(void *o, struct display_mode *m)
 	return ret;
 }
 
-static const uint8_t *rig_get_pixels(void *o, size_t *len)
+static inline const uint8_t *rig_get_pixels(void *o, size_t *len)
 {
 	struct rig *r = o;
 	const uint8_t *p;
@@ -70,12 +70,12 @@ static const uint8_t *rig_get_pixels(void *o, size_t *len)
 	return p;
 }
 
-static const uint32_t *rig_get_palette(void *o)
+static inline const uint32_t *rig_get_palette(void *o)
 {
 	return ((struct rig *)o)->palette;
 }
 
-static int rig_get_dirty(void *o, uint64_t *bitmap, size_t npages)
+static inline int rig_get_dirty(void *o, uint64_t *bitmap, size_t npages)
 {
 	struct rig *r = o;
 
@@ -95,7 +95,7 @@ static const struct display_ops rig_display_ops = {
 	.get_palette = rig_get_palette, .get_dirty = rig_get_dirty,
 };
 
-static int rig_key(void *o, uint16_t code, bool down)
+static inline int rig_key(void *o, uint16_t code, bool down)
 {
 	struct rig *r = o;
 
@@ -109,7 +109,7 @@ static int rig_key(void *o, uint16_t code, bool down)
 	return 0;
 }
 
-static int rig_abs(void *o, uint32_t x, uint32_t y, uint32_t b)
+static inline int rig_abs(void *o, uint32_t x, uint32_t y, uint32_t b)
 {
 	struct rig *r = o;
 
@@ -122,7 +122,7 @@ static int rig_abs(void *o, uint32_t x, uint32_t y, uint32_t b)
 static const struct input_sink_ops rig_sink_ops = { .key = rig_key, .pointer_abs = rig_abs };
 
 /* Set a mode with a fresh buffer (generation + 1). */
-static void rig_set_mode(struct rig *r, uint32_t w, uint32_t h, uint32_t stride,
+static inline void rig_set_mode(struct rig *r, uint32_t w, uint32_t h, uint32_t stride,
 			 enum display_format f)
 {
 	pthread_mutex_lock(&r->lock);
@@ -136,7 +136,7 @@ static void rig_set_mode(struct rig *r, uint32_t w, uint32_t h, uint32_t stride,
 }
 
 /* Bytes [off, off + n) were written. */
-static void rig_mark(struct rig *r, size_t off, size_t n)
+static inline void rig_mark(struct rig *r, size_t off, size_t n)
 {
 	pthread_mutex_lock(&r->lock);
 	for (size_t p = off / 4096; p < (off + n + 4095) / 4096 && p < 512 * 64; p++)
@@ -144,13 +144,13 @@ static void rig_mark(struct rig *r, size_t off, size_t n)
 	pthread_mutex_unlock(&r->lock);
 }
 
-static void *rig_thread(void *o)
+static inline void *rig_thread(void *o)
 {
 	evloop_run(((struct rig *)o)->loop);
 	return NULL;
 }
 
-static int rig_start(struct rig *r, const char *spec_opts)
+static inline int rig_start(struct rig *r, const char *spec_opts)
 {
 	struct input_sink s = { &rig_sink_ops, r };
 	char spec[200];
@@ -168,7 +168,7 @@ static int rig_start(struct rig *r, const char *spec_opts)
 	return pthread_create(&r->th, NULL, rig_thread, r) ? -1 : 0;
 }
 
-static void rig_stop(struct rig *r)
+static inline void rig_stop(struct rig *r)
 {
 	evloop_stop(r->loop, 0);
 	pthread_join(r->th, NULL);
@@ -186,7 +186,7 @@ struct rig_stats_req {
 	int done;
 };
 
-static void rig_stats_fn(void *o)
+static inline void rig_stats_fn(void *o)
 {
 	struct rig_stats_req *q = o;
 
@@ -194,7 +194,7 @@ static void rig_stats_fn(void *o)
 	__atomic_store_n(&q->done, 1, __ATOMIC_SEQ_CST);
 }
 
-static inline struct vnc_stats rig_stats(struct rig *r)
+static inline inline struct vnc_stats rig_stats(struct rig *r)
 {
 	struct rig_stats_req q = { .r = r };
 
@@ -204,7 +204,7 @@ static inline struct vnc_stats rig_stats(struct rig *r)
 	return q.st;
 }
 
-static inline double now_s(void)
+static inline inline double now_s(void)
 {
 	struct timespec ts;
 
@@ -213,7 +213,7 @@ static inline double now_s(void)
 }
 
 /* A raw client socket on the rig (receive timeout 10 s: a test never hangs). */
-static inline int rig_connect(struct rig *r)
+static inline inline int rig_connect(struct rig *r)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct timeval tv = { 10, 0 };

@@ -1,0 +1,393 @@
+/* The VNC server (src/vmm/vnc.c) against hostile clients: connections that close at once,
+ * random bytes after a good handshake and instead of one, clients that vanish in the middle
+ * of a large update, a client that stops in the middle of a message, more clients than the
+ * limit; after each the server serves a good client and holds no dead ones. Run under ASan
+ * by tests/t-vnc.sh (build-asan). Also: the server works inside the VMM's seccomp sandbox. */
+#include <linux/input-event-codes.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "check.h"
+#include "vncrig.h"
+#include "vmm/sandbox.h"
+
+static int read_full(int fd, void *buf, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = read(fd, (char *)buf + got, n - got);
+
+		if (r <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+static int write_full(int fd, const void *buf, size_t n)
+{
+	return send(fd, buf, n, MSG_NOSIGNAL) == (ssize_t)n ? 0 : -1;
+}
+
+/* RFB 3.8 up to the end of ServerInit, security None. early: send our version before the
+ * server's arrives (LibVNCServer then need not wait 100 ms for a WebSocket's first bytes).
+ * Returns 0 with *w, *h the screen's size, or -1. */
+static int handshake(int fd, bool early, int *w, int *h)
+{
+	uint8_t b[64], n;
+	uint32_t len;
+
+	if (early && write_full(fd, "RFB 003.008\n", 12))
+		return -1;
+	if (read_full(fd, b, 12) || memcmp(b, "RFB 003.", 8))
+		return -1;
+	if (!early && write_full(fd, "RFB 003.008\n", 12))
+		return -1;
+	if (read_full(fd, &n, 1) || !n || read_full(fd, b, n) || !memchr(b, 1, n))
+		return -1;
+	if (write_full(fd, "\x01", 1) || read_full(fd, b, 4) || memcmp(b, "\0\0\0\0", 4))
+		return -1;
+	if (write_full(fd, "\x01", 1) || read_full(fd, b, 24))
+		return -1;
+	*w = b[0] << 8 | b[1];
+	*h = b[2] << 8 | b[3];
+	len = (uint32_t)b[20] << 24 | (uint32_t)b[21] << 16 | (uint32_t)b[22] << 8 | b[23];
+	while (len) {
+		uint32_t k = len > sizeof(b) ? sizeof(b) : len;
+
+		if (read_full(fd, b, k))
+			return -1;
+		len -= k;
+	}
+	return 0;
+}
+
+static void update_request(int fd, int incremental, int w, int h)
+{
+	uint8_t m[10] = { 3, (uint8_t)incremental, 0, 0, 0, 0, (uint8_t)(w >> 8), (uint8_t)w,
+			  (uint8_t)(h >> 8), (uint8_t)h };
+
+	write_full(fd, m, sizeof(m));
+}
+
+/* A full update of the screen in raw 32 bpp (the server's own format: B, G, R, X) into fb.
+ * Returns 0 or -1. */
+static int read_update(int fd, uint8_t *fb, int w, int h)
+{
+	uint8_t b[16];
+	int nrects;
+
+	if (read_full(fd, b, 4) || b[0] != 0)
+		return -1;
+	nrects = b[2] << 8 | b[3];
+	for (int i = 0; i < nrects; i++) {
+		int x, y, rw, rh;
+		int32_t enc;
+
+		if (read_full(fd, b, 12))
+			return -1;
+		x = b[0] << 8 | b[1], y = b[2] << 8 | b[3];
+		rw = b[4] << 8 | b[5], rh = b[6] << 8 | b[7];
+		enc = (int32_t)((uint32_t)b[8] << 24 | (uint32_t)b[9] << 16 | (uint32_t)b[10] << 8 | b[11]);
+		if (enc != 0 || x + rw > w || y + rh > h)
+			return -1;
+		for (int yy = y; yy < y + rh; yy++)
+			if (read_full(fd, fb + ((size_t)yy * w + x) * 4, (size_t)rw * 4))
+				return -1;
+	}
+	return 0;
+}
+
+/* A good client: its first full update equals the rig's buffer (XRGB8888, stride w * 4). */
+static bool good_client(struct rig *r)
+{
+	int fd = rig_connect(r), w = 0, h = 0;
+	bool ok = false;
+	uint8_t *fb;
+
+	if (fd < 0)
+		return false;
+	if (handshake(fd, true, &w, &h) == 0 && (uint32_t)w == r->mode.width &&
+	    (uint32_t)h == r->mode.height) {
+		fb = calloc((size_t)w * h, 4);
+		update_request(fd, 0, w, h);
+		if (fb && read_update(fd, fb, w, h) == 0) {
+			ok = true;
+			for (size_t i = 0; i < (size_t)w * h; i++)
+				if (memcmp(fb + i * 4, r->buf + i * 4, 3))
+					ok = false;
+		}
+		free(fb);
+	}
+	close(fd);
+	return ok;
+}
+
+/* Every client gone from the server's list (it reaps them as their sockets close). */
+static bool no_clients(struct rig *r)
+{
+	double end = now_s() + 10;
+
+	while (rig_stats(r).clients && now_s() < end)
+		usleep(5000);
+	return rig_stats(r).clients == 0;
+}
+
+static void fill(struct rig *r, uint32_t w, uint32_t h)
+{
+	rig_set_mode(r, w, h, w * 4, DISPLAY_XRGB8888);
+	for (size_t i = 0; i < r->len; i++)
+		r->buf[i] = (uint8_t)(i * 7 + i / 4096);
+}
+
+static void test_connect_and_close(void)
+{
+	struct rig r = { 0 };
+	char ver[12];
+
+	fill(&r, 64, 48);
+	CHECK_EQ(rig_start(&r, NULL), 0);
+	for (int i = 0; i < 100; i++) {
+		int fd = rig_connect(&r);
+
+		CHECK(fd >= 0);
+		close(fd);
+	}
+	for (int i = 0; i < 100; i++) {
+		int fd = rig_connect(&r);
+
+		CHECK(fd >= 0);
+		write_full(fd, "RFB 003.008\n", 12);
+		int rr = read_full(fd, ver, 12);
+		CHECK_EQ(rr, 0);
+		close(fd);
+	}
+	CHECK(good_client(&r));
+	CHECK(no_clients(&r));
+	CHECK(rig_stats(&r).accepted >= 201);
+	rig_stop(&r);
+}
+
+static void test_random_bytes(void)
+{
+	static const uint8_t types[] = { 0, 1, 2, 3, 4, 5, 6, 150, 248, 250, 251, 252, 253, 255 };
+	struct rig r = { 0 };
+	unsigned seed = 1;
+	uint8_t buf[600];
+	int w, h, iters = 300;
+
+	if (getenv("VNC_FUZZ_SEED"))
+		seed = (unsigned)atoi(getenv("VNC_FUZZ_SEED"));
+	if (getenv("VNC_FUZZ_ITERS"))
+		iters = atoi(getenv("VNC_FUZZ_ITERS"));
+	printf("# random bytes: seed %u, %d clients\n", seed, iters);
+	srand(seed);
+	fill(&r, 160, 120);
+	CHECK_EQ(rig_start(&r, NULL), 0);
+	for (int i = 0; i < iters; i++) {
+		int fd = rig_connect(&r);
+		size_t n = 1 + (size_t)rand() % sizeof(buf);
+
+		CHECK(fd >= 0);
+		if (fd < 0)
+			break;
+		for (size_t j = 0; j < n; j++)
+			buf[j] = (uint8_t)rand();
+		if (i % 10 == 0) {
+			/* garbage instead of a version */
+			write_full(fd, buf, n);
+		} else if (handshake(fd, true, &w, &h) == 0) {
+			/* a plausible message type first, then anything; sometimes a valid update
+			 * request in front so that the server is busy sending */
+			if (i % 3 == 0)
+				update_request(fd, 0, w, h);
+			buf[0] = types[rand() % sizeof(types)];
+			write_full(fd, buf, n);
+		} else {
+			CHECK(!"handshake failed");
+		}
+		close(fd);
+	}
+	CHECK(good_client(&r));
+	CHECK(no_clients(&r));
+	rig_stop(&r);
+}
+
+/* Clients that ask for a large update and go away while it is being sent. */
+static void test_disconnect_mid_update(void)
+{
+	struct rig r = { 0 };
+	int w, h;
+
+	fill(&r, 1024, 768);
+	CHECK_EQ(rig_start(&r, NULL), 0);
+	for (int i = 0; i < 20; i++) {
+		int fd = rig_connect(&r), small = 4096;
+		uint8_t b[100];
+
+		CHECK(fd >= 0);
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+		CHECK_EQ(handshake(fd, true, &w, &h), 0);
+		update_request(fd, 0, w, h);
+		if (i % 2)
+			read_full(fd, b, sizeof(b)); /* part of it */
+		close(fd);
+	}
+	CHECK(good_client(&r));
+	CHECK(no_clients(&r));
+	rig_stop(&r);
+}
+
+/* A client stops in the middle of a message: dropped after VNC_CLIENT_WAIT_MS. */
+static void test_stalled_client(void)
+{
+	struct rig r = { 0 };
+	int w, h, fd;
+	uint8_t b;
+
+	fill(&r, 64, 48);
+	CHECK_EQ(rig_start(&r, NULL), 0);
+	fd = rig_connect(&r);
+	CHECK_EQ(handshake(fd, true, &w, &h), 0);
+	write_full(fd, "\x04\x01", 2); /* a key event is 8 bytes */
+	double t0 = now_s();
+	CHECK(read(fd, &b, 1) == 0);   /* closed by the server (the receive timeout is 10 s) */
+	CHECK(now_s() - t0 < 9);
+	close(fd);
+	CHECK(good_client(&r));
+	CHECK(no_clients(&r));
+	rig_stop(&r);
+}
+
+/* More clients than VNC_MAX_CLIENTS: the extra ones are closed at once. */
+static void test_too_many_clients(void)
+{
+	struct rig r = { 0 };
+	int fds[VNC_MAX_CLIENTS + 4], w, h, ok = 0;
+
+	fill(&r, 64, 48);
+	CHECK_EQ(rig_start(&r, NULL), 0);
+	for (int i = 0; i < VNC_MAX_CLIENTS + 4; i++) {
+		fds[i] = rig_connect(&r);
+		if (fds[i] >= 0 && handshake(fds[i], true, &w, &h) == 0)
+			ok++;
+	}
+	CHECK_EQ(ok, VNC_MAX_CLIENTS);
+	CHECK_EQ(rig_stats(&r).refused, 4);
+	for (int i = 0; i < VNC_MAX_CLIENTS + 4; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	CHECK(no_clients(&r));
+	CHECK(good_client(&r));
+	rig_stop(&r);
+}
+
+/* The server inside the VMM's seccomp filter (the base program, as `vsrv run --vnc` without
+ * --control or --net user): a forked child serves, the test is its client; keys come back
+ * through a pipe. A system call outside the list kills the child with SIGSYS. */
+static int sb_pipe = -1;
+
+static int sb_key(void *o, uint16_t code, bool down)
+{
+	uint16_t m[2] = { code, down };
+
+	(void)o;
+	return write(sb_pipe, m, sizeof(m)) == sizeof(m) ? 0 : -EIO;
+}
+
+static const struct input_sink_ops sb_ops = { .key = sb_key };
+
+static void sandbox_child(struct rig *r, int wfd)
+{
+	struct sandbox_config c = { 0 };
+	struct input_sink s = { &sb_ops, NULL };
+
+	sb_pipe = wfd;
+	r->disp.ops = &rig_display_ops;
+	r->disp.opaque = r;
+	pthread_mutex_init(&r->lock, NULL);
+	if (evloop_create(&r->loop) || input_router_create(&r->in) ||
+	    input_router_add_sink(r->in, &s, INPUT_PRIO_PS2) || vnc_open(r->path, &r->vnc) ||
+	    vnc_attach(r->vnc, r->loop, &r->disp, r->in, "sandboxed"))
+		_exit(2);
+	if (sandbox_load_filter(&c) < 0)
+		_exit(3);
+	evloop_run(r->loop);
+	_exit(0);
+}
+
+static void test_sandboxed(void)
+{
+	struct rig r = { 0 };
+	char spec[128];
+	int p[2], st = 0, w = 0, h = 0, fd = -1;
+	uint16_t m[2] = { 0, 0 };
+	struct stat sst;
+	pid_t pid;
+
+	fill(&r, 64, 48);
+	snprintf(r.path, sizeof(r.path), "/tmp/vsrv-vnc-sb-%d.sock", (int)getpid());
+	snprintf(spec, sizeof(spec), "unix:%s", r.path);
+	CHECK_EQ(pipe(p), 0);
+	pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		strcpy(r.path, spec); /* the child opens the spec */
+		sandbox_child(&r, p[1]);
+	}
+	close(p[1]);
+	double end = now_s() + 10;
+	while (stat(r.path, &sst) < 0 && now_s() < end)
+		usleep(5000);
+	usleep(100000); /* the child may still be attaching: connections wait in the backlog */
+	for (int i = 0; i < 3; i++) {
+		uint8_t *fb = calloc(64 * 48, 4);
+
+		fd = rig_connect(&r);
+		/* the plain order: LibVNCServer waits with select() for a WebSocket's bytes */
+		CHECK_EQ(handshake(fd, i != 0, &w, &h), 0);
+		CHECK_EQ(w, 64);
+		update_request(fd, 0, w, h);
+		CHECK_EQ(read_update(fd, fb, w, h), 0);
+		CHECK(memcmp(fb, r.buf, 3) == 0);
+		free(fb);
+		/* a key event: 'a' down */
+		uint8_t ke[8] = { 4, 1, 0, 0, 0, 0, 0, 'a' };
+		write_full(fd, ke, sizeof(ke));
+		CHECK_EQ(read_full(p[0], m, sizeof(m)), 0);
+		CHECK_EQ(m[0], KEY_A);
+		/* then garbage */
+		write_full(fd, "\xfe\xfe\xfe\xfe", 4);
+		close(fd);
+	}
+	usleep(200000);
+	CHECK_EQ(waitpid(pid, &st, WNOHANG), 0); /* still alive */
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS)
+		printf("# the VNC server made a system call outside the sandbox (SIGSYS)\n");
+	if (WIFEXITED(st))
+		printf("# the child exited with %d\n", WEXITSTATUS(st));
+	unlink(r.path);
+	close(p[0]);
+	free(r.buf);
+}
+
+int main(void)
+{
+	/* as `vsrv run` does: a write to a client that went away is an error, not a signal */
+	signal(SIGPIPE, SIG_IGN);
+	if (sandbox_supported())
+		RUN(test_sandboxed);
+	else
+		printf("SKIP test_sandboxed: no seccomp filter in sanitizer builds\n");
+	RUN(test_connect_and_close);
+	RUN(test_random_bytes);
+	RUN(test_disconnect_mid_update);
+	RUN(test_stalled_client);
+	RUN(test_too_many_clients);
+	return check_done();
+}
