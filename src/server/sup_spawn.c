@@ -134,7 +134,7 @@ int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *di
 		inv_vm_clear(&vm);
 		return rc;
 	}
-	a = calloc(82, sizeof(*a));
+	a = calloc(84, sizeof(*a));
 	if (!a) {
 		inv_vm_clear(&vm);
 		return -ENOMEM;
@@ -249,6 +249,19 @@ int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *di
 		} else {
 			a[n++] = strdup("--device");
 			asprintf(&a[n++], "vport,socket=%s,name=org.qemu.guest_agent.0", ap);
+		}
+	}
+	/* The graphical console: a VNC server on DIR/vnc.sock (mode 0600; the server's
+	 * WebSocket reaches it there). A directory too deep for it: the VM runs without. */
+	if (!rc) {
+		char vp[4200];
+
+		if (snprintf(vp, sizeof(vp), "%s/vnc.sock", dir) >= 108) {
+			vsrv_log("vm %s: the data directory's path is too long for the VNC socket "
+				 "(%s/vnc.sock): no graphical console", name, dir);
+		} else {
+			a[n++] = strdup("--vnc");
+			asprintf(&a[n++], "unix:%s", vp);
 		}
 	}
 	if (rc) {
