@@ -418,6 +418,15 @@ static void on_pointer(int mask, int x, int y, rfbClientPtr cl)
 static void on_client_gone(rfbClientPtr cl)
 {
 	struct vnc *v = cl->clientData;
+	rfbExtensionData *e, *next;
+
+	/* LibVNCServer (0.9.14) frees a client without its list of enabled extensions */
+	for (e = cl->extensions; e; e = next) {
+		next = e->next;
+		free(e->data);
+		free(e);
+	}
+	cl->extensions = NULL;
 
 	/* keys the client held stay down in the guest otherwise */
 	if (v && v->in && v->nr_clients == 0)

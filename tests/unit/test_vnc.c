@@ -66,6 +66,7 @@ static int cli_open(struct cli *k, struct rig *r)
 	memset(k, 0, sizeof(*k));
 	cli_reset(k);
 	k->c = rfbGetClient(8, 3, 4);
+	free(k->c->serverHost); /* rfbGetClient's "" */
 	k->c->serverHost = strdup(r->path);
 	k->c->appData.encodingsString = "raw";
 	k->c->canHandleNewFBSize = TRUE;
