@@ -24,7 +24,7 @@ rc=$?
 	pass vnc-missing-password-file || fail vnc-missing-password-file "status $rc: $out"
 "$VSRV" run --help | grep -q -- "--vnc SPEC" && pass vnc-usage || fail vnc-usage "not in vsrv run --help"
 
-# --- hostile clients under ASan ---
+# --- the unit tests of the server under ASan (build/tests/unit-vnc* run by themselves) ---
 asan=$ROOT/build-asan/tests/unit-vnc_hostile
 if [ -x "$asan" ]; then
 	if out=$(VNC_FUZZ_ITERS=${VNC_FUZZ_ITERS:-2000} ASAN_OPTIONS=detect_leaks=1 \
@@ -36,6 +36,18 @@ if [ -x "$asan" ]; then
 	fi
 else
 	skip vnc-hostile-asan "no ASan build ($asan: make asan)"
+fi
+asan=$ROOT/build-asan/tests/unit-vnc
+if [ -x "$asan" ]; then
+	if out=$(ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 timeout 500 "$asan" 2>&1) &&
+	   ! grep -q "^FAIL" <<<"$out"; then
+		pass "vnc-asan ($(grep -c '^PASS' <<<"$out") cases)"
+	else
+		echo "$out" | tail -30
+		fail vnc-asan "a FAIL, a sanitizer report or a crash"
+	fi
+else
+	skip vnc-asan "no ASan build ($asan: make asan)"
 fi
 
 # --- a guest ---
