@@ -305,7 +305,7 @@ static void reap_clients(struct vnc *v)
 		rfbClientConnectionGone(cl);
 	}
 	v->stats.clients = v->nr_clients;
-	if (!v->nr_clients)
+	if (!v->nr_clients && !v->listen_paused)
 		timer_set(v, false);
 }
 
@@ -334,6 +334,8 @@ static void on_timer(void *opaque, uint32_t events)
 		/* EAGAIN: nothing expired */
 	}
 	v->stats.ticks++;
+	if (v->listen_paused && evloop_mod(v->loop, v->lfd, EPOLLIN) == 0)
+		v->listen_paused = false; /* out of fds a tick ago: try again */
 	fb_setup(v);
 	if (v->have_fb && !v->blank)
 		fb_dirty(v);
@@ -358,7 +360,13 @@ static void on_accept(void *opaque, uint32_t events)
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			return; /* EAGAIN, or out of fds: the rest wait in the backlog */
+			if (errno != EAGAIN && evloop_mod(v->loop, v->lfd, 0) == 0) {
+				/* out of fds: the socket stays readable; listen again next tick
+				 * instead of spinning (the rest wait in the backlog) */
+				v->listen_paused = true;
+				timer_set(v, true);
+			}
+			return;
 		}
 		/* LibVNCServer keeps fds in an fd_set: none past FD_SETSIZE */
 		if (fd >= FD_SETSIZE || v->nr_clients >= VNC_MAX_CLIENTS || !v->screen) {
@@ -642,6 +650,7 @@ void vnc_detach(struct vnc *v)
 		if (v->clients[i]->sock != RFB_INVALID_SOCKET)
 			rfbCloseClient(v->clients[i]);
 	reap_clients(v);
+	v->listen_paused = false;
 	timer_set(v, false);
 	evloop_del(v->loop, v->timer);
 	evloop_del(v->loop, v->lfd);

@@ -25,6 +25,7 @@ struct vnc {
 	bool ext_ack[VNC_MAX_CLIENTS]; /* the extended key event's acknowledgement is due */
 	unsigned nr_clients;
 	bool timer_on;
+	bool listen_paused;        /* accept failed (out of fds): not watched until the next tick */
 	uint32_t buttons;          /* pointer buttons last sent */
 
 	/* The framebuffer as served */

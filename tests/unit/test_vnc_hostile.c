@@ -5,6 +5,7 @@
  * by tests/t-vnc.sh (build-asan). Also: the server works inside the VMM's seccomp sandbox. */
 #include <linux/input-event-codes.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -284,6 +285,60 @@ static void test_too_many_clients(void)
 	rig_stop(&r);
 }
 
+static double cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* The process is out of fds when clients connect: the server neither spins on its readable
+ * listening socket nor stops listening for good. */
+static void test_out_of_fds(void)
+{
+	struct rig r = { 0 };
+	struct rlimit old, lim;
+	int socks[3], spare[64], nspare = 0, fd;
+	char ver[12];
+
+	fill(&r, 64, 48);
+	CHECK_EQ(rig_start(&r, NULL), 0);
+	for (int i = 0; i < 3; i++)
+		socks[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	getrlimit(RLIMIT_NOFILE, &old);
+	lim = old;
+	lim.rlim_cur = (rlim_t)socks[2] + 32;
+	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &lim), 0);
+	while (nspare < 64 && (fd = dup(0)) >= 0)
+		spare[nspare++] = fd;
+	CHECK(nspare < 64); /* every fd below the limit is taken */
+	for (int i = 0; i < 3; i++) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+		strcpy(sa.sun_path, r.path);
+		CHECK_EQ(connect(socks[i], (struct sockaddr *)&sa, sizeof(sa)), 0);
+	}
+	usleep(100000);
+	double c0 = cpu_s();
+	usleep(500000);
+	CHECK(cpu_s() - c0 < 0.1); /* a spinning loop burns the whole half second */
+	for (int i = 0; i < nspare; i++)
+		close(spare[i]);
+	setrlimit(RLIMIT_NOFILE, &old);
+	for (int i = 0; i < 3; i++) {
+		struct timeval tv = { 10, 0 };
+
+		setsockopt(socks[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		CHECK_EQ(read_full(socks[i], ver, 12), 0); /* served once fds are back */
+		close(socks[i]);
+	}
+	CHECK(no_clients(&r));
+	CHECK(good_client(&r));
+	rig_stop(&r);
+}
+
 /* The server inside the VMM's seccomp filter (the base program, as `vsrv run --vnc` without
  * --control or --net user): a forked child serves, the test is its client; keys come back
  * through a pipe. A system call outside the list kills the child with SIGSYS. */
@@ -389,5 +444,6 @@ int main(void)
 	RUN(test_disconnect_mid_update);
 	RUN(test_stalled_client);
 	RUN(test_too_many_clients);
+	RUN(test_out_of_fds);
 	return check_done();
 }
