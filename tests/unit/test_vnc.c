@@ -60,6 +60,14 @@ static void quiet(const char *fmt, ...)
 	(void)fmt;
 }
 
+static const char *cli_password;
+
+static char *cli_get_password(rfbClient *c)
+{
+	(void)c;
+	return strdup(cli_password ? cli_password : "");
+}
+
 static int cli_open(struct cli *k, struct rig *r)
 {
 	rfbClientLog = rfbClientErr = quiet;
@@ -73,6 +81,7 @@ static int cli_open(struct cli *k, struct rig *r)
 	k->orig_malloc = k->c->MallocFrameBuffer;
 	k->c->MallocFrameBuffer = cli_malloc;
 	k->c->GotFrameBufferUpdate = cli_update;
+	k->c->GetPassword = cli_get_password;
 	rfbClientSetClientData(k->c, &cli_tag, k);
 	if (!rfbInitClient(k->c, NULL, NULL)) {
 		k->c = NULL; /* freed by rfbInitClient */
@@ -549,6 +558,38 @@ static void test_specs(void)
 	unlink(pw);
 }
 
+/* With a password file: VNC authentication; the right password gets the screen, a wrong
+ * one or none does not. */
+static void test_password(void)
+{
+	struct rig r = { 0 };
+	struct expect e = { 0 };
+	struct cli k;
+	char pw[] = "/tmp/vsrv-vnc-pw-XXXXXX", opts[64];
+	int fd = mkstemp(pw);
+
+	CHECK(write(fd, "s3cret!\nignored\n", 16) == 16);
+	close(fd);
+	snprintf(opts, sizeof(opts), ",password-file=%s", pw);
+	rig_set_mode(&r, 64, 64, 256, DISPLAY_XRGB8888);
+	expect_init(&e, 64, 64);
+	draw(&r, &e, 0, 64, 9);
+	CHECK_EQ(rig_start(&r, opts), 0);
+	cli_password = "wrong";
+	CHECK(cli_open(&k, &r) < 0);
+	cli_password = "";
+	CHECK(cli_open(&k, &r) < 0);
+	cli_password = "s3cret!";
+	CHECK_EQ(cli_open(&k, &r), 0);
+	if (k.c)
+		CHECK(cli_pump(&k, 10, cli_matches, &e));
+	cli_close(&k);
+	cli_password = NULL;
+	rig_stop(&r);
+	free(e.rgb);
+	unlink(pw);
+}
+
 int main(void)
 {
 	RUN(test_specs);
@@ -563,5 +604,6 @@ int main(void)
 	RUN(test_mode_change);
 	RUN(test_keys);
 	RUN(test_pointer);
+	RUN(test_password);
 	return check_done();
 }
