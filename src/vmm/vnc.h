@@ -24,6 +24,9 @@
  * dropped; a new connection holds it up to 100 ms (LibVNCServer waits that long to tell a
  * WebSocket from a plain client).
  *
+ * The process must ignore SIGPIPE (`vsrv run` does): LibVNCServer writes to clients with
+ * write(), and one that went away must cost its connection, not the process.
+ *
  * Threads: vnc_open/vnc_close on the main thread; vnc_attach/vnc_detach on the loop's thread
  * (or before it runs, after it stopped); everything else runs on the loop's thread. */
 #ifndef VSRV_VMM_VNC_H
