@@ -10,6 +10,7 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/log.h"
@@ -302,11 +303,34 @@ static void reap_clients(struct vnc *v)
 		v->clients[i] = v->clients[v->nr_clients];
 		v->client_fd[i] = v->client_fd[v->nr_clients];
 		v->ext_ack[i] = v->ext_ack[v->nr_clients];
+		v->since_ms[i] = v->since_ms[v->nr_clients];
 		rfbClientConnectionGone(cl);
 	}
 	v->stats.clients = v->nr_clients;
 	if (!v->nr_clients && !v->listen_paused)
 		timer_set(v, false);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Clients still in the handshake (or authentication) after handshake_ms. */
+static void drop_slow_handshakes(struct vnc *v)
+{
+	int64_t now = now_ms();
+
+	for (unsigned i = 0; i < v->nr_clients; i++) {
+		rfbClientPtr cl = v->clients[i];
+
+		if (cl->sock != RFB_INVALID_SOCKET && cl->state != RFB_NORMAL &&
+		    now - v->since_ms[i] > v->handshake_ms)
+			rfbCloseClient(cl);
+	}
 }
 
 static void on_client(void *opaque, uint32_t events)
@@ -343,6 +367,7 @@ static void on_timer(void *opaque, uint32_t events)
 		if (v->clients[i]->sock != RFB_INVALID_SOCKET)
 			rfbUpdateClient(v->clients[i]);
 	send_acks(v);
+	drop_slow_handshakes(v);
 	reap_clients(v);
 }
 
@@ -382,6 +407,7 @@ static void on_accept(void *opaque, uint32_t events)
 		v->clients[v->nr_clients] = cl;
 		v->client_fd[v->nr_clients] = fd;
 		v->ext_ack[v->nr_clients] = false;
+		v->since_ms[v->nr_clients] = now_ms();
 		v->nr_clients++;
 		if (evloop_add(v->loop, fd, EPOLLIN, on_client, cl) < 0)
 			rfbCloseClient(cl);
@@ -565,6 +591,7 @@ int vnc_open(const char *spec, struct vnc **out)
 	if (!v)
 		return -ENOMEM;
 	v->lfd = v->timer = -1;
+	v->handshake_ms = VNC_HANDSHAKE_MS;
 	v->spec = strdup(spec);
 	if (!v->spec) {
 		ret = -ENOMEM;

@@ -21,7 +21,9 @@
  *
  * LibVNCServer reads a client's message in one piece once its first byte is there: a client
  * that stops in the middle holds the control loop until VNC_CLIENT_WAIT_MS and is then
- * dropped; a new connection holds it up to 100 ms (LibVNCServer waits that long to tell a
+ * dropped, as is one that has not finished the handshake (and authentication) after
+ * VNC_HANDSHAKE_MS, so idle connections cannot hold every place; a new connection holds the
+ * loop up to 100 ms (LibVNCServer waits that long to tell a
  * WebSocket from a plain client).
  *
  * The process must ignore SIGPIPE (`vsrv run` does): LibVNCServer writes to clients with
@@ -40,6 +42,7 @@
 
 #define VNC_MAX_CLIENTS    16
 #define VNC_CLIENT_WAIT_MS 1000
+#define VNC_HANDSHAKE_MS   30000 /* a client not past authentication by then is dropped */
 #define VNC_BLANK_WIDTH    640
 #define VNC_BLANK_HEIGHT   480
 

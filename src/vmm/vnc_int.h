@@ -23,6 +23,8 @@ struct vnc {
 	rfbClientPtr clients[VNC_MAX_CLIENTS];
 	int client_fd[VNC_MAX_CLIENTS];
 	bool ext_ack[VNC_MAX_CLIENTS]; /* the extended key event's acknowledgement is due */
+	int64_t since_ms[VNC_MAX_CLIENTS]; /* when each connected (CLOCK_MONOTONIC) */
+	int handshake_ms;          /* VNC_HANDSHAKE_MS; tests may shorten it */
 	unsigned nr_clients;
 	bool timer_on;
 	bool listen_paused;        /* accept failed (out of fds): not watched until the next tick */

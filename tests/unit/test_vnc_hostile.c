@@ -12,6 +12,7 @@
 #include "check.h"
 #include "vncrig.h"
 #include "vmm/sandbox.h"
+#include "vmm/vnc_int.h"  /* handshake_ms, shortened for the test */
 
 static int read_full(int fd, void *buf, size_t n)
 {
@@ -262,6 +263,44 @@ static void test_stalled_client(void)
 	rig_stop(&r);
 }
 
+static void set_handshake_ms(void *o)
+{
+	((struct rig *)o)->vnc->handshake_ms = 500;
+}
+
+/* Clients that connect and never finish the handshake are dropped (they would hold every
+ * place); one that finished stays. */
+static void test_idle_handshake(void)
+{
+	struct rig r = { 0 };
+	int idle, half, good, w, h;
+	uint8_t b[16];
+
+	fill(&r, 64, 48);
+	CHECK_EQ(rig_start(&r, NULL), 0);
+	evloop_post(r.loop, set_handshake_ms, &r);
+	good = rig_connect(&r);
+	CHECK_EQ(handshake(good, true, &w, &h), 0);
+	idle = rig_connect(&r);
+	half = rig_connect(&r);
+	write_full(half, "RFB 003.008\n", 12); /* then nothing: no security type chosen */
+	double t0 = now_s();
+	while (read(idle, b, sizeof(b)) > 0)
+		;   /* the version, then the end (the receive timeout is 10 s) */
+	while (read(half, b, sizeof(b)) > 0)
+		;
+	CHECK(now_s() - t0 < 9);
+	usleep(700000);
+	update_request(good, 0, w, h); /* still served */
+	CHECK_EQ(read_full(good, b, 4), 0);
+	CHECK_EQ(b[0], 0);
+	close(idle);
+	close(half);
+	close(good);
+	CHECK(no_clients(&r));
+	rig_stop(&r);
+}
+
 /* More clients than VNC_MAX_CLIENTS: the extra ones are closed at once. */
 static void test_too_many_clients(void)
 {
@@ -445,5 +484,6 @@ int main(void)
 	RUN(test_stalled_client);
 	RUN(test_too_many_clients);
 	RUN(test_out_of_fds);
+	RUN(test_idle_handshake);
 	return check_done();
 }
