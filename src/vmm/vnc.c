@@ -404,6 +404,14 @@ static void on_accept(void *opaque, uint32_t events)
 		if (!cl)
 			continue;
 		cl->clientData = v;
+		/* LibVNCServer also takes WebSocket clients (noVNC) on the same socket. On TCP
+		 * without a password any web page the host's browser opens could be one: no. */
+		if (cl->wsctx && v->tcp && !v->passwords[0]) {
+			rfbCloseClient(cl);
+			rfbClientConnectionGone(cl);
+			v->stats.refused++;
+			return;
+		}
 		v->clients[v->nr_clients] = cl;
 		v->client_fd[v->nr_clients] = fd;
 		v->ext_ack[v->nr_clients] = false;

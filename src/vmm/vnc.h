@@ -5,7 +5,9 @@
  * SPEC: unix:PATH (a socket created mode 0600) or tcp:HOST:PORT, then optionally
  * ,password-file=FILE (VNC authentication with the file's first line; only its first 8
  * characters count, as in every VNC server). A TCP address that is not loopback is refused
- * without a password file.
+ * without a password file. WebSocket clients (LibVNCServer tells them apart by their first
+ * bytes) are served on Unix sockets, and on TCP only with a password (a web page in the
+ * host's browser can reach a loopback port).
  *
  * The screen is the VM's display (vmm/display.h): pixels in XRGB8888 with a stride of exactly
  * width * 4 are served straight from guest memory; other formats are converted into a

@@ -11,6 +11,7 @@
 struct vnc {
 	char *spec;                /* for messages (owned copy) */
 	char *unix_path;           /* unix: the socket file to remove at close, else NULL */
+	bool tcp;                  /* a TCP listener (a browser's page can reach it) */
 	int lfd;                   /* listening socket */
 	int timer;                 /* timerfd, armed while clients are connected */
 	char *passwords[2];        /* VNC authentication: { password, NULL }, or { NULL } */

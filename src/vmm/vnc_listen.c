@@ -144,6 +144,7 @@ static int listen_tcp(struct vnc *v, char *hostport)
 		vsrv_log("--vnc %s: %s", v->spec, strerror(-ret));
 		return ret;
 	}
+	v->tcp = true;
 	return 0;
 }
 

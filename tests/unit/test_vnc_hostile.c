@@ -263,6 +263,73 @@ static void test_stalled_client(void)
 	rig_stop(&r);
 }
 
+/* A WebSocket client (noVNC without a proxy) on the same listener: LibVNCServer answers the
+ * upgrade and speaks RFB in binary frames. */
+static void test_websocket(void)
+{
+	static const char req[] =
+		"GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+		"Origin: http://localhost\r\n"
+		"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+		"Sec-WebSocket-Protocol: binary\r\nSec-WebSocket-Version: 13\r\n\r\n";
+	struct rig r = { 0 };
+	char resp[1024];
+	uint8_t f[14];
+	size_t n = 0;
+	int fd;
+
+	fill(&r, 64, 48);
+	CHECK_EQ(rig_start(&r, NULL), 0);
+	fd = rig_connect(&r);
+	CHECK_EQ(write_full(fd, req, sizeof(req) - 1), 0);
+	while (n < sizeof(resp) - 1 && read(fd, resp + n, 1) == 1) {
+		n++;
+		resp[n] = 0;
+		if (n >= 4 && !memcmp(resp + n - 4, "\r\n\r\n", 4))
+			break;
+	}
+	CHECK(!strncmp(resp, "HTTP/1.1 101", 12));
+	CHECK(strstr(resp, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") != NULL); /* RFC 6455's example */
+	CHECK_EQ(read_full(fd, f, 14), 0);   /* one frame: the server's version */
+	CHECK_EQ(f[1] & 0x7f, 12);
+	CHECK(!memcmp(f + 2, "RFB 003.", 8));
+	close(fd);
+	CHECK(no_clients(&r));
+	CHECK(good_client(&r));
+	rig_stop(&r);
+
+	/* on a TCP listener without a password: refused (any page in a browser could try) */
+	struct rig t = { 0 };
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	struct timeval tv = { 10, 0 };
+
+	fill(&t, 64, 48);
+	pthread_mutex_init(&t.lock, NULL);
+	t.disp.ops = &rig_display_ops;
+	t.disp.opaque = &t;
+	CHECK_EQ(evloop_create(&t.loop), 0);
+	CHECK_EQ(input_router_create(&t.in), 0);
+	CHECK_EQ(vnc_open("tcp:127.0.0.1:0", &t.vnc), 0);
+	CHECK_EQ(vnc_attach(t.vnc, t.loop, &t.disp, t.in, "tcp"), 0);
+	CHECK_EQ(pthread_create(&t.th, NULL, rig_thread, &t), 0);
+	getsockname(t.vnc->lfd, (struct sockaddr *)&sa, &sl);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	CHECK_EQ(connect(fd, (struct sockaddr *)&sa, sl), 0);
+	CHECK_EQ(write_full(fd, req, sizeof(req) - 1), 0);
+	/* closed at once (after the upgrade's answer and the server's version): a page could
+	 * learn that a VNC server listens, never get past that */
+	double t0 = now_s();
+	while (read(fd, resp, sizeof(resp)) > 0)
+		;
+	CHECK(now_s() - t0 < 9);
+	close(fd);
+	CHECK(no_clients(&t));
+	CHECK(rig_stats(&t).refused >= 1);
+	rig_stop(&t);
+}
+
 static void set_handshake_ms(void *o)
 {
 	((struct rig *)o)->vnc->handshake_ms = 500;
@@ -485,5 +552,6 @@ int main(void)
 	RUN(test_too_many_clients);
 	RUN(test_out_of_fds);
 	RUN(test_idle_handshake);
+	RUN(test_websocket);
 	return check_done();
 }
