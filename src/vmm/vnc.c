@@ -469,6 +469,9 @@ static void on_client_gone(rfbClientPtr cl)
 		free(e);
 	}
 	cl->extensions = NULL;
+	/* nor its WebSocket state (later versions free it after this hook, if not NULL) */
+	free(cl->wsctx);
+	cl->wsctx = NULL;
 
 	/* keys the client held stay down in the guest otherwise */
 	if (v && v->in && v->nr_clients == 0)
