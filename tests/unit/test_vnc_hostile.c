@@ -523,6 +523,23 @@ static void test_sandboxed(void)
 		write_full(fd, "\xfe\xfe\xfe\xfe", 4);
 		close(fd);
 	}
+	/* what LibVNCServer takes for TLS (0x16, 0x80: it starts GnuTLS) and for a WebSocket */
+	static const char *odd[] = {
+		"\x16\x03\x01\x00\x10hello", "\x80\x01\x02\x03",
+		"GET / HTTP/1.1\r\nHost: x\r\nOrigin: http://x\r\nUpgrade: websocket\r\n"
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+	};
+	for (unsigned i = 0; i < 3; i++) {
+		char junk[512];
+
+		fd = rig_connect(&r);
+		write_full(fd, odd[i], strlen(odd[i]));
+		usleep(300000);
+		shutdown(fd, SHUT_WR);
+		while (read(fd, junk, sizeof(junk)) > 0)
+			;
+		close(fd);
+	}
 	usleep(200000);
 	CHECK_EQ(waitpid(pid, &st, WNOHANG), 0); /* still alive */
 	kill(pid, SIGKILL);
