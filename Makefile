@@ -36,9 +36,9 @@ VSRV     := $(BUILD)/vsrv
 # lines, `vsrv img --output json`), libdl (libslirp is loaded with dlopen, only for --net
 # user), pthread, and libqcow, libvmdk, libvhdi (the disk layer reads qcow2, VMDK and VHDX
 # images with them, read-only: src/disk/disk_foreign.c; each needs only libc and zlib), and
-# libvncserver (--vnc: src/vmm/vnc*.c). The unit tests and the fuzz targets that link vsrv's
-# objects take the same list.
-LDLIBS  += -luring -lz -ljansson -ldl -lpthread -lqcow -lvmdk -lvhdi -lvncserver
+# libvncserver and libgcrypt, which it uses and vnc.c initializes (--vnc: src/vmm/vnc*.c). The
+# unit tests and the fuzz targets that link vsrv's objects take the same list.
+LDLIBS  += -luring -lz -ljansson -ldl -lpthread -lqcow -lvmdk -lvhdi -lvncserver -lgcrypt
 
 .PHONY: all deps test-deps run test test-prep asan bench fuzz clean
 all: $(VSRV)

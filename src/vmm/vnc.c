@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <gcrypt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -24,6 +25,17 @@
 static void rfb_quiet(const char *fmt, ...)
 {
 	(void)fmt;
+}
+
+/* LibVNCServer hashes (WebSocket handshakes) and encrypts (VNC authentication) with
+ * libgcrypt, which, used without initialization, logs a warning to syslog: a new socket, which
+ * the sandbox answers with SIGSYS. Initialized here, before the sandbox goes on. */
+static void gcrypt_setup(void)
+{
+	if (!gcry_control(GCRYCTL_INITIALIZATION_FINISHED_P)) {
+		gcry_check_version(NULL);
+		gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
+	}
 }
 
 static void rfb_log_setup(void)
@@ -630,6 +642,7 @@ int vnc_attach(struct vnc *v, struct evloop *loop, const struct display *disp,
 	int ret;
 
 	rfb_log_setup();
+	gcrypt_setup();
 	ext_register_once();
 	v->loop = loop;
 	v->disp = disp;

@@ -554,14 +554,78 @@ static void test_sandboxed(void)
 	free(r.buf);
 }
 
+static char *sb_password(rfbClient *c)
+{
+	(void)c;
+	return strdup("pw1234");
+}
+
+static void sb_quiet(const char *fmt, ...)
+{
+	(void)fmt;
+}
+
+/* VNC authentication (DES through libgcrypt) inside the sandbox. */
+static void test_sandboxed_password(void)
+{
+	struct rig r = { 0 };
+	char spec[200], pw[] = "/tmp/vsrv-vnc-sbpw-XXXXXX";
+	int p[2], st = 0, pfd = mkstemp(pw);
+	struct stat sst;
+	rfbClient *c;
+	pid_t pid;
+
+	CHECK(write(pfd, "pw1234\n", 7) == 7);
+	close(pfd);
+	fill(&r, 64, 48);
+	snprintf(r.path, sizeof(r.path), "/tmp/vsrv-vnc-sbpw-%d.sock", (int)getpid());
+	snprintf(spec, sizeof(spec), "unix:%s,password-file=%s", r.path, pw);
+	CHECK_EQ(pipe(p), 0);
+	pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		strcpy(r.path, spec);
+		sandbox_child(&r, p[1]);
+	}
+	close(p[1]);
+	double end = now_s() + 10;
+	while (stat(r.path, &sst) < 0 && now_s() < end)
+		usleep(5000);
+	usleep(100000);
+	rfbClientLog = rfbClientErr = sb_quiet;
+	c = rfbGetClient(8, 3, 4);
+	free(c->serverHost);
+	c->serverHost = strdup(r.path);
+	c->GetPassword = sb_password;
+	CHECK(rfbInitClient(c, NULL, NULL)); /* frees c when it fails */
+	if (c->sock != RFB_INVALID_SOCKET) {
+		free(c->frameBuffer);
+		c->frameBuffer = NULL;
+		rfbClientCleanup(c);
+	}
+	usleep(200000);
+	CHECK_EQ(waitpid(pid, &st, WNOHANG), 0); /* still alive */
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS)
+		printf("# the VNC server made a system call outside the sandbox (SIGSYS)\n");
+	unlink(r.path);
+	unlink(pw);
+	close(p[0]);
+	free(r.buf);
+}
+
 int main(void)
 {
 	/* as `vsrv run` does: a write to a client that went away is an error, not a signal */
 	signal(SIGPIPE, SIG_IGN);
-	if (sandbox_supported())
+	if (sandbox_supported()) {
 		RUN(test_sandboxed);
-	else
+		RUN(test_sandboxed_password);
+	} else {
 		printf("SKIP test_sandboxed: no seccomp filter in sanitizer builds\n");
+	}
 	RUN(test_connect_and_close);
 	RUN(test_random_bytes);
 	RUN(test_disconnect_mid_update);
