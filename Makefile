@@ -37,9 +37,12 @@ VSRV     := $(BUILD)/vsrv
 # user), pthread, and libqcow, libvmdk, libvhdi (the disk layer reads qcow2, VMDK and VHDX
 # images with them, read-only: src/disk/disk_foreign.c; each needs only libc and zlib),
 # libspng (the control socket's screenshot as a PNG: src/vmm/screenshot.c; it needs only
-# zlib) and libresolv (glibc's, for its base64 encoder b64_ntop: the screenshot's PNG in
-# JSON). The unit tests and the fuzz targets that link vsrv's objects take the same list.
-LDLIBS  += -luring -lz -ljansson -ldl -lpthread -lqcow -lvmdk -lvhdi -lspng -lresolv
+# zlib), libresolv (glibc's, for its base64 encoder b64_ntop: the screenshot's PNG in
+# JSON), and libvncserver and libgcrypt, which it uses and vnc.c initializes (--vnc:
+# src/vmm/vnc*.c). The unit tests and the fuzz targets that link vsrv's objects take the
+# same list.
+LDLIBS  += -luring -lz -ljansson -ldl -lpthread -lqcow -lvmdk -lvhdi -lspng -lresolv \
+           -lvncserver -lgcrypt
 
 .PHONY: all deps test-deps run test test-prep asan bench fuzz clean
 all: $(VSRV)

@@ -21,3 +21,6 @@ $(VMCD_UNIT): tests/unit/vmcd_media.c $(SERVER_LIBOBJ) $(VSRV_LIBOBJ) $(LIBVHD)
 	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(SERVER_LIBOBJ) $(VSRV_LIBOBJ) $(LIBVHD) \
 		$(SERVER_LDLIBS) $(LDLIBS)
 -include $(VMCD_UNIT).d
+
+# The VNC server's tests connect with LibVNCClient (libvncserver-dev's other half).
+$(BUILD)/tests/unit-vnc $(BUILD)/tests/unit-vnc_hostile: LDLIBS += -lvncclient

@@ -4,6 +4,7 @@
  * of V, 1 bad input or a host-side failure, 2 a guest crash (triple fault, KVM error),
  * 128 + N when stopped by signal N. */
 #include "cli/cli.h"
+#include "cli/run_usage.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,72 +29,15 @@
 #include "util/log.h"
 #include "util/size.h"
 #include "vmm/control.h"
+#include "vmm/input_router.h"
+#include "vmm/input_sinks.h"
 #include "vmm/migrate.h"
 #include "vmm/savestate.h"
 #include "vmm/sandbox.h"
 #include "vmm/vm.h"
+#include "vmm/vnc.h"
 
 #define DEFAULT_MEM (128ULL << 20)
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: vsrv run --kernel FILE [options]\n"
-		"       vsrv run --firmware bios|uefi,vars=FILE|PATH[,vars=FILE] [options]\n"
-		"       vsrv run --restore FILE [options the saved VM was started with]\n"
-		"       vsrv run --incoming URI [options the migrating VM was started with]\n"
-		"  --kernel FILE        multiboot ELF, Linux bzImage or ELF64 vmlinux\n"
-		"  --initrd FILE        initial ramdisk (a module for multiboot kernels)\n"
-		"  --cmdline STR        kernel command line\n"
-		"  --firmware SPEC      boot firmware instead of a kernel: bios (SeaBIOS), uefi,vars=FILE\n"
-		"                       (OVMF; FILE: the VM's variable store, made from OVMF_VARS_4M.fd\n"
-		"                       when missing) or a ROM image PATH; disks and CDs boot from it\n"
-		"  --boot ORDER         firmware boot order: cdrom, disk, net (e.g. cdrom,disk)\n"
-		"  --uuid UUID          the VM's SMBIOS UUID (firmware boot; random when not given)\n"
-		"  --name NAME          the SMBIOS product name (firmware boot; default vsrv)\n"
-		"  --serial-number STR  the SMBIOS serial number (firmware boot)\n"
-		"  --cpus N             vCPUs, 1 to %d (default 1)\n"
-		"  --memory SIZE        RAM with suffix K, M or G; a bare number is MiB (default 128M)\n"
-		"  --mem-merge on|off   offer the guest's RAM to the host's same-page merging (KSM;\n"
-		"                       default off: shared pages let guests time each other)\n"
-		"  --serial MODE        stdio (default), none, file:PATH or unix:PATH\n"
-		"  --no-reboot          a guest reset ends the VM (status 0) instead of restarting it\n"
-		"  --enlightenments E   paravirtual interfaces offered: kvm (default: kvmclock, PV EOI,\n"
-		"                       steal time...), hyperv (Hyper-V's, for Windows; KVM's move to\n"
-		"                       0x40000100) or none\n"
-		"  --disk SPEC          a virtual disk (repeatable): PATH[,format=vhd|raw][,readonly=on]\n"
-		"                       [,bus=virtio-blk|scsi][,cache=none|writeback][,transport=mmio|pci]\n"
-		"                       [,media=cdrom] (a read-only CD/DVD drive on virtio-scsi);\n"
-		"                       bus=ahci: on the AHCI (SATA) controller, ATAPI with media=cdrom\n"
-		"                       bus=ide: on the PIIX3 IDE controller (4 drives), the same\n"
-		"  --cdrom [FILE]       a CD/DVD drive with the image FILE (ISO), or empty: the same as\n"
-		"                       --disk FILE,media=cdrom (repeatable; media change: control\n"
-		"                       socket's media command); --cdrom FILE,bus=ahci|ide\n"
-		"  --net SPEC           a network interface (repeatable): tap=NAME|bridge=BR|user[,mac=MAC]\n"
-		"                       [,transport=mmio|pci][,queues=N (tap, bridge)]\n"
-		"                       [,model=virtio|e1000 (Intel 82540EM, on PCI)]\n"
-		"  --device SPEC        rng, console,socket=PATH, vport,socket=PATH,name=NAME,\n"
-		"                       virtio-keyboard, virtio-tablet (repeatable; see README),\n"
-		"                       or balloon[,deflate-on-oom=on][,free-page-reporting=on]\n"
-		"                       [,stats-interval=S] (one at most)\n"
-		"  --balloon            the same as --device balloon\n"
-		"  --display SPEC       a graphical display: bochs[,vram=MiB (4..256, default 16)]\n"
-		"                       [,rom=PATH (video BIOS; default SeaBIOS's)] (docs/display.md)\n"
-		"  --control PATH       a control socket (JSON lines: status, pause, resume, save,\n"
-		"                       migrate, stats, media, screenshot, balloon, power-button,\n"
-		"                       quit; see README)\n"
-		"  --restore FILE       resume a VM saved by the control socket's save command;\n"
-		"                       give the same --memory, --cpus, --disk, --net, --device and\n"
-		"                       --display options (in the same order) as the saved VM;\n"
-		"                       --kernel is then optional (booted when the guest resets)\n"
-		"  --incoming URI       receive a VM migrating live from another vsrv run (the\n"
-		"                       control socket's migrate command): unix:PATH or\n"
-		"                       tcp:HOST:PORT to listen on; same options as --restore\n"
-		"  --sandbox on|off     run the VM in a child process without capabilities, under a\n"
-		"                       seccomp allow-list (default on; see README)\n"
-		"  --run-as USER        the sandboxed VM runs as USER (when started as root)\n"
-		"On the terminal, Ctrl-A x quits.\n", VM_MAX_VCPUS);
-}
 
 static int parse_cpus(const char *s, unsigned *out)
 {
@@ -171,7 +115,7 @@ enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERI
        OPT_NO_REBOOT, OPT_DISK, OPT_NET, OPT_DEVICE, OPT_CONTROL, OPT_RESTORE, OPT_INCOMING,
        OPT_HELP, OPT_SANDBOX, OPT_RUN_AS, OPT_CDROM, OPT_FIRMWARE, OPT_BOOT, OPT_UUID,
        OPT_NAME, OPT_SERIAL_NUMBER, OPT_ENLIGHTENMENTS, OPT_MEM_MERGE, OPT_DISPLAY,
-       OPT_BALLOON };
+       OPT_BALLOON, OPT_VNC };
 
 static const struct option options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -188,6 +132,7 @@ static const struct option options[] = {
 	{ "display", required_argument, NULL, OPT_DISPLAY },
 	{ "balloon", no_argument, NULL, OPT_BALLOON },
 	{ "control", required_argument, NULL, OPT_CONTROL },
+	{ "vnc", required_argument, NULL, OPT_VNC },
 	{ "restore", required_argument, NULL, OPT_RESTORE },
 	{ "incoming", required_argument, NULL, OPT_INCOMING },
 	{ "help", no_argument, NULL, OPT_HELP },
@@ -209,6 +154,7 @@ struct run_opts {
 	struct sandbox_config sb; /* run_as, uid, gid from --run-as */
 	char **owned;             /* the --disk specs made of --cdrom options (freed at the end) */
 	unsigned nr_owned;
+	struct vnc *vnc;          /* --vnc: its listening socket, served by each boot's VM */
 };
 
 /* Keep spec (malloc'd) until the end: 0, or -ENOMEM with spec freed. */
@@ -372,6 +318,7 @@ static int parse_args(int argc, char **argv, struct vm_config *c, struct run_opt
 		case OPT_DISPLAY:   ret = push(&c->displays, &c->nr_displays, optarg); break;
 		case OPT_BALLOON:   ret = push(&c->devices, &c->nr_devices, "balloon"); break;
 		case OPT_CONTROL:   c->control = optarg; break;
+		case OPT_VNC:       c->vnc = optarg; break;
 		case OPT_RESTORE:   c->restore = optarg; break;
 		case OPT_INCOMING:  c->incoming = optarg; break;
 		case OPT_HELP:
@@ -496,9 +443,9 @@ static bool first_boot_done(struct vm_config *cfg, struct run_from *from, int co
  * of in a detached child, which the sandbox would not allow). *media gets what its CD/DVD
  * drives hold at the end (media_now). Returns the stop code of vm_run, or 1 when the VM
  * could not be built or sandboxed (logged). */
-static int run_once(const struct vm_config *cfg, struct control *ctl, struct sigwatch *sig,
-		    struct run_from *from, const struct sandbox_config *sb, int *keep_fd,
-		    char **media)
+static int run_once(const struct vm_config *cfg, struct control *ctl, struct vnc *vnc,
+		    struct sigwatch *sig, struct run_from *from, const struct sandbox_config *sb,
+		    int *keep_fd, char **media)
 {
 	struct vm *vm;
 	int code, ret = 0;
@@ -527,12 +474,18 @@ static int run_once(const struct vm_config *cfg, struct control *ctl, struct sig
 		evloop_add(vm->loop, sig->fd, EPOLLIN, on_signal, sig);
 	if (ctl && control_attach(ctl, vm) < 0)
 		vsrv_log("--control %s: cannot watch the socket", cfg->control);
+	if (vm_input_connect(vm) < 0)
+		vsrv_log("more input devices than the console front-ends can reach: the first %d "
+			 "are used", INPUT_ROUTER_MAX_SINKS);
+	if (vnc && vnc_attach(vnc, vm->loop, vm_display_get(vm), vm->input, cfg->name) < 0)
+		vsrv_log("--vnc %s: the VM runs without it", cfg->vnc);
 	if (sb && sandbox_enter(sb) < 0)
 		code = 1;
 	else
 		code = vm_run(vm);
 	if (ctl)
 		control_detach(ctl);
+	vnc_detach(vnc);
 	if (sig->fd >= 0)
 		evloop_del(vm->loop, sig->fd);
 	sig->vm = NULL;
@@ -577,7 +530,7 @@ static int sandboxed_child(const struct vm_config *cfg, struct control *ctl,
 	o->sb.migrate = cfg->control != NULL;
 	o->sb.media = vm_devices_have_media(cfg);
 	o->sb.log_only = log && !strcmp(log, "1");
-	code = run_once(cfg, ctl, sig, from, &o->sb, &vm_fd, &media);
+	code = run_once(cfg, ctl, o->vnc, sig, from, &o->sb, &vm_fd, &media);
 	fflush(NULL);
 	/* the code, then the drives' media for the next boot (read up to the end of the pipe) */
 	if (write(wfd, &code, sizeof(code)) != sizeof(code) ||
@@ -730,7 +683,7 @@ int cmd_run(int argc, char **argv)
 	vsrv_log_set_prefix("vsrv");
 	ret = parse_args(argc, argv, &cfg, &o);
 	if (ret == 1) {
-		usage(stdout);
+		run_usage(stdout);
 		return 0;
 	}
 	if (ret < 0) {
@@ -769,6 +722,10 @@ int cmd_run(int argc, char **argv)
 		code = 1;
 		goto out_sig;
 	}
+	if (cfg.vnc && vnc_open(cfg.vnc, &o.vnc) < 0) {
+		code = 1;
+		goto out_ctl;
+	}
 
 	if (o.sandbox) {
 		code = run_sandboxed(&cfg, ctl, &sig, &from, &o, &child, &killed_by);
@@ -778,7 +735,7 @@ int cmd_run(int argc, char **argv)
 		for (;;) {
 			char *media = NULL;
 
-			code = run_once(&cfg, ctl, &sig, &from, NULL, NULL, &media);
+			code = run_once(&cfg, ctl, o.vnc, &sig, &from, NULL, NULL, &media);
 			if (code == VM_STOP_RESET && media_keep(&cfg, &o, media))
 				vsrv_log("the CD/DVD drives' media could not be kept across the reset");
 			free(media);
@@ -801,6 +758,8 @@ int cmd_run(int argc, char **argv)
 			break;
 		}
 	}
+	vnc_close(o.vnc);
+out_ctl:
 	control_close(ctl);
 out_sig:
 	vm_restore_close(from.rst);

@@ -10,6 +10,8 @@
 #include "vmm/bus.h"
 #include "vmm/evloop.h"
 
+struct input_router;
+
 #define DEVICE_HOST_MAX_SYNCS 4
 #define DEVICE_STOP_RESET 0x100  /* request_stop: the guest reset the machine */
 
@@ -31,6 +33,9 @@ struct device_host {
 	/* More guest writes to coalesced ports are expected soon (an echo after console
 	 * input): deliver them at the fast rate again. Loop thread. */
 	void (*writes_soon)(void *opaque);
+	/* The VM's input router (vmm/input_router.h) for input devices' sinks, or NULL (a VM
+	 * built by hand without one). */
+	struct input_router *input;
 };
 
 #endif

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <termios.h>
 #include <unistd.h>
@@ -90,6 +91,11 @@ static const struct rule rules[] = {
 	ALLOW(G_BASE, accept4), ALLOW(G_BASE, accept), ALLOW(G_BASE, recvfrom),
 	ALLOW(G_BASE, recvmsg), ALLOW(G_BASE, sendto), ALLOW(G_BASE, sendmsg),
 	ALLOW(G_BASE, shutdown), ALLOW(G_BASE, getsockopt),
+	/* VNC clients (--vnc: LibVNCServer on the control loop): it asks the peer's address,
+	 * sets TCP_NODELAY (also tried on Unix sockets) and waits for the rest of a message
+	 * with select() */
+	ALLOW(G_BASE, getpeername), ALLOW_EQ(G_BASE, setsockopt, 1, IPPROTO_TCP),
+	ALLOW(G_BASE, select),
 	/* memory (malloc, thread stacks), never executable */
 	ALLOW_MASK0(G_BASE, mmap, 2, PROT_EXEC), ALLOW_MASK0(G_BASE, mprotect, 2, PROT_EXEC),
 	ALLOW(G_BASE, munmap), ALLOW(G_BASE, mremap), ALLOW(G_BASE, madvise), ALLOW(G_BASE, brk),

@@ -21,6 +21,7 @@
 #include "devices/rtc.h"
 #include "devices/serial.h"
 #include "util/log.h"
+#include "vmm/input_router.h"
 #include "vmm/vcpu.h"
 
 #define KVM_TSS_ADDR      0xfffbd000ULL
@@ -61,11 +62,16 @@ static int level_kvm_init(struct vm *vm)
 		vsrv_log("cannot create the control loop: %s", strerror(-ret));
 		return ret;
 	}
-	return 0;
+	ret = input_router_create(&vm->input);
+	if (ret < 0)
+		vsrv_log("cannot create the input router: %s", strerror(-ret));
+	return ret;
 }
 
 static void level_kvm_exit(struct vm *vm)
 {
+	input_router_destroy(vm->input);
+	vm->input = NULL;
 	evloop_destroy(vm->loop);
 	vm->loop = NULL;
 	if (vm->vm_fd >= 0)
@@ -455,8 +461,9 @@ void vm_host_init(struct vm *vm)
 	vm->host = (struct device_host){ .opaque = vm, .pio = &vm->pio, .loop = vm->loop,
 					 .request_stop = host_request_stop,
 					 .irq_line = host_irq_line, .add_sync = host_add_sync,
-					 .writes_soon = host_writes_soon };
+					 .writes_soon = host_writes_soon, .input = vm->input };
 }
+
 
 void vm_sync_output(struct vm *vm)
 {

@@ -59,6 +59,7 @@ struct vm_config {
 	const char **displays;    /* --display SPEC (bochs[,...]: devices/bochs_display.h) */
 	unsigned nr_displays;
 	const char *control;      /* --control PATH (vmm/control.h), or NULL */
+	const char *vnc;          /* --vnc SPEC (vmm/vnc.h), or NULL */
 	/* --restore FILE (vmm/savestate.h), or NULL: the VM is built without loading a kernel
 	 * or writing boot tables and boot registers (guest memory stays zero), for the saved
 	 * state to be loaded into it. */
@@ -100,6 +101,8 @@ struct kvm_irq_routing;
 struct kvm_cpuid2;
 struct x86_firmware;
 struct pci_host;
+struct input_router;
+struct display;
 
 struct vm {
 	int kvm_fd;                 /* /dev/kvm */
@@ -136,6 +139,10 @@ struct vm {
 	struct device_host host;
 	struct vm_sync { void (*fn)(void *dev); void *dev; } syncs[DEVICE_HOST_MAX_SYNCS];
 	unsigned nr_syncs;
+
+	/* Console input (vmm/input_router.h), created with the control loop: input devices add
+	 * their sinks, front-ends (VNC) send events. Owned. */
+	struct input_router *input;
 
 	/* Base devices (src/devices/), each with its own lock. */
 	struct serial *serial;
@@ -206,6 +213,7 @@ void vm_request_stop(struct vm *vm, int code);
 /* Fill vm->host (struct device_host) for the base devices, once vm->loop exists: the base
  * level does it; a VM built by hand (tests) calls it before creating devices. */
 void vm_host_init(struct vm *vm);
+
 
 /* Run the output syncs the devices registered (device_host.add_sync): before a message
  * about why the VM ends. Any thread. */

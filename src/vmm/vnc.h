@@ -1,0 +1,89 @@
+/* The VM's VNC server (`vsrv run --vnc SPEC`), on LibVNCServer without its threads: the
+ * listening socket, each client's socket and an update timer are watched by the VM's
+ * control loop (vmm/evloop.h), which calls into LibVNCServer when one is ready.
+ *
+ * SPEC: unix:PATH (a socket created mode 0600) or tcp:HOST:PORT, then optionally
+ * ,password-file=FILE (VNC authentication with the file's first line; only its first 8
+ * characters count, as in every VNC server). A TCP address that is not loopback is refused
+ * without a password file. WebSocket clients (LibVNCServer tells them apart by their first
+ * bytes) are served on Unix sockets, and on TCP only with a password (a web page in the
+ * host's browser can reach a loopback port).
+ *
+ * The screen is the VM's display (vmm/display.h): pixels in XRGB8888 with a stride of exactly
+ * width * 4 are served straight from guest memory; other formats are converted into a
+ * shadow buffer. While at least one client is connected a timer asks the display about 30
+ * times a second for the pages that changed (get_dirty) and marks only their lines as
+ * modified; a new mode is a DesktopSize (or a new ServerInit); without a mode the screen is
+ * 640 x 480 black. With no client there is no timer.
+ *
+ * Input: RFB key events (keysyms, a US layout) and the QEMU extended key event (XT
+ * scancodes, no layout guessing) become Linux key codes, pointer events absolute positions
+ * scaled to 0..INPUT_ABS_MAX (buttons 4 and 5: the wheel), all through the VM's input
+ * router (vmm/input_router.h).
+ *
+ * LibVNCServer reads a client's message in one piece once its first byte is there: a client
+ * that stops in the middle holds the control loop until VNC_CLIENT_WAIT_MS and is then
+ * dropped, as is one that has not finished the handshake (and authentication) after
+ * VNC_HANDSHAKE_MS, so idle connections cannot hold every place; a new connection holds the
+ * loop up to 100 ms (LibVNCServer waits that long to tell a
+ * WebSocket from a plain client).
+ *
+ * The process must ignore SIGPIPE (`vsrv run` does): LibVNCServer writes to clients with
+ * write(), and one that went away must cost its connection, not the process.
+ *
+ * Threads: vnc_open/vnc_close on the main thread; vnc_attach/vnc_detach on the loop's thread
+ * (or before it runs, after it stopped); everything else runs on the loop's thread. */
+#ifndef VSRV_VMM_VNC_H
+#define VSRV_VMM_VNC_H
+
+#include <stdint.h>
+
+#include "vmm/display.h"
+#include "vmm/evloop.h"
+#include "vmm/input_router.h"
+
+#define VNC_MAX_CLIENTS    16
+#define VNC_CLIENT_WAIT_MS 1000
+#define VNC_HANDSHAKE_MS   30000 /* a client not past authentication by then is dropped */
+#define VNC_BLANK_WIDTH    640
+#define VNC_BLANK_HEIGHT   480
+
+struct vnc;
+
+/* Parse and check spec, read the password file, open the listening socket (a stale Unix
+ * socket file is replaced) and the update timer. Before the VM is built: nothing here needs
+ * a system call the sandbox forbids later. 0 and *out (free with vnc_close), or -errno after
+ * logging one line naming the spec and why. */
+int vnc_open(const char *spec, struct vnc **out);
+
+/* Serve the VM: disp (NULL: a blank screen) and in (NULL: input is dropped) must stay valid
+ * until vnc_detach; name is the desktop's name (or NULL: "vsrv"). Builds LibVNCServer's
+ * screen and watches the listening socket on loop. 0 or -errno (logged). */
+int vnc_attach(struct vnc *v, struct evloop *loop, const struct display *disp,
+	       struct input_router *in, const char *name);
+
+/* Disconnect every client, stop watching, and free the screen (the listening socket stays
+ * open, for the next VM after a guest reset). NULL or an unattached server is allowed. */
+void vnc_detach(struct vnc *v);
+
+/* Detach, close the sockets and remove the Unix socket file. NULL is allowed. */
+void vnc_close(struct vnc *v);
+
+/* Counters, for tests and benchmarks. Loop thread. */
+struct vnc_stats {
+	uint64_t accepted;      /* connections handed to LibVNCServer */
+	uint64_t refused;       /* connections closed at once (too many, fd too high) */
+	uint64_t ticks;         /* update timer expirations handled */
+	uint64_t marked;        /* line ranges marked modified from dirty pages */
+	uint64_t resizes;       /* framebuffer size changes */
+	unsigned clients;       /* connected now */
+	int zero_copy;          /* 1: the framebuffer is the display's memory */
+};
+void vnc_get_stats(const struct vnc *v, struct vnc_stats *out);
+
+/* Key codes (vnc_keys.c): a keysym (US layout) or an XT scancode (0xE0-prefixed ones with
+ * bit 7 set, as the QEMU extended key event sends them) to a Linux KEY_ code, 0 for none. */
+uint16_t vnc_keysym_to_key(uint32_t keysym);
+uint16_t vnc_xt_to_key(uint32_t xt);
+
+#endif

@@ -1,0 +1,51 @@
+/* Inside the VNC server: the state shared by vnc.c (screen, clients, updates) and
+ * vnc_listen.c (the spec, the listening socket, the password). */
+#ifndef VSRV_VMM_VNC_INT_H
+#define VSRV_VMM_VNC_INT_H
+
+#include <rfb/rfb.h>
+#include <stdbool.h>
+
+#include "vmm/vnc.h"
+
+struct vnc {
+	char *spec;                /* for messages (owned copy) */
+	char *unix_path;           /* unix: the socket file to remove at close, else NULL */
+	bool tcp;                  /* a TCP listener (a browser's page can reach it) */
+	int lfd;                   /* listening socket */
+	int timer;                 /* timerfd, armed while clients are connected */
+	char *passwords[2];        /* VNC authentication: { password, NULL }, or { NULL } */
+
+	/* While attached */
+	struct evloop *loop;
+	const struct display *disp;
+	struct input_router *in;
+	rfbScreenInfoPtr screen;
+	rfbClientPtr clients[VNC_MAX_CLIENTS];
+	int client_fd[VNC_MAX_CLIENTS];
+	bool ext_ack[VNC_MAX_CLIENTS]; /* the extended key event's acknowledgement is due */
+	int64_t since_ms[VNC_MAX_CLIENTS]; /* when each connected (CLOCK_MONOTONIC) */
+	int handshake_ms;          /* VNC_HANDSHAKE_MS; tests may shorten it */
+	unsigned nr_clients;
+	bool timer_on;
+	bool listen_paused;        /* accept failed (out of fds): not watched until the next tick */
+	uint32_t buttons;          /* pointer buttons last sent */
+
+	/* The framebuffer as served */
+	bool have_fb;
+	bool blank;
+	struct display_mode mode;
+	const uint8_t *pixels;     /* the display's, when not blank */
+	uint32_t width, height;
+	uint8_t *shadow;           /* BGRX copy (converted formats, blank), or NULL */
+	uint8_t *prev;             /* the display's last bytes, when it cannot report dirty pages */
+	uint64_t *dirty;           /* get_dirty's bitmap */
+	size_t npages;
+	struct vnc_stats stats;
+};
+
+/* vnc_listen.c: open the listening socket of spec into v (v->lfd, v->unix_path, password).
+ * 0 or -errno after logging. */
+int vnc_listen_open(struct vnc *v, const char *spec);
+
+#endif
