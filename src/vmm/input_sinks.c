@@ -1,8 +1,11 @@
 #include "vmm/input_sinks.h"
 
+#include <errno.h>
+
 #include "devices/i8042.h"
 #include "devices/virtio/input.h"
 #include "devices/virtio/kind.h"
+#include "vmm/input_router.h"
 #include "vmm/vm.h"
 
 extern const struct device_kind virtio_input_kind;
@@ -32,4 +35,27 @@ unsigned vm_input_sinks(struct vm *vm, struct input_sink *out, unsigned max)
 		add(out, max, &n, m);
 	}
 	return n;
+}
+
+int vm_input_connect(struct vm *vm)
+{
+	struct input_sink s[INPUT_ROUTER_MAX_SINKS];
+	unsigned n = vm_input_sinks(vm, s, INPUT_ROUTER_MAX_SINKS), ps2 = vm->i8042 ? 2 : 0, i;
+	int ret = 0;
+
+	if (!vm->input)
+		return 0;
+	if (n > INPUT_ROUTER_MAX_SINKS) {
+		ret = -ENOSPC;
+		n = INPUT_ROUTER_MAX_SINKS;
+		ps2 = 0;  /* the PS/2 pair, listed last, did not fit */
+	}
+	for (i = 0; i < n; i++) {
+		int r = input_router_add_sink(vm->input, &s[i],
+					      i + ps2 >= n ? INPUT_PRIO_PS2 : INPUT_PRIO_VIRTIO);
+
+		if (r < 0 && !ret)
+			ret = r;
+	}
+	return ret;
 }

@@ -14,4 +14,10 @@ struct vm;
  * vm_create (the devices exist); the sinks stay valid until vm_destroy. */
 unsigned vm_input_sinks(struct vm *vm, struct input_sink *out, unsigned max);
 
+/* Hand the VM's sinks (vm_input_sinks) to its router (vm->input, vmm/input_router.h): the
+ * virtio-input devices at INPUT_PRIO_VIRTIO, the PS/2 keyboard and mouse at INPUT_PRIO_PS2,
+ * so the front-ends' keys and pointer reach the guest. Once per VM, after vm_create, on the
+ * main thread. 0 or -ENOSPC (more sinks than the router holds: the first ones are kept). */
+int vm_input_connect(struct vm *vm);
+
 #endif
