@@ -5,6 +5,7 @@
  * (with a config interrupt), the guest's answer (actual, inflated pages, statistics) comes
  * back in balloon and stats, and bad requests are refused. A VM without a balloon says so. */
 #include "check.h"
+#include "handvm.h"
 #include "vdrv.h"
 #include "devices/virtio/balloon.h"
 #include "devices/virtio/devstate.h"
@@ -40,15 +41,10 @@ static bool start(struct vm_config *cfg, const char *sock, struct control **ctl,
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd;
 
-	vm = calloc(1, sizeof(*vm));
-	vm->kvm_fd = vm->vm_fd = -1;
-	vm->cfg = cfg;
-	bus_init(&vm->pio);
-	bus_init(&vm->mmio);
-	pthread_mutex_init(&vm->irq_lock, NULL);
-	vm->cmdline = strdup("");
-	CHECK_EQ(guest_mem_create(MEM, &vm->mem), 0);
-	CHECK_EQ(evloop_create(&vm->loop), 0);
+	vm = handvm_new(cfg, MEM);
+	CHECK(vm != NULL);
+	if (!vm)
+		return false;
 	CHECK_EQ(vm_devices_init(vm), 0);
 	CHECK_EQ(control_open(sock, ctl), 0);
 	CHECK_EQ(control_attach(*ctl, vm), 0);
@@ -67,13 +63,7 @@ static void stop(struct control *ctl, pthread_t th)
 	control_detach(ctl);
 	control_close(ctl);
 	vm_devices_exit(vm);
-	evloop_destroy(vm->loop);
-	guest_mem_destroy(vm->mem);
-	bus_destroy(&vm->mmio);
-	bus_destroy(&vm->pio);
-	pthread_mutex_destroy(&vm->irq_lock);
-	free(vm->cmdline);
-	free(vm);
+	handvm_free(vm);
 	fclose(cl);
 }
 
@@ -265,24 +255,13 @@ static void test_balloon_specs(void)
 	cfg.devices = two;
 	cfg.nr_devices = 2;
 	CHECK_EQ(vm_devices_check(&cfg), 0); /* each parses; the VM refuses the second */
-	vm = calloc(1, sizeof(*vm));
-	vm->kvm_fd = vm->vm_fd = -1;
-	vm->cfg = &cfg;
-	bus_init(&vm->pio);
-	bus_init(&vm->mmio);
-	pthread_mutex_init(&vm->irq_lock, NULL);
-	vm->cmdline = strdup("");
-	CHECK_EQ(guest_mem_create(MEM, &vm->mem), 0);
-	CHECK_EQ(evloop_create(&vm->loop), 0);
+	vm = handvm_new(&cfg, MEM);
+	CHECK(vm != NULL);
+	if (!vm)
+		return;
 	CHECK(vm_devices_init(vm) < 0);
 	vm_devices_exit(vm);
-	evloop_destroy(vm->loop);
-	guest_mem_destroy(vm->mem);
-	bus_destroy(&vm->mmio);
-	bus_destroy(&vm->pio);
-	pthread_mutex_destroy(&vm->irq_lock);
-	free(vm->cmdline);
-	free(vm);
+	handvm_free(vm);
 }
 
 int main(void)

@@ -6,6 +6,7 @@
  * programmed mode answers a PNG whose every pixel is the pattern written; a noisy 1280x800
  * picture (a reply of megabytes, more than a socket buffer holds) arrives whole. */
 #include "check.h"
+#include "handvm.h"
 #include "pcicfg.h"
 
 #include "devices/bochs_display.h"
@@ -149,15 +150,10 @@ static void test_screenshot_socket(void)
 	snprintf(dir, sizeof(dir), "/tmp/vsrv-ctlshot.%d", getpid());
 	snprintf(sock, sizeof(sock), "%s/ctl", dir);
 	CHECK_EQ(mkdir(dir, 0700), 0);
-	vm = calloc(1, sizeof(*vm));
-	vm->kvm_fd = vm->vm_fd = -1;
-	vm->cfg = &cfg;
-	bus_init(&vm->pio);
-	bus_init(&vm->mmio);
-	pthread_mutex_init(&vm->irq_lock, NULL);
-	vm->cmdline = strdup("");
-	CHECK_EQ(guest_mem_create(16 << 20, &vm->mem), 0);
-	CHECK_EQ(evloop_create(&vm->loop), 0);
+	vm = handvm_new(&cfg, 16 << 20);
+	CHECK(vm != NULL);
+	if (!vm)
+		return;
 	CHECK_EQ(vm_devices_init(vm), 0);
 	v = vm->devices_priv;
 	CHECK(v && v->n == 1 && v->e[0].pcidev);
@@ -209,13 +205,7 @@ static void test_screenshot_socket(void)
 	control_close(ctl);
 	vm_devices_exit(vm);
 	CHECK(vm_display_get(vm) == NULL);
-	evloop_destroy(vm->loop);
-	guest_mem_destroy(vm->mem);
-	bus_destroy(&vm->mmio);
-	bus_destroy(&vm->pio);
-	pthread_mutex_destroy(&vm->irq_lock);
-	free(vm->cmdline);
-	free(vm);
+	handvm_free(vm);
 	rmdir(dir);
 }
 

@@ -13,6 +13,7 @@
  * needs one here (the coverage check fails otherwise). And a file saved by an earlier
  * build still loads (the format is the table's). */
 #include "check.h"
+#include "handvm.h"
 #include "devices/ahci.h"
 #include "devices/bochs_display.h"
 #include "devices/ide.h"
@@ -96,28 +97,18 @@ static void table_rules(void)
 /* A VM as vm_create builds it up to the device level, without KVM. */
 static struct vm *vm_new(struct vm_config *cfg)
 {
-	struct vm *vm = calloc(1, sizeof(*vm));
+	struct vm *vm = handvm_new(cfg, MEM);
 
-	vm->kvm_fd = vm->vm_fd = -1;
-	vm->cfg = cfg;
-	bus_init(&vm->pio);
-	bus_init(&vm->mmio);
-	pthread_mutex_init(&vm->irq_lock, NULL);
-	vm->cmdline = strdup("");
-	CHECK_EQ(guest_mem_create(MEM, &vm->mem), 0);
-	CHECK_EQ(vm_devices_init(vm), 0);
+	CHECK(vm != NULL);
+	if (vm)
+		CHECK_EQ(vm_devices_init(vm), 0);
 	return vm;
 }
 
 static void vm_free(struct vm *vm)
 {
 	vm_devices_exit(vm);
-	guest_mem_destroy(vm->mem);
-	bus_destroy(&vm->mmio);
-	bus_destroy(&vm->pio);
-	pthread_mutex_destroy(&vm->irq_lock);
-	free(vm->cmdline);
-	free(vm);
+	handvm_free(vm);
 }
 
 static struct virtio_dev_state *core(struct vdev_entry_state *s)

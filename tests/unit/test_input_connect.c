@@ -3,6 +3,7 @@
  * sent to the router arrives as a scancode at the i8042's data port while the virtio driver
  * is not ready, and the router holds every sink (the virtio keyboard first). */
 #include "check.h"
+#include "handvm.h"
 
 #include <errno.h>
 #include <linux/input-event-codes.h>
@@ -32,19 +33,12 @@ static void test_key_reaches_ps2(void)
 	const char *devs[] = { "virtio-keyboard" };
 	struct vm_config cfg = { .nr_cpus = 1, .mem_size = MEM, .devices = devs, .nr_devices = 1 };
 	struct input_sink s[INPUT_ROUTER_MAX_SINKS];
-	struct vm *vm = calloc(1, sizeof(*vm));
+	struct vm *vm = handvm_new(&cfg, MEM);
 	uint8_t st, code = 0;
 
-	vm->kvm_fd = vm->vm_fd = -1;
-	vm->cfg = &cfg;
-	bus_init(&vm->pio);
-	bus_init(&vm->mmio);
-	pthread_mutex_init(&vm->irq_lock, NULL);
-	vm->cmdline = strdup("");
-	CHECK_EQ(guest_mem_create(MEM, &vm->mem), 0);
-	CHECK_EQ(evloop_create(&vm->loop), 0);
-	CHECK_EQ(input_router_create(&vm->input), 0);
-	vm_host_init(vm);
+	CHECK(vm != NULL);
+	if (!vm)
+		return;
 	CHECK_EQ(i8042_create(&vm->host, &vm->i8042), 0);
 	CHECK_EQ(vm_devices_init(vm), 0);
 
@@ -64,14 +58,7 @@ static void test_key_reaches_ps2(void)
 
 	vm_devices_exit(vm);
 	i8042_destroy(vm->i8042);
-	input_router_destroy(vm->input);
-	evloop_destroy(vm->loop);
-	guest_mem_destroy(vm->mem);
-	bus_destroy(&vm->mmio);
-	bus_destroy(&vm->pio);
-	pthread_mutex_destroy(&vm->irq_lock);
-	free(vm->cmdline);
-	free(vm);
+	handvm_free(vm);
 }
 
 int main(void)

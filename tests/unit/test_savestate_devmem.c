@@ -6,6 +6,7 @@
  * short section, sections naming entries the file does not have or out of order. Files
  * without such sections (every file before) still read. */
 #include "check.h"
+#include "handvm.h"
 #include "pcicfg.h"
 
 #include "devices/bochs_display.h"
@@ -28,28 +29,18 @@ static char dir[64], path[96];
 
 static struct vm *vm_new(struct vm_config *cfg)
 {
-	struct vm *vm = calloc(1, sizeof(*vm));
+	struct vm *vm = handvm_new(cfg, MEM);
 
-	vm->kvm_fd = vm->vm_fd = -1;
-	vm->cfg = cfg;
-	bus_init(&vm->pio);
-	bus_init(&vm->mmio);
-	pthread_mutex_init(&vm->irq_lock, NULL);
-	vm->cmdline = strdup("");
-	CHECK_EQ(guest_mem_create(MEM, &vm->mem), 0);
-	CHECK_EQ(vm_devices_init(vm), 0);
+	CHECK(vm != NULL);
+	if (vm)
+		CHECK_EQ(vm_devices_init(vm), 0);
 	return vm;
 }
 
 static void vm_free(struct vm *vm)
 {
 	vm_devices_exit(vm);
-	guest_mem_destroy(vm->mem);
-	bus_destroy(&vm->mmio);
-	bus_destroy(&vm->pio);
-	pthread_mutex_destroy(&vm->irq_lock);
-	free(vm->cmdline);
-	free(vm);
+	handvm_free(vm);
 }
 
 static uint32_t pattern(uint32_t i) { return i * 2654435761u; }

@@ -1,0 +1,60 @@
+/* A VM built by hand without KVM, as vm_create builds one up to the device level: its port
+ * and MMIO buses, guest memory, control loop, input router and device host; for unit tests
+ * of what sits on a VM (the device table through vm_devices_init, the control socket, input
+ * routing). Tests create devices themselves and end them (vm_devices_exit) before
+ * handvm_free. */
+#ifndef VSRV_TESTS_UNIT_HANDVM_H
+#define VSRV_TESTS_UNIT_HANDVM_H
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmm/evloop.h"
+#include "vmm/input_router.h"
+#include "vmm/mem.h"
+#include "vmm/vm.h"
+
+/* A VM of mem_size bytes of RAM on cfg (which must outlive it), or NULL. */
+static inline struct vm *handvm_new(const struct vm_config *cfg, uint64_t mem_size)
+{
+	struct vm *vm = calloc(1, sizeof(*vm));
+
+	if (!vm)
+		return NULL;
+	vm->kvm_fd = vm->vm_fd = -1;
+	vm->cfg = cfg;
+	bus_init(&vm->pio);
+	bus_init(&vm->mmio);
+	pthread_mutex_init(&vm->irq_lock, NULL);
+	vm->cmdline = strdup("");
+	if (!vm->cmdline || guest_mem_create(mem_size, &vm->mem) ||
+	    evloop_create(&vm->loop) || input_router_create(&vm->input)) {
+		free(vm->cmdline);
+		if (vm->mem)
+			guest_mem_destroy(vm->mem);
+		if (vm->loop)
+			evloop_destroy(vm->loop);
+		free(vm);
+		return NULL;
+	}
+	vm_host_init(vm);
+	return vm;
+}
+
+/* End what handvm_new made (the devices must be gone already). NULL is allowed. */
+static inline void handvm_free(struct vm *vm)
+{
+	if (!vm)
+		return;
+	input_router_destroy(vm->input);
+	evloop_destroy(vm->loop);
+	guest_mem_destroy(vm->mem);
+	bus_destroy(&vm->mmio);
+	bus_destroy(&vm->pio);
+	pthread_mutex_destroy(&vm->irq_lock);
+	free(vm->cmdline);
+	free(vm);
+}
+
+#endif
