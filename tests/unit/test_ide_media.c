@@ -3,6 +3,7 @@
  * driver (idedrv.h) while the control socket's path (vm_devices_media) changes its medium:
  * NOT READY without a disc, UNIT ATTENTION 06/28/00 after an insert, the new disc's volume
  * descriptor by PIO and DMA, a lock the guest set refusing an eject unless forced. */
+#include "handvm.h"
 #include "idedrv.h"
 #include "devices/virtio/kind.h"
 #include "vmm/vm.h"
@@ -34,7 +35,7 @@ static void test_media(void)
 	const char *disks[1] = { ",media=cdrom,bus=ide" };
 	struct vm_config vc = { .nr_cpus = 1, .mem_size = MEM, .serial = VM_SERIAL_NONE,
 				 .disks = disks, .nr_disks = 1 };
-	struct vm *vm = calloc(1, sizeof(*vm));
+	struct vm *vm;
 	uint8_t tur[12] = { 0 }, rd10[12] = { 0x28, 0, 0, 0, 0, 16, 0, 0, 1 };
 	uint8_t lock[12] = { 0x1e, 0, 0, 0, 1 }, unlock[12] = { 0x1e };
 	struct vm_media_info mi;
@@ -47,17 +48,13 @@ static void test_media(void)
 		 "-quiet -V VSRV_IDE_ONE -o %s %s/a 2>/dev/null", dir, dir, iso, dir);
 	if (system(cmd)) {
 		printf("SKIP test_media: cannot make the ISO (xorriso: make test-deps)\n");
-		free(vm);
 		return;
 	}
 	/* a VM as vm_create builds it up to the device level, without KVM */
-	vm->kvm_fd = vm->vm_fd = -1;
-	vm->cfg = &vc;
-	bus_init(&vm->pio);
-	bus_init(&vm->mmio);
-	pthread_mutex_init(&vm->irq_lock, NULL);
-	vm->cmdline = strdup("");
-	CHECK_EQ(guest_mem_create(MEM, &vm->mem), 0);
+	vm = handvm_new(&vc, MEM);
+	CHECK(vm != NULL);
+	if (!vm)
+		return;
 	CHECK_EQ(vm_devices_init(vm), 0);
 	mem = vm->mem;
 	dpio = &vm->pio;
@@ -99,12 +96,7 @@ static void test_media(void)
 	CHECK(!mi.path && mi.tray_open);
 	expect_sense(rd10, SK_NOT_READY, 0x3a);
 	vm_devices_exit(vm);
-	guest_mem_destroy(vm->mem);
-	bus_destroy(&vm->mmio);
-	bus_destroy(&vm->pio);
-	pthread_mutex_destroy(&vm->irq_lock);
-	free(vm->cmdline);
-	free(vm);
+	handvm_free(vm);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	CHECK_EQ(system(cmd), 0);
 }
@@ -118,26 +110,17 @@ static void test_five_drives(void)
 				 ",media=cdrom,bus=ide" };
 	struct vm_config vc = { .nr_cpus = 1, .mem_size = MEM, .serial = VM_SERIAL_NONE,
 				 .disks = disks, .nr_disks = 5 };
-	struct vm *vm = calloc(1, sizeof(*vm));
+	struct vm *vm = handvm_new(&vc, MEM);
 
-	vm->kvm_fd = vm->vm_fd = -1;
-	vm->cfg = &vc;
-	bus_init(&vm->pio);
-	bus_init(&vm->mmio);
-	pthread_mutex_init(&vm->irq_lock, NULL);
-	vm->cmdline = strdup("");
-	CHECK_EQ(guest_mem_create(MEM, &vm->mem), 0);
+	CHECK(vm != NULL);
+	if (!vm)
+		return;
 	CHECK_EQ(vm_devices_init(vm), -ENOSPC);
 	CHECK(vm->devices_priv == NULL);
 	vc.nr_disks = 4; /* four are fine */
 	CHECK_EQ(vm_devices_init(vm), 0);
 	vm_devices_exit(vm);
-	guest_mem_destroy(vm->mem);
-	bus_destroy(&vm->mmio);
-	bus_destroy(&vm->pio);
-	pthread_mutex_destroy(&vm->irq_lock);
-	free(vm->cmdline);
-	free(vm);
+	handvm_free(vm);
 }
 
 int main(void)
