@@ -16,25 +16,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-static int console_connect(struct server *srv, int64_t id)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char dir[4096];
-	int fd;
-
-	vmdir_path(srv, id, dir, sizeof(dir));
-	if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/console.sock", dir) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
-		return -EBUSY;
-	}
-	return fd;
-}
-
 struct cons {
 	int fd;
 };
@@ -89,7 +70,7 @@ int api_vm_console_get(struct req *r)
 		return req_error(r, -EINVAL, "bytes is 1 to 1048576");
 	if (follow && !strcmp(follow, "1")) {
 		struct cons *x;
-		fd = console_connect(r->srv, id);
+		fd = vmdir_connect(r->srv, id, "console.sock");
 		if (fd < 0)
 			return req_error(r, -EBUSY, "%s is not running", r->args[0]);
 		x = calloc(1, sizeof(*x));
@@ -141,7 +122,7 @@ int api_vm_console_serial(struct req *r)
 		return r->status;
 	if (ws_handshake_check(r->conn, &why))
 		return req_error(r, -EINVAL, "%s", why);
-	fd = console_connect(r->srv, id);
+	fd = vmdir_connect(r->srv, id, "console.sock");
 	if (fd < 0)
 		return req_error(r, -EBUSY, "%s is not running", r->args[0]);
 	r->upgrade = true;
@@ -164,7 +145,7 @@ int api_vm_console_put(struct req *r)
 	    !json_is_string(in = json_object_get(r->body, "input")) ||
 	    (len = json_string_length(in)) > 4096)
 		return req_error(r, -EINVAL, "the body must be {\"input\": TEXT} with at most 4096 bytes");
-	fd = console_connect(r->srv, id);
+	fd = vmdir_connect(r->srv, id, "console.sock");
 	if (fd < 0)
 		return req_error(r, -EBUSY, "%s is not running", r->args[0]);
 	if (send(fd, json_string_value(in), len, MSG_NOSIGNAL) != (ssize_t)len) {

@@ -41,25 +41,6 @@ static int display_up(struct req *r, int64_t id)
 	return 0;
 }
 
-static int vnc_connect(struct server *srv, int64_t id)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char dir[4096];
-	int fd;
-
-	vmdir_path(srv, id, dir, sizeof(dir));
-	if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/vnc.sock", dir) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
-		return -EBUSY;
-	}
-	return fd;
-}
-
 /* GET console/vnc: the WebSocket (ws.h) carries the RFB protocol (3.8, with the QEMU
  * extended key event) of the VM's VNC server as it is: noVNC speaks it. Needs control. */
 int api_vm_console_vnc(struct req *r)
@@ -74,7 +55,7 @@ int api_vm_console_vnc(struct req *r)
 		return req_error(r, -EINVAL, "%s", why);
 	if (display_up(r, id))
 		return r->status;
-	fd = vnc_connect(r->srv, id);
+	fd = vmdir_connect(r->srv, id, "vnc.sock");
 	if (fd < 0)
 		return req_error(r, -EBUSY, "%s has no VNC server (started without a display?)",
 				 r->args[0]);
