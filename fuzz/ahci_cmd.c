@@ -12,6 +12,7 @@
  * (tests/t-ahci-fuzz.sh); seeds: fuzz/ahci_cmd_seeds.py. */
 #include "devices/ahci.h"
 #include "vmm/bus.h"
+#include "memdisk.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -22,67 +23,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static uint8_t *image;
-
-static void range(struct disk *d, uint64_t sector, uint64_t bytes)
-{
-	if (sector * 512 > d->size || bytes > d->size - sector * 512)
-		abort(); /* the device went past its disk */
-}
-
-static int mem_readv(struct disk *d, uint64_t sector, const struct iovec *iov, int n)
-{
-	uint64_t off = sector * 512;
-
-	for (int i = 0; i < n; i++) {
-		range(d, off / 512, iov[i].iov_len);
-		memcpy(iov[i].iov_base, image + off, iov[i].iov_len);
-		off += iov[i].iov_len;
-	}
-	return 0;
-}
-
-static int mem_writev(struct disk *d, uint64_t sector, const struct iovec *iov, int n)
-{
-	uint64_t off = sector * 512;
-
-	if (d->readonly)
-		abort();
-	for (int i = 0; i < n; i++) {
-		range(d, off / 512, iov[i].iov_len);
-		memcpy(image + off, iov[i].iov_base, iov[i].iov_len);
-		off += iov[i].iov_len;
-	}
-	return 0;
-}
-
-static int mem_discard(struct disk *d, uint64_t sector, uint64_t n)
-{
-	range(d, sector, n * 512);
-	memset(image + sector * 512, 0, n * 512);
-	return 0;
-}
-
-static int mem_flush(struct disk *d)
-{
-	(void)d;
-	return 0;
-}
-
-static void mem_close(struct disk *d)
-{
-	(void)d;
-}
-
-static const struct disk_ops mem_ops = { .readv = mem_readv, .writev = mem_writev,
-					 .flush = mem_flush, .discard = mem_discard,
-					 .close = mem_close };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct guest_mem *mem;
-	static struct disk disk = { .ops = &mem_ops, .size = DISK_SECTORS * 512, .direct_fd = -1 };
-	static struct disk cd = { .ops = &mem_ops, .size = CD_BYTES, .readonly = true,
+	static struct disk disk = { .ops = &memdisk_ops, .size = DISK_SECTORS * 512, .direct_fd = -1 };
+	static struct disk cd = { .ops = &memdisk_ops, .size = CD_BYTES, .readonly = true,
 				  .direct_fd = -1 };
 	struct bus pio, mmio;
 	struct pci_host *h;
@@ -92,12 +38,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 3)
 		return 0;
 	if (!mem) {
-		image = malloc(CD_BYTES > DISK_SECTORS * 512 ? CD_BYTES : DISK_SECTORS * 512);
-		if (!image || guest_mem_create(RAM, &mem))
+		memdisk_image = malloc(CD_BYTES > DISK_SECTORS * 512 ? CD_BYTES : DISK_SECTORS * 512);
+		if (!memdisk_image || guest_mem_create(RAM, &mem))
 			abort();
 	}
 	for (unsigned i = 0; i < CD_BYTES; i++)
-		image[i] = (uint8_t)(i * 7 + i / 512);
+		memdisk_image[i] = (uint8_t)(i * 7 + i / 512);
 	memset(mem->host, 0, RAM);
 	len = data[1] | data[2] << 8;
 	if (len > size - 3)

@@ -72,7 +72,7 @@ $(eval $(call fuzz_target,ahci-cmd,fuzz/ahci_cmd.c src/devices/ahci.c src/device
   src/devices/disk_uring.c src/devices/pci.c src/vmm/bus.c src/vmm/mem.c \
   src/devices/virtio/scsi_emu.c src/devices/virtio/scsi_mmc.c src/util/log.c,\
   src/devices/ahci.h src/devices/ata.h src/devices/disk_uring.h src/devices/pci.h src/vmm/bus.h src/vmm/mem.h \
-  src/devices/virtio/scsi_emu.h src/devices/virtio/scsi_mmc.h src/disk/disk.h,,-luring -lpthread))
+  src/devices/virtio/scsi_emu.h src/devices/virtio/scsi_mmc.h src/disk/disk.h fuzz/memdisk.h,,-luring -lpthread))
 
 # The saved-VM file parser and the live-migration receiver (tests/t-savestate-fuzz.sh,
 # tests/t-migrate-fuzz.sh; -max_len=300000). They know the device kinds of this build
@@ -152,4 +152,4 @@ $(eval $(call fuzz_target,ide-io,fuzz/ide_io.c src/devices/ide.c src/devices/ide
   src/devices/ata.c src/devices/pci.c src/vmm/bus.c src/vmm/mem.c \
   src/devices/virtio/scsi_emu.c src/devices/virtio/scsi_mmc.c src/util/log.c,\
   src/devices/ide.h src/devices/ata.h src/devices/pci.h src/vmm/bus.h src/vmm/mem.h \
-  src/devices/virtio/scsi_emu.h src/devices/virtio/scsi_mmc.h src/disk/disk.h,,-lpthread))
+  src/devices/virtio/scsi_emu.h src/devices/virtio/scsi_mmc.h src/disk/disk.h fuzz/memdisk.h,,-lpthread))
