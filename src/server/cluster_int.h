@@ -23,7 +23,7 @@ struct cluster {
 	unsigned renew_ms, fire_ms, margin_ms;
 	pthread_t renew, watchdog;
 	pthread_mutex_t lock;       /* the fields below */
-	pthread_cond_t cond;        /* CLOCK_MONOTONIC; times are CLOCK_BOOTTIME (cluster.c) */
+	pthread_cond_t cond;        /* CLOCK_MONOTONIC; times are CLOCK_BOOTTIME (cluster_host.c) */
 	int64_t lease;
 	int64_t last_ok;            /* ms (cluster_now_ms): the send time of the last renewal
 	                             * that succeeded */
