@@ -5,7 +5,7 @@ import { field, select } from './form.mjs';
 
 export const FIRMWARES = [['none', 'none (boot the kernel)'], ['bios', 'BIOS (SeaBIOS)'], ['uefi', 'UEFI (OVMF)']];
 export const OS_TYPES = [['', '(none)'], ['linux', 'Linux (virtio)'], ['windows', 'Windows (UEFI, AHCI, e1000)'],
-  ['legacy', 'Other (BIOS, AHCI, e1000)']];
+  ['legacy', 'Older systems (BIOS, IDE, e1000)']];
 // What each os_type preset gives (the server fills the same; shown in the form).
 export const PRESETS = { linux: { firmware: 'none', boot: '' }, windows: { firmware: 'uefi', boot: 'cdrom,disk' },
   legacy: { firmware: 'bios', boot: 'cdrom,disk' } };

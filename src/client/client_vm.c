@@ -597,7 +597,7 @@ static const struct opt vm_opts[] = {
 	{ "boot", 0, OPT_STR, "ORDER", "the firmware's boot order: cdrom, disk, net, comma-separated "
 	  "(\"\": the firmware's own)", NULL, false },
 	{ "os-type", 0, OPT_CHOICE, "TYPE", "create: a preset for what is not given: linux (virtio), "
-	  "windows (uefi, ahci, e1000) or legacy (bios, ahci, e1000)",
+	  "windows (uefi, ahci, e1000) or legacy (bios, ide, e1000)",
 	  (const char *const[]){ "linux", "windows", "legacy", NULL }, false },
 	{ "template", 0, OPT_BOOL, "yes|no", "a template: it does not start, VMs are made from it "
 	  "(create --from-template)", NULL, false },

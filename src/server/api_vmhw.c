@@ -13,7 +13,10 @@
  *   os_type  firmware  boot        disks' bus  drives' bus  NICs' model
  *   linux    none      -           virtio-blk  virtio-scsi  virtio
  *   windows  uefi      cdrom,disk  ahci        ahci         e1000
- *   legacy   bios      cdrom,disk  ahci        ahci         e1000
+ *   legacy   bios      cdrom,disk  ide         ide          e1000
+ *
+ * (legacy: systems older than AHCI drivers, Windows XP, DOS and the like, find their disks
+ * and CD on the PIIX IDE controller; at most 4 drives there)
  *
  * What `vsrv run` accepts decides the rules: a firmware VM has no kernel, initrd or cmdline;
  * a boot order is for a firmware VM only. */
@@ -34,7 +37,7 @@ static const struct preset {
 } presets[] = {
 	{ "linux", "none", NULL, "virtio-blk", "virtio-scsi", "virtio" },
 	{ "windows", "uefi", "cdrom,disk", "ahci", "ahci", "e1000" },
-	{ "legacy", "bios", "cdrom,disk", "ahci", "ahci", "e1000" },
+	{ "legacy", "bios", "cdrom,disk", "ide", "ide", "e1000" },
 };
 
 const char *const vmhw_firmwares[] = { "none", "bios", "uefi", NULL };

@@ -207,7 +207,7 @@ try:
     js = req("GET", "/api/v1/vms/clivm")[1]
     ok("cli-create-os-type", r.returncode == 0 and hw(js) == {
         "firmware": "bios", "boot": ["cdrom", "disk"], "os_type": "legacy", "kernel": None} and
-       js["nics"][0]["model"] == "e1000" and js["cdroms"][0]["bus"] == "ahci", r.stdout + r.stderr)
+       js["nics"][0]["model"] == "e1000" and js["cdroms"][0]["bus"] == "ide", r.stdout + r.stderr)
     r = cli("vm", "edit", "clivm", "--firmware", "uefi", "--boot", "net,cdrom", "--nic", "lan",
             "--nic-model", "virtio", "--cdrom", "disc.raw", "--cdrom-bus", "virtio-scsi",
             "--disk", "d3:ahci")
