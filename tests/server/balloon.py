@@ -11,12 +11,7 @@ from lib import *
 
 tmp = tempfile.mkdtemp(prefix="vsrv-balloon.")
 os.chmod(tmp, 0o711)
-ARGV_LOG = os.path.join(tmp, "argv.log")
-shim = os.path.join(tmp, "vsrv-shim")
-with open(shim, "w") as f:
-    f.write("#!/bin/sh\nprintf '%%s\\0' \"$@\" >> %s\nprintf '\\n' >> %s\nexec %s \"$@\"\n"
-            % (ARGV_LOG, ARGV_LOG, VSRV))
-os.chmod(shim, 0o755)
+shim, vmm_argvs = vmm_shim(tmp)
 d = Daemon(os.path.join(tmp, "data"), extra=["--vmm", shim]).start()
 adm = d.login("admin", "adminpass1")
 IMG = os.path.join(d.data, "images")
@@ -26,21 +21,7 @@ def req(method, path, body=None, tok=adm):
     return d.req(method, path, body, token=tok)
 
 
-def msg(js):
-    return (js or {}).get("error", {}).get("message", "") if isinstance(js, dict) else str(js)
-
-
-def vmm_argvs():
-    try:
-        raw = open(ARGV_LOG, "rb").read()
-    except FileNotFoundError:
-        return []
-    out = []
-    for line in raw.split(b"\n"):
-        a = [x.decode() for x in line.split(b"\0")[:-1]]
-        if a and a[0] == "run":
-            out.append(a)
-    return out
+msg = err_message
 
 
 def start_argv(name):

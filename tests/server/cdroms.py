@@ -12,12 +12,7 @@ tmp = tempfile.mkdtemp(prefix="vsrv-cdroms.")
 os.chmod(tmp, 0o711)   # as the parents of a real data directory: the VMs' user passes through
 # The VMM binary behind a shim that records each argv before running the real one (the
 # supervisor's command line, visible without KVM: the VMM itself then fails on /dev/kvm).
-ARGV_LOG = os.path.join(tmp, "argv.log")
-shim = os.path.join(tmp, "vsrv-shim")
-with open(shim, "w") as f:
-    f.write("#!/bin/sh\nprintf '%%s\\0' \"$@\" >> %s\nprintf '\\n' >> %s\nexec %s \"$@\"\n"
-            % (ARGV_LOG, ARGV_LOG, VSRV))
-os.chmod(shim, 0o755)
+shim, vmm_argvs = vmm_shim(tmp)
 d = Daemon(os.path.join(tmp, "data"), extra=["--vmm", shim]).start()
 adm = d.login("admin", "adminpass1")
 IMG = os.path.join(d.data, "images")
@@ -27,8 +22,7 @@ def req(method, path, body=None, tok=adm):
     return d.req(method, path, body, token=tok)
 
 
-def msg(js):
-    return (js or {}).get("error", {}).get("message", "") if isinstance(js, dict) else str(js)
+msg = err_message
 
 
 def put(name, data, tok=adm):
@@ -56,20 +50,6 @@ def nobus(drives):
 def cdroms(name):
     st, js = req("GET", "/api/v1/vms/" + name)
     return nobus(js["cdroms"]) if st == 200 else (st, js)
-
-
-def vmm_argvs():
-    """Each `vsrv run` argv the shim saw, as lists of strings."""
-    try:
-        raw = open(ARGV_LOG, "rb").read()
-    except FileNotFoundError:
-        return []
-    out = []
-    for line in raw.split(b"\n"):
-        a = [x.decode() for x in line.split(b"\0")[:-1]]
-        if a and a[0] == "run":
-            out.append(a)
-    return out
 
 
 def cdrom_args(argv):

@@ -160,3 +160,33 @@ def pid_alive(pid):
         return True
     except OSError:
         return False
+
+
+def vmm_shim(tmp):
+    """A `vsrv` in front of the real one that records each argv it gets (for a daemon's
+    --vmm), so tests see the VMM command line the supervisor builds. Returns (shim path,
+    argvs): argvs() is every `vsrv run` argv recorded so far, as lists of strings."""
+    log = os.path.join(tmp, "argv.log")
+    shim = os.path.join(tmp, "vsrv-shim")
+    with open(shim, "w") as f:
+        f.write("#!/bin/sh\nprintf '%%s\\0' \"$@\" >> %s\nprintf '\\n' >> %s\nexec %s \"$@\"\n"
+                % (log, log, VSRV))
+    os.chmod(shim, 0o755)
+
+    def argvs():
+        try:
+            raw = open(log, "rb").read()
+        except FileNotFoundError:
+            return []
+        out = []
+        for line in raw.split(b"\n"):
+            a = [x.decode() for x in line.split(b"\0")[:-1]]
+            if a and a[0] == "run":
+                out.append(a)
+        return out
+    return shim, argvs
+
+
+def err_message(js):
+    """The message of an API error body, or the body as text."""
+    return (js or {}).get("error", {}).get("message", "") if isinstance(js, dict) else str(js)

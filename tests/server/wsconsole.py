@@ -13,12 +13,7 @@ GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 tmp = tempfile.mkdtemp(prefix="vsrv-ws.")
 os.chmod(tmp, 0o711)
-ARGV_LOG = os.path.join(tmp, "argv.log")
-shim = os.path.join(tmp, "vsrv-shim")
-with open(shim, "w") as f:
-    f.write("#!/bin/sh\nprintf '%%s\\0' \"$@\" >> %s\nprintf '\\n' >> %s\nexec %s \"$@\"\n"
-            % (ARGV_LOG, ARGV_LOG, VSRV))
-os.chmod(shim, 0o755)
+shim, vmm_argvs = vmm_shim(tmp)
 # a short request deadline: an open WebSocket must not be cut by it
 d = Daemon(os.path.join(tmp, "data"), extra=["--vmm", shim, "--request-timeout", "1"]).start()
 adm = d.login("admin", "adminpass1")
@@ -179,19 +174,6 @@ def read_exact(s, n):
         if not c:
             break
         out += c
-    return out
-
-
-def vmm_argvs():
-    try:
-        raw = open(ARGV_LOG, "rb").read()
-    except FileNotFoundError:
-        return []
-    out = []
-    for line in raw.split(b"\n"):
-        a = [x.decode() for x in line.split(b"\0")[:-1]]
-        if a and a[0] == "run":
-            out.append(a)
     return out
 
 
