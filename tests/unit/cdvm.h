@@ -6,6 +6,7 @@
 #define VSRV_TESTS_UNIT_CDVM_H
 
 #include "check.h"
+#include "handvm.h"
 #include "vdrv.h"
 #include "devices/virtio/devstate.h"
 #include "devices/virtio/mmio.h"
@@ -74,16 +75,10 @@ static bool cdvm_start(struct vm_config *cfg, const char *sock, struct control *
 {
 	struct vdevs *v;
 
-	vm = calloc(1, sizeof(*vm));
-	vm->kvm_fd = vm->vm_fd = -1;
-	vm->cfg = cfg;
-	bus_init(&vm->pio);
-	bus_init(&vm->mmio);
-	pthread_mutex_init(&vm->irq_lock, NULL);
-	vm->cmdline = strdup("");
-	CHECK_EQ(guest_mem_create(MEM, &vm->mem), 0);
-	CHECK_EQ(evloop_create(&vm->loop), 0);
-	CHECK_EQ(vm_devices_init(vm), 0);
+	vm = handvm_new_devices(cfg, MEM);
+	CHECK(vm != NULL);
+	if (!vm)
+		return false;
 	v = vm->devices_priv;
 	CHECK(v && v->n == 3 && v->e[2].mmio); /* two drives, then their controller */
 	if (!v || v->n != 3)
@@ -103,14 +98,7 @@ static void cdvm_stop(struct control *ctl, pthread_t th)
 	pthread_join(th, NULL);
 	control_detach(ctl);
 	control_close(ctl);
-	vm_devices_exit(vm);
-	evloop_destroy(vm->loop);
-	guest_mem_destroy(vm->mem);
-	bus_destroy(&vm->mmio);
-	bus_destroy(&vm->pio);
-	pthread_mutex_destroy(&vm->irq_lock);
-	free(vm->cmdline);
-	free(vm);
+	handvm_free_devices(vm);
 }
 
 #endif

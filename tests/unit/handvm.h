@@ -42,7 +42,8 @@ static inline struct vm *handvm_new(const struct vm_config *cfg, uint64_t mem_si
 	return vm;
 }
 
-/* End what handvm_new made (the devices must be gone already). NULL is allowed. */
+/* End what handvm_new made (the devices must be gone already: handvm_free_devices ends
+ * them too). NULL is allowed. */
 static inline void handvm_free(struct vm *vm)
 {
 	if (!vm)
@@ -55,6 +56,27 @@ static inline void handvm_free(struct vm *vm)
 	pthread_mutex_destroy(&vm->irq_lock);
 	free(vm->cmdline);
 	free(vm);
+}
+
+/* handvm_new and the devices of cfg (vm_devices_init), or NULL (the failure CHECKed when
+ * the includer uses check.h). */
+static inline struct vm *handvm_new_devices(const struct vm_config *cfg, uint64_t mem_size)
+{
+	struct vm *vm = handvm_new(cfg, mem_size);
+
+	if (vm && vm_devices_init(vm)) {
+		handvm_free(vm);
+		return NULL;
+	}
+	return vm;
+}
+
+/* vm_devices_exit, then handvm_free. */
+static inline void handvm_free_devices(struct vm *vm)
+{
+	if (vm)
+		vm_devices_exit(vm);
+	handvm_free(vm);
 }
 
 #endif

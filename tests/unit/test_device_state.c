@@ -97,18 +97,10 @@ static void table_rules(void)
 /* A VM as vm_create builds it up to the device level, without KVM. */
 static struct vm *vm_new(struct vm_config *cfg)
 {
-	struct vm *vm = handvm_new(cfg, MEM);
+	struct vm *vm = handvm_new_devices(cfg, MEM);
 
 	CHECK(vm != NULL);
-	if (vm)
-		CHECK_EQ(vm_devices_init(vm), 0);
 	return vm;
-}
-
-static void vm_free(struct vm *vm)
-{
-	vm_devices_exit(vm);
-	handvm_free(vm);
 }
 
 static struct virtio_dev_state *core(struct vdev_entry_state *s)
@@ -555,7 +547,7 @@ static void one_sample(const struct sample *s)
 	}
 	kind_extras(v, &st);
 	memcpy(saved_mem, a->mem->host, MEM);
-	vm_free(a); /* still quiesced: nothing more is taken from the rings */
+	handvm_free_devices(a); /* still quiesced: nothing more is taken from the rings */
 
 	b = vm_new(&cfg);
 	v = b->devices_priv;
@@ -602,7 +594,7 @@ static void one_sample(const struct sample *s)
 			CHECK(core(&again.e[i])->generation != core(&fresh.e[i])->generation);
 	CHECK_EQ(vm_devices_resume(b), 0);
 	ahci_after(b);
-	vm_free(b);
+	handvm_free_devices(b);
 out:
 	free(saved_mem);
 	unlink(scratch);
@@ -660,7 +652,7 @@ static void test_old_file(void)
 	CHECK_EQ(vm_devices_restore(vm, st->devices), 0);
 	CHECK_EQ(vm_devices_save(vm, &again), 0);
 	CHECK(same_state(st->devices, &again));
-	vm_free(vm);
+	handvm_free_devices(vm);
 	savestate_free(st);
 	close(fd);
 	*strchr(spec, ',') = 0;

@@ -29,18 +29,10 @@ static char dir[64], path[96];
 
 static struct vm *vm_new(struct vm_config *cfg)
 {
-	struct vm *vm = handvm_new(cfg, MEM);
+	struct vm *vm = handvm_new_devices(cfg, MEM);
 
 	CHECK(vm != NULL);
-	if (vm)
-		CHECK_EQ(vm_devices_init(vm), 0);
 	return vm;
-}
-
-static void vm_free(struct vm *vm)
-{
-	vm_devices_exit(vm);
-	handvm_free(vm);
 }
 
 static uint32_t pattern(uint32_t i) { return i * 2654435761u; }
@@ -138,13 +130,13 @@ static void test_vram_saved(void)
 			bad += vram[i] != (i % 97 ? 0 : pattern(i));
 		CHECK_EQ(bad, 0);
 	}
-	vm_free(b);
+	handvm_free_devices(b);
 
 	/* another VRAM size: refused */
 	b = vm_new(&cfg8);
 	CHECK_EQ(load(b, &rr), 0);
 	CHECK_EQ(rr, -EINVAL);
-	vm_free(b);
+	handvm_free_devices(b);
 
 	/* a flipped byte in the VRAM's payload: the CRC refuses it */
 	fd = open(path, O_RDWR);
@@ -167,7 +159,7 @@ static void test_vram_saved(void)
 	b = vm_new(&cfg);
 	CHECK_EQ(load(b, &rr), 0);
 	CHECK_EQ(rr, -EINVAL);
-	vm_free(b);
+	handvm_free_devices(b);
 
 	/* sections naming an entry the file does not have, or twice */
 	save(a, -1, 3);
@@ -185,8 +177,8 @@ static void test_vram_saved(void)
 	CHECK_EQ(rr, 0);
 	vram = (uint32_t *)vm_devices_devmem(b, 0, &len);
 	CHECK(vram && vram[97] == 0);
-	vm_free(b);
-	vm_free(a);
+	handvm_free_devices(b);
+	handvm_free_devices(a);
 	unlink(path);
 	rmdir(dir);
 }
