@@ -26,6 +26,7 @@ static json_t *vm_body(struct opt_res *r, const char *name)
 		{ "kernel", "kernel" }, { "initrd", "initrd" }, { "cmdline", "cmdline" },
 		{ "description", "description" }, { "restart", "restart_policy" },
 		{ "undo-disks", "undo_disks" }, { "firmware", "firmware" }, { "os-type", "os_type" },
+		{ "display", "display" }, { "enlightenments", "enlightenments" },
 	};
 	static const struct { const char *opt, *field; } ints[] = {
 		{ "cpus", "cpus" }, { "cpu-limit", "cpu_limit" }, { "cpu-weight", "cpu_weight" },
@@ -53,6 +54,8 @@ static json_t *vm_body(struct opt_res *r, const char *name)
 		json_object_set_new(b, "template", json_boolean(v->on));
 	if ((v = opt_get(r, "balloon")))
 		json_object_set_new(b, "balloon", json_boolean(v->on));
+	if ((v = opt_get(r, "mem-merge")))
+		json_object_set_new(b, "mem_merge", json_boolean(v->on));
 	if ((v = opt_get(r, "from-template")))
 		json_object_set_new(b, "from_template", json_string(v->str));
 	if ((v = opt_get(r, "linked")))
@@ -573,6 +576,14 @@ static const struct opt vm_opts[] = {
 	{ "autostart", 0, OPT_BOOL, "yes|no", "start the VM when the server starts", NULL, false },
 	{ "balloon", 0, OPT_BOOL, "yes|no", "a memory balloon (default yes; 'vsrv vm balloon' sets "
 	  "the memory the running guest keeps)", NULL, false },
+	{ "mem-merge", 0, OPT_BOOL, "yes|no", "offer the VM's memory to the host's same-page merging "
+	  "(KSM; default no: shared pages let guests time each other)", NULL, false },
+	{ "display", 0, OPT_CHOICE, "DISPLAY", "bochs (a graphical console: VNC in the web console) "
+	  "or none (default: bochs with a firmware)", (const char *const[]){ "none", "bochs", NULL },
+	  false },
+	{ "enlightenments", 0, OPT_CHOICE, "E", "the paravirtual interfaces offered: kvm, hyperv "
+	  "(for Windows) or none (default: hyperv with --os-type windows, else kvm)",
+	  (const char *const[]){ "kvm", "hyperv", "none", NULL }, false },
 	{ "undo-disks", 0, OPT_CHOICE, "MODE", "off, or run writable VHD disks on undo disks and, when "
 	  "the VM ends, keep, commit or discard them", (const char *const[]){ "off", "keep", "commit",
 	  "discard", NULL }, false },

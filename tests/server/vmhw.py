@@ -196,6 +196,13 @@ try:
     ok("cli-edit-hardware", r.returncode == 0 and js["firmware"] == "uefi" and
        js["boot"] == ["net", "cdrom"] and js["nics"][0]["model"] == "virtio" and
        js["cdroms"][0]["bus"] == "virtio-scsi" and js["disks"][0]["bus"] == "ahci", r.stdout + r.stderr)
+    r = cli("vm", "edit", "clivm", "--display", "none", "--enlightenments", "hyperv",
+            "--mem-merge", "yes")
+    js2 = req("GET", "/api/v1/vms/clivm")[1]
+    r2 = cli("vm", "edit", "clivm", "--enlightenments", "xen")
+    ok("cli-edit-display-enlightenments-ksm", r.returncode == 0 and js2["display"] == "none" and
+       js2["enlightenments"] == "hyperv" and js2["mem_merge"] is True and r2.returncode != 0 and
+       "--enlightenments" in r2.stderr, r.stdout + r.stderr + r2.stderr)
     r = cli("vm", "create", "clibad", "--firmware", "bios", "--kernel", "hello.elf")
     ok("cli-create-firmware-with-kernel-refused", r.returncode != 0 and "kernel: not with firmware" in r.stderr,
        r.stdout + r.stderr)
