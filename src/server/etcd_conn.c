@@ -398,3 +398,14 @@ int etcd_call(struct etcd *e, const char *path, json_t *body, json_t **out)
 	}
 	return rc;
 }
+
+int etcd_call_req(struct etcd *e, const char *path, json_t *req, json_t **ans)
+{
+	int rc;
+
+	if (!req)
+		return -ENOMEM;
+	rc = etcd_call(e, path, req, ans);
+	json_decref(req);
+	return rc;
+}

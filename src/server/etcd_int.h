@@ -26,6 +26,10 @@ json_t *etcd_b64s(const char *s);
 /* The key just after every key starting with prefix (etcd's range_end for a prefix). */
 json_t *etcd_prefix_end(const char *prefix);
 
+/* etcd_call (etcd.h) of req, which it takes (json_decref'd; NULL, a failed json_pack:
+ * -ENOMEM). The same answers. */
+int etcd_call_req(struct etcd *e, const char *path, json_t *req, json_t **ans);
+
 /* A 64-bit number of an answer (a JSON string or a number; 0 when absent). */
 int64_t etcd_num(json_t *o, const char *field);
 

@@ -9,11 +9,7 @@ int etcd_get(struct etcd *e, const char *key, struct etcd_kv *out)
 	json_t *req = json_pack("{s:o*}", "key", etcd_b64s(key)), *ans = NULL, *kvs;
 	int rc;
 
-	if (!req)
-		return -ENOMEM;
-	rc = etcd_call(e, "/v3/kv/range", req, &ans);
-	json_decref(req);
-	if (rc)
+	if ((rc = etcd_call_req(e, "/v3/kv/range", req, &ans)))
 		return rc;
 	kvs = json_object_get(ans, "kvs");
 	if (json_array_size(kvs) < 1)
@@ -33,11 +29,7 @@ int etcd_range(struct etcd *e, const char *prefix,
 	size_t i;
 	int rc;
 
-	if (!req)
-		return -ENOMEM;
-	rc = etcd_call(e, "/v3/kv/range", req, &ans);
-	json_decref(req);
-	if (rc)
+	if ((rc = etcd_call_req(e, "/v3/kv/range", req, &ans)))
 		return rc;
 	if (rev)
 		*rev = etcd_num(json_object_get(ans, "header"), "revision");
@@ -71,11 +63,7 @@ int etcd_put(struct etcd *e, const char *key, const void *value, size_t len, int
 	json_t *req = put_req(key, value, len, lease), *ans = NULL;
 	int rc;
 
-	if (!req)
-		return -ENOMEM;
-	rc = etcd_call(e, "/v3/kv/put", req, &ans);
-	json_decref(req);
-	if (rc)
+	if ((rc = etcd_call_req(e, "/v3/kv/put", req, &ans)))
 		return rc;
 	if (rev)
 		*rev = etcd_num(json_object_get(ans, "header"), "revision");
@@ -90,11 +78,7 @@ int etcd_delete(struct etcd *e, const char *key, bool prefix, int64_t *deleted)
 
 	if (req && prefix)
 		json_object_set_new(req, "range_end", etcd_prefix_end(key));
-	if (!req)
-		return -ENOMEM;
-	rc = etcd_call(e, "/v3/kv/deleterange", req, &ans);
-	json_decref(req);
-	if (rc)
+	if ((rc = etcd_call_req(e, "/v3/kv/deleterange", req, &ans)))
 		return rc;
 	if (deleted)
 		*deleted = etcd_num(ans, "deleted");
@@ -117,11 +101,7 @@ static int txn_if_rev(struct etcd *e, const char *key, int64_t expect_rev, json_
 			json_sprintf("%lld", (long long)expect_rev),
 			"success", success,
 			"failure", "request_range", "key", etcd_b64s(key));
-	if (!req)
-		return -ENOMEM;
-	rc = etcd_call(e, "/v3/kv/txn", req, &ans);
-	json_decref(req);
-	if (rc)
+	if ((rc = etcd_call_req(e, "/v3/kv/txn", req, &ans)))
 		return rc;
 	if (json_is_true(json_object_get(ans, "succeeded"))) {
 		if (rev)

@@ -14,11 +14,7 @@ int etcd_lease_grant(struct etcd *e, int64_t ttl, int64_t *id, int64_t *granted)
 	if (ttl < 1 || ttl > 9000000000LL)
 		return etcd_fail(-EINVAL, "etcd: a lease's TTL is 1 s or more");
 	req = json_pack("{s:I}", "TTL", (json_int_t)ttl);
-	if (!req)
-		return -ENOMEM;
-	rc = etcd_call(e, "/v3/lease/grant", req, &ans);
-	json_decref(req);
-	if (rc)
+	if ((rc = etcd_call_req(e, "/v3/lease/grant", req, &ans)))
 		return rc;
 	*id = etcd_num(ans, "ID");
 	if (granted)
