@@ -1,5 +1,6 @@
 /* SQLite inventory: connection pool, statement cache, migrations. */
 #include "server/db.h"
+#include "server/inv_ops.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -10,12 +11,35 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct db {
+/* The store and a pooled connection; base first, so a struct db or dbc of this backend
+ * converts back with a cast (SDB, S). */
+struct sdb {
+	struct db base;          /* ops: inv_sqlite_ops */
 	char *path;
 	pthread_mutex_t lock;
-	struct dbc *free;        /* idle connections */
+	struct sdbc *free;       /* idle connections */
 	atomic_uint_fast64_t gen;
 };
+
+struct sdbc {
+	struct dbc base;         /* base.db: the pool's store */
+	sqlite3 *c;
+	struct sdbc *next;       /* pool link, owned by the pool */
+	int nstmt;
+	/* More than the server has statements: evicting one could finalize a statement an
+	 * outer loop is still stepping (lists check permissions row by row). */
+	struct { const char *sql; sqlite3_stmt *s; } stmt[256];
+};
+
+static struct sdbc *S(struct dbc *c)
+{
+	return (struct sdbc *)c;
+}
+
+static struct sdb *SDB(struct db *db)
+{
+	return (struct sdb *)db;
+}
 
 /* Schema migrations: migrations[i] brings user_version i to i + 1. Never edit a shipped
  * entry; append a new one. */
@@ -195,7 +219,7 @@ static int autoincrement_table(struct dbc *c, const char *table, const char *acl
 	const char *open, *at;
 	int nidx = 0, i, rc = -EIO;
 
-	if (sqlite3_prepare_v2(c->c, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
+	if (sqlite3_prepare_v2(S(c)->c, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
 			       -1, &s, NULL) != SQLITE_OK)
 		return -EIO;
 	sqlite3_bind_text(s, 1, table, -1, SQLITE_STATIC);
@@ -214,7 +238,7 @@ static int autoincrement_table(struct dbc *c, const char *table, const char *acl
 		vsrv_log("inventory: table %s has no \"%s\" to make AUTOINCREMENT", table, pk);
 		goto out;
 	}
-	if (sqlite3_prepare_v2(c->c, "SELECT sql FROM sqlite_master WHERE type IN ('index', 'trigger') "
+	if (sqlite3_prepare_v2(S(c)->c, "SELECT sql FROM sqlite_master WHERE type IN ('index', 'trigger') "
 			       "AND tbl_name = ? AND sql IS NOT NULL", -1, &s, NULL) != SQLITE_OK)
 		goto out;
 	sqlite3_bind_text(s, 1, table, -1, SQLITE_STATIC);
@@ -271,40 +295,43 @@ static const struct { int version; int (*run)(struct dbc *c); } migration_code[]
 
 static int conn_open(struct db *db, struct dbc **out)
 {
-	struct dbc *c = calloc(1, sizeof(*c));
+	struct sdbc *s = calloc(1, sizeof(*s));
+	const char *path = SDB(db)->path;
 	char *err = NULL;
 
-	if (!c)
+	if (!s)
 		return -ENOMEM;
-	c->db = db;
-	if (sqlite3_open_v2(db->path, &c->c, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	s->base.ops = db->ops;
+	s->base.db = db;
+	if (sqlite3_open_v2(path, &s->c, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 			    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		vsrv_log("inventory %s: %s", db->path, c->c ? sqlite3_errmsg(c->c) : "cannot open");
-		sqlite3_close(c->c);
-		free(c);
+		vsrv_log("inventory %s: %s", path, s->c ? sqlite3_errmsg(s->c) : "cannot open");
+		sqlite3_close(s->c);
+		free(s);
 		return -EIO;
 	}
-	sqlite3_busy_timeout(c->c, 10000);
-	if (sqlite3_exec(c->c, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+	sqlite3_busy_timeout(s->c, 10000);
+	if (sqlite3_exec(s->c, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
 			 "PRAGMA foreign_keys=ON;", NULL, NULL, &err) != SQLITE_OK) {
-		vsrv_log("inventory %s: %s", db->path, err);
+		vsrv_log("inventory %s: %s", path, err);
 		sqlite3_free(err);
-		sqlite3_close(c->c);
-		free(c);
+		sqlite3_close(s->c);
+		free(s);
 		return -EIO;
 	}
-	*out = c;
+	*out = &s->base;
 	return 0;
 }
 
 static void conn_close(struct dbc *c)
 {
+	struct sdbc *s = S(c);
 	int i;
 
-	for (i = 0; i < c->nstmt; i++)
-		sqlite3_finalize(c->stmt[i].s);
-	sqlite3_close(c->c);
-	free(c);
+	for (i = 0; i < s->nstmt; i++)
+		sqlite3_finalize(s->stmt[i].s);
+	sqlite3_close(s->c);
+	free(s);
 }
 
 static int migrate_to(struct dbc *c, int version, char **err)
@@ -320,7 +347,7 @@ static int migrate_to(struct dbc *c, int version, char **err)
 				return rc;
 			}
 		}
-	if (sqlite3_exec(c->c, migrations[version - 1], NULL, NULL, err) != SQLITE_OK)
+	if (sqlite3_exec(S(c)->c, migrations[version - 1], NULL, NULL, err) != SQLITE_OK)
 		return -EIO;
 	return 0;
 }
@@ -346,7 +373,7 @@ static int migrate(struct db *db, struct dbc *c)
 	db_done(s);
 	if (ver > n) {
 		vsrv_log("inventory %s: schema version %d is newer than this vsrv (%d)",
-			 db->path, ver, n);
+			 SDB(db)->path, ver, n);
 		db_rollback(c);
 		rc = -EPROTO;
 		goto out;
@@ -356,17 +383,17 @@ static int migrate(struct db *db, struct dbc *c)
 
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d", i + 1);
 		if (migrate_to(c, i + 1, &err) ||
-		    sqlite3_exec(c->c, pragma, NULL, NULL, &err) != SQLITE_OK) {
-			vsrv_log("inventory %s: migration %d: %s", db->path, i + 1, err ? err : "failed");
+		    sqlite3_exec(S(c)->c, pragma, NULL, NULL, &err) != SQLITE_OK) {
+			vsrv_log("inventory %s: migration %d: %s", SDB(db)->path, i + 1, err ? err : "failed");
 			sqlite3_free(err);
 			db_rollback(c);
 			goto out;
 		}
-		vsrv_log("inventory %s: migrated to schema version %d", db->path, i + 1);
+		vsrv_log("inventory %s: migrated to schema version %d", SDB(db)->path, i + 1);
 	}
 	s = ver < n ? db_stmt(c, "PRAGMA foreign_key_check") : NULL;
 	if (ver < n && (!s || sqlite3_step(s) != SQLITE_DONE)) {
-		vsrv_log("inventory %s: foreign keys broken after migration", db->path);
+		vsrv_log("inventory %s: foreign keys broken after migration", SDB(db)->path);
 		db_done(s);
 		db_rollback(c);
 		goto out;
@@ -381,62 +408,67 @@ out:
 
 int db_open(const char *path, struct db **out)
 {
-	struct db *db = calloc(1, sizeof(*db));
+	struct sdb *d = calloc(1, sizeof(*d));
 	struct dbc *c;
 	int rc;
 
-	if (!db)
+	if (!d)
 		return -ENOMEM;
-	db->path = strdup(path);
-	if (!db->path) {
-		free(db);
+	d->path = strdup(path);
+	if (!d->path) {
+		free(d);
 		return -ENOMEM;
 	}
-	pthread_mutex_init(&db->lock, NULL);
-	rc = conn_open(db, &c);
+	pthread_mutex_init(&d->lock, NULL);
+	rc = conn_open(&d->base, &c);
 	if (rc)
 		goto err_free;
-	rc = migrate(db, c);
+	rc = migrate(&d->base, c);
 	if (rc) {
 		conn_close(c);
 		goto err_free;
 	}
 	db_put(c);
-	*out = db;
+	*out = &d->base;
 	return 0;
 err_free:
-	pthread_mutex_destroy(&db->lock);
-	free(db->path);
-	free(db);
+	pthread_mutex_destroy(&d->lock);
+	free(d->path);
+	free(d);
 	return rc;
 }
 
 void db_close(struct db *db)
 {
-	struct dbc *c, *n;
+	struct sdb *d = SDB(db);
+	struct sdbc *s, *n;
 
 	if (!db)
 		return;
-	for (c = db->free; c; c = n) {
-		n = c->next;
-		conn_close(c);
+	for (s = d->free; s; s = n) {
+		n = s->next;
+		conn_close(&s->base);
 	}
-	pthread_mutex_destroy(&db->lock);
-	free(db->path);
-	free(db);
+	pthread_mutex_destroy(&d->lock);
+	free(d->path);
+	free(d);
 }
 
 struct dbc *db_get(struct db *db)
 {
+	struct sdb *d = SDB(db);
+	struct sdbc *s;
 	struct dbc *c;
 
-	pthread_mutex_lock(&db->lock);
-	c = db->free;
-	if (c)
-		db->free = c->next;
-	pthread_mutex_unlock(&db->lock);
-	if (c)
-		return c;
+	pthread_mutex_lock(&d->lock);
+	s = d->free;
+	if (s)
+		d->free = s->next;
+	pthread_mutex_unlock(&d->lock);
+	if (s) {
+		s->base.ops = db->ops; /* set by inv_open after db_open */
+		return &s->base;
+	}
 	if (conn_open(db, &c))
 		return NULL;
 	return c;
@@ -444,22 +476,23 @@ struct dbc *db_get(struct db *db)
 
 void db_put(struct dbc *c)
 {
-	struct db *db = c->db;
+	struct sdb *d = SDB(c->db);
+	struct sdbc *s = S(c);
 
-	if (!sqlite3_get_autocommit(c->c)) {
+	if (!sqlite3_get_autocommit(s->c)) {
 		vsrv_log("inventory: connection returned inside a transaction; rolling back");
 		db_rollback(c);
 	}
-	pthread_mutex_lock(&db->lock);
-	c->next = db->free;
-	db->free = c;
-	pthread_mutex_unlock(&db->lock);
+	pthread_mutex_lock(&d->lock);
+	s->next = d->free;
+	d->free = s;
+	pthread_mutex_unlock(&d->lock);
 }
 
 int db_exec(struct dbc *c, const char *sql)
 {
 	char *err = NULL;
-	int rc = sqlite3_exec(c->c, sql, NULL, NULL, &err);
+	int rc = sqlite3_exec(S(c)->c, sql, NULL, NULL, &err);
 
 	if (rc == SQLITE_OK)
 		return 0;
@@ -485,38 +518,39 @@ int db_commit(struct dbc *c)
 		db_rollback(c);
 		return rc;
 	}
-	atomic_fetch_add(&c->db->gen, 1);
+	atomic_fetch_add(&SDB(c->db)->gen, 1);
 	return 0;
 }
 
 void db_rollback(struct dbc *c)
 {
-	if (!sqlite3_get_autocommit(c->c))
-		sqlite3_exec(c->c, "ROLLBACK", NULL, NULL, NULL);
+	if (!sqlite3_get_autocommit(S(c)->c))
+		sqlite3_exec(S(c)->c, "ROLLBACK", NULL, NULL, NULL);
 }
 
 sqlite3_stmt *db_stmt(struct dbc *c, const char *sql)
 {
+	struct sdbc *d = S(c);
 	sqlite3_stmt *s = NULL;
 	int i;
 
-	for (i = 0; i < c->nstmt; i++)
-		if (c->stmt[i].sql == sql)
-			return c->stmt[i].s;
-	if (sqlite3_prepare_v3(c->c, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
-		vsrv_log("inventory: cannot prepare \"%s\": %s", sql, sqlite3_errmsg(c->c));
+	for (i = 0; i < d->nstmt; i++)
+		if (d->stmt[i].sql == sql)
+			return d->stmt[i].s;
+	if (sqlite3_prepare_v3(d->c, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
+		vsrv_log("inventory: cannot prepare \"%s\": %s", sql, sqlite3_errmsg(d->c));
 		return NULL;
 	}
-	if (c->nstmt < (int)(sizeof(c->stmt) / sizeof(c->stmt[0]))) {
-		c->stmt[c->nstmt].sql = sql;
-		c->stmt[c->nstmt].s = s;
-		c->nstmt++;
+	if (d->nstmt < (int)(sizeof(d->stmt) / sizeof(d->stmt[0]))) {
+		d->stmt[d->nstmt].sql = sql;
+		d->stmt[d->nstmt].s = s;
+		d->nstmt++;
 	} else {
 		/* Cache full: replace the oldest entry (rare; the API has fewer statements). */
-		sqlite3_finalize(c->stmt[0].s);
-		memmove(&c->stmt[0], &c->stmt[1], sizeof(c->stmt[0]) * (c->nstmt - 1));
-		c->stmt[c->nstmt - 1].sql = sql;
-		c->stmt[c->nstmt - 1].s = s;
+		sqlite3_finalize(d->stmt[0].s);
+		memmove(&d->stmt[0], &d->stmt[1], sizeof(d->stmt[0]) * (d->nstmt - 1));
+		d->stmt[d->nstmt - 1].sql = sql;
+		d->stmt[d->nstmt - 1].s = s;
 	}
 	return s;
 }
@@ -535,7 +569,7 @@ int db_rc(struct dbc *c, int rc)
 		return 0;
 	if ((rc & 0xff) == SQLITE_CONSTRAINT)
 		return -EEXIST;
-	vsrv_log("inventory: %s", sqlite3_errmsg(c->c));
+	vsrv_log("inventory: %s", sqlite3_errmsg(S(c)->c));
 	return -EIO;
 }
 
@@ -569,5 +603,10 @@ int db_int64(struct dbc *c, const char *sql, int64_t *out)
 
 uint64_t db_generation(struct db *db)
 {
-	return atomic_load(&db->gen);
+	return atomic_load(&SDB(db)->gen);
+}
+
+sqlite3 *db_handle(struct dbc *c)
+{
+	return S(c)->c;
 }

@@ -1,6 +1,7 @@
-/* The server's inventory: one SQLite database (WAL, foreign keys, versioned migrations)
+/* The server's inventory on SQLite: one database (WAL, foreign keys, versioned migrations)
  * under the data directory, reached through a small pool of connections so that request
- * threads never share one. */
+ * threads never share one. Its store and connections are the inventory's struct db and
+ * struct dbc (inv_ops.h) of the SQLite backend: every function here takes only those. */
 #ifndef VSRV_SERVER_DB_H
 #define VSRV_SERVER_DB_H
 
@@ -17,16 +18,7 @@ int db_open(const char *path, struct db **out);
 /* Close every pooled connection and free the db. No connection may be held. */
 void db_close(struct db *db);
 
-/* One pooled connection with its cache of prepared statements. */
-struct dbc {
-	struct db *db;
-	sqlite3 *c;
-	struct dbc *next;        /* pool link, owned by the pool */
-	int nstmt;
-	/* More than the server has statements: evicting one could finalize a statement an
-	 * outer loop is still stepping (lists check permissions row by row). */
-	struct { const char *sql; sqlite3_stmt *s; } stmt[256];
-};
+struct dbc;
 
 /* Take a connection from the pool (opening a new one when all are busy). Returns NULL
  * only when a connection cannot be opened (logged). Give it back with db_put. */
@@ -56,6 +48,9 @@ int db_exec_id(struct dbc *c, const char *sql, int64_t id);
 /* Run sql (a string literal, as for db_stmt; no parameters) and read the first column of
  * its one row into *out. 0, or -EIO (also when sql cannot be prepared or gives no row). */
 int db_int64(struct dbc *c, const char *sql, int64_t *out);
+
+/* The SQLite connection of c (for sqlite3_changes, sqlite3_last_insert_rowid). */
+sqlite3 *db_handle(struct dbc *c);
 
 /* Map the result of sqlite3_step to 0 (SQLITE_DONE/ROW), -EEXIST (constraint) or -EIO. */
 int db_rc(struct dbc *c, int rc);

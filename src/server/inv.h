@@ -1,8 +1,8 @@
 /* The inventory interface: what the services (supervisor, VM lifecycle, disks, networks,
  * tasks, events, hooks) and the HTTP handlers know of the server's stored state. Typed
- * objects and functions, no SQL: the only implementation today is SQLite (inv_sqlite*.c, on
- * the connection pool of db.c); the interface is drawn so that a second one on etcd (for a
- * cluster of servers) can follow without changing its callers. See docs/server.md.
+ * objects and functions, no SQL. Two backends implement it (inv_ops.h, dispatched by inv.c):
+ * SQLite (inv_sqlite*.c, on the connection pool of db.c), a single host's default, and etcd
+ * (inv_etcd*.c), a cluster's; the callers never know which they have. See docs/server.md.
  *
  * Sessions and transactions. A struct dbc is an inventory session: one connection of the
  * pool, taken per request (struct req's c) or per thread, opaque above this layer. Reads
@@ -60,6 +60,9 @@ void inv_put(struct dbc *c);
 /* A counter raised by every committed write: a cache read under one value is valid while
  * the counter keeps it (SQLite: db_generation; etcd: the store's revision). */
 uint64_t inv_generation(struct db *db);
+
+/* The backend of db: "sqlite" or "etcd" (static text). */
+const char *inv_backend(struct db *db);
 
 /* --- transactions ------------------------------------------------------------------- */
 

@@ -1,51 +1,42 @@
 /* The inventory on SQLite: transactions and what all objects share. See inv.h. */
-#include "server/inv.h"
+#include "server/inv_sqlite.h"
 #include "server/db.h"
 
 #include <errno.h>
 #include <string.h>
 
+#define OP(name, params, args) INV_OPS_TABLE_ONE(inv_sqlite, name)
+const struct inv_ops inv_sqlite_ops = {
+	.name = "sqlite",
+	.close = db_close,
+	.get = db_get,
+	.put = db_put,
+	.generation = db_generation,
+	.rollback = db_rollback,
+	INV_OPS(OP)
+};
+#undef OP
+
 int inv_open(const char *path, struct db **out)
 {
-	return db_open(path, out);
+	int rc = db_open(path, out);
+
+	if (!rc)
+		(*out)->ops = &inv_sqlite_ops;
+	return rc;
 }
 
-void inv_close(struct db *db)
-{
-	db_close(db);
-}
-
-struct dbc *inv_get(struct db *db)
-{
-	return db_get(db);
-}
-
-void inv_put(struct dbc *c)
-{
-	db_put(c);
-}
-
-uint64_t inv_generation(struct db *db)
-{
-	return db_generation(db);
-}
-
-int inv_begin(struct dbc *c)
+int inv_sqlite_begin(struct dbc *c)
 {
 	return db_begin(c);
 }
 
-int inv_commit(struct dbc *c)
+int inv_sqlite_commit(struct dbc *c)
 {
 	return db_commit(c);
 }
 
-void inv_rollback(struct dbc *c)
-{
-	db_rollback(c);
-}
-
-int inv_object_id(struct dbc *c, const char *kind, const char *name, int64_t *id)
+int inv_sqlite_object_id(struct dbc *c, const char *kind, const char *name, int64_t *id)
 {
 	sqlite3_stmt *s;
 	int rc = -ENOENT;

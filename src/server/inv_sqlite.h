@@ -3,9 +3,15 @@
 #ifndef VSRV_SERVER_INV_SQLITE_H
 #define VSRV_SERVER_INV_SQLITE_H
 
-#include "server/inv.h"
+#include "server/inv_ops.h"
 
 #include <sqlite3.h>
+
+/* The backend: its table, and inv_sqlite_<name> for every operation of INV_OPS. */
+extern const struct inv_ops inv_sqlite_ops;
+#define INV_SQLITE_DECLARE(name, params, args) INV_OPS_DECLARE_ONE(inv_sqlite, name, params)
+INV_OPS(INV_SQLITE_DECLARE)
+#undef INV_SQLITE_DECLARE
 
 /* The columns of the vms table that make a struct inv_vm, in the order
  * inv_sqlite_vm_row reads them (the first column of the row is id). */

@@ -1,5 +1,4 @@
 /* The inventory's attachments on SQLite: the vm_disks and vm_nics tables. See inv.h. */
-#include "server/inv.h"
 #include "server/db.h"
 #include "server/inv_sqlite.h"
 
@@ -18,7 +17,7 @@ static void disk_row(sqlite3_stmt *s, int first, struct inv_vm_disk *d)
 	d->readonly = sqlite3_column_int(s, first + 6);
 }
 
-int inv_vm_disks(struct dbc *c, int64_t id, int (*fn)(const struct inv_vm_disk *d, void *arg),
+int inv_sqlite_vm_disks(struct dbc *c, int64_t id, int (*fn)(const struct inv_vm_disk *d, void *arg),
 		 void *arg)
 {
 	sqlite3_stmt *s = db_stmt(c, "SELECT " DISK_COLUMNS " FROM vm_disks vd JOIN disks d ON "
@@ -39,7 +38,7 @@ int inv_vm_disks(struct dbc *c, int64_t id, int (*fn)(const struct inv_vm_disk *
 	return rc;
 }
 
-int inv_disk_users(struct dbc *c, int64_t disk_id,
+int inv_sqlite_disk_users(struct dbc *c, int64_t disk_id,
 		   int (*fn)(const struct inv_vm *v, const struct inv_vm_disk *d, void *arg),
 		   void *arg)
 {
@@ -67,12 +66,12 @@ int inv_disk_users(struct dbc *c, int64_t disk_id,
 	return rc;
 }
 
-int inv_vm_disks_clear(struct dbc *c, int64_t id)
+int inv_sqlite_vm_disks_clear(struct dbc *c, int64_t id)
 {
 	return db_exec_id(c, "DELETE FROM vm_disks WHERE vm_id = ?", id);
 }
 
-int inv_vm_disk_add(struct dbc *c, int64_t id, int idx, int64_t disk_id, const char *bus,
+int inv_sqlite_vm_disk_add(struct dbc *c, int64_t id, int idx, int64_t disk_id, const char *bus,
 		    bool readonly)
 {
 	sqlite3_stmt *s = db_stmt(c, "INSERT INTO vm_disks (vm_id, idx, disk_id, bus, readonly) "
@@ -91,7 +90,7 @@ int inv_vm_disk_add(struct dbc *c, int64_t id, int idx, int64_t disk_id, const c
 	return rc;
 }
 
-int inv_vm_nics(struct dbc *c, int64_t id, int (*fn)(const struct inv_vm_nic *n, void *arg),
+int inv_sqlite_vm_nics(struct dbc *c, int64_t id, int (*fn)(const struct inv_vm_nic *n, void *arg),
 		void *arg)
 {
 	sqlite3_stmt *s = db_stmt(c, "SELECT vn.idx, n.id, n.name, n.kind, n.bridge, n.subnet, "
@@ -123,12 +122,12 @@ int inv_vm_nics(struct dbc *c, int64_t id, int (*fn)(const struct inv_vm_nic *n,
 	return rc;
 }
 
-int inv_vm_nics_clear(struct dbc *c, int64_t id)
+int inv_sqlite_vm_nics_clear(struct dbc *c, int64_t id)
 {
 	return db_exec_id(c, "DELETE FROM vm_nics WHERE vm_id = ?", id);
 }
 
-int inv_vm_nic_add(struct dbc *c, int64_t id, int idx, int64_t network_id, const char *mac)
+int inv_sqlite_vm_nic_add(struct dbc *c, int64_t id, int idx, int64_t network_id, const char *mac)
 {
 	sqlite3_stmt *s = db_stmt(c, "INSERT INTO vm_nics (vm_id, idx, network_id, mac) "
 				     "VALUES (?, ?, ?, ?)");
@@ -145,7 +144,7 @@ int inv_vm_nic_add(struct dbc *c, int64_t id, int idx, int64_t network_id, const
 	return rc;
 }
 
-int inv_mac_used(struct dbc *c, const char *mac)
+int inv_sqlite_mac_used(struct dbc *c, const char *mac)
 {
 	sqlite3_stmt *s = db_stmt(c, "SELECT EXISTS (SELECT 1 FROM vm_nics WHERE mac = ?)");
 	int used = -EIO;
@@ -159,7 +158,7 @@ int inv_mac_used(struct dbc *c, const char *mac)
 	return used;
 }
 
-int inv_vm_sole_disks(struct dbc *c, int64_t id,
+int inv_sqlite_vm_sole_disks(struct dbc *c, int64_t id,
 		      int (*fn)(int64_t disk_id, const char *path, void *arg), void *arg)
 {
 	sqlite3_stmt *s = db_stmt(c, "SELECT d.id, d.path FROM disks d JOIN vm_disks vd ON "

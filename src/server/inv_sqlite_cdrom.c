@@ -1,11 +1,10 @@
 /* The inventory's CD/DVD drives on SQLite: the vm_cdroms table (migration 6). See inv.h. */
-#include "server/inv.h"
 #include "server/db.h"
 #include "server/inv_sqlite.h"
 
 #include <errno.h>
 
-int inv_vm_cdroms(struct dbc *c, int64_t id, int (*fn)(const struct inv_vm_cdrom *d, void *arg),
+int inv_sqlite_vm_cdroms(struct dbc *c, int64_t id, int (*fn)(const struct inv_vm_cdrom *d, void *arg),
 		  void *arg)
 {
 	sqlite3_stmt *s = db_stmt(c, "SELECT idx, image, bus FROM vm_cdroms WHERE vm_id = ? ORDER BY idx");
@@ -29,7 +28,7 @@ int inv_vm_cdroms(struct dbc *c, int64_t id, int (*fn)(const struct inv_vm_cdrom
 	return rc;
 }
 
-int inv_vm_cdroms_clear(struct dbc *c, int64_t id)
+int inv_sqlite_vm_cdroms_clear(struct dbc *c, int64_t id)
 {
 	return db_exec_id(c, "DELETE FROM vm_cdroms WHERE vm_id = ?", id);
 }
@@ -43,7 +42,7 @@ static void bind_image(sqlite3_stmt *s, int i, const char *image)
 		sqlite3_bind_null(s, i);
 }
 
-int inv_vm_cdrom_add(struct dbc *c, int64_t id, int idx, const char *image)
+int inv_sqlite_vm_cdrom_add(struct dbc *c, int64_t id, int idx, const char *image)
 {
 	sqlite3_stmt *s = db_stmt(c, "INSERT INTO vm_cdroms (vm_id, idx, image) VALUES (?, ?, ?)");
 	int rc;
@@ -58,7 +57,7 @@ int inv_vm_cdrom_add(struct dbc *c, int64_t id, int idx, const char *image)
 	return rc;
 }
 
-int inv_vm_cdrom_set(struct dbc *c, int64_t id, int idx, const char *image)
+int inv_sqlite_vm_cdrom_set(struct dbc *c, int64_t id, int idx, const char *image)
 {
 	sqlite3_stmt *s = db_stmt(c, "UPDATE vm_cdroms SET image = ? WHERE vm_id = ? AND idx = ?");
 	int rc;
@@ -70,12 +69,12 @@ int inv_vm_cdrom_set(struct dbc *c, int64_t id, int idx, const char *image)
 	sqlite3_bind_int(s, 3, idx);
 	rc = db_rc(c, sqlite3_step(s));
 	db_done(s);
-	if (!rc && sqlite3_changes(c->c) != 1)
+	if (!rc && sqlite3_changes(db_handle(c)) != 1)
 		rc = -ENOENT;
 	return rc;
 }
 
-int inv_image_cdrom_users(struct dbc *c, const char *image,
+int inv_sqlite_image_cdrom_users(struct dbc *c, const char *image,
 			  int (*fn)(const struct inv_vm *v, int idx, void *arg), void *arg)
 {
 	sqlite3_stmt *s = db_stmt(c, "SELECT v." VM_COLUMNS_V ", vc.idx FROM vm_cdroms vc JOIN vms v "

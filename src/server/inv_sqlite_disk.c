@@ -1,5 +1,5 @@
 /* The inventory's disks on SQLite: the disks table. See inv.h. */
-#include "server/inv.h"
+#include "server/inv_sqlite.h"
 #include "server/db.h"
 
 #include <errno.h>
@@ -19,7 +19,7 @@ static void disk_row(sqlite3_stmt *s, struct inv_disk *d)
 	d->created = sqlite3_column_int64(s, 5);
 }
 
-int inv_disk_get(struct dbc *c, int64_t id, struct inv_disk *out)
+int inv_sqlite_disk_get(struct dbc *c, int64_t id, struct inv_disk *out)
 {
 	sqlite3_stmt *s = db_stmt(c, DISK_SQL "WHERE id = ?");
 	int rc = -ENOENT;
@@ -35,7 +35,7 @@ int inv_disk_get(struct dbc *c, int64_t id, struct inv_disk *out)
 	return rc;
 }
 
-int inv_disk_each(struct dbc *c, int (*fn)(const struct inv_disk *d, void *arg), void *arg)
+int inv_sqlite_disk_each(struct dbc *c, int (*fn)(const struct inv_disk *d, void *arg), void *arg)
 {
 	sqlite3_stmt *s = db_stmt(c, DISK_SQL "ORDER BY name");
 	struct inv_disk *d = malloc(sizeof(*d));
@@ -58,7 +58,7 @@ int inv_disk_each(struct dbc *c, int (*fn)(const struct inv_disk *d, void *arg),
 	return rc;
 }
 
-int inv_disk_create(struct dbc *c, const struct inv_disk *d, int64_t *id)
+int inv_sqlite_disk_create(struct dbc *c, const struct inv_disk *d, int64_t *id)
 {
 	sqlite3_stmt *s = db_stmt(c, "INSERT INTO disks (name, format, size, path, created) "
 				     "VALUES (?, ?, ?, ?, ?)");
@@ -74,11 +74,11 @@ int inv_disk_create(struct dbc *c, const struct inv_disk *d, int64_t *id)
 	rc = db_rc(c, sqlite3_step(s));
 	db_done(s);
 	if (!rc)
-		*id = sqlite3_last_insert_rowid(c->c);
+		*id = sqlite3_last_insert_rowid(db_handle(c));
 	return rc;
 }
 
-int inv_disk_set_size(struct dbc *c, int64_t id, int64_t size)
+int inv_sqlite_disk_set_size(struct dbc *c, int64_t id, int64_t size)
 {
 	sqlite3_stmt *s = db_stmt(c, "UPDATE disks SET size = ? WHERE id = ?");
 	int rc;
@@ -92,11 +92,11 @@ int inv_disk_set_size(struct dbc *c, int64_t id, int64_t size)
 	return rc;
 }
 
-int inv_disk_delete(struct dbc *c, int64_t id)
+int inv_sqlite_disk_delete(struct dbc *c, int64_t id)
 {
 	int rc = db_exec_id(c, "DELETE FROM disks WHERE id = ?", id);
 
-	if (!rc && sqlite3_changes(c->c) != 1)
+	if (!rc && sqlite3_changes(db_handle(c)) != 1)
 		return -ENOENT;
 	/* The grants go with it (a trigger does it too, since migration 3). */
 	if (!rc)

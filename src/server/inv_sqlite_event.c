@@ -1,10 +1,10 @@
 /* The inventory's events on SQLite: the events table. See inv.h. */
-#include "server/inv.h"
+#include "server/inv_sqlite.h"
 #include "server/db.h"
 
 #include <errno.h>
 
-int inv_event_add(struct dbc *c, const struct inv_event *e, int64_t *id)
+int inv_sqlite_event_add(struct dbc *c, const struct inv_event *e, int64_t *id)
 {
 	sqlite3_stmt *s = db_stmt(c, "INSERT INTO events (time, type, object_type, object_name, "
 				     "user, message, data) VALUES (?, ?, ?, ?, ?, ?, ?)");
@@ -22,11 +22,11 @@ int inv_event_add(struct dbc *c, const struct inv_event *e, int64_t *id)
 	rc = db_rc(c, sqlite3_step(s));
 	db_done(s);
 	if (!rc)
-		*id = sqlite3_last_insert_rowid(c->c);
+		*id = sqlite3_last_insert_rowid(db_handle(c));
 	return rc;
 }
 
-int inv_event_exists(struct dbc *c, int64_t id)
+int inv_sqlite_event_exists(struct dbc *c, int64_t id)
 {
 	sqlite3_stmt *s = db_stmt(c, "SELECT 1 FROM events WHERE id = ?");
 	int found;
@@ -39,14 +39,14 @@ int inv_event_exists(struct dbc *c, int64_t id)
 	return found;
 }
 
-int inv_event_last(struct dbc *c, int64_t *id)
+int inv_sqlite_event_last(struct dbc *c, int64_t *id)
 {
 	return db_int64(c, "SELECT coalesce(max(id), 0) FROM events", id);
 }
 
 #define EVENT_SQL "SELECT id, time, type, object_type, object_name, user, message, data FROM events "
 
-int inv_event_each(struct dbc *c, int64_t after, int64_t limit,
+int inv_sqlite_event_each(struct dbc *c, int64_t after, int64_t limit,
 		   int (*fn)(const struct inv_event *e, void *arg), void *arg)
 {
 	sqlite3_stmt *s = after < 0 ?
@@ -79,12 +79,12 @@ int inv_event_each(struct dbc *c, int64_t after, int64_t limit,
 	return rc;
 }
 
-int inv_event_drop_upto(struct dbc *c, int64_t upto)
+int inv_sqlite_event_drop_upto(struct dbc *c, int64_t upto)
 {
 	return db_exec_id(c, "DELETE FROM events WHERE id <= ?", upto);
 }
 
-int inv_event_drop_before(struct dbc *c, double before)
+int inv_sqlite_event_drop_before(struct dbc *c, double before)
 {
 	sqlite3_stmt *s = db_stmt(c, "DELETE FROM events WHERE id < (SELECT id FROM events WHERE "
 				     "time >= ? ORDER BY id LIMIT 1)");

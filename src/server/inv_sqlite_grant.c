@@ -1,11 +1,11 @@
 /* The inventory's grants on SQLite: the acl table. See inv.h. */
-#include "server/inv.h"
+#include "server/inv_sqlite.h"
 #include "server/db.h"
 
 #include <errno.h>
 #include <string.h>
 
-int inv_grant_add(struct dbc *c, const char *otype, int64_t oid, const char *ptype, int64_t pid,
+int inv_sqlite_grant_add(struct dbc *c, const char *otype, int64_t oid, const char *ptype, int64_t pid,
 		  int perms)
 {
 	sqlite3_stmt *s = db_stmt(c, "INSERT INTO acl VALUES (?, ?, ?, ?, ?)");
@@ -23,7 +23,7 @@ int inv_grant_add(struct dbc *c, const char *otype, int64_t oid, const char *pty
 	return rc;
 }
 
-int inv_grant_each(struct dbc *c, const char *otype, int64_t oid,
+int inv_sqlite_grant_each(struct dbc *c, const char *otype, int64_t oid,
 		   int (*fn)(const struct inv_grant *g, void *arg), void *arg)
 {
 	sqlite3_stmt *s = db_stmt(c, "SELECT a.principal_type, a.principal_id, coalesce(u.name, "
@@ -53,7 +53,7 @@ int inv_grant_each(struct dbc *c, const char *otype, int64_t oid,
 	return rc;
 }
 
-int inv_grants_clear(struct dbc *c, const char *otype, int64_t oid)
+int inv_sqlite_grants_clear(struct dbc *c, const char *otype, int64_t oid)
 {
 	sqlite3_stmt *s = db_stmt(c, "DELETE FROM acl WHERE object_type = ? AND object_id = ?");
 	int rc;
@@ -67,7 +67,7 @@ int inv_grants_clear(struct dbc *c, const char *otype, int64_t oid)
 	return rc;
 }
 
-int inv_grant_merge(struct dbc *c, const char *otype, int64_t oid, const char *ptype,
+int inv_sqlite_grant_merge(struct dbc *c, const char *otype, int64_t oid, const char *ptype,
 		    const char *pname, int perms)
 {
 	bool user = !strcmp(ptype, "user");
@@ -86,7 +86,7 @@ int inv_grant_merge(struct dbc *c, const char *otype, int64_t oid, const char *p
 	sqlite3_bind_text(s, 4, pname, -1, SQLITE_STATIC);
 	rc = db_rc(c, sqlite3_step(s));
 	db_done(s);
-	if (!rc && sqlite3_changes(c->c) != 1)
+	if (!rc && sqlite3_changes(db_handle(c)) != 1)
 		rc = -ENOENT;
 	return rc;
 }
@@ -95,7 +95,7 @@ int inv_grant_merge(struct dbc *c, const char *otype, int64_t oid, const char *p
 #define USER_GRANTS "((principal_type = 'user' AND principal_id = ?3) OR (principal_type = " \
 	"'group' AND principal_id IN (SELECT group_id FROM group_members WHERE user_id = ?3)))"
 
-int inv_perms(struct dbc *c, int64_t uid, const char *otype, int64_t oid)
+int inv_sqlite_perms(struct dbc *c, int64_t uid, const char *otype, int64_t oid)
 {
 	sqlite3_stmt *s = db_stmt(c, "SELECT perms FROM acl WHERE ((object_type = ?1 AND "
 				     "object_id = ?2) OR (object_type = 'server' AND object_id = 0)) "
@@ -113,7 +113,7 @@ int inv_perms(struct dbc *c, int64_t uid, const char *otype, int64_t oid)
 	return perms;
 }
 
-int inv_named(struct dbc *c, int64_t uid, const char *otype, int64_t oid)
+int inv_sqlite_named(struct dbc *c, int64_t uid, const char *otype, int64_t oid)
 {
 	sqlite3_stmt *s = db_stmt(c, "SELECT EXISTS (SELECT 1 FROM acl WHERE object_type = ?1 AND "
 				     "object_id = ?2 AND " USER_GRANTS ")");
@@ -130,7 +130,7 @@ int inv_named(struct dbc *c, int64_t uid, const char *otype, int64_t oid)
 	return named;
 }
 
-int inv_principal_grants(struct dbc *c, const char *ptype, int64_t pid,
+int inv_sqlite_principal_grants(struct dbc *c, const char *ptype, int64_t pid,
 			 int (*fn)(const char *otype, int64_t oid, int perms, void *arg),
 			 void *arg)
 {

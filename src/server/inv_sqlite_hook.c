@@ -1,5 +1,5 @@
 /* The inventory's hooks on SQLite: the hooks table. See inv.h. */
-#include "server/inv.h"
+#include "server/inv_sqlite.h"
 #include "server/db.h"
 
 #include <errno.h>
@@ -33,7 +33,7 @@ static int each_row(struct dbc *c, sqlite3_stmt *s,
 	return rc;
 }
 
-int inv_hook_each(struct dbc *c, const char *type,
+int inv_sqlite_hook_each(struct dbc *c, const char *type,
 		  int (*fn)(const struct inv_hook *h, void *arg), void *arg)
 {
 	sqlite3_stmt *s = type ? db_stmt(c, HOOK_SQL "WHERE event_type = ? OR event_type = '*' "
@@ -48,7 +48,7 @@ int inv_hook_each(struct dbc *c, const char *type,
 	return each_row(c, s, fn, arg, &rows);
 }
 
-int inv_hook_get(struct dbc *c, int64_t id, int (*fn)(const struct inv_hook *h, void *arg),
+int inv_sqlite_hook_get(struct dbc *c, int64_t id, int (*fn)(const struct inv_hook *h, void *arg),
 		 void *arg)
 {
 	sqlite3_stmt *s = db_stmt(c, HOOK_SQL "WHERE id = ?");
@@ -61,7 +61,7 @@ int inv_hook_get(struct dbc *c, int64_t id, int (*fn)(const struct inv_hook *h, 
 	return rc || rows ? rc : -ENOENT;
 }
 
-int inv_hook_create(struct dbc *c, const struct inv_hook *h, int64_t *id)
+int inv_sqlite_hook_create(struct dbc *c, const struct inv_hook *h, int64_t *id)
 {
 	sqlite3_stmt *s = db_stmt(c, "INSERT INTO hooks (event_type, command, url, timeout, created) "
 				     "VALUES (?, ?, ?, ?, ?)");
@@ -77,13 +77,13 @@ int inv_hook_create(struct dbc *c, const struct inv_hook *h, int64_t *id)
 	rc = db_rc(c, sqlite3_step(s));
 	db_done(s);
 	if (!rc)
-		*id = sqlite3_last_insert_rowid(c->c);
+		*id = sqlite3_last_insert_rowid(db_handle(c));
 	return rc;
 }
 
-int inv_hook_delete(struct dbc *c, int64_t id)
+int inv_sqlite_hook_delete(struct dbc *c, int64_t id)
 {
 	int rc = db_exec_id(c, "DELETE FROM hooks WHERE id = ?", id);
 
-	return !rc && sqlite3_changes(c->c) == 0 ? -ENOENT : rc;
+	return !rc && sqlite3_changes(db_handle(c)) == 0 ? -ENOENT : rc;
 }

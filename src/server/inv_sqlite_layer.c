@@ -1,6 +1,6 @@
 /* The inventory's disk layers, snapshots and templates on SQLite: the layers, snapshots,
  * snapshot_images and vm_templates tables (migration 5). See inv.h. */
-#include "server/inv.h"
+#include "server/inv_sqlite.h"
 #include "server/db.h"
 
 #include <errno.h>
@@ -39,7 +39,7 @@ static int layer_rows(struct dbc *c, sqlite3_stmt *s, bool once,
 	return rc;
 }
 
-int inv_layer_add(struct dbc *c, const struct inv_layer *l)
+int inv_sqlite_layer_add(struct dbc *c, const struct inv_layer *l)
 {
 	sqlite3_stmt *s = db_stmt(c, "INSERT INTO layers (path, parent, kind, vm_id, disk_id, "
 				     "created) VALUES (?, ?, ?, ?, ?, ?)");
@@ -58,7 +58,7 @@ int inv_layer_add(struct dbc *c, const struct inv_layer *l)
 	return rc;
 }
 
-int inv_layer_get(struct dbc *c, const char *path,
+int inv_sqlite_layer_get(struct dbc *c, const char *path,
 		  int (*fn)(const struct inv_layer *l, void *arg), void *arg)
 {
 	sqlite3_stmt *s = db_stmt(c, LAYER_SQL "WHERE path = ?");
@@ -69,7 +69,7 @@ int inv_layer_get(struct dbc *c, const char *path,
 	return layer_rows(c, s, true, fn, arg);
 }
 
-int inv_layer_top(struct dbc *c, int64_t vm, int64_t disk_id,
+int inv_sqlite_layer_top(struct dbc *c, int64_t vm, int64_t disk_id,
 		  int (*fn)(const struct inv_layer *l, void *arg), void *arg)
 {
 	sqlite3_stmt *s = db_stmt(c, LAYER_SQL "WHERE kind = 'top' AND vm_id = ? AND disk_id = ?");
@@ -81,7 +81,7 @@ int inv_layer_top(struct dbc *c, int64_t vm, int64_t disk_id,
 	return layer_rows(c, s, true, fn, arg);
 }
 
-int inv_layer_children(struct dbc *c, const char *path,
+int inv_sqlite_layer_children(struct dbc *c, const char *path,
 		       int (*fn)(const struct inv_layer *l, void *arg), void *arg)
 {
 	sqlite3_stmt *s = db_stmt(c, LAYER_SQL "WHERE parent = ? ORDER BY id");
@@ -92,14 +92,14 @@ int inv_layer_children(struct dbc *c, const char *path,
 	return layer_rows(c, s, false, fn, arg);
 }
 
-int inv_layer_each(struct dbc *c, int (*fn)(const struct inv_layer *l, void *arg), void *arg)
+int inv_sqlite_layer_each(struct dbc *c, int (*fn)(const struct inv_layer *l, void *arg), void *arg)
 {
 	sqlite3_stmt *s = db_stmt(c, LAYER_SQL "ORDER BY id");
 
 	return s ? layer_rows(c, s, false, fn, arg) : -EIO;
 }
 
-int inv_layer_unused(struct dbc *c, int (*fn)(const struct inv_layer *l, void *arg), void *arg)
+int inv_sqlite_layer_unused(struct dbc *c, int (*fn)(const struct inv_layer *l, void *arg), void *arg)
 {
 	sqlite3_stmt *s = db_stmt(c, LAYER_SQL "WHERE kind = 'frozen' AND NOT EXISTS "
 				     "(SELECT 1 FROM layers k WHERE k.parent = layers.path) AND NOT "
@@ -109,7 +109,7 @@ int inv_layer_unused(struct dbc *c, int (*fn)(const struct inv_layer *l, void *a
 	return s ? layer_rows(c, s, false, fn, arg) : -EIO;
 }
 
-int inv_layer_set_kind(struct dbc *c, const char *path, const char *kind, int64_t vm,
+int inv_sqlite_layer_set_kind(struct dbc *c, const char *path, const char *kind, int64_t vm,
 		       int64_t disk_id)
 {
 	sqlite3_stmt *s = db_stmt(c, "UPDATE layers SET kind = ?, vm_id = ?, disk_id = ? "
@@ -124,12 +124,12 @@ int inv_layer_set_kind(struct dbc *c, const char *path, const char *kind, int64_
 	sqlite3_bind_text(s, 4, path, -1, SQLITE_STATIC);
 	rc = db_rc(c, sqlite3_step(s));
 	db_done(s);
-	if (!rc && sqlite3_changes(c->c) != 1)
+	if (!rc && sqlite3_changes(db_handle(c)) != 1)
 		return -ENOENT;
 	return rc;
 }
 
-int inv_layer_reparent(struct dbc *c, const char *old, const char *new_parent)
+int inv_sqlite_layer_reparent(struct dbc *c, const char *old, const char *new_parent)
 {
 	sqlite3_stmt *s = db_stmt(c, "UPDATE layers SET parent = ? WHERE parent = ?");
 	int rc;
@@ -143,7 +143,7 @@ int inv_layer_reparent(struct dbc *c, const char *old, const char *new_parent)
 	return rc;
 }
 
-int inv_layer_delete(struct dbc *c, const char *path)
+int inv_sqlite_layer_delete(struct dbc *c, const char *path)
 {
 	sqlite3_stmt *s = db_stmt(c, "DELETE FROM layers WHERE path = ?");
 	int rc;
@@ -153,7 +153,7 @@ int inv_layer_delete(struct dbc *c, const char *path)
 	sqlite3_bind_text(s, 1, path, -1, SQLITE_STATIC);
 	rc = db_rc(c, sqlite3_step(s));
 	db_done(s);
-	if (!rc && sqlite3_changes(c->c) != 1)
+	if (!rc && sqlite3_changes(db_handle(c)) != 1)
 		return -ENOENT;
 	return rc;
 }
@@ -173,7 +173,7 @@ static void snap_row(sqlite3_stmt *s, struct inv_snapshot *o)
 	snprintf(o->description, sizeof(o->description), "%s", sqlite3_column_text(s, 6));
 }
 
-int inv_snap_create(struct dbc *c, const struct inv_snapshot *o, int64_t *id)
+int inv_sqlite_snap_create(struct dbc *c, const struct inv_snapshot *o, int64_t *id)
 {
 	sqlite3_stmt *s = db_stmt(c, "INSERT INTO snapshots (vm_id, name, description, "
 				     "parent_id, current, created) VALUES (?, ?, ?, ?, 0, ?)");
@@ -190,11 +190,11 @@ int inv_snap_create(struct dbc *c, const struct inv_snapshot *o, int64_t *id)
 	db_done(s);
 	if (rc)
 		return rc;
-	*id = sqlite3_last_insert_rowid(c->c);
+	*id = sqlite3_last_insert_rowid(db_handle(c));
 	return inv_snap_set_current(c, o->vm_id, *id);
 }
 
-int inv_snap_get(struct dbc *c, int64_t vm, const char *name, struct inv_snapshot *out)
+int inv_sqlite_snap_get(struct dbc *c, int64_t vm, const char *name, struct inv_snapshot *out)
 {
 	sqlite3_stmt *s = db_stmt(c, SNAP_SQL "WHERE vm_id = ? AND name = ?");
 	int rc = -ENOENT, st;
@@ -214,7 +214,7 @@ int inv_snap_get(struct dbc *c, int64_t vm, const char *name, struct inv_snapsho
 	return rc;
 }
 
-int inv_snap_each(struct dbc *c, int64_t vm,
+int inv_sqlite_snap_each(struct dbc *c, int64_t vm,
 		  int (*fn)(const struct inv_snapshot *s, void *arg), void *arg)
 {
 	sqlite3_stmt *s = db_stmt(c, SNAP_SQL "WHERE vm_id = ? ORDER BY id");
@@ -234,7 +234,7 @@ int inv_snap_each(struct dbc *c, int64_t vm,
 	return rc;
 }
 
-int inv_snap_delete(struct dbc *c, int64_t id)
+int inv_sqlite_snap_delete(struct dbc *c, int64_t id)
 {
 	sqlite3_stmt *s = db_stmt(c, "UPDATE snapshots SET parent_id = (SELECT parent_id FROM "
 				     "snapshots WHERE id = ?1) WHERE parent_id = ?1");
@@ -249,12 +249,12 @@ int inv_snap_delete(struct dbc *c, int64_t id)
 		rc = db_exec_id(c, "DELETE FROM snapshot_images WHERE snapshot_id = ?", id);
 	if (!rc)
 		rc = db_exec_id(c, "DELETE FROM snapshots WHERE id = ?", id);
-	if (!rc && sqlite3_changes(c->c) != 1)
+	if (!rc && sqlite3_changes(db_handle(c)) != 1)
 		return -ENOENT;
 	return rc;
 }
 
-int inv_snap_set_current(struct dbc *c, int64_t vm, int64_t id)
+int inv_sqlite_snap_set_current(struct dbc *c, int64_t vm, int64_t id)
 {
 	sqlite3_stmt *s = db_stmt(c, "UPDATE snapshots SET current = (id = ?) WHERE vm_id = ?");
 	int rc;
@@ -268,7 +268,7 @@ int inv_snap_set_current(struct dbc *c, int64_t vm, int64_t id)
 	return rc;
 }
 
-int inv_snap_image_add(struct dbc *c, int64_t snap, int64_t disk_id, const char *path)
+int inv_sqlite_snap_image_add(struct dbc *c, int64_t snap, int64_t disk_id, const char *path)
 {
 	sqlite3_stmt *s = db_stmt(c, "INSERT INTO snapshot_images (snapshot_id, disk_id, path) "
 				     "VALUES (?, ?, ?)");
@@ -284,7 +284,7 @@ int inv_snap_image_add(struct dbc *c, int64_t snap, int64_t disk_id, const char 
 	return rc;
 }
 
-int inv_snap_images(struct dbc *c, int64_t snap,
+int inv_sqlite_snap_images(struct dbc *c, int64_t snap,
 		    int (*fn)(int64_t disk_id, const char *path, void *arg), void *arg)
 {
 	sqlite3_stmt *s = db_stmt(c, "SELECT disk_id, path FROM snapshot_images WHERE "
@@ -302,7 +302,7 @@ int inv_snap_images(struct dbc *c, int64_t snap,
 	return rc;
 }
 
-int inv_snap_image_repath(struct dbc *c, const char *old, const char *new_path)
+int inv_sqlite_snap_image_repath(struct dbc *c, const char *old, const char *new_path)
 {
 	sqlite3_stmt *s = db_stmt(c, "UPDATE snapshot_images SET path = ? WHERE path = ?");
 	int rc;
@@ -316,7 +316,7 @@ int inv_snap_image_repath(struct dbc *c, const char *old, const char *new_path)
 	return rc;
 }
 
-int inv_vm_template(struct dbc *c, int64_t id)
+int inv_sqlite_vm_template(struct dbc *c, int64_t id)
 {
 	sqlite3_stmt *s = db_stmt(c, "SELECT 1 FROM vm_templates WHERE vm_id = ?");
 	int st;
@@ -329,7 +329,7 @@ int inv_vm_template(struct dbc *c, int64_t id)
 	return st == SQLITE_ROW ? 1 : st == SQLITE_DONE ? 0 : db_rc(c, st);
 }
 
-int inv_vm_set_template(struct dbc *c, int64_t id, bool on)
+int inv_sqlite_vm_set_template(struct dbc *c, int64_t id, bool on)
 {
 	return db_exec_id(c, on ? "INSERT OR IGNORE INTO vm_templates (vm_id) VALUES (?)"
 			     : "DELETE FROM vm_templates WHERE vm_id = ?", id);

@@ -1,5 +1,5 @@
 /* The inventory's networks on SQLite: the networks table. See inv.h. */
-#include "server/inv.h"
+#include "server/inv_sqlite.h"
 #include "server/db.h"
 
 #include <errno.h>
@@ -26,7 +26,7 @@ static void net_row(sqlite3_stmt *s, struct inv_net *n)
 	col(s, 6, n->dhcp_end, sizeof(n->dhcp_end));
 }
 
-int inv_net_get(struct dbc *c, int64_t id, struct inv_net *out)
+int inv_sqlite_net_get(struct dbc *c, int64_t id, struct inv_net *out)
 {
 	sqlite3_stmt *s = db_stmt(c, NET_SQL "WHERE id = ?");
 	int rc = -ENOENT;
@@ -42,7 +42,7 @@ int inv_net_get(struct dbc *c, int64_t id, struct inv_net *out)
 	return rc;
 }
 
-int inv_net_each(struct dbc *c, int (*fn)(const struct inv_net *n, void *arg), void *arg)
+int inv_sqlite_net_each(struct dbc *c, int (*fn)(const struct inv_net *n, void *arg), void *arg)
 {
 	sqlite3_stmt *s = db_stmt(c, NET_SQL "ORDER BY name");
 	struct inv_net n;
@@ -69,7 +69,7 @@ static void bind_opt(sqlite3_stmt *s, int i, const char *t)
 		sqlite3_bind_null(s, i);
 }
 
-int inv_net_create(struct dbc *c, const struct inv_net *n, int64_t *id)
+int inv_sqlite_net_create(struct dbc *c, const struct inv_net *n, int64_t *id)
 {
 	sqlite3_stmt *s = db_stmt(c, "INSERT INTO networks (name, kind, bridge, subnet, dhcp_start, "
 				     "dhcp_end, created) VALUES (?, ?, ?, ?, ?, ?, ?)");
@@ -87,11 +87,11 @@ int inv_net_create(struct dbc *c, const struct inv_net *n, int64_t *id)
 	rc = db_rc(c, sqlite3_step(s));
 	db_done(s);
 	if (!rc)
-		*id = sqlite3_last_insert_rowid(c->c);
+		*id = sqlite3_last_insert_rowid(db_handle(c));
 	return rc;
 }
 
-int inv_net_set_bridge(struct dbc *c, int64_t id, const char *bridge)
+int inv_sqlite_net_set_bridge(struct dbc *c, int64_t id, const char *bridge)
 {
 	sqlite3_stmt *s = db_stmt(c, "UPDATE networks SET bridge = ? WHERE id = ?");
 	int rc;
@@ -105,11 +105,11 @@ int inv_net_set_bridge(struct dbc *c, int64_t id, const char *bridge)
 	return rc;
 }
 
-int inv_net_delete(struct dbc *c, int64_t id)
+int inv_sqlite_net_delete(struct dbc *c, int64_t id)
 {
 	int rc = db_exec_id(c, "DELETE FROM networks WHERE id = ?", id);
 
-	if (!rc && sqlite3_changes(c->c) != 1)
+	if (!rc && sqlite3_changes(db_handle(c)) != 1)
 		return -ENOENT;
 	return rc;
 }

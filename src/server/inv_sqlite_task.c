@@ -1,10 +1,10 @@
 /* The inventory's tasks on SQLite: the tasks table. See inv.h. */
-#include "server/inv.h"
+#include "server/inv_sqlite.h"
 #include "server/db.h"
 
 #include <errno.h>
 
-int inv_task_create(struct dbc *c, const char *kind, const char *object, const char *user,
+int inv_sqlite_task_create(struct dbc *c, const char *kind, const char *object, const char *user,
 		    double created, int64_t *id)
 {
 	sqlite3_stmt *s = db_stmt(c, "INSERT INTO tasks (kind, object, state, progress, user, "
@@ -20,11 +20,11 @@ int inv_task_create(struct dbc *c, const char *kind, const char *object, const c
 	rc = db_rc(c, sqlite3_step(s));
 	db_done(s);
 	if (!rc)
-		*id = sqlite3_last_insert_rowid(c->c);
+		*id = sqlite3_last_insert_rowid(db_handle(c));
 	return rc;
 }
 
-int inv_task_update(struct dbc *c, int64_t id, const char *state, double progress,
+int inv_sqlite_task_update(struct dbc *c, int64_t id, const char *state, double progress,
 		    const char *error, double finished)
 {
 	sqlite3_stmt *s = db_stmt(c, "UPDATE tasks SET state = ?, progress = ?, error = ?, "
@@ -46,7 +46,7 @@ int inv_task_update(struct dbc *c, int64_t id, const char *state, double progres
 	return rc;
 }
 
-int inv_task_running(struct dbc *c, const char *kind, const char *object)
+int inv_sqlite_task_running(struct dbc *c, const char *kind, const char *object)
 {
 	sqlite3_stmt *s = db_stmt(c, "SELECT 1 FROM tasks WHERE kind = ? AND object = ? AND "
 				     "state = 'running'");
@@ -61,7 +61,7 @@ int inv_task_running(struct dbc *c, const char *kind, const char *object)
 	return r;
 }
 
-int inv_task_fail_running(struct dbc *c, const char *error, double finished)
+int inv_sqlite_task_fail_running(struct dbc *c, const char *error, double finished)
 {
 	sqlite3_stmt *s = db_stmt(c, "UPDATE tasks SET state = 'failed', error = ?, finished = ? "
 				     "WHERE state = 'running'");
@@ -72,7 +72,7 @@ int inv_task_fail_running(struct dbc *c, const char *error, double finished)
 	sqlite3_bind_text(s, 1, error, -1, SQLITE_STATIC);
 	sqlite3_bind_double(s, 2, finished);
 	if (sqlite3_step(s) == SQLITE_DONE)
-		n = sqlite3_changes(c->c);
+		n = sqlite3_changes(db_handle(c));
 	db_done(s);
 	return n;
 }
@@ -109,7 +109,7 @@ static int each_row(struct dbc *c, sqlite3_stmt *s,
 	return rc;
 }
 
-int inv_task_each(struct dbc *c, int (*fn)(const struct inv_task *t, void *arg), void *arg)
+int inv_sqlite_task_each(struct dbc *c, int (*fn)(const struct inv_task *t, void *arg), void *arg)
 {
 	sqlite3_stmt *s = db_stmt(c, TASK_SQL "ORDER BY id DESC");
 	int rows;
@@ -119,7 +119,7 @@ int inv_task_each(struct dbc *c, int (*fn)(const struct inv_task *t, void *arg),
 	return each_row(c, s, fn, arg, &rows);
 }
 
-int inv_task_get(struct dbc *c, int64_t id, int (*fn)(const struct inv_task *t, void *arg),
+int inv_sqlite_task_get(struct dbc *c, int64_t id, int (*fn)(const struct inv_task *t, void *arg),
 		 void *arg)
 {
 	sqlite3_stmt *s = db_stmt(c, TASK_SQL "WHERE id = ?");

@@ -1,6 +1,6 @@
 /* The inventory's users and groups on SQLite: the users, groups and group_members tables.
  * See inv.h. */
-#include "server/inv.h"
+#include "server/inv_sqlite.h"
 #include "server/db.h"
 
 #include <errno.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-int inv_user_admin(struct dbc *c, int64_t id)
+int inv_sqlite_user_admin(struct dbc *c, int64_t id)
 {
 	sqlite3_stmt *s = db_stmt(c, "SELECT admin FROM users WHERE id = ?");
 	int rc;
@@ -57,7 +57,7 @@ static int user_row(sqlite3_stmt *s, struct inv_user *out)
 	return 0;
 }
 
-int inv_user_by_name(struct dbc *c, const char *name, struct inv_user *out)
+int inv_sqlite_user_by_name(struct dbc *c, const char *name, struct inv_user *out)
 {
 	sqlite3_stmt *s = db_stmt(c, USER_SQL "WHERE name = ?");
 	int rc;
@@ -70,7 +70,7 @@ int inv_user_by_name(struct dbc *c, const char *name, struct inv_user *out)
 	return rc;
 }
 
-int inv_user_get(struct dbc *c, int64_t id, struct inv_user *out)
+int inv_sqlite_user_get(struct dbc *c, int64_t id, struct inv_user *out)
 {
 	sqlite3_stmt *s = db_stmt(c, USER_SQL "WHERE id = ?");
 	int rc;
@@ -83,12 +83,12 @@ int inv_user_get(struct dbc *c, int64_t id, struct inv_user *out)
 	return rc;
 }
 
-int inv_user_count(struct dbc *c, int64_t *n)
+int inv_sqlite_user_count(struct dbc *c, int64_t *n)
 {
 	return db_int64(c, "SELECT count(*) FROM users", n);
 }
 
-int inv_user_create(struct dbc *c, const char *name, const char *password, bool admin,
+int inv_sqlite_user_create(struct dbc *c, const char *name, const char *password, bool admin,
 		    int64_t *id)
 {
 	sqlite3_stmt *s = db_stmt(c, "INSERT INTO users (name, password, admin, created) "
@@ -104,11 +104,11 @@ int inv_user_create(struct dbc *c, const char *name, const char *password, bool 
 	rc = db_rc(c, sqlite3_step(s));
 	db_done(s);
 	if (!rc && id)
-		*id = sqlite3_last_insert_rowid(c->c);
+		*id = sqlite3_last_insert_rowid(db_handle(c));
 	return rc;
 }
 
-int inv_user_each(struct dbc *c, int (*fn)(const struct inv_user *u, void *arg), void *arg)
+int inv_sqlite_user_each(struct dbc *c, int (*fn)(const struct inv_user *u, void *arg), void *arg)
 {
 	sqlite3_stmt *s = db_stmt(c, USER_SQL "ORDER BY name");
 	struct inv_user u;
@@ -135,7 +135,7 @@ static int step_done(struct dbc *c, sqlite3_stmt *s)
 	return rc;
 }
 
-int inv_user_set_password(struct dbc *c, int64_t id, const char *password)
+int inv_sqlite_user_set_password(struct dbc *c, int64_t id, const char *password)
 {
 	sqlite3_stmt *s = db_stmt(c, "UPDATE users SET password = ? WHERE id = ?");
 
@@ -146,7 +146,7 @@ int inv_user_set_password(struct dbc *c, int64_t id, const char *password)
 	return step_done(c, s);
 }
 
-int inv_user_set_admin(struct dbc *c, int64_t id, bool admin)
+int inv_sqlite_user_set_admin(struct dbc *c, int64_t id, bool admin)
 {
 	sqlite3_stmt *s = db_stmt(c, "UPDATE users SET admin = ? WHERE id = ?");
 
@@ -157,12 +157,12 @@ int inv_user_set_admin(struct dbc *c, int64_t id, bool admin)
 	return step_done(c, s);
 }
 
-int inv_admin_count(struct dbc *c, int64_t *n)
+int inv_sqlite_admin_count(struct dbc *c, int64_t *n)
 {
 	return db_int64(c, "SELECT count(*) FROM users WHERE admin = 1", n);
 }
 
-int inv_principal_id(struct dbc *c, const char *ptype, const char *name, int64_t *id)
+int inv_sqlite_principal_id(struct dbc *c, const char *ptype, const char *name, int64_t *id)
 {
 	sqlite3_stmt *s = !strcmp(ptype, "user") ? db_stmt(c, "SELECT id FROM users WHERE name = ?")
 						 : db_stmt(c, "SELECT id FROM groups WHERE name = ?");
@@ -179,7 +179,7 @@ int inv_principal_id(struct dbc *c, const char *ptype, const char *name, int64_t
 	return rc;
 }
 
-int inv_principal_delete(struct dbc *c, const char *ptype, int64_t id)
+int inv_sqlite_principal_delete(struct dbc *c, const char *ptype, int64_t id)
 {
 	bool user = !strcmp(ptype, "user");
 	sqlite3_stmt *s;
@@ -196,7 +196,7 @@ int inv_principal_delete(struct dbc *c, const char *ptype, int64_t id)
 	return step_done(c, s);
 }
 
-int inv_group_each(struct dbc *c, int (*fn)(int64_t id, const char *name, void *arg),
+int inv_sqlite_group_each(struct dbc *c, int (*fn)(int64_t id, const char *name, void *arg),
 		   void *arg)
 {
 	sqlite3_stmt *s = db_stmt(c, "SELECT id, name FROM groups ORDER BY name");
@@ -216,7 +216,7 @@ int inv_group_each(struct dbc *c, int (*fn)(int64_t id, const char *name, void *
 	return rc;
 }
 
-int inv_group_create(struct dbc *c, const char *name, int64_t *id)
+int inv_sqlite_group_create(struct dbc *c, const char *name, int64_t *id)
 {
 	sqlite3_stmt *s = db_stmt(c, "INSERT INTO groups (name, created) VALUES (?, ?)");
 	int rc;
@@ -227,11 +227,11 @@ int inv_group_create(struct dbc *c, const char *name, int64_t *id)
 	sqlite3_bind_int64(s, 2, time(NULL));
 	rc = step_done(c, s);
 	if (!rc)
-		*id = sqlite3_last_insert_rowid(c->c);
+		*id = sqlite3_last_insert_rowid(db_handle(c));
 	return rc;
 }
 
-int inv_group_has_admin(struct dbc *c, int64_t id)
+int inv_sqlite_group_has_admin(struct dbc *c, int64_t id)
 {
 	sqlite3_stmt *s = db_stmt(c, "SELECT EXISTS (SELECT 1 FROM group_members m JOIN users u ON "
 				     "u.id = m.user_id WHERE m.group_id = ? AND u.admin = 1)");
@@ -246,7 +246,7 @@ int inv_group_has_admin(struct dbc *c, int64_t id)
 	return rc;
 }
 
-int inv_members(struct dbc *c, bool by_user, int64_t id,
+int inv_sqlite_members(struct dbc *c, bool by_user, int64_t id,
 		int (*fn)(int64_t other, const char *name, void *arg), void *arg)
 {
 	sqlite3_stmt *s = by_user ?
@@ -267,13 +267,13 @@ int inv_members(struct dbc *c, bool by_user, int64_t id,
 	return rc;
 }
 
-int inv_members_clear(struct dbc *c, bool by_user, int64_t id)
+int inv_sqlite_members_clear(struct dbc *c, bool by_user, int64_t id)
 {
 	return by_user ? db_exec_id(c, "DELETE FROM group_members WHERE user_id = ?", id)
 		       : db_exec_id(c, "DELETE FROM group_members WHERE group_id = ?", id);
 }
 
-int inv_member_add(struct dbc *c, int64_t gid, int64_t uid)
+int inv_sqlite_member_add(struct dbc *c, int64_t gid, int64_t uid)
 {
 	sqlite3_stmt *s = db_stmt(c, "INSERT OR IGNORE INTO group_members (group_id, user_id) "
 				     "VALUES (?, ?)");
@@ -285,12 +285,12 @@ int inv_member_add(struct dbc *c, int64_t gid, int64_t uid)
 	return step_done(c, s);
 }
 
-int inv_session_drop_user(struct dbc *c, int64_t uid)
+int inv_sqlite_session_drop_user(struct dbc *c, int64_t uid)
 {
 	return db_exec_id(c, "DELETE FROM sessions WHERE user_id = ?", uid);
 }
 
-int inv_session_add(struct dbc *c, const char *th, int64_t uid, int64_t expires)
+int inv_sqlite_session_add(struct dbc *c, const char *th, int64_t uid, int64_t expires)
 {
 	sqlite3_stmt *s = db_stmt(c, "INSERT INTO sessions (token_hash, user_id, expires) "
 				     "VALUES (?, ?, ?)");
@@ -306,7 +306,7 @@ int inv_session_add(struct dbc *c, const char *th, int64_t uid, int64_t expires)
 	return rc;
 }
 
-int inv_session_sweep(struct dbc *c, int64_t now)
+int inv_sqlite_session_sweep(struct dbc *c, int64_t now)
 {
 	sqlite3_stmt *s = db_stmt(c, "DELETE FROM sessions WHERE expires <= ?");
 	int rc;
@@ -319,7 +319,7 @@ int inv_session_sweep(struct dbc *c, int64_t now)
 	return rc;
 }
 
-int inv_session_drop(struct dbc *c, const char *th)
+int inv_sqlite_session_drop(struct dbc *c, const char *th)
 {
 	sqlite3_stmt *s = db_stmt(c, "DELETE FROM sessions WHERE token_hash = ?");
 	int rc;
@@ -329,12 +329,12 @@ int inv_session_drop(struct dbc *c, const char *th)
 	sqlite3_bind_text(s, 1, th, -1, SQLITE_STATIC);
 	rc = db_rc(c, sqlite3_step(s));
 	db_done(s);
-	if (!rc && sqlite3_changes(c->c) == 0)
+	if (!rc && sqlite3_changes(db_handle(c)) == 0)
 		rc = -ENOENT;
 	return rc;
 }
 
-int inv_session_user(struct dbc *c, const char *th, int64_t now, struct inv_user *out)
+int inv_sqlite_session_user(struct dbc *c, const char *th, int64_t now, struct inv_user *out)
 {
 	sqlite3_stmt *s = db_stmt(c, "SELECT u.id, u.name, u.admin, u.password, u.created FROM "
 				     "sessions s JOIN users u ON u.id = s.user_id WHERE "

@@ -1,5 +1,4 @@
 /* The inventory's VMs on SQLite: the vms table. See inv.h. */
-#include "server/inv.h"
 #include "server/db.h"
 #include "server/inv_sqlite.h"
 
@@ -9,30 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-void inv_vm_clear(struct inv_vm *v)
-{
-	if (!v)
-		return;
-	free(v->description);
-	free(v->kernel);
-	free(v->initrd);
-	free(v->cmdline);
-	free(v->last_exit);
-	memset(v, 0, sizeof(*v));
-}
-
-bool inv_vm_state_up(const char *state)
-{
-	return !strcmp(state, INV_VM_STARTING) || !strcmp(state, INV_VM_RUNNING) ||
-	       !strcmp(state, INV_VM_PAUSED) || !strcmp(state, INV_VM_STOPPING);
-}
-
-int64_t inv_vm_reserved_mib(const struct inv_vm *v)
-{
-	return v->memory_reserve_mib > 0 ? v->memory_reserve_mib : v->memory_mib;
-}
-
-int inv_vm_id(struct dbc *c, const char *name, int64_t *id)
+int inv_sqlite_vm_id(struct dbc *c, const char *name, int64_t *id)
 {
 	sqlite3_stmt *s = db_stmt(c, "SELECT id FROM vms WHERE name = ?");
 	int rc = -ENOENT;
@@ -96,7 +72,7 @@ int inv_sqlite_vm_row(sqlite3_stmt *s, struct inv_vm *v)
 	return 0;
 }
 
-int inv_vm_get(struct dbc *c, int64_t id, struct inv_vm *out)
+int inv_sqlite_vm_get(struct dbc *c, int64_t id, struct inv_vm *out)
 {
 	sqlite3_stmt *s = db_stmt(c, "SELECT " VM_COLUMNS " FROM vms WHERE id = ?");
 	int rc = -ENOENT;
@@ -110,7 +86,7 @@ int inv_vm_get(struct dbc *c, int64_t id, struct inv_vm *out)
 	return rc;
 }
 
-int inv_vm_get_status(struct dbc *c, int64_t id, struct inv_vm_status *out)
+int inv_sqlite_vm_get_status(struct dbc *c, int64_t id, struct inv_vm_status *out)
 {
 	sqlite3_stmt *s = db_stmt(c, "SELECT name, state, monitor_pid, started, last_exit, restarts "
 				     "FROM vms WHERE id = ?");
@@ -133,15 +109,7 @@ int inv_vm_get_status(struct dbc *c, int64_t id, struct inv_vm_status *out)
 	return rc;
 }
 
-void inv_vm_status_clear(struct inv_vm_status *st)
-{
-	if (!st)
-		return;
-	free(st->last_exit);
-	memset(st, 0, sizeof(*st));
-}
-
-int inv_vm_each(struct dbc *c, int (*fn)(const struct inv_vm *v, void *arg), void *arg)
+int inv_sqlite_vm_each(struct dbc *c, int (*fn)(const struct inv_vm *v, void *arg), void *arg)
 {
 	sqlite3_stmt *s = db_stmt(c, "SELECT " VM_COLUMNS " FROM vms ORDER BY id");
 	struct inv_vm v;
@@ -166,7 +134,7 @@ int inv_vm_each(struct dbc *c, int (*fn)(const struct inv_vm *v, void *arg), voi
 	"AND ((principal_type = 'user' AND principal_id = ?3) OR (principal_type = 'group' AND " \
 	"principal_id IN (SELECT group_id FROM group_members WHERE user_id = ?3))))"
 
-int inv_vm_page(struct dbc *c, int64_t viewer, int64_t offset, int64_t limit, int64_t *total,
+int inv_sqlite_vm_page(struct dbc *c, int64_t viewer, int64_t offset, int64_t limit, int64_t *total,
 		int (*fn)(const struct inv_vm *v, void *arg), void *arg)
 {
 	sqlite3_stmt *s;
@@ -225,7 +193,7 @@ static void bind_config(sqlite3_stmt *s, const struct inv_vm *v)
 	sqlite3_bind_int64(s, 12, v->memory_reserve_mib);
 }
 
-int inv_vm_create(struct dbc *c, const struct inv_vm *v, int64_t *id)
+int inv_sqlite_vm_create(struct dbc *c, const struct inv_vm *v, int64_t *id)
 {
 	sqlite3_stmt *s = db_stmt(c, "INSERT INTO vms (" VM_CONFIG ", name, created, updated) "
 				     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)");
@@ -239,7 +207,7 @@ int inv_vm_create(struct dbc *c, const struct inv_vm *v, int64_t *id)
 	rc = db_rc(c, sqlite3_step(s));
 	db_done(s);
 	if (!rc)
-		*id = sqlite3_last_insert_rowid(c->c);
+		*id = sqlite3_last_insert_rowid(db_handle(c));
 	if (!rc)
 		rc = inv_sqlite_vm_hw_init(c, *id);
 	return rc;
@@ -255,7 +223,7 @@ static int missed(struct dbc *c, int64_t id)
 	return rc ? rc : -EAGAIN;
 }
 
-int inv_vm_put(struct dbc *c, const struct inv_vm *v, bool expect_rev)
+int inv_sqlite_vm_put(struct dbc *c, const struct inv_vm *v, bool expect_rev)
 {
 	sqlite3_stmt *s = db_stmt(c, "UPDATE vms SET (" VM_CONFIG ", updated, rev) = "
 				     "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, rev + 1) "
@@ -270,16 +238,16 @@ int inv_vm_put(struct dbc *c, const struct inv_vm *v, bool expect_rev)
 	sqlite3_bind_int64(s, 15, expect_rev ? (int64_t)v->rev : 0);
 	rc = db_rc(c, sqlite3_step(s));
 	db_done(s);
-	if (!rc && sqlite3_changes(c->c) != 1)
+	if (!rc && sqlite3_changes(db_handle(c)) != 1)
 		rc = missed(c, v->id);
 	return rc;
 }
 
-int inv_vm_delete(struct dbc *c, int64_t id)
+int inv_sqlite_vm_delete(struct dbc *c, int64_t id)
 {
 	int rc = db_exec_id(c, "DELETE FROM vms WHERE id = ?", id);
 
-	if (!rc && sqlite3_changes(c->c) != 1)
+	if (!rc && sqlite3_changes(db_handle(c)) != 1)
 		return -ENOENT;
 	/* The grants go with it (a trigger does it too, since migration 3). */
 	if (!rc)
@@ -293,12 +261,12 @@ static int status_write(struct dbc *c, sqlite3_stmt *s, int64_t id, bool want_ro
 	int rc = db_rc(c, sqlite3_step(s));
 
 	db_done(s);
-	if (!rc && want_row && sqlite3_changes(c->c) != 1)
+	if (!rc && want_row && sqlite3_changes(db_handle(c)) != 1)
 		rc = missed(c, id) == -EAGAIN ? -ESRCH : -ENOENT;
 	return rc;
 }
 
-int inv_vm_set_state(struct dbc *c, int64_t id, const char *state, pid_t pid,
+int inv_sqlite_vm_set_state(struct dbc *c, int64_t id, const char *state, pid_t pid,
 		     const char *last_exit)
 {
 	sqlite3_stmt *s = db_stmt(c, "UPDATE vms SET state = ?1, monitor_pid = ?2, "
@@ -316,7 +284,7 @@ int inv_vm_set_state(struct dbc *c, int64_t id, const char *state, pid_t pid,
 	return status_write(c, s, id, false);
 }
 
-int inv_vm_set_pid(struct dbc *c, int64_t id, pid_t pid)
+int inv_sqlite_vm_set_pid(struct dbc *c, int64_t id, pid_t pid)
 {
 	sqlite3_stmt *s = db_stmt(c, "UPDATE vms SET monitor_pid = ?, rev = rev + 1 WHERE id = ?");
 
@@ -327,7 +295,7 @@ int inv_vm_set_pid(struct dbc *c, int64_t id, pid_t pid)
 	return status_write(c, s, id, false);
 }
 
-int inv_vm_count_restart(struct dbc *c, int64_t id)
+int inv_sqlite_vm_count_restart(struct dbc *c, int64_t id)
 {
 	sqlite3_stmt *s = db_stmt(c, "UPDATE vms SET restarts = restarts + 1, rev = rev + 1 "
 				     "WHERE id = ?");
@@ -338,7 +306,7 @@ int inv_vm_count_restart(struct dbc *c, int64_t id)
 	return status_write(c, s, id, false);
 }
 
-int inv_vm_promote(struct dbc *c, int64_t id, pid_t pid)
+int inv_sqlite_vm_promote(struct dbc *c, int64_t id, pid_t pid)
 {
 	sqlite3_stmt *s = db_stmt(c, "UPDATE vms SET state = 'running', rev = rev + 1, "
 				     "started = CAST(strftime('%s','now') AS INTEGER) "
@@ -351,7 +319,7 @@ int inv_vm_promote(struct dbc *c, int64_t id, pid_t pid)
 	return status_write(c, s, id, true);
 }
 
-int inv_vm_mark_stopping(struct dbc *c, int64_t id)
+int inv_sqlite_vm_mark_stopping(struct dbc *c, int64_t id)
 {
 	sqlite3_stmt *s = db_stmt(c, "UPDATE vms SET state = 'stopping', rev = rev + 1 WHERE id = ? "
 				     "AND state NOT IN ('stopped', 'crashed')");

@@ -1,6 +1,5 @@
 /* The inventory's VM hardware on SQLite: the vm_hw table, a NIC's model and a CD/DVD drive's
  * bus (migration 7). See inv.h. */
-#include "server/inv.h"
 #include "server/db.h"
 #include "server/inv_sqlite.h"
 
@@ -20,7 +19,7 @@ static void col_copy(sqlite3_stmt *s, int i, char *out, size_t n)
 	snprintf(out, n, "%s", t ? (const char *)t : "");
 }
 
-int inv_vm_hw_get(struct dbc *c, int64_t id, struct inv_vm_hw *out)
+int inv_sqlite_vm_hw_get(struct dbc *c, int64_t id, struct inv_vm_hw *out)
 {
 	sqlite3_stmt *s = db_stmt(c, "SELECT firmware, boot, uuid, os_type, balloon, display, enlightenments, "
 				     "mem_merge FROM vm_hw "
@@ -49,7 +48,7 @@ int inv_vm_hw_get(struct dbc *c, int64_t id, struct inv_vm_hw *out)
 	return rc;
 }
 
-int inv_vm_hw_put(struct dbc *c, int64_t id, const struct inv_vm_hw *hw)
+int inv_sqlite_vm_hw_put(struct dbc *c, int64_t id, const struct inv_vm_hw *hw)
 {
 	sqlite3_stmt *s = db_stmt(c, "UPDATE vm_hw SET firmware = ?, boot = ?, os_type = ?, "
 				     "balloon = ?, display = ?, enlightenments = ?, mem_merge = ? WHERE vm_id = ?");
@@ -76,7 +75,7 @@ int inv_vm_hw_put(struct dbc *c, int64_t id, const struct inv_vm_hw *hw)
 	sqlite3_bind_int64(s, 8, id);
 	rc = db_rc(c, sqlite3_step(s));
 	db_done(s);
-	if (!rc && sqlite3_changes(c->c) != 1)
+	if (!rc && sqlite3_changes(db_handle(c)) != 1)
 		rc = -ENOENT;
 	return rc;
 }
@@ -94,24 +93,24 @@ static int set_one(struct dbc *c, const char *sql, int64_t id, int idx, const ch
 	sqlite3_bind_int(s, 3, idx);
 	rc = db_rc(c, sqlite3_step(s));
 	db_done(s);
-	if (!rc && sqlite3_changes(c->c) != 1)
+	if (!rc && sqlite3_changes(db_handle(c)) != 1)
 		rc = -ENOENT;
 	return rc;
 }
 
-int inv_vm_nic_set_model(struct dbc *c, int64_t id, int idx, const char *model)
+int inv_sqlite_vm_nic_set_model(struct dbc *c, int64_t id, int idx, const char *model)
 {
 	return set_one(c, "UPDATE vm_nics SET model = ?1 WHERE vm_id = ?2 AND idx = ?3", id, idx,
 		       model);
 }
 
-int inv_vm_cdrom_set_bus(struct dbc *c, int64_t id, int idx, const char *bus)
+int inv_sqlite_vm_cdrom_set_bus(struct dbc *c, int64_t id, int idx, const char *bus)
 {
 	return set_one(c, "UPDATE vm_cdroms SET bus = ?1 WHERE vm_id = ?2 AND idx = ?3", id, idx,
 		       bus);
 }
 
-int inv_vm_hw_copy(struct dbc *c, int64_t src, int64_t dst)
+int inv_sqlite_vm_hw_copy(struct dbc *c, int64_t src, int64_t dst)
 {
 	static const char *const sql[] = {
 		"UPDATE vm_hw SET (firmware, boot, os_type, balloon, display, enlightenments, mem_merge) = (SELECT firmware, boot, "

@@ -5,6 +5,7 @@
 #include "scratch.h"
 #include "disk/disk.h"
 #include "server/db.h"
+#include "server/inv.h"
 #include "server/diskuse.h"
 
 #include <errno.h>
@@ -20,7 +21,7 @@ static void exec(const char *sql)
 {
 	char *err = NULL;
 
-	if (sqlite3_exec(c->c, sql, NULL, NULL, &err) != SQLITE_OK) {
+	if (sqlite3_exec(db_handle(c), sql, NULL, NULL, &err) != SQLITE_OK) {
 		printf("# %s: %s\n", sql, err);
 		CHECK(0);
 	}
@@ -144,16 +145,16 @@ int main(void)
 
 	if (scratch_make("vsrv-diskuse"))
 		return 1;
-	if (db_open(P("inventory.db"), &db) || !(c = db_get(db))) {
-		printf("FAIL setup: db_open\n");
+	if (inv_open(P("inventory.db"), &db) || !(c = inv_get(db))) {
+		printf("FAIL setup: inv_open\n");
 		return 1;
 	}
 	srv.db = db;
 	RUN(test_vms);
 	RUN(test_undo_base);
 	RUN(test_locked_image);
-	db_put(c);
-	db_close(db);
+	inv_put(c);
+	inv_close(db);
 	scratch_remove();
 	return check_done();
 }

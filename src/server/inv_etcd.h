@@ -1,0 +1,146 @@
+/* What the etcd implementation's files (inv_etcd*.c) share; nothing above the inventory
+ * includes it. The backend's model (docs/cluster.md has the key layout):
+ *
+ * Rows. Every inventory object is one key whose value is a JSON object of its fields:
+ *   PREFIX "t/" TABLE "/" KEY
+ * TABLE names a kind of row ("vms", "vm_status", "disks", "users", ...); KEY is the row's
+ * key within it: for objects with a numeric id, ie_id_key's zero-padded decimal, so that
+ * key order is id order; for rows that belong to another (a VM's disks), the owner's key,
+ * "/", and the row's own. A row's revision (struct inv_*'s rev) is the key's mod_revision.
+ *
+ * Unique values. A name (or any field the SQLite schema declares UNIQUE) is claimed by a key
+ *   PREFIX "u/" INDEX "/" VALUE         (INDEX: "vms.name", "nics.mac", ...)
+ * whose value is the id of the row that holds it, written in the same Txn as the row.
+ *
+ * Ids. PREFIX "id/" TABLE is a counter (etcd_next_id): ids are unique across the cluster,
+ * increasing, never reused; a rolled-back create leaves a gap.
+ *
+ * Sessions and transactions. A session (struct inv_etcd_sess) is either outside a
+ * transaction (reads see the last committed state; each write function commits its writes
+ * as one Txn of its own: ie_write_begin/ie_write_end) or inside one (inv_begin: an
+ * etcd_txn; reads see the session's own writes and join the Txn's compare list, so the
+ * commit fails with -EAGAIN, changing nothing, when anything read has changed since).
+ *
+ * Errors as inv.h says: -ENOENT, -EEXIST, -EAGAIN, -EINVAL, -EIO (etcd failed: logged once
+ * with etcd_errmsg()), -ENOMEM. */
+#ifndef VSRV_SERVER_INV_ETCD_H
+#define VSRV_SERVER_INV_ETCD_H
+
+#include "server/inv_ops.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct etcd;
+struct etcd_txn;
+
+/* The store: the etcd client and the key prefix of this inventory. */
+struct inv_etcd {
+	struct db base;              /* ops: inv_etcd_ops */
+	struct etcd *e;              /* owned */
+	char *prefix;                /* "/vsrv/inv/" by default; owned */
+	atomic_uint_fast64_t gen;    /* raised by every commit through this store */
+};
+
+/* A session: the store, and the open transaction (NULL outside inv_begin/inv_commit). */
+struct inv_etcd_sess {
+	struct dbc base;
+	struct etcd_txn *t;
+};
+
+static inline struct inv_etcd *ie_store(struct dbc *c)
+{
+	return (struct inv_etcd *)c->db;
+}
+
+static inline struct inv_etcd_sess *ie_sess(struct dbc *c)
+{
+	return (struct inv_etcd_sess *)c;
+}
+
+/* The backend: its table, and inv_etcd_<name> for every operation of INV_OPS. */
+extern const struct inv_ops inv_etcd_ops;
+#define INV_ETCD_DECLARE(name, params, args) INV_OPS_DECLARE_ONE(inv_etcd, name, params)
+INV_OPS(INV_ETCD_DECLARE)
+#undef INV_ETCD_DECLARE
+
+/* Open the inventory under prefix (NULL: "/vsrv/inv/") of the etcd members in endpoints
+ * (etcd_open's list), each call bounded by timeout_ms. Contacts etcd once to check it is
+ * reachable. 0 and *out (inv_close it), -EINVAL, -ENOMEM, or the etcd error. */
+int inv_etcd_open(const char *endpoints, const char *prefix, unsigned timeout_ms,
+		  struct db **out);
+
+/* --- rows -------------------------------------------------------------------------------- */
+
+/* KEY of id: 20 decimal digits, zero-padded (buf of at least 21 bytes). Returns buf. */
+char *ie_id_key(int64_t id, char *buf);
+
+/* Read the row table/key: 0, *row (a new reference: json_decref it) and *rev (NULL
+ * allowed); -ENOENT; -EIO (also for a value that is not a JSON object: logged). */
+int ie_row_get(struct dbc *c, const char *table, const char *key, json_t **row,
+	       uint64_t *rev);
+int ie_row_get_id(struct dbc *c, const char *table, int64_t id, json_t **row, uint64_t *rev);
+
+/* Every row of table whose key starts with key_prefix ("" for all), in key order, to fn
+ * (row is borrowed for the call; a non-zero return stops the walk and is returned).
+ * Inside a transaction the walk sees the session's own writes, and the whole range joins
+ * the compare list. */
+int ie_row_each(struct dbc *c, const char *table, const char *key_prefix,
+		int (*fn)(const char *key, json_t *row, uint64_t rev, void *arg), void *arg);
+
+/* Write the row table/key (row borrowed). expect_rev: 0 any; IE_ABSENT only if the row
+ * does not exist (else -EEXIST); otherwise only if its revision is still expect_rev (else
+ * -EAGAIN; -ENOENT when it is gone). */
+#define IE_ABSENT UINT64_MAX
+int ie_row_put(struct dbc *c, const char *table, const char *key, json_t *row,
+	       uint64_t expect_rev);
+
+/* Delete the row table/key: 0 or -ENOENT. With prefix true, every row whose key starts
+ * with key (0 also when there was none). */
+int ie_row_delete(struct dbc *c, const char *table, const char *key, bool prefix);
+
+/* A new id of table (ids/ counter): 0 and *id, or -EIO. Taken at once, outside the
+ * session's transaction. */
+int ie_new_id(struct dbc *c, const char *table, int64_t *id);
+
+/* --- unique values ----------------------------------------------------------------------- */
+
+/* Claim value in index for the row id: 0, or -EEXIST when another row holds it. */
+int ie_unique_claim(struct dbc *c, const char *index, const char *value, int64_t id);
+
+/* The id holding value in index: 0 and *id, or -ENOENT. */
+int ie_unique_get(struct dbc *c, const char *index, const char *value, int64_t *id);
+
+/* Release value in index (when it is held). 0 or -EIO. */
+int ie_unique_release(struct dbc *c, const char *index, const char *value);
+
+/* --- writes outside a transaction ---------------------------------------------------------- */
+
+/* Around the writes of one inventory function: when the session has no transaction, start
+ * one (*own = true) so the function's writes commit together; ie_write_end then commits it
+ * when rc is 0 (returning the commit's result) or drops it (returning rc). Inside the
+ * caller's transaction both do nothing but pass rc on. */
+int ie_write_begin(struct dbc *c, bool *own);
+int ie_write_end(struct dbc *c, bool own, int rc);
+
+/* --- JSON fields ------------------------------------------------------------------------- */
+
+/* Field helpers for row <-> struct: a missing or mistyped field reads as 0, false or NULL.
+ * ie_str_dup returns a malloc'd copy (NULL for a missing field or on ENOMEM: *oom set);
+ * ie_str_copy copies into a fixed buffer (truncating). ie_set_* return 0 or -ENOMEM; a NULL
+ * string is stored as JSON null. */
+int64_t ie_int(json_t *row, const char *field);
+bool ie_bool(json_t *row, const char *field);
+double ie_real(json_t *row, const char *field);
+const char *ie_str(json_t *row, const char *field);
+char *ie_str_dup(json_t *row, const char *field, bool *oom);
+void ie_str_copy(json_t *row, const char *field, char *buf, size_t size);
+int ie_set_int(json_t *row, const char *field, int64_t v);
+int ie_set_bool(json_t *row, const char *field, bool v);
+int ie_set_real(json_t *row, const char *field, double v);
+int ie_set_str(json_t *row, const char *field, const char *v);
+
+#endif
