@@ -126,6 +126,22 @@ int ie_unique_release(struct dbc *c, const char *index, const char *value);
 int ie_write_begin(struct dbc *c, bool *own);
 int ie_write_end(struct dbc *c, bool own, int rc);
 
+/* --- cascades ------------------------------------------------------------------------------ */
+
+/* What the SQLite schema's ON DELETE CASCADE and triggers do, written in the files that own
+ * the rows, called in the deleting function's transaction:
+ * - ie_vm_drop_children (inv_etcd_attach*.c): a deleted VM's drives (vm_disks), NICs (and
+ *   their MACs' claims), CD/DVD drives, hardware row, snapshots and their images; its top
+ *   layers become frozen (kind "frozen", vm 0, disk 0), as the vms_layers trigger does.
+ *   inv_etcd_vm_delete calls it, with inv_etcd_grants_clear(c, "vm", id).
+ * - ie_disk_drop_children (inv_etcd_layer.c): a deleted disk's own layer row (kind "disk").
+ *   inv_etcd_disk_delete calls it, with inv_etcd_grants_clear(c, "disk", id).
+ * inv_etcd_net_delete calls inv_etcd_grants_clear(c, "network", id); deleting a user or a
+ * group (inv_etcd_principal_delete) drops its grants, memberships and sessions itself.
+ * 0 or -errno. */
+int ie_vm_drop_children(struct dbc *c, int64_t vm);
+int ie_disk_drop_children(struct dbc *c, int64_t disk);
+
 /* --- JSON fields ------------------------------------------------------------------------- */
 
 /* Field helpers for row <-> struct: a missing or mistyped field reads as 0, false or NULL.
