@@ -132,6 +132,7 @@ export class Api {
 
   whoami() { return this.request('GET', '/api/v1/whoami'); }
   host() { return this.request('GET', '/api/v1/host'); }
+  hosts() { return this.request('GET', '/api/v1/hosts'); }
   listVms() { return this.request('GET', '/api/v1/vms'); }
   // Every VM one may see: the list comes in pages (1,000 VMs by default).
   async listAllVms() {

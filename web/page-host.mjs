@@ -1,5 +1,6 @@
-// The Host page (#/host: capacity and what running VMs reserve) and the Events page
-// (#/events: the newest events, kept live from the event stream by app.mjs).
+// The Host page (#/host: capacity and what running VMs reserve, and the hosts of the cluster
+// with theirs) and the Events page (#/events: the newest events, kept live from the event
+// stream by app.mjs).
 import { api, app, main, setView, showError } from './core.mjs';
 import { fmtMib, fmtTime } from './format.mjs';
 import { h, replace, kv, table } from './dom.mjs';
@@ -25,8 +26,36 @@ export async function viewHost() {
       ['Their vCPUs', h('span', {}, h('meter', { min: 0, max: Math.max(js.cpus || 1, (js.vms && js.vms.vcpus) || 0),
         value: (js.vms && js.vms.vcpus) || 0, 'aria-label': 'vCPUs of running VMs' }),
         ` ${(js.vms && js.vms.vcpus) ?? 0} on ${js.cpus ?? '?'} host CPUs`)],
-      ['cgroups', String(js.cgroups ?? '–')]]));
+      ['cgroups', String(js.cgroups ?? '–')]]), await hostsSection(view));
   } catch (e) { showError(e); }
+}
+
+// The hosts of the cluster (GET /hosts: this host alone without one), or a line saying why
+// they cannot be listed (etcd unreachable: 503; not allowed: 403).
+async function hostsSection(view) {
+  let js;
+  try {
+    js = await api.hosts();
+  } catch (e) {
+    return h('p', { class: 'hint', id: 'host-list' }, 'Hosts of the cluster: ' + (e.message || String(e)));
+  }
+  if (app.view !== view)
+    return h('div');
+  const c = js.cluster;
+  const rows = js.hosts.map((x) => [
+    x.name + (x.this ? ' (this host)' : ''), x.alive ? 'alive' : 'gone', x.address || '–',
+    String(x.cpus ?? '–'), fmtMib(x.memory_mib), fmtMib(x.free_memory_mib),
+    x.vms.length ? x.vms.join(', ') : '–']);
+  const cols = ['Host', 'Lease', 'Address', 'CPUs', 'Memory for VMs', 'Free', 'VMs running there']
+    .map((label) => ({ label }));
+  const list = table('Hosts', cols, rows);
+  list.id = 'host-list';
+  list.setAttribute('data-hosts', String(js.hosts.length));
+  return h('section', {}, h('h2', {}, c ? 'Cluster' : 'Hosts'),
+    c ? kv([['etcd', c.endpoints], ['Lease', `${c.lease_ttl_ms / 1000} s, renewed every ${c.renew_ms / 1000} s`],
+      ['Watchdog', `turns this host's VMs off after ${c.watchdog_ms / 1000} s without a renewal (fired ${c.fences} times)`]])
+      : h('p', { class: 'hint' }, 'A single host (no --cluster).'),
+    list);
 }
 
 export function viewEvents() {

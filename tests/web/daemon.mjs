@@ -37,7 +37,7 @@ export async function until(fn, ms = 10000, what = 'condition') {
   }
 }
 
-function freePort() {
+export function freePort() {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.listen(0, '127.0.0.1', () => {
@@ -48,8 +48,9 @@ function freePort() {
   });
 }
 
-// Start a daemon (admin:adminpass1); resolves to { base, tmp, stop() }.
-export async function startDaemon(prefix) {
+// Start a daemon (admin:adminpass1), with extra command-line arguments; resolves to
+// { base, tmp, stop() }.
+export async function startDaemon(prefix, extra = []) {
   const tmp = mkdtempSync(join(tmpdir(), prefix));
   const data = join(tmp, 'data');
   mkdirSync(join(data, 'images'), { recursive: true });
@@ -59,7 +60,7 @@ export async function startDaemon(prefix) {
   const base = 'http://127.0.0.1:' + port;
   const log = openSync(join(tmp, 'daemon.log'), 'a');
   const proc = spawn(VSRV, ['serve', '--data-dir', data, '--listen', '127.0.0.1:' + port,
-                            '--init-admin', 'admin:adminpass1'], { stdio: ['ignore', log, log] });
+                            '--init-admin', 'admin:adminpass1', ...extra], { stdio: ['ignore', log, log] });
   await until(async () => {
     try { return (await fetch(base + '/api/v1/health')).ok; } catch (e) { return false; }
   }, 10000, 'the daemon');
