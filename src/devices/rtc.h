@@ -1,6 +1,9 @@
 /* CMOS RTC (MC146818) at ports 0x70/0x71: the host's time (UTC) in BCD or binary, 12 or
  * 24 hours as register B says, the update-in-progress flag, the guest's own clock offset
- * when it sets the time, and the memory-size bytes of a PC's CMOS. No RTC interrupts. */
+ * when it sets the time, the memory-size bytes of a PC's CMOS, and its interrupts on IRQ 8:
+ * periodic (register A's rate), update-ended and alarm, with their flags in register C
+ * (set whether or not enabled, cleared by reading C). The timers run on the VM's control
+ * loop (device_host.loop), only while an interrupt is enabled. */
 #ifndef VSRV_DEVICES_RTC_H
 #define VSRV_DEVICES_RTC_H
 
@@ -11,11 +14,12 @@ struct rtc;
 
 struct rtc_state {
 	uint8_t index;      /* selected register (bit 7, NMI disable, stripped) */
-	uint8_t cmos[128];  /* non-time registers and CMOS RAM */
+	uint8_t cmos[128];  /* non-time registers (C: the pending interrupt flags) and RAM */
 	int64_t offset;     /* guest time minus host time, seconds */
 };
 
-/* Register ports 0x70-0x71 on h->pio and fill the memory-size bytes for low_ram bytes of
+/* Register ports 0x70-0x71 on h->pio (with h->loop: the interrupt timers there; without,
+ * the flags are for polling only and no interrupt is raised) and fill the memory-size bytes for low_ram bytes of
  * RAM below 4 GiB and high_ram above. 0 and *out, or -errno. */
 int rtc_create(const struct device_host *h, uint64_t low_ram, uint64_t high_ram,
 	       struct rtc **out);
@@ -43,5 +47,11 @@ void rtc_cmos_boot_order(struct rtc *r, const uint8_t order[3]);
 void rtc_destroy(struct rtc *r);
 void rtc_save(struct rtc *r, struct rtc_state *st);
 int rtc_restore(struct rtc *r, const struct rtc_state *st);
+/* Periodic ticks so far, and how many of them found the last one not yet acknowledged
+ * (register C not read): lost to the guest, as QEMU's coalesced RTC interrupts. */
+void rtc_counters(struct rtc *r, uint64_t *ticks, uint64_t *coalesced);
+/* The periodic interrupt's period for a register A value, in ns: 2^(RS-1) cycles of
+ * 32.768 kHz (RS 1 and 2: 256 and 128 Hz), 0 for RS 0 or a divider other than 010. */
+int64_t rtc_period_ns(uint8_t reg_a);
 
 #endif
