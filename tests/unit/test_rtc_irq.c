@@ -252,7 +252,7 @@ static void test_alarm(void)
 	hour = (uint8_t)((((hour >> 4) * 10 + (hour & 15)) + 12) % 24);
 	wr(&r, 0x05, (uint8_t)(((hour / 10) << 4) | (hour % 10)));
 	rd(&r, 0x0c);
-	usleep(2200000);
+	usleep(1100000);
 	c = rd(&r, 0x0c);
 	CHECK_EQ(c & 0x30, 0x10);
 	CHECK_EQ(level(&r, NULL), 0);
