@@ -63,7 +63,7 @@ $(eval $(call fuzz_target,scsi-mmc,fuzz/scsi_mmc.c src/devices/virtio/scsi_emu.c
 # hostile guest (tests/t-chipset-fuzz.sh).
 $(eval $(call fuzz_target,chipset,fuzz/chipset.c src/devices/pflash.c src/devices/pci.c \
   src/devices/q35.c src/devices/ich9_lpc.c src/devices/acpi_pm.c src/devices/rtc.c \
-  src/vmm/bus.c src/util/log.c,src/devices/pflash.h src/devices/pci.h src/devices/q35.h \
+  src/vmm/bus.c src/vmm/evloop.c src/util/log.c,src/devices/pflash.h src/devices/pci.h src/devices/q35.h \
   src/devices/ich9_lpc.h src/devices/acpi_pm.h src/devices/rtc.h src/vmm/bus.h,,-lpthread))
 
 # The AHCI controller's registers and command list walker, ATA and ATAPI (tests/t-ahci-fuzz.sh;
