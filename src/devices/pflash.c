@@ -412,12 +412,35 @@ void pflash_save(struct pflash *pf, struct pflash_state *st)
 	pthread_mutex_unlock(&pf->lock);
 }
 
-int pflash_restore(struct pflash *pf, const struct pflash_state *st)
+int pflash_state_check(const struct pflash_state *st)
 {
 	static const uint8_t zero[sizeof(st->reserved)];
 
 	if (st->mode >= PFLASH_MODE_COUNT || (st->status & ~SR_KNOWN) ||
 	    memcmp(st->reserved, zero, sizeof(zero)))
+		return -EINVAL;
+	return 0;
+}
+
+int pflash_load_array(struct pflash *pf, const uint8_t *data, uint64_t len)
+{
+	int ret = 0;
+
+	if (len != pf->size)
+		return -EINVAL;
+	pthread_mutex_lock(&pf->lock);
+	for (uint64_t off = 0; !ret && off < len; off += PFLASH_BLOCK_SIZE)
+		if (memcmp(pf->map + off, data + off, PFLASH_BLOCK_SIZE))
+			ret = store(pf, off, data + off, PFLASH_BLOCK_SIZE);
+	if (!ret)
+		ret = sync_locked(pf);
+	pthread_mutex_unlock(&pf->lock);
+	return ret;
+}
+
+int pflash_restore(struct pflash *pf, const struct pflash_state *st)
+{
+	if (pflash_state_check(st))
 		return -EINVAL;
 	pthread_mutex_lock(&pf->lock);
 	pf->st = *st;

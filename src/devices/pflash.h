@@ -103,6 +103,13 @@ void pflash_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_
 int pflash_flush(struct pflash *pf);
 
 void pflash_save(struct pflash *pf, struct pflash_state *st);
+/* 0 when st is a state a device can be in, else -EINVAL (what pflash_restore refuses). */
+int pflash_state_check(const struct pflash_state *st);
+/* Make the array (the file) hold data[0..len) (a saved VM's variable store): the blocks
+ * that differ are written and the file synced before it returns. len must be the device's
+ * size (else -EINVAL, nothing written). Main thread, the vCPUs stopped. 0 or -errno
+ * (logged; the file may then hold some blocks of each). */
+int pflash_load_array(struct pflash *pf, const uint8_t *data, uint64_t len);
 /* Returns 0 (the mode callback is told the restored mode), or -EINVAL for a state no
  * device can be in (unknown mode, status bits it never sets, reserved bytes). */
 int pflash_restore(struct pflash *pf, const struct pflash_state *st);

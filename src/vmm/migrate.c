@@ -222,7 +222,7 @@ static int handshake(struct migration *m, struct savestate_config *cfg)
 		cfg->dev[i].on_pci = d->e[i].on_pci;
 	}
 	free(d);
-	ret = mstream_send_header(fd);
+	ret = mstream_send_header(fd, m->vm->fw ? MIGRATE_FLAG_FIRMWARE : 0);
 	if (!ret)
 		ret = mstream_send(fd, MIGRATE_FR_CONFIG, 0, cfg, sizeof(*cfg));
 	if (ret)
@@ -309,6 +309,10 @@ static int final_round(struct migration *m, double *t_stop)
 	if (!ret)
 		ret = mstream_send(m->fd, MIGRATE_FR_DEVICES, 0, s->devices,
 				   savestate_devices_len(s->devices->n));
+	/* the firmware layout and its UEFI variables (vm_save_collect: x86_firmware_save) */
+	if (!ret && s->has_fw)
+		ret = mstream_send2(m->fd, MIGRATE_FR_FIRMWARE, 0, &s->fw, sizeof(s->fw),
+				    s->fw_vars, s->fw.vars_size);
 	/* a display's VRAM (vm_save_collect_devmem), whole, with the guest stopped */
 	for (uint32_t k = 0; !ret && k < s->nr_devmem; k++)
 		ret = mstream_send(m->fd, MIGRATE_FR_DEVMEM, s->devmem[k].index, s->devmem[k].p,
@@ -453,11 +457,6 @@ int migrate_start(struct vm *vm, const struct migrate_opts *opts,
 	uint64_t words;
 	int ret;
 
-	if (vm->fw) {
-		vsrv_log("migrate: a VM booted with --firmware cannot migrate yet (its chipset, "
-			 "flash and fw_cfg state are not in the stream)");
-		return -ENOTSUP;
-	}
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;

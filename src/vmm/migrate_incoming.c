@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -49,6 +50,20 @@ static int sink_config(void *opaque, const struct savestate_config *c, uint8_t *
 		return -EINVAL;
 	}
 	*mem = vm->mem->host;
+	return 0;
+}
+
+static int sink_flags(void *opaque, uint32_t flags, char *why, size_t whylen)
+{
+	struct incoming *in = opaque;
+	bool fw = flags & MIGRATE_FLAG_FIRMWARE;
+
+	if (fw != (in->vm->fw != NULL)) {
+		snprintf(why, whylen, "the source VM was booted %s, the destination %s (start it "
+			 "with the same --firmware, or none)", fw ? "with --firmware" : "directly",
+			 in->vm->fw ? "with --firmware" : "directly");
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -122,7 +137,8 @@ static int wait_accept(int lfd, int sigfd, int *fd, int *signo)
 int migrate_incoming(int lfd, int sigfd, struct vm *vm, const char *uri, int *signo)
 {
 	struct incoming in = { .vm = vm };
-	static const struct migrate_sink sink = { sink_config, sink_load, sink_devmem };
+	static const struct migrate_sink sink = { sink_config, sink_load, sink_devmem,
+						  sink_flags };
 	struct migrate_recv_stats st;
 	struct timespec t0, t1;
 	char why[600];
