@@ -449,6 +449,11 @@ int x86_firmware_boot(struct vm *vm)
 	return 0;
 }
 
+void x86_firmware_pam(struct vm *vm, uint8_t attr[13])
+{
+	memcpy(attr, vm->fw->pam, 13); /* what the MCH told the VMM (on_pam) */
+}
+
 /* ---- saved state (the save file's FIRMWARE section, savestate_file.h) ---- */
 void x86_firmware_save(struct vm *vm, struct savestate_firmware *fw, const uint8_t **vars)
 {

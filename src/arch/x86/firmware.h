@@ -56,6 +56,11 @@ void x86_firmware_exit(struct vm *vm);
  * vector (vm->boot.mode = BOOT_MODE_FIRMWARE). 0 or -errno (logged). */
 int x86_firmware_boot(struct vm *vm);
 
+/* What each of the 13 PAM regions of 0xC0000-0xFFFFF (q35.h) is mapped as now (enum
+ * q35_pam_attr, as the guest last set it); vm->fw set. The area stays guest RAM holding
+ * what the firmware put there, whatever the attribute (SeaBIOS and OVMF accept that). */
+void x86_firmware_pam(struct vm *vm, uint8_t attr[13]);
+
 /* Saved state (the save file's and the migration stream's FIRMWARE section).
  *
  * _save fills fw (zeroed first) from vm (vm->fw set, vCPUs stopped): the ROM's size and
