@@ -11,6 +11,7 @@
  * --uuid, --name or CPU count (fw_cfg's items), and every register state no device can be
  * in. Needs Debian's seabios and ovmf (make test-deps). */
 #include "check.h"
+#include "fwvm.h"
 #include "scratch.h"
 
 #include <errno.h>
@@ -26,75 +27,6 @@
 #include "devices/rtc.h"
 #include "vmm/savestate_file.h"
 #include "vmm/vm.h"
-
-#define MEM (64ULL << 20)
-
-/* A VM with the firmware layout for spec; restore: built as `vsrv run --restore` builds it
- * (no shadow copy, nothing booted), else booted (fw_cfg made). */
-static struct vm *mk(struct vm_config *c, const char *spec, const char *name, unsigned cpus,
-		     bool restore)
-{
-	struct vm *vm = calloc(1, sizeof(*vm));
-	char *copy = NULL;
-
-	memset(c, 0, sizeof(*c));
-	c->nr_cpus = cpus;
-	c->mem_size = MEM;
-	c->serial = VM_SERIAL_STDIO;
-	c->name = name;
-	if (x86_firmware_parse(spec, c, &copy))
-		abort();
-	c->restore = restore ? "vm.state" : NULL;
-	vm->cfg = c;
-	vm->kvm_fd = vm->vm_fd = -1;
-	bus_init(&vm->pio);
-	bus_init(&vm->mmio);
-	vm_host_init(vm);
-	if (guest_mem_create_hole(MEM, X86_FW_LOW_END, &vm->mem) ||
-	    rtc_create(&vm->host, vm->mem->low_size, vm->mem->size - vm->mem->low_size, &vm->rtc) ||
-	    acpi_pm_create(&vm->host, &vm->acpi_pm))
-		abort();
-	CHECK_EQ(x86_firmware_init(vm), 0);
-	if (!restore)
-		CHECK_EQ(x86_firmware_boot(vm), 0);
-	return vm; /* copy leaks with the config: one string per VM */
-}
-
-static void rm(struct vm *vm)
-{
-	x86_firmware_exit(vm);
-	acpi_pm_destroy(vm->acpi_pm);
-	rtc_destroy(vm->rtc);
-	guest_mem_destroy(vm->mem);
-	bus_destroy(&vm->pio);
-	bus_destroy(&vm->mmio);
-	free(vm);
-}
-
-static void out(struct vm *vm, uint16_t port, uint32_t v, uint32_t len)
-{
-	uint8_t d[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
-	bus_dispatch(&vm->pio, port, d, len, true);
-}
-
-static uint32_t in(struct vm *vm, uint16_t port, uint32_t len)
-{
-	uint8_t d[4] = { 0 };
-	bus_dispatch(&vm->pio, port, d, len, false);
-	return d[0] | d[1] << 8 | d[2] << 16 | (uint32_t)d[3] << 24;
-}
-
-static uint32_t mmio32(struct vm *vm, uint64_t a)
-{
-	uint8_t d[4] = { 0 };
-	bus_dispatch(&vm->mmio, a, d, 4, false);
-	return d[0] | d[1] << 8 | d[2] << 16 | (uint32_t)d[3] << 24;
-}
-
-static void mmio8(struct vm *vm, uint64_t a, uint8_t v)
-{
-	bus_dispatch(&vm->mmio, a, &v, 1, true);
-}
 
 static void pci_write(struct vm *vm, unsigned dev, unsigned off, uint32_t v, uint32_t len)
 {
