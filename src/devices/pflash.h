@@ -75,8 +75,8 @@ struct pflash_state {
  * array in the guest. Runs on a vCPU thread under the device's lock. */
 typedef void (*pflash_mode_fn)(void *opaque, bool array);
 
-/* Open the vars file path read-write, locked (flock, exclusive): a file another VM uses
- * gives -EBUSY. When path does not exist and template is not NULL, path is first created
+/* Open the vars file path read-write, locked (an open-file-description write lock over
+ * the whole file, F_OFD_SETLK, as the disks' locks): a file another VM uses gives -EBUSY. When path does not exist and template is not NULL, path is first created
  * as a copy of template (through a temporary file in the same directory, synced, then
  * linked into place, so a crash leaves either no file or a whole one). The size must be a
  * non-zero multiple of PFLASH_BLOCK_SIZE up to PFLASH_MAX_SIZE (else -EINVAL). on_mode (or
@@ -85,6 +85,16 @@ typedef void (*pflash_mode_fn)(void *opaque, bool array);
  * logging one line naming the file. */
 int pflash_open(const char *path, const char *template_path, pflash_mode_fn on_mode,
 		void *opaque, struct pflash **out);
+
+/* The same without taking the lock (a migration's destination, whose source still holds
+ * the file: pflash_lock takes it when the source lets go). */
+int pflash_open_unlocked(const char *path, const char *template_path, pflash_mode_fn on_mode,
+			 void *opaque, struct pflash **out);
+
+/* Take (on) the file's lock, as pflash_open does: 0 or -EBUSY (another VM holds it,
+ * logged); or sync and let go of it (!on: 0, or the sync's -errno, the lock released
+ * anyway). Any thread, the vCPUs stopped. */
+int pflash_lock(struct pflash *pf, bool on);
 
 /* Sync, unmap, unlock, close and free. NULL is allowed. */
 void pflash_close(struct pflash *pf);

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arch/x86/firmware.h"
 #include "devices/virtio/devstate.h"
 #include "util/log.h"
 #include "vmm/migrate_int.h"
@@ -264,6 +265,7 @@ static int stop_guest(struct migration *m)
 	 * now, while nothing writes them; they are taken back if the migration fails. */
 	vm_devices_lock_disks(vm, false);
 	m->unlocked = true;
+	x86_firmware_lock(vm, false); /* the UEFI vars file likewise (synced first) */
 	return 0;
 }
 
@@ -421,14 +423,15 @@ static void *thread_main(void *arg)
 	ret = migrate_run(m);
 	m->res.total_ms = (clock_mono() - t0) * 1e3;
 	m->res.ret = ret;
-	if (ret && m->unlocked && vm_devices_lock_disks(m->vm, true)) {
+	if (ret && m->unlocked && (vm_devices_lock_disks(m->vm, true) ||
+				   x86_firmware_lock(m->vm, true))) {
 		/* Another process took a disk meanwhile (the destination loaded the state and
 		 * has not let go yet): the guest must not write it, so it never runs again. */
 		char why[sizeof(m->res.error)];
 
 		snprintf(why, sizeof(why), "%s", m->res.error[0] ? m->res.error : strerror(-ret));
-		snprintf(m->res.error, sizeof(m->res.error), "%.400s; a disk is now locked by "
-			 "another process (the log names it): the VM ends", why);
+		snprintf(m->res.error, sizeof(m->res.error), "%.400s; a disk or the vars file is "
+			 "now locked by another process (the log names it): the VM ends", why);
 		vm_request_stop(m->vm, 1);
 	} else if (ret) {
 		/* the guest goes on where it was: devices first, then the vCPUs */

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arch/x86/firmware.h"
 #include "devices/virtio/devstate.h"
 #include "util/log.h"
 #include "vmm/migrate_int.h"
@@ -78,11 +79,16 @@ static int sink_load(void *opaque, const struct savestate *s, char *why, size_t 
 	if (ret)
 		snprintf(why, whylen, "the destination cannot open its disks again: %s",
 			 strerror(-ret));
+	if (!ret && (ret = x86_firmware_lock(in->vm, true)))
+		snprintf(why, whylen, "the destination cannot take its UEFI vars file (%s): %s",
+			 in->vm->cfg->firmware_vars, strerror(-ret));
 	if (!ret && (ret = vm_restore_state(in->vm, s, in->label)))
 		snprintf(why, whylen, "the destination cannot load the state (its log says why)");
 	/* refused: the source goes on, and takes its disks' locks back once it reads why */
-	if (ret)
+	if (ret) {
 		vm_devices_lock_disks(in->vm, false);
+		x86_firmware_lock(in->vm, false);
+	}
 	return ret;
 }
 
@@ -157,8 +163,10 @@ int migrate_incoming(int lfd, int sigfd, struct vm *vm, const char *uri, int *si
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ret = migrate_recv(fd, fd, &sink, &in, &st, why, sizeof(why));
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	if (ret)
-		vm_devices_lock_disks(vm, false); /* before the source sees the end: it goes on */
+	if (ret) { /* before the source sees the end: it goes on */
+		vm_devices_lock_disks(vm, false);
+		x86_firmware_lock(vm, false);
+	}
 	close(fd);
 	if (ret) {
 		vsrv_log("%s: %s", in.label, why);

@@ -16,10 +16,11 @@
 
 #define MEM (64ULL << 20)
 
-/* A VM with the firmware layout for spec; restore: built as `vsrv run --restore` builds it
- * (no shadow copy, nothing booted), else booted (fw_cfg made). */
-static inline struct vm *mk(struct vm_config *c, const char *spec, const char *name, unsigned cpus,
-		     bool restore)
+/* A VM with the firmware layout for spec. how: 0 booted (fw_cfg made), 1 built as `vsrv run
+ * --restore` builds it (no shadow copy, nothing booted), 2 as `vsrv run --incoming` does
+ * (the same, and the vars file not locked). */
+static inline struct vm *mk(struct vm_config *c, const char *spec, const char *name,
+			    unsigned cpus, int how)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
 	char *copy = NULL;
@@ -31,7 +32,8 @@ static inline struct vm *mk(struct vm_config *c, const char *spec, const char *n
 	c->name = name;
 	if (x86_firmware_parse(spec, c, &copy))
 		abort();
-	c->restore = restore ? "vm.state" : NULL;
+	c->restore = how == 1 ? "vm.state" : NULL;
+	c->incoming = how == 2 ? "unix:/nonexistent" : NULL;
 	vm->cfg = c;
 	vm->kvm_fd = vm->vm_fd = -1;
 	bus_init(&vm->pio);
@@ -42,7 +44,7 @@ static inline struct vm *mk(struct vm_config *c, const char *spec, const char *n
 	    acpi_pm_create(&vm->host, &vm->acpi_pm))
 		abort();
 	CHECK_EQ(x86_firmware_init(vm), 0);
-	if (!restore)
+	if (!how)
 		CHECK_EQ(x86_firmware_boot(vm), 0);
 	return vm; /* copy leaks with the config: one string per VM */
 }

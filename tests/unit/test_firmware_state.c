@@ -9,7 +9,7 @@
  * the random UUID, the flash's status and array, the vars file's bytes). Refused, and the
  * fresh VM unchanged: another ROM, a variable store of another size or none, another
  * --uuid, --name or CPU count (fw_cfg's items), and every register state no device can be
- * in. Needs Debian's seabios and ovmf (make test-deps). */
+ * in. The vars file's lock handed over as a live migration does. Needs Debian's seabios and ovmf (make test-deps). */
 #include "check.h"
 #include "fwvm.h"
 #include "scratch.h"
@@ -74,7 +74,7 @@ static void test_bios_roundtrip(void)
 	const uint8_t *va = (const uint8_t *)1, *vb = (const uint8_t *)1, *low;
 	const char *why = "";
 	uint8_t pa[13], pb[13], x[16], y[16];
-	struct vm *a = mk(&ca, "bios", "vm-a", 2, false), *b;
+	struct vm *a = mk(&ca, "bios", "vm-a", 2, 0), *b;
 	int zero = 1;
 
 	guest_writes(a);
@@ -91,7 +91,7 @@ static void test_bios_roundtrip(void)
 
 	/* a VM built for a restore: no copy of the ROM in the shadow area (the saved RAM
 	 * goes there), no fw_cfg until the restore */
-	b = mk(&cb, "bios", "vm-a", 2, true);
+	b = mk(&cb, "bios", "vm-a", 2, 1);
 	low = guest_mem_ptr(b->mem, 0xc0000, 0x40000);
 	for (unsigned i = 0; low && i < 0x40000; i++)
 		zero &= low[i] == 0;
@@ -142,7 +142,7 @@ static int refused(const struct savestate_firmware *bad, const uint8_t *vars, co
 	struct vm_config c;
 	struct savestate_firmware before, after;
 	const uint8_t *v;
-	struct vm *b = mk(&c, spec, name, cpus, true);
+	struct vm *b = mk(&c, spec, name, cpus, 1);
 	int ret;
 
 	if (uuid) {
@@ -165,7 +165,7 @@ static void test_refusals(void)
 	struct savestate_firmware fa, bad;
 	const uint8_t *va;
 	const char *why = "";
-	struct vm *a = mk(&ca, "bios", "vm-a", 2, false);
+	struct vm *a = mk(&ca, "bios", "vm-a", 2, 0);
 	uint8_t other[16] = { 1, 2, 3 };
 
 	guest_writes(a);
@@ -183,7 +183,7 @@ static void test_refusals(void)
 	/* and the right configuration with --uuid the saved one: accepted */
 	{
 		struct vm_config c;
-		struct vm *b = mk(&c, "bios", "vm-a", 2, true);
+		struct vm *b = mk(&c, "bios", "vm-a", 2, 1);
 
 		c.has_uuid = true;
 		memcpy(c.uuid, fa.uuid, 16);
@@ -301,7 +301,7 @@ static void test_uefi_vars(void)
 	snprintf(sa, sizeof(sa), "uefi,vars=%s", P("a_VARS.fd"));
 	snprintf(sb, sizeof(sb), "uefi,vars=%s", P("b_VARS.fd"));
 	snprintf(sc, sizeof(sc), "uefi,vars=%s", P("c_VARS.fd"));
-	a = mk(&ca, sa, "vm-u", 1, false);
+	a = mk(&ca, sa, "vm-u", 1, 0);
 	x86_firmware_save(a, &fa, &va);
 	base = (1ULL << 32) - fa.rom_size - fa.vars_size;
 	guest_writes(a);
@@ -310,13 +310,13 @@ static void test_uefi_vars(void)
 	mmio8(a, base + 0x3000, 0x20);
 	mmio8(a, base + 0x3000, 0xd0);
 	mmio8(a, base + 0x3010, 0x40);
-	bus_dispatch(&a->mmio, base + 0x3010, (uint8_t *)data, 8, true);
+	bus_dispatch(&a->mmio, base + 0x3010, (uint8_t *)data, 8, 1);
 	x86_firmware_save(a, &fa, &va);
 	CHECK(va != NULL);
 	CHECK_EQ(fa.flash.mode, PFLASH_READ_STATUS);
 	CHECK(va && !memcmp(va + 0x3010, data, 8) && va[0x3000] == 0xff);
 
-	b = mk(&cb, sb, "vm-u", 1, true);                 /* vars made from the template */
+	b = mk(&cb, sb, "vm-u", 1, 1);                 /* vars made from the template */
 	fb_file = slurp(P("b_VARS.fd"), &lb);
 	CHECK(memcmp(fb_file + 0x3010, data, 8) != 0);
 	free(fb_file);
@@ -354,6 +354,34 @@ static void test_uefi_vars(void)
 	rm(a);
 }
 
+/* A migration's destination opens the vars file without its lock (the source runs on it)
+ * and takes it when the state arrives; the source lets go of it first and can take it back
+ * (x86_firmware_lock). */
+static void test_vars_lock_handover(void)
+{
+	char spec[600];
+	struct vm_config ca, cb;
+	struct vm *a, *b;
+
+	snprintf(spec, sizeof(spec), "uefi,vars=%s", P("m_VARS.fd"));
+	a = mk(&ca, spec, "vm-m", 1, 0);
+	b = mk(&cb, spec, "vm-m", 1, 2);                  /* --incoming on the same file */
+	CHECK_EQ(x86_firmware_lock(b, true), -EBUSY);     /* the source holds it */
+	CHECK_EQ(x86_firmware_lock(a, false), 0);         /* the source stops: lets go */
+	CHECK_EQ(x86_firmware_lock(b, true), 0);          /* the destination takes it */
+	CHECK_EQ(x86_firmware_lock(a, true), -EBUSY);     /* a failed hand-over cannot take it back */
+	CHECK_EQ(x86_firmware_lock(b, false), 0);         /* the destination refused the state */
+	CHECK_EQ(x86_firmware_lock(a, true), 0);          /* the source goes on with it */
+	rm(b);
+	{
+		struct vm *c = calloc(1, sizeof(*c));     /* direct boot: nothing to lock */
+
+		CHECK_EQ(x86_firmware_lock(c, true), 0);
+		free(c);
+	}
+	rm(a);
+}
+
 int main(void)
 {
 	if (access(X86_FW_BIOS, R_OK) || access(X86_FW_UEFI, R_OK) || access(X86_FW_UEFI_VARS, R_OK)) {
@@ -366,6 +394,7 @@ int main(void)
 	RUN(test_refusals);
 	RUN(test_section_checks);
 	RUN(test_uefi_vars);
+	RUN(test_vars_lock_handover);
 	scratch_remove();
 	return check_done();
 }

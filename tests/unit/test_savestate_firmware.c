@@ -40,7 +40,7 @@ static void make_fw(void)
 	uint64_t base;
 
 	snprintf(spec, sizeof(spec), "uefi,vars=%s", P("a_VARS.fd"));
-	a = mk(&c, spec, "vm-f", 1, false);
+	a = mk(&c, spec, "vm-f", 1, 0);
 	x86_firmware_save(a, &fw, &v);
 	base = (1ULL << 32) - fw.rom_size - fw.vars_size;
 	mmio8(a, base + 0x2000, 0x20);
@@ -231,7 +231,7 @@ static void test_file(void)
 static void test_restore_state_mismatch(void)
 {
 	struct vm_config c;
-	struct vm *b = mk(&c, "bios", "vm-x", 1, true);
+	struct vm *b = mk(&c, "bios", "vm-x", 1, 1);
 	struct vm *d = calloc(1, sizeof(*d));
 	struct savestate *s = state(false);
 	struct guest_mem *m = NULL;

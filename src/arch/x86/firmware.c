@@ -313,8 +313,10 @@ int x86_firmware_init(struct vm *vm)
 
 	if (c->firmware_vars) {
 		f->vm = NULL; /* no remapping from the callback until the flash is placed */
-		ret = pflash_open(c->firmware_vars, c->firmware_vars_template, flash_mode, f,
-				  &f->flash);
+		/* a migration's destination takes the file's lock when the source lets go of it
+		 * (x86_firmware_lock): the source may run on the same file until then */
+		ret = (c->incoming ? pflash_open_unlocked : pflash_open)(c->firmware_vars,
+				c->firmware_vars_template, flash_mode, f, &f->flash);
 		if (ret) {
 			vsrv_log("firmware: vars %s: %s", c->firmware_vars, strerror(-ret));
 			return ret;
@@ -452,6 +454,11 @@ int x86_firmware_boot(struct vm *vm)
 void x86_firmware_pam(struct vm *vm, uint8_t attr[13])
 {
 	memcpy(attr, vm->fw->pam, 13); /* what the MCH told the VMM (on_pam) */
+}
+
+int x86_firmware_lock(struct vm *vm, bool on)
+{
+	return vm->fw && vm->fw->flash ? pflash_lock(vm->fw->flash, on) : 0;
 }
 
 /* ---- saved state (the save file's FIRMWARE section, savestate_file.h) ---- */

@@ -61,6 +61,13 @@ int x86_firmware_boot(struct vm *vm);
  * what the firmware put there, whatever the attribute (SeaBIOS and OVMF accept that). */
 void x86_firmware_pam(struct vm *vm, uint8_t attr[13]);
 
+/* Live migration: the UEFI vars file's lock, as the disks' (vm_devices_lock_disks). The
+ * source lets go of it (!on: synced first) while it stops its guest for the last round and
+ * takes it back if the migration fails; the destination, whose flash was opened without it
+ * (cfg->incoming), takes it when the state arrives. 0, or -EBUSY (another VM holds it,
+ * logged) or the sync's -errno. 0 for a VM without a flash. */
+int x86_firmware_lock(struct vm *vm, bool on);
+
 /* Saved state (the save file's and the migration stream's FIRMWARE section).
  *
  * _save fills fw (zeroed first) from vm (vm->fw set, vCPUs stopped): the ROM's size and
