@@ -546,8 +546,11 @@ int x86_firmware_restore(struct vm *vm, const struct savestate_firmware *fw,
 	uint32_t crc = 0, items = 0;
 	int ret;
 
-	if (!f || f->fw_cfg)
-		return -EINVAL; /* the caller checked; a VM built for a restore boots nothing */
+	if (!f || f->fw_cfg) { /* a VM built for a restore or a migration boots nothing */
+		vsrv_log("%s: this VM %s", label, f ? "was booted: its state cannot be loaded" :
+			 "has no firmware");
+		return -EINVAL;
+	}
 	ret = restore_check(vm, fw, label);
 	if (ret)
 		return ret;
