@@ -10,8 +10,8 @@
  *                restore mid-run: tests/t-savestate-firmware.sh), reading before each what
  *                the firmware layout holds (the q35 PAM and SMRAM registers, the LPC
  *                bridge's PMBASE, ACPI_CNTL and PIRQ routing, fw_cfg's signature and CPU
- *                count, CMOS 0x5f, a checksum of 0xC0000-0xFFFFF where SeaBIOS lives): all
- *                must stay as they were at tick 0 (check fwstate)
+ *                count, CMOS 0x5f, a checksum of 0xC0000-0xFFFFF where SeaBIOS lives, the
+ *                MTRRs SeaBIOS set): all must stay as they were at tick 0 (check fwstate)
  * Prints `PASS fwboot-NAME` / `FAIL fwboot-NAME: why` per check, then the runtime's result. */
 #include "rt/rt.h"
 
@@ -220,6 +220,7 @@ static long checks(long arg)
 
 /* ---- ticks=N: the firmware layout's state across a save and restore ---- */
 struct fwstate {
+	uint64_t mtrr_def, mtrr_fix, mtrr_var[2];
 	uint32_t pam[2], smram, pmbase, cntl, pirq[2], cmos, ncpus, shadow;
 	uint8_t sig[4];
 };
@@ -234,6 +235,11 @@ static void fw_snapshot(struct fwstate *s)
 {
 	const volatile uint32_t *w = (const volatile uint32_t *)0xc0000;
 
+	memset(s, 0, sizeof(*s));
+	s->mtrr_def = rt_rdmsr(0x2ff);  /* the MTRRs the firmware set: MTRRdefType, */
+	s->mtrr_fix = rt_rdmsr(0x250);  /* MTRRfix64K_00000, the first variable range */
+	s->mtrr_var[0] = rt_rdmsr(0x200);
+	s->mtrr_var[1] = rt_rdmsr(0x201);
 	s->pam[0] = pci_read(0, 0x90);
 	s->pam[1] = pci_read(0, 0x94);
 	s->smram = pci_read(0, 0x9c);
@@ -262,9 +268,10 @@ static void tick_loop(uint64_t n)
 	int same = 1;
 
 	fw_snapshot(&first);
-	rt_printf("fwboot: layout PAM %08x %08x PMBASE %x fw_cfg %c%c%c%c cpus %u shadow %08x\n",
-		  first.pam[0], first.pam[1], first.pmbase, first.sig[0], first.sig[1],
-		  first.sig[2], first.sig[3], first.ncpus, first.shadow);
+	rt_printf("fwboot: layout PAM %08x %08x PMBASE %x fw_cfg %c%c%c%c cpus %u shadow %08x "
+		  "MTRRdefType %lx\n", first.pam[0], first.pam[1], first.pmbase, first.sig[0],
+		  first.sig[1], first.sig[2], first.sig[3], first.ncpus, first.shadow,
+		  first.mtrr_def);
 	for (k = 0; k < n && same; k++) {
 		uint64_t t = rt_rdtsc();
 
@@ -275,8 +282,9 @@ static void tick_loop(uint64_t n)
 		rt_printf("fwboot: tick %lu\n", k);
 	}
 	rt_snprintf(why, sizeof(why), "at tick %lu: PAM %08x %08x PMBASE %x fw_cfg %c%c%c%c cpus "
-		    "%u shadow %08x", k - 1, now.pam[0], now.pam[1], now.pmbase, now.sig[0],
-		    now.sig[1], now.sig[2], now.sig[3], now.ncpus, now.shadow);
+		    "%u shadow %08x MTRRdefType %lx", k - 1, now.pam[0], now.pam[1], now.pmbase,
+		    now.sig[0], now.sig[1], now.sig[2], now.sig[3], now.ncpus, now.shadow,
+		    now.mtrr_def);
 	check(same && first.sig[0] == 'Q' && first.pmbase > 1, "fwstate", why);
 }
 
