@@ -434,7 +434,8 @@ void fw_cfg_save(struct fw_cfg *fw, struct fw_cfg_state *st)
 static uint32_t digest_item(uint32_t c, uint16_t key, const struct item *it, uint32_t *n)
 {
 	uint8_t h[6] = { (uint8_t)key, (uint8_t)(key >> 8), (uint8_t)it->len,
-			 (uint8_t)(it->len >> 8), (uint8_t)(it->len >> 16), (uint8_t)(it->len >> 24) };
+			 (uint8_t)(it->len >> 8), (uint8_t)(it->len >> 16),
+			 (uint8_t)(it->len >> 24) };
 
 	if (!it->present)
 		return c;

@@ -75,14 +75,15 @@ struct pflash_state {
  * array in the guest. Runs on a vCPU thread under the device's lock. */
 typedef void (*pflash_mode_fn)(void *opaque, bool array);
 
-/* Open the vars file path read-write, locked (an open-file-description write lock over
- * the whole file, F_OFD_SETLK, as the disks' locks): a file another VM uses gives -EBUSY. When path does not exist and template is not NULL, path is first created
- * as a copy of template (through a temporary file in the same directory, synced, then
- * linked into place, so a crash leaves either no file or a whole one). The size must be a
- * non-zero multiple of PFLASH_BLOCK_SIZE up to PFLASH_MAX_SIZE (else -EINVAL). on_mode (or
- * NULL) is called with opaque on every change of mode. The device starts in read-array
- * mode with status READY. Returns 0 and *out (free with pflash_close), or -errno after
- * logging one line naming the file. */
+/* Open the vars file path read-write, locked (an open-file-description write lock over the
+ * whole file, F_OFD_SETLK, as the disks' locks): a file another VM uses gives -EBUSY. When
+ * path does not exist and template is not NULL, path is first created as a copy of template
+ * (through a temporary file in the same directory, synced, then linked into place, so a crash
+ * leaves either no file or a whole one). The size must be a non-zero multiple of
+ * PFLASH_BLOCK_SIZE up to PFLASH_MAX_SIZE (else -EINVAL). on_mode (or NULL) is called with
+ * opaque on every change of mode. The device starts in read-array mode with status READY.
+ * Returns 0 and *out (free with pflash_close), or -errno after logging one line naming the
+ * file. */
 int pflash_open(const char *path, const char *template_path, pflash_mode_fn on_mode,
 		void *opaque, struct pflash **out);
 

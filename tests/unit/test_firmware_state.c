@@ -1,15 +1,15 @@
 /* A firmware-booted VM's own state (the save file's FIRMWARE section, x86_firmware_save /
- * x86_firmware_restore) on VMs built by hand without KVM, as test_firmware.c builds them.
- * A guest's writes through the ports and MMIO (PCIEXBAR, every PAM register, SMRAM, the
- * LPC bridge's PMBASE, ACPI_CNTL, PIRQ routing and RCBA, RST_CNT, the 0xCF8 latch, fw_cfg
- * halfway through an item with half a DMA address, the CFI flash halfway through a command
- * with a block erased and programmed) are saved and restored into a fresh VM built for a
- * restore: the saved state is the same again, and the guest sees the same (ECAM where it
- * was, the PAM regions mapped as before, the PM block at PMBASE, fw_cfg's next bytes and
- * the random UUID, the flash's status and array, the vars file's bytes). Refused, and the
- * fresh VM unchanged: another ROM, a variable store of another size or none, another
- * --uuid, --name or CPU count (fw_cfg's items), and every register state no device can be
- * in. The vars file's lock handed over as a live migration does. Needs Debian's seabios and ovmf (make test-deps). */
+ * x86_firmware_restore) on VMs built by hand without KVM, as test_firmware.c builds them. A
+ * guest's writes through the ports and MMIO (PCIEXBAR, every PAM register, SMRAM, the LPC
+ * bridge's PMBASE, ACPI_CNTL, PIRQ routing and RCBA, RST_CNT, the 0xCF8 latch, fw_cfg halfway
+ * through an item with half a DMA address, the CFI flash halfway through a command with a
+ * block erased and programmed) are saved and restored into a fresh VM built for a restore: the
+ * saved state is the same again, and the guest sees the same (ECAM where it was, the PAM
+ * regions mapped as before, the PM block at PMBASE, fw_cfg's next bytes and the random UUID,
+ * the flash's status and array, the vars file's bytes). Refused, and the fresh VM unchanged:
+ * another ROM, a variable store of another size or none, another --uuid, --name or CPU count
+ * (fw_cfg's items), and every register state no device can be in. The vars file's lock handed
+ * over as a live migration does. Needs Debian's seabios and ovmf (make test-deps). */
 #include "check.h"
 #include "fwvm.h"
 #include "scratch.h"
@@ -369,7 +369,7 @@ static void test_vars_lock_handover(void)
 	CHECK_EQ(x86_firmware_lock(b, true), -EBUSY);     /* the source holds it */
 	CHECK_EQ(x86_firmware_lock(a, false), 0);         /* the source stops: lets go */
 	CHECK_EQ(x86_firmware_lock(b, true), 0);          /* the destination takes it */
-	CHECK_EQ(x86_firmware_lock(a, true), -EBUSY);     /* a failed hand-over cannot take it back */
+	CHECK_EQ(x86_firmware_lock(a, true), -EBUSY);     /* not back while the other has it */
 	CHECK_EQ(x86_firmware_lock(b, false), 0);         /* the destination refused the state */
 	CHECK_EQ(x86_firmware_lock(a, true), 0);          /* the source goes on with it */
 	rm(b);
@@ -384,8 +384,9 @@ static void test_vars_lock_handover(void)
 
 int main(void)
 {
-	if (access(X86_FW_BIOS, R_OK) || access(X86_FW_UEFI, R_OK) || access(X86_FW_UEFI_VARS, R_OK)) {
-		printf("SKIP firmware-state: Debian's seabios and ovmf are not installed (make test-deps)\n");
+	if (access(X86_FW_BIOS, R_OK) || access(X86_FW_UEFI, R_OK) ||
+	    access(X86_FW_UEFI_VARS, R_OK)) {
+		printf("SKIP firmware-state: Debian's seabios and ovmf are not installed\n");
 		return 0;
 	}
 	if (scratch_make("vsrv-fwstate"))

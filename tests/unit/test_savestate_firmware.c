@@ -380,7 +380,8 @@ static void test_stream(void)
 
 int main(void)
 {
-	if (access(X86_FW_UEFI, R_OK) || access(X86_FW_UEFI_VARS, R_OK) || access(X86_FW_BIOS, R_OK)) {
+	if (access(X86_FW_UEFI, R_OK) || access(X86_FW_UEFI_VARS, R_OK) ||
+	    access(X86_FW_BIOS, R_OK)) {
 		printf("SKIP savestate-firmware: Debian's seabios and ovmf are not installed\n");
 		return 0;
 	}

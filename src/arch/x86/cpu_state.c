@@ -49,7 +49,7 @@ void x86_state_msrs_extra(struct x86_vcpu_state *st)
 {
 	static const uint32_t fixed[] = {
 		0x2ff,                                   /* MTRRdefType */
-		0x250, 0x258, 0x259,                     /* MTRRfix64K_00000, 16K_80000, 16K_A0000 */
+		0x250, 0x258, 0x259,                     /* MTRRfix64K_00000, 16K_80000/A0000 */
 		0x268, 0x269, 0x26a, 0x26b, 0x26c, 0x26d, 0x26e, 0x26f, /* MTRRfix4K_* */
 	};
 	uint32_t extra[sizeof(fixed) / sizeof(fixed[0]) + 16], n = 0;

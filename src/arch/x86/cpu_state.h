@@ -36,8 +36,8 @@ struct x86_vm_state {
 };
 
 /* Capture vCPU vcpu_fd's state into *st (every MSR of KVM_GET_MSR_INDEX_LIST on kvm_fd,
- * and those of x86_state_msrs_extra, that KVM lets the host read). Returns 0, or -errno after logging one line naming the
- * ioctl. */
+ * and those of x86_state_msrs_extra, that KVM lets the host read). Returns 0, or -errno
+ * after logging one line naming the ioctl. */
 int x86_vcpu_save(int kvm_fd, int vcpu_fd, struct x86_vcpu_state *st);
 
 /* Add to st->msrs (indices only, nr_msrs grows) the MSRs KVM keeps per vCPU but leaves out

@@ -513,12 +513,12 @@ static int restore_check(struct vm *vm, const struct savestate_firmware *fw, con
 	}
 	if (fw->vars_size != vars) {
 		if (!vars || !fw->vars_size)
-			vsrv_log("%s: the saved VM %s a UEFI variable store, this one %s (start it "
-				 "with the same --firmware)", label, fw->vars_size ? "has" : "has no",
-				 vars ? "has" : "has none");
+			vsrv_log("%s: the saved VM %s a UEFI variable store, this one %s (start "
+				 "it with the same --firmware)", label,
+				 fw->vars_size ? "has" : "has no", vars ? "has" : "has none");
 		else
-			vsrv_log("%s: the saved VM's UEFI variable store has %llu bytes, this one's "
-				 "(%s) %llu", label, (unsigned long long)fw->vars_size,
+			vsrv_log("%s: the saved VM's UEFI variable store has %llu bytes, this "
+				 "one's (%s) %llu", label, (unsigned long long)fw->vars_size,
 				 vm->cfg->firmware_vars, (unsigned long long)vars);
 		return -EINVAL;
 	}
@@ -529,10 +529,12 @@ static int restore_check(struct vm *vm, const struct savestate_firmware *fw, con
 			 "same, or none)", label, a, b);
 		return -EINVAL;
 	}
-	if (q35_mch_state_check(&fw->mch) || pci_dev_cfg_check(&f->pci->bridge, fw->pci.bridge_cfg) ||
+	if (q35_mch_state_check(&fw->mch) ||
+	    pci_dev_cfg_check(&f->pci->bridge, fw->pci.bridge_cfg) ||
 	    ich9_lpc_check(f->lpc, &fw->lpc) || fw_cfg_state_check(&fw->fw_cfg) ||
 	    (f->flash && pflash_state_check(&fw->flash))) {
-		vsrv_log("%s: the saved state of the chipset, the flash or fw_cfg is refused", label);
+		vsrv_log("%s: the saved state of the chipset, the flash or fw_cfg is refused",
+			 label);
 		return -EINVAL;
 	}
 	return 0;
@@ -561,9 +563,9 @@ int x86_firmware_restore(struct vm *vm, const struct savestate_firmware *fw,
 		return ret;
 	fw_cfg_digest(fc, &crc, &items);
 	if (crc != fw->fw_cfg_crc || items != fw->fw_cfg_items) {
-		vsrv_log("%s: the firmware's configuration (fw_cfg: %u items, CRC32 %08x) is not the "
-			 "saved VM's (%u items, CRC32 %08x): start it with the same --memory, --cpus, "
-			 "--name, --serial-number, --boot and devices", label, items, crc,
+		vsrv_log("%s: the firmware's configuration (fw_cfg: %u items, CRC32 %08x) is not "
+			 "the saved VM's (%u items, CRC32 %08x): start it with the same --memory, "
+			 "--cpus, --name, --serial-number, --boot and devices", label, items, crc,
 			 fw->fw_cfg_items, fw->fw_cfg_crc);
 		fw_cfg_destroy(fc);
 		return -EINVAL;
@@ -578,7 +580,8 @@ int x86_firmware_restore(struct vm *vm, const struct savestate_firmware *fw,
 	if (pci_host_restore(f->pci, &fw->pci) || q35_mch_restore(f->mch, &fw->mch) ||
 	    ich9_lpc_restore(f->lpc, &fw->lpc) || fw_cfg_restore(fc, &fw->fw_cfg) ||
 	    (f->flash && pflash_restore(f->flash, &fw->flash))) {
-		vsrv_log("%s: the saved state of the chipset, the flash or fw_cfg is refused", label);
+		vsrv_log("%s: the saved state of the chipset, the flash or fw_cfg is refused",
+			 label);
 		fw_cfg_destroy(fc);
 		return -EINVAL;
 	}
