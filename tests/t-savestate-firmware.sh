@@ -203,4 +203,5 @@ else:
     print("SKIP fw-uefi-save: Debian's ovmf is not installed")
 sys.exit(1 if vmstate.fails else 0)
 EOF
+[ $? -eq 0 ] || _fails=1
 finish
