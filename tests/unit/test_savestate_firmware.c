@@ -226,6 +226,38 @@ static void test_file(void)
 	close(fd);
 }
 
+/* FIRMWARE between DEVICES and a device's memory (DEVMEM): both read back. */
+static void test_file_with_devmem(void)
+{
+	static uint8_t vram[8192];
+	struct savestate *s = state(true), *r = NULL;
+	const char *why = "";
+	uint8_t got[8192];
+	int fd = open(P("devmem.state"), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	for (unsigned i = 0; i < sizeof(vram); i++)
+		vram[i] = (uint8_t)(i * 13);
+	s->config.nr_devs = 1;
+	s->config.dev[0].kind = 13;                       /* bochs-display */
+	s->devices->n = 1;
+	s->devices->e[0].kind = 13;
+	s->nr_devmem = 1;
+	s->devmem[0] = (struct savestate_devmem){ .index = 0, .len = sizeof(vram), .p = vram };
+	CHECK_EQ(savestate_write(fd, s, ram, NULL), 0);
+	CHECK_EQ(read_file(fd, &r, &why), 0);
+	if (r) {
+		CHECK_EQ(r->has_fw, 1);
+		CHECK(!memcmp(&r->fw, &fw, sizeof(fw)));
+		CHECK(!memcmp(r->fw_vars, vars, fw.vars_size));
+		CHECK_EQ(r->nr_devmem, 1);
+		CHECK_EQ(savestate_load_devmem(fd, r, 0, got, &why), 0);
+		CHECK(!memcmp(got, vram, sizeof(vram)));
+	}
+	savestate_free(r);
+	savestate_free(s);
+	close(fd);
+}
+
 /* vm_restore_state refuses a state with a FIRMWARE section for a VM without a firmware
  * (and the other way), before anything reaches KVM. */
 static void test_restore_state_mismatch(void)
@@ -390,6 +422,7 @@ int main(void)
 	ram = calloc(1, SMEM);
 	make_fw();
 	RUN(test_file);
+	RUN(test_file_with_devmem);
 	RUN(test_restore_state_mismatch);
 	RUN(test_stream);
 	free(vars);
