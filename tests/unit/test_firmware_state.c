@@ -343,6 +343,7 @@ static void test_uefi_vars(void)
 	CHECK(lc == lc2 && !memcmp(fc_file, fc_after, lc));
 	free(fc_file);
 	free(fc_after);
+	CHECK(refused(&fa, NULL, sb, "vm-u", 1, NULL) < 0);  /* the store itself missing */
 	/* a BIOS VM does not take it, nor a UEFI one the flash state of a bad mode */
 	CHECK(refused(&fa, va, "bios", "vm-u", 1, NULL) < 0);
 	{

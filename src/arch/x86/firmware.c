@@ -498,7 +498,8 @@ static void uuid_str(const uint8_t u[16], char out[37])
 }
 
 /* What x86_firmware_restore checks before it changes anything. 0 or -EINVAL (logged). */
-static int restore_check(struct vm *vm, const struct savestate_firmware *fw, const char *label)
+static int restore_check(struct vm *vm, const struct savestate_firmware *fw,
+			 const uint8_t *vars_data, const char *label)
 {
 	struct x86_firmware *f = vm->fw;
 	uint64_t vars = f->flash ? f->flash_size : 0;
@@ -520,6 +521,10 @@ static int restore_check(struct vm *vm, const struct savestate_firmware *fw, con
 			vsrv_log("%s: the saved VM's UEFI variable store has %llu bytes, this "
 				 "one's (%s) %llu", label, (unsigned long long)fw->vars_size,
 				 vm->cfg->firmware_vars, (unsigned long long)vars);
+		return -EINVAL;
+	}
+	if (fw->vars_size && !vars_data) {
+		vsrv_log("%s: the saved UEFI variable store is missing", label);
 		return -EINVAL;
 	}
 	if (vm->cfg->has_uuid && memcmp(vm->cfg->uuid, fw->uuid, 16)) {
@@ -553,7 +558,7 @@ int x86_firmware_restore(struct vm *vm, const struct savestate_firmware *fw,
 			 "has no firmware");
 		return -EINVAL;
 	}
-	ret = restore_check(vm, fw, label);
+	ret = restore_check(vm, fw, vars, label);
 	if (ret)
 		return ret;
 	/* fw_cfg as the saved VM had it: the same UUID and console, the rest from the
