@@ -66,7 +66,7 @@ static uint8_t *f_devmem(void *opaque, uint32_t index, uint64_t len, char *why, 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct migrate_sink sink = { f_config, f_load, f_devmem };
+	static const struct migrate_sink sink = { f_config, f_load, f_devmem, NULL };
 	struct migrate_recv_stats st;
 	struct fsink f = { 0 };
 	char why[600];

@@ -1,11 +1,12 @@
-/* libFuzzer target: the saved-VM file parser (src/vmm/savestate_file.c). The input is a
- * whole file: it goes into a memfd, savestate_read parses and checks it, and when it is
- * accepted and names at most 64 MiB of RAM, savestate_load_memory loads the pages into a
- * fresh mapping. Nothing may crash, hang, leak or read out of bounds; every refusal must
- * come with a reason. Built with FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION, the parser does
- * not compare CRCs (mutated inputs get past them to the checks behind), everything else
- * is the same. With fuzz/run_corpus.c instead of libFuzzer it replays files: the test suite
- * runs fuzz/corpus/savestate that way under ASan/UBSan (tests/t-savestate-fuzz.sh). */
+/* libFuzzer target: the saved-VM file parser (src/vmm/savestate_file.c). The input is a whole
+ * file: it goes into a memfd, savestate_read parses and checks it, and when it is accepted and
+ * names at most 64 MiB of RAM, savestate_load_memory loads the pages into a fresh mapping;
+ * whatever it accepts (a FIRMWARE section with its variable store among it) must pass
+ * savestate_check too. Nothing may crash, hang, leak or read out of bounds; every refusal must
+ * come with a reason. Built with FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION, the parser does not
+ * compare CRCs (mutated inputs get past them to the checks behind), everything else is the
+ * same. With fuzz/run_corpus.c instead of libFuzzer it replays files: the test suite runs
+ * fuzz/corpus/savestate that way under ASan/UBSan (tests/t-savestate-fuzz.sh). */
 #include "vmm/savestate_file.h"
 
 #include <stdio.h>
@@ -34,6 +35,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ret) {
 		if (!why || !*why)
 			abort(); /* a refusal without a reason */
+	} else if (savestate_check(s, &why) ||
+		   (s->has_fw && s->fw.vars_size && !s->fw_vars)) {
+		abort(); /* accepted by the parser, refused by the checks a migration makes */
 	} else if (s->config.mem_size <= FUZZ_MAX_MEM) {
 		uint8_t *mem = mmap(NULL, s->config.mem_size, PROT_READ | PROT_WRITE,
 				    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

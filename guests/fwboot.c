@@ -6,6 +6,12 @@
  *                structures (one per socket)
  *   uuid=UUID    the SMBIOS type 1 UUID (SMBIOS 2.6+ byte order)
  *   sector=512|2048  the boot drive's sector size (2048: booted from a CD)
+ *   ticks=N      then print `fwboot: tick K` N times, 20 ms apart (a guest to save and
+ *                restore mid-run: tests/t-savestate-firmware.sh), reading before each what
+ *                the firmware layout holds (the q35 PAM and SMRAM registers, the LPC
+ *                bridge's PMBASE, ACPI_CNTL and PIRQ routing, fw_cfg's signature and CPU
+ *                count, CMOS 0x5f, a checksum of 0xC0000-0xFFFFF where SeaBIOS lives, the
+ *                MTRRs SeaBIOS set): all must stay as they were at tick 0 (check fwstate)
  * Prints `PASS fwboot-NAME` / `FAIL fwboot-NAME: why` per check, then the runtime's result. */
 #include "rt/rt.h"
 
@@ -212,12 +218,86 @@ static long checks(long arg)
 	return failures;
 }
 
+/* ---- ticks=N: the firmware layout's state across a save and restore ---- */
+struct fwstate {
+	uint64_t mtrr_def, mtrr_fix, mtrr_var[2];
+	uint32_t pam[2], smram, pmbase, cntl, pirq[2], cmos, ncpus, shadow;
+	uint8_t sig[4];
+};
+
+static uint32_t pci_read(unsigned dev, unsigned off)
+{
+	rt_outl(0xcf8, 0x80000000u | dev << 11 | off);
+	return rt_inl(0xcfc);
+}
+
+static void fw_snapshot(struct fwstate *s)
+{
+	const volatile uint32_t *w = (const volatile uint32_t *)0xc0000;
+
+	memset(s, 0, sizeof(*s));
+	s->mtrr_def = rt_rdmsr(0x2ff);  /* the MTRRs the firmware set: MTRRdefType, */
+	s->mtrr_fix = rt_rdmsr(0x250);  /* MTRRfix64K_00000, the first variable range */
+	s->mtrr_var[0] = rt_rdmsr(0x200);
+	s->mtrr_var[1] = rt_rdmsr(0x201);
+	s->pam[0] = pci_read(0, 0x90);
+	s->pam[1] = pci_read(0, 0x94);
+	s->smram = pci_read(0, 0x9c);
+	s->pmbase = pci_read(31, 0x40);
+	s->cntl = pci_read(31, 0x44);
+	s->pirq[0] = pci_read(31, 0x60);
+	s->pirq[1] = pci_read(31, 0x68);
+	rt_outw(0x510, 0);              /* fw_cfg: the signature */
+	for (int i = 0; i < 4; i++)
+		s->sig[i] = rt_inb(0x511);
+	rt_outw(0x510, 5);              /* NB_CPUS */
+	s->ncpus = rt_inb(0x511);
+	s->ncpus |= (uint32_t)rt_inb(0x511) << 8;
+	rt_outb(0x70, 0x5f);
+	s->cmos = rt_inb(0x71);
+	s->shadow = 0;
+	for (unsigned i = 0; i < 0x40000 / 4; i++)
+		s->shadow = (s->shadow << 5 | s->shadow >> 27) ^ w[i];
+}
+
+static void tick_loop(uint64_t n)
+{
+	struct fwstate first, now;
+	uint64_t hz = rt_tsc_calibrate(), k;
+	char why[200];
+	int same = 1;
+
+	fw_snapshot(&first);
+	rt_printf("fwboot: layout PAM %08x %08x PMBASE %x fw_cfg %c%c%c%c cpus %u shadow %08x "
+		  "MTRRdefType %lx\n", first.pam[0], first.pam[1], first.pmbase, first.sig[0],
+		  first.sig[1], first.sig[2], first.sig[3], first.ncpus, first.shadow,
+		  first.mtrr_def);
+	for (k = 0; k < n && same; k++) {
+		uint64_t t = rt_rdtsc();
+
+		while (rt_rdtsc() - t < hz / 50)
+			rt_pause();
+		fw_snapshot(&now);
+		same = !memcmp(&first, &now, sizeof(now));
+		rt_printf("fwboot: tick %lu\n", k);
+	}
+	rt_snprintf(why, sizeof(why), "at tick %lu: PAM %08x %08x PMBASE %x fw_cfg %c%c%c%c cpus "
+		    "%u shadow %08x MTRRdefType %lx", k - 1, now.pam[0], now.pam[1], now.pmbase,
+		    now.sig[0], now.sig[1], now.sig[2], now.sig[3], now.ncpus, now.shadow,
+		    now.mtrr_def);
+	check(same && first.sig[0] == 'Q' && first.pmbase > 1, "fwstate", why);
+}
+
 int main(void)
 {
 	long failed = 0;
+	uint64_t ticks = rt_param_u64("ticks", 0);
+
 	if (rt_user_call(checks, 0, &failed))
 		rt_fail("rt_user_call failed");
-	if (failed)
-		rt_fail("%ld check(s) failed", failed);
+	if (!failed && ticks)
+		tick_loop(ticks);
+	if (failures)
+		rt_fail("%d check(s) failed", failures);
 	return 0;
 }

@@ -52,7 +52,7 @@ $(eval $(call fuzz_target,balloon,fuzz/balloon.c src/devices/virtio/balloon.c \
 
 # The fw_cfg device driven by a hostile guest, its DMA above all (tests/t-fw-cfg-fuzz.sh).
 $(eval $(call fuzz_target,fw_cfg_dma,fuzz/fw_cfg_dma.c src/devices/fw_cfg.c src/vmm/bus.c,\
-  src/devices/fw_cfg.h src/vmm/bus.h src/vmm/mem.h,,-lpthread))
+  src/devices/fw_cfg.h src/vmm/bus.h src/vmm/mem.h,,-lz -lpthread))
 # The CD/DVD drive's MMC command parser, with the SCSI emulation it sits on
 # (tests/t-scsi-mmc-fuzz.sh).
 $(eval $(call fuzz_target,scsi-mmc,fuzz/scsi_mmc.c src/devices/virtio/scsi_emu.c \

@@ -43,7 +43,8 @@ expect fw-rom-and-vars-too-big 1 'ROM and vars together pass 16 MiB' -- --firmwa
 expect fw-and-kernel    1 'firmware and --kernel exclude each other' -- --firmware bios --kernel x
 expect fw-and-initrd    1 'initrd and --cmdline are for --kernel' -- --firmware bios --initrd x
 expect fw-and-cmdline   1 'initrd and --cmdline are for --kernel' -- --firmware bios --cmdline quiet
-expect fw-and-restore   1 'firmware with --restore or --incoming is not supported' -- --firmware bios --restore x
+# --firmware with --restore is accepted (a firmware VM's save file): the file is the next check.
+expect fw-and-restore   1 'restore /nonexistent/vm.state: No such file' -- --firmware bios --restore /nonexistent/vm.state
 expect boot-unknown     1 'boot floppy: expected cdrom, disk and net' -- --firmware bios --boot floppy
 expect boot-twice       1 'boot cdrom,disk,cdrom: expected' -- --firmware bios --boot cdrom,disk,cdrom
 expect boot-empty-item  1 'boot cdrom,,disk: expected' -- --firmware bios --boot cdrom,,disk

@@ -3,7 +3,8 @@
 # (build/tests/replay-savestate, from fuzz/savestate.c; CRCs not compared, so every input
 # reaches the structural checks): the seed corpus fuzz/corpus/savestate, then (with KVM) a
 # file saved by this build and 3,000 mutants of it (truncations, flipped bytes, 32- and
-# 64-bit fields set to edge values, in the headers and sections and the memory section).
+# 64-bit fields set to edge values, in the headers and sections and the memory section),
+# and the same for a VM booted with --firmware bios (its FIRMWARE section among them).
 . "$(dirname "$0")/lib.sh"
 bin=$ROOT/build/tests/replay-savestate
 if [ ! -x "$bin" ]; then
@@ -16,15 +17,17 @@ replay_corpus "$bin" savestate-fuzz-corpus "${dirs[@]}"
 
 if ! have_kvm; then skip savestate-fuzz-mutants "$kvm_reason"; finish; exit; fi
 truncate -s 1M "$TMP/d.raw"
-timeout 60 python3 - "$VSRV" "$GUESTS/console.elf" "$TMP" <<'PY'
+# mutants TAG SECONDS VSRV-RUN-ARGS...: save a VM started with the arguments after SECONDS,
+# and write 3,000 mutants of the file into $TMP/TAG.mut ($TMP/TAG.state: the file).
+mutants() {
+timeout 90 python3 - "$VSRV" "$TMP" "$@" <<'PY'
 import json, os, random, socket, struct, subprocess, sys, time
-vsrv, guest, tmp = sys.argv[1:4]
-ctl = tmp + "/s.ctl"; state = tmp + "/good.state"
-p = subprocess.Popen([vsrv, "run", "--kernel", guest, "--serial", "none", "--control", ctl,
-                      "--memory", "4M", "--cpus", "2", "--disk", tmp + "/d.raw,transport=pci",
-                      "--device", "rng"], stderr=subprocess.DEVNULL)
+vsrv, tmp, tag, secs = sys.argv[1:5]
+ctl = tmp + "/" + tag + ".ctl"; state = tmp + "/" + tag + ".state"
+p = subprocess.Popen([vsrv, "run", "--serial", "none", "--control", ctl] + sys.argv[5:],
+                     stderr=subprocess.DEVNULL)
 while not os.path.exists(ctl) and p.poll() is None: time.sleep(0.01)
-time.sleep(0.2)
+time.sleep(float(secs))
 c = socket.socket(socket.AF_UNIX); c.connect(ctl); f = c.makefile("rw")
 f.write(json.dumps({"cmd": "save", "path": state}) + "\n"); f.flush(); f.readline()
 p.wait(timeout=20)
@@ -38,11 +41,11 @@ hot = [0, 8, 12, 16, 24, 28, 32, 60]
 for so, t, n in secs:
     hot += [so + k for k in (0, 4, 8, 16, 20)]
     hot += [so + 32 + k for k in range(0, min(n, 64), 4)]     # the start of each payload
-    if t == 5: hot += [so + 32 + k for k in range(0, min(n, 2048), 4)]
-os.makedirs(tmp + "/mut")
+    if t in (5, 8): hot += [so + 32 + k for k in range(0, min(n, 2048), 4)]
+os.makedirs(tmp + "/" + tag + ".mut")
 rnd = random.Random(1234)
 edge32 = [0, 1, 2, 0x7f, 0x80, 0xff, 0x1000, 0x7fffffff, 0x80000000, 0xffffffff, 0xfffffffe]
-def out(i, b): open("%s/mut/%05d" % (tmp, i), "wb").write(b)
+def out(i, b): open("%s/%s.mut/%05d" % (tmp, tag, i), "wb").write(b)
 i = 0
 for cut in sorted(set([0, 1, 63, 64, 65, 95, 96] + [so + d for so, _, _ in secs for d in (0, 1, 31, 32, 33)] +
                       [rnd.randrange(len(data)) for _ in range(200)])):
@@ -61,9 +64,23 @@ while i < 3000:
     if rnd.random() < 0.3: b = b[:rnd.randrange(len(b))]
     out(i, bytes(b)); i += 1
 PY
-if [ -d "$TMP/mut" ]; then
-	replay_corpus "$bin" savestate-fuzz-mutants "$TMP/good.state" "$TMP/mut"
+}
+mutants good 0.2 --kernel "$GUESTS/console.elf" --memory 4M --cpus 2 \
+	--disk "$TMP/d.raw,transport=pci" --device rng
+if [ -d "$TMP/good.mut" ]; then
+	replay_corpus "$bin" savestate-fuzz-mutants "$TMP/good.state" "$TMP/good.mut"
 else
 	fail savestate-fuzz-mutants "no saved file to mutate"
+fi
+# a VM booted by SeaBIOS (no bootable disk: it retries), its FIRMWARE section mutated too
+if [ -r /usr/share/seabios/bios.bin ]; then
+	mutants fw 1.0 --firmware bios --memory 8M --disk "$TMP/d.raw,format=raw"
+	if [ -d "$TMP/fw.mut" ]; then
+		replay_corpus "$bin" savestate-fuzz-firmware-mutants "$TMP/fw.state" "$TMP/fw.mut"
+	else
+		fail savestate-fuzz-firmware-mutants "no saved file to mutate"
+	fi
+else
+	skip savestate-fuzz-firmware-mutants "Debian's seabios is not installed"
 fi
 finish

@@ -369,10 +369,6 @@ static int parse_args(int argc, char **argv, struct vm_config *c, struct run_opt
 		vsrv_log("--initrd and --cmdline are for --kernel (the firmware loads its own)");
 		return -EINVAL;
 	}
-	if (c->firmware && (c->restore || c->incoming)) {
-		vsrv_log("--firmware with --restore or --incoming is not supported yet");
-		return -EINVAL;
-	}
 	if (!c->firmware && (c->boot_order[0] || c->has_uuid || c->name || c->serial_number)) {
 		vsrv_log("--boot, --uuid, --name and --serial-number are for --firmware");
 		return -EINVAL;
@@ -408,7 +404,7 @@ static void on_signal(void *opaque, uint32_t events)
 
 /* What the first boot starts from instead of the kernel: a save-state file opened by
  * vm_restore_open, or the listening socket of an incoming migration. Each is used (and
- * closed) by the first boot; a guest reset after it boots the kernel. */
+ * closed) by the first boot; a guest reset after it boots the kernel or the firmware. */
 struct run_from {
 	struct vm_restore *rst; /* owned until used */
 	int in_fd;              /* owned until used; -1 when none */
@@ -427,12 +423,12 @@ static bool first_boot_done(struct vm_config *cfg, struct run_from *from, int co
 	from->in_fd = -1;
 	if (!special)
 		return false;
-	if (code == VM_STOP_RESET && !cfg->no_reboot && !cfg->kernel) {
+	if (code == VM_STOP_RESET && !cfg->no_reboot && !cfg->kernel && !cfg->firmware) {
 		vsrv_log("the %s guest reset itself; no --kernel to boot: the VM ends",
 			 cfg->restore ? "restored" : "migrated");
 		return true;
 	}
-	cfg->restore = NULL; /* a reset boots the kernel */
+	cfg->restore = NULL; /* a reset boots the kernel or the firmware */
 	cfg->incoming = NULL;
 	return false;
 }

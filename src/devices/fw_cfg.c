@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "devices/host.h"
 #include "vmm/mem.h"
@@ -430,9 +431,44 @@ void fw_cfg_save(struct fw_cfg *fw, struct fw_cfg_state *st)
 	pthread_mutex_unlock(&fw->lock);
 }
 
+static uint32_t digest_item(uint32_t c, uint16_t key, const struct item *it, uint32_t *n)
+{
+	uint8_t h[6] = { (uint8_t)key, (uint8_t)(key >> 8), (uint8_t)it->len,
+			 (uint8_t)(it->len >> 8), (uint8_t)(it->len >> 16),
+			 (uint8_t)(it->len >> 24) };
+
+	if (!it->present)
+		return c;
+	(*n)++;
+	c = (uint32_t)crc32(c, h, sizeof(h));
+	return it->len ? (uint32_t)crc32(c, it->data, it->len) : c;
+}
+
+void fw_cfg_digest(struct fw_cfg *fw, uint32_t *crc, uint32_t *items)
+{
+	uint32_t c = (uint32_t)crc32(0, NULL, 0), n = 0;
+	unsigned i;
+
+	pthread_mutex_lock(&fw->lock);
+	for (i = 0; i < FW_CFG_LEGACY_MAX; i++)
+		c = digest_item(c, (uint16_t)i, &fw->legacy[i], &n);
+	for (i = 0; i < FW_CFG_LEGACY_MAX; i++)
+		c = digest_item(c, (uint16_t)(FW_CFG_ARCH_LOCAL | i), &fw->arch[i], &n);
+	for (i = 0; i < fw->nr_files; i++)
+		c = digest_item(c, (uint16_t)(FW_CFG_FILE_FIRST + i), &fw->files[i], &n);
+	pthread_mutex_unlock(&fw->lock);
+	*crc = c;
+	*items = n;
+}
+
+int fw_cfg_state_check(const struct fw_cfg_state *st)
+{
+	return st->reserved ? -EINVAL : 0;
+}
+
 int fw_cfg_restore(struct fw_cfg *fw, const struct fw_cfg_state *st)
 {
-	if (st->reserved)
+	if (fw_cfg_state_check(st))
 		return -EINVAL;
 	pthread_mutex_lock(&fw->lock);
 	fw->st = *st;

@@ -118,7 +118,15 @@ int fw_cfg_file_read(struct fw_cfg *fw, const char *name, void *buf, uint32_t ma
 /* Back to the power-on state: key 0 selected, offset and DMA address 0. */
 void fw_cfg_reset(struct fw_cfg *fw);
 
+/* What the items hold, to compare the device a saved VM had with one rebuilt from the
+ * configuration: *crc is zlib's CRC32 over every present item in key order (legacy, arch,
+ * files; per item its key and length, little-endian, then its bytes), *items their count.
+ * Any thread. */
+void fw_cfg_digest(struct fw_cfg *fw, uint32_t *crc, uint32_t *items);
+
 void fw_cfg_save(struct fw_cfg *fw, struct fw_cfg_state *st);
+/* 0 when st is a state the device can be in, else -EINVAL (reserved bits set). */
+int fw_cfg_state_check(const struct fw_cfg_state *st);
 /* Returns 0, or -EINVAL for a state no device can be in (reserved bits set). */
 int fw_cfg_restore(struct fw_cfg *fw, const struct fw_cfg_state *st);
 

@@ -151,16 +151,24 @@ void ich9_lpc_save(struct ich9_lpc *l, struct ich9_lpc_state *st)
 	pthread_mutex_unlock(&l->h->lock);
 }
 
-int ich9_lpc_restore(struct ich9_lpc *l, const struct ich9_lpc_state *st)
+int ich9_lpc_check(struct ich9_lpc *l, const struct ich9_lpc_state *st)
 {
 	unsigned i;
-	int ret;
 
 	if (st->rst_cnt & ~RST_CNT_KEEP)
 		return -EINVAL;
 	for (i = 0; i < sizeof(st->reserved); i++)
 		if (st->reserved[i])
 			return -EINVAL;
+	return pci_dev_cfg_check(&l->dev, st->cfg);
+}
+
+int ich9_lpc_restore(struct ich9_lpc *l, const struct ich9_lpc_state *st)
+{
+	int ret = ich9_lpc_check(l, st);
+
+	if (ret)
+		return ret;
 	ret = pci_dev_cfg_load(&l->dev, st->cfg);
 	if (ret)
 		return ret;

@@ -56,6 +56,8 @@ void ich9_lpc_destroy(struct ich9_lpc *l);
 uint32_t ich9_lpc_sci_gsi(uint8_t acpi_cntl);
 
 void ich9_lpc_save(struct ich9_lpc *l, struct ich9_lpc_state *st);
+/* 0 when st could be l's (what ich9_lpc_restore checks), else -EINVAL; l unchanged. */
+int ich9_lpc_check(struct ich9_lpc *l, const struct ich9_lpc_state *st);
 /* Load the state (the PM block moves, the SCI is routed, as after the guest's writes).
  * 0, or -EINVAL (nothing changed) for bits the guest cannot set (read-only config bytes
  * that differ, RST_CNT bits other than 1 and 3, reserved bytes). */

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -230,6 +229,17 @@ void pflash_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_
 	pthread_mutex_unlock(&pf->lock);
 }
 
+/* The file's lock: an open-file-description write lock over all of it (as the disks lock
+ * theirs, and the sandbox allows): 0, -EBUSY when another holds one, or -errno. */
+static int lock_file(int fd, bool on)
+{
+	struct flock fl = { .l_type = on ? F_WRLCK : F_UNLCK, .l_whence = SEEK_SET };
+
+	if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+		return 0;
+	return errno == EAGAIN || errno == EACCES ? -EBUSY : -errno;
+}
+
 /* Copy template into a new file at path: a temporary file beside it, synced, then
  * linked to path (never replacing a file someone else created meanwhile). */
 static int create_from(const char *path, const char *template_path)
@@ -303,8 +313,8 @@ out:
 	return ret;
 }
 
-int pflash_open(const char *path, const char *template_path, pflash_mode_fn on_mode,
-		void *opaque, struct pflash **out)
+static int open_flash(const char *path, const char *template_path, pflash_mode_fn on_mode,
+		      void *opaque, bool lock, struct pflash **out)
 {
 	struct pflash *pf;
 	struct stat sb;
@@ -330,8 +340,7 @@ int pflash_open(const char *path, const char *template_path, pflash_mode_fn on_m
 		vsrv_log("pflash %s: %s", path, strerror(errno));
 		goto err_free;
 	}
-	if (flock(pf->fd, LOCK_EX | LOCK_NB) < 0) {
-		ret = errno == EWOULDBLOCK ? -EBUSY : -errno;
+	if (lock && (ret = lock_file(pf->fd, true))) {
 		vsrv_log("pflash %s: %s", path, ret == -EBUSY ? "in use by another VM" :
 			 strerror(-ret));
 		goto err_close;
@@ -367,6 +376,34 @@ err_close:
 err_free:
 	free(pf->path);
 	free(pf);
+	return ret;
+}
+
+int pflash_open(const char *path, const char *template_path, pflash_mode_fn on_mode,
+		void *opaque, struct pflash **out)
+{
+	return open_flash(path, template_path, on_mode, opaque, true, out);
+}
+
+int pflash_open_unlocked(const char *path, const char *template_path, pflash_mode_fn on_mode,
+			 void *opaque, struct pflash **out)
+{
+	return open_flash(path, template_path, on_mode, opaque, false, out);
+}
+
+int pflash_lock(struct pflash *pf, bool on)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&pf->lock);
+	if (on && (ret = lock_file(pf->fd, true))) {
+		vsrv_log("pflash %s: %s", pf->path, ret == -EBUSY ? "in use by another VM" :
+			 strerror(-ret));
+	} else if (!on) {
+		ret = sync_locked(pf);
+		lock_file(pf->fd, false);
+	}
+	pthread_mutex_unlock(&pf->lock);
 	return ret;
 }
 
@@ -412,12 +449,35 @@ void pflash_save(struct pflash *pf, struct pflash_state *st)
 	pthread_mutex_unlock(&pf->lock);
 }
 
-int pflash_restore(struct pflash *pf, const struct pflash_state *st)
+int pflash_state_check(const struct pflash_state *st)
 {
 	static const uint8_t zero[sizeof(st->reserved)];
 
 	if (st->mode >= PFLASH_MODE_COUNT || (st->status & ~SR_KNOWN) ||
 	    memcmp(st->reserved, zero, sizeof(zero)))
+		return -EINVAL;
+	return 0;
+}
+
+int pflash_load_array(struct pflash *pf, const uint8_t *data, uint64_t len)
+{
+	int ret = 0;
+
+	if (len != pf->size)
+		return -EINVAL;
+	pthread_mutex_lock(&pf->lock);
+	for (uint64_t off = 0; !ret && off < len; off += PFLASH_BLOCK_SIZE)
+		if (memcmp(pf->map + off, data + off, PFLASH_BLOCK_SIZE))
+			ret = store(pf, off, data + off, PFLASH_BLOCK_SIZE);
+	if (!ret)
+		ret = sync_locked(pf);
+	pthread_mutex_unlock(&pf->lock);
+	return ret;
+}
+
+int pflash_restore(struct pflash *pf, const struct pflash_state *st)
+{
+	if (pflash_state_check(st))
 		return -EINVAL;
 	pthread_mutex_lock(&pf->lock);
 	pf->st = *st;

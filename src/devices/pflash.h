@@ -75,16 +75,27 @@ struct pflash_state {
  * array in the guest. Runs on a vCPU thread under the device's lock. */
 typedef void (*pflash_mode_fn)(void *opaque, bool array);
 
-/* Open the vars file path read-write, locked (flock, exclusive): a file another VM uses
- * gives -EBUSY. When path does not exist and template is not NULL, path is first created
- * as a copy of template (through a temporary file in the same directory, synced, then
- * linked into place, so a crash leaves either no file or a whole one). The size must be a
- * non-zero multiple of PFLASH_BLOCK_SIZE up to PFLASH_MAX_SIZE (else -EINVAL). on_mode (or
- * NULL) is called with opaque on every change of mode. The device starts in read-array
- * mode with status READY. Returns 0 and *out (free with pflash_close), or -errno after
- * logging one line naming the file. */
+/* Open the vars file path read-write, locked (an open-file-description write lock over the
+ * whole file, F_OFD_SETLK, as the disks' locks): a file another VM uses gives -EBUSY. When
+ * path does not exist and template is not NULL, path is first created as a copy of template
+ * (through a temporary file in the same directory, synced, then linked into place, so a crash
+ * leaves either no file or a whole one). The size must be a non-zero multiple of
+ * PFLASH_BLOCK_SIZE up to PFLASH_MAX_SIZE (else -EINVAL). on_mode (or NULL) is called with
+ * opaque on every change of mode. The device starts in read-array mode with status READY.
+ * Returns 0 and *out (free with pflash_close), or -errno after logging one line naming the
+ * file. */
 int pflash_open(const char *path, const char *template_path, pflash_mode_fn on_mode,
 		void *opaque, struct pflash **out);
+
+/* The same without taking the lock (a migration's destination, whose source still holds
+ * the file: pflash_lock takes it when the source lets go). */
+int pflash_open_unlocked(const char *path, const char *template_path, pflash_mode_fn on_mode,
+			 void *opaque, struct pflash **out);
+
+/* Take (on) the file's lock, as pflash_open does: 0 or -EBUSY (another VM holds it,
+ * logged); or sync and let go of it (!on: 0, or the sync's -errno, the lock released
+ * anyway). Any thread, the vCPUs stopped. */
+int pflash_lock(struct pflash *pf, bool on);
 
 /* Sync, unmap, unlock, close and free. NULL is allowed. */
 void pflash_close(struct pflash *pf);
@@ -103,6 +114,13 @@ void pflash_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_
 int pflash_flush(struct pflash *pf);
 
 void pflash_save(struct pflash *pf, struct pflash_state *st);
+/* 0 when st is a state a device can be in, else -EINVAL (what pflash_restore refuses). */
+int pflash_state_check(const struct pflash_state *st);
+/* Make the array (the file) hold data[0..len) (a saved VM's variable store): the blocks
+ * that differ are written and the file synced before it returns. len must be the device's
+ * size (else -EINVAL, nothing written). Main thread, the vCPUs stopped. 0 or -errno
+ * (logged; the file may then hold some blocks of each). */
+int pflash_load_array(struct pflash *pf, const uint8_t *data, uint64_t len);
 /* Returns 0 (the mode callback is told the restored mode), or -EINVAL for a state no
  * device can be in (unknown mode, status bits it never sets, reserved bytes). */
 int pflash_restore(struct pflash *pf, const struct pflash_state *st);

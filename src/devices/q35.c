@@ -182,9 +182,8 @@ void q35_mch_save(struct q35_mch *m, struct q35_mch_state *st)
 	pthread_mutex_unlock(&m->h->lock);
 }
 
-int q35_mch_restore(struct q35_mch *m, const struct q35_mch_state *st)
+int q35_mch_state_check(const struct q35_mch_state *st)
 {
-	uint8_t *cfg = m->h->bridge.cfg;
 	unsigned i;
 
 	if ((st->pciexbar & ~Q35_PCIEXBAR_MASK) || (st->pam[0] & ~0x30) ||
@@ -196,6 +195,15 @@ int q35_mch_restore(struct q35_mch *m, const struct q35_mch_state *st)
 	for (i = 0; i < sizeof(st->reserved); i++)
 		if (st->reserved[i])
 			return -EINVAL;
+	return 0;
+}
+
+int q35_mch_restore(struct q35_mch *m, const struct q35_mch_state *st)
+{
+	uint8_t *cfg = m->h->bridge.cfg;
+
+	if (q35_mch_state_check(st))
+		return -EINVAL;
 	pthread_mutex_lock(&m->h->lock);
 	put64(cfg + Q35_PCIEXBAR, st->pciexbar);
 	memcpy(cfg + Q35_PAM0, st->pam, Q35_PAM_COUNT);

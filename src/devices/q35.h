@@ -68,6 +68,9 @@ unsigned q35_mch_pam_attr(struct q35_mch *m, unsigned i);
 uint64_t q35_mch_ecam(struct q35_mch *m, uint64_t *len);
 
 void q35_mch_save(struct q35_mch *m, struct q35_mch_state *st);
+/* 0 when st could be the device's (only bits the guest can set, reserved bytes 0), else
+ * -EINVAL. No device needed (a save file's parser checks with it). */
+int q35_mch_state_check(const struct q35_mch_state *st);
 /* Write the registers back as the guest would (ECAM moves, the PAM callback runs for every
  * region). 0, or -EINVAL (nothing changed) for bits the guest cannot set. */
 int q35_mch_restore(struct q35_mch *m, const struct q35_mch_state *st);

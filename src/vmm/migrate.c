@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arch/x86/firmware.h"
 #include "devices/virtio/devstate.h"
 #include "util/log.h"
 #include "vmm/migrate_int.h"
@@ -222,7 +223,7 @@ static int handshake(struct migration *m, struct savestate_config *cfg)
 		cfg->dev[i].on_pci = d->e[i].on_pci;
 	}
 	free(d);
-	ret = mstream_send_header(fd);
+	ret = mstream_send_header(fd, m->vm->fw ? MIGRATE_FLAG_FIRMWARE : 0);
 	if (!ret)
 		ret = mstream_send(fd, MIGRATE_FR_CONFIG, 0, cfg, sizeof(*cfg));
 	if (ret)
@@ -264,6 +265,7 @@ static int stop_guest(struct migration *m)
 	 * now, while nothing writes them; they are taken back if the migration fails. */
 	vm_devices_lock_disks(vm, false);
 	m->unlocked = true;
+	x86_firmware_lock(vm, false); /* the UEFI vars file likewise (synced first) */
 	return 0;
 }
 
@@ -309,6 +311,10 @@ static int final_round(struct migration *m, double *t_stop)
 	if (!ret)
 		ret = mstream_send(m->fd, MIGRATE_FR_DEVICES, 0, s->devices,
 				   savestate_devices_len(s->devices->n));
+	/* the firmware layout and its UEFI variables (vm_save_collect: x86_firmware_save) */
+	if (!ret && s->has_fw)
+		ret = mstream_send2(m->fd, MIGRATE_FR_FIRMWARE, 0, &s->fw, sizeof(s->fw),
+				    s->fw_vars, s->fw.vars_size);
 	/* a display's VRAM (vm_save_collect_devmem), whole, with the guest stopped */
 	for (uint32_t k = 0; !ret && k < s->nr_devmem; k++)
 		ret = mstream_send(m->fd, MIGRATE_FR_DEVMEM, s->devmem[k].index, s->devmem[k].p,
@@ -417,14 +423,15 @@ static void *thread_main(void *arg)
 	ret = migrate_run(m);
 	m->res.total_ms = (clock_mono() - t0) * 1e3;
 	m->res.ret = ret;
-	if (ret && m->unlocked && vm_devices_lock_disks(m->vm, true)) {
+	if (ret && m->unlocked && (vm_devices_lock_disks(m->vm, true) ||
+				   x86_firmware_lock(m->vm, true))) {
 		/* Another process took a disk meanwhile (the destination loaded the state and
 		 * has not let go yet): the guest must not write it, so it never runs again. */
 		char why[sizeof(m->res.error)];
 
 		snprintf(why, sizeof(why), "%s", m->res.error[0] ? m->res.error : strerror(-ret));
-		snprintf(m->res.error, sizeof(m->res.error), "%.400s; a disk is now locked by "
-			 "another process (the log names it): the VM ends", why);
+		snprintf(m->res.error, sizeof(m->res.error), "%.400s; a disk or the vars file is "
+			 "now locked by another process (the log names it): the VM ends", why);
 		vm_request_stop(m->vm, 1);
 	} else if (ret) {
 		/* the guest goes on where it was: devices first, then the vCPUs */
@@ -453,11 +460,6 @@ int migrate_start(struct vm *vm, const struct migrate_opts *opts,
 	uint64_t words;
 	int ret;
 
-	if (vm->fw) {
-		vsrv_log("migrate: a VM booted with --firmware cannot migrate yet (its chipset, "
-			 "flash and fw_cfg state are not in the stream)");
-		return -ENOTSUP;
-	}
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -10,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arch/x86/firmware.h"
 #include "devices/virtio/devstate.h"
 #include "util/log.h"
 #include "vmm/migrate_int.h"
@@ -52,6 +54,20 @@ static int sink_config(void *opaque, const struct savestate_config *c, uint8_t *
 	return 0;
 }
 
+static int sink_flags(void *opaque, uint32_t flags, char *why, size_t whylen)
+{
+	struct incoming *in = opaque;
+	bool fw = flags & MIGRATE_FLAG_FIRMWARE;
+
+	if (fw != (in->vm->fw != NULL)) {
+		snprintf(why, whylen, "the source VM was booted %s, the destination %s (start it "
+			 "with the same --firmware, or none)", fw ? "with --firmware" : "directly",
+			 in->vm->fw ? "with --firmware" : "directly");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int sink_load(void *opaque, const struct savestate *s, char *why, size_t whylen)
 {
 	struct incoming *in = opaque;
@@ -63,11 +79,16 @@ static int sink_load(void *opaque, const struct savestate *s, char *why, size_t 
 	if (ret)
 		snprintf(why, whylen, "the destination cannot open its disks again: %s",
 			 strerror(-ret));
+	if (!ret && (ret = x86_firmware_lock(in->vm, true)))
+		snprintf(why, whylen, "the destination cannot take its UEFI vars file (%s): %s",
+			 in->vm->cfg->firmware_vars, strerror(-ret));
 	if (!ret && (ret = vm_restore_state(in->vm, s, in->label)))
 		snprintf(why, whylen, "the destination cannot load the state (its log says why)");
 	/* refused: the source goes on, and takes its disks' locks back once it reads why */
-	if (ret)
+	if (ret) {
 		vm_devices_lock_disks(in->vm, false);
+		x86_firmware_lock(in->vm, false);
+	}
 	return ret;
 }
 
@@ -122,7 +143,8 @@ static int wait_accept(int lfd, int sigfd, int *fd, int *signo)
 int migrate_incoming(int lfd, int sigfd, struct vm *vm, const char *uri, int *signo)
 {
 	struct incoming in = { .vm = vm };
-	static const struct migrate_sink sink = { sink_config, sink_load, sink_devmem };
+	static const struct migrate_sink sink = { sink_config, sink_load, sink_devmem,
+						  sink_flags };
 	struct migrate_recv_stats st;
 	struct timespec t0, t1;
 	char why[600];
@@ -141,8 +163,10 @@ int migrate_incoming(int lfd, int sigfd, struct vm *vm, const char *uri, int *si
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ret = migrate_recv(fd, fd, &sink, &in, &st, why, sizeof(why));
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	if (ret)
-		vm_devices_lock_disks(vm, false); /* before the source sees the end: it goes on */
+	if (ret) { /* before the source sees the end: it goes on */
+		vm_devices_lock_disks(vm, false);
+		x86_firmware_lock(vm, false);
+	}
 	close(fd);
 	if (ret) {
 		vsrv_log("%s: %s", in.label, why);

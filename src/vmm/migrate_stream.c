@@ -95,10 +95,10 @@ static void frame_seal(struct frame_hdr *h)
 
 /* ---- sender ---- */
 
-int mstream_send_header(int fd)
+int mstream_send_header(int fd, uint32_t flags)
 {
 	struct stream_hdr h = { .version = MIGRATE_VERSION, .header_size = sizeof(h),
-				.page_size = PAGE };
+				.page_size = PAGE, .flags = flags };
 	struct iovec iov = { &h, sizeof(h) };
 
 	memcpy(h.magic, MIGRATE_MAGIC, 8);
@@ -116,6 +116,17 @@ int mstream_send(int fd, uint32_t type, uint32_t index, const void *p, uint64_t 
 	h.crc = crc(0, p, len);
 	frame_seal(&h);
 	return writev_all(fd, iov, len ? 2 : 1);
+}
+
+int mstream_send2(int fd, uint32_t type, uint32_t index, const void *p, uint64_t len,
+		  const void *p2, uint64_t len2)
+{
+	struct frame_hdr h = { .type = type, .index = index, .length = len + len2 };
+	struct iovec iov[3] = { { &h, sizeof(h) }, { (void *)p, len }, { (void *)p2, len2 } };
+
+	h.crc = crc(crc(0, p, len), p2, len2);
+	frame_seal(&h);
+	return writev_all(fd, iov, len2 ? 3 : 2);
 }
 
 int mstream_send_pages(int fd, const uint8_t *mem, const uint64_t *idx, uint32_t n,
@@ -195,6 +206,7 @@ struct rx {
 	uint64_t npages;
 	const struct migrate_sink *sink;
 	void *opaque;
+	uint32_t flags;          /* the stream header's */
 };
 
 /* Set the reason (printf-style) and return ret. */
@@ -312,10 +324,50 @@ static int rx_header(struct rx *x)
 	if (h.version != MIGRATE_VERSION)
 		return rx_fail(x, -EPROTO, "the source speaks migration version %u, this vsrv %u",
 			       h.version, MIGRATE_VERSION);
-	if (h.header_size != sizeof(h) || h.page_size != PAGE || h.flags)
+	if (h.header_size != sizeof(h) || h.page_size != PAGE || (h.flags & ~MIGRATE_FLAG_FIRMWARE))
 		return rx_fail(x, -EPROTO, "the stream header is malformed");
 	if (h.layout != savestate_layout())
 		return rx_fail(x, -EPROTO, "the source is a vsrv build with other state layouts");
+	x->flags = h.flags;
+	return 0;
+}
+
+/* After DEVICES of a source with MIGRATE_FLAG_FIRMWARE: the FIRMWARE frame into s (its
+ * variable store into s->fw_vars_buf). */
+static int rx_firmware(struct rx *x, struct savestate *s)
+{
+	struct frame_hdr h;
+	const char *cwhy;
+	uint32_t c;
+	int ret = read_frame_hdr(x->in, &h);
+
+	if (ret)
+		return rx_io(x, ret, "the firmware's state");
+	if (h.type != MIGRATE_FR_FIRMWARE || h.index)
+		return rx_fail(x, -EPROTO, "frames out of order: expected the firmware's state");
+	if (h.length < sizeof(s->fw) || h.length > sizeof(s->fw) + SAVESTATE_FW_VARS_MAX)
+		return rx_fail(x, -EPROTO, "the firmware's state has the wrong length");
+	ret = read_all(x->in, &s->fw, sizeof(s->fw));
+	if (ret)
+		return rx_io(x, ret, "the firmware's state");
+	ret = savestate_check_firmware(&s->fw, h.length, &cwhy);
+	if (ret)
+		return rx_fail(x, -EPROTO, "%s", cwhy);
+	c = crc(0, &s->fw, sizeof(s->fw));
+	if (s->fw.vars_size) {
+		s->fw_vars_buf = malloc(s->fw.vars_size);
+		if (!s->fw_vars_buf)
+			return rx_fail(x, -ENOMEM, "out of memory");
+		ret = read_all(x->in, s->fw_vars_buf, s->fw.vars_size);
+		if (ret)
+			return rx_io(x, ret, "the UEFI variable store");
+		c = crc(c, s->fw_vars_buf, s->fw.vars_size);
+		s->fw_vars = s->fw_vars_buf;
+	}
+	x->st->bytes += sizeof(h) + h.length;
+	if (CRC_BAD(h.crc, c))
+		return rx_fail(x, -EPROTO, "the firmware's state is corrupt (CRC mismatch)");
+	s->has_fw = 1;
 	return 0;
 }
 
@@ -404,6 +456,8 @@ static int rx_body(struct rx *x, struct savestate *s, struct migrate_end *end)
 	if (!ret)
 		ret = rx_section(x, MIGRATE_FR_DEVICES, 0, s->devices,
 				 savestate_devices_len(s->config.nr_devs), "the devices' state");
+	if (!ret && (x->flags & MIGRATE_FLAG_FIRMWARE))
+		ret = rx_firmware(x, s);
 	if (!ret)
 		ret = rx_devmem(x, s, &h);
 	if (ret)
@@ -458,6 +512,11 @@ int migrate_recv(int in_fd, int out_fd, const struct migrate_sink *sink, void *o
 	ret = rx_header(&x);
 	if (ret)
 		goto refuse;
+	if (sink->flags && (ret = sink->flags(opaque, x.flags, why, whylen))) {
+		if (!why[0])
+			rx_fail(&x, ret, "the source is refused");
+		goto refuse;
+	}
 	ret = rx_section(&x, MIGRATE_FR_CONFIG, 0, &cfg, sizeof(cfg), "the configuration");
 	if (ret)
 		goto refuse;

@@ -3,7 +3,8 @@
  * length, payload CRC32 and header CRC32, then the payload). The source sends CONFIG, the
  * destination answers OK or REFUSE before any memory moves; then PAGES frames (sparse
  * batches of 4 KiB pages, in any number and order of rounds), the sections of the save file
- * (VM, VCPU 0..n-1, LEGACY, DEVICES, DEVMEM of the devices with memory), END; the destination answers READY (everything
+ * (VM, VCPU 0..n-1, LEGACY, DEVICES, FIRMWARE for a VM booted with --firmware, DEVMEM of
+ * the devices with memory), END; the destination answers READY (everything
  * loaded, its guest not started) or REFUSE; the source answers GO and ends its VM, and the
  * destination runs the guest on.
  *
@@ -33,6 +34,10 @@ enum migrate_frame {
 	/* a device's own memory (a display's VRAM), raw, index = its device-table entry: zero
 	 * or more after DEVICES, in ascending entry order, before END */
 	MIGRATE_FR_DEVMEM  = SAVESTATE_SEC_DEVMEM,
+	/* the firmware layout (struct savestate_firmware, then the UEFI variable store), as
+	 * the save file's section: after DEVICES, before DEVMEM, exactly when the stream
+	 * header has MIGRATE_FLAG_FIRMWARE */
+	MIGRATE_FR_FIRMWARE = SAVESTATE_SEC_FIRMWARE,
 	MIGRATE_FR_PAGES   = 16,  /* u32 count, u32 0, u64 page[count] ascending, the pages */
 	MIGRATE_FR_END     = 17,  /* struct migrate_end */
 	MIGRATE_FR_GO      = 18,  /* empty: the source ends its VM, the destination runs on */
@@ -40,6 +45,9 @@ enum migrate_frame {
 	MIGRATE_FR_READY   = 33,  /* destination: all loaded, waiting for GO */
 	MIGRATE_FR_REFUSE  = 34,  /* destination: the reason, text (no NUL) */
 };
+
+/* Stream header flags. A receiver refuses flags it does not know. */
+#define MIGRATE_FLAG_FIRMWARE 0x1u  /* the source VM was booted with --firmware */
 
 struct migrate_end {
 	uint64_t pages;      /* pages sent in all PAGES frames (with repeats) */
@@ -51,11 +59,15 @@ struct migrate_end {
 
 /* ---- sender (the source, and the destination's replies). Each returns 0 or -errno. ---- */
 
-/* The stream header (magic, version, the build's state layout signature). */
-int mstream_send_header(int fd);
+/* The stream header (magic, version, the build's state layout signature, flags: the
+ * MIGRATE_FLAG_* that apply). */
+int mstream_send_header(int fd, uint32_t flags);
 
 /* One frame: type, index, payload p of len bytes. */
 int mstream_send(int fd, uint32_t type, uint32_t index, const void *p, uint64_t len);
+/* One frame whose payload is p of len bytes, then p2 of len2. */
+int mstream_send2(int fd, uint32_t type, uint32_t index, const void *p, uint64_t len,
+		  const void *p2, uint64_t len2);
 
 /* One PAGES frame with the n (1..MIGRATE_BATCH) pages idx[] (ascending page numbers of the
  * host mapping) of mem, copied first into buf (MIGRATE_BATCH pages, the caller's) so that
@@ -85,6 +97,9 @@ struct migrate_sink {
 	 * goes (the device's memory, len bytes), or NULL with a reason in why to refuse it.
 	 * NULL: DEVMEM frames are refused. */
 	uint8_t *(*devmem)(void *opaque, uint32_t index, uint64_t len, char *why, size_t whylen);
+	/* The stream header's flags (MIGRATE_FLAG_*), before CONFIG: refuse a source this VM
+	 * cannot take (booted with --firmware or not, unlike this one). NULL: any. */
+	int (*flags)(void *opaque, uint32_t flags, char *why, size_t whylen);
 };
 
 struct migrate_recv_stats {

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "arch/x86/enlight.h"
+#include "arch/x86/firmware.h"
 #include "util/log.h"
 #include "vmm/savestate_file.h"
 #include "vmm/vcpu.h"
@@ -37,11 +38,6 @@ int vm_save_collect(struct vm *vm, struct savestate *s, char *err, size_t errlen
 	unsigned i;
 	int ret;
 
-	if (vm->fw) {
-		snprintf(err, errlen, "a VM booted with --firmware cannot be saved yet (its "
-			 "chipset, flash and fw_cfg state are not in the save format)");
-		return -ENOTSUP;
-	}
 	c->mem_size = vm->mem->size;
 	c->nr_cpus = vm->nr_vcpus;
 	c->enlightenments = vm->cfg->enlightenments;
@@ -73,6 +69,9 @@ int vm_save_collect(struct vm *vm, struct savestate *s, char *err, size_t errlen
 		c->dev[i].kind = s->devices->e[i].kind;
 		c->dev[i].on_pci = s->devices->e[i].on_pci;
 	}
+	s->has_fw = vm->fw != NULL;
+	if (vm->fw)
+		x86_firmware_save(vm, &s->fw, &s->fw_vars);
 	vm_save_collect_devmem(vm, s);
 	return 0;
 }
@@ -232,6 +231,15 @@ int vm_restore_open(const char *path, const struct vm_config *cfg, struct vm_res
 		ret = -EINVAL;
 		goto err;
 	}
+	if (!r->s->has_fw != !cfg->firmware) {
+		vsrv_log("--restore %s: %s", path, r->s->has_fw ?
+			 "the saved VM was booted with --firmware, this one not (start it with the "
+			 "same --firmware)" :
+			 "the saved VM was booted directly (--kernel), this one with --firmware "
+			 "(start it without --firmware)");
+		ret = -EINVAL;
+		goto err;
+	}
 	if (r->s->config.nr_cpus != cfg->nr_cpus) {
 		vsrv_log("--restore %s: the saved VM has %u vCPUs, this one %u (start it with the "
 			 "same --cpus)", path, r->s->config.nr_cpus, cfg->nr_cpus);
@@ -336,6 +344,17 @@ int vm_restore_state(struct vm *vm, const struct savestate *s, const char *label
 
 	if (vm->nr_vcpus != s->config.nr_cpus || vm->mem->size != s->config.mem_size)
 		return -EINVAL;
+	if (!s->has_fw != !vm->fw) {
+		vsrv_log("%s: the saved VM was booted %s, this one %s (start it with the same "
+			 "--firmware, or none)", label, s->has_fw ? "with --firmware" : "directly",
+			 vm->fw ? "with --firmware" : "directly");
+		return -EINVAL;
+	}
+	/* The firmware layout first: it checks everything (the same ROM, variable store and
+	 * fw_cfg items) before it changes anything. Its host bridge's config space comes
+	 * again with the virtio devices' state (the same bytes, saved at the same time). */
+	if (s->has_fw && (ret = x86_firmware_restore(vm, &s->fw, s->fw_vars, label)))
+		return ret;
 	/* The VM-wide state before the vCPUs' (their LAPICs, kvmclock). */
 	ret = x86_vm_restore(vm->vm_fd, &s->vm);
 	for (i = 0; !ret && i < vm->nr_vcpus; i++)

@@ -35,9 +35,10 @@ struct vm_save_result {
 int vm_save(struct vm *vm, const char *path, struct vm_save_result *res, char *err,
 	    size_t errlen);
 
-/* Open and check the save file path for a VM configured as cfg (its memory size and vCPU
- * count must match). Returns 0 and *out (free with vm_restore_close), or -errno after
- * logging one line naming the file and the reason. */
+/* Open and check the save file path for a VM configured as cfg (its memory size and vCPU count
+ * must match, and it has --firmware exactly when the file has a FIRMWARE section). Returns 0
+ * and *out (free with vm_restore_close), or -errno after logging one line naming the file and
+ * the reason. */
 int vm_restore_open(const char *path, const struct vm_config *cfg, struct vm_restore **out);
 
 /* Load the opened file into vm (built by vm_create from cfg with cfg->restore set, vCPUs
@@ -55,7 +56,9 @@ struct savestate;
 struct savestate_config;
 
 /* Gather everything but guest memory into s (allocated for vm->nr_vcpus): CONFIG, the
- * irqchip/PIT/clock, every vCPU, the legacy and the virtio devices. Same conditions as
+ * irqchip/PIT/clock, every vCPU, the legacy and the virtio devices, and for a VM booted
+ * with --firmware its FIRMWARE section (x86_firmware_save; s->fw_vars then points at the
+ * flash's array). Same conditions as
  * vm_save. 0, or -errno with a one-line reason in err. */
 int vm_save_collect(struct vm *vm, struct savestate *s, char *err, size_t errlen);
 
@@ -64,10 +67,11 @@ int vm_save_collect(struct vm *vm, struct savestate *s, char *err, size_t errlen
 int vm_restore_check_devices(struct vm *vm, const struct savestate_config *c,
 			     const char *label);
 
-/* Load everything of s but memory into vm (vCPUs not started; s checked by
- * savestate_read or savestate_check): the VM-wide state, the vCPUs, the legacy and virtio
- * devices. 0, or -errno after logging "LABEL: ..." (then destroy vm). s stays the
- * caller's. */
+/* Load everything of s but memory into vm (vCPUs not started; s checked by savestate_read or
+ * savestate_check): the firmware layout (a VM booted with --firmware: x86_firmware_restore; s
+ * must have a FIRMWARE section exactly when vm has a firmware), the VM-wide state, the vCPUs,
+ * the legacy and virtio devices. 0, or -errno after logging "LABEL: ..." (then destroy vm). s
+ * stays the caller's. */
 int vm_restore_state(struct vm *vm, const struct savestate *s, const char *label);
 
 /* The device memory of a save (a display's VRAM): _collect points s->devmem at every

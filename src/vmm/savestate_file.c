@@ -40,6 +40,8 @@ struct sec_hdr {
 
 _Static_assert(sizeof(struct file_hdr) == 64, "file header is 64 bytes");
 _Static_assert(sizeof(struct sec_hdr) == 32, "section header is 32 bytes");
+/* A change of the FIRMWARE section's layout takes a new SAVESTATE_FW_VERSION. */
+_Static_assert(sizeof(struct savestate_firmware) == 640, "FIRMWARE version 1 is 640 bytes");
 
 #define IOV_BATCH   512
 #define IO_CHUNK    (8u << 20)   /* bytes per writev / read */
@@ -133,6 +135,7 @@ void savestate_free(struct savestate *s)
 	free(s->vcpus);
 	free(s->devices);
 	free(s->bitmap);
+	free(s->fw_vars_buf);
 	free(s);
 }
 
@@ -206,6 +209,27 @@ static int write_section(int fd, uint32_t type, uint32_t index, const void *p, u
 	if (!ret)
 		ret = write_all(fd, p, len);
 	*off += sizeof(h) + len;
+	return ret;
+}
+
+/* The FIRMWARE section: its fixed part, then the variable store. */
+static int write_firmware(int fd, const struct savestate *s, uint64_t *off)
+{
+	struct sec_hdr h = { .type = SAVESTATE_SEC_FIRMWARE, .index = 0,
+			     .length = sizeof(s->fw) + s->fw.vars_size };
+	int ret;
+
+	if (s->fw.vars_size && !s->fw_vars)
+		return -EINVAL;
+	h.crc = crc(0, &s->fw, sizeof(s->fw));
+	h.crc = crc(h.crc, s->fw_vars, s->fw.vars_size);
+	h.hdr_crc = crc(0, &h, offsetof(struct sec_hdr, hdr_crc));
+	ret = write_all(fd, &h, sizeof(h));
+	if (!ret)
+		ret = write_all(fd, &s->fw, sizeof(s->fw));
+	if (!ret && s->fw.vars_size)
+		ret = write_all(fd, s->fw_vars, s->fw.vars_size);
+	*off += sizeof(h) + h.length;
 	return ret;
 }
 
@@ -316,7 +340,7 @@ int savestate_write(int fd, const struct savestate *s, const uint8_t *mem,
 
 	memcpy(fh.magic, SAVESTATE_MAGIC, 8);
 	fh.layout = savestate_layout();
-	fh.nr_sections = 5 + s->config.nr_cpus + s->nr_devmem;
+	fh.nr_sections = 5 + s->config.nr_cpus + (s->has_fw ? 1 : 0) + s->nr_devmem;
 	fh.created = (uint64_t)time(NULL);
 	fh.crc = crc(0, &fh, offsetof(struct file_hdr, crc));
 	ret = write_all(fd, &fh, sizeof(fh));
@@ -332,6 +356,8 @@ int savestate_write(int fd, const struct savestate *s, const uint8_t *mem,
 	if (!ret)
 		ret = write_section(fd, SAVESTATE_SEC_DEVICES, 0, s->devices,
 				    devices_len(s->devices->n), &off);
+	if (!ret && s->has_fw)
+		ret = write_firmware(fd, s, &off);
 	for (i = 0; !ret && i < s->nr_devmem; i++)
 		ret = write_section(fd, SAVESTATE_SEC_DEVMEM, s->devmem[i].index, s->devmem[i].p,
 				    s->devmem[i].len, &off);
@@ -464,6 +490,13 @@ int savestate_check(const struct savestate *s, const char **why)
 		ret = check_legacy(&s->legacy, why);
 	if (!ret)
 		ret = check_devices(&s->config, s->devices, why);
+	if (!ret && s->has_fw > 1)
+		return *why = "the firmware flag is out of range", -EINVAL;
+	if (!ret && s->has_fw) {
+		ret = savestate_check_firmware(&s->fw, sizeof(s->fw) + s->fw.vars_size, why);
+		if (!ret && s->fw.vars_size && !s->fw_vars)
+			return *why = "the variable store is missing", -EINVAL;
+	}
 	return ret;
 }
 
@@ -534,6 +567,56 @@ static int read_memory_hdr(int fd, uint64_t fsize, uint64_t off, struct savestat
 	return 0;
 }
 
+/* The FIRMWARE section at *off when the next section is one: read and checked
+ * (savestate_check_firmware), the variable store into s->fw_vars_buf. *n_out: 1 when it
+ * was there, else 0 (and *off unchanged). */
+static int read_firmware(int fd, uint64_t fsize, uint64_t *off, struct savestate *s,
+			 uint32_t *n_out, const char **why)
+{
+	struct sec_hdr h;
+	uint64_t at;
+	uint32_t c;
+	int ret;
+
+	*n_out = 0;
+	if (*off + sizeof(h) > fsize)
+		return 0; /* the next check names what is missing */
+	ret = read_at(fd, &h, sizeof(h), *off);
+	if (ret)
+		return *why = "cannot read a section header", ret;
+	if (h.type != SAVESTATE_SEC_FIRMWARE)
+		return 0;
+	ret = read_section(fd, fsize, off, SAVESTATE_SEC_FIRMWARE, 0, NULL, 0, &h, why);
+	if (ret)
+		return ret;
+	if (h.length < sizeof(s->fw))
+		return *why = "the firmware section is too short", -EINVAL;
+	at = *off;
+	ret = read_at(fd, &s->fw, sizeof(s->fw), at);
+	if (ret)
+		return *why = "cannot read the firmware section", ret;
+	ret = savestate_check_firmware(&s->fw, h.length, why);
+	if (ret)
+		return ret;
+	c = crc(0, &s->fw, sizeof(s->fw));
+	if (s->fw.vars_size) {
+		s->fw_vars_buf = malloc(s->fw.vars_size);
+		if (!s->fw_vars_buf)
+			return -ENOMEM;
+		ret = read_at(fd, s->fw_vars_buf, s->fw.vars_size, at + sizeof(s->fw));
+		if (ret)
+			return *why = "cannot read the firmware section", ret;
+		c = crc(c, s->fw_vars_buf, s->fw.vars_size);
+		s->fw_vars = s->fw_vars_buf;
+	}
+	if (CRC_BAD(h.crc, c))
+		return *why = "a section is corrupt (CRC mismatch)", -EINVAL;
+	s->has_fw = 1;
+	*off += h.length;
+	*n_out = 1;
+	return 0;
+}
+
 /* The n device memory sections at *off: headers checked (type, ascending entry index inside
  * the device table, length up to SAVESTATE_DEVMEM_MAX and inside the file), payloads
  * skipped (savestate_load_devmem reads them). */
@@ -588,6 +671,7 @@ int savestate_read(int fd, struct savestate **out, const char **why)
 	struct sec_hdr h;
 	struct stat st;
 	uint64_t off = sizeof(fh), fsize;
+	uint32_t nfw = 0;
 	int ret;
 
 	*why = "";
@@ -615,7 +699,8 @@ int savestate_read(int fd, struct savestate **out, const char **why)
 	ret = check_config(&cfg, why);
 	if (ret)
 		goto err;
-	if (fh.nr_sections < 5 + cfg.nr_cpus || fh.nr_sections - (5 + cfg.nr_cpus) > cfg.nr_devs)
+	if (fh.nr_sections < 5 + cfg.nr_cpus ||
+	    fh.nr_sections - (5 + cfg.nr_cpus) > cfg.nr_devs + 1)
 		BAD("the section count does not match the vCPU and device counts");
 	ret = savestate_alloc(cfg.nr_cpus, &s);
 	if (ret)
@@ -639,7 +724,12 @@ int savestate_read(int fd, struct savestate **out, const char **why)
 	if (!ret)
 		ret = check_devices(&cfg, s->devices, why);
 	if (!ret)
-		ret = read_devmem_hdrs(fd, fsize, &off, fh.nr_sections - (5 + cfg.nr_cpus), s, why);
+		ret = read_firmware(fd, fsize, &off, s, &nfw, why);
+	if (!ret && fh.nr_sections - (5 + cfg.nr_cpus) - nfw > cfg.nr_devs)
+		BAD("the section count does not match the vCPU and device counts");
+	if (!ret)
+		ret = read_devmem_hdrs(fd, fsize, &off, fh.nr_sections - (5 + cfg.nr_cpus) - nfw,
+				       s, why);
 	if (!ret)
 		ret = read_memory_hdr(fd, fsize, off, s, why);
 	if (ret)

@@ -17,7 +17,12 @@
 #include "arch/x86/cpu_state.h"
 #include "devices/acpi_pm.h"
 #include "devices/debug_exit.h"
+#include "devices/fw_cfg.h"
 #include "devices/i8042.h"
+#include "devices/ich9_lpc.h"
+#include "devices/pci.h"
+#include "devices/pflash.h"
+#include "devices/q35.h"
 #include "devices/rtc.h"
 #include "devices/serial.h"
 #include "devices/virtio/devstate.h"
@@ -39,8 +44,42 @@ enum savestate_section {
 	/* A device's own memory (a display's VRAM), raw; the index is its device-table entry.
 	 * Zero or more, in ascending entry order, between DEVICES and MEMORY. */
 	SAVESTATE_SEC_DEVMEM  = 7,
+	/* A VM booted with --firmware: struct savestate_firmware (its own version and size),
+	 * then the UEFI variable store's bytes. At most one, between DEVICES and DEVMEM;
+	 * absent for direct kernel boot (and in every file written before it existed). */
+	SAVESTATE_SEC_FIRMWARE = 8,
 };
 #define SAVESTATE_DEVMEM_MAX (256ULL << 20) /* bytes of one device's memory */
+
+/* The FIRMWARE section's fixed part: which firmware the VM runs (checked against the VM
+ * restored into, which must be started with the same --firmware) and the state of the
+ * firmware layout's devices (arch/x86/firmware.c x86_firmware_save). vars_size bytes of
+ * the variable store follow it (the flash's whole array: a restore writes it into the
+ * destination's vars file). Grows by new fields at the end: version and size say which
+ * layout a section has. */
+#define SAVESTATE_FW_VERSION  1
+#define SAVESTATE_FW_VARS_MAX (16ULL << 20)  /* X86_FW_ROM_MAX: ROM and flash together */
+struct savestate_firmware {
+	uint32_t version;            /* SAVESTATE_FW_VERSION */
+	uint32_t size;               /* bytes of this struct as written (640 in version 1) */
+	uint32_t rom_crc;            /* CRC32 of the ROM image the VM runs */
+	uint32_t reserved0;
+	uint64_t rom_size;           /* its bytes */
+	uint64_t vars_size;          /* the variable store's bytes after this struct (0: none) */
+	uint32_t fw_cfg_crc;         /* fw_cfg_digest of the device's items */
+	uint32_t fw_cfg_items;
+	uint8_t uuid[16];            /* the SMBIOS UUID fw_cfg offers (a random one is kept) */
+	uint16_t sercon_port;        /* etc/sercon-port (0: none): kept, whatever --serial says */
+	uint16_t reserved1;
+	uint32_t reserved2;
+	struct q35_mch_state mch;    /* PCIEXBAR, PAM0-6 (the shadow area's mapping), SMRAM */
+	struct pflash_state flash;   /* the flash's command state (zero without a flash) */
+	struct fw_cfg_state fw_cfg;  /* selector, offset, DMA address */
+	struct ich9_lpc_state lpc;   /* the LPC bridge's config space (PMBASE, ACPI_CNTL, PIRQ
+				      * routing, RCBA) and RST_CNT */
+	struct pci_host_state pci;   /* the 0xCF8 latch and the host bridge's config space */
+	uint8_t reserved3[4];
+};
 
 /* The VM a file fits: checked against the VM built to restore into. */
 struct savestate_config {
@@ -107,6 +146,13 @@ struct savestate {
 		uint64_t off;
 		uint32_t crc;
 	} devmem[VDEVS_MAX];
+	/* The FIRMWARE section (has_fw 1): fw, then fw.vars_size bytes of the variable store.
+	 * Write side: fw_vars points at them (the flash's array, read while the VM is
+	 * stopped). Read side: fw_vars points at fw_vars_buf (owned, freed with s). */
+	uint32_t has_fw;
+	struct savestate_firmware fw;
+	const uint8_t *fw_vars;
+	uint8_t *fw_vars_buf;
 };
 
 /* What a write produced, for the log and the control socket's reply. */
@@ -147,10 +193,18 @@ int savestate_load_devmem(int fd, const struct savestate *s, uint32_t k, uint8_t
 
 /* The checks savestate_read makes on the sections but memory, for a state that came
  * another way (a migration stream, vmm/migrate_stream.h): s->config's ranges, the vCPUs'
- * MSR counts, the legacy devices' indices, DEVICES against CONFIG. 0 or -EINVAL and *why
+ * MSR counts, the legacy devices' indices, DEVICES against CONFIG, FIRMWARE (when has_fw:
+ * savestate_check_firmware, fw_vars set). 0 or -EINVAL and *why
  * (a static string). savestate_check_config checks CONFIG alone. */
 int savestate_check(const struct savestate *s, const char **why);
 int savestate_check_config(const struct savestate_config *c, const char **why);
+
+/* A FIRMWARE section's fixed part against its section's length (version, size, the
+ * variable store's size), and its device states as far as they can be checked without
+ * the devices (q35_mch_state_check, pflash_state_check, fw_cfg_state_check, reserved
+ * fields). 0, or -EINVAL and *why (a static string). */
+int savestate_check_firmware(const struct savestate_firmware *fw, uint64_t section_len,
+			     const char **why);
 
 /* zlib's CRC32 over any length (c: 0 to start). */
 uint32_t savestate_crc32(uint32_t c, const void *p, size_t n);

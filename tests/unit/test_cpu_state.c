@@ -5,7 +5,8 @@
  * exactly N port writes over both VMs and the guest's "pass". The state read back from the
  * new VM equals the saved one (registers, segments, XSAVE with a planted XMM pattern, XCR0,
  * LAPIC with a planted TPR, MSRs with the guest's kvmclock enable, PIT channel 0 that the
- * guest programmed). Skips without /dev/kvm. */
+ * guest programmed). Skips without /dev/kvm. Also (no KVM needed) the MTRRs added to the
+ * saved MSRs. */
 #include "check.h"
 
 #include <errno.h>
@@ -250,12 +251,44 @@ static void test_restore_rejects_bad_state(void)
 	free(s);
 }
 
+/* The MTRRs a firmware programs go into the saved MSRs (KVM does not list them): once
+ * each, after KVM's list, never past X86_STATE_MAX_MSRS. No KVM needed. */
+static void test_msrs_extra(void)
+{
+	static const uint32_t want[] = { 0x2ff, 0x250, 0x258, 0x259, 0x268, 0x26f, 0x200, 0x20f };
+	struct x86_vcpu_state *st = calloc(1, sizeof(*st));
+
+	st->nr_msrs = 2;
+	st->msrs[0].index = MSR_IA32_TSC;
+	st->msrs[1].index = 0x250;                       /* a KVM that lists one already */
+	x86_state_msrs_extra(st);
+	CHECK_EQ(st->nr_msrs, 2 + 12 + 16 - 1);
+	CHECK_EQ(st->msrs[0].index, MSR_IA32_TSC);
+	for (unsigned w = 0; w < sizeof(want) / sizeof(want[0]); w++) {
+		unsigned seen = 0;
+
+		for (uint32_t i = 0; i < st->nr_msrs; i++)
+			seen += st->msrs[i].index == want[w];
+		CHECK_EQ(seen, 1);
+	}
+	x86_state_msrs_extra(st);                        /* nothing twice */
+	CHECK_EQ(st->nr_msrs, 2 + 12 + 16 - 1);
+	st->nr_msrs = X86_STATE_MAX_MSRS - 3;            /* a full list: the first that fit */
+	for (uint32_t i = 0; i < st->nr_msrs; i++)
+		st->msrs[i].index = 0x1000 + i;
+	x86_state_msrs_extra(st);
+	CHECK_EQ(st->nr_msrs, X86_STATE_MAX_MSRS);
+	CHECK_EQ(st->msrs[X86_STATE_MAX_MSRS - 3].index, 0x2ff);
+	free(st);
+}
+
 int main(void)
 {
+	RUN(test_msrs_extra);
 	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (kvm < 0 || x86_cpuid_get_supported(kvm, &cpuid) < 0) {
 		printf("SKIP cpu_state: /dev/kvm is not usable here\n");
-		return 0;
+		return check_done();
 	}
 	RUN(test_save_restore_continue);
 	RUN(test_vcpu_wrappers);

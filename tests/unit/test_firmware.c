@@ -256,13 +256,6 @@ static void test_bios_layout(void)
 		}
 		free(t);
 	}
-	{ /* not in the save format yet: a save is refused, not half done */
-		struct savestate st;
-		char err[200] = "";
-		memset(&st, 0, sizeof(st));
-		CHECK_EQ(vm_save_collect(vm, &st, err, sizeof(err)), -ENOTSUP);
-		CHECK(strstr(err, "--firmware") != NULL);
-	}
 	/* vCPU 0 at the reset vector, in real mode. */
 	CHECK_EQ(vm->boot.mode, BOOT_MODE_FIRMWARE);
 	memset(&sregs, 0, sizeof(sregs));

@@ -64,7 +64,7 @@ static int stream(int how)
 	s->config.dev[0].kind = 13; /* bochs-display */
 	s->devices->n = 1;
 	s->devices->e[0].kind = 13;
-	ret = mstream_send_header(fd);
+	ret = mstream_send_header(fd, 0);
 	ret = ret ? ret : mstream_send(fd, MIGRATE_FR_CONFIG, 0, &s->config, sizeof(s->config));
 	ret = ret ? ret : mstream_send(fd, MIGRATE_FR_VM, 0, &s->vm, sizeof(s->vm));
 	ret = ret ? ret : mstream_send(fd, MIGRATE_FR_VCPU, 0, &s->vcpus[0], sizeof(s->vcpus[0]));
@@ -106,8 +106,8 @@ static int recv_one(int how, const struct migrate_sink *sink, char *why, size_t 
 
 static void test_devmem_frames(void)
 {
-	const struct migrate_sink sink = { s_config, s_load, s_devmem };
-	const struct migrate_sink nodev = { s_config, s_load, NULL };
+	const struct migrate_sink sink = { s_config, s_load, s_devmem, NULL };
+	const struct migrate_sink nodev = { s_config, s_load, NULL, NULL };
 	char why[600];
 
 	guest = mmap(NULL, MEM, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

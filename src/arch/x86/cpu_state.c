@@ -40,7 +40,32 @@ static int msr_list(int kvm_fd, struct x86_vcpu_state *st)
 	if (i < l->nmsrs)
 		vsrv_log("vCPU state: %u MSRs, only %u kept", l->nmsrs, X86_STATE_MAX_MSRS);
 	free(l);
+	/* the MTRRs a firmware programs (KVM does not list them) */
+	x86_state_msrs_extra(st);
 	return 0;
+}
+
+void x86_state_msrs_extra(struct x86_vcpu_state *st)
+{
+	static const uint32_t fixed[] = {
+		0x2ff,                                   /* MTRRdefType */
+		0x250, 0x258, 0x259,                     /* MTRRfix64K_00000, 16K_80000/A0000 */
+		0x268, 0x269, 0x26a, 0x26b, 0x26c, 0x26d, 0x26e, 0x26f, /* MTRRfix4K_* */
+	};
+	uint32_t extra[sizeof(fixed) / sizeof(fixed[0]) + 16], n = 0;
+
+	for (uint32_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		extra[n++] = fixed[i];
+	for (uint32_t i = 0; i < 16; i++)                /* MTRRphysBase0/Mask0 .. 7 */
+		extra[n++] = 0x200 + i;
+	for (uint32_t k = 0; k < n && st->nr_msrs < X86_STATE_MAX_MSRS; k++) {
+		uint32_t j;
+
+		for (j = 0; j < st->nr_msrs && st->msrs[j].index != extra[k]; j++)
+			;
+		if (j == st->nr_msrs)
+			st->msrs[st->nr_msrs++] = (struct kvm_msr_entry){ .index = extra[k] };
+	}
 }
 
 /* KVM_GET_MSRS / KVM_SET_MSRS on n entries; both return how many they did, stopping at

@@ -35,10 +35,17 @@ struct x86_vm_state {
 	struct kvm_clock_data clock;
 };
 
-/* Capture vCPU vcpu_fd's state into *st (every MSR of KVM_GET_MSR_INDEX_LIST on kvm_fd
- * that KVM lets the host read). Returns 0, or -errno after logging one line naming the
- * ioctl. */
+/* Capture vCPU vcpu_fd's state into *st (every MSR of KVM_GET_MSR_INDEX_LIST on kvm_fd,
+ * and those of x86_state_msrs_extra, that KVM lets the host read). Returns 0, or -errno
+ * after logging one line naming the ioctl. */
 int x86_vcpu_save(int kvm_fd, int vcpu_fd, struct x86_vcpu_state *st);
+
+/* Add to st->msrs (indices only, nr_msrs grows) the MSRs KVM keeps per vCPU but leaves out
+ * of KVM_GET_MSR_INDEX_LIST (a VMM saves them itself, as QEMU does): the MTRRs a firmware
+ * programs (MTRRdefType, the 11 fixed-range registers, 8 variable ranges: KVM's count).
+ * Indices already listed are not added again; st->nr_msrs stays at most
+ * X86_STATE_MAX_MSRS. */
+void x86_state_msrs_extra(struct x86_vcpu_state *st);
 
 /* Load *st into vcpu_fd (which has its CPUID set already). Returns 0, -EINVAL for a state
  * that does not fit (too many MSRs), or -errno after logging one line naming the ioctl

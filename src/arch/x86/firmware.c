@@ -13,6 +13,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "arch/x86/boot.h"
 #include "arch/x86/fw_cfg_x86.h"
@@ -24,6 +25,7 @@
 #include "devices/q35.h"
 #include "devices/rtc.h"
 #include "util/log.h"
+#include "vmm/savestate_file.h"
 #include "vmm/vm.h"
 
 #define SLOT_ROM   2
@@ -33,6 +35,7 @@ struct x86_firmware {
 	struct vm *vm;
 	uint8_t *rom;            /* the ROM's bytes (anonymous mapping, rom_size) */
 	uint64_t rom_size, rom_base;
+	uint32_t rom_crc;        /* of the image as loaded (a save names the firmware by it) */
 	bool rom_slot;
 	bool ro_slots;           /* KVM_CAP_READONLY_MEM: ROM and flash writes exit */
 	struct pflash *flash;
@@ -42,6 +45,8 @@ struct x86_firmware {
 	struct q35_mch *mch;
 	struct ich9_lpc *lpc;
 	struct fw_cfg *fw_cfg;
+	uint8_t uuid[16];        /* what fw_cfg offers: --uuid, or the boot's random one */
+	uint16_t sercon_port;    /* etc/sercon-port, 0: none */
 	uint8_t pam[13];         /* the attribute of each PAM region, as the guest set it */
 };
 
@@ -242,6 +247,7 @@ static int load_rom(struct x86_firmware *f, const char *path, bool writable)
 	}
 	memcpy(f->rom, buf, len);
 	x86_unmap_file(buf, len);
+	f->rom_crc = (uint32_t)crc32(0, f->rom, (uInt)len); /* len <= 16 MiB */
 	if (!writable)
 		mprotect(f->rom, len, PROT_READ);
 	f->rom_size = len;
@@ -295,17 +301,22 @@ int x86_firmware_init(struct vm *vm)
 	if (ret)
 		return ret;
 	/* The ROM's last 128 KiB (all of a smaller one) below 1 MiB: a fresh copy for every
-	 * build of the VM, so a reset starts from the pristine image. */
+	 * build of the VM, so a reset starts from the pristine image. Not for a VM restored
+	 * or migrated: its RAM comes from the saved VM (whatever the guest made of the shadow
+	 * area), and only the non-zero pages are loaded over RAM that must start zero. */
 	shadow = f->rom_size < X86_FW_SHADOW ? f->rom_size : X86_FW_SHADOW;
 	low = guest_mem_ptr(vm->mem, 0x100000 - shadow, shadow);
 	if (!low)
 		return -EINVAL;
-	memcpy(low, f->rom + f->rom_size - shadow, shadow);
+	if (!c->restore && !c->incoming)
+		memcpy(low, f->rom + f->rom_size - shadow, shadow);
 
 	if (c->firmware_vars) {
 		f->vm = NULL; /* no remapping from the callback until the flash is placed */
-		ret = pflash_open(c->firmware_vars, c->firmware_vars_template, flash_mode, f,
-				  &f->flash);
+		/* a migration's destination takes the file's lock when the source lets go of it
+		 * (x86_firmware_lock): the source may run on the same file until then */
+		ret = (c->incoming ? pflash_open_unlocked : pflash_open)(c->firmware_vars,
+				c->firmware_vars_template, flash_mode, f, &f->flash);
 		if (ret) {
 			vsrv_log("firmware: vars %s: %s", c->firmware_vars, strerror(-ret));
 			return ret;
@@ -374,27 +385,26 @@ void x86_firmware_exit(struct vm *vm)
 }
 
 /* ---- fw_cfg and the reset vector ---- */
-int x86_firmware_boot(struct vm *vm)
+
+/* fw_cfg with its files for vm, offering uuid and the firmware console on sercon_port (0:
+ * none). 0 and *out, or -errno (logged). */
+static int fw_cfg_build(struct vm *vm, const uint8_t uuid[16], uint16_t sercon_port,
+			struct fw_cfg **out)
 {
 	const struct vm_config *c = vm->cfg;
-	struct x86_firmware *f = vm->fw;
 	struct x86_fw_config fc = {
 		.name = c->name ? c->name : "vsrv", .serial = c->serial_number,
-		.sercon_port = c->serial == VM_SERIAL_NONE ? 0 : 0x3f8, .nographic = true,
+		.sercon_port = sercon_port, .nographic = true,
 		.boot_menu = false, .boot_fail_wait_ms = 5000,
 	};
-	int ret;
-
-	if (c->has_uuid) {
-		memcpy(fc.uuid, c->uuid, 16);
-	} else if (getrandom(fc.uuid, 16, 0) == 16) { /* a version 4 UUID for this boot */
-		fc.uuid[6] = (fc.uuid[6] & 0x0f) | 0x40;
-		fc.uuid[8] = (fc.uuid[8] & 0x3f) | 0x80;
-	}
-	/* --boot as fw_cfg's bootorder too (OVMF reads only that; SeaBIOS prefers it to the
-	 * CMOS order): each kind's devices in command-line order. */
+	struct fw_cfg *fw = NULL;
 	char *order = NULL;
 	size_t order_len = 0;
+	int ret;
+
+	memcpy(fc.uuid, uuid, 16);
+	/* --boot as fw_cfg's bootorder too (OVMF reads only that; SeaBIOS prefers it to the
+	 * CMOS order): each kind's devices in command-line order. */
 	if (c->boot_order[0]) {
 		FILE *o = open_memstream(&order, &order_len);
 
@@ -405,16 +415,183 @@ int x86_firmware_boot(struct vm *vm)
 		fclose(o);
 		fc.bootorder = order_len ? order : NULL;
 	}
-	ret = fw_cfg_create(&vm->host, vm->mem, &f->fw_cfg);
+	ret = fw_cfg_create(&vm->host, vm->mem, &fw);
 	if (ret) {
 		free(order);
 		vsrv_log("firmware: cannot create fw_cfg: %s", strerror(-ret));
 		return ret;
 	}
-	ret = x86_fw_cfg_setup(vm, f->fw_cfg, &fc);
+	ret = x86_fw_cfg_setup(vm, fw, &fc);
 	free(order);
-	if (ret)
+	if (ret) {
+		fw_cfg_destroy(fw);
 		return ret; /* logged */
+	}
+	*out = fw;
+	return 0;
+}
+
+int x86_firmware_boot(struct vm *vm)
+{
+	const struct vm_config *c = vm->cfg;
+	struct x86_firmware *f = vm->fw;
+	int ret;
+
+	if (c->has_uuid) {
+		memcpy(f->uuid, c->uuid, 16);
+	} else if (getrandom(f->uuid, 16, 0) == 16) { /* a version 4 UUID for this boot */
+		f->uuid[6] = (f->uuid[6] & 0x0f) | 0x40;
+		f->uuid[8] = (f->uuid[8] & 0x3f) | 0x80;
+	}
+	f->sercon_port = c->serial == VM_SERIAL_NONE ? 0 : 0x3f8;
+	ret = fw_cfg_build(vm, f->uuid, f->sercon_port, &f->fw_cfg);
+	if (ret)
+		return ret;
 	vm->boot = (struct vm_boot){ .mode = BOOT_MODE_FIRMWARE, .entry = 0xfff0, .arg = 0 };
+	return 0;
+}
+
+void x86_firmware_pam(struct vm *vm, uint8_t attr[13])
+{
+	memcpy(attr, vm->fw->pam, 13); /* what the MCH told the VMM (on_pam) */
+}
+
+int x86_firmware_lock(struct vm *vm, bool on)
+{
+	return vm->fw && vm->fw->flash ? pflash_lock(vm->fw->flash, on) : 0;
+}
+
+/* ---- saved state (the save file's FIRMWARE section, savestate_file.h) ---- */
+void x86_firmware_save(struct vm *vm, struct savestate_firmware *fw, const uint8_t **vars)
+{
+	struct x86_firmware *f = vm->fw;
+
+	memset(fw, 0, sizeof(*fw));
+	fw->version = SAVESTATE_FW_VERSION;
+	fw->size = sizeof(*fw);
+	fw->rom_size = f->rom_size;
+	/* a writable ROM (no read-only slots) is saved as the guest left it: a restore on the
+	 * pristine image then refuses it rather than run another ROM */
+	fw->rom_crc = f->ro_slots ? f->rom_crc : (uint32_t)crc32(0, f->rom, (uInt)f->rom_size);
+	memcpy(fw->uuid, f->uuid, 16);
+	fw->sercon_port = f->sercon_port;
+	if (f->fw_cfg) {
+		fw_cfg_digest(f->fw_cfg, &fw->fw_cfg_crc, &fw->fw_cfg_items);
+		fw_cfg_save(f->fw_cfg, &fw->fw_cfg);
+	}
+	pci_host_save(f->pci, &fw->pci);
+	q35_mch_save(f->mch, &fw->mch);
+	ich9_lpc_save(f->lpc, &fw->lpc);
+	*vars = NULL;
+	if (f->flash) {
+		pflash_save(f->flash, &fw->flash);
+		fw->vars_size = f->flash_size;
+		*vars = pflash_array(f->flash);
+	}
+}
+
+static void uuid_str(const uint8_t u[16], char out[37])
+{
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12],
+		 u[13], u[14], u[15]);
+}
+
+/* What x86_firmware_restore checks before it changes anything. 0 or -EINVAL (logged). */
+static int restore_check(struct vm *vm, const struct savestate_firmware *fw,
+			 const uint8_t *vars_data, const char *label)
+{
+	struct x86_firmware *f = vm->fw;
+	uint64_t vars = f->flash ? f->flash_size : 0;
+	char a[37], b[37];
+
+	if (fw->rom_size != f->rom_size || fw->rom_crc != f->rom_crc) {
+		vsrv_log("%s: the saved VM ran another firmware ROM (%llu KiB, CRC32 %08x) than "
+			 "this one's %s (%llu KiB, CRC32 %08x): start it with the same --firmware",
+			 label, (unsigned long long)(fw->rom_size >> 10), fw->rom_crc,
+			 vm->cfg->firmware, (unsigned long long)(f->rom_size >> 10), f->rom_crc);
+		return -EINVAL;
+	}
+	if (fw->vars_size != vars) {
+		if (!vars || !fw->vars_size)
+			vsrv_log("%s: the saved VM %s a UEFI variable store, this one %s (start "
+				 "it with the same --firmware)", label,
+				 fw->vars_size ? "has" : "has no", vars ? "has" : "has none");
+		else
+			vsrv_log("%s: the saved VM's UEFI variable store has %llu bytes, this "
+				 "one's (%s) %llu", label, (unsigned long long)fw->vars_size,
+				 vm->cfg->firmware_vars, (unsigned long long)vars);
+		return -EINVAL;
+	}
+	if (fw->vars_size && !vars_data) {
+		vsrv_log("%s: the saved UEFI variable store is missing", label);
+		return -EINVAL;
+	}
+	if (vm->cfg->has_uuid && memcmp(vm->cfg->uuid, fw->uuid, 16)) {
+		uuid_str(fw->uuid, a);
+		uuid_str(vm->cfg->uuid, b);
+		vsrv_log("%s: the saved VM has the SMBIOS UUID %s, this one --uuid %s (give the "
+			 "same, or none)", label, a, b);
+		return -EINVAL;
+	}
+	if (q35_mch_state_check(&fw->mch) ||
+	    pci_dev_cfg_check(&f->pci->bridge, fw->pci.bridge_cfg) ||
+	    ich9_lpc_check(f->lpc, &fw->lpc) || fw_cfg_state_check(&fw->fw_cfg) ||
+	    (f->flash && pflash_state_check(&fw->flash))) {
+		vsrv_log("%s: the saved state of the chipset, the flash or fw_cfg is refused",
+			 label);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int x86_firmware_restore(struct vm *vm, const struct savestate_firmware *fw,
+			 const uint8_t *vars, const char *label)
+{
+	struct x86_firmware *f = vm->fw;
+	struct fw_cfg *fc = NULL;
+	uint32_t crc = 0, items = 0;
+	int ret;
+
+	if (!f || f->fw_cfg) { /* a VM built for a restore or a migration boots nothing */
+		vsrv_log("%s: this VM %s", label, f ? "was booted: its state cannot be loaded" :
+			 "has no firmware");
+		return -EINVAL;
+	}
+	ret = restore_check(vm, fw, vars, label);
+	if (ret)
+		return ret;
+	/* fw_cfg as the saved VM had it: the same UUID and console, the rest from the
+	 * configuration, which must give the same items */
+	ret = fw_cfg_build(vm, fw->uuid, fw->sercon_port, &fc);
+	if (ret)
+		return ret;
+	fw_cfg_digest(fc, &crc, &items);
+	if (crc != fw->fw_cfg_crc || items != fw->fw_cfg_items) {
+		vsrv_log("%s: the firmware's configuration (fw_cfg: %u items, CRC32 %08x) is not "
+			 "the saved VM's (%u items, CRC32 %08x): start it with the same --memory, "
+			 "--cpus, --name, --serial-number, --boot and devices", label, items, crc,
+			 fw->fw_cfg_items, fw->fw_cfg_crc);
+		fw_cfg_destroy(fc);
+		return -EINVAL;
+	}
+	if (f->flash && (ret = pflash_load_array(f->flash, vars, fw->vars_size))) {
+		vsrv_log("%s: cannot write the saved UEFI variables into %s: %s", label,
+			 vm->cfg->firmware_vars, strerror(-ret));
+		fw_cfg_destroy(fc);
+		return ret;
+	}
+	/* checked above: none of these refuses now */
+	if (pci_host_restore(f->pci, &fw->pci) || q35_mch_restore(f->mch, &fw->mch) ||
+	    ich9_lpc_restore(f->lpc, &fw->lpc) || fw_cfg_restore(fc, &fw->fw_cfg) ||
+	    (f->flash && pflash_restore(f->flash, &fw->flash))) {
+		vsrv_log("%s: the saved state of the chipset, the flash or fw_cfg is refused",
+			 label);
+		fw_cfg_destroy(fc);
+		return -EINVAL;
+	}
+	f->fw_cfg = fc;
+	memcpy(f->uuid, fw->uuid, 16);
+	f->sercon_port = fw->sercon_port;
 	return 0;
 }

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct savestate_firmware;
 struct vm;
 struct vm_config;
 
@@ -54,5 +55,39 @@ void x86_firmware_exit(struct vm *vm);
 /* The boot level's part (after the devices): fw_cfg with its files, vCPU 0 at the reset
  * vector (vm->boot.mode = BOOT_MODE_FIRMWARE). 0 or -errno (logged). */
 int x86_firmware_boot(struct vm *vm);
+
+/* What each of the 13 PAM regions of 0xC0000-0xFFFFF (q35.h) is mapped as now (enum
+ * q35_pam_attr, as the guest last set it); vm->fw set. The area stays guest RAM holding
+ * what the firmware put there, whatever the attribute (SeaBIOS and OVMF accept that). */
+void x86_firmware_pam(struct vm *vm, uint8_t attr[13]);
+
+/* Live migration: the UEFI vars file's lock, as the disks' (vm_devices_lock_disks). The
+ * source lets go of it (!on: synced first) while it stops its guest for the last round and
+ * takes it back if the migration fails; the destination, whose flash was opened without it
+ * (cfg->incoming), takes it when the state arrives. 0, or -EBUSY (another VM holds it,
+ * logged) or the sync's -errno. 0 for a VM without a flash. */
+int x86_firmware_lock(struct vm *vm, bool on);
+
+/* Saved state (the save file's and the migration stream's FIRMWARE section).
+ *
+ * _save fills fw (zeroed first) from vm (vm->fw set, vCPUs stopped): the ROM's size and
+ * CRC32, fw_cfg's items' digest, UUID and console port, the registers of the host bridge
+ * (0xCF8 latch, config space), the q35 MCH (PCIEXBAR, PAM: the shadow area's mapping),
+ * the LPC bridge, the flash and fw_cfg. *vars gets the flash's array (fw->vars_size
+ * bytes, the UEFI variables; NULL without a flash), valid until x86_firmware_exit.
+ *
+ * _restore loads fw (passed savestate_check_firmware) and vars into vm, which was built
+ * for a restore or an incoming migration (nothing booted: no fw_cfg yet). It checks first,
+ * changing nothing when it refuses: the same ROM image, a variable store of the same size
+ * (or none on both sides), --uuid (when given) equal to the saved UUID, fw_cfg rebuilt
+ * from the configuration with the saved UUID and console port holding exactly the saved
+ * VM's items (digest), and every register state one the devices accept. Then it writes
+ * the saved variables into the vars file (the blocks that differ, synced), loads the
+ * registers (ECAM moves, the PAM regions and the flash's mapping follow, the ACPI PM block
+ * moves to PMBASE) and keeps the new fw_cfg. Guest RAM (the shadow area 0xC0000-0xFFFFF
+ * with it) comes from the saved memory. 0, or -errno after logging "LABEL: ...". */
+void x86_firmware_save(struct vm *vm, struct savestate_firmware *fw, const uint8_t **vars);
+int x86_firmware_restore(struct vm *vm, const struct savestate_firmware *fw,
+			 const uint8_t *vars, const char *label);
 
 #endif
