@@ -74,7 +74,14 @@ static int raw_readv(struct disk *d, uint64_t s, const struct iovec *iov, int n)
 
 static int raw_writev(struct disk *d, uint64_t s, const struct iovec *iov, int n)
 {
-	return raw_rw(d, s, iov, n, true);
+	int ret = raw_rw(d, s, iov, n, true);
+	uint64_t len = 0;
+
+	/* marked even when it failed: part of it may have reached the file */
+	for (int i = 0; i < n; i++)
+		len += iov[i].iov_len;
+	disk_dirty_mark(d, s, len / DISK_SECTOR);
+	return ret;
 }
 
 static int raw_flush(struct disk *d)
@@ -84,7 +91,7 @@ static int raw_flush(struct disk *d)
 	return fdatasync(r->fd) ? -errno : 0;
 }
 
-static int raw_zero(struct disk *d, uint64_t s, uint64_t n, bool unmap)
+static int raw_zero_range(struct disk *d, uint64_t s, uint64_t n, bool unmap)
 {
 	static const uint8_t zeros[65536];
 	struct raw *r = d->priv;
@@ -110,6 +117,15 @@ static int raw_zero(struct disk *d, uint64_t s, uint64_t n, bool unmap)
 		len -= (uint64_t)w;
 	}
 	return 0;
+}
+
+static int raw_zero(struct disk *d, uint64_t s, uint64_t n, bool unmap)
+{
+	int ret = raw_zero_range(d, s, n, unmap);
+
+	if (ret != -EROFS && ret != -EINVAL)
+		disk_dirty_mark(d, s, n);
+	return ret;
 }
 
 static int raw_discard(struct disk *d, uint64_t s, uint64_t n)
@@ -315,6 +331,7 @@ void disk_close(struct disk *d)
 	if (!d)
 		return;
 	d->ops->close(d);
+	free(d->dirty_map);
 	free(d->path);
 	free(d);
 }
@@ -339,6 +356,10 @@ int disk_reopen(struct disk *d)
 	tmp = *d;
 	*d = *n;
 	*n = tmp;
+	/* the dirty bitmap stays with d */
+	d->dirty_map = n->dirty_map;
+	d->dirty_on = n->dirty_on;
+	n->dirty_map = NULL;
 	disk_close(n);
 	return 0;
 }

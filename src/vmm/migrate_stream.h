@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "vmm/savestate_file.h"
 
@@ -22,6 +23,9 @@
 #define MIGRATE_VERSION  1
 #define MIGRATE_BATCH    256u          /* pages per PAGES frame, at most */
 #define MIGRATE_MSG_MAX  512u          /* a REFUSE frame's text, at most */
+/* Stream header flags. DISKS: the source copies its disks (no shared storage): a DISKS frame
+ * follows CONFIG, DISKDATA frames come among the PAGES (vmm/migrate_disk.h). */
+#define MIGRATE_FLAG_DISKS 0x1u
 
 /* Frame types. 1-5 are the save file's sections (enum savestate_section), same payloads. */
 enum migrate_frame {
@@ -36,6 +40,8 @@ enum migrate_frame {
 	MIGRATE_FR_PAGES   = 16,  /* u32 count, u32 0, u64 page[count] ascending, the pages */
 	MIGRATE_FR_END     = 17,  /* struct migrate_end */
 	MIGRATE_FR_GO      = 18,  /* empty: the source ends its VM, the destination runs on */
+	MIGRATE_FR_DISKS   = 19,  /* the disks copied: struct migrate_disks, then entries */
+	MIGRATE_FR_DISKDATA = 20, /* a range of a disk: struct migrate_disk_rec [+ data] */
 	MIGRATE_FR_OK      = 32,  /* destination: the configuration fits, send memory */
 	MIGRATE_FR_READY   = 33,  /* destination: all loaded, waiting for GO */
 	MIGRATE_FR_REFUSE  = 34,  /* destination: the reason, text (no NUL) */
@@ -51,11 +57,16 @@ struct migrate_end {
 
 /* ---- sender (the source, and the destination's replies). Each returns 0 or -errno. ---- */
 
-/* The stream header (magic, version, the build's state layout signature). */
+/* The stream header (magic, version, the build's state layout signature), with flags
+ * (MIGRATE_FLAG_*) or without. */
 int mstream_send_header(int fd);
+int mstream_send_header_flags(int fd, uint32_t flags);
 
 /* One frame: type, index, payload p of len bytes. */
 int mstream_send(int fd, uint32_t type, uint32_t index, const void *p, uint64_t len);
+
+/* One frame whose payload is the n buffers of iov, one after the other. */
+int mstream_sendv(int fd, uint32_t type, uint32_t index, const struct iovec *iov, int n);
 
 /* One PAGES frame with the n (1..MIGRATE_BATCH) pages idx[] (ascending page numbers of the
  * host mapping) of mem, copied first into buf (MIGRATE_BATCH pages, the caller's) so that
@@ -71,6 +82,22 @@ int mstream_recv_reply(int fd, uint32_t *type, char *msg, size_t msglen);
 
 /* ---- receiver (the destination) ---- */
 
+/* A frame header as read (its CRC and reserved field checked). */
+struct mstream_frame {
+	uint32_t type, index;
+	uint64_t length;         /* of the payload, which follows */
+	uint32_t crc;            /* the payload's CRC32 */
+};
+
+/* Read one frame header: 0, -EPROTO (corrupt), -ECONNRESET (the stream ended), -EAGAIN (the
+ * socket's receive timeout), -errno. */
+int mstream_recv_frame(int fd, struct mstream_frame *f);
+
+/* Read exactly n bytes of payload: 0 or the errors of mstream_recv_frame. */
+int mstream_recv_bytes(int fd, void *p, size_t n);
+
+struct disk;
+
 /* What the receiver does with what arrives; opaque is passed back. Each returns 0 or
  * -errno with a one-line reason in why (sent to the source in a REFUSE frame). */
 struct migrate_sink {
@@ -85,6 +112,11 @@ struct migrate_sink {
 	 * goes (the device's memory, len bytes), or NULL with a reason in why to refuse it.
 	 * NULL: DEVMEM frames are refused. */
 	uint8_t *(*devmem)(void *opaque, uint32_t index, uint64_t len, char *why, size_t whylen);
+	/* A stream with MIGRATE_FLAG_DISKS: the DISKS frame names device-table entry index:
+	 * the destination's disk that the source's copy goes into (writable, and its own: not
+	 * the image the source runs on), or NULL with a reason in why. The receiver checks its
+	 * size. NULL: streams that copy disks are refused. */
+	struct disk *(*disk)(void *opaque, uint32_t index, char *why, size_t whylen);
 };
 
 struct migrate_recv_stats {
