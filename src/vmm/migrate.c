@@ -255,7 +255,7 @@ static int disks_prepare(struct migration *m)
 		const char *label = "disk";
 		struct disk *d = vm_devices_disk(m->vm, i, &label);
 
-		if (!d || d->readonly)
+		if (!d || d->readonly || !d->size)
 			continue; /* CD/DVD media and read-only disks: the destination has its own */
 		if (n == MIGRATE_DISKS_MAX)
 			return fail(m, -E2BIG, "more than %u disks to copy", MIGRATE_DISKS_MAX);
