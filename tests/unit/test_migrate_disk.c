@@ -4,7 +4,9 @@
  * destination equals the source byte for byte (`qemu-img compare`), raw and dynamic VHD, and
  * a dynamic VHD destination allocates only blocks that carry data. Then hostile records:
  * offsets past the end, bad lengths, flags, disk numbers, a bad CRC, a DISKS frame whose
- * sizes or disks do not match: each refused with a clear reason, the disk left unchanged. */
+ * sizes or disks do not match: each refused with a clear reason, the disk left unchanged.
+ * And the whole stream as migrate.c sends it with disks=copy through migrate_recv (the
+ * receiver `vsrv run --incoming` uses), with a sink that names the destination's disk. */
 #include "check.h"
 #include "scratch.h"
 #include "disk/disk.h"
@@ -15,6 +17,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -477,6 +480,149 @@ static void test_hostile_disks(void)
 	disk_close(d);
 }
 
+/* ---- the whole stream: migrate_recv with a disk sink ---- */
+
+#define SMEM (2u << 20)
+static uint8_t *sguest;
+static int sloads;
+static struct disk *sdst;
+
+static int s_config(void *o, const struct savestate_config *c, uint8_t **mem, char *why,
+		    size_t whylen)
+{
+	(void)o, (void)c, (void)why, (void)whylen;
+	*mem = sguest;
+	return 0;
+}
+
+static int s_load(void *o, const struct savestate *st, char *why, size_t whylen)
+{
+	(void)o, (void)st, (void)why, (void)whylen;
+	sloads++;
+	return 0;
+}
+
+static struct disk *s_disk(void *o, uint32_t index, char *why, size_t whylen)
+{
+	(void)o;
+	if (index != 0) {
+		snprintf(why, whylen, "no disk at device %u", index);
+		return NULL;
+	}
+	return sdst;
+}
+
+/* A stream as migrate.c sends it with disks=copy, into a memfd: the header (with the DISKS
+ * flag unless noflag), CONFIG, DISKS, the disk's full copy, the state sections, END, GO. */
+static int disk_stream(struct disk *src, bool noflag)
+{
+	struct mdisk_tx_disk dd = { src, 0, "disk0" };
+	struct mdisk_tx *t = NULL;
+	struct savestate *st = NULL;
+	struct migrate_end end = { 0 };
+	char why[200];
+	int fd = memfd_create("mig", MFD_CLOEXEC), ret;
+
+	CHECK_EQ(savestate_alloc(1, &st), 0);
+	CHECK_EQ(mdisk_tx_new(&dd, 1, &t), 0);
+	if (!st || !t)
+		return fd;
+	st->config.mem_size = SMEM;
+	st->config.nr_cpus = 1;
+	st->config.nr_devs = 1;
+	st->config.dev[0].kind = 1; /* virtio-blk */
+	st->devices->n = 1;
+	st->devices->e[0].kind = 1;
+	ret = mstream_send_header_flags(fd, noflag ? 0 : MIGRATE_FLAG_DISKS);
+	ret = ret ? ret : mstream_send(fd, MIGRATE_FR_CONFIG, 0, &st->config, sizeof(st->config));
+	if (!noflag)
+		ret = ret ? ret : mdisk_tx_send_disks(t, fd);
+	ret = ret ? ret : mdisk_tx_start(t);
+	ret = ret ? ret : mdisk_tx_round(t, fd, NULL, why, sizeof(why));
+	ret = ret ? ret : mstream_send(fd, MIGRATE_FR_VM, 0, &st->vm, sizeof(st->vm));
+	ret = ret ? ret : mstream_send(fd, MIGRATE_FR_VCPU, 0, &st->vcpus[0], sizeof(st->vcpus[0]));
+	ret = ret ? ret : mstream_send(fd, MIGRATE_FR_LEGACY, 0, &st->legacy, sizeof(st->legacy));
+	ret = ret ? ret : mstream_send(fd, MIGRATE_FR_DEVICES, 0, st->devices,
+				       savestate_devices_len(1));
+	ret = ret ? ret : mstream_send(fd, MIGRATE_FR_END, 0, &end, sizeof(end));
+	ret = ret ? ret : mstream_send(fd, MIGRATE_FR_GO, 0, NULL, 0);
+	CHECK_EQ(ret, 0);
+	mdisk_tx_free(t);
+	savestate_free(st);
+	lseek(fd, 0, SEEK_SET);
+	return fd;
+}
+
+static int recv_stream(struct disk *src, bool noflag, const struct migrate_sink *sink,
+		       char *why, size_t whylen)
+{
+	struct migrate_recv_stats st;
+	int in = disk_stream(src, noflag), out = memfd_create("ans", MFD_CLOEXEC), ret;
+
+	ret = migrate_recv(in, out, sink, NULL, &st, why, whylen);
+	close(in);
+	close(out);
+	return ret;
+}
+
+static bool same_contents(struct disk *a, struct disk *b)
+{
+	static uint8_t x[1 << 20], y[1 << 20];
+	bool same = a->size == b->size;
+
+	for (uint64_t off = 0; same && off < a->size; off += sizeof(x)) {
+		struct iovec u = { x, a->size - off < sizeof(x) ? a->size - off : sizeof(x) };
+		struct iovec v = { y, u.iov_len };
+
+		same = !disk_readv(a, off / 512, &u, 1) && !disk_readv(b, off / 512, &v, 1) &&
+		       !memcmp(x, y, u.iov_len);
+	}
+	return same;
+}
+
+static void test_stream(void)
+{
+	const struct migrate_sink sink = { s_config, s_load, NULL, s_disk };
+	const struct migrate_sink nodisk = { s_config, s_load, NULL, NULL };
+	struct disk *src = NULL, *other = NULL;
+	char why[600] = "";
+	int fd;
+
+	sguest = calloc(1, SMEM);
+	src = make_disk("s-src.raw", false);
+	sdst = make_disk("s-dst.raw", false);
+	fd = open(P("s-other.raw"), O_CREAT | O_RDWR | O_TRUNC, 0644);
+	CHECK(fd >= 0 && ftruncate(fd, 1 << 20) == 0);
+	close(fd);
+	CHECK_EQ(disk_open(P("s-other.raw"), "raw", 0, &other), 0);
+	if (!sguest || !src || !sdst || !other)
+		return;
+	write_at(src, 0, 8192, 1);
+	write_at(src, 5 << 20, 300 << 10, 2);
+	write_at(sdst, 10 << 20, 4096, 3); /* zero on the source: cleared by the copy */
+	CHECK_EQ(recv_stream(src, false, &sink, why, sizeof(why)), 0);
+	if (why[0])
+		printf("# %s\n", why);
+	CHECK_EQ(sloads, 1);
+	CHECK(same_contents(src, sdst));
+	/* a destination that takes no disks refuses the stream */
+	CHECK(recv_stream(src, false, &nodisk, why, sizeof(why)) < 0);
+	CHECK(strstr(why, "copies its disks"));
+	/* disk records in a stream without the flag */
+	CHECK(recv_stream(src, true, &sink, why, sizeof(why)) < 0);
+	CHECK(strstr(why, "expected pages or the VM state"));
+	/* a destination disk of another size: refused before anything is written or loaded */
+	write_at(other, 0, 4096, 7);
+	disk_close(sdst);
+	sdst = other;
+	CHECK(recv_stream(src, false, &sink, why, sizeof(why)) < 0);
+	CHECK(strstr(why, "same virtual size"));
+	CHECK_EQ(sloads, 1);
+	disk_close(src);
+	disk_close(other);
+	free(sguest);
+}
+
 int main(void)
 {
 	if (scratch_make("vsrv-mdisk"))
@@ -485,6 +631,7 @@ int main(void)
 	RUN(test_copy_vhd);
 	RUN(test_hostile_records);
 	RUN(test_hostile_disks);
+	RUN(test_stream);
 	scratch_remove();
 	return check_done();
 }
