@@ -453,6 +453,7 @@ static int migrate_run(struct migration *m)
 	if (m->dtx && (ret = disks_copy(m)))
 		return ret;
 	t0 = clock_mono();
+	prev_bytes = m->res.bytes; /* the memory rounds' speed counts from here */
 	/* the first pass: all of RAM but zero pages */
 	memset(m->dirty, 0xff, (m->npages / 64) * 8);
 	if (m->npages % 64)
