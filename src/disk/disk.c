@@ -206,6 +206,50 @@ err:
 	return ret;
 }
 
+/* A raw file's holes (SEEK_DATA, SEEK_HOLE): never one on a block device or a file system
+ * that does not say. */
+static void raw_status(struct disk *d, uint64_t sector, uint64_t n, bool *hole, uint64_t *len)
+{
+	int fd = ((struct raw *)d->priv)->fd;
+	off_t off = (off_t)(sector * DISK_SECTOR), next;
+	uint64_t run;
+
+	*hole = false;
+	*len = n;
+	next = lseek(fd, off, SEEK_DATA);
+	if (next < 0 && errno == ENXIO) {
+		*hole = true; /* no data after off: zeros to the end */
+		return;
+	}
+	if (next < 0)
+		return;
+	if (next > off) {
+		run = ((uint64_t)(next - off)) / DISK_SECTOR; /* whole sectors of the hole */
+		if (run) {
+			*hole = true;
+			*len = run < n ? run : n;
+		}
+		return;
+	}
+	next = lseek(fd, off, SEEK_HOLE);
+	if (next > off) {
+		run = ((uint64_t)(next - off) + DISK_SECTOR - 1) / DISK_SECTOR;
+		*len = run < n ? run : n;
+	}
+}
+
+void disk_block_status(struct disk *d, uint64_t sector, uint64_t n, bool *hole, uint64_t *len)
+{
+	if (!strcmp(d->format, "vhd")) {
+		disk_vhd_status(d, sector, n, hole, len);
+	} else if (!strcmp(d->format, "raw") && d->ops == &raw_ops) {
+		raw_status(d, sector, n, hole, len);
+	} else {
+		*hole = false;
+		*len = n;
+	}
+}
+
 int disk_probe(const char *path, const char **format)
 {
 	unsigned char h[0x44];

@@ -146,6 +146,12 @@ uint64_t disk_dirty_take(struct disk *d, uint64_t w);
 /* How many blocks are marked now. */
 uint64_t disk_dirty_count(struct disk *d);
 
+/* What a copier need not read: the run of sectors from sector (at most n, n > 0, inside the
+ * disk) that is a hole (*hole true: it reads as zeros without data behind it: a raw file's
+ * hole, a dynamic VHD's unallocated block) or may hold data (*hole false); its length in
+ * sectors, >= 1, in *len. Never fails: what is not known may hold data. Any thread. */
+void disk_block_status(struct disk *d, uint64_t sector, uint64_t n, bool *hole, uint64_t *len);
+
 static inline int disk_readv(struct disk *d, uint64_t sector, const struct iovec *iov, int n)
 {
 	return d->ops->readv(d, sector, iov, n);

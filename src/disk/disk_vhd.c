@@ -87,6 +87,18 @@ int disk_vhd_open(struct disk *d, unsigned flags)
 	return 0;
 }
 
+void disk_vhd_status(struct disk *d, uint64_t sector, uint64_t n, bool *hole, uint64_t *len)
+{
+	struct vhd_extent e;
+
+	*hole = false;
+	*len = n;
+	if (vhd_map(d->priv, sector, n, &e) == 0 && e.nsectors >= 1 && e.nsectors <= n) {
+		*hole = e.depth < 0;
+		*len = e.nsectors;
+	}
+}
+
 int disk_vhd_lock(struct disk *d)
 {
 	int ret = vhd_lock(d->priv);

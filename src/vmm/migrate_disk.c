@@ -120,24 +120,17 @@ static int send_rec(struct mdisk_tx *t, int fd, uint32_t i, uint64_t off, uint64
 	return mstream_sendv(fd, MIGRATE_FR_DISKDATA, i, iov, buf ? 2 : 1);
 }
 
-/* Read nblocks blocks of disk i from block b and send them: runs of blocks with data as
- * data records, runs of all-zero blocks as ZERO records. */
-static int send_range(struct mdisk_tx *t, int fd, uint32_t i, uint64_t b, uint32_t nblocks,
-		      char *why, size_t whylen)
+/* Send [off, off + len) of disk i, which may hold data: read it, then runs of blocks with
+ * data as data records, runs of all-zero blocks as ZERO records. */
+static int send_data(struct mdisk_tx *t, int fd, uint32_t i, uint64_t off, uint64_t len,
+		     char *why, size_t whylen)
 {
 	struct disk *d = t->d[i].d;
-	uint64_t off = b << DISK_DIRTY_SHIFT, len = (uint64_t)nblocks << DISK_DIRTY_SHIFT;
-	struct iovec v = { t->buf, 0 };
+	struct iovec v = { t->buf, len };
 	uint64_t run = 0;      /* bytes of buf in the current run */
 	bool run_zero = false;
-	int ret;
+	int ret = disk_readv(d, off / DISK_SECTOR, &v, 1);
 
-	if (off >= d->size)
-		return 0;
-	if (len > d->size - off)
-		len = d->size - off;
-	v.iov_len = len;
-	ret = disk_readv(d, off / DISK_SECTOR, &v, 1);
 	if (ret)
 		return say(why, whylen, ret, "cannot read %s (%s) at byte %llu: %s", t->d[i].label,
 			   d->path, (unsigned long long)off, strerror(-ret));
@@ -156,6 +149,33 @@ static int send_range(struct mdisk_tx *t, int fd, uint32_t i, uint64_t b, uint32
 		run += n;
 	}
 	return send_rec(t, fd, i, off + len - run, run, run_zero ? NULL : t->buf + len - run);
+}
+
+/* Send nblocks blocks of disk i from block b: the image's holes (a raw file's, a dynamic
+ * VHD's unallocated blocks: disk_block_status) as ZERO records without reading them, the
+ * rest read (send_data). */
+static int send_range(struct mdisk_tx *t, int fd, uint32_t i, uint64_t b, uint32_t nblocks,
+		      char *why, size_t whylen)
+{
+	struct disk *d = t->d[i].d;
+	uint64_t off = b << DISK_DIRTY_SHIFT, end = (b + nblocks) << DISK_DIRTY_SHIFT;
+	int ret = 0;
+
+	if (end > d->size)
+		end = d->size;
+	while (!ret && off < end) {
+		uint64_t len;
+		bool hole;
+
+		disk_block_status(d, off / DISK_SECTOR, (end - off) / DISK_SECTOR, &hole, &len);
+		len *= DISK_SECTOR;
+		if (!len || len > end - off)
+			len = end - off;
+		ret = hole ? send_rec(t, fd, i, off, len, NULL) :
+			     send_data(t, fd, i, off, len, why, whylen);
+		off += len;
+	}
+	return ret;
 }
 
 int mdisk_tx_round(struct mdisk_tx *t, int fd, const int *cancel, char *why, size_t whylen)

@@ -2,7 +2,7 @@
  * granularity and its edges (a last block shorter than 64 KiB, ranges across bitmap words,
  * ranges past the end), every write path marking (writev, write_zeroes, discard on raw and
  * VHD images; a read-only disk none), start/stop/take rounds, and marks from concurrent
- * writer threads while a copier takes them. */
+ * writer threads while a copier takes them; disk_block_status's holes (what a copier skips). */
 #include "check.h"
 #include "scratch.h"
 #include "disk/disk.h"
@@ -234,6 +234,48 @@ static void test_concurrent(void)
 	disk_close(d);
 }
 
+/* disk_block_status: a raw file's holes and data, a dynamic VHD's unallocated blocks. */
+static void test_block_status(void)
+{
+	struct vhd_create_opts o = { .type = VHD_TYPE_DYNAMIC, .size = 8 << 20, .force_size = true };
+	struct disk *d = raw_disk("s.raw", 8 << 20);
+	uint8_t buf[8192];
+	struct iovec v = { buf, sizeof(buf) };
+	uint64_t len;
+	bool hole;
+
+	memset(buf, 1, sizeof(buf));
+	if (d) {
+		CHECK_EQ(disk_writev(d, 2048, &v, 1), 0);        /* data at 1 MiB, 8 KiB */
+		disk_block_status(d, 0, 16384, &hole, &len);
+		if (hole) {                                       /* the file system has holes */
+			CHECK_EQ(len, 2048);
+			disk_block_status(d, 2048, 16384 - 2048, &hole, &len);
+			CHECK(!hole && len >= 16 && len <= 16384 - 2048);
+			disk_block_status(d, 4096, 100, &hole, &len);
+			CHECK(hole && len == 100);
+			disk_block_status(d, 16383, 1, &hole, &len); /* the last sector */
+			CHECK(hole && len == 1);
+		} else {
+			printf("# no holes in %s's file system\n", scratch_dir);
+			CHECK_EQ(len, 16384);
+		}
+		disk_close(d);
+	}
+	CHECK_EQ(vhd_create(P("s.vhd"), &o, NULL), 0);
+	CHECK_EQ(disk_open(P("s.vhd"), NULL, 0, &d), 0);
+	if (d) {
+		CHECK_EQ(disk_writev(d, 3 * 4096 + 8, &v, 1), 0); /* in the 4th 2 MiB block */
+		disk_block_status(d, 0, 16384, &hole, &len);
+		CHECK(hole && len == 3 * 4096);
+		disk_block_status(d, 3 * 4096, 4096, &hole, &len);
+		CHECK(!hole && len >= 1);
+		disk_block_status(d, 100, 50, &hole, &len);
+		CHECK(hole && len == 50);
+		disk_close(d);
+	}
+}
+
 int main(void)
 {
 	if (scratch_make("vsrv-dirty"))
@@ -242,6 +284,7 @@ int main(void)
 	RUN(test_words);
 	RUN(test_write_paths);
 	RUN(test_concurrent);
+	RUN(test_block_status);
 	scratch_remove();
 	return check_done();
 }

@@ -295,6 +295,59 @@ static void test_copy_vhd(void)
 	copy_case(true);
 }
 
+/* A 1 GiB sparse raw disk with a little data: the holes go as ZERO records (not read), the
+ * copy equals the source, and the destination's own data in a hole is cleared. */
+static void test_copy_sparse(void)
+{
+	const uint64_t G = 1ULL << 30;
+	struct disk *src = NULL;
+	struct dst x = { NULL, 3 };
+	struct mdisk_tx_disk dd;
+	struct mdisk_tx *t = NULL;
+	char why[400] = "", cmd[1200];
+	uint64_t zero = 0;
+	int fd, ret;
+
+	for (int k = 0; k < 2; k++) {
+		fd = open(P(k ? "sp-dst.raw" : "sp-src.raw"), O_CREAT | O_RDWR | O_TRUNC, 0644);
+		CHECK(fd >= 0 && ftruncate(fd, (off_t)G) == 0);
+		close(fd);
+	}
+	CHECK_EQ(disk_open(P("sp-src.raw"), "raw", 0, &src), 0);
+	CHECK_EQ(disk_open(P("sp-dst.raw"), "raw", 0, &x.d), 0);
+	if (!src || !x.d)
+		return;
+	write_at(src, 0, 512, 1);
+	write_at(src, 300 << 20, 100 << 10, 2);
+	write_at(src, G - 4096, 4096, 3);
+	write_at(x.d, 700 << 20, 8192, 4);
+	dd = (struct mdisk_tx_disk){ src, 3, "disk0" };
+	fd = memfd_create("sparse", MFD_CLOEXEC);
+	CHECK_EQ(mdisk_tx_new(&dd, 1, &t), 0);
+	if (!t)
+		return;
+	CHECK_EQ(mdisk_tx_send_disks(t, fd), 0);
+	CHECK_EQ(mdisk_tx_start(t), 0);
+	CHECK_EQ(mdisk_tx_round(t, fd, NULL, why, sizeof(why)), 0);
+	CHECK_EQ(mstream_send(fd, MIGRATE_FR_GO, 0, NULL, 0), 0);
+	/* only the blocks with data went as data; the stream is small */
+	CHECK(mdisk_tx_stats(t)->data <= 4 * DISK_DIRTY_BLOCK);
+	CHECK_EQ(mdisk_tx_stats(t)->data + mdisk_tx_stats(t)->zero, G);
+	CHECK(mdisk_tx_stats(t)->bytes < (1 << 20));
+	mdisk_tx_free(t);
+	lseek(fd, 0, SEEK_SET);
+	ret = receive(fd, &x, why, sizeof(why), &zero);
+	if (ret)
+		printf("# receive: %s\n", why);
+	CHECK_EQ(ret, 0);
+	close(fd);
+	disk_close(src);
+	disk_close(x.d);
+	snprintf(cmd, sizeof(cmd), "qemu-img compare -q -f raw -F raw %s %s", P("sp-src.raw"),
+		 P("sp-dst.raw"));
+	CHECK_EQ(sh(cmd), 0);
+}
+
 /* ---- hostile records ---- */
 
 /* A frame with the right header CRC and the payload CRC given; the payload only when it is
@@ -629,6 +682,7 @@ int main(void)
 		return 1;
 	RUN(test_copy_raw);
 	RUN(test_copy_vhd);
+	RUN(test_copy_sparse);
 	RUN(test_hostile_records);
 	RUN(test_hostile_disks);
 	RUN(test_stream);
