@@ -119,8 +119,11 @@ int disk_lock(struct disk *d);
  * ops) and, through disk_dirty_mark, the devices' own io_uring writes on direct_fd when
  * they complete. A block is marked after the write's data reached the image, so a reader
  * that takes a block's bit (disk_dirty_take) and then reads it either sees the new data or
- * finds the bit set again: nothing is missed. Marks come from any thread (the devices' I/O
- * threads); take and count too; start and stop from one thread at a time. */
+ * finds the bit set again: nothing is missed. Marks come from whichever thread completes
+ * the write: the I/O thread of each virtio device (virtio-blk, virtio-scsi), of the AHCI
+ * and IDE controllers, where io_uring completions are reaped too; so they are atomic ORs
+ * on the bitmap's words, and a take is an atomic exchange (the migration thread). Count
+ * from any thread; start and stop from one thread at a time. */
 #define DISK_DIRTY_SHIFT 16                       /* the granularity: 64 KiB */
 #define DISK_DIRTY_BLOCK (1u << DISK_DIRTY_SHIFT)
 
