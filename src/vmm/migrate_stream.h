@@ -3,8 +3,8 @@
  * length, payload CRC32 and header CRC32, then the payload). The source sends CONFIG, the
  * destination answers OK or REFUSE before any memory moves (a source that copies its disks
  * sends a DISKS frame after CONFIG and DISKDATA frames among the PAGES: migrate_disk.h);
- * then PAGES frames (sparse
- * batches of 4 KiB pages, in any number and order of rounds), the sections of the save file
+ * then PAGES frames (sparse batches of 4 KiB pages, in any number and order of rounds), the
+ * sections of the save file
  * (VM, VCPU 0..n-1, LEGACY, DEVICES, DEVMEM of the devices with memory), END; the destination answers READY (everything
  * loaded, its guest not started) or REFUSE; the source answers GO and ends its VM, and the
  * destination runs the guest on.
