@@ -430,9 +430,14 @@ static void migrate_done(void *opaque, const struct migrate_result *res)
 	json_t *r;
 
 	if (res->ret == 0) {
-		vsrv_log("migrated the VM to %s (%.1f MiB in %u rounds, %.0f ms, downtime %.1f ms); "
+		char disks[80] = "";
+
+		if (res->disk_rounds)
+			snprintf(disks, sizeof(disks), ", its disks copied: %.1f MiB of data in %u "
+				 "rounds", res->disk_bytes / 1048576.0, res->disk_rounds);
+		vsrv_log("migrated the VM to %s (%.1f MiB in %u rounds, %.0f ms, downtime %.1f ms%s); "
 			 "the VM ends here", c->mig_to, res->bytes / 1048576.0, res->rounds,
-			 res->total_ms, res->downtime_ms);
+			 res->total_ms, res->downtime_ms, disks);
 		r = json_pack("{s:b,s:s,s:f,s:f,s:I,s:I,s:i}", "ok", 1, "state", "migrated",
 			      "total_ms", res->total_ms, "downtime_ms", res->downtime_ms,
 			      "bytes", (json_int_t)res->bytes, "pages", (json_int_t)res->pages,
