@@ -173,8 +173,13 @@ int migrate_incoming(int lfd, int sigfd, struct vm *vm, const char *uri, int *si
 		vsrv_log("%s: %s", in.label, why);
 		return ret;
 	}
-	vsrv_log("%s: received the VM (%.1f MiB in %u rounds, %.0f ms); it runs here now",
+	if (st.disk_data || st.disk_zero)
+		snprintf(why, sizeof(why), ", its disks copied: %.1f MiB of data, %.1f MiB of zeros",
+			 st.disk_data / 1048576.0, st.disk_zero / 1048576.0);
+	else
+		why[0] = '\0';
+	vsrv_log("%s: received the VM (%.1f MiB in %u rounds, %.0f ms%s); it runs here now",
 		 in.label, st.bytes / 1048576.0, st.rounds,
-		 (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
+		 (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6, why);
 	return 0;
 }

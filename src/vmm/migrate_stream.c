@@ -605,6 +605,8 @@ int migrate_recv(int in_fd, int out_fd, const struct migrate_sink *sink, void *o
 		goto out;
 	}
 	st->bytes += sizeof(h);
+	if (x.disks)
+		mdisk_rx_counts(x.disks, &st->disk_data, &st->disk_zero);
 	savestate_free(s);
 	mdisk_rx_free(x.disks);
 	return 0;

@@ -125,6 +125,8 @@ struct migrate_recv_stats {
 	uint64_t bytes;      /* stream bytes read */
 	uint64_t pages;      /* pages received (with repeats) */
 	uint32_t rounds;     /* as the source counted them */
+	uint64_t disk_data;  /* disk bytes written from DISKDATA data records (with repeats) */
+	uint64_t disk_zero;  /* disk bytes zeroed by ZERO records */
 };
 
 /* Receive one migration from in_fd (answers go to out_fd; a socket is both): checks the

@@ -606,13 +606,14 @@ static int disk_stream(struct disk *src, bool noflag)
 	return fd;
 }
 
+static struct migrate_recv_stats sst;
+
 static int recv_stream(struct disk *src, bool noflag, const struct migrate_sink *sink,
 		       char *why, size_t whylen)
 {
-	struct migrate_recv_stats st;
 	int in = disk_stream(src, noflag), out = memfd_create("ans", MFD_CLOEXEC), ret;
 
-	ret = migrate_recv(in, out, sink, NULL, &st, why, whylen);
+	ret = migrate_recv(in, out, sink, NULL, &sst, why, whylen);
 	close(in);
 	close(out);
 	return ret;
@@ -658,6 +659,10 @@ static void test_stream(void)
 		printf("# %s\n", why);
 	CHECK_EQ(sloads, 1);
 	CHECK(same_contents(src, sdst));
+	/* what holds data went as data (8 KiB and 300 KiB: at most their 1 and 5 blocks; the
+	 * file's holes around them may be finer), the rest as zeros */
+	CHECK(sst.disk_data >= (308 << 10) && sst.disk_data <= 6 * DISK_DIRTY_BLOCK);
+	CHECK_EQ(sst.disk_data + sst.disk_zero, src->size);
 	/* a destination that takes no disks refuses the stream */
 	CHECK(recv_stream(src, false, &nodisk, why, sizeof(why)) < 0);
 	CHECK(strstr(why, "copies its disks"));
