@@ -2,12 +2,15 @@
  * what a source sent: it goes into a memfd that migrate_recv reads as its stream (answers go
  * to /dev/null). The sink accepts any configuration of at most 64 MiB of RAM (a fresh
  * mapping receives the pages), any state, and device memory (DEVMEM frames) of up to 64 KiB
- * for any entry (a buffer of its own receives it; larger is refused). Nothing may crash, hang, leak or write out of
+ * for any entry (a buffer of its own receives it; larger is refused), and copied disks
+ * (MIGRATE_FLAG_DISKS) for entries 0-3: 1 MiB in-memory disks (fuzz/migdisk.h), entry 3
+ * read-only. Nothing may crash, hang, leak or write out of
  * bounds; every refusal must come with a reason. Built with
  * FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION, the receiver does not compare CRCs (mutated
  * inputs get past them to the checks behind). With fuzz/run_corpus.c it replays files
  * under ASan/UBSan (tests/t-migrate-fuzz.sh). */
 #include "vmm/migrate_stream.h"
+#include "migdisk.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -23,6 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 struct fsink {
 	uint8_t *mem;
 	uint64_t size;
+	struct disk *disk[4];
 };
 
 static int f_config(void *opaque, const struct savestate_config *c, uint8_t **mem, char *why,
@@ -64,9 +68,24 @@ static uint8_t *f_devmem(void *opaque, uint32_t index, uint64_t len, char *why, 
 	return buf;
 }
 
+static struct disk *f_disk(void *opaque, uint32_t index, char *why, size_t whylen)
+{
+	struct fsink *f = opaque;
+
+	if (index >= 4) {
+		snprintf(why, whylen, "no disk there in the fuzzer");
+		return NULL;
+	}
+	if (!f->disk[index])
+		f->disk[index] = migdisk_new(1 << 20, index == 3);
+	if (!f->disk[index])
+		snprintf(why, whylen, "no memory");
+	return f->disk[index];
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct migrate_sink sink = { f_config, f_load, f_devmem, NULL };
+	static const struct migrate_sink sink = { f_config, f_load, f_devmem, NULL, f_disk };
 	struct migrate_recv_stats st;
 	struct fsink f = { 0 };
 	char why[600];
@@ -83,6 +102,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 out:
 	if (f.mem)
 		munmap(f.mem, f.size);
+	for (int i = 0; i < 4; i++)
+		migdisk_free(f.disk[i]);
 	if (in >= 0)
 		close(in);
 	if (out >= 0)

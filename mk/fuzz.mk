@@ -68,7 +68,7 @@ $(eval $(call fuzz_target,chipset,fuzz/chipset.c src/devices/pflash.c src/device
 
 # The AHCI controller's registers and command list walker, ATA and ATAPI (tests/t-ahci-fuzz.sh;
 # seeds: fuzz/ahci_cmd_seeds.py).
-$(eval $(call fuzz_target,ahci-cmd,fuzz/ahci_cmd.c src/devices/ahci.c src/devices/ahci_cmd.c src/devices/ahci_ata.c src/devices/ata.c \
+$(eval $(call fuzz_target,ahci-cmd,fuzz/ahci_cmd.c src/devices/ahci.c src/devices/ahci_cmd.c src/devices/ahci_ata.c src/devices/ata.c src/disk/disk_dirty.c \
   src/devices/disk_uring.c src/devices/pci.c src/vmm/bus.c src/vmm/mem.c \
   src/devices/virtio/scsi_emu.c src/devices/virtio/scsi_mmc.c src/util/log.c,\
   src/devices/ahci.h src/devices/ata.h src/devices/disk_uring.h src/devices/pci.h src/vmm/bus.h src/vmm/mem.h \
@@ -85,10 +85,18 @@ FUZZ_STATE_HDR := src/vmm/savestate_file.h src/devices/virtio/devstate.h src/arc
 $(eval $(call fuzz_target,savestate,fuzz/savestate.c src/vmm/savestate_file.c,$(FUZZ_STATE_HDR),\
   $(filter-out $(BUILD)/src/main.o $(BUILD)/src/vmm/savestate_file.o,$(VSRV_OBJ)) $(LIBVHD),\
   $(LDLIBS),$(FUZZ_UNSAFE)))
-$(eval $(call fuzz_target,migrate,fuzz/migrate.c src/vmm/migrate_stream.c src/vmm/savestate_file.c,\
-  $(FUZZ_STATE_HDR) src/vmm/migrate_stream.h,$(filter-out $(BUILD)/src/main.o \
-  $(BUILD)/src/vmm/savestate_file.o $(BUILD)/src/vmm/migrate_stream.o,$(VSRV_OBJ)) $(LIBVHD),\
+$(eval $(call fuzz_target,migrate,fuzz/migrate.c src/vmm/migrate_stream.c src/vmm/migrate_disk.c \
+  src/vmm/savestate_file.c,$(FUZZ_STATE_HDR) src/vmm/migrate_stream.h src/vmm/migrate_disk.h \
+  fuzz/migdisk.h,$(filter-out $(BUILD)/src/main.o $(BUILD)/src/vmm/savestate_file.o \
+  $(BUILD)/src/vmm/migrate_stream.o $(BUILD)/src/vmm/migrate_disk.o,$(VSRV_OBJ)) $(LIBVHD),\
   $(LDLIBS),$(FUZZ_UNSAFE)))
+# The disk records of a migration without shared storage alone: DISKS, then DISKDATA into
+# in-memory disks (tests/t-migrate-disk-fuzz.sh; seeds by fuzz/migrate_disk_seeds.py).
+$(eval $(call fuzz_target,migrate-disk,fuzz/migrate_disk.c src/vmm/migrate_stream.c \
+  src/vmm/migrate_disk.c src/vmm/savestate_file.c,$(FUZZ_STATE_HDR) src/vmm/migrate_stream.h \
+  src/vmm/migrate_disk.h fuzz/migdisk.h,$(filter-out $(BUILD)/src/main.o \
+  $(BUILD)/src/vmm/savestate_file.o $(BUILD)/src/vmm/migrate_stream.o \
+  $(BUILD)/src/vmm/migrate_disk.o,$(VSRV_OBJ)) $(LIBVHD),$(LDLIBS),$(FUZZ_UNSAFE)))
 
 .PHONY: fuzz-run fuzz-seeds
 fuzz-run: $(FUZZ_BUILD)/fuzz-vhd

@@ -60,6 +60,8 @@ void run_usage(FILE *f)
 		"  --incoming URI       receive a VM migrating live from another vsrv run (the\n"
 		"                       control socket's migrate command): unix:PATH or\n"
 		"                       tcp:HOST:PORT to listen on; same options as --restore\n"
+		"                       (migrate's \"disks\":\"copy\": --disk images of its own, of\n"
+		"                       the same sizes, which receive the source's disks)\n"
 		"  --sandbox on|off     run the VM in a child process without capabilities, under a\n"
 		"                       seccomp allow-list (default on; see README)\n"
 		"  --run-as USER        the sandboxed VM runs as USER (when started as root)\n"

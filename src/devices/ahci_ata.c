@@ -74,6 +74,10 @@ void ahci_ata_async_done(struct ahci_cmd *c, int res)
 	struct ata_dev d;
 
 	port_view(p, &d);
+	/* a write that went around the disk layer: its blocks are dirty now (a migration
+	 * copying the disk sends them again) */
+	if (write)
+		disk_dirty_mark(p->disk, c->lba, c->count);
 	if (res < 0 || (size_t)res != len) {
 		ata_rw(&d, &a, c->lba, c->count, write, fua); /* short, or refused: plainly */
 	} else {

@@ -74,7 +74,14 @@ static int raw_readv(struct disk *d, uint64_t s, const struct iovec *iov, int n)
 
 static int raw_writev(struct disk *d, uint64_t s, const struct iovec *iov, int n)
 {
-	return raw_rw(d, s, iov, n, true);
+	int ret = raw_rw(d, s, iov, n, true);
+	uint64_t len = 0;
+
+	/* marked even when it failed: part of it may have reached the file */
+	for (int i = 0; i < n; i++)
+		len += iov[i].iov_len;
+	disk_dirty_mark(d, s, len / DISK_SECTOR);
+	return ret;
 }
 
 static int raw_flush(struct disk *d)
@@ -84,7 +91,7 @@ static int raw_flush(struct disk *d)
 	return fdatasync(r->fd) ? -errno : 0;
 }
 
-static int raw_zero(struct disk *d, uint64_t s, uint64_t n, bool unmap)
+static int raw_zero_range(struct disk *d, uint64_t s, uint64_t n, bool unmap)
 {
 	static const uint8_t zeros[65536];
 	struct raw *r = d->priv;
@@ -110,6 +117,15 @@ static int raw_zero(struct disk *d, uint64_t s, uint64_t n, bool unmap)
 		len -= (uint64_t)w;
 	}
 	return 0;
+}
+
+static int raw_zero(struct disk *d, uint64_t s, uint64_t n, bool unmap)
+{
+	int ret = raw_zero_range(d, s, n, unmap);
+
+	if (ret != -EROFS && ret != -EINVAL)
+		disk_dirty_mark(d, s, n);
+	return ret;
 }
 
 static int raw_discard(struct disk *d, uint64_t s, uint64_t n)
@@ -188,6 +204,50 @@ err:
 	close(r->fd);
 	free(r);
 	return ret;
+}
+
+/* A raw file's holes (SEEK_DATA, SEEK_HOLE): never one on a block device or a file system
+ * that does not say. */
+static void raw_status(struct disk *d, uint64_t sector, uint64_t n, bool *hole, uint64_t *len)
+{
+	int fd = ((struct raw *)d->priv)->fd;
+	off_t off = (off_t)(sector * DISK_SECTOR), next;
+	uint64_t run;
+
+	*hole = false;
+	*len = n;
+	next = lseek(fd, off, SEEK_DATA);
+	if (next < 0 && errno == ENXIO) {
+		*hole = true; /* no data after off: zeros to the end */
+		return;
+	}
+	if (next < 0)
+		return;
+	if (next > off) {
+		run = ((uint64_t)(next - off)) / DISK_SECTOR; /* whole sectors of the hole */
+		if (run) {
+			*hole = true;
+			*len = run < n ? run : n;
+		}
+		return;
+	}
+	next = lseek(fd, off, SEEK_HOLE);
+	if (next > off) {
+		run = ((uint64_t)(next - off) + DISK_SECTOR - 1) / DISK_SECTOR;
+		*len = run < n ? run : n;
+	}
+}
+
+void disk_block_status(struct disk *d, uint64_t sector, uint64_t n, bool *hole, uint64_t *len)
+{
+	if (!strcmp(d->format, "vhd")) {
+		disk_vhd_status(d, sector, n, hole, len);
+	} else if (!strcmp(d->format, "raw") && d->ops == &raw_ops) {
+		raw_status(d, sector, n, hole, len);
+	} else {
+		*hole = false;
+		*len = n;
+	}
 }
 
 int disk_probe(const char *path, const char **format)
@@ -315,6 +375,7 @@ void disk_close(struct disk *d)
 	if (!d)
 		return;
 	d->ops->close(d);
+	free(d->dirty_map);
 	free(d->path);
 	free(d);
 }
@@ -339,6 +400,10 @@ int disk_reopen(struct disk *d)
 	tmp = *d;
 	*d = *n;
 	*n = tmp;
+	/* the dirty bitmap stays with d */
+	d->dirty_map = n->dirty_map;
+	d->dirty_on = n->dirty_on;
+	n->dirty_map = NULL;
 	disk_close(n);
 	return 0;
 }

@@ -43,6 +43,10 @@ struct disk {
 	 * bounded by size, and must still call ops->flush for durability. */
 	int direct_fd;
 	uint64_t direct_offset;
+	/* The dirty-block bitmap (disk_dirty_start): one bit per DISK_DIRTY_BLOCK bytes, words
+	 * changed with atomics; allocated by the first start, freed by disk_close. */
+	uint64_t *dirty_map;
+	int dirty_on;        /* atomic: completed writes mark dirty_map */
 };
 
 #define DISK_RDONLY  0x1 /* never write the image (nor its parents) */
@@ -108,6 +112,48 @@ int disk_reopen(struct disk *d);
  * disk_lock: 0, or -EBUSY (logged, naming the image) / -errno with nothing held. */
 void disk_unlock(struct disk *d);
 int disk_lock(struct disk *d);
+
+/* ---- the dirty-block bitmap (live migration with local disks: docs/migration.md) ----
+ * While it is on, every write that completes on the disk marks the blocks it touched: the
+ * format's writev, discard and write_zeroes (so every device path that goes through the
+ * ops) and, through disk_dirty_mark, the devices' own io_uring writes on direct_fd when
+ * they complete. A block is marked after the write's data reached the image, so a reader
+ * that takes a block's bit (disk_dirty_take) and then reads it either sees the new data or
+ * finds the bit set again: nothing is missed. Marks come from whichever thread completes
+ * the write: the I/O thread of each virtio device (virtio-blk, virtio-scsi), of the AHCI
+ * and IDE controllers, where io_uring completions are reaped too; so they are atomic ORs
+ * on the bitmap's words, and a take is an atomic exchange (the migration thread). Count
+ * from any thread; start and stop from one thread at a time. */
+#define DISK_DIRTY_SHIFT 16                       /* the granularity: 64 KiB */
+#define DISK_DIRTY_BLOCK (1u << DISK_DIRTY_SHIFT)
+
+/* Turn marking on, every block marked (all: the first pass of a copy sends everything) or
+ * none. 0 or -ENOMEM. */
+int disk_dirty_start(struct disk *d, bool all);
+
+/* Turn marking off (the bitmap stays until disk_close; a mark racing the stop is harmless). */
+void disk_dirty_stop(struct disk *d);
+
+/* Mark the blocks of nsectors from sector (clipped to the disk), when marking is on. */
+void disk_dirty_mark(struct disk *d, uint64_t sector, uint64_t nsectors);
+
+/* The number of blocks (size / DISK_DIRTY_BLOCK rounded up: the last may be shorter) and of
+ * 64-bit bitmap words. */
+uint64_t disk_dirty_blocks(const struct disk *d);
+uint64_t disk_dirty_words(const struct disk *d);
+
+/* The marked blocks of word w (blocks 64w..64w+63, bit i = block 64w+i), cleared in the
+ * same atomic step. 0 when nothing was ever started. */
+uint64_t disk_dirty_take(struct disk *d, uint64_t w);
+
+/* How many blocks are marked now. */
+uint64_t disk_dirty_count(struct disk *d);
+
+/* What a copier need not read: the run of sectors from sector (at most n, n > 0, inside the
+ * disk) that is a hole (*hole true: it reads as zeros without data behind it: a raw file's
+ * hole, a dynamic VHD's unallocated block) or may hold data (*hole false); its length in
+ * sectors, >= 1, in *len. Never fails: what is not known may hold data. Any thread. */
+void disk_block_status(struct disk *d, uint64_t sector, uint64_t n, bool *hole, uint64_t *len);
 
 static inline int disk_readv(struct disk *d, uint64_t sector, const struct iovec *iov, int n)
 {

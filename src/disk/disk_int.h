@@ -11,6 +11,9 @@
  * d->direct_fd/direct_offset. 0 or -errno (one logged line naming the image). */
 int disk_vhd_open(struct disk *d, unsigned flags);
 
+/* disk_block_status of a VHD disk. */
+void disk_vhd_status(struct disk *d, uint64_t sector, uint64_t n, bool *hole, uint64_t *len);
+
 /* The image locks of a VHD disk (and its parents): see disk_lock. */
 int disk_vhd_lock(struct disk *d);
 void disk_vhd_unlock(struct disk *d);

@@ -12,7 +12,14 @@ static int dv_readv(struct disk *d, uint64_t s, const struct iovec *iov, int n)
 
 static int dv_writev(struct disk *d, uint64_t s, const struct iovec *iov, int n)
 {
-	return vhd_writev(d->priv, s, iov, n);
+	int ret = vhd_writev(d->priv, s, iov, n);
+	uint64_t len = 0;
+
+	/* marked even when it failed: part of it may have reached the image */
+	for (int i = 0; i < n; i++)
+		len += iov[i].iov_len;
+	disk_dirty_mark(d, s, len / DISK_SECTOR);
+	return ret;
 }
 
 static int dv_flush(struct disk *d)
@@ -22,13 +29,21 @@ static int dv_flush(struct disk *d)
 
 static int dv_discard(struct disk *d, uint64_t s, uint64_t n)
 {
-	return d->readonly ? -EROFS : vhd_discard(d->priv, s, n);
+	int ret = d->readonly ? -EROFS : vhd_discard(d->priv, s, n);
+
+	if (ret != -EROFS && ret != -EINVAL)
+		disk_dirty_mark(d, s, n);
+	return ret;
 }
 
 static int dv_zero(struct disk *d, uint64_t s, uint64_t n, bool may_unmap)
 {
 	(void)may_unmap; /* zeroed ranges of VHD blocks are always hole-punched */
-	return d->readonly ? -EROFS : vhd_write_zeroes(d->priv, s, n);
+	int ret = d->readonly ? -EROFS : vhd_write_zeroes(d->priv, s, n);
+
+	if (ret != -EROFS && ret != -EINVAL)
+		disk_dirty_mark(d, s, n);
+	return ret;
 }
 
 static void dv_close(struct disk *d)
@@ -70,6 +85,18 @@ int disk_vhd_open(struct disk *d, unsigned flags)
 		d->direct_offset = off;
 	}
 	return 0;
+}
+
+void disk_vhd_status(struct disk *d, uint64_t sector, uint64_t n, bool *hole, uint64_t *len)
+{
+	struct vhd_extent e;
+
+	*hole = false;
+	*len = n;
+	if (vhd_map(d->priv, sector, n, &e) == 0 && e.nsectors >= 1 && e.nsectors <= n) {
+		*hole = e.depth < 0;
+		*len = e.nsectors;
+	}
 }
 
 int disk_vhd_lock(struct disk *d)

@@ -430,13 +430,22 @@ static void migrate_done(void *opaque, const struct migrate_result *res)
 	json_t *r;
 
 	if (res->ret == 0) {
-		vsrv_log("migrated the VM to %s (%.1f MiB in %u rounds, %.0f ms, downtime %.1f ms); "
+		char disks[80] = "";
+
+		if (res->disk_rounds)
+			snprintf(disks, sizeof(disks), ", its disks copied: %.1f MiB of data in %u "
+				 "rounds", res->disk_bytes / 1048576.0, res->disk_rounds);
+		vsrv_log("migrated the VM to %s (%.1f MiB in %u rounds, %.0f ms, downtime %.1f ms%s); "
 			 "the VM ends here", c->mig_to, res->bytes / 1048576.0, res->rounds,
-			 res->total_ms, res->downtime_ms);
+			 res->total_ms, res->downtime_ms, disks);
 		r = json_pack("{s:b,s:s,s:f,s:f,s:I,s:I,s:i}", "ok", 1, "state", "migrated",
 			      "total_ms", res->total_ms, "downtime_ms", res->downtime_ms,
 			      "bytes", (json_int_t)res->bytes, "pages", (json_int_t)res->pages,
 			      "rounds", (int)res->rounds);
+		if (r && res->disk_rounds) {
+			json_object_set_new(r, "disk_bytes", json_integer((json_int_t)res->disk_bytes));
+			json_object_set_new(r, "disk_rounds", json_integer(res->disk_rounds));
+		}
 		c->ending = true;
 		vm_request_stop(c->vm, 0);
 	} else {
@@ -454,20 +463,27 @@ static void migrate_done(void *opaque, const struct migrate_result *res)
 	c->mig_client = NULL;
 }
 
-/* {"cmd":"migrate","to":URI[,"timeout":S][,"max_rounds":N][,"max_downtime_ms":MS]}: start
- * the migration thread; the answer comes when it ends (migrate_done). NULL when started. */
+/* {"cmd":"migrate","to":URI[,"timeout":S][,"max_rounds":N][,"max_downtime_ms":MS]
+ * [,"disks":"shared"|"copy"]}: start the migration thread; the answer comes when it ends
+ * (migrate_done). NULL when started. */
 static json_t *do_migrate(struct control *c, struct ctl_client *k, json_t *msg, json_t *id)
 {
 	struct migrate_opts o = { .paused = c->paused };
 	json_int_t timeout = 0, rounds = 0, down = 0;
+	const char *disks = "shared";
 	int ret;
 
-	if (json_unpack(msg, "{s:s,s?I,s?I,s?I}", "to", &o.to, "timeout", &timeout,
-			"max_rounds", &rounds, "max_downtime_ms", &down) || !o.to[0] ||
-	    timeout < 0 || timeout > 86400 || rounds < 0 || rounds > 1000 || down < 0 ||
-	    down > 600000)
+	if (json_unpack(msg, "{s:s,s?I,s?I,s?I,s?s}", "to", &o.to, "timeout", &timeout,
+			"max_rounds", &rounds, "max_downtime_ms", &down, "disks", &disks) ||
+	    !o.to[0] || timeout < 0 || timeout > 86400 || rounds < 0 || rounds > 1000 ||
+	    down < 0 || down > 600000)
 		return error("migrate needs \"to\" (unix:PATH or tcp:HOST:PORT) and optionally "
-			     "\"timeout\" (seconds), \"max_rounds\", \"max_downtime_ms\"");
+			     "\"timeout\" (seconds), \"max_rounds\", \"max_downtime_ms\", "
+			     "\"disks\" (\"shared\" or \"copy\")");
+	if (strcmp(disks, "shared") && strcmp(disks, "copy"))
+		return error("\"disks\" must be \"shared\" (the destination runs on the same "
+			     "image files) or \"copy\" (their contents go in the stream)");
+	o.copy_disks = !strcmp(disks, "copy");
 	if (strncmp(o.to, "unix:", 5) && strncmp(o.to, "tcp:", 4))
 		return error("\"to\" must be unix:PATH or tcp:HOST:PORT");
 	if (__atomic_load_n(&c->vm->stopping, __ATOMIC_ACQUIRE))

@@ -18,6 +18,8 @@
 #include "arch/x86/firmware.h"
 #include "devices/virtio/devstate.h"
 #include "util/log.h"
+#include "disk/disk.h"
+#include "vmm/migrate_disk.h"
 #include "vmm/migrate_int.h"
 #include "vmm/migrate_stream.h"
 #include "vmm/savestate.h"
@@ -49,6 +51,7 @@ struct migration {
 	bool parked, quiesced;         /* the final phase has stopped the guest */
 	bool unlocked;                 /* the disks' image locks are released for the
 	                                * destination (taken back if the migration fails) */
+	struct mdisk_tx *dtx;          /* copy_disks: the disks' sender */
 };
 
 static int fail(struct migration *m, int ret, const char *fmt, ...)
@@ -223,9 +226,12 @@ static int handshake(struct migration *m, struct savestate_config *cfg)
 		cfg->dev[i].on_pci = d->e[i].on_pci;
 	}
 	free(d);
-	ret = mstream_send_header(fd, m->vm->fw ? MIGRATE_FLAG_FIRMWARE : 0);
+	ret = mstream_send_header(fd, (m->vm->fw ? MIGRATE_FLAG_FIRMWARE : 0) |
+				      (m->dtx ? MIGRATE_FLAG_DISKS : 0));
 	if (!ret)
 		ret = mstream_send(fd, MIGRATE_FR_CONFIG, 0, cfg, sizeof(*cfg));
+	if (!ret && m->dtx)
+		ret = mdisk_tx_send_disks(m->dtx, fd);
 	if (ret)
 		return io_fail(m, ret, "sending the configuration");
 	ret = mstream_recv_reply(fd, &type, msg, sizeof(msg));
@@ -236,6 +242,75 @@ static int handshake(struct migration *m, struct savestate_config *cfg)
 	if (type != MIGRATE_FR_OK)
 		return fail(m, -EPROTO, "the destination answered out of turn");
 	return 0;
+}
+
+/* ---- the disks (copy_disks) ---- */
+
+/* The sender for the VM's writable disks (the destination writes its own images). */
+static int disks_prepare(struct migration *m)
+{
+	struct mdisk_tx_disk dd[MIGRATE_DISKS_MAX];
+	unsigned n = 0, count = vm_devices_count(m->vm);
+	int ret;
+
+	for (unsigned i = 0; i < count; i++) {
+		const char *label = "disk";
+		struct disk *d = vm_devices_disk(m->vm, i, &label);
+
+		if (!d || d->readonly || !d->size)
+			continue; /* CD/DVD media and read-only disks: the destination has its own */
+		if (n == MIGRATE_DISKS_MAX)
+			return fail(m, -E2BIG, "more than %u disks to copy", MIGRATE_DISKS_MAX);
+		dd[n++] = (struct mdisk_tx_disk){ d, i, label };
+	}
+	ret = mdisk_tx_new(dd, n, &m->dtx);
+	return ret ? fail(m, ret, "cannot copy the disks: %s", strerror(-ret)) : 0;
+}
+
+/* One round of the disks' dirty blocks. */
+static int disks_round(struct migration *m)
+{
+	const struct mdisk_tx_stats *st = mdisk_tx_stats(m->dtx);
+	uint64_t before = st->bytes;
+	char why[sizeof(m->res.error)];
+	int ret = mdisk_tx_round(m->dtx, m->fd, &m->cancel, why, sizeof(why));
+
+	m->res.bytes += st->bytes - before;
+	m->res.disk_bytes = st->data;
+	m->res.disk_rounds = st->rounds;
+	if (ret == -ECANCELED)
+		return io_fail(m, ret, "sending the disks");
+	if (ret)
+		return why[0] ? fail(m, ret, "%s", why) : io_fail(m, ret, "sending the disks");
+	return 0;
+}
+
+/* The disks' full copy, then rounds of the blocks written meanwhile, while the guest runs,
+ * until what is left would take max_downtime_ms at the last round's speed (or the round or
+ * time limit): the rest goes with the memory rounds and the final one. */
+static int disks_copy(struct migration *m)
+{
+	double t_round = clock_mono(), t_full, now, bw;
+	uint64_t prev = m->res.bytes, left;
+	int ret = mdisk_tx_start(m->dtx);
+
+	if (ret)
+		return fail(m, ret, "out of memory");
+	ret = disks_round(m);
+	t_full = clock_mono();
+	for (unsigned r = 0; !ret; r++) {
+		now = clock_mono();
+		bw = (double)(m->res.bytes - prev + DISK_DIRTY_BLOCK) / (now - t_round + 1e-6);
+		t_round = now;
+		prev = m->res.bytes;
+		left = mdisk_tx_dirty_bytes(m->dtx);
+		if ((double)left / bw * 1e3 <= (double)m->o.max_downtime_ms ||
+		    left <= 4 * DISK_DIRTY_BLOCK || r >= m->o.max_rounds ||
+		    now > t_full + m->o.timeout_s / 2.0)
+			break;
+		ret = disks_round(m);
+	}
+	return ret;
 }
 
 /* Stop the guest: park the vCPUs (unless paused already), quiesce the devices (every
@@ -261,6 +336,8 @@ static int stop_guest(struct migration *m)
 	if (ret)
 		return fail(m, ret, "cannot flush the disks: %s", strerror(-ret));
 	vm_coalesced_flush(vm);
+	if (m->dtx)
+		return 0; /* the destination runs on its own images: ours stay locked */
 	/* The destination locks the disks when END arrives (vm_devices_reopen_disks): ours go
 	 * now, while nothing writes them; they are taken back if the migration fails. */
 	vm_devices_lock_disks(vm, false);
@@ -290,6 +367,9 @@ static int final_round(struct migration *m, double *t_stop)
 	/* the state first: saving a vCPU may complete its last I/O into guest memory */
 	ret = vm_save_collect(m->vm, s, m->res.error, sizeof(m->res.error));
 	if (ret)
+		goto out;
+	/* the disks' last blocks: every write is complete (quiesced) and flushed */
+	if (m->dtx && (ret = disks_round(m)))
 		goto out;
 	ret = harvest(m);
 	if (ret) {
@@ -354,11 +434,13 @@ static int migrate_run(struct migration *m)
 {
 	struct guest_mem *g = m->vm->mem;
 	struct savestate_config cfg;
-	double t0 = clock_mono(), t_round, t_stop = 0, deadline = t0 + m->o.timeout_s;
+	double t0 = clock_mono(), t_round, t_stop = 0;
 	uint64_t left, prev_bytes = 0;
 	double bw;
 	int ret;
 
+	if (m->o.copy_disks && (ret = disks_prepare(m)))
+		return ret;
 	ret = handshake(m, &cfg);
 	if (ret)
 		return ret;
@@ -373,6 +455,12 @@ static int migrate_run(struct migration *m)
 		return fail(m, ret, "out of memory");
 	vm_devices_quiesce(m->vm);
 	vm_devices_resume(m->vm);
+	/* the disks first (their writes mark the dirty-block bitmaps from here on): the memory
+	 * rounds' time limit counts from their end */
+	if (m->dtx && (ret = disks_copy(m)))
+		return ret;
+	t0 = clock_mono();
+	prev_bytes = m->res.bytes; /* the memory rounds' speed counts from here */
 	/* the first pass: all of RAM but zero pages */
 	memset(m->dirty, 0xff, (m->npages / 64) * 8);
 	if (m->npages % 64)
@@ -393,10 +481,14 @@ static int migrate_run(struct migration *m)
 		if (ret)
 			return fail(m, ret, "KVM_GET_DIRTY_LOG: %s", strerror(-ret));
 		left = count_dirty(m);
+		if (m->dtx)
+			left += mdisk_tx_dirty_bytes(m->dtx) / PAGE;
 		if (left * PAGE / bw * 1e3 <= (double)m->o.max_downtime_ms || left <= 16 ||
-		    m->res.rounds > m->o.max_rounds || now > t0 + (deadline - t0) / 2)
+		    m->res.rounds > m->o.max_rounds || now > t0 + m->o.timeout_s / 2.0)
 			break;
 		ret = send_dirty(m, false);
+		if (!ret && m->dtx)
+			ret = disks_round(m);
 		if (ret)
 			return ret;
 		m->res.rounds++;
@@ -422,6 +514,8 @@ static void *thread_main(void *arg)
 
 	ret = migrate_run(m);
 	m->res.total_ms = (clock_mono() - t0) * 1e3;
+	mdisk_tx_free(m->dtx); /* the disks' dirty-block bitmaps go off */
+	m->dtx = NULL;
 	m->res.ret = ret;
 	if (ret && m->unlocked && (vm_devices_lock_disks(m->vm, true) ||
 				   x86_firmware_lock(m->vm, true))) {

@@ -30,6 +30,8 @@ struct migrate_opts {
 	unsigned max_rounds;      /* dirty rounds after the first full pass (0: 30) */
 	unsigned timeout_s;       /* the whole migration; also each wait for the peer (0: 60) */
 	uint64_t max_downtime_ms; /* stop-and-copy once the rest takes this long (0: 50) */
+	bool copy_disks;          /* no shared storage: the writable disks' contents go in the
+	                           * stream into the destination's own images (migrate_disk.h) */
 };
 
 struct migrate_result {
@@ -39,6 +41,8 @@ struct migrate_result {
 	uint64_t bytes;           /* stream bytes sent */
 	uint64_t pages;           /* pages sent (with repeats) */
 	unsigned rounds;          /* memory rounds: the full pass, dirty rounds, the final one */
+	uint64_t disk_bytes;      /* copy_disks: disk bytes sent as data (with repeats) */
+	unsigned disk_rounds;     /* copy_disks: disk rounds: the full copy ... the final one */
 };
 
 /* Start migrating vm on a new thread. done(opaque, res) is called later on vm's control

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vmm/migrate_disk.h"
 #include "vmm/vm.h"
 
 /* The stream header: the save file's header layout with its own magic. */
@@ -129,6 +130,23 @@ int mstream_send2(int fd, uint32_t type, uint32_t index, const void *p, uint64_t
 	return writev_all(fd, iov, len2 ? 3 : 2);
 }
 
+int mstream_sendv(int fd, uint32_t type, uint32_t index, const struct iovec *iov, int n)
+{
+	struct frame_hdr h = { .type = type, .index = index };
+	struct iovec v[8];
+
+	if (n < 0 || n > 7)
+		return -EINVAL;
+	for (int i = 0; i < n; i++) {
+		h.length += iov[i].iov_len;
+		h.crc = crc(h.crc, iov[i].iov_base, iov[i].iov_len);
+		v[i + 1] = iov[i];
+	}
+	frame_seal(&h);
+	v[0] = (struct iovec){ &h, sizeof(h) };
+	return writev_all(fd, v, n + 1);
+}
+
 int mstream_send_pages(int fd, const uint8_t *mem, const uint64_t *idx, uint32_t n,
 		       uint8_t *buf, uint64_t *bytes)
 {
@@ -166,6 +184,22 @@ static int read_frame_hdr(int fd, struct frame_hdr *h)
 	if (CRC_BAD(h->hdr_crc, crc(0, h, offsetof(struct frame_hdr, hdr_crc))) || h->reserved)
 		return -EPROTO;
 	return 0;
+}
+
+int mstream_recv_frame(int fd, struct mstream_frame *f)
+{
+	struct frame_hdr h;
+	int ret = read_frame_hdr(fd, &h);
+
+	if (ret)
+		return ret;
+	*f = (struct mstream_frame){ h.type, h.index, h.length, h.crc };
+	return 0;
+}
+
+int mstream_recv_bytes(int fd, void *p, size_t n)
+{
+	return read_all(fd, p, n);
 }
 
 int mstream_recv_reply(int fd, uint32_t *type, char *msg, size_t msglen)
@@ -206,7 +240,8 @@ struct rx {
 	uint64_t npages;
 	const struct migrate_sink *sink;
 	void *opaque;
-	uint32_t flags;          /* the stream header's */
+	uint32_t flags;             /* the stream header's */
+	struct mdisk_rx *disks;     /* with MIGRATE_FLAG_DISKS: where DISKDATA goes */
 };
 
 /* Set the reason (printf-style) and return ret. */
@@ -324,8 +359,12 @@ static int rx_header(struct rx *x)
 	if (h.version != MIGRATE_VERSION)
 		return rx_fail(x, -EPROTO, "the source speaks migration version %u, this vsrv %u",
 			       h.version, MIGRATE_VERSION);
-	if (h.header_size != sizeof(h) || h.page_size != PAGE || (h.flags & ~MIGRATE_FLAG_FIRMWARE))
+	if (h.header_size != sizeof(h) || h.page_size != PAGE ||
+	    (h.flags & ~(MIGRATE_FLAG_FIRMWARE | MIGRATE_FLAG_DISKS)))
 		return rx_fail(x, -EPROTO, "the stream header is malformed");
+	if ((h.flags & MIGRATE_FLAG_DISKS) && !x->sink->disk)
+		return rx_fail(x, -EINVAL, "the source copies its disks, which this destination "
+			       "does not take");
 	if (h.layout != savestate_layout())
 		return rx_fail(x, -EPROTO, "the source is a vsrv build with other state layouts");
 	x->flags = h.flags;
@@ -405,6 +444,36 @@ static int rx_devmem(struct rx *x, const struct savestate *s, struct frame_hdr *
 	}
 }
 
+/* With MIGRATE_FLAG_DISKS, after CONFIG: the DISKS frame, checked against the destination's
+ * disks (the sink names them). */
+static int rx_disks(struct rx *x)
+{
+	struct frame_hdr h;
+	uint8_t *p;
+	int ret = read_frame_hdr(x->in, &h);
+
+	if (ret)
+		return rx_io(x, ret, "the disks");
+	if (h.type != MIGRATE_FR_DISKS || h.index || h.length > MIGRATE_DISKS_LEN_MAX)
+		return rx_fail(x, -EPROTO, "frames out of order or malformed: expected the disks");
+	p = malloc(h.length ? h.length : 1);
+	if (!p)
+		return rx_fail(x, -ENOMEM, "out of memory");
+	ret = read_all(x->in, p, h.length);
+	if (ret) {
+		free(p);
+		return rx_io(x, ret, "the disks");
+	}
+	x->st->bytes += sizeof(h) + h.length;
+	if (CRC_BAD(h.crc, crc(0, p, h.length)))
+		ret = rx_fail(x, -EPROTO, "the disks frame is corrupt (CRC mismatch)");
+	else
+		ret = mdisk_rx_open(p, h.length, x->sink->disk, x->opaque, &x->disks, x->why,
+				    x->whylen);
+	free(p);
+	return ret;
+}
+
 /* After CONFIG and OK: PAGES frames, then the state sections and END into s. */
 static int rx_body(struct rx *x, struct savestate *s, struct migrate_end *end)
 {
@@ -420,6 +489,15 @@ static int rx_body(struct rx *x, struct savestate *s, struct migrate_end *end)
 		if (ret) {
 			ret = rx_io(x, ret, "memory or state");
 			goto out;
+		}
+		if (h.type == MIGRATE_FR_DISKDATA && x->disks) {
+			struct mstream_frame f = { h.type, h.index, h.length, h.crc };
+
+			ret = mdisk_rx_frame(x->disks, x->in, &f, x->why, x->whylen);
+			if (ret)
+				goto out;
+			x->st->bytes += sizeof(h) + h.length;
+			continue;
 		}
 		if (h.type != MIGRATE_FR_PAGES)
 			break;
@@ -487,9 +565,15 @@ static int rx_body(struct rx *x, struct savestate *s, struct migrate_end *end)
 		ret = rx_fail(x, ret, "%s", cwhy);
 		goto out;
 	}
-	if (end->verify && CRC_BAD(end->mem_crc, crc(0, x->mem, s->config.mem_size)))
+	if (end->verify && CRC_BAD(end->mem_crc, crc(0, x->mem, s->config.mem_size))) {
 		ret = rx_fail(x, -EPROTO, "the guest memory differs from the source's (CRC "
 			      "mismatch over all of the RAM)");
+		goto out;
+	}
+	/* the disks' copies are complete (the source sent the last blocks with its guest
+	 * stopped): make them durable before anything loads */
+	if (x->disks)
+		ret = mdisk_rx_finish(x->disks, x->why, x->whylen);
 out:
 	free(idx);
 	return ret;
@@ -532,6 +616,11 @@ int migrate_recv(int in_fd, int out_fd, const struct migrate_sink *sink, void *o
 		goto refuse;
 	}
 	x.npages = cfg.mem_size / PAGE;
+	if (x.flags & MIGRATE_FLAG_DISKS) {
+		ret = rx_disks(&x);
+		if (ret)
+			goto refuse;
+	}
 	ret = savestate_alloc(cfg.nr_cpus, &s);
 	if (ret) {
 		rx_fail(&x, ret, "out of memory");
@@ -569,11 +658,15 @@ int migrate_recv(int in_fd, int out_fd, const struct migrate_sink *sink, void *o
 		goto out;
 	}
 	st->bytes += sizeof(h);
+	if (x.disks)
+		mdisk_rx_counts(x.disks, &st->disk_data, &st->disk_zero);
 	savestate_free(s);
+	mdisk_rx_free(x.disks);
 	return 0;
 refuse:
 	rx_refuse(&x);
 out:
 	savestate_free(s);
+	mdisk_rx_free(x.disks);
 	return ret;
 }

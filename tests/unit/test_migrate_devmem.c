@@ -106,8 +106,8 @@ static int recv_one(int how, const struct migrate_sink *sink, char *why, size_t 
 
 static void test_devmem_frames(void)
 {
-	const struct migrate_sink sink = { s_config, s_load, s_devmem, NULL };
-	const struct migrate_sink nodev = { s_config, s_load, NULL, NULL };
+	const struct migrate_sink sink = { s_config, s_load, s_devmem, NULL, NULL };
+	const struct migrate_sink nodev = { s_config, s_load, NULL, NULL, NULL };
 	char why[600];
 
 	guest = mmap(NULL, MEM, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -366,7 +366,7 @@ static int stream(int how)
 
 static int recv_one(int how, char *why, size_t whylen)
 {
-	static const struct migrate_sink sink = { s_config, s_load, NULL, s_flags };
+	static const struct migrate_sink sink = { s_config, s_load, NULL, s_flags, NULL };
 	struct migrate_recv_stats st;
 	int in = stream(how), out = memfd_create("ans", MFD_CLOEXEC), ret;
 

@@ -349,6 +349,10 @@ static void blk_reap(struct virtio_blk *b, unsigned *done_q)
 		io_uring_cqe_seen(&b->ring, cqe);
 		b->inflight--;
 		b->q_inflight[r->q]--;
+		/* a write that went around the disk layer: its blocks are dirty now (a
+		 * migration copying the disk sends them again) */
+		if (r->type == T_OUT)
+			disk_dirty_mark(b->disk, r->sector, r->len / DISK_SECTOR);
 		if (res >= 0 && (uint64_t)res == r->len)
 			st = S_OK;
 		else

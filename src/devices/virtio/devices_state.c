@@ -95,6 +95,24 @@ int vm_devices_lock_disks(struct vm *vm, bool on)
 	return ret;
 }
 
+struct disk *vm_devices_disk(struct vm *vm, unsigned i, const char **label)
+{
+	struct vdevs *v = vm->devices_priv;
+
+	if (!v || i >= v->n || !v->e[i].disk)
+		return NULL;
+	if (label)
+		*label = v->e[i].label;
+	return v->e[i].disk;
+}
+
+unsigned vm_devices_count(struct vm *vm)
+{
+	struct vdevs *v = vm->devices_priv;
+
+	return v ? v->n : 0;
+}
+
 void vm_devices_describe(struct vm *vm, struct vm_devices_desc *d)
 {
 	struct vdevs *v = vm->devices_priv;

@@ -64,6 +64,12 @@ int vm_devices_reopen_disks(struct vm *vm);
  * -errno of taking them (logged, naming the image; the others are then released again). */
 int vm_devices_lock_disks(struct vm *vm, bool on);
 
+/* The disk of device-table entry i (NULL: none, or i past the table) and its label
+ * ("disk<k>"): a migration copying the disks (vmm/migrate_disk.h) walks entries 0..n-1.
+ * The disk is the device's; valid until vm_devices_exit. */
+struct disk *vm_devices_disk(struct vm *vm, unsigned i, const char **label);
+unsigned vm_devices_count(struct vm *vm);
+
 /* Save every device of vm into *st (caller-allocated; it is large). Returns 0 or the
  * first -errno of a device's save. */
 int vm_devices_save(struct vm *vm, struct vm_devices_state *st);
