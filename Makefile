@@ -39,10 +39,11 @@ VSRV     := $(BUILD)/vsrv
 # libspng (the control socket's screenshot as a PNG: src/vmm/screenshot.c; it needs only
 # zlib), libresolv (glibc's, for its base64 encoder b64_ntop: the screenshot's PNG in
 # JSON), and libvncserver and libgcrypt, which it uses and vnc.c initializes (--vnc:
-# src/vmm/vnc*.c). The unit tests and the fuzz targets that link vsrv's objects take the
-# same list.
+# src/vmm/vnc*.c), and libdeflate (its CRC32, zlib's polynomial with the CPU's carry-less
+# multiply: the save file's checksums, src/vmm/savestate_file.c). The unit tests and the
+# fuzz targets that link vsrv's objects take the same list.
 LDLIBS  += -luring -lz -ljansson -ldl -lpthread -lqcow -lvmdk -lvhdi -lspng -lresolv \
-           -lvncserver -lgcrypt
+           -lvncserver -lgcrypt -ldeflate
 
 .PHONY: all deps test-deps run test test-prep asan bench fuzz clean
 all: $(VSRV)

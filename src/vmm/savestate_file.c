@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
+#include <libdeflate.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "arch/x86/enlight.h"
 #include "vmm/vm.h"
@@ -52,18 +52,11 @@ _Static_assert(sizeof(struct sec_hdr) == 32, "section header is 32 bytes");
 #define CRC_BAD(a, b) ((a) != (b))
 #endif
 
+/* zlib's CRC32 (the same values as zlib's crc32()), by libdeflate: it uses the CPU's
+ * carry-less multiply, 2-3 times zlib's speed, and the memory section is most of a save. */
 static uint32_t crc(uint32_t c, const void *p, size_t n)
 {
-	const uint8_t *b = p;
-
-	while (n) { /* zlib's length is a uInt */
-		uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
-
-		c = (uint32_t)crc32(c, b, k);
-		b += k;
-		n -= k;
-	}
-	return c;
+	return libdeflate_crc32(c, p, n);
 }
 
 static uint64_t fnv(uint64_t h, uint64_t v)
@@ -366,6 +359,11 @@ static int read_at(int fd, void *p, size_t n, uint64_t off)
 		off += (uint64_t)r;
 	}
 	return 0;
+}
+
+int savestate_pread_all(int fd, void *p, size_t n, uint64_t off)
+{
+	return read_at(fd, p, n, off);
 }
 
 #define BAD(msg) do { *why = (msg); ret = -EINVAL; goto err; } while (0)

@@ -22,6 +22,7 @@
 #include "devices/serial.h"
 #include "util/log.h"
 #include "vmm/input_router.h"
+#include "vmm/savestate.h"
 #include "vmm/vcpu.h"
 
 #define KVM_TSS_ADDR      0xfffbd000ULL
@@ -156,6 +157,8 @@ static int level_memory_init(struct vm *vm)
 
 static void level_memory_exit(struct vm *vm)
 {
+	vm_memcheck_stop(vm->memcheck);
+	vm->memcheck = NULL;
 	guest_mem_destroy(vm->mem);
 	vm->mem = NULL;
 }
