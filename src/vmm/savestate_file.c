@@ -2,6 +2,7 @@
 #include "vmm/savestate_file.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -215,11 +216,26 @@ static bool page_zero(const uint8_t *p)
 	return acc == 0;
 }
 
+/* Write one batch of pages at file offset *pos (the file's position), then start its
+ * write-back at once (sync_file_range without waiting): the disk writes while the next
+ * batches are scanned, checksummed and copied, and the caller's fsync waits only for the
+ * tail. Not for every file (a pipe): its failure is ignored. */
+static int write_batch(int fd, struct iovec *iov, int n, uint64_t *pos, size_t bytes)
+{
+	int ret = savestate_writev_all(fd, iov, n);
+
+	if (ret)
+		return ret;
+	sync_file_range(fd, (off64_t)*pos, (off64_t)bytes, SYNC_FILE_RANGE_WRITE);
+	*pos += bytes;
+	return 0;
+}
+
 /* The memory section: header, bitmap, padding, then every non-zero page in runs. */
 static int write_memory(int fd, const uint8_t *mem, uint64_t mem_size, uint64_t *off,
 			uint64_t *pages_out)
 {
-	uint64_t npages = mem_size / SAVESTATE_PAGE, i, payload_off, n = 0;
+	uint64_t npages = mem_size / SAVESTATE_PAGE, i, payload_off, n = 0, pos;
 	struct savestate_mem_hdr mh = { .mem_size = mem_size, .page_size = SAVESTATE_PAGE };
 	struct sec_hdr h = { .type = SAVESTATE_SEC_MEMORY };
 	struct iovec iov[IOV_BATCH];
@@ -259,6 +275,7 @@ static int write_memory(int fd, const uint8_t *mem, uint64_t mem_size, uint64_t 
 	ret = savestate_writev_all(fd, iov, 3);
 	if (ret)
 		goto out;
+	pos = mh.data_offset;
 	for (i = 0; i < npages; ) {
 		uint64_t j;
 
@@ -275,14 +292,14 @@ static int write_memory(int fd, const uint8_t *mem, uint64_t mem_size, uint64_t 
 		batch += (j - i) * SAVESTATE_PAGE;
 		i = j;
 		if (niov == IOV_BATCH || batch >= IO_CHUNK) {
-			ret = savestate_writev_all(fd, iov, niov);
+			ret = write_batch(fd, iov, niov, &pos, batch);
 			if (ret)
 				goto out;
 			niov = 0;
 			batch = 0;
 		}
 	}
-	if (niov && (ret = savestate_writev_all(fd, iov, niov)))
+	if (niov && (ret = write_batch(fd, iov, niov, &pos, batch)))
 		goto out;
 	h.crc = c;
 	h.hdr_crc = crc(0, &h, offsetof(struct sec_hdr, hdr_crc));
