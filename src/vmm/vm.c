@@ -495,6 +495,8 @@ int vm_run(struct vm *vm)
 		}
 		started++;
 	}
+	if (!ret && getenv("VSRV_STATS"))
+		vsrv_log("the vCPUs run"); /* bench/savestate.sh: restore to running */
 	code = ret < 0 ? ret : evloop_run(vm->loop);
 	for (i = 0; i < started; i++)
 		vcpu_stop(vm->vcpus[i]);
