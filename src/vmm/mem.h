@@ -2,7 +2,9 @@
  * split around the 32-bit device hole when RAM is large:
  *   GPA [0, low_size)                    -> host [0, low_size)
  *   GPA [4 GiB, 4 GiB + size - low_size) -> host [low_size, size)
- * Devices translate guest addresses only through guest_mem_ptr(), which checks bounds. */
+ * Devices translate guest addresses only through guest_mem_ptr(), which checks bounds.
+ * A restore may map parts of it privately from a save file instead (guest_mem_map_file:
+ * the same host addresses, so KVM's memory slots and every pointer stay valid). */
 #ifndef VSRV_VMM_MEM_H
 #define VSRV_VMM_MEM_H
 
