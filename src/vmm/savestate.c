@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -330,25 +331,37 @@ static void *memcheck_main(void *arg)
 	return NULL;
 }
 
-static int memcheck_start(struct vm *vm, const struct vm_restore *r)
+int vm_memcheck_start(struct vm *vm, int fd, const struct savestate *s, const char *path)
 {
 	struct vm_memcheck *c = calloc(1, sizeof(*c));
+	struct sched_param prio = { .sched_priority = 0 };
+	pthread_attr_t attr;
 	int ret;
 
 	if (!c)
 		return -ENOMEM;
-	c->fd = fcntl(r->fd, F_DUPFD_CLOEXEC, 3);
+	c->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 	if (c->fd < 0) {
 		ret = -errno;
 		free(c);
 		return ret;
 	}
-	c->s.mem_payload_off = r->s->mem_payload_off;
-	c->s.mem_payload_len = r->s->mem_payload_len;
-	c->s.mem_crc = r->s->mem_crc;
+	c->s.mem_payload_off = s->mem_payload_off;
+	c->s.mem_payload_len = s->mem_payload_len;
+	c->s.mem_crc = s->mem_crc;
 	c->vm = vm;
-	snprintf(c->path, sizeof(c->path), "%s", r->path);
-	ret = -pthread_create(&c->thread, NULL, memcheck_main, c);
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	/* At the idle priority (SCHED_IDLE): the guest's vCPUs and devices go first. */
+	ret = -EINVAL;
+	if (!pthread_attr_init(&attr)) {
+		if (!pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED) &&
+		    !pthread_attr_setschedpolicy(&attr, SCHED_IDLE) &&
+		    !pthread_attr_setschedparam(&attr, &prio))
+			ret = -pthread_create(&c->thread, &attr, memcheck_main, c);
+		pthread_attr_destroy(&attr);
+	}
+	if (ret)
+		ret = -pthread_create(&c->thread, NULL, memcheck_main, c);
 	if (ret) {
 		close(c->fd);
 		free(c);
@@ -409,7 +422,7 @@ int vm_restore_load(struct vm_restore *r, struct vm *vm)
 	ret = vm_restore_state(vm, s, label);
 	if (ret)
 		return ret;
-	if (!vm->cfg->restore_read && (ret = memcheck_start(vm, r)) < 0) {
+	if (!vm->cfg->restore_read && (ret = vm_memcheck_start(vm, r->fd, s, r->path)) < 0) {
 		vsrv_log("--restore %s: cannot start checking the guest memory: %s", r->path,
 			 strerror(-ret));
 		return ret;

@@ -49,9 +49,15 @@ int vm_restore_open(const char *path, const struct vm_config *cfg, struct vm_res
  * logging (then destroy vm: it may be half loaded). */
 int vm_restore_load(struct vm_restore *r, struct vm *vm);
 
-/* Stop and join the memory check of a lazy restore, close its file and free. NULL is
- * allowed. The VM's memory level calls it before unmapping guest memory. */
+/* The memory check of a lazy restore: _start checks the CRC of the memory section of s
+ * (from savestate_read on fd; fd is duplicated, s and path copied) on a thread of its own at
+ * the idle priority, reading the file, and on a mismatch logs "--restore PATH: the guest
+ * memory is corrupt (CRC mismatch): the VM stops" and stops vm with code 1. It is vm's
+ * (vm->memcheck): 0 or -errno. _stop stops and joins it, closes its file and frees; NULL
+ * is allowed. The VM's memory level calls it before unmapping guest memory. */
 struct vm_memcheck;
+struct savestate;
+int vm_memcheck_start(struct vm *vm, int fd, const struct savestate *s, const char *path);
 void vm_memcheck_stop(struct vm_memcheck *c);
 
 /* Close the file and free. NULL is allowed. */
