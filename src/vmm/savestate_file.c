@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libdeflate.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -10,7 +11,6 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
-#include <libdeflate.h>
 #include <unistd.h>
 
 #include "arch/x86/enlight.h"
