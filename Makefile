@@ -33,8 +33,9 @@ VSRV_OBJ := $(VSRV_SRC:%.c=$(BUILD)/%.o)
 VSRV     := $(BUILD)/vsrv
 # Its libraries (Debian packages in mk/deps.sh's build group): io_uring (virtio-blk), zlib
 # (the e1000's frame CRC), jansson (the control socket's JSON lines, `vsrv img --output
-# json`), libdl (libslirp is loaded with dlopen, only for --net user), pthread, and libqcow, libvmdk, libvhdi (the disk layer reads qcow2, VMDK and VHDX
-# images with them, read-only: src/disk/disk_foreign.c; each needs only libc and zlib),
+# json`), libdl (libslirp is loaded with dlopen, only for --net user), pthread, and libqcow,
+# libvmdk, libvhdi (the disk layer reads qcow2, VMDK and VHDX images with them, read-only:
+# src/disk/disk_foreign.c; each needs only libc and zlib),
 # libspng (the control socket's screenshot as a PNG: src/vmm/screenshot.c; it needs only
 # zlib), libresolv (glibc's, for its base64 encoder b64_ntop: the screenshot's PNG in
 # JSON), libvncserver and libgcrypt, which it uses and vnc.c initializes (--vnc:
