@@ -5,7 +5,9 @@
 # cont, the way virsh save/restore drive it), in this one run. Prints per monitor the median
 # save time (request to file complete), the file size, and restore-to-running time (process
 # start to the guest's next line on the serial port: the guest prints one every 10 ms, so
-# this includes up to 10 ms of waiting for it), and the ratios QEMU / vsrv. vsrv's save
+# this includes up to 10 ms of waiting for it), and the ratios QEMU / vsrv. For vsrv also the
+# time from process start to its vCPUs running (VSRV_STATS's "the vCPUs run"), with guest
+# memory mapped from the file (the default) and read (--restore-memory read). vsrv's save
 # includes the fsync of the file (it is durable when the reply comes); QEMU's `cat > FILE`
 # does not sync. QEMU reports "completed" about a second after its own "total time" (the
 # exec: channel's clean-up): both figures are printed.
@@ -56,12 +58,21 @@ def vsrv_once(fill):
     p.wait(timeout=30)
     assert r.get("ok"), r
     size = os.path.getsize(st)
-    t0 = time.time()
-    q = subprocess.Popen([vsrv, "run", "--restore", st, "--memory", "128M", "--serial", "file:" + ser2],
-                         stderr=subprocess.DEVNULL)
-    wait_file(ser2, b"\n"); restore = time.time() - t0
-    q.terminate(); q.wait()
-    return save, size, restore
+    res = []
+    for how in ("map", "read"):
+        cleanup(ser2)
+        t0 = time.time()
+        q = subprocess.Popen([vsrv, "run", "--restore", st, "--restore-memory", how, "--memory", "128M",
+                              "--serial", "file:" + ser2], stderr=subprocess.PIPE,
+                             env=dict(os.environ, VSRV_STATS="1"))
+        running = None
+        for line in q.stderr:  # VSRV_STATS: "the vCPUs run" once they are started
+            if b"the vCPUs run" in line:
+                running = time.time() - t0
+                break
+        wait_file(ser2, b"\n"); res.append((running, time.time() - t0))
+        q.terminate(); q.stderr.close(); q.wait()
+    return save, size, res[0][1], res[0][0], res[1][0]
 
 def hmp(sock, cmd):
     sock.sendall(cmd.encode() + b"\n")
@@ -119,8 +130,11 @@ print("savestate: 128 MiB guest (guests/savecount), median of %d runs; load %.1f
 for fill in (4, 96):
     v = [vsrv_once(fill) for _ in range(runs)]
     vs, vz, vr = med([x[0] for x in v]), med([x[1] for x in v]), med([x[2] for x in v])
+    vm_, vd = med([x[3] for x in v]), med([x[4] for x in v])
     line = "  %2d MiB used: vsrv save %6.1f ms, file %6.1f MiB, restore-to-running %6.1f ms" % (
         fill, vs * 1e3, vz / 2**20, vr * 1e3)
+    line += "\n               vsrv process start to vCPUs running: %.1f ms (memory mapped), %.1f ms (--restore-memory read)" % (
+        vm_ * 1e3, vd * 1e3)
     if have_qemu:
         q = [qemu_once(fill) for _ in range(runs)]
         qs, qz, qr = med([x[0] for x in q]), med([x[1] for x in q]), med([x[2] for x in q])

@@ -7,6 +7,7 @@ build_pkgs=(gcc make libc6-dev pkg-config liburing-dev libslirp-dev libsqlite3-d
             libmicrohttpd-dev libjansson-dev libargon2-dev libseccomp-dev libssl-dev
             libcurl4-openssl-dev zlib1g-dev libqcow-dev libvmdk-dev libvhdi-dev nodejs
             libvncserver-dev libgcrypt20-dev libspng-dev libwslay-dev  # VNC server (and its crypto), PNG screenshots, WebSocket frames
+            libdeflate-dev  # CRC32 of the save file (src/vmm/savestate_file.c)
             xorriso)  # build/guests/fwboot.iso (mk/guests.mk)
 # npm comes with nodejs from nodesource, as Debian's own package npm otherwise (the web
 # console's vendored libraries are installed with it at build time: mk/npm.sh)

@@ -7,7 +7,9 @@
 # round's pattern and `vsrv img check`). A checkpoint (keep_running) lets the VM finish and
 # restores as well. Save errors (an unwritable path, a full file system) leave the VM
 # running and no file behind. Bad files (truncated, bit-flipped, another configuration) are
-# refused with a clear message, exit status 1, and no guest output.
+# refused with a clear message, exit status 1, and no guest output (a flipped page with
+# --restore-memory read; mapped lazily, the check beside the guest stops it with status 1).
+# The lazy restore maps the memory from the file (VSRV_STATS), survives the file's deletion.
 source "$(dirname "$0")/lib.sh"
 
 if ! have_kvm; then skip savestate "$kvm_reason"; exit 0; fi
@@ -54,6 +56,37 @@ for cpus in (1, 2):
     check_count(name, open(ser).read(), out, N)
     if cpus == 1:
         good_state, good_cfg = state, cfg  # for the bad-file cases
+
+# --- lazy restore (the default, docs/savestate.md "Restoring memory"): 64 MiB of pattern
+# mapped from the file (VSRV_STATS names the mapped runs and the CRC check beside the
+# guest), the file deleted while the restored guest runs; the guest checks the pattern at
+# the end. The same file with --restore-memory read goes on as well. ---
+name = "lazy"
+cfg = ["--memory", "128M"]
+p, ctl, ser = start(name, ["--kernel", guests + "/savecount.elf", "--cmdline", "steps=%d mem=64" % N] + cfg)
+state = os.path.join(tmp, name + ".state")
+ok(name + "-running", wait_for(ser, r"step 30 of"), "guest did not reach step 30")
+r = ctl_cmd(ctl, {"cmd": "save", "path": state})
+rc, err = finish_vm(p)
+ok(name + "-saved", r.get("ok") is True and rc == 0 and r.get("pages", 0) >= 64 * 256, (r, rc, err))
+copy = os.path.join(tmp, name + "-copy.state")
+open(copy, "wb").write(open(state, "rb").read())
+ser2 = os.path.join(tmp, name + "-b.out")
+q = subprocess.Popen([vsrv, "run", "--restore", copy, "--serial", "file:" + ser2] + cfg,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                     env=dict(os.environ, VSRV_STATS="1"))
+ok(name + "-restored-runs", wait_for(ser2, r"step \d+ of"), "no step after the restore")
+os.unlink(copy)  # the mapping holds the file: the guest does not notice
+rc, err = finish_vm(q)
+out = read(ser2)
+m = re.search(r"\((\d+) mapped from the file in (\d+) of (\d+) runs, (\d+) read\)", err)
+ok(name + "-mapped", m and int(m.group(1)) >= 64 * 256 and int(m.group(2)) > 0,
+   "no or too few pages mapped: %s" % err[-600:])
+ok(name + "-crc-checked", "the guest memory's CRC checked" in err, err[-600:])
+ok(name + "-restored-passes", rc == 33 and "RESULT: PASS" in out, "status %s: %s %s" % (rc, err[-300:], out[-300:]))
+check_count(name, open(ser).read(), out, N)
+rc, err, out, secs = restore(name + "-read", state, cfg + ["--restore-memory", "read"])
+ok(name + "-read-passes", rc == 33 and "RESULT: PASS" in out, "status %s: %s %s" % (rc, err[-300:], out[-300:]))
 
 # --- checkpoint: keep_running; the VM finishes, and the file restores as well ---
 name = "checkpoint"
@@ -176,7 +209,14 @@ bad("flip-vcpu", flip(section(3) + 1000), good_cfg, "corrupt .CRC")
 bad("flip-legacy", flip(section(4) + 10), good_cfg, "corrupt .CRC")
 bad("flip-devices", flip(section(5) + 2), good_cfg, "corrupt .CRC")
 bad("flip-bitmap", flip(section(6) + 48), good_cfg, "corrupt|bitmap")
-bad("flip-memory", flip(len(data) - 5000), good_cfg, "guest memory is corrupt")
+bad("flip-memory", flip(len(data) - 5000), good_cfg + ["--restore-memory", "read"],
+    "guest memory is corrupt")
+# lazily mapped (the default), a corrupt page is found beside the guest: the VM stops, status 1
+path = os.path.join(tmp, "flip-memory-lazy.state")
+open(path, "wb").write(flip(len(data) - 5000))
+rc, err, out, secs = restore("flip-memory-lazy", path, good_cfg)
+ok("restore-bad-flip-memory-lazy", rc == 1 and "guest memory is corrupt (CRC mismatch): the VM stops" in err
+   and "RESULT: PASS" not in out, "status %s: %s" % (rc, err))
 bad("version", header(version=2), good_cfg, "another format version")
 bad("layout", header(layout=12345), good_cfg, "other state layouts")
 bad("missing", None, good_cfg, "No such file")

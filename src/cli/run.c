@@ -115,7 +115,7 @@ enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERI
        OPT_NO_REBOOT, OPT_DISK, OPT_NET, OPT_DEVICE, OPT_CONTROL, OPT_RESTORE, OPT_INCOMING,
        OPT_HELP, OPT_SANDBOX, OPT_RUN_AS, OPT_CDROM, OPT_FIRMWARE, OPT_BOOT, OPT_UUID,
        OPT_NAME, OPT_SERIAL_NUMBER, OPT_ENLIGHTENMENTS, OPT_MEM_MERGE, OPT_DISPLAY,
-       OPT_BALLOON, OPT_VNC };
+       OPT_BALLOON, OPT_VNC, OPT_RESTORE_MEMORY };
 
 static const struct option options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -134,6 +134,7 @@ static const struct option options[] = {
 	{ "control", required_argument, NULL, OPT_CONTROL },
 	{ "vnc", required_argument, NULL, OPT_VNC },
 	{ "restore", required_argument, NULL, OPT_RESTORE },
+	{ "restore-memory", required_argument, NULL, OPT_RESTORE_MEMORY },
 	{ "incoming", required_argument, NULL, OPT_INCOMING },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "sandbox", required_argument, NULL, OPT_SANDBOX },
@@ -320,6 +321,11 @@ static int parse_args(int argc, char **argv, struct vm_config *c, struct run_opt
 		case OPT_CONTROL:   c->control = optarg; break;
 		case OPT_VNC:       c->vnc = optarg; break;
 		case OPT_RESTORE:   c->restore = optarg; break;
+		case OPT_RESTORE_MEMORY:
+			c->restore_read = !strcmp(optarg, "read");
+			if (!c->restore_read && strcmp(optarg, "map"))
+				ret = -EINVAL, vsrv_log("--restore-memory %s: expected map or read", optarg);
+			break;
 		case OPT_INCOMING:  c->incoming = optarg; break;
 		case OPT_HELP:
 		case 'h':           return 1;

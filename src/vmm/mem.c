@@ -61,7 +61,97 @@ int guest_mem_merge(struct guest_mem *m, int on)
 {
 	if (madvise(m->host, m->size, on ? MADV_MERGEABLE : MADV_UNMERGEABLE) < 0)
 		return -errno;
+	m->merge = on;
 	return 0;
+}
+
+/* Give anonymous memory mapped over [off, off + len) of the RAM later (in place of a file
+ * mapping) what the rest of the RAM has: out of core dumps, offered to KSM when the RAM
+ * is, huge pages where the rest has them (so that it merges with its neighbours again). */
+static void mem_advise(struct guest_mem *m, uint64_t off, uint64_t len)
+{
+	madvise(m->host + off, len, MADV_DONTDUMP);
+	if (m->size > MEM_HUGE_FROM && off + len > MEM_HUGE_FROM) {
+		uint64_t a = off > MEM_HUGE_FROM ? off : MEM_HUGE_FROM;
+
+		madvise(m->host + a, off + len - a, MADV_HUGEPAGE);
+	}
+	if (m->merge)
+		madvise(m->host + off, len, MADV_MERGEABLE);
+}
+
+static void filemap_mark(struct guest_mem *m, uint64_t off, uint64_t len, bool on)
+{
+	for (uint64_t i = off / 4096; i < (off + len) / 4096; i++) {
+		if (on)
+			__atomic_fetch_or(&m->filemap[i / 64], 1ULL << (i % 64), __ATOMIC_RELAXED);
+		else
+			__atomic_fetch_and(&m->filemap[i / 64], ~(1ULL << (i % 64)),
+					   __ATOMIC_RELAXED);
+	}
+}
+
+bool guest_mem_file_backed(const struct guest_mem *m, uint64_t off, uint64_t len)
+{
+	if (!m->filemap || off >= m->size)
+		return false;
+	if (len > m->size - off)
+		len = m->size - off;
+	for (uint64_t i = off / 4096; i < (off + len + 4095) / 4096; i++)
+		if (__atomic_load_n(&m->filemap[i / 64], __ATOMIC_RELAXED) & (1ULL << (i % 64)))
+			return true;
+	return false;
+}
+
+/* Anonymous zero memory at [off, off + len) again. MAP_FIXED may have unmapped the range
+ * before failing (an allocation failure after the unmap): MAP_FIXED_NOREPLACE then fills
+ * the hole, and fails harmlessly (EEXIST) when the old mapping is still there. */
+static int mem_anon(struct guest_mem *m, uint64_t off, uint64_t len, int flag)
+{
+	void *want = m->host + off;
+	void *p = mmap(want, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | flag, -1, 0);
+
+	if (p == MAP_FAILED)
+		return -errno;
+	if (p != want) { /* a kernel without MAP_FIXED_NOREPLACE took it as a hint */
+		munmap(p, len);
+		return -EEXIST;
+	}
+	mem_advise(m, off, len);
+	return 0;
+}
+
+int guest_mem_map_file(struct guest_mem *m, uint64_t off, uint64_t len, int fd,
+		       uint64_t file_off)
+{
+	void *p;
+	int ret;
+
+	if (((off | len | file_off) & 4095) || !len || off >= m->size || len > m->size - off ||
+	    file_off > (uint64_t)INT64_MAX - len)
+		return -EINVAL;
+	if (!m->filemap) {
+		m->filemap = calloc((size_t)((m->size / 4096 + 63) / 64), sizeof(uint64_t));
+		if (!m->filemap)
+			return -ENOMEM;
+	}
+	p = mmap(m->host + off, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, fd, (off_t)file_off);
+	if (p == MAP_FAILED) {
+		ret = -errno;
+		mem_anon(m, off, len, MAP_FIXED_NOREPLACE);
+		return ret;
+	}
+	filemap_mark(m, off, len, true);
+	return 0;
+}
+
+void guest_mem_map_done(struct guest_mem *m)
+{
+	madvise(m->host, m->size, MADV_DONTDUMP);
+	if (m->merge)
+		madvise(m->host, m->size, MADV_MERGEABLE);
 }
 
 int guest_mem_discard(struct guest_mem *m, void *p, uint64_t len)
@@ -73,8 +163,16 @@ int guest_mem_discard(struct guest_mem *m, void *p, uint64_t len)
 		return -EINVAL;
 	if (!len)
 		return 0;
-	if (madvise(p, len, MADV_DONTNEED) < 0)
+	if (guest_mem_file_backed(m, off, len)) {
+		/* MADV_DONTNEED would bring the file's contents back */
+		if (mem_anon(m, off, len, MAP_FIXED) == 0 ||
+		    mem_anon(m, off, len, MAP_FIXED_NOREPLACE) == 0)
+			filemap_mark(m, off, len, false);
+		else /* refused before anything changed (vm.max_map_count): zero by hand */
+			memset(p, 0, len);
+	} else if (madvise(p, len, MADV_DONTNEED) < 0) {
 		return -errno;
+	}
 	guest_mem_track(m, p, len);
 	return 0;
 }
@@ -85,6 +183,7 @@ void guest_mem_destroy(struct guest_mem *m)
 		return;
 	munmap(m->host, m->size);
 	free(m->track);
+	free(m->filemap);
 	free(m);
 }
 

@@ -2,10 +2,13 @@
  * split around the 32-bit device hole when RAM is large:
  *   GPA [0, low_size)                    -> host [0, low_size)
  *   GPA [4 GiB, 4 GiB + size - low_size) -> host [low_size, size)
- * Devices translate guest addresses only through guest_mem_ptr(), which checks bounds. */
+ * Devices translate guest addresses only through guest_mem_ptr(), which checks bounds.
+ * A restore may map parts of it privately from a save file instead (guest_mem_map_file:
+ * the same host addresses, so KVM's memory slots and every pointer stay valid). */
 #ifndef VSRV_VMM_MEM_H
 #define VSRV_VMM_MEM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +24,11 @@ struct guest_mem {
 	 * guest_mem_track_start and kept until guest_mem_destroy; marked while tracking. */
 	uint64_t *track;
 	int tracking;      /* atomic */
+	/* Pages that are a private mapping of a file (guest_mem_map_file: a lazily restored
+	 * save), one bit per 4 KiB page, NULL until the first such mapping. A discard replaces
+	 * them with anonymous memory and clears their bits (atomically: any thread). */
+	uint64_t *filemap;
+	int merge;         /* offered to KSM (guest_mem_merge): new mappings are offered too */
 };
 
 /* Offer m's RAM to KSM, the kernel's same-page merging (MADV_MERGEABLE), or take it back
@@ -62,11 +70,31 @@ int guest_mem_create(uint64_t size, struct guest_mem **out);
 int guest_mem_create_hole(uint64_t size, uint64_t hole_start, struct guest_mem **out);
 
 /* Give the host memory behind [p, p + len) of m back (p and len 4 KiB aligned, inside the
- * mapping): the guest reads zeros there at its next touch, which costs a fresh page. The
- * mapping is anonymous private memory, so this is MADV_DONTNEED (a shared or file backing
- * would punch a hole instead). The pages count as written for migration's tracking. Any
- * thread. 0, -EINVAL for a range outside m or misaligned, or madvise's -errno. */
+ * mapping): the guest reads zeros there at its next touch, which costs a fresh page. On
+ * anonymous memory this is MADV_DONTNEED. Pages that are a private file mapping
+ * (guest_mem_map_file) would read the file's contents again after MADV_DONTNEED, so they
+ * are replaced by fresh anonymous memory (mmap MAP_FIXED) instead; when the kernel refuses
+ * the new mapping (vm.max_map_count) they are zeroed by writing (the memory is then not
+ * given back, but the guest still reads zeros). The pages count as written for migration's
+ * tracking. Any thread. 0, -EINVAL for a range outside m or misaligned, or -errno. */
 int guest_mem_discard(struct guest_mem *m, void *p, uint64_t len);
+
+/* Map [off, off + len) of m's RAM (host offsets, 4 KiB aligned, inside RAM) privately
+ * from fd's bytes [file_off, file_off + len) (4 KiB aligned, inside the file): pages are
+ * read from the page cache at their first touch, writes go to private copies and never
+ * reach the file. fd may be closed afterwards (the mapping holds the file), but the file
+ * must not be truncated while m lives (a touch beyond its end is a SIGBUS). 0, -EINVAL, or
+ * mmap's -errno (ENOMEM: too many mappings, ENODEV: the file system cannot map); on an
+ * error the range is anonymous memory as before (its contents are then undefined: zero it
+ * or fill it otherwise). After the last one, guest_mem_map_done gives the new mappings
+ * what the rest of the RAM has (kept out of core dumps, offered to KSM when m is): one
+ * system call for all of them. Before the guest runs (not against guest accesses). */
+int guest_mem_map_file(struct guest_mem *m, uint64_t off, uint64_t len, int fd,
+		       uint64_t file_off);
+void guest_mem_map_done(struct guest_mem *m);
+
+/* Is any page of host range [off, off + len) of m a file mapping? */
+bool guest_mem_file_backed(const struct guest_mem *m, uint64_t off, uint64_t len);
 
 /* Unmap and free. NULL is allowed. */
 void guest_mem_destroy(struct guest_mem *m);

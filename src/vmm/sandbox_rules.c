@@ -80,8 +80,10 @@ static const struct rule rules[] = {
 	/* disk image locks: a migration's source lets go of them and may take them back */
 	ALLOW_EQ(G_BASE, fcntl, 1, F_OFD_SETLK), ALLOW_EQ(G_BASE, fcntl, 1, F_OFD_GETLK),
 	ALLOW(G_BASE, dup), ALLOW(G_BASE, dup3),
-	/* disks: flushes, discard (hole punching), io_uring submissions */
+	/* disks: flushes, discard (hole punching), io_uring submissions; a save file's early
+	 * write-back (vmm/savestate_file.c) */
 	ALLOW(G_BASE, fdatasync), ALLOW(G_BASE, fsync), ALLOW(G_BASE, fallocate),
+	ALLOW(G_BASE, sync_file_range),
 	ALLOW(G_BASE, io_uring_enter),
 	/* the control loop and the device threads */
 	ALLOW(G_BASE, epoll_wait), ALLOW(G_BASE, epoll_pwait), ALLOW(G_BASE, epoll_ctl),

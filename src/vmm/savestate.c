@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 #include "arch/x86/firmware.h"
 #include "util/log.h"
 #include "vmm/savestate_file.h"
+#include "vmm/savestate_map.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
@@ -306,10 +309,108 @@ out:
 	return ret;
 }
 
+/* The memory CRC check of a lazily restored VM, on a thread of its own beside the guest. */
+struct vm_memcheck {
+	pthread_t thread;
+	int fd;                /* the file (a dup: the restore closes its own) */
+	int stop;              /* atomic: set by vm_memcheck_stop */
+	struct savestate s;    /* only the memory section's place and CRC */
+	struct vm *vm;
+	char path[4096];
+};
+
+static void *memcheck_main(void *arg)
+{
+	struct vm_memcheck *c = arg;
+	const char *why = "";
+	double t0 = clock_mono();
+	int ret = savestate_check_memory(c->fd, &c->s, &c->stop, &why);
+
+	if (ret == -ECANCELED)
+		return NULL;
+	if (ret) {
+		vsrv_log("--restore %s: %s: the VM stops", c->path, ret == -ENOMEM ?
+			 "out of memory checking the guest memory's CRC" : why);
+		vm_request_stop(c->vm, 1);
+	} else if (getenv("VSRV_STATS")) {
+		vsrv_log("restored %s: the guest memory's CRC checked in %.1f ms", c->path,
+			 (clock_mono() - t0) * 1e3);
+	}
+	return NULL;
+}
+
+int vm_memcheck_start(struct vm *vm, int fd, const struct savestate *s, const char *path)
+{
+	struct vm_memcheck *c = calloc(1, sizeof(*c));
+	struct sched_param prio = { .sched_priority = 0 };
+	pthread_attr_t attr;
+	int ret;
+
+	if (!c)
+		return -ENOMEM;
+	c->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (c->fd < 0) {
+		ret = -errno;
+		free(c);
+		return ret;
+	}
+	c->s.mem_payload_off = s->mem_payload_off;
+	c->s.mem_payload_len = s->mem_payload_len;
+	c->s.mem_crc = s->mem_crc;
+	c->vm = vm;
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	/* At the idle priority (SCHED_IDLE): the guest's vCPUs and devices go first. */
+	ret = -EINVAL;
+	if (!pthread_attr_init(&attr)) {
+		if (!pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED) &&
+		    !pthread_attr_setschedpolicy(&attr, SCHED_IDLE) &&
+		    !pthread_attr_setschedparam(&attr, &prio))
+			ret = -pthread_create(&c->thread, &attr, memcheck_main, c);
+		pthread_attr_destroy(&attr);
+	}
+	if (ret)
+		ret = -pthread_create(&c->thread, NULL, memcheck_main, c);
+	if (ret) {
+		close(c->fd);
+		free(c);
+		return ret;
+	}
+	vm->memcheck = c;
+	return 0;
+}
+
+void vm_memcheck_stop(struct vm_memcheck *c)
+{
+	if (!c)
+		return;
+	__atomic_store_n(&c->stop, 1, __ATOMIC_RELEASE);
+	pthread_join(c->thread, NULL);
+	close(c->fd);
+	free(c);
+}
+
+/* Guest memory from the file: mapped lazily (its CRC checked beside the guest), or with
+ * --restore-memory read, read and checked before anything runs. */
+static int load_memory(struct vm_restore *r, struct vm *vm, struct savestate_map_stats *ms)
+{
+	const char *why = "";
+	int ret;
+
+	if (vm->cfg->restore_read) {
+		ret = savestate_load_memory(r->fd, r->s, vm->mem->host, &why);
+		ms->read_pages = r->s->mem.nr_data_pages;
+	} else {
+		ret = savestate_map_memory(r->fd, r->s, vm->mem, 0, ms, &why);
+	}
+	if (ret)
+		vsrv_log("--restore %s: %s", r->path, ret == -ENOMEM ? "out of memory" : why);
+	return ret;
+}
+
 int vm_restore_load(struct vm_restore *r, struct vm *vm)
 {
+	struct savestate_map_stats ms = { 0 };
 	struct savestate *s = r->s;
-	const char *why = "";
 	double t0 = clock_mono();
 	char label[4200];
 	int ret;
@@ -320,20 +421,27 @@ int vm_restore_load(struct vm_restore *r, struct vm *vm)
 	ret = vm_restore_check_devices(vm, &s->config, label);
 	if (ret)
 		return ret;
-	ret = savestate_load_memory(r->fd, s, vm->mem->host, &why);
-	if (ret) {
-		vsrv_log("--restore %s: %s", r->path, why);
+	ret = load_memory(r, vm, &ms);
+	if (ret)
 		return ret;
-	}
 	ret = vm_restore_devmem(vm, r->fd, s, label);
 	if (ret)
 		return ret;
 	ret = vm_restore_state(vm, s, label);
 	if (ret)
 		return ret;
+	if (!vm->cfg->restore_read && (ret = vm_memcheck_start(vm, r->fd, s, r->path)) < 0) {
+		vsrv_log("--restore %s: cannot start checking the guest memory: %s", r->path,
+			 strerror(-ret));
+		return ret;
+	}
 	if (getenv("VSRV_STATS"))
-		vsrv_log("restored %s: %llu pages of memory in %.1f ms", r->path,
-			 (unsigned long long)s->mem.nr_data_pages, (clock_mono() - t0) * 1e3);
+		vsrv_log("restored %s: %llu pages of memory (%llu mapped from the file in %llu of "
+			 "%llu runs, %llu read) in %.1f ms", r->path,
+			 (unsigned long long)s->mem.nr_data_pages,
+			 (unsigned long long)ms.mapped_pages, (unsigned long long)ms.mapped_runs,
+			 (unsigned long long)ms.runs, (unsigned long long)ms.read_pages,
+			 (clock_mono() - t0) * 1e3);
 	return 0;
 }
 

@@ -44,8 +44,22 @@ int vm_restore_open(const char *path, const struct vm_config *cfg, struct vm_res
 /* Load the opened file into vm (built by vm_create from cfg with cfg->restore set, vCPUs
  * not started): checks that its devices match the file's (kinds and transports, in order),
  * loads guest memory, the in-kernel irqchip/PIT/clock, the vCPUs, the legacy and the virtio
- * devices. Returns 0, or -errno after logging (then destroy vm: it may be half loaded). */
+ * devices. Guest memory is mapped from the file lazily (vmm/savestate_map.h) and its CRC
+ * checked by a thread of vm's (vm->memcheck) that stops the VM with code 1 on a mismatch;
+ * with cfg->restore_read it is read and checked here instead. Returns 0, or -errno after
+ * logging (then destroy vm: it may be half loaded). */
 int vm_restore_load(struct vm_restore *r, struct vm *vm);
+
+/* The memory check of a lazy restore: _start checks the CRC of the memory section of s
+ * (from savestate_read on fd; fd is duplicated, s and path copied) on a thread of its own at
+ * the idle priority, reading the file, and on a mismatch logs "--restore PATH: the guest
+ * memory is corrupt (CRC mismatch): the VM stops" and stops vm with code 1. It is vm's
+ * (vm->memcheck): 0 or -errno. _stop stops and joins it, closes its file and frees; NULL
+ * is allowed. The VM's memory level calls it before unmapping guest memory. */
+struct vm_memcheck;
+struct savestate;
+int vm_memcheck_start(struct vm *vm, int fd, const struct savestate *s, const char *path);
+void vm_memcheck_stop(struct vm_memcheck *c);
 
 /* Close the file and free. NULL is allowed. */
 void vm_restore_close(struct vm_restore *r);

@@ -2,6 +2,8 @@
 #include "vmm/savestate_file.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <libdeflate.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -10,7 +12,6 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "arch/x86/enlight.h"
 #include "vmm/vm.h"
@@ -54,18 +55,11 @@ _Static_assert(sizeof(struct savestate_firmware) == 640, "FIRMWARE version 1 is 
 #define CRC_BAD(a, b) ((a) != (b))
 #endif
 
+/* zlib's CRC32 (the same values as zlib's crc32()), by libdeflate: it uses the CPU's
+ * carry-less multiply, 2-3 times zlib's speed, and the memory section is most of a save. */
 static uint32_t crc(uint32_t c, const void *p, size_t n)
 {
-	const uint8_t *b = p;
-
-	while (n) { /* zlib's length is a uInt */
-		uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
-
-		c = (uint32_t)crc32(c, b, k);
-		b += k;
-		n -= k;
-	}
-	return c;
+	return libdeflate_crc32(c, p, n);
 }
 
 static uint64_t fnv(uint64_t h, uint64_t v)
@@ -246,11 +240,26 @@ static bool page_zero(const uint8_t *p)
 	return acc == 0;
 }
 
+/* Write one batch of pages at file offset *pos (the file's position), then start its
+ * write-back at once (sync_file_range without waiting): the disk writes while the next
+ * batches are scanned, checksummed and copied, and the caller's fsync waits only for the
+ * tail. Not for every file (a pipe): its failure is ignored. */
+static int write_batch(int fd, struct iovec *iov, int n, uint64_t *pos, size_t bytes)
+{
+	int ret = savestate_writev_all(fd, iov, n);
+
+	if (ret)
+		return ret;
+	sync_file_range(fd, (off64_t)*pos, (off64_t)bytes, SYNC_FILE_RANGE_WRITE);
+	*pos += bytes;
+	return 0;
+}
+
 /* The memory section: header, bitmap, padding, then every non-zero page in runs. */
 static int write_memory(int fd, const uint8_t *mem, uint64_t mem_size, uint64_t *off,
 			uint64_t *pages_out)
 {
-	uint64_t npages = mem_size / SAVESTATE_PAGE, i, payload_off, n = 0;
+	uint64_t npages = mem_size / SAVESTATE_PAGE, i, payload_off, n = 0, pos;
 	struct savestate_mem_hdr mh = { .mem_size = mem_size, .page_size = SAVESTATE_PAGE };
 	struct sec_hdr h = { .type = SAVESTATE_SEC_MEMORY };
 	struct iovec iov[IOV_BATCH];
@@ -290,6 +299,7 @@ static int write_memory(int fd, const uint8_t *mem, uint64_t mem_size, uint64_t 
 	ret = savestate_writev_all(fd, iov, 3);
 	if (ret)
 		goto out;
+	pos = mh.data_offset;
 	for (i = 0; i < npages; ) {
 		uint64_t j;
 
@@ -306,14 +316,14 @@ static int write_memory(int fd, const uint8_t *mem, uint64_t mem_size, uint64_t 
 		batch += (j - i) * SAVESTATE_PAGE;
 		i = j;
 		if (niov == IOV_BATCH || batch >= IO_CHUNK) {
-			ret = savestate_writev_all(fd, iov, niov);
+			ret = write_batch(fd, iov, niov, &pos, batch);
 			if (ret)
 				goto out;
 			niov = 0;
 			batch = 0;
 		}
 	}
-	if (niov && (ret = savestate_writev_all(fd, iov, niov)))
+	if (niov && (ret = write_batch(fd, iov, niov, &pos, batch)))
 		goto out;
 	h.crc = c;
 	h.hdr_crc = crc(0, &h, offsetof(struct sec_hdr, hdr_crc));
@@ -392,6 +402,11 @@ static int read_at(int fd, void *p, size_t n, uint64_t off)
 		off += (uint64_t)r;
 	}
 	return 0;
+}
+
+int savestate_pread_all(int fd, void *p, size_t n, uint64_t off)
+{
+	return read_at(fd, p, n, off);
 }
 
 #define BAD(msg) do { *why = (msg); ret = -EINVAL; goto err; } while (0)

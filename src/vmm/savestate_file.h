@@ -215,6 +215,10 @@ uint64_t savestate_devices_len(uint32_t n);
 /* The layout signature of this build (what the header carries). */
 uint64_t savestate_layout(void);
 
+/* pread exactly n bytes at off (retrying partial reads and EINTR): 0, -EINVAL when the
+ * file ends before (truncated), -EIO. */
+int savestate_pread_all(int fd, void *p, size_t n, uint64_t off);
+
 /* Write all of iov[0..n) to fd, retrying partial writes and EINTR (iov is modified).
  * Returns 0, -EIO when fd takes nothing more, or -errno. */
 int savestate_writev_all(int fd, struct iovec *iov, int n);

@@ -22,6 +22,7 @@
 #include "devices/serial.h"
 #include "util/log.h"
 #include "vmm/input_router.h"
+#include "vmm/savestate.h"
 #include "vmm/vcpu.h"
 
 #define KVM_TSS_ADDR      0xfffbd000ULL
@@ -156,6 +157,8 @@ static int level_memory_init(struct vm *vm)
 
 static void level_memory_exit(struct vm *vm)
 {
+	vm_memcheck_stop(vm->memcheck);
+	vm->memcheck = NULL;
 	guest_mem_destroy(vm->mem);
 	vm->mem = NULL;
 }
@@ -492,6 +495,8 @@ int vm_run(struct vm *vm)
 		}
 		started++;
 	}
+	if (!ret && getenv("VSRV_STATS"))
+		vsrv_log("the vCPUs run"); /* bench/savestate.sh: restore to running */
 	code = ret < 0 ? ret : evloop_run(vm->loop);
 	for (i = 0; i < started; i++)
 		vcpu_stop(vm->vcpus[i]);

@@ -64,6 +64,9 @@ struct vm_config {
 	 * or writing boot tables and boot registers (guest memory stays zero), for the saved
 	 * state to be loaded into it. */
 	const char *restore;
+	/* --restore-memory read: guest memory is read from the file and its CRC checked before
+	 * the guest runs, instead of mapped lazily and checked beside it (vmm/savestate.h). */
+	bool restore_read;
 	/* --incoming URI (vmm/migrate.h), or NULL: like restore, nothing is booted; the
 	 * state arrives from a migration source. */
 	const char *incoming;
@@ -103,6 +106,7 @@ struct x86_firmware;
 struct pci_host;
 struct input_router;
 struct display;
+struct vm_memcheck;
 
 struct vm {
 	int kvm_fd;                 /* /dev/kvm */
@@ -110,6 +114,9 @@ struct vm {
 	int run_size;               /* KVM_GET_VCPU_MMAP_SIZE */
 	const struct vm_config *cfg;/* not owned; outlives the VM */
 	struct guest_mem *mem;
+	/* A lazy restore's memory CRC check (vmm/savestate.h), or NULL; owned, stopped by the
+	 * memory level's exit before the memory goes. */
+	struct vm_memcheck *memcheck;
 	struct bus pio, mmio;
 	struct evloop *loop;        /* the control loop, run by vm_run on the calling thread */
 	unsigned nr_vcpus;

@@ -22,7 +22,9 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "vmm/mem.h"
 #include "vmm/sandbox.h"
+#include "vmm/savestate_file.h"
 
 #define KILLED (-SIGSYS)
 
@@ -102,6 +104,45 @@ static int do_create_new(void)
 		return 1;
 	close(fd);
 	return unlink(dst) < 0 ? 2 : 0;
+}
+
+static int do_save_state(void)
+{
+	/* the save command's writer (savestate_write: writev, sync_file_range, pwrite) */
+	char tmp[] = "/tmp/vsrv-sandbox-XXXXXX";
+	struct guest_mem *m = NULL;
+	struct savestate *s = NULL;
+	int fd = mkstemp(tmp), ret = 0;
+
+	if (fd < 0 || guest_mem_create(4 << 20, &m) || savestate_alloc(1, &s))
+		return 1;
+	memset(m->host + (1 << 20), 0x5a, 1 << 20);
+	s->config.mem_size = m->size;
+	if (savestate_write(fd, s, m->host, NULL) || fsync(fd) < 0)
+		ret = 2;
+	unlink(tmp);
+	return ret;
+}
+
+static int do_discard_mapped(void)
+{
+	/* the balloon's discard of memory a lazy restore mapped from a file: anonymous memory
+	 * is mapped over it (mmap MAP_FIXED) */
+	char tmp[] = "/tmp/vsrv-sandbox-XXXXXX";
+	struct guest_mem *m = NULL;
+	int fd = mkstemp(tmp), ret = 0;
+	char page[4096];
+
+	memset(page, 0x5a, sizeof(page));
+	if (fd < 0 || write(fd, page, sizeof(page)) != sizeof(page) ||
+	    guest_mem_create(4 << 20, &m) || guest_mem_map_file(m, 8192, 4096, fd, 0))
+		return 1;
+	guest_mem_map_done(m);
+	if (m->host[8192] != 0x5a || guest_mem_discard(m, m->host + 8192, 4096) ||
+	    m->host[8192] != 0)
+		ret = 2;
+	unlink(tmp);
+	return ret;
 }
 
 static int do_open_readonly(void)
@@ -201,6 +242,8 @@ static void test_allowed(void)
 	CHECK_EQ(in_sandbox(do_allowed, false), 0);
 	CHECK_EQ(in_sandbox(do_open_existing, false), 0);
 	CHECK_EQ(in_sandbox(do_create_new, false), 0);
+	CHECK_EQ(in_sandbox(do_save_state, false), 0);
+	CHECK_EQ(in_sandbox(do_discard_mapped, false), 0);
 }
 
 static void test_forbidden_kills(void)
