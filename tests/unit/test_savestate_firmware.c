@@ -333,7 +333,8 @@ static int stream(int how)
 	struct savestate *s = state(how != 1);
 	struct migrate_end end = { 0 };
 	struct savestate_firmware f = fw;
-	uint32_t flags = how == 1 || how == 3 ? 0 : how == 4 ? 3 : MIGRATE_FLAG_FIRMWARE;
+	uint32_t flags = how == 1 || how == 3 ? 0 : how == 4 ? MIGRATE_FLAG_FIRMWARE | 0x80u :
+			 MIGRATE_FLAG_FIRMWARE;
 	int fd = memfd_create("mig", MFD_CLOEXEC), ret;
 
 	ret = mstream_send_header(fd, flags);
