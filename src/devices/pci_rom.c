@@ -78,7 +78,32 @@ static void rom_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool
 		data[k] = off + k < r->size ? r->data[off + k] : 0xff;
 }
 
+/* As QEMU's pci_patch_ids: firmware runs a ROM image only when its PCI data structure
+ * names the function's vendor and device, so one image serves several ids (a legacy
+ * virtio-net ROM on a modern function). The first image's ids become the function's, and
+ * byte 6 (iPXE's and Etherboot's checksum fix-up byte) keeps the image's byte sum. */
+static void patch_ids(struct pci_rom *r, uint16_t vendor, uint16_t device)
+{
+	uint32_t p = r->data[0x18] | (uint32_t)r->data[0x19] << 8;
+	uint16_t ids[2] = { vendor, device };
+
+	if (p + 8 > r->len || memcmp(r->data + p, "PCIR", 4))
+		return;
+	for (int i = 0; i < 2; i++) {
+		uint8_t *at = r->data + p + 4 + 2 * i;
+		uint16_t old = (uint16_t)(at[0] | at[1] << 8);
+
+		if (old == ids[i])
+			continue;
+		r->data[6] = (uint8_t)(r->data[6] + (uint8_t)old + (uint8_t)(old >> 8) -
+				       (uint8_t)ids[i] - (uint8_t)(ids[i] >> 8));
+		at[0] = (uint8_t)ids[i];
+		at[1] = (uint8_t)(ids[i] >> 8);
+	}
+}
+
 void pci_rom_attach(struct pci_dev *d, struct pci_rom *r)
 {
+	patch_ids(r, (uint16_t)(d->cfg[0] | d->cfg[1] << 8), (uint16_t)(d->cfg[2] | d->cfg[3] << 8));
 	pci_dev_set_rom(d, r->size, rom_io, r);
 }

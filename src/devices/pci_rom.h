@@ -28,8 +28,10 @@ struct pci_rom {
 int pci_rom_load(const char *path, const char *who, struct pci_rom **out);
 /* Free (NULL allowed). The function serving it must be off its host bridge. */
 void pci_rom_free(struct pci_rom *r);
-/* Declare r as d's expansion ROM BAR (before d is added to its host bridge). r stays the
- * caller's and must outlive d's time on the bus. */
+/* Declare r as d's expansion ROM BAR (before d is added to its host bridge, with its ids
+ * set), its first image's PCI data structure naming d's vendor and device (as QEMU
+ * patches a ROM used for several devices: firmware runs only an image that names the
+ * function). r stays the caller's and must outlive d's time on the bus. */
 void pci_rom_attach(struct pci_dev *d, struct pci_rom *r);
 
 #endif

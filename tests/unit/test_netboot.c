@@ -271,6 +271,46 @@ static void test_romfile(void)
 	free(big);
 }
 
+/* A ROM whose PCI data structure names other ids (a legacy virtio-net's 1af4:1000): each
+ * function serves it with its own ids, the image's byte sum unchanged (byte 6). */
+static void test_rom_patch_ids(void)
+{
+	static uint8_t img[2048] = { 0x55, 0xaa, 0x04, [0x18] = 0x1c, [0x1c] = 'P', 'C', 'I', 'R',
+				     0xf4, 0x1a, 0x00, 0x10 };
+	uint8_t want[2][2048];
+	char spec[2][400];
+	const char *nets[2] = { spec[0], spec[1] };
+	unsigned sum = 0;
+	struct vm *vm;
+
+	img[6] = 0x42;
+	for (int i = 0; i < 2048; i++)
+		sum += img[i];
+	write_file(P("legacy.rom"), img, sizeof(img));
+	snprintf(spec[0], sizeof(spec[0]), "user,model=e1000,romfile=%s", P("legacy.rom"));
+	snprintf(spec[1], sizeof(spec[1]), "user,romfile=%s", P("legacy.rom"));
+	memcpy(want[0], img, sizeof(img));
+	memcpy(want[0] + 0x20, "\x86\x80\x0e\x10", 4);     /* 8086:100e */
+	want[0][6] = (uint8_t)(0x42 + 0xf4 + 0x1a + 0x00 + 0x10 - 0x86 - 0x80 - 0x0e - 0x10);
+	memcpy(want[1], img, sizeof(img));
+	memcpy(want[1] + 0x20, "\xf4\x1a\x41\x10", 4);     /* 1af4:1041 */
+	want[1][6] = (uint8_t)(0x42 + 0x00 + 0x10 - 0x41 - 0x10);
+	for (int k = 0; k < 2; k++) {
+		unsigned s2 = 0;
+
+		for (int i = 0; i < 2048; i++)
+			s2 += want[k][i];
+		CHECK_EQ(s2 & 0xff, sum & 0xff);
+	}
+	vm = net_vm("bios", nets, 2, NULL);
+	CHECK(vm != NULL);
+	if (vm) {
+		check_rom(vm, 1, want[0], sizeof(img), 2048);
+		check_rom(vm, 2, want[1], sizeof(img), 2048);
+	}
+	net_vm_free(vm);
+}
+
 /* The --net items of network boot, and what is refused. */
 static void test_net_options(void)
 {
@@ -459,6 +499,7 @@ int main(void)
 	RUN(test_rom_default);
 	RUN(test_rom_absent);
 	RUN(test_romfile);
+	RUN(test_rom_patch_ids);
 	RUN(test_net_options);
 	RUN(test_boot_letters);
 	RUN(test_bootorder_net);
