@@ -26,6 +26,7 @@
 #include "vmm/vm.h"
 
 static struct vm_config cfg;
+static char *fw_copy; /* what x86_firmware_parse made for cfg, freed with the next */
 
 /* A VM with (spec non-NULL: --firmware spec, its layout and chipset) or without firmware,
  * the given --net specs, its devices made. NULL when vm_devices_init failed (*err: its
@@ -33,16 +34,17 @@ static struct vm_config cfg;
 static struct vm *net_vm(const char *spec, const char **nets, unsigned n, int *err)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
-	char *copy = NULL;
 	int ret;
 
+	free(fw_copy);
+	fw_copy = NULL;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.nr_cpus = 1;
 	cfg.mem_size = 64 << 20;
 	cfg.serial = VM_SERIAL_NONE;
 	cfg.nets = nets;
 	cfg.nr_nets = n;
-	if (spec && x86_firmware_parse(spec, &cfg, &copy))
+	if (spec && x86_firmware_parse(spec, &cfg, &fw_copy))
 		abort();
 	vm->cfg = &cfg;
 	vm->kvm_fd = vm->vm_fd = -1;
@@ -504,5 +506,6 @@ int main(void)
 	RUN(test_boot_letters);
 	RUN(test_bootorder_net);
 	scratch_remove();
+	free(fw_copy);
 	return check_done();
 }
