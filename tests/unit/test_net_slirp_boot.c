@@ -3,7 +3,8 @@
  * its receive callback. DHCP offers the boot file (the BOOTP file field) and
  * the next server 10.0.2.2; TFTP from there serves the file from the tftp= directory byte
  * for byte, and refuses a missing file and a path out of the directory. Without tftp= and
- * bootfile=, neither is offered. A missing directory or a file is refused at open. */
+ * bootfile=, neither is offered. The TFTP server works under the VMM's seccomp filter with the
+ * read-only opens a tftp= VM is given. A missing directory or a file is refused at open. */
 #include "check.h"
 #include "scratch.h"
 
@@ -15,9 +16,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "devices/virtio/net.h"
+#include "vmm/sandbox.h"
 
 static const uint8_t gmac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 
@@ -309,6 +312,48 @@ static void test_no_boot(void)
 	be->destroy(be);
 }
 
+/* libslirp's TFTP server under the VMM's seccomp filter (as `vsrv run` puts the VMM in it
+ * after the backend is open): with the read-only opens a tftp= VM gets (the media group,
+ * vm_devices_serve_files) the file comes byte for byte, without them libslirp's open fails
+ * (EACCES: an ERROR packet) and nothing is killed. Child status: 0 the file, 2 an ERROR,
+ * 1 anything else; -SIGSYS: killed by the filter. Uses test_dhcp_tftp's directory. */
+static int sandboxed_tftp(bool media)
+{
+	struct sandbox_config c = { .user_net = true, .media = media };
+	int st;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		static uint8_t got[4096];
+		char file[128], opt67[256];
+		uint32_t siaddr, me;
+		struct net_backend *be = NULL;
+		long n;
+
+		if (net_slirp_open_boot(0, 0, 0, P("root"), "boot.ipxe", &be) ||
+		    be->start(be, on_rx, NULL) || sandbox_load_filter(&c))
+			_exit(100);
+		me = dhcp(be, file, opt67, &siaddr);
+		n = tftp_get(be, me, "boot.ipxe", got, sizeof(got));
+		_exit(n == 1300 && got[1299] == (uint8_t)(1299 * 7 + 3) ? 0 : n < 0 && n != -1000 ? 2 : 1);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		return -1000;
+	return WIFSIGNALED(st) ? -WTERMSIG(st) : WEXITSTATUS(st);
+}
+
+static void test_sandboxed(void)
+{
+	if (!sandbox_supported()) {
+		printf("SKIP test_sandboxed: no seccomp filter in this build\n");
+		return;
+	}
+	CHECK_EQ(sandboxed_tftp(true), 0);
+	CHECK_EQ(sandboxed_tftp(false), 2);
+}
+
 static void test_bad_dir(void)
 {
 	struct net_backend *be = NULL;
@@ -333,6 +378,7 @@ int main(void)
 		return 1;
 	RUN(test_dhcp_tftp);
 	RUN(test_no_boot);
+	RUN(test_sandboxed);
 	RUN(test_bad_dir);
 	scratch_remove();
 	return check_done();
