@@ -3,7 +3,7 @@
  * made (before the sandbox), checked for the 0x55 0xAA signature, and padded with 0xFF to
  * the BAR's size: the smallest power of two >= 2 KiB that holds it.
  *
- * Threads: read-only after pci_rom_load; pci_rom_io may run on any vCPU thread. */
+ * Threads: the image is only read once attached (its BAR handler runs on vCPU threads). */
 #ifndef VSRV_DEVICES_PCI_ROM_H
 #define VSRV_DEVICES_PCI_ROM_H
 

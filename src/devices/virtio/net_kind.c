@@ -88,8 +88,10 @@ int net_opts_check(const void *opts)
 	struct stat st;
 
 	if (o->romfile && stat(o->romfile, &st)) {
-		vsrv_log("--net ...,romfile=%s: %s", o->romfile, strerror(errno));
-		return -errno;
+		int ret = -errno;
+
+		vsrv_log("--net ...,romfile=%s: %s", o->romfile, strerror(-ret));
+		return ret;
 	}
 	if (o->tftp) {
 		int ret = stat(o->tftp, &st) ? -errno : S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
