@@ -40,10 +40,11 @@ judge() {
 }
 
 # watch TEST OUT SECONDS PATTERN CMD...: run CMD in the background until PATTERN shows in OUT
-# (PASS) or SECONDS pass or CMD ends (FAIL); CMD is stopped either way.
+# (PASS) or SECONDS pass or CMD ends (FAIL); CMD is stopped either way (and by its own
+# timeout should this script be killed first).
 watch() {
 	local t=$1 out=$2 secs=$3 pat=$4 pid; shift 4
-	"$@" </dev/null >"$out" 2>&1 &
+	timeout -k 5 $((secs + 30)) "$@" </dev/null >"$out" 2>&1 &
 	pid=$!
 	for _ in $(seq 1 $((secs * 10))); do
 		grep -aqF "$pat" "$out" && break
