@@ -16,7 +16,7 @@ test_pkgs=(qemu-system-x86 qemu-utils qemu-guest-agent libvhdi-utils fio seabios
            clang libclang-rt-14-dev curl python3 python3-yaml python3-jsonschema openssl wrk
            linux-source-6.1 flex bison bc libelf-dev xz-utils lz4 musl-tools chromium
            systemd valgrind groff-base man-db dmidecode acpica-tools
-           xorriso ovmf etcd-server etcd-client
+           xorriso ovmf ipxe-qemu etcd-server etcd-client  # ipxe-qemu: the NICs' network boot ROMs
            edid-decode)  # the bochs-display's EDID checked for conformity (test_bochs_display)
 
 want=()

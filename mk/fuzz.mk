@@ -125,7 +125,8 @@ $(eval $(call fuzz_target,e1000_tx,fuzz/e1000_tx.c src/devices/e1000_tx.c,\
 # The whole e1000 under a hostile guest and network: register writes and reads, I/O ports,
 # frames (tests/t-e1000-fuzz.sh; seeds by fuzz/e1000_tx_seeds.py).
 E1000_FUZZ_SRC := src/devices/e1000.c src/devices/e1000_rx.c src/devices/e1000_tx.c \
-  src/devices/pci.c src/vmm/bus.c src/vmm/evloop.c src/util/log.c src/devices/virtio/net_kind.c \
+  src/devices/pci.c src/devices/pci_rom.c src/vmm/bus.c src/vmm/evloop.c src/util/log.c \
+  src/devices/virtio/net_kind.c \
   src/devices/virtio/net.c src/devices/virtio/net_ctrl.c src/devices/virtio/net_slirp.c \
   src/devices/virtio/net_tap.c src/devices/virtio/options.c src/devices/virtio/virtio.c \
   src/devices/virtio/virtio_state.c src/devices/virtio/virtq.c src/devices/virtio/virtq_packed.c

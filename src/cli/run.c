@@ -530,7 +530,7 @@ static int sandboxed_child(const struct vm_config *cfg, struct control *ctl,
 		return 1;
 	o->sb.user_net = wants_user_net(cfg);
 	o->sb.migrate = cfg->control != NULL;
-	o->sb.media = vm_devices_have_media(cfg);
+	o->sb.media = vm_devices_have_media(cfg) || vm_devices_serve_files(cfg); /* read-only opens */
 	o->sb.log_only = log && !strcmp(log, "1");
 	code = run_once(cfg, ctl, o->vnc, sig, from, &o->sb, &vm_fd, &media);
 	fflush(NULL);

@@ -730,7 +730,9 @@ static int kind_create(struct vdevs *v, struct device_entry *en, const void *opt
 
 	snprintf(en->name, sizeof(en->name), "e1000-%u", idx);
 	snprintf(en->label, sizeof(en->label), "net%u", idx);
-	ret = net_backend_open(o, &be);
+	ret = net_rom_load(v, en, o, NET_ROM_E1000); /* iPXE with --firmware */
+	if (!ret)
+		ret = net_backend_open(o, &be);
 	if (ret)
 		return ret;
 	en->bus_or_backend = net_backend_word(o);
@@ -781,6 +783,7 @@ const struct device_kind e1000_kind = {
 	.bus = DEVICE_BUS_PCI,
 	.parse = kind_parse,
 	.opts_free = net_opts_free,
+	.check = net_opts_check,
 	.create = kind_create,
 	.destroy = kind_destroy,
 	.state_size = sizeof(struct e1000_state),

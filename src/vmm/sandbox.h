@@ -21,7 +21,8 @@ struct sandbox_config {
 	bool migrate;    /* --control: its `migrate` command opens a socket to the destination
 			  * and logs dirty pages */
 	bool media;      /* a CD/DVD drive: the control socket's `media` command opens images
-			  * (existing files, read-only; writing still fails with EACCES) */
+			  * (existing files, read-only; writing still fails with EACCES); also for
+			  * --net user,tftp=DIR (libslirp's TFTP server opens the files asked for) */
 	bool log_only;   /* debugging: log (SCMP_ACT_LOG) instead of killing (VSRV_SECCOMP_LOG=1) */
 	/* --run-as: switch to this user and group (and supplementary groups: none) before the
 	 * capabilities go; uid 0 with run_as false keeps the current ids. */

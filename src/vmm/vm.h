@@ -239,6 +239,9 @@ int vm_devices_check(const struct vm_config *c);
 /* Whether one of c's --disk specs is a drive with removable media (a CD/DVD): the VMM then
  * opens images while it runs (the control socket's media command). */
 bool vm_devices_have_media(const struct vm_config *c);
+/* Whether one of c's --net specs serves files to the guest (user,tftp=DIR): libslirp's TFTP
+ * server then opens them, read-only, while the VMM runs. */
+bool vm_devices_serve_files(const struct vm_config *c);
 void vm_devices_exit(struct vm *vm);
 
 /* The I/O counters of the VM's disks (virtio-blk and SCSI) and NICs, in --disk / --net
@@ -277,7 +280,8 @@ unsigned vm_devices_media_list(struct vm *vm, struct vm_media_info *out, unsigne
  * fw_cfg's bootorder (SeaBIOS and OVMF's QemuBootOrderLib match them), one a line to f, in
  * command-line order: VM_BOOT_DISK virtio-blk `/pci@i0cf8/scsi@S/disk@0,0` and SCSI disks,
  * VM_BOOT_CDROM CD/DVD drives (`/pci@i0cf8/scsi@S/channel@0/disk@T,L`), VM_BOOT_NET
- * `/pci@i0cf8/ethernet@S` (hex). Returns how many. Main thread, after the device level. */
+ * the NICs on PCI, virtio-net and e1000 (`/pci@i0cf8/ethernet@S/ethernet-phy@0`) (hex).
+ * Returns how many. Main thread, after the device level. */
 #define VM_BOOT_DISK  2  /* the codes of vm_config.boot_order */
 #define VM_BOOT_CDROM 3
 #define VM_BOOT_NET   4

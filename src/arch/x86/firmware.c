@@ -147,35 +147,51 @@ int x86_firmware_parse(const char *spec, struct vm_config *c, char **copy)
 	return 0;
 }
 
+/* One boot device: a name or QEMU's letter (c disk, d CD, n network); 0 when neither. */
+static uint8_t boot_code(const char *p, size_t len)
+{
+	static const struct { const char *name; char letter; uint8_t code; } dev[] = {
+		{ "disk", 'c', VM_BOOT_DISK }, { "cdrom", 'd', VM_BOOT_CDROM },
+		{ "net", 'n', VM_BOOT_NET },
+	};
+
+	for (unsigned i = 0; i < 3; i++)
+		if ((strlen(dev[i].name) == len && !strncmp(p, dev[i].name, len)) ||
+		    (len == 1 && *p == dev[i].letter))
+			return dev[i].code;
+	return 0;
+}
+
 int x86_firmware_parse_boot(const char *order, struct vm_config *c)
 {
-	static const struct { const char *name; uint8_t code; } dev[] = {
-		{ "disk", 2 }, { "cdrom", 3 }, { "net", 4 },
-	};
 	uint8_t out[3] = { 0 };
 	unsigned n = 0;
 	const char *p = order;
 
 	while (*p) {
-		size_t len = strcspn(p, ",");
-		unsigned i;
+		size_t len = strcspn(p, ","), step = len;
+		uint8_t code = boot_code(p, len);
 
-		for (i = 0; i < 3; i++)
-			if (strlen(dev[i].name) == len && !strncmp(p, dev[i].name, len))
-				break;
-		if (i == 3 || n == 3 || memchr(out, dev[i].code, n)) {
-			vsrv_log("--boot %s: expected cdrom, disk and net, each at most once, "
-				 "separated by commas", order);
+		/* QEMU's -boot order=ncd: letters without commas */
+		if (!code && len > 1 && len <= 3 && strspn(p, "cdn") >= len) {
+			code = boot_code(p, 1);
+			step = 1;
+		}
+		if (!code || n == 3 || memchr(out, code, n)) {
+			vsrv_log("--boot %s: expected cdrom, disk and net (or QEMU's letters d, c "
+				 "and n), each at most once, separated by commas", order);
 			return -EINVAL;
 		}
-		out[n++] = dev[i].code;
-		p += len;
+		out[n++] = code;
+		p += step;
+		if (step < len)
+			continue;
 		if (*p == ',' && *++p == 0)
 			n = 0; /* a trailing comma */
 	}
 	if (!n) {
-		vsrv_log("--boot %s: expected cdrom, disk and net, each at most once, "
-			 "separated by commas", order);
+		vsrv_log("--boot %s: expected cdrom, disk and net (or QEMU's letters d, c and n), "
+			 "each at most once, separated by commas", order);
 		return -EINVAL;
 	}
 	memcpy(c->boot_order, out, 3);

@@ -5,6 +5,7 @@
  * interrupts to irqfds / MSI routes. Knows no kind by name. */
 #include "devices/ide.h"
 #include "devices/pci.h"
+#include "devices/pci_rom.h"
 #include "devices/virtio/kind.h"
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/options.h"
@@ -55,6 +56,8 @@ static int pci_fn_attach(struct vdevs *v, struct device_entry *e)
 		return ret;
 	e->pcidev->cfg[0x3c] = (uint8_t)e->gsi;
 	e->pcidev->cfg[0x3d] = 1; /* INTA# */
+	if (e->rom)
+		pci_rom_attach(e->pcidev, e->rom);
 	ret = pci_host_add(h, e->pcidev);
 	if (ret) {
 		vsrv_log("%s: no free PCI slot or BAR space", e->name);
@@ -78,7 +81,7 @@ int devices_attach(struct vdevs *v, struct device_entry *e)
 		ret = devices_pci_host(v, &h);
 		if (ret)
 			return ret;
-		return virtio_pci_create(e->dev, h, e->kind->pci_class, &e->pci);
+		return virtio_pci_create_rom(e->dev, h, e->kind->pci_class, e->rom, &e->pci);
 	}
 	ret = vm_irq_alloc(vm, &e->gsi);
 	if (ret) {
@@ -353,6 +356,21 @@ bool vm_devices_have_media(const struct vm_config *c)
 	return false;
 }
 
+bool vm_devices_serve_files(const struct vm_config *c)
+{
+	bool tftp = false;
+
+	for (unsigned i = 0; i < c->nr_nets && !tftp; i++) {
+		struct vopt_net o;
+
+		if (vopt_parse_net(c->nets[i], &o))
+			continue;
+		tftp = o.tftp != NULL;
+		vopt_net_free(&o);
+	}
+	return tftp;
+}
+
 static int h_ioeventfd(void *vm, int efd, uint64_t addr, uint32_t len, bool match,
 		       uint64_t data, bool assign)
 {
@@ -439,6 +457,7 @@ void vm_devices_exit(struct vm *vm)
 		if (e->kind)
 			e->kind->destroy(v, e);
 		disk_close(e->disk);
+		pci_rom_free(e->rom);
 	}
 	if (v->pci != vm->pci_host_fw)
 		pci_host_destroy(v->pci); /* the firmware's host bridge is the firmware level's */
@@ -540,7 +559,7 @@ int vm_devices_media(struct vm *vm, const char *drive, const char *path, bool fo
 	return found->kind->media(v, found, path, force, err, errlen);
 }
 
-extern const struct device_kind virtio_scsi_kind, scsi_cd_kind, virtio_net_kind;
+extern const struct device_kind virtio_scsi_kind, scsi_cd_kind, virtio_net_kind, e1000_kind;
 extern const struct device_kind ide_kind, ide_cd_kind, ide_disk_kind;
 
 /* An IDE drive's OpenFirmware path (SeaBIOS's build_ata_path: channel and master/slave),
@@ -586,7 +605,10 @@ unsigned vm_devices_ofw_paths(struct vm *vm, int what, FILE *f)
 			 (what == VM_BOOT_DISK || what == VM_BOOT_CDROM))
 			fprintf(f, "/pci@i0cf8/scsi@%x/channel@0/disk@%x,%x\n", scsi_slot, t, l);
 		else if (what == VM_BOOT_NET && e->kind == &virtio_net_kind && e->pci)
-			fprintf(f, "/pci@i0cf8/ethernet@%x\n", e->pci->pci.slot);
+			/* QEMU's path of a NIC with a bootindex (its ROM: SeaBIOS's *@S) */
+			fprintf(f, "/pci@i0cf8/ethernet@%x/ethernet-phy@0\n", e->pci->pci.slot);
+		else if (what == VM_BOOT_NET && e->kind == &e1000_kind && e->pcidev_added)
+			fprintf(f, "/pci@i0cf8/ethernet@%x/ethernet-phy@0\n", e->pcidev->slot);
 		else if (!ide_path(v, e, what, f))
 			continue;
 		n++;

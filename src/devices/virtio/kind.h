@@ -132,6 +132,9 @@ struct device_entry {
 	struct virtio_mmio *mmio;
 	struct virtio_pci *pci;
 	struct pci_dev *pcidev;       /* DEVICE_BUS_PCI: the kind's PCI function (its memory) */
+	/* the function's option ROM (a NIC's iPXE: pci_rom.h), set by create, or NULL; the
+	 * walker declares it before the function goes on the bus and frees it at the end */
+	struct pci_rom *rom;
 	bool pcidev_added;            /* on the host bridge */
 	uint32_t gsi;
 	bool gsi_allocated;

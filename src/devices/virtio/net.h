@@ -62,6 +62,13 @@ int net_tap_open(const char *name, const char *bridge, unsigned queues,
  * 10.0.2.0/24), the host at .2, DNS at .3, and 16 DHCP addresses from dhcp (0 means
  * .15). One queue pair. Returns 0 and *out, or -errno after logging. */
 int net_slirp_open(uint32_t net, uint32_t mask, uint32_t dhcp, struct net_backend **out);
+/* The same with libslirp's TFTP server on the directory tftp (NULL: none; it must exist:
+ * else -ENOTDIR or -errno after logging; the guest may read every file in it, and what
+ * symbolic links in it point to) at the host address, and bootfile (NULL: none) as DHCP's
+ * boot file name (the BOOTP file field), which iPXE fetches from the next server (the
+ * host, .2). */
+int net_slirp_open_boot(uint32_t net, uint32_t mask, uint32_t dhcp, const char *tftp,
+			const char *bootfile, struct net_backend **out);
 
 struct vopt_net;
 /* A --net spec parsed (vopt_parse_net) into a new struct vopt_net, for every NIC model's
@@ -74,6 +81,20 @@ const char *net_backend_word(const struct vopt_net *o);
 /* The backend a parsed --net spec names (TAP, bridge or user), for every NIC model
  * (net_kind.c). Returns 0 and *out, or -errno after logging. */
 int net_backend_open(const struct vopt_net *o, struct net_backend **out);
+
+struct vdevs;
+struct device_entry;
+#define NET_ROM_VIRTIO "/usr/lib/ipxe/qemu/efi-virtio.rom" /* Debian's ipxe-qemu, as QEMU's */
+#define NET_ROM_E1000 "/usr/lib/ipxe/qemu/efi-e1000.rom"
+/* The NIC's option ROM (iPXE, for network boot) into e->rom, for every NIC model's create:
+ * only when the VM boots firmware (direct kernel boot: none), o's romfile= or else dflt
+ * (its absence is one log line and no ROM; an explicit file's is an error); romfile=none:
+ * none. 0 or -errno after logging (pci_rom_load). */
+int net_rom_load(struct vdevs *v, struct device_entry *e, const struct vopt_net *o,
+		 const char *dflt);
+/* The kinds' check of a --net spec before the VM is built: romfile= and tftp= exist.
+ * 0 or -errno after logging. */
+int net_opts_check(const void *opts);
 
 /* The device configuration space (virtio 1.2, 5.1.4), little-endian. */
 struct virtio_net_config {

@@ -1,14 +1,18 @@
 /* The virtio-net device kind (kind.h): --net tap=NAME|bridge=BR|user[,...] opens its
  * backend (TAP or slirp) and builds the device on it. */
+#include "devices/pci_rom.h"
 #include "devices/virtio/kind.h"
 #include "devices/virtio/net.h"
 #include "util/log.h"
+#include "vmm/vm.h"
 
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 void net_opts_free(void *opts)
 {
@@ -57,9 +61,47 @@ static int net_parse(const char *spec, void **opts)
 int net_backend_open(const struct vopt_net *o, struct net_backend **out)
 {
 	if (o->kind == VOPT_NET_USER)
-		return net_slirp_open(o->user_net, o->user_mask, o->user_dhcp, out);
+		return net_slirp_open_boot(o->user_net, o->user_mask, o->user_dhcp, o->tftp,
+					   o->bootfile, out);
 	return net_tap_open(o->kind == VOPT_NET_TAP ? o->ifname : NULL,
 			    o->kind == VOPT_NET_BRIDGE ? o->ifname : NULL, o->queues, out);
+}
+
+int net_rom_load(struct vdevs *v, struct device_entry *e, const struct vopt_net *o,
+		 const char *dflt)
+{
+	const char *path = o->has_romfile ? o->romfile : dflt;
+
+	if (!v->vm->cfg->firmware || !path)
+		return 0; /* direct kernel boot, or romfile=none */
+	if (!o->has_romfile && access(path, F_OK)) {
+		vsrv_log("%s: no network boot ROM (%s is missing: apt install ipxe-qemu, or "
+			 "romfile=none to say so)", e->name, path);
+		return 0;
+	}
+	return pci_rom_load(path, e->name, &e->rom);
+}
+
+int net_opts_check(const void *opts)
+{
+	const struct vopt_net *o = opts;
+	struct stat st;
+
+	if (o->romfile && stat(o->romfile, &st)) {
+		int ret = -errno;
+
+		vsrv_log("--net ...,romfile=%s: %s", o->romfile, strerror(-ret));
+		return ret;
+	}
+	if (o->tftp) {
+		int ret = stat(o->tftp, &st) ? -errno : S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+
+		if (ret) {
+			vsrv_log("--net ...,tftp=%s: %s", o->tftp, strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
 }
 
 static int net_kind_create(struct vdevs *v, struct device_entry *e, const void *opts,
@@ -73,6 +115,9 @@ static int net_kind_create(struct vdevs *v, struct device_entry *e, const void *
 	snprintf(e->name, sizeof(e->name), "virtio-net%u", idx);
 	snprintf(e->label, sizeof(e->label), "net%u", idx);
 	e->bus_or_backend = net_backend_word(o);
+	ret = net_rom_load(v, e, o, NET_ROM_VIRTIO);
+	if (ret)
+		return ret;
 	ret = net_backend_open(o, &be);
 	if (ret)
 		return ret;
@@ -125,6 +170,7 @@ const struct device_kind virtio_net_kind = {
 	.pci_class = 0x020000,
 	.parse = net_parse,
 	.opts_free = net_opts_free,
+	.check = net_opts_check,
 	.create = net_kind_create,
 	.destroy = net_kind_destroy,
 	.state_size = sizeof(struct virtio_net_state),

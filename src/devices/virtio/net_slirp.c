@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -288,19 +289,43 @@ static const SlirpCb callbacks = {
 
 int net_slirp_open(uint32_t net, uint32_t mask, uint32_t dhcp, struct net_backend **out)
 {
+	return net_slirp_open_boot(net, mask, dhcp, NULL, NULL, out);
+}
+
+int net_slirp_open_boot(uint32_t net, uint32_t mask, uint32_t dhcp, const char *tftp,
+			const char *bootfile, struct net_backend **out)
+{
 	struct slirp_be *s;
 	SlirpConfig cfg;
+	char *root = NULL;
+	struct stat st;
 	void *dl;
+
+	/* libslirp serves files under the path it is given: make it absolute, so it does not
+	 * depend on the working directory, and check it is a directory now */
+	if (tftp) {
+		root = realpath(tftp, NULL);
+		if (!root || stat(root, &st) || !S_ISDIR(st.st_mode)) {
+			int ret = root ? -ENOTDIR : -errno;
+
+			vsrv_log("--net user,tftp=%s: %s", tftp, strerror(-ret));
+			free(root);
+			return ret;
+		}
+	}
 
 	dl = dlopen("libslirp.so.0", RTLD_NOW | RTLD_LOCAL);
 	if (!dl) {
 		vsrv_log("--net user: cannot load libslirp (install Debian's libslirp0): %s",
 			 dlerror());
+		free(root);
 		return -ENOTSUP;
 	}
 	s = calloc(1, sizeof(*s));
-	if (!s)
+	if (!s) {
+		free(root);
 		return -ENOMEM;
+	}
 	s->dl = dl;
 	*(void **)&s->api.new_ = dlsym(dl, "slirp_new");
 	*(void **)&s->api.cleanup = dlsym(dl, "slirp_cleanup");
@@ -311,6 +336,7 @@ int net_slirp_open(uint32_t net, uint32_t mask, uint32_t dhcp, struct net_backen
 	if (!s->api.new_ || !s->api.cleanup || !s->api.pollfds_fill || !s->api.pollfds_poll ||
 	    !s->api.input || !s->api.handle_timer) {
 		vsrv_log("--net user: libslirp lacks the 4.x API");
+		free(root);
 		free(s);
 		return -ENOTSUP;
 	}
@@ -331,7 +357,10 @@ int net_slirp_open(uint32_t net, uint32_t mask, uint32_t dhcp, struct net_backen
 	cfg.vhostname = "vsrv";
 	cfg.if_mtu = 1500;
 	cfg.if_mru = 1500;
+	cfg.tftp_path = root;      /* libslirp copies both */
+	cfg.bootfile = bootfile;
 	s->slirp = s->wakefd >= 0 ? s->api.new_(&cfg, &callbacks, s) : NULL;
+	free(root);
 	if (!s->slirp) {
 		vsrv_log("--net user: cannot start the user-mode network");
 		if (s->wakefd >= 0)

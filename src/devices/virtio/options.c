@@ -206,6 +206,19 @@ int vopt_parse_net(const char *spec, struct vopt_net *o)
 				goto err;
 			o->queues = n;
 			continue;
+		} else if (!strcmp(it, "romfile") && v) {
+			/* as QEMU's romfile=: empty for none (and none, for readable scripts) */
+			o->has_romfile = true;
+			o->romfile = *v && strcmp(v, "none") ? v : NULL;
+			continue;
+		} else if ((!strcmp(it, "tftp") || !strcmp(it, "bootfile")) && v && *v) {
+			if (it[0] == 't')
+				o->tftp = v;
+			else if (strlen(v) < 128) /* the BOOTP file field */
+				o->bootfile = v;
+			else
+				goto err;
+			continue;
 		} else {
 			goto err;
 		}
@@ -215,6 +228,11 @@ int vopt_parse_net(const char *spec, struct vopt_net *o)
 	}
 	if (!kind || ((o->user_net || o->user_dhcp) && o->kind != VOPT_NET_USER))
 		goto err;
+	if ((o->tftp || o->bootfile) && o->kind != VOPT_NET_USER) {
+		vopt_net_free(o);
+		return bad("net", spec, "tftp= and bootfile= are the user-mode network's (user): "
+			   "with tap= or bridge=, the LAN's DHCP and TFTP servers do it");
+	}
 	if (o->kind == VOPT_NET_USER && o->queues > 1) {
 		vopt_net_free(o);
 		return bad("net", spec, "user-mode NAT (user) has one queue pair: queues=N needs "
@@ -235,7 +253,9 @@ err:
 	vopt_net_free(o);
 	return bad("net", spec, "expected tap=NAME|bridge=BR|user[,net=A.B.C.D/N][,dhcpstart=IP]"
 		   "[,mac=XX:XX:XX:XX:XX:XX][,model=virtio|e1000]"
-		   "[,transport=mmio|pci][,queues=1..8] (interface names up to 15 characters)");
+		   "[,transport=mmio|pci][,queues=1..8][,romfile=PATH|none]"
+		   "[,tftp=DIR][,bootfile=NAME (up to 127 characters)] (interface names up to 15 "
+		   "characters)");
 }
 
 int vopt_parse_kv(const char *spec, const char *const *keys, struct vopt_kv *o)

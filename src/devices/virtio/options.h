@@ -29,7 +29,9 @@ struct vopt_disk {
 enum vopt_net_kind { VOPT_NET_TAP, VOPT_NET_BRIDGE, VOPT_NET_USER };
 
 /* --net tap=NAME|bridge=BR|user[,net=A.B.C.D/N][,dhcpstart=IP][,mac=XX:XX:XX:XX:XX:XX]
- *       [,transport=mmio|pci][,queues=N]   (queues: 1..8 queue pairs, tap and bridge only) */
+ *       [,transport=mmio|pci][,queues=N]   (queues: 1..8 queue pairs, tap and bridge only)
+ *       [,romfile=PATH|none]  (the NIC's option ROM with --firmware; romfile= empty: none)
+ *       [,tftp=DIR][,bootfile=NAME]  (user only: libslirp's TFTP server and DHCP boot file) */
 struct vopt_net {
 	char *buf;
 	enum vopt_net_kind kind;
@@ -43,6 +45,12 @@ struct vopt_net {
 	unsigned queues;     /* queue pairs, 1 when not given */
 	const char *model;   /* model=virtio|e1000 (in buf), or NULL: virtio */
 	bool has_transport;  /* transport= was given */
+	/* romfile=: given (has_romfile) with a path, or none (romfile NULL: no option ROM);
+	 * not given: the model's iPXE ROM with --firmware */
+	bool has_romfile;
+	const char *romfile;
+	const char *tftp;      /* user only: the TFTP root (a directory), or NULL */
+	const char *bootfile;  /* user only: DHCP's boot file name (the BOOTP file field), or NULL */
 };
 
 #define VOPT_KV_MAX 8

@@ -1,5 +1,7 @@
 #include "devices/virtio/pci_transport.h"
 
+#include "devices/pci_rom.h"
+
 #include "util/log.h"
 
 #include <errno.h>
@@ -317,6 +319,12 @@ static void add_vcap(struct virtio_pci *p, uint8_t type, uint32_t off, uint32_t 
 int virtio_pci_create(struct virtio_dev *d, struct pci_host *h, uint32_t class_code,
 		      struct virtio_pci **out)
 {
+	return virtio_pci_create_rom(d, h, class_code, NULL, out);
+}
+
+int virtio_pci_create_rom(struct virtio_dev *d, struct pci_host *h, uint32_t class_code,
+			  struct pci_rom *rom, struct virtio_pci **out)
+{
 	struct virtio_pci *p = calloc(1, sizeof(*p));
 	uint32_t table = OFF_MSIX, pba = OFF_PBA;
 	uint16_t ctrl;
@@ -360,6 +368,8 @@ int virtio_pci_create(struct virtio_dev *d, struct pci_host *h, uint32_t class_c
 	memcpy(p->pci.cfg + p->msix_cap + 4, &table, 4); /* BIR 0 */
 	memcpy(p->pci.cfg + p->msix_cap + 8, &pba, 4);
 	p->pci.wmask[p->msix_cap + 3] = 0xc0; /* enable, function mask */
+	if (rom)
+		pci_rom_attach(&p->pci, rom);
 	ret = pci_host_add(h, &p->pci);
 	if (ret)
 		goto err;

@@ -67,6 +67,11 @@ struct virtio_pci {
  * Returns 0 and *out (free with virtio_pci_destroy before the device), or -errno. */
 int virtio_pci_create(struct virtio_dev *d, struct pci_host *h, uint32_t class_code,
 		      struct virtio_pci **out);
+struct pci_rom;
+/* The same with an expansion ROM (a NIC's iPXE; NULL: none), which stays the caller's and
+ * must outlive the function. */
+int virtio_pci_create_rom(struct virtio_dev *d, struct pci_host *h, uint32_t class_code,
+			  struct pci_rom *rom, struct virtio_pci **out);
 void virtio_pci_destroy(struct virtio_pci *p);
 
 /* Copy p's state into *st (pci_transport_state.c). */
