@@ -1,7 +1,8 @@
 """Helpers for the server's black-box tests: a daemon on a temporary data directory and
 an HTTP client over TCP or the Unix socket. Every answer Daemon.req() gets is checked
 against docs/api.yaml (openapi_check.py): a mismatch is a FAIL line "openapi ..."."""
-import atexit, hashlib, http.client, json, os, socket, subprocess, sys, time
+import atexit, base64, hashlib, http.client, json, os, socket, sqlite3, subprocess, sys, time
+import urllib.request
 
 import openapi_check
 
@@ -76,7 +77,47 @@ def inventory_args(data, extra):
         return []
     h = hashlib.sha1(os.path.abspath(data).encode()).hexdigest()[:12]
     return ["--cluster", test_etcd(), "--inventory", "etcd",
-            "--inventory-prefix", "/vsrv-test/inv/%s/" % h, "--host-name", "t-" + h]
+            "--inventory-prefix", inventory_prefix(data), "--host-name", "t-" + h]
+
+
+def inventory_prefix(data):
+    """The etcd inventory's key prefix of the daemons of data (inventory_args)."""
+    return "/vsrv-test/inv/%s/" % hashlib.sha1(os.path.abspath(data).encode()).hexdigest()[:12]
+
+
+def etcd_rows(data, table, key_prefix=""):
+    """The rows PREFIX t/TABLE/KEY_PREFIX... of the etcd inventory of data, in key order,
+    as (KEY, row) (docs/cluster.md)."""
+    p = inventory_prefix(data) + "t/%s/%s" % (table, key_prefix)
+    end = p[:-1] + chr(ord(p[-1]) + 1)
+    body = json.dumps({"key": base64.b64encode(p.encode()).decode(),
+                       "range_end": base64.b64encode(end.encode()).decode()}).encode()
+    with urllib.request.urlopen(urllib.request.Request(
+            test_etcd().split(",")[0] + "/v3/kv/range", body), timeout=10) as r:
+        kvs = json.loads(r.read()).get("kvs", [])
+    key = len(inventory_prefix(data) + "t/%s/" % table)
+    return [(base64.b64decode(kv["key"]).decode()[key:],
+             json.loads(base64.b64decode(kv.get("value", "")).decode())) for kv in kvs]
+
+
+def vm_id(data, name):
+    """The id of VM name in the inventory of the daemons of data, whatever the backend."""
+    if INVENTORY == "etcd":
+        return next(r["id"] for _, r in etcd_rows(data, "vms") if r.get("name") == name)
+    c = sqlite3.connect("file:%s?mode=ro" % os.path.join(data, "inventory.db"), uri=True)
+    try:
+        return c.execute("SELECT id FROM vms WHERE name = ?", (name,)).fetchone()[0]
+    finally:
+        c.close()
+
+
+def sqlite_only(name):
+    """Whether the test's check name may look into DATA/inventory.db (the SQLite
+    inventory); on etcd it is a SKIP line."""
+    if INVENTORY == "sqlite":
+        return True
+    skip(name, "looks into the SQLite inventory (VSRV_TEST_INVENTORY=%s)" % INVENTORY)
+    return False
 
 
 class Daemon:
