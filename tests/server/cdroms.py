@@ -190,13 +190,12 @@ try:
     ok("deleted-vm-no-longer-uses-image", st == 200 and js["used_by"] == "inst", str(js))
 
     # --- the inventory: migration 6 -----------------------------------------------------------
-    if sqlite_only("inventory-migration-6"):
-        c = sqlite3.connect("file:%s?mode=ro" % os.path.join(d.data, "inventory.db"), uri=True)
-        ver = c.execute("PRAGMA user_version").fetchone()[0]
-        rows = c.execute("SELECT idx, image FROM vm_cdroms JOIN vms ON vms.id = vm_id WHERE vms.name = 'inst' "
-                         "ORDER BY idx").fetchall()
-        c.close()
-        ok("inventory-migration-6", ver >= 6 and rows == [(0, "one.iso"), (1, "two.iso")], str((ver, rows)))
+    c = sqlite3.connect("file:%s?mode=ro" % os.path.join(d.data, "inventory.db"), uri=True)
+    ver = c.execute("PRAGMA user_version").fetchone()[0]
+    rows = c.execute("SELECT idx, image FROM vm_cdroms JOIN vms ON vms.id = vm_id WHERE vms.name = 'inst' "
+                     "ORDER BY idx").fetchall()
+    c.close()
+    ok("inventory-migration-6", ver >= 6 and rows == [(0, "one.iso"), (1, "two.iso")], str((ver, rows)))
 
     # --- the CLI: create from an ISO, edit, media ---------------------------------------------
     env = {k: v for k, v in os.environ.items() if not k.startswith("VSRV_")}

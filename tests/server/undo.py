@@ -26,7 +26,10 @@ def user(name):
 
 def vm_dir(name):
     """DATA/vms/ID, where the server keeps a VM's runtime files and its undo disks (undo.c)."""
-    return os.path.join(d.data, "vms", str(vm_id(d.data, name)))
+    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(d.data, "inventory.db"), uri=True)
+    (vid,) = db.execute("SELECT id FROM vms WHERE name = ?", (name,)).fetchone()
+    db.close()
+    return os.path.join(d.data, "vms", str(vid))
 
 
 def task_end(tid, timeout=30):
