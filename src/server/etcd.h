@@ -66,6 +66,9 @@ int etcd_get(struct etcd *e, const char *key, struct etcd_kv *out);
 int etcd_range(struct etcd *e, const char *prefix,
 	       int (*fn)(const struct etcd_kv *kv, void *arg), void *arg, int64_t *rev);
 
+/* The store's current revision (raised by every write to any key): 0 and *rev, or -errno. */
+int etcd_revision(struct etcd *e, int64_t *rev);
+
 /* Set key to value (len bytes), attached to lease (0: none). *rev: the new revision. */
 int etcd_put(struct etcd *e, const char *key, const void *value, size_t len, int64_t lease,
 	     int64_t *rev);
@@ -122,10 +125,24 @@ int etcd_txn_begin(struct etcd *e, struct etcd_txn **out);
  * or -errno. */
 int etcd_txn_get(struct etcd_txn *t, const char *key, struct etcd_kv *out);
 
-/* Queue a put (with lease, 0: none) or a delete of key. 0 or -ENOMEM. */
+/* Queue a put (with lease, 0: none) or a delete of key: a key written again keeps only
+ * its last write (etcd takes a key once per Txn). 0 or -ENOMEM. */
 int etcd_txn_put(struct etcd_txn *t, const char *key, const void *value, size_t len,
 		 int64_t lease);
 int etcd_txn_delete(struct etcd_txn *t, const char *key);
+
+/* Read every key under prefix (in key order, as the session sees them: its own queued
+ * writes applied; a key it wrote and has not committed has mod_rev 0) to fn (kv valid
+ * during the call; a non-zero return stops the walk and is returned). The whole range
+ * joins the compare list: each key read with its mod_revision, and the range itself (no
+ * key under prefix modified or created after the read's revision), so a key added to,
+ * changed in or deleted from the range by someone else fails the commit with -EAGAIN.
+ * etcd takes at most --max-txn-ops compares (128 by default): when a session has read more
+ * keys, those under a range it read are left to the range's compare, so one of them that
+ * someone else deletes no longer fails the commit (a change or a new key still does).
+ * 0, fn's value or -errno. */
+int etcd_txn_range(struct etcd_txn *t, const char *prefix,
+		   int (*fn)(const struct etcd_kv *kv, void *arg), void *arg);
 
 /* Send the writes as one Txn guarded by the reads, and free t. 0 and *rev (the new
  * revision; NULL allowed), -EAGAIN when a key read has changed (nothing was written), or

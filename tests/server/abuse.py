@@ -460,6 +460,8 @@ def secrets_and_modes():
                 "inventory.db": 0o600, "inventory.db-wal": 0o600, "images/k.elf": 0o600,
                 "disks/old.raw": 0o600, "vms/7/console.log": 0o600, "disks/fresh.raw": 0o600,
                 "disks/fv.vhd": 0o600}
+        if INVENTORY != "sqlite":
+            del want["inventory.db"], want["inventory.db-wal"]     # in etcd
         if os.getuid() == 0:
             # VMs run as the vsrv user, whose group passes through the data directory and
             # reads the images (a CD/DVD medium changed while a VM runs is opened as it)

@@ -1,7 +1,8 @@
 """Helpers for the server's black-box tests: a daemon on a temporary data directory and
 an HTTP client over TCP or the Unix socket. Every answer Daemon.req() gets is checked
 against docs/api.yaml (openapi_check.py): a mismatch is a FAIL line "openapi ..."."""
-import atexit, http.client, json, os, socket, subprocess, sys, time
+import atexit, base64, hashlib, http.client, json, os, socket, sqlite3, subprocess, sys, time
+import urllib.request
 
 import openapi_check
 
@@ -48,6 +49,77 @@ class UnixHTTP(http.client.HTTPConnection):
         self.sock.connect(self.path)
 
 
+# VSRV_TEST_INVENTORY=etcd: every Daemon keeps its inventory in etcd (`vsrv serve --cluster
+# EP --inventory etcd`) instead of DATA/inventory.db: one etcd member for the whole test
+# process (VSRV_TEST_ETCD=URL: one already running), a key prefix and a host name per data
+# directory, so that a daemon restarted on the same directory finds the same inventory, as
+# it finds the same SQLite file. VSRV_TEST_LOG_DIR=DIR: the daemons' logs go there (the
+# runner tests/t-server-inv-etcd.sh reads them after the test removed its data).
+INVENTORY = os.environ.get("VSRV_TEST_INVENTORY", "sqlite")
+_etcd = None
+
+
+def test_etcd():
+    """The endpoint of the etcd member of this test process (started on first use)."""
+    global _etcd
+    if os.environ.get("VSRV_TEST_ETCD"):
+        return os.environ["VSRV_TEST_ETCD"]
+    if _etcd is None:
+        from etcd_cluster import EtcdCluster
+        _etcd = EtcdCluster(1).start()
+    return _etcd.endpoints
+
+
+def inventory_args(data, extra):
+    """The options that put a daemon of data on the etcd inventory (none for SQLite, or
+    when the test gives --cluster itself)."""
+    if INVENTORY != "etcd" or "--cluster" in extra:
+        return []
+    h = hashlib.sha1(os.path.abspath(data).encode()).hexdigest()[:12]
+    return ["--cluster", test_etcd(), "--inventory", "etcd",
+            "--inventory-prefix", inventory_prefix(data), "--host-name", "t-" + h]
+
+
+def inventory_prefix(data):
+    """The etcd inventory's key prefix of the daemons of data (inventory_args)."""
+    return "/vsrv-test/inv/%s/" % hashlib.sha1(os.path.abspath(data).encode()).hexdigest()[:12]
+
+
+def etcd_rows(data, table, key_prefix=""):
+    """The rows PREFIX t/TABLE/KEY_PREFIX... of the etcd inventory of data, in key order,
+    as (KEY, row) (docs/cluster.md)."""
+    p = inventory_prefix(data) + "t/%s/%s" % (table, key_prefix)
+    end = p[:-1] + chr(ord(p[-1]) + 1)
+    body = json.dumps({"key": base64.b64encode(p.encode()).decode(),
+                       "range_end": base64.b64encode(end.encode()).decode()}).encode()
+    with urllib.request.urlopen(urllib.request.Request(
+            test_etcd().split(",")[0] + "/v3/kv/range", body), timeout=10) as r:
+        kvs = json.loads(r.read()).get("kvs", [])
+    key = len(inventory_prefix(data) + "t/%s/" % table)
+    return [(base64.b64decode(kv["key"]).decode()[key:],
+             json.loads(base64.b64decode(kv.get("value", "")).decode())) for kv in kvs]
+
+
+def vm_id(data, name):
+    """The id of VM name in the inventory of the daemons of data, whatever the backend."""
+    if INVENTORY == "etcd":
+        return next(r["id"] for _, r in etcd_rows(data, "vms") if r.get("name") == name)
+    c = sqlite3.connect("file:%s?mode=ro" % os.path.join(data, "inventory.db"), uri=True)
+    try:
+        return c.execute("SELECT id FROM vms WHERE name = ?", (name,)).fetchone()[0]
+    finally:
+        c.close()
+
+
+def sqlite_only(name):
+    """Whether the test's check name may look into DATA/inventory.db (the SQLite
+    inventory); on etcd it is a SKIP line."""
+    if INVENTORY == "sqlite":
+        return True
+    skip(name, "looks into the SQLite inventory (VSRV_TEST_INVENTORY=%s)" % INVENTORY)
+    return False
+
+
 class Daemon:
     def __init__(self, data, port=None, extra=(), admin="admin:adminpass1"):
         self.data = data
@@ -58,9 +130,14 @@ class Daemon:
 
     def start(self, wait=True):
         os.makedirs(self.data, exist_ok=True)
-        self.log = open(os.path.join(self.data, "daemon.log"), "a")
+        logdir = os.environ.get("VSRV_TEST_LOG_DIR")
+        if logdir:
+            h = hashlib.sha1(os.path.abspath(self.data).encode()).hexdigest()[:12]
+            self.log = open(os.path.join(logdir, "daemon-%s.log" % h), "a")
+        else:
+            self.log = open(os.path.join(self.data, "daemon.log"), "a")
         args = [VSRV, "serve", "--data-dir", self.data, "--listen", "127.0.0.1:%d" % self.port,
-                "--init-admin", self.admin] + self.extra
+                "--init-admin", self.admin] + self.extra + inventory_args(self.data, self.extra)
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log)
         if wait:
             for _ in range(200):

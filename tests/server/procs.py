@@ -120,8 +120,7 @@ try:
         shutil.copy(os.path.join(GUESTS, "console.elf"), os.path.join(db.data, "images"))
         tb = db.login("admin", "adminpass1")
         db.req("POST", "/api/v1/vms", {"name": "b", "kernel": "console.elf"}, token=tb)
-        vid = sqlite3.connect(os.path.join(db.data, "inventory.db")).execute(
-            "SELECT id FROM vms WHERE name = 'b'").fetchone()[0]
+        vid = vm_id(db.data, "b")
         bdir = os.path.join(db.data, "vms", str(vid))
         os.makedirs(bdir, exist_ok=True)
         by = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", bdir])
