@@ -42,7 +42,12 @@ int inv_etcd_group_create(struct dbc *c, const char *name, int64_t *id)
 		json_decref(row);
 		return -ENOMEM;
 	}
-	rc = ie_new_id(c, "groups", &nid);
+	/* a taken name costs no id (as SQLite's: ids stay dense when nothing fails) */
+	rc = ie_unique_get(c, "groups.name", name, &nid);
+	if (!rc)
+		rc = -EEXIST;
+	else if (rc == -ENOENT)
+		rc = ie_new_id(c, "groups", &nid);
 	if (!rc)
 		rc = ie_write_begin(c, &own);
 	if (!rc) {

@@ -111,7 +111,12 @@ int inv_etcd_user_create(struct dbc *c, const char *name, const char *password, 
 		json_decref(row);
 		return -ENOMEM;
 	}
-	rc = ie_new_id(c, "users", &nid);
+	/* a taken name costs no id (as SQLite's: ids stay dense when nothing fails) */
+	rc = ie_unique_get(c, "users.name", name, &nid);
+	if (!rc)
+		rc = -EEXIST;
+	else if (rc == -ENOENT)
+		rc = ie_new_id(c, "users", &nid);
 	if (rc)
 		goto out;
 	rc = ie_write_begin(c, &own);
