@@ -62,6 +62,12 @@ int ied_fail(int rc, const char *what);
 int ieb_rows_by_name(struct dbc *c, const char *table, json_t ***rows, size_t *n,
 		     json_t **hold);
 
+/* Create the row of table ("users", "groups") whose name field is name, claimed in the unique
+ * index: a new id (none for a taken name), then the claim and the row as one write
+ * (ie_write). row is borrowed. 0 and *id (NULL allowed), -EEXIST, -EIO or -ENOMEM. */
+int ieb_named_create(struct dbc *c, const char *table, const char *index, const char *name,
+		     json_t *row, int64_t *id);
+
 /* Drop every grant to the principal (ptype "user" or "group", pid), in the session's
  * transaction (inv_etcd_grant.c). 0 or -errno. */
 int ieb_grants_drop_principal(struct dbc *c, const char *ptype, int64_t pid);

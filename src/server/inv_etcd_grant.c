@@ -75,42 +75,50 @@ static const char *principal_name(struct dbc *c, const char *ptype, int64_t pid,
 	return *row ? ie_str(*row, "name") : NULL;
 }
 
-int inv_etcd_grant_add(struct dbc *c, const char *otype, int64_t oid, const char *ptype,
-		       int64_t pid, int perms)
+/* A grant to write: on (otype, oid) to (ptype, pid or pname), perms. */
+struct grant_w {
+	const char *otype, *ptype, *pname;
+	int64_t oid, pid;
+	int perms;
+};
+
+static int add_body(struct dbc *c, void *arg)
 {
+	struct grant_w *a = arg;
 	json_t *prow = NULL;
 	struct gkeys k;
 	const char *pname;
-	bool own;
-	int rc = gkeys(otype, oid, ptype, pid, &k);
+	int rc = gkeys(a->otype, a->oid, a->ptype, a->pid, &k);
 
 	if (rc)
 		return rc;
-	rc = ie_write_begin(c, &own);
-	if (rc)
-		return rc;
-	pname = principal_name(c, ptype, pid, &prow, &rc);
+	pname = principal_name(c, a->ptype, a->pid, &prow, &rc);
 	if (!rc)
-		rc = grant_put(c, &k, perms, pname, IE_ABSENT);
+		rc = grant_put(c, &k, a->perms, pname, IE_ABSENT);
 	json_decref(prow);
-	return ie_write_end(c, own, rc);
+	return rc;
 }
 
-int inv_etcd_grant_merge(struct dbc *c, const char *otype, int64_t oid, const char *ptype,
-			 const char *pname, int perms)
+int inv_etcd_grant_add(struct dbc *c, const char *otype, int64_t oid, const char *ptype,
+		       int64_t pid, int perms)
 {
+	struct grant_w a = { .otype = otype, .oid = oid, .ptype = ptype, .pid = pid,
+			     .perms = perms };
+
+	return ie_write(c, add_body, &a);
+}
+
+static int merge_body(struct dbc *c, void *arg)
+{
+	struct grant_w *a = arg;
 	json_t *row = NULL;
 	struct gkeys k;
 	uint64_t rev = IE_ABSENT;
 	int64_t pid;
-	bool own;
-	int rc = ie_write_begin(c, &own);
+	int perms = a->perms, rc = inv_etcd_principal_id(c, a->ptype, a->pname, &pid);
 
-	if (rc)
-		return rc;
-	rc = inv_etcd_principal_id(c, ptype, pname, &pid);
 	if (!rc)
-		rc = gkeys(otype, oid, ptype, pid, &k);
+		rc = gkeys(a->otype, a->oid, a->ptype, pid, &k);
 	if (!rc) {
 		rc = ie_row_get(c, "acl", k.acl, &row, &rev);
 		if (!rc)
@@ -119,9 +127,18 @@ int inv_etcd_grant_merge(struct dbc *c, const char *otype, int64_t oid, const ch
 			rc = 0;
 	}
 	if (!rc)
-		rc = grant_put(c, &k, perms, pname, rev);
+		rc = grant_put(c, &k, perms, a->pname, rev);
 	json_decref(row);
-	return ie_write_end(c, own, rc);
+	return rc;
+}
+
+int inv_etcd_grant_merge(struct dbc *c, const char *otype, int64_t oid, const char *ptype,
+			 const char *pname, int perms)
+{
+	struct grant_w a = { .otype = otype, .oid = oid, .ptype = ptype, .pname = pname,
+			     .perms = perms };
+
+	return ie_write(c, merge_body, &a);
 }
 
 /* The grants on an object: a growing array of [ptype, pid, name or null, perms]. */
@@ -173,8 +190,20 @@ int inv_etcd_grant_each(struct dbc *c, const char *otype, int64_t oid,
 	n = json_array_size(a);
 	if (!rc && n && !(v = malloc(n * sizeof(*v))))
 		rc = -ENOMEM;
-	for (i = 0; !rc && i < n; i++)
+	for (i = 0; !rc && i < n; i++) {
 		v[i] = json_array_get(a, i);
+		/* a grant made before its principal existed: named now, as SQLite's join */
+		if (json_is_null(json_array_get(v[i], 2))) {
+			json_t *prow;
+			const char *pname = principal_name(c, json_string_value(json_array_get(v[i], 0)),
+							   json_integer_value(json_array_get(v[i], 1)),
+							   &prow, &rc);
+
+			if (pname)
+				json_array_set_new(v[i], 2, json_string(pname));
+			json_decref(prow);
+		}
+	}
 	if (!rc && n)
 		qsort(v, n, sizeof(*v), grant_order);
 	for (i = 0; !rc && i < n; i++) {
@@ -192,30 +221,23 @@ int inv_etcd_grant_each(struct dbc *c, const char *otype, int64_t oid,
 	return rc;
 }
 
-int inv_etcd_grants_clear(struct dbc *c, const char *otype, int64_t oid)
+static int clear_body(struct dbc *c, void *arg)
 {
+	struct grant_w *o = arg;
 	json_t *a = json_array(), *g;
 	char pfx[64];
 	size_t i;
-	bool own;
-	int rc = a ? object_prefix(otype, oid, pfx, sizeof(pfx)) : -ENOMEM;
+	int rc = a ? 0 : -ENOMEM;
 
-	if (rc) {
-		json_decref(a);
-		return rc == -EINVAL ? 0 : rc;
-	}
-	rc = ie_write_begin(c, &own);
-	if (rc) {
-		json_decref(a);
-		return rc;
-	}
-	rc = ie_row_each(c, "acl", pfx, collect_grant, a);
+	object_prefix(o->otype, o->oid, pfx, sizeof(pfx));
+	if (!rc)
+		rc = ie_row_each(c, "acl", pfx, collect_grant, a);
 	json_array_foreach(a, i, g) {
 		struct gkeys k;
 
 		if (rc)
 			break;
-		rc = gkeys(otype, oid, json_string_value(json_array_get(g, 0)),
+		rc = gkeys(o->otype, o->oid, json_string_value(json_array_get(g, 0)),
 			   json_integer_value(json_array_get(g, 1)), &k);
 		if (!rc)
 			rc = ie_row_delete(c, "acl_by", k.by, false);
@@ -225,7 +247,17 @@ int inv_etcd_grants_clear(struct dbc *c, const char *otype, int64_t oid)
 	if (!rc)
 		rc = ie_row_delete(c, "acl", pfx, true);
 	json_decref(a);
-	return ie_write_end(c, own, rc);
+	return rc;
+}
+
+int inv_etcd_grants_clear(struct dbc *c, const char *otype, int64_t oid)
+{
+	struct grant_w a = { .otype = otype, .oid = oid };
+	char pfx[64];
+
+	if (object_prefix(otype, oid, pfx, sizeof(pfx)))
+		return 0;       /* no grant is on an object of such a type */
+	return ie_write(c, clear_body, &a);
 }
 
 /* A principal's grants: a growing array of [otype, oid, perms] from acl_by/PTYPE/PID/. */

@@ -31,33 +31,12 @@ int inv_etcd_group_each(struct dbc *c, int (*fn)(int64_t id, const char *name, v
 int inv_etcd_group_create(struct dbc *c, const char *name, int64_t *id)
 {
 	json_t *row = json_object();
-	int64_t nid = 0;
-	char key[21];
-	bool own;
 	int rc;
 
-	if (!row)
-		return -ENOMEM;
-	if (ie_set_str(row, "name", name) || ie_set_int(row, "created", time(NULL))) {
-		json_decref(row);
-		return -ENOMEM;
-	}
-	/* a taken name costs no id (as SQLite's: ids stay dense when nothing fails) */
-	rc = ie_unique_get(c, "groups.name", name, &nid);
-	if (!rc)
-		rc = -EEXIST;
-	else if (rc == -ENOENT)
-		rc = ie_new_id(c, "groups", &nid);
-	if (!rc)
-		rc = ie_write_begin(c, &own);
-	if (!rc) {
-		rc = ie_unique_claim(c, "groups.name", name, nid);
-		if (!rc)
-			rc = ie_row_put(c, "groups", ie_id_key(nid, key), row, IE_ABSENT);
-		rc = ie_write_end(c, own, rc);
-	}
-	if (!rc)
-		*id = nid;
+	if (!row || ie_set_str(row, "name", name) || ie_set_int(row, "created", time(NULL)))
+		rc = -ENOMEM;
+	else
+		rc = ieb_named_create(c, "groups", "groups.name", name, row, id);
 	json_decref(row);
 	return rc;
 }
@@ -129,47 +108,53 @@ int inv_etcd_members(struct dbc *c, bool by_user, int64_t id,
 	return rc;
 }
 
-int inv_etcd_members_clear(struct dbc *c, bool by_user, int64_t id)
+struct membership {
+	bool by_user;
+	int64_t id, gid, uid;
+};
+
+static int clear_body(struct dbc *c, void *arg)
 {
-	json_t *a, *m;
+	struct membership *a = arg;
+	json_t *rows, *m;
 	char own_key[21], other[21], key[48];
 	size_t i;
-	bool own;
-	int rc = ie_write_begin(c, &own);
+	int rc = member_rows(c, a->by_user, a->id, &rows);
 
-	if (rc)
-		return rc;
-	rc = member_rows(c, by_user, id, &a);
-	ie_id_key(id, own_key);
-	json_array_foreach(a, i, m) {
+	ie_id_key(a->id, own_key);
+	json_array_foreach(rows, i, m) {
 		if (rc)
 			break;
 		ie_id_key(json_integer_value(json_array_get(m, 0)), other);
 		snprintf(key, sizeof(key), "%s/%s", other, own_key);
-		rc = ie_row_delete(c, by_user ? "group_members" : "member_of", key, false);
+		rc = ie_row_delete(c, a->by_user ? "group_members" : "member_of", key, false);
 		if (rc == -ENOENT)
 			rc = 0;     /* a half of a membership: the other half goes all the same */
 	}
-	json_decref(a);
+	json_decref(rows);
 	if (!rc) {
 		snprintf(key, sizeof(key), "%s/", own_key);
-		rc = ie_row_delete(c, by_user ? "member_of" : "group_members", key, true);
+		rc = ie_row_delete(c, a->by_user ? "member_of" : "group_members", key, true);
 	}
-	return ie_write_end(c, own, rc);
+	return rc;
 }
 
-int inv_etcd_member_add(struct dbc *c, int64_t gid, int64_t uid)
+int inv_etcd_members_clear(struct dbc *c, bool by_user, int64_t id)
 {
+	struct membership a = { .by_user = by_user, .id = id };
+
+	return ie_write(c, clear_body, &a);
+}
+
+static int add_body(struct dbc *c, void *arg)
+{
+	struct membership *a = arg;
 	json_t *u = NULL, *g = NULL, *row = NULL;
 	char gk[21], uk[21], key[48];
-	bool own;
-	int rc = ie_write_begin(c, &own);
+	int rc = ie_row_get(c, "users", ie_id_key(a->uid, uk), &u, NULL);
 
-	if (rc)
-		return rc;
-	rc = ie_row_get(c, "users", ie_id_key(uid, uk), &u, NULL);
 	if (!rc)
-		rc = ie_row_get(c, "groups", ie_id_key(gid, gk), &g, NULL);
+		rc = ie_row_get(c, "groups", ie_id_key(a->gid, gk), &g, NULL);
 	/* SQLite's foreign keys refuse a membership of a missing user or group: a constraint,
 	 * -EEXIST there. */
 	if (rc == -ENOENT)
@@ -188,7 +173,14 @@ int inv_etcd_member_add(struct dbc *c, int64_t gid, int64_t uid)
 	}
 	json_decref(u);
 	json_decref(g);
-	return ie_write_end(c, own, rc);
+	return rc;
+}
+
+int inv_etcd_member_add(struct dbc *c, int64_t gid, int64_t uid)
+{
+	struct membership a = { .gid = gid, .uid = uid };
+
+	return ie_write(c, add_body, &a);
 }
 
 /* inv_etcd_group_has_admin: whether a member is an administrator. */

@@ -63,7 +63,6 @@ int inv_etcd_hook_create(struct dbc *c, const struct inv_hook *h, int64_t *id)
 	json_t *row;
 	int64_t nid = 0;
 	char key[21];
-	bool own;
 	int rc;
 
 	/* SQLite's NOT NULL event_type */
@@ -76,11 +75,7 @@ int inv_etcd_hook_create(struct dbc *c, const struct inv_hook *h, int64_t *id)
 		return -ENOMEM;
 	rc = ie_new_id(c, "hooks", &nid);
 	if (!rc)
-		rc = ie_write_begin(c, &own);
-	if (!rc) {
 		rc = ie_row_put(c, "hooks", ie_id_key(nid, key), row, IE_ABSENT);
-		rc = ie_write_end(c, own, rc);
-	}
 	if (!rc)
 		*id = nid;
 	json_decref(row);
@@ -90,11 +85,6 @@ int inv_etcd_hook_create(struct dbc *c, const struct inv_hook *h, int64_t *id)
 int inv_etcd_hook_delete(struct dbc *c, int64_t id)
 {
 	char key[21];
-	bool own;
-	int rc = ie_write_begin(c, &own);
 
-	if (rc)
-		return rc;
-	rc = ie_row_delete(c, "hooks", ie_id_key(id, key), false);
-	return ie_write_end(c, own, rc);
+	return ie_row_delete(c, "hooks", ie_id_key(id, key), false);
 }

@@ -37,39 +37,48 @@ static bool th_ok(const char *th)
 	return n > 0 && n <= 64 && strspn(th, "0123456789abcdefABCDEF") == n;
 }
 
+/* The rows of a new session. */
+struct sess_new {
+	struct skeys k;
+	int64_t uid;
+	json_t *s, *su, *se;
+};
+
+static int add_body(struct dbc *c, void *arg)
+{
+	struct sess_new *a = arg;
+	json_t *u = NULL;
+	char uk[21];
+	/* SQLite's foreign key refuses the session of a missing user: -EEXIST there. */
+	int rc = ie_row_get(c, "users", ie_id_key(a->uid, uk), &u, NULL);
+
+	json_decref(u);
+	if (rc == -ENOENT)
+		rc = -EEXIST;
+	if (!rc)
+		rc = ie_row_put(c, "sessions", a->k.sess, a->s, IE_ABSENT);
+	if (!rc)
+		rc = ie_row_put(c, "session_users", a->k.user, a->su, 0);
+	if (!rc)
+		rc = ie_row_put(c, "session_exp", a->k.exp, a->se, 0);
+	return rc;
+}
+
 int inv_etcd_session_add(struct dbc *c, const char *th, int64_t uid, int64_t expires)
 {
-	json_t *u = NULL, *s = NULL, *su = NULL, *se = NULL;
-	struct skeys k;
-	char uk[21];
-	bool own;
+	struct sess_new a = { .uid = uid };
 	int rc;
 
 	if (!th_ok(th))
 		return -EINVAL;
-	skeys(th, uid, expires, &k);
-	s = json_pack("{s:I,s:I}", "user", (json_int_t)uid, "expires", (json_int_t)expires);
-	su = json_pack("{s:I}", "expires", (json_int_t)expires);
-	se = json_pack("{s:I}", "user", (json_int_t)uid);
-	rc = s && su && se ? ie_write_begin(c, &own) : -ENOMEM;
-	if (rc)
-		goto out;
-	/* SQLite's foreign key refuses the session of a missing user: -EEXIST there. */
-	rc = ie_row_get(c, "users", ie_id_key(uid, uk), &u, NULL);
-	if (rc == -ENOENT)
-		rc = -EEXIST;
-	if (!rc)
-		rc = ie_row_put(c, "sessions", k.sess, s, IE_ABSENT);
-	if (!rc)
-		rc = ie_row_put(c, "session_users", k.user, su, 0);
-	if (!rc)
-		rc = ie_row_put(c, "session_exp", k.exp, se, 0);
-	rc = ie_write_end(c, own, rc);
-out:
-	json_decref(u);
-	json_decref(s);
-	json_decref(su);
-	json_decref(se);
+	skeys(th, uid, expires, &a.k);
+	a.s = json_pack("{s:I,s:I}", "user", (json_int_t)uid, "expires", (json_int_t)expires);
+	a.su = json_pack("{s:I}", "expires", (json_int_t)expires);
+	a.se = json_pack("{s:I}", "user", (json_int_t)uid);
+	rc = a.s && a.su && a.se ? ie_write(c, add_body, &a) : -ENOMEM;
+	json_decref(a.s);
+	json_decref(a.su);
+	json_decref(a.se);
 	return rc;
 }
 
@@ -88,22 +97,21 @@ static int drop_rows(struct dbc *c, const char *th, int64_t uid, int64_t expires
 	return rc == -ENOENT ? 0 : rc;
 }
 
-int inv_etcd_session_drop(struct dbc *c, const char *th)
+static int drop_body(struct dbc *c, void *arg)
 {
+	const char *th = arg;
 	json_t *row = NULL;
-	bool own;
-	int rc;
+	int rc = ie_row_get(c, "sessions", th, &row, NULL);
 
-	if (!th_ok(th))
-		return -ENOENT;
-	rc = ie_write_begin(c, &own);
-	if (rc)
-		return rc;
-	rc = ie_row_get(c, "sessions", th, &row, NULL);
 	if (!rc)
 		rc = drop_rows(c, th, ie_int(row, "user"), ie_int(row, "expires"));
 	json_decref(row);
-	return ie_write_end(c, own, rc);
+	return rc;
+}
+
+int inv_etcd_session_drop(struct dbc *c, const char *th)
+{
+	return th_ok(th) ? ie_write(c, drop_body, (void *)th) : -ENOENT;
 }
 
 /* inv_etcd_session_drop_user: the user's sessions, as [th, expires]. */
@@ -118,21 +126,18 @@ static int collect_user(const char *key, json_t *row, uint64_t rev, void *arg)
 						     (json_int_t)ie_int(row, "expires"))) ? -ENOMEM : 0;
 }
 
-int inv_etcd_session_drop_user(struct dbc *c, int64_t uid)
+static int drop_user_body(struct dbc *c, void *arg)
 {
+	int64_t uid = *(int64_t *)arg;
 	json_t *a = json_array(), *s;
 	char pfx[32];
 	size_t i;
-	bool own;
-	int rc = a ? ie_write_begin(c, &own) : -ENOMEM;
+	int rc = a ? 0 : -ENOMEM;
 
-	if (rc) {
-		json_decref(a);
-		return rc;
-	}
 	ie_id_key(uid, pfx);
 	strcat(pfx, "/");
-	rc = ie_row_each(c, "session_users", pfx, collect_user, a);
+	if (!rc)
+		rc = ie_row_each(c, "session_users", pfx, collect_user, a);
 	json_array_foreach(a, i, s) {
 		if (rc)
 			break;
@@ -140,7 +145,12 @@ int inv_etcd_session_drop_user(struct dbc *c, int64_t uid)
 			       json_integer_value(json_array_get(s, 1)));
 	}
 	json_decref(a);
-	return ie_write_end(c, own, rc);
+	return rc;
+}
+
+int inv_etcd_session_drop_user(struct dbc *c, int64_t uid)
+{
+	return ie_write(c, drop_user_body, &uid);
 }
 
 /* inv_etcd_session_sweep: the full keys of the expired sessions' rows. */

@@ -8,66 +8,65 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A task's rows to write: the task, and its row among the running ones. */
+struct task_w {
+	int64_t id;
+	json_t *row, *run;
+	const char *state, *error;
+	double progress, finished;
+	int n;
+};
+
+static int create_body(struct dbc *c, void *arg)
+{
+	struct task_w *a = arg;
+	char key[21];
+	int rc = ie_row_put(c, "tasks", ie_id_key(a->id, key), a->row, IE_ABSENT);
+
+	return rc ? rc : ie_row_put(c, "task_running", key, a->run, 0);
+}
+
 int inv_etcd_task_create(struct dbc *c, const char *kind, const char *object, const char *user,
 			 double created, int64_t *id)
 {
-	json_t *row, *run;
-	int64_t nid = 0;
-	char key[21];
-	bool own;
+	struct task_w a = { 0 };
 	int rc;
 
 	/* SQLite's NOT NULL kind */
 	if (!kind)
 		return -EEXIST;
-	row = json_pack("{s:s,s:s?,s:s,s:f,s:n,s:s?,s:f,s:n}", "kind", kind, "object", object,
-			"state", "running", "progress", 0.0, "error", "user", user,
-			"created", created, "finished");
-	run = json_pack("{s:s,s:s?}", "kind", kind, "object", object);
-	rc = row && run ? ie_new_id(c, "tasks", &nid) : -ENOMEM;
+	a.row = json_pack("{s:s,s:s?,s:s,s:f,s:n,s:s?,s:f,s:n}", "kind", kind, "object", object,
+			  "state", "running", "progress", 0.0, "error", "user", user,
+			  "created", created, "finished");
+	a.run = json_pack("{s:s,s:s?}", "kind", kind, "object", object);
+	rc = a.row && a.run ? ie_new_id(c, "tasks", &a.id) : -ENOMEM;
 	if (!rc)
-		rc = ie_write_begin(c, &own);
-	if (!rc) {
-		rc = ie_row_put(c, "tasks", ie_id_key(nid, key), row, IE_ABSENT);
-		if (!rc)
-			rc = ie_row_put(c, "task_running", key, run, 0);
-		rc = ie_write_end(c, own, rc);
-	}
+		rc = ie_write(c, create_body, &a);
 	if (!rc)
-		*id = nid;
-	json_decref(row);
-	json_decref(run);
+		*id = a.id;
+	json_decref(a.row);
+	json_decref(a.run);
 	return rc;
 }
 
-int inv_etcd_task_update(struct dbc *c, int64_t id, const char *state, double progress,
-			 const char *error, double finished)
+static int update_body(struct dbc *c, void *arg)
 {
+	struct task_w *a = arg;
 	json_t *row = NULL, *run = NULL;
 	uint64_t rev;
 	char key[21];
-	bool own;
-	int rc;
+	int rc = ie_row_get(c, "tasks", ie_id_key(a->id, key), &row, &rev);
 
-	/* SQLite's NOT NULL state */
-	if (!state)
-		return -EEXIST;
-	rc = ie_write_begin(c, &own);
-	if (rc)
-		return rc;
-	rc = ie_row_get(c, "tasks", ie_id_key(id, key), &row, &rev);
-	if (rc == -ENOENT) {
-		rc = 0;     /* an UPDATE of no row */
-		goto out;
-	}
-	if (!rc && (ie_set_str(row, "state", state) || ie_set_real(row, "progress", progress) ||
-		    ie_set_str(row, "error", error) ||
-		    (finished >= 0 ? ie_set_real(row, "finished", finished) :
-				     json_object_set_new(row, "finished", json_null()))))
+	if (rc == -ENOENT)
+		return 0;   /* an UPDATE of no row */
+	if (!rc && (ie_set_str(row, "state", a->state) || ie_set_real(row, "progress", a->progress) ||
+		    ie_set_str(row, "error", a->error) ||
+		    (a->finished >= 0 ? ie_set_real(row, "finished", a->finished) :
+					json_object_set_new(row, "finished", json_null()))))
 		rc = -ENOMEM;
 	if (!rc)
 		rc = ie_row_put(c, "tasks", key, row, rev);
-	if (!rc && !strcmp(state, "running")) {
+	if (!rc && !strcmp(a->state, "running")) {
 		run = json_pack("{s:s?,s:s?}", "kind", ie_str(row, "kind"), "object",
 				ie_str(row, "object"));
 		rc = run ? ie_row_put(c, "task_running", key, run, 0) : -ENOMEM;
@@ -76,10 +75,19 @@ int inv_etcd_task_update(struct dbc *c, int64_t id, const char *state, double pr
 		if (rc == -ENOENT)
 			rc = 0;
 	}
-out:
 	json_decref(row);
 	json_decref(run);
-	return ie_write_end(c, own, rc);
+	return rc;
+}
+
+int inv_etcd_task_update(struct dbc *c, int64_t id, const char *state, double progress,
+			 const char *error, double finished)
+{
+	struct task_w a = { .id = id, .state = state, .progress = progress, .error = error,
+			    .finished = finished };
+
+	/* SQLite's NOT NULL state */
+	return state ? ie_write(c, update_body, &a) : -EEXIST;
 }
 
 /* inv_etcd_task_running: whether a running task is of kind on object. */
@@ -117,18 +125,14 @@ static int collect_id(const char *key, json_t *row, uint64_t rev, void *arg)
 
 /* A task row that says running but has no task_running row (it cannot happen through these
  * functions) is not found by the questions about running tasks. */
-int inv_etcd_task_fail_running(struct dbc *c, const char *error, double finished)
+static int fail_body(struct dbc *c, void *arg)
 {
+	struct task_w *a = arg;
 	json_t *ids = json_array(), *v;
 	size_t i;
-	bool own;
-	int n = 0, rc = ids ? ie_write_begin(c, &own) : -ENOMEM;
+	int rc = ids ? ie_row_each(c, "task_running", "", collect_id, ids) : -ENOMEM;
 
-	if (rc) {
-		json_decref(ids);
-		return rc;
-	}
-	rc = ie_row_each(c, "task_running", "", collect_id, ids);
+	a->n = 0;
 	json_array_foreach(ids, i, v) {
 		json_t *row = NULL;
 		uint64_t rev;
@@ -138,13 +142,13 @@ int inv_etcd_task_fail_running(struct dbc *c, const char *error, double finished
 			break;
 		rc = ie_row_get(c, "tasks", ie_id_key(json_integer_value(v), key), &row, &rev);
 		if (!rc && ie_str(row, "state") && !strcmp(ie_str(row, "state"), "running")) {
-			if (ie_set_str(row, "state", "failed") || ie_set_str(row, "error", error) ||
-			    ie_set_real(row, "finished", finished))
+			if (ie_set_str(row, "state", "failed") || ie_set_str(row, "error", a->error) ||
+			    ie_set_real(row, "finished", a->finished))
 				rc = -ENOMEM;
 			if (!rc)
 				rc = ie_row_put(c, "tasks", key, row, rev);
 			if (!rc)
-				n++;
+				a->n++;
 		}
 		if (rc == -ENOENT)
 			rc = 0;
@@ -155,8 +159,15 @@ int inv_etcd_task_fail_running(struct dbc *c, const char *error, double finished
 		json_decref(row);
 	}
 	json_decref(ids);
-	rc = ie_write_end(c, own, rc);
-	return rc ? rc : n;
+	return rc;
+}
+
+int inv_etcd_task_fail_running(struct dbc *c, const char *error, double finished)
+{
+	struct task_w a = { .error = error, .finished = finished };
+	int rc = ie_write(c, fail_body, &a);
+
+	return rc ? rc : a.n;
 }
 
 static void task_fill(int64_t id, json_t *row, struct inv_task *t)

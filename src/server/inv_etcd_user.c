@@ -95,40 +95,52 @@ int inv_etcd_admin_count(struct dbc *c, int64_t *n)
 	return rc;
 }
 
+/* A named row's creation (a user's, a group's): claim the name, put the row. */
+struct named_new {
+	const char *table, *index, *name;
+	json_t *row;
+	int64_t id;
+};
+
+static int named_new_body(struct dbc *c, void *arg)
+{
+	struct named_new *a = arg;
+	char key[21];
+	int rc = ie_unique_claim(c, a->index, a->name, a->id);
+
+	return rc ? rc : ie_row_put(c, a->table, ie_id_key(a->id, key), a->row, IE_ABSENT);
+}
+
+int ieb_named_create(struct dbc *c, const char *table, const char *index, const char *name,
+		     json_t *row, int64_t *id)
+{
+	struct named_new a = { .table = table, .index = index, .name = name, .row = row };
+	/* a taken name costs no id (as SQLite's: ids stay dense when nothing fails) */
+	int rc = ie_unique_get(c, index, name, &a.id);
+
+	if (!rc)
+		return -EEXIST;
+	if (rc != -ENOENT)
+		return rc;
+	rc = ie_new_id(c, table, &a.id);
+	if (!rc)
+		rc = ie_write(c, named_new_body, &a);
+	if (!rc && id)
+		*id = a.id;
+	return rc;
+}
+
 int inv_etcd_user_create(struct dbc *c, const char *name, const char *password, bool admin,
 			 int64_t *id)
 {
 	json_t *row = json_object();
-	int64_t nid = 0;
-	char key[21];
-	bool own;
 	int rc;
 
-	if (!row)
-		return -ENOMEM;
-	if (ie_set_str(row, "name", name) || ie_set_str(row, "password", password) ||
-	    ie_set_bool(row, "admin", admin) || ie_set_int(row, "created", time(NULL))) {
-		json_decref(row);
-		return -ENOMEM;
-	}
-	/* a taken name costs no id (as SQLite's: ids stay dense when nothing fails) */
-	rc = ie_unique_get(c, "users.name", name, &nid);
-	if (!rc)
-		rc = -EEXIST;
-	else if (rc == -ENOENT)
-		rc = ie_new_id(c, "users", &nid);
-	if (rc)
-		goto out;
-	rc = ie_write_begin(c, &own);
-	if (rc)
-		goto out;
-	rc = ie_unique_claim(c, "users.name", name, nid);
-	if (!rc)
-		rc = ie_row_put(c, "users", ie_id_key(nid, key), row, IE_ABSENT);
-	rc = ie_write_end(c, own, rc);
-	if (!rc && id)
-		*id = nid;
-out:
+	if (!row || ie_set_str(row, "name", name) || ie_set_str(row, "password", password) ||
+	    ie_set_bool(row, "admin", admin) || ie_set_int(row, "created", time(NULL)))
+		rc = -ENOMEM;
+	else
+		rc = ieb_named_create(c, "users", "users.name", name, row, id);
 	json_decref(row);
 	return rc;
 }
@@ -194,27 +206,34 @@ int inv_etcd_user_each(struct dbc *c, int (*fn)(const struct inv_user *u, void *
 }
 
 /* Set one field of user id (a missing user: nothing, as an UPDATE of no row). */
-static int user_set(struct dbc *c, int64_t id, const char *field, json_t *v)
+struct user_field {
+	int64_t id;
+	const char *field;
+	json_t *v;
+};
+
+static int user_set_body(struct dbc *c, void *arg)
 {
+	struct user_field *a = arg;
 	json_t *row = NULL;
 	uint64_t rev;
 	char key[21];
-	bool own;
-	int rc;
+	int rc = ie_row_get(c, "users", ie_id_key(a->id, key), &row, &rev);
 
-	if (!v)
-		return -ENOMEM;
-	rc = ie_write_begin(c, &own);
-	if (rc)
-		goto out;
-	rc = ie_row_get(c, "users", ie_id_key(id, key), &row, &rev);
 	if (!rc)
-		rc = json_object_set(row, field, v) ? -ENOMEM : ie_row_put(c, "users", key, row, rev);
+		rc = json_object_set(row, a->field, a->v) ? -ENOMEM :
+		     ie_row_put(c, "users", key, row, rev);
 	else if (rc == -ENOENT)
 		rc = 0;
-	rc = ie_write_end(c, own, rc);
-out:
 	json_decref(row);
+	return rc;
+}
+
+static int user_set(struct dbc *c, int64_t id, const char *field, json_t *v)
+{
+	struct user_field a = { id, field, v };
+	int rc = v ? ie_write(c, user_set_body, &a) : -ENOMEM;
+
 	json_decref(v);
 	return rc;
 }
@@ -229,32 +248,42 @@ int inv_etcd_user_set_admin(struct dbc *c, int64_t id, bool admin)
 	return user_set(c, id, "admin", json_boolean(admin));
 }
 
-int inv_etcd_principal_delete(struct dbc *c, const char *ptype, int64_t id)
+/* A user or a group goes with its name, memberships, sessions (a user's) and grants. */
+struct principal {
+	bool user;
+	int64_t id;
+};
+
+static int delete_body(struct dbc *c, void *arg)
 {
-	bool user = !strcmp(ptype, "user"), own;
-	const char *table = user ? "users" : "groups";
+	struct principal *a = arg;
+	const char *table = a->user ? "users" : "groups";
 	json_t *row = NULL;
 	char key[21];
-	int rc = ie_write_begin(c, &own);
+	int rc = ie_row_get(c, table, ie_id_key(a->id, key), &row, NULL);
 
-	if (rc)
-		return rc;
-	rc = ie_row_get(c, table, ie_id_key(id, key), &row, NULL);
 	if (!rc) {
 		const char *name = ie_str(row, "name");
 
-		rc = name ? ie_unique_release(c, user ? "users.name" : "groups.name", name) : 0;
+		rc = name ? ie_unique_release(c, a->user ? "users.name" : "groups.name", name) : 0;
 		if (!rc)
 			rc = ie_row_delete(c, table, key, false);
 		if (!rc)
-			rc = inv_etcd_members_clear(c, user, id);
-		if (!rc && user)
-			rc = inv_etcd_session_drop_user(c, id);
+			rc = inv_etcd_members_clear(c, a->user, a->id);
+		if (!rc && a->user)
+			rc = inv_etcd_session_drop_user(c, a->id);
 	} else if (rc == -ENOENT) {
 		rc = 0;
 	}
 	if (!rc)
-		rc = ieb_grants_drop_principal(c, user ? "user" : "group", id);
+		rc = ieb_grants_drop_principal(c, a->user ? "user" : "group", a->id);
 	json_decref(row);
-	return ie_write_end(c, own, rc);
+	return rc;
+}
+
+int inv_etcd_principal_delete(struct dbc *c, const char *ptype, int64_t id)
+{
+	struct principal a = { !strcmp(ptype, "user"), id };
+
+	return ie_write(c, delete_body, &a);
 }
