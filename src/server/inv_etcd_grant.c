@@ -128,6 +128,9 @@ static int merge_body(struct dbc *c, void *arg)
 	}
 	if (!rc)
 		rc = grant_put(c, &k, perms, a->pname, rev);
+	/* absent when read, there at the write: another session's merge came first */
+	if (rc == -EEXIST)
+		rc = -EAGAIN;
 	json_decref(row);
 	return rc;
 }
