@@ -62,6 +62,9 @@ int ied_fail(int rc, const char *what);
 int ieb_rows_by_name(struct dbc *c, const char *table, json_t ***rows, size_t *n,
 		     json_t **hold);
 
+/* Fill *out with user id's row. */
+void ieb_user_fill(int64_t id, json_t *row, struct inv_user *out);
+
 /* Create the row of table ("users", "groups") whose name field is name, claimed in the unique
  * index: a new id (none for a taken name), then the claim and the row as one write
  * (ie_write). row is borrowed. 0 and *id (NULL allowed), -EEXIST, -EIO or -ENOMEM. */

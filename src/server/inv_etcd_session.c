@@ -1,11 +1,15 @@
-/* The inventory's login sessions on etcd. A session is three rows written and deleted
- * together:
- *   sessions/TOKENHASH                 {user, expires}   (what a request's token finds)
- *   session_users/UID/TOKENHASH        {expires}         (a user's sessions: a new password
- *                                                         or the user's deletion drops them)
- *   session_exp/EXPIRES/TOKENHASH      {user}            (by expiry: the sweep reads only
- *                                                         the expired ones)
- * EXPIRES and UID are ie_id_key's, so key order is time order. See inv.h. */
+/* The inventory's login sessions on etcd. A session is two rows written together:
+ *   sessions/TOKENHASH              {user, expires, epoch}  (what a request's token finds)
+ *   session_exp/EXPIRES/TOKENHASH   {user}                  (by expiry, EXPIRES ie_id_key's:
+ *                                                            the sweep reads only the
+ *                                                            expired ones)
+ * A user's sessions end together (a new password, the user deleted) without a write per
+ * session: the user's row has a session epoch ("sessions", 0 when absent) that each of its
+ * sessions records when it starts, and inv_session_drop_user raises it; a session whose
+ * epoch is not its user's (or whose user is gone) is no session any more: every call here
+ * treats it as absent, and it is swept at its expiry. So ending a user's sessions is one
+ * write whatever their number (one transaction of etcd holds at most --max-txn-ops
+ * writes, 128 by default). See inv.h. */
 #include "server/inv_etcd_direct.h"
 
 #include <errno.h>
@@ -13,19 +17,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The keys of session th of user uid expiring at expires. */
+/* The keys of session th expiring at expires. */
 struct skeys {
-	char sess[80], user[112], exp[112];
+	char sess[80], exp[112];
 };
 
-static void skeys(const char *th, int64_t uid, int64_t expires, struct skeys *k)
+static void skeys(const char *th, int64_t expires, struct skeys *k)
 {
-	char u[21], e[21];
+	char e[21];
 
-	ie_id_key(uid, u);
 	ie_id_key(expires < 0 ? 0 : expires, e);
 	snprintf(k->sess, sizeof(k->sess), "%s", th);
-	snprintf(k->user, sizeof(k->user), "%s/%s", u, th);
 	snprintf(k->exp, sizeof(k->exp), "%s/%s", e, th);
 }
 
@@ -37,75 +39,117 @@ static bool th_ok(const char *th)
 	return n > 0 && n <= 64 && strspn(th, "0123456789abcdefABCDEF") == n;
 }
 
+/* Session th's row and its user's (when the session is still its user's): 0 and *row,
+ * *user (NULL for a session that ended; json_decref both), -ENOENT (no row at all). */
+static int session_get(struct dbc *c, const char *th, json_t **row, json_t **user)
+{
+	int rc = ie_row_get(c, "sessions", th, row, NULL);
+
+	*user = NULL;
+	if (rc)
+		return rc;
+	rc = ie_row_get_id(c, "users", ie_int(*row, "user"), user, NULL);
+	if (!rc && ie_int(*user, "sessions") != ie_int(*row, "epoch")) {
+		json_decref(*user);
+		*user = NULL;
+	}
+	if (rc && rc != -ENOENT) {
+		json_decref(*row);
+		*row = NULL;
+		return rc;
+	}
+	return 0;
+}
+
 /* The rows of a new session. */
 struct sess_new {
 	struct skeys k;
-	int64_t uid;
-	json_t *s, *su, *se;
+	int64_t uid, expires;
 };
+
+/* The token hash of a new session is taken when a session has it (-EEXIST), not when that
+ * session has ended (as SQLite's, where its row went): its expiry row goes. */
+static int replace_ended(struct dbc *c, const struct sess_new *a)
+{
+	json_t *old = NULL, *user = NULL;
+	struct skeys k;
+	int rc = session_get(c, a->k.sess, &old, &user);
+
+	if (rc == -ENOENT)
+		return 0;
+	if (!rc && user)
+		rc = -EEXIST;
+	if (!rc) {
+		skeys(a->k.sess, ie_int(old, "expires"), &k);
+		if (strcmp(k.exp, a->k.exp))
+			rc = ie_row_delete(c, "session_exp", k.exp, false);
+		if (rc == -ENOENT)
+			rc = 0;
+	}
+	json_decref(old);
+	json_decref(user);
+	return rc;
+}
 
 static int add_body(struct dbc *c, void *arg)
 {
 	struct sess_new *a = arg;
-	json_t *u = NULL;
+	json_t *u = NULL, *s = NULL, *se = NULL;
 	char uk[21];
 	/* SQLite's foreign key refuses the session of a missing user: -EEXIST there. */
 	int rc = ie_row_get(c, "users", ie_id_key(a->uid, uk), &u, NULL);
 
-	json_decref(u);
 	if (rc == -ENOENT)
 		rc = -EEXIST;
+	if (!rc) {
+		s = json_pack("{s:I,s:I,s:I}", "user", (json_int_t)a->uid, "expires",
+			      (json_int_t)a->expires, "epoch", (json_int_t)ie_int(u, "sessions"));
+		se = json_pack("{s:I}", "user", (json_int_t)a->uid);
+		rc = s && se ? 0 : -ENOMEM;
+	}
 	if (!rc)
-		rc = ie_row_put(c, "sessions", a->k.sess, a->s, IE_ABSENT);
+		rc = replace_ended(c, a);
 	if (!rc)
-		rc = ie_row_put(c, "session_users", a->k.user, a->su, 0);
+		rc = ie_row_put(c, "sessions", a->k.sess, s, 0);
 	if (!rc)
-		rc = ie_row_put(c, "session_exp", a->k.exp, a->se, 0);
+		rc = ie_row_put(c, "session_exp", a->k.exp, se, 0);
+	json_decref(u);
+	json_decref(s);
+	json_decref(se);
 	return rc;
 }
 
 int inv_etcd_session_add(struct dbc *c, const char *th, int64_t uid, int64_t expires)
 {
-	struct sess_new a = { .uid = uid };
-	int rc;
+	struct sess_new a = { .uid = uid, .expires = expires };
 
 	if (!th_ok(th))
 		return -EINVAL;
-	skeys(th, uid, expires, &a.k);
-	a.s = json_pack("{s:I,s:I}", "user", (json_int_t)uid, "expires", (json_int_t)expires);
-	a.su = json_pack("{s:I}", "expires", (json_int_t)expires);
-	a.se = json_pack("{s:I}", "user", (json_int_t)uid);
-	rc = a.s && a.su && a.se ? ie_write(c, add_body, &a) : -ENOMEM;
-	json_decref(a.s);
-	json_decref(a.su);
-	json_decref(a.se);
-	return rc;
-}
-
-/* Delete the three rows of session th (its row already read). */
-static int drop_rows(struct dbc *c, const char *th, int64_t uid, int64_t expires)
-{
-	struct skeys k;
-	int rc;
-
-	skeys(th, uid, expires, &k);
-	rc = ie_row_delete(c, "sessions", k.sess, false);
-	if (!rc || rc == -ENOENT)
-		rc = ie_row_delete(c, "session_users", k.user, false);
-	if (!rc || rc == -ENOENT)
-		rc = ie_row_delete(c, "session_exp", k.exp, false);
-	return rc == -ENOENT ? 0 : rc;
+	skeys(th, expires, &a.k);
+	return ie_write(c, add_body, &a);
 }
 
 static int drop_body(struct dbc *c, void *arg)
 {
 	const char *th = arg;
-	json_t *row = NULL;
-	int rc = ie_row_get(c, "sessions", th, &row, NULL);
+	json_t *row = NULL, *user = NULL;
+	struct skeys k;
+	int rc = session_get(c, th, &row, &user);
 
-	if (!rc)
-		rc = drop_rows(c, th, ie_int(row, "user"), ie_int(row, "expires"));
+	/* a session that has ended is dropped already, as far as anyone can tell (its rows
+	 * go at its expiry) */
+	if (!rc && !user)
+		rc = -ENOENT;
+	if (!rc) {
+		skeys(th, ie_int(row, "expires"), &k);
+		rc = ie_row_delete(c, "sessions", k.sess, false);
+		if (!rc || rc == -ENOENT)
+			rc = ie_row_delete(c, "session_exp", k.exp, false);
+		if (rc == -ENOENT)
+			rc = 0;
+	}
 	json_decref(row);
+	json_decref(user);
 	return rc;
 }
 
@@ -114,37 +158,21 @@ int inv_etcd_session_drop(struct dbc *c, const char *th)
 	return th_ok(th) ? ie_write(c, drop_body, (void *)th) : -ENOENT;
 }
 
-/* inv_etcd_session_drop_user: the user's sessions, as [th, expires]. */
-static int collect_user(const char *key, json_t *row, uint64_t rev, void *arg)
-{
-	const char *slash = strchr(key, '/');
-
-	(void)rev;
-	if (!slash)
-		return 0;
-	return json_array_append_new(arg, json_pack("[s,I]", slash + 1,
-						     (json_int_t)ie_int(row, "expires"))) ? -ENOMEM : 0;
-}
-
 static int drop_user_body(struct dbc *c, void *arg)
 {
 	int64_t uid = *(int64_t *)arg;
-	json_t *a = json_array(), *s;
-	char pfx[32];
-	size_t i;
-	int rc = a ? 0 : -ENOMEM;
+	json_t *row = NULL;
+	uint64_t rev;
+	char key[21];
+	int rc = ie_row_get(c, "users", ie_id_key(uid, key), &row, &rev);
 
-	ie_id_key(uid, pfx);
-	strcat(pfx, "/");
+	if (rc == -ENOENT)
+		return 0;
 	if (!rc)
-		rc = ie_row_each(c, "session_users", pfx, collect_user, a);
-	json_array_foreach(a, i, s) {
-		if (rc)
-			break;
-		rc = drop_rows(c, json_string_value(json_array_get(s, 0)), uid,
-			       json_integer_value(json_array_get(s, 1)));
-	}
-	json_decref(a);
+		rc = ie_set_int(row, "sessions", ie_int(row, "sessions") + 1);
+	if (!rc)
+		rc = ie_row_put(c, "users", key, row, rev);
+	json_decref(row);
 	return rc;
 }
 
@@ -158,7 +186,6 @@ struct sweep {
 	struct dbc *c;
 	char **keys;
 	size_t n, cap;
-	int rc;
 };
 
 static int sweep_add(struct sweep *w, char *key)
@@ -166,7 +193,7 @@ static int sweep_add(struct sweep *w, char *key)
 	if (!key)
 		return -ENOMEM;
 	if (w->n == w->cap) {
-		size_t cap = w->cap ? w->cap * 2 : 48;
+		size_t cap = w->cap ? w->cap * 2 : 64;
 		char **k = realloc(w->keys, cap * sizeof(*k));
 
 		if (!k) {
@@ -184,21 +211,15 @@ static int sweep_row(const char *key, json_t *row, uint64_t rev, int64_t lease, 
 {
 	struct sweep *w = arg;
 	const char *th = strchr(key, '/');
-	struct skeys k;
 	int rc;
 
+	(void)row;
 	(void)rev;
 	(void)lease;
 	if (!th)
 		return 0;
-	th++;
-	skeys(th, ie_int(row, "user"), strtoll(key, NULL, 10), &k);
-	rc = sweep_add(w, ied_key(w->c, "sessions", k.sess));
-	if (!rc)
-		rc = sweep_add(w, ied_key(w->c, "session_users", k.user));
-	if (!rc)
-		rc = sweep_add(w, ied_key(w->c, "session_exp", k.exp));
-	return rc;
+	rc = sweep_add(w, ied_key(w->c, "sessions", th + 1));
+	return rc ? rc : sweep_add(w, ied_key(w->c, "session_exp", key));
 }
 
 /* The expired sessions go at once, outside the caller's transaction (a login sweeps in its
@@ -223,16 +244,17 @@ int inv_etcd_session_sweep(struct dbc *c, int64_t now)
 
 int inv_etcd_session_user(struct dbc *c, const char *th, int64_t now, struct inv_user *out)
 {
-	json_t *row = NULL;
+	json_t *row = NULL, *user = NULL;
 	int rc;
 
 	if (!th_ok(th))
 		return -ENOENT;
-	rc = ie_row_get(c, "sessions", th, &row, NULL);
-	if (!rc && ie_int(row, "expires") <= now)
+	rc = session_get(c, th, &row, &user);
+	if (!rc && (!user || ie_int(row, "expires") <= now))
 		rc = -ENOENT;
 	if (!rc)
-		rc = inv_etcd_user_get(c, ie_int(row, "user"), out);
+		ieb_user_fill(ie_int(row, "user"), user, out);
 	json_decref(row);
+	json_decref(user);
 	return rc;
 }

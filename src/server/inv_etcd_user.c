@@ -1,6 +1,7 @@
-/* The inventory's users on etcd: rows users/ID {name, password, admin, created}, the name
- * claimed in the unique index users.name. A user's memberships (inv_etcd_group.c), sessions
- * (inv_etcd_session.c) and grants (inv_etcd_grant.c) go with it. See inv.h. */
+/* The inventory's users on etcd: rows users/ID {name, password, admin, created, sessions:
+ * the session epoch of inv_etcd_session.c}, the name claimed in the unique index users.name.
+ * A user's memberships (inv_etcd_group.c), sessions (inv_etcd_session.c: they end with the
+ * row) and grants (inv_etcd_grant.c) go with it. See inv.h. */
 #include "server/inv_etcd_direct.h"
 
 #include <errno.h>
@@ -9,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-static void user_fill(int64_t id, json_t *row, struct inv_user *out)
+void ieb_user_fill(int64_t id, json_t *row, struct inv_user *out)
 {
 	const char *pw = ie_str(row, "password");
 
@@ -28,7 +29,7 @@ int inv_etcd_user_get(struct dbc *c, int64_t id, struct inv_user *out)
 
 	if (rc)
 		return rc;
-	user_fill(id, row, out);
+	ieb_user_fill(id, row, out);
 	json_decref(row);
 	return 0;
 }
@@ -196,7 +197,7 @@ int inv_etcd_user_each(struct dbc *c, int (*fn)(const struct inv_user *u, void *
 	for (i = 0; !rc && i < n; i++) {
 		struct inv_user u;
 
-		user_fill(json_integer_value(json_array_get(rows[i], 0)), json_array_get(rows[i], 1),
+		ieb_user_fill(json_integer_value(json_array_get(rows[i], 0)), json_array_get(rows[i], 1),
 			  &u);
 		rc = fn(&u, arg);
 	}
@@ -248,7 +249,7 @@ int inv_etcd_user_set_admin(struct dbc *c, int64_t id, bool admin)
 	return user_set(c, id, "admin", json_boolean(admin));
 }
 
-/* A user or a group goes with its name, memberships, sessions (a user's) and grants. */
+/* A user or a group goes with its name, memberships and grants. */
 struct principal {
 	bool user;
 	int64_t id;
@@ -268,10 +269,9 @@ static int delete_body(struct dbc *c, void *arg)
 		rc = name ? ie_unique_release(c, a->user ? "users.name" : "groups.name", name) : 0;
 		if (!rc)
 			rc = ie_row_delete(c, table, key, false);
+		/* a user's sessions end with its row (inv_etcd_session.c) */
 		if (!rc)
 			rc = inv_etcd_members_clear(c, a->user, a->id);
-		if (!rc && a->user)
-			rc = inv_etcd_session_drop_user(c, a->id);
 	} else if (rc == -ENOENT) {
 		rc = 0;
 	}
