@@ -605,6 +605,95 @@ static void test_row_written_twice(void)
 	inv_close(db);
 }
 
+/* etcd's count of the KV calls of method it has answered (its /metrics). */
+struct body {
+	char *p;
+	size_t n;
+};
+
+static size_t body_add(char *p, size_t size, size_t n, void *arg)
+{
+	struct body *b = arg;
+	char *q = realloc(b->p, b->n + size * n + 1);
+
+	if (!q)
+		return 0;
+	memcpy(q + b->n, p, size * n);
+	b->n += size * n;
+	q[b->n] = '\0';
+	b->p = q;
+	return size * n;
+}
+
+static long long etcd_calls(const char *method)
+{
+	struct body b = { 0 };
+	char url[128], want[96];
+	CURL *cu = curl_easy_init();
+	long long total = 0;
+	const char *p;
+
+	snprintf(url, sizeof(url), "%.*s/metrics", (int)strcspn(rig.endpoints, ","), rig.endpoints);
+	snprintf(want, sizeof(want), "grpc_method=\"%s\",grpc_service=\"etcdserverpb.KV\"", method);
+	curl_easy_setopt(cu, CURLOPT_URL, url);
+	curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, body_add);
+	curl_easy_setopt(cu, CURLOPT_WRITEDATA, &b);
+	if (curl_easy_perform(cu) != CURLE_OK || !b.p)
+		total = -1;
+	curl_easy_cleanup(cu);
+	/* grpc_server_handled_total{grpc_code="OK",grpc_method="Txn",...} N, per code */
+	for (p = b.p; total >= 0 && (p = strstr(p, "\ngrpc_server_handled_total{")); p++) {
+		const char *end = strchr(p, '}'), *m = strstr(p, want);
+
+		if (end && m && m < end)
+			total += strtoll(end + 1, NULL, 10);
+	}
+	free(b.p);
+	return total;
+}
+
+/* A permission check (inv_perms, inv_named: called for every object of a list) is one
+ * etcd call outside a transaction, whatever the grants and groups. */
+static void test_check_is_one_call(void)
+{
+	struct db *db = NULL;
+	struct dbc *c;
+	int64_t uid = 0, gid = 0;
+	long long txn0, range0, txn1, range1;
+	int perms = 0, named = 0;
+
+	CHECK_EQ(inv_etcd_open(rig.endpoints, "/test/users-calls", 2000, &db), 0);
+	if (!db)
+		return;
+	c = inv_get(db);
+	CHECK_EQ(inv_user_create(c, "ann", "p", false, &uid), 0);
+	for (int i = 0; i < 5; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "g%d", i);
+		CHECK_EQ(inv_group_create(c, name, &gid), 0);
+		CHECK_EQ(inv_member_add(c, gid, uid), 0);
+		CHECK_EQ(inv_grant_add(c, "vm", i, "group", gid, 1 << i), 0);
+	}
+	CHECK_EQ(inv_grant_add(c, "vm", 2, "user", uid, PERM_CHANGE_PERMS), 0);
+	CHECK_EQ(inv_grant_add(c, "server", 0, "group", gid, PERM_GUEST_AGENT), 0);
+	txn0 = etcd_calls("Txn");
+	range0 = etcd_calls("Range");
+	for (int i = 0; i < 10; i++) {
+		perms |= inv_perms(c, uid, "vm", i % 5);
+		named += inv_named(c, uid, "vm", i);
+	}
+	txn1 = etcd_calls("Txn");
+	range1 = etcd_calls("Range");
+	CHECK(txn0 > 0 && range0 > 0);
+	CHECK_EQ(perms, PERM_FULL | PERM_GUEST_AGENT);
+	CHECK_EQ(named, 5);
+	CHECK_EQ(txn1 - txn0, 20);
+	CHECK_EQ(range1 - range0, 0);
+	inv_put(c);
+	inv_close(db);
+}
+
 int main(void)
 {
 	int rc;
@@ -624,6 +713,7 @@ int main(void)
 	RUN(test_conflict);
 	RUN(test_concurrent_writes);
 	RUN(test_check_in_txn);
+	RUN(test_check_is_one_call);
 	RUN(test_keys);
 	RUN(test_many_sessions);
 	RUN(test_row_written_twice);
