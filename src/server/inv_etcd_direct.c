@@ -39,8 +39,9 @@ static json_t *range_req(struct dbc *c, const char *table, const char *from, con
 	return req;
 }
 
-/* Call fn for each kv of an answer's kvs, the key made relative to the table's prefix. */
-static int each_kv(json_t *kvs, size_t skip, ied_fn fn, void *arg)
+/* Call fn for each kv of an answer's kvs, the key made relative to the table's prefix
+ * (keys_only: no values, fn's row NULL). */
+static int each_kv(json_t *kvs, size_t skip, bool keys_only, ied_fn fn, void *arg)
 {
 	json_t *o;
 	size_t i;
@@ -53,8 +54,8 @@ static int each_kv(json_t *kvs, size_t skip, ied_fn fn, void *arg)
 		rc = etcd_kv_parse(o, &kv);
 		if (rc)
 			return ied_fail(rc, "a range's answer");
-		row = json_loadb(kv.value, kv.value_len, 0, NULL);
-		if (!json_is_object(row) || strlen(kv.key) < skip) {
+		row = keys_only ? NULL : json_loadb(kv.value, kv.value_len, 0, NULL);
+		if ((!keys_only && !json_is_object(row)) || strlen(kv.key) < skip) {
 			vsrv_log("inventory (etcd): %s is not a row", kv.key);
 			rc = -EIO;
 		} else {
@@ -73,20 +74,34 @@ static size_t table_skip(struct dbc *c, const char *table)
 	return strlen(ie_store(c)->prefix) + 2 + strlen(table) + 1;
 }
 
-int ied_range(struct dbc *c, const char *table, const char *from, const char *to,
-	      int64_t limit, ied_fn fn, void *arg)
+static int range(struct dbc *c, const char *table, const char *from, const char *to,
+		 int64_t limit, bool keys_only, ied_fn fn, void *arg)
 {
 	json_t *req = range_req(c, table, from, to), *ans = NULL;
 	int rc;
 
 	if (req && limit > 0)
 		json_object_set_new(req, "limit", json_integer(limit));
+	if (req && keys_only)
+		json_object_set_new(req, "keys_only", json_true());
 	rc = etcd_call_req(ie_store(c)->e, "/v3/kv/range", req, &ans);
 	if (rc)
 		return ied_fail(rc, table);
-	rc = each_kv(json_object_get(ans, "kvs"), table_skip(c, table), fn, arg);
+	rc = each_kv(json_object_get(ans, "kvs"), table_skip(c, table), keys_only, fn, arg);
 	json_decref(ans);
 	return rc;
+}
+
+int ied_range(struct dbc *c, const char *table, const char *from, const char *to,
+	      int64_t limit, ied_fn fn, void *arg)
+{
+	return range(c, table, from, to, limit, false, fn, arg);
+}
+
+int ied_range_keys(struct dbc *c, const char *table, const char *from, const char *to,
+		   int64_t limit, ied_fn fn, void *arg)
+{
+	return range(c, table, from, to, limit, true, fn, arg);
 }
 
 int ied_delete_range(struct dbc *c, const char *table, const char *from, const char *to)
@@ -182,7 +197,8 @@ int ied_spans(struct dbc *c, const struct ied_span *spans, int n,
 		json_t *rr = json_object_get(json_array_get(resp, i), "response_range");
 		struct span_walk w = { .span = i, .fn = fn, .arg = arg };
 
-		rc = each_kv(json_object_get(rr, "kvs"), table_skip(c, spans[i].table), span_kv, &w);
+		rc = each_kv(json_object_get(rr, "kvs"), table_skip(c, spans[i].table), false,
+			     span_kv, &w);
 	}
 	json_decref(ans);
 	return rc;

@@ -215,26 +215,42 @@ static int last_taken(struct dbc *c, int64_t *id)
 	return rc == -ENOENT ? 0 : rc ? ied_fail(rc, "the events counter") : 0;
 }
 
+/* inv_etcd_event_last: the newest committed id below the first placeholder. */
+struct last {
+	int64_t id, pending;
+};
+
+static int last_key(const char *key, json_t *row, uint64_t rev, int64_t lease, void *arg)
+{
+	struct last *l = arg;
+
+	(void)row;
+	(void)rev;
+	if (lease) {
+		l->pending = strtoll(key, NULL, 10);
+		return 1;
+	}
+	l->id = strtoll(key, NULL, 10);
+	return 0;
+}
+
 int inv_etcd_event_last(struct dbc *c, int64_t *id)
 {
-	struct span s = { .a = json_array() };
+	struct last l = { 0 };
+	char from[21], to[21];
 	int64_t taken;
-	int rc = s.a ? last_taken(c, &taken) : -ENOMEM;
+	int rc = last_taken(c, &taken);
 
-	if (!rc && taken)
-		rc = read_span(c, taken - LAST_WINDOW + 1, taken, 0, &s);
-	if (!rc) {
-		size_t n = json_array_size(s.a);
-
-		/* the newest committed event below any in flight; with none of either in the
-		 * window, the events were dropped: 0 as SQLite */
-		if (n)
-			*id = json_integer_value(json_array_get(json_array_get(s.a, n - 1), 0));
-		else
-			*id = s.pending ? s.pending - 1 : 0;
+	/* keys alone: a placeholder is the row with a lease */
+	if (!rc && taken) {
+		ie_id_key(taken > LAST_WINDOW ? taken - LAST_WINDOW + 1 : 1, from);
+		rc = ied_range_keys(c, "events", from, ie_id_key(taken + 1, to), 0, last_key, &l);
 	}
-	json_decref(s.a);
-	return rc;
+	if (rc < 0)
+		return rc;
+	/* with neither in the window, the events were dropped: 0 as SQLite */
+	*id = l.id ? l.id : l.pending ? l.pending - 1 : 0;
+	return 0;
 }
 
 static int first_row(const char *key, json_t *row, uint64_t rev, int64_t lease, void *arg)
