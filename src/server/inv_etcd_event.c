@@ -330,14 +330,31 @@ int inv_etcd_event_each(struct dbc *c, int64_t after, int64_t limit,
 	return rc;
 }
 
+/* inv_etcd_event_drop_upto: the first placeholder among the ids to drop (its key). */
+static int first_pending(const char *key, json_t *row, uint64_t rev, int64_t lease, void *arg)
+{
+	(void)row;
+	(void)rev;
+	if (!lease)
+		return 0;
+	snprintf(arg, 21, "%s", key);
+	return 1;
+}
+
+/* An event in flight stays (a follower must not pass its id before it commits): the drop
+ * ends before the first placeholder. */
 int inv_etcd_event_drop_upto(struct dbc *c, int64_t upto)
 {
-	char to[21];
+	char to[21], pending[21] = "";
+	int rc;
 
 	if (upto < 1)
 		return 0;
 	ie_id_key(upto < INT64_MAX ? upto + 1 : INT64_MAX, to);
-	return ied_delete_range(c, "events", "", to);
+	rc = ied_range_keys(c, "events", "", to, 0, first_pending, pending);
+	if (rc < 0)
+		return rc;
+	return ied_delete_range(c, "events", "", pending[0] ? pending : to);
 }
 
 /* inv_etcd_event_drop_before: the first event at or after a time (or in flight). */

@@ -244,8 +244,15 @@ static void test_commit_order(void)
 	CHECK_EQ(inv_event_exists(b, 2), 0);
 	CHECK_EQ(inv_event_exists(b, 3), 1);
 	CHECK_EQ(inv_event_exists(a, 2), 1);            /* its own session sees it */
+	/* the retention does not drop an event in flight (nor those after it) */
+	CHECK_EQ(inv_event_drop_upto(b, 3), 0);
+	CHECK_EQ(inv_event_exists(b, 1), 0);
+	CHECK_EQ(inv_event_exists(b, 3), 1);
+	CHECK_EQ(inv_event_drop_before(b, 1000), 0);
+	CHECK_EQ(inv_event_exists(b, 3), 1);
 	CHECK_EQ(inv_commit(a), 0);
 	CHECK(!strcmp(ids_after(b, 1, buf), "2 3 "));
+	CHECK(!strcmp(ids_after(b, 0, buf), "2 3 "));
 	CHECK_EQ(inv_event_last(b, &last), 0);
 	CHECK_EQ(last, 3);
 	CHECK_EQ(inv_event_exists(b, 2), 1);
