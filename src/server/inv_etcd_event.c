@@ -14,12 +14,13 @@
  * it, inv_event_exists says 0. A transaction that is rolled back leaves its placeholder to
  * the lease: followers wait for the events after it at most PENDING_TTL seconds (an own
  * write that fails deletes it at once). An id nobody holds any more (a placeholder gone,
- * an event dropped) is a gap the readers pass. A transaction must commit within
- * PENDING_REUSE seconds of recording its event, else a follower may have passed its id.
+ * an event dropped) is a gap the readers pass. A placeholder lives at least
+ * PENDING_TTL - PENDING_REUSE seconds: a transaction must commit within that of recording
+ * its event, else a follower may have passed its id.
  *
  * Retention (inv_event_drop_upto, inv_event_drop_before) deletes at once, outside the
  * caller's transaction: dropping old events is housekeeping, and done so it never
- * conflicts with another writer's. */
+ * conflicts with another writer's; it ends before the first event in flight. */
 #include "server/inv_etcd_direct.h"
 #include "server/etcd_int.h"
 
