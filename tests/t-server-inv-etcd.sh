@@ -9,6 +9,7 @@
 # or ie_ symbol of build/vsrv-server is still inv_etcd_pending.c's weak one).
 # A test file that opens DATA/inventory.db itself (sqlite3: to look at a table or to make
 # an old schema) fails there on etcd: its FAIL line says so.
+# Before them, inv_etcd.py: two hosts on one inventory see each other's VMs and users.
 # Not run here: cluster.py (cluster mode itself: it gives its own --cluster and reads
 # DATA/daemon.log). VSRV_INV_ETCD_TESTS="api vms": only those files.
 # VSRV_INV_ETCD_BASELINE=1: a file that fails on etcd runs again on SQLite; when it fails
@@ -60,6 +61,18 @@ check inv-etcd-option-prefix-bad 2 "--inventory-prefix wants a key prefix" \
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 check inv-etcd-unreachable 1 "cannot open the inventory on etcd http://127.0.0.1:$port" \
   --cluster "http://127.0.0.1:$port" --host-url http://127.0.0.1:2 --inventory etcd
+
+# --- two hosts on one inventory (tests/server/inv_etcd.py) ----------------------------------
+mkdir -p "$tmp/logs/shared"
+VSRV_TEST_LOG_DIR="$tmp/logs/shared" timeout -k 5 120 python3 tests/server/inv_etcd.py \
+  </dev/null >"$tmp/shared.out" 2>&1
+rc=$?
+grep -E '^(PASS|FAIL|SKIP) ' "$tmp/shared.out"
+if [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' "$tmp/shared.out"; then
+  pending=$(cat "$tmp/logs/shared"/*.log 2>/dev/null | grep -o '[a-z_]*: not written yet' |
+            sed 's/: not written yet//' | sort -u | tr '\n' ' ')
+  echo "FAIL inv-etcd-shared: exit $rc${pending:+; not written yet: $pending}: $(tail -n 1 "$tmp/shared.out" | cut -c1-200)"
+fi
 
 # --- the server's tests on the etcd inventory -----------------------------------------------
 names=${VSRV_INV_ETCD_TESTS:-}
