@@ -1,0 +1,352 @@
+/* The etcd inventory's events, hooks and tasks (inv_etcd_event.c, _hook.c, _task.c) against
+ * the SQLite backend: the same calls on both (a temporary file; a fresh prefix of a real
+ * etcd member, etcdrig.h), traced and compared line by line (invtrace.h). Then what only
+ * etcd has: an event recorded in a transaction that has not committed holds back the
+ * events after it from the followers (inv_event_each, inv_event_last) until it commits, so
+ * a follower never skips one; one rolled back is passed once its placeholder's lease ends;
+ * two sessions updating the same task: one commit fails with -EAGAIN. SKIPs when etcd is
+ * not installed. */
+#include "check.h"
+#include "etcdrig.h"
+#include "invtrace.h"
+#include "server/etcd.h"
+#include "server/inv_etcd.h"
+
+#include <curl/curl.h>
+#include <time.h>
+#include <unistd.h>
+
+static struct etcdrig rig;
+
+static int event_line(const struct inv_event *e, void *arg)
+{
+	trace(arg, "  event %lld %.2f %s %s %s %s %s %s", (long long)e->id, e->time, e->type,
+	      e->object_type ? e->object_type : "(null)", e->object ? e->object : "(null)",
+	      e->user ? e->user : "(null)", e->message, e->data ? e->data : "(null)");
+	return 0;
+}
+
+static int hook_line(const struct inv_hook *h, void *arg)
+{
+	trace(arg, "  hook %lld %s cmd=%s url=%s timeout=%d", (long long)h->id, h->event,
+	      h->command ? h->command : "(null)", h->url ? h->url : "(null)", h->timeout);
+	return 0;
+}
+
+static int task_line(const struct inv_task *k, void *arg)
+{
+	trace(arg, "  task %lld %s %s %s %.2f %s %s %.2f %.2f", (long long)k->id, k->kind,
+	      k->object ? k->object : "(null)", k->state, k->progress,
+	      k->error ? k->error : "(null)", k->user ? k->user : "(null)", k->created,
+	      k->finished);
+	return 0;
+}
+
+static int stop_hook(const struct inv_hook *h, void *arg)
+{
+	(void)h;
+	(void)arg;
+	return 5;
+}
+
+static int64_t add_event(struct dbc *c, double time, const char *type, const char *object,
+			 const char *data)
+{
+	int64_t id = -1;
+	int rc = inv_event_add(c, &(struct inv_event){ .time = time, .type = type,
+					.object_type = object ? "vm" : NULL, .object = object,
+					.user = object ? "alice" : NULL, .message = "something",
+					.data = data }, &id);
+
+	return rc ? rc : id;
+}
+
+static void events_scenario(struct db *db, struct trace *t)
+{
+	struct dbc *c = inv_get(db);
+	int64_t last = -1;
+	int rc;
+
+	if (!c)
+		return;
+	rc = inv_event_last(c, &last);
+	trace(t, "last of none %d %lld", rc, (long long)last);
+	rc = inv_event_each(c, -1, 10, event_line, t);
+	trace(t, "newest of none %d", rc);
+	trace(t, "add %lld", (long long)add_event(c, 100, "vm.created", "vm1", "{\"a\":1}"));
+	trace(t, "add %lld", (long long)add_event(c, 101, "vm.started", "vm1", NULL));
+	trace(t, "add %lld", (long long)add_event(c, 102.5, "user.login", NULL, NULL));
+	trace(t, "add %lld", (long long)add_event(c, 103, "vm.stopped", "vm2", "[1,2]"));
+	trace(t, "add %lld", (long long)add_event(c, 104, "vm.deleted", "vm2", NULL));
+	trace(t, "add no type %d", inv_event_add(c, &(struct inv_event){ .time = 1,
+						  .message = "m" }, &last));
+	rc = inv_event_last(c, &last);
+	trace(t, "last %d %lld", rc, (long long)last);
+	trace(t, "exists 3 %d 99 %d 0 %d", inv_event_exists(c, 3), inv_event_exists(c, 99),
+	      inv_event_exists(c, 0));
+	trace(t, "after 2 limit 2 %d", inv_event_each(c, 2, 2, event_line, t));
+	trace(t, "after 0 limit 100 %d", inv_event_each(c, 0, 100, event_line, t));
+	trace(t, "after 5 %d", inv_event_each(c, 5, 100, event_line, t));
+	trace(t, "after 50 %d", inv_event_each(c, 50, 100, event_line, t));
+	trace(t, "newest 3 %d", inv_event_each(c, -1, 3, event_line, t));
+	trace(t, "newest 10 %d", inv_event_each(c, -1, 10, event_line, t));
+	trace(t, "drop upto 2 %d", inv_event_drop_upto(c, 2));
+	trace(t, "newest 10 %d", inv_event_each(c, -1, 10, event_line, t));
+	trace(t, "after 0 limit 1 %d", inv_event_each(c, 0, 1, event_line, t));
+	trace(t, "exists 2 %d 3 %d", inv_event_exists(c, 2), inv_event_exists(c, 3));
+	trace(t, "drop before 103.5 %d", inv_event_drop_before(c, 103.5));
+	trace(t, "newest 10 %d", inv_event_each(c, -1, 10, event_line, t));
+	trace(t, "drop before 1000 %d", inv_event_drop_before(c, 1000));
+	trace(t, "newest 10 %d", inv_event_each(c, -1, 10, event_line, t));
+	trace(t, "add %lld", (long long)add_event(c, 105, "vm.created", "vm3", NULL));
+	rc = inv_event_last(c, &last);
+	trace(t, "last %d %lld", rc, (long long)last);
+	/* in a transaction: visible to itself, committed with it */
+	trace(t, "begin %d", inv_begin(c));
+	trace(t, "add %lld", (long long)add_event(c, 106, "vm.started", "vm3", NULL));
+	trace(t, "commit %d", inv_commit(c));
+	trace(t, "after 5 %d", inv_event_each(c, 5, 100, event_line, t));
+	trace(t, "drop upto 100 %d", inv_event_drop_upto(c, 100));
+	rc = inv_event_last(c, &last);
+	trace(t, "last of dropped %d %lld", rc, (long long)last);
+	trace(t, "newest 10 %d", inv_event_each(c, -1, 10, event_line, t));
+	inv_put(c);
+}
+
+static void hooks_tasks_scenario(struct db *db, struct trace *t)
+{
+	struct dbc *c = inv_get(db);
+	int64_t id = 0;
+	int rc;
+
+	if (!c)
+		return;
+	rc = inv_hook_create(c, &(struct inv_hook){ .event = "vm.started", .command = "/bin/true",
+						     .timeout = 5 }, &id);
+	trace(t, "hook %d %lld", rc, (long long)id);
+	rc = inv_hook_create(c, &(struct inv_hook){ .event = "*", .url = "http://h/x",
+						     .timeout = 3 }, &id);
+	trace(t, "hook %d %lld", rc, (long long)id);
+	rc = inv_hook_create(c, &(struct inv_hook){ .event = "vm.stopped", .command = "echo",
+						     .timeout = 9 }, &id);
+	trace(t, "hook %d %lld", rc, (long long)id);
+	trace(t, "hook no event %d", inv_hook_create(c, &(struct inv_hook){ .command = "x" }, &id));
+	trace(t, "all %d", inv_hook_each(c, NULL, hook_line, t));
+	trace(t, "vm.started %d", inv_hook_each(c, "vm.started", hook_line, t));
+	trace(t, "other %d", inv_hook_each(c, "other", hook_line, t));
+	trace(t, "stop %d", inv_hook_each(c, NULL, stop_hook, NULL));
+	trace(t, "get 2 %d", inv_hook_get(c, 2, hook_line, t));
+	trace(t, "get 99 %d", inv_hook_get(c, 99, hook_line, t));
+	trace(t, "delete 1 %d", inv_hook_delete(c, 1));
+	trace(t, "delete 1 again %d", inv_hook_delete(c, 1));
+	trace(t, "all %d", inv_hook_each(c, NULL, hook_line, t));
+
+	rc = inv_task_create(c, "clone", "vm1", "alice", 10.5, &id);
+	trace(t, "task %d %lld", rc, (long long)id);
+	rc = inv_task_create(c, "resize", "disk1", NULL, 11, &id);
+	trace(t, "task %d %lld", rc, (long long)id);
+	rc = inv_task_create(c, "clone", NULL, "bob", 12, &id);
+	trace(t, "task %d %lld", rc, (long long)id);
+	rc = inv_task_create(c, "import", "img", "bob", 13, &id);
+	trace(t, "task %d %lld", rc, (long long)id);
+	trace(t, "task no kind %d", inv_task_create(c, NULL, "x", NULL, 1, &id));
+	trace(t, "running clone vm1 %d clone vm2 %d clone null %d resize disk1 %d",
+	      inv_task_running(c, "clone", "vm1"), inv_task_running(c, "clone", "vm2"),
+	      inv_task_running(c, "clone", NULL), inv_task_running(c, "resize", "disk1"));
+	trace(t, "progress %d", inv_task_update(c, 1, "running", 0.5, NULL, -1));
+	trace(t, "running clone vm1 %d", inv_task_running(c, "clone", "vm1"));
+	trace(t, "done %d", inv_task_update(c, 1, "done", 1, NULL, 20));
+	trace(t, "running clone vm1 %d", inv_task_running(c, "clone", "vm1"));
+	trace(t, "failed %d", inv_task_update(c, 4, "failed", 0.25, "no space", 21));
+	trace(t, "missing %d", inv_task_update(c, 99, "done", 1, NULL, 22));
+	trace(t, "each %d", inv_task_each(c, task_line, t));
+	trace(t, "fail running %d", inv_task_fail_running(c, "server restarted", 30));
+	trace(t, "fail running again %d", inv_task_fail_running(c, "server restarted", 31));
+	trace(t, "running resize disk1 %d", inv_task_running(c, "resize", "disk1"));
+	trace(t, "each %d", inv_task_each(c, task_line, t));
+	trace(t, "get 2 %d", inv_task_get(c, 2, task_line, t));
+	trace(t, "get 99 %d", inv_task_get(c, 99, task_line, t));
+	/* back to running (a retry): found running again */
+	trace(t, "rerun %d", inv_task_update(c, 2, "running", 0, NULL, -1));
+	trace(t, "running resize disk1 %d", inv_task_running(c, "resize", "disk1"));
+	trace(t, "get 2 %d", inv_task_get(c, 2, task_line, t));
+	inv_put(c);
+}
+
+static void test_same_as_sqlite(void)
+{
+	struct trace ts = { 0 }, te = { 0 };
+	struct db *sq = NULL, *et = NULL;
+	char path[] = "/tmp/vsrv-inv-events-XXXXXX";
+	int fd = mkstemp(path);
+
+	CHECK(fd >= 0);
+	if (fd >= 0)
+		close(fd);
+	CHECK_EQ(inv_open(path, &sq), 0);
+	CHECK_EQ(inv_etcd_open(rig.endpoints, "/test/events-same", 2000, &et), 0);
+	if (sq && et) {
+		events_scenario(sq, &ts);
+		hooks_tasks_scenario(sq, &ts);
+		events_scenario(et, &te);
+		hooks_tasks_scenario(et, &te);
+		trace_dump(&ts, "events-sqlite");
+		trace_dump(&te, "events-etcd");
+		trace_compare(&ts, &te);
+	}
+	inv_close(sq);
+	inv_close(et);
+	unlink(path);
+	trace_free(&ts);
+	trace_free(&te);
+}
+
+/* inv_event_each: the ids, as text. */
+static int id_line(const struct inv_event *e, void *arg)
+{
+	sprintf((char *)arg + strlen(arg), "%lld ", (long long)e->id);
+	return 0;
+}
+
+static const char *ids_after(struct dbc *c, int64_t after, char *buf)
+{
+	buf[0] = '\0';
+	if (inv_event_each(c, after, 100, id_line, buf))
+		strcpy(buf, "error");
+	return buf;
+}
+
+/* A follower never skips an event: while an event's transaction is open, the events after
+ * it are held back; once it commits, all come in id order. */
+static void test_commit_order(void)
+{
+	struct db *db = NULL;
+	struct dbc *a, *b;
+	int64_t id1, id2, id3, last = -1;
+	char buf[256];
+
+	CHECK_EQ(inv_etcd_open(rig.endpoints, "/test/events-order", 2000, &db), 0);
+	if (!db)
+		return;
+	a = inv_get(db);
+	b = inv_get(db);
+	id1 = add_event(b, 1, "one", NULL, NULL);
+	CHECK_EQ(id1, 1);
+	CHECK_EQ(inv_begin(a), 0);
+	id2 = add_event(a, 2, "two", NULL, NULL);       /* taken, not committed */
+	id3 = add_event(b, 3, "three", NULL, NULL);     /* committed after id2 was taken */
+	CHECK_EQ(id2, 2);
+	CHECK_EQ(id3, 3);
+	CHECK(!strcmp(ids_after(b, 0, buf), "1 "));
+	CHECK(!strcmp(ids_after(b, 1, buf), ""));
+	CHECK_EQ(inv_event_last(b, &last), 0);
+	CHECK_EQ(last, 1);
+	CHECK_EQ(inv_event_exists(b, 2), 0);
+	CHECK_EQ(inv_event_exists(b, 3), 1);
+	CHECK_EQ(inv_event_exists(a, 2), 1);            /* its own session sees it */
+	/* the retention does not drop an event in flight (nor those after it) */
+	CHECK_EQ(inv_event_drop_upto(b, 3), 0);
+	CHECK_EQ(inv_event_exists(b, 1), 0);
+	CHECK_EQ(inv_event_exists(b, 3), 1);
+	CHECK_EQ(inv_event_drop_before(b, 1000), 0);
+	CHECK_EQ(inv_event_exists(b, 3), 1);
+	CHECK_EQ(inv_commit(a), 0);
+	CHECK(!strcmp(ids_after(b, 1, buf), "2 3 "));
+	CHECK(!strcmp(ids_after(b, 0, buf), "2 3 "));
+	CHECK_EQ(inv_event_last(b, &last), 0);
+	CHECK_EQ(last, 3);
+	CHECK_EQ(inv_event_exists(b, 2), 1);
+	/* a transaction that fails (another session changed what it read) records nothing,
+	 * and its event holds the others back only until its placeholder's lease ends */
+	{
+		double t0 = 0;
+		struct timespec ts;
+		int64_t id4, id5, tid = 0;
+
+		CHECK_EQ(inv_task_create(b, "k", "o", NULL, 1, &tid), 0);
+		CHECK_EQ(inv_begin(a), 0);
+		CHECK_EQ(inv_task_update(a, tid, "done", 1, NULL, 2), 0);
+		id4 = add_event(a, 4, "four", NULL, NULL);
+		CHECK_EQ(inv_task_update(b, tid, "failed", 0, "x", 3), 0);
+		id5 = add_event(b, 5, "five", NULL, NULL);
+		CHECK_EQ(inv_commit(a), -EAGAIN);
+		CHECK_EQ(id4, 4);
+		CHECK_EQ(id5, 5);
+		CHECK(!strcmp(ids_after(b, 3, buf), ""));
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		t0 = ts.tv_sec;
+		while (!strcmp(ids_after(b, 3, buf), "") && ts.tv_sec - t0 < 40) {
+			usleep(200 * 1000);
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+		}
+		CHECK(!strcmp(ids_after(b, 3, buf), "5 "));
+		CHECK_EQ(inv_event_exists(b, 4), 0);
+		CHECK_EQ(inv_event_last(b, &last), 0);
+		CHECK_EQ(last, 5);
+	}
+	inv_put(a);
+	inv_put(b);
+	inv_close(db);
+}
+
+/* Two sessions update the same task in transactions: the second commit is refused. */
+static void test_conflict(void)
+{
+	struct db *db = NULL;
+	struct dbc *a, *b;
+	int64_t id = 0;
+	char buf[512] = "";
+	struct trace t = { 0 };
+
+	CHECK_EQ(inv_etcd_open(rig.endpoints, "/test/events-conflict", 2000, &db), 0);
+	if (!db)
+		return;
+	a = inv_get(db);
+	b = inv_get(db);
+	CHECK_EQ(inv_task_create(a, "clone", "vm1", NULL, 1, &id), 0);
+	CHECK_EQ(inv_begin(a), 0);
+	CHECK_EQ(inv_begin(b), 0);
+	CHECK_EQ(inv_task_update(a, id, "running", 0.5, NULL, -1), 0);
+	CHECK_EQ(inv_task_update(b, id, "done", 1, NULL, 9), 0);
+	CHECK_EQ(inv_commit(b), 0);
+	CHECK_EQ(inv_commit(a), -EAGAIN);
+	CHECK_EQ(inv_task_get(a, id, task_line, &t), 0);
+	CHECK(t.buf && strstr(t.buf, " done ") != NULL);
+	CHECK_EQ(inv_task_running(a, "clone", "vm1"), 0);
+	/* a hook deleted twice at once: one of the two */
+	CHECK_EQ(inv_hook_create(a, &(struct inv_hook){ .event = "*", .command = "x" }, &id), 0);
+	CHECK_EQ(inv_begin(a), 0);
+	CHECK_EQ(inv_begin(b), 0);
+	CHECK_EQ(inv_hook_delete(a, id), 0);
+	CHECK_EQ(inv_hook_delete(b, id), 0);
+	CHECK_EQ(inv_commit(a), 0);
+	CHECK_EQ(inv_commit(b), -EAGAIN);
+	CHECK_EQ(inv_hook_get(a, id, hook_line, &t), -ENOENT);
+	(void)buf;
+	trace_free(&t);
+	inv_put(a);
+	inv_put(b);
+	inv_close(db);
+}
+
+int main(void)
+{
+	int rc;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	rc = etcdrig_start(&rig, 1);
+	if (rc) {
+		if (rc == -ENOENT) {
+			printf("SKIP inv-etcd-events: %s is not installed (etcd-server)\n", ETCDRIG_BIN);
+			return 0;
+		}
+		printf("FAIL inv-etcd-events: cannot start an etcd member: %s\n", strerror(-rc));
+		return 1;
+	}
+	RUN(test_same_as_sqlite);
+	RUN(test_commit_order);
+	RUN(test_conflict);
+	etcdrig_stop(&rig);
+	return check_done();
+}
