@@ -127,6 +127,16 @@ int etcd_txn_put(struct etcd_txn *t, const char *key, const void *value, size_t 
 		 int64_t lease);
 int etcd_txn_delete(struct etcd_txn *t, const char *key);
 
+/* Read every key under prefix (in key order, as the session sees them: its own queued
+ * writes applied; a key it wrote and has not committed has mod_rev 0) to fn (kv valid
+ * during the call; a non-zero return stops the walk and is returned). The whole range
+ * joins the compare list: each key read with its mod_revision, and the range itself (no
+ * key under prefix modified or created after the read's revision), so a key added to,
+ * changed in or deleted from the range by someone else fails the commit with -EAGAIN.
+ * 0, fn's value or -errno. */
+int etcd_txn_range(struct etcd_txn *t, const char *prefix,
+		   int (*fn)(const struct etcd_kv *kv, void *arg), void *arg);
+
 /* Send the writes as one Txn guarded by the reads, and free t. 0 and *rev (the new
  * revision; NULL allowed), -EAGAIN when a key read has changed (nothing was written), or
  * -errno (after -ETIMEDOUT the outcome is unknown). */

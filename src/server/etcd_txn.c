@@ -16,6 +16,7 @@ struct txn_op {
 struct etcd_txn {
 	struct etcd *e;
 	json_t *reads;              /* key -> the mod_revision read (0: absent) */
+	json_t *ranges;             /* prefix -> the revision a range under it was read at */
 	struct txn_op *ops;
 	size_t nops, cap;
 };
@@ -28,7 +29,10 @@ int etcd_txn_begin(struct etcd *e, struct etcd_txn **out)
 		return -ENOMEM;
 	t->e = e;
 	t->reads = json_object();
-	if (!t->reads) {
+	t->ranges = json_object();
+	if (!t->reads || !t->ranges) {
+		json_decref(t->reads);
+		json_decref(t->ranges);
 		free(t);
 		return -ENOMEM;
 	}
@@ -48,6 +52,7 @@ void etcd_txn_abort(struct etcd_txn *t)
 	}
 	free(t->ops);
 	json_decref(t->reads);
+	json_decref(t->ranges);
 	free(t);
 }
 
@@ -136,6 +141,106 @@ int etcd_txn_delete(struct etcd_txn *t, const char *key)
 	return queue(t, key, NULL, 0, 0);
 }
 
+/* The keys of a range as the session sees them. */
+struct range_acc {
+	struct etcd_kv *kv;
+	size_t n, cap;
+};
+
+static int range_add(struct range_acc *a, const char *key, const char *value, size_t len,
+		     int64_t mod_rev, int64_t create_rev, int64_t version, int64_t lease)
+{
+	struct etcd_kv *kv;
+
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 16;
+		struct etcd_kv *p = realloc(a->kv, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		a->kv = p;
+		a->cap = cap;
+	}
+	kv = &a->kv[a->n];
+	*kv = (struct etcd_kv){ .key = strdup(key), .value = malloc(len + 1), .value_len = len,
+				.mod_rev = mod_rev, .create_rev = create_rev,
+				.version = version, .lease = lease };
+	if (!kv->key || !kv->value) {
+		etcd_kv_clear(kv);
+		return -ENOMEM;
+	}
+	memcpy(kv->value, value, len);
+	kv->value[len] = '\0';
+	a->n++;
+	return 0;
+}
+
+static int range_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct etcd_kv *)a)->key, ((const struct etcd_kv *)b)->key);
+}
+
+int etcd_txn_range(struct etcd_txn *t, const char *prefix,
+		   int (*fn)(const struct etcd_kv *kv, void *arg), void *arg)
+{
+	json_t *req = json_pack("{s:o*,s:o*}", "key", etcd_b64s(prefix), "range_end",
+				etcd_prefix_end(prefix));
+	json_t *ans = NULL, *o;
+	struct range_acc a = { 0 };
+	size_t i, j, plen = strlen(prefix);
+	int64_t rev;
+	int rc;
+
+	if ((rc = etcd_call_req(t->e, "/v3/kv/range", req, &ans)))
+		return rc;
+	rev = etcd_num(json_object_get(ans, "header"), "revision");
+	json_array_foreach(json_object_get(ans, "kvs"), i, o) {
+		struct etcd_kv kv;
+
+		if ((rc = etcd_kv_parse(o, &kv)))
+			break;
+		if (!json_object_get(t->reads, kv.key) &&
+		    json_object_set_new(t->reads, kv.key, json_integer(kv.mod_rev)))
+			rc = -ENOMEM;
+		if (!rc)
+			rc = range_add(&a, kv.key, kv.value, kv.value_len, kv.mod_rev,
+				       kv.create_rev, kv.version, kv.lease);
+		etcd_kv_clear(&kv);
+		if (rc)
+			break;
+	}
+	json_decref(ans);
+	/* the oldest read of the range is what the commit compares against */
+	if (!rc && !json_object_get(t->ranges, prefix) &&
+	    json_object_set_new(t->ranges, prefix, json_integer(rev)))
+		rc = -ENOMEM;
+	/* the session's own writes, in order */
+	for (i = 0; !rc && i < t->nops; i++) {
+		struct txn_op *op = &t->ops[i];
+
+		if (strncmp(op->key, prefix, plen))
+			continue;
+		for (j = 0; j < a.n && strcmp(a.kv[j].key, op->key); j++)
+			;
+		if (j < a.n) {
+			etcd_kv_clear(&a.kv[j]);
+			a.kv[j] = a.kv[--a.n];
+		}
+		if (op->value)
+			rc = range_add(&a, op->key, op->value, op->len, 0, 0, 0, op->lease);
+	}
+	if (!rc) {
+		if (a.n)
+			qsort(a.kv, a.n, sizeof(*a.kv), range_cmp);
+		for (i = 0; !rc && i < a.n; i++)
+			rc = fn(&a.kv[i], arg);
+	}
+	for (i = 0; i < a.n; i++)
+		etcd_kv_clear(&a.kv[i]);
+	free(a.kv);
+	return rc;
+}
+
 int etcd_txn_commit(struct etcd_txn *t, int64_t *rev)
 {
 	json_t *req = json_pack("{s:[],s:[]}", "compare", "success"), *ans = NULL, *v;
@@ -151,6 +256,17 @@ int etcd_txn_commit(struct etcd_txn *t, int64_t *rev)
 					   etcd_b64s(key), "target", "MOD", "result", "EQUAL",
 					   "mod_revision", json_sprintf("%lld", (long long)
 					   json_integer_value(v)))) ? -ENOMEM : 0;
+	}
+	/* a range read: no key under it changed or created since (a deleted one fails the
+	 * compare of its own key above) */
+	json_object_foreach(t->ranges, key, v) {
+		if (rc)
+			break;
+		rc = json_array_append_new(cmp, json_pack("{s:o*,s:o*,s:s,s:s,s:o*}", "key",
+					   etcd_b64s(key), "range_end", etcd_prefix_end(key),
+					   "target", "MOD", "result", "LESS", "mod_revision",
+					   json_sprintf("%lld", (long long)json_integer_value(v) + 1)))
+					   ? -ENOMEM : 0;
 	}
 	for (i = 0; !rc && i < t->nops; i++) {
 		struct txn_op *op = &t->ops[i];

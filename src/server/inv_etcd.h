@@ -73,6 +73,11 @@ INV_OPS(INV_ETCD_DECLARE)
 int inv_etcd_open(const char *endpoints, const char *prefix, unsigned timeout_ms,
 		  struct db **out);
 
+/* An etcd call's failure as the inventory's errors: 0, -ENOENT, -EEXIST, -EAGAIN and
+ * -ENOMEM pass; anything else becomes -EIO, logged once with what (and key) and
+ * etcd_errmsg(). */
+int ie_etcd_err(int rc, const char *what, const char *key);
+
 /* --- rows -------------------------------------------------------------------------------- */
 
 /* KEY of id: 20 decimal digits, zero-padded (buf of at least 21 bytes). Returns buf. */

@@ -1,0 +1,313 @@
+/* The etcd inventory's row layer: rows (a JSON object per key), unique values, ids, and the
+ * writes of one function committed together (inv_etcd.h; docs/cluster.md has the keys). */
+#include "server/etcd.h"
+#include "server/inv_etcd.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+char *ie_id_key(int64_t id, char *buf)
+{
+	snprintf(buf, 21, "%020" PRId64, id);
+	return buf;
+}
+
+/* PREFIX part "/" table "/" key, malloc'd (NULL: ENOMEM). */
+static char *full_key(struct dbc *c, const char *part, const char *table, const char *key)
+{
+	char *k;
+
+	if (asprintf(&k, "%s%s/%s/%s", ie_store(c)->prefix, part, table, key) < 0)
+		return NULL;
+	return k;
+}
+
+/* An etcd failure as the inventory's errors: -ENOENT, -EEXIST, -EAGAIN and -ENOMEM stay,
+ * anything else is -EIO, logged with what failed. */
+int ie_etcd_err(int rc, const char *what, const char *key)
+{
+	if (!rc || rc == -ENOENT || rc == -EEXIST || rc == -EAGAIN || rc == -ENOMEM)
+		return rc;
+	vsrv_log("inventory: etcd: %s %s: %s", what, key ? key : "", etcd_errmsg());
+	return -EIO;
+}
+
+/* Read key as the session sees it. */
+static int kv_get(struct dbc *c, const char *key, struct etcd_kv *kv)
+{
+	struct etcd_txn *t = ie_sess(c)->t;
+	int rc = t ? etcd_txn_get(t, key, kv) : etcd_get(ie_store(c)->e, key, kv);
+
+	return ie_etcd_err(rc, "read", key);
+}
+
+/* The JSON object of a row's value: 0 and *row, or -EIO (logged). */
+static int row_parse(const char *key, const char *value, size_t len, json_t **row)
+{
+	json_error_t err;
+	json_t *j = json_loadb(value, len, 0, &err);
+
+	if (!json_is_object(j)) {
+		json_decref(j);
+		vsrv_log("inventory: etcd: %s does not hold a JSON object", key);
+		return -EIO;
+	}
+	*row = j;
+	return 0;
+}
+
+int ie_row_get(struct dbc *c, const char *table, const char *key, json_t **row,
+	       uint64_t *rev)
+{
+	char *k = full_key(c, "t", table, key);
+	struct etcd_kv kv;
+	int rc;
+
+	if (!k)
+		return -ENOMEM;
+	rc = kv_get(c, k, &kv);
+	if (!rc) {
+		rc = row_parse(k, kv.value, kv.value_len, row);
+		if (!rc && rev)
+			*rev = (uint64_t)kv.mod_rev;
+		etcd_kv_clear(&kv);
+	}
+	free(k);
+	return rc;
+}
+
+int ie_row_get_id(struct dbc *c, const char *table, int64_t id, json_t **row, uint64_t *rev)
+{
+	char key[24];
+
+	return ie_row_get(c, table, ie_id_key(id, key), row, rev);
+}
+
+struct each {
+	size_t skip;                /* the length of PREFIX "t/" TABLE "/" */
+	int (*fn)(const char *key, json_t *row, uint64_t rev, void *arg);
+	void *arg;
+};
+
+static int each_one(const struct etcd_kv *kv, void *arg)
+{
+	struct each *e = arg;
+	json_t *row;
+	int rc;
+
+	if (strlen(kv->key) < e->skip)
+		return 0;
+	rc = row_parse(kv->key, kv->value, kv->value_len, &row);
+	if (rc)
+		return rc;
+	rc = e->fn(kv->key + e->skip, row, (uint64_t)kv->mod_rev, e->arg);
+	json_decref(row);
+	return rc;
+}
+
+int ie_row_each(struct dbc *c, const char *table, const char *key_prefix,
+		int (*fn)(const char *key, json_t *row, uint64_t rev, void *arg), void *arg)
+{
+	char *k = full_key(c, "t", table, key_prefix);
+	struct etcd_txn *t = ie_sess(c)->t;
+	struct each e = { .fn = fn, .arg = arg };
+	int rc;
+
+	if (!k)
+		return -ENOMEM;
+	e.skip = strlen(k) - strlen(key_prefix);
+	/* etcd's own errors are negative errnos: a callback's value passes unchanged unless
+	 * it is one of those the range call itself may return */
+	rc = t ? etcd_txn_range(t, k, each_one, &e) : etcd_range(ie_store(c)->e, k, each_one, &e,
+								  NULL);
+	if (rc == -ECONNREFUSED || rc == -ETIMEDOUT || rc == -ENOTCONN || rc == -ECONNRESET ||
+	    rc == -EHOSTUNREACH)
+		rc = ie_etcd_err(rc, "range", k);
+	free(k);
+	return rc;
+}
+
+/* Queue the put of key = row in the session's transaction. */
+static int queue_put(struct dbc *c, const char *key, json_t *row)
+{
+	char *v = json_dumps(row, JSON_COMPACT);
+	int rc;
+
+	if (!v)
+		return -ENOMEM;
+	rc = etcd_txn_put(ie_sess(c)->t, key, v, strlen(v), 0);
+	free(v);
+	return rc;
+}
+
+int ie_row_put(struct dbc *c, const char *table, const char *key, json_t *row,
+	       uint64_t expect_rev)
+{
+	char *k = full_key(c, "t", table, key);
+	struct etcd_kv kv;
+	bool own;
+	int rc;
+
+	if (!k)
+		return -ENOMEM;
+	rc = ie_write_begin(c, &own);
+	if (!rc && expect_rev) {
+		rc = kv_get(c, k, &kv);
+		if (rc == -ENOENT)
+			rc = expect_rev == IE_ABSENT ? 0 : -ENOENT;
+		else if (!rc) {
+			if (expect_rev == IE_ABSENT)
+				rc = -EEXIST;
+			else if ((uint64_t)kv.mod_rev != expect_rev)
+				rc = -EAGAIN;
+			etcd_kv_clear(&kv);
+		}
+	}
+	if (!rc)
+		rc = queue_put(c, k, row);
+	free(k);
+	return ie_write_end(c, own, rc);
+}
+
+/* Queue the deletion of each key read (a walk of etcd_txn_range). */
+static int delete_one(const struct etcd_kv *kv, void *arg)
+{
+	return etcd_txn_delete(arg, kv->key);
+}
+
+int ie_row_delete(struct dbc *c, const char *table, const char *key, bool prefix)
+{
+	char *k = full_key(c, "t", table, key);
+	struct etcd_kv kv;
+	bool own;
+	int rc;
+
+	if (!k)
+		return -ENOMEM;
+	rc = ie_write_begin(c, &own);
+	if (!rc && prefix) {
+		rc = ie_etcd_err(etcd_txn_range(ie_sess(c)->t, k, delete_one, ie_sess(c)->t),
+				 "range", k);
+	} else if (!rc) {
+		rc = kv_get(c, k, &kv);
+		if (!rc) {
+			etcd_kv_clear(&kv);
+			rc = etcd_txn_delete(ie_sess(c)->t, k);
+		}
+	}
+	free(k);
+	return ie_write_end(c, own, rc);
+}
+
+int ie_new_id(struct dbc *c, const char *table, int64_t *id)
+{
+	char *k;
+	int rc;
+
+	if (asprintf(&k, "%sid/%s", ie_store(c)->prefix, table) < 0)
+		return -ENOMEM;
+	rc = etcd_next_id(ie_store(c)->e, k, id);
+	if (rc && rc != -ENOMEM) {
+		vsrv_log("inventory: etcd: new id of %s: %s", table, etcd_errmsg());
+		rc = -EIO;
+	}
+	free(k);
+	return rc;
+}
+
+/* --- unique values ----------------------------------------------------------------------- */
+
+int ie_unique_get(struct dbc *c, const char *index, const char *value, int64_t *id)
+{
+	char *k = full_key(c, "u", index, value);
+	struct etcd_kv kv;
+	int rc;
+
+	if (!k)
+		return -ENOMEM;
+	rc = kv_get(c, k, &kv);
+	if (!rc) {
+		*id = strtoll(kv.value, NULL, 10);
+		etcd_kv_clear(&kv);
+	}
+	free(k);
+	return rc;
+}
+
+int ie_unique_claim(struct dbc *c, const char *index, const char *value, int64_t id)
+{
+	char *k = full_key(c, "u", index, value), buf[24];
+	struct etcd_kv kv;
+	bool own;
+	int rc;
+
+	if (!k)
+		return -ENOMEM;
+	rc = ie_write_begin(c, &own);
+	if (!rc) {
+		rc = kv_get(c, k, &kv);
+		if (!rc) {
+			if (strtoll(kv.value, NULL, 10) != id)
+				rc = -EEXIST;
+			etcd_kv_clear(&kv);
+		} else if (rc == -ENOENT) {
+			snprintf(buf, sizeof(buf), "%" PRId64, id);
+			rc = etcd_txn_put(ie_sess(c)->t, k, buf, strlen(buf), 0);
+		}
+	}
+	free(k);
+	return ie_write_end(c, own, rc);
+}
+
+int ie_unique_release(struct dbc *c, const char *index, const char *value)
+{
+	char *k = full_key(c, "u", index, value);
+	bool own;
+	int rc;
+
+	if (!k)
+		return -ENOMEM;
+	rc = ie_write_begin(c, &own);
+	if (!rc)
+		rc = etcd_txn_delete(ie_sess(c)->t, k);
+	free(k);
+	return ie_write_end(c, own, rc);
+}
+
+/* --- writes outside a transaction ---------------------------------------------------------- */
+
+int ie_write_begin(struct dbc *c, bool *own)
+{
+	struct inv_etcd_sess *s = ie_sess(c);
+	int rc;
+
+	*own = false;
+	if (s->t)
+		return 0;
+	rc = etcd_txn_begin(ie_store(c)->e, &s->t);
+	if (!rc)
+		*own = true;
+	return rc;
+}
+
+int ie_write_end(struct dbc *c, bool own, int rc)
+{
+	struct inv_etcd_sess *s = ie_sess(c);
+	struct etcd_txn *t = s->t;
+
+	if (!own)
+		return rc;
+	s->t = NULL;
+	if (rc) {
+		etcd_txn_abort(t);
+		return rc;
+	}
+	rc = ie_etcd_err(etcd_txn_commit(t, NULL), "commit", ie_store(c)->prefix);
+	if (!rc)
+		atomic_fetch_add(&ie_store(c)->gen, 1);
+	return rc;
+}
