@@ -111,6 +111,11 @@ int ie_row_delete(struct dbc *c, const char *table, const char *key, bool prefix
  * session's transaction. */
 int ie_new_id(struct dbc *c, const char *table, int64_t *id);
 
+/* Every row of table (each with a "name" field), sorted by name as SQLite's ORDER BY name:
+ * 0 and *rows, *n (free with ie_rows_free), or -errno. */
+int ie_rows_by_name(struct dbc *c, const char *table, json_t ***rows, size_t *n);
+void ie_rows_free(json_t **rows, size_t n);
+
 /* --- unique values ----------------------------------------------------------------------- */
 
 /* Claim value in index for the row id: 0, or -EEXIST when another row holds it. */
@@ -130,6 +135,12 @@ int ie_unique_release(struct dbc *c, const char *index, const char *value);
  * caller's transaction both do nothing but pass rc on. */
 int ie_write_begin(struct dbc *c, bool *own);
 int ie_write_end(struct dbc *c, bool own, int rc);
+
+/* Run body(c, arg) as one write: in the caller's transaction when it has one (body's
+ * value), else in one of its own (ie_write_begin/ie_write_end) that is run again, a few
+ * times, when its commit meets a concurrent write (-EAGAIN), as an SQLite writer waits for
+ * the other. body's value or the commit's error. */
+int ie_write(struct dbc *c, int (*body)(struct dbc *c, void *arg), void *arg);
 
 /* --- cascades ------------------------------------------------------------------------------ */
 

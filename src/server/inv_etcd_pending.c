@@ -13,3 +13,14 @@
 	__attribute__((weak)) int inv_etcd_##name params { return -EOPNOTSUPP; }
 INV_OPS(PENDING)
 #undef PENDING
+
+/* The cascades of inv_etcd.h (inv_etcd_attach.c, inv_etcd_layer.c), likewise. */
+__attribute__((weak)) int ie_vm_drop_children(struct dbc *c, int64_t vm)
+{
+	return -EOPNOTSUPP;
+}
+
+__attribute__((weak)) int ie_disk_drop_children(struct dbc *c, int64_t disk)
+{
+	return -EOPNOTSUPP;
+}

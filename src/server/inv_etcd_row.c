@@ -311,3 +311,19 @@ int ie_write_end(struct dbc *c, bool own, int rc)
 		atomic_fetch_add(&ie_store(c)->gen, 1);
 	return rc;
 }
+
+int ie_write(struct dbc *c, int (*body)(struct dbc *c, void *arg), void *arg)
+{
+	int tries, rc = 0;
+	bool own;
+
+	for (tries = 0; tries < 20; tries++) {
+		rc = ie_write_begin(c, &own);
+		if (rc)
+			return rc;
+		rc = ie_write_end(c, own, body(c, arg));
+		if (rc != -EAGAIN || !own)
+			break;
+	}
+	return rc;
+}

@@ -216,7 +216,7 @@ int inv_sqlite_vm_create(struct dbc *c, const struct inv_vm *v, int64_t *id)
 /* -ENOENT or -EAGAIN for a write of VM id that changed nothing. */
 static int missed(struct dbc *c, int64_t id)
 {
-	struct inv_vm v;
+	struct inv_vm v = { 0 };      /* inv_vm_get leaves it as it is on -ENOENT */
 	int rc = inv_vm_get(c, id, &v);
 
 	inv_vm_clear(&v);
