@@ -9,8 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define IEA_TRIES 8
-
 char *iea_key2(int64_t a, int64_t b, char *buf)
 {
 	ie_id_key(a, buf);
@@ -24,20 +22,6 @@ char *iea_prefix(int64_t a, char *buf)
 	ie_id_key(a, buf);
 	strcpy(buf + 20, "/");
 	return buf;
-}
-
-int iea_write(struct dbc *c, int (*body)(struct dbc *c, void *arg), void *arg)
-{
-	int rc, tries = 0;
-	bool own;
-
-	do {
-		rc = ie_write_begin(c, &own);
-		if (rc)
-			return rc;
-		rc = ie_write_end(c, own, body(c, arg));
-	} while (rc == -EAGAIN && own && ++tries < IEA_TRIES);
-	return rc;
 }
 
 struct rows_walk {
@@ -211,24 +195,13 @@ int inv_etcd_disk_users(struct dbc *c, int64_t disk_id,
 	return rc;
 }
 
-struct sole {
-	int64_t disk_id;
-	int idx;
-};
-
-static int sole_cmp(const void *a, const void *b)
-{
-	const struct sole *x = a, *y = b;
-
-	if (x->disk_id != y->disk_id)
-		return (x->disk_id > y->disk_id) - (x->disk_id < y->disk_id);
-	return (x->idx > y->idx) - (x->idx < y->idx);
-}
-
+/* In the VM's order of its drives (by idx): what the SQLite backend's query gives (it has
+ * no ORDER BY; its plan walks the VM's vm_disks rows by their primary key), not "by id" as
+ * inv.h says. */
 int inv_etcd_vm_sole_disks(struct dbc *c, int64_t id,
 			   int (*fn)(int64_t disk_id, const char *path, void *arg), void *arg)
 {
-	struct sole *mine = NULL;
+	int64_t *mine = NULL;
 	size_t n = 0, i, j;
 	json_t *all, *row, *other;
 	int rc = iea_rows(c, "vm_disks", "", NULL, NULL, &all);
@@ -251,20 +224,19 @@ int inv_etcd_vm_sole_disks(struct dbc *c, int64_t id,
 			if (ie_int(other, "disk_id") == disk_id && ie_int(other, "vm_id") != id)
 				shared = true;
 		if (!shared)
-			mine[n++] = (struct sole){ disk_id, (int)ie_int(row, "idx") };
+			mine[n++] = disk_id;
 	}
 	json_decref(all);
-	qsort(mine, n, sizeof(*mine), sole_cmp);
 	for (i = 0; !rc && i < n; i++) {
 		json_t *disk;
 
-		rc = ie_row_get_id(c, "disks", mine[i].disk_id, &disk, NULL);
+		rc = ie_row_get_id(c, "disks", mine[i], &disk, NULL);
 		if (rc == -ENOENT) {
 			rc = 0;
 			continue;
 		}
 		if (!rc) {
-			rc = fn(mine[i].disk_id, ie_str(disk, "path"), arg);
+			rc = fn(mine[i], ie_str(disk, "path"), arg);
 			json_decref(disk);
 		}
 	}
@@ -281,7 +253,7 @@ static int disks_clear(struct dbc *c, void *arg)
 
 int inv_etcd_vm_disks_clear(struct dbc *c, int64_t id)
 {
-	return iea_write(c, disks_clear, &id);
+	return ie_write(c, disks_clear, &id);
 }
 
 int iea_must_exist(struct dbc *c, const char *table, int64_t id)
@@ -342,7 +314,7 @@ int inv_etcd_vm_disk_add(struct dbc *c, int64_t id, int idx, int64_t disk_id, co
 
 	if (idx < 0 || !bus)
 		return -EINVAL;
-	return iea_write(c, disk_add, &a);
+	return ie_write(c, disk_add, &a);
 }
 
 /* --- NICs -------------------------------------------------------------------------------- */
@@ -406,7 +378,7 @@ static int nics_clear(struct dbc *c, void *arg)
 
 int inv_etcd_vm_nics_clear(struct dbc *c, int64_t id)
 {
-	return iea_write(c, nics_clear, &id);
+	return ie_write(c, nics_clear, &id);
 }
 
 struct nic_add {
@@ -453,7 +425,7 @@ int inv_etcd_vm_nic_add(struct dbc *c, int64_t id, int idx, int64_t network_id, 
 
 	if (idx < 0 || !mac || !*mac)
 		return -EINVAL;
-	return iea_write(c, nic_add, &a);
+	return ie_write(c, nic_add, &a);
 }
 
 int inv_etcd_mac_used(struct dbc *c, const char *mac)
@@ -470,20 +442,24 @@ static int drop_children(struct dbc *c, void *arg)
 {
 	int64_t vm = *(int64_t *)arg;
 	char pfx[22], key[21];
-	int rc = ie_row_delete(c, "vm_disks", iea_prefix(vm, pfx), true);
+	int rc;
+
+	iea_prefix(vm, pfx);
+	ie_id_key(vm, key);
+	rc = ie_row_delete(c, "vm_disks", pfx, true);
 
 	if (!rc)
 		rc = nics_clear(c, &vm);
 	if (!rc)
 		rc = ie_row_delete(c, "vm_cdroms", pfx, true);
 	if (!rc) {
-		rc = ie_row_delete(c, "vm_hw", ie_id_key(vm, key), false);
+		rc = ie_row_delete(c, "vm_hw", key, false);
 		if (rc == -ENOENT)
 			rc = 0;
 	}
 	if (!rc)
 		rc = iea_snap_drop_vm(c, vm);
-	/* The vms_layers trigger drops the VM's template mark too. */
+	/* The vms_layers trigger drops the VM's template mark too (inv_etcd_vm.c's row). */
 	if (!rc) {
 		rc = ie_row_delete(c, "vm_templates", key, false);
 		if (rc == -ENOENT)
@@ -496,5 +472,5 @@ static int drop_children(struct dbc *c, void *arg)
 
 int ie_vm_drop_children(struct dbc *c, int64_t vm)
 {
-	return iea_write(c, drop_children, &vm);
+	return ie_write(c, drop_children, &vm);
 }

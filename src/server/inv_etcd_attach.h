@@ -24,12 +24,6 @@
 char *iea_key2(int64_t a, int64_t b, char *buf);
 char *iea_prefix(int64_t a, char *buf);
 
-/* Run body(c, arg) as one write of the inventory: in the caller's transaction when it has
- * one, else in a transaction of its own (ie_write_begin/ie_write_end), tried again a few
- * times when its commit meets a concurrent write (-EAGAIN), as a SQLite writer waits for
- * the other. body's value, or the commit's error. */
-int iea_write(struct dbc *c, int (*body)(struct dbc *c, void *arg), void *arg);
-
 /* Every row of table under key_prefix ("" all) that keep(row, arg) accepts (keep NULL: all),
  * in key order, appended to *rows (a new JSON array: json_decref it). 0 or -errno (then
  * *rows is NULL). */

@@ -45,7 +45,7 @@ static int cdroms_clear(struct dbc *c, void *arg)
 
 int inv_etcd_vm_cdroms_clear(struct dbc *c, int64_t id)
 {
-	return iea_write(c, cdroms_clear, &id);
+	return ie_write(c, cdroms_clear, &id);
 }
 
 struct cd_write {
@@ -85,7 +85,7 @@ int inv_etcd_vm_cdrom_add(struct dbc *c, int64_t id, int idx, const char *image)
 
 	if (idx < 0)
 		return -EINVAL;
-	return iea_write(c, cdrom_add, &a);
+	return ie_write(c, cdrom_add, &a);
 }
 
 int iea_attach_set(struct dbc *c, const char *table, int64_t id, int idx, const char *field,
@@ -122,7 +122,7 @@ int inv_etcd_vm_cdrom_set(struct dbc *c, int64_t id, int idx, const char *image)
 {
 	struct cd_write a = { id, idx, image };
 
-	return iea_write(c, cdrom_set, &a);
+	return ie_write(c, cdrom_set, &a);
 }
 
 static bool holds(json_t *row, const void *image)

@@ -84,7 +84,7 @@ int inv_etcd_layer_add(struct dbc *c, const struct inv_layer *l)
 {
 	if (!l->path || !l->kind)
 		return -EINVAL;
-	return iea_write(c, layer_add, (void *)l);
+	return ie_write(c, layer_add, (void *)l);
 }
 
 /* The row of the layer that holds value in index: 0 and *row, -ENOENT or -errno. */
@@ -271,7 +271,7 @@ int inv_etcd_layer_set_kind(struct dbc *c, const char *path, const char *kind, i
 		return -EINVAL;
 	if (!path)
 		return -ENOENT;
-	return iea_write(c, layer_set_kind, &a);
+	return ie_write(c, layer_set_kind, &a);
 }
 
 struct reparent {
@@ -307,7 +307,7 @@ int inv_etcd_layer_reparent(struct dbc *c, const char *old, const char *new_pare
 
 	if (!old)
 		return 0;
-	return iea_write(c, layer_reparent, &a);
+	return ie_write(c, layer_reparent, &a);
 }
 
 /* Delete the layer row with its claims. */
@@ -340,7 +340,7 @@ int inv_etcd_layer_delete(struct dbc *c, const char *path)
 {
 	if (!path)
 		return -ENOENT;
-	return iea_write(c, layer_delete, (void *)path);
+	return ie_write(c, layer_delete, (void *)path);
 }
 
 /* --- cascades ------------------------------------------------------------------------- */
@@ -375,7 +375,7 @@ static int disk_drop(struct dbc *c, void *arg)
 
 int ie_disk_drop_children(struct dbc *c, int64_t disk)
 {
-	return iea_write(c, disk_drop, &disk);
+	return ie_write(c, disk_drop, &disk);
 }
 
 int iea_layer_freeze_vm(struct dbc *c, int64_t vm)

@@ -83,8 +83,9 @@ static int snap_create(struct dbc *c, void *arg)
 		rc = ie_unique_claim(c, NAMES, name, id);
 	if (rc)
 		return rc;
+	/* current at once: set_current then leaves it be (one write of the key) */
 	row = json_pack("{s:I,s:I,s:I,s:b,s:I,s:s,s:s}", "id", (json_int_t)id, "vm_id",
-			(json_int_t)s->vm_id, "parent_id", (json_int_t)s->parent_id, "current", 0,
+			(json_int_t)s->vm_id, "parent_id", (json_int_t)s->parent_id, "current", 1,
 			"created", (json_int_t)time(NULL), "name", s->name, "description",
 			s->description);
 	if (!row)
@@ -101,7 +102,7 @@ static int snap_create(struct dbc *c, void *arg)
 int inv_etcd_snap_create(struct dbc *c, const struct inv_snapshot *s, int64_t *id)
 {
 	struct create a = { s, 0 };
-	int rc = iea_write(c, snap_create, &a);
+	int rc = ie_write(c, snap_create, &a);
 
 	if (!rc)
 		*id = a.id;
@@ -208,7 +209,7 @@ static int snap_delete(struct dbc *c, void *arg)
 
 int inv_etcd_snap_delete(struct dbc *c, int64_t id)
 {
-	return iea_write(c, snap_delete, &id);
+	return ie_write(c, snap_delete, &id);
 }
 
 static int snap_set_current(struct dbc *c, void *arg)
@@ -220,7 +221,7 @@ int inv_etcd_snap_set_current(struct dbc *c, int64_t vm, int64_t id)
 {
 	int64_t a[2] = { vm, id };
 
-	return iea_write(c, snap_set_current, a);
+	return ie_write(c, snap_set_current, a);
 }
 
 struct image {
@@ -249,7 +250,7 @@ int inv_etcd_snap_image_add(struct dbc *c, int64_t snap, int64_t disk_id, const 
 
 	if (!path)
 		return -EINVAL;
-	return iea_write(c, image_add, &a);
+	return ie_write(c, image_add, &a);
 }
 
 int inv_etcd_snap_images(struct dbc *c, int64_t snap,
@@ -310,7 +311,7 @@ int inv_etcd_snap_image_repath(struct dbc *c, const char *old, const char *new_p
 		return 0;
 	if (!new_path)
 		return -EINVAL;
-	return iea_write(c, image_repath, &a);
+	return ie_write(c, image_repath, &a);
 }
 
 int iea_snap_drop_vm(struct dbc *c, int64_t vm)

@@ -111,7 +111,7 @@ int inv_etcd_vm_hw_put(struct dbc *c, int64_t id, const struct inv_vm_hw *hw)
 {
 	struct hw_put a = { id, hw };
 
-	return iea_write(c, hw_put, &a);
+	return ie_write(c, hw_put, &a);
 }
 
 /* Give every row of table of VM dst the field of the row of VM src at the same idx (where
@@ -168,7 +168,7 @@ int inv_etcd_vm_hw_copy(struct dbc *c, int64_t src, int64_t dst)
 {
 	int64_t ids[2] = { src, dst };
 
-	return iea_write(c, hw_copy, ids);
+	return ie_write(c, hw_copy, ids);
 }
 
 struct attach_set {
@@ -190,7 +190,7 @@ int inv_etcd_vm_nic_set_model(struct dbc *c, int64_t id, int idx, const char *mo
 
 	if (!model)
 		return -EINVAL;
-	return iea_write(c, attach_set, &a);
+	return ie_write(c, attach_set, &a);
 }
 
 int inv_etcd_vm_cdrom_set_bus(struct dbc *c, int64_t id, int idx, const char *bus)
@@ -199,5 +199,5 @@ int inv_etcd_vm_cdrom_set_bus(struct dbc *c, int64_t id, int idx, const char *bu
 
 	if (!bus)
 		return -EINVAL;
-	return iea_write(c, attach_set, &a);
+	return ie_write(c, attach_set, &a);
 }
