@@ -133,6 +133,9 @@ int etcd_txn_delete(struct etcd_txn *t, const char *key);
  * joins the compare list: each key read with its mod_revision, and the range itself (no
  * key under prefix modified or created after the read's revision), so a key added to,
  * changed in or deleted from the range by someone else fails the commit with -EAGAIN.
+ * etcd takes at most --max-txn-ops compares (128 by default): when a session has read more
+ * keys, those under a range it read are left to the range's compare, so one of them that
+ * someone else deletes no longer fails the commit (a change or a new key still does).
  * 0, fn's value or -errno. */
 int etcd_txn_range(struct etcd_txn *t, const char *prefix,
 		   int (*fn)(const struct etcd_kv *kv, void *arg), void *arg);

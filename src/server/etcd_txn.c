@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* etcd's default --max-txn-ops */
+#define ETCD_TXN_MAX_COMPARES 128
+
 struct txn_op {
 	char *key;
 	char *value;                /* NULL: a delete */
@@ -241,6 +244,18 @@ int etcd_txn_range(struct etcd_txn *t, const char *prefix,
 	return rc;
 }
 
+/* Whether key is under a prefix the session read as a range. */
+static bool in_range(struct etcd_txn *t, const char *key)
+{
+	const char *prefix;
+	json_t *v;
+
+	json_object_foreach(t->ranges, prefix, v)
+		if (!strncmp(key, prefix, strlen(prefix)))
+			return true;
+	return false;
+}
+
 int etcd_txn_commit(struct etcd_txn *t, int64_t *rev)
 {
 	json_t *req = json_pack("{s:[],s:[]}", "compare", "success"), *ans = NULL, *v;
@@ -249,9 +264,17 @@ int etcd_txn_commit(struct etcd_txn *t, int64_t *rev)
 	size_t i;
 	int rc = req ? 0 : -ENOMEM;
 
+	/* etcd refuses a Txn of more than --max-txn-ops compares (128 by default): past that,
+	 * the keys a range read covers keep only the range's compare (a change or a new key
+	 * under it still fails the commit; one deleted by another client no longer does) */
+	bool collapse = json_object_size(t->reads) + json_object_size(t->ranges) >
+			ETCD_TXN_MAX_COMPARES;
+
 	json_object_foreach(t->reads, key, v) {
 		if (rc)
 			break;
+		if (collapse && in_range(t, key))
+			continue;
 		rc = json_array_append_new(cmp, json_pack("{s:o*,s:s,s:s,s:o*}", "key",
 					   etcd_b64s(key), "target", "MOD", "result", "EQUAL",
 					   "mod_revision", json_sprintf("%lld", (long long)

@@ -52,6 +52,14 @@ struct dbc;
 int inv_open(const char *path, struct db **out);
 void inv_close(struct db *db);
 
+/* Open the inventory kept in etcd (a cluster's: docs/cluster.md), under the key prefix
+ * (NULL: "/vsrv/inv/") of the members in endpoints (etcd_open's list), each etcd call
+ * bounded by timeout_ms. 0 and *out (close with inv_close), -EINVAL, -ENOMEM, or the
+ * etcd client's error when no member answers (logged). */
+int inv_etcd_open(const char *endpoints, const char *prefix, unsigned timeout_ms,
+		  struct db **out);
+#define INV_ETCD_TIMEOUT_MS 5000
+
 /* Take a session (NULL when none can be opened, logged) and give it back. A session is for
  * one thread at a time: a request's, a task's, the supervisor's. */
 struct dbc *inv_get(struct db *db);

@@ -48,7 +48,8 @@ static void usage(FILE *f)
 		"                  [--max-connections-per-address N] [--request-timeout SECONDS]\n"
 		"                  [--disk-overcommit RATIO] [--image-max-size SIZE]\n"
 		"                  [--cluster URL,... [--host-name NAME] [--host-url URL]\n"
-		"                   [--cluster-ttl SECONDS]]\n"
+		"                   [--cluster-ttl SECONDS] [--inventory sqlite|etcd]\n"
+		"                   [--inventory-prefix PREFIX]]\n"
 		"  --data-dir DIR     inventory, VM runtime files, disks (default /var/lib/vsrv)\n"
 		"  --listen HOST:PORT the API over TCP (default 127.0.0.1:8450; TLS with --tls-*)\n"
 		"  --socket PATH      the API on a Unix socket, mode 0600 (default DIR/vsrv.sock)\n"
@@ -80,7 +81,10 @@ static void usage(FILE *f)
 		"  --host-url URL     where the others reach its API (default: from --listen)\n"
 		"  --cluster-ttl SECONDS  the host's lease (default 10, 3 to 300): renewed every\n"
 		"                     third of it; without renewal for 70%% of it (at least 1 s\n"
-		"                     before its end) the host stops its VMs\n");
+		"                     before its end) the host stops its VMs\n"
+		"  --inventory sqlite|etcd  where the inventory lives (default sqlite: DIR/inventory.db;\n"
+		"                     etcd: in the --cluster members, shared by the cluster's hosts)\n"
+		"  --inventory-prefix PREFIX  the etcd inventory's key prefix (default /vsrv/inv/)\n");
 }
 
 /* "N", "Ns", "Nm", "Nh" or "Nd" (a bare N is days) into seconds. 0 or -EINVAL. */
@@ -354,6 +358,8 @@ int cmd_serve(int argc, char **argv)
 		{ "host-name", required_argument, NULL, 'H' },
 		{ "host-url", required_argument, NULL, 'U' },
 		{ "cluster-ttl", required_argument, NULL, 'L' },
+		{ "inventory", required_argument, NULL, 'i' },
+		{ "inventory-prefix", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -376,6 +382,7 @@ int cmd_serve(int argc, char **argv)
 	const char *cluster = NULL, *host_name = NULL, *host_url = NULL;
 	char host_buf[256], url_buf[600], deadline_path[PATH_MAX + 32];
 	long cluster_ttl = 10;
+	const char *inventory = "sqlite", *inv_prefix = NULL;
 	bool http_failed = false;
 
 	vsrv_log_set_prefix("vsrv serve");
@@ -447,6 +454,8 @@ int cmd_serve(int argc, char **argv)
 			if ((cluster_ttl = num_arg("--cluster-ttl", optarg, 3, 300)) < 0)
 				return 2;
 			break;
+		case 'i': inventory = optarg; break;
+		case 'p': inv_prefix = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -461,6 +470,23 @@ int cmd_serve(int argc, char **argv)
 	}
 	if (!cluster && (host_name || host_url)) {
 		fprintf(stderr, "vsrv serve: --host-name and --host-url are for --cluster\n");
+		return 2;
+	}
+	if (strcmp(inventory, "sqlite") && strcmp(inventory, "etcd")) {
+		fprintf(stderr, "vsrv serve: --inventory is sqlite or etcd, not '%s'\n", inventory);
+		return 2;
+	}
+	if (!strcmp(inventory, "etcd") && !cluster) {
+		fprintf(stderr, "vsrv serve: --inventory etcd needs --cluster (its etcd members)\n");
+		return 2;
+	}
+	if (inv_prefix && strcmp(inventory, "etcd")) {
+		fprintf(stderr, "vsrv serve: --inventory-prefix is for --inventory etcd\n");
+		return 2;
+	}
+	if (inv_prefix && (inv_prefix[0] != '/' || strlen(inv_prefix) > 200)) {
+		fprintf(stderr, "vsrv serve: --inventory-prefix wants a key prefix starting with /, "
+			"of at most 200 bytes\n");
 		return 2;
 	}
 	if (cluster && !host_url && !hc.listen) {
@@ -550,11 +576,22 @@ int cmd_serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	snprintf(dbpath, sizeof(dbpath), "%s/inventory.db", real);
-	rc = inv_open(dbpath, &srv.db);
-	if (rc) {
-		fprintf(stderr, "vsrv serve: cannot open the inventory %s\n", dbpath);
-		return 1;
+	if (!strcmp(inventory, "etcd")) {
+		/* the inventory's etcd calls use curl (safe: no other thread runs yet) */
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		rc = inv_etcd_open(cluster, inv_prefix, INV_ETCD_TIMEOUT_MS, &srv.db);
+		if (rc) {
+			fprintf(stderr, "vsrv serve: cannot open the inventory on etcd %s: %s\n",
+				cluster, strerror(-rc));
+			return 1;
+		}
+	} else {
+		snprintf(dbpath, sizeof(dbpath), "%s/inventory.db", real);
+		rc = inv_open(dbpath, &srv.db);
+		if (rc) {
+			fprintf(stderr, "vsrv serve: cannot open the inventory %s\n", dbpath);
+			return 1;
+		}
 	}
 	c = inv_get(srv.db);
 	rc = c ? auth_init_admin(c, init_admin) : -EIO;

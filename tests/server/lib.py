@@ -1,7 +1,7 @@
 """Helpers for the server's black-box tests: a daemon on a temporary data directory and
 an HTTP client over TCP or the Unix socket. Every answer Daemon.req() gets is checked
 against docs/api.yaml (openapi_check.py): a mismatch is a FAIL line "openapi ..."."""
-import atexit, http.client, json, os, socket, subprocess, sys, time
+import atexit, hashlib, http.client, json, os, socket, subprocess, sys, time
 
 import openapi_check
 
@@ -48,6 +48,37 @@ class UnixHTTP(http.client.HTTPConnection):
         self.sock.connect(self.path)
 
 
+# VSRV_TEST_INVENTORY=etcd: every Daemon keeps its inventory in etcd (`vsrv serve --cluster
+# EP --inventory etcd`) instead of DATA/inventory.db: one etcd member for the whole test
+# process (VSRV_TEST_ETCD=URL: one already running), a key prefix and a host name per data
+# directory, so that a daemon restarted on the same directory finds the same inventory, as
+# it finds the same SQLite file. VSRV_TEST_LOG_DIR=DIR: the daemons' logs go there (the
+# runner tests/t-server-inv-etcd.sh reads them after the test removed its data).
+INVENTORY = os.environ.get("VSRV_TEST_INVENTORY", "sqlite")
+_etcd = None
+
+
+def test_etcd():
+    """The endpoint of the etcd member of this test process (started on first use)."""
+    global _etcd
+    if os.environ.get("VSRV_TEST_ETCD"):
+        return os.environ["VSRV_TEST_ETCD"]
+    if _etcd is None:
+        from etcd_cluster import EtcdCluster
+        _etcd = EtcdCluster(1).start()
+    return _etcd.endpoints
+
+
+def inventory_args(data, extra):
+    """The options that put a daemon of data on the etcd inventory (none for SQLite, or
+    when the test gives --cluster itself)."""
+    if INVENTORY != "etcd" or "--cluster" in extra:
+        return []
+    h = hashlib.sha1(os.path.abspath(data).encode()).hexdigest()[:12]
+    return ["--cluster", test_etcd(), "--inventory", "etcd",
+            "--inventory-prefix", "/vsrv-test/inv/%s/" % h, "--host-name", "t-" + h]
+
+
 class Daemon:
     def __init__(self, data, port=None, extra=(), admin="admin:adminpass1"):
         self.data = data
@@ -58,9 +89,14 @@ class Daemon:
 
     def start(self, wait=True):
         os.makedirs(self.data, exist_ok=True)
-        self.log = open(os.path.join(self.data, "daemon.log"), "a")
+        logdir = os.environ.get("VSRV_TEST_LOG_DIR")
+        if logdir:
+            h = hashlib.sha1(os.path.abspath(self.data).encode()).hexdigest()[:12]
+            self.log = open(os.path.join(logdir, "daemon-%s.log" % h), "a")
+        else:
+            self.log = open(os.path.join(self.data, "daemon.log"), "a")
         args = [VSRV, "serve", "--data-dir", self.data, "--listen", "127.0.0.1:%d" % self.port,
-                "--init-admin", self.admin] + self.extra
+                "--init-admin", self.admin] + self.extra + inventory_args(self.data, self.extra)
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log)
         if wait:
             for _ in range(200):

@@ -275,6 +275,54 @@ static void test_txn(void)
 	inv_put(c1);
 }
 
+static int count_fn(const char *key, json_t *row, uint64_t rev, void *arg)
+{
+	(void)key;
+	(void)row;
+	(void)rev;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* A transaction that read more keys than etcd takes compares (128 by default) still
+ * commits, and still fails when a key of its range changed or was added. */
+static void test_txn_many(void)
+{
+	struct dbc *c1 = inv_get(db), *c2 = inv_get(db);
+	json_t *r = row_of("m", 1);
+	char k[24];
+	int i, n = 0;
+
+	for (i = 0; i < 150; i++) {
+		if (i % 75 == 0)
+			CHECK_EQ(inv_begin(c1), 0);
+		CHECK_EQ(ie_row_put(c1, "big", ie_id_key(i, k), r, 0), 0);
+		if (i % 75 == 74)
+			CHECK_EQ(inv_commit(c1), 0);
+	}
+	CHECK_EQ(inv_begin(c1), 0);
+	CHECK_EQ(ie_row_each(c1, "big", "", count_fn, &n), 0);
+	CHECK_EQ(n, 150);
+	CHECK_EQ(ie_row_put(c1, "big_out", "x", r, 0), 0);
+	CHECK_EQ(inv_commit(c1), 0);
+	/* a new key in the range */
+	CHECK_EQ(inv_begin(c1), 0);
+	CHECK_EQ(ie_row_each(c1, "big", "", count_fn, &n), 0);
+	CHECK_EQ(ie_row_put(c1, "big_out", "y", r, 0), 0);
+	CHECK_EQ(ie_row_put(c2, "big", ie_id_key(1000, k), r, 0), 0);
+	CHECK_EQ(inv_commit(c1), -EAGAIN);
+	/* a changed key in the range */
+	CHECK_EQ(inv_begin(c1), 0);
+	CHECK_EQ(ie_row_each(c1, "big", "", count_fn, &n), 0);
+	CHECK_EQ(ie_row_put(c1, "big_out", "y", r, 0), 0);
+	CHECK_EQ(ie_row_put(c2, "big", ie_id_key(7, k), r, 0), 0);
+	CHECK_EQ(inv_commit(c1), -EAGAIN);
+	CHECK_EQ(ie_row_get(c2, "big_out", "y", &r, NULL), -ENOENT);
+	json_decref(r);
+	inv_put(c1);
+	inv_put(c2);
+}
+
 static void test_open(void)
 {
 	struct db *d = NULL;
@@ -316,6 +364,7 @@ int main(void)
 	RUN(test_each);
 	RUN(test_unique_and_ids);
 	RUN(test_txn);
+	RUN(test_txn_many);
 	inv_close(db);
 	etcd_close(raw);
 	etcdrig_stop(&rig);
