@@ -393,6 +393,50 @@ static void case_hw(struct dbc *c, struct lg *l)
 	L(l, "cds b %d", inv_vm_cdroms(c, b, p_cd, l));
 }
 
+/* A clone as clone.c makes it, in one transaction: the VM, its NICs and drives, then the
+ * hardware copied (a NIC's key written twice in the Txn: added, then its model set). */
+static void case_clone(struct dbc *c, struct lg *l)
+{
+	int64_t a = mkvm(c, "a"), n = mknet(c, "n", ""), d = mkdisk(c, "d"), b = -1;
+	struct inv_vm_hw hw = { .balloon = true };
+	struct inv_vm v = { .cpus = 1, .memory_mib = 64, .kernel = "/k", .cpu_weight = 100 };
+
+	snprintf(hw.firmware, sizeof(hw.firmware), "uefi");
+	snprintf(hw.os_type, sizeof(hw.os_type), "linux");
+	L(l, "setup %d", inv_vm_hw_put(c, a, &hw));
+	L(l, "setup %d", inv_vm_nic_add(c, a, 0, n, "52:54:00:00:05:01"));
+	L(l, "setup %d", inv_vm_nic_set_model(c, a, 0, "e1000"));
+	L(l, "setup %d", inv_vm_cdrom_add(c, a, 0, "x.iso"));
+	L(l, "setup %d", inv_vm_cdrom_set_bus(c, a, 0, "ahci"));
+	snprintf(v.name, sizeof(v.name), "b");
+	snprintf(v.restart_policy, sizeof(v.restart_policy), "never");
+	snprintf(v.undo_disks, sizeof(v.undo_disks), "off");
+	L(l, "begin %d", inv_begin(c));
+	L(l, "create %d", inv_vm_create(c, &v, &b));
+	L(l, "disk %d", inv_vm_disk_add(c, b, 0, d, "scsi", false));
+	L(l, "nic %d", inv_vm_nic_add(c, b, 0, n, "52:54:00:00:05:02"));
+	L(l, "cd %d", inv_vm_cdrom_add(c, b, 0, "x.iso"));
+	L(l, "copy %d", inv_vm_hw_copy(c, a, b));
+	L(l, "commit %d", inv_commit(c));
+	hw_line(l, c, b);
+	L(l, "disks b %d", inv_vm_disks(c, b, p_disk, l));
+	L(l, "nics b %d", inv_vm_nics(c, b, p_nic, l));
+	L(l, "cds b %d", inv_vm_cdroms(c, b, p_cd, l));
+	L(l, "cdusers %d", inv_image_cdrom_users(c, "x.iso", p_cduser, l));
+}
+
+static void check_clone(const struct lg *l)
+{
+	CHECK(!strstr(l->buf, "setup -"));
+	CHECK(has(l, "commit 0"));
+	CHECK(has(l, "hw 2: fw=uefi boot='' uuid=36/4 os='linux' balloon=1 display='' enl='' "
+		  "merge=0"));
+	CHECK(has(l, "  disk 0: 1 d /store/d.img raw scsi ro=0"));
+	CHECK(has(l, "  nic 0: 1 n nat NULL 10.9.0.0/24 10.9.0.10 52:54:00:00:05:02 e1000"));
+	CHECK(has(l, "  cd 0: x.iso ahci"));
+	CHECK(strstr(l->buf, "  cduser a (1) 0\n  cduser b (2) 0\ncdusers 0\n"));
+}
+
 static void check_hw(const struct lg *l)
 {
 	CHECK(has(l, "hw 1: fw=none boot='' uuid=36/4 os='' balloon=1 display='' enl='' merge=0"));
@@ -697,6 +741,7 @@ static void test_disks(void) { both(case_disks, check_disks); }
 static void test_nics(void) { both(case_nics, check_nics); }
 static void test_cdroms(void) { both(case_cdroms, check_cdroms); }
 static void test_hw(void) { both(case_hw, check_hw); }
+static void test_clone(void) { both(case_clone, check_clone); }
 static void test_layers(void) { both(case_layers, check_layers); }
 static void test_snaps(void) { both(case_snaps, check_snaps); }
 static void test_vm_delete(void) { both(case_vm_delete, check_vm_delete); }
@@ -767,6 +812,24 @@ static void test_conflict(void)
 		CHECK_EQ(r2, -EAGAIN);
 		CHECK_EQ(inv_layer_get(c1, "/l/t2", NULL, NULL), -ENOENT);
 		CHECK_EQ(inv_layer_top(c1, a, 7, NULL, NULL), 0);
+	}
+	/* a drive attached while its disk is deleted: never both (no drive of a missing
+	 * disk), whichever commits first */
+	{
+		int64_t d = mkdisk(c1, "d"), d2 = mkdisk(c1, "d2");
+		struct lg l2 = { 0 };
+
+		CHECK_EQ(inv_begin(c1), 0);
+		CHECK_EQ(inv_vm_disk_add(c1, a, 0, d, "virtio-blk", false), 0);
+		CHECK_EQ(inv_disk_delete(c2, d), 0);
+		CHECK_EQ(inv_commit(c1), -EAGAIN);
+		CHECK_EQ(inv_begin(c2), 0);
+		CHECK_EQ(inv_disk_delete(c2, d2), 0);
+		CHECK_EQ(inv_vm_disk_add(c1, a, 0, d2, "virtio-blk", false), 0);
+		CHECK_EQ(inv_commit(c2), -EAGAIN);
+		CHECK_EQ(inv_vm_disks(c1, a, p_disk, &l2), 0);
+		CHECK(!strcmp(l2.buf, "  disk 0: 2 d2 /store/d2.img raw virtio-blk ro=0\n"));
+		CHECK_EQ(inv_disk_delete(c2, d2), -EEXIST);
 	}
 out:
 	if (c1)
@@ -859,6 +922,7 @@ int main(void)
 	RUN(test_nics);
 	RUN(test_cdroms);
 	RUN(test_hw);
+	RUN(test_clone);
 	RUN(test_layers);
 	RUN(test_snaps);
 	RUN(test_vm_delete);
