@@ -202,30 +202,33 @@ int inv_etcd_vm_sole_disks(struct dbc *c, int64_t id,
 			   int (*fn)(int64_t disk_id, const char *path, void *arg), void *arg)
 {
 	int64_t *mine = NULL;
-	size_t n = 0, i, j;
-	json_t *all, *row, *other;
-	int rc = iea_rows(c, "vm_disks", "", NULL, NULL, &all);
+	size_t n = 0, i;
+	json_t *all, *row, *shared = json_object();
+	int rc = shared ? iea_rows(c, "vm_disks", "", NULL, NULL, &all) : -ENOMEM;
 
-	if (rc)
+	if (rc) {
+		json_decref(shared);
 		return rc;
+	}
 	mine = calloc(json_array_size(all) + 1, sizeof(*mine));
-	if (!mine) {
-		json_decref(all);
-		return -ENOMEM;
-	}
-	/* The VM's disks that no other VM's attachment names. */
+	if (!mine)
+		rc = -ENOMEM;
+	/* The disks other VMs' drives name, then the VM's disks but those. */
 	json_array_foreach(all, i, row) {
-		int64_t disk_id = ie_int(row, "disk_id");
-		bool shared = false;
+		char k[24];
 
-		if (ie_int(row, "vm_id") != id)
-			continue;
-		json_array_foreach(all, j, other)
-			if (ie_int(other, "disk_id") == disk_id && ie_int(other, "vm_id") != id)
-				shared = true;
-		if (!shared)
-			mine[n++] = disk_id;
+		snprintf(k, sizeof(k), "%" PRId64, ie_int(row, "disk_id"));
+		if (!rc && ie_int(row, "vm_id") != id && json_object_set(shared, k, json_true()))
+			rc = -ENOMEM;
 	}
+	json_array_foreach(all, i, row) {
+		char k[24];
+
+		snprintf(k, sizeof(k), "%" PRId64, ie_int(row, "disk_id"));
+		if (!rc && ie_int(row, "vm_id") == id && !json_object_get(shared, k))
+			mine[n++] = ie_int(row, "disk_id");
+	}
+	json_decref(shared);
 	json_decref(all);
 	for (i = 0; !rc && i < n; i++) {
 		json_t *disk;
