@@ -122,7 +122,8 @@ int etcd_txn_begin(struct etcd *e, struct etcd_txn **out);
  * or -errno. */
 int etcd_txn_get(struct etcd_txn *t, const char *key, struct etcd_kv *out);
 
-/* Queue a put (with lease, 0: none) or a delete of key. 0 or -ENOMEM. */
+/* Queue a put (with lease, 0: none) or a delete of key: a key written again keeps only
+ * its last write (etcd takes a key once per Txn). 0 or -ENOMEM. */
 int etcd_txn_put(struct etcd_txn *t, const char *key, const void *value, size_t len,
 		 int64_t lease);
 int etcd_txn_delete(struct etcd_txn *t, const char *key);

@@ -106,8 +106,24 @@ int etcd_txn_get(struct etcd_txn *t, const char *key, struct etcd_kv *out)
 static int queue(struct etcd_txn *t, const char *key, const void *value, size_t len,
 		 int64_t lease)
 {
-	struct txn_op *op;
+	struct txn_op *op = written(t, key);
+	char *copy = NULL;
 
+	/* etcd refuses a key twice in one Txn ("duplicate key given in txn request"): a
+	 * second write of a key replaces the first (the last one is what the session sees) */
+	if (op) {
+		if (value) {
+			copy = malloc(len + 1);
+			if (!copy)
+				return -ENOMEM;
+			memcpy(copy, value, len);
+		}
+		free(op->value);
+		op->value = copy;
+		op->len = len;
+		op->lease = lease;
+		return 0;
+	}
 	if (t->nops == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 8;
 		struct txn_op *p = realloc(t->ops, cap * sizeof(*p));

@@ -266,6 +266,24 @@ static void test_txn(void)
 		CHECK_EQ(ie_unique_get(c1, "tx.name", "n", &id), 0);
 		CHECK_EQ(id, 2);
 	}
+	/* a row written several times in one transaction: the last write commits (etcd takes
+	 * a key once per Txn) */
+	CHECK_EQ(inv_begin(c1), 0);
+	json_object_set_new(r, "n", json_integer(31));
+	CHECK_EQ(ie_row_put(c1, "tx", "a", r, 0), 0);
+	CHECK_EQ(ie_row_delete(c1, "tx", "a", false), 0);
+	json_object_set_new(r, "n", json_integer(32));
+	CHECK_EQ(ie_row_put(c1, "tx", "a", r, 0), 0);
+	CHECK_EQ(ie_row_put(c1, "tx", "f", r, 0), 0);
+	CHECK_EQ(ie_row_delete(c1, "tx", "f", false), 0);
+	memset(&w, 0, sizeof(w));
+	CHECK_EQ(ie_row_each(c1, "tx", "", walk_fn, &w), 0);
+	CHECK(!strcmp(w.keys, "a=32;b=2;d=20;"));
+	CHECK_EQ(inv_commit(c1), 0);
+	CHECK_EQ(ie_row_get(c2, "tx", "a", &got, NULL), 0);
+	CHECK_EQ(ie_int(got, "n"), 32);
+	json_decref(got);
+	CHECK_EQ(ie_row_get(c2, "tx", "f", &got, NULL), -ENOENT);
 	/* a session given back with its transaction open rolls it back */
 	CHECK_EQ(inv_begin(c2), 0);
 	CHECK_EQ(ie_row_put(c2, "tx", "e", r, 0), 0);
