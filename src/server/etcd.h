@@ -66,6 +66,9 @@ int etcd_get(struct etcd *e, const char *key, struct etcd_kv *out);
 int etcd_range(struct etcd *e, const char *prefix,
 	       int (*fn)(const struct etcd_kv *kv, void *arg), void *arg, int64_t *rev);
 
+/* The store's current revision (raised by every write to any key): 0 and *rev, or -errno. */
+int etcd_revision(struct etcd *e, int64_t *rev);
+
 /* Set key to value (len bytes), attached to lease (0: none). *rev: the new revision. */
 int etcd_put(struct etcd *e, const char *key, const void *value, size_t len, int64_t lease,
 	     int64_t *rev);

@@ -47,6 +47,20 @@ int etcd_range(struct etcd *e, const char *prefix,
 	return rc;
 }
 
+int etcd_revision(struct etcd *e, int64_t *rev)
+{
+	/* the header of any read has it: count one key, transfer nothing */
+	json_t *req = json_pack("{s:o*,s:b}", "key", etcd_b64s("\x01"), "count_only", 1);
+	json_t *ans = NULL;
+	int rc;
+
+	if ((rc = etcd_call_req(e, "/v3/kv/range", req, &ans)))
+		return rc;
+	*rev = etcd_num(json_object_get(ans, "header"), "revision");
+	json_decref(ans);
+	return *rev > 0 ? 0 : etcd_fail(-EIO, "etcd: an answer without a revision");
+}
+
 /* A put request (for /v3/kv/put or a Txn's request_put). */
 static json_t *put_req(const char *key, const void *value, size_t len, int64_t lease)
 {

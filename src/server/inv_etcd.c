@@ -42,9 +42,18 @@ static void ie_put(struct dbc *c)
 	free(s);
 }
 
+/* The store's revision: every write to etcd raises it, this host's or another's, so a
+ * cache read under one value (api_vmlist.c) is stale once another host has written. When
+ * etcd cannot be asked, a value never given before (high bit set, from gen), so that no
+ * cache is trusted meanwhile. */
 static uint64_t ie_generation(struct db *db)
 {
-	return atomic_load(&((struct inv_etcd *)db)->gen);
+	struct inv_etcd *s = (struct inv_etcd *)db;
+	int64_t rev = 0;
+
+	if (!etcd_revision(s->e, &rev))
+		return (uint64_t)rev;
+	return (1ULL << 63) | atomic_fetch_add(&s->gen, 1);
 }
 
 static void ie_rollback(struct dbc *c)

@@ -42,7 +42,8 @@ struct inv_etcd {
 	struct db base;              /* ops: inv_etcd_ops */
 	struct etcd *e;              /* owned */
 	char *prefix;                /* "/vsrv/inv/" by default; owned */
-	atomic_uint_fast64_t gen;    /* raised by every commit through this store */
+	atomic_uint_fast64_t gen;    /* raised by every commit through this store (and by an
+				      * inv_generation that cannot read etcd's revision) */
 };
 
 /* A session: the store, and the open transaction (NULL outside inv_begin/inv_commit). */

@@ -330,6 +330,9 @@ static int create_body(struct dbc *c, void *arg)
 		rc = ie_set_int(row, "updated", a->now);
 	if (!rc)
 		rc = ie_row_put(c, "vms", key, row, IE_ABSENT);
+	/* the name too, so that inv_vm_get_status reads this row alone */
+	if (!rc)
+		rc = ie_set_str(st, "name", a->v->name);
 	if (!rc)
 		rc = ie_set_str(st, "state", INV_VM_STOPPED);
 	if (!rc)
@@ -384,7 +387,7 @@ static int put_body(struct dbc *c, void *arg)
 
 	if (rc)
 		return rc;
-	if (expect && rev != v->rev)
+	if (expect && v->rev && rev != v->rev)      /* rev 0: any, as on SQLite */
 		rc = -EAGAIN;
 	if (!rc)
 		rc = config_set(row, v);

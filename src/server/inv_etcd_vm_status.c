@@ -17,14 +17,13 @@ int inv_etcd_vm_get_status(struct dbc *c, int64_t id, struct inv_vm_status *out)
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = ie_row_get_id(c, "vms", id, &r, NULL);
-	if (rc)
-		return rc;
+	/* the status row alone (it has the name); a VM without one reads as stopped */
 	rc = ie_row_get_id(c, "vm_status", id, &st, NULL);
-	if (rc == -ENOENT)
-		rc = 0;
+	if ((rc == -ENOENT || (!rc && !ie_str(st, "name"))) &&
+	    (rc = ie_row_get_id(c, "vms", id, &r, NULL)))
+		goto out;
 	if (!rc) {
-		ie_str_copy(r, "name", out->name, sizeof(out->name));
+		ie_str_copy(r ? r : st, "name", out->name, sizeof(out->name));
 		if (st && ie_str(st, "state"))
 			ie_str_copy(st, "state", out->state, sizeof(out->state));
 		else
@@ -36,6 +35,7 @@ int inv_etcd_vm_get_status(struct dbc *c, int64_t id, struct inv_vm_status *out)
 		if (oom)
 			rc = -ENOMEM;
 	}
+out:
 	json_decref(st);
 	json_decref(r);
 	return rc;

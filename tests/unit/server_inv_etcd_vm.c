@@ -186,6 +186,8 @@ static void seq_vms(struct db *db, struct lg *l)
 	L(l, "put stale %d", inv_vm_put(c, &v, true));
 	v.cpus = 5;
 	L(l, "put any %d", inv_vm_put(c, &v, false));
+	v.rev = 0;
+	L(l, "put rev 0 %d", inv_vm_put(c, &v, true));
 	inv_vm_clear(&got);
 	L(l, "get %d", inv_vm_get(c, web, &got));
 	log_vm(l, &got);
@@ -374,6 +376,7 @@ static void test_vms_same(void)
 	CHECK(has(&le, "create web twice -17"));
 	CHECK(has(&le, "vm_id nope -2"));
 	CHECK(has(&le, "put stale -11"));
+	CHECK(has(&le, "put rev 0 0"));
 	CHECK(has(&le, "put missing -2"));
 	CHECK(has(&le, "promote wrong pid -3"));
 	CHECK(has(&le, "promote missing -2"));
@@ -481,6 +484,48 @@ static void test_conflicts(void)
 	inv_close(db);
 }
 
+/* etcd alone: the generation follows every write to etcd, another host's too; a VM's
+ * status row has its name (inv_vm_get_status reads it alone). */
+static void test_generation(void)
+{
+	struct db *a = open_etcd(), *b = NULL;
+	struct dbc *ca = a ? inv_get(a) : NULL, *cb;
+	struct inv_vm v;
+	struct inv_vm_status st;
+	json_t *row = NULL;
+	uint64_t g0, g1;
+	int64_t id = 0;
+	char prefix[64];
+
+	CHECK(ca != NULL);
+	if (!ca)
+		return;
+	/* a second store on the same prefix: another host */
+	snprintf(prefix, sizeof(prefix), "/test/vm%d/", nprefix - 1);
+	CHECK_EQ(inv_etcd_open(rig.endpoints, prefix, 3000, &b), 0);
+	if (!b)
+		return;
+	cb = inv_get(b);
+	g0 = inv_generation(a);
+	CHECK_EQ(inv_generation(a), g0);            /* nothing written: the same */
+	vm_init(&v, "g", 1);
+	CHECK_EQ(inv_vm_create(cb, &v, &id), 0);    /* written through b */
+	g1 = inv_generation(a);
+	CHECK(g1 > g0);
+	CHECK_EQ(inv_vm_set_state(cb, id, INV_VM_STARTING, 9, NULL), 0);
+	CHECK(inv_generation(a) > g1);
+	CHECK_EQ(ie_row_get_id(ca, "vm_status", id, &row, NULL), 0);
+	CHECK(row && ie_str(row, "name") && !strcmp(ie_str(row, "name"), "g"));
+	json_decref(row);
+	CHECK_EQ(inv_vm_get_status(ca, id, &st), 0);
+	CHECK(!strcmp(st.name, "g") && !strcmp(st.state, INV_VM_STARTING) && st.monitor_pid == 9);
+	inv_vm_status_clear(&st);
+	inv_put(cb);
+	inv_put(ca);
+	inv_close(b);
+	inv_close(a);
+}
+
 /* etcd alone: a disk with a VM's drive on it, a network with a NIC on it, stay. */
 static void test_in_use(void)
 {
@@ -556,6 +601,7 @@ int main(void)
 	RUN(test_disks_nets_same);
 	RUN(test_conflicts);
 	RUN(test_in_use);
+	RUN(test_generation);
 	etcdrig_stop(&rig);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd)) {}

@@ -1,0 +1,103 @@
+"""Two hosts on one inventory in etcd (`vsrv serve --cluster EP --inventory etcd`): what one
+creates, edits or deletes, the other sees at once; a name taken on one is taken on the
+other; a third host on another --inventory-prefix sees none of it; the rows are the keys
+docs/cluster.md describes. Run by tests/t-server-inv-etcd.sh."""
+import json, os, shutil, sys, tempfile
+sys.path.insert(0, os.path.dirname(__file__))
+import lib
+from lib import *
+from etcd_cluster import EtcdCluster, Unavailable
+
+try:
+    etcd = EtcdCluster(1).start()
+except Unavailable as e:
+    skip("inv-etcd-shared", str(e))
+    sys.exit(0)
+
+if not os.path.exists(os.path.join(GUESTS, "hello.elf")):
+    skip("inv-etcd-shared", "build/guests/hello.elf is not built (make all)")
+    sys.exit(0)
+tmp = tempfile.mkdtemp(prefix="vsrv-inv-etcd.")
+hosts = []
+
+
+def host(name, prefix="/shared/"):
+    data = os.path.join(tmp, name)
+    os.makedirs(os.path.join(data, "images"))
+    # the kernel, where both hosts find it (the cluster's shared storage)
+    shutil.copy(os.path.join(GUESTS, "hello.elf"), os.path.join(data, "images", "k.elf"))
+    d = Daemon(data, extra=["--cluster", etcd.endpoints, "--host-name", name,
+                            "--inventory", "etcd", "--inventory-prefix", prefix]).start()
+    hosts.append(d)
+    return d
+
+
+def row(table, id_):
+    got = etcd.get("/shared/t/%s/%020d" % (table, id_))
+    return json.loads(got[0]) if got else None
+
+
+try:
+    a, b = host("ha"), host("hb")
+    ta, tb = a.login("admin", "adminpass1"), b.login("admin", "adminpass1")
+    st, js = a.req("POST", "/api/v1/vms", {"name": "web", "kernel": "k.elf", "cpus": 2,
+                                           "description": "made on a"}, token=ta)
+    ok("create-on-a", st == 201, str((st, js)))
+    st, js = b.req("GET", "/api/v1/vms/web", token=tb)
+    ok("b-sees-a-vm", st == 200 and js["cpus"] == 2 and js["description"] == "made on a",
+       str((st, js)))
+    st, js = b.req("POST", "/api/v1/vms", {"name": "web", "kernel": "k.elf"}, token=tb)
+    ok("name-taken-across-hosts-409", st == 409, str((st, js)))
+    st, js = b.req("PATCH", "/api/v1/vms/web", {"cpus": 3, "description": "edited on b"},
+                   token=tb)
+    ok("edit-on-b", st == 200, str((st, js)))
+    st, js = a.req("GET", "/api/v1/vms/web", token=ta)
+    ok("a-sees-b-edit", st == 200 and js["cpus"] == 3 and js["description"] == "edited on b",
+       str((st, js)))
+    st, js = b.req("POST", "/api/v1/vms", {"name": "api", "kernel": "k.elf"}, token=tb)
+    ok("create-on-b", st == 201, str((st, js)))
+    # a's list (cached by the inventory's generation) has b's new VM, in name order
+    st, js = a.req("GET", "/api/v1/vms", token=ta)
+    names = [v["name"] for v in js["vms"]] if st == 200 else js
+    ok("a-lists-both-by-name", names == ["api", "web"], str(names))
+    st, js = a.req("GET", "/api/v1/vms/api/status", token=ta)
+    ok("a-reads-b-vm-status", st == 200 and js["state"] == "stopped", str((st, js)))
+    # a user made on b logs in on a
+    st, js = b.req("POST", "/api/v1/users", {"name": "carol", "password": "Carol-pass1"},
+                   token=tb)
+    ok("user-on-b", st == 201, str((st, js)))
+    try:
+        a.login("carol", "Carol-pass1")
+        ok("user-logs-in-on-a", True)
+    except RuntimeError as e:
+        ok("user-logs-in-on-a", False, str(e))
+    # the keys docs/cluster.md describes
+    st, js = a.req("GET", "/api/v1/vms/web", token=ta)
+    vid = js.get("id") if st == 200 else None
+    name_claim = etcd.get("/shared/u/vms.name/web")
+    ok("etcd-name-claim", name_claim is not None and (vid is None or int(name_claim[0]) == vid),
+       str((name_claim, vid)))
+    wid = int(name_claim[0]) if name_claim else 0
+    cfg, status = row("vms", wid), row("vm_status", wid)
+    ok("etcd-vm-rows", cfg is not None and cfg.get("name") == "web" and cfg.get("cpus") == 3
+       and status is not None and status.get("state") == "stopped", str((cfg, status)))
+    # another prefix: another inventory
+    c = host("hc", prefix="/other/")
+    tc = c.login("admin", "adminpass1")
+    st, js = c.req("GET", "/api/v1/vms", token=tc)
+    ok("other-prefix-sees-nothing", st == 200 and js["vms"] == [], str((st, js)))
+    # deleted on a: gone on b, the name free again
+    st, js = a.req("DELETE", "/api/v1/vms/web", token=ta)
+    ok("delete-on-a", st in (200, 204), str((st, js)))
+    st, js = b.req("GET", "/api/v1/vms/web", token=tb)
+    ok("b-sees-delete", st == 404, str((st, js)))
+    ok("etcd-rows-gone", row("vms", wid) is None and row("vm_status", wid) is None
+       and etcd.get("/shared/u/vms.name/web") is None, str((row("vms", wid),)))
+    st, js = b.req("POST", "/api/v1/vms", {"name": "web", "kernel": "k.elf"}, token=tb)
+    ok("name-free-again", st == 201, str((st, js)))
+finally:
+    for d in hosts:
+        d.stop()
+    etcd.stop()
+    shutil.rmtree(tmp, ignore_errors=True)
+sys.exit(1 if lib.fails else 0)
