@@ -231,6 +231,14 @@ static void case_disks(struct dbc *c, struct lg *l)
 	L(l, "disks zeta %d", inv_vm_disks(c, zeta, p_disk, l));
 	L(l, "clear %d", inv_vm_disks_clear(c, zeta));
 	L(l, "disks zeta %d", inv_vm_disks(c, zeta, p_disk, l));
+	/* inside a transaction the lists see its own writes; a rollback drops them */
+	L(l, "begin %d", inv_begin(c));
+	L(l, "add-in %d", inv_vm_disk_add(c, zeta, 4, d2, "virtio-blk", true));
+	L(l, "disks-in %d", inv_vm_disks(c, zeta, p_disk, l));
+	L(l, "users-in %d", inv_disk_users(c, d2, p_user, l));
+	L(l, "sole-in %d", inv_vm_sole_disks(c, zeta, p_sole, l));
+	inv_rollback(c);
+	L(l, "users d2 %d", inv_disk_users(c, d2, p_user, l));
 	L(l, "delete-attached %d", inv_disk_delete(c, d2));
 	L(l, "delete-free %d", inv_disk_delete(c, d1));
 }
@@ -250,6 +258,9 @@ static void check_disks(const struct lg *l)
 	CHECK(strstr(l->buf, "  sole 3 /store/d3.img\n  sole 1 /store/d1.img\nsole zeta 0\n"
 		     "sole alpha 0\n"));
 	CHECK(has(l, "  disk 0: 1 d1 /store/d1.img raw scsi ro=0"));
+	CHECK(strstr(l->buf, "  disk 4: 2 d2 /store/d2.img raw virtio-blk ro=1\ndisks-in 0\n"
+		     "  user alpha (2) 0: 2 d2 virtio-blk\n  user zeta (1) 4: 2 d2 virtio-blk\n"
+		     "users-in 0\nsole-in 0\n  user alpha (2) 0: 2 d2 virtio-blk\nusers d2 0\n"));
 	CHECK(has(l, "delete-attached -17"));
 	CHECK(has(l, "delete-free 0"));
 }
