@@ -13,8 +13,8 @@ static const char *cd_bus(json_t *row)
 	return ie_str(row, "bus") ? ie_str(row, "bus") : CDROM_BUS;
 }
 
-int inv_etcd_vm_cdroms(struct dbc *c, int64_t id, int (*fn)(const struct inv_vm_cdrom *d, void *arg),
-		       void *arg)
+int inv_etcd_vm_cdroms(struct dbc *c, int64_t id,
+		       int (*fn)(const struct inv_vm_cdrom *d, void *arg), void *arg)
 {
 	char pfx[22];
 	json_t *rows, *row;
