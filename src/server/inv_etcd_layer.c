@@ -221,13 +221,13 @@ static int set_kind(struct dbc *c, json_t *row, const char *kind, int64_t vm, in
 
 	top_value(ie_int(row, "vm_id"), ie_int(row, "disk_id"), old);
 	top_value(vm, disk_id, top);
-	if (was_top && (!now_top || strcmp(old, top)))
-		rc = ie_unique_release(c, TOPS, old);
-	if (!rc && now_top && (!was_top || strcmp(old, top))) {
+	/* checked before anything is written: a refused change leaves the layer as it was */
+	if (now_top && (!was_top || strcmp(old, top)))
 		rc = value_free(c, TOPS, top);
-		if (!rc)
-			rc = ie_unique_claim(c, TOPS, top, id);
-	}
+	if (!rc && was_top && (!now_top || strcmp(old, top)))
+		rc = ie_unique_release(c, TOPS, old);
+	if (!rc && now_top && (!was_top || strcmp(old, top)))
+		rc = ie_unique_claim(c, TOPS, top, id);
 	if (rc)
 		return rc;
 	copy = json_copy(row);
