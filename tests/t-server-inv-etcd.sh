@@ -81,7 +81,7 @@ if [ -z "$names" ]; then
     py=$(grep -o 'server/[a-z_]*\.py' "$s" | head -n 1)
     [ -n "$py" ] || continue
     n=$(basename "$py" .py)
-    [ "$n" = cluster ] && continue
+    case $n in cluster|inv_etcd) continue;; esac
     names="$names $n"
   done
 fi

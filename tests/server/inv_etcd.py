@@ -54,9 +54,12 @@ try:
     st, js = a.req("GET", "/api/v1/vms/web", token=ta)
     ok("a-sees-b-edit", st == 200 and js["cpus"] == 3 and js["description"] == "edited on b",
        str((st, js)))
+    # a lists (and caches the page), then b adds a VM
+    st, js = a.req("GET", "/api/v1/vms", token=ta)
+    ok("a-lists-one", st == 200 and [v["name"] for v in js["vms"]] == ["web"], str((st, js)))
     st, js = b.req("POST", "/api/v1/vms", {"name": "api", "kernel": "k.elf"}, token=tb)
     ok("create-on-b", st == 201, str((st, js)))
-    # a's list (cached by the inventory's generation) has b's new VM, in name order
+    # a's list (cached under the inventory's generation) has b's new VM, in name order
     st, js = a.req("GET", "/api/v1/vms", token=ta)
     names = [v["name"] for v in js["vms"]] if st == 200 else js
     ok("a-lists-both-by-name", names == ["api", "web"], str(names))
