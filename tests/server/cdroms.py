@@ -3,10 +3,11 @@ uploaded through the API; drives created, changed and shown; validation; the ima
 and their refused DELETE; media change on an off VM; permissions; the VMM's argv the
 supervisor builds; the inventory's migration 6; under KVM a VM started with a disc whose
 medium is changed while it runs."""
-import json, os, shutil, sqlite3, stat, subprocess, sys, tempfile, time
+import json, os, shutil, stat, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(__file__))
 import lib
 from lib import *
+import invrows
 
 tmp = tempfile.mkdtemp(prefix="vsrv-cdroms.")
 os.chmod(tmp, 0o711)   # as the parents of a real data directory: the VMs' user passes through
@@ -190,12 +191,11 @@ try:
     ok("deleted-vm-no-longer-uses-image", st == 200 and js["used_by"] == "inst", str(js))
 
     # --- the inventory: migration 6 -----------------------------------------------------------
-    c = sqlite3.connect("file:%s?mode=ro" % os.path.join(d.data, "inventory.db"), uri=True)
-    ver = c.execute("PRAGMA user_version").fetchone()[0]
-    rows = c.execute("SELECT idx, image FROM vm_cdroms JOIN vms ON vms.id = vm_id WHERE vms.name = 'inst' "
-                     "ORDER BY idx").fetchall()
-    c.close()
-    ok("inventory-migration-6", ver >= 6 and rows == [(0, "one.iso"), (1, "two.iso")], str((ver, rows)))
+    ver = invrows.user_version(d)
+    vid = invrows.select(d, "vms", name="inst")[0]["id"]
+    rows = sorted((r["idx"], r["image"]) for r in invrows.select(d, "vm_cdroms", vm_id=vid))
+    ok("inventory-migration-6", (ver is None or ver >= 6) and rows == [(0, "one.iso"), (1, "two.iso")],
+       str((ver, rows)))
 
     # --- the CLI: create from an ISO, edit, media ---------------------------------------------
     env = {k: v for k, v in os.environ.items() if not k.startswith("VSRV_")}

@@ -5,9 +5,10 @@ Data is written into the image a VM runs on with `vsrv img convert -n` (what a g
 write) and checked with `vsrv img compare` against the expected bytes; the images are
 found through the inventory (layers, snapshot_images). Without /dev/kvm no VM runs: the
 running-VM checks (409 for snapshot and revert of a running VM) skip."""
-import fcntl, os, shutil, sqlite3, struct, subprocess, sys, tempfile
+import fcntl, os, shutil, struct, subprocess, sys, tempfile
 sys.path.insert(0, os.path.dirname(__file__))
 from lib import *
+from invrows import rows, select
 
 tmp = tempfile.mkdtemp(prefix="vsrv-snaps.")
 d = Daemon(os.path.join(tmp, "data"), extra=["--shutdown-timeout", "1"]).start()
@@ -28,26 +29,30 @@ def user(name):
     return d.login(name, "Password-" + name)
 
 
-def db(sql, *args):
-    c = sqlite3.connect("file:%s?mode=ro" % os.path.join(d.data, "inventory.db"), uri=True)
-    try:
-        return c.execute(sql, args).fetchall()
-    finally:
-        c.close()
+def disk_path(name):
+    """The image file of disk name (None: no such disk)."""
+    r = select(d, "disks", name=name)
+    return r[0]["path"] if r else None
+
+
+def vm_id(name):
+    return select(d, "vms", name=name)[0]["id"]
 
 
 def top(vm, disk):
     """The image VM vm runs on for disk: its top layer, or the disk's file."""
-    r = db("SELECT l.path FROM layers l JOIN vms v ON v.id = l.vm_id JOIN disks k ON "
-           "k.id = l.disk_id WHERE l.kind = 'top' AND v.name = ? AND k.name = ?", vm, disk)
-    return r[0][0] if r else db("SELECT path FROM disks WHERE name = ?", disk)[0][0]
+    v, k = select(d, "vms", name=vm), select(d, "disks", name=disk)
+    r = [l["path"] for l in select(d, "layers", kind="top") if v and k and
+         l["vm_id"] == v[0]["id"] and l["disk_id"] == k[0]["id"]]
+    return r[0] if r else disk_path(disk)
 
 
 def snap_image(vm, snap, disk):
-    r = db("SELECT i.path FROM snapshot_images i JOIN snapshots s ON s.id = i.snapshot_id "
-           "JOIN vms v ON v.id = s.vm_id JOIN disks k ON k.id = i.disk_id WHERE v.name = ? "
-           "AND s.name = ? AND k.name = ?", vm, snap, disk)
-    return r[0][0] if r else None
+    v, k = select(d, "vms", name=vm), select(d, "disks", name=disk)
+    s = [x["id"] for x in select(d, "snapshots", name=snap) if v and x["vm_id"] == v[0]["id"]]
+    r = [i["path"] for i in rows(d, "snapshot_images") if k and i["snapshot_id"] in s and
+         i["disk_id"] == k[0]["id"]]
+    return r[0] if r else None
 
 
 def img(*args):
@@ -117,7 +122,7 @@ try:
     A = pattern(bytearray(SIZE), 1 << 20, b"A")
     write(top("m", "md"), A)
     st, js = req("POST", "/api/v1/vms/m/snapshots", {"name": "m1", "description": "first"})
-    md_file = db("SELECT path FROM disks WHERE name = 'md'")[0][0]
+    md_file = disk_path("md")
     ok("snap-create", st == 201 and js["current"] == "m1" and js["snapshots"][0]["parent"] is None
        and js["snapshots"][0]["description"] == "first" and top("m", "md") != md_file
        and snap_image("m", "m1", "md") == md_file and len(layers()) == 1, str((st, js, layers())))
@@ -220,7 +225,7 @@ try:
 
     # undo disks and snapshots: refused while undo disks are on the host
     req("POST", "/api/v1/vms/m/snapshots", {"name": "u1"})
-    vid = db("SELECT id FROM vms WHERE name = 'm'")[0][0]
+    vid = vm_id("m")
     vdir = os.path.join(d.data, "vms", str(vid))
     os.makedirs(vdir, exist_ok=True)
     img("create", "-f", "vhd", "-b", top("m", "md"), os.path.join(vdir, "undo-0.vhd"))
@@ -247,7 +252,7 @@ try:
     st, js = req("POST", "/api/v1/vms/m/clone", {"name": "lc", "linked": True})
     ok("clone-linked", st == 201 and js["name"] == "lc" and js["disks"][0]["disk"] == "lc-md" and
        js["template"] is False and same(top("lc", "lc-md"), F), str((st, js)))
-    info = img("info", "--output=json", db("SELECT path FROM disks WHERE name = 'lc-md'")[0][0]).stdout
+    info = img("info", "--output=json", disk_path("lc-md")).stdout
     ok("clone-linked-differencing", '"backing-filename"' in info or "differencing" in info, info)
     G = pattern(F, 4 << 20, b"G")
     write(top("m", "md"), G)
@@ -256,9 +261,9 @@ try:
     ok("clone-linked-independent", same(top("m", "md"), G) and same(top("lc", "lc-md"), H))
     st, js = req("POST", "/api/v1/vms/m/clone", {"name": "fc"})
     t = task_end(js["task"]) if st == 202 else None
-    fc = db("SELECT path FROM disks WHERE name = 'fc-md'")
-    ok("clone-full", st == 202 and t and t["state"] == "done" and fc and same(fc[0][0], G) and
-       "differencing" not in img("info", fc[0][0]).stdout and req("GET", "/api/v1/vms/fc")[0] == 200,
+    fc = disk_path("fc-md")
+    ok("clone-full", st == 202 and t and t["state"] == "done" and fc and same(fc, G) and
+       "differencing" not in img("info", fc).stdout and req("GET", "/api/v1/vms/fc")[0] == 200,
        str((st, js, t, fc)))
     st, js = req("POST", "/api/v1/vms/m/clone", {"name": "lc"})
     st2, js2 = req("POST", "/api/v1/vms/m/clone", {"name": "x", "linked": "yes"})
@@ -289,11 +294,11 @@ try:
     # does not grow with every clone (its top stays empty: a template never runs)
     n = len(layers())
     st, js = req("POST", "/api/v1/vms", {"name": "t5", "from_template": "t", "linked": True})
-    par = lambda disk: db("SELECT l.parent FROM layers l JOIN disks k ON k.path = l.path WHERE k.name = ?", disk)
-    td_file = db("SELECT path FROM disks WHERE name = 'td'")[0][0]
+    par = lambda disk: [(l["parent"],) for l in select(d, "layers", path=disk_path(disk))]
+    td_file = disk_path("td")
     ok("template-clones-share-base", st == 201 and len(layers()) == n and
        par("t1-td") == par("t5-td") == [(td_file,)], str((st, js, n, layers(), par("t1-td"), par("t5-td"))))
-    t5_file = db("SELECT path FROM disks WHERE name = 't5-td'")[0][0]
+    t5_file = disk_path("t5-td")
     st, _ = req("DELETE", "/api/v1/vms/t5")
     st2, _ = req("DELETE", "/api/v1/disks/t5-td")
     st3, js3 = req("PATCH", "/api/v1/disks/td", {"size": 16 << 20})

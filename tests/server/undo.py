@@ -3,9 +3,10 @@ them, POST ...?action=commit|discard commits (a task) or discards them later; pe
 hiding as for every VM endpoint. Without /dev/kvm no VM runs, so the first part lays out the
 state a `keep` stop leaves (see below); the last part makes it for real with a guest that
 writes its disk, where /dev/kvm is usable."""
-import json, os, shutil, sqlite3, struct, subprocess, sys, tempfile, time
+import json, os, shutil, struct, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(__file__))
 from lib import *
+import invrows
 
 tmp = tempfile.mkdtemp(prefix="vsrv-undo.")
 d = Daemon(os.path.join(tmp, "data"), extra=["--shutdown-timeout", "1"]).start()
@@ -26,9 +27,7 @@ def user(name):
 
 def vm_dir(name):
     """DATA/vms/ID, where the server keeps a VM's runtime files and its undo disks (undo.c)."""
-    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(d.data, "inventory.db"), uri=True)
-    (vid,) = db.execute("SELECT id FROM vms WHERE name = ?", (name,)).fetchone()
-    db.close()
+    (vid,) = [v["id"] for v in invrows.select(d, "vms", name=name)]
     return os.path.join(d.data, "vms", str(vid))
 
 
