@@ -1,5 +1,6 @@
 /* The VM supervisor: processes, exits, restarts. See sup.h. */
 #include "server/sup.h"
+#include "server/cluster.h"
 #include "server/sup_int.h"
 #include "server/cgroup.h"
 #include "server/diskuse.h"
@@ -689,6 +690,21 @@ void sup_destroy(struct supervisor *s)
 	free(s);
 }
 
+/* In a cluster on a shared inventory: does another host hold vm's ownership key (or can
+ * that not be known: etcd does not answer)? Then this host must not write its status. */
+static bool held_elsewhere(struct server *srv, const char *vm)
+{
+	char host[128];
+	int rc;
+
+	if (!srv->cluster || strcmp(inv_backend(srv->db), "etcd"))
+		return false;
+	rc = cluster_vm_owner(srv->cluster, vm, host, sizeof(host));
+	if (rc == -ENOENT)
+		return false;
+	return rc || strcmp(host, cluster_name(srv->cluster));
+}
+
 /* The VMs sup_reattach looks at: id, name, bit 1 autostart, bit 2 not stopped or crashed. */
 struct known {
 	int n;
@@ -765,6 +781,12 @@ int sup_reattach(struct server *srv)
 			sup_ready_watch(s->ready, ids[i], mp, name, NULL);
 			vmagent_watch(srv, ids[i], name);
 			vsrv_log("vm %s: re-attached (monitor pid %d)", name, (int)mp);
+			continue;
+		}
+		if (autostart[i] & 2 && held_elsewhere(srv, name)) {
+			/* A shared inventory (etcd): recorded up, and running on the host that
+			 * holds its ownership key. Its status is that host's to write. */
+			vsrv_log("vm %s: runs on another host of the cluster: left alone", name);
 			continue;
 		}
 		if (autostart[i] & 2) {

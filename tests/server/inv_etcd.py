@@ -84,6 +84,35 @@ try:
     cfg, status = row("vms", wid), row("vm_status", wid)
     ok("etcd-vm-rows", cfg is not None and cfg.get("name") == "web" and cfg.get("cpus") == 3
        and status is not None and status.get("state") == "stopped", str((cfg, status)))
+    # A VM recorded up on the shared inventory that runs on another host (that host holds
+    # its ownership key, docs/cluster.md): a host that restarts leaves its status alone
+    # (without the check it would record the VM as ended: its monitor is not here).
+    api_id = int(etcd.get("/shared/u/vms.name/api")[0])
+    st_key = "/shared/t/vm_status/%020d" % api_id
+    up = dict(row("vm_status", api_id) or {})
+    up.update({"state": "running", "monitor_pid": 999999})
+    etcd.put(st_key, json.dumps(up))
+    lease = etcd.grant(120)
+    etcd.put("/vsrv/vms/api/owner", json.dumps({"host": "ha"}), lease=lease)
+    b.stop()
+    b.start()
+    tb = b.login("admin", "adminpass1")
+    st, js = a.req("GET", "/api/v1/vms/api/status", token=ta)
+    ok("restart-leaves-other-host-vm-alone", st == 200 and js["state"] == "running",
+       str((st, js)))
+    with open(b.log.name) as f:
+        blog = f.read()
+    ok("restart-says-why", "vm api: runs on another host of the cluster: left alone" in blog,
+       blog[-800:])
+    # its host is gone (the key went with its lease): the next host to restart records
+    # the VM's end, as for a VM of its own that ended while no daemon watched
+    etcd.revoke(lease)
+    b.stop()
+    b.start()
+    tb = b.login("admin", "adminpass1")
+    st, js = a.req("GET", "/api/v1/vms/api/status", token=ta)
+    ok("restart-records-end-of-orphan", st == 200 and js["state"] in ("crashed", "stopped"),
+       str((st, js)))
     # another prefix: another inventory
     c = host("hc", prefix="/other/")
     tc = c.login("admin", "adminpass1")
