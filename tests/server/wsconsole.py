@@ -382,7 +382,8 @@ try:
     d.extra = ["--vmm", shim, "--tls-cert", crt, "--tls-key", key]
     tctx = ssl.create_default_context(cafile=crt)
     d.proc = subprocess.Popen([VSRV, "serve", "--data-dir", d.data, "--listen", "127.0.0.1:%d" % d.port,
-                               "--init-admin", d.admin] + d.extra, stdout=d.log, stderr=d.log)
+                               "--init-admin", d.admin] + d.extra + inventory_args(d.data, d.extra),
+                              stdout=d.log, stderr=d.log)
     up = False
     for _ in range(200):
         try:
