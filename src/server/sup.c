@@ -1,6 +1,5 @@
 /* The VM supervisor: processes, exits, restarts. See sup.h. */
 #include "server/sup.h"
-#include "server/cluster.h"
 #include "server/sup_int.h"
 #include "server/cgroup.h"
 #include "server/diskuse.h"
@@ -690,21 +689,6 @@ void sup_destroy(struct supervisor *s)
 	free(s);
 }
 
-/* In a cluster on a shared inventory: does another host hold vm's ownership key (or can
- * that not be known: etcd does not answer)? Then this host must not write its status. */
-static bool held_elsewhere(struct server *srv, const char *vm)
-{
-	char host[128];
-	int rc;
-
-	if (!srv->cluster || strcmp(inv_backend(srv->db), "etcd"))
-		return false;
-	rc = cluster_vm_owner(srv->cluster, vm, host, sizeof(host));
-	if (rc == -ENOENT)
-		return false;
-	return rc || strcmp(host, cluster_name(srv->cluster));
-}
-
 /* The VMs sup_reattach looks at: id, name, bit 1 autostart, bit 2 not stopped or crashed. */
 struct known {
 	int n;
@@ -783,7 +767,7 @@ int sup_reattach(struct server *srv)
 			vsrv_log("vm %s: re-attached (monitor pid %d)", name, (int)mp);
 			continue;
 		}
-		if (autostart[i] & 2 && held_elsewhere(srv, name)) {
+		if (autostart[i] & 2 && sup_cluster_held_elsewhere(srv, name)) {
 			/* A shared inventory (etcd): recorded up, and running on the host that
 			 * holds its ownership key. Its status is that host's to write. */
 			vsrv_log("vm %s: runs on another host of the cluster: left alone", name);

@@ -137,3 +137,16 @@ int sup_cluster_adopt(struct server *srv)
 	inv_put(c);
 	return n;
 }
+
+bool sup_cluster_held_elsewhere(struct server *srv, const char *vm)
+{
+	char host[128];
+	int rc;
+
+	if (!srv->cluster || strcmp(inv_backend(srv->db), "etcd"))
+		return false;
+	rc = cluster_vm_owner(srv->cluster, vm, host, sizeof(host));
+	if (rc == -ENOENT)
+		return false;
+	return rc || strcmp(host, cluster_name(srv->cluster));
+}

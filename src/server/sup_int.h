@@ -4,6 +4,7 @@
 
 #include "server/server.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -44,5 +45,9 @@ int sup_read_small(const char *path, char *buf, size_t n);
  * key up once it has ended (sup_cluster.c). dir may be NULL (a VM already running). */
 int sup_cluster_claim(struct server *srv, const char *name, const char *dir);
 void sup_cluster_release(struct server *srv, const char *name);
+/* In a cluster on a shared inventory (etcd): does another host hold vm's ownership key (or
+ * can that not be known: etcd does not answer)? Then this host must not write the VM's
+ * status. false alone or on a host's own SQLite. */
+bool sup_cluster_held_elsewhere(struct server *srv, const char *vm);
 
 #endif
