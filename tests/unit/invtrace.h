@@ -15,6 +15,9 @@
 #include <string.h>
 
 #include "server/etcd.h"
+#include "server/inv.h"
+
+#include <unistd.h>
 
 struct trace {
 	char *buf;
@@ -133,6 +136,41 @@ static int __attribute__((unused)) count_kv(const struct etcd_kv *kv, void *arg)
 	(void)kv;
 	(*(int *)arg)++;
 	return 0;
+}
+
+/* Run the scenarios (NULL-terminated) on a fresh SQLite inventory and on the etcd
+ * inventory under prefix of endpoints, dump both traces (NAME-sqlite, NAME-etcd) and compare
+ * them: the same calls must give the same trace. */
+static void __attribute__((unused)) trace_both(const char *endpoints, const char *prefix,
+					       const char *name,
+					       void (*const *scen)(struct db *db, struct trace *t))
+{
+	struct trace ts = { 0 }, te = { 0 };
+	struct db *sq = NULL, *et = NULL;
+	char path[] = "/tmp/vsrv-inv-trace-XXXXXX", label[64];
+	int fd = mkstemp(path), i;
+
+	CHECK(fd >= 0);
+	if (fd >= 0)
+		close(fd);
+	CHECK_EQ(inv_open(path, &sq), 0);
+	CHECK_EQ(inv_etcd_open(endpoints, prefix, 2000, &et), 0);
+	if (sq && et) {
+		for (i = 0; scen[i]; i++)
+			scen[i](sq, &ts);
+		for (i = 0; scen[i]; i++)
+			scen[i](et, &te);
+		snprintf(label, sizeof(label), "%s-sqlite", name);
+		trace_dump(&ts, label);
+		snprintf(label, sizeof(label), "%s-etcd", name);
+		trace_dump(&te, label);
+		trace_compare(&ts, &te);
+	}
+	inv_close(sq);
+	inv_close(et);
+	unlink(path);
+	trace_free(&ts);
+	trace_free(&te);
 }
 
 #endif

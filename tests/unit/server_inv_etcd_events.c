@@ -175,30 +175,9 @@ static void hooks_tasks_scenario(struct db *db, struct trace *t)
 
 static void test_same_as_sqlite(void)
 {
-	struct trace ts = { 0 }, te = { 0 };
-	struct db *sq = NULL, *et = NULL;
-	char path[] = "/tmp/vsrv-inv-events-XXXXXX";
-	int fd = mkstemp(path);
+	static void (*const scen[])(struct db *db, struct trace *t) = { events_scenario, hooks_tasks_scenario, NULL };
 
-	CHECK(fd >= 0);
-	if (fd >= 0)
-		close(fd);
-	CHECK_EQ(inv_open(path, &sq), 0);
-	CHECK_EQ(inv_etcd_open(rig.endpoints, "/test/events-same", 2000, &et), 0);
-	if (sq && et) {
-		events_scenario(sq, &ts);
-		hooks_tasks_scenario(sq, &ts);
-		events_scenario(et, &te);
-		hooks_tasks_scenario(et, &te);
-		trace_dump(&ts, "events-sqlite");
-		trace_dump(&te, "events-etcd");
-		trace_compare(&ts, &te);
-	}
-	inv_close(sq);
-	inv_close(et);
-	unlink(path);
-	trace_free(&ts);
-	trace_free(&te);
+	trace_both(rig.endpoints, "/test/events-same", "events", scen);
 }
 
 /* inv_event_each: the ids, as text. */

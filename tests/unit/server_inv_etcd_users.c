@@ -269,30 +269,9 @@ static void grants_scenario(struct db *db, struct trace *t)
 /* Each scenario on both backends: the same trace. */
 static void test_same_as_sqlite(void)
 {
-	struct trace ts = { 0 }, te = { 0 };
-	struct db *sq = NULL, *et = NULL;
-	char path[] = "/tmp/vsrv-inv-users-XXXXXX";
-	int fd = mkstemp(path);
+	static void (*const scen[])(struct db *db, struct trace *t) = { users_scenario, grants_scenario, NULL };
 
-	CHECK(fd >= 0);
-	if (fd >= 0)
-		close(fd);
-	CHECK_EQ(inv_open(path, &sq), 0);
-	CHECK_EQ(inv_etcd_open(rig.endpoints, "/test/users-same", 2000, &et), 0);
-	if (sq && et) {
-		users_scenario(sq, &ts);
-		grants_scenario(sq, &ts);
-		users_scenario(et, &te);
-		grants_scenario(et, &te);
-		trace_dump(&ts, "users-sqlite");
-		trace_dump(&te, "users-etcd");
-		trace_compare(&ts, &te);
-	}
-	inv_close(sq);
-	inv_close(et);
-	unlink(path);
-	trace_free(&ts);
-	trace_free(&te);
+	trace_both(rig.endpoints, "/test/users-same", "users", scen);
 }
 
 /* Two sessions in transactions write the same user: the second commit fails with -EAGAIN
