@@ -11,6 +11,7 @@ export async function viewHost() {
   setView(view);
   try {
     const js = await api.host();
+    const hosts = await hostsSection();
     if (app.view !== view)          // left meanwhile: the page is another's now
       return;
     const m = js.memory_mib || {};
@@ -26,21 +27,19 @@ export async function viewHost() {
       ['Their vCPUs', h('span', {}, h('meter', { min: 0, max: Math.max(js.cpus || 1, (js.vms && js.vms.vcpus) || 0),
         value: (js.vms && js.vms.vcpus) || 0, 'aria-label': 'vCPUs of running VMs' }),
         ` ${(js.vms && js.vms.vcpus) ?? 0} on ${js.cpus ?? '?'} host CPUs`)],
-      ['cgroups', String(js.cgroups ?? '–')]]), await hostsSection(view));
+      ['cgroups', String(js.cgroups ?? '–')]]), hosts);
   } catch (e) { showError(e); }
 }
 
 // The hosts of the cluster (GET /hosts: this host alone without one), or a line saying why
 // they cannot be listed (etcd unreachable: 503; not allowed: 403).
-async function hostsSection(view) {
+async function hostsSection() {
   let js;
   try {
     js = await api.hosts();
   } catch (e) {
     return h('p', { class: 'hint', id: 'host-list' }, 'Hosts of the cluster: ' + (e.message || String(e)));
   }
-  if (app.view !== view)
-    return h('div');
   const c = js.cluster;
   const rows = js.hosts.map((x) => [
     x.name + (x.this ? ' (this host)' : ''), x.alive ? 'alive' : 'gone', x.address || '–',
