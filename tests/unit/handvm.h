@@ -79,4 +79,18 @@ static inline void handvm_free_devices(struct vm *vm)
 	handvm_free(vm);
 }
 
+/* A guest's port write (len bytes of v, little-endian) and read on vm's port bus. */
+static inline void handvm_out(struct vm *vm, uint16_t port, uint32_t v, uint32_t len)
+{
+	uint8_t d[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
+	bus_dispatch(&vm->pio, port, d, len, true);
+}
+
+static inline uint32_t handvm_in(struct vm *vm, uint16_t port, uint32_t len)
+{
+	uint8_t d[4] = { 0 };
+	bus_dispatch(&vm->pio, port, d, len, false);
+	return d[0] | d[1] << 8 | d[2] << 16 | (uint32_t)d[3] << 24;
+}
+
 #endif

@@ -6,6 +6,7 @@
  * CPU count, the UEFI flash below OVMF's code, and the layout torn down again. Needs
  * Debian's seabios and ovmf (make test-deps). */
 #include "check.h"
+#include "handvm.h"
 #include "scratch.h"
 
 #include <errno.h>
@@ -61,19 +62,6 @@ static void fw_vm_free(struct vm *vm)
 	free(vm);
 }
 
-static void out(struct vm *vm, uint16_t port, uint32_t v, uint32_t len)
-{
-	uint8_t d[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
-	bus_dispatch(&vm->pio, port, d, len, true);
-}
-
-static uint32_t in(struct vm *vm, uint16_t port, uint32_t len)
-{
-	uint8_t d[4] = { 0 };
-	bus_dispatch(&vm->pio, port, d, len, false);
-	return d[0] | d[1] << 8 | d[2] << 16 | (uint32_t)d[3] << 24;
-}
-
 static uint32_t mmio_read32(struct vm *vm, uint64_t a)
 {
 	uint8_t d[4] = { 0 };
@@ -83,28 +71,28 @@ static uint32_t mmio_read32(struct vm *vm, uint64_t a)
 
 static uint32_t pci_read(struct vm *vm, unsigned dev, unsigned off)
 {
-	out(vm, 0xcf8, 0x80000000u | dev << 11 | (off & 0xfc), 4);
-	return in(vm, 0xcfc, 4);
+	handvm_out(vm, 0xcf8, 0x80000000u | dev << 11 | (off & 0xfc), 4);
+	return handvm_in(vm, 0xcfc, 4);
 }
 
 static void pci_write(struct vm *vm, unsigned dev, unsigned off, uint32_t v)
 {
-	out(vm, 0xcf8, 0x80000000u | dev << 11 | (off & 0xfc), 4);
-	out(vm, 0xcfc, v, 4);
+	handvm_out(vm, 0xcf8, 0x80000000u | dev << 11 | (off & 0xfc), 4);
+	handvm_out(vm, 0xcfc, v, 4);
 }
 
 static uint8_t cmos(struct vm *vm, uint8_t i)
 {
-	out(vm, 0x70, i, 1);
-	return (uint8_t)in(vm, 0x71, 1);
+	handvm_out(vm, 0x70, i, 1);
+	return (uint8_t)handvm_in(vm, 0x71, 1);
 }
 
 /* fw_cfg through the traditional ports: select key, read len bytes. */
 static void fwc_read(struct vm *vm, uint16_t key, uint8_t *buf, uint32_t len)
 {
-	out(vm, 0x510, key, 2);
+	handvm_out(vm, 0x510, key, 2);
 	for (uint32_t i = 0; i < len; i++)
-		buf[i] = (uint8_t)in(vm, 0x511, 1);
+		buf[i] = (uint8_t)handvm_in(vm, 0x511, 1);
 }
 
 /* A file's size and contents (malloc'd), found through the directory; NULL when absent. */
@@ -115,7 +103,7 @@ static uint8_t *fwc_file(struct vm *vm, const char *name, uint32_t *size)
 	fwc_read(vm, 0x19, n, 4);
 	for (uint32_t i = 0, c = (uint32_t)n[0] << 24 | n[1] << 16 | n[2] << 8 | n[3]; i < c; i++) {
 		for (int j = 0; j < 64; j++)
-			e[j] = (uint8_t)in(vm, 0x511, 1);
+			e[j] = (uint8_t)handvm_in(vm, 0x511, 1);
 		if (!strcmp((char *)e + 8, name)) {
 			uint8_t *b;
 			*size = (uint32_t)e[0] << 24 | e[1] << 16 | e[2] << 8 | e[3];

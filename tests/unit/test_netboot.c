@@ -6,6 +6,7 @@
  * options; fw_cfg's bootorder and the CMOS for --boot n,c. Needs seabios and ipxe-qemu
  * (make test-deps) and libslirp (the NICs are on the user-mode network). */
 #include "check.h"
+#include "handvm.h"
 #include "scratch.h"
 
 #include <errno.h>
@@ -93,29 +94,16 @@ static void net_vm_free(struct vm *vm)
 	evloop_destroy(loop);
 }
 
-static void out(struct vm *vm, uint16_t port, uint32_t v, uint32_t len)
-{
-	uint8_t d[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
-	bus_dispatch(&vm->pio, port, d, len, true);
-}
-
-static uint32_t in(struct vm *vm, uint16_t port, uint32_t len)
-{
-	uint8_t d[4] = { 0 };
-	bus_dispatch(&vm->pio, port, d, len, false);
-	return d[0] | d[1] << 8 | d[2] << 16 | (uint32_t)d[3] << 24;
-}
-
 static uint32_t cfg_read(struct vm *vm, unsigned slot, unsigned off)
 {
-	out(vm, 0xcf8, 0x80000000u | slot << 11 | (off & 0xfc), 4);
-	return in(vm, 0xcfc, 4);
+	handvm_out(vm, 0xcf8, 0x80000000u | slot << 11 | (off & 0xfc), 4);
+	return handvm_in(vm, 0xcfc, 4);
 }
 
 static void cfg_write(struct vm *vm, unsigned slot, unsigned off, uint32_t v)
 {
-	out(vm, 0xcf8, 0x80000000u | slot << 11 | (off & 0xfc), 4);
-	out(vm, 0xcfc, v, 4);
+	handvm_out(vm, 0xcf8, 0x80000000u | slot << 11 | (off & 0xfc), 4);
+	handvm_out(vm, 0xcfc, v, 4);
 }
 
 static uint8_t *read_file(const char *path, size_t *len)
@@ -400,20 +388,20 @@ static uint8_t *fwc_file(struct vm *vm, const char *name, uint32_t *size)
 	uint8_t e[64];
 	uint32_t n = 0;
 
-	out(vm, 0x510, 0x19, 2);
+	handvm_out(vm, 0x510, 0x19, 2);
 	for (int i = 0; i < 4; i++)
-		n = n << 8 | (uint8_t)in(vm, 0x511, 1);
+		n = n << 8 | (uint8_t)handvm_in(vm, 0x511, 1);
 	for (uint32_t i = 0; i < n; i++) {
 		for (int j = 0; j < 64; j++)
-			e[j] = (uint8_t)in(vm, 0x511, 1);
+			e[j] = (uint8_t)handvm_in(vm, 0x511, 1);
 		if (!strcmp((char *)e + 8, name)) {
 			uint8_t *b;
 
 			*size = (uint32_t)e[0] << 24 | e[1] << 16 | e[2] << 8 | e[3];
 			b = calloc(1, *size + 1);
-			out(vm, 0x510, (uint16_t)(e[4] << 8 | e[5]), 2);
+			handvm_out(vm, 0x510, (uint16_t)(e[4] << 8 | e[5]), 2);
 			for (uint32_t k = 0; k < *size; k++)
-				b[k] = (uint8_t)in(vm, 0x511, 1);
+				b[k] = (uint8_t)handvm_in(vm, 0x511, 1);
 			return b;
 		}
 	}
@@ -475,8 +463,8 @@ static void test_bootorder_net(void)
 			printf("bootorder: %s\n", (char *)b);
 	}
 	free(b);
-	out(vm, 0x70, 0x3d, 1);
-	CHECK_EQ(in(vm, 0x71, 1), 0x24); /* network first, then the hard disk */
+	handvm_out(vm, 0x70, 0x3d, 1);
+	CHECK_EQ(handvm_in(vm, 0x71, 1), 0x24); /* network first, then the hard disk */
 	net_vm_free(vm);
 	free(copy);
 }
