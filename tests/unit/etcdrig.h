@@ -146,4 +146,22 @@ static int etcdrig_start(struct etcdrig *r, int n)
 	return 0;
 }
 
+/* etcdrig_start for a test program's main: 0 when the n members run; otherwise the SKIP
+ * (etcd not installed) or FAIL line for name is printed and main returns the status this
+ * gives less one: 0 after a SKIP, 1 after a FAIL (so: rc = etcdrig_start_main(...);
+ * if (rc) return rc - 1;). */
+static int __attribute__((unused)) etcdrig_start_main(struct etcdrig *r, int n, const char *name)
+{
+	int rc = etcdrig_start(r, n);
+
+	if (!rc)
+		return 0;
+	if (rc == -ENOENT) {
+		printf("SKIP %s: %s is not installed (etcd-server)\n", name, ETCDRIG_BIN);
+		return 1;
+	}
+	printf("FAIL %s: cannot start %d etcd member(s): %s\n", name, n, strerror(-rc));
+	return 2;
+}
+
 #endif

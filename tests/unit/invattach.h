@@ -255,15 +255,9 @@ static inline int invattach_main(const char *name, void (*cases)(void))
 		printf("FAIL setup: mkdtemp: %s\n", strerror(errno));
 		return 1;
 	}
-	rc = etcdrig_start(&rig, 1);
-	if (rc) {
-		if (rc == -ENOENT) {
-			printf("SKIP %s: %s is not installed (etcd-server)\n", name, ETCDRIG_BIN);
-			return 0;
-		}
-		printf("FAIL etcd: cannot start an etcd member: %s\n", strerror(-rc));
-		return 1;
-	}
+	rc = etcdrig_start_main(&rig, 1, name);
+	if (rc)
+		return rc - 1;
 	cases();
 	etcdrig_stop(&rig);
 	{

@@ -432,15 +432,9 @@ int main(void)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	RUN(test_open_errors);
-	rc = etcdrig_start(&rig, 3);
-	if (rc) {
-		if (rc == -ENOENT) {
-			printf("SKIP etcd-cluster: %s is not installed (etcd-server)\n", ETCDRIG_BIN);
-			return 0;
-		}
-		printf("FAIL etcd-cluster: cannot start 3 etcd members: %s\n", strerror(-rc));
-		return 1;
-	}
+	rc = etcdrig_start_main(&rig, 3, "etcd-cluster");
+	if (rc)
+		return rc - 1;
 	/* cli2 lists the members in another order, so the two clients start on two members. */
 	comma = strchr(rig.endpoints, ',');
 	snprintf(ep2, sizeof(ep2), "%s,%.*s", comma + 1, (int)(comma - rig.endpoints), rig.endpoints);

@@ -362,15 +362,9 @@ int main(void)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	RUN(test_id_key);
-	rc = etcdrig_start(&rig, 1);
-	if (rc) {
-		if (rc == -ENOENT) {
-			printf("SKIP inv-etcd-row: %s is not installed (etcd-server)\n", ETCDRIG_BIN);
-			return 0;
-		}
-		printf("FAIL inv-etcd-row: cannot start an etcd member: %s\n", strerror(-rc));
-		return 1;
-	}
+	rc = etcdrig_start_main(&rig, 1, "inv-etcd-row");
+	if (rc)
+		return rc - 1;
 	if (inv_etcd_open(rig.endpoints, "/test/row", 2000, &db) ||
 	    etcd_open(rig.endpoints, 2000, &raw)) {
 		printf("FAIL inv-etcd-open: %s\n", etcd_errmsg());

@@ -679,15 +679,9 @@ int main(void)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	rc = etcdrig_start(&rig, 1);
-	if (rc) {
-		if (rc == -ENOENT) {
-			printf("SKIP inv-etcd-users: %s is not installed (etcd-server)\n", ETCDRIG_BIN);
-			return 0;
-		}
-		printf("FAIL inv-etcd-users: cannot start an etcd member: %s\n", strerror(-rc));
-		return 1;
-	}
+	rc = etcdrig_start_main(&rig, 1, "inv-etcd-users");
+	if (rc)
+		return rc - 1;
 	RUN(test_same_as_sqlite);
 	RUN(test_conflict);
 	RUN(test_concurrent_writes);

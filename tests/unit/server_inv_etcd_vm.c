@@ -578,15 +578,9 @@ int main(void)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	rc = etcdrig_start(&rig, 1);
-	if (rc) {
-		if (rc == -ENOENT) {
-			printf("SKIP inv-etcd-vm: %s is not installed (etcd-server)\n", ETCDRIG_BIN);
-			return 0;
-		}
-		printf("FAIL inv-etcd-vm: cannot start an etcd member: %s\n", strerror(-rc));
-		return 1;
-	}
+	rc = etcdrig_start_main(&rig, 1, "inv-etcd-vm");
+	if (rc)
+		return rc - 1;
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/vsrv-invvm.XXXXXX");
 	if (!mkdtemp(tmpdir)) {
 		printf("FAIL inv-etcd-vm: mkdtemp\n");
