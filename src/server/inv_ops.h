@@ -144,12 +144,13 @@
 	X(hook_create, (struct dbc *c, const struct inv_hook *h, int64_t *id), (c, h, id)) \
 	X(hook_delete, (struct dbc *c, int64_t id), (c, id)) \
 	X(task_create, (struct dbc *c, const char *kind, const char *object, const char *user, \
-	  double created, int64_t *id), (c, kind, object, user, created, id)) \
+	  const char *host, double created, int64_t *id), \
+	  (c, kind, object, user, host, created, id)) \
 	X(task_update, (struct dbc *c, int64_t id, const char *state, double progress, \
 	  const char *error, double finished), (c, id, state, progress, error, finished)) \
 	X(task_running, (struct dbc *c, const char *kind, const char *object), (c, kind, object)) \
-	X(task_fail_running, (struct dbc *c, const char *error, double finished), \
-	  (c, error, finished)) \
+	X(task_fail_running, (struct dbc *c, const char *host, const char *error, \
+	  double finished), (c, host, error, finished)) \
 	X(task_each, (struct dbc *c, int (*fn)(const struct inv_task *t, void *arg), void *arg), \
 	  (c, fn, arg)) \
 	X(task_get, (struct dbc *c, int64_t id, int (*fn)(const struct inv_task *t, void *arg), \

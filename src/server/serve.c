@@ -596,12 +596,8 @@ int cmd_serve(int argc, char **argv)
 	c = inv_get(srv.db);
 	rc = c ? auth_init_admin(c, init_admin) : -EIO;
 	explicit_bzero(admin_spec, sizeof(admin_spec));
-	if (c) {
-		/* Tasks of a previous daemon died with it (their work can be retried). */
-		if (!rc && tasks_recover(&srv, c) > 0)
-			vsrv_log("tasks left running by the previous daemon are marked failed");
+	if (c)
 		inv_put(c);
-	}
 	if (rc) {
 		fprintf(stderr, "vsrv serve: cannot create the administrator: %s\n",
 			rc == -EINVAL ? "--init-admin wants USER:PASSWORD (or USER:- and the password on "
@@ -651,6 +647,13 @@ int cmd_serve(int argc, char **argv)
 			goto out_sup;
 		}
 	}
+	/* Tasks of a previous daemon died with it (their work can be retried); in a cluster,
+	 * this host's only (its name is known now). */
+	c = inv_get(srv.db);
+	if (c && tasks_recover(&srv, c) > 0)
+		vsrv_log("tasks left running by the previous daemon are marked failed");
+	if (c)
+		inv_put(c);
 	sup_reattach(&srv);
 	sup_cluster_adopt(&srv);
 	rc = http_start(&srv, &hc, &http);
