@@ -7,7 +7,8 @@
 # etcd backend exists is the build's to say: inv_etcd_ops names each, inv_ops.h.)
 # A test file that opens DATA/inventory.db itself (sqlite3: to look at a table or to make
 # an old schema) fails there on etcd: its FAIL line says so.
-# Before them, inv_etcd.py: two hosts on one inventory see each other's VMs and users.
+# Before them, inv_etcd.py: two hosts on one inventory see each other's VMs and users; and
+# inv_import.py: a host joins the cluster with its SQLite inventory (--import-inventory).
 # Not run here: cluster.py (cluster mode itself: it gives its own --cluster and reads
 # DATA/daemon.log). VSRV_INV_ETCD_TESTS="api vms": only those files (the default: below).
 # A file that fails on etcd runs again on SQLite; when it fails there the same way (the
@@ -60,6 +61,16 @@ rc=$?
 grep -E '^(PASS|FAIL|SKIP) ' "$tmp/shared.out"
 if [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' "$tmp/shared.out"; then
   echo "FAIL inv-etcd-shared: exit $rc: $(tail -n 1 "$tmp/shared.out" | cut -c1-200)"
+fi
+
+# --- a host joins with its inventory (tests/server/inv_import.py) ----------------------------
+mkdir -p "$tmp/logs/import"
+VSRV_TEST_LOG_DIR="$tmp/logs/import" timeout -k 5 180 python3 tests/server/inv_import.py \
+  </dev/null >"$tmp/import.out" 2>&1
+rc=$?
+grep -E '^(PASS|FAIL|SKIP) ' "$tmp/import.out"
+if [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' "$tmp/import.out"; then
+  echo "FAIL inv-import: exit $rc: $(tail -n 1 "$tmp/import.out" | cut -c1-200)"
 fi
 
 # --- the server's tests on the etcd inventory -----------------------------------------------

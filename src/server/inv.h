@@ -290,6 +290,10 @@ int inv_vm_hw_get(struct dbc *c, int64_t id, struct inv_vm_hw *out);
  * -ENOENT or -EIO. */
 int inv_vm_hw_put(struct dbc *c, int64_t id, const struct inv_vm_hw *hw);
 
+/* Set VM id's SMBIOS UUID (an inventory import keeps the VM's own: a guest may tie its
+ * licence or its identity to it). 0, -ENOENT or -EIO. */
+int inv_vm_hw_set_uuid(struct dbc *c, int64_t id, const char *uuid);
+
 /* Give VM dst (a clone of src, its NICs and drives added) src's firmware, boot order,
  * os_type, balloon, NIC models and drive buses (its own UUID stays). 0 or -EIO. */
 int inv_vm_hw_copy(struct dbc *c, int64_t src, int64_t dst);

@@ -56,6 +56,7 @@
 	X(vm_hw_get, (struct dbc *c, int64_t id, struct inv_vm_hw *out), (c, id, out)) \
 	X(vm_hw_put, (struct dbc *c, int64_t id, const struct inv_vm_hw *hw), (c, id, hw)) \
 	X(vm_hw_copy, (struct dbc *c, int64_t src, int64_t dst), (c, src, dst)) \
+	X(vm_hw_set_uuid, (struct dbc *c, int64_t id, const char *uuid), (c, id, uuid)) \
 	X(vm_nic_set_model, (struct dbc *c, int64_t id, int idx, const char *model), \
 	  (c, id, idx, model)) \
 	X(vm_cdrom_set_bus, (struct dbc *c, int64_t id, int idx, const char *bus), \
