@@ -1,4 +1,5 @@
-/* DELETE /api/v1/vms/{name}: the VM (off) with its grants, snapshots and undo disks; with
+/* DELETE /api/v1/vms/{name}: the VM (off or saved: its saved state goes with its directory)
+ * with its grants, snapshots and undo disks; with
  * ?disks=true also the disks no other VM has. Disk layers (layers.h) go with it, but for
  * what a linked clone still needs: a frozen image stays while anything sits over it, also
  * a deleted disk's own file. */
@@ -25,7 +26,9 @@ static bool vm_is_off(struct req *r, int64_t id)
 
 	if (inv_vm_get_status(r->c, id, &v))
 		return false;
-	off = !strcmp(v.state, INV_VM_STOPPED) || !strcmp(v.state, INV_VM_CRASHED);
+	/* a saved VM's state file goes with its directory (vmsave.h) */
+	off = !strcmp(v.state, INV_VM_STOPPED) || !strcmp(v.state, INV_VM_CRASHED) ||
+	      !strcmp(v.state, INV_VM_SAVED);
 	inv_vm_status_clear(&v);
 	return off;
 }

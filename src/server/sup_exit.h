@@ -20,4 +20,9 @@ char *sup_exit_record(const char *ex, int code, int sig, bool requested, bool at
  * null}. New reference. */
 json_t *sup_exit_json(const char *stored);
 
+/* The last lines of the console of the VM whose directory is dir (DIR/console.log: at most
+ * 2 KiB, 10 lines), control characters but newline and tab as '?'. malloc'd (the caller
+ * frees it); "" when there is none, NULL without memory. */
+char *sup_console_tail(const char *dir);
+
 #endif

@@ -15,6 +15,7 @@
 #include "server/vmctl.h"
 #include "server/network.h"
 #include "server/vmdir.h"
+#include "server/vmsave.h"
 #include "server/vmrow.h"
 #include "util/log.h"
 #include <dirent.h>
@@ -136,9 +137,9 @@ int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *di
 		inv_vm_clear(&vm);
 		return rc;
 	}
-	/* (the display added 4: 82 -> 100, the balloon 2, enlightenments and mem-merge 4;
-	 * NICs below 82) */
-	a = calloc(108, sizeof(*a));
+	/* (the display added 4: 82 -> 100, the balloon 2, enlightenments and mem-merge 4,
+	 * --restore 2; NICs below 82) */
+	a = calloc(110, sizeof(*a));
 	if (!a) {
 		inv_vm_clear(&vm);
 		return -ENOMEM;
@@ -189,6 +190,14 @@ int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *di
 		asprintf(&a[n++], "%lldM", (long long)vm.memory_mib);
 		a[n++] = strdup("--serial");
 		a[n++] = strdup("stdio");
+		if (!strcmp(vm.state, INV_VM_SAVED)) {
+			/* Resumed from its saved state (vmsave.h), its memory mapped from the
+			 * file; the VMM checks that the options below are the file's. */
+			a[n++] = strdup("--restore");
+			a[n++] = malloc(4200);
+			if (a[n - 1] && vmsave_path(srv, id, a[n - 1], 4200))
+				rc = -ENAMETOOLONG;
+		}
 		a[n++] = strdup("--control");
 		a[n++] = malloc(108);
 		if (a[n - 1] && vmctl_path(srv, id, a[n - 1], 108)) {
