@@ -12,6 +12,7 @@
 #include "server/snapshot.h"
 #include "server/vmrow.h"
 #include "server/vmdir.h"
+#include "server/vmsave.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -140,6 +141,7 @@ int api_vm_delete(struct req *r)
 	}
 	layer_files_end(&lf, true);
 	lf.gone = NULL;
+	vmsave_remove(r->srv, id); /* a subdirectory: remove_tree takes files only */
 	if (!vmdir_path(r->srv, id, dir, sizeof(dir)))
 		remove_tree(dir);
 	cgroup_remove(r->srv, id);

@@ -187,11 +187,12 @@ static int start_locked(struct server *srv, struct dbc *c, int64_t id, const cha
 	 * boots afresh, without a file left of a discard cut short (so that a file there while
 	 * starting means a restore: handle_exit) */
 	if (!strcmp(state, INV_VM_SAVED) && !vmsave_exists(srv, id, NULL)) {
-		vsrv_log("vm %s: not started: its saved state (%s) is missing", name, VMSAVE_FILE);
+		vsrv_log("vm %s: not started: its saved state (%s/%s) is missing", name, VMSAVE_DIR,
+			 VMSAVE_FILE);
 		return -ESTALE;
 	}
 	if (strcmp(state, INV_VM_SAVED) && vmsave_remove(srv, id))
-		vsrv_log("vm %s: cannot remove a stale %s", name, VMSAVE_FILE);
+		vsrv_log("vm %s: cannot remove a stale %s/%s", name, VMSAVE_DIR, VMSAVE_FILE);
 	if (reservation_used(c, id) + need > (int64_t)srv->host_mem_mib)
 		return -ENOSPC;
 	rc = vmdir_path(srv, id, dir, sizeof(dir));

@@ -9,7 +9,9 @@
 #include "server/vmdir.h"
 #include "util/log.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -23,8 +25,47 @@
 
 int vmsave_path(struct server *srv, int64_t id, char *buf, size_t n)
 {
-	return snprintf(buf, n, "%s/vms/%lld/" VMSAVE_FILE, srv->data_dir, (long long)id) >=
-	       (int)n ? -ENAMETOOLONG : 0;
+	return snprintf(buf, n, "%s/vms/%lld/" VMSAVE_DIR "/" VMSAVE_FILE, srv->data_dir,
+			(long long)id) >= (int)n ? -ENAMETOOLONG : 0;
+}
+
+/* Let group gid search path (and nothing more than before): its group becomes gid with
+ * search permission only. 0 or -errno. */
+static int group_search(const char *path, gid_t gid)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return -errno;
+	if (st.st_gid == gid && (st.st_mode & 070) == 010)
+		return 0;
+	if (chown(path, (uid_t)-1, gid) < 0 || chmod(path, (st.st_mode & 07707) | 010) < 0)
+		return -errno;
+	return 0;
+}
+
+int vmsave_prepare(struct server *srv, int64_t id)
+{
+	char dir[4096], p[4200];
+	struct passwd *pw;
+	int rc = vmdir_path(srv, id, dir, sizeof(dir));
+
+	if (rc)
+		return rc;
+	snprintf(p, sizeof(p), "%s/" VMSAVE_DIR, dir);
+	if (mkdir(p, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	pw = srv->run_as ? getpwnam(srv->run_as) : NULL;
+	if (!pw || pw->pw_uid == geteuid())
+		return 0;
+	if (chown(p, pw->pw_uid, pw->pw_gid) < 0 || chmod(p, 0700) < 0)
+		return -errno;
+	rc = group_search(dir, pw->pw_gid);
+	if (!rc) {
+		snprintf(p, sizeof(p), "%s/vms", srv->data_dir);
+		rc = group_search(p, pw->pw_gid);
+	}
+	return rc;
 }
 
 bool vmsave_exists(struct server *srv, int64_t id, struct stat *st)
@@ -47,10 +88,25 @@ json_t *vmsave_json(struct server *srv, int64_t id)
 
 int vmsave_remove(struct server *srv, int64_t id)
 {
-	char p[4200];
-	int rc = vmsave_path(srv, id, p, sizeof(p));
+	char dir[4096], p[4400];
+	struct dirent *e;
+	DIR *d;
+	int rc = vmdir_path(srv, id, dir, sizeof(dir));
 
-	if (!rc && unlink(p) < 0 && errno != ENOENT)
+	if (rc)
+		return rc;
+	snprintf(dir + strlen(dir), sizeof(dir) - strlen(dir), "/" VMSAVE_DIR);
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+			if (unlink(p) < 0 && errno != ENOENT && !rc)
+				rc = -errno;
+		}
+	closedir(d);
+	if (rmdir(dir) < 0 && errno != ENOENT && !rc)
 		rc = -errno;
 	return rc;
 }
@@ -100,6 +156,10 @@ int sup_save(struct server *srv, struct dbc *c, int64_t id, const char *who, jso
 	rc = vmsave_path(srv, id, path, sizeof(path));
 	if (rc)
 		return snprintf(err, errlen, "the data directory's path is too long"), rc;
+	rc = vmsave_prepare(srv, id);
+	if (rc)
+		return snprintf(err, errlen, "cannot prepare %s/%s of its directory: %s",
+				VMSAVE_DIR, VMSAVE_FILE, strerror(-rc)), rc;
 	if (sup_mark_save(srv, id, true))
 		return snprintf(err, errlen, "%s is being stopped or reset", name), -EBUSY;
 	msg = json_pack("{s:s,s:s}", "cmd", "save", "path", path);

@@ -1,5 +1,5 @@
 /* A VM's saved state (Virtual Server's "save state", docs/server.md "Saved state"): the file
- * DIR/saved.vsav in its directory (vmdir.h), written by its VMM's save (docs/savestate.md:
+ * DIR/save/saved.vsav in its directory (vmdir.h), written by its VMM's save (docs/savestate.md:
  * memory, devices and the VM's configuration), which a start restores (`vsrv run --restore`)
  * and removes once the VM runs again. The VM's state is "saved" (INV_VM_SAVED) while it has
  * one; discarding it or deleting the VM drops the file. The flows are sup_save.c's. */
@@ -13,10 +13,19 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+/* DIR/save: the VMM writes there, as the user VMs run as (runas.h): the only part of the
+ * VM's directory it may write. */
+#define VMSAVE_DIR  "save"
 #define VMSAVE_FILE "saved.vsav"
 
 /* The saved state's path of VM id, into buf. 0 or -ENAMETOOLONG. */
 int vmsave_path(struct server *srv, int64_t id, char *buf, size_t n);
+
+/* Before a save: DIR/save (0700) owned by the user VMs run as (srv->run_as, when it is not
+ * the server's own), and the data directory's vms/ and DIR passable by its group (search
+ * only, as images_share does for the data directory), so that the sandboxed VMM can create
+ * the file there. 0 or -errno. */
+int vmsave_prepare(struct server *srv, int64_t id);
 
 /* Whether VM id has a saved-state file (*st filled when st is not NULL). */
 bool vmsave_exists(struct server *srv, int64_t id, struct stat *st);
@@ -25,7 +34,8 @@ bool vmsave_exists(struct server *srv, int64_t id, struct stat *st);
  * it has none. */
 json_t *vmsave_json(struct server *srv, int64_t id);
 
-/* Remove VM id's saved-state file (none is no error). 0 or -errno. */
+/* Remove VM id's saved-state file and DIR/save with what a save cut short left in it (none
+ * is no error). 0 or -errno. */
 int vmsave_remove(struct server *srv, int64_t id);
 
 /* Whether VM id's state is saved (reads its status; false when it cannot be read). */

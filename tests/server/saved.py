@@ -3,7 +3,7 @@ state", src/server/vmsave.h), see t-server-saved.sh.
 
 Without KVM no VM runs, so nothing can be saved for real: the refusals (save of a stopped VM,
 discard without a saved state, unknown action names, permissions) are checked as they are;
-then the state a save leaves (the inventory's state "saved", DIR/saved.vsav) is laid out
+then the state a save leaves (the inventory's state "saved", DIR/save/saved.vsav) is laid out
 behind the server's back with the daemon stopped (SQLite only) -- the file is a plain file,
 never taken for a real save: the server's start gives the VMM --restore FILE (the argv
 recorded by a shim), the VMM refuses the file (not a save file), and the VM stays saved with
@@ -44,9 +44,9 @@ def events(kind):
 
 def lay_out_saved(name, content=b"not a save file, laid out by the test\n"):
     """The state a save leaves, without KVM: the daemon stopped, the VM's state set to saved
-    in the SQLite inventory, a plain file as DIR/saved.vsav; the daemon started again."""
+    in the SQLite inventory, a plain file as DIR/save/saved.vsav; the daemon started again."""
     global adm
-    path = os.path.join(vm_dir(name), "saved.vsav")
+    path = os.path.join(vm_dir(name), "save", "saved.vsav")
     d.stop()
     c = sqlite3.connect(os.path.join(d.data, "inventory.db"))
     c.execute("UPDATE vms SET state = 'saved', monitor_pid = 0 WHERE name = ?", (name,))
@@ -87,7 +87,7 @@ try:
     ok("status-saved-null", st == 200 and js.get("saved", 1) is None, str((st, js)))
 
     # --- a start of a stopped VM with a stale file: boots afresh, the file goes ----------------
-    stale = os.path.join(vm_dir("s1"), "saved.vsav")
+    stale = os.path.join(vm_dir("s1"), "save", "saved.vsav")
     os.makedirs(os.path.dirname(stale), exist_ok=True)
     open(stale, "wb").write(b"stale")
     n0 = len(vmm_argvs())
@@ -148,7 +148,7 @@ try:
         ok("discard-twice-409", st == 409 and "has no saved state" in msg(js), str((st, js)))
         # delete of a saved VM: allowed, its directory and the file go
         path = lay_out_saved("s1")
-        vdir = os.path.dirname(path)
+        vdir = os.path.dirname(os.path.dirname(path))
         st, js = req("DELETE", "/api/v1/vms/s1")
         ok("delete-saved-removes-file", st == 204 and not os.path.exists(path) and
            not os.path.exists(vdir), str((st, js, os.path.exists(path))))
@@ -173,7 +173,7 @@ try:
         ok("kvm-counts", wait_for(lambda: len(steps(console())) >= 30, 60), console()[-300:])
         st, js = req("POST", "/api/v1/vms/cnt/save")
         before = console()
-        path = os.path.join(vm_dir("cnt"), "saved.vsav")
+        path = os.path.join(vm_dir("cnt"), "save", "saved.vsav")
         ok("kvm-save-200-saved", st == 200 and js["state"] == "saved" and os.path.exists(path),
            str((st, js)))
         st, js = req("GET", "/api/v1/vms/cnt/status")
