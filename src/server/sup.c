@@ -544,7 +544,8 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 
 		/* A failure while 'starting': its VMM never came up. A guest that ended by
 		 * itself or crashed before the watcher saw it up did run (sup_ready.h). */
-		rec = sup_exit_record(ex, code, sig, requested, !strcmp(state0, "starting") &&
+		rec = saved ? sup_exit_record_saved(ex) :
+		      sup_exit_record(ex, code, sig, requested, !strcmp(state0, "starting") &&
 				      !clean && code != 2, tail);
 		inv_vm_set_state(c, v->id, state, 0, rec ? rec : ex);
 		le = sup_exit_json(rec ? rec : ex);

@@ -34,6 +34,7 @@ static void reason_of(char *out, size_t n, const char *ex, int code, int sig, bo
 
 	if (!strcmp(ex, "monitor died"))
 		snprintf(out, n, "its monitor process died: the VMM's exit status is unknown");
+
 	else if (requested && (sig || code >= 128))
 		snprintf(out, n, "turned off on request");
 	else if (requested && code == 0)
@@ -57,14 +58,12 @@ static void reason_of(char *out, size_t n, const char *ex, int code, int sig, bo
 		snprintf(out, n, "the VMM ended with exit status %d", code);
 }
 
-char *sup_exit_record(const char *ex, int code, int sig, bool requested, bool at_start,
-		      const char *console)
+/* The record's JSON text with reason. */
+static char *record(const char *ex, int code, int sig, bool at_start, const char *reason)
 {
-	char reason[400];
 	json_t *o;
 	char *text;
 
-	reason_of(reason, sizeof(reason), ex, code, sig, requested, at_start, console);
 	o = json_pack("{s:s,s:o,s:o,s:s,s:b,s:I}", "exit", ex,
 		      "status", code >= 0 && !sig ? json_integer(code) : json_null(),
 		      "signal", sig ? json_integer(sig) : json_null(), "reason", reason,
@@ -74,6 +73,20 @@ char *sup_exit_record(const char *ex, int code, int sig, bool requested, bool at
 	text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	return text;
+}
+
+char *sup_exit_record(const char *ex, int code, int sig, bool requested, bool at_start,
+		      const char *console)
+{
+	char reason[400];
+
+	reason_of(reason, sizeof(reason), ex, code, sig, requested, at_start, console);
+	return record(ex, code, sig, at_start, reason);
+}
+
+char *sup_exit_record_saved(const char *ex)
+{
+	return record(ex, 0, 0, false, "saved on request: its state is in a file, start resumes it");
 }
 
 json_t *sup_exit_json(const char *stored)
