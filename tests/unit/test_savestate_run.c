@@ -313,6 +313,60 @@ static void test_restore_options(void)
 	}
 }
 
+/* `vsrv img info FILE` (cli/img_save.c) of a save file: its output, run by the binary next to
+ * this one (build/vsrv; the tests run from the tree's root). */
+static void img_info(const char *path, const char *opt, char *out, size_t n)
+{
+	char cmd[1024];
+	size_t got = 0, r;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "build/vsrv img info %s %s 2>&1", opt, path);
+	p = popen(cmd, "r");
+	CHECK(p != NULL);
+	while (p && got + 1 < n && (r = fread(out + got, 1, n - 1 - got, p)) > 0)
+		got += r;
+	out[got] = '\0';
+	if (p)
+		pclose(p);
+}
+
+static void test_img_info(void)
+{
+	static char out[16384];
+
+	if (access("build/vsrv", X_OK)) {
+		printf("SKIP test_img_info: no build/vsrv (run from the tree's root after make)\n");
+		return;
+	}
+	write_file(P("info.state"), args, NARGS);
+	img_info(P("info.state"), "--output=json", out, sizeof(out));
+	CHECK(strstr(out, "\"format\": \"vsrv-save\""));
+	CHECK(strstr(out, "\"vcpus\": 1"));
+	CHECK(strstr(out, "\"memory\": 2097152"));
+	CHECK(strstr(out, "\"--disk=/var/lib/a.vhd,format=vhd,bus=virtio-blk\""));
+	CHECK(strstr(out, "\"--cmdline=console=ttyS0 quiet x=\\\"a b\\\"\""));
+	img_info(P("info.state"), "", out, sizeof(out));
+	CHECK(strstr(out, "file format: vsrv saved VM"));
+	CHECK(strstr(out, "run configuration: --kernel=/boot/guest.elf\n    --memory=64M\n"));
+	/* the format before: none, and how to restore it */
+	img_info(P("without.state"), "", out, sizeof(out));
+	CHECK(strstr(out, "run configuration: none"));
+	/* a corrupt one: refused with the parser's reason, status not 0 */
+	{
+		int fd = open(P("info.state"), O_RDWR | O_CLOEXEC);
+		off_t off = run_off(fd);
+		uint8_t b = 0;
+
+		CHECK(pread(fd, &b, 1, off + 40) == 1);
+		b ^= 1;
+		CHECK(pwrite(fd, &b, 1, off + 40) == 1);
+		close(fd);
+		img_info(P("info.state"), "", out, sizeof(out));
+		CHECK(strstr(out, "a vsrv save file, but a section is corrupt (CRC mismatch)"));
+	}
+}
+
 int main(void)
 {
 	if (scratch_make("vsrv-saverun"))
@@ -323,6 +377,7 @@ int main(void)
 	RUN(test_file);
 	RUN(test_file_corrupt);
 	RUN(test_restore_options);
+	RUN(test_img_info);
 	scratch_remove();
 	return check_done();
 }
