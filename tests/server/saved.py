@@ -61,8 +61,12 @@ def lay_out_saved(name, content=b"not a save file, laid out by the test\n"):
 
 try:
     shutil.copy(os.path.join(GUESTS, "hello.elf"), IMG)
-    st, js = req("POST", "/api/v1/vms", {"name": "s1", "kernel": "hello.elf", "memory_mib": 32})
+    st, _ = req("POST", "/api/v1/disks", {"name": "d1", "size": 4 << 20, "format": "vhd"})
+    st, js = req("POST", "/api/v1/vms", {"name": "s1", "kernel": "hello.elf", "memory_mib": 32,
+                                         "disks": [{"disk": "d1"}]})
     ok("create", st == 201, str((st, js)))
+    st, js = req("POST", "/api/v1/vms", {"name": "s2", "kernel": "hello.elf", "memory_mib": 32,
+                                         "disks": [{"disk": "d1"}]})
 
     # --- refusals that need no VM running ------------------------------------------------------
     st, js = req("POST", "/api/v1/vms/s1/save")
@@ -116,6 +120,9 @@ try:
         ok("snapshot-saved-409", st == 409 and "is saved" in msg(js), str((st, js)))
         st, js = req("POST", "/api/v1/vms/s1/save")
         ok("save-saved-409", st == 409 and "s1 is saved" in msg(js), str((st, js)))
+        # a saved VM holds its disks as a running one: another VM cannot start on them
+        st, js = req("POST", "/api/v1/vms/s2/start")
+        ok("saved-holds-its-disks", st == 409 and "'s1'" in msg(js) and "d1" in msg(js), str((st, js)))
         # start: the VMM gets --restore FILE; it refuses the plain file, the VM stays saved
         n0 = len(vmm_argvs())
         st, js = req("POST", "/api/v1/vms/s1/start")
