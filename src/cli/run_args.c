@@ -263,6 +263,20 @@ int run_args_restore(const char *argv0, struct vm_config *cfg, struct run_opts *
 		vsrv_log("--restore %s: %s", cfg->restore, why[0] ? why : strerror(-ret));
 		return ret;
 	}
+	/* only options that make the VM: a file cannot choose this run's sockets, files or
+	 * sandbox, nor another file to restore */
+	for (uint32_t i = 0; i < run.n; i++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(run.args[i] + 2, "="),
+			 run.args[i] + 2);
+		if (!run_args_is_vm_option(name)) {
+			vsrv_log("--restore %s: the VM's configuration in the file has %s, which is "
+				 "not an option that makes the VM", cfg->restore, run.args[i]);
+			free(run.args);
+			return -EINVAL;
+		}
+	}
 	fo = calloc(1, sizeof(*fo));
 	argv = calloc(run.n + 2, sizeof(*argv));
 	if (!fo || !argv) {

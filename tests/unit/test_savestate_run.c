@@ -303,6 +303,16 @@ static void test_restore_options(void)
 		CHECK_EQ(restore(argv, 5, &c, &o), 0);
 		run_args_free(&c, &o);
 	}
+	{	/* a file whose configuration names a run's own options: refused, whatever is given */
+		static const char *const bad[] = { "--memory=64M", "--restore=/elsewhere.state",
+						   "--control=/run/other.ctl" };
+		const char *argv[] = { "run", "--restore", P("bad.state"), "--serial", "none" };
+
+		write_file(P("bad.state"), bad, 3);
+		CHECK_EQ(restore(argv, 5, &c, &o), -EINVAL);
+		CHECK(c.restore && !strcmp(c.restore, P("bad.state")));
+		run_args_free(&c, &o);
+	}
 	{	/* a file of before the section: the options given make the VM, as before */
 		const char *argv[] = { "run", "--restore", P("without.state"), "--memory", "32M" };
 		CHECK_EQ(restore(argv, 5, &c, &o), 0);
