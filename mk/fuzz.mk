@@ -82,8 +82,15 @@ $(eval $(call fuzz_target,ahci-cmd,fuzz/ahci_cmd.c src/devices/ahci.c src/device
 # tests/t-savestate.sh and t-migrate-fuzz.sh's mutants against build/vsrv).
 FUZZ_UNSAFE := -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
 FUZZ_STATE_HDR := src/vmm/savestate_file.h src/devices/virtio/devstate.h src/arch/x86/cpu_state.h
-$(eval $(call fuzz_target,savestate,fuzz/savestate.c src/vmm/savestate_file.c,$(FUZZ_STATE_HDR),\
-  $(filter-out $(BUILD)/src/main.o $(BUILD)/src/vmm/savestate_file.o,$(VSRV_OBJ)) $(LIBVHD),\
+$(eval $(call fuzz_target,savestate,fuzz/savestate.c src/vmm/savestate_file.c \
+  src/vmm/savestate_run.c,$(FUZZ_STATE_HDR) src/vmm/savestate_run.h src/vmm/savestate_int.h,\
+  $(filter-out $(BUILD)/src/main.o $(BUILD)/src/vmm/savestate_file.o \
+  $(BUILD)/src/vmm/savestate_run.o,$(VSRV_OBJ)) $(LIBVHD),$(LDLIBS),$(FUZZ_UNSAFE)))
+# The RUN section's parser alone (the VM's configuration in a save file; its payload is the
+# input: tests/t-savestate-fuzz.sh replays fuzz/corpus/savestate_run).
+$(eval $(call fuzz_target,savestate-run,fuzz/savestate_run.c src/vmm/savestate_run.c,\
+  src/vmm/savestate_run.h src/vmm/savestate_int.h $(FUZZ_STATE_HDR),\
+  $(filter-out $(BUILD)/src/main.o $(BUILD)/src/vmm/savestate_run.o,$(VSRV_OBJ)) $(LIBVHD),\
   $(LDLIBS),$(FUZZ_UNSAFE)))
 $(eval $(call fuzz_target,migrate,fuzz/migrate.c src/vmm/migrate_stream.c src/vmm/migrate_disk.c \
   src/vmm/savestate_file.c,$(FUZZ_STATE_HDR) src/vmm/migrate_stream.h src/vmm/migrate_disk.h \

@@ -14,6 +14,13 @@ fi
 dirs=("$ROOT/fuzz/corpus/savestate")
 [ -d "$ROOT/fuzz/regress/savestate" ] && dirs+=("$ROOT/fuzz/regress/savestate")
 replay_corpus "$bin" savestate-fuzz-corpus "${dirs[@]}"
+# the RUN section's parser (the VM's configuration in the file) on its own
+if [ -x "$ROOT/build/tests/replay-savestate-run" ]; then
+	replay_corpus "$ROOT/build/tests/replay-savestate-run" savestate-run-fuzz-corpus \
+		"$ROOT/fuzz/corpus/savestate_run"
+else
+	fail savestate-run-fuzz-corpus "missing build/tests/replay-savestate-run (run make)"
+fi
 
 if ! have_kvm; then skip savestate-fuzz-mutants "$kvm_reason"; finish; exit; fi
 truncate -s 1M "$TMP/d.raw"

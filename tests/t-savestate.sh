@@ -165,6 +165,25 @@ for tr, fmt in (("mmio", "raw"), ("pci", "vhd")):
     check_blk(name, tr, fmt, disk, before, out, R, "restore")
     blk_state, blk_cfg = state, cfg
 
+# --- the run configuration in the file (docs/savestate.md "The run configuration"): the
+# same save restored with no VM options at all (--kernel, --cmdline, --memory and --disk
+# come from the file), after resetting the disk to the saved moment's contents ---
+name = "save-blk-noopts"
+disk, cfg, cmdline = blk_disk(name, "pci", "raw", R)
+p, ctl, ser = start(name, ["--kernel", guests + "/vsaveblk.elf", "--cmdline", cmdline] + cfg)
+state = os.path.join(tmp, name + ".state")
+ok(name + "-running", wait_for(ser, r"round 2 of"), open(ser).read()[-300:] if os.path.exists(ser) else "")
+r = ctl_cmd(ctl, {"cmd": "save", "path": state})
+rc, err = finish_vm(p)
+ok(name + "-saved", r.get("ok") is True and rc == 0, "%s status %s %s" % (r, rc, err))
+sec = open(state, "rb").read()
+ok(name + "-has-run-section", b"--disk=" + disk.encode() in sec and b"--cmdline=" + cmdline.encode() in sec,
+   "no RUN section with the options")
+before = open(ser).read()
+rc, err, out, secs = restore(name + "-b", state, [])
+ok(name + "-restored-passes", rc == 33 and "vsaveblk: ok" in out, "status %s: %s %s" % (rc, err, out[-400:]))
+check_blk(name, "pci", "raw", disk, before, out, R, "restore")
+
 # --- bad files and other configurations: refused, status 1, the guest never runs ---
 data = open(good_state, "rb").read()
 def bad(name, content, args, want):
@@ -188,6 +207,26 @@ def section(typ):  # offset of the first payload byte of the first section of th
         if t == typ: return off + 32
         off += 32 + n
     raise Exception("no section %d" % typ)
+def strip_run(d):  # the file as written before the RUN section existed (type 9 left out)
+    off, out = 64, bytearray(d[:64])
+    while off + 32 <= len(d):
+        t, i, ln = struct.unpack_from("<IIQ", d, off)
+        if t == 6:  # MEMORY: its pages start at a 4 KiB-aligned file offset, moved with it
+            ms, psz, rsv, npg, bmb, doff = struct.unpack_from("<QIIQQQ", d, off + 32)
+            pages = d[doff:off + 32 + ln]
+            start = len(out) + 32
+            ndoff = (start + 40 + bmb + 4095) // 4096 * 4096
+            pay = bytearray(struct.pack("<QIIQQQ", ms, psz, rsv, npg, bmb, ndoff))
+            pay += d[off + 32 + 40:off + 32 + 40 + bmb] + bytes(ndoff - start - 40 - bmb) + pages
+            h = bytearray(struct.pack("<IIQII8x", 6, 0, len(pay), zlib.crc32(bytes(pay)), 0))
+            struct.pack_into("<I", h, 20, zlib.crc32(bytes(h[:20])))
+            out += h + pay
+        elif t != 9:
+            out += d[off:off + 32 + ln]
+        off += 32 + ln
+    struct.pack_into("<I", out, 24, struct.unpack_from("<I", d, 24)[0] - 1)
+    struct.pack_into("<I", out, 60, zlib.crc32(bytes(out[:60])))
+    return bytes(out)
 def header(version=1, layout=None):
     h = bytearray(data[:64])
     struct.pack_into("<I", h, 8, version)
@@ -220,11 +259,17 @@ ok("restore-bad-flip-memory-lazy", rc == 1 and "guest memory is corrupt (CRC mis
 bad("version", header(version=2), good_cfg, "another format version")
 bad("layout", header(layout=12345), good_cfg, "other state layouts")
 bad("missing", None, good_cfg, "No such file")
-bad("memory-size", data, ["--memory", "64M"], "128 MiB of memory, this one 64 MiB")
-bad("cpu-count", data, ["--memory", "128M", "--cpus", "2"], "1 vCPUs, this one 2")
-bad("extra-disk", data, good_cfg + ["--disk", blk_cfg[3].split(",")[0] + ",format=vhd"], "0 virtio devices, this one 1")
-bad("no-disk", open(blk_state, "rb").read(), ["--memory", "64M"], "1 virtio devices, this one 0")
-bad("transport", open(blk_state, "rb").read(),
+# VM options given with a file that has them must be the file's (the RUN section)
+bad("memory-size", data, ["--memory", "64M"], r"--memory=64M is not what the saved VM has \(--memory=128M\)")
+bad("cpu-count", data, ["--memory", "128M", "--cpus", "2"], r"--cpus=2 is not what the saved VM has \(--cpus=1\)")
+bad("extra-disk", data, good_cfg + ["--disk", blk_cfg[3].split(",")[0] + ",format=vhd"],
+    r"--disk=.* is not what the saved VM has \(not given")
+bad("other-transport", open(blk_state, "rb").read(),
+    ["--disk", blk_cfg[3].replace("transport=pci", "transport=mmio")], r"--disk=.*transport=mmio is not what the saved VM has")
+# a file of before the RUN section: the options given make the VM, checked against the file
+bad("old-memory-size", strip_run(data), ["--memory", "64M"], "128 MiB of memory, this one 64 MiB")
+bad("old-no-disk", strip_run(open(blk_state, "rb").read()), ["--memory", "64M"], "1 virtio devices, this one 0")
+bad("old-transport", strip_run(open(blk_state, "rb").read()),
     ["--memory", "64M", "--disk", blk_cfg[3].replace("transport=pci", "transport=mmio")],
     "virtio-blk on virtio-pci in the saved VM, a virtio-blk on virtio-mmio")
 sys.exit(1 if vmstate.fails else 0)

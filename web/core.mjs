@@ -142,9 +142,11 @@ export function actionButtons(vm) {
     }, a.label)));
 }
 
-// A VM's state; stopped or crashed, with how its last run ended as the tooltip.
+// A VM's state; stopped or crashed, with how its last run ended as the tooltip; saved, with
+// what that means.
 export function stateBadge(state, lastExit) {
-  const why = (state === 'crashed' || state === 'stopped') && lastExit ? fmtExit(lastExit) : null;
+  const why = state === 'saved' ? 'Its memory and devices are saved: Start resumes it'
+    : (state === 'crashed' || state === 'stopped') && lastExit ? fmtExit(lastExit) : null;
   return h('span', { class: 'state state-' + String(state).replace(/[^a-z]/g, ''), title: why },
     state || '?');
 }

@@ -3,7 +3,7 @@
 // the server decides them (src/server/api_vm.c, sup.c). No DOM.
 
 export const ACTIONS = Object.freeze([
-  { id: 'start', label: 'Start', perm: 'control', states: ['stopped', 'crashed'] },
+  { id: 'start', label: 'Start', perm: 'control', states: ['stopped', 'crashed', 'saved'] },
   { id: 'shutdown', label: 'Shut down', perm: 'control', states: ['running'] },
   { id: 'off', label: 'Power off', perm: 'control', states: ['starting', 'running', 'paused', 'stopping'],
     confirm: 'Power off %s now? The guest is not asked to shut down first.' },
@@ -11,7 +11,11 @@ export const ACTIONS = Object.freeze([
     confirm: 'Reset %s? The guest restarts at once.' },
   { id: 'pause', label: 'Pause', perm: 'control', states: ['running'] },
   { id: 'resume', label: 'Resume', perm: 'control', states: ['paused'] },
-  { id: 'delete', label: 'Delete', perm: 'remove', states: ['stopped', 'crashed'],
+  // save state: the VMM writes memory and devices to a file and ends; start resumes it
+  { id: 'save', label: 'Save', perm: 'control', states: ['running', 'paused'] },
+  { id: 'discard-saved', label: 'Discard saved state', perm: 'control', states: ['saved'],
+    confirm: 'Discard the saved state of %s? Its next start boots it afresh.' },
+  { id: 'delete', label: 'Delete', perm: 'remove', states: ['stopped', 'crashed', 'saved'],
     confirm: 'Delete %s? Its configuration is removed; its disks are kept.' },
 ]);
 

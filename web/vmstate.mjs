@@ -25,6 +25,9 @@ export const eventStates = Object.freeze({
   'vm-stopping': 'stopping',
   'vm-stopped': 'stopped',
   'vm-crashed': 'crashed',
+  'vm-saved': 'saved',             // its state is in a file: start resumes it
+  'vm-restore-failed': 'saved',    // a start from it ended before the VM ran: still saved
+  'vm-saved-discarded': 'stopped',
 });
 
 function withStale(stale, name) {
@@ -120,7 +123,7 @@ function applyEvent(state, ev) {
   if (!old)                          // a VM we did not know: fetch it
     return { ...next, stale: withStale(next.stale, name) };
   const vm = { ...old, state: st, _event: id ?? old._event };
-  if (type === 'vm-stopped' || type === 'vm-crashed') {
+  if (type === 'vm-stopped' || type === 'vm-crashed' || type === 'vm-saved') {
     // last_exit: the server's record ({exit, status, signal, reason, at_start, time});
     // an older server's event carries only the exit text.
     if (e.data && e.data.last_exit && typeof e.data.last_exit === 'object')

@@ -110,6 +110,12 @@ int img_cmd_resize(int argc, char **argv);
 int img_cmd_map(int argc, char **argv);
 int img_cmd_compact(int argc, char **argv);
 
+/* A saved-VM file (vsrv run's save, docs/savestate.md) for `img info` (img_save.c):
+ * _is_ says whether path starts with the file's magic; _info_ checks it as a restore does
+ * and prints what it holds, its run configuration among it (JSON with json). Exit status. */
+bool img_is_savestate(const char *path);
+int img_info_savestate(const char *path, bool json);
+
 /* Message to stderr prefixed "vsrv img: ". */
 void img_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -262,6 +262,9 @@ int img_cmd_info(int argc, char **argv)
 		img_err("info: expecting one file name");
 		return 1;
 	}
+	/* a saved VM (vsrv run's save) is not a disk image: what it holds */
+	if (!fmt && img_is_savestate(argv[optind]))
+		return img_info_savestate(argv[optind], json > 0);
 	/* The whole chain is opened: a missing or broken parent is an error here. */
 	if (img_open(argv[optind], fmt, share, &im) < 0)
 		return 1;

@@ -4,6 +4,7 @@
  * of V, 1 bad input or a host-side failure, 2 a guest crash (triple fault, KVM error),
  * 128 + N when stopped by signal N. */
 #include "cli/cli.h"
+#include "cli/run_args.h"
 #include "cli/run_usage.h"
 
 #include <errno.h>
@@ -36,69 +37,6 @@
 #include "vmm/sandbox.h"
 #include "vmm/vm.h"
 #include "vmm/vnc.h"
-
-#define DEFAULT_MEM (128ULL << 20)
-
-static int parse_cpus(const char *s, unsigned *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v < 1 || v > VM_MAX_VCPUS) {
-		vsrv_log("--cpus %s: must be a whole number from 1 to %d", s, VM_MAX_VCPUS);
-		return -EINVAL;
-	}
-	*out = (unsigned)v;
-	return 0;
-}
-
-static int parse_memory(const char *s, uint64_t *out)
-{
-	size_t n = strlen(s);
-	uint64_t v;
-	int ret;
-
-	ret = size_parse(s, &v);
-	if (!ret && n && s[n - 1] >= '0' && s[n - 1] <= '9') {
-		if (v > VM_MAX_MEM >> 20)
-			ret = -ERANGE;
-		v <<= 20; /* a bare number is MiB, as with qemu -m */
-	}
-	if (ret == -EINVAL) {
-		vsrv_log("--memory %s: not a size (use e.g. 64M or 2G)", s);
-		return ret;
-	}
-	if (ret < 0 || v < VM_MIN_MEM || v > VM_MAX_MEM) {
-		vsrv_log("--memory %s: out of range (%llu MiB to %llu GiB)", s,
-			 VM_MIN_MEM >> 20, VM_MAX_MEM >> 30);
-		return -ERANGE;
-	}
-	if (v & 4095) {
-		vsrv_log("--memory %s: not a multiple of 4 KiB", s);
-		return -EINVAL;
-	}
-	*out = v;
-	return 0;
-}
-
-static int parse_serial(const char *s, struct vm_config *c)
-{
-	if (!strcmp(s, "stdio"))
-		c->serial = VM_SERIAL_STDIO;
-	else if (!strcmp(s, "none"))
-		c->serial = VM_SERIAL_NONE;
-	else if (!strncmp(s, "file:", 5) && s[5])
-		c->serial = VM_SERIAL_FILE, c->serial_path = s + 5;
-	else if (!strncmp(s, "unix:", 5) && s[5])
-		c->serial = VM_SERIAL_UNIX, c->serial_path = s + 5;
-	else {
-		vsrv_log("--serial %s: expected stdio, none, file:PATH or unix:PATH", s);
-		return -EINVAL;
-	}
-	return 0;
-}
 
 static int push(const char ***arr, unsigned *n, const char *s)
 {
@@ -147,15 +85,6 @@ static const struct option options[] = {
 	{ "enlightenments", required_argument, NULL, OPT_ENLIGHTENMENTS },
 	{ "mem-merge", required_argument, NULL, OPT_MEM_MERGE },
 	{ NULL, 0, NULL, 0 },
-};
-
-/* The options of `vsrv run` that are about the process rather than the VM. */
-struct run_opts {
-	int sandbox;              /* 1 on, 0 off, -1 not given (on where supported) */
-	struct sandbox_config sb; /* run_as, uid, gid from --run-as */
-	char **owned;             /* the --disk specs made of --cdrom options (freed at the end) */
-	unsigned nr_owned;
-	struct vnc *vnc;          /* --vnc: its listening socket, served by each boot's VM */
 };
 
 /* Keep spec (malloc'd) until the end: 0, or -ENOMEM with spec freed. */
@@ -264,53 +193,20 @@ static int parse_firmware(const char *spec, struct vm_config *c, struct run_opts
 	return ret;
 }
 
-static int parse_uuid(const char *s, struct vm_config *c)
+int run_parse_args(int argc, char **argv, struct vm_config *c, struct run_opts *o)
 {
-	if (smbios_uuid_parse(s, c->uuid)) {
-		vsrv_log("--uuid %s: expected a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)", s);
-		return -EINVAL;
-	}
-	c->has_uuid = true;
-	return 0;
-}
-
-static int parse_smbios_str(const char *opt, const char *s, const char **out)
-{
-	if (!s[0] || strlen(s) > SMBIOS_STR_MAX) {
-		vsrv_log("%s: 1 to %d characters", opt, SMBIOS_STR_MAX);
-		return -EINVAL;
-	}
-	*out = s;
-	return 0;
-}
-
-static int parse_enlightenments(const char *s, struct vm_config *c)
-{
-	enum x86_enlight e;
-
-	if (x86_enlight_parse(s, &e)) {
-		vsrv_log("--enlightenments %s: expected kvm, hyperv or none", s);
-		return -EINVAL;
-	}
-	c->enlightenments = e;
-	return 0;
-}
-
-/* Returns 0, 1 for --help (print usage, exit 0), or -errno after logging. */
-static int parse_args(int argc, char **argv, struct vm_config *c, struct run_opts *o)
-{
-	int opt, ret = 0;
+	int opt, idx, ret = 0;
 
 	opterr = 0;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+	while ((idx = -1, opt = getopt_long(argc, argv, ":h", options, &idx)) != -1) {
 		switch (opt) {
 		case OPT_KERNEL:    c->kernel = optarg; break;
 		case OPT_INITRD:    c->initrd = optarg; break;
 		case OPT_CMDLINE:   c->cmdline = optarg; break;
-		case OPT_CPUS:      ret = parse_cpus(optarg, &c->nr_cpus); break;
-		case OPT_MEMORY:    ret = parse_memory(optarg, &c->mem_size); break;
-		case OPT_SERIAL:    ret = parse_serial(optarg, c); break;
+		case OPT_CPUS:      ret = run_parse_cpus(optarg, &c->nr_cpus); break;
+		case OPT_MEMORY:    ret = run_parse_memory(optarg, &c->mem_size); break;
+		case OPT_SERIAL:    ret = run_parse_serial(optarg, c); break;
 		case OPT_NO_REBOOT: c->no_reboot = true; break;
 		case OPT_DISK:      ret = push(&c->disks, &c->nr_disks, optarg); break;
 		case OPT_CDROM:     ret = parse_cdrom(argc, argv, c, o); break;
@@ -333,12 +229,12 @@ static int parse_args(int argc, char **argv, struct vm_config *c, struct run_opt
 		case OPT_RUN_AS:    ret = parse_run_as(optarg, o); break;
 		case OPT_FIRMWARE:  ret = parse_firmware(optarg, c, o); break;
 		case OPT_BOOT:      ret = x86_firmware_parse_boot(optarg, c); break;
-		case OPT_UUID:      ret = parse_uuid(optarg, c); break;
-		case OPT_NAME:      ret = parse_smbios_str("--name", optarg, &c->name); break;
+		case OPT_UUID:      ret = run_parse_uuid(optarg, c); break;
+		case OPT_NAME:      ret = run_parse_smbios_str("--name", optarg, &c->name); break;
 		case OPT_SERIAL_NUMBER:
-			ret = parse_smbios_str("--serial-number", optarg, &c->serial_number);
+			ret = run_parse_smbios_str("--serial-number", optarg, &c->serial_number);
 			break;
-		case OPT_ENLIGHTENMENTS: ret = parse_enlightenments(optarg, c); break;
+		case OPT_ENLIGHTENMENTS: ret = run_parse_enlightenments(optarg, c); break;
 		case OPT_MEM_MERGE:
 			if (!strcmp(optarg, "on"))
 				c->mem_merge = VM_MEM_MERGE_ON;
@@ -356,6 +252,15 @@ static int parse_args(int argc, char **argv, struct vm_config *c, struct run_opt
 			vsrv_log("unknown option '%s' (see vsrv run --help)", argv[optind - 1]);
 			return -EINVAL;
 		}
+		if (ret < 0)
+			return ret;
+		/* the VM's own options, as a save file keeps them (a --cdrom as its --disk) */
+		if (opt == OPT_CDROM)
+			ret = run_args_note(o, "disk", c->disks[c->nr_disks - 1]);
+		else if (opt == OPT_BALLOON)
+			ret = run_args_note(o, "device", "balloon");
+		else if (idx >= 0)
+			ret = run_args_note(o, options[idx].name, optarg);
 		if (ret < 0)
 			return ret;
 	}
@@ -683,10 +588,17 @@ int cmd_run(int argc, char **argv)
 	int ret, code, killed_by = 0;
 
 	vsrv_log_set_prefix("vsrv");
-	ret = parse_args(argc, argv, &cfg, &o);
+	ret = run_parse_args(argc, argv, &cfg, &o);
 	if (ret == 1) {
 		run_usage(stdout);
 		return 0;
+	}
+	/* A restore takes the VM's options from the file (run_args.h). */
+	if (!ret && cfg.restore)
+		ret = run_args_restore(argv[0], &cfg, &o);
+	else if (!ret) {
+		cfg.run_args = (const char *const *)o.vm_args;
+		cfg.nr_run_args = o.nr_vm_args;
 	}
 	if (ret < 0) {
 		code = 1;
@@ -782,12 +694,6 @@ out_sig:
 		raise(killed_by);
 	}
 out:
-	for (unsigned i = 0; i < o.nr_owned; i++)
-		free(o.owned[i]);
-	free(o.owned);
-	free(cfg.disks);
-	free(cfg.nets);
-	free(cfg.devices);
-	free(cfg.displays);
+	run_args_free(&cfg, &o);
 	return code;
 }

@@ -430,7 +430,9 @@ static int vm_action(struct client *cl, struct opt_res *r)
 	json_t *out = NULL;
 	int rc;
 
-	snprintf(tail, sizeof(tail), "/%s%s%s", r->cmd->name, undo ? "?undo=" : "", undo ? undo->str : "");
+	/* vm discard NAME is the discard-saved action */
+	snprintf(tail, sizeof(tail), "/%s%s%s", strcmp(r->cmd->name, "discard") ? r->cmd->name :
+		 "discard-saved", undo ? "?undo=" : "", undo ? undo->str : "");
 	vm_path(r, tail, seg, sizeof(seg), path, sizeof(path));
 	rc = client_call(cl, "POST", path, NULL, &out);
 	if (!rc) {
@@ -671,6 +673,14 @@ static const struct opt_cmd vm_cmds[] = {
 	  "next start has the new medium.", media_opts, vm_media },
 	{ "pause", "NAME", 1, 1, "Pause a VM's vCPUs.", NULL, NULL, vm_action },
 	{ "resume", "NAME", 1, 1, "Resume a paused VM.", NULL, NULL, vm_action },
+	{ "save", "NAME", 1, 1, "Save a running or paused VM's state (memory and devices) into "
+	  "its directory: the VM is then saved, and start resumes it.",
+	  "The VMM writes the state and ends; the VM's state is saved (its hardware cannot be "
+	  "changed then). start restores it where it was and removes the file once it runs; "
+	  "discard drops the file (the next start boots afresh); delete takes it with the VM.",
+	  NULL, vm_action },
+	{ "discard", "NAME", 1, 1, "Drop a saved VM's saved state: it is off, and the next start "
+	  "boots it afresh.", NULL, NULL, vm_action },
 	{ "delete", "NAME", 1, 1, "Delete a VM.", NULL, delete_opts, vm_delete },
 	{ "undo-disks", "NAME", 1, 1, "List a VM's kept undo disks; --commit or --discard them.",
 	  "The undo disks a VM's last run left (its --undo-disks keep, or --undo keep of off and "

@@ -62,6 +62,9 @@ int api_vm_update(struct req *r);
 int api_vm_delete(struct req *r);
 int api_vm_status(struct req *r);
 int api_vm_action(struct req *r);
+/* The save and discard-saved actions of VM id (api_vmsave.c), called by api_vm_action once
+ * the caller holds control on it. */
+int api_vm_save_action(struct req *r, int64_t id);
 int api_vm_media(struct req *r);
 int api_vm_balloon_get(struct req *r);
 int api_vm_balloon_put(struct req *r);

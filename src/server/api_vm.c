@@ -17,6 +17,7 @@
 #include "server/vmrow.h"
 #include "server/vmagent.h"
 #include "server/vmdir.h"
+#include "server/vmsave.h"
 
 #include <dirent.h>
 #include <pthread.h>
@@ -554,6 +555,12 @@ int api_vm_status(struct req *r)
 		return req_error(r, -ENOENT, "the VM went away");
 	sup_runtime_json(r->srv, id, o);
 	json_object_del(o, "monitor_pid");
+	/* the saved state's file (vmsave.h): null when none */
+	{
+		json_t *sv = vmsave_json(r->srv, id);
+
+		json_object_set_new(o, "saved", sv ? sv : json_null());
+	}
 	r->out = o;
 	return 200;
 }
@@ -658,6 +665,12 @@ int api_vm_update(struct req *r)
 	}
 	if (inv_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
+	if (hw && vmsave_state_saved(r->c, id)) {
+		inv_rollback(r->c);
+		return req_error(r, -EBUSY, "%s has a saved state (its memory and devices as they "
+				 "were): start it, or discard the saved state, before changing its "
+				 "hardware", r->args[0]);
+	}
 	if (hw && !vm_is_off(r, id)) {
 		inv_rollback(r->c);
 		return req_error(r, -EBUSY, "%s is running: turn it off before changing its hardware",
@@ -729,9 +742,10 @@ int api_vm_action(struct req *r)
 	int rc;
 
 	if (strcmp(a, "start") && strcmp(a, "shutdown") && strcmp(a, "off") && strcmp(a, "reset") &&
-	    strcmp(a, "pause") && strcmp(a, "resume"))
+	    strcmp(a, "pause") && strcmp(a, "resume") && strcmp(a, "save") &&
+	    strcmp(a, "discard-saved"))
 		return req_error(r, -ENOENT, "no such action; actions are start, shutdown, off, "
-				 "reset, pause, resume");
+				 "reset, pause, resume, save, discard-saved");
 	if (vm_lookup(r, &id) || auth_require_object(r, "vm", id, r->args[0], PERM_CONTROL))
 		return r->status;
 	if (r->body && !(json_is_object(r->body) && json_object_size(r->body) == 0))
@@ -741,6 +755,8 @@ int api_vm_action(struct req *r)
 		return req_error(r, -EINVAL, "undo=: only for off and shutdown");
 	if (undo && strcmp(undo, "keep") && strcmp(undo, "commit") && strcmp(undo, "discard"))
 		return req_error(r, -EINVAL, "undo: keep, commit or discard");
+	if (!strcmp(a, "save") || !strcmp(a, "discard-saved"))
+		return api_vm_save_action(r, id);
 	if (!strcmp(a, "start")) {
 		char why[300];
 
@@ -778,6 +794,9 @@ int api_vm_action(struct req *r)
 	if (rc == -ENOSPC)
 		return req_error(r, rc, "%s: its memory reservation exceeds what the host has left "
 				 "(see /api/v1/host)", r->args[0]);
+	if (rc == -ESTALE)
+		return req_error(r, -EBUSY, "%s: its saved state's file is missing: discard the "
+				 "saved state (discard-saved) to start it afresh", r->args[0]);
 	if (rc)
 		return req_error(r, rc, "%s: %s failed: %s", r->args[0], a, strerror(-rc));
 	r->out = vm_json(r->srv, r->c, id, 0);

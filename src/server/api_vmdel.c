@@ -1,4 +1,5 @@
-/* DELETE /api/v1/vms/{name}: the VM (off) with its grants, snapshots and undo disks; with
+/* DELETE /api/v1/vms/{name}: the VM (off or saved: its saved state goes with its directory)
+ * with its grants, snapshots and undo disks; with
  * ?disks=true also the disks no other VM has. Disk layers (layers.h) go with it, but for
  * what a linked clone still needs: a frozen image stays while anything sits over it, also
  * a deleted disk's own file. */
@@ -11,6 +12,7 @@
 #include "server/snapshot.h"
 #include "server/vmrow.h"
 #include "server/vmdir.h"
+#include "server/vmsave.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -25,7 +27,9 @@ static bool vm_is_off(struct req *r, int64_t id)
 
 	if (inv_vm_get_status(r->c, id, &v))
 		return false;
-	off = !strcmp(v.state, INV_VM_STOPPED) || !strcmp(v.state, INV_VM_CRASHED);
+	/* a saved VM's state file goes with its directory (vmsave.h) */
+	off = !strcmp(v.state, INV_VM_STOPPED) || !strcmp(v.state, INV_VM_CRASHED) ||
+	      !strcmp(v.state, INV_VM_SAVED);
 	inv_vm_status_clear(&v);
 	return off;
 }
@@ -137,6 +141,7 @@ int api_vm_delete(struct req *r)
 	}
 	layer_files_end(&lf, true);
 	lf.gone = NULL;
+	vmsave_remove(r->srv, id); /* a subdirectory: remove_tree takes files only */
 	if (!vmdir_path(r->srv, id, dir, sizeof(dir)))
 		remove_tree(dir);
 	cgroup_remove(r->srv, id);

@@ -33,7 +33,9 @@ static int find_holder(const struct inv_vm *v, const struct inv_vm_disk *d, void
 					   &is_top) && is_top)
 		they_write = false;
 
-	if (v->id == h->id || !inv_vm_state_up(v->state) || !(h->writes || they_write))
+	/* a saved VM holds its disks as it did running: its saved state goes on from them */
+	if (v->id == h->id || (!inv_vm_state_up(v->state) && strcmp(v->state, INV_VM_SAVED)) ||
+	    !(h->writes || they_write))
 		return 0;
 	if (!h->found || (they_write && !h->they_write)) {
 		snprintf(h->who, h->len, "'%s' (%s)", v->name, they_write ? "read-write" : "read-only");

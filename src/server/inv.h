@@ -96,6 +96,8 @@ int inv_object_id(struct dbc *c, const char *kind, const char *name, int64_t *id
 #define INV_VM_PAUSED "paused"
 #define INV_VM_STOPPING "stopping"
 #define INV_VM_CRASHED "crashed"
+/* Off, with its memory and devices in its saved-state file (vmsave.h): a start restores it. */
+#define INV_VM_SAVED "saved"
 
 /* One VM. The strings are the struct's own (malloc'd by inv_vm_get, freed by inv_vm_clear);
  * a caller filling one for inv_vm_create/inv_vm_put sets them to strings it owns and does
@@ -188,7 +190,7 @@ int inv_vm_delete(struct dbc *c, int64_t id);
  * inv_vm_set_pid: the monitor pid only. inv_vm_count_restart: restarts + 1.
  * inv_vm_promote: starting -> running (started now) only when the VM is still starting
  * under monitor pid; 0 when it was, -ESRCH when the VM moved on (-ENOENT: deleted).
- * inv_vm_mark_stopping: stopping, unless the VM is stopped or crashed (a final state stays;
+ * inv_vm_mark_stopping: stopping, unless the VM is stopped, crashed or saved (a final state stays;
  * 0 either way). Each returns 0 or -EIO besides what is named; a write of a missing VM is
  * no error but for inv_vm_promote. Each raises the VM's rev. */
 int inv_vm_set_state(struct dbc *c, int64_t id, const char *state, pid_t pid,

@@ -157,7 +157,8 @@ static int mark_stopping(json_t *st, const void *arg)
 	const char *state = ie_str(st, "state");
 
 	(void)arg;
-	if (!state || !strcmp(state, INV_VM_STOPPED) || !strcmp(state, INV_VM_CRASHED))
+	if (!state || !strcmp(state, INV_VM_STOPPED) || !strcmp(state, INV_VM_CRASHED) ||
+	    !strcmp(state, INV_VM_SAVED))
 		return 1;
 	return ie_set_str(st, "state", INV_VM_STOPPING);
 }

@@ -322,7 +322,7 @@ int inv_sqlite_vm_promote(struct dbc *c, int64_t id, pid_t pid)
 int inv_sqlite_vm_mark_stopping(struct dbc *c, int64_t id)
 {
 	sqlite3_stmt *s = db_stmt(c, "UPDATE vms SET state = 'stopping', rev = rev + 1 WHERE id = ? "
-				     "AND state NOT IN ('stopped', 'crashed')");
+				     "AND state NOT IN ('stopped', 'crashed', 'saved')");
 
 	if (!s)
 		return -EIO;

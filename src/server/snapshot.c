@@ -29,7 +29,11 @@ int snapshot_check_off(struct server *srv, struct dbc *c, int64_t id, const char
 	if (rc)
 		return rc;
 	off = !strcmp(st.state, INV_VM_STOPPED) || !strcmp(st.state, INV_VM_CRASHED);
-	if (!off)
+	if (!off && !strcmp(st.state, INV_VM_SAVED))
+		snprintf(why, len, "%s is saved: its saved state goes on from its disks as they "
+			 "are, so snapshots, reverts and clones need it off (start it and turn it "
+			 "off, or discard the saved state)", name);
+	else if (!off)
 		snprintf(why, len, "%s is %s: snapshots, reverts and clones need it off", name,
 			 st.state);
 	inv_vm_status_clear(&st);

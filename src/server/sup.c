@@ -13,6 +13,7 @@
 #include "server/vmctl.h"
 #include "server/network.h"
 #include "server/vmdir.h"
+#include "server/vmsave.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -48,6 +49,7 @@ struct runvm {
 	bool stop_req;          /* an exit we asked for: off, shutdown */
 	bool reset_req;         /* start again after the exit */
 	char undo[8];           /* the stop request's undo-disk action, or "" (the setting) */
+	bool save_req;          /* its VMM is saving it and ends after (sup_save.c) */
 	double shutdown_deadline;
 	double started;
 	int quick_restarts;
@@ -87,36 +89,6 @@ static pid_t read_pid(struct server *srv, int64_t id, const char *file)
 	if (sup_read_small(p, b, sizeof(b)))
 		return 0;
 	return atoi(b);
-}
-
-/* The last lines of the console (at most 2 KiB, 10 lines). */
-static char *console_tail(struct server *srv, int64_t id)
-{
-	char dir[4096], p[4200], buf[2049];
-	int fd, lines = 0;
-	off_t size;
-	ssize_t r;
-	char *s;
-
-	vmdir_path(srv, id, dir, sizeof(dir));
-	snprintf(p, sizeof(p), "%s/console.log", dir);
-	fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return strdup("");
-	size = lseek(fd, 0, SEEK_END);
-	r = pread(fd, buf, sizeof(buf) - 1, size > 2048 ? size - 2048 : 0);
-	close(fd);
-	if (r < 0)
-		r = 0;
-	buf[r] = '\0';
-	for (s = buf + r; s > buf; s--)
-		if (s[-1] == '\n' && s != buf + r && ++lines >= 10)
-			break;
-	/* Keep the text printable for JSON and logs. */
-	for (char *q = s; *q; q++)
-		if ((unsigned char)*q < 0x20 && *q != '\n' && *q != '\t')
-			*q = '?';
-	return strdup(s);
 }
 
 /* A pid we may trust to be our shim: alive and running `vsrv monitor DIR`. */
@@ -211,6 +183,16 @@ static int start_locked(struct server *srv, struct dbc *c, int64_t id, const cha
 	inv_vm_clear(&vm);
 	if (!restart && inv_vm_state_up(state))
 		return -EBUSY;
+	/* A saved VM is restored from its file (sup_build_argv adds --restore); any other
+	 * boots afresh, without a file left of a discard cut short (so that a file there while
+	 * starting means a restore: handle_exit) */
+	if (!strcmp(state, INV_VM_SAVED) && !vmsave_exists(srv, id, NULL)) {
+		vsrv_log("vm %s: not started: its saved state (%s/%s) is missing", name, VMSAVE_DIR,
+			 VMSAVE_FILE);
+		return -ESTALE;
+	}
+	if (strcmp(state, INV_VM_SAVED) && vmsave_remove(srv, id))
+		vsrv_log("vm %s: cannot remove a stale %s/%s", name, VMSAVE_DIR, VMSAVE_FILE);
 	if (reservation_used(c, id) + need > (int64_t)srv->host_mem_mib)
 		return -ENOSPC;
 	rc = vmdir_path(srv, id, dir, sizeof(dir));
@@ -274,8 +256,10 @@ static int start_locked(struct server *srv, struct dbc *c, int64_t id, const cha
 			vsrv_log("vm %s: cannot watch its monitor (pid %d)", name, (int)pid);
 	}
 	pthread_mutex_unlock(&s->lock);
-	events_emit(srv, c, "vm-starting", "vm", name, who, json_pack("{s:i}", "monitor_pid", pid),
-		    "%s starting%s", name, restart ? " again" : "");
+	events_emit(srv, c, "vm-starting", "vm", name, who,
+		    json_pack("{s:i,s:b}", "monitor_pid", pid, "restore", !strcmp(state, INV_VM_SAVED)),
+		    "%s starting%s%s", name, restart ? " again" : "",
+		    !strcmp(state, INV_VM_SAVED) ? " from its saved state" : "");
 	sup_ready_watch(s->ready, id, pid, name, who);
 	return 0;
 }
@@ -467,6 +451,22 @@ int sup_pause(struct server *srv, struct dbc *c, int64_t id, int pause, const ch
 	return rc;
 }
 
+int sup_mark_save(struct server *srv, int64_t id, bool on)
+{
+	struct supervisor *s = srv->sup;
+	struct runvm *v;
+	int rc = -EBUSY;
+
+	pthread_mutex_lock(&s->lock);
+	v = find(s, id);
+	if (v && v->mon_pid > 0 && !v->stop_req && !v->reset_req) {
+		v->save_req = on;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
 /* The shim of v ended: record how, and restart by policy. Supervisor thread, s->lock
  * not held. */
 static void handle_exit(struct supervisor *s, struct runvm *v)
@@ -477,7 +477,7 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 	char state0[16] = "", *tail, *rec;
 	const char *why;
 	json_t *le;
-	bool clean, requested, restart = false, restarted = false;
+	bool clean, requested, restart = false, restarted = false, saved, unrestored;
 	struct inv_vm vm;
 	int code = -1, sig = 0;
 
@@ -497,11 +497,11 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 	} else {
 		snprintf(ex, sizeof(ex), "monitor died");
 	}
-	tail = console_tail(srv, v->id);
+	tail = sup_console_tail(dir);
 	/* `vsrv run`'s exit status: 0 power-off, (V << 1) | 1 a debug-exit write of V (the
 	 * guest chose to end), 1 a host-side failure, 2 a guest crash, 128 + N a signal. */
 	clean = code == 0 || (code > 1 && code < 128 && (code & 1));
-	requested = v->stop_req || v->reset_req;
+	requested = v->stop_req || v->reset_req || v->save_req;
 	if (!c) {
 		free(tail);
 		return;
@@ -512,7 +512,17 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 		snprintf(state0, sizeof(state0), "%s", vm.state);
 		inv_vm_clear(&vm);
 	}
-	if (v->reset_req)
+	/* Saved (sup_save.c): its VMM wrote the file and ended with status 0; also when no daemon
+	 * saw the save (a file is only there while up after a save in this run: a restore
+	 * removes it once running). A restore that failed keeps the file: saved again. */
+	saved = code == 0 && vmsave_exists(srv, v->id, NULL) &&
+		(v->save_req || !strcmp(state0, INV_VM_RUNNING) || !strcmp(state0, INV_VM_PAUSED) ||
+		 !strcmp(state0, INV_VM_STOPPING));
+	unrestored = !saved && !clean && !strcmp(state0, INV_VM_STARTING) &&
+		     vmsave_exists(srv, v->id, NULL);
+	if (saved || unrestored)
+		requested = true;
+	else if (v->reset_req)
 		restart = true;
 	else if (!requested && (!strcmp(policy, "always") ||
 				(!strcmp(policy, "on-failure") && !clean)))
@@ -527,13 +537,15 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 			restart = false;
 	}
 	if (inv_begin(c) == 0) {
-		const char *state = requested || clean ? INV_VM_STOPPED : INV_VM_CRASHED;
+		const char *state = saved || unrestored ? INV_VM_SAVED :
+				    requested || clean ? INV_VM_STOPPED : INV_VM_CRASHED;
 		json_t *data = json_pack("{s:s,s:i,s:i,s:s}", "exit", ex, "status", code, "signal", sig,
 					 "console", tail);
 
 		/* A failure while 'starting': its VMM never came up. A guest that ended by
 		 * itself or crashed before the watcher saw it up did run (sup_ready.h). */
-		rec = sup_exit_record(ex, code, sig, requested, !strcmp(state0, "starting") &&
+		rec = saved ? sup_exit_record_saved(ex) :
+		      sup_exit_record(ex, code, sig, requested, !strcmp(state0, "starting") &&
 				      !clean && code != 2, tail);
 		inv_vm_set_state(c, v->id, state, 0, rec ? rec : ex);
 		le = sup_exit_json(rec ? rec : ex);
@@ -541,7 +553,9 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 		if (data)
 			json_object_set(data, "last_exit", le);
 		free(rec);
-		if (!strcmp(state, INV_VM_CRASHED))
+		if (saved || unrestored)
+			sup_save_exit_event(srv, c, v->id, v->name, unrestored, data, why ? why : ex);
+		else if (!strcmp(state, INV_VM_CRASHED))
 			events_emit(srv, c, "vm-crashed", "vm", v->name, NULL, data,
 				    "%s crashed (%s): %s", v->name, ex, why ? why : ex);
 		else
@@ -564,7 +578,7 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 	if (!restarted)
 		sup_cluster_release(srv, v->name);
 	/* Undo disks: decided when the VM ends for good, never after a crash (kept then). */
-	if (!restart && strcmp(undo, "off") && (requested || clean)) {
+	if (!restart && !saved && !unrestored && strcmp(undo, "off") && (requested || clean)) {
 		const char *action = v->undo[0] ? v->undo : undo;
 		int rc = undo_finish(srv, v->id, v->name, action, NULL);
 
@@ -705,7 +719,8 @@ static int add_known(const struct inv_vm *v, void *arg)
 		return 1;
 	k->ids[k->n] = v->id;
 	k->flags[k->n] = (v->autostart ? 1 : 0) |
-			 (strcmp(v->state, INV_VM_STOPPED) && strcmp(v->state, INV_VM_CRASHED) ? 2 : 0);
+			 (strcmp(v->state, INV_VM_STOPPED) && strcmp(v->state, INV_VM_CRASHED) &&
+			  strcmp(v->state, INV_VM_SAVED) ? 2 : 0);
 	snprintf(k->names[k->n], sizeof(k->names[0]), "%s", v->name);
 	k->n++;
 	return 0;

@@ -1,10 +1,12 @@
 /* The last_exit record of a VM. See sup_exit.h. */
 #include "server/sup_exit.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* The last line the VMM logged ("vsrv: ..."), without its prefix, into out. */
 static bool vmm_line(const char *console, char *out, size_t n)
@@ -32,6 +34,7 @@ static void reason_of(char *out, size_t n, const char *ex, int code, int sig, bo
 
 	if (!strcmp(ex, "monitor died"))
 		snprintf(out, n, "its monitor process died: the VMM's exit status is unknown");
+
 	else if (requested && (sig || code >= 128))
 		snprintf(out, n, "turned off on request");
 	else if (requested && code == 0)
@@ -55,14 +58,12 @@ static void reason_of(char *out, size_t n, const char *ex, int code, int sig, bo
 		snprintf(out, n, "the VMM ended with exit status %d", code);
 }
 
-char *sup_exit_record(const char *ex, int code, int sig, bool requested, bool at_start,
-		      const char *console)
+/* The record's JSON text with reason. */
+static char *record(const char *ex, int code, int sig, bool at_start, const char *reason)
 {
-	char reason[400];
 	json_t *o;
 	char *text;
 
-	reason_of(reason, sizeof(reason), ex, code, sig, requested, at_start, console);
 	o = json_pack("{s:s,s:o,s:o,s:s,s:b,s:I}", "exit", ex,
 		      "status", code >= 0 && !sig ? json_integer(code) : json_null(),
 		      "signal", sig ? json_integer(sig) : json_null(), "reason", reason,
@@ -72,6 +73,20 @@ char *sup_exit_record(const char *ex, int code, int sig, bool requested, bool at
 	text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	return text;
+}
+
+char *sup_exit_record(const char *ex, int code, int sig, bool requested, bool at_start,
+		      const char *console)
+{
+	char reason[400];
+
+	reason_of(reason, sizeof(reason), ex, code, sig, requested, at_start, console);
+	return record(ex, code, sig, at_start, reason);
+}
+
+char *sup_exit_record_saved(const char *ex)
+{
+	return record(ex, 0, 0, false, "saved on request: its state is in a file, start resumes it");
 }
 
 json_t *sup_exit_json(const char *stored)
@@ -95,4 +110,32 @@ json_t *sup_exit_json(const char *stored)
 			 "status", code >= 0 ? json_integer(code) : json_null(),
 			 "signal", sig ? json_integer(sig) : json_null(), "reason", reason,
 			 "at_start", 0, "time");
+}
+
+char *sup_console_tail(const char *dir)
+{
+	char p[4200], buf[2049];
+	int fd, lines = 0;
+	off_t size;
+	ssize_t r;
+	char *s;
+
+	snprintf(p, sizeof(p), "%s/console.log", dir);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return strdup("");
+	size = lseek(fd, 0, SEEK_END);
+	r = pread(fd, buf, sizeof(buf) - 1, size > 2048 ? size - 2048 : 0);
+	close(fd);
+	if (r < 0)
+		r = 0;
+	buf[r] = '\0';
+	for (s = buf + r; s > buf; s--)
+		if (s[-1] == '\n' && s != buf + r && ++lines >= 10)
+			break;
+	/* Keep the text printable for JSON and logs. */
+	for (char *q = s; *q; q++)
+		if ((unsigned char)*q < 0x20 && *q != '\n' && *q != '\t')
+			*q = '?';
+	return strdup(s);
 }

@@ -14,10 +14,17 @@
  * console: the last lines of its console, where the VMM logs why it failed ("vsrv: ..."). */
 char *sup_exit_record(const char *ex, int code, int sig, bool requested, bool at_start,
 		      const char *console);
+/* The record of a VMM that ended after a save (vmsave.h; status 0). */
+char *sup_exit_record_saved(const char *ex);
 
 /* The last_exit object from the column's text: null for none; a text of an older server
  * ("exited 33") becomes {"exit", "status", "signal", "reason", "at_start": false, "time":
  * null}. New reference. */
 json_t *sup_exit_json(const char *stored);
+
+/* The last lines of the console of the VM whose directory is dir (DIR/console.log: at most
+ * 2 KiB, 10 lines), control characters but newline and tab as '?'. malloc'd (the caller
+ * frees it); "" when there is none, NULL without memory. */
+char *sup_console_tail(const char *dir);
 
 #endif

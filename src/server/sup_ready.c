@@ -4,6 +4,7 @@
 #include "server/inv.h"
 #include "server/vmagent.h"
 #include "server/vmctl.h"
+#include "server/vmsave.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -62,6 +63,11 @@ static int promote(struct sup_ready *r, struct ready_vm *e)
 		done = inv_commit(c) == 0;
 		if (done)
 			vmagent_watch(r->srv, e->id, e->name); /* its heartbeat (vmagent.h) */
+		/* Restored from its saved state and running: the file has served (its memory
+		 * stays mapped while the VMM holds it; vmsave.h). A failed restore never gets
+		 * here and keeps it. */
+		if (done && vmsave_exists(r->srv, e->id, NULL) && vmsave_remove(r->srv, e->id))
+			vsrv_log("vm %s: cannot remove its saved state after the restore", e->name);
 		goto out;
 	}
 	inv_rollback(c);

@@ -15,6 +15,7 @@
 #include "server/vmctl.h"
 #include "server/network.h"
 #include "server/vmdir.h"
+#include "server/vmsave.h"
 #include "server/vmrow.h"
 #include "util/log.h"
 #include <dirent.h>
@@ -124,21 +125,22 @@ int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *di
 {
 	struct inv_vm vm;
 	struct inv_vm_hw hw;
-	bool undo = false;
+	bool undo = false, state_saved;
 	char **a, why[300];
 	int n = 0, rc;
 
 	rc = inv_vm_get(c, id, &vm);
 	if (rc)
 		return rc;
+	state_saved = !strcmp(vm.state, INV_VM_SAVED);
 	rc = inv_vm_hw_get(c, id, &hw);
 	if (rc) {
 		inv_vm_clear(&vm);
 		return rc;
 	}
-	/* (the display added 4: 82 -> 100, the balloon 2, enlightenments and mem-merge 4;
-	 * NICs below 82) */
-	a = calloc(108, sizeof(*a));
+	/* (the display added 4: 82 -> 100, the balloon 2, enlightenments and mem-merge 4,
+	 * --restore 2 at the end; NICs below 82) */
+	a = calloc(110, sizeof(*a));
 	if (!a) {
 		inv_vm_clear(&vm);
 		return -ENOMEM;
@@ -284,6 +286,14 @@ int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *di
 			a[n++] = strdup("--device");
 			asprintf(&a[n++], "vport,socket=%s,name=org.qemu.guest_agent.0", ap);
 		}
+	}
+	/* A saved VM resumes from its saved state (vmsave.h), its memory mapped from the file;
+	 * the VMM checks that the VM's options above are those in the file. */
+	if (!rc && state_saved) {
+		a[n++] = strdup("--restore");
+		a[n++] = malloc(4200);
+		if (a[n - 1] && vmsave_path(srv, id, a[n - 1], 4200))
+			rc = -ENAMETOOLONG;
 	}
 	if (rc) {
 		for (int j = 0; j < n; j++)

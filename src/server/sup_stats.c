@@ -212,12 +212,13 @@ static void balloon_metric(char **buf, size_t *len, size_t *cap, const struct vm
 }
 
 static const char *const vm_states[] = { INV_VM_STOPPED, INV_VM_STARTING, INV_VM_RUNNING,
-					  INV_VM_PAUSED, INV_VM_CRASHED, INV_VM_STOPPING };
+					  INV_VM_PAUSED, INV_VM_CRASHED, INV_VM_STOPPING,
+					  INV_VM_SAVED };
 
 /* What sup_metrics_render gathers from every VM. */
 struct samples {
 	struct server *srv;
-	int64_t counts[6];
+	int64_t counts[7];
 	struct vm_sample *v;
 	size_t n, cap;
 };
@@ -229,7 +230,7 @@ static int sample_vm(const struct inv_vm *vm, void *arg)
 	pid_t pid = vmm_pid(sa->srv, vm->id, vm->monitor_pid);
 	struct usage u;
 
-	for (int k = 0; k < 6; k++)
+	for (int k = 0; k < 7; k++)
 		if (!strcmp(vm->state, vm_states[k]))
 			sa->counts[k]++;
 	if (pid <= 0 || usage_of(pid, &u))
@@ -347,7 +348,7 @@ int sup_metrics_render(struct server *srv, struct dbc *c, char **buf, size_t *le
 	for (size_t d = 0; d < sizeof(balloon) / sizeof(balloon[0]); d++)
 		balloon_metric(buf, len, cap, v, n, &balloon[d]);
 	metric_head(buf, len, cap, "vsrv_vms", "gauge", "VMs in the inventory, by state.");
-	for (int k = 0; k < 6; k++)
+	for (int k = 0; k < 7; k++)
 		metrics_printf(buf, len, cap, "vsrv_vms{state=\"%s\"} %lld\n", vm_states[k],
 			       (long long)counts[k]);
 	ret = *buf ? 0 : -ENOMEM;

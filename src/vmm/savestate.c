@@ -152,6 +152,18 @@ int vm_save(struct vm *vm, const char *path, struct vm_save_result *res, char *e
 	ret = vm_save_collect(vm, s, err, errlen);
 	if (ret)
 		goto err;
+	/* the configuration it was started with (savestate_run.h), for a restore without
+	 * options */
+	if (vm->cfg->nr_run_args) {
+		ret = savestate_run_encode(vm->cfg->run_args, vm->cfg->nr_run_args, &s->run_buf,
+					   &s->run_len);
+		if (ret) {
+			snprintf(err, errlen, "cannot keep the run configuration: %s",
+				 strerror(-ret));
+			goto err;
+		}
+		s->run = s->run_buf;
+	}
 	if (asprintf(&tmp, "%s.XXXXXX", path) < 0) {
 		tmp = NULL;
 		ret = -ENOMEM;

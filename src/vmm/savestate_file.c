@@ -14,30 +14,9 @@
 #include <unistd.h>
 
 #include "arch/x86/enlight.h"
+#include "vmm/savestate_int.h"
+#include "vmm/savestate_run.h"
 #include "vmm/vm.h"
-
-/* On disk, little endian, 64 bytes. crc covers the 60 bytes before it. */
-struct file_hdr {
-	char magic[8];
-	uint32_t version;
-	uint32_t header_size;
-	uint64_t layout;
-	uint32_t nr_sections;
-	uint32_t flags;
-	uint64_t created;        /* Unix time of the save */
-	uint8_t reserved[20];
-	uint32_t crc;
-};
-
-/* Before each section's payload, 32 bytes. hdr_crc covers the 20 bytes before it. */
-struct sec_hdr {
-	uint32_t type;
-	uint32_t index;
-	uint64_t length;         /* payload bytes that follow */
-	uint32_t crc;            /* CRC32 of the payload */
-	uint32_t hdr_crc;
-	uint64_t reserved;
-};
 
 _Static_assert(sizeof(struct file_hdr) == 64, "file header is 64 bytes");
 _Static_assert(sizeof(struct sec_hdr) == 32, "section header is 32 bytes");
@@ -46,14 +25,6 @@ _Static_assert(sizeof(struct savestate_firmware) == 640, "FIRMWARE version 1 is 
 
 #define IOV_BATCH   512
 #define IO_CHUNK    (8u << 20)   /* bytes per writev / read */
-
-/* The CRC check can be turned off for fuzzing, so that the fuzzer reaches the checks that
- * come after it (a real file with a bad CRC is always refused). */
-#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-#define CRC_BAD(a, b) ((void)(a), (void)(b), 0)
-#else
-#define CRC_BAD(a, b) ((a) != (b))
-#endif
 
 /* zlib's CRC32 (the same values as zlib's crc32()), by libdeflate: it uses the CPU's
  * carry-less multiply, 2-3 times zlib's speed, and the memory section is most of a save. */
@@ -130,6 +101,8 @@ void savestate_free(struct savestate *s)
 	free(s->devices);
 	free(s->bitmap);
 	free(s->fw_vars_buf);
+	free(s->run_buf);
+	free(s->run_parsed.args);
 	free(s);
 }
 
@@ -191,8 +164,8 @@ int savestate_writev_all(int fd, struct iovec *iov, int n)
 	return 0;
 }
 
-static int write_section(int fd, uint32_t type, uint32_t index, const void *p, uint64_t len,
-			 uint64_t *off)
+int savestate_write_section(int fd, uint32_t type, uint32_t index, const void *p, uint64_t len,
+			    uint64_t *off)
 {
 	struct sec_hdr h = { .type = type, .index = index, .length = len };
 	int ret;
@@ -350,26 +323,29 @@ int savestate_write(int fd, const struct savestate *s, const uint8_t *mem,
 
 	memcpy(fh.magic, SAVESTATE_MAGIC, 8);
 	fh.layout = savestate_layout();
-	fh.nr_sections = 5 + s->config.nr_cpus + (s->has_fw ? 1 : 0) + s->nr_devmem;
+	fh.nr_sections = 5 + s->config.nr_cpus + (s->has_fw ? 1 : 0) + (s->run ? 1 : 0) +
+			 s->nr_devmem;
 	fh.created = (uint64_t)time(NULL);
 	fh.crc = crc(0, &fh, offsetof(struct file_hdr, crc));
 	ret = write_all(fd, &fh, sizeof(fh));
 	if (!ret)
-		ret = write_section(fd, SAVESTATE_SEC_CONFIG, 0, &s->config, sizeof(s->config), &off);
+		ret = savestate_write_section(fd, SAVESTATE_SEC_CONFIG, 0, &s->config, sizeof(s->config), &off);
 	if (!ret)
-		ret = write_section(fd, SAVESTATE_SEC_VM, 0, &s->vm, sizeof(s->vm), &off);
+		ret = savestate_write_section(fd, SAVESTATE_SEC_VM, 0, &s->vm, sizeof(s->vm), &off);
 	for (i = 0; !ret && i < s->config.nr_cpus; i++)
-		ret = write_section(fd, SAVESTATE_SEC_VCPU, i, &s->vcpus[i], sizeof(s->vcpus[i]),
+		ret = savestate_write_section(fd, SAVESTATE_SEC_VCPU, i, &s->vcpus[i], sizeof(s->vcpus[i]),
 				    &off);
 	if (!ret)
-		ret = write_section(fd, SAVESTATE_SEC_LEGACY, 0, &s->legacy, sizeof(s->legacy), &off);
+		ret = savestate_write_section(fd, SAVESTATE_SEC_LEGACY, 0, &s->legacy, sizeof(s->legacy), &off);
 	if (!ret)
-		ret = write_section(fd, SAVESTATE_SEC_DEVICES, 0, s->devices,
+		ret = savestate_write_section(fd, SAVESTATE_SEC_DEVICES, 0, s->devices,
 				    devices_len(s->devices->n), &off);
 	if (!ret && s->has_fw)
 		ret = write_firmware(fd, s, &off);
+	if (!ret && s->run)
+		ret = savestate_write_section(fd, SAVESTATE_SEC_RUN, 0, s->run, s->run_len, &off);
 	for (i = 0; !ret && i < s->nr_devmem; i++)
-		ret = write_section(fd, SAVESTATE_SEC_DEVMEM, s->devmem[i].index, s->devmem[i].p,
+		ret = savestate_write_section(fd, SAVESTATE_SEC_DEVMEM, s->devmem[i].index, s->devmem[i].p,
 				    s->devmem[i].len, &off);
 	if (!ret)
 		ret = write_memory(fd, mem, s->config.mem_size, &off, &pages);
@@ -407,6 +383,23 @@ static int read_at(int fd, void *p, size_t n, uint64_t off)
 int savestate_pread_all(int fd, void *p, size_t n, uint64_t off)
 {
 	return read_at(fd, p, n, off);
+}
+
+int savestate_peek_section(int fd, uint64_t fsize, uint64_t off, struct sec_hdr *h,
+			   const char **why)
+{
+	int ret;
+
+	if (off > fsize || fsize - off < sizeof(*h))
+		return *why = "the file is truncated (a section header is missing)", -EINVAL;
+	ret = read_at(fd, h, sizeof(*h), off);
+	if (ret)
+		return *why = "cannot read a section header", ret;
+	if (CRC_BAD(h->hdr_crc, crc(0, h, offsetof(struct sec_hdr, hdr_crc))))
+		return *why = "a section header is corrupt (CRC mismatch)", -EINVAL;
+	if (h->length > fsize - off - sizeof(*h))
+		return *why = "the file is truncated (a section is cut short)", -EINVAL;
+	return 0;
 }
 
 #define BAD(msg) do { *why = (msg); ret = -EINVAL; goto err; } while (0)
@@ -686,7 +679,7 @@ int savestate_read(int fd, struct savestate **out, const char **why)
 	struct sec_hdr h;
 	struct stat st;
 	uint64_t off = sizeof(fh), fsize;
-	uint32_t nfw = 0;
+	uint32_t nfw = 0, nrun = 0;
 	int ret;
 
 	*why = "";
@@ -715,7 +708,7 @@ int savestate_read(int fd, struct savestate **out, const char **why)
 	if (ret)
 		goto err;
 	if (fh.nr_sections < 5 + cfg.nr_cpus ||
-	    fh.nr_sections - (5 + cfg.nr_cpus) > cfg.nr_devs + 1)
+	    fh.nr_sections - (5 + cfg.nr_cpus) > cfg.nr_devs + 2)
 		BAD("the section count does not match the vCPU and device counts");
 	ret = savestate_alloc(cfg.nr_cpus, &s);
 	if (ret)
@@ -740,6 +733,9 @@ int savestate_read(int fd, struct savestate **out, const char **why)
 		ret = check_devices(&cfg, s->devices, why);
 	if (!ret)
 		ret = read_firmware(fd, fsize, &off, s, &nfw, why);
+	if (!ret && fh.nr_sections - (5 + cfg.nr_cpus) - nfw > 0)
+		ret = savestate_read_run_at(fd, fsize, &off, s, &nrun, why);
+	nfw += nrun;
 	if (!ret && fh.nr_sections - (5 + cfg.nr_cpus) - nfw > cfg.nr_devs)
 		BAD("the section count does not match the vCPU and device counts");
 	if (!ret)

@@ -26,6 +26,7 @@
 #include "devices/rtc.h"
 #include "devices/serial.h"
 #include "devices/virtio/devstate.h"
+#include "vmm/savestate_run.h"
 
 #define SAVESTATE_MAGIC    "VSRVSAVE"
 #define SAVESTATE_VERSION  1
@@ -48,6 +49,9 @@ enum savestate_section {
 	 * then the UEFI variable store's bytes. At most one, between DEVICES and DEVMEM;
 	 * absent for direct kernel boot (and in every file written before it existed). */
 	SAVESTATE_SEC_FIRMWARE = 8,
+	/* The VM's configuration as `vsrv run` arguments (vmm/savestate_run.h). At most one,
+	 * after FIRMWARE (or DEVICES) and before DEVMEM; absent in files written before it. */
+	SAVESTATE_SEC_RUN      = 9,
 };
 #define SAVESTATE_DEVMEM_MAX (256ULL << 20) /* bytes of one device's memory */
 
@@ -153,6 +157,13 @@ struct savestate {
 	struct savestate_firmware fw;
 	const uint8_t *fw_vars;
 	uint8_t *fw_vars_buf;
+	/* The RUN section. Write side: run points at its payload (run_len bytes,
+	 * savestate_run_encode's; NULL: none), run_buf is freed with s. Read side: run_parsed
+	 * holds its arguments (owned; n 0 for a file without the section). */
+	const uint8_t *run;
+	uint64_t run_len;
+	uint8_t *run_buf;
+	struct savestate_run run_parsed;
 };
 
 /* What a write produced, for the log and the control socket's reply. */

@@ -84,6 +84,11 @@ struct vm_config {
 	uint8_t boot_order[3];        /* --boot: rtc_cmos_boot_order codes; all 0: the default */
 	unsigned enlightenments;      /* --enlightenments: enum x86_enlight (arch/x86/enlight.h) */
 	enum vm_mem_merge mem_merge;  /* --mem-merge: KSM for the guest's RAM (vmm/mem.h) */
+	/* The options above that make the VM, as `vsrv run` arguments ("--memory=128M": none
+	 * of a run's own, like --control or --serial), written into a save file's RUN section
+	 * (vmm/savestate_run.h) for a restore without options. Not owned. */
+	const char *const *run_args;
+	unsigned nr_run_args;
 };
 
 /* Codes for evloop_stop(vm->loop, code) besides a plain exit status 0..255. */

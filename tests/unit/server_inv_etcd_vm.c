@@ -216,6 +216,14 @@ static void seq_vms(struct db *db, struct lg *l)
 	L(l, "set_pid %d", inv_vm_set_pid(c, web, 77));
 	L(l, "set_state crashed, exit kept %d", inv_vm_set_state(c, web, INV_VM_CRASHED, 77, NULL));
 	L(l, "mark_stopping crashed %d", inv_vm_mark_stopping(c, web));
+	/* saved (vmsave.h): a final state as stopped and crashed, kept by mark_stopping */
+	L(l, "set_state saved %d", inv_vm_set_state(c, web, INV_VM_SAVED, 0, NULL));
+	L(l, "mark_stopping saved %d", inv_vm_mark_stopping(c, web));
+	L(l, "status %d", inv_vm_get_status(c, web, &st));
+	L(l, "status saved %s %s pid=%d exit=%s", st.name, st.state, (int)st.monitor_pid,
+	  S(st.last_exit));
+	inv_vm_status_clear(&st);
+	L(l, "set_state crashed, exit kept %d", inv_vm_set_state(c, web, INV_VM_CRASHED, 77, NULL));
 	L(l, "status %d", inv_vm_get_status(c, web, &st));
 	L(l, "status %s %s pid=%d started=%d exit=%s restarts=%d", st.name, st.state,
 	  (int)st.monitor_pid, st.started > 0, S(st.last_exit), st.restarts);
@@ -381,6 +389,8 @@ static void test_vms_same(void)
 	CHECK(has(&le, "promote wrong pid -3"));
 	CHECK(has(&le, "promote missing -2"));
 	CHECK(has(&le, "rev raised 1"));
+	CHECK(has(&le, "status saved web saved pid=0 exit={\"code\":3}"));
+	CHECK(has(&le, "mark_stopping saved 0"));
 	CHECK(has(&le, "template 1 other 0"));
 	CHECK(has(&le, "after rollback -2"));
 	CHECK(has(&le, "after commit 0"));

@@ -1,7 +1,8 @@
 // The web console's API client and reducer against a real vsrv-server started here (on a
 // temporary data directory and a free port): login, lists, a VM created, started, paused,
-// resumed and turned off with its state followed through the event stream, its live
-// console read and typed into (guest HTML stays text), delete, logout. Needs /dev/kvm and
+// resumed, saved and started again (restored), turned off with its state followed through
+// the event stream, its live console read and typed into (guest HTML stays text), delete,
+// logout. Needs /dev/kvm and
 // build/guests/console.elf for the VM part (skipped without).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -144,12 +145,18 @@ test('a VM through its life, followed on the event stream', { skip: kvmReason ||
     await stateOf('webjs', 'paused');
     await api.vmAction('webjs', 'resume');
     await stateOf('webjs', 'running');
+    // Saved (its state in a file), then started again: resumed from it, running.
+    const saved = await api.vmAction('webjs', 'save');
+    assert.equal(saved.state, 'saved');
+    await stateOf('webjs', 'saved');
+    await api.vmAction('webjs', 'start');
+    await stateOf('webjs', 'running');
     await api.vmAction('webjs', 'off');
     await stateOf('webjs', 'stopped');
     // The state may come first from fetching the VM (the page refreshes a VM an event made
     // stale); its vm-stopped event follows.
     await until(() => seen.includes('vm-stopped'), 10000, 'vm-stopped (events: ' + seen.join(' ') + ')');
-    for (const t of ['vm-created', 'vm-started', 'vm-paused', 'vm-resumed', 'vm-stopping', 'vm-stopped'])
+    for (const t of ['vm-created', 'vm-started', 'vm-paused', 'vm-resumed', 'vm-saved', 'vm-stopping', 'vm-stopped'])
       assert.ok(seen.includes(t), t + ' in ' + seen.join(' '));
 
     await api.deleteVm('webjs');

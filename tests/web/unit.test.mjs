@@ -111,14 +111,17 @@ test('perms: buttons follow permissions and state', () => {
   const ids = (vm, sp) => vmActions(vm, sp).map((a) => a.id + (a.enabled ? '+' : '-'));
   assert.deepEqual(ids({ name: 'v', state: 'stopped', permissions: ['view'] }), []);
   assert.deepEqual(ids({ name: 'v', state: 'stopped', permissions: ['view', 'control'] }),
-    ['start+', 'shutdown-', 'off-', 'reset-', 'pause-', 'resume-']);
+    ['start+', 'shutdown-', 'off-', 'reset-', 'pause-', 'resume-', 'save-', 'discard-saved-']);
   assert.deepEqual(ids({ name: 'v', state: 'running', permissions: ['full'] }),
-    ['start-', 'shutdown+', 'off+', 'reset+', 'pause+', 'resume-', 'delete-']);
+    ['start-', 'shutdown+', 'off+', 'reset+', 'pause+', 'resume-', 'save+', 'discard-saved-', 'delete-']);
+  // saved: start resumes it, or its saved state is discarded, or it is deleted
+  assert.deepEqual(ids({ name: 'v', state: 'saved', permissions: ['full'] }),
+    ['start+', 'shutdown-', 'off-', 'reset-', 'pause-', 'resume-', 'save-', 'discard-saved+', 'delete+']);
   assert.deepEqual(ids({ name: 'v', state: 'paused', permissions: ['view', 'remove'] }), ['delete-']);
   assert.deepEqual(ids({ name: 'v', state: 'crashed', permissions: ['view'] }, ['control', 'remove']),
-    ['start+', 'shutdown-', 'off-', 'reset-', 'pause-', 'resume-', 'delete+']);
+    ['start+', 'shutdown-', 'off-', 'reset-', 'pause-', 'resume-', 'save-', 'discard-saved-', 'delete+']);
   assert.deepEqual(ids({ name: 'v', state: 'paused' }, ['full']),
-    ['start-', 'shutdown-', 'off+', 'reset+', 'pause-', 'resume+', 'delete-']);
+    ['start-', 'shutdown-', 'off+', 'reset+', 'pause-', 'resume+', 'save+', 'discard-saved-', 'delete-']);
   const del = vmActions({ name: 'web1', state: 'stopped', permissions: ['full'] }).find((a) => a.id === 'delete');
   assert.match(del.confirm, /Delete web1\?/);
   assert.deepEqual(consoleAccess({ permissions: ['view'] }), { read: true, live: false });
@@ -281,6 +284,18 @@ test('vmstate: starting until the VMM answers; last_exit is the server\'s record
   assert.deepEqual(s.vms.a.last_exit, le);
   assert.deepEqual(vmActions({ name: 'a', state: 'starting', permissions: ['full'] })
     .filter((x) => x.enabled).map((x) => x.id), ['off']);
+});
+
+test('vmstate: saved, a failed restore stays saved, discard stops it', () => {
+  let s = reduce(initialState, { type: 'loaded', vms: [{ name: 'a', state: 'running' }] });
+  s = reduce(s, { type: 'event', event: ev(30, 'vm-saved', 'a', { exit: 'exited 0', saved: { bytes: 4096, saved_at: 1 } }) });
+  assert.equal(s.vms.a.state, 'saved');
+  s = reduce(s, { type: 'event', event: ev(31, 'vm-starting', 'a') });
+  assert.equal(s.vms.a.state, 'starting');
+  s = reduce(s, { type: 'event', event: ev(32, 'vm-restore-failed', 'a') });
+  assert.equal(s.vms.a.state, 'saved');
+  s = reduce(s, { type: 'event', event: ev(33, 'vm-saved-discarded', 'a') });
+  assert.equal(s.vms.a.state, 'stopped');
 });
 
 test('format: a last exit for people', () => {
