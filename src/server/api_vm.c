@@ -137,6 +137,7 @@ json_t *vm_json(struct server *srv, struct dbc *c, int64_t id, int full)
 	json_object_set_new(o, "cpu_weight", json_integer(v.cpu_weight));
 	json_object_set_new(o, "memory_reserve_mib", json_integer(v.memory_reserve_mib));
 	json_object_set_new(o, "state", json_string(v.state));
+	json_object_set_new(o, "host", sup_vm_host_json(srv, v.name, v.state, NULL));
 	json_object_set_new(o, "monitor_pid", json_integer(v.monitor_pid));
 	json_object_set_new(o, "started", json_integer(v.started));
 	json_object_set_new(o, "last_exit", sup_exit_json(v.last_exit));
@@ -548,6 +549,8 @@ int api_vm_status(struct req *r)
 			      "state", v.state, "monitor_pid", (int)v.monitor_pid,
 			      "uptime", (json_int_t)(up && v.started ? time(NULL) - v.started : 0),
 			      "last_exit", sup_exit_json(v.last_exit), "restarts", v.restarts);
+		if (o)
+			json_object_set_new(o, "host", sup_vm_host_json(r->srv, v.name, v.state, NULL));
 		inv_vm_status_clear(&v);
 	}
 	if (!o)
@@ -725,6 +728,7 @@ err_io:
 int api_vm_action(struct req *r)
 {
 	const char *a = r->args[1], *undo;
+	bool meant = false;
 	int64_t id;
 	int rc;
 
@@ -756,9 +760,15 @@ int api_vm_action(struct req *r)
 	}
 	else if (!strcmp(a, "pause") || !strcmp(a, "resume"))
 		rc = sup_pause(r->srv, r->c, id, !strcmp(a, "pause"), r->who.name);
+	else if (strcmp(a, "reset") && (rc = sup_cluster_unplace(r->srv, r->args[0], &meant)))
+		;       /* -EADDRINUSE: it runs on another host, which is to stop it */
 	else
 		rc = sup_stop(r->srv, r->c, id, !strcmp(a, "off") ? SUP_OFF : !strcmp(a, "reset") ?
 			      SUP_RESET : SUP_SHUTDOWN, undo, r->who.name);
+	/* not running here but meant to (its start failed, given up after failures): no
+	 * failover restarts it any more, which is what was asked */
+	if (rc == -EBUSY && meant)
+		rc = 0;
 	if (rc == -EBUSY)
 		return req_error(r, rc, "%s: cannot %s in its current state", r->args[0], a);
 	if (rc == -ENODEV)

@@ -169,23 +169,26 @@ static struct runvm *find(struct supervisor *s, int64_t id)
 
 struct reserved {
 	int64_t except, used;
+	json_t *mine;               /* a shared inventory: the VMs this host runs */
 };
 
 static int add_reserved(const struct inv_vm *v, void *arg)
 {
 	struct reserved *r = arg;
 
-	if (v->id != r->except && inv_vm_state_up(v->state))
+	if (v->id != r->except && inv_vm_state_up(v->state) &&
+	    (!r->mine || json_object_get(r->mine, v->name)))
 		r->used += inv_vm_reserved_mib(v);
 	return 0;
 }
 
-/* The memory that the up VMs but except hold from admission control. */
-static int64_t reservation_used(struct dbc *c, int64_t except)
+/* The memory that the up VMs of this host but except hold from admission control. */
+static int64_t reservation_used(struct server *srv, struct dbc *c, int64_t except)
 {
-	struct reserved r = { .except = except };
+	struct reserved r = { .except = except, .mine = sup_cluster_mine(srv) };
 
 	inv_vm_each(c, add_reserved, &r);
+	json_decref(r.mine);
 	return r.used;
 }
 
@@ -211,7 +214,7 @@ static int start_locked(struct server *srv, struct dbc *c, int64_t id, const cha
 	inv_vm_clear(&vm);
 	if (!restart && inv_vm_state_up(state))
 		return -EBUSY;
-	if (reservation_used(c, id) + need > (int64_t)srv->host_mem_mib)
+	if (reservation_used(srv, c, id) + need > (int64_t)srv->host_mem_mib)
 		return -ENOSPC;
 	rc = vmdir_path(srv, id, dir, sizeof(dir));
 	if (rc)
@@ -249,9 +252,10 @@ static int start_locked(struct server *srv, struct dbc *c, int64_t id, const cha
 			kill(pid, SIGKILL);
 	}
 	if (rc) {
-		sup_cluster_release(srv, name);
+		sup_cluster_release(srv, name, false);
 		return rc;
 	}
+	sup_cluster_placed(srv, name);
 	pthread_mutex_lock(&s->lock);
 	v = find(s, id);
 	if (!v) {
@@ -562,7 +566,7 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 	vsrv_log("vm %s: %s%s", v->name, ex, restart ? "; restarted" : "");
 	inv_put(c);
 	if (!restarted)
-		sup_cluster_release(srv, v->name);
+		sup_cluster_release(srv, v->name, !restart && clean && !requested);
 	/* Undo disks: decided when the VM ends for good, never after a crash (kept then). */
 	if (!restart && strcmp(undo, "off") && (requested || clean)) {
 		const char *action = v->undo[0] ? v->undo : undo;

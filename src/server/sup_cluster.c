@@ -3,6 +3,7 @@
 #include "server/sup.h"
 #include "server/sup_int.h"
 #include "server/cluster.h"
+#include "server/events.h"
 #include "server/inv.h"
 #include "util/log.h"
 
@@ -40,10 +41,149 @@ int sup_cluster_claim(struct server *srv, const char *name, const char *dir)
 	return rc;
 }
 
-void sup_cluster_release(struct server *srv, const char *name)
+/* A shared inventory (etcd): every host of the cluster sees every VM. */
+static bool shared(struct server *srv)
 {
-	if (srv->cluster)
-		cluster_vm_release(srv->cluster, name);
+	return srv->cluster && !strcmp(inv_backend(srv->db), "etcd");
+}
+
+void sup_cluster_release(struct server *srv, const char *name, bool done)
+{
+	bool was;
+
+	if (!srv->cluster)
+		return;
+	cluster_vm_release(srv->cluster, name);
+	/* it ended by itself and its restart policy does not start it again: no host is to */
+	if (done && shared(srv))
+		cluster_vm_unplace(srv->cluster, name, &was);
+}
+
+void sup_cluster_placed(struct server *srv, const char *name)
+{
+	if (shared(srv))
+		cluster_vm_place(srv->cluster, name);
+}
+
+json_t *sup_cluster_mine(struct server *srv)
+{
+	json_t *owners = NULL, *mine, *h;
+	const char *vm;
+
+	if (!shared(srv) || cluster_vm_owners(srv->cluster, &owners, NULL))
+		return NULL;
+	mine = json_object();
+	json_object_foreach(owners, vm, h)
+		if (mine && !strcmp(json_string_value(h), cluster_name(srv->cluster)))
+			json_object_set_new(mine, vm, json_true());
+	json_decref(owners);
+	return mine;
+}
+
+json_t *sup_vm_host_json(struct server *srv, const char *name, const char *state,
+			 json_t *owners)
+{
+	char host[256] = "";
+
+	if (srv->cluster) {
+		if (owners)
+			return json_incref(json_object_get(owners, name)) ?: json_null();
+		return cluster_vm_owner(srv->cluster, name, host, sizeof(host)) ? json_null() :
+		       json_string(host);
+	}
+	if (!inv_vm_state_up(state) || gethostname(host, sizeof(host) - 1) < 0)
+		return json_null();
+	host[strcspn(host, ".")] = '\0';
+	return json_string(host);
+}
+
+int sup_cluster_unplace(struct server *srv, const char *name, bool *was_running)
+{
+	char host[128];
+
+	*was_running = false;
+	if (!shared(srv))
+		return 0;
+	/* the host that runs it is the one to stop it */
+	if (!cluster_vm_owner(srv->cluster, name, host, sizeof(host)) &&
+	    strcmp(host, cluster_name(srv->cluster)))
+		return -EADDRINUSE;
+	return cluster_vm_unplace(srv->cluster, name, was_running);
+}
+
+int sup_cluster_need(void *arg, const char *vm, int64_t *mib)
+{
+	struct server *srv = arg;
+	struct dbc *c = inv_get(srv->db);
+	struct inv_vm v;
+	int64_t id;
+	int rc;
+
+	if (!c)
+		return -EIO;
+	rc = inv_vm_id(c, vm, &id);
+	if (!rc)
+		rc = inv_vm_get(c, id, &v);
+	inv_put(c);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	*mib = inv_vm_reserved_mib(&v);
+	rc = !strcmp(v.restart_policy, "always") || !strcmp(v.restart_policy, "on-failure");
+	inv_vm_clear(&v);
+	return rc;
+}
+
+int sup_cluster_take(void *arg, const char *vm, const char *from)
+{
+	struct server *srv = arg;
+	const char *me = cluster_name(srv->cluster);
+	char owner[64] = "";
+	struct dbc *c;
+	struct inv_vm v;
+	int64_t id;
+	int rc;
+
+	/* the claim first (create-if-absent): of the hosts that may act, only one gets it */
+	rc = cluster_vm_claim(srv->cluster, vm, owner, sizeof(owner));
+	if (rc) {
+		vsrv_log("cluster: failover: vm %s: not taken: %s", vm, rc == -EADDRINUSE ?
+			 "another host holds it already" : strerror(-rc));
+		return rc;
+	}
+	if (!(c = inv_get(srv->db))) {
+		cluster_vm_release(srv->cluster, vm);
+		return -EIO;
+	}
+	rc = inv_vm_id(c, vm, &id);
+	if (!rc)
+		rc = inv_begin(c);
+	if (!rc) {
+		/* the dead host's last word on it (running, starting...) ends here */
+		rc = inv_vm_get(c, id, &v);
+		if (!rc) {
+			if (inv_vm_state_up(v.state))
+				rc = inv_vm_set_state(c, id, INV_VM_CRASHED, 0, NULL);
+			inv_vm_clear(&v);
+		}
+		if (!rc)
+			rc = events_emit(srv, c, "vm-failover", "vm", vm, "cluster-failover",
+					 json_pack("{s:s,s:s}", "from", from, "to", me),
+					 "%s: its host %s is gone (lease expired): restarted on host %s",
+					 vm, from, me);
+		rc = rc ? (inv_rollback(c), rc) : inv_commit(c);
+	}
+	if (!rc)
+		rc = sup_start(srv, c, id, "cluster-failover");
+	inv_put(c);
+	if (rc) {
+		vsrv_log("cluster: failover: vm %s: cannot start it here: %s", vm, strerror(-rc));
+		cluster_vm_release(srv->cluster, vm);
+	} else {
+		vsrv_log("cluster: failover: vm %s: moved from host %s to this host", vm, from);
+	}
+	return rc;
 }
 
 struct up_ids {
