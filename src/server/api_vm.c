@@ -738,8 +738,11 @@ int api_vm_action(struct req *r)
 				 "reset, pause, resume");
 	if (vm_lookup(r, &id) || auth_require_object(r, "vm", id, r->args[0], PERM_CONTROL))
 		return r->status;
-	if (r->body && !(json_is_object(r->body) && json_object_size(r->body) == 0))
-		return req_error(r, -EINVAL, "actions take no body (or {})");
+	if (r->body && !(json_is_object(r->body) && json_object_size(r->body) == 0) &&
+	    (strcmp(a, "start") || !json_is_object(r->body) || json_object_size(r->body) != 1 ||
+	     !json_is_string(json_object_get(r->body, "host"))))
+		return req_error(r, -EINVAL, "actions take no body (or {}); start may name the "
+				 "host to run on: {\"host\": NAME}");
 	undo = req_query(r, "undo");
 	if (undo && (strcmp(a, "off") && strcmp(a, "shutdown")))
 		return req_error(r, -EINVAL, "undo=: only for off and shutdown");
@@ -747,6 +750,12 @@ int api_vm_action(struct req *r)
 		return req_error(r, -EINVAL, "undo: keep, commit or discard");
 	if (!strcmp(a, "start")) {
 		char why[300];
+		bool local;
+
+		rc = api_vm_start_placed(r, id, json_string_value(json_object_get(r->body, "host")),
+					 &local);
+		if (!local)
+			return rc;
 
 		rc = diskuse_check_start(r->srv, r->c, id, why, sizeof(why));
 		if (!rc)

@@ -123,4 +123,13 @@ struct cluster_fo_host {
 };
 size_t cluster_failover_order(struct cluster_fo_host *h, size_t n, int64_t need);
 
+/* The alive hosts (their alive keys: name and free memory), at most max into h, *n of
+ * them. 0 or the etcd client's -errno. */
+int cluster_alive_hosts(struct cluster *cl, struct cluster_fo_host *h, size_t max, size_t *n);
+
+/* The API URL of host (its info key) while it is alive: 0 and url (n bytes), -EHOSTDOWN
+ * (no alive key: not running, or not a host of the cluster; -ENOENT: no info either), or
+ * -errno. */
+int cluster_host_api_url(struct cluster *cl, const char *host, char *url, size_t n);
+
 #endif

@@ -221,6 +221,45 @@ static int alive_index(const struct fo_view *v, const char *name)
 	return -1;
 }
 
+int cluster_alive_hosts(struct cluster *cl, struct cluster_fo_host *h, size_t max, size_t *n)
+{
+	struct fo_view v = { .nhosts = 0 };
+	int rc = etcd_range(cl->etcd, CLUSTER_HOSTS, add_alive, &v, NULL);
+
+	if (rc)
+		return rc;
+	*n = v.nhosts < max ? v.nhosts : max;
+	memcpy(h, v.hosts, *n * sizeof(*h));
+	return 0;
+}
+
+int cluster_host_api_url(struct cluster *cl, const char *host, char *url, size_t n)
+{
+	struct etcd_kv kv = { 0 };
+	char key[160];
+	json_t *info;
+	const char *u;
+	int rc;
+
+	if (!*host || strchr(host, '/') || strlen(host) > 63)
+		return -ENOENT;
+	snprintf(key, sizeof(key), "%s%s/info", CLUSTER_HOSTS, host);
+	rc = etcd_get(cl->etcd, key, &kv);
+	if (rc)
+		return rc;
+	info = json_loadb(kv.value, kv.value_len, 0, NULL);
+	u = json_string_value(json_object_get(info, "api_url"));
+	rc = u && snprintf(url, n, "%s", u) < (int)n ? 0 : -EIO;
+	json_decref(info);
+	etcd_kv_clear(&kv);
+	if (rc)
+		return rc;
+	snprintf(key, sizeof(key), "%s%s/alive", CLUSTER_HOSTS, host);
+	rc = etcd_get(cl->etcd, key, &kv);
+	etcd_kv_clear(&kv);
+	return rc == -ENOENT ? -EHOSTDOWN : rc;
+}
+
 /* One VM whose host is gone: decide, and act when this host is the one. seen: NAME ->
  * {"rev", "since" (ms this host first saw it orphaned), "tried"}. */
 static void fo_vm(struct cluster *cl, struct fo_view *v, const char *vm, json_t *pl,

@@ -171,6 +171,42 @@ try:
     # a single-host view of the same: a VM that no host is placed on has no host
     st, js = c.req("GET", "/api/v1/vms/vn/status", token=tc)
     ok("vm-host-null-when-running-nowhere", st == 200 and js["host"] is None, str((st, js)))
+
+    # --- placement on start: the start sent to c runs where it is placed ---------------------
+    def claims(vm, rev):
+        return [json.loads(v)["host"] for t, v in etcd.history("/vsrv/vms/%s/owner" % vm, rev + 1)
+                if t == "PUT"]
+    for name in ("vp", "vq", "vr"):
+        st, js = c.req("POST", "/api/v1/vms", {"name": name, "kernel": KERNEL, "memory_mib": 64},
+                       token=tc)
+        ok("created-" + name, st == 201, str((st, js)))
+    rev1 = etcd.revision()
+    # named: c sends it to b with the caller's token, b's answer is the answer
+    st, js = c.req("POST", "/api/v1/vms/vp/start", {"host": "b"}, token=tc)
+    ok("start-named-host-forwarded", st == 202 and js["name"] == "vp", str((st, js)))
+    ok("start-named-host-claimed-by-b", claims("vp", rev1) == ["b"], str(claims("vp", rev1)))
+    ok("start-named-host-placed-on-b", (placement(etcd, "vp") or {}).get("host") == "b",
+       str(placement(etcd, "vp")))
+    ok("start-named-host-b-started-it", wait_for(lambda: re.search(r"vm vp: ", log_of(b)), 10)
+       is not None and "start sent to host b" in log_of(c) and not re.search(r"vm vp: (?!start sent)",
+                                                                              log_of(c)),
+       log_of(c)[-500:])
+    # not named: the host with the most free memory that holds it (b: 2048 against c's 1024)
+    st, js = c.req("POST", "/api/v1/vms/vq/start", token=tc)
+    ok("start-placed-by-rule-on-b", st == 202 and claims("vq", rev1) == ["b"],
+       "%s %s" % ((st, js), claims("vq", rev1)))
+    # this host named: here
+    st, js = c.req("POST", "/api/v1/vms/vr/start", {"host": "c"}, token=tc)
+    ok("start-named-this-host-local", st == 202 and claims("vr", rev1) == ["c"],
+       "%s %s" % ((st, js), claims("vr", rev1)))
+    st, js = c.req("POST", "/api/v1/vms/vr/start", {"host": "nosuch"}, token=tc)
+    ok("start-unknown-host-400", st == 400 and "no host nosuch" in err_message(js), str((st, js)))
+    st, js = c.req("POST", "/api/v1/vms/vr/start", {"host": "a"}, token=tc)
+    ok("start-dead-host-409", st == 409 and "not alive" in err_message(js), str((st, js)))
+    st, js = c.req("POST", "/api/v1/vms/vr/start", {"host": "b", "x": 1}, token=tc)
+    ok("start-bad-body-400", st == 400, str((st, js)))
+    st, js = c.req("POST", "/api/v1/vms/vr/off", {"host": "b"}, token=tc)
+    ok("off-takes-no-host-400", st == 400, str((st, js)))
 finally:
     for d in daemons:
         try:
