@@ -45,13 +45,16 @@ struct cluster_config {
 	 * every VM; NULL: no failover thread). vm_need: whether VM vm is to be restarted on a
 	 * surviving host once its host is gone (its restart policy is on-failure or always: 1,
 	 * and *mib, the memory it holds from admission control), 0 (never, or no such VM) or
-	 * -errno. vm_take: this host is the one chosen to restart vm, placed on host from: claim
-	 * it (cluster_vm_claim), record it and start it; 0 or -errno. Both are called from the
-	 * failover thread. */
+	 * -errno. vm_take: this host is the one chosen for vm, placed on host from: claim it
+	 * (cluster_vm_claim), record the end of its run on from and, with start, start it here
+	 * (without: no host holds the memory it needs, its policy does not restart it, or it
+	 * is not meant to run: record its end if its state is still up, clear the intent
+	 * (meant) of a VM whose policy is never, give the claim up again); 0 or -errno. Both
+	 * are called from the failover thread. */
 	const char *inventory;      /* the shared inventory's key prefix: placements name it,
 	                             * and failover moves only the VMs of its own inventory */
 	int (*vm_need)(void *arg, const char *vm, int64_t *mib);
-	int (*vm_take)(void *arg, const char *vm, const char *from);
+	int (*vm_take)(void *arg, const char *vm, const char *from, bool start, bool meant);
 	void *arg;
 	/* A file keeping the lease's id (in the data directory): a daemon restarted while its
 	 * lease lives (within T of a crash) takes the same lease up again, so the ownership

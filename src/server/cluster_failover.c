@@ -266,6 +266,7 @@ static void fo_vm(struct cluster *cl, struct fo_view *v, const char *vm, json_t 
 		  int64_t rev, json_t *seen)
 {
 	const char *from = json_string_value(json_object_get(pl, "host")) ?: "?";
+	bool meant = !strcmp(json_string_value(json_object_get(pl, "intent")) ?: "", "running");
 	struct cluster_fo_host h[FO_MAX_HOSTS];
 	json_t *s = json_object_get(seen, vm);
 	int64_t need = 0, now = cluster_now_ms(), bound = (int64_t)cl->cfg.ttl * 1000;
@@ -275,7 +276,8 @@ static void fo_vm(struct cluster *cl, struct fo_view *v, const char *vm, json_t 
 	if (s && json_is_true(json_object_get(s, "tried")) &&
 	    json_integer_value(json_object_get(s, "rev")) == rev)
 		return;
-	rc = cl->cfg.vm_need(cl->cfg.arg, vm, &need);
+	/* a VM not meant to run is not moved; its end may still need recording */
+	rc = meant ? cl->cfg.vm_need(cl->cfg.arg, vm, &need) : 0;
 	if (rc > 0) {
 		memcpy(h, v->hosts, v->nhosts * sizeof(h[0]));
 		fit = cluster_failover_order(h, v->nhosts, need);
@@ -288,7 +290,9 @@ static void fo_vm(struct cluster *cl, struct fo_view *v, const char *vm, json_t 
 			      "tried", 0);
 		if (!s || json_object_set_new(seen, vm, s))
 			return;
-		if (rc > 0 && fit)
+		if (!meant)
+			;       /* stopped by its user: nothing to say */
+		else if (rc > 0 && fit)
 			vsrv_log("cluster: failover: vm %s was placed on host %s, whose lease is gone: "
 				 "to be restarted on host %s (%lld MiB free of the %lld it needs)", vm,
 				 from, h[0].name, (long long)h[0].free_mib, (long long)need);
@@ -299,16 +303,24 @@ static void fo_vm(struct cluster *cl, struct fo_view *v, const char *vm, json_t 
 				 "its restart policy does not restart it (or it is deleted)" :
 				 "it cannot be read from the inventory");
 	}
-	if (rc <= 0)
+	if (rc < 0)
 		return;
+	if (rc == 0 || !fit) {
+		/* not moved: its end on the dead host is still to be recorded (its state there
+		 * stays up otherwise), once, by the first of every alive host in the same order */
+		if (json_is_true(json_object_get(s, "cleaned")))
+			return;
+		memcpy(h, v->hosts, v->nhosts * sizeof(h[0]));
+		fit = cluster_failover_order(h, v->nhosts, 0);
+	}
 	for (i = 0; i < fit; i++)
 		if (!strcmp(h[i].name, cl->name))
 			rank = (int)i;
 	/* what the first choice takes, the next VMs of this round cannot count on */
-	if (fit) {
+	if (fit && rc > 0 && need) {
 		int k = alive_index(v, h[0].name);
 
-		if (k >= 0)
+		if (k >= 0 && h[0].free_mib >= need)
 			v->hosts[k].free_mib -= need;
 	}
 	if (rank < 0)
@@ -317,11 +329,16 @@ static void fo_vm(struct cluster *cl, struct fo_view *v, const char *vm, json_t 
 	 * VM within T (it is dead too, or refused), and so on */
 	if (now - json_integer_value(json_object_get(s, "since")) < rank * bound)
 		return;
+	if (rc == 0 || h[0].free_mib < need) {
+		json_object_set_new(s, "cleaned", json_true());
+		cl->cfg.vm_take(cl->cfg.arg, vm, from, false, meant);
+		return;
+	}
 	json_object_set_new(s, "tried", json_true());
 	vsrv_log("cluster: failover: vm %s (%lld MiB) of host %s: this host is choice %d of %zu "
 		 "(most free memory that fits, ties by name): taking it", vm, (long long)need, from,
 		 rank + 1, fit);
-	cl->cfg.vm_take(cl->cfg.arg, vm, from);
+	cl->cfg.vm_take(cl->cfg.arg, vm, from, true, true);
 }
 
 static void fo_round(struct cluster *cl, json_t *seen)
@@ -349,10 +366,11 @@ static void fo_round(struct cluster *cl, json_t *seen)
 		const char *inv = json_string_value(json_object_get(pl, "inventory"));
 		int k;
 
-		/* meant to run, held by no host, of this host's inventory (several inventories
-		 * may share one etcd: their VMs are not this host's to judge) */
-		if (!host || !lease || !intent || strcmp(intent, "running") ||
-		    json_is_true(json_object_get(o, "owner")) || !inv || strcmp(inv, cl->inventory))
+		/* held by no host, of this host's inventory (several inventories may share one
+		 * etcd: their VMs are not this host's to judge); meant to run or not (the end of
+		 * one that is not is still to be recorded) */
+		if (!host || !lease || !intent || json_is_true(json_object_get(o, "owner")) ||
+		    !inv || strcmp(inv, cl->inventory))
 			continue;
 		/* its host lives under the lease it was placed with: not orphaned */
 		k = alive_index(&v, host);

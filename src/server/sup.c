@@ -284,9 +284,45 @@ static int start_locked(struct server *srv, struct dbc *c, int64_t id, const cha
 	return 0;
 }
 
+/* The start of VM id went through but its commit did not (-EAGAIN: on etcd a write to
+ * another VM meanwhile fails it, the reservation having read them all): its monitor runs,
+ * so record it again, unless it has ended already (its end is handle_exit's to record; a
+ * commit of that meanwhile fails this one, which then sees the end). */
+static int record_start(struct server *srv, struct dbc *c, int64_t id, const char *who)
+{
+	struct supervisor *s = srv->sup;
+	struct runvm *v;
+	struct pollfd p = { .events = POLLIN };
+	char name[64] = "";
+	pid_t pid = 0;
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	v = find(s, id);
+	if (v && (p.fd = v->pidfd) >= 0 && poll(&p, 1, 0) == 0) {
+		pid = v->mon_pid;
+		snprintf(name, sizeof(name), "%s", v->name);
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (pid <= 0)
+		return 0;
+	rc = inv_begin(c);
+	if (rc)
+		return rc;
+	rc = inv_vm_set_state(c, id, INV_VM_STARTING, pid, NULL);
+	if (!rc)
+		rc = events_emit(srv, c, "vm-starting", "vm", name, who, json_pack("{s:i}",
+				 "monitor_pid", pid), "%s starting", name);
+	if (rc) {
+		inv_rollback(c);
+		return rc;
+	}
+	return inv_commit(c);
+}
+
 int sup_start(struct server *srv, struct dbc *c, int64_t id, const char *who)
 {
-	int rc = inv_begin(c);
+	int rc = inv_begin(c), tries;
 
 	if (rc)
 		return rc;
@@ -295,7 +331,10 @@ int sup_start(struct server *srv, struct dbc *c, int64_t id, const char *who)
 		inv_rollback(c);
 		return rc;
 	}
-	return inv_commit(c);
+	rc = inv_commit(c);
+	for (tries = 0; rc == -EAGAIN && tries < 20; tries++)
+		rc = record_start(srv, c, id, who);
+	return rc;
 }
 
 /* SIGKILL to v's monitor and every process of its session (it is the session's and its

@@ -135,17 +135,40 @@ int sup_cluster_need(void *arg, const char *vm, int64_t *mib)
 	return rc;
 }
 
-int sup_cluster_take(void *arg, const char *vm, const char *from)
+/* Without a start: whether VM vm's end is to be recorded (its state is up) or its intent
+ * cleared (meant, policy never): only then is its key claimed. */
+static bool take_needed(struct server *srv, const char *vm, bool meant)
+{
+	struct dbc *c = inv_get(srv->db);
+	struct inv_vm v;
+	int64_t id;
+	bool need = false;
+
+	if (c && !inv_vm_id(c, vm, &id) && !inv_vm_get(c, id, &v)) {
+		need = inv_vm_state_up(v.state) || (meant && !strcmp(v.restart_policy, "never"));
+		inv_vm_clear(&v);
+	}
+	if (c)
+		inv_put(c);
+	return need;
+}
+
+int sup_cluster_take(void *arg, const char *vm, const char *from, bool start, bool meant)
 {
 	struct server *srv = arg;
 	const char *me = cluster_name(srv->cluster);
 	char owner[64] = "";
+	bool up = false, never = false, began = false, was;
 	struct dbc *c;
 	struct inv_vm v;
 	int64_t id;
 	int rc;
 
-	/* the claim first (create-if-absent): of the hosts that may act, only one gets it */
+	if (!start && !take_needed(srv, vm, meant))
+		return 0;
+
+	/* the claim first (create-if-absent): of the hosts that may act, only one gets it, and
+	 * while it holds the key no other host starts the VM or writes its state */
 	rc = cluster_vm_claim(srv->cluster, vm, owner, sizeof(owner));
 	if (rc) {
 		vsrv_log("cluster: failover: vm %s: not taken: %s", vm, rc == -EADDRINUSE ?
@@ -157,29 +180,52 @@ int sup_cluster_take(void *arg, const char *vm, const char *from)
 		return -EIO;
 	}
 	rc = inv_vm_id(c, vm, &id);
-	if (!rc)
-		rc = inv_begin(c);
-	if (!rc) {
+	/* (a write to another VM meanwhile fails the commit on etcd: again, a few times) */
+	for (int tries = 0; !rc || (rc == -EAGAIN && tries < 10); tries++) {
+		if ((rc = inv_begin(c)))
+			break;
 		/* the dead host's last word on it (running, starting...) ends here */
 		rc = inv_vm_get(c, id, &v);
 		if (!rc) {
-			if (inv_vm_state_up(v.state))
+			up = inv_vm_state_up(v.state);
+			never = !strcmp(v.restart_policy, "never");
+			if (up)
 				rc = inv_vm_set_state(c, id, INV_VM_CRASHED, 0, NULL);
 			inv_vm_clear(&v);
 		}
-		if (!rc)
+		if (!rc && start)
 			rc = events_emit(srv, c, "vm-failover", "vm", vm, "cluster-failover",
 					 json_pack("{s:s,s:s}", "from", from, "to", me),
-					 "%s: its host %s is gone (lease expired): restarted on host %s",
+					 "%s: its host %s is gone (lease expired): starting it on host %s",
 					 vm, from, me);
+		else if (!rc && up)
+			rc = events_emit(srv, c, "vm-crashed", "vm", vm, "cluster-failover",
+					 json_pack("{s:s}", "host", from),
+					 "%s: its host %s is gone (lease expired); not restarted: %s", vm,
+					 from, never ? "its restart policy is never" :
+					 "no surviving host has the memory it needs");
 		rc = rc ? (inv_rollback(c), rc) : inv_commit(c);
+		if (rc != -EAGAIN)
+			break;
 	}
-	if (!rc)
+	if (!rc && start) {
+		began = true;
 		rc = sup_start(srv, c, id, "cluster-failover");
+	}
 	inv_put(c);
-	if (rc) {
-		vsrv_log("cluster: failover: vm %s: cannot start it here: %s", vm, strerror(-rc));
+	if (!start) {
+		if (!rc && never && meant)
+			cluster_vm_unplace(srv->cluster, vm, &was);
 		cluster_vm_release(srv->cluster, vm);
+		if (up || rc)
+			vsrv_log("cluster: failover: vm %s: its end on host %s %s", vm, from,
+				 rc ? "cannot be recorded" : "recorded (crashed)");
+	} else if (rc) {
+		/* a start refused before its monitor ran has given the key up (start_locked);
+		 * after, the key stays until the VM ends (handle_exit) */
+		vsrv_log("cluster: failover: vm %s: cannot start it here: %s", vm, strerror(-rc));
+		if (!began)
+			cluster_vm_release(srv->cluster, vm);
 	} else {
 		vsrv_log("cluster: failover: vm %s: moved from host %s to this host", vm, from);
 	}
