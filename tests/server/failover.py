@@ -145,8 +145,11 @@ try:
            l for l in log_of(b).splitlines() if "failover" in l]))
     if have_kvm():
         ok("va-runs-on-b", b.wait_state(tb, "va", ["running"], 10) is not None)
-        got = wait_for(lambda: "console: ready" in b.req("GET", "/api/v1/vms/va/console",
-                                                         token=tb)[1] or "", 10)
+        def console_b():
+            x = b.req("GET", "/api/v1/vms/va/console", token=tb)[1]
+            return "console: ready" in (x.decode(errors="replace") if isinstance(x, bytes)
+                                        else str(x))
+        got = wait_for(console_b, 10)
         ok("va-guest-prints-on-b", got is not None)
         st, js = c.req("GET", "/api/v1/vms", token=tc)
         ok("vm-list-on-c-names-b", st == 200 and {v["name"]: v["host"] for v in js["vms"]}
