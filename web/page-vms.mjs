@@ -14,7 +14,7 @@ import { vmActions, canCreate, emptyText } from './perms.mjs';
 import { fmtMib, fmtBytes, fmtSeconds } from './format.mjs';
 import { h, replace } from './dom.mjs';
 
-const COLUMNS = [['Name'], ['State'], ['vCPUs', true], ['Memory', true], ['CPU time', true],
+const COLUMNS = [['Name'], ['State'], ['Host'], ['vCPUs', true], ['Memory', true], ['CPU time', true],
   ['Resident', true], ['Actions']];
 
 // Screenshots of the running VMs with a display: name -> blob: URL.
@@ -35,7 +35,8 @@ let template = null;
 function row(vm, perms) {
   if (!template)
     template = h('div', { role: 'row', class: 'vm-row' }, h('span', { role: 'cell' }, h('a', {})),
-      h('span', { role: 'cell' }), ...[2, 3, 4, 5].map(() => h('span', { role: 'cell', class: 'num' })),
+      h('span', { role: 'cell' }), h('span', { role: 'cell' }),
+      ...[3, 4, 5, 6].map(() => h('span', { role: 'cell', class: 'num' })),
       h('span', { role: 'cell' }, h('div', { class: 'actions', role: 'group' })));
   const tr = template.cloneNode(true);
   const td = tr.children;
@@ -46,11 +47,12 @@ function row(vm, perms) {
   if (thumbs.has(vm.name) && (vm.state === 'running' || vm.state === 'paused'))
     td[0].appendChild(thumbImg(vm.name, thumbs.get(vm.name)));
   td[1].replaceChildren(stateBadge(vm.state, vm.last_exit));
-  td[2].textContent = String(vm.cpus ?? '–');
-  td[3].textContent = fmtMib(vm.memory_mib);
-  td[4].textContent = vm.runtime?.cpu_seconds !== undefined ? fmtSeconds(vm.runtime.cpu_seconds) : '–';
-  td[5].textContent = vm.runtime?.memory_rss_bytes ? fmtBytes(vm.runtime.memory_rss_bytes) : '–';
-  const box = td[6].firstChild;
+  td[2].textContent = vm.host ?? '–';           // the host running it (a cluster's VMs move)
+  td[3].textContent = String(vm.cpus ?? '–');
+  td[4].textContent = fmtMib(vm.memory_mib);
+  td[5].textContent = vm.runtime?.cpu_seconds !== undefined ? fmtSeconds(vm.runtime.cpu_seconds) : '–';
+  td[6].textContent = vm.runtime?.memory_rss_bytes ? fmtBytes(vm.runtime.memory_rss_bytes) : '–';
+  const box = td[7].firstChild;
   box.setAttribute('aria-label', 'Actions on ' + vm.name);
   for (const x of vmActions(vm, perms)) {
     if (!x.enabled)                     // the list offers what can be done now (the VM page all)

@@ -319,7 +319,8 @@ static void vm_print(const json_t *vm)
 
 static int vm_list(struct client *cl, struct opt_res *r)
 {
-	static const char *const cols[] = { "name", "state", "cpus", "memory_mib", "last_exit", NULL };
+	static const char *const cols[] = { "name", "state", "host", "cpus", "memory_mib", "last_exit",
+					    NULL };
 	json_t *out = NULL, *vm;
 	size_t i;
 	int rc;
@@ -655,7 +656,7 @@ static const struct opt undo_opts[] = {
 };
 
 static const struct opt_cmd vm_cmds[] = {
-	{ "list", NULL, 0, 0, "List the VMs you may see: state, size, last exit.", NULL, NULL, vm_list },
+	{ "list", NULL, 0, 0, "List the VMs you may see: state, the host running each, size, last exit.", NULL, NULL, vm_list },
 	{ "show", "NAME", 1, 1, "Show a VM: its configuration, state and last exit.", NULL, NULL, vm_get },
 	{ "status", "NAME", 1, 1, "Show a VM's state and usage.", NULL, NULL, vm_get },
 	{ "create", "NAME", 1, 1, "Create a VM (--kernel is required unless --firmware or --os-type gives a firmware).", NULL, vm_opts, vm_write },

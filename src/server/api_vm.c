@@ -138,6 +138,7 @@ json_t *vm_json(struct server *srv, struct dbc *c, int64_t id, int full)
 	json_object_set_new(o, "cpu_weight", json_integer(v.cpu_weight));
 	json_object_set_new(o, "memory_reserve_mib", json_integer(v.memory_reserve_mib));
 	json_object_set_new(o, "state", json_string(v.state));
+	json_object_set_new(o, "host", sup_vm_host_json(srv, v.name, v.state, NULL));
 	json_object_set_new(o, "monitor_pid", json_integer(v.monitor_pid));
 	json_object_set_new(o, "started", json_integer(v.started));
 	json_object_set_new(o, "last_exit", sup_exit_json(v.last_exit));
@@ -549,6 +550,8 @@ int api_vm_status(struct req *r)
 			      "state", v.state, "monitor_pid", (int)v.monitor_pid,
 			      "uptime", (json_int_t)(up && v.started ? time(NULL) - v.started : 0),
 			      "last_exit", sup_exit_json(v.last_exit), "restarts", v.restarts);
+		if (o)
+			json_object_set_new(o, "host", sup_vm_host_json(r->srv, v.name, v.state, NULL));
 		inv_vm_status_clear(&v);
 	}
 	if (!o)
@@ -738,6 +741,7 @@ err_io:
 int api_vm_action(struct req *r)
 {
 	const char *a = r->args[1], *undo;
+	bool meant = false;
 	int64_t id;
 	int rc;
 
@@ -748,8 +752,11 @@ int api_vm_action(struct req *r)
 				 "reset, pause, resume, save, discard-saved");
 	if (vm_lookup(r, &id) || auth_require_object(r, "vm", id, r->args[0], PERM_CONTROL))
 		return r->status;
-	if (r->body && !(json_is_object(r->body) && json_object_size(r->body) == 0))
-		return req_error(r, -EINVAL, "actions take no body (or {})");
+	if (r->body && !(json_is_object(r->body) && json_object_size(r->body) == 0) &&
+	    (strcmp(a, "start") || !json_is_object(r->body) || json_object_size(r->body) != 1 ||
+	     !json_is_string(json_object_get(r->body, "host"))))
+		return req_error(r, -EINVAL, "actions take no body (or {}); start may name the "
+				 "host to run on: {\"host\": NAME}");
 	undo = req_query(r, "undo");
 	if (undo && (strcmp(a, "off") && strcmp(a, "shutdown")))
 		return req_error(r, -EINVAL, "undo=: only for off and shutdown");
@@ -759,6 +766,12 @@ int api_vm_action(struct req *r)
 		return api_vm_save_action(r, id);
 	if (!strcmp(a, "start")) {
 		char why[300];
+		bool local;
+
+		rc = api_vm_start_placed(r, id, json_string_value(json_object_get(r->body, "host")),
+					 &local);
+		if (!local)
+			return rc;
 
 		rc = diskuse_check_start(r->srv, r->c, id, why, sizeof(why));
 		if (!rc)
@@ -772,9 +785,15 @@ int api_vm_action(struct req *r)
 	}
 	else if (!strcmp(a, "pause") || !strcmp(a, "resume"))
 		rc = sup_pause(r->srv, r->c, id, !strcmp(a, "pause"), r->who.name);
+	else if (strcmp(a, "reset") && (rc = sup_cluster_unplace(r->srv, r->args[0], &meant)))
+		;       /* -EADDRINUSE: it runs on another host, which is to stop it */
 	else
 		rc = sup_stop(r->srv, r->c, id, !strcmp(a, "off") ? SUP_OFF : !strcmp(a, "reset") ?
 			      SUP_RESET : SUP_SHUTDOWN, undo, r->who.name);
+	/* not running here but meant to (its start failed, given up after failures): no
+	 * failover restarts it any more, which is what was asked */
+	if (rc == -EBUSY && meant)
+		rc = 0;
 	if (rc == -EBUSY)
 		return req_error(r, rc, "%s: cannot %s in its current state", r->args[0], a);
 	if (rc == -ENODEV)

@@ -10,6 +10,7 @@
 #include "server/inv.h"
 #include "server/layers.h"
 #include "server/snapshot.h"
+#include "server/sup.h"
 #include "server/vmrow.h"
 #include "server/vmdir.h"
 #include "server/vmsave.h"
@@ -131,6 +132,12 @@ int api_vm_delete(struct req *r)
 			"%s deleted by %s%s", r->args[0], r->who.name, with_disks ? " with its disks" : "") ||
 	    inv_commit(r->c))
 		goto err_io;
+	/* No failover restarts a VM of that name any more (a new one may be created). */
+	{
+		bool was;
+
+		sup_cluster_unplace(r->srv, r->args[0], &was);
+	}
 	/* Files go after the commit: a crash in between leaves files, never rows without. */
 	{
 		size_t i;

@@ -1,7 +1,10 @@
 /* GET /api/v1/vms: the VM list, paged, filtered by the caller's permissions, cached. */
 #include "server/api.h"
 #include "server/auth.h"
+#include "server/cluster.h"
+#include "server/etcd.h"
 #include "server/inv.h"
+#include "server/sup.h"
 #include "server/sup_exit.h"
 
 #include <errno.h>
@@ -56,13 +59,23 @@ static void list_cache_put(uint64_t gen, const char *key, const json_t *v)
 	pthread_mutex_unlock(&list_cache.lock);
 }
 
-/* One VM of the list: its summary, appended to the array arg. */
+struct list {
+	struct server *srv;
+	json_t *vms;
+	json_t *owners;             /* in a cluster: VM name -> the host holding its key */
+};
+
+/* One VM of the list: its summary, appended to the list arg. */
 static int list_add(const struct inv_vm *v, void *arg)
 {
-	json_array_append_new(arg, json_pack("{s:s,s:s,s:i,s:I,s:o}", "name", v->name,
-					     "state", v->state, "cpus", v->cpus,
-					     "memory_mib", (json_int_t)v->memory_mib, "last_exit",
-					     sup_exit_json(v->last_exit)));
+	struct list *l = arg;
+
+	json_array_append_new(l->vms, json_pack("{s:s,s:s,s:o,s:i,s:I,s:o}", "name", v->name,
+						"state", v->state, "host",
+						sup_vm_host_json(l->srv, v->name, v->state, l->owners),
+						"cpus", v->cpus,
+						"memory_mib", (json_int_t)v->memory_mib, "last_exit",
+						sup_exit_json(v->last_exit)));
 	return 0;
 }
 
@@ -70,26 +83,39 @@ int api_vm_list(struct req *r)
 {
 	const char *ls = req_query(r, "limit"), *os = req_query(r, "offset");
 	long limit = ls ? strtol(ls, NULL, 10) : 1000, offset = os ? strtol(os, NULL, 10) : 0;
+	int rc;
 	bool all;
-	json_t *list;
-	int64_t total = 0;
+	struct list l = { .srv = r->srv };
+	int64_t total = 0, orev = 0;
 	uint64_t gen = inv_generation(r->srv->db);
 	char key[96];
 
 	if (limit < 1 || limit > 10000 || offset < 0)
 		return req_error(r, -EINVAL, "limit is 1 to 10000, offset at least 0");
 	all = r->who.admin || (auth_perms(r->c, &r->who, "server", 0) & PERM_VIEW);
-	snprintf(key, sizeof(key), "%lld/%ld/%ld", all ? -1LL : (long long)r->who.user_id, limit, offset);
-	if (list_cache_get(r, gen, key))
+	/* in a cluster the hosts' claims are read first (one range): the cached answer is
+	 * keyed by that read's revision too, which every claim and release raises */
+	if (r->srv->cluster && cluster_vm_owners(r->srv->cluster, &l.owners, &orev))
+		return req_error(r, 503, "the cluster's store (etcd) does not answer: %s",
+				 etcd_errmsg());
+	snprintf(key, sizeof(key), "%lld/%ld/%ld/%lld", all ? -1LL : (long long)r->who.user_id,
+		 limit, offset, (long long)orev);
+	if (list_cache_get(r, gen, key)) {
+		json_decref(l.owners);
 		return 200;
-	list = json_array();
-	if (!list)
+	}
+	l.vms = json_array();
+	if (!l.vms) {
+		json_decref(l.owners);
 		return req_error(r, -ENOMEM, "out of memory");
-	if (inv_vm_page(r->c, all ? -1 : r->who.user_id, offset, limit, &total, list_add, list)) {
-		json_decref(list);
+	}
+	rc = inv_vm_page(r->c, all ? -1 : r->who.user_id, offset, limit, &total, list_add, &l);
+	json_decref(l.owners);
+	if (rc) {
+		json_decref(l.vms);
 		return req_error(r, -EIO, "inventory error");
 	}
-	r->out = json_pack("{s:o,s:I,s:I,s:I}", "vms", list, "total", (json_int_t)total,
+	r->out = json_pack("{s:o,s:I,s:I,s:I}", "vms", l.vms, "total", (json_int_t)total,
 			   "offset", (json_int_t)offset, "limit", (json_int_t)limit);
 	/* Only a list read entirely before any newer commit may be cached under gen. */
 	if (r->out && inv_generation(r->srv->db) == gen)

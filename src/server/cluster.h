@@ -21,6 +21,8 @@
 #define VSRV_SERVER_CLUSTER_H
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct cluster;
@@ -39,6 +41,20 @@ struct cluster_config {
 	/* Stop every VM of this host now (the watchdog); returns how many it stopped. Called
 	 * from the watchdog's thread, why says what happened. */
 	int (*fence)(void *arg, const char *why);
+	/* Failover (cluster_failover.c; set only on a shared inventory, where every host sees
+	 * every VM; NULL: no failover thread). vm_need: whether VM vm is to be restarted on a
+	 * surviving host once its host is gone (its restart policy is on-failure or always: 1,
+	 * and *mib, the memory it holds from admission control), 0 (never, or no such VM) or
+	 * -errno. vm_take: this host is the one chosen for vm, placed on host from: claim it
+	 * (cluster_vm_claim), record the end of its run on from and, with start, start it here
+	 * (without: no host holds the memory it needs, its policy does not restart it, or it
+	 * is not meant to run: record its end if its state is still up, clear the intent
+	 * (meant) of a VM whose policy is never, give the claim up again); 0 or -errno. Both
+	 * are called from the failover thread. */
+	const char *inventory;      /* the shared inventory's key prefix: placements name it,
+	                             * and failover moves only the VMs of its own inventory */
+	int (*vm_need)(void *arg, const char *vm, int64_t *mib);
+	int (*vm_take)(void *arg, const char *vm, const char *from, bool start, bool meant);
 	void *arg;
 	/* A file keeping the lease's id (in the data directory): a daemon restarted while its
 	 * lease lives (within T of a crash) takes the same lease up again, so the ownership
@@ -85,5 +101,38 @@ int cluster_vm_owner(struct cluster *cl, const char *vm, char *host, size_t n);
 /* Give the claim up (the VM has ended here): delete the key if it is still this host's.
  * 0 or -errno (logged; the key goes with the lease in any case). */
 int cluster_vm_release(struct cluster *cl, const char *vm);
+
+/* Record that VM vm is placed on this host and meant to run: /vsrv/vms/VM/placement =
+ * {"host", "lease", "intent": "running", "since"} (no lease: it outlives the host). Called
+ * once a start here has succeeded. 0, -ENOLINK (fenced or no lease) or -errno (logged). */
+int cluster_vm_place(struct cluster *cl, const char *vm);
+
+/* Clear VM vm's intent to run (a user's stop, or its clean end that its restart policy does
+ * not restart): the placement's intent becomes "stopped" (host and lease kept), so no host
+ * restarts it when its host dies. *was_running: the intent was "running". 0 (also when
+ * there is no placement) or -errno. */
+int cluster_vm_unplace(struct cluster *cl, const char *vm, bool *was_running);
+
+/* The ownership keys: a new object VM name -> host name (*out, the caller's), and the
+ * store's revision of that read (*rev, NULL allowed). 0 or -errno. */
+int cluster_vm_owners(struct cluster *cl, json_t **out, int64_t *rev);
+
+/* Failover's choice, the same on every host: order the n alive hosts h for a VM that holds
+ * need MiB: those whose free memory (their alive key's) holds it first, the most free
+ * first, ties by name. Returns how many fit (h[0] is the choice when it is not 0). */
+struct cluster_fo_host {
+	char name[64];
+	int64_t free_mib;
+};
+size_t cluster_failover_order(struct cluster_fo_host *h, size_t n, int64_t need);
+
+/* The alive hosts (their alive keys: name and free memory), at most max into h, *n of
+ * them. 0 or the etcd client's -errno. */
+int cluster_alive_hosts(struct cluster *cl, struct cluster_fo_host *h, size_t max, size_t *n);
+
+/* The API URL of host (its info key) while it is alive: 0 and url (n bytes), -EHOSTDOWN
+ * (no alive key: not running, or not a host of the cluster; -ENOENT: no info either), or
+ * -errno. */
+int cluster_host_api_url(struct cluster *cl, const char *host, char *url, size_t n);
 
 #endif

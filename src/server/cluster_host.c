@@ -340,6 +340,9 @@ int cluster_start(const struct cluster_config *cfg, struct cluster **out)
 		}
 		snprintf(cl->address, sizeof(cl->address), "%.*s", (int)len, h);
 	}
+	if (cfg->inventory)
+		snprintf(cl->inventory, sizeof(cl->inventory), "%s", cfg->inventory);
+	cl->cfg.inventory = cl->inventory;
 	if (cfg->lease_file)
 		snprintf(cl->lease_file, sizeof(cl->lease_file), "%s", cfg->lease_file);
 	if (cfg->deadline_file)
@@ -391,6 +394,12 @@ int cluster_start(const struct cluster_config *cfg, struct cluster **out)
 		pthread_join(cl->renew, NULL);
 		goto err_lease;
 	}
+	if (cfg->vm_take && cfg->vm_need) {
+		if (pthread_create(&cl->failover, NULL, cluster_failover_thread, cl))
+			vsrv_log("cluster: cannot start the failover thread: no failover from here");
+		else
+			cl->failover_on = true;
+	}
 	vsrv_log("cluster: host %s registered on %s (lease %llx, TTL %u s: renewed every %.3f s, "
 		 "the watchdog stops the VMs %.3f s after the last renewal, %u ms before expiry)",
 		 cl->name, cfg->endpoints, (long long)cl->lease, cfg->ttl, cl->renew_ms / 1e3,
@@ -419,6 +428,8 @@ void cluster_stop(struct cluster *cl)
 	pthread_mutex_unlock(&cl->lock);
 	pthread_join(cl->renew, NULL);
 	pthread_join(cl->watchdog, NULL);
+	if (cl->failover_on)
+		pthread_join(cl->failover, NULL);
 	if (cl->lease_file[0])
 		unlink(cl->lease_file);
 	if (cl->deadline_file[0])

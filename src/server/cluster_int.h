@@ -10,18 +10,20 @@
 
 /* The key layout (docs/cluster.md). */
 #define CLUSTER_HOSTS "/vsrv/hosts/"    /* NAME/info (no lease), NAME/alive (the lease) */
-#define CLUSTER_VMS "/vsrv/vms/"        /* NAME/owner (the owning host's lease) */
+#define CLUSTER_VMS "/vsrv/vms/"        /* NAME/owner (the owning host's lease), NAME/placement */
 
 struct cluster {
 	struct cluster_config cfg;
 	char name[64];
 	char api_url[512];
 	char address[256];          /* the API URL's host */
+	char inventory[256];        /* cfg.inventory's copy ("" without) */
 	char lease_file[4096];
 	char deadline_file[4096];
 	struct etcd *etcd;
 	unsigned renew_ms, fire_ms, margin_ms;
-	pthread_t renew, watchdog;
+	pthread_t renew, watchdog, failover;
+	bool failover_on;           /* the failover thread runs (cfg.vm_take set) */
 	pthread_mutex_t lock;       /* the fields below */
 	pthread_cond_t cond;        /* CLOCK_MONOTONIC; times are CLOCK_BOOTTIME (cluster_host.c) */
 	int64_t lease;
@@ -35,5 +37,9 @@ struct cluster {
 };
 
 int64_t cluster_now_ms(void);
+
+/* The failover thread (cluster_failover.c): every T/3 it reads the hosts' alive keys and
+ * the VMs' keys and restarts here the orphaned VMs this host is chosen for. */
+void *cluster_failover_thread(void *arg);
 
 #endif

@@ -670,6 +670,12 @@ int cmd_serve(int argc, char **argv)
 		}
 		cc.name = host_name;
 		cc.api_url = host_url;
+		if (!strcmp(inventory, "etcd")) {
+			/* every host sees every VM: the dead hosts' VMs can be restarted here */
+			cc.vm_need = sup_cluster_need;
+			cc.vm_take = sup_cluster_take;
+			cc.inventory = inv_prefix ? inv_prefix : "/vsrv/inv/";
+		}
 		snprintf(sub, sizeof(sub), "%s/cluster.lease", real);
 		cc.lease_file = sub;
 		snprintf(deadline_path, sizeof(deadline_path), "%s/cluster.deadline", real);

@@ -141,23 +141,26 @@ static struct runvm *find(struct supervisor *s, int64_t id)
 
 struct reserved {
 	int64_t except, used;
+	json_t *mine;               /* a shared inventory: the VMs this host runs */
 };
 
 static int add_reserved(const struct inv_vm *v, void *arg)
 {
 	struct reserved *r = arg;
 
-	if (v->id != r->except && inv_vm_state_up(v->state))
+	if (v->id != r->except && inv_vm_state_up(v->state) &&
+	    (!r->mine || json_object_get(r->mine, v->name)))
 		r->used += inv_vm_reserved_mib(v);
 	return 0;
 }
 
-/* The memory that the up VMs but except hold from admission control. */
-static int64_t reservation_used(struct dbc *c, int64_t except)
+/* The memory that the up VMs of this host but except hold from admission control. */
+static int64_t reservation_used(struct server *srv, struct dbc *c, int64_t except)
 {
-	struct reserved r = { .except = except };
+	struct reserved r = { .except = except, .mine = sup_cluster_mine(srv) };
 
 	inv_vm_each(c, add_reserved, &r);
+	json_decref(r.mine);
 	return r.used;
 }
 
@@ -193,7 +196,7 @@ static int start_locked(struct server *srv, struct dbc *c, int64_t id, const cha
 	}
 	if (strcmp(state, INV_VM_SAVED) && vmsave_remove(srv, id))
 		vsrv_log("vm %s: cannot remove a stale %s/%s", name, VMSAVE_DIR, VMSAVE_FILE);
-	if (reservation_used(c, id) + need > (int64_t)srv->host_mem_mib)
+	if (reservation_used(srv, c, id) + need > (int64_t)srv->host_mem_mib)
 		return -ENOSPC;
 	rc = vmdir_path(srv, id, dir, sizeof(dir));
 	if (rc)
@@ -231,9 +234,10 @@ static int start_locked(struct server *srv, struct dbc *c, int64_t id, const cha
 			kill(pid, SIGKILL);
 	}
 	if (rc) {
-		sup_cluster_release(srv, name);
+		sup_cluster_release(srv, name, false);
 		return rc;
 	}
+	sup_cluster_placed(srv, name);
 	pthread_mutex_lock(&s->lock);
 	v = find(s, id);
 	if (!v) {
@@ -264,9 +268,45 @@ static int start_locked(struct server *srv, struct dbc *c, int64_t id, const cha
 	return 0;
 }
 
+/* The start of VM id went through but its commit did not (-EAGAIN: on etcd a write to
+ * another VM meanwhile fails it, the reservation having read them all): its monitor runs,
+ * so record it again, unless it has ended already (its end is handle_exit's to record; a
+ * commit of that meanwhile fails this one, which then sees the end). */
+static int record_start(struct server *srv, struct dbc *c, int64_t id, const char *who)
+{
+	struct supervisor *s = srv->sup;
+	struct runvm *v;
+	struct pollfd p = { .events = POLLIN };
+	char name[64] = "";
+	pid_t pid = 0;
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	v = find(s, id);
+	if (v && (p.fd = v->pidfd) >= 0 && poll(&p, 1, 0) == 0) {
+		pid = v->mon_pid;
+		snprintf(name, sizeof(name), "%s", v->name);
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (pid <= 0)
+		return 0;
+	rc = inv_begin(c);
+	if (rc)
+		return rc;
+	rc = inv_vm_set_state(c, id, INV_VM_STARTING, pid, NULL);
+	if (!rc)
+		rc = events_emit(srv, c, "vm-starting", "vm", name, who, json_pack("{s:i}",
+				 "monitor_pid", pid), "%s starting", name);
+	if (rc) {
+		inv_rollback(c);
+		return rc;
+	}
+	return inv_commit(c);
+}
+
 int sup_start(struct server *srv, struct dbc *c, int64_t id, const char *who)
 {
-	int rc = inv_begin(c);
+	int rc = inv_begin(c), tries;
 
 	if (rc)
 		return rc;
@@ -275,7 +315,10 @@ int sup_start(struct server *srv, struct dbc *c, int64_t id, const char *who)
 		inv_rollback(c);
 		return rc;
 	}
-	return inv_commit(c);
+	rc = inv_commit(c);
+	for (tries = 0; rc == -EAGAIN && tries < 20; tries++)
+		rc = record_start(srv, c, id, who);
+	return rc;
 }
 
 /* SIGKILL to v's monitor and every process of its session (it is the session's and its
@@ -576,7 +619,7 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 	vsrv_log("vm %s: %s%s", v->name, ex, restart ? "; restarted" : "");
 	inv_put(c);
 	if (!restarted)
-		sup_cluster_release(srv, v->name);
+		sup_cluster_release(srv, v->name, !restart && clean && !requested);
 	/* Undo disks: decided when the VM ends for good, never after a crash (kept then). */
 	if (!restart && !saved && !unrestored && strcmp(undo, "off") && (requested || clean)) {
 		const char *action = v->undo[0] ? v->undo : undo;

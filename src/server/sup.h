@@ -41,6 +41,27 @@ int sup_fence(struct server *srv, const char *why, int wait_ms);
  * turned off at once. Returns how many were turned off. */
 int sup_cluster_adopt(struct server *srv);
 
+/* The host a VM runs on, for the API's "host": in a cluster, the host holding its
+ * ownership key (owners: cluster_vm_owners' map, or NULL for one read of the key); alone,
+ * this host's name (the system's, up to the first dot) while state is up. null otherwise.
+ * New reference. */
+json_t *sup_vm_host_json(struct server *srv, const char *name, const char *state,
+			 json_t *owners);
+
+/* A user's off or shutdown of VM name: on a shared inventory, clear its intent to run (no
+ * failover restarts it; *was_running: it was meant to run). -EADDRINUSE when another host
+ * holds its ownership key (that host is to stop it), 0 or -errno. */
+int sup_cluster_unplace(struct server *srv, const char *name, bool *was_running);
+
+/* Failover's callbacks (cluster_config's vm_need and vm_take; arg is the server):
+ * whether VM vm is restarted elsewhere when its host dies (its restart policy) and the
+ * memory it holds; and its restart here: claim its ownership key, record the end of its
+ * run on the dead host from (an up state becomes crashed) and, with start, emit
+ * vm-failover {from, to} and start it; without, only when its state is up or it is meant
+ * to run (meant) with policy never: record its end, clear that intent, give the key up. */
+int sup_cluster_need(void *arg, const char *vm, int64_t *mib);
+int sup_cluster_take(void *arg, const char *vm, const char *from, bool start, bool meant);
+
 /* Pause or resume the VM's vCPUs. Returns 0, -EBUSY in the wrong state, or -errno. */
 int sup_pause(struct server *srv, struct dbc *c, int64_t id, int pause, const char *who);
 

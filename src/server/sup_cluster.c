@@ -3,6 +3,7 @@
 #include "server/sup.h"
 #include "server/sup_int.h"
 #include "server/cluster.h"
+#include "server/events.h"
 #include "server/inv.h"
 #include "util/log.h"
 
@@ -40,10 +41,195 @@ int sup_cluster_claim(struct server *srv, const char *name, const char *dir)
 	return rc;
 }
 
-void sup_cluster_release(struct server *srv, const char *name)
+/* A shared inventory (etcd): every host of the cluster sees every VM. */
+static bool shared(struct server *srv)
 {
-	if (srv->cluster)
-		cluster_vm_release(srv->cluster, name);
+	return srv->cluster && !strcmp(inv_backend(srv->db), "etcd");
+}
+
+void sup_cluster_release(struct server *srv, const char *name, bool done)
+{
+	bool was;
+
+	if (!srv->cluster)
+		return;
+	cluster_vm_release(srv->cluster, name);
+	/* it ended by itself and its restart policy does not start it again: no host is to */
+	if (done && shared(srv))
+		cluster_vm_unplace(srv->cluster, name, &was);
+}
+
+void sup_cluster_placed(struct server *srv, const char *name)
+{
+	if (shared(srv))
+		cluster_vm_place(srv->cluster, name);
+}
+
+json_t *sup_cluster_mine(struct server *srv)
+{
+	json_t *owners = NULL, *mine, *h;
+	const char *vm;
+
+	if (!shared(srv) || cluster_vm_owners(srv->cluster, &owners, NULL))
+		return NULL;
+	mine = json_object();
+	json_object_foreach(owners, vm, h)
+		if (mine && !strcmp(json_string_value(h), cluster_name(srv->cluster)))
+			json_object_set_new(mine, vm, json_true());
+	json_decref(owners);
+	return mine;
+}
+
+json_t *sup_vm_host_json(struct server *srv, const char *name, const char *state,
+			 json_t *owners)
+{
+	char host[256] = "";
+
+	if (srv->cluster) {
+		if (owners)
+			return json_incref(json_object_get(owners, name)) ?: json_null();
+		return cluster_vm_owner(srv->cluster, name, host, sizeof(host)) ? json_null() :
+		       json_string(host);
+	}
+	if (!inv_vm_state_up(state) || gethostname(host, sizeof(host) - 1) < 0)
+		return json_null();
+	host[strcspn(host, ".")] = '\0';
+	return json_string(host);
+}
+
+int sup_cluster_unplace(struct server *srv, const char *name, bool *was_running)
+{
+	char host[128];
+
+	*was_running = false;
+	if (!shared(srv))
+		return 0;
+	/* the host that runs it is the one to stop it */
+	if (!cluster_vm_owner(srv->cluster, name, host, sizeof(host)) &&
+	    strcmp(host, cluster_name(srv->cluster)))
+		return -EADDRINUSE;
+	return cluster_vm_unplace(srv->cluster, name, was_running);
+}
+
+int sup_cluster_need(void *arg, const char *vm, int64_t *mib)
+{
+	struct server *srv = arg;
+	struct dbc *c = inv_get(srv->db);
+	struct inv_vm v;
+	int64_t id;
+	int rc;
+
+	if (!c)
+		return -EIO;
+	rc = inv_vm_id(c, vm, &id);
+	if (!rc)
+		rc = inv_vm_get(c, id, &v);
+	inv_put(c);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	*mib = inv_vm_reserved_mib(&v);
+	rc = !strcmp(v.restart_policy, "always") || !strcmp(v.restart_policy, "on-failure");
+	inv_vm_clear(&v);
+	return rc;
+}
+
+/* Without a start: whether VM vm's end is to be recorded (its state is up) or its intent
+ * cleared (meant, policy never): only then is its key claimed. */
+static bool take_needed(struct server *srv, const char *vm, bool meant)
+{
+	struct dbc *c = inv_get(srv->db);
+	struct inv_vm v;
+	int64_t id;
+	bool need = false;
+
+	if (c && !inv_vm_id(c, vm, &id) && !inv_vm_get(c, id, &v)) {
+		need = inv_vm_state_up(v.state) || (meant && !strcmp(v.restart_policy, "never"));
+		inv_vm_clear(&v);
+	}
+	if (c)
+		inv_put(c);
+	return need;
+}
+
+int sup_cluster_take(void *arg, const char *vm, const char *from, bool start, bool meant)
+{
+	struct server *srv = arg;
+	const char *me = cluster_name(srv->cluster);
+	char owner[64] = "";
+	bool up = false, never = false, began = false, was;
+	struct dbc *c;
+	struct inv_vm v;
+	int64_t id;
+	int rc;
+
+	if (!start && !take_needed(srv, vm, meant))
+		return 0;
+
+	/* the claim first (create-if-absent): of the hosts that may act, only one gets it, and
+	 * while it holds the key no other host starts the VM or writes its state */
+	rc = cluster_vm_claim(srv->cluster, vm, owner, sizeof(owner));
+	if (rc) {
+		vsrv_log("cluster: failover: vm %s: not taken: %s", vm, rc == -EADDRINUSE ?
+			 "another host holds it already" : strerror(-rc));
+		return rc;
+	}
+	if (!(c = inv_get(srv->db))) {
+		cluster_vm_release(srv->cluster, vm);
+		return -EIO;
+	}
+	rc = inv_vm_id(c, vm, &id);
+	/* (a write to another VM meanwhile fails the commit on etcd: again, a few times) */
+	for (int tries = 0; !rc || (rc == -EAGAIN && tries < 10); tries++) {
+		if ((rc = inv_begin(c)))
+			break;
+		/* the dead host's last word on it (running, starting...) ends here */
+		rc = inv_vm_get(c, id, &v);
+		if (!rc) {
+			up = inv_vm_state_up(v.state);
+			never = !strcmp(v.restart_policy, "never");
+			if (up)
+				rc = inv_vm_set_state(c, id, INV_VM_CRASHED, 0, NULL);
+			inv_vm_clear(&v);
+		}
+		if (!rc && start)
+			rc = events_emit(srv, c, "vm-failover", "vm", vm, "cluster-failover",
+					 json_pack("{s:s,s:s}", "from", from, "to", me),
+					 "%s: its host %s is gone (lease expired): starting it on host %s",
+					 vm, from, me);
+		else if (!rc && up)
+			rc = events_emit(srv, c, "vm-crashed", "vm", vm, "cluster-failover",
+					 json_pack("{s:s}", "host", from),
+					 "%s: its host %s is gone (lease expired); not restarted: %s", vm,
+					 from, never ? "its restart policy is never" :
+					 "no surviving host has the memory it needs");
+		rc = rc ? (inv_rollback(c), rc) : inv_commit(c);
+		if (rc != -EAGAIN)
+			break;
+	}
+	if (!rc && start) {
+		began = true;
+		rc = sup_start(srv, c, id, "cluster-failover");
+	}
+	inv_put(c);
+	if (!start) {
+		if (!rc && never && meant)
+			cluster_vm_unplace(srv->cluster, vm, &was);
+		cluster_vm_release(srv->cluster, vm);
+		if (up || rc)
+			vsrv_log("cluster: failover: vm %s: its end on host %s %s", vm, from,
+				 rc ? "cannot be recorded" : "recorded (crashed)");
+	} else if (rc) {
+		/* a start refused before its monitor ran has given the key up (start_locked);
+		 * after, the key stays until the VM ends (handle_exit) */
+		vsrv_log("cluster: failover: vm %s: cannot start it here: %s", vm, strerror(-rc));
+		if (!began)
+			cluster_vm_release(srv->cluster, vm);
+	} else {
+		vsrv_log("cluster: failover: vm %s: moved from host %s to this host", vm, from);
+	}
+	return rc;
 }
 
 struct up_ids {

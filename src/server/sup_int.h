@@ -4,6 +4,8 @@
 
 #include "server/server.h"
 
+#include <jansson.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -44,7 +46,15 @@ int sup_read_small(const char *path, char *buf, size_t n);
  * file (its monitor enforces it: monitor.c); without a cluster, remove that link. Give the
  * key up once it has ended (sup_cluster.c). dir may be NULL (a VM already running). */
 int sup_cluster_claim(struct server *srv, const char *name, const char *dir);
-void sup_cluster_release(struct server *srv, const char *name);
+/* done: it ended by itself and is not restarted (a clean end its restart policy does not
+ * restart): its intent to run is cleared too (cluster_vm_unplace), no host restarts it. */
+void sup_cluster_release(struct server *srv, const char *name, bool done);
+/* A start here succeeded: on a shared inventory, record the VM placed here and meant to
+ * run (cluster_vm_place: failover restarts it elsewhere when this host dies). */
+void sup_cluster_placed(struct server *srv, const char *name);
+/* On a shared inventory, the VMs whose ownership key this host holds: a new object NAME ->
+ * true (admission counts only those); NULL otherwise or when etcd does not answer. */
+json_t *sup_cluster_mine(struct server *srv);
 /* In a cluster on a shared inventory (etcd): does another host hold vm's ownership key (or
  * can that not be known: etcd does not answer)? Then this host must not write the VM's
  * status. false alone or on a host's own SQLite. */

@@ -116,13 +116,14 @@ void sup_runtime_json(struct server *srv, int64_t id, json_t *obj)
 /* The up VMs (inv_vm_state_up): how many, their reservations and vCPUs. */
 struct up_sum {
 	int64_t running, reserved, vcpus;
+	json_t *mine;               /* a shared inventory: the VMs this host runs */
 };
 
 static int add_up(const struct inv_vm *v, void *arg)
 {
 	struct up_sum *u = arg;
 
-	if (inv_vm_state_up(v->state)) {
+	if (inv_vm_state_up(v->state) && (!u->mine || json_object_get(u->mine, v->name))) {
 		u->running++;
 		u->reserved += inv_vm_reserved_mib(v);
 		u->vcpus += v->cpus;
@@ -132,12 +133,13 @@ static int add_up(const struct inv_vm *v, void *arg)
 
 json_t *sup_host_json(struct server *srv, struct dbc *c)
 {
-	struct up_sum up = { 0 };
+	struct up_sum up = { .mine = sup_cluster_mine(srv) };
 	int64_t running, reserved, vcpus, total = 0, avail = 0;
 	char b[4096], *s;
 
 	if (inv_vm_each(c, add_up, &up))
-		up = (struct up_sum){ 0 };
+		up.running = up.reserved = up.vcpus = 0;
+	json_decref(up.mine);
 	running = up.running;
 	reserved = up.reserved;
 	vcpus = up.vcpus;

@@ -14,6 +14,13 @@ int vm_lookup(struct req *r, int64_t *id);
  * or NULL when it does not exist. */
 json_t *vm_json(struct server *srv, struct dbc *c, int64_t id, int full);
 
+/* Where a start of VM id runs (api_place.c): want (the body's "host", or NULL) names the
+ * host; without it, on a shared inventory, the host with the most free memory that holds
+ * the VM. *local: start it here (0 returned, nothing set on r); else r holds the answer
+ * (another host's, the start sent there with the caller's token, or an error: *local is
+ * false then) and its status is returned. */
+int api_vm_start_placed(struct req *r, int64_t id, const char *want, bool *local);
+
 /* Resolve a kernel/initrd/disk path from a request: relative paths live under the
  * server's images directory; absolute ones are for administrators. The file must exist
  * and be a regular file. Writes the resolved path into out. Returns 0 or -EINVAL/-EACCES

@@ -183,9 +183,25 @@ try:
     st, js, hs = hosts_of(a, ta)
     ok("hosts-list-owned-vms", st == 200 and hs["b"]["vms"] == ["v1"] and hs["a"]["vms"] == [],
        str(js))
+    # where a VM runs: on either host, the VM list, its status and the VM name the host
+    # holding its ownership key (b)
+    def host_of_vm(d, t, vm):
+        st, js = d.req("GET", "/api/v1/vms", token=t)
+        listed = {v["name"]: v["host"] for v in (js or {}).get("vms", [])}.get(vm, "?")
+        return (listed, d.req("GET", "/api/v1/vms/%s/status" % vm, token=t)[1].get("host", "?"),
+                d.req("GET", "/api/v1/vms/%s" % vm, token=t)[1].get("host", "?"))
+    for d, t in ((a, ta), (b, tb)):
+        got = host_of_vm(d, t, "v1")
+        ok("vm-host-names-owner-on-" + os.path.basename(d.data), got == ("b", "b", "b"), str(got))
+    rc, out = cli(a, "vm", "list")
+    ok("cli-vm-list-host-column", rc == 0 and re.search(r"^NAME\s+STATE\s+HOST", out, re.M) and
+       re.search(r"^v1\s+\S+\s+b\s", out, re.M), out)
     # the holder's lease ends (its host died): the key goes, a can claim it
     rev = etcd.revision()
     etcd.revoke(other)
+    # (the VM list's cache does not outlive a claim's end)
+    got = host_of_vm(a, ta, "v1")
+    ok("vm-host-null-once-owner-gone", got == (None, None, None), str(got))
     st, js = a.req("POST", "/api/v1/vms/v1/start", token=ta)
     ok("vm-start-after-owner-gone-accepted", st == 202, str((st, js)))
     hist = []

@@ -1,0 +1,431 @@
+/* Failover (cluster.h, docs/cluster.md "Failover"): the VMs' placement keys, which record
+ * where each VM was started and whether it is meant to run, and the thread that restarts on
+ * a surviving host the VMs a dead host was meant to run. */
+#include "server/cluster_int.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int placement_key(const char *vm, char *key, size_t n)
+{
+	if (!*vm || strchr(vm, '/'))
+		return -EINVAL;
+	return snprintf(key, n, "%s%s/placement", CLUSTER_VMS, vm) >= (int)n ? -ENAMETOOLONG : 0;
+}
+
+/* {"host","lease","intent","since","inventory"} as compact JSON text (free it), NULL without memory. */
+static char *placement_text(const char *host, const char *lease, const char *intent,
+			    const char *inventory)
+{
+	json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:s}", "host", host, "lease", lease, "intent",
+			      intent, "since", (json_int_t)time(NULL), "inventory", inventory);
+	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	json_decref(o);
+	return s;
+}
+
+int cluster_vm_place(struct cluster *cl, const char *vm)
+{
+	char key[160], lease_hex[32], *text;
+	int64_t lease;
+	bool fenced;
+	int rc = placement_key(vm, key, sizeof(key));
+
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&cl->lock);
+	lease = cl->lease;
+	fenced = cl->fenced || cl->expired;
+	pthread_mutex_unlock(&cl->lock);
+	if (fenced || !lease)
+		return -ENOLINK;
+	snprintf(lease_hex, sizeof(lease_hex), "%llx", (long long)lease);
+	text = placement_text(cl->name, lease_hex, "running", cl->inventory);
+	if (!text)
+		return -ENOMEM;
+	/* no lease: the record outlives its host, that is its point */
+	rc = etcd_put(cl->etcd, key, text, strlen(text), 0, NULL);
+	free(text);
+	if (rc)
+		vsrv_log("cluster: vm %s: cannot record its placement on %s (no failover for it "
+			 "until its next start): %s", vm, cl->name, etcd_errmsg());
+	return rc;
+}
+
+int cluster_vm_unplace(struct cluster *cl, const char *vm, bool *was_running)
+{
+	char key[160], *text;
+	int rc = placement_key(vm, key, sizeof(key)), tries;
+
+	*was_running = false;
+	if (rc)
+		return rc;
+	/* compare-and-swap on the revision read: a placement written meanwhile (a start
+	 * elsewhere) is read again */
+	for (tries = 0; tries < 5; tries++) {
+		struct etcd_kv kv = { 0 };
+		json_t *val;
+		const char *intent, *host, *lease;
+
+		rc = etcd_get(cl->etcd, key, &kv);
+		if (rc == -ENOENT)
+			return 0;
+		if (rc)
+			return rc;
+		val = json_loadb(kv.value, kv.value_len, 0, NULL);
+		intent = json_string_value(json_object_get(val, "intent"));
+		host = json_string_value(json_object_get(val, "host"));
+		lease = json_string_value(json_object_get(val, "lease"));
+		if (!intent || strcmp(intent, "running")) {
+			json_decref(val);
+			etcd_kv_clear(&kv);
+			return 0;
+		}
+		*was_running = true;
+		text = placement_text(host ? host : "", lease ? lease : "", "stopped",
+				      json_string_value(json_object_get(val, "inventory")) ?: "");
+		json_decref(val);
+		rc = text ? etcd_cas(cl->etcd, key, kv.mod_rev, text, strlen(text), 0, NULL, NULL) :
+			    -ENOMEM;
+		free(text);
+		etcd_kv_clear(&kv);
+		if (rc != -EAGAIN)
+			return rc;
+	}
+	return rc;
+}
+
+/* /vsrv/vms/NAME/owner into the object arg: NAME -> host */
+static int add_owner(const struct etcd_kv *kv, void *arg)
+{
+	const char *rest = kv->key + strlen(CLUSTER_VMS), *slash = strchr(rest, '/');
+	json_t *val;
+	const char *host;
+	char name[128];
+
+	if (!slash || strcmp(slash + 1, "owner") || (size_t)(slash - rest) >= sizeof(name))
+		return 0;
+	snprintf(name, sizeof(name), "%.*s", (int)(slash - rest), rest);
+	val = json_loadb(kv->value, kv->value_len, 0, NULL);
+	host = json_string_value(json_object_get(val, "host"));
+	if (host)
+		json_object_set_new(arg, name, json_string(host));
+	json_decref(val);
+	return 0;
+}
+
+int cluster_vm_owners(struct cluster *cl, json_t **out, int64_t *rev)
+{
+	json_t *o = json_object();
+	int rc;
+
+	if (!o)
+		return -ENOMEM;
+	rc = etcd_range(cl->etcd, CLUSTER_VMS, add_owner, o, rev);
+	if (rc) {
+		json_decref(o);
+		return rc;
+	}
+	*out = o;
+	return 0;
+}
+
+static int cmp_host(const void *a, const void *b)
+{
+	const struct cluster_fo_host *x = a, *y = b;
+
+	if (x->free_mib != y->free_mib)
+		return x->free_mib > y->free_mib ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+size_t cluster_failover_order(struct cluster_fo_host *h, size_t n, int64_t need)
+{
+	size_t fit = 0;
+
+	qsort(h, n, sizeof(*h), cmp_host);
+	/* the most free first: those that fit are a prefix */
+	while (fit < n && h[fit].free_mib >= need)
+		fit++;
+	return fit;
+}
+
+/* --- the failover thread ------------------------------------------------------------------ */
+
+#define FO_MAX_HOSTS 64
+
+/* One round's view: the alive hosts, and per VM its owner and placement. */
+struct fo_view {
+	struct cluster_fo_host hosts[FO_MAX_HOSTS];
+	char leases[FO_MAX_HOSTS][32];
+	size_t nhosts;
+	json_t *vms;                /* NAME -> {"owner": bool, "placement": {...}, "rev": n} */
+};
+
+static int add_alive(const struct etcd_kv *kv, void *arg)
+{
+	struct fo_view *v = arg;
+	const char *rest = kv->key + strlen(CLUSTER_HOSTS), *slash = strchr(rest, '/');
+	json_t *val;
+
+	if (!slash || strcmp(slash + 1, "alive") || v->nhosts == FO_MAX_HOSTS ||
+	    (size_t)(slash - rest) >= sizeof(v->hosts[0].name))
+		return 0;
+	val = json_loadb(kv->value, kv->value_len, 0, NULL);
+	snprintf(v->hosts[v->nhosts].name, sizeof(v->hosts[0].name), "%.*s", (int)(slash - rest),
+		 rest);
+	v->hosts[v->nhosts].free_mib = json_integer_value(json_object_get(val, "free_memory_mib"));
+	snprintf(v->leases[v->nhosts], sizeof(v->leases[0]), "%s",
+		 json_string_value(json_object_get(val, "lease")) ?: "");
+	v->nhosts++;
+	json_decref(val);
+	return 0;
+}
+
+static int add_vm_key(const struct etcd_kv *kv, void *arg)
+{
+	struct fo_view *v = arg;
+	const char *rest = kv->key + strlen(CLUSTER_VMS), *slash = strchr(rest, '/');
+	char name[128];
+	json_t *o;
+
+	if (!slash || (size_t)(slash - rest) >= sizeof(name))
+		return 0;
+	snprintf(name, sizeof(name), "%.*s", (int)(slash - rest), rest);
+	o = json_object_get(v->vms, name);
+	if (!o) {
+		o = json_object();
+		if (!o || json_object_set_new(v->vms, name, o))
+			return -ENOMEM;
+	}
+	if (!strcmp(slash + 1, "owner")) {
+		json_object_set_new(o, "owner", json_true());
+	} else if (!strcmp(slash + 1, "placement")) {
+		json_object_set_new(o, "placement", json_loadb(kv->value, kv->value_len, 0, NULL));
+		json_object_set_new(o, "rev", json_integer(kv->mod_rev));
+	}
+	return 0;
+}
+
+/* The alive host named name's index in v, or -1. */
+static int alive_index(const struct fo_view *v, const char *name)
+{
+	for (size_t i = 0; i < v->nhosts; i++)
+		if (!strcmp(v->hosts[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+int cluster_alive_hosts(struct cluster *cl, struct cluster_fo_host *h, size_t max, size_t *n)
+{
+	struct fo_view v = { .nhosts = 0 };
+	int rc = etcd_range(cl->etcd, CLUSTER_HOSTS, add_alive, &v, NULL);
+
+	if (rc)
+		return rc;
+	*n = v.nhosts < max ? v.nhosts : max;
+	memcpy(h, v.hosts, *n * sizeof(*h));
+	return 0;
+}
+
+int cluster_host_api_url(struct cluster *cl, const char *host, char *url, size_t n)
+{
+	struct etcd_kv kv = { 0 };
+	char key[160];
+	json_t *info;
+	const char *u;
+	int rc;
+
+	if (!*host || strchr(host, '/') || strlen(host) > 63)
+		return -ENOENT;
+	snprintf(key, sizeof(key), "%s%s/info", CLUSTER_HOSTS, host);
+	rc = etcd_get(cl->etcd, key, &kv);
+	if (rc)
+		return rc;
+	info = json_loadb(kv.value, kv.value_len, 0, NULL);
+	u = json_string_value(json_object_get(info, "api_url"));
+	rc = u && snprintf(url, n, "%s", u) < (int)n ? 0 : -EIO;
+	json_decref(info);
+	etcd_kv_clear(&kv);
+	if (rc)
+		return rc;
+	snprintf(key, sizeof(key), "%s%s/alive", CLUSTER_HOSTS, host);
+	rc = etcd_get(cl->etcd, key, &kv);
+	etcd_kv_clear(&kv);
+	return rc == -ENOENT ? -EHOSTDOWN : rc;
+}
+
+/* One VM whose host is gone: decide, and act when this host is the one. seen: NAME ->
+ * {"rev", "since" (ms this host first saw it orphaned), "tried"}. */
+static void fo_vm(struct cluster *cl, struct fo_view *v, const char *vm, json_t *pl,
+		  int64_t rev, json_t *seen)
+{
+	const char *from = json_string_value(json_object_get(pl, "host")) ?: "?";
+	bool meant = !strcmp(json_string_value(json_object_get(pl, "intent")) ?: "", "running");
+	struct cluster_fo_host h[FO_MAX_HOSTS];
+	json_t *s = json_object_get(seen, vm);
+	int64_t need = 0, now = cluster_now_ms(), bound = (int64_t)cl->cfg.ttl * 1000;
+	size_t fit, i;
+	int rank = -1, rc;
+
+	if (s && json_is_true(json_object_get(s, "tried")) &&
+	    json_integer_value(json_object_get(s, "rev")) == rev)
+		return;
+	/* a VM not meant to run is not moved; its end may still need recording */
+	rc = meant ? cl->cfg.vm_need(cl->cfg.arg, vm, &need) : 0;
+	if (rc > 0) {
+		memcpy(h, v->hosts, v->nhosts * sizeof(h[0]));
+		fit = cluster_failover_order(h, v->nhosts, need);
+	} else {
+		fit = 0;
+	}
+	if (!s || json_integer_value(json_object_get(s, "rev")) != rev) {
+		/* first seen orphaned (this placement): said once */
+		s = json_pack("{s:I,s:I,s:b}", "rev", (json_int_t)rev, "since", (json_int_t)now,
+			      "tried", 0);
+		if (!s || json_object_set_new(seen, vm, s))
+			return;
+		if (!meant)
+			;       /* stopped by its user: nothing to say */
+		else if (rc > 0 && fit)
+			vsrv_log("cluster: failover: vm %s was placed on host %s, whose lease is gone: "
+				 "to be restarted on host %s (%lld MiB free of the %lld it needs)", vm,
+				 from, h[0].name, (long long)h[0].free_mib, (long long)need);
+		else
+			vsrv_log("cluster: failover: vm %s was placed on host %s, whose lease is gone: "
+				 "%s: left alone", vm, from, rc > 0 ?
+				 "no surviving host has the memory it needs" : rc == 0 ?
+				 "its restart policy does not restart it (or it is deleted)" :
+				 "it cannot be read from the inventory");
+	}
+	if (rc < 0)
+		return;
+	if (rc == 0 || !fit) {
+		/* not moved: its end on the dead host is still to be recorded (its state there
+		 * stays up otherwise), once, by the first of every alive host in the same order */
+		if (json_is_true(json_object_get(s, "cleaned")))
+			return;
+		memcpy(h, v->hosts, v->nhosts * sizeof(h[0]));
+		fit = cluster_failover_order(h, v->nhosts, 0);
+	}
+	for (i = 0; i < fit; i++)
+		if (!strcmp(h[i].name, cl->name))
+			rank = (int)i;
+	/* what the first choice takes, the next VMs of this round cannot count on */
+	if (fit && rc > 0 && need) {
+		int k = alive_index(v, h[0].name);
+
+		if (k >= 0 && h[0].free_mib >= need)
+			v->hosts[k].free_mib -= need;
+	}
+	if (rank < 0)
+		return;
+	/* the first choice acts at once; the next one only when the first has not claimed the
+	 * VM within T (it is dead too, or refused), and so on */
+	if (now - json_integer_value(json_object_get(s, "since")) < rank * bound)
+		return;
+	if (rc == 0 || h[0].free_mib < need) {
+		json_object_set_new(s, "cleaned", json_true());
+		cl->cfg.vm_take(cl->cfg.arg, vm, from, false, meant);
+		return;
+	}
+	json_object_set_new(s, "tried", json_true());
+	vsrv_log("cluster: failover: vm %s (%lld MiB) of host %s: this host is choice %d of %zu "
+		 "(most free memory that fits, ties by name): taking it", vm, (long long)need, from,
+		 rank + 1, fit);
+	cl->cfg.vm_take(cl->cfg.arg, vm, from, true, true);
+}
+
+static void fo_round(struct cluster *cl, json_t *seen)
+{
+	struct fo_view v = { .vms = json_object() };
+	const char *vm;
+	json_t *o, *keep = json_object();
+	int rc;
+
+	if (!v.vms || !keep)
+		goto out;
+	/* the hosts first: a VM placed on a host that registered after this read is not
+	 * judged against a stale list of the living */
+	rc = etcd_range(cl->etcd, CLUSTER_HOSTS, add_alive, &v, NULL);
+	if (!rc)
+		rc = etcd_range(cl->etcd, CLUSTER_VMS, add_vm_key, &v, NULL);
+	if (rc)
+		goto out;
+	json_object_foreach(v.vms, vm, o) {
+		json_t *pl = json_object_get(o, "placement");
+		const char *host = json_string_value(json_object_get(pl, "host"));
+		const char *lease = json_string_value(json_object_get(pl, "lease"));
+		const char *intent = json_string_value(json_object_get(pl, "intent"));
+
+		const char *inv = json_string_value(json_object_get(pl, "inventory"));
+		int k;
+
+		/* held by no host, of this host's inventory (several inventories may share one
+		 * etcd: their VMs are not this host's to judge); meant to run or not (the end of
+		 * one that is not is still to be recorded) */
+		if (!host || !lease || !intent || json_is_true(json_object_get(o, "owner")) ||
+		    !inv || strcmp(inv, cl->inventory))
+			continue;
+		/* its host lives under the lease it was placed with: not orphaned */
+		k = alive_index(&v, host);
+		if (k >= 0 && !strcmp(v.leases[k], lease))
+			continue;
+		fo_vm(cl, &v, vm, pl, json_integer_value(json_object_get(o, "rev")), seen);
+		if (json_object_get(seen, vm))
+			json_object_set(keep, vm, json_object_get(seen, vm));
+	}
+	/* forget the VMs that are not orphaned any more */
+	json_object_clear(seen);
+	json_object_update(seen, keep);
+out:
+	json_decref(keep);
+	json_decref(v.vms);
+}
+
+/* Sleep until ms (cluster_now_ms), the stop or a signal of cond, 250 ms at most; cl->lock
+ * held (as cluster_host.c's renewal thread does). */
+static void fo_wait(struct cluster *cl, int64_t ms)
+{
+	int64_t left = ms - cluster_now_ms(), until;
+	struct timespec ts;
+
+	if (cl->stop || left <= 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	until = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + (left < 250 ? left : 250);
+	ts.tv_sec = until / 1000;
+	ts.tv_nsec = (until % 1000) * 1000000;
+	pthread_cond_timedwait(&cl->cond, &cl->lock, &ts);
+}
+
+void *cluster_failover_thread(void *arg)
+{
+	struct cluster *cl = arg;
+	json_t *seen = json_object();
+	int64_t next = cluster_now_ms() + cl->renew_ms;
+
+	pthread_mutex_lock(&cl->lock);
+	while (!cl->stop) {
+		bool ok;
+
+		while (!cl->stop && cluster_now_ms() < next)
+			fo_wait(cl, next);
+		if (cl->stop)
+			break;
+		ok = !cl->fenced && !cl->expired && cl->lease;
+		pthread_mutex_unlock(&cl->lock);
+		next = cluster_now_ms() + cl->renew_ms;
+		if (ok && seen)
+			fo_round(cl, seen);
+		pthread_mutex_lock(&cl->lock);
+	}
+	pthread_mutex_unlock(&cl->lock);
+	json_decref(seen);
+	return NULL;
+}
