@@ -20,8 +20,8 @@ for t in qemu-img qemu-io python3; do
 	command -v $t >/dev/null || { skip img-foreign "$t not installed (make test-deps)"; exit 0; }
 done
 
-# jget FILE EXPR: a field of a JSON document
-jget() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
+# jget FILE EXPR...: fields of a JSON document, on one line separated by spaces
+jget() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(*(eval(e) for e in sys.argv[2:]))' "$@"; }
 # w FMT IMG PATTERN OFFSET LENGTH: write a pattern with qemu-io
 w() { qemu-io -f "$1" -c "write -P $3 $4 $5" "$2" >/dev/null; }
 
@@ -81,10 +81,11 @@ for c in "${cases[@]}"; do
 	# info: format, virtual size and backing file as qemu-img sees them
 	qemu-img info -f $fmt --output=json "$img" >q.json
 	if $V img info --output=json "$img" >v.json 2>e.txt; then
-		want="$(jget q.json 'j["virtual-size"]') $(jget q.json 'j.get("backing-filename", "-")')"
-		got="$(jget v.json 'j["virtual-size"]') $(jget v.json 'j.get("backing-filename", "-")')"
-		[ "$want" = "$got" ] && [ "$(jget v.json 'j["format"]')" = $fmt ] && [ "$back" = "$(jget v.json 'j.get("backing-filename", "-")')" ] &&
-			pass "$n-info" || fail "$n-info" "qemu-img: $want, vsrv: $got $(jget v.json 'j["format"]')"
+		want=$(jget q.json 'j["virtual-size"]' 'j.get("backing-filename", "-")')
+		read -r vsize vback vfmt < <(jget v.json 'j["virtual-size"]' 'j.get("backing-filename", "-")' 'j["format"]')
+		got="$vsize $vback"
+		[ "$want" = "$got" ] && [ "$vfmt" = $fmt ] && [ "$back" = "$vback" ] &&
+			pass "$n-info" || fail "$n-info" "qemu-img: $want, vsrv: $got $vfmt"
 	else
 		fail "$n-info" "exit $?: $(cat e.txt)"
 	fi
@@ -214,19 +215,19 @@ mutate() {
 	esac
 }
 # the good images too: no memory error nor leak in a whole info and convert of a chain
-if command -v valgrind >/dev/null; then
-	# (the 4 MiB images of each library, and a chain's info: valgrind is slow on 64 MiB)
-	vg="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
+# (the 4 MiB images of each library, and a chain's info: valgrind is slow on 64 MiB)
+vg_good() {
+	local vg="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" img
 	for img in s.qcow2 sc.qcow2 s.vmdk ss.vmdk s.vhdx; do
 		rm -f out.vhd
-		$vg $V img info "$img" >/dev/null 2>e.txt && $vg $V img convert -O vpc "$img" out.vhd 2>>e.txt &&
-			qemu-img compare -q "$img" out.vhd && pass "vg-good-${img/./-}" || fail "vg-good-${img/./-}" "$(head -c 600 e.txt)"
+		$vg $V img info "$TMP/$img" >/dev/null 2>e.txt && $vg $V img convert -O vpc "$TMP/$img" out.vhd 2>>e.txt &&
+			qemu-img compare -q "$TMP/$img" out.vhd && pass "vg-good-${img/./-}" || fail "vg-good-${img/./-}" "$(head -c 600 e.txt)"
 	done
 	for img in top.qcow2 vtop.vmdk; do
-		$vg $V img info --backing-chain "$img" >/dev/null 2>e.txt && pass "vg-good-chain-${img/./-}" ||
+		$vg $V img info --backing-chain "$TMP/$img" >/dev/null 2>e.txt && pass "vg-good-chain-${img/./-}" ||
 			fail "vg-good-chain-${img/./-}" "$(head -c 600 e.txt)"
 	done
-fi
+}
 
 # libfault FILE: the library whose code made the first bad access in a valgrind or ASan
 # report (its first frame outside the checker's own and libc's), or nothing when that frame
@@ -239,13 +240,16 @@ libfault() {
 # checkers (valgrind, ASan: slow) the two damages that reach the most code, info and convert.
 all_kinds="trunc-8 trunc-600 trunc-half garbage-8 garbage-65536 garbage-1048576"
 all_cmds='info|convert -O vpc bad.FMT out.vhd|compare bad.FMT s.raw'
-for r in "$V" "${runners[@]}"; do
+# bad_runs R: every damage the runner R (the plain binary, valgrind or the ASan build) is
+# given, on copies of the 4 MiB images in the current directory
+bad_runs() {
+	local r=$1 tag kinds cmds src fmt kind name ok why known cmd rc lib
 	case $r in
 	valgrind*) tag=vg kinds="trunc-half garbage-65536" cmds='info|convert -O vpc bad.FMT out.vhd' ;;
 	"$V") tag=plain kinds=$all_kinds cmds=$all_cmds ;;
 	*) tag=asan kinds="trunc-half garbage-65536" cmds='info|convert -O vpc bad.FMT out.vhd' ;;
 	esac
-	[ "$r" = "$V" ] && [ "${runners[0]}" = "$V" ] && continue  # no checker: the plain run is the one below
+	cp "$TMP"/{s.qcow2,sc.qcow2,sbig.qcow2,s.vmdk,ss.vmdk,s.vhdx,s.raw} .
 	for src in s.qcow2 sc.qcow2 sbig.qcow2 s.vmdk ss.vmdk s.vhdx; do
 		fmt=${src##*.}
 		for kind in $kinds; do
@@ -285,6 +289,14 @@ for r in "$V" "${runners[@]}"; do
 			else pass "$name"; fi
 		done
 	done
+}
+# the runs, at the same time (each its own directory)
+command -v valgrind >/dev/null && par_start vg-good vg_good
+i=0
+for r in "$V" "${runners[@]}"; do
+	[ "$r" = "$V" ] && [ "${runners[0]}" = "$V" ] && continue  # no checker: the plain run is the one below
+	par_start bad-$((i++)) bad_runs "$r"
 done
+par_wait
 
 finish
