@@ -59,5 +59,31 @@ replay_corpus() {
 	fi
 }
 
+# Independent parts of one test run at the same time (mostly waiting, or one CPU each),
+# their lines printed in the order the parts were started:
+#   par_start NAME CMD...  runs CMD in the background in a new empty directory $TMP/par-NAME,
+#                          its output (stdout and stderr) kept in $TMP/par-NAME.out
+#   par_wait               waits for every part, prints their output, counts their FAILs; a
+#                          part that ended with a non-zero status is a FAIL of its own
+# A part must not write files outside its directory that another part uses.
+_par=()
+par_start() {
+	local n=$1; shift
+	rm -rf "$TMP/par-$n"; mkdir -p "$TMP/par-$n"
+	( cd "$TMP/par-$n" && "$@"; exit 0 ) >"$TMP/par-$n.out" 2>&1 </dev/null &
+	_par+=("$n:$!")
+}
+par_wait() {
+	local p n rc
+	for p in "${_par[@]}"; do
+		n=${p%%:*}
+		wait "${p#*:}"; rc=$?
+		cat "$TMP/par-$n.out"
+		_fails=$((_fails + $(grep -c '^FAIL ' "$TMP/par-$n.out")))
+		[ $rc = 0 ] || fail "$n" "this part of the test ended with status $rc"
+	done
+	_par=()
+}
+
 # finish: exit status reflects the failures counted above.
 finish() { [ "$_fails" -eq 0 ]; }

@@ -137,12 +137,19 @@ probe_all() {
 	return $bad
 }
 
-for B in "${bins[@]}"; do
+# bad_bin BIN FIRST LAST [rest]: the cases FIRST to LAST (indexes in cases) with BIN, and with
+# "rest" the recoverable footer, the chains and bad arguments, in the current directory
+bad_bin() {
+	B=$1
+	local tag c i
 	tag=$([[ "$B" == *build-asan* ]] && echo asan- || echo)
-	for c in "${cases[@]}"; do
+	cp "$TMP"/{corrupt.py,good.vhd,src.raw} .
+	for ((i = $2; i <= $3; i++)); do
+		c=${cases[i]}
 		make_case $c bad-$c.vhd
 		if out=$(probe_all "$c" bad-$c.vhd); then pass "${tag}bad-$c"; else fail "${tag}bad-$c" "$(tr '\n' ';' <<<"$out")"; fi
 	done
+	[ "${4:-}" = rest ] || return 0
 
 	# A damaged trailing footer with a good copy at offset 0: recoverable. info works,
 	# check reports it (not clean), a read-only command does not repair it behind our back.
@@ -202,6 +209,14 @@ for B in "${bins[@]}"; do
 		rm -f x.vhd x
 	done >args.txt
 	[ $ok = 1 ] && pass "${tag}bad-arguments" || fail "${tag}bad-arguments" "$(tr '\n' ';' <args.txt)"
+}
+
+# each binary's cases in two halves, all at the same time (each in its own directory)
+half=$(( ${#cases[@]} / 2 ))
+for b in "${!bins[@]}"; do
+	par_start "bin$b-a" bad_bin "${bins[b]}" 0 $((half - 1))
+	par_start "bin$b-b" bad_bin "${bins[b]}" $half $(( ${#cases[@]} - 1 )) rest
 done
+par_wait
 
 finish

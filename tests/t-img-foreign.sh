@@ -20,8 +20,8 @@ for t in qemu-img qemu-io python3; do
 	command -v $t >/dev/null || { skip img-foreign "$t not installed (make test-deps)"; exit 0; }
 done
 
-# jget FILE EXPR: a field of a JSON document
-jget() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
+# jget FILE EXPR...: fields of a JSON document, on one line separated by spaces
+jget() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(*(eval(e) for e in sys.argv[2:]))' "$@"; }
 # w FMT IMG PATTERN OFFSET LENGTH: write a pattern with qemu-io
 w() { qemu-io -f "$1" -c "write -P $3 $4 $5" "$2" >/dev/null; }
 
@@ -74,6 +74,120 @@ cases=(
 	"xdyn.vhdx vhdx -" "xfixed.vhdx vhdx -" "xodd.vhdx vhdx -"
 )
 
+# ---- 3. truncated and corrupted files ----------------------------------------------------
+# Small images (4 MiB) so that valgrind runs stay short. Under valgrind (and ASan), errors
+# in vsrv or in the libraries get exit status 99: they cannot pass for a normal failure.
+export ASAN_OPTIONS="exitcode=99:detect_leaks=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+export UBSAN_OPTIONS="halt_on_error=1:exitcode=99${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+runners=()
+if command -v valgrind >/dev/null; then
+	runners+=("valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite $V")
+else
+	skip foreign-bad-valgrind "valgrind not installed (make test-deps)"
+fi
+[ -x "$ROOT/build-asan/vsrv" ] && runners+=("$ROOT/build-asan/vsrv")
+[ ${#runners[@]} = 0 ] && runners+=("$V")
+
+qemu-img create -q -f qcow2 s.qcow2 4M && w qcow2 s.qcow2 0x5a 0 4M
+qemu-img convert -c -O qcow2 s.qcow2 sc.qcow2
+qemu-img convert -O qcow2 -o cluster_size=2M s.qcow2 sbig.qcow2
+qemu-img convert -O vmdk s.qcow2 s.vmdk
+qemu-img convert -O vmdk -o subformat=streamOptimized s.qcow2 ss.vmdk
+qemu-img convert -O vhdx s.qcow2 s.vhdx
+qemu-img convert -O raw s.qcow2 s.raw
+# mutate SRC DST KIND: a damaged copy. trunc-N: the first N bytes; trunc-half: half the
+# file (its data is gone); garbage-OFF: 4 KiB of random bytes at OFF (past the magic)
+mutate() {
+	case $3 in
+	trunc-half) head -c $(( $(stat -c %s "$1") / 2 )) "$1" >"$2" ;;
+	trunc-*) head -c "${3#trunc-}" "$1" >"$2" ;;
+	garbage-*) cp "$1" "$2"; head -c 4096 /dev/urandom | dd of="$2" bs=1 seek="${3#garbage-}" conv=notrunc status=none ;;
+	esac
+}
+# the good images too: no memory error nor leak in a whole info and convert of a chain
+# (the 4 MiB images of each library, and a chain's info: valgrind is slow on 64 MiB)
+vg_good() {
+	local vg="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" img
+	for img in s.qcow2 sc.qcow2 s.vmdk ss.vmdk s.vhdx; do
+		rm -f out.vhd
+		$vg $V img info "$TMP/$img" >/dev/null 2>e.txt && $vg $V img convert -O vpc "$TMP/$img" out.vhd 2>>e.txt &&
+			qemu-img compare -q "$TMP/$img" out.vhd && pass "vg-good-${img/./-}" || fail "vg-good-${img/./-}" "$(head -c 600 e.txt)"
+	done
+	for img in top.qcow2 vtop.vmdk; do
+		$vg $V img info --backing-chain "$TMP/$img" >/dev/null 2>e.txt && pass "vg-good-chain-${img/./-}" ||
+			fail "vg-good-chain-${img/./-}" "$(head -c 600 e.txt)"
+	done
+}
+
+# libfault FILE: the library whose code made the first bad access in a valgrind or ASan
+# report (its first frame outside the checker's own and libc's), or nothing when that frame
+# is vsrv's.
+libfault() {
+	grep -E '(at|by) 0x[0-9A-F]+: |#[0-9]+ 0x[0-9a-f]+ in ' "$1" | grep -vE 'vgpreload|interceptor|libc\.so|asan|ubsan' |
+		head -n1 | grep -oE 'lib(qcow|vmdk|vhdi)\.so' | sed 's/\.so//'
+}
+# Every damage with the plain binary (a crash is an exit status of 128 or more); under the
+# checkers (valgrind, ASan: slow) the two damages that reach the most code, info and convert.
+all_kinds="trunc-8 trunc-600 trunc-half garbage-8 garbage-65536 garbage-1048576"
+all_cmds='info|convert -O vpc bad.FMT out.vhd|compare bad.FMT s.raw'
+# bad_runs R: every damage the runner R (the plain binary, valgrind or the ASan build) is
+# given, on copies of the 4 MiB images in the current directory
+bad_runs() {
+	local r=$1 tag kinds cmds src fmt kind name ok why known cmd rc lib
+	case $r in
+	valgrind*) tag=vg kinds="trunc-half garbage-65536" cmds='info|convert -O vpc bad.FMT out.vhd' ;;
+	"$V") tag=plain kinds=$all_kinds cmds=$all_cmds ;;
+	*) tag=asan kinds="trunc-half garbage-65536" cmds='info|convert -O vpc bad.FMT out.vhd' ;;
+	esac
+	cp "$TMP"/{s.qcow2,sc.qcow2,sbig.qcow2,s.vmdk,ss.vmdk,s.vhdx,s.raw} .
+	for src in s.qcow2 sc.qcow2 sbig.qcow2 s.vmdk ss.vmdk s.vhdx; do
+		fmt=${src##*.}
+		for kind in $kinds; do
+			name="$tag-bad-${src/./-}-$kind"
+			mutate "$src" bad.$fmt $kind
+			ok=1 why= known=
+			IFS='|' read -ra cmdlist <<<"${cmds//FMT/$fmt}"
+			for cmd in "${cmdlist[@]}"; do
+				[ "$cmd" = info ] && cmd="info bad.$fmt"
+				rm -f out.vhd
+				timeout 120 $r img $cmd >o.txt 2>e.txt; rc=$?
+				set -- $cmd
+				# a crash of the plain binary: valgrind says whose code it was
+				if [ $tag = plain ] && [ $rc -ge 124 ] && command -v valgrind >/dev/null; then
+					timeout 300 valgrind -q --error-exitcode=99 $V img $cmd >o.txt 2>e.txt; rc=$((rc > 99 ? rc : 99))
+				fi
+				if [ $rc -ge 99 ]; then
+					lib=$(libfault e.txt)
+					if [ -n "$lib" ]; then
+						known="$known; '$cmd': a bad memory access inside $lib (exit $rc), a bug of Debian's $lib"
+					else
+						ok=0 why="$why; '$cmd' crashed or a memory error (exit $rc): $(grep -m4 -E '==|ERROR|Invalid|#[0-3] ' e.txt | tr '\n' ' ')"
+					fi
+				elif [ $1 = compare ] && [ $rc = 1 ]; then :  # readable, and different: fine
+				elif [ $rc != 0 ] && ! grep -q "bad.$fmt" e.txt; then ok=0 why="$why; '$cmd' exit $rc without naming the file: $(cat e.txt)"
+				elif [ $rc != 0 ] && [ $rc != $([ $1 = compare ] && echo 2 || echo 1) ]; then ok=0 why="$why; '$cmd' exit $rc"
+				fi
+				# where the data is cut off, reading it must fail (or differ), never pass as
+				# the original; libvmdk 20200926 returns the last grain it read instead
+				if [[ $kind == trunc-* ]] && [ $1 != info ] && [ $rc = 0 ]; then
+					if [ $fmt = vmdk ]; then known="$known; '$cmd' succeeded: libvmdk reads grains cut off by the truncation without an error"
+					else ok=0 why="$why; '$cmd' succeeded on a file whose data is cut off"; fi
+				fi
+			done
+			if [ $ok = 0 ]; then fail "$name" "${why#; }"
+			elif [ -n "$known" ]; then skip "$name" "known library limitation: ${known#; }"
+			else pass "$name"; fi
+		done
+	done
+}
+# the runs, at the same time (each its own directory), and with parts 1 and 2
+command -v valgrind >/dev/null && par_start vg-good vg_good
+i=0
+for r in "$V" "${runners[@]}"; do
+	[ "$r" = "$V" ] && [ "${runners[0]}" = "$V" ] && continue  # no checker: the plain run is the one below
+	par_start bad-$((i++)) bad_runs "$r"
+done
+
 # ---- 1. info, convert, compare against qemu-img ------------------------------------------
 for c in "${cases[@]}"; do
 	set -- $c; img=$1 fmt=$2 back=$3; n=${img%.*}
@@ -81,10 +195,11 @@ for c in "${cases[@]}"; do
 	# info: format, virtual size and backing file as qemu-img sees them
 	qemu-img info -f $fmt --output=json "$img" >q.json
 	if $V img info --output=json "$img" >v.json 2>e.txt; then
-		want="$(jget q.json 'j["virtual-size"]') $(jget q.json 'j.get("backing-filename", "-")')"
-		got="$(jget v.json 'j["virtual-size"]') $(jget v.json 'j.get("backing-filename", "-")')"
-		[ "$want" = "$got" ] && [ "$(jget v.json 'j["format"]')" = $fmt ] && [ "$back" = "$(jget v.json 'j.get("backing-filename", "-")')" ] &&
-			pass "$n-info" || fail "$n-info" "qemu-img: $want, vsrv: $got $(jget v.json 'j["format"]')"
+		want=$(jget q.json 'j["virtual-size"]' 'j.get("backing-filename", "-")')
+		read -r vsize vback vfmt < <(jget v.json 'j["virtual-size"]' 'j.get("backing-filename", "-")' 'j["format"]')
+		got="$vsize $vback"
+		[ "$want" = "$got" ] && [ "$vfmt" = $fmt ] && [ "$back" = "$vback" ] &&
+			pass "$n-info" || fail "$n-info" "qemu-img: $want, vsrv: $got $vfmt"
 	else
 		fail "$n-info" "exit $?: $(cat e.txt)"
 	fi
@@ -183,108 +298,7 @@ refused map-qcow2-unknown 1 "allocation map of qcow2 images is not known" map q3
 [ "$sum" = "$(md5sum q3.qcow2 vsparse.vmdk xdyn.vhdx top.qcow2 mid.qcow2)" ] && pass "foreign-images-unchanged" ||
 	fail "foreign-images-unchanged" "a read-only image was modified"
 
-# ---- 3. truncated and corrupted files ----------------------------------------------------
-# Small images (4 MiB) so that valgrind runs stay short. Under valgrind (and ASan), errors
-# in vsrv or in the libraries get exit status 99: they cannot pass for a normal failure.
-export ASAN_OPTIONS="exitcode=99:detect_leaks=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
-export UBSAN_OPTIONS="halt_on_error=1:exitcode=99${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
-runners=()
-if command -v valgrind >/dev/null; then
-	runners+=("valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite $V")
-else
-	skip foreign-bad-valgrind "valgrind not installed (make test-deps)"
-fi
-[ -x "$ROOT/build-asan/vsrv" ] && runners+=("$ROOT/build-asan/vsrv")
-[ ${#runners[@]} = 0 ] && runners+=("$V")
-
-qemu-img create -q -f qcow2 s.qcow2 4M && w qcow2 s.qcow2 0x5a 0 4M
-qemu-img convert -c -O qcow2 s.qcow2 sc.qcow2
-qemu-img convert -O qcow2 -o cluster_size=2M s.qcow2 sbig.qcow2
-qemu-img convert -O vmdk s.qcow2 s.vmdk
-qemu-img convert -O vmdk -o subformat=streamOptimized s.qcow2 ss.vmdk
-qemu-img convert -O vhdx s.qcow2 s.vhdx
-qemu-img convert -O raw s.qcow2 s.raw
-# mutate SRC DST KIND: a damaged copy. trunc-N: the first N bytes; trunc-half: half the
-# file (its data is gone); garbage-OFF: 4 KiB of random bytes at OFF (past the magic)
-mutate() {
-	case $3 in
-	trunc-half) head -c $(( $(stat -c %s "$1") / 2 )) "$1" >"$2" ;;
-	trunc-*) head -c "${3#trunc-}" "$1" >"$2" ;;
-	garbage-*) cp "$1" "$2"; head -c 4096 /dev/urandom | dd of="$2" bs=1 seek="${3#garbage-}" conv=notrunc status=none ;;
-	esac
-}
-# the good images too: no memory error nor leak in a whole info and convert of a chain
-if command -v valgrind >/dev/null; then
-	# (the 4 MiB images of each library, and a chain's info: valgrind is slow on 64 MiB)
-	vg="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
-	for img in s.qcow2 sc.qcow2 s.vmdk ss.vmdk s.vhdx; do
-		rm -f out.vhd
-		$vg $V img info "$img" >/dev/null 2>e.txt && $vg $V img convert -O vpc "$img" out.vhd 2>>e.txt &&
-			qemu-img compare -q "$img" out.vhd && pass "vg-good-${img/./-}" || fail "vg-good-${img/./-}" "$(head -c 600 e.txt)"
-	done
-	for img in top.qcow2 vtop.vmdk; do
-		$vg $V img info --backing-chain "$img" >/dev/null 2>e.txt && pass "vg-good-chain-${img/./-}" ||
-			fail "vg-good-chain-${img/./-}" "$(head -c 600 e.txt)"
-	done
-fi
-
-# libfault FILE: the library whose code made the first bad access in a valgrind or ASan
-# report (its first frame outside the checker's own and libc's), or nothing when that frame
-# is vsrv's.
-libfault() {
-	grep -E '(at|by) 0x[0-9A-F]+: |#[0-9]+ 0x[0-9a-f]+ in ' "$1" | grep -vE 'vgpreload|interceptor|libc\.so|asan|ubsan' |
-		head -n1 | grep -oE 'lib(qcow|vmdk|vhdi)\.so' | sed 's/\.so//'
-}
-# Every damage with the plain binary (a crash is an exit status of 128 or more); under the
-# checkers (valgrind, ASan: slow) the two damages that reach the most code, info and convert.
-all_kinds="trunc-8 trunc-600 trunc-half garbage-8 garbage-65536 garbage-1048576"
-all_cmds='info|convert -O vpc bad.FMT out.vhd|compare bad.FMT s.raw'
-for r in "$V" "${runners[@]}"; do
-	case $r in
-	valgrind*) tag=vg kinds="trunc-half garbage-65536" cmds='info|convert -O vpc bad.FMT out.vhd' ;;
-	"$V") tag=plain kinds=$all_kinds cmds=$all_cmds ;;
-	*) tag=asan kinds="trunc-half garbage-65536" cmds='info|convert -O vpc bad.FMT out.vhd' ;;
-	esac
-	[ "$r" = "$V" ] && [ "${runners[0]}" = "$V" ] && continue  # no checker: the plain run is the one below
-	for src in s.qcow2 sc.qcow2 sbig.qcow2 s.vmdk ss.vmdk s.vhdx; do
-		fmt=${src##*.}
-		for kind in $kinds; do
-			name="$tag-bad-${src/./-}-$kind"
-			mutate "$src" bad.$fmt $kind
-			ok=1 why= known=
-			IFS='|' read -ra cmdlist <<<"${cmds//FMT/$fmt}"
-			for cmd in "${cmdlist[@]}"; do
-				[ "$cmd" = info ] && cmd="info bad.$fmt"
-				rm -f out.vhd
-				timeout 120 $r img $cmd >o.txt 2>e.txt; rc=$?
-				set -- $cmd
-				# a crash of the plain binary: valgrind says whose code it was
-				if [ $tag = plain ] && [ $rc -ge 124 ] && command -v valgrind >/dev/null; then
-					timeout 300 valgrind -q --error-exitcode=99 $V img $cmd >o.txt 2>e.txt; rc=$((rc > 99 ? rc : 99))
-				fi
-				if [ $rc -ge 99 ]; then
-					lib=$(libfault e.txt)
-					if [ -n "$lib" ]; then
-						known="$known; '$cmd': a bad memory access inside $lib (exit $rc), a bug of Debian's $lib"
-					else
-						ok=0 why="$why; '$cmd' crashed or a memory error (exit $rc): $(grep -m4 -E '==|ERROR|Invalid|#[0-3] ' e.txt | tr '\n' ' ')"
-					fi
-				elif [ $1 = compare ] && [ $rc = 1 ]; then :  # readable, and different: fine
-				elif [ $rc != 0 ] && ! grep -q "bad.$fmt" e.txt; then ok=0 why="$why; '$cmd' exit $rc without naming the file: $(cat e.txt)"
-				elif [ $rc != 0 ] && [ $rc != $([ $1 = compare ] && echo 2 || echo 1) ]; then ok=0 why="$why; '$cmd' exit $rc"
-				fi
-				# where the data is cut off, reading it must fail (or differ), never pass as
-				# the original; libvmdk 20200926 returns the last grain it read instead
-				if [[ $kind == trunc-* ]] && [ $1 != info ] && [ $rc = 0 ]; then
-					if [ $fmt = vmdk ]; then known="$known; '$cmd' succeeded: libvmdk reads grains cut off by the truncation without an error"
-					else ok=0 why="$why; '$cmd' succeeded on a file whose data is cut off"; fi
-				fi
-			done
-			if [ $ok = 0 ]; then fail "$name" "${why#; }"
-			elif [ -n "$known" ]; then skip "$name" "known library limitation: ${known#; }"
-			else pass "$name"; fi
-		done
-	done
-done
+# ---- 3. truncated and corrupted files: their results ------------------------------------
+par_wait
 
 finish

@@ -54,25 +54,14 @@ check inv-etcd-unreachable 1 "cannot open the inventory on etcd http://127.0.0.1
   --cluster "http://127.0.0.1:$port" --host-url http://127.0.0.1:2 --inventory etcd
 
 # --- two hosts on one inventory (tests/server/inv_etcd.py) ----------------------------------
+# (it and the test files below run at the same time: each process has its own etcd member,
+# data directories and ports; their results are read in this order)
 mkdir -p "$tmp/logs/shared"
-VSRV_TEST_LOG_DIR="$tmp/logs/shared" timeout -k 5 120 python3 tests/server/inv_etcd.py \
-  </dev/null >"$tmp/shared.out" 2>&1
-rc=$?
-grep -E '^(PASS|FAIL|SKIP) ' "$tmp/shared.out"
-if [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' "$tmp/shared.out"; then
-  echo "FAIL inv-etcd-shared: exit $rc: $(tail -n 1 "$tmp/shared.out" | cut -c1-200)"
-fi
-
-# --- a host joins with its inventory (tests/server/inv_import.py) ----------------------------
+(VSRV_TEST_LOG_DIR="$tmp/logs/shared" timeout -k 5 120 python3 tests/server/inv_etcd.py \
+  </dev/null >"$tmp/shared.out" 2>&1; echo $? >"$tmp/shared.rc") &
 mkdir -p "$tmp/logs/import"
-VSRV_TEST_LOG_DIR="$tmp/logs/import" timeout -k 5 180 python3 tests/server/inv_import.py \
-  </dev/null >"$tmp/import.out" 2>&1
-rc=$?
-grep -E '^(PASS|FAIL|SKIP) ' "$tmp/import.out"
-if [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' "$tmp/import.out"; then
-  echo "FAIL inv-import: exit $rc: $(tail -n 1 "$tmp/import.out" | cut -c1-200)"
-fi
-
+(VSRV_TEST_LOG_DIR="$tmp/logs/import" timeout -k 5 180 python3 tests/server/inv_import.py \
+  </dev/null >"$tmp/import.out" 2>&1; echo $? >"$tmp/import.rc") &
 # --- the server's tests on the etcd inventory -----------------------------------------------
 # By default the files that reach most parts of the etcd backend through the API (VMs,
 # disks, networks, events: api; users, groups, grants and sessions: authz; layers,
@@ -94,10 +83,25 @@ if [ -z "$names" ]; then
 fi
 for n in $names; do
   mkdir -p "$tmp/logs/$n"
+  while [ "$(jobs -rp | wc -l)" -ge 5 ]; do wait -n; done   # (VSRV_INV_ETCD_ALL: 5 at a time)
+  (VSRV_TEST_INVENTORY=etcd VSRV_TEST_LOG_DIR="$tmp/logs/$n" \
+    timeout -k 5 300 python3 "tests/server/$n.py" </dev/null >"$tmp/$n.out" 2>&1; echo $? >"$tmp/$n.rc") &
+done
+wait
+
+grep -E '^(PASS|FAIL|SKIP) ' "$tmp/shared.out"
+rc=$(cat "$tmp/shared.rc")
+if [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' "$tmp/shared.out"; then
+  echo "FAIL inv-etcd-shared: exit $rc: $(tail -n 1 "$tmp/shared.out" | cut -c1-200)"
+fi
+grep -E '^(PASS|FAIL|SKIP) ' "$tmp/import.out"
+rc=$(cat "$tmp/import.rc")
+if [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' "$tmp/import.out"; then
+  echo "FAIL inv-import: exit $rc: $(tail -n 1 "$tmp/import.out" | cut -c1-200)"
+fi
+for n in $names; do
   out="$tmp/$n.out"
-  VSRV_TEST_INVENTORY=etcd VSRV_TEST_LOG_DIR="$tmp/logs/$n" \
-    timeout -k 5 300 python3 "tests/server/$n.py" </dev/null >"$out" 2>&1
-  rc=$?
+  rc=$(cat "$tmp/$n.rc")
   np=$(grep -c '^PASS ' "$out"); nf=$(grep -c '^FAIL ' "$out"); ns=$(grep -c '^SKIP ' "$out")
   if [ "$rc" -eq 0 ] && [ "$nf" -eq 0 ] && [ "$np" -gt 0 ]; then
     echo "PASS etcd-$n ($np passed, $ns skipped)"

@@ -109,14 +109,19 @@ export function viewVms() {
       seen.add(vm.name);
       let r = rows.get(vm.name);
       if (!r || r.vm !== vm) {
-        r = { vm, tr: row(vm, p) };
+        const tr = row(vm, p);
+        // in the old row's place, so that the rows after it do not all move
+        if (r && r.tr.parentNode === tbody)
+          tbody.replaceChild(tr, r.tr);
+        r = { vm, tr };
         rows.set(vm.name, r);
         changed = true;
       }
       order.push(r.tr);
     }
-    for (const name of rows.keys())
+    for (const [name, r] of rows)
       if (!seen.has(name)) {
+        r.tr.remove();
         rows.delete(name);
         changed = true;
       }

@@ -12,7 +12,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { writeFileSync, copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { Api, MemoryStorage } from '../../web/api.mjs';
-import { startDaemon, kvmReason, until, sleep, ROOT } from './daemon.mjs';
+import { startDaemon, kvmReason, until, within, ROOT } from './daemon.mjs';
 import { CHROMIUM, noBrowser, Cdp } from './chrome.mjs';
 
 const skip = kvmReason || noBrowser;      // the tests that run a guest
@@ -77,7 +77,7 @@ after(async () => {
   if (chrome && chrome.exitCode === null) {
     const gone = new Promise((r) => chrome.once('exit', r));
     chrome.kill('SIGTERM');
-    await Promise.race([gone, sleep(5000)]);
+    await within(gone, 5000);
   }
   if (d)
     await d.stop(api);

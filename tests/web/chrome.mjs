@@ -5,7 +5,7 @@
 // caller's to allow).
 import { spawn, execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { until, sleep } from './daemon.mjs';
+import { until, within } from './daemon.mjs';
 
 export const CHROMIUM = ['chromium', 'chromium-browser'].find((c) => {
   try { execFileSync('sh', ['-c', 'command -v ' + c], { stdio: 'ignore' }); return true; } catch (e) { return false; }
@@ -123,7 +123,7 @@ export async function openBrowser(tmp, { allowed = () => false } = {}) {
       if (chrome.exitCode === null) {
         const gone = new Promise((r) => chrome.once('exit', r));
         chrome.kill('SIGTERM');
-        await Promise.race([gone, sleep(5000)]);
+        await within(gone, 5000);
       }
     },
   };

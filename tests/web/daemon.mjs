@@ -24,6 +24,17 @@ export const kvmReason = (() => {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// Wait for promise p, at most ms. The timer goes with the wait: one left running would hold
+// node (and the test file) up until it fired.
+export async function within(p, ms) {
+  let t;
+  try {
+    return await Promise.race([p, new Promise((r) => { t = setTimeout(r, ms); })]);
+  } finally {
+    clearTimeout(t);
+  }
+}
+
 // Poll fn until it returns something true (its value), or throw after ms.
 export async function until(fn, ms = 10000, what = 'condition') {
   const end = Date.now() + ms;
@@ -78,7 +89,7 @@ export async function startDaemon(prefix, extra = []) {
       if (proc.exitCode === null) {
         const gone = new Promise((r) => proc.once('exit', r));
         proc.kill('SIGTERM');
-        await Promise.race([gone, sleep(10000)]);
+        await within(gone, 10000);
       }
       rmSync(tmp, { recursive: true, force: true });
     },

@@ -494,6 +494,17 @@ test('the VM list with 1,000 VMs: every row, re-rendered on each visit with its 
   // and the rows are the VMs, with their actions
   assert.equal(await b.page("document.querySelectorAll('#vm-list .vm-body > [role=row]').length"), N);
   assert.equal(await b.page("!!document.querySelector('[data-key=\"many0500/start\"]')"), true);
+  // one VM changed (its event, its details fetched again): its row alone is replaced, the
+  // 499 rows after it stay where they are (a MutationObserver on the rows names each row
+  // added or removed; one moved is both)
+  await b.page(`(() => { window.rowsTouched = new Set();
+    new MutationObserver((ms) => { for (const m of ms) for (const n of [...m.addedNodes, ...m.removedNodes])
+      window.rowsTouched.add(n.querySelector('a[data-key]')?.getAttribute('data-key')); })
+      .observe(document.querySelector('#vm-list .vm-body'), { childList: true }); })()`);
+  await api.request('PATCH', '/api/v1/vms/many0500', { memory_mib: 24 });
+  await b.wait(`document.querySelector('[data-key="many0500"]').closest('[role=row]').children[3].textContent === '24 MiB' &&
+    document.querySelector('#vm-list').getAttribute('data-stale') === '0'`, 10000, 'the changed row');
+  assert.deepEqual(await b.page('[...window.rowsTouched]'), ['many0500']);
   // more than a page of the API's list (1,000 by default): all of them
   await api.createVm({ name: 'zz-last', kernel: 'k.elf', memory_mib: 16 });
   await b.page('location.reload()');
