@@ -405,6 +405,10 @@ static int copy_vm(struct imp *im, int64_t old)
 		rc = inv_vm_cdroms(im->s, old, copy_vm_cdrom, im);
 	if (!rc && tmpl)
 		rc = inv_vm_set_template(im->d, im->new_id, true);
+	/* a saved VM stays saved: its file moves with its directory (move_dirs), and a start
+	 * that did not find the VM saved would drop the file as stale */
+	if (!rc && !strcmp(v.state, INV_VM_SAVED))
+		rc = inv_vm_set_state(im->d, im->new_id, INV_VM_SAVED, 0, v.last_exit);
 	if (!rc)
 		rc = inv_commit(im->d);
 	else

@@ -5,7 +5,7 @@ MACs, a template, snapshot trees with their layers, grants, hooks) reads the sam
 the cluster's API afterwards, from another host too; a VM's directory follows its new id;
 the SQLite file is set aside and never imported twice; an inventory with a name the
 cluster has already is refused whole, with nothing written. Run by tests/t-server-inv-etcd.sh."""
-import json, os, shutil, subprocess, sys, tempfile
+import json, os, shutil, sqlite3, subprocess, sys, tempfile
 sys.path.insert(0, os.path.dirname(__file__))
 import lib
 from lib import *
@@ -114,6 +114,16 @@ try:
     os.makedirs(os.path.join(solo_data, "vms", str(old_id)), exist_ok=True)
     with open(os.path.join(solo_data, "vms", str(old_id), "marker"), "w") as f:
         f.write("web's")
+    # tmpl as a save leaves it (tests/server/saved.py lays it out the same way: no KVM here
+    # to save a guest): state saved in the inventory, DIR/save/saved.vsav
+    tmpl_id = vm_id(solo_data, "tmpl")
+    os.makedirs(os.path.join(solo_data, "vms", str(tmpl_id), "save"))
+    with open(os.path.join(solo_data, "vms", str(tmpl_id), "save", "saved.vsav"), "w") as f:
+        f.write("tmpl's saved state")
+    db = sqlite3.connect(os.path.join(solo_data, "inventory.db"))
+    db.execute("UPDATE vms SET state = 'saved', monitor_pid = 0 WHERE name = 'tmpl'")
+    db.commit()
+    db.close()
 
     # --- the cluster, with a host of its own ------------------------------------------------
     c1 = daemon(data_dir("c1"), "c1").start()
@@ -164,6 +174,11 @@ try:
     ok("import-vm-dir-moved", new_id != old_id and
        open(os.path.join(solo_data, "vms", str(new_id), "marker")).read() == "web's" and
        not os.path.exists(os.path.join(solo_data, "vms", str(old_id))), str((old_id, new_id)))
+    st, js = c1.req("GET", "/api/v1/vms/tmpl/status", token=tc)
+    new_tmpl = int(etcd.get("/imp/u/vms.name/tmpl")[0])
+    saved = os.path.join(solo_data, "vms", str(new_tmpl), "save", "saved.vsav")
+    ok("import-saved-stays-saved", st == 200 and js["state"] == "saved" and
+       os.path.exists(saved) and open(saved).read() == "tmpl's saved state", str((st, js)))
     ta = c1.login("alice", "Alice-pass1")
     st, js = c1.req("GET", "/api/v1/vms", token=ta)
     # alice's grants came along: view on the server (every VM), control on web only
