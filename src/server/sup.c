@@ -89,36 +89,6 @@ static pid_t read_pid(struct server *srv, int64_t id, const char *file)
 	return atoi(b);
 }
 
-/* The last lines of the console (at most 2 KiB, 10 lines). */
-static char *console_tail(struct server *srv, int64_t id)
-{
-	char dir[4096], p[4200], buf[2049];
-	int fd, lines = 0;
-	off_t size;
-	ssize_t r;
-	char *s;
-
-	vmdir_path(srv, id, dir, sizeof(dir));
-	snprintf(p, sizeof(p), "%s/console.log", dir);
-	fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return strdup("");
-	size = lseek(fd, 0, SEEK_END);
-	r = pread(fd, buf, sizeof(buf) - 1, size > 2048 ? size - 2048 : 0);
-	close(fd);
-	if (r < 0)
-		r = 0;
-	buf[r] = '\0';
-	for (s = buf + r; s > buf; s--)
-		if (s[-1] == '\n' && s != buf + r && ++lines >= 10)
-			break;
-	/* Keep the text printable for JSON and logs. */
-	for (char *q = s; *q; q++)
-		if ((unsigned char)*q < 0x20 && *q != '\n' && *q != '\t')
-			*q = '?';
-	return strdup(s);
-}
-
 /* A pid we may trust to be our shim: alive and running `vsrv monitor DIR`. */
 static bool is_our_monitor(struct server *srv, int64_t id, pid_t pid)
 {
@@ -540,7 +510,7 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 	} else {
 		snprintf(ex, sizeof(ex), "monitor died");
 	}
-	tail = console_tail(srv, v->id);
+	tail = sup_exit_console_tail(srv, v->id);
 	/* `vsrv run`'s exit status: 0 power-off, (V << 1) | 1 a debug-exit write of V (the
 	 * guest chose to end), 1 a host-side failure, 2 a guest crash, 128 + N a signal. */
 	clean = code == 0 || (code > 1 && code < 128 && (code & 1));

@@ -1,10 +1,13 @@
 /* The last_exit record of a VM. See sup_exit.h. */
 #include "server/sup_exit.h"
+#include "server/vmdir.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* The last line the VMM logged ("vsrv: ..."), without its prefix, into out. */
 static bool vmm_line(const char *console, char *out, size_t n)
@@ -95,4 +98,33 @@ json_t *sup_exit_json(const char *stored)
 			 "status", code >= 0 ? json_integer(code) : json_null(),
 			 "signal", sig ? json_integer(sig) : json_null(), "reason", reason,
 			 "at_start", 0, "time");
+}
+
+char *sup_exit_console_tail(struct server *srv, int64_t id)
+{
+	char dir[4096], p[4200], buf[2049];
+	int fd, lines = 0;
+	off_t size;
+	ssize_t r;
+	char *s;
+
+	vmdir_path(srv, id, dir, sizeof(dir));
+	snprintf(p, sizeof(p), "%s/console.log", dir);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return strdup("");
+	size = lseek(fd, 0, SEEK_END);
+	r = pread(fd, buf, sizeof(buf) - 1, size > 2048 ? size - 2048 : 0);
+	close(fd);
+	if (r < 0)
+		r = 0;
+	buf[r] = '\0';
+	for (s = buf + r; s > buf; s--)
+		if (s[-1] == '\n' && s != buf + r && ++lines >= 10)
+			break;
+	/* Keep the text printable for JSON and logs. */
+	for (char *q = s; *q; q++)
+		if ((unsigned char)*q < 0x20 && *q != '\n' && *q != '\t')
+			*q = '?';
+	return strdup(s);
 }

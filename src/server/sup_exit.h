@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 /* The record of one exit, as JSON text (malloc'd, the caller frees it; NULL without memory):
  * {"exit": ex as the monitor wrote it ("exited 33", "signal 9", "monitor died"),
@@ -19,5 +20,11 @@ char *sup_exit_record(const char *ex, int code, int sig, bool requested, bool at
  * ("exited 33") becomes {"exit", "status", "signal", "reason", "at_start": false, "time":
  * null}. New reference. */
 json_t *sup_exit_json(const char *stored);
+
+/* The last lines of VM id's console (DIR/console.log: at most 2 KiB, 10 lines), made
+ * printable, for its exit record. malloc'd (the caller frees it; "" when there is none),
+ * NULL without memory. */
+struct server;
+char *sup_exit_console_tail(struct server *srv, int64_t id);
 
 #endif
