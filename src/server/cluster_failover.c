@@ -267,7 +267,8 @@ int cluster_host_api_url(struct cluster *cl, const char *host, char *url, size_t
 }
 
 /* One VM whose host is gone: decide, and act when this host is the one. seen: NAME ->
- * {"rev", "since" (ms this host first saw it orphaned), "tried"}. */
+ * {"rev" (its placement's), "since" (ms this host first saw it orphaned), "tried" (this
+ * host took it), "cleaned" (this host had its end recorded)}. */
 static void fo_vm(struct cluster *cl, struct fo_view *v, const char *vm, json_t *pl,
 		  int64_t rev, json_t *seen)
 {
