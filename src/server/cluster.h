@@ -126,8 +126,8 @@ struct cluster_fo_host {
 };
 size_t cluster_failover_order(struct cluster_fo_host *h, size_t n, int64_t need);
 
-/* The alive hosts (their alive keys: name and free memory), at most max into h, *n of
- * them. 0 or the etcd client's -errno. */
+/* The alive hosts of this host's inventory (their alive keys: name and free memory), at
+ * most max into h, *n of them. 0 or the etcd client's -errno. */
 int cluster_alive_hosts(struct cluster *cl, struct cluster_fo_host *h, size_t max, size_t *n);
 
 /* The API URL of host (its info key) while it is alive: 0 and url (n bytes), -EHOSTDOWN

@@ -164,6 +164,7 @@ struct fo_view {
 	struct cluster_fo_host hosts[FO_MAX_HOSTS];
 	char leases[FO_MAX_HOSTS][32];
 	size_t nhosts;
+	const char *inventory;      /* the hosts of this inventory only (cl->inventory) */
 	json_t *vms;                /* NAME -> {"owner": bool, "placement": {...}, "rev": n} */
 };
 
@@ -177,6 +178,11 @@ static int add_alive(const struct etcd_kv *kv, void *arg)
 	    (size_t)(slash - rest) >= sizeof(v->hosts[0].name))
 		return 0;
 	val = json_loadb(kv->value, kv->value_len, 0, NULL);
+	/* only the hosts of this host's inventory can run its VMs */
+	if (strcmp(json_string_value(json_object_get(val, "inventory")) ?: "", v->inventory)) {
+		json_decref(val);
+		return 0;
+	}
 	snprintf(v->hosts[v->nhosts].name, sizeof(v->hosts[0].name), "%.*s", (int)(slash - rest),
 		 rest);
 	v->hosts[v->nhosts].free_mib = json_integer_value(json_object_get(val, "free_memory_mib"));
@@ -223,7 +229,7 @@ static int alive_index(const struct fo_view *v, const char *name)
 
 int cluster_alive_hosts(struct cluster *cl, struct cluster_fo_host *h, size_t max, size_t *n)
 {
-	struct fo_view v = { .nhosts = 0 };
+	struct fo_view v = { .inventory = cl->inventory };
 	int rc = etcd_range(cl->etcd, CLUSTER_HOSTS, add_alive, &v, NULL);
 
 	if (rc)
@@ -261,7 +267,8 @@ int cluster_host_api_url(struct cluster *cl, const char *host, char *url, size_t
 }
 
 /* One VM whose host is gone: decide, and act when this host is the one. seen: NAME ->
- * {"rev", "since" (ms this host first saw it orphaned), "tried"}. */
+ * {"rev" (its placement's), "since" (ms this host first saw it orphaned), "tried" (this
+ * host took it), "cleaned" (this host had its end recorded)}. */
 static void fo_vm(struct cluster *cl, struct fo_view *v, const char *vm, json_t *pl,
 		  int64_t rev, json_t *seen)
 {
@@ -343,7 +350,7 @@ static void fo_vm(struct cluster *cl, struct fo_view *v, const char *vm, json_t 
 
 static void fo_round(struct cluster *cl, json_t *seen)
 {
-	struct fo_view v = { .vms = json_object() };
+	struct fo_view v = { .vms = json_object(), .inventory = cl->inventory };
 	const char *vm;
 	json_t *o, *keep = json_object();
 	int rc;

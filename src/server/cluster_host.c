@@ -29,8 +29,8 @@ static int put_alive(struct cluster *cl, int64_t lease, bool create)
 	int rc;
 
 	snprintf(key, sizeof(key), "%s%s/alive", CLUSTER_HOSTS, cl->name);
-	o = json_pack("{s:s,s:I,s:I}", "lease", "", "since", (json_int_t)time(NULL),
-		      "free_memory_mib", (json_int_t)free_mib);
+	o = json_pack("{s:s,s:I,s:I,s:s}", "lease", "", "since", (json_int_t)time(NULL),
+		      "free_memory_mib", (json_int_t)free_mib, "inventory", cl->inventory);
 	if (!o)
 		return -ENOMEM;
 	json_object_set_new(o, "lease", json_sprintf("%llx", (long long)lease));

@@ -1,5 +1,6 @@
 /* The last_exit record of a VM. See sup_exit.h. */
 #include "server/sup_exit.h"
+#include "server/vmdir.h"
 
 #include <fcntl.h>
 #include <stdio.h>

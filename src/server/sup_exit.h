@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 /* The record of one exit, as JSON text (malloc'd, the caller frees it; NULL without memory):
  * {"exit": ex as the monitor wrote it ("exited 33", "signal 9", "monitor died"),

@@ -30,10 +30,10 @@ def log_of(d):
         return f.read()
 
 
-def host(name, mem, endpoints, prefix):
+def host(name, mem, endpoints, prefix, ttl=TTL):
     d = Daemon(os.path.join(tmp, name), extra=[
         "--cluster", endpoints, "--inventory", "etcd", "--inventory-prefix", prefix,
-        "--host-name", name, "--cluster-ttl", str(TTL), "--host-memory", str(mem)])
+        "--host-name", name, "--cluster-ttl", str(ttl), "--host-memory", str(mem)])
     daemons.append(d)
     return d.start()
 
@@ -235,6 +235,45 @@ try:
     ok("start-bad-body-400", st == 400, str((st, js)))
     st, js = c.req("POST", "/api/v1/vms/vr/off", {"host": "b"}, token=tc)
     ok("off-takes-no-host-400", st == 400, str((st, js)))
+
+    # --- the first choice does not act: the next one does, T after it saw the VM orphaned ---
+    # (another inventory on the same etcd: b and c leave its VMs alone). f has the most
+    # memory but is frozen (SIGSTOP) while its lease (TTL 30 s) lives; e acts in its stead.
+    prefix2 = prefix + "two/"
+    d = host("d", 8192, etcd.endpoints, prefix2)
+    e = host("e", 1024, etcd.endpoints, prefix2)
+    f = host("f", 2048, etcd.endpoints, prefix2, ttl=30)
+    td = d.login("admin", "adminpass1")
+    st, js = d.req("POST", "/api/v1/vms", {"name": "vf", "kernel": KERNEL, "memory_mib": 128,
+                                           "restart_policy": "always"}, token=td)
+    st2, js2 = d.req("POST", "/api/v1/vms/vf/start", token=td)
+    ok("fallback-vm-started-on-d", st == 201 and st2 == 202 and
+       (placement(etcd, "vf") or {}).get("host") == "d", "%s %s" % ((st, js), (st2, js2)))
+    rev2 = etcd.revision()
+    f.proc.send_signal(signal.SIGSTOP)
+    try:
+        kill_host(d)
+        t_kill = time.time()
+        t_gone = wait_for(lambda: etcd.get("/vsrv/hosts/d/alive") is None and time.time(),
+                          TTL + 3, 0.02)
+        moved = wait_for(lambda: (placement(etcd, "vf") or {}).get("host") == "e" and
+                         time.time(), TTL + TTL / 3.0 + TTL + SLACK + 5, 0.02)
+        print("# d killed at 0, f frozen; d's lease gone at %s s; vf placed on e at %s s" % (
+            t_gone and round(t_gone - t_kill, 3), moved and round(moved - t_kill, 3)), flush=True)
+        ok("fallback-next-choice-takes-it", moved is not None and t_gone is not None and
+           re.search(r"vm vf \(128 MiB\) of host d: this host is choice 2 of 2", log_of(e))
+           is not None, log_of(e)[-600:])
+        # not before T after the VM was first seen orphaned (itself at or after the lease's
+        # end, within a poll of T/3), and at the first poll after that
+        ok("fallback-waits-the-bound", moved is not None and t_gone is not None and
+           TTL - 0.5 <= moved - t_gone <= TTL + 2 * TTL / 3.0 + SLACK,
+           "%.3f s after the lease's end" % ((moved or 0) - (t_gone or 0)))
+    finally:
+        f.proc.send_signal(signal.SIGCONT)
+    hist = etcd.history("/vsrv/vms/vf/owner", rev2 + 1)
+    ok("fallback-claimed-by-e-only", {json.loads(v)["host"] for t, v in hist if t == "PUT"} ==
+       {"e"}, str(hist))
+    ok("other-inventory-left-alone", "vm vf" not in log_of(b) + log_of(c), log_of(b)[-400:])
 finally:
     for d in daemons:
         try:
