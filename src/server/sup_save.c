@@ -171,7 +171,8 @@ int sup_save(struct server *srv, struct dbc *c, int64_t id, const char *who, jso
 		snprintf(err, errlen, "%s: the save failed: %s", name, e ? e : strerror(-rc));
 		vsrv_log("vm %s: %s", name, err);
 		json_decref(rep);
-		return rc == -EPROTO ? -EIO : rc;
+		/* no VMM listening (it is ending, or older than its control socket): the state's */
+		return rc == -ENOENT || rc == -ECONNREFUSED ? -EBUSY : rc == -ENOMEM ? rc : -EIO;
 	}
 	/* The VMM ends after the save: wait for the supervisor to record it (sup.c). */
 	for (int waited = 0; waited < SAVE_EXIT_WAIT_MS; waited += 20) {
