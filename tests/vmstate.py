@@ -160,3 +160,32 @@ def strip_run(d):
     struct.pack_into("<I", out, 24, struct.unpack_from("<I", d, 24)[0] - 1)
     struct.pack_into("<I", out, 60, zlib.crc32(bytes(out[:60])))
     return bytes(out)
+
+
+def add_run(d, args):
+    """A save file d with a RUN section of args put in (the inverse of strip_run: d must have
+    none): after DEVICES/FIRMWARE, the memory section's pages moved to a 4 KiB boundary."""
+    def sec(t, pay):
+        h = bytearray(struct.pack("<IIQII8x", t, 0, len(pay), zlib.crc32(bytes(pay)), 0))
+        struct.pack_into("<I", h, 20, zlib.crc32(bytes(h[:20])))
+        return bytes(h) + bytes(pay)
+    text = b"".join(a.encode() + b"\0" for a in args)
+    off, out, done = 64, bytearray(d[:64]), False
+    while off + 32 <= len(d):
+        t, i, ln = struct.unpack_from("<IIQ", d, off)
+        if t in (6, 7) and not done:
+            out += sec(9, struct.pack("<IIII", 1, len(args), len(text), 0) + text)
+            done = True
+        if t == 6:
+            ms, psz, rsv, npg, bmb, doff = struct.unpack_from("<QIIQQQ", d, off + 32)
+            start = len(out) + 32
+            ndoff = (start + 40 + bmb + 4095) // 4096 * 4096
+            out += sec(6, struct.pack("<QIIQQQ", ms, psz, rsv, npg, bmb, ndoff) +
+                       d[off + 72:off + 72 + bmb] + bytes(ndoff - start - 40 - bmb) +
+                       d[doff:off + 32 + ln])
+        else:
+            out += d[off:off + 32 + ln]
+        off += 32 + ln
+    struct.pack_into("<I", out, 24, struct.unpack_from("<I", d, 24)[0] + 1)
+    struct.pack_into("<I", out, 60, zlib.crc32(bytes(out[:60])))
+    return bytes(out)
