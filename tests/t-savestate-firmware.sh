@@ -28,7 +28,7 @@ import os, re, subprocess, sys, time
 vsrv, guests, tmp = sys.argv[1:4]
 sys.path.insert(0, os.environ["VSRV_TESTS"])
 import vmstate
-from vmstate import ok, start, wait_for, ctl_cmd, finish_vm, read
+from vmstate import ok, start, wait_for, ctl_cmd, finish_vm, read, strip_run
 vmstate.setup(vsrv, tmp)
 
 UUID = "5f1c2d3e-4b5a-4978-8a9b-0c1d2e3f4a5b"
@@ -82,18 +82,26 @@ rc, err, after = restore(name + "-b", state, cfg)
 ok(name + "-restored-passes", rc == 33 and "RESULT: PASS" in after, "status %s: %s %s" % (rc, err, after[-300:]))
 check_ticks(name, before, after)
 
-# the same file, other configurations: one line, status 1, no guest output
-for tag, args, pat in (
+# the same file, other configurations: one line, status 1, no guest output. The file keeps
+# the VM's options (its RUN section): options given otherwise are refused naming them; the
+# file as written before it kept them ("old") is refused by the firmware's own checks.
+old_state = state + ".old"
+open(old_state, "wb").write(strip_run(open(state, "rb").read()))
+for tag, args, pat, old_pat in (
         ("no-firmware", [a for a in cfg if a not in ("--firmware", "bios", "--uuid", UUID)],
-         "booted with --firmware, this one not"),
-        ("other-name", cfg + ["--name", "other"], "firmware's configuration"),
+         None, "booted with --firmware, this one not"),
+        ("other-name", cfg + ["--name", "other"], "--name=other is not what the saved VM has",
+         "firmware's configuration"),
         ("other-uuid", [a if a != UUID else "00000000-1111-2222-3333-444444444444" for a in cfg],
-         "SMBIOS UUID"),
+         "--uuid=00000000-1111-2222-3333-444444444444 is not what the saved VM has", "SMBIOS UUID"),
         ("other-rom", [a if a != "bios" else guests + "/fwboot.img" for a in cfg],
-         "another firmware ROM")):
-    rc, err, out = restore(name + "-" + tag, state, args, 30)
-    ok(name + "-refused-" + tag, rc == 1 and pat in err and "fwboot: tick" not in out,
-       "status %s: %s" % (rc, err))
+         "is not what the saved VM has (--firmware=bios)", "another firmware ROM")):
+    for which, st, want in (("", state, pat), ("old-", old_state, old_pat)):
+        if want is None:
+            continue
+        rc, err, out = restore(name + "-" + which + tag, st, args, 30)
+        ok(name + "-refused-" + which + tag, rc == 1 and want in err and "fwboot: tick" not in out,
+           "status %s: %s" % (rc, err))
 
 # a direct-boot file restored with --firmware
 p, ctl, dser = start("direct", ["--kernel", guests + "/savecount.elf", "--memory", "256M"])
@@ -102,7 +110,11 @@ dstate = os.path.join(tmp, "direct.state")
 ctl_cmd(ctl, {"cmd": "save", "path": dstate})
 finish_vm(p)
 rc, err, out = restore("direct-b", dstate, ["--firmware", "bios", "--memory", "256M"], 30)
-ok("fw-direct-file-refused", rc == 1 and "booted directly" in err, "status %s: %s" % (rc, err))
+ok("fw-direct-file-refused", rc == 1 and "--firmware=bios is not what the saved VM has" in err,
+   "status %s: %s" % (rc, err))
+open(dstate + ".old", "wb").write(strip_run(open(dstate, "rb").read()))
+rc, err, out = restore("direct-old-b", dstate + ".old", ["--firmware", "bios", "--memory", "256M"], 30)
+ok("fw-direct-old-file-refused", rc == 1 and "booted directly" in err, "status %s: %s" % (rc, err))
 
 # --- the same VM migrated to a second process ---
 name = "fw-bios-migrate"

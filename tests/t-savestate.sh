@@ -22,7 +22,7 @@ import json, os, re, socket, struct, subprocess, sys, time, zlib
 vsrv, guests, tmp = sys.argv[1:4]
 sys.path.insert(0, os.environ["VSRV_TESTS"])
 import vmstate
-from vmstate import ok, start, wait_for, ctl_cmd, finish_vm, read, steps_of, done_sum, check_count, blk_disk, check_blk
+from vmstate import ok, start, wait_for, ctl_cmd, finish_vm, read, steps_of, done_sum, check_count, blk_disk, check_blk, strip_run
 vmstate.setup(vsrv, tmp)
 
 def restore(tag, state, args, timeout=60):
@@ -207,26 +207,6 @@ def section(typ):  # offset of the first payload byte of the first section of th
         if t == typ: return off + 32
         off += 32 + n
     raise Exception("no section %d" % typ)
-def strip_run(d):  # the file as written before the RUN section existed (type 9 left out)
-    off, out = 64, bytearray(d[:64])
-    while off + 32 <= len(d):
-        t, i, ln = struct.unpack_from("<IIQ", d, off)
-        if t == 6:  # MEMORY: its pages start at a 4 KiB-aligned file offset, moved with it
-            ms, psz, rsv, npg, bmb, doff = struct.unpack_from("<QIIQQQ", d, off + 32)
-            pages = d[doff:off + 32 + ln]
-            start = len(out) + 32
-            ndoff = (start + 40 + bmb + 4095) // 4096 * 4096
-            pay = bytearray(struct.pack("<QIIQQQ", ms, psz, rsv, npg, bmb, ndoff))
-            pay += d[off + 32 + 40:off + 32 + 40 + bmb] + bytes(ndoff - start - 40 - bmb) + pages
-            h = bytearray(struct.pack("<IIQII8x", 6, 0, len(pay), zlib.crc32(bytes(pay)), 0))
-            struct.pack_into("<I", h, 20, zlib.crc32(bytes(h[:20])))
-            out += h + pay
-        elif t != 9:
-            out += d[off:off + 32 + ln]
-        off += 32 + ln
-    struct.pack_into("<I", out, 24, struct.unpack_from("<I", d, 24)[0] - 1)
-    struct.pack_into("<I", out, 60, zlib.crc32(bytes(out[:60])))
-    return bytes(out)
 def header(version=1, layout=None):
     h = bytearray(data[:64])
     struct.pack_into("<I", h, 8, version)

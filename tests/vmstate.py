@@ -3,7 +3,7 @@ tests/t-migrate.sh): start a `vsrv run` with a serial file and a control socket,
 socket, wait for guest output, and check the guests' own evidence (guests/savecount.c: steps
 0..N-1 exactly once with their sum; guests/vsaveblk.c: the round pattern on the disk).
 setup() first; ok() prints PASS/FAIL lines and counts failures in `fails`."""
-import json, os, re, socket, struct, subprocess, time
+import json, os, re, socket, struct, subprocess, time, zlib
 
 vsrv = tmp = None
 env = None
@@ -136,3 +136,56 @@ def check_blk(name, tr, fmt, disk, before, out, rounds, moved):
         c = subprocess.run(["qemu-img", "convert", "-f", "vpc", "-O", "raw", disk, raw], capture_output=True)
         ok(name + "-pattern-on-disk", c.returncode == 0 and check_raw(raw, rounds - 1) == 0, c.stderr)
         os.unlink(raw)
+
+
+def strip_run(d):
+    """A save file as written before the RUN section existed (docs/savestate.md): the
+    section (type 9) left out, the memory section's pages moved to a 4 KiB boundary."""
+    off, out = 64, bytearray(d[:64])
+    while off + 32 <= len(d):
+        t, i, ln = struct.unpack_from("<IIQ", d, off)
+        if t == 6:  # MEMORY: its pages start at a 4 KiB-aligned file offset, moved with it
+            ms, psz, rsv, npg, bmb, doff = struct.unpack_from("<QIIQQQ", d, off + 32)
+            pages = d[doff:off + 32 + ln]
+            start = len(out) + 32
+            ndoff = (start + 40 + bmb + 4095) // 4096 * 4096
+            pay = bytearray(struct.pack("<QIIQQQ", ms, psz, rsv, npg, bmb, ndoff))
+            pay += d[off + 32 + 40:off + 32 + 40 + bmb] + bytes(ndoff - start - 40 - bmb) + pages
+            h = bytearray(struct.pack("<IIQII8x", 6, 0, len(pay), zlib.crc32(bytes(pay)), 0))
+            struct.pack_into("<I", h, 20, zlib.crc32(bytes(h[:20])))
+            out += h + pay
+        elif t != 9:
+            out += d[off:off + 32 + ln]
+        off += 32 + ln
+    struct.pack_into("<I", out, 24, struct.unpack_from("<I", d, 24)[0] - 1)
+    struct.pack_into("<I", out, 60, zlib.crc32(bytes(out[:60])))
+    return bytes(out)
+
+
+def add_run(d, args):
+    """A save file d with a RUN section of args put in (the inverse of strip_run: d must have
+    none): after DEVICES/FIRMWARE, the memory section's pages moved to a 4 KiB boundary."""
+    def sec(t, pay):
+        h = bytearray(struct.pack("<IIQII8x", t, 0, len(pay), zlib.crc32(bytes(pay)), 0))
+        struct.pack_into("<I", h, 20, zlib.crc32(bytes(h[:20])))
+        return bytes(h) + bytes(pay)
+    text = b"".join(a.encode() + b"\0" for a in args)
+    off, out, done = 64, bytearray(d[:64]), False
+    while off + 32 <= len(d):
+        t, i, ln = struct.unpack_from("<IIQ", d, off)
+        if t in (6, 7) and not done:
+            out += sec(9, struct.pack("<IIII", 1, len(args), len(text), 0) + text)
+            done = True
+        if t == 6:
+            ms, psz, rsv, npg, bmb, doff = struct.unpack_from("<QIIQQQ", d, off + 32)
+            start = len(out) + 32
+            ndoff = (start + 40 + bmb + 4095) // 4096 * 4096
+            out += sec(6, struct.pack("<QIIQQQ", ms, psz, rsv, npg, bmb, ndoff) +
+                       d[off + 72:off + 72 + bmb] + bytes(ndoff - start - 40 - bmb) +
+                       d[doff:off + 32 + ln])
+        else:
+            out += d[off:off + 32 + ln]
+        off += 32 + ln
+    struct.pack_into("<I", out, 24, struct.unpack_from("<I", d, 24)[0] + 1)
+    struct.pack_into("<I", out, 60, zlib.crc32(bytes(out[:60])))
+    return bytes(out)

@@ -159,20 +159,25 @@ static bool is_cd(const char *spec)
 	return false;
 }
 
-/* The same lists as text, in order. With disks, a CD/DVD drive's image may differ (the
- * drive holds the medium it held at the save: its device state names it), not the rest of
- * its spec. */
+/* A --disk spec without its file name: from its first comma ("" when none). */
+static const char *disk_items(const char *spec)
+{
+	const char *c = strchr(spec, ',');
+
+	return c ? c : "";
+}
+
+/* The same lists as text, in order. With disks, the file names may differ (a copy of the
+ * disks, or a CD/DVD drive's image: the drive holds the medium its saved state names), not
+ * the rest of each spec, and a CD/DVD drive stays one. */
 static bool list_same(const char **a, unsigned na, const char **b, unsigned nb, bool disks)
 {
 	if (na != nb)
 		return false;
 	for (unsigned i = 0; i < na; i++) {
-		if (disks && is_cd(a[i]) && is_cd(b[i])) {
-			if (strcmp(strchr(a[i], ','), strchr(b[i], ',')))
-				return false;
-		} else if (strcmp(a[i], b[i])) {
+		if (disks ? strcmp(disk_items(a[i]), disk_items(b[i])) || is_cd(a[i]) != is_cd(b[i])
+			  : strcmp(a[i], b[i]))
 			return false;
-		}
 	}
 	return true;
 }
@@ -199,9 +204,9 @@ static bool same_effect(const char *name, const struct vm_config *g, const struc
 		return list_same(g->devices, g->nr_devices, f->devices, f->nr_devices, false);
 	if (!strcmp(name, "display"))
 		return list_same(g->displays, g->nr_displays, f->displays, f->nr_displays, false);
-	if (!strcmp(name, "firmware"))
+	if (!strcmp(name, "firmware")) /* the ROM; the vars file may be another (below) */
 		return str_same(g->firmware, f->firmware) &&
-		       str_same(g->firmware_vars, f->firmware_vars);
+		       !g->firmware_vars == !f->firmware_vars;
 	if (!strcmp(name, "boot"))
 		return !memcmp(g->boot_order, f->boot_order, sizeof(g->boot_order));
 	if (!strcmp(name, "uuid"))
@@ -236,6 +241,51 @@ static const char *saved_text(const struct savestate_run *run, const char *name)
 			len = sizeof(buf) - 1;
 	}
 	return buf[0] ? buf : "not given: the default";
+}
+
+/* The length of arg's option name (after "--", up to '=' or the end). */
+static size_t name_len(const char *arg)
+{
+	return strcspn(arg + 2, "=");
+}
+
+/* Whether option name (of arg) is one of o's given VM options. */
+static bool given(const struct run_opts *o, const char *arg)
+{
+	size_t n = name_len(arg);
+
+	for (unsigned i = 0; i < o->nr_vm_args; i++)
+		if (name_len(o->vm_args[i]) == n && !strncmp(o->vm_args[i] + 2, arg + 2, n))
+			return true;
+	return false;
+}
+
+/* How many of the file's arguments the given options replace. */
+static unsigned merged_dropped(const struct savestate_run *run, const struct run_opts *o)
+{
+	unsigned k = 0;
+
+	for (uint32_t i = 0; i < run->n; i++)
+		k += given(o, run->args[i]);
+	return k;
+}
+
+/* o->merged_args: the file's arguments but those of the options given, then the given
+ * ones. 0 or -ENOMEM. */
+static int merge_args(const struct savestate_run *run, struct run_opts *o)
+{
+	const char **m = calloc(run->n + o->nr_vm_args + 1, sizeof(*m));
+	unsigned k = 0;
+
+	if (!m)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < run->n; i++)
+		if (!given(o, run->args[i]))
+			m[k++] = run->args[i];
+	for (unsigned i = 0; i < o->nr_vm_args; i++)
+		m[k++] = o->vm_args[i];
+	o->merged_args = m;
+	return 0;
 }
 
 int run_args_restore(const char *argv0, struct vm_config *cfg, struct run_opts *o)
@@ -312,7 +362,20 @@ int run_args_restore(const char *argv0, struct vm_config *cfg, struct run_opts *
 		run_args_free(&f, NULL);
 		return -EINVAL;
 	}
-	/* the file's VM with this run's own options */
+	/* The file's VM with this run's own options, and the files given for it: disks (the
+	 * same specs but for their file names: a copy's) and a UEFI variable store (the saved
+	 * variables are written into it). */
+	for (unsigned i = 0, swapped = 0; i < o->nr_vm_args; i++) {
+		if (!strncmp(o->vm_args[i], "--disk=", 7) && !swapped++) {
+			const char **t = f.disks;
+
+			f.disks = cfg->disks;
+			cfg->disks = t;
+		} else if (!strncmp(o->vm_args[i], "--firmware=", 11)) {
+			f.firmware_vars = cfg->firmware_vars;
+			f.firmware_vars_template = cfg->firmware_vars_template;
+		}
+	}
 	f.serial = cfg->serial;
 	f.serial_path = cfg->serial_path;
 	f.no_reboot = cfg->no_reboot;
@@ -321,6 +384,15 @@ int run_args_restore(const char *argv0, struct vm_config *cfg, struct run_opts *
 	f.restore_read = cfg->restore_read;
 	f.run_args = (const char *const *)run.args;
 	f.nr_run_args = run.n;
+	if (o->nr_vm_args) {
+		ret = merge_args(&run, o);
+		if (ret) {
+			run_args_free(&f, NULL);
+			return ret;
+		}
+		f.run_args = o->merged_args;
+		f.nr_run_args = (unsigned)(run.n + o->nr_vm_args) - merged_dropped(&run, o);
+	}
 	run_args_free(cfg, NULL);
 	*cfg = f;
 	return 0;
@@ -344,6 +416,7 @@ void run_args_free(struct vm_config *cfg, struct run_opts *o)
 		free(o->vm_args[i]);
 	free(o->vm_args);
 	free(o->file_args);
+	free(o->merged_args);
 	if (o->file_opts)
 		run_args_free(NULL, o->file_opts);
 	free(o->file_opts);

@@ -27,6 +27,9 @@ struct run_opts {
 	 * and what parsing them allocated. */
 	char **file_args;
 	struct run_opts *file_opts;
+	/* What a save of the restored VM keeps: the file's arguments, those of the options
+	 * given replaced by the given ones (pointers into file_args and vm_args; owned). */
+	const char **merged_args;
 };
 
 /* Parse argv into c and o (run.c). Returns 0, 1 for --help, or -errno after logging. */

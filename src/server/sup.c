@@ -50,6 +50,7 @@ struct runvm {
 	bool reset_req;         /* start again after the exit */
 	char undo[8];           /* the stop request's undo-disk action, or "" (the setting) */
 	bool save_req;          /* its VMM is saving it and ends after (sup_save.c) */
+	char save_who[64];      /* who asked for the save, for its event */
 	double shutdown_deadline;
 	double started;
 	int quick_restarts;
@@ -494,7 +495,7 @@ int sup_pause(struct server *srv, struct dbc *c, int64_t id, int pause, const ch
 	return rc;
 }
 
-int sup_mark_save(struct server *srv, int64_t id, bool on)
+int sup_mark_save(struct server *srv, int64_t id, bool on, const char *who)
 {
 	struct supervisor *s = srv->sup;
 	struct runvm *v;
@@ -504,6 +505,7 @@ int sup_mark_save(struct server *srv, int64_t id, bool on)
 	v = find(s, id);
 	if (v && v->mon_pid > 0 && !v->stop_req && !v->reset_req) {
 		v->save_req = on;
+		snprintf(v->save_who, sizeof(v->save_who), "%s", who ? who : "");
 		rc = 0;
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -597,7 +599,8 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 			json_object_set(data, "last_exit", le);
 		free(rec);
 		if (saved || unrestored)
-			sup_save_exit_event(srv, c, v->id, v->name, unrestored, data, why ? why : ex);
+			sup_save_exit_event(srv, c, v->id, v->name, v->save_who[0] ? v->save_who : NULL,
+					    unrestored, data, why ? why : ex);
 		else if (!strcmp(state, INV_VM_CRASHED))
 			events_emit(srv, c, "vm-crashed", "vm", v->name, NULL, data,
 				    "%s crashed (%s): %s", v->name, ex, why ? why : ex);

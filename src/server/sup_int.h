@@ -63,13 +63,13 @@ bool sup_cluster_held_elsewhere(struct server *srv, const char *vm);
 /* Mark VM id's run as being saved (on) or not any more (a save that failed): its exit is
  * then recorded as saved when the file is there (sup.c). 0, or -EBUSY when it does not run
  * under this supervisor or a stop or reset was asked for. */
-int sup_mark_save(struct server *srv, int64_t id, bool on);
+int sup_mark_save(struct server *srv, int64_t id, bool on, const char *who);
 
 /* The event of an exit recorded as saved (sup_save.c), under the exit's transaction:
  * vm-saved with the file's size and time, or with unrestored, vm-restore-failed (a start
  * from the saved state that ended before running: the file stays) with why. data (the exit's
- * record) is taken. */
+ * record) is taken; who: the user who asked for the save, or NULL. */
 void sup_save_exit_event(struct server *srv, struct dbc *c, int64_t id, const char *name,
-			 bool unrestored, json_t *data, const char *why);
+			 const char *who, bool unrestored, json_t *data, const char *why);
 
 #endif

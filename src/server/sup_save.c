@@ -145,7 +145,6 @@ int sup_save(struct server *srv, struct dbc *c, int64_t id, const char *who, jso
 	json_t *msg, *rep = NULL;
 	int rc;
 
-	(void)who; /* the event is the exit's (sup_save_exit_event) */
 	*out = NULL;
 	rc = state_of(c, id, state, sizeof(state), name, sizeof(name));
 	if (rc)
@@ -160,7 +159,7 @@ int sup_save(struct server *srv, struct dbc *c, int64_t id, const char *who, jso
 	if (rc)
 		return snprintf(err, errlen, "cannot prepare %s/%s of its directory: %s",
 				VMSAVE_DIR, VMSAVE_FILE, strerror(-rc)), rc;
-	if (sup_mark_save(srv, id, true))
+	if (sup_mark_save(srv, id, true, who))
 		return snprintf(err, errlen, "%s is being stopped or reset", name), -EBUSY;
 	msg = json_pack("{s:s,s:s}", "cmd", "save", "path", path);
 	rc = msg ? vmctl_send(srv, id, msg, SAVE_TIMEOUT_MS, &rep) : -ENOMEM;
@@ -168,11 +167,12 @@ int sup_save(struct server *srv, struct dbc *c, int64_t id, const char *who, jso
 	if (rc) {
 		const char *e = json_string_value(json_object_get(rep, "error"));
 
-		sup_mark_save(srv, id, false);
+		sup_mark_save(srv, id, false, NULL);
 		snprintf(err, errlen, "%s: the save failed: %s", name, e ? e : strerror(-rc));
 		vsrv_log("vm %s: %s", name, err);
 		json_decref(rep);
-		return rc == -EPROTO ? -EIO : rc;
+		/* no VMM listening (it is ending, or older than its control socket): the state's */
+		return rc == -ENOENT || rc == -ECONNREFUSED ? -EBUSY : rc == -ENOMEM ? rc : -EIO;
 	}
 	/* The VMM ends after the save: wait for the supervisor to record it (sup.c). */
 	for (int waited = 0; waited < SAVE_EXIT_WAIT_MS; waited += 20) {
@@ -233,7 +233,7 @@ int sup_discard_saved(struct server *srv, struct dbc *c, int64_t id, const char 
 }
 
 void sup_save_exit_event(struct server *srv, struct dbc *c, int64_t id, const char *name,
-			 bool unrestored, json_t *data, const char *why)
+			 const char *who, bool unrestored, json_t *data, const char *why)
 {
 	json_t *f = vmsave_json(srv, id);
 
@@ -244,7 +244,8 @@ void sup_save_exit_event(struct server *srv, struct dbc *c, int64_t id, const ch
 			    "%s: restoring its saved state failed (%s); it stays saved: start it "
 			    "again, or discard the saved state to start it afresh", name, why);
 	else
-		events_emit(srv, c, "vm-saved", "vm", name, NULL, data, "%s saved (%lld MiB)",
-			    name, (long long)(json_integer_value(json_object_get(f, "bytes")) >> 20));
+		events_emit(srv, c, "vm-saved", "vm", name, who, data, "%s saved (%lld MiB)%s%s",
+			    name, (long long)(json_integer_value(json_object_get(f, "bytes")) >> 20),
+			    who ? " by " : "", who ? who : "");
 	json_decref(f);
 }

@@ -153,16 +153,21 @@ int vm_save(struct vm *vm, const char *path, struct vm_save_result *res, char *e
 	if (ret)
 		goto err;
 	/* the configuration it was started with (savestate_run.h), for a restore without
-	 * options */
+	 * options; one the section cannot hold (a control character in a value, beyond its
+	 * limits) is left out, as in a file of before: the restore then needs the options */
 	if (vm->cfg->nr_run_args) {
 		ret = savestate_run_encode(vm->cfg->run_args, vm->cfg->nr_run_args, &s->run_buf,
 					   &s->run_len);
-		if (ret) {
-			snprintf(err, errlen, "cannot keep the run configuration: %s",
-				 strerror(-ret));
+		if (ret == -ENOMEM) {
+			snprintf(err, errlen, "out of memory");
 			goto err;
 		}
-		s->run = s->run_buf;
+		if (ret)
+			vsrv_log("save %s: the VM's options are not kept in the file (one holds a "
+				 "control character or they are too long): restore it with them", path);
+		else
+			s->run = s->run_buf;
+		ret = 0;
 	}
 	if (asprintf(&tmp, "%s.XXXXXX", path) < 0) {
 		tmp = NULL;

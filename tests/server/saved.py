@@ -13,7 +13,7 @@ shows the file's size; discard-saved drops the file and stops the VM; delete of 
 removes its directory with the file. With a usable /dev/kvm: a guest counting steps is
 saved (state saved, the file there), started again, and goes on counting from where it was,
 not from 0; the file is gone once it runs."""
-import json, os, shutil, sqlite3, sys, tempfile, time
+import json, os, shutil, sqlite3, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(__file__))
 import lib
 from lib import *
@@ -40,6 +40,14 @@ def vm_dir(name):
 def events(kind):
     st, js = req("GET", "/api/v1/events?limit=1000")
     return [e for e in js.get("events", []) if e["type"] == kind] if st == 200 else []
+
+
+def cli(*args):
+    """`vsrv vm ...` against this daemon (the client of src/client/)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VSRV_")}
+    env.update(HOME=tmp, VSRV_SERVER="http://127.0.0.1:%d" % d.port, VSRV_TOKEN=adm)
+    return subprocess.run([VSRV, "vm"] + list(args), env=env, capture_output=True, text=True,
+                          timeout=30, stdin=subprocess.DEVNULL)
 
 
 def lay_out_saved(name, content=b"not a save file, laid out by the test\n"):
@@ -89,6 +97,12 @@ try:
     ok("discard-needs-control-403", st == 403, str((st, js)))
     st, js = req("GET", "/api/v1/vms/s1/status")
     ok("status-saved-null", st == 200 and js.get("saved", 1) is None, str((st, js)))
+    r = cli("save", "s1")
+    ok("cli-save-stopped-refused", r.returncode != 0 and "only a running or paused VM can be saved"
+       in r.stderr, (r.returncode, r.stdout, r.stderr))
+    r = cli("discard", "s1")
+    ok("cli-discard-nothing-refused", r.returncode != 0 and "has no saved state" in r.stderr,
+       (r.returncode, r.stdout, r.stderr))
 
     # --- a start of a stopped VM with a stale file: boots afresh, the file goes ----------------
     stale = os.path.join(vm_dir("s1"), "save", "saved.vsav")
@@ -146,10 +160,12 @@ try:
         # the same in the VM list and in the VM's own view
         st, js = req("GET", "/api/v1/vms/s1")
         ok("vm-shows-saved", st == 200 and js["state"] == "saved", str((st, js)))
-        # discard: the file goes, the VM is stopped, again: 409
-        st, js = req("POST", "/api/v1/vms/s1/discard-saved")
-        ok("discard-saved-200", st == 200 and js["state"] == "stopped" and not os.path.exists(path),
-           str((st, js, os.path.exists(path))))
+        # discard (the CLI's vsrv vm discard): the file goes, the VM is stopped, again: 409
+        r = cli("discard", "s1")
+        st, js = req("GET", "/api/v1/vms/s1")
+        ok("discard-saved-200", r.returncode == 0 and "s1: stopped" in r.stdout and
+           js["state"] == "stopped" and not os.path.exists(path),
+           str((r.returncode, r.stdout, r.stderr, js.get("state"), os.path.exists(path))))
         ok("discard-event", len(events("vm-saved-discarded")) == 1, str(events("vm-saved-discarded")))
         st, js = req("POST", "/api/v1/vms/s1/discard-saved")
         ok("discard-twice-409", st == 409 and "has no saved state" in msg(js), str((st, js)))

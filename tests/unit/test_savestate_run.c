@@ -273,13 +273,30 @@ static void test_restore_options(void)
 				       "--balloon" };
 		CHECK_EQ(restore(argv, 9, &c, &o), 0);
 		CHECK_EQ(c.nr_disks, 2);
+		/* a save of it keeps the file's other options and the given ones */
+		CHECK_EQ(c.nr_run_args, 6);
+		CHECK(c.nr_run_args == 6 && !strcmp(c.run_args[0], "--kernel=/boot/guest.elf") &&
+		      !strcmp(c.run_args[1], "--net=user") && !strcmp(c.run_args[2], "--memory=64"));
 		run_args_free(&c, &o);
 	}
-	{	/* a CD/DVD drive's image may differ (the saved drive state names its medium) */
+	{	/* the disks' file names may differ (a copy; a CD/DVD drive's image: its saved
+		 * state names its medium): the given ones are used and kept by a save */
 		const char *argv[] = { "run", "--restore", path, "--disk",
-				       "/var/lib/a.vhd,format=vhd", "--cdrom", "/images/new.iso" };
+				       "/copy/a.vhd,format=vhd", "--cdrom", "/images/new.iso" };
 		CHECK_EQ(restore(argv, 7, &c, &o), 0);
-		CHECK(c.nr_disks == 2 && !strcmp(c.disks[1], ",media=cdrom"));
+		CHECK(c.nr_disks == 2 && !strcmp(c.disks[0], "/copy/a.vhd,format=vhd") &&
+		      !strcmp(c.disks[1], "/images/new.iso,media=cdrom"));
+		CHECK(c.nr_run_args == 6 && !strcmp(c.run_args[4], "--disk=/copy/a.vhd,format=vhd"));
+		run_args_free(&c, &o);
+	}
+	{	/* ...not the rest of a disk's spec, nor a disk for a CD/DVD drive */
+		const char *argv[] = { "run", "--restore", path, "--disk",
+				       "/var/lib/a.vhd,format=raw", "--cdrom" };
+		const char *argv2[] = { "run", "--restore", path, "--disk",
+				       "/var/lib/a.vhd,format=vhd", "--disk", "/x.iso" };
+		CHECK_EQ(restore(argv, 6, &c, &o), -EINVAL);
+		run_args_free(&c, &o);
+		CHECK_EQ(restore(argv2, 7, &c, &o), -EINVAL);
 		run_args_free(&c, &o);
 	}
 	{	/* another memory size */
