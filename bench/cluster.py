@@ -72,7 +72,7 @@ def latencies(d, tok):
 def etcd_counters(cluster):
     """Summed over the members: bytes received from clients, client requests handled
     (gRPC, which the JSON gateway calls), bytes received from peers."""
-    tot = {"client_bytes": 0.0, "client_requests": 0.0, "peer_bytes": 0.0}
+    tot = {"client_bytes": 0.0, "client_sent": 0.0, "client_requests": 0.0, "peer_bytes": 0.0}
     for i in range(cluster.n):
         with urllib.request.urlopen(cluster.endpoint(i) + "/metrics", timeout=10) as r:
             text = r.read().decode()
@@ -85,6 +85,8 @@ def etcd_counters(cluster):
             name, val = m.group(1), float(m.group(3))
             if name == "etcd_network_client_grpc_received_bytes_total":
                 tot["client_bytes"] += val
+            elif name == "etcd_network_client_grpc_sent_bytes_total":
+                tot["client_sent"] += val
             elif name == "grpc_server_handled_total":
                 tot["client_requests"] += val
             elif name == "etcd_network_peer_received_bytes_total":
@@ -153,10 +155,11 @@ def main():
         after = etcd_counters(etcd)
         dt = time.monotonic() - t0
         d = {k: after[k] - before[k] for k in before}
-        print("over %.0f s: clients sent %.0f bytes in %.0f requests: %.0f B/s, %.2f req/s "
-              "(per host %.0f B/s, %.2f req/s); between the members %.0f B/s"
-              % (dt, d["client_bytes"], d["client_requests"], d["client_bytes"] / dt,
-                 d["client_requests"] / dt, d["client_bytes"] / dt / 3,
+        print("over %.0f s: clients sent %.0f bytes in %.0f requests and received %.0f bytes: "
+              "%.0f B/s in, %.0f B/s out, %.2f req/s (per host %.2f req/s); between the "
+              "members %.0f B/s"
+              % (dt, d["client_bytes"], d["client_requests"], d["client_sent"],
+                 d["client_bytes"] / dt, d["client_sent"] / dt, d["client_requests"] / dt,
                  d["client_requests"] / dt / 3, d["peer_bytes"] / dt))
     finally:
         for d in daemons:
