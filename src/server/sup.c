@@ -66,50 +66,6 @@ struct supervisor {
 	struct sup_ready *ready;    /* 'starting' -> 'running' (sup_ready.h) */
 };
 
-int sup_read_small(const char *path, char *buf, size_t n)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t r;
-
-	if (fd < 0)
-		return -errno;
-	r = read(fd, buf, n - 1);
-	close(fd);
-	if (r < 0)
-		return -EIO;
-	buf[r] = '\0';
-	return 0;
-}
-
-static pid_t read_pid(struct server *srv, int64_t id, const char *file)
-{
-	char dir[4096], p[4200], b[32];
-
-	vmdir_path(srv, id, dir, sizeof(dir));
-	snprintf(p, sizeof(p), "%s/%s", dir, file);
-	if (sup_read_small(p, b, sizeof(b)))
-		return 0;
-	return atoi(b);
-}
-
-/* A pid we may trust to be our shim: alive and running `vsrv monitor DIR`. */
-static bool is_our_monitor(struct server *srv, int64_t id, pid_t pid)
-{
-	char cmd[4096], dir[4096];
-	size_t r, i;
-
-	if (pid <= 0 || !(r = sup_cmdline(pid, cmd, sizeof(cmd))))
-		return false;
-	/* argv: vsrv monitor DIR -- ... */
-	for (i = 0; i < r && cmd[i]; i++)
-		;
-	if (i + 1 >= r || strcmp(cmd + i + 1, "monitor"))
-		return false;
-	i += 1 + strlen(cmd + i + 1) + 1;
-	vmdir_path(srv, id, dir, sizeof(dir));
-	return i < r && !strcmp(cmd + i, dir);
-}
-
 static int pidfd_open_(pid_t pid)
 {
 	return syscall(SYS_pidfd_open, pid, 0);
@@ -138,31 +94,6 @@ static struct runvm *find(struct supervisor *s, int64_t id)
 		if (v->id == id)
 			return v;
 	return NULL;
-}
-
-struct reserved {
-	int64_t except, used;
-	json_t *mine;               /* a shared inventory: the VMs this host runs */
-};
-
-static int add_reserved(const struct inv_vm *v, void *arg)
-{
-	struct reserved *r = arg;
-
-	if (v->id != r->except && inv_vm_state_up(v->state) &&
-	    (!r->mine || json_object_get(r->mine, v->name)))
-		r->used += inv_vm_reserved_mib(v);
-	return 0;
-}
-
-/* The memory that the up VMs of this host but except hold from admission control. */
-static int64_t reservation_used(struct server *srv, struct dbc *c, int64_t except)
-{
-	struct reserved r = { .except = except, .mine = sup_cluster_mine(srv) };
-
-	inv_vm_each(c, add_reserved, &r);
-	json_decref(r.mine);
-	return r.used;
 }
 
 /* Start under an open transaction; the caller commits. */
@@ -197,7 +128,7 @@ static int start_locked(struct server *srv, struct dbc *c, int64_t id, const cha
 	}
 	if (strcmp(state, INV_VM_SAVED) && vmsave_remove(srv, id))
 		vsrv_log("vm %s: cannot remove a stale %s/%s", name, VMSAVE_DIR, VMSAVE_FILE);
-	if (reservation_used(srv, c, id) + need > (int64_t)srv->host_mem_mib)
+	if (sup_reservation_used(srv, c, id) + need > (int64_t)srv->host_mem_mib)
 		return -ENOSPC;
 	rc = vmdir_path(srv, id, dir, sizeof(dir));
 	if (rc)
@@ -337,7 +268,7 @@ static void kill_session(struct runvm *v)
 
 static pid_t vmm_pid_of(struct server *srv, struct runvm *v)
 {
-	pid_t p = read_pid(srv, v->id, "vmm.pid");
+	pid_t p = sup_read_pid(srv, v->id, "vmm.pid");
 	char path[64], b[256];
 
 	if (p <= 0)
@@ -799,11 +730,11 @@ int sup_reattach(struct server *srv)
 	ids = k->ids;
 	autostart = k->flags;
 	for (i = 0; i < n; i++) {
-		pid_t mp = read_pid(srv, ids[i], "monitor.pid");
+		pid_t mp = sup_read_pid(srv, ids[i], "monitor.pid");
 		struct runvm *v;
 		const char *name = k->names[i];
 
-		if (is_our_monitor(srv, ids[i], mp)) {
+		if (sup_is_our_monitor(srv, ids[i], mp)) {
 			v = calloc(1, sizeof(*v));
 			if (!v)
 				break;

@@ -41,6 +41,17 @@ size_t sup_cmdline(pid_t pid, char *buf, size_t n);
  * Returns 0, or -errno when it cannot be opened, -EIO when it cannot be read. */
 int sup_read_small(const char *path, char *buf, size_t n);
 
+/* The pid in file (monitor.pid, vmm.pid) of VM id's directory: 0 when there is none. */
+pid_t sup_read_pid(struct server *srv, int64_t id, const char *file);
+
+/* Whether pid is alive and is our shim for VM id (`vsrv monitor DIR`). */
+bool sup_is_our_monitor(struct server *srv, int64_t id, pid_t pid);
+
+/* The memory that the up VMs of this host but VM except hold from admission control (on a
+ * shared inventory only those this host runs). */
+struct dbc;
+int64_t sup_reservation_used(struct server *srv, struct dbc *c, int64_t except);
+
 /* In cluster mode (srv->cluster), take VM name's ownership key before it starts (0, or
  * cluster_vm_claim's -errno, logged) and link dir/lease.deadline to the watchdog's deadline
  * file (its monitor enforces it: monitor.c); without a cluster, remove that link. Give the

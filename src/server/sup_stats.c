@@ -362,3 +362,28 @@ out:
 	free(v);
 	return ret;
 }
+
+struct reserved {
+	int64_t except, used;
+	json_t *mine;               /* a shared inventory: the VMs this host runs */
+};
+
+static int add_reserved(const struct inv_vm *v, void *arg)
+{
+	struct reserved *r = arg;
+
+	if (v->id != r->except && inv_vm_state_up(v->state) &&
+	    (!r->mine || json_object_get(r->mine, v->name)))
+		r->used += inv_vm_reserved_mib(v);
+	return 0;
+}
+
+/* The memory that the up VMs of this host but except hold from admission control. */
+int64_t sup_reservation_used(struct server *srv, struct dbc *c, int64_t except)
+{
+	struct reserved r = { .except = except, .mine = sup_cluster_mine(srv) };
+
+	inv_vm_each(c, add_reserved, &r);
+	json_decref(r.mine);
+	return r.used;
+}
