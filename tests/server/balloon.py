@@ -128,7 +128,9 @@ try:
         # back to a version-7 inventory: without the columns migrations 8 and later add
         later = ("balloon", "display", "enlightenments", "mem_merge")
         cols = [r[1] for r in c.execute("PRAGMA table_info(vm_hw)")]
+        tcols = [r[1] for r in c.execute("PRAGMA table_info(tasks)")]
         c.executescript("".join("ALTER TABLE vm_hw DROP COLUMN %s; " % x for x in later if x in cols) +
+                        ("ALTER TABLE tasks DROP COLUMN host; " if "host" in tcols else "") +
                         "PRAGMA user_version = 7;")
         c.close()
         d.start()

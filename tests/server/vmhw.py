@@ -310,8 +310,10 @@ try:
     else:
         d.stop()
         c = sqlite3.connect(os.path.join(d.data, "inventory.db"))
+        # (and what migrations after 10 add elsewhere: tasks.host, migration 11)
         c.executescript("DROP TABLE vm_hw; ALTER TABLE vm_nics DROP COLUMN model; "
-                        "ALTER TABLE vm_cdroms DROP COLUMN bus; PRAGMA user_version = 6;")
+                        "ALTER TABLE vm_cdroms DROP COLUMN bus; ALTER TABLE tasks DROP COLUMN host; "
+                        "PRAGMA user_version = 6;")
         c.close()
         d.start()
         tok = d.login("admin", "adminpass1")
