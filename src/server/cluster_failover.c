@@ -38,10 +38,7 @@ int cluster_vm_place(struct cluster *cl, const char *vm)
 
 	if (rc)
 		return rc;
-	pthread_mutex_lock(&cl->lock);
-	lease = cl->lease;
-	fenced = cl->fenced || cl->expired;
-	pthread_mutex_unlock(&cl->lock);
+	fenced = cluster_lease_now(cl, &lease);
 	if (fenced || !lease)
 		return -ENOLINK;
 	snprintf(lease_hex, sizeof(lease_hex), "%llx", (long long)lease);
@@ -395,22 +392,6 @@ out:
 	json_decref(v.vms);
 }
 
-/* Sleep until ms (cluster_now_ms), the stop or a signal of cond, 250 ms at most; cl->lock
- * held (as cluster_host.c's renewal thread does). */
-static void fo_wait(struct cluster *cl, int64_t ms)
-{
-	int64_t left = ms - cluster_now_ms(), until;
-	struct timespec ts;
-
-	if (cl->stop || left <= 0)
-		return;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	until = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + (left < 250 ? left : 250);
-	ts.tv_sec = until / 1000;
-	ts.tv_nsec = (until % 1000) * 1000000;
-	pthread_cond_timedwait(&cl->cond, &cl->lock, &ts);
-}
-
 void *cluster_failover_thread(void *arg)
 {
 	struct cluster *cl = arg;
@@ -422,7 +403,7 @@ void *cluster_failover_thread(void *arg)
 		bool ok;
 
 		while (!cl->stop && cluster_now_ms() < next)
-			fo_wait(cl, next);
+			cluster_wait_until(cl, next);
 		if (cl->stop)
 			break;
 		ok = !cl->fenced && !cl->expired && cl->lease;

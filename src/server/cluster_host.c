@@ -173,10 +173,18 @@ static void save_lease(struct cluster *cl)
 	}
 }
 
-/* Sleep until ms (cluster_now_ms) or the stop or a signal of cond, 250 ms at most (the
- * condition variable runs on CLOCK_MONOTONIC, which a suspend stops: the callers check
- * cluster_now_ms again); cl->lock held. */
-static void wait_until(struct cluster *cl, int64_t ms)
+bool cluster_lease_now(struct cluster *cl, int64_t *lease)
+{
+	bool fenced;
+
+	pthread_mutex_lock(&cl->lock);
+	*lease = cl->lease;
+	fenced = cl->fenced || cl->expired;
+	pthread_mutex_unlock(&cl->lock);
+	return fenced;
+}
+
+void cluster_wait_until(struct cluster *cl, int64_t ms)
 {
 	int64_t left = ms - cluster_now_ms(), until;
 	struct timespec ts;
@@ -204,7 +212,7 @@ static void *renew_thread(void *arg)
 		int rc;
 
 		while (!cl->stop && cluster_now_ms() < next)
-			wait_until(cl, next);
+			cluster_wait_until(cl, next);
 		if (cl->stop)
 			break;
 		lease = cl->lease;
@@ -268,11 +276,11 @@ static void *watchdog_thread(void *arg)
 		int n;
 
 		if (cl->fenced) {
-			wait_until(cl, now + 1000);
+			cluster_wait_until(cl, now + 1000);
 			continue;
 		}
 		if (!cl->expired && now < deadline) {
-			wait_until(cl, deadline);
+			cluster_wait_until(cl, deadline);
 			continue;
 		}
 		cl->fenced = true;

@@ -38,6 +38,15 @@ struct cluster {
 
 int64_t cluster_now_ms(void);
 
+/* The host's lease as it is now, into *lease (0: none); whether the host is fenced (the
+ * watchdog fired, or the lease expired): its keys go, or are gone. Takes cl->lock. */
+bool cluster_lease_now(struct cluster *cl, int64_t *lease);
+
+/* Sleep until ms (cluster_now_ms), the stop or a signal of cl->cond, 250 ms at most (the
+ * condition variable runs on CLOCK_MONOTONIC, which a suspend stops: the callers check
+ * cluster_now_ms again); cl->lock held. */
+void cluster_wait_until(struct cluster *cl, int64_t ms);
+
 /* The failover thread (cluster_failover.c): every T/3 it reads the hosts' alive keys and
  * the VMs' keys and restarts here the orphaned VMs this host is chosen for. */
 void *cluster_failover_thread(void *arg);

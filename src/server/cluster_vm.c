@@ -120,10 +120,7 @@ int cluster_vm_claim(struct cluster *cl, const char *vm, char *owner, size_t n)
 
 	if (rc)
 		return rc;
-	pthread_mutex_lock(&cl->lock);
-	lease = cl->lease;
-	fenced = cl->fenced || cl->expired;
-	pthread_mutex_unlock(&cl->lock);
+	fenced = cluster_lease_now(cl, &lease);
 	if (fenced || !lease)
 		return -ENOLINK;
 	val = json_pack("{s:s,s:s}", "host", cl->name, "lease", "");
@@ -166,10 +163,7 @@ int cluster_vm_release(struct cluster *cl, const char *vm)
 
 	if (rc)
 		return rc;
-	pthread_mutex_lock(&cl->lock);
-	lease = cl->lease;
-	fenced = cl->fenced || cl->expired;
-	pthread_mutex_unlock(&cl->lock);
+	fenced = cluster_lease_now(cl, &lease);
 	/* Fenced: the lease is lost or about to be, its keys go with it; no etcd round trip on
 	 * the supervisor's thread for each VM the fence killed while etcd may not answer. */
 	if (fenced)

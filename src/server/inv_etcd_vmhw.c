@@ -75,8 +75,9 @@ static int hw_set(json_t *row, const struct inv_vm_hw *hw)
 	return rc;
 }
 
-/* Write hw over the vm_hw row of VM id. 0, -ENOENT or -errno. */
-static int hw_write(struct dbc *c, int64_t id, const struct inv_vm_hw *hw)
+/* Write hw (NULL: none of it) and uuid (NULL: not it) over the vm_hw row of VM id. 0,
+ * -ENOENT or -errno. */
+static int hw_write(struct dbc *c, int64_t id, const struct inv_vm_hw *hw, const char *uuid)
 {
 	char key[21];
 	json_t *row, *copy;
@@ -88,7 +89,9 @@ static int hw_write(struct dbc *c, int64_t id, const struct inv_vm_hw *hw)
 	json_decref(row);
 	if (!copy)
 		return -ENOMEM;
-	rc = hw_set(copy, hw);
+	rc = hw ? hw_set(copy, hw) : 0;
+	if (!rc && uuid)
+		rc = ie_set_str(copy, "uuid", uuid);
 	if (!rc)
 		rc = ie_row_put(c, "vm_hw", key, copy, 0);
 	json_decref(copy);
@@ -98,52 +101,28 @@ static int hw_write(struct dbc *c, int64_t id, const struct inv_vm_hw *hw)
 struct hw_put {
 	int64_t id;
 	const struct inv_vm_hw *hw;
+	const char *uuid;
 };
 
 static int hw_put(struct dbc *c, void *arg)
 {
 	struct hw_put *a = arg;
 
-	return hw_write(c, a->id, a->hw);
+	return hw_write(c, a->id, a->hw, a->uuid);
 }
 
 int inv_etcd_vm_hw_put(struct dbc *c, int64_t id, const struct inv_vm_hw *hw)
 {
-	struct hw_put a = { id, hw };
+	struct hw_put a = { id, hw, NULL };
 
 	return ie_write(c, hw_put, &a);
 }
 
-struct hw_uuid {
-	int64_t id;
-	const char *uuid;
-};
-
-static int hw_uuid(struct dbc *c, void *arg)
-{
-	struct hw_uuid *a = arg;
-	char key[21];
-	json_t *row, *copy;
-	int rc = ie_row_get(c, "vm_hw", ie_id_key(a->id, key), &row, NULL);
-
-	if (rc)
-		return rc;
-	copy = json_copy(row);
-	json_decref(row);
-	if (!copy)
-		return -ENOMEM;
-	rc = ie_set_str(copy, "uuid", a->uuid);
-	if (!rc)
-		rc = ie_row_put(c, "vm_hw", key, copy, 0);
-	json_decref(copy);
-	return rc;
-}
-
 int inv_etcd_vm_hw_set_uuid(struct dbc *c, int64_t id, const char *uuid)
 {
-	struct hw_uuid a = { id, uuid };
+	struct hw_put a = { id, NULL, uuid };
 
-	return ie_write(c, hw_uuid, &a);
+	return ie_write(c, hw_put, &a);
 }
 
 /* Give every row of table of VM dst the field of the row of VM src at the same idx (where
@@ -186,7 +165,7 @@ static int hw_copy(struct dbc *c, void *arg)
 	int rc = inv_etcd_vm_hw_get(c, src, &hw);
 
 	if (!rc)
-		rc = hw_write(c, dst, &hw);
+		rc = hw_write(c, dst, &hw, NULL);
 	if (rc == -ENOENT)      /* either has no row: the hardware stays */
 		rc = 0;
 	if (!rc)
