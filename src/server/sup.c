@@ -50,6 +50,8 @@ struct runvm {
 	bool reset_req;         /* start again after the exit */
 	char undo[8];           /* the stop request's undo-disk action, or "" (the setting) */
 	bool save_req;          /* its VMM is saving it and ends after (sup_save.c) */
+	bool migrate_req;       /* its VMM is migrating it away (sup_migrate.c) */
+	bool incoming;          /* a migration's destination, not yet handed over */
 	double shutdown_deadline;
 	double started;
 	int quick_restarts;
@@ -510,6 +512,60 @@ int sup_mark_save(struct server *srv, int64_t id, bool on)
 	return rc;
 }
 
+int sup_mark_migrate(struct server *srv, int64_t id, int set)
+{
+	struct supervisor *s = srv->sup;
+	struct runvm *v;
+	int rc = -EBUSY;
+
+	pthread_mutex_lock(&s->lock);
+	v = find(s, id);
+	if (v && v->mon_pid > 0 && !v->stop_req && !v->reset_req && !v->save_req &&
+	    (set < 0 ? v->incoming : set ? !v->migrate_req && !v->incoming : v->migrate_req)) {
+		if (set < 0)
+			v->incoming = false;
+		else
+			v->migrate_req = set;
+		rc = v->mon_pid;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int sup_incoming_add(struct server *srv, int64_t id, const char *name, pid_t pid, bool kill_it)
+{
+	struct supervisor *s = srv->sup;
+	struct runvm *v;
+	int rc = 0;
+
+	pthread_mutex_lock(&s->lock);
+	v = find(s, id);
+	if (kill_it) {
+		if (v && v->incoming)
+			kill_session(v);
+		else
+			rc = -ENOENT;
+	} else if (v) {
+		rc = -EBUSY;
+	} else if (!(v = calloc(1, sizeof(*v)))) {
+		rc = -ENOMEM;
+	} else {
+		*v = (struct runvm){ .next = s->vms, .id = id, .mon_pid = pid, .ours = true,
+				     .incoming = true, .started = clock_mono(), .pidfd = -1 };
+		snprintf(v->name, sizeof(v->name), "%s", name);
+		s->vms = v;
+		if (watch(s, v))
+			vsrv_log("vm %s: cannot watch its monitor (pid %d)", name, (int)pid);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int64_t sup_reserved_mib(struct server *srv, struct dbc *c, int64_t except)
+{
+	return reservation_used(srv, c, except);
+}
+
 /* The shim of v ended: record how, and restart by policy. Supervisor thread, s->lock
  * not held. */
 static void handle_exit(struct supervisor *s, struct runvm *v)
@@ -545,6 +601,17 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 	 * guest chose to end), 1 a host-side failure, 2 a guest crash, 128 + N a signal. */
 	clean = code == 0 || (code > 1 && code < 128 && (code & 1));
 	requested = v->stop_req || v->reset_req || v->save_req;
+	/* A migration's (sup_migrate.c): an incoming VMM that was not handed over, or the
+	 * source's VMM that handed over (status 0): the VM's status is not this run's to write */
+	if (v->incoming || (v->migrate_req && code == 0)) {
+		vsrv_log("vm %s: %s (%s)", v->name, v->incoming ? "the incoming migration's VMM "
+			 "ended" : "migrated away", ex);
+		cgroup_freeze(srv, v->id, 0, 0);
+		free(tail);
+		if (c)
+			inv_put(c);
+		return;
+	}
 	if (!c) {
 		free(tail);
 		return;

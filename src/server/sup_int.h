@@ -72,4 +72,16 @@ int sup_mark_save(struct server *srv, int64_t id, bool on);
 void sup_save_exit_event(struct server *srv, struct dbc *c, int64_t id, const char *name,
 			 bool unrestored, json_t *data, const char *why);
 
+/* Live migration (sup_migrate.c). sup_mark_migrate: set 1: VM id's VMM is migrating it away
+ * (its exit with status 0 is then not recorded: the VM runs on elsewhere); 0: not any more
+ * (the migration failed); -1: the incoming VM of a migration here is handed over (its exits
+ * are recorded from then on). Its monitor's pid, or -EBUSY (not in that state here). */
+int sup_mark_migrate(struct server *srv, int64_t id, int set);
+/* Supervise monitor pid of VM id as a migration's destination (its exit is not recorded:
+ * the VM's status is the source's): -EBUSY when the supervisor has a run of id already;
+ * with kill_it, kill the session of the incoming run of id instead (-ENOENT: none). */
+int sup_incoming_add(struct server *srv, int64_t id, const char *name, pid_t pid, bool kill_it);
+/* The memory the up VMs of this host but except hold from admission control. */
+int64_t sup_reserved_mib(struct server *srv, struct dbc *c, int64_t except);
+
 #endif

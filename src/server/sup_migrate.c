@@ -1,0 +1,275 @@
+/* Live migration between the hosts of a cluster (migrate.h; docs/cluster.md "Live
+ * migration"): the destination's preparation, abort and take-over, and the source's task. */
+#include "server/migrate.h"
+#include "server/sup.h"
+#include "server/sup_int.h"
+#include "server/cgroup.h"
+#include "server/cluster.h"
+#include "server/events.h"
+#include "server/inv.h"
+#include "server/sup_exit.h"
+#include "server/tasks.h"
+#include "server/vmagent.h"
+#include "server/vmctl.h"
+#include "server/vmdir.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define MIG_READY_MS 15000          /* an incoming VMM listens within this */
+
+/* A free TCP port on host (the kernel's choice for a bind to port 0): 0 and *port, -errno. */
+static int free_port(const char *host, char *ip, size_t iplen, int *port)
+{
+	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *ai = NULL;
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	int fd, rc = 0;
+
+	if (getaddrinfo(host, "0", &hints, &ai) || !ai)
+		return -EADDRNOTAVAIL;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
+		rc = -errno;
+	if (!rc && !inet_ntop(AF_INET, &sa.sin_addr, ip, (socklen_t)iplen))
+		rc = -errno;
+	if (!rc)
+		*port = ntohs(sa.sin_port);
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(ai);
+	return rc;
+}
+
+/* Whether a VMM listens on VM id's control socket (it opens it after its incoming socket:
+ * src/cli/run.c), without a command: only connect. */
+static bool control_listens(struct server *srv, int64_t id)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, ok;
+
+	if (vmctl_path(srv, id, sa.sun_path, sizeof(sa.sun_path)))
+		return false;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return ok;
+}
+
+/* The last non-empty line of DIR/monitor.log (the VMM's own messages) into buf. */
+static void log_tail(const char *dir, char *buf, size_t n)
+{
+	char p[4200], b[2048], *e, *s;
+	FILE *f;
+	size_t r;
+
+	snprintf(buf, n, "no message");
+	snprintf(p, sizeof(p), "%s/monitor.log", dir);
+	f = fopen(p, "re");
+	if (!f)
+		return;
+	if (fseek(f, -(long)(sizeof(b) - 1), SEEK_END))
+		rewind(f);
+	r = fread(b, 1, sizeof(b) - 1, f);
+	fclose(f);
+	b[r] = '\0';
+	for (e = b + r; e > b && (e[-1] == '\n' || e[-1] == ' '); e--)
+		*(e - 1) = '\0';
+	s = strrchr(b, '\n');
+	s = s ? s + 1 : b;
+	if (*s)
+		snprintf(buf, n, "%.300s", s);
+}
+
+/* Append --incoming URI to argv (NULL-terminated, sup_build_argv's: room for it). */
+static int add_incoming(char **argv, const char *uri)
+{
+	size_t n = 0;
+
+	while (argv[n])
+		n++;
+	if (n + 2 >= 110)
+		return -E2BIG;
+	argv[n] = strdup("--incoming");
+	argv[n + 1] = strdup(uri);
+	return argv[n] && argv[n + 1] ? 0 : -ENOMEM;
+}
+
+int migrate_incoming(struct server *srv, struct dbc *c, int64_t id, const char *name,
+		     const char *from, const char *disks, char *addr, size_t addrlen, char *err,
+		     size_t errlen)
+{
+	char owner[64] = "", dir[4096], link[4200], ip[64], uri[128], nm[64], tail[400];
+	const char *me = cluster_name(srv->cluster), *deadline;
+	struct inv_vm vm;
+	char **argv = NULL;
+	int64_t need;
+	pid_t pid = 0;
+	int rc, port, ms;
+	bool up;
+
+	(void)disks;    /* the VMM's flags are the same; the source's stream says what comes */
+	rc = cluster_vm_owner(srv->cluster, name, owner, sizeof(owner));
+	if (rc == -ENOENT || (!rc && !strcmp(owner, me)) || (!rc && from && strcmp(owner, from))) {
+		snprintf(err, errlen, "%s: %s", name, rc ? "runs on no host (no host holds its "
+			 "ownership key)" : !strcmp(owner, me) ? "runs on this host already" :
+			 "runs on another host than the source");
+		return -EBUSY;
+	}
+	if (rc) {
+		snprintf(err, errlen, "the cluster's store (etcd) does not answer: %s",
+			 strerror(-rc));
+		return rc;
+	}
+	rc = inv_vm_get(c, id, &vm);
+	if (rc) {
+		snprintf(err, errlen, "%s: cannot read it: %s", name, strerror(-rc));
+		return rc;
+	}
+	up = inv_vm_state_up(vm.state);
+	need = inv_vm_reserved_mib(&vm);
+	inv_vm_clear(&vm);
+	if (!up) {
+		snprintf(err, errlen, "%s: it is not running", name);
+		return -EBUSY;
+	}
+	if (sup_incoming_add(srv, id, name, 0, false)) {
+		snprintf(err, errlen, "%s: a run of it is under this host's supervisor already",
+			 name);
+		return -EBUSY;
+	}
+	if (sup_reserved_mib(srv, c, id) + need > (int64_t)srv->host_mem_mib) {
+		snprintf(err, errlen, "%s: its memory reservation (%lld MiB) exceeds what host %s "
+			 "has left", name, (long long)need, me);
+		return -ENOSPC;
+	}
+	rc = vmdir_path(srv, id, dir, sizeof(dir));
+	if (!rc && mkdir(dir, 0750) < 0 && errno != EEXIST)
+		rc = -errno;
+	if (!rc && snprintf(link, sizeof(link), "%s/lease.deadline", dir) >= (int)sizeof(link))
+		rc = -ENAMETOOLONG;
+	if (rc) {
+		snprintf(err, errlen, "%s: its directory: %s", name, strerror(-rc));
+		return rc;
+	}
+	rc = sup_kill_stale(srv, id, name, 5000);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: processes of an earlier run here do not end", name);
+		return rc;
+	}
+	/* the watchdog's deadline holds for it as for any VM here (monitor.c) */
+	unlink(link);
+	deadline = cluster_deadline_file(srv->cluster);
+	if (deadline && symlink(deadline, link) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: cannot link %s: %s", name, link, strerror(-rc));
+		return rc;
+	}
+	rc = free_port(cluster_address(srv->cluster), ip, sizeof(ip), &port);
+	if (rc) {
+		snprintf(err, errlen, "no port free on %s (this host's API address): %s",
+			 cluster_address(srv->cluster), strerror(-rc));
+		return rc;
+	}
+	snprintf(uri, sizeof(uri), "tcp:%s:%d", ip, port);
+	rc = sup_build_argv(srv, c, id, dir, &argv, nm, sizeof(nm));
+	if (!rc)
+		rc = add_incoming(argv, uri);
+	if (!rc) {
+		cgroup_setup(srv, c, id);
+		rc = sup_spawn(srv, argv, dir, id, &pid);
+	}
+	sup_free_argv(argv);
+	if (!rc && (rc = sup_incoming_add(srv, id, name, pid, false)))
+		kill(-pid, SIGKILL);
+	if (rc) {
+		snprintf(err, errlen, "%s: cannot start its VMM: %s", name, strerror(-rc));
+		return rc;
+	}
+	/* answered once it listens: its control socket comes after the incoming one */
+	for (ms = 0; ms < MIG_READY_MS; ms += 20) {
+		char cmd[64];
+
+		if (!sup_cmdline(pid, cmd, sizeof(cmd))) {
+			log_tail(dir, tail, sizeof(tail));
+			snprintf(err, errlen, "%s: its VMM on host %s ended before listening: %s",
+				 name, me, tail);
+			return -EIO;
+		}
+		if (control_listens(srv, id))
+			break;
+		usleep(20000);
+	}
+	if (ms >= MIG_READY_MS) {
+		migrate_incoming_abort(srv, id);
+		snprintf(err, errlen, "%s: its VMM on host %s does not listen after %d s", name, me,
+			 MIG_READY_MS / 1000);
+		return -ETIMEDOUT;
+	}
+	vsrv_log("vm %s: incoming migration from %s on %s (monitor pid %d)", name,
+		 from ? from : "?", uri, (int)pid);
+	snprintf(addr, addrlen, "%s", uri);
+	return 0;
+}
+
+int migrate_incoming_abort(struct server *srv, int64_t id)
+{
+	return sup_incoming_add(srv, id, "", 0, true);
+}
+
+int migrate_incoming_commit(struct server *srv, struct dbc *c, int64_t id, const char *name,
+			    const char *who, char *err, size_t errlen)
+{
+	char owner[64] = "";
+	int rc = cluster_vm_owner(srv->cluster, name, owner, sizeof(owner));
+	pid_t pid;
+
+	if (rc == -ENOENT || (!rc && strcmp(owner, cluster_name(srv->cluster)))) {
+		snprintf(err, errlen, "%s: its ownership key is %s%s, not this host's", name,
+			 rc ? "nobody's" : "host ", rc ? "" : owner);
+		return -EADDRINUSE;
+	}
+	if (rc) {
+		snprintf(err, errlen, "the cluster's store (etcd) does not answer: %s",
+			 strerror(-rc));
+		return rc;
+	}
+	pid = sup_mark_migrate(srv, id, -1);
+	if (pid < 0) {
+		snprintf(err, errlen, "%s: no incoming migration of it on this host", name);
+		return -ENOENT;
+	}
+	rc = inv_begin(c);
+	if (!rc) {
+		rc = inv_vm_set_state(c, id, INV_VM_RUNNING, pid, NULL);
+		if (!rc)
+			rc = events_emit(srv, c, "vm-migrated-in", "vm", name, who,
+					 json_pack("{s:s}", "host", cluster_name(srv->cluster)),
+					 "%s runs on host %s now", name, cluster_name(srv->cluster));
+		if (rc)
+			inv_rollback(c);
+		else
+			rc = inv_commit(c);
+	}
+	if (rc) {
+		/* it runs here and the key is this host's: its status says so at the next try */
+		snprintf(err, errlen, "%s: cannot record its run here: %s", name, strerror(-rc));
+		return rc;
+	}
+	vmagent_watch(srv, id, name);
+	return 0;
+}
