@@ -106,7 +106,7 @@ int api_vm_migrate(struct req *r)
 	if (snprintf(q.auth, sizeof(q.auth), "%s", auth) >= (int)sizeof(q.auth))
 		return req_error(r, -EINVAL, "the Authorization header is too long");
 	snprintf(q.who, sizeof(q.who), "%s", r->who.name);
-	rc = migrate_start(r->srv, &q, &task);
+	rc = migrate_task_start(r->srv, &q, &task);
 	if (rc)
 		return req_error(r, rc, "cannot start the task");
 	r->out = json_pack("{s:I,s:s,s:s,s:s,s:s}", "task", (json_int_t)task, "vm", q.name,
@@ -139,8 +139,8 @@ int api_vm_incoming(struct req *r)
 	    (strcmp(disks, "shared") && strcmp(disks, "copy")))
 		return req_error(r, -EINVAL, "the body is {\"from\": HOST, \"disks\": \"shared\" or "
 				 "\"copy\"}");
-	rc = migrate_incoming(r->srv, r->c, id, r->args[0], from, disks, addr, sizeof(addr), err,
-			      sizeof(err));
+	rc = migrate_incoming_prepare(r->srv, r->c, id, r->args[0], from, disks, addr, sizeof(addr),
+				      err, sizeof(err));
 	if (rc == -EIO || rc == -ETIMEDOUT)
 		return req_error(r, 503, "%s", err);
 	if (rc)

@@ -29,16 +29,16 @@ struct migrate_req {
 
 /* Start the migration as a task "vm-migrate" on the VM (tasks.h): q is copied. 0 and *task,
  * or -errno. */
-int migrate_start(struct server *srv, const struct migrate_req *q, int64_t *task);
+int migrate_task_start(struct server *srv, const struct migrate_req *q, int64_t *task);
 
-/* The destination's side. migrate_incoming: prepare VM id (name) coming from host from:
+/* The destination's side. migrate_incoming_prepare: prepare VM id (name) coming from host from:
  * admission control, a VMM with --incoming on a free port of this host's API address,
  * supervised as incoming (sup_int.h), answered once it listens. 0 and addr ("tcp:A:P"),
  * -EBUSY (it runs here, or a run of it is supervised here), -ENOSPC (its reservation does
  * not fit), -EIO (its VMM ended before listening), or -errno; err holds a reason. */
-int migrate_incoming(struct server *srv, struct dbc *c, int64_t id, const char *name,
-		     const char *from, const char *disks, char *addr, size_t addrlen, char *err,
-		     size_t errlen);
+int migrate_incoming_prepare(struct server *srv, struct dbc *c, int64_t id, const char *name,
+			     const char *from, const char *disks, char *addr, size_t addrlen,
+			     char *err, size_t errlen);
 
 /* Kill the incoming VMM of VM id that was not handed over. 0 or -ENOENT (none here). */
 int migrate_incoming_abort(struct server *srv, int64_t id);

@@ -193,7 +193,7 @@ static int mig_run(struct task *t, void *arg)
 	return 0;
 }
 
-int migrate_start(struct server *srv, const struct migrate_req *q, int64_t *task)
+int migrate_task_start(struct server *srv, const struct migrate_req *q, int64_t *task)
 {
 	struct migrate_req *j = malloc(sizeof(*j));
 

@@ -541,12 +541,14 @@ int sup_incoming_add(struct server *srv, int64_t id, const char *name, pid_t pid
 	pthread_mutex_lock(&s->lock);
 	v = find(s, id);
 	if (kill_it) {
-		if (v && v->incoming)
+		if (v && v->incoming && v->mon_pid > 0)
 			kill_session(v);
 		else
 			rc = -ENOENT;
 	} else if (v) {
 		rc = -EBUSY;
+	} else if (pid <= 0) {
+		rc = 0;         /* only asked whether it has a run here */
 	} else if (!(v = calloc(1, sizeof(*v)))) {
 		rc = -ENOMEM;
 	} else {

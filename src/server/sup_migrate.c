@@ -70,7 +70,7 @@ static bool control_listens(struct server *srv, int64_t id)
 	return ok;
 }
 
-/* The last non-empty line of DIR/monitor.log (the VMM's own messages) into buf. */
+/* The last non-empty line of DIR/console.log (the VMM's messages go there too) into buf. */
 static void log_tail(const char *dir, char *buf, size_t n)
 {
 	char p[4200], b[2048], *e, *s;
@@ -78,7 +78,7 @@ static void log_tail(const char *dir, char *buf, size_t n)
 	size_t r;
 
 	snprintf(buf, n, "no message");
-	snprintf(p, sizeof(p), "%s/monitor.log", dir);
+	snprintf(p, sizeof(p), "%s/console.log", dir);
 	f = fopen(p, "re");
 	if (!f)
 		return;
@@ -109,9 +109,9 @@ static int add_incoming(char **argv, const char *uri)
 	return argv[n] && argv[n + 1] ? 0 : -ENOMEM;
 }
 
-int migrate_incoming(struct server *srv, struct dbc *c, int64_t id, const char *name,
-		     const char *from, const char *disks, char *addr, size_t addrlen, char *err,
-		     size_t errlen)
+int migrate_incoming_prepare(struct server *srv, struct dbc *c, int64_t id, const char *name,
+			     const char *from, const char *disks, char *addr, size_t addrlen,
+			     char *err, size_t errlen)
 {
 	char owner[64] = "", dir[4096], link[4200], ip[64], uri[128], nm[64], tail[400];
 	const char *me = cluster_name(srv->cluster), *deadline;
