@@ -51,6 +51,7 @@ int api_vm_migrate(struct req *r)
 	json_t *md;
 	struct inv_vm vm;
 	int64_t id, task = 0;
+	bool undo;
 	int rc;
 
 	if (lookup(r, &id))
@@ -72,7 +73,11 @@ int api_vm_migrate(struct req *r)
 	if (rc)
 		return req_error(r, rc, "%s: cannot read it", r->args[0]);
 	snprintf(state, sizeof(state), "%s", vm.state);
+	undo = strcmp(vm.undo_disks, "off") != 0;
 	inv_vm_clear(&vm);
+	if (undo)
+		return req_error(r, -EBUSY, "%s: a VM with undo disks does not migrate (they are in "
+				 "its directory on this host)", r->args[0]);
 	if (strcmp(state, INV_VM_RUNNING))
 		return req_error(r, -EBUSY, "%s: only a running VM migrates (it is %s)", r->args[0],
 				 state);

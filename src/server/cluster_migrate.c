@@ -36,7 +36,7 @@ static int alive_lease(struct etcd_txn *t, const char *host, int64_t *lease)
 	return rc;
 }
 
-int cluster_vm_move(struct cluster *cl, const char *vm, const char *to)
+static int move_once(struct cluster *cl, const char *vm, const char *to)
 {
 	struct etcd_txn *t = NULL;
 	struct etcd_kv kv = { 0 };
@@ -96,12 +96,22 @@ int cluster_vm_move(struct cluster *cl, const char *vm, const char *to)
 	if (rc)
 		goto err;
 	rc = etcd_txn_commit(t, NULL);
-	if (rc)
+	if (rc && rc != -EAGAIN)
 		vsrv_log("cluster: vm %s: cannot move its ownership key to host %s: %s", vm, to,
-			 rc == -EAGAIN ? "the key or the host's lease changed meanwhile" :
 			 etcd_errmsg());
 	return rc;
 err:
 	etcd_txn_abort(t);
+	return rc;
+}
+
+int cluster_vm_move(struct cluster *cl, const char *vm, const char *to)
+{
+	int rc, tries;
+
+	/* a write meanwhile to a key read (the destination's alive key carries its free
+	 * memory, rewritten as that changes) fails the Txn: read again and retry */
+	for (tries = 0; (rc = move_once(cl, vm, to)) == -EAGAIN && tries < 10; tries++)
+		;
 	return rc;
 }

@@ -147,7 +147,17 @@ static int mig_run(struct task *t, void *arg)
 
 		snprintf(why, sizeof(why), "its VMM: %s", rc == -EPROTO && e ? e : strerror(-rc));
 		json_decref(rep);
-		sup_mark_migrate(srv, q->id, 0);
+		if (sup_mark_migrate(srv, q->id, 0) < 0 && ended_handed_over(srv, q->id, 0)) {
+			/* it ended here meanwhile with status 0 (the guest powered off): not
+			 * recorded as an exit (sup.c), so here */
+			abort_dest(q);
+			record(srv, q, INV_VM_STOPPED, "vm-migrate-failed",
+			       json_pack("{s:s,s:s,s:s}", "from", me, "to", q->to, "reason", why),
+			       "%s: the migration failed and the VM has ended: %s", why);
+			cluster_vm_release(srv->cluster, q->name);
+			task_error(t, "%s", why);
+			return -EIO;
+		}
 		return fail(t, q, true, why);
 	}
 	task_progress(t, 0.9);
