@@ -20,10 +20,10 @@ tmp = tempfile.mkdtemp(prefix="vsrv-migrate.")
 daemons = []
 
 
-def host(name, endpoints, prefix, mem=2048):
+def host(name, endpoints, prefix, mem=2048, vmm=()):
     d = Daemon(os.path.join(tmp, name), extra=[
         "--cluster", endpoints, "--inventory", "etcd", "--inventory-prefix", prefix,
-        "--host-name", name, "--cluster-ttl", "10", "--host-memory", str(mem)])
+        "--host-name", name, "--cluster-ttl", "10", "--host-memory", str(mem)] + list(vmm))
     daemons.append(d)
     return d.start()
 
@@ -68,7 +68,10 @@ try:
         sys.exit(0)
     prefix = "/vsrv-migrate/%d/" % os.getpid()
     a = host("a", etcd.endpoints, prefix)
-    b = host("b", etcd.endpoints, prefix)
+    # b's VMMs go through a shim that records their command lines (lib.vmm_shim)
+    os.makedirs(os.path.join(tmp, "shim-b"))
+    shim_b, argvs_b = vmm_shim(os.path.join(tmp, "shim-b"))
+    b = host("b", etcd.endpoints, prefix, vmm=["--vmm", shim_b])
     ta, tb = a.login("admin", "adminpass1"), b.login("admin", "adminpass1")
 
     # --- not a cluster: 409 ----------------------------------------------------------------
@@ -168,6 +171,12 @@ try:
         ok("no-vmm-left-on-b", wait_for(lambda: not procs_naming(b.data), 10) is not None,
            str(procs_naming(b.data)))
         ok("no-migrated-event", not events(a, ta, "vm-migrated"), str(events(a, ta, "vm-migrated")))
+        # b started the VM's VMM from the shared inventory's row, listening for the migration
+        runs = argvs_b()
+        inc = [x[x.index("--incoming") + 1] for x in runs if "--incoming" in x]
+        ok("b-vmm-incoming-argv", len(runs) == 1 and len(inc) == 1 and
+           re.match(r"tcp:127\.0\.0\.1:\d+$", inc[0]) and KERNEL in runs[0] and
+           "--control" in runs[0], str(runs))
         # the destination's preparation on its own: its VMM cannot run the VM here (no KVM);
         # answered 503 when that shows before it listens, else 200 and the VMM is gone soon
         # after: either way nothing of it stays and the status is not b's to write
