@@ -541,7 +541,7 @@ int sup_incoming_add(struct server *srv, int64_t id, const char *name, pid_t pid
 	pthread_mutex_lock(&s->lock);
 	v = find(s, id);
 	if (kill_it) {
-		if (v && v->incoming && v->mon_pid > 0)
+		if (v && v->incoming && v->mon_pid > 0 && (pid <= 0 || v->mon_pid == pid))
 			kill_session(v);
 		else
 			rc = -ENOENT;

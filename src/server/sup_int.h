@@ -80,7 +80,7 @@ int sup_mark_migrate(struct server *srv, int64_t id, int set);
 /* Supervise monitor pid of VM id as a migration's destination (its exit is not recorded:
  * the VM's status is the source's): -EBUSY when the supervisor has a run of id already;
  * pid 0: only that check (0: none); with kill_it, kill the session of the incoming run of
- * id instead (-ENOENT: none). */
+ * id instead, if its monitor is pid (pid 0: whichever; -ENOENT: none). */
 int sup_incoming_add(struct server *srv, int64_t id, const char *name, pid_t pid, bool kill_it);
 /* The memory the up VMs of this host but except hold from admission control. */
 int64_t sup_reserved_mib(struct server *srv, struct dbc *c, int64_t except);

@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,31 @@
 #include <unistd.h>
 
 #define MIG_READY_MS 15000          /* an incoming VMM listens within this */
+#define MIG_INCOMING_MAX_S (3600 + 300) /* the source's migrate ends within an hour */
+
+struct reaper {
+	struct server *srv;
+	int64_t id;
+	pid_t pid;
+};
+
+/* An incoming VMM that no source committed or aborted (the source died before it
+ * connected: the VMM waits for a connection for ever) is killed once the source's migrate
+ * must have ended (migrate_task.c waits up to an hour for its VMM). */
+static void *reap_incoming(void *arg)
+{
+	struct reaper *r = arg;
+	int s;
+
+	for (s = 0; s < MIG_INCOMING_MAX_S && !r->srv->stopping; s++)
+		sleep(1);
+	if (!r->srv->stopping && !sup_incoming_add(r->srv, r->id, "", r->pid, true))
+		vsrv_log("vm %lld: an incoming migration's VMM (monitor pid %d) was not handed "
+			 "over within %d s: killed", (long long)r->id, (int)r->pid,
+			 MIG_INCOMING_MAX_S);
+	free(r);
+	return NULL;
+}
 
 /* A free TCP port on host (the kernel's choice for a bind to port 0): 0 and *port, -errno. */
 static int free_port(const char *host, char *ip, size_t iplen, int *port)
@@ -219,6 +245,18 @@ int migrate_incoming_prepare(struct server *srv, struct dbc *c, int64_t id, cons
 		snprintf(err, errlen, "%s: its VMM on host %s does not listen after %d s", name, me,
 			 MIG_READY_MS / 1000);
 		return -ETIMEDOUT;
+	}
+	{
+		struct reaper *r = malloc(sizeof(*r));
+		pthread_t th;
+
+		if (r) {
+			*r = (struct reaper){ srv, id, pid };
+			if (pthread_create(&th, NULL, reap_incoming, r))
+				free(r);
+			else
+				pthread_detach(th);
+		}
 	}
 	vsrv_log("vm %s: incoming migration from %s on %s (monitor pid %d)", name,
 		 from ? from : "?", uri, (int)pid);
