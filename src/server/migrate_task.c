@@ -113,12 +113,13 @@ static int mig_run(struct task *t, void *arg)
 	struct server *srv = task_server(t);
 	const char *me = cluster_name(srv->cluster), *addr;
 	char why[700], owner[64] = "";
-	json_t *ans = NULL, *msg, *rep = NULL, *data;
+	json_t *ans = NULL, *msg, *rep = NULL, *data, *body;
 	int rc, tries;
 
 	/* 1. the destination prepares it: a VMM listening, not recorded there */
-	rc = call_dest(q, "POST", "", json_pack("{s:s,s:s}", "from", me, "disks", q->disks), &ans,
-		       why, sizeof(why));
+	body = json_pack("{s:s,s:s}", "from", me, "disks", q->disks);
+	rc = call_dest(q, "POST", "", body, &ans, why, sizeof(why));
+	json_decref(body);
 	addr = json_string_value(json_object_get(ans, "address"));
 	if (!rc && !addr) {
 		snprintf(why, sizeof(why), "host %s answered no address", q->to);
@@ -184,7 +185,9 @@ static int mig_run(struct task *t, void *arg)
 	/* 4. the destination records its run (its status: running there) */
 	for (tries = 0; tries < 5; tries++) {
 		ans = NULL;
-		rc = call_dest(q, "POST", "/commit", json_object(), &ans, why, sizeof(why));
+		body = json_object();
+		rc = call_dest(q, "POST", "/commit", body, &ans, why, sizeof(why));
+		json_decref(body);
 		json_decref(ans);
 		if (!rc || rc == -ENOENT || rc == -EREMOTEIO)
 			break;

@@ -35,22 +35,40 @@ struct reaper {
 	struct server *srv;
 	int64_t id;
 	pid_t pid;
+	char name[64], from[64];
 };
 
-/* An incoming VMM that no source committed or aborted (the source died before it
- * connected: the VMM waits for a connection for ever) is killed once the source's migrate
- * must have ended (migrate_task.c waits up to an hour for its VMM). */
+/* An incoming run lives only while the VM's ownership key is the source's: once it is
+ * nobody's (the source died, its lease gone: failover may start the VM elsewhere) or a
+ * third host's, its VMM is killed. One that no source committed or aborted is killed too
+ * once the source's migrate must have ended (migrate_task.c waits up to an hour for its
+ * VMM; the VMM waits for a connection for ever). Ends once the key is this host's (the
+ * hand-over) or the run has gone. */
 static void *reap_incoming(void *arg)
 {
 	struct reaper *r = arg;
-	int s;
+	const char *me = cluster_name(r->srv->cluster);
+	char owner[64];
+	const char *why = NULL;
+	int s, rc;
 
-	for (s = 0; s < MIG_INCOMING_MAX_S && !r->srv->stopping; s++)
+	for (s = 0; s < MIG_INCOMING_MAX_S && !r->srv->stopping && !why; s++) {
 		sleep(1);
-	if (!r->srv->stopping && !sup_incoming_add(r->srv, r->id, "", r->pid, true))
-		vsrv_log("vm %lld: an incoming migration's VMM (monitor pid %d) was not handed "
-			 "over within %d s: killed", (long long)r->id, (int)r->pid,
-			 MIG_INCOMING_MAX_S);
+		if (r->srv->stopping || !sup_incoming_add(r->srv, r->id, "", 0, false))
+			break;          /* no run of it here any more */
+		rc = cluster_vm_owner(r->srv->cluster, r->name, owner, sizeof(owner));
+		if (!rc && !strcmp(owner, me))
+			break;          /* handed over: the commit makes it this host's run */
+		if (rc == -ENOENT)
+			why = "its ownership key has gone (the source's lease ended)";
+		else if (!rc && strcmp(owner, r->from))
+			why = "another host holds its ownership key";
+	}
+	if (s >= MIG_INCOMING_MAX_S)
+		why = "not handed over within the migration's time";
+	if (why && !r->srv->stopping && !sup_incoming_add(r->srv, r->id, "", r->pid, true))
+		vsrv_log("vm %s: the incoming migration's VMM (monitor pid %d) killed: %s",
+			 r->name, (int)r->pid, why);
 	free(r);
 	return NULL;
 }
@@ -251,7 +269,9 @@ int migrate_incoming_prepare(struct server *srv, struct dbc *c, int64_t id, cons
 		pthread_t th;
 
 		if (r) {
-			*r = (struct reaper){ srv, id, pid };
+			*r = (struct reaper){ .srv = srv, .id = id, .pid = pid };
+			snprintf(r->name, sizeof(r->name), "%s", name);
+			snprintf(r->from, sizeof(r->from), "%s", from ? from : "");
 			if (pthread_create(&th, NULL, reap_incoming, r))
 				free(r);
 			else
