@@ -38,35 +38,6 @@
 #define P_PIDFD 3
 #endif
 
-/* One running VM as the supervisor knows it. */
-struct runvm {
-	struct runvm *next;
-	int64_t id;
-	char name[64];
-	pid_t mon_pid;
-	int pidfd;
-	bool ours;              /* our child: reap it */
-	bool stop_req;          /* an exit we asked for: off, shutdown */
-	bool reset_req;         /* start again after the exit */
-	char undo[8];           /* the stop request's undo-disk action, or "" (the setting) */
-	bool save_req;          /* its VMM is saving it and ends after (sup_save.c) */
-	bool migrate_req;       /* its VMM is migrating it away (sup_migrate.c) */
-	bool incoming;          /* a migration's destination, not yet handed over */
-	double shutdown_deadline;
-	double started;
-	int quick_restarts;
-};
-
-struct supervisor {
-	struct server *srv;
-	pthread_t thread;
-	int epfd;
-	int wake[2];
-	pthread_mutex_t lock;
-	struct runvm *vms;
-	struct sup_ready *ready;    /* 'starting' -> 'running' (sup_ready.h) */
-};
-
 int sup_read_small(const char *path, char *buf, size_t n)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -336,6 +307,22 @@ static void kill_session(struct runvm *v)
 		kill(v->mon_pid, SIGKILL);
 }
 
+/* For the supervisor's other files (sup_int.h). */
+struct runvm *sup_find(struct supervisor *s, int64_t id)
+{
+	return find(s, id);
+}
+
+int sup_watch(struct supervisor *s, struct runvm *v)
+{
+	return watch(s, v);
+}
+
+void sup_kill_session(struct runvm *v)
+{
+	kill_session(v);
+}
+
 static pid_t vmm_pid_of(struct server *srv, struct runvm *v)
 {
 	pid_t p = read_pid(srv, v->id, "vmm.pid");
@@ -507,57 +494,6 @@ int sup_mark_save(struct server *srv, int64_t id, bool on)
 	if (v && v->mon_pid > 0 && !v->stop_req && !v->reset_req) {
 		v->save_req = on;
 		rc = 0;
-	}
-	pthread_mutex_unlock(&s->lock);
-	return rc;
-}
-
-int sup_mark_migrate(struct server *srv, int64_t id, int set)
-{
-	struct supervisor *s = srv->sup;
-	struct runvm *v;
-	int rc = -EBUSY;
-
-	pthread_mutex_lock(&s->lock);
-	v = find(s, id);
-	if (v && v->mon_pid > 0 && !v->stop_req && !v->reset_req && !v->save_req &&
-	    (set < 0 ? v->incoming : set ? !v->migrate_req && !v->incoming : v->migrate_req)) {
-		if (set < 0)
-			v->incoming = false;
-		else
-			v->migrate_req = set;
-		rc = v->mon_pid;
-	}
-	pthread_mutex_unlock(&s->lock);
-	return rc;
-}
-
-int sup_incoming_add(struct server *srv, int64_t id, const char *name, pid_t pid, bool kill_it)
-{
-	struct supervisor *s = srv->sup;
-	struct runvm *v;
-	int rc = 0;
-
-	pthread_mutex_lock(&s->lock);
-	v = find(s, id);
-	if (kill_it) {
-		if (v && v->incoming && v->mon_pid > 0 && (pid <= 0 || v->mon_pid == pid))
-			kill_session(v);
-		else
-			rc = -ENOENT;
-	} else if (v) {
-		rc = -EBUSY;
-	} else if (pid <= 0) {
-		rc = 0;         /* only asked whether it has a run here */
-	} else if (!(v = calloc(1, sizeof(*v)))) {
-		rc = -ENOMEM;
-	} else {
-		*v = (struct runvm){ .next = s->vms, .id = id, .mon_pid = pid, .ours = true,
-				     .incoming = true, .started = clock_mono(), .pidfd = -1 };
-		snprintf(v->name, sizeof(v->name), "%s", name);
-		s->vms = v;
-		if (watch(s, v))
-			vsrv_log("vm %s: cannot watch its monitor (pid %d)", name, (int)pid);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return rc;

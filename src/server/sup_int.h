@@ -6,10 +6,47 @@
 
 #include <jansson.h>
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+/* One running VM as the supervisor knows it (sup.c; the fields under the supervisor's
+ * lock). */
+struct runvm {
+	struct runvm *next;
+	int64_t id;
+	char name[64];
+	pid_t mon_pid;
+	int pidfd;
+	bool ours;              /* our child: reap it */
+	bool stop_req;          /* an exit we asked for: off, shutdown */
+	bool reset_req;         /* start again after the exit */
+	char undo[8];           /* the stop request's undo-disk action, or "" (the setting) */
+	bool save_req;          /* its VMM is saving it and ends after (sup_save.c) */
+	bool migrate_req;       /* its VMM is migrating it away (sup_migrate.c) */
+	bool incoming;          /* a migration's destination, not yet handed over */
+	double shutdown_deadline;
+	double started;
+	int quick_restarts;
+};
+
+struct supervisor {
+	struct server *srv;
+	pthread_t thread;
+	int epfd;
+	int wake[2];
+	pthread_mutex_t lock;
+	struct runvm *vms;
+	struct sup_ready *ready;    /* 'starting' -> 'running' (sup_ready.h) */
+};
+
+/* The run of VM id (NULL: none), under s->lock; watch v's monitor (its pidfd into the
+ * epoll set); SIGKILL to v's monitor's session unless it has ended (sup.c). */
+struct runvm *sup_find(struct supervisor *s, int64_t id);
+int sup_watch(struct supervisor *s, struct runvm *v);
+void sup_kill_session(struct runvm *v);
 
 /* Build the monitor's argv (monitor DIR -- vsrv run ...) for VM id from its inventory row,
  * preparing undo disks and network arguments. name receives the VM's name. Returns 0 and

@@ -153,6 +153,58 @@ static int add_incoming(char **argv, const char *uri)
 	return argv[n] && argv[n + 1] ? 0 : -ENOMEM;
 }
 
+/* sup_int.h */
+int sup_mark_migrate(struct server *srv, int64_t id, int set)
+{
+	struct supervisor *s = srv->sup;
+	struct runvm *v;
+	int rc = -EBUSY;
+
+	pthread_mutex_lock(&s->lock);
+	v = sup_find(s, id);
+	if (v && v->mon_pid > 0 && !v->stop_req && !v->reset_req && !v->save_req &&
+	    (set < 0 ? v->incoming : set ? !v->migrate_req && !v->incoming : v->migrate_req)) {
+		if (set < 0)
+			v->incoming = false;
+		else
+			v->migrate_req = set;
+		rc = v->mon_pid;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int sup_incoming_add(struct server *srv, int64_t id, const char *name, pid_t pid, bool kill_it)
+{
+	struct supervisor *s = srv->sup;
+	struct runvm *v;
+	int rc = 0;
+
+	pthread_mutex_lock(&s->lock);
+	v = sup_find(s, id);
+	if (kill_it) {
+		if (v && v->incoming && v->mon_pid > 0 && (pid <= 0 || v->mon_pid == pid))
+			sup_kill_session(v);
+		else
+			rc = -ENOENT;
+	} else if (v) {
+		rc = -EBUSY;
+	} else if (pid <= 0) {
+		rc = 0;         /* only asked whether it has a run here */
+	} else if (!(v = calloc(1, sizeof(*v)))) {
+		rc = -ENOMEM;
+	} else {
+		*v = (struct runvm){ .next = s->vms, .id = id, .mon_pid = pid, .ours = true,
+				     .incoming = true, .started = clock_mono(), .pidfd = -1 };
+		snprintf(v->name, sizeof(v->name), "%s", name);
+		s->vms = v;
+		if (sup_watch(s, v))
+			vsrv_log("vm %s: cannot watch its monitor (pid %d)", name, (int)pid);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
 int migrate_incoming_prepare(struct server *srv, struct dbc *c, int64_t id, const char *name,
 			     const char *from, const char *disks, char *addr, size_t addrlen,
 			     char *err, size_t errlen)
