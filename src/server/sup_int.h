@@ -1,4 +1,4 @@
-/* The supervisor's internal pieces shared between sup.c and sup_spawn.c. */
+/* The supervisor's internal pieces shared between sup.c, sup_spawn.c and sup_migrate.c. */
 #ifndef VSRV_SERVER_SUP_INT_H
 #define VSRV_SERVER_SUP_INT_H
 

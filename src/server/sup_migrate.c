@@ -7,6 +7,8 @@
 #include "server/cluster.h"
 #include "server/events.h"
 #include "server/inv.h"
+#include "server/diskimg.h"
+#include "server/layers.h"
 #include "server/sup_exit.h"
 #include "server/tasks.h"
 #include "server/vmagent.h"
@@ -205,6 +207,52 @@ int sup_incoming_add(struct server *srv, int64_t id, const char *name, pid_t pid
 	return rc;
 }
 
+struct copy_prep {
+	struct dbc *c;
+	int64_t id;
+	char *err;
+	size_t errlen;
+	int made;
+};
+
+/* inv_vm_disks: a writable disk whose contents the source copies needs an image of its
+ * own here at the same path with the same virtual size: made (empty, sparse: a dynamic
+ * VHD or a sparse raw file) when missing; one that exists is left to the VMM's check. */
+static int copy_prep_disk(const struct inv_vm_disk *d, void *arg)
+{
+	struct copy_prep *cp = arg;
+	struct inv_disk disk;
+	char top[4400];
+	uint64_t actual;
+	bool is_top = false;
+	int rc;
+
+	if (d->readonly)
+		return 0;       /* not copied: the destination needs its own copy (docs) */
+	rc = layers_top_path(cp->c, cp->id, d->disk_id, d->path, top, sizeof(top), &is_top);
+	if (rc)
+		return rc;
+	if (is_top) {
+		snprintf(cp->err, cp->errlen, "disk %s runs on a snapshot's layer: a copy of its "
+			 "disks needs flat images (migrate it with shared storage)", d->disk);
+		return -EBUSY;
+	}
+	if (!access(d->path, F_OK))
+		return 0;
+	rc = inv_disk_get(cp->c, d->disk_id, &disk);
+	if (!rc)
+		rc = diskimg_create(d->path, d->format, !strcmp(d->format, "vhd") ? "dynamic" :
+				    NULL, (uint64_t)disk.size, &actual, cp->err, cp->errlen);
+	if (rc) {
+		if (!*cp->err)
+			snprintf(cp->err, cp->errlen, "disk %s: cannot make its image %s here: %s",
+				 d->disk, d->path, strerror(-rc));
+		return rc;
+	}
+	cp->made++;
+	return 0;
+}
+
 int migrate_incoming_prepare(struct server *srv, struct dbc *c, int64_t id, const char *name,
 			     const char *from, const char *disks, char *addr, size_t addrlen,
 			     char *err, size_t errlen)
@@ -218,7 +266,6 @@ int migrate_incoming_prepare(struct server *srv, struct dbc *c, int64_t id, cons
 	int rc, port, ms;
 	bool up;
 
-	(void)disks;    /* the VMM's flags are the same; the source's stream says what comes */
 	rc = cluster_vm_owner(srv->cluster, name, owner, sizeof(owner));
 	if (rc == -ENOENT || (!rc && !strcmp(owner, me)) || (!rc && from && strcmp(owner, from))) {
 		snprintf(err, errlen, "%s: %s", name, rc ? "runs on no host (no host holds its "
@@ -274,6 +321,17 @@ int migrate_incoming_prepare(struct server *srv, struct dbc *c, int64_t id, cons
 		rc = -errno;
 		snprintf(err, errlen, "%s: cannot link %s: %s", name, link, strerror(-rc));
 		return rc;
+	}
+	if (!strcmp(disks, "copy")) {
+		struct copy_prep cp = { .c = c, .id = id, .err = err, .errlen = errlen };
+
+		*err = '\0';
+		rc = inv_vm_disks(c, id, copy_prep_disk, &cp);
+		if (rc)
+			return rc == -EBUSY ? rc : -EIO;
+		if (cp.made)
+			vsrv_log("vm %s: made %d empty image(s) for the copy of its disks", name,
+				 cp.made);
 	}
 	rc = free_port(cluster_address(srv->cluster), ip, sizeof(ip), &port);
 	if (rc) {

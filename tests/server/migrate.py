@@ -10,7 +10,7 @@ own VMM is not there): the task fails, the event vm-migrate-failed says why, and
 status, ownership key and placement are exactly as before, with no VMM of it left on b.
 With /dev/kvm: a counting guest moves from a to b (the same kernel file: shared storage),
 keeps counting on b, its status names b and its ownership key is b's."""
-import json, os, re, shutil, signal, sys, tempfile, time
+import json, os, re, shutil, signal, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(__file__))
 from lib import *
 from etcd_cluster import EtcdCluster, Unavailable
@@ -193,6 +193,48 @@ try:
             "the incoming migration's VMM ended") > ended0, 10) is not None, log_of(b)[-600:])
         st, js = b.req("DELETE", "/api/v1/vms/vm1/incoming", token=tb)
         ok("incoming-gone-404", st == 404, str((st, js)))
+
+    # --- disks copy: the destination makes an empty image of each writable disk it lacks ----
+    # (one machine: the disk's file is moved aside to stand for a host that does not have
+    # it; vm2 is laid out as running on a like vm1)
+    st, js = a.req("POST", "/api/v1/disks", {"name": "cd1", "size": 64 << 20, "format": "vhd"},
+                   token=ta)
+    size = js.get("size") if st == 201 else None
+    dpath = os.path.join(a.data, "disks", "cd1.vhd") if st == 201 else None
+    st2, js2 = a.req("POST", "/api/v1/vms", {"name": "vm2", "kernel": KERNEL, "memory_mib": 64,
+                                             "disks": [{"disk": "cd1"}]}, token=ta)
+    ok("copy-vm-created", st == 201 and st2 == 201 and dpath, str((st, js, st2, js2)))
+    if dpath:
+        vid2 = int(etcd.get(prefix + "u/vms.name/vm2")[0])
+        k2 = prefix + "t/vm_status/%020d" % vid2
+        st2 = json.loads(etcd.get(k2)[0])
+        st2.update({"state": "running", "monitor_pid": 999998})
+        etcd.put(k2, json.dumps(st2))
+        etcd.put("/vsrv/vms/vm2/owner", json.dumps({"host": "a", "lease": "%x" % lease_a}),
+                 lease=lease_a)
+        os.rename(dpath, dpath + ".aside")
+        st, js = b.req("POST", "/api/v1/vms/vm2/incoming", {"from": "a", "disks": "copy"},
+                       token=tb)
+        info = subprocess.run([VSRV, "img", "info", "--output", "json", dpath],
+                              capture_output=True, text=True)
+        try:
+            vsize = json.loads(info.stdout).get("virtual-size")
+        except ValueError:
+            vsize = None
+        ok("copy-dest-image-made", st in (200, 503) and os.path.exists(dpath) and
+           vsize == size and "made 1 empty image" in log_of(b),
+           "%s %s %s" % ((st, js), info.stdout[-300:] + info.stderr[-300:], size))
+        wait_for(lambda: not procs_naming(b.data), 10)
+        b.req("DELETE", "/api/v1/vms/vm2/incoming", token=tb)
+        # an image that is there is left alone (the VMM checks it)
+        m0 = os.path.getmtime(dpath)
+        st, js = b.req("POST", "/api/v1/vms/vm2/incoming", {"from": "a", "disks": "copy"},
+                       token=tb)
+        ok("copy-dest-image-kept", st in (200, 503) and os.path.getmtime(dpath) == m0 and
+           log_of(b).count("made 1 empty image") == 1, str((st, js)))
+        wait_for(lambda: not procs_naming(b.data), 10)
+        b.req("DELETE", "/api/v1/vms/vm2/incoming", token=tb)
+        os.replace(dpath + ".aside", dpath)
 
     # --- with KVM: a counting guest moves from a to b ---------------------------------------
     if not have_kvm():
