@@ -13,7 +13,7 @@ keeps counting on b, its status names b and its ownership key is b's."""
 import json, os, re, shutil, signal, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(__file__))
 from lib import *
-from etcd_cluster import EtcdCluster, Unavailable
+from etcd_cluster import EtcdCluster, Unavailable, b64
 
 KERNEL = os.path.join(GUESTS, "console.elf")
 tmp = tempfile.mkdtemp(prefix="vsrv-migrate.")
@@ -26,6 +26,30 @@ def host(name, endpoints, prefix, mem=2048, vmm=()):
         "--host-name", name, "--cluster-ttl", "10", "--host-memory", str(mem)] + list(vmm))
     daemons.append(d)
     return d.start()
+
+
+def ns_host(name, endpoints, prefix, own, at):
+    """A host whose daemon (and so its VMs) runs in a mount namespace where directory at is
+    its own directory own, as another machine's file system at the same path. None when
+    this machine cannot make one (not root, no unshare)."""
+    os.makedirs(own, exist_ok=True)
+    wrap = os.path.join(tmp, "vsrv-ns-" + name)
+    with open(wrap, "w") as f:
+        f.write("#!/bin/sh\nexec unshare -m --propagation private sh -c "
+                "'mount --bind \"$1\" \"$2\" && shift 2 && exec \"$@\"' sh '%s' '%s' '%s' \"$@\"\n"
+                % (own, at, VSRV))
+    os.chmod(wrap, 0o755)
+    probe = subprocess.run([wrap, "--version"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        print("# no mount namespace: %s" % (probe.stderr.strip()[-200:]), flush=True)
+        return None
+    import lib
+    real = lib.VSRV
+    lib.VSRV = wrap
+    try:
+        return host(name, endpoints, prefix, vmm=["--vmm", real])
+    finally:
+        lib.VSRV = real
 
 
 def log_of(d):
@@ -194,17 +218,24 @@ try:
         st, js = b.req("DELETE", "/api/v1/vms/vm1/incoming", token=tb)
         ok("incoming-gone-404", st == 404, str((st, js)))
 
-    # --- disks copy: the destination makes an empty image of each writable disk it lacks ----
-    # (one machine: the disk's file is moved aside to stand for a host that does not have
-    # it; vm2 is laid out as running on a like vm1)
-    st, js = a.req("POST", "/api/v1/disks", {"name": "cd1", "size": 64 << 20, "format": "vhd"},
-                   token=ta)
-    size = js.get("size") if st == 201 else None
-    dpath = os.path.join(a.data, "disks", "cd1.vhd") if st == 201 else None
-    st2, js2 = a.req("POST", "/api/v1/vms", {"name": "vm2", "kernel": KERNEL, "memory_mib": 64,
-                                             "disks": [{"disk": "cd1"}]}, token=ta)
-    ok("copy-vm-created", st == 201 and st2 == 201 and dpath, str((st, js, st2, js2)))
-    if dpath:
+    # --- disks copy: host c sees its own file system at a's disk paths ----------------------
+    # (c runs in a mount namespace where a's disks directory is c's own empty directory, as a
+    # second machine would; vm2 is laid out as running on a like vm1)
+    c = ns_host("c", etcd.endpoints, prefix, os.path.join(tmp, "c-disks"),
+                os.path.join(a.data, "disks"))
+    if c is None:
+        skip("copy-dest-image-made", "cannot make a mount namespace here (unshare -m, root)")
+    else:
+        tc = c.login("admin", "adminpass1")
+        st, js = a.req("POST", "/api/v1/disks", {"name": "cd1", "size": 64 << 20,
+                                                 "format": "vhd"}, token=ta)
+        size = js.get("size") if st == 201 else None
+        dpath = os.path.join(a.data, "disks", "cd1.vhd")
+        cpath = os.path.join(tmp, "c-disks", "cd1.vhd")
+        st2, js2 = a.req("POST", "/api/v1/vms", {"name": "vm2", "kernel": KERNEL,
+                                                 "memory_mib": 64, "disks": [{"disk": "cd1"}]},
+                         token=ta)
+        ok("copy-vm-created", st == 201 and st2 == 201, str((st, js, st2, js2)))
         vid2 = int(etcd.get(prefix + "u/vms.name/vm2")[0])
         k2 = prefix + "t/vm_status/%020d" % vid2
         st2 = json.loads(etcd.get(k2)[0])
@@ -212,29 +243,32 @@ try:
         etcd.put(k2, json.dumps(st2))
         etcd.put("/vsrv/vms/vm2/owner", json.dumps({"host": "a", "lease": "%x" % lease_a}),
                  lease=lease_a)
-        os.rename(dpath, dpath + ".aside")
-        st, js = b.req("POST", "/api/v1/vms/vm2/incoming", {"from": "a", "disks": "copy"},
-                       token=tb)
-        info = subprocess.run([VSRV, "img", "info", "--output", "json", dpath],
+        a_before = open(dpath, "rb").read()
+        st, js = c.req("POST", "/api/v1/vms/vm2/incoming", {"from": "a", "disks": "copy"},
+                       token=tc)
+        info = subprocess.run([VSRV, "img", "info", "--output", "json", cpath],
                               capture_output=True, text=True)
         try:
             vsize = json.loads(info.stdout).get("virtual-size")
         except ValueError:
             vsize = None
-        ok("copy-dest-image-made", st in (200, 503) and os.path.exists(dpath) and
-           vsize == size and "made 1 empty image" in log_of(b),
+        ok("copy-dest-image-made", st in (200, 503) and vsize == size and
+           "made 1 empty image" in log_of(c) and open(dpath, "rb").read() == a_before,
            "%s %s %s" % ((st, js), info.stdout[-300:] + info.stderr[-300:], size))
-        wait_for(lambda: not procs_naming(b.data), 10)
-        b.req("DELETE", "/api/v1/vms/vm2/incoming", token=tb)
+        wait_for(lambda: not procs_naming(c.data), 10)
+        c.req("DELETE", "/api/v1/vms/vm2/incoming", token=tc)
         # an image that is there is left alone (the VMM checks it)
-        m0 = os.path.getmtime(dpath)
-        st, js = b.req("POST", "/api/v1/vms/vm2/incoming", {"from": "a", "disks": "copy"},
-                       token=tb)
-        ok("copy-dest-image-kept", st in (200, 503) and os.path.getmtime(dpath) == m0 and
-           log_of(b).count("made 1 empty image") == 1, str((st, js)))
-        wait_for(lambda: not procs_naming(b.data), 10)
-        b.req("DELETE", "/api/v1/vms/vm2/incoming", token=tb)
-        os.replace(dpath + ".aside", dpath)
+        m0 = os.path.getmtime(cpath)
+        st, js = c.req("POST", "/api/v1/vms/vm2/incoming", {"from": "a", "disks": "copy"},
+                       token=tc)
+        ok("copy-dest-image-kept", st in (200, 503) and os.path.getmtime(cpath) == m0 and
+           log_of(c).count("made 1 empty image") == 1, str((st, js)))
+        wait_for(lambda: not procs_naming(c.data), 10)
+        c.req("DELETE", "/api/v1/vms/vm2/incoming", token=tc)
+        etcd.call("/v3/kv/deleterange", {"key": b64("/vsrv/vms/vm2/owner")})  # laid out no more
+        st2["state"] = "stopped"
+        st2["monitor_pid"] = 0
+        etcd.put(k2, json.dumps(st2))
 
     # --- with KVM: a counting guest moves from a to b ---------------------------------------
     if not have_kvm():
@@ -267,10 +301,33 @@ try:
         ok("kvm-no-crash-on-a", not events(a, ta, "vm-crashed"), str(events(a, ta, "vm-crashed")))
         ok("kvm-no-vmm-left-on-a", wait_for(lambda: not procs_naming(a.data), 10) is not None)
         b.req("POST", "/api/v1/vms/cnt/off", token=tb)
-    # disks copy needs each host its own file system at the disks' paths (the inventory
-    # names one path per disk): on one machine, mount namespaces; not done here
-    skip("kvm-migrate-copy-disks", "needs two file systems at the same disk paths (two machines "
-         "or mount namespaces)")
+    # disks copy: a counting guest with a disk written by the guest agent-less way: the
+    # guest counts; its disk's image on c is made by c and filled by the copy
+    if not have_kvm() or c is None:
+        skip("kvm-migrate-copy-disks", "no usable /dev/kvm" if not have_kvm() else
+             "no mount namespace for c")
+    else:
+        st, js = a.req("POST", "/api/v1/disks", {"name": "cd2", "size": 16 << 20,
+                                                 "format": "vhd"}, token=ta)
+        st, js = a.req("POST", "/api/v1/vms", {"name": "cnt2", "kernel": os.path.join(
+            GUESTS, "savecount.elf"), "memory_mib": 64, "cmdline": "steps=100000",
+            "disks": [{"disk": "cd2"}]}, token=ta)
+        a.req("POST", "/api/v1/vms/cnt2/start", {"host": "a"}, token=ta)
+        ok("kvm-copy-runs-on-a", a.wait_state(ta, "cnt2", ["running"], 30) is not None)
+        st, js = a.req("POST", "/api/v1/vms/cnt2/migrate", {"to": "c", "disks": "copy"},
+                       token=ta)
+        t = wait_task(a, ta, js["task"], 120) if st == 202 else None
+        ok("kvm-copy-task-done", t is not None and t["state"] == "done", str((st, js, t)))
+        ok("kvm-copy-status-host-c", c.wait_state(tc, "cnt2", ["running"], 10) is not None and
+           c.req("GET", "/api/v1/vms/cnt2/status", token=tc)[1]["host"] == "c")
+        ok("kvm-copy-image-on-c", os.path.exists(os.path.join(tmp, "c-disks", "cd2.vhd")))
+
+        def steps_c():
+            x = c.req("GET", "/api/v1/vms/cnt2/console", token=tc)[1]
+            x = x.decode(errors="replace") if isinstance(x, bytes) else str(x)
+            return [int(m) for m in re.findall(r"savecount: step (\d+) of", x)]
+        ok("kvm-copy-counts-on-c", wait_for(lambda: len(steps_c()) >= 3, 60) is not None)
+        c.req("POST", "/api/v1/vms/cnt2/off", token=tc)
 finally:
     for d in daemons:
         try:
