@@ -301,8 +301,8 @@ try:
         ok("kvm-no-crash-on-a", not events(a, ta, "vm-crashed"), str(events(a, ta, "vm-crashed")))
         ok("kvm-no-vmm-left-on-a", wait_for(lambda: not procs_naming(a.data), 10) is not None)
         b.req("POST", "/api/v1/vms/cnt/off", token=tb)
-    # disks copy: a counting guest with a disk written by the guest agent-less way: the
-    # guest counts; its disk's image on c is made by c and filled by the copy
+    # disks copy: a counting guest with a disk moves to c, whose image of the disk c makes
+    # and the copy fills
     if not have_kvm() or c is None:
         skip("kvm-migrate-copy-disks", "no usable /dev/kvm" if not have_kvm() else
              "no mount namespace for c")
