@@ -52,6 +52,13 @@ def ns_host(name, endpoints, prefix, own, at):
         lib.VSRV = real
 
 
+def cli(d, tok, *args):
+    p = subprocess.run([VSRV] + list(args), capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, VSRV_SERVER="http://127.0.0.1:%d" % d.port,
+                                VSRV_TOKEN=tok))
+    return p.returncode, p.stdout + p.stderr
+
+
 def log_of(d):
     with open(os.path.join(d.data, "daemon.log"), errors="replace") as f:
         return f.read()
@@ -163,6 +170,10 @@ try:
     ok("commit-without-key-409", st == 409 and "not this host" in err_message(js), str((st, js)))
     st, js = b.req("DELETE", "/api/v1/vms/vm1/incoming", token=tb)
     ok("abort-nothing-404", st == 404, str((st, js)))
+    rc, out = cli(a, ta, "vm", "migrate", "vm1")
+    ok("cli-migrate-needs-to", rc != 0 and "--to" in out, out)
+    rc, out = cli(a, ta, "vm", "migrate", "vm1", "--to", "a")
+    ok("cli-migrate-to-itself", rc != 0 and "already" in out, out)
     # a user with view only may not migrate
     st, js = a.req("POST", "/api/v1/users", {"name": "viewer", "password": "Viewer-pass1"},
                    token=ta)
@@ -201,6 +212,12 @@ try:
         ok("b-vmm-incoming-argv", len(runs) == 1 and len(inc) == 1 and
            re.match(r"tcp:127\.0\.0\.1:\d+$", inc[0]) and KERNEL in runs[0] and
            "--control" in runs[0], str(runs))
+        # the CLI: the same task, waited for; its failure is the exit status and the reason
+        rc, out = cli(a, ta, "vm", "migrate", "vm1", "--to", "b")
+        ok("cli-migrate-fails-clearly", rc == 1 and "migrating to host b" in out and
+           "failed" in out and after == {k: etcd.get(k) for k in before}, out)
+        ok("no-vmm-left-on-b-after-cli", wait_for(lambda: not procs_naming(b.data), 10)
+           is not None, str(procs_naming(b.data)))
         # the destination's preparation on its own: its VMM cannot run the VM here (no KVM);
         # answered 503 when that shows before it listens, else 200 and the VMM is gone soon
         # after: either way nothing of it stays and the status is not b's to write
