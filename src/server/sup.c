@@ -539,8 +539,14 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 	 * guest chose to end), 1 a host-side failure, 2 a guest crash, 128 + N a signal. */
 	clean = code == 0 || (code > 1 && code < 128 && (code & 1));
 	requested = v->stop_req || v->reset_req || v->save_req;
-	/* A migration's (sup_migrate.c): an incoming VMM that was not handed over, or the
+	/* A migration's (sup_migrate.c): an incoming VMM that was not handed over (one whose
+	 * hand-over moved the key here ended before its commit: its end is recorded), or the
 	 * source's VMM that handed over (status 0): the VM's status is not this run's to write */
+	if (v->incoming && sup_incoming_handed_over(srv, v->name)) {
+		pthread_mutex_lock(&s->lock);
+		v->incoming = false;
+		pthread_mutex_unlock(&s->lock);
+	}
 	if (v->incoming || (v->migrate_req && code == 0)) {
 		vsrv_log("vm %s: %s (%s)", v->name, v->incoming ? "the incoming migration's VMM "
 			 "ended" : "migrated away", ex);

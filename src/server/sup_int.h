@@ -119,6 +119,9 @@ int sup_mark_migrate(struct server *srv, int64_t id, int set);
  * pid 0: only that check (0: none); with kill_it, kill the session of the incoming run of
  * id instead, if its monitor is pid (pid 0: whichever; -ENOENT: none). */
 int sup_incoming_add(struct server *srv, int64_t id, const char *name, pid_t pid, bool kill_it);
+/* Whether VM name's ownership key is this host's (an incoming run that ended after the
+ * hand-over's Txn, before its commit: its end is the VM's). */
+bool sup_incoming_handed_over(struct server *srv, const char *name);
 /* The memory the up VMs of this host but except hold from admission control. */
 int64_t sup_reserved_mib(struct server *srv, struct dbc *c, int64_t except);
 

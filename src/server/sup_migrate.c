@@ -253,6 +253,14 @@ static int copy_prep_disk(const struct inv_vm_disk *d, void *arg)
 	return 0;
 }
 
+bool sup_incoming_handed_over(struct server *srv, const char *name)
+{
+	char owner[64];
+
+	return srv->cluster && !cluster_vm_owner(srv->cluster, name, owner, sizeof(owner)) &&
+	       !strcmp(owner, cluster_name(srv->cluster));
+}
+
 int migrate_incoming_prepare(struct server *srv, struct dbc *c, int64_t id, const char *name,
 			     const char *from, const char *disks, char *addr, size_t addrlen,
 			     char *err, size_t errlen)
