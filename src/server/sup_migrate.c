@@ -40,27 +40,53 @@ struct reaper {
 	char name[64], from[64];
 };
 
+static void commit_alone(struct reaper *r)
+{
+	struct dbc *c = inv_get(r->srv->db);
+	char err[600] = "";
+	int rc = c ? migrate_incoming_commit(r->srv, c, r->id, r->name, NULL, err, sizeof(err))
+		   : -EIO;
+
+	if (!rc)
+		vsrv_log("vm %s: handed over here but no commit came from the source: its run "
+			 "here recorded", r->name);
+	else if (rc != -ENOENT)
+		vsrv_log("vm %s: cannot record its run here: %s", r->name, err);
+	if (c)
+		inv_put(c);
+}
+
 /* An incoming run lives only while the VM's ownership key is the source's: once it is
  * nobody's (the source died, its lease gone: failover may start the VM elsewhere) or a
  * third host's, its VMM is killed. One that no source committed or aborted is killed too
  * once the source's migrate must have ended (migrate_task.c waits up to an hour for its
- * VMM; the VMM waits for a connection for ever). Ends once the key is this host's (the
- * hand-over) or the run has gone. */
+ * VMM; the VMM waits for a connection for ever). Once the key is this host's (the
+ * hand-over), the source's commit is waited for 10 s, then this host commits by itself.
+ * Ends then, or when the run has gone. */
 static void *reap_incoming(void *arg)
 {
 	struct reaper *r = arg;
 	const char *me = cluster_name(r->srv->cluster);
 	char owner[64];
 	const char *why = NULL;
-	int s, rc;
+	int s, rc, handed = -1;
 
 	for (s = 0; s < MIG_INCOMING_MAX_S && !r->srv->stopping && !why; s++) {
 		sleep(1);
 		if (r->srv->stopping || !sup_incoming_add(r->srv, r->id, "", 0, false))
 			break;          /* no run of it here any more */
 		rc = cluster_vm_owner(r->srv->cluster, r->name, owner, sizeof(owner));
-		if (!rc && !strcmp(owner, me))
-			break;          /* handed over: the commit makes it this host's run */
+		if (!rc && !strcmp(owner, me)) {
+			/* handed over: the source's commit makes it this host's run; without
+			 * one within 10 s (the source died after the Txn), this host does */
+			if (handed < 0)
+				handed = s;
+			if (s - handed >= 10)
+				commit_alone(r);
+			if (s - handed >= 10)
+				break;
+			continue;
+		}
 		if (rc == -ENOENT)
 			why = "its ownership key has gone (the source's lease ended)";
 		else if (!rc && strcmp(owner, r->from))
