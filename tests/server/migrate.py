@@ -8,8 +8,11 @@ to a's lease, written into etcd by this test, as inv_etcd.py does; no VMM runs),
 migration to b fails (b's VMM cannot run it; or, when b's VMM listened before it died, a's
 own VMM is not there): the task fails, the event vm-migrate-failed says why, and the VM's
 status, ownership key and placement are exactly as before, with no VMM of it left on b.
-With /dev/kvm: a counting guest moves from a to b (the same kernel file: shared storage),
-keeps counting on b, its status names b and its ownership key is b's."""
+Host c runs in a mount namespace where a's disks directory is c's own (another machine's file
+system at the same paths): with disks "copy" it makes the empty image a missing disk needs.
+The CLI (`vsrv vm migrate`) is driven too. With /dev/kvm: a counting guest moves from a to b
+(the same kernel file: shared storage), keeps counting on b, its status names b and its
+ownership key is b's; one with a disk moves from a to c with disks "copy"."""
 import json, os, re, shutil, signal, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(__file__))
 from lib import *
