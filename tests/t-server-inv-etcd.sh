@@ -9,7 +9,7 @@
 # an old schema) fails there on etcd: its FAIL line says so.
 # Before them, inv_etcd.py: two hosts on one inventory see each other's VMs and users; and
 # inv_import.py: a host joins the cluster with its SQLite inventory (--import-inventory).
-# Not run here: cluster.py and failover.py (cluster mode itself: they give their own
+# Not run here: cluster.py, failover.py and migrate.py (cluster mode itself: they give their own
 # --cluster and read DATA/daemon.log). VSRV_INV_ETCD_TESTS="api vms": only those files (the default: below).
 # A file that fails on etcd runs again on SQLite; when it fails there the same way (the
 # same FAIL names, the same exit), it is PASS "same as SQLite" (a host without KVM fails
@@ -77,7 +77,7 @@ if [ -z "$names" ]; then
     py=$(grep -o 'server/[a-z_]*\.py' "$s" | head -n 1)
     [ -n "$py" ] || continue
     n=$(basename "$py" .py)
-    case $n in cluster|failover|inv_etcd) continue;; esac
+    case $n in cluster|failover|migrate|inv_etcd) continue;; esac
     names="$names $n"
   done
 fi

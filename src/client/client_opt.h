@@ -84,6 +84,9 @@ int client_task_wait(struct client *cl, json_int_t id);
 int client_vm_snapshot(struct client *cl, struct opt_res *r);
 int client_vm_clone(struct client *cl, struct opt_res *r);
 extern const struct opt client_snapshot_opts[], client_clone_opts[];
+/* `vm migrate` (client_migrate.c). */
+int client_vm_migrate(struct client *cl, struct opt_res *r);
+extern const struct opt client_migrate_opts[];
 /* `vm agent` (client_agent.c): its options and its command. */
 extern const struct opt client_agent_opts[];
 int client_vm_agent(struct client *cl, struct opt_res *r);

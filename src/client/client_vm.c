@@ -700,6 +700,12 @@ static const struct opt_cmd vm_cmds[] = {
 	{ "clone", "NAME NEWNAME", 2, 2, "Clone a VM that is off: a full copy (a server task) or, "
 	  "with --linked, differencing disks over frozen images of its disks.", NULL,
 	  client_clone_opts, client_vm_clone },
+	{ "migrate", "NAME", 1, 1, "Move a running VM to another host of the cluster while it "
+	  "runs (--to HOST).", "The server the VM runs on asks HOST to prepare it, sends it there "
+	  "and hands its ownership over (a server task; waited for unless --no-wait). Shared "
+	  "storage by default (both hosts see the same image files); --copy-disks copies them. A "
+	  "failed migration leaves it running where it was (event vm-migrate-failed).",
+	  client_migrate_opts, client_vm_migrate },
 	{ "console", "NAME", 1, 1, "Attach to a VM's serial console: what you type goes to the guest, "
 	  "Ctrl-] detaches.", NULL, NULL, vm_console },
 	{ "agent", "NAME", 1, 1, "Show a running VM's guest agent: responding or not, the guest's OS, "

@@ -83,6 +83,10 @@ int api_vm_clone(struct req *r);
 int api_vm_from_template(struct req *r);
 int api_vm_agent_get(struct req *r);
 int api_vm_agent_post(struct req *r);
+/* Live migration (api_migrate.c, migrate.h). */
+int api_vm_migrate(struct req *r);
+int api_vm_incoming(struct req *r);
+int api_vm_incoming_commit(struct req *r);
 
 int api_perm_get(struct req *r);
 int api_perm_set(struct req *r);

@@ -135,4 +135,16 @@ int cluster_alive_hosts(struct cluster *cl, struct cluster_fo_host *h, size_t ma
  * -errno. */
 int cluster_host_api_url(struct cluster *cl, const char *host, char *url, size_t n);
 
+/* The host part of this host's API URL (where a destination of a live migration listens). */
+const char *cluster_address(const struct cluster *cl);
+
+/* A live migration's hand-over (cluster_migrate.c): in one Txn, VM vm's ownership key, if it
+ * is still this host's under its lease, becomes host to's, bound to to's lease (its alive
+ * key's, compared too: to still lives), and its placement says to, intent running. 0,
+ * -EADDRINUSE (the key is not this host's), -ENOLINK (no key, or this host is fenced),
+ * -EHOSTDOWN (to is not alive), -EAGAIN (a key read changed meanwhile: nothing written),
+ * -EINVAL, or the etcd client's -errno (after -ETIMEDOUT the outcome is unknown: read the
+ * owner key again). */
+int cluster_vm_move(struct cluster *cl, const char *vm, const char *to);
+
 #endif

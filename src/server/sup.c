@@ -38,33 +38,6 @@
 #define P_PIDFD 3
 #endif
 
-/* One running VM as the supervisor knows it. */
-struct runvm {
-	struct runvm *next;
-	int64_t id;
-	char name[64];
-	pid_t mon_pid;
-	int pidfd;
-	bool ours;              /* our child: reap it */
-	bool stop_req;          /* an exit we asked for: off, shutdown */
-	bool reset_req;         /* start again after the exit */
-	char undo[8];           /* the stop request's undo-disk action, or "" (the setting) */
-	bool save_req;          /* its VMM is saving it and ends after (sup_save.c) */
-	char save_who[64];      /* who asked for the save, for its event */
-	double shutdown_deadline;
-	double started;
-	int quick_restarts;
-};
-
-struct supervisor {
-	struct server *srv;
-	pthread_t thread;
-	int epfd;
-	int wake[2];
-	pthread_mutex_t lock;
-	struct runvm *vms;
-	struct sup_ready *ready;    /* 'starting' -> 'running' (sup_ready.h) */
-};
 
 static int pidfd_open_(pid_t pid)
 {
@@ -264,6 +237,22 @@ static void kill_session(struct runvm *v)
 		return; /* ended: sup_thread records it */
 	if (kill(-v->mon_pid, SIGKILL) < 0)
 		kill(v->mon_pid, SIGKILL);
+}
+
+/* For the supervisor's other files (sup_int.h). */
+struct runvm *sup_find(struct supervisor *s, int64_t id)
+{
+	return find(s, id);
+}
+
+int sup_watch(struct supervisor *s, struct runvm *v)
+{
+	return watch(s, v);
+}
+
+void sup_kill_session(struct runvm *v)
+{
+	kill_session(v);
 }
 
 static pid_t vmm_pid_of(struct server *srv, struct runvm *v)
@@ -478,6 +467,23 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 	 * guest chose to end), 1 a host-side failure, 2 a guest crash, 128 + N a signal. */
 	clean = code == 0 || (code > 1 && code < 128 && (code & 1));
 	requested = v->stop_req || v->reset_req || v->save_req;
+	/* A migration's (sup_migrate.c): an incoming VMM that was not handed over (one whose
+	 * hand-over moved the key here ended before its commit: its end is recorded), or the
+	 * source's VMM that handed over (status 0): the VM's status is not this run's to write */
+	if (v->incoming && sup_incoming_handed_over(srv, v->name)) {
+		pthread_mutex_lock(&s->lock);
+		v->incoming = false;
+		pthread_mutex_unlock(&s->lock);
+	}
+	if (v->incoming || (v->migrate_req && code == 0)) {
+		vsrv_log("vm %s: %s (%s)", v->name, v->incoming ? "the incoming migration's VMM "
+			 "ended" : "migrated away", ex);
+		cgroup_freeze(srv, v->id, 0, 0);
+		free(tail);
+		if (c)
+			inv_put(c);
+		return;
+	}
 	if (!c) {
 		free(tail);
 		return;

@@ -1,4 +1,4 @@
-/* The supervisor's internal pieces shared between sup.c and sup_spawn.c. */
+/* The supervisor's internal pieces shared between sup.c, sup_spawn.c and sup_migrate.c. */
 #ifndef VSRV_SERVER_SUP_INT_H
 #define VSRV_SERVER_SUP_INT_H
 
@@ -6,10 +6,48 @@
 
 #include <jansson.h>
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+/* One running VM as the supervisor knows it (sup.c; the fields under the supervisor's
+ * lock). */
+struct runvm {
+	struct runvm *next;
+	int64_t id;
+	char name[64];
+	pid_t mon_pid;
+	int pidfd;
+	bool ours;              /* our child: reap it */
+	bool stop_req;          /* an exit we asked for: off, shutdown */
+	bool reset_req;         /* start again after the exit */
+	char undo[8];           /* the stop request's undo-disk action, or "" (the setting) */
+	bool save_req;          /* its VMM is saving it and ends after (sup_save.c) */
+	char save_who[64];      /* who asked for the save, for its event */
+	bool migrate_req;       /* its VMM is migrating it away (sup_migrate.c) */
+	bool incoming;          /* a migration's destination, not yet handed over */
+	double shutdown_deadline;
+	double started;
+	int quick_restarts;
+};
+
+struct supervisor {
+	struct server *srv;
+	pthread_t thread;
+	int epfd;
+	int wake[2];
+	pthread_mutex_t lock;
+	struct runvm *vms;
+	struct sup_ready *ready;    /* 'starting' -> 'running' (sup_ready.h) */
+};
+
+/* The run of VM id (NULL: none), under s->lock; watch v's monitor (its pidfd into the
+ * epoll set); SIGKILL to v's monitor's session unless it has ended (sup.c). */
+struct runvm *sup_find(struct supervisor *s, int64_t id);
+int sup_watch(struct supervisor *s, struct runvm *v);
+void sup_kill_session(struct runvm *v);
 
 /* Build the monitor's argv (monitor DIR -- vsrv run ...) for VM id from its inventory row,
  * preparing undo disks and network arguments. name receives the VM's name. Returns 0 and
@@ -82,5 +120,19 @@ int sup_mark_save(struct server *srv, int64_t id, bool on, const char *who);
  * record) is taken; who: the user who asked for the save, or NULL. */
 void sup_save_exit_event(struct server *srv, struct dbc *c, int64_t id, const char *name,
 			 const char *who, bool unrestored, json_t *data, const char *why);
+
+/* Live migration (sup_migrate.c). sup_mark_migrate: set 1: VM id's VMM is migrating it away
+ * (its exit with status 0 is then not recorded: the VM runs on elsewhere); 0: not any more
+ * (the migration failed); -1: the incoming VM of a migration here is handed over (its exits
+ * are recorded from then on). Its monitor's pid, or -EBUSY (not in that state here). */
+int sup_mark_migrate(struct server *srv, int64_t id, int set);
+/* Supervise monitor pid of VM id as a migration's destination (its exit is not recorded:
+ * the VM's status is the source's): -EBUSY when the supervisor has a run of id already;
+ * pid 0: only that check (0: none); with kill_it, kill the session of the incoming run of
+ * id instead, if its monitor is pid (pid 0: whichever; -ENOENT: none). */
+int sup_incoming_add(struct server *srv, int64_t id, const char *name, pid_t pid, bool kill_it);
+/* Whether VM name's ownership key is this host's (an incoming run that ended after the
+ * hand-over's Txn, before its commit: its end is the VM's). */
+bool sup_incoming_handed_over(struct server *srv, const char *name);
 
 #endif
