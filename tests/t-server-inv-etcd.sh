@@ -7,7 +7,8 @@
 # etcd backend exists is the build's to say: inv_etcd_ops names each, inv_ops.h.)
 # A test file that opens DATA/inventory.db itself (sqlite3: to look at a table or to make
 # an old schema) fails there on etcd: its FAIL line says so.
-# Before them, inv_etcd.py: two hosts on one inventory see each other's VMs and users.
+# Before them, inv_etcd.py: two hosts on one inventory see each other's VMs and users; and
+# inv_import.py: a host joins the cluster with its SQLite inventory (--import-inventory).
 # Not run here: cluster.py (cluster mode itself: it gives its own --cluster and reads
 # DATA/daemon.log). VSRV_INV_ETCD_TESTS="api vms": only those files (the default: below).
 # A file that fails on etcd runs again on SQLite; when it fails there the same way (the
@@ -53,11 +54,17 @@ check inv-etcd-unreachable 1 "cannot open the inventory on etcd http://127.0.0.1
   --cluster "http://127.0.0.1:$port" --host-url http://127.0.0.1:2 --inventory etcd
 
 # --- two hosts on one inventory (tests/server/inv_etcd.py) ----------------------------------
-# (it and the test files below run at the same time: each process has its own etcd member,
-# data directories and ports; their results are read in this order)
+# (it, inv_import.py and the test files below run at the same time: each process has its own
+# etcd member, data directories and ports; their results are read in this order)
 mkdir -p "$tmp/logs/shared"
 (VSRV_TEST_LOG_DIR="$tmp/logs/shared" timeout -k 5 120 python3 tests/server/inv_etcd.py \
   </dev/null >"$tmp/shared.out" 2>&1; echo $? >"$tmp/shared.rc") &
+
+# --- a host joins with its inventory (tests/server/inv_import.py) ----------------------------
+mkdir -p "$tmp/logs/import"
+(VSRV_TEST_LOG_DIR="$tmp/logs/import" timeout -k 5 180 python3 tests/server/inv_import.py \
+  </dev/null >"$tmp/import.out" 2>&1; echo $? >"$tmp/import.rc") &
+
 # --- the server's tests on the etcd inventory -----------------------------------------------
 # By default the files that reach most parts of the etcd backend through the API (VMs,
 # disks, networks, events: api; users, groups, grants and sessions: authz; layers,
@@ -89,6 +96,11 @@ grep -E '^(PASS|FAIL|SKIP) ' "$tmp/shared.out"
 rc=$(cat "$tmp/shared.rc")
 if [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' "$tmp/shared.out"; then
   echo "FAIL inv-etcd-shared: exit $rc: $(tail -n 1 "$tmp/shared.out" | cut -c1-200)"
+fi
+grep -E '^(PASS|FAIL|SKIP) ' "$tmp/import.out"
+rc=$(cat "$tmp/import.rc")
+if [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' "$tmp/import.out"; then
+  echo "FAIL inv-import: exit $rc: $(tail -n 1 "$tmp/import.out" | cut -c1-200)"
 fi
 for n in $names; do
   out="$tmp/$n.out"

@@ -9,10 +9,10 @@
 
 static json_t *task_json(const struct inv_task *t)
 {
-	return json_pack("{s:I,s:s,s:s?,s:s,s:f,s:s?,s:s?,s:f,s:o}", "id", (json_int_t)t->id,
+	return json_pack("{s:I,s:s,s:s?,s:s,s:f,s:s?,s:s?,s:s?,s:f,s:o}", "id", (json_int_t)t->id,
 			 "kind", t->kind, "object", t->object, "state", t->state,
 			 "progress", t->progress, "error", t->error, "user", t->user,
-			 "created", t->created,
+			 "host", t->host, "created", t->created,
 			 "finished", t->finished < 0 ? json_null() : json_real(t->finished));
 }
 

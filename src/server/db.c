@@ -179,6 +179,8 @@ static const char *const migrations[] = {
 	 * merging of its memory (off unless asked for) */
 	"ALTER TABLE vm_hw ADD COLUMN enlightenments TEXT;"
 	"ALTER TABLE vm_hw ADD COLUMN mem_merge INTEGER NOT NULL DEFAULT 0;",
+	/* 11: the cluster host that runs a task (NULL: a host alone) */
+	"ALTER TABLE tasks ADD COLUMN host TEXT;",
 };
 
 /* The tables whose ids grants name, with the ids (as x) that grants name in them. */

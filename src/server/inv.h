@@ -290,6 +290,10 @@ int inv_vm_hw_get(struct dbc *c, int64_t id, struct inv_vm_hw *out);
  * -ENOENT or -EIO. */
 int inv_vm_hw_put(struct dbc *c, int64_t id, const struct inv_vm_hw *hw);
 
+/* Set VM id's SMBIOS UUID (an inventory import keeps the VM's own: a guest may tie its
+ * licence or its identity to it). 0, -ENOENT or -EIO. */
+int inv_vm_hw_set_uuid(struct dbc *c, int64_t id, const char *uuid);
+
 /* Give VM dst (a clone of src, its NICs and drives added) src's firmware, boot order,
  * os_type, balloon, NIC models and drive buses (its own UUID stays). 0 or -EIO. */
 int inv_vm_hw_copy(struct dbc *c, int64_t src, int64_t dst);
@@ -595,13 +599,15 @@ struct inv_task {
 	double progress;            /* 0..1 */
 	const char *error;
 	const char *user;
+	const char *host;           /* the cluster host running it; NULL alone (or before) */
 	double created;             /* Unix time */
 	double finished;            /* Unix time; < 0 while it runs */
 };
 
-/* Record a running task (progress 0) created at created. 0 and *id, or -EIO. */
+/* Record a running task (progress 0) created at created, run by cluster host host (NULL:
+ * a host alone). 0 and *id, or -EIO. */
 int inv_task_create(struct dbc *c, const char *kind, const char *object, const char *user,
-		    double created, int64_t *id);
+		    const char *host, double created, int64_t *id);
 
 /* Set task id's state, progress and error (NULL: none), and finished (< 0: not finished).
  * 0 or -EIO. */
@@ -611,8 +617,11 @@ int inv_task_update(struct dbc *c, int64_t id, const char *state, double progres
 /* Whether a task of kind on object runs. 1, 0 or -EIO. */
 int inv_task_running(struct dbc *c, const char *kind, const char *object);
 
-/* Mark every running task failed with error, finished at finished. How many, or -EIO. */
-int inv_task_fail_running(struct dbc *c, const char *error, double finished);
+/* Mark running tasks failed with error, finished at finished: with host NULL every one,
+ * else those of cluster host host and those of no host (a shared inventory's other hosts'
+ * tasks run on). How many, or -EIO. */
+int inv_task_fail_running(struct dbc *c, const char *host, const char *error,
+			  double finished);
 
 /* Call fn for every task, newest first, until it returns non-zero (that value is
  * returned). 0, fn's value or -EIO. */

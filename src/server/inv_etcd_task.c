@@ -1,6 +1,6 @@
 /* The inventory's tasks on etcd: rows tasks/ID {kind, object, state, progress, error, user,
- * created, finished (null while it runs)}, and for each running task a row
- * task_running/ID {kind, object}, so that the questions about running tasks (is one running
+ * host, created, finished (null while it runs)}, and for each running task a row
+ * task_running/ID {kind, object, host}, so that the questions about running tasks (is one running
  * on this object; fail them all) read only those, never the whole history. See inv.h. */
 #include "server/inv_etcd_direct.h"
 
@@ -12,7 +12,7 @@
 struct task_w {
 	int64_t id;
 	json_t *row, *run;
-	const char *state, *error;
+	const char *state, *error, *host;
 	double progress, finished;
 	int n;
 };
@@ -27,7 +27,7 @@ static int create_body(struct dbc *c, void *arg)
 }
 
 int inv_etcd_task_create(struct dbc *c, const char *kind, const char *object, const char *user,
-			 double created, int64_t *id)
+			 const char *host, double created, int64_t *id)
 {
 	struct task_w a = { 0 };
 	int rc;
@@ -35,10 +35,10 @@ int inv_etcd_task_create(struct dbc *c, const char *kind, const char *object, co
 	/* SQLite's NOT NULL kind */
 	if (!kind)
 		return -EEXIST;
-	a.row = json_pack("{s:s,s:s?,s:s,s:f,s:n,s:s?,s:f,s:n}", "kind", kind, "object", object,
-			  "state", "running", "progress", 0.0, "error", "user", user,
-			  "created", created, "finished");
-	a.run = json_pack("{s:s,s:s?}", "kind", kind, "object", object);
+	a.row = json_pack("{s:s,s:s?,s:s,s:f,s:n,s:s?,s:s?,s:f,s:n}", "kind", kind, "object",
+			  object, "state", "running", "progress", 0.0, "error", "user", user,
+			  "host", host, "created", created, "finished");
+	a.run = json_pack("{s:s,s:s?,s:s?}", "kind", kind, "object", object, "host", host);
 	rc = a.row && a.run ? ie_new_id(c, "tasks", &a.id) : -ENOMEM;
 	if (!rc)
 		rc = ie_write(c, create_body, &a);
@@ -67,8 +67,8 @@ static int update_body(struct dbc *c, void *arg)
 	if (!rc)
 		rc = ie_row_put(c, "tasks", key, row, rev);
 	if (!rc && !strcmp(a->state, "running")) {
-		run = json_pack("{s:s?,s:s?}", "kind", ie_str(row, "kind"), "object",
-				ie_str(row, "object"));
+		run = json_pack("{s:s?,s:s?,s:s?}", "kind", ie_str(row, "kind"), "object",
+				ie_str(row, "object"), "host", ie_str(row, "host"));
 		rc = run ? ie_row_put(c, "task_running", key, run, 0) : -ENOMEM;
 	} else if (!rc) {
 		rc = ie_row_delete(c, "task_running", key, false);
@@ -115,12 +115,22 @@ int inv_etcd_task_running(struct dbc *c, const char *kind, const char *object)
 	return ie_row_each(c, "task_running", "", running_row, &m);
 }
 
-/* inv_etcd_task_fail_running: the running tasks' ids. */
+/* inv_etcd_task_fail_running: the ids of the running tasks of host (struct task_w) or of
+ * no host; every one when host is NULL. */
+struct fail_ids {
+	json_t *ids;
+	const char *host;
+};
+
 static int collect_id(const char *key, json_t *row, uint64_t rev, void *arg)
 {
-	(void)row;
+	struct fail_ids *f = arg;
+	const char *h = ie_str(row, "host");
+
 	(void)rev;
-	return json_array_append_new(arg, json_integer(strtoll(key, NULL, 10))) ? -ENOMEM : 0;
+	if (f->host && h && strcmp(h, f->host))
+		return 0;
+	return json_array_append_new(f->ids, json_integer(strtoll(key, NULL, 10))) ? -ENOMEM : 0;
 }
 
 /* A task row that says running but has no task_running row (it cannot happen through these
@@ -129,8 +139,9 @@ static int fail_body(struct dbc *c, void *arg)
 {
 	struct task_w *a = arg;
 	json_t *ids = json_array(), *v;
+	struct fail_ids f = { ids, a->host };
 	size_t i;
-	int rc = ids ? ie_row_each(c, "task_running", "", collect_id, ids) : -ENOMEM;
+	int rc = ids ? ie_row_each(c, "task_running", "", collect_id, &f) : -ENOMEM;
 
 	a->n = 0;
 	json_array_foreach(ids, i, v) {
@@ -162,9 +173,10 @@ static int fail_body(struct dbc *c, void *arg)
 	return rc;
 }
 
-int inv_etcd_task_fail_running(struct dbc *c, const char *error, double finished)
+int inv_etcd_task_fail_running(struct dbc *c, const char *host, const char *error,
+			       double finished)
 {
-	struct task_w a = { .error = error, .finished = finished };
+	struct task_w a = { .error = error, .finished = finished, .host = host };
 	int rc = ie_write(c, fail_body, &a);
 
 	return rc ? rc : a.n;
@@ -182,6 +194,7 @@ static void task_fill(int64_t id, json_t *row, struct inv_task *t)
 		.progress = ie_real(row, "progress"),
 		.error = ie_str(row, "error"),
 		.user = ie_str(row, "user"),
+		.host = ie_str(row, "host"),
 		.created = ie_real(row, "created"),
 		.finished = json_is_number(fin) ? ie_real(row, "finished") : -1,
 	};

@@ -114,6 +114,38 @@ int inv_etcd_vm_hw_put(struct dbc *c, int64_t id, const struct inv_vm_hw *hw)
 	return ie_write(c, hw_put, &a);
 }
 
+struct hw_uuid {
+	int64_t id;
+	const char *uuid;
+};
+
+static int hw_uuid(struct dbc *c, void *arg)
+{
+	struct hw_uuid *a = arg;
+	char key[21];
+	json_t *row, *copy;
+	int rc = ie_row_get(c, "vm_hw", ie_id_key(a->id, key), &row, NULL);
+
+	if (rc)
+		return rc;
+	copy = json_copy(row);
+	json_decref(row);
+	if (!copy)
+		return -ENOMEM;
+	rc = ie_set_str(copy, "uuid", a->uuid);
+	if (!rc)
+		rc = ie_row_put(c, "vm_hw", key, copy, 0);
+	json_decref(copy);
+	return rc;
+}
+
+int inv_etcd_vm_hw_set_uuid(struct dbc *c, int64_t id, const char *uuid)
+{
+	struct hw_uuid a = { id, uuid };
+
+	return ie_write(c, hw_uuid, &a);
+}
+
 /* Give every row of table of VM dst the field of the row of VM src at the same idx (where
  * there is one). */
 static int copy_field(struct dbc *c, const char *table, const char *field, int64_t src,

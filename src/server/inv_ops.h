@@ -56,6 +56,7 @@
 	X(vm_hw_get, (struct dbc *c, int64_t id, struct inv_vm_hw *out), (c, id, out)) \
 	X(vm_hw_put, (struct dbc *c, int64_t id, const struct inv_vm_hw *hw), (c, id, hw)) \
 	X(vm_hw_copy, (struct dbc *c, int64_t src, int64_t dst), (c, src, dst)) \
+	X(vm_hw_set_uuid, (struct dbc *c, int64_t id, const char *uuid), (c, id, uuid)) \
 	X(vm_nic_set_model, (struct dbc *c, int64_t id, int idx, const char *model), \
 	  (c, id, idx, model)) \
 	X(vm_cdrom_set_bus, (struct dbc *c, int64_t id, int idx, const char *bus), \
@@ -144,12 +145,13 @@
 	X(hook_create, (struct dbc *c, const struct inv_hook *h, int64_t *id), (c, h, id)) \
 	X(hook_delete, (struct dbc *c, int64_t id), (c, id)) \
 	X(task_create, (struct dbc *c, const char *kind, const char *object, const char *user, \
-	  double created, int64_t *id), (c, kind, object, user, created, id)) \
+	  const char *host, double created, int64_t *id), \
+	  (c, kind, object, user, host, created, id)) \
 	X(task_update, (struct dbc *c, int64_t id, const char *state, double progress, \
 	  const char *error, double finished), (c, id, state, progress, error, finished)) \
 	X(task_running, (struct dbc *c, const char *kind, const char *object), (c, kind, object)) \
-	X(task_fail_running, (struct dbc *c, const char *error, double finished), \
-	  (c, error, finished)) \
+	X(task_fail_running, (struct dbc *c, const char *host, const char *error, \
+	  double finished), (c, host, error, finished)) \
 	X(task_each, (struct dbc *c, int (*fn)(const struct inv_task *t, void *arg), void *arg), \
 	  (c, fn, arg)) \
 	X(task_get, (struct dbc *c, int64_t id, int (*fn)(const struct inv_task *t, void *arg), \

@@ -5,10 +5,10 @@
 #include <errno.h>
 
 int inv_sqlite_task_create(struct dbc *c, const char *kind, const char *object, const char *user,
-		    double created, int64_t *id)
+			   const char *host, double created, int64_t *id)
 {
 	sqlite3_stmt *s = db_stmt(c, "INSERT INTO tasks (kind, object, state, progress, user, "
-				     "created) VALUES (?, ?, 'running', 0, ?, ?)");
+				     "host, created) VALUES (?, ?, 'running', 0, ?, ?, ?)");
 	int rc;
 
 	if (!s)
@@ -16,7 +16,8 @@ int inv_sqlite_task_create(struct dbc *c, const char *kind, const char *object, 
 	sqlite3_bind_text(s, 1, kind, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, object, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, user, -1, SQLITE_STATIC);
-	sqlite3_bind_double(s, 4, created);
+	sqlite3_bind_text(s, 4, host, -1, SQLITE_STATIC);
+	sqlite3_bind_double(s, 5, created);
 	rc = db_rc(c, sqlite3_step(s));
 	db_done(s);
 	if (!rc)
@@ -61,23 +62,27 @@ int inv_sqlite_task_running(struct dbc *c, const char *kind, const char *object)
 	return r;
 }
 
-int inv_sqlite_task_fail_running(struct dbc *c, const char *error, double finished)
+int inv_sqlite_task_fail_running(struct dbc *c, const char *host, const char *error,
+				 double finished)
 {
 	sqlite3_stmt *s = db_stmt(c, "UPDATE tasks SET state = 'failed', error = ?, finished = ? "
-				     "WHERE state = 'running'");
+				     "WHERE state = 'running' AND (?3 IS NULL OR host IS NULL OR "
+				     "host = ?3)");
 	int n = -EIO;
 
 	if (!s)
 		return -EIO;
 	sqlite3_bind_text(s, 1, error, -1, SQLITE_STATIC);
 	sqlite3_bind_double(s, 2, finished);
+	sqlite3_bind_text(s, 3, host, -1, SQLITE_STATIC);
 	if (sqlite3_step(s) == SQLITE_DONE)
 		n = sqlite3_changes(db_handle(c));
 	db_done(s);
 	return n;
 }
 
-#define TASK_SQL "SELECT id, kind, object, state, progress, error, user, created, finished " \
+#define TASK_SQL "SELECT id, kind, object, state, progress, error, user, created, finished, " \
+		 "host " \
 		 "FROM tasks "
 
 static int each_row(struct dbc *c, sqlite3_stmt *s,
@@ -98,6 +103,7 @@ static int each_row(struct dbc *c, sqlite3_stmt *s,
 			.created = sqlite3_column_double(s, 7),
 			.finished = sqlite3_column_type(s, 8) == SQLITE_NULL ? -1 :
 				    sqlite3_column_double(s, 8),
+			.host = (const char *)sqlite3_column_text(s, 9),
 		};
 
 		(*rows)++;

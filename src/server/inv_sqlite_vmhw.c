@@ -48,6 +48,22 @@ int inv_sqlite_vm_hw_get(struct dbc *c, int64_t id, struct inv_vm_hw *out)
 	return rc;
 }
 
+int inv_sqlite_vm_hw_set_uuid(struct dbc *c, int64_t id, const char *uuid)
+{
+	sqlite3_stmt *s = db_stmt(c, "UPDATE vm_hw SET uuid = ? WHERE vm_id = ?");
+	int rc;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_text(s, 1, uuid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, id);
+	rc = db_rc(c, sqlite3_step(s));
+	db_done(s);
+	if (!rc && sqlite3_changes(db_handle(c)) != 1)
+		rc = -ENOENT;
+	return rc;
+}
+
 int inv_sqlite_vm_hw_put(struct dbc *c, int64_t id, const struct inv_vm_hw *hw)
 {
 	sqlite3_stmt *s = db_stmt(c, "UPDATE vm_hw SET firmware = ?, boot = ?, os_type = ?, "

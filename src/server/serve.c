@@ -2,6 +2,7 @@
 #include "server/api.h"
 #include "server/auth.h"
 #include "server/inv.h"
+#include "server/inv_import.h"
 #include "server/events.h"
 #include "server/hooks.h"
 #include "server/imgstore.h"
@@ -49,7 +50,7 @@ static void usage(FILE *f)
 		"                  [--disk-overcommit RATIO] [--image-max-size SIZE]\n"
 		"                  [--cluster URL,... [--host-name NAME] [--host-url URL]\n"
 		"                   [--cluster-ttl SECONDS] [--inventory sqlite|etcd]\n"
-		"                   [--inventory-prefix PREFIX]]\n"
+		"                   [--inventory-prefix PREFIX] [--import-inventory]]\n"
 		"  --data-dir DIR     inventory, VM runtime files, disks (default /var/lib/vsrv)\n"
 		"  --listen HOST:PORT the API over TCP (default 127.0.0.1:8450; TLS with --tls-*)\n"
 		"  --socket PATH      the API on a Unix socket, mode 0600 (default DIR/vsrv.sock)\n"
@@ -84,7 +85,31 @@ static void usage(FILE *f)
 		"                     before its end) the host stops its VMs\n"
 		"  --inventory sqlite|etcd  where the inventory lives (default sqlite: DIR/inventory.db;\n"
 		"                     etcd: in the --cluster members, shared by the cluster's hosts)\n"
-		"  --inventory-prefix PREFIX  the etcd inventory's key prefix (default /vsrv/inv/)\n");
+		"  --inventory-prefix PREFIX  the etcd inventory's key prefix (default /vsrv/inv/)\n"
+		"  --import-inventory  with --inventory etcd: first move this host's own inventory\n"
+		"                     (DIR/inventory.db: VMs, disks, networks, users, grants...)\n"
+		"                     into the cluster's; its VMs must be stopped\n");
+}
+
+/* --import-inventory: DIR/inventory.db into the cluster's inventory (inv_import.h). 0 or
+ * -errno (said on stderr). */
+static int serve_import(struct server *srv, const char *dir)
+{
+	struct inv_import_counts n;
+	char err[600];
+	int rc = inv_import_data_dir(srv->db, dir, &n, err, sizeof(err));
+
+	if (rc) {
+		fprintf(stderr, "vsrv serve: --import-inventory: %s\n", err);
+		return rc;
+	}
+	vsrv_log("inventory imported into the cluster's: %d VMs, %d disks, %d networks (%d "
+		 "already there), %d users (%d already there), %d groups (%d already there), %d "
+		 "layers, %d snapshots, %d grants, %d hooks; %s/inventory.db is now "
+		 "inventory.db.imported", n.vms, n.disks, n.networks, n.networks_merged, n.users,
+		 n.users_merged, n.groups, n.groups_merged, n.layers, n.snapshots, n.grants,
+		 n.hooks, dir);
+	return 0;
 }
 
 /* "N", "Ns", "Nm", "Nh" or "Nd" (a bare N is days) into seconds. 0 or -EINVAL. */
@@ -360,6 +385,7 @@ int cmd_serve(int argc, char **argv)
 		{ "cluster-ttl", required_argument, NULL, 'L' },
 		{ "inventory", required_argument, NULL, 'i' },
 		{ "inventory-prefix", required_argument, NULL, 'p' },
+		{ "import-inventory", no_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -383,6 +409,7 @@ int cmd_serve(int argc, char **argv)
 	char host_buf[256], url_buf[600], deadline_path[PATH_MAX + 32];
 	long cluster_ttl = 10;
 	const char *inventory = "sqlite", *inv_prefix = NULL;
+	bool import_inv = false;
 	bool http_failed = false;
 
 	vsrv_log_set_prefix("vsrv serve");
@@ -456,6 +483,7 @@ int cmd_serve(int argc, char **argv)
 			break;
 		case 'i': inventory = optarg; break;
 		case 'p': inv_prefix = optarg; break;
+		case 'M': import_inv = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -478,6 +506,10 @@ int cmd_serve(int argc, char **argv)
 	}
 	if (!strcmp(inventory, "etcd") && !cluster) {
 		fprintf(stderr, "vsrv serve: --inventory etcd needs --cluster (its etcd members)\n");
+		return 2;
+	}
+	if (import_inv && strcmp(inventory, "etcd")) {
+		fprintf(stderr, "vsrv serve: --import-inventory is for --inventory etcd\n");
 		return 2;
 	}
 	if (inv_prefix && strcmp(inventory, "etcd")) {
@@ -585,6 +617,8 @@ int cmd_serve(int argc, char **argv)
 				cluster, strerror(-rc));
 			return 1;
 		}
+		if (import_inv && serve_import(&srv, real))
+			goto out_db;
 	} else {
 		snprintf(dbpath, sizeof(dbpath), "%s/inventory.db", real);
 		rc = inv_open(dbpath, &srv.db);
@@ -596,12 +630,8 @@ int cmd_serve(int argc, char **argv)
 	c = inv_get(srv.db);
 	rc = c ? auth_init_admin(c, init_admin) : -EIO;
 	explicit_bzero(admin_spec, sizeof(admin_spec));
-	if (c) {
-		/* Tasks of a previous daemon died with it (their work can be retried). */
-		if (!rc && tasks_recover(&srv, c) > 0)
-			vsrv_log("tasks left running by the previous daemon are marked failed");
+	if (c)
 		inv_put(c);
-	}
 	if (rc) {
 		fprintf(stderr, "vsrv serve: cannot create the administrator: %s\n",
 			rc == -EINVAL ? "--init-admin wants USER:PASSWORD (or USER:- and the password on "
@@ -651,6 +681,13 @@ int cmd_serve(int argc, char **argv)
 			goto out_sup;
 		}
 	}
+	/* Tasks of a previous daemon died with it (their work can be retried); in a cluster,
+	 * this host's only (its name is known now). */
+	c = inv_get(srv.db);
+	if (c && tasks_recover(&srv, c) > 0)
+		vsrv_log("tasks left running by the previous daemon are marked failed");
+	if (c)
+		inv_put(c);
 	sup_reattach(&srv);
 	sup_cluster_adopt(&srv);
 	rc = http_start(&srv, &hc, &http);

@@ -1,5 +1,6 @@
 /* Tasks: inventory rows plus a detached thread each. See tasks.h. */
 #include "server/tasks.h"
+#include "server/cluster.h"
 #include "server/events.h"
 #include "server/inv.h"
 #include "util/clock.h"
@@ -125,7 +126,8 @@ int task_start(struct server *srv, const char *kind, const char *object, const c
 	c = inv_get(srv->db);
 	if (!c || inv_begin(c))
 		goto err;
-	rc = inv_task_create(c, kind, object, who, clock_real(), &t->id);
+	rc = inv_task_create(c, kind, object, who, srv->cluster ? cluster_name(srv->cluster) : NULL,
+			     clock_real(), &t->id);
 	if (!rc)
 		rc = events_emit(srv, c, "task-started", "task", object, who,
 				 json_pack("{s:I,s:s}", "task", (json_int_t)t->id, "kind", kind),
@@ -163,6 +165,7 @@ bool task_running(struct dbc *c, const char *kind, const char *object)
 
 int tasks_recover(struct server *srv, struct dbc *c)
 {
-	(void)srv;
-	return inv_task_fail_running(c, "interrupted by a daemon restart", clock_real());
+	/* in a cluster, the other hosts' tasks run on */
+	return inv_task_fail_running(c, srv->cluster ? cluster_name(srv->cluster) : NULL,
+				     "interrupted by a daemon restart", clock_real());
 }

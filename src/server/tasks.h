@@ -39,7 +39,8 @@ struct server *task_server(struct task *t);
 bool task_running(struct dbc *c, const char *kind, const char *object);
 
 /* At start-up: tasks a previous daemon left running are marked failed ("interrupted by a
- * daemon restart"). Returns how many. */
+ * daemon restart"): in a cluster only this host's (and those of no host), the other hosts'
+ * run on. Returns how many. */
 int tasks_recover(struct server *srv, struct dbc *c);
 
 #endif

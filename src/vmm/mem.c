@@ -154,6 +154,31 @@ void guest_mem_map_done(struct guest_mem *m)
 		madvise(m->host, m->size, MADV_MERGEABLE);
 }
 
+/* The 2 MiB frames that [off, off + len) covers only in part lose MADV_HUGEPAGE. With it,
+ * khugepaged may collapse such a frame again as soon as one of its 4 KiB pages is present
+ * (max_ptes_none is 511 by default): the whole 2 MiB would come back, zero-filled, and a
+ * balloon that inflates page by page would give nothing back. Frames covered whole keep it:
+ * with no page present khugepaged leaves them alone, and a guest that uses one again gets
+ * a huge page. Failing (vm.max_map_count: each such frame may split the mapping) only
+ * leaves the frame as it was. */
+static void mem_nohuge_frame(struct guest_mem *m, uint64_t frame)
+{
+	uint64_t len = m->size - frame < MEM_HUGE_SIZE ? m->size - frame : MEM_HUGE_SIZE;
+
+	if (frame >= MEM_HUGE_FROM)
+		madvise(m->host + frame, len, MADV_NOHUGEPAGE);
+}
+
+static void mem_nohuge_partial(struct guest_mem *m, uint64_t off, uint64_t len)
+{
+	uint64_t mask = MEM_HUGE_SIZE - 1, end = off + len;
+
+	if (off & mask)
+		mem_nohuge_frame(m, off & ~mask);
+	if ((end & mask) && !((off & mask) && (end & ~mask) == (off & ~mask)))
+		mem_nohuge_frame(m, end & ~mask); /* not the frame done just above */
+}
+
 int guest_mem_discard(struct guest_mem *m, void *p, uint64_t len)
 {
 	uint64_t off = (uint64_t)((uint8_t *)p - m->host);
@@ -166,12 +191,16 @@ int guest_mem_discard(struct guest_mem *m, void *p, uint64_t len)
 	if (guest_mem_file_backed(m, off, len)) {
 		/* MADV_DONTNEED would bring the file's contents back */
 		if (mem_anon(m, off, len, MAP_FIXED) == 0 ||
-		    mem_anon(m, off, len, MAP_FIXED_NOREPLACE) == 0)
+		    mem_anon(m, off, len, MAP_FIXED_NOREPLACE) == 0) {
 			filemap_mark(m, off, len, false);
-		else /* refused before anything changed (vm.max_map_count): zero by hand */
+			mem_nohuge_partial(m, off, len);
+		} else { /* refused before anything changed (vm.max_map_count): zero by hand */
 			memset(p, 0, len);
-	} else if (madvise(p, len, MADV_DONTNEED) < 0) {
-		return -errno;
+		}
+	} else {
+		mem_nohuge_partial(m, off, len);
+		if (madvise(p, len, MADV_DONTNEED) < 0)
+			return -errno;
 	}
 	guest_mem_track(m, p, len);
 	return 0;

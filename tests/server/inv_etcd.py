@@ -94,9 +94,23 @@ try:
     etcd.put(st_key, json.dumps(up))
     lease = etcd.grant(120)
     etcd.put("/vsrv/vms/api/owner", json.dumps({"host": "ha"}), lease=lease)
+    # a task host ha runs, and one a daemon before tasks had hosts left running (the rows
+    # as inv_etcd_task.c writes them): b's restart fails only the second
+    for tid, h in ((900001, "ha"), (900002, None)):
+        etcd.put("/shared/t/tasks/%020d" % tid, json.dumps(
+            {"kind": "disk-copy", "object": "d%d" % tid, "state": "running", "progress": 0.5,
+             "error": None, "user": "admin", "host": h, "created": 1.0, "finished": None}))
+        etcd.put("/shared/t/task_running/%020d" % tid, json.dumps(
+            {"kind": "disk-copy", "object": "d%d" % tid, "host": h}))
     b.stop()
     b.start()
     tb = b.login("admin", "adminpass1")
+    st1, t1 = a.req("GET", "/api/v1/tasks/900001", token=ta)
+    st2, t2 = a.req("GET", "/api/v1/tasks/900002", token=ta)
+    ok("restart-leaves-other-host-task-running",
+       st1 == 200 and t1["state"] == "running" and t1["host"] == "ha", str((st1, t1)))
+    ok("restart-fails-hostless-task", st2 == 200 and t2["state"] == "failed" and
+       t2["host"] is None and "restart" in (t2["error"] or ""), str((st2, t2)))
     st, js = a.req("GET", "/api/v1/vms/api/status", token=ta)
     ok("restart-leaves-other-host-vm-alone", st == 200 and js["state"] == "running",
        str((st, js)))

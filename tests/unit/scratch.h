@@ -5,9 +5,12 @@
 #ifndef VSRV_TESTS_UNIT_SCRATCH_H
 #define VSRV_TESTS_UNIT_SCRATCH_H
 
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* The scratch directory's path, set by scratch_make(); owned by this header. */
 static char scratch_dir[64];
@@ -51,6 +54,25 @@ static inline void pattern_fill(uint8_t *b, size_t len, unsigned seed, unsigned 
 {
 	for (size_t i = 0; i < len; i++)
 		b[i] = (uint8_t)(seed * 131 + i * 7 + (i >> 9) + bias);
+}
+
+/* The whole file at path (a firmware image, a vars file) into a new buffer (the caller
+ * frees it; at least 1 byte), its size into *len. Aborts when it cannot be read whole: a
+ * test's inputs are there or the test is broken. */
+static inline uint8_t *file_slurp(const char *path, size_t *len)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	uint8_t *b;
+
+	if (fd < 0 || fstat(fd, &st))
+		abort();
+	b = malloc(st.st_size ? (size_t)st.st_size : 1);
+	if (!b || read(fd, b, st.st_size) != st.st_size)
+		abort();
+	close(fd);
+	*len = (size_t)st.st_size;
+	return b;
 }
 
 #endif

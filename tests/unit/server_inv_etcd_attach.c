@@ -195,6 +195,12 @@ static void case_hw(struct dbc *c, struct lg *l)
 	hw_line(l, c, a);
 	inv_vm_hw_get(c, a, &after);
 	L(l, "uuid kept %d", !strcmp(before.uuid, after.uuid) && strlen(after.uuid) == 36);
+	/* an import sets it */
+	L(l, "set uuid %d", inv_vm_hw_set_uuid(c, a, "0041f237-12f1-4f3e-822d-dfc78d9c80da"));
+	L(l, "set uuid-none %d", inv_vm_hw_set_uuid(c, 999, "0041f237-12f1-4f3e-822d-dfc78d9c80da"));
+	inv_vm_hw_get(c, a, &after);
+	L(l, "uuid %s", after.uuid);
+	hw_line(l, c, a);
 	/* back to empty fields */
 	memset(&hw, 0, sizeof(hw));
 	snprintf(hw.firmware, sizeof(hw.firmware), "bios");

@@ -36,10 +36,10 @@ static int hook_line(const struct inv_hook *h, void *arg)
 
 static int task_line(const struct inv_task *k, void *arg)
 {
-	trace(arg, "  task %lld %s %s %s %.2f %s %s %.2f %.2f", (long long)k->id, k->kind,
+	trace(arg, "  task %lld %s %s %s %.2f %s %s %s %.2f %.2f", (long long)k->id, k->kind,
 	      k->object ? k->object : "(null)", k->state, k->progress,
-	      k->error ? k->error : "(null)", k->user ? k->user : "(null)", k->created,
-	      k->finished);
+	      k->error ? k->error : "(null)", k->user ? k->user : "(null)",
+	      k->host ? k->host : "(null)", k->created, k->finished);
 	return 0;
 }
 
@@ -142,15 +142,15 @@ static void hooks_tasks_scenario(struct db *db, struct trace *t)
 	trace(t, "delete 1 again %d", inv_hook_delete(c, 1));
 	trace(t, "all %d", inv_hook_each(c, NULL, hook_line, t));
 
-	rc = inv_task_create(c, "clone", "vm1", "alice", 10.5, &id);
+	rc = inv_task_create(c, "clone", "vm1", "alice", NULL, 10.5, &id);
 	trace(t, "task %d %lld", rc, (long long)id);
-	rc = inv_task_create(c, "resize", "disk1", NULL, 11, &id);
+	rc = inv_task_create(c, "resize", "disk1", NULL, NULL, 11, &id);
 	trace(t, "task %d %lld", rc, (long long)id);
-	rc = inv_task_create(c, "clone", NULL, "bob", 12, &id);
+	rc = inv_task_create(c, "clone", NULL, "bob", NULL, 12, &id);
 	trace(t, "task %d %lld", rc, (long long)id);
-	rc = inv_task_create(c, "import", "img", "bob", 13, &id);
+	rc = inv_task_create(c, "import", "img", "bob", NULL, 13, &id);
 	trace(t, "task %d %lld", rc, (long long)id);
-	trace(t, "task no kind %d", inv_task_create(c, NULL, "x", NULL, 1, &id));
+	trace(t, "task no kind %d", inv_task_create(c, NULL, "x", NULL, NULL, 1, &id));
 	trace(t, "running clone vm1 %d clone vm2 %d clone null %d resize disk1 %d",
 	      inv_task_running(c, "clone", "vm1"), inv_task_running(c, "clone", "vm2"),
 	      inv_task_running(c, "clone", NULL), inv_task_running(c, "resize", "disk1"));
@@ -161,8 +161,8 @@ static void hooks_tasks_scenario(struct db *db, struct trace *t)
 	trace(t, "failed %d", inv_task_update(c, 4, "failed", 0.25, "no space", 21));
 	trace(t, "missing %d", inv_task_update(c, 99, "done", 1, NULL, 22));
 	trace(t, "each %d", inv_task_each(c, task_line, t));
-	trace(t, "fail running %d", inv_task_fail_running(c, "server restarted", 30));
-	trace(t, "fail running again %d", inv_task_fail_running(c, "server restarted", 31));
+	trace(t, "fail running %d", inv_task_fail_running(c, NULL, "server restarted", 30));
+	trace(t, "fail running again %d", inv_task_fail_running(c, NULL, "server restarted", 31));
 	trace(t, "running resize disk1 %d", inv_task_running(c, "resize", "disk1"));
 	trace(t, "each %d", inv_task_each(c, task_line, t));
 	trace(t, "get 2 %d", inv_task_get(c, 2, task_line, t));
@@ -171,6 +171,20 @@ static void hooks_tasks_scenario(struct db *db, struct trace *t)
 	trace(t, "rerun %d", inv_task_update(c, 2, "running", 0, NULL, -1));
 	trace(t, "running resize disk1 %d", inv_task_running(c, "resize", "disk1"));
 	trace(t, "get 2 %d", inv_task_get(c, 2, task_line, t));
+	/* a shared inventory: a restarting host fails its own tasks and those of no host, never
+	 * another host's */
+	rc = inv_task_create(c, "clone", "vm5", "alice", "h1", 40, &id);
+	trace(t, "task h1 %d %lld", rc, (long long)id);
+	rc = inv_task_create(c, "clone", "vm6", "alice", "h2", 41, &id);
+	trace(t, "task h2 %d %lld", rc, (long long)id);
+	trace(t, "fail running h1 %d", inv_task_fail_running(c, "h1", "h1 restarted", 42));
+	trace(t, "running vm5 %d vm6 %d resize disk1 %d", inv_task_running(c, "clone", "vm5"),
+	      inv_task_running(c, "clone", "vm6"), inv_task_running(c, "resize", "disk1"));
+	trace(t, "progress h2 %d", inv_task_update(c, id, "running", 0.5, NULL, -1));
+	trace(t, "fail running h3 %d", inv_task_fail_running(c, "h3", "h3 restarted", 43));
+	trace(t, "each %d", inv_task_each(c, task_line, t));
+	trace(t, "fail running all %d", inv_task_fail_running(c, NULL, "all", 44));
+	trace(t, "running vm6 %d", inv_task_running(c, "clone", "vm6"));
 	inv_put(c);
 }
 
@@ -243,7 +257,7 @@ static void test_commit_order(void)
 		struct timespec ts;
 		int64_t id4, id5, tid = 0;
 
-		CHECK_EQ(inv_task_create(b, "k", "o", NULL, 1, &tid), 0);
+		CHECK_EQ(inv_task_create(b, "k", "o", NULL, NULL, 1, &tid), 0);
 		CHECK_EQ(inv_begin(a), 0);
 		CHECK_EQ(inv_task_update(a, tid, "done", 1, NULL, 2), 0);
 		id4 = add_event(a, 4, "four", NULL, NULL);
@@ -297,7 +311,7 @@ static void test_conflict(void)
 		return;
 	a = inv_get(db);
 	b = inv_get(db);
-	CHECK_EQ(inv_task_create(a, "clone", "vm1", NULL, 1, &id), 0);
+	CHECK_EQ(inv_task_create(a, "clone", "vm1", NULL, NULL, 1, &id), 0);
 	CHECK_EQ(inv_begin(a), 0);
 	CHECK_EQ(inv_begin(b), 0);
 	CHECK_EQ(inv_task_update(a, id, "running", 0.5, NULL, -1), 0);

@@ -115,29 +115,13 @@ static uint8_t *fwc_file(struct vm *vm, const char *name, uint32_t *size)
 	return NULL;
 }
 
-static uint8_t *read_all(const char *path, size_t *len)
-{
-	struct stat st;
-	int fd = open(path, O_RDONLY);
-	uint8_t *b;
-
-	if (fd < 0 || fstat(fd, &st))
-		abort();
-	b = malloc(st.st_size);
-	if (read(fd, b, st.st_size) != st.st_size)
-		abort();
-	close(fd);
-	*len = st.st_size;
-	return b;
-}
-
 static void test_bios_layout(void)
 {
 	static const uint8_t uuid[16] = { 0x5f, 0x1c, 0x2d, 0x3e, 0x4b, 0x5a, 0x49, 0x78,
 					  0x8a, 0x9b, 0x0c, 0x1d, 0x2e, 0x3f, 0x4a, 0x5b };
 	struct vm *vm = fw_vm("bios", 3, 3ULL << 30);
 	size_t rom_len;
-	uint8_t *rom = read_all(X86_FW_BIOS, &rom_len);
+	uint8_t *rom = file_slurp(X86_FW_BIOS, &rom_len);
 	uint8_t sig[4], *e820, *smb;
 	uint32_t size;
 	struct kvm_regs regs;
@@ -395,7 +379,7 @@ static void test_uefi_flash(void)
 {
 	char vars[512];
 	size_t tlen, clen;
-	uint8_t *tmpl = read_all(X86_FW_UEFI_VARS, &tlen), *code = read_all(X86_FW_UEFI, &clen);
+	uint8_t *tmpl = file_slurp(X86_FW_UEFI_VARS, &tlen), *code = file_slurp(X86_FW_UEFI, &clen);
 	struct vm *vm;
 	uint64_t base = (1ULL << 32) - clen - tlen;
 	struct stat st;

@@ -267,22 +267,6 @@ static void test_section_checks(void)
 	CHECK(savestate_check_firmware(&f, sizeof(f), &why) < 0);
 }
 
-static uint8_t *slurp(const char *path, size_t *len)
-{
-	struct stat st;
-	int fd = open(path, O_RDONLY);
-	uint8_t *b;
-
-	if (fd < 0 || fstat(fd, &st))
-		abort();
-	b = malloc(st.st_size ? st.st_size : 1);
-	if (read(fd, b, st.st_size) != st.st_size)
-		abort();
-	close(fd);
-	*len = st.st_size;
-	return b;
-}
-
 /* UEFI: the variable store travels with the state and lands in the destination's vars
  * file; the flash goes on in the mode it was in. */
 static void test_uefi_vars(void)
@@ -317,14 +301,14 @@ static void test_uefi_vars(void)
 	CHECK(va && !memcmp(va + 0x3010, data, 8) && va[0x3000] == 0xff);
 
 	b = mk(&cb, sb, "vm-u", 1, 1);                 /* vars made from the template */
-	fb_file = slurp(P("b_VARS.fd"), &lb);
+	fb_file = file_slurp(P("b_VARS.fd"), &lb);
 	CHECK(memcmp(fb_file + 0x3010, data, 8) != 0);
 	free(fb_file);
 	CHECK_EQ(x86_firmware_restore(b, &fa, va, "test"), 0);
 	x86_firmware_save(b, &fb, &vb);
 	CHECK(memcmp(&fa, &fb, sizeof(fa)) == 0);
-	fa_file = slurp(P("a_VARS.fd"), &la);
-	fb_file = slurp(P("b_VARS.fd"), &lb);             /* the file holds the saved store */
+	fa_file = file_slurp(P("a_VARS.fd"), &la);
+	fb_file = file_slurp(P("b_VARS.fd"), &lb);             /* the file holds the saved store */
 	CHECK(la == lb && !memcmp(fa_file, fb_file, la));
 	CHECK_EQ(mmio32(b, base + 0x3010) & 0xff, 0x80);  /* status: ready */
 	mmio8(b, base + 0x3010, 0xff);                    /* read array: the programmed bytes */
@@ -337,9 +321,9 @@ static void test_uefi_vars(void)
 	fd = open(P("c_VARS.fd"), O_CREAT | O_RDWR | O_TRUNC, 0600);
 	CHECK(fd >= 0 && ftruncate(fd, 64 * 4096) == 0);
 	close(fd);
-	fc_file = slurp(P("c_VARS.fd"), &lc);
+	fc_file = file_slurp(P("c_VARS.fd"), &lc);
 	CHECK(refused(&fa, va, sc, "vm-u", 1, NULL) < 0);
-	fc_after = slurp(P("c_VARS.fd"), &lc2);
+	fc_after = file_slurp(P("c_VARS.fd"), &lc2);
 	CHECK(lc == lc2 && !memcmp(fc_file, fc_after, lc));
 	free(fc_file);
 	free(fc_after);

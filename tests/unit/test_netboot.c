@@ -106,22 +106,6 @@ static void cfg_write(struct vm *vm, unsigned slot, unsigned off, uint32_t v)
 	handvm_out(vm, 0xcfc, v, 4);
 }
 
-static uint8_t *read_file(const char *path, size_t *len)
-{
-	struct stat st;
-	int fd = open(path, O_RDONLY);
-	uint8_t *b;
-
-	if (fd < 0 || fstat(fd, &st))
-		abort();
-	b = malloc(st.st_size);
-	if (read(fd, b, st.st_size) != st.st_size)
-		abort();
-	close(fd);
-	*len = st.st_size;
-	return b;
-}
-
 static void write_file(const char *path, const uint8_t *b, size_t len)
 {
 	int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
@@ -174,7 +158,7 @@ static void test_rom_default(void)
 {
 	const char *nets[2] = { "user,model=e1000", "user" };
 	size_t elen, vlen;
-	uint8_t *e = read_file(NET_ROM_E1000, &elen), *v = read_file(NET_ROM_VIRTIO, &vlen);
+	uint8_t *e = file_slurp(NET_ROM_E1000, &elen), *v = file_slurp(NET_ROM_VIRTIO, &vlen);
 	struct vm *vm = net_vm("bios", nets, 2, NULL);
 
 	CHECK(vm != NULL);

@@ -1,0 +1,182 @@
+"""A host joins a cluster with its inventory (`vsrv serve --cluster EP --inventory etcd
+--import-inventory`, src/server/inv_import.c): what a single host made on SQLite (users and
+their passwords, groups, networks, disks, VMs with their hardware, UUID, attachments and
+MACs, a template, snapshot trees with their layers, grants, hooks) reads the same through
+the cluster's API afterwards, from another host too; a VM's directory follows its new id;
+the SQLite file is set aside and never imported twice; an inventory with a name the
+cluster has already is refused whole, with nothing written. Run by tests/t-server-inv-etcd.sh."""
+import json, os, shutil, subprocess, sys, tempfile
+sys.path.insert(0, os.path.dirname(__file__))
+import lib
+from lib import *
+from etcd_cluster import EtcdCluster, Unavailable
+
+try:
+    etcd = EtcdCluster(1).start()
+except Unavailable as e:
+    skip("inv-import", str(e))
+    sys.exit(0)
+if not os.path.exists(os.path.join(GUESTS, "hello.elf")):
+    skip("inv-import", "build/guests/hello.elf is not built (make all)")
+    sys.exit(0)
+
+tmp = tempfile.mkdtemp(prefix="vsrv-inv-import.")
+daemons = []
+CLUSTER = ["--cluster", etcd.endpoints, "--inventory", "etcd", "--inventory-prefix", "/imp/"]
+
+
+def data_dir(name):
+    data = os.path.join(tmp, name)
+    os.makedirs(os.path.join(data, "images"))
+    shutil.copy(os.path.join(GUESTS, "hello.elf"), os.path.join(data, "images", "k.elf"))
+    return data
+
+
+def daemon(data, name, extra=()):
+    d = Daemon(data, extra=list(extra) + (CLUSTER + ["--host-name", name] if name else []))
+    daemons.append(d)
+    return d
+
+
+def serve_once(data, name, *extra):
+    """vsrv serve that is expected to stop at once: (exit status, stderr)."""
+    p = subprocess.run([VSRV, "serve", "--data-dir", data, "--listen", "127.0.0.1:%d" % free_port(),
+                        "--init-admin", "admin:adminpass1"] + CLUSTER + ["--host-name", name] +
+                       list(extra), capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stderr
+
+
+STRIP = ("id", "created", "updated", "rev", "vm_id", "started", "state", "status", "last_exit",
+         "restarts", "monitor_pid", "host")
+
+
+def norm(x):
+    """An answer without what an import changes by design (ids, times, run status)."""
+    if isinstance(x, dict):
+        return {k: norm(v) for k, v in x.items() if k not in STRIP}
+    if isinstance(x, list):
+        return [norm(v) for v in x]
+    return x
+
+
+PATHS = ["/api/v1/vms/web", "/api/v1/vms/tmpl", "/api/v1/vms/web/snapshots", "/api/v1/disks",
+         "/api/v1/networks", "/api/v1/users", "/api/v1/groups", "/api/v1/hooks",
+         "/api/v1/permissions", "/api/v1/vms/web/permissions", "/api/v1/disks/d1/permissions",
+         "/api/v1/networks/lan/permissions"]
+
+
+def snapshot_of(d, tok):
+    out = {}
+    for p in PATHS:
+        st, js = d.req("GET", p, token=tok)
+        out[p] = (st, norm(js))
+    return out
+
+
+try:
+    # --- a host alone, on SQLite ------------------------------------------------------------
+    solo_data = data_dir("solo")
+    solo = daemon(solo_data, None).start()
+    t = solo.login("admin", "adminpass1")
+    steps = [
+        solo.req("POST", "/api/v1/users", {"name": "alice", "password": "Alice-pass1"}, token=t),
+        solo.req("POST", "/api/v1/groups", {"name": "ops", "members": ["alice"]}, token=t),
+        solo.req("POST", "/api/v1/networks", {"name": "lan", "kind": "nat",
+                                              "subnet": "10.9.0.0/24"}, token=t),
+        solo.req("POST", "/api/v1/disks", {"name": "d1", "size": 8 << 20, "format": "vhd"},
+                 token=t),
+        solo.req("POST", "/api/v1/vms", {"name": "web", "kernel": "k.elf", "memory_mib": 48,
+                                         "description": "the web", "restart_policy": "always",
+                                         "disks": [{"disk": "d1", "bus": "scsi"}],
+                                         "nics": [{"network": "lan", "model": "e1000"}]},
+                 token=t),
+        solo.req("POST", "/api/v1/vms", {"name": "tmpl", "os_type": "windows"}, token=t),
+        solo.req("PATCH", "/api/v1/vms/tmpl", {"template": True}, token=t),
+        solo.req("POST", "/api/v1/vms/web/snapshots", {"name": "s1", "description": "one"},
+                 token=t),
+        solo.req("POST", "/api/v1/vms/web/snapshots", {"name": "s2"}, token=t),
+        solo.req("POST", "/api/v1/vms/web/snapshots/s1/revert", None, token=t),
+        solo.req("PUT", "/api/v1/vms/web/permissions", {"grants": [
+            {"user": "alice", "permissions": ["view", "control"]}]}, token=t),
+        solo.req("PUT", "/api/v1/disks/d1/permissions", {"grants": [
+            {"group": "ops", "permissions": ["view"]}]}, token=t),
+        solo.req("PUT", "/api/v1/permissions", {"grants": [
+            {"user": "alice", "permissions": ["view"]}]}, token=t),
+        solo.req("POST", "/api/v1/hooks", {"event": "vm-started", "command": "true"}, token=t),
+    ]
+    bad = [(i, s) for i, s in enumerate(steps) if s[0] not in (200, 201, 202, 204)]
+    ok("import-setup", not bad, str(bad))
+    before = snapshot_of(solo, t)
+    st, web = solo.req("GET", "/api/v1/vms/web", token=t)
+    old_id = vm_id(solo_data, "web")
+    solo.stop()
+    # the VM's directory (undo disks, UEFI variables and logs live there)
+    os.makedirs(os.path.join(solo_data, "vms", str(old_id)), exist_ok=True)
+    with open(os.path.join(solo_data, "vms", str(old_id), "marker"), "w") as f:
+        f.write("web's")
+
+    # --- the cluster, with a host of its own ------------------------------------------------
+    c1 = daemon(data_dir("c1"), "c1").start()
+    tc = c1.login("admin", "adminpass1")
+    st, _ = c1.req("POST", "/api/v1/vms", {"name": "other", "kernel": "k.elf"}, token=tc)
+    ok("import-cluster-setup", st == 201, str(st))
+
+    # a host whose inventory has a name the cluster has: refused whole
+    clash_data = data_dir("clash")
+    clash = daemon(clash_data, None).start()
+    tk = clash.login("admin", "adminpass1")
+    clash.req("POST", "/api/v1/disks", {"name": "cdisk", "size": 1 << 20}, token=tk)
+    clash.req("POST", "/api/v1/vms", {"name": "other", "kernel": "k.elf"}, token=tk)
+    clash.stop()
+    rc, err = serve_once(clash_data, "clash", "--import-inventory")
+    st, js = c1.req("GET", "/api/v1/disks", token=tc)
+    ok("import-conflict-refused", rc == 1 and "the cluster has already VM other" in err
+       and "nothing was imported" in err, str((rc, err[-400:])))
+    ok("import-conflict-writes-nothing", st == 200 and js["disks"] == [] and
+       os.path.exists(os.path.join(clash_data, "inventory.db")), str((st, js)))
+    rc, err = serve_once(clash_data, "clash", "--import-inventory", "--inventory", "sqlite")
+    ok("import-needs-etcd", rc == 2 and "--import-inventory is for --inventory etcd" in err,
+       str((rc, err[-300:])))
+
+    # --- the host joins with its inventory --------------------------------------------------
+    solo2 = daemon(solo_data, "solo", ["--import-inventory"]).start()
+    with open(solo2.log.name) as f:
+        log = f.read()
+    ok("import-logged", "inventory imported into the cluster's: 2 VMs, 1 disks, 1 networks"
+       in log and "1 users (1 already there)" in log, log[-600:])
+    ok("import-file-set-aside", not os.path.exists(os.path.join(solo_data, "inventory.db")) and
+       os.path.exists(os.path.join(solo_data, "inventory.db.imported")))
+    t2 = solo2.login("admin", "adminpass1")
+    after = snapshot_of(solo2, t2)
+    after_c1 = snapshot_of(c1, tc)
+    for p in PATHS:
+        b, a = before[p], after[p]
+        if p in ("/api/v1/users", "/api/v1/groups"):
+            ok("import-same " + p, a[0] == 200 and a == after_c1[p] and
+               all(x in a[1][p.rsplit("/", 1)[1]] for x in b[1][p.rsplit("/", 1)[1]]),
+               str((b, a)))
+        else:
+            ok("import-same " + p, a == b and after_c1[p] == a, str((b, a)))
+    st, js = c1.req("GET", "/api/v1/vms/web", token=tc)
+    new_id = int(etcd.get("/imp/u/vms.name/web")[0])
+    ok("import-uuid-kept", st == 200 and js.get("uuid") == web.get("uuid") and web.get("uuid"),
+       str((js.get("uuid"), web.get("uuid"))))
+    ok("import-vm-dir-moved", new_id != old_id and
+       open(os.path.join(solo_data, "vms", str(new_id), "marker")).read() == "web's" and
+       not os.path.exists(os.path.join(solo_data, "vms", str(old_id))), str((old_id, new_id)))
+    ta = c1.login("alice", "Alice-pass1")
+    st, js = c1.req("GET", "/api/v1/vms", token=ta)
+    # alice's grants came along: view on the server (every VM), control on web only
+    st2, js2 = c1.req("POST", "/api/v1/vms/tmpl/start", token=ta)
+    ok("import-user-logs-in-elsewhere", ta is not None and st == 200 and
+       [v["name"] for v in js["vms"]] == ["other", "tmpl", "web"] and st2 == 403,
+       str((st, js, st2, js2)))
+    solo2.stop()
+    rc, err = serve_once(solo_data, "solo", "--import-inventory")
+    ok("import-not-twice", rc == 1 and "no inventory to import" in err, str((rc, err[-300:])))
+finally:
+    for d in daemons:
+        d.stop()
+    etcd.stop()
+    shutil.rmtree(tmp, ignore_errors=True)
+sys.exit(1 if lib.fails else 0)
