@@ -10,7 +10,7 @@ misbehaves in one way per MODE. Usage: agent-peer.py MODE SOCKET
              other ids (another number, a string, an object) and never its own
   huge-line  answers the resynchronisation, then every command with a 2 MiB line, then
              its real reply {"return": {"huge": "survived"}, "id": ID}
-  late       answers the resynchronisation at once and every command 3 s late with
+  late       answers the resynchronisation at once and every command 1 s late with
              {"return": {"n": N}, "id": ID} (N counts commands from 1)
 """
 import json
@@ -86,7 +86,7 @@ def serve(conn):
             conn.sendall(b'{"return": "' + b"x" * (2 << 20) + b'"}\n')
             conn.sendall(json.dumps({"return": {"huge": "survived"}, "id": rid}).encode() + b"\n")
         elif mode == "late":
-            time.sleep(3)
+            time.sleep(1)       # (longer than the 300 ms the first call waits)
             conn.sendall(json.dumps({"return": {"n": n}, "id": rid}).encode() + b"\n")
 
 

@@ -17,10 +17,13 @@ done
 json() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
 fill() { dd if=/dev/urandom of="$1" bs=512 seek="$2" count="$3" conv=notrunc status=none; }
 zero() { dd if=/dev/zero of="$1" bs=512 seek="$2" count="$3" conv=notrunc status=none; }
-vsize_qemu() { qemu-img info -f vpc --output=json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["virtual-size"])'; }
-vsize_vsrv() { $V img info --output=json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["virtual-size"])'; }
-# vinfo FILE KEY: a field of vsrv's format-specific data
-vinfo() { $V img info --output=json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["format-specific"]["data"][sys.argv[1]])' "$2"; }
+# vsizes FILE: the virtual size qemu-img gives, then vsrv's (one python3 call for both)
+vsizes() {
+	python3 -c 'import json,sys; print(*(json.loads(a)["virtual-size"] for a in sys.argv[1:]))' \
+		"$(qemu-img info -f vpc --output=json "$1")" "$($V img info --output=json "$1")"
+}
+# vinfo FILE KEY...: fields of vsrv's format-specific data, separated by spaces
+vinfo() { $V img info --output=json "$1" | python3 -c 'import json,sys; d = json.load(sys.stdin)["format-specific"]["data"]; print(*(d[k] for k in sys.argv[1:]))' "${@:2}"; }
 
 # A source with data in several blocks, partial sectors runs, and holes. 20 MiB.
 truncate -s 20M src.raw
@@ -42,7 +45,7 @@ qemu_check() {
 vhdiinfo_ok() {
 	local out want_size want_uuid
 	out=$(vhdiinfo "$2" 2>&1)
-	want_size=$(vinfo "$2" current-size); want_uuid=$(vinfo "$2" uuid)
+	read -r want_size want_uuid < <(vinfo "$2" current-size uuid)
 	if grep -q "Disk type[[:space:]]*: $3" <<<"$out" && grep -q "($want_size bytes)" <<<"$out" &&
 	   grep -qi "Identifier[[:space:]]*: $want_uuid" <<<"$out"; then
 		pass "$1-vhdiinfo"
@@ -67,21 +70,22 @@ for n in dyn dyn512k dynforce fixed fixedforce dynodd fixedodd; do
 	raw=${!#}
 	if ! $V img convert -O vhd "$@" $n.vhd; then fail "$n-create" "vsrv img convert failed"; continue; fi
 	qemu_check $n $n.vhd
-	[ "$(vsize_qemu $n.vhd)" = "$(vsize_vsrv $n.vhd)" ] && pass "$n-qemu-size" ||
-		fail "$n-qemu-size" "qemu $(vsize_qemu $n.vhd), vsrv $(vsize_vsrv $n.vhd)"
+	read -r qs vs < <(vsizes $n.vhd)
+	[ -n "$qs" ] && [ "$qs" = "$vs" ] && pass "$n-qemu-size" || fail "$n-qemu-size" "qemu $qs, vsrv $vs"
 	out=$(qemu-img compare -f vpc -F raw $n.vhd $raw 2>&1) && pass "$n-qemu-compare" || fail "$n-qemu-compare" "$out"
 	qemu-img convert -f vpc -O raw $n.vhd q-$n.raw && $V img convert -O raw $n.vhd v-$n.raw &&
 		cmp q-$n.raw v-$n.raw && pass "$n-qemu-convert" || fail "$n-qemu-convert" "raw copies differ"
 	case $n in fixed*) type=Fixed ;; *) type=Dynamic ;; esac
 	vhdiinfo_ok $n $n.vhd $type
-	[[ $n == *force ]] && { [ "$(vsize_vsrv $n.vhd)" = $((20 << 20)) ] && pass "$n-exact-size" || fail "$n-exact-size" "$(vsize_vsrv $n.vhd)"; }
+	[[ $n == *force ]] && { [ "$vs" = $((20 << 20)) ] && pass "$n-exact-size" || fail "$n-exact-size" "$vs"; }
 done
 # Empty images straight from create, every type, and a differencing one.
 $V img create -q e-dyn.vhd 100M && $V img create -q -o subformat=fixed e-fixed.vhd 3M &&
 	$V img create -q -b dyn.vhd e-diff.vhd || fail empty-create
 for n in e-dyn e-fixed; do
 	qemu_check $n $n.vhd
-	[ "$(vsize_qemu $n.vhd)" = "$(vsize_vsrv $n.vhd)" ] && pass "$n-qemu-size" || fail "$n-qemu-size"
+	read -r qs vs < <(vsizes $n.vhd)
+	[ -n "$qs" ] && [ "$qs" = "$vs" ] && pass "$n-qemu-size" || fail "$n-qemu-size" "qemu $qs, vsrv $vs"
 done
 vhdiinfo_ok e-dyn e-dyn.vhd Dynamic
 vhdiinfo_ok e-fixed e-fixed.vhd Fixed
@@ -100,8 +104,8 @@ for size in 20971520 10000384 33555968; do
 		for force in off on; do
 			n=q-$sub-$force-$size
 			qemu-img convert -f raw -O vpc -o subformat=$sub,force_size=$force q-src.raw $n.vhd || { fail "$n" "qemu-img convert"; continue; }
-			qs=$(vsize_qemu $n.vhd) vs=$(vsize_vsrv $n.vhd)
-			[ "$qs" = "$vs" ] && pass "$n-size" || fail "$n-size" "qemu $qs, vsrv $vs"
+			read -r qs vs < <(vsizes $n.vhd)
+			[ -n "$qs" ] && [ "$qs" = "$vs" ] && pass "$n-size" || fail "$n-size" "qemu $qs, vsrv $vs"
 			qemu-img convert -f vpc -O raw $n.vhd q.raw && $V img convert -O raw $n.vhd v.raw && cmp q.raw v.raw &&
 				pass "$n-content" || fail "$n-content" "raw copies differ"
 			[ "$($V img check $n.vhd >/dev/null 2>&1; echo $?)" = 0 ] && pass "$n-check" || fail "$n-check" "$($V img check $n.vhd 2>&1)"
@@ -120,7 +124,7 @@ $V img compare w.vhd q.raw >/dev/null && pass qemu-io-compare || fail qemu-io-co
 mkdir chain && cd chain
 truncate -s 16M r0.raw; fill r0.raw 0 4096; fill r0.raw 10000 5000; fill r0.raw 30000 2768
 $V img convert -O vhd r0.raw base.vhd
-vs=$(vsize_vsrv base.vhd); truncate -s $vs r0.raw
+read -r _ vs < <(vsizes base.vhd); truncate -s $vs r0.raw
 cp r0.raw r1.raw; fill r1.raw 1 1; fill r1.raw 4095 2; zero r1.raw 12000 100; fill r1.raw 20000 50
 cp r1.raw r2.raw; fill r2.raw 2 1000; zero r2.raw 4095 1; fill r2.raw 28000 4000
 cp r2.raw r3.raw; zero r3.raw 0 4096; fill r3.raw 12010 10; fill r3.raw 32000 $(( vs / 512 - 32000 ))

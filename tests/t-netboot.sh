@@ -72,21 +72,29 @@ else
 			>"$TMP/$name.out" 2>"$TMP/$name.err" </dev/null
 		st=$?
 	}
-	qboot q-e1000 pc -device e1000,netdev=n0 -boot n
-	judge netboot-qemu-e1000 "$TMP/q-e1000.out" "$st"
-	qboot q-virtio q35 -device virtio-net-pci,netdev=n0,bootindex=1
-	judge netboot-qemu-virtio "$TMP/q-virtio.out" "$st"
-	if [ -r "$OVMF" ]; then
-		cp "$OVMF_VARS" "$TMP/q_VARS.fd"
+	# the three boots at the same time (each a QEMU of its own; lines printed in this order)
+	q_e1000() { qboot q-e1000 pc -device e1000,netdev=n0 -boot n; judge netboot-qemu-e1000 "$TMP/q-e1000.out" "$st"; }
+	q_virtio() {
+		qboot q-virtio q35 -device virtio-net-pci,netdev=n0,bootindex=1
+		judge netboot-qemu-virtio "$TMP/q-virtio.out" "$st"
+	}
+	q_uefi() {
 		watch netboot-qemu-uefi "$TMP/q-uefi.out" 240 "$MARK under UEFI" \
 			"$QEMU" -M q35 -accel tcg -m 256 -nodefaults -nographic -serial stdio -no-reboot \
 			-drive "if=pflash,format=raw,readonly=on,file=$OVMF" \
 			-drive "if=pflash,format=raw,file=$TMP/q_VARS.fd" \
 			-netdev "user,id=n0,tftp=$D,bootfile=uefi.ipxe" \
 			-device virtio-net-pci,netdev=n0,bootindex=1
+	}
+	par_start q-e1000 q_e1000
+	par_start q-virtio q_virtio
+	if [ -r "$OVMF" ]; then
+		cp "$OVMF_VARS" "$TMP/q_VARS.fd"
+		par_start q-uefi q_uefi
 	else
 		skip netboot-qemu-uefi "Debian's ovmf is not installed"
 	fi
+	par_wait
 fi
 
 # ---- vsrv: refused before the VM is built (no KVM needed) ------------------------------------

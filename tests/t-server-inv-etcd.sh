@@ -54,14 +54,17 @@ check inv-etcd-unreachable 1 "cannot open the inventory on etcd http://127.0.0.1
   --cluster "http://127.0.0.1:$port" --host-url http://127.0.0.1:2 --inventory etcd
 
 # --- two hosts on one inventory (tests/server/inv_etcd.py) ----------------------------------
-# (it and the test files below run at the same time: each process has its own etcd member,
-# data directories and ports; their results are read in this order)
+# (it, inv_import.py and the test files below run at the same time: each process has its own
+# etcd member, data directories and ports; their results are read in this order)
 mkdir -p "$tmp/logs/shared"
 (VSRV_TEST_LOG_DIR="$tmp/logs/shared" timeout -k 5 120 python3 tests/server/inv_etcd.py \
   </dev/null >"$tmp/shared.out" 2>&1; echo $? >"$tmp/shared.rc") &
+
+# --- a host joins with its inventory (tests/server/inv_import.py) ----------------------------
 mkdir -p "$tmp/logs/import"
 (VSRV_TEST_LOG_DIR="$tmp/logs/import" timeout -k 5 180 python3 tests/server/inv_import.py \
   </dev/null >"$tmp/import.out" 2>&1; echo $? >"$tmp/import.rc") &
+
 # --- the server's tests on the etcd inventory -----------------------------------------------
 # By default the files that reach most parts of the etcd backend through the API (VMs,
 # disks, networks, events: api; users, groups, grants and sessions: authz; layers,

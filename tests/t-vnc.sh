@@ -25,30 +25,38 @@ rc=$?
 "$VSRV" run --help | grep -q -- "--vnc SPEC" && pass vnc-usage || fail vnc-usage "not in vsrv run --help"
 
 # --- the unit tests of the server under ASan (build/tests/unit-vnc* run by themselves) ---
-asan=$ROOT/build-asan/tests/unit-vnc_hostile
-if [ -x "$asan" ]; then
-	if out=$(VNC_FUZZ_ITERS=${VNC_FUZZ_ITERS:-2000} ASAN_OPTIONS=detect_leaks=1 \
-		 UBSAN_OPTIONS=halt_on_error=1 timeout 500 "$asan" 2>&1) && ! grep -q "^FAIL" <<<"$out"; then
-		pass "vnc-hostile-asan ($(grep -c '^PASS' <<<"$out") cases, $(grep '^# random' <<<"$out" | sed 's/^# //'))"
+# (the two at the same time: they mostly wait for what a client gets, or does not)
+vnc_hostile_asan() {
+	asan=$ROOT/build-asan/tests/unit-vnc_hostile
+	if [ -x "$asan" ]; then
+		if out=$(VNC_FUZZ_ITERS=${VNC_FUZZ_ITERS:-2000} ASAN_OPTIONS=detect_leaks=1 \
+			 UBSAN_OPTIONS=halt_on_error=1 timeout 500 "$asan" 2>&1) && ! grep -q "^FAIL" <<<"$out"; then
+			pass "vnc-hostile-asan ($(grep -c '^PASS' <<<"$out") cases, $(grep '^# random' <<<"$out" | sed 's/^# //'))"
+		else
+			echo "$out" | tail -30
+			fail vnc-hostile-asan "a FAIL, a sanitizer report or a crash"
+		fi
 	else
-		echo "$out" | tail -30
-		fail vnc-hostile-asan "a FAIL, a sanitizer report or a crash"
+		skip vnc-hostile-asan "no ASan build ($asan: make asan)"
 	fi
-else
-	skip vnc-hostile-asan "no ASan build ($asan: make asan)"
-fi
-asan=$ROOT/build-asan/tests/unit-vnc
-if [ -x "$asan" ]; then
-	if out=$(ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 timeout 500 "$asan" 2>&1) &&
-	   ! grep -q "^FAIL" <<<"$out"; then
-		pass "vnc-asan ($(grep -c '^PASS' <<<"$out") cases)"
+}
+vnc_asan() {
+	asan=$ROOT/build-asan/tests/unit-vnc
+	if [ -x "$asan" ]; then
+		if out=$(ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 timeout 500 "$asan" 2>&1) &&
+		   ! grep -q "^FAIL" <<<"$out"; then
+			pass "vnc-asan ($(grep -c '^PASS' <<<"$out") cases)"
+		else
+			echo "$out" | tail -30
+			fail vnc-asan "a FAIL, a sanitizer report or a crash"
+		fi
 	else
-		echo "$out" | tail -30
-		fail vnc-asan "a FAIL, a sanitizer report or a crash"
+		skip vnc-asan "no ASan build ($asan: make asan)"
 	fi
-else
-	skip vnc-asan "no ASan build ($asan: make asan)"
-fi
+}
+par_start hostile vnc_hostile_asan
+par_start vnc vnc_asan
+par_wait
 
 # --- a guest ---
 if ! have_kvm; then skip vnc-guest "$kvm_reason"; finish; exit; fi

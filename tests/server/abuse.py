@@ -241,9 +241,11 @@ def slow_clients():
         for s in socks:
             s.close()
         d.stop()
+
+
+def header_deadline():
     # A request must arrive whole within --request-timeout: a client trickling one header
-    # byte every 0.2 s and one sending nothing are cut off; a keep-alive client whose
-    # requests come in time is not.
+    # byte every 0.2 s and one sending nothing are cut off
     d = Daemon(os.path.join(tmp, "deadline"), extra=["--request-timeout", "3"]).start()
     try:
         drip = slow_client(d.port, "127.0.0.50", partial=b"GET /api/v1/health HTTP/1.1\r\n")
@@ -264,6 +266,14 @@ def slow_clients():
         ok("slow-header-cut-off", cut is not None and cut >= 2.5 and idle_cut, str((cut, idle_cut)))
         drip.close()
         idle.close()
+    finally:
+        d.stop()
+
+
+def keepalive_deadline():
+    # ... and a keep-alive client whose requests come in time is not
+    d = Daemon(os.path.join(tmp, "keepalive"), extra=["--request-timeout", "3"]).start()
+    try:
         c = d.conn()
         res = []
         for _ in range(3):
@@ -274,8 +284,15 @@ def slow_clients():
             time.sleep(1)
         c.close()
         ok("keep-alive-in-time-kept", res == [200] * 3, str(res))
-        # A response being served has no deadline: an event stream idle for longer than
-        # the request timeout still gets the next event.
+    finally:
+        d.stop()
+
+
+def stream_deadline():
+    # A response being served has no deadline: an event stream idle for longer than
+    # the request timeout still gets the next event.
+    d = Daemon(os.path.join(tmp, "stream"), extra=["--request-timeout", "3"]).start()
+    try:
         adm = d.login("admin", "adminpass1")
         c = d.conn()
         c.request("GET", "/api/v1/events?follow=1", headers={"Authorization": "Bearer " + adm})
@@ -296,6 +313,9 @@ def slow_clients():
         ok("stream-outlives-request-timeout", b"late-event" in got, got[-200:])
     finally:
         d.stop()
+
+
+def tls_deadline():
     # Over TLS the handshake is part of the request: a client that connects and never
     # starts it is cut off too.
     if not shutil.which("openssl"):
@@ -475,17 +495,61 @@ def secrets_and_modes():
         d.stop()
 
 
+class SectionOutput:
+    """sys.stdout while sections run at the same time: the lines of the section a thread
+    runs go to that section's buffer (printed in the sections' order at the end)."""
+    def __init__(self, real):
+        self.real = real
+        self.buf = {}                # thread id -> the list its section's lines go to
+
+    def write(self, text):
+        b = self.buf.get(threading.get_ident())
+        if b is None:
+            return self.real.write(text)
+        b.append(text)
+        return len(text)
+
+    def flush(self):
+        self.real.flush()
+
+
+def run_sections(fns, out, bufs):
+    for fn in fns:
+        out.buf[threading.get_ident()] = bufs[fn]
+        try:
+            fn()
+        except Exception as e:   # a section that cannot run fails as a whole
+            ok(fn.__name__, False, "%s: %s" % (type(e).__name__, e))
+        finally:
+            del out.buf[threading.get_ident()]
+
+
 mounts = []
-sections = [login_throttle, event_retention, slow_clients, disk_space, secrets_and_modes]
+sections = [login_throttle, event_retention, slow_clients, header_deadline, keepalive_deadline,
+            stream_deadline, tls_deadline, disk_space, secrets_and_modes]
+# The sections that mostly wait for the server's timeouts (each with a daemon of its own)
+# run beside the others, which run one after the other (some measure the server's answer
+# times or count on its login backoff: they get no company but these sleepers).
+waiting = [event_retention, header_deadline, keepalive_deadline, stream_deadline, tls_deadline]
+out = SectionOutput(sys.stdout)
+bufs = {}
 try:
     only = os.environ.get("ABUSE_ONLY")
-    for fn in sections:
-        if not only or only in fn.__name__:
-            try:
-                fn()
-            except Exception as e:   # a section that cannot run fails as a whole
-                ok(fn.__name__, False, "%s: %s" % (type(e).__name__, e))
+    chosen = [fn for fn in sections if not only or only in fn.__name__]
+    bufs = {fn: [] for fn in chosen}
+    sys.stdout = out
+    threads = [threading.Thread(target=run_sections, args=([fn], out, bufs)) for fn in chosen if fn in waiting]
+    threads.append(threading.Thread(target=run_sections, args=([fn for fn in chosen if fn not in waiting],
+                                                               out, bufs)))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
 finally:
+    sys.stdout = out.real
+    for fn in bufs:
+        sys.stdout.write("".join(bufs[fn]))
+    sys.stdout.flush()
     for m in mounts:
         subprocess.run(["umount", "-l", m], capture_output=True)
     shutil.rmtree(tmp, ignore_errors=True)

@@ -67,6 +67,11 @@ try:
             f.write("%d\n" % (boot_ms() + ms))
         os.rename(dl + ".tmp", dl)
 
+    # without the link (a single host): no deadline, the VMM runs on (read below; it runs
+    # meanwhile)
+    os.makedirs(mdir + "2")
+    mon2 = subprocess.Popen([VSRV_BIN, "monitor", mdir + "2", "--", "/bin/sleep", "1.5"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     push(1000)
     os.symlink(dl, os.path.join(mdir, "lease.deadline"))
     mon = subprocess.Popen([VSRV_BIN, "monitor", mdir, "--", "/bin/sleep", "60"],
@@ -86,11 +91,7 @@ try:
     # (1 s) after it: before a lease could expire
     ok("monitor-kills-vmm-at-deadline", ex.strip() == "signal 9" and 0.5 <= took <= 2.0,
        "exit %r after %.2f s: %s" % (ex, took, mon.stderr.read().decode()[-300:]))
-    # without the link (a single host): no deadline, the VMM runs on
-    os.makedirs(mdir + "2")
-    mon = subprocess.Popen([VSRV_BIN, "monitor", mdir + "2", "--", "/bin/sleep", "1.5"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    mon.wait(10)
+    mon2.wait(10)
     ex = open(os.path.join(mdir + "2", "exit")).read()
     ok("monitor-without-link-no-deadline", ex.strip() == "exited 0", ex)
 
@@ -140,16 +141,6 @@ try:
     rc, out = cli(b, "hosts", "--json")
     ok("cli-hosts-json", rc == 0 and {h["name"] for h in json.loads(out)["hosts"]} == {"a", "b"},
        out)
-
-    # the same name twice: refused once the live one's lease is seen not to expire
-    dup = daemon("a", etcd.endpoints, start=False)
-    dup.data = os.path.join(tmp, "a2")
-    t0 = time.time()
-    dup.start(wait=False)
-    rc = dup.proc.wait(TTL + 15)
-    ok("host-name-taken-refused", rc != 0 and "choose another --host-name" in log_of(dup),
-       "rc %s: %s" % (rc, log_of(dup)[-400:]))
-    dup.proc = None
 
     # --- leases are renewed; etcd's leader killed changes nothing --------------------------
     # (the hosts' renewals fail during the election and are retried every 250 ms)
@@ -235,6 +226,12 @@ try:
     ok("host-restart-within-ttl-keeps-lease", now_a is not None and now_a[1] == lease_a and
        "takes its lease" in log_of(a), "%s vs %x" % (now_a, lease_a))
 
+    # the same name twice: refused once the live one's lease is seen not to expire (about
+    # TTL + 2 s: its result is read after the watchdog's part, which goes on meanwhile)
+    dup = daemon("a", etcd.endpoints, start=False)
+    dup.data = os.path.join(tmp, "a2")
+    dup.start(wait=False)
+
     # --- the watchdog: host w loses etcd (its link is cut), the cluster does not -----------
     live = [i for i in range(etcd.n) if etcd.procs[i]]
     prox = Proxy(etcd.cports[live[0]])
@@ -293,6 +290,10 @@ try:
         skip("watchdog-stops-running-vms", "no usable /dev/kvm: no VM can run on w")
     w.stop()
     prox.stop()
+    rc = dup.proc.wait(TTL + 15)
+    ok("host-name-taken-refused", rc != 0 and "choose another --host-name" in log_of(dup),
+       "rc %s: %s" % (rc, log_of(dup)[-400:]))
+    dup.proc = None
     st, js, hs = hosts_of(b, tb)
     ok("hosts-stopped-host-not-alive", st == 200 and "w" in hs and not hs["w"]["alive"] and
        hs["a"]["alive"], str(js))
@@ -312,12 +313,20 @@ try:
     ok("quorum-lost-fence-at-ttl-minus-margin", m and FIRE / 1000.0 <= float(m[-1]) < TTL,
        str(m))
 finally:
+    # etcd first: a host that cannot reach it ends at once (with a member or two left
+    # without a quorum, each call to revoke its lease would wait for its timeout)
+    for c in list(EtcdCluster._all):
+        c.stop()
+    for d in daemons:                       # all told to end first: they end at the same time
+        try:
+            if d.proc and d.proc.poll() is None:
+                d.proc.terminate()
+        except Exception as e:
+            print("# stop:", e)
     for d in daemons:
         try:
             d.stop()
         except Exception as e:
             print("# stop:", e)
-    for c in list(EtcdCluster._all):
-        c.stop()
     shutil.rmtree(tmp, ignore_errors=True)
 sys.exit(1 if fails else 0)
