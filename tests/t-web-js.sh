@@ -13,7 +13,7 @@ if ! command -v node >/dev/null 2>&1; then
 fi
 out=$(timeout -k 5 300 node --test --test-reporter=tap tests/web/unit.test.mjs tests/web/server.test.mjs \
 	tests/web/browser.test.mjs tests/web/manage.test.mjs tests/web/display.test.mjs \
-	tests/web/cluster.test.mjs 2>&1)
+	tests/web/cluster.test.mjs tests/web/migrate.test.mjs 2>&1)
 rc=$?
 # Top-level TAP results: "ok N - name", "not ok N - name", "# SKIP reason".
 awk '

@@ -151,6 +151,11 @@ export class Api {
   vmAction(name, action) {
     return this.request('POST', '/api/v1/vms/' + seg(name) + '/' + seg(action));
   }
+  // Live-migrate a running VM to another host of the cluster: {to, disks: 'shared'|'copy'};
+  // answers {task} (docs/api.yaml).
+  migrateVm(name, body) {
+    return this.request('POST', '/api/v1/vms/' + seg(name) + '/migrate', body);
+  }
   // A stopped VM's kept undo disks (404 when it has none); commit (a task) or discard them.
   undoDisks(name) { return this.request('GET', '/api/v1/vms/' + seg(name) + '/undo-disks'); }
   undoAction(name, action) {

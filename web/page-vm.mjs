@@ -17,6 +17,81 @@ function ioCells(dev, a, b) {
   return dev ? [fmtBytes(dev[a] ?? 0), fmtBytes(dev[b] ?? 0)] : ['–', '–'];
 }
 
+// Live migration to another host of the cluster, for holders of control on a running VM
+// that runs on a host (vm.host): a box of its own (the toolbar is drawn again on every
+// update, a choice there would be lost) with the alive hosts but the VM's own, fetched when
+// it opens, whether to copy the disks, and the migration's task followed to its end.
+function migrateSection(name, alive, changed) {
+  const to = h('select', { id: 'migrate-to', 'data-key': name + '/migrate-to' });
+  const copy = h('input', { type: 'checkbox', id: 'migrate-copy', 'data-key': name + '/migrate-copy' });
+  const status = h('p', { class: 'hint', role: 'status' });
+  const go = h('button', { type: 'submit', 'data-key': name + '/migrate-go' }, 'Migrate');
+  const cancel = h('button', { type: 'button', on: { click: () => { box.hidden = true; } } }, 'Cancel');
+  let busy = false;
+  const run = async () => {
+    const host = to.value;
+    if (!host || busy)
+      return;
+    clearError();
+    busy = true;
+    go.disabled = true;
+    status.textContent = 'Migrating to ' + host + '…';
+    try {
+      const js = await api.migrateVm(name, { to: host, disks: copy.checked ? 'copy' : 'shared' });
+      await waitTask(js.task, alive);
+      status.textContent = 'Moved to ' + host + '.';
+    } catch (e) {
+      status.textContent = '';
+      if (alive())
+        showError(e);
+    } finally {
+      busy = false;
+      go.disabled = false;
+      if (alive())
+        refreshVm(name).catch(() => {});
+    }
+  };
+  const box = h('form', { id: 'vm-migrate', 'aria-labelledby': 'migrate-h', hidden: true,
+    on: { submit: (e) => { e.preventDefault(); run(); } } },
+    h('h2', { id: 'migrate-h' }, 'Migrate to another host'),
+    h('label', { for: 'migrate-to' }, 'Host'), to,
+    h('label', { for: 'migrate-copy' }, copy, ' Copy its disks (not on storage both hosts share)'),
+    h('div', { class: 'actions' }, go, cancel), status);
+  const show = async () => {
+    const vm = app.state.vms[name];
+    clearError();
+    try {
+      const js = await api.hosts();
+      const others = (js.hosts || []).filter((x) => x.alive && x.name !== (vm && vm.host));
+      if (!alive())
+        return;
+      replace(to, ...others.map((x) => h('option', { value: x.name },
+        x.name + (x.free_memory_mib !== undefined ? ' (' + fmtMib(x.free_memory_mib) + ' free)' : ''))));
+      status.textContent = others.length ? '' : 'No other host of the cluster is alive.';
+      go.disabled = !others.length;
+      box.hidden = false;
+    } catch (e) { showError(e); }
+  };
+  // Whether the toolbar offers it: vm runs on a host of a cluster of several hosts, and the
+  // caller holds control on it and may see the hosts (view on the server). GET /api/v1/hosts
+  // is asked the first time the rest holds; changed() draws the page again with its answer.
+  let several = false, asked = false;
+  const offered = (vm) => {
+    const may = vm.state === 'running' && !!vm.host && consoleAccess(vm, serverPerms()).live &&
+      mayServer('view');
+    if (may && !asked) {
+      asked = true;
+      api.hosts().then((js) => {
+        several = !!js.cluster && (js.hosts || []).length > 1;
+        if (several && alive())
+          changed();
+      }, () => {});
+    }
+    return may && several;
+  };
+  return { el: box, show, offered };
+}
+
 // The undo disks its last run kept (an off VM's), with Commit and Discard for holders of
 // control; loaded when the page opens, when the VM goes off and after an action.
 function undoSection(name, alive) {
@@ -142,6 +217,7 @@ export function viewVm(name) {
     } catch (e) { showError(e); }
   } } }, h('label', { for: 'console-input' }, 'Send a line'), input, h('button', { type: 'submit' }, 'Send'));
   const undo = undoSection(name, alive);
+  const migrate = migrateSection(name, alive, () => render());
   const media = mediaSection(name, alive);
   const charts = new VmCharts(name);
   // The graphical console: for control on a VM with a display (vm.display), while it runs.
@@ -160,7 +236,7 @@ export function viewVm(name) {
     { onNote: (t) => { gnote.textContent = t; } });
   let gshown = null;
   replace(main, h('p', {}, h('a', { href: '#/vms' }, '← Virtual machines')), h('h1', {}, name), info,
-    gui, media.el, undo.el, charts.el, h('h2', {}, 'Serial console'), h('div', { class: 'toolbar' },
+    migrate.el, gui, media.el, undo.el, charts.el, h('h2', {}, 'Serial console'), h('div', { class: 'toolbar' },
       h('button', { type: 'button', on: { click: () => feed.loadLog() } }, 'Reload log'),
       h('button', { type: 'button', on: { click: () => term.reset() } }, 'Clear')),
     pane, sendBox, note);
@@ -209,7 +285,9 @@ export function viewVm(name) {
       mayVm(vm, 'modify') ? h('a', { class: 'button', href: '#/edit/' + encodeURIComponent(name),
         'data-key': name + '/edit' }, 'Settings') : null,
       mayVm(vm, 'change-permissions') ? h('a', { class: 'button', href: '#/grants/vms/' + encodeURIComponent(name),
-        'data-key': name + '/grants' }, 'Permissions') : null];
+        'data-key': name + '/grants' }, 'Permissions') : null,
+      migrate.offered(vm) ? h('button', { type: 'button', 'data-key': name + '/migrate',
+        on: { click: () => migrate.show() } }, 'Migrate…') : null];
     replace(info,
       h('div', { class: 'toolbar' }, stateBadge(vm.state), actionButtons(vm), ...links),
       h('div', { class: 'grid2' },

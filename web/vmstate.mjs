@@ -30,6 +30,11 @@ export const eventStates = Object.freeze({
   'vm-saved-discarded': 'stopped',
 });
 
+// Events after which a VM runs on another host (its "host"), its state unchanged: the VM is
+// fetched again.
+export const hostEvents = Object.freeze(['vm-migrated', 'vm-migrated-in', 'vm-failover',
+                                         'vm-migrate-failed']);
+
 function withStale(stale, name) {
   return stale.includes(name) ? stale : [...stale, name];
 }
@@ -113,6 +118,11 @@ function applyEvent(state, ev) {
     return next;                             // an event of a VM this page deleted
   if (type === 'vm-created' || type === 'vm-updated') {
     const cur = next.vms[name] || (type === 'vm-created' ? { name, state: 'stopped' } : null);
+    return { ...next, vms: cur ? { ...next.vms, [name]: { ...cur, _event: id ?? cur._event } } : next.vms,
+             stale: withStale(next.stale, name) };
+  }
+  if (hostEvents.includes(type)) {
+    const cur = next.vms[name];
     return { ...next, vms: cur ? { ...next.vms, [name]: { ...cur, _event: id ?? cur._event } } : next.vms,
              stale: withStale(next.stale, name) };
   }

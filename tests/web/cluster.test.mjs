@@ -4,35 +4,19 @@
 // without --cluster lists itself alone.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Api, MemoryStorage } from '../../web/api.mjs';
-import { startDaemon, freePort, until, sleep } from './daemon.mjs';
+import { startDaemon, startEtcd, noEtcd, until, sleep } from './daemon.mjs';
 import { openBrowser, noBrowser } from './chrome.mjs';
 
-const ETCD = '/usr/bin/etcd';
-const noEtcd = (() => {
-  try { accessSync(ETCD, constants.X_OK); return false; } catch (e) { return 'etcd is not installed (etcd-server)'; }
-})();
 const skip = noBrowser || noEtcd;
 
-let etcd, etcdDir, a, bHost, alone, api, b;
+let etcd, a, bHost, alone, api, b;
 
 before(async () => {
   if (skip)
     return;
-  etcdDir = mkdtempSync(join(tmpdir(), 'vsrv-webetcd.'));
-  const cport = await freePort(), pport = await freePort();
-  const curl = 'http://127.0.0.1:' + cport, purl = 'http://127.0.0.1:' + pport;
-  etcd = spawn(ETCD, ['--name', 'm0', '--data-dir', join(etcdDir, 'm0'), '--listen-client-urls', curl,
-    '--advertise-client-urls', curl, '--listen-peer-urls', purl, '--initial-advertise-peer-urls', purl,
-    '--initial-cluster', 'm0=' + purl], { stdio: 'ignore' });
-  await until(async () => {
-    try { return (await fetch(curl + '/v3/maintenance/status', { method: 'POST', body: '{}' })).ok; }
-    catch (e) { return false; }
-  }, 30000, 'etcd');
+  etcd = await startEtcd();
+  const curl = etcd.url;
   a = await startDaemon('vsrv-webclus-a.', ['--cluster', curl, '--host-name', 'web-a', '--cluster-ttl', '3']);
   bHost = await startDaemon('vsrv-webclus-b.', ['--cluster', curl, '--host-name', 'web-b', '--cluster-ttl', '3']);
   alone = await startDaemon('vsrv-webclus-alone.');
@@ -47,10 +31,8 @@ after(async () => {
   for (const d of [a, bHost, alone])
     if (d)
       await d.stop();
-  if (etcd && etcd.exitCode === null)
-    etcd.kill('SIGKILL');
-  if (etcdDir)
-    rmSync(etcdDir, { recursive: true, force: true });
+  if (etcd)
+    etcd.stop();
 });
 
 // The Host page's hosts table as [[cell, ...], ...].

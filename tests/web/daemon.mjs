@@ -95,3 +95,45 @@ export async function startDaemon(prefix, extra = []) {
     },
   };
 }
+
+// One etcd member (Debian's etcd-server) on free ports, its data in a temporary directory;
+// null when etcd is not installed (noEtcd says why). Resolves to { url, kv, stop() } once it
+// answers: kv is a small client of its v3 JSON gateway (get(key) -> {value, lease} or null,
+// put(key, value, lease)).
+const ETCD = '/usr/bin/etcd';
+export const noEtcd = (() => {
+  try { accessSync(ETCD, constants.X_OK); return false; } catch (e) { return 'etcd is not installed (etcd-server)'; }
+})();
+
+export async function startEtcd() {
+  if (noEtcd)
+    return null;
+  const dir = mkdtempSync(join(tmpdir(), 'vsrv-webetcd.'));
+  const cport = await freePort(), pport = await freePort();
+  const url = 'http://127.0.0.1:' + cport, purl = 'http://127.0.0.1:' + pport;
+  const proc = spawn(ETCD, ['--name', 'm0', '--data-dir', join(dir, 'm0'), '--listen-client-urls', url,
+    '--advertise-client-urls', url, '--listen-peer-urls', purl, '--initial-advertise-peer-urls', purl,
+    '--initial-cluster', 'm0=' + purl], { stdio: 'ignore' });
+  await until(async () => {
+    try { return (await fetch(url + '/v3/maintenance/status', { method: 'POST', body: '{}' })).ok; }
+    catch (e) { return false; }
+  }, 30000, 'etcd');
+  const b64 = (s) => Buffer.from(s).toString('base64');
+  const call = async (path, body) => (await fetch(url + path, { method: 'POST', body: JSON.stringify(body) })).json();
+  const kv = {
+    async get(key) {
+      const js = await call('/v3/kv/range', { key: b64(key) });
+      const x = js.kvs && js.kvs[0];
+      return x ? { value: Buffer.from(x.value || '', 'base64').toString(), lease: x.lease || '0' } : null;
+    },
+    put: (key, value, lease) => call('/v3/kv/put', { key: b64(key), value: b64(value), ...(lease ? { lease } : {}) }),
+  };
+  return {
+    url, kv,
+    stop() {
+      if (proc.exitCode === null)
+        proc.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

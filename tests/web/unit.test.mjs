@@ -298,6 +298,22 @@ test('vmstate: saved, a failed restore stays saved, discard stops it', () => {
   assert.equal(s.vms.a.state, 'stopped');
 });
 
+test('vmstate: a VM that moves to another host (migrated, failed over) is fetched again, its state kept', () => {
+  for (const type of ['vm-migrated', 'vm-migrated-in', 'vm-failover', 'vm-migrate-failed']) {
+    let s = reduce(initialState, { type: 'loaded', vms: [{ name: 'a', state: 'running', host: 'h1' }] });
+    s = reduce(s, { type: 'vm', vm: { name: 'a', state: 'running', host: 'h1' } });
+    assert.deepEqual(s.stale, []);
+    s = reduce(s, { type: 'event', event: ev(40, type, 'a', { from: 'h1', to: 'h2' }) });
+    assert.deepEqual(s.stale, ['a'], type);
+    assert.equal(s.vms.a.state, 'running', type);
+    assert.equal(s.vms.a._event, 40, type);
+    // the answer fetched after it carries the new host
+    s = reduce(s, { type: 'vm', vm: { name: 'a', state: 'running', host: 'h2' }, asOf: 40 });
+    assert.equal(s.vms.a.host, 'h2', type);
+    assert.deepEqual(s.stale, [], type);
+  }
+});
+
 test('format: a last exit for people', () => {
   assert.equal(fmtExit(null), '–');
   assert.equal(fmtExit('exited 33'), 'exited 33');
