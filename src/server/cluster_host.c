@@ -34,6 +34,10 @@ static int put_alive(struct cluster *cl, int64_t lease, bool create)
 	if (!o)
 		return -ENOMEM;
 	json_object_set_new(o, "lease", json_sprintf("%llx", (long long)lease));
+	pthread_mutex_lock(&cl->lock);
+	if (cl->draining)
+		json_object_set_new(o, "draining", json_true());
+	pthread_mutex_unlock(&cl->lock);
 	text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	if (!text)
@@ -52,6 +56,35 @@ static int put_alive(struct cluster *cl, int64_t lease, bool create)
 	if (!rc)
 		cl->free_sent = free_mib;
 	return rc;
+}
+
+int cluster_set_draining(struct cluster *cl, bool on)
+{
+	int64_t lease;
+	bool fenced;
+	int rc;
+
+	pthread_mutex_lock(&cl->lock);
+	cl->draining = on;
+	pthread_mutex_unlock(&cl->lock);
+	fenced = cluster_lease_now(cl, &lease);
+	if (fenced || !lease)
+		return -ENOLINK;
+	rc = put_alive(cl, lease, false);
+	if (rc)
+		vsrv_log("cluster: host %s cannot say it is %sdraining: %s", cl->name, on ? "" : "not ",
+			 etcd_errmsg());
+	return rc;
+}
+
+bool cluster_draining(struct cluster *cl)
+{
+	bool on;
+
+	pthread_mutex_lock(&cl->lock);
+	on = cl->draining;
+	pthread_mutex_unlock(&cl->lock);
+	return on;
 }
 
 /* A new lease and the host's keys under it. 0, -EEXIST (a live host has the name) or -errno

@@ -30,6 +30,7 @@ struct cluster {
 	int64_t last_ok;            /* ms (cluster_now_ms): the send time of the last renewal
 	                             * that succeeded */
 	int64_t free_sent;          /* the free memory in the alive key */
+	bool draining;              /* said in the alive key: placement skips the host */
 	bool expired;               /* a renewal found the lease gone */
 	bool fenced;                /* the watchdog fired: no VM may run here */
 	bool stop;
