@@ -74,8 +74,10 @@ static const struct opt drain_opts[] = {
 
 static const struct opt_cmd hosts_cmds[] = {
 	{ "", NULL, 0, 0, "Show the hosts of the server's cluster (just this one without "
-	  "--cluster): alive or not, capacity, how many VMs each runs; JSON with --json.", NULL,
-	  NULL, hosts_run },
+	  "--cluster): alive or not, capacity, draining or not, how many VMs each runs; JSON "
+	  "with --json.", "Its commands: 'vsrv hosts drain NAME [--copy-disks] [--no-wait]' "
+	  "(move every VM of host NAME to the others and mark it draining) and 'vsrv hosts "
+	  "undrain NAME' (clear the mark); see 'vsrv hosts drain --help'.", NULL, hosts_run },
 	{ "drain", "NAME", 1, 1, "Mark host NAME draining (placement and failover choose it no "
 	  "more) and live-migrate every VM it runs to the other hosts, one at a time; waits for "
 	  "the task unless --no-wait.", NULL, drain_opts, drain_run },

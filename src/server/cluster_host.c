@@ -20,12 +20,25 @@ int64_t cluster_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The leased key saying the host is alive: its free memory and its lease. */
+static int put_alive_locked(struct cluster *cl, int64_t lease, bool create, int64_t free_mib);
+
+/* The leased key saying the host is alive: its free memory, its lease and its draining
+ * mark; one writer at a time (alive_lock), so a write never carries a stale mark. */
 static int put_alive(struct cluster *cl, int64_t lease, bool create)
+{
+	int64_t free_mib = cl->cfg.free_mib ? cl->cfg.free_mib(cl->cfg.arg) : 0;
+	int rc;
+
+	pthread_mutex_lock(&cl->alive_lock);
+	rc = put_alive_locked(cl, lease, create, free_mib);
+	pthread_mutex_unlock(&cl->alive_lock);
+	return rc;
+}
+
+static int put_alive_locked(struct cluster *cl, int64_t lease, bool create, int64_t free_mib)
 {
 	char key[160], *text;
 	json_t *o;
-	int64_t free_mib = cl->cfg.free_mib ? cl->cfg.free_mib(cl->cfg.arg) : 0;
 	int rc;
 
 	snprintf(key, sizeof(key), "%s%s/alive", CLUSTER_HOSTS, cl->name);
@@ -392,6 +405,7 @@ int cluster_start(const struct cluster_config *cfg, struct cluster **out)
 	cl->renew_ms = cfg->ttl * 1000 / 3;
 	cl->fire_ms = cfg->ttl * 1000 - cl->margin_ms;
 	pthread_mutex_init(&cl->lock, NULL);
+	pthread_mutex_init(&cl->alive_lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&cl->cond, &ca);
@@ -455,6 +469,7 @@ err_etcd:
 err_free:
 	pthread_cond_destroy(&cl->cond);
 	pthread_mutex_destroy(&cl->lock);
+	pthread_mutex_destroy(&cl->alive_lock);
 	free(cl);
 	return rc;
 }
@@ -481,6 +496,7 @@ void cluster_stop(struct cluster *cl)
 	etcd_close(cl->etcd);
 	pthread_cond_destroy(&cl->cond);
 	pthread_mutex_destroy(&cl->lock);
+	pthread_mutex_destroy(&cl->alive_lock);
 	free(cl);
 }
 
