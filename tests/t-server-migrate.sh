@@ -2,4 +2,7 @@
 # Live migration between two hosts on a shared etcd inventory (docs/cluster.md "Live
 # migration"). Without /dev/kvm it proves the refusals and that a failed migration leaves the
 # VM's status, ownership key and placement untouched; with /dev/kvm a counting guest moves.
-exec python3 "$(dirname "$0")/server/migrate.py"
+# Then a host's drain (drain.py; docs/cluster.md "Drain").
+python3 "$(dirname "$0")/server/migrate.py"; rc=$?
+python3 "$(dirname "$0")/server/drain.py" || rc=1
+exit $rc

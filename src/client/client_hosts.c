@@ -2,10 +2,13 @@
 #include "client/client.h"
 #include "client/client_opt.h"
 
+#include <stdio.h>
+#include <string.h>
+
 static int hosts_run(struct client *cl, struct opt_res *r)
 {
 	static const char *const cols[] = { "name", "alive", "api_url", "cpus", "memory_mib",
-					    "free_memory_mib", "vms", NULL };
+					    "free_memory_mib", "draining", "vms", NULL };
 	json_t *out = NULL, *hosts, *h;
 	size_t i;
 	int rc;
@@ -26,10 +29,59 @@ static int hosts_run(struct client *cl, struct opt_res *r)
 	return rc;
 }
 
+/* `vsrv hosts drain NAME [--copy-disks] [--no-wait]` and `vsrv hosts undrain NAME`
+ * (docs/cluster.md "Drain"). */
+static int drain_run(struct client *cl, struct opt_res *r)
+{
+	bool undrain = !strcmp(r->cmd->name, "undrain");
+	char seg[256], path[600];
+	json_t *out = NULL, *body = NULL;
+	json_int_t task;
+	int rc;
+
+	snprintf(path, sizeof(path), "/api/v1/hosts/%s/drain",
+		 client_seg(r->args[0], seg, sizeof(seg)));
+	if (!undrain)
+		body = json_pack("{s:s}", "disks", opt_get(r, "copy-disks") ? "copy" : "shared");
+	rc = client_call(cl, undrain ? "DELETE" : "POST", path, body, &out);
+	json_decref(body);
+	if (rc)
+		return rc;
+	task = json_integer_value(json_object_get(out, "task"));
+	if (cl->json)
+		client_print_json(out);
+	else if (undrain)
+		printf("host %s: not draining\n", r->args[0]);
+	else
+		printf("host %s: draining, its VMs moving away (task %lld)\n", r->args[0],
+		       (long long)task);
+	json_decref(out);
+	if (undrain || opt_get(r, "no-wait"))
+		return 0;
+	rc = client_task_wait(cl, task);
+	if (!rc && !cl->json)
+		printf("host %s: drained (no VM runs there; it stays marked draining)\n",
+		       r->args[0]);
+	return rc;
+}
+
+static const struct opt drain_opts[] = {
+	{ "copy-disks", 0, OPT_FLAG, NULL, "copy the disks' contents too (no shared storage)",
+	  NULL, false },
+	{ "no-wait", 0, OPT_FLAG, NULL, "return once the task is started", NULL, false },
+	{ NULL },
+};
+
 static const struct opt_cmd hosts_cmds[] = {
 	{ "", NULL, 0, 0, "Show the hosts of the server's cluster (just this one without "
-	  "--cluster): alive or not, capacity, how many VMs each runs; JSON with --json.", NULL,
-	  NULL, hosts_run },
+	  "--cluster): alive or not, capacity, draining or not, how many VMs each runs; JSON "
+	  "with --json.", "Its commands: 'vsrv hosts drain NAME [--copy-disks] [--no-wait]' "
+	  "(move every VM of host NAME to the others and mark it draining) and 'vsrv hosts "
+	  "undrain NAME' (clear the mark); see 'vsrv hosts drain --help'.", NULL, hosts_run },
+	{ "drain", "NAME", 1, 1, "Mark host NAME draining (placement and failover choose it no "
+	  "more) and live-migrate every VM it runs to the other hosts, one at a time; waits for "
+	  "the task unless --no-wait.", NULL, drain_opts, drain_run },
+	{ "undrain", "NAME", 1, 1, "Clear host NAME's draining mark.", NULL, NULL, drain_run },
 	{ NULL },
 };
 

@@ -193,6 +193,12 @@ int opt_parse(const struct opt_group *g, int argc, char **argv, struct opt_res *
 	memset(r, 0, sizeof(*r));
 	r->group = g;
 	if (!g->cmds[0].name[0]) {
+		/* a group that is one command, and may have named ones besides (hosts drain) */
+		for (c = g->cmds + 1; argc >= 2 && c->name; c++)
+			if (!strcmp(c->name, argv[1])) {
+				r->cmd = c;
+				return parse_cmd(r, argc - 2, argv + 2);
+			}
 		r->cmd = &g->cmds[0];
 		return parse_cmd(r, argc - 1, argv + 1);
 	}

@@ -21,6 +21,8 @@ const struct route api_routes[] = {
 	{ "GET", "/api/v1/openapi.yaml", api_openapi, 0 },
 	{ "GET", "/api/v1/host", api_host, 0 },
 	{ "GET", "/api/v1/hosts", api_hosts, 0 },
+	{ "POST", "/api/v1/hosts/{}/drain", api_host_drain, 0 },
+	{ "DELETE", "/api/v1/hosts/{}/drain", api_host_drain, 0 },
 	{ "GET", "/api/v1/images", api_image_list, 0 },
 	{ "GET", "/api/v1/images/{}", api_image_get, 0 },
 	{ "PUT", "/api/v1/images/{}", api_image_put, ROUTE_UPLOAD },

@@ -118,11 +118,13 @@ int cluster_vm_unplace(struct cluster *cl, const char *vm, bool *was_running);
 int cluster_vm_owners(struct cluster *cl, json_t **out, int64_t *rev);
 
 /* Failover's choice, the same on every host: order the n alive hosts h for a VM that holds
- * need MiB: those whose free memory (their alive key's) holds it first, the most free
- * first, ties by name. Returns how many fit (h[0] is the choice when it is not 0). */
+ * need MiB: those that are not draining and whose free memory (their alive key's) holds it
+ * first, the most free first, ties by name; draining hosts last. Returns how many fit (h[0]
+ * is the choice when it is not 0): a draining host never fits. */
 struct cluster_fo_host {
 	char name[64];
 	int64_t free_mib;
+	bool draining;              /* its alive key says "draining": true */
 };
 size_t cluster_failover_order(struct cluster_fo_host *h, size_t n, int64_t need);
 
@@ -138,6 +140,12 @@ int cluster_host_api_url(struct cluster *cl, const char *host, char *url, size_t
 /* The host part of this host's API URL (where a destination of a live migration listens). */
 const char *cluster_address(const struct cluster *cl);
 
+/* Mark this host draining (on) or not (docs/cluster.md "Drain"): its alive key says
+ * "draining": true while it is, and placement and failover choose it no more. The mark is
+ * this daemon's (a restarted daemon is not draining). 0, -ENOLINK (fenced or no lease: the
+ * mark is kept for the next registration) or the etcd client's -errno. */
+int cluster_set_draining(struct cluster *cl, bool on);
+bool cluster_draining(struct cluster *cl);
 /* A live migration's hand-over (cluster_migrate.c): in one Txn, VM vm's ownership key, if it
  * is still this host's under its lease, becomes host to's, bound to to's lease (its alive
  * key's, compared too: to still lives), and its placement says to, intent running. 0,

@@ -136,6 +136,8 @@ static int cmp_host(const void *a, const void *b)
 {
 	const struct cluster_fo_host *x = a, *y = b;
 
+	if (x->draining != y->draining)
+		return x->draining ? 1 : -1;
 	if (x->free_mib != y->free_mib)
 		return x->free_mib > y->free_mib ? -1 : 1;
 	return strcmp(x->name, y->name);
@@ -147,7 +149,7 @@ size_t cluster_failover_order(struct cluster_fo_host *h, size_t n, int64_t need)
 
 	qsort(h, n, sizeof(*h), cmp_host);
 	/* the most free first: those that fit are a prefix */
-	while (fit < n && h[fit].free_mib >= need)
+	while (fit < n && !h[fit].draining && h[fit].free_mib >= need)
 		fit++;
 	return fit;
 }
@@ -183,6 +185,7 @@ static int add_alive(const struct etcd_kv *kv, void *arg)
 	snprintf(v->hosts[v->nhosts].name, sizeof(v->hosts[0].name), "%.*s", (int)(slash - rest),
 		 rest);
 	v->hosts[v->nhosts].free_mib = json_integer_value(json_object_get(val, "free_memory_mib"));
+	v->hosts[v->nhosts].draining = json_is_true(json_object_get(val, "draining"));
 	snprintf(v->leases[v->nhosts], sizeof(v->leases[0]), "%s",
 		 json_string_value(json_object_get(val, "lease")) ?: "");
 	v->nhosts++;

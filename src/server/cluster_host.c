@@ -20,12 +20,25 @@ int64_t cluster_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The leased key saying the host is alive: its free memory and its lease. */
+static int put_alive_locked(struct cluster *cl, int64_t lease, bool create, int64_t free_mib);
+
+/* The leased key saying the host is alive: its free memory, its lease and its draining
+ * mark; one writer at a time (alive_lock), so a write never carries a stale mark. */
 static int put_alive(struct cluster *cl, int64_t lease, bool create)
+{
+	int64_t free_mib = cl->cfg.free_mib ? cl->cfg.free_mib(cl->cfg.arg) : 0;
+	int rc;
+
+	pthread_mutex_lock(&cl->alive_lock);
+	rc = put_alive_locked(cl, lease, create, free_mib);
+	pthread_mutex_unlock(&cl->alive_lock);
+	return rc;
+}
+
+static int put_alive_locked(struct cluster *cl, int64_t lease, bool create, int64_t free_mib)
 {
 	char key[160], *text;
 	json_t *o;
-	int64_t free_mib = cl->cfg.free_mib ? cl->cfg.free_mib(cl->cfg.arg) : 0;
 	int rc;
 
 	snprintf(key, sizeof(key), "%s%s/alive", CLUSTER_HOSTS, cl->name);
@@ -34,6 +47,10 @@ static int put_alive(struct cluster *cl, int64_t lease, bool create)
 	if (!o)
 		return -ENOMEM;
 	json_object_set_new(o, "lease", json_sprintf("%llx", (long long)lease));
+	pthread_mutex_lock(&cl->lock);
+	if (cl->draining)
+		json_object_set_new(o, "draining", json_true());
+	pthread_mutex_unlock(&cl->lock);
 	text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	if (!text)
@@ -52,6 +69,35 @@ static int put_alive(struct cluster *cl, int64_t lease, bool create)
 	if (!rc)
 		cl->free_sent = free_mib;
 	return rc;
+}
+
+int cluster_set_draining(struct cluster *cl, bool on)
+{
+	int64_t lease;
+	bool fenced;
+	int rc;
+
+	pthread_mutex_lock(&cl->lock);
+	cl->draining = on;
+	pthread_mutex_unlock(&cl->lock);
+	fenced = cluster_lease_now(cl, &lease);
+	if (fenced || !lease)
+		return -ENOLINK;
+	rc = put_alive(cl, lease, false);
+	if (rc)
+		vsrv_log("cluster: host %s cannot say it is %sdraining: %s", cl->name, on ? "" : "not ",
+			 etcd_errmsg());
+	return rc;
+}
+
+bool cluster_draining(struct cluster *cl)
+{
+	bool on;
+
+	pthread_mutex_lock(&cl->lock);
+	on = cl->draining;
+	pthread_mutex_unlock(&cl->lock);
+	return on;
 }
 
 /* A new lease and the host's keys under it. 0, -EEXIST (a live host has the name) or -errno
@@ -359,6 +405,7 @@ int cluster_start(const struct cluster_config *cfg, struct cluster **out)
 	cl->renew_ms = cfg->ttl * 1000 / 3;
 	cl->fire_ms = cfg->ttl * 1000 - cl->margin_ms;
 	pthread_mutex_init(&cl->lock, NULL);
+	pthread_mutex_init(&cl->alive_lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&cl->cond, &ca);
@@ -422,6 +469,7 @@ err_etcd:
 err_free:
 	pthread_cond_destroy(&cl->cond);
 	pthread_mutex_destroy(&cl->lock);
+	pthread_mutex_destroy(&cl->alive_lock);
 	free(cl);
 	return rc;
 }
@@ -448,6 +496,7 @@ void cluster_stop(struct cluster *cl)
 	etcd_close(cl->etcd);
 	pthread_cond_destroy(&cl->cond);
 	pthread_mutex_destroy(&cl->lock);
+	pthread_mutex_destroy(&cl->alive_lock);
 	free(cl);
 }
 

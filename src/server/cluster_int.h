@@ -24,12 +24,15 @@ struct cluster {
 	unsigned renew_ms, fire_ms, margin_ms;
 	pthread_t renew, watchdog, failover;
 	bool failover_on;           /* the failover thread runs (cfg.vm_take set) */
+	pthread_mutex_t alive_lock; /* one write of the alive key at a time (the draining
+	                             * mark read and written in order) */
 	pthread_mutex_t lock;       /* the fields below */
 	pthread_cond_t cond;        /* CLOCK_MONOTONIC; times are CLOCK_BOOTTIME (cluster_host.c) */
 	int64_t lease;
 	int64_t last_ok;            /* ms (cluster_now_ms): the send time of the last renewal
 	                             * that succeeded */
 	int64_t free_sent;          /* the free memory in the alive key */
+	bool draining;              /* said in the alive key: placement skips the host */
 	bool expired;               /* a renewal found the lease gone */
 	bool fenced;                /* the watchdog fired: no VM may run here */
 	bool stop;

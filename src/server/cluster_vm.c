@@ -45,6 +45,8 @@ static int add_host_key(const struct etcd_kv *kv, void *arg)
 			json_object_set_new(o, "alive", json_true());
 			json_object_set(o, "since", json_object_get(val, "since"));
 			json_object_set(o, "free_memory_mib", json_object_get(val, "free_memory_mib"));
+			json_object_set_new(o, "draining",
+					    json_boolean(json_is_true(json_object_get(val, "draining"))));
 		}
 	}
 	json_decref(val);

@@ -9,6 +9,7 @@ static void set(struct cluster_fo_host *h, const char *name, long long free_mib)
 {
 	snprintf(h->name, sizeof(h->name), "%s", name);
 	h->free_mib = free_mib;
+	h->draining = false;
 }
 
 static void test_most_free_first(void)
@@ -68,11 +69,28 @@ static void test_same_order_from_any_input_order(void)
 	CHECK(!strcmp(x[0].name, "b") && !strcmp(x[1].name, "c") && !strcmp(x[2].name, "a"));
 }
 
+/* a draining host (docs/cluster.md "Drain") never fits, whatever its free memory: last */
+static void test_draining_skipped(void)
+{
+	struct cluster_fo_host h[3];
+
+	set(&h[0], "a", 512);
+	set(&h[1], "b", 4096);
+	set(&h[2], "c", 1024);
+	h[1].draining = true;
+	CHECK_EQ(cluster_failover_order(h, 3, 256), 2);
+	CHECK(!strcmp(h[0].name, "c") && !strcmp(h[1].name, "a") && !strcmp(h[2].name, "b"));
+	CHECK_EQ(cluster_failover_order(h, 3, 2048), 0);
+	h[0].draining = h[1].draining = true;
+	CHECK_EQ(cluster_failover_order(h, 3, 1), 0);
+}
+
 int main(void)
 {
 	RUN(test_most_free_first);
 	RUN(test_ties_by_name);
 	RUN(test_only_those_that_fit);
 	RUN(test_same_order_from_any_input_order);
+	RUN(test_draining_skipped);
 	return check_done();
 }
