@@ -210,8 +210,21 @@ void opt_completion(FILE *f, const char *top)
 	fprintf(f, "%s --help --version\" -- \"$cur\"))\n\t\treturn\n\tfi\n", top);
 	fputs("\tcase $group in\n", f);
 	for (g = client_groups; *g; g++) {
-		if (!(*g)->cmds[0].name[0]) {
+		if (!(*g)->cmds[0].name[0] && !(*g)->cmds[1].name) {
 			fprintf(f, "\t%s) key=%s;;\n", (*g)->name, (*g)->name);
+			continue;
+		}
+		if (!(*g)->cmds[0].name[0]) {
+			/* a command of its own (`vsrv hosts`) and named ones (`vsrv hosts drain`) */
+			fprintf(f, "\t%s)\n\t\tsubs=\"", (*g)->name);
+			for (c = (*g)->cmds + 1; c->name; c++)
+				fprintf(f, "%s%s", c == (*g)->cmds + 1 ? "" : " ", c->name);
+			fputs("\"\n\t\tif ((COMP_CWORD == 2)) && [[ $cur != -* ]]; then\n"
+			      "\t\t\tCOMPREPLY=($(compgen -W \"$subs\" -- \"$cur\"))\n"
+			      "\t\t\treturn\n\t\tfi\n", f);
+			fprintf(f, "\t\tif ((COMP_CWORD > 2)) && [[ \" $subs \" == *\" ${COMP_WORDS[2]} \"* ]]; "
+				   "then key=\"%s ${COMP_WORDS[2]}\"; else key=%s; fi;;\n", (*g)->name,
+				(*g)->name);
 			continue;
 		}
 		fprintf(f, "\t%s)\n\t\tsubs=\"", (*g)->name);

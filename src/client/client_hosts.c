@@ -75,7 +75,7 @@ static const struct opt drain_opts[] = {
 static const struct opt_cmd hosts_cmds[] = {
 	{ "", NULL, 0, 0, "Show the hosts of the server's cluster (just this one without "
 	  "--cluster): alive or not, capacity, draining or not, how many VMs each runs; JSON "
-	  "with --json.", "Its commands: 'vsrv hosts drain NAME [--copy-disks] [--no-wait]' "
+	  "with --json.", "Also 'vsrv hosts drain NAME [--copy-disks] [--no-wait]' "
 	  "(move every VM of host NAME to the others and mark it draining) and 'vsrv hosts "
 	  "undrain NAME' (clear the mark); see 'vsrv hosts drain --help'.", NULL, hosts_run },
 	{ "drain", "NAME", 1, 1, "Mark host NAME draining (placement and failover choose it no "
