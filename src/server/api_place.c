@@ -7,108 +7,46 @@
 #include "server/cluster.h"
 #include "server/etcd.h"
 #include "server/inv.h"
+#include "server/migrate.h"
 #include "server/vmrow.h"
 #include "util/log.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define FWD_MAX_ANSWER (1 << 20)
 #define FWD_TIMEOUT_MS 15000
-
-struct answer {
-	char *buf;
-	size_t len;
-};
-
-static size_t take(char *p, size_t size, size_t n, void *arg)
-{
-	struct answer *a = arg;
-	char *nb;
-
-	if (a->len + size * n > FWD_MAX_ANSWER || !(nb = realloc(a->buf, a->len + size * n + 1)))
-		return 0;
-	memcpy(nb + a->len, p, size * n);
-	a->buf = nb;
-	a->len += size * n;
-	a->buf[a->len] = '\0';
-	return size * n;
-}
 
 /* Send the start to host's url with {"host": host} and the caller's Authorization; its
  * status and JSON answer become r's. */
 static int forward(struct req *r, const char *host, const char *base, const char *vm)
 {
 	const char *auth = req_header(r, "Authorization");
-	struct curl_slist *hd = NULL, *h2;
-	struct answer a = { 0 };
-	char url[1200], hdr[1100], *body, *seg;
-	json_t *b;
+	char path[200], err[300];
+	json_t *body, *ans = NULL;
 	long status = 0;
-	CURLcode cc;
-	CURL *cu;
+	int rc;
 
 	if (!auth)
 		return req_error(r, -EBUSY, "%s is to start on host %s, and this request carries no "
 				 "token to pass on: send it to host %s (%s) or name this host", vm, host,
 				 host, base);
-	cu = curl_easy_init();
-	seg = cu ? curl_easy_escape(cu, vm, 0) : NULL;
-	b = json_pack("{s:s}", "host", host);
-	body = b ? json_dumps(b, JSON_COMPACT) : NULL;
-	json_decref(b);
-	if (!seg || !body) {
-		curl_free(seg);
-		free(body);
-		if (cu)
-			curl_easy_cleanup(cu);
+	/* (a VM's name is letters, digits and -_.: nothing to escape in a path) */
+	if (snprintf(path, sizeof(path), "/api/v1/vms/%s/start", vm) >= (int)sizeof(path))
+		return req_error(r, -EINVAL, "the VM's name is too long");
+	body = json_pack("{s:s}", "host", host);
+	if (!body)
 		return req_error(r, -ENOMEM, "out of memory");
-	}
-	if (snprintf(url, sizeof(url), "%s/api/v1/vms/%s/start", base, seg) >= (int)sizeof(url) ||
-	    snprintf(hdr, sizeof(hdr), "Authorization: %s", auth) >= (int)sizeof(hdr)) {
-		curl_free(seg);
-		free(body);
-		curl_easy_cleanup(cu);
-		return req_error(r, -EINVAL, "the host's URL or the Authorization header is too long");
-	}
-	curl_free(seg);
-	hd = curl_slist_append(hd, "Content-Type: application/json");
-	h2 = hd ? curl_slist_append(hd, hdr) : NULL;
-	if (!h2) {
-		curl_slist_free_all(hd);
-		curl_easy_cleanup(cu);
-		free(body);
-		return req_error(r, -ENOMEM, "out of memory");
-	}
-	hd = h2;
-	curl_easy_setopt(cu, CURLOPT_URL, url);
-	curl_easy_setopt(cu, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(cu, CURLOPT_HTTPHEADER, hd);
-	curl_easy_setopt(cu, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(cu, CURLOPT_TIMEOUT_MS, (long)FWD_TIMEOUT_MS);
-	curl_easy_setopt(cu, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
-	curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, take);
-	curl_easy_setopt(cu, CURLOPT_WRITEDATA, &a);
-	curl_easy_setopt(cu, CURLOPT_USERAGENT, "vsrv-cluster");
-	cc = curl_easy_perform(cu);
-	if (cc == CURLE_OK)
-		curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(hd);
-	curl_easy_cleanup(cu);
-	free(body);
-	r->out = cc == CURLE_OK && a.buf ? json_loadb(a.buf, a.len, 0, NULL) : NULL;
-	free(a.buf);
-	if (!r->out || status < 200 || status > 599) {
-		json_decref(r->out);
-		r->out = NULL;
+	rc = migrate_peer_call(base, "POST", path, auth, body, FWD_TIMEOUT_MS, &status, &ans, err,
+			       sizeof(err));
+	json_decref(body);
+	if (rc || !ans || status < 200 || status > 599) {
+		json_decref(ans);
 		return req_error(r, 503, "%s is to start on host %s, which does not answer at %s: %s",
-				 vm, host, base, cc == CURLE_OK ? "not a JSON answer" :
-				 curl_easy_strerror(cc));
+				 vm, host, base, rc ? err : "not a JSON answer");
 	}
+	r->out = ans;
 	vsrv_log("vm %s: start sent to host %s (%s): %ld", vm, host, base, status);
 	r->status = (int)status;
 	return r->status;

@@ -1,5 +1,5 @@
-/* Calls from one host's API to another's during a live migration (migrate.h), on libcurl with
- * the caller's Authorization header, as a start placed on another host is sent
+/* Calls from one host's API to another's (migrate.h), on libcurl with the caller's
+ * Authorization header: a live migration's, a drain's, and a start placed on another host
  * (api_place.c). */
 #include "server/migrate.h"
 
