@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -325,14 +326,42 @@ static int mkdirs(const char *dir)
 
 /* The cluster's callbacks (cluster.h): this host's free memory for VMs, and the
  * watchdog's fence. */
+/* cluster_free_mib's last answer on the etcd inventory, and the inventory's generation it
+ * was read under (etcd's revision, which every start, stop and ownership change raises):
+ * the renewals of an idle host then read one revision, not every VM of the cluster. */
+static pthread_mutex_t free_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t free_gen;
+static int64_t free_val;
+static bool free_known;
+
 static int64_t cluster_free_mib(void *arg)
 {
 	struct server *srv = arg;
-	struct dbc *c = inv_get(srv->db);
-	json_t *h = c ? sup_host_json(srv, c) : NULL;
-	int64_t free_mib = json_integer_value(json_object_get(json_object_get(h, "memory_mib"),
-							       "free"));
+	bool cache = !strcmp(inv_backend(srv->db), "etcd");
+	uint64_t gen = cache ? inv_generation(srv->db) : 0;
+	struct dbc *c;
+	json_t *h;
+	int64_t free_mib;
 
+	if (cache) {
+		pthread_mutex_lock(&free_lock);
+		if (free_known && free_gen == gen) {
+			free_mib = free_val;
+			pthread_mutex_unlock(&free_lock);
+			return free_mib;
+		}
+		pthread_mutex_unlock(&free_lock);
+	}
+	c = inv_get(srv->db);
+	h = c ? sup_host_json(srv, c) : NULL;
+	free_mib = json_integer_value(json_object_get(json_object_get(h, "memory_mib"), "free"));
+	if (cache && h) {
+		pthread_mutex_lock(&free_lock);
+		free_gen = gen;
+		free_val = free_mib;
+		free_known = true;
+		pthread_mutex_unlock(&free_lock);
+	}
 	json_decref(h);
 	if (c)
 		inv_put(c);
