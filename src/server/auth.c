@@ -136,6 +136,7 @@ int auth_login(struct dbc *c, const char *user, const char *password, unsigned t
 	struct inv_user u;
 	unsigned char raw[32];
 	char th[65], *enc = NULL;
+	struct timespec now;
 	int64_t uid = 0;
 	int rc;
 
@@ -159,7 +160,11 @@ int auth_login(struct dbc *c, const char *user, const char *password, unsigned t
 	}
 	hex(raw, sizeof(raw), token_out);
 	token_hash(token_out, th);
-	*expires = time(NULL) + ttl;
+	/* A token lives ttl seconds at least: expires is a whole second (the inventory's), so
+	 * it is rounded up (time(NULL) + ttl would leave a token made late in a second as
+	 * little as ttl - 1 s and a bit). */
+	clock_gettime(CLOCK_REALTIME, &now);
+	*expires = (int64_t)now.tv_sec + ttl + (now.tv_nsec > 0);
 	if (inv_begin(c))
 		goto mem;
 	/* Expired sessions are swept on every login. */

@@ -312,6 +312,7 @@ try:
         c.request("GET", "/api/v1/events?follow=1", headers={"Authorization": "Bearer " + adm})
         r = c.getresponse()
         got.append(r.status)
+        subscribed.set()
         buf = b""
         while b"sse-probe" not in buf:
             line = r.fp.readline()
@@ -320,9 +321,12 @@ try:
             buf += line
         got.append(buf)
         c.close()
+    # The stream starts from the newest event when its request is answered: wait for the
+    # answer (not a fixed time) before making the event it must see.
+    subscribed = threading.Event()
     th = threading.Thread(target=follow)
     th.start()
-    time.sleep(0.3)
+    subscribed.wait(10)
     d.req("POST", "/api/v1/vms", {"name": "sse-probe", "kernel": "k.elf"}, token=adm)
     th.join(10)
     ok("events-sse", len(got) == 2 and got[0] == 200 and b"event: vm-created" in got[1], str(got)[:300])
@@ -423,6 +427,15 @@ try:
         stale = e.req("GET", "/api/v1/vms", token=tok)
         ok("token-expiry", st == 200 and js.get("expires_in") == 1 and fresh == 200 and stale[0] == 401,
            str((st, js, fresh, stale)))
+        # A token lives its whole TTL, whenever in a second it was made: its expiry (whole
+        # seconds) is at least the request's start + TTL. Expiry used to be rounded down: a
+        # login sent just after a second turned (its password check takes a while, so the
+        # server's clock is later in that second) got a token dead before TTL.
+        while time.time() % 1 > 0.05:
+            time.sleep(0.005)
+        sent = time.time()
+        st, js = e.req("POST", "/api/v1/login", {"user": "admin", "password": "adminpass1"})
+        ok("token-lives-its-ttl", st == 200 and js.get("expires", 0) >= sent + 1, str((st, js, sent)))
     finally:
         e.stop()
 
