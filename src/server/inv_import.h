@@ -46,4 +46,9 @@ int inv_import(struct db *src, struct db *dst, const char *data_dir,
 int inv_import_data_dir(struct db *dst, const char *data_dir,
 			struct inv_import_counts *counts, char *err, size_t errlen);
 
+/* What DATA/inventory.db would bring into a cluster: its VMs, disks and networks counted
+ * into counts (the rest zero; all zero when there is no such file). Opening it brings its
+ * schema to the newest, as any start would. 0, or -errno when it cannot be read. */
+int inv_import_pending(const char *data_dir, struct inv_import_counts *counts);
+
 #endif

@@ -84,12 +84,31 @@ static void usage(FILE *f)
 		"  --cluster-ttl SECONDS  the host's lease (default 10, 3 to 300): renewed every\n"
 		"                     third of it; without renewal for 70%% of it (at least 1 s\n"
 		"                     before its end) the host stops its VMs\n"
-		"  --inventory sqlite|etcd  where the inventory lives (default sqlite: DIR/inventory.db;\n"
-		"                     etcd: in the --cluster members, shared by the cluster's hosts)\n"
+		"  --inventory sqlite|etcd  where the inventory lives: etcd (the default with --cluster)\n"
+		"                     in the --cluster members, shared by the cluster's hosts; sqlite\n"
+		"                     (the default without) DIR/inventory.db, this host's alone\n"
 		"  --inventory-prefix PREFIX  the etcd inventory's key prefix (default /vsrv/inv/)\n"
 		"  --import-inventory  with --inventory etcd: first move this host's own inventory\n"
 		"                     (DIR/inventory.db: VMs, disks, networks, users, grants...)\n"
 		"                     into the cluster's; its VMs must be stopped\n");
+}
+
+/* --cluster (the inventory in etcd) on a host whose DIR/inventory.db has VMs, disks or
+ * networks, without --import-inventory: refused, not left out of sight. 0, or 1 (said). */
+static int serve_own_inventory(const char *dir)
+{
+	struct inv_import_counts n;
+	int rc = inv_import_pending(dir, &n);
+
+	if (rc || n.vms + n.disks + n.networks == 0)
+		return rc ? (fprintf(stderr, "vsrv serve: cannot read %s/inventory.db: %s\n", dir,
+				     strerror(-rc)), 1) : 0;
+	fprintf(stderr, "vsrv serve: %s/inventory.db is this host's own inventory (%d VMs, %d "
+		"disks, %d networks), and --cluster keeps the inventory in etcd: add "
+		"--import-inventory to move it into the cluster's, or --inventory sqlite to keep "
+		"it (the cluster then shares hosts and VM ownership only)\n", dir, n.vms,
+		n.disks, n.networks);
+	return 1;
 }
 
 /* --import-inventory: DIR/inventory.db into the cluster's inventory (inv_import.h). 0 or
@@ -437,8 +456,8 @@ int cmd_serve(int argc, char **argv)
 	const char *cluster = NULL, *host_name = NULL, *host_url = NULL;
 	char host_buf[256], url_buf[600], deadline_path[PATH_MAX + 32];
 	long cluster_ttl = 10;
-	const char *inventory = "sqlite", *inv_prefix = NULL;
-	bool import_inv = false;
+	const char *inventory = NULL, *inv_prefix = NULL;
+	bool import_inv = false, inv_default;
 	bool http_failed = false;
 
 	vsrv_log_set_prefix("vsrv serve");
@@ -529,6 +548,9 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "vsrv serve: --host-name and --host-url are for --cluster\n");
 		return 2;
 	}
+	inv_default = !inventory;
+	if (!inventory)
+		inventory = cluster ? "etcd" : "sqlite";
 	if (strcmp(inventory, "sqlite") && strcmp(inventory, "etcd")) {
 		fprintf(stderr, "vsrv serve: --inventory is sqlite or etcd, not '%s'\n", inventory);
 		return 2;
@@ -646,7 +668,7 @@ int cmd_serve(int argc, char **argv)
 				cluster, strerror(-rc));
 			return 1;
 		}
-		if (import_inv && serve_import(&srv, real))
+		if (import_inv ? serve_import(&srv, real) : inv_default && serve_own_inventory(real))
 			goto out_db;
 	} else {
 		snprintf(dbpath, sizeof(dbpath), "%s/inventory.db", real);

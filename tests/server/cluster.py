@@ -21,8 +21,10 @@ daemons = []
 
 
 def daemon(name, endpoints, ttl=TTL, start=True):
+    # each host keeps its own inventory (SQLite): what is tested here is the hosts' leases
+    # and the ownership keys, which are the same with the shared inventory (inv_etcd.py)
     d = Daemon(os.path.join(tmp, name), extra=["--cluster", endpoints, "--host-name", name,
-                                               "--cluster-ttl", str(ttl)])
+                                               "--cluster-ttl", str(ttl), "--inventory", "sqlite"])
     daemons.append(d)
     return d.start() if start else d
 

@@ -148,6 +148,23 @@ try:
     ok("import-needs-etcd", rc == 2 and "--import-inventory is for --inventory etcd" in err,
        str((rc, err[-300:])))
 
+    # --cluster without --inventory keeps the inventory in etcd: a host whose own inventory
+    # has VMs is refused (not started with them out of sight); a new host just joins
+    p = subprocess.run([VSRV, "serve", "--data-dir", clash_data, "--listen",
+                        "127.0.0.1:%d" % free_port(), "--cluster", etcd.endpoints,
+                        "--inventory-prefix", "/imp/", "--host-name", "clash"],
+                       capture_output=True, text=True, timeout=60)
+    ok("cluster-default-refuses-own-inventory", p.returncode == 1 and
+       "inventory.db is this host's own inventory (1 VMs, 1 disks, 0 networks)" in p.stderr and
+       "--import-inventory" in p.stderr and "--inventory sqlite" in p.stderr,
+       str((p.returncode, p.stderr[-400:])))
+    fresh = daemon(data_dir("fresh"), None, ["--cluster", etcd.endpoints, "--inventory-prefix",
+                                            "/imp/", "--host-name", "fresh"]).start()
+    st, js = fresh.req("GET", "/api/v1/vms", token=fresh.login("admin", "adminpass1"))
+    ok("cluster-default-inventory-etcd", st == 200 and
+       [v["name"] for v in js["vms"]] == ["other"], str((st, js)))
+    fresh.stop()
+
     # --- the host joins with its inventory --------------------------------------------------
     solo2 = daemon(solo_data, "solo", ["--import-inventory"]).start()
     with open(solo2.log.name) as f:

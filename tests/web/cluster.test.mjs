@@ -17,8 +17,8 @@ before(async () => {
     return;
   etcd = await startEtcd();
   const curl = etcd.url;
-  a = await startDaemon('vsrv-webclus-a.', ['--cluster', curl, '--host-name', 'web-a', '--cluster-ttl', '3']);
-  bHost = await startDaemon('vsrv-webclus-b.', ['--cluster', curl, '--host-name', 'web-b', '--cluster-ttl', '3']);
+  a = await startDaemon('vsrv-webclus-a.', ['--cluster', curl, '--host-name', 'web-a', '--cluster-ttl', '3', '--inventory', 'sqlite']);
+  bHost = await startDaemon('vsrv-webclus-b.', ['--cluster', curl, '--host-name', 'web-b', '--cluster-ttl', '3', '--inventory', 'sqlite']);
   alone = await startDaemon('vsrv-webclus-alone.');
   api = new Api({ base: a.base, storage: new MemoryStorage() });
   await api.login('admin', 'adminpass1');
