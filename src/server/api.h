@@ -9,7 +9,10 @@
 /* ROUTE_WS: a WebSocket (ws.h); besides the bearer token it takes the session cookie that
  * login sets (a browser's WebSocket cannot send headers), then only from a page of this
  * server (its Origin is the request's Host). */
-enum { ROUTE_NOAUTH = 1, ROUTE_UPLOAD = 2, ROUTE_WS = 4 };
+/* ROUTE_PEER: only the cluster's hosts call it, with their own credential (`Authorization:
+ * VsrvHost NAME TOKEN`, cluster_peer.c; the caller's who.host is set): a user's token is
+ * refused with 403, and the credential is taken nowhere else. */
+enum { ROUTE_NOAUTH = 1, ROUTE_UPLOAD = 2, ROUTE_WS = 4, ROUTE_PEER = 8 };
 
 struct route {
 	const char *method;

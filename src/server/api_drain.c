@@ -24,10 +24,9 @@
 #define DRAIN_FWD_MS 15000
 #define DRAIN_MAX_HOSTS 64
 
-/* What the task needs: the disks' mode, the caller's name and Authorization header. */
+/* What the task needs: the disks' mode and the caller's name. */
 struct drain_req {
 	char disks[8];
-	char auth[1100];
 	char who[128];
 };
 
@@ -194,7 +193,6 @@ static int drain_one(struct server *srv, const struct drain_req *d, const char *
 	snprintf(q.name, sizeof(q.name), "%s", name);
 	snprintf(q.to, sizeof(q.to), "%s", h[0].name);
 	snprintf(q.disks, sizeof(q.disks), "%s", d->disks);
-	snprintf(q.auth, sizeof(q.auth), "%s", d->auth);
 	snprintf(q.who, sizeof(q.who), "%s", d->who);
 	rc = migrate_task_start(srv, &q, &task);
 	if (rc)
@@ -257,7 +255,7 @@ int api_host_drain(struct req *r)
 {
 	static const char *what = "a drain needs a cluster on the shared inventory (vsrv serve "
 				  "--cluster URL --inventory etcd)";
-	const char *me, *disks = "shared", *auth = req_header(r, "Authorization");
+	const char *me, *disks = "shared";
 	struct drain_req *d;
 	json_t *dv;
 	int64_t task = 0;
@@ -285,9 +283,6 @@ int api_host_drain(struct req *r)
 	    (strcmp(disks, "shared") && strcmp(disks, "copy")))
 		return req_error(r, -EINVAL, "the body is {\"disks\": \"shared\" (the default: "
 				 "every host sees the same image files) or \"copy\"} or nothing");
-	if (!auth)
-		return req_error(r, -EBUSY, "a drain passes the caller's token on to the other "
-				 "hosts: send it with an Authorization header");
 	if (task_running(r->c, "host-drain", me))
 		return req_error(r, -EBUSY, "host %s: a drain of it runs already", me);
 	d = calloc(1, sizeof(*d));
@@ -295,10 +290,6 @@ int api_host_drain(struct req *r)
 		return req_error(r, -ENOMEM, "out of memory");
 	snprintf(d->disks, sizeof(d->disks), "%s", disks);
 	snprintf(d->who, sizeof(d->who), "%s", r->who.name);
-	if (snprintf(d->auth, sizeof(d->auth), "%s", auth) >= (int)sizeof(d->auth)) {
-		free(d);
-		return req_error(r, -EINVAL, "the Authorization header is too long");
-	}
 	rc = cluster_set_draining(r->srv->cluster, true);
 	if (rc) {
 		free(d);

@@ -1,8 +1,9 @@
 /* Live migration's endpoints (migrate.h; docs/cluster.md "Live migration"):
  * POST /api/v1/vms/{name}/migrate (the source: 202 with the task) and the destination's
- * POST, DELETE /api/v1/vms/{name}/incoming and POST .../incoming/commit, which only servers
- * call (with the caller's Authorization header passed on). All need control on the VM, a
- * cluster and the shared inventory (etcd). */
+ * POST, DELETE /api/v1/vms/{name}/incoming and POST .../incoming/commit, which only the
+ * cluster's hosts call, with their own credential (cluster_peer.c; the user the source acts
+ * for in X-Vsrv-By). All need a cluster and the shared inventory (etcd); migrate needs
+ * control on the VM. */
 #include "server/api.h"
 #include "server/auth.h"
 #include "server/cluster.h"
@@ -15,11 +16,13 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The VM (control on it) in a cluster on the shared inventory: 0 and *id, or the answer's
- * status. */
+/* The VM (control on it; on the .../incoming endpoints, which only a host with its own
+ * credential reaches (ROUTE_PEER), the source checked that) in a cluster on the shared
+ * inventory: 0 and *id, or the answer's status. */
 static int lookup(struct req *r, int64_t *id)
 {
-	if (vm_lookup(r, id) || auth_require_object(r, "vm", *id, r->args[0], PERM_CONTROL))
+	if (vm_lookup(r, id) ||
+	    (!r->who.host[0] && auth_require_object(r, "vm", *id, r->args[0], PERM_CONTROL)))
 		return r->status;
 	if (!r->srv->cluster || strcmp(inv_backend(r->srv->db), "etcd"))
 		return req_error(r, -EBUSY, "live migration needs a cluster on the shared inventory "
@@ -46,7 +49,7 @@ int api_vm_migrate(struct req *r)
 {
 	static const char *const keys[] = { "to", "disks", "max_downtime_ms", NULL };
 	struct migrate_req q = { .max_downtime_ms = -1 };
-	const char *to, *disks = "shared", *auth = req_header(r, "Authorization");
+	const char *to, *disks = "shared";
 	char owner[64] = "", state[16] = "";
 	json_t *md;
 	struct inv_vm vm;
@@ -97,9 +100,6 @@ int api_vm_migrate(struct req *r)
 		return req_error(r, -EBUSY, "to: host %s is not alive (its lease is gone)", to);
 	if (rc)
 		return req_error(r, 503, "the cluster's store (etcd) does not answer");
-	if (!auth)
-		return req_error(r, -EBUSY, "this request carries no token to pass on to host %s: "
-				 "send it with an Authorization header", to);
 	if (task_running(r->c, "vm-migrate", r->args[0]))
 		return req_error(r, -EBUSY, "%s: a migration of it runs already", r->args[0]);
 	q.id = id;
@@ -108,8 +108,6 @@ int api_vm_migrate(struct req *r)
 	snprintf(q.disks, sizeof(q.disks), "%s", disks);
 	if (md)
 		q.max_downtime_ms = json_integer_value(md);
-	if (snprintf(q.auth, sizeof(q.auth), "%s", auth) >= (int)sizeof(q.auth))
-		return req_error(r, -EINVAL, "the Authorization header is too long");
 	snprintf(q.who, sizeof(q.who), "%s", r->who.name);
 	rc = migrate_task_start(r->srv, &q, &task);
 	if (rc)

@@ -155,4 +155,16 @@ bool cluster_draining(struct cluster *cl);
  * owner key again). */
 int cluster_vm_move(struct cluster *cl, const char *vm, const char *to);
 
+/* Host credentials (cluster_peer.c): the header value "VsrvHost NAME TOKEN" with which this
+ * host calls another's server-only endpoints, into buf. 0, or -EINVAL when n is too small. */
+int cluster_peer_auth(const struct cluster *cl, char *buf, size_t n);
+
+/* Is cred ("NAME TOKEN", what follows "VsrvHost ") the credential of a live host of the
+ * cluster? 0 and the host's name into host, -EACCES (no such host, not alive, or not its
+ * token) or -errno (etcd does not answer). */
+int cluster_peer_check(struct cluster *cl, const char *cred, char *host, size_t n);
+
+/* Draw this host's token and its key (at start: before the first registration). 0 or -EIO. */
+int cluster_peer_init(struct cluster *cl);
+
 #endif

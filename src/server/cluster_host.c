@@ -119,8 +119,8 @@ static int do_register(struct cluster *cl)
 	}
 	/* What the host is: kept when it goes (GET /api/v1/hosts shows it as not alive). */
 	snprintf(key, sizeof(key), "%s%s/info", CLUSTER_HOSTS, cl->name);
-	info = json_pack("{s:s,s:s,s:s,s:i,s:I,s:I}", "name", cl->name, "address", cl->address,
-			 "api_url", cl->cfg.api_url,
+	info = json_pack("{s:s,s:s,s:s,s:s,s:i,s:I,s:I}", "name", cl->name, "address", cl->address,
+			 "api_url", cl->cfg.api_url, "peer_key", cl->peer_key,
 			 "cpus", (int)cl->cfg.cpus, "memory_mib", (json_int_t)cl->cfg.memory_mib,
 			 "registered", (json_int_t)time(NULL));
 	text = info ? json_dumps(info, JSON_COMPACT) : NULL;
@@ -412,6 +412,11 @@ int cluster_start(const struct cluster_config *cfg, struct cluster **out)
 	pthread_condattr_destroy(&ca);
 	/* Each attempt on a member within T/6 (at least 500 ms): a renewal tries every member
 	 * before the next one is due. */
+	rc = cluster_peer_init(cl);
+	if (rc) {
+		vsrv_log("cluster: cannot draw the host's credential");
+		goto err_free;
+	}
 	rc = etcd_open(cfg->endpoints, cfg->ttl * 1000 / 6 < 500 ? 500 : cfg->ttl * 1000 / 6,
 		       &cl->etcd);
 	if (rc) {

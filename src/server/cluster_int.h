@@ -20,6 +20,8 @@ struct cluster {
 	char inventory[256];        /* cfg.inventory's copy ("" without) */
 	char lease_file[4096];
 	char deadline_file[4096];
+	char peer_token[65];        /* this host's credential (cluster_peer.c): never written */
+	char peer_key[65];          /* its SHA-256, hex: "peer_key" in the info key */
 	struct etcd *etcd;
 	unsigned renew_ms, fire_ms, margin_ms;
 	pthread_t renew, watchdog, failover;

@@ -41,6 +41,7 @@ static int add_host_key(const struct etcd_kv *kv, void *arg)
 	if (o && json_is_object(val)) {
 		if (!strcmp(slash + 1, "info")) {
 			json_object_update(o, val);
+			json_object_del(o, "peer_key");   /* the hosts' own (cluster_peer.c) */
 		} else if (!strcmp(slash + 1, "alive")) {
 			json_object_set_new(o, "alive", json_true());
 			json_object_set(o, "since", json_object_get(val, "since"));

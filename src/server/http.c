@@ -5,6 +5,7 @@
 #include "server/inv.h"
 #include "server/events.h"
 #include "server/auth.h"
+#include "server/cluster.h"
 #include "server/http_listen.h"
 #include "server/http_upload.h"
 #include "server/metrics.h"
@@ -296,17 +297,47 @@ static void stream_free(void *cls)
 	free(r);
 }
 
+/* A cluster host's credential on a ROUTE_PEER route (cluster_peer.c): who.host, and who.name
+ * the user it acts for (X-Vsrv-By, a user name) or "host NAME". Unauthenticated when the
+ * credential is not a live host's. */
+static void peer_caller(struct listener *l, struct MHD_Connection *conn, struct req *r,
+			const char *cred)
+{
+	const char *by = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Vsrv-By");
+	char host[64];
+	int rc;
+
+	if (!l->srv->cluster)
+		return;
+	rc = cluster_peer_check(l->srv->cluster, cred, host, sizeof(host));
+	if (rc) {
+		if (rc != -EACCES)
+			vsrv_log("a host's credential cannot be checked: %s", strerror(-rc));
+		return;
+	}
+	r->who.authenticated = true;
+	snprintf(r->who.host, sizeof(r->who.host), "%s", host);
+	if (by && *by && strlen(by) < sizeof(r->who.name) && !by[strcspn(by, "/\"' \t\r\n")])
+		snprintf(r->who.name, sizeof(r->who.name), "%s", by);
+	else
+		snprintf(r->who.name, sizeof(r->who.name), "host %.50s", host);
+}
+
 /* Who calls: the bearer token; on a WebSocket route (cookie true) without one, the session
- * cookie; on the Unix socket, its peer. */
+ * cookie; on a ROUTE_PEER route, a host's credential too; on the Unix socket, its peer. */
 static void resolve_caller(struct listener *l, struct MHD_Connection *conn, struct req *r,
-			   bool cookie)
+			   int flags)
 {
 	const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
-	const char *ck = cookie ? MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, AUTH_COOKIE)
-				: NULL;
+	const char *ck = flags & ROUTE_WS ?
+			 MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, AUTH_COOKIE) : NULL;
 
 	memset(&r->who, 0, sizeof(r->who));
 	r->who.local = l->local;
+	if (h && flags & ROUTE_PEER && !strncmp(h, "VsrvHost ", 9)) {
+		peer_caller(l, conn, r, h + 9);
+		return;
+	}
 	if (h && !strncasecmp(h, "Bearer ", 7)) {
 		auth_token_caller(r->c, h + 7, &r->who);
 		return;
@@ -363,7 +394,7 @@ static enum MHD_Result upload_route(struct listener *l, struct MHD_Connection *c
 	if (!r->c) {
 		req_error(r, 503, "inventory unavailable");
 	} else {
-		resolve_caller(l, conn, r, false);
+		resolve_caller(l, conn, r, 0);
 		if (!r->who.authenticated)
 			req_error(r, 401, "authentication required: log in at /api/v1/login and "
 				  "send 'Authorization: Bearer TOKEN'");
@@ -462,12 +493,20 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		goto out_metrics;
 	}
 	if (!(api_routes[idx].flags & ROUTE_NOAUTH)) {
-		resolve_caller(l, conn, r, api_routes[idx].flags & ROUTE_WS);
+		resolve_caller(l, conn, r, api_routes[idx].flags);
 		if (!r->who.authenticated) {
 			inv_put(r->c);
 			free(r);
 			ret = queue_error(conn, 401, "authentication required: log in at /api/v1/login "
 					  "and send 'Authorization: Bearer TOKEN'");
+			goto out_metrics;
+		}
+		if ((api_routes[idx].flags & ROUTE_PEER) && !r->who.host[0]) {
+			inv_put(r->c);
+			free(r);
+			ret = queue_error(conn, 403, "only the cluster's hosts call this endpoint (the "
+					  "destination's side of a live migration), with their own "
+					  "credential: use POST /api/v1/vms/NAME/migrate");
 			goto out_metrics;
 		}
 		if (r->who.cookie && !same_origin(conn)) {

@@ -14,17 +14,18 @@
 #include <jansson.h>
 
 /* What the source's task needs: the VM, the destination (its name and API URL), the
- * caller's Authorization header (passed on: sessions live in the shared inventory), the
- * disks' mode ("shared" or "copy") and max_downtime_ms (< 0: the VMM's default). */
+ * disks' mode ("shared" or "copy"), max_downtime_ms (< 0: the VMM's default) and who asks
+ * (the user's name: the destination's events name it). The task calls the destination
+ * with this host's own credential (cluster_peer.c), not the user's token. */
 struct migrate_req {
 	int64_t id;
 	char name[64];
 	char to[64];
 	char url[1024];
-	char auth[1100];
 	char disks[8];
 	int64_t max_downtime_ms;
 	char who[128];
+	char cred[200];             /* migrate_task_start's: this host's credential */
 };
 
 /* Start the migration as a task "vm-migrate" on the VM (tasks.h): q is copied. 0 and *task,
@@ -56,5 +57,11 @@ int migrate_incoming_commit(struct server *srv, struct dbc *c, int64_t id, const
 int migrate_peer_call(const char *base, const char *method, const char *path, const char *auth,
 		      json_t *body, long timeout_ms, long *status, json_t **answer, char *err,
 		      size_t errlen);
+
+/* migrate_peer_call with, when by is not NULL, the header X-Vsrv-By: by (the user a host
+ * acts for when auth is its own credential, cluster_peer_auth). */
+int migrate_peer_call_by(const char *base, const char *method, const char *path,
+			 const char *auth, const char *by, json_t *body, long timeout_ms,
+			 long *status, json_t **answer, char *err, size_t errlen);
 
 #endif

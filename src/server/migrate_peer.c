@@ -1,6 +1,7 @@
-/* Calls from one host's API to another's (migrate.h), on libcurl with the caller's
- * Authorization header: a live migration's, a drain's, and a start placed on another host
- * (api_place.c). */
+/* Calls from one host's API to another's (migrate.h), on libcurl: with the caller's
+ * Authorization header (a drain's, and a start placed on another host: api_place.c), or
+ * with the host's own credential and the user it acts for (a live migration's calls to the
+ * destination: cluster_peer.c). */
 #include "server/migrate.h"
 
 #include <curl/curl.h>
@@ -34,9 +35,17 @@ int migrate_peer_call(const char *base, const char *method, const char *path, co
 		      json_t *body, long timeout_ms, long *status, json_t **answer, char *err,
 		      size_t errlen)
 {
+	return migrate_peer_call_by(base, method, path, auth, NULL, body, timeout_ms, status,
+				    answer, err, errlen);
+}
+
+int migrate_peer_call_by(const char *base, const char *method, const char *path,
+			 const char *auth, const char *by, json_t *body, long timeout_ms,
+			 long *status, json_t **answer, char *err, size_t errlen)
+{
 	struct curl_slist *hd = NULL, *h2;
 	struct answer a = { 0 };
-	char url[1400], hdr[1200], *text = NULL;
+	char url[1400], hdr[1200], byh[200], *text = NULL;
 	CURLcode cc;
 	CURL *cu;
 	int rc = 0;
@@ -58,6 +67,14 @@ int migrate_peer_call(const char *base, const char *method, const char *path, co
 		goto out;
 	}
 	hd = h2;
+	if (by) {
+		snprintf(byh, sizeof(byh), "X-Vsrv-By: %.150s", by);
+		if (!(h2 = curl_slist_append(hd, byh))) {
+			snprintf(err, errlen, "out of memory");
+			rc = -ENOMEM;
+			goto out;
+		}
+	}
 	curl_easy_setopt(cu, CURLOPT_URL, url);
 	curl_easy_setopt(cu, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(cu, CURLOPT_CUSTOMREQUEST, method);

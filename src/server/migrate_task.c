@@ -35,8 +35,8 @@ static int call_dest(const struct migrate_req *q, const char *method, const char
 	int rc;
 
 	snprintf(path, sizeof(path), "/api/v1/vms/%s/incoming%s", q->name, suffix);
-	rc = migrate_peer_call(q->url, method, path, q->auth, body, MIG_PEER_MS, &st, ans, err,
-			       sizeof(err));
+	rc = migrate_peer_call_by(q->url, method, path, q->cred, q->who, body, MIG_PEER_MS, &st,
+				  ans, err, sizeof(err));
 	if (!rc && (st < 200 || st > 299))
 		rc = st == 404 ? -ENOENT : -EREMOTEIO;
 	if (rc)
@@ -213,5 +213,9 @@ int migrate_task_start(struct server *srv, const struct migrate_req *q, int64_t 
 	if (!j)
 		return -ENOMEM;
 	*j = *q;
+	if (cluster_peer_auth(srv->cluster, j->cred, sizeof(j->cred))) {
+		free(j);
+		return -EINVAL;
+	}
 	return task_start(srv, "vm-migrate", q->name, q->who, mig_run, j, free, task);
 }

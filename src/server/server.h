@@ -67,6 +67,8 @@ struct caller {
 	char name[64];
 	bool local;                 /* came through the Unix socket */
 	bool cookie;                /* by the session cookie (WebSocket routes only, api.h) */
+	char host[64];              /* a cluster host with its credential (ROUTE_PEER only):
+	                             * its name; name is then the user it acts for (X-Vsrv-By) */
 };
 
 /* One request, as handlers see it. The handler sets status and body (a JSON value the

@@ -13,7 +13,7 @@ system at the same paths): with disks "copy" it makes the empty image a missing 
 The CLI (`vsrv vm migrate`) is driven too. With /dev/kvm: a counting guest moves from a to b
 (the same kernel file: shared storage), keeps counting on b, its status names b and its
 ownership key is b's; one with a disk moves from a to c with disks "copy"."""
-import json, os, re, shutil, signal, subprocess, sys, tempfile, time
+import hashlib, json, os, re, shutil, signal, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(__file__))
 from lib import *
 from etcd_cluster import EtcdCluster, Unavailable, b64
@@ -107,6 +107,16 @@ try:
     shim_b, argvs_b = vmm_shim(os.path.join(tmp, "shim-b"))
     b = host("b", etcd.endpoints, prefix, vmm=["--vmm", shim_b])
     ta, tb = a.login("admin", "adminpass1"), b.login("admin", "adminpass1")
+    # The .../incoming endpoints take a cluster host's own credential only (cluster_peer.c):
+    # this test registers a host of its own, "tpeer", in etcd as a host does (its info key
+    # with the SHA-256 of its token, its alive key on a lease), and calls them as tpeer.
+    peer_tok = os.urandom(32).hex()
+    etcd.put("/vsrv/hosts/tpeer/info", json.dumps({
+        "name": "tpeer", "api_url": "http://127.0.0.1:%d" % free_port(),
+        "peer_key": hashlib.sha256(peer_tok.encode()).hexdigest()}))
+    peer_lease = etcd.grant(300)
+    etcd.put("/vsrv/hosts/tpeer/alive", json.dumps({"lease": "%x" % peer_lease}), lease=peer_lease)
+    PEER = {"Authorization": "VsrvHost tpeer " + peer_tok, "X-Vsrv-By": "admin"}
 
     # --- not a cluster: 409 ----------------------------------------------------------------
     solo = Daemon(os.path.join(tmp, "solo"))
@@ -117,8 +127,8 @@ try:
                       token=ts)
     st, js = solo.req("POST", "/api/v1/vms/s1/migrate", {"to": "b"}, token=ts)
     ok("not-cluster-409", st == 409 and "cluster" in err_message(js), str((st, js)))
-    st, js = solo.req("POST", "/api/v1/vms/s1/incoming", {"from": "a"}, token=ts)
-    ok("not-cluster-incoming-409", st == 409, str((st, js)))
+    st, js = solo.req("POST", "/api/v1/vms/s1/incoming", {"from": "a"}, headers=PEER)
+    ok("not-cluster-incoming-401", st == 401, str((st, js)))
     solo.stop()
 
     st, js = a.req("POST", "/api/v1/vms", {"name": "vm1", "kernel": KERNEL, "memory_mib": 64},
@@ -167,12 +177,35 @@ try:
     ok("wrong-host-409-names-owner", st == 409 and "runs on host a" in err_message(js),
        str((st, js)))
     # the destination's endpoints: not on the host that holds it; no commit without the key
-    st, js = a.req("POST", "/api/v1/vms/vm1/incoming", {"from": "b"}, token=ta)
+    st, js = a.req("POST", "/api/v1/vms/vm1/incoming", {"from": "b"}, headers=PEER)
     ok("incoming-on-owner-409", st == 409 and "this host" in err_message(js), str((st, js)))
-    st, js = b.req("POST", "/api/v1/vms/vm1/incoming/commit", token=tb)
+    st, js = b.req("POST", "/api/v1/vms/vm1/incoming/commit", headers=PEER)
     ok("commit-without-key-409", st == 409 and "not this host" in err_message(js), str((st, js)))
-    st, js = b.req("DELETE", "/api/v1/vms/vm1/incoming", token=tb)
+    st, js = b.req("DELETE", "/api/v1/vms/vm1/incoming", headers=PEER)
     ok("abort-nothing-404", st == 404, str((st, js)))
+    # ... and only with a live host's own credential: a user's token, even an
+    # administrator's, is refused; so are a wrong token, a host that is not registered, and
+    # the credential anywhere else
+    st, js = b.req("POST", "/api/v1/vms/vm1/incoming", {"from": "a"}, token=tb)
+    ok("incoming-user-token-403", st == 403 and "only the cluster's hosts" in err_message(js),
+       str((st, js)))
+    st, js = b.req("POST", "/api/v1/vms/vm1/incoming/commit", token=tb)
+    ok("commit-user-token-403", st == 403, str((st, js)))
+    for why, cred in (("wrong-token", "VsrvHost tpeer " + "0" * 64),
+                      ("other-hosts-name", "VsrvHost a " + peer_tok),
+                      ("unknown-host", "VsrvHost nosuch " + peer_tok),
+                      ("malformed", "VsrvHost tpeer"), ("malformed-long", "VsrvHost " + "x" * 5000)):
+        st, js = b.req("POST", "/api/v1/vms/vm1/incoming", {"from": "a"},
+                       headers={"Authorization": cred})
+        ok("incoming-credential-%s-401" % why, st == 401, str((st, js)))
+    st, js = b.req("GET", "/api/v1/vms", headers=PEER)
+    ok("credential-not-for-other-endpoints-401", st == 401, str((st, js)))
+    info_a = json.loads(etcd.get("/vsrv/hosts/a/info")[0])
+    st, js = b.req("GET", "/api/v1/hosts", token=tb)
+    ok("host-key-published-not-shown", re.fullmatch(r"[0-9a-f]{64}", info_a.get("peer_key", ""))
+       and st == 200 and "peer_key" not in json.dumps(js) and
+       info_a["peer_key"] != json.loads(etcd.get("/vsrv/hosts/b/info")[0]).get("peer_key"),
+       str((info_a, js)))
     rc, out = cli(a, ta, "vm", "migrate", "vm1")
     ok("cli-migrate-needs-to", rc != 0 and "--to" in out, out)
     rc, out = cli(a, ta, "vm", "migrate", "vm1", "--to", "a")
@@ -225,7 +258,7 @@ try:
         # answered 503 when that shows before it listens, else 200 and the VMM is gone soon
         # after: either way nothing of it stays and the status is not b's to write
         ended0 = log_of(b).count("the incoming migration's VMM ended")
-        st, js = b.req("POST", "/api/v1/vms/vm1/incoming", {"from": "a"}, token=tb)
+        st, js = b.req("POST", "/api/v1/vms/vm1/incoming", {"from": "a"}, headers=PEER)
         ok("incoming-no-kvm", (st == 503 and "ended before listening" in err_message(js)) or
            (st == 200 and js["address"].startswith("tcp:127.0.0.1:")), str((st, js)))
         ok("incoming-no-kvm-nothing-left", wait_for(lambda: not procs_naming(b.data), 10)
@@ -235,7 +268,7 @@ try:
         # b's supervisor saw that VMM end by itself (not recorded as the VM's exit)
         ok("incoming-no-kvm-end-seen", wait_for(lambda: log_of(b).count(
             "the incoming migration's VMM ended") > ended0, 10) is not None, log_of(b)[-600:])
-        st, js = b.req("DELETE", "/api/v1/vms/vm1/incoming", token=tb)
+        st, js = b.req("DELETE", "/api/v1/vms/vm1/incoming", headers=PEER)
         ok("incoming-gone-404", st == 404, str((st, js)))
 
     # --- disks copy: host c sees its own file system at a's disk paths ----------------------
@@ -265,7 +298,7 @@ try:
                  lease=lease_a)
         a_before = open(dpath, "rb").read()
         st, js = c.req("POST", "/api/v1/vms/vm2/incoming", {"from": "a", "disks": "copy"},
-                       token=tc)
+                       headers=PEER)
         info = subprocess.run([VSRV, "img", "info", "--output", "json", cpath],
                               capture_output=True, text=True)
         try:
@@ -276,19 +309,24 @@ try:
            "made 1 empty image" in log_of(c) and open(dpath, "rb").read() == a_before,
            "%s %s %s" % ((st, js), info.stdout[-300:] + info.stderr[-300:], size))
         wait_for(lambda: not procs_naming(c.data), 10)
-        c.req("DELETE", "/api/v1/vms/vm2/incoming", token=tc)
+        c.req("DELETE", "/api/v1/vms/vm2/incoming", headers=PEER)
         # an image that is there is left alone (the VMM checks it)
         m0 = os.path.getmtime(cpath)
         st, js = c.req("POST", "/api/v1/vms/vm2/incoming", {"from": "a", "disks": "copy"},
-                       token=tc)
+                       headers=PEER)
         ok("copy-dest-image-kept", st in (200, 503) and os.path.getmtime(cpath) == m0 and
            log_of(c).count("made 1 empty image") == 1, str((st, js)))
         wait_for(lambda: not procs_naming(c.data), 10)
-        c.req("DELETE", "/api/v1/vms/vm2/incoming", token=tc)
+        c.req("DELETE", "/api/v1/vms/vm2/incoming", headers=PEER)
         etcd.call("/v3/kv/deleterange", {"key": b64("/vsrv/vms/vm2/owner")})  # laid out no more
         st2["state"] = "stopped"
         st2["monitor_pid"] = 0
         etcd.put(k2, json.dumps(st2))
+
+    # a host whose lease is gone calls no one: its credential dies with it
+    etcd.revoke(peer_lease)
+    st, js = b.req("DELETE", "/api/v1/vms/vm1/incoming", headers=PEER)
+    ok("incoming-dead-host-credential-401", st == 401, str((st, js)))
 
     # --- with KVM: a counting guest moves from a to b ---------------------------------------
     if not have_kvm():
