@@ -41,7 +41,12 @@ struct supervisor {
 	pthread_mutex_t lock;
 	struct runvm *vms;
 	struct sup_ready *ready;    /* 'starting' -> 'running' (sup_ready.h) */
+	struct sup_dynmem *dyn;     /* dynamic memory's loop (sup_dynmem.c) */
 };
+
+/* Start and stop dynamic memory's thread (sup_dynmem.c): s->dyn. 0 or -errno. */
+int sup_dynmem_start(struct supervisor *s);
+void sup_dynmem_stop(struct supervisor *s);
 
 /* The run of VM id (NULL: none), under s->lock; watch v's monitor (its pidfd into the
  * epoll set); SIGKILL to v's monitor's session unless it has ended (sup.c). */
