@@ -303,12 +303,15 @@ static void step(struct sup_dynmem *d)
 
 		pthread_mutex_lock(&d->lock);
 		v = x[i].ok ? dm_find(d, x[i].id, false) : NULL;
-		manual = !v || !v->planned;
-		pthread_mutex_unlock(&d->lock);
-		if (manual)
+		if (!v || !v->planned) {
+			pthread_mutex_unlock(&d->lock);
 			continue;
+		}
+		/* a user's PUT since the plan: theirs stands */
+		manual = v->manual;
+		pthread_mutex_unlock(&d->lock);
 		p = &plan[np++];
-		if (p->new_target_mib != p->target_mib) {
+		if (!manual && p->new_target_mib != p->target_mib) {
 			json_t *data = json_pack("{s:s,s:s,s:I,s:I}", "by", "policy", "reason",
 						 dynmem_why_name(p->why), "previous_mib",
 						 (json_int_t)p->target_mib, "min_mib",
@@ -416,6 +419,8 @@ json_t *sup_dynmem_json(struct server *srv, int64_t id, const json_t *vm)
 	const json_t *st = json_object_get(b, "stats");
 	int64_t max = json_integer_value(json_object_get(vm, "memory_mib"));
 	int64_t min = json_integer_value(json_object_get(vm, "memory_min_mib"));
+	const char *state = json_string_value(json_object_get(vm, "state")) ?: "";
+	bool up = !strcmp(state, INV_VM_RUNNING) || !strcmp(state, INV_VM_PAUSED);
 	bool enabled = min < max && json_is_true(json_object_get(vm, "balloon"));
 	bool have_total, have_avail, have_free, manual = false, planned = false, failed = false;
 	int64_t total = stat_mib(st, "total", &have_total), avail = stat_mib(st, "available", &have_avail);
@@ -425,7 +430,8 @@ json_t *sup_dynmem_json(struct server *srv, int64_t id, const json_t *vm)
 	struct dm_vm *v;
 	json_t *o;
 
-	if (d) {
+	if (d && up) {
+		/* (what it kept of a run that ended is not this VM's any more) */
 		pthread_mutex_lock(&d->lock);
 		if ((v = dm_find(d, id, false))) {
 			manual = v->manual;

@@ -173,6 +173,21 @@ try:
        r2.returncode == 1 and "stopped" in r2.stderr, r.stdout + r.stderr + r2.stderr)
     r = cli("vm", "balloon", "b1", "--target", "0")
     ok("balloon-cli-bad-target", r.returncode == 2 and "--target" in r.stderr, r.stdout + r.stderr)
+    r = cli("vm", "create", "dmc", "--kernel", "hello.elf", "--memory", "512", "--memory-min",
+            "128", "--memory-buffer", "30")
+    st, js = req("GET", "/api/v1/vms/dmc")
+    r2 = cli("vm", "edit", "dmc", "--memory-min", "256M")
+    r3 = cli("vm", "show", "dmc")
+    ok("dynmem-cli-settings", r.returncode == 0 and js.get("memory_min_mib") == 128 and
+       js.get("memory_buffer_pct") == 30 and r2.returncode == 0 and
+       "policy, 256-512 MiB, buffer 30%" in r3.stdout, r.stderr + r2.stderr + r3.stdout + str(js))
+    r = cli("vm", "edit", "dmc", "--memory-min", "1G")
+    ok("dynmem-cli-refused", r.returncode == 1 and "more than memory_mib" in r.stderr,
+       r.stdout + r.stderr)
+    r = cli("vm", "balloon", "b1", "--auto")
+    r2 = cli("vm", "balloon", "b1", "--auto", "--target", "64")
+    ok("dynmem-cli-auto", r.returncode == 1 and "stopped" in r.stderr and r2.returncode == 2 and
+       "--auto" in r2.stderr, r.stdout + r.stderr + r2.stderr)
 
     # --- the VMM's argv: the balloon device, on PCI for a firmware VM, none when off ---------
     argv, vm = start_argv("b1")
