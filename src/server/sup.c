@@ -650,7 +650,7 @@ int sup_create(struct server *srv, struct supervisor **out)
 		free(s);
 		return -EAGAIN;
 	}
-	if (sup_dynmem_start(s)) {
+	if (sup_dynmem_start(s, true)) {
 		srv->sup = NULL;
 		sup_ready_destroy(s->ready);
 		close(s->epfd);

@@ -234,9 +234,10 @@ static struct step_vm *step_list(struct supervisor *s, size_t *n)
 	return x;
 }
 
-static void step(struct sup_dynmem *d)
+void sup_dynmem_step(struct supervisor *s)
 {
-	struct server *srv = d->s->srv;
+	struct sup_dynmem *d = s->dyn;
+	struct server *srv = s->srv;
 	struct dynmem_host h;
 	struct dynmem_vm *plan = NULL;
 	struct step_vm *x;
@@ -244,7 +245,9 @@ static void step(struct sup_dynmem *d)
 	size_t n, np = 0, i;
 	double now = clock_mono(), wall = clock_real();
 
-	x = step_list(d->s, &n);
+	if (!d)
+		return;
+	x = step_list(s, &n);
 	if (!n) {
 		free(x);
 		return;
@@ -358,14 +361,14 @@ static void *dynmem_thread(void *arg)
 		if (d->stop)
 			break;
 		pthread_mutex_unlock(&d->lock);
-		step(d);
+		sup_dynmem_step(d->s);
 		pthread_mutex_lock(&d->lock);
 	}
 	pthread_mutex_unlock(&d->lock);
 	return NULL;
 }
 
-int sup_dynmem_start(struct supervisor *s)
+int sup_dynmem_start(struct supervisor *s, bool thread)
 {
 	struct sup_dynmem *d = calloc(1, sizeof(*d));
 	pthread_condattr_t ca;
@@ -379,7 +382,8 @@ int sup_dynmem_start(struct supervisor *s)
 	pthread_cond_init(&d->cond, &ca);
 	pthread_condattr_destroy(&ca);
 	s->dyn = d;
-	if (pthread_create(&d->thread, NULL, dynmem_thread, d)) {
+	d->started = thread;
+	if (thread && pthread_create(&d->thread, NULL, dynmem_thread, d)) {
 		s->dyn = NULL;
 		pthread_cond_destroy(&d->cond);
 		pthread_mutex_destroy(&d->lock);
@@ -399,7 +403,8 @@ void sup_dynmem_stop(struct supervisor *s)
 	d->stop = true;
 	pthread_cond_signal(&d->cond);
 	pthread_mutex_unlock(&d->lock);
-	pthread_join(d->thread, NULL);
+	if (d->started)
+		pthread_join(d->thread, NULL);
 	s->dyn = NULL;
 	pthread_cond_destroy(&d->cond);
 	pthread_mutex_destroy(&d->lock);
