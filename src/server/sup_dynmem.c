@@ -113,6 +113,10 @@ void sup_dynmem_manual(struct server *srv, int64_t id, bool manual, int64_t min_
 	pthread_mutex_lock(&d->lock);
 	v = dm_find(d, id, manual);
 	if (v) {
+		/* the run it set it in is the one that runs: the next step's (a restart
+		 * before it seen as another run would drop the user's target) */
+		if (manual)
+			v->mon = 0;
 		v->manual = manual;
 		v->man_min = min_mib;
 		v->man_buf = buffer_pct;
@@ -335,7 +339,7 @@ void sup_dynmem_step(struct supervisor *s)
 		if ((v = dm_find(d, x[i].id, false))) {
 			v->last = *p;
 			v->failed = rc != 0;
-			if (!rc && p->new_target_mib != p->target_mib) {
+			if (!rc && !manual && p->new_target_mib != p->target_mib) {
 				v->changed = clock_mono();
 				v->changed_at = clock_real();
 			}

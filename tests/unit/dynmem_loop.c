@@ -7,7 +7,8 @@
  * Checked: no statistics leave the VM alone; an idle guest's target comes down one bounded
  * step (the guest's config says so) with its event; the next step holds while it settles;
  * absurd statistics are not acted on; a manual target is left alone until handed back;
- * dynamic memory turned off brings all of the memory back; what the API shows of it.
+ * dynamic memory turned off brings all of the memory back; a restart ends a manual target;
+ * what the API shows of it.
  * Linked with the server's objects and the VMM's (mk/tests.mk). */
 #include "check.h"
 #include "handvm.h"
@@ -304,6 +305,26 @@ static void test_loop(void)
 	}
 	sup_dynmem_manual(&srv, 1, true, 128, DYNMEM_BUFFER_DEFAULT, 256);
 	set_min(160);
+	sup_dynmem_step(&sup);
+	dm = shown();
+	CHECK(!strcmp(str(dm, "mode"), "policy"));
+	CHECK_EQ(num(dm, "target_mib"), 160);
+	json_decref(dm);
+
+	/* a manual target holds through steps of the same run; another run (a restart) ends it */
+	{
+		json_t *reply = NULL;
+
+		CHECK_EQ(sup_balloon_target(&srv, c, 1, "dm", 120, "alice", NULL, &reply), 0);
+		json_decref(reply);
+	}
+	sup_dynmem_manual(&srv, 1, true, 160, DYNMEM_BUFFER_DEFAULT, 256);
+	sup_dynmem_step(&sup);
+	sup_dynmem_step(&sup);
+	CHECK_EQ(asked_mib(), 256 - 120);
+	pthread_mutex_lock(&sup.lock);
+	rv.mon_pid = getpid() + 1;
+	pthread_mutex_unlock(&sup.lock);
 	sup_dynmem_step(&sup);
 	dm = shown();
 	CHECK(!strcmp(str(dm, "mode"), "policy"));
