@@ -22,5 +22,15 @@ $(VMCD_UNIT): tests/unit/vmcd_media.c $(SERVER_LIBOBJ) $(VSRV_LIBOBJ) $(LIBVHD)
 		$(SERVER_LDLIBS) $(LDLIBS)
 -include $(VMCD_UNIT).d
 
+# Dynamic memory's loop against the VMM's balloon and control socket (tests/unit/dynmem_loop.c):
+# the same two sets of objects.
+DYNMEM_LOOP_UNIT := $(BUILD)/tests/unit-server-dynmem-loop
+all: $(DYNMEM_LOOP_UNIT)
+$(DYNMEM_LOOP_UNIT): tests/unit/dynmem_loop.c $(SERVER_LIBOBJ) $(VSRV_LIBOBJ) $(LIBVHD)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(SERVER_LIBOBJ) $(VSRV_LIBOBJ) $(LIBVHD) \
+		$(SERVER_LDLIBS) $(LDLIBS)
+-include $(DYNMEM_LOOP_UNIT).d
+
 # The VNC server's tests connect with LibVNCClient (libvncserver-dev's other half).
 $(BUILD)/tests/unit-vnc $(BUILD)/tests/unit-vnc_hostile: LDLIBS += -lvncclient

@@ -85,6 +85,28 @@ export function vmSpec(f) {
   return spec;
 }
 
+// A VM's dynamic memory settings for people: "off", or "256 MiB to 1 GiB, buffer 20 %".
+export function fmtDynamic(vm) {
+  if (!vm || vm.memory_min_mib === undefined || vm.memory_min_mib === null)
+    return null;
+  if (vm.memory_min_mib >= vm.memory_mib || vm.balloon === false)
+    return 'off';
+  return `${fmtMib(vm.memory_min_mib)} to ${fmtMib(vm.memory_mib)}, buffer ${vm.memory_buffer_pct ?? 20} %`;
+}
+
+// What dynamic memory does with a running VM (docs/api.yaml DynamicMemory): its mode, the
+// target, what the guest uses and the policy's last decision; null when there is no target.
+export function fmtDynamicRun(dm) {
+  if (!dm || typeof dm !== 'object' || dm.target_mib === null || dm.target_mib === undefined)
+    return null;
+  let s = `${dm.mode || '?'}: target ${fmtMib(dm.target_mib)}`;
+  if (dm.guest_used_mib !== null && dm.guest_used_mib !== undefined)
+    s += `, guest uses ${fmtMib(dm.guest_used_mib)}`;
+  if (dm.decision)
+    s += ` (${dm.decision})`;
+  return s;
+}
+
 // A VM's guest agent (docs/api.yaml Agent) for people: its status and when it last
 // answered, the guest's OS, and its addresses ("eth0 192.0.2.10/24, ..."; loopback left out).
 export function fmtAgent(a) {

@@ -7,7 +7,8 @@ import { consoleAccess, graphicalAccess } from './perms.mjs';
 import { ConsoleTerminal, inputQueue } from './terminal.mjs';
 import { ConsoleFeed } from './consolefeed.mjs';
 import { GraphicalConsole } from './vncview.mjs';
-import { fmtBytes, fmtMib, fmtSeconds, fmtTime, fmtExit, fmtAgent, fmtGuestOs, fmtAddresses } from './format.mjs';
+import { fmtBytes, fmtMib, fmtSeconds, fmtTime, fmtExit, fmtAgent, fmtGuestOs, fmtAddresses, fmtDynamic,
+  fmtDynamicRun } from './format.mjs';
 import { h, replace, kv, table } from './dom.mjs';
 import { VmCharts } from './charts.mjs';
 import { driveImages } from './drives.mjs';
@@ -301,6 +302,7 @@ export function viewVm(name) {
           ['Undo disks', vm.undo_disks], ['CPU limit', vm.cpu_limit ? vm.cpu_limit + ' %' : 'none'],
           ['Memory balloon', vm.balloon === undefined ? null : vm.balloon ? 'yes' : 'no'],
           ['Shared memory (KSM)', vm.mem_merge === undefined ? null : vm.mem_merge ? 'yes' : 'no'],
+          ['Dynamic memory', fmtDynamic(vm)],
           ['Your permissions', (vm.permissions || []).join(', ')]])),
         h('section', { 'aria-labelledby': 'rt' }, h('h2', { id: 'rt' }, 'Runtime'), kv([
           ['State', vm.state], ['Last exit', vm.last_exit ? fmtExit(vm.last_exit) : null],
@@ -312,6 +314,7 @@ export function viewVm(name) {
             ' (target ' + rt.balloon.target_mib + ' MiB)' : null],
           ['Guest free memory', rt.balloon && rt.balloon.stats && rt.balloon.stats.free !== undefined
             ? fmtBytes(rt.balloon.stats.free) : null],
+          ['Memory policy', fmtDynamicRun(vm.dynamic_memory)],
           ['Guest agent', vm.agent ? fmtAgent(vm.agent) : null], ['Guest OS', fmtGuestOs(vm.agent)],
           ['Guest host name', vm.agent && vm.agent.hostname], ['Guest addresses', fmtAddresses(vm.agent)],
           ['Created', fmtTime(vm.created)]]))),

@@ -82,6 +82,8 @@ export async function viewVmEdit(name) {
     description: t('description'), cpus: t('cpus', { inputmode: 'numeric' }),
     memory_mib: t('memory_mib', { inputmode: 'numeric' }),
     memory_reserve_mib: t('memory_reserve_mib', { inputmode: 'numeric' }),
+    memory_min_mib: t('memory_min_mib', { inputmode: 'numeric' }),
+    memory_buffer_pct: t('memory_buffer_pct', { inputmode: 'numeric' }),
     cpu_limit: t('cpu_limit', { inputmode: 'numeric' }), cpu_weight: t('cpu_weight', { inputmode: 'numeric' }),
     kernel: t('kernel', { list: 'e-images' }), initrd: t('initrd', { list: 'e-images' }), cmdline: t('cmdline'),
     restart_policy: select(['never', 'on-failure', 'always'], vm.restart_policy),
@@ -95,7 +97,8 @@ export async function viewVmEdit(name) {
   const firmware = select(FIRMWARES, vm.firmware || 'none', { name: 'firmware' });
   const boot = bootSelect(vm.boot || []);
   const cl = cdromList(vm.cdroms || [], isos, true);
-  const ints = ['cpus', 'memory_mib', 'memory_reserve_mib', 'cpu_limit', 'cpu_weight'];
+  const ints = ['cpus', 'memory_mib', 'memory_reserve_mib', 'memory_min_mib', 'memory_buffer_pct',
+    'cpu_limit', 'cpu_weight'];
   const dl = rowList('disks', 'Disks', vm.disks, (i, d, rm) => diskRow(i, d, disks, rm),
     () => ({ disk: disks.find((d) => !vm.disks.some((x) => x.disk === d)) || disks[0] || '' }));
   const nl = rowList('nics', 'Network interfaces', vm.nics, (i, n, rm) => nicRow(i, n, nets, rm),
@@ -107,6 +110,11 @@ export async function viewVmEdit(name) {
     field('cpus', 'vCPUs', el.cpus, '1 to 64'),
     field('memory_mib', 'Memory (MiB)', el.memory_mib),
     field('memory_reserve_mib', 'Reserved memory (MiB)', el.memory_reserve_mib, '0: all of its memory'),
+    field('memory_min_mib', 'Minimum memory (MiB)', el.memory_min_mib,
+      'dynamic memory: the least the server balloons it down to while it runs (at least 64); ' +
+      'its memory: off'),
+    field('memory_buffer_pct', 'Memory buffer (%)', el.memory_buffer_pct,
+      'dynamic memory: free memory the guest keeps, in percent of what it uses (default 20)'),
     field('cpu_limit', 'CPU limit (%)', el.cpu_limit, 'percent of one CPU; 0: no limit'),
     field('cpu_weight', 'CPU weight', el.cpu_weight, '1 to 10000 (default 100)'),
     field('firmware', 'Firmware', firmware, 'bios or uefi boot from the drives (the kernel is dropped)'),
@@ -157,6 +165,7 @@ export async function viewVmEdit(name) {
   replace(main, h('p', {}, h('a', { href: '#/vm/' + encodeURIComponent(name) }, '← ' + name)),
     h('h1', {}, 'Settings of ' + name),
     off ? null : h('p', { class: 'hint', role: 'note' }, `${name} is ${vm.state}: hardware (vCPUs, memory, ` +
-      'disks, NICs, drives, firmware, display, kernel) changes only while it is off.'),
+      'disks, NICs, drives, firmware, display, kernel) changes only while it is off; its minimum ' +
+      'memory and memory buffer change at any time.'),
     mayVm(vm, 'modify') ? f : h('p', { class: 'empty' }, 'You may not change this VM.'), status);
 }

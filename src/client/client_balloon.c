@@ -1,5 +1,7 @@
-/* `vsrv vm balloon NAME [--target MIB]`: a running VM's memory balloon (GET
- * /api/v1/vms/NAME/balloon), or the memory its guest should keep (PUT with target_mib). */
+/* `vsrv vm balloon NAME [--target MIB | --auto]`: a running VM's memory balloon (GET
+ * /api/v1/vms/NAME/balloon), or the memory its guest should keep (PUT with target_mib: the
+ * VM leaves dynamic memory's policy), or the target handed back to the policy (PUT
+ * {"auto": true}). */
 #include "client/client.h"
 #include "client/client_opt.h"
 
@@ -7,7 +9,10 @@
 
 const struct opt client_balloon_opts[] = {
 	{ "target", 0, OPT_INT, "MIB", "ask the guest to keep MIB MiB of its memory (1 up to the "
-	  "VM's memory; it inflates or deflates its balloon in its own time)", NULL, false },
+	  "VM's memory; it inflates or deflates its balloon in its own time; dynamic memory "
+	  "leaves the VM alone until --auto or a change of its memory settings)", NULL, false },
+	{ "auto", 0, OPT_FLAG, NULL, "hand the target back to dynamic memory (the server sets it "
+	  "between the VM's --memory-min and --memory)", NULL, false },
 	{ NULL },
 };
 
@@ -24,6 +29,8 @@ static void balloon_print(const json_t *b)
 
 	printf("memory:      %lld MiB, target %lld MiB, guest keeps %lld MiB (balloon %lld MiB)\n",
 	       num(b, "ram_mib"), num(b, "target_mib"), num(b, "actual_mib"), num(b, "balloon_mib"));
+	if (json_is_string(json_object_get(b, "mode")))
+		printf("dynamic:     %s\n", json_string_value(json_object_get(b, "mode")));
 	printf("driver:      %s%s%s\n", json_is_true(json_object_get(b, "driver")) ? "yes" : "no",
 	       json_is_true(json_object_get(b, "deflate_on_oom")) ? ", deflate on OOM" : "",
 	       json_is_true(json_object_get(b, "free_page_reporting")) ? ", free page reporting" : "");
@@ -43,11 +50,15 @@ int client_vm_balloon(struct client *cl, struct opt_res *r)
 
 	if (target && target->num < 1)
 		return opt_usage_error(r, "--target: a size in MiB from 1");
+	if (target && opt_get(r, "auto"))
+		return opt_usage_error(r, "--target and --auto exclude each other");
 	if (target)
 		body = json_pack("{s:I}", "target_mib", (json_int_t)target->num);
+	else if (opt_get(r, "auto"))
+		body = json_pack("{s:b}", "auto", 1);
 	snprintf(path, sizeof(path), "/api/v1/vms/%s/balloon",
 		 client_seg(r->args[0], seg, sizeof(seg)));
-	rc = client_call(cl, target ? "PUT" : "GET", path, body, &out);
+	rc = client_call(cl, body ? "PUT" : "GET", path, body, &out);
 	if (!rc && out)
 		cl->json ? client_print_json(out) : balloon_print(out);
 	json_decref(body);

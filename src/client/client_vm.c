@@ -48,6 +48,10 @@ static json_t *vm_body(struct opt_res *r, const char *name)
 		json_object_set_new(b, "memory_mib", json_integer(mib(v)));
 	if ((v = opt_get(r, "memory-reserve")))
 		json_object_set_new(b, "memory_reserve_mib", json_integer(mib(v)));
+	if ((v = opt_get(r, "memory-min")))
+		json_object_set_new(b, "memory_min_mib", json_integer(mib(v)));
+	if ((v = opt_get(r, "memory-buffer")))
+		json_object_set_new(b, "memory_buffer_pct", json_integer(v->num));
 	if ((v = opt_get(r, "autostart")))
 		json_object_set_new(b, "autostart", json_boolean(v->on));
 	if ((v = opt_get(r, "template")))
@@ -309,6 +313,29 @@ static void vm_print(const json_t *vm)
 					      other ? "]" : "");
 		}
 		json_object_set_new(o, "cdroms", json_string(i ? b : "none"));
+	}
+	/* dynamic memory in a line: "policy, 256-1024 MiB, buffer 20%: target 512 MiB, guest
+	 * uses 300 MiB (hold)" */
+	if (json_is_object(json_object_get(vm, "dynamic_memory"))) {
+		const json_t *dm = json_object_get(vm, "dynamic_memory");
+		const char *mode = json_string_value(json_object_get(dm, "mode")) ?: "?";
+		int n = snprintf(b, sizeof(b), "%s", mode);
+
+		if (strcmp(mode, "off"))
+			n += snprintf(b + n, sizeof(b) - n, ", %lld-%lld MiB, buffer %lld%%",
+				      (long long)json_integer_value(json_object_get(dm, "min_mib")),
+				      (long long)json_integer_value(json_object_get(dm, "max_mib")),
+				      (long long)json_integer_value(json_object_get(dm, "buffer_pct")));
+		if (json_is_integer(json_object_get(dm, "target_mib")) && n < (int)sizeof(b))
+			n += snprintf(b + n, sizeof(b) - n, ": target %lld MiB",
+				      (long long)json_integer_value(json_object_get(dm, "target_mib")));
+		if (json_is_integer(json_object_get(dm, "guest_used_mib")) && n < (int)sizeof(b))
+			n += snprintf(b + n, sizeof(b) - n, ", guest uses %lld MiB",
+				      (long long)json_integer_value(json_object_get(dm, "guest_used_mib")));
+		if (json_is_string(json_object_get(dm, "decision")) && n < (int)sizeof(b))
+			snprintf(b + n, sizeof(b) - n, " (%s)",
+				 json_string_value(json_object_get(dm, "decision")));
+		json_object_set_new(o, "dynamic_memory", json_string(b));
 	}
 	/* the guest agent's status alone: `vm agent NAME` shows the rest */
 	if (json_is_object(json_object_get(vm, "agent")))
@@ -593,6 +620,11 @@ static const struct opt vm_opts[] = {
 	{ "cpu-limit", 0, OPT_INT, "PERCENT", "CPU time limit in percent of one CPU (0: none)", NULL, false },
 	{ "cpu-weight", 0, OPT_INT, "N", "CPU weight against other VMs, 1 to 10000 (default 100)", NULL, false },
 	{ "memory-reserve", 0, OPT_SIZE, "SIZE", "memory kept for the VM; a bare number is MiB", NULL, false },
+	{ "memory-min", 0, OPT_SIZE, "SIZE", "dynamic memory: the least the server balloons the "
+	  "running guest down to (at least 64M; --memory, the default, is off); changed at any "
+	  "time", NULL, false },
+	{ "memory-buffer", 0, OPT_INT, "PERCENT", "dynamic memory: the free memory the guest keeps, "
+	  "in percent of what it uses (0 to 2000, default 20)", NULL, false },
 	{ "disk", 0, OPT_STR, "NAME[:BUS[:ro|rw]]", "attach a disk (BUS virtio-blk, scsi, ahci or ide)",
 	  NULL, true },
 	{ "nic", 0, OPT_STR, "NETWORK[:MAC]", "a network interface on a virtual network", NULL, true },
@@ -715,7 +747,8 @@ static const struct opt_cmd vm_cmds[] = {
 	  "guest-set-user-password need the guest-agent permission, which full does not include.",
 	  client_agent_opts, client_vm_agent },
 	{ "balloon", "NAME", 1, 1, "Show a running VM's memory balloon: the memory its guest keeps "
-	  "and what it says of its own; --target MIB sets the memory it should keep.", NULL,
+	  "and what it says of its own; --target MIB sets the memory it should keep, --auto "
+	  "hands it back to dynamic memory.", NULL,
 	  client_balloon_opts, client_vm_balloon },
 	{ NULL },
 };

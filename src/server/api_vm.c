@@ -6,6 +6,7 @@
 #include "server/cgroup.h"
 #include "server/clone.h"
 #include "server/diskuse.h"
+#include "server/dynmem.h"
 #include "server/events.h"
 #include "server/inv.h"
 #include "server/sup.h"
@@ -41,7 +42,7 @@ enum vm_field {
 	VMF_RESTART_POLICY, VMF_AUTOSTART, VMF_UNDO_DISKS, VMF_CPU_LIMIT, VMF_CPU_WEIGHT,
 	VMF_MEMORY_RESERVE_MIB, VMF_DISKS, VMF_NICS, VMF_TEMPLATE, VMF_CDROMS, VMF_FIRMWARE,
 	VMF_BOOT, VMF_OS_TYPE, VMF_BALLOON, VMF_DISPLAY, VMF_ENLIGHTENMENTS, VMF_MEM_MERGE,
-	VMF_END,
+	VMF_MEMORY_MIN_MIB, VMF_MEMORY_BUFFER_PCT, VMF_END,
 };
 static const struct valid_field vm_fields[VMF_END + 1] = {
 	[VMF_NAME] = { "name", V_STR, 1, 0, 63, K_NAME, NULL },
@@ -68,6 +69,9 @@ static const struct valid_field vm_fields[VMF_END + 1] = {
 	[VMF_DISPLAY] = { "display", V_STR, 0, 0, 8, K_ENUM, vmhw_displays },
 	[VMF_ENLIGHTENMENTS] = { "enlightenments", V_STR, 0, 0, 8, K_ENUM, vmhw_enlightenments },
 	[VMF_MEM_MERGE] = { "mem_merge", V_BOOL, 0, 0, 0, 0, NULL },
+	/* dynamic memory (api_vmhw.c: the floor and memory_mib are checked there) */
+	[VMF_MEMORY_MIN_MIB] = { "memory_min_mib", V_INT, 0, 1, 1 << 20, 0, NULL },
+	[VMF_MEMORY_BUFFER_PCT] = { "memory_buffer_pct", V_INT, 0, 0, DYNMEM_BUFFER_MAX, 0, NULL },
 	[VMF_END] = { NULL, 0, 0, 0, 0, 0, NULL },
 };
 static const struct valid_field disk_ref_fields[] = {
@@ -415,7 +419,7 @@ int api_vm_create(struct req *r)
 	if (!rc)
 		rc = vmcd_write(r, id, b, err, sizeof(err));
 	if (!rc)
-		rc = vmhw_write(r, id, b, true, err, sizeof(err));
+		rc = vmhw_write(r, id, b, true, mem, err, sizeof(err));
 	if (rc) {
 		inv_rollback(r->c);
 		if (err[0])
@@ -506,7 +510,9 @@ static int vm_set_field(struct req *r, struct inv_vm *vm, const char *key, const
 
 int api_vm_update(struct req *r)
 {
-	static const char *const anytime[] = { "description", "restart_policy", "autostart", NULL };
+	/* (dynamic memory's settings too: a running VM's apply at the policy's next step) */
+	static const char *const anytime[] = { "description", "restart_policy", "autostart",
+					       "memory_min_mib", "memory_buffer_pct", NULL };
 	char err[512];
 	const char *key;
 	json_t *v, *b = r->body;
@@ -581,7 +587,7 @@ int api_vm_update(struct req *r)
 	if (!rc)
 		rc = vmcd_write(r, id, b, err, sizeof(err));
 	if (!rc)
-		rc = vmhw_write(r, id, b, false, err, sizeof(err));
+		rc = vmhw_write(r, id, b, false, vm.memory_mib, err, sizeof(err));
 	if (!rc && json_object_get(b, "template"))
 		rc = inv_vm_set_template(r->c, id, json_is_true(json_object_get(b, "template")));
 	if (rc) {
@@ -603,6 +609,10 @@ int api_vm_update(struct req *r)
 	if (events_emit(r->srv, r->c, "vm-updated", "vm", r->args[0], r->who.name, json_incref(b),
 			"%s changed by %s", r->args[0], r->who.name) || inv_commit(r->c))
 		goto err_io;
+	/* a manual balloon target gives way to the policy again (api_balloon.c) */
+	if (json_object_get(b, "memory_min_mib") || json_object_get(b, "memory_buffer_pct") ||
+	    json_object_get(b, "memory_mib"))
+		sup_dynmem_manual(r->srv, id, false, 0, 0, 0);
 	r->out = vm_json(r->srv, r->c, id, 0);
 	return 200;
 err_io:

@@ -85,6 +85,8 @@ json_t *vm_json(struct server *srv, struct dbc *c, int64_t id, int full)
 			json_object_del(rt, "monitor_pid");
 			json_object_set_new(o, "runtime", rt);
 		}
+		/* min, target and the guest's figures, and what the policy made of them */
+		json_object_set_new(o, "dynamic_memory", sup_dynmem_json(srv, id, o));
 		json_object_set_new(o, "agent", vmagent_json(srv, id, json_string_value(json_object_get(
 			o, "name")), json_string_value(json_object_get(o, "state"))));
 	}

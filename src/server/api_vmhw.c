@@ -7,7 +7,10 @@
  * the server then sets the VM's memory target, api_balloon.c), "enlightenments" (the
  * paravirtual interfaces, `vsrv run --enlightenments`: kvm, hyperv, none; not set: hyperv
  * for os_type windows, kvm otherwise), "mem_merge" (KSM for its RAM, off unless asked for:
- * shared pages let guests time each other), and the "os_type"
+ * shared pages let guests time each other), "memory_min_mib" and "memory_buffer_pct" (dynamic
+ * memory, dynmem.h: the floor the server balloons the running guest down to, its memory_mib
+ * unless set (off), at least DYNMEM_MIN_FLOOR_MIB; the free memory the guest keeps, percent
+ * of its use, 0 to DYNMEM_BUFFER_MAX, default 20; changed at any time), and the "os_type"
  * presets that fill what a create request leaves out:
  *
  *   os_type  firmware  boot        disks' bus  drives' bus  NICs' model
@@ -21,6 +24,7 @@
  * What `vsrv run` accepts decides the rules: a firmware VM has no kernel, initrd or cmdline;
  * a boot order is for a firmware VM only. */
 #include "server/api.h"
+#include "server/dynmem.h"
 #include "server/inv.h"
 #include "server/vmrow.h"
 
@@ -210,8 +214,35 @@ static int count_cd(const struct inv_vm_cdrom *d, void *arg)
 	return 0;
 }
 
-int vmhw_write(struct req *r, int64_t id, const json_t *b, bool create, char *err,
-	       size_t errlen)
+/* The body's dynamic memory settings into hw against the VM's memory_mib (vmhw_write). */
+static int write_memory(const json_t *b, int64_t memory_mib, struct inv_vm_hw *hw, char *err,
+			size_t errlen)
+{
+	const json_t *min = json_object_get(b, "memory_min_mib");
+
+	if (json_object_get(b, "memory_buffer_pct"))
+		hw->memory_buffer_pct = (int)json_integer_value(json_object_get(b, "memory_buffer_pct"));
+	if (min)
+		hw->memory_min_mib = json_integer_value(min);
+	if (hw->memory_min_mib > memory_mib) {
+		snprintf(err, errlen, "memory_min_mib: %lld is more than memory_mib (%lld)%s",
+			 (long long)hw->memory_min_mib, (long long)memory_mib,
+			 min ? "" : ": lower memory_min_mib in the same request");
+		return -EINVAL;
+	}
+	if (min && hw->memory_min_mib < DYNMEM_MIN_FLOOR_MIB && hw->memory_min_mib != memory_mib) {
+		snprintf(err, errlen, "memory_min_mib: at least %d MiB (what a guest's kernel needs), "
+			 "or memory_mib (%lld: dynamic memory off)", DYNMEM_MIN_FLOOR_MIB,
+			 (long long)memory_mib);
+		return -EINVAL;
+	}
+	if (hw->memory_min_mib == memory_mib)
+		hw->memory_min_mib = 0;
+	return 0;
+}
+
+int vmhw_write(struct req *r, int64_t id, const json_t *b, bool create, int64_t memory_mib,
+	       char *err, size_t errlen)
 {
 	struct inv_vm_hw hw;
 	const json_t *boot = json_object_get(b, "boot");
@@ -221,10 +252,13 @@ int vmhw_write(struct req *r, int64_t id, const json_t *b, bool create, char *er
 	    !json_object_get(b, "disks") && !json_object_get(b, "nics") &&
 	    !json_object_get(b, "cdroms") && !json_object_get(b, "balloon") &&
 	    !json_object_get(b, "display") && !json_object_get(b, "enlightenments") &&
-	    !json_object_get(b, "mem_merge"))
+	    !json_object_get(b, "mem_merge") && !json_object_get(b, "memory_min_mib") &&
+	    !json_object_get(b, "memory_buffer_pct") && !json_object_get(b, "memory_mib"))
 		return 0;
 	rc = inv_vm_hw_get(r->c, id, &hw);
 	if (rc)
+		return rc;
+	if ((rc = write_memory(b, memory_mib, &hw, err, errlen)))
 		return rc;
 	if (json_object_get(b, "firmware"))
 		snprintf(hw.firmware, sizeof(hw.firmware), "%s", vmhw_body_firmware(b));
@@ -340,6 +374,10 @@ void vmhw_json(struct dbc *c, int64_t id, json_t *o)
 	json_object_set_new(o, "display", json_string(vmhw_display(&hw)));
 	json_object_set_new(o, "enlightenments", json_string(vmhw_enlightenment(&hw)));
 	json_object_set_new(o, "mem_merge", json_boolean(hw.mem_merge));
+	json_object_set_new(o, "memory_min_mib", hw.memory_min_mib > 0 ?
+			    json_integer(hw.memory_min_mib) :
+			    json_incref(json_object_get(o, "memory_mib")));
+	json_object_set_new(o, "memory_buffer_pct", json_integer(hw.memory_buffer_pct));
 	if (!strcmp(json_string_value(json_object_get(o, "kernel")) ?: "", ""))
 		json_object_set(o, "kernel", json_null());
 }

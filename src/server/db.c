@@ -181,6 +181,10 @@ static const char *const migrations[] = {
 	"ALTER TABLE vm_hw ADD COLUMN mem_merge INTEGER NOT NULL DEFAULT 0;",
 	/* 11: the cluster host that runs a task (NULL: a host alone) */
 	"ALTER TABLE tasks ADD COLUMN host TEXT;",
+	/* 12: a VM's dynamic memory (dynmem.h): its minimum (NULL: its memory_mib, dynamic
+	 * memory off, what every VM that exists keeps) and its memory buffer in percent */
+	"ALTER TABLE vm_hw ADD COLUMN memory_min_mib INTEGER;"
+	"ALTER TABLE vm_hw ADD COLUMN memory_buffer_pct INTEGER NOT NULL DEFAULT 20;",
 };
 
 /* The tables whose ids grants name, with the ids (as x) that grants name in them. */

@@ -283,12 +283,18 @@ struct inv_vm_hw {
 	char display[8];            /* none, bochs; "": by the firmware (migration 9) */
 	char enlightenments[8];     /* kvm, hyperv, none; "": by the os_type (migration 10) */
 	bool mem_merge;             /* KSM for its RAM: `vsrv run --mem-merge on` (migration 10) */
+	/* dynamic memory (dynmem.h, migration 12): the floor the server never balloons it
+	 * below, 0 for its memory_mib (dynamic memory off), and the free memory its guest
+	 * should keep, in percent of what it uses (default DYNMEM_BUFFER_DEFAULT) */
+	int64_t memory_min_mib;
+	int memory_buffer_pct;
 };
 
 /* VM id's hardware into *out. 0, -ENOENT or -EIO. */
 int inv_vm_hw_get(struct dbc *c, int64_t id, struct inv_vm_hw *out);
 
-/* Write firmware, boot, os_type, balloon, display, enlightenments and mem_merge of hw for VM id (the UUID stays). 0,
+/* Write firmware, boot, os_type, balloon, display, enlightenments, mem_merge, memory_min_mib
+ * and memory_buffer_pct of hw for VM id (the UUID stays). 0,
  * -ENOENT or -EIO. */
 int inv_vm_hw_put(struct dbc *c, int64_t id, const struct inv_vm_hw *hw);
 

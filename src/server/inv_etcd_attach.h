@@ -5,7 +5,8 @@
  *   vm_nics/VM/IDX     {vm_id, idx, network_id, mac, model}     u/nics.mac/MAC -> VM
  *   vm_cdroms/VM/IDX   {vm_id, idx, image (null: empty), bus}
  *   vm_hw/VM           {firmware, boot, uuid, os_type, balloon, display, enlightenments,
- *                       mem_merge} (a field missing reads as the SQLite column's default)
+ *                       mem_merge, memory_min_mib, memory_buffer_pct} (a field missing
+ *                       reads as the SQLite column's default)
  *   layers/ID          {id, path, parent, kind, vm_id, disk_id, created}
  *                      u/layers.path/PATH -> ID, u/layers.top/"VM/DISK" -> ID (kind top)
  *   snapshots/VM/ID    {id, vm_id, parent_id, current, created, name, description}

@@ -3,6 +3,7 @@
  * inv_etcd_vm_create (a fresh UUID); a field it leaves out reads as the SQLite column's
  * default for a new VM (firmware none, balloon on, the rest empty or off). */
 #include "server/inv_etcd_attach.h"
+#include "server/dynmem.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -39,6 +40,11 @@ static void hw_fill(json_t *row, struct inv_vm_hw *out)
 	hw_str(row, "display", "", out->display, sizeof(out->display));
 	hw_str(row, "enlightenments", "", out->enlightenments, sizeof(out->enlightenments));
 	out->mem_merge = hw_bool(row, "mem_merge", false);
+	/* migration 12's columns: null or missing, the defaults of a VM that existed */
+	out->memory_min_mib = json_is_integer(json_object_get(row, "memory_min_mib")) ?
+			      ie_int(row, "memory_min_mib") : 0;
+	out->memory_buffer_pct = json_is_integer(json_object_get(row, "memory_buffer_pct")) ?
+				 (int)ie_int(row, "memory_buffer_pct") : DYNMEM_BUFFER_DEFAULT;
 }
 
 int inv_etcd_vm_hw_get(struct dbc *c, int64_t id, struct inv_vm_hw *out)
@@ -54,7 +60,7 @@ int inv_etcd_vm_hw_get(struct dbc *c, int64_t id, struct inv_vm_hw *out)
 }
 
 /* Set the fields of hw that inv_vm_hw_put writes (all but the UUID) in row; "" of os_type,
- * display and enlightenments is stored as null (SQLite: NULL). */
+ * display and enlightenments, and a memory_min_mib of 0, are stored as null (SQLite: NULL). */
 static int hw_set(json_t *row, const struct inv_vm_hw *hw)
 {
 	int rc = ie_set_str(row, "firmware", hw->firmware);
@@ -72,6 +78,12 @@ static int hw_set(json_t *row, const struct inv_vm_hw *hw)
 				hw->enlightenments[0] ? hw->enlightenments : NULL);
 	if (!rc)
 		rc = ie_set_bool(row, "mem_merge", hw->mem_merge);
+	if (!rc && hw->memory_min_mib > 0)
+		rc = ie_set_int(row, "memory_min_mib", hw->memory_min_mib);
+	else if (!rc)
+		rc = ie_set_str(row, "memory_min_mib", NULL);
+	if (!rc)
+		rc = ie_set_int(row, "memory_buffer_pct", hw->memory_buffer_pct);
 	return rc;
 }
 

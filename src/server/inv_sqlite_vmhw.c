@@ -22,7 +22,7 @@ static void col_copy(sqlite3_stmt *s, int i, char *out, size_t n)
 int inv_sqlite_vm_hw_get(struct dbc *c, int64_t id, struct inv_vm_hw *out)
 {
 	sqlite3_stmt *s = db_stmt(c, "SELECT firmware, boot, uuid, os_type, balloon, display, enlightenments, "
-				     "mem_merge FROM vm_hw "
+				     "mem_merge, memory_min_mib, memory_buffer_pct FROM vm_hw "
 				     "WHERE vm_id = ?");
 	int rc, st;
 
@@ -40,6 +40,8 @@ int inv_sqlite_vm_hw_get(struct dbc *c, int64_t id, struct inv_vm_hw *out)
 		col_copy(s, 5, out->display, sizeof(out->display));
 		col_copy(s, 6, out->enlightenments, sizeof(out->enlightenments));
 		out->mem_merge = sqlite3_column_int(s, 7) != 0;
+		out->memory_min_mib = sqlite3_column_int64(s, 8);
+		out->memory_buffer_pct = sqlite3_column_int(s, 9);
 		rc = 0;
 	} else {
 		rc = st == SQLITE_DONE ? -ENOENT : db_rc(c, st);
@@ -67,7 +69,8 @@ int inv_sqlite_vm_hw_set_uuid(struct dbc *c, int64_t id, const char *uuid)
 int inv_sqlite_vm_hw_put(struct dbc *c, int64_t id, const struct inv_vm_hw *hw)
 {
 	sqlite3_stmt *s = db_stmt(c, "UPDATE vm_hw SET firmware = ?, boot = ?, os_type = ?, "
-				     "balloon = ?, display = ?, enlightenments = ?, mem_merge = ? WHERE vm_id = ?");
+				     "balloon = ?, display = ?, enlightenments = ?, mem_merge = ?, "
+				     "memory_min_mib = ?, memory_buffer_pct = ? WHERE vm_id = ?");
 	int rc;
 
 	if (!s)
@@ -88,7 +91,12 @@ int inv_sqlite_vm_hw_put(struct dbc *c, int64_t id, const struct inv_vm_hw *hw)
 	else
 		sqlite3_bind_null(s, 6);
 	sqlite3_bind_int(s, 7, hw->mem_merge);
-	sqlite3_bind_int64(s, 8, id);
+	if (hw->memory_min_mib > 0)
+		sqlite3_bind_int64(s, 8, hw->memory_min_mib);
+	else
+		sqlite3_bind_null(s, 8);
+	sqlite3_bind_int(s, 9, hw->memory_buffer_pct);
+	sqlite3_bind_int64(s, 10, id);
 	rc = db_rc(c, sqlite3_step(s));
 	db_done(s);
 	if (!rc && sqlite3_changes(db_handle(c)) != 1)
@@ -129,8 +137,10 @@ int inv_sqlite_vm_cdrom_set_bus(struct dbc *c, int64_t id, int idx, const char *
 int inv_sqlite_vm_hw_copy(struct dbc *c, int64_t src, int64_t dst)
 {
 	static const char *const sql[] = {
-		"UPDATE vm_hw SET (firmware, boot, os_type, balloon, display, enlightenments, mem_merge) = (SELECT firmware, boot, "
-		"os_type, balloon, display, enlightenments, mem_merge FROM "
+		"UPDATE vm_hw SET (firmware, boot, os_type, balloon, display, enlightenments, mem_merge, "
+		"memory_min_mib, memory_buffer_pct) = (SELECT firmware, boot, "
+		"os_type, balloon, display, enlightenments, mem_merge, memory_min_mib, "
+		"memory_buffer_pct FROM "
 		"vm_hw WHERE vm_id = ?1) WHERE vm_id = ?2 AND EXISTS (SELECT 1 FROM vm_hw WHERE "
 		"vm_id = ?1)",
 		"UPDATE vm_nics SET model = coalesce((SELECT s.model FROM vm_nics s WHERE s.vm_id = ?1 "

@@ -650,8 +650,16 @@ int sup_create(struct server *srv, struct supervisor **out)
 		free(s);
 		return -EAGAIN;
 	}
+	if (sup_dynmem_start(s, true)) {
+		srv->sup = NULL;
+		sup_ready_destroy(s->ready);
+		close(s->epfd);
+		free(s);
+		return -EAGAIN;
+	}
 	if (pthread_create(&s->thread, NULL, sup_thread, s)) {
 		srv->sup = NULL;
+		sup_dynmem_stop(s);
 		sup_ready_destroy(s->ready);
 		close(s->epfd);
 		free(s);
@@ -672,6 +680,7 @@ void sup_destroy(struct supervisor *s)
 		/* the thread also wakes every 500 ms */
 	}
 	pthread_join(s->thread, NULL);
+	sup_dynmem_stop(s);
 	sup_ready_destroy(s->ready);
 	for (v = s->vms; v; v = n) {
 		n = v->next;

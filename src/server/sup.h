@@ -74,6 +74,22 @@ json_t *sup_host_json(struct server *srv, struct dbc *c);
 /* Per-VM metrics in Prometheus text format, appended to buf. */
 int sup_metrics_render(struct server *srv, struct dbc *c, char **buf, size_t *len, size_t *cap);
 
+/* Dynamic memory (sup_dynmem.c, the policy in dynmem.h). sup_balloon_target: ask VM id's
+ * VMM (the VM runs here) for a balloon target of target_mib and, when it took it, record the
+ * event vm-memory-target through c (data, taken, gets target_mib; who NULL: the policy, its
+ * data say why). 0 and *reply (the VMM's, a new reference), or vmctl_send's error (-EPROTO
+ * with *reply: the VMM refused). */
+int sup_balloon_target(struct server *srv, struct dbc *c, int64_t id, const char *name,
+		       int64_t target_mib, const char *who, json_t *data, json_t **reply);
+/* A user set VM id's target by hand (manual): the policy leaves the VM alone until its run
+ * ends, a call with manual false, or its settings differ from these (min_mib 0: its
+ * memory_mib; max_mib: its memory_mib). */
+void sup_dynmem_manual(struct server *srv, int64_t id, bool manual, int64_t min_mib,
+		       int buffer_pct, int64_t max_mib);
+/* VM id's "dynamic_memory" for the API from its JSON vm (memory_mib, memory_min_mib,
+ * memory_buffer_pct, balloon, runtime.balloon) and what the loop saw last. New reference. */
+json_t *sup_dynmem_json(struct server *srv, int64_t id, const json_t *vm);
+
 /* The UEFI variable store of a VM with firmware uefi, in its directory (vmdir.h): the VMM
  * makes it from the firmware's template when it is missing; it goes with the directory when
  * the VM is deleted. */

@@ -41,7 +41,15 @@ struct supervisor {
 	pthread_mutex_t lock;
 	struct runvm *vms;
 	struct sup_ready *ready;    /* 'starting' -> 'running' (sup_ready.h) */
+	struct sup_dynmem *dyn;     /* dynamic memory's loop (sup_dynmem.c) */
 };
+
+/* Start and stop dynamic memory (sup_dynmem.c): s->dyn, with its thread (a step every
+ * 5 s) when thread is true; without, steps are sup_dynmem_step's (tests). 0 or -errno. */
+int sup_dynmem_start(struct supervisor *s, bool thread);
+void sup_dynmem_stop(struct supervisor *s);
+/* One step of the policy over the VMs of s->vms, on the calling thread. */
+void sup_dynmem_step(struct supervisor *s);
 
 /* The run of VM id (NULL: none), under s->lock; watch v's monitor (its pidfd into the
  * epoll set); SIGKILL to v's monitor's session unless it has ended (sup.c). */

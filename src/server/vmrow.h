@@ -94,14 +94,17 @@ int vmhw_check_create(const json_t *b, char *err, size_t errlen);
 int vmhw_edit(struct req *r, int64_t id, const json_t *b, struct inv_vm *vm, char *err,
 	      size_t errlen);
 
-/* Write the body's firmware, boot order (os_type at create) and the models and buses of the
- * NICs and drives it lists (after they are written) for VM id, under the caller's
- * transaction. 0 or -errno (a message in err for -EINVAL). */
-int vmhw_write(struct req *r, int64_t id, const json_t *b, bool create, char *err,
-	       size_t errlen);
+/* Write the body's firmware, boot order (os_type at create), dynamic memory settings and the
+ * models and buses of the NICs and drives it lists (after they are written) for VM id, under
+ * the caller's transaction. memory_mib: the VM's (after the edit): memory_min_mib must be at
+ * most that and at least DYNMEM_MIN_FLOOR_MIB (or all of it); equal to it is stored as 0
+ * (off: it follows memory_mib). 0 or -errno (a message in err for -EINVAL). */
+int vmhw_write(struct req *r, int64_t id, const json_t *b, bool create, int64_t memory_mib,
+	       char *err, size_t errlen);
 
-/* Add VM id's "firmware", "boot", "uuid", "os_type" and "display" to its JSON o (and a null
- * "kernel" for none). */
+/* Add VM id's "firmware", "boot", "uuid", "os_type", "display", "memory_min_mib" (o's
+ * memory_mib when it is off) and "memory_buffer_pct" to its JSON o (and a null "kernel" for
+ * none). */
 void vmhw_json(struct dbc *c, int64_t id, json_t *o);
 
 #endif

@@ -310,7 +310,8 @@ try:
     else:
         d.stop()
         c = sqlite3.connect(os.path.join(d.data, "inventory.db"))
-        # (and what migrations after 10 add elsewhere: tasks.host, migration 11)
+        # (and what migrations after 10 add elsewhere: tasks.host, migration 11; vm_hw's
+        # columns of migrations 8 to 12, dynamic memory's among them, go with the table)
         c.executescript("DROP TABLE vm_hw; ALTER TABLE vm_nics DROP COLUMN model; "
                         "ALTER TABLE vm_cdroms DROP COLUMN bus; ALTER TABLE tasks DROP COLUMN host; "
                         "PRAGMA user_version = 6;")

@@ -182,8 +182,9 @@ static inline void hw_line(struct lg *l, struct dbc *c, int64_t vm)
 	}
 	/* the UUID is random: its shape only */
 	L(l, "hw %lld: fw=%s boot='%s' uuid=%zu/%c os='%s' balloon=%d display='%s' enl='%s' "
-	  "merge=%d", (long long)vm, hw.firmware, hw.boot, strlen(hw.uuid), hw.uuid[14],
-	  hw.os_type, hw.balloon, hw.display, hw.enlightenments, hw.mem_merge);
+	  "merge=%d min=%lld buf=%d", (long long)vm, hw.firmware, hw.boot, strlen(hw.uuid),
+	  hw.uuid[14], hw.os_type, hw.balloon, hw.display, hw.enlightenments, hw.mem_merge,
+	  (long long)hw.memory_min_mib, hw.memory_buffer_pct);
 }
 
 /* --- the cases ------------------------------------------------------------------------- */

@@ -179,7 +179,8 @@ static void case_hw(struct dbc *c, struct lg *l)
 {
 	int64_t a = mkvm(c, "a"), b = mkvm(c, "b");
 	int64_t n = mknet(c, "n", "");
-	struct inv_vm_hw hw = { .balloon = false, .mem_merge = true }, before, after;
+	struct inv_vm_hw hw = { .balloon = false, .mem_merge = true, .memory_min_mib = 300,
+				.memory_buffer_pct = 35 }, before, after;
 
 	hw_line(l, c, a);
 	hw_line(l, c, 999);
@@ -264,7 +265,7 @@ static void check_clone(const struct lg *l)
 	CHECK(!strstr(l->buf, "setup -"));
 	CHECK(has(l, "commit 0"));
 	CHECK(has(l, "hw 2: fw=uefi boot='' uuid=36/4 os='linux' balloon=1 display='' enl='' "
-		  "merge=0"));
+		  "merge=0 min=0 buf=0"));
 	CHECK(has(l, "  disk 0: 1 d /store/d.img raw scsi ro=0"));
 	CHECK(has(l, "  nic 0: 1 n nat NULL 10.9.0.0/24 10.9.0.10 52:54:00:00:05:02 e1000"));
 	CHECK(has(l, "  cd 0: x.iso ahci"));
@@ -273,16 +274,20 @@ static void check_clone(const struct lg *l)
 
 static void check_hw(const struct lg *l)
 {
-	CHECK(has(l, "hw 1: fw=none boot='' uuid=36/4 os='' balloon=1 display='' enl='' merge=0"));
+	/* (a new VM: dynamic memory off, the default buffer) */
+	CHECK(has(l, "hw 1: fw=none boot='' uuid=36/4 os='' balloon=1 display='' enl='' merge=0 "
+		  "min=0 buf=20"));
 	CHECK(has(l, "hw_get 999 = -2"));
 	CHECK(has(l, "put-none -2"));
 	CHECK(has(l, "hw 1: fw=uefi boot='cdrom,disk' uuid=36/4 os='windows' balloon=0 "
-		  "display='bochs' enl='hyperv' merge=1"));
+		  "display='bochs' enl='hyperv' merge=1 min=300 buf=35"));
+	CHECK(has(l, "hw 2: fw=bios boot='' uuid=36/4 os='' balloon=0 display='' enl='' merge=0 "
+		  "min=0 buf=0"));
 	CHECK(has(l, "uuid kept 1"));
 	CHECK(has(l, "model-none -2"));
 	CHECK(has(l, "bus-none -2"));
 	CHECK(has(l, "hw 2: fw=uefi boot='cdrom,disk' uuid=36/4 os='windows' balloon=0 "
-		  "display='bochs' enl='hyperv' merge=1"));
+		  "display='bochs' enl='hyperv' merge=1 min=300 buf=35"));
 	CHECK(has(l, "uuids differ 1"));
 	/* b's NIC 1 takes a's model; its NIC 2 (a has none) keeps its own */
 	CHECK(has(l, "  nic 1: 1 n nat NULL 10.9.0.0/24 10.9.0.10 52:54:00:00:01:03 e1000"));

@@ -213,7 +213,8 @@ test("a VM's settings: every field PATCH takes, disks and NICs, errors by their 
   await fill('#vm-edit', { '[data-field=cpus] input': '100' });
   await b.wait(fieldError('#vm-edit', 'cpus'), 5000, 'the cpus error');
   assert.equal(await b.page(fieldError('#vm-edit', 'cpus')), 'cpus: must be between 1 and 64');
-  await fill('#vm-edit', { '[data-field=cpus] input': '2', '[data-field=memory_mib] input': '48',
+  await fill('#vm-edit', { '[data-field=cpus] input': '2', '[data-field=memory_mib] input': '128',
+    '[data-field=memory_min_mib] input': '64', '[data-field=memory_buffer_pct] input': '35',
     '[data-field=description] input': 'edited', '[data-field=cmdline] input': 'a=1',
     '[data-field=cpu_limit] input': '50', '[data-field=restart_policy] select': 'on-failure',
     '[data-field=undo_disks] select': 'keep', '[data-field=autostart] input': true,
@@ -231,7 +232,8 @@ test("a VM's settings: every field PATCH takes, disks and NICs, errors by their 
     5000, 'saved');
   const vm = await api.getVm('ev1');
   assert.deepEqual([vm.cpus, vm.memory_mib, vm.description, vm.cmdline, vm.cpu_limit, vm.restart_policy,
-    vm.undo_disks, vm.autostart], [2, 48, 'edited', 'a=1', 50, 'on-failure', 'keep', true]);
+    vm.undo_disks, vm.autostart], [2, 128, 'edited', 'a=1', 50, 'on-failure', 'keep', true]);
+  assert.deepEqual([vm.memory_min_mib, vm.memory_buffer_pct], [64, 35]);
   assert.deepEqual([vm.display, vm.enlightenments, vm.balloon, vm.mem_merge], ['bochs', 'hyperv', false, true]);
   assert.deepEqual(vm.disks, [{ disk: 'ed1', bus: 'virtio-blk', readonly: false }]);
   assert.equal(vm.nics.length === 1 && vm.nics[0].network, 'en1');

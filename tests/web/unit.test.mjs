@@ -11,7 +11,8 @@ import { Terminal, stripAnsi } from './textterm.mjs';
 import { liveAfterLog } from '../../web/consolefeed.mjs';
 import { messagePath, pathPrefixes } from '../../web/form.mjs';
 import { sample, series } from '../../web/usage.mjs';
-import { vmSpec, fmtBytes, fmtSeconds, fmtExit, fmtAgent, fmtGuestOs, fmtAddresses } from '../../web/format.mjs';
+import { vmSpec, fmtBytes, fmtSeconds, fmtExit, fmtAgent, fmtGuestOs, fmtAddresses, fmtDynamic,
+  fmtDynamicRun } from '../../web/format.mjs';
 import { Api, ApiError, MemoryStorage, seg } from '../../web/api.mjs';
 
 const WEB = new URL('../../web/', import.meta.url);
@@ -338,6 +339,20 @@ test('format: a guest agent for people', () => {
   assert.equal(fmtAgent(a), 'responding (last seen 2023-11-14 22:13:20 UTC)');
   assert.equal(fmtGuestOs(a), 'Debian GNU/Linux 12 (bookworm), kernel 6.1.0-13-amd64');
   assert.equal(fmtAddresses(a), 'eth0 192.0.2.10/24, eth0 2001:db8::10');
+});
+
+test('format: dynamic memory for people', () => {
+  assert.equal(fmtDynamic({ memory_mib: 1024, memory_min_mib: 1024, memory_buffer_pct: 20, balloon: true }), 'off');
+  assert.equal(fmtDynamic({ memory_mib: 1024, memory_min_mib: 256, memory_buffer_pct: 20, balloon: false }), 'off');
+  assert.equal(fmtDynamic({ memory_mib: 1024, memory_min_mib: 256, memory_buffer_pct: 35, balloon: true }),
+    fmtBytes(256 << 20) + ' to ' + fmtBytes(1 << 30) + ', buffer 35 %');
+  assert.equal(fmtDynamic({ memory_mib: 64 }), null);
+  assert.equal(fmtDynamicRun({ mode: 'off', target_mib: null }), null);
+  assert.equal(fmtDynamicRun(undefined), null);
+  assert.equal(fmtDynamicRun({ mode: 'policy', target_mib: 512, guest_used_mib: 300, decision: 'shrink' }),
+    'policy: target ' + fmtBytes(512 << 20) + ', guest uses ' + fmtBytes(300 << 20) + ' (shrink)');
+  assert.equal(fmtDynamicRun({ mode: 'manual', target_mib: 480, guest_used_mib: null, decision: null }),
+    'manual: target ' + fmtBytes(480 << 20));
 });
 
 test('perms: an empty list says "None yet." to whoever may see everything', () => {
