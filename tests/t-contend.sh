@@ -82,6 +82,32 @@ done
 rc=$?
 [ $rc -eq 0 ] && pass contend-sourced || fail contend-sourced "step $rc"
 
+# the Python benchmarks' wrapper (bench/lib/contend.py): the load inside the block, none after
+out=$(python3 - "$ROOT/bench/lib" <<'PY'
+import os, sys
+sys.path.insert(0, sys.argv[1])
+import contend
+def load():
+    me = str(os.getpid())
+    kids = []
+    for t in os.listdir("/proc/%s/task" % me):
+        for c in open("/proc/%s/task/%s/children" % (me, t)).read().split():
+            for g in open("/proc/%s/task/%s/children" % (c, c)).read().split():
+                if open("/proc/%s/cmdline" % g).read().startswith("sh\0-c\0while"):
+                    kids.append(g)
+    return kids
+with contend.Load("busy", 2):
+    inside = load()
+print(len(inside), all(not os.path.exists("/proc/%s" % p) or open("/proc/%s/stat" % p).read().split()[2] == "Z"
+                        for p in inside), " ".join(contend.variants("t")))
+PY
+)
+out=$(tail -n1 <<<"$out")
+[ "$out" = "2 True quiet busy" ] || [ "$out" = "2 True quiet busy guests" ] && pass contend-python-load ||
+	fail contend-python-load "$out"
+[ -z "$(bash "$C" why busy)" ] && [ "$(bash "$C" why spin; echo $?)" = "unknown load kind 'spin' (busy or guests)
+1" ] && pass contend-why || fail contend-why "$(bash "$C" why busy; bash "$C" why spin)"
+
 # bad input: a clear error, nothing started
 for args in "busy 0" "busy x" "spin"; do
 	out=$(bash "$C" run $args -- sh -c "$LIST" 2>&1)

@@ -19,6 +19,8 @@
 #                      stops it and prints "contend: stopped" (for Python benchmarks)
 #                  contend.sh kinds                    the kinds usable here, one per line
 #                      (busy always; guests where /dev/kvm and vsrv's savecount guest are there)
+#                  contend.sh why KIND                 why KIND cannot run here (status 1), or
+#                      nothing (status 0)
 # Env: VSRV (default build/vsrv), CONTEND_GUEST (default build/guests/savecount.elf).
 
 CONTEND_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -98,11 +100,15 @@ contend_kinds() {
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
-	usage() { echo "usage: contend.sh run KIND [N] -- CMD... | hold KIND [N] | kinds" >&2; exit 2; }
+	usage() { echo "usage: contend.sh run KIND [N] -- CMD... | hold KIND [N] | kinds | why KIND" >&2; exit 2; }
 	cmd=${1:-}
 	shift || true
 	case $cmd in
 	kinds) contend_kinds ;;
+	why)
+		[ $# -eq 1 ] || usage
+		why=$(contend_why_not "$1")
+		[ -z "$why" ] || { echo "$why"; exit 1; } ;;
 	run)
 		kind=${1:-}; shift || usage
 		n=
