@@ -67,8 +67,9 @@ for how in eof term; do
 	fi
 done
 
-# sourced: contend_start / contend_stop
+# sourced: contend_start / contend_stop (in a script under set -euo pipefail, as benchmarks are)
 (
+	set -euo pipefail
 	. "$C"
 	contend_start busy 2 || exit 1
 	[ ${#CONTEND_PIDS[@]} -eq 2 ] || exit 2

@@ -22,6 +22,7 @@
 #                  contend.sh why KIND                 why KIND cannot run here (status 1), or
 #                      nothing (status 0)
 # Env: VSRV (default build/vsrv), CONTEND_GUEST (default build/guests/savecount.elf).
+# Safe to source in scripts under `set -euo pipefail`.
 
 CONTEND_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CONTEND_PIDS=()
@@ -72,7 +73,7 @@ contend_start() {
 				contend_stop
 				return 1
 			fi
-			a0=$(tr '\0' '\n' <"/proc/$p/cmdline" 2>/dev/null | head -n1)
+			a0=$(tr '\0' '\n' <"/proc/$p/cmdline" 2>/dev/null | head -n1) || true
 			[ "$a0" = "$argv0" ] || ok=0
 		done
 		[ $ok = 1 ] && return 0
@@ -86,8 +87,8 @@ contend_start() {
 # contend_stop: SIGKILL to every load process, waited for (none is left running).
 contend_stop() {
 	local p
-	for p in "${CONTEND_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-	for p in "${CONTEND_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	for p in "${CONTEND_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+	for p in "${CONTEND_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 	CONTEND_PIDS=()
 	return 0
 }
