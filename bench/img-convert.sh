@@ -86,16 +86,16 @@ table() {
 	{ if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 }
 	  a[$1, $2] = $3; b[$1, $2] = $4; u[$1] = $5; p[$1] = $6 }
 	END {
-		printf "  %-28s", "figure"
-		for (i = 1; i <= nv; i++) printf " | %-8s %8s %8s %6s", V[i], "vsrv", "peer", "ratio"
+		printf "  %-36s", "figure (unit, peer)"
+		for (i = 1; i <= nv; i++) printf " | %-6s %8s %8s %6s", V[i] ":", "vsrv", "peer", "ratio"
 		printf "\n"
 		for (j = 1; j <= n; j++) {
 			l = order[j]; fmt = (u[l] == "s") ? "%8.3f" : "%8.0f"
-			printf "  %-28s", l " (" u[l] ", " p[l] ")"
+			printf "  %-36s", l " (" u[l] ", " p[l] ")"
 			for (i = 1; i <= nv; i++) {
 				k = V[i]
-				if ((l, k) in a) printf " | %-8s " fmt " " fmt " %5.2fx", "", a[l, k], b[l, k], (a[l, k] > 0 ? b[l, k] / a[l, k] : 0)
-				else printf " | %-8s %8s %8s %6s", "", "-", "-", "-"
+				if ((l, k) in a) printf " | %-6s " fmt " " fmt " %5.2fx", "", a[l, k], b[l, k], (a[l, k] > 0 ? b[l, k] / a[l, k] : 0)
+				else printf " | %-6s %8s %8s %6s", "", "-", "-", "-"
 			}
 			printf "\n"
 		}
