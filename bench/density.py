@@ -427,8 +427,8 @@ def main():
               os.cpu_count(), mem_available_mib(), MARGIN_MIB, IDLE_S, open("/proc/loadavg").read().split()[0]))
     print("per VM: cpu = % of one core over the idle window (/proc/PID/stat); rss/pss MiB (smaps_rollup of "
           "the VM's processes); thr/fds/procs per VM; start = first start to last shell")
-    hdr = "%-5s %-4s %5s %6s %8s %7s %7s %7s %6s %6s %5s %8s %9s %9s %8s %s" % (
-        "mon", "ksm", "N", "shell", "start s", "/min", "cpu%", "rss", "pss", "thr", "fds", "srv cpu%",
+    hdr = "%-5s %-4s %5s %6s %8s %7s %7s %7s %6s %5s %6s %5s %8s %9s %9s %8s %s" % (
+        "mon", "ksm", "N", "shell", "start s", "/min", "cpu%", "rss", "pss", "procs", "thr", "fds", "srv cpu%",
         "list p99", "stat p99", "ksm MiB", "note")
     print(hdr)
     try:
@@ -450,10 +450,10 @@ def main():
                     if r["failed"]:
                         note.append("%d did not reach the shell" % r["failed"])
                     per_min = r["at_shell"] / r["boot_s"] * 60 if r["boot_s"] and r["at_shell"] else None
-                    print("%-5s %-4s %5s %6d %8s %7s %7s %7s %6s %6s %5s %8s %9s %9s %8s %s" % (
+                    print("%-5s %-4s %5s %6d %8s %7s %7s %7s %6s %5s %6s %5s %8s %9s %9s %8s %s" % (
                         mon.name, "on" if merge else "off", n if n != "max" else "max=%d" % r["n"], r["at_shell"],
                         fmt(r["boot_s"]), fmt(per_min), fmt(r.get("cpu"), 3), fmt(r.get("rss")), fmt(r.get("pss")),
-                        fmt(r.get("threads")), fmt(r.get("fds"), 0),
+                        fmt(r.get("procs")), fmt(r.get("threads")), fmt(r.get("fds"), 0),
                         fmt(r.get("extra_cpu"), 2) if mon is Vsrv else "-",
                         fmt(api["GET list"][1], 2) if "GET list" in api else "-",
                         fmt(api["GET status"][1], 2) if "GET status" in api else "-",
