@@ -53,7 +53,7 @@ contend_start() {
 	[ ${#CONTEND_PIDS[@]} -eq 0 ] || { echo "contend: a load is already running" >&2; return 1; }
 	for ((i = 0; i < n; i++)); do
 		if [ "$kind" = busy ]; then
-			argv0=sh
+			argv0='sh'
 			setpriv --pdeathsig KILL sh -c 'while :; do :; done' </dev/null >/dev/null 2>&1 &
 		else
 			argv0=${VSRV:-$CONTEND_ROOT/build/vsrv}
