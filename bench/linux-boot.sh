@@ -4,6 +4,9 @@
 # Figures (medians of RUNS boots, seconds from process start): first console output, the kernel's first
 # line, its "x86/fpu:" line (the last QEMU reaches here: see below), /init running ("vsrv-init: up"),
 # process exit. The guest does nothing but print and power off (no disks, no network).
+# Contended variants (issue 18): the boots again under each load of BENCH_CONTEND
+# (bench/lib/contend.sh; default "busy guests": a busy loop per core, and guests computing;
+# "" for quiet only), the same load for both monitors; one block of lines per variant.
 # Usage: bench/linux-boot.sh   (RUNS=3 by default; LINUX_BENCH_TIMEOUT=120 per boot)
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,8 +15,15 @@ VSRV=$ROOT/build/vsrv
 RUNS=${RUNS:-3}
 TO=${LINUX_BENCH_TIMEOUT:-120}
 cmdline=$(cat "$ROOT/guests/linux/cmdline")
+[ -w /dev/kvm ] || { echo "linux-boot: skipped (no usable /dev/kvm: no guest boots here)"; exit 0; }
 log=$(mktemp -d /tmp/vsrv-linux-bench.XXXXXX)
-trap 'rm -rf "$log"' EXIT
+. "$ROOT/bench/lib/contend.sh"
+trap 'contend_stop; rm -rf "$log"' EXIT
+VARIANTS=(quiet)
+for k in ${BENCH_CONTEND-busy guests}; do
+	why=$(contend_why_not "$k")
+	if [ -z "$why" ]; then VARIANTS+=("$k"); else echo "linux-boot: $k-contended variant skipped: $why"; fi
+done
 
 for f in bzImage vmlinux initramfs.cpio; do
   [ -s "$LG/$f" ] || { echo "linux-boot: $LG/$f missing (make linux-guest)"; exit 1; }
@@ -48,10 +58,12 @@ bench() { # LABEL COMMAND...
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || a == 0) print "-"; else printf "%.2fx", b / a }'; }
 
+for var in "${VARIANTS[@]}"; do
+[ "$var" = quiet ] || contend_start "$var" || exit 1
 for l in vsrv_bzImage vsrv_vmlinux qemu_microvm qemu_vmlinux; do
   for k in first_output kernel fpu init exit; do eval "${l}_$k=-"; done
 done
-echo "Linux boot (guests/linux, $RUNS runs each, median seconds from process start)"
+echo "Linux boot (guests/linux, $RUNS runs each, median seconds from process start), $var"
 if "$VSRV" run --help 2>&1 | grep -q -- --initrd; then
   bench vsrv_bzImage "$VSRV" run --kernel "$LG/bzImage" --initrd "$LG/initramfs.cpio" --memory 128M \
     --cmdline "$cmdline" --serial stdio --no-reboot
@@ -72,7 +84,29 @@ if command -v qemu-system-x86_64 >/dev/null; then
 else
   echo "qemu_microvm   (qemu-system-x86_64 not installed)"
 fi
-echo "ratio QEMU/vsrv to the kernel's x86/fpu line: bzImage $(ratio "$vsrv_bzImage_fpu" "$qemu_microvm_fpu"), vmlinux $(ratio "$vsrv_vmlinux_fpu" "$qemu_vmlinux_fpu") (QEMU stops there: no int3 assist)"
+echo "$var: ratio QEMU/vsrv to the kernel's x86/fpu line: bzImage $(ratio "$vsrv_bzImage_fpu" "$qemu_microvm_fpu"), vmlinux $(ratio "$vsrv_vmlinux_fpu" "$qemu_vmlinux_fpu") (QEMU stops there: no int3 assist)"
+contend_stop
+# the figures of this variant for the side-by-side table (QEMU has no figure past x86/fpu)
+printf '%s %s %s %s\n' "bzImage-to-x86/fpu" "$var" "$vsrv_bzImage_fpu" "$qemu_microvm_fpu" \
+  "vmlinux-to-x86/fpu" "$var" "$vsrv_vmlinux_fpu" "$qemu_vmlinux_fpu" \
+  "bzImage-to-/init" "$var" "$vsrv_bzImage_init" "$qemu_microvm_init" \
+  "vmlinux-to-/init" "$var" "$vsrv_vmlinux_init" "$qemu_vmlinux_init" >>"$log/summary"
+done
+echo "quiet and contended side by side (median seconds; ratio = qemu / vsrv, >1: vsrv faster):"
+awk -v vs="${VARIANTS[*]}" 'BEGIN { nv = split(vs, V, " ") }
+  { if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 } a[$1, $2] = $3; b[$1, $2] = $4 }
+  END {
+    printf "%-22s", "figure"; for (i = 1; i <= nv; i++) printf " | %-6s %7s %7s %6s", V[i], "vsrv", "qemu", "ratio"; printf "\n"
+    for (j = 1; j <= n; j++) {
+      printf "%-22s", order[j]
+      for (i = 1; i <= nv; i++) {
+        x = a[order[j], V[i]]; y = b[order[j], V[i]]
+        r = (x != "-" && y != "-" && x > 0) ? sprintf("%.2fx", y / x) : "-"
+        printf " | %-6s %7s %7s %6s", "", x, y, r
+      }
+      printf "\n"
+    }
+  }' "$log/summary"
 for q in qemu_microvm qemu_vmlinux; do
   echo "last $q console lines:"; grep -aE 'x86/fpu|KVM internal error|emulation failure' "$log/$q.console" 2>/dev/null | tail -n 3 | cut -c1-150 | sed 's/^/  | /'
 done

@@ -24,11 +24,18 @@ the table says which floor it measured.
 With --ring packed both monitors run the guest on packed virtqueues (VIRTIO_F_RING_PACKED:
 the guest's `ring=packed`, QEMU's packed=on); the default is split rings.
 
+Contended variants (issue 18): the rounds run again under each load of BENCH_CONTEND
+(bench/lib/contend.sh; default "busy guests": a busy loop per core, and guests computing where
+/dev/kvm is; "" for quiet only), the same load for vsrv, QEMU and fio, their runs interleaved
+as in the quiet rounds; the last table puts quiet and contended figures side by side.
+
 Usage: bench/virtio-blk.py [--ms N] [--size MiB] [--rounds N] [--dir DIR] [--ring split|packed]
 """
 import argparse, glob, json, os, re, shutil, statistics, subprocess, sys, tempfile, threading, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "bench", "lib"))
+import contend  # noqa: E402
 BUILD = os.environ.get("BUILD", os.path.join(ROOT, "build"))
 PHASES = ["randread-qd1", "randread-qd32", "randwrite-qd1", "randwrite-qd32", "seqread-1m", "seqwrite-1m"]
 
@@ -208,19 +215,25 @@ def main():
                 "-global", "virtio-mmio.force-legacy=false", "-kernel", guest,
                 "-drive", "id=d0,file=%s,format=raw,if=none,cache=none,aio=native" % img,
                 "-device", "virtio-blk-device,drive=d0" + (",packed=on" if ring else "")] if qemu else None
-        vs_runs, qm_runs, fl_runs = [], [], []
+        variants = contend.variants("virtio-blk bench")
+        by_var = {}
         load0 = os.getloadavg()[0]
-        for rnd in range(a.rounds):
-            order = ["vsrv", "qemu"] if rnd % 2 == 0 else ["qemu", "vsrv"]
-            for mon in order:
-                if mon == "vsrv":
-                    vs_runs.append(run_guest(vcmd + ["--cmdline", cmdline], a.ms, exits))
-                elif qcmd:
-                    qm_runs.append(run_guest(qcmd + ["-append", cmdline], a.ms, exits))
-            if shutil.which("fio"):
-                fl_runs.append({ph: fio(img, rw, bs, qd, a.ms, huge_old is not None) for ph, (rw, bs, qd) in zip(
-                    PHASES, [("randread", "4k", 1), ("randread", "4k", 32), ("randwrite", "4k", 1),
-                             ("randwrite", "4k", 32), ("read", "1m", 4), ("write", "1m", 4)])})
+        for var in variants:
+            vs_runs, qm_runs, fl_runs = [], [], []
+            with contend.Load(var):
+                for rnd in range(a.rounds):
+                    order = ["vsrv", "qemu"] if rnd % 2 == 0 else ["qemu", "vsrv"]
+                    for mon in order:
+                        if mon == "vsrv":
+                            vs_runs.append(run_guest(vcmd + ["--cmdline", cmdline], a.ms, exits))
+                        elif qcmd:
+                            qm_runs.append(run_guest(qcmd + ["-append", cmdline], a.ms, exits))
+                    if shutil.which("fio"):
+                        fl_runs.append({ph: fio(img, rw, bs, qd, a.ms, huge_old is not None) for ph, (rw, bs, qd) in zip(
+                            PHASES, [("randread", "4k", 1), ("randread", "4k", 32), ("randwrite", "4k", 1),
+                                     ("randwrite", "4k", 32), ("read", "1m", 4), ("write", "1m", 4)])})
+            by_var[var] = (vs_runs, qm_runs, fl_runs)
+        vs_runs, qm_runs, fl_runs = by_var["quiet"]
         # vsrv's own exit count, one run per phase against a run without I/O
         senv = dict(os.environ, VSRV_STATS="1")
         base = run_guest(vcmd + ["--cmdline", "ms=%d phases=nop%s" % (a.ms, ring)], a.ms, False, senv)
@@ -298,6 +311,15 @@ def main():
             if vals:
                 row.append("%s %.0f..%.0f" % (name, vals[0], vals[-1]))
         print("  %-13s %s" % (ph, "   ".join(row)))
+    print("quiet and contended side by side (medians of %d rounds each; ratio = vsrv / qemu, >1: vsrv better):" % a.rounds)
+    print("%-15s %5s" % ("phase", "unit") + "".join(" | %-7s %8s %8s %6s" % (v, "vsrv", "qemu", "ratio") for v in variants))
+    for ph in PHASES:
+        row = "%-15s %5s" % (ph, "MiB/s" if ph.startswith("seq") else "IOPS")
+        for var in variants:
+            vr, qr, _ = by_var[var]
+            v, q = med(fig(r, ph) for r in vr), med(fig(r, ph) for r in qr)
+            row += " | %-7s %s %s %s" % ("", f(v, 8), f(q, 8), f(v / q if v and q else None, 6, 2))
+        print(row)
     return 0 if any(vs_runs) else 1
 
 

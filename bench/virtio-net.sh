@@ -9,6 +9,10 @@
 # its own TSC. Sizes: 1514-byte frames (throughput) and 64-byte frames (packet rate).
 # The machine is shared and noisy: ROUNDS rounds (BENCH_ROUNDS, default 3), vsrv and QEMU
 # interleaved with the order alternating; medians, with the load average.
+# Contended variants (issue 18): the rounds run again under each load of BENCH_CONTEND
+# (bench/lib/contend.sh; default "busy guests": a busy loop per core, and guests computing;
+# "" for quiet only), the same load for both monitors; each row shows quiet and contended
+# vsrv / qemu / ratio.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
@@ -19,7 +23,13 @@ ROUNDS=${BENCH_ROUNDS:-3}
 if [ "$(id -u)" -ne 0 ] || [ ! -w /dev/kvm ]; then echo "virtio-net bench: skipped (needs root and /dev/kvm)"; exit 0; fi
 [ -x "$ECHO" ] || { echo "virtio-net bench: $ECHO is missing (make $ECHO)"; exit 1; }
 NS=vsrvb$$ TMP=$(mktemp -d)
-trap 'ip netns del "$NS" 2>/dev/null; rm -rf "$TMP"' EXIT
+. "$ROOT/bench/lib/contend.sh"
+trap 'contend_stop; ip netns del "$NS" 2>/dev/null; rm -rf "$TMP"' EXIT
+VARIANTS=(quiet)
+for k in ${BENCH_CONTEND-busy guests}; do
+	why=$(contend_why_not "$k")
+	if [ -z "$why" ]; then VARIANTS+=("$k"); else echo "virtio-net bench: $k-contended variant skipped: $why"; fi
+done
 ip netns add "$NS" && ip -n "$NS" link set lo up && ip -n "$NS" link add br0 type bridge &&
 	ip -n "$NS" link set br0 up || exit 1
 
@@ -71,32 +81,42 @@ load0=$(cut -d' ' -f1 /proc/loadavg)
 mons="vsrv"
 [ -n "$QEMU" ] && mons="vsrv qemu"
 : >"$TMP/results"
-for r in $(seq "$ROUNDS"); do
-	order=$mons
-	[ $((r % 2)) -eq 0 ] && [ -n "$QEMU" ] && order="qemu vsrv"
-	for setup in bridge tap; do
-		for size in 1514 64; do
-			for m in $order; do
-				read -r p mb < <(${setup}_run "$m" "$size" "$r"; echo)
-				[ -n "${p:-}" ] && echo "$setup $size $m $p $mb" >>"$TMP/results"
+for var in "${VARIANTS[@]}"; do
+	[ "$var" = quiet ] || contend_start "$var" || exit 1
+	for r in $(seq "$ROUNDS"); do
+		order=$mons
+		[ $((r % 2)) -eq 0 ] && [ -n "$QEMU" ] && order="qemu vsrv"
+		for setup in bridge tap; do
+			for size in 1514 64; do
+				for m in $order; do
+					read -r p mb < <(${setup}_run "$m" "$size" "${var:0:1}$r"; echo)
+					[ -n "${p:-}" ] && echo "$setup $size $m $p $mb $var" >>"$TMP/results"
+				done
 			done
 		done
 	done
+	contend_stop
 done
 load1=$(cut -d' ' -f1 /proc/loadavg)
 
 echo "virtio-net, $COUNT echoed frames each way, guest TSC timing; medians of $ROUNDS rounds (vsrv and QEMU"
-echo "interleaved); load average $load0 before, $load1 after"
+echo "interleaved); load average $load0 before, $load1 after; variants: ${VARIANTS[*]} (bench/lib/contend.sh)"
 echo "bridge: two VMs of one monitor on a Linux bridge; tap: one VM, echoed by a host program on its TAP"
-printf "%-28s %10s %10s %6s\n" "figure" "vsrv" "qemu" "ratio"
+printf "%-28s" "figure"
+for var in "${VARIANTS[@]}"; do printf " | %-6s %9s %9s %6s" "$var" vsrv qemu ratio; done
+echo
 for setup in bridge tap; do
 	for size in 1514 64; do
 		for col in 4 5; do
-			v=$(awk -v s=$setup -v z=$size -v c=$col '$1==s && $2==z && $3=="vsrv" {print $c}' "$TMP/results" | median)
-			q=$(awk -v s=$setup -v z=$size -v c=$col '$1==s && $2==z && $3=="qemu" {print $c}' "$TMP/results" | median)
 			name="frames/s"
 			[ $col = 5 ] && name="Mbit/s"
-			printf "%-28s %10s %10s %6s\n" "$setup $name ($size B)" "${v:--}" "${q:--}" "$(ratio "$v" "$q")"
+			printf "%-28s" "$setup $name ($size B)"
+			for var in "${VARIANTS[@]}"; do
+				v=$(awk -v s=$setup -v z=$size -v c=$col -v w="$var" '$1==s && $2==z && $3=="vsrv" && $6==w {print $c}' "$TMP/results" | median)
+				q=$(awk -v s=$setup -v z=$size -v c=$col -v w="$var" '$1==s && $2==z && $3=="qemu" && $6==w {print $c}' "$TMP/results" | median)
+				printf " | %-6s %9s %9s %6s" "" "${v:--}" "${q:--}" "$(ratio "$v" "$q")"
+			done
+			echo
 		done
 	done
 done
