@@ -8,6 +8,7 @@
 #include "server/imgstore.h"
 #include "server/metrics.h"
 #include "server/runas.h"
+#include "server/placement.h"
 #include "server/sup.h"
 #include "server/agent.h"
 #include "server/cluster.h"
@@ -45,7 +46,8 @@ static void usage(FILE *f)
 		"                  [--tls-cert FILE --tls-key FILE]\n"
 		"                  [--init-admin USER:PASSWORD | USER:- | --init-admin-file FILE]\n"
 		"                  [--vmm PATH] [--token-ttl SECONDS] [--shutdown-timeout SECONDS]\n"
-		"                  [--host-memory MIB] [--run-as USER] [--event-retention AGE]\n"
+		"                  [--host-memory MIB] [--host-cpus N] [--run-as USER]\n"
+		"                  [--event-retention AGE]\n"
 		"                  [--event-max COUNT] [--max-connections N]\n"
 		"                  [--max-connections-per-address N] [--request-timeout SECONDS]\n"
 		"                  [--disk-overcommit RATIO] [--image-max-size SIZE]\n"
@@ -61,6 +63,7 @@ static void usage(FILE *f)
 		"  --init-admin-file FILE  the same, USER:PASSWORD on the first line of FILE\n"
 		"  --vmm PATH         the vsrv binary that runs VMs (default: next to this one)\n"
 		"  --host-memory MIB  memory that admission control hands out (default: RAM - 512)\n"
+		"  --host-cpus N      the CPUs the cluster's placement counts (default: online CPUs)\n"
 		"  --run-as USER      the user VMs run as, as root (default: the system user vsrv,\n"
 		"                     created when missing; root keeps them as root)\n"
 		"  --event-retention AGE  keep events this long: N[smhd], a bare N is days\n"
@@ -400,6 +403,7 @@ int cmd_serve(int argc, char **argv)
 		{ "token-ttl", required_argument, NULL, 't' },
 		{ "shutdown-timeout", required_argument, NULL, 'T' },
 		{ "host-memory", required_argument, NULL, 'm' },
+		{ "host-cpus", required_argument, NULL, 'G' },
 		{ "run-as", required_argument, NULL, 'u' },
 		{ "event-retention", required_argument, NULL, 'R' },
 		{ "event-max", required_argument, NULL, 'E' },
@@ -429,7 +433,7 @@ int cmd_serve(int argc, char **argv)
 	struct dbc *c;
 	sigset_t set;
 	int o, rc, sig, ret = 1, lockfd;
-	long host_mem = -1;
+	long host_mem = -1, host_cpus = 0;
 	uint64_t image_max = 64ULL << 30;
 	double ev_age = 30 * 86400.0;
 	long long ev_max = 100000;
@@ -459,6 +463,13 @@ int cmd_serve(int argc, char **argv)
 		case 't': srv.token_ttl = strtoul(optarg, NULL, 10); break;
 		case 'T': srv.shutdown_timeout = strtoul(optarg, NULL, 10); break;
 		case 'm': host_mem = strtol(optarg, NULL, 10); break;
+		case 'G':
+			host_cpus = strtol(optarg, &end, 10);
+			if (*end || host_cpus < 1 || host_cpus > 4096) {
+				fprintf(stderr, "vsrv serve: --host-cpus wants 1 to 4096\n");
+				return 2;
+			}
+			break;
 		case 'u': run_as = optarg; break;
 		case 'R':
 			if (parse_age(optarg, &ev_age)) {
@@ -625,7 +636,7 @@ int cmd_serve(int argc, char **argv)
 	}
 	srv.openapi = (char *)vsrv_openapi;
 	srv.openapi_len = vsrv_openapi_end - vsrv_openapi;
-	srv.host_cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	srv.host_cpus = host_cpus ? host_cpus : sysconf(_SC_NPROCESSORS_ONLN);
 	srv.host_mem_mib = host_mem >= 0 ? (uint64_t)host_mem :
 			   (mem_total_mib() > 1024 ? mem_total_mib() - 512 : mem_total_mib() / 2);
 
@@ -683,7 +694,7 @@ int cmd_serve(int argc, char **argv)
 		struct cluster_config cc = {
 			.endpoints = cluster, .ttl = (unsigned)cluster_ttl, .cpus = srv.host_cpus,
 			.memory_mib = srv.host_mem_mib, .free_mib = cluster_free_mib,
-			.fence = cluster_fence, .arg = &srv,
+			.fence = cluster_fence, .facts = placement_facts, .arg = &srv,
 		};
 
 		if (!host_name) {
