@@ -1,8 +1,9 @@
 /* Where POST /api/v1/vms/{name}/start runs (docs/cluster.md "Placement on start"): on a
  * shared inventory the VM starts on the host the caller names ({"host": NAME}) or, without
  * one, on the host the placement rule chooses (cluster_failover_order: memory, CPUs,
- * bridges, disks; the most free memory, ties by name); a start meant for another host is sent there with the caller's Authorization
- * header (sessions live in the shared inventory) and its answer is the answer. */
+ * bridges, disks; the most free memory, ties by name); a start meant for another host is
+ * sent there with the caller's Authorization header (sessions live in the shared
+ * inventory) and its answer is the answer. */
 #include "server/api.h"
 #include "server/cluster.h"
 #include "server/etcd.h"
