@@ -17,6 +17,8 @@
   migrates them one at a time through a's migrate tasks: without KVM each migration fails
   (c's incoming VMM cannot run), the task ends failed naming each VM with its reason, and
   nothing moved (status rows, ownership keys and placements byte for byte as before).
+- Failover goes by the same rule: a VM with 4 vCPUs and the disk, placed on a host that is
+  gone, is taken by a (b: 2 CPUs; c: no disk), a alone being its choice.
 """
 import json, os, re, shutil, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(__file__))
@@ -280,6 +282,31 @@ try:
         ok("migrations-tried-on-a-to-c", sorted(e["object"] for e in mf) == ["v1", "v2", "v3"]
            and all(e["data"]["from"] == "a" and e["data"]["to"] == "c" for e in mf), str(mf))
         ok("nothing-moved", {k: etcd.get(k) for k in keys} == before, "changed")
+    # --- failover goes by the same rule ---------------------------------------------------
+    # fo4 (4 vCPUs, disk d1, restart policy always) placed on a host z that is gone: b has
+    # 2 CPUs, c lacks d1, so a takes it
+    if not ns:
+        skip("failover-by-the-rule", "cannot make a mount namespace here")
+    else:
+        st, js = a.req("POST", "/api/v1/vms", {"name": "fo4", "kernel": KERNEL,
+                                               "memory_mib": 64, "cpus": 4,
+                                               "restart_policy": "always",
+                                               "disks": [{"disk": "d1"}]}, token=ta)
+        ok("fo4-created", st == 201, str((st, js)))
+        rev0 = etcd.revision()
+        etcd.put("/vsrv/vms/fo4/placement", json.dumps({
+            "host": "z", "lease": "1", "intent": "running", "since": int(time.time()),
+            "inventory": prefix}))
+        # a alone fits ("choice 1 of 1" of the three alive hosts); b and c may not even see it
+        # orphaned before a's claim
+        line = "vm fo4 (64 MiB) of host z: this host is choice 1 of 1"
+        seen = wait_for(lambda: line in log_of(a), 5 * TTL, 0.2)
+        ok("failover-by-the-rule", seen is not None and "vm fo4 was placed on host z, whose "
+           "lease is gone: to be restarted on host a" in log_of(a), log_of(a)[-600:])
+        hist = etcd.history("/vsrv/vms/fo4/owner", rev0 + 1)
+        puts = [json.loads(v)["host"] for t, v in hist if t == "PUT"]
+        ok("failover-claimed-by-a-only", puts[:1] == ["a"] and set(puts) == {"a"}, str(hist))
+        a.req("POST", "/api/v1/vms/fo4/off", token=ta)
     # the laid-out VMs end as stopped (no daemon is to stop a VMM that never was)
     for name in layout:
         etcd.call("/v3/kv/deleterange", {"key": b64("/vsrv/vms/%s/owner" % name)})
