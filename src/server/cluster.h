@@ -67,10 +67,12 @@ struct cluster_config {
 	 * on when the daemon itself dies. NULL: none. */
 	const char *deadline_file;	/* What the placement rule needs to know of this host (docs/cluster.md "Placement"):
 	 * a new JSON object merged into its alive key ({"cpus", "bridges", "missing_disks"}),
-	 * or NULL (nothing said). Called at registration and then from the failover thread
-	 * every T/3 (never from the renewal thread: it may stat files on shared storage); an
-	 * answer that differs from the last one rewrites the alive key. NULL: none. */
-	json_t *(*facts)(void *arg);
+	 * or NULL (nothing said). rev: etcd's revision as the caller read it last (the shared
+	 * inventory's generation, inv_generation), 0 when unknown. Called at registration and
+	 * then from the failover thread every T/3 (never from the renewal thread: it may stat
+	 * files on shared storage); an answer that differs from the last one rewrites the
+	 * alive key. NULL: none. */
+	json_t *(*facts)(void *arg, int64_t rev);
 };
 
 /* Connect, register the host (refused with -EEXIST when a live host has the name) and

@@ -336,7 +336,8 @@ static void fo_vm(struct cluster *cl, struct fo_view *v, const char *vm, json_t 
 	cl->cfg.vm_take(cl->cfg.arg, vm, from, true, true);
 }
 
-static void fo_round(struct cluster *cl, json_t *seen)
+/* One round; *rev: etcd's revision at its read of the VMs' keys (0: not read). */
+static void fo_round(struct cluster *cl, json_t *seen, int64_t *rev)
 {
 	struct fo_view v = { .vms = json_object(), .inventory = cl->inventory };
 	const char *vm;
@@ -349,7 +350,7 @@ static void fo_round(struct cluster *cl, json_t *seen)
 	 * judged against a stale list of the living */
 	rc = etcd_range(cl->etcd, CLUSTER_HOSTS, add_alive, &v, NULL);
 	if (!rc)
-		rc = etcd_range(cl->etcd, CLUSTER_VMS, add_vm_key, &v, NULL);
+		rc = etcd_range(cl->etcd, CLUSTER_VMS, add_vm_key, &v, rev);
 	if (rc)
 		goto out;
 	json_object_foreach(v.vms, vm, o) {
@@ -401,10 +402,14 @@ void *cluster_failover_thread(void *arg)
 		ok = !cl->fenced && !cl->expired && cl->lease;
 		pthread_mutex_unlock(&cl->lock);
 		next = cluster_now_ms() + cl->renew_ms;
-		if (ok)
-			cluster_refresh_facts(cl);
-		if (ok && seen)
-			fo_round(cl, seen);
+		if (ok) {
+			int64_t rev = 0;
+
+			if (seen)
+				fo_round(cl, seen, &rev);
+			/* (the round's revision saves the facts a read of their own) */
+			cluster_refresh_facts(cl, rev);
+		}
 		pthread_mutex_lock(&cl->lock);
 	}
 	pthread_mutex_unlock(&cl->lock);

@@ -73,9 +73,9 @@ static int put_alive_locked(struct cluster *cl, int64_t lease, bool create, int6
 	return rc;
 }
 
-void cluster_refresh_facts(struct cluster *cl)
+void cluster_refresh_facts(struct cluster *cl, int64_t rev)
 {
-	json_t *f = cl->cfg.facts ? cl->cfg.facts(cl->cfg.arg) : NULL, *old = NULL;
+	json_t *f = cl->cfg.facts ? cl->cfg.facts(cl->cfg.arg, rev) : NULL, *old = NULL;
 	int64_t lease;
 	bool fenced;
 
@@ -464,7 +464,7 @@ int cluster_start(const struct cluster_config *cfg, struct cluster **out)
 	/* What it has (the placement rule's facts) and its lasting draining mark, in its
 	 * alive key from the first write */
 	if (cfg->facts)
-		cl->facts = cfg->facts(cfg->arg);
+		cl->facts = cfg->facts(cfg->arg, 0);
 	{
 		struct etcd_kv kv = { 0 };
 		char key[160];

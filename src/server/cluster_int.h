@@ -56,8 +56,9 @@ void cluster_wait_until(struct cluster *cl, int64_t ms);
  * bridges and missing disks (new references: cluster_fo_hosts_clear). */
 void cluster_fo_host_read(struct cluster_fo_host *h, json_t *alive);
 
-/* Ask cfg.facts again; rewrite the alive key when the answer changed (cluster_host.c). */
-void cluster_refresh_facts(struct cluster *cl);
+/* Ask cfg.facts again (rev: etcd's revision read last, 0 unknown); rewrite the alive key
+ * when the answer changed (cluster_host.c). */
+void cluster_refresh_facts(struct cluster *cl, int64_t rev);
 
 /* The failover thread (cluster_failover.c): every T/3 it reads the hosts' alive keys and
  * the VMs' keys and restarts here the orphaned VMs this host is chosen for. */

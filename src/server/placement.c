@@ -143,9 +143,9 @@ static int cmp_id(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static json_t *missing_disks(struct server *srv)
+static json_t *missing_disks(struct server *srv, int64_t rev)
 {
-	uint64_t gen = inv_generation(srv->db);
+	uint64_t gen = rev > 0 ? (uint64_t)rev : inv_generation(srv->db);
 	json_t *ids = json_object(), *out = NULL, *v;
 	struct dbc *c = NULL;
 	int64_t *sorted = NULL;
@@ -194,13 +194,13 @@ cached:
 	return out;
 }
 
-json_t *placement_facts(void *arg)
+json_t *placement_facts(void *arg, int64_t rev)
 {
 	struct server *srv = arg;
 	json_t *o = json_pack("{s:i,s:o}", "cpus", (int)srv->host_cpus, "bridges", bridges());
 
 	if (o && !strcmp(inv_backend(srv->db), "etcd")) {
-		json_t *m = missing_disks(srv);
+		json_t *m = missing_disks(srv, rev);
 
 		if (m)
 			json_object_set_new(o, "missing_disks", m);

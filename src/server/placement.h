@@ -24,7 +24,9 @@ int placement_need(struct dbc *c, int64_t id, bool in_place, struct cluster_need
  * {"cpus": its online CPUs (--host-cpus), "bridges": the Linux bridges it has (sorted),
  * "missing_disks": on the shared inventory, the ids of the inventory's disks it cannot
  * reach (the image, or a VM's top layer over it, is not there), sorted}. A new object,
- * NULL without memory. The disks are looked at again only when the inventory changed. */
-json_t *placement_facts(void *arg);
+ * NULL without memory. The disks are looked at again only when the inventory changed:
+ * rev, etcd's revision as the caller read it last (0: the inventory's generation is read
+ * here), moved. */
+json_t *placement_facts(void *arg, int64_t rev);
 
 #endif
