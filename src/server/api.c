@@ -23,6 +23,7 @@ const struct route api_routes[] = {
 	{ "GET", "/api/v1/hosts", api_hosts, 0 },
 	{ "POST", "/api/v1/hosts/{}/drain", api_host_drain, 0 },
 	{ "DELETE", "/api/v1/hosts/{}/drain", api_host_drain, 0 },
+	{ "POST", "/api/v1/cluster/balance", api_cluster_balance, 0 },
 	{ "GET", "/api/v1/images", api_image_list, 0 },
 	{ "GET", "/api/v1/images/{}", api_image_get, 0 },
 	{ "PUT", "/api/v1/images/{}", api_image_put, ROUTE_UPLOAD },

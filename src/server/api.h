@@ -43,6 +43,7 @@ int api_openapi(struct req *r);
 int api_host(struct req *r);
 int api_hosts(struct req *r);
 int api_host_drain(struct req *r);
+int api_cluster_balance(struct req *r);
 int api_metrics(struct req *r);
 int api_image_list(struct req *r);
 int api_image_get(struct req *r);

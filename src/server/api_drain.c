@@ -12,6 +12,7 @@
 #include "server/events.h"
 #include "server/inv.h"
 #include "server/migrate.h"
+#include "server/placement.h"
 #include "server/tasks.h"
 #include "util/log.h"
 
@@ -97,52 +98,18 @@ static int list_owned(struct server *srv, json_t **out)
 	return *out ? 0 : -ENOMEM;
 }
 
-static int task_state(const struct inv_task *t, void *arg)
-{
-	char *buf = arg;
-
-	snprintf(buf, 700, "%s|%s", t->state, t->error ?: "");
-	return 1;
-}
-
-/* Wait for task id to end: 0 when done, else -EIO with why. */
-static int wait_task(struct server *srv, int64_t id, char *why, size_t n)
-{
-	char buf[700];
-
-	for (;;) {
-		struct dbc *c = inv_get(srv->db);
-		int rc = c ? inv_task_get(c, id, task_state, buf) : -EIO;
-
-		if (c)
-			inv_put(c);
-		if (rc != 1) {
-			snprintf(why, n, "its migration task %lld cannot be read",
-				 (long long)id);
-			return -EIO;
-		}
-		if (!strncmp(buf, "done|", 5))
-			return 0;
-		if (strncmp(buf, "running|", 8)) {
-			snprintf(why, n, "%s", strchr(buf, '|') + 1);
-			return -EIO;
-		}
-		usleep(200000);
-	}
-}
-
 /* Move VM name away: 0, or -errno with why (n bytes). *skipped: it is not running here. */
 static int drain_one(struct server *srv, const struct drain_req *d, const char *name,
 		     bool *skipped, char *to, char *why, size_t n)
 {
 	struct cluster_fo_host h[DRAIN_MAX_HOSTS];
-	struct migrate_req q = { .max_downtime_ms = -1 };
+	struct cluster_need need;
 	const char *me = cluster_name(srv->cluster);
-	char owner[64] = "";
+	char owner[64] = "", whynot[1024];
 	struct inv_vm v;
 	struct dbc *c;
 	bool undo, running;
-	int64_t id, need, task;
+	int64_t id;
 	size_t nh = 0, i, fit;
 	int rc;
 
@@ -160,13 +127,16 @@ static int drain_one(struct server *srv, const struct drain_req *d, const char *
 	}
 	running = !strcmp(v.state, INV_VM_RUNNING);
 	undo = strcmp(v.undo_disks, "off") != 0;
-	need = inv_vm_reserved_mib(&v);
 	inv_vm_clear(&v);
 	if (running && task_running(c, "vm-migrate", name)) {
 		inv_put(c);
 		return snprintf(why, n, "a migration of it runs already"), -EBUSY;
 	}
+	/* with disks copy, the destination makes its writable disks */
+	rc = running ? placement_need(c, id, strcmp(d->disks, "copy"), &need) : 0;
 	inv_put(c);
+	if (rc)
+		return snprintf(why, n, "cannot read what it needs: %s", strerror(-rc)), rc;
 	if (!running || cluster_vm_owner(srv->cluster, name, owner, sizeof(owner)) ||
 	    strcmp(owner, me)) {
 		*skipped = true;
@@ -180,27 +150,12 @@ static int drain_one(struct server *srv, const struct drain_req *d, const char *
 	for (i = 0; i < nh; i++)
 		if (!strcmp(h[i].name, me))
 			h[i].draining = true;
-	fit = cluster_failover_order(h, nh, need);
+	fit = cluster_failover_order(h, nh, &need, whynot, sizeof(whynot));
+	snprintf(to, 64, "%s", fit ? h[0].name : "");
+	cluster_fo_hosts_clear(h, nh);
 	if (!fit)
-		return snprintf(why, n, "no other host (not draining) has the %lld MiB it needs "
-				"free", (long long)need), -ENOSPC;
-	snprintf(to, 64, "%s", h[0].name);
-	rc = cluster_host_api_url(srv->cluster, h[0].name, q.url, sizeof(q.url));
-	if (rc)
-		return snprintf(why, n, "host %s: %s", h[0].name, rc == -EHOSTDOWN ?
-				"not alive" : "its API URL cannot be read"), rc;
-	q.id = id;
-	snprintf(q.name, sizeof(q.name), "%s", name);
-	snprintf(q.to, sizeof(q.to), "%s", h[0].name);
-	snprintf(q.disks, sizeof(q.disks), "%s", d->disks);
-	snprintf(q.who, sizeof(q.who), "%s", d->who);
-	rc = migrate_task_start(srv, &q, &task);
-	if (rc)
-		return snprintf(why, n, "cannot start its migration: %s", strerror(-rc)), rc;
-	rc = wait_task(srv, task, why, n);
-	if (!rc)
-		vsrv_log("host drain: vm %s migrated to host %s", name, h[0].name);
-	return rc;
+		return snprintf(why, n, "no other host can run it: %.600s", whynot), -ENOSPC;
+	return migrate_move(srv, NULL, d->who, d->disks, id, name, me, to, why, n);
 }
 
 static int drain_run(struct task *t, void *arg)

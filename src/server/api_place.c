@@ -1,13 +1,15 @@
 /* Where POST /api/v1/vms/{name}/start runs (docs/cluster.md "Placement on start"): on a
  * shared inventory the VM starts on the host the caller names ({"host": NAME}) or, without
- * one, on the host failover would choose (the most free memory that holds it, ties by
- * name); a start meant for another host is sent there with the caller's Authorization
- * header (sessions live in the shared inventory) and its answer is the answer. */
+ * one, on the host the placement rule chooses (cluster_failover_order: memory, CPUs,
+ * bridges, disks; the most free memory, ties by name); a start meant for another host is
+ * sent there with the caller's Authorization header (sessions live in the shared
+ * inventory) and its answer is the answer. */
 #include "server/api.h"
 #include "server/cluster.h"
 #include "server/etcd.h"
 #include "server/inv.h"
 #include "server/migrate.h"
+#include "server/placement.h"
 #include "server/vmrow.h"
 #include "util/log.h"
 
@@ -56,11 +58,10 @@ int api_vm_start_placed(struct req *r, int64_t id, const char *want, bool *local
 {
 	struct server *srv = r->srv;
 	struct cluster_fo_host h[64];
-	char url[1024], target[64];
+	struct cluster_need need;
+	char url[1024], target[64], why[1024];
 	const char *me = srv->cluster ? cluster_name(srv->cluster) : NULL;
 	size_t n = 0, fit;
-	struct inv_vm v;
-	int64_t need;
 	int rc;
 
 	*local = false;
@@ -75,20 +76,20 @@ int api_vm_start_placed(struct req *r, int64_t id, const char *want, bool *local
 	if (want) {
 		snprintf(target, sizeof(target), "%s", want);
 	} else {
-		rc = inv_vm_get(r->c, id, &v);
+		rc = placement_need(r->c, id, true, &need);
 		if (rc)
-			return req_error(r, rc, "%s: cannot read it", r->args[0]);
-		need = inv_vm_reserved_mib(&v);
-		inv_vm_clear(&v);
+			return req_error(r, rc == -E2BIG ? -EINVAL : rc, "%s: cannot read it%s",
+					 r->args[0], rc == -E2BIG ? ": too many disks or bridges" : "");
 		rc = cluster_alive_hosts(srv->cluster, h, 64, &n);
 		if (rc)
 			return req_error(r, 503, "the cluster's store (etcd) does not answer: %s",
 					 etcd_errmsg());
-		fit = cluster_failover_order(h, n, need);
+		fit = cluster_failover_order(h, n, &need, why, sizeof(why));
+		snprintf(target, sizeof(target), "%s", fit ? h[0].name : "");
+		cluster_fo_hosts_clear(h, n);
 		if (!fit)
-			return req_error(r, -ENOSPC, "%s: no host of the cluster has the %lld MiB it "
-					 "needs free", r->args[0], (long long)need);
-		snprintf(target, sizeof(target), "%s", h[0].name);
+			return req_error(r, -ENOSPC, "%s: no host of the cluster can run it: %s",
+					 r->args[0], why);
 	}
 	if (!strcmp(target, me)) {
 		*local = true;

@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 struct cluster;
+struct cluster_need;
 
 struct cluster_config {
 	const char *endpoints;      /* etcd members, "http://A:2379,http://B:2379" */
@@ -44,7 +45,7 @@ struct cluster_config {
 	/* Failover (cluster_failover.c; set only on a shared inventory, where every host sees
 	 * every VM; NULL: no failover thread). vm_need: whether VM vm is to be restarted on a
 	 * surviving host once its host is gone (its restart policy is on-failure or always: 1,
-	 * and *mib, the memory it holds from admission control), 0 (never, or no such VM) or
+	 * and *need, what it needs of a host: cluster_failover_order), 0 (never, or no such VM) or
 	 * -errno. vm_take: this host is the one chosen for vm, placed on host from: claim it
 	 * (cluster_vm_claim), record the end of its run on from and, with start, start it here
 	 * (without: no host holds the memory it needs, its policy does not restart it, or it
@@ -53,7 +54,7 @@ struct cluster_config {
 	 * are called from the failover thread. */
 	const char *inventory;      /* the shared inventory's key prefix: placements name it,
 	                             * and failover moves only the VMs of its own inventory */
-	int (*vm_need)(void *arg, const char *vm, int64_t *mib);
+	int (*vm_need)(void *arg, const char *vm, struct cluster_need *need);
 	int (*vm_take)(void *arg, const char *vm, const char *from, bool start, bool meant);
 	void *arg;
 	/* A file keeping the lease's id (in the data directory): a daemon restarted while its
@@ -64,7 +65,14 @@ struct cluster_config {
 	 * send time + T - M), rewritten after every renewal. Each VM's monitor reads it
 	 * through DIR/lease.deadline and kills its VMM once it has passed: the watchdog goes
 	 * on when the daemon itself dies. NULL: none. */
-	const char *deadline_file;
+	const char *deadline_file;	/* What the placement rule needs to know of this host (docs/cluster.md "Placement"):
+	 * a new JSON object merged into its alive key ({"cpus", "bridges", "missing_disks"}),
+	 * or NULL (nothing said). rev: etcd's revision as the caller read it last (the shared
+	 * inventory's generation, inv_generation), 0 when unknown. Called at registration and
+	 * then from the failover thread every T/3 (never from the renewal thread: it may stat
+	 * files on shared storage); an answer that differs from the last one rewrites the
+	 * alive key. NULL: none. */
+	json_t *(*facts)(void *arg, int64_t rev);
 };
 
 /* Connect, register the host (refused with -EEXIST when a live host has the name) and
@@ -117,20 +125,80 @@ int cluster_vm_unplace(struct cluster *cl, const char *vm, bool *was_running);
  * store's revision of that read (*rev, NULL allowed). 0 or -errno. */
 int cluster_vm_owners(struct cluster *cl, json_t **out, int64_t *rev);
 
-/* Failover's choice, the same on every host: order the n alive hosts h for a VM that holds
- * need MiB: those that are not draining and whose free memory (their alive key's) holds it
- * first, the most free first, ties by name; draining hosts last. Returns how many fit (h[0]
- * is the choice when it is not 0): a draining host never fits. */
+/* The placement rule (docs/cluster.md "Placement"), the one rule of a start without a
+ * host, failover, drain and balance. What a VM needs of a host: */
+#define CLUSTER_NEED_MAX 32
+struct cluster_need {
+	int64_t mib;                /* its reservation (admission control's) */
+	int cpus;                   /* its vCPUs */
+	size_t nbridges;            /* the bridges of its NICs on bridged networks */
+	char bridges[CLUSTER_NEED_MAX][16];
+	size_t ndisks;              /* the inventory disks it opens where they are (not copied) */
+	int64_t disks[CLUSTER_NEED_MAX];
+	char disk_names[CLUSTER_NEED_MAX][64];
+};
+
+/* What the rule knows of an alive host: its alive key. bridges and missing are new
+ * references owned by whoever filled the struct (cluster_fo_hosts_clear); a copy made
+ * with memcpy borrows them. */
 struct cluster_fo_host {
 	char name[64];
 	int64_t free_mib;
 	bool draining;              /* its alive key says "draining": true */
+	int cpus;                   /* its online CPUs; 0: not said (an older vsrv: not checked) */
+	json_t *bridges;            /* its Linux bridges' names; NULL: not said (not checked) */
+	json_t *missing;            /* the inventory disks (ids) it cannot reach; NULL: none */
+	bool fits;                  /* set by cluster_failover_order */
 };
-size_t cluster_failover_order(struct cluster_fo_host *h, size_t n, int64_t need);
 
-/* The alive hosts of this host's inventory (their alive keys: name and free memory), at
- * most max into h, *n of them. 0 or the etcd client's -errno. */
+/* Whether host h can run a VM that needs need: it is not draining, its free memory holds
+ * the reservation, it has as many online CPUs as the VM has vCPUs, every bridge of the
+ * VM's bridged NICs and every disk of need. true, or false with why ("2 CPUs, the VM has
+ * 4, no bridge br1": every reason, n bytes; why may be NULL). */
+bool cluster_host_fits(const struct cluster_fo_host *h, const struct cluster_need *need,
+		       char *why, size_t n);
+
+/* The rule's choice, the same on every host: order the n alive hosts h for need: those
+ * that fit (cluster_host_fits) first, the most free memory first, ties by name; then the
+ * others by name. Returns how many fit (h[0] is the choice when it is not 0). why (n
+ * bytes, may be NULL) gets each host that does not fit with its reasons, "b: 2 CPUs, the
+ * VM has 4; c: no bridge br1" ("" when all fit, "no host is alive" when n is 0). */
+size_t cluster_failover_order(struct cluster_fo_host *h, size_t n,
+			      const struct cluster_need *need, char *why, size_t whylen);
+
+/* Release the references of n hosts (bridges, missing). NULL-safe. */
+void cluster_fo_hosts_clear(struct cluster_fo_host *h, size_t n);
+
+/* The alive hosts of this host's inventory (their alive keys), at most max into h, *n of
+ * them (the caller's: cluster_fo_hosts_clear). 0 or the etcd client's -errno. */
 int cluster_alive_hosts(struct cluster *cl, struct cluster_fo_host *h, size_t max, size_t *n);
+
+/* Balance on request (docs/cluster.md "Balance"): a running VM of the cluster, on host
+ * (an index into the hosts given with it) and what it needs; movable false with why when
+ * it cannot move at all (undo disks, a migration of it runs). */
+struct cluster_bal_vm {
+	char name[64];
+	size_t host;
+	struct cluster_need need;
+	bool movable;
+	char why[128];
+};
+struct cluster_bal_move {
+	size_t vm;                  /* index into the VMs */
+	size_t from, to;            /* indices into the hosts */
+};
+
+/* The plan that evens out the n hosts' free memory, pure: repeatedly, the destination is
+ * the host with the most free memory that is not draining (ties by name), and the sources
+ * the others that are not draining, the least free first; from the first source that has
+ * one, the VM moves that is running there, movable, not moved yet by the plan, smaller
+ * than the difference d of the two hosts' free memory, accepted by the placement rule on
+ * the destination, and leaves the two closest (|d - 2 x its memory| smallest, ties by
+ * name). Each move lowers the sum of the squares of the free memories, so the plan ends;
+ * it stops when no move qualifies or after max moves. h's free_mib become the plan's end
+ * state. The moves into moves (max), *nmoves of them. 0 or -EINVAL (a VM on no host). */
+int cluster_balance_plan(struct cluster_fo_host *h, size_t n, const struct cluster_bal_vm *vms,
+			 size_t nvms, struct cluster_bal_move *moves, size_t max, size_t *nmoves);
 
 /* The API URL of host (its info key) while it is alive: 0 and url (n bytes), -EHOSTDOWN
  * (no alive key: not running, or not a host of the cluster; -ENOENT: no info either), or
@@ -140,10 +208,11 @@ int cluster_host_api_url(struct cluster *cl, const char *host, char *url, size_t
 /* The host part of this host's API URL (where a destination of a live migration listens). */
 const char *cluster_address(const struct cluster *cl);
 
-/* Mark this host draining (on) or not (docs/cluster.md "Drain"): its alive key says
- * "draining": true while it is, and placement and failover choose it no more. The mark is
- * this daemon's (a restarted daemon is not draining). 0, -ENOLINK (fenced or no lease: the
- * mark is kept for the next registration) or the etcd client's -errno. */
+/* Mark this host draining (on) or not (docs/cluster.md "Drain"): the key
+ * /vsrv/hosts/NAME/draining (no lease: a restarted daemon reads it and comes back
+ * draining) is written or deleted, then the alive key says "draining": true while it is,
+ * and placement and failover choose it no more. 0, -ENOLINK (fenced or no lease: the mark
+ * is kept for the next registration) or the etcd client's -errno. */
 int cluster_set_draining(struct cluster *cl, bool on);
 bool cluster_draining(struct cluster *cl);
 /* A live migration's hand-over (cluster_migrate.c): in one Txn, VM vm's ownership key, if it

@@ -132,28 +132,6 @@ int cluster_vm_owners(struct cluster *cl, json_t **out, int64_t *rev)
 	return 0;
 }
 
-static int cmp_host(const void *a, const void *b)
-{
-	const struct cluster_fo_host *x = a, *y = b;
-
-	if (x->draining != y->draining)
-		return x->draining ? 1 : -1;
-	if (x->free_mib != y->free_mib)
-		return x->free_mib > y->free_mib ? -1 : 1;
-	return strcmp(x->name, y->name);
-}
-
-size_t cluster_failover_order(struct cluster_fo_host *h, size_t n, int64_t need)
-{
-	size_t fit = 0;
-
-	qsort(h, n, sizeof(*h), cmp_host);
-	/* the most free first: those that fit are a prefix */
-	while (fit < n && !h[fit].draining && h[fit].free_mib >= need)
-		fit++;
-	return fit;
-}
-
 /* --- the failover thread ------------------------------------------------------------------ */
 
 #define FO_MAX_HOSTS 64
@@ -184,8 +162,7 @@ static int add_alive(const struct etcd_kv *kv, void *arg)
 	}
 	snprintf(v->hosts[v->nhosts].name, sizeof(v->hosts[0].name), "%.*s", (int)(slash - rest),
 		 rest);
-	v->hosts[v->nhosts].free_mib = json_integer_value(json_object_get(val, "free_memory_mib"));
-	v->hosts[v->nhosts].draining = json_is_true(json_object_get(val, "draining"));
+	cluster_fo_host_read(&v->hosts[v->nhosts], val);
 	snprintf(v->leases[v->nhosts], sizeof(v->leases[0]), "%s",
 		 json_string_value(json_object_get(val, "lease")) ?: "");
 	v->nhosts++;
@@ -232,10 +209,13 @@ int cluster_alive_hosts(struct cluster *cl, struct cluster_fo_host *h, size_t ma
 	struct fo_view v = { .inventory = cl->inventory };
 	int rc = etcd_range(cl->etcd, CLUSTER_HOSTS, add_alive, &v, NULL);
 
-	if (rc)
+	if (rc) {
+		cluster_fo_hosts_clear(v.hosts, v.nhosts);
 		return rc;
+	}
 	*n = v.nhosts < max ? v.nhosts : max;
 	memcpy(h, v.hosts, *n * sizeof(*h));
+	cluster_fo_hosts_clear(v.hosts + *n, v.nhosts - *n);
 	return 0;
 }
 
@@ -275,9 +255,12 @@ static void fo_vm(struct cluster *cl, struct fo_view *v, const char *vm, json_t 
 	const char *from = json_string_value(json_object_get(pl, "host")) ?: "?";
 	bool meant = !strcmp(json_string_value(json_object_get(pl, "intent")) ?: "", "running");
 	struct cluster_fo_host h[FO_MAX_HOSTS];
+	struct cluster_need need = { 0 }, none = { 0 };
 	json_t *s = json_object_get(seen, vm);
-	int64_t need = 0, now = cluster_now_ms(), bound = (int64_t)cl->cfg.ttl * 1000;
+	int64_t now = cluster_now_ms(), bound = (int64_t)cl->cfg.ttl * 1000;
+	char why[1024] = "";
 	size_t fit, i;
+	bool moving;
 	int rank = -1, rc;
 
 	if (s && json_is_true(json_object_get(s, "tried")) &&
@@ -286,11 +269,13 @@ static void fo_vm(struct cluster *cl, struct fo_view *v, const char *vm, json_t 
 	/* a VM not meant to run is not moved; its end may still need recording */
 	rc = meant ? cl->cfg.vm_need(cl->cfg.arg, vm, &need) : 0;
 	if (rc > 0) {
+		/* (h borrows the view's references) */
 		memcpy(h, v->hosts, v->nhosts * sizeof(h[0]));
-		fit = cluster_failover_order(h, v->nhosts, need);
+		fit = cluster_failover_order(h, v->nhosts, &need, why, sizeof(why));
 	} else {
 		fit = 0;
 	}
+	moving = rc > 0 && fit;
 	if (!s || json_integer_value(json_object_get(s, "rev")) != rev) {
 		/* first seen orphaned (this placement): said once */
 		s = json_pack("{s:I,s:I,s:b}", "rev", (json_int_t)rev, "since", (json_int_t)now,
@@ -302,33 +287,35 @@ static void fo_vm(struct cluster *cl, struct fo_view *v, const char *vm, json_t 
 		else if (rc > 0 && fit)
 			vsrv_log("cluster: failover: vm %s was placed on host %s, whose lease is gone: "
 				 "to be restarted on host %s (%lld MiB free of the %lld it needs)", vm,
-				 from, h[0].name, (long long)h[0].free_mib, (long long)need);
+				 from, h[0].name, (long long)h[0].free_mib, (long long)need.mib);
+		else if (rc > 0)
+			vsrv_log("cluster: failover: vm %s was placed on host %s, whose lease is gone: "
+				 "no surviving host can run it (%s): left alone", vm, from, why);
 		else
 			vsrv_log("cluster: failover: vm %s was placed on host %s, whose lease is gone: "
-				 "%s: left alone", vm, from, rc > 0 ?
-				 "no surviving host has the memory it needs" : rc == 0 ?
+				 "%s: left alone", vm, from, rc == 0 ?
 				 "its restart policy does not restart it (or it is deleted)" :
 				 "it cannot be read from the inventory");
 	}
 	if (rc < 0)
 		return;
-	if (rc == 0 || !fit) {
+	if (!moving) {
 		/* not moved: its end on the dead host is still to be recorded (its state there
 		 * stays up otherwise), once, by the first of every alive host in the same order */
 		if (json_is_true(json_object_get(s, "cleaned")))
 			return;
 		memcpy(h, v->hosts, v->nhosts * sizeof(h[0]));
-		fit = cluster_failover_order(h, v->nhosts, 0);
+		fit = cluster_failover_order(h, v->nhosts, &none, NULL, 0);
 	}
 	for (i = 0; i < fit; i++)
 		if (!strcmp(h[i].name, cl->name))
 			rank = (int)i;
 	/* what the first choice takes, the next VMs of this round cannot count on */
-	if (fit && rc > 0 && need) {
+	if (moving && need.mib) {
 		int k = alive_index(v, h[0].name);
 
-		if (k >= 0 && h[0].free_mib >= need)
-			v->hosts[k].free_mib -= need;
+		if (k >= 0)
+			v->hosts[k].free_mib -= need.mib;
 	}
 	if (rank < 0)
 		return;
@@ -336,19 +323,21 @@ static void fo_vm(struct cluster *cl, struct fo_view *v, const char *vm, json_t 
 	 * VM within T (it is dead too, or refused), and so on */
 	if (now - json_integer_value(json_object_get(s, "since")) < rank * bound)
 		return;
-	if (rc == 0 || h[0].free_mib < need) {
+	if (!moving) {
 		json_object_set_new(s, "cleaned", json_true());
 		cl->cfg.vm_take(cl->cfg.arg, vm, from, false, meant);
 		return;
 	}
 	json_object_set_new(s, "tried", json_true());
 	vsrv_log("cluster: failover: vm %s (%lld MiB) of host %s: this host is choice %d of %zu "
-		 "(most free memory that fits, ties by name): taking it", vm, (long long)need, from,
+		 "(the placement rule: most free memory that fits, ties by name): taking it", vm,
+		 (long long)need.mib, from,
 		 rank + 1, fit);
 	cl->cfg.vm_take(cl->cfg.arg, vm, from, true, true);
 }
 
-static void fo_round(struct cluster *cl, json_t *seen)
+/* One round; *rev: etcd's revision at its read of the VMs' keys (0: not read). */
+static void fo_round(struct cluster *cl, json_t *seen, int64_t *rev)
 {
 	struct fo_view v = { .vms = json_object(), .inventory = cl->inventory };
 	const char *vm;
@@ -361,7 +350,7 @@ static void fo_round(struct cluster *cl, json_t *seen)
 	 * judged against a stale list of the living */
 	rc = etcd_range(cl->etcd, CLUSTER_HOSTS, add_alive, &v, NULL);
 	if (!rc)
-		rc = etcd_range(cl->etcd, CLUSTER_VMS, add_vm_key, &v, NULL);
+		rc = etcd_range(cl->etcd, CLUSTER_VMS, add_vm_key, &v, rev);
 	if (rc)
 		goto out;
 	json_object_foreach(v.vms, vm, o) {
@@ -393,6 +382,7 @@ static void fo_round(struct cluster *cl, json_t *seen)
 out:
 	json_decref(keep);
 	json_decref(v.vms);
+	cluster_fo_hosts_clear(v.hosts, v.nhosts);
 }
 
 void *cluster_failover_thread(void *arg)
@@ -412,8 +402,14 @@ void *cluster_failover_thread(void *arg)
 		ok = !cl->fenced && !cl->expired && cl->lease;
 		pthread_mutex_unlock(&cl->lock);
 		next = cluster_now_ms() + cl->renew_ms;
-		if (ok && seen)
-			fo_round(cl, seen);
+		if (ok) {
+			int64_t rev = 0;
+
+			if (seen)
+				fo_round(cl, seen, &rev);
+			/* (the round's revision saves the facts a read of their own) */
+			cluster_refresh_facts(cl, rev);
+		}
 		pthread_mutex_lock(&cl->lock);
 	}
 	pthread_mutex_unlock(&cl->lock);

@@ -48,6 +48,8 @@ static int put_alive_locked(struct cluster *cl, int64_t lease, bool create, int6
 		return -ENOMEM;
 	json_object_set_new(o, "lease", json_sprintf("%llx", (long long)lease));
 	pthread_mutex_lock(&cl->lock);
+	if (cl->facts)
+		json_object_update_missing(o, cl->facts);
 	if (cl->draining)
 		json_object_set_new(o, "draining", json_true());
 	pthread_mutex_unlock(&cl->lock);
@@ -71,12 +73,53 @@ static int put_alive_locked(struct cluster *cl, int64_t lease, bool create, int6
 	return rc;
 }
 
+void cluster_refresh_facts(struct cluster *cl, int64_t rev)
+{
+	json_t *f = cl->cfg.facts ? cl->cfg.facts(cl->cfg.arg, rev) : NULL, *old = NULL;
+	int64_t lease;
+	bool fenced;
+
+	if (!f)
+		return;
+	pthread_mutex_lock(&cl->lock);
+	if (cl->facts && json_equal(cl->facts, f)) {
+		pthread_mutex_unlock(&cl->lock);
+		json_decref(f);
+		return;
+	}
+	old = cl->facts;
+	cl->facts = f;
+	pthread_mutex_unlock(&cl->lock);
+	json_decref(old);
+	fenced = cluster_lease_now(cl, &lease);
+	if (!fenced && lease && put_alive(cl, lease, false))
+		vsrv_log("cluster: host %s cannot publish what it has (CPUs, bridges, disks): %s",
+			 cl->name, etcd_errmsg());
+}
+
+/* The draining mark's key, kept across restarts (no lease). */
+static void draining_key(const struct cluster *cl, char *key, size_t n)
+{
+	snprintf(key, n, "%s%s/draining", CLUSTER_HOSTS, cl->name);
+}
+
 int cluster_set_draining(struct cluster *cl, bool on)
 {
+	char key[160], text[64];
 	int64_t lease;
 	bool fenced;
 	int rc;
 
+	/* the lasting mark first: a host that restarts reads it (cluster_start) */
+	draining_key(cl, key, sizeof(key));
+	snprintf(text, sizeof(text), "{\"since\":%lld}", (long long)time(NULL));
+	rc = on ? etcd_put(cl->etcd, key, text, strlen(text), 0, NULL) :
+		  etcd_delete(cl->etcd, key, false, NULL);
+	if (rc && !(rc == -ENOENT && !on)) {
+		vsrv_log("cluster: host %s cannot record that it is %sdraining: %s", cl->name,
+			 on ? "" : "not ", etcd_errmsg());
+		return rc;
+	}
 	pthread_mutex_lock(&cl->lock);
 	cl->draining = on;
 	pthread_mutex_unlock(&cl->lock);
@@ -423,6 +466,26 @@ int cluster_start(const struct cluster_config *cfg, struct cluster **out)
 		vsrv_log("cluster: %s", etcd_errmsg());
 		goto err_free;
 	}
+	/* What it has (the placement rule's facts) and its lasting draining mark, in its
+	 * alive key from the first write */
+	if (cfg->facts)
+		cl->facts = cfg->facts(cfg->arg, 0);
+	{
+		struct etcd_kv kv = { 0 };
+		char key[160];
+
+		draining_key(cl, key, sizeof(key));
+		rc = etcd_get(cl->etcd, key, &kv);
+		etcd_kv_clear(&kv);
+		if (!rc) {
+			cl->draining = true;
+			vsrv_log("cluster: host %s is marked draining (%s): it stays so until undrained",
+				 cl->name, key);
+		} else if (rc != -ENOENT) {
+			vsrv_log("cluster: cannot read %s: %s", key, etcd_errmsg());
+			goto err_etcd;
+		}
+	}
 	/* A host of this name that died without revoking its lease (kill -9) holds its key
 	 * until the lease expires: wait for that, at most T and a little. */
 	give_up = cluster_now_ms() + cfg->ttl * 1000 + 2000;
@@ -471,6 +534,7 @@ err_lease:
 	etcd_lease_revoke(cl->etcd, cl->lease);
 err_etcd:
 	etcd_close(cl->etcd);
+	json_decref(cl->facts);
 err_free:
 	pthread_cond_destroy(&cl->cond);
 	pthread_mutex_destroy(&cl->lock);
@@ -499,6 +563,7 @@ void cluster_stop(struct cluster *cl)
 		vsrv_log("cluster: cannot revoke lease %llx (it expires in %u s): %s",
 			 (long long)cl->lease, cl->cfg.ttl, etcd_errmsg());
 	etcd_close(cl->etcd);
+	json_decref(cl->facts);
 	pthread_cond_destroy(&cl->cond);
 	pthread_mutex_destroy(&cl->lock);
 	pthread_mutex_destroy(&cl->alive_lock);

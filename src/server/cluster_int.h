@@ -34,7 +34,9 @@ struct cluster {
 	int64_t last_ok;            /* ms (cluster_now_ms): the send time of the last renewal
 	                             * that succeeded */
 	int64_t free_sent;          /* the free memory in the alive key */
-	bool draining;              /* said in the alive key: placement skips the host */
+	bool draining;              /* said in the alive key: placement skips the host; kept in
+	                             * /vsrv/hosts/NAME/draining across restarts */
+	json_t *facts;              /* cfg.facts's last answer, merged into the alive key */
 	bool expired;               /* a renewal found the lease gone */
 	bool fenced;                /* the watchdog fired: no VM may run here */
 	bool stop;
@@ -51,6 +53,14 @@ bool cluster_lease_now(struct cluster *cl, int64_t *lease);
  * condition variable runs on CLOCK_MONOTONIC, which a suspend stops: the callers check
  * cluster_now_ms again); cl->lock held. */
 void cluster_wait_until(struct cluster *cl, int64_t ms);
+
+/* An alive key's value into h (cluster_place.c): its free memory, draining mark, CPUs,
+ * bridges and missing disks (new references: cluster_fo_hosts_clear). */
+void cluster_fo_host_read(struct cluster_fo_host *h, json_t *alive);
+
+/* Ask cfg.facts again (rev: etcd's revision read last, 0 unknown); rewrite the alive key
+ * when the answer changed (cluster_host.c). */
+void cluster_refresh_facts(struct cluster *cl, int64_t rev);
 
 /* The failover thread (cluster_failover.c): every T/3 it reads the hosts' alive keys and
  * the VMs' keys and restarts here the orphaned VMs this host is chosen for. */

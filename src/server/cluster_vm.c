@@ -40,14 +40,27 @@ static int add_host_key(const struct etcd_kv *kv, void *arg)
 	o = host_of(h, name);
 	if (o && json_is_object(val)) {
 		if (!strcmp(slash + 1, "info")) {
-			json_object_update(o, val);
+			json_object_update_missing(o, val);     /* alive's cpus first */
 			json_object_del(o, "peer_key");   /* the hosts' own (cluster_peer.c) */
 		} else if (!strcmp(slash + 1, "alive")) {
 			json_object_set_new(o, "alive", json_true());
 			json_object_set(o, "since", json_object_get(val, "since"));
 			json_object_set(o, "free_memory_mib", json_object_get(val, "free_memory_mib"));
-			json_object_set_new(o, "draining",
-					    json_boolean(json_is_true(json_object_get(val, "draining"))));
+			if (json_is_true(json_object_get(val, "draining")))
+				json_object_set_new(o, "draining", json_true());
+			else if (!json_object_get(o, "draining"))
+				json_object_set_new(o, "draining", json_false());
+			/* what the placement rule reads (docs/cluster.md "Placement") */
+			if (json_integer_value(json_object_get(val, "cpus")) > 0)
+				json_object_set(o, "cpus", json_object_get(val, "cpus"));
+			if (json_is_array(json_object_get(val, "bridges")))
+				json_object_set(o, "bridges", json_object_get(val, "bridges"));
+			if (json_is_array(json_object_get(val, "missing_disks")))
+				json_object_set(o, "missing_disks",
+						json_object_get(val, "missing_disks"));
+		} else if (!strcmp(slash + 1, "draining")) {
+			/* the lasting mark (a dead host's too) */
+			json_object_set_new(o, "draining", json_true());
 		}
 	}
 	json_decref(val);

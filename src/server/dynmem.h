@@ -26,12 +26,14 @@
 #ifndef VSRV_SERVER_DYNMEM_H
 #define VSRV_SERVER_DYNMEM_H
 
+#include "server/inv.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define DYNMEM_MIN_FLOOR_MIB 64    /* the least memory_min_mib (a guest kernel needs about that) */
-#define DYNMEM_BUFFER_DEFAULT 20   /* memory_buffer_pct's default (Hyper-V's) */
+#define DYNMEM_BUFFER_DEFAULT INV_MEMORY_BUFFER_PCT /* memory_buffer_pct's default (inv.h) */
 #define DYNMEM_BUFFER_MAX 2000     /* Hyper-V's bound */
 #define DYNMEM_HYST_PCT 10
 #define DYNMEM_HYST_MIN_MIB 32

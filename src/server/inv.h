@@ -42,6 +42,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#define INV_MEMORY_BUFFER_PCT 20   /* memory_buffer_pct's default (Hyper-V's) */
+
 struct db;
 struct dbc;
 
@@ -285,7 +287,7 @@ struct inv_vm_hw {
 	bool mem_merge;             /* KSM for its RAM: `vsrv run --mem-merge on` (migration 10) */
 	/* dynamic memory (dynmem.h, migration 12): the floor the server never balloons it
 	 * below, 0 for its memory_mib (dynamic memory off), and the free memory its guest
-	 * should keep, in percent of what it uses (default DYNMEM_BUFFER_DEFAULT) */
+	 * should keep, in percent of what it uses (default INV_MEMORY_BUFFER_PCT) */
 	int64_t memory_min_mib;
 	int memory_buffer_pct;
 };

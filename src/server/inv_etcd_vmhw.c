@@ -3,7 +3,6 @@
  * inv_etcd_vm_create (a fresh UUID); a field it leaves out reads as the SQLite column's
  * default for a new VM (firmware none, balloon on, the rest empty or off). */
 #include "server/inv_etcd_attach.h"
-#include "server/dynmem.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -44,7 +43,7 @@ static void hw_fill(json_t *row, struct inv_vm_hw *out)
 	out->memory_min_mib = json_is_integer(json_object_get(row, "memory_min_mib")) ?
 			      ie_int(row, "memory_min_mib") : 0;
 	out->memory_buffer_pct = json_is_integer(json_object_get(row, "memory_buffer_pct")) ?
-				 (int)ie_int(row, "memory_buffer_pct") : DYNMEM_BUFFER_DEFAULT;
+				 (int)ie_int(row, "memory_buffer_pct") : INV_MEMORY_BUFFER_PCT;
 }
 
 int inv_etcd_vm_hw_get(struct dbc *c, int64_t id, struct inv_vm_hw *out)

@@ -32,6 +32,17 @@ struct migrate_req {
  * or -errno. */
 int migrate_task_start(struct server *srv, const struct migrate_req *q, int64_t *task);
 
+/* One VM's live migration from host from to host to, waited for (a drain's and a balance's
+ * step): a vm-migrate task started here when from is this host, else asked of from's API
+ * (POST /api/v1/vms/NAME/migrate with the Authorization header auth, the caller's: NULL
+ * only when from is this host, whose task calls the destination with this host's own
+ * credential); its task is then
+ * waited for in the shared inventory. 0 once the VM is on to, or -errno with why (n
+ * bytes): the VM then runs on where it was, as a failed migration leaves it. */
+int migrate_move(struct server *srv, const char *auth, const char *who, const char *disks,
+		 int64_t id, const char *vm, const char *from, const char *to, char *why,
+		 size_t n);
+
 /* The destination's side. migrate_incoming_prepare: prepare VM id (name) coming from host from:
  * admission control, a VMM with --incoming on a free port of this host's API address,
  * supervised as incoming (sup_int.h), answered once it listens. 0 and addr ("tcp:A:P"),

@@ -8,6 +8,7 @@
 #include "server/imgstore.h"
 #include "server/metrics.h"
 #include "server/runas.h"
+#include "server/placement.h"
 #include "server/sup.h"
 #include "server/agent.h"
 #include "server/cluster.h"
@@ -37,61 +38,6 @@
 #include <unistd.h>
 
 extern const char vsrv_openapi[], vsrv_openapi_end[];
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: vsrv serve [--data-dir DIR] [--listen HOST:PORT | --no-tcp] [--socket PATH]\n"
-		"                  [--tls-cert FILE --tls-key FILE]\n"
-		"                  [--init-admin USER:PASSWORD | USER:- | --init-admin-file FILE]\n"
-		"                  [--vmm PATH] [--token-ttl SECONDS] [--shutdown-timeout SECONDS]\n"
-		"                  [--host-memory MIB] [--run-as USER] [--event-retention AGE]\n"
-		"                  [--event-max COUNT] [--max-connections N]\n"
-		"                  [--max-connections-per-address N] [--request-timeout SECONDS]\n"
-		"                  [--disk-overcommit RATIO] [--image-max-size SIZE]\n"
-		"                  [--cluster URL,... [--host-name NAME] [--host-url URL]\n"
-		"                   [--cluster-ttl SECONDS] [--inventory sqlite|etcd]\n"
-		"                   [--inventory-prefix PREFIX] [--import-inventory]]\n"
-		"  --data-dir DIR     inventory, VM runtime files, disks (default /var/lib/vsrv)\n"
-		"  --listen HOST:PORT the API over TCP (default 127.0.0.1:8450; TLS with --tls-*)\n"
-		"  --socket PATH      the API on a Unix socket, mode 0600 (default DIR/vsrv.sock)\n"
-		"  --init-admin U:P   the first administrator (else a one-time password is printed);\n"
-		"                     U:- reads the password from the first line of standard input\n"
-		"                     (a password on the command line is readable in /proc)\n"
-		"  --init-admin-file FILE  the same, USER:PASSWORD on the first line of FILE\n"
-		"  --vmm PATH         the vsrv binary that runs VMs (default: next to this one)\n"
-		"  --host-memory MIB  memory that admission control hands out (default: RAM - 512)\n"
-		"  --run-as USER      the user VMs run as, as root (default: the system user vsrv,\n"
-		"                     created when missing; root keeps them as root)\n"
-		"  --event-retention AGE  keep events this long: N[smhd], a bare N is days\n"
-		"                     (default 30d; 0 keeps them whatever their age)\n"
-		"  --event-max COUNT  keep at most the newest COUNT events (default 100000; 0: no limit)\n"
-		"  --max-connections N  TCP connections at once (default: from the open-files limit,\n"
-		"                     raised to its hard maximum; at most 10000)\n"
-		"  --max-connections-per-address N  from one client address (default 64; 0: no limit)\n"
-		"  --request-timeout SECONDS  a TCP client's request (headers and body) must arrive\n"
-		"                     whole within this, from its connection or its previous request\n"
-		"                     (default 10): idle and trickling clients are cut off\n"
-		"  --disk-overcommit RATIO  disks (sparse) may be promised RATIO times the free\n"
-		"                     space of the data filesystem (default 1; 0: not checked)\n"
-		"  --image-max-size SIZE  the largest image an upload may store in DIR/images\n"
-		"                     (PUT /api/v1/images/NAME; suffix K, M, G or T; default 64G)\n"
-		"  --cluster URL,...  join the cluster of these etcd members (docs/cluster.md): the\n"
-		"                     host registers with a lease; a VM runs only where it holds its\n"
-		"                     ownership key; stopping the daemon stops its VMs\n"
-		"  --host-name NAME   this host's name in the cluster (default: the system's)\n"
-		"  --host-url URL     where the others reach its API (default: from --listen)\n"
-		"  --cluster-ttl SECONDS  the host's lease (default 10, 3 to 300): renewed every\n"
-		"                     third of it; without renewal for 70%% of it (at least 1 s\n"
-		"                     before its end) the host stops its VMs\n"
-		"  --inventory sqlite|etcd  where the inventory lives: etcd (the default with --cluster)\n"
-		"                     in the --cluster members, shared by the cluster's hosts; sqlite\n"
-		"                     (the default without) DIR/inventory.db, this host's alone\n"
-		"  --inventory-prefix PREFIX  the etcd inventory's key prefix (default /vsrv/inv/)\n"
-		"  --import-inventory  with --inventory etcd: first move this host's own inventory\n"
-		"                     (DIR/inventory.db: VMs, disks, networks, users, grants...)\n"
-		"                     into the cluster's; its VMs must be stopped\n");
-}
 
 /* --cluster (the inventory in etcd) on a host whose DIR/inventory.db has VMs, disks or
  * networks, without --import-inventory: refused, not left out of sight. 0, or 1 (said). */
@@ -419,6 +365,7 @@ int cmd_serve(int argc, char **argv)
 		{ "token-ttl", required_argument, NULL, 't' },
 		{ "shutdown-timeout", required_argument, NULL, 'T' },
 		{ "host-memory", required_argument, NULL, 'm' },
+		{ "host-cpus", required_argument, NULL, 'G' },
 		{ "run-as", required_argument, NULL, 'u' },
 		{ "event-retention", required_argument, NULL, 'R' },
 		{ "event-max", required_argument, NULL, 'E' },
@@ -448,7 +395,7 @@ int cmd_serve(int argc, char **argv)
 	struct dbc *c;
 	sigset_t set;
 	int o, rc, sig, ret = 1, lockfd;
-	long host_mem = -1;
+	long host_mem = -1, host_cpus = 0;
 	uint64_t image_max = 64ULL << 30;
 	double ev_age = 30 * 86400.0;
 	long long ev_max = 100000;
@@ -478,6 +425,13 @@ int cmd_serve(int argc, char **argv)
 		case 't': srv.token_ttl = strtoul(optarg, NULL, 10); break;
 		case 'T': srv.shutdown_timeout = strtoul(optarg, NULL, 10); break;
 		case 'm': host_mem = strtol(optarg, NULL, 10); break;
+		case 'G':
+			host_cpus = strtol(optarg, &end, 10);
+			if (*end || host_cpus < 1 || host_cpus > 4096) {
+				fprintf(stderr, "vsrv serve: --host-cpus wants 1 to 4096\n");
+				return 2;
+			}
+			break;
 		case 'u': run_as = optarg; break;
 		case 'R':
 			if (parse_age(optarg, &ev_age)) {
@@ -532,8 +486,8 @@ int cmd_serve(int argc, char **argv)
 		case 'i': inventory = optarg; break;
 		case 'p': inv_prefix = optarg; break;
 		case 'M': import_inv = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'h': serve_usage(stdout); return 0;
+		default: serve_usage(stderr); return 2;
 		}
 	}
 	if (optind != argc || !!hc.tls_cert != !!hc.tls_key || srv.token_ttl < 1 ||
@@ -647,7 +601,7 @@ int cmd_serve(int argc, char **argv)
 	}
 	srv.openapi = (char *)vsrv_openapi;
 	srv.openapi_len = vsrv_openapi_end - vsrv_openapi;
-	srv.host_cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	srv.host_cpus = host_cpus ? host_cpus : sysconf(_SC_NPROCESSORS_ONLN);
 	srv.host_mem_mib = host_mem >= 0 ? (uint64_t)host_mem :
 			   (mem_total_mib() > 1024 ? mem_total_mib() - 512 : mem_total_mib() / 2);
 
@@ -705,7 +659,7 @@ int cmd_serve(int argc, char **argv)
 		struct cluster_config cc = {
 			.endpoints = cluster, .ttl = (unsigned)cluster_ttl, .cpus = srv.host_cpus,
 			.memory_mib = srv.host_mem_mib, .free_mib = cluster_free_mib,
-			.fence = cluster_fence, .arg = &srv,
+			.fence = cluster_fence, .facts = placement_facts, .arg = &srv,
 		};
 
 		if (!host_name) {

@@ -2,6 +2,11 @@
 #ifndef VSRV_SERVER_SERVE_H
 #define VSRV_SERVER_SERVE_H
 
+#include <stdio.h>
+
 int cmd_serve(int argc, char **argv);   /* vsrv serve: the daemon */
+
+/* vsrv serve's options, said on f (--help: stdout; a wrong option: stderr). */
+void serve_usage(FILE *f);
 
 #endif

@@ -54,12 +54,13 @@ json_t *sup_vm_host_json(struct server *srv, const char *name, const char *state
 int sup_cluster_unplace(struct server *srv, const char *name, bool *was_running);
 
 /* Failover's callbacks (cluster_config's vm_need and vm_take; arg is the server):
- * whether VM vm is restarted elsewhere when its host dies (its restart policy) and the
- * memory it holds; and its restart here: claim its ownership key, record the end of its
+ * whether VM vm is restarted elsewhere when its host dies (its restart policy) and what
+ * it needs of a host (placement_need, disks in place); and its restart here: claim its ownership key, record the end of its
  * run on the dead host from (an up state becomes crashed) and, with start, emit
  * vm-failover {from, to} and start it; without, only when its state is up or it is meant
  * to run (meant) with policy never: record its end, clear that intent, give the key up. */
-int sup_cluster_need(void *arg, const char *vm, int64_t *mib);
+struct cluster_need;
+int sup_cluster_need(void *arg, const char *vm, struct cluster_need *need);
 int sup_cluster_take(void *arg, const char *vm, const char *from, bool start, bool meant);
 
 /* Pause or resume the VM's vCPUs. Returns 0, -EBUSY in the wrong state, or -errno. */

@@ -5,6 +5,7 @@
 #include "server/cluster.h"
 #include "server/events.h"
 #include "server/inv.h"
+#include "server/placement.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -111,7 +112,7 @@ int sup_cluster_unplace(struct server *srv, const char *name, bool *was_running)
 	return cluster_vm_unplace(srv->cluster, name, was_running);
 }
 
-int sup_cluster_need(void *arg, const char *vm, int64_t *mib)
+int sup_cluster_need(void *arg, const char *vm, struct cluster_need *need)
 {
 	struct server *srv = arg;
 	struct dbc *c = inv_get(srv->db);
@@ -124,15 +125,15 @@ int sup_cluster_need(void *arg, const char *vm, int64_t *mib)
 	rc = inv_vm_id(c, vm, &id);
 	if (!rc)
 		rc = inv_vm_get(c, id, &v);
+	if (!rc) {
+		rc = !strcmp(v.restart_policy, "always") || !strcmp(v.restart_policy, "on-failure");
+		inv_vm_clear(&v);
+	}
+	/* a failover starts it from its disks where they are (shared storage) */
+	if (rc > 0 && placement_need(c, id, true, need) < 0)
+		rc = -EIO;
 	inv_put(c);
-	if (rc == -ENOENT)
-		return 0;
-	if (rc)
-		return rc;
-	*mib = inv_vm_reserved_mib(&v);
-	rc = !strcmp(v.restart_policy, "always") || !strcmp(v.restart_policy, "on-failure");
-	inv_vm_clear(&v);
-	return rc;
+	return rc == -ENOENT ? 0 : rc;
 }
 
 /* Without a start: whether VM vm's end is to be recorded (its state is up) or its intent

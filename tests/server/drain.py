@@ -1,7 +1,9 @@
 """A host's drain (docs/cluster.md "Drain"; run by t-server-migrate.sh): POST
 /api/v1/hosts/NAME/drain marks the host draining (its alive key; GET /api/v1/hosts shows it;
 placement and failover choose it no more) and live-migrates each VM it runs to the host the
-placement rule picks among the others, as the task host-drain; DELETE clears the mark.
+placement rule picks among the others, as the task host-drain; DELETE clears the mark. The
+mark is kept in etcd (/vsrv/hosts/NAME/draining): b's daemon restarted comes back draining,
+and after DELETE a restart leaves it undrained.
 
 Without /dev/kvm no guest runs: vm1 is *laid out* as running on host a (as migrate.py does:
 its status row "running" and its ownership key bound to a's lease, no VMM), and a's drain
@@ -110,6 +112,15 @@ try:
     ok("drain-events", len(events(a, ta, "host-drain-started")) == 1 and
        len(events(a, ta, "host-drain-done")) == 1, str(events(a, ta, "host-drain-done")))
     ok("hosts-shows-draining", draining(a, ta) == {"a": False, "b": True}, str(draining(a, ta)))
+    # the mark is kept in etcd (no lease): b's daemon restarted comes back draining
+    ok("drain-mark-key", etcd.get("/vsrv/hosts/b/draining") is not None)
+    b.stop()
+    ok("dead-host-still-marked", (lambda h: h.get("b", {}).get("alive") is False and
+                                  h["b"].get("draining") is True)(
+        {x["name"]: x for x in a.req("GET", "/api/v1/hosts", token=ta)[1]["hosts"]}))
+    b.start()
+    ok("restarted-host-still-draining", draining(a, ta) == {"a": False, "b": True},
+       str(draining(a, ta)))
     st, js = b.req("POST", "/api/v1/vms/p1/start", token=tb)
     ok("start-skips-draining-host", "vm p1: start sent to host a" in log_of(b),
        str((st, js)) + log_of(b)[-800:])
@@ -117,6 +128,11 @@ try:
     st, js = a.req("DELETE", "/api/v1/hosts/b/drain", token=ta)
     ok("undrain-200", st == 200 and js.get("draining") is False, str((st, js)))
     ok("undrain-clears", draining(a, ta) == {"a": False, "b": False}, str(draining(a, ta)))
+    ok("undrain-deletes-mark-key", etcd.get("/vsrv/hosts/b/draining") is None)
+    b.stop()
+    b.start()
+    ok("restarted-after-undrain-not-draining", draining(a, ta) == {"a": False, "b": False},
+       str(draining(a, ta)))
 
     # --- vm1 laid out as running on a (no VMM): its drain fails, the VM stays a's ------------
     st, js = a.req("POST", "/api/v1/vms", {"name": "vm1", "kernel": KERNEL, "memory_mib": 64},

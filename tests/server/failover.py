@@ -183,7 +183,8 @@ try:
     ok("stopped-vm-not-considered", "vm vs " not in log_of(b) and "vm vs " not in log_of(c),
        log_of(c)[-600:])
     ok("huge-vm-taken-by-nobody", "vm vhuge (" not in log_of(b) + log_of(c) and re.search(
-        r"vm vhuge was placed on host a.*no surviving host has the memory", log_of(b))
+        r"vm vhuge was placed on host a.*no surviving host can run it \(b: \d+ MiB free, the "
+        r"VM needs 4096; c: \d+ MiB free, the VM needs 4096\): left alone", log_of(b))
        is not None, log_of(b)[-600:])
     # (c may not even have seen va orphaned: b can claim it before c's next look)
     ok("c-did-nothing", "taking it" not in log_of(c) and "its end on host" not in log_of(c),

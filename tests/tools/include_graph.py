@@ -25,7 +25,7 @@ INC = re.compile(r'^\s*#\s*include\s+"server/([A-Za-z0-9_]+)\.h"', re.M)
 LAYERS = ["main", "http", "service", "inventory", "base"]
 
 def layer_of(mod):
-    if mod in ("main", "serve", "openapi", "monitor"):
+    if mod in ("main", "serve", "openapi", "monitor") or mod.startswith("serve_"):
         return "main"
     if mod == "api" or mod.startswith("api_") or mod.startswith("http_") or mod in ("http", "web"):
         return "http"
