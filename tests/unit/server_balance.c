@@ -122,7 +122,7 @@ static void test_bounds(void)
 	host(&h[0], "a", 0, 0);
 	host(&h[1], "b", 4000, 0);
 	for (int i = 0; i < 4; i++) {
-		char name[8];
+		char name[16];
 
 		snprintf(name, sizeof(name), "v%d", i);
 		vm(&v[i], name, 0, 100, 1);
