@@ -6,7 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pwd.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,7 +120,6 @@ int snapmem_keep(struct server *srv, struct dbc *c, int64_t vm, int64_t snap, ch
 		 size_t errlen)
 {
 	char saved[4200], p[4400], hp[4400], *hw = NULL;
-	struct passwd *pw = srv->run_as ? getpwnam(srv->run_as) : NULL;
 	int rc;
 
 	if (vmsave_path(srv, vm, saved, sizeof(saved)) || snapmem_path(srv, vm, snap, p, sizeof(p)) ||
@@ -144,9 +143,10 @@ int snapmem_keep(struct server *srv, struct dbc *c, int64_t vm, int64_t snap, ch
 		free(hw);
 		return rc;
 	}
-	/* read-only from now on, for its owner too; the VMM (as srv->run_as) reads it by group */
-	if ((pw && geteuid() == 0 && chown(p, 0, pw->pw_gid) < 0) || chmod(p, 0440) < 0 ||
-	    (rc = write_file(hp, hw, strlen(hw)))) {
+	/* read-only from now on (its owner stays the user the VMM that wrote it runs as, who
+	 * reads it at a revert; the daemon's start makes the data directory's files 0600:
+	 * snapmem_install makes it read-only again) */
+	if (chmod(p, 0400) < 0 || (rc = write_file(hp, hw, strlen(hw)))) {
 		rc = rc ? rc : -errno;
 		snprintf(err, errlen, "cannot keep the saved state as %s: %s", p, strerror(-rc));
 		unlink(p);
@@ -221,7 +221,7 @@ int snapmem_install(struct server *srv, int64_t vm, int64_t snap, char *err, siz
 				VMSAVE_DIR, strerror(-rc)), rc;
 	snprintf(tmp, sizeof(tmp), "%s.revert", saved);
 	unlink(tmp);
-	if (link(p, tmp) < 0 || rename(tmp, saved) < 0) {
+	if (chmod(p, 0400) < 0 || link(p, tmp) < 0 || rename(tmp, saved) < 0) {
 		rc = -errno;
 		unlink(tmp);
 		return snprintf(err, errlen, "cannot make the snapshot's state (%s) the VM's saved "
@@ -238,4 +238,25 @@ void snapmem_drop(struct server *srv, int64_t vm, int64_t snap)
 		unlink(p);
 	if (!snap_file(srv, vm, snap, "hw", p, sizeof(p)))
 		unlink(p);
+}
+
+void snapmem_remove_all(struct server *srv, int64_t vm)
+{
+	char dir[4096], p[4400];
+	struct dirent *e;
+	DIR *d;
+
+	if (vmdir_path(srv, vm, dir, sizeof(dir)))
+		return;
+	snprintf(dir + strlen(dir), sizeof(dir) - strlen(dir), "/" SNAPMEM_DIR);
+	d = opendir(dir);
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+			unlink(p);
+		}
+	closedir(d);
+	rmdir(dir);
 }

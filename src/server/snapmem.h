@@ -24,8 +24,8 @@ int64_t snapmem_bytes(struct server *srv, int64_t vm, int64_t snap);
 
 /* Give snapshot snap of saved VM vm (a save file in DIR/save, vmsave.h) that state: the
  * file gets a second name DIR/snapshots/SNAPID.vsav (no copy) and loses its write
- * permissions (group-readable by the user VMs run as), and the VM's hardware goes to
- * SNAPID.hw. 0, or -errno with a message in err (nothing is left behind). */
+ * permissions (mode 0400; its owner stays the user the VMM runs as), and the VM's hardware
+ * goes to SNAPID.hw. 0, or -errno with a message in err (nothing is left behind). */
 int snapmem_keep(struct server *srv, struct dbc *c, int64_t vm, int64_t snap, char *err,
 		 size_t errlen);
 
@@ -40,5 +40,8 @@ int snapmem_install(struct server *srv, int64_t vm, int64_t snap, char *err, siz
 
 /* Remove snapshot snap's state and hardware files (none is no error). */
 void snapmem_drop(struct server *srv, int64_t vm, int64_t snap);
+
+/* Remove DIR/snapshots of VM vm with everything in it (its VM deleted). */
+void snapmem_remove_all(struct server *srv, int64_t vm);
 
 #endif

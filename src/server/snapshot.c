@@ -39,8 +39,9 @@ static int check_off(struct server *srv, struct dbc *c, int64_t id, const char *
 	      (saved_ok && !strcmp(st.state, INV_VM_SAVED));
 	if (!off && !strcmp(st.state, INV_VM_SAVED))
 		snprintf(why, len, "%s is saved: its saved state goes on from its disks as they "
-			 "are, so snapshots, reverts and clones need it off (start it and turn it "
-			 "off, or discard the saved state)", name);
+			 "are, so snapshots without memory, reverts to them and clones need it off "
+			 "(start it and turn it off, or discard the saved state; or take a snapshot "
+			 "with memory: \"memory\": true)", name);
 	else if (!off)
 		snprintf(why, len, "%s is %s: snapshots without memory, reverts to them and "
 			 "clones need it off", name, st.state);

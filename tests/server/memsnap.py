@@ -138,7 +138,8 @@ try:
         content = b"the memory of m1, laid out by the test\n" * 10
         saved = lay_out_saved("m1", content)
         st, js = req("POST", "/api/v1/vms/m1/snapshots", {"name": "m"})
-        ok("saved-default-disks-only-409", st == 409 and "is saved" in msg(js), str((st, js)))
+        ok("saved-default-disks-only-409", st == 409 and "is saved" in msg(js) and
+           '"memory": true' in msg(js), str((st, js)))
         r = cli("snapshot", "create", "m1", "m", "--memory")
         t = tree("m1")
         sf = snap_file("m1", "m") if "m" in t else ""
@@ -146,7 +147,7 @@ try:
            t["m"]["memory_bytes"] == len(content) and t["m"]["current"] and
            t["m"]["parent"] == "a", str((r.returncode, r.stderr, t.get("m"))))
         ok("saved-memory-file", sf and os.path.samefile(sf, saved) and
-           stat.S_IMODE(os.stat(sf).st_mode) == 0o440 and
+           stat.S_IMODE(os.stat(sf).st_mode) == 0o400 and
            os.path.exists(snap_file("m1", "m", "hw")) and state("m1") == "saved",
            str((sf, state("m1"))))
         hw = open(snap_file("m1", "m", "hw")).read()
@@ -205,6 +206,20 @@ try:
         ok("clone-disks-only", st in (201, 202) and state("c1") == "stopped" and
            not os.path.exists(os.path.join(vm_dir("c1"), "snapshots")) and tree("c1") == {},
            str((st, js)))
+
+        # --- a daemon restart (the data directory's files 0600): the revert still restores
+        # the same file, read-only again; a VM's delete removes DIR/snapshots ---------------
+        d.stop()
+        d.start()
+        adm = d.login("admin", "adminpass1")
+        revert_restores("m1", "m2", content, "revert-after-restart")
+        sf2 = snap_file("m1", "m2")
+        ok("revert-read-only-again", stat.S_IMODE(os.stat(sf2).st_mode) == 0o400,
+           oct(os.stat(sf2).st_mode))
+        vdir = vm_dir("m1")
+        st, js = req("DELETE", "/api/v1/vms/m1?disks=true")
+        ok("vm-delete-removes-snapshot-files", st == 204 and not os.path.exists(sf2) and
+           not os.path.exists(vdir), str((st, js, os.listdir(vdir) if os.path.exists(vdir) else None)))
 
     # --- with KVM: a counting guest snapshotted with memory, reverted -----------------------
     if not have_kvm():
