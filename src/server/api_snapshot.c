@@ -14,7 +14,7 @@
 
 static json_t *tree(struct req *r, int64_t id)
 {
-	json_t *o = snapshot_list_json(r->srv, r->c, id);
+	json_t *o = snapshot_list_json(r->c, id);
 
 	if (o)
 		json_object_set_new(o, "vm", json_string(r->args[0]));

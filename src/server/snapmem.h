@@ -3,7 +3,8 @@
  * (vmsave.h) taken over by the snapshot, read-only from then on, and beside it
  * DIR/snapshots/SNAPID.hw, the VM's hardware as its VMM's options said at the snapshot (a
  * revert to the memory refuses hardware that changed since: the saved devices need theirs).
- * A snapshot has memory exactly when its file is there: the inventory has no column for it.
+ * The inventory records the file's size with the snapshot (memory_bytes, 0: disks only), so
+ * that every host of a cluster lists it alike; the file is on the host where it was taken.
  * A revert hands the file to the next start as the VM's saved state (a second name of the
  * same file: the restore reads it and maps it privately, never writes it). The file goes
  * with the snapshot. */

@@ -131,6 +131,17 @@ int snapshot_create(struct server *srv, struct dbc *c, int64_t id, const char *n
 			 "running, paused or saved); take one without memory", name);
 		rc = -EBUSY;
 	}
+	if (!rc && memory) {
+		struct stat st;
+
+		if (!vmsave_exists(srv, id, &st) || st.st_size <= 0) {
+			inv_rollback(c);
+			snprintf(err, errlen, "%s is saved, but its saved state is missing here", name);
+			rc = -EIO;
+		} else {
+			s.memory_bytes = st.st_size;
+		}
+	}
 	if (rc) {
 		layer_files_end(&f, false);
 		return rc;
@@ -286,8 +297,13 @@ int snapshot_revert(struct server *srv, struct dbc *c, int64_t id, const char *n
 
 	if (rc)
 		return rc;
-	if (snapmem_bytes(srv, id, s.id) < 0)   /* disks only: the VM stays off */
+	if (s.memory_bytes <= 0)   /* disks only: the VM stays off */
 		return revert_to(srv, c, id, name, snap, s.id, false, who, err, errlen);
+	if (snapmem_bytes(srv, id, s.id) != s.memory_bytes)
+		return snprintf(err, errlen, "the memory of snapshot %s is not on this host (its "
+				"file DATA/vms/%lld/snapshots/%lld.vsav is on the host where it was "
+				"taken, or it is damaged): revert on that host, or to a snapshot "
+				"without memory", snap, (long long)id, (long long)s.id), -EBUSY;
 	/* With memory: the hardware it ran on (checked before anything changes), the current
 	 * run ended (turned off: its state is dropped, as a revert drops the disks' since the
 	 * snapshot), the revert, then a start that restores the snapshot's state. */
@@ -514,7 +530,6 @@ out:
 /* --- the list ---------------------------------------------------------------------- */
 
 struct listing {
-	struct server *srv;
 	struct dbc *c;
 	json_t *a;
 	json_t *current;
@@ -539,12 +554,12 @@ static int image_json(int64_t disk_id, const char *path, void *arg)
 static int snap_json(const struct inv_snapshot *s, void *arg)
 {
 	struct listing *l = arg;
-	int64_t mem = snapmem_bytes(l->srv, s->vm_id, s->id);
 	json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:b,s:I,s:[],s:b,s:o}", "name", s->name,
 			      "description", s->description, "id", (json_int_t)s->id, "parent_id",
 			      (json_int_t)s->parent_id, "current", s->current, "created",
-			      (json_int_t)s->created, "children", "memory", mem >= 0,
-			      "memory_bytes", mem >= 0 ? json_integer(mem) : json_null());
+			      (json_int_t)s->created, "children", "memory", s->memory_bytes > 0,
+			      "memory_bytes", s->memory_bytes > 0 ? json_integer(s->memory_bytes) :
+			      json_null());
 
 	if (!o)
 		return -ENOMEM;
@@ -552,9 +567,9 @@ static int snap_json(const struct inv_snapshot *s, void *arg)
 	return 0;
 }
 
-json_t *snapshot_list_json(struct server *srv, struct dbc *c, int64_t id)
+json_t *snapshot_list_json(struct dbc *c, int64_t id)
 {
-	struct listing l = { srv, c, json_array(), NULL };
+	struct listing l = { c, json_array(), NULL };
 	json_t *cur = json_null(), *s, *t;
 	size_t i, j;
 

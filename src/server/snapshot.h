@@ -68,7 +68,7 @@ bool snapshot_busy(struct dbc *c, const char *name);
  * "parent", "children", "current", "created", "memory", "memory_bytes" (null without),
  * "disks": [{"disk", "image", "allocated"}]}]}, oldest first. NULL when out of memory or on
  * an inventory error. */
-json_t *snapshot_list_json(struct server *srv, struct dbc *c, int64_t id);
+json_t *snapshot_list_json(struct dbc *c, int64_t id);
 
 /* How many snapshots VM id has (>= 0) or -EIO. */
 int snapshot_count(struct dbc *c, int64_t id);

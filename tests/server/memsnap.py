@@ -134,6 +134,18 @@ try:
     if lib.INVENTORY == "etcd":
         skip("memsnap-laid-out", "the saved state is laid out in the SQLite inventory")
     else:
+        # --- migration 13 over a version-12 inventory: snapshots that exist have no memory -
+        d.stop()
+        c = sqlite3.connect(os.path.join(d.data, "inventory.db"))
+        c.executescript("ALTER TABLE snapshots DROP COLUMN memory_bytes; PRAGMA user_version = 12;")
+        c.close()
+        d.start()
+        adm = d.login("admin", "adminpass1")
+        t = tree("m1")
+        ok("migration-13-no-memory", invrows.user_version(d) >= 13 and t["a"]["memory"] is False and
+           t["a"]["memory_bytes"] is None and
+           invrows.select(d, "snapshots", name="a")[0]["memory_bytes"] == 0, str(t))
+
         # --- a saved VM: its saved state becomes the snapshot's ---------------------------
         content = b"the memory of m1, laid out by the test\n" * 10
         saved = lay_out_saved("m1", content)
@@ -188,6 +200,13 @@ try:
            state("m1") == "stopped" and len(vmm_argvs()) == n0 and
            tree("m1")["a"]["current"], str((st, js)))
         req("PATCH", "/api/v1/vms/m1", {"memory_mib": 32})
+        # the state file not here (another host's snapshot, or removed): refused, nothing changed
+        os.rename(sf, sf + ".away")
+        st, js = req("POST", "/api/v1/vms/m1/snapshots/m/revert")
+        ok("revert-file-missing-409", st == 409 and "is not on this host" in msg(js) and
+           tree("m1")["m"]["memory"] and tree("m1")["a"]["current"] and state("m1") == "stopped",
+           str((st, js)))
+        os.rename(sf + ".away", sf)
         revert_restores("m1", "m", content, "revert-hw-back")
 
         # --- delete: the snapshot's files go, the VM's own saved state stays ---------------
