@@ -331,6 +331,44 @@ int snapshot_revert(struct server *srv, struct dbc *c, int64_t id, const char *n
 	return 0;
 }
 
+/* Before a running VM is saved for snapshot snap: what snapshot_create would refuse at
+ * once (the name taken, undo disks, a task on its images, a disk not VHD), so that such a
+ * request does not stop the guest for nothing. 0, or -errno with err. */
+static int precheck(struct server *srv, struct dbc *c, int64_t id, const char *name,
+		    const char *snap, char *err, size_t errlen)
+{
+	struct inv_snapshot *s = malloc(sizeof(*s));
+	struct layer_disk *d = NULL;
+	int n = 0, rc;
+
+	if (!s)
+		return -ENOMEM;
+	rc = inv_snap_get(c, id, snap, s);
+	free(s);
+	if (!rc)
+		return snprintf(err, errlen, "%s has a snapshot named '%s'", name, snap), -EEXIST;
+	if (rc != -ENOENT)
+		return snprintf(err, errlen, "inventory error"), -EIO;
+	if (undo_pending(srv, id))
+		return snprintf(err, errlen, "%s has undo disks on the host, which sit over the "
+				"images a snapshot would change: a snapshot needs them committed or "
+				"discarded (after the VM is off)", name), -EBUSY;
+	if (snapshot_busy(c, name))
+		return snprintf(err, errlen, "an undo-disk commit, a snapshot delete or a clone of "
+				"%s is running", name), -EBUSY;
+	rc = layers_vm_disks(c, id, &d, &n);
+	if (rc)
+		return snprintf(err, errlen, "inventory error"), -EIO;
+	for (int i = 0; !rc && i < n; i++)
+		if (!d[i].readonly && strcmp(d[i].format, "vhd")) {
+			snprintf(err, errlen, "snapshots need VHD disks: disk %s is %s (convert it: "
+				 "POST /api/v1/disks/%s/convert)", d[i].name, d[i].format, d[i].name);
+			rc = -EINVAL;
+		}
+	free(d);
+	return rc;
+}
+
 int snapshot_take(struct server *srv, struct dbc *c, int64_t id, const char *name,
 		  const char *snap, const char *desc, int memory, const char *who, char *err,
 		  size_t errlen)
@@ -350,6 +388,9 @@ int snapshot_take(struct server *srv, struct dbc *c, int64_t id, const char *nam
 	/* Running or paused: the VMM saves the VM and ends (its disks closed, the state
 	 * matching them exactly), the disks get their snapshot while the VM is saved, and the
 	 * VM starts again from the same state on the new tops (the same contents). */
+	rc = precheck(srv, c, id, name, snap, err, errlen);
+	if (rc)
+		return rc;
 	rc = sup_save(srv, c, id, who, &rep, err, errlen);
 	json_decref(rep);
 	if (rc) {

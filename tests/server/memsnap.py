@@ -268,6 +268,11 @@ try:
         ok("kvm-snapshot-running-again", d.wait_state(adm, "cnt", ("running",), 30) is not None)
         ok("kvm-counts-on-after-snapshot", wait_for(lambda: len(steps(console()[len(at):])) >= 20,
            60), console()[-300:])
+        # a name taken: refused before the guest is stopped (no save, no restart)
+        saves = len(events("vm-saved"))
+        st, js = req("POST", "/api/v1/vms/cnt/snapshots", {"name": "s"})
+        ok("kvm-name-taken-no-save", st == 409 and "has a snapshot named 's'" in msg(js) and
+           len(events("vm-saved")) == saves and state("cnt") == "running", str((st, js)))
         run = steps(console())
         ok("kvm-snapshot-goes-on-not-from-0", run[:run.index(pre) + 1] == list(range(run[0], pre + 1))
            and run[run.index(pre):] == list(range(pre, run[-1] + 1)), "before %d, then %s" %
