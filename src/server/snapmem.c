@@ -110,6 +110,7 @@ static int write_file(const char *path, const char *buf, size_t len)
 
 	if (fd < 0)
 		return -errno;
+	errno = 0;   /* a short write sets none */
 	if (write(fd, buf, len) != (ssize_t)len || fsync(fd) < 0)
 		rc = errno ? -errno : -EIO;
 	close(fd);
