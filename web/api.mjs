@@ -161,6 +161,18 @@ export class Api {
   undoAction(name, action) {
     return this.request('POST', '/api/v1/vms/' + seg(name) + '/undo-disks?action=' + seg(action));
   }
+  // A VM's snapshot tree; take one ({name, description?, memory?}), revert to one (both
+  // answer the tree), delete one (answers {task}).
+  snapshots(name) { return this.request('GET', '/api/v1/vms/' + seg(name) + '/snapshots'); }
+  takeSnapshot(name, body) {
+    return this.request('POST', '/api/v1/vms/' + seg(name) + '/snapshots', body);
+  }
+  revertSnapshot(name, snap) {
+    return this.request('POST', '/api/v1/vms/' + seg(name) + '/snapshots/' + seg(snap) + '/revert');
+  }
+  deleteSnapshot(name, snap) {
+    return this.request('DELETE', '/api/v1/vms/' + seg(name) + '/snapshots/' + seg(snap));
+  }
   task(id) { return this.request('GET', '/api/v1/tasks/' + Number(id)); }
   listDisks() { return this.request('GET', '/api/v1/disks'); }
   listNetworks() { return this.request('GET', '/api/v1/networks'); }

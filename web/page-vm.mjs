@@ -1,5 +1,5 @@
 // A VM's page (#/vm/NAME): its configuration and runtime figures, its actions, its CD/DVD
-// drives (insert and eject for holders of control), the undo disks its last run kept (commit or discard), charts of its usage (charts.mjs) and its
+// drives (insert and eject for holders of control), its snapshot tree (snapshots.mjs), the undo disks its last run kept (commit or discard), charts of its usage (charts.mjs) and its
 // serial console in xterm.js (terminal.mjs) fed by consolefeed.mjs.
 import { api, app, main, setView, showError, clearError, dispatch, serverPerms, mayVm, mayServer,
          actionButtons, stateBadge, refreshVm, waitTask } from './core.mjs';
@@ -12,6 +12,7 @@ import { fmtBytes, fmtMib, fmtSeconds, fmtTime, fmtExit, fmtAgent, fmtGuestOs, f
 import { h, replace, kv, table } from './dom.mjs';
 import { VmCharts } from './charts.mjs';
 import { driveImages } from './drives.mjs';
+import { snapshotSection } from './snapshots.mjs';
 
 // Two byte counters of a runtime device (none while the VM does not run).
 function ioCells(dev, a, b) {
@@ -220,6 +221,7 @@ export function viewVm(name) {
   const undo = undoSection(name, alive);
   const migrate = migrateSection(name, alive, () => render());
   const media = mediaSection(name, alive);
+  const snaps = snapshotSection(name, alive);
   const charts = new VmCharts(name);
   // The graphical console: for control on a VM with a display (vm.display), while it runs.
   const gnote = h('p', { class: 'hint', role: 'status' });
@@ -237,13 +239,13 @@ export function viewVm(name) {
     { onNote: (t) => { gnote.textContent = t; } });
   let gshown = null;
   replace(main, h('p', {}, h('a', { href: '#/vms' }, '← Virtual machines')), h('h1', {}, name), info,
-    migrate.el, gui, media.el, undo.el, charts.el, h('h2', {}, 'Serial console'), h('div', { class: 'toolbar' },
+    migrate.el, gui, media.el, undo.el, snaps.el, charts.el, h('h2', {}, 'Serial console'), h('div', { class: 'toolbar' },
       h('button', { type: 'button', on: { click: () => feed.loadLog() } }, 'Reload log'),
       h('button', { type: 'button', on: { click: () => term.reset() } }, 'Clear')),
     pane, sendBox, note);
   const term = new ConsoleTerminal(pane, { label: 'Serial console of ' + name });
   const feed = new ConsoleFeed(api, name, term, { onNote: (t) => { note.textContent = t; }, onError: showError });
-  let undoSeen = null, typing = null;
+  let undoSeen = null, typing = null, snapSeen = null;
 
   const render = () => {
     const vm = app.state.vms[name];
@@ -252,6 +254,10 @@ export function viewVm(name) {
       return;
     }
     const off = vm.state === 'stopped' || vm.state === 'crashed';
+    if (vm.state !== snapSeen) {   // a revert or a snapshot with memory changes the state
+      snapSeen = vm.state;
+      snaps.load();
+    }
     if (off !== undoSeen) {
       undoSeen = off;
       if (off)

@@ -25,7 +25,9 @@ static void print_tree(const json_t *a, const char *parent, int depth)
 			continue;
 		if (t > 0 && localtime_r(&t, &tm))
 			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-		printf("%*s%s%s  %s%s%s\n", depth * 2, "", json_string_value(json_object_get(s, "name")),
+		printf("%*s%s%s%s  %s%s%s\n", depth * 2, "",
+		       json_string_value(json_object_get(s, "name")),
+		       json_is_true(json_object_get(s, "memory")) ? " [memory]" : "",
 		       json_is_true(json_object_get(s, "current")) ? " (current)" : "", when,
 		       *desc ? "  " : "", desc);
 		print_tree(a, json_string_value(json_object_get(s, "name")), depth + 1);
@@ -36,7 +38,8 @@ int client_vm_snapshot(struct client *cl, struct opt_res *r)
 {
 	static const char *const acts[] = { "list", "create", "revert", "delete", NULL };
 	const char *act = r->args[0], *vm = r->args[1], *snap = r->nargs > 2 ? r->args[2] : NULL;
-	const struct opt_val *desc = opt_get(r, "description");
+	const struct opt_val *desc = opt_get(r, "description"), *mem = opt_get(r, "memory");
+	const struct opt_val *nomem = opt_get(r, "no-memory");
 	char seg[256], sseg[256], path[800];
 	json_t *out = NULL, *body = NULL;
 	const char *method = "GET";
@@ -49,8 +52,10 @@ int client_vm_snapshot(struct client *cl, struct opt_res *r)
 	if (!strcmp(act, "list") ? snap != NULL : snap == NULL)
 		return opt_usage_error(r, "%s takes %s", act, !strcmp(act, "list") ? "the VM's name only"
 				       : "the VM's name and the snapshot's");
-	if (desc && strcmp(act, "create"))
-		return opt_usage_error(r, "--description is for create");
+	if ((desc || mem || nomem) && strcmp(act, "create"))
+		return opt_usage_error(r, "--description, --memory and --no-memory are for create");
+	if (mem && nomem)
+		return opt_usage_error(r, "--memory or --no-memory, not both");
 	client_seg(vm, seg, sizeof(seg));
 	if (snap)
 		client_seg(snap, sseg, sizeof(sseg));
@@ -62,6 +67,8 @@ int client_vm_snapshot(struct client *cl, struct opt_res *r)
 		body = json_pack("{s:s}", "name", snap);
 		if (desc)
 			json_object_set_new(body, "description", json_string(desc->str));
+		if (mem || nomem)
+			json_object_set_new(body, "memory", json_boolean(mem != NULL));
 	} else if (!strcmp(act, "revert")) {
 		method = "POST";
 		snprintf(path, sizeof(path), "/api/v1/vms/%s/snapshots/%s/revert", seg, sseg);
@@ -119,6 +126,10 @@ int client_vm_clone(struct client *cl, struct opt_res *r)
 
 const struct opt client_snapshot_opts[] = {
 	{ "description", 0, OPT_STR, "TEXT", "create: a description for people", NULL, false },
+	{ "memory", 0, OPT_FLAG, NULL, "create: with the VM's memory and device state (the "
+	  "default for a VM that runs or is paused; a saved VM gives its saved state)", NULL,
+	  false },
+	{ "no-memory", 0, OPT_FLAG, NULL, "create: disks only (the VM off)", NULL, false },
 	{ NULL },
 };
 

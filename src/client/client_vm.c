@@ -722,12 +722,16 @@ static const struct opt_cmd vm_cmds[] = {
 	  "off, --commit merges them into the disks (as --undo commit would have), --discard throws "
 	  "them away.", undo_opts, vm_undo_disks },
 	{ "snapshot", "list|create|revert|delete NAME [SNAPSHOT]", 2, 3, "A VM's snapshot tree: "
-	  "list it, take, revert to or delete a snapshot (the VM off).",
+	  "list it, take, revert to or delete a snapshot (of a running VM: with its memory).",
 	  "create freezes the image each writable VHD disk runs on and puts a new empty layer "
-	  "over it; revert gives the disks new empty layers over a snapshot's images (what was "
-	  "written since the current snapshot is dropped); delete merges the snapshot's images "
-	  "with the one image over them (a snapshot with two or more children is refused: delete "
-	  "all but one first). list prints the tree, the current snapshot marked.",
+	  "over it; of a running or paused VM it also keeps the VM's memory and device state "
+	  "(--memory, the default then: the VM is saved, snapshotted and resumed; --no-memory "
+	  "needs the VM off). revert gives the disks new empty layers over a snapshot's images "
+	  "(what was written since the current snapshot is dropped); to a snapshot with memory "
+	  "the VM is turned off if it runs and comes back running from that point. delete merges "
+	  "the snapshot's images with the one image over them (a snapshot with two or more "
+	  "children is refused: delete all but one first) and drops its memory. list prints the "
+	  "tree, the current snapshot and those with memory marked.",
 	  client_snapshot_opts, client_vm_snapshot },
 	{ "clone", "NAME NEWNAME", 2, 2, "Clone a VM that is off: a full copy (a server task) or, "
 	  "with --linked, differencing disks over frozen images of its disks.", NULL,
@@ -761,7 +765,7 @@ const struct opt_group vm_group = {
 	"merges them into the disks (a server task) or throws them away. --undo-disks off ends that. "
 	"'vsrv vm undo-disks NAME' lists kept undo disks, --commit or --discard them later.\n"
 	"Snapshots and clones: 'vsrv vm snapshot create|list|revert|delete' works on a VM that is "
-	"off (writable disks VHD); 'vsrv vm clone NAME NEW [--linked]' copies one; edit --template "
+	"off, or with --memory on one that runs (writable disks VHD); 'vsrv vm clone NAME NEW [--linked]' copies one; edit --template "
 	"yes marks a template, create NEW --from-template NAME makes a VM from it.\n"
 	"CD/DVD drives: create or edit --cdrom IMAGE (an ISO of the server's image store, 'vsrv "
 	"image upload'; --cdrom \"\" is an empty drive); 'vsrv vm media NAME --insert IMAGE' or "

@@ -36,9 +36,11 @@ int api_vm_snapshot_create(struct req *r)
 	static const struct valid_field f[] = {
 		{ "name", V_STR, 1, 0, 63, K_NAME, NULL },
 		{ "description", V_STR, 0, 0, 1024, K_TEXT, NULL },
+		{ "memory", V_BOOL, 0, 0, 0, 0, NULL },
 		{ NULL, 0, 0, 0, 0, 0, NULL },
 	};
 	char err[600];
+	json_t *mem;
 	int64_t id;
 	int rc;
 
@@ -46,10 +48,11 @@ int api_vm_snapshot_create(struct req *r)
 		return r->status;
 	if (!r->body || valid_object(r->body, f, err, sizeof(err)))
 		return req_error(r, -EINVAL, "%s", r->body ? err : "the body must be {\"name\": ...}");
-	rc = snapshot_create(r->srv, r->c, id, r->args[0],
-			     json_string_value(json_object_get(r->body, "name")),
-			     json_string_value(json_object_get(r->body, "description")), r->who.name,
-			     err, sizeof(err));
+	mem = json_object_get(r->body, "memory");
+	rc = snapshot_take(r->srv, r->c, id, r->args[0],
+			   json_string_value(json_object_get(r->body, "name")),
+			   json_string_value(json_object_get(r->body, "description")),
+			   mem ? json_is_true(mem) : -1, r->who.name, err, sizeof(err));
 	if (rc)
 		return req_error(r, rc == -ENOSPC ? 507 : rc, "%s", err);
 	r->out = tree(r, id);

@@ -9,6 +9,7 @@
 #include "server/events.h"
 #include "server/inv.h"
 #include "server/layers.h"
+#include "server/snapmem.h"
 #include "server/snapshot.h"
 #include "server/sup.h"
 #include "server/vmrow.h"
@@ -148,7 +149,8 @@ int api_vm_delete(struct req *r)
 	}
 	layer_files_end(&lf, true);
 	lf.gone = NULL;
-	vmsave_remove(r->srv, id); /* a subdirectory: remove_tree takes files only */
+	vmsave_remove(r->srv, id); /* subdirectories: remove_tree takes files only */
+	snapmem_remove_all(r->srv, id);
 	if (!vmdir_path(r->srv, id, dir, sizeof(dir)))
 		remove_tree(dir);
 	cgroup_remove(r->srv, id);

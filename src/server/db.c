@@ -185,6 +185,9 @@ static const char *const migrations[] = {
 	 * memory off, what every VM that exists keeps) and its memory buffer in percent */
 	"ALTER TABLE vm_hw ADD COLUMN memory_min_mib INTEGER;"
 	"ALTER TABLE vm_hw ADD COLUMN memory_buffer_pct INTEGER NOT NULL DEFAULT 20;",
+	/* 13: a snapshot's memory and device state (snapmem.h): its state file's size, 0 for
+	 * none (every snapshot that exists: disks only) */
+	"ALTER TABLE snapshots ADD COLUMN memory_bytes INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* The tables whose ids grants name, with the ids (as x) that grants name in them. */

@@ -499,6 +499,7 @@ struct inv_snapshot {
 	int64_t parent_id;
 	bool current;
 	int64_t created;            /* Unix time */
+	int64_t memory_bytes;       /* its state file's size (snapmem.h); 0: disks only */
 	char name[64];
 	char description[1028];
 };

@@ -29,6 +29,7 @@ static void snap_fill(json_t *row, struct inv_snapshot *o)
 	o->created = ie_int(row, "created");
 	ie_str_copy(row, "name", o->name, sizeof(o->name));
 	ie_str_copy(row, "description", o->description, sizeof(o->description));
+	o->memory_bytes = ie_int(row, "memory_bytes");   /* missing (older rows): 0 */
 }
 
 /* Make snapshot id (0: none) VM vm's current one: write the rows whose mark changes. */
@@ -84,10 +85,10 @@ static int snap_create(struct dbc *c, void *arg)
 	if (rc)
 		return rc;
 	/* current at once: set_current then leaves it be (one write of the key) */
-	row = json_pack("{s:I,s:I,s:I,s:b,s:I,s:s,s:s}", "id", (json_int_t)id, "vm_id",
+	row = json_pack("{s:I,s:I,s:I,s:b,s:I,s:s,s:s,s:I}", "id", (json_int_t)id, "vm_id",
 			(json_int_t)s->vm_id, "parent_id", (json_int_t)s->parent_id, "current", 1,
 			"created", (json_int_t)time(NULL), "name", s->name, "description",
-			s->description);
+			s->description, "memory_bytes", (json_int_t)s->memory_bytes);
 	if (!row)
 		return -ENOMEM;
 	rc = ie_row_put(c, "snapshots", iea_key2(s->vm_id, id, key), row, IE_ABSENT);

@@ -2,6 +2,7 @@
  * then the writes, object kind by object kind, each VM in one transaction. */
 #include "server/inv_import.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -565,6 +566,50 @@ err:
 	return -errno;
 }
 
+/* The state files of snapshots with memory (snapmem.h), DIR/snapshots/ID.vsav and ID.hw in
+ * each moved VM directory, renamed after their snapshots' new ids: through .import-NEW.EXT
+ * first, as move_dirs does, so that no file with an old id that is another's new one is
+ * overwritten. A file of no imported snapshot is left as it is. 0 or -errno. */
+static int move_snapmem(struct imp *im)
+{
+	char dir[4200], from[4500], to[4500];
+
+	for (size_t i = 0; i < im->vms.n; i++) {
+		snprintf(dir, sizeof(dir), "%s/vms/%lld/snapshots", im->data_dir,
+			 (long long)im->vms.pair[i][1]);
+		for (int pass = 0; pass < 2; pass++) {
+			DIR *d = opendir(dir);
+			struct dirent *e;
+
+			if (!d)
+				break;          /* none: no snapshot of it has memory */
+			while ((e = readdir(d))) {
+				long long old, nw;
+				char ext[8];
+				int n = 0;
+
+				if (pass == 0 && (sscanf(e->d_name, "%lld.%7[a-z]%n", &old, ext, &n) != 2 ||
+						  e->d_name[n] || !(nw = map_get(&im->snaps, old))))
+					continue;
+				if (pass == 1 && (sscanf(e->d_name, ".import-%lld.%7[a-z]%n", &nw, ext,
+							 &n) != 2 || e->d_name[n]))
+					continue;
+				snprintf(from, sizeof(from), "%s/%s", dir, e->d_name);
+				snprintf(to, sizeof(to), pass ? "%s/%lld.%s" : "%s/.import-%lld.%s", dir,
+					 nw, ext);
+				if (rename(from, to)) {
+					closedir(d);
+					say(im, "the inventory is imported, but %s cannot become %s: %s "
+					    "(move it by hand)", from, to, strerror(errno));
+					return -errno;
+				}
+			}
+			closedir(d);
+		}
+	}
+	return 0;
+}
+
 /* --- the import ------------------------------------------------------------------------ */
 
 static int collect_vm(const struct inv_vm *v, void *arg)
@@ -629,6 +674,8 @@ int inv_import(struct db *src, struct db *dst, const char *data_dir,
 		rc = write_all(&im);
 	if (!rc)
 		rc = move_dirs(&im);
+	if (!rc)
+		rc = move_snapmem(&im);
 out:
 	if (im.s)
 		inv_put(im.s);

@@ -160,7 +160,8 @@ int inv_sqlite_layer_delete(struct dbc *c, const char *path)
 
 /* --- snapshots ------------------------------------------------------------------------ */
 
-#define SNAP_SQL "SELECT id, vm_id, parent_id, current, created, name, description FROM snapshots "
+#define SNAP_SQL "SELECT id, vm_id, parent_id, current, created, name, description, memory_bytes " \
+		 "FROM snapshots "
 
 static void snap_row(sqlite3_stmt *s, struct inv_snapshot *o)
 {
@@ -171,12 +172,14 @@ static void snap_row(sqlite3_stmt *s, struct inv_snapshot *o)
 	o->created = sqlite3_column_int64(s, 4);
 	snprintf(o->name, sizeof(o->name), "%s", sqlite3_column_text(s, 5));
 	snprintf(o->description, sizeof(o->description), "%s", sqlite3_column_text(s, 6));
+	o->memory_bytes = sqlite3_column_int64(s, 7);
 }
 
 int inv_sqlite_snap_create(struct dbc *c, const struct inv_snapshot *o, int64_t *id)
 {
 	sqlite3_stmt *s = db_stmt(c, "INSERT INTO snapshots (vm_id, name, description, "
-				     "parent_id, current, created) VALUES (?, ?, ?, ?, 0, ?)");
+				     "parent_id, current, created, memory_bytes) VALUES (?, ?, ?, ?, 0, "
+				     "?, ?)");
 	int rc;
 
 	if (!s)
@@ -186,6 +189,7 @@ int inv_sqlite_snap_create(struct dbc *c, const struct inv_snapshot *o, int64_t 
 	sqlite3_bind_text(s, 3, o->description, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 4, o->parent_id);
 	sqlite3_bind_int64(s, 5, time(NULL));
+	sqlite3_bind_int64(s, 6, o->memory_bytes);
 	rc = db_rc(c, sqlite3_step(s));
 	db_done(s);
 	if (rc)

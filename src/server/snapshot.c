@@ -3,15 +3,20 @@
 #include "server/events.h"
 #include "server/inv.h"
 #include "server/layers.h"
+#include "server/snapmem.h"
 #include "server/space.h"
+#include "server/sup.h"
 #include "server/tasks.h"
 #include "server/undo.h"
+#include "server/vmsave.h"
+#include "util/log.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 bool snapshot_busy(struct dbc *c, const char *name)
 {
@@ -19,8 +24,10 @@ bool snapshot_busy(struct dbc *c, const char *name)
 	       task_running(c, "vm-snapshot-delete", name);
 }
 
-int snapshot_check_off(struct server *srv, struct dbc *c, int64_t id, const char *name,
-		       char *why, size_t len)
+/* snapshot_check_off, where saved_ok lets a saved VM pass too (a snapshot with memory takes
+ * its saved state; a revert to one replaces it). */
+static int check_off(struct server *srv, struct dbc *c, int64_t id, const char *name,
+		     bool saved_ok, char *why, size_t len)
 {
 	struct inv_vm_status st;
 	bool off;
@@ -28,14 +35,16 @@ int snapshot_check_off(struct server *srv, struct dbc *c, int64_t id, const char
 
 	if (rc)
 		return rc;
-	off = !strcmp(st.state, INV_VM_STOPPED) || !strcmp(st.state, INV_VM_CRASHED);
+	off = !strcmp(st.state, INV_VM_STOPPED) || !strcmp(st.state, INV_VM_CRASHED) ||
+	      (saved_ok && !strcmp(st.state, INV_VM_SAVED));
 	if (!off && !strcmp(st.state, INV_VM_SAVED))
 		snprintf(why, len, "%s is saved: its saved state goes on from its disks as they "
-			 "are, so snapshots, reverts and clones need it off (start it and turn it "
-			 "off, or discard the saved state)", name);
+			 "are, so snapshots without memory, reverts to them and clones need it off "
+			 "(start it and turn it off, or discard the saved state; or take a snapshot "
+			 "with memory: \"memory\": true)", name);
 	else if (!off)
-		snprintf(why, len, "%s is %s: snapshots, reverts and clones need it off", name,
-			 st.state);
+		snprintf(why, len, "%s is %s: snapshots without memory, reverts to them and "
+			 "clones need it off", name, st.state);
 	inv_vm_status_clear(&st);
 	if (!off)
 		return -EBUSY;
@@ -53,6 +62,12 @@ int snapshot_check_off(struct server *srv, struct dbc *c, int64_t id, const char
 	return 0;
 }
 
+int snapshot_check_off(struct server *srv, struct dbc *c, int64_t id, const char *name,
+		       char *why, size_t len)
+{
+	return check_off(srv, c, id, name, false, why, len);
+}
+
 /* inv_snap_each: the current snapshot's id into the int64_t arg. */
 static int find_current(const struct inv_snapshot *s, void *arg)
 {
@@ -62,8 +77,8 @@ static int find_current(const struct inv_snapshot *s, void *arg)
 }
 
 /* Begin a transaction and check VM id is off. 0, or -errno with err (rolled back). */
-static int begin_off(struct server *srv, struct dbc *c, int64_t id, const char *name, char *err,
-		     size_t errlen)
+static int begin_off(struct server *srv, struct dbc *c, int64_t id, const char *name,
+		     bool saved_ok, char *err, size_t errlen)
 {
 	int rc;
 
@@ -71,7 +86,7 @@ static int begin_off(struct server *srv, struct dbc *c, int64_t id, const char *
 		snprintf(err, errlen, "inventory busy");
 		return -EIO;
 	}
-	rc = snapshot_check_off(srv, c, id, name, err, errlen);
+	rc = check_off(srv, c, id, name, saved_ok, err, errlen);
 	if (rc)
 		inv_rollback(c);
 	return rc;
@@ -96,18 +111,37 @@ static int finish(struct server *srv, struct dbc *c, struct layer_files *f, int 
 }
 
 int snapshot_create(struct server *srv, struct dbc *c, int64_t id, const char *name,
-		    const char *snap, const char *desc, const char *who, char *err, size_t errlen)
+		    const char *snap, const char *desc, bool memory, const char *who, char *err,
+		    size_t errlen)
 {
 	struct inv_snapshot s = { .vm_id = id };
 	struct layer_files f;
 	struct layer_disk *d = NULL;
 	char frozen[4400];
-	int64_t sid, grow = 0;
+	int64_t sid = 0, grow = 0;
+	bool kept = false;
 	int n = 0, rc;
 
 	if (layer_files_init(&f))
 		return -ENOMEM;
-	rc = begin_off(srv, c, id, name, err, errlen);
+	rc = begin_off(srv, c, id, name, memory, err, errlen);
+	if (!rc && memory && !vmsave_state_saved(c, id)) {
+		inv_rollback(c);
+		snprintf(err, errlen, "%s is off: a snapshot with memory needs its memory (a VM "
+			 "running, paused or saved); take one without memory", name);
+		rc = -EBUSY;
+	}
+	if (!rc && memory) {
+		struct stat st;
+
+		if (!vmsave_exists(srv, id, &st) || st.st_size <= 0) {
+			inv_rollback(c);
+			snprintf(err, errlen, "%s is saved, but its saved state is missing here", name);
+			rc = -EIO;
+		} else {
+			s.memory_bytes = st.st_size;
+		}
+	}
 	if (rc) {
 		layer_files_end(&f, false);
 		return rc;
@@ -145,7 +179,14 @@ int snapshot_create(struct server *srv, struct dbc *c, int64_t id, const char *n
 			snprintf(err, errlen, "inventory error");
 	}
 	free(d);
-	return finish(srv, c, &f, rc, "vm-snapshot-created", "taken", name, snap, who, err, errlen);
+	/* the saved state becomes the snapshot's too (snapmem.h): a second name, no copy */
+	if (!rc && memory)
+		kept = !(rc = snapmem_keep(srv, c, id, sid, err, errlen));
+	rc = finish(srv, c, &f, rc, "vm-snapshot-created", memory ? "taken with memory" : "taken",
+		    name, snap, who, err, errlen);
+	if (rc && kept)
+		snapmem_drop(srv, id, sid);
+	return rc;
 }
 
 /* Snapshot snap of VM id into *s, with err set when missing. 0, -ENOENT, -EIO. */
@@ -177,8 +218,11 @@ static int retop_one(int64_t disk_id, const char *path, void *arg)
 	return layers_retop(t->srv, t->c, t->f, t->vm, disk_id, path, t->err, t->errlen);
 }
 
-int snapshot_revert(struct server *srv, struct dbc *c, int64_t id, const char *name,
-		    const char *snap, const char *who, char *err, size_t errlen)
+/* The revert in the inventory and on disk: new tops over snapshot snap's images, and with
+ * memory (its id sid) its state file as the VM's saved state, the VM saved. */
+static int revert_to(struct server *srv, struct dbc *c, int64_t id, const char *name,
+		     const char *snap, int64_t sid, bool memory, const char *who, char *err,
+		     size_t errlen)
 {
 	struct inv_snapshot *s = malloc(sizeof(*s));
 	struct layer_files f;
@@ -188,13 +232,17 @@ int snapshot_revert(struct server *srv, struct dbc *c, int64_t id, const char *n
 		free(s);
 		return -ENOMEM;
 	}
-	rc = begin_off(srv, c, id, name, err, errlen);
+	rc = begin_off(srv, c, id, name, memory, err, errlen);
 	if (rc) {
 		free(s);
 		layer_files_end(&f, false);
 		return rc;
 	}
 	rc = get_snap(c, id, name, snap, s, err, errlen);
+	if (!rc && memory && s->id != sid) {
+		snprintf(err, errlen, "snapshot %s changed meanwhile", snap);
+		rc = -EBUSY;
+	}
 	if (!rc) {
 		struct retop t = { srv, c, &f, id, err, errlen };
 
@@ -204,9 +252,165 @@ int snapshot_revert(struct server *srv, struct dbc *c, int64_t id, const char *n
 		snprintf(err, errlen, "inventory error");
 	if (!rc && (rc = layers_collect(c, &f)))
 		snprintf(err, errlen, "inventory error");
+	if (!rc && memory && (rc = inv_vm_set_state(c, id, INV_VM_SAVED, 0, NULL)))
+		snprintf(err, errlen, "inventory error");
+	/* the file before the commit: a commit that fails leaves a saved state of a VM that
+	 * is not saved, which its next start removes (sup.c) */
+	if (!rc && memory)
+		rc = snapmem_install(srv, id, s->id, err, errlen);
 	free(s);
-	return finish(srv, c, &f, rc, "vm-snapshot-reverted", "reverted to", name, snap, who, err,
-		      errlen);
+	return finish(srv, c, &f, rc, "vm-snapshot-reverted", memory ? "reverted (with memory) to" :
+		      "reverted to", name, snap, who, err, errlen);
+}
+
+/* VM id's state into buf (n bytes); "" when it cannot be read. */
+static void state_now(struct dbc *c, int64_t id, char *buf, size_t n)
+{
+	struct inv_vm_status st;
+
+	buf[0] = '\0';
+	if (!inv_vm_get_status(c, id, &st)) {
+		snprintf(buf, n, "%s", st.state);
+		inv_vm_status_clear(&st);
+	}
+}
+
+/* Wait up to ms for VM id's state to leave the up states (or, with up, to reach
+ * running or end). Its state then into buf. */
+static void wait_state(struct dbc *c, int64_t id, bool up, int ms, char *buf, size_t n)
+{
+	for (int waited = 0;; waited += 20) {
+		state_now(c, id, buf, n);
+		if (waited >= ms || (!up && !inv_vm_state_up(buf)) ||
+		    (up && (!strcmp(buf, INV_VM_RUNNING) || !inv_vm_state_up(buf))))
+			return;
+		usleep(20000);
+	}
+}
+
+int snapshot_revert(struct server *srv, struct dbc *c, int64_t id, const char *name,
+		    const char *snap, const char *who, char *err, size_t errlen)
+{
+	struct inv_snapshot s;
+	char state[16];
+	int rc = get_snap(c, id, name, snap, &s, err, errlen);
+
+	if (rc)
+		return rc;
+	if (s.memory_bytes <= 0)   /* disks only: the VM stays off */
+		return revert_to(srv, c, id, name, snap, s.id, false, who, err, errlen);
+	if (snapmem_bytes(srv, id, s.id) != s.memory_bytes)
+		return snprintf(err, errlen, "the memory of snapshot %s is not on this host (its "
+				"file DATA/vms/%lld/snapshots/%lld.vsav is on the host where it was "
+				"taken, or it is damaged): revert on that host, or to a snapshot "
+				"without memory", snap, (long long)id, (long long)s.id), -EBUSY;
+	/* With memory: the hardware it ran on (checked before anything changes), the current
+	 * run ended (turned off: its state is dropped, as a revert drops the disks' since the
+	 * snapshot), the revert, then a start that restores the snapshot's state. */
+	rc = snapmem_check_hw(srv, c, id, s.id, err, errlen);
+	if (rc)
+		return rc;
+	state_now(c, id, state, sizeof(state));
+	if (inv_vm_state_up(state)) {
+		rc = sup_stop(srv, c, id, SUP_OFF, NULL, who);
+		if (rc && rc != -EBUSY)
+			return snprintf(err, errlen, "cannot turn %s off: %s", name, strerror(-rc)),
+			       rc;
+		wait_state(c, id, false, 20000, state, sizeof(state));
+		if (inv_vm_state_up(state))
+			return snprintf(err, errlen, "%s did not turn off in time (%s)", name, state),
+			       -EBUSY;
+	}
+	rc = revert_to(srv, c, id, name, snap, s.id, true, who, err, errlen);
+	if (rc)
+		return rc;
+	rc = sup_start(srv, c, id, who);
+	if (rc)
+		return snprintf(err, errlen, "reverted to %s, but %s did not start: %s; it is saved "
+				"at the snapshot: start it again", snap, name, strerror(-rc)), -EIO;
+	return 0;
+}
+
+/* Before a running VM is saved for snapshot snap: what snapshot_create would refuse at
+ * once (the name taken, undo disks, a task on its images, a disk not VHD), so that such a
+ * request does not stop the guest for nothing. 0, or -errno with err. */
+static int precheck(struct server *srv, struct dbc *c, int64_t id, const char *name,
+		    const char *snap, char *err, size_t errlen)
+{
+	struct inv_snapshot *s = malloc(sizeof(*s));
+	struct layer_disk *d = NULL;
+	int n = 0, rc;
+
+	if (!s)
+		return -ENOMEM;
+	rc = inv_snap_get(c, id, snap, s);
+	free(s);
+	if (!rc)
+		return snprintf(err, errlen, "%s has a snapshot named '%s'", name, snap), -EEXIST;
+	if (rc != -ENOENT)
+		return snprintf(err, errlen, "inventory error"), -EIO;
+	if (undo_pending(srv, id))
+		return snprintf(err, errlen, "%s has undo disks on the host, which sit over the "
+				"images a snapshot would change: a snapshot needs them committed or "
+				"discarded (after the VM is off)", name), -EBUSY;
+	if (snapshot_busy(c, name))
+		return snprintf(err, errlen, "an undo-disk commit, a snapshot delete or a clone of "
+				"%s is running", name), -EBUSY;
+	rc = layers_vm_disks(c, id, &d, &n);
+	if (rc)
+		return snprintf(err, errlen, "inventory error"), -EIO;
+	for (int i = 0; !rc && i < n; i++)
+		if (!d[i].readonly && strcmp(d[i].format, "vhd")) {
+			snprintf(err, errlen, "snapshots need VHD disks: disk %s is %s (convert it: "
+				 "POST /api/v1/disks/%s/convert)", d[i].name, d[i].format, d[i].name);
+			rc = -EINVAL;
+		}
+	free(d);
+	return rc;
+}
+
+int snapshot_take(struct server *srv, struct dbc *c, int64_t id, const char *name,
+		  const char *snap, const char *desc, int memory, const char *who, char *err,
+		  size_t errlen)
+{
+	char state[16];
+	json_t *rep = NULL;
+	bool up, paused;
+	int rc, rc2;
+
+	state_now(c, id, state, sizeof(state));
+	up = !strcmp(state, INV_VM_RUNNING) || !strcmp(state, INV_VM_PAUSED);
+	paused = !strcmp(state, INV_VM_PAUSED);
+	if (memory < 0)
+		memory = up;    /* as Hyper-V's checkpoints: a VM that runs, with its memory */
+	if (!memory || !up)
+		return snapshot_create(srv, c, id, name, snap, desc, memory, who, err, errlen);
+	/* Running or paused: the VMM saves the VM and ends (its disks closed, the state
+	 * matching them exactly), the disks get their snapshot while the VM is saved, and the
+	 * VM starts again from the same state on the new tops (the same contents). */
+	rc = precheck(srv, c, id, name, snap, err, errlen);
+	if (rc)
+		return rc;
+	rc = sup_save(srv, c, id, who, &rep, err, errlen);
+	json_decref(rep);
+	if (rc) {
+		snprintf(err + strlen(err), errlen - strlen(err), " (no snapshot was taken)");
+		return rc == -ETIMEDOUT ? -EIO : rc;
+	}
+	rc = snapshot_create(srv, c, id, name, snap, desc, true, who, err, errlen);
+	rc2 = sup_start(srv, c, id, who);
+	if (rc2 && !rc) {
+		snprintf(err, errlen, "snapshot %s taken, but %s did not start again: %s; it is "
+			 "saved: start it", snap, name, strerror(-rc2));
+		return -EIO;
+	}
+	if (!rc2 && paused) {
+		/* it was paused: paused again once its VMM answers */
+		wait_state(c, id, true, 20000, state, sizeof(state));
+		if (!strcmp(state, INV_VM_RUNNING) && sup_pause(srv, c, id, 1, who))
+			vsrv_log("vm %s: not paused again after snapshot %s", name, snap);
+	}
+	return rc;
 }
 
 /* inv_snap_each: count the children of snapshot arg->id, their names into arg->names. */
@@ -295,6 +499,8 @@ static int del_run(struct task *t, void *arg)
 	if (c && !rc) {
 		rc = finish(srv, c, &f, 0, "vm-snapshot-deleted", "deleted", j->name, j->snapname,
 			    j->who, err, sizeof(err));
+		if (!rc) /* its memory goes with it (a revert's saved state keeps its own name) */
+			snapmem_drop(srv, j->vm, j->snap);
 	} else {
 		if (c)
 			inv_rollback(c);
@@ -321,7 +527,7 @@ int snapshot_delete(struct server *srv, struct dbc *c, int64_t id, const char *n
 		free(j);
 		return -ENOMEM;
 	}
-	rc = begin_off(srv, c, id, name, err, errlen);
+	rc = begin_off(srv, c, id, name, false, err, errlen);
 	if (rc)
 		goto out;
 	rc = get_snap(c, id, name, snap, s, err, errlen);
@@ -389,10 +595,12 @@ static int image_json(int64_t disk_id, const char *path, void *arg)
 static int snap_json(const struct inv_snapshot *s, void *arg)
 {
 	struct listing *l = arg;
-	json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:b,s:I,s:[]}", "name", s->name, "description",
-			      s->description, "id", (json_int_t)s->id, "parent_id",
+	json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:b,s:I,s:[],s:b,s:o}", "name", s->name,
+			      "description", s->description, "id", (json_int_t)s->id, "parent_id",
 			      (json_int_t)s->parent_id, "current", s->current, "created",
-			      (json_int_t)s->created, "children");
+			      (json_int_t)s->created, "children", "memory", s->memory_bytes > 0,
+			      "memory_bytes", s->memory_bytes > 0 ? json_integer(s->memory_bytes) :
+			      json_null());
 
 	if (!o)
 		return -ENOMEM;

@@ -1,4 +1,4 @@
-/* Snapshot trees of a VM that is off (disks only). Taking one freezes the image each
+/* Snapshot trees of a VM's disks, and its memory with them (snapmem.h). Taking one freezes the image each
  * writable VHD disk runs on and puts a new top layer over it (layers.h); the snapshot
  * records the frozen image per disk and is the VM's current one. Revert gives the VM new
  * empty tops over a snapshot's images (the state since the current snapshot is dropped, as
@@ -7,8 +7,8 @@
  * that is the only one, and what sat over that one is pointed at it; a snapshot with two or
  * more children (snapshots, or its child snapshot and the current state) is refused, as
  * libvirt refuses and QEMU can merge into a single child only. Each call is one inventory
- * transaction with its event; the VM must be stopped or crashed, without undo disks on the
- * host (-EBUSY). */
+ * transaction with its event; the VM must be stopped or crashed (or saved, for memory),
+ * without undo disks on the host (-EBUSY). */
 #ifndef VSRV_SERVER_SNAPSHOT_H
 #define VSRV_SERVER_SNAPSHOT_H
 
@@ -25,14 +25,31 @@
 int snapshot_check_off(struct server *srv, struct dbc *c, int64_t id, const char *name,
 		       char *why, size_t len);
 
-/* Take snapshot snap (description desc, may be NULL) of VM id named name. 0, -EEXIST (the
- * name is taken), -EINVAL (a writable disk is not VHD), -EBUSY, -ENOSPC (error 507), -EIO,
- * with a message in err. */
+/* Take snapshot snap (description desc, may be NULL) of VM id named name, off; with memory,
+ * of the VM saved, its saved state becoming the snapshot's too (snapmem.h; -EBUSY when it is
+ * not saved). 0, -EEXIST (the name is taken), -EINVAL (a writable disk is not VHD), -EBUSY,
+ * -ENOSPC (error 507), -EIO, with a message in err. */
 int snapshot_create(struct server *srv, struct dbc *c, int64_t id, const char *name,
-		    const char *snap, const char *desc, const char *who, char *err, size_t errlen);
+		    const char *snap, const char *desc, bool memory, const char *who, char *err,
+		    size_t errlen);
 
-/* Revert VM id to its snapshot snap. 0, -ENOENT (no such snapshot), -EBUSY, -EIO, with a
- * message in err. */
+/* Take snapshot snap as the API asks: memory 1 (with memory), 0 (disks only) or -1 (with
+ * memory when the VM runs or is paused: the default). A VM that runs or is paused, with
+ * memory, is saved (sup_save: its VMM writes the state and ends, the disks closed), gets
+ * the snapshot while saved, and starts again from that state over its new tops (a paused
+ * one is paused again); a saved VM gives its saved state and stays saved. Errors as
+ * snapshot_create's, or sup_save's (no snapshot then), or -EIO when the VM did not start
+ * again (it is saved then). The caller holds no transaction. */
+int snapshot_take(struct server *srv, struct dbc *c, int64_t id, const char *name,
+		  const char *snap, const char *desc, int memory, const char *who, char *err,
+		  size_t errlen);
+
+/* Revert VM id to its snapshot snap. Without memory the VM must be off and stays off; with
+ * memory (snapmem.h) the VM's hardware must be the one the snapshot ran on (-EBUSY), its
+ * run if any is turned off, its saved state if any replaced, and it starts from the
+ * snapshot's state (-EIO with the VM saved at the snapshot when that start
+ * fails). 0, -ENOENT (no such snapshot), -EBUSY, -EIO, with a message in err. The caller
+ * holds no transaction. */
 int snapshot_revert(struct server *srv, struct dbc *c, int64_t id, const char *name,
 		    const char *snap, const char *who, char *err, size_t errlen);
 
@@ -48,8 +65,9 @@ int snapshot_delete(struct server *srv, struct dbc *c, int64_t id, const char *n
 bool snapshot_busy(struct dbc *c, const char *name);
 
 /* VM id's snapshot tree as {"current": NAME|null, "snapshots": [{"name", "description",
- * "parent", "children", "current", "created", "disks": [{"disk", "image", "allocated"}]}]},
- * oldest first. NULL when out of memory or on an inventory error. */
+ * "parent", "children", "current", "created", "memory", "memory_bytes" (null without),
+ * "disks": [{"disk", "image", "allocated"}]}]}, oldest first. NULL when out of memory or on
+ * an inventory error. */
 json_t *snapshot_list_json(struct dbc *c, int64_t id);
 
 /* How many snapshots VM id has (>= 0) or -EIO. */

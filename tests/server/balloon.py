@@ -212,9 +212,11 @@ try:
                  "memory_buffer_pct")
         cols = [r[1] for r in c.execute("PRAGMA table_info(vm_hw)")]
         tcols = [r[1] for r in c.execute("PRAGMA table_info(tasks)")]
+        scols = [r[1] for r in c.execute("PRAGMA table_info(snapshots)")]
         c.executescript("".join("ALTER TABLE vm_hw DROP COLUMN %s; " % x for x in later if x in cols) +
                         ("ALTER TABLE tasks DROP COLUMN host; " if "host" in tcols else "") +
-                        "PRAGMA user_version = 7;")
+                        ("ALTER TABLE snapshots DROP COLUMN memory_bytes; " if "memory_bytes" in
+                         scols else "") + "PRAGMA user_version = 7;")
         c.close()
         d.start()
         adm = d.login("admin", "adminpass1")

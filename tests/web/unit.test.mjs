@@ -366,3 +366,27 @@ test('style: [hidden] hides whatever display a rule sets (the nav is flex)', () 
   const css = readFileSync(new URL('style.css', WEB), 'utf8');
   assert.match(css, /(^|\n)\[hidden\]\s*\{\s*display:\s*none\s*!important;?\s*\}/);
 });
+
+test('snaptree: rows depth-first under their parents, the memory choice and the revert question', async () => {
+  const { snapshotRows, memoryChoice, revertQuestion } = await import('../../web/snaptree.mjs');
+  const s = (name, parent, children, extra = {}) => ({ name, parent, children, current: false,
+    memory: false, memory_bytes: null, ...extra });
+  // a, b (child of a) with c and d under it, e a second child of a; listed oldest first
+  const tree = { current: 'd', snapshots: [s('a', null, ['b', 'e']), s('b', 'a', ['c', 'd']),
+    s('c', 'b', []), s('e', 'a', []), s('d', 'b', [], { current: true, memory: true, memory_bytes: 4096 })] };
+  assert.deepEqual(snapshotRows(tree).map((r) => [r.snap.name, r.depth]),
+    [['a', 0], ['b', 1], ['c', 2], ['d', 2], ['e', 1]]);
+  assert.deepEqual(snapshotRows({ snapshots: [] }), []);
+  assert.deepEqual(snapshotRows(null), []);
+  // a parent missing from the list: a root; a cycle: each once
+  assert.deepEqual(snapshotRows({ snapshots: [s('x', 'gone', []), s('p', 'q', ['q']), s('q', 'p', ['p'])] })
+    .map((r) => r.snap.name), ['x', 'p', 'q']);
+  assert.deepEqual(memoryChoice('running'), { checked: true, allowed: true });
+  assert.deepEqual(memoryChoice('paused'), { checked: true, allowed: true });
+  assert.deepEqual(memoryChoice('saved'), { checked: false, allowed: true });
+  assert.deepEqual(memoryChoice('stopped'), { checked: false, allowed: false });
+  const mem = tree.snapshots[4];
+  assert.match(revertQuestion('vm1', mem, 'running'), /turned off.*comes back running from that point/);
+  assert.match(revertQuestion('vm1', mem, 'stopped'), /starts running from that point/);
+  assert.match(revertQuestion('vm1', tree.snapshots[0], 'stopped'), /it stays off/);
+});
