@@ -41,6 +41,14 @@ int vm_save_collect(struct vm *vm, struct savestate *s, char *err, size_t errlen
 	unsigned i;
 	int ret;
 
+	if (vm->xen) {
+		/* The Xen platform's state (shared info page, vcpu_info addresses, callback
+		 * vector, ports, KVM's timers) is not part of a save yet: a restore would give the
+		 * guest a platform that forgot it. */
+		snprintf(err, errlen, "a VM with --enlightenments xen cannot be saved or migrated "
+			 "(its Xen platform state is not saved yet)");
+		return -ENOTSUP;
+	}
 	c->mem_size = vm->mem->size;
 	c->nr_cpus = vm->nr_vcpus;
 	c->enlightenments = vm->cfg->enlightenments;

@@ -448,7 +448,7 @@ static int check_config(const struct savestate_config *c, const char **why)
 		return *why = "the memory size is out of range", -EINVAL;
 	if (c->nr_devs > VDEVS_MAX || c->has_pci > 1)
 		return *why = "the device table is out of range", -EINVAL;
-	if (c->enlightenments > X86_ENLIGHT_NONE)
+	if (c->enlightenments > X86_ENLIGHT_LAST)
 		return *why = "the enlightenments are unknown", -EINVAL;
 	for (uint32_t i = 0; i < c->nr_devs; i++)
 		if (!device_kind_by_id(c->dev[i].kind) || c->dev[i].on_pci > 1)
