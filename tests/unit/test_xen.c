@@ -29,6 +29,7 @@ static struct rec {
 	unsigned kicks[4];
 	unsigned sends, send_port, send_vcpu;
 	int stops, stop_code;
+	int refuse;          /* KVM_XEN_VCPU_SET_ATTR of this type + 1 fails */
 } rec;
 
 static int translate(void *o, unsigned vcpu, uint64_t gva, uint64_t *gpa)
@@ -49,6 +50,8 @@ static int vm_attr(void *o, const struct kvm_xen_hvm_attr *a)
 static int vcpu_attr(void *o, unsigned vcpu, const struct kvm_xen_vcpu_attr *a)
 {
 	(void)o;
+	if (rec.refuse == a->type + 1)
+		return -EINVAL;
 	if (rec.nvc < 32) {
 		rec.vc[rec.nvc].vcpu = vcpu;
 		rec.vc[rec.nvc++].a = *a;
@@ -307,6 +310,14 @@ static void test_vcpu_op(void)
 	CHECK_EQ(hc(x, 0, XEN_HC_vcpu_op, 5, 0, ARG), -XEN_EFAULT);
 	put64(ARG, UINT64_MAX - 4);
 	CHECK_EQ(hc(x, 0, XEN_HC_vcpu_op, 5, 0, ARG), -XEN_EFAULT);
+	/* a KVM that refuses the runstate area: Linux would BUG() on an error, so it is 0 */
+	rec.refuse = KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_ADDR + 1;
+	put64(ARG, 0x40000 - 8);
+	CHECK_EQ(hc(x, 0, XEN_HC_vcpu_op, 5, 0, ARG), 0);
+	rec.refuse = KVM_XEN_VCPU_ATTR_TYPE_VCPU_TIME_INFO + 1;     /* others say so */
+	put64(ARG, 0x50000);
+	CHECK_EQ(hc(x, 0, XEN_HC_vcpu_op, 13, 0, ARG), -XEN_EINVAL);
+	rec.refuse = 0;
 	/* secondary time info: one page */
 	put64(ARG, 0x50000);
 	CHECK_EQ(hc(x, 0, XEN_HC_vcpu_op, 13, 0, ARG), 0);

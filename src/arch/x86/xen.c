@@ -187,8 +187,10 @@ int xen_vcpu_set(struct x86_xen *x, unsigned self, unsigned vcpu, unsigned what)
 	if ((what == XEN_SYNC_TIMER && !(x->host.caps & KVM_XEN_HVM_CONFIG_EVTCHN_SEND)) ||
 	    (what == XEN_SYNC_RUNSTATE && !(x->host.caps & KVM_XEN_HVM_CONFIG_RUNSTATE)))
 		return 0;    /* nothing KVM could take: no kick for it */
+	/* Linux BUG()s when its runstate area is refused: a KVM that will not take it (one
+	 * that wants it inside a page, say) leaves the area zero (no steal time) instead. */
 	if (vcpu == self)
-		return vcpu_apply(x, vcpu, what) < 0 ? -XEN_EINVAL : 0;
+		return vcpu_apply(x, vcpu, what) < 0 && what != XEN_SYNC_RUNSTATE ? -XEN_EINVAL : 0;
 	__atomic_or_fetch(&x->vcpus[vcpu].pending, what, __ATOMIC_RELEASE);
 	if (x->host.kick && !x->no_kicks)
 		x->host.kick(x->host.opaque, vcpu);
