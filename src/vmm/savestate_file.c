@@ -450,6 +450,8 @@ static int check_config(const struct savestate_config *c, const char **why)
 		return *why = "the device table is out of range", -EINVAL;
 	if (c->enlightenments > X86_ENLIGHT_LAST)
 		return *why = "the enlightenments are unknown", -EINVAL;
+	if (c->enlightenments == X86_ENLIGHT_XEN) /* no file holds a Xen platform's state */
+		return *why = "it claims a VM with --enlightenments xen, which is never saved", -EINVAL;
 	for (uint32_t i = 0; i < c->nr_devs; i++)
 		if (!device_kind_by_id(c->dev[i].kind) || c->dev[i].on_pci > 1)
 			return *why = "the device table names an unknown device", -EINVAL;
