@@ -520,6 +520,20 @@ static void test_dispatch(void)
 	run.xen.u.hcall.longmode = 0;
 	x86_xen_exit(x, 0, &run);
 	CHECK_EQ(run.xen.u.hcall.result, (uint32_t)-XEN_ENOSYS);   /* EAX only */
+	/* from the guest's user space: refused, and nothing happens */
+	run.xen.u.hcall.longmode = 1;
+	run.xen.u.hcall.cpl = 3;
+	run.xen.u.hcall.input = XEN_HC_sched_op;
+	run.xen.u.hcall.params[0] = 2;                             /* SCHEDOP_shutdown */
+	run.xen.u.hcall.params[1] = ARG;
+	put32(ARG, 0);                                             /* poweroff */
+	x86_xen_exit(x, 0, &run);
+	CHECK_EQ((int64_t)run.xen.u.hcall.result, -XEN_EPERM);
+	CHECK_EQ(rec.stops, 0);
+	run.xen.u.hcall.cpl = 0;
+	x86_xen_exit(x, 0, &run);
+	CHECK_EQ((int64_t)run.xen.u.hcall.result, 0);
+	CHECK_EQ(rec.stops, 1);
 	run.xen.type = 7;                                          /* not a hypercall */
 	run.xen.u.hcall.result = 1234;
 	x86_xen_exit(x, 0, &run);

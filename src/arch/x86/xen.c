@@ -587,10 +587,20 @@ void x86_xen_exit(struct x86_xen *x, unsigned vcpu, struct kvm_run *run)
 
 	if (run->xen.type != KVM_EXIT_XEN_HCALL)
 		return;
-	for (i = 0; i < 6; i++)
-		p[i] = run->xen.u.hcall.params[i];
-	run->xen.u.hcall.result = (uint64_t)x86_xen_hypercall(x, vcpu, run->xen.u.hcall.longmode,
-							      run->xen.u.hcall.input, p);
+	if (run->xen.u.hcall.cpl != 0) {
+		/* The guest's user space: Xen refuses every hypercall outside ring 0 of an HVM
+		 * guest (a process must not shut the VM down or move its vcpu_info). */
+		run->xen.u.hcall.result = (uint64_t)(int64_t)-XEN_EPERM;
+		pthread_mutex_lock(&x->lock);
+		x->errors++;
+		pthread_mutex_unlock(&x->lock);
+	} else {
+		for (i = 0; i < 6; i++)
+			p[i] = run->xen.u.hcall.params[i];
+		run->xen.u.hcall.result = (uint64_t)x86_xen_hypercall(x, vcpu,
+								      run->xen.u.hcall.longmode,
+								      run->xen.u.hcall.input, p);
+	}
 	if (!run->xen.u.hcall.longmode)
 		run->xen.u.hcall.result &= 0xffffffffu;
 }

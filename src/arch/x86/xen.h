@@ -181,7 +181,8 @@ int x86_xen_create(const struct x86_xen_host *host, struct x86_xen **out);
 void x86_xen_destroy(struct x86_xen *x);
 
 /* A KVM_EXIT_XEN on vCPU vcpu: answers the hypercall in run->xen.u.hcall.result (a Xen
- * -errno for a refused one). Always lets the vCPU go on. vCPU vcpu's thread. */
+ * -errno for a refused one; -EPERM for any made outside ring 0, as Xen does). Always lets
+ * the vCPU go on. vCPU vcpu's thread. */
 void x86_xen_exit(struct x86_xen *x, unsigned vcpu, struct kvm_run *run);
 
 /* The hypercall itself (what x86_xen_exit calls): nr and its arguments, made in 64-bit mode
