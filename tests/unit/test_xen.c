@@ -463,11 +463,25 @@ static void test_evtchn_kvm(void)
 	CHECK_EQ(rec.vc[1].a.u.timer.port, 0);
 	CHECK_EQ(evtchn(x, 0, 7, 1, 0, 0), 0);
 	port = get32(ARG + 4);
+	/* KVM is told of the IPI port: the guest's sends on it stay in the kernel */
+	CHECK_EQ(rec.vm[rec.nvm - 1].type, KVM_XEN_ATTR_TYPE_EVTCHN);
+	CHECK_EQ(rec.vm[rec.nvm - 1].u.evtchn.send_port, port);
+	CHECK_EQ(rec.vm[rec.nvm - 1].u.evtchn.type, 5);            /* EVTCHNSTAT_ipi */
+	CHECK_EQ(rec.vm[rec.nvm - 1].u.evtchn.flags, 0);
+	CHECK_EQ(rec.vm[rec.nvm - 1].u.evtchn.deliver.port.port, port);
+	CHECK_EQ(rec.vm[rec.nvm - 1].u.evtchn.deliver.port.vcpu, 1);
+	CHECK_EQ(rec.vm[rec.nvm - 1].u.evtchn.deliver.port.priority,
+		 KVM_IRQ_ROUTING_XEN_EVTCHN_PRIO_2LEVEL);
+	/* a send KVM left to us goes through KVM_XEN_HVM_EVTCHN_SEND */
 	CHECK_EQ(evtchn(x, 0, 4, port, 0, 0), 0);
 	CHECK_EQ(rec.sends, 1);
 	CHECK_EQ(rec.send_port, port);
 	CHECK_EQ(rec.send_vcpu, 1);
 	CHECK(!pending(port));                                     /* KVM's job */
+	CHECK_EQ(evtchn(x, 0, 3, port, 0, 0), 0);                  /* closed: KVM forgets it */
+	CHECK_EQ(rec.vm[rec.nvm - 1].type, KVM_XEN_ATTR_TYPE_EVTCHN);
+	CHECK_EQ(rec.vm[rec.nvm - 1].u.evtchn.send_port, port);
+	CHECK_EQ(rec.vm[rec.nvm - 1].u.evtchn.flags, KVM_XEN_EVTCHN_DEASSIGN);
 	x86_xen_destroy(x);
 }
 

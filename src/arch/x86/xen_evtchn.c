@@ -162,6 +162,29 @@ int xen_evtchn_raise(struct x86_xen *x, unsigned self, uint32_t port)
 	return 0;
 }
 
+/* With EVTCHN_SEND, KVM may take the guest's EVTCHNOP_send of an IPI port itself (no exit
+ * for each IPI): tell it about the port (deassign: forget it). A KVM that will not still
+ * leaves the send to us. */
+static void ipi_to_kvm(struct x86_xen *x, uint32_t port, bool deassign)
+{
+	struct kvm_xen_hvm_attr a;
+
+	if (!(x->host.caps & KVM_XEN_HVM_CONFIG_EVTCHN_SEND) || !x->host.vm_attr)
+		return;
+	memset(&a, 0, sizeof(a));
+	a.type = KVM_XEN_ATTR_TYPE_EVTCHN;
+	a.u.evtchn.send_port = port;
+	a.u.evtchn.type = EVTCHNSTAT_ipi;
+	if (deassign) {
+		a.u.evtchn.flags = KVM_XEN_EVTCHN_DEASSIGN;
+	} else {
+		a.u.evtchn.deliver.port.port = port;   /* an IPI comes back on its own port */
+		a.u.evtchn.deliver.port.vcpu = x->ports[port].vcpu;
+		a.u.evtchn.deliver.port.priority = KVM_IRQ_ROUTING_XEN_EVTCHN_PRIO_2LEVEL;
+	}
+	x->host.vm_attr(x->host.opaque, &a);
+}
+
 static void port_free(struct x86_xen *x, unsigned self, uint32_t port)
 {
 	struct xen_port *p = &x->ports[port];
@@ -172,6 +195,8 @@ static void port_free(struct x86_xen *x, unsigned self, uint32_t port)
 		if (p->virq == XEN_VIRQ_TIMER)
 			xen_vcpu_set(x, self, p->vcpu, XEN_SYNC_TIMER); /* KVM's timer stops */
 	}
+	if (p->type == XEN_PORT_IPI)
+		ipi_to_kvm(x, port, true);
 	if (pending)
 		bit_op(x, pending, port % bits(x), false);
 	memset(p, 0, sizeof(*p));
@@ -221,6 +246,7 @@ int64_t xen_evtchn_op(struct x86_xen *x, unsigned self, unsigned cmd, uint8_t *a
 		if (!(port = port_alloc(x)))
 			return -XEN_ENOSPC;
 		x->ports[port] = (struct xen_port){ .type = XEN_PORT_IPI, .vcpu = vcpu };
+		ipi_to_kvm(x, port, false);
 		wr32(a + 4, port);
 		*out = true;
 		return 0;
