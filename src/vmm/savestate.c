@@ -35,18 +35,25 @@ static const char *kind_name(uint32_t id)
 	return k ? k->name : "unknown";
 }
 
+const char *vm_save_unsupported(const struct vm *vm)
+{
+	/* The Xen platform's state (shared info page, vcpu_info addresses, callback vector,
+	 * ports, KVM's timers) is not part of a save yet: a restore would give the guest a
+	 * platform that forgot it. */
+	if (vm->xen)
+		return "a VM with --enlightenments xen cannot be saved or migrated (its Xen "
+		       "platform state is not saved yet)";
+	return NULL;
+}
+
 int vm_save_collect(struct vm *vm, struct savestate *s, char *err, size_t errlen)
 {
 	struct savestate_config *c = &s->config;
 	unsigned i;
 	int ret;
 
-	if (vm->xen) {
-		/* The Xen platform's state (shared info page, vcpu_info addresses, callback
-		 * vector, ports, KVM's timers) is not part of a save yet: a restore would give the
-		 * guest a platform that forgot it. */
-		snprintf(err, errlen, "a VM with --enlightenments xen cannot be saved or migrated "
-			 "(its Xen platform state is not saved yet)");
+	if (vm_save_unsupported(vm)) {
+		snprintf(err, errlen, "%s", vm_save_unsupported(vm));
 		return -ENOTSUP;
 	}
 	c->mem_size = vm->mem->size;
