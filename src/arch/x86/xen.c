@@ -269,7 +269,7 @@ static int64_t xen_version(struct x86_xen *x, unsigned vcpu, const uint64_t *p)
 		len = 256;
 		break;
 	case XENVER_capabilities:     /* char[1024] */
-		memcpy(buf, x->long_mode ? "hvm-3.0-x86_64 hvm-3.0-x86_32" : "hvm-3.0-x86_32", x->long_mode ? 29 : 14);
+		strcpy((char *)buf, x->long_mode ? "hvm-3.0-x86_64 hvm-3.0-x86_32" : "hvm-3.0-x86_32");
 		len = 1024;
 		break;
 	case XENVER_changeset:        /* char[64] */

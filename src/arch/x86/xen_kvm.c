@@ -116,6 +116,7 @@ static void vm_stop(void *opaque, int code)
 {
 	struct vm *vm = opaque;
 
+	/* a crash ends the VM with status 2, as a triple fault does (vcpu.c) */
 	vm_request_stop(vm, code == X86_XEN_STOP_RESET ? VM_STOP_RESET :
 			    code == X86_XEN_STOP_CRASH ? 2 : code);
 }
