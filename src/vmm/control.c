@@ -355,8 +355,6 @@ static json_t *do_save(struct control *c, json_t *msg)
 
 	if (json_unpack(msg, "{s:s,s?b}", "path", &path, "keep_running", &keep) || !path[0])
 		return error("save needs \"path\" (a string) and optionally \"keep_running\" (a boolean)");
-	if (vm_save_unsupported(vm))
-		return error(vm_save_unsupported(vm));   /* before the vCPUs stop */
 	if (!was_paused && (ret = vcpus_park(vm)) < 0)
 		return error(ret == -ESHUTDOWN ? "the VM is ending" : "a vCPU did not stop in time");
 	vm_devices_quiesce(vm);
@@ -490,8 +488,6 @@ static json_t *do_migrate(struct control *c, struct ctl_client *k, json_t *msg, 
 		return error("\"to\" must be unix:PATH or tcp:HOST:PORT");
 	if (__atomic_load_n(&c->vm->stopping, __ATOMIC_ACQUIRE))
 		return error("the VM is ending");
-	if (vm_save_unsupported(c->vm))
-		return error(vm_save_unsupported(c->vm)); /* before any memory is sent */
 	o.timeout_s = (unsigned)timeout;
 	o.max_rounds = (unsigned)rounds;
 	o.max_downtime_ms = (uint64_t)down;

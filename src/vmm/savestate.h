@@ -69,10 +69,6 @@ void vm_restore_close(struct vm_restore *r);
 struct savestate;
 struct savestate_config;
 
-/* Why vm cannot be saved or migrated at all (a static sentence), or NULL: checked before a
- * save or a migration starts (vm_save_collect checks it too). Any thread. */
-const char *vm_save_unsupported(const struct vm *vm);
-
 /* Gather everything but guest memory into s (allocated for vm->nr_vcpus): CONFIG, the
  * irqchip/PIT/clock, every vCPU, the legacy and the virtio devices, and for a VM booted
  * with --firmware its FIRMWARE section (x86_firmware_save; s->fw_vars then points at the

@@ -11,12 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arch/x86/enlight.h"
 #include "arch/x86/xen.h"
 #include "vmm/mem.h"
-#include "vmm/savestate.h"
-#include "vmm/savestate_file.h"
-#include "vmm/vm.h"
 
 #define MEM   (4u << 20)
 #define ARG   0x10000u      /* the argument structs */
@@ -571,34 +567,6 @@ static void test_create(void)
 	x86_xen_destroy(NULL);
 }
 
-/* A Xen VM is not saved or migrated (its platform state is not in a save): the save is
- * refused with the reason before anything is collected, and a file that claims one is
- * refused too. */
-static void test_save_refused(void)
-{
-	struct x86_xen *x = mk(true);
-	struct savestate_config c;
-	struct savestate s;
-	struct vm vm;
-	const char *why = "";
-	char err[256] = "";
-
-	memset(&vm, 0, sizeof(vm));
-	memset(&s, 0, sizeof(s));
-	vm.xen = x;
-	CHECK_EQ(vm_save_collect(&vm, &s, err, sizeof(err)), -ENOTSUP);
-	CHECK(strstr(err, "--enlightenments xen") != NULL);
-	memset(&c, 0, sizeof(c));
-	c.nr_cpus = 1;
-	c.mem_size = 128 << 20;
-	c.enlightenments = X86_ENLIGHT_XEN;
-	CHECK_EQ(savestate_check_config(&c, &why), -EINVAL);
-	CHECK(strstr(why, "xen") != NULL);
-	c.enlightenments = X86_ENLIGHT_HYPERV;
-	CHECK_EQ(savestate_check_config(&c, &why), 0);
-	x86_xen_destroy(x);
-}
-
 int main(void)
 {
 	if (guest_mem_create(MEM, &mem))
@@ -612,7 +580,6 @@ int main(void)
 	RUN(test_sched);
 	RUN(test_dispatch);
 	RUN(test_create);
-	RUN(test_save_refused);
 	guest_mem_destroy(mem);
 	return check_done();
 }

@@ -141,7 +141,7 @@ static void wr64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 
 /* ---- per-vCPU KVM attributes, given on the vCPU's own thread ---- */
 
-static int vcpu_apply(struct x86_xen *x, unsigned vcpu, unsigned what)
+int xen_vcpu_apply(struct x86_xen *x, unsigned vcpu, unsigned what)
 {
 	struct xen_vcpu *v = &x->vcpus[vcpu];
 	struct kvm_xen_vcpu_attr a;
@@ -190,7 +190,7 @@ int xen_vcpu_set(struct x86_xen *x, unsigned self, unsigned vcpu, unsigned what)
 	/* Linux BUG()s when its runstate area is refused: a KVM that will not take it (one
 	 * that wants it inside a page, say) leaves the area zero (no steal time) instead. */
 	if (vcpu == self)
-		return vcpu_apply(x, vcpu, what) < 0 && what != XEN_SYNC_RUNSTATE ? -XEN_EINVAL : 0;
+		return xen_vcpu_apply(x, vcpu, what) < 0 && what != XEN_SYNC_RUNSTATE ? -XEN_EINVAL : 0;
 	__atomic_or_fetch(&x->vcpus[vcpu].pending, what, __ATOMIC_RELEASE);
 	if (x->host.kick && !x->no_kicks)
 		x->host.kick(x->host.opaque, vcpu);
@@ -216,7 +216,7 @@ int x86_xen_vcpu_sync(struct x86_xen *x, unsigned vcpu)
 	for (bit = 1; p; bit <<= 1)
 		if (p & bit) {
 			p &= ~bit;
-			if ((r = vcpu_apply(x, vcpu, bit)) < 0 && !ret)
+			if ((r = xen_vcpu_apply(x, vcpu, bit)) < 0 && !ret)
 				ret = r;
 		}
 	pthread_mutex_unlock(&x->lock);

@@ -33,8 +33,9 @@
  * until this one lets it go): a hypercall about another vCPU records the attribute as
  * pending and kicks that vCPU, which applies it (x86_xen_vcpu_sync) before it runs again.
  *
- * Saved state: the platform's state is not saved yet; vsrv refuses to save or migrate a VM
- * with --enlightenments xen (vmm/savestate.c). */
+ * Saved state (xen_state.c): the platform's state, with KVM's timers and runstate times,
+ * is a section of a save and a migration of a VM with --enlightenments xen (struct
+ * x86_xen_state), given back to KVM when the VM is restored, before its vCPUs run. */
 #ifndef VSRV_ARCH_X86_XEN_H
 #define VSRV_ARCH_X86_XEN_H
 
@@ -96,8 +97,11 @@ struct x86_xen_host {
 	int (*translate)(void *opaque, unsigned vcpu, uint64_t gva, uint64_t *gpa);
 	/* KVM_XEN_HVM_SET_ATTR. Any thread. 0 or -errno. */
 	int (*vm_attr)(void *opaque, const struct kvm_xen_hvm_attr *a);
-	/* KVM_XEN_VCPU_SET_ATTR on vCPU vcpu: called on that vCPU's thread only. */
+	/* KVM_XEN_VCPU_SET_ATTR on vCPU vcpu: called on that vCPU's thread only (or with the
+	 * vCPUs stopped: a save or a restore). */
 	int (*vcpu_attr)(void *opaque, unsigned vcpu, const struct kvm_xen_vcpu_attr *a);
+	/* KVM_XEN_VCPU_GET_ATTR on vCPU vcpu (a save: the vCPUs stopped). 0 or -errno. */
+	int (*vcpu_attr_get)(void *opaque, unsigned vcpu, struct kvm_xen_vcpu_attr *a);
 	/* KVM_XEN_HVM_EVTCHN_SEND (only when caps has EVTCHN_SEND). 0 or -errno. */
 	int (*evtchn_send)(void *opaque, unsigned vcpu, uint32_t port);
 	/* Make vCPU vcpu leave KVM_RUN (it calls x86_xen_vcpu_sync before it runs again, and
@@ -197,6 +201,49 @@ void x86_xen_stop_kicks(struct x86_xen *x);
  * thread, before KVM_RUN; cheap when nothing is pending. 0 or the first -errno (logged). */
 int x86_xen_vcpu_sync(struct x86_xen *x, unsigned vcpu);
 
+/* --- xen_state.c: saved state ------------------------------------------------------------
+ * One plain struct (a save file's XEN section, a migration's XEN frame): what the guest set
+ * up and KVM's part of it. Grows by new fields at the end: version and size say which. */
+#define X86_XEN_STATE_VERSION 1
+struct x86_xen_vcpu_state {
+	uint64_t vcpu_info_gpa;      /* XEN_INVALID_GPA: none */
+	uint64_t runstate_gpa;
+	uint64_t time_info_gpa;
+	uint64_t timer_expires_ns;   /* KVM's singleshot timer (KVM clock), 0: not armed */
+	uint64_t runstate[6];        /* KVM's runstate data: state, entry time, running,
+				      * runnable, blocked, offline (all 0: not kept) */
+	uint32_t vcpu_info_registered;
+	uint32_t virq_port[XEN_NR_VIRQS];
+	uint32_t reserved;
+};
+struct x86_xen_state {
+	uint32_t version;            /* X86_XEN_STATE_VERSION */
+	uint32_t size;               /* sizeof(struct x86_xen_state) when written */
+	uint32_t nr_vcpus;
+	uint32_t long_mode;          /* 0, 1; 2: the guest made no hypercall yet */
+	uint64_t shinfo_gpa;         /* XEN_INVALID_GPA: no shared info page */
+	uint64_t callback_param;     /* HVM_PARAM_CALLBACK_IRQ */
+	struct x86_xen_vcpu_state vcpus[XEN_MAX_VCPUS];
+	struct xen_port ports[XEN_MAX_PORTS];
+};
+
+/* Capture x's state into st, with KVM's timers and runstate times (vcpu_attr_get). The
+ * vCPUs must be stopped (parked, or their threads joined). 0 or -errno (logged). */
+int x86_xen_save(struct x86_xen *x, struct x86_xen_state *st);
+
+/* Check st as it came from a file or a stream for a platform of nr_vcpus vCPUs on guest
+ * RAM mem: version, size, counts, every port and back-reference, every address in RAM (mem
+ * NULL: every address but where it lies: a file is checked before its VM exists).
+ * 0, or -EINVAL and *why (a static string). Reads st only. */
+int x86_xen_state_check(const struct x86_xen_state *st, unsigned nr_vcpus,
+			const struct guest_mem *mem, const char **why);
+
+/* Load st (checked: x86_xen_state_check) into x, a platform nobody has used yet, and give
+ * KVM what it keeps: long mode, shared info page, upcall vector, each vCPU's vcpu_info,
+ * runstate area and times, time area and timer, the IPI ports. After the KVM clock is
+ * restored, before the vCPUs run. 0 or -errno (logged). */
+int x86_xen_restore(struct x86_xen *x, const struct x86_xen_state *st);
+
 /* --- xen_evtchn.c: the port table (x->lock held by the caller) -------------------------- */
 
 /* The size of EVTCHNOP_* cmd's argument struct (at most XEN_EVTCHN_ARG_MAX), 0 for an
@@ -218,6 +265,13 @@ int xen_evtchn_raise(struct x86_xen *x, unsigned self, uint32_t port);
  * is given at once (0, or -XEN_EINVAL when KVM refuses), another vCPU is kicked to give it
  * before it runs again (0). */
 int xen_vcpu_set(struct x86_xen *x, unsigned self, unsigned vcpu, unsigned what);
+
+/* Give KVM attribute what (one XEN_SYNC_*) of vCPU vcpu now: its thread, or the vCPUs
+ * stopped. 0 or -errno (logged); 0 for what this host's KVM does not keep. */
+int xen_vcpu_apply(struct x86_xen *x, unsigned vcpu, unsigned what);
+
+/* Tell KVM about IPI port (deassign: take it back), with EVTCHN_SEND; else nothing. */
+void xen_evtchn_ipi_to_kvm(struct x86_xen *x, uint32_t port, bool deassign);
 
 /* The host pointer to vCPU vcpu's vcpu_info (64 bytes in guest RAM), or NULL. */
 uint8_t *xen_vcpu_info(struct x86_xen *x, unsigned vcpu);

@@ -165,7 +165,7 @@ int xen_evtchn_raise(struct x86_xen *x, unsigned self, uint32_t port)
 /* With EVTCHN_SEND, KVM may take the guest's EVTCHNOP_send of an IPI port itself (no exit
  * for each IPI): tell it about the port (deassign: forget it). A KVM that will not still
  * leaves the send to us. */
-static void ipi_to_kvm(struct x86_xen *x, uint32_t port, bool deassign)
+void xen_evtchn_ipi_to_kvm(struct x86_xen *x, uint32_t port, bool deassign)
 {
 	struct kvm_xen_hvm_attr a;
 
@@ -196,7 +196,7 @@ static void port_free(struct x86_xen *x, unsigned self, uint32_t port)
 			xen_vcpu_set(x, self, p->vcpu, XEN_SYNC_TIMER); /* KVM's timer stops */
 	}
 	if (p->type == XEN_PORT_IPI)
-		ipi_to_kvm(x, port, true);
+		xen_evtchn_ipi_to_kvm(x, port, true);
 	if (pending)
 		bit_op(x, pending, port % bits(x), false);
 	memset(p, 0, sizeof(*p));
@@ -246,7 +246,7 @@ int64_t xen_evtchn_op(struct x86_xen *x, unsigned self, unsigned cmd, uint8_t *a
 		if (!(port = port_alloc(x)))
 			return -XEN_ENOSPC;
 		x->ports[port] = (struct xen_port){ .type = XEN_PORT_IPI, .vcpu = vcpu };
-		ipi_to_kvm(x, port, false);
+		xen_evtchn_ipi_to_kvm(x, port, false);
 		wr32(a + 4, port);
 		*out = true;
 		return 0;

@@ -94,6 +94,13 @@ static int vm_vcpu_attr(void *opaque, unsigned vcpu, const struct kvm_xen_vcpu_a
 	return ioctl(vm->vcpus[vcpu]->fd, KVM_XEN_VCPU_SET_ATTR, a) < 0 ? -errno : 0;
 }
 
+static int vm_vcpu_attr_get(void *opaque, unsigned vcpu, struct kvm_xen_vcpu_attr *a)
+{
+	struct vm *vm = opaque;
+
+	return ioctl(vm->vcpus[vcpu]->fd, KVM_XEN_VCPU_GET_ATTR, a) < 0 ? -errno : 0;
+}
+
 static int vm_evtchn_send(void *opaque, unsigned vcpu, uint32_t port)
 {
 	struct vm *vm = opaque;
@@ -126,6 +133,7 @@ int x86_xen_vm_init(struct vm *vm)
 	struct x86_xen_host h = {
 		.opaque = vm, .mem = vm->mem, .nr_vcpus = vm->cfg->nr_cpus,
 		.translate = vm_translate, .vm_attr = vm_hvm_attr, .vcpu_attr = vm_vcpu_attr,
+		.vcpu_attr_get = vm_vcpu_attr_get,
 		.evtchn_send = vm_evtchn_send, .kick = vm_kick, .request_stop = vm_stop,
 	};
 	const char *why = "";
