@@ -22,6 +22,7 @@ _Static_assert(sizeof(struct file_hdr) == 64, "file header is 64 bytes");
 _Static_assert(sizeof(struct sec_hdr) == 32, "section header is 32 bytes");
 /* A change of the FIRMWARE section's layout takes a new SAVESTATE_FW_VERSION. */
 _Static_assert(sizeof(struct savestate_firmware) == 640, "FIRMWARE version 1 is 640 bytes");
+_Static_assert(sizeof(struct x86_xen_state) == 20000, "XEN version 1 is 20,000 bytes");
 
 #define IOV_BATCH   512
 #define IO_CHUNK    (8u << 20)   /* bytes per writev / read */

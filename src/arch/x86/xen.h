@@ -216,7 +216,7 @@ struct x86_xen_vcpu_state {
 	uint32_t virq_port[XEN_NR_VIRQS];
 	uint32_t reserved;
 };
-struct x86_xen_state {
+struct x86_xen_state {          /* 20,000 bytes in version 1, no padding */
 	uint32_t version;            /* X86_XEN_STATE_VERSION */
 	uint32_t size;               /* sizeof(struct x86_xen_state) when written */
 	uint32_t nr_vcpus;
