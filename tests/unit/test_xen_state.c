@@ -161,7 +161,14 @@ static void test_roundtrip(void)
 	memset(mem->host, 0, MEM);
 	x = mk();
 	ipi = boot(x, &timer1);
+	CHECK_EQ(guest_mem_track_start(mem), 0);
 	CHECK_EQ(x86_xen_save(x, &st), 0);
+	guest_mem_track_stop(mem);
+	/* the pages KVM writes behind its dirty log go in a migration's last round */
+	CHECK(mem->track[(SHINFO >> 12) / 64] & (1ULL << ((SHINFO >> 12) % 64)));
+	CHECK(mem->track[(VINFO1 >> 12) / 64] & (1ULL << ((VINFO1 >> 12) % 64)));
+	CHECK(mem->track[(RUNST >> 12) / 64] & (1ULL << ((RUNST >> 12) % 64)));
+	CHECK(!(mem->track[0] & 1));
 	CHECK_EQ(st.version, X86_XEN_STATE_VERSION);
 	CHECK_EQ(st.size, sizeof(st));
 	CHECK_EQ(st.vcpus[1].timer_expires_ns, EXPIRES);

@@ -227,8 +227,10 @@ struct x86_xen_state {          /* 20,000 bytes in version 1, no padding */
 	struct xen_port ports[XEN_MAX_PORTS];
 };
 
-/* Capture x's state into st, with KVM's timers and runstate times (vcpu_attr_get). The
- * vCPUs must be stopped (parked, or their threads joined). 0 or -errno (logged). */
+/* Capture x's state into st, with KVM's timers and runstate times (vcpu_attr_get), and mark
+ * the guest pages KVM writes behind its dirty log (shared info, vcpu_info, runstate and
+ * time areas) as written, for a migration's last round (guest_mem_track). The vCPUs must
+ * be stopped (parked, or their threads joined). 0 or -errno (logged). */
 int x86_xen_save(struct x86_xen *x, struct x86_xen_state *st);
 
 /* Check st as it came from a file or a stream for a platform of nr_vcpus vCPUs on guest

@@ -14,6 +14,17 @@
 #define TIME_INFO_SIZE 32
 #define RUNSTATE_OFFLINE 3
 
+/* KVM writes the shared info page, the vcpu_info, runstate and time areas without its
+ * dirty log knowing (api.rst: "always assume that the designated GFN is dirty"): a
+ * migration's last round must send them, so they count as written by a device. */
+static void track(struct x86_xen *x, uint64_t gpa, uint64_t len)
+{
+	void *p;
+
+	if (gpa != XEN_INVALID_GPA && (p = guest_mem_ptr(x->host.mem, gpa, len)))
+		guest_mem_track(x->host.mem, p, len);
+}
+
 int x86_xen_save(struct x86_xen *x, struct x86_xen_state *st)
 {
 	struct kvm_xen_vcpu_attr a;
@@ -29,10 +40,14 @@ int x86_xen_save(struct x86_xen *x, struct x86_xen_state *st)
 	st->shinfo_gpa = x->shinfo_gpa;
 	st->callback_param = x->callback_param;
 	memcpy(st->ports, x->ports, sizeof(st->ports));
+	track(x, x->shinfo_gpa, 4096);
 	for (i = 0; i < x->host.nr_vcpus; i++) {
 		struct xen_vcpu *v = &x->vcpus[i];
 		struct x86_xen_vcpu_state *s = &st->vcpus[i];
 
+		track(x, v->vcpu_info_gpa, VCPU_INFO_SIZE);
+		track(x, v->runstate_gpa, RUNSTATE_SIZE);
+		track(x, v->time_info_gpa, TIME_INFO_SIZE);
 		s->vcpu_info_gpa = v->vcpu_info_gpa;
 		s->runstate_gpa = v->runstate_gpa;
 		s->time_info_gpa = v->time_info_gpa;
