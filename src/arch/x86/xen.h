@@ -14,16 +14,20 @@
  *                   vector); every other parameter reads 0 (no xenstore, no console:
  *                   Linux then leaves xenbus alone)
  *   vcpu_op         register_vcpu_info, register_runstate_memory_area,
- *                   register_vcpu_time_memory_area, is_up, stop_periodic_timer, the
- *                   singleshot timer when KVM did not take it
- *   event_channel   bind_virq, bind_ipi, alloc_unbound, send, close, unmask, bind_vcpu,
- *                   status, reset; init_control (FIFO) -ENOSYS: the guest uses 2-level
+ *                   register_vcpu_time_memory_area, is_up, stop_periodic_timer; the
+ *                   singleshot timer is KVM's (EVTCHN_SEND, the timer VIRQ's port given
+ *                   to it); a host whose KVM has no EVTCHN_SEND does not offer the Xen
+ *                   clock's timers (no hvm_safe_pvclock): the guest keeps its own
+ *   event_channel   bind_virq, bind_ipi (with EVTCHN_SEND the port is given to KVM, whose
+ *                   guest sends on it then stay in the kernel), alloc_unbound, send, close,
+ *                   unmask, bind_vcpu, status, reset; init_control (FIFO) -ENOSYS: the
+ *                   guest uses 2-level
  *   sched_op        yield, block, poll (return at once: a spurious wake-up, which Xen's ABI
  *                   allows), shutdown (poweroff, reboot, crash: like ACPI's)
  *   anything else   -ENOSYS (grant tables, physdev, platform, vm_assist, ...)
  * Every guest pointer is a guest virtual address, translated on the calling vCPU and then
  * bounds-checked against guest RAM; a bad one gets -EFAULT, a bad port -EINVAL, an unknown
- * vCPU -ENOENT, and the vCPU goes on.
+ * vCPU -ENOENT, a hypercall from the guest's user space -EPERM, and the vCPU goes on.
  *
  * Threads: hypercalls arrive on any vCPU's thread. The state is one struct under one mutex
  * (x86_xen.lock): the calls are rare (boot, CPU bring-up, IPIs without EVTCHN_SEND) and a
