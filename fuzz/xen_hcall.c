@@ -5,7 +5,8 @@
  * hypercall (an index into the ones vsrv answers, or any number), byte 1 = cmd, byte 2 =
  * bit 0: 64-bit mode, bit 1: vCPU 1 instead of 0, bit 2: the pointer argument is the raw
  * value in bytes 8-15 instead of the argument area, byte 3 = the vCPU id argument of
- * vcpu_op, bytes 8-39 written into the argument area first. After each call: the result
+ * vcpu_op (bit 7: then vCPU bit 0's host timer fires), bytes 8-39 written into the
+ * argument area first; without EVTCHN_SEND the timers are host timers. After each call: the result
  * is a value or a Xen -errno, and the port table agrees with itself and with guest RAM.
  * Built with fuzz/run_corpus.c instead of libFuzzer it replays files: the test suite runs
  * the seed corpus fuzz/corpus/xen_hcall that way under ASan/UBSan (tests/t-xen-fuzz.sh). */
@@ -52,6 +53,14 @@ static int send(void *o, unsigned v, uint32_t port)
 }
 static void kick(void *o, unsigned v) { (void)o; if (v > 1) abort(); kicks++; }
 static void stop(void *o, int code) { (void)o; (void)code; stops++; }
+static uint64_t fclock = 1000000000ULL;
+static int clock_ns(void *o, uint64_t *ns) { (void)o; *ns = fclock; return 0; }
+static void timer_arm(void *o, unsigned v, int64_t d)
+{
+	(void)o;
+	if (v > 1 || (d < 0 && d != XEN_TIMER_OFF))
+		abort();
+}
 
 static const uint64_t calls[] = {
 	XEN_HC_memory_op, XEN_HC_xen_version, XEN_HC_hvm_op, XEN_HC_vcpu_op, XEN_HC_sched_op,
@@ -108,6 +117,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(fmem->host, 0, FMEM);
 	h.mem = fmem;
 	h.caps = X86_XEN_CAPS_NEEDED | ((data[0] & 1) ? (1u << 5) | (1u << 3) : 0);
+	if (!(data[0] & 1)) {       /* no EVTCHN_SEND: the VMM's host timers */
+		h.clock_ns = clock_ns;
+		h.timer_arm = timer_arm;
+	}
 	if (x86_xen_create(&h, &x))
 		abort();
 	for (off = 1; off + REC <= size; off += REC) {
@@ -131,6 +144,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		consistent(x);
 		x86_xen_vcpu_sync(x, 0);
 		x86_xen_vcpu_sync(x, 1);
+		if (r[3] & 0x80)            /* a host timer fires */
+			x86_xen_timer_fire(x, r[3] & 1);
 	}
 	x86_xen_destroy(x);
 	return 0;

@@ -324,8 +324,7 @@ static void level_vcpus_exit(struct vm *vm)
 	vm->cpuid = NULL;
 	free(vm->hv_cpuid);
 	vm->hv_cpuid = NULL;
-	x86_xen_destroy(vm->xen);
-	vm->xen = NULL;
+	x86_xen_vm_exit(vm);
 }
 
 /* The init levels, in order. */

@@ -30,6 +30,10 @@ static struct rec {
 	unsigned sends, send_port, send_vcpu;
 	int stops, stop_code;
 	int refuse;          /* KVM_XEN_VCPU_SET_ATTR of this type + 1 fails */
+	uint64_t now;        /* the guest's clock (host timers) */
+	unsigned arms;
+	unsigned arm_vcpu;
+	int64_t arm_delta;
 } rec;
 
 static int translate(void *o, unsigned vcpu, uint64_t gva, uint64_t *gpa)
@@ -67,6 +71,14 @@ static int send(void *o, unsigned vcpu, uint32_t port)
 	return 0;
 }
 static void kick(void *o, unsigned vcpu) { (void)o; rec.kicks[vcpu & 3]++; }
+static int clock_ns(void *o, uint64_t *ns) { (void)o; *ns = rec.now; return 0; }
+static void timer_arm(void *o, unsigned vcpu, int64_t d)
+{
+	(void)o;
+	rec.arms++;
+	rec.arm_vcpu = vcpu;
+	rec.arm_delta = d;
+}
 static void stop(void *o, int code) { (void)o; rec.stops++; rec.stop_code = code; }
 
 /* A platform of 2 vCPUs; caps: SHARED_INFO and co., with EVTCHN_SEND when send_ok. */
@@ -552,6 +564,72 @@ static void test_dispatch(void)
 	x86_xen_destroy(x);
 }
 
+/* A KVM without EVTCHN_SEND runs no Xen timers: host timers of the VMM do (timer_arm), on
+ * the guest's clock (clock_ns), and raise the timer VIRQ when they fire. */
+static void test_host_timer(void)
+{
+	static struct x86_xen_state st;
+	struct x86_xen *x = mk(false), *y;
+	struct x86_xen_host h;
+	uint64_t p[6] = { 0 };
+	uint32_t port;
+
+	x->host.clock_ns = clock_ns;
+	x->host.timer_arm = timer_arm;
+	rec.now = 5000000000ULL;
+	put32(ARG, 0);
+	CHECK_EQ(hc(x, 0, XEN_HC_xen_version, 6, ARG, 0), 0);
+	CHECK(get32(ARG + 4) & (1u << 9));            /* hvm_safe_pvclock: the timers are ours */
+	CHECK_EQ(map_shinfo(x, SHINFO_GFN), 0);
+	CHECK_EQ(evtchn(x, 0, 1, XEN_VIRQ_TIMER, 0, 0), 0);
+	port = get32(ARG + 8);
+	/* VCPUOP_set_singleshot_timer: 1 ms ahead */
+	put64(ARG, rec.now + 1000000);
+	put32(ARG + 8, 1);                             /* VCPU_SSHOTTMR_future */
+	CHECK_EQ(hc(x, 0, XEN_HC_vcpu_op, 8, 0, ARG), 0);
+	CHECK_EQ(rec.arms, 1);
+	CHECK_EQ(rec.arm_vcpu, 0);
+	CHECK_EQ(rec.arm_delta, 1000000);
+	/* saved with the platform, armed again on the platform restored into */
+	CHECK_EQ(x86_xen_save(x, &st), 0);
+	CHECK_EQ(st.vcpus[0].timer_expires_ns, rec.now + 1000000);
+	h = x->host;
+	CHECK_EQ(x86_xen_create(&h, &y), 0);
+	rec.now += 400000;
+	CHECK_EQ(x86_xen_restore(y, &st), 0);
+	CHECK_EQ(rec.arms, 2);
+	CHECK_EQ(rec.arm_delta, 600000);
+	x86_xen_destroy(y);
+	/* past, with the future flag: -ETIME; without: fires at once */
+	put64(ARG, rec.now - 5);
+	CHECK_EQ(hc(x, 0, XEN_HC_vcpu_op, 8, 0, ARG), -XEN_ETIME);
+	put32(ARG + 8, 0);
+	CHECK_EQ(hc(x, 0, XEN_HC_vcpu_op, 8, 0, ARG), 0);
+	CHECK_EQ(rec.arm_delta, 0);
+	CHECK_EQ(hc(x, 0, XEN_HC_vcpu_op, 8, 1, ARG), -XEN_EINVAL);  /* another vCPU's */
+	CHECK_EQ(hc(x, 0, XEN_HC_vcpu_op, 8, 0, UNMAPPED), -XEN_EFAULT);
+	CHECK_EQ(hc(x, 0, XEN_HC_vcpu_op, 9, 0, 0), 0);             /* stop */
+	CHECK_EQ(rec.arm_delta, XEN_TIMER_OFF);
+	/* set_timer_op: 64-bit, then 32-bit with the deadline's halves in two arguments */
+	CHECK_EQ(hc(x, 0, XEN_HC_set_timer_op, rec.now + 50, 0, 0), 0);
+	CHECK_EQ(rec.arm_delta, 50);
+	p[0] = (uint32_t)(rec.now + 70);
+	p[1] = (rec.now + 70) >> 32;
+	CHECK_EQ(x86_xen_hypercall(x, 0, false, XEN_HC_set_timer_op, p), 0);
+	CHECK_EQ(rec.arm_delta, 70);
+	x->long_mode = true;     /* back to the 64-bit layout for the checks below */
+	CHECK_EQ(hc(x, 0, XEN_HC_set_timer_op, 0, 0, 0), 0);
+	CHECK_EQ(rec.arm_delta, XEN_TIMER_OFF);
+	/* it fires (the loop's thread): the timer VIRQ is pending, its vCPU kicked */
+	rec.kicks[0] = 0;
+	x86_xen_timer_fire(x, 0);
+	CHECK(pending(port));
+	CHECK(upcall(SHINFO_GFN << 12, port));
+	CHECK_EQ(rec.kicks[0], 1);
+	x86_xen_timer_fire(x, 7);                      /* no such vCPU: nothing */
+	x86_xen_destroy(x);
+}
+
 static void test_create(void)
 {
 	struct x86_xen_host h = { .mem = mem, .nr_vcpus = 0, .translate = translate };
@@ -579,6 +657,7 @@ int main(void)
 	RUN(test_evtchn_kvm);
 	RUN(test_sched);
 	RUN(test_dispatch);
+	RUN(test_host_timer);
 	RUN(test_create);
 	guest_mem_destroy(mem);
 	return check_done();

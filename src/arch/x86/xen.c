@@ -251,8 +251,9 @@ static int64_t xen_version(struct x86_xen *x, unsigned vcpu, const uint64_t *p)
 				 1u << XENFEAT_writable_descriptor_tables |
 				 1u << XENFEAT_auto_translated_physmap |
 				 1u << XENFEAT_hvm_callback_vector;
-			/* the Xen clock's timers: KVM runs them (no host timer of ours) */
-			if (x->host.caps & KVM_XEN_HVM_CONFIG_EVTCHN_SEND)
+			/* the Xen clock's timers: KVM runs them, or host timers of ours */
+			if ((x->host.caps & KVM_XEN_HVM_CONFIG_EVTCHN_SEND) ||
+			    (x->host.timer_arm && x->host.clock_ns))
 				submap |= 1u << XENFEAT_hvm_safe_pvclock;
 		}
 		wr32(buf + 4, submap);
@@ -395,6 +396,49 @@ static int64_t hvm_op(struct x86_xen *x, unsigned vcpu, const uint64_t *p)
 	return -XEN_EINVAL;   /* GSI and PCI INTx callbacks: no Xen platform device */
 }
 
+/* ---- timers without KVM's (host.timer_arm) ---- */
+
+#define VCPU_SSHOTTMR_future 1
+
+/* Arm vCPU vcpu's timer for guest time deadline (0: stop). future: -ETIME for a deadline
+ * already past (VCPU_SSHOTTMR_future), else it fires at once. */
+static int64_t timer_set(struct x86_xen *x, unsigned vcpu, uint64_t deadline, bool future)
+{
+	uint64_t now;
+	int64_t delta;
+
+	if (!x->host.timer_arm || !x->host.clock_ns)
+		return -XEN_ENOSYS;   /* KVM's: it takes them once the timer VIRQ is bound */
+	if (!deadline) {
+		x->vcpus[vcpu].timer_expires = 0;
+		x->host.timer_arm(x->host.opaque, vcpu, XEN_TIMER_OFF);
+		return 0;
+	}
+	if (x->host.clock_ns(x->host.opaque, &now) < 0)
+		return -XEN_EINVAL;
+	delta = deadline > now ? (int64_t)(deadline - now > INT64_MAX ? INT64_MAX : deadline - now)
+			       : -(int64_t)((now - deadline) > INT64_MAX ? INT64_MAX : now - deadline);
+	if (future && delta < 0)
+		return -XEN_ETIME;
+	x->vcpus[vcpu].timer_expires = deadline;
+	x->host.timer_arm(x->host.opaque, vcpu, delta < 0 ? 0 : delta);
+	return 0;
+}
+
+void x86_xen_timer_fire(struct x86_xen *x, unsigned vcpu)
+{
+	uint32_t port;
+
+	if (vcpu >= x->host.nr_vcpus)
+		return;
+	pthread_mutex_lock(&x->lock);
+	x->vcpus[vcpu].timer_expires = 0;
+	port = x->vcpus[vcpu].virq_port[XEN_VIRQ_TIMER];
+	if (port)
+		xen_evtchn_raise(x, UINT32_MAX, port);   /* not a vCPU's thread: kick it */
+	pthread_mutex_unlock(&x->lock);
+}
+
 /* ---- vcpu_op ---- */
 
 static int64_t vcpu_op(struct x86_xen *x, unsigned self, bool lm, const uint64_t *p)
@@ -462,10 +506,17 @@ static int64_t vcpu_op(struct x86_xen *x, unsigned self, bool lm, const uint64_t
 	case VCPUOP_set_periodic_timer:
 		return -XEN_ENOSYS;
 	case VCPUOP_set_singleshot_timer:
+		/* KVM takes these itself once the timer port is bound (EVTCHN_SEND); else a
+		 * host timer. struct vcpu_set_singleshot_timer: timeout_abs_ns u64, flags u32 */
+		if (id != self)
+			return -XEN_EINVAL;   /* a vCPU sets its own, as under Xen */
+		if (copy_in(x, self, gva, buf, 12) < 0)
+			return -XEN_EFAULT;
+		return timer_set(x, self, rd64(buf), rd32(buf + 8) & VCPU_SSHOTTMR_future);
 	case VCPUOP_stop_singleshot_timer:
-		/* KVM takes these itself once the timer port is bound (EVTCHN_SEND); without
-		 * it the guest was not offered the Xen clock's timers (no hvm_safe_pvclock). */
-		return -XEN_ENOSYS;
+		if (id != self)
+			return -XEN_EINVAL;
+		return timer_set(x, self, 0, false);
 	default:
 		return -XEN_ENOSYS;
 	}
@@ -569,6 +620,9 @@ int64_t x86_xen_hypercall(struct x86_xen *x, unsigned vcpu, bool lm, uint64_t nr
 		break;
 	}
 	case XEN_HC_set_timer_op:     /* KVM's, with EVTCHN_SEND and the timer port bound */
+		/* the deadline; in 32-bit mode its halves are the first two arguments */
+		ret = timer_set(x, vcpu, lm ? p[0] : (p[0] | p[1] << 32), false);
+		break;
 	case XEN_HC_grant_table_op:   /* no grant tables: no PV back-ends to share with */
 	default:
 		ret = -XEN_ENOSYS;

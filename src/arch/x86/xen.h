@@ -15,9 +15,9 @@
  *                   Linux then leaves xenbus alone)
  *   vcpu_op         register_vcpu_info, register_runstate_memory_area,
  *                   register_vcpu_time_memory_area, is_up, stop_periodic_timer; the
- *                   singleshot timer is KVM's (EVTCHN_SEND, the timer VIRQ's port given
- *                   to it); a host whose KVM has no EVTCHN_SEND does not offer the Xen
- *                   clock's timers (no hvm_safe_pvclock): the guest keeps its own
+ *                   singleshot timer (and set_timer_op) is KVM's with EVTCHN_SEND (the
+ *                   timer VIRQ's port given to it), else a host timer of the VMM on the
+ *                   guest's clock (host.timer_arm) that raises the timer VIRQ
  *   event_channel   bind_virq, bind_ipi (with EVTCHN_SEND the port is given to KVM, whose
  *                   guest sends on it then stay in the kernel), alloc_unbound, send, close,
  *                   unmask, bind_vcpu, status, reset; init_control (FIFO) -ENOSYS: the
@@ -113,7 +113,14 @@ struct x86_xen_host {
 	void (*kick)(void *opaque, unsigned vcpu);
 	/* The guest shut down: 0 power off, X86_XEN_STOP_RESET reboot, X86_XEN_STOP_CRASH. */
 	void (*request_stop)(void *opaque, int code);
+	/* Host timers for the guest's Xen timers, on a host whose KVM has no EVTCHN_SEND (NULL
+	 * otherwise: KVM runs them): the guest's clock now (KVM_GET_CLOCK: the Xen system
+	 * time of the vcpu_info pvclock), and arming vCPU vcpu's timer to fire in delta_ns
+	 * (disarm: XEN_TIMER_OFF), which then calls x86_xen_timer_fire. Any thread. */
+	int (*clock_ns)(void *opaque, uint64_t *ns);
+	void (*timer_arm)(void *opaque, unsigned vcpu, int64_t delta_ns);
 };
+#define XEN_TIMER_OFF INT64_MIN
 #define X86_XEN_STOP_RESET -1
 #define X86_XEN_STOP_CRASH -2
 
@@ -144,6 +151,7 @@ struct xen_vcpu {
 	bool vcpu_info_registered; /* by register_vcpu_info (once only), not the default */
 	uint64_t runstate_gpa, time_info_gpa;
 	uint32_t virq_port[XEN_NR_VIRQS]; /* 0: not bound */
+	uint64_t timer_expires;  /* the host timer's deadline (guest clock ns), 0: not armed */
 	unsigned pending;        /* XEN_SYNC_*: atomic read without the lock, changed under it */
 };
 
@@ -182,6 +190,10 @@ int x86_xen_vcpu_config(int vcpu_fd, uint32_t caps, unsigned id);
 struct vm;
 int x86_xen_vm_init(struct vm *vm);
 
+/* End what x86_xen_vm_init made (vm->xen, its host timers). On the loop's thread, the vCPU
+ * threads joined. Nothing made: nothing done. */
+void x86_xen_vm_exit(struct vm *vm);
+
 /* Create the platform's state for host (copied; host->mem and opaque stay the caller's).
  * 0 and *out (free with x86_xen_destroy), -EINVAL (nr_vcpus 0 or above XEN_MAX_VCPUS) or
  * -ENOMEM. */
@@ -197,6 +209,9 @@ void x86_xen_exit(struct x86_xen *x, unsigned vcpu, struct kvm_run *run);
  * or not, from vCPU vcpu. Returns the result for the guest (>= 0, or a Xen -errno). */
 int64_t x86_xen_hypercall(struct x86_xen *x, unsigned vcpu, bool long_mode, uint64_t nr,
 			  const uint64_t params[6]);
+
+/* vCPU vcpu's host timer fired (host.timer_arm): its timer VIRQ is raised. Any thread. */
+void x86_xen_timer_fire(struct x86_xen *x, unsigned vcpu);
 
 /* From now on no vCPU is kicked (the vCPU threads are about to be joined). Main thread. */
 void x86_xen_stop_kicks(struct x86_xen *x);

@@ -5,8 +5,12 @@
 
 #include <errno.h>
 #include <linux/kvm.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include "util/log.h"
 #include "vmm/vcpu.h"
@@ -128,6 +132,93 @@ static void vm_stop(void *opaque, int code)
 			    code == X86_XEN_STOP_CRASH ? 2 : code);
 }
 
+/* ---- host timers for the guest's Xen timers (a KVM without EVTCHN_SEND) ---- */
+
+struct x86_xen_timers {
+	struct vm *vm;
+	unsigned n;
+	struct xen_timer { struct x86_xen_timers *t; unsigned vcpu; int fd; } tm[XEN_MAX_VCPUS];
+};
+
+static int vm_clock_ns(void *opaque, uint64_t *ns)
+{
+	struct vm *vm = opaque;
+	struct kvm_clock_data c;
+
+	memset(&c, 0, sizeof(c));
+	if (ioctl(vm->vm_fd, KVM_GET_CLOCK, &c) < 0)
+		return -errno;
+	*ns = c.clock;
+	return 0;
+}
+
+static void vm_timer_arm(void *opaque, unsigned vcpu, int64_t delta)
+{
+	struct vm *vm = opaque;
+	struct itimerspec it;
+
+	if (!vm->xen_timers || vcpu >= vm->xen_timers->n)
+		return;
+	memset(&it, 0, sizeof(it));
+	if (delta != XEN_TIMER_OFF) {
+		if (delta < 1)
+			delta = 1;    /* 0 would disarm it */
+		it.it_value.tv_sec = delta / 1000000000;
+		it.it_value.tv_nsec = delta % 1000000000;
+	}
+	timerfd_settime(vm->xen_timers->tm[vcpu].fd, 0, &it, NULL);
+}
+
+/* On the loop's thread: a vCPU's timer fired. */
+static void timer_fired(void *opaque, uint32_t events)
+{
+	struct xen_timer *tm = opaque;
+	uint64_t n;
+
+	(void)events;
+	if (read(tm->fd, &n, sizeof(n)) == sizeof(n) && tm->t->vm->xen)
+		x86_xen_timer_fire(tm->t->vm->xen, tm->vcpu);
+}
+
+static int timers_create(struct vm *vm)
+{
+	struct x86_xen_timers *t = calloc(1, sizeof(*t));
+	unsigned i;
+	int ret;
+
+	if (!t)
+		return -ENOMEM;
+	t->vm = vm;
+	vm->xen_timers = t;
+	for (i = 0; i < vm->cfg->nr_cpus; i++) {
+		t->tm[i] = (struct xen_timer){ .t = t, .vcpu = i };
+		t->tm[i].fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (t->tm[i].fd < 0)
+			return -errno;
+		t->n = i + 1;
+		if ((ret = evloop_add(vm->loop, t->tm[i].fd, EPOLLIN, timer_fired, &t->tm[i])) < 0) {
+			close(t->tm[i].fd);
+			t->n = i;
+			return ret;
+		}
+	}
+	return 0;
+}
+
+void x86_xen_vm_exit(struct vm *vm)
+{
+	struct x86_xen_timers *t = vm->xen_timers;
+
+	for (unsigned i = 0; t && i < t->n; i++) {
+		evloop_del(vm->loop, t->tm[i].fd);
+		close(t->tm[i].fd);
+	}
+	free(t);
+	vm->xen_timers = NULL;
+	x86_xen_destroy(vm->xen);
+	vm->xen = NULL;
+}
+
 int x86_xen_vm_init(struct vm *vm)
 {
 	struct x86_xen_host h = {
@@ -151,10 +242,17 @@ int x86_xen_vm_init(struct vm *vm)
 		vsrv_log("--enlightenments xen: KVM_XEN_HVM_CONFIG: %s", strerror(-ret));
 		return ret;
 	}
+	if (!(h.caps & KVM_XEN_HVM_CONFIG_EVTCHN_SEND)) {
+		/* KVM runs no Xen timers: host timers of ours, on the control loop */
+		if ((ret = timers_create(vm)) < 0) {
+			vsrv_log("--enlightenments xen: cannot create the Xen timers: %s",
+				 strerror(-ret));
+			return ret;
+		}
+		h.clock_ns = vm_clock_ns;
+		h.timer_arm = vm_timer_arm;
+	}
 	if ((ret = x86_xen_create(&h, &vm->xen)) < 0)
 		vsrv_log("--enlightenments xen: %s", strerror(-ret));
-	else if (!(h.caps & KVM_XEN_HVM_CONFIG_EVTCHN_SEND))
-		vsrv_log("--enlightenments xen: this host's KVM cannot run Xen timers "
-			 "(KVM_XEN_HVM_CONFIG_EVTCHN_SEND): the guest keeps its own clock events");
 	return ret;
 }

@@ -53,6 +53,7 @@ int x86_xen_save(struct x86_xen *x, struct x86_xen_state *st)
 		s->time_info_gpa = v->time_info_gpa;
 		s->vcpu_info_registered = v->vcpu_info_registered;
 		memcpy(s->virq_port, v->virq_port, sizeof(s->virq_port));
+		s->timer_expires_ns = v->timer_expires;   /* a host timer's (no EVTCHN_SEND) */
 		if (!x->host.vcpu_attr_get)
 			continue;
 		/* KVM's singleshot timer, when it runs this vCPU's */
@@ -244,6 +245,17 @@ int x86_xen_restore(struct x86_xen *x, const struct x86_xen_state *st)
 			a.u.timer.expires_ns = s->timer_expires_ns;
 			what = "timer";
 			ret = x->host.vcpu_attr(x->host.opaque, i, &a);
+		} else if (!(x->host.caps & KVM_XEN_HVM_CONFIG_EVTCHN_SEND) && x->host.timer_arm &&
+			   x->host.clock_ns && s->timer_expires_ns) {
+			uint64_t now = 0;
+			int64_t d;
+
+			/* a host timer again (at once when its time has come) */
+			if (x->host.clock_ns(x->host.opaque, &now) < 0)
+				now = s->timer_expires_ns;
+			d = s->timer_expires_ns > now ? (int64_t)(s->timer_expires_ns - now) : 0;
+			x->vcpus[i].timer_expires = s->timer_expires_ns;
+			x->host.timer_arm(x->host.opaque, i, d < 0 ? INT64_MAX : d);
 		}
 	}
 out:
