@@ -169,3 +169,8 @@ $(eval $(call fuzz_target,ide-io,fuzz/ide_io.c src/devices/ide.c src/devices/ide
   src/devices/virtio/scsi_emu.c src/devices/virtio/scsi_mmc.c src/util/log.c,\
   src/devices/ide.h src/devices/ata.h src/devices/pci.h src/vmm/bus.h src/vmm/mem.h \
   src/devices/virtio/scsi_emu.h src/devices/virtio/scsi_mmc.h src/disk/disk.h fuzz/memdisk.h,,-lpthread))
+
+# The Xen HVM platform's hypercalls and event channel table (tests/t-xen-fuzz.sh; seeds:
+# fuzz/xen_hcall_seeds.py).
+$(eval $(call fuzz_target,xen_hcall,fuzz/xen_hcall.c src/arch/x86/xen.c src/arch/x86/xen_evtchn.c \
+  src/vmm/mem.c src/util/log.c,src/arch/x86/xen.h src/vmm/mem.h,,-lpthread))

@@ -3,7 +3,10 @@
 # CONFIG_HYPERV): kvm, the default, is found as KVM and the kernel clocks on kvm-clock; hyperv
 # is found as Microsoft Hyper-V, the kernel clocks on the Hyper-V TSC page and the VMBus probe
 # (which vsrv answers as a Hyper-V without VMBus) does not end the VM; none offers no
-# hypervisor leaves at all. Each boot powers off with status 0. Skips only without /dev/kvm.
+# hypervisor leaves at all; xen (CONFIG_XEN_PVHVM) is found as Xen HVM, the kernel takes its
+# events through the callback vector and clocks on the Xen pvclock (KVM's Xen emulation:
+# KVM_CAP_XEN_HVM; a host whose KVM has none skips those, naming the reason). Each boot
+# powers off with status 0. Skips only without /dev/kvm.
 source "$(dirname "$0")/lib.sh"
 
 need_linux_guest linux-enlight vmlinux initramfs.cpio
@@ -20,7 +23,7 @@ boot() {
   rc=$(sed -n 's/.* status=\([-0-9]*\) .*/\1/p' <<<"$times")
   result=$(grep -a '^VSRV-RESULT ' "$1.log" | tail -n1 | tr -d '\r')
   echo "linux-enlight $1: $times; $result"
-  grep -a -E 'Hypervisor detected|Hyper-V|kvm-clock|clocksource|vmbus' "$1.log" | sed 's/^/  | /' | tail -n 12
+  grep -a -E 'Hypervisor detected|Hyper-V|kvm-clock|clocksource|vmbus|[Xx]en' "$1.log" | sed 's/^/  | /' | tail -n 12
 }
 
 boot kvm
@@ -38,6 +41,22 @@ grep -aq 'Hypervisor detected: Microsoft Hyper-V' hyperv.log && pass linux-enlig
   fail linux-enlight-hyperv-detected "Linux did not detect Hyper-V"
 grep -q 'clock=hyperv_clocksource_tsc_page' <<<"$result" && pass linux-enlight-hyperv-tsc-page ||
   fail linux-enlight-hyperv-tsc-page "clock source: '${result:-none}'"
+
+boot xen
+if grep -aqE "enlightenments xen: this host's KVM (has no|lacks)" xen.log; then
+  why=$(grep -a "enlightenments xen:" xen.log | head -n1)
+  for t in boots detected callback-vector clock; do skip "linux-enlight-xen-$t" "${why#vsrv: }"; done
+else
+  [ "$rc" = 0 ] && grep -q "^VSRV-RESULT ok" <<<"$result" && pass linux-enlight-xen-boots ||
+    fail linux-enlight-xen-boots "status '$rc', '${result:-no result}'"
+  grep -aq 'Hypervisor detected: Xen HVM' xen.log && grep -aq 'Xen version 4\.16\.' xen.log &&
+    pass linux-enlight-xen-detected || fail linux-enlight-xen-detected "Linux did not detect Xen HVM"
+  grep -aq 'Xen HVM callback vector for event delivery is enabled' xen.log &&
+    pass linux-enlight-xen-callback-vector ||
+    fail linux-enlight-xen-callback-vector "no callback vector: $(grep -a -i 'callback' xen.log | head -n 2)"
+  grep -q 'clock=xen' <<<"$result" && pass linux-enlight-xen-clock ||
+    fail linux-enlight-xen-clock "clock source: '${result:-none}'"
+fi
 
 boot none
 [ "$rc" = 0 ] && grep -q "^VSRV-RESULT ok" <<<"$result" && pass linux-enlight-none-boots ||

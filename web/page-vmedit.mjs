@@ -90,7 +90,7 @@ export async function viewVmEdit(name) {
     undo_disks: select(['off', 'keep', 'commit', 'discard'], vm.undo_disks),
     autostart: checkbox(vm.autostart),
     display: select(['none', 'bochs'], vm.display || 'none'),
-    enlightenments: select(['kvm', 'hyperv', 'none'], vm.enlightenments || 'kvm'),
+    enlightenments: select(['kvm', 'hyperv', 'xen', 'none'], vm.enlightenments || 'kvm'),
     balloon: checkbox(!!vm.balloon),
     mem_merge: checkbox(!!vm.mem_merge),
   };
@@ -126,7 +126,7 @@ export async function viewVmEdit(name) {
     field('undo_disks', 'Undo disks', el.undo_disks),
     field('autostart', 'Start with the server', el.autostart),
     field('display', 'Display', el.display, 'bochs: a graphical console (VNC in the browser)'),
-    field('enlightenments', 'Enlightenments', el.enlightenments, 'hyperv for Windows, kvm for Linux'),
+    field('enlightenments', 'Enlightenments', el.enlightenments, 'hyperv for Windows, kvm for Linux, xen for guests built for Xen'),
     field('balloon', 'Memory balloon', el.balloon, 'the guest can give memory back'),
     field('mem_merge', 'Share identical memory (KSM)', el.mem_merge, 'saves memory; lets guests time each other'),
     cl.el, dl.el, nl.el,

@@ -102,7 +102,7 @@ int run_parse_enlightenments(const char *s, struct vm_config *c)
 	enum x86_enlight e;
 
 	if (x86_enlight_parse(s, &e)) {
-		vsrv_log("--enlightenments %s: expected kvm, hyperv or none", s);
+		vsrv_log("--enlightenments %s: expected kvm, hyperv, xen or none", s);
 		return -EINVAL;
 	}
 	c->enlightenments = e;

@@ -612,8 +612,8 @@ static const struct opt vm_opts[] = {
 	  "or none (default: bochs with a firmware)", (const char *const[]){ "none", "bochs", NULL },
 	  false },
 	{ "enlightenments", 0, OPT_CHOICE, "E", "the paravirtual interfaces offered: kvm, hyperv "
-	  "(for Windows) or none (default: hyperv with --os-type windows, else kvm)",
-	  (const char *const[]){ "kvm", "hyperv", "none", NULL }, false },
+	  "(for Windows), xen (for guests built for Xen) or none (default: hyperv with --os-type "
+	  "windows, else kvm)", (const char *const[]){ "kvm", "hyperv", "xen", "none", NULL }, false },
 	{ "undo-disks", 0, OPT_CHOICE, "MODE", "off, or run writable VHD disks on undo disks and, when "
 	  "the VM ends, keep, commit or discard them", (const char *const[]){ "off", "keep", "commit",
 	  "discard", NULL }, false },

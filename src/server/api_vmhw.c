@@ -5,7 +5,7 @@
  * memory balloon: on by default for every new VM, whatever its os_type: it costs nothing to
  * a guest without a driver, Linux has one built in and Windows gets one from virtio-win;
  * the server then sets the VM's memory target, api_balloon.c), "enlightenments" (the
- * paravirtual interfaces, `vsrv run --enlightenments`: kvm, hyperv, none; not set: hyperv
+ * paravirtual interfaces, `vsrv run --enlightenments`: kvm, hyperv, xen, none; not set: hyperv
  * for os_type windows, kvm otherwise), "mem_merge" (KSM for its RAM, off unless asked for:
  * shared pages let guests time each other), "memory_min_mib" and "memory_buffer_pct" (dynamic
  * memory, dynmem.h: the floor the server balloons the running guest down to, its memory_mib
@@ -49,7 +49,7 @@ const char *const vmhw_os_types[] = { "linux", "windows", "legacy", NULL };
 const char *const vmhw_nic_models[] = { "virtio", "e1000", NULL };
 const char *const vmhw_cd_buses[] = { "virtio-scsi", "ahci", "ide", NULL };
 const char *const vmhw_displays[] = { "none", "bochs", NULL };
-const char *const vmhw_enlightenments[] = { "kvm", "hyperv", "none", NULL };
+const char *const vmhw_enlightenments[] = { "kvm", "hyperv", "xen", "none", NULL };
 static const char *const boot_devices[] = { "cdrom", "disk", "net", NULL };
 
 /* Set key of every object of array a to val where it is not given. */

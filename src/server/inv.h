@@ -283,7 +283,7 @@ struct inv_vm_hw {
 	char os_type[16];
 	bool balloon;
 	char display[8];            /* none, bochs; "": by the firmware (migration 9) */
-	char enlightenments[8];     /* kvm, hyperv, none; "": by the os_type (migration 10) */
+	char enlightenments[8];     /* kvm, hyperv, xen, none; "": by the os_type (migration 10) */
 	bool mem_merge;             /* KSM for its RAM: `vsrv run --mem-merge on` (migration 10) */
 	/* dynamic memory (dynmem.h, migration 12): the floor the server never balloons it
 	 * below, 0 for its memory_mib (dynamic memory off), and the free memory its guest

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arch/x86/enlight.h"
 #include "arch/x86/firmware.h"
 #include "devices/virtio/devstate.h"
 #include "util/log.h"
@@ -391,6 +392,8 @@ static int final_round(struct migration *m, double *t_stop)
 	if (!ret)
 		ret = mstream_send(m->fd, MIGRATE_FR_DEVICES, 0, s->devices,
 				   savestate_devices_len(s->devices->n));
+	if (!ret && s->config.enlightenments == X86_ENLIGHT_XEN)
+		ret = mstream_send(m->fd, MIGRATE_FR_XEN, 0, &s->xen, sizeof(s->xen));
 	/* the firmware layout and its UEFI variables (vm_save_collect: x86_firmware_save) */
 	if (!ret && s->has_fw)
 		ret = mstream_send2(m->fd, MIGRATE_FR_FIRMWARE, 0, &s->fw, sizeof(s->fw),

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arch/x86/enlight.h"
+
 #include "vmm/migrate_disk.h"
 #include "vmm/vm.h"
 
@@ -534,6 +536,9 @@ static int rx_body(struct rx *x, struct savestate *s, struct migrate_end *end)
 	if (!ret)
 		ret = rx_section(x, MIGRATE_FR_DEVICES, 0, s->devices,
 				 savestate_devices_len(s->config.nr_devs), "the devices' state");
+	if (!ret && s->config.enlightenments == X86_ENLIGHT_XEN)
+		ret = rx_section(x, MIGRATE_FR_XEN, 0, &s->xen, sizeof(s->xen),
+				 "the Xen platform's state");
 	if (!ret && (x->flags & MIGRATE_FLAG_FIRMWARE))
 		ret = rx_firmware(x, s);
 	if (!ret)

@@ -40,6 +40,7 @@ enum migrate_frame {
 	 * the save file's section: after DEVICES, before DEVMEM, exactly when the stream
 	 * header has MIGRATE_FLAG_FIRMWARE */
 	MIGRATE_FR_FIRMWARE = SAVESTATE_SEC_FIRMWARE,
+	MIGRATE_FR_XEN     = SAVESTATE_SEC_XEN,  /* a Xen VM's: after DEVICES */
 	MIGRATE_FR_PAGES   = 16,  /* u32 count, u32 0, u64 page[count] ascending, the pages */
 	MIGRATE_FR_END     = 17,  /* struct migrate_end */
 	MIGRATE_FR_GO      = 18,  /* empty: the source ends its VM, the destination runs on */

@@ -153,6 +153,13 @@ static const struct rule rules[] = {
 	 * maps only memory the VMM already has */
 	IOCTL(G_KVM, KVM_SET_USER_MEMORY_REGION), IOCTL(G_KVM, KVM_GET_DIRTY_LOG),
 	IOCTL(G_MIGRATE, KVM_CLEAR_DIRTY_LOG),
+	/* --enlightenments xen: the guest's hypercalls set the shared info page, the upcall
+	 * vector, vcpu_info and timer ports, and raise event channels (arch/x86/xen.c); a
+	 * restore or an incoming migration sets them again */
+	IOCTL(G_KVM, KVM_XEN_HVM_SET_ATTR), IOCTL(G_KVM, KVM_XEN_VCPU_SET_ATTR),
+	IOCTL(G_KVM, KVM_XEN_HVM_EVTCHN_SEND),
+	/* ... and a save reads KVM's Xen timers and runstate times */
+	IOCTL(G_KVM, KVM_XEN_VCPU_GET_ATTR),
 	/* the terminal (serial on stdio: raw mode and back) and TAP offloads the guest picks */
 	IOCTL(G_KVM, TCGETS), IOCTL(G_KVM, TCSETS), IOCTL(G_KVM, TCSETSW), IOCTL(G_KVM, TCSETSF),
 	IOCTL(G_KVM, TIOCGWINSZ), IOCTL(G_KVM, FIONREAD), IOCTL(G_KVM, FIONBIO),

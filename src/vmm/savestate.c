@@ -16,6 +16,7 @@
 
 #include "arch/x86/enlight.h"
 #include "arch/x86/firmware.h"
+#include "arch/x86/xen.h"
 #include "util/log.h"
 #include "vmm/savestate_file.h"
 #include "vmm/savestate_map.h"
@@ -55,6 +56,11 @@ int vm_save_collect(struct vm *vm, struct savestate *s, char *err, size_t errlen
 			snprintf(err, errlen, "cannot save vCPU %u: %s", i, strerror(-ret));
 			return ret;
 		}
+	}
+	/* the Xen platform (after the vCPUs: their last exits are complete) */
+	if (vm->xen && (ret = x86_xen_save(vm->xen, &s->xen))) {
+		snprintf(err, errlen, "cannot save the Xen platform: %s", strerror(-ret));
+		return ret;
 	}
 	serial_save(vm->serial, &s->legacy.serial);
 	rtc_save(vm->rtc, &s->legacy.rtc);
@@ -507,6 +513,22 @@ int vm_restore_state(struct vm *vm, const struct savestate *s, const char *label
 		vsrv_log("%s: the saved state of the virtio devices is refused: %s", label,
 			 strerror(-ret));
 		return ret;
+	}
+	/* The Xen platform after the KVM clock (its timers count on it) and with guest memory
+	 * in place (KVM writes the wall clock into the shared info page). */
+	if (vm->xen) {
+		const char *why = "";
+
+		ret = x86_xen_state_check(&s->xen, vm->nr_vcpus, vm->mem, &why);
+		if (ret) {
+			vsrv_log("%s: %s", label, why);
+			return ret;
+		}
+		ret = x86_xen_restore(vm->xen, &s->xen);
+		if (ret) {
+			vsrv_log("%s: KVM refused the Xen platform's state", label);
+			return ret;
+		}
 	}
 	return 0;
 }

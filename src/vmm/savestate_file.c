@@ -22,6 +22,7 @@ _Static_assert(sizeof(struct file_hdr) == 64, "file header is 64 bytes");
 _Static_assert(sizeof(struct sec_hdr) == 32, "section header is 32 bytes");
 /* A change of the FIRMWARE section's layout takes a new SAVESTATE_FW_VERSION. */
 _Static_assert(sizeof(struct savestate_firmware) == 640, "FIRMWARE version 1 is 640 bytes");
+_Static_assert(sizeof(struct x86_xen_state) == 20000, "XEN version 1 is 20,000 bytes");
 
 #define IOV_BATCH   512
 #define IO_CHUNK    (8u << 20)   /* bytes per writev / read */
@@ -324,7 +325,7 @@ int savestate_write(int fd, const struct savestate *s, const uint8_t *mem,
 	memcpy(fh.magic, SAVESTATE_MAGIC, 8);
 	fh.layout = savestate_layout();
 	fh.nr_sections = 5 + s->config.nr_cpus + (s->has_fw ? 1 : 0) + (s->run ? 1 : 0) +
-			 s->nr_devmem;
+			 s->nr_devmem + (s->config.enlightenments == X86_ENLIGHT_XEN ? 1 : 0);
 	fh.created = (uint64_t)time(NULL);
 	fh.crc = crc(0, &fh, offsetof(struct file_hdr, crc));
 	ret = write_all(fd, &fh, sizeof(fh));
@@ -340,6 +341,8 @@ int savestate_write(int fd, const struct savestate *s, const uint8_t *mem,
 	if (!ret)
 		ret = savestate_write_section(fd, SAVESTATE_SEC_DEVICES, 0, s->devices,
 				    devices_len(s->devices->n), &off);
+	if (!ret && s->config.enlightenments == X86_ENLIGHT_XEN)
+		ret = savestate_write_section(fd, SAVESTATE_SEC_XEN, 0, &s->xen, sizeof(s->xen), &off);
 	if (!ret && s->has_fw)
 		ret = write_firmware(fd, s, &off);
 	if (!ret && s->run)
@@ -448,7 +451,7 @@ static int check_config(const struct savestate_config *c, const char **why)
 		return *why = "the memory size is out of range", -EINVAL;
 	if (c->nr_devs > VDEVS_MAX || c->has_pci > 1)
 		return *why = "the device table is out of range", -EINVAL;
-	if (c->enlightenments > X86_ENLIGHT_NONE)
+	if (c->enlightenments > X86_ENLIGHT_LAST)
 		return *why = "the enlightenments are unknown", -EINVAL;
 	for (uint32_t i = 0; i < c->nr_devs; i++)
 		if (!device_kind_by_id(c->dev[i].kind) || c->dev[i].on_pci > 1)
@@ -498,6 +501,8 @@ int savestate_check(const struct savestate *s, const char **why)
 		ret = check_legacy(&s->legacy, why);
 	if (!ret)
 		ret = check_devices(&s->config, s->devices, why);
+	if (!ret && s->config.enlightenments == X86_ENLIGHT_XEN)
+		ret = x86_xen_state_check(&s->xen, s->config.nr_cpus, NULL, why);
 	if (!ret && s->has_fw > 1)
 		return *why = "the firmware flag is out of range", -EINVAL;
 	if (!ret && s->has_fw) {
@@ -679,7 +684,7 @@ int savestate_read(int fd, struct savestate **out, const char **why)
 	struct sec_hdr h;
 	struct stat st;
 	uint64_t off = sizeof(fh), fsize;
-	uint32_t nfw = 0, nrun = 0;
+	uint32_t nfw = 0, nrun = 0, base;
 	int ret;
 
 	*why = "";
@@ -707,8 +712,9 @@ int savestate_read(int fd, struct savestate **out, const char **why)
 	ret = check_config(&cfg, why);
 	if (ret)
 		goto err;
-	if (fh.nr_sections < 5 + cfg.nr_cpus ||
-	    fh.nr_sections - (5 + cfg.nr_cpus) > cfg.nr_devs + 2)
+	/* the sections every file of this configuration has (XEN: a Xen VM's) */
+	base = 5 + cfg.nr_cpus + (cfg.enlightenments == X86_ENLIGHT_XEN ? 1 : 0);
+	if (fh.nr_sections < base || fh.nr_sections - base > cfg.nr_devs + 2)
 		BAD("the section count does not match the vCPU and device counts");
 	ret = savestate_alloc(cfg.nr_cpus, &s);
 	if (ret)
@@ -731,15 +737,20 @@ int savestate_read(int fd, struct savestate **out, const char **why)
 				   devices_len(cfg.nr_devs), &h, why);
 	if (!ret)
 		ret = check_devices(&cfg, s->devices, why);
+	if (!ret && cfg.enlightenments == X86_ENLIGHT_XEN)
+		ret = read_section(fd, fsize, &off, SAVESTATE_SEC_XEN, 0, &s->xen, sizeof(s->xen),
+				   &h, why);
+	if (!ret && cfg.enlightenments == X86_ENLIGHT_XEN)
+		ret = x86_xen_state_check(&s->xen, cfg.nr_cpus, NULL, why);
 	if (!ret)
 		ret = read_firmware(fd, fsize, &off, s, &nfw, why);
-	if (!ret && fh.nr_sections - (5 + cfg.nr_cpus) - nfw > 0)
+	if (!ret && fh.nr_sections - base - nfw > 0)
 		ret = savestate_read_run_at(fd, fsize, &off, s, &nrun, why);
 	nfw += nrun;
-	if (!ret && fh.nr_sections - (5 + cfg.nr_cpus) - nfw > cfg.nr_devs)
+	if (!ret && fh.nr_sections - base - nfw > cfg.nr_devs)
 		BAD("the section count does not match the vCPU and device counts");
 	if (!ret)
-		ret = read_devmem_hdrs(fd, fsize, &off, fh.nr_sections - (5 + cfg.nr_cpus) - nfw,
+		ret = read_devmem_hdrs(fd, fsize, &off, fh.nr_sections - base - nfw,
 				       s, why);
 	if (!ret)
 		ret = read_memory_hdr(fd, fsize, off, s, why);

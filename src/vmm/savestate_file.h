@@ -15,6 +15,7 @@
 #include <sys/uio.h>
 
 #include "arch/x86/cpu_state.h"
+#include "arch/x86/xen.h"
 #include "devices/acpi_pm.h"
 #include "devices/debug_exit.h"
 #include "devices/fw_cfg.h"
@@ -52,6 +53,9 @@ enum savestate_section {
 	/* The VM's configuration as `vsrv run` arguments (vmm/savestate_run.h). At most one,
 	 * after FIRMWARE (or DEVICES) and before DEVMEM; absent in files written before it. */
 	SAVESTATE_SEC_RUN      = 9,
+	/* A VM with --enlightenments xen (CONFIG says so): struct x86_xen_state
+	 * (arch/x86/xen.h), right after DEVICES; absent for any other VM. */
+	SAVESTATE_SEC_XEN      = 10,
 };
 #define SAVESTATE_DEVMEM_MAX (256ULL << 20) /* bytes of one device's memory */
 
@@ -133,6 +137,8 @@ struct savestate {
 	struct x86_vcpu_state *vcpus;
 	struct savestate_legacy legacy;
 	struct vm_devices_state *devices;
+	/* The Xen platform (config.enlightenments X86_ENLIGHT_XEN only). */
+	struct x86_xen_state xen;
 	/* memory (read side): the section's header, bitmap and where the pages start */
 	struct savestate_mem_hdr mem;
 	uint8_t *bitmap;
@@ -205,7 +211,8 @@ int savestate_load_devmem(int fd, const struct savestate *s, uint32_t k, uint8_t
 /* The checks savestate_read makes on the sections but memory, for a state that came
  * another way (a migration stream, vmm/migrate_stream.h): s->config's ranges, the vCPUs'
  * MSR counts, the legacy devices' indices, DEVICES against CONFIG, FIRMWARE (when has_fw:
- * savestate_check_firmware, fw_vars set). 0 or -EINVAL and *why
+ * savestate_check_firmware, fw_vars set), XEN (for a Xen VM: x86_xen_state_check but the
+ * addresses, which the restore checks against its RAM). 0 or -EINVAL and *why
  * (a static string). savestate_check_config checks CONFIG alone. */
 int savestate_check(const struct savestate *s, const char **why);
 int savestate_check_config(const struct savestate_config *c, const char **why);

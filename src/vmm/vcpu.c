@@ -19,6 +19,7 @@
 #include "arch/x86/boot.h"
 #include "arch/x86/cpu_state.h"
 #include "arch/x86/tables.h"
+#include "arch/x86/xen.h"
 #include "util/log.h"
 #include "vmm/vm.h"
 
@@ -126,6 +127,9 @@ int vcpu_create(struct vm *vm, unsigned id, struct vcpu **out)
 	if ((ret = x86_cpuid_set(v->fd, vm->cpuid, vm->hv_cpuid, vm->cfg->enlightenments, id,
 				 vm->cfg->nr_cpus)) < 0)
 		goto err;
+	what = "KVM_XEN_VCPU_SET_ATTR (--enlightenments xen)";
+	if (vm->xen && (ret = x86_xen_vcpu_config(v->fd, vm->xen->host.caps, id)) < 0)
+		goto err;
 	what = "LAPIC set-up";
 	if ((ret = setup_lapic(v)) < 0)
 		goto err;
@@ -216,6 +220,11 @@ static bool handle_exit(struct vcpu *v)
 	case KVM_EXIT_HYPERV:            /* --enlightenments hyperv: what KVM leaves to us */
 		x86_hyperv_exit(r);
 		return true;
+	case KVM_EXIT_XEN:               /* --enlightenments xen: the hypercalls KVM leaves */
+		if (!vm->xen)
+			break;
+		x86_xen_exit(vm->xen, v->id, r);
+		return true;
 	default:
 		break;
 	}
@@ -290,6 +299,9 @@ static void *vcpu_thread(void *arg)
 			park(v);
 			continue;
 		}
+		/* Xen attributes another vCPU's hypercall asked for (it kicked us). */
+		if (v->vm->xen)
+			x86_xen_vcpu_sync(v->vm->xen, v->id);
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				v->run->immediate_exit = 0;
@@ -340,7 +352,7 @@ int vcpu_start(struct vcpu *v)
 	ret = -pthread_create(&v->thread, NULL, vcpu_thread, v);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (!ret)
-		v->started = true;
+		__atomic_store_n(&v->started, true, __ATOMIC_RELEASE); /* vcpu_kick reads it */
 	return ret;
 }
 
@@ -361,6 +373,13 @@ void vcpu_pause(struct vcpu *v)
 	__atomic_store_n(&v->pause, 1, __ATOMIC_RELEASE);
 	if (v->started)
 		pthread_kill(v->thread, kick_signal());
+}
+
+void vcpu_kick(struct vcpu *v)
+{
+	if (__atomic_load_n(&v->started, __ATOMIC_ACQUIRE))
+		pthread_kill(v->thread, kick_signal());
+	/* (a thread that has left is not kicked: vm_run calls x86_xen_stop_kicks first) */
 }
 
 void vcpu_resume(struct vcpu *v)

@@ -17,7 +17,7 @@ struct vcpu {
 	int fd;
 	struct kvm_run *run;  /* mmap of vm->run_size bytes */
 	pthread_t thread;
-	bool started;         /* main thread only */
+	bool started;         /* written by the main thread; vcpu_kick reads it atomically */
 	int stop;             /* atomic: set by vcpu_stop */
 	int pause;            /* atomic: set by vcpu_pause, cleared by vcpu_resume */
 	unsigned resumes;     /* atomic: vcpu_resume calls; a parked thread leaves on a change */
@@ -43,6 +43,11 @@ int vcpu_start(struct vcpu *v);
 
 /* Ask the thread to leave its loop and kick it out of KVM_RUN. Any thread but its own. */
 void vcpu_stop(struct vcpu *v);
+
+/* Make the thread leave KVM_RUN once and go on (it then does what was asked of it before it
+ * runs the guest again: arch/x86/xen.h's pending attributes). Any thread; nothing before
+ * vcpu_start. */
+void vcpu_kick(struct vcpu *v);
 
 /* Wait for the thread after vcpu_stop. */
 void vcpu_join(struct vcpu *v);

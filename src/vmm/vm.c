@@ -15,6 +15,7 @@
 #include "arch/x86/boot.h"
 #include "arch/x86/firmware.h"
 #include "arch/x86/tables.h"
+#include "arch/x86/xen.h"
 #include "devices/acpi_pm.h"
 #include "devices/debug_exit.h"
 #include "devices/i8042.h"
@@ -294,6 +295,8 @@ static int level_vcpus_init(struct vm *vm)
 	unsigned i;
 	int ret;
 
+	if (vm->cfg->enlightenments == X86_ENLIGHT_XEN && (ret = x86_xen_vm_init(vm)) < 0)
+		return ret;
 	for (i = 0; i < vm->cfg->nr_cpus; i++) {
 		ret = vcpu_create(vm, i, &vm->vcpus[i]);
 		if (ret < 0)
@@ -321,6 +324,7 @@ static void level_vcpus_exit(struct vm *vm)
 	vm->cpuid = NULL;
 	free(vm->hv_cpuid);
 	vm->hv_cpuid = NULL;
+	x86_xen_vm_exit(vm);
 }
 
 /* The init levels, in order. */
@@ -498,6 +502,8 @@ int vm_run(struct vm *vm)
 	if (!ret && getenv("VSRV_STATS"))
 		vsrv_log("the vCPUs run"); /* bench/savestate.sh: restore to running */
 	code = ret < 0 ? ret : evloop_run(vm->loop);
+	if (vm->xen)
+		x86_xen_stop_kicks(vm->xen); /* no vCPU kicks another that is being joined */
 	for (i = 0; i < started; i++)
 		vcpu_stop(vm->vcpus[i]);
 	for (i = 0; i < started; i++)

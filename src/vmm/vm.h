@@ -107,6 +107,8 @@ struct debug_exit;
 struct acpi_pm;
 struct kvm_irq_routing;
 struct kvm_cpuid2;
+struct x86_xen;
+struct x86_xen_timers;
 struct x86_firmware;
 struct pci_host;
 struct input_router;
@@ -129,6 +131,9 @@ struct vm {
 	struct kvm_cpuid2 *cpuid;   /* KVM_GET_SUPPORTED_CPUID, fetched once (owned) */
 	struct kvm_cpuid2 *hv_cpuid; /* KVM_GET_SUPPORTED_HV_CPUID for --enlightenments hyperv,
 				      * fetched with the first vCPU (owned), else NULL */
+	struct x86_xen *xen;        /* --enlightenments xen: the Xen platform (arch/x86/xen.h),
+				     * created before the vCPUs (owned), else NULL */
+	struct x86_xen_timers *xen_timers; /* its host timers (arch/x86/xen_kvm.c), or NULL */
 
 	/* Interrupt plumbing (any thread, under irq_lock). */
 	pthread_mutex_t irq_lock;

@@ -200,10 +200,13 @@ try:
     r = cli("vm", "edit", "clivm", "--display", "none", "--enlightenments", "hyperv",
             "--mem-merge", "yes")
     js2 = req("GET", "/api/v1/vms/clivm")[1]
-    r2 = cli("vm", "edit", "clivm", "--enlightenments", "xen")
+    r2 = cli("vm", "edit", "clivm", "--enlightenments", "vmware")
     ok("cli-edit-display-enlightenments-ksm", r.returncode == 0 and js2["display"] == "none" and
        js2["enlightenments"] == "hyperv" and js2["mem_merge"] is True and r2.returncode != 0 and
        "--enlightenments" in r2.stderr, r.stdout + r.stderr + r2.stderr)
+    r = cli("vm", "edit", "clivm", "--enlightenments", "xen")
+    ok("cli-edit-enlightenments-xen", r.returncode == 0 and
+       req("GET", "/api/v1/vms/clivm")[1]["enlightenments"] == "xen", r.stdout + r.stderr)
     r = cli("vm", "create", "clibad", "--firmware", "bios", "--kernel", "hello.elf")
     ok("cli-create-firmware-with-kernel-refused", r.returncode != 0 and "kernel: not with firmware" in r.stderr,
        r.stdout + r.stderr)
@@ -261,7 +264,7 @@ try:
     ok("argv-enlightenments-hyperv", opt(argv2, "--enlightenments") == ["hyperv"] and
        "--mem-merge" not in argv2, str(argv2))
     st, js = req("PATCH", "/api/v1/vms/plain", {"enlightenments": "none", "mem_merge": True})
-    st2, js2 = req("PATCH", "/api/v1/vms/plain", {"enlightenments": "xen"})
+    st2, js2 = req("PATCH", "/api/v1/vms/plain", {"enlightenments": "vmware"})
     st3, js3 = req("PATCH", "/api/v1/vms/plain", {"mem_merge": "yes"})
     ok("enlightenments-and-mem-merge-set", st == 200 and js.get("enlightenments") == "none" and
        js.get("mem_merge") is True and st2 == 400 and "enlightenments" in msg(js2) and
@@ -269,6 +272,10 @@ try:
     st, argv = start_argv("plain")
     ok("argv-enlightenments-none-mem-merge", opt(argv, "--enlightenments") == ["none"] and
        opt(argv, "--mem-merge") == ["on"], str(argv))
+    st, js = req("PATCH", "/api/v1/vms/plain", {"enlightenments": "xen"})
+    st2, argv = start_argv("plain")
+    ok("enlightenments-xen", st == 200 and js.get("enlightenments") == "xen" and
+       opt(argv, "--enlightenments") == ["xen"], str((st, js, argv)))
     st, argv = start_argv("lin")
     ok("argv-patched-devices", opt(argv, "--net")[0].endswith(",model=e1000") and
        opt(argv, "--disk")[-1] == os.path.join(IMG, "disc.raw") + ",media=cdrom,bus=ahci", str(argv))

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "arch/x86/enlight.h"
+#include "arch/x86/xen.h"
 
 #define E(f, i, a, b, c, d) { .function = (f), .index = (i), .eax = (a), .ebx = (b), \
 			      .ecx = (c), .edx = (d) }
@@ -88,8 +89,11 @@ static void test_parse_and_name(void)
 	CHECK(!x86_enlight_parse("none", &e) && e == X86_ENLIGHT_NONE);
 	CHECK_EQ(x86_enlight_parse("Hyper-V", &e), -EINVAL);
 	CHECK_EQ(x86_enlight_parse("", &e), -EINVAL);
-	CHECK_EQ(x86_enlight_parse("xen", &e), -EINVAL);   /* not offered (yet) */
+	CHECK(!x86_enlight_parse("xen", &e) && e == X86_ENLIGHT_XEN);
+	CHECK_EQ(X86_ENLIGHT_XEN, 3);                      /* in saved states: never renumbered */
+	CHECK_EQ(x86_enlight_parse("Xen", &e), -EINVAL);
 	CHECK(!strcmp(x86_enlight_name(X86_ENLIGHT_HYPERV), "hyperv"));
+	CHECK(!strcmp(x86_enlight_name(X86_ENLIGHT_XEN), "xen"));
 	CHECK(!strcmp(x86_enlight_name((enum x86_enlight)7), "?"));
 }
 
@@ -172,6 +176,45 @@ out:
 	free(s);
 }
 
+/* xen: Xen's leaves 0x40000000-4 (signature, version, hypercall MSR, time subleaves 0-2 for
+ * KVM to fill, HVM leaf with this vCPU's id) and no KVM leaves anywhere: Linux takes the
+ * hypervisor whose signature comes at the highest base, and KVM's at 0x40000100 would win. */
+static void test_xen(void)
+{
+	struct kvm_cpuid2 *s = table(supported, sizeof(supported) / sizeof(supported[0])), *c = NULL;
+	const struct kvm_cpuid_entry2 *v;
+	unsigned k;
+
+	CHECK_EQ(x86_cpuid_build(s, NULL, X86_ENLIGHT_XEN, 3, 4, &c), 0);
+	if (!c)
+		goto out;
+	v = find(c, 0x40000000, 0);
+	CHECK(v && v->ebx == SIG("XenV") && v->ecx == SIG("MMXe") && v->edx == SIG("nVMM"));
+	CHECK(v && v->eax == 0x40000004);
+	CHECK_EQ(find(c, 0x40000001, 0)->eax, 4 << 16 | 16);
+	CHECK_EQ(find(c, 0x40000002, 0)->eax, 1);              /* one hypercall page */
+	CHECK_EQ(find(c, 0x40000002, 0)->ebx, 0x40000000);     /* its MSR */
+	for (k = 0; k < 3; k++) {
+		CHECK(find(c, 0x40000003, k) != NULL);
+		CHECK(find(c, 0x40000003, k)->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX);
+	}
+	CHECK_EQ(find(c, 0x40000004, 0)->eax, XEN_HVM_CPUID_VCPU_ID_PRESENT);
+	CHECK_EQ(find(c, 0x40000004, 0)->ebx, 3);              /* the vCPU id */
+	CHECK_EQ(count_range(c, 0x40000000, 0x4fffffff), 7);
+	for (k = 0; k < c->nent; k++)
+		CHECK(!is_kvm_sig(&c->entries[k]));
+	CHECK(find(c, 1, 0)->ecx & (1u << 31));                /* hypervisor */
+	CHECK_EQ(find(c, 1, 0)->ebx >> 24, 3);
+	CHECK(!memcmp(s->entries, supported, sizeof(supported)));
+	free(c);
+	c = NULL;
+	CHECK_EQ(x86_cpuid_build(s, NULL, X86_ENLIGHT_XEN, 0, 1, &c), 0);
+	CHECK(c && find(c, 0x40000004, 0)->ebx == 0);
+out:
+	free(c);
+	free(s);
+}
+
 /* What it refuses: hyperv without the host's table, a table without the vendor leaf or
  * with fewer than the leaves a Hyper-V guest needs, an unknown value. */
 static void test_refusals(void)
@@ -182,7 +225,7 @@ static void test_refusals(void)
 	CHECK_EQ(x86_cpuid_build(s, NULL, X86_ENLIGHT_HYPERV, 0, 1, &c), -EINVAL);
 	CHECK_EQ(x86_cpuid_build(s, novendor, X86_ENLIGHT_HYPERV, 0, 1, &c), -EINVAL);
 	CHECK_EQ(x86_cpuid_build(s, short_hv, X86_ENLIGHT_HYPERV, 0, 1, &c), -EINVAL);
-	CHECK_EQ(x86_cpuid_build(s, NULL, (enum x86_enlight)3, 0, 1, &c), -EINVAL);
+	CHECK_EQ(x86_cpuid_build(s, NULL, (enum x86_enlight)4, 0, 1, &c), -EINVAL);
 	CHECK(c == NULL);
 	free(short_hv);
 	free(novendor);
@@ -221,6 +264,7 @@ int main(void)
 	RUN(test_kvm);
 	RUN(test_none);
 	RUN(test_hyperv);
+	RUN(test_xen);
 	RUN(test_refusals);
 	return check_done();
 }

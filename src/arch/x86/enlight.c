@@ -1,5 +1,6 @@
 /* The CPUID each vCPU gets, with the paravirtual leaves of its enlightenments (enlight.h). */
 #include "arch/x86/enlight.h"
+#include "arch/x86/xen.h"
 
 #include <errno.h>
 #include <linux/kvm.h>
@@ -17,6 +18,8 @@ int x86_enlight_parse(const char *s, enum x86_enlight *out)
 		*out = X86_ENLIGHT_HYPERV;
 	else if (!strcmp(s, "none"))
 		*out = X86_ENLIGHT_NONE;
+	else if (!strcmp(s, "xen"))
+		*out = X86_ENLIGHT_XEN;
 	else
 		return -EINVAL;
 	return 0;
@@ -28,6 +31,7 @@ const char *x86_enlight_name(enum x86_enlight e)
 	case X86_ENLIGHT_KVM: return "kvm";
 	case X86_ENLIGHT_HYPERV: return "hyperv";
 	case X86_ENLIGHT_NONE: return "none";
+	case X86_ENLIGHT_XEN: return "xen";
 	}
 	return "?";
 }
@@ -178,17 +182,48 @@ static int add_hyperv(struct kvm_cpuid2 *c, unsigned max, const struct kvm_cpuid
 	return 0;
 }
 
+/* Xen's leaves (xen/include/public/arch-x86/cpuid.h) for vCPU id into c. */
+static void add_xen(struct kvm_cpuid2 *c, unsigned id)
+{
+	struct kvm_cpuid_entry2 *e = &c->entries[c->nent];
+	unsigned i;
+
+	memset(e, 0, 7 * sizeof(*e));
+	e[0].function = XEN_CPUID_BASE;
+	e[0].eax = XEN_CPUID_LAST;
+	memcpy(&e[0].ebx, "XenV", 4);
+	memcpy(&e[0].ecx, "MMXe", 4);
+	memcpy(&e[0].edx, "nVMM", 4);
+	e[1].function = XEN_CPUID_BASE + 1;
+	e[1].eax = XEN_VERSION_MAJOR << 16 | XEN_VERSION_MINOR;
+	e[2].function = XEN_CPUID_BASE + 2;
+	e[2].eax = 1;                        /* hypercall pages */
+	e[2].ebx = XEN_HYPERCALL_MSR;
+	/* Time: subleaf 0 TSC mode (0: default, not emulated), 1 and 2 the TSC scaling and
+	 * frequency KVM writes in when it sets the vCPU's TSC up. */
+	for (i = 0; i < 3; i++) {
+		e[3 + i].function = XEN_CPUID_BASE + 3;
+		e[3 + i].index = i;
+		e[3 + i].flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
+	}
+	e[6].function = XEN_CPUID_BASE + 4;
+	e[6].eax = XEN_HVM_CPUID_VCPU_ID_PRESENT;
+	e[6].ebx = id;
+	c->nent += 7;
+}
+
 int x86_cpuid_build(const struct kvm_cpuid2 *supported, const struct kvm_cpuid2 *hv,
 		    enum x86_enlight e, unsigned id, unsigned nr_cpus, struct kvm_cpuid2 **out)
 {
-	unsigned max = supported->nent + (hv ? hv->nent : 0) + 2, i;
+	unsigned max = supported->nent + (hv ? hv->nent : 0) + 7, i;
 	const struct kvm_cpuid_entry2 *kvm_leaves[2] = { NULL, NULL };
 	struct kvm_cpuid2 *c;
 	int ret;
 
 	if (e == X86_ENLIGHT_HYPERV && !hv)
 		return -EINVAL;
-	if (e != X86_ENLIGHT_KVM && e != X86_ENLIGHT_HYPERV && e != X86_ENLIGHT_NONE)
+	if (e != X86_ENLIGHT_KVM && e != X86_ENLIGHT_HYPERV && e != X86_ENLIGHT_NONE &&
+	    e != X86_ENLIGHT_XEN)
 		return -EINVAL;
 	c = calloc(1, sizeof(*c) + max * sizeof(c->entries[0]));
 	if (!c)
@@ -207,7 +242,9 @@ int x86_cpuid_build(const struct kvm_cpuid2 *supported, const struct kvm_cpuid2 
 		topology(&en, id, nr_cpus);
 		c->entries[c->nent++] = en;
 	}
-	if (e != X86_ENLIGHT_NONE && kvm_leaves[0]) {
+	if (e == X86_ENLIGHT_XEN)
+		add_xen(c, id);
+	else if (e != X86_ENLIGHT_NONE && kvm_leaves[0]) {
 		uint32_t base = e == X86_ENLIGHT_HYPERV ? HV_KVM_LEAVES_BASE : 0x40000000u;
 		struct kvm_cpuid_entry2 v = *kvm_leaves[0];
 

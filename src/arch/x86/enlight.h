@@ -7,6 +7,12 @@
  *           timing, VP index, APIC assist, reference time counter and TSC page, SynIC and
  *           synthetic timers, frequencies, TLB flush and IPI hypercalls, ...), and KVM's own
  *           leaves moved to 0x40000100 where Linux still finds them. For Windows.
+ *   xen     the Xen HVM platform (arch/x86/xen.h, KVM_CAP_XEN_HVM): Xen's leaves at
+ *           0x40000000 ("XenVMMXenVMM", version, hypercall page MSR 0x40000000, time, HVM
+ *           with the vCPU id), shared info, vcpu_info pvclock, event channels with the
+ *           callback vector, timers; for guests built for Xen (Linux's CONFIG_XEN_PVHVM).
+ *           KVM's own leaves are not offered: Linux picks the hypervisor whose leaves come
+ *           last (0x40000100 would beat Xen's) and would then not look at Xen's.
  *   none    no hypervisor leaves at all (the hypervisor bit in leaf 1 stays).
  * The CPUID a vCPU gets is built by x86_cpuid_build (a pure function: tests/unit/
  * test_enlight.c checks it against KVM's tables) and set by x86_cpuid_set (cpuid.c). */
@@ -23,7 +29,9 @@ enum x86_enlight {
 	X86_ENLIGHT_KVM = 0,
 	X86_ENLIGHT_HYPERV = 1,
 	X86_ENLIGHT_NONE = 2,
+	X86_ENLIGHT_XEN = 3,
 };
+#define X86_ENLIGHT_LAST X86_ENLIGHT_XEN
 
 /* Hyper-V CPUID bits vsrv looks at (Hyper-V TLFS 6.0, "Feature and interface discovery"). */
 #define HV_CPUID_VENDOR       0x40000000u
@@ -39,7 +47,7 @@ enum x86_enlight {
 #define HV_CPUID_MIN_LEAVES   0x40000005u /* the least a Hyper-V guest accepts */
 #define HV_KVM_LEAVES_BASE    0x40000100u /* where KVM's leaves go beside Hyper-V's */
 
-/* "kvm", "hyperv" or "none" into *out. 0 or -EINVAL. */
+/* "kvm", "hyperv", "xen" or "none" into *out. 0 or -EINVAL. */
 int x86_enlight_parse(const char *s, enum x86_enlight *out);
 
 /* The name of e ("kvm", ...); "?" for a value out of range. Static string. */
@@ -54,7 +62,9 @@ int x86_hv_cpuid_get(int kvm_fd, int vcpu_fd, struct kvm_cpuid2 **out);
  * consistent topology (one package, one core per vCPU, one thread per core, APIC id = id),
  * the hypervisor bit, and the leaves of e: for X86_ENLIGHT_HYPERV, hv (the host's
  * KVM_GET_SUPPORTED_HV_CPUID, required) without the synthetic debugger and enlightened VMCS
- * (vsrv offers neither), with the vendor "Microsoft Hv". *out is the caller's (free()).
+ * (vsrv offers neither), with the vendor "Microsoft Hv"; for X86_ENLIGHT_XEN Xen's leaves
+ * 0x40000000-4 (arch/x86/xen.h: leaf 3's subleaves 0-2 for KVM to fill in its TSC figures,
+ * leaf 4 with vCPU id = id) and no KVM leaves. *out is the caller's (free()).
  * 0, -EINVAL (hyperv without hv, a table without the vendor leaf, more than room) or
  * -ENOMEM. Reads its inputs only. */
 int x86_cpuid_build(const struct kvm_cpuid2 *supported, const struct kvm_cpuid2 *hv,
