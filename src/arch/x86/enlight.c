@@ -124,8 +124,7 @@ static bool is_hv_range(uint32_t f)
 	return f >= 0x40000000u && f <= 0x4fffffffu;
 }
 
-/* KVM's signature leaf moved to base (0x40000000 or 0x40000100): "KVMKVMKVM", the highest
- * KVM leaf. */
+/* KVM's signature leaf at base: "KVMKVMKVM", the highest KVM leaf. */
 static void kvm_vendor(struct kvm_cpuid_entry2 *e, uint32_t base)
 {
 	e->function = base;
@@ -145,7 +144,7 @@ static int add_hyperv(struct kvm_cpuid2 *c, unsigned max, const struct kvm_cpuid
 	for (i = 0; i < hv->nent; i++) {
 		struct kvm_cpuid_entry2 e = hv->entries[i];
 
-		if (e.function < HV_CPUID_VENDOR || e.function >= HV_KVM_LEAVES_BASE)
+		if (e.function < HV_CPUID_VENDOR || e.function >= HV_LEAVES_END)
 			continue;    /* the synthetic debugger's 0x40000080.. leaves, and others */
 		if (e.function >= HV_CPUID_SYNDBG_FIRST && e.function <= HV_CPUID_SYNDBG_LAST)
 			continue;
@@ -232,7 +231,9 @@ int x86_cpuid_build(const struct kvm_cpuid2 *supported, const struct kvm_cpuid2 
 		struct kvm_cpuid_entry2 en = supported->entries[i];
 
 		if (is_hv_range(en.function)) {
-			/* KVM's own leaves: kept for kvm, moved for hyperv, dropped for none */
+			/* KVM's own leaves: kept for kvm, dropped for the others (Linux takes the
+			 * hypervisor whose signature sits at the highest base: KVM's at 0x40000100
+			 * would beat Hyper-V's and Xen's at 0x40000000) */
 			if (en.function == 0x40000000u)
 				kvm_leaves[0] = &supported->entries[i];
 			else if (en.function == 0x40000001u)
@@ -244,8 +245,8 @@ int x86_cpuid_build(const struct kvm_cpuid2 *supported, const struct kvm_cpuid2 
 	}
 	if (e == X86_ENLIGHT_XEN)
 		add_xen(c, id);
-	else if (e != X86_ENLIGHT_NONE && kvm_leaves[0]) {
-		uint32_t base = e == X86_ENLIGHT_HYPERV ? HV_KVM_LEAVES_BASE : 0x40000000u;
+	else if (e == X86_ENLIGHT_KVM && kvm_leaves[0]) {
+		uint32_t base = 0x40000000u;
 		struct kvm_cpuid_entry2 v = *kvm_leaves[0];
 
 		kvm_vendor(&v, base);

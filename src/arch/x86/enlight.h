@@ -5,8 +5,9 @@
  *   hyperv  the Hyper-V ("Viridian") leaves at 0x40000000 ("Microsoft Hv") with the features
  *           the host's KVM implements in the kernel (KVM_GET_SUPPORTED_HV_CPUID: relaxed
  *           timing, VP index, APIC assist, reference time counter and TSC page, SynIC and
- *           synthetic timers, frequencies, TLB flush and IPI hypercalls, ...), and KVM's own
- *           leaves moved to 0x40000100 where Linux still finds them. For Windows.
+ *           synthetic timers, frequencies, TLB flush and IPI hypercalls, ...), without KVM's
+ *           own leaves (Linux would pick "KVMKVMKVM" at 0x40000100 over Hyper-V's). For
+ *           Windows, and Linux's Hyper-V guest code.
  *   xen     the Xen HVM platform (arch/x86/xen.h, KVM_CAP_XEN_HVM): Xen's leaves at
  *           0x40000000 ("XenVMMXenVMM", version, hypercall page MSR 0x40000000, time, HVM
  *           with the vCPU id), shared info, vcpu_info pvclock, event channels with the
@@ -45,7 +46,7 @@ enum x86_enlight {
 #define HV_FEAT_EDX_DEBUG_MSRS (1u << 11) /* 0x40000003 EDX: synthetic debugger MSRs */
 #define HV_ENL_EAX_EVMCS      (1u << 14)  /* 0x40000004 EAX: enlightened VMCS recommended */
 #define HV_CPUID_MIN_LEAVES   0x40000005u /* the least a Hyper-V guest accepts */
-#define HV_KVM_LEAVES_BASE    0x40000100u /* where KVM's leaves go beside Hyper-V's */
+#define HV_LEAVES_END         0x40000100u /* Hyper-V's leaves end below */
 
 /* "kvm", "hyperv", "xen" or "none" into *out. 0 or -EINVAL. */
 int x86_enlight_parse(const char *s, enum x86_enlight *out);
