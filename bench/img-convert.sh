@@ -8,8 +8,9 @@
 #     `vsrv img convert -O raw IMG /dev/null` versus `qemu-img convert -O raw` into its
 #     null-co driver (qemu-img cannot write to /dev/null), and `cat` of the raw file into
 #     /dev/null (the floor).
-#  3. The same source as a qcow2 (made by qemu-img: what users bring) converted to a dynamic
-#     VHD: `vsrv img convert -O vpc` (reading through libqcow) versus `qemu-img convert -O vpc`.
+#  3. The same source as a qcow2, a VMDK and a VHDX (made by qemu-img: what users bring)
+#     converted to a dynamic VHD: `vsrv img convert -O vpc` (reading through libqcow, libvmdk,
+#     libvhdi: two reader threads) versus `qemu-img convert -O vpc`.
 # Page cache warm for everyone (one untimed run of each first); `sync` between runs so that
 # writeback of one run does not land in the next. Temp files under $BENCH_TMP (default /tmp).
 # Each part runs quiet, then under each load of BENCH_CONTEND (bench/lib/contend.sh; default
@@ -164,20 +165,23 @@ for v in "${VARIANTS[@]}"; do
 done
 table "read dynamic VHD sequentially into a null target (median of $RUNS; ratio = peer / vsrv):"
 
-# 3. qcow2 (made by qemu-img from the same source) -> dynamic VHD
-QCOW=$DIR/src.qcow2
-"$QEMU_IMG" convert -f raw -O qcow2 "$SRC" "$QCOW"
-rm -f "$VHD" "$QVHD"
-"$VSRV" img convert -O vpc "$QCOW" "$VHD"; rm -f "$VHD"; sync
-"$QEMU_IMG" convert -O vpc "$QCOW" "$QVHD"; rm -f "$QVHD"; sync
-for v in "${VARIANTS[@]}"; do
-	under "$v"
-	convert_runs "$QCOW" vpc
-	contend_stop
-	report "time" "$(median 1 "${ours[@]}")" "$(median 1 "${peer[@]}")" s qemu-img
-	report "cpu time (user+sys)" "$(median 3 "${ours[@]}")" "$(median 3 "${peer[@]}")" s qemu-img
-	report "peak RSS" "$(median 2 "${ours[@]}")" "$(median 2 "${peer[@]}")" KiB qemu-img
+# 3. qcow2, VMDK and VHDX (made by qemu-img from the same source) -> dynamic VHD
+for sfmt in qcow2 vmdk vhdx; do
+	FSRC=$DIR/src.$sfmt
+	"$QEMU_IMG" convert -f raw -O "$sfmt" "$SRC" "$FSRC"
+	rm -f "$VHD" "$QVHD"
+	"$VSRV" img convert -O vpc "$FSRC" "$VHD"; rm -f "$VHD"; sync
+	"$QEMU_IMG" convert -O vpc "$FSRC" "$QVHD"; rm -f "$QVHD"; sync
+	for v in "${VARIANTS[@]}"; do
+		under "$v"
+		convert_runs "$FSRC" vpc
+		contend_stop
+		report "time" "$(median 1 "${ours[@]}")" "$(median 1 "${peer[@]}")" s qemu-img
+		report "cpu time (user+sys)" "$(median 3 "${ours[@]}")" "$(median 3 "${peer[@]}")" s qemu-img
+		report "peak RSS" "$(median 2 "${ours[@]}")" "$(median 2 "${peer[@]}")" KiB qemu-img
+	done
+	"$QEMU_IMG" compare -f "$sfmt" -F vpc "$FSRC" "$VHD" >/dev/null ||
+		{ echo "img-convert: vsrv's VHD differs from the $sfmt source" >&2; exit 1; }
+	table "convert $sfmt -> dynamic VHD (median of $RUNS; ratio = qemu-img / vsrv):"
+	rm -f "$FSRC"
 done
-"$QEMU_IMG" compare -f qcow2 -F vpc "$QCOW" "$VHD" >/dev/null ||
-	{ echo "img-convert: vsrv's VHD differs from the qcow2 source" >&2; exit 1; }
-table "convert qcow2 -> dynamic VHD (median of $RUNS; ratio = qemu-img / vsrv):"

@@ -53,6 +53,10 @@ void img_close(struct img *im);
  * 0 or -errno. */
 int img_read(struct img *im, void *buf, size_t len, uint64_t off);
 int img_write(struct img *im, const void *buf, size_t len, uint64_t off);
+/* How many threads may call img_read on im at once, want at most (>= 1): qcow2, VMDK and
+ * VHDX sources open their chain once more per extra reader (disk_parallel_reads); raw and
+ * VHD images say 1. Call before those threads start. */
+int img_readers(struct img *im, int want);
 /* Make every write durable. 0 or -errno. */
 int img_flush(struct img *im);
 /* Status of [off, off + len): *kind for the first byte and *pnum > 0 bytes from off with

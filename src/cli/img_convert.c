@@ -4,7 +4,10 @@
  * through the block layer's readers) into a new raw or VHD one, keeping it
  * sparse: ranges the source reports as holes/unallocated are never read, data chunks that
  * turn out to be all zeros are never written. A reader thread fills a small ring of 2 MiB
- * buffers while the main thread writes them, so reading and writing overlap.
+ * buffers while the main thread writes them, so reading and writing overlap; a source read
+ * through a library (qcow2, VMDK, VHDX: decoded cluster by cluster, so the reading is the
+ * work) gets CONV_READERS reader threads, each through its own library handles, filling
+ * the ring's slots out of order while the writer still takes them in order.
  * With -B PARENT the target is a differencing VHD over PARENT and only the sectors where
  * the source differs from the parent are written (as qemu-img convert -B). */
 #include "cli/img.h"
@@ -13,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -23,14 +27,20 @@
 
 #define CONV_CHUNK (2u << 20) /* bytes per job: one VHD block by default */
 #define CONV_NBUF 4           /* ring slots: 8 MiB of buffers in flight at most */
+/* Reader threads for a source read through a library. Each costs the library's caches once
+ * more (libqcow: 128 clusters, 8 MiB); 2 measured best (docs/architecture.md). */
+#define CONV_READERS 2
+_Static_assert(CONV_READERS < CONV_NBUF, "a slot for the writer besides one per reader");
 #define CONV_ZERO_GRAIN 4096  /* zero runs this large inside a data chunk are not written */
 
-enum conv_job_kind { JOB_DATA, JOB_ZERO, JOB_END, JOB_ERROR };
+/* JOB_SKIP: a chunk that read as zeros, for a target that reads as zeros already. */
+enum conv_job_kind { JOB_DATA, JOB_ZERO, JOB_SKIP, JOB_END, JOB_ERROR };
 
 struct conv_job {
 	enum conv_job_kind kind;
 	uint64_t off, len;
 	int err;
+	bool ready;              /* filled: the writer may take it */
 	void *buf;               /* CONV_CHUNK bytes, owned by the ring */
 	void *data;              /* the job's bytes: buf, or inside map */
 	void *map;               /* raw source: a read-only window of the file (or NULL) that
@@ -38,6 +48,9 @@ struct conv_job {
 	size_t maplen;
 };
 
+/* The ring: readers claim slots in source order (head) and fill them, in parallel when
+ * there are several; the writer takes them in the same order (tail) once each is ready, so
+ * the target is written as with one reader. */
 struct conv {
 	struct img *src, *dst;
 	bool dst_zero_init;      /* dst reads as zeros where nothing is written */
@@ -45,12 +58,19 @@ struct conv {
 	uint8_t *cmp;            /* backing: CONV_CHUNK bytes of dst's current content */
 	uint8_t *zeros;          /* backing: CONV_CHUNK zero bytes */
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	int waiting;             /* threads blocked in cond: signal only then */
+	pthread_cond_t space;    /* readers wait here for a free slot */
+	pthread_cond_t filled;   /* the writer waits here for the slot at tail */
+	int space_waiting;       /* readers blocked in space */
+	bool writer_waiting;     /* the writer is blocked in filled */
 	struct conv_job ring[CONV_NBUF];
-	unsigned head, tail;     /* produced / consumed counts */
-	bool stop;               /* writer failed: reader stops */
-	uint64_t read_bytes;     /* progress: bytes of the source done by the reader */
+	unsigned nreaders;
+	unsigned head, tail;     /* claimed / consumed counts */
+	bool stop;               /* writer done or failed: readers stop */
+	bool ended;              /* the END or an ERROR job is claimed: nothing more to hand out */
+	uint64_t cursor;         /* the next source offset to hand out */
+	uint64_t ext_end;        /* the end of the status extent the cursor is in */
+	enum img_kind ext_kind;  /* its kind */
+	uint64_t read_bytes;     /* progress: bytes of the source done */
 	bool src_map;            /* raw regular file: map windows instead of copying them */
 };
 
@@ -73,108 +93,125 @@ static int conv_map(struct conv *cv, struct conv_job *j, uint64_t off, uint64_t 
 	return 0;
 }
 
-/* Reader side: wait for a free slot. NULL when the writer asked to stop. */
-static struct conv_job *conv_slot_get(struct conv *cv)
+/* Mark j filled (lock held), waking the writer if it waits for exactly this one. */
+static void conv_publish(struct conv *cv, struct conv_job *j)
 {
-	struct conv_job *j = NULL;
+	j->ready = true;
+	if (cv->writer_waiting && j == &cv->ring[cv->tail % CONV_NBUF])
+		pthread_cond_signal(&cv->filled);
+}
 
-	pthread_mutex_lock(&cv->lock);
-	while (!cv->stop && cv->head - cv->tail == CONV_NBUF) {
-		cv->waiting++;
-		pthread_cond_wait(&cv->cond, &cv->lock);
-		cv->waiting--;
-	}
-	if (!cv->stop)
-		j = &cv->ring[cv->head % CONV_NBUF];
-	pthread_mutex_unlock(&cv->lock);
+/* The next slot in order (lock held, a slot free): claimed, not ready. */
+static struct conv_job *conv_take(struct conv *cv, enum conv_job_kind kind, uint64_t off,
+				  uint64_t len)
+{
+	struct conv_job *j = &cv->ring[cv->head++ % CONV_NBUF];
+
+	j->kind = kind;
+	j->off = off;
+	j->len = len;
+	j->err = 0;
+	j->ready = false;
+	j->map = NULL;
+	j->data = j->buf;
 	return j;
 }
 
-static void conv_slot_put(struct conv *cv)
+/* Reader side: claim the next data chunk to read, queueing on the way the jobs that need no
+ * reading (holes, the end, a status error). NULL when there is nothing more for this reader. */
+static struct conv_job *conv_claim(struct conv *cv)
 {
+	struct img *src = cv->src;
+	struct conv_job *j = NULL;
+
 	pthread_mutex_lock(&cv->lock);
-	cv->head++;
-	if (cv->waiting)
-		pthread_cond_broadcast(&cv->cond);
+	while (!cv->stop && !cv->ended) {
+		uint64_t off = cv->cursor, len;
+
+		if (cv->head - cv->tail == CONV_NBUF) {
+			cv->space_waiting++;
+			pthread_cond_wait(&cv->space, &cv->lock);
+			cv->space_waiting--;
+			continue;
+		}
+		if (off >= src->size) {
+			cv->ended = true;
+			conv_publish(cv, conv_take(cv, JOB_END, off, 0));
+			break;
+		}
+		if (off >= cv->ext_end) {
+			uint64_t n;
+			int r = img_status(src, off, src->size - off, true, &cv->ext_kind, &n, NULL);
+
+			if (r < 0) {
+				cv->ended = true;
+				j = conv_take(cv, JOB_ERROR, off, 0);
+				j->err = r;
+				conv_publish(cv, j);
+				j = NULL;
+				break;
+			}
+			cv->ext_end = off + n;
+		}
+		if (cv->ext_kind != IMG_DATA) {
+			/* Nothing to read. Only a target that does not start out zero needs to hear. */
+			if (cv->dst_zero_init)
+				__atomic_add_fetch(&cv->read_bytes, cv->ext_end - off, __ATOMIC_RELAXED);
+			else
+				conv_publish(cv, conv_take(cv, JOB_ZERO, off, cv->ext_end - off));
+			cv->cursor = cv->ext_end;
+			continue;
+		}
+		/* Chunks aligned to CONV_CHUNK, so VHD blocks are written whole. */
+		len = CONV_CHUNK - off % CONV_CHUNK;
+		if (len > cv->ext_end - off)
+			len = cv->ext_end - off;
+		cv->cursor = off + len;
+		j = conv_take(cv, JOB_DATA, off, len);
+		break;
+	}
 	pthread_mutex_unlock(&cv->lock);
+	return j;
 }
 
 static void *conv_reader(void *arg)
 {
 	struct conv *cv = arg;
-	struct img *src = cv->src;
-	uint64_t off = 0;
 	struct conv_job *j;
-	int r = 0;
 
-	while (off < src->size) {
-		enum img_kind kind;
-		uint64_t n, end;
+	while ((j = conv_claim(cv))) {
+		int r;
 
-		r = img_status(src, off, src->size - off, true, &kind, &n, NULL);
-		if (r < 0)
+		if (cv->src_map && j->len % VHD_SECTOR == 0)
+			r = conv_map(cv, j, j->off, j->len);
+		else
+			r = img_read(cv->src, j->buf, j->len, j->off);
+		if (r < 0) {
+			/* the writer reports it once it has written everything before it */
+			pthread_mutex_lock(&cv->lock);
+			j->kind = JOB_ERROR;
+			j->err = r;
+			cv->ended = true;
+			conv_publish(cv, j);
+			pthread_mutex_unlock(&cv->lock);
 			break;
-		end = off + n;
-		if (kind != IMG_DATA) {
-			/* Nothing to read. Only a target that does not start out zero needs to hear. */
-			if (!cv->dst_zero_init) {
-				j = conv_slot_get(cv);
-				if (!j)
-					return NULL;
-				j->kind = JOB_ZERO;
-				j->off = off;
-				j->len = n;
-				conv_slot_put(cv);
-			} else {
-				__atomic_add_fetch(&cv->read_bytes, n, __ATOMIC_RELAXED);
-			}
-			off = end;
-			continue;
 		}
-		while (off < end) {
-			/* Chunks aligned to CONV_CHUNK, so VHD blocks are written whole. */
-			uint64_t len = CONV_CHUNK - off % CONV_CHUNK;
-
-			if (len > end - off)
-				len = end - off;
-			j = conv_slot_get(cv);
-			if (!j)
-				return NULL;
-			j->map = NULL;
-			j->data = j->buf;
-			if (cv->src_map && len % VHD_SECTOR == 0)
-				r = conv_map(cv, j, off, len);
-			else
-				r = img_read(src, j->buf, len, off);
-			if (r < 0)
-				goto out;
-			j->off = off;
-			j->len = len;
-			if (cv->dst->vhd && len % VHD_SECTOR) {
-				/* The odd tail of a raw source: a VHD holds whole sectors. */
-				memset((uint8_t *)j->buf + len, 0, VHD_SECTOR - len % VHD_SECTOR);
-				j->len += VHD_SECTOR - len % VHD_SECTOR;
-			}
-			j->kind = img_is_zero(j->data, j->len) ? JOB_ZERO : JOB_DATA;
-			if (j->kind == JOB_ZERO && cv->dst_zero_init) {
-				if (j->map)
-					munmap(j->map, j->maplen);
-				__atomic_add_fetch(&cv->read_bytes, j->len, __ATOMIC_RELAXED);
-			} else {
-				conv_slot_put(cv);
-			}
-			off += len;
+		if (cv->dst->vhd && j->len % VHD_SECTOR) {
+			/* The odd tail of a raw source: a VHD holds whole sectors. */
+			memset((uint8_t *)j->buf + j->len, 0, VHD_SECTOR - j->len % VHD_SECTOR);
+			j->len += VHD_SECTOR - j->len % VHD_SECTOR;
 		}
+		if (img_is_zero(j->data, j->len)) {
+			j->kind = cv->dst_zero_init ? JOB_SKIP : JOB_ZERO;
+			if (j->kind == JOB_SKIP && j->map) {
+				munmap(j->map, j->maplen);
+				j->map = NULL;
+			}
+		}
+		pthread_mutex_lock(&cv->lock);
+		conv_publish(cv, j);
+		pthread_mutex_unlock(&cv->lock);
 	}
-out:
-	j = conv_slot_get(cv);
-	if (!j)
-		return NULL;
-	j->map = NULL;
-	j->kind = r < 0 ? JOB_ERROR : JOB_END;
-	j->err = r;
-	j->off = off;
-	conv_slot_put(cv);
 	return NULL;
 }
 
@@ -281,10 +318,19 @@ static int conv_write_sparse(struct img *dst, const uint8_t *buf, uint64_t len, 
 /* Writer side, on the calling thread. 0 or -errno (printed). */
 static int conv_run(struct conv *cv, struct img_progress *pg)
 {
-	pthread_t th;
+	pthread_t th[CONV_READERS];
 	uint64_t reported = 0;
-	int r = 0, i;
+	unsigned i, nth = 0;
+	int r = 0;
 
+	/* Several readers only where reading is the work (a library decoding the source
+	 * cluster by cluster); a raw or VHD source is read by one. */
+	cv->nreaders = cv->src->disk ? (unsigned)img_readers(cv->src, CONV_READERS) : 1;
+	/* The libraries allocate a cluster buffer per cache miss: with one malloc arena per
+	 * reader thread each arena's heap shrinks and grows again under it (three times the
+	 * page faults measured); a single arena keeps those pages. */
+	if (cv->nreaders > 1)
+		mallopt(M_ARENA_MAX, 1);
 	for (i = 0; i < CONV_NBUF; i++) {
 		if (posix_memalign(&cv->ring[i].buf, 4096, CONV_CHUNK)) {
 			r = -ENOMEM;
@@ -292,19 +338,27 @@ static int conv_run(struct conv *cv, struct img_progress *pg)
 		}
 	}
 	pthread_mutex_init(&cv->lock, NULL);
-	pthread_cond_init(&cv->cond, NULL);
-	r = -pthread_create(&th, NULL, conv_reader, cv);
-	if (r < 0)
-		goto out_free;
+	pthread_cond_init(&cv->space, NULL);
+	pthread_cond_init(&cv->filled, NULL);
+	for (; nth < cv->nreaders; nth++) {
+		r = -pthread_create(&th[nth], NULL, conv_reader, cv);
+		if (r < 0)
+			break;
+	}
+	if (nth == 0) {
+		img_err("convert: cannot start a reader thread: %s", strerror(-r));
+		goto out_destroy;
+	}
+	r = 0;
 	for (;;) {
 		struct conv_job *j;
 		uint64_t done;
 
 		pthread_mutex_lock(&cv->lock);
-		while (cv->head == cv->tail) {
-			cv->waiting++;
-			pthread_cond_wait(&cv->cond, &cv->lock);
-			cv->waiting--;
+		while (cv->head == cv->tail || !cv->ring[cv->tail % CONV_NBUF].ready) {
+			cv->writer_waiting = true;
+			pthread_cond_wait(&cv->filled, &cv->lock);
+			cv->writer_waiting = false;
 		}
 		j = &cv->ring[cv->tail % CONV_NBUF];
 		pthread_mutex_unlock(&cv->lock);
@@ -325,7 +379,9 @@ static int conv_run(struct conv *cv, struct img_progress *pg)
 				j->off, *vhd_errmsg() ? vhd_errmsg() : strerror(-r));
 			break;
 		}
-		if (cv->backing && j->kind == JOB_DATA)
+		if (j->kind == JOB_SKIP)
+			r = 0;
+		else if (cv->backing && j->kind == JOB_DATA)
 			r = conv_write_diff(cv, j->data, j->off, j->len);
 		else if (cv->backing)
 			r = conv_zero_diff(cv, j->off, j->len);
@@ -340,7 +396,7 @@ static int conv_run(struct conv *cv, struct img_progress *pg)
 				j->off, cv->dst->vhd && *vhd_errmsg() ? vhd_errmsg() : strerror(-r));
 			break;
 		}
-		if ((j->kind == JOB_DATA || j->kind == JOB_ZERO) && j->map) {
+		if (j->map) {
 			munmap(j->map, j->maplen);
 			j->map = NULL;
 		}
@@ -349,23 +405,27 @@ static int conv_run(struct conv *cv, struct img_progress *pg)
 		reported = done;
 
 		pthread_mutex_lock(&cv->lock);
+		j->ready = false;
 		cv->tail++;
-		if (cv->waiting)
-			pthread_cond_broadcast(&cv->cond);
+		if (cv->space_waiting)
+			pthread_cond_signal(&cv->space);
 		pthread_mutex_unlock(&cv->lock);
 	}
 	pthread_mutex_lock(&cv->lock);
 	cv->stop = true;
-	pthread_cond_broadcast(&cv->cond);
+	pthread_cond_broadcast(&cv->space);
 	pthread_mutex_unlock(&cv->lock);
-	pthread_join(th, NULL);
+out_destroy:
+	for (i = 0; i < nth; i++)
+		pthread_join(th[i], NULL);
 	for (; cv->tail != cv->head; cv->tail++) { /* left over after an error */
 		struct conv_job *j = &cv->ring[cv->tail % CONV_NBUF];
 
 		if (j->map)
 			munmap(j->map, j->maplen);
 	}
-	pthread_cond_destroy(&cv->cond);
+	pthread_cond_destroy(&cv->filled);
+	pthread_cond_destroy(&cv->space);
 	pthread_mutex_destroy(&cv->lock);
 out_free:
 	for (i = 0; i < CONV_NBUF; i++)

@@ -242,6 +242,11 @@ int img_read(struct img *im, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+int img_readers(struct img *im, int want)
+{
+	return im->disk ? disk_parallel_reads(im->disk, want) : 1;
+}
+
 int img_write(struct img *im, const void *buf, size_t len, uint64_t off)
 {
 	if (!im->writable || im->disk)

@@ -408,6 +408,13 @@ int disk_reopen(struct disk *d)
 	return 0;
 }
 
+int disk_parallel_reads(struct disk *d, int want)
+{
+	if (disk_format_foreign(d->format) && want > 1)
+		return disk_foreign_parallel(d, want);
+	return 1;
+}
+
 void disk_unlock(struct disk *d)
 {
 	if (!strcmp(d->format, "vhd"))

@@ -155,6 +155,14 @@ uint64_t disk_dirty_count(struct disk *d);
  * sectors, >= 1, in *len. Never fails: what is not known may hold data. Any thread. */
 void disk_block_status(struct disk *d, uint64_t sector, uint64_t n, bool *hole, uint64_t *len);
 
+/* Let up to want disk_readv calls on d run at the same time (one thread each), for a copier
+ * that reads with several threads: qcow2, VMDK and VHDX disks open their chain once more
+ * per extra reader (their libraries serve one read at a time per handle). Returns how many
+ * reads can run at once now (>= 1; 1 for the formats that do not do this). Concurrent
+ * readv calls stay correct in any case: beyond that number they wait. Call it before the
+ * reading threads start, from one thread. */
+int disk_parallel_reads(struct disk *d, int want);
+
 static inline int disk_readv(struct disk *d, uint64_t sector, const struct iovec *iov, int n)
 {
 	return d->ops->readv(d, sector, iov, n);

@@ -1,7 +1,13 @@
 /* The block layer's read-only backends for the formats people bring (qcow2, VMDK, VHDX),
  * the part they share: opening the backing chain (each file through its library, locked
- * shared like any image vsrv reads), reads under one mutex, the locks, and closing. Each
- * library's own calls are in disk_qcow.c, disk_vmdk.c and disk_vhdx.c. */
+ * shared like any image vsrv reads), reads, the locks, and closing. Each library's own calls
+ * are in disk_qcow.c, disk_vmdk.c and disk_vhdx.c.
+ *
+ * A library handle keeps a current offset and caches, so one read at a time goes through
+ * it. The libraries read cluster by cluster (libqcow: one lseek + read of 64 KiB per
+ * cluster, then a copy out of its cache), which makes one reader CPU-bound; so the chain
+ * can be opened more than once (disk_parallel_reads): each "lane" is a chain of handles of
+ * its own, and concurrent reads each take a free lane. */
 #include "disk/disk_int.h"
 #include "util/log.h"
 #include "vhd/vhd.h"
@@ -16,12 +22,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define FG_MAX_LANES 8
+
 struct foreign {
 	const struct foreign_ops *ops;
-	pthread_mutex_t lock;     /* the libraries keep a current offset and caches: one reader */
+	pthread_mutex_t lock;     /* guards busy */
+	pthread_cond_t free;      /* a lane was given back */
+	int waiting;              /* readers waiting for a lane */
+	int nlane;                /* lanes open (>= 1) */
+	bool busy[FG_MAX_LANES];  /* lane in use by a read */
 	int n;                    /* files in the chain */
 	uint32_t grain;           /* reads are split at multiples of this (0: not at all) */
-	void *h[DISK_MAX_CHAIN];  /* the libraries' handles, top first */
+	void *lane[FG_MAX_LANES][DISK_MAX_CHAIN]; /* the libraries' handles, top first */
 	int fd[DISK_MAX_CHAIN];   /* each file opened once more to hold its image lock */
 	struct disk_layer layer[DISK_MAX_CHAIN];
 };
@@ -108,11 +120,26 @@ static int fg_readv(struct disk *d, uint64_t sector, const struct iovec *iov, in
 	char err[256];
 	int ret = 0;
 
+	void *h;
+	int ln;
+
 	for (int i = 0; i < iovcnt; i++)
 		total += iov[i].iov_len;
 	if (total % DISK_SECTOR || off > d->size || total > d->size - off)
 		return -EINVAL;
 	pthread_mutex_lock(&f->lock);
+	for (;;) {
+		for (ln = 0; ln < f->nlane && f->busy[ln]; ln++)
+			;
+		if (ln < f->nlane)
+			break;
+		f->waiting++;
+		pthread_cond_wait(&f->free, &f->lock);
+		f->waiting--;
+	}
+	f->busy[ln] = true;
+	h = f->lane[ln][0];
+	pthread_mutex_unlock(&f->lock);
 	for (int i = 0; i < iovcnt && !ret; i++) {
 		uint8_t *p = iov[i].iov_base;
 		size_t left = iov[i].iov_len;
@@ -123,7 +150,7 @@ static int fg_readv(struct disk *d, uint64_t sector, const struct iovec *iov, in
 
 			if (f->grain && want > f->grain - off % f->grain)
 				want = f->grain - off % f->grain;
-			k = fg_lib_read(f->ops, f->h[0], p, want, off, err, sizeof(err));
+			k = fg_lib_read(f->ops, h, p, want, off, err, sizeof(err));
 
 			if (k <= 0) {
 				if (k == 0)
@@ -138,6 +165,10 @@ static int fg_readv(struct disk *d, uint64_t sector, const struct iovec *iov, in
 			off += (uint64_t)k;
 		}
 	}
+	pthread_mutex_lock(&f->lock);
+	f->busy[ln] = false;
+	if (f->waiting)
+		pthread_cond_signal(&f->free);
 	pthread_mutex_unlock(&f->lock);
 	return ret;
 }
@@ -169,13 +200,16 @@ static int fg_zero(struct disk *d, uint64_t s, uint64_t n, bool may_unmap)
 static void fg_free(struct foreign *f)
 {
 	/* children first: each holds a pointer to its parent's handle */
+	for (int ln = 0; ln < f->nlane; ln++)
+		for (int i = 0; i < f->n; i++)
+			disk_foreign_libclose(f->ops, f->lane[ln][i]);
 	for (int i = 0; i < f->n; i++) {
-		disk_foreign_libclose(f->ops, f->h[i]);
 		if (f->fd[i] >= 0)
 			close(f->fd[i]);
 		free(f->layer[i].path);
 		free(f->layer[i].backing);
 	}
+	pthread_cond_destroy(&f->free);
 	pthread_mutex_destroy(&f->lock);
 	free(f);
 }
@@ -242,14 +276,14 @@ static int fg_open_one(struct foreign *f, int i, const char *path, unsigned flag
 		vsrv_log("disk %s", vhd_errmsg());
 		return ret;
 	}
-	ret = f->ops->open(path, &f->h[i], l, err, sizeof(err));
+	ret = f->ops->open(path, &f->lane[0][i], l, err, sizeof(err));
 	if (ret) {
 		if (i)
 			vsrv_log("disk %s: backing file %s: %s cannot read it: %s", top, path,
 				 f->ops->library, err);
 		else
 			vsrv_log("disk %s: %s cannot read it: %s", path, f->ops->library, err);
-		f->h[i] = NULL;
+		f->lane[0][i] = NULL;
 		return ret;
 	}
 	if (l->size % DISK_SECTOR) {
@@ -308,6 +342,8 @@ int disk_foreign_open(struct disk *d, const struct foreign_ops *ops, unsigned fl
 	f->ops = ops;
 	fault_guard(d->path, ops->library);
 	pthread_mutex_init(&f->lock, NULL);
+	pthread_cond_init(&f->free, NULL);
+	f->nlane = 1;
 	for (i = 0; i < DISK_MAX_CHAIN; i++)
 		f->fd[i] = -1;
 	for (i = 0;; i++) {
@@ -319,7 +355,8 @@ int disk_foreign_open(struct disk *d, const struct foreign_ops *ops, unsigned fl
 		next = NULL;
 		if (ret)
 			goto err;
-		if (i && (ret = fg_lib_set_parent(ops, f->h[i - 1], f->h[i], err, sizeof(err)))) {
+		if (i && (ret = fg_lib_set_parent(ops, f->lane[0][i - 1], f->lane[0][i], err,
+						  sizeof(err)))) {
 			vsrv_log("disk %s: %s cannot follow backing file %s: %s", d->path,
 				 ops->library, f->layer[i].path, err);
 			goto err;
@@ -360,7 +397,7 @@ int disk_foreign_open(struct disk *d, const struct foreign_ops *ops, unsigned fl
 	}
 	/* every file with a parent below it bounds the reads (see foreign_ops.grain) */
 	for (i = 0; ops->grain && i + 1 < f->n; i++) {
-		uint32_t g = ops->grain(f->h[i], f->layer[i].path);
+		uint32_t g = ops->grain(f->lane[0][i], f->layer[i].path);
 
 		if (g && (!f->grain || g < f->grain))
 			f->grain = g;
@@ -374,6 +411,74 @@ err:
 	free(next);
 	fg_free(f);
 	return ret;
+}
+
+/* Open the chain once more as lane ln: each file by the path it was opened by, if that
+ * path still names the same file (the one whose lock fd[i] holds). 0 or -errno (logged). */
+static int fg_open_lane(struct disk *d, struct foreign *f, int ln)
+{
+	char err[256] = "";
+	int ret = 0, i;
+
+	for (i = 0; i < f->n && !ret; i++) {
+		struct disk_layer l = { 0 };
+		struct stat a, b;
+
+		if (stat(f->layer[i].path, &a) || fstat(f->fd[i], &b) || a.st_dev != b.st_dev ||
+		    a.st_ino != b.st_ino) {
+			vsrv_log("disk %s: %s changed while open: reading it with one handle",
+				 d->path, f->layer[i].path);
+			ret = -ESTALE;
+			break;
+		}
+		ret = f->ops->open(f->layer[i].path, &f->lane[ln][i], &l, err, sizeof(err));
+		free(l.backing);
+		if (ret) {
+			vsrv_log("disk %s: %s cannot open %s again: %s", d->path, f->ops->library,
+				 f->layer[i].path, err);
+			f->lane[ln][i] = NULL;
+		} else if (l.size != f->layer[i].size) {
+			vsrv_log("disk %s: %s changed while open: reading it with one handle",
+				 d->path, f->layer[i].path);
+			ret = -ESTALE;
+		} else if (i) {
+			ret = fg_lib_set_parent(f->ops, f->lane[ln][i - 1], f->lane[ln][i], err,
+						sizeof(err));
+			if (ret)
+				vsrv_log("disk %s: %s cannot follow backing file %s: %s", d->path,
+					 f->ops->library, f->layer[i].path, err);
+		}
+	}
+	if (ret) {
+		for (i = 0; i < f->n; i++) {
+			disk_foreign_libclose(f->ops, f->lane[ln][i]);
+			f->lane[ln][i] = NULL;
+		}
+	}
+	return ret;
+}
+
+int disk_foreign_parallel(struct disk *d, int want)
+{
+	struct foreign *f = d->priv;
+	int have;
+
+	pthread_mutex_lock(&f->lock);
+	have = f->nlane;
+	pthread_mutex_unlock(&f->lock);
+	if (want > FG_MAX_LANES)
+		want = FG_MAX_LANES;
+	/* lanes are only added here, and callers add them from one thread */
+	for (; have < want; have++) {
+		if (fg_open_lane(d, f, have))
+			break;
+		pthread_mutex_lock(&f->lock);
+		f->nlane = have + 1;
+		if (f->waiting)
+			pthread_cond_signal(&f->free);
+		pthread_mutex_unlock(&f->lock);
+	}
+	return have;
 }
 
 int disk_foreign_lock(struct disk *d)

@@ -49,6 +49,8 @@ extern const struct foreign_ops disk_qcow_ops, disk_vmdk_ops, disk_vhdx_ops;
  * d->size, d->format. 0 or -errno (one logged line naming the file). */
 int disk_foreign_open(struct disk *d, const struct foreign_ops *ops, unsigned flags);
 int disk_foreign_lock(struct disk *d);
+/* disk_parallel_reads of a foreign disk. */
+int disk_foreign_parallel(struct disk *d, int want);
 void disk_foreign_unlock(struct disk *d);
 const struct disk_layer *disk_foreign_layers(struct disk *d, int *n);
 
