@@ -242,6 +242,23 @@ try:
     ok("tenant2-tasks-of-reused-name-not-shown", st5 == 404 and
        not [x for x in lst["tasks"] if x["user"] == "alice"], str((st5, tj, lst)))
 
+    # === a VM's deletion with its disks takes only the disks its caller may remove ======
+    req("PUT", "/api/v1/permissions", {"grants": [{"user": "alice", "permissions": ["modify", "remove"]},
+                                                  {"user": "bob", "permissions": ["modify"]}]})
+    req("POST", "/api/v1/disks", {"name": "adminsecret", "size": 1 << 20})
+    req("POST", "/api/v1/disks", {"name": "bobdisk", "size": 1 << 20}, bob)
+    req("POST", "/api/v1/disks", {"name": "adel", "size": 1 << 20}, alice)
+    st0, _ = req("POST", "/api/v1/vms", {"name": "delvm", "kernel": "k.elf", "disks": [{"disk": "adel"}]},
+                 alice)
+    st1, _ = req("PATCH", "/api/v1/vms/delvm", {"disks": [{"disk": "adel"}, {"disk": "adminsecret"},
+                                                          {"disk": "bobdisk", "readonly": True}]})
+    paths = [os.path.join(d.data, "disks", n + ".raw") for n in ("adminsecret", "bobdisk", "adel")]
+    st2, js2 = req("DELETE", "/api/v1/vms/delvm?disks=true", None, alice)
+    left = [req("GET", "/api/v1/disks/" + n)[0] for n in ("adminsecret", "bobdisk", "adel")]
+    ok("tenant2-vm-delete-with-disks-only-removable", (st0, st1, st2) == (201, 200, 204) and
+       left == [200, 200, 404] and [os.path.exists(p) for p in paths] == [True, True, False],
+       str((st0, st1, st2, js2, left)))
+
     # === limits: huge bodies, deep JSON, long names, many objects =======================
     st, _ = d.req("POST", "/api/v1/vms", raw=b'{"name": "' + b"x" * (32 << 20) + b'"}', token=alice)
     st2, _ = d.req("PATCH", "/api/v1/vms/avm", raw=b"[" * 30000 + b"]" * 30000, token=alice)
