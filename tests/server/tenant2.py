@@ -200,6 +200,12 @@ try:
     t = task_end(js["task"], alice) if st == 202 else None
     st2, _ = req("GET", "/api/v1/tasks/%d" % js["task"], None, bob) if st == 202 else (None, None)
     _, lst = req("GET", "/api/v1/tasks", None, bob)
+    _, ev = req("GET", "/api/v1/events?limit=1000", None, alice)
+    _, tl = req("GET", "/api/v1/tasks", None, alice)
+    ok("tenant2-events-tasks-name-no-host-path", d.data.encode() not in json.dumps([ev, tl]).encode() and
+       [e["message"] for e in ev["events"] if e["type"] == "disk-created" and e["object"] == "acopy"] ==
+       ["disk acopy created by alice (from disk adisk)"],
+       str([e for e in ev["events"] if d.data in json.dumps(e)][:2]))
     ok("tenant2-other-task-invisible", t and t["state"] == "done" and st2 == 404 and
        not [x for x in lst["tasks"] if x["user"] == "alice"], str((st, js, t, st2, lst)))
     # alice's secret in her VM's events and her disk's task; then she deletes both and
