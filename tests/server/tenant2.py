@@ -12,7 +12,9 @@ from lib import *
 import lib
 
 tmp = tempfile.mkdtemp(prefix="vsrv-tenant2.")
-d = Daemon(os.path.join(tmp, "data")).start()
+os.chmod(tmp, 0o711)
+shim, vmm_argvs = vmm_shim(tmp)
+d = Daemon(os.path.join(tmp, "data"), extra=["--vmm", shim]).start()
 try:
     adm = d.login("admin", "adminpass1")
     IMG = os.path.join(d.data, "images")
@@ -194,6 +196,20 @@ try:
     st2, js2 = req("PATCH", "/api/v1/vms/avm", {"disks": [{"disk": "adisk", "path": "/etc/passwd"}]}, alice)
     st3, js3 = req("PATCH", "/api/v1/vms/avm", {"vmm_args": ["--serial", "file:/etc/passwd"]}, alice)
     ok("tenant2-no-path-fields", (st, st2, st3) == (400, 400, 400), str((st, js, st2, js2, st3, js3)))
+
+    # === a NAT network's gateway does not lead to the host's loopback (etcd, the API...) =
+    st, _ = req("POST", "/api/v1/networks", {"name": "anat", "kind": "nat"}, alice)
+    st2, _ = req("POST", "/api/v1/vms", {"name": "natvm", "kernel": "k.elf", "nics": [{"network": "anat"}]},
+                 alice)
+    n0 = len(vmm_argvs())
+    st3, _ = req("POST", "/api/v1/vms/natvm/start", None, alice)
+    wait_for(lambda: len(vmm_argvs()) > n0, 30)
+    argv = (vmm_argvs()[n0:] or [[]])[-1]
+    nets = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--net"]
+    ok("tenant2-nat-no-host-loopback", (st, st2) == (201, 201) and len(nets) == 1 and
+       nets[0].startswith("user,") and "hostloop=off" in nets[0].split(","), str((st, st2, st3, nets, argv)))
+    req("POST", "/api/v1/vms/natvm/off", None, alice)
+    d.wait_state(alice, "natvm", ("stopped", "crashed"), 30)
 
     # === tasks and events of another tenant's objects, also across a re-used name ======
     st, js = req("POST", "/api/v1/disks/adisk/copy", {"name": "acopy"}, alice)
