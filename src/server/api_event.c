@@ -72,7 +72,8 @@ static int born_note(const struct inv_event *e, void *arg)
 	return 0;
 }
 
-/* Keep visible event e (key: when it is seen by its object's name). 0 or -ENOMEM. */
+/* Keep visible event e; by_name: its caller sees it by its object's name (not as a server
+ * viewer; a user's own logins by its name too). 0 or -ENOMEM. */
 static int born_keep(struct born *b, const struct inv_event *e, bool by_name)
 {
 	char key[160];
@@ -108,13 +109,6 @@ static int born_filter(struct dbc *c, struct born *b, int64_t first)
 	json_decref(b->seen);
 	b->seen = keep;
 	return 0;
-}
-
-/* Whether who sees e by its object's name (not as a server viewer or its own login). */
-static bool by_name(const struct caller *who, bool all, const struct inv_event *e)
-{
-	return !all && !(e->user && !strcmp(e->user, who->name) && e->object_type &&
-			 !strcmp(e->object_type, "user"));
 }
 
 static json_t *event_json(const struct inv_event *e)
@@ -191,7 +185,7 @@ static int sse_add(const struct inv_event *ev, void *arg)
 	x->last = ev->id;
 	if (!event_visible(f->c, &x->who, x->all, ev))
 		return 0;
-	return born_keep(&f->b, ev, by_name(&x->who, x->all, ev)) ? 1 : 0;
+	return born_keep(&f->b, ev, !x->all) ? 1 : 0;
 }
 
 /* Append the kept events to the stream's pending text. */
@@ -296,7 +290,7 @@ static int list_add(const struct inv_event *e, void *arg)
 	if (!f->first)
 		f->first = e->id;
 	if (event_visible(f->r->c, &f->r->who, f->all, e))
-		return born_keep(&f->b, e, by_name(&f->r->who, f->all, e)) ? -ENOMEM : 0;
+		return born_keep(&f->b, e, !f->all) ? -ENOMEM : 0;
 	return 0;
 }
 

@@ -259,6 +259,14 @@ try:
     c.close()
     ok("tenant2-event-stream-of-reused-name-not-shown", sse.status == 200 and b'"user":"bob"' in buf and
        b"alice" not in buf, buf.decode(errors="replace")[-600:])
+    # a user's logins (and failed ones, with their addresses) are not its namesake's
+    user("carol")
+    d.req("POST", "/api/v1/login", {"user": "carol", "password": "wrong-password"})
+    st6, _ = req("DELETE", "/api/v1/users/carol")
+    carol = user("carol")
+    _, ev = req("GET", "/api/v1/events?limit=1000", None, carol)
+    ok("tenant2-logins-of-reused-user-name-not-shown", st6 == 204 and
+       [e["type"] for e in ev["events"]] == ["login"], str(ev))
     st5, tj = req("GET", "/api/v1/tasks/%d" % tid, None, bob)
     _, lst = req("GET", "/api/v1/tasks", None, bob)
     ok("tenant2-tasks-of-reused-name-not-shown", st5 == 404 and
