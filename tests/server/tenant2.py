@@ -29,7 +29,8 @@ try:
         """Status and body bytes, as the server sent them."""
         c = d.conn(timeout=10)
         h = dict(headers or {})
-        h["Authorization"] = "Bearer " + tok
+        if tok:
+            h["Authorization"] = "Bearer " + tok
         if b is not None:
             h["Content-Type"] = "application/json"
         c.request(m, p, body=json.dumps(b) if b is not None else None, headers=h)
@@ -107,6 +108,13 @@ try:
            for v in ("avm", "ghost") for k in ("vnc", "serial")]
     ok("tenant2-other-vm-websocket-as-missing", [g[0] for g in got] == [404] * 4 and
        got[0][1].replace(b"avm", b"ghost") == got[2][1], str(got))
+    # the session cookie (for browsers' WebSockets) is no credential for the other routes:
+    # a cross-site form cannot act with it
+    got = [raw(m, p, b, None, {"Cookie": "vsrv_session=" + alice})[0] for m, p, b in (
+        ("GET", "/api/v1/vms", None), ("POST", "/api/v1/vms/avm/start", None),
+        ("PUT", "/api/v1/vms/avm/permissions", {"grants": [{"user": "bob", "permissions": ["full"]}]}),
+        ("POST", "/api/v1/vms/avm/agent", {"command": "guest-ping"}))]
+    ok("tenant2-cookie-only-for-websockets", got == [401] * 4, str(got))
     # a template of someone else's that is not published answers as a missing one
     a_t = raw("POST", "/api/v1/vms", {"name": "tclone", "from_template": "avm"}, bob)
     a_g = raw("POST", "/api/v1/vms", {"name": "tclone", "from_template": "ghost"}, bob)
