@@ -45,6 +45,8 @@ void run_usage(FILE *f)
 		"                       [,romfile=PATH|none (option ROM with --firmware; default\n"
 		"                       Debian's iPXE)] [,tftp=DIR,bootfile=NAME (user: TFTP server\n"
 		"                       on DIR, which the guest can read all of; DHCP boot file)]\n"
+		"                       [,hostloop=off (user: the gateway .2 does not lead to the\n"
+		"                       host's 127.0.0.1; vsrv serve's NAT networks have it)]\n"
 		"  --device SPEC        rng, console,socket=PATH, vport,socket=PATH,name=NAME,\n"
 		"                       virtio-keyboard, virtio-tablet (repeatable; see README),\n"
 		"                       or balloon[,deflate-on-oom=on][,free-page-reporting=on]\n"

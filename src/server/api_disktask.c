@@ -23,6 +23,7 @@ struct copy_job {
 	char src[4400], dst[4400];
 	char src_fmt[16], dst_fmt[16];
 	char name[64];           /* the new disk */
+	char src_name[64];       /* the disk copied (its path is the host's business) */
 	char who[64];
 	int64_t owner;           /* user id holding full rights on the new disk, or 0 */
 	uint64_t size;           /* the target's virtual size */
@@ -83,9 +84,13 @@ static int copy_run(struct task *t, void *arg)
 		goto err_file;
 	}
 	rc = inv_begin(c);
-	if (!rc)
+	if (!rc) {
+		char from[80];
+
+		snprintf(from, sizeof(from), "disk %s", j->src_name);
 		rc = api_disk_record(t, c, j->name, j->dst_fmt, j->size, j->dst, j->owner, j->who,
-				     j->src);
+				     from);
+	}
 	inv_put(c);
 err_file:
 	if (rc)
@@ -180,6 +185,7 @@ int api_disk_action(struct req *r)
 	snprintf(j->name, sizeof(j->name), "%s", json_string_value(json_object_get(r->body, "name")));
 	snprintf(j->dst_fmt, sizeof(j->dst_fmt), "%s", fmt);
 	snprintf(j->who, sizeof(j->who), "%s", r->who.name);
+	snprintf(j->src_name, sizeof(j->src_name), "%s", oname);
 	j->owner = !r->who.admin ? r->who.user_id : 0;
 	{
 		int64_t other;

@@ -13,7 +13,10 @@
 
 /* May the caller see this event? Server viewers see all; others the events of VMs, disks
  * and networks they may view (looked up by name, as events name their object) and their
- * own logins. */
+ * own logins. A name may have been used before, by an object since deleted: reborn()
+ * drops the events older than the current object's creation. */
+static json_t *event_json(const struct inv_event *e);
+
 static bool event_visible(struct dbc *c, const struct caller *who, bool all,
 			  const struct inv_event *e)
 {
@@ -31,6 +34,81 @@ static bool event_visible(struct dbc *c, const struct caller *who, bool all,
 	if (inv_object_id(c, ot, on, &id))
 		return false;
 	return id >= 0 && (auth_perms(c, who, ot, id) & PERM_VIEW);
+}
+
+/* The events a caller may see by their object's name, gathered before they are sent: the
+ * names' creation events (TYPE-created) from the first of them to the newest say which
+ * are of an object deleted since (an event older than its name's last creation). */
+struct born {
+	json_t *seen;               /* [[id, "TYPE/NAME" or null, event], ...] */
+	json_t *created;            /* {"TYPE/NAME": id of its last creation event} */
+};
+
+static int born_init(struct born *b)
+{
+	b->seen = json_array();
+	b->created = json_object();
+	return b->seen && b->created ? 0 : -ENOMEM;
+}
+
+static void born_clear(struct born *b)
+{
+	json_decref(b->seen);
+	json_decref(b->created);
+}
+
+/* inv_event_each: note e's creation of its object's name. */
+static int born_note(const struct inv_event *e, void *arg)
+{
+	struct born *b = arg;
+	size_t n = e->object_type ? strlen(e->object_type) : 0;
+	char key[160];
+
+	if (n && e->object && !strncmp(e->type, e->object_type, n) &&
+	    !strcmp(e->type + n, "-created")) {
+		snprintf(key, sizeof(key), "%s/%s", e->object_type, e->object);
+		json_object_set_new(b->created, key, json_integer(e->id));
+	}
+	return 0;
+}
+
+/* Keep visible event e; by_name: its caller sees it by its object's name (not as a server
+ * viewer; a user's own logins by its name too). 0 or -ENOMEM. */
+static int born_keep(struct born *b, const struct inv_event *e, bool by_name)
+{
+	char key[160];
+	json_t *o = event_json(e);
+
+	snprintf(key, sizeof(key), "%s/%s", e->object_type ? e->object_type : "",
+		 e->object ? e->object : "");
+	if (!o || json_array_append_new(b->seen, json_pack("[I,s?,o]", (json_int_t)e->id,
+							   by_name ? key : NULL, o)))
+		return -ENOMEM;
+	return 0;
+}
+
+/* The creation events from id first on (all of them, to the newest) noted, the events of
+ * b->seen older than their name's last creation dropped. 0 or -EIO. */
+static int born_filter(struct dbc *c, struct born *b, int64_t first)
+{
+	json_t *s, *keep;
+	size_t i;
+
+	if (!json_array_size(b->seen))
+		return 0;
+	if (inv_event_each(c, first - 1, INT64_MAX, born_note, b))
+		return -EIO;
+	keep = json_array();
+	json_array_foreach(b->seen, i, s) {
+		const char *key = json_string_value(json_array_get(s, 1));
+		json_int_t born = key ? json_integer_value(json_object_get(b->created, key)) : 0;
+
+		if (json_integer_value(json_array_get(s, 0)) >= born)
+			json_array_append(keep, s);
+	}
+	json_decref(b->seen);
+	b->seen = keep;
+	return 0;
 }
 
 static json_t *event_json(const struct inv_event *e)
@@ -95,52 +173,67 @@ static void sse_refresh(struct dbc *c, struct sse *x)
 struct sse_fill {
 	struct sse *x;
 	struct dbc *c;
-	size_t cap;
+	struct born b;
 };
 
-/* inv_event_each: append event ev to the stream's pending text, when its caller may see it.
- * 1 (the end) without memory. */
+/* inv_event_each: keep event ev for the stream when its caller may see it. */
 static int sse_add(const struct inv_event *ev, void *arg)
 {
 	struct sse_fill *f = arg;
 	struct sse *x = f->x;
-	json_t *e;
-	char *js;
 
 	x->last = ev->id;
 	if (!event_visible(f->c, &x->who, x->all, ev))
 		return 0;
-	e = event_json(ev);
-	js = e ? json_dumps(e, JSON_COMPACT) : NULL;
-	if (js) {
-		size_t need = strlen(js) + 128;
-		if (x->plen + need > f->cap) {
-			char *b = realloc(x->pending, x->plen + need + 4096);
-			if (!b) {
-				free(js);
-				json_decref(e);
-				return 1;
+	return born_keep(&f->b, ev, !x->all) ? 1 : 0;
+}
+
+/* Append the kept events to the stream's pending text. */
+static void sse_put(struct sse *x, json_t *seen)
+{
+	size_t i, cap = x->plen;
+	json_t *s;
+
+	json_array_foreach(seen, i, s) {
+		json_t *e = json_array_get(s, 2);
+		char *js = json_dumps(e, JSON_COMPACT);
+
+		if (js) {
+			size_t need = strlen(js) + 128;
+			if (x->plen + need > cap) {
+				char *b = realloc(x->pending, x->plen + need + 4096);
+				if (!b) {
+					free(js);
+					return;
+				}
+				x->pending = b;
+				cap = x->plen + need + 4096;
 			}
-			x->pending = b;
-			f->cap = x->plen + need + 4096;
+			x->plen += sprintf(x->pending + x->plen, "id: %lld\nevent: %s\ndata: %s\n\n",
+					   (long long)json_integer_value(json_array_get(s, 0)),
+					   json_string_value(json_object_get(e, "type")), js);
 		}
-		x->plen += sprintf(x->pending + x->plen, "id: %lld\nevent: %s\ndata: %s\n\n",
-				   (long long)ev->id, ev->type, js);
+		free(js);
 	}
-	free(js);
-	json_decref(e);
-	return 0;
 }
 
 /* Fill x->pending with the events after x->last (at most 50). */
 static void sse_fetch(struct sse *x)
 {
 	struct sse_fill f = { .x = x, .c = inv_get(x->srv->db) };
+	int64_t from = x->last;
 
 	if (!f.c)
 		return;
-	sse_refresh(f.c, x);
-	inv_event_each(f.c, x->last, 50, sse_add, &f);
+	if (born_init(&f.b) == 0) {
+		sse_refresh(f.c, x);
+		if (inv_event_each(f.c, x->last, 50, sse_add, &f) == 0 &&
+		    (x->all || born_filter(f.c, &f.b, from + 1) == 0))
+			sse_put(x, f.b.seen);
+		else
+			x->last = from;   /* again, next time */
+	}
+	born_clear(&f.b);
 	inv_put(f.c);
 }
 
@@ -182,19 +275,22 @@ static int sse_stream(struct req *r, char *buf, size_t max, uint64_t pos, ssize_
 	return 1;   /* nothing yet: parked until the next event */
 }
 
-/* What list_add appends the events a caller may see to. */
+/* What list_add keeps the events a caller may see in. */
 struct list_fill {
 	struct req *r;
 	bool all;
-	json_t *a;
+	struct born b;
+	int64_t first;
 };
 
 static int list_add(const struct inv_event *e, void *arg)
 {
 	struct list_fill *f = arg;
 
+	if (!f->first)
+		f->first = e->id;
 	if (event_visible(f->r->c, &f->r->who, f->all, e))
-		json_array_append_new(f->a, event_json(e));
+		return born_keep(&f->b, e, !f->all) ? -ENOMEM : 0;
 	return 0;
 }
 
@@ -236,10 +332,20 @@ int api_event_list(struct req *r)
 		return 200;
 	}
 	/* Without since: the newest events; with since: those after it, oldest first. */
-	a = json_array();
-	if (inv_event_each(r->c, after, limit, list_add, &(struct list_fill){ r, all, a })) {
-		json_decref(a);
-		return req_error(r, -EIO, "inventory error");
+	{
+		struct list_fill f = { .r = r, .all = all };
+		json_t *s;
+		size_t i;
+
+		if (born_init(&f.b) || inv_event_each(r->c, after, limit, list_add, &f) ||
+		    (!all && born_filter(r->c, &f.b, f.first))) {
+			born_clear(&f.b);
+			return req_error(r, -EIO, "inventory error");
+		}
+		a = json_array();
+		json_array_foreach(f.b.seen, i, s)
+			json_array_append(a, json_array_get(s, 2));
+		born_clear(&f.b);
 	}
 	r->out = json_pack("{s:o}", "events", a);
 	return 200;

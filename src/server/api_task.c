@@ -18,7 +18,7 @@ static json_t *task_json(const struct inv_task *t)
 
 /* May the caller see task t? Server viewers see all; others the tasks they started and
  * those of a VM (undo-commit) or disk (disk-copy, disk-convert: the new disk) they may
- * view. */
+ * view (made by this VM or disk, not by an earlier one of the same name). */
 static bool task_visible(struct dbc *c, const struct caller *who, bool all,
 			 const struct inv_task *t)
 {
@@ -30,9 +30,24 @@ static bool task_visible(struct dbc *c, const struct caller *who, bool all,
 		return true;
 	if (!on || (!vm && !disk))
 		return false;
-	if (inv_object_id(c, vm ? "vm" : "disk", on, &id))
+	if (inv_object_id(c, vm ? "vm" : "disk", on, &id) || id < 0 ||
+	    !(auth_perms(c, who, vm ? "vm" : "disk", id) & PERM_VIEW))
 		return false;
-	return id >= 0 && (auth_perms(c, who, vm ? "vm" : "disk", id) & PERM_VIEW);
+	/* The name may have been another object's, deleted since: a task of this VM began
+	 * after its creation, one that made this disk ended after it (Unix seconds). */
+	if (vm) {
+		struct inv_vm v = { 0 };
+		bool ok = !inv_vm_get(c, id, &v) && t->created >= (double)v.created;
+
+		inv_vm_clear(&v);
+		return ok;
+	} else {
+		struct inv_disk *d = malloc(sizeof(*d));
+		bool ok = d && !inv_disk_get(c, id, d) && t->finished >= (double)d->created;
+
+		free(d);
+		return ok;
+	}
 }
 
 /* What task_add appends the tasks a caller may see to (at most 100). */

@@ -1,6 +1,6 @@
 /* DELETE /api/v1/vms/{name}: the VM (off or saved: its saved state goes with its directory)
  * with its grants, snapshots and undo disks; with
- * ?disks=true also the disks no other VM has. Disk layers (layers.h) go with it, but for
+ * ?disks=true also the disks no other VM has that the caller may delete. Disk layers (layers.h) go with it, but for
  * what a linked clone still needs: a frozen image stays while anything sits over it, also
  * a deleted disk's own file. */
 #include "server/api.h"
@@ -54,10 +54,24 @@ static void remove_tree(const char *dir)
 	rmdir(dir);
 }
 
-/* inv_vm_sole_disks: the disk as {"id", "path"}, appended to the array arg. */
+/* What add_path appends the disks to go to. */
+struct sole {
+	struct req *r;
+	json_t *paths;
+};
+
+/* inv_vm_sole_disks: the disk as {"id", "path"}, appended to the array arg->paths when the
+ * caller may delete it (as DELETE /api/v1/disks/NAME: it sees it and holds remove on it);
+ * another disk stays, without the VM. */
 static int add_path(int64_t disk_id, const char *path, void *arg)
 {
-	json_array_append_new(arg, json_pack("{s:I,s:s}", "id", (json_int_t)disk_id, "path", path));
+	struct sole *s = arg;
+
+	if (!auth_visible(s->r->c, &s->r->who, "disk", disk_id) ||
+	    !(auth_perms(s->r->c, &s->r->who, "disk", disk_id) & PERM_REMOVE))
+		return 0;
+	json_array_append_new(s->paths, json_pack("{s:I,s:s}", "id", (json_int_t)disk_id, "path",
+						  path));
 	return 0;
 }
 
@@ -97,7 +111,7 @@ int api_vm_delete(struct req *r)
 	}
 	if (with_disks) {
 		/* Disks used by this VM only go with it. */
-		if (inv_vm_sole_disks(r->c, id, add_path, paths))
+		if (inv_vm_sole_disks(r->c, id, add_path, &(struct sole){ r, paths }))
 			goto err_io;
 	} else if ((rc = layers_vm_tops(r->c, id)) != 0) {
 		if (rc < 0)

@@ -163,7 +163,9 @@ static int nic_arg(const struct inv_vm_nic *nic, void *arg)
 	if (*n + 2 >= na->max)
 		return -E2BIG;
 	if (!strcmp(kind, "nat")) {
-		if (asprintf(&spec, "user,net=%s%s%s,mac=%s", subnet ? subnet : "10.0.2.0/24",
+		/* hostloop=off: the gateway .2 does not lead to the host's 127.0.0.1 (the
+		 * services there, etcd's, the API's, are not the guest's business) */
+		if (asprintf(&spec, "user,net=%s%s%s,mac=%s,hostloop=off", subnet ? subnet : "10.0.2.0/24",
 			     dhcp ? ",dhcpstart=" : "", dhcp ? dhcp : "", mac) < 0)
 			spec = NULL;
 	} else {

@@ -4,7 +4,9 @@
  * the next server 10.0.2.2; TFTP from there serves the file from the tftp= directory byte
  * for byte, and refuses a missing file and a path out of the directory. Without tftp= and
  * bootfile=, neither is offered. The TFTP server works under the VMM's seccomp filter with the
- * read-only opens a tftp= VM is given. A missing directory or a file is refused at open. */
+ * read-only opens a tftp= VM is given. A missing directory or a file is refused at open.
+ * A datagram to the host address 10.0.2.2 reaches the host's loopback (127.0.0.1), unless
+ * the network was opened without (hostloop=off, what vsrv serve gives its NAT networks). */
 #include "check.h"
 #include "scratch.h"
 
@@ -12,8 +14,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <sys/wait.h>
@@ -174,7 +178,7 @@ static struct net_backend *boot_be(const char *tftp, const char *bootfile)
 	pthread_mutex_lock(&rx.lock);
 	rx.head = rx.tail = 0;
 	pthread_mutex_unlock(&rx.lock);
-	CHECK_EQ(net_slirp_open_boot(0, 0, 0, tftp, bootfile, &be), 0);
+	CHECK_EQ(net_slirp_open_boot(0, 0, 0, tftp, bootfile, false, &be), 0);
 	if (be)
 		CHECK_EQ(be->start(be, on_rx, NULL), 0);
 	return be;
@@ -332,7 +336,7 @@ static int sandboxed_tftp(bool media)
 		struct net_backend *be = NULL;
 		long n;
 
-		if (net_slirp_open_boot(0, 0, 0, P("root"), "boot.ipxe", &be) ||
+		if (net_slirp_open_boot(0, 0, 0, P("root"), "boot.ipxe", false, &be) ||
 		    be->start(be, on_rx, NULL) || sandbox_load_filter(&c))
 			_exit(100);
 		me = dhcp(be, file, opt67, &siaddr);
@@ -360,9 +364,46 @@ static void test_bad_dir(void)
 	int fd = open(P("plain"), O_CREAT | O_WRONLY, 0600);
 
 	close(fd);
-	CHECK_EQ(net_slirp_open_boot(0, 0, 0, P("nope"), "x", &be), -ENOENT);
-	CHECK_EQ(net_slirp_open_boot(0, 0, 0, P("plain"), "x", &be), -ENOTDIR);
+	CHECK_EQ(net_slirp_open_boot(0, 0, 0, P("nope"), "x", false, &be), -ENOENT);
+	CHECK_EQ(net_slirp_open_boot(0, 0, 0, P("plain"), "x", false, &be), -ENOTDIR);
 	CHECK(be == NULL);
+}
+
+/* Whether a UDP datagram from the guest to 10.0.2.2:PORT arrives at a socket on the
+ * host's 127.0.0.1:PORT within 2 s, on a network opened with no_host_loopback. */
+static bool reaches_host_loopback(bool no_host_loopback)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	struct net_backend *be = NULL;
+	struct timeval tv = { 2, 0 };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	char got[16] = "";
+	ssize_t n = -1;
+
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return false;
+	CHECK_EQ(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	CHECK_EQ(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	CHECK_EQ(net_slirp_open_boot(0, 0, 0, NULL, NULL, no_host_loopback, &be), 0);
+	if (be) {
+		CHECK_EQ(be->start(be, on_rx, NULL), 0);
+		send_udp(be, inet_addr("10.0.2.15"), 40000, inet_addr("10.0.2.2"),
+			 ntohs(a.sin_port), (const uint8_t *)"knock", 5);
+		n = recv(fd, got, sizeof(got) - 1, 0);
+		be->stop(be);
+		be->destroy(be);
+	}
+	close(fd);
+	return n == 5 && !memcmp(got, "knock", 5);
+}
+
+static void test_host_loopback(void)
+{
+	CHECK(reaches_host_loopback(false));   /* the check itself can see a datagram */
+	CHECK(!reaches_host_loopback(true));
 }
 
 int main(void)
@@ -380,6 +421,7 @@ int main(void)
 	RUN(test_no_boot);
 	RUN(test_sandboxed);
 	RUN(test_bad_dir);
+	RUN(test_host_loopback);
 	scratch_remove();
 	return check_done();
 }

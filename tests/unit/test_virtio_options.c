@@ -46,8 +46,17 @@ static void test_net(void)
 	struct vopt_net n;
 
 	CHECK_EQ(vopt_parse_net("user", &n), 0);
-	CHECK(n.kind == VOPT_NET_USER && !n.has_mac);
+	CHECK(n.kind == VOPT_NET_USER && !n.has_mac && !n.no_host_loopback);
 	vopt_net_free(&n);
+	CHECK_EQ(vopt_parse_net("user,net=10.9.0.0/24,hostloop=off", &n), 0);
+	CHECK(n.kind == VOPT_NET_USER && n.no_host_loopback);
+	vopt_net_free(&n);
+	CHECK_EQ(vopt_parse_net("user,hostloop=on", &n), 0);
+	CHECK(!n.no_host_loopback);
+	vopt_net_free(&n);
+	CHECK_EQ(vopt_parse_net("user,hostloop=no", &n), -EINVAL);
+	CHECK_EQ(vopt_parse_net("user,hostloop", &n), -EINVAL);
+	CHECK_EQ(vopt_parse_net("tap=t0,hostloop=off", &n), -EINVAL);
 	CHECK_EQ(vopt_parse_net("tap=tap0,mac=52:54:00:12:34:56", &n), 0);
 	CHECK(n.kind == VOPT_NET_TAP && !strcmp(n.ifname, "tap0") && n.has_mac &&
 	      n.mac[5] == 0x56);

@@ -66,9 +66,10 @@ int net_slirp_open(uint32_t net, uint32_t mask, uint32_t dhcp, struct net_backen
  * else -ENOTDIR or -errno after logging; the guest may read every file in it, and what
  * symbolic links in it point to) at the host address, and bootfile (NULL: none) as DHCP's
  * boot file name (the BOOTP file field), which iPXE fetches from the next server (the
- * host, .2). */
+ * host, .2). no_host_loopback: the guest's connections to the host address .2 do not lead
+ * to the host's loopback (127.0.0.1), as they do otherwise. */
 int net_slirp_open_boot(uint32_t net, uint32_t mask, uint32_t dhcp, const char *tftp,
-			const char *bootfile, struct net_backend **out);
+			const char *bootfile, bool no_host_loopback, struct net_backend **out);
 
 struct vopt_net;
 /* A --net spec parsed (vopt_parse_net) into a new struct vopt_net, for every NIC model's

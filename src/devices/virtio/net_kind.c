@@ -62,7 +62,7 @@ int net_backend_open(const struct vopt_net *o, struct net_backend **out)
 {
 	if (o->kind == VOPT_NET_USER)
 		return net_slirp_open_boot(o->user_net, o->user_mask, o->user_dhcp, o->tftp,
-					   o->bootfile, out);
+					   o->bootfile, o->no_host_loopback, out);
 	return net_tap_open(o->kind == VOPT_NET_TAP ? o->ifname : NULL,
 			    o->kind == VOPT_NET_BRIDGE ? o->ifname : NULL, o->queues, out);
 }

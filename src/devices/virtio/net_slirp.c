@@ -289,11 +289,11 @@ static const SlirpCb callbacks = {
 
 int net_slirp_open(uint32_t net, uint32_t mask, uint32_t dhcp, struct net_backend **out)
 {
-	return net_slirp_open_boot(net, mask, dhcp, NULL, NULL, out);
+	return net_slirp_open_boot(net, mask, dhcp, NULL, NULL, false, out);
 }
 
 int net_slirp_open_boot(uint32_t net, uint32_t mask, uint32_t dhcp, const char *tftp,
-			const char *bootfile, struct net_backend **out)
+			const char *bootfile, bool no_host_loopback, struct net_backend **out)
 {
 	struct slirp_be *s;
 	SlirpConfig cfg;
@@ -345,6 +345,7 @@ int net_slirp_open_boot(uint32_t net, uint32_t mask, uint32_t dhcp, const char *
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.version = 4;
 	cfg.in_enabled = true;
+	cfg.disable_host_loopback = no_host_loopback;
 	if (!net) {
 		net = 0x0a000200;
 		mask = 0xffffff00;

@@ -211,6 +211,9 @@ int vopt_parse_net(const char *spec, struct vopt_net *o)
 			o->has_romfile = true;
 			o->romfile = *v && strcmp(v, "none") ? v : NULL;
 			continue;
+		} else if (!strcmp(it, "hostloop") && v && (!strcmp(v, "on") || !strcmp(v, "off"))) {
+			o->no_host_loopback = !strcmp(v, "off");
+			continue;
 		} else if ((!strcmp(it, "tftp") || !strcmp(it, "bootfile")) && v && *v) {
 			if (it[0] == 't')
 				o->tftp = v;
@@ -226,7 +229,7 @@ int vopt_parse_net(const char *spec, struct vopt_net *o)
 			goto err; /* two backends */
 		kind = true;
 	}
-	if (!kind || ((o->user_net || o->user_dhcp) && o->kind != VOPT_NET_USER))
+	if (!kind || ((o->user_net || o->user_dhcp || o->no_host_loopback) && o->kind != VOPT_NET_USER))
 		goto err;
 	if ((o->tftp || o->bootfile) && o->kind != VOPT_NET_USER) {
 		vopt_net_free(o);
@@ -254,7 +257,8 @@ err:
 	return bad("net", spec, "expected tap=NAME|bridge=BR|user[,net=A.B.C.D/N][,dhcpstart=IP]"
 		   "[,mac=XX:XX:XX:XX:XX:XX][,model=virtio|e1000]"
 		   "[,transport=mmio|pci][,queues=1..8][,romfile=PATH|none]"
-		   "[,tftp=DIR][,bootfile=NAME (up to 127 characters)] (interface names up to 15 "
+		   "[,tftp=DIR][,bootfile=NAME (up to 127 characters)][,hostloop=on|off] (interface "
+		   "names up to 15 "
 		   "characters)");
 }
 

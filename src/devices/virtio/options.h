@@ -31,7 +31,9 @@ enum vopt_net_kind { VOPT_NET_TAP, VOPT_NET_BRIDGE, VOPT_NET_USER };
 /* --net tap=NAME|bridge=BR|user[,net=A.B.C.D/N][,dhcpstart=IP][,mac=XX:XX:XX:XX:XX:XX]
  *       [,transport=mmio|pci][,queues=N]   (queues: 1..8 queue pairs, tap and bridge only)
  *       [,romfile=PATH|none]  (the NIC's option ROM with --firmware; romfile= empty: none)
- *       [,tftp=DIR][,bootfile=NAME]  (user only: libslirp's TFTP server and DHCP boot file) */
+ *       [,tftp=DIR][,bootfile=NAME]  (user only: libslirp's TFTP server and DHCP boot file)
+ *       [,hostloop=on|off]  (user only: off, the gateway .2 does not lead to the host's
+ *                            loopback, 127.0.0.1, and the services listening there) */
 struct vopt_net {
 	char *buf;
 	enum vopt_net_kind kind;
@@ -51,6 +53,7 @@ struct vopt_net {
 	const char *romfile;
 	const char *tftp;      /* user only: the TFTP root (a directory), or NULL */
 	const char *bootfile;  /* user only: DHCP's boot file name (the BOOTP file field), or NULL */
+	bool no_host_loopback; /* user only: hostloop=off */
 };
 
 #define VOPT_KV_MAX 8
