@@ -55,6 +55,11 @@ const char *etcd_errmsg(void);
  * to the members in turn, the answer's JSON object into *out (the caller's). 0 or -errno. */
 int etcd_call(struct etcd *e, const char *path, json_t *body, json_t **out);
 
+/* How many etcd_call this thread has made (each one round trip to a member, bar failover),
+ * for tests and benchmarks: the difference over a request is its number of calls. With
+ * VSRV_ETCD_TRACE=1 in the environment each call is also written to stderr. */
+unsigned long etcd_thread_calls(void);
+
 /* --- keys -------------------------------------------------------------------------------- */
 
 /* The key's value: 0 and *out (etcd_kv_clear it), -ENOENT, or -errno. */
