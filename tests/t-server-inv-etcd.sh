@@ -8,7 +8,8 @@
 # A test file that opens DATA/inventory.db itself (sqlite3: to look at a table or to make
 # an old schema) fails there on etcd: its FAIL line says so.
 # Before them, inv_etcd.py: two hosts on one inventory see each other's VMs and users; and
-# inv_import.py: a host joins the cluster with its SQLite inventory (--import-inventory).
+# inv_import.py: a host joins the cluster with its SQLite inventory (--import-inventory); and
+# etcd_calls.py: how many etcd round trips a GET status makes.
 # Not run here: cluster.py, failover.py and migrate.py (cluster mode itself: they give their own
 # --cluster and read DATA/daemon.log). VSRV_INV_ETCD_TESTS="api vms": only those files (the default: below).
 # A file that fails on etcd runs again on SQLite; when it fails there the same way (the
@@ -65,6 +66,11 @@ mkdir -p "$tmp/logs/import"
 (VSRV_TEST_LOG_DIR="$tmp/logs/import" timeout -k 5 180 python3 tests/server/inv_import.py \
   </dev/null >"$tmp/import.out" 2>&1; echo $? >"$tmp/import.rc") &
 
+# --- etcd calls per request (tests/server/etcd_calls.py) --------------------------------------
+mkdir -p "$tmp/logs/calls"
+(VSRV_TEST_LOG_DIR="$tmp/logs/calls" timeout -k 5 120 python3 tests/server/etcd_calls.py \
+  </dev/null >"$tmp/calls.out" 2>&1; echo $? >"$tmp/calls.rc") &
+
 # --- the server's tests on the etcd inventory -----------------------------------------------
 # By default the files that reach most parts of the etcd backend through the API (VMs,
 # disks, networks, events: api; users, groups, grants and sessions: authz; layers,
@@ -101,6 +107,11 @@ grep -E '^(PASS|FAIL|SKIP) ' "$tmp/import.out"
 rc=$(cat "$tmp/import.rc")
 if [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' "$tmp/import.out"; then
   echo "FAIL inv-import: exit $rc: $(tail -n 1 "$tmp/import.out" | cut -c1-200)"
+fi
+grep -E '^(PASS|FAIL|SKIP) ' "$tmp/calls.out" | grep -v openapi-answers
+rc=$(cat "$tmp/calls.rc")
+if [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' "$tmp/calls.out"; then
+  echo "FAIL etcd-calls: exit $rc: $(tail -n 1 "$tmp/calls.out" | cut -c1-200)"
 fi
 for n in $names; do
   out="$tmp/$n.out"

@@ -55,10 +55,21 @@ const char *etcd_errmsg(void);
  * to the members in turn, the answer's JSON object into *out (the caller's). 0 or -errno. */
 int etcd_call(struct etcd *e, const char *path, json_t *body, json_t **out);
 
+/* How many etcd_call this thread has made (each one round trip to a member, bar failover),
+ * for tests and benchmarks: the difference over a request is its number of calls. With
+ * VSRV_ETCD_TRACE=1 in the environment each call is also written to stderr. */
+unsigned long etcd_thread_calls(void);
+
 /* --- keys -------------------------------------------------------------------------------- */
 
 /* The key's value: 0 and *out (etcd_kv_clear it), -ENOENT, or -errno. */
 int etcd_get(struct etcd *e, const char *key, struct etcd_kv *out);
+
+/* The n keys read in one Txn of range requests (no compares: one linearizable read of all
+ * of them at one revision, one round trip). 0 and out[i] (etcd_kv_clear each) with
+ * found[i] (false: absent, out[i] zeroed), or -errno (nothing to free). */
+int etcd_get_many(struct etcd *e, const char *const *keys, size_t n, struct etcd_kv *out,
+		  bool *found);
 
 /* Every key under prefix (all keys starting with it), in key order, to fn (its kv is
  * valid during the call only; a non-zero return stops the walk and is returned). *rev

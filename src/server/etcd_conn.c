@@ -11,6 +11,57 @@
 #include <string.h>
 
 static _Thread_local char errmsg[512];
+static _Thread_local unsigned long thread_calls;
+
+unsigned long etcd_thread_calls(void)
+{
+	return thread_calls;
+}
+
+/* VSRV_ETCD_TRACE=1 in the environment: each call logged (path and its first key). */
+static int trace_on(void)
+{
+	static atomic_int on = -1;
+	int v = atomic_load(&on);
+
+	if (v < 0) {
+		const char *s = getenv("VSRV_ETCD_TRACE");
+
+		v = s && *s && strcmp(s, "0");
+		atomic_store(&on, v);
+	}
+	return v;
+}
+
+/* The key a call is about, decoded for the trace ("" when none). */
+static void trace_call(const char *path, json_t *body)
+{
+	const char *k = json_string_value(json_object_get(body, "key"));
+	json_t *ops = json_object_get(body, "success");
+	char key[160] = "";
+	unsigned char raw[160];
+	int n;
+
+	if (!k && json_is_array(ops)) {
+		json_t *op = json_array_get(ops, 0), *inner;
+		const char *kind;
+
+		json_object_foreach(op, kind, inner) {
+			k = json_string_value(json_object_get(inner, "key"));
+			break;
+		}
+	}
+	if (k && strlen(k) < 4 * sizeof(raw) / 3 - 4) {
+		n = EVP_DecodeBlock(raw, (const unsigned char *)k, (int)strlen(k));
+		if (n > 0) {
+			while (n && !raw[n - 1])
+				n--;
+			snprintf(key, sizeof(key), "%.*s", n, (const char *)raw);
+		}
+	}
+	fprintf(stderr, "vsrv: etcd call %lu: %s %s (%zu ops)\n", thread_calls, path, key,
+		json_is_array(ops) ? json_array_size(ops) : (size_t)1);
+}
 
 const char *etcd_errmsg(void)
 {
@@ -347,6 +398,9 @@ int etcd_call(struct etcd *e, const char *path, json_t *body, json_t **out)
 
 	if (!text)
 		return etcd_fail(-ENOMEM, "etcd %s: cannot encode the request", path);
+	thread_calls++;
+	if (trace_on())
+		trace_call(path, body);
 	for (i = 0; i < e->nep; i++) {
 		int idx = (first + i) % e->nep;
 		struct buf b = { 0 };

@@ -6,6 +6,7 @@
 #include "server/events.h"
 #include "server/auth.h"
 #include "server/cluster.h"
+#include "server/etcd.h"
 #include "server/http_listen.h"
 #include "server/http_upload.h"
 #include "server/metrics.h"
@@ -421,6 +422,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	int idx;
 	double dt;
 	struct timespec t1;
+	unsigned long calls0 = etcd_thread_calls();
 
 	(void)version;
 	if (!x) {
@@ -587,6 +589,9 @@ out_metrics:
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	dt = (t1.tv_sec - x->t0.tv_sec) + (t1.tv_nsec - x->t0.tv_nsec) / 1e9;
 	metrics_request(srv->metrics, idx, dt);
+	if (getenv("VSRV_ETCD_TRACE") && strcmp(getenv("VSRV_ETCD_TRACE"), "0"))
+		fprintf(stderr, "vsrv: etcd calls: %s %s: %lu\n", method, url,
+			etcd_thread_calls() - calls0);
 	return ret;
 }
 

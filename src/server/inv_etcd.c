@@ -14,6 +14,7 @@ static void ie_close(struct db *db)
 	struct inv_etcd *s = (struct inv_etcd *)db;
 
 	etcd_close(s->e);
+	pthread_mutex_destroy(&s->hint_mu);
 	free(s->prefix);
 	free(s);
 }
@@ -38,6 +39,7 @@ static void ie_put(struct dbc *c)
 	if (!c)
 		return;
 	s = ie_sess(c);
+	ie_pre_drop(c);
 	etcd_txn_abort(s->t);       /* a transaction left open is rolled back */
 	free(s);
 }
@@ -94,6 +96,7 @@ int inv_etcd_open(const char *endpoints, const char *prefix, unsigned timeout_ms
 	if (!s)
 		return -ENOMEM;
 	s->base.ops = &inv_etcd_ops;
+	pthread_mutex_init(&s->hint_mu, NULL);
 	/* every key is PREFIX "t/", "u/" or "id/": the prefix ends with a slash */
 	if (asprintf(&s->prefix, "%s%s", prefix, prefix[n - 1] == '/' ? "" : "/") < 0) {
 		s->prefix = NULL;
@@ -137,6 +140,7 @@ int inv_etcd_begin(struct dbc *c)
 		vsrv_log("inventory: etcd: a transaction is already open on this session");
 		return -EIO;
 	}
+	ie_pre_drop(c);
 	return etcd_txn_begin(ie_store(c)->e, &s->t);
 }
 

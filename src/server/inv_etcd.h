@@ -33,9 +33,15 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <pthread.h>
+
+#include "server/etcd.h"
 
 struct etcd;
 struct etcd_txn;
+
+#define IE_HINTS 256
+#define IE_PRE 2
 
 /* The store: the etcd client and the key prefix of this inventory. */
 struct inv_etcd {
@@ -44,12 +50,19 @@ struct inv_etcd {
 	char *prefix;                /* "/vsrv/inv/" by default; owned */
 	atomic_uint_fast64_t gen;    /* raised by every commit through this store (and by an
 				      * inv_generation that cannot read etcd's revision) */
+	pthread_mutex_t hint_mu;     /* guards hints */
+	struct ie_hint {             /* a VM name key's last id (inv_etcd_prefetch.c) */
+		uint64_t hash;
+		int64_t id;
+	} hints[IE_HINTS];
 };
 
 /* A session: the store, and the open transaction (NULL outside inv_begin/inv_commit). */
 struct inv_etcd_sess {
 	struct dbc base;
 	struct etcd_txn *t;
+	char *pre_key[IE_PRE];       /* rows read ahead with a VM's name (NULL: none) */
+	struct etcd_kv pre[IE_PRE];  /* their values (key NULL: absent) */
 };
 
 static inline struct inv_etcd *ie_store(struct dbc *c)
@@ -78,6 +91,19 @@ int inv_etcd_open(const char *endpoints, const char *prefix, unsigned timeout_ms
  * -ENOMEM pass; anything else becomes -EIO, logged once with what (and key) and
  * etcd_errmsg(). */
 int ie_etcd_err(int rc, const char *what, const char *key);
+
+/* --- reads ahead (inv_etcd_prefetch.c) ----------------------------------------------------- */
+
+/* The id of the VM name key (full key), read fresh, with the rows of the id it held last
+ * time read in the same Txn and kept on the session: 0 and *id, -ENOENT, -EIO. */
+int ie_vm_name_get(struct dbc *c, const char *key, int64_t *id);
+
+/* A kept row of key, taken (once): true with *rc 0 and *kv (the caller's), or *rc -ENOENT
+ * (it was absent then); false when none is kept or a transaction is open. */
+bool ie_pre_take(struct dbc *c, const char *key, struct etcd_kv *kv, int *rc);
+
+/* Drop the session's kept rows (at a write, a transaction, the session's end). */
+void ie_pre_drop(struct dbc *c);
 
 /* --- rows -------------------------------------------------------------------------------- */
 

@@ -40,8 +40,11 @@ int ie_etcd_err(int rc, const char *what, const char *key)
 static int kv_get(struct dbc *c, const char *key, struct etcd_kv *kv)
 {
 	struct etcd_txn *t = ie_sess(c)->t;
-	int rc = t ? etcd_txn_get(t, key, kv) : etcd_get(ie_store(c)->e, key, kv);
+	int rc;
 
+	if (ie_pre_take(c, key, kv, &rc))
+		return rc;
+	rc = t ? etcd_txn_get(t, key, kv) : etcd_get(ie_store(c)->e, key, kv);
 	return ie_etcd_err(rc, "read", key);
 }
 
@@ -119,6 +122,7 @@ int ie_row_each(struct dbc *c, const char *table, const char *key_prefix,
 
 	if (!k)
 		return -ENOMEM;
+	ie_pre_drop(c);
 	e.skip = strlen(k) - strlen(key_prefix);
 	/* etcd's own errors are negative errnos: a callback's value passes unchanged unless
 	 * it is one of those the range call itself may return */
@@ -229,6 +233,11 @@ int ie_unique_get(struct dbc *c, const char *index, const char *value, int64_t *
 
 	if (!k)
 		return -ENOMEM;
+	if (!ie_sess(c)->t && !strcmp(index, "vms.name")) {
+		rc = ie_vm_name_get(c, k, id);
+		free(k);
+		return rc;
+	}
 	rc = kv_get(c, k, &kv);
 	if (!rc) {
 		*id = strtoll(kv.value, NULL, 10);
@@ -286,6 +295,7 @@ int ie_write_begin(struct dbc *c, bool *own)
 	int rc;
 
 	*own = false;
+	ie_pre_drop(c);
 	if (s->t)
 		return 0;
 	rc = etcd_txn_begin(ie_store(c)->e, &s->t);

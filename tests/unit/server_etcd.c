@@ -74,6 +74,23 @@ static void test_kv(void)
 	CHECK_EQ(kv.mod_rev, rev2);
 	etcd_kv_clear(&kv);
 	CHECK_EQ(etcd_get(cli, "/t/none", &kv), -ENOENT);
+	{
+		/* several keys in one Txn, one round trip: found, absent, found */
+		const char *keys[3] = { "/t/b", "/t/none", "/t/a" };
+		struct etcd_kv many[3];
+		bool found[3];
+		unsigned long calls = etcd_thread_calls();
+
+		CHECK_EQ(etcd_get_many(cli, keys, 3, many, found), 0);
+		CHECK_EQ(etcd_thread_calls() - calls, 1);
+		CHECK(found[0] && !found[1] && found[2]);
+		CHECK(found[0] && many[0].value_len == 5 && !memcmp(many[0].value, "two\0x", 5) &&
+		      many[0].mod_rev == rev2);
+		CHECK(!many[1].key && !many[1].value);
+		CHECK(found[2] && !strcmp(many[2].value, "1") && many[2].mod_rev == rev);
+		for (int i = 0; i < 3; i++)
+			etcd_kv_clear(&many[i]);
+	}
 	CHECK_EQ(etcd_range(cli, "/t/", collect, seen, &rev), 0);
 	CHECK(!strcmp(seen, "/t/a=1;/t/b=two;"));
 	CHECK(rev >= rev2);
