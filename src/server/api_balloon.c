@@ -88,7 +88,7 @@ static void add_mode(struct req *r, int64_t id)
 
 	if (!vm)
 		return;
-	json_object_set(vm, "runtime", json_pack("{s:O}", "balloon", r->out));
+	json_object_set_new(vm, "runtime", json_pack("{s:O}", "balloon", r->out));
 	dm = sup_dynmem_json(r->srv, id, vm);
 	json_object_set(r->out, "mode", json_object_get(dm, "mode"));
 	json_decref(dm);
@@ -159,11 +159,10 @@ int api_vm_balloon_put(struct req *r)
 	if (target > memory)
 		return req_error(r, -EINVAL, "target_mib: %lld is more than the VM's memory_mib (%lld)",
 				 (long long)target, (long long)memory);
-	st = answer(r, sup_balloon_target(r->srv, r->c, id, r->args[0], target, r->who.name,
-					  json_pack("{s:s}", "by", "user"), &reply), reply);
-	if (st == 200) {
-		sup_dynmem_manual(r->srv, id, true, hw.memory_min_mib, hw.memory_buffer_pct, memory);
+	st = answer(r, sup_dynmem_user_target(r->srv, r->c, id, r->args[0], target, r->who.name,
+					      json_pack("{s:s}", "by", "user"), &reply,
+					      hw.memory_min_mib, hw.memory_buffer_pct, memory), reply);
+	if (st == 200)
 		add_mode(r, id);
-	}
 	return st;
 }

@@ -222,13 +222,41 @@ int snapmem_install(struct server *srv, int64_t vm, int64_t snap, char *err, siz
 				VMSAVE_DIR, strerror(-rc)), rc;
 	snprintf(tmp, sizeof(tmp), "%s.revert", saved);
 	unlink(tmp);
+	/* the VM's own saved state (a saved VM's) is kept aside until the revert commits */
+	{
+		char prev[4300];
+
+		snprintf(prev, sizeof(prev), "%s.prev", saved);
+		unlink(prev);
+		if (link(saved, prev) < 0 && errno != ENOENT) {
+			rc = -errno;
+			return snprintf(err, errlen, "cannot keep the VM's saved state aside: %s",
+					strerror(-rc)), rc;
+		}
+	}
 	if (chmod(p, 0400) < 0 || link(p, tmp) < 0 || rename(tmp, saved) < 0) {
 		rc = -errno;
 		unlink(tmp);
+		snapmem_install_end(srv, vm, false);
 		return snprintf(err, errlen, "cannot make the snapshot's state (%s) the VM's saved "
 				"state: %s", p, strerror(-rc)), rc;
 	}
 	return 0;
+}
+
+void snapmem_install_end(struct server *srv, int64_t vm, bool committed)
+{
+	char saved[4200], prev[4300];
+
+	if (vmsave_path(srv, vm, saved, sizeof(saved)))
+		return;
+	snprintf(prev, sizeof(prev), "%s.prev", saved);
+	if (committed) {
+		unlink(prev);
+	} else if (rename(prev, saved) < 0) {
+		/* there was none: the VM was not saved */
+		unlink(saved);
+	}
 }
 
 void snapmem_drop(struct server *srv, int64_t vm, int64_t snap)

@@ -36,8 +36,14 @@ int snapmem_check_hw(struct server *srv, struct dbc *c, int64_t vm, int64_t snap
 		     size_t errlen);
 
 /* Make snapshot snap's state file VM vm's saved state (DIR/save/saved.vsav, replacing any),
- * for the next start to restore. 0, or -errno with a message in err. */
+ * for the next start to restore; a saved state the VM had is kept aside (saved.vsav.prev)
+ * until snapmem_install_end says whether the revert committed. 0 (then call
+ * snapmem_install_end), or -errno with a message in err (nothing changed). */
 int snapmem_install(struct server *srv, int64_t vm, int64_t snap, char *err, size_t errlen);
+
+/* The end of snapmem_install's revert: committed, the VM's old saved state goes; not, it
+ * comes back (or, when the VM had none, the snapshot's link goes). */
+void snapmem_install_end(struct server *srv, int64_t vm, bool committed);
 
 /* Remove snapshot snap's state and hardware files (none is no error). */
 void snapmem_drop(struct server *srv, int64_t vm, int64_t snap);

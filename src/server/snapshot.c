@@ -226,6 +226,7 @@ static int revert_to(struct server *srv, struct dbc *c, int64_t id, const char *
 {
 	struct inv_snapshot *s = malloc(sizeof(*s));
 	struct layer_files f;
+	bool installed = false;
 	int rc;
 
 	if (!s || layer_files_init(&f)) {
@@ -254,13 +255,15 @@ static int revert_to(struct server *srv, struct dbc *c, int64_t id, const char *
 		snprintf(err, errlen, "inventory error");
 	if (!rc && memory && (rc = inv_vm_set_state(c, id, INV_VM_SAVED, 0, NULL)))
 		snprintf(err, errlen, "inventory error");
-	/* the file before the commit: a commit that fails leaves a saved state of a VM that
-	 * is not saved, which its next start removes (sup.c) */
-	if (!rc && memory)
-		rc = snapmem_install(srv, id, s->id, err, errlen);
+	/* the file before the commit; a commit that fails puts the VM's own back */
+	if (!rc && memory && !(rc = snapmem_install(srv, id, s->id, err, errlen)))
+		installed = true;
 	free(s);
-	return finish(srv, c, &f, rc, "vm-snapshot-reverted", memory ? "reverted (with memory) to" :
-		      "reverted to", name, snap, who, err, errlen);
+	rc = finish(srv, c, &f, rc, "vm-snapshot-reverted", memory ? "reverted (with memory) to" :
+		    "reverted to", name, snap, who, err, errlen);
+	if (installed)
+		snapmem_install_end(srv, id, rc == 0);
+	return rc;
 }
 
 /* VM id's state into buf (n bytes); "" when it cannot be read. */

@@ -87,6 +87,12 @@ int sup_balloon_target(struct server *srv, struct dbc *c, int64_t id, const char
  * memory_mib; max_mib: its memory_mib). */
 void sup_dynmem_manual(struct server *srv, int64_t id, bool manual, int64_t min_mib,
 		       int buffer_pct, int64_t max_mib);
+/* A user's target for VM id's balloon (PUT .../balloon): sup_balloon_target, then, when it
+ * was set, sup_dynmem_manual(true, min_mib, buffer_pct, max_mib), both before the policy can
+ * send its own (its look at the manual mark and its send are one step against this). */
+int sup_dynmem_user_target(struct server *srv, struct dbc *c, int64_t id, const char *name,
+			   int64_t target_mib, const char *who, json_t *data, json_t **reply,
+			   int64_t min_mib, int buffer_pct, int64_t max_mib);
 /* VM id's "dynamic_memory" for the API from its JSON vm (memory_mib, memory_min_mib,
  * memory_buffer_pct, balloon, runtime.balloon) and what the loop saw last. New reference. */
 json_t *sup_dynmem_json(struct server *srv, int64_t id, const json_t *vm);

@@ -44,6 +44,9 @@ struct sup_dynmem {
 	struct supervisor *s;
 	pthread_t thread;
 	pthread_mutex_t lock;
+	pthread_mutex_t send;   /* one balloon target on its way at a time, taken before lock:
+	                         * a user's (sup_dynmem_user_target) and the policy's never
+	                         * cross between the policy's look at manual and its send */
 	pthread_cond_t cond;
 	bool stop, started;
 	struct dm_vm *vms;
@@ -123,6 +126,23 @@ void sup_dynmem_manual(struct server *srv, int64_t id, bool manual, int64_t min_
 		v->man_max = max_mib;
 	}
 	pthread_mutex_unlock(&d->lock);
+}
+
+int sup_dynmem_user_target(struct server *srv, struct dbc *c, int64_t id, const char *name,
+			   int64_t target_mib, const char *who, json_t *data, json_t **reply,
+			   int64_t min_mib, int buffer_pct, int64_t max_mib)
+{
+	struct sup_dynmem *d = srv->sup ? srv->sup->dyn : NULL;
+	int rc;
+
+	if (d)
+		pthread_mutex_lock(&d->send);
+	rc = sup_balloon_target(srv, c, id, name, target_mib, who, data, reply);
+	if (!rc)
+		sup_dynmem_manual(srv, id, true, min_mib, buffer_pct, max_mib);
+	if (d)
+		pthread_mutex_unlock(&d->send);
+	return rc;
 }
 
 /* One VM of a step: its identity, its settings and what its balloon said. */
@@ -308,10 +328,12 @@ void sup_dynmem_step(struct supervisor *s)
 		bool manual;
 		int rc = 0;
 
+		pthread_mutex_lock(&d->send);
 		pthread_mutex_lock(&d->lock);
 		v = x[i].ok ? dm_find(d, x[i].id, false) : NULL;
 		if (!v || !v->planned) {
 			pthread_mutex_unlock(&d->lock);
+			pthread_mutex_unlock(&d->send);
 			continue;
 		}
 		/* a user's PUT since the plan: theirs stands */
@@ -335,6 +357,7 @@ void sup_dynmem_step(struct supervisor *s)
 				vsrv_log("vm %s: dynamic memory: target %lld MiB not set: %s",
 					 x[i].name, (long long)p->new_target_mib, strerror(-rc));
 		}
+		pthread_mutex_unlock(&d->send);
 		pthread_mutex_lock(&d->lock);
 		if ((v = dm_find(d, x[i].id, false))) {
 			v->last = *p;
@@ -381,6 +404,7 @@ int sup_dynmem_start(struct supervisor *s, bool thread)
 		return -ENOMEM;
 	d->s = s;
 	pthread_mutex_init(&d->lock, NULL);
+	pthread_mutex_init(&d->send, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&d->cond, &ca);
@@ -390,6 +414,7 @@ int sup_dynmem_start(struct supervisor *s, bool thread)
 	if (thread && pthread_create(&d->thread, NULL, dynmem_thread, d)) {
 		s->dyn = NULL;
 		pthread_cond_destroy(&d->cond);
+		pthread_mutex_destroy(&d->send);
 		pthread_mutex_destroy(&d->lock);
 		free(d);
 		return -EAGAIN;
@@ -411,6 +436,7 @@ void sup_dynmem_stop(struct supervisor *s)
 		pthread_join(d->thread, NULL);
 	s->dyn = NULL;
 	pthread_cond_destroy(&d->cond);
+	pthread_mutex_destroy(&d->send);
 	pthread_mutex_destroy(&d->lock);
 	free(d->vms);
 	free(d);
