@@ -59,4 +59,12 @@ struct savestate;
 int savestate_read_run_at(int fd, uint64_t fsize, uint64_t *off, struct savestate *s,
 			  uint32_t *n_out, const char **why);
 
+/* Checks of a parsed file's parts (savestate_check.c): 0, or -EINVAL and *why. */
+struct savestate_config;
+struct savestate_legacy;
+struct vm_devices_state;
+int savestate_check_legacy(const struct savestate_legacy *l, const char **why);
+int savestate_check_devices(const struct savestate_config *c, const struct vm_devices_state *d,
+			    const char **why);
+
 #endif
