@@ -29,11 +29,6 @@ def daemon(name, endpoints, ttl=TTL, start=True):
     return d.start() if start else d
 
 
-def log_of(d):
-    with open(os.path.join(d.data, "daemon.log"), errors="replace") as f:
-        return f.read()
-
-
 def cli(d, *args):
     p = subprocess.run([VSRV_BIN] + list(args), capture_output=True, text=True, timeout=30,
                        env=dict(os.environ, VSRV_SERVER="http://127.0.0.1:%d" % d.port,

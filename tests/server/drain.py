@@ -29,18 +29,6 @@ def host(name, endpoints, prefix, mem):
     return d.start()
 
 
-def cli(d, tok, *args):
-    p = subprocess.run([VSRV] + list(args), capture_output=True, text=True, timeout=120,
-                       env=dict(os.environ, VSRV_SERVER="http://127.0.0.1:%d" % d.port,
-                                VSRV_TOKEN=tok))
-    return p.returncode, p.stdout + p.stderr
-
-
-def log_of(d):
-    with open(os.path.join(d.data, "daemon.log"), errors="replace") as f:
-        return f.read()
-
-
 def wait_task(d, tok, tid, timeout=60):
     def done():
         st, js = d.req("GET", "/api/v1/tasks/%d" % tid, token=tok)

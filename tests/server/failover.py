@@ -25,11 +25,6 @@ tmp = tempfile.mkdtemp(prefix="vsrv-failover.")
 daemons = []
 
 
-def log_of(d):
-    with open(os.path.join(d.data, "daemon.log"), errors="replace") as f:
-        return f.read()
-
-
 def host(name, mem, endpoints, prefix, ttl=TTL):
     d = Daemon(os.path.join(tmp, name), extra=[
         "--cluster", endpoints, "--inventory", "etcd", "--inventory-prefix", prefix,

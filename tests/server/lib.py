@@ -267,3 +267,17 @@ def vmm_shim(tmp):
 def err_message(js):
     """The message of an API error body, or the body as text."""
     return (js or {}).get("error", {}).get("message", "") if isinstance(js, dict) else str(js)
+
+
+def log_of(d):
+    """Daemon d's log (DATA/daemon.log) so far."""
+    with open(os.path.join(d.data, "daemon.log"), errors="replace") as f:
+        return f.read()
+
+
+def cli(d, tok, *args):
+    """`vsrv ARGS` against daemon d with token tok: (exit status, stdout + stderr)."""
+    p = subprocess.run([VSRV] + list(args), capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, VSRV_SERVER="http://127.0.0.1:%d" % d.port,
+                                VSRV_TOKEN=tok))
+    return p.returncode, p.stdout + p.stderr

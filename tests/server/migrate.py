@@ -55,18 +55,6 @@ def ns_host(name, endpoints, prefix, own, at):
         lib.VSRV = real
 
 
-def cli(d, tok, *args):
-    p = subprocess.run([VSRV] + list(args), capture_output=True, text=True, timeout=120,
-                       env=dict(os.environ, VSRV_SERVER="http://127.0.0.1:%d" % d.port,
-                                VSRV_TOKEN=tok))
-    return p.returncode, p.stdout + p.stderr
-
-
-def log_of(d):
-    with open(os.path.join(d.data, "daemon.log"), errors="replace") as f:
-        return f.read()
-
-
 def procs_naming(path):
     """pids whose command line names path (a host's data directory: its monitors, VMMs)."""
     out = []
