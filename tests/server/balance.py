@@ -68,18 +68,6 @@ def hosts(d, tok):
     return {h["name"]: h for h in js["hosts"] if h.get("alive")} if st == 200 else {}
 
 
-def wait_task(d, tok, tid, timeout=60):
-    def done():
-        st, js = d.req("GET", "/api/v1/tasks/%d" % tid, token=tok)
-        return js if st == 200 and js["state"] != "running" else None
-    return wait_for(done, timeout, 0.1)
-
-
-def events(d, tok, kind):
-    st, js = d.req("GET", "/api/v1/events?limit=1000", token=tok)
-    return [e for e in (js or {}).get("events", []) if e["type"] == kind]
-
-
 made_bridge = False
 try:
     try:
@@ -240,7 +228,7 @@ try:
        str(plan))
     # c draining: never a destination; b has 2 CPUs, so v3 (4 vCPUs) stays
     st, js = a.req("POST", "/api/v1/hosts/c/drain", token=ta)
-    wait_task(c, tc, js["task"]) if st == 202 else None
+    task_wait(c, tc, js["task"]) if st == 202 else None
     st, js, moves = plan_of(a, ta)
     ok("plan-skips-draining-host", moves == [("v1", "a", "b"), ("v2", "a", "b")], str(js))
     rc, out = cli(a, ta, "hosts", "balance", "--dry-run")
@@ -256,17 +244,17 @@ try:
         st, js = b.req("POST", "/api/v1/cluster/balance", token=tb)
         ok("balance-202", st == 202 and isinstance(js.get("task"), int) and
            [m["vm"] for m in js["plan"]["moves"]] == ["v1", "v2", "v3"], str((st, js)))
-        t = wait_task(b, tb, js["task"], 180) if st == 202 else None
+        t = task_wait(b, tb, js["task"], 180) if st == 202 else None
         print("# balance error: %s" % (t or {}).get("error"), flush=True)
         ok("balance-task-failed", t is not None and t["state"] == "failed" and
            t["kind"] == "cluster-balance" and t["object"] == "cluster", str(t))
         err = (t or {}).get("error") or ""
         ok("balance-names-each-vm", all(re.search(r'"vm":"%s","to":"c","reason":"[^"]+' % v, err)
                                         for v in ("v1", "v2", "v3")), err)
-        ev = events(b, tb, "cluster-balance-failed")
+        ev = events_of(b, tb, "cluster-balance-failed")
         ok("event-balance-failed", len(ev) == 1 and [f["vm"] for f in ev[0]["data"]["failed"]]
            == ["v1", "v2", "v3"] and ev[0]["data"]["moved"] == {}, str(ev))
-        mf = events(a, ta, "vm-migrate-failed")
+        mf = events_of(a, ta, "vm-migrate-failed")
         ok("migrations-tried-on-a-to-c", sorted(e["object"] for e in mf) == ["v1", "v2", "v3"]
            and all(e["data"]["from"] == "a" and e["data"]["to"] == "c" for e in mf), str(mf))
         ok("nothing-moved", {k: etcd.get(k) for k in keys} == before, "changed")

@@ -29,18 +29,6 @@ def host(name, endpoints, prefix, mem):
     return d.start()
 
 
-def wait_task(d, tok, tid, timeout=60):
-    def done():
-        st, js = d.req("GET", "/api/v1/tasks/%d" % tid, token=tok)
-        return js if st == 200 and js["state"] != "running" else None
-    return wait_for(done, timeout, 0.1)
-
-
-def events(d, tok, kind):
-    st, js = d.req("GET", "/api/v1/events?limit=1000", token=tok)
-    return [e for e in (js or {}).get("events", []) if e["type"] == kind]
-
-
 def draining(d, tok):
     st, js = d.req("GET", "/api/v1/hosts", token=tok)
     return {h["name"]: h.get("draining") for h in js["hosts"] if h.get("alive")} \
@@ -94,11 +82,11 @@ try:
     st, js = a.req("POST", "/api/v1/hosts/b/drain", token=ta)
     ok("drain-b-202", st == 202 and js.get("host") == "b" and js.get("draining") is True and
        isinstance(js.get("task"), int), str((st, js)))
-    t = wait_task(b, tb, js["task"]) if st == 202 else None
+    t = task_wait(b, tb, js["task"]) if st == 202 else None
     ok("drain-empty-done", t is not None and t["state"] == "done" and t["kind"] == "host-drain"
        and t["object"] == "b", str(t))
-    ok("drain-events", len(events(a, ta, "host-drain-started")) == 1 and
-       len(events(a, ta, "host-drain-done")) == 1, str(events(a, ta, "host-drain-done")))
+    ok("drain-events", len(events_of(a, ta, "host-drain-started")) == 1 and
+       len(events_of(a, ta, "host-drain-done")) == 1, str(events_of(a, ta, "host-drain-done")))
     ok("hosts-shows-draining", draining(a, ta) == {"a": False, "b": True}, str(draining(a, ta)))
     # the mark is kept in etcd (no lease): b's daemon restarted comes back draining
     ok("drain-mark-key", etcd.get("/vsrv/hosts/b/draining") is not None)
@@ -142,24 +130,24 @@ try:
     else:
         st, js = b.req("POST", "/api/v1/hosts/a/drain", token=tb)
         ok("drain-a-202", st == 202 and js.get("host") == "a", str((st, js)))
-        t = wait_task(a, ta, js["task"], 120) if st == 202 else None
+        t = task_wait(a, ta, js["task"], 120) if st == 202 else None
         ok("drain-fails-naming-vm", t is not None and t["state"] == "failed" and
            re.search(r'"vm":"vm1","reason":"[^"]+', t["error"] or ""), str(t))
         print("# drain error: %s" % (t or {}).get("error"), flush=True)
-        ev = events(a, ta, "host-drain-failed")
+        ev = events_of(a, ta, "host-drain-failed")
         ok("event-host-drain-failed", len(ev) == 1 and ev[0]["object"] == "a" and
            ev[0]["data"]["failed"][0]["vm"] == "vm1" and ev[0]["data"]["failed"][0]["reason"],
            str(ev))
-        ok("migration-tried-to-b", len(events(a, ta, "vm-migrate-failed")) == 1 and
-           events(a, ta, "vm-migrate-failed")[0]["data"]["to"] == "b",
-           str(events(a, ta, "vm-migrate-failed")))
+        ok("migration-tried-to-b", len(events_of(a, ta, "vm-migrate-failed")) == 1 and
+           events_of(a, ta, "vm-migrate-failed")[0]["data"]["to"] == "b",
+           str(events_of(a, ta, "vm-migrate-failed")))
         after = {k: etcd.get(k) for k in before}
         ok("status-owner-placement-unchanged", after == before, "%s\n%s" % (before, after))
         ok("still-marked-draining", draining(a, ta) == {"a": True, "b": False},
            str(draining(a, ta)))
         st, js = a.req("POST", "/api/v1/hosts/a/drain", token=ta)
         ok("drain-again-202", st == 202, str((st, js)))
-        wait_task(a, ta, js["task"], 120) if st == 202 else None
+        task_wait(a, ta, js["task"], 120) if st == 202 else None
     # the CLI
     rc, out = cli(b, tb, "hosts", "undrain", "a")
     ok("cli-undrain", rc == 0 and "not draining" in out and
@@ -185,20 +173,16 @@ try:
         a.req("POST", "/api/v1/vms/cnt/start", {"host": "a"}, token=ta)
         ok("kvm-runs-on-a", a.wait_state(ta, "cnt", ["running"], 30) is not None)
 
-        def steps(d, tok):
-            x = d.req("GET", "/api/v1/vms/cnt/console", token=tok)[1]
-            x = x.decode(errors="replace") if isinstance(x, bytes) else str(x)
-            return [int(m) for m in re.findall(r"savecount: step (\d+) of", x)]
-        ok("kvm-counts-on-a", wait_for(lambda: len(steps(a, ta)) >= 20, 60) is not None)
+        ok("kvm-counts-on-a", wait_for(lambda: len(console_steps(a, ta, "cnt")) >= 20, 60) is not None)
         st, js = a.req("POST", "/api/v1/hosts/a/drain", token=ta)
-        t = wait_task(a, ta, js["task"], 180) if st == 202 else None
+        t = task_wait(a, ta, js["task"], 180) if st == 202 else None
         ok("kvm-drain-done", t is not None and t["state"] == "done" and t["progress"] == 1,
            str((st, js, t)))
-        last_a = max(steps(a, ta) or [0])
+        last_a = max(console_steps(a, ta, "cnt") or [0])
         ok("kvm-status-host-b", b.req("GET", "/api/v1/vms/cnt/status", token=tb)[1]
            .get("host") == "b")
-        ok("kvm-counts-on-b", wait_for(lambda: [s for s in steps(b, tb) if s > last_a], 60)
-           is not None, str(steps(b, tb)[-5:]))
+        ok("kvm-counts-on-b", wait_for(lambda: [s for s in console_steps(b, tb, "cnt") if s > last_a], 60)
+           is not None, str(console_steps(b, tb, "cnt")[-5:]))
         b.req("POST", "/api/v1/vms/cnt/off", token=tb)
         a.req("DELETE", "/api/v1/hosts/a/drain", token=ta)
 finally:

@@ -1,7 +1,7 @@
 """Helpers for the server's black-box tests: a daemon on a temporary data directory and
 an HTTP client over TCP or the Unix socket. Every answer Daemon.req() gets is checked
 against docs/api.yaml (openapi_check.py): a mismatch is a FAIL line "openapi ..."."""
-import atexit, base64, hashlib, http.client, json, os, socket, sqlite3, subprocess, sys, time
+import atexit, base64, hashlib, http.client, json, os, re, socket, sqlite3, subprocess, sys, time
 import urllib.request
 
 import openapi_check
@@ -281,3 +281,29 @@ def cli(d, tok, *args):
                        env=dict(os.environ, VSRV_SERVER="http://127.0.0.1:%d" % d.port,
                                 VSRV_TOKEN=tok))
     return p.returncode, p.stdout + p.stderr
+
+
+def task_wait(d, tok, tid, timeout=60):
+    """Task tid on daemon d, once it is no longer running (None after timeout s)."""
+    def done():
+        st, js = d.req("GET", "/api/v1/tasks/%d" % tid, token=tok)
+        return js if st == 200 and js["state"] != "running" else None
+    return wait_for(done, timeout, 0.1)
+
+
+def events_of(d, tok, kind):
+    """Daemon d's last 1,000 events of type kind that tok may see."""
+    st, js = d.req("GET", "/api/v1/events?limit=1000", token=tok)
+    return [e for e in (js or {}).get("events", []) if e["type"] == kind]
+
+
+def savecount_steps(text):
+    """The step numbers guests/savecount.elf printed in text (a console's output)."""
+    if isinstance(text, bytes):
+        text = text.decode(errors="replace")
+    return [int(m) for m in re.findall(r"savecount: step (\d+) of", str(text))]
+
+
+def console_steps(d, tok, vm):
+    """The savecount steps in VM vm's console on daemon d, as the API gives it."""
+    return savecount_steps(d.req("GET", "/api/v1/vms/%s/console" % vm, token=tok)[1])

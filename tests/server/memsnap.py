@@ -255,25 +255,23 @@ try:
         def console():
             return open(clog, errors="replace").read() if os.path.exists(clog) else ""
 
-        def steps(text):
-            return [int(m) for m in re.findall(r"savecount: step (\d+) of", text)]
         req("POST", "/api/v1/vms/cnt/start")
-        ok("kvm-counts", wait_for(lambda: len(steps(console())) >= 30, 60), console()[-300:])
-        pre = max(steps(console()))
+        ok("kvm-counts", wait_for(lambda: len(savecount_steps(console())) >= 30, 60), console()[-300:])
+        pre = max(savecount_steps(console()))
         st, js = req("POST", "/api/v1/vms/cnt/snapshots", {"name": "s"})   # memory: the default
         at = console()
         t = tree("cnt")
         ok("kvm-snapshot-memory", st == 201 and t["s"]["memory"] and t["s"]["memory_bytes"] > 0,
            str((st, js)))
         ok("kvm-snapshot-running-again", d.wait_state(adm, "cnt", ("running",), 30) is not None)
-        ok("kvm-counts-on-after-snapshot", wait_for(lambda: len(steps(console()[len(at):])) >= 20,
+        ok("kvm-counts-on-after-snapshot", wait_for(lambda: len(savecount_steps(console()[len(at):])) >= 20,
            60), console()[-300:])
         # a name taken: refused before the guest is stopped (no save, no restart)
         saves = len(events("vm-saved"))
         st, js = req("POST", "/api/v1/vms/cnt/snapshots", {"name": "s"})
         ok("kvm-name-taken-no-save", st == 409 and "has a snapshot named 's'" in msg(js) and
            len(events("vm-saved")) == saves and state("cnt") == "running", str((st, js)))
-        run = steps(console())
+        run = savecount_steps(console())
         ok("kvm-snapshot-goes-on-not-from-0", run[:run.index(pre) + 1] == list(range(run[0], pre + 1))
            and run[run.index(pre):] == list(range(pre, run[-1] + 1)), "before %d, then %s" %
            (pre, run[run.index(pre):][:5]))
@@ -281,22 +279,22 @@ try:
         def revert(label):
             """Revert to s: running again, counting on from the snapshot's step."""
             before = console()
-            top = max(steps(before))
+            top = max(savecount_steps(before))
             st, js = req("POST", "/api/v1/vms/cnt/snapshots/s/revert")
             ok(label + "-200", st == 200, str((st, js)))
             ok(label + "-running", d.wait_state(adm, "cnt", ("running",), 30) is not None)
-            ok(label + "-counts", wait_for(lambda: len(steps(console()[len(before):])) >= 5, 60),
+            ok(label + "-counts", wait_for(lambda: len(savecount_steps(console()[len(before):])) >= 5, 60),
                console()[-300:])
-            back = steps(console()[len(before):])
+            back = savecount_steps(console()[len(before):])
             # the step after the snapshot's: after what was printed before it was asked for,
             # no later than what was printed when it answered, before where it had come to
-            ok(label + "-count-went-back", back and pre < back[0] <= max(steps(at)) + 1 and
+            ok(label + "-count-went-back", back and pre < back[0] <= max(savecount_steps(at)) + 1 and
                back[0] < top and back == list(range(back[0], back[0] + len(back))),
                "snapshot between %d and %d, %d before the revert, then %s" %
-               (pre, max(steps(at)), top, back[:5]))
+               (pre, max(savecount_steps(at)), top, back[:5]))
             return back[0] if back else None
         first = revert("kvm-revert")
-        ok("kvm-counts-on-again", wait_for(lambda: max(steps(console())) > first + 10, 60))
+        ok("kvm-counts-on-again", wait_for(lambda: max(savecount_steps(console())) > first + 10, 60))
         again = revert("kvm-revert-twice")
         ok("kvm-revert-twice-same-point", first is not None and again == first, (first, again))
         ok("kvm-snapshot-file-kept", os.path.exists(snap_file("cnt", "s")) and wait_for(

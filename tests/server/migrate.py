@@ -70,18 +70,6 @@ def procs_naming(path):
     return out
 
 
-def wait_task(d, tok, tid, timeout=60):
-    def done():
-        st, js = d.req("GET", "/api/v1/tasks/%d" % tid, token=tok)
-        return js if st == 200 and js["state"] != "running" else None
-    return wait_for(done, timeout, 0.1)
-
-
-def events(d, tok, kind):
-    st, js = d.req("GET", "/api/v1/events?limit=1000", token=tok)
-    return [e for e in (js or {}).get("events", []) if e["type"] == kind]
-
-
 try:
     try:
         etcd = EtcdCluster(1).start()
@@ -214,10 +202,10 @@ try:
         st, js = a.req("POST", "/api/v1/vms/vm1/migrate", {"to": "b"}, token=ta)
         ok("migrate-202-task", st == 202 and isinstance(js.get("task"), int) and
            js["to"] == "b" and js["from"] == "a" and js["disks"] == "shared", str((st, js)))
-        t = wait_task(a, ta, js["task"]) if st == 202 else None
+        t = task_wait(a, ta, js["task"]) if st == 202 else None
         ok("task-failed", t is not None and t["state"] == "failed" and t["kind"] == "vm-migrate"
            and t["error"], str(t))
-        ev = wait_for(lambda: events(b, tb, "vm-migrate-failed"), 20, 0.2) or []
+        ev = wait_for(lambda: events_of(b, tb, "vm-migrate-failed"), 20, 0.2) or []
         print("# vm-migrate-failed: %s" % [e["data"]["reason"] for e in ev], flush=True)
         ok("event-vm-migrate-failed", len(ev) == 1 and ev[0]["object"] == "vm1" and
            ev[0]["data"]["from"] == "a" and ev[0]["data"]["to"] == "b" and
@@ -229,7 +217,7 @@ try:
            str((st, js)))
         ok("no-vmm-left-on-b", wait_for(lambda: not procs_naming(b.data), 10) is not None,
            str(procs_naming(b.data)))
-        ok("no-migrated-event", not events(a, ta, "vm-migrated"), str(events(a, ta, "vm-migrated")))
+        ok("no-migrated-event", not events_of(a, ta, "vm-migrated"), str(events_of(a, ta, "vm-migrated")))
         # b started the VM's VMM from the shared inventory's row, listening for the migration
         runs = argvs_b()
         inc = [x[x.index("--incoming") + 1] for x in runs if "--incoming" in x]
@@ -325,26 +313,22 @@ try:
         a.req("POST", "/api/v1/vms/cnt/start", {"host": "a"}, token=ta)
         ok("kvm-runs-on-a", a.wait_state(ta, "cnt", ["running"], 30) is not None)
 
-        def steps(d, tok):
-            x = d.req("GET", "/api/v1/vms/cnt/console", token=tok)[1]
-            x = x.decode(errors="replace") if isinstance(x, bytes) else str(x)
-            return [int(m) for m in re.findall(r"savecount: step (\d+) of", x)]
-        ok("kvm-counts-on-a", wait_for(lambda: len(steps(a, ta)) >= 20, 60) is not None)
+        ok("kvm-counts-on-a", wait_for(lambda: len(console_steps(a, ta, "cnt")) >= 20, 60) is not None)
         st, js = a.req("POST", "/api/v1/vms/cnt/migrate", {"to": "b"}, token=ta)
-        t = wait_task(a, ta, js["task"], 120) if st == 202 else None
+        t = task_wait(a, ta, js["task"], 120) if st == 202 else None
         ok("kvm-task-done", t is not None and t["state"] == "done", str((st, js, t)))
-        last_a = max(steps(a, ta) or [0])
+        last_a = max(console_steps(a, ta, "cnt") or [0])
         ok("kvm-status-host-b", b.wait_state(tb, "cnt", ["running"], 10) is not None and
            b.req("GET", "/api/v1/vms/cnt/status", token=tb)[1]["host"] == "b")
         ok("kvm-owner-is-b", json.loads(etcd.get("/vsrv/vms/cnt/owner")[0])["host"] == "b" and
            etcd.get("/vsrv/vms/cnt/owner")[1] == etcd.get("/vsrv/hosts/b/alive")[1])
         ok("kvm-placement-b", json.loads(etcd.get("/vsrv/vms/cnt/placement")[0])["host"] == "b")
-        ok("kvm-counts-on-b", wait_for(lambda: [s for s in steps(b, tb) if s > last_a], 60)
-           is not None, str(steps(b, tb)[-5:]))
-        ev = events(a, ta, "vm-migrated")
+        ok("kvm-counts-on-b", wait_for(lambda: [s for s in console_steps(b, tb, "cnt") if s > last_a], 60)
+           is not None, str(console_steps(b, tb, "cnt")[-5:]))
+        ev = events_of(a, ta, "vm-migrated")
         ok("kvm-event-vm-migrated", len(ev) == 1 and ev[0]["data"]["from"] == "a" and
            ev[0]["data"]["to"] == "b", str(ev))
-        ok("kvm-no-crash-on-a", not events(a, ta, "vm-crashed"), str(events(a, ta, "vm-crashed")))
+        ok("kvm-no-crash-on-a", not events_of(a, ta, "vm-crashed"), str(events_of(a, ta, "vm-crashed")))
         ok("kvm-no-vmm-left-on-a", wait_for(lambda: not procs_naming(a.data), 10) is not None)
         b.req("POST", "/api/v1/vms/cnt/off", token=tb)
     # disks copy: a counting guest with a disk moves to c, whose image of the disk c makes
@@ -362,17 +346,13 @@ try:
         ok("kvm-copy-runs-on-a", a.wait_state(ta, "cnt2", ["running"], 30) is not None)
         st, js = a.req("POST", "/api/v1/vms/cnt2/migrate", {"to": "c", "disks": "copy"},
                        token=ta)
-        t = wait_task(a, ta, js["task"], 120) if st == 202 else None
+        t = task_wait(a, ta, js["task"], 120) if st == 202 else None
         ok("kvm-copy-task-done", t is not None and t["state"] == "done", str((st, js, t)))
         ok("kvm-copy-status-host-c", c.wait_state(tc, "cnt2", ["running"], 10) is not None and
            c.req("GET", "/api/v1/vms/cnt2/status", token=tc)[1]["host"] == "c")
         ok("kvm-copy-image-on-c", os.path.exists(os.path.join(tmp, "c-disks", "cd2.vhd")))
 
-        def steps_c():
-            x = c.req("GET", "/api/v1/vms/cnt2/console", token=tc)[1]
-            x = x.decode(errors="replace") if isinstance(x, bytes) else str(x)
-            return [int(m) for m in re.findall(r"savecount: step (\d+) of", x)]
-        ok("kvm-copy-counts-on-c", wait_for(lambda: len(steps_c()) >= 3, 60) is not None)
+        ok("kvm-copy-counts-on-c", wait_for(lambda: len(console_steps(c, tc, "cnt2")) >= 3, 60) is not None)
         c.req("POST", "/api/v1/vms/cnt2/off", token=tc)
 finally:
     for d in daemons:

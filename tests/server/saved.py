@@ -189,11 +189,8 @@ try:
         def console():
             return open(clog, errors="replace").read() if os.path.exists(clog) else ""
 
-        def steps(text):
-            import re
-            return [int(m) for m in re.findall(r"savecount: step (\d+) of", text)]
         req("POST", "/api/v1/vms/cnt/start")
-        ok("kvm-counts", wait_for(lambda: len(steps(console())) >= 30, 60), console()[-300:])
+        ok("kvm-counts", wait_for(lambda: len(savecount_steps(console())) >= 30, 60), console()[-300:])
         st, js = req("POST", "/api/v1/vms/cnt/save")
         before = console()
         path = os.path.join(vm_dir("cnt"), "save", "saved.vsav")
@@ -203,12 +200,12 @@ try:
         ok("kvm-status-saved", js["state"] == "saved" and js["saved"]["bytes"] == os.path.getsize(path),
            str(js))
         ok("kvm-saved-event", len(events("vm-saved")) == 1, str(events("vm-saved")))
-        last = max(steps(before))
+        last = max(savecount_steps(before))
         req("POST", "/api/v1/vms/cnt/start")
         ok("kvm-restored-running", d.wait_state(adm, "cnt", ("running",), 30) is not None)
-        ok("kvm-counts-on", wait_for(lambda: len(steps(console()[len(before):])) >= 5, 60),
+        ok("kvm-counts-on", wait_for(lambda: len(savecount_steps(console()[len(before):])) >= 5, 60),
            console()[-300:])
-        after = steps(console()[len(before):])
+        after = savecount_steps(console()[len(before):])
         # the next step after the last one printed before the save (each is printed once)
         ok("kvm-continues-not-from-0", after and after[0] == last + 1 and 0 not in after,
            "last before %d, after %s" % (last, after[:5]))
