@@ -336,6 +336,8 @@ int api_user_get(struct req *r)
 	    (id != r->who.user_id && auth_require(r, "server", 0, PERM_VIEW)))
 		return r->status;
 	r->out = user_json(r->c, id);
+	if (r->out && api_quota_fill(r->c, id, r->out))
+		return req_error(r, -EIO, "inventory error reading the quota");
 	return 200;
 }
 
