@@ -342,7 +342,7 @@ int api_vm_create(struct req *r)
 	const char *name, *s_initrd;
 	struct inv_vm vm;
 	int64_t id, mem;
-	int rc;
+	int rc, tries = 0;
 
 	if (b && json_object_get(b, "from_template"))
 		return api_vm_from_template(r);
@@ -406,6 +406,7 @@ int api_vm_create(struct req *r)
 		vm.cpu_weight = (int)json_integer_value(json_object_get(b, "cpu_weight"));
 	vm.memory_reserve_mib = json_integer_value(json_object_get(b, "memory_reserve_mib"));
 
+again:
 	if (inv_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
 	rc = quota_admit(r->c, quota_owner(&r->who), &(struct inv_quota){ .vms = 1,
@@ -442,7 +443,14 @@ int api_vm_create(struct req *r)
 			goto err_io;
 	}
 	if (events_emit(r->srv, r->c, "vm-created", "vm", name, r->who.name, NULL, "%s created by %s",
-			name, r->who.name) || inv_commit(r->c))
+			name, r->who.name))
+		goto err_io;
+	rc = inv_commit(r->c);
+	/* etcd: something read here changed before the commit (another create of the same
+	 * owner, whose usage the quota check read): nothing was written; again, from the check */
+	if (rc == -EAGAIN && ++tries < 10)
+		goto again;
+	if (rc)
 		goto err_io;
 	r->out = vm_json(r->srv, r->c, id, 0);
 	r->status = 201;
