@@ -317,6 +317,9 @@ int api_user_create(struct req *r)
 		inv_rollback(r->c);
 		return req_error(r, rc, "%s", rc == -EINVAL || rc == -EACCES ? err : "inventory error");
 	}
+	/* `vsrv serve --default-quota`: the new user's own quota, which administrators change */
+	if (r->srv->default_quota && inv_quota_put(r->c, id, r->srv->default_quota))
+		goto err_io;
 	if (events_emit(r->srv, r->c, "user-created", "user", name, r->who.name, NULL,
 			"user %s created by %s", name, r->who.name) || inv_commit(r->c))
 		goto err_io;

@@ -6,7 +6,7 @@ refuses past a limit with 403 "quota_exceeded" naming the limit, the usage and w
 asked, and creates nothing; usage goes down on delete; 8 parallel creates at one below the
 limit: exactly one passes; only administrators set quotas; administrators are never
 limited. On etcd the check names are prefixed "etcd-"."""
-import os, shutil, sqlite3, sys, tempfile, threading, time
+import os, shutil, sqlite3, subprocess, sys, tempfile, threading, time
 sys.path.insert(0, os.path.dirname(__file__))
 from lib import *
 import lib
@@ -266,6 +266,25 @@ try:
         # old1, free, p0, p1 and the one par*: alice's by her creator's grants
         check("quota-migration-owners", usage("alice")["vms"] == 5 and usage("bob")["vms"] == 0,
               str((usage("alice"), usage("bob"))))
+    d.stop()
+
+    # --- vsrv serve --default-quota: each user created from now on gets it as its own -------
+    p = subprocess.run([VSRV, "serve", "--data-dir", os.path.join(tmp, "bad"), "--no-tcp",
+                        "--default-quota", "vms=2,bogus=1"], capture_output=True, text=True,
+                       timeout=20, stdin=subprocess.DEVNULL)
+    check("quota-default-option-bad", p.returncode == 2 and "--default-quota" in p.stderr,
+          str((p.returncode, p.stderr)))
+    d = Daemon(os.path.join(tmp, "data2"),
+               extra=["--default-quota", "vms=1,memory=1G,disk-size=10M"]).start()
+    adm = d.login("admin", "adminpass1")
+    carol = user("carol")
+    req("PUT", "/api/v1/permissions", {"grants": [{"user": "carol", "permissions": ["modify"]}]})
+    q = req("GET", "/api/v1/users/carol")[1]["quota"]
+    shutil.copy(os.path.join(GUESTS, "hello.elf"), os.path.join(d.data, "images", "k.elf"))
+    s1, _ = vm("cv1", carol)
+    s2, j2 = vm("cv2", carol)
+    check("quota-default-applied", q == dict(none, vms=1, memory_mib=1024, disk_bytes=10 * MiB) and
+          s1 == 201 and refused(s2, j2, "vms"), str((q, s1, s2, j2)))
 finally:
     d.stop()
     shutil.rmtree(tmp, ignore_errors=True)
