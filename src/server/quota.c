@@ -36,20 +36,25 @@ static int64_t get(const struct inv_quota *q, size_t i)
 	return *at((struct inv_quota *)q, i);
 }
 
+/* Whether ask adds anything. */
+static bool asks(const struct inv_quota *ask)
+{
+	for (size_t i = 0; i < NLIMITS; i++)
+		if (get(ask, i) > 0)
+			return true;
+	return false;
+}
+
 int quota_admit(struct dbc *c, int64_t uid, const struct inv_quota *ask, char *err,
 		size_t errlen)
 {
 	struct inv_quota q, use;
 	struct inv_user u;
-	bool limited = false, asks = false;
+	bool limited = false;
 	size_t i;
 	int rc;
 
-	if (!uid)
-		return 0;
-	for (i = 0; i < NLIMITS; i++)
-		asks |= get(ask, i) > 0;
-	if (!asks)
+	if (!uid || !asks(ask))
 		return 0;
 	rc = inv_user_get(c, uid, &u);
 	if (rc == -ENOENT)
@@ -89,6 +94,8 @@ int quota_admit_owner(struct dbc *c, const char *kind, int64_t id, const struct 
 {
 	int64_t uid = 0;
 
+	if (!asks(ask))
+		return 0;   /* (an edit that adds nothing reads nothing more) */
 	if (inv_owner_get(c, kind, id, &uid)) {
 		snprintf(err, errlen, "inventory error reading the owner");
 		return -EIO;
