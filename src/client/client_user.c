@@ -119,7 +119,7 @@ static int user_quota(struct client *cl, struct opt_res *r)
 	}
 	if (!body)
 		return 1;
-	strncat(path, "/quota", sizeof(path) - strlen(path) - 1);
+	snprintf(path, sizeof(path), "/api/v1/users/%s/quota", seg);
 	rc = client_call(cl, "PUT", path, body, &out);
 	if (!rc && out)
 		cl->json ? client_print_json(out) : print_quota(out);
