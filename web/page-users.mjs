@@ -7,6 +7,7 @@ import { h, replace, table } from './dom.mjs';
 import { fmtTime } from './format.mjs';
 import { field, input, checkbox, form } from './form.mjs';
 import { seg } from './api.mjs';
+import { quotaPanel } from './quota.mjs';
 
 // Checkboxes for a list of names (groups of a user, members of a group).
 function choices(name, label, all, chosen) {
@@ -75,6 +76,8 @@ export function viewUsers() {
       { label: 'Created' }, ...(may ? [{ label: 'Actions' }] : [])],
     users.map((u) => [u.name, u.admin ? 'yes' : 'no', u.groups.join(', ') || '–', fmtTime(u.created),
       ...(may ? [h('div', { class: 'actions' },
+        h('button', { type: 'button', 'data-key': 'user/' + u.name + '/quota',
+          on: { click: () => replace(side, quotaPanel(u.name, isAdmin(), () => replace(side))) } }, 'Quota'),
         h('button', { type: 'button', 'data-key': 'user/' + u.name + '/edit',
           on: { click: () => replace(side, userForm(u, groups, reload, () => replace(side))) } }, 'Change'),
         u.name === (app.me && app.me.user) ? null : h('button', { type: 'button', class: 'danger',

@@ -1,6 +1,8 @@
 /* `vsrv user ...` through the API. */
 #include "client/client_opt.h"
+#include "util/size.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +48,86 @@ static int user_list(struct client *cl, struct opt_res *r)
 	return rc;
 }
 
+/* The limits of a quota: the API's field, the option, whether it takes a size (memory: a
+ * bare number is MiB, as `vm create --memory`; disk-size: bytes). */
+static const struct { const char *field, *opt; int size; } limits[] = {
+	{ "vms", "vms", 0 }, { "cpus", "cpus", 0 }, { "memory_mib", "memory", 1 },
+	{ "disks", "disks", 0 }, { "disk_bytes", "disk-size", 2 }, { "snapshots", "snapshots", 0 },
+};
+#define NLIMITS (sizeof(limits) / sizeof(limits[0]))
+
+/* A user's quota and usage (from GET /users/NAME), one limit a line. */
+static void print_quota(const json_t *u)
+{
+	const json_t *q = json_object_get(u, "quota"), *use = json_object_get(u, "usage");
+	size_t i;
+
+	printf("%-12s %-14s %s\n", "limit", "usage", "quota");
+	for (i = 0; i < NLIMITS; i++) {
+		const json_t *l = json_object_get(q, limits[i].field);
+		char lim[32] = "unlimited";
+
+		if (json_is_integer(l))
+			snprintf(lim, sizeof(lim), "%lld", (long long)json_integer_value(l));
+		printf("%-12s %-14lld %s\n", limits[i].field,
+		       (long long)json_integer_value(json_object_get(use, limits[i].field)), lim);
+	}
+}
+
+/* `user quota NAME [--vms N] ... [--clear]`: the given limits change ("none": unlimited),
+ * the others stay (read first); --clear drops them all first. */
+static int user_quota(struct client *cl, struct opt_res *r)
+{
+	json_t *out = NULL, *body = NULL, *cur;
+	char seg[256], path[512];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < NLIMITS; i++) {
+		const struct opt_val *v = opt_get(r, limits[i].opt);
+		uint64_t n;
+
+		if (!v || !strcmp(v->str, "none"))
+			continue;
+		if (!*v->str || (!limits[i].size && strspn(v->str, "0123456789") != strlen(v->str)) ||
+		    size_parse(v->str, &n) || n > INT64_MAX)
+			return opt_usage_error(r, "--%s: '%s' is not %s, nor none", limits[i].opt, v->str,
+					       limits[i].size ? "a size" : "a whole number");
+	}
+	snprintf(path, sizeof(path), "/api/v1/users/%s", client_seg(r->args[0], seg, sizeof(seg)));
+	rc = client_call(cl, "GET", path, NULL, &out);
+	if (rc)
+		return rc;
+	cur = json_object_get(out, "quota");
+	body = opt_get(r, "clear") || !json_is_object(cur) ? json_object() : json_deep_copy(cur);
+	json_decref(out);
+	out = NULL;
+	for (i = 0; body && i < NLIMITS; i++) {
+		const struct opt_val *v = opt_get(r, limits[i].opt);
+		uint64_t n = 0;
+
+		if (!v)
+			continue;
+		if (!strcmp(v->str, "none")) {
+			json_object_set_new(body, limits[i].field, json_null());
+			continue;
+		}
+		size_parse(v->str, &n);
+		if (limits[i].size == 1 && strspn(v->str, "0123456789") != strlen(v->str))
+			n >>= 20;
+		json_object_set_new(body, limits[i].field, json_integer((json_int_t)n));
+	}
+	if (!body)
+		return 1;
+	snprintf(path, sizeof(path), "/api/v1/users/%s/quota", seg);
+	rc = client_call(cl, "PUT", path, body, &out);
+	if (!rc && out)
+		cl->json ? client_print_json(out) : print_quota(out);
+	json_decref(out);
+	json_decref(body);
+	return rc;
+}
+
 static int user_call(struct client *cl, struct opt_res *r)
 {
 	const char *sub = r->cmd->name;
@@ -79,8 +161,19 @@ static int user_call(struct client *cl, struct opt_res *r)
 			rc = client_call(cl, "PATCH", path, body, &out);
 		}
 	}
-	if (!rc && out)
+	if (!rc && out && !cl->json && json_object_get(out, "quota")) {
+		/* show: the user, then its quota and usage one limit a line */
+		json_t *u = json_deep_copy(out);
+
+		json_object_del(u, "quota");
+		json_object_del(u, "usage");
+		client_print_object(u);
+		json_decref(u);
+		printf("\n");
+		print_quota(out);
+	} else if (!rc && out) {
 		cl->json ? client_print_json(out) : client_print_object(out);
+	}
 	json_decref(out);
 	json_decref(body);
 	return rc;
@@ -100,12 +193,31 @@ static const struct opt passwd_opts[] = {
 	{ NULL },
 };
 
+static const struct opt quota_opts[] = {
+	{ "vms", 0, OPT_STR, "N", "at most N VMs (none: unlimited)", NULL, false },
+	{ "cpus", 0, OPT_STR, "N", "at most N vCPUs over the user's VMs", NULL, false },
+	{ "memory", 0, OPT_STR, "SIZE", "at most SIZE of memory over the user's VMs: 512M, 4G; "
+	  "a bare number is MiB", NULL, false },
+	{ "disks", 0, OPT_STR, "N", "at most N disks", NULL, false },
+	{ "disk-size", 0, OPT_STR, "SIZE", "at most SIZE of disk (virtual sizes): 100G, 2T", NULL,
+	  false },
+	{ "snapshots", 0, OPT_STR, "N", "at most N snapshots over the user's VMs", NULL, false },
+	{ "clear", 0, OPT_FLAG, NULL, "drop every limit first (alone: the user is unlimited)",
+	  NULL, false },
+	{ NULL },
+};
+
 static const struct opt_cmd user_cmds[] = {
 	{ "list", NULL, 0, 0, "List the users.", NULL, NULL, user_list },
 	{ "show", "NAME", 1, 1, "Show a user.", NULL, NULL, user_call },
 	{ "create", "NAME", 1, 1, "Create a user.", NULL, create_opts, user_call },
 	{ "passwd", "NAME", 1, 1, "Set a user's password.", NULL, passwd_opts, user_call },
 	{ "delete", "NAME", 1, 1, "Delete a user.", NULL, NULL, user_call },
+	{ "quota", "NAME", 1, 1, "Set a user's quota (administrators only).",
+	  "The limits given change, the others stay; none makes one unlimited. A user's VMs, "
+	  "disks and snapshots count against its own quota (groups have none); administrators "
+	  "are never limited. `vsrv user show NAME` shows the quota with the usage.", quota_opts,
+	  user_quota },
 	{ NULL },
 };
 

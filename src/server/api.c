@@ -66,6 +66,7 @@ const struct route api_routes[] = {
 	{ "GET", "/api/v1/users/{}", api_user_get, 0 },
 	{ "PATCH", "/api/v1/users/{}", api_user_update, 0 },
 	{ "DELETE", "/api/v1/users/{}", api_user_delete, 0 },
+	{ "PUT", "/api/v1/users/{}/quota", api_user_quota_put, 0 },
 	{ "GET", "/api/v1/groups", api_group_list, 0 },
 	{ "POST", "/api/v1/groups", api_group_create, 0 },
 	{ "GET", "/api/v1/groups/{}", api_group_get, 0 },

@@ -101,6 +101,10 @@ int api_user_create(struct req *r);
 int api_user_get(struct req *r);
 int api_user_update(struct req *r);
 int api_user_delete(struct req *r);
+/* Quotas (api_quota.c): PUT a user's; and its "quota" and "usage" objects added to o (a
+ * user's JSON): 0, -EIO or -ENOMEM. */
+int api_user_quota_put(struct req *r);
+int api_quota_fill(struct dbc *c, int64_t uid, json_t *o);
 int api_group_list(struct req *r);
 int api_group_create(struct req *r);
 int api_group_get(struct req *r);

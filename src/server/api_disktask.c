@@ -9,6 +9,7 @@
 #include "server/diskimg.h"
 #include "server/events.h"
 #include "server/inv.h"
+#include "server/quota.h"
 #include "server/space.h"
 #include "server/tasks.h"
 #include "server/valid.h"
@@ -39,19 +40,27 @@ int api_disk_record(struct task *t, struct dbc *c, const char *name, const char 
 		    const char *from)
 {
 	struct inv_disk *d = calloc(1, sizeof(*d));
+	char err[512] = "";
 	int64_t id = 0;
 	int rc = d ? 0 : -ENOMEM;
 
-	if (d) {
+	/* the owner's quota, in this transaction: the request's check may have been overtaken
+	 * by another create of the same user while the task ran */
+	if (d)
+		rc = quota_admit(c, owner, &(struct inv_quota){ .disks = 1, .disk_bytes = (int64_t)size },
+				 err, sizeof(err));
+	if (d && !rc) {
 		snprintf(d->name, sizeof(d->name), "%s", name);
 		snprintf(d->format, sizeof(d->format), "%s", format);
 		d->size = (int64_t)size;
 		snprintf(d->path, sizeof(d->path), "%s", path);
 		rc = inv_disk_create(c, d, &id);
-		free(d);
 	}
+	free(d);
 	if (!rc && owner)
 		rc = inv_grant_add(c, "disk", id, "user", owner, PERM_FULL);
+	if (!rc && owner)
+		rc = inv_owner_set(c, "disk", id, owner);
 	if (!rc)
 		rc = events_emit(task_server(t), c, "disk-created", "disk", name, who, NULL,
 				 "disk %s created by %s (from %s)", name, who, from);
@@ -59,8 +68,11 @@ int api_disk_record(struct task *t, struct dbc *c, const char *name, const char 
 		rc = inv_commit(c);
 	if (rc) {
 		inv_rollback(c);
-		task_error(t, rc == -EEXIST ? "a disk named '%s' appeared meanwhile" :
-			   "inventory error recording disk %s", name);
+		if (err[0])
+			task_error(t, "cannot record disk %s: %s", name, err);
+		else
+			task_error(t, rc == -EEXIST ? "a disk named '%s' appeared meanwhile" :
+				   "inventory error recording disk %s", name);
 	}
 	return rc;
 }
@@ -198,6 +210,10 @@ int api_disk_action(struct req *r)
 					 json_object_get(r->body, "name")));
 	}
 	rc = space_admit(r->srv, r->c, j->size, err, sizeof(err));
+	/* (the task checks again when it records the disk: api_disk_record) */
+	if (!rc)
+		rc = quota_admit(r->c, j->owner, &(struct inv_quota){ .disks = 1,
+				 .disk_bytes = (int64_t)j->size }, err, sizeof(err));
 	if (rc) {
 		free(j);
 		return req_error(r, rc == -ENOSPC ? 507 : rc, "cannot copy disk %s: %s", oname, err);

@@ -13,6 +13,7 @@
 #include "server/events.h"
 #include "server/imgstore.h"
 #include "server/inv.h"
+#include "server/quota.h"
 #include "server/space.h"
 #include "server/tasks.h"
 #include "server/valid.h"
@@ -304,6 +305,10 @@ int api_disk_from_image(struct req *r)
 		}
 	}
 	rc = space_admit(r->srv, r->c, vsize, err, sizeof(err));
+	/* (the task checks again when it records the disk: api_disk_record) */
+	if (!rc)
+		rc = quota_admit(r->c, j->owner, &(struct inv_quota){ .disks = 1,
+				 .disk_bytes = (int64_t)vsize }, err, sizeof(err));
 	if (rc) {
 		rc = req_error(r, rc == -ENOSPC ? 507 : rc, "cannot create disk %s: %s", j->name, err);
 		goto err;

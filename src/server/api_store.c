@@ -5,6 +5,7 @@
 #include "server/events.h"
 #include "server/inv.h"
 #include "server/layers.h"
+#include "server/quota.h"
 #include "server/space.h"
 #include "server/valid.h"
 #include "server/network.h"
@@ -190,6 +191,9 @@ int api_disk_create(struct req *r)
 	if (inv_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
 	rc = space_admit(r->srv, r->c, (uint64_t)size, err, sizeof(err));
+	if (!rc)
+		rc = quota_admit(r->c, quota_owner(&r->who), &(struct inv_quota){ .disks = 1,
+				 .disk_bytes = size }, err, sizeof(err));
 	if (rc) {
 		inv_rollback(r->c);
 		return req_error(r, rc == -ENOSPC ? 507 : rc, "cannot create disk %s: %s", name, err);
@@ -223,7 +227,8 @@ int api_disk_create(struct req *r)
 			goto err_file;
 	}
 	if (!r->who.admin && r->who.user_id &&
-	    inv_grant_add(r->c, "disk", id, "user", r->who.user_id, PERM_FULL))
+	    (inv_grant_add(r->c, "disk", id, "user", r->who.user_id, PERM_FULL) ||
+	     inv_owner_set(r->c, "disk", id, r->who.user_id)))
 		goto err_file;
 	if (events_emit(r->srv, r->c, "disk-created", "disk", name, r->who.name, NULL,
 			"disk %s created by %s", name, r->who.name) || inv_commit(r->c))
@@ -311,6 +316,9 @@ int api_disk_update(struct req *r)
 				 "size: shrinking a disk loses data; only growing is allowed");
 	}
 	rc = space_admit(r->srv, r->c, (uint64_t)(size - old), err, sizeof(err));
+	if (!rc)
+		rc = quota_admit_owner(r->c, "disk", id, &(struct inv_quota){ .disk_bytes = size - old },
+				       err, sizeof(err));
 	if (rc) {
 		inv_rollback(r->c);
 		return req_error(r, rc == -ENOSPC ? 507 : rc, "cannot grow disk %s: %s", r->args[0], err);

@@ -317,6 +317,9 @@ int api_user_create(struct req *r)
 		inv_rollback(r->c);
 		return req_error(r, rc, "%s", rc == -EINVAL || rc == -EACCES ? err : "inventory error");
 	}
+	/* `vsrv serve --default-quota`: the new user's own quota, which administrators change */
+	if (r->srv->default_quota && inv_quota_put(r->c, id, r->srv->default_quota))
+		goto err_io;
 	if (events_emit(r->srv, r->c, "user-created", "user", name, r->who.name, NULL,
 			"user %s created by %s", name, r->who.name) || inv_commit(r->c))
 		goto err_io;
@@ -336,6 +339,8 @@ int api_user_get(struct req *r)
 	    (id != r->who.user_id && auth_require(r, "server", 0, PERM_VIEW)))
 		return r->status;
 	r->out = user_json(r->c, id);
+	if (r->out && api_quota_fill(r->c, id, r->out))
+		return req_error(r, -EIO, "inventory error reading the quota");
 	return 200;
 }
 

@@ -14,6 +14,7 @@
 #include "server/undo.h"
 #include "server/valid.h"
 #include "server/network.h"
+#include "server/quota.h"
 #include "server/snapshot.h"
 #include "server/vmrow.h"
 #include "server/vmagent.h"
@@ -341,7 +342,7 @@ int api_vm_create(struct req *r)
 	const char *name, *s_initrd;
 	struct inv_vm vm;
 	int64_t id, mem;
-	int rc;
+	int rc, tries = 0;
 
 	if (b && json_object_get(b, "from_template"))
 		return api_vm_from_template(r);
@@ -405,8 +406,15 @@ int api_vm_create(struct req *r)
 		vm.cpu_weight = (int)json_integer_value(json_object_get(b, "cpu_weight"));
 	vm.memory_reserve_mib = json_integer_value(json_object_get(b, "memory_reserve_mib"));
 
+again:
 	if (inv_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
+	rc = quota_admit(r->c, quota_owner(&r->who), &(struct inv_quota){ .vms = 1,
+			 .cpus = vm.cpus, .memory_mib = vm.memory_mib }, err, sizeof(err));
+	if (rc) {
+		inv_rollback(r->c);
+		return req_error(r, rc, "cannot create VM %s: %s", name, err);
+	}
 	rc = inv_vm_create(r->c, &vm, &id);
 	if (rc == -EEXIST) {
 		inv_rollback(r->c);
@@ -429,12 +437,20 @@ int api_vm_create(struct req *r)
 	if (json_is_true(json_object_get(b, "template")) && inv_vm_set_template(r->c, id, true))
 		goto err_io;
 	if (!r->who.admin && r->who.user_id) {
-		/* The creator holds every permission on what it creates. */
-		if (inv_grant_add(r->c, "vm", id, "user", r->who.user_id, PERM_FULL))
+		/* The creator holds every permission on what it creates, and owns it (quota.h). */
+		if (inv_grant_add(r->c, "vm", id, "user", r->who.user_id, PERM_FULL) ||
+		    inv_owner_set(r->c, "vm", id, r->who.user_id))
 			goto err_io;
 	}
 	if (events_emit(r->srv, r->c, "vm-created", "vm", name, r->who.name, NULL, "%s created by %s",
-			name, r->who.name) || inv_commit(r->c))
+			name, r->who.name))
+		goto err_io;
+	rc = inv_commit(r->c);
+	/* etcd: something read here changed before the commit (another create of the same
+	 * owner, whose usage the quota check read): nothing was written; again, from the check */
+	if (rc == -EAGAIN && ++tries < 10)
+		goto again;
+	if (rc)
 		goto err_io;
 	r->out = vm_json(r->srv, r->c, id, 0);
 	r->status = 201;
@@ -517,8 +533,8 @@ int api_vm_update(struct req *r)
 	const char *key;
 	json_t *v, *b = r->body;
 	struct inv_vm vm;
-	int64_t id;
-	int rc;
+	int64_t id, old_mem;
+	int rc, old_cpus;
 	bool hw = false;
 
 	if (vm_lookup(r, &id) || auth_require_object(r, "vm", id, r->args[0], PERM_MODIFY))
@@ -570,6 +586,8 @@ int api_vm_update(struct req *r)
 		return rc == -EIO ? req_error(r, -EIO, "inventory error; nothing was changed")
 				  : req_error(r, rc, "%s", err);
 	}
+	old_cpus = vm.cpus;
+	old_mem = vm.memory_mib;
 	json_object_foreach(b, key, v) {
 		rc = vm_set_field(r, &vm, key, v, err, sizeof(err));
 		if (rc) {
@@ -578,6 +596,16 @@ int api_vm_update(struct req *r)
 			return req_error(r, rc == -EACCES ? -EACCES : rc == -ENOMEM ? -ENOMEM : -EINVAL,
 					 "%s", err);
 		}
+	}
+	/* more vCPUs or memory count against the VM's owner's quota */
+	rc = quota_admit_owner(r->c, "vm", id, &(struct inv_quota){
+			.cpus = vm.cpus > old_cpus ? vm.cpus - old_cpus : 0,
+			.memory_mib = vm.memory_mib > old_mem ? vm.memory_mib - old_mem : 0 },
+			err, sizeof(err));
+	if (rc) {
+		inv_vm_clear(&vm);
+		inv_rollback(r->c);
+		return req_error(r, rc, "cannot change %s: %s", r->args[0], err);
 	}
 	err[0] = '\0';
 	rc = json_object_get(b, "disks") ? snapshot_check_disks(r->c, id, json_object_get(b, "disks"),

@@ -5,6 +5,7 @@
 #include "server/inv.h"
 #include "server/layers.h"
 #include "server/network.h"
+#include "server/quota.h"
 #include "server/snapshot.h"
 #include "server/space.h"
 #include "server/tasks.h"
@@ -40,6 +41,22 @@ static void job_free(void *arg)
 	free(arg);
 }
 
+/* What the clone adds to its owner's usage (quota.h): the VM (cpus, memory: vm's) and
+ * every new disk; checked through c (in the caller's transaction). 0, -EDQUOT or -EIO with
+ * err. */
+static int clone_quota(struct dbc *c, const struct clone_job *j, const struct inv_vm *vm,
+		       char *err, size_t errlen)
+{
+	struct inv_quota ask = { .vms = 1, .cpus = vm->cpus, .memory_mib = vm->memory_mib };
+
+	for (int i = 0; i < j->n; i++)
+		if (!j->disks[i].d.readonly) {
+			ask.disks++;
+			ask.disk_bytes += j->disks[i].size;
+		}
+	return quota_admit(c, j->q.owner, &ask, err, errlen);
+}
+
 /* The VM, its disks, NICs and grants, and the vm-created event, through c in the caller's
  * transaction. 0 and *id, or -errno with err. */
 static int clone_rows(struct server *srv, struct dbc *c, struct clone_job *j, int64_t *id,
@@ -53,6 +70,11 @@ static int clone_rows(struct server *srv, struct dbc *c, struct clone_job *j, in
 		snprintf(err, errlen, rc == -ENOENT ? "the source VM %s was deleted meanwhile" :
 			 "inventory error", j->src_name);
 		return rc == -ENOENT ? -ENOENT : -EIO;
+	}
+	rc = clone_quota(c, j, &vm, err, errlen);
+	if (rc) {
+		inv_vm_clear(&vm);
+		return rc;
 	}
 	desc = vm.description;
 	snprintf(vm.name, sizeof(vm.name), "%s", j->name);
@@ -94,6 +116,8 @@ static int clone_rows(struct server *srv, struct dbc *c, struct clone_job *j, in
 			}
 			if (!rc && j->q.owner)
 				rc = inv_grant_add(c, "disk", did, "user", j->q.owner, PERM_FULL);
+			if (!rc && j->q.owner)
+				rc = inv_owner_set(c, "disk", did, j->q.owner);
 			if (!rc)
 				rc = events_emit(srv, c, "disk-created", "disk", cd->name, j->who, NULL,
 						 "disk %s created by %s (for the clone %s of %s)",
@@ -149,6 +173,8 @@ static int clone_finish(struct server *srv, struct dbc *c, struct clone_job *j, 
 		rc = inv_vm_hw_copy(c, j->q.src, id);
 	if (!rc && j->q.owner)
 		rc = inv_grant_add(c, "vm", id, "user", j->q.owner, PERM_FULL);
+	if (!rc && j->q.owner)
+		rc = inv_owner_set(c, "vm", id, j->q.owner);
 	if (!rc)
 		rc = events_emit(srv, c, "vm-created", "vm", j->name, j->who,
 				 json_pack("{s:s,s:b}", "clone_of", j->src_name, "linked",
@@ -237,6 +263,17 @@ static int plan_disks(struct server *srv, struct dbc *c, struct clone_job *j,
 		grow += d[i].size;
 	}
 	rc = space_admit(srv, c, (uint64_t)grow, err, errlen);
+	if (!rc) {
+		/* before any file: a full clone's task checks again when it records the VM */
+		struct inv_vm vm = { 0 };
+
+		rc = inv_vm_get(c, j->q.src, &vm);
+		if (rc)
+			snprintf(err, errlen, "inventory error");
+		else
+			rc = clone_quota(c, j, &vm, err, errlen);
+		inv_vm_clear(&vm);
+	}
 	if (rc || j->q.linked)
 		return rc;
 	for (int i = 0; i < j->n; i++) {

@@ -188,6 +188,31 @@ static const char *const migrations[] = {
 	/* 13: a snapshot's memory and device state (snapmem.h): its state file's size, 0 for
 	 * none (every snapshot that exists: disks only) */
 	"ALTER TABLE snapshots ADD COLUMN memory_bytes INTEGER NOT NULL DEFAULT 0;",
+	/* 14: per-user quotas (inv_quota: NULL is unlimited) and the owner of each VM and disk
+	 * (the user whose quota it counts against: its creator unless an administrator). The
+	 * objects that exist get as owner the user their creator's grant names (full rights
+	 * given to a user who is no administrator; the oldest such user when several hold
+	 * one). IF NOT EXISTS: a test that lowers user_version runs it again. */
+	"CREATE TABLE IF NOT EXISTS quotas ("
+	"  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+	"  vms INTEGER, cpus INTEGER, memory_mib INTEGER, disks INTEGER, disk_bytes INTEGER,"
+	"  snapshots INTEGER);"
+	"CREATE TABLE IF NOT EXISTS owners ("
+	"  object_type TEXT NOT NULL, object_id INTEGER NOT NULL, user_id INTEGER NOT NULL,"
+	"  PRIMARY KEY (object_type, object_id));"
+	"CREATE INDEX IF NOT EXISTS owners_user ON owners(user_id, object_type);"
+	"CREATE TRIGGER IF NOT EXISTS vms_owner AFTER DELETE ON vms BEGIN"
+	"  DELETE FROM owners WHERE object_type = 'vm' AND object_id = OLD.id; END;"
+	"CREATE TRIGGER IF NOT EXISTS disks_owner AFTER DELETE ON disks BEGIN"
+	"  DELETE FROM owners WHERE object_type = 'disk' AND object_id = OLD.id; END;"
+	"CREATE TRIGGER IF NOT EXISTS users_owner AFTER DELETE ON users BEGIN"
+	"  DELETE FROM owners WHERE user_id = OLD.id; END;"
+	"INSERT OR IGNORE INTO owners (object_type, object_id, user_id)"
+	"  SELECT a.object_type, a.object_id, MIN(a.principal_id) FROM acl a"
+	"  JOIN users u ON u.id = a.principal_id AND u.admin = 0"
+	"  WHERE a.principal_type = 'user' AND (a.perms & 31) = 31"
+	"    AND a.object_type IN ('vm', 'disk')"
+	"  GROUP BY a.object_type, a.object_id;",
 };
 
 /* The tables whose ids grants name, with the ids (as x) that grants name in them. */

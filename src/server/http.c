@@ -98,7 +98,7 @@ static int err_status(int err)
 	case -EEXIST: case -EBUSY: return 409;
 	case -ENOSPC: return 409;       /* admission control: not enough left */
 	case -EINVAL: case -ERANGE: case -ENAMETOOLONG: return 400;
-	case -EACCES: case -EPERM: return 403;
+	case -EACCES: case -EPERM: case -EDQUOT: return 403;
 	case -E2BIG: return 413;
 	default: return 500;
 	}
@@ -109,7 +109,8 @@ int req_error(struct req *r, int err, const char *fmt, ...)
 	char msg[512];
 	va_list ap;
 	int status = err > 0 ? err : err_status(err);
-	const char *code = err == -ENOSPC ? "insufficient_resources" : err_code(status);
+	const char *code = err == -ENOSPC ? "insufficient_resources" :
+			   err == -EDQUOT ? "quota_exceeded" : err_code(status);
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);

@@ -701,6 +701,39 @@ int inv_members(struct dbc *c, bool by_user, int64_t id,
 int inv_members_clear(struct dbc *c, bool by_user, int64_t id);
 int inv_member_add(struct dbc *c, int64_t gid, int64_t uid);
 
+/* --- quotas and owners (migration 14; quota.h is the service) ------------------------- */
+
+/* Amounts of what a user may own: a user's quota (each field -1: unlimited) or its usage
+ * (what it owns now). cpus and memory_mib sum its VMs' configurations, disk_bytes its
+ * disks' virtual sizes; snapshots counts the snapshots of its VMs. */
+struct inv_quota {
+	int64_t vms;
+	int64_t cpus;
+	int64_t memory_mib;
+	int64_t disks;
+	int64_t disk_bytes;
+	int64_t snapshots;
+};
+
+/* User uid's quota into *out (every field -1 when none is set). 0 or -EIO. */
+int inv_quota_get(struct dbc *c, int64_t uid, struct inv_quota *out);
+
+/* Set user uid's quota to *q (every field -1: drop it). 0, -ENOENT (no such user) or
+ * -EIO. */
+int inv_quota_put(struct dbc *c, int64_t uid, const struct inv_quota *q);
+
+/* What user uid owns, into *out. Inside a transaction the objects counted join it (SQLite:
+ * its writers are serialised; etcd: the user's owner rows and the rows read are compared
+ * at the commit), so a check of the usage followed by a create cannot be overtaken by
+ * another create of the same user. 0 or -EIO. */
+int inv_usage(struct dbc *c, int64_t uid, struct inv_quota *out);
+
+/* The owner of the object of kind ("vm", "disk") id: set it (uid 0: none; under the
+ * caller's transaction, with the object's create), read it (*uid 0 when none). Deleting
+ * the object drops its owner. 0 or -EIO. */
+int inv_owner_set(struct dbc *c, const char *kind, int64_t id, int64_t uid);
+int inv_owner_get(struct dbc *c, const char *kind, int64_t id, int64_t *uid);
+
 /* A new password ends the user's sessions: drop every session of user uid. 0 or -EIO. */
 int inv_session_drop_user(struct dbc *c, int64_t uid);
 

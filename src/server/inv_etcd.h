@@ -185,6 +185,12 @@ int ie_write(struct dbc *c, int (*body)(struct dbc *c, void *arg), void *arg);
 int ie_vm_drop_children(struct dbc *c, int64_t vm);
 int ie_disk_drop_children(struct dbc *c, int64_t disk);
 
+/* The owner of a deleted VM or disk (kind "vm", "disk") goes with it; a deleted user's
+ * quota and owner rows go with it (inv_etcd_quota.c). In the caller's transaction. 0 or
+ * -errno. */
+int ie_owner_drop(struct dbc *c, const char *kind, int64_t id);
+int ie_owner_drop_user(struct dbc *c, int64_t uid);
+
 /* --- JSON fields ------------------------------------------------------------------------- */
 
 /* Field helpers for row <-> struct: a missing or mistyped field reads as 0, false or NULL.

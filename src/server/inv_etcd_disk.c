@@ -188,6 +188,8 @@ static int delete_body(struct dbc *c, void *arg)
 		rc = ie_disk_drop_children(c, id);
 	if (!rc)
 		rc = inv_etcd_grants_clear(c, "disk", id);
+	if (!rc)
+		rc = ie_owner_drop(c, "disk", id);
 	json_decref(row);
 	return rc;
 }

@@ -277,6 +277,8 @@ static int delete_body(struct dbc *c, void *arg)
 	}
 	if (!rc)
 		rc = ieb_grants_drop_principal(c, a->user ? "user" : "group", a->id);
+	if (!rc && a->user)
+		rc = ie_owner_drop_user(c, a->id);
 	json_decref(row);
 	return rc;
 }

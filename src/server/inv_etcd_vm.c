@@ -427,6 +427,8 @@ static int delete_body(struct dbc *c, void *arg)
 		rc = ie_vm_drop_children(c, id);
 	if (!rc)
 		rc = inv_etcd_grants_clear(c, "vm", id);
+	if (!rc)
+		rc = ie_owner_drop(c, "vm", id);
 	json_decref(row);
 	return rc;
 }

@@ -271,6 +271,14 @@ static int copy_user(const struct inv_user *u, void *arg)
 	if (rc != -ENOENT)
 		return rc;
 	rc = inv_user_create(im->d, u->name, u->password, u->admin, &id);
+	if (!rc) {
+		/* its quota comes with it (a user the cluster has keeps the cluster's) */
+		struct inv_quota q;
+
+		rc = inv_quota_get(im->s, u->id, &q);
+		if (!rc)
+			rc = inv_quota_put(im->d, id, &q);
+	}
 	if (rc)
 		return rc;
 	im->n->users++;
@@ -336,12 +344,23 @@ static int copy_net(const struct inv_net *n, void *arg)
 	return rc ? rc : map_put(&im->nets, n->id, id);
 }
 
+/* The owner of the source's object (kind, old) for the new one (quota.h). */
+static int copy_owner(struct imp *im, const char *kind, int64_t old, int64_t new_id)
+{
+	int64_t uid = 0;
+	int rc = inv_owner_get(im->s, kind, old, &uid);
+
+	return rc || !uid ? rc : inv_owner_set(im->d, kind, new_id, map_get(&im->users, uid));
+}
+
 static int copy_disk(const struct inv_disk *dk, void *arg)
 {
 	struct imp *im = arg;
 	int64_t id;
 	int rc = inv_disk_create(im->d, dk, &id);
 
+	if (!rc)
+		rc = copy_owner(im, "disk", dk->id, id);
 	if (!rc)
 		im->n->disks++;
 	return rc ? rc : map_put(&im->disks, dk->id, id);
@@ -406,6 +425,8 @@ static int copy_vm(struct imp *im, int64_t old)
 		rc = inv_vm_cdroms(im->s, old, copy_vm_cdrom, im);
 	if (!rc && tmpl)
 		rc = inv_vm_set_template(im->d, im->new_id, true);
+	if (!rc)
+		rc = copy_owner(im, "vm", old, im->new_id);
 	/* a saved VM stays saved: its file moves with its directory (move_dirs), and a start
 	 * that did not find the VM saved would drop the file as stale */
 	if (!rc && !strcmp(v.state, INV_VM_SAVED))

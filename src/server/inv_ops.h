@@ -179,6 +179,13 @@
 	  (c, by_user, id, fn, arg)) \
 	X(members_clear, (struct dbc *c, bool by_user, int64_t id), (c, by_user, id)) \
 	X(member_add, (struct dbc *c, int64_t gid, int64_t uid), (c, gid, uid)) \
+	X(quota_get, (struct dbc *c, int64_t uid, struct inv_quota *out), (c, uid, out)) \
+	X(quota_put, (struct dbc *c, int64_t uid, const struct inv_quota *q), (c, uid, q)) \
+	X(usage, (struct dbc *c, int64_t uid, struct inv_quota *out), (c, uid, out)) \
+	X(owner_set, (struct dbc *c, const char *kind, int64_t id, int64_t uid), \
+	  (c, kind, id, uid)) \
+	X(owner_get, (struct dbc *c, const char *kind, int64_t id, int64_t *uid), \
+	  (c, kind, id, uid)) \
 	X(session_drop_user, (struct dbc *c, int64_t uid), (c, uid)) \
 	X(session_add, (struct dbc *c, const char *th, int64_t uid, int64_t expires), \
 	  (c, th, uid, expires)) \

@@ -9,6 +9,7 @@
 #include "server/metrics.h"
 #include "server/runas.h"
 #include "server/placement.h"
+#include "server/quota.h"
 #include "server/sup.h"
 #include "server/agent.h"
 #include "server/cluster.h"
@@ -374,6 +375,7 @@ int cmd_serve(int argc, char **argv)
 		{ "request-timeout", required_argument, NULL, 'Q' },
 		{ "disk-overcommit", required_argument, NULL, 'O' },
 		{ "image-max-size", required_argument, NULL, 'I' },
+		{ "default-quota", required_argument, NULL, 'Z' },
 		{ "cluster", required_argument, NULL, 'K' },
 		{ "host-name", required_argument, NULL, 'H' },
 		{ "host-url", required_argument, NULL, 'U' },
@@ -397,6 +399,7 @@ int cmd_serve(int argc, char **argv)
 	int o, rc, sig, ret = 1, lockfd;
 	long host_mem = -1, host_cpus = 0;
 	uint64_t image_max = 64ULL << 30;
+	struct inv_quota default_quota;
 	double ev_age = 30 * 86400.0;
 	long long ev_max = 100000;
 	char *end;
@@ -475,6 +478,13 @@ int cmd_serve(int argc, char **argv)
 					"an optional K, M, G or T), not '%s'\n", optarg);
 				return 2;
 			}
+			break;
+		case 'Z':
+			if (quota_parse_text(optarg, &default_quota, sub, sizeof(sub))) {
+				fprintf(stderr, "vsrv serve: --default-quota: %s\n", sub);
+				return 2;
+			}
+			srv.default_quota = &default_quota;
 			break;
 		case 'K': cluster = optarg; break;
 		case 'H': host_name = optarg; break;

@@ -34,6 +34,7 @@ struct throttle;
 struct imgstore;
 struct agent_svc;
 struct cluster;
+struct inv_quota;
 
 struct server {
 	char *data_dir;
@@ -56,6 +57,9 @@ struct server {
 	double disk_overcommit;     /* space.h; 0: disks are not checked against free space */
 	char images_dir[4096];      /* where relative kernel/disk paths live */
 	struct imgstore *images;    /* the image store of images_dir (imgstore.h) */
+	/* `--default-quota`: the quota a user created through the API gets (quota.h), NULL:
+	 * none (unlimited until an administrator sets one) */
+	const struct inv_quota *default_quota;
 	atomic_bool stopping;
 };
 

@@ -3,6 +3,7 @@
 #include "server/events.h"
 #include "server/inv.h"
 #include "server/layers.h"
+#include "server/quota.h"
 #include "server/snapmem.h"
 #include "server/space.h"
 #include "server/sup.h"
@@ -125,6 +126,10 @@ int snapshot_create(struct server *srv, struct dbc *c, int64_t id, const char *n
 	if (layer_files_init(&f))
 		return -ENOMEM;
 	rc = begin_off(srv, c, id, name, memory, err, errlen);
+	/* a snapshot counts for its VM's owner (quota.h) */
+	if (!rc && (rc = quota_admit_owner(c, "vm", id, &(struct inv_quota){ .snapshots = 1 },
+					   err, errlen)))
+		inv_rollback(c);
 	if (!rc && memory && !vmsave_state_saved(c, id)) {
 		inv_rollback(c);
 		snprintf(err, errlen, "%s is off: a snapshot with memory needs its memory (a VM "
@@ -369,6 +374,9 @@ static int precheck(struct server *srv, struct dbc *c, int64_t id, const char *n
 			rc = -EINVAL;
 		}
 	free(d);
+	if (!rc)
+		rc = quota_admit_owner(c, "vm", id, &(struct inv_quota){ .snapshots = 1 }, err,
+				       errlen);
 	return rc;
 }
 

@@ -216,7 +216,11 @@ try:
         c.executescript("".join("ALTER TABLE vm_hw DROP COLUMN %s; " % x for x in later if x in cols) +
                         ("ALTER TABLE tasks DROP COLUMN host; " if "host" in tcols else "") +
                         ("ALTER TABLE snapshots DROP COLUMN memory_bytes; " if "memory_bytes" in
-                         scols else "") + "PRAGMA user_version = 7;")
+                         scols else "") +
+                        # (migration 14's quotas and owners)
+                        "DROP TRIGGER IF EXISTS vms_owner; DROP TRIGGER IF EXISTS disks_owner; "
+                        "DROP TRIGGER IF EXISTS users_owner; DROP TABLE IF EXISTS owners; "
+                        "DROP TABLE IF EXISTS quotas; " + "PRAGMA user_version = 7;")
         c.close()
         d.start()
         adm = d.login("admin", "adminpass1")

@@ -103,6 +103,7 @@ try:
         solo.req("PUT", "/api/v1/permissions", {"grants": [
             {"user": "alice", "permissions": ["view"]}]}, token=t),
         solo.req("POST", "/api/v1/hooks", {"event": "vm-started", "command": "true"}, token=t),
+        solo.req("PUT", "/api/v1/users/alice/quota", {"vms": 5, "disk_bytes": 1 << 30}, token=t),
     ]
     bad = [(i, s) for i, s in enumerate(steps) if s[0] not in (200, 201, 202, 204)]
     ok("import-setup", not bad, str(bad))
@@ -112,6 +113,11 @@ try:
     (old_s2,) = db.execute("SELECT s.id FROM snapshots s JOIN vms v ON v.id = s.vm_id "
                            "WHERE v.name = 'web' AND s.name = 's2'").fetchone()
     db.execute("UPDATE snapshots SET memory_bytes = ? WHERE id = ?", (len("s2's memory"), old_s2))
+    # web and d1 are alice's (as if she had made them: quota.h's owners)
+    db.execute("INSERT INTO owners (object_type, object_id, user_id) SELECT 'vm', v.id, u.id "
+               "FROM vms v, users u WHERE v.name = 'web' AND u.name = 'alice'")
+    db.execute("INSERT INTO owners (object_type, object_id, user_id) SELECT 'disk', d.id, u.id "
+               "FROM disks d, users u WHERE d.name = 'd1' AND u.name = 'alice'")
     db.commit()
     db.close()
     snapdir = os.path.join(solo_data, "vms", str(vm_id(solo_data, "web")), "snapshots")
@@ -224,6 +230,10 @@ try:
     saved = os.path.join(solo_data, "vms", str(new_tmpl), "save", "saved.vsav")
     ok("import-saved-stays-saved", st == 200 and js["state"] == "saved" and
        os.path.exists(saved) and open(saved).read() == "tmpl's saved state", str((st, js)))
+    st, js = c1.req("GET", "/api/v1/users/alice", token=tc)
+    ok("import-quota-and-owners", st == 200 and js["quota"]["vms"] == 5 and
+       js["quota"]["disk_bytes"] == 1 << 30 and js["usage"]["vms"] == 1 and
+       js["usage"]["disks"] == 1 and js["usage"]["snapshots"] == 2, str((st, js)))
     ta = c1.login("alice", "Alice-pass1")
     st, js = c1.req("GET", "/api/v1/vms", token=ta)
     # alice's grants came along: view on the server (every VM), control on web only

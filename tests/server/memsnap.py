@@ -137,7 +137,11 @@ try:
         # --- migration 13 over a version-12 inventory: snapshots that exist have no memory -
         d.stop()
         c = sqlite3.connect(os.path.join(d.data, "inventory.db"))
-        c.executescript("ALTER TABLE snapshots DROP COLUMN memory_bytes; PRAGMA user_version = 12;")
+        c.executescript("ALTER TABLE snapshots DROP COLUMN memory_bytes; "
+                        "DROP TRIGGER IF EXISTS vms_owner; DROP TRIGGER IF EXISTS disks_owner; "
+                        "DROP TRIGGER IF EXISTS users_owner; DROP TABLE IF EXISTS owners; "
+                        "DROP TABLE IF EXISTS quotas; "
+                        "PRAGMA user_version = 12;")
         c.close()
         d.start()
         adm = d.login("admin", "adminpass1")

@@ -323,6 +323,9 @@ try:
         c.executescript("DROP TABLE vm_hw; ALTER TABLE vm_nics DROP COLUMN model; "
                         "ALTER TABLE vm_cdroms DROP COLUMN bus; ALTER TABLE tasks DROP COLUMN host; "
                         "ALTER TABLE snapshots DROP COLUMN memory_bytes; "
+                        "DROP TRIGGER IF EXISTS vms_owner; DROP TRIGGER IF EXISTS disks_owner; "
+                        "DROP TRIGGER IF EXISTS users_owner; DROP TABLE IF EXISTS owners; "
+                        "DROP TABLE IF EXISTS quotas; "
                         "PRAGMA user_version = 6;")
         c.close()
         d.start()

@@ -413,6 +413,17 @@ test('users, groups and grants: create, change, delete; a refused grant shows on
   const u = await api.request('GET', '/api/v1/users/mu1');
   assert.deepEqual([u.admin, u.groups], [true, ['mg1']]);
 
+  // a user's quota (web/quota.mjs): usage and limits one row each; an administrator sets them
+  await click('[data-key="user/mu1/quota"]');
+  await b.wait("!!document.querySelector('#user-quota form')");
+  await fill('#user-quota form', { '[data-field=vms] input': '3', '[data-field=memory_mib] input': '2048' });
+  await b.wait("document.querySelector('#user-quota tbody tr td:nth-child(3)').innerText === '3'", 5000,
+    'the saved quota');
+  const q = (await api.request('GET', '/api/v1/users/mu1')).quota;
+  assert.deepEqual([q.vms, q.memory_mib, q.cpus], [3, 2048, null]);
+  await click('#user-quota .actions button[type=button]');
+  await b.wait("!document.querySelector('#user-quota')");
+
   // the server's grants: one added and saved; one for a user deleted meanwhile is refused on its row
   await b.page("location.hash = '#/permissions'");
   await b.wait("!!document.querySelector('#grants-form')");

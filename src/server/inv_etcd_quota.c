@@ -1,0 +1,251 @@
+/* The inventory's quotas and owners on etcd (what migration 14 adds to SQLite):
+ *   quotas/USER             {vms, cpus, memory_mib, disks, disk_bytes, snapshots} (a missing
+ *                           or null field: unlimited)
+ *   owners/USER/KIND/ID     {kind, id}    what USER owns, under one prefix per user
+ *   owned/KIND/ID           {user}        the object's owner (to drop it with the object)
+ * USER and ID are ie_id_key's. A usage read inside a transaction walks the user's owners/
+ * prefix (the whole range joins the compare list: another create of the same user makes
+ * the commit fail with -EAGAIN) and reads each object's row (compared too: a concurrent
+ * edit of one of its VMs also fails the commit). See inv.h. */
+#include "server/inv_etcd.h"
+#include "server/inv_etcd_attach.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const fields[] = { "vms", "cpus", "memory_mib", "disks", "disk_bytes",
+				      "snapshots" };
+
+/* The fields of q in fields' order. */
+static int64_t *field(struct inv_quota *q, size_t i)
+{
+	int64_t *f[] = { &q->vms, &q->cpus, &q->memory_mib, &q->disks, &q->disk_bytes,
+			 &q->snapshots };
+
+	return f[i];
+}
+
+int inv_etcd_quota_get(struct dbc *c, int64_t uid, struct inv_quota *out)
+{
+	json_t *row;
+	size_t i;
+	int rc = ie_row_get_id(c, "quotas", uid, &row, NULL);
+
+	*out = (struct inv_quota){ -1, -1, -1, -1, -1, -1 };
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (json_is_integer(json_object_get(row, fields[i])))
+			*field(out, i) = ie_int(row, fields[i]);
+	json_decref(row);
+	return 0;
+}
+
+struct quota_put {
+	int64_t uid;
+	struct inv_quota q;
+};
+
+static int quota_put_body(struct dbc *c, void *arg)
+{
+	struct quota_put *a = arg;
+	json_t *row;
+	char key[24];
+	bool any = false;
+	size_t i;
+	int rc = ie_row_get_id(c, "users", a->uid, &row, NULL);
+
+	if (rc)
+		return rc;
+	json_decref(row);
+	ie_id_key(a->uid, key);
+	row = json_object();
+	if (!row)
+		return -ENOMEM;
+	for (i = 0; !rc && i < sizeof(fields) / sizeof(fields[0]); i++) {
+		int64_t v = *field(&a->q, i);
+
+		if (v >= 0) {
+			any = true;
+			rc = ie_set_int(row, fields[i], v);
+		}
+	}
+	if (!rc && any)
+		rc = ie_row_put(c, "quotas", key, row, 0);
+	else if (!rc && (rc = ie_row_delete(c, "quotas", key, false)) == -ENOENT)
+		rc = 0;
+	json_decref(row);
+	return rc;
+}
+
+int inv_etcd_quota_put(struct dbc *c, int64_t uid, const struct inv_quota *q)
+{
+	struct quota_put a = { uid, *q };
+
+	return ie_write(c, quota_put_body, &a);
+}
+
+int inv_etcd_usage(struct dbc *c, int64_t uid, struct inv_quota *out)
+{
+	json_t *rows = NULL, *o, *row;
+	char pfx[24], spfx[24];
+	size_t i;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = iea_rows(c, "owners", iea_prefix(uid, pfx), NULL, NULL, &rows);
+	json_array_foreach(rows, i, o) {
+		const char *kind = ie_str(o, "kind");
+		int64_t id = ie_int(o, "id");
+		json_t *snaps = NULL;
+
+		if (rc)
+			break;
+		if (!kind)
+			continue;
+		rc = ie_row_get_id(c, !strcmp(kind, "vm") ? "vms" : "disks", id, &row, NULL);
+		if (rc == -ENOENT) {
+			rc = 0;
+			continue;
+		}
+		if (rc)
+			break;
+		if (!strcmp(kind, "vm")) {
+			out->vms++;
+			out->cpus += ie_int(row, "cpus");
+			out->memory_mib += ie_int(row, "memory_mib");
+			rc = iea_rows(c, "snapshots", iea_prefix(id, spfx), NULL, NULL, &snaps);
+			if (!rc)
+				out->snapshots += (int64_t)json_array_size(snaps);
+			json_decref(snaps);
+		} else {
+			out->disks++;
+			out->disk_bytes += ie_int(row, "size");
+		}
+		json_decref(row);
+	}
+	json_decref(rows);
+	return rc;
+}
+
+/* owners/USER/KIND/ID's KEY (buf of at least 64 bytes). */
+static char *owners_key(int64_t uid, const char *kind, int64_t id, char *buf)
+{
+	char u[24], i[24];
+
+	snprintf(buf, 64, "%s/%s/%s", ie_id_key(uid, u), kind, ie_id_key(id, i));
+	return buf;
+}
+
+/* owned/KIND/ID's KEY (buf of at least 40 bytes). */
+static char *owned_key(const char *kind, int64_t id, char *buf)
+{
+	char i[24];
+
+	snprintf(buf, 40, "%s/%s", kind, ie_id_key(id, i));
+	return buf;
+}
+
+/* Drop the owner of (kind, id), when it has one. */
+static int owner_drop(struct dbc *c, const char *kind, int64_t id)
+{
+	char k1[40], k2[64];
+	json_t *row;
+	int rc = ie_row_get(c, "owned", owned_key(kind, id, k1), &row, NULL);
+
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	rc = ie_row_delete(c, "owned", k1, false);
+	if (!rc) {
+		rc = ie_row_delete(c, "owners", owners_key(ie_int(row, "user"), kind, id, k2), false);
+		if (rc == -ENOENT)
+			rc = 0;
+	}
+	json_decref(row);
+	return rc;
+}
+
+struct owner_set {
+	const char *kind;
+	int64_t id, uid;
+};
+
+static int owner_set_body(struct dbc *c, void *arg)
+{
+	struct owner_set *a = arg;
+	char k1[40], k2[64];
+	json_t *r1, *r2;
+	int rc = owner_drop(c, a->kind, a->id);
+
+	if (rc || !a->uid)
+		return rc;
+	r1 = json_pack("{s:I}", "user", (json_int_t)a->uid);
+	r2 = json_pack("{s:s,s:I}", "kind", a->kind, "id", (json_int_t)a->id);
+	rc = r1 && r2 ? ie_row_put(c, "owned", owned_key(a->kind, a->id, k1), r1, 0) : -ENOMEM;
+	if (!rc)
+		rc = ie_row_put(c, "owners", owners_key(a->uid, a->kind, a->id, k2), r2, 0);
+	json_decref(r1);
+	json_decref(r2);
+	return rc;
+}
+
+int inv_etcd_owner_set(struct dbc *c, const char *kind, int64_t id, int64_t uid)
+{
+	struct owner_set a = { kind, id, uid };
+
+	if (strcmp(kind, "vm") && strcmp(kind, "disk"))
+		return -EINVAL;
+	return ie_write(c, owner_set_body, &a);
+}
+
+int inv_etcd_owner_get(struct dbc *c, const char *kind, int64_t id, int64_t *uid)
+{
+	char k[40];
+	json_t *row;
+	int rc = ie_row_get(c, "owned", owned_key(kind, id, k), &row, NULL);
+
+	*uid = 0;
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	*uid = ie_int(row, "user");
+	json_decref(row);
+	return 0;
+}
+
+int ie_owner_drop(struct dbc *c, const char *kind, int64_t id)
+{
+	return owner_drop(c, kind, id);
+}
+
+int ie_owner_drop_user(struct dbc *c, int64_t uid)
+{
+	json_t *rows = NULL, *o;
+	char pfx[24], k[40];
+	size_t i;
+	int rc = ie_row_delete(c, "quotas", ie_id_key(uid, pfx), false);
+
+	if (rc == -ENOENT)
+		rc = 0;
+	if (!rc)
+		rc = iea_rows(c, "owners", iea_prefix(uid, pfx), NULL, NULL, &rows);
+	json_array_foreach(rows, i, o) {
+		if (rc)
+			break;
+		if (ie_str(o, "kind"))
+			rc = ie_row_delete(c, "owned", owned_key(ie_str(o, "kind"), ie_int(o, "id"), k),
+					   false);
+		if (rc == -ENOENT)
+			rc = 0;
+	}
+	json_decref(rows);
+	if (!rc)
+		rc = ie_row_delete(c, "owners", pfx, true);
+	return rc;
+}

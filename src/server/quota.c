@@ -1,0 +1,186 @@
+/* Per-user resource quotas. See quota.h. */
+#include "server/quota.h"
+#include "util/size.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The limits, in struct inv_quota's order: the API's field, the text option's name, and
+ * how a message says the amount. */
+static const struct {
+	const char *field, *opt, *what;
+	bool size;                  /* the text option takes a size */
+} limits[] = {
+	{ "vms", "vms", "VMs", false },
+	{ "cpus", "cpus", "vCPUs", false },
+	{ "memory_mib", "memory", "MiB of VM memory", true },
+	{ "disks", "disks", "disks", false },
+	{ "disk_bytes", "disk-size", "bytes of disk", true },
+	{ "snapshots", "snapshots", "snapshots", false },
+};
+#define NLIMITS (sizeof(limits) / sizeof(limits[0]))
+
+static int64_t *at(struct inv_quota *q, size_t i)
+{
+	int64_t *f[NLIMITS] = { &q->vms, &q->cpus, &q->memory_mib, &q->disks, &q->disk_bytes,
+				&q->snapshots };
+
+	return f[i];
+}
+
+static int64_t get(const struct inv_quota *q, size_t i)
+{
+	return *at((struct inv_quota *)q, i);
+}
+
+/* Whether ask adds anything. */
+static bool asks(const struct inv_quota *ask)
+{
+	for (size_t i = 0; i < NLIMITS; i++)
+		if (get(ask, i) > 0)
+			return true;
+	return false;
+}
+
+int quota_admit(struct dbc *c, int64_t uid, const struct inv_quota *ask, char *err,
+		size_t errlen)
+{
+	struct inv_quota q, use;
+	struct inv_user u;
+	bool limited = false;
+	size_t i;
+	int rc;
+
+	if (!uid || !asks(ask))
+		return 0;
+	rc = inv_user_get(c, uid, &u);
+	if (rc == -ENOENT)
+		return 0;   /* a deleted user's objects count for nobody */
+	if (!rc && u.admin)
+		return 0;
+	if (!rc)
+		rc = inv_quota_get(c, uid, &q);
+	for (i = 0; !rc && i < NLIMITS; i++)
+		limited |= get(ask, i) > 0 && get(&q, i) >= 0;
+	if (rc || !limited) {
+		if (rc)
+			snprintf(err, errlen, "inventory error reading the quota");
+		return rc ? -EIO : 0;
+	}
+	/* in the caller's transaction: what another create of this user commits first
+	 * either is counted here or fails this one's commit (inv.h) */
+	if (inv_usage(c, uid, &use)) {
+		snprintf(err, errlen, "inventory error reading the usage");
+		return -EIO;
+	}
+	for (i = 0; i < NLIMITS; i++) {
+		int64_t a = get(ask, i), lim = get(&q, i), cur = get(&use, i);
+
+		if (a <= 0 || lim < 0 || (cur <= lim && a <= lim - cur))
+			continue;
+		snprintf(err, errlen, "quota exceeded: %s: user %s may own %" PRId64 " %s, owns %"
+			 PRId64 " and asked for %" PRId64 " more", limits[i].field, u.name, lim,
+			 limits[i].what, cur, a);
+		return -EDQUOT;
+	}
+	return 0;
+}
+
+int quota_admit_owner(struct dbc *c, const char *kind, int64_t id, const struct inv_quota *ask,
+		      char *err, size_t errlen)
+{
+	int64_t uid = 0;
+
+	if (!asks(ask))
+		return 0;   /* (an edit that adds nothing reads nothing more) */
+	if (inv_owner_get(c, kind, id, &uid)) {
+		snprintf(err, errlen, "inventory error reading the owner");
+		return -EIO;
+	}
+	return quota_admit(c, uid, ask, err, errlen);
+}
+
+int64_t quota_owner(const struct caller *who)
+{
+	return who->admin ? 0 : who->user_id;
+}
+
+json_t *quota_json(const struct inv_quota *q)
+{
+	json_t *o = json_object();
+	size_t i;
+
+	for (i = 0; o && i < NLIMITS; i++)
+		if (json_object_set_new(o, limits[i].field, get(q, i) < 0 ? json_null() :
+					json_integer((json_int_t)get(q, i)))) {
+			json_decref(o);
+			o = NULL;
+		}
+	return o;
+}
+
+int quota_parse(const json_t *o, struct inv_quota *q, char *err, size_t errlen)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	*q = (struct inv_quota){ -1, -1, -1, -1, -1, -1 };
+	if (!json_is_object(o)) {
+		snprintf(err, errlen, "the body must be an object of limits");
+		return -EINVAL;
+	}
+	json_object_foreach((json_t *)o, key, v) {
+		for (i = 0; i < NLIMITS && strcmp(key, limits[i].field); i++)
+			;
+		if (i == NLIMITS) {
+			snprintf(err, errlen, "%.64s: not a limit (the limits are vms, cpus, memory_mib, "
+				 "disks, disk_bytes, snapshots)", key);
+			return -EINVAL;
+		}
+		if (json_is_null(v))
+			continue;
+		if (!json_is_integer(v) || json_integer_value(v) < 0) {
+			snprintf(err, errlen, "%s: a whole number >= 0, or null for no limit", key);
+			return -EINVAL;
+		}
+		*at(q, i) = json_integer_value(v);
+	}
+	return 0;
+}
+
+int quota_parse_text(const char *text, struct inv_quota *q, char *err, size_t errlen)
+{
+	char *copy = strdup(text), *save = NULL, *item;
+	int rc = copy ? 0 : -ENOMEM;
+
+	*q = (struct inv_quota){ -1, -1, -1, -1, -1, -1 };
+	for (item = copy ? strtok_r(copy, ",", &save) : NULL; !rc && item;
+	     item = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(item, '=');
+		uint64_t v = 0;
+		size_t i;
+
+		if (eq)
+			*eq = '\0';
+		for (i = 0; i < NLIMITS && strcmp(item, limits[i].opt); i++)
+			;
+		if (!eq || i == NLIMITS || size_parse(eq + 1, &v) || v > INT64_MAX ||
+		    (!limits[i].size && strspn(eq + 1, "0123456789") != strlen(eq + 1))) {
+			snprintf(err, errlen, "'%.64s': want NAME=VALUE, NAME one of vms, cpus, memory, "
+				 "disks, disk-size, snapshots (memory and disk-size take K, M, G, T)",
+				 item);
+			rc = -EINVAL;
+			break;
+		}
+		/* memory: a plain number is MiB (as memory_mib), a size is rounded down to MiB */
+		if (!strcmp(limits[i].opt, "memory") && strspn(eq + 1, "0123456789") != strlen(eq + 1))
+			v /= 1024 * 1024;
+		*at(q, i) = (int64_t)v;
+	}
+	free(copy);
+	return rc;
+}

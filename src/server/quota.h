@@ -1,0 +1,56 @@
+/* Per-user resource quotas: the abuse limit of a server shared by tenants. An administrator
+ * sets a user's quota (PUT /api/v1/users/NAME/quota): at most so many VMs, vCPUs and MiB of
+ * memory over its VMs, disks and bytes of disk (virtual sizes), snapshots; a limit not set
+ * is unlimited, and a user without a quota is unlimited (what every user was before).
+ * Administrators are never limited. Groups carry no quota: a user's limits are its own.
+ *
+ * Usage counts by owner: a VM or disk belongs to the user who made it (create, clone,
+ * template, convert, copy, import) unless an administrator made it (then it counts for
+ * nobody); a snapshot counts for the owner of its VM. A change that adds usage (a VM's
+ * cpus or memory_mib raised, a disk grown, a snapshot) is checked against the quota of the
+ * object's owner. The check runs inside the transaction that writes the change, after the
+ * usage is read in it (inv_usage), so two parallel creates of one user at its limit cannot
+ * both pass: on SQLite the writers are serialised; on etcd the commit compares the user's
+ * owner rows and each object read, and the one that loses fails with -EAGAIN.
+ * A refusal is -EDQUOT: 403 with code "quota_exceeded", naming the limit, the usage and
+ * what was asked. */
+#ifndef VSRV_SERVER_QUOTA_H
+#define VSRV_SERVER_QUOTA_H
+
+#include "server/inv.h"
+#include "server/server.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* May user uid own ask more (each field an amount to add, 0 for none)? Through c, inside
+ * the caller's transaction. 0 when uid is 0 (nobody's), an administrator's, without a
+ * quota, or when everything fits; -EDQUOT with err naming the first limit passed, what the
+ * user owns and what was asked; -EIO (err set). */
+int quota_admit(struct dbc *c, int64_t uid, const struct inv_quota *ask, char *err,
+		size_t errlen);
+
+/* quota_admit for the owner of the object of kind ("vm", "disk") id. */
+int quota_admit_owner(struct dbc *c, const char *kind, int64_t id, const struct inv_quota *ask,
+		      char *err, size_t errlen);
+
+/* The owner a new object made by who gets: its user, 0 for an administrator. */
+int64_t quota_owner(const struct caller *who);
+
+/* Limits as JSON, {"vms": N or null, ...} (null: unlimited); usage as the same object
+ * with numbers. A new object, or NULL on ENOMEM. */
+json_t *quota_json(const struct inv_quota *q);
+
+/* A quota object from o: each field of quota_json optional, a whole number >= 0 or null
+ * (missing or null: unlimited). 0 and *q, or -EINVAL with err. */
+int quota_parse(const json_t *o, struct inv_quota *q, char *err, size_t errlen);
+
+/* Parse `--default-quota` text: "vms=N,cpus=N,memory=SIZE,disks=N,disk-size=SIZE,
+ * snapshots=N" (any subset; SIZEs take K, M, G, T suffixes; a memory SIZE is rounded down
+ * to MiB, a plain number is MiB).
+ * 0 and *q (unnamed limits -1), or -EINVAL with err. */
+int quota_parse_text(const char *text, struct inv_quota *q, char *err, size_t errlen);
+
+#endif

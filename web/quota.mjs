@@ -1,0 +1,43 @@
+// A user's quota and usage (PUT /api/v1/users/{name}/quota, GET /api/v1/users/{name}): a
+// panel of the Users page with one row per limit; administrators change the limits there
+// (an empty field: unlimited).
+import { api } from './core.mjs';
+import { h, replace, table } from './dom.mjs';
+import { fmtBytes, fmtMib } from './format.mjs';
+import { field, input, form } from './form.mjs';
+import { seg } from './api.mjs';
+
+const LIMITS = [['vms', 'VMs', String], ['cpus', 'vCPUs', String], ['memory_mib', 'Memory (MiB)', fmtMib],
+  ['disks', 'Disks', String], ['disk_bytes', 'Disk bytes', fmtBytes], ['snapshots', 'Snapshots', String]];
+
+function rows(u) {
+  return LIMITS.map(([k, label, fmt]) => [label, fmt(u.usage[k]),
+    u.quota[k] === null ? 'unlimited' : fmt(u.quota[k])]);
+}
+
+// The panel for user name; close removes it. admin: the limits may be changed.
+export function quotaPanel(name, admin, close) {
+  const panel = h('section', { class: 'panel', id: 'user-quota', 'aria-label': 'Quota of ' + name });
+  const show = (u) => {
+    const inputs = LIMITS.map(([k]) => input({ name: k, inputmode: 'numeric',
+      value: u.quota[k] === null ? '' : String(u.quota[k]) }));
+    replace(panel, h('h2', {}, 'Quota of ' + name),
+      table('Quota and usage of ' + name, [{ label: 'Limit' }, { label: 'Usage', num: true },
+        { label: 'Quota', num: true }], rows(u)),
+      admin ? form({ 'aria-label': 'Change the quota of ' + name },
+        [...LIMITS.map(([k, label], i) => field(k, label, inputs[i], 'empty: unlimited')),
+          h('div', { class: 'actions' }, h('button', { class: 'primary', type: 'submit' }, 'Save quota'),
+            h('button', { type: 'button', on: { click: close } }, 'Close'))], async () => {
+          const body = {};
+          LIMITS.forEach(([k], i) => {
+            const v = inputs[i].value.trim();
+            body[k] = v === '' ? null : Number(v);
+          });
+          show(await api.request('PUT', '/api/v1/users/' + seg(name) + '/quota', body));
+        })
+        : h('div', { class: 'actions' }, h('button', { type: 'button', on: { click: close } }, 'Close')));
+  };
+  api.request('GET', '/api/v1/users/' + seg(name)).then(show,
+    (e) => replace(panel, h('p', { class: 'form-error' }, String(e.message || e))));
+  return panel;
+}
