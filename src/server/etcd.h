@@ -71,6 +71,20 @@ int etcd_get(struct etcd *e, const char *key, struct etcd_kv *out);
 int etcd_get_many(struct etcd *e, const char *const *keys, size_t n, struct etcd_kv *out,
 		  bool *found);
 
+/* Reads in Txns of range requests without compares (etcd_many.c): r[i].key alone (its
+ * value into r[i].kv, count 1; absent: kv zeroed, count 0), or with r[i].prefix the number
+ * of keys under it (count; kv zeroed). Up to 128 reads (etcd's default --max-txn-ops) go in
+ * one Txn, one round trip, read at one revision; more take one more round trip per 128.
+ * Nothing joins a transaction's compares. 0 (etcd_kv_clear each kv) or -errno (nothing
+ * to free). */
+struct etcd_read {
+	const char *key;            /* in */
+	bool prefix;                /* in: count the keys under key */
+	struct etcd_kv kv;          /* out */
+	int64_t count;              /* out */
+};
+int etcd_read_many(struct etcd *e, struct etcd_read *r, size_t n);
+
 /* Every key under prefix (all keys starting with it), in key order, to fn (its kv is
  * valid during the call only; a non-zero return stops the walk and is returned). *rev
  * (when not NULL): the store's revision the answer was read at. */

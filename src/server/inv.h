@@ -722,10 +722,11 @@ int inv_quota_get(struct dbc *c, int64_t uid, struct inv_quota *out);
  * -EIO. */
 int inv_quota_put(struct dbc *c, int64_t uid, const struct inv_quota *q);
 
-/* What user uid owns, into *out. Inside a transaction the objects counted join it (SQLite:
- * its writers are serialised; etcd: the user's owner rows and the rows read are compared
- * at the commit), so a check of the usage followed by a create cannot be overtaken by
- * another create of the same user. 0 or -EIO. */
+/* What user uid owns, into *out. Inside a transaction the read joins it (SQLite: its
+ * writers are serialised; etcd: the read writes the user's quota row back unchanged, so of
+ * two such transactions of one user the second to commit fails with -EAGAIN), so a check
+ * of the usage followed by a create cannot be overtaken by another create of the same
+ * user. 0 or -EIO. */
 int inv_usage(struct dbc *c, int64_t uid, struct inv_quota *out);
 
 /* The owner of the object of kind ("vm", "disk") id: set it (uid 0: none; under the

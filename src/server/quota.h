@@ -10,8 +10,9 @@
  * cpus or memory_mib raised, a disk grown, a snapshot) is checked against the quota of the
  * object's owner. The check runs inside the transaction that writes the change, after the
  * usage is read in it (inv_usage), so two parallel creates of one user at its limit cannot
- * both pass: on SQLite the writers are serialised; on etcd the commit compares the user's
- * owner rows and each object read, and the one that loses fails with -EAGAIN.
+ * both pass: on SQLite the writers are serialised; on etcd the usage read stamps the
+ * user's quota row in the transaction (inv_etcd_quota.c), and the one that commits second
+ * fails with -EAGAIN: its caller runs again from the check (bounded).
  * A refusal is -EDQUOT: 403 with code "quota_exceeded", naming the limit, the usage and
  * what was asked. */
 #ifndef VSRV_SERVER_QUOTA_H

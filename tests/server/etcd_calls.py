@@ -66,6 +66,28 @@ try:
     n = calls("GET", "/api/v1/vms/nosuch/status")
     # the session, its user, the name (absent): nothing more
     ok("etcd-calls-get-status-404-3", st == 404 and n == 3, "status %s, %s calls" % (st, n))
+    # a create by a user with a quota reads its usage: a constant number of calls, not one
+    # (or two) per object it owns (inv_etcd_quota.c): the same with 1 and with 30 VMs
+    st, _ = d.req("POST", "/api/v1/users", {"name": "tenant", "password": "Password-tenant"},
+                  token=tok)
+    st2, _ = d.req("PUT", "/api/v1/permissions",
+                   {"grants": [{"user": "tenant", "permissions": ["modify"]}]}, token=tok)
+    st3, _ = d.req("PUT", "/api/v1/users/tenant/quota", {"vms": 100, "memory_mib": 100000},
+                   token=tok)
+    ttok = d.login("tenant", "Password-tenant")
+    st4, _ = d.req("POST", "/api/v1/vms", {"name": "q0", "kernel": "k.elf"}, token=ttok)
+    st5, _ = d.req("POST", "/api/v1/vms", {"name": "q1", "kernel": "k.elf"}, token=ttok)
+    n1 = calls("POST", "/api/v1/vms")
+    sts = [d.req("POST", "/api/v1/vms", {"name": "q%d" % i, "kernel": "k.elf"}, token=ttok)[0]
+           for i in range(2, 30)]
+    st6, js = d.req("GET", "/api/v1/users/tenant", token=tok)
+    st7, _ = d.req("POST", "/api/v1/vms", {"name": "q30", "kernel": "k.elf"}, token=ttok)
+    n30 = calls("POST", "/api/v1/vms")
+    ok("etcd-calls-quota-create-constant",
+       (st, st2, st3, st4, st5, st6, st7) == (201, 200, 200, 201, 201, 200, 201) and
+       sts == [201] * 28 and js["usage"]["vms"] == 30 and n1 is not None and n1 == n30,
+       "statuses %s, usage %s, calls with 1 VM owned: %s, with 30: %s" %
+       ((st, st2, st3, st4, st5, st6, st7), js.get("usage"), n1, n30))
 finally:
     if d:
         d.stop()
