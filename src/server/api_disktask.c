@@ -213,7 +213,8 @@ int api_disk_action(struct req *r)
 	/* (the task checks again when it records the disk: api_disk_record) */
 	if (!rc)
 		rc = quota_admit(r->c, j->owner, &(struct inv_quota){ .disks = 1,
-				 .disk_bytes = (int64_t)j->size }, err, sizeof(err));
+				 .disk_bytes = (int64_t)diskimg_rounded(fmt, j->size) }, err,
+				 sizeof(err));
 	if (rc) {
 		free(j);
 		return req_error(r, rc == -ENOSPC ? 507 : rc, "cannot copy disk %s: %s", oname, err);

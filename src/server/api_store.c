@@ -191,9 +191,11 @@ int api_disk_create(struct req *r)
 	if (inv_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
 	rc = space_admit(r->srv, r->c, (uint64_t)size, err, sizeof(err));
+	/* the size the image will have: a VHD's is rounded up to its geometry */
 	if (!rc)
 		rc = quota_admit(r->c, quota_owner(&r->who), &(struct inv_quota){ .disks = 1,
-				 .disk_bytes = size }, err, sizeof(err));
+				 .disk_bytes = (int64_t)diskimg_rounded(format, (uint64_t)size) },
+				 err, sizeof(err));
 	if (rc) {
 		inv_rollback(r->c);
 		return req_error(r, rc == -ENOSPC ? 507 : rc, "cannot create disk %s: %s", name, err);
@@ -317,7 +319,8 @@ int api_disk_update(struct req *r)
 	}
 	rc = space_admit(r->srv, r->c, (uint64_t)(size - old), err, sizeof(err));
 	if (!rc)
-		rc = quota_admit_owner(r->c, "disk", id, &(struct inv_quota){ .disk_bytes = size - old },
+		rc = quota_admit_owner(r->c, "disk", id, &(struct inv_quota){ .disk_bytes =
+				       (int64_t)diskimg_rounded(format, (uint64_t)size) - old },
 				       err, sizeof(err));
 	if (rc) {
 		inv_rollback(r->c);

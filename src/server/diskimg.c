@@ -56,6 +56,16 @@ int diskimg_create(const char *path, const char *format, const char *subformat, 
 	}
 }
 
+uint64_t diskimg_rounded(const char *format, uint64_t size)
+{
+	uint64_t r;
+
+	if (strcmp(format, "vhd") || !size || size > VHD_MAX_SIZE)
+		return size;    /* (a VHD too large or empty fails to be made) */
+	r = vhd_round_size(size, false);
+	return r > VHD_MAX_SIZE ? size / 512 * 512 : r;   /* as vhd_create */
+}
+
 int diskimg_resize(const char *path, const char *format, uint64_t size, uint64_t *actual,
 		   char *err, size_t errlen)
 {

@@ -15,6 +15,10 @@
 int diskimg_create(const char *path, const char *format, const char *subformat, uint64_t size,
 		   uint64_t *actual, char *err, size_t errlen);
 
+/* The virtual size diskimg_create or diskimg_resize gives an image of format asked for
+ * size bytes (what a quota counts: VHD rounds up to a CHS geometry, raw keeps size). */
+uint64_t diskimg_rounded(const char *format, uint64_t size);
+
 /* Grow the image at path to size bytes (never shrinks: -EINVAL). *actual as above.
  * 0 or -errno with a message in err. */
 int diskimg_resize(const char *path, const char *format, uint64_t size, uint64_t *actual,
