@@ -35,12 +35,13 @@ static void copy_progress(void *t, double fraction)
 	task_progress(t, fraction);
 }
 
-int api_disk_record(struct task *t, struct dbc *c, const char *name, const char *format,
-		    uint64_t size, const char *path, int64_t owner, const char *who,
-		    const char *from)
+/* api_disk_record's one attempt: 0 (committed), or -errno with err set for a quota
+ * refusal (rolled back; -EAGAIN when the commit met a concurrent write). */
+static int record_once(struct task *t, struct dbc *c, const char *name, const char *format,
+		       uint64_t size, const char *path, int64_t owner, const char *who,
+		       const char *from, char *err, size_t errlen)
 {
 	struct inv_disk *d = calloc(1, sizeof(*d));
-	char err[512] = "";
 	int64_t id = 0;
 	int rc = d ? 0 : -ENOMEM;
 
@@ -48,7 +49,7 @@ int api_disk_record(struct task *t, struct dbc *c, const char *name, const char 
 	 * by another create of the same user while the task ran */
 	if (d)
 		rc = quota_admit(c, owner, &(struct inv_quota){ .disks = 1, .disk_bytes = (int64_t)size },
-				 err, sizeof(err));
+				 err, errlen);
 	if (d && !rc) {
 		snprintf(d->name, sizeof(d->name), "%s", name);
 		snprintf(d->format, sizeof(d->format), "%s", format);
@@ -66,8 +67,24 @@ int api_disk_record(struct task *t, struct dbc *c, const char *name, const char 
 				 "disk %s created by %s (from %s)", name, who, from);
 	if (!rc)
 		rc = inv_commit(c);
-	if (rc) {
+	if (rc)
 		inv_rollback(c);
+	return rc;
+}
+
+int api_disk_record(struct task *t, struct dbc *c, const char *name, const char *format,
+		    uint64_t size, const char *path, int64_t owner, const char *who,
+		    const char *from)
+{
+	char err[512] = "";
+	int tries = 0, rc;
+
+	/* etcd: a commit that lost to another write of the owner (the quota's usage read:
+	 * inv_etcd_quota.c) wrote nothing; again, from the check */
+	while ((rc = record_once(t, c, name, format, size, path, owner, who, from, err,
+				 sizeof(err))) == -EAGAIN && ++tries < 10 && !(rc = inv_begin(c)))
+		;
+	if (rc) {
 		if (err[0])
 			task_error(t, "cannot record disk %s: %s", name, err);
 		else

@@ -169,7 +169,7 @@ int api_disk_create(struct req *r)
 	int64_t size, id;
 	uint64_t actual = 0;
 	struct inv_disk *d;
-	int rc;
+	int tries = 0, rc;
 
 	if (json_object_get(r->body, "from_image"))
 		return api_disk_from_image(r);  /* a VHD made from an image, as a task */
@@ -188,6 +188,7 @@ int api_disk_create(struct req *r)
 	if (size % 512)
 		return req_error(r, -EINVAL, "size: a multiple of 512 bytes");
 	snprintf(path, sizeof(path), "%s/disks/%s.%s", r->srv->data_dir, name, format);
+again:
 	if (inv_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
 	rc = space_admit(r->srv, r->c, (uint64_t)size, err, sizeof(err));
@@ -233,7 +234,16 @@ int api_disk_create(struct req *r)
 	     inv_owner_set(r->c, "disk", id, r->who.user_id)))
 		goto err_file;
 	if (events_emit(r->srv, r->c, "disk-created", "disk", name, r->who.name, NULL,
-			"disk %s created by %s", name, r->who.name) || inv_commit(r->c))
+			"disk %s created by %s", name, r->who.name))
+		goto err_file;
+	rc = inv_commit(r->c);
+	/* etcd: another create of the same owner (whose usage the quota check read) committed
+	 * first: nothing was written; the file goes, and again from the check */
+	if (rc == -EAGAIN && ++tries < 10) {
+		unlink(path);
+		goto again;
+	}
+	if (rc)
 		goto err_file;
 	r->out = disk_json(r, id);
 	r->status = 201;
@@ -274,7 +284,7 @@ int api_disk_update(struct req *r)
 	int64_t id = id_by_name(r, "disk"), size, old = 0;
 	char err[512], path[4400] = "", format[16] = "raw";
 	uint64_t actual = 0;
-	int busy = 0, rc;
+	int busy = 0, tries = 0, rc;
 
 	if (id < 0)
 		return auth_missing(r, "disk", r->args[0]);
@@ -285,6 +295,7 @@ int api_disk_update(struct req *r)
 	size = json_integer_value(json_object_get(r->body, "size"));
 	if (size % 512)
 		return req_error(r, -EINVAL, "size: a multiple of 512 bytes");
+again:
 	if (inv_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
 	{
@@ -337,8 +348,14 @@ int api_disk_update(struct req *r)
 	if (inv_disk_set_size(r->c, id, (int64_t)actual))
 		goto err_io;
 	if (events_emit(r->srv, r->c, "disk-resized", "disk", r->args[0], r->who.name, NULL,
-			"disk %s resized to %lld bytes by %s", r->args[0], (long long)size, r->who.name) ||
-	    inv_commit(r->c))
+			"disk %s resized to %lld bytes by %s", r->args[0], (long long)size, r->who.name))
+		goto err_io;
+	rc = inv_commit(r->c);
+	/* etcd: a write of the same owner committed first (inv_etcd_quota.c): again, from the
+	 * check (the file, grown already, is grown again to the same size: nothing to do) */
+	if (rc == -EAGAIN && ++tries < 10)
+		goto again;
+	if (rc)
 		goto err_io; /* the grown file stays; the inventory keeps the old size */
 	r->out = disk_json(r, id);
 	return 200;

@@ -534,7 +534,7 @@ int api_vm_update(struct req *r)
 	json_t *v, *b = r->body;
 	struct inv_vm vm;
 	int64_t id, old_mem;
-	int rc, old_cpus;
+	int rc, old_cpus, tries = 0;
 	bool hw = false;
 
 	if (vm_lookup(r, &id) || auth_require_object(r, "vm", id, r->args[0], PERM_MODIFY))
@@ -560,6 +560,7 @@ int api_vm_update(struct req *r)
 		if (!*a && strcmp(key, "name"))
 			hw = true;
 	}
+again:
 	if (inv_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
 	if (hw && vmsave_state_saved(r->c, id)) {
@@ -635,7 +636,14 @@ int api_vm_update(struct req *r)
 	if (rc)
 		goto err_io;
 	if (events_emit(r->srv, r->c, "vm-updated", "vm", r->args[0], r->who.name, json_incref(b),
-			"%s changed by %s", r->args[0], r->who.name) || inv_commit(r->c))
+			"%s changed by %s", r->args[0], r->who.name))
+		goto err_io;
+	rc = inv_commit(r->c);
+	/* etcd: a write read here (another check of the owner's usage) committed first:
+	 * nothing was written; again, from the start */
+	if (rc == -EAGAIN && ++tries < 10)
+		goto again;
+	if (rc)
 		goto err_io;
 	/* a manual balloon target gives way to the policy again (api_balloon.c) */
 	if (json_object_get(b, "memory_min_mib") || json_object_get(b, "memory_buffer_pct") ||

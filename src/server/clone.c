@@ -217,12 +217,16 @@ static int full_run(struct task *t, void *arg)
 		if (rc)
 			snprintf(err, sizeof(err), "inventory busy");
 	}
-	if (!rc) {
+	for (int tries = 0; !rc; ) {
 		rc = clone_rows(srv, c, j, &id, err, sizeof(err));
 		if (!rc)
 			rc = clone_finish(srv, c, j, id, err, sizeof(err));
 		if (rc)
 			inv_rollback(c);
+		/* etcd: the commit lost to another write of the owner (the quota's usage read):
+		 * nothing was written; again, from the check */
+		if (rc != -EAGAIN || ++tries >= 10 || (rc = inv_begin(c)))
+			break;
 	}
 	if (c)
 		inv_put(c);

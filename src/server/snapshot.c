@@ -94,16 +94,19 @@ static int begin_off(struct server *srv, struct dbc *c, int64_t id, const char *
 }
 
 /* Commit with event type about snapshot snap of VM name (or roll back when rc is set);
- * end f. Returns rc, or -EIO with err when the commit fails. */
+ * end f. Returns rc, or with err set -EAGAIN when the commit met a concurrent write (etcd:
+ * nothing was written) and -EIO when it fails otherwise. */
 static int finish(struct server *srv, struct dbc *c, struct layer_files *f, int rc,
 		  const char *type, const char *verb, const char *name, const char *snap,
 		  const char *who, char *err, size_t errlen)
 {
+	int crc = 0;
+
 	if (!rc && (events_emit(srv, c, type, "vm", name, who, json_pack("{s:s}", "snapshot",
 				snap), "snapshot %s of %s %s by %s", snap, name, verb, who) ||
-		    inv_commit(c))) {
+		    (crc = inv_commit(c)))) {
 		snprintf(err, errlen, "inventory error; nothing was changed");
-		rc = -EIO;
+		rc = crc == -EAGAIN ? -EAGAIN : -EIO;
 	}
 	if (rc)
 		inv_rollback(c);
@@ -111,9 +114,10 @@ static int finish(struct server *srv, struct dbc *c, struct layer_files *f, int 
 	return rc;
 }
 
-int snapshot_create(struct server *srv, struct dbc *c, int64_t id, const char *name,
-		    const char *snap, const char *desc, bool memory, const char *who, char *err,
-		    size_t errlen)
+/* snapshot_create's one attempt: -EAGAIN when its commit met a concurrent write. */
+static int create_once(struct server *srv, struct dbc *c, int64_t id, const char *name,
+		       const char *snap, const char *desc, bool memory, const char *who, char *err,
+		       size_t errlen)
 {
 	struct inv_snapshot s = { .vm_id = id };
 	struct layer_files f;
@@ -192,6 +196,21 @@ int snapshot_create(struct server *srv, struct dbc *c, int64_t id, const char *n
 	if (rc && kept)
 		snapmem_drop(srv, id, sid);
 	return rc;
+}
+
+int snapshot_create(struct server *srv, struct dbc *c, int64_t id, const char *name,
+		    const char *snap, const char *desc, bool memory, const char *who, char *err,
+		    size_t errlen)
+{
+	int tries = 0, rc;
+
+	/* etcd: a commit that lost to a concurrent write (another snapshot of the owner, whose
+	 * usage the quota check read: inv_etcd_quota.c) wrote nothing; again, from the check,
+	 * so the loser gets its snapshot or a clean refusal */
+	while ((rc = create_once(srv, c, id, name, snap, desc, memory, who, err, errlen)) ==
+	       -EAGAIN && ++tries < 10)
+		;
+	return rc == -EAGAIN ? -EIO : rc;
 }
 
 /* Snapshot snap of VM id into *s, with err set when missing. 0, -ENOENT, -EIO. */
