@@ -260,8 +260,19 @@ try:
     check("quota-parallel-snapshots-exactly-one", sts.count(201) == 1 and
           all(s == 201 or refused(s, j, "snapshots") for s, j in res) and
           usage("alice")["snapshots"] == 2, str(res))
-    for i in range(6):
+    # linked clones: 6 VMs owned (p0, p1, the par* that passed, ps0-ps2), the limit at 7
+    for i in range(3, 6):
         req("DELETE", "/api/v1/vms/ps%d" % i)
+    quota("alice", vms=7)
+    res = parallel(lambda i: req("POST", "/api/v1/vms/ps0/clone",
+                                 {"name": "pc%d" % i, "linked": True}, alice), 6)
+    sts = [r[0] for r in res]
+    made = [i for i in range(6) if req("GET", "/api/v1/vms/pc%d" % i)[0] == 200]
+    check("quota-parallel-clones-exactly-one", sts.count(201) == 1 and len(made) == 1 and
+          all(s == 201 or refused(s, j, "vms") for s, j in res) and
+          usage("alice")["vms"] == 7, str(res))
+    for n in ["ps0", "ps1", "ps2"] + ["pc%d" % i for i in made]:
+        req("DELETE", "/api/v1/vms/" + n)
     quota("alice", vms=3)
 
     # a VHD's size is rounded up to its geometry: the rounded size is what counts
