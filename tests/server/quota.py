@@ -3,9 +3,11 @@ t-server-quota.sh (which runs it on SQLite and on the etcd inventory): an admini
 sets a tenant's limits with PUT /api/v1/users/NAME/quota; every place that adds usage (VM
 create, PATCH of cpus and memory_mib, clone, template, disk create, resize, copy, snapshot)
 refuses past a limit with 403 "quota_exceeded" naming the limit, the usage and what was
-asked, and creates nothing; usage goes down on delete; 8 parallel creates at one below the
-limit: exactly one passes; only administrators set quotas; administrators are never
-limited. On etcd the check names are prefixed "etcd-"."""
+asked, and creates nothing; usage goes down on delete; parallel VM creates, disk creates,
+snapshots and linked clones at one below the limit: exactly one passes, every other is a
+403 (on etcd the losers of the commit run again from the check: never a 500); a VHD counts
+its size rounded up to its geometry; only administrators set quotas; administrators are
+never limited. On etcd the check names are prefixed "etcd-"."""
 import os, shutil, sqlite3, subprocess, sys, tempfile, threading, time
 sys.path.insert(0, os.path.dirname(__file__))
 from lib import *
