@@ -7,13 +7,13 @@
  * the quota row (the stamp below), the user's owners/ prefix (one range read), then every
  * object's row and each VM's count of snapshots in one Txn of range requests
  * (etcd_read_many: one round trip holds 128 reads, 63 VMs or 127 disks; a tenant past
- * that pays one more per 128). Inside a transaction it is atomic with the write that follows the check
- * by a stamp: the read writes the user's quotas/USER row back unchanged in the session's
- * Txn. Every usage read of the user in a transaction (every quota check that can pass a
- * limit: quota.c reads it only when a limit applies) so reads and writes that one row, and
- * of two that ran at once the second to commit fails its compare of the row with -EAGAIN
- * (nothing written), to run again from the check: the per-user serialisation SQLite gets
- * from BEGIN IMMEDIATE. The rows read need not join the compares then (etcd takes 128 at
+ * that pays one more per 128). Inside a transaction it is atomic with the write that
+ * follows the check by a stamp: the read writes the user's quotas/USER row back unchanged
+ * in the session's Txn. Every usage read of the user in a transaction (every quota check
+ * that can pass a limit: quota.c reads it only when a limit applies) so reads and writes
+ * that one row, and of two that ran at once the second to commit fails its compare of the
+ * row with -EAGAIN (nothing written), to run again from the check: the per-user
+ * serialisation SQLite gets from BEGIN IMMEDIATE. The rows read need not join the compares then (etcd takes 128 at
  * most, which a tenant's 200 VMs would pass); the owners/ range still does. What changes
  * usage without a check (deletes, a shrink, an object of an administrator) only lowers it
  * or counts for nobody. See inv.h. */
@@ -99,11 +99,12 @@ int inv_etcd_quota_put(struct dbc *c, int64_t uid, const struct inv_quota *q)
 	return ie_write(c, quota_put_body, &a);
 }
 
-/* The reads of a usage: per owned VM its row and the count of its snapshots, per disk its
- * row. The keys live in keys (KEYLEN bytes each). */
+/* The length of a usage read's key under the store's prefix pfx: PREFIX "t/snapshots/" ID
+ * "/" at most. */
 #define KEYLEN(pfx) (strlen(pfx) + 64)
 
-/* Add the objects read (r[0..n), in the order usage_reads queued them) to *out. */
+/* Add the objects read to *out: r[0..n) as inv_etcd_usage queues them, per owned VM its
+ * row then the count of its snapshots (a prefix read), per disk its row. */
 static int usage_sum(struct etcd_read *r, size_t n, struct inv_quota *out)
 {
 	size_t j;
