@@ -27,6 +27,7 @@
 #include "arch/x86/enlight.h"
 #include "arch/x86/firmware.h"
 #include "arch/x86/smbios.h"
+#include "devices/virtio/devstate.h"
 #include "util/log.h"
 #include "util/size.h"
 #include "vmm/control.h"
@@ -116,20 +117,24 @@ static int parse_cdrom(int argc, char **argv, struct vm_config *c, struct run_op
 }
 
 /* A guest reset keeps what the CD/DVD drives hold, which the control socket's media command
- * may have changed: one line "I<tab>PATH" per drive (I: its --disk position, PATH empty for
- * none), for the next boot (media_keep). NULL without drives (or memory); free it. */
+ * may have changed, and the new tops its disk-switch put under disks: one line
+ * "I<tab>PATH" per drive (I: its --disk position, PATH empty for none), for the next boot
+ * (media_keep). NULL without drives (or memory); free it. */
 static char *media_now(struct vm *vm)
 {
 	struct vm_media_info m[64];
-	unsigned n = vm_devices_media_list(vm, m, 64);
+	struct vm_disk_top t[64];
+	unsigned n = vm_devices_media_list(vm, m, 64), nt = vm_devices_switched(vm, t, 64);
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f;
 
-	if (!n || !(f = open_memstream(&text, &len)))
+	if ((!n && !nt) || !(f = open_memstream(&text, &len)))
 		return NULL;
 	for (unsigned i = 0; i < n; i++)
 		fprintf(f, "%s\t%s\n", m[i].drive + 4, m[i].path ? m[i].path : ""); /* "disk<i>" */
+	for (unsigned i = 0; i < nt; i++)
+		fprintf(f, "%s\t%s\n", t[i].drive + 4, t[i].path);
 	fclose(f);
 	return text;
 }
