@@ -139,8 +139,31 @@ static char *media_now(struct vm *vm)
 	return text;
 }
 
+/* cfg->run_args with the idx-th --disk= (a save file's RUN section names the drives'
+ * images, vm_config.run_args) now spec: a new array, owned by o. 0 or -ENOMEM. */
+static int run_arg_disk(struct vm_config *cfg, struct run_opts *o, unsigned long idx,
+			const char *spec)
+{
+	const char **a = malloc((cfg->nr_run_args + 1) * sizeof(*a));
+	char *arg;
+
+	if (!a || own(o, (char *)a))
+		return -ENOMEM;
+	for (unsigned i = 0, k = 0; i < cfg->nr_run_args; i++) {
+		a[i] = cfg->run_args[i];
+		if (strncmp(a[i], "--disk=", 7) || k++ != idx)
+			continue;
+		if (asprintf(&arg, "--disk=%s", spec) < 0 || own(o, arg))
+			return -ENOMEM;
+		a[i] = arg;
+	}
+	a[cfg->nr_run_args] = NULL;
+	cfg->run_args = a;
+	return 0;
+}
+
 /* The next boot's --disk specs: each drive of text (media_now) gets the image it held, its
- * spec's other items kept. 0 or -ENOMEM. */
+ * spec's other items kept (in its run arguments too). 0 or -ENOMEM. */
 static int media_keep(struct vm_config *cfg, struct run_opts *o, const char *text)
 {
 	for (const char *l = text; l && *l;) {
@@ -155,6 +178,8 @@ static int media_keep(struct vm_config *cfg, struct run_opts *o, const char *tex
 		    own(o, spec))
 			return -ENOMEM;
 		cfg->disks[idx] = spec;
+		if (run_arg_disk(cfg, o, idx, spec))
+			return -ENOMEM;
 		l = *nl ? nl + 1 : nl;
 	}
 	return 0;

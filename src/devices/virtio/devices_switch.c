@@ -91,13 +91,6 @@ unsigned vm_devices_switched(struct vm *vm, struct vm_disk_top *out, unsigned ma
 	return n;
 }
 
-/* The --disk index of run argument a ("--disk=SPEC" or a --cdrom, which is a --disk too),
- * or false for another option. */
-static bool disk_arg(const char *a, bool *is_disk)
-{
-	*is_disk = !strncmp(a, "--disk=", 7);
-	return *is_disk || !strcmp(a, "--cdrom") || !strncmp(a, "--cdrom=", 8);
-}
 
 int vm_devices_run_args(struct vm *vm, const char *const *args, unsigned n, char ***out)
 {
@@ -105,7 +98,6 @@ int vm_devices_run_args(struct vm *vm, const char *const *args, unsigned n, char
 	unsigned nt = vm_devices_switched(vm, top, SWITCH_MAX), idx = 0, i, t;
 	size_t bytes = (n + 1) * sizeof(char *);
 	char **a, *p;
-	bool is_disk;
 
 	*out = NULL;
 	if (!nt)
@@ -122,9 +114,10 @@ int vm_devices_run_args(struct vm *vm, const char *const *args, unsigned n, char
 		const char *spec = NULL;
 		char label[16];
 
-		if (disk_arg(args[i], &is_disk)) {
+		/* every drive is a --disk= among the args (a --cdrom is noted as one) */
+		if (!strncmp(args[i], "--disk=", 7)) {
 			snprintf(label, sizeof(label), "disk%u", idx++);
-			for (t = 0; is_disk && t < nt; t++)
+			for (t = 0; t < nt; t++)
 				if (!strcmp(top[t].drive, label))
 					spec = top[t].path;
 		}
