@@ -7,7 +7,8 @@
 # stays as it was at the switch (every word one of the rounds up to the one running then).
 # On virtio-pci over a dynamic VHD, and on virtio-mmio over a fixed VHD (io_uring on its
 # flat file before the switch, synchronous I/O through lib/vhd after). Refusals leave the
-# guest running on its image: no such drive, a top over another image, a missing file.
+# guest running on its image: no such drive, a top over another image, a missing file. A
+# checkpoint (save keep_running) after the switch names the new top in its RUN section.
 source "$(dirname "$0")/lib.sh"
 
 if ! have_kvm; then skip disk-switch "$kvm_reason"; exit 0; fi
@@ -66,6 +67,13 @@ for tr, sub in (("pci", "dynamic"), ("mmio", "fixed")):
     r = ctl_cmd(ctl, {"cmd": "disk-switch", "disks": [{"drive": "disk0", "path": top}]})
     done = [int(x) for x in re.findall(r"round (\d+) of", read(ser))]
     ok(name + "-switched", r.get("ok") is True and r["disks"] == [{"drive": "disk0", "path": top}], r)
+    # a checkpoint now names the new top in its run configuration (a restore opens it)
+    sav = os.path.join(tmp, name + ".vsav")
+    r = ctl_cmd(ctl, {"cmd": "save", "path": sav, "keep_running": True})
+    data = open(sav, "rb").read() if os.path.exists(sav) else b""
+    ok(name + "-save-names-top", r.get("ok") is True and
+       ("--disk=%s,format=vhd," % top).encode() in data and
+       ("--disk=%s,format=vhd," % base).encode() not in data, r)
     rc, err = finish_vm(p)
     out = read(ser)
     ok(name + "-guest-passes", rc == 33 and "vsaveblk: ok" in out and "bad" not in out and
