@@ -33,9 +33,10 @@ json_t *control_disk_switch(struct vm *vm, json_t *msg, bool paused)
 			    "...] (1 or more)");
 	json_array_foreach(disks, i, d)
 		if (json_unpack(d, "{s:s,s:s!}", "drive", &sw[i].drive, "path", &sw[i].path) ||
-		    !sw[i].path[0] || sw[i].path[0] != '/')
+		    sw[i].path[0] != '/' || strpbrk(sw[i].path, ",\t\n"))
 			return fail("each of \"disks\" is {\"drive\":\"diskN\",\"path\":NEWTOP} "
-				    "(an absolute path)");
+				    "(an absolute path without a comma, tab or newline: it goes into "
+				    "the --disk spec a guest reset and a save keep)");
 	/* nothing may touch the disks while they change: the vCPUs parked (IDE's PIO runs on
 	 * them), the devices quiesced (what they took completes first) */
 	t0 = clock_mono();

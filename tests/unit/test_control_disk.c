@@ -33,6 +33,9 @@ static void test_bad_bodies(void)
 	CHECK_EQ(refused("{\"cmd\":\"disk-switch\",\"disks\":[{\"drive\":0,\"path\":\"/a\"}]}"), 1);
 	CHECK_EQ(refused("{\"cmd\":\"disk-switch\",\"disks\":[{\"drive\":\"disk0\",\"path\":\"\"}]}"), 1);
 	CHECK_EQ(refused("{\"cmd\":\"disk-switch\",\"disks\":[{\"drive\":\"disk0\",\"path\":\"rel.vhd\"}]}"), 1);
+	/* a comma would end the path in the --disk spec a reset and a save keep */
+	CHECK_EQ(refused("{\"cmd\":\"disk-switch\",\"disks\":[{\"drive\":\"disk0\",\"path\":\"/a,b.vhd\"}]}"), 1);
+	CHECK_EQ(refused("{\"cmd\":\"disk-switch\",\"disks\":[{\"drive\":\"disk0\",\"path\":\"/a\\nb.vhd\"}]}"), 1);
 	/* an unknown member (a typo) is refused, not ignored */
 	CHECK_EQ(refused("{\"cmd\":\"disk-switch\",\"disks\":[{\"drive\":\"disk0\",\"path\":\"/a.vhd\","
 			 "\"pth\":1}]}"), 1);
