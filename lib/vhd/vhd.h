@@ -83,6 +83,9 @@ struct vhd_create_opts {
 	                        * by CHS geometry, so a custom creator with force_size and a
 	                        * non-CHS size is read shorter by QEMU. */
 	bool excl;             /* fail with -EEXIST if path exists (default: truncate it) */
+	bool parent_nolock;    /* differencing: read the parent without its shared lock (a
+	                        * live snapshot's new top over an image a VM writes: only
+	                        * the parent's footer, which writes never change, is read) */
 	uint32_t timestamp;    /* 0 = now; else seconds since 2000-01-01 UTC (reproducible
 	                        * images in tests) */
 	const uint8_t *uuid;   /* NULL = random; else 16 bytes */

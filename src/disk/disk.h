@@ -107,6 +107,24 @@ void disk_close(struct disk *d);
  * writes nothing. Returns 0, or -errno (-EBUSY: locked by another user; d unchanged). */
 int disk_reopen(struct disk *d);
 
+/* ---- a new top under a running disk (a live snapshot: docs/server.md) ----
+ * disk_switch puts the image at path, a differencing VHD whose parent is d's image (made
+ * beforehand with lib/vhd, same size), in place of d's image: d is flushed, its lock
+ * released, path opened with d's flags (locked exclusively, its parents, d's old image
+ * among them, shared: the old top is read-only from then on) and swapped into *d, which
+ * keeps its address (devices hold it) and its dirty bitmap. The old handle, unlocked and
+ * still open, goes to *old: disk_switch_done closes it (the switch stands), or
+ * disk_switch_undo puts it back in *d (closing the new one, which must have written
+ * nothing, and taking the old lock again). Nothing may use d during these calls (the
+ * devices quiesced). d must be a writable VHD (-EMEDIUMTYPE otherwise); path not a
+ * differencing VHD over d's image, or another size: -EINVAL; a failed flush or open:
+ * -errno. On an error d is as it was (its lock taken again), *old NULL; one logged line
+ * names the image. disk_switch_undo: 0, or -errno when the old lock could not be had
+ * again (logged; the disk works on). */
+int disk_switch(struct disk *d, const char *path, struct disk **old);
+int disk_switch_undo(struct disk *d, struct disk *old);
+void disk_switch_done(struct disk *old);
+
 /* Release d's image locks (a migration's source, once its disks are flushed, before the
  * destination takes them), and take them again (the migration failed: the VM goes on).
  * disk_lock: 0, or -EBUSY (logged, naming the image) / -errno with nothing held. */

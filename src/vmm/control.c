@@ -1,6 +1,7 @@
 /* The control socket: JSON lines over a Unix socket, served on the control loop. See
  * control.h. */
 #include "vmm/control.h"
+#include "vmm/control_int.h"
 #include "util/clock.h"
 
 #include <errno.h>
@@ -296,7 +297,7 @@ static json_t *do_balloon(struct control *c, json_t *msg)
 /* Park every vCPU (bounded wait: a stuck one cannot hang the loop; then all run again).
  * 0, -ESHUTDOWN when the VM is ending (its vCPU threads leave instead of parking), or
  * -ETIMEDOUT. */
-static int vcpus_park(struct vm *vm)
+int control_vcpus_park(struct vm *vm)
 {
 	unsigned i;
 
@@ -317,7 +318,7 @@ static int vcpus_park(struct vm *vm)
 	return 0;
 }
 
-static void vcpus_unpark(struct vm *vm)
+void control_vcpus_unpark(struct vm *vm)
 {
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_resume(vm->vcpus[i]);
@@ -328,12 +329,12 @@ static json_t *do_pause(struct control *c, bool pause)
 	if (pause == c->paused)
 		return error(pause ? "already paused" : "not paused");
 	if (!pause) {
-		vcpus_unpark(c->vm);
+		control_vcpus_unpark(c->vm);
 		c->paused = false;
 		vsrv_log("resumed by the control socket");
 		return json_pack("{s:b,s:s}", "ok", 1, "state", "running");
 	}
-	if (vcpus_park(c->vm) < 0)
+	if (control_vcpus_park(c->vm) < 0)
 		return error(__atomic_load_n(&c->vm->stopping, __ATOMIC_ACQUIRE) ?
 			     "the VM is ending" : "a vCPU did not stop in time");
 	c->paused = true;
@@ -355,7 +356,7 @@ static json_t *do_save(struct control *c, json_t *msg)
 
 	if (json_unpack(msg, "{s:s,s?b}", "path", &path, "keep_running", &keep) || !path[0])
 		return error("save needs \"path\" (a string) and optionally \"keep_running\" (a boolean)");
-	if (!was_paused && (ret = vcpus_park(vm)) < 0)
+	if (!was_paused && (ret = control_vcpus_park(vm)) < 0)
 		return error(ret == -ESHUTDOWN ? "the VM is ending" : "a vCPU did not stop in time");
 	vm_devices_quiesce(vm);
 	ret = vm_save(vm, path, &res, err, sizeof(err));
@@ -368,7 +369,7 @@ static json_t *do_save(struct control *c, json_t *msg)
 	} else {
 		vm_devices_resume(vm);
 		if (!was_paused)
-			vcpus_unpark(vm);
+			control_vcpus_unpark(vm);
 		if (ret == 0)
 			vsrv_log("checkpoint of the VM in %s (%.1f MiB, %.1f ms); the VM goes on",
 				 path, res.file_bytes / 1048576.0, res.seconds * 1e3);
@@ -556,6 +557,8 @@ static void handle_line(struct control *c, struct ctl_client *k, const char *lin
 		r = do_save(c, msg);
 	else if (!strcmp(cmd, "media"))
 		r = do_media(c, msg);
+	else if (!strcmp(cmd, "disk-switch"))
+		r = control_disk_switch(c->vm, msg, c->paused);
 	else if (!strcmp(cmd, "screenshot"))
 		r = do_screenshot(c);
 	else if (!strcmp(cmd, "balloon"))
@@ -578,7 +581,7 @@ static void handle_line(struct control *c, struct ctl_client *k, const char *lin
 		r = json_pack("{s:b}", "ok", 1);
 	} else
 		r = error("unknown cmd (status, pause, resume, save, migrate, stats, media, "
-			  "screenshot, balloon, power-button, quit)");
+			  "disk-switch, screenshot, balloon, power-button, quit)");
 	reply(c, k, r, id);
 	json_decref(msg);
 }

@@ -285,6 +285,42 @@ static void test_media(void)
 	CHECK_EQ(in_sandbox(do_open_for_writing, false), 0);
 }
 
+static char rw_path[64];
+
+static int do_open_rdwr(void)
+{
+	/* a VMM with --control opens a disk's new top read-write (disk-switch) */
+	int fd = open(rw_path, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return errno == EACCES ? 3 : 1;
+	return write(fd, "x", 1) == 1 ? 0 : 2;
+}
+
+static void test_disk_switch_opens(void)
+{
+	struct sandbox_config ctl = { .migrate = true }, both = { .migrate = true, .media = true };
+	int fd;
+
+	snprintf(rw_path, sizeof(rw_path), "/tmp/vsrv-sbx-rw-XXXXXX");
+	fd = mkstemp(rw_path);
+	CHECK(fd >= 0);
+	close(fd);
+	CHECK_EQ(in_sandbox_cfg(do_open_rdwr, &ctl), 0);
+	CHECK_EQ(in_sandbox_cfg(do_open_rdwr, &both), 0);
+	CHECK_EQ(in_sandbox_cfg(do_open_readonly, &ctl), 0);
+	CHECK_EQ(in_sandbox_cfg(do_create_new, &ctl), 0);
+	CHECK_EQ(in_sandbox_cfg(do_open_creat_existing, &ctl), KILLED);
+	/* without --control: refused (EACCES), with or without a CD/DVD drive */
+	CHECK_EQ(in_sandbox(do_open_rdwr, false), 3);
+	{
+		struct sandbox_config m = { .media = true };
+
+		CHECK_EQ(in_sandbox_cfg(do_open_rdwr, &m), 3);
+	}
+	unlink(rw_path);
+}
+
 static void test_log_mode(void)
 {
 	/* VSRV_SECCOMP_LOG=1: what would kill is logged and goes through */
@@ -333,6 +369,7 @@ int main(void)
 	RUN(test_forbidden_kills);
 	RUN(test_user_net_sockets);
 	RUN(test_media);
+	RUN(test_disk_switch_opens);
 	RUN(test_log_mode);
 	RUN(test_drop_caps);
 	return check_done();
