@@ -3,9 +3,7 @@
  * seccomp allow-list (libseccomp) on every thread of the process (TSYNC): a system call
  * outside it kills the whole process (SIGSYS), except opening an existing file without
  * O_CREAT, which fails with EACCES (libraries probe files at run time: libslirp's
- * /etc/resolv.conf), or succeeds read-only in a VMM with a CD/DVD drive (media changes), or
- * succeeds in a VMM with --control (the disk-switch command opens a disk's new top
- * read-write, and the media command its images). New files may be created (O_CREAT | O_EXCL) and renamed, for state
+ * /etc/resolv.conf), or succeeds read-only in a VMM with a CD/DVD drive (media changes). New files may be created (O_CREAT | O_EXCL) and renamed, for state
  * files written at run time. The list lives in one table in sandbox_rules.c, in groups (base, KVM
  * ioctls, state files, user-mode networking), compiled into BPF at build time; extend it there.
  *
@@ -21,8 +19,7 @@
 struct sandbox_config {
 	bool user_net;   /* --net user: libslirp opens host sockets for the guest's flows */
 	bool migrate;    /* --control: its `migrate` command opens a socket to the destination
-			  * and logs dirty pages; its `disk-switch` opens existing files (a disk's
-			  * new top read-write) */
+			  * and logs dirty pages */
 	bool media;      /* a CD/DVD drive: the control socket's `media` command opens images
 			  * (existing files, read-only; writing still fails with EACCES); also for
 			  * --net user,tftp=DIR (libslirp's TFTP server opens the files asked for) */

@@ -37,10 +37,7 @@ enum {
 	G_SLIRP = 1 << 3,  /* --net user: libslirp's host sockets */
 	G_MIGRATE = 1 << 4, /* --control: the `migrate` command connects to the destination */
 	G_MEDIA = 1 << 5,   /* a CD/DVD drive: the `media` command opens images read-only */
-	G_NOMEDIA = 1 << 6, /* without one (and without --control) */
-	/* --control: the `disk-switch` command opens a disk's new top read-write and its
-	 * parents read-only (existing files; new ones are G_STATE's); the media opens too */
-	G_OPEN = 1 << 7,
+	G_NOMEDIA = 1 << 6, /* without one */
 };
 
 enum arg_kind {
@@ -125,9 +122,7 @@ static const struct rule rules[] = {
 	ALLOW_MASK0(G_MEDIA, openat, 2, O_CREAT | O_DIRECTORY | O_ACCMODE),
 	FAIL_MASKEQ(G_MEDIA, openat, 2, O_CREAT | O_DIRECTORY | O_WRONLY, O_WRONLY, EACCES),
 	FAIL_MASKEQ(G_MEDIA, openat, 2, O_CREAT | O_DIRECTORY | O_WRONLY | O_RDWR, O_RDWR, EACCES),
-	/* with --control, any existing file: a live snapshot's new top (disk-switch) */
-	ALLOW_MASK0(G_OPEN, openat, 2, O_CREAT | O_DIRECTORY),
-	IOCTL(G_MEDIA | G_OPEN, BLKGETSIZE64), /* an image on a block device: its size */
+	IOCTL(G_MEDIA, BLKGETSIZE64), /* an image on a block device: its size */
 
 	/* --- ioctls on the VM's fds (request numbers only) --- */
 	IOCTL(G_KVM, KVM_RUN), IOCTL(G_KVM, KVM_CHECK_EXTENSION),
@@ -226,13 +221,12 @@ static int add_rule(scmp_filter_ctx ctx, const struct rule *r)
 }
 
 /* Write the program for the VMM (with user_net: libslirp's sockets too; with migrate: the
- * migration's socket, dirty logging and the disk-switch's opens of existing files, read-write
- * too; with media only: read-only opens) to fd as raw
+ * migration's socket and dirty logging; with media: read-only opens) to fd as raw
  * struct sock_filter. Returns 0 or -errno. */
 static int rules_export(bool user_net, bool migrate, bool media, int fd)
 {
 	unsigned groups = G_BASE | G_KVM | G_STATE | (user_net ? G_SLIRP : 0) |
-			  (migrate ? G_MIGRATE | G_OPEN : media ? G_MEDIA : G_NOMEDIA);
+			  (migrate ? G_MIGRATE : 0) | (media ? G_MEDIA : G_NOMEDIA);
 	scmp_filter_ctx ctx;
 	size_t i;
 	int ret;
