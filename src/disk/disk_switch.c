@@ -1,84 +1,83 @@
 /* The block layer's live snapshot step: put a new top image (a differencing VHD over the
- * current one) in place of a disk's image while the devices keep their struct disk
- * pointer, and take it back (disk.h, disk_switch). */
+ * current one, passed in as a descriptor) in place of a disk's image while the devices keep
+ * their struct disk pointer, and take it back (disk.h, disk_switch). The new top opens over
+ * the handle the disk already has (lib/vhd's vhd_open_over): nothing is opened by name, so
+ * a sandboxed VMM can do it. */
 #include "disk/disk.h"
+#include "disk/disk_int.h"
 #include "util/log.h"
 #include "vhd/vhd.h"
 
-#include <limits.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
-/* Whether the differencing VHD at path has top (by its real path) as its parent (the chain
- * opened without locks, read-only, to find it). 0,
- * -EINVAL (not a differencing VHD over top: one logged line), or -errno. */
-static int child_of(const char *path, const char *top)
+static int why(char *err, size_t errlen, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* err = the reason (also logged); returns ret. */
+static int why(char *err, size_t errlen, int ret, const char *fmt, ...)
 {
-	struct vhd_info in;
-	struct vhd *v;
-	char *a = NULL, *b = NULL;
-	int ret = vhd_open(path, VHD_RDONLY | VHD_NOLOCK, &v);
+	va_list ap;
 
-	if (ret) {
-		vsrv_log("disk %s: %s", path, vhd_errmsg()[0] ? vhd_errmsg() : strerror(-ret));
-		return ret;
-	}
-	vhd_get_info(v, &in);
-	vhd_close(v);
-	if (in.type != VHD_TYPE_DIFF || !in.parent_path[0]) {
-		vsrv_log("disk %s: not a differencing VHD (the new top of %s must be one)", path,
-			 top);
-		return -EINVAL;
-	}
-	a = realpath(in.parent_path, NULL);
-	b = realpath(top, NULL);
-	ret = a && b && !strcmp(a, b) ? 0 : -EINVAL;
-	if (ret)
-		vsrv_log("disk %s: its parent is %s, not the disk's image %s", path,
-			 in.parent_path, top);
-	free(a);
-	free(b);
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	vsrv_log("disk-switch: %s", err);
 	return ret;
 }
 
-int disk_switch(struct disk *d, const char *path, struct disk **old)
+int disk_fd_check(int fd, const char *path, char *err, size_t errlen)
 {
-	bool was_locked = !(d->flags & DISK_NOLOCK);
-	unsigned flags = d->flags; /* before disk_unlock marks it DISK_NOLOCK */
+	struct stat a, b;
+
+	if (fstat(fd, &a))
+		return why(err, errlen, -EBADF, "%s: the descriptor passed for it is not open",
+			   path);
+	if (!S_ISREG(a.st_mode))
+		return why(err, errlen, -EINVAL, "%s: the descriptor passed for it is not a "
+			   "regular file", path);
+	if (stat(path, &b))
+		return why(err, errlen, -errno, "%s: %s", path, strerror(errno));
+	if (a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+		return why(err, errlen, -EINVAL, "%s: the descriptor passed for it is open on "
+			   "another file", path);
+	return 0;
+}
+
+int disk_switch(struct disk *d, const char *path, int fd, struct disk **old, char *err,
+		size_t errlen)
+{
+	struct vhd *top;
 	struct disk *n, tmp;
 	int ret;
 
 	*old = NULL;
-	if (d->readonly || strcmp(d->format, "vhd")) {
-		vsrv_log("disk %s: a %s%s image: only a writable VHD takes a new top", d->path,
-			 d->readonly ? "read-only " : "", d->format);
-		return -EMEDIUMTYPE;
-	}
-	/* flushed first: the check below reads this image's metadata from the file */
-	ret = disk_flush(d);
-	if (ret) {
-		vsrv_log("disk %s: flush before the switch: %s", d->path, strerror(-ret));
-		return ret;
-	}
-	ret = child_of(path, d->path);
+	if (d->readonly || strcmp(d->format, "vhd"))
+		return why(err, errlen, -EMEDIUMTYPE, "%s: a %s%s image: only a writable VHD "
+			   "takes a new top", d->path, d->readonly ? "read-only " : "", d->format);
+	ret = disk_fd_check(fd, path, err, errlen);
 	if (ret)
 		return ret;
-	/* the new top opens its parent (this image) with a shared lock, which our exclusive
-	 * one would refuse: it goes first, and comes back if the open fails */
-	if (was_locked)
-		disk_unlock(d);
-	ret = disk_open(path, "vhd", flags, &n);
-	if (ret == 0 && n->size != d->size) {
-		vsrv_log("disk %s: %llu bytes, its parent %s %llu", path,
-			 (unsigned long long)n->size, d->path, (unsigned long long)d->size);
-		disk_close(n);
-		ret = -EINVAL;
+	n = calloc(1, sizeof(*n));
+	if (!n || !(n->path = strdup(path))) {
+		free(n);
+		return why(err, errlen, -ENOMEM, "%s: out of memory", path);
 	}
+	/* d's image is flushed, read-only and shared-locked from here on, the new top's
+	 * parent; d's flags say whether it takes locks at all */
+	ret = vhd_open_over(fd, path, d->flags & DISK_NOLOCK ? VHD_NOLOCK : 0, d->priv, &top);
 	if (ret) {
-		if (was_locked && disk_lock(d))
-			vsrv_log("disk %s: lost its lock", d->path);
-		return ret;
+		free(n->path);
+		free(n);
+		return why(err, errlen, ret, "%s", vhd_errmsg()[0] ? vhd_errmsg() : strerror(-ret));
 	}
+	n->flags = d->flags;
+	n->direct_fd = -1;
+	disk_vhd_adopt(n, top);
 	/* swap the handles: d keeps its address (devices hold it), n takes the old one; the
 	 * dirty bitmap stays with d (a migration's copy sees the same disk) */
 	tmp = *d;
@@ -88,33 +87,34 @@ int disk_switch(struct disk *d, const char *path, struct disk **old)
 	d->dirty_on = n->dirty_on;
 	n->dirty_map = NULL;
 	n->dirty_on = 0;
-	if (was_locked)
-		n->flags &= ~DISK_NOLOCK; /* what disk_switch_undo takes again */
 	*old = n;
 	return 0;
 }
 
 int disk_switch_undo(struct disk *d, struct disk *old)
 {
-	bool relock = !(old->flags & DISK_NOLOCK);
-	struct disk tmp;
-	int ret = 0;
+	struct vhd *parent;
+	struct disk tmp = *d;
+	int ret;
 
-	/* back to the old handle; the new one goes (it wrote nothing: nothing ran on it) */
-	tmp = *d;
+	/* back to the old handle; the new top goes (nothing ran on it), its fd with it */
 	*d = *old;
-	*old = tmp;
-	d->dirty_map = old->dirty_map;
-	d->dirty_on = old->dirty_on;
-	old->dirty_map = NULL;
-	disk_close(old);
-	d->flags |= DISK_NOLOCK; /* as disk_switch left it */
-	if (relock && (ret = disk_lock(d)))
-		vsrv_log("disk %s: lost its lock", d->path);
+	d->dirty_map = tmp.dirty_map;
+	d->dirty_on = tmp.dirty_on;
+	ret = vhd_close_over(tmp.priv, &parent);
+	if (ret) {
+		vsrv_log("disk %s: lost its lock: %s", d->path, vhd_errmsg());
+		d->flags |= DISK_NOLOCK;
+	}
+	free(tmp.path);
+	free(old);
 	return ret;
 }
 
 void disk_switch_done(struct disk *old)
 {
-	disk_close(old);
+	/* its image is the new top's parent now, closed with it */
+	free(old->dirty_map);
+	free(old->path);
+	free(old);
 }

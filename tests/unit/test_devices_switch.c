@@ -11,8 +11,10 @@
 #include "vhd/vhd.h"
 #include "vmm/vm.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const struct device_kind disk_kind = { .name = "test-disk" };
 static int cd_media(struct vdevs *v, struct device_entry *e, const char *path, bool force,
@@ -69,6 +71,22 @@ static void teardown(void)
 	free(v);
 }
 
+/* An entry for drive onto the image name, opened here read-write (-1 when missing). */
+static struct vm_disk_switch ent(const char *drive, const char *name)
+{
+	const char *path = path_of(name);
+
+	return (struct vm_disk_switch){ drive, path, open(path, O_RDWR | O_CLOEXEC) };
+}
+
+/* Close what the call left to the caller (the descriptors the disks did not take). */
+static void drop(struct vm_disk_switch *sw, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (sw[i].fd >= 0)
+			close(sw[i].fd);
+}
+
 static bool on(int i, const char *name)
 {
 	const char *p = v->e[i].disk->path, *b = strrchr(p, '/');
@@ -85,28 +103,40 @@ static void test_all_or_none(void)
 	setup();
 	make("x1.vhd", "x.vhd");
 	make("y1.vhd", "x.vhd"); /* over the wrong image */
-	sw[0] = (struct vm_disk_switch){ "disk0", path_of("x1.vhd") };
-	sw[1] = (struct vm_disk_switch){ "disk1", path_of("y1.vhd") };
+	sw[0] = ent("disk0", "x1.vhd");
+	sw[1] = ent("disk1", "y1.vhd");
 	CHECK_EQ(vm_devices_disk_switch(&vm, sw, 2, err, sizeof(err)), -EINVAL);
-	CHECK(strstr(err, "disk1") && strstr(err, "not a differencing VHD over"));
+	CHECK(strstr(err, "disk1") && strstr(err, "not a differencing image over"));
+	CHECK_EQ(sw[0].fd, -1); /* disk0 took its top, then put it back: closed */
+	CHECK(sw[1].fd >= 0 && fcntl(sw[1].fd, F_GETFD) == FD_CLOEXEC); /* still the caller's */
+	drop(sw, 2);
 	CHECK(on(0, "x.vhd") && on(1, "y.vhd"));
 	CHECK_EQ(vm_devices_switched(&vm, t, 4), 0);
 	/* disk0 is locked as before: nobody else writes x.vhd */
 	CHECK_EQ(vhd_lock_path_test(P("x.vhd"), VHD_LOCK_SHARED), -EBUSY);
-	/* refusals before anything is touched */
-	sw[1] = (struct vm_disk_switch){ "disk9", path_of("y1.vhd") };
+	/* refusals before anything is touched: every descriptor stays the caller's */
+	sw[0] = ent("disk0", "x1.vhd");
+	sw[1] = ent("disk9", "y1.vhd");
 	CHECK_EQ(vm_devices_disk_switch(&vm, sw, 2, err, sizeof(err)), -ENOENT);
-	sw[1] = (struct vm_disk_switch){ "disk0", path_of("x1.vhd") };
+	CHECK(sw[0].fd >= 0 && sw[1].fd >= 0);
+	drop(sw, 2);
+	sw[1] = ent("disk0", "x1.vhd");
+	sw[0] = ent("disk0", "x1.vhd");
 	CHECK_EQ(vm_devices_disk_switch(&vm, sw, 2, err, sizeof(err)), -EINVAL);
 	CHECK(strstr(err, "twice") != NULL);
-	sw[1] = (struct vm_disk_switch){ "disk2", path_of("x1.vhd") };
+	drop(sw, 2);
+	sw[0] = ent("disk0", "x1.vhd");
+	sw[1] = ent("disk2", "x1.vhd");
 	CHECK_EQ(vm_devices_disk_switch(&vm, sw, 2, err, sizeof(err)), -EINVAL);
 	CHECK(strstr(err, "CD/DVD") != NULL);
+	drop(sw, 2);
 	CHECK(on(0, "x.vhd"));
-	/* both right: both switched */
+	/* both right: both switched, both descriptors the disks' */
 	make("y2.vhd", "y.vhd");
-	sw[1] = (struct vm_disk_switch){ "disk1", path_of("y2.vhd") };
+	sw[0] = ent("disk0", "x1.vhd");
+	sw[1] = ent("disk1", "y2.vhd");
 	CHECK_EQ(vm_devices_disk_switch(&vm, sw, 2, err, sizeof(err)), 0);
+	CHECK(sw[0].fd == -1 && sw[1].fd == -1);
 	CHECK(on(0, "x1.vhd") && on(1, "y2.vhd"));
 	CHECK_EQ(vm_devices_switched(&vm, t, 4), 2);
 	CHECK(!strcmp(t[0].drive, "disk0") && strstr(t[0].path, "x1.vhd"));
@@ -116,13 +146,13 @@ static void test_all_or_none(void)
 
 static void test_run_args(void)
 {
-	struct vm_disk_switch sw = { "disk1", NULL };
+	struct vm_disk_switch sw;
 	char err[512], **out = NULL, spec[256];
 	const char *args[4];
 
 	setup();
 	make("y3.vhd", "y.vhd");
-	sw.path = path_of("y3.vhd");
+	sw = ent("disk1", "y3.vhd");
 	args[0] = "--memory=64M";
 	snprintf(spec, sizeof(spec), "--disk=%s,format=vhd,bus=ide", P("y.vhd"));
 	args[1] = "--disk=/somewhere/x.vhd,format=vhd";

@@ -23,7 +23,7 @@ static struct device_entry *disk_entry(struct vdevs *v, const char *drive)
 	return NULL;
 }
 
-int vm_devices_disk_switch(struct vm *vm, const struct vm_disk_switch *sw, unsigned n, char *err,
+int vm_devices_disk_switch(struct vm *vm, struct vm_disk_switch *sw, unsigned n, char *err,
 			   size_t errlen)
 {
 	struct vdevs *v = vm->devices_priv;
@@ -54,22 +54,21 @@ int vm_devices_disk_switch(struct vm *vm, const struct vm_disk_switch *sw, unsig
 			}
 	}
 	for (i = 0; i < n; i++) {
-		ret = disk_switch(e[i]->disk, sw[i].path, &old[i]);
+		char why[768];
+
+		ret = disk_switch(e[i]->disk, sw[i].path, sw[i].fd, &old[i], why, sizeof(why));
 		if (ret) {
-			snprintf(err, errlen, "%s (%s): %s%s", sw[i].drive, e[i]->disk->path,
-				 sw[i].path, ret == -EMEDIUMTYPE ? ": the disk is not a writable VHD" :
-				 ret == -EINVAL ? ": not a differencing VHD over the disk's image" :
-				 ret == -EBUSY ? ": in use (locked)" : "");
-			if (ret != -EMEDIUMTYPE && ret != -EINVAL && ret != -EBUSY)
-				snprintf(err + strlen(err), errlen - strlen(err), ": %s",
-					 strerror(-ret));
-			while (i-- > 0)
-				disk_switch_undo(e[i]->disk, old[i]);
+			snprintf(err, errlen, "%s (%s): %s", sw[i].drive, e[i]->disk->path, why);
+			while (i-- > 0) {
+				disk_switch_undo(e[i]->disk, old[i]); /* closes the fd it took */
+				sw[i].fd = -1;
+			}
 			return ret;
 		}
 	}
 	for (i = 0; i < n; i++) {
 		e[i]->disk_switched = true;
+		sw[i].fd = -1; /* the disk's now */
 		vsrv_log("%s: on a new top %s (over %s)", e[i]->label, e[i]->disk->path,
 			 old[i]->path);
 		disk_switch_done(old[i]);

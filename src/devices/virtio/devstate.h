@@ -59,17 +59,20 @@ int vm_devices_flush_disks(struct vm *vm);
 int vm_devices_reopen_disks(struct vm *vm);
 
 /* A live snapshot's switch (the control socket's disk-switch): each disk named (drive
- * "disk<i>", the i-th --disk) goes to its new top (disk_switch: a differencing VHD over
- * its current image), all or none: when one fails, those switched go back
- * (disk_switch_undo) and err says which and why. The caller has quiesced the devices
+ * "disk<i>", the i-th --disk) goes to its new top (disk_switch: a differencing VHD over its
+ * current image, open on fd, named path), all or none: when one fails, those switched go
+ * back (disk_switch_undo) and err says which and why. The caller has quiesced the devices
  * (and parked the vCPUs): nothing uses the disks during the call. Main thread (the control
- * loop). 0, or -errno with a one-line reason in err: -ENOENT no such disk, -EINVAL a disk
- * named twice or a CD/DVD drive, -EMEDIUMTYPE not a writable VHD, others from the open. */
+ * loop). Each sw[i].fd the call used up is set to -1 (on success all: the disks hold them;
+ * on an error those of the disks switched and put back: closed): the caller closes the rest. 0, or -errno with a one-line reason in err: -ENOENT no
+ * such disk, -EINVAL a disk named twice, a CD/DVD drive or a top that is not over the
+ * disk's image, -EMEDIUMTYPE not a writable VHD, others from disk_switch. */
 struct vm_disk_switch {
 	const char *drive; /* "disk<i>" */
-	const char *path;  /* the new top */
+	const char *path;  /* the new top's name (a reset and a save reopen it by it) */
+	int fd;            /* the new top, open read-write (disk_switch) */
 };
-int vm_devices_disk_switch(struct vm *vm, const struct vm_disk_switch *sw, unsigned n, char *err,
+int vm_devices_disk_switch(struct vm *vm, struct vm_disk_switch *sw, unsigned n, char *err,
 			   size_t errlen);
 
 /* The disks switched to a new top since the VM was built: drive ("disk<i>") and the top's
