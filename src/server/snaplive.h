@@ -18,8 +18,11 @@
 
 /* Switch VM id's (named name) disks as disks says ([{"drive":"diskN","path":NEWTOP}],
  * borrowed), the file systems frozen around it when its agent answers (*frozen says
- * whether they were). 0, or -errno with err: -EIO (the VMM refused: every disk stays on its
- * image, the guest runs on), -ENOENT/-ECONNREFUSED (no VMM), -ETIMEDOUT. */
+ * whether they were). Each new top is opened here (read-write) and its descriptor passed
+ * with the VMM's disk-switch command: the VMM opens no file (its sandbox lets it open none
+ * for writing). 0, or -errno with err: -EIO (a new top could not be opened, or the VMM
+ * refused: every disk stays on its image, the guest runs on), -ENOENT/-ECONNREFUSED (no
+ * VMM), -ETIMEDOUT. */
 int snaplive_switch(struct server *srv, int64_t id, const char *name, json_t *disks,
 		    bool *frozen, char *err, size_t errlen);
 
