@@ -6,8 +6,11 @@
 # every round once, and the last round's pattern reads through the new top; the old top
 # stays as it was at the switch (every word one of the rounds up to the one running then).
 # On virtio-pci over a dynamic VHD, and on virtio-mmio over a fixed VHD (io_uring on its
-# flat file before the switch, synchronous I/O through lib/vhd after). Refusals leave the
-# guest running on its image: no such drive, a top over another image, a missing file. A
+# flat file before the switch, synchronous I/O through lib/vhd after). The VMM (sandboxed:
+# it opens no file for writing) gets each new top as a descriptor passed with the command:
+# here from the test itself (SCM_RIGHTS) and, for the switch, from `vsrv control` (how a VM
+# started by hand is switched). Refusals leave the guest running on its image: no such
+# drive, a top over another image, no descriptor, a descriptor on another file. A
 # checkpoint (save keep_running) after the switch names the new top in its RUN section.
 source "$(dirname "$0")/lib.sh"
 
@@ -15,7 +18,7 @@ if ! have_kvm; then skip disk-switch "$kvm_reason"; exit 0; fi
 [ -f "$GUESTS/vsaveblk.elf" ] || { fail disk-switch "missing $GUESTS/vsaveblk.elf (run make)"; finish; exit; }
 
 VSRV_TESTS=$(cd "$(dirname "$0")" && pwd) timeout 300 python3 - "$VSRV" "$GUESTS" "$TMP" <<'EOF2'
-import os, re, struct, subprocess, sys
+import json, os, re, socket, struct, subprocess, sys
 vsrv, guests, tmp = sys.argv[1:4]
 sys.path.insert(0, os.environ["VSRV_TESTS"])
 import vmstate
@@ -24,6 +27,20 @@ vmstate.setup(vsrv, tmp)
 
 def img(*a):
     return subprocess.run([vsrv, "img"] + list(a), capture_output=True, text=True)
+
+def switch(ctl, disks, paths=None):
+    """disk-switch with the new tops (paths: else each disk's path) opened here, read-write,
+    and passed with the command (SCM_RIGHTS), as the server does."""
+    fds = [os.open(p, os.O_RDWR | os.O_CLOEXEC) for p in (paths if paths is not None else
+                                                          [x["path"] for x in disks])]
+    try:
+        c = socket.socket(socket.AF_UNIX); c.connect(ctl); c.settimeout(90)
+        socket.send_fds(c, [(json.dumps({"cmd": "disk-switch", "disks": disks}) + "\n").encode()], fds)
+        r = json.loads(c.makefile("r").readline()); c.close()
+    finally:
+        for fd in fds:
+            os.close(fd)
+    return r
 
 def frozen_rounds(vhd):
     """The rounds vsaveblk's words in the image come from (every 7th sector), or None when a
@@ -57,16 +74,21 @@ for tr, sub in (("pci", "dynamic"), ("mmio", "fixed")):
     p, ctl, ser = start(name, ["--kernel", guests + "/vsaveblk.elf", "--cmdline", cmdline,
                                "--memory", "64M", "--disk", "%s,format=vhd,transport=%s" % (base, tr)])
     ok(name + "-running", wait_for(ser, r"round 2 of"), read(ser)[-300:])
-    for tag, msg, want in (
-            ("no-drive", {"drive": "disk7", "path": top}, "no disk disk7"),
-            ("wrong-parent", {"drive": "disk0", "path": wrong}, "not a differencing VHD over"),
-            ("missing", {"drive": "disk0", "path": top + ".none"}, "disk0")):
-        r = ctl_cmd(ctl, {"cmd": "disk-switch", "disks": [msg]})
+    for tag, msg, paths, want in (
+            ("no-drive", {"drive": "disk7", "path": top}, None, "no disk disk7"),
+            ("wrong-parent", {"drive": "disk0", "path": wrong}, None, "records another parent"),
+            ("no-descriptor", {"drive": "disk0", "path": top}, [], "got 0 for 1 disk"),
+            ("other-file", {"drive": "disk0", "path": top}, [wrong], "another file")):
+        r = switch(ctl, [msg], paths)
         ok(name + "-refused-" + tag, r.get("ok") is False and want in r.get("error", "") and
            ctl_cmd(ctl, {"cmd": "status"}).get("state") == "running", r)
-    r = ctl_cmd(ctl, {"cmd": "disk-switch", "disks": [{"drive": "disk0", "path": top}]})
+    # the switch as for a VM started by hand: `vsrv control` opens the top and passes it
+    c = subprocess.run([vsrv, "control", ctl, json.dumps({"cmd": "disk-switch", "disks": [
+        {"drive": "disk0", "path": top}]})], capture_output=True, text=True, timeout=120)
+    r = json.loads(c.stdout or "{}")
     done = [int(x) for x in re.findall(r"round (\d+) of", read(ser))]
-    ok(name + "-switched", r.get("ok") is True and r["disks"] == [{"drive": "disk0", "path": top}], r)
+    ok(name + "-switched", c.returncode == 0 and r.get("ok") is True and
+       r["disks"] == [{"drive": "disk0", "path": top}], (c.returncode, c.stdout, c.stderr))
     # a checkpoint now names the new top in its run configuration (a restore opens it)
     sav = os.path.join(tmp, name + ".vsav")
     r = ctl_cmd(ctl, {"cmd": "save", "path": sav, "keep_running": True})

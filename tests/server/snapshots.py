@@ -367,7 +367,7 @@ try:
 
     # --- a running VM (KVM) -----------------------------------------------------------------
     if not have_kvm():
-        for t in ("snap-live-running", "snap-running-409", "snap-live-paused", "snap-kvm-guest-writes-top",
+        for t in ("snap-live-running", "snap-live-vmm-holds-top", "snap-running-409", "snap-live-paused", "snap-kvm-guest-writes-top",
                   "snap-live-revert"):
             skip(t, "no usable /dev/kvm")
     else:
@@ -387,6 +387,21 @@ try:
         ok("snap-live-running", st == 201 and st0 == 200 and js0["state"] == "running" and
            saves2 == saves and after != before and snap_image("fc", "run", "fc-md") == before,
            str((st, js, js0.get("state"), saves, saves2, before, after)))
+        # the VMM (sandboxed: it may open no file for writing) runs on the new top, which the
+        # server opened and passed to it with the disk-switch
+        held = {}
+        vdir = os.path.join(d.data, "vms")
+        for v in os.listdir(vdir) if os.path.isdir(vdir) else []:
+            try:
+                pid = int(open(os.path.join(vdir, v, "vmm.pid")).read())
+                fdd = "/proc/%d/fd" % pid
+                sec = [l.split()[1] for l in open("/proc/%d/status" % pid) if l.startswith("Seccomp:")]
+                held[pid] = (sec, {os.readlink(os.path.join(fdd, f)) for f in os.listdir(fdd)})
+            except (OSError, ValueError):
+                pass
+        ok("snap-live-vmm-holds-top", any(sec == ["2"] and os.path.realpath(after) in files
+                                          for sec, files in held.values()),
+           str((after, {p: (s_, sorted(f for f in fl if f.endswith(".vhd"))) for p, (s_, fl) in held.items()})))
         st2, js2 = req("POST", "/api/v1/vms/fc/snapshots/b/revert")
         st3, js3 = req("POST", "/api/v1/vms/fc/clone", {"name": "run", "linked": True})
         ok("snap-running-409", st2 == 409 and st3 == 409, str((st2, js2, st3, js3)))
