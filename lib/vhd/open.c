@@ -480,10 +480,11 @@ int vhd_open_over(int fd, const char *path, int flags, struct vhd *parent, struc
 			   vhd_type_name(v->type), parent->path);
 		ret = -EINVAL;
 	}
-	if (!ret && (v->dev == parent->dev && v->ino == parent->ino)) {
-		vhd_seterr("%s: is %s itself", path, parent->path);
-		ret = -ELOOP;
-	}
+	for (struct vhd *p = parent; !ret && p; p = p->parent)
+		if (v->dev == p->dev && v->ino == p->ino) {
+			vhd_seterr("%s: is %s, already in the chain", path, p->path);
+			ret = -ELOOP;
+		}
 	if (!ret && memcmp(v->h.parent_uuid, parent->f.uuid, 16)) {
 		vhd_seterr("%s: not a differencing image over %s: its header records another "
 			   "parent (its unique id is not %s's)", path, parent->path, parent->path);
