@@ -548,7 +548,7 @@ static void handle_line(struct control *c, struct ctl_client *k, const char *lin
 	if (json_unpack(msg, "{s:s}", "cmd", &cmd))
 		r = error("missing \"cmd\" (a string)");
 	else if (fds && k->q.lost)
-		r = error("more descriptors than a command takes (64 at most)");
+		r = error("more descriptors than a command takes (one per disk of the VM)");
 	else if (fds && strcmp(cmd, "disk-switch"))
 		r = error("only disk-switch takes descriptors");
 	else if (c->ending && strcmp(cmd, "status") && strcmp(cmd, "stats"))
