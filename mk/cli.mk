@@ -21,4 +21,4 @@ $(BUILD)/man/vsrv-%.1: $(BUILD)/vsrv-server
 # TOP: the top-level commands of build/vsrv that are not the client's (src/main.c).
 $(CLI_COMPLETION): $(BUILD)/vsrv-server
 	@mkdir -p $(@D)
-	$(BUILD)/vsrv-server __completion "run img serve" >$@
+	$(BUILD)/vsrv-server __completion "run img serve control" >$@

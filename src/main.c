@@ -26,6 +26,7 @@ static const struct command commands[] = {
 	{ "hosts", cmd_server_exec, "show the hosts of the server's cluster" },
 	{ "login", cmd_server_exec, "log in to a server and save the login (vsrv login --help)" },
 	{ "logout", cmd_server_exec, "end the saved login" },
+	{ "control", cmd_control, "send one command to the control socket of a VM started by hand (vsrv run --control)" },
 	{ "monitor", cmd_monitor, "(internal) the per-VM supervisor shim of vsrv serve" },
 };
 

@@ -82,7 +82,7 @@ static int diff_open_parent(const char *path, const struct vhd_create_opts *o, s
 		vhd_seterr("%s: a differencing image needs a parent", path);
 		return -EINVAL;
 	}
-	ret = vhd_open(o->parent, VHD_RDONLY, parent);
+	ret = vhd_open(o->parent, VHD_RDONLY | (o->parent_nolock ? VHD_NOLOCK : 0), parent);
 	if (ret)
 		return ret; /* message set by vhd_open */
 	*size = (*parent)->size;

@@ -262,6 +262,33 @@ static int open_dynamic(struct vhd *v, uint64_t fsize)
 	return check_layout(v, fsize);
 }
 
+/* Whether p (opened as ppath) is the parent v's header records: its unique id, its time
+ * stamp (or its file's mtime, as QEMU writes it), its size. 0 or -EINVAL (message set). */
+static int parent_check(struct vhd *v, struct vhd *p, const char *ppath)
+{
+	if (memcmp(p->f.uuid, v->h.parent_uuid, 16)) {
+		vhd_seterr("%s: parent %s has a different unique id than the child records "
+			   "(the parent was replaced or modified)", v->path, ppath);
+		return -EINVAL;
+	}
+	if (p->f.timestamp != v->h.parent_ts) {
+		struct stat st;
+		bool ok = fstat(p->fd, &st) == 0 && st.st_mtime > 946684800 &&
+			  (uint32_t)(st.st_mtime - 946684800) == v->h.parent_ts;
+		if (!ok) {
+			vhd_seterr("%s: parent %s timestamp %u does not match the child's record %u",
+				   v->path, ppath, p->f.timestamp, v->h.parent_ts);
+			return -EINVAL;
+		}
+	}
+	if (p->size != v->size) {
+		vhd_seterr("%s: parent %s has a different size (%llu, child %llu)", v->path,
+			   ppath, (unsigned long long)p->size, (unsigned long long)v->size);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int open_parent(struct vhd *v, int flags)
 {
 	struct vhd *p;
@@ -276,48 +303,22 @@ static int open_parent(struct vhd *v, int flags)
 	ret = vhd_open_depth(v->parent_path, pflags, v->depth + 1, v, &p);
 	if (ret)
 		return ret;
-	if (memcmp(p->f.uuid, v->h.parent_uuid, 16)) {
-		vhd_seterr("%s: parent %s has a different unique id than the child records "
-			   "(the parent was replaced or modified)", v->path, v->parent_path);
+	ret = parent_check(v, p, v->parent_path);
+	if (ret) {
 		vhd_close(p);
-		return -EINVAL;
-	}
-	if (p->f.timestamp != v->h.parent_ts) {
-		struct stat st;
-		bool ok = fstat(p->fd, &st) == 0 && st.st_mtime > 946684800 &&
-			  (uint32_t)(st.st_mtime - 946684800) == v->h.parent_ts;
-		if (!ok) {
-			vhd_seterr("%s: parent %s timestamp %u does not match the child's record %u",
-				   v->path, v->parent_path, p->f.timestamp, v->h.parent_ts);
-			vhd_close(p);
-			return -EINVAL;
-		}
-	}
-	if (p->size != v->size) {
-		vhd_seterr("%s: parent %s has a different size (%llu, child %llu)", v->path,
-			   v->parent_path, (unsigned long long)p->size, (unsigned long long)v->size);
-		vhd_close(p);
-		return -EINVAL;
+		return ret;
 	}
 	v->parent = p;
 	return 0;
 }
 
-int vhd_open_depth(const char *path, int flags, int depth, struct vhd *child, struct vhd **out)
+/* A new handle for path (not opened here), or NULL. */
+static struct vhd *vhd_alloc(const char *path, int flags, int depth)
 {
-	struct vhd *v;
-	struct stat st;
-	bool used_copy;
-	int ret;
+	struct vhd *v = calloc(1, sizeof(*v));
 
-	*out = NULL;
-	if (depth > VHD_MAX_DEPTH) {
-		vhd_seterr("%s: parent chain deeper than %d", path, VHD_MAX_DEPTH);
-		return -ELOOP;
-	}
-	v = calloc(1, sizeof(*v));
 	if (!v)
-		return -ENOMEM;
+		return NULL;
 	v->fd = -1;
 	v->flags = flags;
 	v->rdonly = flags & VHD_RDONLY;
@@ -326,86 +327,218 @@ int vhd_open_depth(const char *path, int flags, int depth, struct vhd *child, st
 	pthread_mutex_init(&v->flush_lock, NULL);
 	v->path = strdup(path);
 	if (!v->path) {
-		ret = -ENOMEM;
-		goto err;
+		pthread_mutex_destroy(&v->lock);
+		pthread_mutex_destroy(&v->flush_lock);
+		free(v);
+		return NULL;
 	}
-	v->fd = open(path, (v->rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	if (v->fd < 0) {
-		ret = -errno;
-		vhd_seterr("%s: %s", path, strerror(errno));
-		goto err;
-	}
-	if (fstat(v->fd, &st)) {
-		ret = -errno;
-		goto err;
-	}
+	return v;
+}
+
+/* The image on v->fd (v->path its name): a regular file or block device not already in the
+ * chain below child, locked unless VHD_NOLOCK, its footer and (dynamic, differencing) its
+ * header and BAT read and checked. 0 or -errno (message set). */
+static int open_file(struct vhd *v, struct vhd *child, bool *used_copy)
+{
+	struct stat st;
+	int ret;
+
+	if (fstat(v->fd, &st))
+		return -errno;
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		vhd_seterr("%s: not a regular file", path);
-		ret = -EINVAL;
-		goto err;
+		vhd_seterr("%s: not a regular file", v->path);
+		return -EINVAL;
 	}
 	v->dev = st.st_dev;
 	v->ino = st.st_ino;
 	v->child = child;
 	for (struct vhd *c = child; c; c = c->child) {
 		if (c->dev == v->dev && c->ino == v->ino) {
-			vhd_seterr("%s: parent loop: %s is already in the chain", child->path, path);
-			ret = -ELOOP;
-			goto err;
+			vhd_seterr("%s: parent loop: %s is already in the chain", child->path,
+				   v->path);
+			return -ELOOP;
 		}
 	}
-	if (!(flags & VHD_NOLOCK)) {
-		ret = vhd_lock_fd(v->fd, v->rdonly ? VHD_LOCK_SHARED : VHD_LOCK_EXCL, path);
+	if (!(v->flags & VHD_NOLOCK)) {
+		ret = vhd_lock_fd(v->fd, v->rdonly ? VHD_LOCK_SHARED : VHD_LOCK_EXCL, v->path);
 		if (ret)
-			goto err;
+			return ret;
 	}
-	ret = read_footer(v, (uint64_t)st.st_size, &used_copy);
+	ret = read_footer(v, (uint64_t)st.st_size, used_copy);
 	if (ret)
-		goto err;
+		return ret;
 	v->type = (enum vhd_type)v->f.type;
 	v->size = vhd_footer_vsize(&v->f);
 	v->nsectors = v->size / 512;
 	if (v->size > VHD_MAX_SIZE) {
-		vhd_seterr("%s: disk size %llu is larger than the 2040 GiB a VHD can hold", path,
+		vhd_seterr("%s: disk size %llu is larger than the 2040 GiB a VHD can hold", v->path,
 			   (unsigned long long)v->size);
-		ret = -EINVAL;
-		goto err;
+		return -EINVAL;
 	}
 	if (v->type == VHD_TYPE_FIXED) {
 		if (v->size > v->end) {
 			vhd_seterr("%s: fixed image truncated: %llu data bytes for a %llu-byte disk",
-				   path, (unsigned long long)v->end, (unsigned long long)v->size);
-			ret = -EINVAL;
-			goto err;
+				   v->path, (unsigned long long)v->end, (unsigned long long)v->size);
+			return -EINVAL;
 		}
-	} else {
-		ret = open_dynamic(v, (uint64_t)st.st_size);
-		if (ret)
-			goto err;
+		return 0;
 	}
+	return open_dynamic(v, (uint64_t)st.st_size);
+}
+
+/* A writable dynamic or differencing image keeps both footers the same: a damaged trailing
+ * footer (used_copy) or a stale copy at 0 is rewritten. 0 or -errno (message set). */
+static int footers_sync(struct vhd *v, bool used_copy)
+{
+	uint8_t copy[512];
+	int ret = 0;
+
+	if (v->rdonly || v->type == VHD_TYPE_FIXED)
+		return 0;
+	if (used_copy) {
+		vhd_footer_build(&v->f, v->footer_raw);
+		ret = vhd_pwrite_full(v->fd, v->footer_raw, 512, v->end);
+	} else if (vhd_pread_full(v->fd, copy, 512, 0) == 0 && memcmp(copy, v->footer_raw, 512)) {
+		ret = vhd_pwrite_full(v->fd, v->footer_raw, 512, 0);
+	}
+	if (ret)
+		vhd_seterr("%s: cannot repair the footer: %s", v->path, strerror(-ret));
+	return ret;
+}
+
+int vhd_open_depth(const char *path, int flags, int depth, struct vhd *child, struct vhd **out)
+{
+	struct vhd *v;
+	bool used_copy;
+	int ret;
+
+	*out = NULL;
+	if (depth > VHD_MAX_DEPTH) {
+		vhd_seterr("%s: parent chain deeper than %d", path, VHD_MAX_DEPTH);
+		return -ELOOP;
+	}
+	v = vhd_alloc(path, flags, depth);
+	if (!v)
+		return -ENOMEM;
+	v->fd = open(path, (v->rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (v->fd < 0) {
+		ret = -errno;
+		vhd_seterr("%s: %s", path, strerror(errno));
+		goto err;
+	}
+	ret = open_file(v, child, &used_copy);
+	if (ret)
+		goto err;
 	if (v->type == VHD_TYPE_DIFF && !(flags & VHD_NOPARENT)) {
 		ret = open_parent(v, flags);
 		if (ret)
 			goto err;
 	}
-	if (!v->rdonly && v->type != VHD_TYPE_FIXED) {
-		/* Keep both footers in sync: repair a damaged trailing footer or a stale copy. */
-		uint8_t copy[512];
-		if (used_copy) {
-			vhd_footer_build(&v->f, v->footer_raw);
-			ret = vhd_pwrite_full(v->fd, v->footer_raw, 512, v->end);
-		} else if (vhd_pread_full(v->fd, copy, 512, 0) == 0 && memcmp(copy, v->footer_raw, 512)) {
-			ret = vhd_pwrite_full(v->fd, v->footer_raw, 512, 0);
-		}
-		if (ret) {
-			vhd_seterr("%s: cannot repair the footer: %s", path, strerror(-ret));
-			goto err;
-		}
-	}
+	ret = footers_sync(v, used_copy);
+	if (ret)
+		goto err;
 	*out = v;
 	return 0;
 err:
 	vhd_close(v);
+	return ret;
+}
+
+int vhd_open_over(int fd, const char *path, int flags, struct vhd *parent, struct vhd **out)
+{
+	bool used_copy, locked = false;
+	int mode = fcntl(fd, F_GETFL), ret;
+	struct vhd *v;
+
+	*out = NULL;
+	flags &= VHD_RDONLY | VHD_NOSYNC | VHD_NOLOCK;
+	if (mode < 0) {
+		vhd_seterr("%s: %s", path, strerror(errno));
+		return -EBADF;
+	}
+	if (!(flags & VHD_RDONLY) && (mode & O_ACCMODE) != O_RDWR) {
+		vhd_seterr("%s: the descriptor is not open for reading and writing", path);
+		return -EBADF;
+	}
+	for (struct vhd *p = parent; p; p = p->parent)
+		if (p->depth + 1 > VHD_MAX_DEPTH) {
+			vhd_seterr("%s: parent chain deeper than %d", path, VHD_MAX_DEPTH);
+			return -ELOOP;
+		}
+	if (parent->child) {
+		vhd_seterr("%s: %s is not the top of its chain", path, parent->path);
+		return -EINVAL;
+	}
+	v = vhd_alloc(path, flags, 0);
+	if (!v)
+		return -ENOMEM;
+	v->fd = fd;
+	ret = open_file(v, NULL, &used_copy);
+	locked = ret != -EBUSY && !(flags & VHD_NOLOCK);
+	if (!ret && v->type != VHD_TYPE_DIFF) {
+		vhd_seterr("%s: a %s image, not a differencing one: it cannot go over %s", path,
+			   vhd_type_name(v->type), parent->path);
+		ret = -EINVAL;
+	}
+	for (struct vhd *p = parent; !ret && p; p = p->parent)
+		if (v->dev == p->dev && v->ino == p->ino) {
+			vhd_seterr("%s: is %s, already in the chain", path, p->path);
+			ret = -ELOOP;
+		}
+	if (!ret && memcmp(v->h.parent_uuid, parent->f.uuid, 16)) {
+		vhd_seterr("%s: not a differencing image over %s: its header records another "
+			   "parent (its unique id is not %s's)", path, parent->path, parent->path);
+		ret = -EINVAL;
+	}
+	if (!ret)
+		ret = parent_check(v, parent, parent->path);
+	if (!ret)
+		ret = footers_sync(v, used_copy);
+	/* the parent is read from now on, never written: its writes reach the file first */
+	if (!ret && !parent->rdonly && (ret = vhd_flush(parent)))
+		vhd_seterr("%s: flushing %s: %s", path, parent->path, strerror(-ret));
+	if (!ret && !parent->rdonly && !(parent->flags & VHD_NOLOCK))
+		ret = vhd_lock_fd(parent->fd, VHD_LOCK_SHARED, parent->path);
+	if (ret) {
+		if (locked)
+			vhd_unlock_fd(fd);
+		v->fd = -1; /* the caller's again */
+		vhd_close(v);
+		return ret;
+	}
+	v->parent_was_rw = !parent->rdonly;
+	parent->rdonly = true;
+	snprintf(v->parent_path, sizeof(v->parent_path), "%s", parent->path);
+	/* the chain's depths count from the new top */
+	for (struct vhd *p = parent; p; p = p->parent)
+		p->depth++;
+	parent->child = v;
+	v->parent = parent;
+	vhd_seterr("%s", "");
+	*out = v;
+	return 0;
+}
+
+int vhd_close_over(struct vhd *v, struct vhd **parent)
+{
+	struct vhd *p = v->parent;
+	bool was_rw = v->parent_was_rw;
+	int ret = 0;
+
+	v->parent = NULL;
+	*parent = p;
+	vhd_close(v); /* wrote nothing: closes its fd, its lock with it */
+	if (!p)
+		return 0;
+	p->child = NULL;
+	for (struct vhd *q = p; q; q = q->parent)
+		q->depth--;
+	if (was_rw) {
+		p->rdonly = false;
+		/* a reader may have come meanwhile: p then holds no lock of its own */
+		if (!(p->flags & VHD_NOLOCK) && (ret = vhd_lock_fd(p->fd, VHD_LOCK_EXCL, p->path)))
+			p->flags |= VHD_NOLOCK;
+	}
 	return ret;
 }
 

@@ -83,6 +83,9 @@ struct vhd_create_opts {
 	                        * by CHS geometry, so a custom creator with force_size and a
 	                        * non-CHS size is read shorter by QEMU. */
 	bool excl;             /* fail with -EEXIST if path exists (default: truncate it) */
+	bool parent_nolock;    /* differencing: read the parent without its shared lock (a
+	                        * live snapshot's new top over an image a VM writes: only
+	                        * the parent's footer, which writes never change, is read) */
 	uint32_t timestamp;    /* 0 = now; else seconds since 2000-01-01 UTC (reproducible
 	                        * images in tests) */
 	const uint8_t *uuid;   /* NULL = random; else 16 bytes */
@@ -93,6 +96,25 @@ struct vhd_create_opts {
  * partially written file is removed. Returns 0 or -errno (-EINVAL bad options, -EEXIST,
  * -EFBIG size above VHD_MAX_SIZE, errors of opening the parent). */
 int vhd_create(const char *path, const struct vhd_create_opts *opts, struct vhd **out);
+
+/* A new top over an image already open (a live snapshot: the VMM gets the new top as a
+ * descriptor and never opens a file by name). Open the differencing image on fd (path: its
+ * name, for messages and vhd_path; never opened) with parent, the top of a chain opened
+ * with vhd_open, as its parent: the image must be a differencing VHD (a fixed or dynamic
+ * one: -EINVAL) whose header records parent's unique id and time stamp, of parent's size
+ * (-EINVAL otherwise: the message says which), and fd open read-write unless VHD_RDONLY
+ * (-EBADF). flags: VHD_RDONLY, VHD_NOSYNC, VHD_NOLOCK. Unless VHD_NOLOCK, fd is locked
+ * exclusively (-EBUSY when another user holds it); a writable parent is flushed, becomes
+ * read-only and, unless it was opened VHD_NOLOCK, its lock goes to shared in place (no
+ * moment without one). On success *out owns fd and parent (vhd_close(*out) closes both);
+ * on failure both stay the caller's, as they were. */
+int vhd_open_over(int fd, const char *path, int flags, struct vhd *parent, struct vhd **out);
+
+/* Undo vhd_open_over (v, which must have written nothing, is closed with its fd): its
+ * parent goes back to *parent as it was, writable again and its lock exclusive. 0, or
+ * -EBUSY/-errno when that lock could not be had again (a reader came meanwhile: *parent
+ * then holds no lock of its own, as if opened VHD_NOLOCK, vhd_errmsg says why). */
+int vhd_close_over(struct vhd *v, struct vhd **parent);
 
 /* Write pending metadata (as vhd_flush, honouring VHD_NOSYNC), close the file and the
  * parents, free v. NULL is allowed (returns 0). Returns the first error met while writing

@@ -89,6 +89,8 @@ struct vhd {
 	struct vhd *parent;
 	struct vhd *child;         /* the image that opened us as its parent */
 	char parent_path[4096];
+	bool parent_was_rw;        /* vhd_open_over made the parent read-only (undone by
+	                            * vhd_close_over) */
 };
 
 /* format.c */

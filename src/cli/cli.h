@@ -6,6 +6,7 @@
 int cmd_run(int argc, char **argv); /* vsrv run: one VM in the foreground */
 int cmd_img(int argc, char **argv); /* vsrv img: disk images, qemu-img's syntax */
 
+int cmd_control(int argc, char **argv); /* vsrv control: one command to a VMM's socket */
 int cmd_monitor(int argc, char **argv); /* vsrv monitor: the per-VM shim under vsrv serve */
 /* vsrv serve|vm|disk|net|user|events|login: exec build/vsrv-server with the same arguments */
 int cmd_server_exec(int argc, char **argv);

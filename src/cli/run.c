@@ -27,6 +27,7 @@
 #include "arch/x86/enlight.h"
 #include "arch/x86/firmware.h"
 #include "arch/x86/smbios.h"
+#include "devices/virtio/devstate.h"
 #include "util/log.h"
 #include "util/size.h"
 #include "vmm/control.h"
@@ -116,26 +117,53 @@ static int parse_cdrom(int argc, char **argv, struct vm_config *c, struct run_op
 }
 
 /* A guest reset keeps what the CD/DVD drives hold, which the control socket's media command
- * may have changed: one line "I<tab>PATH" per drive (I: its --disk position, PATH empty for
- * none), for the next boot (media_keep). NULL without drives (or memory); free it. */
+ * may have changed, and the new tops its disk-switch put under disks: one line
+ * "I<tab>PATH" per drive (I: its --disk position, PATH empty for none), for the next boot
+ * (media_keep). NULL without drives (or memory); free it. */
 static char *media_now(struct vm *vm)
 {
 	struct vm_media_info m[64];
-	unsigned n = vm_devices_media_list(vm, m, 64);
+	struct vm_disk_top t[64];
+	unsigned n = vm_devices_media_list(vm, m, 64), nt = vm_devices_switched(vm, t, 64);
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f;
 
-	if (!n || !(f = open_memstream(&text, &len)))
+	if ((!n && !nt) || !(f = open_memstream(&text, &len)))
 		return NULL;
 	for (unsigned i = 0; i < n; i++)
 		fprintf(f, "%s\t%s\n", m[i].drive + 4, m[i].path ? m[i].path : ""); /* "disk<i>" */
+	for (unsigned i = 0; i < nt; i++)
+		fprintf(f, "%s\t%s\n", t[i].drive + 4, t[i].path);
 	fclose(f);
 	return text;
 }
 
+/* cfg->run_args with the idx-th --disk= (a save file's RUN section names the drives'
+ * images, vm_config.run_args) now spec: a new array, owned by o. 0 or -ENOMEM. */
+static int run_arg_disk(struct vm_config *cfg, struct run_opts *o, unsigned long idx,
+			const char *spec)
+{
+	const char **a = malloc((cfg->nr_run_args + 1) * sizeof(*a));
+	char *arg;
+
+	if (!a || own(o, (char *)a))
+		return -ENOMEM;
+	for (unsigned i = 0, k = 0; i < cfg->nr_run_args; i++) {
+		a[i] = cfg->run_args[i];
+		if (strncmp(a[i], "--disk=", 7) || k++ != idx)
+			continue;
+		if (asprintf(&arg, "--disk=%s", spec) < 0 || own(o, arg))
+			return -ENOMEM;
+		a[i] = arg;
+	}
+	a[cfg->nr_run_args] = NULL;
+	cfg->run_args = a;
+	return 0;
+}
+
 /* The next boot's --disk specs: each drive of text (media_now) gets the image it held, its
- * spec's other items kept. 0 or -ENOMEM. */
+ * spec's other items kept (in its run arguments too). 0 or -ENOMEM. */
 static int media_keep(struct vm_config *cfg, struct run_opts *o, const char *text)
 {
 	for (const char *l = text; l && *l;) {
@@ -150,6 +178,8 @@ static int media_keep(struct vm_config *cfg, struct run_opts *o, const char *tex
 		    own(o, spec))
 			return -ENOMEM;
 		cfg->disks[idx] = spec;
+		if (run_arg_disk(cfg, o, idx, spec))
+			return -ENOMEM;
 		l = *nl ? nl + 1 : nl;
 	}
 	return 0;

@@ -129,7 +129,8 @@ const struct opt client_snapshot_opts[] = {
 	{ "memory", 0, OPT_FLAG, NULL, "create: with the VM's memory and device state (the "
 	  "default for a VM that runs or is paused; a saved VM gives its saved state)", NULL,
 	  false },
-	{ "no-memory", 0, OPT_FLAG, NULL, "create: disks only (the VM off)", NULL, false },
+	{ "no-memory", 0, OPT_FLAG, NULL, "create: disks only (a VM that runs or is paused: "
+	  "live, the guest going on; file systems frozen when its agent answers)", NULL, false },
 	{ NULL },
 };
 

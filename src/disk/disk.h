@@ -7,6 +7,7 @@
 #define VSRV_DISK_DISK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <errno.h>
 #include <sys/uio.h>
@@ -106,6 +107,34 @@ void disk_close(struct disk *d);
  * nothing may use d during the call. The old handle had written nothing, so closing it
  * writes nothing. Returns 0, or -errno (-EBUSY: locked by another user; d unchanged). */
 int disk_reopen(struct disk *d);
+
+/* ---- a new top under a running disk (a live snapshot: docs/server.md) ----
+ * disk_switch puts the image open on fd (path: its name, kept as d->path for a reset and a
+ * save; never opened here), a differencing VHD made beforehand whose header names d's image
+ * as its parent (its unique id, time stamp and size), in place of d's image. fd comes from
+ * whoever asked for the switch (over the control socket), so a sandboxed VMM opens nothing
+ * by name: it must be a regular file, the file path names now (disk_fd_check), open
+ * read-write. d's image is flushed and becomes the new top's parent as it is, without a
+ * reopen (read-only from then on, its lock shared); the new top is locked exclusively
+ * (unless d takes no locks: DISK_NOLOCK) and swapped into *d, which keeps its address
+ * (devices hold it) and its dirty bitmap. The old handle goes to *old: disk_switch_done
+ * frees it (the switch stands), or disk_switch_undo puts it back in *d (the new top, which
+ * must have written nothing, closed with its fd; the old lock exclusive again). Nothing may
+ * use d during these calls (the devices quiesced). fd: on success d's; otherwise still the
+ * caller's. Returns 0, or -errno with the reason in err (one line naming the image, also
+ * logged), d as it was and *old NULL: -EMEDIUMTYPE d is not a writable VHD; -EINVAL the
+ * image is not a differencing VHD over d's (a fixed or dynamic one, another parent, another
+ * size, not a VHD at all) or fd is not path's file; -EBADF fd not open read-write; -EBUSY
+ * the new top is locked by another user. disk_switch_undo: 0, or -errno when the old lock
+ * could not be had again (logged; the disk works on, unlocked). */
+int disk_switch(struct disk *d, const char *path, int fd, struct disk **old, char *err,
+		size_t errlen);
+int disk_switch_undo(struct disk *d, struct disk *old);
+void disk_switch_done(struct disk *old);
+
+/* Whether fd is open on a regular file and path names that same file now (st_dev, st_ino):
+ * 0, or -EINVAL/-EBADF/-errno of the stat with the reason in err (also logged). */
+int disk_fd_check(int fd, const char *path, char *err, size_t errlen);
 
 /* Release d's image locks (a migration's source, once its disks are flushed, before the
  * destination takes them), and take them again (the migration failed: the VM goes on).

@@ -11,6 +11,11 @@
  * d->direct_fd/direct_offset. 0 or -errno (one logged line naming the image). */
 int disk_vhd_open(struct disk *d, unsigned flags);
 
+/* d becomes a VHD disk on v (opened already; d owns it from now on): d->ops, d->priv,
+ * d->size, d->format and, for a fixed image, d->direct_fd/direct_offset. */
+struct vhd;
+void disk_vhd_adopt(struct disk *d, struct vhd *v);
+
 /* disk_block_status of a VHD disk. */
 void disk_vhd_status(struct disk *d, uint64_t sector, uint64_t n, bool *hole, uint64_t *len);
 

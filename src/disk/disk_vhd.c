@@ -61,11 +61,27 @@ static const struct disk_ops vhd_ops = {
 	.close = dv_close,
 };
 
+void disk_vhd_adopt(struct disk *d, struct vhd *v)
+{
+	struct vhd_info in;
+	uint64_t off;
+	int fd;
+
+	vhd_get_info(v, &in);
+	d->ops = &vhd_ops;
+	d->priv = v;
+	d->format = "vhd";
+	d->size = in.virtual_size;
+	fd = vhd_fixed_fd(v, &off);
+	if (fd >= 0) {
+		d->direct_fd = fd;
+		d->direct_offset = off;
+	}
+}
+
 int disk_vhd_open(struct disk *d, unsigned flags)
 {
 	struct vhd *v;
-	struct vhd_info in;
-	uint64_t off;
 	int ret;
 
 	ret = vhd_open(d->path, (flags & DISK_RDONLY ? VHD_RDONLY : 0) |
@@ -74,16 +90,7 @@ int disk_vhd_open(struct disk *d, unsigned flags)
 		vsrv_log("disk %s: %s", d->path, vhd_errmsg()[0] ? vhd_errmsg() : strerror(-ret));
 		return ret;
 	}
-	vhd_get_info(v, &in);
-	d->ops = &vhd_ops;
-	d->priv = v;
-	d->format = "vhd";
-	d->size = in.virtual_size;
-	ret = vhd_fixed_fd(v, &off);
-	if (ret >= 0) {
-		d->direct_fd = ret;
-		d->direct_offset = off;
-	}
+	disk_vhd_adopt(d, v);
 	return 0;
 }
 

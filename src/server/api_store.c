@@ -366,7 +366,7 @@ err_io:
 
 int api_disk_delete(struct req *r)
 {
-	struct layer_files lf = { NULL, NULL };
+	struct layer_files lf = { NULL, NULL, false };
 	int64_t id = id_by_name(r, "disk");
 	char path[4400] = "";
 	int rc;

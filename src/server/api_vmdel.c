@@ -81,7 +81,7 @@ int api_vm_delete(struct req *r)
 	bool with_disks = wd && (!strcmp(wd, "true") || !strcmp(wd, "1"));
 	char dir[4096];
 	json_t *paths = json_array();
-	struct layer_files lf = { NULL, NULL };
+	struct layer_files lf = { NULL, NULL, false };
 	int64_t id;
 	int rc;
 

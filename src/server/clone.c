@@ -313,7 +313,7 @@ int clone_vm(struct server *srv, struct dbc *c, const struct clone_req *q, int64
 	     int64_t *task, char *err, size_t errlen)
 {
 	struct clone_job *j = calloc(1, sizeof(*j));
-	struct layer_files f = { NULL, NULL };
+	struct layer_files f = { NULL, NULL, false };
 	struct layer_disk *d = NULL;
 	int64_t other;
 	int n = 0, rc;

@@ -17,6 +17,7 @@ int layer_files_init(struct layer_files *f)
 {
 	f->created = json_array();
 	f->gone = json_array();
+	f->parent_nolock = false;
 	if (f->created && f->gone)
 		return 0;
 	json_decref(f->created);
@@ -78,7 +79,8 @@ int layers_new_image(struct server *srv, struct layer_files *f, const char *dir,
 		     const char *stem, const char *parent, char *out, size_t n, char *err,
 		     size_t errlen)
 {
-	struct vhd_create_opts o = { .type = VHD_TYPE_DIFF, .excl = true, .parent = parent };
+	struct vhd_create_opts o = { .type = VHD_TYPE_DIFF, .excl = true, .parent = parent,
+				     .parent_nolock = f->parent_nolock };
 	char ldir[4200];
 	uint32_t r = 0;
 	int rc;

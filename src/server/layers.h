@@ -20,6 +20,9 @@
  * it made unused (to remove once it committed). */
 struct layer_files {
 	json_t *created, *gone;
+	/* new images read their parent without its lock (false after init): a live snapshot's
+	 * new tops over images the VM's VMM holds (snaplive.h) */
+	bool parent_nolock;
 };
 
 /* Start (0 or -ENOMEM), and end: after a commit (ok) the unused files are removed, else

@@ -4,6 +4,7 @@
 #include "server/inv.h"
 #include "server/layers.h"
 #include "server/quota.h"
+#include "server/snaplive.h"
 #include "server/snapmem.h"
 #include "server/space.h"
 #include "server/sup.h"
@@ -93,6 +94,44 @@ static int begin_off(struct server *srv, struct dbc *c, int64_t id, const char *
 	return rc;
 }
 
+/* Begin a transaction and check VM id runs or is paused, for a live snapshot (snaplive.h):
+ * no undo disks, no task on its images. 0, or -errno with err (rolled back). */
+static int begin_up(struct server *srv, struct dbc *c, int64_t id, const char *name, char *err,
+		    size_t errlen)
+{
+	struct inv_vm_status st;
+	bool up;
+	int rc;
+
+	if (inv_begin(c))
+		return snprintf(err, errlen, "inventory busy"), -EIO;
+	rc = inv_vm_get_status(c, id, &st);
+	if (!rc) {
+		up = !strcmp(st.state, INV_VM_RUNNING) || !strcmp(st.state, INV_VM_PAUSED);
+		if (!up)
+			snprintf(err, errlen, "%s is %s now: a live snapshot needs it running or "
+				 "paused", name, st.state);
+		inv_vm_status_clear(&st);
+		rc = up ? 0 : -EBUSY;
+	} else {
+		snprintf(err, errlen, "inventory error");
+	}
+	if (!rc && undo_pending(srv, id)) {
+		snprintf(err, errlen, "%s runs on undo disks, which sit over the images a snapshot "
+			 "would change: a snapshot needs them committed or discarded (after the VM "
+			 "is off)", name);
+		rc = -EBUSY;
+	}
+	if (!rc && snapshot_busy(c, name)) {
+		snprintf(err, errlen, "an undo-disk commit, a snapshot delete or a clone of %s is "
+			 "running", name);
+		rc = -EBUSY;
+	}
+	if (rc)
+		inv_rollback(c);
+	return rc;
+}
+
 /* Commit with event type about snapshot snap of VM name (or roll back when rc is set);
  * end f. Returns rc, or with err set -EAGAIN when the commit met a concurrent write (etcd:
  * nothing was written) and -EIO when it fails otherwise. */
@@ -114,22 +153,46 @@ static int finish(struct server *srv, struct dbc *c, struct layer_files *f, int 
 	return rc;
 }
 
-/* snapshot_create's one attempt: -EAGAIN when its commit met a concurrent write. */
-static int create_once(struct server *srv, struct dbc *c, int64_t id, const char *name,
-		       const char *snap, const char *desc, bool memory, const char *who, char *err,
-		       size_t errlen)
+/* A new top's drive for the VMM's disk-switch: the VMM numbers the disks in the order the
+ * supervisor gives them (sup_spawn.c: inv_vm_disks' order, as layers_vm_disks'), the i-th
+ * "disk<i>". 0 or -errno with err. */
+static int switch_add(struct dbc *c, json_t *sw, int64_t id, const struct layer_disk *d, int i,
+		      char *err, size_t errlen)
+{
+	char top[4400], drive[16];
+
+	if (layers_top_path(c, id, d->disk_id, d->path, top, sizeof(top), NULL))
+		return snprintf(err, errlen, "inventory error"), -EIO;
+	snprintf(drive, sizeof(drive), "disk%d", i);
+	if (json_array_append_new(sw, json_pack("{s:s,s:s}", "drive", drive, "path", top)))
+		return snprintf(err, errlen, "out of memory"), -ENOMEM;
+	return 0;
+}
+
+/* snapshot_create's one attempt (-EAGAIN when its commit met a concurrent write), or with
+ * live a snapshot of a VM that runs or is paused, without memory: the new tops made, then
+ * switched to by its VMM (snaplive_switch) before the commit (not tried again: the VMM runs
+ * on the new tops by then). */
+static int create(struct server *srv, struct dbc *c, int64_t id, const char *name,
+		  const char *snap, const char *desc, bool memory, bool live, const char *who,
+		  char *err, size_t errlen)
 {
 	struct inv_snapshot s = { .vm_id = id };
 	struct layer_files f;
 	struct layer_disk *d = NULL;
+	json_t *sw = live ? json_array() : NULL;
 	char frozen[4400];
 	int64_t sid = 0, grow = 0;
-	bool kept = false;
+	bool kept = false, fs_frozen = false;
 	int n = 0, rc;
 
-	if (layer_files_init(&f))
+	if (layer_files_init(&f)) {
+		json_decref(sw);
 		return -ENOMEM;
-	rc = begin_off(srv, c, id, name, memory, err, errlen);
+	}
+	f.parent_nolock = live; /* the VMM holds the images the new tops go over */
+	rc = live ? begin_up(srv, c, id, name, err, errlen) :
+		    begin_off(srv, c, id, name, memory, err, errlen);
 	/* a snapshot counts for its VM's owner (quota.h) */
 	if (!rc && (rc = quota_admit_owner(c, "vm", id, &(struct inv_quota){ .snapshots = 1 },
 					   err, errlen)))
@@ -153,6 +216,7 @@ static int create_once(struct server *srv, struct dbc *c, int64_t id, const char
 	}
 	if (rc) {
 		layer_files_end(&f, false);
+		json_decref(sw);
 		return rc;
 	}
 	rc = layers_vm_disks(c, id, &d, &n);
@@ -186,13 +250,28 @@ static int create_once(struct server *srv, struct dbc *c, int64_t id, const char
 				 err, errlen);
 		if (!rc && (rc = inv_snap_image_add(c, sid, d[i].disk_id, frozen)))
 			snprintf(err, errlen, "inventory error");
+		if (!rc && live)
+			rc = switch_add(c, sw, id, &d[i], i, err, errlen);
 	}
 	free(d);
+	/* live: the VMM goes onto the new tops, all or none; from then on they are the VM's
+	 * (kept even if the commit fails); a VMM that did not answer may have switched too */
+	if (!rc && live && json_array_size(sw)) {
+		rc = snaplive_switch(srv, id, name, sw, &fs_frozen, err, errlen);
+		if (!rc || rc == -ETIMEDOUT)
+			json_array_clear(f.created);
+		if (rc == -ETIMEDOUT)
+			snprintf(err + strlen(err), errlen - strlen(err), " (no snapshot was taken; "
+				 "the new images are kept: the VM may run on them: turn it off "
+				 "and on before another snapshot)");
+	}
+	json_decref(sw);
 	/* the saved state becomes the snapshot's too (snapmem.h): a second name, no copy */
 	if (!rc && memory)
 		kept = !(rc = snapmem_keep(srv, c, id, sid, err, errlen));
-	rc = finish(srv, c, &f, rc, "vm-snapshot-created", memory ? "taken with memory" : "taken",
-		    name, snap, who, err, errlen);
+	rc = finish(srv, c, &f, rc, "vm-snapshot-created", memory ? "taken with memory" :
+		    !live ? "taken" : fs_frozen ? "taken live (file systems frozen)" :
+		    "taken live", name, snap, who, err, errlen);
 	if (rc && kept)
 		snapmem_drop(srv, id, sid);
 	return rc;
@@ -207,7 +286,7 @@ int snapshot_create(struct server *srv, struct dbc *c, int64_t id, const char *n
 	/* etcd: a commit that lost to a concurrent write (another snapshot of the owner, whose
 	 * usage the quota check read: inv_etcd_quota.c) wrote nothing; again, from the check,
 	 * so the loser gets its snapshot or a clean refusal */
-	while ((rc = create_once(srv, c, id, name, snap, desc, memory, who, err, errlen)) ==
+	while ((rc = create(srv, c, id, name, snap, desc, memory, false, who, err, errlen)) ==
 	       -EAGAIN && ++tries < 10)
 		;
 	return rc == -EAGAIN ? -EIO : rc;
@@ -413,6 +492,8 @@ int snapshot_take(struct server *srv, struct dbc *c, int64_t id, const char *nam
 	paused = !strcmp(state, INV_VM_PAUSED);
 	if (memory < 0)
 		memory = up;    /* as Hyper-V's checkpoints: a VM that runs, with its memory */
+	if (!memory && up) /* live: the guest goes on (snaplive.h) */
+		return create(srv, c, id, name, snap, desc, false, true, who, err, errlen);
 	if (!memory || !up)
 		return snapshot_create(srv, c, id, name, snap, desc, memory, who, err, errlen);
 	/* Running or paused: the VMM saves the VM and ends (its disks closed, the state

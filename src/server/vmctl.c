@@ -2,6 +2,7 @@
 #include "server/vmctl.h"
 #include "server/vmdir.h"
 #include "util/clock.h"
+#include "util/fdpass.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -53,6 +54,12 @@ int vmctl_call(struct server *srv, int64_t id, const char *cmd, int timeout_ms, 
 
 int vmctl_send(struct server *srv, int64_t id, const json_t *msg, int timeout_ms, json_t **reply)
 {
+	return vmctl_send_fds(srv, id, msg, NULL, 0, timeout_ms, reply);
+}
+
+int vmctl_send_fds(struct server *srv, int64_t id, const json_t *msg, const int *fds,
+		   unsigned nfds, int timeout_ms, json_t **reply)
+{
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char *req, *line, *buf = NULL;
 	size_t len = 0, cap = 0, reqlen;
@@ -81,11 +88,13 @@ int vmctl_send(struct server *srv, int64_t id, const json_t *msg, int timeout_ms
 		free(req);
 		return -errno;
 	}
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    send(fd, req, reqlen, MSG_NOSIGNAL) != (ssize_t)reqlen) {
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		rc = -errno;
 		goto out;
 	}
+	rc = fdpass_send(fd, req, reqlen, fds, nfds);
+	if (rc)
+		goto out;
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		int64_t left = end - now_ms();

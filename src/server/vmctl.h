@@ -19,6 +19,11 @@ int vmctl_call(struct server *srv, int64_t id, const char *cmd, int timeout_ms, 
  * VMM and wait for its reply, as vmctl_call. */
 int vmctl_send(struct server *srv, int64_t id, const json_t *msg, int timeout_ms, json_t **reply);
 
+/* vmctl_send with the descriptors fds (nfds, at most FDPASS_MAX) passed with the command
+ * (SCM_RIGHTS: a disk-switch's new tops, vmm/control.h); they stay the caller's. */
+int vmctl_send_fds(struct server *srv, int64_t id, const json_t *msg, const int *fds,
+		   unsigned nfds, int timeout_ms, json_t **reply);
+
 /* The VMM's "stats" reply for VM id whose VMM is pid, cached for a second: a status or
  * /metrics request reads the cache, and a VM's socket sees at most about one stats call per
  * second whatever the request rate (while one caller refreshes an entry, others get the

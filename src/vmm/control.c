@@ -1,6 +1,7 @@
 /* The control socket: JSON lines over a Unix socket, served on the control loop. See
  * control.h. */
 #include "vmm/control.h"
+#include "vmm/control_int.h"
 #include "util/clock.h"
 
 #include <errno.h>
@@ -40,6 +41,7 @@ struct ctl_client {
 	int fd;
 	size_t len;
 	bool overflow;          /* the current line is too long: drop it up to its newline */
+	struct ctl_fds q;       /* descriptors received, for the line they came with */
 	char buf[CTL_LINE_MAX];
 };
 
@@ -68,6 +70,7 @@ static void client_close(struct control *c, struct ctl_client *k)
 	if (c->vm)
 		evloop_del(c->vm->loop, k->fd);
 	close(k->fd);
+	control_fds_close(&k->q);
 	k->fd = -1;
 	k->len = 0;
 	k->overflow = false;
@@ -296,7 +299,7 @@ static json_t *do_balloon(struct control *c, json_t *msg)
 /* Park every vCPU (bounded wait: a stuck one cannot hang the loop; then all run again).
  * 0, -ESHUTDOWN when the VM is ending (its vCPU threads leave instead of parking), or
  * -ETIMEDOUT. */
-static int vcpus_park(struct vm *vm)
+int control_vcpus_park(struct vm *vm)
 {
 	unsigned i;
 
@@ -317,7 +320,7 @@ static int vcpus_park(struct vm *vm)
 	return 0;
 }
 
-static void vcpus_unpark(struct vm *vm)
+void control_vcpus_unpark(struct vm *vm)
 {
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_resume(vm->vcpus[i]);
@@ -328,12 +331,12 @@ static json_t *do_pause(struct control *c, bool pause)
 	if (pause == c->paused)
 		return error(pause ? "already paused" : "not paused");
 	if (!pause) {
-		vcpus_unpark(c->vm);
+		control_vcpus_unpark(c->vm);
 		c->paused = false;
 		vsrv_log("resumed by the control socket");
 		return json_pack("{s:b,s:s}", "ok", 1, "state", "running");
 	}
-	if (vcpus_park(c->vm) < 0)
+	if (control_vcpus_park(c->vm) < 0)
 		return error(__atomic_load_n(&c->vm->stopping, __ATOMIC_ACQUIRE) ?
 			     "the VM is ending" : "a vCPU did not stop in time");
 	c->paused = true;
@@ -355,7 +358,7 @@ static json_t *do_save(struct control *c, json_t *msg)
 
 	if (json_unpack(msg, "{s:s,s?b}", "path", &path, "keep_running", &keep) || !path[0])
 		return error("save needs \"path\" (a string) and optionally \"keep_running\" (a boolean)");
-	if (!was_paused && (ret = vcpus_park(vm)) < 0)
+	if (!was_paused && (ret = control_vcpus_park(vm)) < 0)
 		return error(ret == -ESHUTDOWN ? "the VM is ending" : "a vCPU did not stop in time");
 	vm_devices_quiesce(vm);
 	ret = vm_save(vm, path, &res, err, sizeof(err));
@@ -368,7 +371,7 @@ static json_t *do_save(struct control *c, json_t *msg)
 	} else {
 		vm_devices_resume(vm);
 		if (!was_paused)
-			vcpus_unpark(vm);
+			control_vcpus_unpark(vm);
 		if (ret == 0)
 			vsrv_log("checkpoint of the VM in %s (%.1f MiB, %.1f ms); the VM goes on",
 				 path, res.file_bytes / 1048576.0, res.seconds * 1e3);
@@ -526,13 +529,17 @@ static json_t *do_screenshot(struct control *c)
 	return r ? r : error("out of memory for the screenshot");
 }
 
-static void handle_line(struct control *c, struct ctl_client *k, const char *line)
+/* The line ending at buffer offset end (descriptors received with it: k->q). */
+static void handle_line(struct control *c, struct ctl_client *k, const char *line, size_t end)
 {
 	json_error_t je;
 	json_t *msg = json_loads(line, JSON_REJECT_DUPLICATES, &je), *id = NULL, *r;
 	const char *cmd = NULL;
+	bool fds = control_fds_for(&k->q, end);
 
 	if (!msg || !json_is_object(msg)) {
+		if (fds)
+			control_fds_close(&k->q);
 		reply(c, k, error("expected one JSON object per line"), NULL);
 		json_decref(msg);
 		return;
@@ -540,6 +547,10 @@ static void handle_line(struct control *c, struct ctl_client *k, const char *lin
 	id = json_object_get(msg, "id");
 	if (json_unpack(msg, "{s:s}", "cmd", &cmd))
 		r = error("missing \"cmd\" (a string)");
+	else if (fds && k->q.lost)
+		r = error("more descriptors than a command takes (one per disk of the VM)");
+	else if (fds && strcmp(cmd, "disk-switch"))
+		r = error("only disk-switch takes descriptors");
 	else if (c->ending && strcmp(cmd, "status") && strcmp(cmd, "stats"))
 		r = error("the VM is ending");
 	else if (c->mig && strcmp(cmd, "status") && strcmp(cmd, "stats"))
@@ -556,6 +567,11 @@ static void handle_line(struct control *c, struct ctl_client *k, const char *lin
 		r = do_save(c, msg);
 	else if (!strcmp(cmd, "media"))
 		r = do_media(c, msg);
+	else if (!strcmp(cmd, "disk-switch")) {
+		r = control_disk_switch(c->vm, msg, c->paused, k->q.fd, fds ? k->q.n : 0);
+		if (fds)
+			k->q.n = 0; /* used or closed */
+	}
 	else if (!strcmp(cmd, "screenshot"))
 		r = do_screenshot(c);
 	else if (!strcmp(cmd, "balloon"))
@@ -578,7 +594,9 @@ static void handle_line(struct control *c, struct ctl_client *k, const char *lin
 		r = json_pack("{s:b}", "ok", 1);
 	} else
 		r = error("unknown cmd (status, pause, resume, save, migrate, stats, media, "
-			  "screenshot, balloon, power-button, quit)");
+			  "disk-switch, screenshot, balloon, power-button, quit)");
+	if (fds) /* whatever the command did not take */
+		control_fds_close(&k->q);
 	reply(c, k, r, id);
 	json_decref(msg);
 }
@@ -592,7 +610,7 @@ static void on_client(void *opaque, uint32_t events)
 	(void)events;
 	if (k->fd < 0)
 		return;
-	r = read(k->fd, k->buf + k->len, sizeof(k->buf) - k->len);
+	r = control_fds_recv(k->fd, k->buf + k->len, sizeof(k->buf) - k->len, k->len, &k->q);
 	if (r <= 0) {
 		if (r == 0 || (errno != EAGAIN && errno != EINTR))
 			client_close(c, k);
@@ -609,6 +627,7 @@ static void on_client(void *opaque, uint32_t events)
 					reply(c, k, error("line too long (4 KiB at most)"), NULL);
 				if (k->fd < 0)
 					return;
+				control_fds_close(&k->q); /* they came with the line dropped */
 				k->overflow = true;
 				k->len = 0;
 			}
@@ -617,12 +636,15 @@ static void on_client(void *opaque, uint32_t events)
 		*nl = '\0';
 		used = (size_t)(nl - k->buf) + 1;
 		if (!k->overflow)
-			handle_line(c, k, k->buf);
+			handle_line(c, k, k->buf, used - 1);
+		else if (control_fds_for(&k->q, used - 1))
+			control_fds_close(&k->q);
 		k->overflow = false;
 		if (k->fd < 0)
 			return;
 		memmove(k->buf, k->buf + used, k->len - used);
 		k->len -= used;
+		control_fds_shift(&k->q, used);
 	}
 }
 
@@ -643,6 +665,7 @@ static void on_accept(void *opaque, uint32_t events)
 	c->cl[i].fd = fd;
 	c->cl[i].len = 0;
 	c->cl[i].overflow = false;
+	control_fds_close(&c->cl[i].q);
 	if (evloop_add(c->vm->loop, fd, EPOLLIN, on_client, &c->cl[i]) < 0) {
 		close(fd);
 		c->cl[i].fd = -1;
@@ -748,8 +771,10 @@ void control_close(struct control *c)
 		return;
 	control_detach(c);
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
-		if (c->cl[i].fd >= 0)
+		if (c->cl[i].fd >= 0) {
 			close(c->cl[i].fd);
+			control_fds_close(&c->cl[i].q);
+		}
 	close(c->lfd);
 	if (c->statm_fd >= 0)
 		close(c->statm_fd);

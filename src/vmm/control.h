@@ -23,6 +23,17 @@
  *                           device, path (null: empty), bytes, tray, locked}]}; with
  *                           "eject":true (and "force":true for a drive the guest locked)
  *                           or "insert":PATH the medium changes first (vm_devices_media)
+ *   {"cmd":"disk-switch","disks":[{"drive":"diskN","path":P},...]}  a live snapshot's
+ *                           step: each disk named goes onto its new top P (a differencing
+ *                           VHD over its image, made beforehand), all or none, the guest
+ *                           stopped for the flush and the switch (vm_devices_disk_switch).
+ *                           The VMM opens nothing: the sender opens each P read-write and
+ *                           passes the descriptors with the line (SCM_RIGHTS, one sendmsg,
+ *                           one per disk in the order of "disks"); each must be P's file (a
+ *                           reset and a save reopen P by name). {"ok":true,"disks":
+ *                           [{drive,path}],"seconds"}; on an error every disk stays on its
+ *                           image and the descriptors are closed. Descriptors sent with
+ *                           any other command are closed and the command refused
  *   {"cmd":"screenshot"}    the VM's display (--display) as a PNG (8-bit RGB, vmm/screenshot.h):
  *                           {"ok":true,"width":W,"height":H,"png":"<base64>"}; an error when
  *                           the VM has no display or the guest has set no mode (blank)

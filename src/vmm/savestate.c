@@ -17,6 +17,7 @@
 #include "arch/x86/enlight.h"
 #include "arch/x86/firmware.h"
 #include "arch/x86/xen.h"
+#include "devices/virtio/devstate.h"
 #include "util/log.h"
 #include "vmm/savestate_file.h"
 #include "vmm/savestate_map.h"
@@ -162,8 +163,14 @@ int vm_save(struct vm *vm, const char *path, struct vm_save_result *res, char *e
 	 * options; one the section cannot hold (a control character in a value, beyond its
 	 * limits) is left out, as in a file of before: the restore then needs the options */
 	if (vm->cfg->nr_run_args) {
-		ret = savestate_run_encode(vm->cfg->run_args, vm->cfg->nr_run_args, &s->run_buf,
-					   &s->run_len);
+		char **tops = NULL; /* the run's args with the disks' new tops (disk-switch) */
+
+		ret = vm_devices_run_args(vm, vm->cfg->run_args, vm->cfg->nr_run_args, &tops);
+		if (!ret)
+			ret = savestate_run_encode(tops ? (const char *const *)tops :
+						   vm->cfg->run_args, vm->cfg->nr_run_args,
+						   &s->run_buf, &s->run_len);
+		free(tops);
 		if (ret == -ENOMEM) {
 			snprintf(err, errlen, "out of memory");
 			goto err;

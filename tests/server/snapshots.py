@@ -4,8 +4,9 @@ POST /api/v1/vms/NAME/clone {linked}, PATCH {template}, POST /api/v1/vms {from_t
 Data is written into the image a VM runs on with `vsrv img convert -n` (what a guest would
 write) and checked with `vsrv img compare` against the expected bytes; the images are
 found through the inventory (layers, snapshot_images). Without /dev/kvm no VM runs: the
-running-VM checks (409 for a snapshot without memory and a revert to one of a running
-VM) skip; snapshots with memory are memsnap.py's."""
+running-VM checks (a live snapshot without memory of a running and of a paused VM, the
+guest going on; 409 for a revert and a clone of a running VM) skip; snapshots with memory
+are memsnap.py's."""
 import fcntl, os, shutil, struct, subprocess, sys, tempfile
 sys.path.insert(0, os.path.dirname(__file__))
 from lib import *
@@ -366,17 +367,51 @@ try:
 
     # --- a running VM (KVM) -----------------------------------------------------------------
     if not have_kvm():
-        skip("snap-running-409", "no usable /dev/kvm")
+        for t in ("snap-live-running", "snap-live-vmm-holds-top", "snap-running-409", "snap-live-paused", "snap-kvm-guest-writes-top",
+                  "snap-live-revert"):
+            skip(t, "no usable /dev/kvm")
     else:
         req("POST", "/api/v1/vms/fc/start")
         d.wait_state(adm, "fc", ("running",))
-        # (without memory: with it, the default for a running VM, see memsnap.py)
+        # without memory, live (with it, the default for a running VM, see memsnap.py): the
+        # VMM goes onto a new top while the guest runs on; the image it ran on is the
+        # snapshot's; reverts and clones still need the VM off
+        before = top("fc", "fc-md")
+        saves = len([e for e in req("GET", "/api/v1/events?limit=1000")[1].get("events", [])
+                     if e["type"] == "vm-saved"])
         st, js = req("POST", "/api/v1/vms/fc/snapshots", {"name": "run", "memory": False})
+        st0, js0 = req("GET", "/api/v1/vms/fc")
+        saves2 = len([e for e in req("GET", "/api/v1/events?limit=1000")[1].get("events", [])
+                      if e["type"] == "vm-saved"])
+        after = top("fc", "fc-md")
+        ok("snap-live-running", st == 201 and st0 == 200 and js0["state"] == "running" and
+           saves2 == saves and after != before and snap_image("fc", "run", "fc-md") == before,
+           str((st, js, js0.get("state"), saves, saves2, before, after)))
+        # the VMM (sandboxed: it may open no file for writing) runs on the new top, which the
+        # server opened and passed to it with the disk-switch
+        held = {}  # every process with the new top open: the VM's sandboxed VMM only
+        for pid in [int(x) for x in os.listdir("/proc") if x.isdigit()]:
+            try:
+                fdd = "/proc/%d/fd" % pid
+                files = {os.readlink(os.path.join(fdd, f)) for f in os.listdir(fdd)}
+                if os.path.realpath(after) in files:
+                    held[pid] = [l.split()[1] for l in open("/proc/%d/status" % pid)
+                                 if l.startswith("Seccomp:")]
+            except OSError:
+                pass
+        ok("snap-live-vmm-holds-top", list(held.values()) == [["2"]], str((after, held)))
         st2, js2 = req("POST", "/api/v1/vms/fc/snapshots/b/revert")
         st3, js3 = req("POST", "/api/v1/vms/fc/clone", {"name": "run", "linked": True})
-        ok("snap-running-409", st == 409 and st2 == 409 and st3 == 409, str((st, js, st2, js2, st3, js3)))
+        ok("snap-running-409", st2 == 409 and st3 == 409, str((st2, js2, st3, js3)))
+        req("POST", "/api/v1/vms/fc/pause")
+        st, js = req("POST", "/api/v1/vms/fc/snapshots", {"name": "run-paused", "memory": False})
+        st0, js0 = req("GET", "/api/v1/vms/fc")
+        ok("snap-live-paused", st == 201 and js0.get("state") == "paused" and
+           snap_image("fc", "run-paused", "fc-md") == after, str((st, js, js0.get("state"))))
         req("POST", "/api/v1/vms/fc/off")
         d.wait_state(adm, "fc", ("stopped",))
+        live_view = os.path.join(tmp, "fc-live.raw")
+        img("convert", "-O", "raw", top("fc", "fc-md"), live_view)
         # a guest that writes a pattern over its whole disk: its writes land in the top layer,
         # the snapshot's image (the disk's file) stays as it was
         shutil.copy(os.path.join(GUESTS, "vblk.elf"), os.path.join(d.data, "images"))
@@ -389,6 +424,12 @@ try:
         wrote = open(view, "rb").read(8) == struct.pack("<Q", 0x5653000000000000)
         ok("snap-kvm-guest-writes-top", js and js["state"] == "stopped" and wrote and same(base, G),
            str((js, wrote)))
+        # a revert to the live snapshot reads as the disk did at that point, not the writes since
+        st, js = req("POST", "/api/v1/vms/fc/snapshots/run-paused/revert")
+        back = os.path.join(tmp, "fc-back.raw")
+        img("convert", "-O", "raw", top("fc", "fc-md"), back)
+        ok("snap-live-revert", st == 200 and open(back, "rb").read() == open(live_view, "rb").read(),
+           str((st, js)))
 finally:
     for v in req("GET", "/api/v1/vms")[1].get("vms", []):
         req("POST", "/api/v1/vms/%s/off" % v["name"])

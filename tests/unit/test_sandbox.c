@@ -285,6 +285,92 @@ static void test_media(void)
 	CHECK_EQ(in_sandbox(do_open_for_writing, false), 0);
 }
 
+/* A file of ours (0600, root or not): its only refusal can come from the filter. */
+static char rw_path[64];
+static int fd_pair[2] = { -1, -1 };
+
+static int do_open_rdwr(void)
+{
+	int a = open(rw_path, O_RDWR | O_CLOEXEC), ea = errno;
+	int b = open(rw_path, O_WRONLY | O_CLOEXEC), eb = errno;
+
+	if (a >= 0 || b >= 0)
+		return 1;
+	return ea == EACCES && eb == EACCES ? 0 : 2;
+}
+
+/* A disk-switch's new top comes as a descriptor over the control socket (SCM_RIGHTS): the
+ * filtered process takes it with recvmsg, locks it (OFD) and writes through it. */
+static int do_use_passed_fd(void)
+{
+	char byte, cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { &byte, 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 100, .l_len = 1 };
+	struct cmsghdr *cm;
+	int fd;
+
+	if (recvmsg(fd_pair[1], &mh, MSG_CMSG_CLOEXEC) != 1 || !(cm = CMSG_FIRSTHDR(&mh)) ||
+	    cm->cmsg_type != SCM_RIGHTS)
+		return 1;
+	memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
+	if (fcntl(fd, F_OFD_SETLK, &fl) || pwrite(fd, "new top", 7, 0) != 7 || fdatasync(fd))
+		return 2;
+	return 0;
+}
+
+/* The VMM never opens an existing file for writing, --control or not (a guest that took
+ * over its VMM could write host files): a disk-switch's new top is passed in, opened by
+ * whoever asks for the switch. */
+static void test_no_rw_open(void)
+{
+	struct sandbox_config cfgs[] = { { .migrate = true }, { .migrate = true, .media = true },
+					 { .migrate = true, .media = true, .user_net = true },
+					 { .media = true }, { 0 } };
+	char cbuf[CMSG_SPACE(sizeof(int))], got[8] = "";
+	struct iovec iov = { "x", 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm = (struct cmsghdr *)cbuf;
+	int fd, st;
+	pid_t pid;
+
+	snprintf(rw_path, sizeof(rw_path), "/tmp/vsrv-sbx-rw-XXXXXX");
+	fd = mkstemp(rw_path);
+	CHECK(fd >= 0);
+	close(fd);
+	fd = open(rw_path, O_RDWR | O_CLOEXEC); /* unfiltered: it opens (not a permission) */
+	CHECK(fd >= 0);
+	close(fd);
+	for (size_t i = 0; i < sizeof(cfgs) / sizeof(cfgs[0]); i++)
+		CHECK_EQ(in_sandbox_cfg(do_open_rdwr, &cfgs[i]), 0);
+	/* what works instead: the descriptor passed over a socket */
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fd_pair), 0);
+	fd = open(rw_path, O_RDWR | O_CLOEXEC);
+	CHECK(fd >= 0);
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		if (sandbox_load_filter(&cfgs[0]) < 0)
+			_exit(100);
+		_exit(do_use_passed_fd());
+	}
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(fd));
+	CHECK_EQ(sendmsg(fd_pair[0], &mh, MSG_NOSIGNAL), 1);
+	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st));
+	CHECK_EQ(WEXITSTATUS(st), 0);
+	CHECK_EQ(pread(fd, got, 7, 0), 7);
+	CHECK(!memcmp(got, "new top", 7));
+	close(fd);
+	close(fd_pair[0]);
+	close(fd_pair[1]);
+	unlink(rw_path);
+}
+
 static void test_log_mode(void)
 {
 	/* VSRV_SECCOMP_LOG=1: what would kill is logged and goes through */
@@ -333,6 +419,7 @@ int main(void)
 	RUN(test_forbidden_kills);
 	RUN(test_user_net_sockets);
 	RUN(test_media);
+	RUN(test_no_rw_open);
 	RUN(test_log_mode);
 	RUN(test_drop_caps);
 	return check_done();

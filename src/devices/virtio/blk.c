@@ -307,7 +307,8 @@ static bool uring_submit(struct virtio_blk *b, struct blk_req *r)
 	uint64_t off = b->disk->direct_offset + r->sector * DISK_SECTOR;
 	int fd = b->disk->direct_fd;
 
-	if (!b->uring_ok || (r->type != T_IN && r->type != T_OUT) || r->len == 0 ||
+	/* fd < 0: the disk went to a new top that is not a flat file (disk-switch) */
+	if (!b->uring_ok || fd < 0 || (r->type != T_IN && r->type != T_OUT) || r->len == 0 ||
 	    b->inflight >= URING_DEPTH)
 		return false;
 	sqe = io_uring_get_sqe(&b->ring);

@@ -58,6 +58,38 @@ int vm_devices_resume(struct vm *vm);
 int vm_devices_flush_disks(struct vm *vm);
 int vm_devices_reopen_disks(struct vm *vm);
 
+/* A live snapshot's switch (the control socket's disk-switch): each disk named (drive
+ * "disk<i>", the i-th --disk) goes to its new top (disk_switch: a differencing VHD over its
+ * current image, open on fd, named path), all or none: when one fails, those switched go
+ * back (disk_switch_undo) and err says which and why. The caller has quiesced the devices
+ * (and parked the vCPUs): nothing uses the disks during the call. Main thread (the control
+ * loop). Each sw[i].fd the call used up is set to -1 (on success all: the disks hold them;
+ * on an error those of the disks switched and put back: closed): the caller closes the rest. 0, or -errno with a one-line reason in err: -ENOENT no
+ * such disk, -EINVAL a disk named twice, a CD/DVD drive or a top that is not over the
+ * disk's image, -EMEDIUMTYPE not a writable VHD, others from disk_switch. */
+struct vm_disk_switch {
+	const char *drive; /* "disk<i>" */
+	const char *path;  /* the new top's name (a reset and a save reopen it by it) */
+	int fd;            /* the new top, open read-write (disk_switch) */
+};
+int vm_devices_disk_switch(struct vm *vm, struct vm_disk_switch *sw, unsigned n, char *err,
+			   size_t errlen);
+
+/* The disks switched to a new top since the VM was built: drive ("disk<i>") and the top's
+ * path (valid until the next switch or vm_devices_exit), up to max. Returns how many.
+ * For the next boot after a guest reset, which must open the new tops. Main thread. */
+struct vm_disk_top {
+	const char *drive;
+	const char *path;
+};
+unsigned vm_devices_switched(struct vm *vm, struct vm_disk_top *out, unsigned max);
+
+/* args (a run's VM options, vm_config.run_args) with each switched disk's --disk spec
+ * naming its new top (the spec's other items kept), for a save file's RUN section: a copy
+ * in *out (one malloc'd block: free(*out)), or NULL in *out when no disk was switched.
+ * 0 or -ENOMEM. */
+int vm_devices_run_args(struct vm *vm, const char *const *args, unsigned n, char ***out);
+
 /* Release (on false) or take again (on true) every disk's image locks: a migration's source
  * lets go of them once its disks are flushed, before the destination reopens them, and takes
  * them back when the migration fails. Any thread, the devices quiesced. 0, or the first

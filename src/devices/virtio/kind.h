@@ -129,6 +129,7 @@ struct device_entry {
 	struct virtio_dev *dev;       /* its virtio core, when it has a transport of its own */
 	enum vopt_transport transport;
 	struct disk *disk;            /* owned: closed after kind->destroy */
+	bool disk_switched;           /* disk went to a new top (vm_devices_disk_switch) */
 	struct virtio_mmio *mmio;
 	struct virtio_pci *pci;
 	struct pci_dev *pcidev;       /* DEVICE_BUS_PCI: the kind's PCI function (its memory) */

@@ -1,0 +1,105 @@
+/* A live snapshot's switch. See snaplive.h. */
+#include "server/snaplive.h"
+#include "server/agent.h"
+#include "server/inv.h"
+#include "server/vmagent.h"
+#include "server/vmctl.h"
+#include "util/fdpass.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Freeze the guest's file systems when its agent answers: true when they are frozen (or
+ * may be: a freeze that timed out is thawed all the same). */
+static bool freeze(struct server *srv, int64_t id, const char *name)
+{
+	json_t *st = vmagent_json(srv, id, name, INV_VM_RUNNING), *ret = NULL;
+	char err[256];
+	int rc;
+
+	if (strcmp(json_string_value(json_object_get(st, "status")) ?: "", "responding")) {
+		json_decref(st);
+		return false; /* no agent: the disks as a power cut would leave them */
+	}
+	json_decref(st);
+	rc = vmagent_call(srv, id, "guest-fsfreeze-freeze", NULL, 0, SNAPLIVE_FREEZE_MS, &ret,
+			  err, sizeof(err));
+	json_decref(ret);
+	if (rc)
+		vsrv_log("vm %s: guest-fsfreeze-freeze: %s; the snapshot goes on unfrozen", name,
+			 err);
+	return rc == 0 || rc == -ETIMEDOUT;
+}
+
+static void thaw(struct server *srv, int64_t id, const char *name)
+{
+	json_t *ret = NULL;
+	char err[256];
+
+	if (vmagent_call(srv, id, "guest-fsfreeze-thaw", NULL, 0, SNAPLIVE_FREEZE_MS, &ret, err,
+			 sizeof(err)))
+		vsrv_log("vm %s: guest-fsfreeze-thaw: %s", name, err);
+	json_decref(ret);
+}
+
+/* Open each new top of disks for the VMM (it opens nothing itself: its sandbox lets it
+ * not), into fds. 0, or -errno with err (nothing left open). */
+static int open_tops(json_t *disks, int *fds, char *err, size_t errlen)
+{
+	size_t i, n = json_array_size(disks);
+
+	if (n > FDPASS_MAX)
+		return snprintf(err, errlen, "more than %d disks", FDPASS_MAX), -EINVAL;
+	for (i = 0; i < n; i++) {
+		const char *p = json_string_value(json_object_get(json_array_get(disks, i), "path"));
+
+		fds[i] = p ? open(p, O_RDWR | O_CLOEXEC | O_NOFOLLOW) : -1;
+		if (fds[i] < 0) {
+			snprintf(err, errlen, "cannot open the new top %s: %s", p ? p : "?",
+				 p ? strerror(errno) : "no path");
+			while (i-- > 0)
+				close(fds[i]);
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
+int snaplive_switch(struct server *srv, int64_t id, const char *name, json_t *disks,
+		    bool *frozen, char *err, size_t errlen)
+{
+	json_t *msg = json_pack("{s:s,s:O}", "cmd", "disk-switch", "disks", disks), *rep = NULL;
+	size_t n = json_array_size(disks);
+	int fds[FDPASS_MAX];
+	const char *why;
+	int rc;
+
+	*frozen = false;
+	if (!msg)
+		return snprintf(err, errlen, "out of memory"), -ENOMEM;
+	rc = open_tops(disks, fds, err, errlen);
+	if (rc) {
+		json_decref(msg);
+		return rc;
+	}
+	*frozen = freeze(srv, id, name);
+	rc = vmctl_send_fds(srv, id, msg, fds, (unsigned)n, SNAPLIVE_SWITCH_MS, &rep);
+	for (size_t i = 0; i < n; i++)
+		close(fds[i]); /* the VMM holds its own */
+	if (*frozen)
+		thaw(srv, id, name);
+	json_decref(msg);
+	why = rep ? json_string_value(json_object_get(rep, "error")) : NULL;
+	if (rc == -EPROTO) {
+		snprintf(err, errlen, "the VMM did not switch the disks: %s", why ? why : "?");
+		rc = -EIO;
+	} else if (rc) {
+		snprintf(err, errlen, "the VMM did not answer its disk-switch: %s", strerror(-rc));
+	}
+	json_decref(rep);
+	return rc;
+}
