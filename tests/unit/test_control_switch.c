@@ -132,6 +132,20 @@ static json_t *q_raw(const char *line, const int *fds, unsigned n)
 /* disk-switch of disk0 onto path with n descriptors of fdpath (each opened read-write
  * here, closed after the send, as a client does): 1 when the answer is ok, else 0 with
  * the error in why. */
+/* Whether the control socket accepts connections (the connection made is closed). */
+static bool listening(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool ok;
+
+	strcpy(sa.sun_path, sock);
+	ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
 static int switch_to(const char *path, const char *fdpath, unsigned n, char *why, size_t wn)
 {
 	char line[1024];
@@ -373,7 +387,8 @@ static void test_switch_sandboxed(void)
 	CHECK(pid > 0);
 	if (pid <= 0)
 		return;
-	for (int i = 0; i < 10000 && access(sock, F_OK); i++)
+	/* listening, not only bound: the socket file exists before listen() */
+	for (int i = 0; i < 10000 && !listening(); i++)
 		usleep(1000);
 	CHECK_EQ(switch_to(P("sbo.vhd"), P("sbo.vhd"), 1, why, sizeof(why)), 0);
 	CHECK(strstr(why, "records another parent") != NULL);
