@@ -2,7 +2,9 @@
  * "description"} needs control on the source (as Proxmox's VM.Clone and libvirt's
  * virt-clone, which reads and freezes the source's disks) and modify on the server (it
  * creates a VM); POST /api/v1/vms {"from_template", "name", "linked", "description"} needs
- * view on the template (granting view publishes a template) and modify on the server. */
+ * view on the template (granting view publishes a template) and modify on the server.
+ * Both need view on every disk of the source (what GET /api/v1/disks/NAME needs): a clone
+ * copies or shares them; else 403, naming the disk by its index only. */
 #include "server/api.h"
 #include "server/auth.h"
 #include "server/clone.h"
@@ -13,8 +15,17 @@
 #include <errno.h>
 #include <string.h>
 
+/* clone_req.may_read: what GET /api/v1/disks/NAME asks of its caller. */
+static bool may_read_disk(void *arg, int64_t disk_id)
+{
+	struct req *r = arg;
+
+	return auth_visible(r->c, &r->who, "disk", disk_id) &&
+	       (auth_perms(r->c, &r->who, "disk", disk_id) & PERM_VIEW);
+}
+
 /* Clone VM src (named src_name) as the request's body says; linked_default when the body
- * has no "linked". */
+ * has no "linked". Every disk of the source must be one the caller may read. */
 static int do_clone(struct req *r, int64_t src, const char *src_name, bool linked_default)
 {
 	char err[600];
@@ -26,6 +37,7 @@ static int do_clone(struct req *r, int64_t src, const char *src_name, bool linke
 		.linked = l ? json_is_true(l) : linked_default,
 		.owner = !r->who.admin ? r->who.user_id : 0,
 		.who = r->who.name,
+		.may_read = may_read_disk, .may_read_arg = r,
 	};
 	int64_t id = 0, task = 0;
 	int rc = clone_vm(r->srv, r->c, &q, &id, &task, err, sizeof(err));
