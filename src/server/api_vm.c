@@ -8,6 +8,7 @@
 #include "server/diskuse.h"
 #include "server/dynmem.h"
 #include "server/events.h"
+#include "server/imgacl.h"
 #include "server/inv.h"
 #include "server/sup.h"
 #include "server/sup_exit.h"
@@ -114,7 +115,12 @@ int vm_resolve_path(struct req *r, const char *field, const char *path, char *ou
 		snprintf(err, errlen, "%s: path too long", field);
 		return -EINVAL;
 	}
-	if (stat(out, &st) < 0 || !S_ISREG(st.st_mode)) {
+	/* Not a file, a hidden one of the store (its uploads in flight, its cache) for a
+	 * non-administrator, or another user's private image (imgacl.h): the same answer. */
+	if (stat(out, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (!r->who.admin && path[0] != '/' && (path[0] == '.' || strstr(path, "/."))) ||
+	    (!r->who.admin && path[0] != '/' && !strchr(path, '/') &&
+	     imgacl_visible(r->c, &r->who, path) != 1)) {
 		snprintf(err, errlen, "%s: %s is not a readable regular file", field, path);
 		return -EINVAL;
 	}

@@ -188,6 +188,11 @@ static const char *const migrations[] = {
 	/* 13: a snapshot's memory and device state (snapmem.h): its state file's size, 0 for
 	 * none (every snapshot that exists: disks only) */
 	"ALTER TABLE snapshots ADD COLUMN memory_bytes INTEGER NOT NULL DEFAULT 0;",
+	/* 14: images' owners (inv_image): an image of the image store without a row is public
+	 * (what the host placed; every image that exists) */
+	"CREATE TABLE images ("
+	"  name TEXT PRIMARY KEY, owner INTEGER NOT NULL DEFAULT 0,"
+	"  public INTEGER NOT NULL DEFAULT 0);",
 };
 
 /* The tables whose ids grants name, with the ids (as x) that grants name in them. */

@@ -207,7 +207,8 @@ try:
     if sqlite_only("migration-8-balloon"):
         d.stop()
         c = sqlite3.connect(os.path.join(d.data, "inventory.db"))
-        # back to a version-7 inventory: without the columns migrations 8 and later add
+        # back to a version-7 inventory: without the columns (and the images table, 14)
+        # that migrations 8 and later add
         later = ("balloon", "display", "enlightenments", "mem_merge", "memory_min_mib",
                  "memory_buffer_pct")
         cols = [r[1] for r in c.execute("PRAGMA table_info(vm_hw)")]
@@ -216,7 +217,7 @@ try:
         c.executescript("".join("ALTER TABLE vm_hw DROP COLUMN %s; " % x for x in later if x in cols) +
                         ("ALTER TABLE tasks DROP COLUMN host; " if "host" in tcols else "") +
                         ("ALTER TABLE snapshots DROP COLUMN memory_bytes; " if "memory_bytes" in
-                         scols else "") + "PRAGMA user_version = 7;")
+                         scols else "") + "DROP TABLE IF EXISTS images; PRAGMA user_version = 7;")
         c.close()
         d.start()
         adm = d.login("admin", "adminpass1")

@@ -137,7 +137,8 @@ try:
         # --- migration 13 over a version-12 inventory: snapshots that exist have no memory -
         d.stop()
         c = sqlite3.connect(os.path.join(d.data, "inventory.db"))
-        c.executescript("ALTER TABLE snapshots DROP COLUMN memory_bytes; PRAGMA user_version = 12;")
+        c.executescript("ALTER TABLE snapshots DROP COLUMN memory_bytes; DROP TABLE IF EXISTS images; "
+                        "PRAGMA user_version = 12;")
         c.close()
         d.start()
         adm = d.login("admin", "adminpass1")

@@ -318,12 +318,12 @@ try:
         d.stop()
         c = sqlite3.connect(os.path.join(d.data, "inventory.db"))
         # (and what migrations after 10 add elsewhere: tasks.host, migration 11,
-        # snapshots.memory_bytes, migration 13; vm_hw's columns of migrations 8 to 12, dynamic
+        # snapshots.memory_bytes, migration 13; images, migration 14; vm_hw's columns of migrations 8 to 12, dynamic
         # memory's among them, go with the table)
         c.executescript("DROP TABLE vm_hw; ALTER TABLE vm_nics DROP COLUMN model; "
                         "ALTER TABLE vm_cdroms DROP COLUMN bus; ALTER TABLE tasks DROP COLUMN host; "
                         "ALTER TABLE snapshots DROP COLUMN memory_bytes; "
-                        "PRAGMA user_version = 6;")
+                        "DROP TABLE IF EXISTS images; PRAGMA user_version = 6;")
         c.close()
         d.start()
         tok = d.login("admin", "adminpass1")
