@@ -197,6 +197,18 @@ int api_image_get(struct req *r)
 	return r->out ? 200 : req_error(r, -EIO, "inventory error");
 }
 
+/* An upload that failed: its image's owner row goes (imgacl_upload wrote it). The body's
+ * callbacks run without the request's inventory session: one of their own then. */
+static void forget_upload(struct req *r)
+{
+	struct dbc *c = r->c ? r->c : inv_get(r->srv->db);
+
+	if (c && imgacl_forget(c, r->args[0]))
+		vsrv_log("image %s: its upload failed, and its owner was not forgotten", r->args[0]);
+	if (c && c != r->c)
+		inv_put(c);
+}
+
 /* PUT's body, piece by piece. */
 static int put_data(struct req *r, const char *buf, size_t n)
 {
@@ -207,7 +219,7 @@ static int put_data(struct req *r, const char *buf, size_t n)
 		return 0;
 	imgup_abort(r->upload_state);
 	r->upload_state = NULL;
-	imgacl_forget(r->c, r->args[0]);
+	forget_upload(r);
 	req_error(r, rc == -ENOSPC ? 507 : rc == -E2BIG ? 413 : -EIO, "%s", err);
 	return -1;
 }
@@ -221,7 +233,7 @@ static void put_end(struct req *r)
 	r->upload_state = NULL;
 	if (rc) {
 		if (rc != -EEXIST)      /* taken meanwhile: the row is not ours to drop */
-			imgacl_forget(r->c, r->args[0]);
+			forget_upload(r);
 		req_error(r, rc == -ENOSPC ? 507 : rc, "%s", err);
 		return;
 	}
@@ -240,7 +252,7 @@ static void put_free(struct req *r)
 		return;
 	imgup_abort(r->upload_state);   /* the client went away: nothing is kept */
 	r->upload_state = NULL;
-	imgacl_forget(r->c, r->args[0]);
+	forget_upload(r);
 }
 
 /* PUT /api/v1/images/{name}?sha256=HEX: runs when the headers have arrived; the body

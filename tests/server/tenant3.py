@@ -142,6 +142,17 @@ try:
     ok("tenant3-image-private-host-file-and-reused-name", (st, st2, st3, st4, st5, st6) ==
        (200, 404, 201, 204, 201, 404) and js5["owner"] == "alice", str((st, st2, st3, st4, st5, js5, st6)))
 
+    # the CLI lists what its user may see, with the owner; administrators edit
+    r1 = cli(d, bob, "image", "list")
+    r2 = cli(d, adm, "image", "list")
+    r3 = cli(d, alice, "image", "edit", "apriv.iso", "--public", "yes")
+    r4 = cli(d, adm, "image", "edit", "apriv.iso", "--public", "no")
+    row = [l for l in r2[1].splitlines() if l.startswith("apriv.iso")]
+    ok("tenant3-cli-image-owner", r1[0] == 0 and "apriv.iso" not in r1[1] and "cd.iso" in r1[1] and
+       r2[0] == 0 and row and "alice" in row[0] and r3[0] == 1 and "administrators" in r3[1] and
+       r4[0] == 0 and req("GET", "/api/v1/images/apriv.iso", None, bob)[0] == 404,
+       str((r1, r2, r3, r4)))
+
     # === 3. a clone copies only the disks its caller may read ===========================
     req("POST", "/api/v1/disks", {"name": "cdisk", "size": 1 << 20, "format": "vhd"}, alice)
     req("POST", "/api/v1/vms", {"name": "cvm", "kernel": "k.elf", "disks": [{"disk": "cdisk"}]}, alice)

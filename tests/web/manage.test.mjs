@@ -324,7 +324,16 @@ test('images: upload an ISO made here (SHA-256 listed), a Windows VM from it (UE
   const img = await api.request('GET', '/api/v1/images/inst.iso');
   assert.deepEqual([img.kind, img.sha256, img.size], ['iso', sha, readFileSync(iso).length]);
   assert.match(await b.page("[...document.querySelectorAll('#image-list tr')].find((r) => r.innerText.includes('inst.iso')).innerText"),
-    /inst\.iso\s+iso\s+[\d.]+ KiB\s+[0-9a-f]{64}\s+–/);
+    /inst\.iso\s+iso\s+[\d.]+ KiB\s+admin\s+yes: make private\s+[0-9a-f]{64}\s+–/);
+  // an administrator's upload is public; the Public button makes it private, and public again
+  await click('[data-key="image/inst.iso/public"]');
+  await b.wait("document.querySelector('[data-key=\"image/inst.iso/public\"]').innerText.includes('make public')",
+    10000, 'made private');
+  assert.equal((await api.request('GET', '/api/v1/images/inst.iso')).public, false);
+  await click('[data-key="image/inst.iso/public"]');
+  await b.wait("document.querySelector('[data-key=\"image/inst.iso/public\"]').innerText.includes('make private')",
+    10000, 'made public');
+  assert.equal((await api.request('GET', '/api/v1/images/inst.iso')).public, true);
 
   // a Windows VM with the ISO in a drive: the preset's firmware shows, no kernel asked
   await b.page("location.hash = '#/create'");
