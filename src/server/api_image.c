@@ -27,15 +27,21 @@
  * them. */
 struct users {
 	struct req *r;
-	const char *path;
+	const char *path, *name;
 	FILE *f;
 	int n, others;
 	int64_t last;               /* the VM add_cd_user counted last */
 };
 
-static bool boots_from(const struct inv_vm *v, const char *path)
+/* The VM's kernel or initrd is the image: by its name (as rows keep it) or by its path. */
+static bool is_image(const char *f, const struct users *u)
 {
-	return (v->kernel && !strcmp(v->kernel, path)) || (v->initrd && !strcmp(v->initrd, path));
+	return f && (!strcmp(f, u->path) || !strcmp(f, u->name));
+}
+
+static bool boots_from(const struct inv_vm *v, const struct users *u)
+{
+	return is_image(v->kernel, u) || is_image(v->initrd, u);
 }
 
 static int count_user(struct users *u, const struct inv_vm *v)
@@ -49,7 +55,7 @@ static int count_user(struct users *u, const struct inv_vm *v)
 
 static int add_user(const struct inv_vm *v, void *arg)
 {
-	return boots_from(v, ((struct users *)arg)->path) ? count_user(arg, v) : 0;
+	return boots_from(v, arg) ? count_user(arg, v) : 0;
 }
 
 /* inv_image_cdrom_users: a VM once, also with the image in two drives or as its kernel. */
@@ -58,7 +64,7 @@ static int add_cd_user(const struct inv_vm *v, int idx, void *arg)
 	struct users *u = arg;
 
 	(void)idx;
-	if (v->id == u->last || boots_from(v, u->path))
+	if (v->id == u->last || boots_from(v, u))
 		return 0;
 	u->last = v->id;
 	return count_user(u, v);
@@ -70,7 +76,7 @@ static int image_users(struct req *r, const char *name, json_t *o, int *count)
 {
 	char path[4400], *names = NULL;
 	size_t len = 0;
-	struct users u = { .r = r, .path = path };
+	struct users u = { .r = r, .path = path, .name = name };
 	int rc;
 
 	if (imgstore_path(r->srv->images, name, path, sizeof(path)))

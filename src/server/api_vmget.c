@@ -28,16 +28,17 @@ static const char *under(const char *path, const char *dir)
 	return !strncmp(path, dir, n) && path[n] == '/' && path[n + 1] ? path + n + 1 : NULL;
 }
 
-/* A VM's kernel or initrd file as the API shows it: its name in the image store (the path
- * under DATA/images, as a request names it), or null for a file elsewhere, which only an
- * administrator names (by path: GET /api/v1/vms/{name} shows it to administrators in
- * kernel_path and initrd_path). No host path reaches a non-administrator. */
+/* A VM's kernel or initrd file as the API shows it: its name in the image store (as rows
+ * keep it, or the path under DATA/images of an older row), or null for a file elsewhere,
+ * which only an administrator names (by path: GET /api/v1/vms/{name} shows it to
+ * administrators in kernel_path and initrd_path). No host path reaches a
+ * non-administrator. */
 static json_t *image_name(struct server *srv, const char *path)
 {
 	char real[PATH_MAX];
 	const char *name;
 
-	if (!path || !*path)
+	if (!path || path[0] != '/')
 		return str_or_null(path);
 	name = under(path, srv->images_dir);
 	if (!name && realpath(path, real))
@@ -120,6 +121,15 @@ json_t *vm_json(struct server *srv, struct dbc *c, int64_t id, int full)
 	return o;
 }
 
+/* The path on this host of a VM's kernel or initrd (an image's name resolved in this host's
+ * images directory), null for none. */
+static json_t *host_path(struct server *srv, const char *f)
+{
+	if (!f || !*f)
+		return json_null();
+	return f[0] == '/' ? json_string(f) : json_sprintf("%s/%s", srv->images_dir, f);
+}
+
 int api_vm_get(struct req *r)
 {
 	int64_t id;
@@ -135,9 +145,8 @@ int api_vm_get(struct req *r)
 		struct inv_vm v;
 
 		if (!inv_vm_get(r->c, id, &v)) {
-			json_object_set_new(r->out, "kernel_path", v.kernel && *v.kernel ?
-					    json_string(v.kernel) : json_null());
-			json_object_set_new(r->out, "initrd_path", str_or_null(v.initrd));
+			json_object_set_new(r->out, "kernel_path", host_path(r->srv, v.kernel));
+			json_object_set_new(r->out, "initrd_path", host_path(r->srv, v.initrd));
 			inv_vm_clear(&v);
 		}
 	}
