@@ -244,6 +244,24 @@ try:
                     ("POST", "/api/v1/disks", {"name": "e2", "from_image": "akern.elf"}),
                     ("PATCH", "/api/v1/disks/pdisk", {"size": 512})):
         bodies.append((m + " " + p,) + raw(m, p, b, alice))
+    # errors of files the host broke: a disk's image unreadable (its VHD footer gone), then
+    # a copy, a full clone and a linked clone of it (the messages of the disk and VHD code
+    # name files by path)
+    req("POST", "/api/v1/disks", {"name": "broken", "size": 1 << 20, "format": "vhd"}, alice)
+    req("POST", "/api/v1/vms", {"name": "bvm2", "kernel": "k.elf", "disks": [{"disk": "broken"}]}, alice)
+    with open(os.path.join(d.data, "disks", "broken.vhd"), "r+b") as f:
+        f.write(b"\xff" * 4096)
+        f.seek(-512, 2)
+        f.write(b"\xff" * 512)
+    for m, p, b in (("GET", "/api/v1/disks/broken", None),
+                    ("POST", "/api/v1/vms/bvm2/clone", {"name": "bc1", "linked": True}),
+                    ("POST", "/api/v1/vms/bvm2/snapshots", {"name": "bs1"}),
+                    ("PATCH", "/api/v1/disks/broken", {"size": 2 << 20})):
+        bodies.append((m + " " + p,) + raw(m, p, b, alice))
+    for p, b in (("/api/v1/vms/bvm2/clone", {"name": "bc2"}), ("/api/v1/disks/broken/copy", {"name": "bcopy"})):
+        st, js = req("POST", p, b, alice)
+        t = task_end(js["task"], alice) if st == 202 else None
+        bodies.append(("task of " + p, st, json.dumps([js, t]).encode()))
     # the event stream, from the start of the history
     c = d.conn(timeout=3)
     c.request("GET", "/api/v1/events?follow=1&since=0", headers={"Authorization": "Bearer " + alice})
@@ -265,6 +283,10 @@ try:
        len([b for b in bodies if b[1] == 200]) >= len(paths) - 10, str(leaks[:4]))
     # the administrator still sees where a file is, beside the name
     _, lk = req("GET", "/api/v1/disks/plink-pdisk")
+    _, bk = req("GET", "/api/v1/disks/broken")
+    _, bk2 = req("GET", "/api/v1/disks/broken", None, alice)
+    ok("tenant3-file-errors-say-DATA-to-tenants", DATA in bk["image"].get("error", "") and
+       "DATA/disks/broken.vhd" in bk2["image"].get("error", ""), str((bk["image"], bk2["image"])))
     ok("tenant3-admin-sees-paths-beside-names", lk["image"].get("parent") == "pdisk" and
        lk["image"].get("parent_path", "").startswith(DATA) and
        aav.get("kernel_path") == os.path.join(os.path.realpath(IMG), "k.elf"), str((lk["image"], aav)))
