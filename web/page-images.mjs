@@ -1,10 +1,11 @@
 // The Images page (#/images): the image store (ISOs, disk images, kernels; GET
 // /api/v1/images needs modify on the server), an upload of a file chosen here (PUT with the
-// File as the body: the browser streams it) and delete (modify and remove; 409 while a VM
-// uses the image). An image is its uploader's: private to a user (Owner, Public), public when
-// an administrator uploads it; administrators make one public or private here. The list
-// holds what the caller may see. The API has the last word; its refusals show on the page.
-import { api, main, setView, showError, clearError, mayServer, isAdmin } from './core.mjs';
+// File as the body: the browser streams it) and delete (modify and remove, and the image's
+// owner or an administrator; 409 while a VM uses the image). An image is its uploader's:
+// private to a user (Owner, Public), public when an administrator uploads it;
+// administrators make one public or private here. The list holds what the caller may see.
+// The API has the last word; its refusals show on the page.
+import { api, app, main, setView, showError, clearError, mayServer, isAdmin } from './core.mjs';
 import { h, replace, table } from './dom.mjs';
 import { fmtBytes } from './format.mjs';
 import { field, input, form } from './form.mjs';
@@ -77,7 +78,8 @@ export function viewImages() {
       { label: 'Used by' }, ...(remove ? [{ label: 'Actions' }] : [])],
     js.images.map((i) => [i.name, i.kind, fmtBytes(i.size), i.owner || '(the host)', publicCell(i),
       h('code', { class: 'sha256' }, i.sha256 || 'not computed yet'), usedBy(i),
-      ...(remove ? [h('button', { type: 'button', class: 'danger', 'data-key': 'image/' + i.name + '/delete',
+      ...(remove ? [!(admin || (app.me && i.owner === app.me.user)) ? '' :
+        h('button', { type: 'button', class: 'danger', 'data-key': 'image/' + i.name + '/delete',
         on: { click: async () => {
           if (!window.confirm(`Delete the image ${i.name}?`))
             return;

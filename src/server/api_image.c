@@ -3,8 +3,9 @@
  * VMs name these files as their kernel or initrd and hold them in their CD/DVD drives (by
  * name, api_vmcd.c); disks are made from them (api_imgdisk.c).
  * Everything needs server modify, as creating a VM from an image does; delete needs
- * server remove too. An image is its uploader's (imgacl.h): a private one is, to the other
- * users, a missing one; PATCH {"public"} is the administrators'. */
+ * server remove too, and the image's ownership (an administrator's, or the uploader's). An
+ * image is its uploader's (imgacl.h): a private one is, to the other users, a missing one;
+ * PATCH {"public"} is the administrators'. */
 #include "server/api.h"
 #include "server/auth.h"
 #include "server/events.h"
@@ -315,6 +316,12 @@ int api_image_delete(struct req *r)
 	if (auth_require(r, "server", 0, PERM_MODIFY | PERM_REMOVE) ||
 	    visible_image(r, r->args[0], &i))
 		return r->status;
+	rc = imgacl_may_delete(r->c, &r->who, r->args[0]);
+	if (rc < 0)
+		return req_error(r, -EIO, "inventory error");
+	if (!rc)
+		return req_error(r, -EACCES, "image %s is not yours: a public image is deleted by its "
+				 "owner or an administrator", r->args[0]);
 	/* Users checked and the file removed in one write transaction: a VM that names the
 	 * image (kernel, CD/DVD drive: api_vmcd.c checks it in its own) is written before or
 	 * after, never in between. */

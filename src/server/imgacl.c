@@ -22,6 +22,21 @@ int imgacl_visible(struct dbc *c, const struct caller *who, const char *name)
 	return may_see(who, i.owner, i.public);
 }
 
+int imgacl_may_delete(struct dbc *c, const struct caller *who, const char *name)
+{
+	struct inv_image i;
+	int rc;
+
+	if (who->admin)
+		return 1;
+	rc = inv_image_get(c, name, &i);
+	if (rc == -ENOENT)
+		return 0;       /* the host's */
+	if (rc)
+		return -EIO;
+	return who->user_id && i.owner == who->user_id;
+}
+
 static int add_row(const struct inv_image *i, void *arg)
 {
 	return json_object_set_new(arg, i->name, json_pack("{s:I,s:b}", "owner", (json_int_t)i->owner,

@@ -17,6 +17,10 @@
 /* Whether who may see image name: 1 or 0, or -EIO. */
 int imgacl_visible(struct dbc *c, const struct caller *who, const char *name);
 
+/* Whether who may delete image name (it sees it): an administrator, or its owner (a public
+ * image is every user's to use, not to delete): 1 or 0, or -EIO. */
+int imgacl_may_delete(struct dbc *c, const struct caller *who, const char *name);
+
 /* Every image's row at once (for a listing): a JSON object NAME -> {"owner": ID, "public":
  * B} (a new reference), or NULL on an inventory error. */
 json_t *imgacl_rows(struct dbc *c);

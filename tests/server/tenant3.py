@@ -142,6 +142,16 @@ try:
     ok("tenant3-image-private-host-file-and-reused-name", (st, st2, st3, st4, st5, st6) ==
        (200, 404, 201, 204, 201, 404) and js5["owner"] == "alice", str((st, st2, st3, st4, st5, js5, st6)))
 
+    # a public image is every user's to use, not to delete: its owner's and the
+    # administrators' (bob holds server remove)
+    with open(os.path.join(IMG, "pub.iso"), "wb") as f:
+        f.write(b"\0" * 4096)
+    upload("apub.iso", b"\5" * 4096, alice)
+    req("PATCH", "/api/v1/images/apub.iso", {"public": True})
+    got = [req("DELETE", "/api/v1/images/" + n, None, bob)[0] for n in ("pub.iso", "adm.iso", "apub.iso")]
+    got += [req("DELETE", "/api/v1/images/apub.iso", None, alice)[0], req("DELETE", "/api/v1/images/pub.iso")[0]]
+    ok("tenant3-public-image-not-others-to-delete", got == [403, 403, 403, 204, 204] and
+       "adm.iso" in names(adm), str(got))
     # the CLI lists what its user may see, with the owner; administrators edit
     r1 = cli(d, bob, "image", "list")
     r2 = cli(d, adm, "image", "list")
