@@ -287,6 +287,15 @@ try:
         pass
     c.close()
     bodies.append(("events stream", sse.status, buf))
+    # a viewer of the whole server (not an administrator) reads the server's pages too
+    carol = user("carol")
+    req("PUT", "/api/v1/permissions", {"grants": [{"user": "alice", "permissions": ["modify", "remove"]},
+                                                  {"user": "bob", "permissions": ["modify", "remove"]},
+                                                  {"user": "carol", "permissions": ["view"]}]})
+    for p in ("/metrics", "/api/v1/host", "/api/v1/vms", "/api/v1/vms?limit=5", "/api/v1/disks",
+              "/api/v1/disks/broken", "/api/v1/disks/plink-pdisk", "/api/v1/vms/advm", "/api/v1/tasks",
+              "/api/v1/events?limit=1000"):
+        bodies.append(("carol " + p,) + raw("GET", p, None, carol))
     leaks = [(p, st, b[max(0, b.find(x) - 80):b.find(x) + 80]) for p, st, b in bodies
              for x in (DATA.encode(), d.data.encode(), tmp.encode()) if x in b]
     ok("tenant3-no-host-path-in-%d-answers" % len(bodies), not leaks and b"vm-created" in buf and
