@@ -43,15 +43,45 @@ static int add_row(const struct inv_image *i, void *arg)
 							   "public", i->public)) ? -ENOMEM : 0;
 }
 
+/* The name of user id (null: none, or deleted since), through names (id -> name, filled
+ * as it goes). NULL on an inventory error. */
+static json_t *owner_name(struct dbc *c, int64_t id, json_t *names)
+{
+	char key[24];
+	struct inv_user u;
+	json_t *n;
+	int rc;
+
+	snprintf(key, sizeof(key), "%lld", (long long)id);
+	if ((n = json_object_get(names, key)))
+		return json_incref(n);
+	rc = id ? inv_user_get(c, id, &u) : -ENOENT;
+	if (rc && rc != -ENOENT)
+		return NULL;
+	n = rc ? json_null() : json_string(u.name);
+	json_object_set(names, key, n);
+	return n;
+}
+
 json_t *imgacl_rows(struct dbc *c)
 {
-	json_t *o = json_object();
+	json_t *o = json_object(), *names = json_object(), *r, *n;
+	const char *k;
 
-	if (o && inv_image_each(c, add_row, o)) {
-		json_decref(o);
-		o = NULL;
+	if (!o || !names || inv_image_each(c, add_row, o))
+		goto err;
+	/* each owner's name once (a listing names many images of few users) */
+	json_object_foreach(o, k, r) {
+		n = owner_name(c, json_integer_value(json_object_get(r, "owner")), names);
+		if (!n || json_object_set_new(r, "owner_name", n))
+			goto err;
 	}
+	json_decref(names);
 	return o;
+err:
+	json_decref(names);
+	json_decref(o);
+	return NULL;
 }
 
 bool imgacl_rows_visible(const json_t *rows, const struct caller *who, const char *name)
@@ -66,21 +96,20 @@ int imgacl_json(struct dbc *c, const json_t *rows, const char *name, json_t *o)
 {
 	struct inv_image i = { .public = true };
 	struct inv_user u;
-	int rc = 0;
+	int rc;
 
 	if (rows) {
-		const json_t *r = json_object_get(rows, name);
+		const json_t *r = json_object_get(rows, name), *n = json_object_get(r, "owner_name");
 
-		if (r) {
-			i.owner = json_integer_value(json_object_get(r, "owner"));
-			i.public = json_is_true(json_object_get(r, "public"));
-		}
-	} else {
-		rc = inv_image_get(c, name, &i);
-		if (rc == -ENOENT) {
-			i = (struct inv_image){ .public = true };
-			rc = 0;
-		}
+		json_object_set_new(o, "owner", n ? json_incref((json_t *)n) : json_null());
+		json_object_set_new(o, "public", json_boolean(!r || json_is_true(json_object_get(
+			r, "public"))));
+		return 0;
+	}
+	rc = inv_image_get(c, name, &i);
+	if (rc == -ENOENT) {
+		i = (struct inv_image){ .public = true };   /* the host's */
+		rc = 0;
 	}
 	if (rc)
 		return -EIO;

@@ -21,8 +21,9 @@ int imgacl_visible(struct dbc *c, const struct caller *who, const char *name);
  * image is every user's to use, not to delete): 1 or 0, or -EIO. */
 int imgacl_may_delete(struct dbc *c, const struct caller *who, const char *name);
 
-/* Every image's row at once (for a listing): a JSON object NAME -> {"owner": ID, "public":
- * B} (a new reference), or NULL on an inventory error. */
+/* Every image's row at once (for a listing): a JSON object NAME -> {"owner": ID,
+ * "owner_name": NAME or null, "public": B} (a new reference), or NULL on an inventory
+ * error. */
 json_t *imgacl_rows(struct dbc *c);
 
 /* imgacl_visible by rows (imgacl_rows). */

@@ -142,6 +142,19 @@ try:
     ok("tenant3-image-private-host-file-and-reused-name", (st, st2, st3, st4, st5, st6) ==
        (200, 404, 201, 204, 201, 404) and js5["owner"] == "alice", str((st, st2, st3, st4, st5, js5, st6)))
 
+    # a deleted user's image stays private: the administrators' (its owner null)
+    dave = user("dave")
+    req("PUT", "/api/v1/permissions", {"grants": [{"user": n, "permissions": ["modify", "remove"]}
+                                                  for n in ("alice", "bob", "dave")]})
+    st, _ = upload("dave.iso", b"\6" * 4096, dave)
+    st2, _ = req("DELETE", "/api/v1/users/dave")
+    _, js = req("GET", "/api/v1/images/dave.iso")
+    _, lst = req("GET", "/api/v1/images")
+    st3, _ = req("GET", "/api/v1/images/dave.iso", None, bob)
+    ok("tenant3-image-of-deleted-user", (st, st2, st3) == (201, 204, 404) and
+       (js.get("owner"), js.get("public")) == (None, False) and
+       [(i["owner"], i["public"]) for i in lst["images"] if i["name"] == "dave.iso"] == [(None, False)],
+       str((st, st2, st3, js)))
     # a public image is every user's to use, not to delete: its owner's and the
     # administrators' (bob holds server remove)
     with open(os.path.join(IMG, "pub.iso"), "wb") as f:
@@ -254,6 +267,9 @@ try:
                     ("POST", "/api/v1/disks", {"name": "e2", "from_image": "akern.elf"}),
                     ("PATCH", "/api/v1/disks/pdisk", {"size": 512})):
         bodies.append((m + " " + p,) + raw(m, p, b, alice))
+    # (plink's start ends: the supervisor's writes meet no later request's transaction)
+    req("POST", "/api/v1/vms/plink/off", None, alice)
+    d.wait_state(alice, "plink", ("stopped", "crashed"), 30)
     # errors of files the host broke: a disk's image unreadable (its VHD footer gone), then
     # a copy, a full clone and a linked clone of it (the messages of the disk and VHD code
     # name files by path)
