@@ -142,6 +142,18 @@ try:
     ok("tenant3-image-private-host-file-and-reused-name", (st, st2, st3, st4, st5, st6) ==
        (200, 404, 201, 204, 201, 404) and js5["owner"] == "alice", str((st, st2, st3, st4, st5, js5, st6)))
 
+    # a clone uses the images its source uses: not another user's private ones (bob may
+    # control alice's VM, which boots from her private kernel)
+    req("PUT", "/api/v1/vms/avm/permissions", {"grants": [{"user": "alice", "permissions": ["full"]},
+                                                          {"user": "bob", "permissions": ["view", "control"]}]},
+        alice)
+    got = [raw("POST", "/api/v1/vms/avm/clone", {"name": "bclone", "linked": l}, bob) for l in (False, True)]
+    req("PATCH", "/api/v1/vms/avm", {"template": True}, alice)
+    got.append(raw("POST", "/api/v1/vms", {"name": "bclone", "from_template": "avm"}, bob))
+    req("PATCH", "/api/v1/vms/avm", {"template": False}, alice)
+    st, _ = req("GET", "/api/v1/vms/bclone")
+    ok("tenant3-clone-needs-its-images", [g[0] for g in got] == [403] * 3 and st == 404 and
+       not [g for g in got if b"akern" in g[1] or b"apriv" in g[1]], str((got, st)))
     # a deleted user's image stays private: the administrators' (its owner null)
     dave = user("dave")
     req("PUT", "/api/v1/permissions", {"grants": [{"user": n, "permissions": ["modify", "remove"]}
