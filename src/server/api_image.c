@@ -204,14 +204,15 @@ int api_image_get(struct req *r)
 	return r->out ? 200 : req_error(r, -EIO, "inventory error");
 }
 
-/* An upload that failed: its image's owner row goes (imgacl_upload wrote it). The body's
- * callbacks run without the request's inventory session: one of their own then. */
-static void forget_upload(struct req *r)
+/* An upload of name that failed: its image's owner row goes (imgacl_upload wrote it). The
+ * body's callbacks run without the request's inventory session (nor its args): a session
+ * of their own then, and the name the upload kept. */
+static void forget_upload(struct req *r, const char *name)
 {
 	struct dbc *c = r->c ? r->c : inv_get(r->srv->db);
 
-	if (c && imgacl_forget(c, r->args[0]))
-		vsrv_log("image %s: its upload failed, and its owner was not forgotten", r->args[0]);
+	if (c && imgacl_forget(c, name))
+		vsrv_log("image %s: its upload failed, and its owner was not forgotten", name);
 	if (c && c != r->c)
 		inv_put(c);
 }
@@ -219,14 +220,15 @@ static void forget_upload(struct req *r)
 /* PUT's body, piece by piece. */
 static int put_data(struct req *r, const char *buf, size_t n)
 {
-	char err[300];
+	char err[300], name[256];
 	int rc = imgup_write(r->upload_state, buf, n, err, sizeof(err));
 
 	if (!rc)
 		return 0;
+	snprintf(name, sizeof(name), "%s", imgup_name(r->upload_state));
 	imgup_abort(r->upload_state);
 	r->upload_state = NULL;
-	forget_upload(r);
+	forget_upload(r, name);
 	req_error(r, rc == -ENOSPC ? 507 : rc == -E2BIG ? 413 : -EIO, "%s", err);
 	return -1;
 }
@@ -234,13 +236,15 @@ static int put_data(struct req *r, const char *buf, size_t n)
 static void put_end(struct req *r)
 {
 	struct imgstore_info i;
-	char err[300];
-	int rc = imgup_finish(r->upload_state, &i, err, sizeof(err));
+	char err[300], name[256];
+	int rc;
 
+	snprintf(name, sizeof(name), "%s", imgup_name(r->upload_state));
+	rc = imgup_finish(r->upload_state, &i, err, sizeof(err));
 	r->upload_state = NULL;
 	if (rc) {
 		if (rc != -EEXIST)      /* taken meanwhile: the row is not ours to drop */
-			forget_upload(r);
+			forget_upload(r, name);
 		req_error(r, rc == -ENOSPC ? 507 : rc, "%s", err);
 		return;
 	}
@@ -255,11 +259,14 @@ static void put_end(struct req *r)
 
 static void put_free(struct req *r)
 {
+	char name[256];
+
 	if (!r->upload_state)
 		return;
+	snprintf(name, sizeof(name), "%s", imgup_name(r->upload_state));
 	imgup_abort(r->upload_state);   /* the client went away: nothing is kept */
 	r->upload_state = NULL;
-	forget_upload(r);
+	forget_upload(r, name);
 }
 
 /* PUT /api/v1/images/{name}?sha256=HEX: runs when the headers have arrived; the body

@@ -154,6 +154,14 @@ try:
     st, _ = req("GET", "/api/v1/vms/bclone")
     ok("tenant3-clone-needs-its-images", [g[0] for g in got] == [403] * 3 and st == 404 and
        not [g for g in got if b"akern" in g[1] or b"apriv" in g[1]], str((got, st)))
+    # an upload that fails leaves no owner: the file the host places under that name later is
+    # public
+    st, _ = raw("PUT", "/api/v1/images/failed.iso?sha256=" + "0" * 64, None, alice, b"\7" * 4096)
+    with open(os.path.join(IMG, "failed.iso"), "wb") as f:
+        f.write(b"\7" * 4096)
+    st2, js2 = req("GET", "/api/v1/images/failed.iso", None, bob)
+    ok("tenant3-failed-upload-no-owner", st == 400 and st2 == 200 and js2["public"] and js2["owner"] is None,
+       str((st, st2, js2)))
     # a deleted user's image stays private: the administrators' (its owner null)
     dave = user("dave")
     req("PUT", "/api/v1/permissions", {"grants": [{"user": n, "permissions": ["modify", "remove"]}
