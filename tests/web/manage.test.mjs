@@ -392,6 +392,39 @@ test('images: upload an ISO made here (SHA-256 listed), a Windows VM from it (UE
   assert.deepEqual(b.problems, []);
 });
 
+test("images of tenants: one's own upload private (Owner, Public), another's not listed, Delete only on one's own", { skip: noBrowser }, async () => {
+  for (const n of ['tena', 'tenb'])
+    await api.request('POST', '/api/v1/users', { name: n, password: n + 'pass1' });
+  await api.request('PUT', '/api/v1/permissions', { grants: ['tena', 'tenb'].map((n) =>
+    ({ user: n, permissions: ['modify', 'remove'] })) });
+  const ta = new Api({ base: d.base, storage: new MemoryStorage() });
+  await ta.login('tena', 'tenapass1');
+  const img = await ta.uploadImage('tena.iso', new Uint8Array(4096));
+  assert.deepEqual([img.owner, img.public], ['tena', false]);
+  const row = (n) => `[...document.querySelectorAll('#image-list tr')].find((r) => r.innerText.includes(${JSON.stringify(n)}))`;
+  await b.logout();
+  await b.login(d.base, 'tena', 'tenapass1');
+  await b.page("location.hash = '#/images'");
+  await b.wait(`!!(${row('tena.iso')}) && !!(${row('k.elf')})`, 10000, 'her image and the host\'s');
+  assert.match(await b.page(`${row('tena.iso')}.innerText`), /tena\.iso\s+raw\s+[\d.]+ KiB\s+tena\s+no \(yours\)/);
+  assert.match(await b.page(`${row('k.elf')}.innerText`), /\(the host\)\s+yes/);
+  assert.deepEqual(await b.page("[...document.querySelectorAll('#image-list [data-key$=\"/delete\"]')].map((e) => e.dataset.key)"),
+    ['image/tena.iso/delete']);
+  await b.logout();
+  await b.login(d.base, 'tenb', 'tenbpass1');
+  await b.page("location.hash = '#/images'");
+  await b.wait(`!!(${row('k.elf')})`, 10000, 'the host\'s image');
+  assert.equal(await b.page(`!!(${row('tena.iso')})`), false);
+  // back to the administrator (the next tests go on from its session), then tidy up
+  await b.logout();
+  await b.login(d.base, 'admin', 'adminpass1');
+  await api.request('DELETE', '/api/v1/images/tena.iso');
+  await api.request('PUT', '/api/v1/permissions', { grants: [] });
+  for (const n of ['tena', 'tenb'])
+    await api.request('DELETE', '/api/v1/users/' + n);
+  assert.deepEqual(b.problems, []);
+});
+
 test('users, groups and grants: create, change, delete; a refused grant shows on its row', { skip: noBrowser }, async () => {
   await b.page("location.hash = '#/users'");
   await b.wait("!!document.querySelector('#user-create')");
