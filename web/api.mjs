@@ -184,6 +184,7 @@ export class Api {
     return res.json();
   }
   deleteImage(name) { return this.request('DELETE', '/api/v1/images/' + seg(name)); }
+  setImagePublic(name, pub) { return this.request('PATCH', '/api/v1/images/' + seg(name), { public: pub }); }
   // Put image (null: eject) in a CD/DVD drive of a VM.
   vmMedia(name, drive, image) {
     return this.request('POST', '/api/v1/vms/' + seg(name) + '/media', { drive, image });

@@ -1,8 +1,11 @@
 // The Images page (#/images): the image store (ISOs, disk images, kernels; GET
 // /api/v1/images needs modify on the server), an upload of a file chosen here (PUT with the
-// File as the body: the browser streams it) and delete (modify and remove; 409 while a VM
-// uses the image). The API has the last word; its refusals show on the page.
-import { api, main, setView, showError, clearError, mayServer } from './core.mjs';
+// File as the body: the browser streams it) and delete (modify and remove, and the image's
+// owner or an administrator; 409 while a VM uses the image). An image is its uploader's:
+// private to a user (Owner, Public), public when an administrator uploads it;
+// administrators make one public or private here. The list holds what the caller may see.
+// The API has the last word; its refusals show on the page.
+import { api, app, main, setView, showError, clearError, mayServer, isAdmin } from './core.mjs';
 import { h, replace, table } from './dom.mjs';
 import { fmtBytes } from './format.mjs';
 import { field, input, form } from './form.mjs';
@@ -57,21 +60,30 @@ export function viewImages() {
     const js = await api.listImages();
     if (gone)
       return;
-    const remove = mayServer('remove');
+    const remove = mayServer('remove'), admin = isAdmin();
+    const act = async (fn) => {
+      clearError();
+      try {
+        await fn();
+      } catch (e) { showError(e); }
+      await reload().catch(showError);
+    };
+    const publicCell = (i) => !admin ? (i.public ? 'yes' : 'no (yours)') :
+      h('button', { type: 'button', 'data-key': 'image/' + i.name + '/public',
+        title: i.public ? 'Make it private (its owner and the administrators)' : 'Make it public (every user)',
+        on: { click: () => act(() => api.setImagePublic(i.name, !i.public)) } },
+      i.public ? 'yes: make private' : 'no: make public');
     replace(list, js.images.length ? table('Images', [{ label: 'Name' }, { label: 'Kind' },
-      { label: 'Size', num: true }, { label: 'SHA-256' }, { label: 'Used by' },
-      ...(remove ? [{ label: 'Actions' }] : [])],
-    js.images.map((i) => [i.name, i.kind, fmtBytes(i.size),
+      { label: 'Size', num: true }, { label: 'Owner' }, { label: 'Public' }, { label: 'SHA-256' },
+      { label: 'Used by' }, ...(remove ? [{ label: 'Actions' }] : [])],
+    js.images.map((i) => [i.name, i.kind, fmtBytes(i.size), i.owner || '(the host)', publicCell(i),
       h('code', { class: 'sha256' }, i.sha256 || 'not computed yet'), usedBy(i),
-      ...(remove ? [h('button', { type: 'button', class: 'danger', 'data-key': 'image/' + i.name + '/delete',
+      ...(remove ? [!(admin || (app.me && i.owner === app.me.user)) ? '' :
+        h('button', { type: 'button', class: 'danger', 'data-key': 'image/' + i.name + '/delete',
         on: { click: async () => {
           if (!window.confirm(`Delete the image ${i.name}?`))
             return;
-          clearError();
-          try {
-            await api.deleteImage(i.name);
-          } catch (e) { showError(e); }
-          await reload().catch(showError);
+          await act(() => api.deleteImage(i.name));
         } } }, 'Delete')] : [])]))
       : h('p', { class: 'empty' }, 'The image store is empty.'));
     if (!side.firstChild)

@@ -1,7 +1,7 @@
 // A VM's settings (#/edit/NAME): every field PATCH /api/v1/vms/NAME takes (docs/api.yaml
 // VMInput but the name), for holders of modify. Hardware changes only while the VM is off
 // (the API answers 409 otherwise). Only the fields that differ from the VM as loaded are
-// sent, so an unchanged kernel (shown as the server's resolved path) is not sent back.
+// sent, so an unchanged kernel (shown by its name in the image store) is not sent back.
 import { api, app, main, setView, showError, dispatch, mayVm } from './core.mjs';
 import { h, replace } from './dom.mjs';
 import { field, input, select, checkbox, form, intOf } from './form.mjs';

@@ -15,7 +15,8 @@ static void print_out(struct client *cl, json_t *out)
 
 static int image_list(struct client *cl, struct opt_res *r)
 {
-	static const char *const cols[] = { "name", "kind", "size", "sha256", "used_by", NULL };
+	static const char *const cols[] = { "name", "kind", "size", "owner", "public", "sha256",
+					    "used_by", NULL };
 	json_t *out = NULL;
 	int rc;
 
@@ -50,6 +51,26 @@ static int image_show(struct client *cl, struct opt_res *r)
 static int image_delete(struct client *cl, struct opt_res *r)
 {
 	return image_call(cl, r, "DELETE");
+}
+
+/* edit NAME --public yes|no (administrators) */
+static int image_edit(struct client *cl, struct opt_res *r)
+{
+	const struct opt_val *pv = opt_get(r, "public");
+	char seg[800], path[900];
+	json_t *out = NULL, *body;
+	int rc;
+
+	if (!pv)
+		return opt_usage_error(r, "nothing to change: give --public yes|no");
+	body = json_pack("{s:b}", "public", pv->on);
+	snprintf(path, sizeof(path), "/api/v1/images/%s", client_seg(r->args[0], seg, sizeof(seg)));
+	rc = body ? client_call(cl, "PATCH", path, body, &out) : 1;
+	if (!rc)
+		print_out(cl, out);
+	json_decref(body);
+	json_decref(out);
+	return rc;
 }
 
 static int image_upload(struct client *cl, struct opt_res *r)
@@ -97,16 +118,27 @@ static const struct opt upload_opts[] = {
 	{ NULL },
 };
 
+static const struct opt edit_opts[] = {
+	{ "public", 0, OPT_BOOL, "yes|no", "yes: every user may list and use the image; no: only its "
+	  "owner and the administrators", NULL, false },
+	{ NULL },
+};
+
 static const struct opt_cmd image_cmds[] = {
-	{ "list", NULL, 0, 0, "List the server's images: kind, size, SHA-256, the VMs that use them.",
+	{ "list", NULL, 0, 0, "List the server's images: kind, size, owner, SHA-256, the VMs that use them.",
 	  "kind is iso, vhd, qcow2, vmdk, vhdx, kernel or raw, from the file's content. The SHA-256 of "
 	  "a file copied into the images directory by hand is computed in the background: '-' until "
-	  "then.", NULL, image_list },
+	  "then. An image a user uploads is private to that user (and the administrators); one an "
+	  "administrator uploads, or a file copied in by hand, is public. Only the images you may "
+	  "see are listed.", NULL, image_list },
+	{ "edit", "NAME", 1, 1, "Make an image public or private (administrators).", NULL, edit_opts,
+	  image_edit },
 	{ "show", "NAME", 1, 1, "Show one image.", NULL, NULL, image_show },
 	{ "upload", "FILE", 1, 1, "Upload FILE (- for standard input, with --name) into the image store.",
 	  "The file is streamed (never read whole into memory) and appears on the server only "
 	  "whole; the server computes its SHA-256 as it arrives and prints it. An image is never "
-	  "replaced: delete it first. The server's size limit is vsrv serve --image-max-size.",
+	  "replaced: delete it first. The server's size limit is vsrv serve --image-max-size. It is "
+	  "yours: private, unless you are an administrator (then public).",
 	  upload_opts, image_upload },
 	{ "delete", "NAME", 1, 1, "Delete an image no VM uses as its kernel or initrd.", NULL, NULL,
 	  image_delete },

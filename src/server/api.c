@@ -28,6 +28,7 @@ const struct route api_routes[] = {
 	{ "GET", "/api/v1/images/{}", api_image_get, 0 },
 	{ "PUT", "/api/v1/images/{}", api_image_put, ROUTE_UPLOAD },
 	{ "DELETE", "/api/v1/images/{}", api_image_delete, 0 },
+	{ "PATCH", "/api/v1/images/{}", api_image_update, 0 },
 	{ "GET", "/metrics", api_metrics, 0 },
 	{ "GET", "/api/v1/vms", api_vm_list, 0 },
 	{ "POST", "/api/v1/vms", api_vm_create, 0 },

@@ -49,6 +49,7 @@ int api_image_list(struct req *r);
 int api_image_get(struct req *r);
 int api_image_put(struct req *r);
 int api_image_delete(struct req *r);
+int api_image_update(struct req *r);
 int api_disk_from_image(struct req *r);
 
 struct task;

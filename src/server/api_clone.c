@@ -2,10 +2,15 @@
  * "description"} needs control on the source (as Proxmox's VM.Clone and libvirt's
  * virt-clone, which reads and freezes the source's disks) and modify on the server (it
  * creates a VM); POST /api/v1/vms {"from_template", "name", "linked", "description"} needs
- * view on the template (granting view publishes a template) and modify on the server. */
+ * view on the template (granting view publishes a template) and modify on the server.
+ * Both need view on every disk of the source (what GET /api/v1/disks/NAME needs): a clone
+ * copies or shares them; else 403, naming the disk by its index only. And every image of
+ * the store the source uses (kernel, initrd, CD/DVD media) must be one the caller may use
+ * (imgacl.h): else 403. */
 #include "server/api.h"
 #include "server/auth.h"
 #include "server/clone.h"
+#include "server/imgacl.h"
 #include "server/inv.h"
 #include "server/valid.h"
 #include "server/vmrow.h"
@@ -13,8 +18,64 @@
 #include <errno.h>
 #include <string.h>
 
+/* clone_req.may_read: what GET /api/v1/disks/NAME asks of its caller. */
+static bool may_read_disk(void *arg, int64_t disk_id)
+{
+	struct req *r = arg;
+
+	return auth_visible(r->c, &r->who, "disk", disk_id) &&
+	       (auth_perms(r->c, &r->who, "disk", disk_id) & PERM_VIEW);
+}
+
+/* The image of the store that a VM's kernel or initrd f is (its name, or an older row's
+ * path under DATA/images), or NULL. */
+static const char *store_name(struct req *r, const char *f)
+{
+	size_t n = strlen(r->srv->images_dir);
+
+	if (!f || !*f)
+		return NULL;
+	if (f[0] != '/')
+		return f;
+	return !strncmp(f, r->srv->images_dir, n) && f[n] == '/' && !strchr(f + n + 1, '/') ?
+	       f + n + 1 : NULL;
+}
+
+/* inv_vm_cdroms: 1 (ends the walk) at a drive holding an image the caller may not see. */
+static int hidden_cd(const struct inv_vm_cdrom *d, void *arg)
+{
+	struct req *r = arg;
+
+	return d->image && imgacl_visible(r->c, &r->who, d->image) != 1;
+}
+
+/* Whether the caller may use every image of the store VM src boots from or holds in a
+ * drive (imgacl.h): a clone uses them too. 0, or -EACCES (an answer set on r) or -EIO. */
+static int images_usable(struct req *r, int64_t src, const char *src_name)
+{
+	struct inv_vm v;
+	const char *k, *i;
+	int rc = inv_vm_get(r->c, src, &v);
+
+	if (rc)
+		return req_error(r, -EIO, "inventory error"), -EIO;
+	k = store_name(r, v.kernel);
+	i = store_name(r, v.initrd);
+	rc = (k && imgacl_visible(r->c, &r->who, k) != 1) || (i && imgacl_visible(r->c, &r->who, i) != 1);
+	inv_vm_clear(&v);
+	if (!rc)
+		rc = inv_vm_cdroms(r->c, src, hidden_cd, r);
+	if (rc < 0)
+		return req_error(r, -EIO, "inventory error"), -EIO;
+	if (rc)
+		return req_error(r, -EACCES, "cannot clone %s: it boots from or holds an image you "
+				 "may not use (another user's private image)", src_name), -EACCES;
+	return 0;
+}
+
 /* Clone VM src (named src_name) as the request's body says; linked_default when the body
- * has no "linked". */
+ * has no "linked". Every disk of the source must be one the caller may read, and every
+ * image of the store it uses one the caller may use. */
 static int do_clone(struct req *r, int64_t src, const char *src_name, bool linked_default)
 {
 	char err[600];
@@ -26,10 +87,13 @@ static int do_clone(struct req *r, int64_t src, const char *src_name, bool linke
 		.linked = l ? json_is_true(l) : linked_default,
 		.owner = !r->who.admin ? r->who.user_id : 0,
 		.who = r->who.name,
+		.may_read = may_read_disk, .may_read_arg = r,
 	};
 	int64_t id = 0, task = 0;
 	int tries = 0, rc;
 
+	if (images_usable(r, src, src_name))
+		return r->status;
 	/* etcd: a linked clone whose commit lost to another write of the owner (the quota's
 	 * usage read: inv_etcd_quota.c) made nothing; again, from the check */
 	while ((rc = clone_vm(r->srv, r->c, &q, &id, &task, err, sizeof(err))) == -EAGAIN &&

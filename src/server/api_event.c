@@ -196,7 +196,11 @@ static void sse_put(struct sse *x, json_t *seen)
 
 	json_array_foreach(seen, i, s) {
 		json_t *e = json_array_get(s, 2);
-		char *js = json_dumps(e, JSON_COMPACT);
+		char *js;
+
+		if (!x->who.admin)
+			http_scrub_paths(x->srv, e);
+		js = json_dumps(e, JSON_COMPACT);
 
 		if (js) {
 			size_t need = strlen(js) + 128;

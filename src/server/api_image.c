@@ -1,12 +1,15 @@
 /* The image store's endpoints (imgstore.h): GET /api/v1/images (and /images/{name}), PUT
- * /api/v1/images/{name} (the file as the request body, streamed to disk) and DELETE. VMs
- * name these files as their kernel or initrd and hold them in their CD/DVD drives (by name,
- * api_vmcd.c); disks are made from them (api_imgdisk.c).
+ * /api/v1/images/{name} (the file as the request body, streamed to disk), PATCH and DELETE.
+ * VMs name these files as their kernel or initrd and hold them in their CD/DVD drives (by
+ * name, api_vmcd.c); disks are made from them (api_imgdisk.c).
  * Everything needs server modify, as creating a VM from an image does; delete needs
- * server remove too. */
+ * server remove too, and the image's ownership (an administrator's, or the uploader's). An
+ * image is its uploader's (imgacl.h): a private one is, to the other users, a missing one;
+ * PATCH {"public"} is the administrators'. */
 #include "server/api.h"
 #include "server/auth.h"
 #include "server/events.h"
+#include "server/imgacl.h"
 #include "server/imgstore.h"
 #include "server/inv.h"
 #include "server/space.h"
@@ -25,15 +28,21 @@
  * them. */
 struct users {
 	struct req *r;
-	const char *path;
+	const char *path, *name;
 	FILE *f;
 	int n, others;
 	int64_t last;               /* the VM add_cd_user counted last */
 };
 
-static bool boots_from(const struct inv_vm *v, const char *path)
+/* The VM's kernel or initrd is the image: by its name (as rows keep it) or by its path. */
+static bool is_image(const char *f, const struct users *u)
 {
-	return (v->kernel && !strcmp(v->kernel, path)) || (v->initrd && !strcmp(v->initrd, path));
+	return f && (!strcmp(f, u->path) || !strcmp(f, u->name));
+}
+
+static bool boots_from(const struct inv_vm *v, const struct users *u)
+{
+	return is_image(v->kernel, u) || is_image(v->initrd, u);
 }
 
 static int count_user(struct users *u, const struct inv_vm *v)
@@ -47,7 +56,7 @@ static int count_user(struct users *u, const struct inv_vm *v)
 
 static int add_user(const struct inv_vm *v, void *arg)
 {
-	return boots_from(v, ((struct users *)arg)->path) ? count_user(arg, v) : 0;
+	return boots_from(v, arg) ? count_user(arg, v) : 0;
 }
 
 /* inv_image_cdrom_users: a VM once, also with the image in two drives or as its kernel. */
@@ -56,7 +65,7 @@ static int add_cd_user(const struct inv_vm *v, int idx, void *arg)
 	struct users *u = arg;
 
 	(void)idx;
-	if (v->id == u->last || boots_from(v, u->path))
+	if (v->id == u->last || boots_from(v, u))
 		return 0;
 	u->last = v->id;
 	return count_user(u, v);
@@ -68,7 +77,7 @@ static int image_users(struct req *r, const char *name, json_t *o, int *count)
 {
 	char path[4400], *names = NULL;
 	size_t len = 0;
-	struct users u = { .r = r, .path = path };
+	struct users u = { .r = r, .path = path, .name = name };
 	int rc;
 
 	if (imgstore_path(r->srv->images, name, path, sizeof(path)))
@@ -93,13 +102,14 @@ static int image_users(struct req *r, const char *name, json_t *o, int *count)
 	return 0;
 }
 
-static json_t *image_json(struct req *r, const struct imgstore_info *i)
+/* Image i as the API shows it; rows: imgacl_rows, or NULL (read its own). */
+static json_t *image_json(struct req *r, const json_t *rows, const struct imgstore_info *i)
 {
 	json_t *o = json_pack("{s:s,s:I,s:I,s:s,s:o}", "name", i->name, "size", (json_int_t)i->size,
 			      "modified", (json_int_t)i->modified, "kind", i->kind, "sha256",
 			      i->sha256[0] ? json_string(i->sha256) : json_null());
 
-	if (o && image_users(r, i->name, o, NULL)) {
+	if (o && (image_users(r, i->name, o, NULL) || imgacl_json(r->c, rows, i->name, o))) {
 		json_decref(o);
 		o = NULL;
 	}
@@ -108,6 +118,7 @@ static json_t *image_json(struct req *r, const struct imgstore_info *i)
 
 struct fill {
 	struct req *r;
+	json_t *rows;               /* imgacl_rows */
 	json_t *items[IMAGES_MAX];
 	size_t n;
 };
@@ -115,8 +126,11 @@ struct fill {
 static int add_image(const struct imgstore_info *i, void *arg)
 {
 	struct fill *f = arg;
-	json_t *o = image_json(f->r, i);
+	json_t *o;
 
+	if (!imgacl_rows_visible(f->rows, &f->r->who, i->name))
+		return 0;
+	o = image_json(f->r, f->rows, i);
 	if (!o)
 		return -EIO;
 	f->items[f->n++] = o;
@@ -130,7 +144,7 @@ static int by_name(const void *a, const void *b)
 }
 
 /* Regular files only (symbolic links are not followed), with plain names (no leading
- * dot, no control characters): at most 1000, sorted by name. */
+ * dot, no control characters), those the caller may see: at most 1000, sorted by name. */
 int api_image_list(struct req *r)
 {
 	struct fill *f;
@@ -143,7 +157,9 @@ int api_image_list(struct req *r)
 	if (!f)
 		return req_error(r, -ENOMEM, "out of memory");
 	f->r = r;
-	rc = imgstore_each(r->srv->images, IMAGES_MAX, add_image, f);
+	f->rows = imgacl_rows(r->c);
+	rc = f->rows ? imgstore_each(r->srv->images, IMAGES_MAX, add_image, f) : -EIO;
+	json_decref(f->rows);
 	if (rc) {
 		while (f->n)
 			json_decref(f->items[--f->n]);
@@ -165,28 +181,54 @@ static int no_image(struct req *r, const char *name)
 	return req_error(r, -ENOENT, "no image named '%s'", name);
 }
 
+/* Image name of the store into *i when the caller may see it: 0; else the answer for a
+ * missing image (also for another user's private one) is set on r: -ENOENT, or -EIO. */
+static int visible_image(struct req *r, const char *name, struct imgstore_info *i)
+{
+	int rc = imgstore_get(r->srv->images, name, i) ? 0 : imgacl_visible(r->c, &r->who, name);
+
+	if (rc < 0)
+		return req_error(r, -EIO, "inventory error"), -EIO;
+	if (!rc)
+		return no_image(r, name), -ENOENT;
+	return 0;
+}
+
 int api_image_get(struct req *r)
 {
 	struct imgstore_info i;
 
-	if (auth_require(r, "server", 0, PERM_MODIFY))
+	if (auth_require(r, "server", 0, PERM_MODIFY) || visible_image(r, r->args[0], &i))
 		return r->status;
-	if (imgstore_get(r->srv->images, r->args[0], &i))
-		return no_image(r, r->args[0]);
-	r->out = image_json(r, &i);
+	r->out = image_json(r, NULL, &i);
 	return r->out ? 200 : req_error(r, -EIO, "inventory error");
+}
+
+/* An upload of name that failed: its image's owner row goes (imgacl_upload wrote it). The
+ * body's callbacks run without the request's inventory session (nor its args): a session
+ * of their own then, and the name the upload kept. */
+static void forget_upload(struct req *r, const char *name)
+{
+	struct dbc *c = r->c ? r->c : inv_get(r->srv->db);
+
+	if (c && imgacl_forget(c, name))
+		vsrv_log("image %s: its upload failed, and its owner was not forgotten", name);
+	if (c && c != r->c)
+		inv_put(c);
 }
 
 /* PUT's body, piece by piece. */
 static int put_data(struct req *r, const char *buf, size_t n)
 {
-	char err[300];
+	char err[300], name[256];
 	int rc = imgup_write(r->upload_state, buf, n, err, sizeof(err));
 
 	if (!rc)
 		return 0;
+	snprintf(name, sizeof(name), "%s", imgup_name(r->upload_state));
 	imgup_abort(r->upload_state);
 	r->upload_state = NULL;
+	forget_upload(r, name);
 	req_error(r, rc == -ENOSPC ? 507 : rc == -E2BIG ? 413 : -EIO, "%s", err);
 	return -1;
 }
@@ -194,18 +236,22 @@ static int put_data(struct req *r, const char *buf, size_t n)
 static void put_end(struct req *r)
 {
 	struct imgstore_info i;
-	char err[300];
-	int rc = imgup_finish(r->upload_state, &i, err, sizeof(err));
+	char err[300], name[256];
+	int rc;
 
+	snprintf(name, sizeof(name), "%s", imgup_name(r->upload_state));
+	rc = imgup_finish(r->upload_state, &i, err, sizeof(err));
 	r->upload_state = NULL;
 	if (rc) {
+		if (rc != -EEXIST)      /* taken meanwhile: the row is not ours to drop */
+			forget_upload(r, name);
 		req_error(r, rc == -ENOSPC ? 507 : rc, "%s", err);
 		return;
 	}
 	events_emit(r->srv, r->c, "image-uploaded", "image", i.name, r->who.name, NULL,
 		    "image %s uploaded by %s (%" PRIu64 " bytes, sha256 %s)", i.name, r->who.name,
 		    i.size, i.sha256);
-	r->out = image_json(r, &i);
+	r->out = image_json(r, NULL, &i);
 	r->status = 201;
 	if (!r->out)
 		req_error(r, -EIO, "inventory error (the image was kept)");
@@ -213,8 +259,14 @@ static void put_end(struct req *r)
 
 static void put_free(struct req *r)
 {
+	char name[256];
+
+	if (!r->upload_state)
+		return;
+	snprintf(name, sizeof(name), "%s", imgup_name(r->upload_state));
 	imgup_abort(r->upload_state);   /* the client went away: nothing is kept */
 	r->upload_state = NULL;
+	forget_upload(r, name);
 }
 
 /* PUT /api/v1/images/{name}?sha256=HEX: runs when the headers have arrived; the body
@@ -243,10 +295,16 @@ int api_image_put(struct req *r)
 	rc = imgup_begin(r->srv->images, r->args[0], len, expect, &u, &pending, err, sizeof(err));
 	if (rc)
 		return req_error(r, rc, "%s", err);
+	/* The name is the upload's now: its owner first, so the image never shows without. */
+	if (imgacl_upload(r->c, &r->who, r->args[0])) {
+		imgup_abort(u);
+		return req_error(r, -EIO, "inventory error; nothing was stored");
+	}
 	/* The disks' admission (space.h), with what other uploads may still write. */
 	rc = space_admit(r->srv, r->c, pending + (len > 0 ? (uint64_t)len : 0), err, sizeof(err));
 	if (rc) {
 		imgup_abort(u);
+		imgacl_forget(r->c, r->args[0]);
 		return req_error(r, rc == -ENOSPC ? 507 : rc, "cannot store image %s: %s", r->args[0], err);
 	}
 	r->upload_state = u;
@@ -262,10 +320,15 @@ int api_image_delete(struct req *r)
 	json_t *o;
 	int users = 0, rc;
 
-	if (auth_require(r, "server", 0, PERM_MODIFY | PERM_REMOVE))
+	if (auth_require(r, "server", 0, PERM_MODIFY | PERM_REMOVE) ||
+	    visible_image(r, r->args[0], &i))
 		return r->status;
-	if (imgstore_get(r->srv->images, r->args[0], &i))
-		return no_image(r, r->args[0]);
+	rc = imgacl_may_delete(r->c, &r->who, r->args[0]);
+	if (rc < 0)
+		return req_error(r, -EIO, "inventory error");
+	if (!rc)
+		return req_error(r, -EACCES, "image %s is not yours: a public image is deleted by its "
+				 "owner or an administrator", r->args[0]);
 	/* Users checked and the file removed in one write transaction: a VM that names the
 	 * image (kernel, CD/DVD drive: api_vmcd.c checks it in its own) is written before or
 	 * after, never in between. */
@@ -301,11 +364,38 @@ int api_image_delete(struct req *r)
 					 "from it)", r->args[0]);
 		return req_error(r, -EIO, "cannot delete image %s: %s", r->args[0], strerror(-rc));
 	}
-	if (events_emit(r->srv, r->c, "image-deleted", "image", r->args[0], r->who.name, NULL,
+	if (imgacl_forget(r->c, r->args[0]) ||
+	    events_emit(r->srv, r->c, "image-deleted", "image", r->args[0], r->who.name, NULL,
 			"image %s deleted by %s", r->args[0], r->who.name) || inv_commit(r->c)) {
 		inv_rollback(r->c);
 		vsrv_log("image %s: deleted, but its event was not recorded", r->args[0]);
 	}
 	r->status = 204;
 	return 204;
+}
+
+/* PATCH /api/v1/images/{name} {"public": B}: administrators only (another user gets 403 for
+ * an image it sees, and the missing image's 404 for one it does not). */
+int api_image_update(struct req *r)
+{
+	const json_t *p = json_object_get(r->body, "public");
+	struct imgstore_info i;
+
+	if (auth_require(r, "server", 0, PERM_MODIFY) || visible_image(r, r->args[0], &i))
+		return r->status;
+	if (!r->who.admin)
+		return req_error(r, -EACCES, "only administrators make an image public or private");
+	if (!json_is_object(r->body) || json_object_size(r->body) != 1 || !json_is_boolean(p))
+		return req_error(r, -EINVAL, "the body must be {\"public\": true or false}");
+	if (inv_begin(r->c))
+		return req_error(r, -EIO, "inventory busy");
+	if (imgacl_set_public(r->c, r->args[0], json_is_true(p)) ||
+	    events_emit(r->srv, r->c, "image-updated", "image", r->args[0], r->who.name, NULL,
+			"image %s made %s by %s", r->args[0], json_is_true(p) ? "public" : "private",
+			r->who.name) || inv_commit(r->c)) {
+		inv_rollback(r->c);
+		return req_error(r, -EIO, "inventory error; nothing was changed");
+	}
+	r->out = image_json(r, NULL, &i);
+	return r->out ? 200 : req_error(r, -EIO, "inventory error");
 }

@@ -11,6 +11,7 @@
 #include "server/api.h"
 #include "server/auth.h"
 #include "server/events.h"
+#include "server/imgacl.h"
 #include "server/imgstore.h"
 #include "server/inv.h"
 #include "server/quota.h"
@@ -269,7 +270,9 @@ int api_disk_from_image(struct req *r)
 	snprintf(j->who, sizeof(j->who), "%s", r->who.name);
 	snprintf(j->vsrv, sizeof(j->vsrv), "%s", r->srv->vmm_path);
 	j->owner = !r->who.admin ? r->who.user_id : 0;
-	if (imgstore_get(r->srv->images, j->image, &info)) {
+	/* another user's private image is a missing one (imgacl.h) */
+	if (imgstore_get(r->srv->images, j->image, &info) ||
+	    imgacl_visible(r->c, &r->who, j->image) != 1) {
 		rc = req_error(r, -ENOENT, "from_image: no image named '%s'", j->image);
 		goto err;
 	}

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,6 +256,72 @@ err_io:
 	return req_error(r, -EIO, "inventory error; nothing was created");
 }
 
+/* inv_disk_each: stops at the disk whose file is the real path arg->want (its id). */
+struct by_path {
+	char want[PATH_MAX];
+	int64_t id;
+};
+
+static int disk_at(const struct inv_disk *d, void *arg)
+{
+	struct by_path *b = arg;
+	char have[PATH_MAX];
+
+	if (!realpath(d->path, have) || strcmp(have, b->want))
+		return 0;
+	b->id = d->id;
+	return 1;
+}
+
+/* inv_layer_get: the layer's disk and parent. */
+struct layer_at {
+	int64_t disk_id;
+	char parent[4400];
+};
+
+static int layer_at(const struct inv_layer *l, void *arg)
+{
+	struct layer_at *a = arg;
+
+	a->disk_id = l->disk_id;
+	snprintf(a->parent, sizeof(a->parent), "%s", l->parent ? l->parent : "");
+	return 0;
+}
+
+/* The name of the disk whose data the image at path holds (a linked clone's parent): the
+ * inventory disk whose file it is, or whose frozen layer it is, down its chain; null when
+ * none, or when the caller may not see that disk. Never the path: a host path is no
+ * tenant's business (administrators see it beside, as parent_path). */
+static json_t *parent_name(struct req *r, const char *path)
+{
+	struct by_path *b = calloc(1, sizeof(*b));
+	struct layer_at *l = calloc(1, sizeof(*l));
+	struct inv_disk *d = calloc(1, sizeof(*d));
+	char *cur = strdup(path);
+	json_t *out = json_null();
+	int64_t id = 0;
+
+	for (int depth = 0; b && l && d && cur && *cur && depth < 64 && !id; depth++) {
+		if (realpath(cur, b->want) && inv_disk_each(r->c, disk_at, b) == 1)
+			id = b->id;
+		else if (inv_layer_get(r->c, cur, layer_at, l))
+			break;
+		else if (l->disk_id)
+			id = l->disk_id;
+		else {
+			free(cur);
+			cur = strdup(l->parent);    /* down the chain */
+		}
+	}
+	if (id && auth_visible(r->c, &r->who, "disk", id) && !inv_disk_get(r->c, id, d))
+		out = json_string(d->name);
+	free(cur);
+	free(b);
+	free(l);
+	free(d);
+	return out;
+}
+
 int api_disk_get(struct req *r)
 {
 	int64_t id = id_by_name(r, "disk");
@@ -268,8 +335,17 @@ int api_disk_get(struct req *r)
 	{
 		struct inv_disk d;
 
-		if (r->out && !inv_disk_get(r->c, id, &d))
-			json_object_set_new(r->out, "image", diskimg_info_json(d.path, d.format));
+		if (r->out && !inv_disk_get(r->c, id, &d)) {
+			json_t *img = diskimg_info_json(d.path, d.format);
+			const char *p = json_string_value(json_object_get(img, "parent"));
+
+			if (p) {
+				if (r->who.admin)
+					json_object_set_new(img, "parent_path", json_string(p));
+				json_object_set_new(img, "parent", parent_name(r, p));
+			}
+			json_object_set_new(r->out, "image", img);
+		}
 	}
 	return 200;
 }

@@ -8,6 +8,7 @@
 #include "server/diskuse.h"
 #include "server/dynmem.h"
 #include "server/events.h"
+#include "server/imgacl.h"
 #include "server/inv.h"
 #include "server/sup.h"
 #include "server/sup_exit.h"
@@ -115,7 +116,12 @@ int vm_resolve_path(struct req *r, const char *field, const char *path, char *ou
 		snprintf(err, errlen, "%s: path too long", field);
 		return -EINVAL;
 	}
-	if (stat(out, &st) < 0 || !S_ISREG(st.st_mode)) {
+	/* Not a file, a hidden one of the store (its uploads in flight, its cache) for a
+	 * non-administrator, or another user's private image (imgacl.h): the same answer. */
+	if (stat(out, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (!r->who.admin && path[0] != '/' && (path[0] == '.' || strstr(path, "/."))) ||
+	    (!r->who.admin && path[0] != '/' && !strchr(path, '/') &&
+	     imgacl_visible(r->c, &r->who, path) != 1)) {
 		snprintf(err, errlen, "%s: %s is not a readable regular file", field, path);
 		return -EINVAL;
 	}
@@ -373,10 +379,15 @@ int api_vm_create(struct req *r)
 				     sizeof(err));
 	if (rc)
 		return req_error(r, rc == -EACCES ? -EACCES : -EINVAL, "%s", err);
+	/* an image of the store is kept by its name (vm_resolve_path) */
+	if (kernel[0] && json_string_value(json_object_get(b, "kernel"))[0] != '/')
+		snprintf(kernel, sizeof(kernel), "%s", json_string_value(json_object_get(b, "kernel")));
 	s_initrd = json_string_value(json_object_get(b, "initrd"));
 	if (s_initrd && (rc = vm_resolve_path(r, "initrd", s_initrd, initrd, sizeof(initrd), err,
 					       sizeof(err))))
 		return req_error(r, rc == -EACCES ? -EACCES : -EINVAL, "%s", err);
+	if (s_initrd && s_initrd[0] != '/')
+		snprintf(initrd, sizeof(initrd), "%s", s_initrd);
 	mem = json_object_get(b, "memory_mib") ? json_integer_value(json_object_get(b, "memory_mib")) : 128;
 	if (json_integer_value(json_object_get(b, "memory_reserve_mib")) > mem)
 		return req_error(r, -EINVAL, "memory_reserve_mib: more than memory_mib");
@@ -498,8 +509,10 @@ static int vm_set_field(struct req *r, struct inv_vm *vm, const char *key, const
 		rc = vm_resolve_path(r, key, json_string_value(v), path, sizeof(path), err, errlen);
 		if (!rc && !strcmp(key, "kernel"))
 			rc = vm_check_kernel(path, json_string_value(v), err, errlen);
+		/* an image of the store is kept by its name (vm_resolve_path) */
 		if (!rc)
-			rc = set_str(!strcmp(key, "kernel") ? &vm->kernel : &vm->initrd, path);
+			rc = set_str(!strcmp(key, "kernel") ? &vm->kernel : &vm->initrd,
+				     json_string_value(v)[0] == '/' ? path : json_string_value(v));
 	} else if (!strcmp(key, "description")) {
 		rc = set_str(&vm->description, json_string_value(v));
 	} else if (!strcmp(key, "cmdline")) {

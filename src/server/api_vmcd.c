@@ -6,6 +6,7 @@
 #include "server/api.h"
 #include "server/auth.h"
 #include "server/events.h"
+#include "server/imgacl.h"
 #include "server/imgstore.h"
 #include "server/inv.h"
 #include "server/valid.h"
@@ -18,9 +19,9 @@
 
 #define MEDIA_TIMEOUT_MS 5000
 
-/* Image name may go in a CD/DVD drive: it exists in the store and is an ISO or a raw image
- * of at least one 2048-byte block (what the VMM's drive reads). 0, or -EINVAL with err set
- * (prefixed by field). */
+/* Image name may go in a CD/DVD drive: it exists in the store (and the caller may see it)
+ * and is an ISO or a raw image of at least one 2048-byte block (what the VMM's drive
+ * reads). 0, or -EINVAL with err set (prefixed by field). */
 static int check_image(struct req *r, const char *field, const char *name, char *err,
 		       size_t errlen)
 {
@@ -31,7 +32,8 @@ static int check_image(struct req *r, const char *field, const char *name, char 
 		snprintf(err, errlen, "%s: %s", field, m);
 		return -EINVAL;
 	}
-	if (imgstore_get(r->srv->images, name, &i)) {
+	/* another user's private image is a missing one (imgacl.h; an inventory error too) */
+	if (imgstore_get(r->srv->images, name, &i) || imgacl_visible(r->c, &r->who, name) != 1) {
 		snprintf(err, errlen, "%s: no image named '%s' in the image store", field, name);
 		return -EINVAL;
 	}

@@ -10,12 +10,40 @@
 #include "server/vmsave.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 static json_t *str_or_null(const char *t)
 {
 	return t ? json_string(t) : json_null();
+}
+
+/* The part of path under directory dir ("DIR/NAME..." -> "NAME..."), or NULL. */
+static const char *under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	return !strncmp(path, dir, n) && path[n] == '/' && path[n + 1] ? path + n + 1 : NULL;
+}
+
+/* A VM's kernel or initrd file as the API shows it: its name in the image store (as rows
+ * keep it, or the path under DATA/images of an older row), or null for a file elsewhere,
+ * which only an administrator names (by path: GET /api/v1/vms/{name} shows it to
+ * administrators in kernel_path and initrd_path). No host path reaches a
+ * non-administrator. */
+static json_t *image_name(struct server *srv, const char *path)
+{
+	char real[PATH_MAX];
+	const char *name;
+
+	if (!path || path[0] != '/')
+		return str_or_null(path);
+	name = under(path, srv->images_dir);
+	if (!name && realpath(path, real))
+		name = under(real, srv->images_dir);
+	return str_or_null(name);
 }
 
 /* inv_vm_disks: d as an entry of a VM's "disks", appended to the array arg. */
@@ -47,8 +75,8 @@ json_t *vm_json(struct server *srv, struct dbc *c, int64_t id, int full)
 	json_object_set_new(o, "description", str_or_null(v.description));
 	json_object_set_new(o, "cpus", json_integer(v.cpus));
 	json_object_set_new(o, "memory_mib", json_integer(v.memory_mib));
-	json_object_set_new(o, "kernel", str_or_null(v.kernel));
-	json_object_set_new(o, "initrd", str_or_null(v.initrd));
+	json_object_set_new(o, "kernel", image_name(srv, v.kernel));
+	json_object_set_new(o, "initrd", image_name(srv, v.initrd));
 	json_object_set_new(o, "cmdline", str_or_null(v.cmdline));
 	json_object_set_new(o, "restart_policy", json_string(v.restart_policy));
 	json_object_set_new(o, "autostart", json_boolean(v.autostart));
@@ -93,6 +121,15 @@ json_t *vm_json(struct server *srv, struct dbc *c, int64_t id, int full)
 	return o;
 }
 
+/* The path on this host of a VM's kernel or initrd (an image's name resolved in this host's
+ * images directory), null for none. */
+static json_t *host_path(struct server *srv, const char *f)
+{
+	if (!f || !*f)
+		return json_null();
+	return f[0] == '/' ? json_string(f) : json_sprintf("%s/%s", srv->images_dir, f);
+}
+
 int api_vm_get(struct req *r)
 {
 	int64_t id;
@@ -103,6 +140,16 @@ int api_vm_get(struct req *r)
 	if (!r->out)
 		return req_error(r, -ENOENT, "the VM went away");
 	json_object_set_new(r->out, "permissions", auth_perm_names(auth_perms(r->c, &r->who, "vm", id)));
+	/* the files' paths, beside their names: for administrators only */
+	if (r->who.admin) {
+		struct inv_vm v;
+
+		if (!inv_vm_get(r->c, id, &v)) {
+			json_object_set_new(r->out, "kernel_path", host_path(r->srv, v.kernel));
+			json_object_set_new(r->out, "initrd_path", host_path(r->srv, v.initrd));
+			inv_vm_clear(&v);
+		}
+	}
 	return 200;
 }
 

@@ -98,8 +98,9 @@ int api_vm_list(struct req *r)
 	if (r->srv->cluster && cluster_vm_owners(r->srv->cluster, &l.owners, &orev))
 		return req_error(r, 503, "the cluster's store (etcd) does not answer: %s",
 				 etcd_errmsg());
-	snprintf(key, sizeof(key), "%lld/%ld/%ld/%lld", all ? -1LL : (long long)r->who.user_id,
-		 limit, offset, (long long)orev);
+	/* administrators apart: only their answers keep host paths (http_scrub_paths) */
+	snprintf(key, sizeof(key), "%s%lld/%ld/%ld/%lld", r->who.admin ? "A" : "",
+		 all ? -1LL : (long long)r->who.user_id, limit, offset, (long long)orev);
 	if (list_cache_get(r, gen, key)) {
 		json_decref(l.owners);
 		return 200;
@@ -117,6 +118,9 @@ int api_vm_list(struct req *r)
 	}
 	r->out = json_pack("{s:o,s:I,s:I,s:I}", "vms", l.vms, "total", (json_int_t)total,
 			   "offset", (json_int_t)offset, "limit", (json_int_t)limit);
+	/* cached as served (the text path is not scrubbed again) */
+	if (r->out && !r->who.admin)
+		http_scrub_paths(r->srv, r->out);
 	/* Only a list read entirely before any newer commit may be cached under gen. */
 	if (r->out && inv_generation(r->srv->db) == gen)
 		list_cache_put(gen, key, r->out);

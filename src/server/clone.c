@@ -247,7 +247,16 @@ static int plan_disks(struct server *srv, struct dbc *c, struct clone_job *j,
 	int rc;
 
 	for (int i = 0; i < n; i++) {
-		struct clone_disk *cd = &j->disks[j->n++];
+		struct clone_disk *cd;
+
+		/* A copy (or a share) of a disk is a read of it: not of one the caller may not
+		 * read, such as a disk an administrator attached to the caller's VM. */
+		if (j->q.may_read && !j->q.may_read(j->q.may_read_arg, d[i].disk_id)) {
+			snprintf(err, errlen, "its disk %d is one you may not read (a clone reads "
+				 "every disk of its source: it needs view on each)", d[i].idx);
+			return -EACCES;
+		}
+		cd = &j->disks[j->n++];
 
 		cd->d = d[i];
 		cd->size = d[i].size;

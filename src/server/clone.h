@@ -23,10 +23,16 @@ struct clone_req {
 	bool linked;
 	int64_t owner;              /* a user given every permission on what is made, or 0 */
 	const char *who;
+	/* Whether the caller may read disk disk_id (what GET /api/v1/disks/NAME needs): asked
+	 * for every disk of the source, copied or shared, in the clone's transaction; NULL:
+	 * every one. */
+	bool (*may_read)(void *arg, int64_t disk_id);
+	void *may_read_arg;
 };
 
 /* Clone q->src. Linked: 0 and *id (the new VM). Full: 0 and *task (the task that makes
- * it). -EEXIST (the name, or a new disk's, is taken), -EBUSY (the source is not off, or
+ * it). -EACCES when q->may_read refuses one of the source's disks (err names its index,
+ * not the disk: the caller may not see it), -EEXIST (the name, or a new disk's, is taken), -EBUSY (the source is not off, or
  * has undo disks), -EINVAL (a linked clone of a disk that is not VHD), -ENOSPC (answer
  * 507), -EIO; with a message in err. */
 int clone_vm(struct server *srv, struct dbc *c, const struct clone_req *q, int64_t *id,

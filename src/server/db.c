@@ -213,6 +213,11 @@ static const char *const migrations[] = {
 	"  WHERE a.principal_type = 'user' AND (a.perms & 31) = 31"
 	"    AND a.object_type IN ('vm', 'disk')"
 	"  GROUP BY a.object_type, a.object_id;",
+	/* 15: images' owners (inv_image): an image of the image store without a row is public
+	 * (what the host placed; every image that exists) */
+	"CREATE TABLE IF NOT EXISTS images ("
+	"  name TEXT PRIMARY KEY, owner INTEGER NOT NULL DEFAULT 0,"
+	"  public INTEGER NOT NULL DEFAULT 0);",
 };
 
 /* The tables whose ids grants name, with the ids (as x) that grants name in them. */

@@ -559,6 +559,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		ret = MHD_queue_response(conn, r->status, resp);
 		MHD_destroy_response(resp);
 	} else if (r->out) {
+		if (!r->who.admin)
+			http_scrub_paths(srv, r->out);
 		ret = queue_json_c(conn, r->status, r->out, r->retry_after, r->set_cookie);
 		json_decref(r->out);
 		free(r->text);

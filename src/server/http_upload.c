@@ -73,6 +73,8 @@ void upload_sweep(void)
 static enum MHD_Result answer(struct MHD_Connection *conn, struct upload *u)
 {
 	u->answered = true;
+	if (!u->r->who.admin)
+		http_scrub_paths(u->r->srv, u->r->out);
 	return http_queue_json(conn, u->r->status, u->r->out, u->r->retry_after);
 }
 

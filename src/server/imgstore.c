@@ -55,6 +55,11 @@ struct imgup {
 	EVP_MD_CTX *md;
 };
 
+const char *imgup_name(const struct imgup *u)
+{
+	return u->name;
+}
+
 static bool plain_name(const char *n)
 {
 	if (n[0] == '.' || !n[0])

@@ -71,6 +71,9 @@ int imgup_write(struct imgup *u, const void *buf, size_t n, char *err, size_t er
  * name was taken meanwhile, -EIO: then nothing is kept. A message in err. */
 int imgup_finish(struct imgup *u, struct imgstore_info *info, char *err, size_t errlen);
 
+/* The name u uploads (valid until u ends). */
+const char *imgup_name(const struct imgup *u);
+
 /* Abandon the upload (the client went away, or it was refused): its temporary file is
  * removed and u freed. NULL is a no-op. */
 void imgup_abort(struct imgup *u);

@@ -344,6 +344,25 @@ int inv_vm_cdrom_set(struct dbc *c, int64_t id, int idx, const char *image);
 int inv_image_cdrom_users(struct dbc *c, const char *image,
 			  int (*fn)(const struct inv_vm *v, int idx, void *arg), void *arg);
 
+/* --- images' owners --------------------------------------------------------------------- */
+
+/* Who an image of the image store (by name) belongs to: owner, the user who uploaded it (0:
+ * none, an administrator made it private), and whether every user may see it. An image
+ * without a row is public (the host placed it in the images directory). */
+struct inv_image {
+	char name[256];
+	int64_t owner;
+	bool public;
+};
+
+/* inv_image_get: the row of image name into *out, 0 or -ENOENT; inv_image_each: fn for
+ * every row, by name, until it returns non-zero (that value is returned); inv_image_put
+ * writes one (replacing it); inv_image_delete drops the row of name (none: 0). -EIO. */
+int inv_image_get(struct dbc *c, const char *name, struct inv_image *out);
+int inv_image_each(struct dbc *c, int (*fn)(const struct inv_image *i, void *arg), void *arg);
+int inv_image_put(struct dbc *c, const struct inv_image *i);
+int inv_image_delete(struct dbc *c, const char *name);
+
 /* --- disks and grants ------------------------------------------------------------------ */
 
 /* One disk: an image file of the server's storage directory. */

@@ -546,6 +546,17 @@ static int copy_hook(const struct inv_hook *h, void *arg)
 	return rc;
 }
 
+/* An image's owner, as the user's new id (a user not imported: none, an administrators'
+ * image). */
+static int copy_image(const struct inv_image *i, void *arg)
+{
+	struct imp *im = arg;
+	struct inv_image c = *i;
+
+	c.owner = map_get(&im->users, i->owner);
+	return inv_image_put(im->d, &c);
+}
+
 /* --- the VMs' directories -------------------------------------------------------------- */
 
 /* DATA/vms/OLD -> DATA/vms/NEW for every VM, through DATA/vms/.import-NEW so that an old
@@ -672,6 +683,8 @@ static int write_all(struct imp *im)
 		rc = grants_of(im, "network", &im->nets);
 	if (!rc && (step = "hooks"))
 		rc = inv_hook_each(im->s, NULL, copy_hook, im);
+	if (!rc && (step = "images' owners"))
+		rc = inv_image_each(im->s, copy_image, im);
 	if (rc)
 		say(im, "cannot import the %s: %s (what came before them is imported)", step,
 		    strerror(-rc));

@@ -6,9 +6,10 @@
  * their memberships, networks, disks, VMs with their hardware (the SMBIOS UUID kept), disk,
  * NIC (MAC kept) and CD/DVD attachments and template mark, disk layers, snapshot trees with
  * their images and current snapshot, grants (on the server and on each VM, disk and
- * network), hooks. What does not: events and tasks (history: it stays in the SQLite file),
- * sessions (users log in again), VMs' run status (every VM arrives stopped, but a saved one
- * stays saved: its state file moves with its directory).
+ * network), hooks, images' owners (the files stay in DATA/images). What does not: events
+ * and tasks (history: it stays in the SQLite file), sessions (users log in again), VMs' run
+ * status (every VM arrives stopped, but a saved one stays saved: its state file moves with
+ * its directory).
  *
  * Ids are the cluster's: every object gets a new one, and references follow. A VM's
  * runtime directory DATA/vms/ID (undo disks, UEFI variables, logs) is renamed to its new

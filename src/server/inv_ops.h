@@ -71,6 +71,11 @@
 	X(image_cdrom_users, (struct dbc *c, const char *image, \
 	  int (*fn)(const struct inv_vm *v, int idx, void *arg), void *arg), \
 	  (c, image, fn, arg)) \
+	X(image_get, (struct dbc *c, const char *name, struct inv_image *out), (c, name, out)) \
+	X(image_each, (struct dbc *c, int (*fn)(const struct inv_image *i, void *arg), void *arg), \
+	  (c, fn, arg)) \
+	X(image_put, (struct dbc *c, const struct inv_image *i), (c, i)) \
+	X(image_delete, (struct dbc *c, const char *name), (c, name)) \
 	X(disk_get, (struct dbc *c, int64_t id, struct inv_disk *out), (c, id, out)) \
 	X(disk_each, (struct dbc *c, int (*fn)(const struct inv_disk *d, void *arg), void *arg), \
 	  (c, fn, arg)) \

@@ -123,6 +123,12 @@ struct req {
  * status it chose, so handlers can `return req_error(r, -EINVAL, "...")`. */
 int req_error(struct req *r, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* No host path reaches a non-administrator: in every string of v (an answer or an event,
+ * changed in place), the data directory's path (DATA/images, DATA/disks... below it) reads
+ * "DATA", whatever message carried it (a file's error, a VHD library's). For callers that
+ * are not administrators (the answers of http.c and the event stream call it). */
+void http_scrub_paths(const struct server *srv, json_t *v);
+
 /* The client's address as text (an IPv6 address cut to its /64), for throttling. 0, or
  * -ENOENT for a client of the Unix socket. */
 int req_client_addr(struct req *r, char *out, size_t n);

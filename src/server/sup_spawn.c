@@ -119,6 +119,18 @@ static int cdrom_arg(const struct inv_vm_cdrom *d, void *arg)
 	return 0;
 }
 
+/* A kernel or initrd of a VM's row as a path: a name in the image store (what requests
+ * name, stored as given: each host reads its own DATA/images) under this host's images
+ * directory; an administrator's absolute path as it is. */
+static char *image_file(struct server *srv, const char *f)
+{
+	char *p = NULL;
+
+	if (f[0] == '/')
+		return strdup(f);
+	return asprintf(&p, "%s/%s", srv->images_dir, f) < 0 ? NULL : p;
+}
+
 /* Build the shim's and the VMM's argv from the VM's row. */
 int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *dir,
 		    char ***out, char *name, size_t namelen)
@@ -183,7 +195,7 @@ int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *di
 			a[n++] = strdup(vm.name);
 		} else {
 			a[n++] = strdup("--kernel");
-			a[n++] = strdup(vm.kernel);
+			a[n++] = image_file(srv, vm.kernel);
 		}
 		a[n++] = strdup("--cpus");
 		asprintf(&a[n++], "%d", vm.cpus);
@@ -223,7 +235,7 @@ int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *di
 			initrd = cmdline = NULL;
 		if (initrd && *initrd) {
 			a[n++] = strdup("--initrd");
-			a[n++] = strdup(initrd);
+			a[n++] = image_file(srv, initrd);
 		}
 		if (cmdline && *cmdline) {
 			a[n++] = strdup("--cmdline");

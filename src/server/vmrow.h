@@ -22,9 +22,11 @@ json_t *vm_json(struct server *srv, struct dbc *c, int64_t id, int full);
 int api_vm_start_placed(struct req *r, int64_t id, const char *want, bool *local);
 
 /* Resolve a kernel/initrd/disk path from a request: relative paths live under the
- * server's images directory; absolute ones are for administrators. The file must exist
- * and be a regular file. Writes the resolved path into out. Returns 0 or -EINVAL/-EACCES
- * with a message in err. */
+ * server's images directory (a non-administrator's: an image it may see, imgacl.h, with no
+ * hidden component); absolute ones are for administrators. The file must exist and be a
+ * regular file. Writes the resolved path into out. Returns 0 or -EINVAL/-EACCES with a
+ * message in err. The VM's row keeps a relative path as given (each host of a cluster
+ * resolves it in its own images directory, sup_build_argv), an absolute one as it is. */
 int vm_resolve_path(struct req *r, const char *field, const char *path, char *out, size_t n,
 		    char *err, size_t errlen);
 

@@ -121,7 +121,7 @@ try:
     st, js = d.req("PATCH", "/api/v1/vms/good", {"kernel": "junk.elf"}, token=adm)
     st2, js2 = d.req("GET", "/api/v1/vms/good", token=adm)
     ok("vm-edit-not-a-kernel-400", st == 400 and "not a kernel" in js["error"]["message"] and
-       js2["kernel"].endswith("/k.elf"), "%s %s %s" % (st, js, js2.get("kernel")))
+       js2["kernel"] == "k.elf", "%s %s %s" % (st, js, js2.get("kernel")))
     st, js = d.req("PATCH", "/api/v1/vms/good", {"name": "renamed"}, token=adm)
     ok("vm-rename-400", st == 400, str(st))
     # Every field of an edit is kept (the inventory writes the whole VM), and one that breaks
@@ -132,7 +132,7 @@ try:
     st, js = d.req("PATCH", "/api/v1/vms/good", edit, token=adm)
     st2, js2 = d.req("GET", "/api/v1/vms/good", token=adm)
     ok("vm-edit-every-field", st == 200 and all(js2.get(k) == v for k, v in edit.items()) and
-       js2["cpus"] == 2 and js2["kernel"].endswith("/k.elf") and js2["updated"] >= js2["created"],
+       js2["cpus"] == 2 and js2["kernel"] == "k.elf" and js2["updated"] >= js2["created"],
        "%s %s" % (st, js2))
     st, js = d.req("PATCH", "/api/v1/vms/good", {"memory_mib": 32, "description": "shrunk"}, token=adm)
     st2, js2 = d.req("GET", "/api/v1/vms/good", token=adm)

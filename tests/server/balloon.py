@@ -207,7 +207,8 @@ try:
     if sqlite_only("migration-8-balloon"):
         d.stop()
         c = sqlite3.connect(os.path.join(d.data, "inventory.db"))
-        # back to a version-7 inventory: without the columns migrations 8 and later add
+        # back to a version-7 inventory: without the columns (and the images table, 14)
+        # that migrations 8 and later add
         later = ("balloon", "display", "enlightenments", "mem_merge", "memory_min_mib",
                  "memory_buffer_pct")
         cols = [r[1] for r in c.execute("PRAGMA table_info(vm_hw)")]
@@ -220,7 +221,7 @@ try:
                         # (migration 14's quotas and owners)
                         "DROP TRIGGER IF EXISTS vms_owner; DROP TRIGGER IF EXISTS disks_owner; "
                         "DROP TRIGGER IF EXISTS users_owner; DROP TABLE IF EXISTS owners; "
-                        "DROP TABLE IF EXISTS quotas; " + "PRAGMA user_version = 7;")
+                        "DROP TABLE IF EXISTS quotas; DROP TABLE IF EXISTS images; " + "PRAGMA user_version = 7;")
         c.close()
         d.start()
         adm = d.login("admin", "adminpass1")

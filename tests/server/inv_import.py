@@ -47,7 +47,9 @@ def serve_once(data, name, *extra):
 
 
 STRIP = ("id", "created", "updated", "rev", "vm_id", "started", "state", "status", "last_exit",
-         "restarts", "monitor_pid", "host")
+         "restarts", "monitor_pid", "host",
+         # where a VM's image of the store is on the host answering (its name is the same)
+         "kernel_path", "initrd_path")
 
 
 def norm(x):
@@ -118,7 +120,12 @@ try:
                "FROM vms v, users u WHERE v.name = 'web' AND u.name = 'alice'")
     db.execute("INSERT INTO owners (object_type, object_id, user_id) SELECT 'disk', d.id, u.id "
                "FROM disks d, users u WHERE d.name = 'd1' AND u.name = 'alice'")
+    # an image of alice's, private (imgacl.h: its owner moves as the user's new id)
+    db.execute("INSERT INTO images (name, owner, public) SELECT 'alice.iso', id, 0 FROM users "
+               "WHERE name = 'alice'")
     db.commit()
+    with open(os.path.join(solo_data, "images", "alice.iso"), "wb") as f:
+        f.write(b"\0" * 4096)
     db.close()
     snapdir = os.path.join(solo_data, "vms", str(vm_id(solo_data, "web")), "snapshots")
     os.makedirs(snapdir)
@@ -209,6 +216,9 @@ try:
                str((b, a)))
         else:
             ok("import-same " + p, a == b and after_c1[p] == a, str((b, a)))
+    st, js = solo2.req("GET", "/api/v1/images/alice.iso", token=t2)
+    ok("import-image-owner", st == 200 and (js.get("owner"), js.get("public")) == ("alice", False),
+       str((st, js)))
     st, js = c1.req("GET", "/api/v1/vms/web", token=tc)
     new_id = int(etcd.get("/imp/u/vms.name/web")[0])
     ok("import-uuid-kept", st == 200 and js.get("uuid") == web.get("uuid") and web.get("uuid"),

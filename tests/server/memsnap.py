@@ -140,7 +140,7 @@ try:
         c.executescript("ALTER TABLE snapshots DROP COLUMN memory_bytes; "
                         "DROP TRIGGER IF EXISTS vms_owner; DROP TRIGGER IF EXISTS disks_owner; "
                         "DROP TRIGGER IF EXISTS users_owner; DROP TABLE IF EXISTS owners; "
-                        "DROP TABLE IF EXISTS quotas; "
+                        "DROP TABLE IF EXISTS quotas; DROP TABLE IF EXISTS images; "
                         "PRAGMA user_version = 12;")
         c.close()
         d.start()

@@ -359,6 +359,12 @@ try:
     st2, js2 = req("POST", "/api/v1/vms/fc/clone", {"name": "b", "linked": True}, tok=bob)
     ok("perm-control-no-server-modify", st == 201 and st2 == 403, str((st, st2, js2)))
     req("PUT", "/api/v1/permissions", {"grants": [{"user": "bob", "permissions": ["modify"]}]})
+    # a clone reads the source's disks: view on each is needed too (tenant3.py)
+    st, js = req("POST", "/api/v1/vms/fc/clone", {"name": "bc", "linked": True}, tok=bob)
+    st2, js2 = req("POST", "/api/v1/vms", {"name": "bt", "from_template": "t"}, tok=bob)
+    ok("perm-clone-needs-view-on-disks", (st, st2) == (403, 403), str((st, js, st2, js2)))
+    for k in ("fc-md", "td"):
+        req("PUT", "/api/v1/disks/%s/permissions" % k, {"grants": [{"user": "bob", "permissions": ["view"]}]})
     st, js = req("POST", "/api/v1/vms/fc/clone", {"name": "bc", "linked": True}, tok=bob)
     st2, js2 = req("POST", "/api/v1/vms", {"name": "bt", "from_template": "t"}, tok=bob)
     st3, js3 = req("GET", "/api/v1/vms/bt", tok=bob)

@@ -324,7 +324,16 @@ test('images: upload an ISO made here (SHA-256 listed), a Windows VM from it (UE
   const img = await api.request('GET', '/api/v1/images/inst.iso');
   assert.deepEqual([img.kind, img.sha256, img.size], ['iso', sha, readFileSync(iso).length]);
   assert.match(await b.page("[...document.querySelectorAll('#image-list tr')].find((r) => r.innerText.includes('inst.iso')).innerText"),
-    /inst\.iso\s+iso\s+[\d.]+ KiB\s+[0-9a-f]{64}\s+–/);
+    /inst\.iso\s+iso\s+[\d.]+ KiB\s+admin\s+yes: make private\s+[0-9a-f]{64}\s+–/);
+  // an administrator's upload is public; the Public button makes it private, and public again
+  await click('[data-key="image/inst.iso/public"]');
+  await b.wait("document.querySelector('[data-key=\"image/inst.iso/public\"]').innerText.includes('make public')",
+    10000, 'made private');
+  assert.equal((await api.request('GET', '/api/v1/images/inst.iso')).public, false);
+  await click('[data-key="image/inst.iso/public"]');
+  await b.wait("document.querySelector('[data-key=\"image/inst.iso/public\"]').innerText.includes('make private')",
+    10000, 'made public');
+  assert.equal((await api.request('GET', '/api/v1/images/inst.iso')).public, true);
 
   // a Windows VM with the ISO in a drive: the preset's firmware shows, no kernel asked
   await b.page("location.hash = '#/create'");
@@ -380,6 +389,39 @@ test('images: upload an ISO made here (SHA-256 listed), a Windows VM from it (UE
   await click('[data-key="image/inst.iso/delete"]');
   await b.wait("!document.querySelector('#image-list').innerText.includes('inst.iso')", 5000, 'the image gone');
   assert.equal(await gone('/api/v1/images/inst.iso'), true);
+  assert.deepEqual(b.problems, []);
+});
+
+test("images of tenants: one's own upload private (Owner, Public), another's not listed, Delete only on one's own", { skip: noBrowser }, async () => {
+  for (const n of ['tena', 'tenb'])
+    await api.request('POST', '/api/v1/users', { name: n, password: n + 'pass1' });
+  await api.request('PUT', '/api/v1/permissions', { grants: ['tena', 'tenb'].map((n) =>
+    ({ user: n, permissions: ['modify', 'remove'] })) });
+  const ta = new Api({ base: d.base, storage: new MemoryStorage() });
+  await ta.login('tena', 'tenapass1');
+  const img = await ta.uploadImage('tena.iso', new Uint8Array(4096));
+  assert.deepEqual([img.owner, img.public], ['tena', false]);
+  const row = (n) => `[...document.querySelectorAll('#image-list tr')].find((r) => r.innerText.includes(${JSON.stringify(n)}))`;
+  await b.logout();
+  await b.login(d.base, 'tena', 'tenapass1');
+  await b.page("location.hash = '#/images'");
+  await b.wait(`!!(${row('tena.iso')}) && !!(${row('k.elf')})`, 10000, 'her image and the host\'s');
+  assert.match(await b.page(`${row('tena.iso')}.innerText`), /tena\.iso\s+raw\s+[\d.]+ KiB\s+tena\s+no \(yours\)/);
+  assert.match(await b.page(`${row('k.elf')}.innerText`), /\(the host\)\s+yes/);
+  assert.deepEqual(await b.page("[...document.querySelectorAll('#image-list [data-key$=\"/delete\"]')].map((e) => e.dataset.key)"),
+    ['image/tena.iso/delete']);
+  await b.logout();
+  await b.login(d.base, 'tenb', 'tenbpass1');
+  await b.page("location.hash = '#/images'");
+  await b.wait(`!!(${row('k.elf')})`, 10000, 'the host\'s image');
+  assert.equal(await b.page(`!!(${row('tena.iso')})`), false);
+  // back to the administrator (the next tests go on from its session), then tidy up
+  await b.logout();
+  await b.login(d.base, 'admin', 'adminpass1');
+  await api.request('DELETE', '/api/v1/images/tena.iso');
+  await api.request('PUT', '/api/v1/permissions', { grants: [] });
+  for (const n of ['tena', 'tenb'])
+    await api.request('DELETE', '/api/v1/users/' + n);
   assert.deepEqual(b.problems, []);
 });
 

@@ -1,0 +1,151 @@
+/* Images' owners. See imgacl.h. */
+#include "server/imgacl.h"
+#include "server/inv.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+static bool may_see(const struct caller *who, int64_t owner, bool public)
+{
+	return public || who->admin || (who->user_id && owner == who->user_id);
+}
+
+int imgacl_visible(struct dbc *c, const struct caller *who, const char *name)
+{
+	struct inv_image i;
+	int rc = inv_image_get(c, name, &i);
+
+	if (rc == -ENOENT)
+		return 1;       /* the host's: public */
+	if (rc)
+		return -EIO;
+	return may_see(who, i.owner, i.public);
+}
+
+int imgacl_may_delete(struct dbc *c, const struct caller *who, const char *name)
+{
+	struct inv_image i;
+	int rc;
+
+	if (who->admin)
+		return 1;
+	rc = inv_image_get(c, name, &i);
+	if (rc == -ENOENT)
+		return 0;       /* the host's */
+	if (rc)
+		return -EIO;
+	return who->user_id && i.owner == who->user_id;
+}
+
+static int add_row(const struct inv_image *i, void *arg)
+{
+	return json_object_set_new(arg, i->name, json_pack("{s:I,s:b}", "owner", (json_int_t)i->owner,
+							   "public", i->public)) ? -ENOMEM : 0;
+}
+
+/* The name of user id (null: none, or deleted since), through names (id -> name, filled
+ * as it goes). NULL on an inventory error. */
+static json_t *owner_name(struct dbc *c, int64_t id, json_t *names)
+{
+	char key[24];
+	struct inv_user u;
+	json_t *n;
+	int rc;
+
+	snprintf(key, sizeof(key), "%lld", (long long)id);
+	if ((n = json_object_get(names, key)))
+		return json_incref(n);
+	rc = id ? inv_user_get(c, id, &u) : -ENOENT;
+	if (rc && rc != -ENOENT)
+		return NULL;
+	n = rc ? json_null() : json_string(u.name);
+	json_object_set(names, key, n);
+	return n;
+}
+
+json_t *imgacl_rows(struct dbc *c)
+{
+	json_t *o = json_object(), *names = json_object(), *r, *n;
+	const char *k;
+
+	if (!o || !names || inv_image_each(c, add_row, o))
+		goto err;
+	/* each owner's name once (a listing names many images of few users) */
+	json_object_foreach(o, k, r) {
+		n = owner_name(c, json_integer_value(json_object_get(r, "owner")), names);
+		if (!n || json_object_set_new(r, "owner_name", n))
+			goto err;
+	}
+	json_decref(names);
+	return o;
+err:
+	json_decref(names);
+	json_decref(o);
+	return NULL;
+}
+
+bool imgacl_rows_visible(const json_t *rows, const struct caller *who, const char *name)
+{
+	const json_t *i = json_object_get(rows, name);
+
+	return !i || may_see(who, json_integer_value(json_object_get(i, "owner")),
+			     json_is_true(json_object_get(i, "public")));
+}
+
+int imgacl_json(struct dbc *c, const json_t *rows, const char *name, json_t *o)
+{
+	struct inv_image i = { .public = true };
+	struct inv_user u;
+	int rc;
+
+	if (rows) {
+		const json_t *r = json_object_get(rows, name), *n = json_object_get(r, "owner_name");
+
+		json_object_set_new(o, "owner", n ? json_incref((json_t *)n) : json_null());
+		json_object_set_new(o, "public", json_boolean(!r || json_is_true(json_object_get(
+			r, "public"))));
+		return 0;
+	}
+	rc = inv_image_get(c, name, &i);
+	if (rc == -ENOENT) {
+		i = (struct inv_image){ .public = true };   /* the host's */
+		rc = 0;
+	}
+	if (rc)
+		return -EIO;
+	rc = i.owner ? inv_user_get(c, i.owner, &u) : -ENOENT;
+	if (rc && rc != -ENOENT)
+		return -EIO;
+	json_object_set_new(o, "owner", rc ? json_null() : json_string(u.name));
+	json_object_set_new(o, "public", json_boolean(i.public));
+	return 0;
+}
+
+int imgacl_upload(struct dbc *c, const struct caller *who, const char *name)
+{
+	struct inv_image i = { .owner = who->user_id, .public = who->admin || !who->user_id };
+
+	snprintf(i.name, sizeof(i.name), "%s", name);
+	return inv_image_put(c, &i) ? -EIO : 0;
+}
+
+int imgacl_set_public(struct dbc *c, const char *name, bool public)
+{
+	struct inv_image i;
+	int rc = inv_image_get(c, name, &i);
+
+	if (rc == -ENOENT) {
+		i = (struct inv_image){ .owner = 0 };
+		snprintf(i.name, sizeof(i.name), "%s", name);
+		rc = 0;
+	}
+	if (rc)
+		return -EIO;
+	i.public = public;
+	return inv_image_put(c, &i) ? -EIO : 0;
+}
+
+int imgacl_forget(struct dbc *c, const char *name)
+{
+	return inv_image_delete(c, name) ? -EIO : 0;
+}

@@ -1,0 +1,47 @@
+/* Images' owners: who may see and use an image of the image store (imgstore.h), from its
+ * row in the inventory (inv_image). An image uploaded by a user is private to that user and
+ * the administrators; one an administrator uploads, or that the host placed in the images
+ * directory (no row), is public: every user may list and use it. Administrators make an
+ * image public or private. A private image is, to everyone else, a missing one: every
+ * place that names an image (GET, PATCH and DELETE /api/v1/images/NAME, a VM's kernel,
+ * initrd and CD/DVD media, a disk made from an image) asks imgacl_visible first and
+ * answers as for a name the store has not. */
+#ifndef VSRV_SERVER_IMGACL_H
+#define VSRV_SERVER_IMGACL_H
+
+#include "server/server.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+
+/* Whether who may see image name: 1 or 0, or -EIO. */
+int imgacl_visible(struct dbc *c, const struct caller *who, const char *name);
+
+/* Whether who may delete image name (it sees it): an administrator, or its owner (a public
+ * image is every user's to use, not to delete): 1 or 0, or -EIO. */
+int imgacl_may_delete(struct dbc *c, const struct caller *who, const char *name);
+
+/* Every image's row at once (for a listing): a JSON object NAME -> {"owner": ID,
+ * "owner_name": NAME or null, "public": B} (a new reference), or NULL on an inventory
+ * error. */
+json_t *imgacl_rows(struct dbc *c);
+
+/* imgacl_visible by rows (imgacl_rows). */
+bool imgacl_rows_visible(const json_t *rows, const struct caller *who, const char *name);
+
+/* Add image name's "owner" (the user's name; null for none, or a user deleted since) and
+ * "public" to o, from rows (imgacl_rows; NULL: read from the inventory). 0 or -EIO. */
+int imgacl_json(struct dbc *c, const json_t *rows, const char *name, json_t *o);
+
+/* Name is being uploaded by who: the image will be who's, private, or public when who is an
+ * administrator (or no user: the Unix socket's root). Written before the file takes its
+ * name, so that it is never seen without its owner. 0 or -EIO. */
+int imgacl_upload(struct dbc *c, const struct caller *who, const char *name);
+
+/* An administrator makes image name public or private (its owner kept). 0 or -EIO. */
+int imgacl_set_public(struct dbc *c, const char *name, bool public);
+
+/* Image name is gone (deleted, or its upload failed): its row too. 0 or -EIO. */
+int imgacl_forget(struct dbc *c, const char *name);
+
+#endif
