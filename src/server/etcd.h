@@ -71,6 +71,26 @@ int etcd_get(struct etcd *e, const char *key, struct etcd_kv *out);
 int etcd_get_many(struct etcd *e, const char *const *keys, size_t n, struct etcd_kv *out,
 		  bool *found);
 
+/* One read of etcd_read_many: key, or with prefix every key under it. */
+struct etcd_read {
+	const char *key;
+	bool prefix;
+};
+
+/* What one read found: n kvs in key order (0: the key is absent, nothing under the prefix);
+ * etcd_kvs_clear frees them. */
+struct etcd_kvs {
+	struct etcd_kv *kv;
+	size_t n;
+};
+void etcd_kvs_clear(struct etcd_kvs *k);
+
+/* The n reads in one Txn of range requests (as etcd_get_many: one linearizable read of all
+ * of them at one revision, one round trip): 0 and out[i] (etcd_kvs_clear each) and *rev
+ * (the revision read at; NULL allowed), or -errno (nothing to free). */
+int etcd_read_many(struct etcd *e, const struct etcd_read *r, size_t n, struct etcd_kvs *out,
+		   int64_t *rev);
+
 /* Every key under prefix (all keys starting with it), in key order, to fn (its kv is
  * valid during the call only; a non-zero return stops the walk and is returned). *rev
  * (when not NULL): the store's revision the answer was read at. */
@@ -133,7 +153,8 @@ struct etcd_txn;
 int etcd_txn_begin(struct etcd *e, struct etcd_txn **out);
 
 /* Read key: 0 and *out (etcd_kv_clear it), -ENOENT (absent: that joins the compares too),
- * or -errno. */
+ * or -errno. A key the session has read already (itself, or under a prefix it read) is
+ * answered as it was read, without a call: the commit compares its first read anyway. */
 int etcd_txn_get(struct etcd_txn *t, const char *key, struct etcd_kv *out);
 
 /* Queue a put (with lease, 0: none) or a delete of key: a key written again keeps only
@@ -148,12 +169,26 @@ int etcd_txn_delete(struct etcd_txn *t, const char *key);
  * joins the compare list: each key read with its mod_revision, and the range itself (no
  * key under prefix modified or created after the read's revision), so a key added to,
  * changed in or deleted from the range by someone else fails the commit with -EAGAIN.
+ * A prefix under one the session has read already is answered from that read (no call).
  * etcd takes at most --max-txn-ops compares (128 by default): when a session has read more
  * keys, those under a range it read are left to the range's compare, so one of them that
  * someone else deletes no longer fails the commit (a change or a new key still does).
  * 0, fn's value or -errno. */
 int etcd_txn_range(struct etcd_txn *t, const char *prefix,
 		   int (*fn)(const struct etcd_kv *kv, void *arg), void *arg);
+
+/* Read the n keys and prefixes of r that the session has not read yet, in one call
+ * (etcd_read_many), as etcd_txn_get and etcd_txn_range would: each joins the compare list,
+ * and the session's later reads of them (and of keys under a prefix read) are answered
+ * from what was read, with its own writes applied, without another call. 0 or -errno. */
+int etcd_txn_read(struct etcd_txn *t, const struct etcd_read *r, size_t n);
+
+/* Take kv (NULL: absent) as the session's read of key, made before the session began
+ * (a read ahead): it joins the compare list with its mod_revision as a read of the
+ * session would, so the commit fails when key changed since kv was read; the session's
+ * reads of key are answered from it. Nothing when the session has read key already.
+ * 0 or -ENOMEM. */
+int etcd_txn_seed(struct etcd_txn *t, const char *key, const struct etcd_kv *kv);
 
 /* Send the writes as one Txn guarded by the reads, and free t. 0 and *rev (the new
  * revision; NULL allowed), -EAGAIN when a key read has changed (nothing was written), or

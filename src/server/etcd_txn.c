@@ -16,12 +16,22 @@ struct txn_op {
 	int64_t lease;
 };
 
+/* What the session read (or was given: etcd_txn_seed): a key (kvs.n 0 or 1) or the keys
+ * under a prefix, as etcd answered; a later read of them is answered from here. */
+struct txn_seen {
+	char *key;
+	bool prefix;
+	struct etcd_kvs kvs;
+};
+
 struct etcd_txn {
 	struct etcd *e;
 	json_t *reads;              /* key -> the mod_revision read (0: absent) */
 	json_t *ranges;             /* prefix -> the revision a range under it was read at */
 	struct txn_op *ops;
 	size_t nops, cap;
+	struct txn_seen *seen;
+	size_t nseen, capseen;
 };
 
 int etcd_txn_begin(struct etcd *e, struct etcd_txn **out)
@@ -54,6 +64,11 @@ void etcd_txn_abort(struct etcd_txn *t)
 		free(t->ops[i].value);
 	}
 	free(t->ops);
+	for (i = 0; i < t->nseen; i++) {
+		free(t->seen[i].key);
+		etcd_kvs_clear(&t->seen[i].kvs);
+	}
+	free(t->seen);
 	json_decref(t->reads);
 	json_decref(t->ranges);
 	free(t);
@@ -70,9 +85,138 @@ static struct txn_op *written(struct etcd_txn *t, const char *key)
 	return NULL;
 }
 
+/* The read that answers key (with prefix: every key under it), or NULL: the key itself,
+ * or a prefix read that key starts with. */
+static struct txn_seen *seen_find(struct etcd_txn *t, const char *key, bool prefix)
+{
+	size_t i;
+
+	for (i = 0; i < t->nseen; i++) {
+		struct txn_seen *s = &t->seen[i];
+
+		if (s->prefix ? !strncmp(key, s->key, strlen(s->key)) :
+				!prefix && !strcmp(key, s->key))
+			return s;
+	}
+	return NULL;
+}
+
+/* Keep a read of key (kvs moved in: cleared). 0 or -ENOMEM (kvs cleared too). */
+static int seen_add(struct etcd_txn *t, const char *key, bool prefix, struct etcd_kvs *kvs)
+{
+	struct txn_seen *s;
+
+	if (t->nseen == t->capseen) {
+		size_t cap = t->capseen ? t->capseen * 2 : 8;
+		struct txn_seen *p = realloc(t->seen, cap * sizeof(*p));
+
+		if (!p) {
+			etcd_kvs_clear(kvs);
+			return -ENOMEM;
+		}
+		t->seen = p;
+		t->capseen = cap;
+	}
+	s = &t->seen[t->nseen];
+	*s = (struct txn_seen){ .key = strdup(key), .prefix = prefix, .kvs = *kvs };
+	memset(kvs, 0, sizeof(*kvs));
+	if (!s->key) {
+		etcd_kvs_clear(&s->kvs);
+		return -ENOMEM;
+	}
+	t->nseen++;
+	return 0;
+}
+
+/* A copy of src into *dst. 0 or -ENOMEM. */
+static int kv_copy(struct etcd_kv *dst, const struct etcd_kv *src)
+{
+	*dst = *src;
+	dst->key = strdup(src->key);
+	dst->value = malloc(src->value_len + 1);
+	if (!dst->key || !dst->value) {
+		etcd_kv_clear(dst);
+		return -ENOMEM;
+	}
+	memcpy(dst->value, src->value, src->value_len);
+	dst->value[src->value_len] = '\0';
+	return 0;
+}
+
+/* A read's keys into the compare list (each key's first read is what the commit compares
+ * against; a prefix's range too, at the revision rev it was read at). */
+static int seen_compare(struct etcd_txn *t, const char *key, bool prefix,
+			const struct etcd_kvs *kvs, int64_t rev)
+{
+	size_t i;
+
+	if (!prefix)
+		return json_object_get(t->reads, key) ||
+		       !json_object_set_new(t->reads, key, json_integer(kvs->n ?
+					    kvs->kv[0].mod_rev : 0)) ? 0 : -ENOMEM;
+	for (i = 0; i < kvs->n; i++)
+		if (!json_object_get(t->reads, kvs->kv[i].key) &&
+		    json_object_set_new(t->reads, kvs->kv[i].key, json_integer(kvs->kv[i].mod_rev)))
+			return -ENOMEM;
+	return json_object_get(t->ranges, key) ||
+	       !json_object_set_new(t->ranges, key, json_integer(rev)) ? 0 : -ENOMEM;
+}
+
+int etcd_txn_seed(struct etcd_txn *t, const char *key, const struct etcd_kv *kv)
+{
+	struct etcd_kvs kvs = { 0 };
+	int rc;
+
+	if (json_object_get(t->reads, key) || seen_find(t, key, false))
+		return 0;
+	if (kv) {
+		kvs.kv = calloc(1, sizeof(*kvs.kv));
+		if (!kvs.kv || kv_copy(kvs.kv, kv)) {
+			free(kvs.kv);
+			return -ENOMEM;
+		}
+		kvs.n = 1;
+	}
+	rc = seen_compare(t, key, false, &kvs, 0);
+	if (rc) {
+		etcd_kvs_clear(&kvs);
+		return rc;
+	}
+	return seen_add(t, key, false, &kvs);
+}
+
+int etcd_txn_read(struct etcd_txn *t, const struct etcd_read *r, size_t n)
+{
+	struct etcd_read *want = calloc(n ? n : 1, sizeof(*want));
+	struct etcd_kvs *got = calloc(n ? n : 1, sizeof(*got));
+	size_t i, m = 0;
+	int64_t rev = 0;
+	int rc = want && got ? 0 : -ENOMEM;
+
+	for (i = 0; !rc && i < n; i++)
+		if (!seen_find(t, r[i].key, r[i].prefix) &&
+		    (r[i].prefix || !written(t, r[i].key)))
+			want[m++] = r[i];
+	if (!rc && m)
+		rc = etcd_read_many(t->e, want, m, got, &rev);
+	for (i = 0; !rc && i < m; i++) {
+		rc = seen_compare(t, want[i].key, want[i].prefix, &got[i], rev);
+		if (!rc)
+			rc = seen_add(t, want[i].key, want[i].prefix, &got[i]);
+	}
+	for (i = 0; got && i < m; i++)
+		etcd_kvs_clear(&got[i]);
+	free(got);
+	free(want);
+	return rc;
+}
+
 int etcd_txn_get(struct etcd_txn *t, const char *key, struct etcd_kv *out)
 {
 	struct txn_op *w = written(t, key);
+	struct txn_seen *s;
+	struct etcd_kvs kvs = { 0 };
+	size_t i;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -91,12 +235,28 @@ int etcd_txn_get(struct etcd_txn *t, const char *key, struct etcd_kv *out)
 		out->lease = w->lease;
 		return 0;
 	}
+	/* read already: as it was (the commit compares the first read) */
+	if ((s = seen_find(t, key, false))) {
+		for (i = 0; i < s->kvs.n; i++)
+			if (!strcmp(s->kvs.kv[i].key, key))
+				return kv_copy(out, &s->kvs.kv[i]);
+		return -ENOENT;
+	}
 	rc = etcd_get(t->e, key, out);
 	if (rc && rc != -ENOENT)
 		return rc;
+	if (!rc) {
+		kvs.kv = calloc(1, sizeof(*kvs.kv));
+		if (!kvs.kv || kv_copy(kvs.kv, out)) {
+			free(kvs.kv);
+			etcd_kv_clear(out);
+			return -ENOMEM;
+		}
+		kvs.n = 1;
+	}
 	/* the first read of a key is what the commit compares against */
-	if (!json_object_get(t->reads, key) &&
-	    json_object_set_new(t->reads, key, json_integer(rc ? 0 : out->mod_rev))) {
+	if (seen_compare(t, key, false, &kvs, 0) || seen_add(t, key, false, &kvs)) {
+		etcd_kvs_clear(&kvs);
 		etcd_kv_clear(out);
 		return -ENOMEM;
 	}
@@ -202,37 +362,27 @@ static int range_cmp(const void *a, const void *b)
 int etcd_txn_range(struct etcd_txn *t, const char *prefix,
 		   int (*fn)(const struct etcd_kv *kv, void *arg), void *arg)
 {
-	json_t *req = json_pack("{s:o*,s:o*}", "key", etcd_b64s(prefix), "range_end",
-				etcd_prefix_end(prefix));
-	json_t *ans = NULL, *o;
 	struct range_acc a = { 0 };
+	struct txn_seen *s = seen_find(t, prefix, true);
 	size_t i, j, plen = strlen(prefix);
-	int64_t rev;
-	int rc;
+	int rc = 0;
 
-	if ((rc = etcd_call_req(t->e, "/v3/kv/range", req, &ans)))
-		return rc;
-	rev = etcd_num(json_object_get(ans, "header"), "revision");
-	json_array_foreach(json_object_get(ans, "kvs"), i, o) {
-		struct etcd_kv kv;
+	if (!s) {
+		/* read now: its keys and the range join the compares (the oldest read of the
+		 * range is what the commit compares against) */
+		struct etcd_read r = { prefix, true };
 
-		if ((rc = etcd_kv_parse(o, &kv)))
-			break;
-		if (!json_object_get(t->reads, kv.key) &&
-		    json_object_set_new(t->reads, kv.key, json_integer(kv.mod_rev)))
-			rc = -ENOMEM;
-		if (!rc)
-			rc = range_add(&a, kv.key, kv.value, kv.value_len, kv.mod_rev,
-				       kv.create_rev, kv.version, kv.lease);
-		etcd_kv_clear(&kv);
-		if (rc)
-			break;
+		if ((rc = etcd_txn_read(t, &r, 1)))
+			return rc;
+		s = seen_find(t, prefix, true);
 	}
-	json_decref(ans);
-	/* the oldest read of the range is what the commit compares against */
-	if (!rc && !json_object_get(t->ranges, prefix) &&
-	    json_object_set_new(t->ranges, prefix, json_integer(rev)))
-		rc = -ENOMEM;
+	for (i = 0; !rc && s && i < s->kvs.n; i++) {
+		struct etcd_kv *kv = &s->kvs.kv[i];
+
+		if (!strncmp(kv->key, prefix, plen))
+			rc = range_add(&a, kv->key, kv->value, kv->value_len, kv->mod_rev,
+				       kv->create_rev, kv->version, kv->lease);
+	}
 	/* the session's own writes, in order */
 	for (i = 0; !rc && i < t->nops; i++) {
 		struct txn_op *op = &t->ops[i];
