@@ -135,13 +135,16 @@ err_free:
 int inv_etcd_begin(struct dbc *c)
 {
 	struct inv_etcd_sess *s = ie_sess(c);
+	int rc;
 
 	if (s->t) {
 		vsrv_log("inventory: etcd: a transaction is already open on this session");
 		return -EIO;
 	}
-	ie_pre_drop(c);
-	return etcd_txn_begin(ie_store(c)->e, &s->t);
+	rc = etcd_txn_begin(ie_store(c)->e, &s->t);
+	if (!rc)
+		rc = ie_pre_seed(c);
+	return rc;
 }
 
 int inv_etcd_commit(struct dbc *c)

@@ -41,7 +41,7 @@ struct etcd;
 struct etcd_txn;
 
 #define IE_HINTS 256
-#define IE_PRE 2
+#define IE_PRE 8
 
 /* The store: the etcd client and the key prefix of this inventory. */
 struct inv_etcd {
@@ -61,8 +61,11 @@ struct inv_etcd {
 struct inv_etcd_sess {
 	struct dbc base;
 	struct etcd_txn *t;
-	char *pre_key[IE_PRE];       /* rows read ahead with a VM's name (NULL: none) */
-	struct etcd_kv pre[IE_PRE];  /* their values (key NULL: absent) */
+	struct ie_pre {              /* reads ahead (inv_etcd_prefetch.c; key NULL: none) */
+		char *key;           /* a full key, or with prefix a full key prefix */
+		bool prefix;
+		struct etcd_kvs kvs; /* what was read (a key: n 0, absent, or 1) */
+	} pre[IE_PRE];
 };
 
 static inline struct inv_etcd *ie_store(struct dbc *c)
@@ -99,11 +102,20 @@ int ie_etcd_err(int rc, const char *what, const char *key);
 int ie_vm_name_get(struct dbc *c, const char *key, int64_t *id);
 
 /* A kept row of key, taken (once): true with *rc 0 and *kv (the caller's), or *rc -ENOENT
- * (it was absent then); false when none is kept or a transaction is open. */
+ * (it was absent then); false when none is kept or a transaction is open (any other read
+ * drops the kept rows). */
 bool ie_pre_take(struct dbc *c, const char *key, struct etcd_kv *kv, int *rc);
 
-/* Drop the session's kept rows (at a write, a transaction, the session's end). */
+/* The kept rows under prefix (a full key prefix), taken (once): true and *kvs (the
+ * caller's: etcd_kvs_clear it); false as ie_pre_take. */
+bool ie_pre_take_range(struct dbc *c, const char *prefix, struct etcd_kvs *kvs);
+
+/* Drop the session's kept rows (at a write, the session's end). */
 void ie_pre_drop(struct dbc *c);
+
+/* A transaction begins on the session: its kept rows become the transaction's reads
+ * (etcd_txn_seed: the commit compares them), then go. 0 or -ENOMEM. */
+int ie_pre_seed(struct dbc *c);
 
 /* --- rows -------------------------------------------------------------------------------- */
 
@@ -129,6 +141,17 @@ int ie_row_each(struct dbc *c, const char *table, const char *key_prefix,
 #define IE_ABSENT UINT64_MAX
 int ie_row_put(struct dbc *c, const char *table, const char *key, json_t *row,
 	       uint64_t expect_rev);
+
+/* In a transaction: read these rows (key, or with prefix every row whose key starts with
+ * it) of the tables in one call (etcd_txn_read), for the transaction's reads that follow
+ * (each then answered without a call, and compared at the commit as its own read would
+ * be). Outside one: nothing. 0, -EIO or -ENOMEM. */
+struct ie_read {
+	const char *table;
+	const char *key;
+	bool prefix;
+};
+int ie_rows_read(struct dbc *c, const struct ie_read *r, size_t n);
 
 /* Delete the row table/key: 0 or -ENOENT. With prefix true, every row whose key starts
  * with key (0 also when there was none). */

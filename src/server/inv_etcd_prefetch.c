@@ -3,15 +3,19 @@
  *
  * A VM's name key (u/vms.name/NAME) is read fresh by every lookup, but the id it held last
  * time is remembered per store (a hint, never an answer): the lookup reads the name key
- * together with that id's rows vms/ID and vm_status/ID in one Txn of range requests (one
- * linearizable read of the three at one revision). When the name still holds that id,
- * the two rows are kept on the session, and the session's next read of either key is
- * answered from them once (a read made during this request, after its start: it sees
- * every write committed before the request began); any other read of the session drops
- * them, so they answer only the reads that follow the name's at once. When the name now
- * holds another id
- * (deleted and made again, renamed), the rows are dropped and the id is the name's.
- * Kept rows go at the session's first write or transaction, and when it ends. */
+ * together with that id's rows vms/ID, vm_status/ID and vm_hw/ID in one Txn of range
+ * requests (one linearizable read of them at one revision). When the name still holds
+ * that id, the rows are kept on the session, and the session's next read of each key is
+ * answered from them once (a read made during this request, after its start: it sees every
+ * write committed before the request began); any other read of the session drops them, so
+ * they answer only the reads that follow the name's at once. When the name now holds
+ * another id (deleted and made again, renamed), the rows are dropped and the id is the
+ * name's. inv_vm_read_ahead keeps a VM's rows the same way for the reads that render it.
+ *
+ * A transaction that begins takes the kept rows as its own reads (etcd_txn_seed): they join
+ * its compare list with the mod_revision they were read at, so its commit fails, writing
+ * nothing, when one of them changed since, as when the transaction had read them itself.
+ * Kept rows go at the session's first write and when it ends. */
 #include "server/etcd.h"
 #include "server/inv_etcd.h"
 
@@ -54,83 +58,179 @@ static void hint_set(struct inv_etcd *st, const char *key, int64_t id)
 	pthread_mutex_unlock(&st->hint_mu);
 }
 
+static void pre_clear(struct ie_pre *p)
+{
+	free(p->key);
+	p->key = NULL;
+	etcd_kvs_clear(&p->kvs);
+}
+
 void ie_pre_drop(struct dbc *c)
 {
 	struct inv_etcd_sess *s = ie_sess(c);
 	int i;
 
-	for (i = 0; i < IE_PRE; i++) {
-		free(s->pre_key[i]);
-		s->pre_key[i] = NULL;
-		etcd_kv_clear(&s->pre[i]);
-	}
+	for (i = 0; i < IE_PRE; i++)
+		pre_clear(&s->pre[i]);
 }
 
-bool ie_pre_take(struct dbc *c, const char *key, struct etcd_kv *kv, int *rc)
+/* The kept read of key (prefix: a range), or NULL (then every kept read is dropped: they
+ * answer only the reads that follow theirs at once). */
+static struct ie_pre *pre_find(struct dbc *c, const char *key, bool prefix)
 {
 	struct inv_etcd_sess *s = ie_sess(c);
 	int i;
 
 	if (s->t)
+		return NULL;
+	for (i = 0; i < IE_PRE; i++)
+		if (s->pre[i].key && s->pre[i].prefix == prefix && !strcmp(s->pre[i].key, key))
+			return &s->pre[i];
+	ie_pre_drop(c);
+	return NULL;
+}
+
+bool ie_pre_take(struct dbc *c, const char *key, struct etcd_kv *kv, int *rc)
+{
+	struct ie_pre *p = pre_find(c, key, false);
+
+	if (!p)
 		return false;
-	for (i = 0; i < IE_PRE; i++) {
-		if (!s->pre_key[i] || strcmp(s->pre_key[i], key))
-			continue;
-		free(s->pre_key[i]);
-		s->pre_key[i] = NULL;
-		*kv = s->pre[i];                /* moved: the caller clears it */
-		memset(&s->pre[i], 0, sizeof(s->pre[i]));
-		*rc = kv->key ? 0 : -ENOENT;
-		if (*rc)
-			etcd_kv_clear(kv);
-		return true;
+	memset(kv, 0, sizeof(*kv));
+	*rc = -ENOENT;
+	if (p->kvs.n) {
+		*kv = p->kvs.kv[0];             /* moved: the caller clears it */
+		memset(&p->kvs.kv[0], 0, sizeof(p->kvs.kv[0]));
+		*rc = 0;
 	}
-	ie_pre_drop(c);     /* kept only for the reads that follow the name's at once */
-	return false;
+	pre_clear(p);
+	return true;
+}
+
+bool ie_pre_take_range(struct dbc *c, const char *prefix, struct etcd_kvs *kvs)
+{
+	struct ie_pre *p = pre_find(c, prefix, true);
+
+	if (!p)
+		return false;
+	*kvs = p->kvs;                          /* moved */
+	memset(&p->kvs, 0, sizeof(p->kvs));
+	pre_clear(p);
+	return true;
+}
+
+int ie_pre_seed(struct dbc *c)
+{
+	struct inv_etcd_sess *s = ie_sess(c);
+	int i, rc = 0;
+
+	for (i = 0; !rc && i < IE_PRE; i++)
+		if (s->pre[i].key && !s->pre[i].prefix)
+			rc = etcd_txn_seed(s->t, s->pre[i].key, s->pre[i].kvs.n ?
+					   &s->pre[i].kvs.kv[0] : NULL);
+	ie_pre_drop(c);
+	return rc;
+}
+
+/* Keep the n reads r answered with kvs (moved; freed on a failure) on the session, in
+ * place of what it kept. */
+static int pre_keep(struct dbc *c, const struct etcd_read *r, struct etcd_kvs *kvs, size_t n)
+{
+	struct inv_etcd_sess *s = ie_sess(c);
+	size_t i;
+	int rc = 0;
+
+	ie_pre_drop(c);
+	for (i = 0; i < n; i++) {
+		if (!rc && i < IE_PRE) {
+			s->pre[i].key = strdup(r[i].key);
+			s->pre[i].prefix = r[i].prefix;
+			s->pre[i].kvs = kvs[i];
+			memset(&kvs[i], 0, sizeof(kvs[i]));
+			if (!s->pre[i].key)
+				rc = -ENOMEM;
+		}
+		etcd_kvs_clear(&kvs[i]);
+	}
+	if (rc)
+		ie_pre_drop(c);
+	return rc;
 }
 
 int ie_vm_name_get(struct dbc *c, const char *key, int64_t *id)
 {
+	static const char *const tables[] = { "vms", "vm_status", "vm_hw" };
 	struct inv_etcd *st = ie_store(c);
-	struct inv_etcd_sess *s = ie_sess(c);
 	int64_t hint = hint_get(st, key);
-	char *keys[3] = { (char *)key, NULL, NULL }, idk[24];
-	struct etcd_kv kv[3];
-	bool found[3];
+	char *keys[4] = { (char *)key, NULL, NULL, NULL }, idk[24];
+	struct etcd_read r[4] = { { key, false } };
+	struct etcd_kvs kvs[4];
 	int rc, i, n = 1;
 
 	if (hint > 0) {
 		ie_id_key(hint, idk);
-		if (asprintf(&keys[1], "%st/vms/%s", st->prefix, idk) < 0)
-			keys[1] = NULL;
-		if (asprintf(&keys[2], "%st/vm_status/%s", st->prefix, idk) < 0)
-			keys[2] = NULL;
-		n = keys[1] && keys[2] ? 3 : 1;
+		for (i = 1; i < 4; i++) {
+			if (asprintf(&keys[i], "%st/%s/%s", st->prefix, tables[i - 1], idk) < 0)
+				keys[i] = NULL;
+			r[i].key = keys[i];
+		}
+		n = keys[1] && keys[2] && keys[3] ? 4 : 1;
 	}
-	rc = ie_etcd_err(etcd_get_many(st->e, (const char *const *)keys, n, kv, found),
-			 "read", key);
+	rc = ie_etcd_err(etcd_read_many(st->e, r, (size_t)n, kvs, NULL), "read", key);
 	if (rc)
 		goto out;
-	if (!found[0]) {
+	if (!kvs[0].n) {
 		rc = -ENOENT;
 		hint_set(st, key, 0);
 	} else {
-		*id = strtoll(kv[0].value, NULL, 10);
+		*id = strtoll(kvs[0].kv[0].value, NULL, 10);
 		hint_set(st, key, *id);
 	}
-	etcd_kv_clear(&kv[0]);
-	ie_pre_drop(c);
-	for (i = 1; i < n; i++) {
-		if (!rc && *id == hint) {
-			s->pre_key[i - 1] = keys[i];    /* kv[i] zeroed when absent: a kept -ENOENT */
-			s->pre[i - 1] = kv[i];
-			keys[i] = NULL;
-		} else {
-			etcd_kv_clear(&kv[i]);
-		}
+	etcd_kvs_clear(&kvs[0]);
+	if (!rc && n > 1 && *id == hint) {
+		/* kept: an absent row is a kept -ENOENT */
+		rc = pre_keep(c, r + 1, kvs + 1, (size_t)n - 1);
+	} else {
+		ie_pre_drop(c);
+		for (i = 1; i < n; i++)
+			etcd_kvs_clear(&kvs[i]);
 	}
 out:
-	free(keys[1]);
-	free(keys[2]);
+	for (i = 1; i < 4; i++)
+		free(keys[i]);
+	return rc;
+}
+
+int inv_etcd_vm_read_ahead(struct dbc *c, int64_t id)
+{
+	static const struct { const char *table; bool prefix; } rows[] = {
+		{ "vms", false }, { "vm_status", false }, { "vm_templates", false },
+		{ "vm_disks", true }, { "vm_nics", true }, { "vm_cdroms", true }, { "vm_hw", false },
+	};
+	enum { N = sizeof(rows) / sizeof(rows[0]) };
+	struct inv_etcd *st = ie_store(c);
+	struct etcd_read r[N];
+	struct etcd_kvs kvs[N];
+	char *keys[N] = { NULL }, idk[24];
+	int i, rc = 0;
+
+	/* in a transaction the reads join its compares as they come: nothing to keep */
+	if (ie_sess(c)->t)
+		return 0;
+	ie_id_key(id, idk);
+	for (i = 0; i < N && !rc; i++) {
+		if (asprintf(&keys[i], "%st/%s/%s%s", st->prefix, rows[i].table, idk,
+			     rows[i].prefix ? "/" : "") < 0) {
+			keys[i] = NULL;
+			rc = -ENOMEM;
+		}
+		r[i] = (struct etcd_read){ keys[i], rows[i].prefix };
+	}
+	if (!rc)
+		rc = ie_etcd_err(etcd_read_many(st->e, r, N, kvs, NULL), "read", keys[0]);
+	if (!rc)
+		rc = pre_keep(c, r, kvs, N);
+	for (i = 0; i < N; i++)
+		free(keys[i]);
 	return rc;
 }

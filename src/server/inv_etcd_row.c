@@ -118,12 +118,21 @@ int ie_row_each(struct dbc *c, const char *table, const char *key_prefix,
 	char *k = full_key(c, "t", table, key_prefix);
 	struct etcd_txn *t = ie_sess(c)->t;
 	struct each e = { .fn = fn, .arg = arg };
+	struct etcd_kvs kvs;
+	size_t i;
 	int rc;
 
 	if (!k)
 		return -ENOMEM;
-	ie_pre_drop(c);
 	e.skip = strlen(k) - strlen(key_prefix);
+	if (!t && ie_pre_take_range(c, k, &kvs)) {
+		/* read ahead (inv_etcd_prefetch.c) */
+		for (i = 0, rc = 0; !rc && i < kvs.n; i++)
+			rc = each_one(&kvs.kv[i], &e);
+		etcd_kvs_clear(&kvs);
+		free(k);
+		return rc;
+	}
 	/* etcd's own errors are negative errnos: a callback's value passes unchanged unless
 	 * it is one of those the range call itself may return */
 	rc = t ? etcd_txn_range(t, k, each_one, &e) : etcd_range(ie_store(c)->e, k, each_one, &e,
@@ -132,6 +141,31 @@ int ie_row_each(struct dbc *c, const char *table, const char *key_prefix,
 	    rc == -EHOSTUNREACH)
 		rc = ie_etcd_err(rc, "range", k);
 	free(k);
+	return rc;
+}
+
+int ie_rows_read(struct dbc *c, const struct ie_read *r, size_t n)
+{
+	struct etcd_read *er;
+	size_t i;
+	int rc = 0;
+
+	if (!ie_sess(c)->t || !n)
+		return 0;
+	er = calloc(n, sizeof(*er));
+	if (!er)
+		return -ENOMEM;
+	for (i = 0; i < n && !rc; i++) {
+		er[i].key = full_key(c, "t", r[i].table, r[i].key);
+		er[i].prefix = r[i].prefix;
+		if (!er[i].key)
+			rc = -ENOMEM;
+	}
+	if (!rc)
+		rc = ie_etcd_err(etcd_txn_read(ie_sess(c)->t, er, n), "read", er[0].key);
+	for (i = 0; i < n; i++)
+		free((char *)er[i].key);
+	free(er);
 	return rc;
 }
 
@@ -295,12 +329,13 @@ int ie_write_begin(struct dbc *c, bool *own)
 	int rc;
 
 	*own = false;
-	ie_pre_drop(c);
 	if (s->t)
 		return 0;
 	rc = etcd_txn_begin(ie_store(c)->e, &s->t);
-	if (!rc)
+	if (!rc) {
 		*own = true;
+		rc = ie_pre_seed(c);    /* the rows read ahead: compared as the Txn's reads */
+	}
 	return rc;
 }
 
