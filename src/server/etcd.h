@@ -199,7 +199,9 @@ int etcd_txn_commit(struct etcd_txn *t, int64_t *rev);
 void etcd_txn_abort(struct etcd_txn *t);
 
 /* The next number of the counter at key (1 for the first), by compare-and-swap: unique
- * across clients. 0 and *id, or -errno. */
+ * across clients. The swap starts from the value this client saw last (one round trip
+ * while no other client takes numbers; a failed swap answers the counter's value for the
+ * next try). 0 and *id, or -errno. */
 int etcd_next_id(struct etcd *e, const char *key, int64_t *id);
 
 #endif

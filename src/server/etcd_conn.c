@@ -106,6 +106,7 @@ int etcd_open(const char *endpoints, unsigned timeout_ms, struct etcd **out)
 	if (!e)
 		return -ENOMEM;
 	e->timeout_ms = timeout_ms;
+	pthread_mutex_init(&e->counter_mu, NULL);
 	e->list = strdup(endpoints);
 	s = strdup(endpoints);
 	if (!e->list || !s)
@@ -150,6 +151,9 @@ void etcd_close(struct etcd *e)
 		return;
 	for (i = 0; i < e->nep; i++)
 		free(e->ep[i]);
+	for (i = 0; i < ETCD_COUNTERS; i++)
+		free(e->counter[i].key);
+	pthread_mutex_destroy(&e->counter_mu);
 	free(e->list);
 	free(e);
 }

@@ -485,30 +485,102 @@ int etcd_txn_commit(struct etcd_txn *t, int64_t *rev)
 	return rc;
 }
 
+bool etcd_counter_hint(struct etcd *e, const char *key, int64_t *value, int64_t *rev)
+{
+	bool found = false;
+	int i;
+
+	pthread_mutex_lock(&e->counter_mu);
+	for (i = 0; i < ETCD_COUNTERS && !found; i++)
+		if (e->counter[i].key && !strcmp(e->counter[i].key, key)) {
+			*value = e->counter[i].value;
+			*rev = e->counter[i].rev;
+			found = true;
+		}
+	pthread_mutex_unlock(&e->counter_mu);
+	return found;
+}
+
+void etcd_counter_seen(struct etcd *e, const char *key, int64_t value, int64_t rev)
+{
+	int i, slot = -1;
+
+	pthread_mutex_lock(&e->counter_mu);
+	for (i = 0; i < ETCD_COUNTERS; i++) {
+		if (e->counter[i].key && !strcmp(e->counter[i].key, key)) {
+			slot = i;
+			break;
+		}
+		if (!e->counter[i].key && slot < 0)
+			slot = i;
+	}
+	if (slot >= 0 && !rev) {
+		if (e->counter[slot].key && !strcmp(e->counter[slot].key, key)) {
+			free(e->counter[slot].key);
+			e->counter[slot].key = NULL;
+		}
+	} else if (slot >= 0) {
+		if (!e->counter[slot].key)
+			e->counter[slot].key = strdup(key);
+		e->counter[slot].value = value;
+		e->counter[slot].rev = rev;
+	}
+	pthread_mutex_unlock(&e->counter_mu);
+}
+
+/* The counter's value as last seen (its hint), else read: 0 and *value, *rev (0, 0: the
+ * counter does not exist yet), or -errno. */
+static int counter_now(struct etcd *e, const char *key, bool hinted, int64_t *value,
+		       int64_t *rev)
+{
+	struct etcd_kv kv = { 0 };
+	int rc;
+
+	if (hinted && etcd_counter_hint(e, key, value, rev))
+		return 0;
+	rc = etcd_get(e, key, &kv);
+	if (rc && rc != -ENOENT)
+		return rc;
+	*value = rc ? 0 : strtoll(kv.value, NULL, 10);
+	*rev = rc ? 0 : kv.mod_rev;
+	etcd_kv_clear(&kv);
+	return 0;
+}
+
+/* The compare-and-swap starts from the value this client saw last (no read: one round
+ * trip); when another client has taken numbers since, the failed swap's answer has the
+ * counter as it is, and the next try starts from that. */
 int etcd_next_id(struct etcd *e, const char *key, int64_t *id)
 {
+	int64_t cur = 0, rev = 0, newrev = 0;
+	bool hinted = true;
 	int tries;
 
 	for (tries = 0; tries < 1000; tries++) {
-		struct etcd_kv kv = { 0 };
-		int64_t next, expect = 0;
+		struct etcd_kv holder = { 0 };
 		char buf[32];
-		int rc = etcd_get(e, key, &kv);
+		int rc = counter_now(e, key, hinted, &cur, &rev);
 
-		if (rc && rc != -ENOENT)
+		if (rc)
 			return rc;
-		next = rc ? 1 : strtoll(kv.value, NULL, 10) + 1;
-		if (!rc)
-			expect = kv.mod_rev;
-		etcd_kv_clear(&kv);
-		snprintf(buf, sizeof(buf), "%lld", (long long)next);
-		rc = etcd_cas(e, key, expect, buf, strlen(buf), 0, NULL, NULL);
+		snprintf(buf, sizeof(buf), "%lld", (long long)(cur + 1));
+		rc = etcd_cas(e, key, rev, buf, strlen(buf), 0, &newrev, &holder);
 		if (!rc) {
-			*id = next;
+			etcd_counter_seen(e, key, cur + 1, newrev);
+			*id = cur + 1;
 			return 0;
 		}
-		if (rc != -EAGAIN && rc != -EEXIST)
+		if (rc != -EAGAIN && rc != -EEXIST) {
+			etcd_counter_seen(e, key, 0, 0);
 			return rc;
+		}
+		/* the counter as it is now (gone: read it again) */
+		hinted = holder.key != NULL;
+		if (hinted)
+			etcd_counter_seen(e, key, strtoll(holder.value, NULL, 10), holder.mod_rev);
+		else
+			etcd_counter_seen(e, key, 0, 0);
+		etcd_kv_clear(&holder);
 	}
 	return etcd_fail(-EAGAIN, "etcd: counter %s: too many conflicts", key);
 }

@@ -409,6 +409,29 @@ static void test_txn_reads(void)
 	etcd_delete(cli, "/tr/", true, NULL);
 }
 
+/* A counter's number takes one call while this client alone takes them; after another
+ * client took some, the failed swap's answer gives the next try: the numbers go on. */
+static void test_next_id_hint(void)
+{
+	unsigned long calls;
+	int64_t id = 0, i, other = 0;
+
+	CHECK_EQ(etcd_next_id(cli, "/ids/hint", &id), 0);
+	CHECK_EQ(id, 1);
+	calls = etcd_thread_calls();
+	CHECK_EQ(etcd_next_id(cli, "/ids/hint", &id), 0);
+	CHECK_EQ(id, 2);
+	CHECK_EQ(etcd_thread_calls() - calls, 1);
+	for (i = 0; i < 3; i++)
+		CHECK_EQ(etcd_next_id(cli2, "/ids/hint", &other), 0);
+	CHECK_EQ(other, 5);
+	calls = etcd_thread_calls();
+	CHECK_EQ(etcd_next_id(cli, "/ids/hint", &id), 0);
+	CHECK_EQ(id, 6);
+	CHECK_EQ(etcd_thread_calls() - calls, 2);  /* the stale swap, then the one that held */
+	etcd_delete(cli, "/ids/hint", false, NULL);
+}
+
 /* Counters: two clients taking numbers at once never get the same one. */
 static int64_t ids[2][25];
 
@@ -543,6 +566,7 @@ int main(void)
 	RUN(test_txn);
 	RUN(test_txn_reads);
 	RUN(test_next_id);
+	RUN(test_next_id_hint);
 	RUN(test_member_killed);
 	RUN(test_quorum_lost);
 	etcd_close(cli);
