@@ -50,11 +50,12 @@ struct inv_etcd {
 	char *prefix;                /* "/vsrv/inv/" by default; owned */
 	atomic_uint_fast64_t gen;    /* raised by every commit through this store (and by an
 				      * inv_generation that cannot read etcd's revision) */
-	pthread_mutex_t hint_mu;     /* guards hints */
+	pthread_mutex_t hint_mu;     /* guards hints and user_hints */
 	struct ie_hint {             /* a VM name key's last id (inv_etcd_prefetch.c) */
 		uint64_t hash;
 		int64_t id;
-	} hints[IE_HINTS];
+	} hints[IE_HINTS],
+	  user_hints[IE_HINTS];      /* a session key's user (inv_etcd_session.c) */
 };
 
 /* A session: the store, and the open transaction (NULL outside inv_begin/inv_commit). */
@@ -100,6 +101,12 @@ int ie_etcd_err(int rc, const char *what, const char *key);
 /* The id of the VM name key (full key), read fresh, with the rows of the id it held last
  * time read in the same Txn and kept on the session: 0 and *id, -ENOENT, -EIO. */
 int ie_vm_name_get(struct dbc *c, const char *key, int64_t *id);
+
+/* The id last seen for key in a hint table (st->hints, st->user_hints): 0 when none; a
+ * hint is never an answer (what it names is read and checked). ie_hint_set: remember id
+ * (0: forget). */
+int64_t ie_hint_get(struct inv_etcd *st, struct ie_hint *table, const char *key);
+void ie_hint_set(struct inv_etcd *st, struct ie_hint *table, const char *key, int64_t id);
 
 /* A kept row of key, taken (once): true with *rc 0 and *kv (the caller's), or *rc -ENOENT
  * (it was absent then); false when none is kept or a transaction is open (any other read

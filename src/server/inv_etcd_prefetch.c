@@ -34,10 +34,10 @@ static uint64_t hash(const char *s)
 	return h;
 }
 
-static int64_t hint_get(struct inv_etcd *st, const char *key)
+int64_t ie_hint_get(struct inv_etcd *st, struct ie_hint *table, const char *key)
 {
 	uint64_t h = hash(key);
-	struct ie_hint *e = &st->hints[h % IE_HINTS];
+	struct ie_hint *e = &table[h % IE_HINTS];
 	int64_t id = 0;
 
 	pthread_mutex_lock(&st->hint_mu);
@@ -47,10 +47,10 @@ static int64_t hint_get(struct inv_etcd *st, const char *key)
 	return id;
 }
 
-static void hint_set(struct inv_etcd *st, const char *key, int64_t id)
+void ie_hint_set(struct inv_etcd *st, struct ie_hint *table, const char *key, int64_t id)
 {
 	uint64_t h = hash(key);
-	struct ie_hint *e = &st->hints[h % IE_HINTS];
+	struct ie_hint *e = &table[h % IE_HINTS];
 
 	pthread_mutex_lock(&st->hint_mu);
 	e->hash = id ? h : 0;
@@ -161,7 +161,7 @@ int ie_vm_name_get(struct dbc *c, const char *key, int64_t *id)
 {
 	static const char *const tables[] = { "vms", "vm_status", "vm_hw" };
 	struct inv_etcd *st = ie_store(c);
-	int64_t hint = hint_get(st, key);
+	int64_t hint = ie_hint_get(st, st->hints, key);
 	char *keys[4] = { (char *)key, NULL, NULL, NULL }, idk[24];
 	struct etcd_read r[4] = { { key, false } };
 	struct etcd_kvs kvs[4];
@@ -181,10 +181,10 @@ int ie_vm_name_get(struct dbc *c, const char *key, int64_t *id)
 		goto out;
 	if (!kvs[0].n) {
 		rc = -ENOENT;
-		hint_set(st, key, 0);
+		ie_hint_set(st, st->hints, key, 0);
 	} else {
 		*id = strtoll(kvs[0].kv[0].value, NULL, 10);
-		hint_set(st, key, *id);
+		ie_hint_set(st, st->hints, key, *id);
 	}
 	etcd_kvs_clear(&kvs[0]);
 	if (!rc && n > 1 && *id == hint) {
