@@ -433,6 +433,7 @@ int api_vm_create(struct req *r)
 		if (inv_grant_add(r->c, "vm", id, "user", r->who.user_id, PERM_FULL))
 			goto err_io;
 	}
+	inv_vm_read_ahead(r->c, id);        /* (on etcd: with the commit) for vm_json */
 	if (events_emit(r->srv, r->c, "vm-created", "vm", name, r->who.name, NULL, "%s created by %s",
 			name, r->who.name) || inv_commit(r->c))
 		goto err_io;
@@ -606,6 +607,7 @@ int api_vm_update(struct req *r)
 	inv_vm_clear(&vm);
 	if (rc)
 		goto err_io;
+	inv_vm_read_ahead(r->c, id);        /* (on etcd: with the commit) for vm_json */
 	if (events_emit(r->srv, r->c, "vm-updated", "vm", r->args[0], r->who.name, json_incref(b),
 			"%s changed by %s", r->args[0], r->who.name) || inv_commit(r->c))
 		goto err_io;

@@ -195,6 +195,13 @@ int etcd_txn_seed(struct etcd_txn *t, const char *key, const struct etcd_kv *kv)
  * -errno (after -ETIMEDOUT the outcome is unknown). */
 int etcd_txn_commit(struct etcd_txn *t, int64_t *rev);
 
+/* etcd_txn_commit, and with it (in the same Txn, after the writes, whose results they see)
+ * the n reads r: when the commit succeeded and its answer could be taken, *got is true
+ * and out[i] as etcd_read_many's (etcd_kvs_clear each); else *got is false, nothing to
+ * free. The commit's value as etcd_txn_commit's. */
+int etcd_txn_commit_read(struct etcd_txn *t, const struct etcd_read *r, size_t n,
+			 struct etcd_kvs *out, bool *got, int64_t *rev);
+
 /* Drop the session and its writes. NULL-safe. */
 void etcd_txn_abort(struct etcd_txn *t);
 

@@ -43,6 +43,11 @@ json_t *etcd_prefix_end(const char *prefix);
  * -ENOMEM). The same answers. */
 int etcd_call_req(struct etcd *e, const char *path, json_t *req, json_t **ans);
 
+/* A Txn's range request of r (NULL: ENOMEM), and its answer (a Txn's response) into *out
+ * (etcd_kvs_clear it): 0, -EIO or -ENOMEM (nothing to free). */
+json_t *etcd_range_op(const struct etcd_read *r);
+int etcd_range_resp(json_t *resp, struct etcd_kvs *out);
+
 /* A 64-bit number of an answer (a JSON string or a number; 0 when absent). */
 int64_t etcd_num(json_t *o, const char *field);
 

@@ -424,6 +424,12 @@ static bool in_range(struct etcd_txn *t, const char *key)
 
 int etcd_txn_commit(struct etcd_txn *t, int64_t *rev)
 {
+	return etcd_txn_commit_read(t, NULL, 0, NULL, NULL, rev);
+}
+
+int etcd_txn_commit_read(struct etcd_txn *t, const struct etcd_read *r, size_t n,
+			 struct etcd_kvs *out, bool *got, int64_t *rev)
+{
 	json_t *req = json_pack("{s:[],s:[]}", "compare", "success"), *ans = NULL, *v;
 	json_t *cmp = json_object_get(req, "compare"), *ops = json_object_get(req, "success");
 	const char *key;
@@ -473,12 +479,26 @@ int etcd_txn_commit(struct etcd_txn *t, int64_t *rev)
 		}
 		rc = json_array_append_new(ops, o) ? -ENOMEM : 0;
 	}
+	/* the reads after the writes: etcd's Txn reads see its own writes */
+	for (i = 0; !rc && i < n; i++)
+		rc = json_array_append_new(ops, etcd_range_op(&r[i])) ? -ENOMEM : 0;
+	if (n)
+		memset(out, 0, n * sizeof(*out));
 	if (!rc)
 		rc = etcd_call(t->e, "/v3/kv/txn", req, &ans);
 	if (!rc && !json_is_true(json_object_get(ans, "succeeded")))
 		rc = etcd_fail(-EAGAIN, "etcd: a key this transaction read has changed");
 	if (!rc && rev)
 		*rev = etcd_num(json_object_get(ans, "header"), "revision");
+	if (got)
+		*got = !rc;
+	for (i = 0; !rc && i < n && *got; i++)
+		if (etcd_range_resp(json_array_get(json_object_get(ans, "responses"), t->nops + i),
+				    &out[i]))
+			*got = false;       /* committed all the same: the reads are left out */
+	if (n && !*got)
+		for (i = 0; i < n; i++)
+			etcd_kvs_clear(&out[i]);
 	json_decref(ans);
 	json_decref(req);
 	etcd_txn_abort(t);

@@ -149,8 +149,9 @@ int inv_vm_get(struct dbc *c, int64_t id, struct inv_vm *out);
 
 /* A hint: the session's next reads are VM id's rows (inv_vm_get, inv_vm_template,
  * inv_vm_disks, inv_vm_nics, inv_vm_cdroms, inv_vm_hw_get: a VM's rendering), to be made at
- * once. On etcd outside a transaction they are read now in one round trip and answer
- * those reads once (any other read or a write drops them); elsewhere nothing. 0, -EIO. */
+ * once (in a transaction: at once after its commit). On etcd they are read now in one
+ * round trip (in a transaction: in its commit's, after its writes) and answer those reads
+ * once (any other read or a write drops them); elsewhere nothing. 0, -EIO. */
 int inv_vm_read_ahead(struct dbc *c, int64_t id);
 
 /* A VM's status alone (what inv_vm_get reads under "status", with the name), for the

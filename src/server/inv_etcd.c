@@ -64,6 +64,7 @@ static void ie_rollback(struct dbc *c)
 
 	etcd_txn_abort(s->t);
 	s->t = NULL;
+	s->commit_vm = 0;
 }
 
 #define OP(name, params, args) INV_OPS_TABLE_ONE(inv_etcd, name)
@@ -141,6 +142,7 @@ int inv_etcd_begin(struct dbc *c)
 		vsrv_log("inventory: etcd: a transaction is already open on this session");
 		return -EIO;
 	}
+	s->commit_vm = 0;
 	rc = etcd_txn_begin(ie_store(c)->e, &s->t);
 	if (!rc)
 		rc = ie_pre_seed(c);
@@ -158,7 +160,7 @@ int inv_etcd_commit(struct dbc *c)
 		return -EIO;
 	}
 	s->t = NULL;
-	rc = ie_etcd_err(etcd_txn_commit(t, NULL), "commit", ie_store(c)->prefix);
+	rc = ie_etcd_err(ie_pre_commit(c, t), "commit", ie_store(c)->prefix);
 	if (!rc)
 		atomic_fetch_add(&ie_store(c)->gen, 1);
 	return rc;

@@ -62,6 +62,7 @@ struct inv_etcd {
 struct inv_etcd_sess {
 	struct dbc base;
 	struct etcd_txn *t;
+	int64_t commit_vm;           /* the VM whose rows the commit reads (0: none) */
 	struct ie_pre {              /* reads ahead (inv_etcd_prefetch.c; key NULL: none) */
 		char *key;           /* a full key, or with prefix a full key prefix */
 		bool prefix;
@@ -119,6 +120,10 @@ bool ie_pre_take_range(struct dbc *c, const char *prefix, struct etcd_kvs *kvs);
 
 /* Drop the session's kept rows (at a write, the session's end). */
 void ie_pre_drop(struct dbc *c);
+
+/* Commit the session's transaction t (taken) as etcd_txn_commit, reading with it the rows
+ * inv_vm_read_ahead asked for during it (kept for the reads that follow). */
+int ie_pre_commit(struct dbc *c, struct etcd_txn *t);
 
 /* A transaction begins on the session: its kept rows become the transaction's reads
  * (etcd_txn_seed: the commit compares them), then go. 0 or -ENOMEM. */

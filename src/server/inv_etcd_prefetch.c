@@ -201,36 +201,81 @@ out:
 	return rc;
 }
 
-int inv_etcd_vm_read_ahead(struct dbc *c, int64_t id)
+/* The reads of VM id's rendering: r[VM_READS] (keys[] malloc'd: free them). 0, -ENOMEM. */
+enum { VM_READS = 7 };
+
+static int vm_reads(struct dbc *c, int64_t id, struct etcd_read *r, char **keys)
 {
-	static const struct { const char *table; bool prefix; } rows[] = {
+	static const struct { const char *table; bool prefix; } rows[VM_READS] = {
 		{ "vms", false }, { "vm_status", false }, { "vm_templates", false },
 		{ "vm_disks", true }, { "vm_nics", true }, { "vm_cdroms", true }, { "vm_hw", false },
 	};
-	enum { N = sizeof(rows) / sizeof(rows[0]) };
-	struct inv_etcd *st = ie_store(c);
-	struct etcd_read r[N];
-	struct etcd_kvs kvs[N];
-	char *keys[N] = { NULL }, idk[24];
+	char idk[24];
 	int i, rc = 0;
 
-	/* in a transaction the reads join its compares as they come: nothing to keep */
-	if (ie_sess(c)->t)
-		return 0;
 	ie_id_key(id, idk);
-	for (i = 0; i < N && !rc; i++) {
-		if (asprintf(&keys[i], "%st/%s/%s%s", st->prefix, rows[i].table, idk,
+	for (i = 0; i < VM_READS; i++) {
+		if (asprintf(&keys[i], "%st/%s/%s%s", ie_store(c)->prefix, rows[i].table, idk,
 			     rows[i].prefix ? "/" : "") < 0) {
 			keys[i] = NULL;
 			rc = -ENOMEM;
 		}
 		r[i] = (struct etcd_read){ keys[i], rows[i].prefix };
 	}
+	return rc;
+}
+
+int inv_etcd_vm_read_ahead(struct dbc *c, int64_t id)
+{
+	struct inv_etcd_sess *s = ie_sess(c);
+	struct etcd_read r[VM_READS];
+	struct etcd_kvs kvs[VM_READS];
+	char *keys[VM_READS] = { NULL };
+	int i, rc;
+
+	/* in a transaction: read with its commit, after its writes */
+	if (s->t) {
+		s->commit_vm = id;
+		return 0;
+	}
+	rc = vm_reads(c, id, r, keys);
+	/* read with the commit just made: kept already */
+	if (!rc && s->pre[0].key && s->pre[2].key && !strcmp(s->pre[0].key, keys[0]) &&
+	    !strcmp(s->pre[2].key, keys[2]))
+		goto out;
 	if (!rc)
-		rc = ie_etcd_err(etcd_read_many(st->e, r, N, kvs, NULL), "read", keys[0]);
+		rc = ie_etcd_err(etcd_read_many(ie_store(c)->e, r, VM_READS, kvs, NULL), "read",
+				 keys[0]);
 	if (!rc)
-		rc = pre_keep(c, r, kvs, N);
-	for (i = 0; i < N; i++)
+		rc = pre_keep(c, r, kvs, VM_READS);
+out:
+	for (i = 0; i < VM_READS; i++)
+		free(keys[i]);
+	return rc;
+}
+
+int ie_pre_commit(struct dbc *c, struct etcd_txn *t)
+{
+	struct inv_etcd_sess *s = ie_sess(c);
+	struct etcd_read r[VM_READS];
+	struct etcd_kvs kvs[VM_READS];
+	char *keys[VM_READS] = { NULL };
+	bool got = false;
+	int i, rc;
+
+	ie_pre_drop(c);
+	if (!s->commit_vm)
+		return etcd_txn_commit(t, NULL);
+	rc = vm_reads(c, s->commit_vm, r, keys);
+	s->commit_vm = 0;
+	if (rc) {
+		etcd_txn_abort(t);
+	} else {
+		rc = etcd_txn_commit_read(t, r, VM_READS, kvs, &got, NULL);
+		if (!rc && got)
+			pre_keep(c, r, kvs, VM_READS);  /* (a failure: read again when asked) */
+	}
+	for (i = 0; i < VM_READS; i++)
 		free(keys[i]);
 	return rc;
 }
