@@ -117,8 +117,12 @@ int api_vm_list(struct req *r)
 	}
 	r->out = json_pack("{s:o,s:I,s:I,s:I}", "vms", l.vms, "total", (json_int_t)total,
 			   "offset", (json_int_t)offset, "limit", (json_int_t)limit);
-	/* Only a list read entirely before any newer commit may be cached under gen. */
-	if (r->out && inv_generation(r->srv->db) == gen)
+	/* Cached under gen, read before the list: the list was read after it, so an answer
+	 * read over a newer commit is newer than gen; but it is only ever served while the
+	 * generation is still gen, that is while no commit came after gen, and then the list
+	 * read exactly gen's state (a generation is raised by every commit, never lowered:
+	 * on etcd its revision; no second read of it needed here). */
+	if (r->out)
 		list_cache_put(gen, key, r->out);
 	return 200;
 }

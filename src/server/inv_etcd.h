@@ -118,6 +118,10 @@ bool ie_pre_take(struct dbc *c, const char *key, struct etcd_kv *kv, int *rc);
  * caller's: etcd_kvs_clear it); false as ie_pre_take. */
 bool ie_pre_take_range(struct dbc *c, const char *prefix, struct etcd_kvs *kvs);
 
+/* Keep the n reads r answered with kvs (moved in: cleared; at most IE_PRE) on the session,
+ * in place of what it kept. 0 or -ENOMEM (nothing kept). */
+int ie_pre_keep(struct dbc *c, const struct etcd_read *r, struct etcd_kvs *kvs, size_t n);
+
 /* Drop the session's kept rows (at a write, the session's end). */
 void ie_pre_drop(struct dbc *c);
 
@@ -154,16 +158,22 @@ int ie_row_each(struct dbc *c, const char *table, const char *key_prefix,
 int ie_row_put(struct dbc *c, const char *table, const char *key, json_t *row,
 	       uint64_t expect_rev);
 
-/* In a transaction: read these rows (key, or with prefix every row whose key starts with
- * it) of the tables in one call (etcd_txn_read), for the transaction's reads that follow
- * (each then answered without a call, and compared at the commit as its own read would
- * be). Outside one: nothing. 0, -EIO or -ENOMEM. */
+/* Read these rows (key, or with prefix every row whose key starts with it) of the tables
+ * in one call, for the session's reads that follow: in a transaction (etcd_txn_read) each
+ * is then answered without a call and compared at the commit as its own read would be;
+ * outside one they are kept as the rows read ahead (ie_pre_keep: n at most IE_PRE), for
+ * the reads that follow at once. 0, -EIO or -ENOMEM. */
 struct ie_read {
 	const char *table;
 	const char *key;
 	bool prefix;
 };
 int ie_rows_read(struct dbc *c, const struct ie_read *r, size_t n);
+
+/* In a transaction: take the row table/key as read absent without reading it (a row of an
+ * id just taken from its counter, which no one can have written): the commit still
+ * compares it (fails when it exists). Outside one: nothing. 0 or -ENOMEM. */
+int ie_row_assume_absent(struct dbc *c, const char *table, const char *key);
 
 /* Delete the row table/key: 0 or -ENOENT. With prefix true, every row whose key starts
  * with key (0 also when there was none). */

@@ -132,9 +132,7 @@ int ie_pre_seed(struct dbc *c)
 	return rc;
 }
 
-/* Keep the n reads r answered with kvs (moved; freed on a failure) on the session, in
- * place of what it kept. */
-static int pre_keep(struct dbc *c, const struct etcd_read *r, struct etcd_kvs *kvs, size_t n)
+int ie_pre_keep(struct dbc *c, const struct etcd_read *r, struct etcd_kvs *kvs, size_t n)
 {
 	struct inv_etcd_sess *s = ie_sess(c);
 	size_t i;
@@ -189,7 +187,7 @@ int ie_vm_name_get(struct dbc *c, const char *key, int64_t *id)
 	etcd_kvs_clear(&kvs[0]);
 	if (!rc && n > 1 && *id == hint) {
 		/* kept: an absent row is a kept -ENOENT */
-		rc = pre_keep(c, r + 1, kvs + 1, (size_t)n - 1);
+		rc = ie_pre_keep(c, r + 1, kvs + 1, (size_t)n - 1);
 	} else {
 		ie_pre_drop(c);
 		for (i = 1; i < n; i++)
@@ -247,7 +245,7 @@ int inv_etcd_vm_read_ahead(struct dbc *c, int64_t id)
 		rc = ie_etcd_err(etcd_read_many(ie_store(c)->e, r, VM_READS, kvs, NULL), "read",
 				 keys[0]);
 	if (!rc)
-		rc = pre_keep(c, r, kvs, VM_READS);
+		rc = ie_pre_keep(c, r, kvs, VM_READS);
 out:
 	for (i = 0; i < VM_READS; i++)
 		free(keys[i]);
@@ -273,7 +271,7 @@ int ie_pre_commit(struct dbc *c, struct etcd_txn *t)
 	} else {
 		rc = etcd_txn_commit_read(t, r, VM_READS, kvs, &got, NULL);
 		if (!rc && got)
-			pre_keep(c, r, kvs, VM_READS);  /* (a failure: read again when asked) */
+			ie_pre_keep(c, r, kvs, VM_READS);  /* (a failure: read again when asked) */
 	}
 	for (i = 0; i < VM_READS; i++)
 		free(keys[i]);

@@ -144,13 +144,30 @@ int ie_row_each(struct dbc *c, const char *table, const char *key_prefix,
 	return rc;
 }
 
+int ie_row_assume_absent(struct dbc *c, const char *table, const char *key)
+{
+	char *k;
+	int rc;
+
+	if (!ie_sess(c)->t)
+		return 0;
+	k = full_key(c, "t", table, key);
+	if (!k)
+		return -ENOMEM;
+	rc = etcd_txn_seed(ie_sess(c)->t, k, NULL);
+	free(k);
+	return rc;
+}
+
 int ie_rows_read(struct dbc *c, const struct ie_read *r, size_t n)
 {
+	struct etcd_txn *t = ie_sess(c)->t;
 	struct etcd_read *er;
+	struct etcd_kvs *kvs = NULL;
 	size_t i;
 	int rc = 0;
 
-	if (!ie_sess(c)->t || !n)
+	if (!n || (!t && n > IE_PRE))
 		return 0;
 	er = calloc(n, sizeof(*er));
 	if (!er)
@@ -161,8 +178,16 @@ int ie_rows_read(struct dbc *c, const struct ie_read *r, size_t n)
 		if (!er[i].key)
 			rc = -ENOMEM;
 	}
-	if (!rc)
-		rc = ie_etcd_err(etcd_txn_read(ie_sess(c)->t, er, n), "read", er[0].key);
+	if (!rc && t)
+		rc = ie_etcd_err(etcd_txn_read(t, er, n), "read", er[0].key);
+	if (!rc && !t) {
+		kvs = calloc(n, sizeof(*kvs));
+		rc = kvs ? ie_etcd_err(etcd_read_many(ie_store(c)->e, er, n, kvs, NULL), "read",
+				       er[0].key) : -ENOMEM;
+		if (!rc)
+			rc = ie_pre_keep(c, er, kvs, n);
+		free(kvs);
+	}
 	for (i = 0; i < n; i++)
 		free((char *)er[i].key);
 	free(er);

@@ -183,7 +183,11 @@ static int vms_load(struct dbc *c, struct vms *l)
 	l->status = json_object();
 	if (!l->status)
 		return -ENOMEM;
-	rc = ie_row_each(c, "vm_status", "", status_one, l->status);
+	/* both tables in one round trip (one revision) */
+	rc = ie_rows_read(c, (const struct ie_read[]){ { "vm_status", "", true },
+						      { "vms", "", true } }, 2);
+	if (!rc)
+		rc = ie_row_each(c, "vm_status", "", status_one, l->status);
 	if (!rc)
 		rc = ie_row_each(c, "vms", "", vm_one, l);
 	if (rc)
@@ -328,6 +332,9 @@ static int create_body(struct dbc *c, void *arg)
 		rc = ie_set_int(row, "created", a->now);
 	if (!rc)
 		rc = ie_set_int(row, "updated", a->now);
+	/* a new id: its row cannot exist (the commit checks it all the same) */
+	if (!rc)
+		rc = ie_row_assume_absent(c, "vms", key);
 	if (!rc)
 		rc = ie_row_put(c, "vms", key, row, IE_ABSENT);
 	/* the name too, so that inv_vm_get_status reads this row alone */
