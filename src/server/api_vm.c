@@ -435,7 +435,20 @@ int api_vm_create(struct req *r)
 	}
 	inv_vm_read_ahead(r->c, id);        /* (on etcd: with the commit) for vm_json */
 	if (events_emit(r->srv, r->c, "vm-created", "vm", name, r->who.name, NULL, "%s created by %s",
-			name, r->who.name) || inv_commit(r->c))
+			name, r->who.name))
+		goto err_io;
+	rc = inv_commit(r->c);
+	if (rc == -EAGAIN) {
+		/* on etcd the name's claim is checked at the commit too: another host's create of
+		 * the same name won the race (nothing of this one was written) */
+		int64_t other;
+
+		if (!inv_vm_id(r->c, name, &other))
+			return req_error(r, -EEXIST, "a VM named '%s' exists", name);
+		return req_error(r, -EBUSY, "the inventory changed meanwhile; nothing was created: "
+				 "try again");
+	}
+	if (rc)
 		goto err_io;
 	r->out = vm_json(r->srv, r->c, id, 0);
 	r->status = 201;
@@ -609,7 +622,15 @@ int api_vm_update(struct req *r)
 		goto err_io;
 	inv_vm_read_ahead(r->c, id);        /* (on etcd: with the commit) for vm_json */
 	if (events_emit(r->srv, r->c, "vm-updated", "vm", r->args[0], r->who.name, json_incref(b),
-			"%s changed by %s", r->args[0], r->who.name) || inv_commit(r->c))
+			"%s changed by %s", r->args[0], r->who.name))
+		goto err_io;
+	rc = inv_commit(r->c);
+	/* what it read changed before its commit (on etcd: another request, maybe another
+	 * host's, changed the VM meanwhile) */
+	if (rc == -EAGAIN)
+		return req_error(r, -EBUSY, "%s changed meanwhile; nothing was changed: try again",
+				 r->args[0]);
+	if (rc)
 		goto err_io;
 	/* a manual balloon target gives way to the policy again (api_balloon.c) */
 	if (json_object_get(b, "memory_min_mib") || json_object_get(b, "memory_buffer_pct") ||

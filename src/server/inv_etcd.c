@@ -41,6 +41,8 @@ static void ie_put(struct dbc *c)
 	s = ie_sess(c);
 	ie_pre_drop(c);
 	etcd_txn_abort(s->t);       /* a transaction left open is rolled back */
+	s->t = NULL;
+	ie_events_unreserve(c, false);
 	free(s);
 }
 
@@ -65,6 +67,7 @@ static void ie_rollback(struct dbc *c)
 	etcd_txn_abort(s->t);
 	s->t = NULL;
 	s->commit_vm = 0;
+	ie_events_unreserve(c, false);
 }
 
 #define OP(name, params, args) INV_OPS_TABLE_ONE(inv_etcd, name)
@@ -161,6 +164,7 @@ int inv_etcd_commit(struct dbc *c)
 	}
 	s->t = NULL;
 	rc = ie_etcd_err(ie_pre_commit(c, t), "commit", ie_store(c)->prefix);
+	ie_events_unreserve(c, rc != -EAGAIN);      /* refused: nothing of it was written */
 	if (!rc)
 		atomic_fetch_add(&ie_store(c)->gen, 1);
 	return rc;

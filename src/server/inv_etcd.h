@@ -63,6 +63,8 @@ struct inv_etcd_sess {
 	struct dbc base;
 	struct etcd_txn *t;
 	int64_t commit_vm;           /* the VM whose rows the commit reads (0: none) */
+	int64_t ev[4];               /* event ids reserved in the transaction (placeholders) */
+	int nev;
 	struct ie_pre {              /* reads ahead (inv_etcd_prefetch.c; key NULL: none) */
 		char *key;           /* a full key, or with prefix a full key prefix */
 		bool prefix;
@@ -132,6 +134,11 @@ int ie_pre_commit(struct dbc *c, struct etcd_txn *t);
 /* A transaction begins on the session: its kept rows become the transaction's reads
  * (etcd_txn_seed: the commit compares them), then go. 0 or -ENOMEM. */
 int ie_pre_seed(struct dbc *c);
+
+/* The transaction's reserved event ids (inv_etcd_event.c) when it will not commit (rolled
+ * back, or its commit refused: -EAGAIN): their placeholders go at once, so that the events
+ * after them wait no longer. With done (committed, or outcome unknown): forgotten. */
+void ie_events_unreserve(struct dbc *c, bool done);
 
 /* --- rows -------------------------------------------------------------------------------- */
 

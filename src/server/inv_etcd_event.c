@@ -169,10 +169,24 @@ int inv_etcd_event_add(struct dbc *c, const struct inv_event *e, int64_t *id)
 		if (rc && own)
 			ied_delete_range(c, "events", key, ie_id_key(nid + 1, (char[21]){ 0 }));
 	}
+	if (!rc && !own && ie_sess(c)->nev < (int)(sizeof(ie_sess(c)->ev) /
+						   sizeof(ie_sess(c)->ev[0])))
+		ie_sess(c)->ev[ie_sess(c)->nev++] = nid;
 	if (!rc)
 		*id = nid;
 	json_decref(row);
 	return rc;
+}
+
+void ie_events_unreserve(struct dbc *c, bool done)
+{
+	struct inv_etcd_sess *s = ie_sess(c);
+	char from[21], to[21];
+	int i;
+
+	for (i = 0; !done && i < s->nev; i++)
+		ied_delete_range(c, "events", ie_id_key(s->ev[i], from), ie_id_key(s->ev[i] + 1, to));
+	s->nev = 0;
 }
 
 int inv_etcd_event_exists(struct dbc *c, int64_t id)
