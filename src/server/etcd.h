@@ -211,4 +211,9 @@ void etcd_txn_abort(struct etcd_txn *t);
  * next try). 0 and *id, or -errno. */
 int etcd_next_id(struct etcd *e, const char *key, int64_t *id);
 
+/* etcd_next_id, reading with it (in the same Txn, at its revision) the key also: 0, *id and
+ * *found with *also_kv (found: etcd_kv_clear it), or -errno. */
+int etcd_next_id_read(struct etcd *e, const char *key, const char *also, int64_t *id,
+		      struct etcd_kv *also_kv, bool *found);
+
 #endif

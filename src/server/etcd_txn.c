@@ -567,6 +567,67 @@ static int counter_now(struct etcd *e, const char *key, bool hinted, int64_t *va
 	return 0;
 }
 
+/* The first kv of a Txn's response i, into *kv: true when there is one. */
+static bool resp_kv(json_t *ans, size_t i, struct etcd_kv *kv)
+{
+	json_t *kvs = json_object_get(json_object_get(json_array_get(json_object_get(ans,
+				      "responses"), i), "response_range"), "kvs");
+
+	memset(kv, 0, sizeof(*kv));
+	if (!json_array_size(kvs) || etcd_kv_parse(json_array_get(kvs, 0), kv)) {
+		memset(kv, 0, sizeof(*kv));
+		return false;
+	}
+	return true;
+}
+
+int etcd_next_id_read(struct etcd *e, const char *key, const char *also, int64_t *id,
+		      struct etcd_kv *also_kv, bool *found)
+{
+	int64_t cur = 0, rev = 0;
+	bool hinted = true;
+	int tries;
+
+	for (tries = 0; tries < 1000; tries++) {
+		struct etcd_kv holder;
+		json_t *req, *ans = NULL;
+		char buf[32];
+		int rc = counter_now(e, key, hinted, &cur, &rev);
+
+		if (rc)
+			return rc;
+		snprintf(buf, sizeof(buf), "%lld", (long long)(cur + 1));
+		req = json_pack("{s:[{s:o*,s:s,s:s,s:o*}],s:[{s:{s:o*,s:o*}},{s:{s:o*}}],"
+				"s:[{s:{s:o*}},{s:{s:o*}}]}",
+				"compare", "key", etcd_b64s(key), "target", rev ? "MOD" : "CREATE",
+				"result", "EQUAL", rev ? "mod_revision" : "create_revision",
+				json_sprintf("%lld", (long long)rev),
+				"success", "request_put", "key", etcd_b64s(key), "value", etcd_b64s(buf),
+				"request_range", "key", etcd_b64s(also),
+				"failure", "request_range", "key", etcd_b64s(key),
+				"request_range", "key", etcd_b64s(also));
+		if ((rc = etcd_call_req(e, "/v3/kv/txn", req, &ans))) {
+			etcd_counter_seen(e, key, 0, 0);
+			return rc;
+		}
+		if (json_is_true(json_object_get(ans, "succeeded"))) {
+			etcd_counter_seen(e, key, cur + 1, etcd_num(json_object_get(ans, "header"),
+								    "revision"));
+			*found = resp_kv(ans, 1, also_kv);
+			*id = cur + 1;
+			json_decref(ans);
+			return 0;
+		}
+		/* the counter as it is now (gone: read it again) */
+		hinted = resp_kv(ans, 0, &holder);
+		etcd_counter_seen(e, key, hinted ? strtoll(holder.value, NULL, 10) : 0,
+				  hinted ? holder.mod_rev : 0);
+		etcd_kv_clear(&holder);
+		json_decref(ans);
+	}
+	return etcd_fail(-EAGAIN, "etcd: counter %s: too many conflicts", key);
+}
+
 /* The compare-and-swap starts from the value this client saw last (no read: one round
  * trip); when another client has taken numbers since, the failed swap's answer has the
  * counter as it is, and the next try starts from that. */

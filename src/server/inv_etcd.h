@@ -195,6 +195,12 @@ int ie_new_id(struct dbc *c, const char *table, int64_t *id);
 int ie_rows_by_name(struct dbc *c, const char *table, json_t ***rows, size_t *n);
 void ie_rows_free(json_t **rows, size_t n);
 
+/* In a transaction: ie_new_id, with the claim of value in index read in the same round
+ * trip and taken as the transaction's read of it (etcd_txn_seed: the commit compares it),
+ * so that ie_unique_claim of it reads nothing more. Outside one: ie_new_id. */
+int ie_new_id_claim(struct dbc *c, const char *table, const char *index, const char *value,
+		    int64_t *id);
+
 /* --- unique values ----------------------------------------------------------------------- */
 
 /* Claim value in index for the row id: 0, or -EEXIST when another row holds it. */

@@ -282,6 +282,36 @@ int ie_new_id(struct dbc *c, const char *table, int64_t *id)
 	return rc;
 }
 
+int ie_new_id_claim(struct dbc *c, const char *table, const char *index, const char *value,
+		    int64_t *id)
+{
+	struct etcd_txn *t = ie_sess(c)->t;
+	char *k = NULL, *u;
+	struct etcd_kv kv;
+	bool found = false;
+	int rc;
+
+	if (!t)
+		return ie_new_id(c, table, id);
+	u = full_key(c, "u", index, value);
+	if (!u || asprintf(&k, "%sid/%s", ie_store(c)->prefix, table) < 0) {
+		free(u);
+		return -ENOMEM;
+	}
+	rc = etcd_next_id_read(ie_store(c)->e, k, u, id, &kv, &found);
+	if (rc && rc != -ENOMEM) {
+		vsrv_log("inventory: etcd: new id of %s: %s", table, etcd_errmsg());
+		rc = -EIO;
+	}
+	if (!rc)
+		rc = etcd_txn_seed(t, u, found ? &kv : NULL);
+	if (found)
+		etcd_kv_clear(&kv);
+	free(k);
+	free(u);
+	return rc;
+}
+
 /* --- unique values ----------------------------------------------------------------------- */
 
 int ie_unique_get(struct dbc *c, const char *index, const char *value, int64_t *id)

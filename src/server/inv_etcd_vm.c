@@ -370,7 +370,8 @@ int inv_etcd_vm_create(struct dbc *c, const struct inv_vm *v, int64_t *id)
 
 	if ((rc = new_uuid(a.uuid)))
 		return rc;
-	if ((rc = ie_new_id(c, "vms", &a.id)))
+	/* the id, and the name's claim read with it (one round trip) */
+	if ((rc = ie_new_id_claim(c, "vms", "vms.name", v->name, &a.id)))
 		return rc;
 	rc = ie_write(c, create_body, &a);
 	if (!rc)

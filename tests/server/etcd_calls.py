@@ -90,11 +90,14 @@ try:
     st, js = d.req("POST", "/api/v1/vms", {"name": "w0", "kernel": "k.elf"}, token=tok)
     ok("etcd-calls-warm-up", st == 201, str((st, js)))
 
-    # POST /vms: the session with its user (one Txn); the VM id (one compare-and-swap);
-    # the name's claim; the event id with its placeholder; the commit with the VM's rows
-    # read after its writes (the answer's); the VM's owner key (cluster)
+    # POST /vms: the session with its user (one Txn); the VM id (one compare-and-swap) with
+    # the name's claim read in its Txn; the event id with its placeholder; the commit with
+    # the VM's rows read after its writes (the answer's); the VM's owner key (cluster)
     st, js, n = count(d, tok, "POST", "/api/v1/vms", {"name": "v1", "kernel": "k.elf"})
-    ok("etcd-calls-create-6", st == 201 and n == 6, "status %s, %s calls" % (st, n))
+    ok("etcd-calls-create-5", st == 201 and n == 5, "status %s, %s calls" % (st, n))
+    # a taken name: 409 before anything is written (the session; the claim read with the id)
+    st, js, n = count(d, tok, "POST", "/api/v1/vms", {"name": "v1", "kernel": "k.elf"})
+    ok("etcd-calls-create-taken-2", st == 409 and n == 2, "status %s, %s calls" % (st, n))
 
     st, js, n = count(d, tok, "GET", "/api/v1/vms/v1/status")
     # the first lookup of the name on this host: the session with its user, the name's
