@@ -87,7 +87,10 @@ int api_vm_list(struct req *r)
 	bool all;
 	struct list l = { .srv = r->srv };
 	int64_t total = 0, orev = 0;
-	uint64_t gen = inv_generation(r->srv->db);
+	/* an inventory on the cluster's etcd: its generation is etcd's revision, which the
+	 * owners' read below gives (no read of its own) */
+	bool same = r->srv->cluster && !strcmp(inv_backend(r->srv->db), "etcd");
+	uint64_t gen = same ? 0 : inv_generation(r->srv->db);
 	char key[96];
 
 	if (limit < 1 || limit > 10000 || offset < 0)
@@ -98,6 +101,8 @@ int api_vm_list(struct req *r)
 	if (r->srv->cluster && cluster_vm_owners(r->srv->cluster, &l.owners, &orev))
 		return req_error(r, 503, "the cluster's store (etcd) does not answer: %s",
 				 etcd_errmsg());
+	if (same)
+		gen = (uint64_t)orev;
 	snprintf(key, sizeof(key), "%lld/%ld/%ld/%lld", all ? -1LL : (long long)r->who.user_id,
 		 limit, offset, (long long)orev);
 	if (list_cache_get(r, gen, key)) {
