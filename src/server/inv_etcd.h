@@ -124,6 +124,12 @@ bool ie_pre_take_range(struct dbc *c, const char *prefix, struct etcd_kvs *kvs);
  * in place of what it kept. 0 or -ENOMEM (nothing kept). */
 int ie_pre_keep(struct dbc *c, const struct etcd_read *r, struct etcd_kvs *kvs, size_t n);
 
+/* Whether the row table/key is kept on the session (read ahead, not taken yet). */
+bool ie_pre_kept(struct dbc *c, const char *table, const char *key);
+
+/* A VM's name now holds id (its create): the lookups' hint (no read). */
+void ie_vm_name_hint(struct dbc *c, const char *name, int64_t id);
+
 /* Drop the session's kept rows (at a write, the session's end). */
 void ie_pre_drop(struct dbc *c);
 

@@ -119,6 +119,32 @@ bool ie_pre_take_range(struct dbc *c, const char *prefix, struct etcd_kvs *kvs)
 	return true;
 }
 
+bool ie_pre_kept(struct dbc *c, const char *table, const char *key)
+{
+	struct inv_etcd_sess *s = ie_sess(c);
+	char *k;
+	bool kept = false;
+	int i;
+
+	if (asprintf(&k, "%st/%s/%s", ie_store(c)->prefix, table, key) < 0)
+		return false;
+	for (i = 0; i < IE_PRE && !kept; i++)
+		kept = s->pre[i].key && !s->pre[i].prefix && !strcmp(s->pre[i].key, k);
+	free(k);
+	return kept;
+}
+
+void ie_vm_name_hint(struct dbc *c, const char *name, int64_t id)
+{
+	struct inv_etcd *st = ie_store(c);
+	char *k;
+
+	if (asprintf(&k, "%su/vms.name/%s", st->prefix, name) < 0)
+		return;
+	ie_hint_set(st, st->hints, k, id);
+	free(k);
+}
+
 int ie_pre_seed(struct dbc *c)
 {
 	struct inv_etcd_sess *s = ie_sess(c);

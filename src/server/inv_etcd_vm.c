@@ -116,7 +116,16 @@ int inv_etcd_vm_get(struct dbc *c, int64_t id, struct inv_vm *out)
 {
 	json_t *r = NULL, *st = NULL;
 	uint64_t rev = 0;
-	int rc = ie_row_get_id(c, "vms", id, &r, &rev);
+	char key[24];
+	const struct ie_read rows[] = { { "vms", key, false }, { "vm_status", key, false } };
+	int rc = 0;
+
+	/* both rows in one round trip (unless read ahead already) */
+	ie_id_key(id, key);
+	if (!ie_pre_kept(c, "vms", key))
+		rc = ie_rows_read(c, rows, 2);
+	if (!rc)
+		rc = ie_row_get_id(c, "vms", id, &r, &rev);
 
 	if (rc)
 		return rc;
@@ -374,8 +383,10 @@ int inv_etcd_vm_create(struct dbc *c, const struct inv_vm *v, int64_t *id)
 	if ((rc = ie_new_id_claim(c, "vms", "vms.name", v->name, &a.id)))
 		return rc;
 	rc = ie_write(c, create_body, &a);
-	if (!rc)
+	if (!rc) {
 		*id = a.id;
+		ie_vm_name_hint(c, v->name, a.id);      /* (a hint: rolled back, it misses once) */
+	}
 	return rc;
 }
 
