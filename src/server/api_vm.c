@@ -577,12 +577,15 @@ int api_vm_update(struct req *r)
 		return rc == -ENOENT ? req_error(r, -ENOENT, "the VM went away")
 				     : req_error(r, -EIO, "inventory error; nothing was changed");
 	}
+	err[0] = '\0';
 	rc = vmhw_edit(r, id, b, &vm, err, sizeof(err));
 	if (rc) {
 		inv_vm_clear(&vm);
 		inv_rollback(r->c);
+		/* -ENOENT: its hardware row went with it (a delete between the reads) */
 		return rc == -EIO ? req_error(r, -EIO, "inventory error; nothing was changed")
-				  : req_error(r, rc, "%s", err);
+		       : rc == -ENOENT ? req_error(r, -ENOENT, "the VM went away")
+				       : req_error(r, rc, "%s", err);
 	}
 	json_object_foreach(b, key, v) {
 		rc = vm_set_field(r, &vm, key, v, err, sizeof(err));

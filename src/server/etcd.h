@@ -183,10 +183,11 @@ int etcd_txn_range(struct etcd_txn *t, const char *prefix,
  * from what was read, with its own writes applied, without another call. 0 or -errno. */
 int etcd_txn_read(struct etcd_txn *t, const struct etcd_read *r, size_t n);
 
-/* Take kv (NULL: absent) as the session's read of key, made before the session began
- * (a read ahead): it joins the compare list with its mod_revision as a read of the
- * session would, so the commit fails when key changed since kv was read; the session's
- * reads of key are answered from it. Nothing when the session has read key already.
+/* Offer kv (NULL: absent) as the session's read of key, made before the session began
+ * (a read ahead): the session's reads of key are answered from it, and the first of them
+ * puts it in the compare list with its mod_revision, so the commit fails when key changed
+ * since kv was read (a seed never read is not compared; a range read of a prefix above it
+ * answers from the range instead). Nothing when the session has read key already.
  * 0 or -ENOMEM. */
 int etcd_txn_seed(struct etcd_txn *t, const char *key, const struct etcd_kv *kv);
 

@@ -21,6 +21,7 @@ struct txn_op {
 struct txn_seen {
 	char *key;
 	bool prefix;
+	bool offered;               /* a seed the session has not read yet: not compared */
 	struct etcd_kvs kvs;
 };
 
@@ -177,12 +178,40 @@ int etcd_txn_seed(struct etcd_txn *t, const char *key, const struct etcd_kv *kv)
 		}
 		kvs.n = 1;
 	}
-	rc = seen_compare(t, key, false, &kvs, 0);
-	if (rc) {
-		etcd_kvs_clear(&kvs);
-		return rc;
+	rc = seen_add(t, key, false, &kvs);
+	if (!rc)
+		t->seen[t->nseen - 1].offered = true;
+	return rc;
+}
+
+/* A key's read s is used: a seed joins the compares now, with the revision it was read
+ * at. 0 or -ENOMEM. */
+static int seen_use(struct etcd_txn *t, struct txn_seen *s)
+{
+	if (!s->offered)
+		return 0;
+	s->offered = false;
+	return seen_compare(t, s->key, false, &s->kvs, 0);
+}
+
+/* Drop the seeds under prefix that the session has not read (a range read of the prefix
+ * answers them now, at its revision, which the commit compares). */
+static void seeds_drop(struct etcd_txn *t, const char *prefix)
+{
+	size_t i = 0;
+
+	while (i < t->nseen) {
+		struct txn_seen *s = &t->seen[i];
+
+		if (!s->offered || strncmp(s->key, prefix, strlen(prefix))) {
+			i++;
+			continue;
+		}
+		free(s->key);
+		etcd_kvs_clear(&s->kvs);
+		memmove(s, s + 1, (t->nseen - i - 1) * sizeof(*s));     /* (in order) */
+		t->nseen--;
 	}
-	return seen_add(t, key, false, &kvs);
 }
 
 int etcd_txn_read(struct etcd_txn *t, const struct etcd_read *r, size_t n)
@@ -193,13 +222,19 @@ int etcd_txn_read(struct etcd_txn *t, const struct etcd_read *r, size_t n)
 	int64_t rev = 0;
 	int rc = want && got ? 0 : -ENOMEM;
 
-	for (i = 0; !rc && i < n; i++)
-		if (!seen_find(t, r[i].key, r[i].prefix) &&
-		    (r[i].prefix || !written(t, r[i].key)))
+	for (i = 0; !rc && i < n; i++) {
+		struct txn_seen *s = seen_find(t, r[i].key, r[i].prefix);
+
+		if (s && !s->prefix)
+			rc = seen_use(t, s);
+		else if (!s && (r[i].prefix || !written(t, r[i].key)))
 			want[m++] = r[i];
+	}
 	if (!rc && m)
 		rc = etcd_read_many(t->e, want, m, got, &rev);
 	for (i = 0; !rc && i < m; i++) {
+		if (want[i].prefix)
+			seeds_drop(t, want[i].key);
 		rc = seen_compare(t, want[i].key, want[i].prefix, &got[i], rev);
 		if (!rc)
 			rc = seen_add(t, want[i].key, want[i].prefix, &got[i]);
@@ -237,6 +272,8 @@ int etcd_txn_get(struct etcd_txn *t, const char *key, struct etcd_kv *out)
 	}
 	/* read already: as it was (the commit compares the first read) */
 	if ((s = seen_find(t, key, false))) {
+		if (seen_use(t, s))
+			return -ENOMEM;
 		for (i = 0; i < s->kvs.n; i++)
 			if (!strcmp(s->kvs.kv[i].key, key))
 				return kv_copy(out, &s->kvs.kv[i]);

@@ -137,8 +137,9 @@ void ie_pre_drop(struct dbc *c);
  * inv_vm_read_ahead asked for during it (kept for the reads that follow). */
 int ie_pre_commit(struct dbc *c, struct etcd_txn *t);
 
-/* A transaction begins on the session: its kept rows become the transaction's reads
- * (etcd_txn_seed: the commit compares them), then go. 0 or -ENOMEM. */
+/* A transaction begins on the session: its kept rows are offered to the transaction as
+ * its reads (etcd_txn_seed: compared at the commit once the transaction reads them), then
+ * go from the session. 0 or -ENOMEM. */
 int ie_pre_seed(struct dbc *c);
 
 /* The transaction's reserved event ids (inv_etcd_event.c) when it will not commit (rolled

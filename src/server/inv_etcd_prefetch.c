@@ -12,9 +12,10 @@
  * another id (deleted and made again, renamed), the rows are dropped and the id is the
  * name's. inv_vm_read_ahead keeps a VM's rows the same way for the reads that render it.
  *
- * A transaction that begins takes the kept rows as its own reads (etcd_txn_seed): they join
- * its compare list with the mod_revision they were read at, so its commit fails, writing
- * nothing, when one of them changed since, as when the transaction had read them itself.
+ * A transaction that begins takes the kept rows as its own reads (etcd_txn_seed): those it
+ * reads join its compare list with the mod_revision they were read at, so its commit
+ * fails, writing nothing, when one of them changed since, as when the transaction had read
+ * them itself (one it never reads is not compared: no conflict over a row it ignored).
  * Kept rows go at the session's first write and when it ends. */
 #include "server/etcd.h"
 #include "server/inv_etcd.h"

@@ -392,16 +392,37 @@ static void test_txn_reads(void)
 	CHECK_EQ(etcd_thread_calls() - calls, 0);
 	CHECK_EQ(etcd_txn_put(t, "/tr/b", "1", 1, 0), 0);
 	CHECK_EQ(etcd_txn_commit(t, NULL), 0);
-	/* ... and fails when it changed after the seed was read (before the session began) */
+	/* ... and fails when it changed after the seed was read (before the session began),
+	 * once the session read it */
 	CHECK_EQ(etcd_txn_begin(cli, &t), 0);
 	CHECK_EQ(etcd_put(cli2, "/tr/a", "2", 1, 0, NULL), 0);
 	CHECK_EQ(etcd_txn_seed(t, "/tr/a", &seed), 0);
+	CHECK_EQ(etcd_txn_get(t, "/tr/a", &kv), 0);
+	CHECK(kv.value && !strcmp(kv.value, "1"));         /* the seed's value */
+	etcd_kv_clear(&kv);
 	CHECK_EQ(etcd_txn_put(t, "/tr/c", "1", 1, 0), 0);
 	CHECK_EQ(etcd_txn_commit(t, NULL), -EAGAIN);
 	CHECK_EQ(etcd_get(cli, "/tr/c", &kv), -ENOENT);
+	/* a seed the session never reads is not compared */
+	CHECK_EQ(etcd_txn_begin(cli, &t), 0);
+	CHECK_EQ(etcd_txn_seed(t, "/tr/a", &seed), 0);
+	CHECK_EQ(etcd_txn_put(t, "/tr/c", "1", 1, 0), 0);
+	CHECK_EQ(etcd_txn_commit(t, NULL), 0);
+	/* a range read over a seed answers from the range (and compares that) */
+	CHECK_EQ(etcd_put(cli, "/tr/p/1", "x", 1, 0, NULL), 0);
+	CHECK_EQ(etcd_txn_begin(cli, &t), 0);
+	CHECK_EQ(etcd_txn_seed(t, "/tr/p/1", &seed), 0);         /* (an old value) */
+	n = 0;
+	CHECK_EQ(etcd_txn_range(t, "/tr/p/", count_kv, &n), 0);
+	CHECK_EQ(etcd_txn_get(t, "/tr/p/1", &kv), 0);
+	CHECK(kv.value && !strcmp(kv.value, "x"));
+	etcd_kv_clear(&kv);
+	CHECK_EQ(etcd_txn_put(t, "/tr/c", "2", 1, 0), 0);
+	CHECK_EQ(etcd_txn_commit(t, NULL), 0);
 	/* a seed of an absent key fails the commit once someone created it */
 	CHECK_EQ(etcd_txn_begin(cli, &t), 0);
 	CHECK_EQ(etcd_txn_seed(t, "/tr/absent", NULL), 0);
+	CHECK_EQ(etcd_txn_get(t, "/tr/absent", &kv), -ENOENT);
 	CHECK_EQ(etcd_put(cli2, "/tr/absent", "1", 1, 0, NULL), 0);
 	CHECK_EQ(etcd_txn_put(t, "/tr/c", "1", 1, 0), 0);
 	CHECK_EQ(etcd_txn_commit(t, NULL), -EAGAIN);
