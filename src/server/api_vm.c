@@ -453,6 +453,7 @@ again:
 		    inv_owner_set(r->c, "vm", id, r->who.user_id))
 			goto err_io;
 	}
+	inv_vm_read_ahead(r->c, id);        /* (on etcd: with the commit) for vm_json */
 	if (events_emit(r->srv, r->c, "vm-created", "vm", name, r->who.name, NULL, "%s created by %s",
 			name, r->who.name))
 		goto err_io;
@@ -461,6 +462,16 @@ again:
 	 * owner, whose usage the quota check read): nothing was written; again, from the check */
 	if (rc == -EAGAIN && ++tries < 10)
 		goto again;
+	if (rc == -EAGAIN) {
+		/* on etcd the name's claim is checked at the commit too: another host's create of
+		 * the same name won the race (nothing of this one was written) */
+		int64_t other;
+
+		if (!inv_vm_id(r->c, name, &other))
+			return req_error(r, -EEXIST, "a VM named '%s' exists", name);
+		return req_error(r, -EBUSY, "the inventory changed meanwhile; nothing was created: "
+				 "try again");
+	}
 	if (rc)
 		goto err_io;
 	r->out = vm_json(r->srv, r->c, id, 0);
@@ -593,12 +604,15 @@ again:
 		return rc == -ENOENT ? req_error(r, -ENOENT, "the VM went away")
 				     : req_error(r, -EIO, "inventory error; nothing was changed");
 	}
+	err[0] = '\0';
 	rc = vmhw_edit(r, id, b, &vm, err, sizeof(err));
 	if (rc) {
 		inv_vm_clear(&vm);
 		inv_rollback(r->c);
+		/* -ENOENT: its hardware row went with it (a delete between the reads) */
 		return rc == -EIO ? req_error(r, -EIO, "inventory error; nothing was changed")
-				  : req_error(r, rc, "%s", err);
+		       : rc == -ENOENT ? req_error(r, -ENOENT, "the VM went away")
+				       : req_error(r, rc, "%s", err);
 	}
 	old_cpus = vm.cpus;
 	old_mem = vm.memory_mib;
@@ -648,6 +662,7 @@ again:
 	inv_vm_clear(&vm);
 	if (rc)
 		goto err_io;
+	inv_vm_read_ahead(r->c, id);        /* (on etcd: with the commit) for vm_json */
 	if (events_emit(r->srv, r->c, "vm-updated", "vm", r->args[0], r->who.name, json_incref(b),
 			"%s changed by %s", r->args[0], r->who.name))
 		goto err_io;
@@ -656,6 +671,11 @@ again:
 	 * nothing was written; again, from the start */
 	if (rc == -EAGAIN && ++tries < 10)
 		goto again;
+	/* what it read changed before its commit (on etcd: another request, maybe another
+	 * host's, changed the VM meanwhile) */
+	if (rc == -EAGAIN)
+		return req_error(r, -EBUSY, "%s changed meanwhile; nothing was changed: try again",
+				 r->args[0]);
 	if (rc)
 		goto err_io;
 	/* a manual balloon target gives way to the policy again (api_balloon.c) */

@@ -144,8 +144,16 @@ int api_vm_delete(struct req *r)
 	if (layers_collect(r->c, &lf))
 		goto err_io;
 	if (events_emit(r->srv, r->c, "vm-deleted", "vm", r->args[0], r->who.name, NULL,
-			"%s deleted by %s%s", r->args[0], r->who.name, with_disks ? " with its disks" : "") ||
-	    inv_commit(r->c))
+			"%s deleted by %s%s", r->args[0], r->who.name, with_disks ? " with its disks" : ""))
+		goto err_io;
+	rc = inv_commit(r->c);
+	if (rc == -EAGAIN) {
+		/* what it read changed before its commit: another request changed the VM */
+		req_error(r, -EBUSY, "%s changed meanwhile; nothing was deleted: try again",
+			  r->args[0]);
+		goto out;
+	}
+	if (rc)
 		goto err_io;
 	/* No failover restarts a VM of that name any more (a new one may be created). */
 	{

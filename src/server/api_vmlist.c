@@ -87,7 +87,10 @@ int api_vm_list(struct req *r)
 	bool all;
 	struct list l = { .srv = r->srv };
 	int64_t total = 0, orev = 0;
-	uint64_t gen = inv_generation(r->srv->db);
+	/* an inventory on the cluster's etcd: its generation is etcd's revision, which the
+	 * owners' read below gives (no read of its own) */
+	bool same = r->srv->cluster && !strcmp(inv_backend(r->srv->db), "etcd");
+	uint64_t gen = same ? 0 : inv_generation(r->srv->db);
 	char key[96];
 
 	if (limit < 1 || limit > 10000 || offset < 0)
@@ -98,6 +101,8 @@ int api_vm_list(struct req *r)
 	if (r->srv->cluster && cluster_vm_owners(r->srv->cluster, &l.owners, &orev))
 		return req_error(r, 503, "the cluster's store (etcd) does not answer: %s",
 				 etcd_errmsg());
+	if (same)
+		gen = (uint64_t)orev;
 	/* administrators apart: only their answers keep host paths (http_scrub_paths) */
 	snprintf(key, sizeof(key), "%s%lld/%ld/%ld/%lld", r->who.admin ? "A" : "",
 		 all ? -1LL : (long long)r->who.user_id, limit, offset, (long long)orev);
@@ -121,8 +126,12 @@ int api_vm_list(struct req *r)
 	/* cached as served (the text path is not scrubbed again) */
 	if (r->out && !r->who.admin)
 		http_scrub_paths(r->srv, r->out);
-	/* Only a list read entirely before any newer commit may be cached under gen. */
-	if (r->out && inv_generation(r->srv->db) == gen)
+	/* Cached under gen, read before the list: the list was read after it, so an answer
+	 * read over a newer commit is newer than gen; but it is only ever served while the
+	 * generation is still gen, that is while no commit came after gen, and then the list
+	 * read exactly gen's state (a generation is raised by every commit, never lowered:
+	 * on etcd its revision; no second read of it needed here). */
+	if (r->out)
 		list_cache_put(gen, key, r->out);
 	return 200;
 }

@@ -121,6 +121,11 @@ int cluster_vm_place(struct cluster *cl, const char *vm);
  * there is no placement) or -errno. */
 int cluster_vm_unplace(struct cluster *cl, const char *vm, bool *was_running);
 
+/* cluster_vm_unplace, unless another host holds VM vm's ownership key (-EADDRINUSE: the
+ * host that runs it is the one to stop it): the key is read with the placement, in one
+ * round trip. */
+int cluster_vm_unplace_mine(struct cluster *cl, const char *vm, bool *was_running);
+
 /* The ownership keys: a new object VM name -> host name (*out, the caller's), and the
  * store's revision of that read (*rev, NULL allowed). 0 or -errno. */
 int cluster_vm_owners(struct cluster *cl, json_t **out, int64_t *rev);

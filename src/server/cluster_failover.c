@@ -54,22 +54,28 @@ int cluster_vm_place(struct cluster *cl, const char *vm)
 	return rc;
 }
 
-int cluster_vm_unplace(struct cluster *cl, const char *vm, bool *was_running)
+/* cluster_vm_unplace of the placement key; first (when not NULL): the key as read already
+ * (first_rc 0, or -ENOENT: absent), for the first try. */
+static int unplace(struct cluster *cl, const char *key, struct etcd_kv *first, int first_rc,
+		   bool *was_running)
 {
-	char key[160], *text;
-	int rc = placement_key(vm, key, sizeof(key)), tries;
+	int rc = 0, tries;
 
-	*was_running = false;
-	if (rc)
-		return rc;
 	/* compare-and-swap on the revision read: a placement written meanwhile (a start
 	 * elsewhere) is read again */
 	for (tries = 0; tries < 5; tries++) {
 		struct etcd_kv kv = { 0 };
 		json_t *val;
 		const char *intent, *host, *lease;
+		char *text;
 
-		rc = etcd_get(cl->etcd, key, &kv);
+		if (first && !tries) {
+			rc = first_rc;
+			kv = *first;
+			memset(first, 0, sizeof(*first));
+		} else {
+			rc = etcd_get(cl->etcd, key, &kv);
+		}
 		if (rc == -ENOENT)
 			return 0;
 		if (rc)
@@ -95,6 +101,48 @@ int cluster_vm_unplace(struct cluster *cl, const char *vm, bool *was_running)
 			return rc;
 	}
 	return rc;
+}
+
+int cluster_vm_unplace(struct cluster *cl, const char *vm, bool *was_running)
+{
+	char key[160];
+	int rc = placement_key(vm, key, sizeof(key));
+
+	*was_running = false;
+	return rc ? rc : unplace(cl, key, NULL, 0, was_running);
+}
+
+int cluster_vm_unplace_mine(struct cluster *cl, const char *vm, bool *was_running)
+{
+	char key[160], okey[160];
+	const char *keys[2] = { key, okey };
+	struct etcd_kv kv[2];
+	bool found[2];
+	int rc = placement_key(vm, key, sizeof(key));
+
+	*was_running = false;
+	if (!rc && snprintf(okey, sizeof(okey), "%s%s/owner", CLUSTER_VMS, vm) >=
+		   (int)sizeof(okey))
+		rc = -ENAMETOOLONG;
+	if (rc)
+		return rc;
+	/* the owner and the placement in one round trip (one revision) */
+	if (etcd_get_many(cl->etcd, keys, 2, kv, found))
+		return unplace(cl, key, NULL, 0, was_running);
+	if (found[1]) {
+		json_t *val = json_loadb(kv[1].value, kv[1].value_len, 0, NULL);
+		const char *host = json_string_value(json_object_get(val, "host"));
+
+		/* the host that runs it is the one to stop it */
+		rc = strcmp(host ? host : "?", cl->name) ? -EADDRINUSE : 0;
+		json_decref(val);
+		etcd_kv_clear(&kv[1]);
+		if (rc) {
+			etcd_kv_clear(&kv[0]);
+			return rc;
+		}
+	}
+	return unplace(cl, key, &kv[0], found[0] ? 0 : -ENOENT, was_running);
 }
 
 /* /vsrv/vms/NAME/owner into the object arg: NAME -> host */

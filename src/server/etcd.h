@@ -71,19 +71,39 @@ int etcd_get(struct etcd *e, const char *key, struct etcd_kv *out);
 int etcd_get_many(struct etcd *e, const char *const *keys, size_t n, struct etcd_kv *out,
 		  bool *found);
 
-/* Reads in Txns of range requests without compares (etcd_many.c): r[i].key alone (its
+/* One read of etcd_read_many: key, or with prefix every key under it. */
+struct etcd_read {
+	const char *key;
+	bool prefix;
+};
+
+/* What one read found: n kvs in key order (0: the key is absent, nothing under the prefix);
+ * etcd_kvs_clear frees them. */
+struct etcd_kvs {
+	struct etcd_kv *kv;
+	size_t n;
+};
+void etcd_kvs_clear(struct etcd_kvs *k);
+
+/* The n reads in one Txn of range requests (as etcd_get_many: one linearizable read of all
+ * of them at one revision, one round trip): 0 and out[i] (etcd_kvs_clear each) and *rev
+ * (the revision read at; NULL allowed), or -errno (nothing to free). */
+int etcd_read_many(struct etcd *e, const struct etcd_read *r, size_t n, struct etcd_kvs *out,
+		   int64_t *rev);
+
+/* Probes in Txns of range requests without compares (etcd_many.c): r[i].key alone (its
  * value into r[i].kv, count 1; absent: kv zeroed, count 0), or with r[i].prefix the number
  * of keys under it (count; kv zeroed). Up to 128 reads (etcd's default --max-txn-ops) go in
  * one Txn, one round trip, read at one revision; more take one more round trip per 128.
  * Nothing joins a transaction's compares. 0 (etcd_kv_clear each kv) or -errno (nothing
  * to free). */
-struct etcd_read {
+struct etcd_probe {
 	const char *key;            /* in */
 	bool prefix;                /* in: count the keys under key */
 	struct etcd_kv kv;          /* out */
 	int64_t count;              /* out */
 };
-int etcd_read_many(struct etcd *e, struct etcd_read *r, size_t n);
+int etcd_probe_many(struct etcd *e, struct etcd_probe *r, size_t n);
 
 /* Every key under prefix (all keys starting with it), in key order, to fn (its kv is
  * valid during the call only; a non-zero return stops the walk and is returned). *rev
@@ -147,7 +167,8 @@ struct etcd_txn;
 int etcd_txn_begin(struct etcd *e, struct etcd_txn **out);
 
 /* Read key: 0 and *out (etcd_kv_clear it), -ENOENT (absent: that joins the compares too),
- * or -errno. */
+ * or -errno. A key the session has read already (itself, or under a prefix it read) is
+ * answered as it was read, without a call: the commit compares its first read anyway. */
 int etcd_txn_get(struct etcd_txn *t, const char *key, struct etcd_kv *out);
 
 /* Queue a put (with lease, 0: none) or a delete of key: a key written again keeps only
@@ -162,6 +183,7 @@ int etcd_txn_delete(struct etcd_txn *t, const char *key);
  * joins the compare list: each key read with its mod_revision, and the range itself (no
  * key under prefix modified or created after the read's revision), so a key added to,
  * changed in or deleted from the range by someone else fails the commit with -EAGAIN.
+ * A prefix under one the session has read already is answered from that read (no call).
  * etcd takes at most --max-txn-ops compares (128 by default): when a session has read more
  * keys, those under a range it read are left to the range's compare, so one of them that
  * someone else deletes no longer fails the commit (a change or a new key still does).
@@ -169,16 +191,44 @@ int etcd_txn_delete(struct etcd_txn *t, const char *key);
 int etcd_txn_range(struct etcd_txn *t, const char *prefix,
 		   int (*fn)(const struct etcd_kv *kv, void *arg), void *arg);
 
+/* Read the n keys and prefixes of r that the session has not read yet, in one call
+ * (etcd_read_many), as etcd_txn_get and etcd_txn_range would: each joins the compare list,
+ * and the session's later reads of them (and of keys under a prefix read) are answered
+ * from what was read, with its own writes applied, without another call. 0 or -errno. */
+int etcd_txn_read(struct etcd_txn *t, const struct etcd_read *r, size_t n);
+
+/* Offer kv (NULL: absent) as the session's read of key, made before the session began
+ * (a read ahead): the session's reads of key are answered from it, and the first of them
+ * puts it in the compare list with its mod_revision, so the commit fails when key changed
+ * since kv was read (a seed never read is not compared; a range read of a prefix above it
+ * answers from the range instead). Nothing when the session has read key already.
+ * 0 or -ENOMEM. */
+int etcd_txn_seed(struct etcd_txn *t, const char *key, const struct etcd_kv *kv);
+
 /* Send the writes as one Txn guarded by the reads, and free t. 0 and *rev (the new
  * revision; NULL allowed), -EAGAIN when a key read has changed (nothing was written), or
  * -errno (after -ETIMEDOUT the outcome is unknown). */
 int etcd_txn_commit(struct etcd_txn *t, int64_t *rev);
 
+/* etcd_txn_commit, and with it (in the same Txn, after the writes, whose results they see)
+ * the n reads r: when the commit succeeded and its answer could be taken, *got is true
+ * and out[i] as etcd_read_many's (etcd_kvs_clear each); else *got is false, nothing to
+ * free. The commit's value as etcd_txn_commit's. */
+int etcd_txn_commit_read(struct etcd_txn *t, const struct etcd_read *r, size_t n,
+			 struct etcd_kvs *out, bool *got, int64_t *rev);
+
 /* Drop the session and its writes. NULL-safe. */
 void etcd_txn_abort(struct etcd_txn *t);
 
 /* The next number of the counter at key (1 for the first), by compare-and-swap: unique
- * across clients. 0 and *id, or -errno. */
+ * across clients. The swap starts from the value this client saw last (one round trip
+ * while no other client takes numbers; a failed swap answers the counter's value for the
+ * next try). 0 and *id, or -errno. */
 int etcd_next_id(struct etcd *e, const char *key, int64_t *id);
+
+/* etcd_next_id, reading with it (in the same Txn, at its revision) the key also: 0, *id and
+ * *found with *also_kv (found: etcd_kv_clear it), or -errno. */
+int etcd_next_id_read(struct etcd *e, const char *key, const char *also, int64_t *id,
+		      struct etcd_kv *also_kv, bool *found);
 
 #endif

@@ -33,34 +33,51 @@ static int trace_on(void)
 	return v;
 }
 
-/* The key a call is about, decoded for the trace ("" when none). */
-static void trace_call(const char *path, json_t *body)
+/* A base64 key decoded into buf for the trace ("" when it does not fit). */
+static void trace_key(const char *k, char *buf, size_t size)
 {
-	const char *k = json_string_value(json_object_get(body, "key"));
-	json_t *ops = json_object_get(body, "success");
-	char key[160] = "";
 	unsigned char raw[160];
 	int n;
 
-	if (!k && json_is_array(ops)) {
-		json_t *op = json_array_get(ops, 0), *inner;
+	buf[0] = '\0';
+	if (!k || strlen(k) >= 4 * sizeof(raw) / 3 - 4)
+		return;
+	n = EVP_DecodeBlock(raw, (const unsigned char *)k, (int)strlen(k));
+	if (n <= 0)
+		return;
+	while (n && !raw[n - 1])
+		n--;
+	snprintf(buf, size, "%.*s", n, (const char *)raw);
+}
+
+/* The keys a call is about, decoded for the trace: the request's key, or each operation's
+ * of a Txn ("range KEY[*]", "put KEY", "del KEY"; * a prefix), and its compares' count. */
+static void trace_call(const char *path, json_t *body)
+{
+	json_t *ops = json_object_get(body, "success"), *op;
+	char line[1024], key[160];
+	size_t i, len = 0;
+
+	trace_key(json_string_value(json_object_get(body, "key")), key, sizeof(key));
+	len = (size_t)snprintf(line, sizeof(line), "%s", key);
+	json_array_foreach(ops, i, op) {
 		const char *kind;
+		json_t *inner;
 
 		json_object_foreach(op, kind, inner) {
-			k = json_string_value(json_object_get(inner, "key"));
+			trace_key(json_string_value(json_object_get(inner, "key")), key,
+				  sizeof(key));
+			if (len < sizeof(line))
+				len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%s %s%s",
+					i ? ", " : "", !strcmp(kind, "request_range") ? "range" :
+					!strcmp(kind, "request_put") ? "put" : "del", key,
+					json_object_get(inner, "range_end") ? "*" : "");
 			break;
 		}
 	}
-	if (k && strlen(k) < 4 * sizeof(raw) / 3 - 4) {
-		n = EVP_DecodeBlock(raw, (const unsigned char *)k, (int)strlen(k));
-		if (n > 0) {
-			while (n && !raw[n - 1])
-				n--;
-			snprintf(key, sizeof(key), "%.*s", n, (const char *)raw);
-		}
-	}
-	fprintf(stderr, "vsrv: etcd call %lu: %s %s (%zu ops)\n", thread_calls, path, key,
-		json_is_array(ops) ? json_array_size(ops) : (size_t)1);
+	fprintf(stderr, "vsrv: etcd call %lu: %s %s (%zu ops, %zu compares)\n", thread_calls,
+		path, line, json_is_array(ops) ? json_array_size(ops) : (size_t)1,
+		json_array_size(json_object_get(body, "compare")));
 }
 
 const char *etcd_errmsg(void)
@@ -89,6 +106,7 @@ int etcd_open(const char *endpoints, unsigned timeout_ms, struct etcd **out)
 	if (!e)
 		return -ENOMEM;
 	e->timeout_ms = timeout_ms;
+	pthread_mutex_init(&e->counter_mu, NULL);
 	e->list = strdup(endpoints);
 	s = strdup(endpoints);
 	if (!e->list || !s)
@@ -133,6 +151,9 @@ void etcd_close(struct etcd *e)
 		return;
 	for (i = 0; i < e->nep; i++)
 		free(e->ep[i]);
+	for (i = 0; i < ETCD_COUNTERS; i++)
+		free(e->counter[i].key);
+	pthread_mutex_destroy(&e->counter_mu);
 	free(e->list);
 	free(e);
 }

@@ -4,9 +4,11 @@
 
 #include "server/etcd.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #define ETCD_MAX_EP 16
+#define ETCD_COUNTERS 8
 
 struct etcd {
 	char *list;                 /* the endpoints as given */
@@ -14,7 +16,18 @@ struct etcd {
 	int nep;
 	atomic_int cur;             /* the member that answered last */
 	unsigned timeout_ms;
+	pthread_mutex_t counter_mu; /* guards counter */
+	struct etcd_counter {       /* a counter's value and revision as last seen: a hint */
+		char *key;          /* NULL: a free slot */
+		int64_t value, rev;
+	} counter[ETCD_COUNTERS];
 };
+
+/* A counter's last seen value and mod_revision (a hint for the next compare-and-swap,
+ * never an answer: the swap's compare checks it): true and *value, *rev, or false. */
+bool etcd_counter_hint(struct etcd *e, const char *key, int64_t *value, int64_t *rev);
+/* Remember key's value and revision (rev 0: forget it). */
+void etcd_counter_seen(struct etcd *e, const char *key, int64_t value, int64_t rev);
 
 /* Set this thread's error text (printf-style) and return err. */
 int etcd_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -29,6 +42,11 @@ json_t *etcd_prefix_end(const char *prefix);
 /* etcd_call (etcd.h) of req, which it takes (json_decref'd; NULL, a failed json_pack:
  * -ENOMEM). The same answers. */
 int etcd_call_req(struct etcd *e, const char *path, json_t *req, json_t **ans);
+
+/* A Txn's range request of r (NULL: ENOMEM), and its answer (a Txn's response) into *out
+ * (etcd_kvs_clear it): 0, -EIO or -ENOMEM (nothing to free). */
+json_t *etcd_range_op(const struct etcd_read *r);
+int etcd_range_resp(json_t *resp, struct etcd_kvs *out);
 
 /* A 64-bit number of an answer (a JSON string or a number; 0 when absent). */
 int64_t etcd_num(json_t *o, const char *field);

@@ -2,6 +2,7 @@
 #include "server/etcd_int.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 int etcd_get(struct etcd *e, const char *key, struct etcd_kv *out)
@@ -193,6 +194,79 @@ int etcd_get_many(struct etcd *e, const char *const *keys, size_t n, struct etcd
 	if (rc)
 		for (i = 0; i < n; i++)
 			etcd_kv_clear(&out[i]);
+	json_decref(ans);
+	return rc;
+}
+
+void etcd_kvs_clear(struct etcd_kvs *k)
+{
+	size_t i;
+
+	for (i = 0; i < k->n; i++)
+		etcd_kv_clear(&k->kv[i]);
+	free(k->kv);
+	k->kv = NULL;
+	k->n = 0;
+}
+
+json_t *etcd_range_op(const struct etcd_read *r)
+{
+	json_t *o = json_pack("{s:o*}", "key", etcd_b64s(r->key));
+
+	if (o && r->prefix)
+		json_object_set_new(o, "range_end", etcd_prefix_end(r->key));
+	return o ? json_pack("{s:o}", "request_range", o) : NULL;
+}
+
+int etcd_range_resp(json_t *resp, struct etcd_kvs *out)
+{
+	json_t *kvs = json_object_get(json_object_get(resp, "response_range"), "kvs"), *o;
+	size_t j;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!json_array_size(kvs))
+		return 0;
+	out->kv = calloc(json_array_size(kvs), sizeof(*out->kv));
+	if (!out->kv)
+		return -ENOMEM;
+	json_array_foreach(kvs, j, o) {
+		if ((rc = etcd_kv_parse(o, &out->kv[j])))
+			break;
+		out->n++;
+	}
+	if (rc)
+		etcd_kvs_clear(out);
+	return rc;
+}
+
+int etcd_read_many(struct etcd *e, const struct etcd_read *r, size_t n, struct etcd_kvs *out,
+		   int64_t *rev)
+{
+	json_t *ops = json_array(), *ans = NULL, *resp;
+	size_t i;
+	int rc = 0;
+
+	if (!ops)
+		return -ENOMEM;
+	memset(out, 0, n * sizeof(*out));
+	for (i = 0; i < n; i++) {
+		if (json_array_append_new(ops, etcd_range_op(&r[i]))) {
+			json_decref(ops);
+			return -ENOMEM;
+		}
+	}
+	/* a Txn without compares: its success ops, all read at one revision (linearizable) */
+	if ((rc = etcd_call_req(e, "/v3/kv/txn", json_pack("{s:o}", "success", ops), &ans)))
+		return rc;
+	if (rev)
+		*rev = etcd_num(json_object_get(ans, "header"), "revision");
+	resp = json_object_get(ans, "responses");
+	for (i = 0; i < n && !rc; i++)
+		rc = etcd_range_resp(json_array_get(resp, i), &out[i]);
+	if (rc)
+		for (i = 0; i < n; i++)
+			etcd_kvs_clear(&out[i]);
 	json_decref(ans);
 	return rc;
 }

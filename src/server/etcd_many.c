@@ -8,7 +8,7 @@
 #define ETCD_TXN_MAX_OPS 128
 
 /* One Txn of the range requests r[0..n) (n at most ETCD_TXN_MAX_OPS). */
-static int read_chunk(struct etcd *e, struct etcd_read *r, size_t n)
+static int read_chunk(struct etcd *e, struct etcd_probe *r, size_t n)
 {
 	json_t *ops = json_array(), *ans = NULL, *resp;
 	size_t i;
@@ -49,7 +49,7 @@ static int read_chunk(struct etcd *e, struct etcd_read *r, size_t n)
 	return rc;
 }
 
-int etcd_read_many(struct etcd *e, struct etcd_read *r, size_t n)
+int etcd_probe_many(struct etcd *e, struct etcd_probe *r, size_t n)
 {
 	size_t i;
 	int rc = 0;

@@ -16,12 +16,23 @@ struct txn_op {
 	int64_t lease;
 };
 
+/* What the session read (or was given: etcd_txn_seed): a key (kvs.n 0 or 1) or the keys
+ * under a prefix, as etcd answered; a later read of them is answered from here. */
+struct txn_seen {
+	char *key;
+	bool prefix;
+	bool offered;               /* a seed the session has not read yet: not compared */
+	struct etcd_kvs kvs;
+};
+
 struct etcd_txn {
 	struct etcd *e;
 	json_t *reads;              /* key -> the mod_revision read (0: absent) */
 	json_t *ranges;             /* prefix -> the revision a range under it was read at */
 	struct txn_op *ops;
 	size_t nops, cap;
+	struct txn_seen *seen;
+	size_t nseen, capseen;
 };
 
 int etcd_txn_begin(struct etcd *e, struct etcd_txn **out)
@@ -54,6 +65,11 @@ void etcd_txn_abort(struct etcd_txn *t)
 		free(t->ops[i].value);
 	}
 	free(t->ops);
+	for (i = 0; i < t->nseen; i++) {
+		free(t->seen[i].key);
+		etcd_kvs_clear(&t->seen[i].kvs);
+	}
+	free(t->seen);
 	json_decref(t->reads);
 	json_decref(t->ranges);
 	free(t);
@@ -70,9 +86,172 @@ static struct txn_op *written(struct etcd_txn *t, const char *key)
 	return NULL;
 }
 
+/* The read that answers key (with prefix: every key under it), or NULL: the key itself,
+ * or a prefix read that key starts with. */
+static struct txn_seen *seen_find(struct etcd_txn *t, const char *key, bool prefix)
+{
+	size_t i;
+
+	for (i = 0; i < t->nseen; i++) {
+		struct txn_seen *s = &t->seen[i];
+
+		if (s->prefix ? !strncmp(key, s->key, strlen(s->key)) :
+				!prefix && !strcmp(key, s->key))
+			return s;
+	}
+	return NULL;
+}
+
+/* Keep a read of key (kvs moved in: cleared). 0 or -ENOMEM (kvs cleared too). */
+static int seen_add(struct etcd_txn *t, const char *key, bool prefix, struct etcd_kvs *kvs)
+{
+	struct txn_seen *s;
+
+	if (t->nseen == t->capseen) {
+		size_t cap = t->capseen ? t->capseen * 2 : 8;
+		struct txn_seen *p = realloc(t->seen, cap * sizeof(*p));
+
+		if (!p) {
+			etcd_kvs_clear(kvs);
+			return -ENOMEM;
+		}
+		t->seen = p;
+		t->capseen = cap;
+	}
+	s = &t->seen[t->nseen];
+	*s = (struct txn_seen){ .key = strdup(key), .prefix = prefix, .kvs = *kvs };
+	memset(kvs, 0, sizeof(*kvs));
+	if (!s->key) {
+		etcd_kvs_clear(&s->kvs);
+		return -ENOMEM;
+	}
+	t->nseen++;
+	return 0;
+}
+
+/* A copy of src into *dst. 0 or -ENOMEM. */
+static int kv_copy(struct etcd_kv *dst, const struct etcd_kv *src)
+{
+	*dst = *src;
+	dst->key = strdup(src->key);
+	dst->value = malloc(src->value_len + 1);
+	if (!dst->key || !dst->value) {
+		etcd_kv_clear(dst);
+		return -ENOMEM;
+	}
+	memcpy(dst->value, src->value, src->value_len);
+	dst->value[src->value_len] = '\0';
+	return 0;
+}
+
+/* A read's keys into the compare list (each key's first read is what the commit compares
+ * against; a prefix's range too, at the revision rev it was read at). */
+static int seen_compare(struct etcd_txn *t, const char *key, bool prefix,
+			const struct etcd_kvs *kvs, int64_t rev)
+{
+	size_t i;
+
+	if (!prefix)
+		return json_object_get(t->reads, key) ||
+		       !json_object_set_new(t->reads, key, json_integer(kvs->n ?
+					    kvs->kv[0].mod_rev : 0)) ? 0 : -ENOMEM;
+	for (i = 0; i < kvs->n; i++)
+		if (!json_object_get(t->reads, kvs->kv[i].key) &&
+		    json_object_set_new(t->reads, kvs->kv[i].key, json_integer(kvs->kv[i].mod_rev)))
+			return -ENOMEM;
+	return json_object_get(t->ranges, key) ||
+	       !json_object_set_new(t->ranges, key, json_integer(rev)) ? 0 : -ENOMEM;
+}
+
+int etcd_txn_seed(struct etcd_txn *t, const char *key, const struct etcd_kv *kv)
+{
+	struct etcd_kvs kvs = { 0 };
+	int rc;
+
+	if (json_object_get(t->reads, key) || seen_find(t, key, false))
+		return 0;
+	if (kv) {
+		kvs.kv = calloc(1, sizeof(*kvs.kv));
+		if (!kvs.kv || kv_copy(kvs.kv, kv)) {
+			free(kvs.kv);
+			return -ENOMEM;
+		}
+		kvs.n = 1;
+	}
+	rc = seen_add(t, key, false, &kvs);
+	if (!rc)
+		t->seen[t->nseen - 1].offered = true;
+	return rc;
+}
+
+/* A key's read s is used: a seed joins the compares now, with the revision it was read
+ * at. 0 or -ENOMEM. */
+static int seen_use(struct etcd_txn *t, struct txn_seen *s)
+{
+	if (!s->offered)
+		return 0;
+	s->offered = false;
+	return seen_compare(t, s->key, false, &s->kvs, 0);
+}
+
+/* Drop the seeds under prefix that the session has not read (a range read of the prefix
+ * answers them now, at its revision, which the commit compares). */
+static void seeds_drop(struct etcd_txn *t, const char *prefix)
+{
+	size_t i = 0;
+
+	while (i < t->nseen) {
+		struct txn_seen *s = &t->seen[i];
+
+		if (!s->offered || strncmp(s->key, prefix, strlen(prefix))) {
+			i++;
+			continue;
+		}
+		free(s->key);
+		etcd_kvs_clear(&s->kvs);
+		memmove(s, s + 1, (t->nseen - i - 1) * sizeof(*s));     /* (in order) */
+		t->nseen--;
+	}
+}
+
+int etcd_txn_read(struct etcd_txn *t, const struct etcd_read *r, size_t n)
+{
+	struct etcd_read *want = calloc(n ? n : 1, sizeof(*want));
+	struct etcd_kvs *got = calloc(n ? n : 1, sizeof(*got));
+	size_t i, m = 0;
+	int64_t rev = 0;
+	int rc = want && got ? 0 : -ENOMEM;
+
+	for (i = 0; !rc && i < n; i++) {
+		struct txn_seen *s = seen_find(t, r[i].key, r[i].prefix);
+
+		if (s && !s->prefix)
+			rc = seen_use(t, s);
+		else if (!s && (r[i].prefix || !written(t, r[i].key)))
+			want[m++] = r[i];
+	}
+	if (!rc && m)
+		rc = etcd_read_many(t->e, want, m, got, &rev);
+	for (i = 0; !rc && i < m; i++) {
+		if (want[i].prefix)
+			seeds_drop(t, want[i].key);
+		rc = seen_compare(t, want[i].key, want[i].prefix, &got[i], rev);
+		if (!rc)
+			rc = seen_add(t, want[i].key, want[i].prefix, &got[i]);
+	}
+	for (i = 0; got && i < m; i++)
+		etcd_kvs_clear(&got[i]);
+	free(got);
+	free(want);
+	return rc;
+}
+
 int etcd_txn_get(struct etcd_txn *t, const char *key, struct etcd_kv *out)
 {
 	struct txn_op *w = written(t, key);
+	struct txn_seen *s;
+	struct etcd_kvs kvs = { 0 };
+	size_t i;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -91,12 +270,30 @@ int etcd_txn_get(struct etcd_txn *t, const char *key, struct etcd_kv *out)
 		out->lease = w->lease;
 		return 0;
 	}
+	/* read already: as it was (the commit compares the first read) */
+	if ((s = seen_find(t, key, false))) {
+		if (seen_use(t, s))
+			return -ENOMEM;
+		for (i = 0; i < s->kvs.n; i++)
+			if (!strcmp(s->kvs.kv[i].key, key))
+				return kv_copy(out, &s->kvs.kv[i]);
+		return -ENOENT;
+	}
 	rc = etcd_get(t->e, key, out);
 	if (rc && rc != -ENOENT)
 		return rc;
+	if (!rc) {
+		kvs.kv = calloc(1, sizeof(*kvs.kv));
+		if (!kvs.kv || kv_copy(kvs.kv, out)) {
+			free(kvs.kv);
+			etcd_kv_clear(out);
+			return -ENOMEM;
+		}
+		kvs.n = 1;
+	}
 	/* the first read of a key is what the commit compares against */
-	if (!json_object_get(t->reads, key) &&
-	    json_object_set_new(t->reads, key, json_integer(rc ? 0 : out->mod_rev))) {
+	if (seen_compare(t, key, false, &kvs, 0) || seen_add(t, key, false, &kvs)) {
+		etcd_kvs_clear(&kvs);
 		etcd_kv_clear(out);
 		return -ENOMEM;
 	}
@@ -202,37 +399,27 @@ static int range_cmp(const void *a, const void *b)
 int etcd_txn_range(struct etcd_txn *t, const char *prefix,
 		   int (*fn)(const struct etcd_kv *kv, void *arg), void *arg)
 {
-	json_t *req = json_pack("{s:o*,s:o*}", "key", etcd_b64s(prefix), "range_end",
-				etcd_prefix_end(prefix));
-	json_t *ans = NULL, *o;
 	struct range_acc a = { 0 };
+	struct txn_seen *s = seen_find(t, prefix, true);
 	size_t i, j, plen = strlen(prefix);
-	int64_t rev;
-	int rc;
+	int rc = 0;
 
-	if ((rc = etcd_call_req(t->e, "/v3/kv/range", req, &ans)))
-		return rc;
-	rev = etcd_num(json_object_get(ans, "header"), "revision");
-	json_array_foreach(json_object_get(ans, "kvs"), i, o) {
-		struct etcd_kv kv;
+	if (!s) {
+		/* read now: its keys and the range join the compares (the oldest read of the
+		 * range is what the commit compares against) */
+		struct etcd_read r = { prefix, true };
 
-		if ((rc = etcd_kv_parse(o, &kv)))
-			break;
-		if (!json_object_get(t->reads, kv.key) &&
-		    json_object_set_new(t->reads, kv.key, json_integer(kv.mod_rev)))
-			rc = -ENOMEM;
-		if (!rc)
-			rc = range_add(&a, kv.key, kv.value, kv.value_len, kv.mod_rev,
-				       kv.create_rev, kv.version, kv.lease);
-		etcd_kv_clear(&kv);
-		if (rc)
-			break;
+		if ((rc = etcd_txn_read(t, &r, 1)))
+			return rc;
+		s = seen_find(t, prefix, true);
 	}
-	json_decref(ans);
-	/* the oldest read of the range is what the commit compares against */
-	if (!rc && !json_object_get(t->ranges, prefix) &&
-	    json_object_set_new(t->ranges, prefix, json_integer(rev)))
-		rc = -ENOMEM;
+	for (i = 0; !rc && s && i < s->kvs.n; i++) {
+		struct etcd_kv *kv = &s->kvs.kv[i];
+
+		if (!strncmp(kv->key, prefix, plen))
+			rc = range_add(&a, kv->key, kv->value, kv->value_len, kv->mod_rev,
+				       kv->create_rev, kv->version, kv->lease);
+	}
 	/* the session's own writes, in order */
 	for (i = 0; !rc && i < t->nops; i++) {
 		struct txn_op *op = &t->ops[i];
@@ -273,6 +460,12 @@ static bool in_range(struct etcd_txn *t, const char *key)
 }
 
 int etcd_txn_commit(struct etcd_txn *t, int64_t *rev)
+{
+	return etcd_txn_commit_read(t, NULL, 0, NULL, NULL, rev);
+}
+
+int etcd_txn_commit_read(struct etcd_txn *t, const struct etcd_read *r, size_t n,
+			 struct etcd_kvs *out, bool *got, int64_t *rev)
 {
 	json_t *req = json_pack("{s:[],s:[]}", "compare", "success"), *ans = NULL, *v;
 	json_t *cmp = json_object_get(req, "compare"), *ops = json_object_get(req, "success");
@@ -323,42 +516,189 @@ int etcd_txn_commit(struct etcd_txn *t, int64_t *rev)
 		}
 		rc = json_array_append_new(ops, o) ? -ENOMEM : 0;
 	}
+	/* the reads after the writes: etcd's Txn reads see its own writes */
+	for (i = 0; !rc && i < n; i++)
+		rc = json_array_append_new(ops, etcd_range_op(&r[i])) ? -ENOMEM : 0;
+	if (n)
+		memset(out, 0, n * sizeof(*out));
 	if (!rc)
 		rc = etcd_call(t->e, "/v3/kv/txn", req, &ans);
 	if (!rc && !json_is_true(json_object_get(ans, "succeeded")))
 		rc = etcd_fail(-EAGAIN, "etcd: a key this transaction read has changed");
 	if (!rc && rev)
 		*rev = etcd_num(json_object_get(ans, "header"), "revision");
+	if (got)
+		*got = !rc;
+	for (i = 0; !rc && i < n && *got; i++)
+		if (etcd_range_resp(json_array_get(json_object_get(ans, "responses"), t->nops + i),
+				    &out[i]))
+			*got = false;       /* committed all the same: the reads are left out */
+	if (n && !*got)
+		for (i = 0; i < n; i++)
+			etcd_kvs_clear(&out[i]);
 	json_decref(ans);
 	json_decref(req);
 	etcd_txn_abort(t);
 	return rc;
 }
 
-int etcd_next_id(struct etcd *e, const char *key, int64_t *id)
+bool etcd_counter_hint(struct etcd *e, const char *key, int64_t *value, int64_t *rev)
 {
+	bool found = false;
+	int i;
+
+	pthread_mutex_lock(&e->counter_mu);
+	for (i = 0; i < ETCD_COUNTERS && !found; i++)
+		if (e->counter[i].key && !strcmp(e->counter[i].key, key)) {
+			*value = e->counter[i].value;
+			*rev = e->counter[i].rev;
+			found = true;
+		}
+	pthread_mutex_unlock(&e->counter_mu);
+	return found;
+}
+
+void etcd_counter_seen(struct etcd *e, const char *key, int64_t value, int64_t rev)
+{
+	int i, slot = -1;
+
+	pthread_mutex_lock(&e->counter_mu);
+	for (i = 0; i < ETCD_COUNTERS; i++) {
+		if (e->counter[i].key && !strcmp(e->counter[i].key, key)) {
+			slot = i;
+			break;
+		}
+		if (!e->counter[i].key && slot < 0)
+			slot = i;
+	}
+	if (slot >= 0 && !rev) {
+		if (e->counter[slot].key && !strcmp(e->counter[slot].key, key)) {
+			free(e->counter[slot].key);
+			e->counter[slot].key = NULL;
+		}
+	} else if (slot >= 0) {
+		if (!e->counter[slot].key)
+			e->counter[slot].key = strdup(key);
+		e->counter[slot].value = value;
+		e->counter[slot].rev = rev;
+	}
+	pthread_mutex_unlock(&e->counter_mu);
+}
+
+/* The counter's value as last seen (its hint), else read: 0 and *value, *rev (0, 0: the
+ * counter does not exist yet), or -errno. */
+static int counter_now(struct etcd *e, const char *key, bool hinted, int64_t *value,
+		       int64_t *rev)
+{
+	struct etcd_kv kv = { 0 };
+	int rc;
+
+	if (hinted && etcd_counter_hint(e, key, value, rev))
+		return 0;
+	rc = etcd_get(e, key, &kv);
+	if (rc && rc != -ENOENT)
+		return rc;
+	*value = rc ? 0 : strtoll(kv.value, NULL, 10);
+	*rev = rc ? 0 : kv.mod_rev;
+	etcd_kv_clear(&kv);
+	return 0;
+}
+
+/* The first kv of a Txn's response i, into *kv: true when there is one. */
+static bool resp_kv(json_t *ans, size_t i, struct etcd_kv *kv)
+{
+	json_t *kvs = json_object_get(json_object_get(json_array_get(json_object_get(ans,
+				      "responses"), i), "response_range"), "kvs");
+
+	memset(kv, 0, sizeof(*kv));
+	if (!json_array_size(kvs) || etcd_kv_parse(json_array_get(kvs, 0), kv)) {
+		memset(kv, 0, sizeof(*kv));
+		return false;
+	}
+	return true;
+}
+
+int etcd_next_id_read(struct etcd *e, const char *key, const char *also, int64_t *id,
+		      struct etcd_kv *also_kv, bool *found)
+{
+	int64_t cur = 0, rev = 0;
+	bool hinted = true;
 	int tries;
 
 	for (tries = 0; tries < 1000; tries++) {
-		struct etcd_kv kv = { 0 };
-		int64_t next, expect = 0;
+		struct etcd_kv holder;
+		json_t *req, *ans = NULL;
 		char buf[32];
-		int rc = etcd_get(e, key, &kv);
+		int rc = counter_now(e, key, hinted, &cur, &rev);
 
-		if (rc && rc != -ENOENT)
+		if (rc)
 			return rc;
-		next = rc ? 1 : strtoll(kv.value, NULL, 10) + 1;
-		if (!rc)
-			expect = kv.mod_rev;
-		etcd_kv_clear(&kv);
-		snprintf(buf, sizeof(buf), "%lld", (long long)next);
-		rc = etcd_cas(e, key, expect, buf, strlen(buf), 0, NULL, NULL);
-		if (!rc) {
-			*id = next;
+		snprintf(buf, sizeof(buf), "%lld", (long long)(cur + 1));
+		req = json_pack("{s:[{s:o*,s:s,s:s,s:o*}],s:[{s:{s:o*,s:o*}},{s:{s:o*}}],"
+				"s:[{s:{s:o*}},{s:{s:o*}}]}",
+				"compare", "key", etcd_b64s(key), "target", rev ? "MOD" : "CREATE",
+				"result", "EQUAL", rev ? "mod_revision" : "create_revision",
+				json_sprintf("%lld", (long long)rev),
+				"success", "request_put", "key", etcd_b64s(key), "value", etcd_b64s(buf),
+				"request_range", "key", etcd_b64s(also),
+				"failure", "request_range", "key", etcd_b64s(key),
+				"request_range", "key", etcd_b64s(also));
+		if ((rc = etcd_call_req(e, "/v3/kv/txn", req, &ans))) {
+			etcd_counter_seen(e, key, 0, 0);
+			return rc;
+		}
+		if (json_is_true(json_object_get(ans, "succeeded"))) {
+			etcd_counter_seen(e, key, cur + 1, etcd_num(json_object_get(ans, "header"),
+								    "revision"));
+			*found = resp_kv(ans, 1, also_kv);
+			*id = cur + 1;
+			json_decref(ans);
 			return 0;
 		}
-		if (rc != -EAGAIN && rc != -EEXIST)
+		/* the counter as it is now (gone: read it again) */
+		hinted = resp_kv(ans, 0, &holder);
+		etcd_counter_seen(e, key, hinted ? strtoll(holder.value, NULL, 10) : 0,
+				  hinted ? holder.mod_rev : 0);
+		etcd_kv_clear(&holder);
+		json_decref(ans);
+	}
+	return etcd_fail(-EAGAIN, "etcd: counter %s: too many conflicts", key);
+}
+
+/* The compare-and-swap starts from the value this client saw last (no read: one round
+ * trip); when another client has taken numbers since, the failed swap's answer has the
+ * counter as it is, and the next try starts from that. */
+int etcd_next_id(struct etcd *e, const char *key, int64_t *id)
+{
+	int64_t cur = 0, rev = 0, newrev = 0;
+	bool hinted = true;
+	int tries;
+
+	for (tries = 0; tries < 1000; tries++) {
+		struct etcd_kv holder = { 0 };
+		char buf[32];
+		int rc = counter_now(e, key, hinted, &cur, &rev);
+
+		if (rc)
 			return rc;
+		snprintf(buf, sizeof(buf), "%lld", (long long)(cur + 1));
+		rc = etcd_cas(e, key, rev, buf, strlen(buf), 0, &newrev, &holder);
+		if (!rc) {
+			etcd_counter_seen(e, key, cur + 1, newrev);
+			*id = cur + 1;
+			return 0;
+		}
+		if (rc != -EAGAIN && rc != -EEXIST) {
+			etcd_counter_seen(e, key, 0, 0);
+			return rc;
+		}
+		/* the counter as it is now (gone: read it again) */
+		hinted = holder.key != NULL;
+		if (hinted)
+			etcd_counter_seen(e, key, strtoll(holder.value, NULL, 10), holder.mod_rev);
+		else
+			etcd_counter_seen(e, key, 0, 0);
+		etcd_kv_clear(&holder);
 	}
 	return etcd_fail(-EAGAIN, "etcd: counter %s: too many conflicts", key);
 }

@@ -147,6 +147,13 @@ int inv_vm_id(struct dbc *c, const char *name, int64_t *id);
 /* Read VM id into *out (free its strings with inv_vm_clear). 0, -ENOENT or -EIO. */
 int inv_vm_get(struct dbc *c, int64_t id, struct inv_vm *out);
 
+/* A hint: the session's next reads are VM id's rows (inv_vm_get, inv_vm_template,
+ * inv_vm_disks, inv_vm_nics, inv_vm_cdroms, inv_vm_hw_get: a VM's rendering), to be made at
+ * once (in a transaction: at once after its commit). On etcd they are read now in one
+ * round trip (in a transaction: in its commit's, after its writes) and answer those reads
+ * once (any other read or a write drops them); elsewhere nothing. 0, -EIO. */
+int inv_vm_read_ahead(struct dbc *c, int64_t id);
+
 /* A VM's status alone (what inv_vm_get reads under "status", with the name), for the
  * frequent readers that need no configuration (GET .../status, state checks; on etcd the
  * status key alone). last_exit is the struct's own: free with inv_vm_status_clear. */

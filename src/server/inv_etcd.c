@@ -41,6 +41,8 @@ static void ie_put(struct dbc *c)
 	s = ie_sess(c);
 	ie_pre_drop(c);
 	etcd_txn_abort(s->t);       /* a transaction left open is rolled back */
+	s->t = NULL;
+	ie_events_unreserve(c, false);
 	free(s);
 }
 
@@ -64,6 +66,8 @@ static void ie_rollback(struct dbc *c)
 
 	etcd_txn_abort(s->t);
 	s->t = NULL;
+	s->commit_vm = 0;
+	ie_events_unreserve(c, false);
 }
 
 #define OP(name, params, args) INV_OPS_TABLE_ONE(inv_etcd, name)
@@ -135,13 +139,17 @@ err_free:
 int inv_etcd_begin(struct dbc *c)
 {
 	struct inv_etcd_sess *s = ie_sess(c);
+	int rc;
 
 	if (s->t) {
 		vsrv_log("inventory: etcd: a transaction is already open on this session");
 		return -EIO;
 	}
-	ie_pre_drop(c);
-	return etcd_txn_begin(ie_store(c)->e, &s->t);
+	s->commit_vm = 0;
+	rc = etcd_txn_begin(ie_store(c)->e, &s->t);
+	if (!rc)
+		rc = ie_pre_seed(c);
+	return rc;
 }
 
 int inv_etcd_commit(struct dbc *c)
@@ -155,7 +163,8 @@ int inv_etcd_commit(struct dbc *c)
 		return -EIO;
 	}
 	s->t = NULL;
-	rc = ie_etcd_err(etcd_txn_commit(t, NULL), "commit", ie_store(c)->prefix);
+	rc = ie_etcd_err(ie_pre_commit(c, t), "commit", ie_store(c)->prefix);
+	ie_events_unreserve(c, rc != -EAGAIN);      /* refused: nothing of it was written */
 	if (!rc)
 		atomic_fetch_add(&ie_store(c)->gen, 1);
 	return rc;

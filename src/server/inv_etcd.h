@@ -41,7 +41,7 @@ struct etcd;
 struct etcd_txn;
 
 #define IE_HINTS 256
-#define IE_PRE 2
+#define IE_PRE 8
 
 /* The store: the etcd client and the key prefix of this inventory. */
 struct inv_etcd {
@@ -50,19 +50,26 @@ struct inv_etcd {
 	char *prefix;                /* "/vsrv/inv/" by default; owned */
 	atomic_uint_fast64_t gen;    /* raised by every commit through this store (and by an
 				      * inv_generation that cannot read etcd's revision) */
-	pthread_mutex_t hint_mu;     /* guards hints */
+	pthread_mutex_t hint_mu;     /* guards hints and user_hints */
 	struct ie_hint {             /* a VM name key's last id (inv_etcd_prefetch.c) */
 		uint64_t hash;
 		int64_t id;
-	} hints[IE_HINTS];
+	} hints[IE_HINTS],
+	  user_hints[IE_HINTS];      /* a session key's user (inv_etcd_session.c) */
 };
 
 /* A session: the store, and the open transaction (NULL outside inv_begin/inv_commit). */
 struct inv_etcd_sess {
 	struct dbc base;
 	struct etcd_txn *t;
-	char *pre_key[IE_PRE];       /* rows read ahead with a VM's name (NULL: none) */
-	struct etcd_kv pre[IE_PRE];  /* their values (key NULL: absent) */
+	int64_t commit_vm;           /* the VM whose rows the commit reads (0: none) */
+	int64_t ev[4];               /* event ids reserved in the transaction (placeholders) */
+	int nev;
+	struct ie_pre {              /* reads ahead (inv_etcd_prefetch.c; key NULL: none) */
+		char *key;           /* a full key, or with prefix a full key prefix */
+		bool prefix;
+		struct etcd_kvs kvs; /* what was read (a key: n 0, absent, or 1) */
+	} pre[IE_PRE];
 };
 
 static inline struct inv_etcd *ie_store(struct dbc *c)
@@ -98,12 +105,47 @@ int ie_etcd_err(int rc, const char *what, const char *key);
  * time read in the same Txn and kept on the session: 0 and *id, -ENOENT, -EIO. */
 int ie_vm_name_get(struct dbc *c, const char *key, int64_t *id);
 
+/* The id last seen for key in a hint table (st->hints, st->user_hints): 0 when none; a
+ * hint is never an answer (what it names is read and checked). ie_hint_set: remember id
+ * (0: forget). */
+int64_t ie_hint_get(struct inv_etcd *st, struct ie_hint *table, const char *key);
+void ie_hint_set(struct inv_etcd *st, struct ie_hint *table, const char *key, int64_t id);
+
 /* A kept row of key, taken (once): true with *rc 0 and *kv (the caller's), or *rc -ENOENT
- * (it was absent then); false when none is kept or a transaction is open. */
+ * (it was absent then); false when none is kept or a transaction is open (any other read
+ * drops the kept rows). */
 bool ie_pre_take(struct dbc *c, const char *key, struct etcd_kv *kv, int *rc);
 
-/* Drop the session's kept rows (at a write, a transaction, the session's end). */
+/* The kept rows under prefix (a full key prefix), taken (once): true and *kvs (the
+ * caller's: etcd_kvs_clear it); false as ie_pre_take. */
+bool ie_pre_take_range(struct dbc *c, const char *prefix, struct etcd_kvs *kvs);
+
+/* Keep the n reads r answered with kvs (moved in: cleared; at most IE_PRE) on the session,
+ * in place of what it kept. 0 or -ENOMEM (nothing kept). */
+int ie_pre_keep(struct dbc *c, const struct etcd_read *r, struct etcd_kvs *kvs, size_t n);
+
+/* Whether the row table/key is kept on the session (read ahead, not taken yet). */
+bool ie_pre_kept(struct dbc *c, const char *table, const char *key);
+
+/* A VM's name now holds id (its create): the lookups' hint (no read). */
+void ie_vm_name_hint(struct dbc *c, const char *name, int64_t id);
+
+/* Drop the session's kept rows (at a write, the session's end). */
 void ie_pre_drop(struct dbc *c);
+
+/* Commit the session's transaction t (taken) as etcd_txn_commit, reading with it the rows
+ * inv_vm_read_ahead asked for during it (kept for the reads that follow). */
+int ie_pre_commit(struct dbc *c, struct etcd_txn *t);
+
+/* A transaction begins on the session: its kept rows are offered to the transaction as
+ * its reads (etcd_txn_seed: compared at the commit once the transaction reads them), then
+ * go from the session. 0 or -ENOMEM. */
+int ie_pre_seed(struct dbc *c);
+
+/* The transaction's reserved event ids (inv_etcd_event.c) when it will not commit (rolled
+ * back, or its commit refused: -EAGAIN): their placeholders go at once, so that the events
+ * after them wait no longer. With done (committed, or outcome unknown): forgotten. */
+void ie_events_unreserve(struct dbc *c, bool done);
 
 /* --- rows -------------------------------------------------------------------------------- */
 
@@ -130,6 +172,23 @@ int ie_row_each(struct dbc *c, const char *table, const char *key_prefix,
 int ie_row_put(struct dbc *c, const char *table, const char *key, json_t *row,
 	       uint64_t expect_rev);
 
+/* Read these rows (key, or with prefix every row whose key starts with it) of the tables
+ * in one call, for the session's reads that follow: in a transaction (etcd_txn_read) each
+ * is then answered without a call and compared at the commit as its own read would be;
+ * outside one they are kept as the rows read ahead (ie_pre_keep: n at most IE_PRE), for
+ * the reads that follow at once. 0, -EIO or -ENOMEM. */
+struct ie_read {
+	const char *table;
+	const char *key;
+	bool prefix;
+};
+int ie_rows_read(struct dbc *c, const struct ie_read *r, size_t n);
+
+/* In a transaction: take the row table/key as read absent without reading it (a row of an
+ * id just taken from its counter, which no one can have written): the commit still
+ * compares it (fails when it exists). Outside one: nothing. 0 or -ENOMEM. */
+int ie_row_assume_absent(struct dbc *c, const char *table, const char *key);
+
 /* Delete the row table/key: 0 or -ENOENT. With prefix true, every row whose key starts
  * with key (0 also when there was none). */
 int ie_row_delete(struct dbc *c, const char *table, const char *key, bool prefix);
@@ -142,6 +201,12 @@ int ie_new_id(struct dbc *c, const char *table, int64_t *id);
  * 0 and *rows, *n (free with ie_rows_free), or -errno. */
 int ie_rows_by_name(struct dbc *c, const char *table, json_t ***rows, size_t *n);
 void ie_rows_free(json_t **rows, size_t n);
+
+/* In a transaction: ie_new_id, with the claim of value in index read in the same round
+ * trip and taken as the transaction's read of it (etcd_txn_seed: the commit compares it),
+ * so that ie_unique_claim of it reads nothing more. Outside one: ie_new_id. */
+int ie_new_id_claim(struct dbc *c, const char *table, const char *index, const char *value,
+		    int64_t *id);
 
 /* --- unique values ----------------------------------------------------------------------- */
 

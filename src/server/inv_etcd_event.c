@@ -61,28 +61,35 @@ static int pending_lease(struct dbc *c, bool fresh, int64_t *lease)
 
 static const char pending_row[] = "{\"pending\":true}";
 
-/* Take the next event id and put its placeholder, in one Txn. */
+/* Take the next event id and put its placeholder, in one Txn. The counter's value is the
+ * one this client saw last (etcd_counter_hint: no read while this host alone writes
+ * events); when it has moved, the failed Txn's answer has it as it is, for the next try. */
 static int reserve(struct dbc *c, int64_t *id)
 {
+	struct etcd *e = ie_store(c)->e;
 	char *ckey = NULL, *ekey = NULL, ik[21], num[24];
-	int64_t lease;
+	int64_t lease, cur = 0, rev = 0;
+	bool known = false;
 	int tries, rc = asprintf(&ckey, "%sid/events", ie_store(c)->prefix) < 0 ? -ENOMEM : 0;
 
+	if (!rc)
+		known = etcd_counter_hint(e, ckey, &cur, &rev);
 	for (tries = 0; !rc && tries < 200; tries++) {
 		struct etcd_kv kv = { 0 };
-		int64_t next = 1, rev = 0;
-		json_t *req, *ans = NULL;
+		int64_t next;
+		json_t *req, *ans = NULL, *kvs;
 
-		rc = etcd_get(ie_store(c)->e, ckey, &kv);
-		if (!rc) {
-			next = strtoll(kv.value, NULL, 10) + 1;
-			rev = kv.mod_rev;
-		} else if (rc == -ENOENT) {
-			rc = 0;
+		if (!known) {
+			rc = etcd_get(e, ckey, &kv);
+			cur = rc ? 0 : strtoll(kv.value, NULL, 10);
+			rev = rc ? 0 : kv.mod_rev;
+			if (rc == -ENOENT)
+				rc = 0;
+			etcd_kv_clear(&kv);
+			if (rc)
+				break;
 		}
-		etcd_kv_clear(&kv);
-		if (rc)
-			break;
+		next = cur + 1;
 		rc = pending_lease(c, tries > 0 && tries % 50 == 0, &lease);
 		if (rc)
 			break;
@@ -90,13 +97,16 @@ static int reserve(struct dbc *c, int64_t *id)
 		ekey = ied_key(c, "events", ie_id_key(next, ik));
 		snprintf(num, sizeof(num), "%lld", (long long)next);
 		req = !ekey ? NULL :
-		      json_pack("{s:[{s:o*,s:s,s:s,s:o*}],s:[{s:{s:o*,s:o*}},{s:{s:o*,s:o*,s:o*}}]}",
+		      json_pack("{s:[{s:o*,s:s,s:s,s:o*}],s:[{s:{s:o*,s:o*}},{s:{s:o*,s:o*,s:o*}}],"
+				"s:[{s:{s:o*}}]}",
 				"compare", "key", etcd_b64s(ckey), "target", "MOD", "result", "EQUAL",
 				"mod_revision", json_sprintf("%lld", (long long)rev),
 				"success", "request_put", "key", etcd_b64s(ckey), "value", etcd_b64s(num),
 				"request_put", "key", etcd_b64s(ekey), "value", etcd_b64s(pending_row),
-				"lease", json_sprintf("%lld", (long long)lease));
-		rc = etcd_call_req(ie_store(c)->e, "/v3/kv/txn", req, &ans);
+				"lease", json_sprintf("%lld", (long long)lease),
+				"failure", "request_range", "key", etcd_b64s(ckey));
+		rc = etcd_call_req(e, "/v3/kv/txn", req, &ans);
+		known = false;
 		if (rc == -ENOENT) {
 			/* the lease has gone (etcd restarted, or it expired early): a new one */
 			pthread_mutex_lock(&pend.lock);
@@ -104,12 +114,26 @@ static int reserve(struct dbc *c, int64_t *id)
 			pthread_mutex_unlock(&pend.lock);
 			rc = 0;
 		} else if (!rc && json_is_true(json_object_get(ans, "succeeded"))) {
+			etcd_counter_seen(e, ckey, next, etcd_num(json_object_get(ans, "header"),
+								  "revision"));
 			*id = next;
 			json_decref(ans);
 			goto out;
+		} else if (!rc) {
+			/* the counter as it is now (the failure's range), for the next try */
+			kvs = json_object_get(json_object_get(json_array_get(json_object_get(ans,
+					      "responses"), 0), "response_range"), "kvs");
+			if (json_array_size(kvs) && !etcd_kv_parse(json_array_get(kvs, 0), &kv)) {
+				cur = strtoll(kv.value, NULL, 10);
+				rev = kv.mod_rev;
+				known = true;
+			}
+			etcd_kv_clear(&kv);
 		}
 		json_decref(ans);
 	}
+	if (ckey)
+		etcd_counter_seen(e, ckey, 0, 0);
 	if (!rc)
 		rc = etcd_fail(-EAGAIN, "etcd: the events counter: too many conflicts");
 	rc = ied_fail(rc, "an event id");
@@ -145,10 +169,24 @@ int inv_etcd_event_add(struct dbc *c, const struct inv_event *e, int64_t *id)
 		if (rc && own)
 			ied_delete_range(c, "events", key, ie_id_key(nid + 1, (char[21]){ 0 }));
 	}
+	if (!rc && !own && ie_sess(c)->nev < (int)(sizeof(ie_sess(c)->ev) /
+						   sizeof(ie_sess(c)->ev[0])))
+		ie_sess(c)->ev[ie_sess(c)->nev++] = nid;
 	if (!rc)
 		*id = nid;
 	json_decref(row);
 	return rc;
+}
+
+void ie_events_unreserve(struct dbc *c, bool done)
+{
+	struct inv_etcd_sess *s = ie_sess(c);
+	char from[21], to[21];
+	int i;
+
+	for (i = 0; !done && i < s->nev; i++)
+		ied_delete_range(c, "events", ie_id_key(s->ev[i], from), ie_id_key(s->ev[i] + 1, to));
+	s->nev = 0;
 }
 
 int inv_etcd_event_exists(struct dbc *c, int64_t id)

@@ -3,15 +3,20 @@
  *
  * A VM's name key (u/vms.name/NAME) is read fresh by every lookup, but the id it held last
  * time is remembered per store (a hint, never an answer): the lookup reads the name key
- * together with that id's rows vms/ID and vm_status/ID in one Txn of range requests (one
- * linearizable read of the three at one revision). When the name still holds that id,
- * the two rows are kept on the session, and the session's next read of either key is
- * answered from them once (a read made during this request, after its start: it sees
- * every write committed before the request began); any other read of the session drops
- * them, so they answer only the reads that follow the name's at once. When the name now
- * holds another id
- * (deleted and made again, renamed), the rows are dropped and the id is the name's.
- * Kept rows go at the session's first write or transaction, and when it ends. */
+ * together with that id's rows vms/ID, vm_status/ID and vm_hw/ID in one Txn of range
+ * requests (one linearizable read of them at one revision). When the name still holds
+ * that id, the rows are kept on the session, and the session's next read of each key is
+ * answered from them once (a read made during this request, after its start: it sees every
+ * write committed before the request began); any other read of the session drops them, so
+ * they answer only the reads that follow the name's at once. When the name now holds
+ * another id (deleted and made again, renamed), the rows are dropped and the id is the
+ * name's. inv_vm_read_ahead keeps a VM's rows the same way for the reads that render it.
+ *
+ * A transaction that begins takes the kept rows as its own reads (etcd_txn_seed): those it
+ * reads join its compare list with the mod_revision they were read at, so its commit
+ * fails, writing nothing, when one of them changed since, as when the transaction had read
+ * them itself (one it never reads is not compared: no conflict over a row it ignored).
+ * Kept rows go at the session's first write and when it ends. */
 #include "server/etcd.h"
 #include "server/inv_etcd.h"
 
@@ -30,10 +35,10 @@ static uint64_t hash(const char *s)
 	return h;
 }
 
-static int64_t hint_get(struct inv_etcd *st, const char *key)
+int64_t ie_hint_get(struct inv_etcd *st, struct ie_hint *table, const char *key)
 {
 	uint64_t h = hash(key);
-	struct ie_hint *e = &st->hints[h % IE_HINTS];
+	struct ie_hint *e = &table[h % IE_HINTS];
 	int64_t id = 0;
 
 	pthread_mutex_lock(&st->hint_mu);
@@ -43,10 +48,10 @@ static int64_t hint_get(struct inv_etcd *st, const char *key)
 	return id;
 }
 
-static void hint_set(struct inv_etcd *st, const char *key, int64_t id)
+void ie_hint_set(struct inv_etcd *st, struct ie_hint *table, const char *key, int64_t id)
 {
 	uint64_t h = hash(key);
-	struct ie_hint *e = &st->hints[h % IE_HINTS];
+	struct ie_hint *e = &table[h % IE_HINTS];
 
 	pthread_mutex_lock(&st->hint_mu);
 	e->hash = id ? h : 0;
@@ -54,83 +59,248 @@ static void hint_set(struct inv_etcd *st, const char *key, int64_t id)
 	pthread_mutex_unlock(&st->hint_mu);
 }
 
+static void pre_clear(struct ie_pre *p)
+{
+	free(p->key);
+	p->key = NULL;
+	etcd_kvs_clear(&p->kvs);
+}
+
 void ie_pre_drop(struct dbc *c)
 {
 	struct inv_etcd_sess *s = ie_sess(c);
 	int i;
 
-	for (i = 0; i < IE_PRE; i++) {
-		free(s->pre_key[i]);
-		s->pre_key[i] = NULL;
-		etcd_kv_clear(&s->pre[i]);
-	}
+	for (i = 0; i < IE_PRE; i++)
+		pre_clear(&s->pre[i]);
 }
 
-bool ie_pre_take(struct dbc *c, const char *key, struct etcd_kv *kv, int *rc)
+/* The kept read of key (prefix: a range), or NULL (then every kept read is dropped: they
+ * answer only the reads that follow theirs at once). */
+static struct ie_pre *pre_find(struct dbc *c, const char *key, bool prefix)
 {
 	struct inv_etcd_sess *s = ie_sess(c);
 	int i;
 
 	if (s->t)
+		return NULL;
+	for (i = 0; i < IE_PRE; i++)
+		if (s->pre[i].key && s->pre[i].prefix == prefix && !strcmp(s->pre[i].key, key))
+			return &s->pre[i];
+	ie_pre_drop(c);
+	return NULL;
+}
+
+bool ie_pre_take(struct dbc *c, const char *key, struct etcd_kv *kv, int *rc)
+{
+	struct ie_pre *p = pre_find(c, key, false);
+
+	if (!p)
 		return false;
-	for (i = 0; i < IE_PRE; i++) {
-		if (!s->pre_key[i] || strcmp(s->pre_key[i], key))
-			continue;
-		free(s->pre_key[i]);
-		s->pre_key[i] = NULL;
-		*kv = s->pre[i];                /* moved: the caller clears it */
-		memset(&s->pre[i], 0, sizeof(s->pre[i]));
-		*rc = kv->key ? 0 : -ENOENT;
-		if (*rc)
-			etcd_kv_clear(kv);
-		return true;
+	memset(kv, 0, sizeof(*kv));
+	*rc = -ENOENT;
+	if (p->kvs.n) {
+		*kv = p->kvs.kv[0];             /* moved: the caller clears it */
+		memset(&p->kvs.kv[0], 0, sizeof(p->kvs.kv[0]));
+		*rc = 0;
 	}
-	ie_pre_drop(c);     /* kept only for the reads that follow the name's at once */
-	return false;
+	pre_clear(p);
+	return true;
+}
+
+bool ie_pre_take_range(struct dbc *c, const char *prefix, struct etcd_kvs *kvs)
+{
+	struct ie_pre *p = pre_find(c, prefix, true);
+
+	if (!p)
+		return false;
+	*kvs = p->kvs;                          /* moved */
+	memset(&p->kvs, 0, sizeof(p->kvs));
+	pre_clear(p);
+	return true;
+}
+
+bool ie_pre_kept(struct dbc *c, const char *table, const char *key)
+{
+	struct inv_etcd_sess *s = ie_sess(c);
+	char *k;
+	bool kept = false;
+	int i;
+
+	if (asprintf(&k, "%st/%s/%s", ie_store(c)->prefix, table, key) < 0)
+		return false;
+	for (i = 0; i < IE_PRE && !kept; i++)
+		kept = s->pre[i].key && !s->pre[i].prefix && !strcmp(s->pre[i].key, k);
+	free(k);
+	return kept;
+}
+
+void ie_vm_name_hint(struct dbc *c, const char *name, int64_t id)
+{
+	struct inv_etcd *st = ie_store(c);
+	char *k;
+
+	if (asprintf(&k, "%su/vms.name/%s", st->prefix, name) < 0)
+		return;
+	ie_hint_set(st, st->hints, k, id);
+	free(k);
+}
+
+int ie_pre_seed(struct dbc *c)
+{
+	struct inv_etcd_sess *s = ie_sess(c);
+	int i, rc = 0;
+
+	for (i = 0; !rc && i < IE_PRE; i++)
+		if (s->pre[i].key && !s->pre[i].prefix)
+			rc = etcd_txn_seed(s->t, s->pre[i].key, s->pre[i].kvs.n ?
+					   &s->pre[i].kvs.kv[0] : NULL);
+	ie_pre_drop(c);
+	return rc;
+}
+
+int ie_pre_keep(struct dbc *c, const struct etcd_read *r, struct etcd_kvs *kvs, size_t n)
+{
+	struct inv_etcd_sess *s = ie_sess(c);
+	size_t i;
+	int rc = 0;
+
+	ie_pre_drop(c);
+	for (i = 0; i < n; i++) {
+		if (!rc && i < IE_PRE) {
+			s->pre[i].key = strdup(r[i].key);
+			s->pre[i].prefix = r[i].prefix;
+			s->pre[i].kvs = kvs[i];
+			memset(&kvs[i], 0, sizeof(kvs[i]));
+			if (!s->pre[i].key)
+				rc = -ENOMEM;
+		}
+		etcd_kvs_clear(&kvs[i]);
+	}
+	if (rc)
+		ie_pre_drop(c);
+	return rc;
 }
 
 int ie_vm_name_get(struct dbc *c, const char *key, int64_t *id)
 {
+	static const char *const tables[] = { "vms", "vm_status", "vm_hw" };
 	struct inv_etcd *st = ie_store(c);
-	struct inv_etcd_sess *s = ie_sess(c);
-	int64_t hint = hint_get(st, key);
-	char *keys[3] = { (char *)key, NULL, NULL }, idk[24];
-	struct etcd_kv kv[3];
-	bool found[3];
+	int64_t hint = ie_hint_get(st, st->hints, key);
+	char *keys[4] = { (char *)key, NULL, NULL, NULL }, idk[24];
+	struct etcd_read r[4] = { { key, false } };
+	struct etcd_kvs kvs[4];
 	int rc, i, n = 1;
 
 	if (hint > 0) {
 		ie_id_key(hint, idk);
-		if (asprintf(&keys[1], "%st/vms/%s", st->prefix, idk) < 0)
-			keys[1] = NULL;
-		if (asprintf(&keys[2], "%st/vm_status/%s", st->prefix, idk) < 0)
-			keys[2] = NULL;
-		n = keys[1] && keys[2] ? 3 : 1;
+		for (i = 1; i < 4; i++) {
+			if (asprintf(&keys[i], "%st/%s/%s", st->prefix, tables[i - 1], idk) < 0)
+				keys[i] = NULL;
+			r[i].key = keys[i];
+		}
+		n = keys[1] && keys[2] && keys[3] ? 4 : 1;
 	}
-	rc = ie_etcd_err(etcd_get_many(st->e, (const char *const *)keys, n, kv, found),
-			 "read", key);
+	rc = ie_etcd_err(etcd_read_many(st->e, r, (size_t)n, kvs, NULL), "read", key);
 	if (rc)
 		goto out;
-	if (!found[0]) {
+	if (!kvs[0].n) {
 		rc = -ENOENT;
-		hint_set(st, key, 0);
+		ie_hint_set(st, st->hints, key, 0);
 	} else {
-		*id = strtoll(kv[0].value, NULL, 10);
-		hint_set(st, key, *id);
+		*id = strtoll(kvs[0].kv[0].value, NULL, 10);
+		ie_hint_set(st, st->hints, key, *id);
 	}
-	etcd_kv_clear(&kv[0]);
-	ie_pre_drop(c);
-	for (i = 1; i < n; i++) {
-		if (!rc && *id == hint) {
-			s->pre_key[i - 1] = keys[i];    /* kv[i] zeroed when absent: a kept -ENOENT */
-			s->pre[i - 1] = kv[i];
-			keys[i] = NULL;
-		} else {
-			etcd_kv_clear(&kv[i]);
-		}
+	etcd_kvs_clear(&kvs[0]);
+	if (!rc && n > 1 && *id == hint) {
+		/* kept: an absent row is a kept -ENOENT */
+		rc = ie_pre_keep(c, r + 1, kvs + 1, (size_t)n - 1);
+	} else {
+		ie_pre_drop(c);
+		for (i = 1; i < n; i++)
+			etcd_kvs_clear(&kvs[i]);
 	}
 out:
-	free(keys[1]);
-	free(keys[2]);
+	for (i = 1; i < 4; i++)
+		free(keys[i]);
+	return rc;
+}
+
+/* The reads of VM id's rendering: r[VM_READS] (keys[] malloc'd: free them). 0, -ENOMEM. */
+enum { VM_READS = 7 };
+
+static int vm_reads(struct dbc *c, int64_t id, struct etcd_read *r, char **keys)
+{
+	static const struct { const char *table; bool prefix; } rows[VM_READS] = {
+		{ "vms", false }, { "vm_status", false }, { "vm_templates", false },
+		{ "vm_disks", true }, { "vm_nics", true }, { "vm_cdroms", true }, { "vm_hw", false },
+	};
+	char idk[24];
+	int i, rc = 0;
+
+	ie_id_key(id, idk);
+	for (i = 0; i < VM_READS; i++) {
+		if (asprintf(&keys[i], "%st/%s/%s%s", ie_store(c)->prefix, rows[i].table, idk,
+			     rows[i].prefix ? "/" : "") < 0) {
+			keys[i] = NULL;
+			rc = -ENOMEM;
+		}
+		r[i] = (struct etcd_read){ keys[i], rows[i].prefix };
+	}
+	return rc;
+}
+
+int inv_etcd_vm_read_ahead(struct dbc *c, int64_t id)
+{
+	struct inv_etcd_sess *s = ie_sess(c);
+	struct etcd_read r[VM_READS];
+	struct etcd_kvs kvs[VM_READS];
+	char *keys[VM_READS] = { NULL };
+	int i, rc;
+
+	/* in a transaction: read with its commit, after its writes */
+	if (s->t) {
+		s->commit_vm = id;
+		return 0;
+	}
+	rc = vm_reads(c, id, r, keys);
+	/* read with the commit just made: kept already */
+	if (!rc && s->pre[0].key && s->pre[2].key && !strcmp(s->pre[0].key, keys[0]) &&
+	    !strcmp(s->pre[2].key, keys[2]))
+		goto out;
+	if (!rc)
+		rc = ie_etcd_err(etcd_read_many(ie_store(c)->e, r, VM_READS, kvs, NULL), "read",
+				 keys[0]);
+	if (!rc)
+		rc = ie_pre_keep(c, r, kvs, VM_READS);
+out:
+	for (i = 0; i < VM_READS; i++)
+		free(keys[i]);
+	return rc;
+}
+
+int ie_pre_commit(struct dbc *c, struct etcd_txn *t)
+{
+	struct inv_etcd_sess *s = ie_sess(c);
+	struct etcd_read r[VM_READS];
+	struct etcd_kvs kvs[VM_READS];
+	char *keys[VM_READS] = { NULL };
+	bool got = false;
+	int i, rc;
+
+	ie_pre_drop(c);
+	if (!s->commit_vm)
+		return etcd_txn_commit(t, NULL);
+	rc = vm_reads(c, s->commit_vm, r, keys);
+	s->commit_vm = 0;
+	if (rc) {
+		etcd_txn_abort(t);
+	} else {
+		rc = etcd_txn_commit_read(t, r, VM_READS, kvs, &got, NULL);
+		if (!rc && got)
+			ie_pre_keep(c, r, kvs, VM_READS);  /* (a failure: read again when asked) */
+	}
+	for (i = 0; i < VM_READS; i++)
+		free(keys[i]);
 	return rc;
 }

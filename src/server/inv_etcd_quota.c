@@ -6,7 +6,7 @@
  * USER and ID are ie_id_key's. A usage read costs three round trips, not one per object:
  * the quota row (the stamp below), the user's owners/ prefix (one range read), then every
  * object's row and each VM's count of snapshots in one Txn of range requests
- * (etcd_read_many: one round trip holds 128 reads, 63 VMs or 127 disks; a tenant past
+ * (etcd_probe_many: one round trip holds 128 reads, 63 VMs or 127 disks; a tenant past
  * that pays one more per 128). Inside a transaction it is atomic with the write that
  * follows the check by a stamp: the read writes the user's quotas/USER row back unchanged
  * in the session's Txn. Every usage read of the user in a transaction (every quota check
@@ -105,7 +105,7 @@ int inv_etcd_quota_put(struct dbc *c, int64_t uid, const struct inv_quota *q)
 
 /* Add the objects read to *out: r[0..n) as inv_etcd_usage queues them, per owned VM its
  * row then the count of its snapshots (a prefix read), per disk its row. */
-static int usage_sum(struct etcd_read *r, size_t n, struct inv_quota *out)
+static int usage_sum(struct etcd_probe *r, size_t n, struct inv_quota *out)
 {
 	size_t j;
 
@@ -162,7 +162,7 @@ int inv_etcd_usage(struct dbc *c, int64_t uid, struct inv_quota *out)
 	const char *pfx = ie_store(c)->prefix;
 	size_t klen = KEYLEN(pfx), n = 0, i;
 	json_t *rows = NULL, *o;
-	struct etcd_read *r = NULL;
+	struct etcd_probe *r = NULL;
 	char upfx[24], *keys = NULL;
 	int rc;
 
@@ -191,7 +191,7 @@ int inv_etcd_usage(struct dbc *c, int64_t uid, struct inv_quota *out)
 		snprintf(keys + n * klen, klen, "%st/%s/%s", pfx, vm ? "vms" : "disks", id);
 		n++;
 		if (vm) {
-			r[n] = (struct etcd_read){ .key = keys + n * klen, .prefix = true };
+			r[n] = (struct etcd_probe){ .key = keys + n * klen, .prefix = true };
 			snprintf(keys + n * klen, klen, "%st/snapshots/%s/", pfx, id);
 			n++;
 		}
@@ -200,7 +200,7 @@ int inv_etcd_usage(struct dbc *c, int64_t uid, struct inv_quota *out)
 	/* the rows in one Txn (up to 128 reads; a round trip more per 128 after that), not
 	 * compared: the stamp above keeps the check and the write atomic */
 	if (!rc && n) {
-		rc = ie_etcd_err(etcd_read_many(ie_store(c)->e, r, n), "read", "the usage's rows");
+		rc = ie_etcd_err(etcd_probe_many(ie_store(c)->e, r, n), "read", "the usage's rows");
 		if (!rc) {
 			rc = usage_sum(r, n, out);
 			for (i = 0; i < n; i++)

@@ -118,12 +118,21 @@ int ie_row_each(struct dbc *c, const char *table, const char *key_prefix,
 	char *k = full_key(c, "t", table, key_prefix);
 	struct etcd_txn *t = ie_sess(c)->t;
 	struct each e = { .fn = fn, .arg = arg };
+	struct etcd_kvs kvs;
+	size_t i;
 	int rc;
 
 	if (!k)
 		return -ENOMEM;
-	ie_pre_drop(c);
 	e.skip = strlen(k) - strlen(key_prefix);
+	if (!t && ie_pre_take_range(c, k, &kvs)) {
+		/* read ahead (inv_etcd_prefetch.c) */
+		for (i = 0, rc = 0; !rc && i < kvs.n; i++)
+			rc = each_one(&kvs.kv[i], &e);
+		etcd_kvs_clear(&kvs);
+		free(k);
+		return rc;
+	}
 	/* etcd's own errors are negative errnos: a callback's value passes unchanged unless
 	 * it is one of those the range call itself may return */
 	rc = t ? etcd_txn_range(t, k, each_one, &e) : etcd_range(ie_store(c)->e, k, each_one, &e,
@@ -132,6 +141,56 @@ int ie_row_each(struct dbc *c, const char *table, const char *key_prefix,
 	    rc == -EHOSTUNREACH)
 		rc = ie_etcd_err(rc, "range", k);
 	free(k);
+	return rc;
+}
+
+int ie_row_assume_absent(struct dbc *c, const char *table, const char *key)
+{
+	char *k;
+	int rc;
+
+	if (!ie_sess(c)->t)
+		return 0;
+	k = full_key(c, "t", table, key);
+	if (!k)
+		return -ENOMEM;
+	rc = etcd_txn_seed(ie_sess(c)->t, k, NULL);
+	free(k);
+	return rc;
+}
+
+int ie_rows_read(struct dbc *c, const struct ie_read *r, size_t n)
+{
+	struct etcd_txn *t = ie_sess(c)->t;
+	struct etcd_read *er;
+	struct etcd_kvs *kvs = NULL;
+	size_t i;
+	int rc = 0;
+
+	if (!n || (!t && n > IE_PRE))
+		return 0;
+	er = calloc(n, sizeof(*er));
+	if (!er)
+		return -ENOMEM;
+	for (i = 0; i < n && !rc; i++) {
+		er[i].key = full_key(c, "t", r[i].table, r[i].key);
+		er[i].prefix = r[i].prefix;
+		if (!er[i].key)
+			rc = -ENOMEM;
+	}
+	if (!rc && t)
+		rc = ie_etcd_err(etcd_txn_read(t, er, n), "read", er[0].key);
+	if (!rc && !t) {
+		kvs = calloc(n, sizeof(*kvs));
+		rc = kvs ? ie_etcd_err(etcd_read_many(ie_store(c)->e, er, n, kvs, NULL), "read",
+				       er[0].key) : -ENOMEM;
+		if (!rc)
+			rc = ie_pre_keep(c, er, kvs, n);
+		free(kvs);
+	}
+	for (i = 0; i < n; i++)
+		free((char *)er[i].key);
+	free(er);
 	return rc;
 }
 
@@ -223,6 +282,36 @@ int ie_new_id(struct dbc *c, const char *table, int64_t *id)
 	return rc;
 }
 
+int ie_new_id_claim(struct dbc *c, const char *table, const char *index, const char *value,
+		    int64_t *id)
+{
+	struct etcd_txn *t = ie_sess(c)->t;
+	char *k = NULL, *u;
+	struct etcd_kv kv;
+	bool found = false;
+	int rc;
+
+	if (!t)
+		return ie_new_id(c, table, id);
+	u = full_key(c, "u", index, value);
+	if (!u || asprintf(&k, "%sid/%s", ie_store(c)->prefix, table) < 0) {
+		free(u);
+		return -ENOMEM;
+	}
+	rc = etcd_next_id_read(ie_store(c)->e, k, u, id, &kv, &found);
+	if (rc && rc != -ENOMEM) {
+		vsrv_log("inventory: etcd: new id of %s: %s", table, etcd_errmsg());
+		rc = -EIO;
+	}
+	if (!rc)
+		rc = etcd_txn_seed(t, u, found ? &kv : NULL);
+	if (found)
+		etcd_kv_clear(&kv);
+	free(k);
+	free(u);
+	return rc;
+}
+
 /* --- unique values ----------------------------------------------------------------------- */
 
 int ie_unique_get(struct dbc *c, const char *index, const char *value, int64_t *id)
@@ -295,12 +384,13 @@ int ie_write_begin(struct dbc *c, bool *own)
 	int rc;
 
 	*own = false;
-	ie_pre_drop(c);
 	if (s->t)
 		return 0;
 	rc = etcd_txn_begin(ie_store(c)->e, &s->t);
-	if (!rc)
+	if (!rc) {
 		*own = true;
+		rc = ie_pre_seed(c);    /* the rows read ahead: compared as the Txn's reads */
+	}
 	return rc;
 }
 

@@ -39,16 +39,84 @@ static bool th_ok(const char *th)
 	return n > 0 && n <= 64 && strspn(th, "0123456789abcdefABCDEF") == n;
 }
 
+/* A value read as a row (a JSON object), or NULL. */
+static json_t *kv_row(const struct etcd_kvs *kvs)
+{
+	json_t *j = kvs->n ? json_loadb(kvs->kv[0].value, kvs->kv[0].value_len, 0, NULL) : NULL;
+
+	if (j && !json_is_object(j)) {
+		json_decref(j);
+		j = NULL;
+	}
+	return j;
+}
+
+/* Outside a transaction, session th's row and the row of the user it had last time
+ * (st->user_hints: a session's user does not change, but the hint is only a hint) in one
+ * round trip: 1 and *row, *user (NULL: not that user, or gone: read it); 0 when there is
+ * no hint; -ENOENT, -EIO. */
+static int session_read_ahead(struct dbc *c, const char *th, json_t **row, json_t **user)
+{
+	struct inv_etcd *st = ie_store(c);
+	char *keys[2] = { ied_key(c, "sessions", th), NULL }, uk[21];
+	int64_t hint = keys[0] ? ie_hint_get(st, st->user_hints, keys[0]) : 0;
+	struct etcd_kvs kvs[2];
+	int rc = 0;
+
+	if (hint > 0 && !ie_sess(c)->t)
+		keys[1] = ied_key(c, "users", ie_id_key(hint, uk));
+	if (!keys[1])
+		goto out;
+	ie_pre_drop(c);
+	rc = ie_etcd_err(etcd_read_many(st->e, (const struct etcd_read[]){ { keys[0], false },
+						{ keys[1], false } }, 2, kvs, NULL),
+			 "read", keys[0]);
+	if (rc)
+		goto out;
+	*row = kv_row(&kvs[0]);
+	rc = !kvs[0].n ? -ENOENT : *row ? 1 : -EIO;
+	if (rc == 1 && ie_int(*row, "user") == hint && kvs[1].n && !(*user = kv_row(&kvs[1])))
+		rc = -EIO;
+	if (rc < 0) {
+		json_decref(*row);
+		*row = NULL;
+	}
+	etcd_kvs_clear(&kvs[0]);
+	etcd_kvs_clear(&kvs[1]);
+out:
+	free(keys[0]);
+	free(keys[1]);
+	return rc;
+}
+
 /* Session th's row and its user's (when the session is still its user's): 0 and *row,
  * *user (NULL for a session that ended; json_decref both), -ENOENT (no row at all). */
 static int session_get(struct dbc *c, const char *th, json_t **row, json_t **user)
 {
-	int rc = ie_row_get(c, "sessions", th, row, NULL);
+	char *sk;
+	int rc;
 
+	*row = NULL;
+	*user = NULL;
+	rc = session_read_ahead(c, th, row, user);
+	if (rc == 1) {
+		rc = 0;
+		if (!*user)
+			rc = ie_row_get_id(c, "users", ie_int(*row, "user"), user, NULL);
+		goto check;
+	}
 	*user = NULL;
 	if (rc)
 		return rc;
+	rc = ie_row_get(c, "sessions", th, row, NULL);
+	if (rc)
+		return rc;
+	sk = ied_key(c, "sessions", th);
+	if (sk)
+		ie_hint_set(ie_store(c), ie_store(c)->user_hints, sk, ie_int(*row, "user"));
+	free(sk);
 	rc = ie_row_get_id(c, "users", ie_int(*row, "user"), user, NULL);
+check:
 	if (!rc && ie_int(*user, "sessions") != ie_int(*row, "epoch")) {
 		json_decref(*user);
 		*user = NULL;
@@ -123,10 +191,19 @@ int inv_etcd_session_add(struct dbc *c, const char *th, int64_t uid, int64_t exp
 {
 	struct sess_new a = { .uid = uid, .expires = expires };
 
+	char *sk;
+	int rc;
+
 	if (!th_ok(th))
 		return -EINVAL;
 	skeys(th, expires, &a.k);
-	return ie_write(c, add_body, &a);
+	rc = ie_write(c, add_body, &a);
+	/* its requests read the user with the session (session_read_ahead) */
+	sk = rc ? NULL : ied_key(c, "sessions", th);
+	if (sk)
+		ie_hint_set(ie_store(c), ie_store(c)->user_hints, sk, uid);
+	free(sk);
+	return rc;
 }
 
 static int drop_body(struct dbc *c, void *arg)

@@ -116,7 +116,16 @@ int inv_etcd_vm_get(struct dbc *c, int64_t id, struct inv_vm *out)
 {
 	json_t *r = NULL, *st = NULL;
 	uint64_t rev = 0;
-	int rc = ie_row_get_id(c, "vms", id, &r, &rev);
+	char key[24];
+	const struct ie_read rows[] = { { "vms", key, false }, { "vm_status", key, false } };
+	int rc = 0;
+
+	/* both rows in one round trip (unless read ahead already) */
+	ie_id_key(id, key);
+	if (!ie_pre_kept(c, "vms", key))
+		rc = ie_rows_read(c, rows, 2);
+	if (!rc)
+		rc = ie_row_get_id(c, "vms", id, &r, &rev);
 
 	if (rc)
 		return rc;
@@ -183,7 +192,11 @@ static int vms_load(struct dbc *c, struct vms *l)
 	l->status = json_object();
 	if (!l->status)
 		return -ENOMEM;
-	rc = ie_row_each(c, "vm_status", "", status_one, l->status);
+	/* both tables in one round trip (one revision) */
+	rc = ie_rows_read(c, (const struct ie_read[]){ { "vm_status", "", true },
+						      { "vms", "", true } }, 2);
+	if (!rc)
+		rc = ie_row_each(c, "vm_status", "", status_one, l->status);
 	if (!rc)
 		rc = ie_row_each(c, "vms", "", vm_one, l);
 	if (rc)
@@ -328,6 +341,9 @@ static int create_body(struct dbc *c, void *arg)
 		rc = ie_set_int(row, "created", a->now);
 	if (!rc)
 		rc = ie_set_int(row, "updated", a->now);
+	/* a new id: its row cannot exist (the commit checks it all the same) */
+	if (!rc)
+		rc = ie_row_assume_absent(c, "vms", key);
 	if (!rc)
 		rc = ie_row_put(c, "vms", key, row, IE_ABSENT);
 	/* the name too, so that inv_vm_get_status reads this row alone */
@@ -363,11 +379,14 @@ int inv_etcd_vm_create(struct dbc *c, const struct inv_vm *v, int64_t *id)
 
 	if ((rc = new_uuid(a.uuid)))
 		return rc;
-	if ((rc = ie_new_id(c, "vms", &a.id)))
+	/* the id, and the name's claim read with it (one round trip) */
+	if ((rc = ie_new_id_claim(c, "vms", "vms.name", v->name, &a.id)))
 		return rc;
 	rc = ie_write(c, create_body, &a);
-	if (!rc)
+	if (!rc) {
 		*id = a.id;
+		ie_vm_name_hint(c, v->name, a.id);      /* (a hint: rolled back, it misses once) */
+	}
 	return rc;
 }
 
@@ -410,9 +429,22 @@ static int delete_body(struct dbc *c, void *arg)
 {
 	int64_t id = *(int64_t *)arg;
 	json_t *row = NULL;
-	char key[24];
-	int rc = ie_row_get(c, "vms", ie_id_key(id, key), &row, NULL);
+	char key[24], sub[26], acl[30];
+	/* what the cascades below read, in one call */
+	const struct ie_read rows[] = {
+		{ "vms", key, false }, { "vm_status", key, false }, { "vm_hw", key, false },
+		{ "vm_templates", key, false }, { "vm_disks", sub, true }, { "vm_nics", sub, true },
+		{ "vm_cdroms", sub, true }, { "snapshots", sub, true }, { "snapshot_images", "", true },
+		{ "layers", "", true }, { "acl", acl, true },
+	};
+	int rc;
 
+	ie_id_key(id, key);
+	snprintf(sub, sizeof(sub), "%s/", key);
+	snprintf(acl, sizeof(acl), "vm/%s/", key);
+	rc = ie_rows_read(c, rows, sizeof(rows) / sizeof(rows[0]));
+	if (!rc)
+		rc = ie_row_get(c, "vms", key, &row, NULL);
 	if (rc)
 		return rc;
 	rc = ie_row_delete(c, "vms", key, false);

@@ -100,16 +100,12 @@ json_t *sup_vm_host_json(struct server *srv, const char *name, const char *state
 
 int sup_cluster_unplace(struct server *srv, const char *name, bool *was_running)
 {
-	char host[128];
-
 	*was_running = false;
 	if (!shared(srv))
 		return 0;
-	/* the host that runs it is the one to stop it */
-	if (!cluster_vm_owner(srv->cluster, name, host, sizeof(host)) &&
-	    strcmp(host, cluster_name(srv->cluster)))
-		return -EADDRINUSE;
-	return cluster_vm_unplace(srv->cluster, name, was_running);
+	/* the host that runs it is the one to stop it (its owner key, read with the
+	 * placement) */
+	return cluster_vm_unplace_mine(srv->cluster, name, was_running);
 }
 
 int sup_cluster_need(void *arg, const char *vm, struct cluster_need *need)

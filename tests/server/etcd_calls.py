@@ -2,8 +2,13 @@
 the server itself (VSRV_ETCD_TRACE=1: etcd_thread_calls over the request, written to its
 log as "etcd calls: METHOD URL: N"). A count is deterministic, not a timing: this pins the
 figures docs/cluster.md gives (issue 17), so a change that adds a sequential etcd read to
-the hottest request shows here. Run by tests/t-server-inv-etcd.sh."""
-import os, re, shutil, sys, tempfile, time
+a request shows here. Run by tests/t-server-inv-etcd.sh.
+
+The reads folded into a write's compares (rows read ahead and taken as the transaction's
+reads, a new row taken as absent without a read, the name's claim) are checked by races of
+two hosts on one inventory: two edits of the same VM, two creates of the same name, a
+delete and an edit: each race has one outcome, which the inventory shows."""
+import json, os, re, shutil, sys, tempfile, threading, time
 sys.path.insert(0, os.path.dirname(__file__))
 from lib import *
 from etcd_cluster import EtcdCluster, Unavailable
@@ -17,55 +22,213 @@ if not os.path.exists(os.path.join(GUESTS, "hello.elf")):
     skip("etcd-calls", "build/guests/hello.elf is not built (make all)")
     sys.exit(0)
 tmp = tempfile.mkdtemp(prefix="vsrv-etcd-calls.")
-d = None
+daemons = []
 os.environ["VSRV_ETCD_TRACE"] = "1"
 
 
-def calls(method, path):
-    """The count the server logged for the last METHOD path (waits for the line)."""
+def calls(d, method, path):
+    """The count d logged for the last METHOD path (waits for the line)."""
     pat = re.compile(r"etcd calls: %s %s: (\d+)$" % (method, re.escape(path)))
     for _ in range(100):
         d.log.flush()
         got = [int(m.group(1)) for m in
-               (pat.search(l.rstrip("\n")) for l in open(d.log.name)) if m]
+               (pat.search(l.rstrip("\n")) for l in open(d.log.name, errors="replace")) if m]
         if got:
             return got[-1]
         time.sleep(0.05)
     return None
 
 
-try:
-    data = os.path.join(tmp, "h")
+def count(d, tok, method, path, body=None):
+    """(status, answer, calls) of one request on d."""
+    st, js = d.req(method, path, body, token=tok)
+    n = calls(d, method, path.split("?")[0])     # (the log has the path without a query)
+    return st, js, n
+
+
+def host(name):
+    data = os.path.join(tmp, name)
     os.makedirs(os.path.join(data, "images"))
     shutil.copy(os.path.join(GUESTS, "hello.elf"), os.path.join(data, "images", "k.elf"))
-    d = Daemon(data, extra=["--cluster", etcd.endpoints, "--host-name", "h",
+    d = Daemon(data, extra=["--cluster", etcd.endpoints, "--host-name", name,
                             "--inventory", "etcd", "--inventory-prefix", "/calls/"]).start()
+    daemons.append(d)
+    return d
+
+
+def vm_id(name):
+    got = etcd.get("/calls/u/vms.name/%s" % name)
+    return int(got[0]) if got else None
+
+
+def row(table, id_):
+    got = etcd.get("/calls/t/%s/%020d" % (table, id_))
+    return json.loads(got[0]) if got else None
+
+
+def race(a, b):
+    """Run the callables a and b at once; their results."""
+    out = [None, None]
+    bar = threading.Barrier(2)
+
+    def run(i, f):
+        bar.wait()
+        out[i] = f()
+    ts = [threading.Thread(target=run, args=(i, f)) for i, f in enumerate((a, b))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return out
+
+
+try:
+    d = host("h")
     tok = d.login("admin", "adminpass1")
-    st, js = d.req("POST", "/api/v1/vms", {"name": "v1", "kernel": "k.elf"}, token=tok)
-    ok("etcd-calls-create", st == 201, str((st, js)))
-    st, js = d.req("GET", "/api/v1/vms/v1/status", token=tok)
-    n = calls("GET", "/api/v1/vms/v1/status")
-    # the first lookup of the name on this host: the session, its user, the name's id,
-    # the status row, the VM's owner key (cluster)
-    ok("etcd-calls-get-status-first-5", st == 200 and n == 5, "status %s, %s calls" % (st, n))
-    st, js = d.req("GET", "/api/v1/vms/v1/status", token=tok)
-    n = calls("GET", "/api/v1/vms/v1/status")
-    # then the name's key and the status row of the id it held are read in one Txn
-    ok("etcd-calls-get-status-4", st == 200 and n == 4, "status %s, %s calls" % (st, n))
+    # (the first create on a host reads the VM id counter: the next ones swap from the
+    # value seen last)
+    st, js = d.req("POST", "/api/v1/vms", {"name": "w0", "kernel": "k.elf"}, token=tok)
+    ok("etcd-calls-warm-up", st == 201, str((st, js)))
+
+    # POST /vms: the session with its user (one Txn); the VM id (one compare-and-swap) with
+    # the name's claim read in its Txn; the event id with its placeholder; the commit with
+    # the VM's rows read after its writes (the answer's); the VM's owner key (cluster)
+    st, js, n = count(d, tok, "POST", "/api/v1/vms", {"name": "v1", "kernel": "k.elf"})
+    ok("etcd-calls-create-5", st == 201 and n == 5, "status %s, %s calls" % (st, n))
+    # a taken name: 409 before anything is written (the session; the claim read with the id)
+    st, js, n = count(d, tok, "POST", "/api/v1/vms", {"name": "v1", "kernel": "k.elf"})
+    ok("etcd-calls-create-taken-2", st == 409 and n == 2, "status %s, %s calls" % (st, n))
+
+    st, js, n = count(d, tok, "GET", "/api/v1/vms/v1/status")
+    # the session with its user; the name's key with the rows of the id it held (the
+    # create left that hint: one Txn); the VM's owner key
+    ok("etcd-calls-get-status-3", st == 200 and n == 3, "status %s, %s calls" % (st, n))
+
+    # GET /vms after a write: the session with its user; the owner keys (cluster), whose
+    # read's revision is the list cache's key; vm_status/ and vms/ in one Txn
+    st, js, n = count(d, tok, "GET", "/api/v1/vms?limit=20")
+    ok("etcd-calls-list-3", st == 200 and n == 3 and js.get("total") == 2,
+       "status %s, %s calls, %s" % (st, n, js))
+    # again, nothing written since: the cached answer (the host's own keys may be written
+    # meanwhile: the fewest of three)
+    ns = []
+    for _ in range(3):
+        st, js, n = count(d, tok, "GET", "/api/v1/vms?limit=20")
+        ns.append(n)
+    ok("etcd-calls-list-cached-2", st == 200 and None not in ns and min(ns) == 2,
+       "status %s, %s calls" % (st, ns))
+
+    # PATCH: the session with its user; the name with the VM's rows (taken as the
+    # transaction's reads, compared at its commit); the event id; the commit with the
+    # answer's rows; the owner key
+    st, js, n = count(d, tok, "PATCH", "/api/v1/vms/v1", {"description": "edited"})
+    ok("etcd-calls-patch-5", st == 200 and n == 5 and js.get("description") == "edited",
+       "status %s, %s calls, %s" % (st, n, js))
+
+    # DELETE: the session with its user; the name with the VM's rows; the tasks running;
+    # the layers; what the cascades read (one Txn); the event id; the commit; the owner and
+    # the placement keys (cluster: one Txn)
+    st, js, n = count(d, tok, "DELETE", "/api/v1/vms/v1")
+    ok("etcd-calls-delete-8", st == 204 and n == 8, "status %s, %s calls" % (st, n))
+
     # the same name made again (another id): the rows read ahead are not the VM's
-    st, _ = d.req("DELETE", "/api/v1/vms/v1", token=tok)
     st2, _ = d.req("POST", "/api/v1/vms", {"name": "v1", "kernel": "k.elf",
                                           "description": "again"}, token=tok)
     st3, js = d.req("PATCH", "/api/v1/vms/v1", {"cpus": 2}, token=tok)
-    ok("etcd-calls-name-reused", st in (200, 204) and (st2, st3) == (201, 200) and
-       js.get("description") == "again" and js.get("cpus") == 2, str((st, st2, st3, js)))
+    ok("etcd-calls-name-reused", (st2, st3) == (201, 200) and
+       js.get("description") == "again" and js.get("cpus") == 2, str((st2, st3, js)))
     st, js = d.req("GET", "/api/v1/vms/v1/status", token=tok)
     ok("etcd-calls-name-reused-status", st == 200 and js.get("state") == "stopped",
        str((st, js)))
-    st, js = d.req("GET", "/api/v1/vms/nosuch/status", token=tok)
-    n = calls("GET", "/api/v1/vms/nosuch/status")
-    # the session, its user, the name (absent): nothing more
-    ok("etcd-calls-get-status-404-3", st == 404 and n == 3, "status %s, %s calls" % (st, n))
+    st, js, n = count(d, tok, "GET", "/api/v1/vms/nosuch/status")
+    # the session with its user, the name (absent): nothing more
+    ok("etcd-calls-get-status-404-2", st == 404 and n == 2, "status %s, %s calls" % (st, n))
+
+    # --- races of two hosts ----------------------------------------------------------------
+    e = host("h2")
+    tok2 = e.login("admin", "adminpass1")
+    # the first lookup of a name on another host (no hint there): the name, then its row
+    st, js, n = count(e, tok2, "GET", "/api/v1/vms/v1/status")
+    ok("etcd-calls-get-status-first-4", st == 200 and n == 4, "status %s, %s calls" % (st, n))
+    st, js, n = count(e, tok2, "GET", "/api/v1/vms/v1/status")
+    ok("etcd-calls-get-status-again-3", st == 200 and n == 3, "status %s, %s calls" % (st, n))
+    ROUNDS = 8
+
+    # two edits of one VM, of different fields: each lands whole or not at all (an edit
+    # that read the row before the other's commit is refused, 409), never one over the
+    # other (a lost update: the other's field back to what it read)
+    st, _ = d.req("POST", "/api/v1/vms", {"name": "r", "kernel": "k.elf"}, token=tok)
+    bad, won, lost = [], 0, 0
+    for i in range(ROUNDS):
+        desc, cpus = "a%d" % i, 2 + i      # (each new: a value seen means it landed)
+        (sa, ja), (sb, jb) = race(
+            lambda: d.req("PATCH", "/api/v1/vms/r", {"description": desc}, token=tok),
+            lambda: e.req("PATCH", "/api/v1/vms/r", {"cpus": cpus}, token=tok2))
+        _, now = d.req("GET", "/api/v1/vms/r", token=tok)
+        won += (sa == 200) + (sb == 200)
+        lost += (sa == 409) + (sb == 409)
+        if sa not in (200, 409) or sb not in (200, 409) or (sa, sb) == (409, 409) or \
+           (now.get("description") == desc) != (sa == 200) or \
+           (now.get("cpus") == cpus) != (sb == 200):
+            bad.append((i, sa, sb, ja, jb, now.get("description"), now.get("cpus")))
+    _, ev = d.req("GET", "/api/v1/events?since=0&limit=1000", token=tok)
+    upd = [x for x in ev.get("events", []) if x.get("type") == "vm-updated" and
+           x.get("object") == "r"]
+    ok("etcd-calls-race-patch", not bad and len(upd) == won and won >= ROUNDS,
+       "%s; %d edits answered 200, %d vm-updated events" % (bad[:3], won, len(upd)))
+    print("# edit race: %d of %d edits refused (409)" % (lost, 2 * ROUNDS))
+
+    # two creates of one name: one VM, one 201; the other 409, nothing of it written
+    bad, lost = [], 0
+    for i in range(ROUNDS):
+        name = "same%d" % i
+        (sa, ja), (sb, jb) = race(
+            lambda: d.req("POST", "/api/v1/vms", {"name": name, "kernel": "k.elf",
+                                                  "description": "from h"}, token=tok),
+            lambda: e.req("POST", "/api/v1/vms", {"name": name, "kernel": "k.elf",
+                                                  "description": "from h2"}, token=tok2))
+        id_ = vm_id(name)
+        r = row("vms", id_) if id_ else None
+        lost += sa == 409 and sb == 409
+        if sorted((sa, sb)) != [201, 409] or not r or \
+           r.get("description") != ("from h" if sa == 201 else "from h2") or \
+           not row("vm_status", id_) or not row("vm_hw", id_):
+            bad.append((i, sa, sb, ja, jb, id_, r))
+    _, js = d.req("GET", "/api/v1/vms?limit=1000", token=tok)
+    names = [v["name"] for v in js.get("vms", [])]
+    ok("etcd-calls-race-create", not bad and
+       all(names.count("same%d" % i) == 1 for i in range(ROUNDS)), "%s %s" % (bad[:3], names))
+
+    # a delete and an edit of one VM: the delete wins (the VM and all its rows go: the
+    # edit is refused, 404 or 409, and writes nothing back), or the edit commits first (then
+    # the delete takes it, or is refused, 409, and the VM keeps the edit)
+    bad = []
+    for i in range(ROUNDS):
+        name = "dp%d" % i
+        d.req("POST", "/api/v1/vms", {"name": name, "kernel": "k.elf"}, token=tok)
+        id_ = vm_id(name)
+        (sa, ja), (sb, jb) = race(
+            lambda: d.req("DELETE", "/api/v1/vms/" + name, token=tok),
+            lambda: e.req("PATCH", "/api/v1/vms/" + name, {"description": "p"}, token=tok2))
+        st, now = d.req("GET", "/api/v1/vms/" + name, token=tok)
+        left = [t for t in ("vms", "vm_status", "vm_hw") if row(t, id_)]
+        if sa == 204:
+            good = sb in (200, 404, 409) and st == 404 and not left and vm_id(name) is None
+        else:
+            good = sa == 409 and sb == 200 and st == 200 and now.get("description") == "p" \
+                and len(left) == 3
+        if not good:
+            bad.append((i, sa, sb, ja, jb, st, left))
+    ok("etcd-calls-race-delete-patch", not bad, str(bad[:3]))
+
+    # the list's cache is keyed by etcd's revision: another host's create shows at once
+    d.req("GET", "/api/v1/vms?limit=1000", token=tok)
+    d.req("GET", "/api/v1/vms?limit=1000", token=tok)
+    st, _ = e.req("POST", "/api/v1/vms", {"name": "fresh", "kernel": "k.elf"}, token=tok2)
+    _, js = d.req("GET", "/api/v1/vms?limit=1000", token=tok)
+    ok("etcd-calls-list-cache-other-host", st == 201 and
+       "fresh" in [v["name"] for v in js.get("vms", [])], str((st, js)))
+
     # a create by a user with a quota reads its usage: a constant number of calls, not one
     # (or two) per object it owns (inv_etcd_quota.c): the same with 1 and with 30 VMs
     st, _ = d.req("POST", "/api/v1/users", {"name": "tenant", "password": "Password-tenant"},
@@ -77,12 +240,12 @@ try:
     ttok = d.login("tenant", "Password-tenant")
     st4, _ = d.req("POST", "/api/v1/vms", {"name": "q0", "kernel": "k.elf"}, token=ttok)
     st5, _ = d.req("POST", "/api/v1/vms", {"name": "q1", "kernel": "k.elf"}, token=ttok)
-    n1 = calls("POST", "/api/v1/vms")
+    n1 = calls(d, "POST", "/api/v1/vms")
     sts = [d.req("POST", "/api/v1/vms", {"name": "q%d" % i, "kernel": "k.elf"}, token=ttok)[0]
            for i in range(2, 30)]
     st6, js = d.req("GET", "/api/v1/users/tenant", token=tok)
     st7, _ = d.req("POST", "/api/v1/vms", {"name": "q30", "kernel": "k.elf"}, token=ttok)
-    n30 = calls("POST", "/api/v1/vms")
+    n30 = calls(d, "POST", "/api/v1/vms")
     ok("etcd-calls-quota-create-constant",
        (st, st2, st3, st4, st5, st6, st7) == (201, 200, 200, 201, 201, 200, 201) and
        sts == [201] * 28 and js["usage"]["vms"] == 30 and n1 is not None and n1 == n30,
@@ -94,7 +257,7 @@ try:
            for i in range(31, 69)]
     st, _ = d.req("POST", "/api/v1/vms/q68/snapshots", {"name": "s"}, token=ttok)
     st2, _ = d.req("POST", "/api/v1/vms", {"name": "q69", "kernel": "k.elf"}, token=ttok)
-    n69 = calls("POST", "/api/v1/vms")
+    n69 = calls(d, "POST", "/api/v1/vms")
     st3, js = d.req("GET", "/api/v1/users/tenant", token=tok)
     u = js.get("usage", {})
     ok("etcd-calls-quota-create-70-vms",
@@ -103,7 +266,7 @@ try:
        "statuses %s, usage %s, calls with 1 VM owned: %s, with 69: %s" %
        ((sts, st, st2, st3), u, n1, n69))
 finally:
-    if d:
-        d.stop()
+    for x in daemons:
+        x.stop()
     etcd.stop()
     shutil.rmtree(tmp, ignore_errors=True)

@@ -334,6 +334,125 @@ static void test_txn(void)
 	etcd_delete(cli, "/tx/", true, NULL);
 }
 
+/* A session answers a key (or a prefix) it has read already without another call, as it was
+ * read (the commit compares that read); etcd_txn_read reads several in one call; a seed (a
+ * read ahead) is compared as a read: the commit fails when the key changed since. */
+static int count_kv(const struct etcd_kv *kv, void *arg)
+{
+	(void)kv;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void test_txn_reads(void)
+{
+	struct etcd_read r[3] = { { "/tr/a", false }, { "/tr/p/", true }, { "/tr/none", false } };
+	struct etcd_txn *t = NULL;
+	struct etcd_kv kv = { 0 }, seed = { 0 };
+	unsigned long calls;
+	int n = 0;
+
+	CHECK_EQ(etcd_put(cli, "/tr/a", "1", 1, 0, NULL), 0);
+	CHECK_EQ(etcd_put(cli, "/tr/p/1", "x", 1, 0, NULL), 0);
+	CHECK_EQ(etcd_put(cli, "/tr/p/2", "y", 1, 0, NULL), 0);
+	CHECK_EQ(etcd_txn_begin(cli, &t), 0);
+	calls = etcd_thread_calls();
+	CHECK_EQ(etcd_txn_read(t, r, 3), 0);
+	CHECK_EQ(etcd_thread_calls() - calls, 1);
+	CHECK_EQ(etcd_txn_read(t, r, 3), 0);                /* read already: no call */
+	CHECK_EQ(etcd_txn_get(t, "/tr/a", &kv), 0);
+	CHECK(kv.value && !strcmp(kv.value, "1"));
+	etcd_kv_clear(&kv);
+	CHECK_EQ(etcd_txn_get(t, "/tr/none", &kv), -ENOENT);
+	CHECK_EQ(etcd_txn_get(t, "/tr/p/2", &kv), 0);      /* under a prefix read */
+	CHECK(kv.value && !strcmp(kv.value, "y"));
+	etcd_kv_clear(&kv);
+	CHECK_EQ(etcd_txn_get(t, "/tr/p/3", &kv), -ENOENT);
+	CHECK_EQ(etcd_txn_range(t, "/tr/p/", count_kv, &n), 0);
+	CHECK_EQ(n, 2);
+	n = 0;
+	CHECK_EQ(etcd_txn_put(t, "/tr/p/3", "z", 1, 0), 0);
+	CHECK_EQ(etcd_txn_range(t, "/tr/p/", count_kv, &n), 0);   /* with its own write */
+	CHECK_EQ(n, 3);
+	CHECK_EQ(etcd_thread_calls() - calls, 1);
+	/* another client changes a key under the prefix: the cached read still fails the commit */
+	CHECK_EQ(etcd_put(cli2, "/tr/p/1", "changed", 7, 0, NULL), 0);
+	CHECK_EQ(etcd_txn_commit(t, NULL), -EAGAIN);
+	CHECK_EQ(etcd_get(cli, "/tr/p/3", &kv), -ENOENT);
+	/* a seed: answered without a call; the commit holds while the key does not change */
+	CHECK_EQ(etcd_get(cli, "/tr/a", &seed), 0);
+	CHECK_EQ(etcd_txn_begin(cli, &t), 0);
+	CHECK_EQ(etcd_txn_seed(t, "/tr/a", &seed), 0);
+	CHECK_EQ(etcd_txn_seed(t, "/tr/absent", NULL), 0);
+	calls = etcd_thread_calls();
+	CHECK_EQ(etcd_txn_get(t, "/tr/a", &kv), 0);
+	CHECK(kv.value && !strcmp(kv.value, "1"));
+	etcd_kv_clear(&kv);
+	CHECK_EQ(etcd_txn_get(t, "/tr/absent", &kv), -ENOENT);
+	CHECK_EQ(etcd_thread_calls() - calls, 0);
+	CHECK_EQ(etcd_txn_put(t, "/tr/b", "1", 1, 0), 0);
+	CHECK_EQ(etcd_txn_commit(t, NULL), 0);
+	/* ... and fails when it changed after the seed was read (before the session began),
+	 * once the session read it */
+	CHECK_EQ(etcd_txn_begin(cli, &t), 0);
+	CHECK_EQ(etcd_put(cli2, "/tr/a", "2", 1, 0, NULL), 0);
+	CHECK_EQ(etcd_txn_seed(t, "/tr/a", &seed), 0);
+	CHECK_EQ(etcd_txn_get(t, "/tr/a", &kv), 0);
+	CHECK(kv.value && !strcmp(kv.value, "1"));         /* the seed's value */
+	etcd_kv_clear(&kv);
+	CHECK_EQ(etcd_txn_put(t, "/tr/c", "1", 1, 0), 0);
+	CHECK_EQ(etcd_txn_commit(t, NULL), -EAGAIN);
+	CHECK_EQ(etcd_get(cli, "/tr/c", &kv), -ENOENT);
+	/* a seed the session never reads is not compared */
+	CHECK_EQ(etcd_txn_begin(cli, &t), 0);
+	CHECK_EQ(etcd_txn_seed(t, "/tr/a", &seed), 0);
+	CHECK_EQ(etcd_txn_put(t, "/tr/c", "1", 1, 0), 0);
+	CHECK_EQ(etcd_txn_commit(t, NULL), 0);
+	/* a range read over a seed answers from the range (and compares that) */
+	CHECK_EQ(etcd_put(cli, "/tr/p/1", "x", 1, 0, NULL), 0);
+	CHECK_EQ(etcd_txn_begin(cli, &t), 0);
+	CHECK_EQ(etcd_txn_seed(t, "/tr/p/1", &seed), 0);         /* (an old value) */
+	n = 0;
+	CHECK_EQ(etcd_txn_range(t, "/tr/p/", count_kv, &n), 0);
+	CHECK_EQ(etcd_txn_get(t, "/tr/p/1", &kv), 0);
+	CHECK(kv.value && !strcmp(kv.value, "x"));
+	etcd_kv_clear(&kv);
+	CHECK_EQ(etcd_txn_put(t, "/tr/c", "2", 1, 0), 0);
+	CHECK_EQ(etcd_txn_commit(t, NULL), 0);
+	/* a seed of an absent key fails the commit once someone created it */
+	CHECK_EQ(etcd_txn_begin(cli, &t), 0);
+	CHECK_EQ(etcd_txn_seed(t, "/tr/absent", NULL), 0);
+	CHECK_EQ(etcd_txn_get(t, "/tr/absent", &kv), -ENOENT);
+	CHECK_EQ(etcd_put(cli2, "/tr/absent", "1", 1, 0, NULL), 0);
+	CHECK_EQ(etcd_txn_put(t, "/tr/c", "1", 1, 0), 0);
+	CHECK_EQ(etcd_txn_commit(t, NULL), -EAGAIN);
+	etcd_kv_clear(&seed);
+	etcd_delete(cli, "/tr/", true, NULL);
+}
+
+/* A counter's number takes one call while this client alone takes them; after another
+ * client took some, the failed swap's answer gives the next try: the numbers go on. */
+static void test_next_id_hint(void)
+{
+	unsigned long calls;
+	int64_t id = 0, i, other = 0;
+
+	CHECK_EQ(etcd_next_id(cli, "/ids/hint", &id), 0);
+	CHECK_EQ(id, 1);
+	calls = etcd_thread_calls();
+	CHECK_EQ(etcd_next_id(cli, "/ids/hint", &id), 0);
+	CHECK_EQ(id, 2);
+	CHECK_EQ(etcd_thread_calls() - calls, 1);
+	for (i = 0; i < 3; i++)
+		CHECK_EQ(etcd_next_id(cli2, "/ids/hint", &other), 0);
+	CHECK_EQ(other, 5);
+	calls = etcd_thread_calls();
+	CHECK_EQ(etcd_next_id(cli, "/ids/hint", &id), 0);
+	CHECK_EQ(id, 6);
+	CHECK_EQ(etcd_thread_calls() - calls, 2);  /* the stale swap, then the one that held */
+	etcd_delete(cli, "/ids/hint", false, NULL);
+}
+
 /* Counters: two clients taking numbers at once never get the same one. */
 static int64_t ids[2][25];
 
@@ -466,7 +585,9 @@ int main(void)
 	RUN(test_lease);
 	RUN(test_watch);
 	RUN(test_txn);
+	RUN(test_txn_reads);
 	RUN(test_next_id);
+	RUN(test_next_id_hint);
 	RUN(test_member_killed);
 	RUN(test_quorum_lost);
 	etcd_close(cli);
