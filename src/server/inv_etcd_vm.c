@@ -429,19 +429,20 @@ static int delete_body(struct dbc *c, void *arg)
 {
 	int64_t id = *(int64_t *)arg;
 	json_t *row = NULL;
-	char key[24], sub[26], acl[30];
+	char key[24], sub[26], acl[30], own[30];
 	/* what the cascades below read, in one call */
 	const struct ie_read rows[] = {
 		{ "vms", key, false }, { "vm_status", key, false }, { "vm_hw", key, false },
 		{ "vm_templates", key, false }, { "vm_disks", sub, true }, { "vm_nics", sub, true },
 		{ "vm_cdroms", sub, true }, { "snapshots", sub, true }, { "snapshot_images", "", true },
-		{ "layers", "", true }, { "acl", acl, true },
+		{ "layers", "", true }, { "acl", acl, true }, { "owned", own, false },
 	};
 	int rc;
 
 	ie_id_key(id, key);
 	snprintf(sub, sizeof(sub), "%s/", key);
 	snprintf(acl, sizeof(acl), "vm/%s/", key);
+	snprintf(own, sizeof(own), "vm/%s", key);   /* its owner's (inv_etcd_quota.c) */
 	rc = ie_rows_read(c, rows, sizeof(rows) / sizeof(rows[0]));
 	if (!rc)
 		rc = ie_row_get(c, "vms", key, &row, NULL);
