@@ -303,6 +303,25 @@ try:
     check("quota-cleared", st == 200 and js["quota"] == none and vm("free", alice)[0] == 201,
           str((st, js)))
 
+    # --- a user deleted while it owns objects -------------------------------------------------
+    # 40 VMs: on etcd, deleting a user's owner rows with it (two deletes each, with its
+    # grants' two) passed etcd's 128 requests a Txn, and the user could not be deleted
+    dave = user("dave")
+    req("PUT", "/api/v1/permissions", {"grants": [
+        {"user": n, "permissions": ["modify"]} for n in ("alice", "bob", "dave")] + [
+        {"user": "mgr", "permissions": ["view", "modify", "change-permissions"]}]})
+    quota("dave", vms=50)
+    sts = [vm("dv%d" % i, dave)[0] for i in range(40)]
+    st, js = req("DELETE", "/api/v1/users/dave")
+    st2 = req("GET", "/api/v1/vms/dv0")[0]
+    if st == 204:
+        user("dave")    # a new dave: nothing of the old one's counts for it
+    u = usage("dave") if st == 204 else None
+    check("quota-user-delete-owning-many", sts == [201] * 40 and st == 204 and st2 == 200 and
+          u is not None and u["vms"] == 0 and req("GET", "/api/v1/users/dave")[1]["quota"] == none,
+          str((sts.count(201), st, js, st2, u)))
+    req("DELETE", "/api/v1/users/dave")
+
     # --- the CLI ------------------------------------------------------------------------------
     rc, out = cli(d, adm, "user", "quota", "alice", "--vms", "9", "--memory", "2G", "--disk-size", "1G")
     q = req("GET", "/api/v1/users/alice")[1]["quota"]
