@@ -192,6 +192,11 @@ int ie_disk_drop_children(struct dbc *c, int64_t disk);
 int ie_owner_drop(struct dbc *c, const char *kind, int64_t id);
 int ie_owner_drop_user(struct dbc *c, int64_t uid);
 
+/* An inventory from before quotas gets its objects' owners once, as SQLite's migration 14
+ * (a VM or disk belongs to the oldest non-administrator holding full rights on it; the row
+ * meta/owners says it was done). 0 or -errno (to try again at the next open). */
+int ie_owners_backfill(struct dbc *c);
+
 /* --- JSON fields ------------------------------------------------------------------------- */
 
 /* Field helpers for row <-> struct: a missing or mistyped field reads as 0, false or NULL.

@@ -351,6 +351,27 @@ try:
         # old1, free, p0, p1 and the one par*: alice's by her creator's grants
         check("quota-migration-owners", usage("alice")["vms"] == 5 and usage("bob")["vms"] == 0,
               str((usage("alice"), usage("bob"))))
+    # --- an etcd inventory from before quotas: owners from the grants at the next start ------
+    if lib.INVENTORY == "etcd":
+        import base64, json, urllib.request
+        user("erin")
+        req("POST", "/api/v1/vms", {"name": "ev", "kernel": "k.elf"})
+        req("POST", "/api/v1/disks", {"name": "ed", "size": MiB})
+        for kind, n in (("vms", "ev"), ("disks", "ed")):
+            req("PUT", "/api/v1/%s/%s/permissions" % (kind, n),
+                {"grants": [{"user": "erin", "permissions": ["full"]}]})
+        before = usage("erin")
+        d.stop()
+        # (what an inventory written before quotas lacks: the mark of the owners' backfill)
+        key = lib.inventory_prefix(d.data) + "t/meta/owners"
+        body = json.dumps({"key": base64.b64encode(key.encode()).decode()}).encode()
+        urllib.request.urlopen(urllib.request.Request(
+            lib.test_etcd().split(",")[0] + "/v3/kv/deleterange", body), timeout=10).read()
+        d.start()
+        adm = d.login("admin", "adminpass1")
+        after = usage("erin")
+        check("quota-owners-from-grants-at-start", before["vms"] == 0 and after["vms"] == 1 and
+              after["disks"] == 1 and after["disk_bytes"] == MiB, str((before, after)))
     d.stop()
 
     # --- vsrv serve --default-quota: each user created from now on gets it as its own -------
