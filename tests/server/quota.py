@@ -251,6 +251,22 @@ try:
     for n in ["pd"] + ["pd%d" % i for i in made]:
         req("DELETE", "/api/v1/disks/" + n)
 
+    # resizes: 8 disks of 1 MiB, room for one more MiB; each grown to 2 MiB at once: one
+    # passes, and no refused one keeps a file larger than its size (on etcd the losers of
+    # the commit had grown their file before the check that refused them again)
+    quota("alice", disk_bytes=9 * MiB)
+    for i in range(8):
+        req("POST", "/api/v1/disks", {"name": "gr%d" % i, "size": MiB}, alice)
+    res = parallel(lambda i: req("PATCH", "/api/v1/disks/gr%d" % i, {"size": 2 * MiB}, alice), 8)
+    sts = [r[0] for r in res]
+    files = [os.path.getsize(os.path.join(d.data, "disks", "gr%d.raw" % i)) for i in range(8)]
+    inv = [req("GET", "/api/v1/disks/gr%d" % i)[1].get("size") for i in range(8)]
+    check("quota-parallel-resize-files-match", sts.count(200) == 1 and
+          all(s == 200 or refused(s, j, "disk_bytes") for s, j in res) and files == inv and
+          usage("alice")["disk_bytes"] == 9 * MiB, str((sts, files, inv)))
+    for i in range(8):
+        req("DELETE", "/api/v1/disks/gr%d" % i)
+
     # snapshots: 6 VMs, one snapshot owned, the limit at two; a snapshot of each VM at once
     quota("alice", vms=9, snapshots=2)
     for i in range(6):
