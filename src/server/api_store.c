@@ -339,12 +339,8 @@ again:
 	}
 	/* The file grows first: a crash before the commit leaves a larger image than the
 	 * inventory says, which the next resize or start tolerates; never a smaller one. */
-	rc = diskimg_size(path, format, &before);
-	if (rc) {
-		inv_rollback(r->c);
-		return req_error(r, rc == -EBUSY ? -EBUSY : -EIO, "cannot resize %s: cannot open its "
-				 "image: %s", r->args[0], strerror(-rc));
-	}
+	if (diskimg_size(path, format, &before))
+		before = UINT64_MAX;    /* unknown (the resize says why): never shrunk back */
 	rc = diskimg_resize(path, format, (uint64_t)size, &actual, err, sizeof(err));
 	if (rc) {
 		inv_rollback(r->c);
