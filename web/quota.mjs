@@ -4,7 +4,7 @@
 import { api } from './core.mjs';
 import { h, replace, table } from './dom.mjs';
 import { fmtBytes, fmtMib } from './format.mjs';
-import { field, input, form } from './form.mjs';
+import { field, input, form, intOf } from './form.mjs';
 import { seg } from './api.mjs';
 
 const LIMITS = [['vms', 'VMs', String], ['cpus', 'vCPUs', String], ['memory_mib', 'Memory (MiB)', fmtMib],
@@ -29,9 +29,10 @@ export function quotaPanel(name, admin, close) {
           h('div', { class: 'actions' }, h('button', { class: 'primary', type: 'submit' }, 'Save quota'),
             h('button', { type: 'button', on: { click: close } }, 'Close'))], async () => {
           const body = {};
+          // a value that is no whole number goes as typed, for the API to refuse (400)
+          // (Number('10G') is NaN, which JSON sends as null: unlimited)
           LIMITS.forEach(([k], i) => {
-            const v = inputs[i].value.trim();
-            body[k] = v === '' ? null : Number(v);
+            body[k] = inputs[i].value.trim() === '' ? null : intOf(inputs[i]);
           });
           show(await api.request('PUT', '/api/v1/users/' + seg(name) + '/quota', body));
         })

@@ -359,7 +359,7 @@ int api_disk_update(struct req *r)
 	};
 	int64_t id = id_by_name(r, "disk"), size, old = 0;
 	char err[512], path[4400] = "", format[16] = "raw";
-	uint64_t actual = 0;
+	uint64_t actual = 0, before = 0;
 	int busy = 0, tries = 0, rc;
 
 	if (id < 0)
@@ -415,6 +415,8 @@ again:
 	}
 	/* The file grows first: a crash before the commit leaves a larger image than the
 	 * inventory says, which the next resize or start tolerates; never a smaller one. */
+	if (diskimg_size(path, format, &before))
+		before = UINT64_MAX;    /* unknown (the resize says why): never shrunk back */
 	rc = diskimg_resize(path, format, (uint64_t)size, &actual, err, sizeof(err));
 	if (rc) {
 		inv_rollback(r->c);
@@ -427,9 +429,13 @@ again:
 			"disk %s resized to %lld bytes by %s", r->args[0], (long long)size, r->who.name))
 		goto err_io;
 	rc = inv_commit(r->c);
-	/* etcd: a write of the same owner committed first (inv_etcd_quota.c): again, from the
-	 * check (the file, grown already, is grown again to the same size: nothing to do) */
-	if (rc == -EAGAIN && ++tries < 10)
+	/* etcd: a write of the same owner committed first (inv_etcd_quota.c): the file goes
+	 * back to its size (else a refusal of the check below would leave it grown past the
+	 * quota, the inventory keeping the old size), and again, from the check */
+	if (rc == -EAGAIN && actual > before &&
+	    diskimg_shrink_back(path, format, before, err, sizeof(err)))
+		vsrv_log("disk %s: cannot shrink back what a failed resize grew: %s", r->args[0], err);
+	else if (rc == -EAGAIN && ++tries < 10)
 		goto again;
 	if (rc)
 		goto err_io; /* the grown file stays; the inventory keeps the old size */

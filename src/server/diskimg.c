@@ -119,6 +119,51 @@ int diskimg_resize(const char *path, const char *format, uint64_t size, uint64_t
 	}
 }
 
+int diskimg_size(const char *path, const char *format, uint64_t *size)
+{
+	struct disk *dk;
+	int rc = disk_open(path, format, DISK_RDONLY, &dk);
+
+	if (rc)
+		return rc;
+	*size = dk->size;
+	disk_close(dk);
+	return 0;
+}
+
+int diskimg_shrink_back(const char *path, const char *format, uint64_t size, char *err,
+			size_t errlen)
+{
+	int fd, rc = 0;
+
+	if (!strcmp(format, "vhd")) {
+		struct vhd *v;
+
+		rc = vhd_open(path, 0, &v);
+		if (!rc) {
+			rc = vhd_resize(v, size, false, VHD_RESIZE_SHRINK);
+			if (vhd_close(v) && !rc)
+				rc = -EIO;
+		}
+		if (rc)
+			snprintf(err, errlen, "%s", vhd_errmsg());
+		return rc;
+	}
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "%s", strerror(errno));
+	} else if ((rc = vhd_lock_fd(fd, VHD_LOCK_EXCL, path))) {
+		snprintf(err, errlen, "%s", vhd_errmsg());
+	} else if (ftruncate(fd, (off_t)size) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "%s", strerror(errno));
+	}
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
 static void hex(char *out, const uint8_t *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++)

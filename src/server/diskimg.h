@@ -24,6 +24,15 @@ uint64_t diskimg_rounded(const char *format, uint64_t size);
 int diskimg_resize(const char *path, const char *format, uint64_t size, uint64_t *actual,
 		   char *err, size_t errlen);
 
+/* The virtual size of the image at path (format raw or vhd) into *size. 0 or -errno. */
+int diskimg_size(const char *path, const char *format, uint64_t *size);
+
+/* Undo a diskimg_resize whose size the inventory did not take (its commit lost): the
+ * image at path back to size bytes, what it had before (the space past it is dropped: no
+ * one wrote there, the disk being unused while it grew). 0 or -errno with err. */
+int diskimg_shrink_back(const char *path, const char *format, uint64_t size, char *err,
+			size_t errlen);
+
 /* What the image file says about itself (read-only: the file is never written): VHD type,
  * virtual size, block size and allocated blocks, unique id, creator, parent; for raw the
  * file size. New reference; on an unreadable image {"error": "..."}. */

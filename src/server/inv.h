@@ -756,8 +756,9 @@ int inv_quota_put(struct dbc *c, int64_t uid, const struct inv_quota *q);
 int inv_usage(struct dbc *c, int64_t uid, struct inv_quota *out);
 
 /* The owner of the object of kind ("vm", "disk") id: set it (uid 0: none; under the
- * caller's transaction, with the object's create), read it (*uid 0 when none). Deleting
- * the object drops its owner. 0 or -EIO. */
+ * caller's transaction, with the object's create), read it (*uid 0 when none; on etcd
+ * the id of a deleted user may remain, which no user gets again: nobody's, as quota_admit
+ * counts it). Deleting the object drops its owner. 0 or -EIO. */
 int inv_owner_set(struct dbc *c, const char *kind, int64_t id, int64_t uid);
 int inv_owner_get(struct dbc *c, const char *kind, int64_t id, int64_t *uid);
 

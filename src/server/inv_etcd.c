@@ -125,6 +125,16 @@ int inv_etcd_open(const char *endpoints, const char *prefix, unsigned timeout_ms
 		goto err_close;
 	}
 	free(probe);
+	/* an inventory from before quotas: its owners from the grants, once */
+	{
+		struct dbc *c = inv_get(&s->base);
+
+		if (!c || ie_owners_backfill(c))
+			vsrv_log("inventory: the owners of objects from before quotas were not all "
+				 "recorded (again at the next start)");
+		if (c)
+			inv_put(c);
+	}
 	*out = &s->base;
 	return 0;
 err_close:

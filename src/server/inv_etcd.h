@@ -251,10 +251,16 @@ int ie_vm_drop_children(struct dbc *c, int64_t vm);
 int ie_disk_drop_children(struct dbc *c, int64_t disk);
 
 /* The owner of a deleted VM or disk (kind "vm", "disk") goes with it; a deleted user's
- * quota and owner rows go with it (inv_etcd_quota.c). In the caller's transaction. 0 or
+ * quota goes with it, while its objects' owner rows stay until the objects go, naming an
+ * id no user has any more: nobody's (inv_etcd_quota.c). In the caller's transaction. 0 or
  * -errno. */
 int ie_owner_drop(struct dbc *c, const char *kind, int64_t id);
 int ie_owner_drop_user(struct dbc *c, int64_t uid);
+
+/* An inventory from before quotas gets its objects' owners once, as SQLite's migration 14
+ * (a VM or disk belongs to the oldest non-administrator holding full rights on it; the row
+ * meta/owners says it was done). 0 or -errno (to try again at the next open). */
+int ie_owners_backfill(struct dbc *c);
 
 /* --- JSON fields ------------------------------------------------------------------------- */
 

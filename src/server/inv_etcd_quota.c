@@ -19,6 +19,7 @@
  * or counts for nobody. See inv.h. */
 #include "server/inv_etcd.h"
 #include "server/inv_etcd_attach.h"
+#include "server/server.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -307,26 +308,93 @@ int ie_owner_drop(struct dbc *c, const char *kind, int64_t id)
 
 int ie_owner_drop_user(struct dbc *c, int64_t uid)
 {
-	json_t *rows = NULL, *o;
-	char pfx[24], k[40];
-	size_t i;
-	int rc = ie_row_delete(c, "quotas", ie_id_key(uid, pfx), false);
+	char key[24];
+	int rc = ie_row_delete(c, "quotas", ie_id_key(uid, key), false);
 
-	if (rc == -ENOENT)
-		rc = 0;
+	/* Only the quota: the owners/USER/ and owned/ rows of its objects stay (two deletes
+	 * each would pass etcd's 128 requests a Txn for a user owning a few dozen objects,
+	 * and the user could not be deleted). They name an id never given again (ie_new_id),
+	 * which quota_admit counts as nobody (no such user), and go with their objects
+	 * (ie_owner_drop). */
+	return rc == -ENOENT ? 0 : rc;
+}
+
+/* --- an inventory from before quotas (what migration 14 does on SQLite) ----------------- */
+
+/* ie_row_each over users/: the ids of the non-administrators, appended to the array arg. */
+static int backfill_user(const char *key, json_t *row, uint64_t rev, void *arg)
+{
+	(void)rev;
+	if (ie_bool(row, "admin"))
+		return 0;
+	return json_array_append_new(arg, json_integer(strtoll(key, NULL, 10))) ? -ENOMEM : 0;
+}
+
+/* ie_row_each over acl_by/user/UID/: [otype, oid] of each VM and disk the user holds full
+ * rights on, appended to the array arg. */
+static int backfill_grant(const char *key, json_t *row, uint64_t rev, void *arg)
+{
+	char otype[8];
+	long long uid, oid;
+
+	(void)rev;
+	/* key: user/UID/OTYPE/OID */
+	if (sscanf(key, "user/%lld/%7[^/]/%lld", &uid, otype, &oid) != 3 ||
+	    (strcmp(otype, "vm") && strcmp(otype, "disk")) ||
+	    (ie_int(row, "perms") & PERM_FULL) != PERM_FULL)
+		return 0;
+	return json_array_append_new(arg, json_pack("[s,I]", otype, (json_int_t)oid)) ? -ENOMEM
+										      : 0;
+}
+
+/* Make user uid the owner of each VM and disk it holds full rights on that has none yet. */
+static int backfill_owner(struct dbc *c, int64_t uid)
+{
+	json_t *a = json_array(), *g;
+	char pfx[48], k[24];
+	size_t i;
+	int rc = a ? 0 : -ENOMEM;
+
+	snprintf(pfx, sizeof(pfx), "user/%s/", ie_id_key(uid, k));
 	if (!rc)
-		rc = iea_rows(c, "owners", iea_prefix(uid, pfx), NULL, NULL, &rows);
-	json_array_foreach(rows, i, o) {
+		rc = ie_row_each(c, "acl_by", pfx, backfill_grant, a);
+	json_array_foreach(a, i, g) {
+		const char *kind = json_string_value(json_array_get(g, 0));
+		int64_t id = json_integer_value(json_array_get(g, 1)), cur = 0;
+
 		if (rc)
 			break;
-		if (ie_str(o, "kind"))
-			rc = ie_row_delete(c, "owned", owned_key(ie_str(o, "kind"), ie_int(o, "id"), k),
-					   false);
-		if (rc == -ENOENT)
-			rc = 0;
+		rc = inv_etcd_owner_get(c, kind, id, &cur);
+		if (!rc && !cur)
+			rc = inv_etcd_owner_set(c, kind, id, uid);
 	}
-	json_decref(rows);
-	if (!rc)
-		rc = ie_row_delete(c, "owners", pfx, true);
+	json_decref(a);
+	return rc;
+}
+
+int ie_owners_backfill(struct dbc *c)
+{
+	json_t *users = json_array(), *row = NULL, *u;
+	size_t i;
+	int rc = ie_row_get(c, "meta", "owners", &row, NULL);
+
+	json_decref(row);
+	if (rc != -ENOENT) {
+		json_decref(users);
+		return rc;      /* done already (or -errno) */
+	}
+	rc = users ? ie_row_each(c, "users", "", backfill_user, users) : -ENOMEM;
+	/* by id: of several users holding full rights on an object, the oldest owns it */
+	json_array_foreach(users, i, u) {
+		if (rc)
+			break;
+		rc = backfill_owner(c, json_integer_value(u));
+	}
+	json_decref(users);
+	if (!rc) {
+		row = json_pack("{s:b}", "done", 1);
+		rc = row ? ie_row_put(c, "meta", "owners", row, 0) : -ENOMEM;
+		json_decref(row);
+	}
 	return rc;
 }

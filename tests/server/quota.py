@@ -251,6 +251,22 @@ try:
     for n in ["pd"] + ["pd%d" % i for i in made]:
         req("DELETE", "/api/v1/disks/" + n)
 
+    # resizes: 8 disks of 1 MiB, room for one more MiB; each grown to 2 MiB at once: one
+    # passes, and no refused one keeps a file larger than its size (on etcd the losers of
+    # the commit had grown their file before the check that refused them again)
+    quota("alice", disk_bytes=9 * MiB)
+    for i in range(8):
+        req("POST", "/api/v1/disks", {"name": "gr%d" % i, "size": MiB}, alice)
+    res = parallel(lambda i: req("PATCH", "/api/v1/disks/gr%d" % i, {"size": 2 * MiB}, alice), 8)
+    sts = [r[0] for r in res]
+    files = [os.path.getsize(os.path.join(d.data, "disks", "gr%d.raw" % i)) for i in range(8)]
+    inv = [req("GET", "/api/v1/disks/gr%d" % i)[1].get("size") for i in range(8)]
+    check("quota-parallel-resize-files-match", sts.count(200) == 1 and
+          all(s == 200 or refused(s, j, "disk_bytes") for s, j in res) and files == inv and
+          usage("alice")["disk_bytes"] == 9 * MiB, str((sts, files, inv)))
+    for i in range(8):
+        req("DELETE", "/api/v1/disks/gr%d" % i)
+
     # snapshots: 6 VMs, one snapshot owned, the limit at two; a snapshot of each VM at once
     quota("alice", vms=9, snapshots=2)
     for i in range(6):
@@ -303,6 +319,25 @@ try:
     check("quota-cleared", st == 200 and js["quota"] == none and vm("free", alice)[0] == 201,
           str((st, js)))
 
+    # --- a user deleted while it owns objects -------------------------------------------------
+    # 40 VMs: on etcd, deleting a user's owner rows with it (two deletes each, with its
+    # grants' two) passed etcd's 128 requests a Txn, and the user could not be deleted
+    dave = user("dave")
+    req("PUT", "/api/v1/permissions", {"grants": [
+        {"user": n, "permissions": ["modify"]} for n in ("alice", "bob", "dave")] + [
+        {"user": "mgr", "permissions": ["view", "modify", "change-permissions"]}]})
+    quota("dave", vms=50)
+    sts = [vm("dv%d" % i, dave)[0] for i in range(40)]
+    st, js = req("DELETE", "/api/v1/users/dave")
+    st2 = req("GET", "/api/v1/vms/dv0")[0]
+    if st == 204:
+        user("dave")    # a new dave: nothing of the old one's counts for it
+    u = usage("dave") if st == 204 else None
+    check("quota-user-delete-owning-many", sts == [201] * 40 and st == 204 and st2 == 200 and
+          u is not None and u["vms"] == 0 and req("GET", "/api/v1/users/dave")[1]["quota"] == none,
+          str((sts.count(201), st, js, st2, u)))
+    req("DELETE", "/api/v1/users/dave")
+
     # --- the CLI ------------------------------------------------------------------------------
     rc, out = cli(d, adm, "user", "quota", "alice", "--vms", "9", "--memory", "2G", "--disk-size", "1G")
     q = req("GET", "/api/v1/users/alice")[1]["quota"]
@@ -332,6 +367,27 @@ try:
         # old1, free, p0, p1 and the one par*: alice's by her creator's grants
         check("quota-migration-owners", usage("alice")["vms"] == 5 and usage("bob")["vms"] == 0,
               str((usage("alice"), usage("bob"))))
+    # --- an etcd inventory from before quotas: owners from the grants at the next start ------
+    if lib.INVENTORY == "etcd":
+        import base64, json, urllib.request
+        user("erin")
+        req("POST", "/api/v1/vms", {"name": "ev", "kernel": "k.elf"})
+        req("POST", "/api/v1/disks", {"name": "ed", "size": MiB})
+        for kind, n in (("vms", "ev"), ("disks", "ed")):
+            req("PUT", "/api/v1/%s/%s/permissions" % (kind, n),
+                {"grants": [{"user": "erin", "permissions": ["full"]}]})
+        before = usage("erin")
+        d.stop()
+        # (what an inventory written before quotas lacks: the mark of the owners' backfill)
+        key = lib.inventory_prefix(d.data) + "t/meta/owners"
+        body = json.dumps({"key": base64.b64encode(key.encode()).decode()}).encode()
+        urllib.request.urlopen(urllib.request.Request(
+            lib.test_etcd().split(",")[0] + "/v3/kv/deleterange", body), timeout=10).read()
+        d.start()
+        adm = d.login("admin", "adminpass1")
+        after = usage("erin")
+        check("quota-owners-from-grants-at-start", before["vms"] == 0 and after["vms"] == 1 and
+              after["disks"] == 1 and after["disk_bytes"] == MiB, str((before, after)))
     d.stop()
 
     # --- vsrv serve --default-quota: each user created from now on gets it as its own -------

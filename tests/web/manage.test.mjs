@@ -463,6 +463,11 @@ test('users, groups and grants: create, change, delete; a refused grant shows on
     'the saved quota');
   const q = (await api.request('GET', '/api/v1/users/mu1')).quota;
   assert.deepEqual([q.vms, q.memory_mib, q.cpus], [3, 2048, null]);
+  // a limit that is no whole number is refused, never saved as unlimited
+  await fill('#user-quota form', { '[data-field=vms] input': '10G' });
+  await b.wait(`!!((${fieldError('#user-quota form', 'vms')}) ||
+    document.querySelector('#user-quota .form-error:not([hidden])'))`, 5000, 'the refusal of 10G');
+  assert.equal((await api.request('GET', '/api/v1/users/mu1')).quota.vms, 3);
   await click('#user-quota .actions button[type=button]');
   await b.wait("!document.querySelector('#user-quota')");
 
