@@ -238,31 +238,42 @@ try:
     st3, _ = d.req("PUT", "/api/v1/users/tenant/quota", {"vms": 100, "memory_mib": 100000},
                    token=tok)
     ttok = d.login("tenant", "Password-tenant")
+
+    def tenant_create(name):
+        """(status, etcd calls) of the tenant's create of VM name."""
+        st, _, n = count(d, ttok, "POST", "/api/v1/vms", {"name": name, "kernel": "k.elf"})
+        return st, n
     st4, _ = d.req("POST", "/api/v1/vms", {"name": "q0", "kernel": "k.elf"}, token=ttok)
-    st5, _ = d.req("POST", "/api/v1/vms", {"name": "q1", "kernel": "k.elf"}, token=ttok)
-    n1 = calls(d, "POST", "/api/v1/vms")
+    # (each figure the least of two creates in a row: a create whose counter's swap met
+    # another thread's event takes one more call, as any request may)
+    st5, n1 = tenant_create("q1")
+    st5b, n1b = tenant_create("q1x")
+    n1 = min(x for x in (n1, n1b, 1 << 30) if x is not None) if n1 or n1b else None
     sts = [d.req("POST", "/api/v1/vms", {"name": "q%d" % i, "kernel": "k.elf"}, token=ttok)[0]
            for i in range(2, 30)]
     st6, js = d.req("GET", "/api/v1/users/tenant", token=tok)
-    st7, _ = d.req("POST", "/api/v1/vms", {"name": "q30", "kernel": "k.elf"}, token=ttok)
-    n30 = calls(d, "POST", "/api/v1/vms")
+    st7, n30 = tenant_create("q30")
+    st7b, n30b = tenant_create("q30x")
+    n30 = min(x for x in (n30, n30b, 1 << 30) if x is not None) if n30 or n30b else None
     ok("etcd-calls-quota-create-constant",
-       (st, st2, st3, st4, st5, st6, st7) == (201, 200, 200, 201, 201, 200, 201) and
-       sts == [201] * 28 and js["usage"]["vms"] == 30 and n1 is not None and n1 == n30,
+       (st, st2, st3, st4, st5, st5b, st6, st7, st7b) == (201, 200, 200, 201, 201, 201, 200,
+                                                          201, 201) and
+       sts == [201] * 28 and js["usage"]["vms"] == 31 and n1 is not None and n1 == n30,
        "statuses %s, usage %s, calls with 1 VM owned: %s, with 30: %s" %
        ((st, st2, st3, st4, st5, st6, st7), js.get("usage"), n1, n30))
-    # past 63 VMs the rows take a second Txn (128 reads a Txn): 70 VMs, a snapshot of the
-    # last (read in the second), counted whole; a create then costs one call more
+    # past 63 VMs the rows take a second Txn (128 reads a Txn): 73 VMs, a snapshot of one
+    # (read in the second), counted whole; a create then costs one call more
     sts = [d.req("POST", "/api/v1/vms", {"name": "q%d" % i, "kernel": "k.elf"}, token=ttok)[0]
            for i in range(31, 69)]
     st, _ = d.req("POST", "/api/v1/vms/q68/snapshots", {"name": "s"}, token=ttok)
-    st2, _ = d.req("POST", "/api/v1/vms", {"name": "q69", "kernel": "k.elf"}, token=ttok)
-    n69 = calls(d, "POST", "/api/v1/vms")
+    st2, n69 = tenant_create("q69")
+    st2b, n69b = tenant_create("q69x")
+    n69 = min(x for x in (n69, n69b, 1 << 30) if x is not None) if n69 or n69b else None
     st3, js = d.req("GET", "/api/v1/users/tenant", token=tok)
     u = js.get("usage", {})
     ok("etcd-calls-quota-create-70-vms",
-       sts == [201] * 38 and (st, st2, st3) == (201, 201, 200) and u.get("vms") == 70 and
-       u.get("cpus") == 70 and u.get("snapshots") == 1 and n1 is not None and n69 == n1 + 1,
+       sts == [201] * 38 and (st, st2, st2b, st3) == (201, 201, 201, 200) and u.get("vms") == 73 and
+       u.get("cpus") == 73 and u.get("snapshots") == 1 and n1 is not None and n69 == n1 + 1,
        "statuses %s, usage %s, calls with 1 VM owned: %s, with 69: %s" %
        ((sts, st, st2, st3), u, n1, n69))
 finally:
