@@ -9,6 +9,7 @@
 #include "server/dynmem.h"
 #include "server/events.h"
 #include "server/imgacl.h"
+#include "server/imgstore.h"
 #include "server/inv.h"
 #include "server/sup.h"
 #include "server/sup_exit.h"
@@ -103,6 +104,7 @@ int vm_lookup(struct req *r, int64_t *id)
 int vm_resolve_path(struct req *r, const char *field, const char *path, char *out, size_t n,
 		    char *err, size_t errlen)
 {
+	struct imgstore_info img;
 	struct stat st;
 
 	if (path[0] == '/') {
@@ -116,12 +118,13 @@ int vm_resolve_path(struct req *r, const char *field, const char *path, char *ou
 		snprintf(err, errlen, "%s: path too long", field);
 		return -EINVAL;
 	}
-	/* Not a file, a hidden one of the store (its uploads in flight, its cache) for a
-	 * non-administrator, or another user's private image (imgacl.h): the same answer. */
+	/* Not a file; for a non-administrator, not an image of the store (a plain name of a
+	 * regular file: no hidden one, its uploads in flight or its cache, no subdirectory, no
+	 * symbolic link, which may lead anywhere), or another user's private image (imgacl.h):
+	 * the same answer. */
 	if (stat(out, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    (!r->who.admin && path[0] != '/' && (path[0] == '.' || strstr(path, "/."))) ||
-	    (!r->who.admin && path[0] != '/' && !strchr(path, '/') &&
-	     imgacl_visible(r->c, &r->who, path) != 1)) {
+	    (!r->who.admin && (imgstore_get(r->srv->images, path, &img) ||
+			       imgacl_visible(r->c, &r->who, path) != 1))) {
 		snprintf(err, errlen, "%s: %s is not a readable regular file", field, path);
 		return -EINVAL;
 	}

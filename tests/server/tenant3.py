@@ -115,6 +115,21 @@ try:
        names(adm).count("apriv.iso") == 1 and req("GET", "/api/v1/disks/bfrom")[0] == 404 and
        bv["kernel"] == "k.elf" and bv.get("initrd") is None and bv["cdroms"][0]["image"] is None,
        "; ".join(diff[:3]))
+    # a symbolic link the host left in the images directory is no image of the store (not
+    # listed, no owner): not a tenant's kernel or initrd either, wherever it leads (another
+    # user's private image, the inventory)
+    os.symlink("akern.elf", os.path.join(IMG, "alink.elf"))
+    os.symlink(os.path.join(DATA, "serve.lock"), os.path.join(IMG, "lock-link"))
+    got = [req("POST", "/api/v1/vms", {"name": "bl", "kernel": "alink.elf"}, bob)[0],
+           req("POST", "/api/v1/vms", {"name": "bl", "kernel": "k.elf", "initrd": "lock-link"}, bob)[0],
+           req("PATCH", "/api/v1/vms/bvm", {"kernel": "alink.elf"}, bob)[0],
+           req("PATCH", "/api/v1/vms/bvm", {"initrd": "alink.elf"}, bob)[0],
+           req("PATCH", "/api/v1/vms/bvm", {"initrd": "lock-link"}, bob)[0]]
+    _, bv = req("GET", "/api/v1/vms/bvm", None, bob)
+    ok("tenant3-symlink-in-images-not-a-tenant-file", got == [400] * 5 and bv["kernel"] == "k.elf" and
+       bv.get("initrd") is None and req("GET", "/api/v1/vms/bl", None, bob)[0] == 404, str((got, bv)))
+    os.unlink(os.path.join(IMG, "alink.elf"))
+    os.unlink(os.path.join(IMG, "lock-link"))
     # alice uses hers; only an administrator makes it public (or private again)
     st, _ = req("POST", "/api/v1/vms", {"name": "avm", "kernel": "akern.elf", "initrd": "apriv.iso",
                                         "cdroms": [{"image": "apriv.iso"}]}, alice)
