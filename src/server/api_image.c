@@ -243,8 +243,9 @@ static void put_end(struct req *r)
 	rc = imgup_finish(r->upload_state, &i, err, sizeof(err));
 	r->upload_state = NULL;
 	if (rc) {
-		if (rc != -EEXIST)      /* taken meanwhile: the row is not ours to drop */
-			forget_upload(r, name);
+		/* also when a file took the name meanwhile (placed by hand: the host's, not the
+		 * uploader's; no other upload holds the name, imgup_begin) */
+		forget_upload(r, name);
 		req_error(r, rc == -ENOSPC ? 507 : rc, "%s", err);
 		return;
 	}

@@ -177,6 +177,27 @@ try:
     st2, js2 = req("GET", "/api/v1/images/failed.iso", None, bob)
     ok("tenant3-failed-upload-no-owner", st == 400 and st2 == 200 and js2["public"] and js2["owner"] is None,
        str((st, st2, js2)))
+    # the host places a file under the name an upload is writing: the upload is refused (409)
+    # and the file is the host's (public, no owner), not the uploader's
+    s = socket.create_connection(("127.0.0.1", d.port), timeout=20)
+    s.sendall(("PUT /api/v1/images/race.iso HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+               "Content-Length: 8192\r\nConnection: close\r\n\r\n" % alice).encode() + b"\1" * 4096)
+    began = wait_for(lambda: [f for f in os.listdir(IMG) if f.startswith(".upload-race.iso")], 20)
+    with open(os.path.join(IMG, "race.iso"), "wb") as f:
+        f.write(b"\0" * 4096)
+    s.sendall(b"\1" * 4096)
+    answer = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        answer += chunk
+    s.close()
+    st2, js2 = req("GET", "/api/v1/images/race.iso", None, bob)
+    st3 = req("DELETE", "/api/v1/images/race.iso", None, alice)[0]
+    ok("tenant3-file-placed-during-upload-is-the-hosts", began and answer.startswith(b"HTTP/1.1 409") and
+       st2 == 200 and (js2.get("owner"), js2.get("public")) == (None, True) and st3 == 403,
+       str((began, answer[:200], st2, js2, st3)))
     # a deleted user's image stays private: the administrators' (its owner null)
     dave = user("dave")
     req("PUT", "/api/v1/permissions", {"grants": [{"user": n, "permissions": ["modify", "remove"]}
