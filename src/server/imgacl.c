@@ -121,12 +121,24 @@ int imgacl_json(struct dbc *c, const json_t *rows, const char *name, json_t *o)
 	return 0;
 }
 
-int imgacl_upload(struct dbc *c, const struct caller *who, const char *name)
+int imgacl_upload(struct dbc *c, const struct caller *who, const char *name, bool shared,
+		  bool *wrote)
 {
-	struct inv_image i = { .owner = who->user_id, .public = who->admin || !who->user_id };
+	struct inv_image i = { .owner = who->user_id, .public = who->admin || !who->user_id }, o;
+	int rc = inv_image_get(c, name, &o);
 
+	*wrote = false;
+	if (rc && rc != -ENOENT)
+		return -EIO;
+	/* a row of a shared inventory whose file this host has not: another host's image of
+	 * that name, whose owner stays (the same one's upload keeps it as it is) */
+	if (!rc && shared)
+		return o.owner == i.owner && o.public == i.public ? 0 : -EEXIST;
 	snprintf(i.name, sizeof(i.name), "%s", name);
-	return inv_image_put(c, &i) ? -EIO : 0;
+	if (inv_image_put(c, &i))
+		return -EIO;
+	*wrote = true;
+	return 0;
 }
 
 int imgacl_set_public(struct dbc *c, const char *name, bool public)
