@@ -386,7 +386,9 @@ int api_image_delete(struct req *r)
 					 "from it)", r->args[0]);
 		return req_error(r, -EIO, "cannot delete image %s: %s", r->args[0], strerror(-rc));
 	}
-	if (imgacl_forget(r->c, r->args[0]) ||
+	/* its owner goes with it; not in a cluster, where another host may hold an image of
+	 * that name that the row still says whose it is (the name stays its owner's there) */
+	if ((!r->srv->cluster && imgacl_forget(r->c, r->args[0])) ||
 	    events_emit(r->srv, r->c, "image-deleted", "image", r->args[0], r->who.name, NULL,
 			"image %s deleted by %s", r->args[0], r->who.name) || inv_commit(r->c)) {
 		inv_rollback(r->c);

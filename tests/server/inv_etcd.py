@@ -153,6 +153,13 @@ try:
     ok("image-owner-kept-across-hosts", got == [201, 409, 400] and st == 404 and st2 == 200 and
        (js2.get("owner"), js2.get("public")) == ("alice", False) and
        not os.path.exists(os.path.join(b.data, "images", "shared.iso")), str((got, st, js, st2, js2)))
+    # alice's image on both hosts: deleting it on b leaves the one on a hers (private)
+    got = [put(a, al_a, "both.iso", b"\4" * 4096)[0], put(b, al_b, "both.iso", b"\4" * 4096)[0],
+           b.req("DELETE", "/api/v1/images/both.iso", token=al_b)[0]]
+    st, js = a.req("GET", "/api/v1/images/both.iso", token=bo_a)
+    st2, js2 = a.req("GET", "/api/v1/images/both.iso", token=al_a)
+    ok("image-owner-kept-when-deleted-on-other-host", got == [201, 201, 204] and st == 404 and
+       st2 == 200 and (js2.get("owner"), js2.get("public")) == ("alice", False), str((got, st, js, st2, js2)))
     # another prefix: another inventory
     c = host("hc", prefix="/other/")
     tc = c.login("admin", "adminpass1")
