@@ -501,6 +501,30 @@ static int set_str(char **dst, const char *val)
 /* Apply field key (a validated vm_fields name) of an edit request to vm. name, disks and nics
  * are not vm's (left alone). kernel and initrd are resolved as at create. 0, or -EINVAL,
  * -EACCES, -ENOMEM with a message in err. */
+/* A PATCH's body as its event keeps it (every user who may view the VM reads it): a kernel
+ * or initrd given by absolute path (an administrator's) as the VM's fields show it, its
+ * name in the image store or null, never the path (GET /api/v1/vms/NAME has it for
+ * administrators). A new reference, NULL without memory. */
+static json_t *event_body(const struct server *srv, json_t *b)
+{
+	static const char *const keys[] = { "kernel", "initrd" };
+	size_t n = strlen(srv->images_dir);
+	json_t *e = NULL;
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const char *v = json_string_value(json_object_get(b, keys[i]));
+
+		if (!v || v[0] != '/')
+			continue;
+		if (!e && !(e = json_copy(b)))
+			return NULL;
+		json_object_set_new(e, keys[i], !strncmp(v, srv->images_dir, n) && v[n] == '/' &&
+				    v[n + 1] && !strchr(v + n + 1, '/') ? json_string(v + n + 1) :
+				    json_null());
+	}
+	return e ? e : json_incref(b);
+}
+
 static int vm_set_field(struct req *r, struct inv_vm *vm, const char *key, const json_t *v,
 			char *err, size_t errlen)
 {
@@ -651,7 +675,7 @@ again:
 	inv_vm_clear(&vm);
 	if (rc)
 		goto err_io;
-	if (events_emit(r->srv, r->c, "vm-updated", "vm", r->args[0], r->who.name, json_incref(b),
+	if (events_emit(r->srv, r->c, "vm-updated", "vm", r->args[0], r->who.name, event_body(r->srv, b),
 			"%s changed by %s", r->args[0], r->who.name))
 		goto err_io;
 	rc = inv_commit(r->c);
