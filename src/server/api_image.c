@@ -8,6 +8,7 @@
  * PATCH {"public"} is the administrators'. */
 #include "server/api.h"
 #include "server/auth.h"
+#include "server/cluster.h"
 #include "server/events.h"
 #include "server/imgacl.h"
 #include "server/imgstore.h"
@@ -204,6 +205,12 @@ int api_image_get(struct req *r)
 	return r->out ? 200 : req_error(r, -EIO, "inventory error");
 }
 
+/* This host's name in its cluster (the hosts of an image's row, imgacl.h), NULL alone. */
+static const char *this_host(const struct server *srv)
+{
+	return srv->cluster ? cluster_name(srv->cluster) : NULL;
+}
+
 /* An upload in flight (r->upload_state): the store's, and whether its owner row is its own
  * (imgacl_upload wrote it). */
 struct put {
@@ -222,7 +229,7 @@ static void put_done(struct req *r, struct put *p, bool failed)
 	r->upload_state = NULL;
 	if (failed && p->row) {
 		c = r->c ? r->c : inv_get(r->srv->db);
-		if (!c || imgacl_forget(c, p->name))
+		if (!c || imgacl_release(c, p->name, this_host(r->srv)))
 			vsrv_log("image %s: its upload failed, and its owner was not forgotten", p->name);
 		if (c && c != r->c)
 			inv_put(c);
@@ -312,7 +319,7 @@ int api_image_put(struct req *r)
 	}
 	/* The name is the upload's now: its owner first, so the image never shows without (in
 	 * a cluster, another host's image of that name keeps its owner). */
-	rc = imgacl_upload(r->c, &r->who, r->args[0], r->srv->cluster != NULL, &p->row);
+	rc = imgacl_upload(r->c, &r->who, r->args[0], this_host(r->srv), &p->row);
 	if (rc) {
 		imgup_abort(p->u);
 		free(p);
@@ -386,9 +393,8 @@ int api_image_delete(struct req *r)
 					 "from it)", r->args[0]);
 		return req_error(r, -EIO, "cannot delete image %s: %s", r->args[0], strerror(-rc));
 	}
-	/* its owner goes with it; not in a cluster, where another host may hold an image of
-	 * that name that the row still says whose it is (the name stays its owner's there) */
-	if ((!r->srv->cluster && imgacl_forget(r->c, r->args[0])) ||
+	/* its owner goes with it, unless another host of the cluster holds it too */
+	if (imgacl_release(r->c, r->args[0], this_host(r->srv)) ||
 	    events_emit(r->srv, r->c, "image-deleted", "image", r->args[0], r->who.name, NULL,
 			"image %s deleted by %s", r->args[0], r->who.name) || inv_commit(r->c)) {
 		inv_rollback(r->c);
@@ -413,7 +419,7 @@ int api_image_update(struct req *r)
 		return req_error(r, -EINVAL, "the body must be {\"public\": true or false}");
 	if (inv_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
-	if (imgacl_set_public(r->c, r->args[0], json_is_true(p)) ||
+	if (imgacl_set_public(r->c, r->args[0], json_is_true(p), this_host(r->srv)) ||
 	    events_emit(r->srv, r->c, "image-updated", "image", r->args[0], r->who.name, NULL,
 			"image %s made %s by %s", r->args[0], json_is_true(p) ? "public" : "private",
 			r->who.name) || inv_commit(r->c)) {

@@ -160,6 +160,12 @@ try:
     st2, js2 = a.req("GET", "/api/v1/images/both.iso", token=al_a)
     ok("image-owner-kept-when-deleted-on-other-host", got == [201, 201, 204] and st == 404 and
        st2 == 200 and (js2.get("owner"), js2.get("public")) == ("alice", False), str((got, st, js, st2, js2)))
+    # deleted on every host that held it: the name is free again
+    got = [a.req("DELETE", "/api/v1/images/both.iso", token=al_a)[0], put(b, bo_b, "both.iso", b"\5" * 4096)[0]]
+    st, js = b.req("GET", "/api/v1/images/both.iso", token=bo_b)
+    st2, _ = a.req("GET", "/api/v1/images/both.iso", token=al_a)
+    ok("image-name-free-when-deleted-everywhere", got == [204, 201] and st == 200 and
+       js.get("owner") == "bob" and st2 == 404, str((got, st, js, st2)))
     # another prefix: another inventory
     c = host("hc", prefix="/other/")
     tc = c.login("admin", "adminpass1")
