@@ -8,6 +8,7 @@
  * PATCH {"public"} is the administrators'. */
 #include "server/api.h"
 #include "server/auth.h"
+#include "server/cluster.h"
 #include "server/events.h"
 #include "server/imgacl.h"
 #include "server/imgstore.h"
@@ -204,47 +205,64 @@ int api_image_get(struct req *r)
 	return r->out ? 200 : req_error(r, -EIO, "inventory error");
 }
 
-/* An upload of name that failed: its image's owner row goes (imgacl_upload wrote it). The
- * body's callbacks run without the request's inventory session (nor its args): a session
- * of their own then, and the name the upload kept. */
-static void forget_upload(struct req *r, const char *name)
+/* This host's name in its cluster (the hosts of an image's row, imgacl.h), NULL alone. */
+static const char *this_host(const struct server *srv)
 {
-	struct dbc *c = r->c ? r->c : inv_get(r->srv->db);
+	return srv->cluster ? cluster_name(srv->cluster) : NULL;
+}
 
-	if (c && imgacl_forget(c, name))
-		vsrv_log("image %s: its upload failed, and its owner was not forgotten", name);
-	if (c && c != r->c)
-		inv_put(c);
+/* An upload in flight (r->upload_state): the store's, and whether its owner row is its own
+ * (imgacl_upload wrote it). */
+struct put {
+	struct imgup *u;
+	bool row;
+	char name[256];
+};
+
+/* An upload that ended, failed or not: p freed; on failure its image's owner row goes when
+ * the upload wrote it. The body's callbacks run without the request's inventory session
+ * (nor its args): a session of their own then. */
+static void put_done(struct req *r, struct put *p, bool failed)
+{
+	struct dbc *c;
+
+	r->upload_state = NULL;
+	if (failed && p->row) {
+		c = r->c ? r->c : inv_get(r->srv->db);
+		if (!c || imgacl_release(c, p->name, this_host(r->srv)))
+			vsrv_log("image %s: its upload failed, and its owner was not forgotten", p->name);
+		if (c && c != r->c)
+			inv_put(c);
+	}
+	free(p);
 }
 
 /* PUT's body, piece by piece. */
 static int put_data(struct req *r, const char *buf, size_t n)
 {
-	char err[300], name[256];
-	int rc = imgup_write(r->upload_state, buf, n, err, sizeof(err));
+	struct put *p = r->upload_state;
+	char err[300];
+	int rc = imgup_write(p->u, buf, n, err, sizeof(err));
 
 	if (!rc)
 		return 0;
-	snprintf(name, sizeof(name), "%s", imgup_name(r->upload_state));
-	imgup_abort(r->upload_state);
-	r->upload_state = NULL;
-	forget_upload(r, name);
+	imgup_abort(p->u);
+	put_done(r, p, true);
 	req_error(r, rc == -ENOSPC ? 507 : rc == -E2BIG ? 413 : -EIO, "%s", err);
 	return -1;
 }
 
 static void put_end(struct req *r)
 {
+	struct put *p = r->upload_state;
 	struct imgstore_info i;
-	char err[300], name[256];
-	int rc;
+	char err[300];
+	/* failed, also when a file took the name meanwhile (placed by hand: the host's, not
+	 * the uploader's; no other upload holds the name, imgup_begin) */
+	int rc = imgup_finish(p->u, &i, err, sizeof(err));
 
-	snprintf(name, sizeof(name), "%s", imgup_name(r->upload_state));
-	rc = imgup_finish(r->upload_state, &i, err, sizeof(err));
-	r->upload_state = NULL;
+	put_done(r, p, rc != 0);
 	if (rc) {
-		if (rc != -EEXIST)      /* taken meanwhile: the row is not ours to drop */
-			forget_upload(r, name);
 		req_error(r, rc == -ENOSPC ? 507 : rc, "%s", err);
 		return;
 	}
@@ -259,14 +277,12 @@ static void put_end(struct req *r)
 
 static void put_free(struct req *r)
 {
-	char name[256];
+	struct put *p = r->upload_state;
 
-	if (!r->upload_state)
+	if (!p)
 		return;
-	snprintf(name, sizeof(name), "%s", imgup_name(r->upload_state));
-	imgup_abort(r->upload_state);   /* the client went away: nothing is kept */
-	r->upload_state = NULL;
-	forget_upload(r, name);
+	imgup_abort(p->u);      /* the client went away: nothing is kept */
+	put_done(r, p, true);
 }
 
 /* PUT /api/v1/images/{name}?sha256=HEX: runs when the headers have arrived; the body
@@ -277,7 +293,7 @@ int api_image_put(struct req *r)
 	char err[512];
 	int64_t len = -1;
 	uint64_t pending = 0;
-	struct imgup *u;
+	struct put *p;
 	int rc;
 
 	if (auth_require(r, "server", 0, PERM_MODIFY))
@@ -292,22 +308,35 @@ int api_image_put(struct req *r)
 		if (errno || *end || len < 0)
 			return req_error(r, -EINVAL, "Content-Length: '%s' is not a size", clen);
 	}
-	rc = imgup_begin(r->srv->images, r->args[0], len, expect, &u, &pending, err, sizeof(err));
-	if (rc)
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return req_error(r, -ENOMEM, "out of memory");
+	snprintf(p->name, sizeof(p->name), "%s", r->args[0]);
+	rc = imgup_begin(r->srv->images, r->args[0], len, expect, &p->u, &pending, err, sizeof(err));
+	if (rc) {
+		free(p);
 		return req_error(r, rc, "%s", err);
-	/* The name is the upload's now: its owner first, so the image never shows without. */
-	if (imgacl_upload(r->c, &r->who, r->args[0])) {
-		imgup_abort(u);
+	}
+	/* The name is the upload's now: its owner first, so the image never shows without (in
+	 * a cluster, another host's image of that name keeps its owner). */
+	rc = imgacl_upload(r->c, &r->who, r->args[0], this_host(r->srv), &p->row);
+	if (rc) {
+		imgup_abort(p->u);
+		free(p);
+		if (rc == -EEXIST)
+			return req_error(r, -EEXIST, "an image named '%s' exists on another host of the "
+					 "cluster (another user's, or of another visibility): choose "
+					 "another name", r->args[0]);
 		return req_error(r, -EIO, "inventory error; nothing was stored");
 	}
 	/* The disks' admission (space.h), with what other uploads may still write. */
 	rc = space_admit(r->srv, r->c, pending + (len > 0 ? (uint64_t)len : 0), err, sizeof(err));
 	if (rc) {
-		imgup_abort(u);
-		imgacl_forget(r->c, r->args[0]);
+		imgup_abort(p->u);
+		put_done(r, p, true);
 		return req_error(r, rc == -ENOSPC ? 507 : rc, "cannot store image %s: %s", r->args[0], err);
 	}
-	r->upload_state = u;
+	r->upload_state = p;
 	r->upload_data = put_data;
 	r->upload_end = put_end;
 	r->upload_free = put_free;
@@ -364,7 +393,8 @@ int api_image_delete(struct req *r)
 					 "from it)", r->args[0]);
 		return req_error(r, -EIO, "cannot delete image %s: %s", r->args[0], strerror(-rc));
 	}
-	if (imgacl_forget(r->c, r->args[0]) ||
+	/* its owner goes with it, unless another host of the cluster holds it too */
+	if (imgacl_release(r->c, r->args[0], this_host(r->srv)) ||
 	    events_emit(r->srv, r->c, "image-deleted", "image", r->args[0], r->who.name, NULL,
 			"image %s deleted by %s", r->args[0], r->who.name) || inv_commit(r->c)) {
 		inv_rollback(r->c);
@@ -389,7 +419,7 @@ int api_image_update(struct req *r)
 		return req_error(r, -EINVAL, "the body must be {\"public\": true or false}");
 	if (inv_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
-	if (imgacl_set_public(r->c, r->args[0], json_is_true(p)) ||
+	if (imgacl_set_public(r->c, r->args[0], json_is_true(p), this_host(r->srv)) ||
 	    events_emit(r->srv, r->c, "image-updated", "image", r->args[0], r->who.name, NULL,
 			"image %s made %s by %s", r->args[0], json_is_true(p) ? "public" : "private",
 			r->who.name) || inv_commit(r->c)) {

@@ -9,6 +9,7 @@
 #include "server/dynmem.h"
 #include "server/events.h"
 #include "server/imgacl.h"
+#include "server/imgstore.h"
 #include "server/inv.h"
 #include "server/sup.h"
 #include "server/sup_exit.h"
@@ -103,6 +104,7 @@ int vm_lookup(struct req *r, int64_t *id)
 int vm_resolve_path(struct req *r, const char *field, const char *path, char *out, size_t n,
 		    char *err, size_t errlen)
 {
+	struct imgstore_info img;
 	struct stat st;
 
 	if (path[0] == '/') {
@@ -116,12 +118,13 @@ int vm_resolve_path(struct req *r, const char *field, const char *path, char *ou
 		snprintf(err, errlen, "%s: path too long", field);
 		return -EINVAL;
 	}
-	/* Not a file, a hidden one of the store (its uploads in flight, its cache) for a
-	 * non-administrator, or another user's private image (imgacl.h): the same answer. */
+	/* Not a file; for a non-administrator, not an image of the store (a plain name of a
+	 * regular file: no hidden one, its uploads in flight or its cache, no subdirectory, no
+	 * symbolic link, which may lead anywhere), or another user's private image (imgacl.h):
+	 * the same answer. */
 	if (stat(out, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    (!r->who.admin && path[0] != '/' && (path[0] == '.' || strstr(path, "/."))) ||
-	    (!r->who.admin && path[0] != '/' && !strchr(path, '/') &&
-	     imgacl_visible(r->c, &r->who, path) != 1)) {
+	    (!r->who.admin && (imgstore_get(r->srv->images, path, &img) ||
+			       imgacl_visible(r->c, &r->who, path) != 1))) {
 		snprintf(err, errlen, "%s: %s is not a readable regular file", field, path);
 		return -EINVAL;
 	}
@@ -509,6 +512,30 @@ static int set_str(char **dst, const char *val)
 /* Apply field key (a validated vm_fields name) of an edit request to vm. name, disks and nics
  * are not vm's (left alone). kernel and initrd are resolved as at create. 0, or -EINVAL,
  * -EACCES, -ENOMEM with a message in err. */
+/* A PATCH's body as its event keeps it (every user who may view the VM reads it): a kernel
+ * or initrd given by absolute path (an administrator's) as the VM's fields show it, its
+ * name in the image store or null, never the path (GET /api/v1/vms/NAME has it for
+ * administrators). A new reference, NULL without memory. */
+static json_t *event_body(const struct server *srv, json_t *b)
+{
+	static const char *const keys[] = { "kernel", "initrd" };
+	size_t n = strlen(srv->images_dir);
+	json_t *e = NULL;
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const char *v = json_string_value(json_object_get(b, keys[i]));
+
+		if (!v || v[0] != '/')
+			continue;
+		if (!e && !(e = json_copy(b)))
+			return NULL;
+		json_object_set_new(e, keys[i], !strncmp(v, srv->images_dir, n) && v[n] == '/' &&
+				    v[n + 1] && !strchr(v + n + 1, '/') ? json_string(v + n + 1) :
+				    json_null());
+	}
+	return e ? e : json_incref(b);
+}
+
 static int vm_set_field(struct req *r, struct inv_vm *vm, const char *key, const json_t *v,
 			char *err, size_t errlen)
 {
@@ -663,7 +690,8 @@ again:
 	if (rc)
 		goto err_io;
 	inv_vm_read_ahead(r->c, id);        /* (on etcd: with the commit) for vm_json */
-	if (events_emit(r->srv, r->c, "vm-updated", "vm", r->args[0], r->who.name, json_incref(b),
+	if (events_emit(r->srv, r->c, "vm-updated", "vm", r->args[0], r->who.name,
+			event_body(r->srv, b),
 			"%s changed by %s", r->args[0], r->who.name))
 		goto err_io;
 	rc = inv_commit(r->c);

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 static bool may_see(const struct caller *who, int64_t owner, bool public)
 {
@@ -121,15 +122,72 @@ int imgacl_json(struct dbc *c, const json_t *rows, const char *name, json_t *o)
 	return 0;
 }
 
-int imgacl_upload(struct dbc *c, const struct caller *who, const char *name)
+/* Whether the comma-separated list has host h. */
+static bool has_host(const char *list, const char *h)
 {
-	struct inv_image i = { .owner = who->user_id, .public = who->admin || !who->user_id };
+	size_t n = strlen(h);
 
-	snprintf(i.name, sizeof(i.name), "%s", name);
-	return inv_image_put(c, &i) ? -EIO : 0;
+	for (const char *p = list; *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : p + strlen(p))
+		if (!strncmp(p, h, n) && (p[n] == ',' || !p[n]))
+			return true;
+	return false;
 }
 
-int imgacl_set_public(struct dbc *c, const char *name, bool public)
+/* Host h (NULL: none) added to i's hosts, or taken out of them. */
+static void add_host(struct inv_image *i, const char *h)
+{
+	size_t l = strlen(i->hosts);
+
+	if (h && !has_host(i->hosts, h))
+		snprintf(i->hosts + l, sizeof(i->hosts) - l, "%s%s", l ? "," : "", h);
+}
+
+static void drop_host(struct inv_image *i, const char *h)
+{
+	char out[sizeof(i->hosts)] = "", *save = NULL, *t;
+	size_t l = 0;
+
+	if (!h)
+		return;
+	for (t = strtok_r(i->hosts, ",", &save); t; t = strtok_r(NULL, ",", &save))
+		if (strcmp(t, h))
+			l += snprintf(out + l, sizeof(out) - l, "%s%s", l ? "," : "", t);
+	memcpy(i->hosts, out, sizeof(out));
+}
+
+int imgacl_upload(struct dbc *c, const struct caller *who, const char *name, const char *host,
+		  bool *wrote)
+{
+	struct inv_image i = { .owner = who->user_id, .public = who->admin || !who->user_id }, o;
+	int rc = inv_image_get(c, name, &o);
+	bool held = false;          /* another host holds the image of the row */
+
+	*wrote = false;
+	if (rc && rc != -ENOENT)
+		return -EIO;
+	/* In a cluster, a row another host holds the image of (its hosts say so, or say
+	 * nothing: an inventory that keeps none, an imported row) keeps its owner: the same
+	 * one's upload joins it. Else (none; alone or with only this host, which has no file
+	 * of that name, imgup_begin: a stale one) the row is the upload's. */
+	if (!rc && host) {
+		held = !o.hosts[0];
+		drop_host(&o, host);
+		held = held || o.hosts[0];
+	}
+	if (held) {
+		if (o.owner != i.owner || o.public != i.public)
+			return -EEXIST;
+		i = o;
+	}
+	snprintf(i.name, sizeof(i.name), "%s", name);
+	add_host(&i, host);
+	if (inv_image_put(c, &i))
+		return -EIO;
+	*wrote = true;
+	return 0;
+}
+
+int imgacl_set_public(struct dbc *c, const char *name, bool public, const char *host)
 {
 	struct inv_image i;
 	int rc = inv_image_get(c, name, &i);
@@ -142,10 +200,21 @@ int imgacl_set_public(struct dbc *c, const char *name, bool public)
 	if (rc)
 		return -EIO;
 	i.public = public;
+	add_host(&i, host);
 	return inv_image_put(c, &i) ? -EIO : 0;
 }
 
-int imgacl_forget(struct dbc *c, const char *name)
+int imgacl_release(struct dbc *c, const char *name, const char *host)
 {
-	return inv_image_delete(c, name) ? -EIO : 0;
+	struct inv_image i;
+	int rc = inv_image_get(c, name, &i);
+
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return -EIO;
+	drop_host(&i, host);
+	if (!i.hosts[0])
+		return inv_image_delete(c, name) ? -EIO : 0;
+	return inv_image_put(c, &i) ? -EIO : 0;
 }

@@ -33,15 +33,25 @@ bool imgacl_rows_visible(const json_t *rows, const struct caller *who, const cha
  * "public" to o, from rows (imgacl_rows; NULL: read from the inventory). 0 or -EIO. */
 int imgacl_json(struct dbc *c, const json_t *rows, const char *name, json_t *o);
 
-/* Name is being uploaded by who: the image will be who's, private, or public when who is an
- * administrator (or no user: the Unix socket's root). Written before the file takes its
- * name, so that it is never seen without its owner. 0 or -EIO. */
-int imgacl_upload(struct dbc *c, const struct caller *who, const char *name);
+/* Name is being uploaded by who (this host's store has no file of that name) on cluster
+ * host host (NULL: a server alone): the image will be who's, private, or public when who is
+ * an administrator (or no user: the Unix socket's root). Written before the file takes its
+ * name, so that it is never seen without its owner; *wrote says whether this call wrote
+ * the row (then a failed upload releases it, imgacl_release). A row already there, whose
+ * hosts (inv_image) have none other than host, is a stale one (a file removed by hand, an
+ * upload a crash cut): replaced. One another host holds the image of keeps its owner: the
+ * upload joins it (its host added) when it says what this upload would (the same owner and
+ * visibility), else -EEXIST. -EIO. */
+int imgacl_upload(struct dbc *c, const struct caller *who, const char *name, const char *host,
+		  bool *wrote);
 
-/* An administrator makes image name public or private (its owner kept). 0 or -EIO. */
-int imgacl_set_public(struct dbc *c, const char *name, bool public);
+/* An administrator makes image name (a file of host host's store; NULL: a server alone)
+ * public or private (its owner kept). 0 or -EIO. */
+int imgacl_set_public(struct dbc *c, const char *name, bool public, const char *host);
 
-/* Image name is gone (deleted, or its upload failed): its row too. 0 or -EIO. */
-int imgacl_forget(struct dbc *c, const char *name);
+/* Image name is gone from host host's store (NULL: a server alone), deleted or its upload
+ * failed: host leaves its row, which goes with the last of its hosts (at once alone, or with
+ * an inventory that keeps none: SQLite). 0 or -EIO. */
+int imgacl_release(struct dbc *c, const char *name, const char *host);
 
 #endif

@@ -360,6 +360,9 @@ struct inv_image {
 	char name[256];
 	int64_t owner;
 	bool public;
+	/* a shared inventory's (etcd; SQLite keeps none: ""): the cluster hosts whose
+	 * DATA/images hold the image, comma-separated (imgacl.c) */
+	char hosts[1024];
 };
 
 /* inv_image_get: the row of image name into *out, 0 or -ENOENT; inv_image_each: fn for

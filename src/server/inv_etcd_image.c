@@ -1,4 +1,4 @@
-/* The inventory's images' owners on etcd: rows images/NAME {owner, public}. See inv.h. */
+/* The inventory's images' owners on etcd: rows images/NAME {owner, public, hosts}. See inv.h. */
 #include "server/inv_etcd.h"
 
 #include <errno.h>
@@ -9,6 +9,8 @@ static void image_row(const char *name, json_t *row, struct inv_image *i)
 	snprintf(i->name, sizeof(i->name), "%s", name);
 	i->owner = ie_int(row, "owner");
 	i->public = json_is_true(json_object_get(row, "public"));
+	snprintf(i->hosts, sizeof(i->hosts), "%s", json_string_value(json_object_get(row, "hosts")) ?
+		 json_string_value(json_object_get(row, "hosts")) : "");
 }
 
 int inv_etcd_image_get(struct dbc *c, const char *name, struct inv_image *out)
@@ -48,7 +50,8 @@ int inv_etcd_image_each(struct dbc *c, int (*fn)(const struct inv_image *i, void
 static int image_put(struct dbc *c, void *arg)
 {
 	const struct inv_image *i = arg;
-	json_t *row = json_pack("{s:I,s:b}", "owner", (json_int_t)i->owner, "public", i->public);
+	json_t *row = json_pack("{s:I,s:b,s:s}", "owner", (json_int_t)i->owner, "public", i->public,
+				"hosts", i->hosts);
 	int rc;
 
 	if (!row)

@@ -12,6 +12,7 @@ static void image_row(sqlite3_stmt *s, struct inv_image *i)
 	snprintf(i->name, sizeof(i->name), "%s", (const char *)sqlite3_column_text(s, 0));
 	i->owner = sqlite3_column_int64(s, 1);
 	i->public = sqlite3_column_int(s, 2) != 0;
+	i->hosts[0] = '\0';
 }
 
 int inv_sqlite_image_get(struct dbc *c, const char *name, struct inv_image *out)

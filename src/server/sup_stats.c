@@ -318,7 +318,8 @@ int sup_metrics_render(struct server *srv, struct dbc *c, char **buf, size_t *le
 	n = sa.n;
 	if (ret)
 		goto out;
-	qsort(v, n, sizeof(*v), by_name);
+	if (n)          /* v is NULL without a running VM: qsort's is never null */
+		qsort(v, n, sizeof(*v), by_name);
 
 	metric_head(buf, len, cap, "vsrv_vm_cpu_seconds_total", "counter",
 		    "CPU time of the VM's VMM process.");

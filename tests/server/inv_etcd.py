@@ -127,6 +127,45 @@ try:
     st, js = a.req("GET", "/api/v1/vms/api/status", token=ta)
     ok("restart-records-end-of-orphan", st == 200 and js["state"] in ("crashed", "stopped"),
        str((st, js)))
+    # images' owners are the shared inventory's, the files each host's: alice's private image
+    # on a stays hers when bob uploads the same name on b (refused, 409), or when an upload of
+    # it fails on b (alice's own: the row was there before it)
+    for u in ("alice", "bob"):
+        a.req("POST", "/api/v1/users", {"name": u, "password": "Password-" + u}, token=ta)
+    a.req("PUT", "/api/v1/permissions", {"grants": [{"user": u, "permissions": ["modify", "remove"]}
+                                                    for u in ("alice", "bob")]}, token=ta)
+    al_a, bo_a = a.login("alice", "Password-alice"), a.login("bob", "Password-bob")
+    al_b, bo_b = b.login("alice", "Password-alice"), b.login("bob", "Password-bob")
+
+    def put(d, tok, name, data, query=""):
+        c = d.conn()
+        c.request("PUT", "/api/v1/images/" + name + query, body=data,
+                  headers={"Authorization": "Bearer " + tok})
+        r = c.getresponse()
+        st, body = r.status, r.read()
+        c.close()
+        return st, body
+
+    got = [put(a, al_a, "shared.iso", b"\1" * 4096)[0], put(b, bo_b, "shared.iso", b"\2" * 4096)[0],
+           put(b, al_b, "shared.iso", b"\3" * 4096, "?sha256=" + "0" * 64)[0]]
+    st, js = a.req("GET", "/api/v1/images/shared.iso", token=bo_a)
+    st2, js2 = a.req("GET", "/api/v1/images/shared.iso", token=al_a)
+    ok("image-owner-kept-across-hosts", got == [201, 409, 400] and st == 404 and st2 == 200 and
+       (js2.get("owner"), js2.get("public")) == ("alice", False) and
+       not os.path.exists(os.path.join(b.data, "images", "shared.iso")), str((got, st, js, st2, js2)))
+    # alice's image on both hosts: deleting it on b leaves the one on a hers (private)
+    got = [put(a, al_a, "both.iso", b"\4" * 4096)[0], put(b, al_b, "both.iso", b"\4" * 4096)[0],
+           b.req("DELETE", "/api/v1/images/both.iso", token=al_b)[0]]
+    st, js = a.req("GET", "/api/v1/images/both.iso", token=bo_a)
+    st2, js2 = a.req("GET", "/api/v1/images/both.iso", token=al_a)
+    ok("image-owner-kept-when-deleted-on-other-host", got == [201, 201, 204] and st == 404 and
+       st2 == 200 and (js2.get("owner"), js2.get("public")) == ("alice", False), str((got, st, js, st2, js2)))
+    # deleted on every host that held it: the name is free again
+    got = [a.req("DELETE", "/api/v1/images/both.iso", token=al_a)[0], put(b, bo_b, "both.iso", b"\5" * 4096)[0]]
+    st, js = b.req("GET", "/api/v1/images/both.iso", token=bo_b)
+    st2, _ = a.req("GET", "/api/v1/images/both.iso", token=al_a)
+    ok("image-name-free-when-deleted-everywhere", got == [204, 201] and st == 200 and
+       js.get("owner") == "bob" and st2 == 404, str((got, st, js, st2)))
     # another prefix: another inventory
     c = host("hc", prefix="/other/")
     tc = c.login("admin", "adminpass1")

@@ -115,6 +115,21 @@ try:
        names(adm).count("apriv.iso") == 1 and req("GET", "/api/v1/disks/bfrom")[0] == 404 and
        bv["kernel"] == "k.elf" and bv.get("initrd") is None and bv["cdroms"][0]["image"] is None,
        "; ".join(diff[:3]))
+    # a symbolic link the host left in the images directory is no image of the store (not
+    # listed, no owner): not a tenant's kernel or initrd either, wherever it leads (another
+    # user's private image, the inventory)
+    os.symlink("akern.elf", os.path.join(IMG, "alink.elf"))
+    os.symlink(os.path.join(DATA, "serve.lock"), os.path.join(IMG, "lock-link"))
+    got = [req("POST", "/api/v1/vms", {"name": "bl", "kernel": "alink.elf"}, bob)[0],
+           req("POST", "/api/v1/vms", {"name": "bl", "kernel": "k.elf", "initrd": "lock-link"}, bob)[0],
+           req("PATCH", "/api/v1/vms/bvm", {"kernel": "alink.elf"}, bob)[0],
+           req("PATCH", "/api/v1/vms/bvm", {"initrd": "alink.elf"}, bob)[0],
+           req("PATCH", "/api/v1/vms/bvm", {"initrd": "lock-link"}, bob)[0]]
+    _, bv = req("GET", "/api/v1/vms/bvm", None, bob)
+    ok("tenant3-symlink-in-images-not-a-tenant-file", got == [400] * 5 and bv["kernel"] == "k.elf" and
+       bv.get("initrd") is None and req("GET", "/api/v1/vms/bl", None, bob)[0] == 404, str((got, bv)))
+    os.unlink(os.path.join(IMG, "alink.elf"))
+    os.unlink(os.path.join(IMG, "lock-link"))
     # alice uses hers; only an administrator makes it public (or private again)
     st, _ = req("POST", "/api/v1/vms", {"name": "avm", "kernel": "akern.elf", "initrd": "apriv.iso",
                                         "cdroms": [{"image": "apriv.iso"}]}, alice)
@@ -162,6 +177,27 @@ try:
     st2, js2 = req("GET", "/api/v1/images/failed.iso", None, bob)
     ok("tenant3-failed-upload-no-owner", st == 400 and st2 == 200 and js2["public"] and js2["owner"] is None,
        str((st, st2, js2)))
+    # the host places a file under the name an upload is writing: the upload is refused (409)
+    # and the file is the host's (public, no owner), not the uploader's
+    s = socket.create_connection(("127.0.0.1", d.port), timeout=20)
+    s.sendall(("PUT /api/v1/images/race.iso HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+               "Content-Length: 8192\r\nConnection: close\r\n\r\n" % alice).encode() + b"\1" * 4096)
+    began = wait_for(lambda: [f for f in os.listdir(IMG) if f.startswith(".upload-race.iso")], 20)
+    with open(os.path.join(IMG, "race.iso"), "wb") as f:
+        f.write(b"\0" * 4096)
+    s.sendall(b"\1" * 4096)
+    answer = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        answer += chunk
+    s.close()
+    st2, js2 = req("GET", "/api/v1/images/race.iso", None, bob)
+    st3 = req("DELETE", "/api/v1/images/race.iso", None, alice)[0]
+    ok("tenant3-file-placed-during-upload-is-the-hosts", began and answer.startswith(b"HTTP/1.1 409") and
+       st2 == 200 and (js2.get("owner"), js2.get("public")) == (None, True) and st3 == 403,
+       str((began, answer[:200], st2, js2, st3)))
     # a deleted user's image stays private: the administrators' (its owner null)
     dave = user("dave")
     req("PUT", "/api/v1/permissions", {"grants": [{"user": n, "permissions": ["modify", "remove"]}
@@ -249,8 +285,12 @@ try:
     req("POST", "/api/v1/disks", {"name": "addisk", "size": 1 << 20, "format": "vhd"})
     for k, n in (("vms", "advm"), ("vms", "advm2"), ("disks", "addisk")):
         req("PUT", "/api/v1/%s/%s/permissions" % (k, n), {"grants": [{"user": "alice", "permissions": ["view"]}]})
-    made = (st1, st2, st3, t3 and t3["state"], st4, t4 and t4["state"], st5, t5 and t5["state"], st6, st7, st8)
-    ok("tenant3-paths-setup", made == (201, 201, 202, "done", 202, "done", 202, "done", 201, 201, 201), str(made))
+    # an administrator's change of a file by path: its event says no path to alice either
+    st9, _ = req("PATCH", "/api/v1/vms/advm2", {"initrd": os.path.join(OUT, "own.elf"), "description": "p"})
+    made = (st1, st2, st3, t3 and t3["state"], st4, t4 and t4["state"], st5, t5 and t5["state"], st6, st7, st8,
+            st9)
+    ok("tenant3-paths-setup", made == (201, 201, 202, "done", 202, "done", 202, "done", 201, 201, 201, 200),
+       str(made))
     # the fields say names
     _, pv = req("GET", "/api/v1/vms/pvm", None, alice)
     _, av = req("GET", "/api/v1/vms/advm", None, alice)
