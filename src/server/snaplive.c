@@ -14,13 +14,16 @@
 #include <unistd.h>
 
 /* Freeze the guest's file systems when its agent answers: true when they are frozen (or
- * may be: a freeze that timed out is thawed all the same). */
-static bool freeze(struct server *srv, int64_t id, const char *name)
+ * may be: a freeze that timed out). *asked: whether the freeze was asked of the agent, in
+ * which case the guest may be frozen whatever the answer (one lost with the connection, a
+ * timeout) and must be thawed. */
+static bool freeze(struct server *srv, int64_t id, const char *name, bool *asked)
 {
 	json_t *st = vmagent_json(srv, id, name, INV_VM_RUNNING), *ret = NULL;
 	char err[256];
 	int rc;
 
+	*asked = false;
 	if (strcmp(json_string_value(json_object_get(st, "status")) ?: "", "responding")) {
 		json_decref(st);
 		return false; /* no agent: the disks as a power cut would leave them */
@@ -29,6 +32,8 @@ static bool freeze(struct server *srv, int64_t id, const char *name)
 	rc = vmagent_call(srv, id, "guest-fsfreeze-freeze", NULL, 0, SNAPLIVE_FREEZE_MS, &ret,
 			  err, sizeof(err));
 	json_decref(ret);
+	/* not sent: no agent socket, or its queue full */
+	*asked = rc != -ENOENT && rc != -ECONNREFUSED && rc != -EBUSY && rc != -ECANCELED;
 	if (rc)
 		vsrv_log("vm %s: guest-fsfreeze-freeze: %s; the snapshot goes on unfrozen", name,
 			 err);
@@ -76,6 +81,7 @@ int snaplive_switch(struct server *srv, int64_t id, const char *name, json_t *di
 	size_t n = json_array_size(disks);
 	int fds[FDPASS_MAX];
 	const char *why;
+	bool asked;
 	int rc;
 
 	*frozen = false;
@@ -86,11 +92,11 @@ int snaplive_switch(struct server *srv, int64_t id, const char *name, json_t *di
 		json_decref(msg);
 		return rc;
 	}
-	*frozen = freeze(srv, id, name);
+	*frozen = freeze(srv, id, name, &asked);
 	rc = vmctl_send_fds(srv, id, msg, fds, (unsigned)n, SNAPLIVE_SWITCH_MS, &rep);
 	for (size_t i = 0; i < n; i++)
 		close(fds[i]); /* the VMM holds its own */
-	if (*frozen)
+	if (asked)
 		thaw(srv, id, name);
 	json_decref(msg);
 	why = rep ? json_string_value(json_object_get(rep, "error")) : NULL;
