@@ -6,6 +6,7 @@
 #include "server/vmctl.h"
 #include "util/fdpass.h"
 #include "util/log.h"
+#include "vhd/vhd.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -74,6 +75,25 @@ static int open_tops(json_t *disks, int *fds, char *err, size_t errlen)
 	return 0;
 }
 
+int snaplive_settled(struct server *srv, int64_t id, json_t *disks, int timeout_ms)
+{
+	json_t *rep = NULL, *d;
+	size_t i;
+	int rc = vmctl_call(srv, id, "status", timeout_ms, &rep);
+
+	json_decref(rep);
+	if (rc || !json_array_size(disks))
+		return 0; /* the switch may still run, or the VMM is gone: not known */
+	json_array_foreach(disks, i, d) {
+		const char *p = json_string_value(json_object_get(d, "path"));
+
+		/* held exclusively by another: the VMM's new top (nobody else has it open) */
+		if (!p || vhd_lock_path_test(p, VHD_LOCK_SHARED) != -EBUSY)
+			return 0;
+	}
+	return 1;
+}
+
 int snaplive_switch(struct server *srv, int64_t id, const char *name, json_t *disks,
 		    bool *frozen, char *err, size_t errlen)
 {
@@ -99,6 +119,15 @@ int snaplive_switch(struct server *srv, int64_t id, const char *name, json_t *di
 	if (asked)
 		thaw(srv, id, name);
 	json_decref(msg);
+	/* no answer in time: the VMM may have switched since (it serves one command at a
+	 * time); when it did, the snapshot stands (its inventory must name the tops the VMM
+	 * writes, or the next start goes back to the old images and loses what was written) */
+	if (rc == -ETIMEDOUT && snaplive_settled(srv, id, disks, SNAPLIVE_SETTLE_MS)) {
+		vsrv_log("vm %s: the VMM's disk-switch answered late, but it runs on the new tops",
+			 name);
+		json_decref(rep);
+		return 0;
+	}
 	why = rep ? json_string_value(json_object_get(rep, "error")) : NULL;
 	if (rc == -EPROTO) {
 		snprintf(err, errlen, "the VMM did not switch the disks: %s", why ? why : "?");
