@@ -12,6 +12,10 @@ misbehaves in one way per MODE. Usage: agent-peer.py MODE SOCKET
              its real reply {"return": {"huge": "survived"}, "id": ID}
   late       answers the resynchronisation at once and every command 1 s late with
              {"return": {"n": N}, "id": ID} (N counts commands from 1)
+  freeze-gone  answers every command with {"return": {}}, but guest-fsfreeze-freeze: it
+             notes "freeze" in SOCKET.log and closes the connection without an answer (an
+             agent that went away once the guest's file systems froze); guest-fsfreeze-thaw
+             is noted ("thaw") and answered
 """
 import json
 import os
@@ -85,6 +89,14 @@ def serve(conn):
         elif mode == "huge-line":
             conn.sendall(b'{"return": "' + b"x" * (2 << 20) + b'"}\n')
             conn.sendall(json.dumps({"return": {"huge": "survived"}, "id": rid}).encode() + b"\n")
+        elif mode == "freeze-gone":
+            what = req.get("execute") if isinstance(req, dict) else None
+            if what in ("guest-fsfreeze-freeze", "guest-fsfreeze-thaw"):
+                with open(path + ".log", "a") as log:
+                    log.write(what[len("guest-fsfreeze-"):] + "\n")
+            if what == "guest-fsfreeze-freeze":
+                return
+            conn.sendall(json.dumps({"return": {}, "id": rid}).encode() + b"\n")
         elif mode == "late":
             time.sleep(1)       # (longer than the 300 ms the first call waits)
             conn.sendall(json.dumps({"return": {"n": n}, "id": rid}).encode() + b"\n")

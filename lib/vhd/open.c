@@ -444,6 +444,25 @@ err:
 	return ret;
 }
 
+/* Whether the parent v's locators name, as a later vhd_open of v finds it (a guest reset, a
+ * restart: the chain opens by names then), is parent's file. 0 or -EINVAL (message set). */
+static int parent_named(struct vhd *v, struct vhd *parent)
+{
+	char found[sizeof(v->parent_path)];
+	struct stat st;
+	int ret = find_parent(v, found, sizeof(found));
+
+	if (ret)
+		return -EINVAL; /* not found: message set by find_parent */
+	if (stat(found, &st) || st.st_dev != parent->dev || st.st_ino != parent->ino) {
+		vhd_seterr("%s: its header names %s as its parent, another file than %s, the image "
+			   "it would go over (opened again by name, at a reset or a restart, it would "
+			   "read the other)", v->path, found, parent->path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int vhd_open_over(int fd, const char *path, int flags, struct vhd *parent, struct vhd **out)
 {
 	bool used_copy, locked = false;
@@ -492,6 +511,8 @@ int vhd_open_over(int fd, const char *path, int flags, struct vhd *parent, struc
 	}
 	if (!ret)
 		ret = parent_check(v, parent, parent->path);
+	if (!ret)
+		ret = parent_named(v, parent);
 	if (!ret)
 		ret = footers_sync(v, used_copy);
 	/* the parent is read from now on, never written: its writes reach the file first */

@@ -101,8 +101,10 @@ int vhd_create(const char *path, const struct vhd_create_opts *opts, struct vhd 
  * descriptor and never opens a file by name). Open the differencing image on fd (path: its
  * name, for messages and vhd_path; never opened) with parent, the top of a chain opened
  * with vhd_open, as its parent: the image must be a differencing VHD (a fixed or dynamic
- * one: -EINVAL) whose header records parent's unique id and time stamp, of parent's size
- * (-EINVAL otherwise: the message says which), and fd open read-write unless VHD_RDONLY
+ * one: -EINVAL) whose header records parent's unique id and time stamp, of parent's size,
+ * and whose locators name parent's file (as vhd_open of it later finds its parent: a reset
+ * or a restart opens the chain by names) (-EINVAL otherwise: the message says which), and
+ * fd open read-write unless VHD_RDONLY
  * (-EBADF). flags: VHD_RDONLY, VHD_NOSYNC, VHD_NOLOCK. Unless VHD_NOLOCK, fd is locked
  * exclusively (-EBUSY when another user holds it); a writable parent is flushed, becomes
  * read-only and, unless it was opened VHD_NOLOCK, its lock goes to shared in place (no

@@ -124,7 +124,7 @@ int disk_reopen(struct disk *d);
  * caller's. Returns 0, or -errno with the reason in err (one line naming the image, also
  * logged), d as it was and *old NULL: -EMEDIUMTYPE d is not a writable VHD; -EINVAL the
  * image is not a differencing VHD over d's (a fixed or dynamic one, another parent, another
- * size, not a VHD at all) or fd is not path's file; -EBADF fd not open read-write; -EBUSY
+ * size, locators that name another file or none that exists, not a VHD at all) or fd is not path's file; -EBADF fd not open read-write; -EBUSY
  * the new top is locked by another user. disk_switch_undo: 0, or -errno when the old lock
  * could not be had again (logged; the disk works on, unlocked). */
 int disk_switch(struct disk *d, const char *path, int fd, struct disk **old, char *err,

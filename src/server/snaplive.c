@@ -6,6 +6,7 @@
 #include "server/vmctl.h"
 #include "util/fdpass.h"
 #include "util/log.h"
+#include "vhd/vhd.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,13 +15,16 @@
 #include <unistd.h>
 
 /* Freeze the guest's file systems when its agent answers: true when they are frozen (or
- * may be: a freeze that timed out is thawed all the same). */
-static bool freeze(struct server *srv, int64_t id, const char *name)
+ * may be: a freeze that timed out). *asked: whether the freeze was asked of the agent, in
+ * which case the guest may be frozen whatever the answer (one lost with the connection, a
+ * timeout) and must be thawed. */
+static bool freeze(struct server *srv, int64_t id, const char *name, bool *asked)
 {
 	json_t *st = vmagent_json(srv, id, name, INV_VM_RUNNING), *ret = NULL;
 	char err[256];
 	int rc;
 
+	*asked = false;
 	if (strcmp(json_string_value(json_object_get(st, "status")) ?: "", "responding")) {
 		json_decref(st);
 		return false; /* no agent: the disks as a power cut would leave them */
@@ -29,6 +33,8 @@ static bool freeze(struct server *srv, int64_t id, const char *name)
 	rc = vmagent_call(srv, id, "guest-fsfreeze-freeze", NULL, 0, SNAPLIVE_FREEZE_MS, &ret,
 			  err, sizeof(err));
 	json_decref(ret);
+	/* not sent: no agent socket, or its queue full */
+	*asked = rc != -ENOENT && rc != -ECONNREFUSED && rc != -EBUSY && rc != -ECANCELED;
 	if (rc)
 		vsrv_log("vm %s: guest-fsfreeze-freeze: %s; the snapshot goes on unfrozen", name,
 			 err);
@@ -69,6 +75,25 @@ static int open_tops(json_t *disks, int *fds, char *err, size_t errlen)
 	return 0;
 }
 
+int snaplive_settled(struct server *srv, int64_t id, json_t *disks, int timeout_ms)
+{
+	json_t *rep = NULL, *d;
+	size_t i;
+	int rc = vmctl_call(srv, id, "status", timeout_ms, &rep);
+
+	json_decref(rep);
+	if (rc || !json_array_size(disks))
+		return 0; /* the switch may still run, or the VMM is gone: not known */
+	json_array_foreach(disks, i, d) {
+		const char *p = json_string_value(json_object_get(d, "path"));
+
+		/* held exclusively by another: the VMM's new top (nobody else has it open) */
+		if (!p || vhd_lock_path_test(p, VHD_LOCK_SHARED) != -EBUSY)
+			return 0;
+	}
+	return 1;
+}
+
 int snaplive_switch(struct server *srv, int64_t id, const char *name, json_t *disks,
 		    bool *frozen, char *err, size_t errlen)
 {
@@ -76,6 +101,7 @@ int snaplive_switch(struct server *srv, int64_t id, const char *name, json_t *di
 	size_t n = json_array_size(disks);
 	int fds[FDPASS_MAX];
 	const char *why;
+	bool asked;
 	int rc;
 
 	*frozen = false;
@@ -86,13 +112,22 @@ int snaplive_switch(struct server *srv, int64_t id, const char *name, json_t *di
 		json_decref(msg);
 		return rc;
 	}
-	*frozen = freeze(srv, id, name);
+	*frozen = freeze(srv, id, name, &asked);
 	rc = vmctl_send_fds(srv, id, msg, fds, (unsigned)n, SNAPLIVE_SWITCH_MS, &rep);
 	for (size_t i = 0; i < n; i++)
 		close(fds[i]); /* the VMM holds its own */
-	if (*frozen)
+	if (asked)
 		thaw(srv, id, name);
 	json_decref(msg);
+	/* no answer in time: the VMM may have switched since (it serves one command at a
+	 * time); when it did, the snapshot stands (its inventory must name the tops the VMM
+	 * writes, or the next start goes back to the old images and loses what was written) */
+	if (rc == -ETIMEDOUT && snaplive_settled(srv, id, disks, SNAPLIVE_SETTLE_MS)) {
+		vsrv_log("vm %s: the VMM's disk-switch answered late, but it runs on the new tops",
+			 name);
+		json_decref(rep);
+		return 0;
+	}
 	why = rep ? json_string_value(json_object_get(rep, "error")) : NULL;
 	if (rc == -EPROTO) {
 		snprintf(err, errlen, "the VMM did not switch the disks: %s", why ? why : "?");

@@ -253,17 +253,38 @@ static void test_switch_refused(void)
 	disk_close(raw);
 }
 
-/* The new top's parent is the handle the disk has: the parent file is never opened again
- * by name (here it is not even there under the name the top records any more). */
+/* The new top's parent is the handle the disk has (never opened again by the switch), but
+ * a guest reset or a restart opens the chain by names: a top whose header names another
+ * file as its parent is refused, or the chain would open over that one after a reset. Here
+ * the name the top records is missing (the image moved), then names a copy of the image
+ * (the same unique id, time stamp and size: the header's checks alone pass), then the
+ * image again: only then does the switch go, and the chain opened by names reads all. */
 static void test_switch_no_reopen(void)
 {
-	struct disk *d, *old;
+	struct disk *d, *old = NULL;
+	char cmd[512];
 
 	make_base("m.vhd");
 	CHECK_EQ(disk_open(P("m.vhd"), NULL, 0, &d), 0);
 	CHECK_EQ(put(d, 8, 30), 0);
 	CHECK_EQ(make_top("m1.vhd", "m.vhd"), 0);
 	CHECK_EQ(rename(P("m.vhd"), P("m-moved.vhd")), 0);
+	CHECK_EQ(sw(d, "m1.vhd", &old), -EINVAL);
+	CHECK(old == NULL);
+	/* a copy under the name, of the image as it was when the top was made */
+	CHECK_EQ(disk_flush(d), 0);
+	snprintf(cmd, sizeof(cmd), "cp %s %s", P("m-moved.vhd"), P("m.vhd"));
+	CHECK_EQ(system(cmd), 0);
+	CHECK_EQ(put(d, 24, 32), 0); /* written to the image after the copy */
+	CHECK_EQ(sw(d, "m1.vhd", &old), -EINVAL);
+	CHECK(old == NULL);
+	/* as it was: on its image (its file now named m-moved.vhd), locked, writable */
+	CHECK(strstr(d->path, "m.vhd") != NULL);
+	CHECK_EQ(try_open(P("m-moved.vhd"), DISK_RDONLY), -EBUSY);
+	CHECK_EQ(put(d, 64, 33), 0);
+	CHECK_EQ(holds(d, 64, 33), 1);
+	CHECK_EQ(unlink(P("m.vhd")), 0);
+	CHECK_EQ(rename(P("m-moved.vhd"), P("m.vhd")), 0);
 	CHECK_EQ(sw(d, "m1.vhd", &old), 0);
 	disk_switch_done(old);
 	CHECK_EQ(holds(d, 8, 30), 1);
@@ -271,11 +292,11 @@ static void test_switch_no_reopen(void)
 	CHECK_EQ(holds(d, 16, 31), 1);
 	CHECK_EQ(disk_flush(d), 0);
 	disk_close(d);
-	CHECK_EQ(rename(P("m-moved.vhd"), P("m.vhd")), 0);
 	CHECK_EQ(disk_open(P("m1.vhd"), NULL, DISK_RDONLY, &d), 0);
 	if (d) {
 		CHECK_EQ(holds(d, 8, 30), 1);
 		CHECK_EQ(holds(d, 16, 31), 1);
+		CHECK_EQ(holds(d, 24, 32), 1);
 		disk_close(d);
 	}
 }
