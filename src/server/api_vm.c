@@ -1,15 +1,12 @@
 /* VM endpoints: list, create, show, edit, delete, status, actions. */
 #include "server/api.h"
 #include "server/cluster.h"
-#include "arch/x86/boot_probe.h"
 #include "server/auth.h"
 #include "server/cgroup.h"
 #include "server/clone.h"
 #include "server/diskuse.h"
 #include "server/dynmem.h"
 #include "server/events.h"
-#include "server/imgacl.h"
-#include "server/imgstore.h"
 #include "server/inv.h"
 #include "server/sup.h"
 #include "server/sup_exit.h"
@@ -99,49 +96,6 @@ int vm_lookup(struct req *r, int64_t *id)
 	if (rc)
 		return req_error(r, -EIO, "inventory error"), -EIO;
 	return 0;
-}
-
-int vm_resolve_path(struct req *r, const char *field, const char *path, char *out, size_t n,
-		    char *err, size_t errlen)
-{
-	struct imgstore_info img;
-	struct stat st;
-
-	if (path[0] == '/') {
-		if (!r->who.admin) {
-			snprintf(err, errlen, "%s: absolute paths are for administrators; name a "
-				 "file in the server's images directory", field);
-			return -EACCES;
-		}
-		snprintf(out, n, "%s", path);
-	} else if ((size_t)snprintf(out, n, "%s/%s", r->srv->images_dir, path) >= n) {
-		snprintf(err, errlen, "%s: path too long", field);
-		return -EINVAL;
-	}
-	/* Not a file; for a non-administrator, not an image of the store (a plain name of a
-	 * regular file: no hidden one, its uploads in flight or its cache, no subdirectory, no
-	 * symbolic link, which may lead anywhere), or another user's private image (imgacl.h):
-	 * the same answer. */
-	if (stat(out, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    (!r->who.admin && (imgstore_get(r->srv->images, path, &img) ||
-			       imgacl_visible(r->c, &r->who, path) != 1))) {
-		snprintf(err, errlen, "%s: %s is not a readable regular file", field, path);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-/* The kernel at path (resolved from the request's value, named in the message) must be one
- * that `vsrv run` boots: the same probe (boot_probe.h). 0 or -EINVAL with err set. */
-static int vm_check_kernel(const char *path, const char *given, char *err, size_t errlen)
-{
-	char why[160];
-	int kind = x86_boot_probe_file(path, why, sizeof(why));
-
-	if (kind > 0)
-		return 0;
-	snprintf(err, errlen, "kernel: %s is not a kernel vsrv can boot: %s", given, why);
-	return -EINVAL;
 }
 
 /* Validate the nested lists and resolve names to ids, before anything is written. */
@@ -512,30 +466,6 @@ static int set_str(char **dst, const char *val)
 /* Apply field key (a validated vm_fields name) of an edit request to vm. name, disks and nics
  * are not vm's (left alone). kernel and initrd are resolved as at create. 0, or -EINVAL,
  * -EACCES, -ENOMEM with a message in err. */
-/* A PATCH's body as its event keeps it (every user who may view the VM reads it): a kernel
- * or initrd given by absolute path (an administrator's) as the VM's fields show it, its
- * name in the image store or null, never the path (GET /api/v1/vms/NAME has it for
- * administrators). A new reference, NULL without memory. */
-static json_t *event_body(const struct server *srv, json_t *b)
-{
-	static const char *const keys[] = { "kernel", "initrd" };
-	size_t n = strlen(srv->images_dir);
-	json_t *e = NULL;
-
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		const char *v = json_string_value(json_object_get(b, keys[i]));
-
-		if (!v || v[0] != '/')
-			continue;
-		if (!e && !(e = json_copy(b)))
-			return NULL;
-		json_object_set_new(e, keys[i], !strncmp(v, srv->images_dir, n) && v[n] == '/' &&
-				    v[n + 1] && !strchr(v + n + 1, '/') ? json_string(v + n + 1) :
-				    json_null());
-	}
-	return e ? e : json_incref(b);
-}
-
 static int vm_set_field(struct req *r, struct inv_vm *vm, const char *key, const json_t *v,
 			char *err, size_t errlen)
 {
@@ -691,7 +621,7 @@ again:
 		goto err_io;
 	inv_vm_read_ahead(r->c, id);        /* (on etcd: with the commit) for vm_json */
 	if (events_emit(r->srv, r->c, "vm-updated", "vm", r->args[0], r->who.name,
-			event_body(r->srv, b),
+			vm_event_body(r->srv, b),
 			"%s changed by %s", r->args[0], r->who.name))
 		goto err_io;
 	rc = inv_commit(r->c);

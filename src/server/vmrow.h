@@ -30,6 +30,16 @@ int api_vm_start_placed(struct req *r, int64_t id, const char *want, bool *local
 int vm_resolve_path(struct req *r, const char *field, const char *path, char *out, size_t n,
 		    char *err, size_t errlen);
 
+/* The kernel at path (resolved from the request's value given, named in the message) must
+ * be one that `vsrv run` boots: the same probe (boot_probe.h). 0 or -EINVAL with err set. */
+int vm_check_kernel(const char *path, const char *given, char *err, size_t errlen);
+
+/* A PATCH's body as its event keeps it (every user who may view the VM reads it): a kernel
+ * or initrd given by absolute path (an administrator's) as the VM's fields show it, its
+ * name in the image store or null, never the path (GET /api/v1/vms/NAME has it for
+ * administrators). A new reference (the caller's), NULL without memory. */
+json_t *vm_event_body(const struct server *srv, json_t *b);
+
 /* CD/DVD drives (api_vmcd.c): at most VM_CDROMS_MAX per VM, LUNs on the VMM's virtio-scsi
  * controller beside the SCSI disks (16 disks + 4 drives are well within its 128 LUNs). */
 #define VM_CDROMS_MAX 4
