@@ -307,3 +307,12 @@ def savecount_steps(text):
 def console_steps(d, tok, vm):
     """The savecount steps in VM vm's console on daemon d, as the API gives it."""
     return savecount_steps(d.req("GET", "/api/v1/vms/%s/console" % vm, token=tok)[1])
+
+
+def new_user(d, tok, name):
+    """Create user name (password "Password-NAME") on daemon d as tok; its login token."""
+    st, js = d.req("POST", "/api/v1/users", {"name": name, "password": "Password-" + name},
+                   token=tok)
+    if st != 201:
+        raise RuntimeError("user %s: %s %s" % (name, st, js))
+    return d.login(name, "Password-" + name)

@@ -31,10 +31,7 @@ try:
         return d.req(m, p, b, token=tok or adm)
 
     def user(name):
-        st, js = req("POST", "/api/v1/users", {"name": name, "password": "Password-" + name})
-        if st != 201:
-            raise RuntimeError("user %s: %s %s" % (name, st, js))
-        return d.login(name, "Password-" + name)
+        return new_user(d, adm, name)
 
     def quota(name, **q):
         return req("PUT", "/api/v1/users/%s/quota" % name, q)
@@ -54,13 +51,7 @@ try:
         return st == 403 and e.get("code") == "quota_exceeded" and (limit + ":") in e.get("message", "")
 
     def task_end(tid, tok, timeout=30):
-        end = time.time() + timeout
-        while time.time() < end:
-            st, js = req("GET", "/api/v1/tasks/%d" % tid, None, tok)
-            if st == 200 and js["state"] != "running":
-                return js
-            time.sleep(0.05)
-        return None
+        return task_wait(d, tok or adm, tid, timeout)
 
     alice = user("alice")
     bob = user("bob")

@@ -40,19 +40,10 @@ try:
         return out
 
     def user(name):
-        st, js = req("POST", "/api/v1/users", {"name": name, "password": "Password-" + name})
-        if st != 201:
-            raise RuntimeError("user %s: %s %s" % (name, st, js))
-        return d.login(name, "Password-" + name)
+        return new_user(d, adm, name)
 
     def task_end(tid, tok=None, timeout=30):
-        end = time.time() + timeout
-        while time.time() < end:
-            st, js = req("GET", "/api/v1/tasks/%d" % tid, None, tok)
-            if st == 200 and js["state"] != "running":
-                return js
-            time.sleep(0.05)
-        return None
+        return task_wait(d, tok or adm, tid, timeout)
 
     alice = user("alice")
     bob = user("bob")

@@ -50,19 +50,10 @@ try:
         return st, json.loads(body) if body else None
 
     def user(name):
-        st, js = req("POST", "/api/v1/users", {"name": name, "password": "Password-" + name})
-        if st != 201:
-            raise RuntimeError("user %s: %s %s" % (name, st, js))
-        return d.login(name, "Password-" + name)
+        return new_user(d, adm, name)
 
     def task_end(tid, tok=None, timeout=30):
-        end = time.time() + timeout
-        while time.time() < end:
-            st, js = req("GET", "/api/v1/tasks/%d" % tid, None, tok)
-            if st == 200 and js["state"] != "running":
-                return js
-            time.sleep(0.05)
-        return None
+        return task_wait(d, tok or adm, tid, timeout)
 
     def same_as_missing(calls, tok, real, ghost):
         """Each call (method, path, body) naming real answers byte for byte as the same call
