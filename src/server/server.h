@@ -60,6 +60,8 @@ struct server {
 	/* `--default-quota`: the quota a user created through the API gets (quota.h), NULL:
 	 * none (unlimited until an administrator sets one) */
 	const struct inv_quota *default_quota;
+	/* a live snapshot's wait for the VMM's disk-switch, ms (0: SNAPLIVE_SWITCH_MS) */
+	int snaplive_switch_ms;
 	atomic_bool stopping;
 };
 

@@ -113,7 +113,8 @@ int snaplive_switch(struct server *srv, int64_t id, const char *name, json_t *di
 		return rc;
 	}
 	*frozen = freeze(srv, id, name, &asked);
-	rc = vmctl_send_fds(srv, id, msg, fds, (unsigned)n, SNAPLIVE_SWITCH_MS, &rep);
+	rc = vmctl_send_fds(srv, id, msg, fds, (unsigned)n, srv->snaplive_switch_ms > 0 ?
+			    srv->snaplive_switch_ms : SNAPLIVE_SWITCH_MS, &rep);
 	for (size_t i = 0; i < n; i++)
 		close(fds[i]); /* the VMM holds its own */
 	if (asked)

@@ -5,7 +5,7 @@
  * VMM is absent (no control socket: the switch fails). The guest must get its thaw all the
  * same: an agent that froze and then lost its connection leaves the guest frozen otherwise
  * (every write in it blocked until someone thaws by hand). (2) A VMM that answers its
- * disk-switch too late (after the server's SNAPLIVE_SWITCH_MS) but switched: the switch
+ * disk-switch too late (after the server's wait: 2 s here, SNAPLIVE_SWITCH_MS by default) but switched: the switch
  * counts (0), as the snapshot's inventory must then name the tops the VMM writes (the
  * decision, snaplive_settled, also checked alone: a top nobody holds is not switched). The VMM there is a peer on VM 1's control socket that
  * does what the VMM's disk-switch does to the descriptors (locks each new top exclusively,
@@ -147,7 +147,7 @@ static int late_switch(struct server *srv, const char *top, bool lock)
 static void test_late_answer(void)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct server srv = { .data_dir = dir };
+	struct server srv = { .data_dir = dir, .snaplive_switch_ms = 2000 };
 	char top[100];
 	pthread_t th;
 	json_t *disks;
@@ -170,7 +170,7 @@ static void test_late_answer(void)
 	CHECK_EQ(snaplive_settled(&srv, 1, disks, 5000), 1);
 	close(fd);
 	json_decref(disks);
-	/* the whole switch, answered too late (the server's 30 s pass): it counts, the VMM
+	/* the whole switch, answered too late (the server's 2 s wait here): it counts, the VMM
 	 * went onto the top (one that did not: snaplive_settled's 0 above) */
 	CHECK_EQ(late_switch(&srv, top, true), 0);
 	shutdown(lfd, SHUT_RDWR);
