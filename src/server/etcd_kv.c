@@ -160,41 +160,33 @@ int etcd_delete_if(struct etcd *e, const char *key, int64_t expect_rev)
 			  NULL, NULL);
 }
 
+/* etcd_read_many of the keys alone, each answer's one kv moved into out[i]. */
 int etcd_get_many(struct etcd *e, const char *const *keys, size_t n, struct etcd_kv *out,
 		  bool *found)
 {
-	json_t *ops = json_array(), *ans = NULL, *resp;
+	struct etcd_read *r = calloc(n ? n : 1, sizeof(*r));
+	struct etcd_kvs *got = calloc(n ? n : 1, sizeof(*got));
 	size_t i;
-	int rc = 0;
+	int rc = r && got ? 0 : -ENOMEM;
 
-	if (!ops)
-		return -ENOMEM;
 	for (i = 0; i < n; i++) {
 		memset(&out[i], 0, sizeof(out[i]));
 		found[i] = false;
-		if (json_array_append_new(ops, json_pack("{s:{s:o*}}", "request_range", "key",
-							 etcd_b64s(keys[i])))) {
-			json_decref(ops);
-			return -ENOMEM;
+		if (r)
+			r[i].key = keys[i];
+	}
+	if (!rc)
+		rc = etcd_read_many(e, r, n, got, NULL);
+	for (i = 0; !rc && i < n; i++) {
+		if (got[i].n) {
+			out[i] = got[i].kv[0];
+			memset(&got[i].kv[0], 0, sizeof(got[i].kv[0]));
+			found[i] = true;
 		}
+		etcd_kvs_clear(&got[i]);
 	}
-	/* a Txn without compares: its success ops, all read at one revision (linearizable) */
-	if ((rc = etcd_call_req(e, "/v3/kv/txn", json_pack("{s:o}", "success", ops), &ans)))
-		return rc;
-	resp = json_object_get(ans, "responses");
-	for (i = 0; i < n && !rc; i++) {
-		json_t *kvs = json_object_get(json_object_get(json_array_get(resp, i),
-							      "response_range"), "kvs");
-
-		if (json_array_size(kvs) < 1)
-			continue;
-		rc = etcd_kv_parse(json_array_get(kvs, 0), &out[i]);
-		found[i] = !rc;
-	}
-	if (rc)
-		for (i = 0; i < n; i++)
-			etcd_kv_clear(&out[i]);
-	json_decref(ans);
+	free(got);
+	free(r);
 	return rc;
 }
 
