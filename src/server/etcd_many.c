@@ -15,16 +15,15 @@ static int read_chunk(struct etcd *e, struct etcd_probe *r, size_t n)
 	int rc = ops ? 0 : -ENOMEM;
 
 	for (i = 0; !rc && i < n; i++) {
-		json_t *q = json_pack("{s:o*}", "key", etcd_b64s(r[i].key));
+		json_t *op = etcd_range_op(&(struct etcd_read){ r[i].key, r[i].prefix });
 
-		if (q && r[i].prefix && (json_object_set_new(q, "range_end",
-							      etcd_prefix_end(r[i].key)) ||
-					 json_object_set_new(q, "count_only", json_true()))) {
-			json_decref(q);
-			q = NULL;
+		/* a prefix's keys are counted, not read */
+		if (op && r[i].prefix && json_object_set_new(json_object_get(op, "request_range"),
+							     "count_only", json_true())) {
+			json_decref(op);
+			op = NULL;
 		}
-		rc = q && !json_array_append_new(ops, json_pack("{s:o}", "request_range", q)) ? 0
-										      : -ENOMEM;
+		rc = op && !json_array_append_new(ops, op) ? 0 : -ENOMEM;
 	}
 	if (rc) {
 		json_decref(ops);
