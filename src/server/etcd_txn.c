@@ -618,6 +618,10 @@ static bool resp_kv(json_t *ans, size_t i, struct etcd_kv *kv)
 	return true;
 }
 
+/* The compare-and-swap starts from the value this client saw last (no read: one round
+ * trip); when another client has taken numbers since, the failed swap's answer has the
+ * counter as it is, and the next try starts from that. also (NULL: none) is read in the
+ * same Txn, on either branch. */
 int etcd_next_id_read(struct etcd *e, const char *key, const char *also, int64_t *id,
 		      struct etcd_kv *also_kv, bool *found)
 {
@@ -634,15 +638,20 @@ int etcd_next_id_read(struct etcd *e, const char *key, const char *also, int64_t
 		if (rc)
 			return rc;
 		snprintf(buf, sizeof(buf), "%lld", (long long)(cur + 1));
-		req = json_pack("{s:[{s:o*,s:s,s:s,s:o*}],s:[{s:{s:o*,s:o*}},{s:{s:o*}}],"
-				"s:[{s:{s:o*}},{s:{s:o*}}]}",
+		req = json_pack("{s:[{s:o*,s:s,s:s,s:o*}],s:[{s:{s:o*,s:o*}}],s:[{s:{s:o*}}]}",
 				"compare", "key", etcd_b64s(key), "target", rev ? "MOD" : "CREATE",
 				"result", "EQUAL", rev ? "mod_revision" : "create_revision",
 				json_sprintf("%lld", (long long)rev),
 				"success", "request_put", "key", etcd_b64s(key), "value", etcd_b64s(buf),
-				"request_range", "key", etcd_b64s(also),
-				"failure", "request_range", "key", etcd_b64s(key),
-				"request_range", "key", etcd_b64s(also));
+				"failure", "request_range", "key", etcd_b64s(key));
+		if (req && also &&
+		    (json_array_append_new(json_object_get(req, "success"),
+					   etcd_range_op(&(struct etcd_read){ also, false })) ||
+		     json_array_append_new(json_object_get(req, "failure"),
+					   etcd_range_op(&(struct etcd_read){ also, false })))) {
+			json_decref(req);
+			req = NULL;
+		}
 		if ((rc = etcd_call_req(e, "/v3/kv/txn", req, &ans))) {
 			etcd_counter_seen(e, key, 0, 0);
 			return rc;
@@ -650,7 +659,8 @@ int etcd_next_id_read(struct etcd *e, const char *key, const char *also, int64_t
 		if (json_is_true(json_object_get(ans, "succeeded"))) {
 			etcd_counter_seen(e, key, cur + 1, etcd_num(json_object_get(ans, "header"),
 								    "revision"));
-			*found = resp_kv(ans, 1, also_kv);
+			if (also)
+				*found = resp_kv(ans, 1, also_kv);
 			*id = cur + 1;
 			json_decref(ans);
 			return 0;
@@ -665,40 +675,7 @@ int etcd_next_id_read(struct etcd *e, const char *key, const char *also, int64_t
 	return etcd_fail(-EAGAIN, "etcd: counter %s: too many conflicts", key);
 }
 
-/* The compare-and-swap starts from the value this client saw last (no read: one round
- * trip); when another client has taken numbers since, the failed swap's answer has the
- * counter as it is, and the next try starts from that. */
 int etcd_next_id(struct etcd *e, const char *key, int64_t *id)
 {
-	int64_t cur = 0, rev = 0, newrev = 0;
-	bool hinted = true;
-	int tries;
-
-	for (tries = 0; tries < 1000; tries++) {
-		struct etcd_kv holder = { 0 };
-		char buf[32];
-		int rc = counter_now(e, key, hinted, &cur, &rev);
-
-		if (rc)
-			return rc;
-		snprintf(buf, sizeof(buf), "%lld", (long long)(cur + 1));
-		rc = etcd_cas(e, key, rev, buf, strlen(buf), 0, &newrev, &holder);
-		if (!rc) {
-			etcd_counter_seen(e, key, cur + 1, newrev);
-			*id = cur + 1;
-			return 0;
-		}
-		if (rc != -EAGAIN && rc != -EEXIST) {
-			etcd_counter_seen(e, key, 0, 0);
-			return rc;
-		}
-		/* the counter as it is now (gone: read it again) */
-		hinted = holder.key != NULL;
-		if (hinted)
-			etcd_counter_seen(e, key, strtoll(holder.value, NULL, 10), holder.mod_rev);
-		else
-			etcd_counter_seen(e, key, 0, 0);
-		etcd_kv_clear(&holder);
-	}
-	return etcd_fail(-EAGAIN, "etcd: counter %s: too many conflicts", key);
+	return etcd_next_id_read(e, key, NULL, id, NULL, NULL);
 }
