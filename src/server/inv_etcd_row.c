@@ -266,14 +266,17 @@ int ie_row_delete(struct dbc *c, const char *table, const char *key, bool prefix
 	return ie_write_end(c, own, rc);
 }
 
-int ie_new_id(struct dbc *c, const char *table, int64_t *id)
+/* The next id of table's counter, with the key u (NULL: none) read in the same call:
+ * 0 and *id (and *found, *kv: etcd_kv_clear it when found), -ENOMEM or -EIO (logged). */
+static int take_id(struct dbc *c, const char *table, const char *u, int64_t *id,
+		   struct etcd_kv *kv, bool *found)
 {
 	char *k;
 	int rc;
 
 	if (asprintf(&k, "%sid/%s", ie_store(c)->prefix, table) < 0)
 		return -ENOMEM;
-	rc = etcd_next_id(ie_store(c)->e, k, id);
+	rc = etcd_next_id_read(ie_store(c)->e, k, u, id, kv, found);
 	if (rc && rc != -ENOMEM) {
 		vsrv_log("inventory: etcd: new id of %s: %s", table, etcd_errmsg());
 		rc = -EIO;
@@ -282,11 +285,16 @@ int ie_new_id(struct dbc *c, const char *table, int64_t *id)
 	return rc;
 }
 
+int ie_new_id(struct dbc *c, const char *table, int64_t *id)
+{
+	return take_id(c, table, NULL, id, NULL, NULL);
+}
+
 int ie_new_id_claim(struct dbc *c, const char *table, const char *index, const char *value,
 		    int64_t *id)
 {
 	struct etcd_txn *t = ie_sess(c)->t;
-	char *k = NULL, *u;
+	char *u;
 	struct etcd_kv kv;
 	bool found = false;
 	int rc;
@@ -294,20 +302,13 @@ int ie_new_id_claim(struct dbc *c, const char *table, const char *index, const c
 	if (!t)
 		return ie_new_id(c, table, id);
 	u = full_key(c, "u", index, value);
-	if (!u || asprintf(&k, "%sid/%s", ie_store(c)->prefix, table) < 0) {
-		free(u);
+	if (!u)
 		return -ENOMEM;
-	}
-	rc = etcd_next_id_read(ie_store(c)->e, k, u, id, &kv, &found);
-	if (rc && rc != -ENOMEM) {
-		vsrv_log("inventory: etcd: new id of %s: %s", table, etcd_errmsg());
-		rc = -EIO;
-	}
+	rc = take_id(c, table, u, id, &kv, &found);
 	if (!rc)
 		rc = etcd_txn_seed(t, u, found ? &kv : NULL);
 	if (found)
 		etcd_kv_clear(&kv);
-	free(k);
 	free(u);
 	return rc;
 }
