@@ -152,6 +152,10 @@ void ie_events_unreserve(struct dbc *c, bool done);
 /* KEY of id: 20 decimal digits, zero-padded (buf of at least 21 bytes). Returns buf. */
 char *ie_id_key(int64_t id, char *buf);
 
+/* The full key PREFIX PART "/" TABLE "/" KEY (PART "t": a row, "u": a unique value), malloc'd
+ * (free it), or NULL. */
+char *ie_full_key(struct dbc *c, const char *part, const char *table, const char *key);
+
 /* Read the row table/key: 0, *row (a new reference: json_decref it) and *rev (NULL
  * allowed); -ENOENT; -EIO (also for a value that is not a JSON object: logged). */
 int ie_row_get(struct dbc *c, const char *table, const char *key, json_t **row,

@@ -123,11 +123,11 @@ bool ie_pre_take_range(struct dbc *c, const char *prefix, struct etcd_kvs *kvs)
 bool ie_pre_kept(struct dbc *c, const char *table, const char *key)
 {
 	struct inv_etcd_sess *s = ie_sess(c);
-	char *k;
+	char *k = ie_full_key(c, "t", table, key);
 	bool kept = false;
 	int i;
 
-	if (asprintf(&k, "%st/%s/%s", ie_store(c)->prefix, table, key) < 0)
+	if (!k)
 		return false;
 	for (i = 0; i < IE_PRE && !kept; i++)
 		kept = s->pre[i].key && !s->pre[i].prefix && !strcmp(s->pre[i].key, k);
@@ -138,9 +138,9 @@ bool ie_pre_kept(struct dbc *c, const char *table, const char *key)
 void ie_vm_name_hint(struct dbc *c, const char *name, int64_t id)
 {
 	struct inv_etcd *st = ie_store(c);
-	char *k;
+	char *k = ie_full_key(c, "u", "vms.name", name);
 
-	if (asprintf(&k, "%su/vms.name/%s", st->prefix, name) < 0)
+	if (!k)
 		return;
 	ie_hint_set(st, st->hints, k, id);
 	free(k);
@@ -194,11 +194,8 @@ int ie_vm_name_get(struct dbc *c, const char *key, int64_t *id)
 
 	if (hint > 0) {
 		ie_id_key(hint, idk);
-		for (i = 1; i < 4; i++) {
-			if (asprintf(&keys[i], "%st/%s/%s", st->prefix, tables[i - 1], idk) < 0)
-				keys[i] = NULL;
-			r[i].key = keys[i];
-		}
+		for (i = 1; i < 4; i++)
+			r[i].key = keys[i] = ie_full_key(c, "t", tables[i - 1], idk);
 		n = keys[1] && keys[2] && keys[3] ? 4 : 1;
 	}
 	rc = ie_etcd_err(etcd_read_many(st->e, r, (size_t)n, kvs, NULL), "read", key);

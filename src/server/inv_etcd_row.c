@@ -17,7 +17,7 @@ char *ie_id_key(int64_t id, char *buf)
 }
 
 /* PREFIX part "/" table "/" key, malloc'd (NULL: ENOMEM). */
-static char *full_key(struct dbc *c, const char *part, const char *table, const char *key)
+char *ie_full_key(struct dbc *c, const char *part, const char *table, const char *key)
 {
 	char *k;
 
@@ -66,7 +66,7 @@ static int row_parse(const char *key, const char *value, size_t len, json_t **ro
 int ie_row_get(struct dbc *c, const char *table, const char *key, json_t **row,
 	       uint64_t *rev)
 {
-	char *k = full_key(c, "t", table, key);
+	char *k = ie_full_key(c, "t", table, key);
 	struct etcd_kv kv;
 	int rc;
 
@@ -115,7 +115,7 @@ static int each_one(const struct etcd_kv *kv, void *arg)
 int ie_row_each(struct dbc *c, const char *table, const char *key_prefix,
 		int (*fn)(const char *key, json_t *row, uint64_t rev, void *arg), void *arg)
 {
-	char *k = full_key(c, "t", table, key_prefix);
+	char *k = ie_full_key(c, "t", table, key_prefix);
 	struct etcd_txn *t = ie_sess(c)->t;
 	struct each e = { .fn = fn, .arg = arg };
 	struct etcd_kvs kvs;
@@ -151,7 +151,7 @@ int ie_row_assume_absent(struct dbc *c, const char *table, const char *key)
 
 	if (!ie_sess(c)->t)
 		return 0;
-	k = full_key(c, "t", table, key);
+	k = ie_full_key(c, "t", table, key);
 	if (!k)
 		return -ENOMEM;
 	rc = etcd_txn_seed(ie_sess(c)->t, k, NULL);
@@ -173,7 +173,7 @@ int ie_rows_read(struct dbc *c, const struct ie_read *r, size_t n)
 	if (!er)
 		return -ENOMEM;
 	for (i = 0; i < n && !rc; i++) {
-		er[i].key = full_key(c, "t", r[i].table, r[i].key);
+		er[i].key = ie_full_key(c, "t", r[i].table, r[i].key);
 		er[i].prefix = r[i].prefix;
 		if (!er[i].key)
 			rc = -ENOMEM;
@@ -210,7 +210,7 @@ static int queue_put(struct dbc *c, const char *key, json_t *row)
 int ie_row_put(struct dbc *c, const char *table, const char *key, json_t *row,
 	       uint64_t expect_rev)
 {
-	char *k = full_key(c, "t", table, key);
+	char *k = ie_full_key(c, "t", table, key);
 	struct etcd_kv kv;
 	bool own;
 	int rc;
@@ -244,7 +244,7 @@ static int delete_one(const struct etcd_kv *kv, void *arg)
 
 int ie_row_delete(struct dbc *c, const char *table, const char *key, bool prefix)
 {
-	char *k = full_key(c, "t", table, key);
+	char *k = ie_full_key(c, "t", table, key);
 	struct etcd_kv kv;
 	bool own;
 	int rc;
@@ -301,7 +301,7 @@ int ie_new_id_claim(struct dbc *c, const char *table, const char *index, const c
 
 	if (!t)
 		return ie_new_id(c, table, id);
-	u = full_key(c, "u", index, value);
+	u = ie_full_key(c, "u", index, value);
 	if (!u)
 		return -ENOMEM;
 	rc = take_id(c, table, u, id, &kv, &found);
@@ -317,7 +317,7 @@ int ie_new_id_claim(struct dbc *c, const char *table, const char *index, const c
 
 int ie_unique_get(struct dbc *c, const char *index, const char *value, int64_t *id)
 {
-	char *k = full_key(c, "u", index, value);
+	char *k = ie_full_key(c, "u", index, value);
 	struct etcd_kv kv;
 	int rc;
 
@@ -339,7 +339,7 @@ int ie_unique_get(struct dbc *c, const char *index, const char *value, int64_t *
 
 int ie_unique_claim(struct dbc *c, const char *index, const char *value, int64_t id)
 {
-	char *k = full_key(c, "u", index, value), buf[24];
+	char *k = ie_full_key(c, "u", index, value), buf[24];
 	struct etcd_kv kv;
 	bool own;
 	int rc;
@@ -364,7 +364,7 @@ int ie_unique_claim(struct dbc *c, const char *index, const char *value, int64_t
 
 int ie_unique_release(struct dbc *c, const char *index, const char *value)
 {
-	char *k = full_key(c, "u", index, value);
+	char *k = ie_full_key(c, "u", index, value);
 	bool own;
 	int rc;
 
