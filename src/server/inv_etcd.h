@@ -176,6 +176,9 @@ int ie_row_each(struct dbc *c, const char *table, const char *key_prefix,
 int ie_row_put(struct dbc *c, const char *table, const char *key, json_t *row,
 	       uint64_t expect_rev);
 
+/* The JSON object of key's value (a row): 0 and *row (json_decref it), or -EIO (logged). */
+int ie_row_parse(const char *key, const char *value, size_t len, json_t **row);
+
 /* Read these rows (key, or with prefix every row whose key starts with it) of the tables
  * in one call, for the session's reads that follow: in a transaction (etcd_txn_read) each
  * is then answered without a call and compared at the commit as its own read would be;

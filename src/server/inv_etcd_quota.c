@@ -118,11 +118,8 @@ static int usage_sum(struct etcd_probe *r, size_t n, struct inv_quota *out)
 			j += vm;
 			continue;
 		}
-		row = json_loadb(r[j].kv.value, r[j].kv.value_len, 0, NULL);
-		if (!json_is_object(row)) {
-			json_decref(row);
+		if (ie_row_parse(r[j].kv.key, r[j].kv.value, r[j].kv.value_len, &row))
 			return -EIO;
-		}
 		if (vm) {
 			out->vms++;
 			out->cpus += ie_int(row, "cpus");

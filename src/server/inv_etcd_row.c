@@ -48,8 +48,7 @@ static int kv_get(struct dbc *c, const char *key, struct etcd_kv *kv)
 	return ie_etcd_err(rc, "read", key);
 }
 
-/* The JSON object of a row's value: 0 and *row, or -EIO (logged). */
-static int row_parse(const char *key, const char *value, size_t len, json_t **row)
+int ie_row_parse(const char *key, const char *value, size_t len, json_t **row)
 {
 	json_error_t err;
 	json_t *j = json_loadb(value, len, 0, &err);
@@ -74,7 +73,7 @@ int ie_row_get(struct dbc *c, const char *table, const char *key, json_t **row,
 		return -ENOMEM;
 	rc = kv_get(c, k, &kv);
 	if (!rc) {
-		rc = row_parse(k, kv.value, kv.value_len, row);
+		rc = ie_row_parse(k, kv.value, kv.value_len, row);
 		if (!rc && rev)
 			*rev = (uint64_t)kv.mod_rev;
 		etcd_kv_clear(&kv);
@@ -104,7 +103,7 @@ static int each_one(const struct etcd_kv *kv, void *arg)
 
 	if (strlen(kv->key) < e->skip)
 		return 0;
-	rc = row_parse(kv->key, kv->value, kv->value_len, &row);
+	rc = ie_row_parse(kv->key, kv->value, kv->value_len, &row);
 	if (rc)
 		return rc;
 	rc = e->fn(kv->key + e->skip, row, (uint64_t)kv->mod_rev, e->arg);

@@ -42,12 +42,10 @@ static bool th_ok(const char *th)
 /* A value read as a row (a JSON object), or NULL. */
 static json_t *kv_row(const struct etcd_kvs *kvs)
 {
-	json_t *j = kvs->n ? json_loadb(kvs->kv[0].value, kvs->kv[0].value_len, 0, NULL) : NULL;
+	json_t *j = NULL;
 
-	if (j && !json_is_object(j)) {
-		json_decref(j);
+	if (kvs->n && ie_row_parse(kvs->kv[0].key, kvs->kv[0].value, kvs->kv[0].value_len, &j))
 		j = NULL;
-	}
 	return j;
 }
 
