@@ -213,8 +213,6 @@ try:
         t.join()
     sts = [r[0] for r in res]
     made = [i for i in range(8) if req("GET", "/api/v1/vms/par%d" % i)[0] == 200]
-    # the others are refused (403); on etcd a create that lost the race at its commit may
-    # also answer 500 ("nothing was created"): never a second 201
     # the others are refused (403), also on etcd where a create that lost the race at its
     # commit runs again from the check: never a second 201, never a 500
     check("quota-parallel-exactly-one", sts.count(201) == 1 and len(made) == 1 and
