@@ -291,6 +291,23 @@ def task_wait(d, tok, tid, timeout=60):
     return wait_for(done, timeout, 0.1)
 
 
+def sse_read(sse, until=None):
+    """What the event stream sse (an HTTP response) sends: its lines until the regular
+    expression until (bytes) matches them, or the stream ends or its socket fails or times
+    out (with until given, the error's repr is added, for a failure's message)."""
+    buf = b""
+    try:
+        while until is None or not re.search(until, buf):
+            line = sse.fp.readline()
+            if not line:
+                break
+            buf += line
+    except OSError as e:
+        if until is not None:
+            buf += repr(e).encode()
+    return buf
+
+
 def events_of(d, tok, kind):
     """Daemon d's last 1,000 events of type kind that tok may see."""
     st, js = d.req("GET", "/api/v1/events?limit=1000", token=tok)
