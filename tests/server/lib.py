@@ -70,6 +70,13 @@ def test_etcd():
     return _etcd.endpoints
 
 
+# SQL that takes a SQLite inventory back from migration 14 (quotas, owners and their
+# triggers; images): for tests that make an older inventory and see it migrated
+UNDO_MIGRATION_14 = ("DROP TRIGGER IF EXISTS vms_owner; DROP TRIGGER IF EXISTS disks_owner; "
+                     "DROP TRIGGER IF EXISTS users_owner; DROP TABLE IF EXISTS owners; "
+                     "DROP TABLE IF EXISTS quotas; DROP TABLE IF EXISTS images; ")
+
+
 def inventory_args(data, extra):
     """The options that put a daemon of data on the etcd inventory (none for SQLite, or
     when the test gives --cluster itself)."""
