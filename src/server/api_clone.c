@@ -97,7 +97,7 @@ static int do_clone(struct req *r, int64_t src, const char *src_name, bool linke
 	/* etcd: a linked clone whose commit lost to another write of the owner (the quota's
 	 * usage read: inv_etcd_quota.c) made nothing; again, from the check */
 	while ((rc = clone_vm(r->srv, r->c, &q, &id, &task, err, sizeof(err))) == -EAGAIN &&
-	       ++tries < 10)
+	       ++tries < INV_COMMIT_TRIES)
 		;
 
 	if (rc)

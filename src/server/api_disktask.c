@@ -82,7 +82,7 @@ int api_disk_record(struct task *t, struct dbc *c, const char *name, const char 
 	/* etcd: a commit that lost to another write of the owner (the quota's usage read:
 	 * inv_etcd_quota.c) wrote nothing; again, from the check */
 	while ((rc = record_once(t, c, name, format, size, path, owner, who, from, err,
-				 sizeof(err))) == -EAGAIN && ++tries < 10 && !(rc = inv_begin(c)))
+				 sizeof(err))) == -EAGAIN && ++tries < INV_COMMIT_TRIES && !(rc = inv_begin(c)))
 		;
 	if (rc) {
 		if (err[0])

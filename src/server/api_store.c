@@ -240,7 +240,7 @@ again:
 	rc = inv_commit(r->c);
 	/* etcd: another create of the same owner (whose usage the quota check read) committed
 	 * first: nothing was written; the file goes, and again from the check */
-	if (rc == -EAGAIN && ++tries < 10) {
+	if (rc == -EAGAIN && ++tries < INV_COMMIT_TRIES) {
 		unlink(path);
 		goto again;
 	}
@@ -435,7 +435,7 @@ again:
 	if (rc == -EAGAIN && actual > before &&
 	    diskimg_shrink_back(path, format, before, err, sizeof(err)))
 		vsrv_log("disk %s: cannot shrink back what a failed resize grew: %s", r->args[0], err);
-	else if (rc == -EAGAIN && ++tries < 10)
+	else if (rc == -EAGAIN && ++tries < INV_COMMIT_TRIES)
 		goto again;
 	if (rc)
 		goto err_io; /* the grown file stays; the inventory keeps the old size */

@@ -417,7 +417,7 @@ again:
 	rc = inv_commit(r->c);
 	/* etcd: something read here changed before the commit (another create of the same
 	 * owner, whose usage the quota check read): nothing was written; again, from the check */
-	if (rc == -EAGAIN && ++tries < 10)
+	if (rc == -EAGAIN && ++tries < INV_COMMIT_TRIES)
 		goto again;
 	if (rc == -EAGAIN) {
 		/* on etcd the name's claim is checked at the commit too: another host's create of
@@ -627,7 +627,7 @@ again:
 	rc = inv_commit(r->c);
 	/* etcd: a write read here (another check of the owner's usage) committed first:
 	 * nothing was written; again, from the start */
-	if (rc == -EAGAIN && ++tries < 10)
+	if (rc == -EAGAIN && ++tries < INV_COMMIT_TRIES)
 		goto again;
 	/* what it read changed before its commit (on etcd: another request, maybe another
 	 * host's, changed the VM meanwhile) */

@@ -42,20 +42,25 @@ static bool list_cache_get(struct req *r, uint64_t gen, const char *key)
 	return hit;
 }
 
-static void list_cache_put(uint64_t gen, const char *key, const json_t *v)
+/* Cache s (a JSON text of len bytes, taken) under gen and key; a copy of it into r's
+ * answer (r->text), as a hit serves it. */
+static void list_cache_put(struct req *r, uint64_t gen, const char *key, char *s, size_t len)
 {
-	char *s = json_dumps(v, JSON_COMPACT);
 	unsigned i;
 
-	if (!s)
-		return;
+	r->text = malloc(len);
+	if (r->text) {
+		memcpy(r->text, s, len);
+		r->text_len = len;
+		r->content_type = "application/json";
+	}
 	pthread_mutex_lock(&list_cache.lock);
 	i = list_cache.next++ % LIST_CACHE;
 	free(list_cache.e[i].body);
 	list_cache.e[i].gen = gen;
 	snprintf(list_cache.e[i].key, sizeof(list_cache.e[i].key), "%s", key);
 	list_cache.e[i].body = s;
-	list_cache.e[i].len = strlen(s);
+	list_cache.e[i].len = len;
 	pthread_mutex_unlock(&list_cache.lock);
 }
 
@@ -91,7 +96,7 @@ int api_vm_list(struct req *r)
 	 * owners' read below gives (no read of its own) */
 	bool same = r->srv->cluster && !strcmp(inv_backend(r->srv->db), "etcd");
 	uint64_t gen = same ? 0 : inv_generation(r->srv->db);
-	char key[96];
+	char key[96], *text;
 
 	if (limit < 1 || limit > 10000 || offset < 0)
 		return req_error(r, -EINVAL, "limit is 1 to 10000, offset at least 0");
@@ -123,7 +128,8 @@ int api_vm_list(struct req *r)
 	}
 	r->out = json_pack("{s:o,s:I,s:I,s:I}", "vms", l.vms, "total", (json_int_t)total,
 			   "offset", (json_int_t)offset, "limit", (json_int_t)limit);
-	/* cached as served (the text path is not scrubbed again) */
+	/* scrubbed here, as cached: served as the cache's text (one serialization, and
+	 * http.c's scrub of r->out not again) */
 	if (r->out && !r->who.admin)
 		http_scrub_paths(r->srv, r->out);
 	/* Cached under gen, read before the list: the list was read after it, so an answer
@@ -131,8 +137,21 @@ int api_vm_list(struct req *r)
 	 * generation is still gen, that is while no commit came after gen, and then the list
 	 * read exactly gen's state (a generation is raised by every commit, never lowered:
 	 * on etcd its revision; no second read of it needed here). */
-	if (r->out)
-		list_cache_put(gen, key, r->out);
+	if (r->out && (text = json_dumps(r->out, JSON_COMPACT))) {
+		size_t n = strlen(text);
+		char *t = realloc(text, n + 2);     /* with queue_json's newline */
+
+		if (t) {
+			text = t;
+			text[n++] = '\n';
+			text[n] = '\0';
+		}
+		list_cache_put(r, gen, key, text, n);
+		if (r->text) {
+			json_decref(r->out);
+			r->out = NULL;
+		}
+	}
 	return 200;
 }
 

@@ -225,7 +225,7 @@ static int full_run(struct task *t, void *arg)
 			inv_rollback(c);
 		/* etcd: the commit lost to another write of the owner (the quota's usage read):
 		 * nothing was written; again, from the check */
-		if (rc != -EAGAIN || ++tries >= 10 || (rc = inv_begin(c)))
+		if (rc != -EAGAIN || ++tries >= INV_COMMIT_TRIES || (rc = inv_begin(c)))
 			break;
 	}
 	if (c)

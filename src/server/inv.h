@@ -83,6 +83,11 @@ int inv_begin(struct dbc *c);
 int inv_commit(struct dbc *c);
 void inv_rollback(struct dbc *c);
 
+/* A write transaction whose commit failed with -EAGAIN (etcd: something it read changed
+ * meanwhile; nothing was written) is run again from its reads and checks: at most this
+ * many attempts in all, the same for every caller. */
+#define INV_COMMIT_TRIES 10
+
 /* --- every object ------------------------------------------------------------------- */
 
 /* The id of the object of kind ("vm", "disk", "network": the kinds grants name) named name.

@@ -287,7 +287,7 @@ int snapshot_create(struct server *srv, struct dbc *c, int64_t id, const char *n
 	 * usage the quota check read: inv_etcd_quota.c) wrote nothing; again, from the check,
 	 * so the loser gets its snapshot or a clean refusal */
 	while ((rc = create(srv, c, id, name, snap, desc, memory, false, who, err, errlen)) ==
-	       -EAGAIN && ++tries < 10)
+	       -EAGAIN && ++tries < INV_COMMIT_TRIES)
 		;
 	return rc == -EAGAIN ? -EIO : rc;
 }

@@ -178,7 +178,7 @@ int sup_cluster_take(void *arg, const char *vm, const char *from, bool start, bo
 	}
 	rc = inv_vm_id(c, vm, &id);
 	/* (a write to another VM meanwhile fails the commit on etcd: again, a few times) */
-	for (int tries = 0; !rc || (rc == -EAGAIN && tries < 10); tries++) {
+	for (int tries = 0; !rc || (rc == -EAGAIN && tries < INV_COMMIT_TRIES); tries++) {
 		if ((rc = inv_begin(c)))
 			break;
 		/* the dead host's last word on it (running, starting...) ends here */

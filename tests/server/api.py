@@ -96,6 +96,17 @@ try:
     ok("bad-request-anonymous-first-401", st == 401, str(st))
     st, js = d.req("GET", "/api/v1/vms", token=adm)
     ok("nothing-half-created", st == 200 and js["total"] == 0, str(js))
+    # the VM list's answer is one text, fresh (cached as it is served) or from the cache
+    def vm_list_text():
+        c = d.conn()
+        c.request("GET", "/api/v1/vms?limit=7", headers={"Authorization": "Bearer " + adm})
+        r = c.getresponse()
+        text = r.read()
+        c.close()
+        return r.status, r.getheader("Content-Type"), text
+    fresh, cached = vm_list_text(), vm_list_text()
+    ok("vm-list-cached-as-served", fresh == cached and fresh[:2] == (200, "application/json") and
+       fresh[2].endswith(b"}\n"), str((fresh, cached)))
     st, js = d.req("GET", "/api/v1/nosuch", token=adm)
     ok("unknown-endpoint-404", st == 404 and js["error"]["code"] == "not_found", str(st))
     st, js = d.req("PUT", "/api/v1/vms", token=adm)

@@ -368,15 +368,7 @@ try:
     req("POST", "/api/v1/disks", {"name": "sse-hidden-disk", "size": 4096})
     req("POST", "/api/v1/vms", {"name": "sse-shown", "kernel": "k.elf"})
     req("PUT", "/api/v1/vms/sse-shown/permissions", {"grants": [{"user": "peeker", "permissions": ["view"]}]})
-    buf = b""
-    try:
-        while not re.search(rb'"type":"permissions-changed","object_type":"vm","object":"sse-shown"', buf):
-            line = sse.fp.readline()
-            if not line:
-                break
-            buf += line
-    except OSError as e:
-        buf += repr(e).encode()
+    buf = sse_read(sse, rb'"type":"permissions-changed","object_type":"vm","object":"sse-shown"')
     c.close()
     ok("authz-event-stream-follows-grants", sse.status == 200 and b"event: permissions-changed" in buf and
        b"sse-shown" in buf and b"sse-hidden" not in buf, buf.decode(errors="replace")[-400:])

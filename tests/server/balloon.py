@@ -219,9 +219,7 @@ try:
                         ("ALTER TABLE snapshots DROP COLUMN memory_bytes; " if "memory_bytes" in
                          scols else "") +
                         # (migration 14's quotas and owners)
-                        "DROP TRIGGER IF EXISTS vms_owner; DROP TRIGGER IF EXISTS disks_owner; "
-                        "DROP TRIGGER IF EXISTS users_owner; DROP TABLE IF EXISTS owners; "
-                        "DROP TABLE IF EXISTS quotas; DROP TABLE IF EXISTS images; " + "PRAGMA user_version = 7;")
+                        UNDO_MIGRATION_14 + "PRAGMA user_version = 7;")
         c.close()
         d.start()
         adm = d.login("admin", "adminpass1")

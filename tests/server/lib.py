@@ -70,6 +70,13 @@ def test_etcd():
     return _etcd.endpoints
 
 
+# SQL that takes a SQLite inventory back from migration 14 (quotas, owners and their
+# triggers; images): for tests that make an older inventory and see it migrated
+UNDO_MIGRATION_14 = ("DROP TRIGGER IF EXISTS vms_owner; DROP TRIGGER IF EXISTS disks_owner; "
+                     "DROP TRIGGER IF EXISTS users_owner; DROP TABLE IF EXISTS owners; "
+                     "DROP TABLE IF EXISTS quotas; DROP TABLE IF EXISTS images; ")
+
+
 def inventory_args(data, extra):
     """The options that put a daemon of data on the etcd inventory (none for SQLite, or
     when the test gives --cluster itself)."""
@@ -289,6 +296,23 @@ def task_wait(d, tok, tid, timeout=60):
         st, js = d.req("GET", "/api/v1/tasks/%d" % tid, token=tok)
         return js if st == 200 and js["state"] != "running" else None
     return wait_for(done, timeout, 0.1)
+
+
+def sse_read(sse, until=None):
+    """What the event stream sse (an HTTP response) sends: its lines until the regular
+    expression until (bytes) matches them, or the stream ends or its socket fails or times
+    out (with until given, the error's repr is added, for a failure's message)."""
+    buf = b""
+    try:
+        while until is None or not re.search(until, buf):
+            line = sse.fp.readline()
+            if not line:
+                break
+            buf += line
+    except OSError as e:
+        if until is not None:
+            buf += repr(e).encode()
+    return buf
 
 
 def events_of(d, tok, kind):

@@ -137,10 +137,7 @@ try:
         # --- migration 13 over a version-12 inventory: snapshots that exist have no memory -
         d.stop()
         c = sqlite3.connect(os.path.join(d.data, "inventory.db"))
-        c.executescript("ALTER TABLE snapshots DROP COLUMN memory_bytes; "
-                        "DROP TRIGGER IF EXISTS vms_owner; DROP TRIGGER IF EXISTS disks_owner; "
-                        "DROP TRIGGER IF EXISTS users_owner; DROP TABLE IF EXISTS owners; "
-                        "DROP TABLE IF EXISTS quotas; DROP TABLE IF EXISTS images; "
+        c.executescript("ALTER TABLE snapshots DROP COLUMN memory_bytes; " + UNDO_MIGRATION_14 +
                         "PRAGMA user_version = 12;")
         c.close()
         d.start()

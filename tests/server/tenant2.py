@@ -246,15 +246,7 @@ try:
     c = d.conn(timeout=10)
     c.request("GET", "/api/v1/events?follow=1&since=0", headers={"Authorization": "Bearer " + bob})
     sse = c.getresponse()
-    buf = b""
-    try:
-        while not re.search(rb'"type":"disk-created","object_type":"disk","object":"rcopy","user":"bob"', buf):
-            line = sse.fp.readline()
-            if not line:
-                break
-            buf += line
-    except OSError as e:
-        buf += repr(e).encode()
+    buf = sse_read(sse, rb'"type":"disk-created","object_type":"disk","object":"rcopy","user":"bob"')
     c.close()
     ok("tenant2-event-stream-of-reused-name-not-shown", sse.status == 200 and b'"user":"bob"' in buf and
        b"alice" not in buf, buf.decode(errors="replace")[-600:])

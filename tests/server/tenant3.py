@@ -343,15 +343,7 @@ try:
     c = d.conn(timeout=3)
     c.request("GET", "/api/v1/events?follow=1&since=0", headers={"Authorization": "Bearer " + alice})
     sse = c.getresponse()
-    buf = b""
-    try:
-        while True:
-            line = sse.fp.readline()
-            if not line:
-                break
-            buf += line
-    except (OSError, socket.timeout):
-        pass
+    buf = sse_read(sse)
     c.close()
     bodies.append(("events stream", sse.status, buf))
     # a viewer of the whole server (not an administrator) reads the server's pages too

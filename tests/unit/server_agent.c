@@ -4,6 +4,7 @@
  * set-time, fsfreeze, set-user-password) are blocked with qemu-ga's -b, except guest-shutdown
  * in a private mount namespace where /sbin/shutdown is a script that records its call. */
 #include "check.h"
+#include "sockwait.h"
 #include "server/agent.h"
 #include "server/agent_proto.h"
 
@@ -24,31 +25,6 @@ static char dir[] = "/tmp/vsrv-agent-XXXXXX";
 static char sock[256];
 static struct agent_svc *svc;
 static pid_t ga_pid;
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
-/* Wait (up to 20 s) for something to listen on path (a probe connection, closed at once). */
-static int wait_sock(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	for (int i = 0; i < 2000; i++) {
-		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		int rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-
-		close(fd);
-		if (!rc)
-			return 0;
-		sleep_ms(10);
-	}
-	return -1;
-}
 
 static pid_t spawn(char *const argv[])
 {

@@ -11,6 +11,7 @@
  * does what the VMM's disk-switch does to the descriptors (locks each new top exclusively,
  * vhd_lock_fd) and answers status at once but its disk-switch never (a slow flush). */
 #include "check.h"
+#include "sockwait.h"
 #include "server/agent.h"
 #include "server/server.h"
 #include "server/snaplive.h"
@@ -33,31 +34,6 @@
 #include <unistd.h>
 
 static char dir[] = "/tmp/vsrv-snaplive-XXXXXX";
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
-/* Wait (up to 20 s) for something to listen on path. 0 or -1. */
-static int wait_sock(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	for (int i = 0; i < 2000; i++) {
-		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		int rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-
-		close(fd);
-		if (!rc)
-			return 0;
-		sleep_ms(10);
-	}
-	return -1;
-}
 
 /* Whether VM 1's agent is seen responding (its heartbeat answered), up to 20 s. */
 static bool responding(struct server *srv)
