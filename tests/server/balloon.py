@@ -219,7 +219,7 @@ try:
                         ("ALTER TABLE snapshots DROP COLUMN memory_bytes; " if "memory_bytes" in
                          scols else "") +
                         # (migration 14's quotas and owners)
-                        UNDO_MIGRATION_14 + "PRAGMA user_version = 7;")
+                        UNDO_MIGRATIONS_14_15 + "PRAGMA user_version = 7;")
         c.close()
         d.start()
         adm = d.login("admin", "adminpass1")

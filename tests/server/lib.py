@@ -70,9 +70,9 @@ def test_etcd():
     return _etcd.endpoints
 
 
-# SQL that takes a SQLite inventory back from migration 14 (quotas, owners and their
-# triggers; images): for tests that make an older inventory and see it migrated
-UNDO_MIGRATION_14 = ("DROP TRIGGER IF EXISTS vms_owner; DROP TRIGGER IF EXISTS disks_owner; "
+# SQL that takes a SQLite inventory back from migrations 14 and 15 (quotas, owners and their
+# triggers; 15: images' owners): for tests that make an older inventory and see it migrated
+UNDO_MIGRATIONS_14_15 = ("DROP TRIGGER IF EXISTS vms_owner; DROP TRIGGER IF EXISTS disks_owner; "
                      "DROP TRIGGER IF EXISTS users_owner; DROP TABLE IF EXISTS owners; "
                      "DROP TABLE IF EXISTS quotas; DROP TABLE IF EXISTS images; ")
 

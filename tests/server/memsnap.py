@@ -137,7 +137,7 @@ try:
         # --- migration 13 over a version-12 inventory: snapshots that exist have no memory -
         d.stop()
         c = sqlite3.connect(os.path.join(d.data, "inventory.db"))
-        c.executescript("ALTER TABLE snapshots DROP COLUMN memory_bytes; " + UNDO_MIGRATION_14 +
+        c.executescript("ALTER TABLE snapshots DROP COLUMN memory_bytes; " + UNDO_MIGRATIONS_14_15 +
                         "PRAGMA user_version = 12;")
         c.close()
         d.start()

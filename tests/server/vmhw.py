@@ -322,7 +322,7 @@ try:
         # memory's among them, go with the table)
         c.executescript("DROP TABLE vm_hw; ALTER TABLE vm_nics DROP COLUMN model; "
                         "ALTER TABLE vm_cdroms DROP COLUMN bus; ALTER TABLE tasks DROP COLUMN host; "
-                        "ALTER TABLE snapshots DROP COLUMN memory_bytes; " + UNDO_MIGRATION_14 +
+                        "ALTER TABLE snapshots DROP COLUMN memory_bytes; " + UNDO_MIGRATIONS_14_15 +
                         "PRAGMA user_version = 6;")
         c.close()
         d.start()
