@@ -73,8 +73,8 @@ def test_etcd():
 # SQL that takes a SQLite inventory back from migrations 14 and 15 (quotas, owners and their
 # triggers; 15: images' owners): for tests that make an older inventory and see it migrated
 UNDO_MIGRATIONS_14_15 = ("DROP TRIGGER IF EXISTS vms_owner; DROP TRIGGER IF EXISTS disks_owner; "
-                     "DROP TRIGGER IF EXISTS users_owner; DROP TABLE IF EXISTS owners; "
-                     "DROP TABLE IF EXISTS quotas; DROP TABLE IF EXISTS images; ")
+                         "DROP TRIGGER IF EXISTS users_owner; DROP TABLE IF EXISTS owners; "
+                         "DROP TABLE IF EXISTS quotas; DROP TABLE IF EXISTS images; ")
 
 
 def inventory_args(data, extra):
