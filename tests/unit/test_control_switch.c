@@ -116,9 +116,6 @@ static json_t *q_raw(const char *line, const int *fds, unsigned n)
 	return r ? r : json_object();
 }
 
-/* disk-switch of disk0 onto path with n descriptors of fdpath (each opened read-write
- * here, closed after the send, as a client does): 1 when the answer is ok, else 0 with
- * the error in why. */
 /* Whether the control socket accepts connections (the connection made is closed). */
 static bool listening(void)
 {
@@ -133,6 +130,9 @@ static bool listening(void)
 	return ok;
 }
 
+/* disk-switch of disk0 onto path with n descriptors of fdpath (each opened read-write
+ * here, closed after the send, as a client does): 1 when the answer is ok, else 0 with
+ * the error in why. */
 static int switch_to(const char *path, const char *fdpath, unsigned n, char *why, size_t wn)
 {
 	char line[1024];
