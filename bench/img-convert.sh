@@ -126,13 +126,17 @@ convert_runs() {
 	done
 	sync
 }
+# report_convert: the figures of a conversion part (convert_runs' ours and peer).
+report_convert() {
+	report "time" "$(median 1 "${ours[@]}")" "$(median 1 "${peer[@]}")" s qemu-img
+	report "cpu time (user+sys)" "$(median 3 "${ours[@]}")" "$(median 3 "${peer[@]}")" s qemu-img
+	report "peak RSS" "$(median 2 "${ours[@]}")" "$(median 2 "${peer[@]}")" KiB qemu-img
+}
 for v in "${VARIANTS[@]}"; do
 	under "$v"
 	convert_runs "$SRC" vhd
 	contend_stop
-	report "time" "$(median 1 "${ours[@]}")" "$(median 1 "${peer[@]}")" s qemu-img
-	report "cpu time (user+sys)" "$(median 3 "${ours[@]}")" "$(median 3 "${peer[@]}")" s qemu-img
-	report "peak RSS" "$(median 2 "${ours[@]}")" "$(median 2 "${peer[@]}")" KiB qemu-img
+	report_convert
 done
 "$QEMU_IMG" compare -f raw -F vpc "$SRC" "$VHD" >/dev/null ||
 	{ echo "img-convert: vsrv's VHD differs from the source" >&2; exit 1; }
@@ -176,9 +180,7 @@ for sfmt in qcow2 vmdk vhdx; do
 		under "$v"
 		convert_runs "$FSRC" vpc
 		contend_stop
-		report "time" "$(median 1 "${ours[@]}")" "$(median 1 "${peer[@]}")" s qemu-img
-		report "cpu time (user+sys)" "$(median 3 "${ours[@]}")" "$(median 3 "${peer[@]}")" s qemu-img
-		report "peak RSS" "$(median 2 "${ours[@]}")" "$(median 2 "${peer[@]}")" KiB qemu-img
+		report_convert
 	done
 	"$QEMU_IMG" compare -f "$sfmt" -F vpc "$FSRC" "$VHD" >/dev/null ||
 		{ echo "img-convert: vsrv's VHD differs from the $sfmt source" >&2; exit 1; }

@@ -8,12 +8,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #define CONTROL_WAIT_MS 120000 /* a save or a disk-switch's flushes may take a while */
@@ -57,63 +54,6 @@ static int open_tops(json_t *msg, int *fds, unsigned *n)
 	return 0;
 }
 
-/* Connect to path and send line with fds; the reply line into a new string (*out). 0 or
- * -errno. */
-static int call(const char *path, const char *line, const int *fds, unsigned n, char **out)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	size_t len = 0, cap = 0;
-	char *buf = NULL;
-	int fd, rc;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		rc = -errno;
-		goto out;
-	}
-	rc = fdpass_send(fd, line, strlen(line), fds, n);
-	while (!rc) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		ssize_t r;
-
-		if (cap - len < 65536) {
-			char *nb = cap < CONTROL_REPLY_MAX ? realloc(buf, cap + 65536 + 1) : NULL;
-
-			if (!nb) {
-				rc = cap < CONTROL_REPLY_MAX ? -ENOMEM : -EMSGSIZE;
-				break;
-			}
-			buf = nb;
-			cap += 65536;
-		}
-		if (poll(&p, 1, CONTROL_WAIT_MS) <= 0) {
-			rc = -ETIMEDOUT;
-			break;
-		}
-		r = read(fd, buf + len, cap - len);
-		if (r <= 0) {
-			rc = r ? -errno : -ECONNRESET;
-			break;
-		}
-		len += (size_t)r;
-		if (memchr(buf + len - r, '\n', (size_t)r)) {
-			buf[len] = '\0';
-			*out = buf;
-			buf = NULL;
-			break;
-		}
-	}
-out:
-	free(buf);
-	close(fd);
-	return rc;
-}
-
 int cmd_control(int argc, char **argv)
 {
 	int fds[FDPASS_MAX], rc, ok;
@@ -145,13 +85,8 @@ int cmd_control(int argc, char **argv)
 	}
 	line = json_dumps(msg, JSON_COMPACT);
 	json_decref(msg);
-	if (!line || !(line = realloc(line, strlen(line) + 2))) {
-		fprintf(stderr, "vsrv control: out of memory\n");
-		rc = -ENOMEM;
-	} else {
-		strcat(line, "\n");
-		rc = call(argv[1], line, fds, n, &reply);
-	}
+	rc = line ? fdpass_call(argv[1], line, fds, n, CONTROL_WAIT_MS, CONTROL_REPLY_MAX, &reply)
+		  : -ENOMEM;
 	free(line);
 	while (n > 0)
 		close(fds[--n]); /* the VMM holds its own */

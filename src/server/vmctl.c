@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <time.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,14 +30,6 @@ int vmctl_path(struct server *srv, int64_t id, char *buf, size_t n)
 	return snprintf(buf, n, "%s/control.sock", dir) >= (int)n ? -ENAMETOOLONG : 0;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 int vmctl_call(struct server *srv, int64_t id, const char *cmd, int timeout_ms, json_t **reply)
 {
 	json_t *msg = json_pack("{s:s}", "cmd", cmd);
@@ -60,90 +51,29 @@ int vmctl_send(struct server *srv, int64_t id, const json_t *msg, int timeout_ms
 int vmctl_send_fds(struct server *srv, int64_t id, const json_t *msg, const int *fds,
 		   unsigned nfds, int timeout_ms, json_t **reply)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char *req, *line, *buf = NULL;
-	size_t len = 0, cap = 0, reqlen;
-	int64_t end = now_ms() + timeout_ms;
-	json_error_t je;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)], *req, *buf;
 	json_t *r;
-	int fd, rc;
+	int rc;
 
 	*reply = NULL;
-	rc = vmctl_path(srv, id, sa.sun_path, sizeof(sa.sun_path));
+	rc = vmctl_path(srv, id, path, sizeof(path));
 	if (rc)
 		return rc;
 	req = json_dumps(msg, JSON_COMPACT);   /* one line: the compact form has no newline */
 	if (!req)
 		return -ENOMEM;
-	reqlen = strlen(req);
-	line = realloc(req, reqlen + 2);
-	if (!line) {
-		free(req);
-		return -ENOMEM;
-	}
-	req = line;
-	memcpy(req + reqlen++, "\n", 2);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		free(req);
-		return -errno;
-	}
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		rc = -errno;
-		goto out;
-	}
-	rc = fdpass_send(fd, req, reqlen, fds, nfds);
+	rc = fdpass_call(path, req, fds, nfds, timeout_ms, VMCTL_REPLY_MAX, &buf);
+	free(req);
 	if (rc)
-		goto out;
-	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		int64_t left = end - now_ms();
-		ssize_t n;
-
-		if (left <= 0 || poll(&p, 1, (int)left) <= 0) {
-			rc = -ETIMEDOUT;
-			goto out;
-		}
-		if (cap - len < 65536) {
-			char *nb;
-
-			if (cap >= VMCTL_REPLY_MAX) {
-				rc = -EPROTO;
-				goto out;
-			}
-			cap = cap ? cap * 2 : 65536;
-			nb = realloc(buf, cap + 1);
-			if (!nb) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			buf = nb;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n <= 0) {
-			rc = n == 0 ? -ECONNRESET : -errno;
-			goto out;
-		}
-		if (memchr(buf + len, '\n', (size_t)n)) {
-			len += (size_t)n;
-			break;
-		}
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	r = json_loads(buf, JSON_DISABLE_EOF_CHECK, &je);
-	if (!r || !json_is_object(r)) {
+		return rc == -EMSGSIZE ? -EPROTO : rc; /* callers know a bad reply as -EPROTO */
+	r = json_loads(buf, JSON_DISABLE_EOF_CHECK, NULL);
+	free(buf);
+	if (!json_is_object(r)) {
 		json_decref(r);
-		rc = -EPROTO;
-		goto out;
+		return -EPROTO;
 	}
 	*reply = r;
-	rc = json_is_true(json_object_get(r, "ok")) ? 0 : -EPROTO;
-out:
-	close(fd);
-	free(req);
-	free(buf);
-	return rc;
+	return json_is_true(json_object_get(r, "ok")) ? 0 : -EPROTO;
 }
 
 /* The stats cache: open addressing on the VM id, a slot per running VM. */

@@ -1,9 +1,14 @@
-/* Sending descriptors with a message. See fdpass.h. */
+/* Sending descriptors with a message, and a one-line exchange that does. See fdpass.h. */
 #include "util/fdpass.h"
+#include "util/clock.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 int fdpass_send(int sock, const void *buf, size_t len, const int *fds, unsigned n)
 {
@@ -43,4 +48,76 @@ int fdpass_send(int sock, const void *buf, size_t len, const int *fds, unsigned 
 			return -errno;
 	}
 	return 0;
+}
+
+int fdpass_call(const char *path, const char *line, const int *fds, unsigned n, int timeout_ms,
+		size_t max, char **out)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t len = 0, cap = 0, reqlen = strlen(line);
+	double end = clock_mono() + timeout_ms / 1000.0;
+	char *req, *buf = NULL;
+	int fd, rc;
+
+	*out = NULL;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	req = malloc(reqlen + 1);
+	if (!req)
+		return -ENOMEM;
+	memcpy(req, line, reqlen);
+	req[reqlen++] = '\n';
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		free(req);
+		return -errno;
+	}
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	rc = fdpass_send(fd, req, reqlen, fds, n);
+	while (!rc) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		double left = (end - clock_mono()) * 1000;
+		ssize_t r;
+
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		if (cap - len < 65536) {
+			char *nb;
+
+			if (cap >= max) {
+				rc = -EMSGSIZE;
+				break;
+			}
+			cap = cap ? cap * 2 : 65536;
+			nb = realloc(buf, cap + 1);
+			if (!nb) {
+				rc = -ENOMEM;
+				break;
+			}
+			buf = nb;
+		}
+		r = read(fd, buf + len, cap - len);
+		if (r <= 0) {
+			rc = r == 0 ? -ECONNRESET : -errno;
+			break;
+		}
+		len += (size_t)r;
+		if (memchr(buf + len - r, '\n', (size_t)r)) {
+			buf[len] = '\0';
+			*out = buf;
+			buf = NULL;
+			break;
+		}
+	}
+out:
+	close(fd);
+	free(req);
+	free(buf);
+	return rc;
 }

@@ -1,6 +1,7 @@
 /* Descriptors passed over a Unix stream socket (SCM_RIGHTS) with a message: a disk-switch's
  * new tops go to the VMM's control socket this way (vmm/control.h), from the server
- * (server/snaplive.c) and from `vsrv control`. Any thread. */
+ * (server/snaplive.c) and from `vsrv control`; and the one-line exchange both make with that
+ * socket (fdpass_call). Any thread. */
 #ifndef VSRV_UTIL_FDPASS_H
 #define VSRV_UTIL_FDPASS_H
 
@@ -13,5 +14,14 @@
  * part of it); blocking, never SIGPIPE. The descriptors stay the caller's (the receiver
  * gets its own). 0 or -errno (-EINVAL: n too large). */
 int fdpass_send(int sock, const void *buf, size_t len, const int *fds, unsigned n);
+
+/* One exchange with the line server on the Unix socket path (the VMM's control socket):
+ * connect, send line (a string without a newline; one is added) with the n descriptors fds
+ * (as fdpass_send: they stay the caller's), and read the reply up to its newline, waiting
+ * at most timeout_ms in all, into *out (a new NUL-terminated string of at most max bytes
+ * read, the caller's to free). 0 or -errno (-ENAMETOOLONG: path; -ETIMEDOUT; -ECONNRESET:
+ * closed before a whole line; -EMSGSIZE: no newline within max bytes). */
+int fdpass_call(const char *path, const char *line, const int *fds, unsigned n, int timeout_ms,
+		size_t max, char **out);
 
 #endif

@@ -5,27 +5,14 @@
  * process has as many open as before). The socket itself and a real switch:
  * unit-control_switch; a VM: tests/t-disk-switch.sh and tests/server/snapshots.py (KVM). */
 #include "check.h"
+#include "fdcount.h"
 #include "vmm/control_int.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static int nfds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n - 3;
-}
 
 /* The reply to line with nfds descriptors of path (NULL: /dev/null), refused: 1 when it
  * says ok:false with an error holding want, and every descriptor is closed. */

@@ -12,6 +12,7 @@
  * seccomp filter (a VMM with --control, in a child): the switch works there although the
  * filter lets the process open no existing file for writing. */
 #include "check.h"
+#include "fdcount.h"
 #include "handvm.h"
 #include "scratch.h"
 #include "devices/virtio/devstate.h"
@@ -22,7 +23,6 @@
 #include "vmm/control.h"
 #include "vmm/sandbox.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -45,19 +45,6 @@ static void *loop_thread(void *arg)
 	(void)arg;
 	evloop_run(vm->loop);
 	return NULL;
-}
-
-static int nfds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n - 3;
 }
 
 /* The descriptors open once the control loop has seen the clients go (it closes its end of
@@ -129,9 +116,6 @@ static json_t *q_raw(const char *line, const int *fds, unsigned n)
 	return r ? r : json_object();
 }
 
-/* disk-switch of disk0 onto path with n descriptors of fdpath (each opened read-write
- * here, closed after the send, as a client does): 1 when the answer is ok, else 0 with
- * the error in why. */
 /* Whether the control socket accepts connections (the connection made is closed). */
 static bool listening(void)
 {
@@ -146,6 +130,9 @@ static bool listening(void)
 	return ok;
 }
 
+/* disk-switch of disk0 onto path with n descriptors of fdpath (each opened read-write
+ * here, closed after the send, as a client does): 1 when the answer is ok, else 0 with
+ * the error in why. */
 static int switch_to(const char *path, const char *fdpath, unsigned n, char *why, size_t wn)
 {
 	char line[1024];

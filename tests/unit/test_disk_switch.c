@@ -7,11 +7,11 @@
  * locked, and the descriptor the caller's (none leaked); an undo (a switch of several disks
  * where a later one failed) goes back to the old top and closes the new top's descriptor. */
 #include "check.h"
+#include "fdcount.h"
 #include "scratch.h"
 #include "disk/disk.h"
 #include "vhd/vhd.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,20 +70,6 @@ static int try_open(const char *path, unsigned flags)
 
 	disk_close(d);
 	return ret;
-}
-
-/* The descriptors this process has open. */
-static int nfds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n - 3; /* ".", ".." and the directory's own */
 }
 
 /* disk_switch onto the image name, opened here read-write (as the server and `vsrv control`
