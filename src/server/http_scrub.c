@@ -1,13 +1,21 @@
 /* No host path in what a non-administrator reads: http_scrub_paths (server.h). */
 #include "server/server.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* Whether c can go on a file name (so dir followed by it names another directory). */
+static bool name_char(char c)
+{
+	return c == '-' || c == '_' || c == '.' || (c >= '0' && c <= '9') ||
+	       ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+}
+
 /* s with every occurrence of dir (followed by '/' or the end, or by nothing else a path
- * goes on with) replaced by "DATA": a new string, or NULL when there is none (or no
- * memory: then s is kept). */
+ * goes on with, or by a '.' that ends a sentence) replaced by "DATA": a new string, or NULL
+ * when there is none (or no memory: then s is kept). */
 static char *scrub_str(const char *s, const char *dir, size_t n)
 {
 	const char *p = s, *q;
@@ -22,9 +30,8 @@ static char *scrub_str(const char *s, const char *dir, size_t n)
 		return NULL;
 	while ((q = strstr(p, dir))) {
 		fwrite(p, 1, (size_t)(q - p), f);
-		if (q[n] == '/' || q[n] == '\0' || !(q[n] == '-' || q[n] == '_' || q[n] == '.' ||
-						     (q[n] >= '0' && q[n] <= '9') ||
-						     ((q[n] | 0x20) >= 'a' && (q[n] | 0x20) <= 'z')))
+		if (!name_char(q[n]) ||
+		    (q[n] == '.' && q[n + 1] != '/' && !name_char(q[n + 1])))
 			fputs("DATA", f);
 		else
 			fwrite(q, 1, n, f);         /* another directory that starts the same */
