@@ -15,6 +15,7 @@
  * passed or cannot be read: a daemon that died (kill -9) no longer pushes it, and its VMs
  * stop at the moment its watchdog would have stopped them. */
 #include "cli/cli.h"
+#include "util/unixsock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -97,26 +98,10 @@ static void write_file(const char *dir, const char *name, const char *text)
 
 static int listen_sock(const char *dir, int *out)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char p[4096];
-	int fd;
 
 	path_in(p, sizeof(p), dir, "console.sock");
-	if (strlen(p) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, p);
-	unlink(p);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(p, 0600) < 0 ||
-	    listen(fd, 8) < 0) {
-		int e = -errno;
-		close(fd);
-		return e;
-	}
-	*out = fd;
-	return 0;
+	return unixsock_listen(p, 8, true, out); /* created 0600 */
 }
 
 static void broadcast(struct mon *m, const char *buf, size_t n)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/unixsock.h"
 #include "devices/host.h"
 
 enum { R_DATA, R_IER, R_IIR, R_LCR, R_MCR, R_LSR, R_MSR, R_SCR };
@@ -467,23 +468,11 @@ static void serial_accept(void *opaque, uint32_t events)
 /* ---- backends ---- */
 static int open_unix(struct serial *s, const char *path)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	struct stat st;
 	int fd, ret;
 
-	if (strlen(path) >= sizeof(a.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(a.sun_path, path);
-	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-		unlink(path); /* a stale socket from an earlier run */
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 4) < 0) {
-		ret = -errno;
-		close(fd);
+	ret = unixsock_listen(path, 4, true, &fd); /* a stale socket from an earlier run goes */
+	if (ret)
 		return ret;
-	}
 	s->listen_fd = fd;
 	s->sock_path = strdup(path);
 	ret = evloop_add(s->host->loop, fd, EPOLLIN, serial_accept, s);

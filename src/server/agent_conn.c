@@ -4,6 +4,7 @@
 #include "server/agent_int.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/unixsock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -134,20 +135,11 @@ static void fail_queue(struct agent_svc *s, struct conn *c, int rc, const char *
 
 static int conn_open(struct conn *c)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", c->path);
-	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (c->fd < 0)
-		return -errno;
 	/* A Unix socket connects at once or not at all (EAGAIN: its backlog is full). */
-	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int rc = -errno;
+	int rc = unixsock_connect(c->path, true, &c->fd);
 
-		close(c->fd);
-		c->fd = -1;
+	if (rc)
 		return rc;
-	}
 	c->st = C_NEED_SYNC;
 	return 0;
 }

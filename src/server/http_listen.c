@@ -1,5 +1,6 @@
 /* The HTTP server's listening sockets and its TLS files (http_listen.h). */
 #include "server/http_listen.h"
+#include "util/unixsock.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -13,27 +14,7 @@
 
 int http_unix_listen(const char *path, int *out)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	mode_t old;
-	int fd, rc;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	unlink(path);
-	old = umask(0177);           /* the socket is created 0600 */
-	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (rc < 0 || chmod(path, 0600) < 0 || listen(fd, 256) < 0) {
-		rc = -errno;
-		close(fd);
-		return rc;
-	}
-	*out = fd;
-	return 0;
+	return unixsock_listen(path, 256, false, out); /* created 0600 */
 }
 
 int http_tcp_listen(const char *spec, int *out)

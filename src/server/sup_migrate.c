@@ -16,6 +16,7 @@
 #include "server/vmdir.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/unixsock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -129,17 +130,13 @@ static int free_port(const char *host, char *ip, size_t iplen, int *port)
  * src/cli/run.c), without a command: only connect. */
 static bool control_listens(struct server *srv, int64_t id)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, ok;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int fd;
 
-	if (vmctl_path(srv, id, sa.sun_path, sizeof(sa.sun_path)))
+	if (vmctl_path(srv, id, path, sizeof(path)) || unixsock_connect(path, false, &fd))
 		return false;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return false;
-	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
 	close(fd);
-	return ok;
+	return true;
 }
 
 /* The last non-empty line of DIR/console.log (the VMM's messages go there too) into buf. */

@@ -7,6 +7,7 @@
 #include "server/vmsave.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/unixsock.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -102,16 +103,12 @@ static void hang_up(struct ready_vm *e)
 static void ask(struct sup_ready *r, struct ready_vm *e)
 {
 	static const char req[] = "{\"cmd\":\"status\"}\n";
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 
-	if (vmctl_path(r->srv, e->id, sa.sun_path, sizeof(sa.sun_path)))
-		return;
-	e->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (e->fd < 0)
-		return;
 	/* ENOENT, ECONNREFUSED: not (re)bound yet; EAGAIN: its backlog is full. */
-	if (connect(e->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    send(e->fd, req, sizeof(req) - 1, MSG_NOSIGNAL) != (ssize_t)sizeof(req) - 1)
+	if (vmctl_path(r->srv, e->id, path, sizeof(path)) || unixsock_connect(path, true, &e->fd))
+		return;
+	if (send(e->fd, req, sizeof(req) - 1, MSG_NOSIGNAL) != (ssize_t)sizeof(req) - 1)
 		hang_up(e);
 }
 

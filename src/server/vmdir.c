@@ -1,5 +1,6 @@
 /* A VM's runtime directory. See vmdir.h. */
 #include "server/vmdir.h"
+#include "util/unixsock.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -15,20 +16,14 @@ int vmdir_path(struct server *srv, int64_t id, char *buf, size_t n)
 
 int vmdir_connect(struct server *srv, int64_t id, const char *name)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char dir[4096];
-	int fd;
+	char dir[4096], path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int fd, rc;
 
 	if (vmdir_path(srv, id, dir, sizeof(dir)) ||
-	    (size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", dir, name) >=
-	    sizeof(sa.sun_path))
+	    (size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
 		return -ENAMETOOLONG;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
-		return -EBUSY;
-	}
+	rc = unixsock_connect(path, false, &fd);
+	if (rc)
+		return rc == -ENAMETOOLONG || rc == -ENOMEM || rc == -EMFILE ? rc : -EBUSY;
 	return fd;
 }

@@ -25,6 +25,7 @@
 #include "devices/virtio/balloon.h"
 #include "devices/virtio/devstate.h"
 #include "util/log.h"
+#include "util/unixsock.h"
 #include "vmm/migrate.h"
 #include "vmm/savestate.h"
 #include "vmm/screenshot.h"
@@ -674,12 +675,12 @@ static void on_accept(void *opaque, uint32_t events)
 
 int control_open(const char *path, struct control **out)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa;
 	struct control *c;
 	int ret;
 
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		vsrv_log("--control %s: path too long for a Unix socket", path);
+	if (unixsock_addr(path, &sa)) {
+		vsrv_log("--control %s: path empty or too long for a Unix socket", path);
 		return -ENAMETOOLONG;
 	}
 	c = calloc(1, sizeof(*c));
@@ -690,25 +691,11 @@ int control_open(const char *path, struct control **out)
 		c->cl[i].fd = -1;
 		c->cl[i].ctl = c;
 	}
-	strcpy(sa.sun_path, path);
 	strcpy(c->path, path);
-	c->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (c->lfd < 0) {
-		ret = -errno;
-		goto err;
-	}
-	unlink(path);
 	/* Created 0600: only our user may control the VM. */
-	{
-		mode_t old = umask(0177);
-		ret = bind(c->lfd, (struct sockaddr *)&sa, sizeof(sa));
-		umask(old);
-	}
-	if (ret < 0 || listen(c->lfd, 8) < 0) {
-		ret = -errno;
-		close(c->lfd);
+	ret = unixsock_listen(path, 8, true, &c->lfd);
+	if (ret)
 		goto err;
-	}
 	*out = c;
 	return 0;
 err:

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/unixsock.h"
 
 /* Split "tcp:HOST:PORT" (or "tcp:[V6]:PORT") into host and port. 0 or -EINVAL. */
 static int split_tcp(const char *spec, char *host, size_t hostlen, char *port, size_t portlen)
@@ -67,16 +68,6 @@ static void tune_tcp(int fd)
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
 }
 
-static int unix_addr(const char *path, struct sockaddr_un *sa)
-{
-	memset(sa, 0, sizeof(*sa));
-	sa->sun_family = AF_UNIX;
-	if (!path[0] || strlen(path) >= sizeof(sa->sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa->sun_path, path);
-	return 0;
-}
-
 int migrate_connect(const char *uri, unsigned timeout_s, int *out, char *err, size_t errlen)
 {
 	char host[256], port[16];
@@ -86,7 +77,7 @@ int migrate_connect(const char *uri, unsigned timeout_s, int *out, char *err, si
 	if (!strncmp(uri, "unix:", 5)) {
 		struct sockaddr_un sa;
 
-		if (unix_addr(uri + 5, &sa)) {
+		if (unixsock_addr(uri + 5, &sa)) {
 			snprintf(err, errlen, "%s: the path is empty or too long", uri);
 			return -EINVAL;
 		}
@@ -143,24 +134,15 @@ int migrate_listen(const char *uri, int *lfd)
 	int fd = -1, ret, one = 1;
 
 	if (!strncmp(uri, "unix:", 5)) {
-		struct sockaddr_un sa;
-		mode_t old;
-
-		if (unix_addr(uri + 5, &sa)) {
+		/* 0600: the stream carries the guest's memory */
+		ret = unixsock_listen(uri + 5, 1, false, lfd);
+		if (ret == -ENAMETOOLONG) {
 			vsrv_log("--incoming %s: the path is empty or too long", uri);
 			return -EINVAL;
 		}
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			goto err_errno;
-		unlink(sa.sun_path);
-		old = umask(0177); /* 0600: the stream carries the guest's memory */
-		ret = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-		umask(old);
-		if (ret < 0 || listen(fd, 1) < 0)
-			goto err_errno;
-		*lfd = fd;
-		return 0;
+		if (ret)
+			vsrv_log("--incoming %s: %s", uri, strerror(-ret));
+		return ret;
 	}
 	if (strncmp(uri, "tcp:", 4) || split_tcp(uri + 4, host, sizeof(host), port, sizeof(port))) {
 		vsrv_log("--incoming %s: expected unix:PATH or tcp:HOST:PORT", uri);

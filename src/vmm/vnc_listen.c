@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/unixsock.h"
 
 #define VNC_PASSWORD_MAX 256
 
@@ -52,31 +53,22 @@ static int read_password(const char *spec, const char *file, char **out)
 
 static int listen_unix(struct vnc *v, const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	mode_t old;
+	struct sockaddr_un sa;
 	int ret;
 
-	if (!path[0] || strlen(path) >= sizeof(sa.sun_path)) {
+	if (unixsock_addr(path, &sa)) {
 		vsrv_log("--vnc %s: %s", v->spec, path[0] ? "path too long for a Unix socket"
 						       : "no socket path");
 		return -EINVAL;
 	}
-	strcpy(sa.sun_path, path);
-	v->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (v->lfd < 0)
-		goto err;
-	unlink(path);
-	old = umask(0177); /* 0600: only our user reaches the VM's screen and keyboard */
-	ret = bind(v->lfd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (ret < 0 || listen(v->lfd, 8) < 0)
-		goto err;
+	/* 0600: only our user reaches the VM's screen and keyboard */
+	ret = unixsock_listen(path, 8, true, &v->lfd);
+	if (ret) {
+		vsrv_log("--vnc %s: %s", v->spec, strerror(-ret));
+		return ret;
+	}
 	v->unix_path = strdup(path);
 	return v->unix_path ? 0 : -ENOMEM;
-err:
-	ret = -errno;
-	vsrv_log("--vnc %s: %s", v->spec, strerror(errno));
-	return ret;
 }
 
 static bool is_loopback(const struct sockaddr *sa)

@@ -3,6 +3,7 @@
 #include "devices/virtio/options.h"
 
 #include "util/log.h"
+#include "util/unixsock.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -17,7 +18,7 @@ int console_sock_path_check(const char *path, const char *name)
 {
 	struct sockaddr_un sa;
 
-	if (strlen(path) >= sizeof(sa.sun_path)) {
+	if (unixsock_addr(path, &sa)) {
 		vsrv_log("%s: socket path too long: %s", name, path);
 		return -ENAMETOOLONG;
 	}
@@ -26,21 +27,11 @@ int console_sock_path_check(const char *path, const char *name)
 
 int console_sock_listen(const char *path, const char *name, int *out)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int ret, fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int ret = unixsock_listen(path, 1, true, out);
 
-	if (fd < 0)
-		return -errno;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	unlink(path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 1)) {
-		ret = -errno;
+	if (ret)
 		vsrv_log("%s: cannot listen on %s: %s", name, path, strerror(-ret));
-		close(fd);
-		return ret;
-	}
-	*out = fd;
-	return 0;
+	return ret;
 }
 
 int console_sock_accept(struct virtio_dev *d, int listen_fd, int client_fd, uint32_t events,
