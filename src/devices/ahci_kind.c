@@ -6,6 +6,7 @@
  * saves its medium (as the virtio-scsi drive does, struct scsi_cd_state), which the control
  * socket's `media` command changes. */
 #include "devices/ahci.h"
+#include "devices/ata_drive.h"
 #include "devices/virtio/kind.h"
 #include "devices/virtio/scsi.h"
 #include "util/log.h"
@@ -17,31 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A drive's entry (e->priv). */
-struct ahci_drive_priv {
-	struct cd_drive cd;            /* first: a CD/DVD drive's, for the code it shares with
-					* virtio-scsi's (scsi.h), filled in by the finish */
-	enum ahci_drive drive;
-	char serial[21];
-	char path[VSCSI_CD_PATH_MAX];  /* a CD/DVD drive's medium ("" without) */
-};
-
 extern const struct device_kind ahci_kind, ahci_disk_kind, ahci_cd_kind;
 
 static int drive_parse(const char *spec, void **opts)
 {
-	const struct vopt_disk *o;
-	int ret = devices_parse_disk(spec, opts);
-
-	if (ret)
-		return ret;
-	o = *opts;
-	if (o->transport != VOPT_MMIO || o->queues) {
-		vsrv_log("--disk %s: transport= and queues= are virtio's, not AHCI's", spec);
-		devices_free_disk_opts(*opts);
-		return -EINVAL;
-	}
-	return 0;
+	return ata_drive_parse(spec, "AHCI", opts);
 }
 
 static unsigned drives(const struct vdevs *v)
@@ -56,49 +37,11 @@ static unsigned drives(const struct vdevs *v)
 
 static int drive_create(struct vdevs *v, struct device_entry *e, const void *opts, unsigned idx)
 {
-	const struct vopt_disk *o = opts;
-	bool cd = e->kind == &ahci_cd_kind;
-	struct ahci_drive_priv *d;
-	const char *base;
-	int ret;
-
 	if (drives(v) > AHCI_PORTS) { /* e is one of them */
 		vsrv_log("disk%u: more than %d AHCI disks and drives", idx, AHCI_PORTS);
 		return -ENOSPC;
 	}
-	d = calloc(1, sizeof(*d));
-	if (!d)
-		return -ENOMEM;
-	e->priv = d;
-	d->drive = cd ? AHCI_CD : AHCI_DISK;
-	e->bus_or_backend = "ahci";
-	snprintf(e->label, sizeof(e->label), "disk%u", idx);
-	if (cd && *o->path) {
-		char err[VSCSI_CD_PATH_MAX + 128];
-
-		ret = cd_medium_open(o->path, o->format, v->vm->cfg->incoming ? DISK_NOLOCK : 0,
-				     &e->disk, err, sizeof(err));
-		if (ret) {
-			vsrv_log("%s: cdrom %s", e->label, err);
-			return ret;
-		}
-		snprintf(d->path, sizeof(d->path), "%s", o->path);
-	} else if (!cd) {
-		ret = devices_open_disk(v, e, o, idx);
-		if (ret)
-			return ret;
-	}
-	base = strrchr(o->path, '/');
-	base = o->serial ? o->serial : base ? base + 1 : o->path;
-	snprintf(d->serial, sizeof(d->serial), "%s", *base ? base : e->label);
-	return 0;
-}
-
-static void drive_destroy(struct vdevs *v, struct device_entry *e)
-{
-	(void)v;
-	free(e->priv);
-	e->priv = NULL;
+	return ata_drive_create(v, e, opts, idx, e->kind == &ahci_cd_kind, "ahci");
 }
 
 /* A CD/DVD drive's I/O thread is the controller's. */
@@ -133,16 +76,16 @@ static int drives_finish(struct vdevs *v)
 		return ret;
 	for (unsigned i = 0; i < v->n; i++) {
 		struct device_entry *e = &v->e[i];
-		struct ahci_drive_priv *d = e->priv;
+		struct ata_drive_priv *d = e->priv;
 
 		if (e->kind != &ahci_disk_kind && e->kind != &ahci_cd_kind)
 			continue;
-		ret = ahci_attach(a, d->drive, e->disk, d->serial);
+		ret = ahci_attach(a, d->is_cd ? AHCI_CD : AHCI_DISK, e->disk, d->serial);
 		if (ret)
 			goto err;
 		snprintf(e->name, sizeof(e->name), "ahci port %u", port);
 		e->dstats = &a->port[port].st;
-		if (d->drive == AHCI_CD)
+		if (d->is_cd)
 			d->cd = (struct cd_drive){ .lun = &a->port[port].lun,
 						   .mmc = &a->port[port].mmc, .path = d->path,
 						   .also = &a->port[port].disk,
@@ -189,12 +132,6 @@ static int ctrl_state_check(struct device_entry *e, const void *st)
 	return ahci_state_check(e->priv, st);
 }
 
-static int cd_state_check_entry(struct device_entry *e, const void *st)
-{
-	(void)e;
-	return cd_state_check(st);
-}
-
 static void ctrl_quiesce(struct device_entry *e, bool on)
 {
 	if (on)
@@ -237,7 +174,7 @@ const struct device_kind ahci_disk_kind = {
 	.opts_free = devices_free_disk_opts,
 	.create = drive_create,
 	.finish = drives_finish,
-	.destroy = drive_destroy,
+	.destroy = ata_drive_destroy,
 };
 
 /* An ATAPI CD/DVD drive on the controller: saved with it. */
@@ -252,11 +189,11 @@ const struct device_kind ahci_cd_kind = {
 	.check = cd_opts_check,
 	.opts_free = devices_free_disk_opts,
 	.create = drive_create,
-	.destroy = drive_destroy,
+	.destroy = ata_drive_destroy,
 	.state_size = sizeof(struct scsi_cd_state),
 	.save = cd_drive_save,
 	.restore = cd_drive_restore,
-	.state_check = cd_state_check_entry,
+	.state_check = ata_drive_cd_state_check,
 	.media = cd_drive_media,
 	.media_info = cd_drive_media_info,
 };

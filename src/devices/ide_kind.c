@@ -6,6 +6,7 @@
  * closed). The controller's state holds every drive's; a CD/DVD drive also saves its medium
  * (struct scsi_cd_state, the code shared with virtio-scsi and AHCI: cd_drive_*), which the
  * control socket's `media` command changes. */
+#include "devices/ata_drive.h"
 #include "devices/ide.h"
 #include "devices/virtio/kind.h"
 #include "devices/virtio/scsi.h"
@@ -17,14 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A drive's entry (e->priv). */
-struct ide_drive_priv {
-	struct cd_drive cd;            /* first: a CD/DVD drive's, for the shared code */
-	enum ide_drive drive;
-	char serial[21];
-	char path[VSCSI_CD_PATH_MAX];  /* a CD/DVD drive's medium ("" without) */
-};
-
 extern const struct device_kind ide_kind, ide_disk_kind, ide_cd_kind;
 
 static bool is_drive(const struct device_entry *e)
@@ -34,18 +27,7 @@ static bool is_drive(const struct device_entry *e)
 
 static int drive_parse(const char *spec, void **opts)
 {
-	const struct vopt_disk *o;
-	int ret = devices_parse_disk(spec, opts);
-
-	if (ret)
-		return ret;
-	o = *opts;
-	if (o->transport != VOPT_MMIO || o->queues) {
-		vsrv_log("--disk %s: transport= and queues= are virtio's, not IDE's", spec);
-		devices_free_disk_opts(*opts);
-		return -EINVAL;
-	}
-	return 0;
+	return ata_drive_parse(spec, "IDE", opts);
 }
 
 static unsigned drives(const struct vdevs *v)
@@ -59,50 +41,12 @@ static unsigned drives(const struct vdevs *v)
 
 static int drive_create(struct vdevs *v, struct device_entry *e, const void *opts, unsigned idx)
 {
-	const struct vopt_disk *o = opts;
-	bool cd = e->kind == &ide_cd_kind;
-	struct ide_drive_priv *d;
-	const char *base;
-	int ret;
-
 	if (drives(v) > IDE_UNITS) { /* e is one of them */
 		vsrv_log("disk%u: more than %d IDE disks and drives (2 channels, master and slave)",
 			 idx, IDE_UNITS);
 		return -ENOSPC;
 	}
-	d = calloc(1, sizeof(*d));
-	if (!d)
-		return -ENOMEM;
-	e->priv = d;
-	d->drive = cd ? IDE_CD : IDE_DISK;
-	e->bus_or_backend = "ide";
-	snprintf(e->label, sizeof(e->label), "disk%u", idx);
-	if (cd && *o->path) {
-		char err[VSCSI_CD_PATH_MAX + 128];
-
-		ret = cd_medium_open(o->path, o->format, v->vm->cfg->incoming ? DISK_NOLOCK : 0,
-				     &e->disk, err, sizeof(err));
-		if (ret) {
-			vsrv_log("%s: cdrom %s", e->label, err);
-			return ret;
-		}
-		snprintf(d->path, sizeof(d->path), "%s", o->path);
-	} else if (!cd) {
-		ret = devices_open_disk(v, e, o, idx);
-		if (ret)
-			return ret;
-	}
-	base = strrchr(o->path, '/');
-	base = o->serial ? o->serial : base ? base + 1 : o->path;
-	snprintf(d->serial, sizeof(d->serial), "%s", *base ? base : e->label);
-	return 0;
-}
-
-static void drive_destroy(struct vdevs *v, struct device_entry *e)
-{
-	(void)v;
-	free(e->priv);
-	e->priv = NULL;
+	return ata_drive_create(v, e, opts, idx, e->kind == &ide_cd_kind, "ide");
 }
 
 /* A CD/DVD drive's I/O thread is the controller's. */
@@ -116,7 +60,6 @@ static void cd_resume(void *ctx)
 {
 	ide_resume(ctx);
 }
-
 
 /* The controller, with every drive in table order on units 0, 1, 2, 3. */
 static int drives_finish(struct vdevs *v)
@@ -139,19 +82,19 @@ static int drives_finish(struct vdevs *v)
 		return ret;
 	for (unsigned i = 0; i < v->n; i++) {
 		struct device_entry *e = &v->e[i];
-		struct ide_drive_priv *p = e->priv;
+		struct ata_drive_priv *p = e->priv;
 		static const char *const where[IDE_UNITS] = {
 			"primary master", "primary slave", "secondary master", "secondary slave"
 		};
 
 		if (!is_drive(e))
 			continue;
-		ret = ide_attach(d, unit, p->drive, e->disk, p->serial);
+		ret = ide_attach(d, unit, p->is_cd ? IDE_CD : IDE_DISK, e->disk, p->serial);
 		if (ret)
 			goto err;
 		snprintf(e->name, sizeof(e->name), "ide %s", where[unit]);
 		e->dstats = &d->unit[unit].st;
-		if (p->drive == IDE_CD)
+		if (p->is_cd)
 			p->cd = (struct cd_drive){ .lun = &d->unit[unit].lun,
 						   .mmc = &d->unit[unit].mmc, .path = p->path,
 						   .also = &d->unit[unit].disk,
@@ -198,12 +141,6 @@ static int ctrl_state_check(struct device_entry *e, const void *st)
 	return ide_state_check(e->priv, st);
 }
 
-static int cd_state_check_entry(struct device_entry *e, const void *st)
-{
-	(void)e;
-	return cd_state_check(st);
-}
-
 static void ctrl_quiesce(struct device_entry *e, bool on)
 {
 	if (on)
@@ -239,11 +176,11 @@ const struct device_kind ide_cd_kind = {
 	.check = cd_opts_check,
 	.opts_free = devices_free_disk_opts,
 	.create = drive_create,
-	.destroy = drive_destroy,
+	.destroy = ata_drive_destroy,
 	.state_size = sizeof(struct scsi_cd_state),
 	.save = cd_drive_save,
 	.restore = cd_drive_restore,
-	.state_check = cd_state_check_entry,
+	.state_check = ata_drive_cd_state_check,
 	.media = cd_drive_media,
 	.media_info = cd_drive_media_info,
 };
@@ -261,5 +198,5 @@ const struct device_kind ide_disk_kind = {
 	.opts_free = devices_free_disk_opts,
 	.create = drive_create,
 	.finish = drives_finish,
-	.destroy = drive_destroy,
+	.destroy = ata_drive_destroy,
 };

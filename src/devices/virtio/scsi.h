@@ -59,7 +59,7 @@ struct scsi_cd_state {
 };
 
 /* A CD/DVD drive as the media, save and restore code shared by the virtio-scsi drive
- * (scsi_cd.c) and the AHCI one (ahci_kind.c) sees it: the first member of the drive's
+ * (scsi_cd.c) and the AHCI and IDE ones (ata_drive.c) see it: the first member of the drive's
  * e->priv, filled in before the guest runs; everything borrowed from the device. quiesce
  * parks the drive's I/O thread (0, or -errno; -EDEADLK: it cannot be stopped, the drive is
  * not parked), resume undoes it. */
