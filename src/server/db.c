@@ -218,6 +218,20 @@ static const char *const migrations[] = {
 	"CREATE TABLE IF NOT EXISTS images ("
 	"  name TEXT PRIMARY KEY, owner INTEGER NOT NULL DEFAULT 0,"
 	"  public INTEGER NOT NULL DEFAULT 0);",
+	/* 16: the newest creation event (type OBJECT_TYPE "-created") of every object name
+	 * (inv_event_born): an event read by name is told from a deleted namesake's in one
+	 * lookup per name, not by reading the history. Kept when retention drops the event. */
+	"CREATE TABLE IF NOT EXISTS events_born ("
+	"  object_type TEXT NOT NULL, object_name TEXT NOT NULL, event_id INTEGER NOT NULL,"
+	"  PRIMARY KEY (object_type, object_name)) WITHOUT ROWID;"
+	"CREATE TRIGGER IF NOT EXISTS events_born AFTER INSERT ON events"
+	"  WHEN NEW.object_name IS NOT NULL AND NEW.type = NEW.object_type || '-created' BEGIN"
+	"  INSERT OR REPLACE INTO events_born (object_type, object_name, event_id)"
+	"    VALUES (NEW.object_type, NEW.object_name, NEW.id); END;"
+	"INSERT OR REPLACE INTO events_born (object_type, object_name, event_id)"
+	"  SELECT object_type, object_name, max(id) FROM events"
+	"  WHERE object_name IS NOT NULL AND type = object_type || '-created'"
+	"  GROUP BY object_type, object_name;",
 };
 
 /* The tables whose ids grants name, with the ids (as x) that grants name in them. */

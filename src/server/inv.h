@@ -604,6 +604,26 @@ int inv_event_each(struct dbc *c, int64_t after, int64_t limit,
 int inv_event_drop_upto(struct dbc *c, int64_t upto);
 int inv_event_drop_before(struct dbc *c, double before);
 
+/* An event that creates its object: type is its object_type followed by "-created"
+ * ("vm-created" of object_type "vm"), with an object name. */
+#define INV_EVENT_CREATED "-created"
+
+/* An object name asked of inv_event_born: its kind and name (in, the caller's), and the
+ * id of the newest creation event ever recorded for that name (out; 0: none). */
+struct inv_born {
+	const char *object_type;
+	const char *object;
+	int64_t born;
+};
+
+/* The newest creation event of each of the n names of names[] (committed state), so that
+ * an event about a name is told from one about a deleted namesake (older than the name's
+ * newest creation) without reading the history: an index both backends keep with the
+ * events, one entry per name, written with its creation event and kept when retention
+ * drops the event. O(n): one indexed lookup per name (SQLite), one etcd Txn per 128
+ * names. 0 (names[i].born set), -EIO or -ENOMEM. */
+int inv_event_born(struct dbc *c, struct inv_born *names, size_t n);
+
 /* --- hooks ----------------------------------------------------------------------------- */
 
 /* One hook (hooks.h): a command or a webhook (exactly one of command and url is set; a
