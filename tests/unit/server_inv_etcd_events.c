@@ -390,6 +390,47 @@ static void test_commit_order(void)
 	inv_close(db);
 }
 
+/* An inventory from before inv_event_born (no events_born/ rows, no meta/born): its next
+ * open reads each name's newest creation from the history, once. */
+static void test_born_backfill(void)
+{
+	struct db *db = NULL;
+	struct dbc *c;
+	int64_t vm1, vm1b, disk1, got[5];
+	struct trace t = { 0 };
+
+	CHECK_EQ(inv_etcd_open(rig.endpoints, "/test/events-backfill", 2000, &db), 0);
+	if (!db)
+		return;
+	c = inv_get(db);
+	vm1 = add_typed(c, "vm-created", "vm", "b1");
+	disk1 = add_typed(c, "disk-created", "disk", "b1");
+	add_typed(c, "vm-deleted", "vm", "b1");
+	vm1b = add_typed(c, "vm-created", "vm", "b1");
+	CHECK(vm1 > 0 && vm1b > vm1);
+	inv_put(c);
+	/* as an older vsrv left it */
+	CHECK_EQ(etcd_delete(((struct inv_etcd *)db)->e, "/test/events-backfill/t/events_born/", true,
+			     NULL), 0);
+	CHECK_EQ(etcd_delete(((struct inv_etcd *)db)->e, "/test/events-backfill/t/meta/born", false,
+			     NULL), 0);
+	c = inv_get(db);
+	trace_born(c, &t, "before", got);
+	CHECK(!got[0] && !got[1]);
+	inv_put(c);
+	inv_close(db);
+	db = NULL;
+	CHECK_EQ(inv_etcd_open(rig.endpoints, "/test/events-backfill", 2000, &db), 0);
+	if (!db)
+		return;
+	c = inv_get(db);
+	trace_born(c, &t, "after", got);
+	CHECK(got[0] == vm1b && got[1] == disk1 && !got[2] && !got[3] && !got[4]);
+	inv_put(c);
+	inv_close(db);
+	trace_free(&t);
+}
+
 /* Two sessions update the same task in transactions: the second commit is refused. */
 static void test_conflict(void)
 {
@@ -442,6 +483,7 @@ int main(void)
 	RUN(test_same_as_sqlite);
 	RUN(test_commit_order);
 	RUN(test_conflict);
+	RUN(test_born_backfill);
 	etcdrig_stop(&rig);
 	return check_done();
 }
