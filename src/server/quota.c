@@ -108,6 +108,32 @@ int64_t quota_owner(const struct caller *who)
 	return who->admin ? 0 : who->user_id;
 }
 
+int quota_for_new_user(struct dbc *c, const struct caller *who, const struct inv_quota *def,
+		       struct inv_quota *q, bool *set)
+{
+	struct inv_quota own;
+	size_t i;
+
+	*q = (struct inv_quota){ -1, -1, -1, -1, -1, -1 };
+	*set = false;
+	if (who->admin) {
+		if (def) {
+			*q = *def;
+			*set = true;
+		}
+		return 0;
+	}
+	if (inv_quota_get(c, who->user_id, &own))
+		return -EIO;
+	for (i = 0; i < NLIMITS; i++) {
+		int64_t a = get(&own, i), b = def ? get(def, i) : -1;
+
+		*at(q, i) = a < 0 ? (b < 0 ? 0 : b) : (b < 0 || a < b ? a : b);
+	}
+	*set = true;
+	return 0;
+}
+
 json_t *quota_json(const struct inv_quota *q)
 {
 	json_t *o = json_object();

@@ -40,6 +40,15 @@ int quota_admit_owner(struct dbc *c, const char *kind, int64_t id, const struct 
 /* The owner a new object made by who gets: its user, 0 for an administrator. */
 int64_t quota_owner(const struct caller *who);
 
+/* The quota of a user that who creates (at the create): an administrator's new user gets def
+ * (NULL: none, unlimited); a non-administrator's (a delegated manager holding
+ * change-permissions) gets no more than its creator may own itself nor than def: each
+ * limit the lower of who's own and def's, and 0 where neither sets one (a manager gives
+ * nothing unlimited; an administrator raises it). Through c, in the create's transaction.
+ * 0, *q and *set (whether the user gets a quota at all), or -EIO. */
+int quota_for_new_user(struct dbc *c, const struct caller *who, const struct inv_quota *def,
+		       struct inv_quota *q, bool *set);
+
 /* Limits as JSON, {"vms": N or null, ...} (null: unlimited); usage as the same object
  * with numbers. A new object, or NULL on ENOMEM. */
 json_t *quota_json(const struct inv_quota *q);

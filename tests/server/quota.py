@@ -78,6 +78,30 @@ try:
     q = req("GET", "/api/v1/users/alice")[1]["quota"]
     check("quota-set-nonadmin-403", (st1, st2, st3) == (403, 403, 403) and q["vms"] == 1,
           str((st1, st2, st3, q)))
+    # a delegated manager (change-permissions, no administrator) gives no more than it has:
+    # without a quota of its own nor a server default, its new user may own nothing until
+    # an administrator sets its quota; with one, each limit at most the manager's
+    zero = {k: 0 for k in none}
+    st1, _ = d.req("POST", "/api/v1/users", {"name": "m1", "password": "Password-m1"}, token=mgr)
+    q1 = req("GET", "/api/v1/users/m1")[1].get("quota")
+    quota("mgr", vms=3, memory_mib=2048)
+    st2, _ = d.req("POST", "/api/v1/users", {"name": "m2", "password": "Password-m2"}, token=mgr)
+    q2 = req("GET", "/api/v1/users/m2")[1].get("quota")
+    st3, _ = req("POST", "/api/v1/users", {"name": "a1", "password": "Password-a1"})
+    q3 = req("GET", "/api/v1/users/a1")[1].get("quota")
+    check("quota-delegated-user-not-unlimited", (st1, st2, st3) == (201, 201, 201) and
+          q1 == zero and q2 == dict(zero, vms=3, memory_mib=2048) and q3 == none,
+          str((st1, q1, st2, q2, st3, q3)))
+    req("PUT", "/api/v1/permissions", {"grants": [
+        {"user": "alice", "permissions": ["modify"]}, {"user": "bob", "permissions": ["modify"]},
+        {"user": "mgr", "permissions": ["view", "modify", "change-permissions"]},
+        {"user": "m1", "permissions": ["modify"]}]})
+    m1 = d.login("m1", "Password-m1")
+    s1, j1 = vm("m1vm", m1)
+    check("quota-delegated-user-owns-nothing", refused(s1, j1, "vms"), str((s1, j1)))
+    quota("mgr")
+    for u in ("m1", "m2", "a1"):
+        req("DELETE", "/api/v1/users/" + u)
     st4, _ = quota("alice", vms=-1)
     st5, _ = quota("alice", bogus=1)
     st6, _ = req("PUT", "/api/v1/users/alice/quota", [1])
@@ -396,6 +420,16 @@ try:
     s2, j2 = vm("cv2", carol)
     check("quota-default-applied", q == dict(none, vms=1, memory_mib=1024, disk_bytes=10 * MiB) and
           s1 == 201 and refused(s2, j2, "vms"), str((q, s1, s2, j2)))
+    # a delegated manager's new user: each limit the lower of the manager's and the default
+    mgr = user("mgr")
+    req("PUT", "/api/v1/permissions", {"grants": [
+        {"user": "carol", "permissions": ["modify"]},
+        {"user": "mgr", "permissions": ["view", "modify", "change-permissions"]}]})
+    quota("mgr", vms=5, memory_mib=512)
+    st, _ = d.req("POST", "/api/v1/users", {"name": "m3", "password": "Password-m3"}, token=mgr)
+    q = req("GET", "/api/v1/users/m3")[1].get("quota")
+    check("quota-delegated-user-default-and-own", st == 201 and
+          q == dict(zero, vms=1, memory_mib=512, disk_bytes=10 * MiB), str((st, q)))
 finally:
     d.stop()
     shutil.rmtree(tmp, ignore_errors=True)
