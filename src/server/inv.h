@@ -365,6 +365,9 @@ struct inv_image {
 	char name[256];
 	int64_t owner;
 	bool public;
+	/* the image's bytes (while it uploads: what its owner's quota holds for it); a private
+	 * image's count in its owner's usage (disk_bytes, inv_usage) */
+	int64_t bytes;
 	/* a shared inventory's (etcd; SQLite keeps none: ""): the cluster hosts whose
 	 * DATA/images hold the image, comma-separated (imgacl.c) */
 	char hosts[1024];
@@ -759,7 +762,8 @@ int inv_member_add(struct dbc *c, int64_t gid, int64_t uid);
 
 /* Amounts of what a user may own: a user's quota (each field -1: unlimited) or its usage
  * (what it owns now). cpus and memory_mib sum its VMs' configurations, disk_bytes its
- * disks' virtual sizes; snapshots counts the snapshots of its VMs. */
+ * disks' virtual sizes and the bytes of its private images (inv_image); snapshots counts
+ * the snapshots of its VMs. */
 struct inv_quota {
 	int64_t vms;
 	int64_t cpus;

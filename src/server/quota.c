@@ -89,6 +89,28 @@ int quota_admit(struct dbc *c, int64_t uid, const struct inv_quota *ask, char *e
 	return 0;
 }
 
+int quota_room(struct dbc *c, int64_t uid, int64_t *room)
+{
+	struct inv_quota q, use;
+	struct inv_user u;
+	int rc;
+
+	*room = -1;
+	if (!uid)
+		return 0;
+	rc = inv_user_get(c, uid, &u);
+	if (rc == -ENOENT || (!rc && u.admin))
+		return 0;
+	if (rc || inv_quota_get(c, uid, &q))
+		return -EIO;
+	if (q.disk_bytes < 0)
+		return 0;
+	if (inv_usage(c, uid, &use))
+		return -EIO;
+	*room = q.disk_bytes - use.disk_bytes;
+	return 0;
+}
+
 int quota_admit_owner(struct dbc *c, const char *kind, int64_t id, const struct inv_quota *ask,
 		      char *err, size_t errlen)
 {

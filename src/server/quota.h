@@ -37,6 +37,12 @@ int quota_admit(struct dbc *c, int64_t uid, const struct inv_quota *ask, char *e
 int quota_admit_owner(struct dbc *c, const char *kind, int64_t id, const struct inv_quota *ask,
 		      char *err, size_t errlen);
 
+/* How many more bytes of disk (disk_bytes) user uid may own: *room -1 when nothing limits
+ * it (uid 0, an administrator, no disk_bytes limit), else its limit less its usage (below 0
+ * when over). Through c, in the caller's transaction as quota_admit (the usage read joins
+ * it). 0 or -EIO. */
+int quota_room(struct dbc *c, int64_t uid, int64_t *room);
+
 /* The owner a new object made by who gets: its user, 0 for an administrator. */
 int64_t quota_owner(const struct caller *who);
 

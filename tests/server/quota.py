@@ -8,7 +8,7 @@ snapshots and linked clones at one below the limit: exactly one passes, every ot
 403 (on etcd the losers of the commit run again from the check: never a 500); a VHD counts
 its size rounded up to its geometry; only administrators set quotas; administrators are
 never limited. On etcd the check names are prefixed "etcd-"."""
-import os, shutil, sqlite3, subprocess, sys, tempfile, threading, time
+import json, os, shutil, sqlite3, subprocess, sys, tempfile, threading, time
 sys.path.insert(0, os.path.dirname(__file__))
 from lib import *
 import lib
@@ -350,6 +350,63 @@ try:
           u is not None and u["vms"] == 0 and req("GET", "/api/v1/users/dave")[1]["quota"] == none,
           str((sts.count(201), st, js, st2, u)))
     req("DELETE", "/api/v1/users/dave")
+
+    # --- image uploads: a user's private images count in its disk_bytes -----------------------
+    def put_image(name, data, tok, chunked=False):
+        """PUT data to /api/v1/images/NAME (chunked: no Content-Length, in 64 KiB pieces)."""
+        c = d.conn(timeout=60)
+        h = {"Authorization": "Bearer " + tok, "Content-Type": "application/octet-stream"}
+        body = iter([data[i:i + 65536] for i in range(0, len(data), 65536)]) if chunked else data
+        try:
+            c.request("PUT", "/api/v1/images/" + name, body=body, headers=h,
+                      encode_chunked=chunked)
+            r = c.getresponse()
+            text = r.read()
+        except (BrokenPipeError, ConnectionResetError) as e:
+            return None, str(e)
+        finally:
+            c.close()
+        return r.status, (json.loads(text) if text else None)
+
+    def image_names(tok):
+        st, js = req("GET", "/api/v1/images", None, tok)
+        return sorted(i["name"] for i in js.get("images", [])) if st == 200 else None
+
+    dana = user("dana")
+    req("PUT", "/api/v1/permissions", {"grants": [
+        {"user": "alice", "permissions": ["modify"]}, {"user": "bob", "permissions": ["modify"]},
+        {"user": "mgr", "permissions": ["view", "modify", "change-permissions"]},
+        {"user": "dana", "permissions": ["modify", "remove"]}]})
+    quota("dana", disk_bytes=3 * MiB)
+    s1, j1 = put_image("d1.raw", b"\1" * MiB, dana)
+    u1 = usage("dana")
+    check("quota-image-upload-counted", s1 == 201 and u1["disk_bytes"] == MiB and u1["disks"] == 0,
+          str((s1, j1, u1)))
+    s2, j2 = put_image("d2.raw", b"\2" * (3 * MiB), dana)
+    check("quota-image-upload-over-403", refused(s2, j2, "disk_bytes") and
+          usage("dana")["disk_bytes"] == MiB and "d2.raw" not in image_names(adm),
+          str((s2, j2, usage("dana"), image_names(adm))))
+    # a body whose size is said only by its end: refused once it passes the limit, nothing kept
+    s3, j3 = put_image("d3.raw", b"\3" * (3 * MiB), dana, chunked=True)
+    check("quota-image-upload-chunked-over-403", refused(s3, j3, "disk_bytes") and
+          usage("dana")["disk_bytes"] == MiB and "d3.raw" not in image_names(adm) and
+          not [f for f in os.listdir(os.path.join(d.data, "images")) if "d3" in f],
+          str((s3, j3, usage("dana"), image_names(adm))))
+    s4, j4 = put_image("d4.raw", b"\4" * (3 * MiB // 2), dana, chunked=True)
+    u4 = usage("dana")
+    s5, j5 = req("POST", "/api/v1/disks", {"name": "dd", "size": MiB}, dana)
+    check("quota-image-upload-chunked-counted", s4 == 201 and
+          u4["disk_bytes"] == MiB + 3 * MiB // 2 and refused(s5, j5, "disk_bytes"),
+          str((s4, j4, u4, s5, j5)))
+    s6, _ = req("DELETE", "/api/v1/images/d1.raw", None, dana)
+    u6 = usage("dana")
+    s7, _ = req("PATCH", "/api/v1/images/d4.raw", {"public": True})
+    u7 = usage("dana")
+    s8, j8 = put_image("a1.raw", b"\5" * (4 * MiB), adm)
+    check("quota-image-delete-public-admin", (s6, s7, s8) == (204, 200, 201) and
+          u6["disk_bytes"] == 3 * MiB // 2 and u7["disk_bytes"] == 0 and
+          usage("admin")["disk_bytes"] == 0, str((s6, u6, s7, u7, s8, j8)))
+    quota("dana")
 
     # --- the CLI ------------------------------------------------------------------------------
     rc, out = cli(d, adm, "user", "quota", "alice", "--vms", "9", "--memory", "2G", "--disk-size", "1G")
