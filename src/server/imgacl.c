@@ -1,9 +1,13 @@
 /* Images' owners. See imgacl.h. */
 #include "server/imgacl.h"
+#include "server/imgstore.h"
 #include "server/inv.h"
 #include "server/quota.h"
 
+#include "util/log.h"
+
 #include <errno.h>
+#include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -292,4 +296,38 @@ int imgacl_release(struct dbc *c, const char *name, const char *host)
 	if (!i.hosts[0])
 		return inv_image_delete(c, name) ? -EIO : 0;
 	return inv_image_put(c, &i) ? -EIO : 0;
+}
+
+/* inv_image_each: the names of the rows of this host (arg: [host or null, names]). */
+static int sweep_row(const struct inv_image *i, void *arg)
+{
+	json_t *a = arg;
+	const char *host = json_string_value(json_array_get(a, 0));
+
+	if (host && !has_host(i->hosts, host))
+		return 0;
+	return json_array_append_new(json_array_get(a, 1), json_string(i->name)) ? -ENOMEM : 0;
+}
+
+int imgacl_sweep(struct dbc *c, struct imgstore *s, const char *host)
+{
+	json_t *a = json_pack("[s?,[]]", host), *n;
+	struct imgstore_info info;
+	size_t k;
+	int rc = a ? inv_image_each(c, sweep_row, a) : -ENOMEM;
+
+	json_array_foreach(json_array_get(a, 1), k, n) {
+		const char *name = json_string_value(n);
+
+		if (rc)
+			break;
+		if (imgstore_get(s, name, &info) == -ENOENT) {
+			rc = imgacl_release(c, name, host);
+			if (!rc)
+				vsrv_log("image %s: no file in the image store: its row (owner, quota) "
+					 "released", name);
+		}
+	}
+	json_decref(a);
+	return rc ? -EIO : 0;
 }

@@ -58,6 +58,13 @@ int imgacl_reserve(struct dbc *c, const struct caller *who, const char *name, in
 /* The upload of image name ended: its row records the file's bytes. 0, -ENOENT or -EIO. */
 int imgacl_set_bytes(struct dbc *c, const char *name, int64_t bytes);
 
+/* At the server's start: the rows of images this host's store (s) has no file of, an upload
+ * a crash cut (its row holding bytes of its owner's quota) or a file removed by hand, lose
+ * this host (host, NULL alone: the row goes), as a failed upload's would (imgacl_release).
+ * In a cluster only rows naming this host among their hosts. 0 or -EIO. */
+struct imgstore;
+int imgacl_sweep(struct dbc *c, struct imgstore *s, const char *host);
+
 /* An administrator makes image name (a file of host host's store; NULL: a server alone)
  * public or private (its owner kept). 0 or -EIO. */
 int imgacl_set_public(struct dbc *c, const char *name, bool public, const char *host);

@@ -406,6 +406,20 @@ try:
     check("quota-image-delete-public-admin", (s6, s7, s8) == (204, 200, 201) and
           u6["disk_bytes"] == 3 * MiB // 2 and u7["disk_bytes"] == 0 and
           usage("admin")["disk_bytes"] == 0, str((s6, u6, s7, u7, s8, j8)))
+    # an upload a crash cuts: its row held dana's quota; the next start releases it
+    import socket
+    sk = socket.create_connection(("127.0.0.1", d.port), timeout=30)
+    sk.sendall(b"PUT /api/v1/images/d5.raw HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+               dana.encode() + b"\r\nTransfer-Encoding: chunked\r\n\r\n" +
+               b"%x\r\n" % MiB + b"\6" * MiB + b"\r\n")
+    held = wait_for(lambda: usage("dana")["disk_bytes"] == 3 * MiB, 20)
+    d.stop(sig=9)
+    sk.close()
+    d.start()
+    adm = d.login("admin", "adminpass1")
+    u9 = usage("dana")
+    check("quota-image-upload-cut-released-at-start", held and u9["disk_bytes"] == 0 and
+          "d5.raw" not in image_names(adm), str((held, u9, image_names(adm))))
     quota("dana")
 
     # --- the CLI ------------------------------------------------------------------------------
