@@ -314,7 +314,8 @@ try:
         # the hooks', start elsewhere; the history read of before started there too)
         ev = [l for l in lines if "range /calls/t/events/%020d " % (since + 1) in l]
         born = [l for l in lines if "/calls/t/events_born/" in l]
-        return st, [e["object"] for e in js.get("events", [])], len(lines), ev, born
+        return (st, [e["object"] for e in js.get("events", [])], calls(d, "GET", "/api/v1/events"),
+                ev, born)
     st, objs, n1, ev1, born1 = tenant_events()
     for i in range(200):
         d.req("PATCH", "/api/v1/vms/v1", {"description": "history %d" % i}, token=tok)
