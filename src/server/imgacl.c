@@ -313,6 +313,7 @@ int imgacl_sweep(struct dbc *c, struct imgstore *s, const char *host)
 {
 	json_t *a = json_pack("[s?,[]]", host), *n;
 	struct imgstore_info info;
+	struct inv_image i;
 	size_t k;
 	int rc = a ? inv_image_each(c, sweep_row, a) : -ENOMEM;
 
@@ -326,6 +327,9 @@ int imgacl_sweep(struct dbc *c, struct imgstore *s, const char *host)
 			if (!rc)
 				vsrv_log("image %s: no file in the image store: its row (owner, quota) "
 					 "released", name);
+		} else if (inv_image_get(c, name, &i) == 0 && i.bytes != (int64_t)info.size) {
+			/* a row from before its bytes were kept, or an end cut before it set them */
+			rc = imgacl_set_bytes(c, name, (int64_t)info.size);
 		}
 	}
 	json_decref(a);

@@ -60,7 +60,8 @@ int imgacl_set_bytes(struct dbc *c, const char *name, int64_t bytes);
 
 /* At the server's start: the rows of images this host's store (s) has no file of, an upload
  * a crash cut (its row holding bytes of its owner's quota) or a file removed by hand, lose
- * this host (host, NULL alone: the row goes), as a failed upload's would (imgacl_release).
+ * this host (host, NULL alone: the row goes), as a failed upload's would (imgacl_release);
+ * the others record their file's size (inv_image.bytes: rows from before it was kept).
  * In a cluster only rows naming this host among their hosts. 0 or -EIO. */
 struct imgstore;
 int imgacl_sweep(struct dbc *c, struct imgstore *s, const char *host);

@@ -420,6 +420,18 @@ try:
     u9 = usage("dana")
     check("quota-image-upload-cut-released-at-start", held and u9["disk_bytes"] == 0 and
           "d5.raw" not in image_names(adm), str((held, u9, image_names(adm))))
+    # an image of an inventory from before its bytes were kept: counted from the next start
+    if sqlite_only(P + "quota-image-bytes-from-file-at-start"):
+        s1, _ = put_image("d6.raw", b"\7" * MiB, dana)
+        d.stop()
+        with sqlite3.connect(os.path.join(d.data, "inventory.db")) as c:
+            c.execute("UPDATE images SET bytes = 0 WHERE name = 'd6.raw'")
+        d.start()
+        adm = d.login("admin", "adminpass1")
+        u1 = usage("dana")
+        check("quota-image-bytes-from-file-at-start", s1 == 201 and u1["disk_bytes"] == MiB,
+              str((s1, u1)))
+        req("DELETE", "/api/v1/images/d6.raw")
     quota("dana")
 
     # --- the CLI ------------------------------------------------------------------------------
