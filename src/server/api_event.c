@@ -13,7 +13,7 @@
 
 /* May the caller see this event? Server viewers see all; others the events of VMs, disks
  * and networks they may view (looked up by name, as events name their object) and their
- * own logins. A name may have been used before, by an object since deleted: reborn()
+ * own logins. A name may have been used before, by an object since deleted: born_filter()
  * drops the events older than the current object's creation. */
 static json_t *event_json(const struct inv_event *e);
 
@@ -37,39 +37,22 @@ static bool event_visible(struct dbc *c, const struct caller *who, bool all,
 }
 
 /* The events a caller may see by their object's name, gathered before they are sent: the
- * names' creation events (TYPE-created) from the first of them to the newest say which
- * are of an object deleted since (an event older than its name's last creation). */
+ * names' newest creation events (inv_event_born, one lookup per name, not a read of the
+ * history) say which are of an object deleted since (an event older than its name's last
+ * creation). */
 struct born {
 	json_t *seen;               /* [[id, "TYPE/NAME" or null, event], ...] */
-	json_t *created;            /* {"TYPE/NAME": id of its last creation event} */
 };
 
 static int born_init(struct born *b)
 {
 	b->seen = json_array();
-	b->created = json_object();
-	return b->seen && b->created ? 0 : -ENOMEM;
+	return b->seen ? 0 : -ENOMEM;
 }
 
 static void born_clear(struct born *b)
 {
 	json_decref(b->seen);
-	json_decref(b->created);
-}
-
-/* inv_event_each: note e's creation of its object's name. */
-static int born_note(const struct inv_event *e, void *arg)
-{
-	struct born *b = arg;
-	size_t n = e->object_type ? strlen(e->object_type) : 0;
-	char key[160];
-
-	if (n && e->object && !strncmp(e->type, e->object_type, n) &&
-	    !strcmp(e->type + n, "-created")) {
-		snprintf(key, sizeof(key), "%s/%s", e->object_type, e->object);
-		json_object_set_new(b->created, key, json_integer(e->id));
-	}
-	return 0;
 }
 
 /* Keep visible event e; by_name: its caller sees it by its object's name (not as a server
@@ -87,28 +70,55 @@ static int born_keep(struct born *b, const struct inv_event *e, bool by_name)
 	return 0;
 }
 
-/* The creation events from id first on (all of them, to the newest) noted, the events of
- * b->seen older than their name's last creation dropped. 0 or -EIO. */
-static int born_filter(struct dbc *c, struct born *b, int64_t first)
+/* The events of b->seen older than their name's last creation dropped: the creation of
+ * each name seen by name asked once. 0, -EIO or -ENOMEM. */
+static int born_filter(struct dbc *c, struct born *b)
 {
-	json_t *s, *keep;
-	size_t i;
+	json_t *s, *keep, *created = json_object();
+	struct inv_born *names = calloc(json_array_size(b->seen) + 1, sizeof(*names));
+	size_t i, n = 0;
+	int rc = created && names ? 0 : -ENOMEM;
 
-	if (!json_array_size(b->seen))
-		return 0;
-	if (inv_event_each(c, first - 1, INT64_MAX, born_note, b))
-		return -EIO;
-	keep = json_array();
+	/* the names, each once: created maps "TYPE/NAME" to its index in names */
 	json_array_foreach(b->seen, i, s) {
 		const char *key = json_string_value(json_array_get(s, 1));
-		json_int_t born = key ? json_integer_value(json_object_get(b->created, key)) : 0;
+		json_t *e = json_array_get(s, 2);
 
-		if (json_integer_value(json_array_get(s, 0)) >= born)
-			json_array_append(keep, s);
+		if (rc || !key || json_object_get(created, key))
+			continue;
+		names[n].object_type = json_string_value(json_object_get(e, "object_type"));
+		names[n].object = json_string_value(json_object_get(e, "object"));
+		if (!names[n].object_type || !names[n].object)
+			continue;     /* (not seen by name: event_visible needs both) */
+		if (json_object_set_new(created, key, json_integer((json_int_t)n)))
+			rc = -ENOMEM;
+		n++;
 	}
-	json_decref(b->seen);
-	b->seen = keep;
-	return 0;
+	if (!rc && n)
+		rc = inv_event_born(c, names, n);
+	keep = rc ? NULL : json_array();
+	if (!rc && !keep)
+		rc = -ENOMEM;
+	json_array_foreach(b->seen, i, s) {
+		const char *key = json_string_value(json_array_get(s, 1));
+		json_t *at = key ? json_object_get(created, key) : NULL;
+		int64_t born = at ? names[json_integer_value(at)].born : 0;
+
+		if (rc)
+			break;
+		if (json_integer_value(json_array_get(s, 0)) >= born &&
+		    json_array_append(keep, s))
+			rc = -ENOMEM;
+	}
+	if (!rc) {
+		json_decref(b->seen);
+		b->seen = keep;
+	} else {
+		json_decref(keep);
+	}
+	json_decref(created);
+	free(names);
+	return rc;
 }
 
 static json_t *event_json(const struct inv_event *e)
@@ -232,7 +242,7 @@ static void sse_fetch(struct sse *x)
 	if (born_init(&f.b) == 0) {
 		sse_refresh(f.c, x);
 		if (inv_event_each(f.c, x->last, 50, sse_add, &f) == 0 &&
-		    (x->all || born_filter(f.c, &f.b, from + 1) == 0))
+		    (x->all || born_filter(f.c, &f.b) == 0))
 			sse_put(x, f.b.seen);
 		else
 			x->last = from;   /* again, next time */
@@ -284,15 +294,12 @@ struct list_fill {
 	struct req *r;
 	bool all;
 	struct born b;
-	int64_t first;
 };
 
 static int list_add(const struct inv_event *e, void *arg)
 {
 	struct list_fill *f = arg;
 
-	if (!f->first)
-		f->first = e->id;
 	if (event_visible(f->r->c, &f->r->who, f->all, e))
 		return born_keep(&f->b, e, !f->all) ? -ENOMEM : 0;
 	return 0;
@@ -342,7 +349,7 @@ int api_event_list(struct req *r)
 		size_t i;
 
 		if (born_init(&f.b) || inv_event_each(r->c, after, limit, list_add, &f) ||
-		    (!all && born_filter(r->c, &f.b, f.first))) {
+		    (!all && born_filter(r->c, &f.b))) {
 			born_clear(&f.b);
 			return req_error(r, -EIO, "inventory error");
 		}

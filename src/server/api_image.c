@@ -217,7 +217,13 @@ struct put {
 	struct imgup *u;
 	bool row;
 	char name[256];
+	int64_t written;            /* the body's bytes so far */
+	int64_t held;               /* what the owner's quota holds for them (imgacl_reserve) */
 };
+
+/* A body of unknown length (chunked) holds this much more of its owner's quota at a time
+ * while it streams (one inventory write per step), as far as the quota allows. */
+#define UPLOAD_STEP (64LL << 20)
 
 /* An upload that ended, failed or not: p freed; on failure its image's owner row goes when
  * the upload wrote it. The body's callbacks run without the request's inventory session
@@ -241,14 +247,33 @@ static void put_done(struct req *r, struct put *p, bool failed)
 static int put_data(struct req *r, const char *buf, size_t n)
 {
 	struct put *p = r->upload_state;
-	char err[300];
-	int rc = imgup_write(p->u, buf, n, err, sizeof(err));
+	char err[300] = "";
+	int rc = 0;
 
+	/* past what the quota holds for it (a body whose size was not said): more, before the
+	 * bytes are written */
+	p->written += (int64_t)n;
+	if (p->written > p->held) {
+		struct dbc *c = inv_get(r->srv->db);
+
+		rc = c ? imgacl_reserve(c, &r->who, p->name, p->written + UPLOAD_STEP, p->written,
+					&p->held, err, sizeof(err)) : -EIO;
+		if (c)
+			inv_put(c);
+		if (rc == -EDQUOT)
+			snprintf(err + strlen(err), sizeof(err) - strlen(err), " (image %s: %" PRId64
+				 " bytes so far)", p->name, p->written);
+		else if (rc)
+			rc = -EIO;
+	}
+	if (!rc)
+		rc = imgup_write(p->u, buf, n, err, sizeof(err));
 	if (!rc)
 		return 0;
 	imgup_abort(p->u);
 	put_done(r, p, true);
-	req_error(r, rc == -ENOSPC ? 507 : rc == -E2BIG ? 413 : -EIO, "%s", err);
+	req_error(r, rc == -ENOSPC ? 507 : rc == -E2BIG ? 413 : rc == -EDQUOT ? -EDQUOT : -EIO,
+		  "%s", err);
 	return -1;
 }
 
@@ -266,6 +291,10 @@ static void put_end(struct req *r)
 		req_error(r, rc == -ENOSPC ? 507 : rc, "%s", err);
 		return;
 	}
+	/* what its owner's quota counts from now on: the file's bytes */
+	if (imgacl_set_bytes(r->c, i.name, (int64_t)i.size) == -EIO)
+		vsrv_log("image %s: uploaded, but its size was not recorded for its owner's quota",
+			 i.name);
 	events_emit(r->srv, r->c, "image-uploaded", "image", i.name, r->who.name, NULL,
 		    "image %s uploaded by %s (%" PRIu64 " bytes, sha256 %s)", i.name, r->who.name,
 		    i.size, i.sha256);
@@ -335,6 +364,17 @@ int api_image_put(struct req *r)
 		imgup_abort(p->u);
 		put_done(r, p, true);
 		return req_error(r, rc == -ENOSPC ? 507 : rc, "cannot store image %s: %s", r->args[0], err);
+	}
+	/* A user's private image counts in its disk_bytes quota: its size when said, else a
+	 * step at a time while it streams (put_data) */
+	err[0] = '\0';
+	rc = imgacl_reserve(r->c, &r->who, r->args[0], len >= 0 ? len : UPLOAD_STEP,
+			    len >= 0 ? len : 0, &p->held, err, sizeof(err));
+	if (rc) {
+		imgup_abort(p->u);
+		put_done(r, p, true);
+		return req_error(r, rc == -EDQUOT ? -EDQUOT : -EIO, "cannot store image %s: %s",
+				 r->args[0], err);
 	}
 	r->upload_state = p;
 	r->upload_data = put_data;

@@ -3,6 +3,7 @@
 #include "server/auth.h"
 #include "server/inv.h"
 #include "server/events.h"
+#include "server/quota.h"
 #include "server/valid.h"
 
 #include <errno.h>
@@ -285,6 +286,8 @@ int api_user_create(struct req *r)
 {
 	char err[256], enc[160];
 	const char *name, *pw;
+	struct inv_quota q;
+	bool limited;
 	int64_t id;
 	int rc;
 
@@ -317,8 +320,10 @@ int api_user_create(struct req *r)
 		inv_rollback(r->c);
 		return req_error(r, rc, "%s", rc == -EINVAL || rc == -EACCES ? err : "inventory error");
 	}
-	/* `vsrv serve --default-quota`: the new user's own quota, which administrators change */
-	if (r->srv->default_quota && inv_quota_put(r->c, id, r->srv->default_quota))
+	/* `vsrv serve --default-quota`: the new user's own quota, which administrators change;
+	 * a delegated manager's new user gets no more than the manager has (quota.h) */
+	if (quota_for_new_user(r->c, &r->who, r->srv->default_quota, &q, &limited) ||
+	    (limited && inv_quota_put(r->c, id, &q)))
 		goto err_io;
 	if (events_emit(r->srv, r->c, "user-created", "user", name, r->who.name, NULL,
 			"user %s created by %s", name, r->who.name) || inv_commit(r->c))

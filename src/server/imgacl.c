@@ -1,8 +1,14 @@
 /* Images' owners. See imgacl.h. */
 #include "server/imgacl.h"
+#include "server/imgstore.h"
 #include "server/inv.h"
+#include "server/quota.h"
+
+#include "util/log.h"
 
 #include <errno.h>
+#include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -187,6 +193,79 @@ int imgacl_upload(struct dbc *c, const struct caller *who, const char *name, con
 	return 0;
 }
 
+/* One try of imgacl_reserve, in a transaction of its own. */
+static int reserve_once(struct dbc *c, int64_t uid, const char *name, int64_t want,
+			int64_t need, int64_t *got, char *err, size_t errlen)
+{
+	struct inv_image i;
+	int64_t room;
+	int rc = inv_image_get(c, name, &i);
+
+	if (!rc && (i.owner != uid || i.public))
+		rc = -ENOENT;          /* not the upload's row any more */
+	if (!rc && want <= i.bytes) {
+		*got = i.bytes;
+		return 0;
+	}
+	if (!rc)
+		rc = quota_room(c, uid, &room);
+	if (rc)
+		return rc == -ENOENT ? rc : -EIO;
+	if (room < 0) {
+		*got = INT64_MAX;      /* no limit: the end records the bytes */
+		return 0;
+	}
+	if (room < want - i.bytes)
+		want = i.bytes + (room > 0 ? room : 0);
+	if (want < need)
+		return quota_admit(c, uid, &(struct inv_quota){ .disk_bytes = need - i.bytes },
+				   err, errlen) == -EIO ? -EIO : -EDQUOT;
+	i.bytes = want;
+	if (inv_image_put(c, &i))
+		return -EIO;
+	*got = want;
+	return 0;
+}
+
+int imgacl_reserve(struct dbc *c, const struct caller *who, const char *name, int64_t want,
+		   int64_t need, int64_t *got, char *err, size_t errlen)
+{
+	int64_t uid = who->admin ? 0 : who->user_id;
+	int tries, rc = -EAGAIN;
+
+	*got = INT64_MAX;
+	if (!uid)
+		return 0;
+	for (tries = 0; rc == -EAGAIN && tries < INV_COMMIT_TRIES; tries++) {
+		if (inv_begin(c)) {
+			rc = -EIO;
+			break;
+		}
+		rc = reserve_once(c, uid, name, want, need, got, err, errlen);
+		if (rc)
+			inv_rollback(c);
+		else
+			rc = inv_commit(c);
+	}
+	if (rc == -EDQUOT && !err[0])
+		snprintf(err, errlen, "quota exceeded: disk_bytes");
+	if (rc && rc != -EDQUOT)
+		snprintf(err, errlen, rc == -ENOENT ? "the upload's image row is gone" :
+			 "inventory error reserving the upload's bytes");
+	return rc == -EAGAIN ? -EIO : rc;
+}
+
+int imgacl_set_bytes(struct dbc *c, const char *name, int64_t bytes)
+{
+	struct inv_image i;
+	int rc = inv_image_get(c, name, &i);
+
+	if (rc)
+		return rc == -ENOENT ? rc : -EIO;
+	i.bytes = bytes;
+	return inv_image_put(c, &i) ? -EIO : 0;
+}
+
 int imgacl_set_public(struct dbc *c, const char *name, bool public, const char *host)
 {
 	struct inv_image i;
@@ -217,4 +296,42 @@ int imgacl_release(struct dbc *c, const char *name, const char *host)
 	if (!i.hosts[0])
 		return inv_image_delete(c, name) ? -EIO : 0;
 	return inv_image_put(c, &i) ? -EIO : 0;
+}
+
+/* inv_image_each: the names of the rows of this host (arg: [host or null, names]). */
+static int sweep_row(const struct inv_image *i, void *arg)
+{
+	json_t *a = arg;
+	const char *host = json_string_value(json_array_get(a, 0));
+
+	if (host && !has_host(i->hosts, host))
+		return 0;
+	return json_array_append_new(json_array_get(a, 1), json_string(i->name)) ? -ENOMEM : 0;
+}
+
+int imgacl_sweep(struct dbc *c, struct imgstore *s, const char *host)
+{
+	json_t *a = json_pack("[s?,[]]", host), *n;
+	struct imgstore_info info;
+	struct inv_image i;
+	size_t k;
+	int rc = a ? inv_image_each(c, sweep_row, a) : -ENOMEM;
+
+	json_array_foreach(json_array_get(a, 1), k, n) {
+		const char *name = json_string_value(n);
+
+		if (rc)
+			break;
+		if (imgstore_get(s, name, &info) == -ENOENT) {
+			rc = imgacl_release(c, name, host);
+			if (!rc)
+				vsrv_log("image %s: no file in the image store: its row (owner, quota) "
+					 "released", name);
+		} else if (inv_image_get(c, name, &i) == 0 && i.bytes != (int64_t)info.size) {
+			/* a row from before its bytes were kept, or an end cut before it set them */
+			rc = imgacl_set_bytes(c, name, (int64_t)info.size);
+		}
+	}
+	json_decref(a);
+	return rc ? -EIO : 0;
 }

@@ -45,6 +45,27 @@ int imgacl_json(struct dbc *c, const json_t *rows, const char *name, json_t *o);
 int imgacl_upload(struct dbc *c, const struct caller *who, const char *name, const char *host,
 		  bool *wrote);
 
+/* An upload of image name (its row written, imgacl_upload) by who has written need bytes
+ * and would hold want (>= need): the bytes its row holds against its owner's quota
+ * (disk_bytes, quota.h) grow to want, or as far as the quota allows when that is at least
+ * need. An administrator's upload (public, nobody's) and a user without a disk_bytes limit
+ * hold nothing while they stream: *got INT64_MAX (nothing more to ask). One write
+ * transaction through c (run again on a concurrent write). 0 and *got; -EDQUOT (err names
+ * the limit, the usage and what was asked); -ENOENT (the row went); -EIO. */
+int imgacl_reserve(struct dbc *c, const struct caller *who, const char *name, int64_t want,
+		   int64_t need, int64_t *got, char *err, size_t errlen);
+
+/* The upload of image name ended: its row records the file's bytes. 0, -ENOENT or -EIO. */
+int imgacl_set_bytes(struct dbc *c, const char *name, int64_t bytes);
+
+/* At the server's start: the rows of images this host's store (s) has no file of, an upload
+ * a crash cut (its row holding bytes of its owner's quota) or a file removed by hand, lose
+ * this host (host, NULL alone: the row goes), as a failed upload's would (imgacl_release);
+ * the others record their file's size (inv_image.bytes: rows from before it was kept).
+ * In a cluster only rows naming this host among their hosts. 0 or -EIO. */
+struct imgstore;
+int imgacl_sweep(struct dbc *c, struct imgstore *s, const char *host);
+
 /* An administrator makes image name (a file of host host's store; NULL: a server alone)
  * public or private (its owner kept). 0 or -EIO. */
 int imgacl_set_public(struct dbc *c, const char *name, bool public, const char *host);

@@ -365,6 +365,9 @@ struct inv_image {
 	char name[256];
 	int64_t owner;
 	bool public;
+	/* the image's bytes (while it uploads: what its owner's quota holds for it); a private
+	 * image's count in its owner's usage (disk_bytes, inv_usage) */
+	int64_t bytes;
 	/* a shared inventory's (etcd; SQLite keeps none: ""): the cluster hosts whose
 	 * DATA/images hold the image, comma-separated (imgacl.c) */
 	char hosts[1024];
@@ -604,6 +607,26 @@ int inv_event_each(struct dbc *c, int64_t after, int64_t limit,
 int inv_event_drop_upto(struct dbc *c, int64_t upto);
 int inv_event_drop_before(struct dbc *c, double before);
 
+/* An event that creates its object: type is its object_type followed by "-created"
+ * ("vm-created" of object_type "vm"), with an object name. */
+#define INV_EVENT_CREATED "-created"
+
+/* An object name asked of inv_event_born: its kind and name (in, the caller's), and the
+ * id of the newest creation event ever recorded for that name (out; 0: none). */
+struct inv_born {
+	const char *object_type;
+	const char *object;
+	int64_t born;
+};
+
+/* The newest creation event of each of the n names of names[] (committed state), so that
+ * an event about a name is told from one about a deleted namesake (older than the name's
+ * newest creation) without reading the history: an index both backends keep with the
+ * events, one entry per name, written with its creation event and kept when retention
+ * drops the event. O(n): one indexed lookup per name (SQLite), one etcd Txn per 128
+ * names. 0 (names[i].born set), -EIO or -ENOMEM. */
+int inv_event_born(struct dbc *c, struct inv_born *names, size_t n);
+
 /* --- hooks ----------------------------------------------------------------------------- */
 
 /* One hook (hooks.h): a command or a webhook (exactly one of command and url is set; a
@@ -739,7 +762,8 @@ int inv_member_add(struct dbc *c, int64_t gid, int64_t uid);
 
 /* Amounts of what a user may own: a user's quota (each field -1: unlimited) or its usage
  * (what it owns now). cpus and memory_mib sum its VMs' configurations, disk_bytes its
- * disks' virtual sizes; snapshots counts the snapshots of its VMs. */
+ * disks' virtual sizes and the bytes of its private images (inv_image); snapshots counts
+ * the snapshots of its VMs. */
 struct inv_quota {
 	int64_t vms;
 	int64_t cpus;

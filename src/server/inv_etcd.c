@@ -132,6 +132,9 @@ int inv_etcd_open(const char *endpoints, const char *prefix, unsigned timeout_ms
 		if (!c || ie_owners_backfill(c))
 			vsrv_log("inventory: the owners of objects from before quotas were not all "
 				 "recorded (again at the next start)");
+		if (!c || ie_born_backfill(c))
+			vsrv_log("inventory: the newest creation event of each object name was not "
+				 "all read from the events' history (again at the next start)");
 		if (c)
 			inv_put(c);
 	}

@@ -269,6 +269,11 @@ int ie_owner_drop_user(struct dbc *c, int64_t uid);
  * meta/owners says it was done). 0 or -errno (to try again at the next open). */
 int ie_owners_backfill(struct dbc *c);
 
+/* An inventory from before inv_event_born gets each name's newest creation event from its
+ * history once (inv_etcd_event.c; the row meta/born says it was done), as SQLite's
+ * migration 16. 0 or -errno (to try again at the next open). */
+int ie_born_backfill(struct dbc *c);
+
 /* --- JSON fields ------------------------------------------------------------------------- */
 
 /* Field helpers for row <-> struct: a missing or mistyped field reads as 0, false or NULL.

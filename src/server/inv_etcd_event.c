@@ -143,6 +143,163 @@ out:
 	return rc;
 }
 
+/* --- the newest creation of each name: rows events_born/TYPE/NAME {"id": ID} ------------- */
+
+/* The key events_born/TYPE/NAME of a creation event e (malloc'd), NULL for another event
+ * (*oom set when memory ran out). */
+static char *born_key(const char *type, const char *otype, const char *name, bool *oom)
+{
+	size_t n = otype ? strlen(otype) : 0;
+	char *k = NULL;
+
+	*oom = false;
+	if (!n || !name || !type || strncmp(type, otype, n) || strcmp(type + n, INV_EVENT_CREATED))
+		return NULL;
+	if (asprintf(&k, "%s/%s", otype, name) < 0) {
+		*oom = true;
+		return NULL;
+	}
+	return k;
+}
+
+/* In the event's write: the name's newest creation is event id (a creation event e). */
+static int born_put(struct dbc *c, const struct inv_event *e, int64_t id)
+{
+	bool oom;
+	char *k = born_key(e->type, e->object_type, e->object, &oom);
+	json_t *row;
+	int rc;
+
+	if (!k)
+		return oom ? -ENOMEM : 0;
+	row = json_pack("{s:I}", "id", (json_int_t)id);
+	rc = row ? ie_row_put(c, "events_born", k, row, 0) : -ENOMEM;
+	json_decref(row);
+	free(k);
+	return rc;
+}
+
+int inv_etcd_event_born(struct dbc *c, struct inv_born *names, size_t n)
+{
+	struct etcd_probe *r;
+	size_t i;
+	int rc = 0;
+
+	if (!n)
+		return 0;
+	r = calloc(n, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	for (i = 0; !rc && i < n; i++) {
+		char *k = NULL;
+
+		names[i].born = 0;
+		if (asprintf(&k, "%st/events_born/%s/%s", ie_store(c)->prefix, names[i].object_type,
+			     names[i].object) < 0)
+			rc = -ENOMEM;
+		else
+			r[i].key = k;
+	}
+	/* the keys in one Txn (128 a Txn) */
+	if (!rc)
+		rc = etcd_probe_many(ie_store(c)->e, r, n);
+	if (rc && rc != -ENOMEM)
+		rc = ied_fail(rc, "the names' creation events");
+	for (i = 0; i < n; i++) {
+		if (!rc && r[i].count) {
+			json_t *row = NULL;
+
+			rc = ie_row_parse(r[i].kv.key, r[i].kv.value, r[i].kv.value_len, &row);
+			names[i].born = rc ? 0 : ie_int(row, "id");
+			json_decref(row);
+		}
+		etcd_kv_clear(&r[i].kv);
+		free((char *)r[i].key);
+	}
+	free(r);
+	return rc;
+}
+
+/* ie_born_backfill: the newest creation event of each name in the history. */
+struct backfill {
+	json_t *born;            /* {"TYPE/NAME": id} */
+	int64_t next;            /* the id to read from next */
+	int rc;
+};
+
+static int backfill_row(const char *key, json_t *row, uint64_t rev, int64_t lease, void *arg)
+{
+	struct backfill *b = arg;
+	int64_t id = strtoll(key, NULL, 10);
+	bool oom;
+	char *k;
+
+	(void)rev;
+	b->next = id + 1;
+	if (lease || ie_bool(row, "pending"))
+		return 0;
+	k = born_key(ie_str(row, "type"), ie_str(row, "object_type"), ie_str(row, "object"), &oom);
+	if (k && json_object_set_new(b->born, k, json_integer(id)))
+		oom = true;
+	free(k);
+	return oom ? -ENOMEM : 0;
+}
+
+int ie_born_backfill(struct dbc *c)
+{
+	struct backfill b = { .born = json_object(), .next = 1 };
+	json_t *row = NULL, *v;
+	const char *k;
+	char from[21];
+	int rc = ie_row_get(c, "meta", "born", &row, NULL);
+
+	json_decref(row);
+	if (rc != -ENOENT || !b.born) {
+		json_decref(b.born);
+		return b.born ? rc : -ENOMEM;      /* done already (or -errno) */
+	}
+	rc = 0;
+	for (;;) {
+		int64_t at = b.next;
+
+		rc = ied_range(c, "events", ie_id_key(at, from), NULL, 500, backfill_row, &b);
+		if (rc || b.next == at)
+			break;
+	}
+	/* each name's row unless one at least as new is there (a creation recorded meanwhile
+	 * by another host); a conflict is such a creation */
+	json_object_foreach(b.born, k, v) {
+		uint64_t rev = 0;
+		json_t *now = NULL, *put;
+
+		if (rc)
+			break;
+		rc = ie_row_get(c, "events_born", k, &now, &rev);
+		if (rc == -ENOENT)
+			rev = IE_ABSENT;
+		else if (rc || ie_int(now, "id") >= json_integer_value(v))
+			rev = 0;
+		json_decref(now);
+		if (rc && rc != -ENOENT)
+			break;
+		rc = 0;
+		if (!rev)
+			continue;
+		put = json_pack("{s:O}", "id", v);
+		rc = put ? ie_row_put(c, "events_born", k, put, rev) : -ENOMEM;
+		json_decref(put);
+		if (rc == -EEXIST || rc == -EAGAIN)
+			rc = 0;
+	}
+	json_decref(b.born);
+	if (!rc) {
+		row = json_pack("{s:b}", "done", 1);
+		rc = row ? ie_row_put(c, "meta", "born", row, 0) : -ENOMEM;
+		json_decref(row);
+	}
+	return rc;
+}
+
 int inv_etcd_event_add(struct dbc *c, const struct inv_event *e, int64_t *id)
 {
 	json_t *row = json_pack("{s:f,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?}", "time", e->time, "type",
@@ -165,6 +322,8 @@ int inv_etcd_event_add(struct dbc *c, const struct inv_event *e, int64_t *id)
 		rc = ie_write_begin(c, &own);
 	if (!rc) {
 		rc = ie_row_put(c, "events", ie_id_key(nid, key), row, 0);
+		if (!rc)
+			rc = born_put(c, e, nid);
 		rc = ie_write_end(c, own, rc);
 		if (rc && own)
 			ied_delete_range(c, "events", key, ie_id_key(nid + 1, (char[21]){ 0 }));

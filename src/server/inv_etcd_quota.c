@@ -3,6 +3,8 @@
  *                           or null field: unlimited)
  *   owners/USER/KIND/ID     {kind, id}    what USER owns, under one prefix per user
  *   owned/KIND/ID           {user}        the object's owner (to drop it with the object)
+ *   owners/USER/image/NAME  {kind, bytes} a private image of USER (inv_etcd_image.c: written
+ *                           with its images/NAME row; counted without a read of it)
  * USER and ID are ie_id_key's. A usage read costs three round trips, not one per object:
  * the quota row (the stamp below), the user's owners/ prefix (one range read), then every
  * object's row and each VM's count of snapshots in one Txn of range requests
@@ -183,6 +185,11 @@ int inv_etcd_usage(struct dbc *c, int64_t uid, struct inv_quota *out)
 			break;
 		if (!kind)
 			continue;
+		if (!strcmp(kind, "image")) {
+			/* a private image: its bytes in the row (inv_etcd_image.c) */
+			out->disk_bytes += ie_int(o, "bytes");
+			continue;
+		}
 		vm = !strcmp(kind, "vm");
 		ie_id_key(ie_int(o, "id"), id);
 		r[n].key = keys + n * klen;

@@ -144,6 +144,7 @@
 	  (c, after, limit, fn, arg)) \
 	X(event_drop_upto, (struct dbc *c, int64_t upto), (c, upto)) \
 	X(event_drop_before, (struct dbc *c, double before), (c, before)) \
+	X(event_born, (struct dbc *c, struct inv_born *names, size_t n), (c, names, n)) \
 	X(hook_each, (struct dbc *c, const char *type, \
 	  int (*fn)(const struct inv_hook *h, void *arg), void *arg), (c, type, fn, arg)) \
 	X(hook_get, (struct dbc *c, int64_t id, int (*fn)(const struct inv_hook *h, void *arg), \

@@ -97,3 +97,30 @@ int inv_sqlite_event_drop_before(struct dbc *c, double before)
 	db_done(s);
 	return rc;
 }
+
+/* events_born (migration 16) is kept by its trigger on every insert of events. */
+int inv_sqlite_event_born(struct dbc *c, struct inv_born *names, size_t n)
+{
+	sqlite3_stmt *s;
+	size_t i;
+	int rc = 0, st;
+
+	if (!n)
+		return 0;
+	s = db_stmt(c, "SELECT event_id FROM events_born WHERE object_type = ? AND object_name = ?");
+	if (!s)
+		return -EIO;
+	for (i = 0; !rc && i < n; i++) {
+		names[i].born = 0;
+		sqlite3_bind_text(s, 1, names[i].object_type, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, names[i].object, -1, SQLITE_STATIC);
+		st = sqlite3_step(s);
+		if (st == SQLITE_ROW)
+			names[i].born = sqlite3_column_int64(s, 0);
+		else if (st != SQLITE_DONE)
+			rc = db_rc(c, st);
+		sqlite3_reset(s);
+	}
+	db_done(s);
+	return rc;
+}

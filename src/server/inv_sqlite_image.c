@@ -5,13 +5,14 @@
 #include <errno.h>
 #include <stdio.h>
 
-#define IMAGE_SQL "SELECT name, owner, public FROM images "
+#define IMAGE_SQL "SELECT name, owner, public, bytes FROM images "
 
 static void image_row(sqlite3_stmt *s, struct inv_image *i)
 {
 	snprintf(i->name, sizeof(i->name), "%s", (const char *)sqlite3_column_text(s, 0));
 	i->owner = sqlite3_column_int64(s, 1);
 	i->public = sqlite3_column_int(s, 2) != 0;
+	i->bytes = sqlite3_column_int64(s, 3);
 	i->hosts[0] = '\0';
 }
 
@@ -54,8 +55,8 @@ int inv_sqlite_image_each(struct dbc *c, int (*fn)(const struct inv_image *i, vo
 
 int inv_sqlite_image_put(struct dbc *c, const struct inv_image *i)
 {
-	sqlite3_stmt *s = db_stmt(c, "INSERT OR REPLACE INTO images (name, owner, public) "
-				     "VALUES (?, ?, ?)");
+	sqlite3_stmt *s = db_stmt(c, "INSERT OR REPLACE INTO images (name, owner, public, bytes) "
+				     "VALUES (?, ?, ?, ?)");
 	int rc;
 
 	if (!s)
@@ -63,6 +64,7 @@ int inv_sqlite_image_put(struct dbc *c, const struct inv_image *i)
 	sqlite3_bind_text(s, 1, i->name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, i->owner);
 	sqlite3_bind_int(s, 3, i->public);
+	sqlite3_bind_int64(s, 4, i->bytes);
 	rc = db_rc(c, sqlite3_step(s));
 	db_done(s);
 	return rc;

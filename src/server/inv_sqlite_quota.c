@@ -98,7 +98,7 @@ static int sums(struct dbc *c, sqlite3_stmt *s, int64_t uid, int64_t *out, int n
 
 int inv_sqlite_usage(struct dbc *c, int64_t uid, struct inv_quota *out)
 {
-	int64_t v[3] = { 0 }, d[2] = { 0 }, n = 0;
+	int64_t v[3] = { 0 }, d[2] = { 0 }, n = 0, img = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -113,10 +113,13 @@ int inv_sqlite_usage(struct dbc *c, int64_t uid, struct inv_quota *out)
 		rc = sums(c, db_stmt(c, "SELECT COUNT(*) FROM owners o JOIN snapshots s ON "
 				     "s.vm_id = o.object_id WHERE o.user_id = ?1 AND "
 				     "o.object_type = 'vm'"), uid, &n, 1);
+	if (!rc)
+		rc = sums(c, db_stmt(c, "SELECT COALESCE(SUM(bytes), 0) FROM images WHERE "
+				     "owner = ?1 AND public = 0"), uid, &img, 1);
 	if (rc)
 		return rc;
 	*out = (struct inv_quota){ .vms = v[0], .cpus = v[1], .memory_mib = v[2], .disks = d[0],
-				   .disk_bytes = d[1], .snapshots = n };
+				   .disk_bytes = d[1] + img, .snapshots = n };
 	return 0;
 }
 

@@ -89,6 +89,28 @@ int quota_admit(struct dbc *c, int64_t uid, const struct inv_quota *ask, char *e
 	return 0;
 }
 
+int quota_room(struct dbc *c, int64_t uid, int64_t *room)
+{
+	struct inv_quota q, use;
+	struct inv_user u;
+	int rc;
+
+	*room = -1;
+	if (!uid)
+		return 0;
+	rc = inv_user_get(c, uid, &u);
+	if (rc == -ENOENT || (!rc && u.admin))
+		return 0;
+	if (rc || inv_quota_get(c, uid, &q))
+		return -EIO;
+	if (q.disk_bytes < 0)
+		return 0;
+	if (inv_usage(c, uid, &use))
+		return -EIO;
+	*room = q.disk_bytes - use.disk_bytes;
+	return 0;
+}
+
 int quota_admit_owner(struct dbc *c, const char *kind, int64_t id, const struct inv_quota *ask,
 		      char *err, size_t errlen)
 {
@@ -106,6 +128,32 @@ int quota_admit_owner(struct dbc *c, const char *kind, int64_t id, const struct 
 int64_t quota_owner(const struct caller *who)
 {
 	return who->admin ? 0 : who->user_id;
+}
+
+int quota_for_new_user(struct dbc *c, const struct caller *who, const struct inv_quota *def,
+		       struct inv_quota *q, bool *set)
+{
+	struct inv_quota own;
+	size_t i;
+
+	*q = (struct inv_quota){ -1, -1, -1, -1, -1, -1 };
+	*set = false;
+	if (who->admin) {
+		if (def) {
+			*q = *def;
+			*set = true;
+		}
+		return 0;
+	}
+	if (inv_quota_get(c, who->user_id, &own))
+		return -EIO;
+	for (i = 0; i < NLIMITS; i++) {
+		int64_t a = get(&own, i), b = def ? get(def, i) : -1;
+
+		*at(q, i) = a < 0 ? (b < 0 ? 0 : b) : (b < 0 || a < b ? a : b);
+	}
+	*set = true;
+	return 0;
 }
 
 json_t *quota_json(const struct inv_quota *q)

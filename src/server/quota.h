@@ -1,6 +1,7 @@
 /* Per-user resource quotas: the abuse limit of a server shared by tenants. An administrator
  * sets a user's quota (PUT /api/v1/users/NAME/quota): at most so many VMs, vCPUs and MiB of
- * memory over its VMs, disks and bytes of disk (virtual sizes), snapshots; a limit not set
+ * memory over its VMs, disks and bytes of disk (virtual sizes, and the files of its private
+ * images of the image store: imgacl_reserve), snapshots; a limit not set
  * is unlimited, and a user without a quota is unlimited (what every user was before).
  * Administrators are never limited. Groups carry no quota: a user's limits are its own.
  *
@@ -37,8 +38,23 @@ int quota_admit(struct dbc *c, int64_t uid, const struct inv_quota *ask, char *e
 int quota_admit_owner(struct dbc *c, const char *kind, int64_t id, const struct inv_quota *ask,
 		      char *err, size_t errlen);
 
+/* How many more bytes of disk (disk_bytes) user uid may own: *room -1 when nothing limits
+ * it (uid 0, an administrator, no disk_bytes limit), else its limit less its usage (below 0
+ * when over). Through c, in the caller's transaction as quota_admit (the usage read joins
+ * it). 0 or -EIO. */
+int quota_room(struct dbc *c, int64_t uid, int64_t *room);
+
 /* The owner a new object made by who gets: its user, 0 for an administrator. */
 int64_t quota_owner(const struct caller *who);
+
+/* The quota of a user that who creates (at the create): an administrator's new user gets def
+ * (NULL: none, unlimited); a non-administrator's (a delegated manager holding
+ * change-permissions) gets no more than its creator may own itself nor than def: each
+ * limit the lower of who's own and def's, and 0 where neither sets one (a manager gives
+ * nothing unlimited; an administrator raises it). Through c, in the create's transaction.
+ * 0, *q and *set (whether the user gets a quota at all), or -EIO. */
+int quota_for_new_user(struct dbc *c, const struct caller *who, const struct inv_quota *def,
+		       struct inv_quota *q, bool *set);
 
 /* Limits as JSON, {"vms": N or null, ...} (null: unlimited); usage as the same object
  * with numbers. A new object, or NULL on ENOMEM. */

@@ -5,6 +5,7 @@
 #include "server/inv_import.h"
 #include "server/events.h"
 #include "server/hooks.h"
+#include "server/imgacl.h"
 #include "server/imgstore.h"
 #include "server/metrics.h"
 #include "server/runas.h"
@@ -707,6 +708,9 @@ int cmd_serve(int argc, char **argv)
 	c = inv_get(srv.db);
 	if (c && tasks_recover(&srv, c) > 0)
 		vsrv_log("tasks left running by the previous daemon are marked failed");
+	/* images rows without their file (an upload a crash cut holds its owner's quota) */
+	if (c && imgacl_sweep(c, srv.images, srv.cluster ? cluster_name(srv.cluster) : NULL))
+		vsrv_log("image store: the rows of images without a file were not all released");
 	if (c)
 		inv_put(c);
 	sup_reattach(&srv);

@@ -8,7 +8,7 @@ snapshots and linked clones at one below the limit: exactly one passes, every ot
 403 (on etcd the losers of the commit run again from the check: never a 500); a VHD counts
 its size rounded up to its geometry; only administrators set quotas; administrators are
 never limited. On etcd the check names are prefixed "etcd-"."""
-import os, shutil, sqlite3, subprocess, sys, tempfile, threading, time
+import json, os, shutil, sqlite3, subprocess, sys, tempfile, threading, time
 sys.path.insert(0, os.path.dirname(__file__))
 from lib import *
 import lib
@@ -78,6 +78,30 @@ try:
     q = req("GET", "/api/v1/users/alice")[1]["quota"]
     check("quota-set-nonadmin-403", (st1, st2, st3) == (403, 403, 403) and q["vms"] == 1,
           str((st1, st2, st3, q)))
+    # a delegated manager (change-permissions, no administrator) gives no more than it has:
+    # without a quota of its own nor a server default, its new user may own nothing until
+    # an administrator sets its quota; with one, each limit at most the manager's
+    zero = {k: 0 for k in none}
+    st1, _ = d.req("POST", "/api/v1/users", {"name": "m1", "password": "Password-m1"}, token=mgr)
+    q1 = req("GET", "/api/v1/users/m1")[1].get("quota")
+    quota("mgr", vms=3, memory_mib=2048)
+    st2, _ = d.req("POST", "/api/v1/users", {"name": "m2", "password": "Password-m2"}, token=mgr)
+    q2 = req("GET", "/api/v1/users/m2")[1].get("quota")
+    st3, _ = req("POST", "/api/v1/users", {"name": "a1", "password": "Password-a1"})
+    q3 = req("GET", "/api/v1/users/a1")[1].get("quota")
+    check("quota-delegated-user-not-unlimited", (st1, st2, st3) == (201, 201, 201) and
+          q1 == zero and q2 == dict(zero, vms=3, memory_mib=2048) and q3 == none,
+          str((st1, q1, st2, q2, st3, q3)))
+    req("PUT", "/api/v1/permissions", {"grants": [
+        {"user": "alice", "permissions": ["modify"]}, {"user": "bob", "permissions": ["modify"]},
+        {"user": "mgr", "permissions": ["view", "modify", "change-permissions"]},
+        {"user": "m1", "permissions": ["modify"]}]})
+    m1 = d.login("m1", "Password-m1")
+    s1, j1 = vm("m1vm", m1)
+    check("quota-delegated-user-owns-nothing", refused(s1, j1, "vms"), str((s1, j1)))
+    quota("mgr")
+    for u in ("m1", "m2", "a1"):
+        req("DELETE", "/api/v1/users/" + u)
     st4, _ = quota("alice", vms=-1)
     st5, _ = quota("alice", bogus=1)
     st6, _ = req("PUT", "/api/v1/users/alice/quota", [1])
@@ -327,6 +351,89 @@ try:
           str((sts.count(201), st, js, st2, u)))
     req("DELETE", "/api/v1/users/dave")
 
+    # --- image uploads: a user's private images count in its disk_bytes -----------------------
+    def put_image(name, data, tok, chunked=False):
+        """PUT data to /api/v1/images/NAME (chunked: no Content-Length, in 64 KiB pieces)."""
+        c = d.conn(timeout=60)
+        h = {"Authorization": "Bearer " + tok, "Content-Type": "application/octet-stream"}
+        body = iter([data[i:i + 65536] for i in range(0, len(data), 65536)]) if chunked else data
+        try:
+            c.request("PUT", "/api/v1/images/" + name, body=body, headers=h,
+                      encode_chunked=chunked)
+            r = c.getresponse()
+            text = r.read()
+        except (BrokenPipeError, ConnectionResetError) as e:
+            return None, str(e)
+        finally:
+            c.close()
+        return r.status, (json.loads(text) if text else None)
+
+    def image_names(tok):
+        st, js = req("GET", "/api/v1/images", None, tok)
+        return sorted(i["name"] for i in js.get("images", [])) if st == 200 else None
+
+    dana = user("dana")
+    req("PUT", "/api/v1/permissions", {"grants": [
+        {"user": "alice", "permissions": ["modify"]}, {"user": "bob", "permissions": ["modify"]},
+        {"user": "mgr", "permissions": ["view", "modify", "change-permissions"]},
+        {"user": "dana", "permissions": ["modify", "remove"]}]})
+    quota("dana", disk_bytes=3 * MiB)
+    s1, j1 = put_image("d1.raw", b"\1" * MiB, dana)
+    u1 = usage("dana")
+    check("quota-image-upload-counted", s1 == 201 and u1["disk_bytes"] == MiB and u1["disks"] == 0,
+          str((s1, j1, u1)))
+    s2, j2 = put_image("d2.raw", b"\2" * (3 * MiB), dana)
+    check("quota-image-upload-over-403", refused(s2, j2, "disk_bytes") and
+          usage("dana")["disk_bytes"] == MiB and "d2.raw" not in image_names(adm),
+          str((s2, j2, usage("dana"), image_names(adm))))
+    # a body whose size is said only by its end: refused once it passes the limit, nothing kept
+    s3, j3 = put_image("d3.raw", b"\3" * (3 * MiB), dana, chunked=True)
+    check("quota-image-upload-chunked-over-403", refused(s3, j3, "disk_bytes") and
+          usage("dana")["disk_bytes"] == MiB and "d3.raw" not in image_names(adm) and
+          not [f for f in os.listdir(os.path.join(d.data, "images")) if "d3" in f],
+          str((s3, j3, usage("dana"), image_names(adm))))
+    s4, j4 = put_image("d4.raw", b"\4" * (3 * MiB // 2), dana, chunked=True)
+    u4 = usage("dana")
+    s5, j5 = req("POST", "/api/v1/disks", {"name": "dd", "size": MiB}, dana)
+    check("quota-image-upload-chunked-counted", s4 == 201 and
+          u4["disk_bytes"] == MiB + 3 * MiB // 2 and refused(s5, j5, "disk_bytes"),
+          str((s4, j4, u4, s5, j5)))
+    s6, _ = req("DELETE", "/api/v1/images/d1.raw", None, dana)
+    u6 = usage("dana")
+    s7, _ = req("PATCH", "/api/v1/images/d4.raw", {"public": True})
+    u7 = usage("dana")
+    s8, j8 = put_image("a1.raw", b"\5" * (4 * MiB), adm)
+    check("quota-image-delete-public-admin", (s6, s7, s8) == (204, 200, 201) and
+          u6["disk_bytes"] == 3 * MiB // 2 and u7["disk_bytes"] == 0 and
+          usage("admin")["disk_bytes"] == 0, str((s6, u6, s7, u7, s8, j8)))
+    # an upload a crash cuts: its row held dana's quota; the next start releases it
+    import socket
+    sk = socket.create_connection(("127.0.0.1", d.port), timeout=30)
+    sk.sendall(b"PUT /api/v1/images/d5.raw HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+               dana.encode() + b"\r\nTransfer-Encoding: chunked\r\n\r\n" +
+               b"%x\r\n" % MiB + b"\6" * MiB + b"\r\n")
+    held = wait_for(lambda: usage("dana")["disk_bytes"] == 3 * MiB, 20)
+    d.stop(sig=9)
+    sk.close()
+    d.start()
+    adm = d.login("admin", "adminpass1")
+    u9 = usage("dana")
+    check("quota-image-upload-cut-released-at-start", held and u9["disk_bytes"] == 0 and
+          "d5.raw" not in image_names(adm), str((held, u9, image_names(adm))))
+    # an image of an inventory from before its bytes were kept: counted from the next start
+    if sqlite_only(P + "quota-image-bytes-from-file-at-start"):
+        s1, _ = put_image("d6.raw", b"\7" * MiB, dana)
+        d.stop()
+        with sqlite3.connect(os.path.join(d.data, "inventory.db")) as c:
+            c.execute("UPDATE images SET bytes = 0 WHERE name = 'd6.raw'")
+        d.start()
+        adm = d.login("admin", "adminpass1")
+        u1 = usage("dana")
+        check("quota-image-bytes-from-file-at-start", s1 == 201 and u1["disk_bytes"] == MiB,
+              str((s1, u1)))
+        req("DELETE", "/api/v1/images/d6.raw")
+    quota("dana")
+
     # --- the CLI ------------------------------------------------------------------------------
     rc, out = cli(d, adm, "user", "quota", "alice", "--vms", "9", "--memory", "2G", "--disk-size", "1G")
     q = req("GET", "/api/v1/users/alice")[1]["quota"]
@@ -396,6 +503,16 @@ try:
     s2, j2 = vm("cv2", carol)
     check("quota-default-applied", q == dict(none, vms=1, memory_mib=1024, disk_bytes=10 * MiB) and
           s1 == 201 and refused(s2, j2, "vms"), str((q, s1, s2, j2)))
+    # a delegated manager's new user: each limit the lower of the manager's and the default
+    mgr = user("mgr")
+    req("PUT", "/api/v1/permissions", {"grants": [
+        {"user": "carol", "permissions": ["modify"]},
+        {"user": "mgr", "permissions": ["view", "modify", "change-permissions"]}]})
+    quota("mgr", vms=5, memory_mib=512)
+    st, _ = d.req("POST", "/api/v1/users", {"name": "m3", "password": "Password-m3"}, token=mgr)
+    q = req("GET", "/api/v1/users/m3")[1].get("quota")
+    check("quota-delegated-user-default-and-own", st == 201 and
+          q == dict(zero, vms=1, memory_mib=512, disk_bytes=10 * MiB), str((st, q)))
 finally:
     d.stop()
     shutil.rmtree(tmp, ignore_errors=True)

@@ -114,6 +114,75 @@ static void events_scenario(struct db *db, struct trace *t)
 	inv_put(c);
 }
 
+/* inv_event_born: the newest creation event of each name asked (vm/b1, disk/b1, vm/b2,
+ * vm/none, user/carol) into got, traced. */
+static void trace_born(struct dbc *c, struct trace *t, const char *what, int64_t got[5])
+{
+	struct inv_born n[] = { { "vm", "b1", -1 }, { "disk", "b1", -1 }, { "vm", "b2", -1 },
+				{ "vm", "none", -1 }, { "user", "carol", -1 } };
+	int rc = inv_event_born(c, n, sizeof(n) / sizeof(n[0]));
+
+	CHECK_EQ(rc, 0);
+	for (int i = 0; i < 5; i++)
+		got[i] = n[i].born;
+	trace(t, "born %s %d: vm/b1 %lld disk/b1 %lld vm/b2 %lld vm/none %lld user/carol %lld",
+	      what, rc, (long long)n[0].born, (long long)n[1].born, (long long)n[2].born,
+	      (long long)n[3].born, (long long)n[4].born);
+}
+
+static int64_t add_typed(struct dbc *c, const char *type, const char *otype, const char *name)
+{
+	int64_t id = -1;
+	int rc = inv_event_add(c, &(struct inv_event){ .time = 200, .type = type,
+					.object_type = otype, .object = name, .message = "m" }, &id);
+
+	return rc ? rc : id;
+}
+
+static void born_scenario(struct db *db, struct trace *t)
+{
+	struct dbc *c = inv_get(db);
+	int64_t vm1, disk1, vm2, carol, got[5];
+
+	if (!c)
+		return;
+	trace(t, "born of none %d", inv_event_born(c, NULL, 0));
+	trace_born(c, t, "empty", got);
+	CHECK(!got[0] && !got[1] && !got[2] && !got[3] && !got[4]);
+	vm1 = add_typed(c, "vm-created", "vm", "b1");
+	add_typed(c, "vm-updated", "vm", "b1");
+	disk1 = add_typed(c, "disk-created", "disk", "b1");
+	vm2 = add_typed(c, "vm-created", "vm", "b2");
+	/* not creations: another kind's type, a snapshot's, no object */
+	add_typed(c, "disk-created", "vm", "b2");
+	add_typed(c, "vm-snapshot-created", "vm", "b2");
+	add_typed(c, "vm-created", NULL, NULL);
+	carol = add_typed(c, "user-created", "user", "carol");
+	trace(t, "added %lld %lld %lld %lld", (long long)vm1, (long long)disk1, (long long)vm2,
+	      (long long)carol);
+	trace_born(c, t, "first", got);
+	CHECK(vm1 > 0 && got[0] == vm1 && got[1] == disk1 && got[2] == vm2 && !got[3] &&
+	      got[4] == carol);
+	/* deleted and made again: the newest creation; also one in a transaction, seen once
+	 * committed; none of one rolled back */
+	add_typed(c, "vm-deleted", "vm", "b1");
+	vm1 = add_typed(c, "vm-created", "vm", "b1");
+	trace(t, "begin %d", inv_begin(c));
+	vm2 = add_typed(c, "vm-created", "vm", "b2");
+	trace(t, "commit %d", inv_commit(c));
+	trace(t, "begin %d", inv_begin(c));
+	add_typed(c, "user-created", "user", "carol");
+	inv_rollback(c);
+	trace(t, "added %lld %lld", (long long)vm1, (long long)vm2);
+	trace_born(c, t, "again", got);
+	CHECK(got[0] == vm1 && got[1] == disk1 && got[2] == vm2 && !got[3] && got[4] == carol);
+	/* retention drops the events, not what they say of the names */
+	trace(t, "drop upto 1000 %d", inv_event_drop_upto(c, 1000));
+	trace_born(c, t, "dropped", got);
+	CHECK(got[0] == vm1 && got[1] == disk1 && got[2] == vm2 && !got[3] && got[4] == carol);
+	inv_put(c);
+}
+
 static void hooks_tasks_scenario(struct db *db, struct trace *t)
 {
 	struct dbc *c = inv_get(db);
@@ -190,7 +259,8 @@ static void hooks_tasks_scenario(struct db *db, struct trace *t)
 
 static void test_same_as_sqlite(void)
 {
-	static void (*const scen[])(struct db *db, struct trace *t) = { events_scenario, hooks_tasks_scenario, NULL };
+	static void (*const scen[])(struct db *db, struct trace *t) = { events_scenario, born_scenario,
+									hooks_tasks_scenario, NULL };
 
 	trace_both(rig.endpoints, "/test/events-same", "events", scen);
 }
@@ -320,6 +390,47 @@ static void test_commit_order(void)
 	inv_close(db);
 }
 
+/* An inventory from before inv_event_born (no events_born/ rows, no meta/born): its next
+ * open reads each name's newest creation from the history, once. */
+static void test_born_backfill(void)
+{
+	struct db *db = NULL;
+	struct dbc *c;
+	int64_t vm1, vm1b, disk1, got[5];
+	struct trace t = { 0 };
+
+	CHECK_EQ(inv_etcd_open(rig.endpoints, "/test/events-backfill", 2000, &db), 0);
+	if (!db)
+		return;
+	c = inv_get(db);
+	vm1 = add_typed(c, "vm-created", "vm", "b1");
+	disk1 = add_typed(c, "disk-created", "disk", "b1");
+	add_typed(c, "vm-deleted", "vm", "b1");
+	vm1b = add_typed(c, "vm-created", "vm", "b1");
+	CHECK(vm1 > 0 && vm1b > vm1);
+	inv_put(c);
+	/* as an older vsrv left it */
+	CHECK_EQ(etcd_delete(((struct inv_etcd *)db)->e, "/test/events-backfill/t/events_born/", true,
+			     NULL), 0);
+	CHECK_EQ(etcd_delete(((struct inv_etcd *)db)->e, "/test/events-backfill/t/meta/born", false,
+			     NULL), 0);
+	c = inv_get(db);
+	trace_born(c, &t, "before", got);
+	CHECK(!got[0] && !got[1]);
+	inv_put(c);
+	inv_close(db);
+	db = NULL;
+	CHECK_EQ(inv_etcd_open(rig.endpoints, "/test/events-backfill", 2000, &db), 0);
+	if (!db)
+		return;
+	c = inv_get(db);
+	trace_born(c, &t, "after", got);
+	CHECK(got[0] == vm1b && got[1] == disk1 && !got[2] && !got[3] && !got[4]);
+	inv_put(c);
+	inv_close(db);
+	trace_free(&t);
+}
+
 /* Two sessions update the same task in transactions: the second commit is refused. */
 static void test_conflict(void)
 {
@@ -372,6 +483,7 @@ int main(void)
 	RUN(test_same_as_sqlite);
 	RUN(test_commit_order);
 	RUN(test_conflict);
+	RUN(test_born_backfill);
 	etcdrig_stop(&rig);
 	return check_done();
 }
