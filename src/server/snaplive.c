@@ -164,8 +164,8 @@ void snaplive_tops_clear(struct snaplive_tops *t)
 }
 
 /* One new top's undo in the caller's transaction (u: an entry of snaplive_tops' undo):
- * 0, -ESTALE (the disk's top is no longer it, or something sits over it) or -EIO. Its file
- * into f->gone. */
+ * 0, -ESTALE (the disk's top is no longer it, something sits over it, or a process holds
+ * it locked) or -EIO. Its file into f->gone. */
 static int undo_top(struct dbc *c, struct layer_files *f, int64_t id, json_t *u)
 {
 	int64_t disk = json_integer_value(json_object_get(u, "disk_id"));
@@ -182,6 +182,10 @@ static int undo_top(struct dbc *c, struct layer_files *f, int64_t id, json_t *u)
 	rc = layers_frozen(c, top);
 	if (rc)
 		return rc < 0 ? rc : -ESTALE;
+	/* held by another (a VMM started on it meanwhile: a restart after a crash reads the
+	 * committed tops): its writes are there */
+	if (vhd_lock_path_test(top, VHD_LOCK_SHARED) == -EBUSY)
+		return -ESTALE;
 	rc = inv_layer_delete(c, top);
 	if (!rc && json_is_true(json_object_get(u, "was_top")))
 		rc = inv_layer_set_kind(c, frozen, "top", id, disk);
@@ -245,10 +249,10 @@ int snaplive_undo(struct server *srv, struct dbc *c, int64_t id, const char *nam
 		return 0;
 	snprintf(err, errlen, "snapshot %s is recorded but its VMM did not switch, and it could "
 		 "not be undone (%s): it stays, the VM's disks on its new images in the "
-		 "inventory (nothing is lost: each is empty and reads as the image under it, "
-		 "which the VM goes on writing until it is turned off and on; delete the "
-		 "snapshot then)", snap, rc == -ESTALE ? "the inventory changed meanwhile" :
-		 rc == -EAGAIN ? "concurrent writes" : "inventory error");
+		 "inventory (nothing is lost: the VM writes either them or the images under "
+		 "them, which they read as until written; delete the snapshot once the VM is "
+		 "off)", snap, rc == -ESTALE ? "the inventory changed meanwhile, or a VMM runs on "
+		 "its new images" : rc == -EAGAIN ? "concurrent writes" : "inventory error");
 	vsrv_log("vm %s: %s", name, err);
 	return rc == -EAGAIN ? -EIO : rc;
 }

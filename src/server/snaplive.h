@@ -57,9 +57,10 @@ void snaplive_tops_clear(struct snaplive_tops *t);
  * each disk's frozen image is its top again and the new tops' rows go, with the event
  * vm-snapshot-deleted; then the new tops' files. Done only while the inventory is as the
  * snapshot left it (the snapshot the VM's current one, every new top its disk's top with
- * nothing over it): else, or when no commit succeeds, everything stays as committed, which
- * loses nothing (each new top is empty and reads as the image under it, which the VMM
- * writes), and err says so. 0, or -errno with err. */
+ * nothing over it and no process holding it locked, as a VMM started on it would): else,
+ * or when no commit succeeds, everything stays as committed, which loses nothing (each new
+ * top is empty and reads as the image under it, which the VMM writes), and err says so.
+ * 0, or -errno with err. */
 int snaplive_undo(struct server *srv, struct dbc *c, int64_t id, const char *name,
 		  const char *snap, const struct snaplive_tops *t, const char *who, char *err,
 		  size_t errlen);

@@ -17,8 +17,9 @@
  * from a second session, a real conflict; SQLite, which serialises writers, through the
  * interface: its commit answers -EAGAIN, rolled back) and goes through on its second try;
  * it fails for good (etcd: a conflict on every try; SQLite: -EIO); the VMM refuses the
- * switch (the snapshot is undone); it refuses while the undo's commit fails for good; and
- * it does not answer (nothing undone: it may still switch).
+ * switch (the snapshot is undone); it refuses while the undo's commit fails for good; it
+ * does not answer (nothing undone: it may still switch); it was started again on the
+ * committed chain before the switch came (nothing undone: it writes the new top).
  * In every case what the guest wrote before and after the snapshot reads back through the
  * chain the inventory names for the next start (nothing lost), the VMM got at most one
  * switch, onto the top the inventory names, and no layer file is left that nothing names. */
@@ -274,8 +275,11 @@ static int hooked_commit(struct dbc *c)
 /* The VMM's stand-in on VM id's control socket: it runs the VM's disk d (the base image,
  * opened and locked as the VMM does), answers status, and a disk-switch by switching d
  * onto the descriptor passed (disk_switch), or with mode REFUSE by refusing, or with mode
- * HANG never (the connection kept open: a VMM stuck in a flush). */
-enum vmm_mode { SWITCH, REFUSE, HANG };
+ * HANG never (the connection kept open: a VMM stuck in a flush), or with mode RESTARTED as
+ * a VMM that crashed after the commit and was started again on the committed chain would:
+ * d is then the new top opened by name, and the switch is refused (its parent is not the
+ * image d runs on). */
+enum vmm_mode { SWITCH, REFUSE, HANG, RESTARTED };
 
 struct fakevmm {
 	int lfd;
@@ -340,6 +344,12 @@ static void *fake_vmm(void *arg)
 				v->hung = c;
 				json_decref(m);
 				continue;
+			}
+			if (v->mode == RESTARTED && path) {
+				disk_close(v->d);
+				v->d = NULL;
+				if (!disk_open(path, "vhd", 0, &v->d))
+					snprintf(v->on, sizeof(v->on), "%s", path);
 			}
 			if (v->mode == SWITCH && nfd == 1 && path &&
 			    !disk_switch(v->d, path, fds[0], &old, err, sizeof(err))) {
@@ -494,7 +504,9 @@ static void one_case(struct server *srv, struct db *db2, const char *tag, int p,
 		printf("# %s: rc %d, %s\n", tag, rc, err);
 	CHECK(f == 0 || failed > 0); /* the failure did happen */
 	/* the guest goes on writing, on whatever its VMM runs */
-	CHECK_EQ(put(v.d, 64, 2), 0);
+	CHECK(v.d != NULL);
+	if (v.d)
+		CHECK_EQ(put(v.d, 64, 2), 0);
 	shutdown(v.lfd, SHUT_RDWR);
 	pthread_join(v.th, NULL);
 	close(v.lfd);
@@ -509,7 +521,7 @@ static void one_case(struct server *srv, struct db *db2, const char *tag, int p,
 	CHECK_EQ(layers_top_path(c, id, disk, base, top, sizeof(top), &is_top), 0);
 	CHECK_EQ(v.switches, want == TAKEN || mode != SWITCH ? 1 : 0);
 	CHECK_EQ(is_top, want != REFUSED);
-	if (want == TAKEN)
+	if (want == TAKEN || mode == RESTARTED)
 		CHECK(!strcmp(top, v.on)); /* what the VMM writes */
 	else
 		CHECK(!strcmp(v.on, base)); /* not switched */
@@ -553,6 +565,10 @@ static void cases(struct server *srv, struct db *db2)
 	one_case(srv, db2, "unanswered", 0, 0, 0, HANG, KEPT);
 	srv->snaplive_switch_ms = 5000;
 	CHECK_EQ(nlayers(srv->data_dir), n0 + 3);
+	/* the VMM started again on the committed chain before the switch came (a crash and a
+	 * restart): it refuses the switch, and the undo leaves the top it writes alone */
+	one_case(srv, db2, "restarted", 0, 0, 0, RESTARTED, KEPT);
+	CHECK_EQ(nlayers(srv->data_dir), n0 + 4);
 }
 
 static void test_commit_sqlite(void)
