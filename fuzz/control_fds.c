@@ -12,15 +12,18 @@
  *   the rest     the bytes the client sends (command lines, or anything), each "$D" in
  *                them replaced by the directory of the disk's image and the plain file
  *                (base.vhd, plain: so that paths can name the files passed)
- * then a line of its own whose answer says every line before was handled: by then every
- * descriptor passed must have been closed by the control socket (the connection still
- * open), whatever the lines said; then the client shuts its side and reads the replies to
- * the end, and this process must hold exactly the descriptors it held before. The disk must
+ * (the replies read meanwhile, as a client must: the control socket drops one that does not
+ * read them), then a line of its own whose answer says every line before was handled (left
+ * out when the connection is gone): by then every descriptor passed must have been closed
+ * by the control socket (the connection still open), whatever the lines said, and that
+ * line must be answered ok (no descriptor left over for it); then the client shuts its side
+ * and reads the replies to the end, and this process must hold exactly the descriptors it
+ * held before. The disk must
  * still be on its image (no descriptor passed here is a new top over it), and nothing may
- * crash, hang or read out of bounds. Commands that act beyond the socket are left out: a line whose "cmd"
- * is save, migrate, quit or power-button (files written, connections made, the VM ended,
- * ACPI that a VM built by hand lacks) makes the input skipped. With fuzz/run_corpus.c it
- * replays files under ASan/UBSan (tests/t-control-fds-fuzz.sh; seeds by
+ * crash, hang or read out of bounds. Commands that act beyond the socket are left out: a
+ * line whose "cmd" is save, migrate, quit or power-button (files written, connections
+ * made, the VM ended, ACPI that a VM built by hand lacks) makes the input skipped. With
+ * fuzz/run_corpus.c it replays files under ASan/UBSan (tests/t-control-fds-fuzz.sh; seeds by
  * fuzz/control_fds_seeds.py). */
 #include "devices/virtio/devstate.h"
 #include "disk/disk.h"
@@ -32,6 +35,7 @@
 #include "vmm/vm.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <poll.h>
@@ -196,10 +200,10 @@ static int make_fd(unsigned k, int *other)
 
 static int send_all(int s, const uint8_t *p, size_t n, const int *fds, unsigned nf)
 {
-	char cb[CMSG_SPACE(NFDS_MAX * sizeof(int))];
+	char cb[CMSG_SPACE(NFDS_MAX * sizeof(int))], sink[65536];
 	struct iovec iov = { (void *)p, n };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	ssize_t w;
+	size_t done = 0;
 
 	if (nf) {
 		struct cmsghdr *cm;
@@ -213,13 +217,29 @@ static int send_all(int s, const uint8_t *p, size_t n, const int *fds, unsigned 
 		cm->cmsg_len = CMSG_LEN(nf * sizeof(int));
 		memcpy(CMSG_DATA(cm), fds, nf * sizeof(int));
 	}
-	w = sendmsg(s, &mh, MSG_NOSIGNAL);
-	if (w < 0)
-		return -1;
-	/* the rest without descriptors (they rode on the first byte) */
-	for (size_t done = (size_t)w; done < n; done += (size_t)w)
-		if ((w = send(s, p + done, n - done, MSG_NOSIGNAL)) < 0)
+	/* the replies read (and dropped) meanwhile, as a client does: the control socket
+	 * drops one that does not read them (and stops reading while it waits) */
+	while (done < n) {
+		struct pollfd pf = { .fd = s, .events = POLLIN | POLLOUT };
+		ssize_t w;
+
+		if (poll(&pf, 1, WAIT_MS) != 1)
+			abort(); /* a hang: it neither reads nor answers */
+		if (pf.revents & POLLIN) {
+			w = recv(s, sink, sizeof(sink), MSG_DONTWAIT);
+			if (w == 0 || (w < 0 && errno != EAGAIN && errno != EINTR))
+				return -1;
+		}
+		if (!(pf.revents & POLLOUT))
+			continue;
+		/* the descriptors ride on the first byte; the rest goes without them */
+		w = done ? send(s, p + done, n - done, MSG_NOSIGNAL | MSG_DONTWAIT) :
+			   sendmsg(s, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && errno != EAGAIN && errno != EINTR)
 			return -1;
+		if (w > 0)
+			done += (size_t)w;
+	}
 	return 0;
 }
 
@@ -245,17 +265,19 @@ static uint8_t *expand(const uint8_t *in, size_t n, size_t *len)
 }
 
 /* Send bytes a to b of p with the nf descriptors fds on the first of them (a newline of its
- * own when there are descriptors and no bytes); *last: the last byte sent. */
-static void piece(int s, const uint8_t *p, size_t a, size_t b, const int *fds, unsigned nf,
-		  uint8_t *last)
+ * own when there are descriptors and no bytes); *last: the last byte sent. 0, or -1 when
+ * the connection is gone. */
+static int piece(int s, const uint8_t *p, size_t a, size_t b, const int *fds, unsigned nf,
+		 uint8_t *last)
 {
 	if (a == b && !nf)
-		return;
+		return 0;
 	if (a == b)
 		p = (const uint8_t *)"\n", a = 0, b = 1;
 	if (send_all(s, p + a, b - a, fds, nf))
-		abort();
+		return -1;
 	*last = p[b - 1];
+	return 0;
 }
 
 /* Posted to the control loop: everything it had to do before has been done. */
@@ -320,6 +342,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *p;
 	static unsigned runs;
 	char end[80], id[48];
+	bool gone;
 	int ends;
 
 	if (size < 2)
@@ -353,10 +376,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * two the first half on the first byte of the rest and the others half-way on */
 	mid = two ? split + (len - split) / 2 : len;
 	last = '\n';
-	piece(s, p, 0, split, NULL, 0, &last);
-	piece(s, p, split, mid, fds, two ? n / 2 : n, &last);
-	if (two)
-		piece(s, p, mid, len, fds + n / 2, n - n / 2, &last);
+	gone = piece(s, p, 0, split, NULL, 0, &last) ||
+	       piece(s, p, split, mid, fds, two ? n / 2 : n, &last) ||
+	       (two && piece(s, p, mid, len, fds + n / 2, n - n / 2, &last));
 	for (i = 0; i < n; i++) {
 		close(fds[i]);
 		if (others[i] >= 0)
@@ -370,9 +392,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	snprintf(id, sizeof(id), "\"id\":\"end-%d-%u\"", (int)getpid(), ++runs);
 	snprintf(end, sizeof(end), "%s{\"cmd\":\"status\",%s}\n",
 		 last == '\n' ? "" : "\n", id);
-	if (send_all(s, (const uint8_t *)end, strlen(end), NULL, 0))
-		abort();
-	ends = replies_until(s, id);
+	ends = gone || send_all(s, (const uint8_t *)end, strlen(end), NULL, 0) ? 0 :
+	       replies_until(s, id);
 	if (ends < 0) {
 		fprintf(stderr, "control-fds: our last line was refused (a descriptor left over "
 			"from the lines before?)\n");

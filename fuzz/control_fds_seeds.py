@@ -43,6 +43,8 @@ SEEDS = {
     "two-sends-64": seed([MEMFD] * 64, switch(PLAINP), two=True),
     "two-sends-lines": seed([PLAIN, PLAIN], switch(PLAINP) + switch(PLAINP), two=True),
     "two-sends-status": seed([NULL] * 4, b'{"cmd":"status"}\n{"cmd":"stats"}\n', two=True),
+    # many lines whose replies fill the socket unless the client reads them as it sends
+    "many-replies": seed([PLAIN], b'{"cmd":"stats"}\n' * 120 + switch(PLAINP), split=250),
     # descriptors with another command, with no command, with bad JSON
     "status-with-fds": seed([NULL, PIPE_W], b'{"cmd":"status"}\n'),
     "stats-with-fd": seed([MEMFD], b'{"cmd":"stats","id":7}\n'),

@@ -309,7 +309,8 @@ static void read_line(int c, char *buf, size_t n, int *fds, unsigned *nfd)
 		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
 			for (size_t k = 0; cm->cmsg_type == SCM_RIGHTS &&
 			     k < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int) && *nfd < 64; k++)
-				memcpy(&fds[(*nfd)++], CMSG_DATA(cm) + k * sizeof(int), sizeof(int));
+				memcpy(&fds[(*nfd)++], CMSG_DATA(cm) + k * sizeof(int),
+				       sizeof(int));
 		len += (size_t)r;
 		buf[len] = '\0';
 	}
