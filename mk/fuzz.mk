@@ -174,3 +174,17 @@ $(eval $(call fuzz_target,ide-io,fuzz/ide_io.c src/devices/ide.c src/devices/ide
 # fuzz/xen_hcall_seeds.py).
 $(eval $(call fuzz_target,xen_hcall,fuzz/xen_hcall.c src/arch/x86/xen.c src/arch/x86/xen_evtchn.c \
   src/vmm/mem.c src/util/log.c,src/arch/x86/xen.h src/vmm/mem.h,,-lpthread))
+
+# The VMM's control socket receiving command lines with descriptors passed (SCM_RIGHTS): its
+# reader, the per-line queue of descriptors and the disk-switch, on a VM built by hand
+# (tests/t-control-fds-fuzz.sh; seeds by fuzz/control_fds_seeds.py). The control socket's
+# three files are the target's own sources (instrumented), the rest of vsrv's objects as built.
+CTLFDS_SRC := src/vmm/control.c src/vmm/control_fds.c src/vmm/control_disk.c
+$(eval $(call fuzz_target,control-fds,fuzz/control_fds.c $(CTLFDS_SRC),src/vmm/control.h \
+  src/vmm/control_int.h,$(filter-out $(BUILD)/src/main.o $(CTLFDS_SRC:%.c=$(BUILD)/%.o),\
+  $(VSRV_OBJ)) $(LIBVHD),$(LDLIBS)))
+# make test runs it for a fixed number of runs (tests/t-control-fds-fuzz.sh): built by
+# test-prep where clang is installed
+ifneq ($(shell command -v $(FUZZ_CC) 2>/dev/null),)
+test-prep: $(FUZZ_BUILD)/fuzz-control-fds
+endif

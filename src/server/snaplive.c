@@ -1,7 +1,9 @@
 /* A live snapshot's switch. See snaplive.h. */
 #include "server/snaplive.h"
 #include "server/agent.h"
+#include "server/events.h"
 #include "server/inv.h"
+#include "server/layers.h"
 #include "server/vmagent.h"
 #include "server/vmctl.h"
 #include "util/fdpass.h"
@@ -10,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -130,7 +133,9 @@ int snaplive_switch(struct server *srv, int64_t id, const char *name, json_t *di
 		return 0;
 	}
 	why = rep ? json_string_value(json_object_get(rep, "error")) : NULL;
-	if (rc == -EPROTO) {
+	if (rc == -EPROTO && !rep) {
+		snprintf(err, errlen, "the VMM's answer to its disk-switch could not be read");
+	} else if (rc == -EPROTO) {
 		snprintf(err, errlen, "the VMM did not switch the disks: %s", why ? why : "?");
 		rc = -EIO;
 	} else if (rc) {
@@ -138,4 +143,116 @@ int snaplive_switch(struct server *srv, int64_t id, const char *name, json_t *di
 	}
 	json_decref(rep);
 	return rc;
+}
+
+int snaplive_tops_init(struct snaplive_tops *t)
+{
+	t->sid = 0;
+	t->sw = json_array();
+	t->undo = json_array();
+	if (t->sw && t->undo)
+		return 0;
+	snaplive_tops_clear(t);
+	return -ENOMEM;
+}
+
+void snaplive_tops_clear(struct snaplive_tops *t)
+{
+	json_decref(t->sw);
+	json_decref(t->undo);
+	t->sw = t->undo = NULL;
+}
+
+/* One new top's undo in the caller's transaction (u: an entry of snaplive_tops' undo):
+ * 0, -ESTALE (the disk's top is no longer it, something sits over it, or a process holds
+ * it locked) or -EIO. Its file into f->gone. */
+static int undo_top(struct dbc *c, struct layer_files *f, int64_t id, json_t *u)
+{
+	int64_t disk = json_integer_value(json_object_get(u, "disk_id"));
+	const char *top = json_string_value(json_object_get(u, "path"));
+	const char *frozen = json_string_value(json_object_get(u, "frozen"));
+	char now[4400];
+	bool is_top = false;
+	int rc;
+
+	if (!top || !frozen || layers_top_path(c, id, disk, "", now, sizeof(now), &is_top))
+		return -EIO;
+	if (!is_top || strcmp(now, top))
+		return -ESTALE;
+	rc = layers_frozen(c, top);
+	if (rc)
+		return rc < 0 ? rc : -ESTALE;
+	/* held by another (a VMM started on it meanwhile: a restart after a crash reads the
+	 * committed tops): its writes are there */
+	if (vhd_lock_path_test(top, VHD_LOCK_SHARED) == -EBUSY)
+		return -ESTALE;
+	rc = inv_layer_delete(c, top);
+	if (!rc && json_is_true(json_object_get(u, "was_top")))
+		rc = inv_layer_set_kind(c, frozen, "top", id, disk);
+	if (!rc && json_array_append_new(f->gone, json_string(top)))
+		rc = -ENOMEM;
+	return rc ? (rc == -ENOMEM ? rc : -EIO) : 0;
+}
+
+/* snaplive_undo's one attempt: 0, -EAGAIN (the commit met a concurrent write), -ESTALE
+ * (the inventory is no longer as the snapshot left it) or -EIO; rolled back but for 0. */
+static int undo_once(struct server *srv, struct dbc *c, int64_t id, const char *name,
+		     const char *snap, const struct snaplive_tops *t, const char *who)
+{
+	struct inv_snapshot *s = malloc(sizeof(*s));
+	struct layer_files f;
+	json_t *u;
+	size_t i;
+	int rc;
+
+	if (!s || layer_files_init(&f)) {
+		free(s);
+		return -ENOMEM;
+	}
+	rc = inv_begin(c) ? -EIO : 0;
+	if (rc) {
+		free(s);
+		layer_files_end(&f, false);
+		return rc;
+	}
+	rc = inv_snap_get(c, id, snap, s);
+	if (rc == -ENOENT || (!rc && (s->id != t->sid || !s->current)))
+		rc = -ESTALE;
+	json_array_foreach(t->undo, i, u)
+		if (!rc)
+			rc = undo_top(c, &f, id, u);
+	if (!rc && (inv_snap_delete(c, s->id) || inv_snap_set_current(c, id, s->parent_id)))
+		rc = -EIO;
+	if (!rc && events_emit(srv, c, "vm-snapshot-deleted", "vm", name, who,
+			       json_pack("{s:s}", "snapshot", snap), "snapshot %s of %s undone "
+			       "(its VMM did not switch its disks) by %s", snap, name, who))
+		rc = -EIO;
+	if (!rc && (rc = inv_commit(c)))
+		rc = rc == -EAGAIN ? -EAGAIN : -EIO;
+	if (rc)
+		inv_rollback(c);
+	layer_files_end(&f, !rc);
+	free(s);
+	return rc;
+}
+
+int snaplive_undo(struct server *srv, struct dbc *c, int64_t id, const char *name,
+		  const char *snap, const struct snaplive_tops *t, const char *who, char *err,
+		  size_t errlen)
+{
+	int tries = 0, rc;
+
+	while ((rc = undo_once(srv, c, id, name, snap, t, who)) == -EAGAIN &&
+	       ++tries < INV_COMMIT_TRIES)
+		;
+	if (!rc)
+		return 0;
+	snprintf(err, errlen, "snapshot %s is recorded but its VMM did not switch, and it could "
+		 "not be undone (%s): it stays, the VM's disks on its new images in the "
+		 "inventory (nothing is lost: the VM writes either them or the images under "
+		 "them, which they read as until written; delete the snapshot once the VM is "
+		 "off)", snap, rc == -ESTALE ? "the inventory changed meanwhile, or a VMM runs on "
+		 "its new images" : rc == -EAGAIN ? "concurrent writes" : "inventory error");
+	vsrv_log("vm %s: %s", name, err);
+	return rc == -EAGAIN ? -EIO : rc;
 }

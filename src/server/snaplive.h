@@ -1,9 +1,10 @@
 /* A live snapshot's switch (docs/server.md "Snapshots of a running VM"): a VM that runs or
  * is paused takes a snapshot without memory with its guest going on. snapshot.c makes each
- * writable disk's new top (a differencing VHD over the image the VMM writes) in its
- * transaction; here, before the commit, the guest's file systems are frozen through the
- * guest agent when one answers (bounded, and always thawed), and the VMM's disk-switch
- * command puts every disk on its new top at once (all or none: vmm/control.h). */
+ * writable disk's new top (a differencing VHD over the image the VMM writes) and commits
+ * the snapshot with the VM's disks on them; here, after the commit, the guest's file
+ * systems are frozen through the guest agent when one answers (bounded, and always
+ * thawed), and the VMM's disk-switch command puts every disk on its new top at once (all
+ * or none: vmm/control.h); a switch refused is undone in the inventory (snaplive_undo). */
 #ifndef VSRV_SERVER_SNAPLIVE_H
 #define VSRV_SERVER_SNAPLIVE_H
 
@@ -22,9 +23,11 @@
  * whether they were). Each new top is opened here (read-write) and its descriptor passed
  * with the VMM's disk-switch command: the VMM opens no file (its sandbox lets it open none
  * for writing). 0, or -errno with err: -EIO (a new top could not be opened, or the VMM
- * refused: every disk stays on its image, the guest runs on), -ENOENT/-ECONNREFUSED (no
- * VMM), -ETIMEDOUT (no answer in time, and the VMM not seen on the new tops after:
- * snaplive_settled). */
+ * refused: every disk stays on its image, the guest runs on), -EINVAL/-ENOMEM (nothing
+ * sent), -ENOENT/-ECONNREFUSED (no VMM), -ETIMEDOUT (no answer in time, and the VMM not
+ * seen on the new tops after: snaplive_settled); any other (-EPROTO: an answer that could
+ * not be read, -ECONNRESET: the connection lost before one) says nothing of whether the
+ * VMM switched. */
 int snaplive_switch(struct server *srv, int64_t id, const char *name, json_t *disks,
 		    bool *frozen, char *err, size_t errlen);
 
@@ -35,5 +38,31 @@ int snaplive_switch(struct server *srv, int64_t id, const char *name, json_t *di
  * switched. 1 switched, 0 not known (no answer, or a top not so held: not switched, or a
  * file system without locks). snaplive_switch answers 0 after its timeout when this says 1. */
 int snaplive_settled(struct server *srv, int64_t id, json_t *disks, int timeout_ms);
+
+/* A live snapshot's new tops once committed (snapshot.c): snapshot sid; sw, the VMM's
+ * disk-switch "disks" ([{"drive":"diskN","path":NEWTOP}]); undo, for each the same disk's
+ * {"disk_id", "path": NEWTOP, "frozen": the image under it, "was_top": whether that image
+ * was a top layer (else the disk's own file)}. init 0 or -ENOMEM; clear frees the arrays. */
+struct snaplive_tops {
+	int64_t sid;
+	json_t *sw, *undo;
+};
+
+int snaplive_tops_init(struct snaplive_tops *t);
+void snaplive_tops_clear(struct snaplive_tops *t);
+
+/* Undo live snapshot snap (t, as committed) of VM id (named name) whose switch the VMM
+ * refused or never got, so that it switched nothing: in one transaction (run again when its
+ * commit meets a concurrent write, at most INV_COMMIT_TRIES times) the snapshot's rows go,
+ * each disk's frozen image is its top again and the new tops' rows go, with the event
+ * vm-snapshot-deleted; then the new tops' files. Done only while the inventory is as the
+ * snapshot left it (the snapshot the VM's current one, every new top its disk's top with
+ * nothing over it and no process holding it locked, as a VMM started on it would): else,
+ * or when no commit succeeds, everything stays as committed, which loses nothing (each new
+ * top is empty and reads as the image under it, which the VMM writes), and err says so.
+ * 0, or -errno with err. */
+int snaplive_undo(struct server *srv, struct dbc *c, int64_t id, const char *name,
+		  const char *snap, const struct snaplive_tops *t, const char *who, char *err,
+		  size_t errlen);
 
 #endif

@@ -153,10 +153,12 @@ static int finish(struct server *srv, struct dbc *c, struct layer_files *f, int 
 	return rc;
 }
 
-/* A new top's drive for the VMM's disk-switch: the VMM numbers the disks in the order the
- * supervisor gives them (sup_spawn.c: inv_vm_disks' order, as layers_vm_disks'), the i-th
- * "disk<i>". 0 or -errno with err. */
-static int switch_add(struct dbc *c, json_t *sw, int64_t id, const struct layer_disk *d, int i,
+/* A live snapshot's new top of disk d (the i-th; the disk's image it freezes at frozen, a
+ * layer when was_top) into t: for the VMM's disk-switch, which numbers the disks in the
+ * order the supervisor gives them (sup_spawn.c: inv_vm_disks' order, as layers_vm_disks'),
+ * the i-th "disk<i>"; and for its undo (snaplive_undo). 0 or -errno with err. */
+static int switch_add(struct dbc *c, struct snaplive_tops *t, int64_t id,
+		      const struct layer_disk *d, int i, const char *frozen, bool was_top,
 		      char *err, size_t errlen)
 {
 	char top[4400], drive[16];
@@ -164,30 +166,37 @@ static int switch_add(struct dbc *c, json_t *sw, int64_t id, const struct layer_
 	if (layers_top_path(c, id, d->disk_id, d->path, top, sizeof(top), NULL))
 		return snprintf(err, errlen, "inventory error"), -EIO;
 	snprintf(drive, sizeof(drive), "disk%d", i);
-	if (json_array_append_new(sw, json_pack("{s:s,s:s}", "drive", drive, "path", top)))
+	if (json_array_append_new(t->sw, json_pack("{s:s,s:s}", "drive", drive, "path", top)) ||
+	    json_array_append_new(t->undo, json_pack("{s:I,s:s,s:s,s:b}", "disk_id",
+				  (json_int_t)d->disk_id, "path", top, "frozen", frozen,
+				  "was_top", was_top)))
 		return snprintf(err, errlen, "out of memory"), -ENOMEM;
 	return 0;
 }
 
 /* snapshot_create's one attempt (-EAGAIN when its commit met a concurrent write), or with
- * live a snapshot of a VM that runs or is paused, without memory: the new tops made, then
- * switched to by its VMM (snaplive_switch) before the commit (not tried again: the VMM runs
- * on the new tops by then). */
+ * live (t set) a snapshot of a VM that runs or is paused, without memory: the new tops
+ * made and committed, the VM's disks on them in the inventory, and what its VMM is to
+ * switch to into t (snaplive_tops_clear it): the switch comes after the commit
+ * (snapshot_take's take_live), so that the inventory never names images older than those
+ * the VMM writes. */
 static int create(struct server *srv, struct dbc *c, int64_t id, const char *name,
-		  const char *snap, const char *desc, bool memory, bool live, const char *who,
-		  char *err, size_t errlen)
+		  const char *snap, const char *desc, bool memory, struct snaplive_tops *t,
+		  const char *who, char *err, size_t errlen)
 {
 	struct inv_snapshot s = { .vm_id = id };
 	struct layer_files f;
 	struct layer_disk *d = NULL;
-	json_t *sw = live ? json_array() : NULL;
+	bool live = t != NULL;
 	char frozen[4400];
 	int64_t sid = 0, grow = 0;
-	bool kept = false, fs_frozen = false;
+	bool kept = false;
 	int n = 0, rc;
 
-	if (layer_files_init(&f)) {
-		json_decref(sw);
+	if (layer_files_init(&f))
+		return -ENOMEM;
+	if (live && snaplive_tops_init(t)) {
+		layer_files_end(&f, false);
 		return -ENOMEM;
 	}
 	f.parent_nolock = live; /* the VMM holds the images the new tops go over */
@@ -216,7 +225,8 @@ static int create(struct server *srv, struct dbc *c, int64_t id, const char *nam
 	}
 	if (rc) {
 		layer_files_end(&f, false);
-		json_decref(sw);
+		if (live)
+			snaplive_tops_clear(t);
 		return rc;
 	}
 	rc = layers_vm_disks(c, id, &d, &n);
@@ -244,36 +254,36 @@ static int create(struct server *srv, struct dbc *c, int64_t id, const char *nam
 			snprintf(err, errlen, "inventory error");
 	}
 	for (int i = 0; !rc && i < n; i++) {
+		bool was_top = false;
+		char top[4400];
+
 		if (d[i].readonly)
 			continue;
+		if (live && layers_top_path(c, id, d[i].disk_id, d[i].path, top, sizeof(top),
+					    &was_top)) {
+			snprintf(err, errlen, "inventory error");
+			rc = -EIO;
+			break;
+		}
 		rc = layers_push(srv, c, &f, id, d[i].disk_id, d[i].path, frozen, sizeof(frozen),
 				 err, errlen);
 		if (!rc && (rc = inv_snap_image_add(c, sid, d[i].disk_id, frozen)))
 			snprintf(err, errlen, "inventory error");
 		if (!rc && live)
-			rc = switch_add(c, sw, id, &d[i], i, err, errlen);
+			rc = switch_add(c, t, id, &d[i], i, frozen, was_top, err, errlen);
 	}
 	free(d);
-	/* live: the VMM goes onto the new tops, all or none; from then on they are the VM's
-	 * (kept even if the commit fails); a VMM that did not answer may have switched too */
-	if (!rc && live && json_array_size(sw)) {
-		rc = snaplive_switch(srv, id, name, sw, &fs_frozen, err, errlen);
-		if (!rc || rc == -ETIMEDOUT)
-			json_array_clear(f.created);
-		if (rc == -ETIMEDOUT)
-			snprintf(err + strlen(err), errlen - strlen(err), " (no snapshot was taken; "
-				 "the new images are kept: the VM may run on them: turn it off "
-				 "and on before another snapshot)");
-	}
-	json_decref(sw);
 	/* the saved state becomes the snapshot's too (snapmem.h): a second name, no copy */
 	if (!rc && memory)
 		kept = !(rc = snapmem_keep(srv, c, id, sid, err, errlen));
 	rc = finish(srv, c, &f, rc, "vm-snapshot-created", memory ? "taken with memory" :
-		    !live ? "taken" : fs_frozen ? "taken live (file systems frozen)" :
-		    "taken live", name, snap, who, err, errlen);
+		    !live ? "taken" : "taken live", name, snap, who, err, errlen);
 	if (rc && kept)
 		snapmem_drop(srv, id, sid);
+	if (live && rc)
+		snaplive_tops_clear(t);
+	else if (live)
+		t->sid = sid;
 	return rc;
 }
 
@@ -286,7 +296,7 @@ int snapshot_create(struct server *srv, struct dbc *c, int64_t id, const char *n
 	/* etcd: a commit that lost to a concurrent write (another snapshot of the owner, whose
 	 * usage the quota check read: inv_etcd_quota.c) wrote nothing; again, from the check,
 	 * so the loser gets its snapshot or a clean refusal */
-	while ((rc = create(srv, c, id, name, snap, desc, memory, false, who, err, errlen)) ==
+	while ((rc = create(srv, c, id, name, snap, desc, memory, NULL, who, err, errlen)) ==
 	       -EAGAIN && ++tries < INV_COMMIT_TRIES)
 		;
 	return rc == -EAGAIN ? -EIO : rc;
@@ -437,6 +447,65 @@ int snapshot_revert(struct server *srv, struct dbc *c, int64_t id, const char *n
 	return 0;
 }
 
+/* Whether snaplive_switch's rc says the VMM switched no disk for sure: it refused (all or
+ * none), nothing was sent, or no VMM listens. Otherwise (no answer in time, an answer lost
+ * or unreadable) it may have switched, and may still. */
+static bool switched_none(int rc)
+{
+	return rc == -EIO || rc == -EINVAL || rc == -ENOMEM || rc == -ENOENT ||
+	       rc == -ECONNREFUSED || rc == -ENAMETOOLONG;
+}
+
+/* A live snapshot (snaplive.h): committed first, with the VM's disks on their new tops in
+ * the inventory (run again from its checks when the commit met a concurrent write, as
+ * snapshot_create), then the VMM switched onto them. A new top is empty until the VMM
+ * writes it and reads as the image under it, so from the commit on the inventory's chains
+ * hold every write whether the VMM switched or not: no failure (of the commit, of the
+ * switch, of the server in between) can leave the inventory naming images older than those
+ * the VMM writes. A switch the VMM refused (or a VMM gone: it switched nothing) is undone
+ * (snaplive_undo); one not answered in time (or whose answer was lost) may have come or
+ * may still come, so nothing is undone. */
+static int take_live(struct server *srv, struct dbc *c, int64_t id, const char *name,
+		     const char *snap, const char *desc, const char *who, char *err,
+		     size_t errlen)
+{
+	struct snaplive_tops t = { 0 };
+	char why[600];
+	bool frozen = false;
+	int tries = 0, rc, urc;
+
+	while ((rc = create(srv, c, id, name, snap, desc, false, &t, who, err, errlen)) ==
+	       -EAGAIN && ++tries < INV_COMMIT_TRIES)
+		;
+	if (rc)
+		return rc == -EAGAIN ? -EIO : rc; /* nothing recorded, nothing switched */
+	if (!json_array_size(t.sw)) {
+		snaplive_tops_clear(&t);
+		return 0; /* no writable disk: nothing to switch */
+	}
+	rc = snaplive_switch(srv, id, name, t.sw, &frozen, err, errlen);
+	if (!rc) {
+		vsrv_log("vm %s: snapshot %s taken live%s", name, snap,
+			 frozen ? " (file systems frozen)" : "");
+	} else if (!switched_none(rc)) {
+		snprintf(err + strlen(err), errlen - strlen(err), "; snapshot %s is recorded with "
+			 "the VM's disks on its new images (nothing is lost: they read as the "
+			 "images under them), but until %s is turned off and on its VMM may still "
+			 "write the images the snapshot froze", snap, name);
+		rc = -EIO;
+	} else {
+		snprintf(why, sizeof(why), "%s", err);
+		urc = snaplive_undo(srv, c, id, name, snap, &t, who, err, errlen);
+		if (!urc)
+			snprintf(err, errlen, "%s (no snapshot was taken)", why);
+		else
+			snprintf(err + strlen(err), errlen - strlen(err), " after: %s", why);
+		rc = -EIO; /* refused, or no VMM (not a missing object: 500, not 404) */
+	}
+	snaplive_tops_clear(&t);
+	return rc;
+}
+
 /* Before a running VM is saved for snapshot snap: what snapshot_create would refuse at
  * once (the name taken, undo disks, a task on its images, a disk not VHD), so that such a
  * request does not stop the guest for nothing. 0, or -errno with err. */
@@ -493,7 +562,7 @@ int snapshot_take(struct server *srv, struct dbc *c, int64_t id, const char *nam
 	if (memory < 0)
 		memory = up;    /* as Hyper-V's checkpoints: a VM that runs, with its memory */
 	if (!memory && up) /* live: the guest goes on (snaplive.h) */
-		return create(srv, c, id, name, snap, desc, false, true, who, err, errlen);
+		return take_live(srv, c, id, name, snap, desc, who, err, errlen);
 	if (!memory || !up)
 		return snapshot_create(srv, c, id, name, snap, desc, memory, who, err, errlen);
 	/* Running or paused: the VMM saves the VM and ends (its disks closed, the state

@@ -37,9 +37,13 @@ int snapshot_create(struct server *srv, struct dbc *c, int64_t id, const char *n
  * memory when the VM runs or is paused: the default). A VM that runs or is paused, with
  * memory, is saved (sup_save: its VMM writes the state and ends, the disks closed), gets
  * the snapshot while saved, and starts again from that state over its new tops (a paused
- * one is paused again); a saved VM gives its saved state and stays saved. Errors as
- * snapshot_create's, or sup_save's (no snapshot then), or -EIO when the VM did not start
- * again (it is saved then). The caller holds no transaction. */
+ * one is paused again); a saved VM gives its saved state and stays saved. Without memory
+ * one that runs or is paused gets a live snapshot (snaplive.h): committed with its disks
+ * on the new tops, then its VMM switched onto them; -EIO when the switch failed, err
+ * saying whether the snapshot was undone or stays (the inventory names images that hold
+ * every write either way). Errors as snapshot_create's, or sup_save's (no snapshot then),
+ * or -EIO when the VM did not start again (it is saved then). The caller holds no
+ * transaction. */
 int snapshot_take(struct server *srv, struct dbc *c, int64_t id, const char *name,
 		  const char *snap, const char *desc, int memory, const char *who, char *err,
 		  size_t errlen);

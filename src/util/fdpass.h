@@ -7,7 +7,9 @@
 
 #include <stddef.h>
 
-#define FDPASS_MAX 64 /* descriptors one message carries at most */
+/* descriptors one message carries at most; also what the VMM's control socket takes with
+ * one command (vmm/control_int.h's CTL_FDS_MAX is this) */
+#define FDPASS_MAX 64
 
 /* Send len bytes of buf on the stream socket sock, the n descriptors fds (0 to FDPASS_MAX)
  * riding on its first byte in one sendmsg (the rest of buf follows if the kernel took only

@@ -3,6 +3,8 @@
 #ifndef VSRV_VMM_CONTROL_INT_H
 #define VSRV_VMM_CONTROL_INT_H
 
+#include "util/fdpass.h"
+
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -20,7 +22,9 @@ void control_vcpus_unpark(struct vm *vm);
  * byte) and waits for the answer before the next command. The descriptors received wait in
  * a client's queue until the line they came with ends: the first line that ends at or after
  * the position in the client's buffer where the read that brought them began. */
-#define CTL_FDS_MAX 64 /* descriptors one command may carry (a VM's disks at most) */
+/* descriptors one command may carry (a VM's disks at most): what one message of a sender
+ * carries at most (util/fdpass.h), the one limit of both ends */
+#define CTL_FDS_MAX FDPASS_MAX
 
 struct ctl_fds {
 	int fd[CTL_FDS_MAX];
