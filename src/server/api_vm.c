@@ -677,20 +677,35 @@ int api_vm_action(struct req *r)
 		char why[300];
 		bool local;
 
+		/* the placement, the checks and the start in one transaction: on etcd their
+		 * reads in one round trip (inv_vm_start_read), each compared at the commit */
+		rc = inv_begin(r->c);
+		if (rc)
+			return req_error(r, -EIO, "inventory error; nothing was changed");
+		rc = inv_vm_start_read(r->c, id);
+		if (rc) {
+			inv_rollback(r->c);
+			return req_error(r, -EIO, "inventory error; nothing was changed");
+		}
 		rc = api_vm_start_placed(r, id, json_string_value(json_object_get(r->body, "host")),
 					 &local);
-		if (!local)
+		if (!local) {
+			inv_rollback(r->c);
 			return rc;
+		}
 
 		rc = diskuse_check_start(r->srv, r->c, id, why, sizeof(why));
 		if (!rc)
 			rc = undo_check_start(r->srv, r->c, id, r->args[0], why, sizeof(why));
 		if (!rc)
 			rc = clone_check_start(r->c, id, r->args[0], why, sizeof(why));
-		if (rc)
+		if (rc) {
+			inv_rollback(r->c);
 			return req_error(r, rc, "%s: cannot start: %s", r->args[0],
 					 rc == -EBUSY ? why : strerror(-rc));
-		rc = sup_start(r->srv, r->c, id, r->who.name);
+		}
+		inv_vm_read_ahead(r->c, id);        /* (on etcd: with the commit) for vm_json */
+		rc = sup_start_begun(r->srv, r->c, id, r->who.name);
 	}
 	else if (!strcmp(a, "pause") || !strcmp(a, "resume"))
 		rc = sup_pause(r->srv, r->c, id, !strcmp(a, "pause"), r->who.name);

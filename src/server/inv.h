@@ -159,6 +159,14 @@ int inv_vm_get(struct dbc *c, int64_t id, struct inv_vm *out);
  * once (any other read or a write drops them); elsewhere nothing. 0, -EIO. */
 int inv_vm_read_ahead(struct dbc *c, int64_t id);
 
+/* A hint, in a transaction: the reads of VM id's start come next (its rows, drives, NICs
+ * and CD/DVD drives, every VM's row and status, which the host's reservation sums, and the
+ * running tasks: sup.c's start_locked, placement_need and the start's checks). On etcd
+ * they are read now in one round trip and answer the transaction's reads of them (compared
+ * at its commit as its own reads would be); outside a transaction, and elsewhere, nothing.
+ * 0, -EIO or -ENOMEM. */
+int inv_vm_start_read(struct dbc *c, int64_t id);
+
 /* A VM's status alone (what inv_vm_get reads under "status", with the name), for the
  * frequent readers that need no configuration (GET .../status, state checks; on etcd the
  * status key alone). last_exit is the struct's own: free with inv_vm_status_clear. */

@@ -276,6 +276,23 @@ out:
 	return rc;
 }
 
+int inv_etcd_vm_start_read(struct dbc *c, int64_t id)
+{
+	char idk[24], sub[32];
+	/* (every VM's row and status as ranges: the VM's own are in them) */
+	const struct ie_read r[] = {
+		{ "vms", "", true }, { "vm_status", "", true }, { "vm_hw", idk, false },
+		{ "vm_templates", idk, false }, { "vm_disks", sub, true }, { "vm_nics", sub, true },
+		{ "vm_cdroms", sub, true }, { "task_running", "", true },
+	};
+
+	if (!ie_sess(c)->t)
+		return 0;
+	ie_id_key(id, idk);
+	snprintf(sub, sizeof(sub), "%s/", idk);
+	return ie_rows_read(c, r, sizeof(r) / sizeof(r[0]));
+}
+
 int ie_pre_commit(struct dbc *c, struct etcd_txn *t)
 {
 	struct inv_etcd_sess *s = ie_sess(c);

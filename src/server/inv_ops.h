@@ -23,6 +23,7 @@
 	X(vm_id, (struct dbc *c, const char *name, int64_t *id), (c, name, id)) \
 	X(vm_get, (struct dbc *c, int64_t id, struct inv_vm *out), (c, id, out)) \
 	X(vm_read_ahead, (struct dbc *c, int64_t id), (c, id)) \
+	X(vm_start_read, (struct dbc *c, int64_t id), (c, id)) \
 	X(vm_get_status, (struct dbc *c, int64_t id, struct inv_vm_status *out), (c, id, out)) \
 	X(vm_each, (struct dbc *c, int (*fn)(const struct inv_vm *v, void *arg), void *arg), \
 	  (c, fn, arg)) \

@@ -80,6 +80,13 @@ int inv_sqlite_vm_read_ahead(struct dbc *c, int64_t id)
 	return 0;
 }
 
+int inv_sqlite_vm_start_read(struct dbc *c, int64_t id)
+{
+	(void)c;
+	(void)id;
+	return 0;
+}
+
 int inv_sqlite_vm_get(struct dbc *c, int64_t id, struct inv_vm *out)
 {
 	sqlite3_stmt *s = db_stmt(c, "SELECT " VM_COLUMNS " FROM vms WHERE id = ?");

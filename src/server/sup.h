@@ -22,6 +22,11 @@ int sup_reattach(struct server *srv);
  * The caller holds no transaction on c. who names the caller for the event. */
 int sup_start(struct server *srv, struct dbc *c, int64_t id, const char *who);
 
+/* sup_start in the caller's transaction on c (inv_begin'd, with inv_vm_start_read: the
+ * caller's checks before the start read with it and are compared at its commit), which it
+ * commits, or rolls back on failure. The same returns. */
+int sup_start_begun(struct server *srv, struct dbc *c, int64_t id, const char *who);
+
 enum sup_stop { SUP_OFF, SUP_SHUTDOWN, SUP_RESET };
 
 /* Turn the VM off (kill the VMM), ask it to shut down (power button, turning it off

@@ -52,11 +52,20 @@ def least(*ns):
     return min(got) if got else None
 
 
+# The VMM each host runs: vsrv, 3 s late (its `run` waits, then is vsrv's), so that a VM
+# started here stays starting that long, also without /dev/kvm (where vsrv run fails at
+# once): a race of two starts of one VM meets it still running.
+SLOW_VMM = os.path.join(tmp, "vsrv-slow")
+with open(SLOW_VMM, "w") as f:
+    f.write('#!/bin/sh\n[ "$1" = run ] && sleep 3\nexec %s "$@"\n' % VSRV)
+os.chmod(SLOW_VMM, 0o755)
+
+
 def host(name):
     data = os.path.join(tmp, name)
     os.makedirs(os.path.join(data, "images"))
     shutil.copy(os.path.join(GUESTS, "hello.elf"), os.path.join(data, "images", "k.elf"))
-    d = Daemon(data, extra=["--cluster", etcd.endpoints, "--host-name", name,
+    d = Daemon(data, extra=["--vmm", SLOW_VMM, "--cluster", etcd.endpoints, "--host-name", name,
                             "--inventory", "etcd", "--inventory-prefix", "/calls/"]).start()
     daemons.append(d)
     return d
@@ -124,6 +133,16 @@ try:
     ok("etcd-calls-list-cached-2", st == 200 and None not in ns and min(ns) == 2,
        "status %s, %s calls" % (st, ns))
 
+    # POST /vms/NAME/start: the session with its user; the name with the VM's rows; the
+    # start's reads (every VM's row and status, the VM's drives, NICs, CD/DVD drives,
+    # hardware, template mark, the running tasks: one Txn, compared at the commit); the
+    # hosts (placement); the VMs' owner keys (the host's reservation); the VM's owner key
+    # claimed; its placement; the event id; the commit with the answer's rows; the owner key
+    st, _ = d.req("POST", "/api/v1/vms", {"name": "s1", "kernel": "k.elf"}, token=tok)
+    st, js, n = count(d, tok, "POST", "/api/v1/vms/s1/start")
+    ok("etcd-calls-start-10", st == 202 and n == 10 and js.get("state") == "starting" and
+       js.get("host") == "h", "status %s, %s calls, %s" % (st, n, js))
+
     # PATCH: the session with its user; the name with the VM's rows (taken as the
     # transaction's reads, compared at its commit); the event id; the commit with the
     # answer's rows; the owner key
@@ -183,6 +202,26 @@ try:
     ok("etcd-calls-race-patch", not bad and len(upd) == won and won >= ROUNDS,
        "%s; %d edits answered 200, %d vm-updated events" % (bad[:3], won, len(upd)))
     print("# edit race: %d of %d edits refused (409)" % (lost, 2 * ROUNDS))
+
+    # two starts of one VM, one on each host: it starts on one (202, its owner key and
+    # placement that host's, one vm-starting event), the other is refused (409), its VMM
+    # never run (the slow VMM keeps the winner's starting past the race)
+    bad = []
+    for i in range(3):
+        name = "st%d" % i
+        d.req("POST", "/api/v1/vms", {"name": name, "kernel": "k.elf"}, token=tok)
+        (sa, ja), (sb, jb) = race(
+            lambda: d.req("POST", "/api/v1/vms/%s/start" % name, {"host": "h"}, token=tok),
+            lambda: e.req("POST", "/api/v1/vms/%s/start" % name, {"host": "h2"}, token=tok2))
+        owner = etcd.get("/vsrv/vms/%s/owner" % name)
+        owner = json.loads(owner[0]).get("host") if owner else None
+        _, ev = d.req("GET", "/api/v1/events?since=0&limit=1000", token=tok)
+        starts = [x for x in ev.get("events", []) if x.get("type") == "vm-starting" and
+                  x.get("object") == name]
+        if sorted((sa, sb)) != [202, 409] or owner != ("h" if sa == 202 else "h2") or \
+           len(starts) != 1:
+            bad.append((i, sa, sb, ja, jb, owner, len(starts)))
+    ok("etcd-calls-race-start", not bad, str(bad[:3]))
 
     # two creates of one name: one VM, one 201; the other 409, nothing of it written
     bad, lost = [], 0
