@@ -411,6 +411,7 @@ again:
 			goto err_io;
 	}
 	inv_vm_read_ahead(r->c, id);        /* (on etcd: with the commit) for vm_json */
+	sup_cluster_owner_want(r->srv, r->c, name);
 	if (events_emit(r->srv, r->c, "vm-created", "vm", name, r->who.name, NULL, "%s created by %s",
 			name, r->who.name))
 		goto err_io;
@@ -615,6 +616,7 @@ again:
 		inv_rollback(r->c);
 		return req_error(r, -EINVAL, "memory_reserve_mib: more than memory_mib");
 	}
+	sup_cluster_owner_want(r->srv, r->c, vm.name);     /* with the commit too */
 	rc = inv_vm_put(r->c, &vm, true);
 	inv_vm_clear(&vm);
 	if (rc)
@@ -705,6 +707,7 @@ int api_vm_action(struct req *r)
 					 rc == -EBUSY ? why : strerror(-rc));
 		}
 		inv_vm_read_ahead(r->c, id);        /* (on etcd: with the commit) for vm_json */
+		sup_cluster_owner_want(r->srv, r->c, r->args[0]);
 		rc = sup_start_begun(r->srv, r->c, id, r->who.name);
 	}
 	else if (!strcmp(a, "pause") || !strcmp(a, "resume"))

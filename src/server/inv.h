@@ -167,6 +167,19 @@ int inv_vm_read_ahead(struct dbc *c, int64_t id);
  * 0, -EIO or -ENOMEM. */
 int inv_vm_start_read(struct dbc *c, int64_t id);
 
+/* A key outside the inventory in the same etcd (the cluster's: a VM's ownership key,
+ * cluster.h) that the request reads later: on etcd it is read with the session's next read
+ * of a VM's rows (the name's lookup, inv_vm_read_ahead, the commit's read), in their round
+ * trip, and inv_side_take answers it once; elsewhere nothing. One key per session (a new
+ * one replaces it); it goes with the session. key is copied. */
+int inv_side_want(struct dbc *c, const char *key);
+
+/* The value of the key inv_side_want named, as read with the rows (taken: a second call
+ * says -ENODATA): 0, *value (malloc'd, NUL-terminated: free it) and *len; -ENOENT when it
+ * was absent; -ENODATA when it was not read (another key, or no such read came: read it
+ * yourself); -ENOMEM. */
+int inv_side_take(struct dbc *c, const char *key, char **value, size_t *len);
+
 /* A VM's status alone (what inv_vm_get reads under "status", with the name), for the
  * frequent readers that need no configuration (GET .../status, state checks; on etcd the
  * status key alone). last_exit is the struct's own: free with inv_vm_status_clear. */

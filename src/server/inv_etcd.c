@@ -40,6 +40,7 @@ static void ie_put(struct dbc *c)
 		return;
 	s = ie_sess(c);
 	ie_pre_drop(c);
+	ie_side_drop(c);
 	etcd_txn_abort(s->t);       /* a transaction left open is rolled back */
 	s->t = NULL;
 	ie_events_unreserve(c, false);

@@ -70,6 +70,9 @@ struct inv_etcd_sess {
 		bool prefix;
 		struct etcd_kvs kvs; /* what was read (a key: n 0, absent, or 1) */
 	} pre[IE_PRE];
+	char *side_key;              /* inv_side_want's key (NULL: none), read with the rows */
+	bool side_got;               /* side holds its read (n 0: absent) */
+	struct etcd_kvs side;
 };
 
 static inline struct inv_etcd *ie_store(struct dbc *c)
@@ -129,6 +132,13 @@ bool ie_pre_kept(struct dbc *c, const char *table, const char *key);
 
 /* A VM's name now holds id (its create): the lookups' hint (no read). */
 void ie_vm_name_hint(struct dbc *c, const char *name, int64_t id);
+
+/* The wanted side key (inv_side_want) into r[*n] when it is to be read (*n raised), and
+ * its read kvs (moved in: cleared) kept for inv_side_take. ie_side_drop: at the session's
+ * end. */
+void ie_side_add(struct dbc *c, struct etcd_read *r, size_t *n);
+void ie_side_keep(struct dbc *c, struct etcd_kvs *kvs);
+void ie_side_drop(struct dbc *c);
 
 /* Drop the session's kept rows (at a write, the session's end). */
 void ie_pre_drop(struct dbc *c);

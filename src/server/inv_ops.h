@@ -24,6 +24,9 @@
 	X(vm_get, (struct dbc *c, int64_t id, struct inv_vm *out), (c, id, out)) \
 	X(vm_read_ahead, (struct dbc *c, int64_t id), (c, id)) \
 	X(vm_start_read, (struct dbc *c, int64_t id), (c, id)) \
+	X(side_want, (struct dbc *c, const char *key), (c, key)) \
+	X(side_take, (struct dbc *c, const char *key, char **value, size_t *len), \
+	  (c, key, value, len)) \
 	X(vm_get_status, (struct dbc *c, int64_t id, struct inv_vm_status *out), (c, id, out)) \
 	X(vm_each, (struct dbc *c, int (*fn)(const struct inv_vm *v, void *arg), void *arg), \
 	  (c, fn, arg)) \

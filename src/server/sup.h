@@ -47,11 +47,16 @@ int sup_fence(struct server *srv, const char *why, int wait_ms);
 int sup_cluster_adopt(struct server *srv);
 
 /* The host a VM runs on, for the API's "host": in a cluster, the host holding its
- * ownership key (owners: cluster_vm_owners' map, or NULL for one read of the key); alone,
+ * ownership key (owners: cluster_vm_owners' map, or NULL for one read of the key, or its
+ * read with c's rows: sup_cluster_owner_want; c may be NULL); alone,
  * this host's name (the system's, up to the first dot) while state is up. null otherwise.
  * New reference. */
-json_t *sup_vm_host_json(struct server *srv, const char *name, const char *state,
-			 json_t *owners);
+json_t *sup_vm_host_json(struct server *srv, struct dbc *c, const char *name,
+			 const char *state, json_t *owners);
+
+/* On a cluster, VM name's ownership key is read with the session's next read of the VM's
+ * rows (inv_side_want), for sup_vm_host_json on c (which reads it alone otherwise). */
+void sup_cluster_owner_want(struct server *srv, struct dbc *c, const char *name);
 
 /* A user's off or shutdown of VM name: on a shared inventory, clear its intent to run (no
  * failover restarts it; *was_running: it was meant to run). -EADDRINUSE when another host
