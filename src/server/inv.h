@@ -605,8 +605,15 @@ struct inv_event {
 };
 
 /* Record e (its id is ignored) through c, in the caller's transaction when one is open.
- * 0 and *id, or -EIO. */
-int inv_event_add(struct dbc *c, const struct inv_event *e, int64_t *id);
+ * 0 or -EIO. The event's id is given to then(id, arg) (NULL: none; not called on an
+ * error) once it is known, and to *id too when that is at once: at once on SQLite and
+ * outside a transaction; on etcd in a transaction, at its commit (*id is 0 meanwhile: the
+ * id is taken in the commit's own Txn, in commit order), or then(0, arg) when the
+ * transaction does not commit (rolled back, refused). then may use c (no transaction is
+ * open on it by then at the commit). */
+typedef void inv_event_fn(int64_t id, void *arg);
+int inv_event_add(struct dbc *c, const struct inv_event *e, int64_t *id, inv_event_fn *then,
+		  void *arg);
 
 /* Whether event id is stored and committed (as c sees it). 1, 0 or -EIO. */
 int inv_event_exists(struct dbc *c, int64_t id);

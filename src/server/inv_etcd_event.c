@@ -143,8 +143,84 @@ out:
 	return rc;
 }
 
-int inv_etcd_event_add(struct dbc *c, const struct inv_event *e, int64_t *id)
+/* The full key prefix of the events' rows and the counter's key (malloc'd: free them). */
+static int event_keys(struct dbc *c, char **prefix, char **ckey)
 {
+	*prefix = *ckey = NULL;
+	if (asprintf(prefix, "%st/events/", ie_store(c)->prefix) < 0)
+		*prefix = NULL;
+	if (asprintf(ckey, "%sid/events", ie_store(c)->prefix) < 0)
+		*ckey = NULL;
+	if (*prefix && *ckey)
+		return 0;
+	free(*prefix);
+	free(*ckey);
+	return -ENOMEM;
+}
+
+int ie_events_commit(struct dbc *c, struct etcd_txn *t)
+{
+	struct inv_etcd_sess *s = ie_sess(c);
+	char *vals[IE_PEV] = { NULL }, *prefix, *ckey;
+	int i, rc;
+
+	if (!s->npev)
+		return 0;
+	rc = event_keys(c, &prefix, &ckey);
+	for (i = 0; !rc && i < s->npev; i++)
+		if (!(vals[i] = json_dumps(s->pev[i].row, JSON_COMPACT)))
+			rc = -ENOMEM;
+	if (!rc)
+		rc = etcd_txn_take_ids(t, ckey, prefix, vals, (size_t)s->npev, &s->pev_first);
+	for (i = 0; i < s->npev; i++)
+		free(vals[i]);
+	free(prefix);
+	free(ckey);
+	return rc;
+}
+
+void ie_events_done(struct dbc *c, int rc)
+{
+	struct inv_etcd_sess *s = ie_sess(c);
+	int i, n = s->npev;
+
+	s->npev = 0;
+	for (i = 0; i < n; i++) {
+		json_decref(s->pev[i].row);
+		if (s->pev[i].then)
+			s->pev[i].then(rc ? 0 : s->pev_first + i, s->pev[i].arg);
+	}
+	s->pev_first = 0;
+}
+
+/* Outside a transaction: row committed at once, its id taken in the same Txn. */
+static int add_now(struct dbc *c, json_t *row, int64_t *id)
+{
+	char *v = json_dumps(row, JSON_COMPACT), *prefix = NULL, *ckey = NULL;
+	struct etcd_txn *t = NULL;
+	int rc = v ? event_keys(c, &prefix, &ckey) : -ENOMEM;
+
+	if (!rc)
+		rc = etcd_txn_begin(ie_store(c)->e, &t);
+	if (!rc)
+		rc = etcd_txn_take_ids(t, ckey, prefix, &v, 1, id);
+	if (!rc) {
+		rc = ie_etcd_err(etcd_txn_commit(t, NULL), "commit", ckey);
+		t = NULL;
+		if (!rc)
+			atomic_fetch_add(&ie_store(c)->gen, 1);
+	}
+	etcd_txn_abort(t);
+	free(v);
+	free(prefix);
+	free(ckey);
+	return rc;
+}
+
+int inv_etcd_event_add(struct dbc *c, const struct inv_event *e, int64_t *id,
+		       inv_event_fn *then, void *arg)
+{
+	struct inv_etcd_sess *s = ie_sess(c);
 	json_t *row = json_pack("{s:f,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?}", "time", e->time, "type",
 				e->type, "object_type", e->object_type, "object", e->object,
 				"user", e->user, "message", e->message, "data", e->data);
@@ -160,6 +236,23 @@ int inv_etcd_event_add(struct dbc *c, const struct inv_event *e, int64_t *id)
 		json_decref(row);
 		return -EEXIST;
 	}
+	*id = 0;
+	/* its id taken by the commit, in its Txn (no round trip of its own) */
+	if (s->t && s->npev < IE_PEV) {
+		s->pev[s->npev++] = (struct ie_pev){ row, then, arg };
+		return 0;
+	}
+	if (!s->t) {
+		rc = add_now(c, row, &nid);
+		json_decref(row);
+		if (!rc) {
+			*id = nid;
+			if (then)
+				then(nid, arg);
+		}
+		return rc;
+	}
+	/* more events than a commit takes ids for: a reservation (a placeholder) */
 	rc = reserve(c, &nid);
 	if (!rc)
 		rc = ie_write_begin(c, &own);
@@ -174,6 +267,8 @@ int inv_etcd_event_add(struct dbc *c, const struct inv_event *e, int64_t *id)
 		ie_sess(c)->ev[ie_sess(c)->nev++] = nid;
 	if (!rc)
 		*id = nid;
+	if (!rc && then)
+		then(nid, arg);
 	json_decref(row);
 	return rc;
 }

@@ -140,7 +140,8 @@
 	  (c, old, new_path)) \
 	X(vm_template, (struct dbc *c, int64_t id), (c, id)) \
 	X(vm_set_template, (struct dbc *c, int64_t id, bool on), (c, id, on)) \
-	X(event_add, (struct dbc *c, const struct inv_event *e, int64_t *id), (c, e, id)) \
+	X(event_add, (struct dbc *c, const struct inv_event *e, int64_t *id, inv_event_fn *then, \
+	  void *arg), (c, e, id, then, arg)) \
 	X(event_exists, (struct dbc *c, int64_t id), (c, id)) \
 	X(event_last, (struct dbc *c, int64_t *id), (c, id)) \
 	X(event_each, (struct dbc *c, int64_t after, int64_t limit, \
