@@ -5,7 +5,16 @@
  * Ids in commit order. A follower reads the events after the last id it saw, so an event
  * must never commit after one with a higher id became visible, or the follower would skip
  * it for good. On SQLite the writers are serialised; on etcd transactions commit in any
- * order. So an id is taken together with a reservation: one etcd Txn raises the counter
+ * order. So an event recorded in a transaction takes its id in the commit's own Txn
+ * (etcd_txn_take_ids: the counter PREFIX "id/events" compared on its revision and raised,
+ * the event's row put at the new id; a commit that met only the counter moved is sent
+ * again from its new value): ids are given in commit order, the row shows with its
+ * commit, and inv_event_add's then learns the id after it (ie_events_commit,
+ * ie_events_done). An event recorded outside a transaction is one such commit of its own
+ * (add_now).
+ *
+ * Past IE_PEV events in one transaction (and a server of before this scheme on the same
+ * inventory), an id is taken together with a reservation: one etcd Txn raises the counter
  * PREFIX "id/events" (compare-and-swap on its revision, as etcd_next_id) and puts a
  * placeholder row {"pending": true} at events/ID, attached to a short lease; the event's
  * own row replaces it at the commit of the session's writes (a put without lease detaches
