@@ -411,6 +411,7 @@ again:
 			goto err_io;
 	}
 	inv_vm_read_ahead(r->c, id);        /* (on etcd: with the commit) for vm_json */
+	sup_cluster_owner_want(r->srv, r->c, name);
 	if (events_emit(r->srv, r->c, "vm-created", "vm", name, r->who.name, NULL, "%s created by %s",
 			name, r->who.name))
 		goto err_io;
@@ -615,6 +616,7 @@ again:
 		inv_rollback(r->c);
 		return req_error(r, -EINVAL, "memory_reserve_mib: more than memory_mib");
 	}
+	sup_cluster_owner_want(r->srv, r->c, vm.name);     /* with the commit too */
 	rc = inv_vm_put(r->c, &vm, true);
 	inv_vm_clear(&vm);
 	if (rc)
@@ -677,20 +679,36 @@ int api_vm_action(struct req *r)
 		char why[300];
 		bool local;
 
+		/* the placement, the checks and the start in one transaction: on etcd their
+		 * reads in one round trip (inv_vm_start_read), each compared at the commit */
+		rc = inv_begin(r->c);
+		if (rc)
+			return req_error(r, -EIO, "inventory error; nothing was changed");
+		rc = inv_vm_start_read(r->c, id);
+		if (rc) {
+			inv_rollback(r->c);
+			return req_error(r, -EIO, "inventory error; nothing was changed");
+		}
 		rc = api_vm_start_placed(r, id, json_string_value(json_object_get(r->body, "host")),
 					 &local);
-		if (!local)
+		if (!local) {
+			inv_rollback(r->c);
 			return rc;
+		}
 
 		rc = diskuse_check_start(r->srv, r->c, id, why, sizeof(why));
 		if (!rc)
 			rc = undo_check_start(r->srv, r->c, id, r->args[0], why, sizeof(why));
 		if (!rc)
 			rc = clone_check_start(r->c, id, r->args[0], why, sizeof(why));
-		if (rc)
+		if (rc) {
+			inv_rollback(r->c);
 			return req_error(r, rc, "%s: cannot start: %s", r->args[0],
 					 rc == -EBUSY ? why : strerror(-rc));
-		rc = sup_start(r->srv, r->c, id, r->who.name);
+		}
+		inv_vm_read_ahead(r->c, id);        /* (on etcd: with the commit) for vm_json */
+		sup_cluster_owner_want(r->srv, r->c, r->args[0]);
+		rc = sup_start_begun(r->srv, r->c, id, r->who.name);
 	}
 	else if (!strcmp(a, "pause") || !strcmp(a, "resume"))
 		rc = sup_pause(r->srv, r->c, id, !strcmp(a, "pause"), r->who.name);

@@ -87,7 +87,7 @@ json_t *vm_json(struct server *srv, struct dbc *c, int64_t id, int full)
 	json_object_set_new(o, "cpu_weight", json_integer(v.cpu_weight));
 	json_object_set_new(o, "memory_reserve_mib", json_integer(v.memory_reserve_mib));
 	json_object_set_new(o, "state", json_string(v.state));
-	json_object_set_new(o, "host", sup_vm_host_json(srv, v.name, v.state, NULL));
+	json_object_set_new(o, "host", sup_vm_host_json(srv, c, v.name, v.state, NULL));
 	json_object_set_new(o, "monitor_pid", json_integer(v.monitor_pid));
 	json_object_set_new(o, "started", json_integer(v.started));
 	json_object_set_new(o, "last_exit", sup_exit_json(v.last_exit));
@@ -136,6 +136,7 @@ int api_vm_get(struct req *r)
 {
 	int64_t id;
 
+	sup_cluster_owner_want(r->srv, r->c, r->args[0]);  /* (cluster) with the name's lookup */
 	if (vm_lookup(r, &id) || auth_require_object(r, "vm", id, r->args[0], PERM_VIEW))
 		return r->status;
 	r->out = vm_json(r->srv, r->c, id, 1);
@@ -162,6 +163,8 @@ int api_vm_status(struct req *r)
 	json_t *o = NULL;
 	int rc;
 
+	/* its ownership key (cluster) read with the name's lookup */
+	sup_cluster_owner_want(r->srv, r->c, r->args[0]);
 	if (vm_lookup(r, &id) || auth_require_object(r, "vm", id, r->args[0], PERM_VIEW))
 		return r->status;
 	rc = inv_vm_get_status(r->c, id, &v);
@@ -175,7 +178,7 @@ int api_vm_status(struct req *r)
 			      "uptime", (json_int_t)(up && v.started ? time(NULL) - v.started : 0),
 			      "last_exit", sup_exit_json(v.last_exit), "restarts", v.restarts);
 		if (o)
-			json_object_set_new(o, "host", sup_vm_host_json(r->srv, v.name, v.state, NULL));
+			json_object_set_new(o, "host", sup_vm_host_json(r->srv, r->c, v.name, v.state, NULL));
 		inv_vm_status_clear(&v);
 	}
 	if (!o)

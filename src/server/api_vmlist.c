@@ -77,7 +77,7 @@ static int list_add(const struct inv_vm *v, void *arg)
 
 	json_array_append_new(l->vms, json_pack("{s:s,s:s,s:o,s:i,s:I,s:o}", "name", v->name,
 						"state", v->state, "host",
-						sup_vm_host_json(l->srv, v->name, v->state, l->owners),
+						sup_vm_host_json(l->srv, NULL, v->name, v->state, l->owners),
 						"cpus", v->cpus,
 						"memory_mib", (json_int_t)v->memory_mib, "last_exit",
 						sup_exit_json(v->last_exit)));

@@ -106,6 +106,12 @@ int cluster_vm_claim(struct cluster *cl, const char *vm, char *owner, size_t n);
 /* The host that holds VM vm's ownership key, into host (n bytes). 0, -ENOENT or -errno. */
 int cluster_vm_owner(struct cluster *cl, const char *vm, char *host, size_t n);
 
+/* VM vm's ownership key (etcd's key, into key: n bytes), and the host named by a value of
+ * it (len bytes; into host: n bytes, "?" when it names none), for a reader that read the
+ * key itself (inv_side_want). 0, -EINVAL or -ENAMETOOLONG. */
+int cluster_vm_owner_key(const char *vm, char *key, size_t n);
+void cluster_vm_owner_of(const char *value, size_t len, char *host, size_t n);
+
 /* Give the claim up (the VM has ended here): delete the key if it is still this host's.
  * 0 or -errno (logged; the key goes with the lease in any case). */
 int cluster_vm_release(struct cluster *cl, const char *vm);

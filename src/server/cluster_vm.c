@@ -198,21 +198,31 @@ int cluster_vm_release(struct cluster *cl, const char *vm)
 	return rc == -EAGAIN ? 0 : rc;
 }
 
+int cluster_vm_owner_key(const char *vm, char *key, size_t n)
+{
+	return owner_key(vm, key, n);
+}
+
+void cluster_vm_owner_of(const char *value, size_t len, char *host, size_t n)
+{
+	json_t *val = json_loadb(value, len, 0, NULL);
+
+	snprintf(host, n, "%s", json_string_value(json_object_get(val, "host")) ?
+		 json_string_value(json_object_get(val, "host")) : "?");
+	json_decref(val);
+}
+
 int cluster_vm_owner(struct cluster *cl, const char *vm, char *host, size_t n)
 {
 	struct etcd_kv kv = { 0 };
 	char key[160];
-	json_t *val;
 	int rc = owner_key(vm, key, sizeof(key));
 
 	if (!rc)
 		rc = etcd_get(cl->etcd, key, &kv);
 	if (rc)
 		return rc;
-	val = json_loadb(kv.value, kv.value_len, 0, NULL);
-	snprintf(host, n, "%s", json_string_value(json_object_get(val, "host")) ?
-		 json_string_value(json_object_get(val, "host")) : "?");
-	json_decref(val);
+	cluster_vm_owner_of(kv.value, kv.value_len, host, n);
 	etcd_kv_clear(&kv);
 	return 0;
 }

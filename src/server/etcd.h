@@ -205,6 +205,20 @@ int etcd_txn_read(struct etcd_txn *t, const struct etcd_read *r, size_t n);
  * 0 or -ENOMEM. */
 int etcd_txn_seed(struct etcd_txn *t, const char *key, const struct etcd_kv *kv);
 
+/* At t's commit, n rows (values[i], copied) take the next n ids of the counter key (its
+ * value a number; absent: 0), in the commit's own Txn: it compares the counter's revision
+ * as this client saw it last (etcd_next_id's hint; read first when it has none), puts it
+ * raised by n, and each row at key_prefix + its id (20 digits, zero-padded). When the
+ * commit fails and the counter had moved, it is sent again from the counter's new value
+ * (what the failed Txn's answer has); when the counter had not, a key read has changed:
+ * -EAGAIN. So ids are given in commit order, with no round trip of their own. *first (the
+ * caller's, to read after a successful commit) is the first id. id_keys (NULL, or n keys,
+ * each NULL or a full key, copied): the same Txn puts {"id": ID} at id_keys[i], ID row i's
+ * id (an index by another key of the newest row). Once per transaction.
+ * 0, -EINVAL (twice), or -ENOMEM. */
+int etcd_txn_take_ids(struct etcd_txn *t, const char *counter, const char *key_prefix,
+		      char *const *values, char *const *id_keys, size_t n, int64_t *first);
+
 /* Send the writes as one Txn guarded by the reads, and free t. 0 and *rev (the new
  * revision; NULL allowed), -EAGAIN when a key read has changed (nothing was written), or
  * -errno (after -ETIMEDOUT the outcome is unknown). */

@@ -33,6 +33,11 @@ struct etcd_txn {
 	size_t nops, cap;
 	struct txn_seen *seen;
 	size_t nseen, capseen;
+	char *ctr, *ctr_prefix;     /* etcd_txn_take_ids (ctr NULL: none) */
+	char **ctr_vals;
+	char **ctr_idkeys;          /* per row: a key given {"id": its id}, or NULL */
+	size_t nctr, nidkeys;       /* rows; their id keys that are not NULL */
+	int64_t *ctr_first;
 };
 
 int etcd_txn_begin(struct etcd *e, struct etcd_txn **out)
@@ -70,6 +75,15 @@ void etcd_txn_abort(struct etcd_txn *t)
 		etcd_kvs_clear(&t->seen[i].kvs);
 	}
 	free(t->seen);
+	for (i = 0; i < t->nctr; i++) {
+		free(t->ctr_vals[i]);
+		if (t->ctr_idkeys)
+			free(t->ctr_idkeys[i]);
+	}
+	free(t->ctr_vals);
+	free(t->ctr_idkeys);
+	free(t->ctr);
+	free(t->ctr_prefix);
 	json_decref(t->reads);
 	json_decref(t->ranges);
 	free(t);
@@ -459,6 +473,88 @@ static bool in_range(struct etcd_txn *t, const char *key)
 	return false;
 }
 
+int etcd_txn_take_ids(struct etcd_txn *t, const char *counter, const char *key_prefix,
+		      char *const *values, char *const *id_keys, size_t n, int64_t *first)
+{
+	size_t i;
+
+	if (t->ctr || !n)
+		return -EINVAL;
+	t->ctr = strdup(counter);
+	t->ctr_prefix = strdup(key_prefix);
+	t->ctr_vals = calloc(n, sizeof(*t->ctr_vals));
+	t->ctr_idkeys = id_keys ? calloc(n, sizeof(*t->ctr_idkeys)) : NULL;
+	if (!t->ctr || !t->ctr_prefix || !t->ctr_vals || (id_keys && !t->ctr_idkeys))
+		return -ENOMEM;     /* (freed with t) */
+	for (i = 0; i < n; i++) {
+		t->ctr_vals[i] = strdup(values[i]);
+		t->nctr = i + 1;
+		if (!t->ctr_vals[i])
+			return -ENOMEM;
+		if (id_keys && id_keys[i]) {
+			t->ctr_idkeys[i] = strdup(id_keys[i]);
+			if (!t->ctr_idkeys[i])
+				return -ENOMEM;
+			t->nidkeys++;
+		}
+	}
+	t->ctr_first = first;
+	return 0;
+}
+
+/* The ids' part of a commit (etcd_txn_take_ids) from counter value cur at revision rev
+ * (0: absent) into a copy of base: the counter's compare and put, the rows' puts, the
+ * counter's read on failure; then the reads r. NULL on ENOMEM. */
+static json_t *with_ids(struct etcd_txn *t, json_t *base, int64_t cur, int64_t rev,
+			const struct etcd_read *r, size_t n)
+{
+	json_t *req = json_deep_copy(base), *ops = json_object_get(req, "success");
+	char num[40], *key;
+	size_t i;
+	int rc = req ? 0 : -ENOMEM;
+
+	if (!rc && t->ctr) {
+		snprintf(num, sizeof(num), "%lld", (long long)(cur + (int64_t)t->nctr));
+		rc = json_array_append_new(json_object_get(req, "compare"),
+					   json_pack("{s:o*,s:s,s:s,s:o*}", "key", etcd_b64s(t->ctr),
+						     "target", rev ? "MOD" : "CREATE", "result", "EQUAL",
+						     rev ? "mod_revision" : "create_revision",
+						     json_sprintf("%lld", (long long)rev))) ||
+		     json_array_append_new(ops, json_pack("{s:{s:o*,s:o*}}", "request_put", "key",
+							  etcd_b64s(t->ctr), "value",
+							  etcd_b64s(num))) ||
+		     json_object_set_new(req, "failure", json_pack("[{s:{s:o*}}]", "request_range",
+								   "key", etcd_b64s(t->ctr)))
+		     ? -ENOMEM : 0;
+		for (i = 0; !rc && i < t->nctr; i++) {
+			if (asprintf(&key, "%s%020lld", t->ctr_prefix,
+				     (long long)(cur + 1 + (int64_t)i)) < 0) {
+				rc = -ENOMEM;
+				break;
+			}
+			rc = json_array_append_new(ops, json_pack("{s:{s:o*,s:o*}}", "request_put",
+								  "key", etcd_b64s(key), "value",
+								  etcd_b64s(t->ctr_vals[i])))
+			     ? -ENOMEM : 0;
+			free(key);
+			if (rc || !t->ctr_idkeys || !t->ctr_idkeys[i])
+				continue;
+			snprintf(num, sizeof(num), "{\"id\":%lld}", (long long)(cur + 1 + (int64_t)i));
+			rc = json_array_append_new(ops, json_pack("{s:{s:o*,s:o*}}", "request_put",
+								  "key", etcd_b64s(t->ctr_idkeys[i]),
+								  "value", etcd_b64s(num)))
+			     ? -ENOMEM : 0;
+		}
+	}
+	for (i = 0; !rc && i < n; i++)
+		rc = json_array_append_new(ops, etcd_range_op(&r[i])) ? -ENOMEM : 0;
+	if (rc) {
+		json_decref(req);
+		return NULL;
+	}
+	return req;
+}
+
 int etcd_txn_commit(struct etcd_txn *t, int64_t *rev)
 {
 	return etcd_txn_commit_read(t, NULL, 0, NULL, NULL, rev);
@@ -470,14 +566,15 @@ int etcd_txn_commit_read(struct etcd_txn *t, const struct etcd_read *r, size_t n
 	json_t *req = json_pack("{s:[],s:[]}", "compare", "success"), *ans = NULL, *v;
 	json_t *cmp = json_object_get(req, "compare"), *ops = json_object_get(req, "success");
 	const char *key;
-	size_t i;
-	int rc = req ? 0 : -ENOMEM;
+	size_t i, base;
+	int64_t cur = 0, crev = 0;
+	int tries, rc = req ? 0 : -ENOMEM;
 
 	/* etcd refuses a Txn of more than --max-txn-ops compares (128 by default): past that,
 	 * the keys a range read covers keep only the range's compare (a change or a new key
 	 * under it still fails the commit; one deleted by another client no longer does) */
-	bool collapse = json_object_size(t->reads) + json_object_size(t->ranges) >
-			ETCD_TXN_MAX_COMPARES;
+	bool collapse = json_object_size(t->reads) + json_object_size(t->ranges) +
+			(t->ctr ? 1 : 0) > ETCD_TXN_MAX_COMPARES;
 
 	json_object_foreach(t->reads, key, v) {
 		if (rc)
@@ -516,21 +613,63 @@ int etcd_txn_commit_read(struct etcd_txn *t, const struct etcd_read *r, size_t n
 		}
 		rc = json_array_append_new(ops, o) ? -ENOMEM : 0;
 	}
-	/* the reads after the writes: etcd's Txn reads see its own writes */
-	for (i = 0; !rc && i < n; i++)
-		rc = json_array_append_new(ops, etcd_range_op(&r[i])) ? -ENOMEM : 0;
 	if (n)
 		memset(out, 0, n * sizeof(*out));
-	if (!rc)
-		rc = etcd_call(t->e, "/v3/kv/txn", req, &ans);
-	if (!rc && !json_is_true(json_object_get(ans, "succeeded")))
+	/* the ids' counter as last seen (else read) */
+	if (!rc && t->ctr && !etcd_counter_hint(t->e, t->ctr, &cur, &crev)) {
+		struct etcd_kv kv = { 0 };
+
+		rc = etcd_get(t->e, t->ctr, &kv);
+		cur = rc ? 0 : strtoll(kv.value, NULL, 10);
+		crev = rc ? 0 : kv.mod_rev;
+		rc = rc == -ENOENT ? 0 : rc;
+		etcd_kv_clear(&kv);
+	}
+	/* the reads after the writes: etcd's Txn reads see its own writes */
+	for (tries = 0; !rc; tries++) {
+		json_t *send = with_ids(t, req, cur, crev, r, n);
+		struct etcd_kvs now = { 0 };
+
+		json_decref(ans);
+		ans = NULL;
+		rc = send ? etcd_call(t->e, "/v3/kv/txn", send, &ans) : -ENOMEM;
+		json_decref(send);
+		if (rc || json_is_true(json_object_get(ans, "succeeded")))
+			break;
+		rc = -EAGAIN;
+		if (!t->ctr || tries >= 100)
+			break;
+		/* the counter as it is now: moved, the commit again from it; not, a key read
+		 * has changed */
+		if (!etcd_range_resp(json_array_get(json_object_get(ans, "responses"), 0), &now)) {
+			int64_t v = now.n ? strtoll(now.kv[0].value, NULL, 10) : 0;
+			int64_t mr = now.n ? now.kv[0].mod_rev : 0;
+
+			if (mr != crev) {
+				cur = v;
+				crev = mr;
+				rc = 0;
+			}
+		}
+		etcd_kvs_clear(&now);
+	}
+	if (rc == -EAGAIN)
 		rc = etcd_fail(-EAGAIN, "etcd: a key this transaction read has changed");
+	/* (refused: the counter as it was compared, unmoved; failed: read it next time) */
+	if (t->ctr && !rc)
+		etcd_counter_seen(t->e, t->ctr, cur + (int64_t)t->nctr,
+				  etcd_num(json_object_get(ans, "header"), "revision"));
+	else if (t->ctr)
+		etcd_counter_seen(t->e, t->ctr, cur, rc == -EAGAIN ? crev : 0);
+	if (!rc && t->ctr_first)
+		*t->ctr_first = cur + 1;
 	if (!rc && rev)
 		*rev = etcd_num(json_object_get(ans, "header"), "revision");
 	if (got)
 		*got = !rc;
+	base = t->nops + (t->ctr ? 1 + t->nctr + t->nidkeys : 0);
 	for (i = 0; !rc && i < n && *got; i++)
-		if (etcd_range_resp(json_array_get(json_object_get(ans, "responses"), t->nops + i),
+		if (etcd_range_resp(json_array_get(json_object_get(ans, "responses"), base + i),
 				    &out[i]))
 			*got = false;       /* committed all the same: the reads are left out */
 	if (n && !*got)

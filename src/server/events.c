@@ -84,6 +84,34 @@ void events_destroy(struct events *ev)
 	free(ev);
 }
 
+/* An event recorded (events_emit), once its id is known (inv_event_add's then): the
+ * retention, the followers woken, the hooks; nothing when it was not committed (id 0). */
+struct emitted {
+	struct server *srv;
+	struct dbc *c;
+	double t;
+	json_t *e;                  /* the hooks' JSON, its "id" 0 until known */
+};
+
+static void emitted(int64_t id, void *arg)
+{
+	struct emitted *m = arg;
+	struct server *srv = m->srv;
+
+	if (id) {
+		prune(srv, m->c, id, m->t);
+		pthread_mutex_lock(&srv->ev->lock);
+		if (id > srv->ev->last)
+			srv->ev->last = id;
+		pthread_cond_broadcast(&srv->ev->cond);
+		pthread_mutex_unlock(&srv->ev->lock);
+		if (m->e && !json_object_set_new(m->e, "id", json_integer(id)))
+			hooks_queue(srv, id, m->e);
+	}
+	json_decref(m->e);
+	free(m);
+}
+
 int events_emit(struct server *srv, struct dbc *c, const char *type, const char *otype,
 		const char *oname, const char *user, json_t *data, const char *fmt, ...)
 {
@@ -92,30 +120,28 @@ int events_emit(struct server *srv, struct dbc *c, const char *type, const char 
 	int rc;
 	int64_t id = 0;
 	double t = clock_real();
+	struct emitted *m = malloc(sizeof(*m));
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (!m) {
+		json_decref(data);
+		return -ENOMEM;
+	}
+	*m = (struct emitted){ srv, c, t, json_pack("{s:I,s:f,s:s,s:s?,s:s?,s:s?,s:s,s:O?}",
+						   "id", (json_int_t)0, "time", t, "type", type,
+						   "object_type", otype, "object", oname, "user",
+						   user, "message", msg, "data", data) };
 	if (data)
 		d = json_dumps(data, JSON_COMPACT);
 	rc = inv_event_add(c, &(struct inv_event){ .time = t, .type = type, .object_type = otype,
 						    .object = oname, .user = user, .message = msg,
-						    .data = d }, &id);
+						    .data = d }, &id, emitted, m);
 	free(d);
-	if (!rc)
-		prune(srv, c, id, t);
-	if (!rc) {
-		json_t *e = json_pack("{s:I,s:f,s:s,s:s?,s:s?,s:s?,s:s,s:O?}", "id", (json_int_t)id,
-				      "time", t, "type", type, "object_type", otype, "object",
-				      oname, "user", user, "message", msg, "data", data);
-		pthread_mutex_lock(&srv->ev->lock);
-		if (id > srv->ev->last)
-			srv->ev->last = id;
-		pthread_cond_broadcast(&srv->ev->cond);
-		pthread_mutex_unlock(&srv->ev->lock);
-		if (e)
-			hooks_queue(srv, id, e);
-		json_decref(e);
+	if (rc) {
+		json_decref(m->e);
+		free(m);
 	}
 	json_decref(data);
 	return rc;

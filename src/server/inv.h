@@ -159,6 +159,27 @@ int inv_vm_get(struct dbc *c, int64_t id, struct inv_vm *out);
  * once (any other read or a write drops them); elsewhere nothing. 0, -EIO. */
 int inv_vm_read_ahead(struct dbc *c, int64_t id);
 
+/* A hint, in a transaction: the reads of VM id's start come next (its rows, drives, NICs
+ * and CD/DVD drives, every VM's row and status, which the host's reservation sums, and the
+ * running tasks: sup.c's start_locked, placement_need and the start's checks). On etcd
+ * they are read now in one round trip and answer the transaction's reads of them (compared
+ * at its commit as its own reads would be); outside a transaction, and elsewhere, nothing.
+ * 0, -EIO or -ENOMEM. */
+int inv_vm_start_read(struct dbc *c, int64_t id);
+
+/* A key outside the inventory in the same etcd (the cluster's: a VM's ownership key,
+ * cluster.h) that the request reads later: on etcd it is read with the session's next read
+ * of a VM's rows (the name's lookup, inv_vm_read_ahead, the commit's read), in their round
+ * trip, and inv_side_take answers it once; elsewhere nothing. One key per session (a new
+ * one replaces it); it goes with the session. key is copied. */
+int inv_side_want(struct dbc *c, const char *key);
+
+/* The value of the key inv_side_want named, as read with the rows (taken: a second call
+ * says -ENODATA): 0, *value (malloc'd, NUL-terminated: free it) and *len; -ENOENT when it
+ * was absent; -ENODATA when it was not read (another key, or no such read came: read it
+ * yourself); -ENOMEM. */
+int inv_side_take(struct dbc *c, const char *key, char **value, size_t *len);
+
 /* A VM's status alone (what inv_vm_get reads under "status", with the name), for the
  * frequent readers that need no configuration (GET .../status, state checks; on etcd the
  * status key alone). last_exit is the struct's own: free with inv_vm_status_clear. */
@@ -587,8 +608,15 @@ struct inv_event {
 };
 
 /* Record e (its id is ignored) through c, in the caller's transaction when one is open.
- * 0 and *id, or -EIO. */
-int inv_event_add(struct dbc *c, const struct inv_event *e, int64_t *id);
+ * 0 or -EIO. The event's id is given to then(id, arg) (NULL: none; not called on an
+ * error) once it is known, and to *id too when that is at once: at once on SQLite and
+ * outside a transaction; on etcd in a transaction, at its commit (*id is 0 meanwhile: the
+ * id is taken in the commit's own Txn, in commit order), or then(0, arg) when the
+ * transaction does not commit (rolled back, refused). then may use c (no transaction is
+ * open on it by then at the commit). */
+typedef void inv_event_fn(int64_t id, void *arg);
+int inv_event_add(struct dbc *c, const struct inv_event *e, int64_t *id, inv_event_fn *then,
+		  void *arg);
 
 /* Whether event id is stored and committed (as c sees it). 1, 0 or -EIO. */
 int inv_event_exists(struct dbc *c, int64_t id);

@@ -40,9 +40,11 @@ static void ie_put(struct dbc *c)
 		return;
 	s = ie_sess(c);
 	ie_pre_drop(c);
+	ie_side_drop(c);
 	etcd_txn_abort(s->t);       /* a transaction left open is rolled back */
 	s->t = NULL;
 	ie_events_unreserve(c, false);
+	ie_events_done(c, -EAGAIN);
 	free(s);
 }
 
@@ -68,6 +70,7 @@ static void ie_rollback(struct dbc *c)
 	s->t = NULL;
 	s->commit_vm = 0;
 	ie_events_unreserve(c, false);
+	ie_events_done(c, -EAGAIN);
 }
 
 #define OP(name, params, args) INV_OPS_TABLE_ONE(inv_etcd, name)
@@ -176,8 +179,13 @@ int inv_etcd_commit(struct dbc *c)
 		return -EIO;
 	}
 	s->t = NULL;
-	rc = ie_etcd_err(ie_pre_commit(c, t), "commit", ie_store(c)->prefix);
+	rc = ie_events_commit(c, t);
+	if (rc)
+		etcd_txn_abort(t);
+	else
+		rc = ie_etcd_err(ie_pre_commit(c, t), "commit", ie_store(c)->prefix);
 	ie_events_unreserve(c, rc != -EAGAIN);      /* refused: nothing of it was written */
+	ie_events_done(c, rc);
 	if (!rc)
 		atomic_fetch_add(&ie_store(c)->gen, 1);
 	return rc;

@@ -42,6 +42,7 @@ struct etcd_txn;
 
 #define IE_HINTS 256
 #define IE_PRE 8
+#define IE_PEV 8
 
 /* The store: the etcd client and the key prefix of this inventory. */
 struct inv_etcd {
@@ -65,11 +66,22 @@ struct inv_etcd_sess {
 	int64_t commit_vm;           /* the VM whose rows the commit reads (0: none) */
 	int64_t ev[4];               /* event ids reserved in the transaction (placeholders) */
 	int nev;
+	struct ie_pev {              /* events whose ids the commit takes (inv_etcd_event.c) */
+		json_t *row;
+		char *born;          /* a creation's events_born key (full, owned), or NULL */
+		inv_event_fn *then;
+		void *arg;
+	} pev[IE_PEV];
+	int npev;
+	int64_t pev_first;           /* the first of their ids, at the commit */
 	struct ie_pre {              /* reads ahead (inv_etcd_prefetch.c; key NULL: none) */
 		char *key;           /* a full key, or with prefix a full key prefix */
 		bool prefix;
 		struct etcd_kvs kvs; /* what was read (a key: n 0, absent, or 1) */
 	} pre[IE_PRE];
+	char *side_key;              /* inv_side_want's key (NULL: none), read with the rows */
+	bool side_got;               /* side holds its read (n 0: absent) */
+	struct etcd_kvs side;
 };
 
 static inline struct inv_etcd *ie_store(struct dbc *c)
@@ -130,6 +142,13 @@ bool ie_pre_kept(struct dbc *c, const char *table, const char *key);
 /* A VM's name now holds id (its create): the lookups' hint (no read). */
 void ie_vm_name_hint(struct dbc *c, const char *name, int64_t id);
 
+/* The wanted side key (inv_side_want) into r[*n] when it is to be read (*n raised), and
+ * its read kvs (moved in: cleared) kept for inv_side_take. ie_side_drop: at the session's
+ * end. */
+void ie_side_add(struct dbc *c, struct etcd_read *r, size_t *n);
+void ie_side_keep(struct dbc *c, struct etcd_kvs *kvs);
+void ie_side_drop(struct dbc *c);
+
 /* Drop the session's kept rows (at a write, the session's end). */
 void ie_pre_drop(struct dbc *c);
 
@@ -146,6 +165,12 @@ int ie_pre_seed(struct dbc *c);
  * back, or its commit refused: -EAGAIN): their placeholders go at once, so that the events
  * after them wait no longer. With done (committed, or outcome unknown): forgotten. */
 void ie_events_unreserve(struct dbc *c, bool done);
+
+/* The events recorded in the transaction t (the session's, at its commit) take their ids
+ * in its Txn (etcd_txn_take_ids). 0 or -ENOMEM. ie_events_done after the commit (rc its
+ * value; also at a rollback, rc -EAGAIN): each event's then with its id, or 0 when rc. */
+int ie_events_commit(struct dbc *c, struct etcd_txn *t);
+void ie_events_done(struct dbc *c, int rc);
 
 /* --- rows -------------------------------------------------------------------------------- */
 

@@ -5,7 +5,16 @@
  * Ids in commit order. A follower reads the events after the last id it saw, so an event
  * must never commit after one with a higher id became visible, or the follower would skip
  * it for good. On SQLite the writers are serialised; on etcd transactions commit in any
- * order. So an id is taken together with a reservation: one etcd Txn raises the counter
+ * order. So an event recorded in a transaction takes its id in the commit's own Txn
+ * (etcd_txn_take_ids: the counter PREFIX "id/events" compared on its revision and raised,
+ * the event's row put at the new id; a commit that met only the counter moved is sent
+ * again from its new value): ids are given in commit order, the row shows with its
+ * commit, and inv_event_add's then learns the id after it (ie_events_commit,
+ * ie_events_done). An event recorded outside a transaction is one such commit of its own
+ * (add_now).
+ *
+ * Past IE_PEV events in one transaction (and a server of before this scheme on the same
+ * inventory), an id is taken together with a reservation: one etcd Txn raises the counter
  * PREFIX "id/events" (compare-and-swap on its revision, as etcd_next_id) and puts a
  * placeholder row {"pending": true} at events/ID, attached to a short lease; the event's
  * own row replaces it at the commit of the session's writes (a put without lease detaches
@@ -300,14 +309,109 @@ int ie_born_backfill(struct dbc *c)
 	return rc;
 }
 
-int inv_etcd_event_add(struct dbc *c, const struct inv_event *e, int64_t *id)
+/* The full key of e's row events_born/TYPE/NAME (malloc'd) when e is a creation, else NULL
+ * (*oom set when memory ran out). */
+static char *born_full_key(struct dbc *c, const struct inv_event *e, bool *oom)
 {
+	char *k = born_key(e->type, e->object_type, e->object, oom), *full;
+
+	if (!k)
+		return NULL;
+	full = ie_full_key(c, "t", "events_born", k);
+	free(k);
+	*oom = !full;
+	return full;
+}
+
+/* The full key prefix of the events' rows and the counter's key (malloc'd: free them). */
+static int event_keys(struct dbc *c, char **prefix, char **ckey)
+{
+	*prefix = *ckey = NULL;
+	if (asprintf(prefix, "%st/events/", ie_store(c)->prefix) < 0)
+		*prefix = NULL;
+	if (asprintf(ckey, "%sid/events", ie_store(c)->prefix) < 0)
+		*ckey = NULL;
+	if (*prefix && *ckey)
+		return 0;
+	free(*prefix);
+	free(*ckey);
+	return -ENOMEM;
+}
+
+int ie_events_commit(struct dbc *c, struct etcd_txn *t)
+{
+	struct inv_etcd_sess *s = ie_sess(c);
+	char *vals[IE_PEV] = { NULL }, *born[IE_PEV], *prefix, *ckey;
+	int i, rc;
+
+	if (!s->npev)
+		return 0;
+	rc = event_keys(c, &prefix, &ckey);
+	for (i = 0; !rc && i < s->npev; i++) {
+		if (!(vals[i] = json_dumps(s->pev[i].row, JSON_COMPACT)))
+			rc = -ENOMEM;
+		born[i] = s->pev[i].born;
+	}
+	if (!rc)
+		rc = etcd_txn_take_ids(t, ckey, prefix, vals, born, (size_t)s->npev,
+				       &s->pev_first);
+	for (i = 0; i < s->npev; i++)
+		free(vals[i]);
+	free(prefix);
+	free(ckey);
+	return rc;
+}
+
+void ie_events_done(struct dbc *c, int rc)
+{
+	struct inv_etcd_sess *s = ie_sess(c);
+	int i, n = s->npev;
+
+	s->npev = 0;
+	for (i = 0; i < n; i++) {
+		json_decref(s->pev[i].row);
+		free(s->pev[i].born);
+		if (s->pev[i].then)
+			s->pev[i].then(rc ? 0 : s->pev_first + i, s->pev[i].arg);
+	}
+	s->pev_first = 0;
+}
+
+/* Outside a transaction: row committed at once, its id taken in the same Txn (and put at
+ * born, its name's newest creation, unless NULL). */
+static int add_now(struct dbc *c, json_t *row, char *born, int64_t *id)
+{
+	char *v = json_dumps(row, JSON_COMPACT), *prefix = NULL, *ckey = NULL;
+	struct etcd_txn *t = NULL;
+	int rc = v ? event_keys(c, &prefix, &ckey) : -ENOMEM;
+
+	if (!rc)
+		rc = etcd_txn_begin(ie_store(c)->e, &t);
+	if (!rc)
+		rc = etcd_txn_take_ids(t, ckey, prefix, &v, &born, 1, id);
+	if (!rc) {
+		rc = ie_etcd_err(etcd_txn_commit(t, NULL), "commit", ckey);
+		t = NULL;
+		if (!rc)
+			atomic_fetch_add(&ie_store(c)->gen, 1);
+	}
+	etcd_txn_abort(t);
+	free(v);
+	free(prefix);
+	free(ckey);
+	return rc;
+}
+
+int inv_etcd_event_add(struct dbc *c, const struct inv_event *e, int64_t *id,
+		       inv_event_fn *then, void *arg)
+{
+	struct inv_etcd_sess *s = ie_sess(c);
 	json_t *row = json_pack("{s:f,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?}", "time", e->time, "type",
 				e->type, "object_type", e->object_type, "object", e->object,
 				"user", e->user, "message", e->message, "data", e->data);
 	int64_t nid = 0;
-	char key[21];
-	bool own;
+	char key[21], *born;
+	bool own, oom;
 	int rc;
 
 	if (!row)
@@ -317,6 +421,31 @@ int inv_etcd_event_add(struct dbc *c, const struct inv_event *e, int64_t *id)
 		json_decref(row);
 		return -EEXIST;
 	}
+	*id = 0;
+	born = born_full_key(c, e, &oom);
+	if (oom) {
+		json_decref(row);
+		return -ENOMEM;
+	}
+	/* its id taken by the commit, in its Txn (no round trip of its own); a creation's
+	 * name's row events_born too */
+	if (s->t && s->npev < IE_PEV) {
+		s->pev[s->npev++] = (struct ie_pev){ row, born, then, arg };
+		return 0;
+	}
+	if (!s->t) {
+		rc = add_now(c, row, born, &nid);
+		free(born);
+		json_decref(row);
+		if (!rc) {
+			*id = nid;
+			if (then)
+				then(nid, arg);
+		}
+		return rc;
+	}
+	/* more events than a commit takes ids for: a reservation (a placeholder) */
+	free(born);
 	rc = reserve(c, &nid);
 	if (!rc)
 		rc = ie_write_begin(c, &own);
@@ -333,6 +462,8 @@ int inv_etcd_event_add(struct dbc *c, const struct inv_event *e, int64_t *id)
 		ie_sess(c)->ev[ie_sess(c)->nev++] = nid;
 	if (!rc)
 		*id = nid;
+	if (!rc && then)
+		then(nid, arg);
 	json_decref(row);
 	return rc;
 }

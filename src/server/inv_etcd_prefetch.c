@@ -182,15 +182,71 @@ int ie_pre_keep(struct dbc *c, const struct etcd_read *r, struct etcd_kvs *kvs, 
 	return rc;
 }
 
+int inv_etcd_side_want(struct dbc *c, const char *key)
+{
+	struct inv_etcd_sess *s = ie_sess(c);
+
+	ie_side_drop(c);
+	s->side_key = strdup(key);
+	return s->side_key ? 0 : -ENOMEM;
+}
+
+int inv_etcd_side_take(struct dbc *c, const char *key, char **value, size_t *len)
+{
+	struct inv_etcd_sess *s = ie_sess(c);
+	int rc = -ENODATA;
+
+	if (s->side_key && s->side_got && !strcmp(s->side_key, key)) {
+		rc = -ENOENT;
+		if (s->side.n) {
+			*value = s->side.kv[0].value;   /* moved */
+			*len = s->side.kv[0].value_len;
+			s->side.kv[0].value = NULL;
+			rc = 0;
+		}
+	}
+	ie_side_drop(c);
+	return rc;
+}
+
+void ie_side_add(struct dbc *c, struct etcd_read *r, size_t *n)
+{
+	struct inv_etcd_sess *s = ie_sess(c);
+
+	if (s->side_key && !s->side_got)
+		r[(*n)++] = (struct etcd_read){ s->side_key, false };
+}
+
+void ie_side_keep(struct dbc *c, struct etcd_kvs *kvs)
+{
+	struct inv_etcd_sess *s = ie_sess(c);
+
+	etcd_kvs_clear(&s->side);
+	s->side = *kvs;
+	memset(kvs, 0, sizeof(*kvs));
+	s->side_got = true;
+}
+
+void ie_side_drop(struct dbc *c)
+{
+	struct inv_etcd_sess *s = ie_sess(c);
+
+	free(s->side_key);
+	s->side_key = NULL;
+	s->side_got = false;
+	etcd_kvs_clear(&s->side);
+}
+
 int ie_vm_name_get(struct dbc *c, const char *key, int64_t *id)
 {
 	static const char *const tables[] = { "vms", "vm_status", "vm_hw" };
 	struct inv_etcd *st = ie_store(c);
 	int64_t hint = ie_hint_get(st, st->hints, key);
 	char *keys[4] = { (char *)key, NULL, NULL, NULL }, idk[24];
-	struct etcd_read r[4] = { { key, false } };
-	struct etcd_kvs kvs[4];
-	int rc, i, n = 1;
+	struct etcd_read r[5] = { { key, false } };
+	struct etcd_kvs kvs[5];
+	size_t n = 1, side;
+	int rc, i;
 
 	if (hint > 0) {
 		ie_id_key(hint, idk);
@@ -198,9 +254,14 @@ int ie_vm_name_get(struct dbc *c, const char *key, int64_t *id)
 			r[i].key = keys[i] = ie_full_key(c, "t", tables[i - 1], idk);
 		n = keys[1] && keys[2] && keys[3] ? 4 : 1;
 	}
-	rc = ie_etcd_err(etcd_read_many(st->e, r, (size_t)n, kvs, NULL), "read", key);
+	/* (the side key last: the rows are r[1..n)) */
+	side = n;
+	ie_side_add(c, r, &side);
+	rc = ie_etcd_err(etcd_read_many(st->e, r, side, kvs, NULL), "read", key);
 	if (rc)
 		goto out;
+	if (side > n)
+		ie_side_keep(c, &kvs[n]);
 	if (!kvs[0].n) {
 		rc = -ENOENT;
 		ie_hint_set(st, st->hints, key, 0);
@@ -214,7 +275,7 @@ int ie_vm_name_get(struct dbc *c, const char *key, int64_t *id)
 		rc = ie_pre_keep(c, r + 1, kvs + 1, (size_t)n - 1);
 	} else {
 		ie_pre_drop(c);
-		for (i = 1; i < n; i++)
+		for (i = 1; i < (int)n; i++)
 			etcd_kvs_clear(&kvs[i]);
 	}
 out:
@@ -250,9 +311,10 @@ static int vm_reads(struct dbc *c, int64_t id, struct etcd_read *r, char **keys)
 int inv_etcd_vm_read_ahead(struct dbc *c, int64_t id)
 {
 	struct inv_etcd_sess *s = ie_sess(c);
-	struct etcd_read r[VM_READS];
-	struct etcd_kvs kvs[VM_READS];
+	struct etcd_read r[VM_READS + 1];
+	struct etcd_kvs kvs[VM_READS + 1];
 	char *keys[VM_READS] = { NULL };
+	size_t n = VM_READS;
 	int i, rc;
 
 	/* in a transaction: read with its commit, after its writes */
@@ -265,9 +327,12 @@ int inv_etcd_vm_read_ahead(struct dbc *c, int64_t id)
 	if (!rc && s->pre[0].key && s->pre[2].key && !strcmp(s->pre[0].key, keys[0]) &&
 	    !strcmp(s->pre[2].key, keys[2]))
 		goto out;
+	ie_side_add(c, r, &n);
 	if (!rc)
-		rc = ie_etcd_err(etcd_read_many(ie_store(c)->e, r, VM_READS, kvs, NULL), "read",
+		rc = ie_etcd_err(etcd_read_many(ie_store(c)->e, r, n, kvs, NULL), "read",
 				 keys[0]);
+	if (!rc && n > VM_READS)
+		ie_side_keep(c, &kvs[VM_READS]);
 	if (!rc)
 		rc = ie_pre_keep(c, r, kvs, VM_READS);
 out:
@@ -276,12 +341,30 @@ out:
 	return rc;
 }
 
+int inv_etcd_vm_start_read(struct dbc *c, int64_t id)
+{
+	char idk[24], sub[32];
+	/* (every VM's row and status as ranges: the VM's own are in them) */
+	const struct ie_read r[] = {
+		{ "vms", "", true }, { "vm_status", "", true }, { "vm_hw", idk, false },
+		{ "vm_templates", idk, false }, { "vm_disks", sub, true }, { "vm_nics", sub, true },
+		{ "vm_cdroms", sub, true }, { "task_running", "", true },
+	};
+
+	if (!ie_sess(c)->t)
+		return 0;
+	ie_id_key(id, idk);
+	snprintf(sub, sizeof(sub), "%s/", idk);
+	return ie_rows_read(c, r, sizeof(r) / sizeof(r[0]));
+}
+
 int ie_pre_commit(struct dbc *c, struct etcd_txn *t)
 {
 	struct inv_etcd_sess *s = ie_sess(c);
-	struct etcd_read r[VM_READS];
-	struct etcd_kvs kvs[VM_READS];
+	struct etcd_read r[VM_READS + 1];
+	struct etcd_kvs kvs[VM_READS + 1];
 	char *keys[VM_READS] = { NULL };
+	size_t n = VM_READS;
 	bool got = false;
 	int i, rc;
 
@@ -290,10 +373,13 @@ int ie_pre_commit(struct dbc *c, struct etcd_txn *t)
 		return etcd_txn_commit(t, NULL);
 	rc = vm_reads(c, s->commit_vm, r, keys);
 	s->commit_vm = 0;
+	ie_side_add(c, r, &n);
 	if (rc) {
 		etcd_txn_abort(t);
 	} else {
-		rc = etcd_txn_commit_read(t, r, VM_READS, kvs, &got, NULL);
+		rc = etcd_txn_commit_read(t, r, n, kvs, &got, NULL);
+		if (!rc && got && n > VM_READS)
+			ie_side_keep(c, &kvs[VM_READS]);
 		if (!rc && got)
 			ie_pre_keep(c, r, kvs, VM_READS);  /* (a failure: read again when asked) */
 	}

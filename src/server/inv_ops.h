@@ -23,6 +23,10 @@
 	X(vm_id, (struct dbc *c, const char *name, int64_t *id), (c, name, id)) \
 	X(vm_get, (struct dbc *c, int64_t id, struct inv_vm *out), (c, id, out)) \
 	X(vm_read_ahead, (struct dbc *c, int64_t id), (c, id)) \
+	X(vm_start_read, (struct dbc *c, int64_t id), (c, id)) \
+	X(side_want, (struct dbc *c, const char *key), (c, key)) \
+	X(side_take, (struct dbc *c, const char *key, char **value, size_t *len), \
+	  (c, key, value, len)) \
 	X(vm_get_status, (struct dbc *c, int64_t id, struct inv_vm_status *out), (c, id, out)) \
 	X(vm_each, (struct dbc *c, int (*fn)(const struct inv_vm *v, void *arg), void *arg), \
 	  (c, fn, arg)) \
@@ -136,7 +140,8 @@
 	  (c, old, new_path)) \
 	X(vm_template, (struct dbc *c, int64_t id), (c, id)) \
 	X(vm_set_template, (struct dbc *c, int64_t id, bool on), (c, id, on)) \
-	X(event_add, (struct dbc *c, const struct inv_event *e, int64_t *id), (c, e, id)) \
+	X(event_add, (struct dbc *c, const struct inv_event *e, int64_t *id, inv_event_fn *then, \
+	  void *arg), (c, e, id, then, arg)) \
 	X(event_exists, (struct dbc *c, int64_t id), (c, id)) \
 	X(event_last, (struct dbc *c, int64_t *id), (c, id)) \
 	X(event_each, (struct dbc *c, int64_t after, int64_t limit, \

@@ -4,7 +4,8 @@
 
 #include <errno.h>
 
-int inv_sqlite_event_add(struct dbc *c, const struct inv_event *e, int64_t *id)
+int inv_sqlite_event_add(struct dbc *c, const struct inv_event *e, int64_t *id,
+			 inv_event_fn *then, void *arg)
 {
 	sqlite3_stmt *s = db_stmt(c, "INSERT INTO events (time, type, object_type, object_name, "
 				     "user, message, data) VALUES (?, ?, ?, ?, ?, ?, ?)");
@@ -23,6 +24,8 @@ int inv_sqlite_event_add(struct dbc *c, const struct inv_event *e, int64_t *id)
 	db_done(s);
 	if (!rc)
 		*id = sqlite3_last_insert_rowid(db_handle(c));
+	if (!rc && then)
+		then(*id, arg);
 	return rc;
 }
 

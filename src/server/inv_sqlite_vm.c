@@ -80,6 +80,30 @@ int inv_sqlite_vm_read_ahead(struct dbc *c, int64_t id)
 	return 0;
 }
 
+int inv_sqlite_vm_start_read(struct dbc *c, int64_t id)
+{
+	(void)c;
+	(void)id;
+	return 0;
+}
+
+/* No other store beside SQLite's: nothing to read with its rows. */
+int inv_sqlite_side_want(struct dbc *c, const char *key)
+{
+	(void)c;
+	(void)key;
+	return 0;
+}
+
+int inv_sqlite_side_take(struct dbc *c, const char *key, char **value, size_t *len)
+{
+	(void)c;
+	(void)key;
+	(void)value;
+	(void)len;
+	return -ENODATA;
+}
+
 int inv_sqlite_vm_get(struct dbc *c, int64_t id, struct inv_vm *out)
 {
 	sqlite3_stmt *s = db_stmt(c, "SELECT " VM_COLUMNS " FROM vms WHERE id = ?");

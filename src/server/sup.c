@@ -211,10 +211,22 @@ static int record_start(struct server *srv, struct dbc *c, int64_t id, const cha
 
 int sup_start(struct server *srv, struct dbc *c, int64_t id, const char *who)
 {
-	int rc = inv_begin(c), tries;
+	int rc = inv_begin(c);
 
 	if (rc)
 		return rc;
+	rc = inv_vm_start_read(c, id);
+	if (rc) {
+		inv_rollback(c);
+		return rc;
+	}
+	return sup_start_begun(srv, c, id, who);
+}
+
+int sup_start_begun(struct server *srv, struct dbc *c, int64_t id, const char *who)
+{
+	int rc, tries;
+
 	rc = start_locked(srv, c, id, who, false);
 	if (rc) {
 		inv_rollback(c);

@@ -22,6 +22,11 @@ int sup_reattach(struct server *srv);
  * The caller holds no transaction on c. who names the caller for the event. */
 int sup_start(struct server *srv, struct dbc *c, int64_t id, const char *who);
 
+/* sup_start in the caller's transaction on c (inv_begin'd, with inv_vm_start_read: the
+ * caller's checks before the start read with it and are compared at its commit), which it
+ * commits, or rolls back on failure. The same returns. */
+int sup_start_begun(struct server *srv, struct dbc *c, int64_t id, const char *who);
+
 enum sup_stop { SUP_OFF, SUP_SHUTDOWN, SUP_RESET };
 
 /* Turn the VM off (kill the VMM), ask it to shut down (power button, turning it off
@@ -42,11 +47,16 @@ int sup_fence(struct server *srv, const char *why, int wait_ms);
 int sup_cluster_adopt(struct server *srv);
 
 /* The host a VM runs on, for the API's "host": in a cluster, the host holding its
- * ownership key (owners: cluster_vm_owners' map, or NULL for one read of the key); alone,
+ * ownership key (owners: cluster_vm_owners' map, or NULL for one read of the key, or its
+ * read with c's rows: sup_cluster_owner_want; c may be NULL); alone,
  * this host's name (the system's, up to the first dot) while state is up. null otherwise.
  * New reference. */
-json_t *sup_vm_host_json(struct server *srv, const char *name, const char *state,
-			 json_t *owners);
+json_t *sup_vm_host_json(struct server *srv, struct dbc *c, const char *name,
+			 const char *state, json_t *owners);
+
+/* On a cluster, VM name's ownership key is read with the session's next read of the VM's
+ * rows (inv_side_want), for sup_vm_host_json on c (which reads it alone otherwise). */
+void sup_cluster_owner_want(struct server *srv, struct dbc *c, const char *name);
 
 /* A user's off or shutdown of VM name: on a shared inventory, clear its intent to run (no
  * failover restarts it; *was_running: it was meant to run). -EADDRINUSE when another host

@@ -81,14 +81,34 @@ json_t *sup_cluster_mine(struct server *srv)
 	return mine;
 }
 
-json_t *sup_vm_host_json(struct server *srv, const char *name, const char *state,
-			 json_t *owners)
+void sup_cluster_owner_want(struct server *srv, struct dbc *c, const char *name)
 {
-	char host[256] = "";
+	char key[160];
+
+	if (srv->cluster && !cluster_vm_owner_key(name, key, sizeof(key)))
+		inv_side_want(c, key);  /* (a failure: read alone) */
+}
+
+json_t *sup_vm_host_json(struct server *srv, struct dbc *c, const char *name,
+			 const char *state, json_t *owners)
+{
+	char host[256] = "", key[160], *val = NULL;
+	size_t len = 0;
+	int rc;
 
 	if (srv->cluster) {
 		if (owners)
 			return json_incref(json_object_get(owners, name)) ?: json_null();
+		/* read with the VM's rows (sup_cluster_owner_want) */
+		rc = c && !cluster_vm_owner_key(name, key, sizeof(key)) ?
+		     inv_side_take(c, key, &val, &len) : -ENODATA;
+		if (rc == -ENOENT)
+			return json_null();
+		if (!rc) {
+			cluster_vm_owner_of(val, len, host, sizeof(host));
+			free(val);
+			return json_string(host);
+		}
 		return cluster_vm_owner(srv->cluster, name, host, sizeof(host)) ? json_null() :
 		       json_string(host);
 	}

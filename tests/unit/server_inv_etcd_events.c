@@ -1,10 +1,10 @@
 /* The etcd inventory's events, hooks and tasks (inv_etcd_event.c, _hook.c, _task.c) against
  * the SQLite backend: the same calls on both (a temporary file; a fresh prefix of a real
  * etcd member, etcdrig.h), traced and compared line by line (invtrace.h). Then what only
- * etcd has: an event recorded in a transaction that has not committed holds back the
- * events after it from the followers (inv_event_each, inv_event_last) until it commits, so
- * a follower never skips one; one rolled back is passed once its placeholder's lease ends
- * (revoked by the test: the same end for etcd as its expiry);
+ * etcd has: an event recorded in a transaction takes its id at the commit (ids in commit
+ * order, so a follower never skips one); past the ids a commit takes, a placeholder holds
+ * back the events after it from the followers (inv_event_each, inv_event_last) until it
+ * commits, or its lease ends (revoked by the test: the same end for etcd as its expiry);
  * two sessions updating the same task: one commit fails with -EAGAIN. SKIPs when etcd is
  * not installed. */
 #include "check.h"
@@ -50,16 +50,34 @@ static int stop_hook(const struct inv_hook *h, void *arg)
 	return 5;
 }
 
+static void got_id(int64_t id, void *arg)
+{
+	*(int64_t *)arg = id;
+}
+
+/* Record an event: its id once known (*got: -1 until then, 0 when not committed), or the
+ * error; the id when it is known at once (else -1). */
+static int64_t add_event_then(struct dbc *c, double time, const char *type,
+			      const char *object, const char *data, int64_t *got)
+{
+	int64_t now = -1;
+	int rc;
+
+	*got = -1;
+	rc = inv_event_add(c, &(struct inv_event){ .time = time, .type = type,
+				.object_type = object ? "vm" : NULL, .object = object,
+				.user = object ? "alice" : NULL, .message = "something",
+				.data = data }, &now, got_id, got);
+	return rc ? rc : now ? now : -1;
+}
+
 static int64_t add_event(struct dbc *c, double time, const char *type, const char *object,
 			 const char *data)
 {
-	int64_t id = -1;
-	int rc = inv_event_add(c, &(struct inv_event){ .time = time, .type = type,
-					.object_type = object ? "vm" : NULL, .object = object,
-					.user = object ? "alice" : NULL, .message = "something",
-					.data = data }, &id);
+	int64_t got;
+	int64_t rc = add_event_then(c, time, type, object, data, &got);
 
-	return rc ? rc : id;
+	return rc < -1 ? rc : got;
 }
 
 static void events_scenario(struct db *db, struct trace *t)
@@ -80,7 +98,7 @@ static void events_scenario(struct db *db, struct trace *t)
 	trace(t, "add %lld", (long long)add_event(c, 103, "vm.stopped", "vm2", "[1,2]"));
 	trace(t, "add %lld", (long long)add_event(c, 104, "vm.deleted", "vm2", NULL));
 	trace(t, "add no type %d", inv_event_add(c, &(struct inv_event){ .time = 1,
-						  .message = "m" }, &last));
+						  .message = "m" }, &last, NULL, NULL));
 	rc = inv_event_last(c, &last);
 	trace(t, "last %d %lld", rc, (long long)last);
 	trace(t, "exists 3 %d 99 %d 0 %d", inv_event_exists(c, 3), inv_event_exists(c, 99),
@@ -104,8 +122,14 @@ static void events_scenario(struct db *db, struct trace *t)
 	trace(t, "last %d %lld", rc, (long long)last);
 	/* in a transaction: visible to itself, committed with it */
 	trace(t, "begin %d", inv_begin(c));
-	trace(t, "add %lld", (long long)add_event(c, 106, "vm.started", "vm3", NULL));
-	trace(t, "commit %d", inv_commit(c));
+	{
+		int64_t got;
+
+		/* (its id: at once on SQLite, at the commit on etcd) */
+		trace(t, "add %d", add_event_then(c, 106, "vm.started", "vm3", NULL, &got) < -1);
+		trace(t, "commit %d", inv_commit(c));
+		trace(t, "its id %lld", (long long)got);
+	}
 	trace(t, "after 5 %d", inv_event_each(c, 5, 100, event_line, t));
 	trace(t, "drop upto 100 %d", inv_event_drop_upto(c, 100));
 	rc = inv_event_last(c, &last);
@@ -130,11 +154,24 @@ static void trace_born(struct dbc *c, struct trace *t, const char *what, int64_t
 	      (long long)n[3].born, (long long)n[4].born);
 }
 
+/* Record an event: *got its id once known (-1 until then: in a transaction, its commit;
+ * 0 when not committed). 0 or the error. */
+static int add_typed_then(struct dbc *c, const char *type, const char *otype, const char *name,
+			  int64_t *got)
+{
+	int64_t now = -1;
+
+	*got = -1;
+	return inv_event_add(c, &(struct inv_event){ .time = 200, .type = type,
+				.object_type = otype, .object = name, .message = "m" }, &now,
+			     got_id, got);
+}
+
+/* Record an event outside a transaction: its id, or the error. */
 static int64_t add_typed(struct dbc *c, const char *type, const char *otype, const char *name)
 {
-	int64_t id = -1;
-	int rc = inv_event_add(c, &(struct inv_event){ .time = 200, .type = type,
-					.object_type = otype, .object = name, .message = "m" }, &id);
+	int64_t id;
+	int rc = add_typed_then(c, type, otype, name, &id);
 
 	return rc ? rc : id;
 }
@@ -142,7 +179,7 @@ static int64_t add_typed(struct dbc *c, const char *type, const char *otype, con
 static void born_scenario(struct db *db, struct trace *t)
 {
 	struct dbc *c = inv_get(db);
-	int64_t vm1, disk1, vm2, carol, got[5];
+	int64_t vm1, disk1, vm2, carol, rolled, got[5];
 
 	if (!c)
 		return;
@@ -168,10 +205,10 @@ static void born_scenario(struct db *db, struct trace *t)
 	add_typed(c, "vm-deleted", "vm", "b1");
 	vm1 = add_typed(c, "vm-created", "vm", "b1");
 	trace(t, "begin %d", inv_begin(c));
-	vm2 = add_typed(c, "vm-created", "vm", "b2");
+	trace(t, "add in txn %d", add_typed_then(c, "vm-created", "vm", "b2", &vm2));
 	trace(t, "commit %d", inv_commit(c));
 	trace(t, "begin %d", inv_begin(c));
-	add_typed(c, "user-created", "user", "carol");
+	trace(t, "add in txn %d", add_typed_then(c, "user-created", "user", "carol", &rolled));
 	inv_rollback(c);
 	trace(t, "added %lld %lld", (long long)vm1, (long long)vm2);
 	trace_born(c, t, "again", got);
@@ -280,14 +317,31 @@ static const char *ids_after(struct dbc *c, int64_t after, char *buf)
 	return buf;
 }
 
-/* A follower never skips an event: while an event's transaction is open, the events after
- * it are held back; once it commits, all come in id order. */
+/* The type of event id as c sees it, into buf ("" when none). */
+static int type_line(const struct inv_event *e, void *arg)
+{
+	snprintf(arg, 64, "%s", e->type);
+	return 1;
+}
+
+static const char *type_of(struct dbc *c, int64_t id, char *buf)
+{
+	buf[0] = '\0';
+	inv_event_each(c, id - 1, 1, type_line, buf);
+	return buf;
+}
+
+/* A follower never skips an event: an event recorded in a transaction takes its id at the
+ * commit, in the commit's Txn (so ids are in commit order) and shows then; one whose
+ * transaction is refused or rolled back takes none and holds nothing back. Past the ids a
+ * commit takes (IE_PEV), an event takes a reservation at once (a placeholder under a
+ * lease) that holds the events after it back until it commits or its lease ends. */
 static void test_commit_order(void)
 {
 	struct db *db = NULL;
 	struct dbc *a, *b;
 	int64_t id1, id2, id3, last = -1;
-	char buf[256];
+	char buf[256], ty[64];
 
 	CHECK_EQ(inv_etcd_open(rig.endpoints, "/test/events-order", 2000, &db), 0);
 	if (!db)
@@ -297,80 +351,112 @@ static void test_commit_order(void)
 	id1 = add_event(b, 1, "one", NULL, NULL);
 	CHECK_EQ(id1, 1);
 	CHECK_EQ(inv_begin(a), 0);
-	id2 = add_event(a, 2, "two", NULL, NULL);       /* taken, not committed */
-	id3 = add_event(b, 3, "three", NULL, NULL);     /* committed after id2 was taken */
-	CHECK_EQ(id2, 2);
-	CHECK_EQ(id3, 3);
-	CHECK(!strcmp(ids_after(b, 0, buf), "1 "));
-	CHECK(!strcmp(ids_after(b, 1, buf), ""));
+	CHECK_EQ(add_event_then(a, 2, "two", NULL, NULL, &id2), -1);    /* no id yet */
+	CHECK_EQ(id2, -1);
+	id3 = add_event(b, 3, "three", NULL, NULL);     /* committed first: the next id */
+	CHECK_EQ(id3, 2);
+	CHECK(!strcmp(ids_after(b, 0, buf), "1 2 "));
 	CHECK_EQ(inv_event_last(b, &last), 0);
-	CHECK_EQ(last, 1);
-	CHECK_EQ(inv_event_exists(b, 2), 0);
-	CHECK_EQ(inv_event_exists(b, 3), 1);
-	CHECK_EQ(inv_event_exists(a, 2), 1);            /* its own session sees it */
-	/* the retention does not drop an event in flight (nor those after it) */
-	CHECK_EQ(inv_event_drop_upto(b, 3), 0);
-	CHECK_EQ(inv_event_exists(b, 1), 0);
-	CHECK_EQ(inv_event_exists(b, 3), 1);
-	CHECK_EQ(inv_event_drop_before(b, 1000), 0);
-	CHECK_EQ(inv_event_exists(b, 3), 1);
+	CHECK_EQ(last, 2);
 	CHECK_EQ(inv_commit(a), 0);
-	CHECK(!strcmp(ids_after(b, 1, buf), "2 3 "));
-	CHECK(!strcmp(ids_after(b, 0, buf), "2 3 "));
+	CHECK_EQ(id2, 3);
+	CHECK(!strcmp(ids_after(b, 2, buf), "3 "));
+	CHECK(!strcmp(ids_after(b, 0, buf), "1 2 3 "));
+	CHECK(!strcmp(type_of(b, 3, ty), "two"));
 	CHECK_EQ(inv_event_last(b, &last), 0);
 	CHECK_EQ(last, 3);
-	CHECK_EQ(inv_event_exists(b, 2), 1);
-	/* a transaction that fails (another session changed what it read) records nothing,
-	 * and its refused commit drops its event's placeholder at once: the others are not
-	 * held back (a session that dies with its transaction leaves it to its lease) */
+	/* a transaction that fails (another session changed what it read) records nothing
+	 * and takes no id */
 	{
 		int64_t id4, id5, tid = 0;
+		struct etcd_kv kv = { 0 };
+		char key[96];
 
 		CHECK_EQ(inv_task_create(b, "k", "o", NULL, NULL, 1, &tid), 0);
 		CHECK_EQ(inv_begin(a), 0);
 		CHECK_EQ(inv_task_update(a, tid, "done", 1, NULL, 2), 0);
-		id4 = add_event(a, 4, "four", NULL, NULL);
+		CHECK_EQ(add_event_then(a, 4, "four", NULL, NULL, &id4), -1);
 		CHECK_EQ(inv_task_update(b, tid, "failed", 0, "x", 3), 0);
 		id5 = add_event(b, 5, "five", NULL, NULL);
-		CHECK(!strcmp(ids_after(b, 3, buf), ""));      /* 4 in flight */
+		CHECK_EQ(id5, 4);
 		CHECK_EQ(inv_commit(a), -EAGAIN);
-		CHECK_EQ(id4, 4);
-		CHECK_EQ(id5, 5);
-		{
-			struct etcd_kv kv = { 0 };
-			char key[96];
-
-			snprintf(key, sizeof(key), "/test/events-order/t/events/%020lld",
-				 (long long)id4);
-			CHECK_EQ(etcd_get(ie_store(a)->e, key, &kv), -ENOENT);
-		}
-		CHECK(!strcmp(ids_after(b, 3, buf), "5 "));
-		CHECK_EQ(inv_event_exists(b, 4), 0);
+		CHECK_EQ(id4, 0);
+		snprintf(key, sizeof(key), "/test/events-order/t/events/%020lld", 5LL);
+		CHECK_EQ(etcd_get(ie_store(a)->e, key, &kv), -ENOENT);
+		CHECK(!strcmp(ids_after(b, 3, buf), "4 "));
+		CHECK(!strcmp(type_of(b, 4, ty), "five"));
 		CHECK_EQ(inv_event_last(b, &last), 0);
-		CHECK_EQ(last, 5);
+		CHECK_EQ(last, 4);
 	}
-	/* a rolled-back transaction's placeholder goes at once too; one whose process died
-	 * holds the events after it back until its lease ends (revoked here rather than
-	 * waited for: PENDING_TTL, 15 s; for etcd both are the same end) */
+	/* another server's events meanwhile (its own store: this one's counter hint is stale):
+	 * the commit meets the counter moved and is sent again from its new value; with a
+	 * key it read changed too, it is refused all the same */
+	{
+		struct db *db2 = NULL;
+		struct dbc *o;
+		int64_t g, tid = 0;
+
+		CHECK_EQ(inv_etcd_open(rig.endpoints, "/test/events-order", 2000, &db2), 0);
+		o = db2 ? inv_get(db2) : NULL;
+		CHECK(o != NULL);
+		if (o) {
+			CHECK_EQ(inv_begin(a), 0);
+			CHECK_EQ(add_event_then(a, 4.1, "mine", NULL, NULL, &g), -1);
+			CHECK_EQ(add_event(o, 4.2, "other", NULL, NULL), 5);
+			CHECK_EQ(add_event(o, 4.3, "other", NULL, NULL), 6);
+			CHECK_EQ(inv_commit(a), 0);
+			CHECK_EQ(g, 7);
+			CHECK(!strcmp(ids_after(b, 4, buf), "5 6 7 "));
+			CHECK(!strcmp(type_of(b, 7, ty), "mine"));
+			CHECK_EQ(inv_task_create(b, "k2", "o", NULL, NULL, 1, &tid), 0);
+			CHECK_EQ(inv_begin(a), 0);
+			CHECK_EQ(inv_task_update(a, tid, "done", 1, NULL, 2), 0);
+			CHECK_EQ(add_event_then(a, 4.4, "refused", NULL, NULL, &g), -1);
+			CHECK_EQ(inv_task_update(b, tid, "failed", 0, "x", 3), 0);
+			CHECK_EQ(add_event(o, 4.5, "other", NULL, NULL), 8);
+			CHECK_EQ(inv_commit(a), -EAGAIN);
+			CHECK_EQ(g, 0);
+			CHECK(!strcmp(ids_after(b, 7, buf), "8 "));
+			/* the events after: from the counter as it is */
+			CHECK_EQ(add_event(b, 4.6, "after", NULL, NULL), 9);
+			inv_put(o);
+		}
+		inv_close(db2);
+	}
+	/* rolled back: no id, nothing written */
+	{
+		struct etcd_kv kv = { 0 };
+		char key[96];
+		int64_t id6;
+
+		CHECK_EQ(inv_begin(a), 0);
+		CHECK_EQ(add_event_then(a, 6, "six", NULL, NULL, &id6), -1);
+		inv_rollback(a);
+		CHECK_EQ(id6, 0);
+		snprintf(key, sizeof(key), "/test/events-order/t/events/%020lld", 10LL);
+		CHECK_EQ(etcd_get(ie_store(a)->e, key, &kv), -ENOENT);
+	}
+	/* more events in one transaction than its commit takes ids for: the next one is
+	 * reserved at once (id 10, a placeholder); one whose process died holds the events
+	 * after it back until its lease ends (revoked here rather than waited for:
+	 * PENDING_TTL, 15 s; for etcd both are the same end) */
 	{
 		struct etcd_kv kv = { 0 };
 		struct timespec ts;
+		int64_t g[IE_PEV + 1], id8;
 		double t0;
 		char key[96];
-		int64_t id6, id7, id8;
+		int i;
 
 		CHECK_EQ(inv_begin(a), 0);
-		id6 = add_event(a, 6, "six", NULL, NULL);
-		inv_rollback(a);
-		snprintf(key, sizeof(key), "/test/events-order/t/events/%020lld", (long long)id6);
-		CHECK_EQ(etcd_get(ie_store(a)->e, key, &kv), -ENOENT);
-		CHECK_EQ(inv_begin(a), 0);
-		id7 = add_event(a, 7, "seven", NULL, NULL);
+		for (i = 0; i < IE_PEV; i++)
+			CHECK_EQ(add_event_then(a, 7, "seven", NULL, NULL, &g[i]), -1);
+		CHECK_EQ(add_event_then(a, 7, "seven", NULL, NULL, &g[IE_PEV]), 10);
+		CHECK_EQ(g[IE_PEV], 10);
 		id8 = add_event(b, 8, "eight", NULL, NULL);
-		CHECK_EQ(id7, 7);
-		CHECK_EQ(id8, 8);
-		CHECK(!strcmp(ids_after(b, 5, buf), ""));      /* 7 in flight */
-		snprintf(key, sizeof(key), "/test/events-order/t/events/%020lld", (long long)id7);
+		CHECK_EQ(id8, 11);
+		CHECK(!strcmp(ids_after(b, 9, buf), ""));      /* 10 in flight */
+		snprintf(key, sizeof(key), "/test/events-order/t/events/%020lld", 10LL);
 		CHECK_EQ(etcd_get(ie_store(a)->e, key, &kv), 0);
 		CHECK(kv.lease != 0);
 		if (kv.lease)
@@ -378,12 +464,14 @@ static void test_commit_order(void)
 		etcd_kv_clear(&kv);
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		t0 = ts.tv_sec;
-		while (!strcmp(ids_after(b, 5, buf), "") && ts.tv_sec - t0 < 40) {
+		while (!strcmp(ids_after(b, 9, buf), "") && ts.tv_sec - t0 < 40) {
 			usleep(200 * 1000);
 			clock_gettime(CLOCK_MONOTONIC, &ts);
 		}
-		CHECK(!strcmp(ids_after(b, 5, buf), "8 "));
+		CHECK(!strcmp(ids_after(b, 9, buf), "11 "));
 		inv_rollback(a);
+		for (i = 0; i < IE_PEV; i++)
+			CHECK_EQ(g[i], 0);
 	}
 	inv_put(a);
 	inv_put(b);
