@@ -255,13 +255,21 @@ int imgacl_reserve(struct dbc *c, const struct caller *who, const char *name, in
 	return rc == -EAGAIN ? -EIO : rc;
 }
 
-int imgacl_set_bytes(struct dbc *c, const char *name, int64_t bytes)
+int imgacl_set_bytes(struct dbc *c, const char *name, int64_t bytes, const char *host)
 {
-	struct inv_image i;
+	struct inv_image i, others;
 	int rc = inv_image_get(c, name, &i);
 
 	if (rc)
 		return rc == -ENOENT ? rc : -EIO;
+	/* another host of the cluster holds a copy too: the row counts the biggest (a small
+	 * copy here must not free a big one there of its owner's quota) */
+	others = i;
+	drop_host(&others, host);
+	if (host && others.hosts[0] && i.bytes > bytes)
+		bytes = i.bytes;
+	if (i.bytes == bytes)
+		return 0;
 	i.bytes = bytes;
 	return inv_image_put(c, &i) ? -EIO : 0;
 }
@@ -329,7 +337,7 @@ int imgacl_sweep(struct dbc *c, struct imgstore *s, const char *host)
 					 "released", name);
 		} else if (inv_image_get(c, name, &i) == 0 && i.bytes != (int64_t)info.size) {
 			/* a row from before its bytes were kept, or an end cut before it set them */
-			rc = imgacl_set_bytes(c, name, (int64_t)info.size);
+			rc = imgacl_set_bytes(c, name, (int64_t)info.size, host);
 		}
 	}
 	json_decref(a);

@@ -55,8 +55,10 @@ int imgacl_upload(struct dbc *c, const struct caller *who, const char *name, con
 int imgacl_reserve(struct dbc *c, const struct caller *who, const char *name, int64_t want,
 		   int64_t need, int64_t *got, char *err, size_t errlen);
 
-/* The upload of image name ended: its row records the file's bytes. 0, -ENOENT or -EIO. */
-int imgacl_set_bytes(struct dbc *c, const char *name, int64_t bytes);
+/* The upload of image name ended (or the start found its file of bytes): its row records
+ * the file's bytes, unless another host than host (this one's cluster name, NULL alone)
+ * holds a copy and the row counts more (the biggest copy counts). 0, -ENOENT or -EIO. */
+int imgacl_set_bytes(struct dbc *c, const char *name, int64_t bytes, const char *host);
 
 /* At the server's start: the rows of images this host's store (s) has no file of, an upload
  * a crash cut (its row holding bytes of its owner's quota) or a file removed by hand, lose
