@@ -64,7 +64,8 @@ int imgacl_set_bytes(struct dbc *c, const char *name, int64_t bytes, const char 
  * a crash cut (its row holding bytes of its owner's quota) or a file removed by hand, lose
  * this host (host, NULL alone: the row goes), as a failed upload's would (imgacl_release);
  * the others record their file's size (inv_image.bytes: rows from before it was kept).
- * In a cluster only rows naming this host among their hosts. 0 or -EIO. */
+ * On a cluster's shared inventory only rows naming this host among their hosts; a host's
+ * own (SQLite) inventory keeps no hosts: host NULL, every row is this host's. 0 or -EIO. */
 struct imgstore;
 int imgacl_sweep(struct dbc *c, struct imgstore *s, const char *host);
 
