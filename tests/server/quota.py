@@ -560,4 +560,4 @@ try:
 finally:
     d.stop()
     shutil.rmtree(tmp, ignore_errors=True)
-sys.exit(1 if fails else 0)
+sys.exit(1 if lib.fails else 0)
