@@ -292,7 +292,7 @@ static void put_end(struct req *r)
 		return;
 	}
 	/* what its owner's quota counts from now on: the file's bytes */
-	if (imgacl_set_bytes(r->c, i.name, (int64_t)i.size) == -EIO)
+	if (imgacl_set_bytes(r->c, i.name, (int64_t)i.size, this_host(r->srv)) == -EIO)
 		vsrv_log("image %s: uploaded, but its size was not recorded for its owner's quota",
 			 i.name);
 	events_emit(r->srv, r->c, "image-uploaded", "image", i.name, r->who.name, NULL,

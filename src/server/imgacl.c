@@ -255,13 +255,21 @@ int imgacl_reserve(struct dbc *c, const struct caller *who, const char *name, in
 	return rc == -EAGAIN ? -EIO : rc;
 }
 
-int imgacl_set_bytes(struct dbc *c, const char *name, int64_t bytes)
+int imgacl_set_bytes(struct dbc *c, const char *name, int64_t bytes, const char *host)
 {
-	struct inv_image i;
+	struct inv_image i, others;
 	int rc = inv_image_get(c, name, &i);
 
 	if (rc)
 		return rc == -ENOENT ? rc : -EIO;
+	/* another host of the cluster holds a copy too: the row counts the biggest (a small
+	 * copy here must not free a big one there of its owner's quota) */
+	others = i;
+	drop_host(&others, host);
+	if (host && others.hosts[0] && i.bytes > bytes)
+		bytes = i.bytes;
+	if (i.bytes == bytes)
+		return 0;
 	i.bytes = bytes;
 	return inv_image_put(c, &i) ? -EIO : 0;
 }
@@ -309,6 +317,32 @@ static int sweep_row(const struct inv_image *i, void *arg)
 	return json_array_append_new(json_array_get(a, 1), json_string(i->name)) ? -ENOMEM : 0;
 }
 
+/* imgacl_sweep: image name has no file here. Another host holding a copy keeps the row
+ * (this host out of it); else the row stays, owner and visibility with it (a file away at
+ * the start, back later, must not come back public: an image without a row is), but
+ * counts nothing of its owner's quota (an upload a crash cut held some); the next upload
+ * of the name replaces it (imgacl_upload: a stale row). 0 or -EIO. */
+static int sweep_missing(struct dbc *c, const char *name, const char *host)
+{
+	struct inv_image i, others;
+	int rc = inv_image_get(c, name, &i);
+
+	if (rc)
+		return rc == -ENOENT ? 0 : -EIO;
+	others = i;
+	drop_host(&others, host);
+	if (host && others.hosts[0])
+		return imgacl_release(c, name, host);
+	if (!i.bytes)
+		return 0;
+	i.bytes = 0;
+	if (inv_image_put(c, &i))
+		return -EIO;
+	vsrv_log("image %s: no file in the image store: what its row held of its owner's quota "
+		 "released (the row keeps its owner)", name);
+	return 0;
+}
+
 int imgacl_sweep(struct dbc *c, struct imgstore *s, const char *host)
 {
 	json_t *a = json_pack("[s?,[]]", host), *n;
@@ -323,13 +357,10 @@ int imgacl_sweep(struct dbc *c, struct imgstore *s, const char *host)
 		if (rc)
 			break;
 		if (imgstore_get(s, name, &info) == -ENOENT) {
-			rc = imgacl_release(c, name, host);
-			if (!rc)
-				vsrv_log("image %s: no file in the image store: its row (owner, quota) "
-					 "released", name);
+			rc = sweep_missing(c, name, host);
 		} else if (inv_image_get(c, name, &i) == 0 && i.bytes != (int64_t)info.size) {
 			/* a row from before its bytes were kept, or an end cut before it set them */
-			rc = imgacl_set_bytes(c, name, (int64_t)info.size);
+			rc = imgacl_set_bytes(c, name, (int64_t)info.size, host);
 		}
 	}
 	json_decref(a);

@@ -55,14 +55,19 @@ int imgacl_upload(struct dbc *c, const struct caller *who, const char *name, con
 int imgacl_reserve(struct dbc *c, const struct caller *who, const char *name, int64_t want,
 		   int64_t need, int64_t *got, char *err, size_t errlen);
 
-/* The upload of image name ended: its row records the file's bytes. 0, -ENOENT or -EIO. */
-int imgacl_set_bytes(struct dbc *c, const char *name, int64_t bytes);
+/* The upload of image name ended (or the start found its file of bytes): its row records
+ * the file's bytes, unless another host than host (this one's cluster name, NULL alone)
+ * holds a copy and the row counts more (the biggest copy counts). 0, -ENOENT or -EIO. */
+int imgacl_set_bytes(struct dbc *c, const char *name, int64_t bytes, const char *host);
 
 /* At the server's start: the rows of images this host's store (s) has no file of, an upload
- * a crash cut (its row holding bytes of its owner's quota) or a file removed by hand, lose
- * this host (host, NULL alone: the row goes), as a failed upload's would (imgacl_release);
+ * a crash cut (its row holding bytes of its owner's quota) or a file away (removed by hand,
+ * a store not mounted yet), count nothing of their owner's quota any more; they keep their
+ * owner and visibility (a file back later stays private; the next upload of the name
+ * replaces a stale row, imgacl_upload), and lose this host when another holds a copy;
  * the others record their file's size (inv_image.bytes: rows from before it was kept).
- * In a cluster only rows naming this host among their hosts. 0 or -EIO. */
+ * On a cluster's shared inventory only rows naming this host among their hosts; a host's
+ * own (SQLite) inventory keeps no hosts: host NULL, every row is this host's. 0 or -EIO. */
 struct imgstore;
 int imgacl_sweep(struct dbc *c, struct imgstore *s, const char *host);
 

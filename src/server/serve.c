@@ -708,8 +708,10 @@ int cmd_serve(int argc, char **argv)
 	c = inv_get(srv.db);
 	if (c && tasks_recover(&srv, c) > 0)
 		vsrv_log("tasks left running by the previous daemon are marked failed");
-	/* images rows without their file (an upload a crash cut holds its owner's quota) */
-	if (c && imgacl_sweep(c, srv.images, srv.cluster ? cluster_name(srv.cluster) : NULL))
+	/* images rows without their file (an upload a crash cut holds its owner's quota); a
+	 * host's own SQLite inventory keeps no hosts in its rows: all of them are this host's */
+	if (c && imgacl_sweep(c, srv.images, srv.cluster && strcmp(inv_backend(srv.db), "sqlite") ?
+			      cluster_name(srv.cluster) : NULL))
 		vsrv_log("image store: the rows of images without a file were not all released");
 	if (c)
 		inv_put(c);

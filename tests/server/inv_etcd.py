@@ -160,6 +160,21 @@ try:
     st2, js2 = a.req("GET", "/api/v1/images/both.iso", token=al_a)
     ok("image-owner-kept-when-deleted-on-other-host", got == [201, 201, 204] and st == 404 and
        st2 == 200 and (js2.get("owner"), js2.get("public")) == ("alice", False), str((got, st, js, st2, js2)))
+    # alice's image on both hosts, a big copy on a, a small one on b: her usage counts the
+    # bigger (the small copy's end must not make the big one on a free of her quota), also
+    # after b restarts (its sweep records its file's size)
+    base = a.req("GET", "/api/v1/users/alice", token=ta)[1].get("usage", {}).get("disk_bytes")
+    got = [put(a, al_a, "two.iso", b"\6" * 65536)[0], put(b, al_b, "two.iso", b"\6" * 4096)[0]]
+    u1 = a.req("GET", "/api/v1/users/alice", token=ta)[1].get("usage", {})
+    b.stop()
+    b.start()
+    tb = b.login("admin", "adminpass1")
+    u2 = a.req("GET", "/api/v1/users/alice", token=ta)[1].get("usage", {})
+    ok("image-bytes-count-biggest-copy-across-hosts", got == [201, 201] and
+       base is not None and u1.get("disk_bytes") == base + 65536 and
+       u2.get("disk_bytes") == base + 65536, str((got, base, u1, u2)))
+    a.req("DELETE", "/api/v1/images/two.iso", token=al_a)
+    b.req("DELETE", "/api/v1/images/two.iso", token=al_b)
     # deleted on every host that held it: the name is free again
     got = [a.req("DELETE", "/api/v1/images/both.iso", token=al_a)[0], put(b, bo_b, "both.iso", b"\5" * 4096)[0]]
     st, js = b.req("GET", "/api/v1/images/both.iso", token=bo_b)
