@@ -19,7 +19,7 @@ INC = re.compile(r'^\s*#\s*include\s+"server/([A-Za-z0-9_]+)\.h"', re.M)
 
 # Layers, from the top down. A module may include modules of its own layer or below.
 # A module not listed is "service" (the default middle layer). Within the inventory, inv.h is
-# the interface, inv_front.c dispatches it through inv_ops.h to a backend: db.c and the
+# the interface (with inv_log.h, its events, hooks and tasks), inv_front.c dispatches it through inv_ops.h to a backend: db.c and the
 # inv_sqlite*.c files (SQLite), or the inv_etcd*.c files (etcd, on the etcd client, a base
 # module); everything above goes through inv.h.
 LAYERS = ["main", "http", "service", "inventory", "base"]
@@ -29,7 +29,7 @@ def layer_of(mod):
         return "main"
     if mod == "api" or mod.startswith("api_") or mod.startswith("http_") or mod in ("http", "web"):
         return "http"
-    if mod in ("inv", "inv_front", "inv_ops", "db") or mod.startswith(("inv_sqlite", "inv_etcd")):
+    if mod in ("inv", "inv_log", "inv_front", "inv_ops", "db") or mod.startswith(("inv_sqlite", "inv_etcd")):
         return "inventory"
     if mod in ("server", "valid", "timeutil") or mod.startswith("etcd"):
         return "base"
