@@ -56,6 +56,9 @@ void sup_dynmem_step(struct supervisor *s);
 struct runvm *sup_find(struct supervisor *s, int64_t id);
 int sup_watch(struct supervisor *s, struct runvm *v);
 void sup_kill_session(struct runvm *v);
+/* The pid of v's VMM (vmm.pid, checked to be a child of v's monitor, so never a recycled
+ * pid), or 0 (sup.c). */
+pid_t sup_vmm_pid(struct server *srv, struct runvm *v);
 
 /* Build the monitor's argv (monitor DIR -- vsrv run ...) for VM id from its inventory row,
  * preparing undo disks and network arguments. name receives the VM's name. Returns 0 and
