@@ -45,15 +45,15 @@ VSRV     := $(BUILD)/vsrv
 LDLIBS  += -luring -lz -ljansson -ldl -lpthread -lqcow -lvmdk -lvhdi -lspng -lresolv \
            -lvncserver -lgcrypt -ldeflate
 
-.PHONY: all deps test-deps run test test-prep asan bench fuzz clean
+.PHONY: all deps test-deps run test test-prep asan asan-test bench fuzz clean
 all: $(VSRV)
 
 # Hooks that mk/*.mk extend with prerequisites of their own:
-#   test-prep  built by `make test` before the tests run (the ASan build that the hostile-input
+#   test-prep  built by `make test` before the tests run (the ASan builds that the hostile-input
 #              tests also run against, the Linux test kernel)
 #   bench      each benchmark is one prerequisite (`make bench`)
 #   fuzz       each libFuzzer target is one prerequisite (`make fuzz`)
-test-prep: all asan
+test-prep: all asan-test
 bench: all
 fuzz:
 
@@ -82,15 +82,25 @@ run: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) all
 	@bash mk/run.sh
 
+# (one make for all and test-prep: the ASan build and the guests are made while the last of
+# `all` is linked, on every CPU)
 test: test-deps
-	@$(MAKE) --no-print-directory -j$(NPROC) all
 	@$(MAKE) --no-print-directory -j$(NPROC) test-prep
 	@bash tests/run $(T)
 
 # AddressSanitizer + UndefinedBehaviorSanitizer build in build-asan/.
+ASAN_VARS = BUILD=build-asan OPT=-O1 \
+	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 asan:
-	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
-	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all
+	@$(MAKE) --no-print-directory $(ASAN_VARS) all
+# Of it, what the tests run (`make test`): build-asan/vsrv (t-run-asan, t-img-bad, t-img-foreign,
+# t-virtio-evil, t-virtio-netctl) and the unit tests of t-virtio-state-asan (unit-device_state,
+# unit-virtio_*) and t-vnc (unit-vnc, unit-vnc_hostile); not the server, the guests or the
+# other unit tests, which no test runs from build-asan/.
+ASAN_TEST_BINS := vsrv tests/unit-device_state tests/unit-vnc tests/unit-vnc_hostile \
+	$(patsubst tests/unit/test_%.c,tests/unit-%,$(wildcard tests/unit/test_virtio_*.c))
+asan-test:
+	@$(MAKE) --no-print-directory $(ASAN_VARS) $(addprefix build-asan/,$(ASAN_TEST_BINS))
 
 clean:
 	rm -rf build build-asan build-fuzz

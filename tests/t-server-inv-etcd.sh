@@ -15,6 +15,7 @@
 # A file that fails on etcd runs again on SQLite; when it fails there the same way (the
 # same FAIL names, the same exit), it is PASS "same as SQLite" (a host without KVM fails
 # some cases of net.py on either). VSRV_INV_ETCD_BASELINE=0: no second run.
+# tests/run: alone (runs seven server test programs at once)
 set -u
 cd "$(dirname "$0")/.."
 bin=build/vsrv-server

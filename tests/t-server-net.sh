@@ -3,6 +3,7 @@
 # network's range; two VMs on an internal network echo frames through the bridge the daemon
 # created; a bridged network runs on the administrator's bridge. The daemon runs in a
 # network namespace of its own (removed afterwards), so its bridges never touch the host.
+# tests/run: alone (a network namespace with bridges and NAT)
 . "$(dirname "$0")/lib.sh"
 if ! have_kvm; then skip server-net "$kvm_reason"; exit 0; fi
 NS=vsrvn$$

@@ -3,6 +3,7 @@
 # on virtio-mmio and virtio-pci and under QEMU's -netdev user; frames between two VMs on one
 # Linux bridge (in a private network namespace, removed afterwards): vsrv (mmio) to vsrv
 # (pci), and vsrv to QEMU, every frame echoed and checked.
+# tests/run: alone (a network namespace with bridges)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vio-lib.sh"
 G=$GUESTS/vnet.elf

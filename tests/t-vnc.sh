@@ -4,6 +4,7 @@
 # answers a client while garbage clients come and go, in the sandbox, and the guest goes on.
 # The pixels, keys and pointer are proved by build/tests/unit-vnc (the server on a test
 # display); a guest's own framebuffer needs a display device (bochs-display).
+# tests/run: alone (the unit tests it runs under ASan check deadlines in seconds, as unit-vnc and unit-vnc_hostile)
 source "$(dirname "$0")/lib.sh"
 
 # --- options ---

@@ -5,6 +5,7 @@
 # (tests/web/browser.test.mjs; the terminal, the management pages, a viewer's pages and
 # 1,000 VMs without a guest: tests/web/manage.test.mjs; the graphical and serial consoles
 # over WebSockets: tests/web/display.test.mjs). Each node test becomes one PASS/FAIL/SKIP line.
+# tests/run: alone (Chromium and servers, several at once)
 . "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 if ! command -v node >/dev/null 2>&1; then
