@@ -231,11 +231,32 @@ static const struct inv_ops *real_ops;
 static int pass, fail, fail_rc, failed;
 static struct db *conflict_db;
 static int64_t conflict_vm;
+/* one_case's extras: a second live snapshot of the VM asked once the first has committed
+ * (in its switch's window: second_rc), or a migration of the VM running (a task) */
+static bool take_second, migrating;
+static int second_rc;
+static struct server *case_srv;
+static const char *case_vm;
 
 static int hooked_commit(struct dbc *c)
 {
 	int rc;
 
+	if (take_second) {
+		struct dbc *c2;
+		char err[1200] = "";
+
+		take_second = false;
+		rc = real_ops->commit(c);
+		c2 = rc ? NULL : inv_get(case_srv->db);
+		if (c2) {
+			second_rc = snapshot_take(case_srv, c2, conflict_vm, case_vm, "s2", NULL, 0,
+						  "tester", err, sizeof(err));
+			printf("# second snapshot: %d %s\n", second_rc, err);
+			inv_put(c2);
+		}
+		return rc;
+	}
 	if (pass > 0) {
 		pass--;
 		return real_ops->commit(c);
@@ -469,6 +490,11 @@ static void one_case(struct server *srv, struct db *db2, const char *tag, int p,
 	CHECK_EQ(inv_disk_create(c, &dk, &disk), 0);
 	CHECK_EQ(inv_vm_disk_add(c, id, 0, disk, "virtio", false), 0);
 	CHECK_EQ(inv_vm_set_state(c, id, INV_VM_RUNNING, 0, NULL), 0);
+	if (migrating) {
+		int64_t task;
+
+		CHECK_EQ(inv_task_create(c, "vm-migrate", tag, "tester", NULL, 1, &task), 0);
+	}
 	CHECK_EQ(inv_commit(c), 0);
 	/* the VMM: the disk open, the guest's first write, the control socket */
 	CHECK_EQ(disk_open(base, "vhd", 0, &v.d), 0);
@@ -495,6 +521,7 @@ static void one_case(struct server *srv, struct db *db2, const char *tag, int p,
 	c->ops = &hooked;
 	pass = p, fail = f, fail_rc = frc, failed = 0;
 	conflict_db = db2, conflict_vm = id;
+	case_srv = srv, case_vm = tag, second_rc = 1;
 	rc = snapshot_take(srv, c, id, tag, "s1", NULL, 0, "tester", err, sizeof(err));
 	c->ops = real_ops;
 	pass = fail = 0;
@@ -528,6 +555,8 @@ static void one_case(struct server *srv, struct db *db2, const char *tag, int p,
 		CHECK(!strcmp(v.on, base)); /* not switched */
 	if (want == REFUSED)
 		CHECK(!strstr(err, "could not be undone") && rc != -ENOENT);
+	if (migrating)
+		CHECK_EQ(rc, -EBUSY);
 	if (want == KEPT)
 		CHECK(strstr(err, mode == HANG ? "is recorded" : "could not be undone") != NULL);
 	/* nothing lost: the next start opens the inventory's chain by name */
@@ -570,6 +599,19 @@ static void cases(struct server *srv, struct db *db2)
 	 * restart): it refuses the switch, and the undo leaves the top it writes alone */
 	one_case(srv, db2, "restarted", 0, 0, 0, RESTARTED, KEPT);
 	CHECK_EQ(nlayers(srv->data_dir), n0 + 4);
+	/* a second live snapshot asked in the first's window (committed, not switched yet):
+	 * refused (409), the first taken as if alone */
+	take_second = true;
+	one_case(srv, db2, "second", 0, 0, 0, SWITCH, TAKEN);
+	take_second = false;
+	CHECK_EQ(second_rc, -EBUSY);
+	CHECK_EQ(nlayers(srv->data_dir), n0 + 5);
+	/* a migration of the VM runs (its destination may open the chain the inventory names
+	 * without a lock, so that an undo would remove the top it writes): refused (409) */
+	migrating = true;
+	one_case(srv, db2, "migrating", 0, 0, 0, SWITCH, REFUSED);
+	migrating = false;
+	CHECK_EQ(nlayers(srv->data_dir), n0 + 5);
 }
 
 static void test_commit_sqlite(void)
