@@ -12,10 +12,65 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+/* The VMs whose live snapshot runs (snaplive_claim): a small table, a slot each. */
+#define SNAPLIVE_CLAIMS 64
+static struct {
+	struct server *srv;
+	int64_t id;
+} claims[SNAPLIVE_CLAIMS];
+static pthread_mutex_t claims_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The slot of VM id of srv, or -1 (claims_lock held). */
+static int claim_slot(struct server *srv, int64_t id)
+{
+	for (int i = 0; i < SNAPLIVE_CLAIMS; i++)
+		if (claims[i].srv == srv && claims[i].id == id)
+			return i;
+	return -1;
+}
+
+int snaplive_claim(struct server *srv, int64_t id)
+{
+	int i, rc = -EBUSY;
+
+	pthread_mutex_lock(&claims_lock);
+	if (claim_slot(srv, id) < 0 && (i = claim_slot(NULL, 0)) >= 0) {
+		claims[i].srv = srv;
+		claims[i].id = id;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&claims_lock);
+	return rc;
+}
+
+void snaplive_release(struct server *srv, int64_t id)
+{
+	int i;
+
+	pthread_mutex_lock(&claims_lock);
+	i = claim_slot(srv, id);
+	if (i >= 0) {
+		claims[i].srv = NULL;
+		claims[i].id = 0;
+	}
+	pthread_mutex_unlock(&claims_lock);
+}
+
+bool snaplive_running(struct server *srv, int64_t id)
+{
+	bool on;
+
+	pthread_mutex_lock(&claims_lock);
+	on = claim_slot(srv, id) >= 0;
+	pthread_mutex_unlock(&claims_lock);
+	return on;
+}
 
 /* Freeze the guest's file systems when its agent answers: true when they are frozen (or
  * may be: a freeze that timed out). *asked: whether the freeze was asked of the agent, in

@@ -39,6 +39,17 @@ int snaplive_switch(struct server *srv, int64_t id, const char *name, json_t *di
  * file system without locks). snaplive_switch answers 0 after its timeout when this says 1. */
 int snaplive_settled(struct server *srv, int64_t id, json_t *disks, int timeout_ms);
 
+/* Claim VM id of srv for a live snapshot, from before its commit until its switch and
+ * undo are over (snaplive_release): while claimed, a second live snapshot of it and a
+ * migration of it are refused, as either would act on the chain the inventory names
+ * while the VMM still writes the image under it. 0, or -EBUSY (claimed already, or too
+ * many live snapshots at once on this server). */
+int snaplive_claim(struct server *srv, int64_t id);
+void snaplive_release(struct server *srv, int64_t id);
+
+/* Whether VM id of srv is claimed by a live snapshot. */
+bool snaplive_running(struct server *srv, int64_t id);
+
 /* A live snapshot's new tops once committed (snapshot.c): snapshot sid; sw, the VMM's
  * disk-switch "disks" ([{"drive":"diskN","path":NEWTOP}]); undo, for each the same disk's
  * {"disk_id", "path": NEWTOP, "frozen": the image under it, "was_top": whether that image
