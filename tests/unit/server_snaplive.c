@@ -233,8 +233,8 @@ static struct db *conflict_db;
 static int64_t conflict_vm;
 /* one_case's extras: a second live snapshot of the VM asked once the first has committed
  * (in its switch's window: second_rc), or a migration of the VM running (a task) */
-static bool take_second, migrating;
-static int second_rc;
+static bool take_second, migrating, delete_in_window;
+static int second_rc, task_rc;
 static struct server *case_srv;
 static const char *case_vm;
 
@@ -242,6 +242,24 @@ static int hooked_commit(struct dbc *c)
 {
 	int rc;
 
+	if (delete_in_window) {
+		struct dbc *c2;
+		int64_t task;
+
+		/* the VM turned off in the window (the freeze: up to 10 s), then a delete of the
+		 * new snapshot started, which works on its images */
+		delete_in_window = false;
+		rc = real_ops->commit(c);
+		c2 = rc ? NULL : inv_get(case_srv->db);
+		if (c2) {
+			if (inv_begin(c2) || inv_task_create(c2, "vm-snapshot-delete", case_vm,
+							     "tester", NULL, 1, &task) ||
+			    inv_commit(c2))
+				inv_rollback(c2), task_rc = -EIO;
+			inv_put(c2);
+		}
+		return rc;
+	}
 	if (take_second) {
 		struct dbc *c2;
 		char err[1200] = "";
@@ -612,6 +630,13 @@ static void cases(struct server *srv, struct db *db2)
 	one_case(srv, db2, "migrating", 0, 0, 0, SWITCH, REFUSED);
 	migrating = false;
 	CHECK_EQ(nlayers(srv->data_dir), n0 + 5);
+	/* the VMM refuses while a task works on the snapshot's images (a delete of it, started
+	 * in the window once the VM was off): the undo leaves them to it, the snapshot stays */
+	delete_in_window = true, task_rc = 0;
+	one_case(srv, db2, "deleting", 0, 0, 0, REFUSE, KEPT);
+	delete_in_window = false;
+	CHECK_EQ(task_rc, 0);
+	CHECK_EQ(nlayers(srv->data_dir), n0 + 6);
 }
 
 static void test_commit_sqlite(void)
