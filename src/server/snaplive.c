@@ -4,6 +4,7 @@
 #include "server/events.h"
 #include "server/inv.h"
 #include "server/layers.h"
+#include "server/snapshot.h"
 #include "server/vmagent.h"
 #include "server/vmctl.h"
 #include "util/fdpass.h"
@@ -273,6 +274,10 @@ static int undo_once(struct server *srv, struct dbc *c, int64_t id, const char *
 	rc = inv_snap_get(c, id, snap, s);
 	if (rc == -ENOENT || (!rc && (s->id != t->sid || !s->current)))
 		rc = -ESTALE;
+	/* the VM off in the window, and a task (a delete of this snapshot, a clone, an undo
+	 * commit) started on its images: they are that task's */
+	if (!rc && snapshot_busy(c, name))
+		rc = -ESTALE;
 	json_array_foreach(t->undo, i, u)
 		if (!rc)
 			rc = undo_top(c, &f, id, u);
@@ -306,8 +311,8 @@ int snaplive_undo(struct server *srv, struct dbc *c, int64_t id, const char *nam
 		 "not be undone (%s): it stays, the VM's disks on its new images in the "
 		 "inventory (nothing is lost: the VM writes either them or the images under "
 		 "them, which they read as until written; delete the snapshot once the VM is "
-		 "off)", snap, rc == -ESTALE ? "the inventory changed meanwhile, or a VMM runs on "
-		 "its new images" : rc == -EAGAIN ? "concurrent writes" : "inventory error");
+		 "off)", snap, rc == -ESTALE ? "the inventory changed meanwhile, a task works on "
+		 "its images, or a VMM runs on its new images" : rc == -EAGAIN ? "concurrent writes" : "inventory error");
 	vsrv_log("vm %s: %s", name, err);
 	return rc == -EAGAIN ? -EIO : rc;
 }
