@@ -19,7 +19,10 @@
  * it fails for good (etcd: a conflict on every try; SQLite: -EIO); the VMM refuses the
  * switch (the snapshot is undone); it refuses while the undo's commit fails for good; it
  * does not answer (nothing undone: it may still switch); it was started again on the
- * committed chain before the switch came (nothing undone: it writes the new top).
+ * committed chain before the switch came (nothing undone: it writes the new top); a
+ * second live snapshot asked in the first's window (409: snaplive_claim); one asked while
+ * a migration of the VM runs (409); the VMM refuses while a snapshot-delete task started
+ * on the snapshot in the window (nothing undone: the images are the task's).
  * In every case what the guest wrote before and after the snapshot reads back through the
  * chain the inventory names for the next start (nothing lost), the VMM got at most one
  * switch, onto the top the inventory names, and no layer file is left that nothing names. */
