@@ -215,15 +215,16 @@ int migrate_task_start(struct server *srv, const struct migrate_req *q, int64_t 
 	if (!j)
 		return -ENOMEM;
 	*j = *q;
-	if (cluster_peer_auth(srv->cluster, j->cred, sizeof(j->cred))) {
-		free(j);
-		return -EINVAL;
-	}
 	/* not while a live snapshot of it runs (snaplive.h): claimed while the task starts, so
 	 * that a live snapshot starting meanwhile sees either the claim or the task */
 	if (snaplive_claim(srv, q->id)) {
 		free(j);
 		return -EBUSY;
+	}
+	if (cluster_peer_auth(srv->cluster, j->cred, sizeof(j->cred))) {
+		snaplive_release(srv, q->id);
+		free(j);
+		return -EINVAL;
 	}
 	rc = task_start(srv, "vm-migrate", q->name, q->who, mig_run, j, free, task);
 	snaplive_release(srv, q->id);

@@ -35,6 +35,7 @@
 #include "server/inv.h"
 #include "server/inv_ops.h"
 #include "server/layers.h"
+#include "server/migrate.h"
 #include "server/server.h"
 #include "server/snaplive.h"
 #include "server/snapshot.h"
@@ -680,6 +681,26 @@ static void test_commit_etcd(void)
 	events_destroy(srv.ev);
 }
 
+/* A migration asked while a live snapshot of the VM runs: refused (-EBUSY) before anything
+ * of it starts; the claim one at a time per VM, free again once released. */
+static void test_migrate_refused(void)
+{
+	struct server srv = { .data_dir = dir };
+	struct migrate_req q = { .id = 5, .name = "five", .to = "b", .who = "tester" };
+	int64_t task = 0;
+
+	CHECK_EQ(snaplive_claim(&srv, 5), 0);
+	CHECK_EQ(snaplive_claim(&srv, 5), -EBUSY);
+	CHECK(snaplive_running(&srv, 5));
+	CHECK(!snaplive_running(&srv, 6));
+	CHECK_EQ(migrate_task_start(&srv, &q, &task), -EBUSY);
+	CHECK_EQ(task, 0);
+	snaplive_release(&srv, 5);
+	CHECK(!snaplive_running(&srv, 5));
+	CHECK_EQ(snaplive_claim(&srv, 5), 0);
+	snaplive_release(&srv, 5);
+}
+
 int main(void)
 {
 	char cmd[128];
@@ -689,6 +710,7 @@ int main(void)
 		return 1;
 	RUN(test_thawed_after_lost_freeze);
 	RUN(test_late_answer);
+	RUN(test_migrate_refused);
 	RUN(test_commit_sqlite);
 	if (etcdrig_start(&rig, 1) == 0) {
 		RUN(test_commit_etcd);
