@@ -110,6 +110,9 @@ int api_vm_migrate(struct req *r)
 		q.max_downtime_ms = json_integer_value(md);
 	snprintf(q.who, sizeof(q.who), "%s", r->who.name);
 	rc = migrate_task_start(r->srv, &q, &task);
+	if (rc == -EBUSY)
+		return req_error(r, rc, "%s: a live snapshot of it is being taken: migrate it "
+				 "after", q.name);
 	if (rc)
 		return req_error(r, rc, "cannot start the task");
 	r->out = json_pack("{s:I,s:s,s:s,s:s,s:s}", "task", (json_int_t)task, "vm", q.name,

@@ -4,6 +4,7 @@
 #include "server/cluster.h"
 #include "server/events.h"
 #include "server/inv.h"
+#include "server/snaplive.h"
 #include "server/tasks.h"
 #include "server/vmctl.h"
 #include "server/vmdir.h"
@@ -209,13 +210,23 @@ static int mig_run(struct task *t, void *arg)
 int migrate_task_start(struct server *srv, const struct migrate_req *q, int64_t *task)
 {
 	struct migrate_req *j = malloc(sizeof(*j));
+	int rc;
 
 	if (!j)
 		return -ENOMEM;
 	*j = *q;
+	/* not while a live snapshot of it runs (snaplive.h): claimed while the task starts, so
+	 * that a live snapshot starting meanwhile sees either the claim or the task */
+	if (snaplive_claim(srv, q->id)) {
+		free(j);
+		return -EBUSY;
+	}
 	if (cluster_peer_auth(srv->cluster, j->cred, sizeof(j->cred))) {
+		snaplive_release(srv, q->id);
 		free(j);
 		return -EINVAL;
 	}
-	return task_start(srv, "vm-migrate", q->name, q->who, mig_run, j, free, task);
+	rc = task_start(srv, "vm-migrate", q->name, q->who, mig_run, j, free, task);
+	snaplive_release(srv, q->id);
+	return rc;
 }

@@ -4,6 +4,7 @@
 #include "server/events.h"
 #include "server/inv.h"
 #include "server/layers.h"
+#include "server/snapshot.h"
 #include "server/vmagent.h"
 #include "server/vmctl.h"
 #include "util/fdpass.h"
@@ -12,10 +13,65 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+/* The VMs whose live snapshot runs (snaplive_claim): a small table, a slot each. */
+#define SNAPLIVE_CLAIMS 64
+static struct {
+	struct server *srv;
+	int64_t id;
+} claims[SNAPLIVE_CLAIMS];
+static pthread_mutex_t claims_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The slot of VM id of srv, or -1 (claims_lock held). */
+static int claim_slot(struct server *srv, int64_t id)
+{
+	for (int i = 0; i < SNAPLIVE_CLAIMS; i++)
+		if (claims[i].srv == srv && claims[i].id == id)
+			return i;
+	return -1;
+}
+
+int snaplive_claim(struct server *srv, int64_t id)
+{
+	int i, rc = -EBUSY;
+
+	pthread_mutex_lock(&claims_lock);
+	if (claim_slot(srv, id) < 0 && (i = claim_slot(NULL, 0)) >= 0) {
+		claims[i].srv = srv;
+		claims[i].id = id;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&claims_lock);
+	return rc;
+}
+
+void snaplive_release(struct server *srv, int64_t id)
+{
+	int i;
+
+	pthread_mutex_lock(&claims_lock);
+	i = claim_slot(srv, id);
+	if (i >= 0) {
+		claims[i].srv = NULL;
+		claims[i].id = 0;
+	}
+	pthread_mutex_unlock(&claims_lock);
+}
+
+bool snaplive_running(struct server *srv, int64_t id)
+{
+	bool on;
+
+	pthread_mutex_lock(&claims_lock);
+	on = claim_slot(srv, id) >= 0;
+	pthread_mutex_unlock(&claims_lock);
+	return on;
+}
 
 /* Freeze the guest's file systems when its agent answers: true when they are frozen (or
  * may be: a freeze that timed out). *asked: whether the freeze was asked of the agent, in
@@ -218,6 +274,10 @@ static int undo_once(struct server *srv, struct dbc *c, int64_t id, const char *
 	rc = inv_snap_get(c, id, snap, s);
 	if (rc == -ENOENT || (!rc && (s->id != t->sid || !s->current)))
 		rc = -ESTALE;
+	/* the VM off in the window, and a task (a delete of this snapshot, a clone, an undo
+	 * commit) started on its images: they are that task's */
+	if (!rc && snapshot_busy(c, name))
+		rc = -ESTALE;
 	json_array_foreach(t->undo, i, u)
 		if (!rc)
 			rc = undo_top(c, &f, id, u);
@@ -251,8 +311,8 @@ int snaplive_undo(struct server *srv, struct dbc *c, int64_t id, const char *nam
 		 "not be undone (%s): it stays, the VM's disks on its new images in the "
 		 "inventory (nothing is lost: the VM writes either them or the images under "
 		 "them, which they read as until written; delete the snapshot once the VM is "
-		 "off)", snap, rc == -ESTALE ? "the inventory changed meanwhile, or a VMM runs on "
-		 "its new images" : rc == -EAGAIN ? "concurrent writes" : "inventory error");
+		 "off)", snap, rc == -ESTALE ? "the inventory changed meanwhile, a task works on "
+		 "its images, or a VMM runs on its new images" : rc == -EAGAIN ? "concurrent writes" : "inventory error");
 	vsrv_log("vm %s: %s", name, err);
 	return rc == -EAGAIN ? -EIO : rc;
 }

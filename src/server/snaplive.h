@@ -39,6 +39,17 @@ int snaplive_switch(struct server *srv, int64_t id, const char *name, json_t *di
  * file system without locks). snaplive_switch answers 0 after its timeout when this says 1. */
 int snaplive_settled(struct server *srv, int64_t id, json_t *disks, int timeout_ms);
 
+/* Claim VM id of srv for a live snapshot, from before its commit until its switch and
+ * undo are over (snaplive_release): while claimed, a second live snapshot of it and a
+ * migration of it are refused, as either would act on the chain the inventory names
+ * while the VMM still writes the image under it. 0, or -EBUSY (claimed already, or too
+ * many live snapshots at once on this server). */
+int snaplive_claim(struct server *srv, int64_t id);
+void snaplive_release(struct server *srv, int64_t id);
+
+/* Whether VM id of srv is claimed by a live snapshot. */
+bool snaplive_running(struct server *srv, int64_t id);
+
 /* A live snapshot's new tops once committed (snapshot.c): snapshot sid; sw, the VMM's
  * disk-switch "disks" ([{"drive":"diskN","path":NEWTOP}]); undo, for each the same disk's
  * {"disk_id", "path": NEWTOP, "frozen": the image under it, "was_top": whether that image
@@ -57,7 +68,8 @@ void snaplive_tops_clear(struct snaplive_tops *t);
  * each disk's frozen image is its top again and the new tops' rows go, with the event
  * vm-snapshot-deleted; then the new tops' files. Done only while the inventory is as the
  * snapshot left it (the snapshot the VM's current one, every new top its disk's top with
- * nothing over it and no process holding it locked, as a VMM started on it would): else,
+ * nothing over it and no process holding it locked, as a VMM started on it would; no
+ * undo-commit, clone or snapshot-delete task on the VM: snapshot_busy): else,
  * or when no commit succeeds, everything stays as committed, which loses nothing (each new
  * top is empty and reads as the image under it, which the VMM writes), and err says so.
  * 0, or -errno with err. */

@@ -127,6 +127,13 @@ static int begin_up(struct server *srv, struct dbc *c, int64_t id, const char *n
 			 "running", name);
 		rc = -EBUSY;
 	}
+	/* its destination may run on the chain the inventory names, opened without a lock
+	 * until it takes over: an undo could not see it there */
+	if (!rc && task_running(c, "vm-migrate", name)) {
+		snprintf(err, errlen, "a migration of %s runs: a live snapshot waits for its end",
+			 name);
+		rc = -EBUSY;
+	}
 	if (rc)
 		inv_rollback(c);
 	return rc;
@@ -474,13 +481,20 @@ static int take_live(struct server *srv, struct dbc *c, int64_t id, const char *
 	bool frozen = false;
 	int tries = 0, rc, urc;
 
+	/* one at a time, and no migration meanwhile (begin_up checks one that runs) */
+	if (snaplive_claim(srv, id))
+		return snprintf(err, errlen, "a live snapshot of %s is being taken, or a "
+				"migration of it starting: try again after", name), -EBUSY;
 	while ((rc = create(srv, c, id, name, snap, desc, false, &t, who, err, errlen)) ==
 	       -EAGAIN && ++tries < INV_COMMIT_TRIES)
 		;
-	if (rc)
+	if (rc) {
+		snaplive_release(srv, id);
 		return rc == -EAGAIN ? -EIO : rc; /* nothing recorded, nothing switched */
+	}
 	if (!json_array_size(t.sw)) {
 		snaplive_tops_clear(&t);
+		snaplive_release(srv, id);
 		return 0; /* no writable disk: nothing to switch */
 	}
 	rc = snaplive_switch(srv, id, name, t.sw, &frozen, err, errlen);
@@ -503,6 +517,7 @@ static int take_live(struct server *srv, struct dbc *c, int64_t id, const char *
 		rc = -EIO; /* refused, or no VMM (not a missing object: 500, not 404) */
 	}
 	snaplive_tops_clear(&t);
+	snaplive_release(srv, id);
 	return rc;
 }
 

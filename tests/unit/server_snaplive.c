@@ -19,7 +19,10 @@
  * it fails for good (etcd: a conflict on every try; SQLite: -EIO); the VMM refuses the
  * switch (the snapshot is undone); it refuses while the undo's commit fails for good; it
  * does not answer (nothing undone: it may still switch); it was started again on the
- * committed chain before the switch came (nothing undone: it writes the new top).
+ * committed chain before the switch came (nothing undone: it writes the new top); a
+ * second live snapshot asked in the first's window (409: snaplive_claim); one asked while
+ * a migration of the VM runs (409); the VMM refuses while a snapshot-delete task started
+ * on the snapshot in the window (nothing undone: the images are the task's).
  * In every case what the guest wrote before and after the snapshot reads back through the
  * chain the inventory names for the next start (nothing lost), the VMM got at most one
  * switch, onto the top the inventory names, and no layer file is left that nothing names. */
@@ -32,6 +35,7 @@
 #include "server/inv.h"
 #include "server/inv_ops.h"
 #include "server/layers.h"
+#include "server/migrate.h"
 #include "server/server.h"
 #include "server/snaplive.h"
 #include "server/snapshot.h"
@@ -231,11 +235,50 @@ static const struct inv_ops *real_ops;
 static int pass, fail, fail_rc, failed;
 static struct db *conflict_db;
 static int64_t conflict_vm;
+/* one_case's extras: a second live snapshot of the VM asked once the first has committed
+ * (in its switch's window: second_rc), or a migration of the VM running (a task) */
+static bool take_second, migrating, delete_in_window;
+static int second_rc, task_rc;
+static struct server *case_srv;
+static const char *case_vm;
 
 static int hooked_commit(struct dbc *c)
 {
 	int rc;
 
+	if (delete_in_window) {
+		struct dbc *c2;
+		int64_t task;
+
+		/* the VM turned off in the window (the freeze: up to 10 s), then a delete of the
+		 * new snapshot started, which works on its images */
+		delete_in_window = false;
+		rc = real_ops->commit(c);
+		c2 = rc ? NULL : inv_get(case_srv->db);
+		if (c2) {
+			if (inv_begin(c2) || inv_task_create(c2, "vm-snapshot-delete", case_vm,
+							     "tester", NULL, 1, &task) ||
+			    inv_commit(c2))
+				inv_rollback(c2), task_rc = -EIO;
+			inv_put(c2);
+		}
+		return rc;
+	}
+	if (take_second) {
+		struct dbc *c2;
+		char err[1200] = "";
+
+		take_second = false;
+		rc = real_ops->commit(c);
+		c2 = rc ? NULL : inv_get(case_srv->db);
+		if (c2) {
+			second_rc = snapshot_take(case_srv, c2, conflict_vm, case_vm, "s2", NULL, 0,
+						  "tester", err, sizeof(err));
+			printf("# second snapshot: %d %s\n", second_rc, err);
+			inv_put(c2);
+		}
+		return rc;
+	}
 	if (pass > 0) {
 		pass--;
 		return real_ops->commit(c);
@@ -469,6 +512,11 @@ static void one_case(struct server *srv, struct db *db2, const char *tag, int p,
 	CHECK_EQ(inv_disk_create(c, &dk, &disk), 0);
 	CHECK_EQ(inv_vm_disk_add(c, id, 0, disk, "virtio", false), 0);
 	CHECK_EQ(inv_vm_set_state(c, id, INV_VM_RUNNING, 0, NULL), 0);
+	if (migrating) {
+		int64_t task;
+
+		CHECK_EQ(inv_task_create(c, "vm-migrate", tag, "tester", NULL, 1, &task), 0);
+	}
 	CHECK_EQ(inv_commit(c), 0);
 	/* the VMM: the disk open, the guest's first write, the control socket */
 	CHECK_EQ(disk_open(base, "vhd", 0, &v.d), 0);
@@ -495,6 +543,7 @@ static void one_case(struct server *srv, struct db *db2, const char *tag, int p,
 	c->ops = &hooked;
 	pass = p, fail = f, fail_rc = frc, failed = 0;
 	conflict_db = db2, conflict_vm = id;
+	case_srv = srv, case_vm = tag, second_rc = 1;
 	rc = snapshot_take(srv, c, id, tag, "s1", NULL, 0, "tester", err, sizeof(err));
 	c->ops = real_ops;
 	pass = fail = 0;
@@ -528,6 +577,8 @@ static void one_case(struct server *srv, struct db *db2, const char *tag, int p,
 		CHECK(!strcmp(v.on, base)); /* not switched */
 	if (want == REFUSED)
 		CHECK(!strstr(err, "could not be undone") && rc != -ENOENT);
+	if (migrating)
+		CHECK_EQ(rc, -EBUSY);
 	if (want == KEPT)
 		CHECK(strstr(err, mode == HANG ? "is recorded" : "could not be undone") != NULL);
 	/* nothing lost: the next start opens the inventory's chain by name */
@@ -570,6 +621,26 @@ static void cases(struct server *srv, struct db *db2)
 	 * restart): it refuses the switch, and the undo leaves the top it writes alone */
 	one_case(srv, db2, "restarted", 0, 0, 0, RESTARTED, KEPT);
 	CHECK_EQ(nlayers(srv->data_dir), n0 + 4);
+	/* a second live snapshot asked in the first's window (committed, not switched yet):
+	 * refused (409), the first taken as if alone */
+	take_second = true;
+	one_case(srv, db2, "second", 0, 0, 0, SWITCH, TAKEN);
+	take_second = false;
+	CHECK_EQ(second_rc, -EBUSY);
+	CHECK_EQ(nlayers(srv->data_dir), n0 + 5);
+	/* a migration of the VM runs (its destination may open the chain the inventory names
+	 * without a lock, so that an undo would remove the top it writes): refused (409) */
+	migrating = true;
+	one_case(srv, db2, "migrating", 0, 0, 0, SWITCH, REFUSED);
+	migrating = false;
+	CHECK_EQ(nlayers(srv->data_dir), n0 + 5);
+	/* the VMM refuses while a task works on the snapshot's images (a delete of it, started
+	 * in the window once the VM was off): the undo leaves them to it, the snapshot stays */
+	delete_in_window = true, task_rc = 0;
+	one_case(srv, db2, "deleting", 0, 0, 0, REFUSE, KEPT);
+	delete_in_window = false;
+	CHECK_EQ(task_rc, 0);
+	CHECK_EQ(nlayers(srv->data_dir), n0 + 6);
 }
 
 static void test_commit_sqlite(void)
@@ -610,6 +681,26 @@ static void test_commit_etcd(void)
 	events_destroy(srv.ev);
 }
 
+/* A migration asked while a live snapshot of the VM runs: refused (-EBUSY) before anything
+ * of it starts; the claim one at a time per VM, free again once released. */
+static void test_migrate_refused(void)
+{
+	struct server srv = { .data_dir = dir };
+	struct migrate_req q = { .id = 5, .name = "five", .to = "b", .who = "tester" };
+	int64_t task = 0;
+
+	CHECK_EQ(snaplive_claim(&srv, 5), 0);
+	CHECK_EQ(snaplive_claim(&srv, 5), -EBUSY);
+	CHECK(snaplive_running(&srv, 5));
+	CHECK(!snaplive_running(&srv, 6));
+	CHECK_EQ(migrate_task_start(&srv, &q, &task), -EBUSY);
+	CHECK_EQ(task, 0);
+	snaplive_release(&srv, 5);
+	CHECK(!snaplive_running(&srv, 5));
+	CHECK_EQ(snaplive_claim(&srv, 5), 0);
+	snaplive_release(&srv, 5);
+}
+
 int main(void)
 {
 	char cmd[128];
@@ -619,6 +710,7 @@ int main(void)
 		return 1;
 	RUN(test_thawed_after_lost_freeze);
 	RUN(test_late_answer);
+	RUN(test_migrate_refused);
 	RUN(test_commit_sqlite);
 	if (etcdrig_start(&rig, 1) == 0) {
 		RUN(test_commit_etcd);
