@@ -19,6 +19,17 @@ int unixsock_addr(const char *path, struct sockaddr_un *sa)
 	return 0;
 }
 
+/* *sa for path and a new stream socket for it in *fd: 0 or -errno. */
+static int sock_for(const char *path, bool nonblock, struct sockaddr_un *sa, int *fd)
+{
+	int ret = unixsock_addr(path, sa);
+
+	if (ret)
+		return ret;
+	*fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
+	return *fd < 0 ? -errno : 0;
+}
+
 int unixsock_listen(const char *path, int backlog, bool nonblock, int *out)
 {
 	struct sockaddr_un sa;
@@ -26,12 +37,9 @@ int unixsock_listen(const char *path, int backlog, bool nonblock, int *out)
 	mode_t old;
 	int fd, ret;
 
-	ret = unixsock_addr(path, &sa);
+	ret = sock_for(path, nonblock, &sa, &fd);
 	if (ret)
 		return ret;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
-	if (fd < 0)
-		return -errno;
 	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
 		unlink(path);
 	old = umask(0177);
@@ -51,12 +59,9 @@ int unixsock_connect(const char *path, bool nonblock, int *out)
 	struct sockaddr_un sa;
 	int fd, ret;
 
-	ret = unixsock_addr(path, &sa);
+	ret = sock_for(path, nonblock, &sa, &fd);
 	if (ret)
 		return ret;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
-	if (fd < 0)
-		return -errno;
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		ret = -errno;
 		close(fd);
