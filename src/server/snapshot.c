@@ -470,9 +470,9 @@ static bool switched_none(int rc, bool sent)
  * writes it and reads as the image under it, so from the commit on the inventory's chains
  * hold every write whether the VMM switched or not: no failure (of the commit, of the
  * switch, of the server in between) can leave the inventory naming images older than those
- * the VMM writes. A switch the VMM refused (or a VMM gone: it switched nothing) is undone
- * (snaplive_undo); one not answered in time (or whose answer was lost) may have come or
- * may still come, so nothing is undone. */
+ * the VMM writes. A switch the VMM refused, or never got (no VMM, nothing sent), is undone
+ * (snaplive_undo); one sent but not answered in time (or whose answer was lost, or could
+ * not be read) may have come or may still come, so nothing is undone. */
 static int take_live(struct server *srv, struct dbc *c, int64_t id, const char *name,
 		     const char *snap, const char *desc, const char *who, char *err,
 		     size_t errlen)
