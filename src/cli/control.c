@@ -85,7 +85,8 @@ int cmd_control(int argc, char **argv)
 	}
 	line = json_dumps(msg, JSON_COMPACT);
 	json_decref(msg);
-	rc = line ? fdpass_call(argv[1], line, fds, n, CONTROL_WAIT_MS, CONTROL_REPLY_MAX, &reply)
+	rc = line ? fdpass_call(argv[1], line, fds, n, CONTROL_WAIT_MS, CONTROL_REPLY_MAX, &reply,
+				  NULL)
 		  : -ENOMEM;
 	free(line);
 	while (n > 0)

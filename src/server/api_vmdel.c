@@ -98,6 +98,10 @@ int api_vm_delete(struct req *r)
 		req_error(r, -EIO, "inventory busy");
 		goto out;
 	}
+	/* the checks' reads and the delete's in one round trip on etcd, compared at the commit
+	 * (a task started on the VM or a layer made meanwhile fails it: 409 below) */
+	if (inv_vm_delete_read(r->c, id))
+		goto err_io;
 	if (!vm_is_off(r, id)) {
 		inv_rollback(r->c);
 		req_error(r, -EBUSY, "%s is running: turn it off first", r->args[0]);

@@ -167,6 +167,14 @@ int inv_vm_read_ahead(struct dbc *c, int64_t id);
  * 0, -EIO or -ENOMEM. */
 int inv_vm_start_read(struct dbc *c, int64_t id);
 
+/* A hint, in a transaction: the reads of VM id's delete come next (its status, the running
+ * tasks and the layers, which DELETE /api/v1/vms/NAME checks, and what inv_vm_delete's
+ * cascades read). On etcd they are read now in one round trip and answer the
+ * transaction's reads of them, compared at its commit as its own reads would be (a task
+ * started or a layer made meanwhile fails the commit: -EAGAIN); outside a transaction,
+ * and elsewhere, nothing. 0, -EIO or -ENOMEM. */
+int inv_vm_delete_read(struct dbc *c, int64_t id);
+
 /* A key outside the inventory in the same etcd (the cluster's: a VM's ownership key,
  * cluster.h) that the request reads later: on etcd it is read with the session's next read
  * of a VM's rows (the name's lookup, inv_vm_read_ahead, the commit's read), in their round

@@ -425,25 +425,44 @@ int inv_etcd_vm_put(struct dbc *c, const struct inv_vm *v, bool expect_rev)
 	return ie_write(c, put_body, &a);
 }
 
-static int delete_body(struct dbc *c, void *arg)
+/* What VM id's delete reads, in one call (in a transaction: compared at its commit): the
+ * cascades' rows (delete_body) and, with tasks, the running tasks too (DELETE's check:
+ * inv_etcd_vm_delete_read). 0 or -errno. */
+static int delete_reads(struct dbc *c, int64_t id, bool tasks)
 {
-	int64_t id = *(int64_t *)arg;
-	json_t *row = NULL;
 	char key[24], sub[26], acl[30], own[30];
-	/* what the cascades below read, in one call */
 	const struct ie_read rows[] = {
 		{ "vms", key, false }, { "vm_status", key, false }, { "vm_hw", key, false },
 		{ "vm_templates", key, false }, { "vm_disks", sub, true }, { "vm_nics", sub, true },
 		{ "vm_cdroms", sub, true }, { "snapshots", sub, true }, { "snapshot_images", "", true },
 		{ "layers", "", true }, { "acl", acl, true }, { "owned", own, false },
+		{ "task_running", "", true }, /* (last: left out without tasks) */
 	};
-	int rc;
+	size_t n = sizeof(rows) / sizeof(rows[0]);
 
 	ie_id_key(id, key);
 	snprintf(sub, sizeof(sub), "%s/", key);
 	snprintf(acl, sizeof(acl), "vm/%s/", key);
 	snprintf(own, sizeof(own), "vm/%s", key);   /* its owner's (inv_etcd_quota.c) */
-	rc = ie_rows_read(c, rows, sizeof(rows) / sizeof(rows[0]));
+	return ie_rows_read(c, rows, tasks ? n : n - 1);
+}
+
+int inv_etcd_vm_delete_read(struct dbc *c, int64_t id)
+{
+	/* (outside a transaction nothing: its reads would be kept only for the next one) */
+	return ie_sess(c)->t ? delete_reads(c, id, true) : 0;
+}
+
+static int delete_body(struct dbc *c, void *arg)
+{
+	int64_t id = *(int64_t *)arg;
+	json_t *row = NULL;
+	char key[24];
+	int rc;
+
+	ie_id_key(id, key);
+	/* what the cascades below read, in one call (none when inv_vm_delete_read made it) */
+	rc = delete_reads(c, id, false);
 	if (!rc)
 		rc = ie_row_get(c, "vms", key, &row, NULL);
 	if (rc)

@@ -24,6 +24,7 @@
 	X(vm_get, (struct dbc *c, int64_t id, struct inv_vm *out), (c, id, out)) \
 	X(vm_read_ahead, (struct dbc *c, int64_t id), (c, id)) \
 	X(vm_start_read, (struct dbc *c, int64_t id), (c, id)) \
+	X(vm_delete_read, (struct dbc *c, int64_t id), (c, id)) \
 	X(side_want, (struct dbc *c, const char *key), (c, key)) \
 	X(side_take, (struct dbc *c, const char *key, char **value, size_t *len), \
 	  (c, key, value, len)) \

@@ -87,6 +87,13 @@ int inv_sqlite_vm_start_read(struct dbc *c, int64_t id)
 	return 0;
 }
 
+int inv_sqlite_vm_delete_read(struct dbc *c, int64_t id)
+{
+	(void)c;
+	(void)id;
+	return 0;
+}
+
 /* No other store beside SQLite's: nothing to read with its rows. */
 int inv_sqlite_side_want(struct dbc *c, const char *key)
 {

@@ -154,7 +154,7 @@ int snaplive_settled(struct server *srv, int64_t id, json_t *disks, int timeout_
 }
 
 int snaplive_switch(struct server *srv, int64_t id, const char *name, json_t *disks,
-		    bool *frozen, char *err, size_t errlen)
+		    bool *frozen, bool *sent, char *err, size_t errlen)
 {
 	json_t *msg = json_pack("{s:s,s:O}", "cmd", "disk-switch", "disks", disks), *rep = NULL;
 	size_t n = json_array_size(disks);
@@ -164,6 +164,7 @@ int snaplive_switch(struct server *srv, int64_t id, const char *name, json_t *di
 	int rc;
 
 	*frozen = false;
+	*sent = false;
 	if (!msg)
 		return snprintf(err, errlen, "out of memory"), -ENOMEM;
 	rc = open_tops(disks, fds, err, errlen);
@@ -173,7 +174,7 @@ int snaplive_switch(struct server *srv, int64_t id, const char *name, json_t *di
 	}
 	*frozen = freeze(srv, id, name, &asked);
 	rc = vmctl_send_fds(srv, id, msg, fds, (unsigned)n, srv->snaplive_switch_ms > 0 ?
-			    srv->snaplive_switch_ms : SNAPLIVE_SWITCH_MS, &rep);
+			    srv->snaplive_switch_ms : SNAPLIVE_SWITCH_MS, &rep, sent);
 	for (size_t i = 0; i < n; i++)
 		close(fds[i]); /* the VMM holds its own */
 	if (asked)
@@ -196,6 +197,8 @@ int snaplive_switch(struct server *srv, int64_t id, const char *name, json_t *di
 		rc = -EIO;
 	} else if (rc) {
 		snprintf(err, errlen, "the VMM did not answer its disk-switch: %s", strerror(-rc));
+		if (*sent && rc == -EIO)
+			rc = -EPROTO; /* -EIO is its refusal only */
 	}
 	json_decref(rep);
 	return rc;

@@ -22,14 +22,16 @@
  * borrowed), the file systems frozen around it when its agent answers (*frozen says
  * whether they were). Each new top is opened here (read-write) and its descriptor passed
  * with the VMM's disk-switch command: the VMM opens no file (its sandbox lets it open none
- * for writing). 0, or -errno with err: -EIO (a new top could not be opened, or the VMM
- * refused: every disk stays on its image, the guest runs on), -EINVAL/-ENOMEM (nothing
- * sent), -ENOENT/-ECONNREFUSED (no VMM), -ETIMEDOUT (no answer in time, and the VMM not
- * seen on the new tops after: snaplive_settled); any other (-EPROTO: an answer that could
- * not be read, -ECONNRESET: the connection lost before one) says nothing of whether the
- * VMM switched. */
+ * for writing). 0, or -errno with err. *sent says whether any byte of the command went
+ * to the VMM: when false, it switched nothing (whatever the error: a new top not opened,
+ * no VMM listening, out of memory before the send...). When true: -EIO, the VMM refused
+ * (all or none: every disk stays on its image, the guest runs on); any other error
+ * (-ETIMEDOUT: no answer in time and the VMM not seen on the new tops after,
+ * snaplive_settled; -EPROTO: an answer that could not be read; -ECONNRESET: the connection
+ * lost before one; -ENOMEM while the answer was read...) says nothing of whether the VMM
+ * switched, or still will. */
 int snaplive_switch(struct server *srv, int64_t id, const char *name, json_t *disks,
-		    bool *frozen, char *err, size_t errlen);
+		    bool *frozen, bool *sent, char *err, size_t errlen);
 
 /* After a disk-switch of disks (as snaplive_switch's) that got no answer in time: whether
  * VM id's VMM went onto the new tops. Its control loop serves one command at a time, so a

@@ -454,13 +454,14 @@ int snapshot_revert(struct server *srv, struct dbc *c, int64_t id, const char *n
 	return 0;
 }
 
-/* Whether snaplive_switch's rc says the VMM switched no disk for sure: it refused (all or
- * none), nothing was sent, or no VMM listens. Otherwise (no answer in time, an answer lost
- * or unreadable) it may have switched, and may still. */
-static bool switched_none(int rc)
+/* Whether snaplive_switch's failure rc (sent: whether its command went) says the VMM
+ * switched no disk for sure: nothing was sent (no VMM listens, a top not opened, out of
+ * memory before the send...), or the VMM answered that it refused (all or none). Any
+ * other failure once the command went (no answer in time, an answer lost, unreadable or
+ * not read for want of memory) may have switched, and may still. */
+static bool switched_none(int rc, bool sent)
 {
-	return rc == -EIO || rc == -EINVAL || rc == -ENOMEM || rc == -ENOENT ||
-	       rc == -ECONNREFUSED || rc == -ENAMETOOLONG;
+	return !sent || rc == -EIO;
 }
 
 /* A live snapshot (snaplive.h): committed first, with the VM's disks on their new tops in
@@ -469,16 +470,16 @@ static bool switched_none(int rc)
  * writes it and reads as the image under it, so from the commit on the inventory's chains
  * hold every write whether the VMM switched or not: no failure (of the commit, of the
  * switch, of the server in between) can leave the inventory naming images older than those
- * the VMM writes. A switch the VMM refused (or a VMM gone: it switched nothing) is undone
- * (snaplive_undo); one not answered in time (or whose answer was lost) may have come or
- * may still come, so nothing is undone. */
+ * the VMM writes. A switch the VMM refused, or never got (no VMM, nothing sent), is undone
+ * (snaplive_undo); one sent but not answered in time (or whose answer was lost, or could
+ * not be read) may have come or may still come, so nothing is undone. */
 static int take_live(struct server *srv, struct dbc *c, int64_t id, const char *name,
 		     const char *snap, const char *desc, const char *who, char *err,
 		     size_t errlen)
 {
 	struct snaplive_tops t = { 0 };
 	char why[600];
-	bool frozen = false;
+	bool frozen = false, sent = false;
 	int tries = 0, rc, urc;
 
 	/* one at a time, and no migration meanwhile (begin_up checks one that runs) */
@@ -497,11 +498,11 @@ static int take_live(struct server *srv, struct dbc *c, int64_t id, const char *
 		snaplive_release(srv, id);
 		return 0; /* no writable disk: nothing to switch */
 	}
-	rc = snaplive_switch(srv, id, name, t.sw, &frozen, err, errlen);
+	rc = snaplive_switch(srv, id, name, t.sw, &frozen, &sent, err, errlen);
 	if (!rc) {
 		vsrv_log("vm %s: snapshot %s taken live%s", name, snap,
 			 frozen ? " (file systems frozen)" : "");
-	} else if (!switched_none(rc)) {
+	} else if (!switched_none(rc, sent)) {
 		snprintf(err + strlen(err), errlen - strlen(err), "; snapshot %s is recorded with "
 			 "the VM's disks on its new images (nothing is lost: they read as the "
 			 "images under them), but until %s is turned off and on its VMM may still "

@@ -45,24 +45,26 @@ int vmctl_call(struct server *srv, int64_t id, const char *cmd, int timeout_ms, 
 
 int vmctl_send(struct server *srv, int64_t id, const json_t *msg, int timeout_ms, json_t **reply)
 {
-	return vmctl_send_fds(srv, id, msg, NULL, 0, timeout_ms, reply);
+	return vmctl_send_fds(srv, id, msg, NULL, 0, timeout_ms, reply, NULL);
 }
 
 int vmctl_send_fds(struct server *srv, int64_t id, const json_t *msg, const int *fds,
-		   unsigned nfds, int timeout_ms, json_t **reply)
+		   unsigned nfds, int timeout_ms, json_t **reply, bool *sent)
 {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)], *req, *buf;
 	json_t *r;
 	int rc;
 
 	*reply = NULL;
+	if (sent)
+		*sent = false;
 	rc = vmctl_path(srv, id, path, sizeof(path));
 	if (rc)
 		return rc;
 	req = json_dumps(msg, JSON_COMPACT);   /* one line: the compact form has no newline */
 	if (!req)
 		return -ENOMEM;
-	rc = fdpass_call(path, req, fds, nfds, timeout_ms, VMCTL_REPLY_MAX, &buf);
+	rc = fdpass_call(path, req, fds, nfds, timeout_ms, VMCTL_REPLY_MAX, &buf, sent);
 	free(req);
 	if (rc)
 		return rc == -EMSGSIZE ? -EPROTO : rc; /* callers know a bad reply as -EPROTO */

@@ -20,9 +20,12 @@ int vmctl_call(struct server *srv, int64_t id, const char *cmd, int timeout_ms, 
 int vmctl_send(struct server *srv, int64_t id, const json_t *msg, int timeout_ms, json_t **reply);
 
 /* vmctl_send with the descriptors fds (nfds, at most FDPASS_MAX) passed with the command
- * (SCM_RIGHTS: a disk-switch's new tops, vmm/control.h); they stay the caller's. */
+ * (SCM_RIGHTS: a disk-switch's new tops, vmm/control.h); they stay the caller's. *sent
+ * (when sent is not NULL) as fdpass_call's: false, the VMM got nothing (whatever the error);
+ * true, an error other than its own answer (-EPROTO with *reply) leaves unknown whether it
+ * acted on the command. */
 int vmctl_send_fds(struct server *srv, int64_t id, const json_t *msg, const int *fds,
-		   unsigned nfds, int timeout_ms, json_t **reply);
+		   unsigned nfds, int timeout_ms, json_t **reply, bool *sent);
 
 /* The VMM's "stats" reply for VM id whose VMM is pid, cached for a second: a status or
  * /metrics request reads the cache, and a VM's socket sees at most about one stats call per

@@ -10,7 +10,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-int fdpass_send(int sock, const void *buf, size_t len, const int *fds, unsigned n)
+/* fdpass_send, *done saying how many bytes of buf went (some may have when it fails). */
+static int send_counted(int sock, const void *buf, size_t len, const int *fds, unsigned n,
+			size_t *done)
 {
 	union {
 		char buf[CMSG_SPACE(FDPASS_MAX * sizeof(int))];
@@ -18,8 +20,9 @@ int fdpass_send(int sock, const void *buf, size_t len, const int *fds, unsigned 
 	} cb;
 	struct iovec iov = { (void *)buf, len };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	size_t done = 0;
 	ssize_t w;
+
+	*done = 0;
 
 	if (n > FDPASS_MAX || !len)
 		return -EINVAL;
@@ -40,8 +43,8 @@ int fdpass_send(int sock, const void *buf, size_t len, const int *fds, unsigned 
 	while (w < 0 && errno == EINTR);
 	if (w < 0)
 		return -errno;
-	for (done = (size_t)w; done < len; done += (size_t)w) {
-		w = send(sock, (const char *)buf + done, len - done, MSG_NOSIGNAL);
+	for (*done = (size_t)w; *done < len; *done += (size_t)w) {
+		w = send(sock, (const char *)buf + *done, len - *done, MSG_NOSIGNAL);
 		if (w < 0 && errno == EINTR)
 			w = 0;
 		else if (w < 0)
@@ -50,16 +53,26 @@ int fdpass_send(int sock, const void *buf, size_t len, const int *fds, unsigned 
 	return 0;
 }
 
+int fdpass_send(int sock, const void *buf, size_t len, const int *fds, unsigned n)
+{
+	size_t done;
+
+	return send_counted(sock, buf, len, fds, n, &done);
+}
+
 int fdpass_call(const char *path, const char *line, const int *fds, unsigned n, int timeout_ms,
-		size_t max, char **out)
+		size_t max, char **out, bool *sent)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	size_t len = 0, cap = 0, reqlen = strlen(line);
 	double end = clock_mono() + timeout_ms / 1000.0;
 	char *req, *buf = NULL;
+	size_t done = 0;
 	int fd, rc;
 
 	*out = NULL;
+	if (sent)
+		*sent = false;
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(sa.sun_path, path);
@@ -77,7 +90,9 @@ int fdpass_call(const char *path, const char *line, const int *fds, unsigned n, 
 		rc = -errno;
 		goto out;
 	}
-	rc = fdpass_send(fd, req, reqlen, fds, n);
+	rc = send_counted(fd, req, reqlen, fds, n, &done);
+	if (sent)
+		*sent = done > 0; /* from here the server may have acted on it, whatever comes */
 	while (!rc) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		double left = (end - clock_mono()) * 1000;

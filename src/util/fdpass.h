@@ -5,6 +5,7 @@
 #ifndef VSRV_UTIL_FDPASS_H
 #define VSRV_UTIL_FDPASS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* descriptors one message carries at most; also what the VMM's control socket takes with
@@ -22,8 +23,12 @@ int fdpass_send(int sock, const void *buf, size_t len, const int *fds, unsigned 
  * (as fdpass_send: they stay the caller's), and read the reply up to its newline, waiting
  * at most timeout_ms in all, into *out (a new NUL-terminated string of at most max bytes
  * read, the caller's to free). 0 or -errno (-ENAMETOOLONG: path; -ETIMEDOUT; -ECONNRESET:
- * closed before a whole line; -EMSGSIZE: no newline within max bytes). */
+ * closed before a whole line; -EMSGSIZE: no newline within max bytes). *sent (when sent is
+ * not NULL) says whether any byte of the request went: when it is false the server got
+ * nothing (the connect failed, or the send before its first byte); when it is true, a
+ * failure (a timeout, a reset, -ENOMEM while the reply is read...) says nothing of whether
+ * the server acted on the request. */
 int fdpass_call(const char *path, const char *line, const int *fds, unsigned n, int timeout_ms,
-		size_t max, char **out);
+		size_t max, char **out, bool *sent);
 
 #endif

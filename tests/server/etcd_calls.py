@@ -206,13 +206,14 @@ try:
     ok("etcd-calls-patch-owner", st == 200 and n == 3 and js.get("host") == "h",
        "status %s, %s calls, %s" % (st, n, js))
 
-    # DELETE: the session with its user; the name with the VM's rows; the tasks running;
-    # the layers; what the cascades read (one Txn); the commit (with the event's id); the
-    # owner and the placement keys (cluster: one Txn)
+    # DELETE: the session with its user; the name with the VM's rows; the tasks running,
+    # the layers and what the cascades read (one Txn: inv_vm_delete_read, compared at the
+    # commit); the commit (with the event's id); the owner and the placement keys (cluster:
+    # one Txn)
     d.req("POST", "/api/v1/vms", {"name": "v1d", "kernel": "k.elf"}, token=tok)
-    st, js, n = again_if(7, lambda: count(d, tok, "DELETE", "/api/v1/vms/v1"),
+    st, js, n = again_if(5, lambda: count(d, tok, "DELETE", "/api/v1/vms/v1"),
                          lambda: count(d, tok, "DELETE", "/api/v1/vms/v1d"))
-    ok("etcd-calls-delete-7", st == 204 and n == 7, "status %s, %s calls" % (st, n))
+    ok("etcd-calls-delete-5", st == 204 and n == 5, "status %s, %s calls" % (st, n))
 
     # the same name made again (another id): the rows read ahead are not the VM's
     st2, _ = d.req("POST", "/api/v1/vms", {"name": "v1", "kernel": "k.elf",

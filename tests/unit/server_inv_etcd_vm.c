@@ -7,11 +7,16 @@
  * the order of lists) are checked on their own too, so two backends broken the same way do
  * not pass. Plus, on etcd alone: conflicts of two sessions in transactions, a user's edit
  * and the supervisor's status write that do not conflict, deletes refused while a disk or
- * a network is in use. SKIPs when etcd is not installed. */
+ * a network is in use; a VM's delete with its reads made at once (inv_vm_delete_read, as
+ * DELETE /api/v1/vms/NAME does): the delete itself then reads nothing more, and a task
+ * started or a layer made by another session between those reads and the commit fails
+ * the commit (nothing deleted). SKIPs when etcd is not installed. */
 #include "check.h"
 #include "etcdrig.h"
+#include "server/etcd.h"
 #include "server/inv.h"
 #include "server/inv_etcd.h"
+#include "server/inv_log.h"
 
 #include <curl/curl.h>
 #include <stdarg.h>
@@ -494,6 +499,88 @@ static void test_conflicts(void)
 	inv_close(db);
 }
 
+/* inv_layer_each: count the layers of VM arg[0] into arg[1]. */
+static int count_layer(const struct inv_layer *l, void *arg)
+{
+	int64_t *a = arg;
+
+	a[1] += l->vm_id == a[0];
+	return 0;
+}
+
+/* One delete of VM id on c1 as DELETE /api/v1/vms/NAME makes it (its reads at once, then
+ * the checks: no task of kind on it, no layer; the delete), and between the reads and the
+ * commit what other does on c2 (0: nothing, 1: a task on the VM, 2: a layer of its disk).
+ * The commit's rc. */
+static int delete_raced(struct dbc *c1, struct dbc *c2, int64_t id, const char *name,
+			int other)
+{
+	struct inv_layer top = { .path = "/l/raced", .kind = "top", .vm_id = id, .disk_id = 9 };
+	unsigned long calls;
+	int64_t task, n[2] = { id, 0 };
+
+	CHECK_EQ(inv_begin(c1), 0);
+	CHECK_EQ(inv_vm_delete_read(c1, id), 0);
+	calls = etcd_thread_calls();
+	CHECK_EQ(inv_task_running(c1, "vm-snapshot-delete", name), 0);
+	CHECK_EQ(inv_layer_each(c1, count_layer, n), 0);
+	CHECK_EQ(n[1], 0);
+	CHECK_EQ(etcd_thread_calls(), calls); /* read already */
+	if (other) {
+		CHECK_EQ(inv_begin(c2), 0);
+		if (other == 1)
+			CHECK_EQ(inv_task_create(c2, "vm-snapshot-delete", name, "tester", NULL, 1,
+						 &task), 0);
+		else
+			CHECK_EQ(inv_layer_add(c2, &top), 0);
+		CHECK_EQ(inv_commit(c2), 0);
+	}
+	calls = etcd_thread_calls();
+	CHECK_EQ(inv_vm_delete(c1, id), 0);
+	CHECK_EQ(etcd_thread_calls(), calls); /* the cascades' reads were made with the checks' */
+	return inv_commit(c1);
+}
+
+/* etcd alone: a VM's delete with its reads made at once (inv_vm_delete_read) */
+static void test_delete_read(void)
+{
+	struct db *db = open_etcd();
+	struct dbc *c1 = db ? inv_get(db) : NULL, *c2 = db ? inv_get(db) : NULL;
+	struct inv_vm v, got;
+	int64_t a = 0, b = 0, c = 0;
+
+	CHECK(c1 && c2);
+	if (!c1 || !c2)
+		return;
+	vm_init(&v, "del-a", 1);
+	CHECK_EQ(inv_vm_create(c1, &v, &a), 0);
+	vm_init(&v, "del-b", 1);
+	CHECK_EQ(inv_vm_create(c1, &v, &b), 0);
+	vm_init(&v, "del-c", 1);
+	CHECK_EQ(inv_vm_create(c1, &v, &c), 0);
+	/* a task started on the VM meanwhile: the commit fails, the VM stays */
+	CHECK_EQ(delete_raced(c1, c2, a, "del-a", 1), -EAGAIN);
+	CHECK_EQ(inv_vm_get(c1, a, &got), 0);
+	inv_vm_clear(&got);
+	/* a layer made meanwhile: the same */
+	CHECK_EQ(delete_raced(c1, c2, b, "del-b", 2), -EAGAIN);
+	CHECK_EQ(inv_vm_get(c1, b, &got), 0);
+	inv_vm_clear(&got);
+	/* nothing meanwhile: deleted */
+	CHECK_EQ(delete_raced(c1, c2, c, "del-c", 0), 0);
+	CHECK_EQ(inv_vm_get(c1, c, &got), -ENOENT);
+	/* outside a transaction the hint reads nothing */
+	{
+		unsigned long calls = etcd_thread_calls();
+
+		CHECK_EQ(inv_vm_delete_read(c1, a), 0);
+		CHECK_EQ(etcd_thread_calls(), calls);
+	}
+	inv_put(c1);
+	inv_put(c2);
+	inv_close(db);
+}
+
 /* etcd alone: the generation follows every write to etcd, another host's too; a VM's
  * status row has its name (inv_vm_get_status reads it alone). */
 static void test_generation(void)
@@ -604,6 +691,7 @@ int main(void)
 	RUN(test_vms_same);
 	RUN(test_disks_nets_same);
 	RUN(test_conflicts);
+	RUN(test_delete_read);
 	RUN(test_in_use);
 	RUN(test_generation);
 	etcdrig_stop(&rig);

@@ -18,7 +18,10 @@
  * interface: its commit answers -EAGAIN, rolled back) and goes through on its second try;
  * it fails for good (etcd: a conflict on every try; SQLite: -EIO); the VMM refuses the
  * switch (the snapshot is undone); it refuses while the undo's commit fails for good; it
- * does not answer (nothing undone: it may still switch); it was started again on the
+ * does not answer (nothing undone: it may still switch); it switches and then closes
+ * without an answer, or answers a line the server runs out of memory reading (a realloc
+ * failure injected: the command was sent, so nothing is undone, no undo even tried); it
+ * was started again on the
  * committed chain before the switch came (nothing undone: it writes the new top); a
  * second live snapshot asked in the first's window (409: snaplive_claim); one asked while
  * a migration of the VM runs (409); the VMM refuses while a snapshot-delete task started
@@ -45,6 +48,7 @@
 #include <dirent.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -130,16 +134,20 @@ static void *vmm_peer(void *arg)
 	return NULL;
 }
 
-/* snaplive_switch onto top with the peer locking the tops or not: its rc. */
+/* snaplive_switch onto top with the peer locking the tops or not: its rc (and late_sent,
+ * its *sent). */
+static bool late_sent;
+
 static int late_switch(struct server *srv, const char *top, bool lock)
 {
 	json_t *disks = json_pack("[{s:s,s:s}]", "drive", "disk0", "path", top);
 	char err[512] = "";
-	bool frozen;
+	bool frozen, sent;
 	int rc;
 
 	lock_tops = lock;
-	rc = snaplive_switch(srv, 1, "one", disks, &frozen, err, sizeof(err));
+	rc = snaplive_switch(srv, 1, "one", disks, &frozen, &sent, err, sizeof(err));
+	late_sent = sent;
 	json_decref(disks);
 	while (nheld > 0)
 		close(held[--nheld]);
@@ -175,6 +183,7 @@ static void test_late_answer(void)
 	/* the whole switch, answered too late (the server's 2 s wait here): it counts, the VMM
 	 * went onto the top (one that did not: snaplive_settled's 0 above) */
 	CHECK_EQ(late_switch(&srv, top, true), 0);
+	CHECK(late_sent); /* the command went */
 	shutdown(lfd, SHUT_RDWR);
 	pthread_join(th, NULL);
 	close(lfd);
@@ -185,7 +194,7 @@ static void test_thawed_after_lost_freeze(void)
 	struct server srv = { .data_dir = dir };
 	char vmdir[64], sock[100], log[120], top[160], err[512] = "", buf[256];
 	json_t *disks;
-	bool frozen = true;
+	bool frozen = true, sent = true;
 	pid_t peer;
 	int fd, rc;
 
@@ -209,9 +218,10 @@ static void test_thawed_after_lost_freeze(void)
 	CHECK_EQ(agent_svc_create(&srv.agent), 0);
 	CHECK(srv.agent && responding(&srv));
 	disks = json_pack("[{s:s,s:s}]", "drive", "disk0", "path", top);
-	rc = snaplive_switch(&srv, 1, "one", disks, &frozen, err, sizeof(err));
+	rc = snaplive_switch(&srv, 1, "one", disks, &frozen, &sent, err, sizeof(err));
 	/* no VMM: the switch fails, nothing was switched */
 	CHECK(rc == -ENOENT || rc == -ECONNREFUSED);
+	CHECK(!sent);
 	/* the freeze got no answer: not known frozen, but thawed all the same */
 	CHECK(!frozen);
 	CHECK(strstr(noted(log, buf, sizeof(buf)), "freeze\n") != NULL);
@@ -321,8 +331,26 @@ static int hooked_commit(struct dbc *c)
  * HANG never (the connection kept open: a VMM stuck in a flush), or with mode RESTARTED as
  * a VMM that crashed after the commit and was started again on the committed chain would:
  * d is then the new top opened by name, and the switch is refused (its parent is not the
- * image d runs on). */
-enum vmm_mode { SWITCH, REFUSE, HANG, RESTARTED };
+ * image d runs on); or with mode GONE by switching and closing without an answer (a VMM
+ * that died, or a connection lost, after its switch), or with mode HUGE by switching and
+ * answering a line (of HUGE_REPLY bytes) the server runs out of memory reading (big_fails:
+ * its reallocs past BIG_FAIL fail while armed). */
+enum vmm_mode { SWITCH, REFUSE, HANG, RESTARTED, GONE, HUGE };
+
+#define HUGE_REPLY (16u << 20)
+#define BIG_FAIL (6u << 20)
+static atomic_bool big_fails;
+
+/* The allocation failure HUGE needs, on the process's every realloc (glibc's otherwise). */
+extern void *__libc_realloc(void *p, size_t n);
+void *realloc(void *p, size_t n)
+{
+	if (n > BIG_FAIL && atomic_load(&big_fails)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return __libc_realloc(p, n);
+}
 
 struct fakevmm {
 	int lfd;
@@ -395,7 +423,8 @@ static void *fake_vmm(void *arg)
 				if (!disk_open(path, "vhd", 0, &v->d))
 					snprintf(v->on, sizeof(v->on), "%s", path);
 			}
-			if (v->mode == SWITCH && nfd == 1 && path &&
+			if ((v->mode == SWITCH || v->mode == GONE || v->mode == HUGE) && nfd == 1 &&
+			    path &&
 			    !disk_switch(v->d, path, fds[0], &old, err, sizeof(err))) {
 				disk_switch_done(old);
 				fds[0] = -1; /* the disk's now */
@@ -410,6 +439,27 @@ static void *fake_vmm(void *arg)
 		for (unsigned i = 0; i < nfd; i++)
 			if (fds[i] >= 0)
 				close(fds[i]);
+		if (!strcmp(cmd, "disk-switch") && (v->mode == GONE || v->mode == HUGE)) {
+			char *big = v->mode == HUGE ? malloc(HUGE_REPLY) : NULL;
+
+			if (big) { /* {"ok":true,"pad":"xxx..."}: the server stops reading it */
+				memset(big, 'x', HUGE_REPLY);
+				memcpy(big, "{\"ok\":true,\"pad\":\"", 19);
+				memcpy(big + HUGE_REPLY - 3, "\"}\n", 3);
+				for (size_t k = 0; k < HUGE_REPLY;) {
+					ssize_t w = write(c, big + k, HUGE_REPLY - k);
+
+					if (w <= 0)
+						break;
+					k += (size_t)w;
+				}
+				free(big);
+			}
+			json_decref(r);
+			json_decref(m);
+			close(c);
+			continue;
+		}
 		out = json_dumps(r, JSON_COMPACT);
 		if (out && (write(c, out, strlen(out)) < 0 || write(c, "\n", 1) < 0))
 			v->switches += 1000; /* seen by the checks */
@@ -544,7 +594,9 @@ static void one_case(struct server *srv, struct db *db2, const char *tag, int p,
 	pass = p, fail = f, fail_rc = frc, failed = 0;
 	conflict_db = db2, conflict_vm = id;
 	case_srv = srv, case_vm = tag, second_rc = 1;
+	atomic_store(&big_fails, mode == HUGE);
 	rc = snapshot_take(srv, c, id, tag, "s1", NULL, 0, "tester", err, sizeof(err));
+	atomic_store(&big_fails, false);
 	c->ops = real_ops;
 	pass = fail = 0;
 	if (want == TAKEN && rc)
@@ -571,7 +623,7 @@ static void one_case(struct server *srv, struct db *db2, const char *tag, int p,
 	CHECK_EQ(layers_top_path(c, id, disk, base, top, sizeof(top), &is_top), 0);
 	CHECK_EQ(v.switches, want == TAKEN || mode != SWITCH ? 1 : 0);
 	CHECK_EQ(is_top, want != REFUSED);
-	if (want == TAKEN || mode == RESTARTED)
+	if (want == TAKEN || mode == RESTARTED || mode == GONE || mode == HUGE)
 		CHECK(!strcmp(top, v.on)); /* what the VMM writes */
 	else
 		CHECK(!strcmp(v.on, base)); /* not switched */
@@ -580,7 +632,13 @@ static void one_case(struct server *srv, struct db *db2, const char *tag, int p,
 	if (migrating)
 		CHECK_EQ(rc, -EBUSY);
 	if (want == KEPT)
-		CHECK(strstr(err, mode == HANG ? "is recorded" : "could not be undone") != NULL);
+		CHECK(strstr(err, mode == HANG || mode == GONE || mode == HUGE ?
+			     "may still write" : "could not be undone") != NULL);
+	/* the VMM may have switched: no undo was even tried */
+	if (want == KEPT && (mode == HANG || mode == GONE || mode == HUGE))
+		CHECK(strstr(err, "could not be undone") == NULL);
+	if (want == KEPT && mode == HUGE)
+		CHECK(strstr(err, strerror(ENOMEM)) != NULL); /* the failure it is about */
 	/* nothing lost: the next start opens the inventory's chain by name */
 	CHECK_EQ(disk_open(top, "vhd", DISK_RDONLY, &d), 0);
 	if (d) {
@@ -641,6 +699,13 @@ static void cases(struct server *srv, struct db *db2)
 	delete_in_window = false;
 	CHECK_EQ(task_rc, 0);
 	CHECK_EQ(nlayers(srv->data_dir), n0 + 6);
+	/* the VMM switched, then its answer was lost (the connection closed before it) or could
+	 * not be read (out of memory while reading it: not "nothing sent"): nothing is undone,
+	 * the snapshot stays with the VM's disk on the top the VMM writes */
+	one_case(srv, db2, "gone", 0, 0, 0, GONE, KEPT);
+	CHECK_EQ(nlayers(srv->data_dir), n0 + 7);
+	one_case(srv, db2, "nomem", 0, 0, 0, HUGE, KEPT);
+	CHECK_EQ(nlayers(srv->data_dir), n0 + 8);
 }
 
 static void test_commit_sqlite(void)
