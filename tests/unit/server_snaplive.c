@@ -341,7 +341,13 @@ enum vmm_mode { SWITCH, REFUSE, HANG, RESTARTED, GONE, HUGE };
 #define BIG_FAIL (6u << 20)
 static atomic_bool big_fails;
 
-/* The allocation failure HUGE needs, on the process's every realloc (glibc's otherwise). */
+/* The allocation failure HUGE needs, on the process's every realloc (glibc's otherwise).
+ * Not under AddressSanitizer, whose allocator glibc's realloc must not see: there the HUGE
+ * case is skipped (with its reason). */
+#if defined(__SANITIZE_ADDRESS__)
+#define HUGE_CASE 0
+#else
+#define HUGE_CASE 1
 extern void *__libc_realloc(void *p, size_t n);
 void *realloc(void *p, size_t n)
 {
@@ -351,6 +357,7 @@ void *realloc(void *p, size_t n)
 	}
 	return __libc_realloc(p, n);
 }
+#endif
 
 struct fakevmm {
 	int lfd;
@@ -704,6 +711,11 @@ static void cases(struct server *srv, struct db *db2)
 	 * the snapshot stays with the VM's disk on the top the VMM writes */
 	one_case(srv, db2, "gone", 0, 0, 0, GONE, KEPT);
 	CHECK_EQ(nlayers(srv->data_dir), n0 + 7);
+	if (!HUGE_CASE) {
+		printf("SKIP %s-nomem: the realloc failure is not made under AddressSanitizer\n",
+		       check_case_name);
+		return;
+	}
 	one_case(srv, db2, "nomem", 0, 0, 0, HUGE, KEPT);
 	CHECK_EQ(nlayers(srv->data_dir), n0 + 8);
 }
