@@ -12,6 +12,7 @@
 #include "server/snapmem.h"
 #include "server/snapshot.h"
 #include "server/sup.h"
+#include "server/tasks.h"
 #include "server/vmrow.h"
 #include "server/vmdir.h"
 #include "server/vmsave.h"
@@ -107,7 +108,7 @@ int api_vm_delete(struct req *r)
 		req_error(r, -EBUSY, "%s is running: turn it off first", r->args[0]);
 		goto out;
 	}
-	if (snapshot_busy(r->c, r->args[0])) {
+	if (task_images_busy(r->c, r->args[0])) {
 		inv_rollback(r->c);
 		req_error(r, -EBUSY, "a task works on the disks of %s (an undo-disk commit, a "
 			  "snapshot delete or a full clone)", r->args[0]);

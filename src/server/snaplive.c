@@ -4,7 +4,7 @@
 #include "server/events.h"
 #include "server/inv.h"
 #include "server/layers.h"
-#include "server/snapshot.h"
+#include "server/tasks.h"
 #include "server/vmagent.h"
 #include "server/vmctl.h"
 #include "util/fdpass.h"
@@ -279,7 +279,7 @@ static int undo_once(struct server *srv, struct dbc *c, int64_t id, const char *
 		rc = -ESTALE;
 	/* the VM off in the window, and a task (a delete of this snapshot, a clone, an undo
 	 * commit) started on its images: they are that task's */
-	if (!rc && snapshot_busy(c, name))
+	if (!rc && task_images_busy(c, name))
 		rc = -ESTALE;
 	json_array_foreach(t->undo, i, u)
 		if (!rc)

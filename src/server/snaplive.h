@@ -71,7 +71,7 @@ void snaplive_tops_clear(struct snaplive_tops *t);
  * vm-snapshot-deleted; then the new tops' files. Done only while the inventory is as the
  * snapshot left it (the snapshot the VM's current one, every new top its disk's top with
  * nothing over it and no process holding it locked, as a VMM started on it would; no
- * undo-commit, clone or snapshot-delete task on the VM: snapshot_busy): else,
+ * undo-commit, clone or snapshot-delete task on the VM: task_images_busy): else,
  * or when no commit succeeds, everything stays as committed, which loses nothing (each new
  * top is empty and reads as the image under it, which the VMM writes), and err says so.
  * 0, or -errno with err. */

@@ -20,12 +20,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-bool snapshot_busy(struct dbc *c, const char *name)
-{
-	return task_running(c, "undo-commit", name) || task_running(c, "vm-clone", name) ||
-	       task_running(c, "vm-snapshot-delete", name);
-}
-
 /* snapshot_check_off, where saved_ok lets a saved VM pass too (a snapshot with memory takes
  * its saved state; a revert to one replaces it). */
 static int check_off(struct server *srv, struct dbc *c, int64_t id, const char *name,
@@ -56,7 +50,7 @@ static int check_off(struct server *srv, struct dbc *c, int64_t id, const char *
 			 "undo-disks %s --commit or --discard)", name, name);
 		return -EBUSY;
 	}
-	if (snapshot_busy(c, name)) {
+	if (task_images_busy(c, name)) {
 		snprintf(why, len, "an undo-disk commit, a snapshot delete or a clone of %s is "
 			 "running", name);
 		return -EBUSY;
@@ -122,7 +116,7 @@ static int begin_up(struct server *srv, struct dbc *c, int64_t id, const char *n
 			 "is off)", name);
 		rc = -EBUSY;
 	}
-	if (!rc && snapshot_busy(c, name)) {
+	if (!rc && task_images_busy(c, name)) {
 		snprintf(err, errlen, "an undo-disk commit, a snapshot delete or a clone of %s is "
 			 "running", name);
 		rc = -EBUSY;
@@ -544,7 +538,7 @@ static int precheck(struct server *srv, struct dbc *c, int64_t id, const char *n
 		return snprintf(err, errlen, "%s has undo disks on the host, which sit over the "
 				"images a snapshot would change: a snapshot needs them committed or "
 				"discarded (after the VM is off)", name), -EBUSY;
-	if (snapshot_busy(c, name))
+	if (task_images_busy(c, name))
 		return snprintf(err, errlen, "an undo-disk commit, a snapshot delete or a clone of "
 				"%s is running", name), -EBUSY;
 	rc = layers_vm_disks(c, id, &d, &n);

@@ -64,10 +64,6 @@ int snapshot_revert(struct server *srv, struct dbc *c, int64_t id, const char *n
 int snapshot_delete(struct server *srv, struct dbc *c, int64_t id, const char *name,
 		    const char *snap, const char *who, int64_t *task, char *err, size_t errlen);
 
-/* Whether a task that changes VM name's images runs (an undo commit, a snapshot delete, a
- * full clone copying it): the VM then cannot start, change snapshots or be deleted. */
-bool snapshot_busy(struct dbc *c, const char *name);
-
 /* VM id's snapshot tree as {"current": NAME|null, "snapshots": [{"name", "description",
  * "parent", "children", "current", "created", "memory", "memory_bytes" (null without),
  * "disks": [{"disk", "image", "allocated"}]}]}, oldest first. NULL when out of memory or on

@@ -163,6 +163,12 @@ bool task_running(struct dbc *c, const char *kind, const char *object)
 	return inv_task_running(c, kind, object) == 1;
 }
 
+bool task_images_busy(struct dbc *c, const char *vm)
+{
+	return task_running(c, "undo-commit", vm) || task_running(c, "vm-clone", vm) ||
+	       task_running(c, "vm-snapshot-delete", vm);
+}
+
 int tasks_recover(struct server *srv, struct dbc *c)
 {
 	/* in a cluster, the other hosts' tasks run on */

@@ -38,6 +38,10 @@ struct server *task_server(struct task *t);
 /* Whether a task of kind on object is running. */
 bool task_running(struct dbc *c, const char *kind, const char *object);
 
+/* Whether a task that changes VM vm's images runs (an undo commit, a snapshot delete, a
+ * full clone copying it): the VM then cannot start, change snapshots or be deleted. */
+bool task_images_busy(struct dbc *c, const char *vm);
+
 /* At start-up: tasks a previous daemon left running are marked failed ("interrupted by a
  * daemon restart"): in a cluster only this host's (and those of no host), the other hosts'
  * run on. Returns how many. */
