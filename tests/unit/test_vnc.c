@@ -304,6 +304,35 @@ static void test_no_dirty_log(void)
 	free(e.rgb);
 }
 
+struct mode_wait {
+	struct rig *r;
+	unsigned reads;
+};
+
+static bool mode_read_since(struct cli *k, void *arg)
+{
+	struct mode_wait *w = arg;
+	bool read;
+
+	(void)k;
+	pthread_mutex_lock(&w->r->lock);
+	read = w->r->mode_reads != w->reads;
+	pthread_mutex_unlock(&w->r->lock);
+	return read;
+}
+
+/* Until the server read the display's mode (it does every tick) after this call: it took a
+ * mode set before. The client is served meanwhile (a server writing to it must not stall). */
+static bool server_took_mode(struct cli *k, struct rig *r)
+{
+	struct mode_wait w = { r, 0 };
+
+	pthread_mutex_lock(&r->lock);
+	w.reads = r->mode_reads;
+	pthread_mutex_unlock(&r->lock);
+	return cli_pump(k, 10, mode_read_since, &w);
+}
+
 static bool cli_size_is(struct cli *k, void *arg)
 {
 	const int *wh = arg;
@@ -331,14 +360,18 @@ static void test_mode_change(void)
 
 	rig_set_mode(&r, 400, 300, 1600, DISPLAY_XRGB8888);
 	expect_init(&e, 400, 300);
+	CHECK(server_took_mode(&k, &r));
 	draw(&r, &e, 0, 300, 6);
+	rig_mark(&r, 0, r.len); /* as KVM's dirty log shows the guest's writes */
 	CHECK(cli_pump(&k, 10, cli_matches, &e));
 	CHECK_EQ(k.resizes, resizes + 1);
 	CHECK_EQ(k.c->width, 400);
 	CHECK_EQ(k.c->height, 300);
 	/* the same size in another format: no new size, new pixels */
 	rig_set_mode(&r, 400, 300, 800, DISPLAY_RGB565);
+	CHECK(server_took_mode(&k, &r));
 	draw(&r, &e, 0, 300, 7);
+	rig_mark(&r, 0, r.len);
 	CHECK(cli_pump(&k, 10, cli_matches, &e));
 	CHECK_EQ(k.resizes, resizes + 1);
 	/* the guest turns the display off */
@@ -448,19 +481,30 @@ out:
 	rig_stop(&r);
 }
 
-static bool abs_at_least(struct rig *r, int n)
+struct abs_wait {
+	struct rig *r;
+	int n;
+};
+
+static bool abs_reached(struct cli *k, void *arg)
 {
-	double end = now_s() + 10;
+	struct abs_wait *w = arg;
 	bool ok;
 
-	do {
-		pthread_mutex_lock(&r->lock);
-		ok = r->nabs >= n;
-		pthread_mutex_unlock(&r->lock);
-		if (!ok)
-			usleep(2000);
-	} while (!ok && now_s() < end);
+	(void)k;
+	pthread_mutex_lock(&w->r->lock);
+	ok = w->r->nabs >= w->n;
+	pthread_mutex_unlock(&w->r->lock);
 	return ok;
+}
+
+/* Until the sink got n pointer events; the client is served meanwhile (a server blocked
+ * writing a frame to a client that does not read would drop it, and its events). */
+static bool abs_at_least(struct cli *k, struct rig *r, int n)
+{
+	struct abs_wait w = { r, n };
+
+	return cli_pump(k, 10, abs_reached, &w);
 }
 
 /* Pointer positions scaled to 0..INPUT_ABS_MAX over the screen, buttons as they are. */
@@ -485,7 +529,7 @@ static void test_pointer(void)
 	cli_pump(&k, 0.3, NULL, NULL);
 	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		CHECK(SendPointerEvent(k.c, cases[i].x, cases[i].y, cases[i].mask));
-		CHECK(abs_at_least(&r, (int)i + 1));
+		CHECK(abs_at_least(&k, &r, (int)i + 1));
 		pthread_mutex_lock(&r.lock);
 		CHECK_EQ(r.ax, cases[i].ax);
 		CHECK_EQ(r.ay, cases[i].ay);

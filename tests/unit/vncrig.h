@@ -26,6 +26,7 @@ struct rig {
 	struct display_mode mode;
 	bool blank;
 	bool no_dirty;                  /* get_dirty: -ENOTSUP */
+	unsigned mode_reads;            /* get_mode calls (the server reads it every tick) */
 	uint8_t *buf;                   /* the "guest" framebuffer */
 	size_t len;
 	uint32_t palette[256];
@@ -50,6 +51,7 @@ static inline int rig_get_mode(void *o, struct display_mode *m)
 	int ret = 0;
 
 	pthread_mutex_lock(&r->lock);
+	r->mode_reads++;
 	if (r->blank)
 		ret = -ENODATA;
 	else
