@@ -24,12 +24,17 @@ done
 jget() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(*(eval(e) for e in sys.argv[2:]))' "$@"; }
 # w FMT IMG PATTERN OFFSET LENGTH: write a pattern with qemu-io
 w() { qemu-io -f "$1" -c "write -P $3 $4 $5" "$2" >/dev/null; }
+# w4 FMT IMG: the four patterns of the images below, in one qemu-io: data in several
+# clusters, some partial, one at the end of the 64 MiB
+w4() {
+	qemu-io -f "$1" -c "write -P 0x11 0 64k" -c "write -P 0x22 100k 3k" -c "write -P 0x33 5M 2M" \
+		-c "write -P 0x44 $((64 * 1024 * 1024 - 4096)) 4k" "$2" >/dev/null
+}
 
 # ---- the images --------------------------------------------------------------------------
 mk_qcow2() {  # a 64 MiB qcow2 with data in several clusters, some partial, one at the end
 	qemu-img create -q -f qcow2 "$@" && local img=${@: -2:1}
-	w qcow2 "$img" 0x11 0 64k && w qcow2 "$img" 0x22 100k 3k && w qcow2 "$img" 0x33 5M 2M &&
-	w qcow2 "$img" 0x44 $((64 * 1024 * 1024 - 4096)) 4k
+	w4 qcow2 "$img"
 }
 mk_qcow2 q3.qcow2 64M
 mk_qcow2 -o compat=0.10 q2.qcow2 64M
@@ -46,8 +51,7 @@ w qcow2 top.qcow2 0x77 60k 8k; w qcow2 top.qcow2 0x88 6M 1M
 
 mk_vmdk() {
 	qemu-img create -q -f vmdk "$@" && local img=${@: -2:1}
-	w vmdk "$img" 0x11 0 64k && w vmdk "$img" 0x22 100k 3k && w vmdk "$img" 0x33 5M 2M &&
-	w vmdk "$img" 0x44 $((64 * 1024 * 1024 - 4096)) 4k
+	w4 vmdk "$img"
 }
 mk_vmdk vsparse.vmdk 64M                                   # monolithicSparse (the default)
 mk_vmdk -o subformat=monolithicFlat vflat.vmdk 64M         # a descriptor + its extent file
@@ -58,8 +62,7 @@ w vmdk vtop.vmdk 0x99 60k 8k; w vmdk vtop.vmdk 0xaa 6M 1M
 
 mk_vhdx() {
 	qemu-img create -q -f vhdx "$@" && local img=${@: -2:1}
-	w vhdx "$img" 0x11 0 64k && w vhdx "$img" 0x22 100k 3k && w vhdx "$img" 0x33 5M 2M &&
-	w vhdx "$img" 0x44 $((64 * 1024 * 1024 - 4096)) 4k
+	w4 vhdx "$img"
 }
 mk_vhdx xdyn.vhdx 64M
 mk_vhdx -o subformat=fixed xfixed.vhdx 64M
@@ -195,9 +198,11 @@ for c in "${cases[@]}"; do
 	# info: format, virtual size and backing file as qemu-img sees them
 	qemu-img info -f $fmt --output=json "$img" >q.json
 	if $V img info --output=json "$img" >v.json 2>e.txt; then
-		want=$(jget q.json 'j["virtual-size"]' 'j.get("backing-filename", "-")')
-		read -r vsize vback vfmt < <(jget v.json 'j["virtual-size"]' 'j.get("backing-filename", "-")' 'j["format"]')
-		got="$vsize $vback"
+		# both documents in one python3 (its start is a good part of a case's time)
+		read -r qsize qback vsize vback vfmt < <(python3 -c 'import json,sys
+q, v = (json.load(open(f)) for f in sys.argv[1:])
+print(q["virtual-size"], q.get("backing-filename", "-"), v["virtual-size"], v.get("backing-filename", "-"), v["format"])' q.json v.json)
+		want="$qsize $qback" got="$vsize $vback"
 		[ "$want" = "$got" ] && [ "$vfmt" = $fmt ] && [ "$back" = "$vback" ] &&
 			pass "$n-info" || fail "$n-info" "qemu-img: $want, vsrv: $got $vfmt"
 	else

@@ -155,11 +155,22 @@ class EtcdCluster:
 
     def history(self, key, since_rev, wait=2.0):
         """The changes of key from revision since_rev, as [("PUT"|"DELETE", value)]."""
-        out = []
+        return self.histories(key, since_rev, wait, prefix=False).get(key, [])
+
+    def histories(self, key, since_rev, wait=2.0, prefix=True):
+        """The changes from revision since_rev of every key starting with key (prefix) or of
+        key alone, as {key: [("PUT"|"DELETE", value)]}: one watch, one wait of `wait` s of
+        silence for all the keys (history() per key costs that wait each time)."""
+        out = {}
         s = socket.create_connection(("127.0.0.1", self.cports[[i for i in range(self.n)
                                                                  if self.procs[i]][0]]))
         s.settimeout(wait)
-        body = json.dumps({"create_request": {"key": b64(key), "start_revision": str(since_rev)}})
+        req = {"key": b64(key), "start_revision": str(since_rev)}
+        if prefix:
+            end = bytearray(key.encode())
+            end[-1] += 1
+            req["range_end"] = base64.b64encode(bytes(end)).decode()
+        body = json.dumps({"create_request": req})
         s.sendall(("POST /v3/watch HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s"
                    % (len(body), body)).encode())
         data = b""
@@ -181,7 +192,8 @@ class EtcdCluster:
             except ValueError:
                 continue
             for e in m.get("result", {}).get("events", []):
-                out.append((e.get("type", "PUT"), unb64(e["kv"].get("value", ""))))
+                out.setdefault(unb64(e["kv"]["key"]), []).append(
+                    (e.get("type", "PUT"), unb64(e["kv"].get("value", ""))))
         return out
 
 
