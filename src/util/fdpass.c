@@ -1,6 +1,7 @@
 /* Sending descriptors with a message, and a one-line exchange that does. See fdpass.h. */
 #include "util/fdpass.h"
 #include "util/clock.h"
+#include "util/unixsock.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -63,7 +64,6 @@ int fdpass_send(int sock, const void *buf, size_t len, const int *fds, unsigned 
 int fdpass_call(const char *path, const char *line, const int *fds, unsigned n, int timeout_ms,
 		size_t max, char **out, bool *sent)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	size_t len = 0, cap = 0, reqlen = strlen(line);
 	double end = clock_mono() + timeout_ms / 1000.0;
 	char *req, *buf = NULL;
@@ -73,22 +73,15 @@ int fdpass_call(const char *path, const char *line, const int *fds, unsigned n, 
 	*out = NULL;
 	if (sent)
 		*sent = false;
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
 	req = malloc(reqlen + 1);
 	if (!req)
 		return -ENOMEM;
 	memcpy(req, line, reqlen);
 	req[reqlen++] = '\n';
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
+	rc = unixsock_connect(path, false, &fd);
+	if (rc) {
 		free(req);
-		return -errno;
-	}
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		rc = -errno;
-		goto out;
+		return rc;
 	}
 	rc = send_counted(fd, req, reqlen, fds, n, &done);
 	if (sent)
@@ -130,7 +123,6 @@ int fdpass_call(const char *path, const char *line, const int *fds, unsigned n, 
 			break;
 		}
 	}
-out:
 	close(fd);
 	free(req);
 	free(buf);
