@@ -32,6 +32,7 @@
 #include "check.h"
 #include "sockwait.h"
 #include "etcdrig.h"
+#include "diskpat.h"
 #include "disk/disk.h"
 #include "server/agent.h"
 #include "server/events.h"
@@ -478,33 +479,6 @@ static void *fake_vmm(void *arg)
 	return NULL;
 }
 
-static void fill(uint8_t *b, uint8_t seed)
-{
-	for (size_t i = 0; i < 4096; i++)
-		b[i] = (uint8_t)(seed + i * 7 + (i >> 8));
-}
-
-/* The guest's write of a pattern (seed) at sector through d, and the check of one. */
-static int put(struct disk *d, uint64_t sector, uint8_t seed)
-{
-	uint8_t b[4096];
-	struct iovec v = { b, sizeof(b) };
-
-	fill(b, seed);
-	return disk_writev(d, sector, &v, 1) || disk_flush(d);
-}
-
-static int holds(struct disk *d, uint64_t sector, uint8_t seed)
-{
-	uint8_t b[4096], want[4096];
-	struct iovec v = { b, sizeof(b) };
-
-	if (disk_readv(d, sector, &v, 1))
-		return -1;
-	fill(want, seed);
-	return !memcmp(b, want, sizeof(b));
-}
-
 /* Files in DATA/layers. */
 static int nlayers(const char *data)
 {
@@ -582,7 +556,7 @@ static void one_case(struct server *srv, struct db *db2, const char *tag, int p,
 		return;
 	}
 	snprintf(v.on, sizeof(v.on), "%s", base);
-	CHECK_EQ(put(v.d, 0, 1), 0);
+	CHECK_EQ(diskpat_put(v.d, 0, 1), 0);
 	snprintf(vmdir, sizeof(vmdir), "%s/vms", srv->data_dir);
 	mkdir(vmdir, 0700);
 	snprintf(vmdir, sizeof(vmdir), "%s/vms/%lld", srv->data_dir, (long long)id);
@@ -615,7 +589,7 @@ static void one_case(struct server *srv, struct db *db2, const char *tag, int p,
 	/* the guest goes on writing, on whatever its VMM runs */
 	CHECK(v.d != NULL);
 	if (v.d)
-		CHECK_EQ(put(v.d, 64, 2), 0);
+		CHECK_EQ(diskpat_put(v.d, 64, 2), 0);
 	shutdown(v.lfd, SHUT_RDWR);
 	pthread_join(v.th, NULL);
 	close(v.lfd);
@@ -649,8 +623,8 @@ static void one_case(struct server *srv, struct db *db2, const char *tag, int p,
 	/* nothing lost: the next start opens the inventory's chain by name */
 	CHECK_EQ(disk_open(top, "vhd", DISK_RDONLY, &d), 0);
 	if (d) {
-		CHECK_EQ(holds(d, 0, 1), 1);
-		CHECK_EQ(holds(d, 64, 2), 1);
+		CHECK_EQ(diskpat_holds(d, 0, 1), 1);
+		CHECK_EQ(diskpat_holds(d, 64, 2), 1);
 		disk_close(d);
 	}
 	inv_put(c);

@@ -12,6 +12,7 @@
  * seccomp filter (a VMM with --control, in a child): the switch works there although the
  * filter lets the process open no existing file for writing. */
 #include "check.h"
+#include "diskpat.h"
 #include "fdcount.h"
 #include "handvm.h"
 #include "scratch.h"
@@ -160,32 +161,6 @@ static void make_top(const char *name, const char *parent)
 	CHECK_EQ(vhd_create(P(name), &o, NULL), 0);
 }
 
-static void fill(uint8_t *b, uint8_t seed)
-{
-	for (size_t i = 0; i < 4096; i++)
-		b[i] = (uint8_t)(seed + i * 13 + (i >> 9));
-}
-
-static int put(struct disk *d, uint64_t sector, uint8_t seed)
-{
-	uint8_t b[4096];
-	struct iovec v = { b, sizeof(b) };
-
-	fill(b, seed);
-	return disk_writev(d, sector, &v, 1);
-}
-
-static int holds(struct disk *d, uint64_t sector, uint8_t seed)
-{
-	uint8_t b[4096], want[4096];
-	struct iovec v = { b, sizeof(b) };
-
-	if (disk_readv(d, sector, &v, 1))
-		return -1;
-	fill(want, seed);
-	return !memcmp(b, want, sizeof(b));
-}
-
 /* What the socket refuses: the disk stays where it is, no descriptor stays open. */
 static void refusals(void)
 {
@@ -258,7 +233,7 @@ static void test_switch_over_socket(void)
 	CHECK_EQ(vhd_create(P("base.vhd"), &dyn, NULL), 0);
 	CHECK_EQ(vhd_create(P("other.vhd"), &dyn, NULL), 0);
 	CHECK_EQ(disk_open(P("base.vhd"), NULL, 0, &d), 0);
-	CHECK_EQ(put(d, 0, 1), 0);
+	CHECK_EQ(diskpat_put(d, 0, 1), 0);
 	CHECK_EQ(disk_flush(d), 0);
 	disk_close(d);
 	snprintf(spec, sizeof(spec), "%s,format=vhd,transport=mmio", P("base.vhd"));
@@ -286,8 +261,8 @@ static void test_switch_over_socket(void)
 	{
 		struct vdevs *v = vm->devices_priv;
 
-		CHECK_EQ(holds(v->e[0].disk, 0, 1), 1);
-		CHECK_EQ(put(v->e[0].disk, 64, 2), 0);
+		CHECK_EQ(diskpat_holds(v->e[0].disk, 0, 1), 1);
+		CHECK_EQ(diskpat_put(v->e[0].disk, 64, 2), 0);
 	}
 	/* the hand-started VM's way: `vsrv control` opens the top and passes it */
 	make_top("t2.vhd", "t1.vhd");
@@ -313,7 +288,7 @@ static void test_switch_over_socket(void)
 	{
 		struct vdevs *v = vm->devices_priv;
 
-		CHECK_EQ(put(v->e[0].disk, 128, 3), 0);
+		CHECK_EQ(diskpat_put(v->e[0].disk, 128, 3), 0);
 		CHECK_EQ(disk_flush(v->e[0].disk), 0);
 	}
 	control_detach(ctl);
@@ -322,15 +297,15 @@ static void test_switch_over_socket(void)
 	/* the chain as a restart would open it by name: every write where it belongs */
 	CHECK_EQ(disk_open(P("t2.vhd"), NULL, DISK_RDONLY, &d), 0);
 	if (d) {
-		CHECK_EQ(holds(d, 0, 1), 1);
-		CHECK_EQ(holds(d, 64, 2), 1);
-		CHECK_EQ(holds(d, 128, 3), 1);
+		CHECK_EQ(diskpat_holds(d, 0, 1), 1);
+		CHECK_EQ(diskpat_holds(d, 64, 2), 1);
+		CHECK_EQ(diskpat_holds(d, 128, 3), 1);
 		disk_close(d);
 	}
 	CHECK_EQ(disk_open(P("base.vhd"), NULL, DISK_RDONLY, &d), 0);
 	if (d) {
-		CHECK_EQ(holds(d, 0, 1), 1);
-		CHECK_EQ(holds(d, 64, 2), 0); /* written after the first switch: not here */
+		CHECK_EQ(diskpat_holds(d, 0, 1), 1);
+		CHECK_EQ(diskpat_holds(d, 64, 2), 0); /* written after the first switch: not here */
 		disk_close(d);
 	}
 }
