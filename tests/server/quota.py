@@ -408,14 +408,21 @@ try:
           usage("admin")["disk_bytes"] == 0, str((s6, u6, s7, u7, s8, j8)))
     # an upload a crash cuts: its row held dana's quota; the next start releases it
     import socket
-    sk = socket.create_connection(("127.0.0.1", d.port), timeout=30)
-    sk.sendall(b"PUT /api/v1/images/d5.raw HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
-               dana.encode() + b"\r\nTransfer-Encoding: chunked\r\n\r\n" +
-               b"%x\r\n" % MiB + b"\6" * MiB + b"\r\n")
-    held = wait_for(lambda: usage("dana")["disk_bytes"] == 3 * MiB, 20)
-    d.stop(sig=9)
-    sk.close()
-    d.start()
+
+    def cut_upload(name):
+        """A chunked upload of name by dana, its daemon killed once the upload holds her
+        quota, then started again: whether it held it."""
+        sk = socket.create_connection(("127.0.0.1", d.port), timeout=30)
+        sk.sendall(b"PUT /api/v1/images/" + name.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                   b"Authorization: Bearer " + dana.encode() +
+                   b"\r\nTransfer-Encoding: chunked\r\n\r\n" + b"%x\r\n" % MiB +
+                   b"\6" * MiB + b"\r\n")
+        held = wait_for(lambda: usage("dana")["disk_bytes"] == 3 * MiB, 20)
+        d.stop(sig=9)
+        sk.close()
+        d.start()
+        return held
+    held = cut_upload("d5.raw")
     adm = d.login("admin", "adminpass1")
     u9 = usage("dana")
     check("quota-image-upload-cut-released-at-start", held and u9["disk_bytes"] == 0 and
@@ -443,15 +450,7 @@ try:
         d.stop()
         d.extra = ["--cluster", lib.test_etcd(), "--host-name", "qc1", "--inventory", "sqlite"]
         d.start()
-        adm = d.login("admin", "adminpass1")
-        sk = socket.create_connection(("127.0.0.1", d.port), timeout=30)
-        sk.sendall(b"PUT /api/v1/images/d7.raw HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
-                   dana.encode() + b"\r\nTransfer-Encoding: chunked\r\n\r\n" +
-                   b"%x\r\n" % MiB + b"\6" * MiB + b"\r\n")
-        held = wait_for(lambda: usage("dana")["disk_bytes"] == 3 * MiB, 20)
-        d.stop(sig=9)
-        sk.close()
-        d.start()
+        held = cut_upload("d7.raw")
         adm = d.login("admin", "adminpass1")
         u9 = usage("dana")
         check("quota-image-upload-cut-released-at-start-cluster-sqlite", held and
