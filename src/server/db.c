@@ -236,6 +236,11 @@ static const char *const migrations[] = {
 	 * streams): its owner's usage counts a private image's (after images_bytes, which adds
 	 * the column when it lacks) */
 	"CREATE INDEX IF NOT EXISTS images_owner ON images(owner, public);",
+	/* 18: claims (inv_claim_take): a server's hold on an object for a short job, until
+	 * it drops it or its time (expires, Unix time) is over */
+	"CREATE TABLE IF NOT EXISTS claims ("
+	"  what TEXT NOT NULL, object_id INTEGER NOT NULL, owner TEXT NOT NULL,"
+	"  expires REAL NOT NULL, PRIMARY KEY (what, object_id)) WITHOUT ROWID;",
 };
 
 /* The tables whose ids grants name, with the ids (as x) that grants name in them. */

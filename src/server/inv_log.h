@@ -145,4 +145,29 @@ int inv_task_each(struct dbc *c, int (*fn)(const struct inv_task *t, void *arg),
 int inv_task_get(struct dbc *c, int64_t id, int (*fn)(const struct inv_task *t, void *arg),
 		 void *arg);
 
+/* --- claims ---------------------------------------------------------------------------- */
+
+/* A claim: one server's hold on an object (what: its kind of job, as "snaplive", a live
+ * snapshot's window, snaplive.h; id: the object's, a VM's id) for a short job that no other
+ * server sharing the inventory may run beside, with its owner (a text the taker chose: its
+ * host, and what tells its claim from another's) and an expiry, so that a server that dies
+ * holding one does not hold it forever: SQLite, a row of the claims table with the time it
+ * ends (this host's clock); etcd, a key PREFIX "t/claims/" WHAT "/" ID under a lease of its
+ * own, which etcd ends (docs/cluster.md).
+ *
+ * inv_claim_take: claim what/id for owner for ttl_s seconds (1 to 86400), at once, in a
+ * step of its own (outside the session's transaction, whatever becomes of it): 0, or -EBUSY
+ * when another claim on it has not ended (its owner into holder, n bytes, when not NULL),
+ * -EINVAL, -EIO. A claim whose time is over is taken over.
+ * inv_claim_drop: end owner's claim on what/id, at once; one no longer owner's (ended,
+ * and taken by another since) stays. 0, -ENOENT (not owner's) or -EIO.
+ * inv_claim_get: whether what/id is claimed now: 0 and its owner into holder (n bytes;
+ * NULL allowed), -ENOENT, -EIO. Inside a transaction the read is the transaction's (etcd:
+ * its commit fails with -EAGAIN when a claim was taken or dropped since; SQLite: writers
+ * are serialised), so a check made there still holds at the commit. */
+int inv_claim_take(struct dbc *c, const char *what, int64_t id, const char *owner, int ttl_s,
+		   char *holder, size_t n);
+int inv_claim_drop(struct dbc *c, const char *what, int64_t id, const char *owner);
+int inv_claim_get(struct dbc *c, const char *what, int64_t id, char *holder, size_t n);
+
 #endif

@@ -169,6 +169,12 @@
 	  (c, fn, arg)) \
 	X(task_get, (struct dbc *c, int64_t id, int (*fn)(const struct inv_task *t, void *arg), \
 	  void *arg), (c, id, fn, arg)) \
+	X(claim_take, (struct dbc *c, const char *what, int64_t id, const char *owner, \
+	  int ttl_s, char *holder, size_t n), (c, what, id, owner, ttl_s, holder, n)) \
+	X(claim_drop, (struct dbc *c, const char *what, int64_t id, const char *owner), \
+	  (c, what, id, owner)) \
+	X(claim_get, (struct dbc *c, const char *what, int64_t id, char *holder, size_t n), \
+	  (c, what, id, holder, n)) \
 	X(user_admin, (struct dbc *c, int64_t id), (c, id)) \
 	X(user_by_name, (struct dbc *c, const char *name, struct inv_user *out), (c, name, out)) \
 	X(user_get, (struct dbc *c, int64_t id, struct inv_user *out), (c, id, out)) \

@@ -29,7 +29,8 @@ struct migrate_req {
 };
 
 /* Start the migration as a task "vm-migrate" on the VM (tasks.h): q is copied. 0 and *task,
- * or -errno: -EBUSY while a live snapshot of the VM runs (snaplive_claim). */
+ * or -errno: -EBUSY while a live snapshot of the VM runs (snaplive_claim: on any server
+ * sharing the inventory), -EIO when its claim cannot be read. */
 int migrate_task_start(struct server *srv, const struct migrate_req *q, int64_t *task);
 
 /* One VM's live migration from host from to host to, waited for (a drain's and a balance's

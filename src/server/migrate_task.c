@@ -217,9 +217,10 @@ int migrate_task_start(struct server *srv, const struct migrate_req *q, int64_t 
 	*j = *q;
 	/* not while a live snapshot of it runs (snaplive.h): claimed while the task starts, so
 	 * that a live snapshot starting meanwhile sees either the claim or the task */
-	if (snaplive_claim(srv, q->id)) {
+	rc = snaplive_claim(srv, q->id);
+	if (rc) {
 		free(j);
-		return -EBUSY;
+		return rc;
 	}
 	if (cluster_peer_auth(srv->cluster, j->cred, sizeof(j->cred))) {
 		snaplive_release(srv, q->id);

@@ -62,6 +62,8 @@ struct server {
 	const struct inv_quota *default_quota;
 	/* a live snapshot's wait for the VMM's disk-switch, ms (0: SNAPLIVE_SWITCH_MS) */
 	int snaplive_switch_ms;
+	/* how long a live snapshot's claim lasts at most, s (0: snaplive_claim_ttl's bound) */
+	int snaplive_claim_s;
 	atomic_bool stopping;
 };
 

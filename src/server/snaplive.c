@@ -1,6 +1,7 @@
 /* A live snapshot's switch. See snaplive.h. */
 #include "server/snaplive.h"
 #include "server/agent.h"
+#include "server/cluster.h"
 #include "server/events.h"
 #include "server/inv.h"
 #include "server/layers.h"
@@ -19,13 +20,16 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The VMs whose live snapshot runs (snaplive_claim): a small table, a slot each. */
+/* The claims this process holds (snaplive_claim): a slot each, with the owner text its
+ * inventory claim was taken under (the release drops that one only). */
 #define SNAPLIVE_CLAIMS 64
 static struct {
 	struct server *srv;
 	int64_t id;
+	char owner[128];
 } claims[SNAPLIVE_CLAIMS];
 static pthread_mutex_t claims_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned long claims_seq;
 
 /* The slot of VM id of srv, or -1 (claims_lock held). */
 static int claim_slot(struct server *srv, int64_t id)
@@ -36,40 +40,98 @@ static int claim_slot(struct server *srv, int64_t id)
 	return -1;
 }
 
+int snaplive_claim_ttl(const struct server *srv)
+{
+	int sw = srv->snaplive_switch_ms > 0 ? srv->snaplive_switch_ms : SNAPLIVE_SWITCH_MS;
+
+	if (srv->snaplive_claim_s > 0)
+		return srv->snaplive_claim_s;
+	/* the window's bound (freeze, switch, settle, thaw), and time for the commit and an
+	 * undo around it */
+	return (2 * SNAPLIVE_FREEZE_MS + sw + SNAPLIVE_SETTLE_MS) / 1000 + 120;
+}
+
 int snaplive_claim(struct server *srv, int64_t id)
 {
+	char owner[128], host[64] = "";
+	struct dbc *c = NULL;
 	int i, rc = -EBUSY;
 
 	pthread_mutex_lock(&claims_lock);
 	if (claim_slot(srv, id) < 0 && (i = claim_slot(NULL, 0)) >= 0) {
 		claims[i].srv = srv;
 		claims[i].id = id;
+		claims[i].owner[0] = '\0';
 		rc = 0;
 	}
+	/* the host, and what tells this claim from any other (a process, a number) */
+	if (srv->cluster)
+		snprintf(host, sizeof(host), "%s", cluster_name(srv->cluster));
+	else if (gethostname(host, sizeof(host) - 1))
+		snprintf(host, sizeof(host), "?");
+	snprintf(owner, sizeof(owner), "%s pid %ld claim %lu", host, (long)getpid(),
+		 ++claims_seq);
 	pthread_mutex_unlock(&claims_lock);
-	return rc;
+	if (rc)
+		return rc;
+	/* then in the inventory, for every server that shares it */
+	c = inv_get(srv->db);
+	rc = c ? inv_claim_take(c, SNAPLIVE_CLAIM, id, owner, snaplive_claim_ttl(srv), NULL, 0) :
+	     -EIO;
+	if (c)
+		inv_put(c);
+	pthread_mutex_lock(&claims_lock);
+	i = claim_slot(srv, id);
+	if (rc) {
+		claims[i].srv = NULL;
+		claims[i].id = 0;
+	} else {
+		snprintf(claims[i].owner, sizeof(claims[i].owner), "%s", owner);
+	}
+	pthread_mutex_unlock(&claims_lock);
+	return rc == -EBUSY ? -EBUSY : rc ? -EIO : 0;
 }
 
 void snaplive_release(struct server *srv, int64_t id)
 {
-	int i;
+	char owner[128] = "";
+	struct dbc *c;
+	int i, rc;
 
+	pthread_mutex_lock(&claims_lock);
+	i = claim_slot(srv, id);
+	if (i >= 0)
+		snprintf(owner, sizeof(owner), "%s", claims[i].owner);
+	pthread_mutex_unlock(&claims_lock);
+	if (i < 0)
+		return;
+	c = owner[0] ? inv_get(srv->db) : NULL;
+	rc = c ? inv_claim_drop(c, SNAPLIVE_CLAIM, id, owner) : owner[0] ? -EIO : 0;
+	if (c)
+		inv_put(c);
+	if (rc == -ENOENT)
+		vsrv_log("vm %lld: the live snapshot's claim had ended before its release (it "
+			 "took longer than %d s)", (long long)id, snaplive_claim_ttl(srv));
+	else if (rc)
+		vsrv_log("vm %lld: the live snapshot's claim could not be dropped: it ends in %d s "
+			 "at most", (long long)id, snaplive_claim_ttl(srv));
 	pthread_mutex_lock(&claims_lock);
 	i = claim_slot(srv, id);
 	if (i >= 0) {
 		claims[i].srv = NULL;
 		claims[i].id = 0;
+		claims[i].owner[0] = '\0';
 	}
 	pthread_mutex_unlock(&claims_lock);
 }
 
 bool snaplive_running(struct server *srv, int64_t id)
 {
-	bool on;
+	struct dbc *c = inv_get(srv->db);
+	bool on = c && inv_claim_get(c, SNAPLIVE_CLAIM, id, NULL, 0) == 0;
 
-	pthread_mutex_lock(&claims_lock);
-	on = claim_slot(srv, id) >= 0;
-	pthread_mutex_unlock(&claims_lock);
+	if (c)
+		inv_put(c);
 	return on;
 }
 

@@ -43,13 +43,23 @@ int snaplive_settled(struct server *srv, int64_t id, json_t *disks, int timeout_
 
 /* Claim VM id of srv for a live snapshot, from before its commit until its switch and
  * undo are over (snaplive_release): while claimed, a second live snapshot of it and a
- * migration of it are refused, as either would act on the chain the inventory names
- * while the VMM still writes the image under it. 0, or -EBUSY (claimed already, or too
- * many live snapshots at once on this server). */
+ * migration of it are refused, and so are what needs it off (snapshot deletes, reverts,
+ * clones: snapshot_check_off), as either would act on the chain the inventory names
+ * while the VMM still writes the image under it. The claim is the inventory's
+ * (inv_claim_take, SNAPLIVE_CLAIM), so it holds across every server sharing it (a
+ * cluster's on etcd), for snaplive_claim_ttl seconds at most: a server that dies holding
+ * it holds it no longer. 0, -EBUSY (claimed already, here or by another server, or too
+ * many live snapshots at once on this server), -EIO (the inventory failed). */
+#define SNAPLIVE_CLAIM "snaplive"
 int snaplive_claim(struct server *srv, int64_t id);
 void snaplive_release(struct server *srv, int64_t id);
 
-/* Whether VM id of srv is claimed by a live snapshot. */
+/* How long a claim of srv lasts at most, s: srv->snaplive_claim_s, or (0) the bound of
+ * the window (freeze, switch, settle, thaw) and two minutes for the commits. */
+int snaplive_claim_ttl(const struct server *srv);
+
+/* Whether VM id is claimed by a live snapshot (or a migration starting), by any server
+ * sharing srv's inventory. */
 bool snaplive_running(struct server *srv, int64_t id);
 
 /* A live snapshot's new tops once committed (snapshot.c): snapshot sid; sw, the VMM's

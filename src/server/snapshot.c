@@ -55,6 +55,13 @@ static int check_off(struct server *srv, struct dbc *c, int64_t id, const char *
 			 "running", name);
 		return -EBUSY;
 	}
+	/* a live snapshot's window, on any server of the inventory (snaplive.h): it may undo */
+	rc = inv_claim_get(c, SNAPLIVE_CLAIM, id, NULL, 0);
+	if (rc != -ENOENT) {
+		snprintf(why, len, rc ? "inventory error" : "a live snapshot of %s is being taken, "
+			 "or a migration of it starting: try again after", name);
+		return rc ? -EIO : -EBUSY;
+	}
 	return 0;
 }
 
@@ -477,9 +484,12 @@ static int take_live(struct server *srv, struct dbc *c, int64_t id, const char *
 	int tries = 0, rc, urc;
 
 	/* one at a time, and no migration meanwhile (begin_up checks one that runs) */
-	if (snaplive_claim(srv, id))
+	rc = snaplive_claim(srv, id);
+	if (rc == -EBUSY)
 		return snprintf(err, errlen, "a live snapshot of %s is being taken, or a "
 				"migration of it starting: try again after", name), -EBUSY;
+	if (rc)
+		return snprintf(err, errlen, "inventory error (the claim of %s)", name), rc;
 	while ((rc = create(srv, c, id, name, snap, desc, false, &t, who, err, errlen)) ==
 	       -EAGAIN && ++tries < INV_COMMIT_TRIES)
 		;

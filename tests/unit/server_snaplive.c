@@ -23,7 +23,8 @@
  * failure injected: the command was sent, so nothing is undone, no undo even tried); it
  * was started again on the
  * committed chain before the switch came (nothing undone: it writes the new top); a
- * second live snapshot asked in the first's window (409: snaplive_claim); one asked while
+ * second live snapshot and a migration asked in the first's window of a second server on
+ * the same inventory (409: snaplive_claim, the inventory's claim); one asked while
  * a migration of the VM runs (409); the VMM refuses while a snapshot-delete task started
  * on the snapshot in the window (nothing undone: the images are the task's).
  * In every case what the guest wrote before and after the snapshot reads back through the
@@ -249,8 +250,8 @@ static int64_t conflict_vm;
 /* one_case's extras: a second live snapshot of the VM asked once the first has committed
  * (in its switch's window: second_rc), or a migration of the VM running (a task) */
 static bool take_second, migrating, delete_in_window;
-static int second_rc, task_rc;
-static struct server *case_srv;
+static int second_rc, migrate_rc, task_rc;
+static struct server *case_srv, *case_srv2; /* srv2: a second server on the inventory */
 static const char *case_vm;
 
 static int hooked_commit(struct dbc *c)
@@ -281,11 +282,18 @@ static int hooked_commit(struct dbc *c)
 
 		take_second = false;
 		rc = real_ops->commit(c);
-		c2 = rc ? NULL : inv_get(case_srv->db);
+		c2 = rc ? NULL : inv_get(case_srv2->db);
 		if (c2) {
-			second_rc = snapshot_take(case_srv, c2, conflict_vm, case_vm, "s2", NULL, 0,
-						  "tester", err, sizeof(err));
+			struct migrate_req q = { .id = conflict_vm, .to = "b", .who = "tester" };
+			int64_t task = 0;
+
+			second_rc = snapshot_take(case_srv2, c2, conflict_vm, case_vm, "s2", NULL,
+						  0, "tester", err, sizeof(err));
 			printf("# second snapshot: %d %s\n", second_rc, err);
+			snprintf(q.name, sizeof(q.name), "%s", case_vm);
+			/* (unclaimed, the migration would go on to the cluster srv2 has not) */
+			migrate_rc = snaplive_running(case_srv2, conflict_vm) ?
+				     migrate_task_start(case_srv2, &q, &task) : 1;
 			inv_put(c2);
 		}
 		return rc;
@@ -660,12 +668,14 @@ static void cases(struct server *srv, struct db *db2)
 	 * restart): it refuses the switch, and the undo leaves the top it writes alone */
 	one_case(srv, db2, "restarted", 0, 0, 0, RESTARTED, KEPT);
 	CHECK_EQ(nlayers(srv->data_dir), n0 + 4);
-	/* a second live snapshot asked in the first's window (committed, not switched yet):
-	 * refused (409), the first taken as if alone */
+	/* a second live snapshot and a migration asked of another server of the inventory in
+	 * the first's window (committed, not switched yet): refused (409), the first taken
+	 * as if alone */
 	take_second = true;
 	one_case(srv, db2, "second", 0, 0, 0, SWITCH, TAKEN);
 	take_second = false;
 	CHECK_EQ(second_rc, -EBUSY);
+	CHECK_EQ(migrate_rc, -EBUSY);
 	CHECK_EQ(nlayers(srv->data_dir), n0 + 5);
 	/* a migration of the VM runs (its destination may open the chain the inventory names
 	 * without a lock, so that an undo would remove the top it writes): refused (409) */
@@ -696,7 +706,7 @@ static void cases(struct server *srv, struct db *db2)
 
 static void test_commit_sqlite(void)
 {
-	struct server srv = { .snaplive_switch_ms = 5000 };
+	struct server srv = { .snaplive_switch_ms = 5000 }, srv2 = { .data_dir = dir };
 	char data[100], db[120];
 
 	snprintf(data, sizeof(data), "%s/sqlite", dir);
@@ -705,8 +715,11 @@ static void test_commit_sqlite(void)
 	srv.data_dir = data;
 	CHECK_EQ(events_create(&srv.ev), 0);
 	CHECK_EQ(inv_open(db, &srv.db), 0);
-	if (srv.db)
+	CHECK_EQ(inv_open(db, &srv2.db), 0);
+	case_srv2 = &srv2, srv2.ev = srv.ev; /* (its events: the same hub) */
+	if (srv.db && srv2.db)
 		cases(&srv, NULL);
+	inv_close(srv2.db);
 	inv_close(srv.db);
 	events_destroy(srv.ev);
 }
@@ -715,7 +728,7 @@ static struct etcdrig rig;
 
 static void test_commit_etcd(void)
 {
-	struct server srv = { .snaplive_switch_ms = 5000 };
+	struct server srv = { .snaplive_switch_ms = 5000 }, srv2 = { .data_dir = dir };
 	struct db *db2 = NULL;
 	char data[100];
 
@@ -725,6 +738,8 @@ static void test_commit_etcd(void)
 	CHECK_EQ(events_create(&srv.ev), 0);
 	CHECK_EQ(inv_etcd_open(rig.endpoints, "/test/snaplive/", 3000, &srv.db), 0);
 	CHECK_EQ(inv_etcd_open(rig.endpoints, "/test/snaplive/", 3000, &db2), 0);
+	srv2.db = db2;
+	case_srv2 = &srv2, srv2.ev = srv.ev; /* (its events: the same hub) */
 	if (srv.db && db2)
 		cases(&srv, db2);
 	inv_close(db2);
@@ -738,7 +753,13 @@ static void test_migrate_refused(void)
 {
 	struct server srv = { .data_dir = dir };
 	struct migrate_req q = { .id = 5, .name = "five", .to = "b", .who = "tester" };
+	char db[120];
 	int64_t task = 0;
+
+	snprintf(db, sizeof(db), "%s/claims.db", dir);
+	CHECK_EQ(inv_open(db, &srv.db), 0);
+	if (!srv.db)
+		return;
 
 	CHECK_EQ(snaplive_claim(&srv, 5), 0);
 	CHECK_EQ(snaplive_claim(&srv, 5), -EBUSY);
@@ -750,6 +771,7 @@ static void test_migrate_refused(void)
 	CHECK(!snaplive_running(&srv, 5));
 	CHECK_EQ(snaplive_claim(&srv, 5), 0);
 	snaplive_release(&srv, 5);
+	inv_close(srv.db);
 }
 
 int main(void)
