@@ -240,7 +240,10 @@ static const char *const migrations[] = {
 	 * it drops it or its time (expires, Unix time) is over */
 	"CREATE TABLE IF NOT EXISTS claims ("
 	"  what TEXT NOT NULL, object_id INTEGER NOT NULL, owner TEXT NOT NULL,"
-	"  expires REAL NOT NULL, PRIMARY KEY (what, object_id)) WITHOUT ROWID;",
+	"  expires REAL NOT NULL, PRIMARY KEY (what, object_id)) WITHOUT ROWID;"
+	/* events_born's rows by event: retention drops a name's row with its creation event
+	 * (inv_event_drop_upto), in one range of this index */
+	"CREATE INDEX IF NOT EXISTS events_born_event ON events_born(event_id);",
 };
 
 /* The tables whose ids grants name, with the ids (as x) that grants name in them. */

@@ -57,6 +57,7 @@ struct inv_etcd {
 		int64_t id;
 	} hints[IE_HINTS],
 	  user_hints[IE_HINTS];      /* a session key's user (inv_etcd_session.c) */
+	atomic_int_fast64_t born_cut; /* the cut of ie_born_prune's last walk (0: none yet) */
 };
 
 /* A session: the store, and the open transaction (NULL outside inv_begin/inv_commit). */
@@ -298,6 +299,14 @@ int ie_owners_backfill(struct dbc *c);
  * history once (inv_etcd_event.c; the row meta/born says it was done), as SQLite's
  * migration 16. 0 or -errno (to try again at the next open). */
 int ie_born_backfill(struct dbc *c);
+
+/* Retention: the rows events_born/TYPE/NAME whose id is below cut (the first event id
+ * retention keeps) go (inv_etcd_born.c), each only as read (a name created again meanwhile
+ * keeps its new row). A walk of every name's row, so made once IE_BORN_BATCH events went
+ * since the store's last walk (and at its first drop); outside any transaction, at once.
+ * 0 or -errno (the next drop tries again). */
+#define IE_BORN_BATCH 512
+int ie_born_prune(struct dbc *c, int64_t cut);
 
 /* --- JSON fields ------------------------------------------------------------------------- */
 

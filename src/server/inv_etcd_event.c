@@ -29,7 +29,8 @@
  *
  * Retention (inv_event_drop_upto, inv_event_drop_before) deletes at once, outside the
  * caller's transaction: dropping old events is housekeeping, and done so it never
- * conflicts with another writer's; it ends before the first event in flight. */
+ * conflicts with another writer's; it ends before the first event in flight. The rows
+ * events_born of the creations it dropped go after (ie_born_prune). */
 #include "server/inv_etcd_direct.h"
 #include "server/etcd_int.h"
 
@@ -683,7 +684,8 @@ int inv_etcd_event_drop_upto(struct dbc *c, int64_t upto)
 	rc = ied_range_keys(c, "events", "", to, 0, first_pending, pending);
 	if (rc < 0)
 		return rc;
-	return ied_delete_range(c, "events", "", pending[0] ? pending : to);
+	rc = ied_delete_range(c, "events", "", pending[0] ? pending : to);
+	return rc ? rc : ie_born_prune(c, strtoll(pending[0] ? pending : to, NULL, 10));
 }
 
 /* inv_etcd_event_drop_before: the first event at or after a time (or in flight). */
@@ -722,5 +724,6 @@ int inv_etcd_event_drop_before(struct dbc *c, double before)
 			break;      /* found, or no event after at */
 	}
 	/* no event at or after before: none goes (SQLite's id < NULL) */
-	return y.id > 1 ? ied_delete_range(c, "events", "", ie_id_key(y.id, to)) : 0;
+	rc = y.id > 1 ? ied_delete_range(c, "events", "", ie_id_key(y.id, to)) : 0;
+	return rc || y.id <= 1 ? rc : ie_born_prune(c, y.id);
 }

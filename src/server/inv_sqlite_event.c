@@ -82,22 +82,36 @@ int inv_sqlite_event_each(struct dbc *c, int64_t after, int64_t limit,
 	return rc;
 }
 
+/* A name's events_born row whose creation event is dropped goes with it: every event of
+ * that name older than its creation is dropped too (ids only grow), so the row hides
+ * nothing any more (the name's events left are all at or after it), and the name's next
+ * creation writes a new one. So the rows of names deleted long ago do not pile up. */
 int inv_sqlite_event_drop_upto(struct dbc *c, int64_t upto)
 {
-	return db_exec_id(c, "DELETE FROM events WHERE id <= ?", upto);
+	int rc = db_exec_id(c, "DELETE FROM events WHERE id <= ?", upto);
+
+	return rc ? rc : db_exec_id(c, "DELETE FROM events_born WHERE event_id <= ?", upto);
 }
 
 int inv_sqlite_event_drop_before(struct dbc *c, double before)
 {
-	sqlite3_stmt *s = db_stmt(c, "DELETE FROM events WHERE id < (SELECT id FROM events WHERE "
-				     "time >= ? ORDER BY id LIMIT 1)");
-	int rc;
+	static const char *const sql[2] = {
+		"DELETE FROM events WHERE id < (SELECT id FROM events WHERE time >= ?1 ORDER BY "
+		"id LIMIT 1)",
+		"DELETE FROM events_born WHERE event_id < (SELECT id FROM events WHERE time >= ?1 "
+		"ORDER BY id LIMIT 1)",
+	};
+	int rc = 0;
 
-	if (!s)
-		return -EIO;
-	sqlite3_bind_double(s, 1, before);
-	rc = db_rc(c, sqlite3_step(s));
-	db_done(s);
+	for (int i = 0; !rc && i < 2; i++) {
+		sqlite3_stmt *s = db_stmt(c, sql[i]);
+
+		if (!s)
+			return -EIO;
+		sqlite3_bind_double(s, 1, before);
+		rc = db_rc(c, sqlite3_step(s));
+		db_done(s);
+	}
 	return rc;
 }
 

@@ -5,8 +5,9 @@
  * order, so a follower never skips one); past the ids a commit takes, a placeholder holds
  * back the events after it from the followers (inv_event_each, inv_event_last) until it
  * commits, or its lease ends (revoked by the test: the same end for etcd as its expiry);
- * two sessions updating the same task: one commit fails with -EAGAIN. SKIPs when etcd is
- * not installed. */
+ * two sessions updating the same task: one commit fails with -EAGAIN; retention drops a
+ * name's creation row (inv_event_born) with its creation event, on both backends alike.
+ * SKIPs when etcd is not installed. */
 #include "check.h"
 #include "etcdrig.h"
 #include "invtrace.h"
@@ -213,11 +214,81 @@ static void born_scenario(struct db *db, struct trace *t)
 	trace(t, "added %lld %lld", (long long)vm1, (long long)vm2);
 	trace_born(c, t, "again", got);
 	CHECK(got[0] == vm1 && got[1] == disk1 && got[2] == vm2 && !got[3] && got[4] == carol);
-	/* retention drops the events, not what they say of the names */
+	/* retention drops each name's creation row with its creation event: every event of
+	 * the name older than it is dropped too, so it hides nothing any more (etcd: the
+	 * walk of the rows made, IE_BORN_BATCH ids past the store's last one) */
 	trace(t, "drop upto 1000 %d", inv_event_drop_upto(c, 1000));
 	trace_born(c, t, "dropped", got);
-	CHECK(got[0] == vm1 && got[1] == disk1 && got[2] == vm2 && !got[3] && got[4] == carol);
+	CHECK(!got[0] && !got[1] && !got[2] && !got[3] && !got[4]);
 	inv_put(c);
+}
+
+/* Record an event at time (outside a transaction), traced: its id, or the error. */
+static int64_t add_at(struct dbc *c, struct trace *t, double time, const char *type,
+		      const char *otype, const char *name)
+{
+	int64_t id = -1;
+	int rc = inv_event_add(c, &(struct inv_event){ .time = time, .type = type,
+			       .object_type = otype, .object = name, .message = "m" }, &id,
+			       NULL, NULL);
+
+	trace(t, "add %s %s/%s: %d %lld", type, otype, name, rc, (long long)id);
+	return rc ? rc : id;
+}
+
+/* Retention by count on a fresh store: the creation rows of the creations it dropped go
+ * (vm/b1's first, disk/b1's, vm/b2's), those of the creations it keeps stay (vm/b1's
+ * second, which hides its deleted namesake's events left before it; user/carol's). */
+static void born_count_scenario(struct db *db, struct trace *t)
+{
+	struct dbc *c = inv_get(db);
+	int64_t vm1b, vm2, carol, got[5];
+
+	if (!c)
+		return;
+	add_at(c, t, 200, "vm-created", "vm", "b1");
+	add_at(c, t, 200, "disk-created", "disk", "b1");
+	vm2 = add_at(c, t, 200, "vm-created", "vm", "b2");
+	add_at(c, t, 200, "vm-deleted", "vm", "b1");
+	vm1b = add_at(c, t, 200, "vm-created", "vm", "b1");
+	carol = add_at(c, t, 200, "user-created", "user", "carol");
+	trace_born(c, t, "count before", got);
+	trace(t, "drop upto b2's creation %d", inv_event_drop_upto(c, vm2));
+	trace_born(c, t, "count", got);
+	trace(t, "left %d", inv_event_each(c, 0, 100, event_line, t));
+	CHECK(vm2 > 0 && got[0] == vm1b && !got[1] && !got[2] && !got[3] && got[4] == carol);
+	inv_put(c);
+}
+
+/* Retention by age on a fresh store: the same, up to the first event young enough. */
+static void born_age_scenario(struct db *db, struct trace *t)
+{
+	struct dbc *c = inv_get(db);
+	int64_t vm2, got[5];
+
+	if (!c)
+		return;
+	add_at(c, t, 100, "vm-created", "vm", "b1");
+	add_at(c, t, 110, "disk-created", "disk", "b1");
+	vm2 = add_at(c, t, 300, "vm-created", "vm", "b2");
+	add_at(c, t, 310, "vm-updated", "vm", "b1");
+	add_at(c, t, 320, "user-created", "user", "carol");
+	trace_born(c, t, "age before", got);
+	trace(t, "drop before 200 %d", inv_event_drop_before(c, 200));
+	trace_born(c, t, "age", got);
+	trace(t, "left %d", inv_event_each(c, 0, 100, event_line, t));
+	CHECK(vm2 > 0 && !got[0] && !got[1] && got[2] == vm2 && !got[3] && got[4] > vm2);
+	inv_put(c);
+}
+
+static void test_born_pruned(void)
+{
+	static void (*const count[])(struct db *db, struct trace *t) = { born_count_scenario,
+									 NULL };
+	static void (*const age[])(struct db *db, struct trace *t) = { born_age_scenario, NULL };
+
+	trace_both(rig.endpoints, "/test/events-born-count", "born-count", count);
+	trace_both(rig.endpoints, "/test/events-born-age", "born-age", age);
 }
 
 static void hooks_tasks_scenario(struct db *db, struct trace *t)
@@ -572,6 +643,7 @@ int main(void)
 	RUN(test_commit_order);
 	RUN(test_conflict);
 	RUN(test_born_backfill);
+	RUN(test_born_pruned);
 	etcdrig_stop(&rig);
 	return check_done();
 }
