@@ -300,9 +300,9 @@ int ie_owners_backfill(struct dbc *c);
  * migration 16. 0 or -errno (to try again at the next open). */
 int ie_born_backfill(struct dbc *c);
 
-/* Retention: the rows events_born/TYPE/NAME whose id is below cut (the first event id
- * retention keeps) go (inv_etcd_born.c), each only as read (a name created again meanwhile
- * keeps its new row). A walk of every name's row, so made once IE_BORN_BATCH events went
+/* Retention: the rows events_born/TYPE/NAME whose id is INV_BORN_MARGIN below cut (the
+ * first event id retention keeps) go (inv_etcd_born.c), each only as read (a name created
+ * again meanwhile keeps its new row). A walk of every name's row, so made once IE_BORN_BATCH events went
  * since the store's last walk (and at its first drop); outside any transaction, at once.
  * 0 or -errno (the next drop tries again). */
 #define IE_BORN_BATCH 512

@@ -1,9 +1,9 @@
 /* Retention of the rows events_born/TYPE/NAME {"id": ID} (inv_etcd_event.c writes them with
- * each name's creation event): a row whose creation event retention dropped goes too. Every
- * event of that name older than its creation is dropped with it (ids only grow), so the
- * row hides nothing any more (the name's events left are all at or after it), and the
- * name's next creation writes a new one. So the rows of names deleted long ago do not pile
- * up. See inv_etcd.h (ie_born_prune). */
+ * each name's creation event): a row goes INV_BORN_MARGIN ids after its creation event
+ * (inv_log.h). Every event of that name older than its creation is dropped by then (ids
+ * only grow), so the row hides nothing any more, and the name's next creation writes a new
+ * one. So the rows of names deleted long ago do not pile up. See inv_etcd.h
+ * (ie_born_prune). */
 #include "server/inv_etcd_direct.h"
 
 #include <errno.h>
@@ -30,7 +30,7 @@ static int gone_row(const char *key, json_t *row, uint64_t rev, int64_t lease, v
 int ie_born_prune(struct dbc *c, int64_t cut)
 {
 	struct inv_etcd *st = ie_store(c);
-	struct gone g = { .cut = cut };
+	struct gone g = { .cut = cut - INV_BORN_MARGIN };
 	int_fast64_t last = atomic_load(&st->born_cut);
 	json_t *k;
 	size_t i;
@@ -38,7 +38,7 @@ int ie_born_prune(struct dbc *c, int64_t cut)
 
 	/* a walk of every name's row: once IE_BORN_BATCH events went since the last (and at
 	 * the first drop of this store), by one thread at a time */
-	if (cut <= 1 || (last && cut - last < IE_BORN_BATCH) ||
+	if (g.cut <= 1 || (last && cut - last < IE_BORN_BATCH) ||
 	    !atomic_compare_exchange_strong(&st->born_cut, &last, cut))
 		return 0;
 	g.keys = json_array();

@@ -68,9 +68,14 @@ struct inv_born {
 /* The newest creation event of each of the n names of names[] (committed state), so that
  * an event about a name is told from one about a deleted namesake (older than the name's
  * newest creation) without reading the history: an index both backends keep with the
- * events, one entry per name, written with its creation event and kept when retention
- * drops the event. O(n): one indexed lookup per name (SQLite), one etcd Txn per 128
- * names. 0 (names[i].born set), -EIO or -ENOMEM. */
+ * events, one entry per name, written with its creation event. O(n): one indexed lookup
+ * per name (SQLite), one etcd Txn per 128 names. 0 (names[i].born set), -EIO or -ENOMEM.
+ * Retention (inv_event_drop_upto, inv_event_drop_before) drops a name's entry once its
+ * creation event is INV_BORN_MARGIN ids behind the first event it keeps: every event of
+ * the name older than the creation is gone by then, so the entry hides nothing any more;
+ * the margin is for a reader that read events before a drop and asks their names' entries
+ * after it (it would see the namesake's events it read as the name's otherwise). */
+#define INV_BORN_MARGIN 512
 int inv_event_born(struct dbc *c, struct inv_born *names, size_t n);
 
 /* --- hooks ----------------------------------------------------------------------------- */

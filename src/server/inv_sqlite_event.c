@@ -82,15 +82,16 @@ int inv_sqlite_event_each(struct dbc *c, int64_t after, int64_t limit,
 	return rc;
 }
 
-/* A name's events_born row whose creation event is dropped goes with it: every event of
- * that name older than its creation is dropped too (ids only grow), so the row hides
- * nothing any more (the name's events left are all at or after it), and the name's next
- * creation writes a new one. So the rows of names deleted long ago do not pile up. */
+/* A name's events_born row goes INV_BORN_MARGIN ids after its creation event (inv_log.h):
+ * every event of that name older than its creation is dropped by then (ids only grow), so
+ * the row hides nothing any more, and the name's next creation writes a new one. So the
+ * rows of names deleted long ago do not pile up. */
 int inv_sqlite_event_drop_upto(struct dbc *c, int64_t upto)
 {
 	int rc = db_exec_id(c, "DELETE FROM events WHERE id <= ?", upto);
 
-	return rc ? rc : db_exec_id(c, "DELETE FROM events_born WHERE event_id <= ?", upto);
+	return rc || upto <= INV_BORN_MARGIN ? rc :
+	       db_exec_id(c, "DELETE FROM events_born WHERE event_id <= ?", upto - INV_BORN_MARGIN);
 }
 
 int inv_sqlite_event_drop_before(struct dbc *c, double before)
@@ -99,7 +100,7 @@ int inv_sqlite_event_drop_before(struct dbc *c, double before)
 		"DELETE FROM events WHERE id < (SELECT id FROM events WHERE time >= ?1 ORDER BY "
 		"id LIMIT 1)",
 		"DELETE FROM events_born WHERE event_id < (SELECT id FROM events WHERE time >= ?1 "
-		"ORDER BY id LIMIT 1)",
+		"ORDER BY id LIMIT 1) - ?2",
 	};
 	int rc = 0;
 
@@ -109,6 +110,8 @@ int inv_sqlite_event_drop_before(struct dbc *c, double before)
 		if (!s)
 			return -EIO;
 		sqlite3_bind_double(s, 1, before);
+		if (i)
+			sqlite3_bind_int(s, 2, INV_BORN_MARGIN);
 		rc = db_rc(c, sqlite3_step(s));
 		db_done(s);
 	}

@@ -214,9 +214,9 @@ static void born_scenario(struct db *db, struct trace *t)
 	trace(t, "added %lld %lld", (long long)vm1, (long long)vm2);
 	trace_born(c, t, "again", got);
 	CHECK(got[0] == vm1 && got[1] == disk1 && got[2] == vm2 && !got[3] && got[4] == carol);
-	/* retention drops each name's creation row with its creation event: every event of
-	 * the name older than it is dropped too, so it hides nothing any more (etcd: the
-	 * walk of the rows made, IE_BORN_BATCH ids past the store's last one) */
+	/* retention drops each name's creation row INV_BORN_MARGIN ids after its creation
+	 * event: every event of the name older than it is dropped, so it hides nothing any
+	 * more (etcd: the walk of the rows made, IE_BORN_BATCH ids past the store's last) */
 	trace(t, "drop upto 1000 %d", inv_event_drop_upto(c, 1000));
 	trace_born(c, t, "dropped", got);
 	CHECK(!got[0] && !got[1] && !got[2] && !got[3] && !got[4]);
@@ -236,9 +236,9 @@ static int64_t add_at(struct dbc *c, struct trace *t, double time, const char *t
 	return rc ? rc : id;
 }
 
-/* Retention by count on a fresh store: the creation rows of the creations it dropped go
- * (vm/b1's first, disk/b1's, vm/b2's), those of the creations it keeps stay (vm/b1's
- * second, which hides its deleted namesake's events left before it; user/carol's). */
+/* Retention by count on a fresh store: the creation rows of the creations INV_BORN_MARGIN
+ * ids behind the first event it keeps go (vm/b1's first, disk/b1's, vm/b2's), the others
+ * stay (vm/b1's second, which hides its deleted namesake's events; user/carol's). */
 static void born_count_scenario(struct db *db, struct trace *t)
 {
 	struct dbc *c = inv_get(db);
@@ -253,23 +253,33 @@ static void born_count_scenario(struct db *db, struct trace *t)
 	vm1b = add_at(c, t, 200, "vm-created", "vm", "b1");
 	carol = add_at(c, t, 200, "user-created", "user", "carol");
 	trace_born(c, t, "count before", got);
-	trace(t, "drop upto b2's creation %d", inv_event_drop_upto(c, vm2));
+	trace(t, "drop upto b2's creation + margin %d",
+	      inv_event_drop_upto(c, vm2 + INV_BORN_MARGIN));
 	trace_born(c, t, "count", got);
 	trace(t, "left %d", inv_event_each(c, 0, 100, event_line, t));
+	trace(t, "kept vm/b1 %lld user/carol %lld", (long long)vm1b, (long long)carol);
 	CHECK(vm2 > 0 && got[0] == vm1b && !got[1] && !got[2] && !got[3] && got[4] == carol);
 	inv_put(c);
 }
 
-/* Retention by age on a fresh store: the same, up to the first event young enough. */
+/* Retention by age on a fresh store: the same, from the first event young enough (past
+ * INV_BORN_MARGIN events between: a row of a creation less far behind stays). */
 static void born_age_scenario(struct db *db, struct trace *t)
 {
 	struct dbc *c = inv_get(db);
-	int64_t vm2, got[5];
+	struct inv_born b3 = { "vm", "b3", -1 };
+	int64_t vm2, vm3, got[5];
 
 	if (!c)
 		return;
 	add_at(c, t, 100, "vm-created", "vm", "b1");
 	add_at(c, t, 110, "disk-created", "disk", "b1");
+	for (int i = 0; i < INV_BORN_MARGIN + 8; i++)
+		inv_event_add(c, &(struct inv_event){ .time = 150, .type = "vm-updated",
+			      .object_type = "vm", .object = "f", .message = "m" }, &(int64_t){ 0 },
+			      NULL, NULL);
+	b3.born = add_at(c, t, 160, "vm-created", "vm", "b3");
+	vm3 = b3.born;
 	vm2 = add_at(c, t, 300, "vm-created", "vm", "b2");
 	add_at(c, t, 310, "vm-updated", "vm", "b1");
 	add_at(c, t, 320, "user-created", "user", "carol");
@@ -278,6 +288,10 @@ static void born_age_scenario(struct db *db, struct trace *t)
 	trace_born(c, t, "age", got);
 	trace(t, "left %d", inv_event_each(c, 0, 100, event_line, t));
 	CHECK(vm2 > 0 && !got[0] && !got[1] && got[2] == vm2 && !got[3] && got[4] > vm2);
+	/* b3's creation, dropped but less than the margin behind: its row stays */
+	CHECK_EQ(inv_event_born(c, &b3, 1), 0);
+	trace(t, "vm/b3 %lld", (long long)b3.born);
+	CHECK(vm3 > 0 && b3.born == vm3);
 	inv_put(c);
 }
 
