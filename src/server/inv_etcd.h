@@ -295,9 +295,16 @@ int ie_owner_drop_user(struct dbc *c, int64_t uid);
  * meta/owners says it was done). 0 or -errno (to try again at the next open). */
 int ie_owners_backfill(struct dbc *c);
 
-/* An inventory from before inv_event_born gets each name's newest creation event from its
- * history once (inv_etcd_event.c; the row meta/born says it was done), as SQLite's
- * migration 16. 0 or -errno (to try again at the next open). */
+/* The key events_born/TYPE/NAME of a creation event (type TYPE-created of object type
+ * otype, named name; malloc'd), NULL for another event (*oom set when memory ran out). */
+char *ie_born_key(const char *type, const char *otype, const char *name, bool *oom);
+
+/* Each name's newest creation event read from the events' history into events_born where
+ * its row is older or missing (inv_etcd_born.c), from the id the last catch-up reached (the
+ * row meta/born {"done", "upto"}; none: the whole history, as SQLite's migration 16): an
+ * inventory from before inv_event_born, and the creations a host of before it recorded
+ * since (a cluster of mixed versions: such a host writes no row). At every open, and with
+ * every ie_born_prune walk. 0 or -errno (to try again the next time). */
 int ie_born_backfill(struct dbc *c);
 
 /* Retention: the rows events_born/TYPE/NAME whose id is INV_BORN_MARGIN below cut (the

@@ -155,9 +155,7 @@ out:
 
 /* --- the newest creation of each name: rows events_born/TYPE/NAME {"id": ID} ------------- */
 
-/* The key events_born/TYPE/NAME of a creation event e (malloc'd), NULL for another event
- * (*oom set when memory ran out). */
-static char *born_key(const char *type, const char *otype, const char *name, bool *oom)
+char *ie_born_key(const char *type, const char *otype, const char *name, bool *oom)
 {
 	size_t n = otype ? strlen(otype) : 0;
 	char *k = NULL;
@@ -176,7 +174,7 @@ static char *born_key(const char *type, const char *otype, const char *name, boo
 static int born_put(struct dbc *c, const struct inv_event *e, int64_t id)
 {
 	bool oom;
-	char *k = born_key(e->type, e->object_type, e->object, &oom);
+	char *k = ie_born_key(e->type, e->object_type, e->object, &oom);
 	json_t *row;
 	int rc;
 
@@ -230,91 +228,11 @@ int inv_etcd_event_born(struct dbc *c, struct inv_born *names, size_t n)
 	return rc;
 }
 
-/* ie_born_backfill: the newest creation event of each name in the history. */
-struct backfill {
-	json_t *born;            /* {"TYPE/NAME": id} */
-	int64_t next;            /* the id to read from next */
-	int rc;
-};
-
-static int backfill_row(const char *key, json_t *row, uint64_t rev, int64_t lease, void *arg)
-{
-	struct backfill *b = arg;
-	int64_t id = strtoll(key, NULL, 10);
-	bool oom;
-	char *k;
-
-	(void)rev;
-	b->next = id + 1;
-	if (lease || ie_bool(row, "pending"))
-		return 0;
-	k = born_key(ie_str(row, "type"), ie_str(row, "object_type"), ie_str(row, "object"), &oom);
-	if (k && json_object_set_new(b->born, k, json_integer(id)))
-		oom = true;
-	free(k);
-	return oom ? -ENOMEM : 0;
-}
-
-int ie_born_backfill(struct dbc *c)
-{
-	struct backfill b = { .born = json_object(), .next = 1 };
-	json_t *row = NULL, *v;
-	const char *k;
-	char from[21];
-	int rc = ie_row_get(c, "meta", "born", &row, NULL);
-
-	json_decref(row);
-	if (rc != -ENOENT || !b.born) {
-		json_decref(b.born);
-		return b.born ? rc : -ENOMEM;      /* done already (or -errno) */
-	}
-	rc = 0;
-	for (;;) {
-		int64_t at = b.next;
-
-		rc = ied_range(c, "events", ie_id_key(at, from), NULL, 500, backfill_row, &b);
-		if (rc || b.next == at)
-			break;
-	}
-	/* each name's row unless one at least as new is there (a creation recorded meanwhile
-	 * by another host); a conflict is such a creation */
-	json_object_foreach(b.born, k, v) {
-		uint64_t rev = 0;
-		json_t *now = NULL, *put;
-
-		if (rc)
-			break;
-		rc = ie_row_get(c, "events_born", k, &now, &rev);
-		if (rc == -ENOENT)
-			rev = IE_ABSENT;
-		else if (rc || ie_int(now, "id") >= json_integer_value(v))
-			rev = 0;
-		json_decref(now);
-		if (rc && rc != -ENOENT)
-			break;
-		rc = 0;
-		if (!rev)
-			continue;
-		put = json_pack("{s:O}", "id", v);
-		rc = put ? ie_row_put(c, "events_born", k, put, rev) : -ENOMEM;
-		json_decref(put);
-		if (rc == -EEXIST || rc == -EAGAIN)
-			rc = 0;
-	}
-	json_decref(b.born);
-	if (!rc) {
-		row = json_pack("{s:b}", "done", 1);
-		rc = row ? ie_row_put(c, "meta", "born", row, 0) : -ENOMEM;
-		json_decref(row);
-	}
-	return rc;
-}
-
 /* The full key of e's row events_born/TYPE/NAME (malloc'd) when e is a creation, else NULL
  * (*oom set when memory ran out). */
 static char *born_full_key(struct dbc *c, const struct inv_event *e, bool *oom)
 {
-	char *k = born_key(e->type, e->object_type, e->object, oom), *full;
+	char *k = ie_born_key(e->type, e->object_type, e->object, oom), *full;
 
 	if (!k)
 		return NULL;

@@ -604,6 +604,70 @@ static void test_born_backfill(void)
 	trace_free(&t);
 }
 
+/* The row events_born/vm/m1 put back to id (as a host of before the rows leaves it: it
+ * writes none with its creation). */
+static void old_host_row(struct db *db, const char *prefix, int64_t id)
+{
+	char key[120], val[40];
+
+	snprintf(key, sizeof(key), "%s/t/events_born/vm/m1", prefix);
+	snprintf(val, sizeof(val), "{\"id\":%lld}", (long long)id);
+	CHECK_EQ(etcd_put(((struct inv_etcd *)db)->e, key, val, strlen(val), 0, NULL), 0);
+}
+
+static int64_t born_m1(struct db *db)
+{
+	struct inv_born n = { "vm", "m1", -1 };
+	struct dbc *c = inv_get(db);
+
+	CHECK(c && inv_event_born(c, &n, 1) == 0);
+	if (c)
+		inv_put(c);
+	return n.born;
+}
+
+/* A cluster of mixed versions: a host of before events_born creates vm m1 again after its
+ * namesake was deleted, and writes no row (the row still names the namesake's creation, so
+ * the namesake's events would show to the new m1's tenant). The catch-up from where the
+ * last one reached (meta/born's upto) finds the creation: at the next open, and with the
+ * next walk of retention. */
+static void test_born_mixed(void)
+{
+	static const char prefix[] = "/test/events-mixed";
+	struct db *db = NULL;
+	struct dbc *c;
+	int64_t n1, n2, n3;
+
+	CHECK_EQ(inv_etcd_open(rig.endpoints, prefix, 2000, &db), 0);
+	if (!db)
+		return;
+	c = inv_get(db);
+	n1 = add_typed(c, "vm-created", "vm", "m1");
+	add_typed(c, "vm-updated", "vm", "m1");
+	add_typed(c, "vm-deleted", "vm", "m1");
+	n2 = add_typed(c, "vm-created", "vm", "m1");
+	inv_put(c);
+	old_host_row(db, prefix, n1);
+	CHECK(n1 > 0 && n2 > n1 && born_m1(db) == n1); /* stale: what the catch-up mends */
+	/* a host opens the inventory (a restart) */
+	inv_close(db);
+	db = NULL;
+	CHECK_EQ(inv_etcd_open(rig.endpoints, prefix, 2000, &db), 0);
+	if (!db)
+		return;
+	CHECK_EQ(born_m1(db), n2);
+	/* again, and retention's walk (the store's first) finds it */
+	c = inv_get(db);
+	add_typed(c, "vm-deleted", "vm", "m1");
+	n3 = add_typed(c, "vm-created", "vm", "m1");
+	old_host_row(db, prefix, n2);
+	CHECK(n3 > n2 && born_m1(db) == n2);
+	CHECK_EQ(inv_event_drop_upto(c, 1), 0);
+	inv_put(c);
+	CHECK_EQ(born_m1(db), n3);
+	inv_close(db);
+}
+
 /* Two sessions update the same task in transactions: the second commit is refused. */
 static void test_conflict(void)
 {
@@ -658,6 +722,7 @@ int main(void)
 	RUN(test_conflict);
 	RUN(test_born_backfill);
 	RUN(test_born_pruned);
+	RUN(test_born_mixed);
 	etcdrig_stop(&rig);
 	return check_done();
 }
