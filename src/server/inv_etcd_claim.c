@@ -123,3 +123,58 @@ int inv_etcd_claim_get(struct dbc *c, const char *what, int64_t id, char *holder
 	json_decref(row);
 	return rc;
 }
+
+/* inv_etcd_claim_sweep: the claims of owners beginning with prefix, with their leases. */
+struct sweep {
+	const char *prefix;
+	json_t *found;              /* [[key, lease, rev], ...] */
+};
+
+static int sweep_row(const char *key, json_t *row, uint64_t rev, int64_t lease, void *arg)
+{
+	struct sweep *w = arg;
+	const char *owner = ie_str(row, "owner");
+
+	if (!owner || strncmp(owner, w->prefix, strlen(w->prefix)))
+		return 0;
+	return json_array_append_new(w->found, json_pack("[s,I,I]", key, (json_int_t)lease,
+							 (json_int_t)rev)) ? -ENOMEM : 0;
+}
+
+int inv_etcd_claim_sweep(struct dbc *c, const char *prefix)
+{
+	struct sweep w = { .prefix = prefix };
+	struct etcd *e = ie_store(c)->e;
+	int rc, n = 0;
+	json_t *f;
+	size_t i;
+
+	if (!prefix || !*prefix)
+		return -EINVAL;
+	w.found = json_array();
+	if (!w.found)
+		return -ENOMEM;
+	rc = ied_range(c, "claims", "", NULL, 0, sweep_row, &w);
+	json_array_foreach(w.found, i, f) {
+		int64_t lease = json_integer_value(json_array_get(f, 1));
+		char *key;
+		int r;
+
+		if (rc)
+			break;
+		if (lease) {
+			r = etcd_lease_revoke(e, lease);
+		} else {
+			key = ied_key(c, "claims", json_string_value(json_array_get(f, 0)));
+			r = key ? etcd_delete_if(e, key, json_integer_value(json_array_get(f, 2))) :
+			    -ENOMEM;
+			free(key);
+		}
+		if (!r)
+			n++;
+		else if (r != -ENOENT && r != -EAGAIN) /* (ended meanwhile) */
+			rc = ied_fail(r, "claim: sweep");
+	}
+	json_decref(w.found);
+	return rc ? rc : n;
+}

@@ -175,4 +175,9 @@ int inv_claim_take(struct dbc *c, const char *what, int64_t id, const char *owne
 int inv_claim_drop(struct dbc *c, const char *what, int64_t id, const char *owner);
 int inv_claim_get(struct dbc *c, const char *what, int64_t id, char *holder, size_t n);
 
+/* End at once every claim whose owner begins with prefix (not empty): a daemon starting
+ * again drops its host's claims, which a previous daemon of it left when it died (they
+ * would hold until their time is over otherwise). How many, or -EINVAL, -EIO. */
+int inv_claim_sweep(struct dbc *c, const char *prefix);
+
 #endif

@@ -175,6 +175,7 @@
 	  (c, what, id, owner)) \
 	X(claim_get, (struct dbc *c, const char *what, int64_t id, char *holder, size_t n), \
 	  (c, what, id, holder, n)) \
+	X(claim_sweep, (struct dbc *c, const char *prefix), (c, prefix)) \
 	X(user_admin, (struct dbc *c, int64_t id), (c, id)) \
 	X(user_by_name, (struct dbc *c, const char *name, struct inv_user *out), (c, name, out)) \
 	X(user_get, (struct dbc *c, int64_t id, struct inv_user *out), (c, id, out)) \

@@ -78,6 +78,21 @@ int inv_sqlite_claim_drop(struct dbc *c, const char *what, int64_t id, const cha
 	return rc;
 }
 
+int inv_sqlite_claim_sweep(struct dbc *c, const char *prefix)
+{
+	sqlite3_stmt *s = db_stmt(c, "DELETE FROM claims WHERE substr(owner, 1, length(?1)) = ?1");
+	int rc;
+
+	if (!prefix || !*prefix)
+		return -EINVAL;
+	if (!s)
+		return -EIO;
+	sqlite3_bind_text(s, 1, prefix, -1, SQLITE_STATIC);
+	rc = db_rc(c, sqlite3_step(s));
+	db_done(s);
+	return rc ? rc : sqlite3_changes(db_handle(c));
+}
+
 int inv_sqlite_claim_get(struct dbc *c, const char *what, int64_t id, char *holder, size_t n)
 {
 	return holder_of(c, what, id, holder, n);

@@ -14,6 +14,7 @@
 #include "server/sup.h"
 #include "server/agent.h"
 #include "server/cluster.h"
+#include "server/snaplive.h"
 #include "server/tasks.h"
 #include "server/throttle.h"
 #include "server/serve.h"
@@ -708,6 +709,9 @@ int cmd_serve(int argc, char **argv)
 	c = inv_get(srv.db);
 	if (c && tasks_recover(&srv, c) > 0)
 		vsrv_log("tasks left running by the previous daemon are marked failed");
+	/* and the live snapshots' claims it held (snaplive.h) */
+	if (snaplive_sweep(&srv) > 0)
+		vsrv_log("live snapshots' claims left by the previous daemon are dropped");
 	/* images rows without their file (an upload a crash cut holds its owner's quota); a
 	 * host's own SQLite inventory keeps no hosts in its rows: all of them are this host's */
 	if (c && imgacl_sweep(c, srv.images, srv.cluster && strcmp(inv_backend(srv.db), "sqlite") ?

@@ -51,9 +51,34 @@ int snaplive_claim_ttl(const struct server *srv)
 	return (2 * SNAPLIVE_FREEZE_MS + sw + SNAPLIVE_SETTLE_MS) / 1000 + 120;
 }
 
+/* The owner text's start for srv's host ("HOST pid "), into buf. */
+static void owner_host(struct server *srv, char *buf, size_t n)
+{
+	char host[64] = "";
+
+	if (srv->cluster)
+		snprintf(host, sizeof(host), "%s", cluster_name(srv->cluster));
+	else if (gethostname(host, sizeof(host) - 1))
+		snprintf(host, sizeof(host), "?");
+	snprintf(buf, n, "%s pid ", host);
+}
+
+int snaplive_sweep(struct server *srv)
+{
+	char prefix[80];
+	struct dbc *c = inv_get(srv->db);
+	int rc;
+
+	owner_host(srv, prefix, sizeof(prefix));
+	rc = c ? inv_claim_sweep(c, prefix) : -EIO;
+	if (c)
+		inv_put(c);
+	return rc;
+}
+
 int snaplive_claim(struct server *srv, int64_t id)
 {
-	char owner[128], host[64] = "";
+	char owner[128], host[80];
 	struct dbc *c = NULL;
 	int i, rc = -EBUSY;
 
@@ -65,12 +90,8 @@ int snaplive_claim(struct server *srv, int64_t id)
 		rc = 0;
 	}
 	/* the host, and what tells this claim from any other (a process, a number) */
-	if (srv->cluster)
-		snprintf(host, sizeof(host), "%s", cluster_name(srv->cluster));
-	else if (gethostname(host, sizeof(host) - 1))
-		snprintf(host, sizeof(host), "?");
-	snprintf(owner, sizeof(owner), "%s pid %ld claim %lu", host, (long)getpid(),
-		 ++claims_seq);
+	owner_host(srv, host, sizeof(host));
+	snprintf(owner, sizeof(owner), "%s%ld claim %lu", host, (long)getpid(), ++claims_seq);
 	pthread_mutex_unlock(&claims_lock);
 	if (rc)
 		return rc;

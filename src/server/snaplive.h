@@ -54,6 +54,11 @@ int snaplive_settled(struct server *srv, int64_t id, json_t *disks, int timeout_
 int snaplive_claim(struct server *srv, int64_t id);
 void snaplive_release(struct server *srv, int64_t id);
 
+/* At a daemon's start: end the claims its host's previous daemon left (it died holding
+ * them; a cluster's host names are unique, and one daemon serves a data directory). How
+ * many, or -errno. */
+int snaplive_sweep(struct server *srv);
+
 /* How long a claim of srv lasts at most, s: srv->snaplive_claim_s, or (0) the bound of
  * the window (freeze, switch, settle, thaw) and two minutes for the commits. */
 int snaplive_claim_ttl(const struct server *srv);

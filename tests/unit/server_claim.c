@@ -8,7 +8,9 @@
  * A releases it, B claims it. (3) A server killed (SIGKILL) while it held two claims, one
  * with a short time (2 s) and one with a long one (600 s): the short one ends by itself
  * and B takes it, the long one still holds B off, so it is the claim's time that ends it,
- * not the death alone (a crashed server holds nothing for longer than its claim's time).
+ * not the death alone (a crashed server holds nothing for longer than its claim's time);
+ * and a daemon of the same host starting again drops the long one at once (snaplive_sweep;
+ * inv_claim_sweep drops the claims of one host's owners, no other's).
  * Without KVM: no VM runs, the claims are the inventory's. */
 #include "check.h"
 #include "etcdrig.h"
@@ -84,6 +86,18 @@ static void claims(const char *backend)
 		/* bad input */
 		CHECK_EQ(inv_claim_take(ca, "snaplive", 3, "", 600, NULL, 0), -EINVAL);
 		CHECK_EQ(inv_claim_take(ca, "snaplive", 3, "x", 0, NULL, 0), -EINVAL);
+		CHECK_EQ(inv_claim_sweep(ca, ""), -EINVAL);
+		/* a host's daemon starting again drops its host's claims, no other's */
+		CHECK_EQ(inv_claim_take(ca, "snaplive", 30, "h1 pid 5 claim 1", 600, NULL, 0), 0);
+		CHECK_EQ(inv_claim_take(ca, "snaplive", 31, "h1 pid 5 claim 2", 600, NULL, 0), 0);
+		CHECK_EQ(inv_claim_take(cb, "snaplive", 32, "h2 pid 7 claim 1", 600, NULL, 0), 0);
+		CHECK_EQ(inv_claim_take(cb, "snaplive", 33, "h10 pid 1 claim 1", 600, NULL, 0), 0);
+		CHECK_EQ(inv_claim_sweep(cb, "h1 pid "), 2);
+		CHECK_EQ(inv_claim_get(cb, "snaplive", 30, NULL, 0), -ENOENT);
+		CHECK_EQ(inv_claim_get(cb, "snaplive", 31, NULL, 0), -ENOENT);
+		CHECK_EQ(inv_claim_get(cb, "snaplive", 32, NULL, 0), 0);
+		CHECK_EQ(inv_claim_get(cb, "snaplive", 33, NULL, 0), 0);
+		CHECK_EQ(inv_claim_sweep(cb, "h1 pid "), 0);
 	}
 	if (ca)
 		inv_put(ca);
@@ -244,6 +258,11 @@ static void killed(const char *backend)
 	if (!rc)
 		snaplive_release(&b, 21);
 	CHECK(!snaplive_running(&b, 21));
+	/* a daemon of this host starting again drops what the killed one left */
+	CHECK_EQ(snaplive_sweep(&b), 1);
+	CHECK(!snaplive_running(&b, 20));
+	CHECK_EQ(snaplive_claim(&b, 20), 0);
+	snaplive_release(&b, 20);
 	inv_close(b.db);
 }
 
