@@ -102,11 +102,11 @@ int snaplive_claim(struct server *srv, int64_t id)
 	if (c)
 		inv_put(c);
 	pthread_mutex_lock(&claims_lock);
-	i = claim_slot(srv, id);
-	if (rc) {
+	i = claim_slot(srv, id); /* (its caller's until it returns: never released meanwhile) */
+	if (i >= 0 && rc) {
 		claims[i].srv = NULL;
 		claims[i].id = 0;
-	} else {
+	} else if (i >= 0) {
 		snprintf(claims[i].owner, sizeof(claims[i].owner), "%s", owner);
 	}
 	pthread_mutex_unlock(&claims_lock);
