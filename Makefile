@@ -33,17 +33,17 @@ VSRV_OBJ := $(VSRV_SRC:%.c=$(BUILD)/%.o)
 VSRV     := $(BUILD)/vsrv
 # Its libraries (Debian packages in mk/deps.sh's build group): io_uring (virtio-blk), zlib
 # (the e1000's frame CRC), jansson (the control socket's JSON lines, `vsrv img --output
-# json`), libdl (libslirp is loaded with dlopen, only for --net user), pthread, and libqcow,
-# libvmdk, libvhdi (the disk layer reads qcow2, VMDK and VHDX images with them, read-only:
-# src/disk/disk_foreign.c; each needs only libc and zlib),
+# json`), libdl (libraries loaded with dlopen, only by the processes that use them: libslirp
+# for --net user, and libqcow, libvmdk, libvhdi, with which the disk layer reads qcow2, VMDK
+# and VHDX images, when one is opened: src/disk/yal_load.c; their -dev packages give the
+# headers; and LibVNCServer with libgcrypt, which it uses and vnc.c initializes, when a VM
+# serves VNC: src/vmm/vnc_load.c), pthread,
 # libspng (the control socket's screenshot as a PNG: src/vmm/screenshot.c; it needs only
 # zlib), libresolv (glibc's, for its base64 encoder b64_ntop: the screenshot's PNG in
-# JSON), libvncserver and libgcrypt, which it uses and vnc.c initializes (--vnc:
-# src/vmm/vnc*.c), and libdeflate (the CRC32 of saved-VM files and migration streams:
+# JSON), and libdeflate (the CRC32 of saved-VM files and migration streams:
 # zlib's values, computed with the CPU's carry-less multiply; src/vmm/savestate_file.c).
 # The unit tests and the fuzz targets that link vsrv's objects take the same list.
-LDLIBS  += -luring -lz -ljansson -ldl -lpthread -lqcow -lvmdk -lvhdi -lspng -lresolv \
-           -lvncserver -lgcrypt -ldeflate
+LDLIBS  += -luring -lz -ljansson -ldl -lpthread -lspng -lresolv -ldeflate
 
 .PHONY: all deps test-deps run test test-prep asan asan-test bench fuzz clean
 all: $(VSRV)

@@ -14,9 +14,10 @@ SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
 # kernel probe of src/arch/x86/boot_probe.c (a VM's kernel is checked at create).
 SERVER_SHARED_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard src/util/*.c src/disk/*.c)) \
                        src/arch/x86/boot_probe.c)
-# (libqcow, libvmdk, libvhdi: the shared disk layer's readers of foreign formats)
+# (libdl: the shared disk layer loads libqcow, libvmdk and libvhdi, its readers of foreign
+# formats, when an image of theirs is opened: src/disk/yal_load.c)
 SERVER_LDLIBS := -lsqlite3 -lmicrohttpd -ljansson -largon2 -lcrypto -lcurl -lpthread -lwslay \
-                 -lqcow -lvmdk -lvhdi
+                 -ldl
 
 all: $(SERVER_BIN)
 

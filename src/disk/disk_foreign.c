@@ -1,7 +1,8 @@
 /* The block layer's read-only backends for the formats people bring (qcow2, VMDK, VHDX),
  * the part they share: opening the backing chain (each file through its library, locked
  * shared like any image vsrv reads), reads, the locks, and closing. Each library's own calls
- * are in disk_qcow.c, disk_vmdk.c and disk_vhdx.c.
+ * are in disk_qcow.c, disk_vmdk.c and disk_vhdx.c; yal_load.c loads the library (dlopen) when
+ * the first image of its format is opened.
  *
  * A library handle keeps a current offset and caches, so one read at a time goes through
  * it. The libraries read cluster by cluster (libqcow: one lseek + read of 64 KiB per
@@ -65,7 +66,7 @@ void disk_foreign_liberr(const struct foreign_ops *ops, intptr_t **e, const char
 {
 	char bt[4096] = "", msg[256];
 
-	if (*e && ops->lib.error_sprint(*e, bt, sizeof(bt)) > 0)
+	if (*e && ops->lib->error_sprint(*e, bt, sizeof(bt)) > 0)
 		disk_foreign_errmsg(bt, msg, sizeof(msg));
 	else
 		snprintf(msg, sizeof(msg), "unknown error");
@@ -73,7 +74,7 @@ void disk_foreign_liberr(const struct foreign_ops *ops, intptr_t **e, const char
 		snprintf(err, n, "%s: %s", what, msg);
 	else
 		snprintf(err, n, "%s", msg);
-	ops->lib.error_free(e);
+	ops->lib->error_free(e);
 }
 
 void disk_foreign_libclose(const struct foreign_ops *ops, void *h)
@@ -82,8 +83,8 @@ void disk_foreign_libclose(const struct foreign_ops *ops, void *h)
 
 	if (!p)
 		return;
-	ops->lib.close(p, NULL);
-	ops->lib.free(&p, NULL);
+	ops->lib->close(p, NULL);
+	ops->lib->free(&p, NULL);
 }
 
 /* Read n bytes at off from h: the count read (short only at the end), or -EIO, err set. */
@@ -91,7 +92,7 @@ static ssize_t fg_lib_read(const struct foreign_ops *ops, void *h, void *buf, si
 			   uint64_t off, char *err, size_t errn)
 {
 	intptr_t *e = NULL;
-	ssize_t k = ops->lib.read(h, buf, n, (off64_t)off, &e);
+	ssize_t k = ops->lib->read(h, buf, n, (off64_t)off, &e);
 
 	if (k < 0) {
 		disk_foreign_liberr(ops, &e, "read", err, errn);
@@ -106,7 +107,7 @@ static int fg_lib_set_parent(const struct foreign_ops *ops, void *child, void *p
 {
 	intptr_t *e = NULL;
 
-	if (ops->lib.set_parent(child, parent, &e) != 1) {
+	if (ops->lib->set_parent(child, parent, &e) != 1) {
 		disk_foreign_liberr(ops, &e, "set parent", err, errn);
 		return -EINVAL;
 	}
@@ -332,11 +333,18 @@ static void fault_guard(const char *path, const char *library)
 
 int disk_foreign_open(struct disk *d, const struct foreign_ops *ops, unsigned flags)
 {
-	struct foreign *f = calloc(1, sizeof(*f));
 	const char *path = d->path;
-	char err[256] = "", *next = NULL;
+	char err[512] = "", *next = NULL;
+	struct foreign *f;
 	int ret, i;
 
+	/* the library is loaded by the first image of its format (yal_load.h) */
+	ret = ops->load(err, sizeof(err));
+	if (ret) {
+		vsrv_log("disk %s: %s", d->path, err);
+		return ret;
+	}
+	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
 	f->ops = ops;

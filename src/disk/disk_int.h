@@ -25,10 +25,25 @@ void disk_vhd_unlock(struct disk *d);
 
 /* The formats read through a library (disk_foreign.c holds what they share: the chain, the
  * locks, the reads, the library's error messages; disk_qcow.c, disk_vmdk.c, disk_vhdx.c
- * one library each: its open and its header's details). */
+ * one library each: its open and its header's details; yal_load.c loads the libraries).
+ *
+ * The library's entry points that the libyal libraries share (their handle and error types
+ * are all intptr_t): disk_foreign.c sets the parent, reads and closes with them. */
+struct foreign_lib {
+	int (*error_sprint)(intptr_t *e, char *s, size_t n);
+	void (*error_free)(intptr_t **e);
+	int (*set_parent)(intptr_t *child, intptr_t *parent, intptr_t **e);
+	ssize_t (*read)(intptr_t *h, void *buf, size_t n, off64_t off, intptr_t **e);
+	int (*close)(intptr_t *h, intptr_t **e);
+	int (*free)(intptr_t **h, intptr_t **e);
+};
+
 struct foreign_ops {
 	const char *format;  /* "qcow2", "vmdk", "vhdx" */
 	const char *library; /* "libqcow", ... (for messages) */
+	/* Load the library (dlopen, on the first image of the format: yal_load.h). 0, or
+	 * -ENOTSUP with the reason in err. Any thread; before open and lib are used. */
+	int (*load)(char *err, size_t errn);
 	/* Open path read-only: *h and l->size, l->subformat, l->backing (malloc'd or NULL).
 	 * 0 or -errno with the reason in err. */
 	int (*open)(const char *path, void **h, struct disk_layer *l, char *err, size_t errn);
@@ -36,16 +51,7 @@ struct foreign_ops {
 	 * 20201213 reads a whole request from the parent when its first cluster is not
 	 * allocated in the child, so reads are split at cluster boundaries. 0: no limit. */
 	uint32_t (*grain)(void *h, const char *path);
-	/* The library's entry points that the libyal libraries share (their handle and error
-	 * types are all intptr_t): disk_foreign.c sets the parent, reads and closes with them. */
-	struct {
-		int (*error_sprint)(intptr_t *e, char *s, size_t n);
-		void (*error_free)(intptr_t **e);
-		int (*set_parent)(intptr_t *child, intptr_t *parent, intptr_t **e);
-		ssize_t (*read)(intptr_t *h, void *buf, size_t n, off64_t off, intptr_t **e);
-		int (*close)(intptr_t *h, intptr_t **e);
-		int (*free)(intptr_t **h, intptr_t **e);
-	} lib;
+	const struct foreign_lib *lib; /* filled by load */
 };
 
 extern const struct foreign_ops disk_qcow_ops, disk_vmdk_ops, disk_vhdx_ops;

@@ -1,10 +1,9 @@
 /* The block layer's qcow2 reader (QEMU, Proxmox, cloud images) through libqcow: read-only,
  * a backing chain of qcow2 files followed with libqcow_file_set_parent_file. Encrypted
  * images are refused (libqcow would need the key; vsrv has no way to ask for one). */
-#include "disk/disk_int.h"
+#include "disk/yal_load.h"
 
 #include <fcntl.h>
-#include <libqcow.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +38,7 @@ static void qc_features_hint(const char *path, char *err, size_t n)
 
 static int qc_open(const char *path, void **h, struct disk_layer *l, char *err, size_t n)
 {
+	const struct yal_qcow *y = &yal_qcow;
 	libqcow_error_t *e = NULL;
 	libqcow_file_t *f = NULL;
 	uint32_t version = 0, enc = 0;
@@ -46,13 +46,13 @@ static int qc_open(const char *path, void **h, struct disk_layer *l, char *err, 
 	size_t bn = 0;
 
 	*h = NULL;
-	if (libqcow_file_initialize(&f, &e) != 1) {
+	if (y->libqcow_file_initialize(&f, &e) != 1) {
 		disk_foreign_liberr(&disk_qcow_ops, &e, "initialize", err, n);
 		return -ENOMEM;
 	}
-	if (libqcow_file_open(f, path, LIBQCOW_OPEN_READ, &e) != 1) {
+	if (y->libqcow_file_open(f, path, LIBQCOW_OPEN_READ, &e) != 1) {
 		disk_foreign_liberr(&disk_qcow_ops, &e, NULL, err, n);
-		libqcow_file_free(&f, NULL);
+		y->lib.free(&f, NULL);
 		if (strstr(err, "incompatible features")) {
 			qc_features_hint(path, err, n);
 			return -ENOTSUP;
@@ -60,9 +60,9 @@ static int qc_open(const char *path, void **h, struct disk_layer *l, char *err, 
 		return -EINVAL;
 	}
 	*h = f;
-	if (libqcow_file_get_format_version(f, &version, &e) != 1 ||
-	    libqcow_file_get_encryption_method(f, &enc, &e) != 1 ||
-	    libqcow_file_get_media_size(f, &size, &e) != 1) {
+	if (y->libqcow_file_get_format_version(f, &version, &e) != 1 ||
+	    y->libqcow_file_get_encryption_method(f, &enc, &e) != 1 ||
+	    y->libqcow_file_get_media_size(f, &size, &e) != 1) {
 		disk_foreign_liberr(&disk_qcow_ops, &e, "header", err, n);
 		goto err;
 	}
@@ -78,16 +78,17 @@ static int qc_open(const char *path, void **h, struct disk_layer *l, char *err, 
 	}
 	snprintf(l->subformat, sizeof(l->subformat), "v%u", version);
 	l->size = size;
-	if (libqcow_file_get_utf8_backing_filename_size(f, &bn, &e) == 1 && bn > 1) {
+	if (y->libqcow_file_get_utf8_backing_filename_size(f, &bn, &e) == 1 && bn > 1) {
 		l->backing = malloc(bn);
 		if (!l->backing)
 			goto err_nomem;
-		if (libqcow_file_get_utf8_backing_filename(f, (uint8_t *)l->backing, bn, &e) != 1) {
+		if (y->libqcow_file_get_utf8_backing_filename(f, (uint8_t *)l->backing, bn,
+							   &e) != 1) {
 			disk_foreign_liberr(&disk_qcow_ops, &e, "backing file name", err, n);
 			goto err;
 		}
 	}
-	libqcow_error_free(&e);
+	y->lib.error_free(&e);
 	return 0;
 err_nomem:
 	snprintf(err, n, "out of memory");
@@ -126,15 +127,9 @@ static uint32_t qc_grain(void *h, const char *path)
 const struct foreign_ops disk_qcow_ops = {
 	.format = "qcow2",
 	.library = "libqcow",
+	.load = yal_qcow_load,
 	.open = qc_open,
 	.grain = qc_grain,
-	.lib = {
-		.error_sprint = libqcow_error_backtrace_sprint,
-		.error_free = libqcow_error_free,
-		.set_parent = libqcow_file_set_parent_file,
-		.read = libqcow_file_read_buffer_at_offset,
-		.close = libqcow_file_close,
-		.free = libqcow_file_free,
-	},
+	.lib = &yal_qcow.lib,
 };
 

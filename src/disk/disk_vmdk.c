@@ -2,13 +2,8 @@
  * stream-optimized files, and descriptor files with their extent files (flat or sparse,
  * found in the descriptor's directory); a delta disk's parent (parentFileNameHint) followed
  * with libvmdk_handle_set_parent_handle. */
-#include "disk/disk_int.h"
+#include "disk/yal_load.h"
 
-/* Debian's libvmdk-dev declares the libbfio entry points but ships no libbfio.h: we use
- * none of them. */
-#include <libvmdk/features.h>
-#undef LIBVMDK_HAVE_BFIO
-#include <libvmdk.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +25,7 @@ static const char *vk_type_name(int t)
 
 static int vk_open(const char *path, void **h, struct disk_layer *l, char *err, size_t n)
 {
+	const struct yal_vmdk *y = &yal_vmdk;
 	libvmdk_error_t *e = NULL;
 	libvmdk_handle_t *v = NULL;
 	const char *slash = strrchr(path, '/');
@@ -38,25 +34,26 @@ static int vk_open(const char *path, void **h, struct disk_layer *l, char *err, 
 	int type = 0;
 
 	*h = NULL;
-	if (libvmdk_handle_initialize(&v, &e) != 1) {
+	if (y->libvmdk_handle_initialize(&v, &e) != 1) {
 		disk_foreign_liberr(&disk_vmdk_ops, &e, "initialize", err, n);
 		return -ENOMEM;
 	}
-	if (libvmdk_handle_open(v, path, LIBVMDK_OPEN_READ, &e) != 1) {
+	if (y->libvmdk_handle_open(v, path, LIBVMDK_OPEN_READ, &e) != 1) {
 		disk_foreign_liberr(&disk_vmdk_ops, &e, NULL, err, n);
-		libvmdk_handle_free(&v, NULL);
+		y->lib.free(&v, NULL);
 		return -EINVAL;
 	}
 	*h = v;
 	/* extent files named by the descriptor live beside it */
-	if (libvmdk_handle_set_extent_data_files_path(v, slash ? path : ".",
-						       slash ? (size_t)(slash - path) : 1, &e) != 1 ||
-	    libvmdk_handle_open_extent_data_files(v, &e) != 1) {
+	if (y->libvmdk_handle_set_extent_data_files_path(v, slash ? path : ".",
+							 slash ? (size_t)(slash - path) : 1,
+							 &e) != 1 ||
+	    y->libvmdk_handle_open_extent_data_files(v, &e) != 1) {
 		disk_foreign_liberr(&disk_vmdk_ops, &e, "extent files", err, n);
 		goto err;
 	}
-	if (libvmdk_handle_get_media_size(v, &size, &e) != 1 ||
-	    libvmdk_handle_get_disk_type(v, &type, &e) != 1) {
+	if (y->libvmdk_handle_get_media_size(v, &size, &e) != 1 ||
+	    y->libvmdk_handle_get_disk_type(v, &type, &e) != 1) {
 		disk_foreign_liberr(&disk_vmdk_ops, &e, "descriptor", err, n);
 		goto err;
 	}
@@ -70,7 +67,7 @@ static int vk_open(const char *path, void **h, struct disk_layer *l, char *err, 
 	}
 	l->size = size;
 	snprintf(l->subformat, sizeof(l->subformat), "%s", vk_type_name(type));
-	if (libvmdk_handle_get_utf8_parent_filename_size(v, &bn, &e) == 1 && bn > 1) {
+	if (y->libvmdk_handle_get_utf8_parent_filename_size(v, &bn, &e) == 1 && bn > 1) {
 		l->backing = malloc(bn);
 		if (!l->backing) {
 			snprintf(err, n, "out of memory");
@@ -78,12 +75,13 @@ static int vk_open(const char *path, void **h, struct disk_layer *l, char *err, 
 			*h = NULL;
 			return -ENOMEM;
 		}
-		if (libvmdk_handle_get_utf8_parent_filename(v, (uint8_t *)l->backing, bn, &e) != 1) {
+		if (y->libvmdk_handle_get_utf8_parent_filename(v, (uint8_t *)l->backing, bn,
+							    &e) != 1) {
 			disk_foreign_liberr(&disk_vmdk_ops, &e, "parent file name", err, n);
 			goto err;
 		}
 	}
-	libvmdk_error_free(&e);
+	y->lib.error_free(&e);
 	return 0;
 err:
 	disk_foreign_libclose(&disk_vmdk_ops, v);
@@ -94,13 +92,7 @@ err:
 const struct foreign_ops disk_vmdk_ops = {
 	.format = "vmdk",
 	.library = "libvmdk",
+	.load = yal_vmdk_load,
 	.open = vk_open,
-	.lib = {
-		.error_sprint = libvmdk_error_backtrace_sprint,
-		.error_free = libvmdk_error_free,
-		.set_parent = libvmdk_handle_set_parent_handle,
-		.read = libvmdk_handle_read_buffer_at_offset,
-		.close = libvmdk_handle_close,
-		.free = libvmdk_handle_free,
-	},
+	.lib = &yal_vmdk.lib,
 };

@@ -1,10 +1,10 @@
 /* The VNC server (vnc.h): LibVNCServer's screen and clients driven by the control loop, the
  * framebuffer taken from the VM's display, and input to the VM's input router. */
 #include "vmm/vnc_int.h"
+#include "vmm/vnc_load.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <gcrypt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -32,9 +32,9 @@ static void rfb_quiet(const char *fmt, ...)
  * the sandbox answers with SIGSYS. Initialized here, before the sandbox goes on. */
 static void gcrypt_setup(void)
 {
-	if (!gcry_control(GCRYCTL_INITIALIZATION_FINISHED_P)) {
-		gcry_check_version(NULL);
-		gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
+	if (!vnc_lib.gcry_control(GCRYCTL_INITIALIZATION_FINISHED_P)) {
+		vnc_lib.gcry_check_version(NULL);
+		vnc_lib.gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
 	}
 }
 
@@ -43,8 +43,8 @@ static void rfb_log_setup(void)
 	const char *d = getenv("VSRV_VNC_DEBUG");
 
 	if (!d || strcmp(d, "1")) {
-		rfbLog = rfb_quiet;
-		rfbErr = rfb_quiet;
+		*vnc_lib.rfbLog = rfb_quiet;
+		*vnc_lib.rfbErr = rfb_quiet;
 	}
 }
 
@@ -128,7 +128,7 @@ static void fix_format(rfbScreenInfoPtr s)
 static rfbBool set_translate(rfbClientPtr cl)
 {
 	fix_format(cl->screen);
-	return rfbSetTranslateFunction(cl);
+	return vnc_lib.rfbSetTranslateFunction(cl);
 }
 
 static void fb_free(struct vnc *v)
@@ -185,14 +185,14 @@ static int fb_setup(struct vnc *v)
 		convert_lines(v, 0, h);
 	fb = zero_copy ? (char *)(uintptr_t)px : (char *)v->shadow;
 	if (resized) {
-		rfbNewFramebuffer(v->screen, fb, (int)w, (int)h, 8, 3, 4);
+		vnc_lib.rfbNewFramebuffer(v->screen, fb, (int)w, (int)h, 8, 3, 4);
 		fix_format(v->screen);
 		v->stats.resizes++;
 		if (v->in)
 			input_router_set_screen(v->in, w, h);
 	} else {
 		v->screen->frameBuffer = fb;
-		rfbMarkRectAsModified(v->screen, 0, 0, (int)w, (int)h);
+		vnc_lib.rfbMarkRectAsModified(v->screen, 0, 0, (int)w, (int)h);
 	}
 	return 0;
 nomem:
@@ -201,7 +201,7 @@ nomem:
 	{
 		static uint8_t black[64 * 64 * 4];
 
-		rfbNewFramebuffer(v->screen, (char *)black, 64, 64, 8, 3, 4);
+		vnc_lib.rfbNewFramebuffer(v->screen, (char *)black, 64, 64, 8, 3, 4);
 		fix_format(v->screen);
 	}
 	v->have_fb = false;
@@ -219,7 +219,7 @@ static void mark_lines(struct vnc *v, uint32_t y0, uint32_t y1)
 		return;
 	if (v->shadow)
 		convert_lines(v, y0, y1);
-	rfbMarkRectAsModified(v->screen, 0, (int)y0, (int)v->width, (int)y1);
+	vnc_lib.rfbMarkRectAsModified(v->screen, 0, (int)y0, (int)v->width, (int)y1);
 	v->stats.marked++;
 }
 
@@ -316,7 +316,7 @@ static void reap_clients(struct vnc *v)
 		v->client_fd[i] = v->client_fd[v->nr_clients];
 		v->ext_ack[i] = v->ext_ack[v->nr_clients];
 		v->since_ms[i] = v->since_ms[v->nr_clients];
-		rfbClientConnectionGone(cl);
+		vnc_lib.rfbClientConnectionGone(cl);
 	}
 	v->stats.clients = v->nr_clients;
 	if (!v->nr_clients && !v->listen_paused)
@@ -341,7 +341,7 @@ static void drop_slow_handshakes(struct vnc *v)
 
 		if (cl->sock != RFB_INVALID_SOCKET && cl->state != RFB_NORMAL &&
 		    now - v->since_ms[i] > v->handshake_ms)
-			rfbCloseClient(cl);
+			vnc_lib.rfbCloseClient(cl);
 	}
 }
 
@@ -351,11 +351,11 @@ static void on_client(void *opaque, uint32_t events)
 	struct vnc *v = cl->clientData;
 
 	if (events & EPOLLIN)
-		rfbProcessClientMessage(cl);
+		vnc_lib.rfbProcessClientMessage(cl);
 	else if (events & (EPOLLHUP | EPOLLERR))
-		rfbCloseClient(cl);
+		vnc_lib.rfbCloseClient(cl);
 	if (cl->sock != RFB_INVALID_SOCKET)
-		rfbUpdateClient(cl); /* answer an update request at once */
+		vnc_lib.rfbUpdateClient(cl); /* answer an update request at once */
 	send_acks(v);
 	reap_clients(v);
 }
@@ -377,7 +377,7 @@ static void on_timer(void *opaque, uint32_t events)
 		fb_dirty(v);
 	for (unsigned i = 0; i < v->nr_clients; i++)
 		if (v->clients[i]->sock != RFB_INVALID_SOCKET)
-			rfbUpdateClient(v->clients[i]);
+			vnc_lib.rfbUpdateClient(v->clients[i]);
 	send_acks(v);
 	drop_slow_handshakes(v);
 	reap_clients(v);
@@ -412,15 +412,15 @@ static void on_accept(void *opaque, uint32_t events)
 			continue;
 		}
 		v->stats.accepted++;
-		cl = rfbNewClient(v->screen, fd); /* closes fd on failure */
+		cl = vnc_lib.rfbNewClient(v->screen, fd); /* closes fd on failure */
 		if (!cl)
 			continue;
 		cl->clientData = v;
 		/* LibVNCServer also takes WebSocket clients (noVNC) on the same socket. On TCP
 		 * without a password any web page the host's browser opens could be one: no. */
 		if (cl->wsctx && v->tcp && !v->passwords[0]) {
-			rfbCloseClient(cl);
-			rfbClientConnectionGone(cl);
+			vnc_lib.rfbCloseClient(cl);
+			vnc_lib.rfbClientConnectionGone(cl);
 			v->stats.refused++;
 			return;
 		}
@@ -430,7 +430,7 @@ static void on_accept(void *opaque, uint32_t events)
 		v->since_ms[v->nr_clients] = now_ms();
 		v->nr_clients++;
 		if (evloop_add(v->loop, fd, EPOLLIN, on_client, cl) < 0)
-			rfbCloseClient(cl);
+			vnc_lib.rfbCloseClient(cl);
 		if (v->nr_clients == 1 && cl->sock != RFB_INVALID_SOCKET) {
 			fb_setup(v); /* the display may have changed while nobody watched */
 			timer_set(v, true);
@@ -550,8 +550,8 @@ static void ext_send_ack(rfbClientPtr cl)
 		.enc = htonl((uint32_t)ENC_QEMU_EXT_KEY),
 	};
 
-	if (rfbWriteExact(cl, (char *)&ack, sizeof(ack)) < 0)
-		rfbCloseClient(cl);
+	if (vnc_lib.rfbWriteExact(cl, (char *)&ack, sizeof(ack)) < 0)
+		vnc_lib.rfbCloseClient(cl);
 }
 
 static rfbBool ext_message(rfbClientPtr cl, void *data, const rfbClientToServerMsg *msg)
@@ -566,16 +566,16 @@ static rfbBool ext_message(rfbClientPtr cl, void *data, const rfbClientToServerM
 	if (msg->type != rfbQemuEvent)
 		return FALSE;
 	/* sub-type (1), down (2), keysym (4), keycode (4) */
-	n = rfbReadExact(cl, (char *)b, 1);
+	n = vnc_lib.rfbReadExact(cl, (char *)b, 1);
 	if (n > 0 && b[0] != 0) {
 		/* other sub-types (audio) are not offered: their length is unknown */
-		rfbCloseClient(cl);
+		vnc_lib.rfbCloseClient(cl);
 		return TRUE;
 	}
 	if (n > 0)
-		n = rfbReadExact(cl, (char *)b + 1, 10);
+		n = vnc_lib.rfbReadExact(cl, (char *)b + 1, 10);
 	if (n <= 0) {
-		rfbCloseClient(cl);
+		vnc_lib.rfbCloseClient(cl);
 		return TRUE;
 	}
 	sym = (uint32_t)b[3] << 24 | (uint32_t)b[4] << 16 | (uint32_t)b[5] << 8 | b[6];
@@ -600,7 +600,7 @@ static void ext_register_once(void)
 	static bool done;
 
 	if (!done) {
-		rfbRegisterProtocolExtension(&ext_qemu);
+		vnc_lib.rfbRegisterProtocolExtension(&ext_qemu);
 		done = true;
 	}
 }
@@ -608,9 +608,17 @@ static void ext_register_once(void)
 /* ---- the server ---- */
 int vnc_open(const char *spec, struct vnc **out)
 {
-	struct vnc *v = calloc(1, sizeof(*v));
+	char err[512];
+	struct vnc *v;
 	int ret;
 
+	/* LibVNCServer is loaded here, by the first VNC server (vnc_load.h) */
+	ret = vnc_lib_load(err, sizeof(err));
+	if (ret < 0) {
+		vsrv_log("--vnc %s: %s", spec, err);
+		return ret;
+	}
+	v = calloc(1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	v->lfd = v->timer = -1;
@@ -647,7 +655,7 @@ int vnc_attach(struct vnc *v, struct evloop *loop, const struct display *disp,
 	v->loop = loop;
 	v->disp = disp;
 	v->in = in;
-	v->screen = rfbGetScreen(NULL, NULL, VNC_BLANK_WIDTH, VNC_BLANK_HEIGHT, 8, 3, 4);
+	v->screen = vnc_lib.rfbGetScreen(NULL, NULL, VNC_BLANK_WIDTH, VNC_BLANK_HEIGHT, 8, 3, 4);
 	if (!v->screen) {
 		vsrv_log("--vnc %s: cannot create the screen", v->spec);
 		return -ENOMEM;
@@ -669,7 +677,7 @@ int vnc_attach(struct vnc *v, struct evloop *loop, const struct display *disp,
 	s->setTranslateFunction = set_translate;
 	if (v->passwords[0]) {
 		s->authPasswdData = (void *)v->passwords;
-		s->passwordCheck = rfbCheckPasswordByList;
+		s->passwordCheck = vnc_lib.rfbCheckPasswordByList;
 	}
 	fix_format(s);
 	v->have_fb = false;
@@ -687,7 +695,7 @@ int vnc_attach(struct vnc *v, struct evloop *loop, const struct display *disp,
 	return 0;
 err:
 	vsrv_log("--vnc %s: cannot serve: %s", v->spec, strerror(-ret));
-	rfbScreenCleanup(v->screen);
+	vnc_lib.rfbScreenCleanup(v->screen);
 	v->screen = NULL;
 	fb_free(v);
 	return ret;
@@ -699,13 +707,13 @@ void vnc_detach(struct vnc *v)
 		return;
 	for (unsigned i = 0; i < v->nr_clients; i++)
 		if (v->clients[i]->sock != RFB_INVALID_SOCKET)
-			rfbCloseClient(v->clients[i]);
+			vnc_lib.rfbCloseClient(v->clients[i]);
 	reap_clients(v);
 	v->listen_paused = false;
 	timer_set(v, false);
 	evloop_del(v->loop, v->timer);
 	evloop_del(v->loop, v->lfd);
-	rfbScreenCleanup(v->screen);
+	vnc_lib.rfbScreenCleanup(v->screen);
 	v->screen = NULL;
 	fb_free(v);
 	v->have_fb = false;

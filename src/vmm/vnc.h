@@ -50,9 +50,10 @@
 
 struct vnc;
 
-/* Parse and check spec, read the password file, open the listening socket (a stale Unix
- * socket file is replaced) and the update timer. Before the VM is built: nothing here needs
- * a system call the sandbox forbids later. 0 and *out (free with vnc_close), or -errno after
+/* Load LibVNCServer (vnc_load.h: -ENOTSUP without it), parse and check spec, read the
+ * password file, open the listening socket (a stale Unix socket file is replaced) and the
+ * update timer. Before the VM is built: nothing here needs a system call the sandbox forbids
+ * later. 0 and *out (free with vnc_close), or -errno after
  * logging one line naming the spec and why. */
 int vnc_open(const char *spec, struct vnc **out);
 
