@@ -689,12 +689,24 @@ int inv_quota_put(struct dbc *c, int64_t uid, const struct inv_quota *q);
  * user. 0 or -EIO. */
 int inv_usage(struct dbc *c, int64_t uid, struct inv_quota *out);
 
-/* The owner of the object of kind ("vm", "disk") id: set it (uid 0: none; under the
- * caller's transaction, with the object's create), read it (*uid 0 when none; on etcd
+/* inv_usage without joining the transaction's serialisation (etcd: no stamp of uid's quota
+ * row; SQLite: the same read): the usage of the users a manager's check counts besides its
+ * own (quota.c), whose creates stamp that manager's row when they check against it. 0 or
+ * -EIO. */
+int inv_usage_peek(struct dbc *c, int64_t uid, struct inv_quota *out);
+
+/* The owner of the object of kind ("vm", "disk", "user") id: set it (uid 0: none; under
+ * the caller's transaction, with the object's create), read it (*uid 0 when none; on etcd
  * the id of a deleted user may remain, which no user gets again: nobody's, as quota_admit
- * counts it). Deleting the object drops its owner. 0 or -EIO. */
+ * counts it). Deleting the object drops its owner. A user's owner is its manager: the
+ * delegated manager (no administrator) who created it, whose quota bounds what the manager
+ * and its users own together (quota.h); a deleted manager's users have none. 0 or -EIO. */
 int inv_owner_set(struct dbc *c, const char *kind, int64_t id, int64_t uid);
 int inv_owner_get(struct dbc *c, const char *kind, int64_t id, int64_t *uid);
+
+/* fn for the id of every user whose manager (inv_owner_get "user") is user uid, until fn
+ * returns non-zero (that value is returned). 0, fn's value or -EIO. */
+int inv_managed_each(struct dbc *c, int64_t uid, int (*fn)(int64_t id, void *arg), void *arg);
 
 /* A new password ends the user's sessions: drop every session of user uid. 0 or -EIO. */
 int inv_session_drop_user(struct dbc *c, int64_t uid);

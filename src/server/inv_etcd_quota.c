@@ -1,7 +1,8 @@
 /* The inventory's quotas and owners on etcd (what migration 14 adds to SQLite):
  *   quotas/USER             {vms, cpus, memory_mib, disks, disk_bytes, snapshots} (a missing
  *                           or null field: unlimited)
- *   owners/USER/KIND/ID     {kind, id}    what USER owns, under one prefix per user
+ *   owners/USER/KIND/ID     {kind, id}    what USER owns, under one prefix per user (KIND
+ *                           "user": a user USER manages, not counted in its own usage)
  *   owned/KIND/ID           {user}        the object's owner (to drop it with the object)
  *   owners/USER/image/NAME  {kind, bytes} a private image of USER (inv_etcd_image.c: written
  *                           with its images/NAME row; counted without a read of it)
@@ -157,7 +158,8 @@ static int usage_stamp(struct dbc *c, int64_t uid)
 	return rc;
 }
 
-int inv_etcd_usage(struct dbc *c, int64_t uid, struct inv_quota *out)
+/* inv_etcd_usage, the quota row stamped or not (inv_usage_peek). */
+static int usage_read(struct dbc *c, int64_t uid, bool stamp, struct inv_quota *out)
 {
 	const char *pfx = ie_store(c)->prefix;
 	size_t klen = KEYLEN(pfx), n = 0, i;
@@ -167,7 +169,7 @@ int inv_etcd_usage(struct dbc *c, int64_t uid, struct inv_quota *out)
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = usage_stamp(c, uid);
+	rc = stamp ? usage_stamp(c, uid) : 0;
 	if (!rc)
 		rc = iea_rows(c, "owners", iea_prefix(uid, upfx), NULL, NULL, &rows);
 	if (!rc && json_array_size(rows)) {
@@ -183,8 +185,8 @@ int inv_etcd_usage(struct dbc *c, int64_t uid, struct inv_quota *out)
 
 		if (rc)
 			break;
-		if (!kind)
-			continue;
+		if (!kind || !strcmp(kind, "user"))
+			continue;       /* (a user it manages: not its own usage) */
 		if (!strcmp(kind, "image")) {
 			/* a private image: its bytes in the row (inv_etcd_image.c) */
 			out->disk_bytes += ie_int(o, "bytes");
@@ -214,6 +216,36 @@ int inv_etcd_usage(struct dbc *c, int64_t uid, struct inv_quota *out)
 	}
 	free(keys);
 	free(r);
+	return rc;
+}
+
+int inv_etcd_usage(struct dbc *c, int64_t uid, struct inv_quota *out)
+{
+	return usage_read(c, uid, true, out);
+}
+
+int inv_etcd_usage_peek(struct dbc *c, int64_t uid, struct inv_quota *out)
+{
+	return usage_read(c, uid, false, out);
+}
+
+int inv_etcd_managed_each(struct dbc *c, int64_t uid, int (*fn)(int64_t id, void *arg),
+			  void *arg)
+{
+	json_t *rows = NULL, *o;
+	char upfx[24];
+	size_t i;
+	int rc = iea_rows(c, "owners", iea_prefix(uid, upfx), NULL, NULL, &rows);
+
+	json_array_foreach(rows, i, o) {
+		const char *kind = ie_str(o, "kind");
+
+		if (rc)
+			break;
+		if (kind && !strcmp(kind, "user"))
+			rc = fn(ie_int(o, "id"), arg);
+	}
+	json_decref(rows);
 	return rc;
 }
 
@@ -284,7 +316,7 @@ int inv_etcd_owner_set(struct dbc *c, const char *kind, int64_t id, int64_t uid)
 {
 	struct owner_set a = { kind, id, uid };
 
-	if (strcmp(kind, "vm") && strcmp(kind, "disk"))
+	if (strcmp(kind, "vm") && strcmp(kind, "disk") && strcmp(kind, "user"))
 		return -EINVAL;
 	return ie_write(c, owner_set_body, &a);
 }

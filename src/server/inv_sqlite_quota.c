@@ -163,3 +163,27 @@ int inv_sqlite_owner_get(struct dbc *c, const char *kind, int64_t id, int64_t *u
 	db_done(s);
 	return st;
 }
+
+int inv_sqlite_usage_peek(struct dbc *c, int64_t uid, struct inv_quota *out)
+{
+	return inv_sqlite_usage(c, uid, out);   /* (writers are serialised: nothing to stamp) */
+}
+
+int inv_sqlite_managed_each(struct dbc *c, int64_t uid, int (*fn)(int64_t id, void *arg),
+			    void *arg)
+{
+	sqlite3_stmt *s = db_stmt(c, "SELECT object_id FROM owners WHERE user_id = ? AND "
+				     "object_type = 'user' ORDER BY object_id");
+	int rc = 0, st;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, uid);
+	while (!rc && (st = sqlite3_step(s)) == SQLITE_ROW)
+		rc = fn(sqlite3_column_int64(s, 0), arg);
+	if (!rc && st != SQLITE_DONE)
+		rc = db_rc(c, st);
+	db_done(s);
+	return rc;
+}
+

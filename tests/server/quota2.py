@@ -1,0 +1,160 @@
+"""Quotas of delegated managers (issue 10, abuse limits; src/server/quota.h), over real HTTP,
+run by t-server-quota2.sh on SQLite and on the etcd inventory (check names prefixed "etcd-"):
+a user that a delegated manager (a non-administrator holding change-permissions) creates is
+that manager's, and the manager's limits bound what the manager and all its users own
+together (recursively: a managed user's own users count for both); every refusal is a 403
+"quota_exceeded"; parallel creates of two users of one manager at the manager's limit:
+exactly one passes; GET /api/v1/users/NAME says the manager and the total_usage; a deleted
+user stops counting for its manager; a deleted manager's users keep their own limits."""
+import os, shutil, sys, tempfile, threading
+sys.path.insert(0, os.path.dirname(__file__))
+from lib import *
+import lib
+
+P = "etcd-" if lib.INVENTORY == "etcd" else ""
+MiB = 1 << 20
+
+
+def check(name, cond, why="failed"):
+    return ok(P + name, cond, why)
+
+
+tmp = tempfile.mkdtemp(prefix="vsrv-quota2.")
+d = Daemon(os.path.join(tmp, "data")).start()
+try:
+    adm = d.login("admin", "adminpass1")
+    shutil.copy(os.path.join(GUESTS, "hello.elf"), os.path.join(d.data, "images", "k.elf"))
+
+    def req(m, p, b=None, tok=None):
+        return d.req(m, p, b, token=tok or adm)
+
+    def quota(name, **q):
+        return req("PUT", "/api/v1/users/%s/quota" % name, q)
+
+    def user_js(name):
+        return req("GET", "/api/v1/users/" + name)[1]
+
+    def total(name, field):
+        """What user name and the users it manages own of field (its total_usage)."""
+        return user_js(name).get("total_usage", {}).get(field)
+
+    def disk(name, size, tok):
+        return req("POST", "/api/v1/disks", {"name": name, "size": size}, tok)
+
+    def vm(name, tok):
+        return req("POST", "/api/v1/vms", {"name": name, "kernel": "k.elf"}, tok)
+
+    def refused(st, js, limit, who=None):
+        e = (js or {}).get("error", {}) if isinstance(js, dict) else {}
+        m = e.get("message", "")
+        return (st == 403 and e.get("code") == "quota_exceeded" and (limit + ":") in m and
+                (who is None or ("user %s " % who) in m))
+
+    def grant(*names):
+        """Server grants: mgr manages, the others create (each one's own)."""
+        g = [{"user": "mgr", "permissions": ["view", "modify", "change-permissions"]}]
+        g += [{"user": n, "permissions": ["view", "modify", "change-permissions"] if n == "sub"
+               else ["modify", "remove"]} for n in names]
+        return req("PUT", "/api/v1/permissions", {"grants": g})[0]
+
+    mgr = new_user(d, adm, "mgr")
+    grant()
+    quota("mgr", vms=2, cpus=8, memory_mib=4096, disks=20, disk_bytes=10 * MiB, snapshots=10)
+    u1 = new_user(d, mgr, "u1")
+    u2 = new_user(d, mgr, "u2")
+    grant("u1", "u2")
+    q1, q2 = user_js("u1"), user_js("u2")
+    check("quota-managed-user-has-manager", q1.get("manager") == "mgr" and
+          q2.get("manager") == "mgr" and user_js("mgr").get("manager") is None and
+          q1["quota"]["disk_bytes"] == 10 * MiB, str((q1, q2)))
+
+    # each user may own the manager's 10 MiB alone, not together: u1's 6 MiB leaves 4 for all
+    s1, _ = disk("d1", 6 * MiB, u1)
+    s2, j2 = disk("d2", 6 * MiB, u2)
+    s3, j3 = disk("d3", 4 * MiB, u2)
+    s4, j4 = disk("dm", MiB, mgr)
+    m = user_js("mgr")
+    check("quota-manager-bounds-users-together", s1 == 201 and refused(s2, j2, "disk_bytes", "mgr")
+          and s3 == 201 and refused(s4, j4, "disk_bytes", "mgr") and
+          m["usage"]["disk_bytes"] == 0 and m.get("total_usage", {}).get("disk_bytes") == 10 * MiB and
+          total("u2", "disk_bytes") == 4 * MiB,
+          str((s1, s2, j2, s3, j3, s4, j4, m)))
+
+    # a user's own limit still bounds it alone (an administrator lowered u1's)
+    req("DELETE", "/api/v1/disks/d3", None, u2)
+    quota("u1", vms=2, disks=20, disk_bytes=7 * MiB)
+    s5, j5 = disk("d5", 2 * MiB, u1)
+    s6, _ = disk("d6", MiB, u1)
+    check("quota-managed-user-own-limit-too", refused(s5, j5, "disk_bytes", "u1") and s6 == 201,
+          str((s5, j5, s6)))
+
+    # a managed user that manages users in turn: they count for both managers
+    sub = new_user(d, mgr, "sub")
+    grant("u1", "u2", "sub")
+    leaf = new_user(d, sub, "leaf")
+    grant("u1", "u2", "sub", "leaf")
+    s7, j7 = disk("d7", 4 * MiB, leaf)      # mgr holds 7 of 10: 3 left
+    s8, _ = disk("d8", 3 * MiB, leaf)
+    s9, j9 = disk("d9", MiB, sub)
+    check("quota-manager-bounds-recursively", refused(s7, j7, "disk_bytes", "mgr") and s8 == 201
+          and refused(s9, j9, "disk_bytes", "mgr") and user_js("leaf").get("manager") == "sub" and
+          total("sub", "disk_bytes") == 3 * MiB and
+          total("mgr", "disk_bytes") == 10 * MiB, str((s7, j7, s8, s9, j9)))
+
+    # an image upload of a managed user: the manager's room bounds it too
+    c = d.conn(timeout=60)
+    c.request("PUT", "/api/v1/images/u2.raw", body=b"\1" * MiB,
+              headers={"Authorization": "Bearer " + u2})
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    check("quota-manager-bounds-image-upload", r.status == 403 and b"quota_exceeded" in body and
+          req("GET", "/api/v1/images/u2.raw")[0] == 404, str((r.status, body)))
+
+    # a deleted user stops counting for its manager
+    st = req("DELETE", "/api/v1/users/leaf")[0]
+    req("DELETE", "/api/v1/disks/d8")
+    s10, _ = disk("d10", 3 * MiB, sub)
+    check("quota-deleted-user-leaves-manager", st == 204 and s10 == 201 and
+          total("mgr", "disk_bytes") == 10 * MiB, str((st, s10, user_js("mgr"))))
+    for n, t in (("d10", sub), ("d1", u1), ("d6", u1)):
+        req("DELETE", "/api/v1/disks/" + n, None, t)
+
+    # VMs: two users of one manager at its limit less one, 8 parallel creates each: exactly one
+    s11, _ = vm("v0", u1)
+    res = [None] * 8
+
+    def create(i):
+        res[i] = vm("pv%d" % i, (u1, u2)[i % 2])
+
+    th = [threading.Thread(target=create, args=(i,)) for i in range(8)]
+    for t in th:
+        t.start()
+    for t in th:
+        t.join()
+    sts = [x[0] for x in res]
+    made = [i for i in range(8) if req("GET", "/api/v1/vms/pv%d" % i)[0] == 200]
+    check("quota-manager-parallel-users-exactly-one", s11 == 201 and sts.count(201) == 1 and
+          len(made) == 1 and all(s in (201, 403) for s in sts) and
+          total("mgr", "vms") == 2, str((s11, sts, res)))
+
+    # a deleted manager: its users keep their own limits, no longer the manager's together
+    quota("u2", vms=3, disks=20)
+    pre = vm("pre", u2)
+    own = user_js("u2")["usage"]["vms"]
+    st = req("DELETE", "/api/v1/users/mgr")[0]
+    sts = [vm("late%d" % i, u2)[0] for i in range(3 - own)]
+    last = vm("late9", u2)
+    check("quota-deleted-manager-users-own-limits", refused(*pre, "vms", "mgr") and st == 204 and
+          user_js("u2").get("manager") is None and sts == [201] * (3 - own) and
+          refused(*last, "vms", "u2"), str((pre, own, st, sts, last)))
+
+    # an administrator's users have no manager; administrators have no limits
+    new_user(d, adm, "plain")
+    check("quota-admin-user-no-manager", user_js("plain").get("manager") is None and
+          user_js("admin").get("total_usage") is not None, str(user_js("plain")))
+
+finally:
+    d.stop()
+    shutil.rmtree(tmp, ignore_errors=True)
+sys.exit(1 if lib.fails else 0)
