@@ -398,7 +398,8 @@ struct inv_image {
 	 * image's count in its owner's usage (disk_bytes, inv_usage) */
 	int64_t bytes;
 	/* a shared inventory's (etcd; SQLite keeps none: ""): the cluster hosts whose
-	 * DATA/images hold the image, comma-separated (imgacl.c) */
+	 * DATA/images hold a copy, comma-separated, each with its copy's size: HOST=BYTES
+	 * (imgacl.c; none: a stale row) */
 	char hosts[1024];
 };
 
