@@ -236,6 +236,11 @@ static const char *const migrations[] = {
 	 * streams): its owner's usage counts a private image's (after images_bytes, which adds
 	 * the column when it lacks) */
 	"CREATE INDEX IF NOT EXISTS images_owner ON images(owner, public);",
+	/* 18: the bytes of each VM's undo disks on its host (inv_vm_set_undo_bytes): its
+	 * owner's usage counts them in disk_bytes */
+	"CREATE TABLE IF NOT EXISTS vm_undo ("
+	"  vm_id INTEGER PRIMARY KEY REFERENCES vms(id) ON DELETE CASCADE,"
+	"  bytes INTEGER NOT NULL);",
 };
 
 /* The tables whose ids grants name, with the ids (as x) that grants name in them. */

@@ -665,8 +665,8 @@ int inv_member_add(struct dbc *c, int64_t gid, int64_t uid);
 
 /* Amounts of what a user may own: a user's quota (each field -1: unlimited) or its usage
  * (what it owns now). cpus and memory_mib sum its VMs' configurations, disk_bytes its
- * disks' virtual sizes and the bytes of its private images (inv_image); snapshots counts
- * the snapshots of its VMs. */
+ * disks' virtual sizes, the bytes of its private images (inv_image) and of its VMs' undo
+ * disks (inv_vm_set_undo_bytes); snapshots counts the snapshots of its VMs. */
 struct inv_quota {
 	int64_t vms;
 	int64_t cpus;
@@ -708,6 +708,11 @@ int inv_owner_get(struct dbc *c, const char *kind, int64_t id, int64_t *uid);
 /* fn for the id of every user whose manager (inv_owner_get "user") is user uid, until fn
  * returns non-zero (that value is returned). 0, fn's value or -EIO. */
 int inv_managed_each(struct dbc *c, int64_t uid, int (*fn)(int64_t id, void *arg), void *arg);
+
+/* The bytes VM id's undo disks take on its host (undo.h: the sizes of their files, as the
+ * host last recorded them, undo_account), counted in its owner's disk_bytes (inv_usage);
+ * 0 when it has none. A VM nobody owns records nothing. Goes with the VM. 0 or -EIO. */
+int inv_vm_set_undo_bytes(struct dbc *c, int64_t id, int64_t bytes);
 
 /* A new password ends the user's sessions: drop every session of user uid. 0 or -EIO. */
 int inv_session_drop_user(struct dbc *c, int64_t uid);

@@ -6,6 +6,8 @@
  *   owned/KIND/ID           {user}        the object's owner (to drop it with the object)
  *   owners/USER/image/NAME  {kind, bytes} a private image of USER (inv_etcd_image.c: written
  *                           with its images/NAME row; counted without a read of it)
+ *   owners/USER/undo/ID     {kind, bytes} the undo disks of USER's VM ID on its host
+ *                           (inv_vm_set_undo_bytes; dropped with the VM's owner)
  * USER and ID are ie_id_key's. A usage read costs three round trips, not one per object:
  * the quota row (the stamp below), the user's owners/ prefix (one range read), then every
  * object's row and each VM's count of snapshots in one Txn of range requests
@@ -187,8 +189,8 @@ static int usage_read(struct dbc *c, int64_t uid, bool stamp, struct inv_quota *
 			break;
 		if (!kind || !strcmp(kind, "user"))
 			continue;       /* (a user it manages: not its own usage) */
-		if (!strcmp(kind, "image")) {
-			/* a private image: its bytes in the row (inv_etcd_image.c) */
+		if (!strcmp(kind, "image") || !strcmp(kind, "undo")) {
+			/* a private image (inv_etcd_image.c), a VM's undo disks: bytes in the row */
 			out->disk_bytes += ie_int(o, "bytes");
 			continue;
 		}
@@ -284,6 +286,13 @@ static int owner_drop(struct dbc *c, const char *kind, int64_t id)
 		if (rc == -ENOENT)
 			rc = 0;
 	}
+	/* a VM's undo disks' bytes (inv_etcd_vm_set_undo_bytes) go with its owner */
+	if (!rc && !strcmp(kind, "vm")) {
+		rc = ie_row_delete(c, "owners", owners_key(ie_int(row, "user"), "undo", id, k2),
+				   false);
+		if (rc == -ENOENT)
+			rc = 0;
+	}
 	json_decref(row);
 	return rc;
 }
@@ -335,6 +344,40 @@ int inv_etcd_owner_get(struct dbc *c, const char *kind, int64_t id, int64_t *uid
 	*uid = ie_int(row, "user");
 	json_decref(row);
 	return 0;
+}
+
+struct undo_set {
+	int64_t id, bytes;
+};
+
+static int undo_set_body(struct dbc *c, void *arg)
+{
+	struct undo_set *a = arg;
+	char k1[40], k2[64];
+	json_t *row, *o;
+	int rc = ie_row_get(c, "owned", owned_key("vm", a->id, k1), &row, NULL);
+
+	if (rc == -ENOENT)
+		return 0;       /* nobody's: counts for nobody */
+	if (rc)
+		return rc;
+	owners_key(ie_int(row, "user"), "undo", a->id, k2);
+	json_decref(row);
+	if (a->bytes <= 0) {
+		rc = ie_row_delete(c, "owners", k2, false);
+		return rc == -ENOENT ? 0 : rc;
+	}
+	o = json_pack("{s:s,s:I}", "kind", "undo", "bytes", (json_int_t)a->bytes);
+	rc = o ? ie_row_put(c, "owners", k2, o, 0) : -ENOMEM;
+	json_decref(o);
+	return rc;
+}
+
+int inv_etcd_vm_set_undo_bytes(struct dbc *c, int64_t id, int64_t bytes)
+{
+	struct undo_set a = { id, bytes };
+
+	return ie_write(c, undo_set_body, &a);
 }
 
 int ie_owner_drop(struct dbc *c, const char *kind, int64_t id)

@@ -5,7 +5,8 @@ that manager's, and the manager's limits bound what the manager and all its user
 together (recursively: a managed user's own users count for both); every refusal is a 403
 "quota_exceeded"; parallel creates of two users of one manager at the manager's limit:
 exactly one passes; GET /api/v1/users/NAME says the manager and the total_usage; a deleted
-user stops counting for its manager; a deleted manager's users keep their own limits."""
+user stops counting for its manager; a deleted manager's users keep their own limits. And
+a VM's undo disks count in its owner's disk_bytes (their files' sizes), until discarded."""
 import os, shutil, sys, tempfile, threading
 sys.path.insert(0, os.path.dirname(__file__))
 from lib import *
@@ -154,6 +155,44 @@ try:
     check("quota-admin-user-no-manager", user_js("plain").get("manager") is None and
           user_js("admin").get("total_usage") is not None, str(user_js("plain")))
 
+    # --- undo disks (undo.h) count in their VM's owner's disk_bytes: their files' sizes -------
+    ud = new_user(d, adm, "ud")
+    req("PUT", "/api/v1/permissions", {"grants": [{"user": "ud", "permissions": ["modify", "remove"]}]})
+    quota("ud", vms=5, disks=5, disk_bytes=64 * MiB)
+    s1, _ = req("POST", "/api/v1/disks", {"name": "ud0", "size": 4 * MiB, "format": "vhd"}, ud)
+    dsize = req("GET", "/api/v1/disks/ud0", None, ud)[1].get("size")
+    s2, _ = req("POST", "/api/v1/vms", {"name": "uvm", "kernel": "k.elf", "memory_mib": 32,
+                                         "undo_disks": "keep", "disks": [{"disk": "ud0"}]}, ud)
+    before = user_js("ud")["usage"]["disk_bytes"]
+    s3, j3 = req("POST", "/api/v1/vms/uvm/start", {}, ud)
+    undo0 = os.path.join(d.data, "vms", str(vm_id(d.data, "uvm")), "undo-0.vhd")
+    # (without /dev/kvm the VM crashes at once; with it the guest ends: undo disks kept)
+    ended = d.wait_state(ud, "uvm", ("stopped", "crashed"), timeout=30)
+    usize = os.path.getsize(undo0) if os.path.exists(undo0) else None
+    u1 = user_js("ud")["usage"]["disk_bytes"]
+    check("quota-undo-disk-counted", (s1, s2) == (201, 201) and s3 in (200, 202) and ended and
+          usize and before == dsize and u1 == dsize + usize, str((s1, s2, s3, j3, usize, before, u1)))
+    # at the limit because of it: a disk that would fit without the undo disk is refused
+    quota("ud", vms=5, disks=5, disk_bytes=dsize + usize + MiB - 1)
+    s4, j4 = req("POST", "/api/v1/disks", {"name": "ud1", "size": MiB}, ud)
+    st, js = req("POST", "/api/v1/vms/uvm/undo-disks?action=discard", {}, ud)
+    u2 = user_js("ud")["usage"]["disk_bytes"]
+    s5, _ = req("POST", "/api/v1/disks", {"name": "ud1", "size": MiB}, ud)
+    check("quota-undo-disk-limit-and-discard", refused(s4, j4, "disk_bytes", "ud") and
+          st == 200 and u2 == dsize and s5 == 201, str((s4, j4, st, js, u2, s5)))
+    # a commit merges them (a task): their bytes go as each is merged
+    quota("ud", vms=5, disks=5, disk_bytes=64 * MiB)
+    req("POST", "/api/v1/vms/uvm/start", {}, ud)
+    made = wait_for(lambda: os.path.exists(undo0), 20)
+    ended = d.wait_state(ud, "uvm", ("stopped", "crashed"), timeout=30)
+    usize = os.path.getsize(undo0) if made else None
+    u3 = user_js("ud")["usage"]["disk_bytes"]
+    st, js = req("POST", "/api/v1/vms/uvm/undo-disks?action=commit", {}, ud)
+    t = task_wait(d, ud, js["task"], 30) if st == 202 else None
+    u4 = user_js("ud")["usage"]["disk_bytes"]
+    check("quota-undo-disk-commit", made and ended and u3 == dsize + MiB + usize and t and
+          t["state"] == "done" and not os.path.exists(undo0) and u4 == dsize + MiB,
+          str((made, ended, usize, u3, st, js, t, u4)))
 finally:
     d.stop()
     shutil.rmtree(tmp, ignore_errors=True)
