@@ -102,6 +102,13 @@ try:
           total("sub", "disk_bytes") == 3 * MiB and
           total("mgr", "disk_bytes") == 10 * MiB, str((s7, j7, s8, s9, j9)))
 
+    # the CLI: a manager's usage with its users' besides its own, a user's manager
+    rc, out = cli(d, adm, "user", "show", "mgr")
+    rc2, out2 = cli(d, adm, "user", "show", "leaf")
+    check("quota-cli-show-manager", rc == 0 and "with users" in out and
+          str(10 * MiB) in out and rc2 == 0 and "sub" in out2 and "with users" not in out2,
+          str((rc, out, rc2, out2)))
+
     # an image upload of a managed user: the manager's room bounds it too
     c = d.conn(timeout=60)
     c.request("PUT", "/api/v1/images/u2.raw", body=b"\1" * MiB,
