@@ -6,7 +6,8 @@ together (recursively: a managed user's own users count for both); every refusal
 "quota_exceeded"; parallel creates of two users of one manager at the manager's limit:
 exactly one passes; GET /api/v1/users/NAME says the manager and the total_usage; a deleted
 user stops counting for its manager; a deleted manager's users keep their own limits. And
-a VM's undo disks count in its owner's disk_bytes (their files' sizes), until discarded."""
+a VM's undo disks count in its owner's disk_bytes (their files' sizes, recorded again as
+they grow while it runs), until discarded or committed."""
 import os, shutil, sys, tempfile, threading
 sys.path.insert(0, os.path.dirname(__file__))
 from lib import *
@@ -200,6 +201,40 @@ try:
     check("quota-undo-disk-commit", made and ended and u3 == dsize + MiB + usize and t and
           t["state"] == "done" and not os.path.exists(undo0) and u4 == dsize + MiB,
           str((made, ended, usize, u3, st, js, t, u4)))
+
+    # while a VM runs, the supervisor records its undo disks again as they grow (every 10 s,
+    # by 1 MiB or more): a VMM that stays starting (a shim: sleep), its undo disk's file grown
+    # here as a guest's writes would grow it
+    d.stop()
+    slow = os.path.join(tmp, "vsrv-sleep")
+    with open(slow, "w") as f:
+        f.write('#!/bin/sh\n[ "$1" = run ] && exec sleep 90\nexec %s "$@"\n' % VSRV)
+    os.chmod(slow, 0o755)
+    d = Daemon(os.path.join(tmp, "data2"), extra=["--vmm", slow]).start()
+    adm = d.login("admin", "adminpass1")
+    shutil.copy(os.path.join(GUESTS, "hello.elf"), os.path.join(d.data, "images", "k.elf"))
+    ug = new_user(d, adm, "ug")
+    req("PUT", "/api/v1/permissions", {"grants": [{"user": "ug", "permissions": ["modify", "remove"]}]})
+    quota("ug", disk_bytes=64 * MiB)
+    req("POST", "/api/v1/disks", {"name": "ug0", "size": 4 * MiB, "format": "vhd"}, ug)
+    dsize = req("GET", "/api/v1/disks/ug0", None, ug)[1].get("size")
+    req("POST", "/api/v1/vms", {"name": "gvm", "kernel": "k.elf", "memory_mib": 32,
+                                 "undo_disks": "keep", "disks": [{"disk": "ug0"}]}, ug)
+    s1, j1 = req("POST", "/api/v1/vms/gvm/start", {}, ug)
+    undo0 = os.path.join(d.data, "vms", str(vm_id(d.data, "gvm")), "undo-0.vhd")
+    made = wait_for(lambda: os.path.exists(undo0), 20)
+    u1 = user_js("ug")["usage"]["disk_bytes"]
+    size1 = os.path.getsize(undo0) if made else None
+    with open(undo0, "ab") as f:
+        f.write(b"\0" * (2 * MiB))
+    size2 = os.path.getsize(undo0)
+    grown = wait_for(lambda: user_js("ug")["usage"]["disk_bytes"] == dsize + size2, 40, 0.5)
+    state = req("GET", "/api/v1/vms/gvm/status")[1].get("state")
+    check("quota-undo-disk-grows-while-running", s1 in (200, 202) and made and
+          u1 == dsize + size1 and grown and state in ("starting", "running"),
+          str((s1, j1, made, size1, u1, size2, user_js("ug")["usage"], state)))
+    req("POST", "/api/v1/vms/gvm/off", {})
+    d.wait_state(adm, "gvm", ("stopped", "crashed"), timeout=20)
 finally:
     d.stop()
     shutil.rmtree(tmp, ignore_errors=True)
