@@ -1,7 +1,8 @@
 /* Per-user resource quotas: the abuse limit of a server shared by tenants. An administrator
  * sets a user's quota (PUT /api/v1/users/NAME/quota): at most so many VMs, vCPUs and MiB of
- * memory over its VMs, disks and bytes of disk (virtual sizes, and the files of its private
- * images of the image store: imgacl_reserve), snapshots; a limit not set
+ * memory over its VMs, disks and bytes of disk (virtual sizes, the files of its private
+ * images of the image store: imgacl_reserve, and of its VMs' undo disks: undo_account),
+ * snapshots; a limit not set
  * is unlimited, and a user without a quota is unlimited (what every user was before).
  * Administrators are never limited. Groups carry no quota: a user's limits are its own.
  *
