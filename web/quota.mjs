@@ -1,6 +1,7 @@
 // A user's quota and usage (PUT /api/v1/users/{name}/quota, GET /api/v1/users/{name}): a
-// panel of the Users page with one row per limit; administrators change the limits there
-// (an empty field: unlimited).
+// panel of the Users page with one row per limit (a delegated manager's also with what its
+// users own, total_usage; a managed user's manager named); administrators change the limits
+// there (an empty field: unlimited).
 import { api } from './core.mjs';
 import { h, replace, table } from './dom.mjs';
 import { fmtBytes, fmtMib } from './format.mjs';
@@ -10,8 +11,15 @@ import { seg } from './api.mjs';
 const LIMITS = [['vms', 'VMs', String], ['cpus', 'vCPUs', String], ['memory_mib', 'Memory (MiB)', fmtMib],
   ['disks', 'Disks', String], ['disk_bytes', 'Disk bytes', fmtBytes], ['snapshots', 'Snapshots', String]];
 
+// Whether u manages users that own something: its limits bound its usage with theirs
+// (total_usage), shown as a column of its own then.
+function manages(u) {
+  return !!u.total_usage && LIMITS.some(([k]) => u.total_usage[k] !== u.usage[k]);
+}
+
 function rows(u) {
   return LIMITS.map(([k, label, fmt]) => [label, fmt(u.usage[k]),
+    ...(manages(u) ? [fmt(u.total_usage[k])] : []),
     u.quota[k] === null ? 'unlimited' : fmt(u.quota[k])]);
 }
 
@@ -21,8 +29,11 @@ export function quotaPanel(name, admin, close) {
   const show = (u) => {
     const inputs = LIMITS.map(([k]) => input({ name: k, inputmode: 'numeric',
       value: u.quota[k] === null ? '' : String(u.quota[k]) }));
-    replace(panel, h('h2', {}, 'Quota of ' + name),
+    const note = u.manager ? [h('p', {}, 'Managed by ' + u.manager + ": the manager's quota also " +
+      'bounds what it and all its users own together.')] : [];
+    replace(panel, h('h2', {}, 'Quota of ' + name), ...note,
       table('Quota and usage of ' + name, [{ label: 'Limit' }, { label: 'Usage', num: true },
+        ...(manages(u) ? [{ label: 'With its users', num: true }] : []),
         { label: 'Quota', num: true }], rows(u)),
       admin ? form({ 'aria-label': 'Change the quota of ' + name },
         [...LIMITS.map(([k, label], i) => field(k, label, inputs[i], 'empty: unlimited')),

@@ -56,21 +56,38 @@ static const struct { const char *field, *opt; int size; } limits[] = {
 };
 #define NLIMITS (sizeof(limits) / sizeof(limits[0]))
 
-/* A user's quota and usage (from GET /users/NAME), one limit a line. */
+/* A user's quota and usage (from GET /users/NAME), one limit a line; a delegated manager's
+ * also with what it and the users it manages own together (total_usage: what its limits
+ * bound), when that differs. */
 static void print_quota(const json_t *u)
 {
-	const json_t *q = json_object_get(u, "quota"), *use = json_object_get(u, "usage");
+	const json_t *q = json_object_get(u, "quota"), *use = json_object_get(u, "usage"),
+		     *tot = json_object_get(u, "total_usage");
+	bool managed = false;
 	size_t i;
 
-	printf("%-12s %-14s %s\n", "limit", "usage", "quota");
+	for (i = 0; tot && i < NLIMITS; i++)
+		managed |= !json_equal(json_object_get(tot, limits[i].field),
+				       json_object_get(use, limits[i].field));
+	if (managed)
+		printf("%-12s %-14s %-14s %s\n", "limit", "usage", "with users", "quota");
+	else
+		printf("%-12s %-14s %s\n", "limit", "usage", "quota");
 	for (i = 0; i < NLIMITS; i++) {
 		const json_t *l = json_object_get(q, limits[i].field);
 		char lim[32] = "unlimited";
 
 		if (json_is_integer(l))
 			snprintf(lim, sizeof(lim), "%lld", (long long)json_integer_value(l));
-		printf("%-12s %-14lld %s\n", limits[i].field,
-		       (long long)json_integer_value(json_object_get(use, limits[i].field)), lim);
+		if (managed)
+			printf("%-12s %-14lld %-14lld %s\n", limits[i].field,
+			       (long long)json_integer_value(json_object_get(use, limits[i].field)),
+			       (long long)json_integer_value(json_object_get(tot, limits[i].field)),
+			       lim);
+		else
+			printf("%-12s %-14lld %s\n", limits[i].field,
+			       (long long)json_integer_value(json_object_get(use, limits[i].field)),
+			       lim);
 	}
 }
 
@@ -167,6 +184,7 @@ static int user_call(struct client *cl, struct opt_res *r)
 
 		json_object_del(u, "quota");
 		json_object_del(u, "usage");
+		json_object_del(u, "total_usage");
 		client_print_object(u);
 		json_decref(u);
 		printf("\n");

@@ -1,6 +1,7 @@
 /* Per-user quotas through the API (quota.h): PUT /api/v1/users/{name}/quota sets a user's
  * limits (administrators only: a delegated manager holding change-permissions must not
- * lift its own limits); GET /api/v1/users/{name} shows them with the usage. */
+ * lift its own limits); GET /api/v1/users/{name} shows them with the usage, the usage
+ * with the users it manages (total_usage: what its limits bound) and its manager. */
 #include "server/api.h"
 #include "server/events.h"
 #include "server/inv.h"
@@ -11,12 +12,16 @@
 
 int api_quota_fill(struct dbc *c, int64_t uid, json_t *o)
 {
-	struct inv_quota q, use;
+	struct inv_quota q, use, total;
+	char manager[64];
 
-	if (inv_quota_get(c, uid, &q) || inv_usage(c, uid, &use))
+	if (inv_quota_get(c, uid, &q) || inv_usage(c, uid, &use) ||
+	    quota_total(c, uid, &total, manager, sizeof(manager)))
 		return -EIO;
 	if (json_object_set_new(o, "quota", quota_json(&q)) ||
-	    json_object_set_new(o, "usage", quota_json(&use)))
+	    json_object_set_new(o, "usage", quota_json(&use)) ||
+	    json_object_set_new(o, "total_usage", quota_json(&total)) ||
+	    json_object_set_new(o, "manager", manager[0] ? json_string(manager) : json_null()))
 		return -ENOMEM;
 	return 0;
 }

@@ -323,7 +323,7 @@ int api_user_create(struct req *r)
 	/* `vsrv serve --default-quota`: the new user's own quota, which administrators change;
 	 * a delegated manager's new user gets no more than the manager has (quota.h) */
 	if (quota_for_new_user(r->c, &r->who, r->srv->default_quota, &q, &limited) ||
-	    (limited && inv_quota_put(r->c, id, &q)))
+	    (limited && inv_quota_put(r->c, id, &q)) || quota_manage(r->c, &r->who, id))
 		goto err_io;
 	if (events_emit(r->srv, r->c, "user-created", "user", name, r->who.name, NULL,
 			"user %s created by %s", name, r->who.name) || inv_commit(r->c))

@@ -244,6 +244,11 @@ static const char *const migrations[] = {
 	/* events_born's rows by event: retention drops a name's row with its creation event
 	 * (inv_event_drop_upto), in one range of this index */
 	"CREATE INDEX IF NOT EXISTS events_born_event ON events_born(event_id);",
+	/* 19: the bytes of each VM's undo disks on its host (inv_vm_set_undo_bytes): its
+	 * owner's usage counts them in disk_bytes */
+	"CREATE TABLE IF NOT EXISTS vm_undo ("
+	"  vm_id INTEGER PRIMARY KEY REFERENCES vms(id) ON DELETE CASCADE,"
+	"  bytes INTEGER NOT NULL);",
 };
 
 /* The tables whose ids grants name, with the ids (as x) that grants name in them. */

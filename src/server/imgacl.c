@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static bool may_see(const struct caller *who, int64_t owner, bool public)
@@ -128,37 +129,104 @@ int imgacl_json(struct dbc *c, const json_t *rows, const char *name, json_t *o)
 	return 0;
 }
 
-/* Whether the comma-separated list has host h. */
+/* A row's hosts (inv_image.hosts, a shared inventory's): "HOST=BYTES,..." each host that
+ * holds a copy with its copy's size ("HOST" alone: a row from before the sizes were kept,
+ * size unknown). No host: no store of the cluster is known to hold the image (every host
+ * that held one found it gone at its start, or an imported row before its host's start): a
+ * stale row, which the next upload of the name on any host replaces (imgacl_upload), and
+ * which a host whose store has the file adopts at its start (imgacl_sweep). The row's bytes
+ * count the biggest copy. */
+
+/* The length of list's entry at p up to its end (',') and of its name (up to '='). */
+static size_t entry_len(const char *p, size_t *name_len)
+{
+	size_t n = strcspn(p, ",");
+	const char *eq = memchr(p, '=', n);
+
+	*name_len = eq ? (size_t)(eq - p) : n;
+	return n;
+}
+
+/* The next entry after p (its end: the list's end). */
+static const char *next_entry(const char *p)
+{
+	size_t nl, n = entry_len(p, &nl);
+
+	return p[n] ? p + n + 1 : p + n;
+}
+
+/* Host h's entry in list, NULL when it has none. */
+static const char *find_host(const char *list, const char *h)
+{
+	size_t n = strlen(h), nl;
+
+	for (const char *p = list; *p; p = next_entry(p)) {
+		entry_len(p, &nl);
+		if (nl == n && !strncmp(p, h, n))
+			return p;
+	}
+	return NULL;
+}
+
 static bool has_host(const char *list, const char *h)
 {
-	size_t n = strlen(h);
-
-	for (const char *p = list; *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : p + strlen(p))
-		if (!strncmp(p, h, n) && (p[n] == ',' || !p[n]))
-			return true;
-	return false;
+	return find_host(list, h) != NULL;
 }
 
-/* Host h (NULL: none) added to i's hosts, or taken out of them. */
-static void add_host(struct inv_image *i, const char *h)
+/* The size of the entry at p, -1 when it records none. */
+static int64_t entry_bytes(const char *p)
 {
-	size_t l = strlen(i->hosts);
+	size_t nl, n = entry_len(p, &nl);
 
-	if (h && !has_host(i->hosts, h))
-		snprintf(i->hosts + l, sizeof(i->hosts) - l, "%s%s", l ? "," : "", h);
+	return nl < n ? strtoll(p + nl + 1, NULL, 10) : -1;
 }
 
+/* Host h (NULL: none) taken out of i's hosts. */
 static void drop_host(struct inv_image *i, const char *h)
 {
-	char out[sizeof(i->hosts)] = "", *save = NULL, *t;
-	size_t l = 0;
+	char out[sizeof(i->hosts)] = "";
+	size_t l = 0, n, nl;
 
 	if (!h)
 		return;
-	for (t = strtok_r(i->hosts, ",", &save); t; t = strtok_r(NULL, ",", &save))
-		if (strcmp(t, h))
-			l += snprintf(out + l, sizeof(out) - l, "%s%s", l ? "," : "", t);
+	for (const char *p = i->hosts; *p; p = next_entry(p)) {
+		n = entry_len(p, &nl);
+		if (nl != strlen(h) || strncmp(p, h, nl))
+			l += snprintf(out + l, sizeof(out) - l, "%s%.*s", l ? "," : "", (int)n, p);
+	}
 	memcpy(i->hosts, out, sizeof(out));
+}
+
+/* Host h (NULL: none) in i's hosts with a copy of bytes (-1: not known). */
+static void add_host(struct inv_image *i, const char *h, int64_t bytes)
+{
+	size_t l;
+
+	if (!h)
+		return;
+	drop_host(i, h);
+	l = strlen(i->hosts);
+	if (bytes < 0)
+		snprintf(i->hosts + l, sizeof(i->hosts) - l, "%s%s", l ? "," : "", h);
+	else
+		snprintf(i->hosts + l, sizeof(i->hosts) - l, "%s%s=%lld", l ? "," : "", h,
+			 (long long)bytes);
+}
+
+/* i's bytes after its hosts changed: its biggest copy's; with a host whose size is not
+ * known (an old row), no less than before (what it counted may be that copy). */
+static void count_biggest(struct inv_image *i)
+{
+	int64_t most = 0, b;
+	bool unknown = false;
+
+	for (const char *p = i->hosts; *p; p = next_entry(p)) {
+		b = entry_bytes(p);
+		unknown |= b < 0;
+		if (b > most)
+			most = b;
+	}
+	i->bytes = unknown && i->bytes > most ? i->bytes : most;
 }
 
 int imgacl_upload(struct dbc *c, const struct caller *who, const char *name, const char *host,
@@ -171,14 +239,13 @@ int imgacl_upload(struct dbc *c, const struct caller *who, const char *name, con
 	*wrote = false;
 	if (rc && rc != -ENOENT)
 		return -EIO;
-	/* In a cluster, a row another host holds the image of (its hosts say so, or say
-	 * nothing: an inventory that keeps none, an imported row) keeps its owner: the same
-	 * one's upload joins it. Else (none; alone or with only this host, which has no file
-	 * of that name, imgup_begin: a stale one) the row is the upload's. */
+	/* In a cluster, a row another host holds a copy of keeps its owner: the same one's
+	 * upload joins it. Else (none; alone; a stale row that no host holds a copy of; or one
+	 * of only this host, which has no file of that name, imgup_begin) the row is the
+	 * upload's: its owner and visibility the uploader's, as a new image's. */
 	if (!rc && host) {
-		held = !o.hosts[0];
 		drop_host(&o, host);
-		held = held || o.hosts[0];
+		held = o.hosts[0];
 	}
 	if (held) {
 		if (o.owner != i.owner || o.public != i.public)
@@ -186,7 +253,7 @@ int imgacl_upload(struct dbc *c, const struct caller *who, const char *name, con
 		i = o;
 	}
 	snprintf(i.name, sizeof(i.name), "%s", name);
-	add_host(&i, host);
+	add_host(&i, host, 0);
 	if (inv_image_put(c, &i))
 		return -EIO;
 	*wrote = true;
@@ -257,20 +324,22 @@ int imgacl_reserve(struct dbc *c, const struct caller *who, const char *name, in
 
 int imgacl_set_bytes(struct dbc *c, const char *name, int64_t bytes, const char *host)
 {
-	struct inv_image i, others;
+	struct inv_image i, was;
 	int rc = inv_image_get(c, name, &i);
 
 	if (rc)
 		return rc == -ENOENT ? rc : -EIO;
-	/* another host of the cluster holds a copy too: the row counts the biggest (a small
-	 * copy here must not free a big one there of its owner's quota) */
-	others = i;
-	drop_host(&others, host);
-	if (host && others.hosts[0] && i.bytes > bytes)
-		bytes = i.bytes;
-	if (i.bytes == bytes)
+	was = i;
+	if (host) {
+		/* this host's copy recorded; the row counts the biggest of the cluster's copies
+		 * (a small copy here must not free a big one there of its owner's quota) */
+		add_host(&i, host, bytes);
+		count_biggest(&i);
+	} else {
+		i.bytes = bytes;
+	}
+	if (i.bytes == was.bytes && !strcmp(i.hosts, was.hosts))
 		return 0;
-	i.bytes = bytes;
 	return inv_image_put(c, &i) ? -EIO : 0;
 }
 
@@ -287,7 +356,8 @@ int imgacl_set_public(struct dbc *c, const char *name, bool public, const char *
 	if (rc)
 		return -EIO;
 	i.public = public;
-	add_host(&i, host);
+	if (host && !has_host(i.hosts, host))
+		add_host(&i, host, -1);
 	return inv_image_put(c, &i) ? -EIO : 0;
 }
 
@@ -303,25 +373,28 @@ int imgacl_release(struct dbc *c, const char *name, const char *host)
 	drop_host(&i, host);
 	if (!i.hosts[0])
 		return inv_image_delete(c, name) ? -EIO : 0;
+	count_biggest(&i);  /* the copies left: their owner's usage right away */
 	return inv_image_put(c, &i) ? -EIO : 0;
 }
 
-/* inv_image_each: the names of the rows of this host (arg: [host or null, names]). */
+/* inv_image_each: the names of the rows of this host (arg: [host or null, names]), and of
+ * the stale rows (no host) for a host to adopt when its store has the file. */
 static int sweep_row(const struct inv_image *i, void *arg)
 {
 	json_t *a = arg;
 	const char *host = json_string_value(json_array_get(a, 0));
 
-	if (host && !has_host(i->hosts, host))
+	if (host && i->hosts[0] && !has_host(i->hosts, host))
 		return 0;
 	return json_array_append_new(json_array_get(a, 1), json_string(i->name)) ? -ENOMEM : 0;
 }
 
-/* imgacl_sweep: image name has no file here. Another host holding a copy keeps the row
- * (this host out of it); else the row stays, owner and visibility with it (a file away at
- * the start, back later, must not come back public: an image without a row is), but
- * counts nothing of its owner's quota (an upload a crash cut held some); the next upload
- * of the name replaces it (imgacl_upload: a stale row). 0 or -EIO. */
+/* imgacl_sweep: image name has no file here. This host leaves the row (the copies left
+ * counted, imgacl_release); the last host's row stays, owner and visibility with it (a
+ * file away at the start, back later, must not come back public: an image without a row
+ * is), but counts nothing of its owner's quota (an upload a crash cut held some) and,
+ * holding no host, is stale: the next upload of the name replaces it (imgacl_upload), on
+ * any host. 0 or -EIO. */
 static int sweep_missing(struct dbc *c, const char *name, const char *host)
 {
 	struct inv_image i, others;
@@ -329,17 +402,20 @@ static int sweep_missing(struct dbc *c, const char *name, const char *host)
 
 	if (rc)
 		return rc == -ENOENT ? 0 : -EIO;
+	if (host && !has_host(i.hosts, host))
+		return 0;       /* a stale row, not this host's */
 	others = i;
 	drop_host(&others, host);
 	if (host && others.hosts[0])
 		return imgacl_release(c, name, host);
-	if (!i.bytes)
+	if (!i.bytes && !strcmp(i.hosts, others.hosts))
 		return 0;
-	i.bytes = 0;
-	if (inv_image_put(c, &i))
+	others.bytes = 0;
+	if (inv_image_put(c, &others))
 		return -EIO;
 	vsrv_log("image %s: no file in the image store: what its row held of its owner's quota "
-		 "released (the row keeps its owner)", name);
+		 "released (the row keeps its owner%s)", name, host ? "; no host holds a copy: the "
+		 "next upload of the name, on any host, replaces it" : "");
 	return 0;
 }
 
@@ -358,8 +434,12 @@ int imgacl_sweep(struct dbc *c, struct imgstore *s, const char *host)
 			break;
 		if (imgstore_get(s, name, &info) == -ENOENT) {
 			rc = sweep_missing(c, name, host);
-		} else if (inv_image_get(c, name, &i) == 0 && i.bytes != (int64_t)info.size) {
-			/* a row from before its bytes were kept, or an end cut before it set them */
+		} else if (inv_image_get(c, name, &i) == 0 &&
+			   (host ? (!has_host(i.hosts, host) ||
+				    entry_bytes(find_host(i.hosts, host)) != (int64_t)info.size)
+				 : i.bytes != (int64_t)info.size)) {
+			/* a row from before its bytes were kept, an end cut before it set them, or
+			 * a stale row (imported: no host yet) of a file here: this host's copy */
 			rc = imgacl_set_bytes(c, name, (int64_t)info.size, host);
 		}
 	}

@@ -38,10 +38,11 @@ int imgacl_json(struct dbc *c, const json_t *rows, const char *name, json_t *o);
  * an administrator (or no user: the Unix socket's root). Written before the file takes its
  * name, so that it is never seen without its owner; *wrote says whether this call wrote
  * the row (then a failed upload releases it, imgacl_release). A row already there, whose
- * hosts (inv_image) have none other than host, is a stale one (a file removed by hand, an
- * upload a crash cut): replaced. One another host holds the image of keeps its owner: the
- * upload joins it (its host added) when it says what this upload would (the same owner and
- * visibility), else -EEXIST. -EIO. */
+ * hosts (inv_image: "HOST=BYTES,...", imgacl.c) have none other than host, is a stale one
+ * (a file removed by hand, an upload a crash cut, every host's copy gone at its start):
+ * replaced. One another host holds a copy of keeps its owner: the upload joins it (its
+ * host added) when it says what this upload would (the same owner and visibility), else
+ * -EEXIST. -EIO. */
 int imgacl_upload(struct dbc *c, const struct caller *who, const char *name, const char *host,
 		  bool *wrote);
 
@@ -56,18 +57,21 @@ int imgacl_reserve(struct dbc *c, const struct caller *who, const char *name, in
 		   int64_t need, int64_t *got, char *err, size_t errlen);
 
 /* The upload of image name ended (or the start found its file of bytes): its row records
- * the file's bytes, unless another host than host (this one's cluster name, NULL alone)
- * holds a copy and the row counts more (the biggest copy counts). 0, -ENOENT or -EIO. */
+ * the file's bytes as host's copy (this one's cluster name, NULL alone), and counts the
+ * biggest copy of its hosts. 0, -ENOENT or -EIO. */
 int imgacl_set_bytes(struct dbc *c, const char *name, int64_t bytes, const char *host);
 
 /* At the server's start: the rows of images this host's store (s) has no file of, an upload
  * a crash cut (its row holding bytes of its owner's quota) or a file away (removed by hand,
- * a store not mounted yet), count nothing of their owner's quota any more; they keep their
- * owner and visibility (a file back later stays private; the next upload of the name
- * replaces a stale row, imgacl_upload), and lose this host when another holds a copy;
- * the others record their file's size (inv_image.bytes: rows from before it was kept).
- * On a cluster's shared inventory only rows naming this host among their hosts; a host's
- * own (SQLite) inventory keeps no hosts: host NULL, every row is this host's. 0 or -EIO. */
+ * a store not mounted yet), lose this host (the copies left counted) and, with no copy
+ * left, count nothing of their owner's quota any more; they keep their owner and
+ * visibility (a file back later stays private) but hold no host: stale, the next upload of
+ * the name on any host replaces it (imgacl_upload). The others record their file's size
+ * as this host's copy (rows from before it was kept), and a stale row (no host: imported,
+ * or every copy gone) of a file this store has is adopted as this host's. On a cluster's
+ * shared inventory only rows naming this host among their hosts, and the stale ones; a
+ * host's own (SQLite) inventory keeps no hosts: host NULL, every row is this host's. 0 or
+ * -EIO. */
 struct imgstore;
 int imgacl_sweep(struct dbc *c, struct imgstore *s, const char *host);
 
@@ -76,8 +80,9 @@ int imgacl_sweep(struct dbc *c, struct imgstore *s, const char *host);
 int imgacl_set_public(struct dbc *c, const char *name, bool public, const char *host);
 
 /* Image name is gone from host host's store (NULL: a server alone), deleted or its upload
- * failed: host leaves its row, which goes with the last of its hosts (at once alone, or with
- * an inventory that keeps none: SQLite). 0 or -EIO. */
+ * failed: host leaves its row, which counts the biggest copy left at once (its owner's
+ * disk_bytes) and goes with the last of its hosts (at once alone, or with an inventory that
+ * keeps none: SQLite). 0 or -EIO. */
 int imgacl_release(struct dbc *c, const char *name, const char *host);
 
 #endif

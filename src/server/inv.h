@@ -398,7 +398,8 @@ struct inv_image {
 	 * image's count in its owner's usage (disk_bytes, inv_usage) */
 	int64_t bytes;
 	/* a shared inventory's (etcd; SQLite keeps none: ""): the cluster hosts whose
-	 * DATA/images hold the image, comma-separated (imgacl.c) */
+	 * DATA/images hold a copy, comma-separated, each with its copy's size: HOST=BYTES
+	 * (imgacl.c; none: a stale row) */
 	char hosts[1024];
 };
 
@@ -664,8 +665,8 @@ int inv_member_add(struct dbc *c, int64_t gid, int64_t uid);
 
 /* Amounts of what a user may own: a user's quota (each field -1: unlimited) or its usage
  * (what it owns now). cpus and memory_mib sum its VMs' configurations, disk_bytes its
- * disks' virtual sizes and the bytes of its private images (inv_image); snapshots counts
- * the snapshots of its VMs. */
+ * disks' virtual sizes, the bytes of its private images (inv_image) and of its VMs' undo
+ * disks (inv_vm_set_undo_bytes); snapshots counts the snapshots of its VMs. */
 struct inv_quota {
 	int64_t vms;
 	int64_t cpus;
@@ -689,12 +690,29 @@ int inv_quota_put(struct dbc *c, int64_t uid, const struct inv_quota *q);
  * user. 0 or -EIO. */
 int inv_usage(struct dbc *c, int64_t uid, struct inv_quota *out);
 
-/* The owner of the object of kind ("vm", "disk") id: set it (uid 0: none; under the
- * caller's transaction, with the object's create), read it (*uid 0 when none; on etcd
+/* inv_usage without joining the transaction's serialisation (etcd: no stamp of uid's quota
+ * row; SQLite: the same read): the usage of the users a manager's check counts besides its
+ * own (quota.c), whose creates stamp that manager's row when they check against it. 0 or
+ * -EIO. */
+int inv_usage_peek(struct dbc *c, int64_t uid, struct inv_quota *out);
+
+/* The owner of the object of kind ("vm", "disk", "user") id: set it (uid 0: none; under
+ * the caller's transaction, with the object's create), read it (*uid 0 when none; on etcd
  * the id of a deleted user may remain, which no user gets again: nobody's, as quota_admit
- * counts it). Deleting the object drops its owner. 0 or -EIO. */
+ * counts it). Deleting the object drops its owner. A user's owner is its manager: the
+ * delegated manager (no administrator) who created it, whose quota bounds what the manager
+ * and its users own together (quota.h); a deleted manager's users have none. 0 or -EIO. */
 int inv_owner_set(struct dbc *c, const char *kind, int64_t id, int64_t uid);
 int inv_owner_get(struct dbc *c, const char *kind, int64_t id, int64_t *uid);
+
+/* fn for the id of every user whose manager (inv_owner_get "user") is user uid, until fn
+ * returns non-zero (that value is returned). 0, fn's value or -EIO. */
+int inv_managed_each(struct dbc *c, int64_t uid, int (*fn)(int64_t id, void *arg), void *arg);
+
+/* The bytes VM id's undo disks take on its host (undo.h: the sizes of their files, as the
+ * host last recorded them, undo_account), counted in its owner's disk_bytes (inv_usage);
+ * 0 when it has none. A VM nobody owns records nothing. Goes with the VM. 0 or -EIO. */
+int inv_vm_set_undo_bytes(struct dbc *c, int64_t id, int64_t bytes);
 
 /* A new password ends the user's sessions: drop every session of user uid. 0 or -EIO. */
 int inv_session_drop_user(struct dbc *c, int64_t uid);

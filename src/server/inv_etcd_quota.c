@@ -1,10 +1,13 @@
 /* The inventory's quotas and owners on etcd (what migration 14 adds to SQLite):
  *   quotas/USER             {vms, cpus, memory_mib, disks, disk_bytes, snapshots} (a missing
  *                           or null field: unlimited)
- *   owners/USER/KIND/ID     {kind, id}    what USER owns, under one prefix per user
+ *   owners/USER/KIND/ID     {kind, id}    what USER owns, under one prefix per user (KIND
+ *                           "user": a user USER manages, not counted in its own usage)
  *   owned/KIND/ID           {user}        the object's owner (to drop it with the object)
  *   owners/USER/image/NAME  {kind, bytes} a private image of USER (inv_etcd_image.c: written
  *                           with its images/NAME row; counted without a read of it)
+ *   owners/USER/undo/ID     {kind, bytes} the undo disks of USER's VM ID on its host
+ *                           (inv_vm_set_undo_bytes; dropped with the VM's owner)
  * USER and ID are ie_id_key's. A usage read costs three round trips, not one per object:
  * the quota row (the stamp below), the user's owners/ prefix (one range read), then every
  * object's row and each VM's count of snapshots in one Txn of range requests
@@ -157,7 +160,8 @@ static int usage_stamp(struct dbc *c, int64_t uid)
 	return rc;
 }
 
-int inv_etcd_usage(struct dbc *c, int64_t uid, struct inv_quota *out)
+/* inv_etcd_usage, the quota row stamped or not (inv_usage_peek). */
+static int usage_read(struct dbc *c, int64_t uid, bool stamp, struct inv_quota *out)
 {
 	const char *pfx = ie_store(c)->prefix;
 	size_t klen = KEYLEN(pfx), n = 0, i;
@@ -167,7 +171,7 @@ int inv_etcd_usage(struct dbc *c, int64_t uid, struct inv_quota *out)
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = usage_stamp(c, uid);
+	rc = stamp ? usage_stamp(c, uid) : 0;
 	if (!rc)
 		rc = iea_rows(c, "owners", iea_prefix(uid, upfx), NULL, NULL, &rows);
 	if (!rc && json_array_size(rows)) {
@@ -183,10 +187,10 @@ int inv_etcd_usage(struct dbc *c, int64_t uid, struct inv_quota *out)
 
 		if (rc)
 			break;
-		if (!kind)
-			continue;
-		if (!strcmp(kind, "image")) {
-			/* a private image: its bytes in the row (inv_etcd_image.c) */
+		if (!kind || !strcmp(kind, "user"))
+			continue;       /* (a user it manages: not its own usage) */
+		if (!strcmp(kind, "image") || !strcmp(kind, "undo")) {
+			/* a private image (inv_etcd_image.c), a VM's undo disks: bytes in the row */
 			out->disk_bytes += ie_int(o, "bytes");
 			continue;
 		}
@@ -214,6 +218,36 @@ int inv_etcd_usage(struct dbc *c, int64_t uid, struct inv_quota *out)
 	}
 	free(keys);
 	free(r);
+	return rc;
+}
+
+int inv_etcd_usage(struct dbc *c, int64_t uid, struct inv_quota *out)
+{
+	return usage_read(c, uid, true, out);
+}
+
+int inv_etcd_usage_peek(struct dbc *c, int64_t uid, struct inv_quota *out)
+{
+	return usage_read(c, uid, false, out);
+}
+
+int inv_etcd_managed_each(struct dbc *c, int64_t uid, int (*fn)(int64_t id, void *arg),
+			  void *arg)
+{
+	json_t *rows = NULL, *o;
+	char upfx[24];
+	size_t i;
+	int rc = iea_rows(c, "owners", iea_prefix(uid, upfx), NULL, NULL, &rows);
+
+	json_array_foreach(rows, i, o) {
+		const char *kind = ie_str(o, "kind");
+
+		if (rc)
+			break;
+		if (kind && !strcmp(kind, "user"))
+			rc = fn(ie_int(o, "id"), arg);
+	}
+	json_decref(rows);
 	return rc;
 }
 
@@ -252,6 +286,13 @@ static int owner_drop(struct dbc *c, const char *kind, int64_t id)
 		if (rc == -ENOENT)
 			rc = 0;
 	}
+	/* a VM's undo disks' bytes (inv_etcd_vm_set_undo_bytes) go with its owner */
+	if (!rc && !strcmp(kind, "vm")) {
+		rc = ie_row_delete(c, "owners", owners_key(ie_int(row, "user"), "undo", id, k2),
+				   false);
+		if (rc == -ENOENT)
+			rc = 0;
+	}
 	json_decref(row);
 	return rc;
 }
@@ -284,7 +325,7 @@ int inv_etcd_owner_set(struct dbc *c, const char *kind, int64_t id, int64_t uid)
 {
 	struct owner_set a = { kind, id, uid };
 
-	if (strcmp(kind, "vm") && strcmp(kind, "disk"))
+	if (strcmp(kind, "vm") && strcmp(kind, "disk") && strcmp(kind, "user"))
 		return -EINVAL;
 	return ie_write(c, owner_set_body, &a);
 }
@@ -303,6 +344,40 @@ int inv_etcd_owner_get(struct dbc *c, const char *kind, int64_t id, int64_t *uid
 	*uid = ie_int(row, "user");
 	json_decref(row);
 	return 0;
+}
+
+struct undo_set {
+	int64_t id, bytes;
+};
+
+static int undo_set_body(struct dbc *c, void *arg)
+{
+	struct undo_set *a = arg;
+	char k1[40], k2[64];
+	json_t *row, *o;
+	int rc = ie_row_get(c, "owned", owned_key("vm", a->id, k1), &row, NULL);
+
+	if (rc == -ENOENT)
+		return 0;       /* nobody's: counts for nobody */
+	if (rc)
+		return rc;
+	owners_key(ie_int(row, "user"), "undo", a->id, k2);
+	json_decref(row);
+	if (a->bytes <= 0) {
+		rc = ie_row_delete(c, "owners", k2, false);
+		return rc == -ENOENT ? 0 : rc;
+	}
+	o = json_pack("{s:s,s:I}", "kind", "undo", "bytes", (json_int_t)a->bytes);
+	rc = o ? ie_row_put(c, "owners", k2, o, 0) : -ENOMEM;
+	json_decref(o);
+	return rc;
+}
+
+int inv_etcd_vm_set_undo_bytes(struct dbc *c, int64_t id, int64_t bytes)
+{
+	struct undo_set a = { id, bytes };
+
+	return ie_write(c, undo_set_body, &a);
 }
 
 int ie_owner_drop(struct dbc *c, const char *kind, int64_t id)

@@ -279,6 +279,8 @@ static int delete_body(struct dbc *c, void *arg)
 		rc = ieb_grants_drop_principal(c, a->user ? "user" : "group", a->id);
 	if (!rc && a->user)
 		rc = ie_owner_drop_user(c, a->id);
+	if (!rc && a->user)
+		rc = ie_owner_drop(c, "user", a->id);   /* its link to its manager */
 	json_decref(row);
 	return rc;
 }

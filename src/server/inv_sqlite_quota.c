@@ -98,7 +98,7 @@ static int sums(struct dbc *c, sqlite3_stmt *s, int64_t uid, int64_t *out, int n
 
 int inv_sqlite_usage(struct dbc *c, int64_t uid, struct inv_quota *out)
 {
-	int64_t v[3] = { 0 }, d[2] = { 0 }, n = 0, img = 0;
+	int64_t v[3] = { 0 }, d[2] = { 0 }, n = 0, img = 0, undo = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -116,10 +116,14 @@ int inv_sqlite_usage(struct dbc *c, int64_t uid, struct inv_quota *out)
 	if (!rc)
 		rc = sums(c, db_stmt(c, "SELECT COALESCE(SUM(bytes), 0) FROM images WHERE "
 				     "owner = ?1 AND public = 0"), uid, &img, 1);
+	if (!rc)
+		rc = sums(c, db_stmt(c, "SELECT COALESCE(SUM(u.bytes), 0) FROM owners o JOIN vm_undo u "
+				     "ON u.vm_id = o.object_id WHERE o.user_id = ?1 AND "
+				     "o.object_type = 'vm'"), uid, &undo, 1);
 	if (rc)
 		return rc;
 	*out = (struct inv_quota){ .vms = v[0], .cpus = v[1], .memory_mib = v[2], .disks = d[0],
-				   .disk_bytes = d[1] + img, .snapshots = n };
+				   .disk_bytes = d[1] + img + undo, .snapshots = n };
 	return 0;
 }
 
@@ -162,4 +166,45 @@ int inv_sqlite_owner_get(struct dbc *c, const char *kind, int64_t id, int64_t *u
 	st = st == SQLITE_ROW || st == SQLITE_DONE ? 0 : db_rc(c, st);
 	db_done(s);
 	return st;
+}
+
+int inv_sqlite_usage_peek(struct dbc *c, int64_t uid, struct inv_quota *out)
+{
+	return inv_sqlite_usage(c, uid, out);   /* (writers are serialised: nothing to stamp) */
+}
+
+int inv_sqlite_managed_each(struct dbc *c, int64_t uid, int (*fn)(int64_t id, void *arg),
+			    void *arg)
+{
+	sqlite3_stmt *s = db_stmt(c, "SELECT object_id FROM owners WHERE user_id = ? AND "
+				     "object_type = 'user' ORDER BY object_id");
+	int rc = 0, st;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, uid);
+	while (!rc && (st = sqlite3_step(s)) == SQLITE_ROW)
+		rc = fn(sqlite3_column_int64(s, 0), arg);
+	if (!rc && st != SQLITE_DONE)
+		rc = db_rc(c, st);
+	db_done(s);
+	return rc;
+}
+
+int inv_sqlite_vm_set_undo_bytes(struct dbc *c, int64_t id, int64_t bytes)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (bytes <= 0)
+		return db_exec_id(c, "DELETE FROM vm_undo WHERE vm_id = ?", id);
+	s = db_stmt(c, "INSERT OR REPLACE INTO vm_undo (vm_id, bytes) SELECT id, ?2 FROM vms "
+		       "WHERE id = ?1");
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, bytes);
+	rc = db_rc(c, sqlite3_step(s));
+	db_done(s);
+	return rc;
 }

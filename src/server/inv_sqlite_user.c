@@ -186,6 +186,10 @@ int inv_sqlite_principal_delete(struct dbc *c, const char *ptype, int64_t id)
 	int rc = user ? db_exec_id(c, "DELETE FROM users WHERE id = ?", id)
 		      : db_exec_id(c, "DELETE FROM groups WHERE id = ?", id);
 
+	/* (the owners it had go with it, trigger users_owner; and its own link to its manager) */
+	if (!rc && user)
+		rc = db_exec_id(c, "DELETE FROM owners WHERE object_type = 'user' AND object_id = ?",
+				id);
 	if (rc)
 		return rc;
 	s = db_stmt(c, "DELETE FROM acl WHERE principal_type = ? AND principal_id = ?");

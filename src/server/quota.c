@@ -45,69 +45,173 @@ static bool asks(const struct inv_quota *ask)
 	return false;
 }
 
+/* Levels of managers above a user, and of users below a manager, a check follows at most
+ * (the links are made at a user's create, so they have no cycles; a bound all the same). */
+#define QUOTA_DEPTH 16
+
+/* The users a tree's walk found: ids[0] its top, each user once. */
+struct tree {
+	int64_t *ids;
+	size_t n, cap;
+	int depth;
+};
+
+static int tree_add(int64_t id, void *arg)
+{
+	struct tree *t = arg;
+	int64_t *p;
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		if (t->ids[i] == id)
+			return 0;
+	if (t->n == t->cap) {
+		p = realloc(t->ids, (t->cap ? 2 * t->cap : 16) * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		t->ids = p;
+		t->cap = t->cap ? 2 * t->cap : 16;
+	}
+	t->ids[t->n++] = id;
+	return 0;
+}
+
+/* What uid and every user it manages (inv_managed_each, recursively) own together, into
+ * *out, and how many users that is into *users. uid's own usage is read with inv_usage
+ * (joining the transaction: every check against uid's limits reads it so), the others' with
+ * inv_usage_peek. 0, -EIO or -ENOMEM. */
+static int tree_usage(struct dbc *c, int64_t uid, struct inv_quota *out, size_t *users)
+{
+	struct tree t = { 0 };
+	struct inv_quota u;
+	size_t i, k, level_end;
+	int rc = tree_add(uid, &t);
+
+	memset(out, 0, sizeof(*out));
+	/* breadth first, a level at a time */
+	for (level_end = 1, i = 0; !rc && i < t.n; i++) {
+		if (i == level_end) {
+			level_end = t.n;
+			if (++t.depth >= QUOTA_DEPTH)
+				break;
+		}
+		rc = inv_managed_each(c, t.ids[i], tree_add, &t);
+		if (rc && rc != -ENOMEM)
+			rc = -EIO;
+	}
+	for (i = 0; !rc && i < t.n; i++) {
+		rc = i ? inv_usage_peek(c, t.ids[i], &u) : inv_usage(c, t.ids[i], &u);
+		for (k = 0; !rc && k < NLIMITS; k++)
+			*at(out, k) += get(&u, k);
+	}
+	*users = t.n;
+	free(t.ids);
+	return rc == -ENOMEM ? rc : rc ? -EIO : 0;
+}
+
+/* The limits of user uid and what they bound (its and its managed users' usage): 2 for an
+ * administrator or a deleted user (nothing limits it, nor any manager above it), 1 when
+ * none of its limits applies to ask, else 0 and *q, *use, *u and *users (how many users
+ * *use sums). -EIO. */
+static int limits_of(struct dbc *c, int64_t uid, const struct inv_quota *ask,
+		     struct inv_quota *q, struct inv_quota *use, struct inv_user *u,
+		     size_t *users)
+{
+	bool limited = false;
+	size_t i;
+	int rc = inv_user_get(c, uid, u);
+
+	if (rc == -ENOENT || (!rc && u->admin))
+		return 2;   /* a deleted user's objects count for nobody; administrators unlimited */
+	if (!rc)
+		rc = inv_quota_get(c, uid, q);
+	for (i = 0; !rc && i < NLIMITS; i++)
+		limited |= get(ask, i) > 0 && get(q, i) >= 0;
+	if (rc)
+		return -EIO;
+	if (!limited)
+		return 1;
+	/* in the caller's transaction: what another create under this user's limits commits
+	 * first either is counted here or fails this one's commit (inv.h) */
+	return tree_usage(c, uid, use, users) ? -EIO : 0;
+}
+
+/* The manager of user uid (0: none). 0 or -EIO. */
+static int manager_of(struct dbc *c, int64_t uid, int64_t *m)
+{
+	return inv_owner_get(c, "user", uid, m) ? -EIO : 0;
+}
+
 int quota_admit(struct dbc *c, int64_t uid, const struct inv_quota *ask, char *err,
 		size_t errlen)
 {
 	struct inv_quota q, use;
 	struct inv_user u;
-	bool limited = false;
-	size_t i;
-	int rc;
+	size_t i, users = 1;
+	int64_t at_uid = uid;
+	int depth, rc;
 
 	if (!uid || !asks(ask))
 		return 0;
-	rc = inv_user_get(c, uid, &u);
-	if (rc == -ENOENT)
-		return 0;   /* a deleted user's objects count for nobody */
-	if (!rc && u.admin)
-		return 0;
-	if (!rc)
-		rc = inv_quota_get(c, uid, &q);
-	for (i = 0; !rc && i < NLIMITS; i++)
-		limited |= get(ask, i) > 0 && get(&q, i) >= 0;
-	if (rc || !limited) {
-		if (rc)
-			snprintf(err, errlen, "inventory error reading the quota");
-		return rc ? -EIO : 0;
-	}
-	/* in the caller's transaction: what another create of this user commits first
-	 * either is counted here or fails this one's commit (inv.h) */
-	if (inv_usage(c, uid, &use)) {
-		snprintf(err, errlen, "inventory error reading the usage");
-		return -EIO;
-	}
-	for (i = 0; i < NLIMITS; i++) {
-		int64_t a = get(ask, i), lim = get(&q, i), cur = get(&use, i);
+	/* the user's limits, then each manager's above it: a manager's bound what it and the
+	 * users it manages own together */
+	for (depth = 0; at_uid && depth < QUOTA_DEPTH; depth++) {
+		rc = limits_of(c, at_uid, ask, &q, &use, &u, &users);
+		if (rc < 0) {
+			snprintf(err, errlen, "inventory error reading the quota or the usage");
+			return -EIO;
+		}
+		if (rc == 2)
+			return 0;
+		for (i = 0; !rc && i < NLIMITS; i++) {
+			int64_t a = get(ask, i), lim = get(&q, i), cur = get(&use, i);
 
-		if (a <= 0 || lim < 0 || (cur <= lim && a <= lim - cur))
-			continue;
-		snprintf(err, errlen, "quota exceeded: %s: user %s may own %" PRId64 " %s, owns %"
-			 PRId64 " and asked for %" PRId64 " more", limits[i].field, u.name, lim,
-			 limits[i].what, cur, a);
-		return -EDQUOT;
+			if (a <= 0 || lim < 0 || (cur <= lim && a <= lim - cur))
+				continue;
+			if (users > 1)
+				snprintf(err, errlen, "quota exceeded: %s: user %s may own %" PRId64 " %s "
+					 "together with the %zu users it manages, they own %" PRId64
+					 " and asked for %" PRId64 " more", limits[i].field, u.name, lim,
+					 limits[i].what, users - 1, cur, a);
+			else
+				snprintf(err, errlen, "quota exceeded: %s: user %s may own %" PRId64
+					 " %s, owns %" PRId64 " and asked for %" PRId64 " more",
+					 limits[i].field, u.name, lim, limits[i].what, cur, a);
+			return -EDQUOT;
+		}
+		if (manager_of(c, at_uid, &at_uid)) {
+			snprintf(err, errlen, "inventory error reading the user's manager");
+			return -EIO;
+		}
 	}
 	return 0;
 }
 
 int quota_room(struct dbc *c, int64_t uid, int64_t *room)
 {
+	const struct inv_quota ask = { .disk_bytes = 1 };
 	struct inv_quota q, use;
 	struct inv_user u;
-	int rc;
+	size_t users;
+	int depth, rc;
+
+	bool set = false;
 
 	*room = -1;
-	if (!uid)
-		return 0;
-	rc = inv_user_get(c, uid, &u);
-	if (rc == -ENOENT || (!rc && u.admin))
-		return 0;
-	if (rc || inv_quota_get(c, uid, &q))
-		return -EIO;
-	if (q.disk_bytes < 0)
-		return 0;
-	if (inv_usage(c, uid, &use))
-		return -EIO;
-	*room = q.disk_bytes - use.disk_bytes;
+	for (depth = 0; uid && depth < QUOTA_DEPTH; depth++) {
+		rc = limits_of(c, uid, &ask, &q, &use, &u, &users);
+		if (rc < 0)
+			return -EIO;
+		if (rc == 2)
+			return 0;
+		if (!rc && (!set || q.disk_bytes - use.disk_bytes < *room))
+			*room = q.disk_bytes - use.disk_bytes;
+		set |= !rc;
+		if (manager_of(c, uid, &uid))
+			return -EIO;
+	}
+	if (set && *room < 0)
+		*room = 0;      /* over already (a limit lowered): no room, not "no limit" */
 	return 0;
 }
 
@@ -153,6 +257,32 @@ int quota_for_new_user(struct dbc *c, const struct caller *who, const struct inv
 		*at(q, i) = a < 0 ? (b < 0 ? 0 : b) : (b < 0 || a < b ? a : b);
 	}
 	*set = true;
+	return 0;
+}
+
+int quota_manage(struct dbc *c, const struct caller *who, int64_t uid)
+{
+	if (who->admin || !who->user_id)
+		return 0;
+	return inv_owner_set(c, "user", uid, who->user_id) ? -EIO : 0;
+}
+
+int quota_total(struct dbc *c, int64_t uid, struct inv_quota *out, char *manager,
+		size_t mlen)
+{
+	struct inv_user u;
+	int64_t m = 0;
+	size_t users;
+	int rc;
+
+	manager[0] = '\0';
+	if (tree_usage(c, uid, out, &users) || manager_of(c, uid, &m))
+		return -EIO;
+	rc = m ? inv_user_get(c, m, &u) : -ENOENT;
+	if (rc && rc != -ENOENT)
+		return -EIO;
+	if (!rc)
+		snprintf(manager, mlen, "%s", u.name);
 	return 0;
 }
 

@@ -1,7 +1,8 @@
 /* Per-user resource quotas: the abuse limit of a server shared by tenants. An administrator
  * sets a user's quota (PUT /api/v1/users/NAME/quota): at most so many VMs, vCPUs and MiB of
- * memory over its VMs, disks and bytes of disk (virtual sizes, and the files of its private
- * images of the image store: imgacl_reserve), snapshots; a limit not set
+ * memory over its VMs, disks and bytes of disk (virtual sizes, the files of its private
+ * images of the image store: imgacl_reserve, and of its VMs' undo disks: undo_account),
+ * snapshots; a limit not set
  * is unlimited, and a user without a quota is unlimited (what every user was before).
  * Administrators are never limited. Groups carry no quota: a user's limits are its own.
  *
@@ -15,7 +16,17 @@
  * user's quota row in the transaction (inv_etcd_quota.c), and the one that commits second
  * fails with -EAGAIN: its caller runs again from the check (bounded).
  * A refusal is -EDQUOT: 403 with code "quota_exceeded", naming the limit, the usage and
- * what was asked. */
+ * what was asked.
+ *
+ * Delegated managers. A user that a non-administrator (a delegated manager holding
+ * change-permissions) creates is that manager's (its manager: inv_owner_get "user"), the
+ * way a hosting provider's reseller sells from its own allowance: the manager's limits
+ * bound what the manager and all the users it manages own together (recursively: a managed
+ * user that creates users in turn manages them, and they count for both), while each
+ * user's own limits still bound it alone. A change is admitted when it fits the owner's
+ * limits and those of every manager above it; a refusal names the first limit passed. A
+ * user keeps its manager until one of them is deleted (a deleted manager's users then have
+ * none); administrators have no limits, and neither do the users above them. */
 #ifndef VSRV_SERVER_QUOTA_H
 #define VSRV_SERVER_QUOTA_H
 
@@ -28,9 +39,10 @@
 #include <stdint.h>
 
 /* May user uid own ask more (each field an amount to add, 0 for none)? Through c, inside
- * the caller's transaction. 0 when uid is 0 (nobody's), an administrator's, without a
- * quota, or when everything fits; -EDQUOT with err naming the first limit passed, what the
- * user owns and what was asked; -EIO (err set). */
+ * the caller's transaction. 0 when uid is 0 (nobody's), an administrator's, or when
+ * everything fits its limits and those of its managers (each with the users it manages);
+ * -EDQUOT with err naming the first limit passed, its user, what is owned under it and
+ * what was asked; -EIO (err set). */
 int quota_admit(struct dbc *c, int64_t uid, const struct inv_quota *ask, char *err,
 		size_t errlen);
 
@@ -39,9 +51,9 @@ int quota_admit_owner(struct dbc *c, const char *kind, int64_t id, const struct 
 		      char *err, size_t errlen);
 
 /* How many more bytes of disk (disk_bytes) user uid may own: *room -1 when nothing limits
- * it (uid 0, an administrator, no disk_bytes limit), else its limit less its usage (below 0
- * when over). Through c, in the caller's transaction as quota_admit (the usage read joins
- * it). 0 or -EIO. */
+ * it (uid 0, an administrator, no disk_bytes limit of its own or of a manager above it),
+ * else the least of each such limit less what it bounds (0 when over). Through c, in the
+ * caller's transaction as quota_admit (the usage reads join it). 0 or -EIO. */
 int quota_room(struct dbc *c, int64_t uid, int64_t *room);
 
 /* The owner a new object made by who gets: its user, 0 for an administrator. */
@@ -51,11 +63,20 @@ int64_t quota_owner(const struct caller *who);
  * (NULL: none, unlimited); a non-administrator's (a delegated manager holding
  * change-permissions) gets no more than its creator may own itself nor than def: each
  * limit the lower of who's own and def's, and 0 where neither sets one (a manager gives
- * nothing unlimited; an administrator raises it). Through c, in the create's transaction.
+ * nothing unlimited; an administrator raises it), and the manager's limits bound it with
+ * the manager's other users (quota_manage). Through c, in the create's transaction.
  * 0, *q and *set (whether the user gets a quota at all), or -EIO. */
 int quota_for_new_user(struct dbc *c, const struct caller *who, const struct inv_quota *def,
 		       struct inv_quota *q, bool *set);
 
+/* User uid has just been created by who: a non-administrator becomes its manager
+ * (inv_owner_set "user"). In the create's transaction. 0 or -EIO. */
+int quota_manage(struct dbc *c, const struct caller *who, int64_t uid);
+
+/* What user uid and every user it manages own together (what its limits bound), into *out,
+ * and the name of its manager into manager (mlen bytes; "" for none). 0 or -EIO. */
+int quota_total(struct dbc *c, int64_t uid, struct inv_quota *out, char *manager,
+		size_t mlen);
 /* Limits as JSON, {"vms": N or null, ...} (null: unlimited); usage as the same object
  * with numbers. A new object, or NULL on ENOMEM. */
 json_t *quota_json(const struct inv_quota *q);

@@ -428,9 +428,42 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 	free(tail);
 }
 
+/* Undo disks grow as their guests write: every UNDO_REFRESH_S seconds the running VMs'
+ * undo disks' bytes are recorded again (undo_account: their owners' disk_bytes) when they
+ * moved by UNDO_REFRESH_BYTES or more since the last record. */
+#define UNDO_REFRESH_S 10.0
+#define UNDO_REFRESH_BYTES (1LL << 20)
+
+static void undo_refresh(struct supervisor *s)
+{
+	int64_t ids[64], last[64], now;
+	struct runvm *v;
+	int n = 0, i;
+
+	pthread_mutex_lock(&s->lock);
+	for (v = s->vms; v && n < 64; v = v->next) {
+		ids[n] = v->id;
+		last[n++] = v->undo_recorded;
+	}
+	pthread_mutex_unlock(&s->lock);
+	for (i = 0; i < n; i++) {
+		now = undo_bytes(s->srv, ids[i]);
+		if (now - last[i] < UNDO_REFRESH_BYTES && last[i] - now < UNDO_REFRESH_BYTES)
+			continue;
+		if (undo_account(s->srv, NULL, ids[i], &now))
+			continue;
+		pthread_mutex_lock(&s->lock);
+		for (v = s->vms; v; v = v->next)
+			if (v->id == ids[i])
+				v->undo_recorded = now;
+		pthread_mutex_unlock(&s->lock);
+	}
+}
+
 static void *sup_thread(void *arg)
 {
 	struct supervisor *s = arg;
+	double undo_next = clock_mono() + UNDO_REFRESH_S;
 
 	while (!s->srv->stopping) {
 		struct epoll_event ev[16];
@@ -480,6 +513,10 @@ static void *sup_thread(void *arg)
 				}
 			}
 		pthread_mutex_unlock(&s->lock);
+		if (now >= undo_next) {
+			undo_refresh(s);
+			undo_next = now + UNDO_REFRESH_S;
+		}
 	}
 	return NULL;
 }

@@ -31,6 +31,7 @@ struct runvm {
 	double shutdown_deadline;
 	double started;
 	int quick_restarts;
+	int64_t undo_recorded;  /* its undo disks' bytes as last recorded (sup.c undo_refresh) */
 };
 
 struct supervisor {

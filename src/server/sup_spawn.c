@@ -266,6 +266,9 @@ int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *di
 		rc = inv_vm_disks(c, id, disk_arg, &da);
 		if (rc == 1)
 			rc = 0;
+		/* the undo disks made or continued: their bytes count for the VM's owner */
+		if (!rc && undo && undo_account(srv, c, id, NULL))
+			vsrv_log("vm %s: the bytes of its undo disks were not recorded", name);
 	}
 	if (!rc)
 		rc = network_nic_args(srv, c, id, name, a, &n, 82);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define UNDO_MAX 16
@@ -58,6 +59,35 @@ static int list_undo(struct server *srv, int64_t id, char paths[UNDO_MAX][4200])
 	return n;
 }
 
+int64_t undo_bytes(struct server *srv, int64_t id)
+{
+	char p[UNDO_MAX][4200];
+	int64_t sum = 0;
+	struct stat st;
+	int n = list_undo(srv, id, p);
+
+	for (int i = 0; i < n; i++)
+		if (!stat(p[i], &st))
+			sum += (int64_t)st.st_size;
+	return sum;
+}
+
+int undo_account(struct server *srv, struct dbc *c, int64_t id, int64_t *recorded)
+{
+	struct dbc *own = c ? NULL : inv_get(srv->db);
+	int64_t bytes = undo_bytes(srv, id);
+	int rc;
+
+	if (!c && !own)
+		return -EIO;
+	rc = inv_vm_set_undo_bytes(c ? c : own, id, bytes);
+	if (own)
+		inv_put(own);
+	if (!rc && recorded)
+		*recorded = bytes;
+	return rc;
+}
+
 bool undo_pending(struct server *srv, int64_t id)
 {
 	char p[UNDO_MAX][4200];
@@ -85,6 +115,8 @@ int undo_check_start(struct server *srv, struct dbc *c, int64_t id, const char *
 }
 
 struct commit_job {
+	struct server *srv;
+	int64_t id;
 	int n;
 	char paths[UNDO_MAX][4200];
 	struct task *t;
@@ -125,6 +157,7 @@ static int commit_run(struct task *t, void *arg)
 			return rc;
 		}
 		unlink(j->paths[j->i]);
+		undo_account(j->srv, NULL, j->id, NULL);   /* (one merged: its bytes go) */
 	}
 	return 0;
 }
@@ -140,10 +173,12 @@ int undo_apply(struct server *srv, int64_t id, const char *name, const char *act
 	if (task)
 		*task = 0;
 	if (!strcmp(action, "keep"))
-		return 0;
+		return undo_account(srv, NULL, id, NULL) ? -EIO : 0;   /* their final sizes */
 	j = calloc(1, sizeof(*j));
 	if (!j)
 		return -ENOMEM;
+	j->srv = srv;
+	j->id = id;
 	n = j->n = list_undo(srv, id, j->paths);
 	if (!j->n) {
 		free(j);
@@ -154,6 +189,9 @@ int undo_apply(struct server *srv, int64_t id, const char *name, const char *act
 			unlink(j->paths[i]);
 		vsrv_log("vm %s: %d undo disk(s) discarded", name, j->n);
 		free(j);
+		if (undo_account(srv, NULL, id, NULL))
+			vsrv_log("vm %s: the bytes of its discarded undo disks are still counted",
+				 name);
 		if (count)
 			*count = n;
 		return 0;

@@ -33,6 +33,18 @@ int undo_apply(struct server *srv, int64_t id, const char *name, const char *act
  * taking the images' locks (as `img info -U`). NULL when out of memory. */
 json_t *undo_list_json(struct server *srv, int64_t id);
 
+/* The bytes VM id's undo disks take on the host: the sum of their files' sizes (a
+ * differencing VHD's file grows as the guest writes blocks through it). */
+int64_t undo_bytes(struct server *srv, int64_t id);
+
+/* Record undo_bytes of VM id in the inventory (inv_vm_set_undo_bytes: its owner's
+ * disk_bytes counts them) through c (NULL: a session of its own; never with c of a thread
+ * that holds another session's transaction). *recorded (may be NULL) gets the bytes. Done
+ * when the VM starts (after its undo disks are made or continued), while it runs (the
+ * supervisor, as they grow), when it ends (keep: their final sizes; discard: 0) and as a
+ * commit merges each. 0 or -errno. */
+int undo_account(struct server *srv, struct dbc *c, int64_t id, int64_t *recorded);
+
 /* Whether VM id has undo disks on the host (kept, or waiting for a commit). */
 bool undo_pending(struct server *srv, int64_t id);
 

@@ -173,8 +173,29 @@ try:
     ok("image-bytes-count-biggest-copy-across-hosts", got == [201, 201] and
        base is not None and u1.get("disk_bytes") == base + 65536 and
        u2.get("disk_bytes") == base + 65536, str((got, base, u1, u2)))
-    a.req("DELETE", "/api/v1/images/two.iso", token=al_a)
+    # removing the big copy (on a) counts the small one left (on b) at once, not at a restart
+    st = a.req("DELETE", "/api/v1/images/two.iso", token=al_a)[0]
+    u3 = a.req("GET", "/api/v1/users/alice", token=ta)[1].get("usage", {})
+    ok("image-bytes-after-removing-one-copy", st == 204 and u3.get("disk_bytes") == base + 4096,
+       str((st, base, u3)))
     b.req("DELETE", "/api/v1/images/two.iso", token=al_b)
+    # a stale row: alice's image on a only, its file gone at a's start. The name is free on
+    # every host (bob's upload on b is his, private), and alice's quota no longer holds it
+    got = [put(a, al_a, "gone.iso", b"\7" * 8192)[0], put(b, bo_b, "gone.iso", b"\2" * 4096)[0]]
+    a.stop()
+    os.unlink(os.path.join(a.data, "images", "gone.iso"))
+    a.start()
+    ta, al_a, bo_a = (a.login(u, p) for u, p in (("admin", "adminpass1"), ("alice", "Password-alice"),
+                                                  ("bob", "Password-bob")))
+    got.append(put(b, bo_b, "gone.iso", b"\2" * 4096)[0])
+    st, js = b.req("GET", "/api/v1/images/gone.iso", token=bo_b)
+    st2 = b.req("GET", "/api/v1/images/gone.iso", token=al_b)[0]
+    st3 = a.req("GET", "/api/v1/images/gone.iso", token=al_a)[0]
+    u4 = a.req("GET", "/api/v1/users/alice", token=ta)[1].get("usage", {})
+    ok("image-stale-row-name-free-on-other-host", got == [201, 409, 201] and st == 200 and
+       (js.get("owner"), js.get("public")) == ("bob", False) and st2 == 404 and st3 == 404 and
+       u4.get("disk_bytes") == base, str((got, st, js, st2, st3, base, u4)))
+    b.req("DELETE", "/api/v1/images/gone.iso", token=bo_b)
     # deleted on every host that held it: the name is free again
     got = [a.req("DELETE", "/api/v1/images/both.iso", token=al_a)[0], put(b, bo_b, "both.iso", b"\5" * 4096)[0]]
     st, js = b.req("GET", "/api/v1/images/both.iso", token=bo_b)

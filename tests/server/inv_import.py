@@ -219,6 +219,12 @@ try:
     st, js = solo2.req("GET", "/api/v1/images/alice.iso", token=t2)
     ok("import-image-owner", st == 200 and (js.get("owner"), js.get("public")) == ("alice", False),
        str((st, js)))
+    # the imported row (no hosts) is this host's copy from its start: no other host's upload
+    # takes the name (imgacl_sweep adopts it), and it counts the file's bytes
+    got = etcd.get("/imp/t/images/alice.iso")
+    irow = json.loads(got[0]) if got else {}
+    ok("import-image-row-adopted", (irow.get("hosts"), irow.get("bytes")) == ("solo=4096", 4096),
+       str(irow))
     st, js = c1.req("GET", "/api/v1/vms/web", token=tc)
     new_id = int(etcd.get("/imp/u/vms.name/web")[0])
     ok("import-uuid-kept", st == 200 and js.get("uuid") == web.get("uuid") and web.get("uuid"),

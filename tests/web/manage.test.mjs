@@ -530,6 +530,45 @@ const ACTIONS = `[...document.querySelectorAll('main button, main a.button, main
     !(e.tagName === 'INPUT' && e.closest('.xterm')))
   .map((e) => e.tagName + ':' + (e.textContent || e.getAttribute('aria-label') || e.id || e.name))`;
 
+test('a delegated manager\'s quota: its usage with its users\' in a column, a managed user names its manager', { skip: noBrowser }, async () => {
+  await api.request('POST', '/api/v1/users', { name: 'mgw', password: 'mgwpass12' });
+  await api.request('PUT', '/api/v1/permissions', { grants: [
+    { user: 'mgw', permissions: ['view', 'modify', 'change-permissions'] }] });
+  await api.request('PUT', '/api/v1/users/mgw/quota', { disks: 4, disk_bytes: 64 << 20 });
+  const tm = new Api({ base: d.base, storage: new MemoryStorage() });
+  await tm.login('mgw', 'mgwpass12');
+  await tm.request('POST', '/api/v1/users', { name: 'mwu', password: 'mwupass12' });
+  await api.request('PUT', '/api/v1/permissions', { grants: [
+    { user: 'mgw', permissions: ['view', 'modify', 'change-permissions'] },
+    { user: 'mwu', permissions: ['modify', 'remove'] }] });
+  const tu = new Api({ base: d.base, storage: new MemoryStorage() });
+  await tu.login('mwu', 'mwupass12');
+  await tu.request('POST', '/api/v1/disks', { name: 'mwd', size: 1 << 20 });
+  // (the page may show the users already: away and back, so the new ones are listed)
+  await b.page("location.hash = '#/disks'");
+  await b.wait("document.querySelector('#user-list') === null");
+  await b.page("location.hash = '#/users'");
+  await b.wait("!!document.querySelector('[data-key=\"user/mgw/quota\"]')");
+  await click('[data-key="user/mgw/quota"]');
+  await b.wait("!!document.querySelector('#user-quota table')");
+  assert.deepEqual(await b.page("[...document.querySelectorAll('#user-quota thead th')].map((e) => e.innerText)"),
+    ['Limit', 'Usage', 'With its users', 'Quota']);
+  assert.match(await b.page("[...document.querySelectorAll('#user-quota tbody tr')][3].innerText"), /Disks\s+0\s+1\s+4/);
+  await click('#user-quota .actions button[type=button]');
+  await b.wait("!document.querySelector('#user-quota')");
+  await click('[data-key="user/mwu/quota"]');
+  await b.wait("!!document.querySelector('#user-quota table')");
+  assert.match(await b.page("document.querySelector('#user-quota').innerText"), /Managed by mgw/);
+  assert.equal(await b.page("document.querySelectorAll('#user-quota thead th').length"), 3);
+  await click('#user-quota .actions button[type=button]');
+  await b.wait("!document.querySelector('#user-quota')");
+  await api.request('DELETE', '/api/v1/disks/mwd');
+  await api.request('PUT', '/api/v1/permissions', { grants: [] });
+  for (const n of ['mwu', 'mgw'])
+    await api.request('DELETE', '/api/v1/users/' + n);
+  assert.deepEqual(b.problems, []);
+});
+
 test('a viewer (view on the server) sees no action it may not take, on any page', { skip: noBrowser }, async () => {
   await api.request('POST', '/api/v1/users', { name: 'viewer', password: 'viewerpass1' });
   await api.request('PUT', '/api/v1/permissions', { grants: [{ user: 'viewer', permissions: ['view'] }] });
