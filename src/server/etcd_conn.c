@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 
 #include <errno.h>
+#include <sys/socket.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +108,7 @@ int etcd_open(const char *endpoints, unsigned timeout_ms, struct etcd **out)
 		return -ENOMEM;
 	e->timeout_ms = timeout_ms;
 	pthread_mutex_init(&e->counter_mu, NULL);
+	pthread_mutex_init(&e->pool_mu, NULL);
 	e->list = strdup(endpoints);
 	s = strdup(endpoints);
 	if (!e->list || !s)
@@ -153,7 +155,10 @@ void etcd_close(struct etcd *e)
 		free(e->ep[i]);
 	for (i = 0; i < ETCD_COUNTERS; i++)
 		free(e->counter[i].key);
+	for (i = 0; i < e->npool; i++)
+		curl_easy_cleanup(e->pool[i]);
 	pthread_mutex_destroy(&e->counter_mu);
+	pthread_mutex_destroy(&e->pool_mu);
 	free(e->list);
 	free(e);
 }
@@ -314,26 +319,79 @@ static int curl_errno(CURLcode c)
 	}
 }
 
+/* The members' connections are kept open between calls (HTTP/1.1 keep-alive): a new TCP
+ * connection per call cost each call its connect and etcd's accept of it (about a third of
+ * a small read's round trip here). A curl handle keeps the connections it made; a call takes
+ * an idle handle of the pool (or makes one) and gives it back after, so each connection
+ * serves one call at a time. A reused connection that the member closed meanwhile (killed,
+ * restarted) is seen by curl, which connects again; the call's timeout bounds the rest as
+ * before. */
+static CURL *handle_take(struct etcd *e)
+{
+	CURL *h = NULL;
+
+	pthread_mutex_lock(&e->pool_mu);
+	if (e->npool)
+		h = e->pool[--e->npool];
+	pthread_mutex_unlock(&e->pool_mu);
+	if (!h)
+		return curl_easy_init();
+	curl_easy_reset(h);     /* (its options go; its connections stay) */
+	return h;
+}
+
+static void handle_give(struct etcd *e, CURL *h)
+{
+	pthread_mutex_lock(&e->pool_mu);
+	if (e->npool < ETCD_POOL) {
+		e->pool[e->npool++] = h;
+		h = NULL;
+	}
+	pthread_mutex_unlock(&e->pool_mu);
+	if (h)
+		curl_easy_cleanup(h);
+}
+
+/* The connections outlive the call: close-on-exec from their making, so that no process
+ * the server starts (a VM's monitor, a hook's command) inherits a connection to etcd. */
+static curl_socket_t open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	(void)arg;
+	(void)purpose;
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
 int etcd_post(struct etcd *e, int idx, const char *path, const char *body, unsigned timeout_ms,
 	      etcd_sink sink, void *arg, long *http)
 {
 	struct sink_state st = { sink, arg, 0 };
-	struct curl_slist *hdr = NULL;
+	struct curl_slist *hdr = NULL, *h2;
 	char url[600];
 	CURLcode cc;
 	CURL *h;
 	int rc = 0;
 
 	snprintf(url, sizeof(url), "%s%s", e->ep[idx], path);
-	h = curl_easy_init();
+	h = handle_take(e);
 	if (!h)
 		return etcd_fail(-ENOMEM, "etcd %s: cannot make a curl handle", url);
 	hdr = curl_slist_append(hdr, "Content-Type: application/json");
+	/* no "Expect: 100-continue" (curl's for a body over 1 KiB): it waits for etcd's
+	 * "100 Continue" before sending the body, a round trip more for a big Txn */
+	h2 = hdr ? curl_slist_append(hdr, "Expect:") : NULL;
+	if (!h2) {
+		curl_slist_free_all(hdr);
+		handle_give(e, h);
+		return etcd_fail(-ENOMEM, "etcd %s: out of memory", url);
+	}
+	hdr = h2;
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_socket);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(timeout_ms < 1000 ? timeout_ms : 1000));
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
@@ -346,7 +404,7 @@ int etcd_post(struct etcd *e, int idx, const char *path, const char *body, unsig
 	else
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, http);
 	curl_slist_free_all(hdr);
-	curl_easy_cleanup(h);
+	handle_give(e, h);
 	return rc;
 }
 

@@ -9,6 +9,7 @@
 
 #define ETCD_MAX_EP 16
 #define ETCD_COUNTERS 8
+#define ETCD_POOL 8             /* idle curl handles kept, each with its connections */
 
 struct etcd {
 	char *list;                 /* the endpoints as given */
@@ -21,6 +22,10 @@ struct etcd {
 		char *key;          /* NULL: a free slot */
 		int64_t value, rev;
 	} counter[ETCD_COUNTERS];
+	pthread_mutex_t pool_mu;    /* guards pool */
+	void *pool[ETCD_POOL];      /* idle curl handles (CURL *): their connections stay open
+				     * for the next call (HTTP keep-alive) */
+	int npool;
 };
 
 /* A counter's last seen value and mod_revision (a hint for the next compare-and-swap,
