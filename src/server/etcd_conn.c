@@ -5,11 +5,12 @@
 #include <openssl/evp.h>
 
 #include <errno.h>
-#include <sys/socket.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 
 static _Thread_local char errmsg[512];
 static _Thread_local unsigned long thread_calls;
@@ -51,9 +52,26 @@ static void trace_key(const char *k, char *buf, size_t size)
 	snprintf(buf, size, "%.*s", n, (const char *)raw);
 }
 
+/* Where the last call's time went (etcd_post's, for the trace): curl's perform, the time
+ * to the answer's first byte (etcd's own time and the network's), whether it connected. */
+static _Thread_local struct {
+	double perform_ms, first_byte_ms;
+	long connects;
+} post_stat;
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
 /* The keys a call is about, decoded for the trace: the request's key, or each operation's
- * of a Txn ("range KEY[*]", "put KEY", "del KEY"; * a prefix), and its compares' count. */
-static void trace_call(const char *path, json_t *body)
+ * of a Txn ("range KEY[*]", "put KEY", "del KEY"; * a prefix), and its compares' count;
+ * then where its time went: in all (from its encoding to its answer decoded), in curl (of
+ * which etcd's: to the answer's first byte), with a new connection or a kept one. */
+static void trace_call(const char *path, json_t *body, double total_ms, size_t out_bytes)
 {
 	json_t *ops = json_object_get(body, "success"), *op;
 	char line[1024], key[160];
@@ -76,9 +94,11 @@ static void trace_call(const char *path, json_t *body)
 			break;
 		}
 	}
-	fprintf(stderr, "vsrv: etcd call %lu: %s %s (%zu ops, %zu compares)\n", thread_calls,
+	fprintf(stderr, "vsrv: etcd call %lu: %s %s (%zu ops, %zu compares) %.2f ms: curl %.2f, "
+		"first byte %.2f, %s connection, %zu B sent\n", thread_calls,
 		path, line, json_is_array(ops) ? json_array_size(ops) : (size_t)1,
-		json_array_size(json_object_get(body, "compare")));
+		json_array_size(json_object_get(body, "compare")), total_ms, post_stat.perform_ms,
+		post_stat.first_byte_ms, post_stat.connects ? "new" : "kept", out_bytes);
 }
 
 const char *etcd_errmsg(void)
@@ -397,6 +417,17 @@ int etcd_post(struct etcd *e, int idx, const char *path, const char *body, unsig
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &st);
 	cc = curl_easy_perform(h);
+	if (trace_on()) {
+		curl_off_t total = 0, first = 0;
+		long connects = 0;
+
+		curl_easy_getinfo(h, CURLINFO_TOTAL_TIME_T, &total);
+		curl_easy_getinfo(h, CURLINFO_STARTTRANSFER_TIME_T, &first);
+		curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
+		post_stat.perform_ms = total / 1e3;
+		post_stat.first_byte_ms = first / 1e3;
+		post_stat.connects = connects;
+	}
 	if (st.stopped)
 		rc = st.stopped;
 	else if (cc != CURLE_OK)
@@ -472,14 +503,14 @@ static int buf_sink(const char *p, size_t n, void *arg)
 
 int etcd_call(struct etcd *e, const char *path, json_t *body, json_t **out)
 {
+	double t0 = trace_on() ? now_ms() : 0;
 	char *text = json_dumps(body, JSON_COMPACT), best_msg[sizeof(errmsg)] = "";
 	int first = atomic_load(&e->cur), i, rc = -EIO, best = 0;
 
 	if (!text)
 		return etcd_fail(-ENOMEM, "etcd %s: cannot encode the request", path);
 	thread_calls++;
-	if (trace_on())
-		trace_call(path, body);
+	post_stat.connects = -1;
 	for (i = 0; i < e->nep; i++) {
 		int idx = (first + i) % e->nep;
 		struct buf b = { 0 };
@@ -511,6 +542,8 @@ int etcd_call(struct etcd *e, const char *path, json_t *body, json_t **out)
 		}
 		if (http == 200 && !json_object_get(ans, "error")) {
 			atomic_store(&e->cur, idx);
+			if (t0)
+				trace_call(path, body, now_ms() - t0, strlen(text));
 			free(text);
 			*out = ans;
 			return 0;
@@ -524,6 +557,8 @@ int etcd_call(struct etcd *e, const char *path, json_t *body, json_t **out)
 			snprintf(best_msg, sizeof(best_msg), "%s", errmsg);
 		}
 	}
+	if (t0)
+		trace_call(path, body, now_ms() - t0, strlen(text));
 	free(text);
 	if (best && i == e->nep) {
 		rc = best;
