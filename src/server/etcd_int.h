@@ -15,7 +15,9 @@ struct etcd {
 	char *list;                 /* the endpoints as given */
 	char *ep[ETCD_MAX_EP];      /* each without a trailing slash */
 	int nep;
-	atomic_int cur;             /* the member that answered last */
+	atomic_int cur;             /* the member that answered last (the leader once known) */
+	atomic_llong leader_next;   /* when to look for the leader next (ms, CLOCK_MONOTONIC;
+				     * 0: at the next call; -1: being looked for) */
 	unsigned timeout_ms;
 	pthread_mutex_t counter_mu; /* guards counter */
 	struct etcd_counter {       /* a counter's value and revision as last seen: a hint */

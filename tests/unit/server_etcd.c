@@ -1,7 +1,7 @@
 /* The etcd client (src/server/etcd*.c) against a real local cluster of three members
  * (etcdrig.h): keys, compare-and-swap races between two clients, leases that expire,
- * watches, calls over one kept connection, a member killed, quorum lost. SKIPs when etcd is
- * not installed. */
+ * watches, calls over one kept connection, the leader found, a member killed, quorum lost.
+ * SKIPs when etcd is not installed. */
 #include "check.h"
 #include "etcdrig.h"
 #include "server/etcd.h"
@@ -9,6 +9,7 @@
 #include <curl/curl.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -583,6 +584,81 @@ static void test_keepalive(void)
 	etcd_close(e);
 }
 
+static size_t to_buf(char *p, size_t size, size_t n, void *arg)
+{
+	char *b = arg;
+	size_t have = strlen(b), add = size * n;
+
+	if (have + add >= 4096)
+		add = 4095 - have;
+	memcpy(b + have, p, add);
+	b[have + add] = '\0';
+	return size * n;
+}
+
+/* The index of the member that leads now (asked of each member, not through the client
+ * under test), or -1. */
+static int leader_now(void)
+{
+	int i, lead = -1;
+
+	for (i = 0; i < rig.n; i++) {
+		char url[64], ans[4096] = "";
+		CURL *h = curl_easy_init();
+		json_t *j;
+
+		snprintf(url, sizeof(url), "http://127.0.0.1:%d/v3/maintenance/status", rig.cport[i]);
+		curl_easy_setopt(h, CURLOPT_URL, url);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, "{}");
+		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 2000L);
+		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, to_buf);
+		curl_easy_setopt(h, CURLOPT_WRITEDATA, ans);
+		curl_easy_perform(h);
+		curl_easy_cleanup(h);
+		j = json_loads(ans, 0, NULL);
+		if (j && json_string_value(json_object_get(j, "leader")) &&
+		    !strcmp(json_string_value(json_object_get(j, "leader")),
+			    json_string_value(json_object_get(json_object_get(j, "header"),
+							      "member_id")) ?: ""))
+			lead = i;
+		json_decref(j);
+	}
+	return lead;
+}
+
+/* A client whose first endpoint is a follower talks to the leader after its first call (a
+ * linearizable read on a follower costs a round of its own to the leader). */
+static void test_leader(void)
+{
+	struct etcd *e = NULL;
+	struct etcd_kv kv = { 0 };
+	char eps[sizeof(rig.endpoints)], want[64];
+	int lead = leader_now(), i, n = 0;
+
+	CHECK(lead >= 0);
+	if (lead < 0)
+		return;
+	/* the followers first, the leader last */
+	for (i = 0; i < rig.n; i++)
+		if (i != lead)
+			n += snprintf(eps + n, sizeof(eps) - n, "http://127.0.0.1:%d,", rig.cport[i]);
+	snprintf(eps + n, sizeof(eps) - n, "http://127.0.0.1:%d", rig.cport[lead]);
+	snprintf(want, sizeof(want), "http://127.0.0.1:%d", rig.cport[lead]);
+	CHECK_EQ(etcd_open(eps, TIMEOUT_MS, &e), 0);
+	if (!e)
+		return;
+	CHECK(strcmp(etcd_current(e), want) != 0);
+	for (i = 0; i < 3; i++) {
+		CHECK_EQ(etcd_put(e, "/ld/k", "v", 1, 0, NULL), 0);
+		CHECK_EQ(etcd_get(e, "/ld/k", &kv), 0);
+		etcd_kv_clear(&kv);
+	}
+	/* (unless an election moved it meanwhile) */
+	CHECK(!strcmp(etcd_current(e), want) || leader_now() != lead);
+	etcd_delete(e, "/ld/", true, NULL);
+	etcd_close(e);
+}
+
 /* The member the client talks to dies: once the others have a leader, every call
  * succeeds, on another member. */
 static void test_member_killed(void)
@@ -682,6 +758,7 @@ int main(void)
 	RUN(test_next_id);
 	RUN(test_next_id_hint);
 	RUN(test_keepalive);
+	RUN(test_leader);
 	RUN(test_member_killed);
 	RUN(test_quorum_lost);
 	etcd_close(cli);
