@@ -513,6 +513,8 @@ static int buf_sink(const char *p, size_t n, void *arg)
 #define LEADER_RECHECK_MS 60000
 #define LEADER_AFTER_FAILOVER_MS 2000
 
+#define LEADER_ASK_MS 500        /* (a member that does not answer soon: left as it is) */
+
 /* POST body to member idx's path: its JSON answer (json_decref it), or NULL. */
 static json_t *ask(struct etcd *e, int idx, const char *path, const char *body)
 {
@@ -520,7 +522,8 @@ static json_t *ask(struct etcd *e, int idx, const char *path, const char *body)
 	json_t *ans = NULL;
 	long http = 0;
 
-	if (!etcd_post(e, idx, path, body, e->timeout_ms, buf_sink, &b, &http) && http == 200)
+	if (!etcd_post(e, idx, path, body, e->timeout_ms < LEADER_ASK_MS ? e->timeout_ms :
+		       LEADER_ASK_MS, buf_sink, &b, &http) && http == 200)
 		ans = json_loadb(b.p ? b.p : "", b.n, 0, NULL);
 	free(b.p);
 	return ans;
