@@ -10,6 +10,7 @@
 #include "server/inv.h"
 #include "server/migrate.h"
 #include "server/placement.h"
+#include "server/sup.h"
 #include "server/vmrow.h"
 #include "util/log.h"
 
@@ -80,7 +81,8 @@ int api_vm_start_placed(struct req *r, int64_t id, const char *want, bool *local
 		if (rc)
 			return req_error(r, rc == -E2BIG ? -EINVAL : rc, "%s: cannot read it%s",
 					 r->args[0], rc == -E2BIG ? ": too many disks or bridges" : "");
-		rc = cluster_alive_hosts(srv->cluster, h, 64, &n);
+		/* (read with the start's read: sup_cluster_start_want) */
+		rc = cluster_alive_hosts_in(srv->cluster, sup_cluster_side_read, r->c, h, 64, &n);
 		if (rc)
 			return req_error(r, 503, "the cluster's store (etcd) does not answer: %s",
 					 etcd_errmsg());

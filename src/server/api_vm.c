@@ -684,6 +684,8 @@ int api_vm_action(struct req *r)
 		rc = inv_begin(r->c);
 		if (rc)
 			return req_error(r, -EIO, "inventory error; nothing was changed");
+		/* with them, the cluster's keys its placement and reservation read */
+		sup_cluster_start_want(r->srv, r->c, !json_object_get(r->body, "host"));
 		rc = inv_vm_start_read(r->c, id);
 		if (rc) {
 			inv_rollback(r->c);

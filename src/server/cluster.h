@@ -25,6 +25,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The key layout (docs/cluster.md). */
+#define CLUSTER_HOSTS "/vsrv/hosts/"    /* NAME/info (no lease), NAME/alive (the lease) */
+#define CLUSTER_VMS "/vsrv/vms/"        /* NAME/owner (the owning host's lease), NAME/placement */
+
+struct etcd_kv;
+
+/* A read of the keys under a prefix made already (the inventory's, in the round trip of a
+ * transaction's read: inv_side_want_range): each key to fn as etcd_range gives them, 0
+ * (or fn's non-zero return); -ENODATA when it has none (the cluster reads them itself). */
+typedef int cluster_read_fn(void *arg, const char *prefix,
+			    int (*fn)(const struct etcd_kv *kv, void *fn_arg), void *fn_arg);
+
 struct cluster;
 struct cluster_need;
 
@@ -121,6 +133,12 @@ int cluster_vm_release(struct cluster *cl, const char *vm);
  * once a start here has succeeded. 0, -ENOLINK (fenced or no lease) or -errno (logged). */
 int cluster_vm_place(struct cluster *cl, const char *vm);
 
+/* cluster_vm_place's key (into key, n bytes) and value (*text, malloc'd: free it), for a
+ * caller that writes it in a transaction of its own (the start's commit). 0, -ENOLINK
+ * (fenced or no lease), -ENAMETOOLONG, -EINVAL or -ENOMEM. */
+int cluster_vm_placement(struct cluster *cl, const char *vm, char *key, size_t n,
+			 char **text);
+
 /* Clear VM vm's intent to run (a user's stop, or its clean end that its restart policy does
  * not restart): the placement's intent becomes "stopped" (host and lease kept), so no host
  * restarts it when its host dies. *was_running: the intent was "running". 0 (also when
@@ -135,6 +153,9 @@ int cluster_vm_unplace_mine(struct cluster *cl, const char *vm, bool *was_runnin
 /* The ownership keys: a new object VM name -> host name (*out, the caller's), and the
  * store's revision of that read (*rev, NULL allowed). 0 or -errno. */
 int cluster_vm_owners(struct cluster *cl, json_t **out, int64_t *rev);
+
+/* cluster_vm_owners from read's (NULL, or -ENODATA from it: read here); no revision. */
+int cluster_vm_owners_in(struct cluster *cl, cluster_read_fn *read, void *arg, json_t **out);
 
 /* The placement rule (docs/cluster.md "Placement"), the one rule of a start without a
  * host, failover, drain and balance. What a VM needs of a host: */
@@ -183,6 +204,10 @@ void cluster_fo_hosts_clear(struct cluster_fo_host *h, size_t n);
 /* The alive hosts of this host's inventory (their alive keys), at most max into h, *n of
  * them (the caller's: cluster_fo_hosts_clear). 0 or the etcd client's -errno. */
 int cluster_alive_hosts(struct cluster *cl, struct cluster_fo_host *h, size_t max, size_t *n);
+
+/* cluster_alive_hosts from read's (NULL, or -ENODATA from it: read here). */
+int cluster_alive_hosts_in(struct cluster *cl, cluster_read_fn *read, void *arg,
+			   struct cluster_fo_host *h, size_t max, size_t *n);
 
 /* Balance on request (docs/cluster.md "Balance"): a running VM of the cluster, on host
  * (an index into the hosts given with it) and what it needs; movable false with why when

@@ -29,12 +29,13 @@ static char *placement_text(const char *host, const char *lease, const char *int
 	return s;
 }
 
-int cluster_vm_place(struct cluster *cl, const char *vm)
+int cluster_vm_placement(struct cluster *cl, const char *vm, char *key, size_t n,
+			 char **text)
 {
-	char key[160], lease_hex[32], *text;
+	char lease_hex[32];
 	int64_t lease;
 	bool fenced;
-	int rc = placement_key(vm, key, sizeof(key));
+	int rc = placement_key(vm, key, n);
 
 	if (rc)
 		return rc;
@@ -42,9 +43,17 @@ int cluster_vm_place(struct cluster *cl, const char *vm)
 	if (fenced || !lease)
 		return -ENOLINK;
 	snprintf(lease_hex, sizeof(lease_hex), "%llx", (long long)lease);
-	text = placement_text(cl->name, lease_hex, "running", cl->inventory);
-	if (!text)
-		return -ENOMEM;
+	*text = placement_text(cl->name, lease_hex, "running", cl->inventory);
+	return *text ? 0 : -ENOMEM;
+}
+
+int cluster_vm_place(struct cluster *cl, const char *vm)
+{
+	char key[160], *text;
+	int rc = cluster_vm_placement(cl, vm, key, sizeof(key), &text);
+
+	if (rc)
+		return rc;
 	/* no lease: the record outlives its host, that is its point */
 	rc = etcd_put(cl->etcd, key, text, strlen(text), 0, NULL);
 	free(text);
@@ -180,6 +189,26 @@ int cluster_vm_owners(struct cluster *cl, json_t **out, int64_t *rev)
 	return 0;
 }
 
+int cluster_vm_owners_in(struct cluster *cl, cluster_read_fn *read, void *arg, json_t **out)
+{
+	json_t *o = json_object();
+	int rc;
+
+	if (!o)
+		return -ENOMEM;
+	rc = read ? read(arg, CLUSTER_VMS, add_owner, o) : -ENODATA;
+	if (rc == -ENODATA) {
+		json_object_clear(o);
+		rc = etcd_range(cl->etcd, CLUSTER_VMS, add_owner, o, NULL);
+	}
+	if (rc) {
+		json_decref(o);
+		return rc;
+	}
+	*out = o;
+	return 0;
+}
+
 /* --- the failover thread ------------------------------------------------------------------ */
 
 #define FO_MAX_HOSTS 64
@@ -254,9 +283,20 @@ static int alive_index(const struct fo_view *v, const char *name)
 
 int cluster_alive_hosts(struct cluster *cl, struct cluster_fo_host *h, size_t max, size_t *n)
 {
-	struct fo_view v = { .inventory = cl->inventory };
-	int rc = etcd_range(cl->etcd, CLUSTER_HOSTS, add_alive, &v, NULL);
+	return cluster_alive_hosts_in(cl, NULL, NULL, h, max, n);
+}
 
+int cluster_alive_hosts_in(struct cluster *cl, cluster_read_fn *read, void *arg,
+			   struct cluster_fo_host *h, size_t max, size_t *n)
+{
+	struct fo_view v = { .inventory = cl->inventory };
+	int rc = read ? read(arg, CLUSTER_HOSTS, add_alive, &v) : -ENODATA;
+
+	if (rc == -ENODATA) {
+		cluster_fo_hosts_clear(v.hosts, v.nhosts);
+		v.nhosts = 0;
+		rc = etcd_range(cl->etcd, CLUSTER_HOSTS, add_alive, &v, NULL);
+	}
 	if (rc) {
 		cluster_fo_hosts_clear(v.hosts, v.nhosts);
 		return rc;

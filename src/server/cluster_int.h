@@ -8,10 +8,6 @@
 #include <pthread.h>
 #include <stdbool.h>
 
-/* The key layout (docs/cluster.md). */
-#define CLUSTER_HOSTS "/vsrv/hosts/"    /* NAME/info (no lease), NAME/alive (the lease) */
-#define CLUSTER_VMS "/vsrv/vms/"        /* NAME/owner (the owning host's lease), NAME/placement */
-
 struct cluster {
 	struct cluster_config cfg;
 	char name[64];

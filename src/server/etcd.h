@@ -197,6 +197,13 @@ int etcd_txn_range(struct etcd_txn *t, const char *prefix,
  * from what was read, with its own writes applied, without another call. 0 or -errno. */
 int etcd_txn_read(struct etcd_txn *t, const struct etcd_read *r, size_t n);
 
+/* etcd_txn_read, and in the same call (at the same revision) the nside reads side, which
+ * are not the session's: not compared at its commit, not kept for its later reads (as
+ * reads of them alone would be). 0 and side_out[i] (as etcd_read_many's: etcd_kvs_clear
+ * each), or -errno (side_out zeroed). */
+int etcd_txn_read_side(struct etcd_txn *t, const struct etcd_read *r, size_t n,
+		       const struct etcd_read *side, size_t nside, struct etcd_kvs *side_out);
+
 /* Offer kv (NULL: absent) as the session's read of key, made before the session began
  * (a read ahead): the session's reads of key are answered from it, and the first of them
  * puts it in the compare list with its mod_revision, so the commit fails when key changed

@@ -9,18 +9,25 @@
 
 #define ETCD_MAX_EP 16
 #define ETCD_COUNTERS 8
+#define ETCD_POOL 8             /* idle curl handles kept, each with its connections */
 
 struct etcd {
 	char *list;                 /* the endpoints as given */
 	char *ep[ETCD_MAX_EP];      /* each without a trailing slash */
 	int nep;
-	atomic_int cur;             /* the member that answered last */
+	atomic_int cur;             /* the member that answered last (the leader once known) */
+	atomic_llong leader_next;   /* when to look for the leader next (ms, CLOCK_MONOTONIC;
+				     * 0: at the next call; -1: being looked for) */
 	unsigned timeout_ms;
 	pthread_mutex_t counter_mu; /* guards counter */
 	struct etcd_counter {       /* a counter's value and revision as last seen: a hint */
 		char *key;          /* NULL: a free slot */
 		int64_t value, rev;
 	} counter[ETCD_COUNTERS];
+	pthread_mutex_t pool_mu;    /* guards pool */
+	void *pool[ETCD_POOL];      /* idle curl handles (CURL *): their connections stay open
+				     * for the next call (HTTP keep-alive) */
+	int npool;
 };
 
 /* A counter's last seen value and mod_revision (a hint for the next compare-and-swap,

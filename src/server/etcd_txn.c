@@ -228,14 +228,17 @@ static void seeds_drop(struct etcd_txn *t, const char *prefix)
 	}
 }
 
-int etcd_txn_read(struct etcd_txn *t, const struct etcd_read *r, size_t n)
+int etcd_txn_read_side(struct etcd_txn *t, const struct etcd_read *r, size_t n,
+		       const struct etcd_read *side, size_t nside, struct etcd_kvs *side_out)
 {
-	struct etcd_read *want = calloc(n ? n : 1, sizeof(*want));
-	struct etcd_kvs *got = calloc(n ? n : 1, sizeof(*got));
-	size_t i, m = 0;
+	size_t all = n + nside ? n + nside : 1, i, m = 0, mr;
+	struct etcd_read *want = calloc(all, sizeof(*want));
+	struct etcd_kvs *got = calloc(all, sizeof(*got));
 	int64_t rev = 0;
 	int rc = want && got ? 0 : -ENOMEM;
 
+	for (i = 0; i < nside; i++)
+		memset(&side_out[i], 0, sizeof(side_out[i]));
 	for (i = 0; !rc && i < n; i++) {
 		struct txn_seen *s = seen_find(t, r[i].key, r[i].prefix);
 
@@ -244,20 +247,33 @@ int etcd_txn_read(struct etcd_txn *t, const struct etcd_read *r, size_t n)
 		else if (!s && (r[i].prefix || !written(t, r[i].key)))
 			want[m++] = r[i];
 	}
+	/* (the side reads last: want[mr..m)) */
+	mr = m;
+	for (i = 0; !rc && i < nside; i++)
+		want[m++] = side[i];
 	if (!rc && m)
 		rc = etcd_read_many(t->e, want, m, got, &rev);
-	for (i = 0; !rc && i < m; i++) {
+	for (i = 0; !rc && i < mr; i++) {
 		if (want[i].prefix)
 			seeds_drop(t, want[i].key);
 		rc = seen_compare(t, want[i].key, want[i].prefix, &got[i], rev);
 		if (!rc)
 			rc = seen_add(t, want[i].key, want[i].prefix, &got[i]);
 	}
+	for (i = 0; !rc && i < nside; i++) {
+		side_out[i] = got[mr + i];      /* moved */
+		memset(&got[mr + i], 0, sizeof(got[mr + i]));
+	}
 	for (i = 0; got && i < m; i++)
 		etcd_kvs_clear(&got[i]);
 	free(got);
 	free(want);
 	return rc;
+}
+
+int etcd_txn_read(struct etcd_txn *t, const struct etcd_read *r, size_t n)
+{
+	return etcd_txn_read_side(t, r, n, NULL, 0, NULL);
 }
 
 int etcd_txn_get(struct etcd_txn *t, const char *key, struct etcd_kv *out)

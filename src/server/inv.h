@@ -46,6 +46,7 @@
 
 struct db;
 struct dbc;
+struct etcd_kv;
 
 /* --- the store and its sessions --------------------------------------------------------- */
 
@@ -187,6 +188,28 @@ int inv_side_want(struct dbc *c, const char *key);
  * was absent; -ENODATA when it was not read (another key, or no such read came: read it
  * yourself); -ENOMEM. */
 int inv_side_take(struct dbc *c, const char *key, char **value, size_t *len);
+
+/* Keys outside the inventory in the same etcd (the cluster's: its hosts, its VMs'
+ * ownership and placement keys, cluster.h) that a transaction's request reads later
+ * (a VM's start: its placement and reservation): on etcd every key under prefix is read
+ * with the transaction's next read of rows (inv_vm_start_read), in its round trip and at
+ * its revision, but not as the transaction's own read (not compared at its commit, as a
+ * read of them alone would not be); inv_side_take_range answers it once. Up to two
+ * prefixes a transaction; they go with its end. prefix is copied. Elsewhere nothing.
+ * 0, -ENOMEM or -E2BIG (a third). */
+int inv_side_want_range(struct dbc *c, const char *prefix);
+
+/* Each key read under prefix (inv_side_want_range), in key order, to fn (a non-zero
+ * return stops the walk and is returned; kv valid during the call), taken (a second call
+ * says -ENODATA): 0; -ENODATA when it was not read (read it yourself). */
+int inv_side_take_range(struct dbc *c, const char *prefix,
+			int (*fn)(const struct etcd_kv *kv, void *arg), void *arg);
+
+/* In a transaction on etcd: the put of key (outside the inventory: the cluster's, as a
+ * VM's placement) = value (len bytes, copied) joins the transaction's commit, written only
+ * when it commits. 0 or -ENOMEM; -ENOTSUP outside a transaction and elsewhere (write it
+ * yourself). */
+int inv_side_put(struct dbc *c, const char *key, const char *value, size_t len);
 
 /* A VM's status alone (what inv_vm_get reads under "status", with the name), for the
  * frequent readers that need no configuration (GET .../status, state checks; on etcd the

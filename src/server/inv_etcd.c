@@ -41,6 +41,7 @@ static void ie_put(struct dbc *c)
 	s = ie_sess(c);
 	ie_pre_drop(c);
 	ie_side_drop(c);
+	ie_side_ranges_drop(c);
 	etcd_txn_abort(s->t);       /* a transaction left open is rolled back */
 	s->t = NULL;
 	ie_events_unreserve(c, false);
@@ -69,6 +70,7 @@ static void ie_rollback(struct dbc *c)
 	etcd_txn_abort(s->t);
 	s->t = NULL;
 	s->commit_vm = 0;
+	ie_side_ranges_drop(c);     /* (a transaction's, as its reads) */
 	ie_events_unreserve(c, false);
 	ie_events_done(c, -EAGAIN);
 }
@@ -179,6 +181,7 @@ int inv_etcd_commit(struct dbc *c)
 		return -EIO;
 	}
 	s->t = NULL;
+	ie_side_ranges_drop(c);
 	rc = ie_events_commit(c, t);
 	if (rc)
 		etcd_txn_abort(t);

@@ -43,6 +43,7 @@ struct etcd_txn;
 #define IE_HINTS 256
 #define IE_PRE 8
 #define IE_PEV 8
+#define IE_SIDE_RANGES 2
 
 /* The store: the etcd client and the key prefix of this inventory. */
 struct inv_etcd {
@@ -83,6 +84,11 @@ struct inv_etcd_sess {
 	char *side_key;              /* inv_side_want's key (NULL: none), read with the rows */
 	bool side_got;               /* side holds its read (n 0: absent) */
 	struct etcd_kvs side;
+	struct ie_side_range {       /* inv_side_want_range's (prefix NULL: none) */
+		char *prefix;
+		bool got;            /* kvs holds its read */
+		struct etcd_kvs kvs;
+	} side_rng[IE_SIDE_RANGES];
 };
 
 static inline struct inv_etcd *ie_store(struct dbc *c)
@@ -149,6 +155,13 @@ void ie_vm_name_hint(struct dbc *c, const char *name, int64_t id);
 void ie_side_add(struct dbc *c, struct etcd_read *r, size_t *n);
 void ie_side_keep(struct dbc *c, struct etcd_kvs *kvs);
 void ie_side_drop(struct dbc *c);
+
+/* The wanted side ranges (inv_side_want_range) not read yet into r[*n] (*n raised, r room
+ * for IE_SIDE_RANGES more), and their reads kvs[0..) in that order (moved in: cleared)
+ * kept for inv_side_take_range. ie_side_ranges_drop: at the session's end. */
+void ie_side_ranges_add(struct dbc *c, struct etcd_read *r, size_t *n);
+void ie_side_ranges_keep(struct dbc *c, struct etcd_kvs *kvs);
+void ie_side_ranges_drop(struct dbc *c);
 
 /* Drop the session's kept rows (at a write, the session's end). */
 void ie_pre_drop(struct dbc *c);

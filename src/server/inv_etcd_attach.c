@@ -198,13 +198,52 @@ int inv_etcd_disk_users(struct dbc *c, int64_t disk_id,
 /* In the VM's order of its drives (by idx): what the SQLite backend's query gives (it has
  * no ORDER BY; its plan walks the VM's vm_disks rows by their primary key), not "by id" as
  * inv.h says. */
+/* Every VM's drives (vm_disks/) and, for each disk VM id's drives name, what its
+ * delete reads (its row, its grants, its owner key), in one call: the VM's drives come
+ * from the delete's read already (inv_vm_delete_read). In a transaction only (its reads
+ * are kept for it and compared at its commit); outside one each is read when asked. */
+static int sole_reads(struct dbc *c, int64_t id)
+{
+	enum { PER = 3, MAX = 40 };     /* 1 + 3 x 40 reads: under etcd's 128 a Txn */
+	struct ie_read r[1 + PER * MAX];
+	char keys[MAX][3][40], pfx[22];
+	json_t *mine = NULL, *row;
+	size_t i, n = 1;
+	int rc;
+
+	if (!ie_sess(c)->t)
+		return 0;
+	rc = iea_rows(c, "vm_disks", iea_prefix(id, pfx), NULL, NULL, &mine);
+	if (rc)
+		return rc;
+	r[0] = (struct ie_read){ "vm_disks", "", true };
+	json_array_foreach(mine, i, row) {
+		char *k = keys[i][0], *acl = keys[i][1], *own = keys[i][2];
+
+		if (i == MAX)
+			break;          /* (the rest: read when the delete asks) */
+		ie_id_key(ie_int(row, "disk_id"), k);
+		snprintf(acl, 40, "disk/%.24s/", k);    /* its grants (inv_etcd_grant.c) */
+		snprintf(own, 40, "disk/%.24s", k);     /* its owner's (inv_etcd_quota.c) */
+		r[n++] = (struct ie_read){ "disks", k, false };
+		r[n++] = (struct ie_read){ "acl", acl, true };
+		r[n++] = (struct ie_read){ "owned", own, false };
+	}
+	rc = ie_rows_read(c, r, n);
+	json_decref(mine);
+	return rc;
+}
+
 int inv_etcd_vm_sole_disks(struct dbc *c, int64_t id,
 			   int (*fn)(int64_t disk_id, const char *path, void *arg), void *arg)
 {
 	int64_t *mine = NULL;
 	size_t n = 0, i;
 	json_t *all, *row, *shared = json_object();
-	int rc = shared ? iea_rows(c, "vm_disks", "", NULL, NULL, &all) : -ENOMEM;
+	int rc = shared ? sole_reads(c, id) : -ENOMEM;
+
+	if (!rc)
+		rc = iea_rows(c, "vm_disks", "", NULL, NULL, &all);
 
 	if (rc) {
 		json_decref(shared);

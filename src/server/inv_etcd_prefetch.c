@@ -237,6 +237,88 @@ void ie_side_drop(struct dbc *c)
 	etcd_kvs_clear(&s->side);
 }
 
+int inv_etcd_side_want_range(struct dbc *c, const char *prefix)
+{
+	struct inv_etcd_sess *s = ie_sess(c);
+	int i;
+
+	for (i = 0; i < IE_SIDE_RANGES; i++)
+		if (s->side_rng[i].prefix && !strcmp(s->side_rng[i].prefix, prefix))
+			return 0;
+	for (i = 0; i < IE_SIDE_RANGES && s->side_rng[i].prefix; i++)
+		;
+	if (i == IE_SIDE_RANGES)
+		return -E2BIG;
+	s->side_rng[i].prefix = strdup(prefix);
+	return s->side_rng[i].prefix ? 0 : -ENOMEM;
+}
+
+int inv_etcd_side_take_range(struct dbc *c, const char *prefix,
+			     int (*fn)(const struct etcd_kv *kv, void *arg), void *arg)
+{
+	struct inv_etcd_sess *s = ie_sess(c);
+	struct ie_side_range *g = NULL;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < IE_SIDE_RANGES && !g; i++)
+		if (s->side_rng[i].prefix && !strcmp(s->side_rng[i].prefix, prefix))
+			g = &s->side_rng[i];
+	if (!g || !g->got)
+		return -ENODATA;
+	for (i = 0; !rc && i < g->kvs.n; i++)
+		rc = fn(&g->kvs.kv[i], arg);
+	/* taken: a later read of them is made anew */
+	free(g->prefix);
+	etcd_kvs_clear(&g->kvs);
+	*g = (struct ie_side_range){ 0 };
+	return rc;
+}
+
+int inv_etcd_side_put(struct dbc *c, const char *key, const char *value, size_t len)
+{
+	struct inv_etcd_sess *s = ie_sess(c);
+
+	if (!s->t)
+		return -ENOTSUP;
+	return etcd_txn_put(s->t, key, value, len, 0);
+}
+
+void ie_side_ranges_add(struct dbc *c, struct etcd_read *r, size_t *n)
+{
+	struct inv_etcd_sess *s = ie_sess(c);
+	int i;
+
+	for (i = 0; i < IE_SIDE_RANGES; i++)
+		if (s->side_rng[i].prefix && !s->side_rng[i].got)
+			r[(*n)++] = (struct etcd_read){ s->side_rng[i].prefix, true };
+}
+
+void ie_side_ranges_keep(struct dbc *c, struct etcd_kvs *kvs)
+{
+	struct inv_etcd_sess *s = ie_sess(c);
+	int i, k = 0;
+
+	for (i = 0; i < IE_SIDE_RANGES; i++)
+		if (s->side_rng[i].prefix && !s->side_rng[i].got) {
+			s->side_rng[i].kvs = kvs[k];
+			memset(&kvs[k++], 0, sizeof(kvs[0]));
+			s->side_rng[i].got = true;
+		}
+}
+
+void ie_side_ranges_drop(struct dbc *c)
+{
+	struct inv_etcd_sess *s = ie_sess(c);
+	int i;
+
+	for (i = 0; i < IE_SIDE_RANGES; i++) {
+		free(s->side_rng[i].prefix);
+		etcd_kvs_clear(&s->side_rng[i].kvs);
+		s->side_rng[i] = (struct ie_side_range){ 0 };
+	}
+}
+
 int ie_vm_name_get(struct dbc *c, const char *key, int64_t *id)
 {
 	static const char *const tables[] = { "vms", "vm_status", "vm_hw" };

@@ -177,8 +177,17 @@ int ie_rows_read(struct dbc *c, const struct ie_read *r, size_t n)
 		if (!er[i].key)
 			rc = -ENOMEM;
 	}
-	if (!rc && t)
-		rc = ie_etcd_err(etcd_txn_read(t, er, n), "read", er[0].key);
+	if (!rc && t) {
+		/* with the cluster's keys wanted beside (inv_side_want_range), not compared */
+		struct etcd_read side[IE_SIDE_RANGES];
+		struct etcd_kvs got[IE_SIDE_RANGES];
+		size_t ns = 0;
+
+		ie_side_ranges_add(c, side, &ns);
+		rc = ie_etcd_err(etcd_txn_read_side(t, er, n, side, ns, got), "read", er[0].key);
+		if (!rc)
+			ie_side_ranges_keep(c, got);
+	}
 	if (!rc && !t) {
 		kvs = calloc(n, sizeof(*kvs));
 		rc = kvs ? ie_etcd_err(etcd_read_many(ie_store(c)->e, er, n, kvs, NULL), "read",

@@ -28,6 +28,11 @@
 	X(side_want, (struct dbc *c, const char *key), (c, key)) \
 	X(side_take, (struct dbc *c, const char *key, char **value, size_t *len), \
 	  (c, key, value, len)) \
+	X(side_want_range, (struct dbc *c, const char *prefix), (c, prefix)) \
+	X(side_take_range, (struct dbc *c, const char *prefix, \
+	  int (*fn)(const struct etcd_kv *kv, void *arg), void *arg), (c, prefix, fn, arg)) \
+	X(side_put, (struct dbc *c, const char *key, const char *value, size_t len), \
+	  (c, key, value, len)) \
 	X(vm_get_status, (struct dbc *c, int64_t id, struct inv_vm_status *out), (c, id, out)) \
 	X(vm_each, (struct dbc *c, int (*fn)(const struct inv_vm *v, void *arg), void *arg), \
 	  (c, fn, arg)) \

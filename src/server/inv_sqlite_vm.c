@@ -111,6 +111,32 @@ int inv_sqlite_side_take(struct dbc *c, const char *key, char **value, size_t *l
 	return -ENODATA;
 }
 
+int inv_sqlite_side_want_range(struct dbc *c, const char *prefix)
+{
+	(void)c;
+	(void)prefix;
+	return 0;
+}
+
+int inv_sqlite_side_take_range(struct dbc *c, const char *prefix,
+			       int (*fn)(const struct etcd_kv *kv, void *arg), void *arg)
+{
+	(void)c;
+	(void)prefix;
+	(void)fn;
+	(void)arg;
+	return -ENODATA;
+}
+
+int inv_sqlite_side_put(struct dbc *c, const char *key, const char *value, size_t len)
+{
+	(void)c;
+	(void)key;
+	(void)value;
+	(void)len;
+	return -ENOTSUP;
+}
+
 int inv_sqlite_vm_get(struct dbc *c, int64_t id, struct inv_vm *out)
 {
 	sqlite3_stmt *s = db_stmt(c, "SELECT " VM_COLUMNS " FROM vms WHERE id = ?");

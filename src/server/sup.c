@@ -142,7 +142,7 @@ static int start_locked(struct server *srv, struct dbc *c, int64_t id, const cha
 		sup_cluster_release(srv, name, false);
 		return rc;
 	}
-	sup_cluster_placed(srv, name);
+	sup_cluster_placed(srv, c, name);
 	pthread_mutex_lock(&s->lock);
 	v = find(s, id);
 	if (!v) {
@@ -200,6 +200,8 @@ static int record_start(struct server *srv, struct dbc *c, int64_t id, const cha
 		return rc;
 	rc = inv_vm_set_state(c, id, INV_VM_STARTING, pid, NULL);
 	if (!rc)
+		sup_cluster_placed(srv, c, name);      /* (it went with the failed commit) */
+	if (!rc)
 		rc = events_emit(srv, c, "vm-starting", "vm", name, who, json_pack("{s:i}",
 				 "monitor_pid", pid), "%s starting", name);
 	if (rc) {
@@ -215,6 +217,7 @@ int sup_start(struct server *srv, struct dbc *c, int64_t id, const char *who)
 
 	if (rc)
 		return rc;
+	sup_cluster_start_want(srv, c, false);      /* (the reservation's) */
 	rc = inv_vm_start_read(c, id);
 	if (rc) {
 		inv_rollback(c);

@@ -58,6 +58,19 @@ json_t *sup_vm_host_json(struct server *srv, struct dbc *c, const char *name,
  * rows (inv_side_want), for sup_vm_host_json on c (which reads it alone otherwise). */
 void sup_cluster_owner_want(struct server *srv, struct dbc *c, const char *name);
 
+/* On a shared inventory (etcd), the cluster's keys a VM's start reads are read with c's
+ * start read (inv_vm_start_read, next), in its round trip, not as the transaction's reads:
+ * the VMs' ownership keys (the host's reservation: sup_cluster_mine) and, with hosts, the
+ * hosts (the placement: api_vm_start_placed, through sup_cluster_side_read). */
+void sup_cluster_start_want(struct server *srv, struct dbc *c, bool hosts);
+
+struct etcd_kv;
+
+/* A cluster_read_fn (cluster.h) of what c's read had beside its rows (arg: the struct
+ * dbc *; inv_side_take_range). */
+int sup_cluster_side_read(void *arg, const char *prefix,
+			  int (*fn)(const struct etcd_kv *kv, void *fn_arg), void *fn_arg);
+
 /* A user's off or shutdown of VM name: on a shared inventory, clear its intent to run (no
  * failover restarts it; *was_running: it was meant to run). -EADDRINUSE when another host
  * holds its ownership key (that host is to stop it), 0 or -errno. */

@@ -60,18 +60,45 @@ void sup_cluster_release(struct server *srv, const char *name, bool done)
 		cluster_vm_unplace(srv->cluster, name, &was);
 }
 
-void sup_cluster_placed(struct server *srv, const char *name)
+void sup_cluster_placed(struct server *srv, struct dbc *c, const char *name)
 {
-	if (shared(srv))
-		cluster_vm_place(srv->cluster, name);
+	char key[160], *text = NULL;
+
+	if (!shared(srv))
+		return;
+	/* with the start's commit (one round trip less); alone outside a transaction */
+	if (c && !cluster_vm_placement(srv->cluster, name, key, sizeof(key), &text) &&
+	    !inv_side_put(c, key, text, strlen(text))) {
+		free(text);
+		return;
+	}
+	free(text);
+	cluster_vm_place(srv->cluster, name);
 }
 
-json_t *sup_cluster_mine(struct server *srv)
+int sup_cluster_side_read(void *arg, const char *prefix,
+			  int (*fn)(const struct etcd_kv *kv, void *fn_arg), void *fn_arg)
+{
+	return arg ? inv_side_take_range(arg, prefix, fn, fn_arg) : -ENODATA;
+}
+
+void sup_cluster_start_want(struct server *srv, struct dbc *c, bool hosts)
+{
+	/* (a failure: read alone later) */
+	if (!shared(srv))
+		return;
+	inv_side_want_range(c, CLUSTER_VMS);
+	if (hosts)
+		inv_side_want_range(c, CLUSTER_HOSTS);
+}
+
+json_t *sup_cluster_mine(struct server *srv, struct dbc *c)
 {
 	json_t *owners = NULL, *mine, *h;
 	const char *vm;
 
-	if (!shared(srv) || cluster_vm_owners(srv->cluster, &owners, NULL))
+	if (!shared(srv) ||
+	    cluster_vm_owners_in(srv->cluster, sup_cluster_side_read, c, &owners))
 		return NULL;
 	mine = json_object();
 	json_object_foreach(owners, vm, h)

@@ -111,11 +111,14 @@ int sup_cluster_claim(struct server *srv, const char *name, const char *dir);
  * restart): its intent to run is cleared too (cluster_vm_unplace), no host restarts it. */
 void sup_cluster_release(struct server *srv, const char *name, bool done);
 /* A start here succeeded: on a shared inventory, record the VM placed here and meant to
- * run (cluster_vm_place: failover restarts it elsewhere when this host dies). */
-void sup_cluster_placed(struct server *srv, const char *name);
+ * run (cluster_vm_place: failover restarts it elsewhere when this host dies), in c's
+ * transaction (written with its commit: inv_side_put) when c has one, else alone. */
+void sup_cluster_placed(struct server *srv, struct dbc *c, const char *name);
 /* On a shared inventory, the VMs whose ownership key this host holds: a new object NAME ->
- * true (admission counts only those); NULL otherwise or when etcd does not answer. */
-json_t *sup_cluster_mine(struct server *srv);
+ * true (admission counts only those); NULL otherwise or when etcd does not answer. The
+ * keys as read with c's start read when it read them (sup_cluster_start_want; c may be
+ * NULL), else read here. */
+json_t *sup_cluster_mine(struct server *srv, struct dbc *c);
 /* In a cluster on a shared inventory (etcd): does another host hold vm's ownership key (or
  * can that not be known: etcd does not answer)? Then this host must not write the VM's
  * status. false alone or on a host's own SQLite. */

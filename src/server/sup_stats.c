@@ -133,7 +133,7 @@ static int add_up(const struct inv_vm *v, void *arg)
 
 json_t *sup_host_json(struct server *srv, struct dbc *c)
 {
-	struct up_sum up = { .mine = sup_cluster_mine(srv) };
+	struct up_sum up = { .mine = sup_cluster_mine(srv, c) };
 	int64_t running, reserved, vcpus, total = 0, avail = 0;
 	char b[4096], *s;
 
@@ -382,7 +382,7 @@ static int add_reserved(const struct inv_vm *v, void *arg)
 /* The memory that the up VMs of this host but except hold from admission control. */
 int64_t sup_reservation_used(struct server *srv, struct dbc *c, int64_t except)
 {
-	struct reserved r = { .except = except, .mine = sup_cluster_mine(srv) };
+	struct reserved r = { .except = except, .mine = sup_cluster_mine(srv, c) };
 
 	inv_vm_each(c, add_reserved, &r);
 	json_decref(r.mine);

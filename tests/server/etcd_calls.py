@@ -11,7 +11,7 @@ delete and an edit: each race has one outcome, which the inventory shows."""
 import json, os, re, shutil, sys, tempfile, threading, time
 sys.path.insert(0, os.path.dirname(__file__))
 from lib import *
-from etcd_cluster import EtcdCluster, Unavailable
+from etcd_cluster import EtcdCluster, Unavailable, b64
 
 try:
     etcd = EtcdCluster(1).start()
@@ -171,16 +171,29 @@ try:
 
     # POST /vms/NAME/start: the session with its user; the name with the VM's rows; the
     # start's reads (every VM's row and status, the VM's drives, NICs, CD/DVD drives,
-    # hardware, template mark, the running tasks: one Txn, compared at the commit); the
-    # hosts (placement); the VMs' owner keys (the host's reservation); the VM's owner key
-    # claimed; its placement; the commit (with the event's id) with the answer's rows and
-    # owner key
+    # hardware, template mark, the running tasks: compared at the commit) with the
+    # cluster's hosts (placement) and VMs' keys (the host's reservation: not compared, as
+    # when read alone) in one Txn; the VM's owner key claimed; the commit (with the event's
+    # id and the VM's placement key) with the answer's rows and owner key
     for name in ("s1", "s2"):
         d.req("POST", "/api/v1/vms", {"name": name, "kernel": "k.elf"}, token=tok)
-    st, js, n = again_if(8, lambda: count(d, tok, "POST", "/api/v1/vms/s1/start"),
+    st, js, n = again_if(5, lambda: count(d, tok, "POST", "/api/v1/vms/s1/start"),
                          lambda: count(d, tok, "POST", "/api/v1/vms/s2/start"))
-    ok("etcd-calls-start-8", st == 202 and n == 8 and js.get("state") == "starting" and
+    ok("etcd-calls-start-5", st == 202 and n == 5 and js.get("state") == "starting" and
        js.get("host") == "h", "status %s, %s calls, %s" % (st, n, js))
+    # the placement key is written by the commit that records the start: the same revision
+    # as the VM's status row (a put of its own before had one of its own)
+    def mod_rev(key):
+        kvs = etcd.call("/v3/kv/range", {"key": b64(key)}).get("kvs") or [{}]
+        return int(kvs[0].get("mod_revision", 0))
+    name = js.get("name", "s1")
+    pl = etcd.get("/vsrv/vms/%s/placement" % name)
+    pl = json.loads(pl[0]) if pl else {}
+    rp, rs = mod_rev("/vsrv/vms/%s/placement" % name), \
+        mod_rev("/calls/t/vm_status/%020d" % (vm_id(name) or 0))
+    ok("etcd-calls-start-placement-in-commit", pl.get("host") == "h" and
+       pl.get("intent") == "running" and rp and rp == rs,
+       "placement %s at revision %s, the status row at %s" % (pl, rp, rs))
     # the owner key read with the name's lookup (status) or with the rows (a VM's GET)
     st, js = d.req("GET", "/api/v1/vms/s1/status", token=tok)
     st2, js2 = d.req("GET", "/api/v1/vms/s1", token=tok)
@@ -214,6 +227,31 @@ try:
     st, js, n = again_if(5, lambda: count(d, tok, "DELETE", "/api/v1/vms/v1"),
                          lambda: count(d, tok, "DELETE", "/api/v1/vms/v1d"))
     ok("etcd-calls-delete-5", st == 204 and n == 5, "status %s, %s calls" % (st, n))
+
+    # DELETE ?disks=true: the same and, in one Txn, every VM's drives (which disks no other
+    # VM has) with each of the VM's disks' row, grants and owner key (what their deletes
+    # read): one call more, whatever the number of disks (not three per disk)
+    def del_disks(name, ndisks):
+        """(status, calls, disks left) of a VM with ndisks disks of its own deleted with them."""
+        disks = ["%s-d%d" % (name, i) for i in range(ndisks)]
+        for dn in disks:
+            d.req("POST", "/api/v1/disks", {"name": dn, "size": 512}, token=tok)
+        d.req("POST", "/api/v1/vms", {"name": name, "kernel": "k.elf",
+                                      "disks": [{"disk": dn} for dn in disks]}, token=tok)
+        st, _, n = count(d, tok, "DELETE", "/api/v1/vms/%s?disks=true" % name)
+        left = [dn for dn in disks if d.req("GET", "/api/v1/disks/" + dn, token=tok)[0] != 404]
+        return st, n, left
+    st1, n1, left1 = del_disks("dd1", 1)
+    if n1 != 6:
+        st1, n1b, left1b = del_disks("dd1b", 1)
+        n1, left1 = least(n1, n1b), left1 + left1b
+    st3, n3, left3 = del_disks("dd3", 3)
+    if n3 != 6:
+        st3, n3b, left3b = del_disks("dd3b", 3)
+        n3, left3 = least(n3, n3b), left3 + left3b
+    ok("etcd-calls-delete-disks-6", (st1, st3) == (204, 204) and n1 == n3 == 6 and
+       not left1 and not left3, "statuses %s, calls with 1 disk %s, with 3 disks %s, disks "
+       "left %s" % ((st1, st3), n1, n3, left1 + left3))
 
     # the same name made again (another id): the rows read ahead are not the VM's
     st2, _ = d.req("POST", "/api/v1/vms", {"name": "v1", "kernel": "k.elf",
@@ -350,6 +388,28 @@ try:
         if not good:
             bad.append((i, sa, sb, ja, jb, st, left))
     ok("etcd-calls-race-delete-patch", not bad, str(bad[:3]))
+
+    # a delete with its disks (their rows read in one Txn, compared at the commit) and a
+    # create of a VM on another host with one of those disks: the disk goes with the first
+    # only when the second VM does not get it (the create is refused), or stays (the
+    # delete saw it shared, or was refused, 409): never a VM whose disk was deleted
+    bad = []
+    for i in range(ROUNDS):
+        name, other, dn = "dx%d" % i, "dy%d" % i, "dx%d-disk" % i
+        d.req("POST", "/api/v1/disks", {"name": dn, "size": 512}, token=tok)
+        d.req("POST", "/api/v1/vms", {"name": name, "kernel": "k.elf", "disks": [{"disk": dn}]},
+              token=tok)
+        (sa, ja), (sb, jb) = race(
+            lambda: d.req("DELETE", "/api/v1/vms/%s?disks=true" % name, token=tok),
+            lambda: e.req("POST", "/api/v1/vms", {"name": other, "kernel": "k.elf",
+                                                  "disks": [{"disk": dn}]}, token=tok2))
+        sd, _ = d.req("GET", "/api/v1/disks/" + dn, token=tok)
+        sv, jv = d.req("GET", "/api/v1/vms/" + other, token=tok)
+        has = sv == 200 and dn in [x.get("disk") for x in jv.get("disks", [])]
+        if sa not in (204, 409) or (sb == 201) != has or (has and sd != 200) or \
+           (sa == 204 and sb != 201 and sd != 404):
+            bad.append((i, sa, sb, ja, jb, sd, sv))
+    ok("etcd-calls-race-delete-disks-create", not bad, str(bad[:3]))
 
     # the list's cache is keyed by etcd's revision: another host's create shows at once
     d.req("GET", "/api/v1/vms?limit=1000", token=tok)

@@ -1,11 +1,15 @@
 /* The etcd client (src/server/etcd*.c) against a real local cluster of three members
  * (etcdrig.h): keys, compare-and-swap races between two clients, leases that expire,
- * watches, a member killed, quorum lost. SKIPs when etcd is not installed. */
+ * watches, calls over one kept connection, the leader found, a member killed, quorum lost.
+ * SKIPs when etcd is not installed. */
 #include "check.h"
 #include "etcdrig.h"
 #include "server/etcd.h"
 
 #include <curl/curl.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -490,6 +494,171 @@ static void test_next_id(void)
 	etcd_delete(cli, "/ids/", true, NULL);
 }
 
+/* This process's open TCP connections to 127.0.0.1:port (established, an fd of ours) but
+ * those whose inodes are in skip[nskip]: their count, and the local port, fd and inode of
+ * the last one found. */
+static int conns_to(int port, const unsigned long *skip, int nskip, int *lport, int *fd,
+		    unsigned long *inode_out)
+{
+	char line[512], link[64], path[300];
+	unsigned long inode[256];
+	int fds[256], n = 0, found = 0, i, k;
+	struct dirent *de;
+	DIR *d = opendir("/proc/self/fd");
+	FILE *f;
+
+	while (d && (de = readdir(d)) && n < 256) {
+		ssize_t len;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
+		len = readlink(path, link, sizeof(link) - 1);
+		if (len <= 0)
+			continue;
+		link[len] = '\0';
+		if (sscanf(link, "socket:[%lu]", &inode[n]) == 1)
+			fds[n++] = atoi(de->d_name);
+	}
+	if (d)
+		closedir(d);
+	f = fopen("/proc/self/net/tcp", "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		unsigned la, lp, ra, rp, st;
+		unsigned long ino;
+
+		if (sscanf(line, " %*d: %x:%x %x:%x %x %*s %*s %*s %*s %*s %lu", &la, &lp, &ra, &rp,
+			   &st, &ino) != 6 || (int)rp != port || st != 1)
+			continue;
+		for (k = 0; k < nskip && skip[k] != ino; k++)
+			;
+		for (i = 0; k == nskip && i < n; i++)
+			if (inode[i] == ino) {
+				found++;
+				*lport = (int)lp;
+				*fd = fds[i];
+				*inode_out = ino;
+			}
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* A client's calls go over one kept connection (HTTP keep-alive), not a new TCP connection
+ * each (their connect cost each call part of its round trip), and that connection is
+ * close-on-exec (no process the server starts inherits it). */
+static void test_keepalive(void)
+{
+	struct etcd *e = NULL;
+	struct etcd_kv kv = { 0 };
+	unsigned long skip[64], ino = 0;
+	int port, lport = 0, first = -1, fd = -1, i, n, nskip = 0, same = 0, big = 0;
+	char value[3000];
+
+	CHECK_EQ(etcd_open(rig.endpoints, TIMEOUT_MS, &e), 0);
+	if (!e)
+		return;
+	port = atoi(strrchr(etcd_current(e), ':') + 1);
+	/* the other clients' connections to that member are not this one's */
+	while (nskip < 64 && conns_to(port, skip, nskip, &lport, &fd, &ino) > 0)
+		skip[nskip++] = ino;
+	CHECK_EQ(etcd_put(e, "/ka/k", "v", 1, 0, NULL), 0);
+	for (i = 0; i < 20; i++) {
+		CHECK_EQ(etcd_get(e, "/ka/k", &kv), 0);
+		etcd_kv_clear(&kv);
+		n = conns_to(port, skip, nskip, &lport, &fd, &ino);
+		CHECK_EQ(n, 1);
+		if (n == 1 && first < 0)
+			first = lport;
+		same += n == 1 && lport == first;
+	}
+	CHECK_EQ(same, 20);
+	CHECK(fd >= 0 && (fcntl(fd, F_GETFD) & FD_CLOEXEC));
+	/* a body over 1 KiB (sent without waiting for "100 Continue") too */
+	memset(value, 'x', sizeof(value));
+	for (i = 0; i < 5; i++) {
+		CHECK_EQ(etcd_put(e, "/ka/big", value, sizeof(value), 0, NULL), 0);
+		big += conns_to(port, skip, nskip, &lport, &fd, &ino) == 1 && lport == first;
+	}
+	CHECK_EQ(big, 5);
+	etcd_delete(e, "/ka/", true, NULL);
+	etcd_close(e);
+}
+
+static size_t to_buf(char *p, size_t size, size_t n, void *arg)
+{
+	char *b = arg;
+	size_t have = strlen(b), add = size * n;
+
+	if (have + add >= 4096)
+		add = 4095 - have;
+	memcpy(b + have, p, add);
+	b[have + add] = '\0';
+	return size * n;
+}
+
+/* The index of the member that leads now (asked of each member, not through the client
+ * under test), or -1. */
+static int leader_now(void)
+{
+	int i, lead = -1;
+
+	for (i = 0; i < rig.n; i++) {
+		char url[64], ans[4096] = "";
+		CURL *h = curl_easy_init();
+		json_t *j;
+
+		snprintf(url, sizeof(url), "http://127.0.0.1:%d/v3/maintenance/status", rig.cport[i]);
+		curl_easy_setopt(h, CURLOPT_URL, url);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, "{}");
+		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 2000L);
+		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, to_buf);
+		curl_easy_setopt(h, CURLOPT_WRITEDATA, ans);
+		curl_easy_perform(h);
+		curl_easy_cleanup(h);
+		j = json_loads(ans, 0, NULL);
+		if (j && json_string_value(json_object_get(j, "leader")) &&
+		    !strcmp(json_string_value(json_object_get(j, "leader")),
+			    json_string_value(json_object_get(json_object_get(j, "header"),
+							      "member_id")) ?: ""))
+			lead = i;
+		json_decref(j);
+	}
+	return lead;
+}
+
+/* A client whose first endpoint is a follower talks to the leader after its first call (a
+ * linearizable read on a follower costs a round of its own to the leader). */
+static void test_leader(void)
+{
+	struct etcd *e = NULL;
+	struct etcd_kv kv = { 0 };
+	char eps[sizeof(rig.endpoints)], want[64];
+	int lead = leader_now(), i, n = 0;
+
+	CHECK(lead >= 0);
+	if (lead < 0)
+		return;
+	/* the followers first, the leader last */
+	for (i = 0; i < rig.n; i++)
+		if (i != lead)
+			n += snprintf(eps + n, sizeof(eps) - n, "http://127.0.0.1:%d,", rig.cport[i]);
+	snprintf(eps + n, sizeof(eps) - n, "http://127.0.0.1:%d", rig.cport[lead]);
+	snprintf(want, sizeof(want), "http://127.0.0.1:%d", rig.cport[lead]);
+	CHECK_EQ(etcd_open(eps, TIMEOUT_MS, &e), 0);
+	if (!e)
+		return;
+	CHECK(strcmp(etcd_current(e), want) != 0);
+	for (i = 0; i < 3; i++) {
+		CHECK_EQ(etcd_put(e, "/ld/k", "v", 1, 0, NULL), 0);
+		CHECK_EQ(etcd_get(e, "/ld/k", &kv), 0);
+		etcd_kv_clear(&kv);
+	}
+	/* (unless an election moved it meanwhile) */
+	CHECK(!strcmp(etcd_current(e), want) || leader_now() != lead);
+	etcd_delete(e, "/ld/", true, NULL);
+	etcd_close(e);
+}
+
 /* The member the client talks to dies: once the others have a leader, every call
  * succeeds, on another member. */
 static void test_member_killed(void)
@@ -588,6 +757,8 @@ int main(void)
 	RUN(test_txn_reads);
 	RUN(test_next_id);
 	RUN(test_next_id_hint);
+	RUN(test_keepalive);
+	RUN(test_leader);
 	RUN(test_member_killed);
 	RUN(test_quorum_lost);
 	etcd_close(cli);
