@@ -64,9 +64,17 @@ int ie_born_prune(struct dbc *c, int64_t cut)
 			rc = ied_fail(r, "drop the creation row of a name");
 	}
 	json_decref(g.keys);
-	/* and the creations a host of before the rows recorded since the last catch-up */
-	if (!rc)
-		rc = ie_born_backfill(c);
+	/* and the creations a host of before the rows recorded since the last catch-up: at
+	 * once too, on a session of its own (c may be in its caller's transaction: events.c's
+	 * retention runs there for an event past the ids a commit takes), so the caller's
+	 * rollback does not undo it, nor its reads join the caller's compares */
+	if (!rc) {
+		struct dbc *own = inv_get(c->db);
+
+		rc = own ? ie_born_backfill(own) : -ENOMEM;
+		if (own)
+			inv_put(own);
+	}
 	if (rc)
 		atomic_store(&st->born_cut, last); /* the next drop tries again */
 	return rc;

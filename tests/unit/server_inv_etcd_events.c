@@ -668,6 +668,35 @@ static void test_born_mixed(void)
 	inv_close(db);
 }
 
+/* Retention called inside a transaction (events.c's prune, from an event recorded past the
+ * ids a commit takes: in its caller's transaction): the walk's catch-up is housekeeping done
+ * at once, as the drop itself, so the caller's rollback does not undo the creation row it
+ * mended (nor its commit carry the catch-up's reads as compares). */
+static void test_born_in_txn(void)
+{
+	static const char prefix[] = "/test/events-born-txn";
+	struct db *db = NULL;
+	struct dbc *c;
+	int64_t n1, n2;
+
+	CHECK_EQ(inv_etcd_open(rig.endpoints, prefix, 2000, &db), 0);
+	if (!db)
+		return;
+	c = inv_get(db);
+	n1 = add_typed(c, "vm-created", "vm", "m1");
+	add_typed(c, "vm-deleted", "vm", "m1");
+	n2 = add_typed(c, "vm-created", "vm", "m1");
+	old_host_row(db, prefix, n1);
+	CHECK(n1 > 0 && n2 > n1 && born_m1(db) == n1);
+	/* the store's first walk, from within a transaction that is then rolled back */
+	CHECK_EQ(inv_begin(c), 0);
+	CHECK_EQ(inv_event_drop_upto(c, 1), 0);
+	inv_rollback(c);
+	inv_put(c);
+	CHECK_EQ(born_m1(db), n2);
+	inv_close(db);
+}
+
 /* Two sessions update the same task in transactions: the second commit is refused. */
 static void test_conflict(void)
 {
@@ -723,6 +752,7 @@ int main(void)
 	RUN(test_born_backfill);
 	RUN(test_born_pruned);
 	RUN(test_born_mixed);
+	RUN(test_born_in_txn);
 	etcdrig_stop(&rig);
 	return check_done();
 }
