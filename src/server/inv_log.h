@@ -161,7 +161,9 @@ int inv_task_get(struct dbc *c, int64_t id, int (*fn)(const struct inv_task *t, 
  * own, which etcd ends (docs/cluster.md).
  *
  * inv_claim_take: claim what/id for owner for ttl_s seconds (1 to 86400), at once, in a
- * step of its own (outside the session's transaction, whatever becomes of it): 0, or -EBUSY
+ * step of its own (etcd: outside the session's transaction, whatever becomes of it;
+ * SQLite: inside it when the session has one open, as BEGIN IMMEDIATE serialises it: no
+ * caller takes, drops or sweeps inside a transaction): 0, or -EBUSY
  * when another claim on it has not ended (its owner into holder, n bytes, when not NULL),
  * -EINVAL, -EIO. A claim whose time is over is taken over.
  * inv_claim_drop: end owner's claim on what/id, at once; one no longer owner's (ended,
