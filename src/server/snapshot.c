@@ -434,6 +434,13 @@ int snapshot_revert(struct server *srv, struct dbc *c, int64_t id, const char *n
 	rc = snapmem_check_hw(srv, c, id, s.id, err, errlen);
 	if (rc)
 		return rc;
+	/* a live snapshot's window (check_off refuses it too, but only after the stop: asked
+	 * first, so that a refused revert leaves the VM running) */
+	rc = inv_claim_get(c, SNAPLIVE_CLAIM, id, NULL, 0);
+	if (rc != -ENOENT)
+		return snprintf(err, errlen, rc ? "inventory error" : "a live snapshot of %s is "
+				"being taken, or a migration of it starting: try again after", name),
+		       rc ? -EIO : -EBUSY;
 	state_now(c, id, state, sizeof(state));
 	if (inv_vm_state_up(state)) {
 		rc = sup_stop(srv, c, id, SUP_OFF, NULL, who);
