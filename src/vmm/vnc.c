@@ -48,6 +48,12 @@ static void rfb_log_setup(void)
 	}
 }
 
+/* The most that may wait for one client (vnc.h): two raw screens and some. */
+static size_t backlog_bound(const struct vnc *v)
+{
+	return VNC_BACKLOG_MIN + 2 * (size_t)v->width * v->height * 4;
+}
+
 /* ---- the framebuffer ---- */
 static unsigned format_bpp(enum display_format f)
 {
@@ -190,6 +196,8 @@ static int fb_setup(struct vnc *v)
 		v->stats.resizes++;
 		if (v->in)
 			input_router_set_screen(v->in, w, h);
+		if (v->relay)
+			vnc_relay_set_bound(v->relay, backlog_bound(v));
 	} else {
 		v->screen->frameBuffer = fb;
 		rfbMarkRectAsModified(v->screen, 0, 0, (int)w, (int)h);
@@ -387,7 +395,7 @@ static void on_accept(void *opaque, uint32_t events)
 {
 	struct vnc *v = opaque;
 	rfbClientPtr cl;
-	int fd;
+	int fd, sp[2];
 
 	(void)events;
 	/* One connection per wake-up: the clients' own events (a hang-up that frees a place)
@@ -405,12 +413,27 @@ static void on_accept(void *opaque, uint32_t events)
 			}
 			return;
 		}
-		/* LibVNCServer keeps fds in an fd_set: none past FD_SETSIZE */
-		if (fd >= FD_SETSIZE || v->nr_clients >= VNC_MAX_CLIENTS || !v->screen) {
+		if (v->nr_clients >= VNC_MAX_CLIENTS || !v->screen) {
 			close(fd);
 			v->stats.refused++;
 			continue;
 		}
+		/* LibVNCServer gets one end of a socket pair, the relay the other and the
+		 * client's socket (vnc.h); it keeps fds in an fd_set: none past FD_SETSIZE */
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp) < 0) {
+			close(fd);
+			v->stats.refused++;
+			continue;
+		}
+		if (sp[0] >= FD_SETSIZE ||
+		    vnc_relay_add(v->relay, fd, sp[1], backlog_bound(v), v->stall_ms) < 0) {
+			close(sp[0]);
+			close(sp[1]);
+			close(fd);
+			v->stats.refused++;
+			continue;
+		}
+		fd = sp[0];
 		v->stats.accepted++;
 		cl = rfbNewClient(v->screen, fd); /* closes fd on failure */
 		if (!cl)
@@ -615,6 +638,7 @@ int vnc_open(const char *spec, struct vnc **out)
 		return -ENOMEM;
 	v->lfd = v->timer = -1;
 	v->handshake_ms = VNC_HANDSHAKE_MS;
+	v->stall_ms = VNC_STALL_MS;
 	v->spec = strdup(spec);
 	if (!v->spec) {
 		ret = -ENOMEM;
@@ -676,15 +700,21 @@ int vnc_attach(struct vnc *v, struct evloop *loop, const struct display *disp,
 	ret = fb_setup(v);
 	if (ret < 0)
 		goto err;
-	ret = evloop_add(loop, v->lfd, EPOLLIN, on_accept, v);
+	ret = vnc_relay_start(&v->relay);
 	if (ret < 0)
 		goto err;
+	ret = evloop_add(loop, v->lfd, EPOLLIN, on_accept, v);
+	if (ret < 0)
+		goto err_relay;
 	ret = evloop_add(loop, v->timer, EPOLLIN, on_timer, v);
 	if (ret < 0) {
 		evloop_del(loop, v->lfd);
-		goto err;
+		goto err_relay;
 	}
 	return 0;
+err_relay:
+	vnc_relay_stop(v->relay);
+	v->relay = NULL;
 err:
 	vsrv_log("--vnc %s: cannot serve: %s", v->spec, strerror(-ret));
 	rfbScreenCleanup(v->screen);
@@ -701,6 +731,8 @@ void vnc_detach(struct vnc *v)
 		if (v->clients[i]->sock != RFB_INVALID_SOCKET)
 			rfbCloseClient(v->clients[i]);
 	reap_clients(v);
+	vnc_relay_stop(v->relay); /* after LibVNCServer closed its ends */
+	v->relay = NULL;
 	v->listen_paused = false;
 	timer_set(v, false);
 	evloop_del(v->loop, v->timer);

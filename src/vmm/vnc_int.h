@@ -26,6 +26,8 @@ struct vnc {
 	bool ext_ack[VNC_MAX_CLIENTS]; /* the extended key event's acknowledgement is due */
 	int64_t since_ms[VNC_MAX_CLIENTS]; /* when each connected (CLOCK_MONOTONIC) */
 	int handshake_ms;          /* VNC_HANDSHAKE_MS; tests may shorten it */
+	int stall_ms;              /* VNC_STALL_MS for clients accepted from now; tests too */
+	struct vnc_relay *relay;   /* the clients' sockets (vnc_relay.c) */
 	unsigned nr_clients;
 	bool timer_on;
 	bool listen_paused;        /* accept failed (out of fds): not watched until the next tick */
@@ -47,5 +49,21 @@ struct vnc {
 /* vnc_listen.c: open the listening socket of spec into v (v->lfd, v->unix_path, password).
  * 0 or -errno after logging. */
 int vnc_listen_open(struct vnc *v, const char *spec);
+
+/* vnc_relay.c: a thread between the clients' sockets and LibVNCServer's ends of a socket
+ * pair each, so that LibVNCServer's writes never wait for a client. Start and stop on the
+ * loop's thread (stop closes every connection the thread still has). */
+struct vnc_relay;
+int vnc_relay_start(struct vnc_relay **out);
+void vnc_relay_stop(struct vnc_relay *r);
+
+/* Hand cfd (the client's socket) and bfd (the pair's other end from LibVNCServer's) to the
+ * relay, which owns both from then on (on failure the caller keeps them). The client is
+ * disconnected when more than max_backlog bytes wait for it, or when it took none of what
+ * waits for stall_ms. 0 or -EAGAIN (the command pipe is full). */
+int vnc_relay_add(struct vnc_relay *r, int cfd, int bfd, size_t max_backlog, int stall_ms);
+
+/* A new backlog bound for every connection (the screen's size changed). */
+void vnc_relay_set_bound(struct vnc_relay *r, size_t max_backlog);
 
 #endif
