@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -391,6 +393,16 @@ static void on_timer(void *opaque, uint32_t events)
 	reap_clients(v);
 }
 
+/* Out of fds: the listening socket stays readable; listen again next tick instead of
+ * spinning (the rest wait in the backlog). */
+static void listen_pause(struct vnc *v)
+{
+	if (evloop_mod(v->loop, v->lfd, 0) == 0) {
+		v->listen_paused = true;
+		timer_set(v, true);
+	}
+}
+
 static void on_accept(void *opaque, uint32_t events)
 {
 	struct vnc *v = opaque;
@@ -405,12 +417,8 @@ static void on_accept(void *opaque, uint32_t events)
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			if (errno != EAGAIN && evloop_mod(v->loop, v->lfd, 0) == 0) {
-				/* out of fds: the socket stays readable; listen again next tick
-				 * instead of spinning (the rest wait in the backlog) */
-				v->listen_paused = true;
-				timer_set(v, true);
-			}
+			if (errno != EAGAIN)
+				listen_pause(v);
 			return;
 		}
 		if (v->nr_clients >= VNC_MAX_CLIENTS || !v->screen) {
@@ -423,8 +431,11 @@ static void on_accept(void *opaque, uint32_t events)
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp) < 0) {
 			close(fd);
 			v->stats.refused++;
-			continue;
+			listen_pause(v); /* out of fds (or memory) */
+			return;
 		}
+		if (v->tcp) /* as LibVNCServer did on the client's socket */
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 		if (sp[0] >= FD_SETSIZE ||
 		    vnc_relay_add(v->relay, fd, sp[1], backlog_bound(v), v->stall_ms) < 0) {
 			close(sp[0]);
