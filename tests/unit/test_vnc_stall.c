@@ -10,6 +10,7 @@
 #include <signal.h>
 
 #include "check.h"
+#include "fdcount.h"
 #include "vncrig.h"
 #include "vncraw.h"
 #include "vmm/vnc_int.h"
@@ -224,10 +225,67 @@ out:
 	rig_stop(&r);
 }
 
+/* Clients that go away with a large backlog waiting for them (full updates asked for and
+ * not read, all or in part), or with their own bytes not yet taken by the server: the server
+ * and the relay let go of every descriptor of theirs, and a good client is served. */
+static void test_gone_with_backlog(void)
+{
+	struct rig r = { 0 };
+	uint8_t req[10] = { 3, 0, 0, 0, 0, 0, 1024 >> 8, 1024 & 0xff, 768 >> 8, 768 & 0xff };
+	int w, h, base, good;
+	uint8_t *fb = calloc(1024 * 768, 4);
+	char junk[1000];
+
+	fill(&r, 1024, 768);
+	CHECK_EQ(rig_start(&r, NULL), 0);
+	base = nfds();
+	for (int i = 0; i < 30; i++) {
+		int fd = rig_connect(&r);
+
+		CHECK(fd >= 0);
+		if (fd < 0 || handshake(fd, true, &w, &h) < 0) {
+			CHECK(!"handshake");
+			break;
+		}
+		for (int k = 0; k < 1 + i % 4; k++)
+			try_send(fd, req, sizeof(req));
+		if (i % 3 == 1)
+			read_full(fd, junk, sizeof(junk)); /* a part */
+		if (i % 3 == 2) {
+			/* key events, more than the server takes while it sends */
+			memset(junk, 0, sizeof(junk));
+			for (size_t k = 0; k < sizeof(junk); k += 8)
+				junk[k] = 4;
+			while (try_send(fd, junk, sizeof(junk)) == 1)
+				;
+		}
+		if (i % 2)
+			usleep(20000); /* the server is in the middle of it */
+		close(fd);
+	}
+	double end = now_s() + 10;
+	while ((rig_stats(&r).clients || nfds() > base) && now_s() < end)
+		usleep(10000);
+	CHECK_EQ(rig_stats(&r).clients, 0);
+	CHECK_EQ(nfds(), base);
+	good = rig_connect(&r);
+	CHECK(good >= 0 && fb);
+	if (good >= 0 && fb) {
+		CHECK_EQ(handshake(good, true, &w, &h), 0);
+		update_request(good, 0, w, h);
+		CHECK_EQ(read_update(good, fb, w, h), 0);
+		CHECK(memcmp(fb, r.buf, 3) == 0);
+		close(good);
+	}
+	free(fb);
+	rig_stop(&r);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	RUN(test_stalled_reader);
 	RUN(test_stall_timeout);
+	RUN(test_gone_with_backlog);
 	return check_done();
 }
