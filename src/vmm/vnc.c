@@ -324,6 +324,7 @@ static void reap_clients(struct vnc *v)
 		v->nr_clients--;
 		v->clients[i] = v->clients[v->nr_clients];
 		v->client_fd[i] = v->client_fd[v->nr_clients];
+		v->client_id[i] = v->client_id[v->nr_clients];
 		v->ext_ack[i] = v->ext_ack[v->nr_clients];
 		v->since_ms[i] = v->since_ms[v->nr_clients];
 		rfbClientConnectionGone(cl);
@@ -360,9 +361,15 @@ static void on_client(void *opaque, uint32_t events)
 	rfbClientPtr cl = opaque;
 	struct vnc *v = cl->clientData;
 
-	if (events & EPOLLIN)
+	if (events & EPOLLIN) {
+		/* LibVNCServer reads the whole message, waiting for the rest: the relay ends
+		 * that after message_ms however slowly the bytes come (vnc_relay.c) */
+		for (unsigned i = 0; i < v->nr_clients; i++)
+			if (v->clients[i] == cl)
+				vnc_relay_busy(v->relay, v->client_id[i], v->message_ms);
 		rfbProcessClientMessage(cl);
-	else if (events & (EPOLLHUP | EPOLLERR))
+		vnc_relay_idle(v->relay);
+	} else if (events & (EPOLLHUP | EPOLLERR))
 		rfbCloseClient(cl);
 	if (cl->sock != RFB_INVALID_SOCKET)
 		rfbUpdateClient(cl); /* answer an update request at once */
@@ -407,6 +414,7 @@ static void on_accept(void *opaque, uint32_t events)
 {
 	struct vnc *v = opaque;
 	rfbClientPtr cl;
+	uint64_t id;
 	int fd, sp[2];
 
 	(void)events;
@@ -436,8 +444,9 @@ static void on_accept(void *opaque, uint32_t events)
 		}
 		if (v->tcp) /* as LibVNCServer did on the client's socket */
 			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
+		id = ++v->next_id;
 		if (sp[0] >= FD_SETSIZE ||
-		    vnc_relay_add(v->relay, fd, sp[1], backlog_bound(v), v->stall_ms) < 0) {
+		    vnc_relay_add(v->relay, fd, sp[1], id, backlog_bound(v), v->stall_ms) < 0) {
 			close(sp[0]);
 			close(sp[1]);
 			close(fd);
@@ -446,7 +455,10 @@ static void on_accept(void *opaque, uint32_t events)
 		}
 		fd = sp[0];
 		v->stats.accepted++;
+		/* it waits for a WebSocket's first bytes, and reads its HTTP request */
+		vnc_relay_busy(v->relay, id, v->message_ms);
 		cl = rfbNewClient(v->screen, fd); /* closes fd on failure */
+		vnc_relay_idle(v->relay);
 		if (!cl)
 			continue;
 		cl->clientData = v;
@@ -460,6 +472,7 @@ static void on_accept(void *opaque, uint32_t events)
 		}
 		v->clients[v->nr_clients] = cl;
 		v->client_fd[v->nr_clients] = fd;
+		v->client_id[v->nr_clients] = id;
 		v->ext_ack[v->nr_clients] = false;
 		v->since_ms[v->nr_clients] = now_ms();
 		v->nr_clients++;
@@ -650,6 +663,7 @@ int vnc_open(const char *spec, struct vnc **out)
 	v->lfd = v->timer = -1;
 	v->handshake_ms = VNC_HANDSHAKE_MS;
 	v->stall_ms = VNC_STALL_MS;
+	v->message_ms = VNC_CLIENT_WAIT_MS;
 	v->spec = strdup(spec);
 	if (!v->spec) {
 		ret = -ENOMEM;

@@ -22,8 +22,9 @@
  * router (vmm/input_router.h).
  *
  * LibVNCServer reads a client's message in one piece once its first byte is there: a client
- * that stops in the middle holds the control loop until VNC_CLIENT_WAIT_MS and is then
- * dropped, as is one that has not finished the handshake (and authentication) after
+ * that stops in the middle, or sends the rest a byte at a time, holds the control loop until
+ * VNC_CLIENT_WAIT_MS in all and is then dropped (the relay below closes its socket pair),
+ * as is one that has not finished the handshake (and authentication) after
  * VNC_HANDSHAKE_MS, so idle connections cannot hold every place; a new connection holds the
  * loop up to 100 ms (LibVNCServer waits that long to tell a
  * WebSocket from a plain client).

@@ -12,7 +12,12 @@
  * write. Bytes from the client go the other way, held back (the client is no longer read)
  * while LibVNCServer has not taken the previous ones.
  *
- * Threads: vnc_relay_start/stop and vnc_relay_add/set_bound on the control loop's thread (or
+ * LibVNCServer also reads a message in one piece, waiting up to maxClientWait for each next
+ * byte: a client that sends one byte a second held the loop for as long as it liked. The
+ * loop says when it lets LibVNCServer read a client (vnc_relay_busy) and when that is over
+ * (vnc_relay_idle); a client still being read after max_ms is disconnected the same way.
+ *
+ * Threads: vnc_relay_start/stop, _add, _set_bound, _busy and _idle on the control loop's thread (or
  * before it runs); they reach this thread only through the command pipe. Everything else,
  * and every field of a connection, is this thread's. */
 #include "vmm/vnc_int.h"
@@ -32,13 +37,14 @@
 #define RELAY_CHUNK   65536
 #define RELAY_KEEP    (256 * 1024) /* a backlog buffer kept once empty; larger ones freed */
 
-enum { CMD_ADD, CMD_BOUND };
+enum { CMD_ADD, CMD_BOUND, CMD_BUSY, CMD_IDLE };
 
 struct relay_cmd {
 	int op;
 	int cfd, bfd;          /* CMD_ADD: the client's socket, our end of the pair */
-	int stall_ms;
+	int stall_ms;          /* CMD_ADD; CMD_BUSY: the most LibVNCServer may read for */
 	size_t max_backlog;    /* CMD_ADD: this connection's; CMD_BOUND: every connection's */
+	uint64_t id;           /* CMD_ADD, CMD_BUSY: the connection */
 };
 
 struct relay_conn;
@@ -59,6 +65,7 @@ struct relay_conn {
 	int stall_ms;
 	int64_t progress_ms;       /* the client last took bytes (or its backlog started) */
 	bool c_eof;                /* the client will send nothing more */
+	uint64_t id;
 	bool dead;                 /* to free after this round of events */
 	struct relay_conn *next;
 };
@@ -68,6 +75,8 @@ struct vnc_relay {
 	int cmd[2];                /* pipe: [1] the loop's, [0] this thread's */
 	pthread_t th;
 	struct relay_conn *conns;
+	uint64_t busy_id;          /* LibVNCServer reads this connection's message (0: none) */
+	int64_t busy_until_ms;     /* ... and the connection is closed if it still does then */
 };
 
 static int64_t mono_ms(void)
@@ -267,6 +276,7 @@ static void conn_add(struct vnc_relay *r, const struct relay_cmd *m)
 	c->bfd = m->bfd;
 	c->max_backlog = m->max_backlog;
 	c->stall_ms = m->stall_ms;
+	c->id = m->id;
 	c->ce = (struct relay_end){ c, true };
 	c->be = (struct relay_end){ c, false };
 	c->cev = c->bev = EPOLLIN;
@@ -296,6 +306,11 @@ static bool commands(struct vnc_relay *r)
 	while ((n = read(r->cmd[0], &m, sizeof(m))) == sizeof(m)) {
 		if (m.op == CMD_ADD) {
 			conn_add(r, &m);
+		} else if (m.op == CMD_BUSY) {
+			r->busy_id = m.id;
+			r->busy_until_ms = mono_ms() + m.stall_ms;
+		} else if (m.op == CMD_IDLE) {
+			r->busy_id = 0;
 		} else {
 			for (struct relay_conn *c = r->conns; c; c = c->next)
 				c->max_backlog = m.max_backlog;
@@ -304,12 +319,23 @@ static bool commands(struct vnc_relay *r)
 	return n < 0 && (errno == EAGAIN || errno == EINTR);
 }
 
-/* Drop clients that took nothing of their backlog for stall_ms, free the dead; the time
- * until the next could stall (ms, or -1). */
+/* Drop clients that took nothing of their backlog for stall_ms, and the one whose message
+ * LibVNCServer has been reading for too long (its end of the pair closed, LibVNCServer's
+ * read returns at once); free the dead; the time until the next could stall (ms, or -1). */
 static int sweep(struct vnc_relay *r)
 {
 	int64_t now = mono_ms(), next = -1;
 
+	if (r->busy_id) {
+		next = r->busy_until_ms - now;
+		if (next <= 0) {
+			for (struct relay_conn *c = r->conns; c; c = c->next)
+				if (c->id == r->busy_id && !c->dead)
+					conn_kill(r, c);
+			r->busy_id = 0;
+			next = -1;
+		}
+	}
 	for (struct relay_conn **p = &r->conns; *p;) {
 		struct relay_conn *c = *p;
 
@@ -370,7 +396,9 @@ int vnc_relay_start(struct vnc_relay **out)
 		return -ENOMEM;
 	r->cmd[0] = r->cmd[1] = -1;
 	r->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (r->epfd < 0 || pipe2(r->cmd, O_CLOEXEC | O_NONBLOCK) < 0 ||
+	/* the loop's end blocks: this thread never waits, so a full pipe empties at once */
+	if (r->epfd < 0 || pipe2(r->cmd, O_CLOEXEC) < 0 ||
+	    fcntl(r->cmd[0], F_SETFL, O_NONBLOCK) < 0 ||
 	    epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->cmd[0], &ev) < 0) {
 		ret = -errno;
 		goto err;
@@ -404,21 +432,40 @@ void vnc_relay_stop(struct vnc_relay *r)
 
 static int send_cmd(struct vnc_relay *r, const struct relay_cmd *m)
 {
-	/* at most PIPE_BUF: written whole or not at all */
-	return write(r->cmd[1], m, sizeof(*m)) == sizeof(*m) ? 0 : -EAGAIN;
+	ssize_t n;
+
+	/* at most PIPE_BUF: written whole */
+	while ((n = write(r->cmd[1], m, sizeof(*m))) < 0 && errno == EINTR)
+		;
+	return n == sizeof(*m) ? 0 : -EIO;
 }
 
-int vnc_relay_add(struct vnc_relay *r, int cfd, int bfd, size_t max_backlog, int stall_ms)
+int vnc_relay_add(struct vnc_relay *r, int cfd, int bfd, uint64_t id, size_t max_backlog,
+		  int stall_ms)
 {
-	struct relay_cmd m = { CMD_ADD, cfd, bfd, stall_ms, max_backlog };
+	struct relay_cmd m = { CMD_ADD, cfd, bfd, stall_ms, max_backlog, id };
 
 	return send_cmd(r, &m);
 }
 
 void vnc_relay_set_bound(struct vnc_relay *r, size_t max_backlog)
 {
-	struct relay_cmd m = { CMD_BOUND, -1, -1, 0, max_backlog };
+	struct relay_cmd m = { CMD_BOUND, -1, -1, 0, max_backlog, 0 };
 
 	if (send_cmd(r, &m) < 0)
 		vsrv_log("vnc: the clients keep their previous output bound");
+}
+
+void vnc_relay_busy(struct vnc_relay *r, uint64_t id, int max_ms)
+{
+	struct relay_cmd m = { CMD_BUSY, -1, -1, max_ms, 0, id };
+
+	send_cmd(r, &m);
+}
+
+void vnc_relay_idle(struct vnc_relay *r)
+{
+	struct relay_cmd m = { CMD_IDLE, -1, -1, 0, 0, 0 };
+
+	send_cmd(r, &m);
 }

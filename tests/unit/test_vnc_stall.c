@@ -1,7 +1,7 @@
 /* The VNC server (src/vmm/vnc.c) against clients that stop reading: the control loop goes on
  * serving (another client's updates, messages posted to it, as the control socket's are)
  * while a client that asks for full updates and reads none is behind, and that client is
- * disconnected. Nothing here assumes a socket buffer size: the stalled client asks for more
+ * disconnected; the same for a client that sends a message a byte at a time. Nothing here assumes a socket buffer size: the stalled client asks for more
  * until its own sends would block, the guest's screen keeps changing, and the test measures
  * how long the loop took to answer. Run alone (tests/run: ALONE): it checks bounds in
  * seconds. */
@@ -281,11 +281,81 @@ static void test_gone_with_backlog(void)
 	rig_stop(&r);
 }
 
+static void set_message_ms(void *o)
+{
+	((struct rig *)o)->vnc->message_ms = 300;
+}
+
+struct trickle {
+	int fd;
+	double t0, gone_at;
+};
+
+/* A byte every 200 ms (LibVNCServer waits up to 1 s for each next one) for 5 s at most. */
+static void *trickle_thread(void *o)
+{
+	struct trickle *t = o;
+
+	while (now_s() - t->t0 < 5) {
+		if (try_send(t->fd, "x", 1) < 0 || hung_up(t->fd)) {
+			t->gone_at = now_s();
+			break;
+		}
+		usleep(200000);
+	}
+	return NULL;
+}
+
+/* A client sends a message (a 4 KiB ClientCutText) a byte at a time, each in time for
+ * LibVNCServer's wait for the next: the loop answers a posted message within BOUND_S, and
+ * the client is disconnected once the message took message_ms. */
+static void test_trickled_message(void)
+{
+	struct rig r = { 0 };
+	struct trickle t = { .fd = -1 };
+	double worst = 0;
+	pthread_t th;
+	int w, h;
+
+	fill(&r, 64, 48);
+	CHECK_EQ(rig_start(&r, NULL), 0);
+	evloop_post(r.loop, set_message_ms, &r);
+	t.fd = rig_connect(&r);
+	CHECK(t.fd >= 0);
+	if (t.fd < 0 || handshake(t.fd, true, &w, &h) < 0) {
+		CHECK(!"handshake");
+		goto out;
+	}
+	CHECK_EQ(write_full(t.fd, "\x06\0\0\0\0\0\x10\0", 8), 0);
+	t.t0 = now_s();
+	CHECK_EQ(pthread_create(&th, NULL, trickle_thread, &t), 0);
+	while (now_s() - t.t0 < 5.5) {
+		double a = now_s();
+
+		(void)rig_stats(&r);
+		if (now_s() - a > worst)
+			worst = now_s() - a;
+		usleep(50000);
+	}
+	pthread_join(th, NULL);
+	printf("# the client sending a byte every 200 ms was disconnected after %.2f s "
+	       "(message_ms 300); the loop's slowest answer %.3f s\n",
+	       t.gone_at ? t.gone_at - t.t0 : -1.0, worst);
+	CHECK(t.gone_at != 0);
+	CHECK(worst < BOUND_S);
+	CHECK_EQ(rig_stats(&r).clients, 0);
+out:
+	if (t.fd >= 0)
+		close(t.fd);
+	rig_stop(&r);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	RUN(test_stalled_reader);
 	RUN(test_stall_timeout);
 	RUN(test_gone_with_backlog);
+	RUN(test_trickled_message);
 	return check_done();
 }
