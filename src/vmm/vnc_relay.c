@@ -128,12 +128,15 @@ static void watch(struct vnc_relay *r, int fd, struct relay_end *e, uint32_t *ha
 	*have = want;
 }
 
-/* LibVNCServer's output into the backlog. false: the connection is over its bound. */
-static bool take_output(struct vnc_relay *r, struct relay_conn *c)
+/* One read of LibVNCServer's output into the backlog: 1 bytes came, 0 none (for now, or
+ * ever: it closed its end), -1 the connection is over its bound (or out of memory). */
+static int take_output(struct vnc_relay *r, struct relay_conn *c)
 {
-	while (c->bfd >= 0) {
+	for (;;) {
 		ssize_t n;
 
+		if (c->bfd < 0)
+			return 0;
 		if (c->out_cap - c->out_len < RELAY_CHUNK) {
 			size_t keep = backlog(c), cap = c->out_cap;
 			uint8_t *p;
@@ -144,30 +147,30 @@ static bool take_output(struct vnc_relay *r, struct relay_conn *c)
 				c->out_len = keep;
 			}
 			if (keep > c->max_backlog)
-				return false;
+				return -1;
 			while (cap - keep < RELAY_CHUNK)
 				cap = cap ? cap * 2 : RELAY_CHUNK * 2;
 			if (cap != c->out_cap) {
 				if (!(p = realloc(c->out, cap)))
-					return false;
+					return -1;
 				c->out = p;
 				c->out_cap = cap;
 			}
 		}
-		n = read(c->bfd, c->out + c->out_len, c->out_cap - c->out_len);
+		n = read(c->bfd, c->out + c->out_len, RELAY_CHUNK);
 		if (n > 0) {
 			if (!backlog(c))
 				c->progress_ms = mono_ms(); /* the stall clock starts now */
 			c->out_len += (size_t)n;
-			continue;
+			return backlog(c) <= c->max_backlog ? 1 : -1;
 		}
-		if (n < 0 && (errno == EINTR))
+		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
+			return 0;
 		close_b(r, c); /* closed by LibVNCServer: what it sent still goes out */
+		return 0;
 	}
-	return backlog(c) <= c->max_backlog;
 }
 
 /* The backlog to the client. false: the client is gone. */
@@ -245,11 +248,22 @@ static bool give_input(struct vnc_relay *r, struct relay_conn *c)
 /* Move what can move, then watch for what can move next. */
 static void conn_pump(struct vnc_relay *r, struct relay_conn *c, uint32_t cev)
 {
+	int k;
+
 	if (cev & (EPOLLERR | EPOLLHUP)) {
 		conn_kill(r, c); /* the client is gone both ways */
 		return;
 	}
-	if (!take_output(r, c) || !give_output(c) || !give_input(r, c)) {
+	/* LibVNCServer's end is always read to its end (its writes must not wait), a chunk
+	 * at a time, each passed on at once while the client takes it: the backlog grows
+	 * only while the client does not */
+	do {
+		if (!give_output(c)) {
+			conn_kill(r, c);
+			return;
+		}
+	} while ((k = take_output(r, c)) > 0);
+	if (k < 0 || !give_input(r, c)) {
 		conn_kill(r, c);
 		return;
 	}
