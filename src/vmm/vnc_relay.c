@@ -17,9 +17,9 @@
  * loop says when it lets LibVNCServer read a client (vnc_relay_busy) and when that is over
  * (vnc_relay_idle); a client still being read after max_ms is disconnected the same way.
  *
- * Threads: vnc_relay_start/stop, _add, _set_bound, _busy and _idle on the control loop's thread (or
- * before it runs); they reach this thread only through the command pipe. Everything else,
- * and every field of a connection, is this thread's. */
+ * Threads: vnc_relay_start/stop, _add, _set_bound, _busy and _idle on the control loop's
+ * thread (or before it runs); they reach this thread only through the command pipe.
+ * Everything else, and every field of a connection, is this thread's. */
 #include "vmm/vnc_int.h"
 
 #include <errno.h>
