@@ -1,10 +1,11 @@
 /* The VNC server (src/vmm/vnc.c) against clients that stop reading: the control loop goes on
  * serving (another client's updates, messages posted to it, as the control socket's are)
  * while a client that asks for full updates and reads none is behind, and that client is
- * disconnected; the same for a client that sends a message a byte at a time. Nothing here assumes a socket buffer size: the stalled client asks for more
- * until its own sends would block, the guest's screen keeps changing, and the test measures
- * how long the loop took to answer. Run alone (tests/run: ALONE): it checks bounds in
- * seconds. */
+ * disconnected; the same for a client that sends a message a byte at a time, and clients
+ * that go away with a backlog leave no descriptor behind. Nothing here assumes a socket
+ * buffer size: the stalled client asks for more until its own sends would block, the
+ * guest's screen keeps changing, and the test measures how long the loop took to answer.
+ * Run alone (tests/run: ALONE): it checks bounds in seconds. */
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
