@@ -2,8 +2,9 @@
 # vsrv run --vnc: the options (refusals with their reasons, without KVM), the hostile-client
 # test under AddressSanitizer (build-asan, `make asan`), and with KVM a guest whose VNC server
 # answers a client while garbage clients come and go, in the sandbox, and the guest goes on.
-# The pixels, keys and pointer are proved by build/tests/unit-vnc (the server on a test
-# display); a guest's own framebuffer needs a display device (bochs-display).
+# The pixels, keys and pointer are proved by build/tests/unit-vnc, clients that stop reading by
+# unit-vnc_stall (the server on a test display); a guest's own framebuffer needs a display
+# device (bochs-display).
 # tests/run: alone (the unit tests it runs under ASan check deadlines in seconds, as unit-vnc and unit-vnc_hostile)
 source "$(dirname "$0")/lib.sh"
 
@@ -58,11 +59,24 @@ vnc_asan() {
 par_start hostile vnc_hostile_asan
 par_start vnc vnc_asan
 par_wait
+# a client that stops reading (the loop's answers are timed: after the others, not beside them)
+asan=$ROOT/build-asan/tests/unit-vnc_stall
+if [ -x "$asan" ]; then
+	if out=$(ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 timeout 300 "$asan" 2>&1) &&
+	   ! grep -q "^FAIL" <<<"$out"; then
+		pass "vnc-stall-asan ($(grep -c '^PASS' <<<"$out") cases)"
+	else
+		echo "$out" | tail -30
+		fail vnc-stall-asan "a FAIL, a sanitizer report or a crash"
+	fi
+else
+	skip vnc-stall-asan "no ASan build ($asan: make asan)"
+fi
 
 # --- a guest ---
 if ! have_kvm; then skip vnc-guest "$kvm_reason"; finish; exit; fi
 python3 - "$VSRV" "$GUESTS/console.elf" "$TMP" <<'EOF'
-import os, random, socket, stat, struct, subprocess, sys, time
+import json, os, random, select, socket, stat, struct, subprocess, sys, time
 vsrv, guest, tmp = sys.argv[1:4]
 fails = 0
 def ok(name, cond, why="failed"):
@@ -70,11 +84,11 @@ def ok(name, cond, why="failed"):
     if cond: print("PASS " + name)
     else: print("FAIL %s: %s" % (name, why)); fails += 1
 
-vnc = os.path.join(tmp, "vnc.sock"); ser = os.path.join(tmp, "ser.sock")
-p = subprocess.Popen([vsrv, "run", "--kernel", guest, "--serial", "unix:" + ser, "--vnc", "unix:" + vnc],
-                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+vnc = os.path.join(tmp, "vnc.sock"); ser = os.path.join(tmp, "ser.sock"); ctl = os.path.join(tmp, "ctl.sock")
+p = subprocess.Popen([vsrv, "run", "--kernel", guest, "--serial", "unix:" + ser, "--vnc", "unix:" + vnc,
+                      "--control", ctl], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 for _ in range(250):
-    if os.path.exists(vnc) and os.path.exists(ser): break
+    if os.path.exists(vnc) and os.path.exists(ser) and os.path.exists(ctl): break
     time.sleep(0.02)
 ok("vnc-socket-mode", os.path.exists(vnc) and stat.S_IMODE(os.stat(vnc).st_mode) == 0o600)
 
@@ -135,6 +149,38 @@ for _ in range(30):
     except socket.timeout: pass
     if b"echo: ping" in buf: up = True; break
 ok("vnc-guest-goes-on", up and p.poll() is None)
+
+# A client asks for full updates and reads none: the control socket and the serial console
+# (the same control loop) still answer within 1.5 s each, and that client is disconnected.
+try:
+    c = socket.socket(socket.AF_UNIX); c.settimeout(10); c.connect(ctl); cf = c.makefile("rw")
+    st, w, h = client()
+    st.setblocking(False)
+    req = struct.pack(">BBHHHH", 3, 0, 0, 0, w, h)
+    worst, gone, t0 = 0.0, None, time.time()
+    while time.time() - t0 < 20:
+        if gone is None:
+            try:
+                while True: st.send(req)
+            except BlockingIOError: pass
+            except OSError: gone = time.time()
+            pl = select.poll(); pl.register(st, select.POLLRDHUP)
+            hup = select.POLLRDHUP | select.POLLHUP | select.POLLERR
+            if gone is None and any(ev & hup for _, ev in pl.poll(0)): gone = time.time()
+        a = time.time()
+        cf.write(json.dumps({"cmd": "status"}) + "\n"); cf.flush()
+        ans = json.loads(cf.readline())
+        sr.sendall(b"ping\n"); buf = b""
+        while b"echo: ping" not in buf and time.time() - a < 10: buf += sr.recv(4096)
+        worst = max(worst, time.time() - a)
+        if not ans.get("ok"): worst = 99
+        if gone is not None and time.time() - t0 > 3: break
+        time.sleep(0.05)
+    ok("vnc-guest-stalled-client-loop-answers", worst < 1.5, "slowest answer %.2f s" % worst)
+    ok("vnc-guest-stalled-client-dropped", gone is not None)
+    st.close(); c.close()
+except Exception as e:
+    ok("vnc-guest-stalled-client", False, repr(e))
 p.terminate(); out = p.communicate(timeout=20)[0].decode(errors="replace")
 ok("vnc-guest-no-sandbox-kill", "outside the sandbox" not in out, out[-500:])
 sys.exit(1 if fails else 0)

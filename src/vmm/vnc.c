@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -46,6 +48,12 @@ static void rfb_log_setup(void)
 		*vnc_lib.rfbLog = rfb_quiet;
 		*vnc_lib.rfbErr = rfb_quiet;
 	}
+}
+
+/* The most that may wait for one client (vnc.h): two raw screens and some. */
+static size_t backlog_bound(const struct vnc *v)
+{
+	return VNC_BACKLOG_MIN + 2 * (size_t)v->width * v->height * 4;
 }
 
 /* ---- the framebuffer ---- */
@@ -190,6 +198,8 @@ static int fb_setup(struct vnc *v)
 		v->stats.resizes++;
 		if (v->in)
 			input_router_set_screen(v->in, w, h);
+		if (v->relay)
+			vnc_relay_set_bound(v->relay, backlog_bound(v));
 	} else {
 		v->screen->frameBuffer = fb;
 		vnc_lib.rfbMarkRectAsModified(v->screen, 0, 0, (int)w, (int)h);
@@ -314,6 +324,7 @@ static void reap_clients(struct vnc *v)
 		v->nr_clients--;
 		v->clients[i] = v->clients[v->nr_clients];
 		v->client_fd[i] = v->client_fd[v->nr_clients];
+		v->client_id[i] = v->client_id[v->nr_clients];
 		v->ext_ack[i] = v->ext_ack[v->nr_clients];
 		v->since_ms[i] = v->since_ms[v->nr_clients];
 		vnc_lib.rfbClientConnectionGone(cl);
@@ -350,9 +361,15 @@ static void on_client(void *opaque, uint32_t events)
 	rfbClientPtr cl = opaque;
 	struct vnc *v = cl->clientData;
 
-	if (events & EPOLLIN)
+	if (events & EPOLLIN) {
+		/* LibVNCServer reads the whole message, waiting for the rest: the relay ends
+		 * that after message_ms however slowly the bytes come (vnc_relay.c) */
+		for (unsigned i = 0; i < v->nr_clients; i++)
+			if (v->clients[i] == cl)
+				vnc_relay_busy(v->relay, v->client_id[i], v->message_ms);
 		vnc_lib.rfbProcessClientMessage(cl);
-	else if (events & (EPOLLHUP | EPOLLERR))
+		vnc_relay_idle(v->relay);
+	} else if (events & (EPOLLHUP | EPOLLERR))
 		vnc_lib.rfbCloseClient(cl);
 	if (cl->sock != RFB_INVALID_SOCKET)
 		vnc_lib.rfbUpdateClient(cl); /* answer an update request at once */
@@ -383,11 +400,22 @@ static void on_timer(void *opaque, uint32_t events)
 	reap_clients(v);
 }
 
+/* Out of fds: the listening socket stays readable; listen again next tick instead of
+ * spinning (the rest wait in the backlog). */
+static void listen_pause(struct vnc *v)
+{
+	if (evloop_mod(v->loop, v->lfd, 0) == 0) {
+		v->listen_paused = true;
+		timer_set(v, true);
+	}
+}
+
 static void on_accept(void *opaque, uint32_t events)
 {
 	struct vnc *v = opaque;
 	rfbClientPtr cl;
-	int fd;
+	uint64_t id;
+	int fd, sp[2];
 
 	(void)events;
 	/* One connection per wake-up: the clients' own events (a hang-up that frees a place)
@@ -397,22 +425,40 @@ static void on_accept(void *opaque, uint32_t events)
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			if (errno != EAGAIN && evloop_mod(v->loop, v->lfd, 0) == 0) {
-				/* out of fds: the socket stays readable; listen again next tick
-				 * instead of spinning (the rest wait in the backlog) */
-				v->listen_paused = true;
-				timer_set(v, true);
-			}
+			if (errno != EAGAIN)
+				listen_pause(v);
 			return;
 		}
-		/* LibVNCServer keeps fds in an fd_set: none past FD_SETSIZE */
-		if (fd >= FD_SETSIZE || v->nr_clients >= VNC_MAX_CLIENTS || !v->screen) {
+		if (v->nr_clients >= VNC_MAX_CLIENTS || !v->screen) {
 			close(fd);
 			v->stats.refused++;
 			continue;
 		}
+		/* LibVNCServer gets one end of a socket pair, the relay the other and the
+		 * client's socket (vnc.h); it keeps fds in an fd_set: none past FD_SETSIZE */
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp) < 0) {
+			close(fd);
+			v->stats.refused++;
+			listen_pause(v); /* out of fds (or memory) */
+			return;
+		}
+		if (v->tcp) /* as LibVNCServer did on the client's socket */
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
+		id = ++v->next_id;
+		if (sp[0] >= FD_SETSIZE ||
+		    vnc_relay_add(v->relay, fd, sp[1], id, backlog_bound(v), v->stall_ms) < 0) {
+			close(sp[0]);
+			close(sp[1]);
+			close(fd);
+			v->stats.refused++;
+			continue;
+		}
+		fd = sp[0];
 		v->stats.accepted++;
+		/* it waits for a WebSocket's first bytes, and reads its HTTP request */
+		vnc_relay_busy(v->relay, id, v->message_ms);
 		cl = vnc_lib.rfbNewClient(v->screen, fd); /* closes fd on failure */
+		vnc_relay_idle(v->relay);
 		if (!cl)
 			continue;
 		cl->clientData = v;
@@ -426,6 +472,7 @@ static void on_accept(void *opaque, uint32_t events)
 		}
 		v->clients[v->nr_clients] = cl;
 		v->client_fd[v->nr_clients] = fd;
+		v->client_id[v->nr_clients] = id;
 		v->ext_ack[v->nr_clients] = false;
 		v->since_ms[v->nr_clients] = now_ms();
 		v->nr_clients++;
@@ -623,6 +670,8 @@ int vnc_open(const char *spec, struct vnc **out)
 		return -ENOMEM;
 	v->lfd = v->timer = -1;
 	v->handshake_ms = VNC_HANDSHAKE_MS;
+	v->stall_ms = VNC_STALL_MS;
+	v->message_ms = VNC_CLIENT_WAIT_MS;
 	v->spec = strdup(spec);
 	if (!v->spec) {
 		ret = -ENOMEM;
@@ -684,15 +733,21 @@ int vnc_attach(struct vnc *v, struct evloop *loop, const struct display *disp,
 	ret = fb_setup(v);
 	if (ret < 0)
 		goto err;
-	ret = evloop_add(loop, v->lfd, EPOLLIN, on_accept, v);
+	ret = vnc_relay_start(&v->relay);
 	if (ret < 0)
 		goto err;
+	ret = evloop_add(loop, v->lfd, EPOLLIN, on_accept, v);
+	if (ret < 0)
+		goto err_relay;
 	ret = evloop_add(loop, v->timer, EPOLLIN, on_timer, v);
 	if (ret < 0) {
 		evloop_del(loop, v->lfd);
-		goto err;
+		goto err_relay;
 	}
 	return 0;
+err_relay:
+	vnc_relay_stop(v->relay);
+	v->relay = NULL;
 err:
 	vsrv_log("--vnc %s: cannot serve: %s", v->spec, strerror(-ret));
 	vnc_lib.rfbScreenCleanup(v->screen);
@@ -709,6 +764,8 @@ void vnc_detach(struct vnc *v)
 		if (v->clients[i]->sock != RFB_INVALID_SOCKET)
 			vnc_lib.rfbCloseClient(v->clients[i]);
 	reap_clients(v);
+	vnc_relay_stop(v->relay); /* after LibVNCServer closed its ends */
+	v->relay = NULL;
 	v->listen_paused = false;
 	timer_set(v, false);
 	evloop_del(v->loop, v->timer);

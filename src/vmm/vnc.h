@@ -22,17 +22,26 @@
  * router (vmm/input_router.h).
  *
  * LibVNCServer reads a client's message in one piece once its first byte is there: a client
- * that stops in the middle holds the control loop until VNC_CLIENT_WAIT_MS and is then
- * dropped, as is one that has not finished the handshake (and authentication) after
+ * that stops in the middle, or sends the rest a byte at a time, holds the control loop until
+ * VNC_CLIENT_WAIT_MS in all and is then dropped (the relay below closes its socket pair),
+ * as is one that has not finished the handshake (and authentication) after
  * VNC_HANDSHAKE_MS, so idle connections cannot hold every place; a new connection holds the
  * loop up to 100 ms (LibVNCServer waits that long to tell a
  * WebSocket from a plain client).
+ *
+ * Writes never wait for a client: LibVNCServer speaks on one end of a Unix socket pair per
+ * client and a relay thread (vnc_relay.c) copies between the other end and the client's
+ * socket, keeping what the client has not taken yet (LibVNCServer 0.9.14 itself waits in
+ * steps of 5 s on a full socket, whatever maxClientWait says). A client is disconnected when
+ * more than VNC_BACKLOG_MIN + two raw screens wait for it, or when it took nothing of what
+ * waits for VNC_STALL_MS.
  *
  * The process must ignore SIGPIPE (`vsrv run` does): LibVNCServer writes to clients with
  * write(), and one that went away must cost its connection, not the process.
  *
  * Threads: vnc_open/vnc_close on the main thread; vnc_attach/vnc_detach on the loop's thread
- * (or before it runs, after it stopped); everything else runs on the loop's thread. */
+ * (or before it runs, after it stopped); everything else runs on the loop's thread, but for
+ * the relay's thread, which vnc_attach starts and vnc_detach joins. */
 #ifndef VSRV_VMM_VNC_H
 #define VSRV_VMM_VNC_H
 
@@ -45,6 +54,8 @@
 #define VNC_MAX_CLIENTS    16
 #define VNC_CLIENT_WAIT_MS 1000
 #define VNC_HANDSHAKE_MS   30000 /* a client not past authentication by then is dropped */
+#define VNC_STALL_MS       15000 /* a client that takes none of its backlog that long is dropped */
+#define VNC_BACKLOG_MIN    (8u << 20) /* + two raw screens: the most that may wait for a client */
 #define VNC_BLANK_WIDTH    640
 #define VNC_BLANK_HEIGHT   480
 

@@ -26,6 +26,11 @@ struct vnc {
 	bool ext_ack[VNC_MAX_CLIENTS]; /* the extended key event's acknowledgement is due */
 	int64_t since_ms[VNC_MAX_CLIENTS]; /* when each connected (CLOCK_MONOTONIC) */
 	int handshake_ms;          /* VNC_HANDSHAKE_MS; tests may shorten it */
+	int stall_ms;              /* VNC_STALL_MS for clients accepted from now; tests too */
+	int message_ms;            /* VNC_CLIENT_WAIT_MS: the most one message may take; tests too */
+	uint64_t client_id[VNC_MAX_CLIENTS]; /* the relay's names of the clients */
+	uint64_t next_id;
+	struct vnc_relay *relay;   /* the clients' sockets (vnc_relay.c) */
 	unsigned nr_clients;
 	bool timer_on;
 	bool listen_paused;        /* accept failed (out of fds): not watched until the next tick */
@@ -47,5 +52,28 @@ struct vnc {
 /* vnc_listen.c: open the listening socket of spec into v (v->lfd, v->unix_path, password).
  * 0 or -errno after logging. */
 int vnc_listen_open(struct vnc *v, const char *spec);
+
+/* vnc_relay.c: a thread between the clients' sockets and LibVNCServer's ends of a socket
+ * pair each, so that LibVNCServer's writes never wait for a client. Start and stop on the
+ * loop's thread (stop closes every connection the thread still has). */
+struct vnc_relay;
+int vnc_relay_start(struct vnc_relay **out);
+void vnc_relay_stop(struct vnc_relay *r);
+
+/* Hand cfd (the client's socket) and bfd (the pair's other end from LibVNCServer's) to the
+ * relay, which owns both from then on (on failure the caller keeps them); id (not 0) names
+ * the connection for vnc_relay_busy. The client is disconnected when more than max_backlog
+ * bytes wait for it, or when it took none of what waits for stall_ms. 0 or -EIO. */
+int vnc_relay_add(struct vnc_relay *r, int cfd, int bfd, uint64_t id, size_t max_backlog,
+		  int stall_ms);
+
+/* A new backlog bound for every connection (the screen's size changed). */
+void vnc_relay_set_bound(struct vnc_relay *r, size_t max_backlog);
+
+/* LibVNCServer is about to read from connection id (a message, or a new client's first
+ * bytes): if it still is after max_ms, the relay disconnects that client, which ends the
+ * read. vnc_relay_idle: it is done. */
+void vnc_relay_busy(struct vnc_relay *r, uint64_t id, int max_ms);
+void vnc_relay_idle(struct vnc_relay *r);
 
 #endif

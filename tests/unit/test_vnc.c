@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "vncrig.h"
+#include "vncraw.h"
 
 static int cli_tag;
 
@@ -633,6 +634,39 @@ static void test_password(void)
 	unlink(pw);
 }
 
+/* The guest changes mode again and again while the server converts its pixels for a
+ * connected client (RGB565: every dirty line converted each tick): the rig's buffers of
+ * earlier modes stay until the server is done with them, as guest memory would (under
+ * ASan, build-asan, freeing them in rig_set_mode was a use after free in convert_lines). */
+static void test_mode_flood(void)
+{
+	struct rig r = { 0 };
+	int fd, w, h, iters = 300;
+
+	rig_set_mode(&r, 1024, 768, 2048, DISPLAY_RGB565);
+	CHECK_EQ(rig_start(&r, NULL), 0);
+	fd = rig_connect(&r);
+	CHECK(fd >= 0);
+	if (fd < 0 || handshake(fd, true, &w, &h) < 0) {
+		CHECK(!"handshake");
+		goto out;
+	}
+	for (int i = 0; i < iters; i++) {
+		/* the same size: no new desktop size, the server keeps converting */
+		rig_set_mode(&r, 1024, 768, 2048, DISPLAY_RGB565);
+		pthread_mutex_lock(&r.lock);
+		memset(r.buf, i, r.len);
+		pthread_mutex_unlock(&r.lock);
+		rig_mark(&r, 0, r.len);
+		usleep((unsigned)(i * 7919 % 20000));
+	}
+	CHECK_EQ(rig_stats(&r).clients, 1);
+out:
+	if (fd >= 0)
+		close(fd);
+	rig_stop(&r);
+}
+
 int main(void)
 {
 	/* as `vsrv run` does: a write to a client that went away is an error, not a signal */
@@ -647,6 +681,7 @@ int main(void)
 	RUN(test_pal8);
 	RUN(test_no_dirty_log);
 	RUN(test_mode_change);
+	RUN(test_mode_flood);
 	RUN(test_keys);
 	RUN(test_pointer);
 	RUN(test_password);

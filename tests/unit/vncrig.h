@@ -29,6 +29,10 @@ struct rig {
 	unsigned mode_reads;            /* get_mode calls (the server reads it every tick) */
 	uint8_t *buf;                   /* the "guest" framebuffer */
 	size_t len;
+	/* buffers of earlier modes, which the server may still be reading (as guest memory,
+	 * they must not go away under it): freed when it asks for the pixels again */
+	uint8_t **retired;
+	size_t nretired;
 	uint32_t palette[256];
 	uint64_t dirty[512];            /* up to 32768 pages */
 	/* the sink */
@@ -60,12 +64,24 @@ static inline int rig_get_mode(void *o, struct display_mode *m)
 	return ret;
 }
 
+static inline void rig_free_retired(struct rig *r)
+{
+	for (size_t i = 0; i < r->nretired; i++)
+		free(r->retired[i]);
+	free(r->retired);
+	r->retired = NULL;
+	r->nretired = 0;
+}
+
+/* The server's thread: it asks for the pixels at the start of a tick, done with the buffer
+ * it had (which is the current one or a retired one). */
 static inline const uint8_t *rig_get_pixels(void *o, size_t *len)
 {
 	struct rig *r = o;
 	const uint8_t *p;
 
 	pthread_mutex_lock(&r->lock);
+	rig_free_retired(r);
 	p = r->blank ? NULL : r->buf;
 	*len = r->len;
 	pthread_mutex_unlock(&r->lock);
@@ -123,12 +139,22 @@ static inline int rig_abs(void *o, uint32_t x, uint32_t y, uint32_t b)
 
 static const struct input_sink_ops rig_sink_ops = { .key = rig_key, .pointer_abs = rig_abs };
 
-/* Set a mode with a fresh buffer (generation + 1). */
+/* Set a mode with a fresh buffer (generation + 1). The old one is retired, not freed: the
+ * server may be reading it now (freeing it here was a use after free on the server's
+ * thread, in convert_lines or in LibVNCServer's update). */
 static inline void rig_set_mode(struct rig *r, uint32_t w, uint32_t h, uint32_t stride,
 			 enum display_format f)
 {
+	uint8_t **more;
+
 	pthread_mutex_lock(&r->lock);
-	free(r->buf);
+	if (r->buf) {
+		more = realloc(r->retired, (r->nretired + 1) * sizeof(*more));
+		if (!more)
+			abort(); /* a test without memory: stop here, never free under the server */
+		r->retired = more;
+		r->retired[r->nretired++] = r->buf;
+	}
 	r->len = (size_t)stride * h;
 	r->buf = calloc(1, r->len);
 	r->mode.width = w, r->mode.height = h, r->mode.stride = stride, r->mode.format = f;
@@ -177,6 +203,7 @@ static inline void rig_stop(struct rig *r)
 	vnc_close(r->vnc);
 	input_router_destroy(r->in);
 	evloop_destroy(r->loop);
+	rig_free_retired(r);
 	free(r->buf);
 	pthread_mutex_destroy(&r->lock);
 }

@@ -1,0 +1,485 @@
+/* The VNC clients' sockets (vnc_int.h): a thread that copies between each client's socket and
+ * the Unix socket pair LibVNCServer speaks on, so that LibVNCServer, on the control loop,
+ * never waits for a client that does not read.
+ *
+ * LibVNCServer 0.9.14 writes with write() and, when the socket is full, waits in select() in
+ * steps of 5 s (its rfbWriteExact; maxClientWait is only checked after a step): one client
+ * that stops reading held the control loop 5 s per write. Here its end of the pair is
+ * always read at once into memory (the client's backlog), so its writes only wait for this
+ * thread to be scheduled; the backlog goes to the client as its socket takes it. A client
+ * whose backlog passes its bound, or that took nothing of it for stall_ms, is disconnected:
+ * both sockets are closed, and LibVNCServer sees the end of its socket on its next read or
+ * write. Bytes from the client go the other way, held back (the client is no longer read)
+ * while LibVNCServer has not taken the previous ones.
+ *
+ * LibVNCServer also reads a message in one piece, waiting up to maxClientWait for each next
+ * byte: a client that sends one byte a second held the loop for as long as it liked. The
+ * loop says when it lets LibVNCServer read a client (vnc_relay_busy) and when that is over
+ * (vnc_relay_idle); a client still being read after max_ms is disconnected the same way.
+ *
+ * Threads: vnc_relay_start/stop, _add, _set_bound, _busy and _idle on the control loop's
+ * thread (or before it runs); they reach this thread only through the command pipe.
+ * Everything else, and every field of a connection, is this thread's. */
+#include "vmm/vnc_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/log.h"
+
+#define RELAY_CHUNK   65536
+#define RELAY_KEEP    (256 * 1024) /* a backlog buffer kept once empty; larger ones freed */
+
+enum { CMD_ADD, CMD_BOUND, CMD_BUSY, CMD_IDLE };
+
+struct relay_cmd {
+	int op;
+	int cfd, bfd;          /* CMD_ADD: the client's socket, our end of the pair */
+	int stall_ms;          /* CMD_ADD; CMD_BUSY: the most LibVNCServer may read for */
+	size_t max_backlog;    /* CMD_ADD: this connection's; CMD_BOUND: every connection's */
+	uint64_t id;           /* CMD_ADD, CMD_BUSY: the connection */
+};
+
+struct relay_conn;
+struct relay_end {
+	struct relay_conn *c;
+	bool client;
+};
+
+struct relay_conn {
+	struct relay_end ce, be;
+	int cfd, bfd;              /* -1 once closed */
+	uint32_t cev, bev;         /* the events watched */
+	uint8_t *out;              /* from LibVNCServer, not yet taken by the client */
+	size_t out_off, out_len, out_cap;
+	uint8_t in[4096];          /* from the client, not yet taken by LibVNCServer */
+	size_t in_off, in_len;
+	size_t max_backlog;
+	int stall_ms;
+	int64_t progress_ms;       /* the client last took bytes (or its backlog started) */
+	bool c_eof;                /* the client will send nothing more */
+	uint64_t id;
+	bool dead;                 /* to free after this round of events */
+	struct relay_conn *next;
+};
+
+struct vnc_relay {
+	int epfd;
+	int cmd[2];                /* pipe: [1] the loop's, [0] this thread's */
+	pthread_t th;
+	struct relay_conn *conns;
+	uint64_t busy_id;          /* LibVNCServer reads this connection's message (0: none) */
+	int64_t busy_until_ms;     /* ... and the connection is closed if it still does then */
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static size_t backlog(const struct relay_conn *c)
+{
+	return c->out_len - c->out_off;
+}
+
+static void conn_kill(struct vnc_relay *r, struct relay_conn *c)
+{
+	if (c->cfd >= 0) {
+		epoll_ctl(r->epfd, EPOLL_CTL_DEL, c->cfd, NULL);
+		close(c->cfd);
+		c->cfd = -1;
+	}
+	if (c->bfd >= 0) {
+		epoll_ctl(r->epfd, EPOLL_CTL_DEL, c->bfd, NULL);
+		close(c->bfd);
+		c->bfd = -1;
+	}
+	c->dead = true;
+}
+
+/* LibVNCServer closed its end (or cannot take more): nothing more either way from it. */
+static void close_b(struct vnc_relay *r, struct relay_conn *c)
+{
+	if (c->bfd < 0)
+		return;
+	epoll_ctl(r->epfd, EPOLL_CTL_DEL, c->bfd, NULL);
+	close(c->bfd);
+	c->bfd = -1;
+	c->in_off = c->in_len = 0;
+}
+
+static void watch(struct vnc_relay *r, int fd, struct relay_end *e, uint32_t *have, uint32_t want)
+{
+	struct epoll_event ev = { .events = want, .data.ptr = e };
+
+	if (fd < 0 || *have == want)
+		return;
+	epoll_ctl(r->epfd, EPOLL_CTL_MOD, fd, &ev);
+	*have = want;
+}
+
+/* One read of LibVNCServer's output into the backlog: 1 bytes came, 0 none (for now, or
+ * ever: it closed its end), -1 the connection is over its bound (or out of memory). */
+static int take_output(struct vnc_relay *r, struct relay_conn *c)
+{
+	for (;;) {
+		ssize_t n;
+
+		if (c->bfd < 0)
+			return 0;
+		if (c->out_cap - c->out_len < RELAY_CHUNK) {
+			size_t keep = backlog(c), cap = c->out_cap;
+			uint8_t *p;
+
+			if (c->out_off) { /* move the backlog to the front first */
+				memmove(c->out, c->out + c->out_off, keep);
+				c->out_off = 0;
+				c->out_len = keep;
+			}
+			if (keep > c->max_backlog)
+				return -1;
+			while (cap - keep < RELAY_CHUNK)
+				cap = cap ? cap * 2 : RELAY_CHUNK * 2;
+			if (cap != c->out_cap) {
+				if (!(p = realloc(c->out, cap)))
+					return -1;
+				c->out = p;
+				c->out_cap = cap;
+			}
+		}
+		n = read(c->bfd, c->out + c->out_len, RELAY_CHUNK);
+		if (n > 0) {
+			if (!backlog(c))
+				c->progress_ms = mono_ms(); /* the stall clock starts now */
+			c->out_len += (size_t)n;
+			return backlog(c) <= c->max_backlog ? 1 : -1;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		close_b(r, c); /* closed by LibVNCServer: what it sent still goes out */
+		return 0;
+	}
+}
+
+/* The backlog to the client. false: the client is gone. */
+static bool give_output(struct relay_conn *c)
+{
+	while (backlog(c)) {
+		ssize_t n = send(c->cfd, c->out + c->out_off, backlog(c), MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n > 0) {
+			c->out_off += (size_t)n;
+			c->progress_ms = mono_ms();
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return true;
+		return false;
+	}
+	c->out_off = c->out_len = 0;
+	if (c->out_cap > RELAY_KEEP) {
+		free(c->out);
+		c->out = NULL;
+		c->out_cap = 0;
+	}
+	return true;
+}
+
+/* The client's bytes to LibVNCServer. false: the client is gone. */
+static bool give_input(struct vnc_relay *r, struct relay_conn *c)
+{
+	for (;;) {
+		ssize_t n;
+
+		if (c->in_off < c->in_len) {
+			if (c->bfd < 0) {
+				c->in_off = c->in_len = 0;
+				continue;
+			}
+			n = send(c->bfd, c->in + c->in_off, c->in_len - c->in_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (n > 0) {
+				c->in_off += (size_t)n;
+				continue;
+			}
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+				return true;
+			close_b(r, c);
+			continue;
+		}
+		c->in_off = c->in_len = 0;
+		if (c->c_eof)
+			return true;
+		n = read(c->cfd, c->in, sizeof(c->in));
+		if (n > 0) {
+			c->in_len = (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return true;
+		if (n < 0)
+			return false;
+		/* the end: LibVNCServer sees it after what came before */
+		c->c_eof = true;
+		if (c->bfd >= 0)
+			shutdown(c->bfd, SHUT_WR);
+		return true;
+	}
+}
+
+/* Move what can move, then watch for what can move next. */
+static void conn_pump(struct vnc_relay *r, struct relay_conn *c, uint32_t cev)
+{
+	int k;
+
+	if (cev & (EPOLLERR | EPOLLHUP)) {
+		conn_kill(r, c); /* the client is gone both ways */
+		return;
+	}
+	/* LibVNCServer's end is always read to its end (its writes must not wait), a chunk
+	 * at a time, each passed on at once while the client takes it: the backlog grows
+	 * only while the client does not */
+	do {
+		if (!give_output(c)) {
+			conn_kill(r, c);
+			return;
+		}
+	} while ((k = take_output(r, c)) > 0);
+	if (k < 0 || !give_input(r, c)) {
+		conn_kill(r, c);
+		return;
+	}
+	if (c->bfd < 0 && !backlog(c)) {
+		conn_kill(r, c); /* LibVNCServer is done and the client has it all */
+		return;
+	}
+	watch(r, c->cfd, &c->ce, &c->cev,
+	      (c->c_eof || c->in_len ? 0 : EPOLLIN) | (backlog(c) ? EPOLLOUT : 0));
+	watch(r, c->bfd, &c->be, &c->bev, EPOLLIN | (c->in_len ? EPOLLOUT : 0));
+}
+
+static void conn_add(struct vnc_relay *r, const struct relay_cmd *m)
+{
+	struct relay_conn *c = calloc(1, sizeof(*c));
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	if (!c) {
+		close(m->cfd);
+		close(m->bfd);
+		return;
+	}
+	c->cfd = m->cfd;
+	c->bfd = m->bfd;
+	c->max_backlog = m->max_backlog;
+	c->stall_ms = m->stall_ms;
+	c->id = m->id;
+	c->ce = (struct relay_end){ c, true };
+	c->be = (struct relay_end){ c, false };
+	c->cev = c->bev = EPOLLIN;
+	ev.data.ptr = &c->ce;
+	if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, c->cfd, &ev) < 0) {
+		close(c->cfd);
+		close(c->bfd);
+		free(c);
+		return;
+	}
+	ev.data.ptr = &c->be;
+	if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, c->bfd, &ev) < 0) {
+		conn_kill(r, c);
+		free(c);
+		return;
+	}
+	c->next = r->conns;
+	r->conns = c;
+}
+
+/* Commands from the loop. false: the pipe's end, stop. */
+static bool commands(struct vnc_relay *r)
+{
+	struct relay_cmd m;
+	ssize_t n;
+
+	while ((n = read(r->cmd[0], &m, sizeof(m))) == sizeof(m)) {
+		if (m.op == CMD_ADD) {
+			conn_add(r, &m);
+		} else if (m.op == CMD_BUSY) {
+			r->busy_id = m.id;
+			r->busy_until_ms = mono_ms() + m.stall_ms;
+		} else if (m.op == CMD_IDLE) {
+			r->busy_id = 0;
+		} else {
+			for (struct relay_conn *c = r->conns; c; c = c->next)
+				c->max_backlog = m.max_backlog;
+		}
+	}
+	return n < 0 && (errno == EAGAIN || errno == EINTR);
+}
+
+/* Drop clients that took nothing of their backlog for stall_ms, and the one whose message
+ * LibVNCServer has been reading for too long (its end of the pair closed, LibVNCServer's
+ * read returns at once); free the dead; the time until the next could stall (ms, or -1). */
+static int sweep(struct vnc_relay *r)
+{
+	int64_t now = mono_ms(), next = -1;
+
+	if (r->busy_id) {
+		next = r->busy_until_ms - now;
+		if (next <= 0) {
+			for (struct relay_conn *c = r->conns; c; c = c->next)
+				if (c->id == r->busy_id && !c->dead)
+					conn_kill(r, c);
+			r->busy_id = 0;
+			next = -1;
+		}
+	}
+	for (struct relay_conn **p = &r->conns; *p;) {
+		struct relay_conn *c = *p;
+
+		if (!c->dead && backlog(c)) {
+			int64_t left = c->progress_ms + c->stall_ms - now;
+
+			if (left <= 0)
+				conn_kill(r, c);
+			else if (next < 0 || left < next)
+				next = left;
+		}
+		if (c->dead) {
+			*p = c->next;
+			free(c->out);
+			free(c);
+			continue;
+		}
+		p = &c->next;
+	}
+	return (int)next;
+}
+
+static void *relay_thread(void *opaque)
+{
+	struct vnc_relay *r = opaque;
+	struct epoll_event evs[32];
+	bool run = true;
+	int timeout = -1;
+
+	while (run) {
+		int n = epoll_wait(r->epfd, evs, 32, timeout);
+
+		for (int i = 0; i < n; i++) {
+			struct relay_end *e = evs[i].data.ptr;
+
+			if (!e) {
+				run = commands(r);
+				continue;
+			}
+			if (!e->c->dead)
+				conn_pump(r, e->c, e->client ? evs[i].events : 0);
+		}
+		timeout = sweep(r);
+	}
+	for (struct relay_conn *c = r->conns; c; c = c->next)
+		conn_kill(r, c);
+	sweep(r);
+	return NULL;
+}
+
+int vnc_relay_start(struct vnc_relay **out)
+{
+	struct vnc_relay *r = calloc(1, sizeof(*r));
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+	int ret;
+
+	if (!r)
+		return -ENOMEM;
+	r->cmd[0] = r->cmd[1] = -1;
+	r->epfd = epoll_create1(EPOLL_CLOEXEC);
+	/* the loop's end blocks: this thread never waits, so a full pipe empties at once */
+	if (r->epfd < 0 || pipe2(r->cmd, O_CLOEXEC) < 0 ||
+	    fcntl(r->cmd[0], F_SETFL, O_NONBLOCK) < 0 ||
+	    epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->cmd[0], &ev) < 0) {
+		ret = -errno;
+		goto err;
+	}
+	ret = -pthread_create(&r->th, NULL, relay_thread, r);
+	if (ret < 0)
+		goto err;
+	*out = r;
+	return 0;
+err:
+	if (r->cmd[0] >= 0) {
+		close(r->cmd[0]);
+		close(r->cmd[1]);
+	}
+	if (r->epfd >= 0)
+		close(r->epfd);
+	free(r);
+	return ret;
+}
+
+void vnc_relay_stop(struct vnc_relay *r)
+{
+	if (!r)
+		return;
+	close(r->cmd[1]); /* the thread sees the end, closes every connection and returns */
+	pthread_join(r->th, NULL);
+	close(r->cmd[0]);
+	close(r->epfd);
+	free(r);
+}
+
+static int send_cmd(struct vnc_relay *r, const struct relay_cmd *m)
+{
+	ssize_t n;
+
+	/* at most PIPE_BUF: written whole */
+	while ((n = write(r->cmd[1], m, sizeof(*m))) < 0 && errno == EINTR)
+		;
+	return n == sizeof(*m) ? 0 : -EIO;
+}
+
+int vnc_relay_add(struct vnc_relay *r, int cfd, int bfd, uint64_t id, size_t max_backlog,
+		  int stall_ms)
+{
+	struct relay_cmd m = { CMD_ADD, cfd, bfd, stall_ms, max_backlog, id };
+
+	return send_cmd(r, &m);
+}
+
+void vnc_relay_set_bound(struct vnc_relay *r, size_t max_backlog)
+{
+	struct relay_cmd m = { CMD_BOUND, -1, -1, 0, max_backlog, 0 };
+
+	if (send_cmd(r, &m) < 0)
+		vsrv_log("vnc: the clients keep their previous output bound");
+}
+
+void vnc_relay_busy(struct vnc_relay *r, uint64_t id, int max_ms)
+{
+	struct relay_cmd m = { CMD_BUSY, -1, -1, max_ms, 0, id };
+
+	send_cmd(r, &m);
+}
+
+void vnc_relay_idle(struct vnc_relay *r)
+{
+	struct relay_cmd m = { CMD_IDLE, -1, -1, 0, 0, 0 };
+
+	send_cmd(r, &m);
+}

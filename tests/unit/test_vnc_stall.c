@@ -1,0 +1,362 @@
+/* The VNC server (src/vmm/vnc.c) against clients that stop reading: the control loop goes on
+ * serving (another client's updates, messages posted to it, as the control socket's are)
+ * while a client that asks for full updates and reads none is behind, and that client is
+ * disconnected; the same for a client that sends a message a byte at a time, and clients
+ * that go away with a backlog leave no descriptor behind. Nothing here assumes a socket
+ * buffer size: the stalled client asks for more until its own sends would block, the
+ * guest's screen keeps changing, and the test measures how long the loop took to answer.
+ * Run alone (tests/run: ALONE): it checks bounds in seconds. */
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+
+#include "check.h"
+#include "fdcount.h"
+#include "vncrig.h"
+#include "vncraw.h"
+#include "vmm/vnc_int.h"
+
+#define BOUND_S 1.5 /* the longest the loop may take to answer anything */
+
+static void fill(struct rig *r, uint32_t w, uint32_t h)
+{
+	rig_set_mode(r, w, h, w * 4, DISPLAY_XRGB8888);
+	for (size_t i = 0; i < r->len; i++)
+		r->buf[i] = (uint8_t)(i * 7 + i / 4096);
+}
+
+/* The guest draws: one line changes (the server reads the buffer as guest memory). */
+static void draw_line(struct rig *r, unsigned n)
+{
+	size_t row = (size_t)r->mode.stride, y = n % r->mode.height;
+
+	pthread_mutex_lock(&r->lock);
+	memset(r->buf + y * row, (int)(n & 0xff), row);
+	pthread_mutex_unlock(&r->lock);
+	rig_mark(r, y * row, row);
+}
+
+/* Send without waiting: 1 sent, 0 would block, -1 the server closed the connection. */
+static int try_send(int fd, const void *b, size_t n)
+{
+	ssize_t k = send(fd, b, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+	if (k == (ssize_t)n)
+		return 1;
+	if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	return -1;
+}
+
+/* The server closed the connection (seen without reading: the client stays stalled). */
+static bool hung_up(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR));
+}
+
+/* Read to the end: 0 when the server closed, -1 if not (the receive timeout is 10 s). */
+static int read_to_end(int fd)
+{
+	char b[65536];
+	ssize_t k;
+
+	while ((k = read(fd, b, sizeof(b))) > 0)
+		;
+	return k == 0 || errno == ECONNRESET ? 0 : -1;
+}
+
+/* A client asks for full updates of a 1024 x 768 screen and never reads; another one keeps
+ * asking for what changed while the guest draws. The loop answers the other client and a
+ * posted message within BOUND_S all along, and the stalled one is disconnected. */
+static void test_stalled_reader(void)
+{
+	struct rig r = { 0 };
+	int w, h, good, bad, small = 4096, sent = 0, blocked = 0, good_rounds = 0;
+	double worst_good = 0, worst_post = 0, t0, end, gone_at = 0;
+	uint8_t req[10] = { 3, 0, 0, 0, 0, 0, 1024 >> 8, 1024 & 0xff, 768 >> 8, 768 & 0xff };
+	uint8_t *fb = calloc(1024 * 768, 4);
+
+	fill(&r, 1024, 768);
+	CHECK_EQ(rig_start(&r, NULL), 0);
+	good = rig_connect(&r);
+	bad = rig_connect(&r);
+	CHECK(good >= 0 && bad >= 0 && fb);
+	if (good < 0 || bad < 0 || !fb)
+		goto out;
+	setsockopt(bad, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	CHECK_EQ(handshake(good, true, &w, &h), 0);
+	CHECK_EQ(handshake(bad, true, &w, &h), 0);
+	update_request(good, 0, w, h);
+	CHECK_EQ(read_update(good, fb, w, h), 0);
+
+	t0 = now_s();
+	end = t0 + 20;
+	for (unsigned n = 0; now_s() < end; n++) {
+		double a;
+		int k;
+
+		/* the stalled client: more full updates until its sends would block */
+		if (!gone_at) {
+			while ((k = try_send(bad, req, sizeof(req))) == 1)
+				sent++;
+			if (k == 0)
+				blocked++;
+			/* the server ended it: its socket reads to the end (what was sent before) */
+			if (k < 0 || hung_up(bad))
+				gone_at = now_s();
+		}
+		/* a message posted to the loop, as the control socket's requests are */
+		a = now_s();
+		(void)rig_stats(&r);
+		if (now_s() - a > worst_post)
+			worst_post = now_s() - a;
+		draw_line(&r, n);
+		/* the other client: what changed, within the bound */
+		a = now_s();
+		update_request(good, 1, w, h);
+		CHECK_EQ(read_update(good, fb, w, h), 0);
+		if (now_s() - a > worst_good)
+			worst_good = now_s() - a;
+		good_rounds++;
+		/* enough: 3 s and the stalled client gone for a second */
+		if (gone_at && now_s() - t0 > 3 && now_s() - gone_at > 1)
+			break;
+	}
+	printf("# %d full update requests sent by the stalled client (%d times its sends "
+	       "blocked), gone after %.2f s; the loop's slowest answers: %.3f s to the other "
+	       "client (%d updates), %.3f s to a posted message\n", sent, blocked,
+	       gone_at ? gone_at - t0 : -1.0, worst_good, good_rounds, worst_post);
+	CHECK(gone_at != 0);        /* the stalled client was disconnected */
+	CHECK_EQ(read_to_end(bad), 0);
+	CHECK(sent > 1);
+	CHECK(worst_good < BOUND_S);
+	CHECK(worst_post < BOUND_S);
+	CHECK(good_rounds > 10);
+	CHECK_EQ(rig_stats(&r).clients, 1);
+out:
+	if (good >= 0)
+		close(good);
+	if (bad >= 0)
+		close(bad);
+	free(fb);
+	rig_stop(&r);
+}
+
+static void set_stall_ms(void *o)
+{
+	((struct rig *)o)->vnc->stall_ms = 1000;
+}
+
+/* A client asks for one full update (far under the backlog's bound) and reads none of it:
+ * disconnected once it took nothing for stall_ms, and the loop answers within BOUND_S
+ * meanwhile. Another client that reads slowly, but reads, gets its whole update. */
+static void test_stall_timeout(void)
+{
+	struct rig r = { 0 };
+	int w, h, bad, slow;
+	double t0, worst = 0, gone_at = 0;
+	uint8_t *fb = calloc(1024 * 768, 4);
+
+	fill(&r, 1024, 768);
+	CHECK_EQ(rig_start(&r, NULL), 0);
+	evloop_post(r.loop, set_stall_ms, &r);
+	bad = rig_connect(&r);
+	slow = rig_connect(&r);
+	CHECK(bad >= 0 && slow >= 0 && fb);
+	if (bad < 0 || slow < 0 || !fb)
+		goto out;
+	CHECK_EQ(handshake(bad, true, &w, &h), 0);
+	CHECK_EQ(handshake(slow, true, &w, &h), 0);
+	update_request(bad, 0, w, h);
+	update_request(slow, 0, w, h);
+	t0 = now_s();
+	/* the slow client: 256 KiB at a time, with pauses shorter than stall_ms */
+	{
+		uint8_t hdr[4], rect[12];
+		size_t need = (size_t)w * h * 4, got = 0;
+		bool ok = read_full(slow, hdr, 4) == 0 && read_full(slow, rect, 12) == 0 &&
+			  hdr[0] == 0 && hdr[3] == 1;
+
+		while (ok && got < need) {
+			size_t k = need - got < 262144 ? need - got : 262144;
+			double a = now_s();
+
+			ok = read_full(slow, fb + got, k) == 0;
+			got += k;
+			(void)rig_stats(&r);
+			if (now_s() - a > worst)
+				worst = now_s() - a;
+			if (!gone_at && hung_up(bad))
+				gone_at = now_s();
+			usleep(100000);
+		}
+		CHECK(ok);
+		/* one raw rectangle of the whole screen, the server's pixels (B, G, R, X) */
+		CHECK(!memcmp(rect, "\0\0\0\0\x04\x00\x03\x00\0\0\0\0", 12));
+		for (size_t i = 0; ok && i < (size_t)w * h; i++)
+			if (memcmp(fb + i * 4, r.buf + i * 4, 3))
+				ok = false;
+		CHECK(ok);
+	}
+	while (!gone_at && now_s() - t0 < 15) {
+		double a = now_s();
+
+		(void)rig_stats(&r);
+		if (now_s() - a > worst)
+			worst = now_s() - a;
+		if (hung_up(bad))
+			gone_at = now_s();
+		usleep(20000);
+	}
+	printf("# the client that read nothing was disconnected after %.2f s (stall_ms 1000); "
+	       "the slow one took %.2f s; the loop's slowest answer %.3f s\n",
+	       gone_at ? gone_at - t0 : -1.0, now_s() - t0, worst);
+	CHECK(gone_at != 0);
+	CHECK(gone_at - t0 < 10);
+	CHECK_EQ(read_to_end(bad), 0);
+	CHECK(worst < BOUND_S);
+out:
+	if (bad >= 0)
+		close(bad);
+	if (slow >= 0)
+		close(slow);
+	free(fb);
+	rig_stop(&r);
+}
+
+/* Clients that go away with a large backlog waiting for them (full updates asked for and
+ * not read, all or in part), or with their own bytes not yet taken by the server: the server
+ * and the relay let go of every descriptor of theirs, and a good client is served. */
+static void test_gone_with_backlog(void)
+{
+	struct rig r = { 0 };
+	uint8_t req[10] = { 3, 0, 0, 0, 0, 0, 1024 >> 8, 1024 & 0xff, 768 >> 8, 768 & 0xff };
+	int w, h, base, good;
+	uint8_t *fb = calloc(1024 * 768, 4);
+	char junk[1000];
+
+	fill(&r, 1024, 768);
+	CHECK_EQ(rig_start(&r, NULL), 0);
+	base = nfds();
+	for (int i = 0; i < 30; i++) {
+		int fd = rig_connect(&r);
+
+		CHECK(fd >= 0);
+		if (fd < 0 || handshake(fd, true, &w, &h) < 0) {
+			CHECK(!"handshake");
+			break;
+		}
+		for (int k = 0; k < 1 + i % 4; k++)
+			try_send(fd, req, sizeof(req));
+		if (i % 3 == 1)
+			read_full(fd, junk, sizeof(junk)); /* a part */
+		if (i % 3 == 2) {
+			/* key events, more than the server takes while it sends */
+			memset(junk, 0, sizeof(junk));
+			for (size_t k = 0; k < sizeof(junk); k += 8)
+				junk[k] = 4;
+			while (try_send(fd, junk, sizeof(junk)) == 1)
+				;
+		}
+		if (i % 2)
+			usleep(20000); /* the server is in the middle of it */
+		close(fd);
+	}
+	double end = now_s() + 10;
+	while ((rig_stats(&r).clients || nfds() > base) && now_s() < end)
+		usleep(10000);
+	CHECK_EQ(rig_stats(&r).clients, 0);
+	CHECK_EQ(nfds(), base);
+	good = rig_connect(&r);
+	CHECK(good >= 0 && fb);
+	if (good >= 0 && fb) {
+		CHECK_EQ(handshake(good, true, &w, &h), 0);
+		update_request(good, 0, w, h);
+		CHECK_EQ(read_update(good, fb, w, h), 0);
+		CHECK(memcmp(fb, r.buf, 3) == 0);
+		close(good);
+	}
+	free(fb);
+	rig_stop(&r);
+}
+
+static void set_message_ms(void *o)
+{
+	((struct rig *)o)->vnc->message_ms = 300;
+}
+
+struct trickle {
+	int fd;
+	double t0, gone_at;
+};
+
+/* A byte every 200 ms (LibVNCServer waits up to 1 s for each next one) for 5 s at most. */
+static void *trickle_thread(void *o)
+{
+	struct trickle *t = o;
+
+	while (now_s() - t->t0 < 5) {
+		if (try_send(t->fd, "x", 1) < 0 || hung_up(t->fd)) {
+			t->gone_at = now_s();
+			break;
+		}
+		usleep(200000);
+	}
+	return NULL;
+}
+
+/* A client sends a message (a 4 KiB ClientCutText) a byte at a time, each in time for
+ * LibVNCServer's wait for the next: the loop answers a posted message within BOUND_S, and
+ * the client is disconnected once the message took message_ms. */
+static void test_trickled_message(void)
+{
+	struct rig r = { 0 };
+	struct trickle t = { .fd = -1 };
+	double worst = 0;
+	pthread_t th;
+	int w, h;
+
+	fill(&r, 64, 48);
+	CHECK_EQ(rig_start(&r, NULL), 0);
+	evloop_post(r.loop, set_message_ms, &r);
+	t.fd = rig_connect(&r);
+	CHECK(t.fd >= 0);
+	if (t.fd < 0 || handshake(t.fd, true, &w, &h) < 0) {
+		CHECK(!"handshake");
+		goto out;
+	}
+	CHECK_EQ(write_full(t.fd, "\x06\0\0\0\0\0\x10\0", 8), 0);
+	t.t0 = now_s();
+	CHECK_EQ(pthread_create(&th, NULL, trickle_thread, &t), 0);
+	while (now_s() - t.t0 < 5.5) {
+		double a = now_s();
+
+		(void)rig_stats(&r);
+		if (now_s() - a > worst)
+			worst = now_s() - a;
+		usleep(50000);
+	}
+	pthread_join(th, NULL);
+	printf("# the client sending a byte every 200 ms was disconnected after %.2f s "
+	       "(message_ms 300); the loop's slowest answer %.3f s\n",
+	       t.gone_at ? t.gone_at - t.t0 : -1.0, worst);
+	CHECK(t.gone_at != 0);
+	CHECK(worst < BOUND_S);
+	CHECK_EQ(rig_stats(&r).clients, 0);
+out:
+	if (t.fd >= 0)
+		close(t.fd);
+	rig_stop(&r);
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	RUN(test_stalled_reader);
+	RUN(test_stall_timeout);
+	RUN(test_gone_with_backlog);
+	RUN(test_trickled_message);
+	return check_done();
+}
