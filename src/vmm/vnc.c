@@ -23,33 +23,6 @@
 #define PAGE         4096u
 #define ENC_QEMU_EXT_KEY (-258)
 
-/* ---- LibVNCServer's log: quiet (its lines name no VM); VSRV_VNC_DEBUG=1 shows them ---- */
-static void rfb_quiet(const char *fmt, ...)
-{
-	(void)fmt;
-}
-
-/* LibVNCServer hashes (WebSocket handshakes) and encrypts (VNC authentication) with
- * libgcrypt, which, used without initialization, logs a warning to syslog: a new socket, which
- * the sandbox answers with SIGSYS. Initialized here, before the sandbox goes on. */
-static void gcrypt_setup(void)
-{
-	if (!vnc_lib.gcry_control(GCRYCTL_INITIALIZATION_FINISHED_P)) {
-		vnc_lib.gcry_check_version(NULL);
-		vnc_lib.gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
-	}
-}
-
-static void rfb_log_setup(void)
-{
-	const char *d = getenv("VSRV_VNC_DEBUG");
-
-	if (!d || strcmp(d, "1")) {
-		*vnc_lib.rfbLog = rfb_quiet;
-		*vnc_lib.rfbErr = rfb_quiet;
-	}
-}
-
 /* The most that may wait for one client (vnc.h): two raw screens and some. */
 static size_t backlog_bound(const struct vnc *v)
 {
@@ -698,8 +671,7 @@ int vnc_attach(struct vnc *v, struct evloop *loop, const struct display *disp,
 {
 	int ret;
 
-	rfb_log_setup();
-	gcrypt_setup();
+	vnc_lib_setup();
 	ext_register_once();
 	v->loop = loop;
 	v->disp = disp;

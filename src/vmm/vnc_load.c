@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct vnc_lib vnc_lib;
@@ -94,4 +95,32 @@ int vnc_lib_load(char *err, size_t n)
 out:
 	pthread_mutex_unlock(&lock);
 	return ret;
+}
+
+/* LibVNCServer's log: quiet (its lines name no VM); VSRV_VNC_DEBUG=1 shows them. */
+static void rfb_quiet(const char *fmt, ...)
+{
+	(void)fmt;
+}
+
+/* LibVNCServer hashes (WebSocket handshakes) and encrypts (VNC authentication) with
+ * libgcrypt, which, used without initialization, logs a warning to syslog: a new socket, which
+ * the sandbox answers with SIGSYS. Initialized here, before the sandbox goes on. */
+static void gcrypt_setup(void)
+{
+	if (!vnc_lib.gcry_control(GCRYCTL_INITIALIZATION_FINISHED_P)) {
+		vnc_lib.gcry_check_version(NULL);
+		vnc_lib.gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
+	}
+}
+
+void vnc_lib_setup(void)
+{
+	const char *d = getenv("VSRV_VNC_DEBUG");
+
+	gcrypt_setup();
+	if (!d || strcmp(d, "1")) {
+		*vnc_lib.rfbLog = rfb_quiet;
+		*vnc_lib.rfbErr = rfb_quiet;
+	}
 }

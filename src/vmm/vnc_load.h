@@ -45,4 +45,9 @@ extern struct vnc_lib vnc_lib;
  * again). Any thread; before the sandbox, which forbids what loading needs (vnc_open). */
 int vnc_lib_load(char *err, size_t n);
 
+/* Once vnc_lib_load returned 0, before the sandbox: libgcrypt initialized (LibVNCServer
+ * uses it uninitialized otherwise, and it then logs to syslog through a new socket, which
+ * the sandbox forbids) and LibVNCServer's log quiet unless VSRV_VNC_DEBUG=1. Idempotent. */
+void vnc_lib_setup(void);
+
 #endif
