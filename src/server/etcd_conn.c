@@ -577,8 +577,16 @@ static void leader_find(struct etcd *e)
 
 	if (me && lead && strcmp(me, lead) && strcmp(lead, "0") &&
 	    (ml = ask(e, idx, "/v3/cluster/member/list", "{}")) &&
-	    (k = endpoint_of(e, json_object_get(ml, "members"), lead)) >= 0)
-		atomic_store(&e->cur, k);
+	    (k = endpoint_of(e, json_object_get(ml, "members"), lead)) >= 0) {
+		/* only a leader that answers this host: one cut off from it alone (its peers
+		 * still reach it) would take every call back to a wait for it, again 2 s after
+		 * each move away */
+		json_t *ls = ask(e, k, "/v3/maintenance/status", "{}");
+
+		if (ls)
+			atomic_store(&e->cur, k);
+		json_decref(ls);
+	}
 	json_decref(st);
 	json_decref(ml);
 }
