@@ -258,8 +258,11 @@ static int net_setup(void)
 		snprintf(cmd, sizeof(cmd), "ip link add e%d type veth peer name c%d netns %d && "
 			 "ip addr add 10.78.%d.1/24 dev e%d && ip link set e%d up", i, i,
 			 (int)holder, i, i, i);
-		if (system(cmd))
-			goto err;
+		if (system(cmd)) {
+			/* (a kernel without veth: the test cannot be made here) */
+			printf("SKIP etcd-cut: cannot make a veth pair (ip link add type veth)\n");
+			return 1;
+		}
 	}
 	if (setns(ns_client, CLONE_NEWNET) < 0 || sh("ip link set lo up", 0))
 		goto err;
