@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -372,13 +374,30 @@ static void handle_give(struct etcd *e, CURL *h)
 		curl_easy_cleanup(h);
 }
 
+/* A member's connect fails within CONNECT_MS(timeout) (then the call goes to the next). */
+#define CONNECT_MS(t) ((t) < 1000 ? (t) : 1000)
+
 /* The connections outlive the call: close-on-exec from their making, so that no process
- * the server starts (a VM's monitor, a hook's command) inherits a connection to etcd. */
+ * the server starts (a VM's monitor, a hook's command) inherits a connection to etcd.
+ * A kept connection to a member that was cut off (a link down: no FIN, no RST) takes a
+ * call's request as if all was well and nothing comes back: a new connection would have
+ * failed its connect within CONNECT_MS, the kept one would hold the call its whole timeout
+ * (5 s for the inventory's) before the next member is tried. So what is sent must be
+ * acknowledged (by the member's kernel, not by etcd: a slow answer is not at stake) within
+ * that same bound, else the kernel drops the connection (TCP_USER_TIMEOUT) and the call
+ * moves on as from a failed connect. */
 static curl_socket_t open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
 {
-	(void)arg;
+	struct etcd *e = arg;
+	unsigned ms = CONNECT_MS(e->timeout_ms);
+	curl_socket_t s;
+
 	(void)purpose;
-	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+	s = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+	if (s >= 0 && (a->family == AF_INET || a->family == AF_INET6) &&
+	    a->socktype == SOCK_STREAM)
+		setsockopt(s, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
+	return s;
 }
 
 int etcd_post(struct etcd *e, int idx, const char *path, const char *body, unsigned timeout_ms,
@@ -412,8 +431,9 @@ int etcd_post(struct etcd *e, int idx, const char *path, const char *body, unsig
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
 	curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, e);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(timeout_ms < 1000 ? timeout_ms : 1000));
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_MS(timeout_ms));
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &st);
 	cc = curl_easy_perform(h);
@@ -557,8 +577,16 @@ static void leader_find(struct etcd *e)
 
 	if (me && lead && strcmp(me, lead) && strcmp(lead, "0") &&
 	    (ml = ask(e, idx, "/v3/cluster/member/list", "{}")) &&
-	    (k = endpoint_of(e, json_object_get(ml, "members"), lead)) >= 0)
-		atomic_store(&e->cur, k);
+	    (k = endpoint_of(e, json_object_get(ml, "members"), lead)) >= 0) {
+		/* only a leader that answers this host: one cut off from it alone (its peers
+		 * still reach it) would take every call back to a wait for it, again 2 s after
+		 * each move away */
+		json_t *ls = ask(e, k, "/v3/maintenance/status", "{}");
+
+		if (ls)
+			atomic_store(&e->cur, k);
+		json_decref(ls);
+	}
 	json_decref(st);
 	json_decref(ml);
 }

@@ -135,6 +135,9 @@ static void run_command(struct hooks *h, int64_t hid, const char *cmd, int timeo
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		setpgid(0, 0);
 		dup2(p[0], 0);
+		/* Nothing else of the daemon's: not every fd of its libraries is close-on-exec
+		 * (libcurl's socket pair of each etcd client handle kept for the next call). */
+		close_range(3, ~0U, 0);
 		execve("/bin/sh", argv, env);
 		_exit(127);
 	}

@@ -50,6 +50,14 @@ try:
     ok("hook-bad-requests-400", codes == [400] * len(bad), str(codes))
     st, js = d.req("GET", "/api/v1/hooks", token=adm)
     ok("hook-list", st == 200 and len(js["hooks"]) == 3, str(js))
+    # The command inherits nothing of the daemon's but its stdin (the event), stdout and
+    # stderr: no socket (the etcd client's kept curl handles hold socket pairs of their
+    # own, not close-on-exec: libcurl's).
+    fds = os.path.join(tmp, "fds.out")
+    st, js = d.req("POST", "/api/v1/hooks", {"event": "network-created",
+                                            "command": 'ls -l /proc/self/fd > "%s.tmp"; mv "%s.tmp" "%s"' % (fds, fds, fds)},
+                   token=adm)
+    fds_id = js.get("id")
 
     st, _ = d.req("POST", "/api/v1/networks", {"name": "hooked", "kind": "internal"}, token=adm)
     wait_for(lambda: os.path.exists(out), 5)
@@ -60,6 +68,10 @@ try:
         js = {}
     ok("hook-command-runs", js.get("type") == "network-created" and js.get("object") == "hooked" and
        text.rstrip().endswith(" network-created hooked"), repr(text))
+    wait_for(lambda: os.path.exists(fds), 5)
+    text = open(fds).read() if os.path.exists(fds) else ""
+    ok("hook-command-inherits-no-socket", text and "socket:" not in text, repr(text))
+    d.req("DELETE", "/api/v1/hooks/%s" % fds_id, token=adm)
     wait_for(lambda: any(b'"network-created"' in g[3] for g in got), 5)
     hit = [g for g in got if b'"network-created"' in g[3]]
     ok("hook-webhook-posts", hit and hit[0][0] == "/ev" and hit[0][1] == "application/json" and

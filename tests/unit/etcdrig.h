@@ -89,8 +89,10 @@ static int etcdrig_wait(struct etcdrig *r)
 	return -ETIMEDOUT;
 }
 
-/* Start n members. 0, -ENOENT when etcd is not installed, or -errno. */
-static int etcdrig_start(struct etcdrig *r, int n)
+/* Start n members, member i's client URL on address chost[i] (chost NULL: all on
+ * 127.0.0.1; the peer URLs are on 127.0.0.1 always). 0, -ENOENT when etcd is not installed,
+ * or -errno. */
+static int etcdrig_start_hosts(struct etcdrig *r, int n, const char *const *chost)
 {
 	char cluster[ETCDRIG_MAX * 48] = "", *p = cluster, log[128];
 	int i;
@@ -106,8 +108,8 @@ static int etcdrig_start(struct etcdrig *r, int n)
 		r->cport[i] = etcdrig_free_port();
 		r->pport[i] = etcdrig_free_port();
 		p += sprintf(p, "%sm%d=http://127.0.0.1:%d", i ? "," : "", i, r->pport[i]);
-		sprintf(r->endpoints + strlen(r->endpoints), "%shttp://127.0.0.1:%d", i ? "," : "",
-			r->cport[i]);
+		sprintf(r->endpoints + strlen(r->endpoints), "%shttp://%s:%d", i ? "," : "",
+			chost ? chost[i] : "127.0.0.1", r->cport[i]);
 	}
 	for (i = 0; i < n; i++) {
 		char name[16], data[96], curl[64], purl[64];
@@ -115,7 +117,8 @@ static int etcdrig_start(struct etcdrig *r, int n)
 
 		snprintf(name, sizeof(name), "m%d", i);
 		snprintf(data, sizeof(data), "%s/m%d", r->dir, i);
-		snprintf(curl, sizeof(curl), "http://127.0.0.1:%d", r->cport[i]);
+		snprintf(curl, sizeof(curl), "http://%s:%d", chost ? chost[i] : "127.0.0.1",
+			 r->cport[i]);
 		snprintf(purl, sizeof(purl), "http://127.0.0.1:%d", r->pport[i]);
 		snprintf(log, sizeof(log), "%s/m%d.log", r->dir, i);
 		pid = fork();
@@ -144,6 +147,12 @@ static int etcdrig_start(struct etcdrig *r, int n)
 		return -ETIMEDOUT;
 	}
 	return 0;
+}
+
+/* Start n members on 127.0.0.1. 0, -ENOENT when etcd is not installed, or -errno. */
+static int etcdrig_start(struct etcdrig *r, int n)
+{
+	return etcdrig_start_hosts(r, n, NULL);
 }
 
 /* etcdrig_start for a test program's main: 0 when the n members run; otherwise the SKIP
