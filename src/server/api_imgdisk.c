@@ -111,6 +111,9 @@ static int run_tool(char *const argv[], bool progress, struct tool_out *o)
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
+	/* nothing else of the daemon's: libcurl's etcd handles keep sockets that are not
+	 * close-on-exec (its internal socket pair), as hooks.c and sup_spawn.c close them */
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 	rc = -posix_spawn(&pid, argv[0], &fa, NULL, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	close(outp[1]);

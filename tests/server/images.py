@@ -10,7 +10,15 @@ from lib import *
 MiB = 1 << 20
 LIMIT = 16 * MiB
 tmp = tempfile.mkdtemp(prefix="vsrv-images.")
-d = Daemon(os.path.join(tmp, "data"), extra=["--image-max-size", "16M"]).start()
+# The daemon runs `vsrv img` through a shim that lists what each `img` run inherits: nothing
+# of the daemon's beyond stdio (an etcd inventory's libcurl handles keep sockets that are not
+# close-on-exec: run_tool closes them in the child).
+FDS = os.path.join(tmp, "img-fds")
+SHIM = os.path.join(tmp, "vsrv-img-shim")
+with open(SHIM, "w") as f:
+    f.write('#!/bin/sh\n[ "$1" = img ] && ls -l /proc/$$/fd/ >> "%s" 2>&1\nexec %s "$@"\n' % (FDS, VSRV))
+os.chmod(SHIM, 0o755)
+d = Daemon(os.path.join(tmp, "data"), extra=["--image-max-size", "16M", "--vmm", SHIM]).start()
 adm = d.login("admin", "adminpass1")
 IMG = os.path.join(d.data, "images")
 
@@ -236,6 +244,8 @@ try:
     ok("disk-from-raw-image", st == 202 and t and t["state"] == "done" and t["kind"] == "disk-from-image" and
        t["progress"] == 1 and cmp.returncode == 0 and st2 == 200 and dj["format"] == "vhd" and
        dj["size"] >= len(pattern), str((st, js, t, cmp.stdout, cmp.stderr, dj)))
+    fds = open(FDS).read() if os.path.exists(FDS) else ""
+    ok("disk-from-image-tool-inherits-no-socket", "->" in fds and "socket:" not in fds, fds)
     if "disk.vhd" in files:
         st, js = d.req("POST", "/api/v1/disks", {"name": "fromvhd", "from_image": "disk.vhd"}, token=adm)
         t = task(js["task"]) if st == 202 else None
