@@ -621,7 +621,10 @@ int etcd_call(struct etcd *e, const char *path, json_t *body, json_t **out)
 
 	if (!text)
 		return etcd_fail(-ENOMEM, "etcd %s: cannot encode the request", path);
-	leader_maybe(e);
+	/* not before a lease's renewal: the look (up to 1.5 s with slow members) would eat
+	 * into the margin the lease's watchdog keeps (a TTL of 3 s at least) */
+	if (strcmp(path, "/v3/lease/keepalive"))
+		leader_maybe(e);
 	first = atomic_load(&e->cur);
 	thread_calls++;
 	post_stat.connects = -1;
