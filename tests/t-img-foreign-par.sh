@@ -90,6 +90,12 @@ w qcow2 0x5a 47M 3k s.qcow2
 qemu-img create -q -f qcow2 -b s.qcow2 -F qcow2 top.qcow2
 for i in $(seq 1 4 45); do w qcow2 0x77 ${i}M 512k top.qcow2; done
 qemu-img convert -O vmdk s.qcow2 s.vmdk
+# a chain over a compressed base, the top with data of its own (whole clusters and parts of
+# clusters): compressed and plain clusters, read by two threads
+qemu-img convert -c -O qcow2 s.qcow2 sc.qcow2
+qemu-img create -q -f qcow2 -b sc.qcow2 -F qcow2 cc.qcow2
+for i in $(seq 0 8 40); do w qcow2 0x3c $((i + 2))M 192k cc.qcow2; done
+w qcow2 0x4d $((20 << 20 | 4096)) 5k cc.qcow2
 qemu-img convert -O vhdx s.qcow2 s.vhdx
 
 # par IMG NAME: convert IMG to a VHD under the wrapper; PASS when two reads of the source
@@ -115,11 +121,21 @@ par s.qcow2 img-foreign-par-qcow2
 par top.qcow2 img-foreign-par-qcow2-chain
 par s.vmdk img-foreign-par-vmdk
 par s.vhdx img-foreign-par-vhdx
+par cc.qcow2 img-foreign-par-qcow2-compressed-chain
+if qemu-img check --output=json sc.qcow2 | grep -q '"compressed-clusters": [1-9]'; then
+	pass "img-foreign-par-qcow2-compressed-kind"
+else
+	fail "img-foreign-par-qcow2-compressed-kind" "sc.qcow2 has no compressed cluster"
+fi
 
 # the same bytes as the one-reader output of before: a raw conversion equals qemu-img's
 "$VSRV" img convert -O raw top.qcow2 v.raw && qemu-img convert -O raw top.qcow2 q.raw &&
 	cmp -s v.raw q.raw && pass "img-foreign-par-raw-identical" ||
 	fail "img-foreign-par-raw-identical" "vsrv's raw conversion of the chain differs from qemu-img's"
+rm -f v.raw q.raw
+"$VSRV" img convert -O raw cc.qcow2 v.raw && qemu-img convert -O raw cc.qcow2 q.raw &&
+	cmp -s v.raw q.raw && pass "img-foreign-par-raw-compressed-chain" ||
+	fail "img-foreign-par-raw-compressed-chain" "vsrv's raw conversion of cc.qcow2 differs from qemu-img's"
 
 # damage where the data is: every reader fails or stops, one clear error naming the file,
 # exit 1, no hang
