@@ -195,3 +195,7 @@ fuzz-test-prep: all
 	   $(MAKE) --no-print-directory $(FUZZ_BUILD)/fuzz-control-fds; \
 	 else echo "fuzz-control-fds not built: $(FUZZ_CC) cannot link libFuzzer" \
 	   "(-fsanitize=fuzzer; Debian: libclang-rt-dev)"; fi
+
+# The qcow2 zero-cluster scan (src/disk/qcow_zero.c: the L1 and L2 tables it reads for the
+# zero flag libqcow ignores; tests/t-qcow-zero-fuzz.sh; seeds: fuzz/qcow_zero_seeds.sh).
+$(eval $(call fuzz_target,qcow-zero,fuzz/qcow_zero.c src/disk/qcow_zero.c,src/disk/qcow_zero.h))

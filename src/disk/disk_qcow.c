@@ -1,8 +1,11 @@
 /* The block layer's qcow2 reader (QEMU, Proxmox, cloud images) through libqcow: read-only,
  * a backing chain of qcow2 files followed with libqcow_file_set_parent_file. Encrypted
- * images are refused (libqcow would need the key; vsrv has no way to ask for one). */
+ * images are refused (libqcow would need the key; vsrv has no way to ask for one), and so are
+ * images with zero clusters, which libqcow reads wrongly (qcow_zero.h). */
 #include "disk/yal_load.h"
+#include "disk/qcow_zero.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +78,27 @@ static int qc_open(const char *path, void **h, struct disk_layer *l, char *err, 
 	if (version < 2) {
 		snprintf(err, n, "qcow version %u: only qcow2 images are read", version);
 		goto err_unsup;
+	}
+	if (version >= 3) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC), z;
+		uint64_t at = 0;
+
+		z = fd < 0 ? -errno : qcow_zero_find(fd, &at);
+		if (fd >= 0)
+			close(fd);
+		if (z == 1) {
+			snprintf(err, n, "holds zero clusters (the first at guest offset %llu: left "
+				 "by discard, write-zeroes or detect-zeroes), which libqcow reads as "
+				 "other bytes, so it is refused rather than read wrong; `qemu-img "
+				 "convert -O qcow2` it to a new image first (that leaves none where no "
+				 "backing file is), or convert it with qemu-img", (unsigned long long)at);
+			goto err_unsup;
+		}
+		if (z < 0) {
+			snprintf(err, n, "its L1 or L2 tables cannot be read (%s)",
+				 z == -EINVAL ? "they point outside the file" : strerror(-z));
+			goto err;
+		}
 	}
 	snprintf(l->subformat, sizeof(l->subformat), "v%u", version);
 	l->size = size;
