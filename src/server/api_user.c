@@ -178,7 +178,16 @@ static int may_manage_user(struct req *r, int64_t id, const char *act)
 
 static int may_delete_user(struct req *r, int64_t id)
 {
-	return may_manage_user(r, id, "delete");
+	char err[256];
+	int rc = may_manage_user(r, id, "delete");
+
+	if (rc)
+		return rc;
+	/* what a managed user owns stays under its manager's quota (quota.h) */
+	rc = quota_may_delete(r->c, &r->who, id, err, sizeof(err));
+	if (rc)
+		req_error(r, rc, "%s", rc == -EIO ? "inventory error" : err);
+	return rc;
 }
 
 /* May who add user uid to group gid or take it out? Never an administrator (unless who is

@@ -267,6 +267,29 @@ int quota_manage(struct dbc *c, const struct caller *who, int64_t uid)
 	return inv_owner_set(c, "user", uid, who->user_id) ? -EIO : 0;
 }
 
+int quota_may_delete(struct dbc *c, const struct caller *who, int64_t uid, char *err,
+		     size_t errlen)
+{
+	struct inv_quota use;
+	int64_t m = 0;
+	size_t users = 0, i;
+	bool owns = false;
+
+	if (who->admin || !uid)
+		return 0;
+	if (manager_of(c, uid, &m) || (m && tree_usage(c, uid, &use, &users)))
+		return -EIO;
+	if (!m)
+		return 0;
+	for (i = 0; i < NLIMITS; i++)
+		owns |= get(&use, i) > 0;
+	if (!owns && users <= 1)
+		return 0;
+	snprintf(err, errlen, "the user still owns VMs, disks or images, or manages users, which "
+		 "count under its manager's quota: delete them first");
+	return -EBUSY;
+}
+
 int quota_total(struct dbc *c, int64_t uid, struct inv_quota *out, char *manager,
 		size_t mlen)
 {
