@@ -165,7 +165,8 @@ try:
 
     # a delegated manager deleting a user it manages that still owns something (or manages
     # users) would free that from its bound (a deleted user's objects count for nobody):
-    # create a user, fill the bound through it, delete it, again... refused while it owns
+    # create a user, fill the bound through it (its disk handed to the manager), delete it,
+    # again... refused while it owns
     def g2(*names):
         g = [{"user": "mg2", "permissions": ["view", "modify", "remove", "change-permissions"]}]
         g += [{"user": n, "permissions": ["modify", "remove"]} for n in names]
@@ -177,9 +178,12 @@ try:
     esc = []
     for i in range(3):
         t = new_user(d, mg2, "esc%d" % i)
-        g2(*["esc%d" % k for k in range(i + 1)])
-        esc.append((disk("escd%d" % i, 3 * MiB, t)[0],
-                    req("DELETE", "/api/v1/users/esc%d" % i, None, mg2)[0]))
+        g2("esc%d" % i)
+        st = disk("escd%d" % i, 3 * MiB, t)[0]
+        # (the user hands its disk to its manager: the manager then holds all it holds)
+        req("PUT", "/api/v1/disks/escd%d/permissions" % i,
+            {"grants": [{"user": "mg2", "permissions": ["full"]}]}, t)
+        esc.append((st, req("DELETE", "/api/v1/users/esc%d" % i, None, mg2)[0]))
     held = sum(3 * MiB for i in range(3) if req("GET", "/api/v1/disks/escd%d" % i)[0] == 200)
     req("DELETE", "/api/v1/disks/escd0")
     st = req("DELETE", "/api/v1/users/esc0", None, mg2)[0]
