@@ -262,8 +262,21 @@ int quota_for_new_user(struct dbc *c, const struct caller *who, const struct inv
 
 int quota_manage(struct dbc *c, const struct caller *who, int64_t uid)
 {
+	int64_t m = who->user_id;
+	int above = 0;
+
 	if (who->admin || !who->user_id)
 		return 0;
+	/* the new user's managers (who and those above it): each check follows QUOTA_DEPTH
+	 * users up from the owner (quota_admit: it and 15 managers), so a deeper user would
+	 * escape the top ones */
+	while (m && above < QUOTA_DEPTH) {
+		if (manager_of(c, m, &m))
+			return -EIO;
+		above++;
+	}
+	if (above >= QUOTA_DEPTH)
+		return -EMLINK;
 	return inv_owner_set(c, "user", uid, who->user_id) ? -EIO : 0;
 }
 

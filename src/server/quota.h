@@ -70,7 +70,8 @@ int quota_for_new_user(struct dbc *c, const struct caller *who, const struct inv
 		       struct inv_quota *q, bool *set);
 
 /* User uid has just been created by who: a non-administrator becomes its manager
- * (inv_owner_set "user"). In the create's transaction. 0 or -EIO. */
+ * (inv_owner_set "user"). In the create's transaction. 0, -EMLINK when uid would have more
+ * than 15 managers above it (who's chain is as deep as a check follows), or -EIO. */
 int quota_manage(struct dbc *c, const struct caller *who, int64_t uid);
 
 /* May who delete user uid (in the delete's transaction)? A delegated manager (who no

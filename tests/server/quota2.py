@@ -190,6 +190,28 @@ try:
     check("quota-manager-delete-user-keeps-bound", held <= 4 * MiB and esc[0] == (201, 409) and
           st == 204 and total("mg2", "disk_bytes") == 0, str((esc, held, st, user_js("mg2"))))
 
+    # a chain of managers deeper than a check follows (16 levels) would put its last users
+    # out of the top manager's bound: each manager creates the next; too deep is refused
+    chain, toks, made = ["cm"] + ["c%d" % k for k in range(1, 17)], [], []
+    toks.append(new_user(d, adm, "cm"))
+    quota("cm", disks=20, disk_bytes=4 * MiB)
+    gc = lambda n: req("PUT", "/api/v1/permissions", {"grants": [
+        {"user": u, "permissions": ["view", "modify", "remove", "change-permissions"]}
+        for u in chain[:n]]})
+    gc(1)
+    for k in range(1, 17):
+        st, js = req("POST", "/api/v1/users", {"name": chain[k], "password": "Password-" + chain[k]},
+                     toks[-1])
+        made.append(st)
+        if st != 201:
+            break
+        gc(k + 1)
+        toks.append(d.login(chain[k], "Password-" + chain[k]))
+    sc = disk("cmd", 3 * MiB, toks[0])[0]
+    sl = disk("cld", 3 * MiB, toks[-1])[0]
+    check("quota-manager-chain-depth-bounded", sc == 201 and sl == 403 and
+          made == [201] * 15 + [403], str((made, sc, sl, len(toks))))
+
     # --- undo disks (undo.h) count in their VM's owner's disk_bytes: their files' sizes -------
     ud = new_user(d, adm, "ud")
     req("PUT", "/api/v1/permissions", {"grants": [{"user": "ud", "permissions": ["modify", "remove"]}]})
