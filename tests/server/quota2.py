@@ -212,6 +212,23 @@ try:
     check("quota-manager-chain-depth-bounded", sc == 201 and sl == 403 and
           made == [201] * 15 + [403], str((made, sc, sl, len(toks))))
 
+    # a manager of many users (more than etcd's 128 compares of a Txn): its check still reads
+    # them all and answers (it and its users still create), not 500
+    wide = new_user(d, adm, "wide")
+    req("PUT", "/api/v1/permissions", {"grants": [
+        {"user": "wide", "permissions": ["view", "modify", "remove", "change-permissions"]}]})
+    quota("wide", disks=5, disk_bytes=4 * MiB)
+    many = [req("POST", "/api/v1/users", {"name": "w%d" % k, "password": "Password-w%d" % k},
+                wide)[0] for k in range(140)]
+    req("PUT", "/api/v1/permissions", {"grants": [
+        {"user": "wide", "permissions": ["view", "modify", "remove", "change-permissions"]},
+        {"user": "w7", "permissions": ["modify", "remove"]}]})
+    sw = [disk("wd0", MiB, wide), disk("wd1", MiB, d.login("w7", "Password-w7")),
+          disk("wd2", 3 * MiB, wide)]
+    check("quota-manager-many-users", many == [201] * 140 and sw[0][0] == 201 and
+          sw[1][0] == 201 and refused(*sw[2], "disk_bytes", "wide") and
+          total("wide", "disk_bytes") == 2 * MiB, str((sorted(set(many)), sw)))
+
     # --- undo disks (undo.h) count in their VM's owner's disk_bytes: their files' sizes -------
     ud = new_user(d, adm, "ud")
     req("PUT", "/api/v1/permissions", {"grants": [{"user": "ud", "permissions": ["modify", "remove"]}]})
