@@ -46,7 +46,7 @@ static int hidden_cd(const struct inv_vm_cdrom *d, void *arg)
 {
 	struct req *r = arg;
 
-	return d->image && imgacl_visible(r->c, &r->who, d->image) != 1;
+	return d->image && imgacl_visible(r->c, &r->who, d->image, imgacl_host(r->srv)) != 1;
 }
 
 /* Whether the caller may use every image of the store VM src boots from or holds in a
@@ -61,7 +61,8 @@ static int images_usable(struct req *r, int64_t src, const char *src_name)
 		return req_error(r, -EIO, "inventory error"), -EIO;
 	k = store_name(r, v.kernel);
 	i = store_name(r, v.initrd);
-	rc = (k && imgacl_visible(r->c, &r->who, k) != 1) || (i && imgacl_visible(r->c, &r->who, i) != 1);
+	rc = (k && imgacl_visible(r->c, &r->who, k, imgacl_host(r->srv)) != 1) ||
+	     (i && imgacl_visible(r->c, &r->who, i, imgacl_host(r->srv)) != 1);
 	inv_vm_clear(&v);
 	if (!rc)
 		rc = inv_vm_cdroms(r->c, src, hidden_cd, r);

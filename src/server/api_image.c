@@ -129,7 +129,7 @@ static int add_image(const struct imgstore_info *i, void *arg)
 	struct fill *f = arg;
 	json_t *o;
 
-	if (!imgacl_rows_visible(f->rows, &f->r->who, i->name))
+	if (!imgacl_rows_visible(f->rows, &f->r->who, i->name, imgacl_host(f->r->srv)))
 		return 0;
 	o = image_json(f->r, f->rows, i);
 	if (!o)
@@ -186,7 +186,8 @@ static int no_image(struct req *r, const char *name)
  * missing image (also for another user's private one) is set on r: -ENOENT, or -EIO. */
 static int visible_image(struct req *r, const char *name, struct imgstore_info *i)
 {
-	int rc = imgstore_get(r->srv->images, name, i) ? 0 : imgacl_visible(r->c, &r->who, name);
+	int rc = imgstore_get(r->srv->images, name, i) ? 0 :
+		 imgacl_visible(r->c, &r->who, name, imgacl_host(r->srv));
 
 	if (rc < 0)
 		return req_error(r, -EIO, "inventory error"), -EIO;

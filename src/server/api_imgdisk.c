@@ -275,7 +275,7 @@ int api_disk_from_image(struct req *r)
 	j->owner = !r->who.admin ? r->who.user_id : 0;
 	/* another user's private image is a missing one (imgacl.h) */
 	if (imgstore_get(r->srv->images, j->image, &info) ||
-	    imgacl_visible(r->c, &r->who, j->image) != 1) {
+	    imgacl_visible(r->c, &r->who, j->image, imgacl_host(r->srv)) != 1) {
 		rc = req_error(r, -ENOENT, "from_image: no image named '%s'", j->image);
 		goto err;
 	}

@@ -178,7 +178,16 @@ static int may_manage_user(struct req *r, int64_t id, const char *act)
 
 static int may_delete_user(struct req *r, int64_t id)
 {
-	return may_manage_user(r, id, "delete");
+	char err[256];
+	int rc = may_manage_user(r, id, "delete");
+
+	if (rc)
+		return rc;
+	/* what a managed user owns stays under its manager's quota (quota.h) */
+	rc = quota_may_delete(r->c, &r->who, id, err, sizeof(err));
+	if (rc)
+		req_error(r, rc, "%s", rc == -EIO ? "inventory error" : err);
+	return rc;
 }
 
 /* May who add user uid to group gid or take it out? Never an administrator (unless who is
@@ -323,7 +332,15 @@ int api_user_create(struct req *r)
 	/* `vsrv serve --default-quota`: the new user's own quota, which administrators change;
 	 * a delegated manager's new user gets no more than the manager has (quota.h) */
 	if (quota_for_new_user(r->c, &r->who, r->srv->default_quota, &q, &limited) ||
-	    (limited && inv_quota_put(r->c, id, &q)) || quota_manage(r->c, &r->who, id))
+	    (limited && inv_quota_put(r->c, id, &q)))
+		goto err_io;
+	rc = quota_manage(r->c, &r->who, id);
+	if (rc == -EMLINK) {
+		inv_rollback(r->c);
+		return req_error(r, -EACCES, "%s has 15 delegated managers above it: a user it "
+				 "created would escape their limits (at most 15 levels)", r->who.name);
+	}
+	if (rc)
 		goto err_io;
 	if (events_emit(r->srv, r->c, "user-created", "user", name, r->who.name, NULL,
 			"user %s created by %s", name, r->who.name) || inv_commit(r->c))

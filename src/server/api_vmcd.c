@@ -33,7 +33,8 @@ static int check_image(struct req *r, const char *field, const char *name, char 
 		return -EINVAL;
 	}
 	/* another user's private image is a missing one (imgacl.h; an inventory error too) */
-	if (imgstore_get(r->srv->images, name, &i) || imgacl_visible(r->c, &r->who, name) != 1) {
+	if (imgstore_get(r->srv->images, name, &i) ||
+	    imgacl_visible(r->c, &r->who, name, imgacl_host(r->srv)) != 1) {
 		snprintf(err, errlen, "%s: no image named '%s' in the image store", field, name);
 		return -EINVAL;
 	}

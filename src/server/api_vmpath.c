@@ -34,7 +34,7 @@ int vm_resolve_path(struct req *r, const char *field, const char *path, char *ou
 	 * the same answer. */
 	if (stat(out, &st) < 0 || !S_ISREG(st.st_mode) ||
 	    (!r->who.admin && (imgstore_get(r->srv->images, path, &img) ||
-			       imgacl_visible(r->c, &r->who, path) != 1))) {
+			       imgacl_visible(r->c, &r->who, path, imgacl_host(r->srv)) != 1))) {
 		snprintf(err, errlen, "%s: %s is not a readable regular file", field, path);
 		return -EINVAL;
 	}

@@ -1,5 +1,6 @@
 /* Images' owners. See imgacl.h. */
 #include "server/imgacl.h"
+#include "server/cluster.h"
 #include "server/imgstore.h"
 #include "server/inv.h"
 #include "server/quota.h"
@@ -18,7 +19,23 @@ static bool may_see(const struct caller *who, int64_t owner, bool public)
 	return public || who->admin || (who->user_id && owner == who->user_id);
 }
 
-int imgacl_visible(struct dbc *c, const struct caller *who, const char *name)
+static bool has_host(const char *list, const char *h);
+
+/* Whether host's (NULL: a server alone) file of image i's name is a copy of i: its hosts
+ * name host, or name none (a stale row: its owner's file back, imgacl_sweep). A row of
+ * other hosts only is another image of the name (the name was taken after this host's copy
+ * was gone, imgacl_upload): the file here is nobody's to see through it. */
+static bool copy_here(const char *hosts, const char *host)
+{
+	return !host || !hosts[0] || has_host(hosts, host);
+}
+
+const char *imgacl_host(const struct server *srv)
+{
+	return srv->cluster ? cluster_name(srv->cluster) : NULL;
+}
+
+int imgacl_visible(struct dbc *c, const struct caller *who, const char *name, const char *host)
 {
 	struct inv_image i;
 	int rc = inv_image_get(c, name, &i);
@@ -27,6 +44,8 @@ int imgacl_visible(struct dbc *c, const struct caller *who, const char *name)
 		return 1;       /* the host's: public */
 	if (rc)
 		return -EIO;
+	if (!copy_here(i.hosts, host))
+		return who->admin;
 	return may_see(who, i.owner, i.public);
 }
 
@@ -47,8 +66,9 @@ int imgacl_may_delete(struct dbc *c, const struct caller *who, const char *name)
 
 static int add_row(const struct inv_image *i, void *arg)
 {
-	return json_object_set_new(arg, i->name, json_pack("{s:I,s:b}", "owner", (json_int_t)i->owner,
-							   "public", i->public)) ? -ENOMEM : 0;
+	return json_object_set_new(arg, i->name, json_pack("{s:I,s:b,s:s}", "owner",
+							   (json_int_t)i->owner, "public", i->public,
+							   "hosts", i->hosts)) ? -ENOMEM : 0;
 }
 
 /* The name of user id (null: none, or deleted since), through names (id -> name, filled
@@ -92,10 +112,14 @@ err:
 	return NULL;
 }
 
-bool imgacl_rows_visible(const json_t *rows, const struct caller *who, const char *name)
+bool imgacl_rows_visible(const json_t *rows, const struct caller *who, const char *name,
+			 const char *host)
 {
 	const json_t *i = json_object_get(rows, name);
+	const char *hosts = json_string_value(json_object_get(i, "hosts"));
 
+	if (i && !copy_here(hosts ? hosts : "", host))
+		return who->admin;
 	return !i || may_see(who, json_integer_value(json_object_get(i, "owner")),
 			     json_is_true(json_object_get(i, "public")));
 }

@@ -14,8 +14,14 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-/* Whether who may see image name: 1 or 0, or -EIO. */
-int imgacl_visible(struct dbc *c, const struct caller *who, const char *name);
+/* This host's name in its cluster (the hosts of an image's row), NULL alone. */
+const char *imgacl_host(const struct server *srv);
+
+/* Whether who may see image name of host's store (imgacl_host): 1 or 0, or -EIO. In a
+ * cluster, a row whose hosts (inv_image) name others but not host is not the row of the
+ * file here (a copy that was gone when the name was taken on another host, back since):
+ * only administrators see it. */
+int imgacl_visible(struct dbc *c, const struct caller *who, const char *name, const char *host);
 
 /* Whether who may delete image name (it sees it): an administrator, or its owner (a public
  * image is every user's to use, not to delete): 1 or 0, or -EIO. */
@@ -27,7 +33,8 @@ int imgacl_may_delete(struct dbc *c, const struct caller *who, const char *name)
 json_t *imgacl_rows(struct dbc *c);
 
 /* imgacl_visible by rows (imgacl_rows). */
-bool imgacl_rows_visible(const json_t *rows, const struct caller *who, const char *name);
+bool imgacl_rows_visible(const json_t *rows, const struct caller *who, const char *name,
+			 const char *host);
 
 /* Add image name's "owner" (the user's name; null for none, or a user deleted since) and
  * "public" to o, from rows (imgacl_rows; NULL: read from the inventory). 0 or -EIO. */

@@ -208,6 +208,13 @@ int ie_row_get_id(struct dbc *c, const char *table, int64_t id, json_t **row, ui
 int ie_row_each(struct dbc *c, const char *table, const char *key_prefix,
 		int (*fn)(const char *key, json_t *row, uint64_t rev, void *arg), void *arg);
 
+/* ie_row_each beside the transaction: one range read of etcd as it is now, not joining the
+ * compare list (etcd takes at most 128 compares in a Txn) and without the session's own
+ * writes; for reads whose atomicity another compare keeps (inv_usage_peek). */
+int ie_row_each_side(struct dbc *c, const char *table, const char *key_prefix,
+		     int (*fn)(const char *key, json_t *row, uint64_t rev, void *arg),
+		     void *arg);
+
 /* Write the row table/key (row borrowed). expect_rev: 0 any; IE_ABSENT only if the row
  * does not exist (else -EEXIST); otherwise only if its revision is still expect_rev (else
  * -EAGAIN; -ENOENT when it is gone). */

@@ -160,6 +160,35 @@ static int usage_stamp(struct dbc *c, int64_t uid)
 	return rc;
 }
 
+/* ie_row_each_side's rows into the array arg. */
+static int side_row(const char *key, json_t *row, uint64_t rev, void *arg)
+{
+	(void)key;
+	(void)rev;
+	return json_array_append(arg, row) ? -ENOMEM : 0;
+}
+
+/* The owners/ rows of user uid: in the transaction (compared) when stamp, else beside it
+ * (a peek: a manager's check reads its users' with these, as many as it has, which etcd's
+ * 128 compares of a Txn could not hold; the stamp of the manager's row keeps it atomic). */
+static int owner_rows(struct dbc *c, int64_t uid, bool stamp, json_t **rows)
+{
+	char upfx[24];
+	int rc;
+
+	if (stamp)
+		return iea_rows(c, "owners", iea_prefix(uid, upfx), NULL, NULL, rows);
+	*rows = json_array();
+	if (!*rows)
+		return -ENOMEM;
+	rc = ie_row_each_side(c, "owners", iea_prefix(uid, upfx), side_row, *rows);
+	if (rc) {
+		json_decref(*rows);
+		*rows = NULL;
+	}
+	return rc;
+}
+
 /* inv_etcd_usage, the quota row stamped or not (inv_usage_peek). */
 static int usage_read(struct dbc *c, int64_t uid, bool stamp, struct inv_quota *out)
 {
@@ -167,13 +196,13 @@ static int usage_read(struct dbc *c, int64_t uid, bool stamp, struct inv_quota *
 	size_t klen = KEYLEN(pfx), n = 0, i;
 	json_t *rows = NULL, *o;
 	struct etcd_probe *r = NULL;
-	char upfx[24], *keys = NULL;
+	char *keys = NULL;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	rc = stamp ? usage_stamp(c, uid) : 0;
 	if (!rc)
-		rc = iea_rows(c, "owners", iea_prefix(uid, upfx), NULL, NULL, &rows);
+		rc = owner_rows(c, uid, stamp, &rows);
 	if (!rc && json_array_size(rows)) {
 		r = calloc(2 * json_array_size(rows), sizeof(*r));
 		keys = malloc(2 * json_array_size(rows) * klen);
@@ -235,9 +264,8 @@ int inv_etcd_managed_each(struct dbc *c, int64_t uid, int (*fn)(int64_t id, void
 			  void *arg)
 {
 	json_t *rows = NULL, *o;
-	char upfx[24];
 	size_t i;
-	int rc = iea_rows(c, "owners", iea_prefix(uid, upfx), NULL, NULL, &rows);
+	int rc = owner_rows(c, uid, false, &rows);   /* (beside: as inv_usage_peek) */
 
 	json_array_foreach(rows, i, o) {
 		const char *kind = ie_str(o, "kind");

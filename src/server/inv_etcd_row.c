@@ -143,6 +143,25 @@ int ie_row_each(struct dbc *c, const char *table, const char *key_prefix,
 	return rc;
 }
 
+int ie_row_each_side(struct dbc *c, const char *table, const char *key_prefix,
+		     int (*fn)(const char *key, json_t *row, uint64_t rev, void *arg),
+		     void *arg)
+{
+	char *k = ie_full_key(c, "t", table, key_prefix);
+	struct each e = { .fn = fn, .arg = arg };
+	int rc;
+
+	if (!k)
+		return -ENOMEM;
+	e.skip = strlen(k) - strlen(key_prefix);
+	rc = etcd_range(ie_store(c)->e, k, each_one, &e, NULL);
+	if (rc == -ECONNREFUSED || rc == -ETIMEDOUT || rc == -ENOTCONN || rc == -ECONNRESET ||
+	    rc == -EHOSTUNREACH)
+		rc = ie_etcd_err(rc, "range", k);
+	free(k);
+	return rc;
+}
+
 int ie_row_assume_absent(struct dbc *c, const char *table, const char *key)
 {
 	char *k;

@@ -262,9 +262,45 @@ int quota_for_new_user(struct dbc *c, const struct caller *who, const struct inv
 
 int quota_manage(struct dbc *c, const struct caller *who, int64_t uid)
 {
+	int64_t m = who->user_id;
+	int above = 0;
+
 	if (who->admin || !who->user_id)
 		return 0;
+	/* the new user's managers (who and those above it): each check follows QUOTA_DEPTH
+	 * users up from the owner (quota_admit: it and 15 managers), so a deeper user would
+	 * escape the top ones */
+	while (m && above < QUOTA_DEPTH) {
+		if (manager_of(c, m, &m))
+			return -EIO;
+		above++;
+	}
+	if (above >= QUOTA_DEPTH)
+		return -EMLINK;
 	return inv_owner_set(c, "user", uid, who->user_id) ? -EIO : 0;
+}
+
+int quota_may_delete(struct dbc *c, const struct caller *who, int64_t uid, char *err,
+		     size_t errlen)
+{
+	struct inv_quota use;
+	int64_t m = 0;
+	size_t users = 0, i;
+	bool owns = false;
+
+	if (who->admin || !uid)
+		return 0;
+	if (manager_of(c, uid, &m) || (m && tree_usage(c, uid, &use, &users)))
+		return -EIO;
+	if (!m)
+		return 0;
+	for (i = 0; i < NLIMITS; i++)
+		owns |= get(&use, i) > 0;
+	if (!owns && users <= 1)
+		return 0;
+	snprintf(err, errlen, "the user still owns VMs, disks or images, or manages users, which "
+		 "count under its manager's quota: delete them first");
+	return -EBUSY;
 }
 
 int quota_total(struct dbc *c, int64_t uid, struct inv_quota *out, char *manager,

@@ -70,8 +70,17 @@ int quota_for_new_user(struct dbc *c, const struct caller *who, const struct inv
 		       struct inv_quota *q, bool *set);
 
 /* User uid has just been created by who: a non-administrator becomes its manager
- * (inv_owner_set "user"). In the create's transaction. 0 or -EIO. */
+ * (inv_owner_set "user"). In the create's transaction. 0, -EMLINK when uid would have more
+ * than 15 managers above it (who's chain is as deep as a check follows), or -EIO. */
 int quota_manage(struct dbc *c, const struct caller *who, int64_t uid);
+
+/* May who delete user uid (in the delete's transaction)? A delegated manager (who no
+ * administrator) may not delete a user that has a manager while it, or a user it manages,
+ * owns anything or while it manages users: a deleted user's objects count for nobody and
+ * its users lose their manager, out of the bound of the managers above it. 0; -EBUSY with
+ * err saying what it owns; -EIO. */
+int quota_may_delete(struct dbc *c, const struct caller *who, int64_t uid, char *err,
+		     size_t errlen);
 
 /* What user uid and every user it manages own together (what its limits bound), into *out,
  * and the name of its manager into manager (mlen bytes; "" for none). 0 or -EIO. */

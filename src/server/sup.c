@@ -439,12 +439,17 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 
 static void undo_refresh(struct supervisor *s)
 {
-	int64_t ids[64], last[64], now;
+	int64_t *ids = NULL, *last, now;
 	struct runvm *v;
-	int n = 0, i;
+	size_t n = 0, cap = 0, i;
 
+	/* every running VM (however many: not the first so many of the list) */
 	pthread_mutex_lock(&s->lock);
-	for (v = s->vms; v && n < 64; v = v->next) {
+	for (v = s->vms; v; v = v->next)
+		cap++;
+	ids = cap ? malloc(2 * cap * sizeof(*ids)) : NULL;
+	last = ids ? ids + cap : NULL;
+	for (v = s->vms; ids && v && n < cap; v = v->next) {
 		ids[n] = v->id;
 		last[n++] = v->undo_recorded;
 	}
@@ -461,6 +466,7 @@ static void undo_refresh(struct supervisor *s)
 				v->undo_recorded = now;
 		pthread_mutex_unlock(&s->lock);
 	}
+	free(ids);
 }
 
 static void *sup_thread(void *arg)

@@ -195,6 +195,33 @@ try:
     ok("image-stale-row-name-free-on-other-host", got == [201, 409, 201] and st == 200 and
        (js.get("owner"), js.get("public")) == ("bob", False) and st2 == 404 and st3 == 404 and
        u4.get("disk_bytes") == base, str((got, st, js, st2, st3, base, u4)))
+    # alice's copy on a comes back (a store mounted late, a file restored) while the name is
+    # bob's row, of b's copy only: that file is no copy of bob's image. Bob must not read,
+    # list, use or delete alice's bytes through his row, before a's restart nor after it
+    with open(os.path.join(a.data, "images", "gone.iso"), "wb") as f:
+        f.write(b"\7" * 8192)
+
+    def bob_on_a():
+        lst = a.req("GET", "/api/v1/images", token=bo_a)[1]
+        names = [i.get("name") for i in lst.get("images", [])] if isinstance(lst, dict) else None
+        return (a.req("GET", "/api/v1/images/gone.iso", token=bo_a)[0], names is not None and
+                "gone.iso" in names,
+                a.req("POST", "/api/v1/disks", {"name": "fromgone", "from_image": "gone.iso"},
+                      token=bo_a)[0])
+
+    seen = [bob_on_a()]
+    a.stop()
+    a.start()
+    ta, al_a, bo_a = (a.login(u, p) for u, p in (("admin", "adminpass1"), ("alice", "Password-alice"),
+                                                  ("bob", "Password-bob")))
+    seen.append(bob_on_a())
+    dl = a.req("DELETE", "/api/v1/images/gone.iso", token=bo_a)[0]
+    ok("image-reappeared-copy-not-the-new-owners",
+       all(s[0] == 404 and not s[1] and s[2] in (403, 404) for s in seen) and dl == 404 and
+       os.path.exists(os.path.join(a.data, "images", "gone.iso")) and
+       b.req("GET", "/api/v1/images/gone.iso", token=bo_b)[0] == 200, str((seen, dl)))
+    if os.path.exists(os.path.join(a.data, "images", "gone.iso")):
+        os.unlink(os.path.join(a.data, "images", "gone.iso"))
     b.req("DELETE", "/api/v1/images/gone.iso", token=bo_b)
     # deleted on every host that held it: the name is free again
     got = [a.req("DELETE", "/api/v1/images/both.iso", token=al_a)[0], put(b, bo_b, "both.iso", b"\5" * 4096)[0]]

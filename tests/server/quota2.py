@@ -163,6 +163,72 @@ try:
     check("quota-admin-user-no-manager", user_js("plain").get("manager") is None and
           user_js("admin").get("total_usage") is not None, str(user_js("plain")))
 
+    # a delegated manager deleting a user it manages that still owns something (or manages
+    # users) would free that from its bound (a deleted user's objects count for nobody):
+    # create a user, fill the bound through it (its disk handed to the manager), delete it,
+    # again... refused while it owns
+    def g2(*names):
+        g = [{"user": "mg2", "permissions": ["view", "modify", "remove", "change-permissions"]}]
+        g += [{"user": n, "permissions": ["modify", "remove"]} for n in names]
+        return req("PUT", "/api/v1/permissions", {"grants": g})[0]
+
+    mg2 = new_user(d, adm, "mg2")
+    g2()
+    quota("mg2", disks=20, disk_bytes=4 * MiB)
+    esc = []
+    for i in range(3):
+        t = new_user(d, mg2, "esc%d" % i)
+        g2("esc%d" % i)
+        st = disk("escd%d" % i, 3 * MiB, t)[0]
+        # (the user hands its disk to its manager: the manager then holds all it holds)
+        req("PUT", "/api/v1/disks/escd%d/permissions" % i,
+            {"grants": [{"user": "mg2", "permissions": ["full"]}]}, t)
+        esc.append((st, req("DELETE", "/api/v1/users/esc%d" % i, None, mg2)[0]))
+    held = sum(3 * MiB for i in range(3) if req("GET", "/api/v1/disks/escd%d" % i)[0] == 200)
+    req("DELETE", "/api/v1/disks/escd0")
+    st = req("DELETE", "/api/v1/users/esc0", None, mg2)[0]
+    check("quota-manager-delete-user-keeps-bound", held <= 4 * MiB and esc[0] == (201, 409) and
+          st == 204 and total("mg2", "disk_bytes") == 0, str((esc, held, st, user_js("mg2"))))
+
+    # a chain of managers deeper than a check follows (16 levels) would put its last users
+    # out of the top manager's bound: each manager creates the next; too deep is refused
+    chain, toks, made = ["cm"] + ["c%d" % k for k in range(1, 17)], [], []
+    toks.append(new_user(d, adm, "cm"))
+    quota("cm", disks=20, disk_bytes=4 * MiB)
+    gc = lambda n: req("PUT", "/api/v1/permissions", {"grants": [
+        {"user": u, "permissions": ["view", "modify", "remove", "change-permissions"]}
+        for u in chain[:n]]})
+    gc(1)
+    for k in range(1, 17):
+        st, js = req("POST", "/api/v1/users", {"name": chain[k], "password": "Password-" + chain[k]},
+                     toks[-1])
+        made.append(st)
+        if st != 201:
+            break
+        gc(k + 1)
+        toks.append(d.login(chain[k], "Password-" + chain[k]))
+    sc = disk("cmd", 3 * MiB, toks[0])[0]
+    sl = disk("cld", 3 * MiB, toks[-1])[0]
+    check("quota-manager-chain-depth-bounded", sc == 201 and sl == 403 and
+          made == [201] * 15 + [403], str((made, sc, sl, len(toks))))
+
+    # a manager of many users (more than etcd's 128 compares of a Txn): its check still reads
+    # them all and answers (it and its users still create), not 500
+    wide = new_user(d, adm, "wide")
+    req("PUT", "/api/v1/permissions", {"grants": [
+        {"user": "wide", "permissions": ["view", "modify", "remove", "change-permissions"]}]})
+    quota("wide", disks=5, disk_bytes=4 * MiB)
+    many = [req("POST", "/api/v1/users", {"name": "w%d" % k, "password": "Password-w%d" % k},
+                wide)[0] for k in range(140)]
+    req("PUT", "/api/v1/permissions", {"grants": [
+        {"user": "wide", "permissions": ["view", "modify", "remove", "change-permissions"]},
+        {"user": "w7", "permissions": ["modify", "remove"]}]})
+    sw = [disk("wd0", MiB, wide), disk("wd1", MiB, d.login("w7", "Password-w7")),
+          disk("wd2", 3 * MiB, wide)]
+    check("quota-manager-many-users", many == [201] * 140 and sw[0][0] == 201 and
+          sw[1][0] == 201 and refused(*sw[2], "disk_bytes", "wide") and
+          total("wide", "disk_bytes") == 2 * MiB, str((sorted(set(many)), sw)))
+
     # --- undo disks (undo.h) count in their VM's owner's disk_bytes: their files' sizes -------
     ud = new_user(d, adm, "ud")
     req("PUT", "/api/v1/permissions", {"grants": [{"user": "ud", "permissions": ["modify", "remove"]}]})
@@ -210,7 +276,7 @@ try:
     with open(slow, "w") as f:
         f.write('#!/bin/sh\n[ "$1" = run ] && exec sleep 90\nexec %s "$@"\n' % VSRV)
     os.chmod(slow, 0o755)
-    d = Daemon(os.path.join(tmp, "data2"), extra=["--vmm", slow]).start()
+    d = Daemon(os.path.join(tmp, "data2"), extra=["--vmm", slow, "--host-memory", "65536"]).start()
     adm = d.login("admin", "adminpass1")
     shutil.copy(os.path.join(GUESTS, "hello.elf"), os.path.join(d.data, "images", "k.elf"))
     ug = new_user(d, adm, "ug")
@@ -235,6 +301,27 @@ try:
           str((s1, j1, made, size1, u1, size2, user_js("ug")["usage"], state)))
     req("POST", "/api/v1/vms/gvm/off", {})
     d.wait_state(adm, "gvm", ("stopped", "crashed"), timeout=20)
+
+    # ... whatever the number of running VMs: gvm started first, then 64 others (the
+    # supervisor's list is newest first), its undo disk grown again
+    s1, _ = req("POST", "/api/v1/vms/gvm/start", {}, ug)
+    fill = []
+    for i in range(64):
+        req("POST", "/api/v1/vms", {"name": "f%d" % i, "kernel": "k.elf", "memory_mib": 16})
+        fill.append(req("POST", "/api/v1/vms/f%d/start" % i, {})[0])
+    up = wait_for(lambda: user_js("ug")["usage"]["disk_bytes"] == dsize +
+                  os.path.getsize(undo0), 20, 0.5)
+    with open(undo0, "ab") as f:
+        f.write(b"\0" * (2 * MiB))
+    size3 = os.path.getsize(undo0)
+    grown = wait_for(lambda: user_js("ug")["usage"]["disk_bytes"] == dsize + size3, 40, 0.5)
+    state = req("GET", "/api/v1/vms/gvm/status")[1].get("state")
+    check("quota-undo-disk-grows-past-64-vms", s1 in (200, 202) and
+          all(s in (200, 202) for s in fill) and grown and state in ("starting", "running"),
+          str((s1, fill, up, size3, user_js("ug")["usage"], state)))
+    for i in range(64):
+        req("POST", "/api/v1/vms/f%d/off" % i, {})
+    req("POST", "/api/v1/vms/gvm/off", {})
 finally:
     d.stop()
     shutil.rmtree(tmp, ignore_errors=True)
