@@ -2,7 +2,8 @@
  * serving (another client's updates, messages posted to it, as the control socket's are)
  * while a client that asks for full updates and reads none is behind, and that client is
  * disconnected; the same for a client that sends a message a byte at a time, and clients
- * that go away with a backlog leave no descriptor behind. Nothing here assumes a socket
+ * that go away with a backlog leave no descriptor behind, and the messages of a client that
+ * hangs up before the server took them still reach the guest. Nothing here assumes a socket
  * buffer size: the stalled client asks for more until its own sends would block, the
  * guest's screen keeps changing, and the test measures how long the loop took to answer.
  * Run alone (tests/run: ALONE): it checks bounds in seconds. */
@@ -351,6 +352,80 @@ out:
 	rig_stop(&r);
 }
 
+struct gate {
+	int entered, release;
+};
+
+/* On the loop's thread: hold it (LibVNCServer reads nothing) until the test lets it go. */
+static void gate_fn(void *o)
+{
+	struct gate *g = o;
+
+	__atomic_store_n(&g->entered, 1, __ATOMIC_SEQ_CST);
+	while (!__atomic_load_n(&g->release, __ATOMIC_SEQ_CST))
+		usleep(1000);
+}
+
+/* A client sends pointer events and hangs up before the server took them all (its socket
+ * still holds some: the loop is held, and the client sent until its own sends would block):
+ * every event reaches the guest, in order, as LibVNCServer reads them directly from a
+ * client's socket before the relay. The relay took the hang-up for the end of everything
+ * and dropped what the client had sent. */
+static void test_hangup_keeps_input(void)
+{
+	struct rig r = { 0 };
+	struct gate g = { 0 };
+	int w, h, fd, sent = 0, nabs = 0;
+	uint32_t ax = 0, ay = 0;
+	uint8_t last[6] = { 0 };
+
+	fill(&r, 64, 48);
+	CHECK_EQ(rig_start(&r, NULL), 0);
+	fd = rig_connect(&r);
+	CHECK(fd >= 0);
+	if (fd < 0 || handshake(fd, true, &w, &h) < 0) {
+		CHECK(!"handshake");
+		goto out;
+	}
+	evloop_post(r.loop, gate_fn, &g);
+	while (!__atomic_load_n(&g.entered, __ATOMIC_SEQ_CST))
+		usleep(1000);
+	for (;;) {
+		uint16_t x = (uint16_t)(sent % 61 + 1), y = (uint16_t)(sent / 61 % 45 + 1);
+		uint8_t pe[6] = { 5, 0, (uint8_t)(x >> 8), (uint8_t)x, (uint8_t)(y >> 8), (uint8_t)y };
+		int k = try_send(fd, pe, sizeof(pe));
+
+		CHECK(k >= 0);
+		if (k <= 0)
+			break;
+		memcpy(last, pe, sizeof(pe));
+		sent++;
+	}
+	close(fd);
+	__atomic_store_n(&g.release, 1, __ATOMIC_SEQ_CST);
+	double end = now_s() + 10;
+	while (now_s() < end) {
+		pthread_mutex_lock(&r.lock);
+		nabs = r.nabs, ax = r.ax, ay = r.ay;
+		pthread_mutex_unlock(&r.lock);
+		if (nabs >= sent)
+			break;
+		usleep(10000);
+	}
+	printf("# %d pointer events sent before the hang-up, %d reached the guest\n", sent, nabs);
+	CHECK(sent > 0);
+	CHECK_EQ(nabs, sent);
+	/* the last one last: x and y of 64 x 48 pixels scaled to 0..INPUT_ABS_MAX */
+	CHECK_EQ(ax, (uint32_t)((uint64_t)(last[2] << 8 | last[3]) * INPUT_ABS_MAX / 63));
+	CHECK_EQ(ay, (uint32_t)((uint64_t)(last[4] << 8 | last[5]) * INPUT_ABS_MAX / 47));
+	end = now_s() + 10;
+	while (rig_stats(&r).clients && now_s() < end)
+		usleep(10000);
+	CHECK_EQ(rig_stats(&r).clients, 0);
+out:
+	rig_stop(&r);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -358,5 +433,6 @@ int main(void)
 	RUN(test_stall_timeout);
 	RUN(test_gone_with_backlog);
 	RUN(test_trickled_message);
+	RUN(test_hangup_keeps_input);
 	return check_done();
 }
