@@ -2,7 +2,8 @@
  * random bytes after a good handshake and instead of one, clients that vanish in the middle
  * of a large update, a client that stops in the middle of a message, more clients than the
  * limit; after each the server serves a good client and holds no dead ones. Run under ASan
- * by tests/t-vnc.sh (build-asan). Also: the server works inside the VMM's seccomp sandbox, and detaches inside it. */
+ * by tests/t-vnc.sh (build-asan). Also: the server works inside the VMM's seccomp sandbox,
+ * and detaches inside it. */
 #include <linux/input-event-codes.h>
 #include <signal.h>
 #include <sys/resource.h>
