@@ -3,7 +3,8 @@
  * while a client that asks for full updates and reads none is behind, and that client is
  * disconnected; the same for a client that sends a message a byte at a time, and clients
  * that go away with a backlog leave no descriptor behind, and the messages of a client that
- * hangs up before the server took them still reach the guest. Nothing here assumes a socket
+ * hangs up before the server took them still reach the guest; vnc_detach with such clients
+ * connected and vnc_attach again leave nothing open and serve a new client. Nothing here assumes a socket
  * buffer size: the stalled client asks for more until its own sends would block, the
  * guest's screen keeps changing, and the test measures how long the loop took to answer.
  * Run alone (tests/run: ALONE): it checks bounds in seconds. */
@@ -426,6 +427,61 @@ out:
 	rig_stop(&r);
 }
 
+/* A VM's end and the next one's start in the same process (run.c's run_once after a guest
+ * reset without the sandbox): vnc_detach with a client whose full updates wait in the relay
+ * and another one served, then vnc_attach on a new loop. Both clients see the end, nothing of
+ * theirs or of the old relay stays open, and a new client is served. */
+static void test_detach_attach(void)
+{
+	struct rig r = { 0 };
+	uint8_t req[10] = { 3, 0, 0, 0, 0, 0, 1024 >> 8, 1024 & 0xff, 768 >> 8, 768 & 0xff };
+	uint8_t *fb = calloc(1024 * 768, 4);
+	int w, h, bad, good, base;
+
+	fill(&r, 1024, 768);
+	CHECK_EQ(rig_start(&r, NULL), 0);
+	base = nfds();
+	bad = rig_connect(&r);
+	good = rig_connect(&r);
+	CHECK(bad >= 0 && good >= 0 && fb);
+	if (bad < 0 || good < 0 || !fb)
+		goto out;
+	CHECK_EQ(handshake(bad, true, &w, &h), 0);
+	CHECK_EQ(handshake(good, true, &w, &h), 0);
+	for (int i = 0; i < 2; i++)
+		try_send(bad, req, sizeof(req));
+	update_request(good, 0, w, h);
+	CHECK_EQ(read_update(good, fb, w, h), 0);
+	evloop_stop(r.loop, 0);
+	pthread_join(r.th, NULL);
+	vnc_detach(r.vnc);
+	CHECK_EQ(read_to_end(bad), 0);
+	CHECK_EQ(read_to_end(good), 0);
+	close(bad);
+	close(good);
+	evloop_destroy(r.loop);
+	CHECK_EQ(evloop_create(&r.loop), 0);
+	CHECK_EQ(vnc_attach(r.vnc, r.loop, &r.disp, r.in, "again"), 0);
+	CHECK_EQ(pthread_create(&r.th, NULL, rig_thread, &r), 0);
+	CHECK_EQ(nfds(), base);
+	good = rig_connect(&r);
+	CHECK(good >= 0);
+	if (good >= 0) {
+		CHECK_EQ(handshake(good, true, &w, &h), 0);
+		update_request(good, 0, w, h);
+		CHECK_EQ(read_update(good, fb, w, h), 0);
+		CHECK(memcmp(fb, r.buf, 3) == 0);
+		close(good);
+	}
+	double end = now_s() + 10;
+	while ((rig_stats(&r).clients || nfds() > base) && now_s() < end)
+		usleep(10000);
+	CHECK_EQ(nfds(), base);
+out:
+	free(fb);
+	rig_stop(&r);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -434,5 +490,6 @@ int main(void)
 	RUN(test_gone_with_backlog);
 	RUN(test_trickled_message);
 	RUN(test_hangup_keeps_input);
+	RUN(test_detach_attach);
 	return check_done();
 }
