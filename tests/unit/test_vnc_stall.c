@@ -4,10 +4,10 @@
  * disconnected; the same for a client that sends a message a byte at a time, and clients
  * that go away with a backlog leave no descriptor behind, and the messages of a client that
  * hangs up before the server took them still reach the guest; vnc_detach with such clients
- * connected and vnc_attach again leave nothing open and serve a new client. Nothing here assumes a socket
- * buffer size: the stalled client asks for more until its own sends would block, the
- * guest's screen keeps changing, and the test measures how long the loop took to answer.
- * Run alone (tests/run: ALONE): it checks bounds in seconds. */
+ * connected and vnc_attach again leave nothing open and serve a new client. Nothing here
+ * assumes a socket buffer size: the stalled client asks for more until its own sends would
+ * block, the guest's screen keeps changing, and the test measures how long the loop took to
+ * answer. Run alone (tests/run: ALONE): it checks bounds in seconds. */
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
