@@ -10,7 +10,8 @@
  * whose backlog passes its bound, or that took nothing of it for stall_ms, is disconnected:
  * both sockets are closed, and LibVNCServer sees the end of its socket on its next read or
  * write. Bytes from the client go the other way, held back (the client is no longer read)
- * while LibVNCServer has not taken the previous ones.
+ * while LibVNCServer has not taken the previous ones; those a client sent before it hung up
+ * still go, then the end.
  *
  * LibVNCServer also reads a message in one piece, waiting up to maxClientWait for each next
  * byte: a client that sends one byte a second held the loop for as long as it liked. The
@@ -65,6 +66,8 @@ struct relay_conn {
 	int stall_ms;
 	int64_t progress_ms;       /* the client last took bytes (or its backlog started) */
 	bool c_eof;                /* the client will send nothing more */
+	bool c_hup;                /* the client hung up: its socket out of epoll, its output
+				    * dropped, what it sent before still read */
 	uint64_t id;
 	bool dead;                 /* to free after this round of events */
 	struct relay_conn *next;
@@ -176,7 +179,7 @@ static int take_output(struct vnc_relay *r, struct relay_conn *c)
 /* The backlog to the client. false: the client is gone. */
 static bool give_output(struct relay_conn *c)
 {
-	while (backlog(c)) {
+	while (backlog(c) && !c->c_hup) {
 		ssize_t n = send(c->cfd, c->out + c->out_off, backlog(c), MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (n > 0) {
@@ -250,9 +253,16 @@ static void conn_pump(struct vnc_relay *r, struct relay_conn *c, uint32_t cev)
 {
 	int k;
 
-	if (cev & (EPOLLERR | EPOLLHUP)) {
+	if (cev & EPOLLERR) {
 		conn_kill(r, c); /* the client is gone both ways */
 		return;
+	}
+	if ((cev & EPOLLHUP) && !c->c_hup) {
+		/* it takes nothing more, but what it sent before its hang-up (still in its
+		 * socket) goes to LibVNCServer as it takes it, then the end; its socket leaves
+		 * epoll (a hang-up is reported whatever is watched) */
+		epoll_ctl(r->epfd, EPOLL_CTL_DEL, c->cfd, NULL);
+		c->c_hup = true;
 	}
 	/* LibVNCServer's end is always read to its end (its writes must not wait), a chunk
 	 * at a time, each passed on at once while the client takes it: the backlog grows
@@ -271,7 +281,7 @@ static void conn_pump(struct vnc_relay *r, struct relay_conn *c, uint32_t cev)
 		conn_kill(r, c); /* LibVNCServer is done and the client has it all */
 		return;
 	}
-	watch(r, c->cfd, &c->ce, &c->cev,
+	watch(r, c->c_hup ? -1 : c->cfd, &c->ce, &c->cev,
 	      (c->c_eof || c->in_len ? 0 : EPOLLIN) | (backlog(c) ? EPOLLOUT : 0));
 	watch(r, c->bfd, &c->be, &c->bev, EPOLLIN | (c->in_len ? EPOLLOUT : 0));
 }

@@ -2,7 +2,8 @@
  * random bytes after a good handshake and instead of one, clients that vanish in the middle
  * of a large update, a client that stops in the middle of a message, more clients than the
  * limit; after each the server serves a good client and holds no dead ones. Run under ASan
- * by tests/t-vnc.sh (build-asan). Also: the server works inside the VMM's seccomp sandbox. */
+ * by tests/t-vnc.sh (build-asan). Also: the server works inside the VMM's seccomp sandbox,
+ * and detaches inside it. */
 #include <linux/input-event-codes.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -529,6 +530,111 @@ static void test_sandboxed_password(void)
 	free(r.buf);
 }
 
+static int sbd_stop = -1;
+static struct evloop *sbd_loop;
+
+/* The child's thread that ends its loop when the test says so (started before the filter:
+ * TSYNC filters it too). */
+static void *sbd_stopper(void *o)
+{
+	char c;
+
+	(void)o;
+	if (read(sbd_stop, &c, 1) < 0) {
+		/* the test is gone: stop anyway */
+	}
+	evloop_stop(sbd_loop, 0);
+	return NULL;
+}
+
+/* The end of a sandboxed VM with VNC clients connected (run.c's run_once: vnc_detach after
+ * vm_run, in the filter): one client with full updates waiting for it in the relay (taken
+ * from LibVNCServer, not read), one served; the child exits 0, not by SIGSYS, and both
+ * clients see the end. */
+static void test_sandboxed_detach(void)
+{
+	struct rig r = { 0 };
+	uint8_t req[10] = { 3, 0, 0, 0, 0, 0, 1024 >> 8, 1024 & 0xff, 768 >> 8, 768 & 0xff };
+	int sp[2], st = 0, w = 0, h = 0, bad = -1, good = -1;
+	struct stat sst;
+	pid_t pid;
+
+	fill(&r, 1024, 768);
+	snprintf(r.path, sizeof(r.path), "/tmp/vsrv-vnc-sbd-%d.sock", (int)getpid());
+	CHECK_EQ(pipe(sp), 0);
+	pid = fork();
+	if (pid == 0) {
+		struct sandbox_config c = { 0 };
+		char spec[128];
+		pthread_t th;
+
+		close(sp[1]);
+		sbd_stop = sp[0];
+		snprintf(spec, sizeof(spec), "unix:%s", r.path);
+		r.disp.ops = &rig_display_ops;
+		r.disp.opaque = &r;
+		pthread_mutex_init(&r.lock, NULL);
+		if (evloop_create(&r.loop) || input_router_create(&r.in) ||
+		    vnc_open(spec, &r.vnc) || vnc_attach(r.vnc, r.loop, &r.disp, r.in, "sbd"))
+			_exit(2);
+		sbd_loop = r.loop;
+		if (pthread_create(&th, NULL, sbd_stopper, NULL))
+			_exit(2);
+		if (sandbox_load_filter(&c) < 0)
+			_exit(3);
+		evloop_run(r.loop);
+		vnc_detach(r.vnc);
+		pthread_join(th, NULL);
+		_exit(0);
+	}
+	close(sp[0]);
+	double end = now_s() + 10;
+	while (stat(r.path, &sst) < 0 && now_s() < end)
+		usleep(5000);
+	usleep(100000);
+	bad = rig_connect(&r);
+	good = rig_connect(&r);
+	CHECK(bad >= 0 && good >= 0);
+	if (bad >= 0 && good >= 0) {
+		uint8_t *fb = calloc(1024 * 768, 4);
+
+		CHECK_EQ(handshake(bad, true, &w, &h), 0);
+		CHECK_EQ(handshake(good, true, &w, &h), 0);
+		/* two full screens: more than a socket pair holds, under the bound */
+		for (int i = 0; i < 2; i++)
+			write_full(bad, req, sizeof(req));
+		update_request(good, 0, w, h);
+		CHECK(fb && read_update(good, fb, w, h) == 0);
+		CHECK(fb && memcmp(fb, r.buf, 3) == 0);
+		free(fb);
+	}
+	CHECK_EQ(waitpid(pid, &st, WNOHANG), 0); /* still alive */
+	CHECK_EQ(write(sp[1], "x", 1), 1);
+	end = now_s() + 10;
+	while (waitpid(pid, &st, WNOHANG) == 0 && now_s() < end)
+		usleep(10000);
+	if (now_s() >= end) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+	}
+	if (WIFSIGNALED(st))
+		printf("# the child died by signal %d%s\n", WTERMSIG(st),
+		       WTERMSIG(st) == SIGSYS ? " (a system call outside the sandbox)" : "");
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	if (good >= 0) {
+		char b[4096];
+
+		while (read(good, b, sizeof(b)) > 0)
+			;
+		close(good);
+	}
+	if (bad >= 0)
+		close(bad);
+	close(sp[1]);
+	unlink(r.path);
+	free(r.buf);
+}
+
 int main(void)
 {
 	/* as `vsrv run` does: a write to a client that went away is an error, not a signal */
@@ -536,6 +642,7 @@ int main(void)
 	if (sandbox_supported()) {
 		RUN(test_sandboxed);
 		RUN(test_sandboxed_password);
+		RUN(test_sandboxed_detach);
 	} else {
 		printf("SKIP test_sandboxed: no seccomp filter in sanitizer builds\n");
 	}

@@ -2,10 +2,12 @@
  * serving (another client's updates, messages posted to it, as the control socket's are)
  * while a client that asks for full updates and reads none is behind, and that client is
  * disconnected; the same for a client that sends a message a byte at a time, and clients
- * that go away with a backlog leave no descriptor behind. Nothing here assumes a socket
- * buffer size: the stalled client asks for more until its own sends would block, the
- * guest's screen keeps changing, and the test measures how long the loop took to answer.
- * Run alone (tests/run: ALONE): it checks bounds in seconds. */
+ * that go away with a backlog leave no descriptor behind, and the messages of a client that
+ * hangs up before the server took them still reach the guest; vnc_detach with such clients
+ * connected and vnc_attach again leave nothing open and serve a new client. Nothing here
+ * assumes a socket buffer size: the stalled client asks for more until its own sends would
+ * block, the guest's screen keeps changing, and the test measures how long the loop took to
+ * answer. Run alone (tests/run: ALONE): it checks bounds in seconds. */
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -351,6 +353,135 @@ out:
 	rig_stop(&r);
 }
 
+struct gate {
+	int entered, release;
+};
+
+/* On the loop's thread: hold it (LibVNCServer reads nothing) until the test lets it go. */
+static void gate_fn(void *o)
+{
+	struct gate *g = o;
+
+	__atomic_store_n(&g->entered, 1, __ATOMIC_SEQ_CST);
+	while (!__atomic_load_n(&g->release, __ATOMIC_SEQ_CST))
+		usleep(1000);
+}
+
+/* A client sends pointer events and hangs up before the server took them all (its socket
+ * still holds some: the loop is held, and the client sent until its own sends would block):
+ * every event reaches the guest, in order, as LibVNCServer reads them directly from a
+ * client's socket before the relay. The relay took the hang-up for the end of everything
+ * and dropped what the client had sent. */
+static void test_hangup_keeps_input(void)
+{
+	struct rig r = { 0 };
+	struct gate g = { 0 };
+	int w, h, fd, sent = 0, nabs = 0;
+	uint32_t ax = 0, ay = 0;
+	uint8_t last[6] = { 0 };
+
+	fill(&r, 64, 48);
+	CHECK_EQ(rig_start(&r, NULL), 0);
+	fd = rig_connect(&r);
+	CHECK(fd >= 0);
+	if (fd < 0 || handshake(fd, true, &w, &h) < 0) {
+		CHECK(!"handshake");
+		goto out;
+	}
+	evloop_post(r.loop, gate_fn, &g);
+	while (!__atomic_load_n(&g.entered, __ATOMIC_SEQ_CST))
+		usleep(1000);
+	for (;;) {
+		uint16_t x = (uint16_t)(sent % 61 + 1), y = (uint16_t)(sent / 61 % 45 + 1);
+		uint8_t pe[6] = { 5, 0, (uint8_t)(x >> 8), (uint8_t)x, (uint8_t)(y >> 8), (uint8_t)y };
+		int k = try_send(fd, pe, sizeof(pe));
+
+		CHECK(k >= 0);
+		if (k <= 0)
+			break;
+		memcpy(last, pe, sizeof(pe));
+		sent++;
+	}
+	close(fd);
+	__atomic_store_n(&g.release, 1, __ATOMIC_SEQ_CST);
+	double end = now_s() + 10;
+	while (now_s() < end) {
+		pthread_mutex_lock(&r.lock);
+		nabs = r.nabs, ax = r.ax, ay = r.ay;
+		pthread_mutex_unlock(&r.lock);
+		if (nabs >= sent)
+			break;
+		usleep(10000);
+	}
+	printf("# %d pointer events sent before the hang-up, %d reached the guest\n", sent, nabs);
+	CHECK(sent > 0);
+	CHECK_EQ(nabs, sent);
+	/* the last one last: x and y of 64 x 48 pixels scaled to 0..INPUT_ABS_MAX */
+	CHECK_EQ(ax, (uint32_t)((uint64_t)(last[2] << 8 | last[3]) * INPUT_ABS_MAX / 63));
+	CHECK_EQ(ay, (uint32_t)((uint64_t)(last[4] << 8 | last[5]) * INPUT_ABS_MAX / 47));
+	end = now_s() + 10;
+	while (rig_stats(&r).clients && now_s() < end)
+		usleep(10000);
+	CHECK_EQ(rig_stats(&r).clients, 0);
+out:
+	rig_stop(&r);
+}
+
+/* A VM's end and the next one's start in the same process (run.c's run_once after a guest
+ * reset without the sandbox): vnc_detach with a client whose full updates wait in the relay
+ * and another one served, then vnc_attach on a new loop. Both clients see the end, nothing of
+ * theirs or of the old relay stays open, and a new client is served. */
+static void test_detach_attach(void)
+{
+	struct rig r = { 0 };
+	uint8_t req[10] = { 3, 0, 0, 0, 0, 0, 1024 >> 8, 1024 & 0xff, 768 >> 8, 768 & 0xff };
+	uint8_t *fb = calloc(1024 * 768, 4);
+	int w, h, bad, good, base;
+
+	fill(&r, 1024, 768);
+	CHECK_EQ(rig_start(&r, NULL), 0);
+	base = nfds();
+	bad = rig_connect(&r);
+	good = rig_connect(&r);
+	CHECK(bad >= 0 && good >= 0 && fb);
+	if (bad < 0 || good < 0 || !fb)
+		goto out;
+	CHECK_EQ(handshake(bad, true, &w, &h), 0);
+	CHECK_EQ(handshake(good, true, &w, &h), 0);
+	for (int i = 0; i < 2; i++)
+		try_send(bad, req, sizeof(req));
+	update_request(good, 0, w, h);
+	CHECK_EQ(read_update(good, fb, w, h), 0);
+	evloop_stop(r.loop, 0);
+	pthread_join(r.th, NULL);
+	vnc_detach(r.vnc);
+	CHECK_EQ(read_to_end(bad), 0);
+	CHECK_EQ(read_to_end(good), 0);
+	close(bad);
+	close(good);
+	evloop_destroy(r.loop);
+	CHECK_EQ(evloop_create(&r.loop), 0);
+	CHECK_EQ(vnc_attach(r.vnc, r.loop, &r.disp, r.in, "again"), 0);
+	CHECK_EQ(pthread_create(&r.th, NULL, rig_thread, &r), 0);
+	CHECK_EQ(nfds(), base);
+	good = rig_connect(&r);
+	CHECK(good >= 0);
+	if (good >= 0) {
+		CHECK_EQ(handshake(good, true, &w, &h), 0);
+		update_request(good, 0, w, h);
+		CHECK_EQ(read_update(good, fb, w, h), 0);
+		CHECK(memcmp(fb, r.buf, 3) == 0);
+		close(good);
+	}
+	double end = now_s() + 10;
+	while ((rig_stats(&r).clients || nfds() > base) && now_s() < end)
+		usleep(10000);
+	CHECK_EQ(nfds(), base);
+out:
+	free(fb);
+	rig_stop(&r);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -358,5 +489,7 @@ int main(void)
 	RUN(test_stall_timeout);
 	RUN(test_gone_with_backlog);
 	RUN(test_trickled_message);
+	RUN(test_hangup_keeps_input);
+	RUN(test_detach_attach);
 	return check_done();
 }
