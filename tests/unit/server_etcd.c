@@ -3,6 +3,7 @@
  * watches, calls over one kept connection, the leader found, a member killed, quorum lost.
  * SKIPs when etcd is not installed. */
 #include "check.h"
+#include "etcdlead.h"
 #include "etcdrig.h"
 #include "server/etcd.h"
 
@@ -584,48 +585,6 @@ static void test_keepalive(void)
 	etcd_close(e);
 }
 
-static size_t to_buf(char *p, size_t size, size_t n, void *arg)
-{
-	char *b = arg;
-	size_t have = strlen(b), add = size * n;
-
-	if (have + add >= 4096)
-		add = 4095 - have;
-	memcpy(b + have, p, add);
-	b[have + add] = '\0';
-	return size * n;
-}
-
-/* The index of the member that leads now (asked of each member, not through the client
- * under test), or -1. */
-static int leader_now(void)
-{
-	int i, lead = -1;
-
-	for (i = 0; i < rig.n; i++) {
-		char url[64], ans[4096] = "";
-		CURL *h = curl_easy_init();
-		json_t *j;
-
-		snprintf(url, sizeof(url), "http://127.0.0.1:%d/v3/maintenance/status", rig.cport[i]);
-		curl_easy_setopt(h, CURLOPT_URL, url);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, "{}");
-		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 2000L);
-		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, to_buf);
-		curl_easy_setopt(h, CURLOPT_WRITEDATA, ans);
-		curl_easy_perform(h);
-		curl_easy_cleanup(h);
-		j = json_loads(ans, 0, NULL);
-		if (j && json_string_value(json_object_get(j, "leader")) &&
-		    !strcmp(json_string_value(json_object_get(j, "leader")),
-			    json_string_value(json_object_get(json_object_get(j, "header"),
-							      "member_id")) ?: ""))
-			lead = i;
-		json_decref(j);
-	}
-	return lead;
-}
-
 /* A client whose first endpoint is a follower talks to the leader after its first call (a
  * linearizable read on a follower costs a round of its own to the leader). */
 static void test_leader(void)
@@ -633,7 +592,7 @@ static void test_leader(void)
 	struct etcd *e = NULL;
 	struct etcd_kv kv = { 0 };
 	char eps[sizeof(rig.endpoints)], want[64];
-	int lead = leader_now(), i, n = 0;
+	int lead = etcdlead_now(&rig, NULL), i, n = 0;
 
 	CHECK(lead >= 0);
 	if (lead < 0)
@@ -654,7 +613,7 @@ static void test_leader(void)
 		etcd_kv_clear(&kv);
 	}
 	/* (unless an election moved it meanwhile) */
-	CHECK(!strcmp(etcd_current(e), want) || leader_now() != lead);
+	CHECK(!strcmp(etcd_current(e), want) || etcdlead_now(&rig, NULL) != lead);
 	etcd_delete(e, "/ld/", true, NULL);
 	etcd_close(e);
 }

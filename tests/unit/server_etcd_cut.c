@@ -8,6 +8,7 @@
  * one veth pair per member; a member is cut by its pair's link on the members' side going
  * down (the client's side keeps its routes: its packets are dropped). */
 #include "check.h"
+#include "etcdlead.h"
 #include "etcdrig.h"
 #include "server/etcd.h"
 
@@ -64,49 +65,6 @@ static void mend(int i)
 	CHECK_EQ(sh_members("ip link set e%d up", i), 0);
 }
 
-static size_t to_buf(char *p, size_t size, size_t n, void *arg)
-{
-	char *b = arg;
-	size_t have = strlen(b), add = size * n;
-
-	if (have + add >= 4096)
-		add = 4095 - have;
-	memcpy(b + have, p, add);
-	b[have + add] = '\0';
-	return size * n;
-}
-
-/* The index of the member that leads now (asked of each member, not through the client
- * under test), or -1. */
-static int leader_now(void)
-{
-	int i, lead = -1;
-
-	for (i = 0; i < rig.n; i++) {
-		char url[64], ans[4096] = "";
-		CURL *h = curl_easy_init();
-		json_t *j;
-
-		snprintf(url, sizeof(url), "http://%s:%d/v3/maintenance/status", hosts[i],
-			 rig.cport[i]);
-		curl_easy_setopt(h, CURLOPT_URL, url);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, "{}");
-		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 2000L);
-		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, to_buf);
-		curl_easy_setopt(h, CURLOPT_WRITEDATA, ans);
-		curl_easy_perform(h);
-		curl_easy_cleanup(h);
-		j = json_loads(ans, 0, NULL);
-		if (j && json_string_value(json_object_get(j, "leader")) &&
-		    !strcmp(json_string_value(json_object_get(j, "leader")),
-			    json_string_value(json_object_get(json_object_get(j, "header"),
-							      "member_id")) ?: ""))
-			lead = i;
-		json_decref(j);
-	}
-	return lead;
-}
-
 static void endpoint(int i, char *buf, size_t n)
 {
 	snprintf(buf, n, "http://%s:%d", hosts[i], rig.cport[i]);
@@ -120,7 +78,7 @@ static void test_follower_cut(void)
 {
 	struct etcd *e = NULL;
 	struct etcd_kv kv = { 0 };
-	int lead = leader_now(), f1 = -1, f2 = -1, i, rc;
+	int lead = etcdlead_now(&rig, hosts), f1 = -1, f2 = -1, i, rc;
 	char eps[160], a[64], b[64];
 	double t0, took;
 
@@ -163,7 +121,7 @@ static void test_leader_cut(void)
 {
 	struct etcd *e = NULL;
 	struct etcd_kv kv = { 0 };
-	int lead = leader_now(), f = -1, i, slow = 0, calls = 0, failed = 0;
+	int lead = etcdlead_now(&rig, hosts), f = -1, i, slow = 0, calls = 0, failed = 0;
 	char eps[160], a[64], b[64];
 	double end;
 
@@ -205,7 +163,7 @@ static void test_leader_cut(void)
 	printf("# %d calls, %d slow, %d failed, leader %d cut\n", calls, slow, failed, lead);
 	CHECK_EQ(failed, 0);
 	CHECK_EQ(slow, 0);
-	CHECK(leader_now() == lead || leader_now() < 0);
+	CHECK(etcdlead_now(&rig, hosts) == lead || etcdlead_now(&rig, hosts) < 0);
 	mend(lead);
 	etcd_delete(e, "/cut/", true, NULL);
 	etcd_close(e);
