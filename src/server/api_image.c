@@ -451,6 +451,7 @@ int api_image_update(struct req *r)
 {
 	const json_t *p = json_object_get(r->body, "public");
 	struct imgstore_info i;
+	int rc;
 
 	if (auth_require(r, "server", 0, PERM_MODIFY) || visible_image(r, r->args[0], &i))
 		return r->status;
@@ -460,8 +461,15 @@ int api_image_update(struct req *r)
 		return req_error(r, -EINVAL, "the body must be {\"public\": true or false}");
 	if (inv_begin(r->c))
 		return req_error(r, -EIO, "inventory busy");
-	if (imgacl_set_public(r->c, r->args[0], json_is_true(p), this_host(r->srv)) ||
-	    events_emit(r->srv, r->c, "image-updated", "image", r->args[0], r->who.name, NULL,
+	rc = imgacl_set_public(r->c, r->args[0], json_is_true(p), this_host(r->srv));
+	if (rc == -EEXIST) {
+		inv_rollback(r->c);
+		return req_error(r, -EEXIST, "image %s of this host is not the cluster's image of "
+				 "that name (whose copies are on other hosts): delete or rename the "
+				 "file here, or change the image on a host that holds it",
+				 r->args[0]);
+	}
+	if (rc || events_emit(r->srv, r->c, "image-updated", "image", r->args[0], r->who.name, NULL,
 			"image %s made %s by %s", r->args[0], json_is_true(p) ? "public" : "private",
 			r->who.name) || inv_commit(r->c)) {
 		inv_rollback(r->c);

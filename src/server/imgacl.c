@@ -379,6 +379,10 @@ int imgacl_set_public(struct dbc *c, const char *name, bool public, const char *
 	}
 	if (rc)
 		return -EIO;
+	/* a row whose copies are on other hosts only: this host's file of that name is no copy
+	 * of it (imgacl_visible), and must not become one */
+	if (host && i.hosts[0] && !has_host(i.hosts, host))
+		return -EEXIST;
 	i.public = public;
 	if (host && !has_host(i.hosts, host))
 		add_host(&i, host, -1);

@@ -83,7 +83,8 @@ struct imgstore;
 int imgacl_sweep(struct dbc *c, struct imgstore *s, const char *host);
 
 /* An administrator makes image name (a file of host host's store; NULL: a server alone)
- * public or private (its owner kept). 0 or -EIO. */
+ * public or private (its owner kept). 0, -EEXIST (the name's row holds copies on other
+ * hosts only: this host's file is another image, left as it is) or -EIO. */
 int imgacl_set_public(struct dbc *c, const char *name, bool public, const char *host);
 
 /* Image name is gone from host host's store (NULL: a server alone), deleted or its upload

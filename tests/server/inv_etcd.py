@@ -220,6 +220,13 @@ try:
        all(s[0] == 404 and not s[1] and s[2] in (403, 404) for s in seen) and dl == 404 and
        os.path.exists(os.path.join(a.data, "images", "gone.iso")) and
        b.req("GET", "/api/v1/images/gone.iso", token=bo_b)[0] == 200, str((seen, dl)))
+    # nor does an administrator's PATCH on a make that file a copy of bob's row (409: the row
+    # still names b's copy alone, and bob still cannot reach alice's bytes on a)
+    pst = a.req("PATCH", "/api/v1/images/gone.iso", {"public": True}, token=ta)[0]
+    after = (a.req("GET", "/api/v1/images/gone.iso", token=bo_a)[0],
+             b.req("GET", "/api/v1/images/gone.iso", token=bo_b)[1])
+    ok("image-reappeared-copy-admin-patch-409", pst == 409 and after[0] == 404 and
+       isinstance(after[1], dict) and after[1].get("public") is False, str((pst, after)))
     if os.path.exists(os.path.join(a.data, "images", "gone.iso")):
         os.unlink(os.path.join(a.data, "images", "gone.iso"))
     b.req("DELETE", "/api/v1/images/gone.iso", token=bo_b)
