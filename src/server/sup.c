@@ -223,7 +223,7 @@ static int record_start(struct server *srv, struct dbc *c, int64_t id, const cha
 		pthread_mutex_lock(&s->lock);
 		v = find(s, id);
 		if (v && v->mon_pid == pid) {
-			v->stop_req = true;
+			v->stop_req = v->refused = true;
 			kill_session(v);
 		}
 		pthread_mutex_unlock(&s->lock);
@@ -408,7 +408,9 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 		if (v->quick_restarts > 5)
 			restart = false;
 	}
-	if (inv_begin(c) == 0) {
+	if (v->refused)
+		vsrv_log("vm %s: the monitor of its refused start ended (%s)", v->name, ex);
+	else if (inv_begin(c) == 0) {
 		const char *state = saved || unrestored ? INV_VM_SAVED :
 				    requested || clean ? INV_VM_STOPPED : INV_VM_CRASHED;
 		json_t *data = json_pack("{s:s,s:i,s:i,s:s}", "exit", ex, "status", code, "signal", sig,

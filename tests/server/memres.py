@@ -91,6 +91,12 @@ def rounds(label, extra, cluster=False):
             wait_for(lambda: vmms() == 0, 10)
         ok("memres-%s-one-of-two-admitted" % label, not bad,
            "%d of %d rounds: %s" % (len(bad), ROUNDS, bad[:3]))
+        # a refused start is no start: one vm-starting and one vm-stopped (the off) a round,
+        # no end of a refused start's monitor recorded as the VM's
+        starting, stopped = events_of(d, tok, "vm-starting"), events_of(d, tok, "vm-stopped")
+        ok("memres-%s-refused-start-no-events" % label, len(starting) == ROUNDS and
+           len(stopped) == ROUNDS, "%d vm-starting, %d vm-stopped for %d rounds: %s" %
+           (len(starting), len(stopped), ROUNDS, [e.get("message") for e in stopped][:4]))
     finally:
         d.stop()
 
