@@ -173,16 +173,24 @@ static int start_locked(struct server *srv, struct dbc *c, int64_t id, const cha
 	return 0;
 }
 
+static void kill_session(struct runvm *v);
+
 /* The start of VM id went through but its commit did not (-EAGAIN: on etcd a write to
  * another VM meanwhile fails it, the reservation having read them all): its monitor runs,
  * so record it again, unless it has ended already (its end is handle_exit's to record; a
- * commit of that meanwhile fails this one, which then sees the end). */
+ * commit of that meanwhile fails this one, which then sees the end). The write that failed
+ * it may be another start on this host (two at once): the reservation is checked again on
+ * this transaction's reads, compared at its commit as the start's were; when the VM no
+ * longer fits, its monitor is ended as a requested stop (handle_exit records it, releases
+ * its ownership key) and the start fails with -ENOSPC. */
 static int record_start(struct server *srv, struct dbc *c, int64_t id, const char *who)
 {
 	struct supervisor *s = srv->sup;
 	struct runvm *v;
 	struct pollfd p = { .events = POLLIN };
+	struct inv_vm vm;
 	char name[64] = "";
+	int64_t need;
 	pid_t pid = 0;
 	int rc;
 
@@ -198,6 +206,29 @@ static int record_start(struct server *srv, struct dbc *c, int64_t id, const cha
 	rc = inv_begin(c);
 	if (rc)
 		return rc;
+	sup_cluster_start_want(srv, c, false);      /* (the reservation's, as sup_start) */
+	rc = inv_vm_start_read(c, id);
+	if (!rc)
+		rc = inv_vm_get(c, id, &vm);
+	if (rc) {
+		inv_rollback(c);
+		return rc;
+	}
+	need = inv_vm_reserved_mib(&vm);
+	inv_vm_clear(&vm);
+	if (sup_reservation_used(srv, c, id) + need > (int64_t)srv->host_mem_mib) {
+		inv_rollback(c);
+		vsrv_log("vm %s: not started: another start on this host took its memory "
+			 "meanwhile; its monitor (pid %d) is ended", name, (int)pid);
+		pthread_mutex_lock(&s->lock);
+		v = find(s, id);
+		if (v && v->mon_pid == pid) {
+			v->stop_req = v->refused = true;
+			kill_session(v);
+		}
+		pthread_mutex_unlock(&s->lock);
+		return -ENOSPC;
+	}
 	rc = inv_vm_set_state(c, id, INV_VM_STARTING, pid, NULL);
 	if (!rc)
 		sup_cluster_placed(srv, c, name);      /* (it went with the failed commit) */
@@ -377,7 +408,9 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 		if (v->quick_restarts > 5)
 			restart = false;
 	}
-	if (inv_begin(c) == 0) {
+	if (v->refused)
+		vsrv_log("vm %s: the monitor of its refused start ended (%s)", v->name, ex);
+	else if (inv_begin(c) == 0) {
 		const char *state = saved || unrestored ? INV_VM_SAVED :
 				    requested || clean ? INV_VM_STOPPED : INV_VM_CRASHED;
 		json_t *data = json_pack("{s:s,s:i,s:i,s:s}", "exit", ex, "status", code, "signal", sig,

@@ -22,6 +22,8 @@ struct runvm {
 	int pidfd;
 	bool ours;              /* our child: reap it */
 	bool stop_req;          /* an exit we asked for: off, shutdown */
+	bool refused;           /* a start refused after its spawn (record_start): its end
+				 * is not recorded, the inventory never said it started */
 	bool reset_req;         /* start again after the exit */
 	char undo[8];           /* the stop request's undo-disk action, or "" (the setting) */
 	bool save_req;          /* its VMM is saving it and ends after (sup_save.c) */
