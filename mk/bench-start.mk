@@ -2,5 +2,5 @@
 # (--version, img info, the VMM up to its guest) beside qemu-img's and QEMU's.
 .PHONY: bench-start
 bench: bench-start
-bench-start: all $(BENCH_DIR)/spawn
+bench-start: all $(BUILD)/bench/spawn
 	@BUILD=$(BUILD) bash bench/start.sh
