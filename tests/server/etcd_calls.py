@@ -8,7 +8,7 @@ The reads folded into a write's compares (rows read ahead and taken as the trans
 reads, a new row taken as absent without a read, the name's claim) are checked by races of
 two hosts on one inventory: two edits of the same VM, two creates of the same name, a
 delete and an edit: each race has one outcome, which the inventory shows."""
-import json, os, re, shutil, sys, tempfile, threading, time
+import json, os, re, shutil, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(__file__))
 from lib import *
 from etcd_cluster import EtcdCluster, Unavailable, b64
@@ -108,22 +108,6 @@ def again_if(want, first, second):
         return st, js, n
     st2, js2, n2 = second()
     return (st if st == st2 else (st, st2)), js2, least(n, n2)
-
-
-def race(a, b):
-    """Run the callables a and b at once; their results."""
-    out = [None, None]
-    bar = threading.Barrier(2)
-
-    def run(i, f):
-        bar.wait()
-        out[i] = f()
-    ts = [threading.Thread(target=run, args=(i, f)) for i, f in enumerate((a, b))]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    return out
 
 
 try:

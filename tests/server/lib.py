@@ -1,7 +1,7 @@
 """Helpers for the server's black-box tests: a daemon on a temporary data directory and
 an HTTP client over TCP or the Unix socket. Every answer Daemon.req() gets is checked
 against docs/api.yaml (openapi_check.py): a mismatch is a FAIL line "openapi ..."."""
-import atexit, base64, hashlib, http.client, json, os, re, socket, sqlite3, subprocess, sys, time
+import atexit, base64, hashlib, http.client, json, os, re, socket, sqlite3, subprocess, sys, threading, time
 import urllib.request
 
 import openapi_check
@@ -226,6 +226,22 @@ def _openapi_summary():
         ok("openapi-answers-match-document", True)
         print("# %d answers checked against docs/api.yaml, %d operation/status pairs"
               % (d.answers, len(d.checked)), flush=True)
+
+
+def race(a, b):
+    """Run the callables a and b at once (both released by one barrier); their results."""
+    out = [None, None]
+    bar = threading.Barrier(2)
+
+    def run(i, f):
+        bar.wait()
+        out[i] = f()
+    ts = [threading.Thread(target=run, args=(i, f)) for i, f in enumerate((a, b))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return out
 
 
 def wait_for(fn, timeout=10, step=0.05):

@@ -6,7 +6,7 @@ also when the commit is retried by record_start). The VMM is a shim that sleeps 
 stays starting), so no KVM is needed. Each round's outcome is read from the inventory (the
 states of both VMs), not from timings: a round where both are up is a failure whatever the
 machine's speed."""
-import os, shutil, sys, tempfile, threading
+import os, shutil, sys, tempfile
 sys.path.insert(0, os.path.dirname(__file__))
 from lib import *
 
@@ -31,21 +31,6 @@ def vmms():
         except OSError:
             pass
     return n
-
-
-def race(a, b):
-    out = [None, None]
-    bar = threading.Barrier(2)
-
-    def run(i, f):
-        bar.wait()
-        out[i] = f()
-    ts = [threading.Thread(target=run, args=(i, f)) for i, f in enumerate((a, b))]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    return out
 
 
 def free_mib(d, tok):
