@@ -55,17 +55,19 @@ static int forward(struct req *r, const char *host, const char *base, const char
 	return r->status;
 }
 
-int api_vm_start_placed(struct req *r, int64_t id, const char *want, bool *local)
+int api_vm_start_placed(struct req *r, int64_t id, const char *want, bool *local,
+			char *target, size_t tn)
 {
 	struct server *srv = r->srv;
 	struct cluster_fo_host h[64];
 	struct cluster_need need;
-	char url[1024], target[64], why[1024];
+	char why[1024];
 	const char *me = srv->cluster ? cluster_name(srv->cluster) : NULL;
 	size_t n = 0, fit;
 	int rc;
 
 	*local = false;
+	target[0] = '\0';
 	if (!srv->cluster || strcmp(inv_backend(srv->db), "etcd")) {
 		/* every host has its own inventory: the VM can start here only */
 		if (want && (!me || strcmp(want, me)))
@@ -75,7 +77,7 @@ int api_vm_start_placed(struct req *r, int64_t id, const char *want, bool *local
 		return 0;
 	}
 	if (want) {
-		snprintf(target, sizeof(target), "%s", want);
+		snprintf(target, tn, "%s", want);
 	} else {
 		rc = placement_need(r->c, id, true, &need);
 		if (rc)
@@ -87,7 +89,7 @@ int api_vm_start_placed(struct req *r, int64_t id, const char *want, bool *local
 			return req_error(r, 503, "the cluster's store (etcd) does not answer: %s",
 					 etcd_errmsg());
 		fit = cluster_failover_order(h, n, &need, why, sizeof(why));
-		snprintf(target, sizeof(target), "%s", fit ? h[0].name : "");
+		snprintf(target, tn, "%s", fit ? h[0].name : "");
 		cluster_fo_hosts_clear(h, n);
 		if (!fit)
 			return req_error(r, -ENOSPC, "%s: no host of the cluster can run it: %s",
@@ -95,9 +97,17 @@ int api_vm_start_placed(struct req *r, int64_t id, const char *want, bool *local
 	}
 	if (!strcmp(target, me)) {
 		*local = true;
-		return 0;
+		target[0] = '\0';
 	}
-	rc = cluster_host_api_url(srv->cluster, target, url, sizeof(url));
+	return 0;
+}
+
+int api_vm_start_forward(struct req *r, const char *target)
+{
+	char url[1024];
+	int rc;
+
+	rc = cluster_host_api_url(r->srv->cluster, target, url, sizeof(url));
 	if (rc == -ENOENT)
 		return req_error(r, -EINVAL, "host: no host %s in the cluster", target);
 	if (rc == -EHOSTDOWN)

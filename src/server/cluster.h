@@ -115,6 +115,11 @@ int cluster_hosts_json(struct cluster *cl, json_t **out);
  * host is fenced or has no lease, or the etcd client's -errno. */
 int cluster_vm_claim(struct cluster *cl, const char *vm, char *owner, size_t n);
 
+/* cluster_vm_claim, and on 0 the key's mod_revision as claimed (*rev): a start compares it
+ * at its commit (inv_side_compare), so that a key taken meanwhile fails the commit. */
+int cluster_vm_claim_at(struct cluster *cl, const char *vm, char *owner, size_t n,
+			int64_t *rev);
+
 /* The host that holds VM vm's ownership key, into host (n bytes). 0, -ENOENT or -errno. */
 int cluster_vm_owner(struct cluster *cl, const char *vm, char *host, size_t n);
 

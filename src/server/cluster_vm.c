@@ -127,6 +127,14 @@ static int owner_key(const char *vm, char *key, size_t n)
 
 int cluster_vm_claim(struct cluster *cl, const char *vm, char *owner, size_t n)
 {
+	int64_t rev;
+
+	return cluster_vm_claim_at(cl, vm, owner, n, &rev);
+}
+
+int cluster_vm_claim_at(struct cluster *cl, const char *vm, char *owner, size_t n,
+			int64_t *rev)
+{
 	struct etcd_kv holder = { 0 };
 	char key[160], *text;
 	int64_t lease;
@@ -148,7 +156,8 @@ int cluster_vm_claim(struct cluster *cl, const char *vm, char *owner, size_t n)
 	if (!text)
 		return -ENOMEM;
 	/* create-if-absent, bound to the lease: the key lives while this host does */
-	rc = etcd_cas(cl->etcd, key, 0, text, strlen(text), lease, NULL, &holder);
+	*rev = 0;
+	rc = etcd_cas(cl->etcd, key, 0, text, strlen(text), lease, rev, &holder);
 	free(text);
 	if (rc == -EEXIST) {
 		json_t *h = json_loadb(holder.value ? holder.value : "", holder.value_len, 0, NULL);
@@ -156,6 +165,7 @@ int cluster_vm_claim(struct cluster *cl, const char *vm, char *owner, size_t n)
 
 		if (holder.lease == lease && host && !strcmp(host, cl->name)) {
 			rc = 0;         /* ours already (a restart by policy) */
+			*rev = holder.mod_rev;
 		} else {
 			rc = -EADDRINUSE;
 			if (owner)

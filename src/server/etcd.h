@@ -212,6 +212,12 @@ int etcd_txn_read_side(struct etcd_txn *t, const struct etcd_read *r, size_t n,
  * 0 or -ENOMEM. */
 int etcd_txn_seed(struct etcd_txn *t, const char *key, const struct etcd_kv *kv);
 
+/* At t's commit, key's mod_revision must still be mod_rev (0: key absent), as if the
+ * session had read it then: a key the session wrote through another call (a claim made
+ * before the commit: cluster_vm_claim) joins the compare list, replacing a compare of an
+ * earlier read of it. The reads of key are not answered from it. 0 or -ENOMEM. */
+int etcd_txn_compare(struct etcd_txn *t, const char *key, int64_t mod_rev);
+
 /* At t's commit, n rows (values[i], copied) take the next n ids of the counter key (its
  * value a number; absent: 0), in the commit's own Txn: it compares the counter's revision
  * as this client saw it last (etcd_next_id's hint; read first when it has none), puts it

@@ -198,6 +198,11 @@ int etcd_txn_seed(struct etcd_txn *t, const char *key, const struct etcd_kv *kv)
 	return rc;
 }
 
+int etcd_txn_compare(struct etcd_txn *t, const char *key, int64_t mod_rev)
+{
+	return json_object_set_new(t->reads, key, json_integer(mod_rev)) ? -ENOMEM : 0;
+}
+
 /* A key's read s is used: a seed joins the compares now, with the revision it was read
  * at. 0 or -ENOMEM. */
 static int seen_use(struct etcd_txn *t, struct txn_seen *s)

@@ -211,6 +211,12 @@ int inv_side_take_range(struct dbc *c, const char *prefix,
  * yourself). */
 int inv_side_put(struct dbc *c, const char *key, const char *value, size_t len);
 
+/* In a transaction on etcd: key (outside the inventory: a VM's ownership key, claimed
+ * before the commit by a call of its own) must still be at mod_rev when the transaction
+ * commits, else the commit fails (-EAGAIN) as when a key it read had changed. 0 or -ENOMEM;
+ * -ENOTSUP outside a transaction and elsewhere (nothing to compare it with). */
+int inv_side_compare(struct dbc *c, const char *key, int64_t mod_rev);
+
 /* A VM's status alone (what inv_vm_get reads under "status", with the name), for the
  * frequent readers that need no configuration (GET .../status, state checks; on etcd the
  * status key alone). last_exit is the struct's own: free with inv_vm_status_clear. */

@@ -284,6 +284,15 @@ int inv_etcd_side_put(struct dbc *c, const char *key, const char *value, size_t 
 	return etcd_txn_put(s->t, key, value, len, 0);
 }
 
+int inv_etcd_side_compare(struct dbc *c, const char *key, int64_t mod_rev)
+{
+	struct inv_etcd_sess *s = ie_sess(c);
+
+	if (!s->t)
+		return -ENOTSUP;
+	return etcd_txn_compare(s->t, key, mod_rev);
+}
+
 void ie_side_ranges_add(struct dbc *c, struct etcd_read *r, size_t *n)
 {
 	struct inv_etcd_sess *s = ie_sess(c);

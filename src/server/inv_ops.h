@@ -33,6 +33,7 @@
 	  int (*fn)(const struct etcd_kv *kv, void *arg), void *arg), (c, prefix, fn, arg)) \
 	X(side_put, (struct dbc *c, const char *key, const char *value, size_t len), \
 	  (c, key, value, len)) \
+	X(side_compare, (struct dbc *c, const char *key, int64_t mod_rev), (c, key, mod_rev)) \
 	X(vm_get_status, (struct dbc *c, int64_t id, struct inv_vm_status *out), (c, id, out)) \
 	X(vm_each, (struct dbc *c, int (*fn)(const struct inv_vm *v, void *arg), void *arg), \
 	  (c, fn, arg)) \

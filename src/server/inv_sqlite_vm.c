@@ -137,6 +137,14 @@ int inv_sqlite_side_put(struct dbc *c, const char *key, const char *value, size_
 	return -ENOTSUP;
 }
 
+int inv_sqlite_side_compare(struct dbc *c, const char *key, int64_t mod_rev)
+{
+	(void)c;
+	(void)key;
+	(void)mod_rev;
+	return -ENOTSUP;
+}
+
 int inv_sqlite_vm_get(struct dbc *c, int64_t id, struct inv_vm *out)
 {
 	sqlite3_stmt *s = db_stmt(c, "SELECT " VM_COLUMNS " FROM vms WHERE id = ?");

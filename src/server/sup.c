@@ -69,209 +69,6 @@ static struct runvm *find(struct supervisor *s, int64_t id)
 	return NULL;
 }
 
-/* Start under an open transaction; the caller commits. */
-static int start_locked(struct server *srv, struct dbc *c, int64_t id, const char *who,
-			bool restart)
-{
-	struct supervisor *s = srv->sup;
-	char dir[4096], name[64], state[16] = "", why[300] = "";
-	int64_t need = 0;
-	char **argv = NULL;
-	struct inv_vm vm;
-	struct runvm *v;
-	pid_t pid = 0;
-	int rc;
-
-	rc = inv_vm_get(c, id, &vm);
-	if (rc)
-		return rc;
-	snprintf(state, sizeof(state), "%s", vm.state);
-	need = inv_vm_reserved_mib(&vm);
-	snprintf(name, sizeof(name), "%s", vm.name);
-	inv_vm_clear(&vm);
-	if (!restart && inv_vm_state_up(state))
-		return -EBUSY;
-	/* A saved VM is restored from its file (sup_build_argv adds --restore); any other
-	 * boots afresh, without a file left of a discard cut short (so that a file there while
-	 * starting means a restore: handle_exit) */
-	if (!strcmp(state, INV_VM_SAVED) && !vmsave_exists(srv, id, NULL)) {
-		vsrv_log("vm %s: not started: its saved state (%s/%s) is missing", name, VMSAVE_DIR,
-			 VMSAVE_FILE);
-		return -ESTALE;
-	}
-	if (strcmp(state, INV_VM_SAVED) && vmsave_remove(srv, id))
-		vsrv_log("vm %s: cannot remove a stale %s/%s", name, VMSAVE_DIR, VMSAVE_FILE);
-	if (sup_reservation_used(srv, c, id) + need > (int64_t)srv->host_mem_mib)
-		return -ENOSPC;
-	rc = vmdir_path(srv, id, dir, sizeof(dir));
-	if (rc)
-		return rc;
-	if (mkdir(dir, 0750) < 0 && errno != EEXIST)
-		return -errno;
-	/* One VMM per VM: whatever is left of an earlier run (a VMM still dying after its
-	 * monitor was killed) ends before the next one starts. */
-	rc = sup_kill_stale(srv, id, name, 5000);
-	if (rc < 0)
-		return rc;
-	if (rc > 0)
-		vsrv_log("vm %s: killed %d process(es) left of an earlier run", name, rc);
-	/* its disks are not another VM's (the API says which; here under the transaction),
-	 * checked once what was left of its own earlier run has gone */
-	rc = diskuse_check_start(srv, c, id, why, sizeof(why));
-	if (rc) {
-		vsrv_log("vm %lld: not started: %s", (long long)id, why);
-		return rc;
-	}
-	/* in a cluster, it runs only where it holds its ownership key (cluster.h) */
-	rc = sup_cluster_claim(srv, name, dir);
-	if (rc)
-		return rc;
-	rc = sup_build_argv(srv, c, id, dir, &argv, name, sizeof(name));
-	if (!rc) {
-		cgroup_setup(srv, c, id);
-		rc = sup_spawn(srv, argv, dir, id, &pid);
-		sup_free_argv(argv);
-	}
-	/* 'running' once its VMM answers (sup_ready.h). */
-	if (!rc) {
-		rc = inv_vm_set_state(c, id, INV_VM_STARTING, pid, NULL);
-		if (rc)
-			kill(pid, SIGKILL);
-	}
-	if (rc) {
-		sup_cluster_release(srv, name, false);
-		return rc;
-	}
-	sup_cluster_placed(srv, c, name);
-	pthread_mutex_lock(&s->lock);
-	v = find(s, id);
-	if (!v) {
-		v = calloc(1, sizeof(*v));
-		if (v) {
-			v->next = s->vms;
-			s->vms = v;
-		}
-	} else if (v->pidfd >= 0) {
-		epoll_ctl(s->epfd, EPOLL_CTL_DEL, v->pidfd, NULL);
-		close(v->pidfd);
-	}
-	if (v) {
-		int qr = v->quick_restarts;
-		*v = (struct runvm){ .next = v->next, .id = id, .mon_pid = pid, .ours = true,
-				     .started = clock_mono(), .pidfd = -1,
-				     .quick_restarts = restart ? qr : 0 };
-		snprintf(v->name, sizeof(v->name), "%s", name);
-		if (watch(s, v))
-			vsrv_log("vm %s: cannot watch its monitor (pid %d)", name, (int)pid);
-	}
-	pthread_mutex_unlock(&s->lock);
-	events_emit(srv, c, "vm-starting", "vm", name, who,
-		    json_pack("{s:i,s:b}", "monitor_pid", pid, "restore", !strcmp(state, INV_VM_SAVED)),
-		    "%s starting%s%s", name, restart ? " again" : "",
-		    !strcmp(state, INV_VM_SAVED) ? " from its saved state" : "");
-	sup_ready_watch(s->ready, id, pid, name, who);
-	return 0;
-}
-
-static void kill_session(struct runvm *v);
-
-/* The start of VM id went through but its commit did not (-EAGAIN: on etcd a write to
- * another VM meanwhile fails it, the reservation having read them all): its monitor runs,
- * so record it again, unless it has ended already (its end is handle_exit's to record; a
- * commit of that meanwhile fails this one, which then sees the end). The write that failed
- * it may be another start on this host (two at once): the reservation is checked again on
- * this transaction's reads, compared at its commit as the start's were; when the VM no
- * longer fits, its monitor is ended as a requested stop (handle_exit records it, releases
- * its ownership key) and the start fails with -ENOSPC. */
-static int record_start(struct server *srv, struct dbc *c, int64_t id, const char *who)
-{
-	struct supervisor *s = srv->sup;
-	struct runvm *v;
-	struct pollfd p = { .events = POLLIN };
-	struct inv_vm vm;
-	char name[64] = "";
-	int64_t need;
-	pid_t pid = 0;
-	int rc;
-
-	pthread_mutex_lock(&s->lock);
-	v = find(s, id);
-	if (v && (p.fd = v->pidfd) >= 0 && poll(&p, 1, 0) == 0) {
-		pid = v->mon_pid;
-		snprintf(name, sizeof(name), "%s", v->name);
-	}
-	pthread_mutex_unlock(&s->lock);
-	if (pid <= 0)
-		return 0;
-	rc = inv_begin(c);
-	if (rc)
-		return rc;
-	sup_cluster_start_want(srv, c, false);      /* (the reservation's, as sup_start) */
-	rc = inv_vm_start_read(c, id);
-	if (!rc)
-		rc = inv_vm_get(c, id, &vm);
-	if (rc) {
-		inv_rollback(c);
-		return rc;
-	}
-	need = inv_vm_reserved_mib(&vm);
-	inv_vm_clear(&vm);
-	if (sup_reservation_used(srv, c, id) + need > (int64_t)srv->host_mem_mib) {
-		inv_rollback(c);
-		vsrv_log("vm %s: not started: another start on this host took its memory "
-			 "meanwhile; its monitor (pid %d) is ended", name, (int)pid);
-		pthread_mutex_lock(&s->lock);
-		v = find(s, id);
-		if (v && v->mon_pid == pid) {
-			v->stop_req = v->refused = true;
-			kill_session(v);
-		}
-		pthread_mutex_unlock(&s->lock);
-		return -ENOSPC;
-	}
-	rc = inv_vm_set_state(c, id, INV_VM_STARTING, pid, NULL);
-	if (!rc)
-		sup_cluster_placed(srv, c, name);      /* (it went with the failed commit) */
-	if (!rc)
-		rc = events_emit(srv, c, "vm-starting", "vm", name, who, json_pack("{s:i}",
-				 "monitor_pid", pid), "%s starting", name);
-	if (rc) {
-		inv_rollback(c);
-		return rc;
-	}
-	return inv_commit(c);
-}
-
-int sup_start(struct server *srv, struct dbc *c, int64_t id, const char *who)
-{
-	int rc = inv_begin(c);
-
-	if (rc)
-		return rc;
-	sup_cluster_start_want(srv, c, false);      /* (the reservation's) */
-	rc = inv_vm_start_read(c, id);
-	if (rc) {
-		inv_rollback(c);
-		return rc;
-	}
-	return sup_start_begun(srv, c, id, who);
-}
-
-int sup_start_begun(struct server *srv, struct dbc *c, int64_t id, const char *who)
-{
-	int rc, tries;
-
-	rc = start_locked(srv, c, id, who, false);
-	if (rc) {
-		inv_rollback(c);
-		return rc;
-	}
-	rc = inv_commit(c);
-	for (tries = 0; rc == -EAGAIN && tries < 20; tries++)
-		rc = record_start(srv, c, id, who);
-	return rc;
-}
-
 /* SIGKILL to v's monitor and every process of its session (it is the session's and its
  * process group's leader: sup_spawn); to the monitor alone while it has not got there.
  * Nothing once the monitor has ended (its pid, and so its group's, may be reused). */
@@ -332,9 +129,11 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 	char state0[16] = "", *tail, *rec;
 	const char *why;
 	json_t *le;
-	bool clean, requested, restart = false, restarted = false, saved, unrestored;
+	bool clean, requested, asked, restart = false, restarted = false, saved = false;
+	bool unrestored = false, began, other = false;
 	struct inv_vm vm;
-	int code = -1, sig = 0;
+	int code = -1, sig = 0, tries, quick = 0, rc;
+	pid_t pid0;
 
 	if (v->ours) {
 		siginfo_t si;
@@ -378,39 +177,57 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 		free(tail);
 		return;
 	}
-	if (inv_vm_get(c, v->id, &vm) == 0) {
-		snprintf(policy, sizeof(policy), "%s", vm.restart_policy);
-		snprintf(undo, sizeof(undo), "%s", vm.undo_disks);
-		snprintf(state0, sizeof(state0), "%s", vm.state);
-		inv_vm_clear(&vm);
-	}
-	/* Saved (sup_save.c): its VMM wrote the file and ended with status 0; also when no daemon
-	 * saw the save (a file is only there while up after a save in this run: a restore
-	 * removes it once running). A restore that failed keeps the file: saved again. */
-	saved = code == 0 && vmsave_exists(srv, v->id, NULL) &&
-		(v->save_req || !strcmp(state0, INV_VM_RUNNING) || !strcmp(state0, INV_VM_PAUSED) ||
-		 !strcmp(state0, INV_VM_STOPPING));
-	unrestored = !saved && !clean && !strcmp(state0, INV_VM_STARTING) &&
-		     vmsave_exists(srv, v->id, NULL);
-	if (saved || unrestored)
-		requested = true;
-	else if (v->reset_req)
-		restart = true;
-	else if (!requested && (!strcmp(policy, "always") ||
-				(!strcmp(policy, "on-failure") && !clean)))
-		restart = true;
-	/* A VM that keeps dying within 10 s of its start is given up after 5 tries. */
-	if (restart && !v->reset_req) {
-		if (clock_mono() - v->started < 10)
-			v->quick_restarts++;
-		else
-			v->quick_restarts = 0;
-		if (v->quick_restarts > 5)
+	/* (its restart is a start; and a start of it under way decides first whether this
+	 * was its refused one) */
+	sup_start_lock(srv);
+	asked = requested;
+	for (tries = 0;; tries++) {
+		/* its state read in the transaction that records the end (compared at its
+		 * commit: a stop's or another host's write meanwhile fails it, and the end is
+		 * examined again on what they wrote) */
+		began = !v->refused && inv_begin(c) == 0;
+		pid0 = 0;
+		if (inv_vm_get(c, v->id, &vm) == 0) {
+			snprintf(policy, sizeof(policy), "%s", vm.restart_policy);
+			snprintf(undo, sizeof(undo), "%s", vm.undo_disks);
+			snprintf(state0, sizeof(state0), "%s", vm.state);
+			pid0 = vm.monitor_pid;
+			inv_vm_clear(&vm);
+		}
+		/* Saved (sup_save.c): its VMM wrote the file and ended with status 0; also when
+		 * no daemon saw the save (a file is only there while up after a save in this
+		 * run: a restore removes it once running). A restore that failed keeps the file:
+		 * saved again. */
+		saved = code == 0 && vmsave_exists(srv, v->id, NULL) &&
+			(v->save_req || !strcmp(state0, INV_VM_RUNNING) ||
+			 !strcmp(state0, INV_VM_PAUSED) || !strcmp(state0, INV_VM_STOPPING));
+		unrestored = !saved && !clean && !strcmp(state0, INV_VM_STARTING) &&
+			     vmsave_exists(srv, v->id, NULL);
+		requested = asked || saved || unrestored;
+		restart = !saved && !unrestored &&
+			  (v->reset_req || (!requested && (!strcmp(policy, "always") ||
+					    (!strcmp(policy, "on-failure") && !clean))));
+		/* A VM that keeps dying within 10 s of its start is given up after 5 tries. */
+		quick = clock_mono() - v->started < 10 ? v->quick_restarts + 1 : 0;
+		if (restart && !v->reset_req && quick > 5)
 			restart = false;
-	}
-	if (v->refused)
-		vsrv_log("vm %s: the monitor of its refused start ended (%s)", v->name, ex);
-	else if (inv_begin(c) == 0) {
+		if (v->refused) {
+			vsrv_log("vm %s: the monitor of its refused start ended (%s)", v->name, ex);
+			break;
+		}
+		if (!began)
+			break;
+		/* recorded up with another monitor: not this run's record (another host's start
+		 * once this host's ownership key had gone, or a later start here); its end
+		 * changes nothing of it */
+		if (v->ours && inv_vm_state_up(state0) && pid0 > 0 && pid0 != v->mon_pid) {
+			vsrv_log("vm %s: %s; its record is another run's (monitor pid %d): left as "
+				 "it is", v->name, ex, (int)pid0);
+			inv_rollback(c);
+			restart = false;
+			other = true;
+			break;
+		}
 		const char *state = saved || unrestored ? INV_VM_SAVED :
 				    requested || clean ? INV_VM_STOPPED : INV_VM_CRASHED;
 		json_t *data = json_pack("{s:s,s:i,s:i,s:s}", "exit", ex, "status", code, "signal", sig,
@@ -440,20 +257,30 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 		cgroup_freeze(srv, v->id, 0, 0);
 		if (restart) {
 			inv_vm_count_restart(c, v->id);
-			if (start_locked(srv, c, v->id, NULL, true))
+			if (sup_start_locked(srv, c, v->id, NULL, true))
 				vsrv_log("vm %s: restart failed", v->name);
 			else
 				restarted = true;
 		}
-		if (inv_commit(c))
+		rc = inv_commit(c);
+		/* (again on a conflict, unless a restart was spawned: its monitor runs) */
+		if (rc == -EAGAIN && !restarted && tries < INV_COMMIT_TRIES)
+			continue;
+		if (rc)
 			vsrv_log("vm %s: cannot record its exit (%s)", v->name, ex);
+		break;
 	}
+	if (restart && !v->reset_req)
+		v->quick_restarts = quick;
+	sup_start_unlock(srv);
 	vsrv_log("vm %s: %s%s", v->name, ex, restart ? "; restarted" : "");
 	inv_put(c);
-	if (!restarted)
+	/* (another run's record: the key, when this host's, and the disks are that run's) */
+	if (!restarted && !other)
 		sup_cluster_release(srv, v->name, !restart && clean && !requested);
 	/* Undo disks: decided when the VM ends for good, never after a crash (kept then). */
-	if (!restart && !saved && !unrestored && strcmp(undo, "off") && (requested || clean)) {
+	if (!other && !restart && !saved && !unrestored && strcmp(undo, "off") &&
+	    (requested || clean)) {
 		const char *action = v->undo[0] ? v->undo : undo;
 		int rc = undo_finish(srv, v->id, v->name, action, NULL);
 
@@ -572,6 +399,7 @@ int sup_create(struct server *srv, struct supervisor **out)
 		return -ENOMEM;
 	s->srv = srv;
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->start_mu, NULL);
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (s->epfd < 0 || pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) < 0 ||
 	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->wake[0], &e) < 0) {
@@ -627,6 +455,7 @@ void sup_destroy(struct supervisor *s)
 	close(s->wake[1]);
 	close(s->epfd);
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->start_mu);
 	free(s);
 }
 

@@ -27,6 +27,15 @@ int sup_start(struct server *srv, struct dbc *c, int64_t id, const char *who);
  * commits, or rolls back on failure. The same returns. */
 int sup_start_begun(struct server *srv, struct dbc *c, int64_t id, const char *who);
 
+/* The starts of this host one at a time, from their reads to their commit (sup_start takes
+ * it itself, as does the exit handler's record of an end with its restart; the caller of
+ * sup_start_begun takes it before its inv_begin and gives it up after): each start decides
+ * on reads that no other start of this host changes before its commit, so that the loser
+ * of two at once (one VM twice, two VMs with memory for one) is refused before its VMM
+ * runs. Not held across an etcd round trip of anything but a start's. */
+void sup_start_lock(struct server *srv);
+void sup_start_unlock(struct server *srv);
+
 enum sup_stop { SUP_OFF, SUP_SHUTDOWN, SUP_RESET };
 
 /* Turn the VM off (kill the VMM), ask it to shut down (power button, turning it off

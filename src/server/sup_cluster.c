@@ -14,10 +14,29 @@
 #include <time.h>
 #include <unistd.h>
 
-int sup_cluster_claim(struct server *srv, const char *name, const char *dir)
+/* A shared inventory (etcd): every host of the cluster sees every VM. */
+static bool shared(struct server *srv)
+{
+	return srv->cluster && !strcmp(inv_backend(srv->db), "etcd");
+}
+
+/* The key claimed at revision rev is compared at c's commit (a shared inventory). */
+static int claim_compare(struct server *srv, struct dbc *c, const char *name, int64_t rev)
+{
+	char key[160];
+	int rc;
+
+	if (!c || !shared(srv))
+		return 0;
+	rc = cluster_vm_owner_key(name, key, sizeof(key));
+	return rc ? rc : inv_side_compare(c, key, rev);
+}
+
+int sup_cluster_claim(struct server *srv, struct dbc *c, const char *name, const char *dir)
 {
 	char owner[64] = "", link[4200];
 	const char *deadline;
+	int64_t rev = 0;
 	int rc;
 
 	if (dir && snprintf(link, sizeof(link), "%s/lease.deadline", dir) >= (int)sizeof(link))
@@ -26,7 +45,12 @@ int sup_cluster_claim(struct server *srv, const char *name, const char *dir)
 		unlink(link);
 	if (!srv->cluster)
 		return 0;
-	rc = cluster_vm_claim(srv->cluster, name, owner, sizeof(owner));
+	rc = cluster_vm_claim_at(srv->cluster, name, owner, sizeof(owner), &rev);
+	/* the key as claimed, compared at the start's commit: taken meanwhile (a migration's
+	 * hand-over, a failover once this host's lease had gone), the commit fails and the
+	 * start is examined again (sup.c's record_start) */
+	if (!rc && (rc = claim_compare(srv, c, name, rev)))
+		cluster_vm_release(srv->cluster, name);
 	deadline = cluster_deadline_file(srv->cluster);
 	if (!rc && dir && deadline && symlink(deadline, link) < 0) {
 		rc = -errno;
@@ -40,12 +64,6 @@ int sup_cluster_claim(struct server *srv, const char *name, const char *dir)
 		vsrv_log("vm %s: not started: cannot take its ownership key: %s", name,
 			 rc == -ENOLINK ? "this host is fenced (its lease is lost)" : strerror(-rc));
 	return rc;
-}
-
-/* A shared inventory (etcd): every host of the cluster sees every VM. */
-static bool shared(struct server *srv)
-{
-	return srv->cluster && !strcmp(inv_backend(srv->db), "etcd");
 }
 
 void sup_cluster_release(struct server *srv, const char *name, bool done)
@@ -356,7 +374,7 @@ int sup_cluster_adopt(struct server *srv)
 
 		if (inv_vm_get(c, u.ids[i], &vm))
 			continue;
-		if (sup_cluster_claim(srv, vm.name, NULL)) {
+		if (sup_cluster_claim(srv, NULL, vm.name, NULL)) {
 			vsrv_log("vm %s: runs here without its ownership key: turned off", vm.name);
 			if (sup_stop(srv, c, u.ids[i], SUP_OFF, NULL, "cluster-ownership") == 0)
 				n++;

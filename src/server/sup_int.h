@@ -42,6 +42,7 @@ struct supervisor {
 	int epfd;
 	int wake[2];
 	pthread_mutex_t lock;
+	pthread_mutex_t start_mu;   /* sup_start_lock (taken before lock, never after) */
 	struct runvm *vms;
 	struct sup_ready *ready;    /* 'starting' -> 'running' (sup_ready.h) */
 	struct sup_dynmem *dyn;     /* dynamic memory's loop (sup_dynmem.c) */
@@ -59,6 +60,12 @@ void sup_dynmem_step(struct supervisor *s);
 struct runvm *sup_find(struct supervisor *s, int64_t id);
 int sup_watch(struct supervisor *s, struct runvm *v);
 void sup_kill_session(struct runvm *v);
+/* Start VM id under c's open transaction (sup_start_lock held; the caller commits), again
+ * by its restart policy with restart (sup_start.c). 0 or -errno; nothing spawned on an
+ * error. */
+struct dbc;
+int sup_start_locked(struct server *srv, struct dbc *c, int64_t id, const char *who,
+		     bool restart);
 /* The pid of v's VMM (vmm.pid, checked to be a child of v's monitor, so never a recycled
  * pid), or 0 (sup.c). */
 pid_t sup_vmm_pid(struct server *srv, struct runvm *v);
@@ -107,8 +114,10 @@ int64_t sup_reservation_used(struct server *srv, struct dbc *c, int64_t except);
 /* In cluster mode (srv->cluster), take VM name's ownership key before it starts (0, or
  * cluster_vm_claim's -errno, logged) and link dir/lease.deadline to the watchdog's deadline
  * file (its monitor enforces it: monitor.c); without a cluster, remove that link. Give the
- * key up once it has ended (sup_cluster.c). dir may be NULL (a VM already running). */
-int sup_cluster_claim(struct server *srv, const char *name, const char *dir);
+ * key up once it has ended (sup_cluster.c). dir may be NULL (a VM already running). c: the
+ * start's open transaction, or NULL: on a shared inventory the key's revision as claimed
+ * is compared at its commit (a key taken meanwhile fails it: -EAGAIN). */
+int sup_cluster_claim(struct server *srv, struct dbc *c, const char *name, const char *dir);
 /* done: it ended by itself and is not restarted (a clean end its restart policy does not
  * restart): its intent to run is cleared too (cluster_vm_unplace), no host restarts it. */
 void sup_cluster_release(struct server *srv, const char *name, bool done);

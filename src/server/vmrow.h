@@ -16,10 +16,16 @@ json_t *vm_json(struct server *srv, struct dbc *c, int64_t id, int full);
 
 /* Where a start of VM id runs (api_place.c): want (the body's "host", or NULL) names the
  * host; without it, on a shared inventory, the host with the most free memory that holds
- * the VM. *local: start it here (0 returned, nothing set on r); else r holds the answer
- * (another host's, the start sent there with the caller's token, or an error: *local is
- * false then) and its status is returned. */
-int api_vm_start_placed(struct req *r, int64_t id, const char *want, bool *local);
+ * the VM. *local: start it here (0 returned, nothing set on r); else another host's name
+ * into target (n bytes; 0 returned, nothing set on r: the caller sends the start there
+ * with api_vm_start_forward, once it holds nothing of this host's), or r holds an error
+ * (*local false, target "") and its status is returned. */
+int api_vm_start_placed(struct req *r, int64_t id, const char *want, bool *local,
+			char *target, size_t n);
+
+/* Send the start of VM r->args[0] to host target (api_vm_start_placed's) with the
+ * caller's token: its answer becomes r's, whose status is returned. */
+int api_vm_start_forward(struct req *r, const char *target);
 
 /* Resolve a kernel/initrd/disk path from a request: relative paths live under the
  * server's images directory (a non-administrator's: an image it may see, imgacl.h, with no

@@ -1,0 +1,296 @@
+/* The supervisor's starts (sup.h): admission, the ownership key, the spawn and its record,
+ * and the record's failures (a conflict, etcd not answering) examined again. */
+#include "server/sup.h"
+#include "server/sup_int.h"
+#include "server/cgroup.h"
+#include "server/diskuse.h"
+#include "server/events.h"
+#include "server/inv.h"
+#include "server/sup_ready.h"
+#include "server/vmdir.h"
+#include "server/vmsave.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int sup_start_locked(struct server *srv, struct dbc *c, int64_t id, const char *who,
+			bool restart)
+{
+	struct supervisor *s = srv->sup;
+	char dir[4096], name[64], state[16] = "", why[300] = "";
+	int64_t need = 0;
+	char **argv = NULL;
+	struct inv_vm vm;
+	struct runvm *v;
+	pid_t pid = 0;
+	int rc;
+
+	rc = inv_vm_get(c, id, &vm);
+	if (rc)
+		return rc;
+	snprintf(state, sizeof(state), "%s", vm.state);
+	need = inv_vm_reserved_mib(&vm);
+	snprintf(name, sizeof(name), "%s", vm.name);
+	inv_vm_clear(&vm);
+	if (!restart && inv_vm_state_up(state))
+		return -EBUSY;
+	/* A saved VM is restored from its file (sup_build_argv adds --restore); any other
+	 * boots afresh, without a file left of a discard cut short (so that a file there while
+	 * starting means a restore: handle_exit) */
+	if (!strcmp(state, INV_VM_SAVED) && !vmsave_exists(srv, id, NULL)) {
+		vsrv_log("vm %s: not started: its saved state (%s/%s) is missing", name, VMSAVE_DIR,
+			 VMSAVE_FILE);
+		return -ESTALE;
+	}
+	if (strcmp(state, INV_VM_SAVED) && vmsave_remove(srv, id))
+		vsrv_log("vm %s: cannot remove a stale %s/%s", name, VMSAVE_DIR, VMSAVE_FILE);
+	if (sup_reservation_used(srv, c, id) + need > (int64_t)srv->host_mem_mib)
+		return -ENOSPC;
+	rc = vmdir_path(srv, id, dir, sizeof(dir));
+	if (rc)
+		return rc;
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+		return -errno;
+	/* One VMM per VM: whatever is left of an earlier run (a VMM still dying after its
+	 * monitor was killed) ends before the next one starts. */
+	rc = sup_kill_stale(srv, id, name, 5000);
+	if (rc < 0)
+		return rc;
+	if (rc > 0)
+		vsrv_log("vm %s: killed %d process(es) left of an earlier run", name, rc);
+	/* its disks are not another VM's (the API says which; here under the transaction),
+	 * checked once what was left of its own earlier run has gone */
+	rc = diskuse_check_start(srv, c, id, why, sizeof(why));
+	if (rc) {
+		vsrv_log("vm %lld: not started: %s", (long long)id, why);
+		return rc;
+	}
+	/* in a cluster, it runs only where it holds its ownership key (cluster.h) */
+	rc = sup_cluster_claim(srv, c, name, dir);
+	if (rc)
+		return rc;
+	rc = sup_build_argv(srv, c, id, dir, &argv, name, sizeof(name));
+	if (!rc) {
+		cgroup_setup(srv, c, id);
+		rc = sup_spawn(srv, argv, dir, id, &pid);
+		sup_free_argv(argv);
+	}
+	/* 'running' once its VMM answers (sup_ready.h). */
+	if (!rc) {
+		rc = inv_vm_set_state(c, id, INV_VM_STARTING, pid, NULL);
+		if (rc)
+			kill(pid, SIGKILL);
+	}
+	if (rc) {
+		sup_cluster_release(srv, name, false);
+		return rc;
+	}
+	sup_cluster_placed(srv, c, name);
+	pthread_mutex_lock(&s->lock);
+	v = sup_find(s, id);
+	if (!v) {
+		v = calloc(1, sizeof(*v));
+		if (v) {
+			v->next = s->vms;
+			s->vms = v;
+		}
+	} else if (v->pidfd >= 0) {
+		epoll_ctl(s->epfd, EPOLL_CTL_DEL, v->pidfd, NULL);
+		close(v->pidfd);
+	}
+	if (v) {
+		int qr = v->quick_restarts;
+		*v = (struct runvm){ .next = v->next, .id = id, .mon_pid = pid, .ours = true,
+				     .started = clock_mono(), .pidfd = -1,
+				     .quick_restarts = restart ? qr : 0 };
+		snprintf(v->name, sizeof(v->name), "%s", name);
+		if (sup_watch(s, v))
+			vsrv_log("vm %s: cannot watch its monitor (pid %d)", name, (int)pid);
+	}
+	pthread_mutex_unlock(&s->lock);
+	events_emit(srv, c, "vm-starting", "vm", name, who,
+		    json_pack("{s:i,s:b}", "monitor_pid", pid, "restore", !strcmp(state, INV_VM_SAVED)),
+		    "%s starting%s%s", name, restart ? " again" : "",
+		    !strcmp(state, INV_VM_SAVED) ? " from its saved state" : "");
+	sup_ready_watch(s->ready, id, pid, name, who);
+	return 0;
+}
+
+/* The start whose monitor is pid is refused after its spawn: its monitor is ended as a
+ * requested stop whose end records nothing (handle_exit: it gives the ownership key up,
+ * when it is still this host's). */
+static void refuse_started(struct supervisor *s, int64_t id, pid_t pid)
+{
+	struct runvm *v;
+
+	pthread_mutex_lock(&s->lock);
+	v = sup_find(s, id);
+	if (v && v->mon_pid == pid) {
+		v->stop_req = v->refused = true;
+		sup_kill_session(v);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* The start of VM id went through but its commit did not: -EAGAIN (on etcd a write to
+ * another VM meanwhile fails it, the reservation having read them all; its ownership key
+ * taken meanwhile, compared at the commit), or any other failure (etcd did not answer: the
+ * commit may have been made or not). Its monitor runs, so the start is examined again on
+ * fresh reads, unless the monitor has ended already (its end is handle_exit's to record; a
+ * commit of that meanwhile fails this one, which then sees the end):
+ *  - recorded up with this monitor: the commit was made after all (0, nothing written);
+ *  - its ownership key no longer this host's (another host took it: -EADDRINUSE), this
+ *    host fenced (-ENOLINK), recorded up with another monitor (a start of it committed
+ *    meanwhile: -EBUSY), or no longer fitting the host's memory (another start on this
+ *    host took it: -ENOSPC): its monitor is ended as refused (refuse_started) and the
+ *    error returned;
+ *  - else it is recorded again, its reads (and the key as claimed again) compared at this
+ *    commit as the start's were.
+ * A failure to read or commit is returned (the caller decides). */
+static int record_start(struct server *srv, struct dbc *c, int64_t id, const char *who)
+{
+	struct supervisor *s = srv->sup;
+	struct runvm *v;
+	struct pollfd p = { .events = POLLIN };
+	struct inv_vm vm;
+	char name[64] = "";
+	int64_t need;
+	pid_t pid = 0, was;
+	bool up;
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	v = sup_find(s, id);
+	if (v && (p.fd = v->pidfd) >= 0 && poll(&p, 1, 0) == 0) {
+		pid = v->mon_pid;
+		snprintf(name, sizeof(name), "%s", v->name);
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (pid <= 0)
+		return 0;
+	rc = inv_begin(c);
+	if (rc)
+		return rc;
+	sup_cluster_start_want(srv, c, false);      /* (the reservation's, as sup_start) */
+	rc = inv_vm_start_read(c, id);
+	if (!rc)
+		rc = inv_vm_get(c, id, &vm);
+	if (rc) {
+		inv_rollback(c);
+		return rc;
+	}
+	need = inv_vm_reserved_mib(&vm);
+	up = inv_vm_state_up(vm.state);
+	was = vm.monitor_pid;
+	inv_vm_clear(&vm);
+	if (up && was == pid) {
+		inv_rollback(c);
+		return 0;
+	}
+	/* (its refusal logged there) */
+	rc = sup_cluster_claim(srv, c, name, NULL);
+	if (rc && rc != -EADDRINUSE && rc != -ENOLINK) {
+		inv_rollback(c);
+		return rc;
+	}
+	if (!rc && up) {
+		rc = -EBUSY;
+		vsrv_log("vm %s: not started: another start of it was recorded meanwhile; its "
+			 "monitor (pid %d) is ended", name, (int)pid);
+	} else if (!rc && sup_reservation_used(srv, c, id) + need > (int64_t)srv->host_mem_mib) {
+		rc = -ENOSPC;
+		vsrv_log("vm %s: not started: another start on this host took its memory "
+			 "meanwhile; its monitor (pid %d) is ended", name, (int)pid);
+	}
+	if (rc) {
+		inv_rollback(c);
+		refuse_started(s, id, pid);
+		return rc;
+	}
+	rc = inv_vm_set_state(c, id, INV_VM_STARTING, pid, NULL);
+	if (!rc)
+		sup_cluster_placed(srv, c, name);      /* (it went with the failed commit) */
+	if (!rc)
+		rc = events_emit(srv, c, "vm-starting", "vm", name, who, json_pack("{s:i}",
+				 "monitor_pid", pid), "%s starting", name);
+	if (rc) {
+		inv_rollback(c);
+		return rc;
+	}
+	return inv_commit(c);
+}
+
+void sup_start_lock(struct server *srv)
+{
+	pthread_mutex_lock(&srv->sup->start_mu);
+}
+
+void sup_start_unlock(struct server *srv)
+{
+	pthread_mutex_unlock(&srv->sup->start_mu);
+}
+
+int sup_start(struct server *srv, struct dbc *c, int64_t id, const char *who)
+{
+	int rc;
+
+	sup_start_lock(srv);
+	rc = inv_begin(c);
+	if (!rc) {
+		sup_cluster_start_want(srv, c, false);      /* (the reservation's) */
+		rc = inv_vm_start_read(c, id);
+		if (rc)
+			inv_rollback(c);
+		else
+			rc = sup_start_begun(srv, c, id, who);
+	}
+	sup_start_unlock(srv);
+	return rc;
+}
+
+int sup_start_begun(struct server *srv, struct dbc *c, int64_t id, const char *who)
+{
+	int rc, tries, fails = 0;
+	char name[64] = "?";
+	struct runvm *v;
+	pid_t pid = 0;
+
+	rc = sup_start_locked(srv, c, id, who, false);
+	if (rc) {
+		inv_rollback(c);
+		return rc;
+	}
+	rc = inv_commit(c);
+	/* a conflict, examined again (record_start) as often as it comes back; any other
+	 * failure (etcd did not answer) a few times */
+	for (tries = 0; rc && rc != -EADDRINUSE && rc != -ENOLINK && rc != -EBUSY &&
+	     rc != -ENOSPC && tries < 20 && (rc == -EAGAIN || fails++ < 3); tries++)
+		rc = record_start(srv, c, id, who);
+	if (!rc || rc == -EADDRINUSE || rc == -ENOLINK || rc == -EBUSY || rc == -ENOSPC)
+		return rc;
+	/* Neither recorded nor refused (etcd did not answer; the commit may have been made):
+	 * no VMM runs that the inventory may not know of. Its monitor is ended as a
+	 * requested stop whose end is recorded as any (stopped, whichever way the commit
+	 * went: handle_exit reads the state then) and the start fails with -EIO. */
+	pthread_mutex_lock(&srv->sup->lock);
+	v = sup_find(srv->sup, id);
+	if (v) {
+		pid = v->mon_pid;
+		snprintf(name, sizeof(name), "%s", v->name);
+		v->stop_req = true;
+		sup_kill_session(v);
+	}
+	pthread_mutex_unlock(&srv->sup->lock);
+	vsrv_log("vm %s: not started: its start cannot be recorded (%s); its monitor (pid %d) "
+		 "is ended", name, strerror(-rc), (int)pid);
+	return -EIO;
+}
