@@ -2,8 +2,8 @@
 whose --host-memory has room for one of them; at most one may be admitted (the other: 409,
 "its memory reservation exceeds what the host has left"), on SQLite and on the etcd
 inventory (issues 10 and 17: the start's reads of the other VMs must hold at its commit,
-also when the commit is retried by record_start). The VMM is a shim that sleeps (a VM that
-stays starting), so no KVM is needed. Each round's outcome is read from the inventory (the
+also when the commit is retried by record_start; the loser's VMM is never launched). The
+VMM is a shim that sleeps (a VM that stays starting), so no KVM is needed. Each round's outcome is read from the inventory (the
 states of both VMs), not from timings: a round where both are up is a failure whatever the
 machine's speed."""
 import os, shutil, sys, tempfile
@@ -15,8 +15,10 @@ tmp = tempfile.mkdtemp(prefix="vsrv-memres.")
 # the VMM: a sleep with an argument of this test's own, so that its processes are counted
 SLEEP_ARG = "120.%d" % os.getpid()
 SLEEP_VMM = os.path.join(tmp, "vsrv-sleep")
+LAUNCHES = os.path.join(tmp, "launches")     # a line a process of it: "monitor", "run"
 with open(SLEEP_VMM, "w") as f:
-    f.write('#!/bin/sh\n[ "$1" = run ] && exec sleep %s\nexec %s "$@"\n' % (SLEEP_ARG, VSRV))
+    f.write('#!/bin/sh\necho "$1" >> %s\n[ "$1" = run ] && exec sleep %s\nexec %s "$@"\n'
+            % (LAUNCHES, SLEEP_ARG, VSRV))
 os.chmod(SLEEP_VMM, 0o755)
 
 
@@ -31,6 +33,14 @@ def vmms():
         except OSError:
             pass
     return n
+
+
+def launches():
+    """How many VMMs of this test were launched so far (their monitors spawned)."""
+    try:
+        return sum(1 for l in open(LAUNCHES) if l.strip() == "monitor")
+    except OSError:
+        return 0
 
 
 def free_mib(d, tok):
@@ -53,12 +63,13 @@ def rounds(label, extra, cluster=False):
             if st not in (200, 201):
                 ok("memres-%s" % label, False, "create %s: %s %s" % (n, st, js))
                 return
-        bad = []
+        bad, twice = [], []
         for i in range(ROUNDS):
             if cluster:
                 # the placement reads the host's published free memory: the last round's
                 # VMs' memory back in it first (else both are refused, which proves nothing)
                 wait_for(lambda: free_mib(d, tok) == 100, 15, 0.1)
+            n0 = launches()
             sts = race(lambda: d.req("POST", "/api/v1/vms/ma/start", {}, token=tok),
                        lambda: d.req("POST", "/api/v1/vms/mb/start", {}, token=tok))
             codes = [s[0] for s in sts]
@@ -69,6 +80,8 @@ def rounds(label, extra, cluster=False):
             one = wait_for(lambda: vmms() == 1, 10)
             if up != 1 or sorted(codes) != [202, 409] or not one:
                 bad.append((i, codes, states, vmms(), [err_message(s[1]) for s in sts]))
+            if launches() - n0 != 1:
+                twice.append((i, launches() - n0))
             for n in ("ma", "mb"):
                 d.req("POST", "/api/v1/vms/%s/off" % n, {}, token=tok)
             for n in ("ma", "mb"):
@@ -76,6 +89,14 @@ def rounds(label, extra, cluster=False):
             wait_for(lambda: vmms() == 0, 10)
         ok("memres-%s-one-of-two-admitted" % label, not bad,
            "%d of %d rounds: %s" % (len(bad), ROUNDS, bad[:3]))
+        # the refused start is refused before its VMM is launched (decided on reads no
+        # other start of the host changes before its commit: sup_start_lock)
+        # (and the daemon never ended a start's monitor for the memory another took)
+        late = [l.strip() for l in open(d.log.name, errors="replace")
+                if "took its memory meanwhile" in l]
+        ok("memres-%s-loser-never-launched" % label, not twice and not late,
+           "%d of %d rounds launched other than one VMM: %s; %d monitors ended after their "
+           "spawn: %s" % (len(twice), ROUNDS, twice[:4], len(late), late[:2]))
         # a refused start is no start: one vm-starting and one vm-stopped (the off) a round,
         # no end of a refused start's monitor recorded as the VM's
         starting, stopped = events_of(d, tok, "vm-starting"), events_of(d, tok, "vm-stopped")

@@ -1,0 +1,331 @@
+"""A VM's start on the etcd inventory, two hosts on one etcd (issue 17): what happens when its
+commit meets another host, another start on its own host, or an etcd that does not answer.
+
+Host h reaches etcd through a proxy of this test that can hold, drop, or swallow the answer
+of, the one request that carries the start's commit (the Txn that writes the VM's
+/vsrv/vms/NAME/placement key): the window between the start's reads and its commit is then
+as long as the test needs, whatever the machine's speed. Host h2 reaches etcd directly. The
+VMM of each host is a sleep (a VM that stays starting, no KVM needed) whose launches are
+counted in a file, so "its VMM never ran" is a count, not a timing.
+
+- etcd-start-key-taken: h's start is held at its commit while its ownership key is taken
+  (deleted, as h's lease's expiry would) and h2 starts the VM: h's commit fails and its
+  start is examined again: 409 naming h2, h's VMM ended, the VM h2's alone (owner key,
+  placement, status, one vm-starting event).
+- etcd-start-same-host-twice: two starts of one VM at once on one host: one 202, one 409,
+  one VMM launched (the loser is refused before its spawn).
+- etcd-start-commit-lost: the start's commit never reaches etcd (the connection drops):
+  the start is recorded again (202: status, placement, one event, its VMM running) or
+  refused with 503 and no VMM left, never a VMM running unrecorded.
+- etcd-start-answer-lost: etcd makes the commit but its answer is lost: 202, one
+  vm-starting event, the VMM running, its placement h's.
+- etcd-start-exit-and-off: a VM's end recorded while a stop of it writes "stopping": the
+  exit's record is made again on what the stop wrote (stopped or crashed, one end event),
+  never lost.
+"""
+import base64, json, os, shutil, socket, sys, tempfile, threading
+sys.path.insert(0, os.path.dirname(__file__))
+from lib import *
+from etcd_cluster import EtcdCluster, Unavailable, b64
+
+if not os.path.exists(os.path.join(GUESTS, "hello.elf")):
+    skip("etcd-start", "build/guests/hello.elf is not built (make all)")
+    sys.exit(0)
+try:
+    etcd = EtcdCluster(1).start()
+except Unavailable as e:
+    skip("etcd-start", str(e))
+    sys.exit(0)
+tmp = tempfile.mkdtemp(prefix="vsrv-etcdstart.")
+TAG = "120.%d" % os.getpid()
+LAUNCHES = os.path.join(tmp, "launches")
+
+
+def sleep_vmm(host):
+    """The VMM of host: its `run` logs a line "host vm-dir" and sleeps (args of its own)."""
+    path = os.path.join(tmp, "vmm-" + host)
+    with open(path, "w") as f:
+        f.write('#!/bin/sh\nif [ "$1" = run ]; then echo "%s $PWD" >> %s; exec sleep %s%d; fi\n'
+                'exec %s "$@"\n' % (host, LAUNCHES, TAG, len(host), VSRV))
+    os.chmod(path, 0o755)
+    return path
+
+
+def vmms(host):
+    """How many VMMs (sleeps) of host are alive."""
+    want = b"sleep\0" + ("%s%d" % (TAG, len(host))).encode() + b"\0"
+    n = 0
+    for p in os.listdir("/proc"):
+        try:
+            if p.isdigit() and open("/proc/%s/cmdline" % p, "rb").read() == want:
+                n += 1
+        except OSError:
+            pass
+    return n
+
+
+def launches(host):
+    try:
+        return sum(1 for l in open(LAUNCHES) if l.split()[0] == host)
+    except OSError:
+        return 0
+
+
+class CommitProxy:
+    """TCP forwarding to etcd that acts on the first request carrying pattern once armed:
+    "hold" (until release()), "drop" (swallowed: it never reaches etcd) or "mute" (it
+    reaches etcd; its answer is swallowed). What is swallowed is a link gone silent: the
+    connection stays open, the client sees its call time out (a closed one could be sent
+    again by curl on a new connection)."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.ls = socket.socket()
+        self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(64)
+        self.port = self.ls.getsockname()[1]
+        self.armed = None
+        self.hit = threading.Event()
+        self.go = threading.Event()
+        self.mu = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def endpoint(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def arm(self, pattern, mode):
+        with self.mu:
+            self.armed = (pattern.encode(), mode)
+        self.hit.clear()
+        self.go.clear()
+
+    def release(self):
+        self.go.set()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.ls.accept()
+                u = socket.create_connection(("127.0.0.1", self.target))
+            except OSError:
+                return
+            st = {"mute": False}
+            threading.Thread(target=self._up, args=(c, u, st), daemon=True).start()
+            threading.Thread(target=self._down, args=(u, c, st), daemon=True).start()
+
+    def _take(self, tail, d):
+        with self.mu:
+            if self.armed and self.armed[0] in tail + d:
+                mode, self.armed = self.armed[1], None
+                return mode
+        return None
+
+    def _up(self, c, u, st):
+        tail = b""
+        while True:
+            try:
+                d = c.recv(65536)
+            except OSError:
+                d = b""
+            if not d:
+                break
+            mode = self._take(tail, d)
+            tail = (tail + d)[-256:]
+            if mode == "hold":
+                self.hit.set()
+                self.go.wait(60)
+            elif mode == "drop":
+                self.hit.set()
+                st["drop"] = True
+            if st.get("drop"):
+                continue
+            elif mode == "mute":
+                st["mute"] = True
+                self.hit.set()
+            try:
+                u.sendall(d)
+            except OSError:
+                break
+        for s in (c, u):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _down(self, u, c, st):
+        while True:
+            try:
+                d = u.recv(65536)
+            except OSError:
+                d = b""
+            if not d:
+                break
+            if st["mute"]:
+                continue
+            try:
+                c.sendall(d)
+            except OSError:
+                break
+        for s in (c, u):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+proxy = CommitProxy(int(etcd.endpoints.rsplit(":", 1)[1]))
+daemons = []
+
+
+def host(name, endpoint):
+    data = os.path.join(tmp, name)
+    os.makedirs(os.path.join(data, "images"))
+    shutil.copy(os.path.join(GUESTS, "hello.elf"), os.path.join(data, "images", "k.elf"))
+    d = Daemon(data, extra=["--vmm", sleep_vmm(name), "--cluster", endpoint, "--host-name", name,
+                            "--inventory", "etcd", "--inventory-prefix", "/estart/"]).start()
+    daemons.append(d)
+    return d
+
+
+def owner(vm):
+    got = etcd.get("/vsrv/vms/%s/owner" % vm)
+    return json.loads(got[0]).get("host") if got else None
+
+
+def placement(vm):
+    got = etcd.get("/vsrv/vms/%s/placement" % vm)
+    return json.loads(got[0]) if got else {}
+
+
+def starts(d, tok, vm):
+    return [e for e in events_of(d, tok, "vm-starting") if e.get("object") == vm]
+
+
+def in_background(f):
+    out = []
+    t = threading.Thread(target=lambda: out.append(f()))
+    t.start()
+    return t, out
+
+
+def off(d, tok, vm, who):
+    d.req("POST", "/api/v1/vms/%s/off" % vm, {}, token=tok)
+    d.wait_state(tok, vm, ("stopped", "crashed"), timeout=20)
+    wait_for(lambda: vmms(who) == 0, 10)
+
+
+try:
+    h = host("h", proxy.endpoint)
+    h2 = host("h2", etcd.endpoints)
+    tok, tok2 = h.login("admin", "adminpass1"), h2.login("admin", "adminpass1")
+    for vm in ("kt", "tw", "cl", "al", "ex"):
+        st, js = h.req("POST", "/api/v1/vms", {"name": vm, "kernel": "k.elf",
+                                                "memory_mib": 64}, token=tok)
+        ok("etcd-start-create-" + vm, st == 201, str((st, js)))
+
+    # --- the ownership key taken between the start's reads and its commit ----------------
+    proxy.arm(b64("/vsrv/vms/kt/placement"), "hold")
+    t, out = in_background(lambda: h.req("POST", "/api/v1/vms/kt/start", {"host": "h"},
+                                         token=tok))
+    held = proxy.hit.wait(20)
+    # h's lease expired as its key sees it: the key goes; h2 takes it with its own start
+    etcd.call("/v3/kv/deleterange", {"key": b64("/vsrv/vms/kt/owner")})
+    st2, js2 = h2.req("POST", "/api/v1/vms/kt/start", {"host": "h2"}, token=tok2)
+    proxy.release()
+    t.join(30)
+    st, js = out[0] if out else (None, None)
+    _, now = h2.req("GET", "/api/v1/vms/kt/status", token=tok2)
+    gone = wait_for(lambda: vmms("h") == 0, 10)
+    ev = starts(h2, tok2, "kt")
+    ok("etcd-start-key-taken", held and st2 == 202 and st == 409 and
+       "h2" in err_message(js) and owner("kt") == "h2" and placement("kt").get("host") == "h2" and
+       now.get("host") == "h2" and now.get("state") == "starting" and gone and
+       vmms("h2") == 1 and len(ev) == 1,
+       "held %s; h2's start %s %s; h's %s %s; owner %s, placement %s, status %s; VMMs alive on "
+       "h %d, h2 %d; %d vm-starting events" % (held, st2, js2, st, js, owner("kt"),
+                                               placement("kt"), now, vmms("h"), vmms("h2"),
+                                               len(ev)))
+    off(h2, tok2, "kt", "h2")
+
+    # --- two starts of one VM at once on one host ------------------------------------------
+    bad = []
+    for i in range(6):
+        n0 = launches("h2")
+        sts = race(lambda: h2.req("POST", "/api/v1/vms/tw/start", {"host": "h2"}, token=tok2),
+                   lambda: h2.req("POST", "/api/v1/vms/tw/start", {"host": "h2"}, token=tok2))
+        codes = sorted(s[0] for s in sts)
+        one = wait_for(lambda: vmms("h2") == 1, 10)
+        n = launches("h2") - n0
+        if codes != [202, 409] or n != 1 or not one or vmms("h2") != 1:
+            bad.append((i, codes, n, vmms("h2"), [err_message(s[1]) for s in sts]))
+        off(h2, tok2, "tw", "h2")
+    ev = starts(h2, tok2, "tw")
+    ok("etcd-start-same-host-twice", not bad and len(ev) == 6,
+       "%s; %d vm-starting events for 6 rounds" % (bad[:3], len(ev)))
+
+    # --- a VM's end and a stop of it at once ----------------------------------------------
+    # its VMM ends by itself; the exit's record (the put of its status row) is held while
+    # the user's off writes "stopping": the exit's commit then fails (a key it read has
+    # changed) and its end is recorded on what the off wrote, not lost ("stopping" for ever)
+    st, js = h.req("POST", "/api/v1/vms/ex/start", {"host": "h"}, token=tok)
+    up = wait_for(lambda: vmms("h") == 1, 10)
+    id_ = int(etcd.get("/estart/u/vms.name/ex")[0])
+    proxy.arm('"key":"%s","value"' % b64("/estart/t/vm_status/%020d" % id_), "hold")
+    for p in os.listdir("/proc"):
+        try:
+            if p.isdigit() and open("/proc/%s/cmdline" % p, "rb").read() == \
+                    b"sleep\0" + ("%s1" % TAG).encode() + b"\0":
+                os.kill(int(p), 9)
+        except OSError:
+            pass
+    held = proxy.hit.wait(20)
+    st2, js2 = h.req("POST", "/api/v1/vms/ex/off", {}, token=tok)
+    proxy.release()
+    end = h.wait_state(tok, "ex", ("stopped", "crashed"), timeout=15)
+    _, now = h.req("GET", "/api/v1/vms/ex/status", token=tok)
+    ends = [e for e in events_of(h, tok, "vm-crashed") + events_of(h, tok, "vm-stopped")
+            if e.get("object") == "ex"]
+    ok("etcd-start-exit-and-off", st == 202 and up and held and
+       now.get("state") in ("stopped", "crashed") and len(ends) == 1,
+       "start %s, VMM up %s, exit held %s; off %s %s; status %s; %d end events" %
+       (st, up, held, st2, js2, now, len(ends)))
+
+    # --- the commit never reaches etcd -------------------------------------------------------
+    n0 = launches("h")
+    proxy.arm(b64("/vsrv/vms/cl/placement"), "drop")
+    st, js = h.req("POST", "/api/v1/vms/cl/start", {"host": "h"}, token=tok)
+    hit = proxy.hit.is_set()
+    _, now = h.req("GET", "/api/v1/vms/cl/status", token=tok)
+    ev = starts(h, tok, "cl")
+    if st == 202:
+        good = now.get("state") == "starting" and now.get("host") == "h" and \
+            placement("cl").get("host") == "h" and vmms("h") == 1 and len(ev) == 1
+    else:
+        good = st == 503 and wait_for(lambda: vmms("h") == 0, 10) and \
+            now.get("state") in ("stopped", "crashed") and not ev
+    ok("etcd-start-commit-lost", hit and good and launches("h") - n0 == 1,
+       "dropped %s; start %s %s; status %s, placement %s; VMMs alive %d, launched %d; "
+       "%d vm-starting events" % (hit, st, js, now, placement("cl"), vmms("h"),
+                                  launches("h") - n0, len(ev)))
+    off(h, tok, "cl", "h")
+
+    # --- the commit made, its answer lost ----------------------------------------------------
+    proxy.arm(b64("/vsrv/vms/al/placement"), "mute")
+    st, js = h.req("POST", "/api/v1/vms/al/start", {"host": "h"}, token=tok)
+    hit = proxy.hit.is_set()
+    _, now = h.req("GET", "/api/v1/vms/al/status", token=tok)
+    ev = starts(h, tok, "al")
+    ok("etcd-start-answer-lost", hit and st == 202 and now.get("state") == "starting" and
+       now.get("host") == "h" and placement("al").get("host") == "h" and vmms("h") == 1 and
+       len(ev) == 1,
+       "muted %s; start %s %s; status %s, placement %s; VMMs alive %d; %d vm-starting events"
+       % (hit, st, js, now, placement("al"), vmms("h"), len(ev)))
+    off(h, tok, "al", "h")
+
+finally:
+    for x in daemons:
+        x.stop()
+    etcd.stop()
+    shutil.rmtree(tmp, ignore_errors=True)
