@@ -155,8 +155,10 @@ static void refuse_started(struct supervisor *s, int64_t id, pid_t pid)
  *    error returned;
  *  - else it is recorded again, its reads (and the key as claimed again) compared at this
  *    commit as the start's were.
- * A failure to read or commit is returned (the caller decides). */
-static int record_start(struct server *srv, struct dbc *c, int64_t id, const char *who)
+ * *refused is set when the start was refused so (its monitor ended). A failure to read or
+ * commit is returned (the caller decides). */
+static int record_start(struct server *srv, struct dbc *c, int64_t id, const char *who,
+			bool *refused)
 {
 	struct supervisor *s = srv->sup;
 	struct runvm *v;
@@ -214,6 +216,7 @@ static int record_start(struct server *srv, struct dbc *c, int64_t id, const cha
 	if (rc) {
 		inv_rollback(c);
 		refuse_started(s, id, pid);
+		*refused = true;
 		return rc;
 	}
 	rc = inv_vm_set_state(c, id, INV_VM_STARTING, pid, NULL);
@@ -260,6 +263,7 @@ int sup_start(struct server *srv, struct dbc *c, int64_t id, const char *who)
 int sup_start_begun(struct server *srv, struct dbc *c, int64_t id, const char *who)
 {
 	int rc, tries, fails = 0;
+	bool refused = false;
 	char name[64] = "?";
 	struct runvm *v;
 	pid_t pid = 0;
@@ -272,12 +276,12 @@ int sup_start_begun(struct server *srv, struct dbc *c, int64_t id, const char *w
 	rc = inv_commit(c);
 	/* a conflict, examined again (record_start) as often as it comes back; any other
 	 * failure (etcd did not answer) a few times */
-	for (tries = 0; rc && rc != -EADDRINUSE && rc != -ENOLINK && rc != -EBUSY &&
-	     rc != -ENOSPC && tries < 20 && (rc == -EAGAIN || fails++ < 3); tries++)
-		rc = record_start(srv, c, id, who);
-	if (!rc || rc == -EADDRINUSE || rc == -ENOLINK || rc == -EBUSY || rc == -ENOSPC)
+	for (tries = 0; rc && !refused && tries < 20 && (rc == -EAGAIN || fails++ < 3); tries++)
+		rc = record_start(srv, c, id, who, &refused);
+	if (!rc || refused)
 		return rc;
-	/* Neither recorded nor refused (etcd did not answer; the commit may have been made):
+	/* Neither recorded nor refused (etcd did not answer; the commit may have been made;
+	 * or it met a conflict 20 times):
 	 * no VMM runs that the inventory may not know of. Its monitor is ended as a
 	 * requested stop whose end is recorded as any (stopped, whichever way the commit
 	 * went: handle_exit reads the state then) and the start fails with -EIO. */
