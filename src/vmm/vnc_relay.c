@@ -42,8 +42,9 @@
 #include "util/log.h"
 #include "vmm/vnc_frame.h"
 
-#define RELAY_CHUNK   65536
-#define RELAY_KEEP    (256 * 1024) /* a backlog buffer kept once empty; larger ones freed */
+#define RELAY_CHUNK   (256 * 1024) /* the most read from LibVNCServer at once */
+#define RELAY_KEEP    (1024 * 1024) /* a backlog buffer kept once empty; larger ones freed */
+#define RELAY_IN_CHUNK 65536       /* the room for a read from the client */
 #define RELAY_IN_HOLD 65536        /* the client is not read while LibVNCServer has this much */
 #define RELAY_RATE    32768        /* bytes a second: the slowest a long message may come */
 
@@ -82,6 +83,10 @@ struct relay_conn {
 	struct vnc_relay_limits lim;
 	int64_t progress_ms;       /* the client last took bytes (or its backlog started) */
 	bool c_eof;                /* the client will send nothing more */
+	bool c_full;               /* its socket took no more: no send before EPOLLOUT */
+	bool c_ready;              /* its socket may have bytes: no read after EAGAIN before
+				    * EPOLLIN */
+	bool b_ready;              /* the same for LibVNCServer's end (after a short read) */
 	bool c_hup;                /* the client hung up: its socket out of epoll, its output
 				    * dropped, what it sent before still read */
 	uint64_t id;
@@ -147,7 +152,8 @@ static void watch(struct vnc_relay *r, int fd, struct relay_end *e, uint32_t *ha
 	*have = want;
 }
 
-/* One read of LibVNCServer's output into the backlog: 1 bytes came, 0 none (for now, or
+/* One read of LibVNCServer's output into the backlog: 1 a whole chunk came (there may be
+ * more), 2 less (its socket is empty: epoll says when there is more), 0 none (for now, or
  * ever: it closed its end), -1 the connection is over its bound (or out of memory). */
 static int take_output(struct vnc_relay *r, struct relay_conn *c)
 {
@@ -181,12 +187,19 @@ static int take_output(struct vnc_relay *r, struct relay_conn *c)
 			if (!backlog(c))
 				c->progress_ms = mono_ms(); /* the stall clock starts now */
 			c->out_len += (size_t)n;
-			return backlog(c) <= c->lim.max_backlog ? 1 : -1;
+			if (backlog(c) > c->lim.max_backlog)
+				return -1;
+			if (n == RELAY_CHUNK)
+				return 1;
+			c->b_ready = false;
+			return 2;
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			c->b_ready = false;
 			return 0;
+		}
 		close_b(r, c); /* closed by LibVNCServer: what it sent still goes out */
 		return 0;
 	}
@@ -196,7 +209,11 @@ static int take_output(struct vnc_relay *r, struct relay_conn *c)
 static bool give_output(struct relay_conn *c)
 {
 	while (backlog(c) && !c->c_hup) {
-		ssize_t n = send(c->cfd, c->out + c->out_off, backlog(c), MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n;
+
+		if (c->c_full)
+			return true; /* until epoll says its socket has room again */
+		n = send(c->cfd, c->out + c->out_off, backlog(c), MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (n > 0) {
 			c->out_off += (size_t)n;
@@ -205,8 +222,10 @@ static bool give_output(struct relay_conn *c)
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			c->c_full = true;
 			return true;
+		}
 		return false;
 	}
 	c->out_off = c->out_len = 0;
@@ -288,7 +307,7 @@ static bool frame(struct relay_conn *c)
  * buffer grows to hold the message being read whole. false: out of memory. */
 static bool in_room(struct relay_conn *c)
 {
-	size_t want = RELAY_CHUNK, cap = c->in_cap;
+	size_t want = RELAY_IN_CHUNK, cap = c->in_cap;
 	uint8_t *p;
 
 	if (c->in_off == c->in_len && c->in_cap > RELAY_KEEP) {
@@ -305,7 +324,7 @@ static bool in_room(struct relay_conn *c)
 	if (c->msg_len > c->in_len - c->in_pass && !c->skip)
 		want += (size_t)c->msg_len - (c->in_len - c->in_pass);
 	while (cap - c->in_len < want)
-		cap = cap ? cap * 2 : RELAY_CHUNK;
+		cap = cap ? cap * 2 : RELAY_IN_CHUNK;
 	if (cap == c->in_cap)
 		return true;
 	if (!(p = realloc(c->in, cap)))
@@ -350,6 +369,8 @@ static bool give_input(struct vnc_relay *r, struct relay_conn *c)
 			}
 			return true;
 		}
+		if (!c->c_ready)
+			return true;
 		if (!in_room(c))
 			return false;
 		n = read(c->cfd, c->in + c->in_len, c->in_cap - c->in_len);
@@ -368,8 +389,10 @@ static bool give_input(struct vnc_relay *r, struct relay_conn *c)
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			c->c_ready = false;
 			return true;
+		}
 		if (n < 0)
 			return false;
 		/* the end: the start of a message LibVNCServer will never see whole goes */
@@ -381,7 +404,7 @@ static bool give_input(struct vnc_relay *r, struct relay_conn *c)
 }
 
 /* Move what can move, then watch for what can move next. */
-static void conn_pump(struct vnc_relay *r, struct relay_conn *c, uint32_t cev)
+static void conn_pump(struct vnc_relay *r, struct relay_conn *c, uint32_t cev, uint32_t bev)
 {
 	int k;
 
@@ -396,15 +419,23 @@ static void conn_pump(struct vnc_relay *r, struct relay_conn *c, uint32_t cev)
 		epoll_ctl(r->epfd, EPOLL_CTL_DEL, c->cfd, NULL);
 		c->c_hup = true;
 	}
+	if (cev & EPOLLOUT)
+		c->c_full = false;
+	if (cev & (EPOLLIN | EPOLLHUP | EPOLLRDHUP))
+		c->c_ready = true;
+	if (bev & (EPOLLIN | EPOLLHUP | EPOLLRDHUP | EPOLLERR))
+		c->b_ready = true;
 	/* LibVNCServer's end is always read to its end (its writes must not wait), a chunk
 	 * at a time, each passed on at once while the client takes it: the backlog grows
-	 * only while the client does not */
-	do {
+	 * only while the client does not; a short read ends it (no read to learn EAGAIN) */
+	for (k = c->b_ready;; k = take_output(r, c)) {
 		if (!give_output(c)) {
 			conn_kill(r, c);
 			return;
 		}
-	} while ((k = take_output(r, c)) > 0);
+		if (k != 1)
+			break;
+	}
 	if (k < 0 || !give_input(r, c)) {
 		conn_kill(r, c);
 		return;
@@ -564,7 +595,8 @@ static void *relay_thread(void *opaque)
 				continue;
 			}
 			if (!e->c->dead)
-				conn_pump(r, e->c, e->client ? evs[i].events : 0);
+				conn_pump(r, e->c, e->client ? evs[i].events : 0,
+					  e->client ? 0 : evs[i].events);
 		}
 		timeout = sweep(r);
 	}
