@@ -199,3 +199,8 @@ fuzz-test-prep: all
 # The qcow2 zero-cluster scan (src/disk/qcow_zero.c: the L1 and L2 tables it reads for the
 # zero flag libqcow ignores; tests/t-qcow-zero-fuzz.sh; seeds: fuzz/qcow_zero_seeds.sh).
 $(eval $(call fuzz_target,qcow-zero,fuzz/qcow_zero.c src/disk/qcow_zero.c,src/disk/qcow_zero.h))
+
+# The VNC clients' message framing the relay runs before LibVNCServer sees a byte: the
+# handshake, every message's length, the extended clipboard (tests/t-vnc-frame-fuzz.sh; seeds:
+# fuzz/vnc_frame_seeds.py).
+$(eval $(call fuzz_target,vnc-frame,fuzz/vnc_frame.c src/vmm/vnc_frame.c,src/vmm/vnc_frame.h))

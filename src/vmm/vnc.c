@@ -335,8 +335,9 @@ static void on_client(void *opaque, uint32_t events)
 	struct vnc *v = cl->clientData;
 
 	if (events & EPOLLIN) {
-		/* LibVNCServer reads the whole message, waiting for the rest: the relay ends
-		 * that after message_ms however slowly the bytes come (vnc_relay.c) */
+		/* LibVNCServer reads the whole message, waiting for the rest: the relay passes
+		 * only whole messages (but for a WebSocket's), and ends a read that still
+		 * waits after message_ms (vnc_relay.c) */
 		for (unsigned i = 0; i < v->nr_clients; i++)
 			if (v->clients[i] == cl)
 				vnc_relay_busy(v->relay, v->client_id[i], v->message_ms);
@@ -386,6 +387,7 @@ static void listen_pause(struct vnc *v)
 static void on_accept(void *opaque, uint32_t events)
 {
 	struct vnc *v = opaque;
+	struct vnc_relay_limits lim;
 	rfbClientPtr cl;
 	uint64_t id;
 	int fd, sp[2];
@@ -418,8 +420,10 @@ static void on_accept(void *opaque, uint32_t events)
 		if (v->tcp) /* as LibVNCServer did on the client's socket */
 			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 		id = ++v->next_id;
-		if (sp[0] >= FD_SETSIZE ||
-		    vnc_relay_add(v->relay, fd, sp[1], id, backlog_bound(v), v->stall_ms) < 0) {
+		lim = (struct vnc_relay_limits){ .max_backlog = backlog_bound(v),
+			.stall_ms = v->stall_ms, .partial_ms = v->partial_ms,
+			.password = v->passwords[0] != NULL };
+		if (sp[0] >= FD_SETSIZE || vnc_relay_add(v->relay, fd, sp[1], id, &lim) < 0) {
 			close(sp[0]);
 			close(sp[1]);
 			close(fd);
@@ -487,6 +491,16 @@ static void on_pointer(int mask, int x, int y, rfbClientPtr cl)
 		return;
 	input_router_pointer_abs(v->in, scale_axis(x, v->width), scale_axis(y, v->height),
 				 (uint32_t)mask & 0x1f);
+}
+
+/* A client's clipboard (ClientCutText): counted; the guest has no clipboard to give it to. */
+static void on_cut_text(char *str, int len, rfbClientPtr cl)
+{
+	struct vnc *v = cl->clientData;
+
+	(void)str;
+	v->stats.clipboards++;
+	v->stats.clipboard_bytes += (uint64_t)len;
 }
 
 static void on_client_gone(rfbClientPtr cl)
@@ -645,6 +659,7 @@ int vnc_open(const char *spec, struct vnc **out)
 	v->handshake_ms = VNC_HANDSHAKE_MS;
 	v->stall_ms = VNC_STALL_MS;
 	v->message_ms = VNC_CLIENT_WAIT_MS;
+	v->partial_ms = VNC_PARTIAL_MS;
 	v->spec = strdup(spec);
 	if (!v->spec) {
 		ret = -ENOMEM;
@@ -694,6 +709,7 @@ int vnc_attach(struct vnc *v, struct evloop *loop, const struct display *disp,
 	s->cursor = NULL;                   /* never draw a cursor into the guest's memory */
 	s->ptrAddEvent = on_pointer;
 	s->kbdAddEvent = on_key;
+	s->setXCutText = on_cut_text;
 	s->newClientHook = on_new_client;
 	s->setTranslateFunction = set_translate;
 	if (v->passwords[0]) {

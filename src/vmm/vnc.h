@@ -21,13 +21,18 @@
  * scaled to 0..INPUT_ABS_MAX (buttons 4 and 5: the wheel), all through the VM's input
  * router (vmm/input_router.h).
  *
- * LibVNCServer reads a client's message in one piece once its first byte is there: a client
- * that stops in the middle, or sends the rest a byte at a time, holds the control loop until
- * VNC_CLIENT_WAIT_MS in all and is then dropped (the relay below closes its socket pair),
- * as is one that has not finished the handshake (and authentication) after
- * VNC_HANDSHAKE_MS, so idle connections cannot hold every place; a new connection holds the
- * loop up to 100 ms (LibVNCServer waits that long to tell a
- * WebSocket from a plain client).
+ * LibVNCServer reads a client's message in one piece once its first byte is there, waiting
+ * for the rest on the control loop: the relay below hands it only whole messages (it knows
+ * their lengths: vnc_frame.h), so a message on a slow link (a clipboard paste of 1 MiB at a
+ * few hundred KB/s) costs the loop nothing while it comes. A client whose message stays
+ * partial VNC_PARTIAL_MS without a byte, or longer than VNC_PARTIAL_MS and its length at
+ * 32 KiB/s in all, is dropped, as is one that sends a message LibVNCServer does not take
+ * (with a log line); a clipboard over LibVNCServer's 1 MiB is thrown away, the client stays.
+ * A WebSocket client's frames pass as they come (LibVNCServer decodes them): a message of
+ * one still holds the loop until VNC_CLIENT_WAIT_MS at most, then the client is dropped. A
+ * client that has not finished the handshake (and authentication) after VNC_HANDSHAKE_MS is
+ * dropped, so idle connections cannot hold every place; a new connection holds the loop up
+ * to 100 ms (LibVNCServer waits that long to tell a WebSocket from a plain client).
  *
  * Writes never wait for a client: LibVNCServer speaks on one end of a Unix socket pair per
  * client and a relay thread (vnc_relay.c) copies between the other end and the client's
@@ -52,7 +57,8 @@
 #include "vmm/input_router.h"
 
 #define VNC_MAX_CLIENTS    16
-#define VNC_CLIENT_WAIT_MS 1000
+#define VNC_CLIENT_WAIT_MS 1000  /* the most LibVNCServer may wait in one read */
+#define VNC_PARTIAL_MS     5000  /* a message with no byte that long: the client is dropped */
 #define VNC_HANDSHAKE_MS   30000 /* a client not past authentication by then is dropped */
 #define VNC_STALL_MS       15000 /* a client that takes none of its backlog that long is dropped */
 #define VNC_BACKLOG_MIN    (8u << 20) /* + two raw screens: the most that may wait for a client */
@@ -88,6 +94,8 @@ struct vnc_stats {
 	uint64_t ticks;         /* update timer expirations handled */
 	uint64_t marked;        /* line ranges marked modified from dirty pages */
 	uint64_t resizes;       /* framebuffer size changes */
+	uint64_t clipboards;    /* clipboards (ClientCutText) LibVNCServer passed on */
+	uint64_t clipboard_bytes; /* ... their bytes */
 	unsigned clients;       /* connected now */
 	int zero_copy;          /* 1: the framebuffer is the display's memory */
 };

@@ -27,7 +27,8 @@ struct vnc {
 	int64_t since_ms[VNC_MAX_CLIENTS]; /* when each connected (CLOCK_MONOTONIC) */
 	int handshake_ms;          /* VNC_HANDSHAKE_MS; tests may shorten it */
 	int stall_ms;              /* VNC_STALL_MS for clients accepted from now; tests too */
-	int message_ms;            /* VNC_CLIENT_WAIT_MS: the most one message may take; tests too */
+	int message_ms;            /* VNC_CLIENT_WAIT_MS: the most LibVNCServer may read for; tests too */
+	int partial_ms;            /* VNC_PARTIAL_MS for clients accepted from now; tests too */
 	uint64_t client_id[VNC_MAX_CLIENTS]; /* the relay's names of the clients */
 	uint64_t next_id;
 	struct vnc_relay *relay;   /* the clients' sockets (vnc_relay.c) */
@@ -60,12 +61,24 @@ struct vnc_relay;
 int vnc_relay_start(struct vnc_relay **out);
 void vnc_relay_stop(struct vnc_relay *r);
 
+/* A connection's limits. The client is disconnected when more than max_backlog bytes wait
+ * for it, or when it took none of what waits for stall_ms; when a message of its own stays
+ * partial partial_ms without a byte, or longer than partial_ms and its length at 32 KiB/s in
+ * all; and when it sends a message LibVNCServer does not take (vnc_frame.h; logged).
+ * password: the server asks for VNC authentication (the handshake's messages depend on it). */
+struct vnc_relay_limits {
+	size_t max_backlog;
+	int stall_ms;
+	int partial_ms;
+	bool password;
+};
+
 /* Hand cfd (the client's socket) and bfd (the pair's other end from LibVNCServer's) to the
  * relay, which owns both from then on (on failure the caller keeps them); id (not 0) names
- * the connection for vnc_relay_busy. The client is disconnected when more than max_backlog
- * bytes wait for it, or when it took none of what waits for stall_ms. 0 or -EIO. */
-int vnc_relay_add(struct vnc_relay *r, int cfd, int bfd, uint64_t id, size_t max_backlog,
-		  int stall_ms);
+ * the connection for vnc_relay_busy and in log lines. LibVNCServer gets the client's
+ * messages whole (vnc_frame.h): it never waits on a slow client's message. 0 or -EIO. */
+int vnc_relay_add(struct vnc_relay *r, int cfd, int bfd, uint64_t id,
+		  const struct vnc_relay_limits *lim);
 
 /* A new backlog bound for every connection (the screen's size changed). */
 void vnc_relay_set_bound(struct vnc_relay *r, size_t max_backlog);

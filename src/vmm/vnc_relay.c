@@ -10,13 +10,19 @@
  * whose backlog passes its bound, or that took nothing of it for stall_ms, is disconnected:
  * both sockets are closed, and LibVNCServer sees the end of its socket on its next read or
  * write. Bytes from the client go the other way, held back (the client is no longer read)
- * while LibVNCServer has not taken the previous ones; those a client sent before it hung up
- * still go, then the end.
+ * while LibVNCServer has RELAY_IN_HOLD of them it has not taken; those a client sent before
+ * it hung up still go, then the end.
  *
  * LibVNCServer also reads a message in one piece, waiting up to maxClientWait for each next
- * byte: a client that sends one byte a second held the loop for as long as it liked. The
- * loop says when it lets LibVNCServer read a client (vnc_relay_busy) and when that is over
- * (vnc_relay_idle); a client still being read after max_ms is disconnected the same way.
+ * byte: a client that sends one byte a second held the loop for as long as it liked. So it
+ * gets only whole messages: the relay finds where each ends (vnc_frame.h) and holds the
+ * start of one until the rest is there (up to a 1 MiB clipboard; a longer one is thrown
+ * away as it comes). A client whose message gets no byte for partial_ms, or takes longer
+ * than partial_ms and its length at RELAY_RATE, or that sends a message LibVNCServer does
+ * not take, is disconnected with a log line. A connection that is not RFB (a WebSocket's)
+ * passes as it comes; for it, and as a last guard, the loop says when it lets LibVNCServer
+ * read a client (vnc_relay_busy) and when that is over (vnc_relay_idle); a client still
+ * being read after max_ms is disconnected the same way.
  *
  * Threads: vnc_relay_start/stop, _add, _set_bound, _busy and _idle on the control loop's
  * thread (or before it runs); they reach this thread only through the command pipe.
@@ -34,17 +40,21 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "vmm/vnc_frame.h"
 
-#define RELAY_CHUNK   65536
-#define RELAY_KEEP    (256 * 1024) /* a backlog buffer kept once empty; larger ones freed */
+#define RELAY_CHUNK   (256 * 1024) /* the most read from LibVNCServer at once */
+#define RELAY_KEEP    (1024 * 1024) /* a backlog buffer kept once empty; larger ones freed */
+#define RELAY_IN_CHUNK 65536       /* the room for a read from the client */
+#define RELAY_IN_HOLD 65536        /* the client is not read while LibVNCServer has this much */
+#define RELAY_RATE    32768        /* bytes a second: the slowest a long message may come */
 
 enum { CMD_ADD, CMD_BOUND, CMD_BUSY, CMD_IDLE };
 
 struct relay_cmd {
 	int op;
 	int cfd, bfd;          /* CMD_ADD: the client's socket, our end of the pair */
-	int stall_ms;          /* CMD_ADD; CMD_BUSY: the most LibVNCServer may read for */
-	size_t max_backlog;    /* CMD_ADD: this connection's; CMD_BOUND: every connection's */
+	int stall_ms;          /* CMD_BUSY: the most LibVNCServer may read for */
+	struct vnc_relay_limits lim; /* CMD_ADD: this connection's; CMD_BOUND: max_backlog */
 	uint64_t id;           /* CMD_ADD, CMD_BUSY: the connection */
 };
 
@@ -60,12 +70,23 @@ struct relay_conn {
 	uint32_t cev, bev;         /* the events watched */
 	uint8_t *out;              /* from LibVNCServer, not yet taken by the client */
 	size_t out_off, out_len, out_cap;
-	uint8_t in[4096];          /* from the client, not yet taken by LibVNCServer */
-	size_t in_off, in_len;
-	size_t max_backlog;
-	int stall_ms;
+	/* from the client: [in_off, in_pass) whole messages LibVNCServer has not taken,
+	 * [in_pass, in_len) the start of the next one */
+	uint8_t *in;
+	size_t in_off, in_pass, in_len, in_cap;
+	struct vnc_frame fr;       /* where the client's messages end (vnc_frame.h) */
+	uint64_t msg_len;          /* the partial message's length (0: not known yet) */
+	uint64_t skip;             /* bytes of a clipboard too long still to throw away */
+	int64_t msg_start_ms;      /* the partial (or skipped) message's first byte came (0: none) */
+	int64_t msg_last_ms;       /* ... and its last one */
+	bool b_shut;               /* the client's end passed on to LibVNCServer */
+	struct vnc_relay_limits lim;
 	int64_t progress_ms;       /* the client last took bytes (or its backlog started) */
 	bool c_eof;                /* the client will send nothing more */
+	bool c_full;               /* its socket took no more: no send before EPOLLOUT */
+	bool c_ready;              /* its socket may have bytes: no read after EAGAIN before
+				    * EPOLLIN */
+	bool b_ready;              /* the same for LibVNCServer's end (after a short read) */
 	bool c_hup;                /* the client hung up: its socket out of epoll, its output
 				    * dropped, what it sent before still read */
 	uint64_t id;
@@ -118,7 +139,7 @@ static void close_b(struct vnc_relay *r, struct relay_conn *c)
 	epoll_ctl(r->epfd, EPOLL_CTL_DEL, c->bfd, NULL);
 	close(c->bfd);
 	c->bfd = -1;
-	c->in_off = c->in_len = 0;
+	c->in_off = c->in_pass;
 }
 
 static void watch(struct vnc_relay *r, int fd, struct relay_end *e, uint32_t *have, uint32_t want)
@@ -131,7 +152,8 @@ static void watch(struct vnc_relay *r, int fd, struct relay_end *e, uint32_t *ha
 	*have = want;
 }
 
-/* One read of LibVNCServer's output into the backlog: 1 bytes came, 0 none (for now, or
+/* One read of LibVNCServer's output into the backlog: 1 a whole chunk came (there may be
+ * more), 2 less (its socket is empty: epoll says when there is more), 0 none (for now, or
  * ever: it closed its end), -1 the connection is over its bound (or out of memory). */
 static int take_output(struct vnc_relay *r, struct relay_conn *c)
 {
@@ -149,7 +171,7 @@ static int take_output(struct vnc_relay *r, struct relay_conn *c)
 				c->out_off = 0;
 				c->out_len = keep;
 			}
-			if (keep > c->max_backlog)
+			if (keep > c->lim.max_backlog)
 				return -1;
 			while (cap - keep < RELAY_CHUNK)
 				cap = cap ? cap * 2 : RELAY_CHUNK * 2;
@@ -165,12 +187,19 @@ static int take_output(struct vnc_relay *r, struct relay_conn *c)
 			if (!backlog(c))
 				c->progress_ms = mono_ms(); /* the stall clock starts now */
 			c->out_len += (size_t)n;
-			return backlog(c) <= c->max_backlog ? 1 : -1;
+			if (backlog(c) > c->lim.max_backlog)
+				return -1;
+			if (n == RELAY_CHUNK)
+				return 1;
+			c->b_ready = false;
+			return 2;
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			c->b_ready = false;
 			return 0;
+		}
 		close_b(r, c); /* closed by LibVNCServer: what it sent still goes out */
 		return 0;
 	}
@@ -180,7 +209,11 @@ static int take_output(struct vnc_relay *r, struct relay_conn *c)
 static bool give_output(struct relay_conn *c)
 {
 	while (backlog(c) && !c->c_hup) {
-		ssize_t n = send(c->cfd, c->out + c->out_off, backlog(c), MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n;
+
+		if (c->c_full)
+			return true; /* until epoll says its socket has room again */
+		n = send(c->cfd, c->out + c->out_off, backlog(c), MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (n > 0) {
 			c->out_off += (size_t)n;
@@ -189,8 +222,10 @@ static bool give_output(struct relay_conn *c)
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			c->c_full = true;
 			return true;
+		}
 		return false;
 	}
 	c->out_off = c->out_len = 0;
@@ -202,54 +237,174 @@ static bool give_output(struct relay_conn *c)
 	return true;
 }
 
-/* The client's bytes to LibVNCServer. false: the client is gone. */
+/* Bytes of whole messages waiting for LibVNCServer. */
+static size_t pending(const struct relay_conn *c)
+{
+	return c->in_pass - c->in_off;
+}
+
+/* Throw away up to n bytes at in_len (just read) of a clipboard being skipped; the rest of
+ * the n bytes, if any, moved down: what is left of the n. */
+static size_t skip_read(struct relay_conn *c, size_t n)
+{
+	size_t k = c->skip < n ? (size_t)c->skip : n;
+
+	memmove(c->in + c->in_len, c->in + c->in_len + k, n - k);
+	c->skip -= k;
+	if (!c->skip)
+		c->msg_start_ms = 0; /* it is over */
+	return n - k;
+}
+
+/* Find the ends of the messages in [in_pass, in_len): whole ones move in_pass on, a
+ * clipboard too long is thrown away. false: a message LibVNCServer does not take (logged). */
+static bool frame(struct relay_conn *c)
+{
+	while (c->in_pass < c->in_len && !c->skip) {
+		size_t have = c->in_len - c->in_pass;
+		const uint8_t *b = c->in + c->in_pass;
+		const char *why = "";
+		uint64_t len = 0;
+
+		switch (vnc_frame_check(&c->fr, b, have, &len, &why)) {
+		case VNC_FRAME_MORE:
+			c->msg_len = 0;
+			return true;
+		case VNC_FRAME_PASS:
+			if (len > have) {
+				c->msg_len = len;
+				return true;
+			}
+			vnc_frame_done(&c->fr, b, (size_t)len);
+			c->in_pass += (size_t)len;
+			c->msg_start_ms = 0;
+			continue;
+		case VNC_FRAME_SKIP:
+			vsrv_log("vnc: client %llu: a clipboard of %llu bytes, over the %u the server "
+				 "reads: thrown away", (unsigned long long)c->id,
+				 (unsigned long long)len - 8, VNC_FRAME_CLIP_MAX);
+			c->msg_len = len;
+			if (len <= have) {
+				memmove(c->in + c->in_pass, b + len, have - (size_t)len);
+				c->in_len -= (size_t)len;
+				c->msg_start_ms = 0;
+				continue;
+			}
+			c->skip = len - have;
+			c->in_len = c->in_pass;
+			return true;
+		case VNC_FRAME_BAD:
+			vsrv_log("vnc: client %llu: %s (message type %u%s): disconnected",
+				 (unsigned long long)c->id, why, b[0],
+				 c->fr.state == VNC_FRAME_NORMAL ? "" : ", in the handshake");
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Room for a read at in_len: what LibVNCServer took is dropped from the front, and the
+ * buffer grows to hold the message being read whole. false: out of memory. */
+static bool in_room(struct relay_conn *c)
+{
+	size_t want = RELAY_IN_CHUNK, cap = c->in_cap;
+	uint8_t *p;
+
+	if (c->in_off == c->in_len && c->in_cap > RELAY_KEEP) {
+		free(c->in); /* a long message's room, given back once it went */
+		c->in = NULL;
+		c->in_off = c->in_pass = c->in_len = c->in_cap = 0;
+	}
+	if (c->in_off && (c->in_off == c->in_len || c->in_cap - c->in_len < want)) {
+		memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
+		c->in_len -= c->in_off;
+		c->in_pass -= c->in_off;
+		c->in_off = 0;
+	}
+	if (c->msg_len > c->in_len - c->in_pass && !c->skip)
+		want += (size_t)c->msg_len - (c->in_len - c->in_pass);
+	while (cap - c->in_len < want)
+		cap = cap ? cap * 2 : RELAY_IN_CHUNK;
+	if (cap == c->in_cap)
+		return true;
+	if (!(p = realloc(c->in, cap)))
+		return false;
+	c->in = p;
+	c->in_cap = cap;
+	return true;
+}
+
+/* The client's whole messages to LibVNCServer, and its bytes read while LibVNCServer is not
+ * behind (RELAY_IN_HOLD). false: the client is gone, or sent a message LibVNCServer does not
+ * take. */
 static bool give_input(struct vnc_relay *r, struct relay_conn *c)
 {
 	for (;;) {
 		ssize_t n;
 
-		if (c->in_off < c->in_len) {
+		if (pending(c)) {
 			if (c->bfd < 0) {
-				c->in_off = c->in_len = 0;
+				c->in_off = c->in_pass;
 				continue;
 			}
-			n = send(c->bfd, c->in + c->in_off, c->in_len - c->in_off,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+			n = send(c->bfd, c->in + c->in_off, pending(c), MSG_NOSIGNAL | MSG_DONTWAIT);
 			if (n > 0) {
 				c->in_off += (size_t)n;
 				continue;
 			}
 			if (n < 0 && errno == EINTR)
 				continue;
-			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-				return true;
-			close_b(r, c);
-			continue;
+			if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+				close_b(r, c);
+				continue;
+			}
+			if (pending(c) >= RELAY_IN_HOLD)
+				return true; /* LibVNCServer is behind: the client waits */
 		}
-		c->in_off = c->in_len = 0;
-		if (c->c_eof)
+		if (c->c_eof) {
+			if (!pending(c) && !c->b_shut && c->bfd >= 0) {
+				/* the end: LibVNCServer sees it after the whole messages */
+				shutdown(c->bfd, SHUT_WR);
+				c->b_shut = true;
+			}
 			return true;
-		n = read(c->cfd, c->in, sizeof(c->in));
+		}
+		if (!c->c_ready)
+			return true;
+		if (!in_room(c))
+			return false;
+		n = read(c->cfd, c->in + c->in_len, c->in_cap - c->in_len);
 		if (n > 0) {
-			c->in_len = (size_t)n;
+			int64_t now = mono_ms();
+
+			if (c->skip)
+				n = (ssize_t)skip_read(c, (size_t)n);
+			c->in_len += (size_t)n;
+			if (!frame(c))
+				return false;
+			c->msg_last_ms = now;
+			if ((c->in_pass < c->in_len || c->skip) && !c->msg_start_ms)
+				c->msg_start_ms = now; /* a message begun */
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			c->c_ready = false;
 			return true;
+		}
 		if (n < 0)
 			return false;
-		/* the end: LibVNCServer sees it after what came before */
+		/* the end: the start of a message LibVNCServer will never see whole goes */
 		c->c_eof = true;
-		if (c->bfd >= 0)
-			shutdown(c->bfd, SHUT_WR);
-		return true;
+		c->in_len = c->in_pass;
+		c->skip = 0;
+		c->msg_start_ms = 0;
 	}
 }
 
 /* Move what can move, then watch for what can move next. */
-static void conn_pump(struct vnc_relay *r, struct relay_conn *c, uint32_t cev)
+static void conn_pump(struct vnc_relay *r, struct relay_conn *c, uint32_t cev, uint32_t bev)
 {
 	int k;
 
@@ -264,15 +419,23 @@ static void conn_pump(struct vnc_relay *r, struct relay_conn *c, uint32_t cev)
 		epoll_ctl(r->epfd, EPOLL_CTL_DEL, c->cfd, NULL);
 		c->c_hup = true;
 	}
+	if (cev & EPOLLOUT)
+		c->c_full = false;
+	if (cev & (EPOLLIN | EPOLLHUP | EPOLLRDHUP))
+		c->c_ready = true;
+	if (bev & (EPOLLIN | EPOLLHUP | EPOLLRDHUP | EPOLLERR))
+		c->b_ready = true;
 	/* LibVNCServer's end is always read to its end (its writes must not wait), a chunk
 	 * at a time, each passed on at once while the client takes it: the backlog grows
-	 * only while the client does not */
-	do {
+	 * only while the client does not; a short read ends it (no read to learn EAGAIN) */
+	for (k = c->b_ready;; k = take_output(r, c)) {
 		if (!give_output(c)) {
 			conn_kill(r, c);
 			return;
 		}
-	} while ((k = take_output(r, c)) > 0);
+		if (k != 1)
+			break;
+	}
 	if (k < 0 || !give_input(r, c)) {
 		conn_kill(r, c);
 		return;
@@ -282,8 +445,9 @@ static void conn_pump(struct vnc_relay *r, struct relay_conn *c, uint32_t cev)
 		return;
 	}
 	watch(r, c->c_hup ? -1 : c->cfd, &c->ce, &c->cev,
-	      (c->c_eof || c->in_len ? 0 : EPOLLIN) | (backlog(c) ? EPOLLOUT : 0));
-	watch(r, c->bfd, &c->be, &c->bev, EPOLLIN | (c->in_len ? EPOLLOUT : 0));
+	      (c->c_eof || pending(c) >= RELAY_IN_HOLD ? 0 : EPOLLIN) |
+	      (backlog(c) ? EPOLLOUT : 0));
+	watch(r, c->bfd, &c->be, &c->bev, EPOLLIN | (pending(c) ? EPOLLOUT : 0));
 }
 
 static void conn_add(struct vnc_relay *r, const struct relay_cmd *m)
@@ -298,9 +462,9 @@ static void conn_add(struct vnc_relay *r, const struct relay_cmd *m)
 	}
 	c->cfd = m->cfd;
 	c->bfd = m->bfd;
-	c->max_backlog = m->max_backlog;
-	c->stall_ms = m->stall_ms;
+	c->lim = m->lim;
 	c->id = m->id;
+	vnc_frame_init(&c->fr, m->lim.password);
 	c->ce = (struct relay_end){ c, true };
 	c->be = (struct relay_end){ c, false };
 	c->cev = c->bev = EPOLLIN;
@@ -337,15 +501,27 @@ static bool commands(struct vnc_relay *r)
 			r->busy_id = 0;
 		} else {
 			for (struct relay_conn *c = r->conns; c; c = c->next)
-				c->max_backlog = m.max_backlog;
+				c->lim.max_backlog = m.lim.max_backlog;
 		}
 	}
 	return n < 0 && (errno == EAGAIN || errno == EINTR);
 }
 
-/* Drop clients that took nothing of their backlog for stall_ms, and the one whose message
- * LibVNCServer has been reading for too long (its end of the pair closed, LibVNCServer's
- * read returns at once); free the dead; the time until the next could stall (ms, or -1). */
+/* The time left (ms) for the client's partial message, 0 or less: it is too slow. It may
+ * take partial_ms without a byte, and partial_ms and its length at RELAY_RATE in all. */
+static int64_t partial_left(const struct relay_conn *c, int64_t now)
+{
+	uint64_t len = c->msg_len ? c->msg_len : c->in_len - c->in_pass;
+	int64_t whole = c->msg_start_ms + c->lim.partial_ms + (int64_t)(len * 1000 / RELAY_RATE);
+	int64_t gap = c->msg_last_ms + c->lim.partial_ms;
+
+	return (whole < gap ? whole : gap) - now;
+}
+
+/* Drop clients that took nothing of their backlog for stall_ms, those whose message comes
+ * too slowly (partial_left), and the one whose message LibVNCServer has been reading for too
+ * long (its end of the pair closed, LibVNCServer's read returns at once); free the dead; the
+ * time until the next could be dropped (ms, or -1). */
 static int sweep(struct vnc_relay *r)
 {
 	int64_t now = mono_ms(), next = -1;
@@ -364,22 +540,41 @@ static int sweep(struct vnc_relay *r)
 		struct relay_conn *c = *p;
 
 		if (!c->dead && backlog(c)) {
-			int64_t left = c->progress_ms + c->stall_ms - now;
+			int64_t left = c->progress_ms + c->lim.stall_ms - now;
 
 			if (left <= 0)
 				conn_kill(r, c);
 			else if (next < 0 || left < next)
 				next = left;
 		}
+		if (!c->dead && c->msg_start_ms) {
+			int64_t left = partial_left(c, now);
+
+			if (left <= 0) {
+				uint64_t len = c->msg_len ? c->msg_len : c->in_len - c->in_pass;
+
+				vsrv_log("vnc: client %llu: a message of %llu bytes %s (after %lld ms, "
+					 "%lld ms since its last byte): disconnected",
+					 (unsigned long long)c->id, (unsigned long long)len,
+					 now - c->msg_last_ms >= c->lim.partial_ms ?
+					 "stopped coming" : "comes too slowly",
+					 (long long)(now - c->msg_start_ms),
+					 (long long)(now - c->msg_last_ms));
+				conn_kill(r, c);
+			} else if (next < 0 || left < next) {
+				next = left;
+			}
+		}
 		if (c->dead) {
 			*p = c->next;
 			free(c->out);
+			free(c->in);
 			free(c);
 			continue;
 		}
 		p = &c->next;
 	}
-	return (int)next;
+	return next > INT32_MAX ? INT32_MAX : (int)next;
 }
 
 static void *relay_thread(void *opaque)
@@ -400,7 +595,8 @@ static void *relay_thread(void *opaque)
 				continue;
 			}
 			if (!e->c->dead)
-				conn_pump(r, e->c, e->client ? evs[i].events : 0);
+				conn_pump(r, e->c, e->client ? evs[i].events : 0,
+					  e->client ? 0 : evs[i].events);
 		}
 		timeout = sweep(r);
 	}
@@ -464,17 +660,18 @@ static int send_cmd(struct vnc_relay *r, const struct relay_cmd *m)
 	return n == sizeof(*m) ? 0 : -EIO;
 }
 
-int vnc_relay_add(struct vnc_relay *r, int cfd, int bfd, uint64_t id, size_t max_backlog,
-		  int stall_ms)
+int vnc_relay_add(struct vnc_relay *r, int cfd, int bfd, uint64_t id,
+		  const struct vnc_relay_limits *lim)
 {
-	struct relay_cmd m = { CMD_ADD, cfd, bfd, stall_ms, max_backlog, id };
+	struct relay_cmd m = { .op = CMD_ADD, .cfd = cfd, .bfd = bfd, .lim = *lim, .id = id };
 
 	return send_cmd(r, &m);
 }
 
 void vnc_relay_set_bound(struct vnc_relay *r, size_t max_backlog)
 {
-	struct relay_cmd m = { CMD_BOUND, -1, -1, 0, max_backlog, 0 };
+	struct relay_cmd m = { .op = CMD_BOUND, .cfd = -1, .bfd = -1,
+			       .lim = { .max_backlog = max_backlog } };
 
 	if (send_cmd(r, &m) < 0)
 		vsrv_log("vnc: the clients keep their previous output bound");
@@ -482,14 +679,14 @@ void vnc_relay_set_bound(struct vnc_relay *r, size_t max_backlog)
 
 void vnc_relay_busy(struct vnc_relay *r, uint64_t id, int max_ms)
 {
-	struct relay_cmd m = { CMD_BUSY, -1, -1, max_ms, 0, id };
+	struct relay_cmd m = { .op = CMD_BUSY, .cfd = -1, .bfd = -1, .stall_ms = max_ms, .id = id };
 
 	send_cmd(r, &m);
 }
 
 void vnc_relay_idle(struct vnc_relay *r)
 {
-	struct relay_cmd m = { CMD_IDLE, -1, -1, 0, 0, 0 };
+	struct relay_cmd m = { .op = CMD_IDLE, .cfd = -1, .bfd = -1 };
 
 	send_cmd(r, &m);
 }

@@ -244,6 +244,64 @@ static void test_websocket(void)
 	rig_stop(&t);
 }
 
+/* A clipboard over LibVNCServer's 1 MiB (it would drop the client) is thrown away by the
+ * relay and the client stays: its next, small, clipboard arrives, and it is served. A
+ * message of a type LibVNCServer does not know, or FixColourMapEntries, drops its client
+ * (with a log line), and the server goes on. */
+static void test_clipboard_and_unknown(void)
+{
+	enum { BIG = (1 << 20) + 1 };
+	static const uint8_t bad_types[] = { 1, 7, 12, 200, 254 };
+	uint8_t hdr[8] = { 6, 0, 0, 0, BIG >> 24, BIG >> 16 & 0xff, BIG >> 8 & 0xff, BIG & 0xff };
+	struct rig r = { 0 };
+	struct vnc_stats st = { 0 };
+	uint8_t *big = calloc(BIG, 1), msg[12] = { 0 };
+	int w, h, fd;
+
+	fill(&r, 64, 48);
+	CHECK_EQ(rig_start(&r, NULL), 0);
+	fd = rig_connect(&r);
+	CHECK(fd >= 0 && big);
+	if (fd < 0 || !big || handshake(fd, true, &w, &h) < 0) {
+		CHECK(!"handshake");
+		goto out;
+	}
+	CHECK_EQ(write_full(fd, hdr, sizeof(hdr)), 0);
+	CHECK_EQ(write_full(fd, big, BIG), 0);
+	CHECK_EQ(write_full(fd, "\x06\0\0\0\0\0\0\x05hello", 13), 0);
+	double end = now_s() + 10;
+	while ((st = rig_stats(&r)).clipboards == 0 && now_s() < end)
+		usleep(10000);
+	CHECK_EQ(st.clipboards, 1);
+	CHECK_EQ(st.clipboard_bytes, 5);
+	CHECK_EQ(st.clients, 1);
+	CHECK(good_client(&r));
+	close(fd);
+	for (size_t i = 0; i < sizeof(bad_types); i++) {
+		fd = rig_connect(&r);
+		CHECK(fd >= 0);
+		if (fd < 0 || handshake(fd, true, &w, &h) < 0) {
+			CHECK(!"handshake");
+			goto out;
+		}
+		msg[0] = bad_types[i];
+		write_full(fd, msg, sizeof(msg));
+		end = now_s() + 10;
+		while (read(fd, big, 4096) > 0 && now_s() < end)
+			;
+		CHECK(now_s() < end); /* closed by the server */
+		close(fd);
+	}
+	fd = -1;
+	CHECK(no_clients(&r));
+	CHECK(good_client(&r));
+out:
+	if (fd >= 0)
+		close(fd);
+	free(big);
+	rig_stop(&r);
+}
+
 static void set_handshake_ms(void *o)
 {
 	((struct rig *)o)->vnc->handshake_ms = 500;
@@ -654,5 +712,6 @@ int main(void)
 	RUN(test_out_of_fds);
 	RUN(test_idle_handshake);
 	RUN(test_websocket);
+	RUN(test_clipboard_and_unknown);
 	return check_done();
 }

@@ -1,7 +1,8 @@
 /* The VNC server (src/vmm/vnc.c) against clients that stop reading: the control loop goes on
  * serving (another client's updates, messages posted to it, as the control socket's are)
  * while a client that asks for full updates and reads none is behind, and that client is
- * disconnected; the same for a client that sends a message a byte at a time, and clients
+ * disconnected; the same for a client that sends a message a byte at a time (one that sends
+ * a long clipboard slowly, but steadily, stays and the clipboard arrives whole), and clients
  * that go away with a backlog leave no descriptor behind, and the messages of a client that
  * hangs up before the server took them still reach the guest; vnc_detach with such clients
  * connected and vnc_attach again leave nothing open and serve a new client. Nothing here
@@ -284,55 +285,69 @@ static void test_gone_with_backlog(void)
 	rig_stop(&r);
 }
 
-static void set_message_ms(void *o)
+static void set_partial_ms(void *o)
 {
-	((struct rig *)o)->vnc->message_ms = 300;
+	((struct rig *)o)->vnc->partial_ms = 1500;
 }
 
 struct trickle {
 	int fd;
+	double gap_s;      /* between bytes */
+	size_t stop_after; /* bytes sent, then nothing more (0: no end) */
 	double t0, gone_at;
 };
 
-/* A byte every 200 ms (LibVNCServer waits up to 1 s for each next one) for 5 s at most. */
+/* A byte every gap_s, for 6 s at most, until the server hangs up. */
 static void *trickle_thread(void *o)
 {
 	struct trickle *t = o;
+	size_t sent = 0;
 
-	while (now_s() - t->t0 < 5) {
-		if (try_send(t->fd, "x", 1) < 0 || hung_up(t->fd)) {
+	while (now_s() - t->t0 < 6) {
+		if (hung_up(t->fd) || (!(t->stop_after && sent >= t->stop_after) &&
+				       try_send(t->fd, "x", 1) < 0)) {
 			t->gone_at = now_s();
 			break;
 		}
-		usleep(200000);
+		sent++;
+		usleep((useconds_t)(t->gap_s * 1e6));
 	}
 	return NULL;
 }
 
-/* A client sends a message (a 4 KiB ClientCutText) a byte at a time, each in time for
- * LibVNCServer's wait for the next: the loop answers a posted message within BOUND_S, and
- * the client is disconnected once the message took message_ms. */
+/* One client sends a message (a 4 KiB ClientCutText) a byte a second, each well within
+ * partial_ms of the last: still disconnected, once the message took partial_ms and its
+ * length at 32 KiB/s (about 1.6 s). Another sends 100 bytes of a 1 MiB one (which may take
+ * 33.5 s) and stops: disconnected once it sent nothing for partial_ms. The loop answers a
+ * posted message within BOUND_S all along (LibVNCServer never waits for either). */
 static void test_trickled_message(void)
 {
 	struct rig r = { 0 };
-	struct trickle t = { .fd = -1 };
+	struct trickle t[2] = { { .fd = -1, .gap_s = 1 }, { .fd = -1, .gap_s = 0.01,
+							    .stop_after = 100 } };
 	double worst = 0;
-	pthread_t th;
-	int w, h;
+	pthread_t th[2];
+	int w, h, started = 0;
 
 	fill(&r, 64, 48);
 	CHECK_EQ(rig_start(&r, NULL), 0);
-	evloop_post(r.loop, set_message_ms, &r);
-	t.fd = rig_connect(&r);
-	CHECK(t.fd >= 0);
-	if (t.fd < 0 || handshake(t.fd, true, &w, &h) < 0) {
-		CHECK(!"handshake");
-		goto out;
+	evloop_post(r.loop, set_partial_ms, &r);
+	for (int i = 0; i < 2; i++) {
+		t[i].fd = rig_connect(&r);
+		CHECK(t[i].fd >= 0);
+		if (t[i].fd < 0 || handshake(t[i].fd, true, &w, &h) < 0) {
+			CHECK(!"handshake");
+			goto out;
+		}
 	}
-	CHECK_EQ(write_full(t.fd, "\x06\0\0\0\0\0\x10\0", 8), 0);
-	t.t0 = now_s();
-	CHECK_EQ(pthread_create(&th, NULL, trickle_thread, &t), 0);
-	while (now_s() - t.t0 < 5.5) {
+	for (int i = 0; i < 2; i++) {
+		CHECK_EQ(write_full(t[i].fd, i ? "\x06\0\0\0\0\x10\0\0" : "\x06\0\0\0\0\0\x10\0",
+				    8), 0);
+		t[i].t0 = now_s();
+		CHECK_EQ(pthread_create(&th[i], NULL, trickle_thread, &t[i]), 0);
+		started++;
+	}
+	while (now_s() - t[0].t0 < 6.5) {
 		double a = now_s();
 
 		(void)rig_stats(&r);
@@ -340,16 +355,83 @@ static void test_trickled_message(void)
 			worst = now_s() - a;
 		usleep(50000);
 	}
-	pthread_join(th, NULL);
-	printf("# the client sending a byte every 200 ms was disconnected after %.2f s "
-	       "(message_ms 300); the loop's slowest answer %.3f s\n",
-	       t.gone_at ? t.gone_at - t.t0 : -1.0, worst);
-	CHECK(t.gone_at != 0);
+	for (int i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	started = 0;
+	printf("# the client sending a byte a second was disconnected after %.2f s, the one that "
+	       "stopped after %.2f s (partial_ms 1500); the loop's slowest answer %.3f s\n",
+	       t[0].gone_at ? t[0].gone_at - t[0].t0 : -1.0,
+	       t[1].gone_at ? t[1].gone_at - t[1].t0 : -1.0, worst);
+	CHECK(t[0].gone_at != 0 && t[0].gone_at - t[0].t0 >= 1.5);
+	CHECK(t[1].gone_at != 0 && t[1].gone_at - t[1].t0 >= 1.5 && t[1].gone_at - t[1].t0 < 6);
 	CHECK(worst < BOUND_S);
 	CHECK_EQ(rig_stats(&r).clients, 0);
+	CHECK_EQ(rig_stats(&r).clipboards, 0);
 out:
-	if (t.fd >= 0)
-		close(t.fd);
+	for (int i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	for (int i = 0; i < 2; i++)
+		if (t[i].fd >= 0)
+			close(t[i].fd);
+	rig_stop(&r);
+}
+
+/* A clipboard paste of 200 KiB on a slow link: 20 pieces of 10 KiB, 150 ms apart (3 s in
+ * all, LibVNCServer's reads would have waited more than its 1 s): it reaches LibVNCServer
+ * whole, the client stays and is served, and the loop answers within BOUND_S meanwhile. */
+static void test_trickled_paste(void)
+{
+	enum { LEN = 200 * 1024, PIECE = 10 * 1024 };
+	struct rig r = { 0 };
+	uint8_t hdr[8] = { 6, 0, 0, 0, 0, LEN >> 16 & 0xff, LEN >> 8 & 0xff, LEN & 0xff };
+	uint8_t *text = malloc(LEN), *fb = calloc(64 * 48, 4);
+	double worst = 0, t0, end;
+	struct vnc_stats st = { 0 };
+	int w, h, fd;
+
+	fill(&r, 64, 48);
+	CHECK_EQ(rig_start(&r, NULL), 0);
+	fd = rig_connect(&r);
+	CHECK(fd >= 0 && text && fb);
+	if (fd < 0 || !text || !fb || handshake(fd, true, &w, &h) < 0) {
+		CHECK(!"handshake");
+		goto out;
+	}
+	memset(text, 'a', LEN);
+	CHECK_EQ(write_full(fd, hdr, sizeof(hdr)), 0);
+	t0 = now_s();
+	for (size_t off = 0; off < LEN; off += PIECE) {
+		double next = now_s() + 0.15;
+
+		CHECK_EQ(write_full(fd, text + off, PIECE), 0);
+		while (now_s() < next) {
+			double a = now_s();
+
+			(void)rig_stats(&r);
+			if (now_s() - a > worst)
+				worst = now_s() - a;
+			usleep(20000);
+		}
+	}
+	end = now_s() + 10;
+	while ((st = rig_stats(&r)).clipboards == 0 && st.clients && now_s() < end)
+		usleep(10000);
+	printf("# a paste of %d bytes in %.2f s: %llu clipboard(s) of %llu bytes reached the "
+	       "server; the loop's slowest answer %.3f s\n", LEN, now_s() - t0,
+	       (unsigned long long)st.clipboards, (unsigned long long)st.clipboard_bytes, worst);
+	CHECK_EQ(st.clipboards, 1);
+	CHECK_EQ(st.clipboard_bytes, LEN);
+	CHECK_EQ(st.clients, 1);
+	CHECK(worst < BOUND_S);
+	/* and it is still served */
+	update_request(fd, 0, w, h);
+	CHECK_EQ(read_update(fd, fb, w, h), 0);
+	CHECK(memcmp(fb, r.buf, 3) == 0);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(text);
+	free(fb);
 	rig_stop(&r);
 }
 
@@ -489,6 +571,7 @@ int main(void)
 	RUN(test_stall_timeout);
 	RUN(test_gone_with_backlog);
 	RUN(test_trickled_message);
+	RUN(test_trickled_paste);
 	RUN(test_hangup_keeps_input);
 	RUN(test_detach_attach);
 	return check_done();
