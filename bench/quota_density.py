@@ -30,6 +30,27 @@ def pct(xs, p):
     return xs[min(len(xs) - 1, int(len(xs) * p / 100))]
 
 
+class Conn:
+    """A keep-alive connection to port, opened again when the server closed it."""
+    def __init__(self, port):
+        self.port = port
+        self.c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+
+    def request(self, *a):
+        try:
+            self.c.request(*a)
+        except (BrokenPipeError, ConnectionResetError):
+            self.c.close()
+            self.c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+            self.c.request(*a)
+
+    def getresponse(self):
+        return self.c.getresponse()
+
+    def close(self):
+        self.c.close()
+
+
 def call(conn, tok, method, path, body=None, want=(200,)):
     """Seconds one request took (raises when its status is not in want)."""
     h = {"Authorization": "Bearer " + tok}
@@ -58,7 +79,7 @@ def run(backend, etcd, tmp):
     d = Daemon(data, extra=extra).start()
     try:
         adm = d.login("admin", "adminpass1")
-        c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=120)
+        c = Conn(d.port)
         call(c, adm, "POST", "/api/v1/users", {"name": "mgr", "password": "Password-mgr"},
              want=(201,))
         mgr = d.login("mgr", "Password-mgr")
@@ -76,7 +97,7 @@ def run(backend, etcd, tmp):
                     grants.append({"user": "u0", "permissions": ["view", "modify", "remove"]})
                     call(c, adm, "PUT", "/api/v1/permissions", {"grants": grants})
             u0 = d.login("u0", "Password-u0")
-            cu = http.client.HTTPConnection("127.0.0.1", d.port, timeout=120)
+            cu = Conn(d.port)
             call(cu, u0, "POST", "/api/v1/vms", {"name": "warm", "kernel": "k.elf"}, want=(201,))
             call(cu, u0, "DELETE", "/api/v1/vms/warm", want=(200, 204))
             ts = [call(cu, u0, "POST", "/api/v1/vms", {"name": "q%d-%d" % (n, i),
