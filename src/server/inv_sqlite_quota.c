@@ -83,24 +83,27 @@ int inv_sqlite_quota_put(struct dbc *c, int64_t uid, const struct inv_quota *q)
 /* The users a usage read counts: ?1 and the users it manages, ?2 levels below it at most
  * (owners of type 'user': a user's manager; UNION drops a user met twice at one level),
  * then what they own, in one statement (issue 18: a manager's check costs one query, not
- * five per user). */
+ * five per user). CROSS JOIN keeps the order: from the users to their owners rows by
+ * owners_user, then each object by its key. (Its CTEs are materialised: in memory, db.c's
+ * temp_store, not in temporary files.) */
 #define TREE_USAGE_SQL \
 	"WITH RECURSIVE tree(id, depth) AS (SELECT ?1, 0 UNION SELECT o.object_id, " \
-	"t.depth + 1 FROM owners o JOIN tree t ON o.user_id = t.id WHERE o.object_type = " \
-	"'user' AND t.depth < ?2), ids(id) AS (SELECT DISTINCT id FROM tree), " \
-	"ovm(id) AS (SELECT o.object_id FROM owners o JOIN ids ON o.user_id = ids.id WHERE " \
-	"o.object_type = 'vm') " \
-	"SELECT (SELECT COUNT(*) FROM ids), COUNT(*), COALESCE(SUM(v.cpus), 0), " \
-	"COALESCE(SUM(v.memory_mib), 0), " \
-	"(SELECT COUNT(*) FROM owners o JOIN ids ON o.user_id = ids.id JOIN disks d ON d.id = " \
-	"o.object_id WHERE o.object_type = 'disk'), " \
-	"(SELECT COALESCE(SUM(d.size), 0) FROM owners o JOIN ids ON o.user_id = ids.id JOIN " \
-	"disks d ON d.id = o.object_id WHERE o.object_type = 'disk'), " \
-	"(SELECT COUNT(*) FROM ovm JOIN snapshots s ON s.vm_id = ovm.id), " \
-	"(SELECT COALESCE(SUM(i.bytes), 0) FROM images i JOIN ids ON i.owner = ids.id WHERE " \
-	"i.public = 0), " \
-	"(SELECT COALESCE(SUM(u.bytes), 0) FROM ovm JOIN vm_undo u ON u.vm_id = ovm.id) " \
-	"FROM ovm JOIN vms v ON v.id = ovm.id"
+	"t.depth + 1 FROM tree t CROSS JOIN owners o WHERE o.user_id = t.id AND " \
+	"o.object_type = 'user' AND t.depth < ?2), ids(id) AS (SELECT DISTINCT id FROM tree), " \
+	"ovm(id) AS (SELECT o.object_id FROM ids CROSS JOIN owners o WHERE o.user_id = ids.id " \
+	"AND o.object_type = 'vm'), " \
+	"vagg(n, c, m) AS (SELECT COUNT(*), COALESCE(SUM(v.cpus), 0), " \
+	"COALESCE(SUM(v.memory_mib), 0) FROM ovm CROSS JOIN vms v WHERE v.id = ovm.id), " \
+	"dagg(n, b) AS (SELECT COUNT(*), COALESCE(SUM(d.size), 0) FROM ids CROSS JOIN owners o " \
+	"CROSS JOIN disks d WHERE o.user_id = ids.id AND o.object_type = 'disk' AND " \
+	"d.id = o.object_id), " \
+	"sagg(n) AS (SELECT COUNT(*) FROM ovm CROSS JOIN snapshots s WHERE s.vm_id = ovm.id), " \
+	"iagg(b) AS (SELECT COALESCE(SUM(i.bytes), 0) FROM ids CROSS JOIN images i WHERE " \
+	"i.owner = ids.id AND i.public = 0), " \
+	"uagg(b) AS (SELECT COALESCE(SUM(u.bytes), 0) FROM ovm CROSS JOIN vm_undo u WHERE " \
+	"u.vm_id = ovm.id) " \
+	"SELECT (SELECT COUNT(*) FROM ids), vagg.n, vagg.c, vagg.m, dagg.n, dagg.b, sagg.n, " \
+	"iagg.b, uagg.b FROM vagg, dagg, sagg, iagg, uagg"
 
 static int tree_usage(struct dbc *c, int64_t uid, int depth, struct inv_quota *out,
 		      size_t *users)
