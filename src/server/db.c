@@ -617,12 +617,21 @@ void db_rollback(struct dbc *c)
 		sqlite3_exec(S(c)->c, "ROLLBACK", NULL, NULL, NULL);
 }
 
+/* db_stmt's calls on this thread (inv_thread_statements). */
+static __thread unsigned long thread_statements;
+
+unsigned long inv_thread_statements(void)
+{
+	return thread_statements;
+}
+
 sqlite3_stmt *db_stmt(struct dbc *c, const char *sql)
 {
 	struct sdbc *d = S(c);
 	sqlite3_stmt *s = NULL;
 	int i;
 
+	thread_statements++;
 	for (i = 0; i < d->nstmt; i++)
 		if (d->stmt[i].sql == sql)
 			return d->stmt[i].s;

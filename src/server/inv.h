@@ -713,6 +713,12 @@ int inv_quota_put(struct dbc *c, int64_t uid, const struct inv_quota *q);
  * user. 0 or -EIO. */
 int inv_usage(struct dbc *c, int64_t uid, struct inv_quota *out);
 
+/* How many statements this thread has run on the SQLite inventory (each db_stmt: one
+ * query or write; 0 on etcd, whose calls etcd_thread_calls counts), for tests and
+ * benchmarks: the difference over a request is its number of statements (VSRV_INV_TRACE=1
+ * in the environment writes it to stderr per API request, http.c). */
+unsigned long inv_thread_statements(void);
+
 /* What user uid and every user it manages (inv_owner_get "user", recursively, down to depth
  * levels below uid: 0 is uid alone) own together, into *out, and how many users that is
  * (uid included) into *users: what a manager's limits bound (quota.c). uid's own usage
