@@ -423,7 +423,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	int idx;
 	double dt;
 	struct timespec t1;
-	unsigned long calls0 = etcd_thread_calls();
+	unsigned long calls0 = etcd_thread_calls(), stmts0 = inv_thread_statements();
 
 	(void)version;
 	if (!x) {
@@ -595,6 +595,9 @@ out_metrics:
 	if (getenv("VSRV_ETCD_TRACE") && strcmp(getenv("VSRV_ETCD_TRACE"), "0"))
 		fprintf(stderr, "vsrv: etcd calls: %s %s: %lu\n", method, url,
 			etcd_thread_calls() - calls0);
+	if (getenv("VSRV_INV_TRACE") && strcmp(getenv("VSRV_INV_TRACE"), "0"))
+		fprintf(stderr, "vsrv: inventory statements: %s %s: %lu\n", method, url,
+			inv_thread_statements() - stmts0);
 	return ret;
 }
 

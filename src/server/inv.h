@@ -719,11 +719,23 @@ int inv_quota_put(struct dbc *c, int64_t uid, const struct inv_quota *q);
  * user. 0 or -EIO. */
 int inv_usage(struct dbc *c, int64_t uid, struct inv_quota *out);
 
-/* inv_usage without joining the transaction's serialisation (etcd: no stamp of uid's quota
- * row; SQLite: the same read): the usage of the users a manager's check counts besides its
- * own (quota.c), whose creates stamp that manager's row when they check against it. 0 or
- * -EIO. */
-int inv_usage_peek(struct dbc *c, int64_t uid, struct inv_quota *out);
+/* How many statements this thread has run on the SQLite inventory (each db_stmt: one
+ * query or write; 0 on etcd, whose calls etcd_thread_calls counts), for tests and
+ * benchmarks: the difference over a request is its number of statements (VSRV_INV_TRACE=1
+ * in the environment writes it to stderr per API request, http.c). */
+unsigned long inv_thread_statements(void);
+
+/* What user uid and every user it manages (inv_owner_get "user", recursively, down to depth
+ * levels below uid: 0 is uid alone) own together, into *out, and how many users that is
+ * (uid included) into *users: what a manager's limits bound (quota.c). uid's own usage
+ * joins the transaction as inv_usage's does; its users' is read beside it (etcd: not
+ * compared), kept atomic with the write by the stamp of uid's quota row, which every create
+ * checked against uid's limits writes (inv_usage). Its cost does not grow with the number
+ * of users: SQLite one query; etcd, when uid manages users, one range read of every
+ * owners/ row besides inv_usage's reads, then one read per 128 of their objects' rows
+ * (inv_etcd_quota.c). 0, -ENOMEM or -EIO. */
+int inv_usage_tree(struct dbc *c, int64_t uid, int depth, struct inv_quota *out,
+		   size_t *users);
 
 /* The owner of the object of kind ("vm", "disk", "user") id: set it (uid 0: none; under
  * the caller's transaction, with the object's create), read it (*uid 0 when none; on etcd
@@ -733,10 +745,6 @@ int inv_usage_peek(struct dbc *c, int64_t uid, struct inv_quota *out);
  * and its users own together (quota.h); a deleted manager's users have none. 0 or -EIO. */
 int inv_owner_set(struct dbc *c, const char *kind, int64_t id, int64_t uid);
 int inv_owner_get(struct dbc *c, const char *kind, int64_t id, int64_t *uid);
-
-/* fn for the id of every user whose manager (inv_owner_get "user") is user uid, until fn
- * returns non-zero (that value is returned). 0, fn's value or -EIO. */
-int inv_managed_each(struct dbc *c, int64_t uid, int (*fn)(int64_t id, void *arg), void *arg);
 
 /* The bytes VM id's undo disks take on its host (undo.h: the sizes of their files, as the
  * host last recorded them, undo_account), counted in its owner's disk_bytes (inv_usage);

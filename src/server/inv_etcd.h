@@ -210,7 +210,7 @@ int ie_row_each(struct dbc *c, const char *table, const char *key_prefix,
 
 /* ie_row_each beside the transaction: one range read of etcd as it is now, not joining the
  * compare list (etcd takes at most 128 compares in a Txn) and without the session's own
- * writes; for reads whose atomicity another compare keeps (inv_usage_peek). */
+ * writes; for reads whose atomicity another compare keeps (inv_usage_tree). */
 int ie_row_each_side(struct dbc *c, const char *table, const char *key_prefix,
 		     int (*fn)(const char *key, json_t *row, uint64_t rev, void *arg),
 		     void *arg);

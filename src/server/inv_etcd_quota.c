@@ -21,7 +21,12 @@
  * serialisation SQLite gets from BEGIN IMMEDIATE. The rows read need not join the compares then (etcd takes 128 at
  * most, which a tenant's 200 VMs would pass); the owners/ range still does. What changes
  * usage without a check (deletes, a shrink, an object of an administrator) only lowers it
- * or counts for nobody. See inv.h. */
+ * or counts for nobody. A manager's check (inv_usage_tree) reads, besides its own usage as
+ * above, every owners/ row in one range read beside the transaction (the links to the
+ * users it manages, recursively, and what they own: their rows are not compared, the
+ * stamp of the manager's row keeps the check atomic), then their VMs' and disks' rows
+ * with its own in the same Txns of 128 reads: round trips that do not grow with the
+ * number of users (issue 18: they were two range reads per user). See inv.h. */
 #include "server/inv_etcd.h"
 #include "server/inv_etcd_attach.h"
 #include "server/server.h"
@@ -109,8 +114,17 @@ int inv_etcd_quota_put(struct dbc *c, int64_t uid, const struct inv_quota *q)
  * "/" at most. */
 #define KEYLEN(pfx) (strlen(pfx) + 64)
 
-/* Add the objects read to *out: r[0..n) as inv_etcd_usage queues them, per owned VM its
- * row then the count of its snapshots (a prefix read), per disk its row. */
+/* A usage read's sum: the bytes counted from owners/ rows, the object rows queued. */
+struct usage_acc {
+	struct inv_quota *out;
+	struct etcd_probe *r;   /* n queued reads (their keys set by acc_finish) */
+	char *keys;             /* n keys of klen bytes */
+	size_t n, cap, klen;
+	const char *pfx;
+};
+
+/* Add the objects read to *out: r[0..n) as acc_row queues them, per owned VM its row then
+ * the count of its snapshots (a prefix read), per disk its row. */
 static int usage_sum(struct etcd_probe *r, size_t n, struct inv_quota *out)
 {
 	size_t j;
@@ -139,6 +153,83 @@ static int usage_sum(struct etcd_probe *r, size_t n, struct inv_quota *out)
 	return 0;
 }
 
+/* Queue one more read into a: its key's buffer (klen bytes), or NULL on ENOMEM. */
+static char *acc_key(struct usage_acc *a, bool prefix)
+{
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? 2 * a->cap : 32;
+		struct etcd_probe *r = realloc(a->r, cap * sizeof(*r));
+		char *k;
+
+		if (!r)
+			return NULL;
+		a->r = r;
+		k = realloc(a->keys, cap * a->klen);
+		if (!k)
+			return NULL;
+		a->keys = k;
+		a->cap = cap;
+	}
+	a->r[a->n] = (struct etcd_probe){ .prefix = prefix };
+	return a->keys + a->n++ * a->klen;
+}
+
+/* Count one owners/ row o into a: a private image's or a VM's undo disks' bytes at once (in
+ * the row), a VM's or a disk's row queued (a VM's with the count of its snapshots); a user
+ * it manages is not its own usage. */
+static int acc_row(struct usage_acc *a, json_t *o)
+{
+	const char *kind = ie_str(o, "kind");
+	char id[24], *k;
+	bool vm;
+
+	if (!kind || !strcmp(kind, "user"))
+		return 0;
+	if (!strcmp(kind, "image") || !strcmp(kind, "undo")) {
+		a->out->disk_bytes += ie_int(o, "bytes");
+		return 0;
+	}
+	vm = !strcmp(kind, "vm");
+	ie_id_key(ie_int(o, "id"), id);
+	k = acc_key(a, false);
+	if (!k)
+		return -ENOMEM;
+	snprintf(k, a->klen, "%st/%s/%s", a->pfx, vm ? "vms" : "disks", id);
+	if (vm) {
+		k = acc_key(a, true);
+		if (!k)
+			return -ENOMEM;
+		snprintf(k, a->klen, "%st/snapshots/%s/", a->pfx, id);
+	}
+	return 0;
+}
+
+/* Read the rows queued in a and add them to its sum: in one Txn per 128 (etcd_probe_many),
+ * not compared: the stamp of the checked user's quota row keeps the check and the write
+ * atomic. Frees a's buffers. */
+static int acc_finish(struct dbc *c, struct usage_acc *a, int rc)
+{
+	size_t i;
+
+	for (i = 0; i < a->n; i++)
+		a->r[i].key = a->keys + i * a->klen;
+	if (!rc && a->n) {
+		rc = ie_etcd_err(etcd_probe_many(ie_store(c)->e, a->r, a->n), "read",
+				 "the usage's rows");
+		if (!rc) {
+			rc = usage_sum(a->r, a->n, a->out);
+			for (i = 0; i < a->n; i++)
+				etcd_kv_clear(&a->r[i].kv);
+		}
+	}
+	free(a->keys);
+	free(a->r);
+	a->keys = NULL;
+	a->r = NULL;
+	a->n = a->cap = 0;
+	return rc;
+}
+
 /* Inside a transaction, write the user's quota row back as the session sees it: another
  * usage read of the same user in a transaction does the same, so of two the second to
  * commit fails its compare of the row (-EAGAIN): see the file's comment. */
@@ -160,123 +251,180 @@ static int usage_stamp(struct dbc *c, int64_t uid)
 	return rc;
 }
 
-/* ie_row_each_side's rows into the array arg. */
-static int side_row(const char *key, json_t *row, uint64_t rev, void *arg)
+/* Every owners/ row, beside the transaction (one range read), for a manager's users: in
+ * key order, so by user (its id is the key's first part). */
+struct all_owners {
+	int64_t *user;
+	json_t **row;
+	size_t n, cap;
+};
+
+static int all_one(const char *key, json_t *row, uint64_t rev, void *arg)
 {
-	(void)key;
+	struct all_owners *a = arg;
+
 	(void)rev;
-	return json_array_append(arg, row) ? -ENOMEM : 0;
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? 2 * a->cap : 256;
+		int64_t *u = realloc(a->user, cap * sizeof(*u));
+		json_t **r;
+
+		if (!u)
+			return -ENOMEM;
+		a->user = u;
+		r = realloc(a->row, cap * sizeof(*r));
+		if (!r)
+			return -ENOMEM;
+		a->row = r;
+		a->cap = cap;
+	}
+	a->user[a->n] = strtoll(key, NULL, 10);
+	a->row[a->n++] = json_incref(row);
+	return 0;
 }
 
-/* The owners/ rows of user uid: in the transaction (compared) when stamp, else beside it
- * (a peek: a manager's check reads its users' with these, as many as it has, which etcd's
- * 128 compares of a Txn could not hold; the stamp of the manager's row keeps it atomic). */
-static int owner_rows(struct dbc *c, int64_t uid, bool stamp, json_t **rows)
+static void all_free(struct all_owners *a)
 {
-	char upfx[24];
-	int rc;
+	size_t i;
 
-	if (stamp)
-		return iea_rows(c, "owners", iea_prefix(uid, upfx), NULL, NULL, rows);
-	*rows = json_array();
-	if (!*rows)
-		return -ENOMEM;
-	rc = ie_row_each_side(c, "owners", iea_prefix(uid, upfx), side_row, *rows);
-	if (rc) {
-		json_decref(*rows);
-		*rows = NULL;
+	for (i = 0; i < a->n; i++)
+		json_decref(a->row[i]);
+	free(a->user);
+	free(a->row);
+}
+
+/* The first of a's rows of user uid (a->n when it has none). */
+static size_t all_find(const struct all_owners *a, int64_t uid)
+{
+	size_t lo = 0, hi = a->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (a->user[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
+	return lo;
+}
+
+/* The users of a manager's tree: ids[0] the manager, each user once. */
+struct tree_ids {
+	int64_t *ids;
+	size_t n, cap;
+};
+
+static int tree_add(struct tree_ids *t, int64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		if (t->ids[i] == id)
+			return 0;
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? 2 * t->cap : 64;
+		int64_t *p = realloc(t->ids, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		t->ids = p;
+		t->cap = cap;
+	}
+	t->ids[t->n++] = id;
+	return 0;
+}
+
+/* The user the owners/ row o names as managed (kind "user"), added to t. */
+static int tree_managed(struct tree_ids *t, json_t *o)
+{
+	const char *kind = ie_str(o, "kind");
+
+	return kind && !strcmp(kind, "user") ? tree_add(t, ie_int(o, "id")) : 0;
+}
+
+/* What the users uid manages (depth levels down; uid's own owners/ rows: the array top)
+ * own, added to a (their objects' rows queued), and how many users that is with uid into
+ * *users. One range read of every owners/ row, whatever the number of users. */
+static int tree_rest(struct dbc *c, int64_t uid, json_t *top, int depth,
+		     struct usage_acc *a, size_t *users)
+{
+	struct all_owners all = { 0 };
+	struct tree_ids t = { 0 };
+	size_t i, j, level_end = 1;
+	int level = 0, rc = tree_add(&t, uid);
+	json_t *o;
+
+	if (!rc)
+		rc = ie_row_each_side(c, "owners", "", all_one, &all);
+	/* breadth first, a level at a time, levels 0 .. depth - 1 expanded */
+	for (i = 0; !rc && i < t.n; i++) {
+		if (i == level_end) {
+			level_end = t.n;
+			if (++level >= depth)
+				break;
+		}
+		if (!i) {
+			json_array_foreach(top, j, o)
+				if (!rc)
+					rc = tree_managed(&t, o);
+			continue;
+		}
+		for (j = all_find(&all, t.ids[i]); !rc && j < all.n && all.user[j] == t.ids[i]; j++)
+			rc = tree_managed(&t, all.row[j]);
+	}
+	/* the objects of every user but uid (whose rows top has) */
+	for (i = 1; !rc && i < t.n; i++)
+		for (j = all_find(&all, t.ids[i]); !rc && j < all.n && all.user[j] == t.ids[i]; j++)
+			rc = acc_row(a, all.row[j]);
+	*users = t.n;
+	free(t.ids);
+	all_free(&all);
 	return rc;
 }
 
-/* inv_etcd_usage, the quota row stamped or not (inv_usage_peek). */
-static int usage_read(struct dbc *c, int64_t uid, bool stamp, struct inv_quota *out)
+static int usage_tree(struct dbc *c, int64_t uid, int depth, struct inv_quota *out,
+		      size_t *users)
 {
-	const char *pfx = ie_store(c)->prefix;
-	size_t klen = KEYLEN(pfx), n = 0, i;
+	struct usage_acc a = { .out = out, .pfx = ie_store(c)->prefix };
+	char upfx[24];
 	json_t *rows = NULL, *o;
-	struct etcd_probe *r = NULL;
-	char *keys = NULL;
+	bool manages = false;
+	size_t i;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = stamp ? usage_stamp(c, uid) : 0;
+	*users = 1;
+	a.klen = KEYLEN(a.pfx);
+	rc = usage_stamp(c, uid);
+	/* uid's own rows in the transaction (compared) */
 	if (!rc)
-		rc = owner_rows(c, uid, stamp, &rows);
-	if (!rc && json_array_size(rows)) {
-		r = calloc(2 * json_array_size(rows), sizeof(*r));
-		keys = malloc(2 * json_array_size(rows) * klen);
-		if (!r || !keys)
-			rc = -ENOMEM;
-	}
+		rc = iea_rows(c, "owners", iea_prefix(uid, upfx), NULL, NULL, &rows);
 	json_array_foreach(rows, i, o) {
 		const char *kind = ie_str(o, "kind");
-		char id[24];
-		bool vm;
 
 		if (rc)
 			break;
-		if (!kind || !strcmp(kind, "user"))
-			continue;       /* (a user it manages: not its own usage) */
-		if (!strcmp(kind, "image") || !strcmp(kind, "undo")) {
-			/* a private image (inv_etcd_image.c), a VM's undo disks: bytes in the row */
-			out->disk_bytes += ie_int(o, "bytes");
-			continue;
-		}
-		vm = !strcmp(kind, "vm");
-		ie_id_key(ie_int(o, "id"), id);
-		r[n].key = keys + n * klen;
-		snprintf(keys + n * klen, klen, "%st/%s/%s", pfx, vm ? "vms" : "disks", id);
-		n++;
-		if (vm) {
-			r[n] = (struct etcd_probe){ .key = keys + n * klen, .prefix = true };
-			snprintf(keys + n * klen, klen, "%st/snapshots/%s/", pfx, id);
-			n++;
-		}
+		manages |= kind && !strcmp(kind, "user");
+		rc = acc_row(&a, o);
 	}
+	if (!rc && manages && depth > 0)
+		rc = tree_rest(c, uid, rows, depth, &a, users);
 	json_decref(rows);
-	/* the rows in one Txn (up to 128 reads; a round trip more per 128 after that), not
-	 * compared: the stamp above keeps the check and the write atomic */
-	if (!rc && n) {
-		rc = ie_etcd_err(etcd_probe_many(ie_store(c)->e, r, n), "read", "the usage's rows");
-		if (!rc) {
-			rc = usage_sum(r, n, out);
-			for (i = 0; i < n; i++)
-				etcd_kv_clear(&r[i].kv);
-		}
-	}
-	free(keys);
-	free(r);
-	return rc;
+	return acc_finish(c, &a, rc);
 }
 
 int inv_etcd_usage(struct dbc *c, int64_t uid, struct inv_quota *out)
 {
-	return usage_read(c, uid, true, out);
+	size_t users;
+
+	return usage_tree(c, uid, 0, out, &users);
 }
 
-int inv_etcd_usage_peek(struct dbc *c, int64_t uid, struct inv_quota *out)
+int inv_etcd_usage_tree(struct dbc *c, int64_t uid, int depth, struct inv_quota *out,
+			size_t *users)
 {
-	return usage_read(c, uid, false, out);
-}
-
-int inv_etcd_managed_each(struct dbc *c, int64_t uid, int (*fn)(int64_t id, void *arg),
-			  void *arg)
-{
-	json_t *rows = NULL, *o;
-	size_t i;
-	int rc = owner_rows(c, uid, false, &rows);   /* (beside: as inv_usage_peek) */
-
-	json_array_foreach(rows, i, o) {
-		const char *kind = ie_str(o, "kind");
-
-		if (rc)
-			break;
-		if (kind && !strcmp(kind, "user"))
-			rc = fn(ie_int(o, "id"), arg);
-	}
-	json_decref(rows);
-	return rc;
+	return usage_tree(c, uid, depth, out, users);
 }
 
 /* owners/USER/KIND/ID's KEY (buf of at least 64 bytes). */

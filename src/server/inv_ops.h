@@ -208,9 +208,8 @@
 	X(quota_get, (struct dbc *c, int64_t uid, struct inv_quota *out), (c, uid, out)) \
 	X(quota_put, (struct dbc *c, int64_t uid, const struct inv_quota *q), (c, uid, q)) \
 	X(usage, (struct dbc *c, int64_t uid, struct inv_quota *out), (c, uid, out)) \
-	X(usage_peek, (struct dbc *c, int64_t uid, struct inv_quota *out), (c, uid, out)) \
-	X(managed_each, (struct dbc *c, int64_t uid, int (*fn)(int64_t id, void *arg), \
-	  void *arg), (c, uid, fn, arg)) \
+	X(usage_tree, (struct dbc *c, int64_t uid, int depth, struct inv_quota *out, \
+	  size_t *users), (c, uid, depth, out, users)) \
 	X(vm_set_undo_bytes, (struct dbc *c, int64_t id, int64_t bytes), (c, id, bytes)) \
 	X(owner_set, (struct dbc *c, const char *kind, int64_t id, int64_t uid), \
 	  (c, kind, id, uid)) \

@@ -49,64 +49,13 @@ static bool asks(const struct inv_quota *ask)
  * (the links are made at a user's create, so they have no cycles; a bound all the same). */
 #define QUOTA_DEPTH 16
 
-/* The users a tree's walk found: ids[0] its top, each user once. */
-struct tree {
-	int64_t *ids;
-	size_t n, cap;
-	int depth;
-};
-
-static int tree_add(int64_t id, void *arg)
-{
-	struct tree *t = arg;
-	int64_t *p;
-	size_t i;
-
-	for (i = 0; i < t->n; i++)
-		if (t->ids[i] == id)
-			return 0;
-	if (t->n == t->cap) {
-		p = realloc(t->ids, (t->cap ? 2 * t->cap : 16) * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		t->ids = p;
-		t->cap = t->cap ? 2 * t->cap : 16;
-	}
-	t->ids[t->n++] = id;
-	return 0;
-}
-
-/* What uid and every user it manages (inv_managed_each, recursively) own together, into
- * *out, and how many users that is into *users. uid's own usage is read with inv_usage
- * (joining the transaction: every check against uid's limits reads it so), the others' with
- * inv_usage_peek. 0, -EIO or -ENOMEM. */
+/* What uid and every user it manages (recursively, QUOTA_DEPTH levels) own together, into
+ * *out, and how many users that is into *users: inv_usage_tree, whose cost does not grow
+ * with the number of users (uid's own read joins the transaction: every check against
+ * uid's limits reads it so). 0 or -EIO. */
 static int tree_usage(struct dbc *c, int64_t uid, struct inv_quota *out, size_t *users)
 {
-	struct tree t = { 0 };
-	struct inv_quota u;
-	size_t i, k, level_end;
-	int rc = tree_add(uid, &t);
-
-	memset(out, 0, sizeof(*out));
-	/* breadth first, a level at a time */
-	for (level_end = 1, i = 0; !rc && i < t.n; i++) {
-		if (i == level_end) {
-			level_end = t.n;
-			if (++t.depth >= QUOTA_DEPTH)
-				break;
-		}
-		rc = inv_managed_each(c, t.ids[i], tree_add, &t);
-		if (rc && rc != -ENOMEM)
-			rc = -EIO;
-	}
-	for (i = 0; !rc && i < t.n; i++) {
-		rc = i ? inv_usage_peek(c, t.ids[i], &u) : inv_usage(c, t.ids[i], &u);
-		for (k = 0; !rc && k < NLIMITS; k++)
-			*at(out, k) += get(&u, k);
-	}
-	*users = t.n;
-	free(t.ids);
-	return rc == -ENOMEM ? rc : rc ? -EIO : 0;
+	return inv_usage_tree(c, uid, QUOTA_DEPTH, out, users) ? -EIO : 0;
 }
 
 /* The limits of user uid and what they bound (its and its managed users' usage): 2 for an

@@ -477,6 +477,42 @@ try:
        n1 == n2 and len(ev1) == len(ev2) == 1 and len(born1) == len(born2) == 1,
        "statuses %s, events %s %s, calls %s then %s: events read %s, %s; names' creations "
        "read %s, %s" % ((st, st2), objs, objs2, n1, n2, ev1, ev2, born1, born2))
+
+    # issue 18: a create checked against a delegated manager's limits (what the manager and
+    # all its users own together) makes as many calls with 41 users under the manager as
+    # with 1 (its users' usage was read with two range reads per user)
+    st, _ = d.req("POST", "/api/v1/users", {"name": "qmgr", "password": "Password-qmgr"},
+                  token=tok)
+    g = [{"user": "tenant", "permissions": ["modify"]},
+         {"user": "qmgr", "permissions": ["view", "modify", "change-permissions"]}]
+    st2, _ = d.req("PUT", "/api/v1/permissions", {"grants": g}, token=tok)
+    st3, _ = d.req("PUT", "/api/v1/users/qmgr/quota",
+                   {"vms": 100, "cpus": 100, "memory_mib": 100000}, token=tok)
+    qtok = d.login("qmgr", "Password-qmgr")
+    made = [d.req("POST", "/api/v1/users", {"name": "qu0", "password": "Password-qu0"},
+                  token=qtok)[0]]
+    g.append({"user": "qu0", "permissions": ["modify"]})
+    st4, _ = d.req("PUT", "/api/v1/permissions", {"grants": g}, token=tok)
+    utok = d.login("qu0", "Password-qu0")
+
+    def managed_create(name):
+        st, _, n = count(d, utok, "POST", "/api/v1/vms", {"name": name, "kernel": "k.elf"})
+        return st, n
+    s0, _ = managed_create("m0")      # (a user owning nothing reads no object rows)
+    sa, n1 = managed_create("m1")
+    sb, n1b = managed_create("m1x")
+    n1 = least(n1, n1b)
+    made += [d.req("POST", "/api/v1/users", {"name": "qu%d" % i, "password": "Password-qu%d" % i},
+                   token=qtok)[0] for i in range(1, 41)]
+    sc, n41 = managed_create("m41")
+    sd, n41b = managed_create("m41x")
+    n41 = least(n41, n41b)
+    _, js = d.req("GET", "/api/v1/users/qmgr", token=tok)
+    ok("etcd-calls-quota-manager-41-users",
+       (st, st2, st3, st4, s0, sa, sb, sc, sd) == (201, 200, 200, 200, 201, 201, 201, 201, 201)
+       and made == [201] * 41 and js.get("total_usage", {}).get("vms") == 5 and n1 is not None and
+       n41 == n1, "statuses %s, users %s, total usage %s, calls with 1 user: %s, with 41: %s" %
+       ((st, st2, st3, st4, s0, sa, sb, sc, sd), made, js.get("total_usage"), n1, n41))
 finally:
     for x in daemons:
         x.stop()
