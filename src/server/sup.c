@@ -158,7 +158,7 @@ static int start_locked(struct server *srv, struct dbc *c, int64_t id, const cha
 	if (v) {
 		int qr = v->quick_restarts;
 		*v = (struct runvm){ .next = v->next, .id = id, .mon_pid = pid, .ours = true,
-				     .started = clock_mono(), .pidfd = -1,
+				     .started = clock_mono(), .pidfd = -1, .uncommitted = true,
 				     .quick_restarts = restart ? qr : 0 };
 		snprintf(v->name, sizeof(v->name), "%s", name);
 		if (watch(s, v))
@@ -174,6 +174,36 @@ static int start_locked(struct server *srv, struct dbc *c, int64_t id, const cha
 }
 
 static void kill_session(struct runvm *v);
+
+/* The transaction of v's start (start_locked) has ended, committed or not: its end may be
+ * recorded. Under s->lock. */
+static void start_settled(struct supervisor *s, struct runvm *v)
+{
+	if (v && v->uncommitted) {
+		v->uncommitted = false;
+		pthread_cond_broadcast(&s->committed);
+	}
+}
+
+/* Wait until the start of v has committed (or failed to): a VMM that ends at once may end
+ * before it, and its end read before the commit would find the state before the start
+ * (stopped, crashed) and record a failure at start as the failure of a VM that ran. At most
+ * 30 s (every start settles; this is a guard against one that would not). */
+static void start_wait_settled(struct supervisor *s, struct runvm *v)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 30;
+	pthread_mutex_lock(&s->lock);
+	while (v->uncommitted)
+		if (pthread_cond_timedwait(&s->committed, &s->lock, &until) == ETIMEDOUT) {
+			vsrv_log("vm %s: its start has not committed after 30 s: its end is "
+				 "recorded all the same", v->name);
+			v->uncommitted = false;
+		}
+	pthread_mutex_unlock(&s->lock);
+}
 
 /* The start of VM id went through but its commit did not (-EAGAIN: on etcd a write to
  * another VM meanwhile fails it, the reservation having read them all): its monitor runs,
@@ -257,6 +287,28 @@ int sup_start(struct server *srv, struct dbc *c, int64_t id, const char *who)
 	return sup_start_begun(srv, c, id, who);
 }
 
+/* For tests (VSRV_TEST_COMMIT_AFTER_EXIT=1): a start's commit waits (at most 10 s) until its
+ * monitor has ended, the order a VMM that fails at once can take on a busy host. */
+static void test_commit_after_exit(struct supervisor *s, int64_t id)
+{
+	const char *e = getenv("VSRV_TEST_COMMIT_AFTER_EXIT");
+	struct pollfd p = { .fd = -1, .events = POLLIN };
+	struct runvm *v;
+
+	if (!e || strcmp(e, "1"))
+		return;
+	pthread_mutex_lock(&s->lock);
+	v = find(s, id);
+	if (v)
+		p.fd = pidfd_open_(v->mon_pid);
+	pthread_mutex_unlock(&s->lock);
+	if (p.fd < 0)
+		return;
+	while (poll(&p, 1, 10000) < 0 && errno == EINTR)
+		;
+	close(p.fd);
+}
+
 int sup_start_begun(struct server *srv, struct dbc *c, int64_t id, const char *who)
 {
 	int rc, tries;
@@ -266,9 +318,13 @@ int sup_start_begun(struct server *srv, struct dbc *c, int64_t id, const char *w
 		inv_rollback(c);
 		return rc;
 	}
+	test_commit_after_exit(srv->sup, id);
 	rc = inv_commit(c);
 	for (tries = 0; rc == -EAGAIN && tries < 20; tries++)
 		rc = record_start(srv, c, id, who);
+	pthread_mutex_lock(&srv->sup->lock);
+	start_settled(srv->sup, find(srv->sup, id));
+	pthread_mutex_unlock(&srv->sup->lock);
 	return rc;
 }
 
@@ -336,6 +392,7 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 	struct inv_vm vm;
 	int code = -1, sig = 0;
 
+	start_wait_settled(s, v);
 	if (v->ours) {
 		siginfo_t si;
 		waitid(P_PIDFD, v->pidfd, &si, WEXITED | WNOHANG);
@@ -447,6 +504,11 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 		}
 		if (inv_commit(c))
 			vsrv_log("vm %s: cannot record its exit (%s)", v->name, ex);
+		if (restart) {               /* (start_locked under this transaction) */
+			pthread_mutex_lock(&s->lock);
+			start_settled(s, v);
+			pthread_mutex_unlock(&s->lock);
+		}
 	}
 	vsrv_log("vm %s: %s%s", v->name, ex, restart ? "; restarted" : "");
 	inv_put(c);
@@ -572,6 +634,7 @@ int sup_create(struct server *srv, struct supervisor **out)
 		return -ENOMEM;
 	s->srv = srv;
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->committed, NULL);
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (s->epfd < 0 || pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) < 0 ||
 	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->wake[0], &e) < 0) {
@@ -626,6 +689,7 @@ void sup_destroy(struct supervisor *s)
 	close(s->wake[0]);
 	close(s->wake[1]);
 	close(s->epfd);
+	pthread_cond_destroy(&s->committed);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

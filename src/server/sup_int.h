@@ -24,6 +24,8 @@ struct runvm {
 	bool stop_req;          /* an exit we asked for: off, shutdown */
 	bool refused;           /* a start refused after its spawn (record_start): its end
 				 * is not recorded, the inventory never said it started */
+	bool uncommitted;       /* its start's transaction is not committed yet: its end
+				 * waits for it (handle_exit reads the state it wrote) */
 	bool reset_req;         /* start again after the exit */
 	char undo[8];           /* the stop request's undo-disk action, or "" (the setting) */
 	bool save_req;          /* its VMM is saving it and ends after (sup_save.c) */
@@ -42,6 +44,7 @@ struct supervisor {
 	int epfd;
 	int wake[2];
 	pthread_mutex_t lock;
+	pthread_cond_t committed;   /* a start's transaction ended (runvm.uncommitted) */
 	struct runvm *vms;
 	struct sup_ready *ready;    /* 'starting' -> 'running' (sup_ready.h) */
 	struct sup_dynmem *dyn;     /* dynamic memory's loop (sup_dynmem.c) */
