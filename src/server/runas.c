@@ -17,13 +17,25 @@ static int create_user(const char *name)
 	char *argv[] = { "useradd", "--system", "--user-group", "--no-create-home",
 			 "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin",
 			 "--comment", "vsrv virtual machines", (char *)name, NULL };
+	posix_spawn_file_actions_t fa;
 	pid_t pid;
 	int st, rc;
 
-	/* PATH may lack /usr/sbin (a root shell through su without -). */
-	rc = posix_spawn(&pid, "/usr/sbin/useradd", NULL, NULL, argv, environ);
+	/* Nothing of the server's but stdin, stdout and stderr: not every descriptor it holds is
+	 * close-on-exec (those it was started with, libcurl's socket pairs), as run_tool
+	 * (api_imgdisk.c) and the hook commands (hooks.c) leave them behind too. */
+	rc = posix_spawn_file_actions_init(&fa);
 	if (rc)
-		rc = posix_spawnp(&pid, "useradd", NULL, NULL, argv, environ);
+		return -rc;
+	rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	if (rc)
+		goto out;
+	/* PATH may lack /usr/sbin (a root shell through su without -). */
+	rc = posix_spawn(&pid, "/usr/sbin/useradd", &fa, NULL, argv, environ);
+	if (rc)
+		rc = posix_spawnp(&pid, "useradd", &fa, NULL, argv, environ);
+out:
+	posix_spawn_file_actions_destroy(&fa);
 	if (rc)
 		return -rc;
 	while (waitpid(pid, &st, 0) < 0)

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 int sup_start_locked(struct server *srv, struct dbc *c, int64_t id, const char *who,
@@ -260,6 +261,29 @@ int sup_start(struct server *srv, struct dbc *c, int64_t id, const char *who)
 	return rc;
 }
 
+/* For tests (VSRV_TEST_COMMIT_AFTER_EXIT=1): a start's commit waits (at most 10 s) until its
+ * monitor has ended, the order a VMM that fails at once can take on a busy host. Its end is
+ * then recorded after the commit all the same: handle_exit takes sup_start_lock, held here. */
+static void test_commit_after_exit(struct supervisor *s, int64_t id)
+{
+	const char *e = getenv("VSRV_TEST_COMMIT_AFTER_EXIT");
+	struct pollfd p = { .fd = -1, .events = POLLIN };
+	struct runvm *v;
+
+	if (!e || strcmp(e, "1"))
+		return;
+	pthread_mutex_lock(&s->lock);
+	v = sup_find(s, id);
+	if (v)
+		p.fd = (int)syscall(SYS_pidfd_open, v->mon_pid, 0);
+	pthread_mutex_unlock(&s->lock);
+	if (p.fd < 0)
+		return;
+	while (poll(&p, 1, 10000) < 0 && errno == EINTR)
+		;
+	close(p.fd);
+}
+
 int sup_start_begun(struct server *srv, struct dbc *c, int64_t id, const char *who)
 {
 	int rc, tries, fails = 0;
@@ -273,6 +297,7 @@ int sup_start_begun(struct server *srv, struct dbc *c, int64_t id, const char *w
 		inv_rollback(c);
 		return rc;
 	}
+	test_commit_after_exit(srv->sup, id);
 	rc = inv_commit(c);
 	/* a conflict, examined again (record_start) as often as it comes back; any other
 	 * failure (etcd did not answer) a few times */

@@ -444,6 +444,31 @@ try:
                              or {}).get("reason", "")))
     bad = [(s, r) for s, r in reasons if s != 202 or not r.startswith("failed to start: ")]
     ok("start-failure-reason-every-time", len(reasons) == 15 and not bad, str(bad))
+    # The same when the VMM has ended before its start's transaction commits (a busy host:
+    # here the commit waits for the monitor's end, VSRV_TEST_COMMIT_AFTER_EXIT): its exit is
+    # read after the commit, so as a failure at start, not as "the VMM failed" of a VM that
+    # had been 'stopped' (the state before the start).
+    os.environ["VSRV_TEST_COMMIT_AFTER_EXIT"] = "1"
+    try:
+        e = Daemon(os.path.join(tmp, "late-commit")).start()
+    finally:
+        del os.environ["VSRV_TEST_COMMIT_AFTER_EXIT"]
+    try:
+        ta = e.login("admin", "adminpass1")
+        late = os.path.join(e.data, "images", "swap.elf")
+        shutil.copy(os.path.join(GUESTS, "hello.elf"), late)
+        e.req("POST", "/api/v1/vms", {"name": "late", "kernel": "swap.elf", "memory_mib": 32}, token=ta)
+        open(late, "w").write("no longer a kernel\n")
+        st, _ = e.req("POST", "/api/v1/vms/late/start", token=ta)
+        wait_for(lambda: e.req("GET", "/api/v1/vms/late/status", token=ta)[1].get("state")
+                 in ("crashed", "stopped"), 20, 0.01)
+        st2, vm = e.req("GET", "/api/v1/vms/late", token=ta)
+        le = vm.get("last_exit") or {}
+        ok("start-failure-reason-exit-before-commit", st == 202 and vm.get("state") == "crashed" and
+           le.get("at_start") is True and le.get("reason", "").startswith("failed to start: "),
+           "%s %s" % (st, vm))
+    finally:
+        e.stop()
 
     # --- token expiry: a daemon whose tokens live 1 s -------------------------------------
     e = Daemon(os.path.join(tmp, "ttl"), extra=["--token-ttl", "1"]).start()

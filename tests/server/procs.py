@@ -4,7 +4,7 @@ monitor under restart policy on-failure); server-started VMs run as an unprivile
 (`vsrv serve --run-as`, default the system user vsrv) and get none of the server's file
 descriptors. The parts that need a running VM need /dev/kvm; the monitor's own contract and
 the server's user handling are checked everywhere."""
-import os, pwd, shutil, signal, sqlite3, subprocess, sys, tempfile, threading, time
+import ast, os, pwd, shutil, signal, sqlite3, subprocess, sys, tempfile, threading, time
 sys.path.insert(0, os.path.dirname(__file__))
 from lib import *
 
@@ -111,6 +111,37 @@ try:
             pw = None
         ok("serve-run-as-default-user", pw and pw.pw_uid != 0 and pw.pw_shell.endswith("nologin"),
            "user vsrv: %s" % (pw,))
+
+    # The useradd that creates that user gets none of the server's descriptors either: only
+    # stdin, stdout and stderr. A stand-in useradd (bound over /usr/sbin/useradd, with an
+    # /etc/passwd without vsrv, in a mount namespace of its own) records the descriptors it
+    # has, and the server holds one it was started with (not close-on-exec).
+    if os.geteuid() != 0 or not shutil.which("unshare") or \
+            subprocess.run(["unshare", "-m", "true"], stderr=subprocess.DEVNULL).returncode:
+        skip("serve-useradd-inherits-no-fds", "needs root and a mount namespace (unshare -m)")
+    else:
+        ua, seen, passwd = (os.path.join(tmp, n) for n in ("useradd", "useradd.fds", "passwd"))
+        with open(ua, "w") as f:
+            f.write("#!%s -S\nimport os\nd = '/proc/self/fd'\nfds = []\nfor n in os.listdir(d):\n"
+                    "    try:\n        fds.append((int(n), os.readlink(d + '/' + n)))\n"
+                    "    except OSError:\n        pass  # the listing's own\n"
+                    "open(%r, 'w').write(repr(sorted(fds)))\nraise SystemExit(1)\n" % (sys.executable, seen))
+        os.chmod(ua, 0o755)
+        with open("/etc/passwd") as src, open(passwd, "w") as dst:
+            dst.writelines(l for l in src if not l.startswith("vsrv:"))
+        held = open(os.path.join(tmp, "held-by-the-server"), "w")
+        p = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                            'mount --bind "$1" /usr/sbin/useradd && mount --bind "$2" /etc/passwd && '
+                            'exec "$3" serve --data-dir "$4" --no-tcp', "sh", ua, passwd, VSRV,
+                            os.path.join(tmp, "ua")],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           pass_fds=(held.fileno(),), timeout=30)
+        held.close()
+        out = p.stdout.decode(errors="replace")
+        fds = ast.literal_eval(open(seen).read()) if os.path.exists(seen) else None
+        ok("serve-useradd-inherits-no-fds", p.returncode == 1 and "cannot create the system user" in out and
+           fds is not None and [n for n, _ in fds] == [0, 1, 2], "status %d: %s; useradd had %s" %
+           (p.returncode, out.strip(), fds))
 
     # What is left of a VM's earlier run is killed before it starts again, but only the vsrv
     # binary's processes: another program that names the VM's directory (an administrator's

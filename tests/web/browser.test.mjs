@@ -6,7 +6,7 @@
 // way. Chromium is driven over its DevTools protocol on a pipe (--remote-debugging-pipe:
 // JSON messages ending in NUL on fds 3 and 4), so no driver is needed. Skipped without
 // chromium, /dev/kvm or the test guest.
-import { test, before, after } from 'node:test';
+import { test, before, beforeEach, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -17,7 +17,7 @@ import { CHROMIUM, noBrowser, Cdp } from './chrome.mjs';
 
 const skip = kvmReason || noBrowser;      // the tests that run a guest
 
-let d, api, chrome, cdp, session;
+let d, api, chrome, cdp, session, context;
 
 // VSRV_WEB_SHOTS=DIR: save screenshots of the pages on the way (to look at the layout).
 async function shot(name) {
@@ -51,8 +51,6 @@ before(async () => {
     '--user-data-dir=' + join(d.tmp, 'chromium'), 'about:blank'],
   { stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] });
   cdp = new Cdp(chrome);
-  const { targetId } = await cdp.send('Target.createTarget', { url: 'about:blank' });
-  ({ sessionId: session } = await cdp.send('Target.attachToTarget', { targetId, flatten: true }));
   cdp.handlers.push((m) => {
     if (m.sessionId !== session)
       return;
@@ -69,6 +67,20 @@ before(async () => {
     else if (m.method === 'Page.javascriptDialogOpening')
       cdp.send('Page.handleJavaScriptDialog', { accept: true }, session);
   });
+});
+
+// Each test starts on a page of its own, in a browser context of its own (its own
+// sessionStorage and cookies), with no problem seen yet: what an earlier test left (logged
+// in because it failed before its logout, on some page) is not the next one's start.
+beforeEach(async () => {
+  if (noBrowser)
+    return;
+  if (context)
+    await cdp.send('Target.disposeBrowserContext', { browserContextId: context });
+  ({ browserContextId: context } = await cdp.send('Target.createBrowserContext', {}));
+  const { targetId } = await cdp.send('Target.createTarget', { url: 'about:blank', browserContextId: context });
+  ({ sessionId: session } = await cdp.send('Target.attachToTarget', { targetId, flatten: true }));
+  problems.length = 0;
   for (const dom of ['Runtime', 'Log', 'Page'])
     await cdp.send(dom + '.enable', {}, session);
 });
@@ -214,7 +226,9 @@ test('browser: the login page shows no navigation and no log out; empty lists fo
   await until(async () => (await api.getVm('failing')).state === 'crashed', 15000, 'the crash');
   await page("location.hash = '#/vm/failing'");
   await until(() => page(`[...document.querySelectorAll('dl.kv dt')].some((dt) => dt.textContent === 'Last exit' &&
-    dt.nextElementSibling.textContent.startsWith('failed to start: '))`), 10000, 'the reason on the VM page');
+    dt.nextElementSibling.textContent.startsWith('failed to start: '))`), 10000,
+  async () => 'the reason on the VM page: ' + await page("location.hash + ': ' + document.querySelector('main').innerText") +
+    '; the server says ' + JSON.stringify((await api.getVm('failing')).last_exit));
   await page("location.hash = '#/vms'");
   await until(() => page(`[...document.querySelectorAll('#vm-list .vm-body > [role=row]')].some((tr) => tr.innerText.includes('failing') &&
     (tr.querySelector('.state').title || '').startsWith('failed to start: '))`), 10000, 'the reason in the list');

@@ -43,7 +43,7 @@ export async function until(fn, ms = 10000, what = 'condition') {
     if (v)
       return v;
     if (Date.now() > end)
-      throw new Error('timed out waiting for ' + (typeof what === 'function' ? what() : what));
+      throw new Error('timed out waiting for ' + (typeof what === 'function' ? await what() : what));
     await sleep(50);
   }
 }
