@@ -130,10 +130,11 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 	const char *why;
 	json_t *le;
 	bool clean, requested, asked, restart = false, restarted = false, saved = false;
-	bool unrestored = false, began, other = false;
+	bool unrestored = false, began, other = false, reset, refused, save_req, ours;
 	struct inv_vm vm;
-	int code = -1, sig = 0, tries, quick = 0, rc;
-	pid_t pid0;
+	int code = -1, sig = 0, tries, quick = 0, quick0, rc;
+	pid_t pid0, ended;
+	double started;
 
 	if (v->ours) {
 		siginfo_t si;
@@ -181,11 +182,20 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 	 * was its refused one) */
 	sup_start_lock(srv);
 	asked = requested;
+	/* this run's, as they were at its end (a restart spawned by a try whose commit then
+	 * failed has made v the restart's: sup_start_locked) */
+	reset = v->reset_req;
+	refused = v->refused;
+	save_req = v->save_req;
+	ours = v->ours;
+	ended = v->mon_pid;
+	started = v->started;
+	quick0 = v->quick_restarts;
 	for (tries = 0;; tries++) {
 		/* its state read in the transaction that records the end (compared at its
 		 * commit: a stop's or another host's write meanwhile fails it, and the end is
 		 * examined again on what they wrote) */
-		began = !v->refused && inv_begin(c) == 0;
+		began = !refused && inv_begin(c) == 0;
 		pid0 = 0;
 		if (inv_vm_get(c, v->id, &vm) == 0) {
 			snprintf(policy, sizeof(policy), "%s", vm.restart_policy);
@@ -199,19 +209,19 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 		 * run: a restore removes it once running). A restore that failed keeps the file:
 		 * saved again. */
 		saved = code == 0 && vmsave_exists(srv, v->id, NULL) &&
-			(v->save_req || !strcmp(state0, INV_VM_RUNNING) ||
+			(save_req || !strcmp(state0, INV_VM_RUNNING) ||
 			 !strcmp(state0, INV_VM_PAUSED) || !strcmp(state0, INV_VM_STOPPING));
 		unrestored = !saved && !clean && !strcmp(state0, INV_VM_STARTING) &&
 			     vmsave_exists(srv, v->id, NULL);
 		requested = asked || saved || unrestored;
 		restart = !saved && !unrestored &&
-			  (v->reset_req || (!requested && (!strcmp(policy, "always") ||
+			  (reset || (!requested && (!strcmp(policy, "always") ||
 					    (!strcmp(policy, "on-failure") && !clean))));
 		/* A VM that keeps dying within 10 s of its start is given up after 5 tries. */
-		quick = clock_mono() - v->started < 10 ? v->quick_restarts + 1 : 0;
-		if (restart && !v->reset_req && quick > 5)
+		quick = clock_mono() - started < 10 ? quick0 + 1 : 0;
+		if (restart && !reset && quick > 5)
 			restart = false;
-		if (v->refused) {
+		if (refused) {
 			vsrv_log("vm %s: the monitor of its refused start ended (%s)", v->name, ex);
 			break;
 		}
@@ -220,7 +230,7 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 		/* recorded up with another monitor: not this run's record (another host's start
 		 * once this host's ownership key had gone, or a later start here); its end
 		 * changes nothing of it */
-		if (v->ours && inv_vm_state_up(state0) && pid0 > 0 && pid0 != v->mon_pid) {
+		if (ours && inv_vm_state_up(state0) && pid0 > 0 && pid0 != ended) {
 			vsrv_log("vm %s: %s; its record is another run's (monitor pid %d): left as "
 				 "it is", v->name, ex, (int)pid0);
 			inv_rollback(c);
@@ -255,22 +265,38 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 				    "%s stopped (%s): %s", v->name, ex, why ? why : ex);
 		json_decref(le);
 		cgroup_freeze(srv, v->id, 0, 0);
-		if (restart) {
+		if (restart && restarted) {
+			/* spawned by a try whose commit failed: that monitor, running, is
+			 * recorded with this end (not spawned again); its key gone meanwhile,
+			 * it is ended as a refused start's */
+			inv_vm_count_restart(c, v->id);
+			rc = sup_start_record(srv, c, v->id, v->name, v->mon_pid);
+			if (rc) {
+				vsrv_log("vm %s: its restart (monitor pid %d) cannot be recorded "
+					 "(%s): it is ended", v->name, (int)v->mon_pid, strerror(-rc));
+				sup_start_refuse(s, v->id, v->mon_pid);
+				restart = restarted = false;
+			}
+		} else if (restart) {
 			inv_vm_count_restart(c, v->id);
 			if (sup_start_locked(srv, c, v->id, NULL, true))
 				vsrv_log("vm %s: restart failed", v->name);
 			else
 				restarted = true;
+		} else if (restarted) {
+			/* no longer restarted on what the conflict's writer wrote */
+			sup_start_refuse(s, v->id, v->mon_pid);
+			restarted = false;
 		}
 		rc = inv_commit(c);
-		/* (again on a conflict, unless a restart was spawned: its monitor runs) */
-		if (rc == -EAGAIN && !restarted && tries < INV_COMMIT_TRIES)
+		/* again on a conflict (a restart spawned meanwhile recorded with it) */
+		if (rc == -EAGAIN && tries < INV_COMMIT_TRIES)
 			continue;
 		if (rc)
 			vsrv_log("vm %s: cannot record its exit (%s)", v->name, ex);
 		break;
 	}
-	if (restart && !v->reset_req)
+	if (restart && !reset)
 		v->quick_restarts = quick;
 	sup_start_unlock(srv);
 	vsrv_log("vm %s: %s%s", v->name, ex, restart ? "; restarted" : "");

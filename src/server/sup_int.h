@@ -66,6 +66,15 @@ void sup_kill_session(struct runvm *v);
 struct dbc;
 int sup_start_locked(struct server *srv, struct dbc *c, int64_t id, const char *who,
 		     bool restart);
+/* The start of VM id whose monitor pid runs (name) is refused after its spawn: its monitor
+ * is ended as a requested stop whose end records nothing (sup_start.c). */
+void sup_start_refuse(struct supervisor *s, int64_t id, pid_t pid);
+/* Record under c's open transaction that VM name (id) is starting with monitor pid, already
+ * spawned (a restart whose first commit failed): its ownership key claimed again and compared
+ * at the commit, its placement and a vm-starting event with it. 0 or -errno (-EADDRINUSE,
+ * -ENOLINK: the key is not this host's; the caller ends the monitor). */
+int sup_start_record(struct server *srv, struct dbc *c, int64_t id, const char *name,
+		     pid_t pid);
 /* The pid of v's VMM (vmm.pid, checked to be a child of v's monitor, so never a recycled
  * pid), or 0 (sup.c). */
 pid_t sup_vmm_pid(struct server *srv, struct runvm *v);

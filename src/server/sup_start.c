@@ -129,7 +129,7 @@ int sup_start_locked(struct server *srv, struct dbc *c, int64_t id, const char *
 /* The start whose monitor is pid is refused after its spawn: its monitor is ended as a
  * requested stop whose end records nothing (handle_exit: it gives the ownership key up,
  * when it is still this host's). */
-static void refuse_started(struct supervisor *s, int64_t id, pid_t pid)
+void sup_start_refuse(struct supervisor *s, int64_t id, pid_t pid)
 {
 	struct runvm *v;
 
@@ -152,7 +152,7 @@ static void refuse_started(struct supervisor *s, int64_t id, pid_t pid)
  *  - its ownership key no longer this host's (another host took it: -EADDRINUSE), this
  *    host fenced (-ENOLINK), recorded up with another monitor (a start of it committed
  *    meanwhile: -EBUSY), or no longer fitting the host's memory (another start on this
- *    host took it: -ENOSPC): its monitor is ended as refused (refuse_started) and the
+ *    host took it: -ENOSPC): its monitor is ended as refused (sup_start_refuse) and the
  *    error returned;
  *  - else it is recorded again, its reads (and the key as claimed again) compared at this
  *    commit as the start's were.
@@ -216,7 +216,7 @@ static int record_start(struct server *srv, struct dbc *c, int64_t id, const cha
 	}
 	if (rc) {
 		inv_rollback(c);
-		refuse_started(s, id, pid);
+		sup_start_refuse(s, id, pid);
 		*refused = true;
 		return rc;
 	}
@@ -231,6 +231,22 @@ static int record_start(struct server *srv, struct dbc *c, int64_t id, const cha
 		return rc;
 	}
 	return inv_commit(c);
+}
+
+int sup_start_record(struct server *srv, struct dbc *c, int64_t id, const char *name,
+		     pid_t pid)
+{
+	int rc;
+
+	rc = sup_cluster_claim(srv, c, name, NULL);
+	if (!rc)
+		rc = inv_vm_set_state(c, id, INV_VM_STARTING, pid, NULL);
+	if (!rc) {
+		sup_cluster_placed(srv, c, name);
+		rc = events_emit(srv, c, "vm-starting", "vm", name, NULL,
+				 json_pack("{s:i}", "monitor_pid", pid), "%s starting again", name);
+	}
+	return rc;
 }
 
 void sup_start_lock(struct server *srv)

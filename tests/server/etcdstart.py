@@ -22,6 +22,9 @@ counted in a file, so "its VMM never ran" is a count, not a timing.
   refused with 503 and no VMM left, never a VMM running unrecorded.
 - etcd-start-answer-lost: etcd makes the commit but its answer is lost: 202, one
   vm-starting event, the VMM running, its placement h's.
+- etcd-start-restart-conflict: a restart by policy whose commit fails on a conflict (a
+  PATCH of the VM meanwhile) is recorded again: the VM's status names the restarted
+  monitor, and an off of it ends it (stopped), never "stopping" for ever.
 - etcd-start-exit-and-off: a VM's end recorded while a stop of it writes "stopping": the
   exit's record is made again on what the stop wrote (stopped or crashed, one end event),
   never lost.
@@ -320,6 +323,46 @@ try:
        now.get("state") in ("stopped", "crashed") and len(ends) == 1,
        "start %s, VMM up %s, exit held %s; off %s %s; status %s; %d end events" %
        (st, up, held, st2, js2, now, len(ends)))
+
+    # --- a restart by policy whose commit meets a conflict -----------------------------------
+    # rs (restart policy always) ends by itself; the exit's record, with its restart's start,
+    # is held while a PATCH of rs on h2 changes a row it read: that commit fails, and the
+    # restart (its VMM running) is recorded again, not left with the ended run's monitor as
+    # rs's (then every later end of rs, an off too, was "another run's": left up for ever)
+    st, js = h.req("POST", "/api/v1/vms", {"name": "rs", "kernel": "k.elf", "memory_mib": 64,
+                                           "restart_policy": "always"}, token=tok)
+    ok("etcd-start-create-rs", st == 201, str((st, js)))
+    n0 = launches("h")
+    st, js = h.req("POST", "/api/v1/vms/rs/start", {"host": "h"}, token=tok)
+    mon = js.get("monitor_pid") if st == 202 else None
+    up = wait_for(lambda: vmms("h") >= 1, 10)
+    id_ = int(etcd.get("/estart/u/vms.name/rs")[0])
+    proxy.arm('"key":"%s","value"' % b64("/estart/t/vm_status/%020d" % id_), "hold")
+    for p in os.listdir("/proc"):
+        try:
+            if p.isdigit() and open("/proc/%s/cmdline" % p, "rb").read() == \
+                    b"sleep\0" + ("%s1" % TAG).encode() + b"\0" and \
+                    "PPid:\t%s\n" % mon in open("/proc/%s/status" % p).read():
+                os.kill(int(p), 9)
+        except OSError:
+            pass
+    held = proxy.hit.wait(20)
+    stp, jsp = h2.req("PATCH", "/api/v1/vms/rs", {"description": "edited"}, token=tok2)
+    proxy.release()
+    again = wait_for(lambda: launches("h") - n0 == 2 and vmms("h") == 1, 15)
+    rec = wait_for(lambda: (lambda j: j if j.get("pid") not in (None, 0, mon) and
+                            j.get("state") == "starting" else None)(
+        h.req("GET", "/api/v1/vms/rs/status", token=tok)[1]), 10)
+    _, now = h.req("GET", "/api/v1/vms/rs/status", token=tok)
+    h.req("POST", "/api/v1/vms/rs/off", {}, token=tok)
+    end = h.wait_state(tok, "rs", ("stopped", "crashed"), timeout=15)
+    _, last = h.req("GET", "/api/v1/vms/rs/status", token=tok)
+    ok("etcd-start-restart-conflict", st == 202 and up and held and stp == 200 and again and
+       rec and last.get("state") == "stopped" and wait_for(lambda: vmms("h") == 0, 10),
+       "start %s, VMM up %s, exit held %s, PATCH %s %s; restarted %s (launches %d); status "
+       "then %s (first monitor %s); after the off %s" % (st, up, held, stp, jsp, again,
+                                                          launches("h") - n0, now, mon, last))
+    wait_for(lambda: vmms("h") == 0, 10)
 
     # --- the commit never reaches etcd -------------------------------------------------------
     n0 = launches("h")
