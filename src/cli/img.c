@@ -48,7 +48,8 @@ static void img_usage(FILE *f)
 		"read only (info, convert's source, compare): qcow2 (libqcow), vmdk (libvmdk),\n"
 		"vhdx (libvhdi).\n"
 		"Sizes take the suffixes k, M, G, T (binary). Exit status as qemu-img: 0 success,\n"
-		"1 error; check: 2 corruptions, 3 leaks only; compare: 1 different, 2 error.\n");
+		"1 error; check: 2 corruptions, 3 leaks only, 63 not checked (raw, qcow2, vmdk,\n"
+		"vhdx); compare: 1 different, 2 error.\n");
 }
 
 int cmd_img(int argc, char **argv)
