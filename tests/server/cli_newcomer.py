@@ -88,6 +88,14 @@ c = run(["img", "check", raw])
 ok("img-help-check-63", r.returncode == 0 and c.returncode == 63 and "63" in r.stdout,
    "check of a raw image: %d; help: %s" % (c.returncode, r.stdout[-200:]))
 
+# -U (force-share), which README.md and docs/vhd.md give, is in the help of each command
+# that takes it, and taken
+bad = [c for c in ("info", "check", "convert", "compare", "map")
+       if not re.search(r"^  %s \[[^\n]*(\n {10}[^\n]*)?\[-U\]" % c, r.stdout, re.M)]
+i = run(["img", "info", "-U", raw])
+ok("img-help-force-share", not bad and "-U reads an image that another process uses" in r.stdout and
+   i.returncode == 0, "no -U for %s; info -U: %d %s" % (bad, i.returncode, i.stderr))
+
 d.stop()
 shutil.rmtree(tmp, ignore_errors=True)
 sys.exit(1 if fails else 0)
