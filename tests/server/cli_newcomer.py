@@ -96,6 +96,15 @@ i = run(["img", "info", "-U", raw])
 ok("img-help-force-share", not bad and "-U reads an image that another process uses" in r.stdout and
    i.returncode == 0, "no -U for %s; info -U: %d %s" % (bad, i.returncode, i.stderr))
 
+# vsrv serve --help: every option of its synopsis has its line (--no-tcp, --tls-cert,
+# --tls-key, --token-ttl and --shutdown-timeout had none)
+r = run(["serve", "--help"])
+syn, _, body = r.stdout.partition("\n  --")
+body = "  --" + body
+bad = [o for o in sorted(set(re.findall(r"--[a-z][a-z-]*", syn)))
+       if not re.search(r"^  %s\b" % re.escape(o), body, re.M)]
+ok("serve-help-every-option", r.returncode == 0 and len(syn) > 100 and not bad, "no line for %s" % bad)
+
 d.stop()
 shutil.rmtree(tmp, ignore_errors=True)
 sys.exit(1 if fails else 0)
