@@ -38,10 +38,11 @@ static void usage(FILE *f)
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
 	fprintf(f, "\n'vsrv COMMAND --help' shows a command's options.\n"
-		   "The client (vm, disk, net, user, events, login, logout) reaches the server through\n"
-		   "--server URL or VSRV_SERVER (else the login saved by 'vsrv login', else the local\n"
-		   "socket /var/lib/vsrv/vsrv.sock or VSRV_SOCKET), with --token or VSRV_TOKEN (else the\n"
-		   "saved login's token); VSRV_CACERT names a CA certificate for TLS.\n");
+		   "The client (vm, disk, net, image, user, events, hosts, login, logout) reaches the\n"
+		   "server of --server URL or --socket PATH, else of VSRV_SERVER or VSRV_SOCKET, else\n"
+		   "of the login saved by 'vsrv login', else the local socket /var/lib/vsrv/vsrv.sock;\n"
+		   "with the token of --token, else VSRV_TOKEN, else the saved login's. VSRV_CACERT\n"
+		   "names a CA certificate for TLS.\n");
 }
 
 /* build/man/vsrv.1 (mk/cli.mk): the same table as roff. The client's groups have pages of

@@ -5,7 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 
 if ! have_kvm; then skip control "$kvm_reason"; exit 0; fi
-"$VSRV" run --kernel /nonexistent --control /nonexistent-dir/x.sock >/dev/null 2>&1
+"$VSRV" run --kernel "$GUESTS/console.elf" --control /nonexistent-dir/x.sock >/dev/null 2>&1
 rc=$?
 [ "$rc" -eq 1 ] && pass control-bad-path || fail control-bad-path "status $rc"
 

@@ -45,6 +45,10 @@ expect memory-unaligned    1 'not a multiple of 4 KiB' -- --kernel x --memory 40
 expect serial-bad          1 'serial tty: expected stdio, none' -- --kernel x --serial tty
 expect serial-empty-path   1 'serial file:: expected' -- --kernel x --serial file:
 expect help                0 'usage: vsrv run' -- --help
+# the kernel is probed before /dev/kvm is opened: a missing or foreign file is named as such
+# on any host (without KVM it said "cannot open /dev/kvm")
+expect kernel-missing      1 '^vsrv: kernel /nonexistent/k: No such file or directory$' -- --kernel /nonexistent/k
+expect kernel-not-a-kernel 1 '^vsrv: kernel .*README.md: not a bzImage' -- --kernel "$ROOT/README.md"
 # CD/DVD drives: the image is checked before /dev/kvm is opened
 truncate -s 512 "$TMP/small.iso"
 expect cdrom-missing      1 'cdrom /nonexistent/x.iso: No such file or directory' -- --kernel x --cdrom /nonexistent/x.iso

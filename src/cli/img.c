@@ -24,14 +24,15 @@ static const struct img_command img_commands[] = {
 	{ "create", img_cmd_create,
 	  "create [-f vhd|raw] [-o subformat=dynamic|fixed,block_size=N,force_size=on]\n"
 	  "         [-b PARENT [-F FMT]] FILE [SIZE]" },
-	{ "info", img_cmd_info, "info [-f FMT] [--output=human|json] [--backing-chain] FILE" },
-	{ "check", img_cmd_check, "check [-f FMT] [--output=human|json] [-r leaks|all] FILE" },
+	{ "info", img_cmd_info, "info [-f FMT] [--output=human|json] [--backing-chain] [-U] FILE" },
+	{ "check", img_cmd_check, "check [-f FMT] [--output=human|json] [-r leaks|all] [-U] FILE" },
 	{ "convert", img_cmd_convert,
-	  "convert [-f FMT] -O vhd|raw [-o OPTIONS] [-B PARENT] [-p] [-n] [-t CACHE] SRC DST" },
+	  "convert [-f FMT] -O vhd|raw [-o OPTIONS] [-B PARENT] [-p] [-n] [-t CACHE]\n"
+	  "          [-U] SRC DST" },
 	{ "commit", img_cmd_commit, "commit [-f FMT] [-p] FILE" },
-	{ "compare", img_cmd_compare, "compare [-f FMT] [-F FMT] [-p] [-s] A B" },
+	{ "compare", img_cmd_compare, "compare [-f FMT] [-F FMT] [-p] [-s] [-U] A B" },
 	{ "resize", img_cmd_resize, "resize [-f FMT] [--shrink] FILE [+|-]SIZE" },
-	{ "map", img_cmd_map, "map [-f FMT] [--output=human|json] FILE" },
+	{ "map", img_cmd_map, "map [-f FMT] [--output=human|json] [-U] FILE" },
 	{ "compact", img_cmd_compact, "compact [-f FMT] [-p] FILE" },
 };
 
@@ -47,8 +48,11 @@ static void img_usage(FILE *f)
 	fprintf(f, "\nFormats: vhd (alias vpc; subformats dynamic, fixed; differencing with -b), raw;\n"
 		"read only (info, convert's source, compare): qcow2 (libqcow), vmdk (libvmdk),\n"
 		"vhdx (libvhdi).\n"
+		"-U reads an image that another process uses (qemu-img's force-share; it may read\n"
+		"inconsistent while it is written); commands that write refuse an image in use.\n"
 		"Sizes take the suffixes k, M, G, T (binary). Exit status as qemu-img: 0 success,\n"
-		"1 error; check: 2 corruptions, 3 leaks only; compare: 1 different, 2 error.\n");
+		"1 error; check: 2 corruptions, 3 leaks only, 63 not checked (raw, qcow2, vmdk,\n"
+		"vhdx); compare: 1 different, 2 error.\n");
 }
 
 int cmd_img(int argc, char **argv)

@@ -24,6 +24,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "arch/x86/boot_probe.h"
 #include "arch/x86/enlight.h"
 #include "arch/x86/firmware.h"
 #include "arch/x86/smbios.h"
@@ -639,6 +640,18 @@ int cmd_run(int argc, char **argv)
 	if (vm_devices_check(&cfg) < 0) {
 		code = 1;
 		goto out;
+	}
+	/* So is a kernel its loader would refuse (the same probe, boot_probe.h): a missing file
+	 * is named as such, not hidden behind a host without /dev/kvm. A restore or a migration
+	 * boots no kernel (only a later guest reset does, which says so then). */
+	if (cfg.kernel && !cfg.restore && !cfg.incoming) {
+		char why[256];
+
+		if (x86_boot_probe_file(cfg.kernel, why, sizeof(why)) < 0) {
+			vsrv_log("kernel %s: %s", cfg.kernel, why);
+			code = 1;
+			goto out;
+		}
 	}
 	/* On by default, but in sanitizer builds, whose runtime the filter would kill. */
 	if (o.sandbox < 0)

@@ -1,4 +1,4 @@
-/* `vsrv serve|vm|disk|net|user|events|login|logout`: exec build/vsrv-server, which holds the
+/* `vsrv serve|vm|disk|net|image|user|events|hosts|login|logout`: exec build/vsrv-server, which holds the
  * server and its API client. They live in their own binary so that `vsrv run` (a VM's
  * start-up) never loads SQLite, libmicrohttpd, GnuTLS, libargon2, OpenSSL or libcurl:
  * linking them here measured +3 ms per process start. */

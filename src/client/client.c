@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct buf {
 	char *p;
@@ -374,7 +375,14 @@ void client_print_object(const json_t *o)
 	char b[4096];
 
 	json_object_foreach((json_t *)o, k, v) {
-		cell(v, b, sizeof(b));
+		time_t t = json_is_integer(v) ? (time_t)json_integer_value(v) : 0;
+		struct tm tm;
+
+		/* the API's times are Unix times: shown in local time, as vm show and events do */
+		bool when = t > 0 && (!strcmp(k, "created") || !strcmp(k, "modified") || !strcmp(k, "updated"));
+
+		if (!when || !localtime_r(&t, &tm) || !strftime(b, sizeof(b), "%Y-%m-%d %H:%M:%S", &tm))
+			cell(v, b, sizeof(b));
 		printf("%-20s %s\n", k, b);
 	}
 }

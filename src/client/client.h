@@ -47,7 +47,8 @@ void client_print_json(const json_t *v);
  * header is the upper-cased name). */
 void client_print_table(const json_t *a, const char *const *cols);
 
-/* Print an object as "key: value" lines. */
+/* Print an object as "key value" lines; the times "created", "modified" and "updated"
+ * (Unix times) in local time. */
 void client_print_object(const json_t *o);
 
 /* URL-escape one path segment into buf. */

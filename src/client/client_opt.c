@@ -305,7 +305,11 @@ void opt_help(FILE *f, const struct opt_group *g, const struct opt_cmd *cmd)
 		for (c = g->cmds; c->name; c++) {
 			char s[160];
 			snprintf(s, sizeof(s), "%s%s%s", c->name, c->args ? " " : "", c->args ? c->args : "");
-			fprintf(f, "  %-24s ", s);
+			/* a name wider than its column gets a line of its own, as a long option does */
+			if (strlen(s) > 24)
+				fprintf(f, "  %s\n%27s", s, "");
+			else
+				fprintf(f, "  %-24s ", s);
 			wrap(f, c->summary, 27, 27);
 		}
 		if (g->more) {

@@ -176,7 +176,7 @@ else:
     if "--kernel" not in complete([VSRV, "run", "--ke"]) or "--data-dir" not in complete([VSRV, "serve", "--d"]):
         bad.append(("run/serve options", complete([VSRV, "run", "--ke"])))
     if not {"create", "check", "convert", "commit", "compare", "compact"} <= complete([VSRV, "img", "c"]) \
-            or complete([VSRV, "img", "info", "-"]) != {"--backing-chain", "--output", "-f"}:
+            or complete([VSRV, "img", "info", "-"]) != {"--backing-chain", "--output", "-f", "-U"}:
         bad.append(("img", complete([VSRV, "img", "c"]), complete([VSRV, "img", "info", "-"])))
     if complete(["vsrv", "vm", "create", "x", "--autostart", ""]) != {"yes", "no"}:
         bad.append("autostart values")
