@@ -252,7 +252,7 @@ static size_t skip_read(struct relay_conn *c, size_t n)
 	memmove(c->in + c->in_len, c->in + c->in_len + k, n - k);
 	c->skip -= k;
 	if (!c->skip)
-		c->msg_start_ms = 0; /* it is over */
+		c->msg_start_ms = c->msg_len = 0; /* it is over */
 	return n - k;
 }
 
@@ -277,7 +277,7 @@ static bool frame(struct relay_conn *c)
 			}
 			vnc_frame_done(&c->fr, b, (size_t)len);
 			c->in_pass += (size_t)len;
-			c->msg_start_ms = 0;
+			c->msg_start_ms = c->msg_len = 0; /* no room kept for it */
 			continue;
 		case VNC_FRAME_SKIP:
 			vsrv_log("vnc: client %llu: a clipboard of %llu bytes, over the %u the server "
@@ -287,7 +287,7 @@ static bool frame(struct relay_conn *c)
 			if (len <= have) {
 				memmove(c->in + c->in_pass, b + len, have - (size_t)len);
 				c->in_len -= (size_t)len;
-				c->msg_start_ms = 0;
+				c->msg_start_ms = c->msg_len = 0;
 				continue;
 			}
 			c->skip = len - have;
@@ -307,7 +307,7 @@ static bool frame(struct relay_conn *c)
  * buffer grows to hold the message being read whole. false: out of memory. */
 static bool in_room(struct relay_conn *c)
 {
-	size_t want = RELAY_IN_CHUNK, cap = c->in_cap;
+	size_t want = RELAY_IN_CHUNK, cap;
 	uint8_t *p;
 
 	if (c->in_off == c->in_len && c->in_cap > RELAY_KEEP) {
@@ -315,6 +315,7 @@ static bool in_room(struct relay_conn *c)
 		c->in = NULL;
 		c->in_off = c->in_pass = c->in_len = c->in_cap = 0;
 	}
+	cap = c->in_cap; /* (after the above: not the room just given back) */
 	if (c->in_off && (c->in_off == c->in_len || c->in_cap - c->in_len < want)) {
 		memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
 		c->in_len -= c->in_off;

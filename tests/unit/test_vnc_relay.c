@@ -1,0 +1,180 @@
+/* The VNC relay (src/vmm/vnc_relay.c) on its own: a client's socket pair on one side, the pair
+ * LibVNCServer would read on the other (the test reads it). A clipboard too long for
+ * LibVNCServer is thrown away and the messages after it pass whole; once a long message
+ * (thrown away or passed) is over, the relay's room for the client's input goes back to its
+ * usual size: what an idle client costs does not depend on its last paste. The memory in use
+ * is the process's (mallinfo2), which here is the relay's buffers and little else. */
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "vmm/vnc_int.h"
+
+#define IDLE_MAX (1u << 20) /* an idle client's input room is 64 KiB: well under this */
+
+struct conn {
+	struct vnc_relay *r;
+	int cfd;   /* the client's end */
+	int lfd;   /* LibVNCServer's end */
+};
+
+static size_t mem_in_use(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	return mi.uordblks + mi.hblkhd;
+}
+
+/* Exactly n bytes from fd, waiting up to 10 s: 0, or -1. */
+static int read_n(int fd, void *b, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t k;
+
+		if (poll(&p, 1, 10000) != 1)
+			return -1;
+		k = read(fd, (uint8_t *)b + got, n - got);
+		if (k <= 0)
+			return -1;
+		got += (size_t)k;
+	}
+	return 0;
+}
+
+static int send_all(int fd, const void *b, size_t n)
+{
+	size_t sent = 0;
+
+	while (sent < n) {
+		ssize_t k = send(fd, (const uint8_t *)b + sent, n - sent, MSG_NOSIGNAL);
+
+		if (k <= 0)
+			return -1;
+		sent += (size_t)k;
+	}
+	return 0;
+}
+
+/* A relay with one client past the handshake (3.8, no password). */
+static int conn_open(struct conn *c)
+{
+	struct vnc_relay_limits lim = { .max_backlog = 1 << 20, .stall_ms = 60000,
+					.partial_ms = 60000 };
+	static const uint8_t hs[14] = "RFB 003.008\n\x01\x01";
+	int cp[2], lp[2];
+	uint8_t got[14];
+
+	if (vnc_relay_start(&c->r) < 0)
+		return -1;
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, cp) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM, 0, lp) < 0)
+		return -1;
+	/* the relay's ends do not block (as vnc.c's) */
+	if (fcntl(cp[1], F_SETFL, O_NONBLOCK) < 0 || fcntl(lp[1], F_SETFL, O_NONBLOCK) < 0)
+		return -1;
+	if (vnc_relay_add(c->r, cp[1], lp[1], 1, &lim) < 0)
+		return -1;
+	c->cfd = cp[0];
+	c->lfd = lp[0];
+	if (send_all(c->cfd, hs, sizeof(hs)) < 0 || read_n(c->lfd, got, sizeof(got)) < 0)
+		return -1;
+	return memcmp(got, hs, sizeof(hs)) ? -1 : 0;
+}
+
+static void conn_close(struct conn *c)
+{
+	close(c->cfd);
+	close(c->lfd);
+	vnc_relay_stop(c->r);
+}
+
+/* Two key events: each reaches LibVNCServer's end whole and alone (the second is read by
+ * the relay after the first went: its room for it is made after the first message). */
+static bool keys_pass(struct conn *c)
+{
+	for (int i = 0; i < 2; i++) {
+		uint8_t key[8] = { 4, 1, 0, 0, 0, 0, 0, (uint8_t)('a' + i) }, got[8];
+
+		if (send_all(c->cfd, key, 8) < 0 || read_n(c->lfd, got, 8) < 0 ||
+		    memcmp(key, got, 8))
+			return false;
+	}
+	return true;
+}
+
+static void clip_header(uint8_t h[8], uint32_t n)
+{
+	memset(h, 0, 8);
+	h[0] = 6;
+	h[4] = (uint8_t)(n >> 24), h[5] = (uint8_t)(n >> 16);
+	h[6] = (uint8_t)(n >> 8), h[7] = (uint8_t)n;
+}
+
+/* A clipboard of 8 MiB is thrown away; the key events after it pass, and the relay's room
+ * for this client's input is back to its usual size. */
+static void test_skipped_clipboard_room(void)
+{
+	size_t n = 8u << 20;
+	uint8_t h[8], *text = malloc(n);
+	struct pollfd p;
+	struct conn c;
+
+	CHECK(text);
+	if (!text || conn_open(&c) < 0) {
+		CHECK(!"relay and handshake");
+		free(text);
+		return;
+	}
+	memset(text, 'x', n);
+	clip_header(h, (uint32_t)n);
+	CHECK(send_all(c.cfd, h, 8) == 0 && send_all(c.cfd, text, n) == 0);
+	free(text);
+	CHECK(keys_pass(&c));
+	p = (struct pollfd){ .fd = c.lfd, .events = POLLIN };
+	CHECK_EQ(poll(&p, 1, 0), 0); /* nothing of the clipboard passed */
+	CHECK(mem_in_use() < IDLE_MAX);
+	conn_close(&c);
+}
+
+/* A clipboard of 1 MiB (the most LibVNCServer takes) passes whole; then the same. */
+static void test_passed_clipboard_room(void)
+{
+	size_t n = 1u << 20;
+	uint8_t h[8], *text = malloc(n), *got = malloc(n + 8);
+	struct conn c;
+
+	CHECK(text && got);
+	if (!text || !got || conn_open(&c) < 0) {
+		CHECK(!"relay and handshake");
+		free(text);
+		free(got);
+		return;
+	}
+	memset(text, 'y', n);
+	clip_header(h, (uint32_t)n);
+	CHECK(send_all(c.cfd, h, 8) == 0 && send_all(c.cfd, text, n) == 0);
+	CHECK(read_n(c.lfd, got, n + 8) == 0);
+	CHECK(!memcmp(got, h, 8) && !memcmp(got + 8, text, n));
+	free(text);
+	free(got);
+	CHECK(keys_pass(&c));
+	CHECK(mem_in_use() < IDLE_MAX);
+	conn_close(&c);
+}
+
+int main(void)
+{
+	RUN(test_skipped_clipboard_room);
+	RUN(test_passed_clipboard_room);
+	return check_done();
+}
