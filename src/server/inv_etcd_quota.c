@@ -22,11 +22,12 @@
  * most, which a tenant's 200 VMs would pass); the owners/ range still does. What changes
  * usage without a check (deletes, a shrink, an object of an administrator) only lowers it
  * or counts for nobody. A manager's check (inv_usage_tree) reads, besides its own usage as
- * above, every owners/ row in one range read beside the transaction (the links to the
- * users it manages, recursively, and what they own: their rows are not compared, the
- * stamp of the manager's row keeps the check atomic), then their VMs' and disks' rows
- * with its own in the same Txns of 128 reads: round trips that do not grow with the
- * number of users (issue 18: they were two range reads per user). See inv.h. */
+ * above, its users' owners/ rows beside the transaction, one Txn per level of its tree
+ * (per 128 users of a level: the links to the next level and what they own; their rows
+ * are not compared, the stamp of the manager's row keeps the check atomic; never the whole
+ * owners/ table, every tenant's rows), then their VMs' and disks' rows with its own in the
+ * same Txns of 128 reads: round trips that do not grow with the number of users (issue
+ * 18: they were two range reads per user). See inv.h. */
 #include "server/inv_etcd.h"
 #include "server/inv_etcd_attach.h"
 #include "server/server.h"
