@@ -731,9 +731,10 @@ unsigned long inv_thread_statements(void);
  * joins the transaction as inv_usage's does; its users' is read beside it (etcd: not
  * compared), kept atomic with the write by the stamp of uid's quota row, which every create
  * checked against uid's limits writes (inv_usage). Its cost does not grow with the number
- * of users: SQLite one query; etcd, when uid manages users, one range read of every
- * owners/ row besides inv_usage's reads, then one read per 128 of their objects' rows
- * (inv_etcd_quota.c). 0, -ENOMEM or -EIO. */
+ * of users: SQLite one query; etcd, when uid manages users, besides inv_usage's reads one
+ * read of its users' owners/ rows per level of the tree (per 128 users of a level: never
+ * the whole owners/ table, every tenant's rows), then one read per 128 of their objects'
+ * rows (inv_etcd_quota.c). 0, -ENOMEM or -EIO. */
 int inv_usage_tree(struct dbc *c, int64_t uid, int depth, struct inv_quota *out,
 		   size_t *users);
 

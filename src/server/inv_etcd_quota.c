@@ -22,11 +22,12 @@
  * most, which a tenant's 200 VMs would pass); the owners/ range still does. What changes
  * usage without a check (deletes, a shrink, an object of an administrator) only lowers it
  * or counts for nobody. A manager's check (inv_usage_tree) reads, besides its own usage as
- * above, every owners/ row in one range read beside the transaction (the links to the
- * users it manages, recursively, and what they own: their rows are not compared, the
- * stamp of the manager's row keeps the check atomic), then their VMs' and disks' rows
- * with its own in the same Txns of 128 reads: round trips that do not grow with the
- * number of users (issue 18: they were two range reads per user). See inv.h. */
+ * above, its users' owners/ rows beside the transaction, one Txn per level of its tree
+ * (per 128 users of a level: the links to the next level and what they own; their rows
+ * are not compared, the stamp of the manager's row keeps the check atomic; never the whole
+ * owners/ table, every tenant's rows), then their VMs' and disks' rows with its own in the
+ * same Txns of 128 reads: round trips that do not grow with the number of users (issue
+ * 18: they were two range reads per user). See inv.h. */
 #include "server/inv_etcd.h"
 #include "server/inv_etcd_attach.h"
 #include "server/server.h"
@@ -251,64 +252,6 @@ static int usage_stamp(struct dbc *c, int64_t uid)
 	return rc;
 }
 
-/* Every owners/ row, beside the transaction (one range read), for a manager's users: in
- * key order, so by user (its id is the key's first part). */
-struct all_owners {
-	int64_t *user;
-	json_t **row;
-	size_t n, cap;
-};
-
-static int all_one(const char *key, json_t *row, uint64_t rev, void *arg)
-{
-	struct all_owners *a = arg;
-
-	(void)rev;
-	if (a->n == a->cap) {
-		size_t cap = a->cap ? 2 * a->cap : 256;
-		int64_t *u = realloc(a->user, cap * sizeof(*u));
-		json_t **r;
-
-		if (!u)
-			return -ENOMEM;
-		a->user = u;
-		r = realloc(a->row, cap * sizeof(*r));
-		if (!r)
-			return -ENOMEM;
-		a->row = r;
-		a->cap = cap;
-	}
-	a->user[a->n] = strtoll(key, NULL, 10);
-	a->row[a->n++] = json_incref(row);
-	return 0;
-}
-
-static void all_free(struct all_owners *a)
-{
-	size_t i;
-
-	for (i = 0; i < a->n; i++)
-		json_decref(a->row[i]);
-	free(a->user);
-	free(a->row);
-}
-
-/* The first of a's rows of user uid (a->n when it has none). */
-static size_t all_find(const struct all_owners *a, int64_t uid)
-{
-	size_t lo = 0, hi = a->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (a->user[mid] < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 /* The users of a manager's tree: ids[0] the manager, each user once. */
 struct tree_ids {
 	int64_t *ids;
@@ -343,43 +286,75 @@ static int tree_managed(struct tree_ids *t, json_t *o)
 	return kind && !strcmp(kind, "user") ? tree_add(t, ie_int(o, "id")) : 0;
 }
 
+/* etcd's default --max-txn-ops: the most reads one Txn may hold */
+#define LEVEL_TXN 128
+
+/* The owners/ rows of the users t->ids[from..to) (one level of the tree), beside the
+ * transaction, in one Txn per 128 users: the users they manage added to t when expand,
+ * their objects to a. Only these users' rows: not the whole owners/ table, which holds
+ * every tenant's rows (an answer growing with the cluster's objects, up to the client's
+ * limit, that no manager's check should need). */
+static int level_rows(struct dbc *c, struct tree_ids *t, size_t from, size_t to, bool expand,
+		      struct usage_acc *a)
+{
+	struct etcd_read r[LEVEL_TXN];
+	struct etcd_kvs kvs[LEVEL_TXN];
+	char *keys = malloc(LEVEL_TXN * a->klen), id[24];
+	size_t i, j, k, n;
+	int rc = keys ? 0 : -ENOMEM;
+
+	for (i = from; !rc && i < to; i += n) {
+		n = to - i < LEVEL_TXN ? to - i : LEVEL_TXN;
+		for (j = 0; j < n; j++) {
+			snprintf(keys + j * a->klen, a->klen, "%st/owners/%s/", a->pfx,
+				 ie_id_key(t->ids[i + j], id));
+			r[j] = (struct etcd_read){ .key = keys + j * a->klen, .prefix = true };
+		}
+		rc = ie_etcd_err(etcd_read_many(ie_store(c)->e, r, n, kvs, NULL), "read",
+				 "the managed users' owners rows");
+		if (rc)
+			break;
+		for (j = 0; j < n; j++) {
+			for (k = 0; !rc && k < kvs[j].n; k++) {
+				json_t *row;
+
+				rc = ie_row_parse(kvs[j].kv[k].key, kvs[j].kv[k].value,
+						  kvs[j].kv[k].value_len, &row);
+				if (rc)
+					break;
+				rc = expand ? tree_managed(t, row) : 0;
+				if (!rc)
+					rc = acc_row(a, row);
+				json_decref(row);
+			}
+			etcd_kvs_clear(&kvs[j]);
+		}
+	}
+	free(keys);
+	return rc;
+}
+
 /* What the users uid manages (depth levels down; uid's own owners/ rows: the array top)
  * own, added to a (their objects' rows queued), and how many users that is with uid into
- * *users. One range read of every owners/ row, whatever the number of users. */
+ * *users. Breadth first: one read of its users' owners/ rows per level (per 128 users of
+ * a level), levels 0 .. depth - 1 expanded, the users of level depth counted. */
 static int tree_rest(struct dbc *c, int64_t uid, json_t *top, int depth,
 		     struct usage_acc *a, size_t *users)
 {
-	struct all_owners all = { 0 };
 	struct tree_ids t = { 0 };
-	size_t i, j, level_end = 1;
-	int level = 0, rc = tree_add(&t, uid);
+	size_t j, start, end;
+	int level, rc = tree_add(&t, uid);
 	json_t *o;
 
-	if (!rc)
-		rc = ie_row_each_side(c, "owners", "", all_one, &all);
-	/* breadth first, a level at a time, levels 0 .. depth - 1 expanded */
-	for (i = 0; !rc && i < t.n; i++) {
-		if (i == level_end) {
-			level_end = t.n;
-			if (++level >= depth)
-				break;
-		}
-		if (!i) {
-			json_array_foreach(top, j, o)
-				if (!rc)
-					rc = tree_managed(&t, o);
-			continue;
-		}
-		for (j = all_find(&all, t.ids[i]); !rc && j < all.n && all.user[j] == t.ids[i]; j++)
-			rc = tree_managed(&t, all.row[j]);
+	json_array_foreach(top, j, o)
+		if (!rc)
+			rc = tree_managed(&t, o);
+	for (start = 1, level = 1; !rc && start < t.n; start = end, level++) {
+		end = t.n;
+		rc = level_rows(c, &t, start, end, level < depth, a);
 	}
-	/* the objects of every user but uid (whose rows top has) */
-	for (i = 1; !rc && i < t.n; i++)
-		for (j = all_find(&all, t.ids[i]); !rc && j < all.n && all.user[j] == t.ids[i]; j++)
-			rc = acc_row(a, all.row[j]);
 	*users = t.n;
 	free(t.ids);
-	all_free(&all);
 	return rc;
 }
 

@@ -513,6 +513,15 @@ try:
        and made == [201] * 41 and js.get("total_usage", {}).get("vms") == 5 and n1 is not None and
        n41 == n1, "statuses %s, users %s, total usage %s, calls with 1 user: %s, with 41: %s" %
        ((st, st2, st3, st4, s0, sa, sb, sc, sd), made, js.get("total_usage"), n1, n41))
+
+    # ... and reads only the rows of the manager's users, not every tenant's owners/ rows
+    # (a range read of the whole owners/ table: its answer grows with every object of the
+    # cluster, whoever owns it, up to the client's 256 MiB limit, after which every check
+    # against a manager would fail)
+    lines = call_lines(d, "POST", "/api/v1/vms") or []
+    whole = [l for l in lines if re.search(r"/t/owners/\*?[ ,]", l)]
+    ok("etcd-calls-quota-manager-reads-only-its-users",
+       lines and not whole, "calls %s: of the whole owners/ table %s" % (len(lines), whole))
 finally:
     for x in daemons:
         x.stop()
