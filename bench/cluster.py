@@ -17,33 +17,14 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "serve
 import lib  # noqa: E402
 from lib import Daemon, GUESTS  # noqa: E402
 from etcd_cluster import EtcdCluster, Unavailable  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from apitime import pct, timed  # noqa: E402
 
 atexit.unregister(lib._openapi_summary)   # a benchmark, not a test: no PASS lines
 
 N_REQ = int(os.environ.get("BENCH_CLUSTER_REQ", "400"))
 N_VMS = int(os.environ.get("BENCH_CLUSTER_VMS", "100"))
 IDLE_S = int(os.environ.get("BENCH_CLUSTER_IDLE", "60"))
-
-
-def pct(xs, p):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(len(xs) * p / 100))]
-
-
-def timed(conn, tok, method, path, body=None, want=(200,)):
-    h = {"Authorization": "Bearer " + tok}
-    data = None
-    if body is not None:
-        data = json.dumps(body)
-        h["Content-Type"] = "application/json"
-    t0 = time.perf_counter()
-    conn.request(method, path, data, h)
-    r = conn.getresponse()
-    out = r.read()
-    dt = time.perf_counter() - t0
-    if r.status not in want:
-        raise RuntimeError("%s %s: %d %s" % (method, path, r.status, out[:200]))
-    return dt
 
 
 def latencies(d, tok):

@@ -15,6 +15,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "serve
 import lib  # noqa: E402
 from lib import Daemon, GUESTS  # noqa: E402
 from etcd_cluster import EtcdCluster, Unavailable  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from apitime import pct, timed as call  # noqa: E402
 
 atexit.unregister(lib._openapi_summary)   # a benchmark, not a test: no PASS lines
 
@@ -23,11 +25,6 @@ USERS = [int(x) for x in os.environ.get("BENCH_QUOTA_USERS", "1,50,200,1000").sp
 BACKENDS = os.environ.get("BENCH_QUOTA_BACKENDS", "sqlite,etcd").split(",")
 if os.environ.get("VSRV_BENCH_BIN"):
     lib.VSRV = os.path.abspath(os.environ["VSRV_BENCH_BIN"])
-
-
-def pct(xs, p):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(len(xs) * p / 100))]
 
 
 class Conn:
@@ -49,23 +46,6 @@ class Conn:
 
     def close(self):
         self.c.close()
-
-
-def call(conn, tok, method, path, body=None, want=(200,)):
-    """Seconds one request took (raises when its status is not in want)."""
-    h = {"Authorization": "Bearer " + tok}
-    data = None
-    if body is not None:
-        data = json.dumps(body)
-        h["Content-Type"] = "application/json"
-    t0 = time.perf_counter()
-    conn.request(method, path, data, h)
-    r = conn.getresponse()
-    out = r.read()
-    dt = time.perf_counter() - t0
-    if r.status not in want:
-        raise RuntimeError("%s %s: %d %s" % (method, path, r.status, out[:200]))
-    return dt
 
 
 def run(backend, etcd, tmp):
