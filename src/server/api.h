@@ -71,6 +71,12 @@ int api_vm_action(struct req *r);
 /* The save and discard-saved actions of VM id (api_vmsave.c), called by api_vm_action once
  * the caller holds control on it. */
 int api_vm_save_action(struct req *r, int64_t id);
+/* The start action of VM id (api_vmstart.c), likewise; parks r while another start of this
+ * host holds the start lock. */
+int api_vm_start_action(struct req *r, int64_t id);
+/* The answer to action a of VM id, whose call returned rc (meant: it was not running here
+ * but meant to): an error, or 202 with the VM. */
+int api_vm_action_answer(struct req *r, const char *a, int64_t id, int rc, bool meant);
 int api_vm_media(struct req *r);
 int api_vm_balloon_get(struct req *r);
 int api_vm_balloon_put(struct req *r);

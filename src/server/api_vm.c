@@ -649,56 +649,6 @@ err_io:
 	return req_error(r, -EIO, "inventory error; nothing was changed");
 }
 
-/* POST .../start here or on the host it is placed on: the placement, the checks and the
- * start in one transaction (on etcd their reads in one round trip, inv_vm_start_read, each
- * compared at the commit). sup_start_begun's return, or with *answered the request's
- * answer (an error, or the other host's). Called with sup_start_lock held (given up while
- * the start is sent to another host). */
-static int vm_start(struct req *r, int64_t id, bool *answered)
-{
-	char why[300], target[64];
-	bool local;
-	int rc;
-
-	*answered = true;
-	rc = inv_begin(r->c);
-	if (rc)
-		return req_error(r, -EIO, "inventory error; nothing was changed");
-	/* with them, the cluster's keys its placement and reservation read */
-	sup_cluster_start_want(r->srv, r->c, !json_object_get(r->body, "host"));
-	rc = inv_vm_start_read(r->c, id);
-	if (rc) {
-		inv_rollback(r->c);
-		return req_error(r, -EIO, "inventory error; nothing was changed");
-	}
-	rc = api_vm_start_placed(r, id, json_string_value(json_object_get(r->body, "host")),
-				 &local, target, sizeof(target));
-	if (!local) {
-		inv_rollback(r->c);
-		if (!rc && target[0]) {
-			/* sent there without this host's start lock */
-			sup_start_unlock(r->srv);
-			rc = api_vm_start_forward(r, target);
-			sup_start_lock(r->srv);
-		}
-		return rc;
-	}
-	rc = diskuse_check_start(r->srv, r->c, id, why, sizeof(why));
-	if (!rc)
-		rc = undo_check_start(r->srv, r->c, id, r->args[0], why, sizeof(why));
-	if (!rc)
-		rc = clone_check_start(r->c, id, r->args[0], why, sizeof(why));
-	if (rc) {
-		inv_rollback(r->c);
-		return req_error(r, rc, "%s: cannot start: %s", r->args[0],
-				 rc == -EBUSY ? why : strerror(-rc));
-	}
-	inv_vm_read_ahead(r->c, id);        /* (on etcd: with the commit) for vm_json */
-	sup_cluster_owner_want(r->srv, r->c, r->args[0]);
-	*answered = false;
-	return sup_start_begun(r->srv, r->c, id, r->who.name);
-}
-
 int api_vm_action(struct req *r)
 {
 	const char *a = r->args[1], *undo;
@@ -726,54 +676,14 @@ int api_vm_action(struct req *r)
 	if (!strcmp(a, "save") || !strcmp(a, "discard-saved"))
 		return api_vm_save_action(r, id);
 	if (!strcmp(a, "start")) {
-		bool answered = false;
-
-		/* (one start at a time on this host: sup_start_lock) */
-		sup_start_lock(r->srv);
-		rc = vm_start(r, id, &answered);
-		sup_start_unlock(r->srv);
-		if (answered)
-			return rc;
+		return api_vm_start_action(r, id);
 	}
-	else if (!strcmp(a, "pause") || !strcmp(a, "resume"))
+	if (!strcmp(a, "pause") || !strcmp(a, "resume"))
 		rc = sup_pause(r->srv, r->c, id, !strcmp(a, "pause"), r->who.name);
 	else if (strcmp(a, "reset") && (rc = sup_cluster_unplace(r->srv, r->args[0], &meant)))
 		;       /* -EADDRINUSE: it runs on another host, which is to stop it */
 	else
 		rc = sup_stop(r->srv, r->c, id, !strcmp(a, "off") ? SUP_OFF : !strcmp(a, "reset") ?
 			      SUP_RESET : SUP_SHUTDOWN, undo, r->who.name);
-	/* not running here but meant to (its start failed, given up after failures): no
-	 * failover restarts it any more, which is what was asked */
-	if (rc == -EBUSY && meant)
-		rc = 0;
-	if (rc == -EBUSY)
-		return req_error(r, rc, "%s: cannot %s in its current state", r->args[0], a);
-	if (rc == -ENODEV)
-		return req_error(r, -EBUSY, "%s: the bridge of one of its networks does not exist (the "
-				 "administrator creates a bridged network's bridge)", r->args[0]);
-	if (rc == -EADDRINUSE) {
-		char host[64] = "another host";
-
-		if (r->srv->cluster)
-			cluster_vm_owner(r->srv->cluster, r->args[0], host, sizeof(host));
-		return req_error(r, -EBUSY, "%s: runs on host %s of the cluster (it holds the VM's "
-				 "ownership key)", r->args[0], host);
-	}
-	if (rc == -ENOLINK)
-		return req_error(r, 503, "%s: this host has lost its cluster lease (fenced): no VM "
-				 "starts here until it has registered again", r->args[0]);
-	if (rc == -ENOSPC)
-		return req_error(r, rc, "%s: its memory reservation exceeds what the host has left "
-				 "(see /api/v1/host)", r->args[0]);
-	if (rc == -EIO && !strcmp(a, "start"))
-		return req_error(r, 503, "%s: not started: the inventory did not answer (its start "
-				 "is not recorded, and no VMM of it runs here)", r->args[0]);
-	if (rc == -ESTALE)
-		return req_error(r, -EBUSY, "%s: its saved state's file is missing: discard the "
-				 "saved state (discard-saved) to start it afresh", r->args[0]);
-	if (rc)
-		return req_error(r, rc, "%s: %s failed: %s", r->args[0], a, strerror(-rc));
-	r->out = vm_json(r->srv, r->c, id, 0);
-	r->status = 202;
-	return 202;
+	return api_vm_action_answer(r, a, id, rc, meant);
 }

@@ -8,6 +8,7 @@
 #include "server/cluster.h"
 #include "server/etcd.h"
 #include "server/http_listen.h"
+#include "server/http_park.h"
 #include "server/http_upload.h"
 #include "server/metrics.h"
 #include "server/web.h"
@@ -48,13 +49,6 @@ struct http {
 	struct conntrack *ct;       /* deadlines on the TCP listener */
 };
 
-/* Streams with nothing to send are suspended (MHD_suspend_connection) and put here; the
- * waker thread resumes them all when an event arrives or every 250 ms, so that a stream
- * never holds one of the pool's threads. */
-static pthread_mutex_t park_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct req *parked;
-static atomic_bool park_stop;
-
 /* Per-request state kept by MHD between calls of the access handler. */
 struct ctx {
 	char *body;
@@ -63,6 +57,8 @@ struct ctx {
 	struct timespec t0;
 	struct upload *up;       /* a ROUTE_UPLOAD request (http_upload.h) */
 	int up_idx;              /* its route */
+	struct req *held;        /* a parked request, until it runs again (struct req's resume) */
+	int held_idx;            /* its route */
 };
 
 /* Which listener a daemon serves; passed as the access handler's closure. */
@@ -220,30 +216,20 @@ static enum MHD_Result queue_error(struct MHD_Connection *conn, int status, cons
 }
 
 /* Streaming responses: the handler's stream function fills buf without blocking; with
- * nothing ready the connection is parked (suspended) until the waker resumes it. */
+ * nothing ready the connection is parked (http_park.h) until the waker resumes it. */
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct req *r = cls;
 	ssize_t n = 0;
 	int rc;
 
-	if (r->srv->stopping || park_stop)
+	if (r->srv->stopping || http_park_stopping())
 		return MHD_CONTENT_READER_END_OF_STREAM;
 	rc = r->stream(r, buf, max, pos, &n);
 	if (rc < 0)
 		return MHD_CONTENT_READER_END_OF_STREAM;
-	if (rc == 1) {
-		pthread_mutex_lock(&park_lock);
-		if (park_stop) {
-			pthread_mutex_unlock(&park_lock);
-			return MHD_CONTENT_READER_END_OF_STREAM;
-		}
-		MHD_suspend_connection(r->conn);
-		r->park_next = parked;
-		parked = r;
-		pthread_mutex_unlock(&park_lock);
-		return 0;
-	}
+	if (rc == 1)
+		return http_park(r) < 0 ? MHD_CONTENT_READER_END_OF_STREAM : 0;
 	return n;
 }
 
@@ -262,28 +248,14 @@ static bool same_origin(struct MHD_Connection *conn)
 	       !strcasecmp(origin + n, host);
 }
 
-static void resume_all(void)
-{
-	struct req *r, *next;
-
-	pthread_mutex_lock(&park_lock);
-	for (r = parked; r; r = next) {
-		next = r->park_next;
-		r->park_next = NULL;
-		MHD_resume_connection(r->conn);
-	}
-	parked = NULL;
-	pthread_mutex_unlock(&park_lock);
-}
-
 static void *waker_thread(void *arg)
 {
 	struct http *h = arg;
 	int64_t last = 0;
 
-	while (!park_stop) {
+	while (!http_park_stopping()) {
 		last = events_wait(h->srv->ev, last, 250);
-		resume_all();
+		http_park_resume_all();
 		conntrack_sweep(h->ct);
 		upload_sweep();
 	}
@@ -434,6 +406,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		*con_cls = x;
 		return upload_route(l, conn, url, method, x);
 	}
+	if (x->held) {
+		/* a parked request, resumed */
+		r = x->held;
+		x->held = NULL;
+		idx = x->held_idx;
+		if (http_park_or_answer(r, true))
+			goto parked;
+		goto answer;
+	}
 	if (x->up) {
 		if (*upload_size) {
 			ret = upload_piece(conn, x->up, upload, *upload_size);
@@ -535,7 +516,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	}
 	r->status = 200;
 	api_routes[idx].fn(r);
-	inv_put(r->c);
+	if (http_park_or_answer(r, false)) {
+parked:
+		x->held = r;
+		x->held_idx = idx;
+		return MHD_YES;
+	}
+answer:
+	if (r->c)
+		inv_put(r->c);
 	r->c = NULL;
 	json_decref(r->body);
 	r->body = NULL;
@@ -609,6 +598,13 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)cls; (void)toe;
 	conntrack_request_done(conn);       /* the next request's deadline starts */
 	if (x) {
+		if (x->held) {
+			/* ended while parked (the daemon stops) */
+			if (x->held->resume_free)
+				x->held->resume_free(x->held);
+			json_decref(x->held->body);
+			free(x->held);
+		}
 		upload_free(x->up);
 		free(x->body);
 		free(x);
@@ -690,7 +686,7 @@ int http_start(struct server *srv, const struct http_config *cfg, struct http **
 	if (!h)
 		return -ENOMEM;
 	h->srv = srv;
-	park_stop = false;
+	http_park_stop(false);
 	rc = ws_start();
 	if (rc) {
 		free(h);
@@ -765,10 +761,10 @@ void http_stop(struct http *h)
 	if (!h)
 		return;
 	/* Parked streams are resumed (and end) before the daemons stop. */
-	park_stop = true;
+	http_park_stop(true);
 	if (h->waker_on)
 		pthread_join(h->waker, NULL);
-	resume_all();   /* they end at their next read: park_stop */
+	http_park_resume_all();   /* they end at their next read (or answer 503): stopping */
 	ws_stop();      /* WebSockets: MHD wants upgraded connections closed before it stops */
 	if (h->tcp_d)
 		MHD_stop_daemon(h->tcp_d);

@@ -106,7 +106,18 @@ struct req {
 	 * stream function never blocks: 0 with *n bytes, 1 when nothing is ready yet (the
 	 * connection is then parked until an event or 250 ms later), -1 at the end. */
 	int (*stream)(struct req *r, char *buf, size_t max, uint64_t pos, ssize_t *n);
-	struct req *park_next;      /* HTTP layer: the list of parked streams */
+	struct req *park_next;      /* HTTP layer: the list of parked streams and requests */
+	bool park_on, park_woken;   /* HTTP layer: in that list; req_unpark'd while out of it */
+	/* A handler that cannot go on without waiting (sup_start_trylock) sets resume and
+	 * returns with no answer: the HTTP layer parks the request, never holding one of its
+	 * threads, and calls resume (r->c and r->args as for the handler) once req_unpark or
+	 * the HTTP layer's waker (every 250 ms) resumes it; resume answers, or sets resume
+	 * again. resume_free, when set, is called once the request has its answer, or has
+	 * ended without one (the client went away, the server stops: then 503); it owns
+	 * resume_state. */
+	int (*resume)(struct req *r);
+	void (*resume_free)(struct req *r);
+	void *resume_state;
 	void (*stream_free)(void *state);
 	void *stream_state;
 	/* Streamed request bodies (routes with ROUTE_UPLOAD, api.h): the handler runs when the
@@ -136,6 +147,10 @@ void http_scrub_paths(const struct server *srv, json_t *v);
 /* The client's address as text (an IPv6 address cut to its /64), for throttling. 0, or
  * -ENOENT for a client of the Unix socket. */
 int req_client_addr(struct req *r, char *out, size_t n);
+
+/* Resume parked request r (its resume is called soon, on one of the HTTP threads); when r
+ * is not parked yet, its next park returns at once. Any thread; never waits. */
+void req_unpark(struct req *r);
 
 /* A query argument or a header of the request, or NULL. */
 const char *req_query(struct req *r, const char *key);

@@ -426,6 +426,7 @@ int sup_create(struct server *srv, struct supervisor **out)
 	s->srv = srv;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->start_mu, NULL);
+	pthread_cond_init(&s->start_cv, NULL);
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (s->epfd < 0 || pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) < 0 ||
 	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->wake[0], &e) < 0) {
@@ -482,6 +483,7 @@ void sup_destroy(struct supervisor *s)
 	close(s->epfd);
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->start_mu);
+	pthread_cond_destroy(&s->start_cv);
 	free(s);
 }
 

@@ -33,8 +33,30 @@ int sup_start_begun(struct server *srv, struct dbc *c, int64_t id, const char *w
  * on reads that no other start of this host changes before its commit, so that the loser
  * of two at once (one VM twice, two VMs with memory for one) is refused before its VMM
  * runs. Not held across an etcd round trip of anything but a start's. */
+/* sup_start_lock waits for it (a thread that may wait: the supervisor's, a task's; it comes
+ * before the parked requests); an HTTP request's handler takes it with sup_start_trylock
+ * and parks its request (http.c) when it cannot, never waiting on one of the HTTP threads. */
 void sup_start_lock(struct server *srv);
 void sup_start_unlock(struct server *srv);
+
+/* A parked request's place in the start lock's queue (owned by the request; zeroed, then
+ * wake and arg set). wake(arg) is called, under the lock's own mutex (so it must not wait,
+ * nor take the start lock: req_unpark), when the request is first in the queue and the lock
+ * is free: it then calls sup_start_trylock again. */
+struct sup_start_wait {
+	struct sup_start_wait *next;
+	bool queued;
+	void (*wake)(void *arg);
+	void *arg;
+};
+
+/* Take the start lock without waiting: 0 when taken (w out of the queue); -EAGAIN when
+ * another holds it or others came first: w is then in the queue (once), in order, and is
+ * woken in its turn. */
+int sup_start_trylock(struct server *srv, struct sup_start_wait *w);
+
+/* w leaves the queue, if in it (its request ended while parked); the next is woken. */
+void sup_start_wait_cancel(struct server *srv, struct sup_start_wait *w);
 
 enum sup_stop { SUP_OFF, SUP_SHUTDOWN, SUP_RESET };
 

@@ -42,7 +42,12 @@ struct supervisor {
 	int epfd;
 	int wake[2];
 	pthread_mutex_t lock;
-	pthread_mutex_t start_mu;   /* sup_start_lock (taken before lock, never after) */
+	/* sup_start_lock (taken before lock, never after): start_mu guards the fields after it */
+	pthread_mutex_t start_mu;
+	pthread_cond_t start_cv;    /* the lock was given up (threads in sup_start_lock) */
+	bool start_held;
+	unsigned start_blocked;     /* threads waiting in sup_start_lock: before the queue */
+	struct sup_start_wait *start_q, *start_qtail;   /* parked requests, in order */
 	struct runvm *vms;
 	struct sup_ready *ready;    /* 'starting' -> 'running' (sup_ready.h) */
 	struct sup_dynmem *dyn;     /* dynamic memory's loop (sup_dynmem.c) */

@@ -249,14 +249,93 @@ int sup_start_record(struct server *srv, struct dbc *c, int64_t id, const char *
 	return rc;
 }
 
+/* The lock is free: a waiting thread takes it first, else the first parked request is woken
+ * to take it (start_mu held). */
+static void start_pass(struct supervisor *s)
+{
+	if (s->start_held)
+		return;
+	if (s->start_blocked)
+		pthread_cond_signal(&s->start_cv);
+	else if (s->start_q)
+		s->start_q->wake(s->start_q->arg);
+}
+
 void sup_start_lock(struct server *srv)
 {
-	pthread_mutex_lock(&srv->sup->start_mu);
+	struct supervisor *s = srv->sup;
+
+	pthread_mutex_lock(&s->start_mu);
+	s->start_blocked++;
+	while (s->start_held)
+		pthread_cond_wait(&s->start_cv, &s->start_mu);
+	s->start_blocked--;
+	s->start_held = true;
+	pthread_mutex_unlock(&s->start_mu);
 }
 
 void sup_start_unlock(struct server *srv)
 {
-	pthread_mutex_unlock(&srv->sup->start_mu);
+	struct supervisor *s = srv->sup;
+
+	pthread_mutex_lock(&s->start_mu);
+	s->start_held = false;
+	start_pass(s);
+	pthread_mutex_unlock(&s->start_mu);
+}
+
+/* w out of the queue (start_mu held). */
+static void start_dequeue(struct supervisor *s, struct sup_start_wait *w)
+{
+	struct sup_start_wait **p, *prev = NULL;
+
+	for (p = &s->start_q; *p && *p != w; p = &(*p)->next)
+		prev = *p;
+	if (*p)
+		*p = w->next;
+	if (s->start_qtail == w)
+		s->start_qtail = prev;
+	w->next = NULL;
+	w->queued = false;
+}
+
+int sup_start_trylock(struct server *srv, struct sup_start_wait *w)
+{
+	struct supervisor *s = srv->sup;
+	int rc = -EAGAIN;
+
+	pthread_mutex_lock(&s->start_mu);
+	if (!s->start_held && !s->start_blocked && (!s->start_q || s->start_q == w)) {
+		if (w->queued)
+			start_dequeue(s, w);
+		s->start_held = true;
+		rc = 0;
+	} else if (!w->queued) {
+		w->queued = true;
+		w->next = NULL;
+		if (s->start_qtail)
+			s->start_qtail->next = w;
+		else
+			s->start_q = w;
+		s->start_qtail = w;
+	}
+	pthread_mutex_unlock(&s->start_mu);
+	return rc;
+}
+
+void sup_start_wait_cancel(struct server *srv, struct sup_start_wait *w)
+{
+	struct supervisor *s = srv->sup;
+
+	pthread_mutex_lock(&s->start_mu);
+	if (w->queued) {
+		bool first = s->start_q == w;
+
+		start_dequeue(s, w);
+		if (first)
+			start_pass(s);
+	}
+	pthread_mutex_unlock(&s->start_mu);
 }
 
 int sup_start(struct server *srv, struct dbc *c, int64_t id, const char *who)

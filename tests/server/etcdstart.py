@@ -28,8 +28,14 @@ counted in a file, so "its VMM never ran" is a count, not a timing.
 - etcd-start-exit-and-off: a VM's end recorded while a stop of it writes "stopping": the
   exit's record is made again on what the stop wrote (stopped or crashed, one end event),
   never lost.
+- etcd-start-parked: while one start's commit is held (its call times out after the
+  inventory's 5 s, then it is examined again), 8 more starts of other VMs on its host wait
+  for the host's start lock without holding the HTTP threads (2 of them,
+  VSRV_HTTP_THREADS: the held start holds one): GET /api/v1/health and a GET of another VM answer within 2 s all the
+  while, and all 9 are started (202, their status starting on h, one vm-starting event
+  each).
 """
-import base64, json, os, shutil, socket, sys, tempfile, threading
+import base64, json, os, shutil, socket, sys, tempfile, threading, time
 sys.path.insert(0, os.path.dirname(__file__))
 from lib import *
 from etcd_cluster import EtcdCluster, Unavailable, b64
@@ -182,6 +188,12 @@ class CommitProxy:
 
 
 proxy = CommitProxy(int(etcd.endpoints.rsplit(":", 1)[1]))
+# the pool's size, not this machine's core count: 2 threads. While a start's commit is held
+# one of them runs it; every connection then goes to the other (libmicrohttpd binds a
+# connection to the thread that accepted it, and only a thread in its poll accepts), so
+# that one start waiting there for the start lock would hold it, whatever the machine.
+os.environ["VSRV_HTTP_THREADS"] = "2"
+
 daemons = []
 
 
@@ -399,6 +411,71 @@ try:
        "muted %s; start %s %s; status %s, placement %s; VMMs alive %d; %d vm-starting events"
        % (hit, st, js, now, placement("al"), vmms("h"), len(ev)))
     off(h, tok, "al", "h")
+
+    # --- starts waiting for the start lock hold no HTTP thread ------------------------------
+    pvms = ["p%d" % i for i in range(9)]
+    for vm in pvms:
+        st, js = h.req("POST", "/api/v1/vms", {"name": vm, "kernel": "k.elf",
+                                                "memory_mib": 64}, token=tok)
+        ok("etcd-start-create-" + vm, st == 201, str((st, js)))
+    n0 = launches("h")
+    proxy.arm(b64("/vsrv/vms/p0/placement"), "hold")
+    t0, out0 = in_background(lambda: h.req("POST", "/api/v1/vms/p0/start", {"host": "h"},
+                                           token=tok))
+    held = proxy.hit.wait(20)
+    # the 8 others' requests sent whole (each on its connection), their answers awaited
+    conns = []
+    for vm in pvms[1:]:
+        c = h.conn(timeout=60)
+        c.request("POST", "/api/v1/vms/%s/start" % vm, body=json.dumps({"host": "h"}),
+                  headers={"Authorization": "Bearer " + tok,
+                           "Content-Type": "application/json"})
+        conns.append(c)
+    answers = {}
+
+    def answer(vm, c):
+        r = c.getresponse()
+        answers[vm] = (r.status, json.loads(r.read() or b"null"), time.time())
+        c.close()
+    waits = [threading.Thread(target=answer, args=(vm, c)) for vm, c in zip(pvms[1:], conns)]
+    for w in waits:
+        w.start()
+
+    def timed(path):
+        t = time.time()
+        try:
+            c = h.conn(timeout=5)
+            c.request("GET", path, headers={"Authorization": "Bearer " + tok})
+            st = c.getresponse().status
+            c.close()
+        except OSError:
+            st = None
+        return st, time.time() - t
+    # over 6 s of the hold: the server has had the 8 requests for seconds by the last ones
+    slow = []
+    for i in range(6):
+        for path in ("/api/v1/health", "/api/v1/vms/kt"):
+            st, dt = timed(path)
+            if st != 200 or dt > 2:
+                slow.append((path, st, round(dt, 2)))
+        time.sleep(1)
+    proxy.release()
+    t0.join(60)
+    for w in waits:
+        w.join(60)
+    answers["p0"] = out0[0] + (None,) if out0 else (None, None, None)
+    codes = {vm: answers.get(vm, (None,))[0] for vm in pvms}
+    rec = {vm: h.req("GET", "/api/v1/vms/%s/status" % vm, token=tok)[1] for vm in pvms}
+    bad = [vm for vm in pvms if codes[vm] != 202 or rec[vm].get("state") != "starting" or
+           rec[vm].get("host") != "h" or len(starts(h, tok, vm)) != 1]
+    up = wait_for(lambda: launches("h") - n0 == 9 and vmms("h") == 9, 15)
+    ok("etcd-start-parked", held and not slow and not bad and up,
+       "held %s; slow answers while held %s; not started %s (codes %s, statuses %s); "
+       "launched %d, VMMs alive %d" % (held, slow, bad, codes,
+        {vm: rec[vm].get("state") for vm in bad}, launches("h") - n0, vmms("h")))
+    for vm in pvms:
+        h.req("POST", "/api/v1/vms/%s/off" % vm, {}, token=tok)
+    wait_for(lambda: vmms("h") == 0, 20)
 
 finally:
     for x in daemons:
