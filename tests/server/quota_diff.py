@@ -9,7 +9,9 @@ answers (each object's GET, the images' owner, each user's manager; an object's 
 the user who created it) and compared with GET /api/v1/users/NAME's usage and total_usage;
 then each manager's limit of each resource is set exactly at that sum: one unit more is
 refused (naming the manager), a limit one less than that unit short of it too, the limit
-that holds it admits it, and at the exact limit freeing one object admits it again.
+that holds it admits it, and at the exact limit freeing one object admits it again; the
+sums again after linked and full clones of a VM whose disk another user lent, and after
+deletes of a VM with snapshots, of a VM with an undo disk and of a disk.
 (A cycle of managers cannot be made: a user's manager is the user that created it, never
 changed through the API.)"""
 import os, shutil, sys, tempfile
@@ -258,6 +260,28 @@ try:
             req("PUT", "/api/v1/users/%s/quota" % m, none)
         check("quotadiff-admission-" + m, not bad, str(bad))
     compare("after-admission")
+
+    # clones (a task): a linked and a full one of c1v (its disk b1's, lent): c1 owns them and
+    # the disks they made
+    cl = []
+    for name, linked in (("c1l", True), ("c1f", False)):
+        st, js = done(*req("POST", "/api/v1/vms/c1v/clone", {"name": name, "linked": linked},
+                           tok["c1"]), tok["c1"])
+        cl.append(st)
+        if st in (200, 201):
+            made["vm"].append((name, "c1"))
+            for x in req("GET", "/api/v1/vms/" + name)[1]["disks"]:
+                made["disk"].append((x["disk"], "c1"))
+    cd = [x for x in made["disk"] if x[0] not in ("b1d",) and
+          any(x[0] == y["disk"] for c in ("c1l", "c1f") for y in
+              req("GET", "/api/v1/vms/" + c)[1].get("disks", []))]
+    check("quotadiff-clones", all(s in (200, 201) for s in cl) and len(cd) == 2, str((cl, cd)))
+    compare("after-clones")
+
+    # what goes with a deleted VM (its snapshots, its undo disks; its disks stay) stops counting
+    dels = [delete("vm", "c1k", "c1"), delete("vm", "a1v", "a1"), delete("disk", "a1r", "a1")]
+    check("quotadiff-deletes", dels == [204] * 3, str(dels))
+    compare("after-deletes")
 
     # --- a chain of 15 managers above its last user (the deepest the API makes) -------------
     chain = ["k%d" % i for i in range(16)]
