@@ -105,6 +105,18 @@ bad = [o for o in sorted(set(re.findall(r"--[a-z][a-z-]*", syn)))
        if not re.search(r"^  %s\b" % re.escape(o), body, re.M)]
 ok("serve-help-every-option", r.returncode == 0 and len(syn) > 100 and not bad, "no line for %s" % bad)
 
+# vsrv monitor (internal) follows the one parser convention: --help and -h print its usage on
+# stdout with status 0; a usage error stays status 2 on stderr
+bad = []
+for h in ("--help", "-h"):
+    r = run(["monitor", h])
+    if r.returncode != 0 or not r.stdout.startswith("usage: vsrv monitor") or r.stderr:
+        bad.append((h, r.returncode, r.stdout[:60], r.stderr[:100]))
+r = run(["monitor", "dir"])
+if r.returncode != 2 or "usage: vsrv monitor" not in r.stderr or r.stdout:
+    bad.append(("dir", r.returncode, r.stderr[:100]))
+ok("monitor-help-status-0", not bad, str(bad))
+
 d.stop()
 shutil.rmtree(tmp, ignore_errors=True)
 sys.exit(1 if fails else 0)
