@@ -49,6 +49,10 @@ expect help                0 'usage: vsrv run' -- --help
 # on any host (without KVM it said "cannot open /dev/kvm")
 expect kernel-missing      1 '^vsrv: kernel /nonexistent/k: No such file or directory$' -- --kernel /nonexistent/k
 expect kernel-not-a-kernel 1 '^vsrv: kernel .*README.md: not a bzImage' -- --kernel "$ROOT/README.md"
+# ... and so is its initrd (without KVM it said "cannot open /dev/kvm")
+expect initrd-missing-nokvm 1 '^vsrv: initrd /nonexistent/i: No such file or directory$' -- \
+  --kernel "$G/hello.elf" --initrd /nonexistent/i
+expect initrd-dir-nokvm     1 "^vsrv: initrd $TMP: not a regular file\$" -- --kernel "$G/hello.elf" --initrd "$TMP"
 # CD/DVD drives: the image is checked before /dev/kvm is opened
 truncate -s 512 "$TMP/small.iso"
 expect cdrom-missing      1 'cdrom /nonexistent/x.iso: No such file or directory' -- --kernel x --cdrom /nonexistent/x.iso

@@ -35,6 +35,13 @@
 #include <unistd.h>
 
 #define LOG_MAX (1 << 20)
+
+static const char MONITOR_USAGE[] =
+	"usage: vsrv monitor DIR -- VMM [ARGS...]\n"
+	"       vsrv monitor --help\n\n"
+	"(internal) The per-VM supervisor shim that vsrv serve starts for each running VM:\n"
+	"runs VMM with ARGS as its child, keeps its console in DIR/console.log and on\n"
+	"DIR/console.sock, and writes the VMM's exit status to DIR/exit.\n";
 #define MAX_CLIENTS 8
 
 struct mon {
@@ -153,8 +160,12 @@ int cmd_monitor(int argc, char **argv)
 	struct stat dst;
 	int fence = 0, fenced = 0;
 
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("%s", MONITOR_USAGE);
+		return 0;
+	}
 	if (argc < 4 || strcmp(argv[2], "--")) {
-		fprintf(stderr, "usage: vsrv monitor DIR -- VMM [ARGS...]\n");
+		fprintf(stderr, "%s", MONITOR_USAGE);
 		return 2;
 	}
 	m.dir = argv[1];

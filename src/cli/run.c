@@ -20,6 +20,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -646,9 +647,21 @@ int cmd_run(int argc, char **argv)
 	 * boots no kernel (only a later guest reset does, which says so then). */
 	if (cfg.kernel && !cfg.restore && !cfg.incoming) {
 		char why[256];
+		struct stat ist;
 
 		if (x86_boot_probe_file(cfg.kernel, why, sizeof(why)) < 0) {
 			vsrv_log("kernel %s: %s", cfg.kernel, why);
+			code = 1;
+			goto out;
+		}
+		/* and its initrd, as the loader opens it (boot_linux.c): there, or not a file */
+		if (cfg.initrd && stat(cfg.initrd, &ist) < 0) {
+			vsrv_log("initrd %s: %s", cfg.initrd, strerror(errno));
+			code = 1;
+			goto out;
+		}
+		if (cfg.initrd && !S_ISREG(ist.st_mode)) {
+			vsrv_log("initrd %s: not a regular file", cfg.initrd);
 			code = 1;
 			goto out;
 		}

@@ -109,8 +109,10 @@ int client_init(int *argc, char **argv, struct client *cl)
 		if (!cl->token && saved_matches(cl))
 			cl->token = json_string_value(json_object_get(cl->saved, "token"));
 	}
-	if (!cl->server && !cl->socket)
+	if (!cl->server && !cl->socket) {
 		cl->socket = "/var/lib/vsrv/vsrv.sock";
+		cl->fallback = true;
+	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	cl->curl = curl_easy_init();
 	return cl->curl ? 0 : 1;
@@ -165,6 +167,10 @@ static int answer(struct client *cl, CURLcode rc, struct buf *b, json_t **out)
 	if (rc != CURLE_OK) {
 		fprintf(stderr, "vsrv: cannot reach the server at %s: %s\n",
 			cl->server ? cl->server : cl->socket, curl_easy_strerror(rc));
+		if (cl->fallback)
+			fprintf(stderr, "vsrv: no login is saved and no server given: log in with "
+					"'vsrv login --server URL' (or --socket PATH), or set VSRV_SERVER or "
+					"VSRV_SOCKET, or give --server or --socket\n");
 		free(b->p);
 		return 1;
 	}

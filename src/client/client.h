@@ -14,6 +14,7 @@ struct client {
 	const char *token;
 	bool json;               /* --output=json, --json */
 	json_t *saved;           /* the saved login (client_login_load), or NULL */
+	bool fallback;           /* no server given, none saved: the default socket */
 };
 
 /* Take the global options (--server URL, --token T, --socket PATH, --output json|table,

@@ -270,6 +270,19 @@ void opt_completion(FILE *f, const char *top)
 					   "2>/dev/null | tail -n +2 | cut -d' ' -f1)\" -- \"$cur\")); return;;\n",
 					(*g)->name, c->name, (*g)->name);
 	}
+	/* a command whose first argument is one of its words (`vm snapshot list|create|...`):
+	 * those words, as its synopsis gives them, then NAME from the server */
+	for (g = client_groups; *g; g++)
+		for (c = (*g)->cmds; c->name; c++) {
+			size_t n = c->args ? strcspn(c->args, " ") : 0;
+
+			if (!n || !memchr(c->args, '|', n))
+				continue;
+			fprintf(f, "\t\t\"%s %s\") COMPREPLY=($(compgen -W \"", (*g)->name, c->name);
+			for (const char *w = c->args; w < c->args + n; w++)
+				fputc(*w == '|' ? ' ' : *w, f);
+			fputs("\" -- \"$cur\")); return;;\n", f);
+		}
 	fputs("\t\tesac\n\tfi\n\tcase \"$key\" in\n", f);
 	for (g = client_groups; *g; g++)
 		for (c = (*g)->cmds; c->name; c++) {

@@ -182,6 +182,16 @@ else:
         bad.append("autostart values")
     if complete(["vsrv", "vm", "edit", "x", "--undo-disks", "c"]) != {"commit"}:
         bad.append("undo-disks values")
+    # a command whose first argument is one of some words (vm snapshot list|create|...): those
+    # words, from its help's synopsis, not its options
+    for g, cmds in groups.items():
+        for c in cmds:
+            m = re.match(r"usage: vsrv %s %s ([a-z-]+(?:\|[a-z-]+)+) " % (g, c),
+                         run([g, c, "--help"]).stdout) if c else None
+            if m and set(m.group(1).split("|")) != complete(["vsrv", g, c, ""]):
+                bad.append((g, c, "words", complete(["vsrv", g, c, ""])))
+    if complete(["vsrv", "vm", "snapshot", "re"]) != {"revert"}:
+        bad.append(("vm snapshot re", complete(["vsrv", "vm", "snapshot", "re"])))
 ok("bash-completion", not bad, str(bad[:5]))
 
 # --- item 14: the saved login ----------------------------------------------------------------

@@ -105,6 +105,32 @@ bad = [o for o in sorted(set(re.findall(r"--[a-z][a-z-]*", syn)))
        if not re.search(r"^  %s\b" % re.escape(o), body, re.M)]
 ok("serve-help-every-option", r.returncode == 0 and len(syn) > 100 and not bad, "no line for %s" % bad)
 
+# after vsrv logout, a command that cannot reach the default socket says how to go on; one
+# given a socket (VSRV_SOCKET) that is not there does not
+home2 = os.path.join(tmp, "home2")
+os.makedirs(home2)
+h2 = {"HOME": home2}
+li = run(["login", "--socket", d.sock(), "--user", "admin"], h2, stdin="adminpass1\n")
+lo = run(["logout"], h2)
+r = run(["vm", "list"], h2)
+g = run(["vm", "list"], dict(h2, VSRV_SOCKET=os.path.join(tmp, "none.sock")))
+ok("logout-then-hint", li.returncode == 0 and lo.returncode == 0 and r.returncode == 1 and
+   "cannot reach" in r.stderr and "vsrv login" in r.stderr and "VSRV_SERVER" in r.stderr and
+   "VSRV_SOCKET" in r.stderr and g.returncode == 1 and "cannot reach" in g.stderr and
+   "vsrv login" not in g.stderr, li.stderr + lo.stderr + r.stderr + g.stderr)
+
+# vsrv monitor (internal) follows the one parser convention: --help and -h print its usage on
+# stdout with status 0; a usage error stays status 2 on stderr
+bad = []
+for h in ("--help", "-h"):
+    r = run(["monitor", h])
+    if r.returncode != 0 or not r.stdout.startswith("usage: vsrv monitor") or r.stderr:
+        bad.append((h, r.returncode, r.stdout[:60], r.stderr[:100]))
+r = run(["monitor", "dir"])
+if r.returncode != 2 or "usage: vsrv monitor" not in r.stderr or r.stdout:
+    bad.append(("dir", r.returncode, r.stderr[:100]))
+ok("monitor-help-status-0", not bad, str(bad))
+
 d.stop()
 shutil.rmtree(tmp, ignore_errors=True)
 sys.exit(1 if fails else 0)
