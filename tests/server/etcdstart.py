@@ -34,6 +34,11 @@ counted in a file, so "its VMM never ran" is a count, not a timing.
   VSRV_HTTP_THREADS: the held start holds one): GET /api/v1/health and a GET of another VM answer within 2 s all the
   while, and all 9 are started (202, their status starting on h, one vm-starting event
   each).
+- etcd-start-parked-client-gone: the client of the first parked start closes its
+  connection; the starts behind it (over TCP and the Unix socket) are still started.
+- etcd-start-parked-shutdown: the server stopped (SIGTERM) with starts parked over TCP and
+  the Unix socket: each answers 503 or its connection ends, and the server exits 0 (not
+  libmicrohttpd's abort on a connection left suspended).
 """
 import base64, json, os, shutil, socket, sys, tempfile, threading, time
 sys.path.insert(0, os.path.dirname(__file__))
@@ -476,6 +481,91 @@ try:
     for vm in pvms:
         h.req("POST", "/api/v1/vms/%s/off" % vm, {}, token=tok)
     wait_for(lambda: vmms("h") == 0, 20)
+
+    # --- a parked start whose client goes away: the ones behind it still start ---------------
+    # p1's request is parked first in the start lock's queue (p0's commit held) and its client
+    # closes the connection; p2 (over TCP) and p3 (over the Unix socket) wait behind it. Once
+    # the hold ends, p2 and p3 are started (the gone client does not stall the queue) and the
+    # server still answers. (libmicrohttpd does not see the close while the request, received
+    # whole, waits: p1's start runs in its turn, its answer then undeliverable.)
+    for vm in pvms[:4]:
+        wait_for(lambda: h.req("GET", "/api/v1/vms/%s/status" % vm,
+                               token=tok)[1].get("state") in ("stopped", "crashed"), 20)
+    n0 = launches("h")
+    proxy.arm(b64("/vsrv/vms/p0/placement"), "hold")
+    t0, out0 = in_background(lambda: h.req("POST", "/api/v1/vms/p0/start", {"host": "h"},
+                                           token=tok))
+    held = proxy.hit.wait(20)
+    gone = h.conn(timeout=60)
+    gone.request("POST", "/api/v1/vms/p1/start", body=json.dumps({"host": "h"}),
+                 headers={"Authorization": "Bearer " + tok, "Content-Type": "application/json"})
+    time.sleep(0.5)     # (p1 first in the queue; its order does not decide the outcome)
+    gone.sock.shutdown(socket.SHUT_RDWR)
+    gone.close()
+    behind = {}
+    for vm, unix in (("p2", False), ("p3", True)):
+        c = h.conn(unix=unix, timeout=60)
+        c.request("POST", "/api/v1/vms/%s/start" % vm, body=json.dumps({"host": "h"}),
+                  headers={"Authorization": "Bearer " + tok, "Content-Type": "application/json"})
+        behind[vm] = c
+    time.sleep(0.5)
+    proxy.release()
+    t0.join(60)
+    codes = {}
+    for vm, c in behind.items():
+        try:
+            codes[vm] = c.getresponse().status
+        except OSError as e:
+            codes[vm] = str(e)
+        c.close()
+    st, _ = h.req("GET", "/api/v1/health")
+    rec = {vm: h.req("GET", "/api/v1/vms/%s/status" % vm, token=tok)[1].get("state")
+           for vm in ("p2", "p3")}
+    ok("etcd-start-parked-client-gone", held and codes == {"p2": 202, "p3": 202} and
+       st == 200 and all(v in ("starting", "running") for v in rec.values()),
+       "held %s; answers behind the gone client %s; health %s; states %s"
+       % (held, codes, st, rec))
+    for vm in pvms[:4]:
+        h.req("POST", "/api/v1/vms/%s/off" % vm, {}, token=tok)
+    wait_for(lambda: vmms("h") == 0, 20)
+
+    # --- the server stops with starts parked (TCP and Unix socket): each answers 503 or its
+    # connection ends, and the server exits cleanly (libmicrohttpd aborts when it is stopped
+    # with a connection still suspended; a parked request freed while queued crashes it)
+    for vm in pvms[:4]:
+        wait_for(lambda: h.req("GET", "/api/v1/vms/%s/status" % vm,
+                               token=tok)[1].get("state") in ("stopped", "crashed"), 20)
+    proxy.arm(b64("/vsrv/vms/p0/placement"), "hold")
+    t0, out0 = in_background(lambda: h.req("POST", "/api/v1/vms/p0/start", {"host": "h"},
+                                           token=tok))
+    held = proxy.hit.wait(20)
+    waiting = {}
+    for vm, unix in (("p1", False), ("p2", True)):
+        c = h.conn(unix=unix, timeout=60)
+        c.request("POST", "/api/v1/vms/%s/start" % vm, body=json.dumps({"host": "h"}),
+                  headers={"Authorization": "Bearer " + tok, "Content-Type": "application/json"})
+        waiting[vm] = c
+    time.sleep(0.5)
+    proc = h.proc
+    proc.send_signal(15)
+    time.sleep(1)
+    proxy.release()
+    got = {}
+    for vm, c in waiting.items():
+        try:
+            got[vm] = c.getresponse().status
+        except Exception as e:
+            got[vm] = type(e).__name__
+        c.close()
+    t0.join(60)
+    try:
+        rc = proc.wait(30)
+    except Exception as e:
+        rc = type(e).__name__
+    h.proc = None
+    ok("etcd-start-parked-shutdown", held and rc == 0 and
+       all(v == 503 or isinstance(v, str) for v in got.values()),
+       "held %s; parked starts' answers %s; exit %s" % (held, got, rc))
 
 finally:
     for x in daemons:
