@@ -68,17 +68,34 @@ def sleep_vmm(host):
     return path
 
 
-def vmms(host):
-    """How many VMMs (sleeps) of host are alive."""
+def vmm_pids(host, monitor=None):
+    """The pids of host's live VMMs (sleeps), those whose parent is monitor when given."""
     want = b"sleep\0" + ("%s%d" % (TAG, len(host))).encode() + b"\0"
-    n = 0
+    pids = []
     for p in os.listdir("/proc"):
         try:
-            if p.isdigit() and open("/proc/%s/cmdline" % p, "rb").read() == want:
-                n += 1
+            if p.isdigit() and open("/proc/%s/cmdline" % p, "rb").read() == want and \
+                    (monitor is None or
+                     "PPid:\t%s\n" % monitor in open("/proc/%s/status" % p).read()):
+                pids.append(int(p))
         except OSError:
             pass
-    return n
+    return pids
+
+
+def vmms(host):
+    """How many VMMs (sleeps) of host are alive."""
+    return len(vmm_pids(host))
+
+
+def kill_vmm(host, monitor):
+    """SIGKILL to the VMM of host whose parent is monitor (its VM ends by itself); none
+    when monitor is None (the start was not answered with one)."""
+    for pid in vmm_pids(host, monitor) if monitor is not None else []:
+        try:
+            os.kill(pid, 9)
+        except OSError:
+            pass
 
 
 def launches(host):
@@ -321,14 +338,7 @@ try:
     proxy.arm('"key":"%s","value"' % b64("/estart/t/vm_status/%020d" % id_), "hold")
     # (its VMM alone: the sleep whose parent is its monitor)
     mon = js.get("monitor_pid") if st == 202 else None
-    for p in os.listdir("/proc"):
-        try:
-            if p.isdigit() and open("/proc/%s/cmdline" % p, "rb").read() == \
-                    b"sleep\0" + ("%s1" % TAG).encode() + b"\0" and \
-                    "PPid:\t%s\n" % mon in open("/proc/%s/status" % p).read():
-                os.kill(int(p), 9)
-        except OSError:
-            pass
+    kill_vmm("h", mon)
     held = proxy.hit.wait(20)
     st2, js2 = h.req("POST", "/api/v1/vms/ex/off", {}, token=tok)
     proxy.release()
@@ -355,14 +365,7 @@ try:
     up = wait_for(lambda: vmms("h") >= 1, 10)
     id_ = int(etcd.get("/estart/u/vms.name/rs")[0])
     proxy.arm('"key":"%s","value"' % b64("/estart/t/vm_status/%020d" % id_), "hold")
-    for p in os.listdir("/proc"):
-        try:
-            if p.isdigit() and open("/proc/%s/cmdline" % p, "rb").read() == \
-                    b"sleep\0" + ("%s1" % TAG).encode() + b"\0" and \
-                    "PPid:\t%s\n" % mon in open("/proc/%s/status" % p).read():
-                os.kill(int(p), 9)
-        except OSError:
-            pass
+    kill_vmm("h", mon)
     held = proxy.hit.wait(20)
     stp, jsp = h2.req("PATCH", "/api/v1/vms/rs", {"description": "edited"}, token=tok2)
     proxy.release()
