@@ -27,16 +27,8 @@ os.environ["VSRV_ETCD_TRACE"] = "1"
 
 
 def calls(d, method, path):
-    """The count d logged for the last METHOD path (waits for the line)."""
-    pat = re.compile(r"etcd calls: %s %s: (\d+)$" % (method, re.escape(path)))
-    for _ in range(100):
-        d.log.flush()
-        got = [int(m.group(1)) for m in
-               (pat.search(l.rstrip("\n")) for l in open(d.log.name, errors="replace")) if m]
-        if got:
-            return got[-1]
-        time.sleep(0.05)
-    return None
+    """The count of etcd calls d logged for the last METHOD path."""
+    return logged_count(d, "etcd calls", method, path)
 
 
 def count(d, tok, method, path, body=None):

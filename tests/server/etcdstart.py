@@ -105,6 +105,15 @@ def launches(host):
         return 0
 
 
+def shut(*socks):
+    """Both directions of each socket shut (the proxy's two halves of one connection)."""
+    for s in socks:
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 class CommitProxy:
     """TCP forwarding to etcd that acts on the first request carrying pattern once armed:
     "hold" (until release()), "drop" (swallowed: it never reaches etcd) or "mute" (it
@@ -182,11 +191,7 @@ class CommitProxy:
                 u.sendall(d)
             except OSError:
                 break
-        for s in (c, u):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        shut(c, u)
 
     def _down(self, u, c, st):
         while True:
@@ -202,11 +207,7 @@ class CommitProxy:
                 c.sendall(d)
             except OSError:
                 break
-        for s in (c, u):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        shut(c, u)
 
 
 proxy = CommitProxy(int(etcd.endpoints.rsplit(":", 1)[1]))

@@ -298,6 +298,21 @@ def log_of(d):
         return f.read()
 
 
+def logged_count(d, what, method, path):
+    """The count d logged as "WHAT: METHOD path: N" for the last such request (waits for the
+    line; None when it never came): VSRV_ETCD_TRACE's "etcd calls", VSRV_INV_TRACE's
+    "inventory statements"."""
+    pat = re.compile(r"%s: %s %s: (\d+)$" % (re.escape(what), method, re.escape(path)))
+    for _ in range(100):
+        d.log.flush()
+        got = [int(m.group(1)) for m in
+               (pat.search(l.rstrip("\n")) for l in open(d.log.name, errors="replace")) if m]
+        if got:
+            return got[-1]
+        time.sleep(0.05)
+    return None
+
+
 def cli(d, tok, *args):
     """`vsrv ARGS` against daemon d with token tok: (exit status, stdout + stderr)."""
     p = subprocess.run([VSRV] + list(args), capture_output=True, text=True, timeout=120,

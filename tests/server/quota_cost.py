@@ -20,16 +20,8 @@ d = Daemon(os.path.join(tmp, "data")).start()
 
 
 def statements(method, path):
-    """The count d logged for the last METHOD path (waits for the line)."""
-    pat = re.compile(r"inventory statements: %s %s: (\d+)$" % (method, re.escape(path)))
-    for _ in range(100):
-        d.log.flush()
-        got = [int(m.group(1)) for m in
-               (pat.search(l.rstrip("\n")) for l in open(d.log.name, errors="replace")) if m]
-        if got:
-            return got[-1]
-        time.sleep(0.05)
-    return None
+    """The count of inventory statements d logged for the last METHOD path."""
+    return logged_count(d, "inventory statements", method, path)
 
 
 try:
