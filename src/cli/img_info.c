@@ -5,12 +5,14 @@
 #include "disk/disk.h"
 #include "vhd/vhd.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static void img_uuid_str(const uint8_t u[16], char out[37])
 {
@@ -327,16 +329,37 @@ int img_cmd_info(int argc, char **argv)
 struct img_map_run {
 	uint64_t start, length, offset;
 	int depth;
-	bool data, zero, present;
+	bool data, zero, present, mapped; /* mapped: offset is valid */
 	const char *file;  /* the image holding the data (owned by the image handle) */
 };
+
+/* Split a run the image maps to its file at r->offset where that file has a hole, as
+ * qemu-img does: a hole reads as zeros although the image format calls it data. */
+static void img_map_holes(int fd, struct img_map_run *r)
+{
+	off_t data, hole;
+
+	data = lseek(fd, (off_t)r->offset, SEEK_DATA);
+	if (data < 0 && errno != ENXIO)
+		return; /* no SEEK_DATA here: everything is data */
+	if (data < 0 || (uint64_t)data > r->offset) {
+		/* a hole (up to the end of the file when ENXIO) */
+		if (data >= 0 && (uint64_t)data - r->offset < r->length)
+			r->length = (uint64_t)data - r->offset;
+		r->zero = true;
+		return;
+	}
+	hole = lseek(fd, (off_t)r->offset, SEEK_HOLE);
+	if (hole > data && (uint64_t)hole - r->offset < r->length)
+		r->length = (uint64_t)hole - r->offset;
+}
 
 static bool img_map_extend(struct img_map_run *a, const struct img_map_run *b)
 {
 	if (a->data != b->data || a->zero != b->zero || a->present != b->present ||
 	    a->depth != b->depth || a->start + a->length != b->start)
 		return false;
-	if (a->data && a->offset + a->length != b->offset)
+	if (a->mapped != b->mapped || (a->mapped && a->offset + a->length != b->offset))
 		return false;
 	a->length += b->length;
 	return true;
@@ -354,13 +377,13 @@ static void img_map_print(const struct img_map_run *r, bool json, bool first)
 		json_object_set_new(o, "present", json_boolean(r->present));
 		json_object_set_new(o, "zero", json_boolean(r->zero));
 		json_object_set_new(o, "data", json_boolean(r->data));
-		if (r->data)
+		if (r->mapped)
 			json_object_set_new(o, "offset", json_integer((json_int_t)r->offset));
 		s = json_dumps(o, JSON_PRESERVE_ORDER);
 		printf("%s%s", first ? "[" : ",\n", s ? s : "{}");
 		free(s);
 		json_decref(o);
-	} else if (r->data) {
+	} else if (r->data && !r->zero) { /* as qemu-img: data that is not known zeros */
 		printf("%#-15" PRIx64 " %#-15" PRIx64 " %#-15" PRIx64 " %s\n", r->start, r->length,
 		       r->offset, r->file);
 	}
@@ -423,7 +446,7 @@ int img_cmd_map(int argc, char **argv)
 			struct vhd_extent e;
 			uint64_t sec = off / VHD_SECTOR;
 			struct vhd *v = im->vhd;
-			int i;
+			int i, fd;
 
 			r = vhd_map(im->vhd, sec, (im->size - off + VHD_SECTOR - 1) / VHD_SECTOR, &e);
 			if (r < 0) {
@@ -436,10 +459,15 @@ int img_cmd_map(int argc, char **argv)
 			run.present = e.depth >= 0;
 			run.depth = e.depth >= 0 ? e.depth : maxdepth;
 			run.offset = e.file_offset;
+			run.mapped = e.depth >= 0;
 			for (i = 0; i < e.depth && v; i++)
 				v = vhd_parent(v);
 			if (v)
 				run.file = vhd_path(v);
+			/* a fixed image is raw data behind a footer: its file's holes are
+			 * zeros, as qemu-img says (not so for a dynamic image's blocks) */
+			if (v && run.mapped && (fd = vhd_fixed_fd(v, NULL)) >= 0)
+				img_map_holes(fd, &run);
 		} else {
 			enum img_kind k;
 
@@ -452,6 +480,7 @@ int img_cmd_map(int argc, char **argv)
 			run.zero = !run.data;
 			run.present = true;
 			run.offset = off;
+			run.mapped = true; /* raw: every byte is at its own offset, as qemu-img says */
 		}
 		if (run.length > im->size - off)
 			run.length = im->size - off;
