@@ -41,9 +41,11 @@ VSRV     := $(BUILD)/vsrv
 # libspng (the control socket's screenshot as a PNG: src/vmm/screenshot.c; it needs only
 # zlib), libresolv (glibc's, for its base64 encoder b64_ntop: the screenshot's PNG in
 # JSON), and libdeflate (the CRC32 of saved-VM files and migration streams:
-# zlib's values, computed with the CPU's carry-less multiply; src/vmm/savestate_file.c).
+# zlib's values, computed with the CPU's carry-less multiply; src/vmm/savestate_file.c), and
+# wslay (a VNC WebSocket client's frames, decoded so that LibVNCServer gets whole messages:
+# src/vmm/vnc_ws.c; libc only, as the server links it).
 # The unit tests and the fuzz targets that link vsrv's objects take the same list.
-LDLIBS  += -luring -lz -ljansson -ldl -lpthread -lspng -lresolv -ldeflate
+LDLIBS  += -luring -lz -ljansson -ldl -lpthread -lspng -lresolv -ldeflate -lwslay
 
 .PHONY: all deps test-deps run test test-prep asan asan-test bench fuzz clean
 all: $(VSRV)

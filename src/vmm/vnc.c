@@ -336,8 +336,8 @@ static void on_client(void *opaque, uint32_t events)
 
 	if (events & EPOLLIN) {
 		/* LibVNCServer reads the whole message, waiting for the rest: the relay passes
-		 * only whole messages (but for a WebSocket's), and ends a read that still
-		 * waits after message_ms (vnc_relay.c) */
+		 * only whole messages (a WebSocket's each in a frame of its own), and ends a
+		 * read that still waits after message_ms (vnc_relay.c) */
 		for (unsigned i = 0; i < v->nr_clients; i++)
 			if (v->clients[i] == cl)
 				vnc_relay_busy(v->relay, v->client_id[i], v->message_ms);

@@ -28,8 +28,12 @@
  * partial VNC_PARTIAL_MS without a byte, or longer than VNC_PARTIAL_MS and its length at
  * 32 KiB/s in all, is dropped, as is one that sends a message LibVNCServer does not take
  * (with a log line); a clipboard over LibVNCServer's 1 MiB is thrown away, the client stays.
- * A WebSocket client's frames pass as they come (LibVNCServer decodes them): a message of
- * one still holds the loop until VNC_CLIENT_WAIT_MS at most, then the client is dropped. A
+ * Those clocks stop while the relay does not read the client because LibVNCServer has not
+ * taken its earlier messages (the loop stalled): only a client that was read can be slow.
+ * A WebSocket client is framed the same way: its request passes whole, the relay decodes
+ * its frames (vnc_ws.h) and hands LibVNCServer each whole message in a frame of its own, so
+ * that a message cut across frames, or half of one, never holds the loop either (the loop
+ * still ends a read that lasts VNC_CLIENT_WAIT_MS, as a last guard). A
  * client that has not finished the handshake (and authentication) after VNC_HANDSHAKE_MS is
  * dropped, so idle connections cannot hold every place; a new connection holds the loop up
  * to 100 ms (LibVNCServer waits that long to tell a WebSocket from a plain client).

@@ -21,10 +21,11 @@
  * than partial_ms and its length at RELAY_RATE, or that sends a message LibVNCServer does
  * not take, is disconnected with a log line. Those clocks run only while the client is read:
  * not while it is held back because LibVNCServer is behind (the loop stalled, as in a long
- * savestate), when what it could not send is no sign that it is slow. A connection that is not RFB (a WebSocket's)
- * passes as it comes; for it, and as a last guard, the loop says when it lets LibVNCServer
- * read a client (vnc_relay_busy) and when that is over (vnc_relay_idle); a client still
- * being read after max_ms is disconnected the same way.
+ * savestate), when what it could not send is no sign that it is slow. A WebSocket client's
+ * frames are decoded first (vnc_ws.h) and each of its whole messages goes to LibVNCServer
+ * in a frame of its own. As a last guard, the loop says when it lets LibVNCServer read a
+ * client (vnc_relay_busy) and when that is over (vnc_relay_idle); a client still being read
+ * after max_ms is disconnected the same way.
  *
  * Threads: vnc_relay_start/stop, _add, _set_bound, _busy and _idle on the control loop's
  * thread (or before it runs); they reach this thread only through the command pipe.
@@ -42,6 +43,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "vmm/vnc_ws.h"
 
 #define RELAY_CHUNK   (256 * 1024) /* the most read from LibVNCServer at once */
 #define RELAY_RATE    32768        /* bytes a second: the slowest a long message may come */
@@ -355,6 +357,7 @@ static int sweep(struct vnc_relay *r)
 			*p = c->next;
 			free(c->out);
 			free(c->in);
+			vnc_ws_destroy(c->ws);
 			free(c);
 			continue;
 		}
@@ -435,6 +438,7 @@ void vnc_relay_stop(struct vnc_relay *r)
 	pthread_join(r->th, NULL);
 	close(r->cmd[0]);
 	close(r->epfd);
+	free(r->lens);
 	free(r);
 }
 

@@ -49,6 +49,8 @@ struct relay_conn {
 	bool b_ready;              /* the same for LibVNCServer's end (after a short read) */
 	bool c_hup;                /* the client hung up: its socket out of epoll, its output
 				    * dropped, what it sent before still read */
+	struct vnc_ws *ws;         /* a WebSocket's frames, once its request passed (vnc_ws.h) */
+	bool ws_closed;            /* it sent a close frame */
 	uint64_t id;
 	bool dead;                 /* to free after this round of events */
 	struct relay_conn *next;
@@ -61,6 +63,9 @@ struct vnc_relay {
 	struct relay_conn *conns;
 	uint64_t busy_id;          /* LibVNCServer reads this connection's message (0: none) */
 	int64_t busy_until_ms;     /* ... and the connection is closed if it still does then */
+	size_t *lens;              /* vnc_relay_in.c: a WebSocket's whole messages being framed */
+	size_t nlens, lens_cap;
+	uint8_t scratch[RELAY_IN_CHUNK]; /* vnc_relay_in.c: a WebSocket's frames, read */
 };
 
 /* CLOCK_MONOTONIC in ms. */
