@@ -40,12 +40,12 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <stdint.h>
 #include <unistd.h>
 
 #include "util/log.h"
 #include "vmm/vnc_ws.h"
 
-#define RELAY_CHUNK   (256 * 1024) /* the most read from LibVNCServer at once */
 #define RELAY_RATE    32768        /* bytes a second: the slowest a long message may come */
 
 enum { CMD_ADD, CMD_BOUND, CMD_BUSY, CMD_IDLE };
@@ -106,43 +106,109 @@ static void watch(struct vnc_relay *r, int fd, struct relay_end *e, uint32_t *ha
 	*have = want;
 }
 
-/* One read of LibVNCServer's output into the backlog: 1 a whole chunk came (there may be
- * more), 2 less (its socket is empty: epoll says when there is more), 0 none (for now, or
- * ever: it closed its end), -1 the connection is over its bound (or out of memory). */
+/* Bytes to the client now, without waiting: how many it took. -1: it is gone. */
+static ssize_t send_now(struct relay_conn *c, const uint8_t *p, size_t n)
+{
+	size_t off = 0;
+
+	while (off < n && !c->c_full) {
+		ssize_t k = send(c->cfd, p + off, n - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (k > 0) {
+			off += (size_t)k;
+			c->progress_ms = relay_now_ms();
+		} else if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			c->c_full = true; /* until epoll says its socket has room again */
+		} else if (!(k < 0 && errno == EINTR)) {
+			return -1;
+		}
+	}
+	return (ssize_t)off;
+}
+
+/* n bytes after the backlog. false: out of memory. */
+static bool out_append(struct relay_conn *c, const uint8_t *p, size_t n)
+{
+	size_t keep = backlog(c), cap = c->out_cap;
+
+	if (c->out_cap - c->out_len < n) {
+		if (c->out_off) { /* move the backlog to the front first */
+			memmove(c->out, c->out + c->out_off, keep);
+			c->out_off = 0;
+			c->out_len = keep;
+		}
+		while (cap - keep < n)
+			cap = cap ? cap * 2 : RELAY_OUT_MIN;
+		if (cap != c->out_cap) {
+			uint8_t *q = realloc(c->out, cap);
+
+			if (!q)
+				return false;
+			c->out = q;
+			c->out_cap = cap;
+		}
+	}
+	memcpy(c->out + c->out_len, p, n);
+	c->out_len += n;
+	return true;
+}
+
+/* The VM's clients' backlogs over their bound (the relay's max_total): the client with the
+ * most waiting, the one that least drains, is disconnected (logged, counted) until they are
+ * not. false: that was c. */
+static bool bound_total(struct vnc_relay *r, struct relay_conn *c)
+{
+	for (;;) {
+		struct relay_conn *big = NULL;
+		size_t total = 0;
+
+		for (struct relay_conn *x = r->conns; x; x = x->next) {
+			if (x->dead)
+				continue;
+			total += backlog(x);
+			if (!big || backlog(x) > backlog(big))
+				big = x;
+		}
+		if (total <= r->total_max) {
+			if (total > r->peak)
+				r->peak = total;
+			return true;
+		}
+		vsrv_log("vnc: client %llu: %zu bytes wait for it, the most of any client, and %zu "
+			 "for the VM's clients, over their bound of %zu: disconnected",
+			 (unsigned long long)big->id, backlog(big), total, r->total_max);
+		conn_kill(r, big);
+		r->drops++;
+		if (big == c)
+			return false;
+	}
+}
+
+/* One read of LibVNCServer's output (into the relay's chunk, shared): what the client takes
+ * at once goes, the rest waits in its backlog. 1 a whole chunk came (there may be more), 2
+ * less (its socket is empty: epoll says when there is more), 0 none (for now, or ever: it
+ * closed its end), -1 the connection is over its bound, or the VM's clients over theirs and
+ * this one has the most waiting (or out of memory, or the client is gone). */
 static int take_output(struct vnc_relay *r, struct relay_conn *c)
 {
 	for (;;) {
-		ssize_t n;
+		ssize_t n, off = 0;
 
 		if (c->bfd < 0)
 			return 0;
-		if (c->out_cap - c->out_len < RELAY_CHUNK) {
-			size_t keep = backlog(c), cap = c->out_cap;
-			uint8_t *p;
-
-			if (c->out_off) { /* move the backlog to the front first */
-				memmove(c->out, c->out + c->out_off, keep);
-				c->out_off = 0;
-				c->out_len = keep;
-			}
-			if (keep > c->lim.max_backlog)
-				return -1;
-			while (cap - keep < RELAY_CHUNK)
-				cap = cap ? cap * 2 : RELAY_CHUNK * 2;
-			if (cap != c->out_cap) {
-				if (!(p = realloc(c->out, cap)))
-					return -1;
-				c->out = p;
-				c->out_cap = cap;
-			}
-		}
-		n = read(c->bfd, c->out + c->out_len, RELAY_CHUNK);
+		n = read(c->bfd, r->out_chunk, RELAY_CHUNK);
 		if (n > 0) {
-			if (!backlog(c))
-				c->progress_ms = relay_now_ms(); /* the stall clock starts now */
-			c->out_len += (size_t)n;
-			if (backlog(c) > c->lim.max_backlog)
+			if (c->c_hup)
+				off = n; /* it takes nothing more: dropped */
+			else if (!backlog(c) && (off = send_now(c, r->out_chunk, (size_t)n)) < 0)
 				return -1;
+			if (off < n) {
+				if (!backlog(c))
+					c->progress_ms = relay_now_ms(); /* the stall clock starts now */
+				if (!out_append(c, r->out_chunk + off, (size_t)(n - off)) ||
+				    backlog(c) > c->lim.max_backlog || !bound_total(r, c))
+					return -1;
+			}
 			if (n == RELAY_CHUNK)
 				return 1;
 			c->b_ready = false;
@@ -159,35 +225,24 @@ static int take_output(struct vnc_relay *r, struct relay_conn *c)
 	}
 }
 
-/* The backlog to the client. false: the client is gone. */
+/* The backlog to the client; its buffer freed once empty (an idle client holds none).
+ * false: the client is gone. */
 static bool give_output(struct relay_conn *c)
 {
-	while (backlog(c) && !c->c_hup) {
-		ssize_t n;
+	ssize_t n;
 
-		if (c->c_full)
-			return true; /* until epoll says its socket has room again */
-		n = send(c->cfd, c->out + c->out_off, backlog(c), MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (n > 0) {
-			c->out_off += (size_t)n;
-			c->progress_ms = relay_now_ms();
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			c->c_full = true;
+	if (backlog(c) && !c->c_hup) {
+		n = send_now(c, c->out + c->out_off, backlog(c));
+		if (n < 0)
+			return false;
+		c->out_off += (size_t)n;
+		if (backlog(c))
 			return true;
-		}
-		return false;
 	}
 	c->out_off = c->out_len = 0;
-	if (c->out_cap > RELAY_KEEP) {
-		free(c->out);
-		c->out = NULL;
-		c->out_cap = 0;
-	}
+	free(c->out);
+	c->out = NULL;
+	c->out_cap = 0;
 	return true;
 }
 
@@ -282,6 +337,7 @@ static bool commands(struct vnc_relay *r)
 	while ((n = read(r->cmd[0], &m, sizeof(m))) == sizeof(m)) {
 		if (m.op == CMD_ADD) {
 			conn_add(r, &m);
+			r->total_max = m.lim.max_total;
 		} else if (m.op == CMD_BUSY) {
 			r->busy_id = m.id;
 			r->busy_until_ms = relay_now_ms() + m.stall_ms;
@@ -290,6 +346,7 @@ static bool commands(struct vnc_relay *r)
 		} else {
 			for (struct relay_conn *c = r->conns; c; c = c->next)
 				c->lim.max_backlog = m.lim.max_backlog;
+			r->total_max = m.lim.max_total;
 		}
 	}
 	return n < 0 && (errno == EAGAIN || errno == EINTR);
@@ -366,6 +423,29 @@ static int sweep(struct vnc_relay *r)
 	return next > INT32_MAX ? INT32_MAX : (int)next;
 }
 
+/* The counters, for the loop's thread (vnc_relay_get_stats). */
+static void publish(struct vnc_relay *r)
+{
+	uint64_t waiting = 0, buffers = 0;
+
+	for (struct relay_conn *c = r->conns; c; c = c->next) {
+		waiting += backlog(c);
+		buffers += c->out_cap + c->in_cap;
+	}
+	__atomic_store_n(&r->st.waiting, waiting, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->st.buffers, buffers, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->st.peak, (uint64_t)r->peak, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->st.dropped, r->drops, __ATOMIC_RELAXED);
+}
+
+void vnc_relay_get_stats(struct vnc_relay *r, struct vnc_out_stats *out)
+{
+	out->waiting = __atomic_load_n(&r->st.waiting, __ATOMIC_RELAXED);
+	out->buffers = __atomic_load_n(&r->st.buffers, __ATOMIC_RELAXED);
+	out->peak = __atomic_load_n(&r->st.peak, __ATOMIC_RELAXED);
+	out->dropped = __atomic_load_n(&r->st.dropped, __ATOMIC_RELAXED);
+}
+
 static void *relay_thread(void *opaque)
 {
 	struct vnc_relay *r = opaque;
@@ -390,6 +470,7 @@ static void *relay_thread(void *opaque)
 					  e->client ? 0 : evs[i].events);
 		}
 		timeout = sweep(r);
+		publish(r);
 	}
 	for (struct relay_conn *c = r->conns; c; c = c->next)
 		conn_kill(r, c);
@@ -406,6 +487,7 @@ int vnc_relay_start(struct vnc_relay **out)
 	if (!r)
 		return -ENOMEM;
 	r->cmd[0] = r->cmd[1] = -1;
+	r->total_max = SIZE_MAX;
 	r->epfd = epoll_create1(EPOLL_CLOEXEC);
 	/* the loop's end blocks: this thread never waits, so a full pipe empties at once */
 	if (r->epfd < 0 || pipe2(r->cmd, O_CLOEXEC) < 0 ||
@@ -460,10 +542,10 @@ int vnc_relay_add(struct vnc_relay *r, int cfd, int bfd, uint64_t id,
 	return send_cmd(r, &m);
 }
 
-void vnc_relay_set_bound(struct vnc_relay *r, size_t max_backlog)
+void vnc_relay_set_bound(struct vnc_relay *r, size_t max_backlog, size_t max_total)
 {
 	struct relay_cmd m = { .op = CMD_BOUND, .cfd = -1, .bfd = -1,
-			       .lim = { .max_backlog = max_backlog } };
+			       .lim = { .max_backlog = max_backlog, .max_total = max_total } };
 
 	if (send_cmd(r, &m) < 0)
 		vsrv_log("vnc: the clients keep their previous output bound");

@@ -314,6 +314,11 @@ bool relay_give_input(struct vnc_relay *r, struct relay_conn *c)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			c->c_ready = false;
+			if (c->in_off == c->in_len) { /* LibVNCServer took all: no buffer held */
+				free(c->in);
+				c->in = NULL;
+				c->in_off = c->in_pass = c->in_len = c->in_cap = 0;
+			}
 			return true;
 		}
 		if (n < 0)

@@ -12,7 +12,9 @@
 #include "vmm/vnc_frame.h"
 #include "vmm/vnc_int.h"
 
-#define RELAY_KEEP    (1024 * 1024) /* a buffer kept once empty; larger ones freed */
+#define RELAY_KEEP    (1024 * 1024) /* an input buffer kept while in use; larger ones freed */
+#define RELAY_CHUNK   (256 * 1024) /* the most read from LibVNCServer at once */
+#define RELAY_OUT_MIN 65536        /* a backlog's first buffer */
 #define RELAY_IN_CHUNK 65536       /* the room for a read from the client */
 #define RELAY_IN_HOLD 65536        /* the client is not read while LibVNCServer has this much */
 
@@ -26,7 +28,8 @@ struct relay_conn {
 	struct relay_end ce, be;
 	int cfd, bfd;              /* -1 once closed */
 	uint32_t cev, bev;         /* the events watched */
-	uint8_t *out;              /* from LibVNCServer, not yet taken by the client */
+	uint8_t *out;              /* from LibVNCServer, not yet taken by the client (NULL when
+				    * it took all) */
 	size_t out_off, out_len, out_cap;
 	/* from the client: [in_off, in_pass) whole messages LibVNCServer has not taken,
 	 * [in_pass, in_len) the start of the next one */
@@ -63,6 +66,11 @@ struct vnc_relay {
 	struct relay_conn *conns;
 	uint64_t busy_id;          /* LibVNCServer reads this connection's message (0: none) */
 	int64_t busy_until_ms;     /* ... and the connection is closed if it still does then */
+	size_t total_max;          /* the most that may wait for all clients (SIZE_MAX: any) */
+	size_t peak;               /* the most that waited for them after that bound */
+	uint64_t drops;            /* clients dropped for it */
+	struct vnc_out_stats st; /* published (atomics) for vnc_relay_get_stats */
+	uint8_t out_chunk[RELAY_CHUNK]; /* LibVNCServer's output, read */
 	size_t *lens;              /* vnc_relay_in.c: a WebSocket's whole messages being framed */
 	size_t nlens, lens_cap;
 	uint8_t scratch[RELAY_IN_CHUNK]; /* vnc_relay_in.c: a WebSocket's frames, read */

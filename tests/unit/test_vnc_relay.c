@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -25,6 +26,14 @@ struct conn {
 	int cfd;   /* the client's end */
 	int lfd;   /* LibVNCServer's end */
 };
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 static size_t mem_in_use(void)
 {
@@ -66,30 +75,40 @@ static int send_all(int fd, const void *b, size_t n)
 	return 0;
 }
 
-/* A relay with one client past the handshake (3.8, no password); partial_ms: its limit. */
-static int conn_open_ms(struct conn *c, int partial_ms)
+/* One more client of relay r past the handshake (3.8, no password), with limits lim. */
+static int conn_join(struct vnc_relay *r, struct conn *c, uint64_t id,
+		     const struct vnc_relay_limits *lim)
 {
-	struct vnc_relay_limits lim = { .max_backlog = 1 << 20, .stall_ms = 60000,
-					.partial_ms = partial_ms };
 	static const uint8_t hs[14] = "RFB 003.008\n\x01\x01";
 	int cp[2], lp[2];
 	uint8_t got[14];
 
-	if (vnc_relay_start(&c->r) < 0)
-		return -1;
+	c->r = r;
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, cp) < 0 ||
 	    socketpair(AF_UNIX, SOCK_STREAM, 0, lp) < 0)
 		return -1;
 	/* the relay's ends do not block (as vnc.c's) */
 	if (fcntl(cp[1], F_SETFL, O_NONBLOCK) < 0 || fcntl(lp[1], F_SETFL, O_NONBLOCK) < 0)
 		return -1;
-	if (vnc_relay_add(c->r, cp[1], lp[1], 1, &lim) < 0)
+	if (vnc_relay_add(r, cp[1], lp[1], id, lim) < 0)
 		return -1;
 	c->cfd = cp[0];
 	c->lfd = lp[0];
 	if (send_all(c->cfd, hs, sizeof(hs)) < 0 || read_n(c->lfd, got, sizeof(got)) < 0)
 		return -1;
 	return memcmp(got, hs, sizeof(hs)) ? -1 : 0;
+}
+
+/* A relay with one client past the handshake; partial_ms: its limit. */
+static int conn_open_ms(struct conn *c, int partial_ms)
+{
+	struct vnc_relay_limits lim = { .max_backlog = 1 << 20, .stall_ms = 60000,
+					.partial_ms = partial_ms };
+	struct vnc_relay *r;
+
+	if (vnc_relay_start(&r) < 0)
+		return -1;
+	return conn_join(r, c, 1, &lim);
 }
 
 static int conn_open(struct conn *c)
@@ -262,10 +281,141 @@ static void test_stalled_loop(void)
 	free(got);
 }
 
+enum { VIEWERS = 16, UPDATE = 3 << 20, PIECE = 64 << 10 };
+
+/* VIEWERS clients of one relay each take a 3 MiB update as it comes (64 KiB written by
+ * LibVNCServer, 64 KiB read by the client), then are idle: the relay holds no buffer for
+ * them (it held 512 KiB of output and 64 KiB of input for each, about 9 MiB). */
+static void test_idle_viewers(void)
+{
+	struct vnc_relay_limits lim = { .max_backlog = 64 << 20, .max_total = 256 << 20,
+					.stall_ms = 60000, .partial_ms = 60000 };
+	uint8_t *piece = malloc(PIECE), *got = malloc(PIECE);
+	struct conn c[VIEWERS];
+	struct vnc_out_stats st = { 0 };
+	struct vnc_relay *r;
+	size_t base, idle;
+	int n = 0;
+
+	CHECK(piece && got);
+	if (!piece || !got || vnc_relay_start(&r) < 0) {
+		CHECK(!"relay");
+		goto out;
+	}
+	base = mem_in_use();
+	for (; n < VIEWERS; n++)
+		if (conn_join(r, &c[n], (uint64_t)n + 1, &lim) < 0)
+			break;
+	CHECK_EQ(n, VIEWERS);
+	memset(piece, 0x5a, PIECE);
+	for (int i = 0; i < n; i++)
+		for (size_t off = 0; off < UPDATE; off += PIECE)
+			if (send_all(c[i].lfd, piece, PIECE) < 0 || read_n(c[i].cfd, got, PIECE) < 0 ||
+			    memcmp(got, piece, PIECE)) {
+				CHECK(!"the update passes");
+				break;
+			}
+	double end = now_s() + 5;
+	do
+		vnc_relay_get_stats(r, &st);
+	while (st.buffers && now_s() < end && !usleep(10000));
+	idle = mem_in_use();
+	printf("# %d idle viewers after a 3 MiB update each: %zu KiB more in use than with none "
+	       "(the relay's buffers: %llu bytes, %llu waiting)\n", n, (idle - base) >> 10,
+	       (unsigned long long)st.buffers, (unsigned long long)st.waiting);
+	CHECK(idle - base < (1u << 20));
+	CHECK_EQ(st.buffers, 0);
+	CHECK_EQ(st.waiting, 0);
+	for (int i = 0; i < n; i++) {
+		close(c[i].cfd);
+		close(c[i].lfd);
+	}
+	vnc_relay_stop(r);
+out:
+	free(piece);
+	free(got);
+}
+
+struct drain {
+	int fd;
+	size_t want, got;
+};
+
+static void *drain_thread(void *o)
+{
+	struct drain *d = o;
+	static uint8_t b[PIECE];
+	ssize_t k;
+
+	while (d->got < d->want && (k = read(d->fd, b, sizeof(b))) > 0)
+		d->got += (size_t)k;
+	return NULL;
+}
+
+/* Four clients of one relay, whose bound on all is 4 MiB (each may have 64 MiB waiting):
+ * LibVNCServer writes 16 MiB to each. One client reads all it gets; three read nothing. The
+ * three are disconnected, the one with the most waiting first, as what waits for all
+ * passes the bound (it never waits more than that, the peak says); the reader stays and
+ * gets its 16 MiB. (Without the bound, nothing was disconnected: 48 MiB waited.) */
+static void test_total_bound(void)
+{
+	enum { N = 4, EACH = 16 << 20, CHUNK = 256 << 10, TOTAL = 4 << 20 };
+	struct vnc_relay_limits lim = { .max_backlog = 64 << 20, .max_total = TOTAL,
+					.stall_ms = 60000, .partial_ms = 60000 };
+	uint8_t *chunk = calloc(1, CHUNK);
+	struct drain d = { .want = EACH };
+	struct vnc_out_stats st = { 0 };
+	bool gone[N] = { false };
+	struct vnc_relay *r;
+	struct conn c[N];
+	pthread_t th;
+	int n = 0, dropped = 0;
+
+	CHECK(chunk);
+	if (!chunk || vnc_relay_start(&r) < 0) {
+		CHECK(!"relay");
+		free(chunk);
+		return;
+	}
+	for (; n < N; n++)
+		if (conn_join(r, &c[n], (uint64_t)n + 1, &lim) < 0)
+			break;
+	CHECK_EQ(n, N);
+	if (n < N)
+		goto out;
+	d.fd = c[0].cfd;
+	CHECK_EQ(pthread_create(&th, NULL, drain_thread, &d), 0);
+	for (size_t off = 0; off < EACH; off += CHUNK)
+		for (int i = 0; i < N; i++)
+			if (!gone[i] && send_all(c[i].lfd, chunk, CHUNK) < 0) {
+				gone[i] = true; /* the relay closed its end */
+				dropped++;
+			}
+	pthread_join(th, NULL);
+	vnc_relay_get_stats(r, &st);
+	printf("# %d of 3 clients that read nothing disconnected; the most that waited for all "
+	       "%llu KiB (bound %d KiB); the reader got %zu MiB\n", dropped,
+	       (unsigned long long)st.peak >> 10, TOTAL >> 10, d.got >> 20);
+	CHECK(!gone[0]);
+	CHECK_EQ(dropped, 3);
+	CHECK_EQ(d.got, EACH);
+	CHECK(st.peak <= TOTAL && st.peak > 0);
+	CHECK_EQ(st.dropped, 3);
+out:
+	for (int i = 0; i < n; i++) {
+		close(c[i].cfd);
+		close(c[i].lfd);
+	}
+	vnc_relay_stop(r);
+	free(chunk);
+}
+
 int main(void)
 {
 	RUN(test_skipped_clipboard_room);
 	RUN(test_passed_clipboard_room);
 	RUN(test_stalled_loop);
+	RUN(test_idle_viewers);
+	RUN(test_total_bound);
 	return check_done();
 }
