@@ -97,9 +97,10 @@ asan:
 	@$(MAKE) --no-print-directory $(ASAN_VARS) all
 # Of it, what the tests run (`make test`): build-asan/vsrv (t-run-asan, t-img-bad, t-img-foreign,
 # t-virtio-evil, t-virtio-netctl) and the unit tests of t-virtio-state-asan (unit-device_state,
-# unit-virtio_*) and t-vnc (unit-vnc, unit-vnc_hostile, unit-vnc_stall); not the server, the guests or the
-# other unit tests, which no test runs from build-asan/.
+# unit-virtio_*) and t-vnc (unit-vnc, unit-vnc_hostile, unit-vnc_stall, unit-vnc_ws); not the
+# server, the guests or the other unit tests, which no test runs from build-asan/.
 ASAN_TEST_BINS := vsrv tests/unit-device_state tests/unit-vnc tests/unit-vnc_hostile tests/unit-vnc_stall \
+	tests/unit-vnc_ws \
 	$(patsubst tests/unit/test_%.c,tests/unit-%,$(wildcard tests/unit/test_virtio_*.c))
 asan-test:
 	@$(MAKE) --no-print-directory $(ASAN_VARS) $(addprefix build-asan/,$(ASAN_TEST_BINS))
