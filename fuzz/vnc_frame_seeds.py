@@ -61,7 +61,7 @@ SEEDS = {
     "extclip": b"\x02" + NONE38 + ext,
     "bigclip": b"\x00" + NONE38 + big,
     "websocket": b"\x00" + WSREQ + wsf(NONE38) + wsf(normal),
-    "wsframes": b"\x06" + ws,
+    "wsframes": b"\xfe" + ws,
     "wsauth": b"\x01" + WSREQ + wsf(AUTH38 + fur),
     "wstext": b"\x00" + WSREQ + wsf(NONE38, op=1),
     "wsunmasked": b"\x00" + WSREQ + wsf(NONE38, masked=False),
