@@ -220,15 +220,16 @@ out:
 
 /* The RFB stream cut across frames anywhere (the handshake too), a message fragmented into a
  * frame and two continuations with a ping between them, two messages in one frame, a pong:
- * every key arrives, and the client is served (a full update). Then a close frame: the
- * client's end. A text frame (base64) and an unmasked frame drop their clients. */
+ * every key arrives, and the client is served (a full update; then idle, the relay holds no
+ * buffer for it). Then a close frame: the client's end. A text frame (base64) and an
+ * unmasked frame drop their clients. */
 static void test_frames(void)
 {
 	static const uint8_t k[4][8] = {
 		{ 4, 1, 0, 0, 0, 0, 0, 'a' }, { 4, 0, 0, 0, 0, 0, 0, 'a' },
 		{ 4, 1, 0, 0, 0, 0, 0, 'b' }, { 4, 0, 0, 0, 0, 0, 0, 'b' },
 	};
-	uint8_t two[16], req[10] = { 3, 0, 0, 0, 0, 0, 0, 64, 0, 48 }, hdr[4], rect[12];
+	uint8_t two[16], req[10] = { 3, 0, 0, 0, 0, 0, 0, 64, 0, 48 }, hdr[4], rect[12], px[256];
 	struct rig r = { 0 };
 	uint64_t left = 0;
 	double end;
@@ -264,6 +265,13 @@ static void test_frames(void)
 	CHECK_EQ(hdr[0], 0);
 	CHECK_EQ(ws_read(fd, rect, 12, &left), 0);
 	CHECK_EQ(rect[5], 64);
+	for (int y = 0; y < 48; y++) /* the rest of it; then the client is idle */
+		CHECK_EQ(ws_read(fd, px, sizeof(px), &left), 0);
+	end = now_s() + 5;
+	while (rig_stats(&r).out.buffers && now_s() < end)
+		usleep(10000);
+	CHECK_EQ(rig_stats(&r).out.buffers, 0); /* the relay holds nothing for it */
+	CHECK(rig_stats(&r).out.peak <= 64 * 48 * 4 + 64);
 	CHECK_EQ(ws_send_op(fd, 8, true, "\x03\xe8", 2), 0); /* close */
 	end = now_s() + 5;
 	while (rig_stats(&r).clients && now_s() < end)
