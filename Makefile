@@ -41,9 +41,11 @@ VSRV     := $(BUILD)/vsrv
 # libspng (the control socket's screenshot as a PNG: src/vmm/screenshot.c; it needs only
 # zlib), libresolv (glibc's, for its base64 encoder b64_ntop: the screenshot's PNG in
 # JSON), and libdeflate (the CRC32 of saved-VM files and migration streams:
-# zlib's values, computed with the CPU's carry-less multiply; src/vmm/savestate_file.c).
+# zlib's values, computed with the CPU's carry-less multiply; src/vmm/savestate_file.c), and
+# wslay (a VNC WebSocket client's frames, decoded so that LibVNCServer gets whole messages:
+# src/vmm/vnc_ws.c; libc only, as the server links it).
 # The unit tests and the fuzz targets that link vsrv's objects take the same list.
-LDLIBS  += -luring -lz -ljansson -ldl -lpthread -lspng -lresolv -ldeflate
+LDLIBS  += -luring -lz -ljansson -ldl -lpthread -lspng -lresolv -ldeflate -lwslay
 
 .PHONY: all deps test-deps run test test-prep asan asan-test bench fuzz clean
 all: $(VSRV)
@@ -95,9 +97,10 @@ asan:
 	@$(MAKE) --no-print-directory $(ASAN_VARS) all
 # Of it, what the tests run (`make test`): build-asan/vsrv (t-run-asan, t-img-bad, t-img-foreign,
 # t-virtio-evil, t-virtio-netctl) and the unit tests of t-virtio-state-asan (unit-device_state,
-# unit-virtio_*) and t-vnc (unit-vnc, unit-vnc_hostile, unit-vnc_stall); not the server, the guests or the
-# other unit tests, which no test runs from build-asan/.
+# unit-virtio_*) and t-vnc (unit-vnc, unit-vnc_hostile, unit-vnc_stall, unit-vnc_ws); not the
+# server, the guests or the other unit tests, which no test runs from build-asan/.
 ASAN_TEST_BINS := vsrv tests/unit-device_state tests/unit-vnc tests/unit-vnc_hostile tests/unit-vnc_stall \
+	tests/unit-vnc_ws \
 	$(patsubst tests/unit/test_%.c,tests/unit-%,$(wildcard tests/unit/test_virtio_*.c))
 asan-test:
 	@$(MAKE) --no-print-directory $(ASAN_VARS) $(addprefix build-asan/,$(ASAN_TEST_BINS))

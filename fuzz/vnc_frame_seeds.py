@@ -30,6 +30,28 @@ ext = (enc(0, 0xC0A1E5CE - (1 << 32)) + xcut(struct.pack(">II", (1 << 24) | 1, 1
        xcut(struct.pack(">I", (1 << 28) | 1) + b"x\x9c\x03\x00\x00\x00\x00\x01") +
        xcut(struct.pack(">II", (1 << 24) | 2, 100)) + cut(b"plain again"))
 big = struct.pack(">BxxxI", 6, (1 << 20) + 10) + bytes(300) + fur
+
+
+def wsf(payload, op=2, fin=True, key=b"\x11\x22\x33\x44", masked=True):
+    """A client's WebSocket frame (RFC 6455), masked with key."""
+    n = len(payload)
+    h = bytes([(0x80 if fin else 0) | op])
+    m = 0x80 if masked else 0
+    if n < 126: h += bytes([m | n])
+    elif n < 65536: h += bytes([m | 126]) + struct.pack(">H", n)
+    else: h += bytes([m | 127]) + struct.pack(">Q", n)
+    if not masked: return h + payload
+    return h + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+WSREQ = (b"GET / HTTP/1.1\r\nHost: x\r\nOrigin: http://x\r\nUpgrade: websocket\r\n"
+         b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+         b"Sec-WebSocket-Protocol: binary\r\nSec-WebSocket-Version: 13\r\n\r\n")
+wsstream = NONE38 + normal
+# the stream cut across frames without regard to messages, a fragmented message, control frames
+ws = (WSREQ + wsf(wsstream[:5]) + wsf(b"", op=9) + wsf(wsstream[5:40], fin=False) +
+      wsf(b"hi", op=10) + wsf(wsstream[40:300], op=0, fin=False) + wsf(wsstream[300:], op=0) +
+      wsf(cut(b"x" * 70000)) + wsf(struct.pack(">H", 1000), op=8) + wsf(key))
 SEEDS = {
     "none38": b"\x00" + NONE38 + normal,
     "auth38": b"\x01" + AUTH38 + normal,
@@ -38,7 +60,13 @@ SEEDS = {
     "mac889": b"\x00" + V889 + b"\x01" + key,
     "extclip": b"\x02" + NONE38 + ext,
     "bigclip": b"\x00" + NONE38 + big,
-    "websocket": b"\x00" + b"GET / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n\x82\x8c" + bytes(16),
+    "websocket": b"\x00" + WSREQ + wsf(NONE38) + wsf(normal),
+    "wsframes": b"\xfe" + ws,
+    "wsauth": b"\x01" + WSREQ + wsf(AUTH38 + fur),
+    "wstext": b"\x00" + WSREQ + wsf(NONE38, op=1),
+    "wsunmasked": b"\x00" + WSREQ + wsf(NONE38, masked=False),
+    "wshixie": b"\x00" + WSREQ[:-2] + b"Sec-WebSocket-Key1: 1\r\nSec-WebSocket-Key2: 2\r\n\r\n",
+    "tls": b"\x00" + b"\x16\x03\x01\x00\x10hello",
     "badver": b"\x00" + b"RFB 004.000\n",
     "unknown": b"\x00" + NONE38 + fur + bytes([200]) + bytes(10),
     "trickle": b"\x00" + NONE38 + enc(*range(300)) + cut(b"a" * 5000),

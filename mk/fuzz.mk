@@ -201,6 +201,7 @@ fuzz-test-prep: all
 $(eval $(call fuzz_target,qcow-zero,fuzz/qcow_zero.c src/disk/qcow_zero.c,src/disk/qcow_zero.h))
 
 # The VNC clients' message framing the relay runs before LibVNCServer sees a byte: the
-# handshake, every message's length, the extended clipboard (tests/t-vnc-frame-fuzz.sh; seeds:
-# fuzz/vnc_frame_seeds.py).
-$(eval $(call fuzz_target,vnc-frame,fuzz/vnc_frame.c src/vmm/vnc_frame.c,src/vmm/vnc_frame.h))
+# handshake, every message's length, the extended clipboard, a WebSocket's request and frames
+# (tests/t-vnc-frame-fuzz.sh; seeds: fuzz/vnc_frame_seeds.py).
+$(eval $(call fuzz_target,vnc-frame,fuzz/vnc_frame.c src/vmm/vnc_frame.c src/vmm/vnc_ws.c,\
+  src/vmm/vnc_frame.h src/vmm/vnc_ws.h,,-lwslay))

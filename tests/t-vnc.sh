@@ -73,6 +73,20 @@ else
 	skip vnc-stall-asan "no ASan build ($asan: make asan)"
 fi
 
+# WebSocket clients that stop mid-message, cut their messages across frames (timed too)
+asan=$ROOT/build-asan/tests/unit-vnc_ws
+if [ -x "$asan" ]; then
+	if out=$(ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 timeout 300 "$asan" 2>&1) &&
+	   ! grep -q "^FAIL" <<<"$out"; then
+		pass "vnc-ws-asan ($(grep -c '^PASS' <<<"$out") cases)"
+	else
+		echo "$out" | tail -30
+		fail vnc-ws-asan "a FAIL, a sanitizer report or a crash"
+	fi
+else
+	skip vnc-ws-asan "no ASan build ($asan: make asan)"
+fi
+
 # --- a guest ---
 if ! have_kvm; then skip vnc-guest "$kvm_reason"; finish; exit; fi
 python3 - "$VSRV" "$GUESTS/console.elf" "$TMP" <<'EOF'

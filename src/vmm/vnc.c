@@ -23,10 +23,12 @@
 #define PAGE         4096u
 #define ENC_QEMU_EXT_KEY (-258)
 
-/* The most that may wait for one client (vnc.h): two raw screens and some. */
-static size_t backlog_bound(const struct vnc *v)
+/* The most that may wait for one client, or (vm) for all of them (vnc.h). */
+static size_t backlog_bound(const struct vnc *v, bool vm)
 {
-	return VNC_BACKLOG_MIN + 2 * (size_t)v->width * v->height * 4;
+	size_t screen = (size_t)v->width * v->height * 4;
+
+	return vm ? VNC_BACKLOG_VM + 4 * screen : VNC_BACKLOG_MIN + 2 * screen;
 }
 
 /* ---- the framebuffer ---- */
@@ -172,7 +174,7 @@ static int fb_setup(struct vnc *v)
 		if (v->in)
 			input_router_set_screen(v->in, w, h);
 		if (v->relay)
-			vnc_relay_set_bound(v->relay, backlog_bound(v));
+			vnc_relay_set_bound(v->relay, backlog_bound(v, false), backlog_bound(v, true));
 	} else {
 		v->screen->frameBuffer = fb;
 		vnc_lib.rfbMarkRectAsModified(v->screen, 0, 0, (int)w, (int)h);
@@ -336,8 +338,8 @@ static void on_client(void *opaque, uint32_t events)
 
 	if (events & EPOLLIN) {
 		/* LibVNCServer reads the whole message, waiting for the rest: the relay passes
-		 * only whole messages (but for a WebSocket's), and ends a read that still
-		 * waits after message_ms (vnc_relay.c) */
+		 * only whole messages (a WebSocket's each in a frame of its own), and ends a
+		 * read that still waits after message_ms (vnc_relay.c) */
 		for (unsigned i = 0; i < v->nr_clients; i++)
 			if (v->clients[i] == cl)
 				vnc_relay_busy(v->relay, v->client_id[i], v->message_ms);
@@ -420,7 +422,8 @@ static void on_accept(void *opaque, uint32_t events)
 		if (v->tcp) /* as LibVNCServer did on the client's socket */
 			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 		id = ++v->next_id;
-		lim = (struct vnc_relay_limits){ .max_backlog = backlog_bound(v),
+		lim = (struct vnc_relay_limits){ .max_backlog = backlog_bound(v, false),
+			.max_total = backlog_bound(v, true),
 			.stall_ms = v->stall_ms, .partial_ms = v->partial_ms,
 			.password = v->passwords[0] != NULL };
 		if (sp[0] >= FD_SETSIZE || vnc_relay_add(v->relay, fd, sp[1], id, &lim) < 0) {
@@ -787,4 +790,6 @@ void vnc_close(struct vnc *v)
 void vnc_get_stats(const struct vnc *v, struct vnc_stats *out)
 {
 	*out = v->stats;
+	if (v->relay)
+		vnc_relay_get_stats(v->relay, &out->out);
 }

@@ -28,8 +28,12 @@
  * partial VNC_PARTIAL_MS without a byte, or longer than VNC_PARTIAL_MS and its length at
  * 32 KiB/s in all, is dropped, as is one that sends a message LibVNCServer does not take
  * (with a log line); a clipboard over LibVNCServer's 1 MiB is thrown away, the client stays.
- * A WebSocket client's frames pass as they come (LibVNCServer decodes them): a message of
- * one still holds the loop until VNC_CLIENT_WAIT_MS at most, then the client is dropped. A
+ * Those clocks stop while the relay does not read the client because LibVNCServer has not
+ * taken its earlier messages (the loop stalled): only a client that was read can be slow.
+ * A WebSocket client is framed the same way: its request passes whole, the relay decodes
+ * its frames (vnc_ws.h) and hands LibVNCServer each whole message in a frame of its own, so
+ * that a message cut across frames, or half of one, never holds the loop either (the loop
+ * still ends a read that lasts VNC_CLIENT_WAIT_MS, as a last guard). A
  * client that has not finished the handshake (and authentication) after VNC_HANDSHAKE_MS is
  * dropped, so idle connections cannot hold every place; a new connection holds the loop up
  * to 100 ms (LibVNCServer waits that long to tell a WebSocket from a plain client).
@@ -39,7 +43,9 @@
  * socket, keeping what the client has not taken yet (LibVNCServer 0.9.14 itself waits in
  * steps of 5 s on a full socket, whatever maxClientWait says). A client is disconnected when
  * more than VNC_BACKLOG_MIN + two raw screens wait for it, or when it took nothing of what
- * waits for VNC_STALL_MS.
+ * waits for VNC_STALL_MS; and while more than VNC_BACKLOG_VM + four raw screens wait for all
+ * of the VM's clients, the one with the most waiting (the one that drains least) is (logged,
+ * counted in vnc_stats). A client that takes what comes at once holds no buffer for it.
  *
  * The process must ignore SIGPIPE (`vsrv run` does): LibVNCServer writes to clients with
  * write(), and one that went away must cost its connection, not the process.
@@ -62,6 +68,7 @@
 #define VNC_HANDSHAKE_MS   30000 /* a client not past authentication by then is dropped */
 #define VNC_STALL_MS       15000 /* a client that takes none of its backlog that long is dropped */
 #define VNC_BACKLOG_MIN    (8u << 20) /* + two raw screens: the most that may wait for a client */
+#define VNC_BACKLOG_VM     (32u << 20) /* + four raw screens: ... for all of a VM's clients */
 #define VNC_BLANK_WIDTH    640
 #define VNC_BLANK_HEIGHT   480
 
@@ -87,6 +94,14 @@ void vnc_detach(struct vnc *v);
 /* Detach, close the sockets and remove the Unix socket file. NULL is allowed. */
 void vnc_close(struct vnc *v);
 
+/* What waits for the clients (the relay's buffers: vnc_relay.c). */
+struct vnc_out_stats {
+	uint64_t waiting;       /* bytes waiting for them now */
+	uint64_t buffers;       /* the memory that holds them and the clients' input */
+	uint64_t peak;          /* the most that waited at once */
+	uint64_t dropped;       /* clients dropped for VNC_BACKLOG_VM's bound */
+};
+
 /* Counters, for tests and benchmarks. Loop thread. */
 struct vnc_stats {
 	uint64_t accepted;      /* connections handed to LibVNCServer */
@@ -98,6 +113,7 @@ struct vnc_stats {
 	uint64_t clipboard_bytes; /* ... their bytes */
 	unsigned clients;       /* connected now */
 	int zero_copy;          /* 1: the framebuffer is the display's memory */
+	struct vnc_out_stats out;
 };
 void vnc_get_stats(const struct vnc *v, struct vnc_stats *out);
 

@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #define SEC_NONE     1
 #define SEC_VNC_AUTH 2
@@ -21,6 +22,58 @@ void vnc_frame_init(struct vnc_frame *f, bool password)
 	memset(f, 0, sizeof(*f));
 	f->state = VNC_FRAME_START;
 	f->password = password;
+}
+
+static enum vnc_frame_verdict fixed(uint64_t n, uint64_t *len)
+{
+	*len = n;
+	return VNC_FRAME_PASS;
+}
+
+void vnc_frame_init_inner(struct vnc_frame *f, bool password)
+{
+	vnc_frame_init(f, password);
+	f->inner = true;
+}
+
+/* A line of a WebSocket's request (of len bytes, its end included) starts with the header
+ * name h, as LibVNCServer compares them. */
+static bool header_is(const uint8_t *line, size_t len, const char *h)
+{
+	size_t n = strlen(h);
+
+	return len > n && !strncasecmp((const char *)line, h, n);
+}
+
+/* A WebSocket's request: PASS with its length once its empty line is there, as LibVNCServer
+ * reads it (a line ends at a newline at least its second byte; the empty one is "\r\n"). */
+static enum vnc_frame_verdict http_request(const uint8_t *b, size_t have, uint64_t *len,
+					   const char **why)
+{
+	bool key1 = false, key2 = false;
+	size_t start = 0;
+
+	for (size_t i = 0; i < have && i < VNC_FRAME_HTTP_MAX; i++) {
+		size_t llen = i + 1 - start;
+
+		if (llen < 2 || b[i] != '\n')
+			continue;
+		if (llen == 2 && b[start] == '\r') {
+			if (key1 && key2) {
+				*why = "a Hixie-76 WebSocket request, which LibVNCServer refuses";
+				return VNC_FRAME_BAD;
+			}
+			return fixed(i + 1, len);
+		}
+		key1 |= header_is(b + start, llen, "sec-websocket-key1: ");
+		key2 |= header_is(b + start, llen, "sec-websocket-key2: ");
+		start = i + 1;
+	}
+	if (have >= VNC_FRAME_HTTP_MAX) {
+		*why = "a WebSocket request longer than LibVNCServer reads";
+		return VNC_FRAME_BAD;
+	}
+	return VNC_FRAME_MORE;
 }
 
 /* ProtocolVersion as LibVNCServer parses it: 0 and *minor, or -1 (it drops the client). */
@@ -61,12 +114,6 @@ static const char *clip_ext_bad(const uint8_t *t, uint32_t n)
 	if (formats && n != 4 + formats * 4)
 		return "an extended clipboard's capabilities of the wrong length";
 	return "";
-}
-
-static enum vnc_frame_verdict fixed(uint64_t n, uint64_t *len)
-{
-	*len = n;
-	return VNC_FRAME_PASS;
 }
 
 static enum vnc_frame_verdict normal(const struct vnc_frame *f, const uint8_t *b, size_t have,
@@ -153,10 +200,15 @@ enum vnc_frame_verdict vnc_frame_check(const struct vnc_frame *f, const uint8_t 
 		return VNC_FRAME_MORE;
 	switch (f->state) {
 	case VNC_FRAME_START:
-		if (have < 4 && !memcmp(b, "RFB ", have))
+		if (!memcmp(b, "GET ", have < 4 ? have : 4) && !f->inner)
+			return have < 4 ? VNC_FRAME_MORE : http_request(b, have, len, why);
+		if (memcmp(b, "RFB ", have < 4 ? have : 4)) {
+			*why = f->inner ? "not RFB inside the WebSocket" :
+					  "neither RFB nor a WebSocket's request";
+			return VNC_FRAME_BAD;
+		}
+		if (have < 4)
 			return VNC_FRAME_MORE;
-		if (memcmp(b, "RFB ", have < 4 ? have : 4))
-			return fixed(have, len); /* not RFB: vnc_frame_done makes it RAW */
 		/* it is the version */
 		__attribute__((fallthrough));
 	case VNC_FRAME_VERSION:
@@ -177,10 +229,11 @@ enum vnc_frame_verdict vnc_frame_check(const struct vnc_frame *f, const uint8_t 
 		return fixed(1, len);
 	case VNC_FRAME_NORMAL:
 		return normal(f, b, have, len, why);
-	case VNC_FRAME_RAW:
+	case VNC_FRAME_WS:
 		break;
 	}
-	return fixed(have, len);
+	*why = "WebSocket frames, which vnc_ws.h decodes";
+	return VNC_FRAME_BAD;
 }
 
 void vnc_frame_done(struct vnc_frame *f, const uint8_t *msg, size_t len)
@@ -189,16 +242,14 @@ void vnc_frame_done(struct vnc_frame *f, const uint8_t *msg, size_t len)
 
 	switch (f->state) {
 	case VNC_FRAME_START:
-		if (len < 12 || memcmp(msg, "RFB ", 4)) {
-			f->state = VNC_FRAME_RAW;
+		if (len >= 4 && !memcmp(msg, "GET ", 4) && !f->inner) {
+			f->state = VNC_FRAME_WS;
 			return;
 		}
 		__attribute__((fallthrough));
 	case VNC_FRAME_VERSION:
-		if (len < 12 || parse_version(msg, &f->minor) < 0) {
-			f->state = VNC_FRAME_RAW; /* not reached: vnc_frame_check refused it */
-			return;
-		}
+		if (len < 12 || parse_version(msg, &f->minor) < 0)
+			return; /* not reached: vnc_frame_check refused it */
 		if (f->minor >= 7)
 			f->state = VNC_FRAME_SECTYPE;
 		else
@@ -217,7 +268,7 @@ void vnc_frame_done(struct vnc_frame *f, const uint8_t *msg, size_t len)
 	case VNC_FRAME_INIT:
 		f->state = VNC_FRAME_NORMAL;
 		return;
-	case VNC_FRAME_RAW:
+	case VNC_FRAME_WS:
 		return;
 	case VNC_FRAME_NORMAL:
 		break;

@@ -16,8 +16,12 @@
  * A ClientCutText over VNC_FRAME_CLIP_MAX (LibVNCServer drops the client for it) is read and
  * thrown away instead, the client staying, up to VNC_FRAME_SKIP_MAX; a longer one is bad.
  *
- * A connection whose first four bytes are not "RFB " is not framed (a WebSocket, whose
- * frames LibVNCServer decodes itself, or garbage it refuses): its bytes pass as they come.
+ * A connection whose first four bytes are "GET " is a WebSocket (noVNC without a proxy):
+ * its HTTP request passes whole (it ends at the first empty line, as LibVNCServer reads it,
+ * within its 4095 bytes; Hixie-76's, which LibVNCServer refuses after reading 8 more bytes,
+ * is bad), then the relay decodes its frames (vnc_ws.h) and frames the RFB stream they carry
+ * with a second struct, vnc_frame_init_inner's. Any other start is bad (TLS, which is not
+ * offered, or garbage LibVNCServer refuses).
  *
  * Pure functions of the bytes given: no I/O, any thread (one struct per connection). */
 #ifndef VSRV_VMM_VNC_FRAME_H
@@ -37,14 +41,18 @@ enum vnc_frame_state {
 	VNC_FRAME_AUTH,    /* the VNC authentication's response, 16 bytes */
 	VNC_FRAME_INIT,    /* ClientInit, 1 byte */
 	VNC_FRAME_NORMAL,  /* client messages */
-	VNC_FRAME_RAW,     /* not RFB: bytes pass as they come */
+	VNC_FRAME_WS,      /* a WebSocket's request passed, its frames follow (vnc_ws.h):
+			    * not for vnc_frame_check */
 };
+
+#define VNC_FRAME_HTTP_MAX 4095 /* the most of a WebSocket's request LibVNCServer reads */
 
 struct vnc_frame {
 	enum vnc_frame_state state;
 	bool password;     /* the server asks for VNC authentication */
 	bool ext_clip;     /* the client enabled the extended clipboard */
 	int minor;         /* the protocol's minor version the client sent */
+	bool inner;        /* the stream inside a WebSocket's frames: RFB from its start */
 };
 
 enum vnc_frame_verdict {
@@ -57,8 +65,11 @@ enum vnc_frame_verdict {
 /* A new connection's; password: the server asks for VNC authentication. */
 void vnc_frame_init(struct vnc_frame *f, bool password);
 
+/* The RFB stream inside a WebSocket's frames, once its request passed (VNC_FRAME_WS). */
+void vnc_frame_init_inner(struct vnc_frame *f, bool password);
+
 /* The message that starts at b, of which have bytes are there (have may run past its end).
- * PASS and SKIP set *len (RAW: *len = have, all that is there). With all of its bytes there,
+ * PASS and SKIP set *len. With all of its bytes there,
  * PASS also means the message is one LibVNCServer takes (the checks on its body are done);
  * BAD sets *why to a static string, for a log line. Never reads past b + have. */
 enum vnc_frame_verdict vnc_frame_check(const struct vnc_frame *f, const uint8_t *b, size_t have,

@@ -68,6 +68,9 @@ void vnc_relay_stop(struct vnc_relay *r);
  * password: the server asks for VNC authentication (the handshake's messages depend on it). */
 struct vnc_relay_limits {
 	size_t max_backlog;
+	size_t max_total;          /* for all the relay's connections (the last one added sets
+				    * it; vnc_relay_set_bound): the one with the most waiting is
+				    * disconnected while more wait (logged) */
 	int stall_ms;
 	int partial_ms;
 	bool password;
@@ -80,8 +83,13 @@ struct vnc_relay_limits {
 int vnc_relay_add(struct vnc_relay *r, int cfd, int bfd, uint64_t id,
 		  const struct vnc_relay_limits *lim);
 
-/* A new backlog bound for every connection (the screen's size changed). */
-void vnc_relay_set_bound(struct vnc_relay *r, size_t max_backlog);
+/* New backlog bounds for every connection and for all (the screen's size changed). */
+void vnc_relay_set_bound(struct vnc_relay *r, size_t max_backlog, size_t max_total);
+
+/* What the relay holds for the clients (vnc.h), read on any thread. A client's output buffer
+ * is freed once it took all, its input buffer once LibVNCServer took all: idle clients cost
+ * none. */
+void vnc_relay_get_stats(struct vnc_relay *r, struct vnc_out_stats *out);
 
 /* LibVNCServer is about to read from connection id (a message, or a new client's first
  * bytes): if it still is after max_ms, the relay disconnects that client, which ends the

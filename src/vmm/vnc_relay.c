@@ -19,15 +19,18 @@
  * start of one until the rest is there (up to a 1 MiB clipboard; a longer one is thrown
  * away as it comes). A client whose message gets no byte for partial_ms, or takes longer
  * than partial_ms and its length at RELAY_RATE, or that sends a message LibVNCServer does
- * not take, is disconnected with a log line. A connection that is not RFB (a WebSocket's)
- * passes as it comes; for it, and as a last guard, the loop says when it lets LibVNCServer
- * read a client (vnc_relay_busy) and when that is over (vnc_relay_idle); a client still
- * being read after max_ms is disconnected the same way.
+ * not take, is disconnected with a log line. Those clocks run only while the client is read:
+ * not while it is held back because LibVNCServer is behind (the loop stalled, as in a long
+ * savestate), when what it could not send is no sign that it is slow. A WebSocket client's
+ * frames are decoded first (vnc_ws.h) and each of its whole messages goes to LibVNCServer
+ * in a frame of its own. As a last guard, the loop says when it lets LibVNCServer read a
+ * client (vnc_relay_busy) and when that is over (vnc_relay_idle); a client still being read
+ * after max_ms is disconnected the same way.
  *
  * Threads: vnc_relay_start/stop, _add, _set_bound, _busy and _idle on the control loop's
  * thread (or before it runs); they reach this thread only through the command pipe.
  * Everything else, and every field of a connection, is this thread's. */
-#include "vmm/vnc_int.h"
+#include "vmm/vnc_relay_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,15 +40,12 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <stdint.h>
 #include <unistd.h>
 
 #include "util/log.h"
-#include "vmm/vnc_frame.h"
+#include "vmm/vnc_ws.h"
 
-#define RELAY_CHUNK   (256 * 1024) /* the most read from LibVNCServer at once */
-#define RELAY_KEEP    (1024 * 1024) /* a backlog buffer kept once empty; larger ones freed */
-#define RELAY_IN_CHUNK 65536       /* the room for a read from the client */
-#define RELAY_IN_HOLD 65536        /* the client is not read while LibVNCServer has this much */
 #define RELAY_RATE    32768        /* bytes a second: the slowest a long message may come */
 
 enum { CMD_ADD, CMD_BOUND, CMD_BUSY, CMD_IDLE };
@@ -58,52 +58,7 @@ struct relay_cmd {
 	uint64_t id;           /* CMD_ADD, CMD_BUSY: the connection */
 };
 
-struct relay_conn;
-struct relay_end {
-	struct relay_conn *c;
-	bool client;
-};
-
-struct relay_conn {
-	struct relay_end ce, be;
-	int cfd, bfd;              /* -1 once closed */
-	uint32_t cev, bev;         /* the events watched */
-	uint8_t *out;              /* from LibVNCServer, not yet taken by the client */
-	size_t out_off, out_len, out_cap;
-	/* from the client: [in_off, in_pass) whole messages LibVNCServer has not taken,
-	 * [in_pass, in_len) the start of the next one */
-	uint8_t *in;
-	size_t in_off, in_pass, in_len, in_cap;
-	struct vnc_frame fr;       /* where the client's messages end (vnc_frame.h) */
-	uint64_t msg_len;          /* the partial message's length (0: not known yet) */
-	uint64_t skip;             /* bytes of a clipboard too long still to throw away */
-	int64_t msg_start_ms;      /* the partial (or skipped) message's first byte came (0: none) */
-	int64_t msg_last_ms;       /* ... and its last one */
-	bool b_shut;               /* the client's end passed on to LibVNCServer */
-	struct vnc_relay_limits lim;
-	int64_t progress_ms;       /* the client last took bytes (or its backlog started) */
-	bool c_eof;                /* the client will send nothing more */
-	bool c_full;               /* its socket took no more: no send before EPOLLOUT */
-	bool c_ready;              /* its socket may have bytes: no read after EAGAIN before
-				    * EPOLLIN */
-	bool b_ready;              /* the same for LibVNCServer's end (after a short read) */
-	bool c_hup;                /* the client hung up: its socket out of epoll, its output
-				    * dropped, what it sent before still read */
-	uint64_t id;
-	bool dead;                 /* to free after this round of events */
-	struct relay_conn *next;
-};
-
-struct vnc_relay {
-	int epfd;
-	int cmd[2];                /* pipe: [1] the loop's, [0] this thread's */
-	pthread_t th;
-	struct relay_conn *conns;
-	uint64_t busy_id;          /* LibVNCServer reads this connection's message (0: none) */
-	int64_t busy_until_ms;     /* ... and the connection is closed if it still does then */
-};
-
-static int64_t mono_ms(void)
+int64_t relay_now_ms(void)
 {
 	struct timespec ts;
 
@@ -131,8 +86,7 @@ static void conn_kill(struct vnc_relay *r, struct relay_conn *c)
 	c->dead = true;
 }
 
-/* LibVNCServer closed its end (or cannot take more): nothing more either way from it. */
-static void close_b(struct vnc_relay *r, struct relay_conn *c)
+void relay_close_b(struct vnc_relay *r, struct relay_conn *c)
 {
 	if (c->bfd < 0)
 		return;
@@ -152,43 +106,109 @@ static void watch(struct vnc_relay *r, int fd, struct relay_end *e, uint32_t *ha
 	*have = want;
 }
 
-/* One read of LibVNCServer's output into the backlog: 1 a whole chunk came (there may be
- * more), 2 less (its socket is empty: epoll says when there is more), 0 none (for now, or
- * ever: it closed its end), -1 the connection is over its bound (or out of memory). */
+/* Bytes to the client now, without waiting: how many it took. -1: it is gone. */
+static ssize_t send_now(struct relay_conn *c, const uint8_t *p, size_t n)
+{
+	size_t off = 0;
+
+	while (off < n && !c->c_full) {
+		ssize_t k = send(c->cfd, p + off, n - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (k > 0) {
+			off += (size_t)k;
+			c->progress_ms = relay_now_ms();
+		} else if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			c->c_full = true; /* until epoll says its socket has room again */
+		} else if (!(k < 0 && errno == EINTR)) {
+			return -1;
+		}
+	}
+	return (ssize_t)off;
+}
+
+/* n bytes after the backlog. false: out of memory. */
+static bool out_append(struct relay_conn *c, const uint8_t *p, size_t n)
+{
+	size_t keep = backlog(c), cap = c->out_cap;
+
+	if (c->out_cap - c->out_len < n) {
+		if (c->out_off) { /* move the backlog to the front first */
+			memmove(c->out, c->out + c->out_off, keep);
+			c->out_off = 0;
+			c->out_len = keep;
+		}
+		while (cap - keep < n)
+			cap = cap ? cap * 2 : RELAY_OUT_MIN;
+		if (cap != c->out_cap) {
+			uint8_t *q = realloc(c->out, cap);
+
+			if (!q)
+				return false;
+			c->out = q;
+			c->out_cap = cap;
+		}
+	}
+	memcpy(c->out + c->out_len, p, n);
+	c->out_len += n;
+	return true;
+}
+
+/* The VM's clients' backlogs over their bound (the relay's max_total): the client with the
+ * most waiting, the one that least drains, is disconnected (logged, counted) until they are
+ * not. false: that was c. */
+static bool bound_total(struct vnc_relay *r, struct relay_conn *c)
+{
+	for (;;) {
+		struct relay_conn *big = NULL;
+		size_t total = 0;
+
+		for (struct relay_conn *x = r->conns; x; x = x->next) {
+			if (x->dead)
+				continue;
+			total += backlog(x);
+			if (!big || backlog(x) > backlog(big))
+				big = x;
+		}
+		if (total <= r->total_max) {
+			if (total > r->peak)
+				r->peak = total;
+			return true;
+		}
+		vsrv_log("vnc: client %llu: %zu bytes wait for it, the most of any client, and %zu "
+			 "for the VM's clients, over their bound of %zu: disconnected",
+			 (unsigned long long)big->id, backlog(big), total, r->total_max);
+		conn_kill(r, big);
+		r->drops++;
+		if (big == c)
+			return false;
+	}
+}
+
+/* One read of LibVNCServer's output (into the relay's chunk, shared): what the client takes
+ * at once goes, the rest waits in its backlog. 1 a whole chunk came (there may be more), 2
+ * less (its socket is empty: epoll says when there is more), 0 none (for now, or ever: it
+ * closed its end), -1 the connection is over its bound, or the VM's clients over theirs and
+ * this one has the most waiting (or out of memory, or the client is gone). */
 static int take_output(struct vnc_relay *r, struct relay_conn *c)
 {
 	for (;;) {
-		ssize_t n;
+		ssize_t n, off = 0;
 
 		if (c->bfd < 0)
 			return 0;
-		if (c->out_cap - c->out_len < RELAY_CHUNK) {
-			size_t keep = backlog(c), cap = c->out_cap;
-			uint8_t *p;
-
-			if (c->out_off) { /* move the backlog to the front first */
-				memmove(c->out, c->out + c->out_off, keep);
-				c->out_off = 0;
-				c->out_len = keep;
-			}
-			if (keep > c->lim.max_backlog)
-				return -1;
-			while (cap - keep < RELAY_CHUNK)
-				cap = cap ? cap * 2 : RELAY_CHUNK * 2;
-			if (cap != c->out_cap) {
-				if (!(p = realloc(c->out, cap)))
-					return -1;
-				c->out = p;
-				c->out_cap = cap;
-			}
-		}
-		n = read(c->bfd, c->out + c->out_len, RELAY_CHUNK);
+		n = read(c->bfd, r->out_chunk, RELAY_CHUNK);
 		if (n > 0) {
-			if (!backlog(c))
-				c->progress_ms = mono_ms(); /* the stall clock starts now */
-			c->out_len += (size_t)n;
-			if (backlog(c) > c->lim.max_backlog)
+			if (c->c_hup)
+				off = n; /* it takes nothing more: dropped */
+			else if (!backlog(c) && (off = send_now(c, r->out_chunk, (size_t)n)) < 0)
 				return -1;
+			if (off < n) {
+				if (!backlog(c))
+					c->progress_ms = relay_now_ms(); /* the stall clock starts now */
+				if (!out_append(c, r->out_chunk + off, (size_t)(n - off)) ||
+				    backlog(c) > c->lim.max_backlog || !bound_total(r, c))
+					return -1;
+			}
 			if (n == RELAY_CHUNK)
 				return 1;
 			c->b_ready = false;
@@ -200,208 +220,30 @@ static int take_output(struct vnc_relay *r, struct relay_conn *c)
 			c->b_ready = false;
 			return 0;
 		}
-		close_b(r, c); /* closed by LibVNCServer: what it sent still goes out */
+		relay_close_b(r, c); /* closed by LibVNCServer: what it sent still goes out */
 		return 0;
 	}
 }
 
-/* The backlog to the client. false: the client is gone. */
+/* The backlog to the client; its buffer freed once empty (an idle client holds none).
+ * false: the client is gone. */
 static bool give_output(struct relay_conn *c)
 {
-	while (backlog(c) && !c->c_hup) {
-		ssize_t n;
+	ssize_t n;
 
-		if (c->c_full)
-			return true; /* until epoll says its socket has room again */
-		n = send(c->cfd, c->out + c->out_off, backlog(c), MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (n > 0) {
-			c->out_off += (size_t)n;
-			c->progress_ms = mono_ms();
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			c->c_full = true;
-			return true;
-		}
-		return false;
-	}
-	c->out_off = c->out_len = 0;
-	if (c->out_cap > RELAY_KEEP) {
-		free(c->out);
-		c->out = NULL;
-		c->out_cap = 0;
-	}
-	return true;
-}
-
-/* Bytes of whole messages waiting for LibVNCServer. */
-static size_t pending(const struct relay_conn *c)
-{
-	return c->in_pass - c->in_off;
-}
-
-/* Throw away up to n bytes at in_len (just read) of a clipboard being skipped; the rest of
- * the n bytes, if any, moved down: what is left of the n. */
-static size_t skip_read(struct relay_conn *c, size_t n)
-{
-	size_t k = c->skip < n ? (size_t)c->skip : n;
-
-	memmove(c->in + c->in_len, c->in + c->in_len + k, n - k);
-	c->skip -= k;
-	if (!c->skip)
-		c->msg_start_ms = c->msg_len = 0; /* it is over */
-	return n - k;
-}
-
-/* Find the ends of the messages in [in_pass, in_len): whole ones move in_pass on, a
- * clipboard too long is thrown away. false: a message LibVNCServer does not take (logged). */
-static bool frame(struct relay_conn *c)
-{
-	while (c->in_pass < c->in_len && !c->skip) {
-		size_t have = c->in_len - c->in_pass;
-		const uint8_t *b = c->in + c->in_pass;
-		const char *why = "";
-		uint64_t len = 0;
-
-		switch (vnc_frame_check(&c->fr, b, have, &len, &why)) {
-		case VNC_FRAME_MORE:
-			c->msg_len = 0;
-			return true;
-		case VNC_FRAME_PASS:
-			if (len > have) {
-				c->msg_len = len;
-				return true;
-			}
-			vnc_frame_done(&c->fr, b, (size_t)len);
-			c->in_pass += (size_t)len;
-			c->msg_start_ms = c->msg_len = 0; /* no room kept for it */
-			continue;
-		case VNC_FRAME_SKIP:
-			vsrv_log("vnc: client %llu: a clipboard of %llu bytes, over the %u the server "
-				 "reads: thrown away", (unsigned long long)c->id,
-				 (unsigned long long)len - 8, VNC_FRAME_CLIP_MAX);
-			c->msg_len = len;
-			if (len <= have) {
-				memmove(c->in + c->in_pass, b + len, have - (size_t)len);
-				c->in_len -= (size_t)len;
-				c->msg_start_ms = c->msg_len = 0;
-				continue;
-			}
-			c->skip = len - have;
-			c->in_len = c->in_pass;
-			return true;
-		case VNC_FRAME_BAD:
-			vsrv_log("vnc: client %llu: %s (message type %u%s): disconnected",
-				 (unsigned long long)c->id, why, b[0],
-				 c->fr.state == VNC_FRAME_NORMAL ? "" : ", in the handshake");
-			return false;
-		}
-	}
-	return true;
-}
-
-/* Room for a read at in_len: what LibVNCServer took is dropped from the front, and the
- * buffer grows to hold the message being read whole. false: out of memory. */
-static bool in_room(struct relay_conn *c)
-{
-	size_t want = RELAY_IN_CHUNK, cap;
-	uint8_t *p;
-
-	if (c->in_off == c->in_len && c->in_cap > RELAY_KEEP) {
-		free(c->in); /* a long message's room, given back once it went */
-		c->in = NULL;
-		c->in_off = c->in_pass = c->in_len = c->in_cap = 0;
-	}
-	cap = c->in_cap; /* (after the above: not the room just given back) */
-	if (c->in_off && (c->in_off == c->in_len || c->in_cap - c->in_len < want)) {
-		memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
-		c->in_len -= c->in_off;
-		c->in_pass -= c->in_off;
-		c->in_off = 0;
-	}
-	if (c->msg_len > c->in_len - c->in_pass && !c->skip)
-		want += (size_t)c->msg_len - (c->in_len - c->in_pass);
-	while (cap - c->in_len < want)
-		cap = cap ? cap * 2 : RELAY_IN_CHUNK;
-	if (cap == c->in_cap)
-		return true;
-	if (!(p = realloc(c->in, cap)))
-		return false;
-	c->in = p;
-	c->in_cap = cap;
-	return true;
-}
-
-/* The client's whole messages to LibVNCServer, and its bytes read while LibVNCServer is not
- * behind (RELAY_IN_HOLD). false: the client is gone, or sent a message LibVNCServer does not
- * take. */
-static bool give_input(struct vnc_relay *r, struct relay_conn *c)
-{
-	for (;;) {
-		ssize_t n;
-
-		if (pending(c)) {
-			if (c->bfd < 0) {
-				c->in_off = c->in_pass;
-				continue;
-			}
-			n = send(c->bfd, c->in + c->in_off, pending(c), MSG_NOSIGNAL | MSG_DONTWAIT);
-			if (n > 0) {
-				c->in_off += (size_t)n;
-				continue;
-			}
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-				close_b(r, c);
-				continue;
-			}
-			if (pending(c) >= RELAY_IN_HOLD)
-				return true; /* LibVNCServer is behind: the client waits */
-		}
-		if (c->c_eof) {
-			if (!pending(c) && !c->b_shut && c->bfd >= 0) {
-				/* the end: LibVNCServer sees it after the whole messages */
-				shutdown(c->bfd, SHUT_WR);
-				c->b_shut = true;
-			}
-			return true;
-		}
-		if (!c->c_ready)
-			return true;
-		if (!in_room(c))
-			return false;
-		n = read(c->cfd, c->in + c->in_len, c->in_cap - c->in_len);
-		if (n > 0) {
-			int64_t now = mono_ms();
-
-			if (c->skip)
-				n = (ssize_t)skip_read(c, (size_t)n);
-			c->in_len += (size_t)n;
-			if (!frame(c))
-				return false;
-			c->msg_last_ms = now;
-			if ((c->in_pass < c->in_len || c->skip) && !c->msg_start_ms)
-				c->msg_start_ms = now; /* a message begun */
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			c->c_ready = false;
-			return true;
-		}
+	if (backlog(c) && !c->c_hup) {
+		n = send_now(c, c->out + c->out_off, backlog(c));
 		if (n < 0)
 			return false;
-		/* the end: the start of a message LibVNCServer will never see whole goes */
-		c->c_eof = true;
-		c->in_len = c->in_pass;
-		c->skip = 0;
-		c->msg_start_ms = 0;
+		c->out_off += (size_t)n;
+		if (backlog(c))
+			return true;
 	}
+	c->out_off = c->out_len = 0;
+	free(c->out);
+	c->out = NULL;
+	c->out_cap = 0;
+	return true;
 }
 
 /* Move what can move, then watch for what can move next. */
@@ -437,7 +279,7 @@ static void conn_pump(struct vnc_relay *r, struct relay_conn *c, uint32_t cev, u
 		if (k != 1)
 			break;
 	}
-	if (k < 0 || !give_input(r, c)) {
+	if (k < 0 || !relay_give_input(r, c)) {
 		conn_kill(r, c);
 		return;
 	}
@@ -446,9 +288,9 @@ static void conn_pump(struct vnc_relay *r, struct relay_conn *c, uint32_t cev, u
 		return;
 	}
 	watch(r, c->c_hup ? -1 : c->cfd, &c->ce, &c->cev,
-	      (c->c_eof || pending(c) >= RELAY_IN_HOLD ? 0 : EPOLLIN) |
+	      (c->c_eof || relay_pending(c) >= RELAY_IN_HOLD ? 0 : EPOLLIN) |
 	      (backlog(c) ? EPOLLOUT : 0));
-	watch(r, c->bfd, &c->be, &c->bev, EPOLLIN | (pending(c) ? EPOLLOUT : 0));
+	watch(r, c->bfd, &c->be, &c->bev, EPOLLIN | (relay_pending(c) ? EPOLLOUT : 0));
 }
 
 static void conn_add(struct vnc_relay *r, const struct relay_cmd *m)
@@ -495,14 +337,16 @@ static bool commands(struct vnc_relay *r)
 	while ((n = read(r->cmd[0], &m, sizeof(m))) == sizeof(m)) {
 		if (m.op == CMD_ADD) {
 			conn_add(r, &m);
+			r->total_max = m.lim.max_total;
 		} else if (m.op == CMD_BUSY) {
 			r->busy_id = m.id;
-			r->busy_until_ms = mono_ms() + m.stall_ms;
+			r->busy_until_ms = relay_now_ms() + m.stall_ms;
 		} else if (m.op == CMD_IDLE) {
 			r->busy_id = 0;
 		} else {
 			for (struct relay_conn *c = r->conns; c; c = c->next)
 				c->lim.max_backlog = m.lim.max_backlog;
+			r->total_max = m.lim.max_total;
 		}
 	}
 	return n < 0 && (errno == EAGAIN || errno == EINTR);
@@ -525,7 +369,7 @@ static int64_t partial_left(const struct relay_conn *c, int64_t now)
  * time until the next could be dropped (ms, or -1). */
 static int sweep(struct vnc_relay *r)
 {
-	int64_t now = mono_ms(), next = -1;
+	int64_t now = relay_now_ms(), next = -1;
 
 	if (r->busy_id) {
 		next = r->busy_until_ms - now;
@@ -548,7 +392,7 @@ static int sweep(struct vnc_relay *r)
 			else if (next < 0 || left < next)
 				next = left;
 		}
-		if (!c->dead && c->msg_start_ms) {
+		if (!c->dead && c->msg_start_ms && !c->held_ms) {
 			int64_t left = partial_left(c, now);
 
 			if (left <= 0) {
@@ -570,6 +414,7 @@ static int sweep(struct vnc_relay *r)
 			*p = c->next;
 			free(c->out);
 			free(c->in);
+			vnc_ws_destroy(c->ws);
 			free(c);
 			continue;
 		}
@@ -578,15 +423,40 @@ static int sweep(struct vnc_relay *r)
 	return next > INT32_MAX ? INT32_MAX : (int)next;
 }
 
+/* The counters, for the loop's thread (vnc_relay_get_stats). */
+static void publish(struct vnc_relay *r)
+{
+	uint64_t waiting = 0, buffers = 0;
+
+	for (struct relay_conn *c = r->conns; c; c = c->next) {
+		waiting += backlog(c);
+		buffers += c->out_cap + c->in_cap;
+	}
+	__atomic_store_n(&r->st.waiting, waiting, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->st.buffers, buffers, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->st.peak, (uint64_t)r->peak, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->st.dropped, r->drops, __ATOMIC_RELAXED);
+}
+
+void vnc_relay_get_stats(struct vnc_relay *r, struct vnc_out_stats *out)
+{
+	out->waiting = __atomic_load_n(&r->st.waiting, __ATOMIC_RELAXED);
+	out->buffers = __atomic_load_n(&r->st.buffers, __ATOMIC_RELAXED);
+	out->peak = __atomic_load_n(&r->st.peak, __ATOMIC_RELAXED);
+	out->dropped = __atomic_load_n(&r->st.dropped, __ATOMIC_RELAXED);
+}
+
 static void *relay_thread(void *opaque)
 {
 	struct vnc_relay *r = opaque;
-	struct epoll_event evs[32];
+	/* room for every connection's two ends and the pipe: all that is ready is handled
+	 * before the sweep, which must not drop a client whose bytes wait unread */
+	struct epoll_event evs[2 * VNC_MAX_CLIENTS + 1];
 	bool run = true;
 	int timeout = -1;
 
 	while (run) {
-		int n = epoll_wait(r->epfd, evs, 32, timeout);
+		int n = epoll_wait(r->epfd, evs, (int)(sizeof(evs) / sizeof(evs[0])), timeout);
 
 		for (int i = 0; i < n; i++) {
 			struct relay_end *e = evs[i].data.ptr;
@@ -600,6 +470,7 @@ static void *relay_thread(void *opaque)
 					  e->client ? 0 : evs[i].events);
 		}
 		timeout = sweep(r);
+		publish(r);
 	}
 	for (struct relay_conn *c = r->conns; c; c = c->next)
 		conn_kill(r, c);
@@ -616,6 +487,7 @@ int vnc_relay_start(struct vnc_relay **out)
 	if (!r)
 		return -ENOMEM;
 	r->cmd[0] = r->cmd[1] = -1;
+	r->total_max = SIZE_MAX;
 	r->epfd = epoll_create1(EPOLL_CLOEXEC);
 	/* the loop's end blocks: this thread never waits, so a full pipe empties at once */
 	if (r->epfd < 0 || pipe2(r->cmd, O_CLOEXEC) < 0 ||
@@ -648,6 +520,7 @@ void vnc_relay_stop(struct vnc_relay *r)
 	pthread_join(r->th, NULL);
 	close(r->cmd[0]);
 	close(r->epfd);
+	free(r->lens);
 	free(r);
 }
 
@@ -669,10 +542,10 @@ int vnc_relay_add(struct vnc_relay *r, int cfd, int bfd, uint64_t id,
 	return send_cmd(r, &m);
 }
 
-void vnc_relay_set_bound(struct vnc_relay *r, size_t max_backlog)
+void vnc_relay_set_bound(struct vnc_relay *r, size_t max_backlog, size_t max_total)
 {
 	struct relay_cmd m = { .op = CMD_BOUND, .cfd = -1, .bfd = -1,
-			       .lim = { .max_backlog = max_backlog } };
+			       .lim = { .max_backlog = max_backlog, .max_total = max_total } };
 
 	if (send_cmd(r, &m) < 0)
 		vsrv_log("vnc: the clients keep their previous output bound");

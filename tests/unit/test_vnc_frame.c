@@ -83,14 +83,42 @@ static void test_handshakes(void)
 		 VNC_FRAME_BAD);
 	CHECK_EQ(vnc_frame_check(&f, (const uint8_t *)"RFB xyz.000\n", 12, &len, &why),
 		 VNC_FRAME_BAD);
-	/* not RFB (a WebSocket's request): everything passes as it comes */
+	/* a WebSocket's request: whole, to its empty line; then frames (vnc_ws.h) */
+	static const char req[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 	vnc_frame_init(&f, false);
-	CHECK_EQ(vnc_frame_check(&f, (const uint8_t *)"GE", 2, &len, &why), VNC_FRAME_PASS);
-	CHECK_EQ(len, 2);
-	vnc_frame_done(&f, (const uint8_t *)"GE", 2);
-	CHECK_EQ(f.state, VNC_FRAME_RAW);
-	CHECK_EQ(vnc_frame_check(&f, (const uint8_t *)"\x81\x85", 2, &len, &why), VNC_FRAME_PASS);
-	CHECK_EQ(len, 2);
+	CHECK_EQ(vnc_frame_check(&f, (const uint8_t *)"GE", 2, &len, &why), VNC_FRAME_MORE);
+	pass(&f, req, sizeof(req) - 1);
+	CHECK_EQ(f.state, VNC_FRAME_WS);
+	CHECK_EQ(vnc_frame_check(&f, (const uint8_t *)"\x82\x85", 2, &len, &why), VNC_FRAME_BAD);
+	/* ... as LibVNCServer ends it: at "\r\n" alone on a line, within 4095 bytes */
+	vnc_frame_init(&f, false);
+	CHECK_EQ(vnc_frame_check(&f, (const uint8_t *)"GET /\n\r\n", 8, &len, &why),
+		 VNC_FRAME_PASS);
+	CHECK_EQ(len, 8);
+	{
+		uint8_t big[VNC_FRAME_HTTP_MAX + 10];
+
+		memset(big, 'a', sizeof(big));
+		memcpy(big, "GET ", 4);
+		CHECK_EQ(vnc_frame_check(&f, big, VNC_FRAME_HTTP_MAX - 1, &len, &why),
+			 VNC_FRAME_MORE);
+		CHECK_EQ(vnc_frame_check(&f, big, sizeof(big), &len, &why), VNC_FRAME_BAD);
+		memcpy(big + VNC_FRAME_HTTP_MAX - 4, "\r\n\r\n", 4);
+		CHECK_EQ(vnc_frame_check(&f, big, sizeof(big), &len, &why), VNC_FRAME_PASS);
+		CHECK_EQ(len, VNC_FRAME_HTTP_MAX);
+	}
+	/* Hixie-76 (LibVNCServer would read 8 more bytes, then refuse it) */
+	static const char hixie[] = "GET / HTTP/1.1\r\nSec-WebSocket-Key1: 1 2\r\n"
+				    "Sec-WebSocket-Key2: 3 4\r\n\r\n";
+	CHECK_EQ(vnc_frame_check(&f, (const uint8_t *)hixie, sizeof(hixie) - 1, &len, &why),
+		 VNC_FRAME_BAD);
+	/* neither RFB nor a request (TLS, garbage) */
+	CHECK_EQ(vnc_frame_check(&f, (const uint8_t *)"\x16\x03", 2, &len, &why), VNC_FRAME_BAD);
+	CHECK(why && *why);
+	/* inside a WebSocket: RFB only */
+	vnc_frame_init_inner(&f, false);
+	CHECK_EQ(vnc_frame_check(&f, (const uint8_t *)"GET ", 4, &len, &why), VNC_FRAME_BAD);
+	pass(&f, "RFB 003.008\n", 12);
 	/* "RFB" so far: wait for the fourth byte */
 	vnc_frame_init(&f, false);
 	CHECK_EQ(vnc_frame_check(&f, (const uint8_t *)"RFB", 3, &len, &why), VNC_FRAME_MORE);

@@ -8,10 +8,12 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -24,6 +26,14 @@ struct conn {
 	int cfd;   /* the client's end */
 	int lfd;   /* LibVNCServer's end */
 };
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 static size_t mem_in_use(void)
 {
@@ -65,30 +75,45 @@ static int send_all(int fd, const void *b, size_t n)
 	return 0;
 }
 
-/* A relay with one client past the handshake (3.8, no password). */
-static int conn_open(struct conn *c)
+/* One more client of relay r past the handshake (3.8, no password), with limits lim. */
+static int conn_join(struct vnc_relay *r, struct conn *c, uint64_t id,
+		     const struct vnc_relay_limits *lim)
 {
-	struct vnc_relay_limits lim = { .max_backlog = 1 << 20, .stall_ms = 60000,
-					.partial_ms = 60000 };
 	static const uint8_t hs[14] = "RFB 003.008\n\x01\x01";
 	int cp[2], lp[2];
 	uint8_t got[14];
 
-	if (vnc_relay_start(&c->r) < 0)
-		return -1;
+	c->r = r;
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, cp) < 0 ||
 	    socketpair(AF_UNIX, SOCK_STREAM, 0, lp) < 0)
 		return -1;
 	/* the relay's ends do not block (as vnc.c's) */
 	if (fcntl(cp[1], F_SETFL, O_NONBLOCK) < 0 || fcntl(lp[1], F_SETFL, O_NONBLOCK) < 0)
 		return -1;
-	if (vnc_relay_add(c->r, cp[1], lp[1], 1, &lim) < 0)
+	if (vnc_relay_add(r, cp[1], lp[1], id, lim) < 0)
 		return -1;
 	c->cfd = cp[0];
 	c->lfd = lp[0];
 	if (send_all(c->cfd, hs, sizeof(hs)) < 0 || read_n(c->lfd, got, sizeof(got)) < 0)
 		return -1;
 	return memcmp(got, hs, sizeof(hs)) ? -1 : 0;
+}
+
+/* A relay with one client past the handshake; partial_ms: its limit. */
+static int conn_open_ms(struct conn *c, int partial_ms)
+{
+	struct vnc_relay_limits lim = { .max_backlog = 1 << 20, .stall_ms = 60000,
+					.partial_ms = partial_ms };
+	struct vnc_relay *r;
+
+	if (vnc_relay_start(&r) < 0)
+		return -1;
+	return conn_join(r, c, 1, &lim);
+}
+
+static int conn_open(struct conn *c)
+{
+	return conn_open_ms(c, 60000);
 }
 
 static void conn_close(struct conn *c)
@@ -172,9 +197,225 @@ static void test_passed_clipboard_room(void)
 	conn_close(&c);
 }
 
+enum { CLIP_N = 100000, CLIP_MSGS = 40 };
+
+struct writer {
+	int fd;
+	int sent; /* messages whole in the socket */
+	bool failed;
+};
+
+/* Clipboards of CLIP_N bytes, the first sent from its middle on: each send ends in the
+ * middle of a message, so the relay always has the start of one when it stops reading. */
+static void *writer_thread(void *o)
+{
+	struct writer *w = o;
+	size_t m = 8 + CLIP_N, total = m * CLIP_MSGS, off = 0;
+	uint8_t *all = malloc(total);
+
+	if (!all) {
+		w->failed = true;
+		return NULL;
+	}
+	for (int i = 0; i < CLIP_MSGS; i++) {
+		clip_header(all + i * m, CLIP_N);
+		memset(all + i * m + 8, 'a' + i % 26, CLIP_N);
+	}
+	while (off < total) {
+		size_t n = off ? m : m / 2;
+
+		if (n > total - off)
+			n = total - off;
+		if (send_all(w->fd, all + off, n) < 0) {
+			w->failed = true;
+			break;
+		}
+		off += n;
+		__atomic_store_n(&w->sent, (int)(off / m), __ATOMIC_SEQ_CST);
+	}
+	free(all);
+	return NULL;
+}
+
+/* LibVNCServer takes nothing for three times partial_ms (the loop stalls: a long savestate)
+ * while a client sends clipboards as fast as it can: the relay stops reading it with a
+ * message begun, and that client, which was not slow, stays; every clipboard arrives whole
+ * once LibVNCServer reads again. (The clocks ran on while the client was held back: it
+ * was dropped after partial_ms.) */
+static void test_stalled_loop(void)
+{
+	size_t m = 8 + CLIP_N;
+	uint8_t *got = malloc(m);
+	struct writer w = { .fd = -1 };
+	struct conn c;
+	pthread_t th;
+	int whole = 0, sent;
+
+	CHECK(got);
+	if (!got || conn_open_ms(&c, 1000) < 0) {
+		CHECK(!"relay and handshake");
+		free(got);
+		return;
+	}
+	w.fd = c.cfd;
+	CHECK_EQ(pthread_create(&th, NULL, writer_thread, &w), 0);
+	usleep(3000 * 1000); /* the loop stalls */
+	sent = __atomic_load_n(&w.sent, __ATOMIC_SEQ_CST); /* the rest waits in its sends */
+	for (int i = 0; i < CLIP_MSGS; i++) {
+		uint8_t h[8];
+
+		clip_header(h, CLIP_N);
+		if (read_n(c.lfd, got, m) < 0 || memcmp(got, h, 8) || got[8] != 'a' + i % 26 ||
+		    memcmp(got + 8, got + 9, CLIP_N - 1))
+			break;
+		whole++;
+	}
+	pthread_join(th, NULL);
+	printf("# %d of %d clipboards of %d bytes arrived whole after the loop stalled 3 s "
+	       "(partial_ms 1000; %d were sent whole during the stall)\n", whole, CLIP_MSGS,
+	       CLIP_N, sent);
+	CHECK(!w.failed);
+	CHECK_EQ(whole, CLIP_MSGS);
+	CHECK(keys_pass(&c)); /* and the client is still there */
+	conn_close(&c);
+	free(got);
+}
+
+enum { VIEWERS = 16, UPDATE = 3 << 20, PIECE = 64 << 10 };
+
+/* VIEWERS clients of one relay each take a 3 MiB update as it comes (64 KiB written by
+ * LibVNCServer, 64 KiB read by the client), then are idle: the relay holds no buffer for
+ * them (it held 512 KiB of output and 64 KiB of input for each, about 9 MiB). */
+static void test_idle_viewers(void)
+{
+	struct vnc_relay_limits lim = { .max_backlog = 64 << 20, .max_total = 256 << 20,
+					.stall_ms = 60000, .partial_ms = 60000 };
+	uint8_t *piece = malloc(PIECE), *got = malloc(PIECE);
+	struct conn c[VIEWERS];
+	struct vnc_out_stats st = { 0 };
+	struct vnc_relay *r;
+	size_t base, idle;
+	int n = 0;
+
+	CHECK(piece && got);
+	if (!piece || !got || vnc_relay_start(&r) < 0) {
+		CHECK(!"relay");
+		goto out;
+	}
+	base = mem_in_use();
+	for (; n < VIEWERS; n++)
+		if (conn_join(r, &c[n], (uint64_t)n + 1, &lim) < 0)
+			break;
+	CHECK_EQ(n, VIEWERS);
+	memset(piece, 0x5a, PIECE);
+	for (int i = 0; i < n; i++)
+		for (size_t off = 0; off < UPDATE; off += PIECE)
+			if (send_all(c[i].lfd, piece, PIECE) < 0 || read_n(c[i].cfd, got, PIECE) < 0 ||
+			    memcmp(got, piece, PIECE)) {
+				CHECK(!"the update passes");
+				break;
+			}
+	double end = now_s() + 5;
+	do
+		vnc_relay_get_stats(r, &st);
+	while (st.buffers && now_s() < end && !usleep(10000));
+	idle = mem_in_use();
+	printf("# %d idle viewers after a 3 MiB update each: %zu KiB more in use than with none "
+	       "(the relay's buffers: %llu bytes, %llu waiting)\n", n, (idle - base) >> 10,
+	       (unsigned long long)st.buffers, (unsigned long long)st.waiting);
+	CHECK(idle - base < (1u << 20));
+	CHECK_EQ(st.buffers, 0);
+	CHECK_EQ(st.waiting, 0);
+	for (int i = 0; i < n; i++) {
+		close(c[i].cfd);
+		close(c[i].lfd);
+	}
+	vnc_relay_stop(r);
+out:
+	free(piece);
+	free(got);
+}
+
+struct drain {
+	int fd;
+	size_t want, got;
+};
+
+static void *drain_thread(void *o)
+{
+	struct drain *d = o;
+	static uint8_t b[PIECE];
+	ssize_t k;
+
+	while (d->got < d->want && (k = read(d->fd, b, sizeof(b))) > 0)
+		d->got += (size_t)k;
+	return NULL;
+}
+
+/* Four clients of one relay, whose bound on all is 4 MiB (each may have 64 MiB waiting):
+ * LibVNCServer writes 16 MiB to each. One client reads all it gets; three read nothing. The
+ * three are disconnected, the one with the most waiting first, as what waits for all
+ * passes the bound (it never waits more than that, the peak says); the reader stays and
+ * gets its 16 MiB. (Without the bound, nothing was disconnected: 48 MiB waited.) */
+static void test_total_bound(void)
+{
+	enum { N = 4, EACH = 16 << 20, CHUNK = 256 << 10, TOTAL = 4 << 20 };
+	struct vnc_relay_limits lim = { .max_backlog = 64 << 20, .max_total = TOTAL,
+					.stall_ms = 60000, .partial_ms = 60000 };
+	uint8_t *chunk = calloc(1, CHUNK);
+	struct drain d = { .want = EACH };
+	struct vnc_out_stats st = { 0 };
+	bool gone[N] = { false };
+	struct vnc_relay *r;
+	struct conn c[N];
+	pthread_t th;
+	int n = 0, dropped = 0;
+
+	CHECK(chunk);
+	if (!chunk || vnc_relay_start(&r) < 0) {
+		CHECK(!"relay");
+		free(chunk);
+		return;
+	}
+	for (; n < N; n++)
+		if (conn_join(r, &c[n], (uint64_t)n + 1, &lim) < 0)
+			break;
+	CHECK_EQ(n, N);
+	if (n < N)
+		goto out;
+	d.fd = c[0].cfd;
+	CHECK_EQ(pthread_create(&th, NULL, drain_thread, &d), 0);
+	for (size_t off = 0; off < EACH; off += CHUNK)
+		for (int i = 0; i < N; i++)
+			if (!gone[i] && send_all(c[i].lfd, chunk, CHUNK) < 0) {
+				gone[i] = true; /* the relay closed its end */
+				dropped++;
+			}
+	pthread_join(th, NULL);
+	vnc_relay_get_stats(r, &st);
+	printf("# %d of 3 clients that read nothing disconnected; the most that waited for all "
+	       "%llu KiB (bound %d KiB); the reader got %zu MiB\n", dropped,
+	       (unsigned long long)st.peak >> 10, TOTAL >> 10, d.got >> 20);
+	CHECK(!gone[0]);
+	CHECK_EQ(dropped, 3);
+	CHECK_EQ(d.got, EACH);
+	CHECK(st.peak <= TOTAL && st.peak > 0);
+	CHECK_EQ(st.dropped, 3);
+out:
+	for (int i = 0; i < n; i++) {
+		close(c[i].cfd);
+		close(c[i].lfd);
+	}
+	vnc_relay_stop(r);
+	free(chunk);
+}
+
 int main(void)
 {
 	RUN(test_skipped_clipboard_room);
 	RUN(test_passed_clipboard_room);
+	RUN(test_stalled_loop);
+	RUN(test_idle_viewers);
+	RUN(test_total_bound);
 	return check_done();
 }
