@@ -70,7 +70,7 @@ static struct listener unix_l, tcp_l;
 
 /* The traces (stderr, per request), read from the environment once, by http_start:
  * VSRV_ETCD_TRACE its etcd calls, VSRV_INV_TRACE its inventory statements,
- * VSRV_PARK_TRACE how often a parked request was woken (struct req's park_wakes). */
+ * VSRV_PARK_TRACE each park of a request and how often it was woken (park_wakes). */
 static bool trace_etcd, trace_inv, trace_park;
 
 static bool env_on(const char *name)
@@ -530,6 +530,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	api_routes[idx].fn(r);
 	if (http_park_or_answer(r, false)) {
 parked:
+		if (trace_park)
+			fprintf(stderr, "vsrv: parked: %s %s\n", method, url);
 		x->held = r;
 		x->held_idx = idx;
 		return MHD_YES;

@@ -270,6 +270,19 @@ def wakeups(d, method, path):
             (pat.search(l.rstrip("\n")) for l in open(d.log.name, errors="replace")) if m]
 
 
+def parks(d, method, path):
+    """How often d logged a park of a METHOD path request (VSRV_PARK_TRACE)."""
+    line = "vsrv: parked: %s %s\n" % (method, path)
+    d.log.flush()
+    return sum(1 for l in open(d.log.name, errors="replace") if l.endswith(line))
+
+
+def parked(d, vm, n0):
+    """Wait until d has logged a park of a start of vm beyond the n0 before (its request
+    waits for the start lock); whether it did."""
+    return bool(wait_for(lambda: parks(d, "POST", "/api/v1/vms/%s/start" % vm) > n0, 20))
+
+
 def send_start(d, tok, vm, unix=False):
     """POST .../vm/start ({"host": "h"}) sent whole on its own connection, its answer left
     to read (getresponse)."""
@@ -362,19 +375,20 @@ try:
     t, out = in_background(lambda: h.req("POST", "/api/v1/vms/tw/start", {"host": "h"},
                                          token=tok))
     held = proxy.hit.wait(20)
+    k0 = parks(h, "POST", "/api/v1/vms/tw/start")
     second = send_start(h, tok, "tw")
-    time.sleep(0.5)
+    waited = parked(h, "tw", k0)
     proxy.release()
     t.join(60)
     st2, js2 = answer_of(second)
     st, js = out[0] if out else (None, None)
+    one = wait_for(lambda: vmms("h") >= 1 and launches("h") - n0 >= 1, 10)
     n = launches("h") - n0
-    one = wait_for(lambda: vmms("h") == 1, 10)
     woken = wait_for(lambda: len(wakeups(h, "POST", "/api/v1/vms/tw/start")) - w0 >= 2, 10)
     w = sorted(wakeups(h, "POST", "/api/v1/vms/tw/start")[w0:])
-    bad = [] if held and (st, st2) == (202, 409) and n == 1 and one and vmms("h") == 1 and \
-        woken and w[0] == 0 and w[-1] >= 1 else \
-        [("held", held, st, st2, err_message(js2), n, vmms("h"), w)]
+    bad = [] if held and waited and (st, st2) == (202, 409) and n == 1 and one and \
+        vmms("h") == 1 and woken and w[0] == 0 and w[-1] >= 1 else \
+        [("held", held, "parked", waited, st, st2, err_message(js2), n, vmms("h"), w)]
     off(h, tok, "tw", "h")
     ev0 = len(starts(h2, tok2, "tw"))
     for i in range(6):
@@ -563,6 +577,7 @@ try:
                                            token=tok))
     held = proxy.hit.wait(20)
     c = send_start(h, tok, "wk")
+    waited = parked(h, "wk", 0)
     others = []
     for i in range(10):
         others.append(h.req("GET", "/api/v1/health")[0])
@@ -573,10 +588,10 @@ try:
     t0.join(60)
     st, js = answer_of(c)
     w = wakeups(h, "POST", "/api/v1/vms/wk/start")
-    ok("etcd-start-parked-woken-once", held and st == 202 and w == [1] and
+    ok("etcd-start-parked-woken-once", held and waited and st == 202 and w == [1] and
        others == [200] * 20 and len(starts(h, tok, "wk")) == 1,
-       "held %s; wk's start %s %s, its wake-ups %s; the other requests' answers %s"
-       % (held, st, js, w, others))
+       "held %s, wk's start parked %s; its answer %s %s, its wake-ups %s; the other "
+       "requests' answers %s" % (held, waited, st, js, w, others))
     for vm in ("p0", "wk"):
         h.req("POST", "/api/v1/vms/%s/off" % vm, {}, token=tok)
     wait_for(lambda: vmms("h") == 0, 20)
@@ -593,7 +608,7 @@ try:
                                            token=tok))
     held = proxy.hit.wait(20)
     cs = {vm: send_start(h, tok, vm) for vm in ("dv", "dr")}
-    time.sleep(0.5)
+    held = held and parked(h, "dv", 0) and parked(h, "dr", 0)
     gone = [h.req("DELETE", "/api/v1/vms/%s" % vm, token=tok)[0] for vm in ("dv", "dr")]
     made = h.req("POST", "/api/v1/vms", {"name": "dr", "kernel": "k.elf", "memory_mib": 64},
                  token=tok)[0]
@@ -632,19 +647,15 @@ try:
     t0, out0 = in_background(lambda: h.req("POST", "/api/v1/vms/p0/start", {"host": "h"},
                                            token=tok))
     held = proxy.hit.wait(20)
-    gone = h.conn(timeout=60)
-    gone.request("POST", "/api/v1/vms/p1/start", body=json.dumps({"host": "h"}),
-                 headers={"Authorization": "Bearer " + tok, "Content-Type": "application/json"})
-    time.sleep(0.5)     # (p1 first in the queue; its order does not decide the outcome)
+    k0 = {vm: parks(h, "POST", "/api/v1/vms/%s/start" % vm) for vm in ("p1", "p2", "p3")}
+    gone = send_start(h, tok, "p1")
+    held = held and parked(h, "p1", k0["p1"])      # p1 first in the queue
     gone.sock.shutdown(socket.SHUT_RDWR)
     gone.close()
     behind = {}
     for vm, unix in (("p2", False), ("p3", True)):
-        c = h.conn(unix=unix, timeout=60)
-        c.request("POST", "/api/v1/vms/%s/start" % vm, body=json.dumps({"host": "h"}),
-                  headers={"Authorization": "Bearer " + tok, "Content-Type": "application/json"})
-        behind[vm] = c
-    time.sleep(0.5)
+        behind[vm] = send_start(h, tok, vm, unix=unix)
+        held = held and parked(h, vm, k0[vm])
     proxy.release()
     t0.join(60)
     codes = {}
@@ -679,11 +690,9 @@ try:
     held = proxy.hit.wait(20)
     waiting = {}
     for vm, unix in (("p1", False), ("p2", True)):
-        c = h.conn(unix=unix, timeout=60)
-        c.request("POST", "/api/v1/vms/%s/start" % vm, body=json.dumps({"host": "h"}),
-                  headers={"Authorization": "Bearer " + tok, "Content-Type": "application/json"})
-        waiting[vm] = c
-    time.sleep(0.5)
+        k0 = parks(h, "POST", "/api/v1/vms/%s/start" % vm)
+        waiting[vm] = send_start(h, tok, vm, unix=unix)
+        held = held and parked(h, vm, k0)
     proc = h.proc
     proc.send_signal(15)
     time.sleep(1)
