@@ -74,6 +74,14 @@ int api_vm_save_action(struct req *r, int64_t id);
 /* The start action of VM id (api_vmstart.c), likewise; parks r while another start of this
  * host holds the start lock. */
 int api_vm_start_action(struct req *r, int64_t id);
+/* Run locked(r, id, arg) once this host's start lock (sup.h) is r's: at once when it is
+ * free, else r is parked (struct req's resume) until its turn, holding none of the HTTP
+ * threads, and locked runs only if r->args[0] still names VM id (404 when it was deleted
+ * meanwhile, even if another VM of its name was made). locked runs with the lock held and
+ * gives it up (sup_start_unlock) before it answers; its return is the handler's. arg (from
+ * malloc, or NULL) is r's from the call on: freed once r has ended. (api_vmstart.c) */
+int api_start_locked(struct req *r, int64_t id, int (*locked)(struct req *r, int64_t id,
+							     void *arg), void *arg);
 /* The answer to action a of VM id, whose call returned rc (meant: it was not running here
  * but meant to): an error, or 202 with the VM. */
 int api_vm_action_answer(struct req *r, const char *a, int64_t id, int rc, bool meant);

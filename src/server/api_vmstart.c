@@ -112,11 +112,15 @@ int api_vm_action_answer(struct req *r, const char *a, int64_t id, int rc, bool 
 	return 202;
 }
 
-/* A start waiting for this host's start lock (sup.h): its place in the lock's queue, while
- * its request is parked (struct req's resume). */
+/* A request waiting for this host's start lock (sup.h): its place in the lock's queue while
+ * it is parked (struct req's resume), and what it runs once the lock is its. */
 struct start_wait {
 	struct sup_start_wait w;
-	int64_t id;
+	int64_t id;                 /* the VM r->args[0] named when the handler ran */
+	char uuid[40];              /* its UUID, read when r parked */
+	bool parked;
+	int (*locked)(struct req *r, int64_t id, void *arg);
+	void *arg;
 };
 
 static void start_wake(void *arg)
@@ -129,37 +133,101 @@ static void start_wait_free(struct req *r)
 	struct start_wait *sw = r->resume_state;
 
 	sup_start_wait_cancel(r->srv, &sw->w);
+	free(sw->arg);
 	free(sw);
 	r->resume_state = NULL;
 }
 
-/* The start of r->resume_state's VM once it has the start lock; until then its request is
- * parked, holding none of the HTTP threads while another start (its commit: etcd may be
- * slow) holds the lock. */
+/* The UUID of VM id (given at its creation) into uuid (40 bytes): 0, -ENOENT or -EIO. */
+static int vm_uuid(struct dbc *c, int64_t id, char *uuid)
+{
+	struct inv_vm_hw hw;
+	int rc = inv_vm_hw_get(c, id, &hw);
+
+	if (rc)
+		return rc == -ENOENT ? rc : -EIO;
+	memcpy(uuid, hw.uuid, sizeof(hw.uuid));
+	return 0;
+}
+
+/* After a park: whether r->args[0] still names the VM r was parked for (its id and its
+ * UUID: one deleted meanwhile and made again under its name, even with its id again as
+ * SQLite may give it, is not it). 0, -ENOENT or -EIO. */
+static int same_vm(struct req *r, const struct start_wait *sw)
+{
+	char uuid[40];
+	int64_t id;
+	int rc = inv_vm_id(r->c, r->args[0], &id);
+
+	if (!rc && id != sw->id)
+		return -ENOENT;
+	if (!rc)
+		rc = vm_uuid(r->c, id, uuid);
+	if (!rc && strcmp(uuid, sw->uuid))
+		return -ENOENT;
+	return rc == -ENOENT ? rc : rc ? -EIO : 0;
+}
+
+/* sw->locked once r has the start lock; until then r is parked, holding none of the HTTP
+ * threads while another start (its commit: etcd may be slow) holds the lock. */
 static int start_try(struct req *r)
 {
 	struct start_wait *sw = r->resume_state;
-	bool answered = false;
 	int rc;
 
 	if (sup_start_trylock(r->srv, &sw->w)) {
+		if (!sw->parked) {
+			rc = vm_uuid(r->c, sw->id, sw->uuid);
+			if (rc)
+				return req_error(r, rc, rc == -ENOENT ? "%s: no such VM" :
+						 "%s: inventory error; nothing was changed", r->args[0]);
+			sw->parked = true;
+		}
 		r->resume = start_try;
 		return 0;
 	}
-	rc = vm_start(r, sw->id, &answered);
-	return answered ? rc : api_vm_action_answer(r, "start", sw->id, rc, false);
+	if (sw->parked) {
+		rc = same_vm(r, sw);
+		if (rc) {
+			sup_start_unlock(r->srv);
+			return req_error(r, rc, rc == -ENOENT ? "%s: no such VM (deleted while this "
+					 "request waited for the host's start lock; nothing was done)" :
+					 "%s: inventory error; nothing was changed", r->args[0]);
+		}
+	}
+	return sw->locked(r, sw->id, sw->arg);
 }
 
-int api_vm_start_action(struct req *r, int64_t id)
+int api_start_locked(struct req *r, int64_t id, int (*locked)(struct req *r, int64_t id,
+							     void *arg), void *arg)
 {
 	struct start_wait *sw = calloc(1, sizeof(*sw));
 
-	if (!sw)
+	if (!sw) {
+		free(arg);
 		return req_error(r, -ENOMEM, "out of memory");
+	}
 	sw->id = id;
+	sw->locked = locked;
+	sw->arg = arg;
 	sw->w.wake = start_wake;
 	sw->w.arg = r;
 	r->resume_state = sw;
 	r->resume_free = start_wait_free;
 	return start_try(r);
+}
+
+/* The start of VM id, the start lock held (api_start_locked's locked). */
+static int start_locked(struct req *r, int64_t id, void *arg)
+{
+	bool answered = false;
+	int rc = vm_start(r, id, &answered);
+
+	(void)arg;
+	return answered ? rc : api_vm_action_answer(r, "start", id, rc, false);
+}
+
+int api_vm_start_action(struct req *r, int64_t id)
+{
+	return api_start_locked(r, id, start_locked, NULL);
 }

@@ -68,6 +68,18 @@ struct listener {
 };
 static struct listener unix_l, tcp_l;
 
+/* The traces (stderr, per request), read from the environment once, by http_start:
+ * VSRV_ETCD_TRACE its etcd calls, VSRV_INV_TRACE its inventory statements,
+ * VSRV_PARK_TRACE each park of a request and how often it was woken (park_wakes). */
+static bool trace_etcd, trace_inv, trace_park;
+
+static bool env_on(const char *name)
+{
+	const char *e = getenv(name);
+
+	return e && strcmp(e, "0");
+}
+
 static const char *err_code(int status)
 {
 	switch (status) {
@@ -518,11 +530,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	api_routes[idx].fn(r);
 	if (http_park_or_answer(r, false)) {
 parked:
+		if (trace_park)
+			fprintf(stderr, "vsrv: parked: %s %s\n", method, url);
 		x->held = r;
 		x->held_idx = idx;
 		return MHD_YES;
 	}
 answer:
+	if (trace_park)
+		fprintf(stderr, "vsrv: park wake-ups: %s %s: %u\n", method, url, r->park_wakes);
 	if (r->c)
 		inv_put(r->c);
 	r->c = NULL;
@@ -581,10 +597,10 @@ out_metrics:
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	dt = (t1.tv_sec - x->t0.tv_sec) + (t1.tv_nsec - x->t0.tv_nsec) / 1e9;
 	metrics_request(srv->metrics, idx, dt);
-	if (getenv("VSRV_ETCD_TRACE") && strcmp(getenv("VSRV_ETCD_TRACE"), "0"))
+	if (trace_etcd)
 		fprintf(stderr, "vsrv: etcd calls: %s %s: %lu\n", method, url,
 			etcd_thread_calls() - calls0);
-	if (getenv("VSRV_INV_TRACE") && strcmp(getenv("VSRV_INV_TRACE"), "0"))
+	if (trace_inv)
 		fprintf(stderr, "vsrv: inventory statements: %s %s: %lu\n", method, url,
 			inv_thread_statements() - stmts0);
 	return ret;
@@ -686,6 +702,9 @@ int http_start(struct server *srv, const struct http_config *cfg, struct http **
 	if (!h)
 		return -ENOMEM;
 	h->srv = srv;
+	trace_etcd = env_on("VSRV_ETCD_TRACE");
+	trace_inv = env_on("VSRV_INV_TRACE");
+	trace_park = env_on("VSRV_PARK_TRACE");
 	http_park_stop(false);
 	rc = ws_start();
 	if (rc) {

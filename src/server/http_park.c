@@ -5,62 +5,89 @@
 
 #include <errno.h>
 #include <microhttpd.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
-/* park_lock guards parked and every request's park_next, park_on and park_woken. It is
- * taken after the start lock's mutex (sup_start.c wakes under it), never before. */
+/* park_lock guards both lists and every request's park_next, park_on and park_woken. It
+ * is taken after the start lock's mutex (sup_start.c wakes under it), never before.
+ * streams: the streams with nothing to send, resumed by every pass of the waker
+ * (http_park_resume_all); waiting: the requests whose handler waits (struct req's
+ * resume), resumed by req_unpark alone (or when the HTTP layer stops). */
 static pthread_mutex_t park_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct req *parked;
+static struct req *streams, *waiting;
 static atomic_bool park_stop;
+
+/* r into *list, suspended; as http_park (park_lock held). */
+static int park_on(struct req *r, struct req **list)
+{
+	if (park_stop)
+		return -ESHUTDOWN;
+	if (r->park_woken) {
+		r->park_woken = false;
+		return 0;
+	}
+	MHD_suspend_connection(r->conn);
+	r->park_next = *list;
+	r->park_on = true;
+	*list = r;
+	return 1;
+}
 
 int http_park(struct req *r)
 {
-	int rc = 1;
+	int rc;
 
 	pthread_mutex_lock(&park_lock);
-	if (park_stop) {
-		rc = -ESHUTDOWN;
-	} else if (r->park_woken) {
-		r->park_woken = false;
-		rc = 0;
-	} else {
-		MHD_suspend_connection(r->conn);
-		r->park_next = parked;
-		r->park_on = true;
-		parked = r;
-	}
+	rc = park_on(r, &streams);
 	pthread_mutex_unlock(&park_lock);
 	return rc;
 }
 
-void http_park_resume_all(void)
+/* Resume every request of *list (park_lock held). */
+static void resume_list(struct req **list)
 {
 	struct req *r, *next;
 
-	pthread_mutex_lock(&park_lock);
-	for (r = parked; r; r = next) {
+	for (r = *list; r; r = next) {
 		next = r->park_next;
 		r->park_next = NULL;
 		r->park_on = false;
 		MHD_resume_connection(r->conn);
 	}
-	parked = NULL;
+	*list = NULL;
+}
+
+void http_park_resume_all(void)
+{
+	pthread_mutex_lock(&park_lock);
+	resume_list(&streams);
+	if (park_stop)
+		resume_list(&waiting);
 	pthread_mutex_unlock(&park_lock);
+}
+
+/* r out of *list, if there (park_lock held): whether it was. */
+static bool unlink_from(struct req **list, struct req *r)
+{
+	struct req **p;
+
+	for (p = list; *p && *p != r; p = &(*p)->park_next)
+		;
+	if (!*p)
+		return false;
+	*p = r->park_next;
+	return true;
 }
 
 void req_unpark(struct req *r)
 {
-	struct req **p;
-
 	pthread_mutex_lock(&park_lock);
 	if (!r->park_on) {
 		r->park_woken = true;
 	} else {
-		for (p = &parked; *p && *p != r; p = &(*p)->park_next)
-			;
-		if (*p)
-			*p = r->park_next;
+		if (!unlink_from(&waiting, r))
+			unlink_from(&streams, r);
 		r->park_next = NULL;
 		r->park_on = false;
 		MHD_resume_connection(r->conn);
@@ -78,6 +105,18 @@ bool http_park_stopping(void)
 	return park_stop;
 }
 
+/* Whether r's client has gone while r was parked: its connection closed (read to its end:
+ * libmicrohttpd, which does not watch a suspended connection, closes it at its next read)
+ * or broken. */
+static bool client_gone(struct req *r)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct pollfd p = { .fd = ci ? ci->connect_fd : -1, .events = POLLIN | POLLRDHUP };
+
+	return p.fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 bool http_park_or_answer(struct req *r, bool again)
 {
 	int (*fn)(struct req *r);
@@ -87,7 +126,9 @@ bool http_park_or_answer(struct req *r, bool again)
 		if (!again) {
 			inv_put(r->c);
 			r->c = NULL;
-			rc = http_park(r);
+			pthread_mutex_lock(&park_lock);
+			rc = park_on(r, &waiting);
+			pthread_mutex_unlock(&park_lock);
 			if (rc > 0)
 				return true;
 			if (rc < 0) {
@@ -97,6 +138,14 @@ bool http_park_or_answer(struct req *r, bool again)
 			}
 		}
 		again = false;
+		r->park_wakes++;
+		if (client_gone(r)) {
+			/* what it waited for is not done: nobody would learn of it */
+			r->resume = NULL;
+			req_error(r, 503, "the client went away while its request waited: nothing "
+				  "was done");
+			break;
+		}
 		r->c = inv_get(r->srv->db);
 		if (!r->c) {
 			r->resume = NULL;

@@ -106,13 +106,14 @@ struct req {
 	 * stream function never blocks: 0 with *n bytes, 1 when nothing is ready yet (the
 	 * connection is then parked until an event or 250 ms later), -1 at the end. */
 	int (*stream)(struct req *r, char *buf, size_t max, uint64_t pos, ssize_t *n);
-	struct req *park_next;      /* HTTP layer: the list of parked streams and requests */
+	struct req *park_next;      /* HTTP layer: its list of parked streams or requests */
 	bool park_on, park_woken;   /* HTTP layer: in that list; req_unpark'd while out of it */
+	unsigned park_wakes;        /* HTTP layer: how often resume ran again (VSRV_PARK_TRACE) */
 	/* A handler that cannot go on without waiting (sup_start_trylock) sets resume and
 	 * returns with no answer: the HTTP layer parks the request, never holding one of its
-	 * threads, and calls resume (r->c and r->args as for the handler) once req_unpark or
-	 * the HTTP layer's waker (every 250 ms) resumes it; resume answers, or sets resume
-	 * again. resume_free, when set, is called once the request has its answer, or has
+	 * threads, and calls resume (r->c and r->args as for the handler) once req_unpark
+	 * resumes it (nothing else does but the server's stop: then 503; nor when its client
+	 * has gone meanwhile: then nothing is done); resume answers, or sets resume again. resume_free, when set, is called once the request has its answer, or has
 	 * ended without one (the client went away, the server stops: then 503); it owns
 	 * resume_state. */
 	int (*resume)(struct req *r);

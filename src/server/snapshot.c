@@ -453,13 +453,7 @@ int snapshot_revert(struct server *srv, struct dbc *c, int64_t id, const char *n
 			       -EBUSY;
 	}
 	rc = revert_to(srv, c, id, name, snap, s.id, true, who, err, errlen);
-	if (rc)
-		return rc;
-	rc = sup_start(srv, c, id, who);
-	if (rc)
-		return snprintf(err, errlen, "reverted to %s, but %s did not start: %s; it is saved "
-				"at the snapshot: start it again", snap, name, strerror(-rc)), -EIO;
-	return 0;
+	return rc ? rc : 1;     /* its start is the caller's */
 }
 
 /* Whether snaplive_switch's failure rc (sent: whether its command went) says the VMM
@@ -575,13 +569,13 @@ static int precheck(struct server *srv, struct dbc *c, int64_t id, const char *n
 }
 
 int snapshot_take(struct server *srv, struct dbc *c, int64_t id, const char *name,
-		  const char *snap, const char *desc, int memory, const char *who, char *err,
-		  size_t errlen)
+		  const char *snap, const char *desc, int memory, const char *who,
+		  struct snapshot_again *again, char *err, size_t errlen)
 {
 	char state[16];
 	json_t *rep = NULL;
 	bool up, paused;
-	int rc, rc2;
+	int rc;
 
 	state_now(c, id, state, sizeof(state));
 	up = !strcmp(state, INV_VM_RUNNING) || !strcmp(state, INV_VM_PAUSED);
@@ -605,19 +599,35 @@ int snapshot_take(struct server *srv, struct dbc *c, int64_t id, const char *nam
 		return rc == -ETIMEDOUT ? -EIO : rc;
 	}
 	rc = snapshot_create(srv, c, id, name, snap, desc, true, who, err, errlen);
-	rc2 = sup_start(srv, c, id, who);
-	if (rc2 && !rc) {
+	if (!again) {   /* started again here, by a caller that may wait */
+		struct snapshot_again a = { .taken = rc, .paused = paused };
+
+		return snapshot_take_started(srv, c, id, name, snap, who, &a,
+					     sup_start(srv, c, id, who), err, errlen);
+	}
+	again->taken = rc;
+	again->paused = paused;
+	return 1;       /* its start again is the caller's */
+}
+
+int snapshot_take_started(struct server *srv, struct dbc *c, int64_t id, const char *name,
+			  const char *snap, const char *who, const struct snapshot_again *again,
+			  int started, char *err, size_t errlen)
+{
+	char state[16];
+
+	if (started && !again->taken) {
 		snprintf(err, errlen, "snapshot %s taken, but %s did not start again: %s; it is "
-			 "saved: start it", snap, name, strerror(-rc2));
+			 "saved: start it", snap, name, strerror(-started));
 		return -EIO;
 	}
-	if (!rc2 && paused) {
+	if (!started && again->paused) {
 		/* it was paused: paused again once its VMM answers */
 		wait_state(c, id, true, 20000, state, sizeof(state));
 		if (!strcmp(state, INV_VM_RUNNING) && sup_pause(srv, c, id, 1, who))
 			vsrv_log("vm %s: not paused again after snapshot %s", name, snap);
 	}
-	return rc;
+	return again->taken;
 }
 
 /* inv_snap_each: count the children of snapshot arg->id, their names into arg->names. */

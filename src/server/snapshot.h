@@ -44,16 +44,33 @@ int snapshot_create(struct server *srv, struct dbc *c, int64_t id, const char *n
  * every write either way). Errors as snapshot_create's, or sup_save's (no snapshot then),
  * or -EIO when the VM did not start again (it is saved then). The caller holds no
  * transaction. */
-int snapshot_take(struct server *srv, struct dbc *c, int64_t id, const char *name,
-		  const char *snap, const char *desc, int memory, const char *who, char *err,
-		  size_t errlen);
+/* A VM saved to take its snapshot with memory, to start again (snapshot_take's 1). */
+struct snapshot_again {
+	int taken;          /* the snapshot's result: 0, or -errno (its message in err) */
+	bool paused;        /* it was paused: paused again once it runs */
+};
 
-/* Revert VM id to its snapshot snap. Without memory the VM must be off and stays off; with
- * memory (snapmem.h) the VM's hardware must be the one the snapshot ran on (-EBUSY), its
- * run if any is turned off, its saved state if any replaced, and it starts from the
- * snapshot's state (-EIO with the VM saved at the snapshot when that start
- * fails). 0, -ENOENT (no such snapshot), -EBUSY, -EIO, with a message in err. The caller
- * holds no transaction. */
+/* With again, the start again of a VM saved for its snapshot is the caller's (1 returned,
+ * *again set): sup_start, or sup_start_held with the start lock, then
+ * snapshot_take_started with its result; again NULL: made here (sup_start). */
+int snapshot_take(struct server *srv, struct dbc *c, int64_t id, const char *name,
+		  const char *snap, const char *desc, int memory, const char *who,
+		  struct snapshot_again *again, char *err, size_t errlen);
+
+/* The end of snapshot_take once the VM saved for it was started again (started: that
+ * start's result): snapshot_take's returns but 1 (err set by snapshot_take kept when
+ * again->taken < 0). The caller holds no transaction nor the start lock. */
+int snapshot_take_started(struct server *srv, struct dbc *c, int64_t id, const char *name,
+			  const char *snap, const char *who, const struct snapshot_again *again,
+			  int started, char *err, size_t errlen);
+
+/* Revert VM id to its snapshot snap. Without memory the VM must be off and stays off (0);
+ * with memory (snapmem.h) the VM's hardware must be the one the snapshot ran on (-EBUSY),
+ * its run if any is turned off, its saved state if any replaced, and 1 returned: the
+ * caller starts it (sup_start, or sup_start_held with the start lock: its start restores
+ * the snapshot's state; when that start fails the VM stays saved at the snapshot).
+ * -ENOENT (no such snapshot), -EBUSY, -EIO, with a message in err. The caller holds no
+ * transaction. */
 int snapshot_revert(struct server *srv, struct dbc *c, int64_t id, const char *name,
 		    const char *snap, const char *who, char *err, size_t errlen);
 

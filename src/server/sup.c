@@ -38,17 +38,11 @@
 #define P_PIDFD 3
 #endif
 
-
-static int pidfd_open_(pid_t pid)
-{
-	return syscall(SYS_pidfd_open, pid, 0);
-}
-
 static int watch(struct supervisor *s, struct runvm *v)
 {
 	struct epoll_event e = { .events = EPOLLIN, .data.ptr = v };
 
-	v->pidfd = pidfd_open_(v->mon_pid);
+	v->pidfd = sup_pidfd_open(v->mon_pid);
 	if (v->pidfd < 0)
 		return -errno;
 	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, v->pidfd, &e) < 0) {
@@ -424,6 +418,8 @@ int sup_create(struct server *srv, struct supervisor **out)
 	if (!s)
 		return -ENOMEM;
 	s->srv = srv;
+	s->test_commit_after_exit = getenv("VSRV_TEST_COMMIT_AFTER_EXIT") &&
+				    !strcmp(getenv("VSRV_TEST_COMMIT_AFTER_EXIT"), "1");
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->start_mu, NULL);
 	pthread_cond_init(&s->start_cv, NULL);

@@ -21,6 +21,9 @@ int sup_reattach(struct server *srv);
  * -EBUSY when it runs, -ENOSPC when its reservation does not fit, -ENOENT, or -errno.
  * The caller holds no transaction on c. who names the caller for the event. */
 int sup_start(struct server *srv, struct dbc *c, int64_t id, const char *who);
+/* sup_start by a caller that holds the start lock (below): an HTTP request's, which waits
+ * for it parked (api_start_locked, api.h). */
+int sup_start_held(struct server *srv, struct dbc *c, int64_t id, const char *who);
 
 /* sup_start in the caller's transaction on c (inv_begin'd, with inv_vm_start_read: the
  * caller's checks before the start read with it and are compared at its commit), which it

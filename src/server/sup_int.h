@@ -10,7 +10,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
+#include <unistd.h>
+
+/* A pidfd of pid (pidfd_open(2), which glibc wraps only from 2.36): the fd, or -1 with
+ * errno. */
+static inline int sup_pidfd_open(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
 
 /* One running VM as the supervisor knows it (sup.c; the fields under the supervisor's
  * lock). */
@@ -51,6 +60,8 @@ struct supervisor {
 	struct runvm *vms;
 	struct sup_ready *ready;    /* 'starting' -> 'running' (sup_ready.h) */
 	struct sup_dynmem *dyn;     /* dynamic memory's loop (sup_dynmem.c) */
+	/* for tests, read once by sup_create: VSRV_TEST_COMMIT_AFTER_EXIT=1 (sup_start.c) */
+	bool test_commit_after_exit;
 };
 
 /* Start and stop dynamic memory (sup_dynmem.c): s->dyn, with its thread (a step every

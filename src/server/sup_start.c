@@ -20,7 +20,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 int sup_start_locked(struct server *srv, struct dbc *c, int64_t id, const char *who,
@@ -338,39 +337,46 @@ void sup_start_wait_cancel(struct server *srv, struct sup_start_wait *w)
 	pthread_mutex_unlock(&s->start_mu);
 }
 
+int sup_start_held(struct server *srv, struct dbc *c, int64_t id, const char *who)
+{
+	int rc = inv_begin(c);
+
+	if (rc)
+		return rc;
+	sup_cluster_start_want(srv, c, false);      /* (the reservation's) */
+	rc = inv_vm_start_read(c, id);
+	if (rc) {
+		inv_rollback(c);
+		return rc;
+	}
+	return sup_start_begun(srv, c, id, who);
+}
+
 int sup_start(struct server *srv, struct dbc *c, int64_t id, const char *who)
 {
 	int rc;
 
 	sup_start_lock(srv);
-	rc = inv_begin(c);
-	if (!rc) {
-		sup_cluster_start_want(srv, c, false);      /* (the reservation's) */
-		rc = inv_vm_start_read(c, id);
-		if (rc)
-			inv_rollback(c);
-		else
-			rc = sup_start_begun(srv, c, id, who);
-	}
+	rc = sup_start_held(srv, c, id, who);
 	sup_start_unlock(srv);
 	return rc;
 }
 
-/* For tests (VSRV_TEST_COMMIT_AFTER_EXIT=1): a start's commit waits (at most 10 s) until its
- * monitor has ended, the order a VMM that fails at once can take on a busy host. Its end is
- * then recorded after the commit all the same: handle_exit takes sup_start_lock, held here. */
+/* For tests (VSRV_TEST_COMMIT_AFTER_EXIT=1 when the server started): a start's commit waits
+ * (at most 10 s) until its monitor has ended, the order a VMM that fails at once can take on
+ * a busy host. Its end is then recorded after the commit all the same: handle_exit takes
+ * sup_start_lock, held here. */
 static void test_commit_after_exit(struct supervisor *s, int64_t id)
 {
-	const char *e = getenv("VSRV_TEST_COMMIT_AFTER_EXIT");
 	struct pollfd p = { .fd = -1, .events = POLLIN };
 	struct runvm *v;
 
-	if (!e || strcmp(e, "1"))
+	if (!s->test_commit_after_exit)
 		return;
 	pthread_mutex_lock(&s->lock);
 	v = sup_find(s, id);
 	if (v)
-		p.fd = (int)syscall(SYS_pidfd_open, v->mon_pid, 0);
+		p.fd = sup_pidfd_open(v->mon_pid);
 	pthread_mutex_unlock(&s->lock);
 	if (p.fd < 0)
 		return;

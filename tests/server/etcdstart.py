@@ -16,7 +16,9 @@ counted in a file, so "its VMM never ran" is a count, not a timing.
   migration's hand-over writes it (no inventory row): h's commit fails on the key's compare
   alone: 409 naming h2, h's VMM ended, nothing recorded.
 - etcd-start-same-host-twice: two starts of one VM at once on one host: one 202, one 409,
-  one VMM launched (the loser is refused before its spawn).
+  one VMM launched (the loser is refused before its spawn). Once with the first start's
+  commit held while the second is sent (the second then waits for the start lock, parked:
+  its wake-ups, VSRV_PARK_TRACE, say it did), then 6 times sent together.
 - etcd-start-commit-lost: the start's commit never reaches etcd (the connection drops):
   the start is recorded again (202: status, placement, one event, its VMM running) or
   refused with 503 and no VMM left, never a VMM running unrecorded.
@@ -34,13 +36,20 @@ counted in a file, so "its VMM never ran" is a count, not a timing.
   VSRV_HTTP_THREADS: the held start holds one): GET /api/v1/health and a GET of another VM answer within 2 s all the
   while, and all 9 are started (202, their status starting on h, one vm-starting event
   each).
+- etcd-start-parked-woken-once: a start parked behind a held commit while 20 other
+  requests (GETs, PATCHes writing events) are answered and over a second passes: its
+  request is woken once (VSRV_PARK_TRACE), when the start lock is given up, and started.
+- etcd-start-parked-vm-deleted, etcd-start-parked-vm-recreated: a VM deleted while its
+  start is parked, and one deleted and made again under its name: both starts answer 404,
+  nothing of either starts (no VMM, no event; the new VM stays stopped).
 - etcd-start-parked-client-gone: the client of the first parked start closes its
-  connection; the starts behind it (over TCP and the Unix socket) are still started.
+  connection; the starts behind it (over TCP and the Unix socket) are still started (the
+  start lock passed on without any periodic wake-up of parked starts to cover a lost one).
 - etcd-start-parked-shutdown: the server stopped (SIGTERM) with starts parked over TCP and
   the Unix socket: each answers 503 or its connection ends, and the server exits 0 (not
   libmicrohttpd's abort on a connection left suspended).
 """
-import base64, json, os, shutil, socket, sys, tempfile, threading, time
+import base64, json, os, re, shutil, socket, sys, tempfile, threading, time
 sys.path.insert(0, os.path.dirname(__file__))
 from lib import *
 from etcd_cluster import EtcdCluster, Unavailable, b64
@@ -216,6 +225,8 @@ proxy = CommitProxy(int(etcd.endpoints.rsplit(":", 1)[1]))
 # connection to the thread that accepted it, and only a thread in its poll accepts), so
 # that one start waiting there for the start lock would hold it, whatever the machine.
 os.environ["VSRV_HTTP_THREADS"] = "2"
+# each request's count of wake-ups while parked, in the log ("park wake-ups: METHOD path: N")
+os.environ["VSRV_PARK_TRACE"] = "1"
 
 daemons = []
 
@@ -251,6 +262,47 @@ def in_background(f):
     return t, out
 
 
+def wakeups(d, method, path):
+    """Every count of wake-ups d logged (VSRV_PARK_TRACE) for METHOD path, in order."""
+    pat = re.compile(r"park wake-ups: %s %s: (\d+)$" % (method, re.escape(path)))
+    d.log.flush()
+    return [int(m.group(1)) for m in
+            (pat.search(l.rstrip("\n")) for l in open(d.log.name, errors="replace")) if m]
+
+
+def parks(d, method, path):
+    """How often d logged a park of a METHOD path request (VSRV_PARK_TRACE)."""
+    line = "vsrv: parked: %s %s\n" % (method, path)
+    d.log.flush()
+    return sum(1 for l in open(d.log.name, errors="replace") if l.endswith(line))
+
+
+def parked(d, vm, n0):
+    """Wait until d has logged a park of a start of vm beyond the n0 before (its request
+    waits for the start lock); whether it did."""
+    return bool(wait_for(lambda: parks(d, "POST", "/api/v1/vms/%s/start" % vm) > n0, 20))
+
+
+def send_start(d, tok, vm, unix=False):
+    """POST .../vm/start ({"host": "h"}) sent whole on its own connection, its answer left
+    to read (getresponse)."""
+    c = d.conn(unix=unix, timeout=60)
+    c.request("POST", "/api/v1/vms/%s/start" % vm, body=json.dumps({"host": "h"}),
+              headers={"Authorization": "Bearer " + tok, "Content-Type": "application/json"})
+    return c
+
+
+def answer_of(c):
+    """(status, body) of connection c's answer, or (the error's name, None)."""
+    try:
+        r = c.getresponse()
+        return r.status, json.loads(r.read() or b"null")
+    except Exception as e:
+        return type(e).__name__, None
+    finally:
+        c.close()
+
+
 def off(d, tok, vm, who):
     d.req("POST", "/api/v1/vms/%s/off" % vm, {}, token=tok)
     d.wait_state(tok, vm, ("stopped", "crashed"), timeout=20)
@@ -261,7 +313,7 @@ try:
     h = host("h", proxy.endpoint)
     h2 = host("h2", etcd.endpoints)
     tok, tok2 = h.login("admin", "adminpass1"), h2.login("admin", "adminpass1")
-    for vm in ("kt", "km", "tw", "cl", "al", "ex"):
+    for vm in ("kt", "km", "tw", "cl", "al", "ex", "wk", "dv", "dr"):
         st, js = h.req("POST", "/api/v1/vms", {"name": vm, "kernel": "k.elf",
                                                 "memory_mib": 64}, token=tok)
         ok("etcd-start-create-" + vm, st == 201, str((st, js)))
@@ -314,7 +366,31 @@ try:
     etcd.call("/v3/kv/deleterange", {"key": b64("/vsrv/vms/km/owner")})
 
     # --- two starts of one VM at once on one host ------------------------------------------
-    bad = []
+    # First on h with the first start's commit held while the second is sent: the second
+    # waits for the start lock (parked; woken once the first gives it up: its wake-ups
+    # logged) and is refused on the first's commit, its VMM never launched. Without the lock
+    # it reads the VM stopped, as the first did, and launches a second VMM.
+    n0, w0 = launches("h"), len(wakeups(h, "POST", "/api/v1/vms/tw/start"))
+    proxy.arm(b64("/vsrv/vms/tw/placement"), "hold")
+    t, out = in_background(lambda: h.req("POST", "/api/v1/vms/tw/start", {"host": "h"},
+                                         token=tok))
+    held = proxy.hit.wait(20)
+    k0 = parks(h, "POST", "/api/v1/vms/tw/start")
+    second = send_start(h, tok, "tw")
+    waited = parked(h, "tw", k0)
+    proxy.release()
+    t.join(60)
+    st2, js2 = answer_of(second)
+    st, js = out[0] if out else (None, None)
+    one = wait_for(lambda: vmms("h") >= 1 and launches("h") - n0 >= 1, 10)
+    n = launches("h") - n0
+    woken = wait_for(lambda: len(wakeups(h, "POST", "/api/v1/vms/tw/start")) - w0 >= 2, 10)
+    w = sorted(wakeups(h, "POST", "/api/v1/vms/tw/start")[w0:])
+    bad = [] if held and waited and (st, st2) == (202, 409) and n == 1 and one and \
+        vmms("h") == 1 and woken and w[0] == 0 and w[-1] >= 1 else \
+        [("held", held, "parked", waited, st, st2, err_message(js2), n, vmms("h"), w)]
+    off(h, tok, "tw", "h")
+    ev0 = len(starts(h2, tok2, "tw"))
     for i in range(6):
         n0 = launches("h2")
         sts = race(lambda: h2.req("POST", "/api/v1/vms/tw/start", {"host": "h2"}, token=tok2),
@@ -326,8 +402,8 @@ try:
             bad.append((i, codes, n, vmms("h2"), [err_message(s[1]) for s in sts]))
         off(h2, tok2, "tw", "h2")
     ev = starts(h2, tok2, "tw")
-    ok("etcd-start-same-host-twice", not bad and len(ev) == 6,
-       "%s; %d vm-starting events for 6 rounds" % (bad[:3], len(ev)))
+    ok("etcd-start-same-host-twice", not bad and len(ev) - ev0 == 6,
+       "%s; %d vm-starting events for 6 rounds" % (bad[:3], len(ev) - ev0))
 
     # --- a VM's end and a stop of it at once ----------------------------------------------
     # its VMM ends by itself; the exit's record (the put of its status row) is held while
@@ -478,6 +554,8 @@ try:
     bad = [vm for vm in pvms if codes[vm] != 202 or rec[vm].get("state") != "starting" or
            rec[vm].get("host") != "h" or len(starts(h, tok, vm)) != 1]
     up = wait_for(lambda: launches("h") - n0 == 9 and vmms("h") == 9, 15)
+    print("# etcd-start-parked: wake-ups of the 8 parked starts (VSRV_PARK_TRACE): %s" %
+          [(wakeups(h, "POST", "/api/v1/vms/%s/start" % vm) or [None])[-1] for vm in pvms[1:]])
     ok("etcd-start-parked", held and not slow and not bad and up,
        "held %s; slow answers while held %s; not started %s (codes %s, statuses %s); "
        "launched %d, VMMs alive %d" % (held, slow, bad, codes,
@@ -486,33 +564,98 @@ try:
         h.req("POST", "/api/v1/vms/%s/off" % vm, {}, token=tok)
     wait_for(lambda: vmms("h") == 0, 20)
 
-    # --- a parked start whose client goes away: the ones behind it still start ---------------
-    # p1's request is parked first in the start lock's queue (p0's commit held) and its client
-    # closes the connection; p2 (over TCP) and p3 (over the Unix socket) wait behind it. Once
-    # the hold ends, p2 and p3 are started (the gone client does not stall the queue) and the
-    # server still answers. (libmicrohttpd does not see the close while the request, received
-    # whole, waits: p1's start runs in its turn, its answer then undeliverable.)
-    for vm in pvms[:4]:
+    # --- a parked start is woken when the start lock is given up, and only then ----------
+    # wk's start parks behind p0's held commit; meanwhile 20 other requests are answered
+    # (10 GETs, 10 PATCHes, each writing an event) over more than a second: wk's request
+    # is resumed once, when p0's start gives the lock up (a pass of every parked request
+    # after each event or 250 ms woke it each time, to find the lock still held)
+    for vm in ("p0",):
         wait_for(lambda: h.req("GET", "/api/v1/vms/%s/status" % vm,
                                token=tok)[1].get("state") in ("stopped", "crashed"), 20)
+    proxy.arm(b64("/vsrv/vms/p0/placement"), "hold")
+    t0, out0 = in_background(lambda: h.req("POST", "/api/v1/vms/p0/start", {"host": "h"},
+                                           token=tok))
+    held = proxy.hit.wait(20)
+    c = send_start(h, tok, "wk")
+    waited = parked(h, "wk", 0)
+    others = []
+    for i in range(10):
+        others.append(h.req("GET", "/api/v1/health")[0])
+        others.append(h.req("PATCH", "/api/v1/vms/kt", {"description": "d%d" % i},
+                            token=tok)[0])
+        time.sleep(0.1)
+    proxy.release()
+    t0.join(60)
+    st, js = answer_of(c)
+    w = wakeups(h, "POST", "/api/v1/vms/wk/start")
+    ok("etcd-start-parked-woken-once", held and waited and st == 202 and w == [1] and
+       others == [200] * 20 and len(starts(h, tok, "wk")) == 1,
+       "held %s, wk's start parked %s; its answer %s %s, its wake-ups %s; the other "
+       "requests' answers %s" % (held, waited, st, js, w, others))
+    for vm in ("p0", "wk"):
+        h.req("POST", "/api/v1/vms/%s/off" % vm, {}, token=tok)
+    wait_for(lambda: vmms("h") == 0, 20)
+
+    # --- a parked start whose VM is deleted, or deleted and made again, meanwhile ----------
+    # dv's and dr's starts park behind p0's held commit; dv is deleted, dr deleted and made
+    # again (a new VM of the same name): neither start acts on what it looked up before it
+    # parked: 404, no VMM of either, no vm-starting event, the new dr stopped
+    wait_for(lambda: h.req("GET", "/api/v1/vms/p0/status",
+                           token=tok)[1].get("state") in ("stopped", "crashed"), 20)
     n0 = launches("h")
     proxy.arm(b64("/vsrv/vms/p0/placement"), "hold")
     t0, out0 = in_background(lambda: h.req("POST", "/api/v1/vms/p0/start", {"host": "h"},
                                            token=tok))
     held = proxy.hit.wait(20)
-    gone = h.conn(timeout=60)
-    gone.request("POST", "/api/v1/vms/p1/start", body=json.dumps({"host": "h"}),
-                 headers={"Authorization": "Bearer " + tok, "Content-Type": "application/json"})
-    time.sleep(0.5)     # (p1 first in the queue; its order does not decide the outcome)
+    cs = {vm: send_start(h, tok, vm) for vm in ("dv", "dr")}
+    held = held and parked(h, "dv", 0) and parked(h, "dr", 0)
+    gone = [h.req("DELETE", "/api/v1/vms/%s" % vm, token=tok)[0] for vm in ("dv", "dr")]
+    made = h.req("POST", "/api/v1/vms", {"name": "dr", "kernel": "k.elf", "memory_mib": 64},
+                 token=tok)[0]
+    proxy.release()
+    t0.join(60)
+    got = {vm: answer_of(c) for vm, c in cs.items()}
+    p0_st = out0[0][0] if out0 else None
+    up = wait_for(lambda: vmms("h") == 1, 10)
+    _, dr = h.req("GET", "/api/v1/vms/dr/status", token=tok)
+    dv_st = h.req("GET", "/api/v1/vms/dv", token=tok)[0]
+    ok("etcd-start-parked-vm-deleted", held and p0_st == 202 and gone[0] in (200, 202, 204) and
+       got["dv"][0] == 404 and dv_st == 404 and not starts(h, tok, "dv") and
+       launches("h") - n0 == 1 and up,
+       "held %s; p0 %s; delete %s; dv's start %s; GET dv %s; launched %d, VMMs %d"
+       % (held, p0_st, gone[0], got["dv"], dv_st, launches("h") - n0, vmms("h")))
+    ok("etcd-start-parked-vm-recreated", held and gone[1] in (200, 202, 204) and made == 201 and
+       got["dr"][0] == 404 and dr.get("state") == "stopped" and not starts(h, tok, "dr") and
+       launches("h") - n0 == 1,
+       "held %s; delete %s, made again %s; dr's start %s; the new dr %s; launched %d"
+       % (held, gone[1], made, got["dr"], dr, launches("h") - n0))
+    h.req("POST", "/api/v1/vms/p0/off", {}, token=tok)
+    wait_for(lambda: vmms("h") == 0, 20)
+
+    # --- a parked start whose client goes away: not done, the ones behind it still start -----
+    # p1's request is parked first in the start lock's queue (p0's commit held) and its client
+    # closes the connection; p2 (over TCP) and p3 (over the Unix socket) wait behind it. Once
+    # the hold ends, p1's turn finds its client gone: its start is not done (nobody would
+    # learn of it; no VMM, no event, p1 stopped) and the lock goes on to p2, then p3, both
+    # started; the server still answers. (Parked starts are woken only in their turn: a lock
+    # not passed on by the gone one would leave p2 and p3 waiting for ever.)
+    for vm in pvms[:4]:
+        wait_for(lambda: h.req("GET", "/api/v1/vms/%s/status" % vm,
+                               token=tok)[1].get("state") in ("stopped", "crashed"), 20)
+    n0, e1 = launches("h"), len(starts(h, tok, "p1"))
+    proxy.arm(b64("/vsrv/vms/p0/placement"), "hold")
+    t0, out0 = in_background(lambda: h.req("POST", "/api/v1/vms/p0/start", {"host": "h"},
+                                           token=tok))
+    held = proxy.hit.wait(20)
+    k0 = {vm: parks(h, "POST", "/api/v1/vms/%s/start" % vm) for vm in ("p1", "p2", "p3")}
+    gone = send_start(h, tok, "p1")
+    held = held and parked(h, "p1", k0["p1"])      # p1 first in the queue
     gone.sock.shutdown(socket.SHUT_RDWR)
     gone.close()
     behind = {}
     for vm, unix in (("p2", False), ("p3", True)):
-        c = h.conn(unix=unix, timeout=60)
-        c.request("POST", "/api/v1/vms/%s/start" % vm, body=json.dumps({"host": "h"}),
-                  headers={"Authorization": "Bearer " + tok, "Content-Type": "application/json"})
-        behind[vm] = c
-    time.sleep(0.5)
+        behind[vm] = send_start(h, tok, vm, unix=unix)
+        held = held and parked(h, vm, k0[vm])
     proxy.release()
     t0.join(60)
     codes = {}
@@ -524,11 +667,13 @@ try:
         c.close()
     st, _ = h.req("GET", "/api/v1/health")
     rec = {vm: h.req("GET", "/api/v1/vms/%s/status" % vm, token=tok)[1].get("state")
-           for vm in ("p2", "p3")}
+           for vm in ("p1", "p2", "p3")}
+    p1_ev = len(starts(h, tok, "p1")) - e1
     ok("etcd-start-parked-client-gone", held and codes == {"p2": 202, "p3": 202} and
-       st == 200 and all(v in ("starting", "running") for v in rec.values()),
-       "held %s; answers behind the gone client %s; health %s; states %s"
-       % (held, codes, st, rec))
+       st == 200 and all(rec[vm] in ("starting", "running") for vm in ("p2", "p3")) and
+       rec["p1"] == "stopped" and not p1_ev and wait_for(lambda: launches("h") - n0 == 3, 10),
+       "held %s; answers behind the gone client %s; health %s; states %s; p1's vm-starting "
+       "events %d; launched %d (p0, p2, p3)" % (held, codes, st, rec, p1_ev, launches("h") - n0))
     for vm in pvms[:4]:
         h.req("POST", "/api/v1/vms/%s/off" % vm, {}, token=tok)
     wait_for(lambda: vmms("h") == 0, 20)
@@ -545,11 +690,9 @@ try:
     held = proxy.hit.wait(20)
     waiting = {}
     for vm, unix in (("p1", False), ("p2", True)):
-        c = h.conn(unix=unix, timeout=60)
-        c.request("POST", "/api/v1/vms/%s/start" % vm, body=json.dumps({"host": "h"}),
-                  headers={"Authorization": "Bearer " + tok, "Content-Type": "application/json"})
-        waiting[vm] = c
-    time.sleep(0.5)
+        k0 = parks(h, "POST", "/api/v1/vms/%s/start" % vm)
+        waiting[vm] = send_start(h, tok, vm, unix=unix)
+        held = held and parked(h, vm, k0)
     proc = h.proc
     proc.send_signal(15)
     time.sleep(1)

@@ -161,7 +161,8 @@ static void two_servers(const char *backend)
 	CHECK_EQ(snaplive_claim(&a, up), 0);
 	CHECK(snaplive_running(&b, up));
 	/* b: another live snapshot, refused before anything is written */
-	CHECK_EQ(snapshot_take(&b, cb, up, "up", "s2", NULL, 0, "tester", err, sizeof(err)),
+	CHECK_EQ(snapshot_take(&b, cb, up, "up", "s2", NULL, 0, "tester", NULL, err,
+			       sizeof(err)),
 		 -EBUSY);
 	CHECK(strstr(err, "live snapshot") != NULL);
 	/* b: a migration (unclaimed, it would go on to the cluster b has not) */

@@ -288,7 +288,7 @@ static int hooked_commit(struct dbc *c)
 			int64_t task = 0;
 
 			second_rc = snapshot_take(case_srv2, c2, conflict_vm, case_vm, "s2", NULL,
-						  0, "tester", err, sizeof(err));
+						  0, "tester", NULL, err, sizeof(err));
 			printf("# second snapshot: %d %s\n", second_rc, err);
 			snprintf(q.name, sizeof(q.name), "%s", case_vm);
 			/* (unclaimed, the migration would go on to the cluster srv2 has not) */
@@ -584,7 +584,7 @@ static void one_case(struct server *srv, struct db *db2, const char *tag, int p,
 	conflict_db = db2, conflict_vm = id;
 	case_srv = srv, case_vm = tag, second_rc = 1;
 	atomic_store(&big_fails, mode == HUGE);
-	rc = snapshot_take(srv, c, id, tag, "s1", NULL, 0, "tester", err, sizeof(err));
+	rc = snapshot_take(srv, c, id, tag, "s1", NULL, 0, "tester", NULL, err, sizeof(err));
 	atomic_store(&big_fails, false);
 	c->ops = real_ops;
 	pass = fail = 0;
