@@ -64,9 +64,10 @@ static void man(void)
 	printf(".PP\n\\fBvsrv\\fR \\fICOMMAND\\fR \\fB\\-\\-help\\fR shows a command's options.\n"
 	       ".SH EXIT STATUS\n0 success, 2 a usage error; see each command for the rest.\n"
 	       ".SH SEE ALSO\n");
-	/* the client's groups: what goes to vsrv-server but the daemon */
+	/* a page each: the client's groups (from their option tables), run, img, serve and
+	 * control (from their --help: help_man.c); not the internal monitor */
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (commands[i].fn == cmd_server_exec && strcmp(commands[i].name, "serve"))
+		if (strcmp(commands[i].name, "monitor"))
 			printf("%s\\fBvsrv\\-%s\\fR(1)", k++ ? ", " : "", commands[i].name);
 	printf("\n");
 }
@@ -80,9 +81,17 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (!strcmp(argv[1], "__man")) {
+	if (!strcmp(argv[1], "__man") && argc == 2) {
 		man();
 		return 0;
+	}
+	/* `vsrv __man CMD <HELP`: CMD's page from its --help text (mk/cli.mk) */
+	if (!strcmp(argv[1], "__man")) {
+		for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+			if (!strcmp(argv[2], commands[i].name))
+				return help_man(argv[2], commands[i].help, stdin, stdout) ? 1 : 0;
+		fprintf(stderr, "vsrv: no command '%s'\n", argv[2]);
+		return 2;
 	}
 	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
 		printf("vsrv %s\n", VSRV_VERSION);

@@ -374,7 +374,9 @@ void client_print_table(const json_t *a, const char *const *cols)
 	}
 }
 
-void client_print_object(const json_t *o)
+/* o's fields, indented by depth levels: an object in a field (disk show's image) as its own
+ * fields under the field's name, one a line, rather than as JSON */
+static void print_fields(const json_t *o, int depth)
 {
 	const char *k;
 	json_t *v;
@@ -387,10 +389,20 @@ void client_print_object(const json_t *o)
 		/* the API's times are Unix times: shown in local time, as vm show and events do */
 		bool when = t > 0 && (!strcmp(k, "created") || !strcmp(k, "modified") || !strcmp(k, "updated"));
 
+		if (json_is_object(v) && json_object_size(v) && depth < 4) {
+			printf("%*s%s\n", depth * 2, "", k);
+			print_fields(v, depth + 1);
+			continue;
+		}
 		if (!when || !localtime_r(&t, &tm) || !strftime(b, sizeof(b), "%Y-%m-%d %H:%M:%S", &tm))
 			cell(v, b, sizeof(b));
-		printf("%-20s %s\n", k, b);
+		printf("%*s%-*s %s\n", depth * 2, "", 20 - depth * 2, k, b);
 	}
+}
+
+void client_print_object(const json_t *o)
+{
+	print_fields(o, 0);
 }
 
 const char *client_seg(const char *s, char *buf, size_t n)

@@ -131,6 +131,67 @@ if r.returncode != 2 or "usage: vsrv monitor" not in r.stderr or r.stdout:
     bad.append(("dir", r.returncode, r.stderr[:100]))
 ok("monitor-help-status-0", not bad, str(bad))
 
+# --- man pages for run, img, serve and control too, from their --help (the client's
+# groups had pages; `man vsrv-run` found nothing) -------------------------------------------
+man_dir = os.path.join(ROOT, "build", "man")
+bad = []
+for c in ("run", "img", "serve", "control"):
+    page = os.path.join(man_dir, "vsrv-%s.1" % c)
+    if not os.path.exists(page):
+        bad.append((c, "no " + page))
+        continue
+    w = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z", page], capture_output=True, text=True)
+    txt = subprocess.run(["man", "-l", page], capture_output=True, text=True,
+                         env=dict(os.environ, MANWIDTH="100", PAGER="cat")).stdout
+    txt = re.sub(r".\x08", "", txt).replace("\u2010", "-").replace("\u2212", "-")
+    h = run([c, "--help"]).stdout
+    opts = re.findall(r"^  (?:-\w, )?(--?[a-zA-Z][a-z-]*)", h, re.M)
+    if w.returncode or w.stderr:
+        bad.append((c, w.stderr[:200]))
+    if not re.search(r"^NAME\n\s+vsrv-%s - \S" % c, txt, re.M) or "SYNOPSIS" not in txt:
+        bad.append((c, txt[:200]))
+    bad += [(c, o) for o in opts if not re.search(r"^\s+%s\b" % re.escape(o), txt, re.M)]
+    if c in ("run", "serve") and len(opts) < 10:
+        bad.append((c, "options not found in the help", opts))
+top = subprocess.run(["man", "-l", os.path.join(man_dir, "vsrv.1")], capture_output=True, text=True,
+                     env=dict(os.environ, PAGER="cat")).stdout.replace("\u2010", "-")
+bad += [("vsrv.1 see also", c) for c in ("run", "img", "serve", "control") if "vsrv-%s(1)" % c not in top]
+ok("man-run-img-serve", not bad, str(bad[:6]))
+
+# --- disk show: the image's own view as lines for people, not compact JSON -------------------
+r0 = run(["disk", "create", "dv", "2M", "--format", "vhd"], api)
+r = run(["disk", "show", "dv"], api)
+lines = r.stdout.split("\n")
+sub = lines[lines.index("image") + 1:] if "image" in lines else []
+ok("disk-show-image-lines", r0.returncode == 0 and r.returncode == 0 and "{" not in r.stdout and
+   any(re.match(r"^  format\s+vhd$", l) for l in sub) and
+   any(re.match(r"^  subformat\s+dynamic$", l) for l in sub) and
+   any(re.match(r"^  virtual_size\s+\d+$", l) for l in sub) and
+   any(re.match(r"^  timestamp\s+" + DATE, l) for l in sub),
+   r0.stderr + r.stdout + r.stderr)
+j = run(["disk", "show", "dv", "--json"], api)
+ok("disk-show-json-image", j.returncode == 0 and isinstance(json.loads(j.stdout)["image"]["timestamp"], int),
+   j.stdout)
+
+# --- bash completion: VM names after `vm snapshot list|create|revert|delete` ------------------
+comp = os.path.join(ROOT, "build", "completion", "vsrv")
+os.makedirs(os.path.join(d.data, "images"), exist_ok=True)
+shutil.copy(os.path.join(GUESTS, "hello.elf"), os.path.join(d.data, "images", "k.elf"))
+st, js = d.req("POST", "/api/v1/vms", {"name": "snapvm", "kernel": "k.elf", "memory_mib": 32}, token=adm)
+ok("create-snapvm", st in (200, 201), "%s %s" % (st, js))
+script = 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($#-1)); _vsrv; printf "%s\\n" "${COMPREPLY[@]}"'
+
+
+def complete(words):
+    return subprocess.run(["bash", "-c", script, "x", comp, VSRV] + words, env=dict(env, **api),
+                          capture_output=True, text=True).stdout.split()
+
+
+ok("complete-snapshot-vm-names", complete(["vm", "snapshot", "list", "snap"]) == ["snapvm"] and
+   complete(["vm", "snapshot", "revert", ""]) == complete(["vm", "start", ""]) != [] and
+   complete(["vm", "snapshot", "l"]) == ["list"],
+   str((complete(["vm", "snapshot", "list", "snap"]), complete(["vm", "snapshot", "revert", ""]))))
+
 d.stop()
 shutil.rmtree(tmp, ignore_errors=True)
 sys.exit(1 if fails else 0)
