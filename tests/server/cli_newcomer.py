@@ -105,6 +105,20 @@ bad = [o for o in sorted(set(re.findall(r"--[a-z][a-z-]*", syn)))
        if not re.search(r"^  %s\b" % re.escape(o), body, re.M)]
 ok("serve-help-every-option", r.returncode == 0 and len(syn) > 100 and not bad, "no line for %s" % bad)
 
+# vsrv serve's option mistakes: one line that names the option and where the help is, status
+# 2 (an unknown option printed getopt's "serve: unrecognized option" and the whole usage, 70
+# lines, on stderr; --shutdown-timeout abc was taken as 0, --host-memory 12x as 12)
+bad = []
+for args, want in ((["--frob"], "vsrv serve: unknown option '--frob' (see vsrv serve --help)"),
+                   (["--data-dir"], "vsrv serve: option '--data-dir' needs a value (see vsrv serve --help)"),
+                   (["--shutdown-timeout", "abc"], "vsrv serve: --shutdown-timeout wants a number"),
+                   (["--host-memory", "12x"], "vsrv serve: --host-memory wants a number"),
+                   (["--token-ttl", "1d"], "vsrv serve: --token-ttl wants a number")):
+    r = run(["serve", "--data-dir", os.path.join(tmp, "never")] + args)
+    if r.returncode != 2 or len(r.stderr.strip().split("\n")) != 1 or not r.stderr.startswith(want):
+        bad.append((args, r.returncode, r.stderr[:200]))
+ok("serve-option-errors", not bad and not os.path.exists(os.path.join(tmp, "never")), str(bad))
+
 # after vsrv logout, a command that cannot reach the default socket says how to go on; one
 # given a socket (VSRV_SOCKET) that is not there does not
 home2 = os.path.join(tmp, "home2")
