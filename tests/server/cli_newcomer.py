@@ -206,6 +206,19 @@ ok("complete-snapshot-vm-names", complete(["vm", "snapshot", "list", "snap"]) ==
    complete(["vm", "snapshot", "l"]) == ["list"],
    str((complete(["vm", "snapshot", "list", "snap"]), complete(["vm", "snapshot", "revert", ""]))))
 
+# --- vm show: lists for people (its disks were compact JSON, [] when none; permissions
+# ["full",...]); a VM that never ran was "started 0" ------------------------------------------
+e = run(["vm", "edit", "snapvm", "--disk", "dv"], api)
+r = run(["vm", "show", "snapvm"], api)
+ls = r.stdout.split("\n")
+ok("vm-show-lists", e.returncode == 0 and r.returncode == 0 and "[" not in r.stdout and
+   "{" not in r.stdout and "disks" in ls and ls[ls.index("disks") + 1] == "  disk dv, bus virtio-blk, readonly no" and
+   re.search(r"^nics\s+none$", r.stdout, re.M) and re.search(r"^permissions\s+\w[\w-]*(, [\w-]+)*$", r.stdout, re.M)
+   and re.search(r"^started\s+never$", r.stdout, re.M), e.stderr + r.stdout + r.stderr)
+j = run(["vm", "show", "snapvm", "--json"], api)
+ok("vm-show-json-lists", j.returncode == 0 and json.loads(j.stdout)["disks"][0]["disk"] == "dv" and
+   json.loads(j.stdout)["started"] == 0, j.stdout[:300])
+
 d.stop()
 shutil.rmtree(tmp, ignore_errors=True)
 sys.exit(1 if fails else 0)
