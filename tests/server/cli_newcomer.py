@@ -219,6 +219,20 @@ j = run(["vm", "show", "snapvm", "--json"], api)
 ok("vm-show-json-lists", j.returncode == 0 and json.loads(j.stdout)["disks"][0]["disk"] == "dv" and
    json.loads(j.stdout)["started"] == 0, j.stdout[:300])
 
+# --- a refusal's hint names the CLI's command, not only the API's call ----------------------
+run(["disk", "create", "rawd", "1M", "--format", "raw"], api)
+d.req("POST", "/api/v1/vms", {"name": "rawvm", "kernel": "k.elf", "memory_mib": 32,
+                              "disks": [{"disk": "rawd"}]}, token=adm)
+r = run(["vm", "snapshot", "create", "rawvm", "s1"], api)
+ok("snapshot-raw-hint-cli", r.returncode == 1 and "vsrv disk convert rawd NEW --format vhd" in r.stderr,
+   r.stderr)
+d.req("POST", "/api/v1/vms", {"name": "tmpl", "kernel": "k.elf", "memory_mib": 32}, token=adm)
+t = run(["vm", "edit", "tmpl", "--template", "yes"], api)
+r = run(["vm", "start", "tmpl"], api)
+ok("template-start-hint-cli", t.returncode == 0 and r.returncode == 1 and
+   "vsrv vm create NEW --from-template tmpl" in r.stderr and "--template no" in r.stderr,
+   t.stderr + r.stderr)
+
 d.stop()
 shutil.rmtree(tmp, ignore_errors=True)
 sys.exit(1 if fails else 0)
