@@ -97,6 +97,15 @@ int main(int argc, char **argv)
 		printf("vsrv %s\n", VSRV_VERSION);
 		return 0;
 	}
+	/* `vsrv help CMD` is `vsrv CMD --help` */
+	if (!strcmp(argv[1], "help") && argc == 3) {
+		for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+			if (!strcmp(argv[2], commands[i].name))
+				return commands[i].fn(2, (char *[]){ argv[2], "--help", NULL });
+		fprintf(stderr, "vsrv: unknown command '%s'\n", argv[2]);
+		usage(stderr);
+		return 2;
+	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
 		usage(stdout);
 		return 0;

@@ -226,6 +226,22 @@ j = run(["vm", "show", "snapvm", "--json"], api)
 ok("vm-show-json-lists", j.returncode == 0 and json.loads(j.stdout)["disks"][0]["disk"] == "dv" and
    json.loads(j.stdout)["started"] == 0, j.stdout[:300])
 
+# --- `vsrv help CMD` is `vsrv CMD --help` (it printed the top-level help); an unknown one is
+# a usage error ------------------------------------------------------------------------------
+bad = []
+for c in ("vm", "disk", "run", "img", "serve"):
+    a, b = run(["help", c]), run([c, "--help"])
+    if a.returncode != 0 or a.stdout != b.stdout or not a.stdout.startswith("usage: vsrv %s" % c):
+        bad.append((c, a.returncode, a.stdout[:80]))
+f = run(["help", "frob"])
+ok("help-command", not bad and f.returncode == 2 and "unknown command 'frob'" in f.stderr, str(bad) + f.stderr)
+
+# --- user create without a password: a usage error (status 2, as the CLI's others) that says
+# where a password comes from (it was "vsrv: no password given", status 1) -------------------
+r = run(["user", "create", "carol"], api, stdin="")
+ok("user-create-no-password", r.returncode == 2 and r.stderr.startswith("vsrv user create: no password given") and
+   "--password" in r.stderr and "VSRV_PASSWORD" in r.stderr, "%d %r" % (r.returncode, r.stderr))
+
 # --- a refusal's hint names the CLI's command, not only the API's call ----------------------
 run(["disk", "create", "rawd", "1M", "--format", "raw"], api)
 d.req("POST", "/api/v1/vms", {"name": "rawvm", "kernel": "k.elf", "memory_mib": 32,
