@@ -55,7 +55,9 @@ int hostkvm_check(char *why, size_t n)
 			 "(modprobe kvm_intel, or kvm_amd) with hardware virtualization enabled in "
 			 "the firmware settings", path);
 	else if (rc == -ENOTTY)
-		snprintf(why, n, "%s is not a character device: no VM can run here", path);
+		snprintf(why, n, "%s is not a character device, not KVM's: no VM can run here "
+			 "(enable hardware virtualization and load the KVM module: modprobe "
+			 "kvm_intel, or kvm_amd)", path);
 	else
 		snprintf(why, n, "cannot open %s (%s): no VM can run here", path, strerror(-rc));
 	return rc;
