@@ -62,7 +62,9 @@ static void man(void)
 		printf("\n");
 	}
 	printf(".PP\n\\fBvsrv\\fR \\fICOMMAND\\fR \\fB\\-\\-help\\fR shows a command's options.\n"
-	       ".SH EXIT STATUS\n0 success, 2 a usage error; see each command for the rest.\n"
+	       ".SH EXIT STATUS\n0 success; a usage error: 2 for the client's commands, serve and "
+	       "control, 1 for run and img (as qemu\\-img: run's 2 is a guest crash); see each "
+	       "command's page for the rest.\n"
 	       ".SH SEE ALSO\n");
 	/* a page each: the client's groups (from their option tables), run, img, serve and
 	 * control (from their --help: help_man.c); not the internal monitor */

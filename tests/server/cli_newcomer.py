@@ -242,6 +242,20 @@ r = run(["user", "create", "carol"], api, stdin="")
 ok("user-create-no-password", r.returncode == 2 and r.stderr.startswith("vsrv user create: no password given") and
    "--password" in r.stderr and "VSRV_PASSWORD" in r.stderr, "%d %r" % (r.returncode, r.stderr))
 
+# --- exit statuses as documented: vsrv run --help gives them (it gave none), and vsrv.1 no
+# longer says a usage error is 2 for every command (run's and img's are 1, as qemu-img's) ----
+h = run(["run", "--help"]).stdout
+u = run(["run", "--frobnicate"])
+top = subprocess.run(["man", "-l", os.path.join(man_dir, "vsrv.1")], capture_output=True, text=True,
+                     env=dict(os.environ, PAGER="cat", MANWIDTH="200")).stdout.replace("\u2010", "-")
+es = " ".join(top.partition("EXIT STATUS")[2].partition("SEE ALSO")[0].split())
+i = run(["img", "frob"])
+c = run(["control"])
+ok("exit-status-documented", "Exit status:" in h and "1 a bad option or file" in h and "2 the guest crashed" in h
+   and u.returncode == 1 and "2 for the client's commands, serve and control, 1 for run and img" in es and
+   i.returncode == 1 and c.returncode == 2, "%s | %s | run %d img %d control %d" %
+   (h[-300:], es, u.returncode, i.returncode, c.returncode))
+
 # --- a refusal's hint names the CLI's command, not only the API's call ----------------------
 run(["disk", "create", "rawd", "1M", "--format", "raw"], api)
 d.req("POST", "/api/v1/vms", {"name": "rawvm", "kernel": "k.elf", "memory_mib": 32,
