@@ -56,6 +56,12 @@ try:
        and KVM in (k.get("message") or "") and "modprobe kvm_intel" in k["message"] and
        "virtualization" in k["message"], str(h))
 
+    st, hs = d.req("GET", "/api/v1/hosts", token=adm)
+    r = cli("hosts")
+    head, row = (r.stdout.split("\n") + ["", ""])[:2]
+    ok("hosts-kvm-no", st == 200 and [x.get("kvm") for x in hs["hosts"] if x.get("this")] == [False] and
+       r.returncode == 0 and head.split()[-1] == "KVM" and row.split()[-1] == "no", str(hs) + r.stdout + r.stderr)
+
     # --- a start: 503 with the reason and what to do; nothing recorded -------------------
     ev0 = d.req("GET", "/api/v1/events?limit=1000", token=adm)[1]["events"]
     st, js = d.req("POST", "/api/v1/vms/v1/start", token=adm)
@@ -91,8 +97,10 @@ try:
     os.symlink("/dev/null", KVM)
     st, h = d.req("GET", "/api/v1/health")
     st2, hj = d.req("GET", "/api/v1/host", token=adm)
+    hs = d.req("GET", "/api/v1/hosts", token=adm)[1]
     ok("health-kvm-true-later", h.get("kvm") is True and hj["kvm"]["available"] is True and
-       hj["kvm"]["message"] is None, str((h, hj)))
+       hj["kvm"]["message"] is None and [x.get("kvm") for x in hs["hosts"] if x.get("this")] == [True],
+       str((h, hj, hs)))
     st, js = d.req("POST", "/api/v1/vms/v1/start", token=adm)
     ok("start-once-kvm-there", st == 202 and wait_for(lambda: "run" in launches(), 10),
        "%s %s %s" % (st, js, launches()))
