@@ -167,6 +167,9 @@ static int answer(struct client *cl, CURLcode rc, struct buf *b, json_t **out)
 	if (rc != CURLE_OK) {
 		fprintf(stderr, "vsrv: cannot reach the server at %s: %s\n",
 			cl->server ? cl->server : cl->socket, curl_easy_strerror(rc));
+		if (rc == CURLE_COULDNT_CONNECT && !cl->fallback)
+			fprintf(stderr, "vsrv: is vsrv serve running there? ('make run' starts one to "
+				"try vsrv; as a service: systemctl start vsrv)\n");
 		if (cl->fallback)
 			fprintf(stderr, "vsrv: no login is saved and no server given: log in with "
 					"'vsrv login --server URL' (or --socket PATH), or set VSRV_SERVER or "

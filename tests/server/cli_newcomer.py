@@ -256,6 +256,14 @@ ok("exit-status-documented", "Exit status:" in h and "1 a bad option or file" in
    i.returncode == 1 and c.returncode == 2, "%s | %s | run %d img %d control %d" %
    (h[-300:], es, u.returncode, i.returncode, c.returncode))
 
+# --- a server that is not there: whether one runs, and how to start one (it said only
+# "Couldn't connect to server") --------------------------------------------------------------
+r = run(["vm", "list", "--server", "http://127.0.0.1:%d" % free_port()])
+s2 = run(["vm", "list", "--socket", os.path.join(tmp, "none.sock")])
+ok("unreachable-server-hint", r.returncode == 1 and s2.returncode == 1 and
+   all("is vsrv serve running there?" in x.stderr and "make run" in x.stderr for x in (r, s2)),
+   r.stderr + s2.stderr)
+
 # --- a refusal's hint names the CLI's command, not only the API's call ----------------------
 run(["disk", "create", "rawd", "1M", "--format", "raw"], api)
 d.req("POST", "/api/v1/vms", {"name": "rawvm", "kernel": "k.elf", "memory_mib": 32,
