@@ -135,5 +135,12 @@ else:
     finally:
         d2.stop()
 
+# a VM whose start was not refused (a server without the check) left its sleep behind: ended
+for p in os.listdir("/proc"):
+    try:
+        if p.isdigit() and open("/proc/%s/cmdline" % p, "rb").read() == b"sleep\0" + SLEEP_ARG.encode() + b"\0":
+            os.kill(int(p), 9)
+    except OSError:
+        pass
 shutil.rmtree(tmp, ignore_errors=True)
 sys.exit(1 if fails else 0)
