@@ -4,7 +4,10 @@
 # install it as /usr/share/bash-completion/completions/vsrv).
 
 CLI_GROUPS     := vm disk net user events login logout image hosts
-CLI_MAN        := $(BUILD)/man/vsrv.1 $(CLI_GROUPS:%=$(BUILD)/man/vsrv-%.1)
+# run, img, serve and control: pages made from their --help text (vsrv __man CMD, src/cli/help_man.c)
+TOP_MAN        := run img serve control
+CLI_MAN        := $(BUILD)/man/vsrv.1 $(CLI_GROUPS:%=$(BUILD)/man/vsrv-%.1) \
+                  $(TOP_MAN:%=$(BUILD)/man/vsrv-%.1)
 CLI_COMPLETION := $(BUILD)/completion/vsrv
 
 all: $(CLI_MAN) $(CLI_COMPLETION)
@@ -17,6 +20,13 @@ $(BUILD)/man/vsrv.1: $(BUILD)/vsrv
 $(BUILD)/man/vsrv-%.1: $(BUILD)/vsrv-server
 	@mkdir -p $(@D)
 	$(BUILD)/vsrv-server __man $* >$@
+
+# (serve's help is vsrv-server's: build/vsrv runs it)
+$(TOP_MAN:%=$(BUILD)/man/vsrv-%.1): $(BUILD)/man/vsrv-%.1: $(BUILD)/vsrv $(BUILD)/vsrv-server
+	@mkdir -p $(@D)
+	$(BUILD)/vsrv $* --help >$@.help
+	$(BUILD)/vsrv __man $* <$@.help >$@
+	@rm -f $@.help
 
 # TOP: the top-level commands of build/vsrv that are not the client's (src/main.c).
 $(CLI_COMPLETION): $(BUILD)/vsrv-server

@@ -72,9 +72,12 @@ fi
 banners() { api vms/demo/console | grep -c "console: ready"; }
 n0=$(banners)
 was=$(demo_field state)
-# A VM needs KVM: without a usable /dev/kvm the demo is not started (it could only fail).
+# A VM needs KVM: without a usable /dev/kvm the demo is not started (the server would refuse
+# it). The server says whether it can start one (GET /api/v1/health's kvm) and, when not, why
+# and what to do (GET /api/v1/host's kvm.message).
 kvm=1
-{ [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; } || kvm=0
+api health | grep -q '"kvm": *false' && kvm=0
+why=$(api host | grep -o '"message": *"[^"]*"' | head -n 1 | cut -d'"' -f4)
 [ "$was" = running ] || [ "$kvm" = 0 ] || "$VSRV" vm start demo >/dev/null 2>&1 || true
 
 echo "== vsrv serve: data in $DATA, log in $log"
@@ -116,7 +119,8 @@ if [ "$ok" = 0 ]; then
 elif [ "$ok" = 2 ]; then
 	echo "== this host has no usable /dev/kvm, so no VM can run here: the demo VM is created"
 	echo "   but not started (KVM needs a host with hardware virtualization, or a VM with nested"
-	echo "   virtualization, and read-write access to /dev/kvm)."
+	echo "   virtualization, and read-write access to /dev/kvm). The server says:"
+	fold -s -w 86 <<<"${why:-(no reason given)}" | sed 's/^/     /; s/ *$//'
 	echo "   What needs no guest works: the web console, the API, the CLI (users, disks, images,"
 	echo "   networks, events) and build/vsrv img."
 	echo

@@ -62,11 +62,14 @@ static void man(void)
 		printf("\n");
 	}
 	printf(".PP\n\\fBvsrv\\fR \\fICOMMAND\\fR \\fB\\-\\-help\\fR shows a command's options.\n"
-	       ".SH EXIT STATUS\n0 success, 2 a usage error; see each command for the rest.\n"
+	       ".SH EXIT STATUS\n0 success; a usage error: 2 for the client's commands, serve and "
+	       "control, 1 for run and img (as qemu\\-img: run's 2 is a guest crash); see each "
+	       "command's page for the rest.\n"
 	       ".SH SEE ALSO\n");
-	/* the client's groups: what goes to vsrv-server but the daemon */
+	/* a page each: the client's groups (from their option tables), run, img, serve and
+	 * control (from their --help: help_man.c); not the internal monitor */
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (commands[i].fn == cmd_server_exec && strcmp(commands[i].name, "serve"))
+		if (strcmp(commands[i].name, "monitor"))
 			printf("%s\\fBvsrv\\-%s\\fR(1)", k++ ? ", " : "", commands[i].name);
 	printf("\n");
 }
@@ -80,13 +83,30 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (!strcmp(argv[1], "__man")) {
+	if (!strcmp(argv[1], "__man") && argc == 2) {
 		man();
 		return 0;
+	}
+	/* `vsrv __man CMD <HELP`: CMD's page from its --help text (mk/cli.mk) */
+	if (!strcmp(argv[1], "__man")) {
+		for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+			if (!strcmp(argv[2], commands[i].name))
+				return help_man(argv[2], commands[i].help, stdin, stdout) ? 1 : 0;
+		fprintf(stderr, "vsrv: no command '%s'\n", argv[2]);
+		return 2;
 	}
 	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
 		printf("vsrv %s\n", VSRV_VERSION);
 		return 0;
+	}
+	/* `vsrv help CMD` is `vsrv CMD --help` */
+	if (!strcmp(argv[1], "help") && argc == 3) {
+		for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+			if (!strcmp(argv[2], commands[i].name))
+				return commands[i].fn(2, (char *[]){ argv[2], "--help", NULL });
+		fprintf(stderr, "vsrv: unknown command '%s'\n", argv[2]);
+		usage(stderr);
+		return 2;
 	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
 		usage(stdout);

@@ -27,6 +27,7 @@ else
 	if [ $rc -eq 0 ] && [ -n "$pw" ] && grep -q "password $pw" <<<"$out" &&
 	   grep -q "no usable /dev/kvm, so no VM can run here" <<<"$out" &&
 	   grep -q "created" <<<"$out" && grep -q "but not started" <<<"$out" &&
+	   grep -q "The server says:" <<<"$out" && grep -q "modprobe kvm_intel" <<<"$out" &&
 	   grep -q "What needs no guest works: the web console, the API, the CLI" <<<"$out" &&
 	   ! grep -qi "crashed\|did not come up\|failed to start" <<<"$out"; then
 		pass make-run-no-kvm

@@ -27,7 +27,11 @@ export async function viewHost() {
       ['Their vCPUs', h('span', {}, h('meter', { min: 0, max: Math.max(js.cpus || 1, (js.vms && js.vms.vcpus) || 0),
         value: (js.vms && js.vms.vcpus) || 0, 'aria-label': 'vCPUs of running VMs' }),
         ` ${(js.vms && js.vms.vcpus) ?? 0} on ${js.cpus ?? '?'} host CPUs`)],
-      ['cgroups', String(js.cgroups ?? '–')]]), hosts);
+      ['cgroups', String(js.cgroups ?? '–')],
+      // whether VMs can run here at all, and if not why and what to do (the server's words)
+      ['KVM', h('span', { id: 'host-kvm' },
+        !js.kvm ? '–' : js.kvm.available ? `available (${js.kvm.device})`
+          : `not available: ${js.kvm.message || js.kvm.device}`)]]), hosts);
   } catch (e) { showError(e); }
 }
 

@@ -3,8 +3,14 @@
 #ifndef VSRV_CLI_CLI_H
 #define VSRV_CLI_CLI_H
 
+#include <stdio.h>
+
 int cmd_run(int argc, char **argv); /* vsrv run: one VM in the foreground */
 int cmd_img(int argc, char **argv); /* vsrv img: disk images, qemu-img's syntax */
+
+/* The man page (roff, on out) of top-level command name, whose one-line summary is summary,
+ * from its --help text read from in (help_man.c). 0, or -1 out of memory. */
+int help_man(const char *name, const char *summary, FILE *in, FILE *out);
 
 int cmd_control(int argc, char **argv); /* vsrv control: one command to a VMM's socket */
 int cmd_monitor(int argc, char **argv); /* vsrv monitor: the per-VM shim under vsrv serve */

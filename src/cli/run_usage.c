@@ -76,5 +76,9 @@ void run_usage(FILE *f)
 		"  --sandbox on|off     run the VM in a child process without capabilities, under a\n"
 		"                       seccomp allow-list (default on; see README)\n"
 		"  --run-as USER        the sandboxed VM runs as USER (when started as root)\n"
-		"On the terminal, Ctrl-A x quits.\n", VM_MAX_VCPUS);
+		"On the terminal, Ctrl-A x quits.\n"
+		"Exit status: 0 the guest powered off (or reset, with --no-reboot); (V << 1) | 1 the\n"
+		"guest wrote V to the debug-exit port 0xf4; 1 a bad option or file, or a failure on\n"
+		"the host (no /dev/kvm...); 2 the guest crashed; 128 + N stopped by signal N.\n",
+		VM_MAX_VCPUS);
 }

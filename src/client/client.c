@@ -167,6 +167,9 @@ static int answer(struct client *cl, CURLcode rc, struct buf *b, json_t **out)
 	if (rc != CURLE_OK) {
 		fprintf(stderr, "vsrv: cannot reach the server at %s: %s\n",
 			cl->server ? cl->server : cl->socket, curl_easy_strerror(rc));
+		if (rc == CURLE_COULDNT_CONNECT && !cl->fallback)
+			fprintf(stderr, "vsrv: is vsrv serve running there? ('make run' starts one to "
+				"try vsrv; as a service: systemctl start vsrv)\n");
 		if (cl->fallback)
 			fprintf(stderr, "vsrv: no login is saved and no server given: log in with "
 					"'vsrv login --server URL' (or --socket PATH), or set VSRV_SERVER or "
@@ -374,7 +377,47 @@ void client_print_table(const json_t *a, const char *const *cols)
 	}
 }
 
-void client_print_object(const json_t *o)
+/* A field that is a list (not empty): strings on the field's line, comma-separated
+ * (permissions: "full, guest-agent"); objects one a line under its name, each as its
+ * "key value" pairs (vm show's disks: "disk root, bus virtio-blk, readonly no") */
+static void print_array(const char *k, const json_t *a, int depth)
+{
+	char b[4096], c[512];
+	const char *f;
+	size_t i, n = 0;
+	json_t *e, *v;
+
+	b[0] = '\0';
+	json_array_foreach(a, i, e) {
+		if (json_is_object(e))
+			break;
+		cell(e, c, sizeof(c));
+		if (n < sizeof(b))
+			n += snprintf(b + n, sizeof(b) - n, "%s%s", i ? ", " : "", c);
+	}
+	if (i == json_array_size(a)) {
+		printf("%*s%-*s %s\n", depth * 2, "", 20 - depth * 2, k, b);
+		return;
+	}
+	printf("%*s%s\n", depth * 2, "", k);
+	json_array_foreach(a, i, e) {
+		n = 0;
+		b[0] = '\0';
+		if (!json_is_object(e))
+			cell(e, b, sizeof(b));
+		else
+			json_object_foreach(e, f, v) {
+				cell(v, c, sizeof(c));
+				if (n < sizeof(b))
+					n += snprintf(b + n, sizeof(b) - n, "%s%s %s", n ? ", " : "", f, c);
+			}
+		printf("%*s%s\n", depth * 2 + 2, "", b);
+	}
+}
+
+/* o's fields, indented by depth levels: an object in a field (disk show's image) as its own
+ * fields under the field's name, one a line, rather than as JSON */
+static void print_fields(const json_t *o, int depth)
 {
 	const char *k;
 	json_t *v;
@@ -387,10 +430,27 @@ void client_print_object(const json_t *o)
 		/* the API's times are Unix times: shown in local time, as vm show and events do */
 		bool when = t > 0 && (!strcmp(k, "created") || !strcmp(k, "modified") || !strcmp(k, "updated"));
 
+		if (json_is_object(v) && json_object_size(v) && depth < 4) {
+			printf("%*s%s\n", depth * 2, "", k);
+			print_fields(v, depth + 1);
+			continue;
+		}
+		if (json_is_array(v) && json_array_size(v)) {
+			print_array(k, v, depth);
+			continue;
+		}
+		if (json_is_array(v))
+			snprintf(b, sizeof(b), "none");
+		else
 		if (!when || !localtime_r(&t, &tm) || !strftime(b, sizeof(b), "%Y-%m-%d %H:%M:%S", &tm))
 			cell(v, b, sizeof(b));
-		printf("%-20s %s\n", k, b);
+		printf("%*s%-*s %s\n", depth * 2, "", 20 - depth * 2, k, b);
 	}
+}
+
+void client_print_object(const json_t *o)
+{
+	print_fields(o, 0);
 }
 
 const char *client_seg(const char *s, char *buf, size_t n)

@@ -49,7 +49,9 @@ void client_print_json(const json_t *v);
 void client_print_table(const json_t *a, const char *const *cols);
 
 /* Print an object as "key value" lines; the times "created", "modified" and "updated"
- * (Unix times) in local time. */
+ * (Unix times) in local time; a field that is an object as its own lines, indented under
+ * the field's name; a list of strings comma-separated, of objects one a line, an empty
+ * one "none". */
 void client_print_object(const json_t *o);
 
 /* URL-escape one path segment into buf. */

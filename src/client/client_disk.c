@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* The collection of r's group ("disks", "networks") and /api/v1/COLL[/NAME]. */
 static const char *coll(const struct opt_res *r)
@@ -13,10 +14,29 @@ static const char *coll(const struct opt_res *r)
 	return !strcmp(r->group->name, "disk") ? "disks" : "networks";
 }
 
+/* VHD timestamps count from 2000-01-01 00:00 UTC (src/cli/img_info.c) */
+#define VHD_EPOCH 946684800
+
 static void print_out(struct client *cl, json_t *out)
 {
-	if (out)
-		cl->json ? client_print_json(out) : client_print_object(out);
+	json_t *ts = json_object_get(json_object_get(out, "image"), "timestamp");
+	char b[32];
+
+	if (!out)
+		return;
+	if (cl->json) {
+		client_print_json(out);
+		return;
+	}
+	/* the image's timestamp (disk show) in local time, as created is */
+	if (json_is_integer(ts)) {
+		time_t t = (time_t)json_integer_value(ts) + VHD_EPOCH;
+		struct tm tm;
+
+		if (localtime_r(&t, &tm) && strftime(b, sizeof(b), "%Y-%m-%d %H:%M:%S", &tm))
+			json_object_set_new(json_object_get(out, "image"), "timestamp", json_string(b));
+	}
+	client_print_object(out);
 }
 
 static int obj_list(struct client *cl, struct opt_res *r)

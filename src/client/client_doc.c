@@ -283,6 +283,24 @@ void opt_completion(FILE *f, const char *top)
 				fputc(*w == '|' ? ' ' : *w, f);
 			fputs("\" -- \"$cur\")); return;;\n", f);
 		}
+	fputs("\t\tesac\n\tfi\n", f);
+	/* ... and after that word, its NAME (`vm snapshot list NAME`), as the commands whose
+	 * first argument it is complete it */
+	fputs("\tif ((COMP_CWORD == 4)) && [[ $cur != -* ]]; then\n\t\tcase \"$key\" in\n", f);
+	for (g = client_groups; *g; g++) {
+		bool listed = false;
+
+		for (c = (*g)->cmds; c->name; c++)
+			listed |= !strcmp(c->name, "list");
+		for (c = (*g)->cmds; listed && c->name; c++) {
+			size_t n = c->args ? strcspn(c->args, " ") : 0;
+
+			if (n && memchr(c->args, '|', n) && !strncmp(c->args + n, " NAME", 5))
+				fprintf(f, "\t\t\"%s %s\") COMPREPLY=($(compgen -W \"$(\"${COMP_WORDS[0]}\" %s "
+					   "list 2>/dev/null | tail -n +2 | cut -d' ' -f1)\" -- \"$cur\")); "
+					   "return;;\n", (*g)->name, c->name, (*g)->name);
+		}
+	}
 	fputs("\t\tesac\n\tfi\n\tcase \"$key\" in\n", f);
 	for (g = client_groups; *g; g++)
 		for (c = (*g)->cmds; c->name; c++) {

@@ -8,7 +8,7 @@
 static int hosts_run(struct client *cl, struct opt_res *r)
 {
 	static const char *const cols[] = { "name", "alive", "api_url", "cpus", "memory_mib",
-					    "free_memory_mib", "draining", "vms", NULL };
+					    "free_memory_mib", "draining", "vms", "kvm", NULL };
 	json_t *out = NULL, *hosts, *h;
 	size_t i;
 	int rc;
@@ -123,7 +123,8 @@ static const struct opt drain_opts[] = {
 
 static const struct opt_cmd hosts_cmds[] = {
 	{ "", NULL, 0, 0, "Show the hosts of the server's cluster (just this one without "
-	  "--cluster): alive or not, capacity, draining or not, how many VMs each runs; JSON "
+	  "--cluster): alive or not, capacity, draining or not, how many VMs each runs and, of "
+	  "the host that answers, whether it has KVM (no: GET /api/v1/host says why); JSON "
 	  "with --json.", "Also 'vsrv hosts drain NAME [--copy-disks] [--no-wait]' "
 	  "(move every VM of host NAME to the others and mark it draining) and 'vsrv hosts "
 	  "undrain NAME' (clear the mark) and 'vsrv hosts balance [--dry-run] [--copy-disks] "

@@ -159,10 +159,9 @@ static int user_call(struct client *cl, struct opt_res *r)
 		rc = client_call(cl, !strcmp(sub, "show") ? "GET" : "DELETE", path, NULL, &out);
 	} else {
 		pw = client_password(opt_get(r, "password") ? opt_get(r, "password")->str : NULL);
-		if (!pw || !*pw) {
-			fprintf(stderr, "vsrv: no password given\n");
-			return 1;
-		}
+		if (!pw || !*pw)
+			return opt_usage_error(r, "no password given: --password P, VSRV_PASSWORD, or "
+					       "type it on a terminal (else one line of stdin)");
 		if (!strcmp(sub, "create")) {
 			body = json_pack("{s:s,s:s,s:b}", "name", r->args[0], "password", pw, "admin",
 					 opt_get(r, "admin") != NULL);

@@ -277,6 +277,8 @@ static void vm_print(const json_t *vm)
 		struct tm tm;
 		if (sec > 0 && localtime_r(&sec, &tm) && strftime(b, sizeof(b), "%Y-%m-%d %H:%M:%S", &tm))
 			json_object_set_new(o, times[i], json_string(b));
+		else if (json_is_integer(t) && !sec) /* never (started: the VM never ran) */
+			json_object_set_new(o, times[i], json_string("never"));
 	}
 
 	if (le && !json_is_null(le)) {

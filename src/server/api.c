@@ -2,6 +2,7 @@
 #include "server/api.h"
 #include "server/auth.h"
 #include "server/events.h"
+#include "server/hostkvm.h"
 #include "server/metrics.h"
 #include "server/sup.h"
 #include "server/throttle.h"
@@ -162,7 +163,9 @@ int api_route(const char *method, const char *path, struct req *r)
 
 int api_health(struct req *r)
 {
-	r->out = json_pack("{s:s,s:s}", "status", "ok", "version", "1");
+	/* whether a VM can start here (GET /api/v1/host says why not) */
+	r->out = json_pack("{s:s,s:s,s:b}", "status", "ok", "version", "1", "kvm",
+			   !hostkvm_check(NULL, 0));
 	return 200;
 }
 

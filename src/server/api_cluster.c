@@ -42,10 +42,11 @@ int api_hosts(struct req *r)
 		json_decref(vms);
 		return req_error(r, -EIO, "cannot read the inventory");
 	}
-	r->out = json_pack("{s:[{s:s,s:b,s:b,s:i,s:O,s:O,s:o}],s:n}", "hosts", "name", name,
+	r->out = json_pack("{s:[{s:s,s:b,s:b,s:i,s:O,s:O,s:o,s:O}],s:n}", "hosts", "name", name,
 			   "alive", 1, "this", 1, "cpus", r->srv->host_cpus,
 			   "memory_mib", json_object_get(mem, "allocatable"),
-			   "free_memory_mib", json_object_get(mem, "free"), "vms", vms, "cluster");
+			   "free_memory_mib", json_object_get(mem, "free"), "vms", vms, "kvm",
+			   json_object_get(json_object_get(h, "kvm"), "available"), "cluster");
 	json_decref(h);
 	return r->out ? 200 : req_error(r, -ENOMEM, "out of memory");
 }

@@ -5,6 +5,7 @@
 #include "server/cluster.h"
 #include "server/clone.h"
 #include "server/diskuse.h"
+#include "server/hostkvm.h"
 #include "server/inv.h"
 #include "server/sup.h"
 #include "server/undo.h"
@@ -102,6 +103,14 @@ int api_vm_action_answer(struct req *r, const char *a, int64_t id, int rc, bool 
 	if (rc == -EIO && !strcmp(a, "start"))
 		return req_error(r, 503, "%s: not started: the inventory did not answer (its start "
 				 "is not recorded, and no VMM of it runs here)", r->args[0]);
+	if (rc == -ENXIO) {
+		char why[400];
+
+		if (!hostkvm_check(why, sizeof(why)))
+			snprintf(why, sizeof(why), "%s was not usable at the start: try again",
+				 hostkvm_path());
+		return req_error(r, 503, "%s: not started: %s", r->args[0], why);
+	}
 	if (rc == -ESTALE)
 		return req_error(r, -EBUSY, "%s: its saved state's file is missing: discard the "
 				 "saved state (discard-saved) to start it afresh", r->args[0]);

@@ -405,7 +405,8 @@ int clone_check_start(struct dbc *c, int64_t id, const char *name, char *why, si
 		return t;
 	if (t) {
 		snprintf(why, len, "%s is a template: templates do not start (make a VM from it: "
-			 "POST /api/v1/vms {\"from_template\": \"%s\"}, or unmark it)", name, name);
+			 "vsrv vm create NEW --from-template %s, or POST /api/v1/vms with "
+			 "from_template; or unmark it: --template no)", name, name);
 		return -EBUSY;
 	}
 	if (task_running(c, "vm-clone", name) || task_running(c, "vm-snapshot-delete", name)) {

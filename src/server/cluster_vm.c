@@ -1,5 +1,6 @@
 /* The cluster's view of hosts (GET /api/v1/hosts) and the VMs' ownership keys (cluster.h). */
 #include "server/cluster_int.h"
+#include "server/hostkvm.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -107,6 +108,9 @@ int cluster_hosts_json(struct cluster *cl, json_t **out)
 	list = json_array();
 	json_object_foreach(h.by_name, name, o) {
 		json_object_set_new(o, "this", json_boolean(!strcmp(name, cl->name)));
+		/* whether VMs can run there: known of the host that answers */
+		if (!strcmp(name, cl->name))
+			json_object_set_new(o, "kvm", json_boolean(!hostkvm_check(NULL, 0)));
 		json_array_append(list, o);
 	}
 	json_decref(h.by_name);

@@ -416,7 +416,8 @@ int cmd_serve(int argc, char **argv)
 	srv.token_ttl = 86400;
 	srv.shutdown_timeout = 30;
 	srv.disk_overcommit = 1;
-	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	opterr = 0; /* its reasons said with ours: "vsrv serve: ..." and where the help is */
+	while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'd': data = optarg; break;
 		case 'l': hc.listen = optarg; break;
@@ -427,9 +428,20 @@ int cmd_serve(int argc, char **argv)
 		case 'a': init_admin = optarg; break;
 		case 'A': init_admin_file = optarg; break;
 		case 'v': vmm = optarg; break;
-		case 't': srv.token_ttl = strtoul(optarg, NULL, 10); break;
-		case 'T': srv.shutdown_timeout = strtoul(optarg, NULL, 10); break;
-		case 'm': host_mem = strtol(optarg, NULL, 10); break;
+		case 't':
+			if ((v = num_arg("--token-ttl", optarg, 1, INT_MAX)) < 0)
+				return 2;
+			srv.token_ttl = v;
+			break;
+		case 'T':
+			if ((v = num_arg("--shutdown-timeout", optarg, 0, INT_MAX)) < 0)
+				return 2;
+			srv.shutdown_timeout = v;
+			break;
+		case 'm':
+			if ((host_mem = num_arg("--host-memory", optarg, 0, LONG_MAX)) < 0)
+				return 2;
+			break;
 		case 'G':
 			host_cpus = strtol(optarg, &end, 10);
 			if (*end || host_cpus < 1 || host_cpus > 4096) {
@@ -499,7 +511,11 @@ int cmd_serve(int argc, char **argv)
 		case 'p': inv_prefix = optarg; break;
 		case 'M': import_inv = true; break;
 		case 'h': serve_usage(stdout); return 0;
-		default: serve_usage(stderr); return 2;
+		default:
+			fprintf(stderr, o == ':' ? "vsrv serve: option '%s' needs a value (see vsrv "
+				"serve --help)\n" : "vsrv serve: unknown option '%s' (see vsrv serve "
+				"--help)\n", argv[optind - 1]);
+			return 2;
 		}
 	}
 	if (optind != argc || !!hc.tls_cert != !!hc.tls_key || srv.token_ttl < 1 ||

@@ -242,8 +242,10 @@ static int create(struct server *srv, struct dbc *c, int64_t id, const char *nam
 		if (d[i].readonly)
 			continue;
 		if (strcmp(d[i].format, "vhd")) {
-			snprintf(err, errlen, "snapshots need VHD disks: disk %s is %s (convert it: "
-				 "POST /api/v1/disks/%s/convert)", d[i].name, d[i].format, d[i].name);
+			snprintf(err, errlen, "snapshots need VHD disks: disk %s is %s (convert it "
+				 "into a new VHD disk and attach that one instead: vsrv disk convert %s "
+				 "NEW --format vhd, or POST /api/v1/disks/%s/convert)", d[i].name,
+				 d[i].format, d[i].name, d[i].name);
 			rc = -EINVAL;
 		}
 		grow += d[i].size;
@@ -557,8 +559,10 @@ static int precheck(struct server *srv, struct dbc *c, int64_t id, const char *n
 		return snprintf(err, errlen, "inventory error"), -EIO;
 	for (int i = 0; !rc && i < n; i++)
 		if (!d[i].readonly && strcmp(d[i].format, "vhd")) {
-			snprintf(err, errlen, "snapshots need VHD disks: disk %s is %s (convert it: "
-				 "POST /api/v1/disks/%s/convert)", d[i].name, d[i].format, d[i].name);
+			snprintf(err, errlen, "snapshots need VHD disks: disk %s is %s (convert it "
+				 "into a new VHD disk and attach that one instead: vsrv disk convert %s "
+				 "NEW --format vhd, or POST /api/v1/disks/%s/convert)", d[i].name,
+				 d[i].format, d[i].name, d[i].name);
 			rc = -EINVAL;
 		}
 	free(d);

@@ -5,6 +5,7 @@
 #include "server/cgroup.h"
 #include "server/diskuse.h"
 #include "server/events.h"
+#include "server/hostkvm.h"
 #include "server/inv.h"
 #include "server/sup_ready.h"
 #include "server/vmdir.h"
@@ -43,6 +44,12 @@ int sup_start_locked(struct server *srv, struct dbc *c, int64_t id, const char *
 	inv_vm_clear(&vm);
 	if (!restart && inv_vm_state_up(state))
 		return -EBUSY;
+	/* No VMM can run without KVM: refused before anything is spawned or recorded (the
+	 * API answers 503 with the reason, api_vmstart.c), not left to crash */
+	if (hostkvm_check(why, sizeof(why))) {
+		vsrv_log("vm %s: not started: %s", name, why);
+		return -ENXIO;
+	}
 	/* A saved VM is restored from its file (sup_build_argv adds --restore); any other
 	 * boots afresh, without a file left of a discard cut short (so that a file there while
 	 * starting means a restore: handle_exit) */

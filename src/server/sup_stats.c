@@ -3,6 +3,7 @@
 #include "server/sup.h"
 #include "server/sup_int.h"
 #include "server/cgroup.h"
+#include "server/hostkvm.h"
 #include "server/inv.h"
 #include "server/metrics.h"
 #include "server/vmctl.h"
@@ -135,7 +136,8 @@ json_t *sup_host_json(struct server *srv, struct dbc *c)
 {
 	struct up_sum up = { .mine = sup_cluster_mine(srv, c) };
 	int64_t running, reserved, vcpus, total = 0, avail = 0;
-	char b[4096], *s;
+	char b[4096], why[400], *s;
+	int kvm;
 
 	if (inv_vm_each(c, add_up, &up))
 		up.running = up.reserved = up.vcpus = 0;
@@ -149,13 +151,16 @@ json_t *sup_host_json(struct server *srv, struct dbc *c)
 		if ((s = strstr(b, "MemAvailable:")))
 			avail = strtoll(s + 13, NULL, 10) / 1024;
 	}
-	return json_pack("{s:i,s:{s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I},s:s}",
+	kvm = hostkvm_check(why, sizeof(why));
+	return json_pack("{s:i,s:{s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I},s:s,s:{s:b,s:s,s:s?}}",
 			 "cpus", srv->host_cpus,
 			 "memory_mib", "total", (json_int_t)total, "available", (json_int_t)avail,
 			 "allocatable", (json_int_t)srv->host_mem_mib, "reserved", (json_int_t)reserved,
 			 "free", (json_int_t)((int64_t)srv->host_mem_mib - reserved),
 			 "vms", "running", (json_int_t)running, "vcpus", (json_int_t)vcpus,
-			 "cgroups", cgroup_mode());
+			 "cgroups", cgroup_mode(),
+			 "kvm", "available", !kvm, "device", hostkvm_path(),
+			 "message", kvm ? why : NULL);
 }
 
 /* One running VM's figures for /metrics. */

@@ -40,8 +40,17 @@ static int level_kvm_init(struct vm *vm)
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0) {
 		ret = -errno;
-		vsrv_log("cannot open /dev/kvm: %s%s", strerror(errno),
-			 errno == ENOENT ? " (is KVM available on this host?)" : "");
+		/* what a newcomer on a host without virtualization does about it */
+		if (errno == ENOENT || errno == ENXIO || errno == ENODEV)
+			vsrv_log("cannot open /dev/kvm: %s: this host has no KVM: enable hardware "
+				 "virtualization (Intel VT-x or AMD-V) in the firmware settings (in a "
+				 "VM: nested virtualization), then load the KVM module (modprobe "
+				 "kvm_intel, or kvm_amd)", strerror(errno));
+		else if (errno == EACCES || errno == EPERM)
+			vsrv_log("cannot open /dev/kvm: %s: add your user to the kvm group "
+				 "(usermod -aG kvm $USER, then log in again)", strerror(errno));
+		else
+			vsrv_log("cannot open /dev/kvm: %s", strerror(errno));
 		return ret;
 	}
 	if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {

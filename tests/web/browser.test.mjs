@@ -10,14 +10,15 @@ import { test, before, beforeEach, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { writeFileSync, copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { writeFileSync, copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { Api, MemoryStorage } from '../../web/api.mjs';
 import { startDaemon, kvmReason, until, within, ROOT } from './daemon.mjs';
 import { CHROMIUM, noBrowser, Cdp } from './chrome.mjs';
 
 const skip = kvmReason || noBrowser;      // the tests that run a guest
 
-let d, api, chrome, cdp, session, context;
+let d, api, chrome, cdp, session, context, kvmLink;
 
 // VSRV_WEB_SHOTS=DIR: save screenshots of the pages on the way (to look at the layout).
 async function shot(name) {
@@ -39,7 +40,12 @@ async function page(expr) {
 before(async () => {
   if (noBrowser)
     return;
-  d = await startDaemon('vsrv-webui.');
+  // its KVM device: a link to /dev/null (the real /dev/kvm is the VMM's), taken away to
+  // show a host without KVM on the Host page
+  kvmLink = join(tmpdir(), `vsrv-webui-kvm.${process.pid}`);
+  rmSync(kvmLink, { force: true });
+  symlinkSync('/dev/null', kvmLink);
+  d = await startDaemon('vsrv-webui.', [], kvmLink);
   api = new Api({ base: d.base, storage: new MemoryStorage() });
   await api.login('admin', 'adminpass1');
   if (!kvmReason) {
@@ -93,6 +99,8 @@ after(async () => {
   }
   if (d)
     await d.stop(api);
+  if (kvmLink)
+    rmSync(kvmLink, { force: true });
 });
 
 test('browser: log in, live VM list, console in xterm.js (typed into; HTML stays text), charts, power off, log out', { skip }, async () => {
@@ -216,6 +224,18 @@ test('browser: the login page shows no navigation and no log out; empty lists fo
   await until(() => page(`document.querySelector('main').innerText.includes('None yet.')`), 5000,
     async () => 'the empty list: ' + await page("document.querySelector('main').innerText"));
   assert.equal(await page("document.querySelector('main').innerText.includes('you may see')"), false);
+  // The Host page says whether VMs can run here, and when not why and what to do.
+  await page("location.hash = '#/host'");
+  await until(() => page("(document.getElementById('host-kvm') || {}).textContent === 'available (' + " +
+    JSON.stringify(kvmLink) + " + ')'"), 5000, 'KVM available on the Host page');
+  rmSync(kvmLink);
+  await page("location.hash = '#/disks'");
+  await page("location.hash = '#/host'");
+  await until(() => page(`(() => { const e = document.getElementById('host-kvm');
+    return !!e && e.textContent.startsWith('not available: this host has no ') &&
+      e.textContent.includes('modprobe kvm_intel'); })()`), 5000,
+  async () => 'KVM not available on the Host page: ' + await page("(document.getElementById('host-kvm') || {}).textContent"));
+  symlinkSync('/dev/null', kvmLink);
   // A VM whose VMM fails at start (its kernel, valid at create, is junk by then; or no
   // KVM here): crashed, and its page and the list say why.
   const k = join(d.tmp, 'data', 'images', 'swap.elf');

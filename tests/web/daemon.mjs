@@ -59,9 +59,10 @@ export function freePort() {
   });
 }
 
-// Start a daemon (admin:adminpass1), with extra command-line arguments; resolves to
+// Start a daemon (admin:adminpass1), with extra command-line arguments and the KVM device its
+// starts check (kvm); resolves to
 // { base, tmp, stop() }.
-export async function startDaemon(prefix, extra = []) {
+export async function startDaemon(prefix, extra = [], kvm = '/dev/null') {
   const tmp = mkdtempSync(join(tmpdir(), prefix));
   const data = join(tmp, 'data');
   mkdirSync(join(data, 'images'), { recursive: true });
@@ -71,7 +72,11 @@ export async function startDaemon(prefix, extra = []) {
   const base = 'http://127.0.0.1:' + port;
   const log = openSync(join(tmp, 'daemon.log'), 'a');
   const proc = spawn(VSRV, ['serve', '--data-dir', data, '--listen', '127.0.0.1:' + port,
-                            '--init-admin', 'admin:adminpass1', ...extra], { stdio: ['ignore', log, log] });
+                            '--init-admin', 'admin:adminpass1', ...extra],
+                     // kvm: the device its starts check (VSRV_TEST_KVM, as tests/server/lib.py's
+                     // Daemon): by default /dev/null, so that starts are not refused for want
+                     // of /dev/kvm and a VM that fails without KVM crashes as the tests expect
+                     { stdio: ['ignore', log, log], env: { ...process.env, VSRV_TEST_KVM: kvm } });
   await until(async () => {
     try { return (await fetch(base + '/api/v1/health')).ok; } catch (e) { return false; }
   }, 10000, 'the daemon');
