@@ -185,11 +185,12 @@ int inv_sqlite_owner_get(struct dbc *c, const char *kind, int64_t id, int64_t *u
 	return st;
 }
 
-int inv_sqlite_vm_set_undo_bytes(struct dbc *c, int64_t id, int64_t bytes)
+int inv_sqlite_vm_set_undo_bytes(struct dbc *c, int64_t id, const char *host, int64_t bytes)
 {
 	sqlite3_stmt *s;
 	int rc;
 
+	(void)host;     /* one host */
 	if (bytes <= 0)
 		return db_exec_id(c, "DELETE FROM vm_undo WHERE vm_id = ?", id);
 	s = db_stmt(c, "INSERT OR REPLACE INTO vm_undo (vm_id, bytes) SELECT id, ?2 FROM vms "

@@ -319,7 +319,8 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 
 /* Undo disks grow as their guests write: every UNDO_REFRESH_S seconds the running VMs'
  * undo disks' bytes are recorded again (undo_account: their owners' disk_bytes) when they
- * moved by UNDO_REFRESH_BYTES or more since the last record. */
+ * moved by UNDO_REFRESH_BYTES or more since the last record. What a usage shows lags so;
+ * a quota decision does not: it adds what the files grew since (sup_undo_unrecorded). */
 #define UNDO_REFRESH_S 10.0
 #define UNDO_REFRESH_BYTES (1LL << 20)
 
@@ -353,6 +354,51 @@ static void undo_refresh(struct supervisor *s)
 		pthread_mutex_unlock(&s->lock);
 	}
 	free(ids);
+}
+
+int sup_undo_unrecorded(struct dbc *c, int64_t uid, int64_t *bytes, void *arg)
+{
+	struct server *srv = arg;
+	struct supervisor *s = srv->sup;
+	int64_t *ids = NULL, *last, now, o;
+	struct runvm *v;
+	size_t n = 0, cap = 0, i;
+	int depth, rc = 0;
+
+	*bytes = 0;
+	if (!s)
+		return 0;
+	/* the running VMs that have undo disks, with what was last recorded of them */
+	pthread_mutex_lock(&s->lock);
+	for (v = s->vms; v; v = v->next)
+		cap += v->undo_recorded > 0;
+	ids = cap ? malloc(2 * cap * sizeof(*ids)) : NULL;
+	last = ids ? ids + cap : NULL;
+	for (v = s->vms; ids && v && n < cap; v = v->next)
+		if (v->undo_recorded > 0) {
+			ids[n] = v->id;
+			last[n++] = v->undo_recorded;
+		}
+	pthread_mutex_unlock(&s->lock);
+	if (cap && !ids)
+		return -ENOMEM;
+	for (i = 0; !rc && i < n; i++) {
+		/* a stat of each file (undo_bytes): what grew since the record, for its owner
+		 * and every manager above it (quota.c follows 16 levels) */
+		now = undo_bytes(srv, ids[i]);
+		if (now <= last[i])
+			continue;
+		rc = inv_owner_get(c, "vm", ids[i], &o);
+		for (depth = 0; !rc && o && depth < 16; depth++) {
+			if (o == uid) {
+				*bytes += now - last[i];
+				break;
+			}
+			rc = inv_owner_get(c, "user", o, &o);
+		}
+	}
+	free(ids);
+	return rc;
 }
 
 static void *sup_thread(void *arg)
@@ -542,9 +588,16 @@ int sup_reattach(struct server *srv)
 		const char *name = k->names[i];
 
 		if (sup_is_our_monitor(srv, ids[i], mp)) {
+			int64_t rec = 0;
+
+			/* its undo disks as they are now: what the record and its growth
+			 * since (sup_undo_unrecorded) count from */
+			if (undo_pending(srv, ids[i]) && undo_account(srv, c, ids[i], &rec))
+				rec = undo_bytes(srv, ids[i]);
 			v = calloc(1, sizeof(*v));
 			if (!v)
 				break;
+			v->undo_recorded = rec;
 			v->id = ids[i];
 			v->mon_pid = mp;
 			v->pidfd = -1;

@@ -33,7 +33,8 @@ struct runvm {
 	double shutdown_deadline;
 	double started;
 	int quick_restarts;
-	int64_t undo_recorded;  /* its undo disks' bytes as last recorded (sup.c undo_refresh) */
+	int64_t undo_recorded;  /* its undo disks' bytes as last recorded (sup.c undo_refresh;
+				 * at its start, sup_start.c); 0: it has none */
 };
 
 struct supervisor {

@@ -1,5 +1,6 @@
 /* Undo disks through lib/vhd. See undo.h. */
 #include "server/undo.h"
+#include "server/cluster.h"
 #include "server/inv.h"
 #include "server/events.h"
 #include "server/tasks.h"
@@ -80,7 +81,9 @@ int undo_account(struct server *srv, struct dbc *c, int64_t id, int64_t *recorde
 
 	if (!c && !own)
 		return -EIO;
-	rc = inv_vm_set_undo_bytes(c ? c : own, id, bytes);
+	/* (this host's record: another host's, as one that died, is its own: inv.h) */
+	rc = inv_vm_set_undo_bytes(c ? c : own, id, srv->cluster ? cluster_name(srv->cluster) : NULL,
+				   bytes);
 	if (own)
 		inv_put(own);
 	if (!rc && recorded)
