@@ -21,8 +21,8 @@ int sup_create(struct server *srv, struct supervisor **out);
  * without a decision, and its owner's usage may pass its disk_bytes limit by what they
  * grow after the last decision that counted them. Each undo disk grows at most to the
  * size of a differencing VHD whose every block is allocated: the disk's virtual size, plus
- * a 512-byte bitmap per 2 MiB block, its BAT (4 bytes a block) and 3.5 KiB of header and
- * footers. So the overshoot is at most the sum of that over the writable disks of the
+ * a 512-byte bitmap per 2 MiB block, its BAT (4 bytes a block) and a few KiB of headers,
+ * footers and parent locators. So the overshoot is at most the sum of that over the writable disks of the
  * user's running VMs with undo disks (less what they already hold); nothing more can be
  * admitted while over, and the next decision counts it at once. */
 int sup_undo_unrecorded(struct dbc *c, int64_t uid, int64_t *bytes, void *arg);

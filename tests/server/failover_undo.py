@@ -26,9 +26,20 @@ def host(name, endpoints, prefix):
         "--host-name", name, "--cluster-ttl", str(TTL), "--host-memory", "65536",
         "--vmm", slow])
     daemons.append(d)
-    d.start()
+    d.start(wait=False)
+    # (a host on etcd joins the cluster before it answers: more than lib's 5 s on a busy
+    # machine)
+    if not wait_for(lambda: health(d), 60, 0.1):
+        raise RuntimeError("host %s did not come up: %s" % (name, log_of(d)[-600:]))
     shutil.copy(os.path.join(GUESTS, "hello.elf"), os.path.join(d.data, "images", "k.elf"))
     return d
+
+
+def health(d):
+    try:
+        return d.req("GET", "/api/v1/health")[0] == 200
+    except OSError:
+        return False
 
 
 def kill_host(d):
