@@ -77,7 +77,7 @@ unsigned etcd_page(const struct etcd *e);
  * reference is taken) walked page by page: each answer's "kvs" array to page(kvs, arg) (a
  * non-zero return stops the walk and is returned), until limit keys (0: all) or the end of
  * the range. *rev: in, the revision to read at (0: the current one), out, the revision
- * read at (rev itself may be NULL). 0 or -errno. */
+ * read at (rev itself may be NULL). 0, page's value, or -errno. */
 int etcd_range_pages(struct etcd *e, json_t *req, int64_t limit,
 		     int (*page)(json_t *kvs, void *arg), void *arg, int64_t *rev);
 

@@ -58,8 +58,8 @@ int etcd_range_pages(struct etcd *e, json_t *req, int64_t limit,
 											   : 0;
 		etcd_kv_clear(&kv);
 	}
-	if (!rc && rev)
-		*rev = at;
+	if (rev && at)
+		*rev = at;      /* (also when page stopped the walk, as etcd_range always said) */
 	json_decref(ans);
 	json_decref(req);
 	return rc;
