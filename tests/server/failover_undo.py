@@ -42,26 +42,6 @@ def health(d):
         return False
 
 
-def kill_host(d):
-    """kill -9 the daemon and every process left of it (its monitors and VMMs: their command
-    lines name its data directory)."""
-    d.proc.send_signal(signal.SIGKILL)
-    d.proc.wait(10)
-    d.proc = None
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            cmd = open("/proc/%s/cmdline" % pid, "rb").read().decode(errors="replace")
-        except OSError:
-            continue
-        if d.data + "/" in cmd.replace("\0", " "):
-            try:
-                os.kill(int(pid), signal.SIGKILL)
-            except OSError:
-                pass
-
-
 def undo_file(d):
     got = glob.glob(os.path.join(d.data, "vms", "*", "undo-0.vhd"))
     return got[0] if got else None
