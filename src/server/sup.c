@@ -356,48 +356,77 @@ static void undo_refresh(struct supervisor *s)
 	free(ids);
 }
 
+/* Whether user o is uid or a user uid manages (16 levels, as quota.c), through c; memo
+ * (*nmemo entries, at most 16) keeps the answers of this decision: many VMs share owners. */
+static int in_tree(struct dbc *c, int64_t uid, int64_t o, int64_t memo[16][2], size_t *nmemo,
+		   bool *in)
+{
+	int64_t x = o;
+	size_t k;
+	int depth, rc = 0;
+
+	*in = false;
+	for (k = 0; k < *nmemo; k++)
+		if (memo[k][0] == o) {
+			*in = memo[k][1];
+			return 0;
+		}
+	for (depth = 0; !rc && x && depth < 16 && !*in; depth++) {
+		*in = x == uid;
+		if (!*in)
+			rc = inv_owner_get(c, "user", x, &x);
+	}
+	if (!rc && *nmemo < 16) {
+		memo[*nmemo][0] = o;
+		memo[(*nmemo)++][1] = *in;
+	}
+	return rc;
+}
+
 int sup_undo_unrecorded(struct dbc *c, int64_t uid, int64_t *bytes, void *arg)
 {
 	struct server *srv = arg;
 	struct supervisor *s = srv->sup;
-	int64_t *ids = NULL, *last, now, o;
+	int64_t (*vm)[3] = NULL, now, memo[16][2];
 	struct runvm *v;
-	size_t n = 0, cap = 0, i;
-	int depth, rc = 0;
+	size_t n = 0, cap = 0, nmemo = 0, i;
+	bool in;
+	int rc = 0;
 
 	*bytes = 0;
 	if (!s)
 		return 0;
-	/* the running VMs that have undo disks, with what was last recorded of them */
+	/* the running VMs that have undo disks: id, what was last recorded, owner (0: not
+	 * read yet) */
 	pthread_mutex_lock(&s->lock);
 	for (v = s->vms; v; v = v->next)
 		cap += v->undo_recorded > 0;
-	ids = cap ? malloc(2 * cap * sizeof(*ids)) : NULL;
-	last = ids ? ids + cap : NULL;
-	for (v = s->vms; ids && v && n < cap; v = v->next)
+	vm = cap ? malloc(cap * sizeof(*vm)) : NULL;
+	for (v = s->vms; vm && v && n < cap; v = v->next)
 		if (v->undo_recorded > 0) {
-			ids[n] = v->id;
-			last[n++] = v->undo_recorded;
+			vm[n][0] = v->id;
+			vm[n][1] = v->undo_recorded;
+			vm[n++][2] = v->owner;
 		}
 	pthread_mutex_unlock(&s->lock);
-	if (cap && !ids)
+	if (cap && !vm)
 		return -ENOMEM;
 	for (i = 0; !rc && i < n; i++) {
-		/* a stat of each file (undo_bytes): what grew since the record, for its owner
-		 * and every manager above it (quota.c follows 16 levels) */
-		now = undo_bytes(srv, ids[i]);
-		if (now <= last[i])
+		/* a stat of each file (undo_bytes): what grew since the record counts for its
+		 * owner and every manager above it */
+		now = undo_bytes(srv, vm[i][0]);
+		if (now <= vm[i][1])
 			continue;
-		rc = inv_owner_get(c, "vm", ids[i], &o);
-		for (depth = 0; !rc && o && depth < 16; depth++) {
-			if (o == uid) {
-				*bytes += now - last[i];
-				break;
-			}
-			rc = inv_owner_get(c, "user", o, &o);
+		if (!vm[i][2] && !(rc = inv_owner_get(c, "vm", vm[i][0], &vm[i][2])) && vm[i][2]) {
+			pthread_mutex_lock(&s->lock);
+			if ((v = find(s, vm[i][0])))
+				v->owner = vm[i][2];
+			pthread_mutex_unlock(&s->lock);
 		}
+		if (!rc && vm[i][2] && !(rc = in_tree(c, uid, vm[i][2], memo, &nmemo, &in)) && in)
+			*bytes += now - vm[i][1];
 	}
-	free(ids);
+	free(vm);
 	return rc;
 }
 
