@@ -14,8 +14,9 @@ int sup_create(struct server *srv, struct supervisor **out);
  * (undo_account: at the start, then by the supervisor every 10 s once they moved by 1 MiB),
  * for user uid: the VMs it or a user it manages (16 levels down) owns; into *bytes. The
  * server's inv_set_usage_extra (arg: the server), so that a quota decision sees the files
- * as they are: a stat of each undo disk of the running VMs that have them, and reads of
- * the owners of those that grew, through c (the decision's transaction). 0 or -errno.
+ * as they are: a walk of the directory of each running VM that has them, and through c
+ * (the decision's transaction) a read of the owner of one that grew, once per run, and of
+ * the managers above it, once per decision. 0 or -errno.
  *
  * The bound. Nothing is asked before a guest writes: a VM that runs grows its undo disks
  * without a decision, and its owner's usage may pass its disk_bytes limit by what they
