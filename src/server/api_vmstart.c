@@ -111,6 +111,10 @@ int api_vm_action_answer(struct req *r, const char *a, int64_t id, int rc, bool 
 				 hostkvm_path());
 		return req_error(r, 503, "%s: not started: %s", r->args[0], why);
 	}
+	if (rc == -EDQUOT)
+		return req_error(r, rc, "%s: not started: quota exceeded: its owner (or a manager "
+				 "above it) has no room left in disk_bytes for its undo disks to grow "
+				 "(commit or discard kept undo disks, or free disk)", r->args[0]);
 	if (rc == -ESTALE)
 		return req_error(r, -EBUSY, "%s: its saved state's file is missing: discard the "
 				 "saved state (discard-saved) to start it afresh", r->args[0]);

@@ -62,6 +62,25 @@ unsigned long etcd_thread_calls(void);
 
 /* --- keys -------------------------------------------------------------------------------- */
 
+/* Range reads come in pages: a read of a prefix (etcd_range, etcd_read_many, the reads of
+ * a transaction and of its commit, etcd_range_pages) asks for at most etcd_page(e) keys in
+ * an answer (etcd's "limit"), then for the rest in more calls from the key after the last
+ * one, at the first answer's revision: one consistent read of the prefix however many keys
+ * it holds, and no answer past etcd's and the gateway's message limits, whatever a
+ * collection (users, VMs, disks, events, grants) grows to. ETCD_PAGE_DEFAULT keys; the
+ * environment's VSRV_ETCD_PAGE (1 to 100000) at etcd_open sets another (tests: a small
+ * one). */
+#define ETCD_PAGE_DEFAULT 1000
+unsigned etcd_page(const struct etcd *e);
+
+/* The range request req (its key, range_end and any other field of etcd's RangeRequest; a
+ * reference is taken) walked page by page: each answer's "kvs" array to page(kvs, arg) (a
+ * non-zero return stops the walk and is returned), until limit keys (0: all) or the end of
+ * the range. *rev: in, the revision to read at (0: the current one), out, the revision
+ * read at (rev itself may be NULL). 0, page's value, or -errno. */
+int etcd_range_pages(struct etcd *e, json_t *req, int64_t limit,
+		     int (*page)(json_t *kvs, void *arg), void *arg, int64_t *rev);
+
 /* The key's value: 0 and *out (etcd_kv_clear it), -ENOENT, or -errno. */
 int etcd_get(struct etcd *e, const char *key, struct etcd_kv *out);
 

@@ -73,11 +73,19 @@ static double now_ms(void)
  * of a Txn ("range KEY[*]", "put KEY", "del KEY"; * a prefix), and its compares' count;
  * then where its time went: in all (from its encoding to its answer decoded), in curl (of
  * which etcd's: to the answer's first byte), with a new connection or a kept one. */
-static void trace_call(const char *path, json_t *body, double total_ms, size_t out_bytes)
+static void trace_call(const char *path, json_t *body, json_t *ans, double total_ms,
+		       size_t out_bytes)
 {
-	json_t *ops = json_object_get(body, "success"), *op;
+	json_t *ops = json_object_get(body, "success"), *op, *resp;
 	char line[1024], key[160];
-	size_t i, len = 0;
+	size_t i, len = 0, most = json_array_size(json_object_get(ans, "kvs"));
+
+	/* the most keys one range of the answer carried (etcd_page bounds a prefix's) */
+	json_array_foreach(json_object_get(ans, "responses"), i, resp) {
+		size_t k = json_array_size(json_object_get(json_object_get(resp, "response_range"),
+							   "kvs"));
+		most = k > most ? k : most;
+	}
 
 	trace_key(json_string_value(json_object_get(body, "key")), key, sizeof(key));
 	len = (size_t)snprintf(line, sizeof(line), "%s", key);
@@ -97,10 +105,10 @@ static void trace_call(const char *path, json_t *body, double total_ms, size_t o
 		}
 	}
 	fprintf(stderr, "vsrv: etcd call %lu: %s %s (%zu ops, %zu compares) %.2f ms: curl %.2f, "
-		"first byte %.2f, %s connection, %zu B sent\n", thread_calls,
+		"first byte %.2f, %s connection, %zu B sent, %zu keys at most\n", thread_calls,
 		path, line, json_is_array(ops) ? json_array_size(ops) : (size_t)1,
 		json_array_size(json_object_get(body, "compare")), total_ms, post_stat.perform_ms,
-		post_stat.first_byte_ms, post_stat.connects ? "new" : "kept", out_bytes);
+		post_stat.first_byte_ms, post_stat.connects ? "new" : "kept", out_bytes, most);
 }
 
 const char *etcd_errmsg(void)
@@ -129,6 +137,10 @@ int etcd_open(const char *endpoints, unsigned timeout_ms, struct etcd **out)
 	if (!e)
 		return -ENOMEM;
 	e->timeout_ms = timeout_ms;
+	e->page = ETCD_PAGE_DEFAULT;
+	if (getenv("VSRV_ETCD_PAGE") && atol(getenv("VSRV_ETCD_PAGE")) > 0 &&
+	    atol(getenv("VSRV_ETCD_PAGE")) <= 100000)
+		e->page = (unsigned)atol(getenv("VSRV_ETCD_PAGE"));
 	pthread_mutex_init(&e->counter_mu, NULL);
 	pthread_mutex_init(&e->pool_mu, NULL);
 	e->list = strdup(endpoints);
@@ -183,6 +195,11 @@ void etcd_close(struct etcd *e)
 	pthread_mutex_destroy(&e->pool_mu);
 	free(e->list);
 	free(e);
+}
+
+unsigned etcd_page(const struct etcd *e)
+{
+	return e->page;
 }
 
 const char *etcd_endpoints(const struct etcd *e)
@@ -662,7 +679,7 @@ int etcd_call(struct etcd *e, const char *path, json_t *body, json_t **out)
 			if (i)
 				leader_soon(e);
 			if (t0)
-				trace_call(path, body, now_ms() - t0, strlen(text));
+				trace_call(path, body, ans, now_ms() - t0, strlen(text));
 			free(text);
 			*out = ans;
 			return 0;
@@ -677,7 +694,7 @@ int etcd_call(struct etcd *e, const char *path, json_t *body, json_t **out)
 		}
 	}
 	if (t0)
-		trace_call(path, body, now_ms() - t0, strlen(text));
+		trace_call(path, body, NULL, now_ms() - t0, strlen(text));
 	free(text);
 	if (best && i == e->nep) {
 		rc = best;

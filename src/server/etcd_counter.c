@@ -112,9 +112,9 @@ int etcd_next_id_read(struct etcd *e, const char *key, const char *also, int64_t
 				"failure", "request_range", "key", etcd_b64s(key));
 		if (req && also &&
 		    (json_array_append_new(json_object_get(req, "success"),
-					   etcd_range_op(&(struct etcd_read){ also, false })) ||
+					   etcd_range_op(&(struct etcd_read){ also, false }, 0)) ||
 		     json_array_append_new(json_object_get(req, "failure"),
-					   etcd_range_op(&(struct etcd_read){ also, false })))) {
+					   etcd_range_op(&(struct etcd_read){ also, false }, 0)))) {
 			json_decref(req);
 			req = NULL;
 		}

@@ -28,6 +28,7 @@ struct etcd {
 	void *pool[ETCD_POOL];      /* idle curl handles (CURL *): their connections stay open
 				     * for the next call (HTTP keep-alive) */
 	int npool;
+	unsigned page;              /* keys per answer of a range read (etcd_page) */
 };
 
 /* A counter's last seen value and mod_revision (a hint for the next compare-and-swap,
@@ -50,10 +51,15 @@ json_t *etcd_prefix_end(const char *prefix);
  * -ENOMEM). The same answers. */
 int etcd_call_req(struct etcd *e, const char *path, json_t *req, json_t **ans);
 
-/* A Txn's range request of r (NULL: ENOMEM), and its answer (a Txn's response) into *out
- * (etcd_kvs_clear it): 0, -EIO or -ENOMEM (nothing to free). */
-json_t *etcd_range_op(const struct etcd_read *r);
+/* A Txn's range request of r (NULL: ENOMEM), a prefix's at most page keys (0: no limit),
+ * and its answer (a Txn's response) into *out (etcd_kvs_clear it): 0, -EIO or -ENOMEM
+ * (nothing to free). etcd_range_rest: the keys of r's prefix past those of resp (a first
+ * page, etcd_range_resp's out), when it said there were more, appended to out, read at
+ * rev (the revision of resp's answer): 0 or -errno (out cleared then). */
+json_t *etcd_range_op(const struct etcd_read *r, unsigned page);
 int etcd_range_resp(json_t *resp, struct etcd_kvs *out);
+int etcd_range_rest(struct etcd *e, const struct etcd_read *r, json_t *resp, int64_t rev,
+		    struct etcd_kvs *out);
 
 /* A 64-bit number of an answer (a JSON string or a number; 0 when absent). */
 int64_t etcd_num(json_t *o, const char *field);

@@ -21,30 +21,87 @@ int etcd_get(struct etcd *e, const char *key, struct etcd_kv *out)
 	return rc;
 }
 
-int etcd_range(struct etcd *e, const char *prefix,
-	       int (*fn)(const struct etcd_kv *kv, void *arg), void *arg, int64_t *rev)
+int etcd_range_pages(struct etcd *e, json_t *req, int64_t limit,
+		     int (*page)(json_t *kvs, void *arg), void *arg, int64_t *rev)
 {
-	json_t *req = json_pack("{s:o*,s:o*}", "key", etcd_b64s(prefix), "range_end",
-				etcd_prefix_end(prefix));
-	json_t *ans = NULL, *kv;
-	size_t i;
-	int rc;
+	int64_t at = rev ? *rev : 0, got = 0;
+	json_t *ans = NULL;
+	int rc = req ? 0 : -ENOMEM;
 
-	if ((rc = etcd_call_req(e, "/v3/kv/range", req, &ans)))
-		return rc;
-	if (rev)
-		*rev = etcd_num(json_object_get(ans, "header"), "revision");
-	json_array_foreach(json_object_get(ans, "kvs"), i, kv) {
+	while (!rc) {
+		int64_t want = limit > 0 && limit - got < (int64_t)e->page ? limit - got : e->page;
+		json_t *kvs, *last;
+		struct etcd_kv kv;
+
+		if (json_object_set_new(req, "limit", json_integer(want)) ||
+		    (at && json_object_set_new(req, "revision", json_sprintf("%lld",
+									(long long)at)))) {
+			rc = -ENOMEM;
+			break;
+		}
+		json_decref(ans);
+		ans = NULL;
+		if ((rc = etcd_call(e, "/v3/kv/range", req, &ans)))
+			break;
+		if (!at)
+			at = etcd_num(json_object_get(ans, "header"), "revision");
+		kvs = json_object_get(ans, "kvs");
+		got += (int64_t)json_array_size(kvs);
+		if ((rc = page(kvs, arg)) || !json_is_true(json_object_get(ans, "more")) ||
+		    !json_array_size(kvs) || (limit > 0 && got >= limit))
+			break;
+		/* the next page: from the key just after the last one (the key and a NUL) */
+		last = json_array_get(kvs, json_array_size(kvs) - 1);
+		if ((rc = etcd_kv_parse(last, &kv)))
+			break;
+		rc = json_object_set_new(req, "key", etcd_b64(kv.key, strlen(kv.key) + 1)) ? -ENOMEM
+											   : 0;
+		etcd_kv_clear(&kv);
+	}
+	if (rev && at)
+		*rev = at;      /* (also when page stopped the walk, as etcd_range always said) */
+	json_decref(ans);
+	json_decref(req);
+	return rc;
+}
+
+/* What etcd_range's pages carry: its callback. */
+struct range_cb {
+	int (*fn)(const struct etcd_kv *kv, void *arg);
+	void *arg;
+};
+
+static int range_page(json_t *kvs, void *arg)
+{
+	struct range_cb *cb = arg;
+	json_t *kv;
+	size_t i;
+	int rc = 0;
+
+	json_array_foreach(kvs, i, kv) {
 		struct etcd_kv one;
 
 		rc = etcd_kv_parse(kv, &one);
 		if (!rc)
-			rc = fn(&one, arg);
+			rc = cb->fn(&one, cb->arg);
 		etcd_kv_clear(&one);
 		if (rc)
 			break;
 	}
-	json_decref(ans);
+	return rc;
+}
+
+int etcd_range(struct etcd *e, const char *prefix,
+	       int (*fn)(const struct etcd_kv *kv, void *arg), void *arg, int64_t *rev)
+{
+	struct range_cb cb = { fn, arg };
+	int64_t at = 0;
+	int rc = etcd_range_pages(e, json_pack("{s:o*,s:o*}", "key", etcd_b64s(prefix),
+					       "range_end", etcd_prefix_end(prefix)),
+				  0, range_page, &cb, &at);
+
+	if (rev)
+		*rev = at;
 	return rc;
 }
 
@@ -201,12 +258,14 @@ void etcd_kvs_clear(struct etcd_kvs *k)
 	k->n = 0;
 }
 
-json_t *etcd_range_op(const struct etcd_read *r)
+json_t *etcd_range_op(const struct etcd_read *r, unsigned page)
 {
 	json_t *o = json_pack("{s:o*}", "key", etcd_b64s(r->key));
 
 	if (o && r->prefix)
 		json_object_set_new(o, "range_end", etcd_prefix_end(r->key));
+	if (o && r->prefix && page)
+		json_object_set_new(o, "limit", json_integer(page));
 	return o ? json_pack("{s:o}", "request_range", o) : NULL;
 }
 
@@ -232,6 +291,47 @@ int etcd_range_resp(json_t *resp, struct etcd_kvs *out)
 	return rc;
 }
 
+/* etcd_range_pages' page: the kvs appended to the struct etcd_kvs arg. */
+static int append_page(json_t *kvs, void *arg)
+{
+	struct etcd_kvs *out = arg;
+	struct etcd_kv *kv;
+	json_t *o;
+	size_t j;
+	int rc = 0;
+
+	if (!json_array_size(kvs))
+		return 0;
+	kv = realloc(out->kv, (out->n + json_array_size(kvs)) * sizeof(*kv));
+	if (!kv)
+		return -ENOMEM;
+	out->kv = kv;
+	json_array_foreach(kvs, j, o) {
+		if ((rc = etcd_kv_parse(o, &out->kv[out->n])))
+			break;
+		out->n++;
+	}
+	return rc;
+}
+
+int etcd_range_rest(struct etcd *e, const struct etcd_read *r, json_t *resp, int64_t rev,
+		    struct etcd_kvs *out)
+{
+	json_t *rr = json_object_get(resp, "response_range");
+	int rc;
+
+	if (!r->prefix || !json_is_true(json_object_get(rr, "more")) || !out->n)
+		return 0;
+	rc = etcd_range_pages(e, json_pack("{s:o*,s:o*}", "key",
+					   etcd_b64(out->kv[out->n - 1].key,
+						    strlen(out->kv[out->n - 1].key) + 1),
+					   "range_end", etcd_prefix_end(r->key)),
+			      0, append_page, out, &rev);
+	if (rc)
+		etcd_kvs_clear(out);
+	return rc;
+}
+
 int etcd_read_many(struct etcd *e, const struct etcd_read *r, size_t n, struct etcd_kvs *out,
 		   int64_t *rev)
 {
@@ -243,7 +343,7 @@ int etcd_read_many(struct etcd *e, const struct etcd_read *r, size_t n, struct e
 		return -ENOMEM;
 	memset(out, 0, n * sizeof(*out));
 	for (i = 0; i < n; i++) {
-		if (json_array_append_new(ops, etcd_range_op(&r[i]))) {
+		if (json_array_append_new(ops, etcd_range_op(&r[i], e->page))) {
 			json_decref(ops);
 			return -ENOMEM;
 		}
@@ -254,8 +354,14 @@ int etcd_read_many(struct etcd *e, const struct etcd_read *r, size_t n, struct e
 	if (rev)
 		*rev = etcd_num(json_object_get(ans, "header"), "revision");
 	resp = json_object_get(ans, "responses");
-	for (i = 0; i < n && !rc; i++)
+	for (i = 0; i < n && !rc; i++) {
 		rc = etcd_range_resp(json_array_get(resp, i), &out[i]);
+		/* a prefix past a page: the rest at the same revision */
+		if (!rc)
+			rc = etcd_range_rest(e, &r[i], json_array_get(resp, i),
+					     etcd_num(json_object_get(ans, "header"), "revision"),
+					     &out[i]);
+	}
 	if (rc)
 		for (i = 0; i < n; i++)
 			etcd_kvs_clear(&out[i]);

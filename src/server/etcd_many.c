@@ -15,7 +15,7 @@ static int read_chunk(struct etcd *e, struct etcd_probe *r, size_t n)
 	int rc = ops ? 0 : -ENOMEM;
 
 	for (i = 0; !rc && i < n; i++) {
-		json_t *op = etcd_range_op(&(struct etcd_read){ r[i].key, r[i].prefix });
+		json_t *op = etcd_range_op(&(struct etcd_read){ r[i].key, r[i].prefix }, 0);
 
 		/* a prefix's keys are counted, not read */
 		if (op && r[i].prefix && json_object_set_new(json_object_get(op, "request_range"),

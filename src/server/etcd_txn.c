@@ -568,7 +568,7 @@ static json_t *with_ids(struct etcd_txn *t, json_t *base, int64_t cur, int64_t r
 		}
 	}
 	for (i = 0; !rc && i < n; i++)
-		rc = json_array_append_new(ops, etcd_range_op(&r[i])) ? -ENOMEM : 0;
+		rc = json_array_append_new(ops, etcd_range_op(&r[i], t->e->page)) ? -ENOMEM : 0;
 	if (rc) {
 		json_decref(req);
 		return NULL;
@@ -689,10 +689,15 @@ int etcd_txn_commit_read(struct etcd_txn *t, const struct etcd_read *r, size_t n
 	if (got)
 		*got = !rc;
 	base = t->nops + (t->ctr ? 1 + t->nctr + t->nidkeys : 0);
-	for (i = 0; !rc && i < n && *got; i++)
-		if (etcd_range_resp(json_array_get(json_object_get(ans, "responses"), base + i),
-				    &out[i]))
+	for (i = 0; !rc && i < n && *got; i++) {
+		json_t *resp = json_array_get(json_object_get(ans, "responses"), base + i);
+
+		/* (a prefix past a page: the rest at the commit's revision) */
+		if (etcd_range_resp(resp, &out[i]) ||
+		    etcd_range_rest(t->e, &r[i], resp, etcd_num(json_object_get(ans, "header"),
+								 "revision"), &out[i]))
 			*got = false;       /* committed all the same: the reads are left out */
+	}
 	if (n && !*got)
 		for (i = 0; i < n; i++)
 			etcd_kvs_clear(&out[i]);

@@ -747,10 +747,25 @@ int inv_usage_tree(struct dbc *c, int64_t uid, int depth, struct inv_quota *out,
 int inv_owner_set(struct dbc *c, const char *kind, int64_t id, int64_t uid);
 int inv_owner_get(struct dbc *c, const char *kind, int64_t id, int64_t *uid);
 
-/* The bytes VM id's undo disks take on its host (undo.h: the sizes of their files, as the
+/* The bytes VM id's undo disks take on host (undo.h: the sizes of their files, as the
  * host last recorded them, undo_account), counted in its owner's disk_bytes (inv_usage);
- * 0 when it has none. A VM nobody owns records nothing. Goes with the VM. 0 or -EIO. */
-int inv_vm_set_undo_bytes(struct dbc *c, int64_t id, int64_t bytes);
+ * 0 when it has none there. One record per VM and host (etcd: a VM's undo disks stay on
+ * the host that made them, a dead host's too when the VM runs again on another after a
+ * failover: its record counts until that host discards or commits them); SQLite (one
+ * host) ignores host. A VM nobody owns records nothing. Goes with the VM (every host's
+ * record). 0 or -EIO. */
+int inv_vm_set_undo_bytes(struct dbc *c, int64_t id, const char *host, int64_t bytes);
+
+/* Bytes of disk a user owns that the store does not record yet: fn (set by the server:
+ * the growth of the undo disks of the VMs this host runs since their last record, sup.h)
+ * answers for user uid and every user it manages, through c (in the caller's
+ * transaction), 0 and *bytes or -errno. inv_usage_extra calls it (0 and *bytes 0 when none
+ * is set); quota.c adds it to the disk_bytes of every usage it checks, so that a decision
+ * sees the files as they are, not as last recorded. fn NULL: none. */
+void inv_set_usage_extra(struct db *db,
+			 int (*fn)(struct dbc *c, int64_t uid, int64_t *bytes, void *arg),
+			 void *arg);
+int inv_usage_extra(struct dbc *c, int64_t uid, int64_t *bytes);
 
 /* A new password ends the user's sessions: drop every session of user uid. 0 or -EIO. */
 int inv_session_drop_user(struct dbc *c, int64_t uid);

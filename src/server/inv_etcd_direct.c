@@ -39,8 +39,24 @@ static json_t *range_req(struct dbc *c, const char *table, const char *from, con
 	return req;
 }
 
-/* Call fn for each kv of an answer's kvs, the key made relative to the table's prefix
- * (keys_only: no values, fn's row NULL). */
+/* Call fn for kv, its key made relative to the table's prefix (keys_only: no value, fn's
+ * row NULL). */
+static int one_kv(const struct etcd_kv *kv, size_t skip, bool keys_only, ied_fn fn, void *arg)
+{
+	json_t *row = keys_only ? NULL : json_loadb(kv->value, kv->value_len, 0, NULL);
+	int rc;
+
+	if ((!keys_only && !json_is_object(row)) || strlen(kv->key) < skip) {
+		vsrv_log("inventory (etcd): %s is not a row", kv->key);
+		rc = -EIO;
+	} else {
+		rc = fn(kv->key + skip, row, (uint64_t)kv->mod_rev, kv->lease, arg);
+	}
+	json_decref(row);
+	return rc;
+}
+
+/* one_kv for each kv of an answer's kvs. */
 static int each_kv(json_t *kvs, size_t skip, bool keys_only, ied_fn fn, void *arg)
 {
 	json_t *o;
@@ -49,19 +65,11 @@ static int each_kv(json_t *kvs, size_t skip, bool keys_only, ied_fn fn, void *ar
 
 	json_array_foreach(kvs, i, o) {
 		struct etcd_kv kv;
-		json_t *row;
 
 		rc = etcd_kv_parse(o, &kv);
 		if (rc)
 			return ied_fail(rc, "a range's answer");
-		row = keys_only ? NULL : json_loadb(kv.value, kv.value_len, 0, NULL);
-		if ((!keys_only && !json_is_object(row)) || strlen(kv.key) < skip) {
-			vsrv_log("inventory (etcd): %s is not a row", kv.key);
-			rc = -EIO;
-		} else {
-			rc = fn(kv.key + skip, row, (uint64_t)kv.mod_rev, kv.lease, arg);
-		}
-		json_decref(row);
+		rc = one_kv(&kv, skip, keys_only, fn, arg);
 		etcd_kv_clear(&kv);
 		if (rc)
 			break;
@@ -74,22 +82,36 @@ static size_t table_skip(struct dbc *c, const char *table)
 	return strlen(ie_store(c)->prefix) + 2 + strlen(table) + 1;
 }
 
+/* What range's pages carry to each_kv. */
+struct range_walk {
+	size_t skip;
+	bool keys_only;
+	ied_fn fn;
+	void *arg;
+	bool stopped;               /* each_kv's value ended the walk (fn's, or logged) */
+};
+
+static int range_page(json_t *kvs, void *arg)
+{
+	struct range_walk *w = arg;
+	int rc = each_kv(kvs, w->skip, w->keys_only, w->fn, w->arg);
+
+	w->stopped = rc != 0;
+	return rc;
+}
+
+/* Page by page (etcd_range_pages): a table of many rows (events) is never one answer. */
 static int range(struct dbc *c, const char *table, const char *from, const char *to,
 		 int64_t limit, bool keys_only, ied_fn fn, void *arg)
 {
-	json_t *req = range_req(c, table, from, to), *ans = NULL;
+	struct range_walk w = { table_skip(c, table), keys_only, fn, arg, false };
+	json_t *req = range_req(c, table, from, to);
 	int rc;
 
-	if (req && limit > 0)
-		json_object_set_new(req, "limit", json_integer(limit));
 	if (req && keys_only)
 		json_object_set_new(req, "keys_only", json_true());
-	rc = etcd_call_req(ie_store(c)->e, "/v3/kv/range", req, &ans);
-	if (rc)
-		return ied_fail(rc, table);
-	rc = each_kv(json_object_get(ans, "kvs"), table_skip(c, table), keys_only, fn, arg);
-	json_decref(ans);
-	return rc;
+	rc = etcd_range_pages(ie_store(c)->e, req, limit, range_page, &w, NULL);
+	return rc && !w.stopped ? ied_fail(rc, table) : rc;
 }
 
 int ied_range(struct dbc *c, const char *table, const char *from, const char *to,
@@ -164,7 +186,11 @@ static int span_kv(const char *key, json_t *row, uint64_t rev, int64_t lease, vo
 int ied_spans(struct dbc *c, const struct ied_span *spans, int n,
 	      int (*fn)(int span, const char *key, json_t *row, void *arg), void *arg)
 {
-	json_t *req, *ans = NULL, *resp;
+	struct etcd_read *r;
+	struct etcd_kvs *kvs;
+	char **keys;
+	bool got = false;
+	size_t j;
 	int i, rc = 0;
 
 	if (ie_sess(c)->t) {
@@ -175,31 +201,32 @@ int ied_spans(struct dbc *c, const struct ied_span *spans, int n,
 		}
 		return rc;
 	}
-	req = json_pack("{s:[],s:[]}", "compare", "success");
-	for (i = 0; req && i < n; i++) {
-		char *k = ied_key(c, spans[i].table, spans[i].prefix);
-		json_t *r = k ? json_pack("{s:{s:o*,s:o*}}", "request_range", "key", etcd_b64s(k),
-					  "range_end", etcd_prefix_end(k)) : NULL;
-
-		free(k);
-		if (json_array_append_new(json_object_get(req, "success"), r)) {
-			json_decref(req);
-			return -ENOMEM;
-		}
-	}
-	if (!req)
-		return -ENOMEM;
-	rc = etcd_call_req(ie_store(c)->e, "/v3/kv/txn", req, &ans);
-	if (rc)
-		return ied_fail(rc, "a read of grants");
-	resp = json_object_get(ans, "responses");
+	/* one Txn of range reads (etcd_read_many: past a page, the rest at its revision) */
+	r = calloc((size_t)n, sizeof(*r));
+	kvs = calloc((size_t)n, sizeof(*kvs));
+	keys = calloc((size_t)n, sizeof(*keys));
+	rc = r && kvs && keys ? 0 : -ENOMEM;
 	for (i = 0; !rc && i < n; i++) {
-		json_t *rr = json_object_get(json_array_get(resp, i), "response_range");
+		keys[i] = ied_key(c, spans[i].table, spans[i].prefix);
+		r[i] = (struct etcd_read){ keys[i], true };
+		rc = keys[i] ? 0 : -ENOMEM;
+	}
+	if (!rc && (rc = etcd_read_many(ie_store(c)->e, r, (size_t)n, kvs, NULL)))
+		rc = ied_fail(rc, "a read of grants");
+	else
+		got = !rc;
+	for (i = 0; !rc && i < n; i++) {
 		struct span_walk w = { .span = i, .fn = fn, .arg = arg };
 
-		rc = each_kv(json_object_get(rr, "kvs"), table_skip(c, spans[i].table), false,
-			     span_kv, &w);
+		for (j = 0; !rc && j < kvs[i].n; j++)
+			rc = one_kv(&kvs[i].kv[j], table_skip(c, spans[i].table), false, span_kv, &w);
 	}
-	json_decref(ans);
+	for (i = 0; got && i < n; i++)
+		etcd_kvs_clear(&kvs[i]);
+	for (i = 0; keys && i < n; i++)
+		free(keys[i]);
+	free(keys);
+	free(kvs);
+	free(r);
 	return rc;
 }

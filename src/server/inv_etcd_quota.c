@@ -6,8 +6,10 @@
  *   owned/KIND/ID           {user}        the object's owner (to drop it with the object)
  *   owners/USER/image/NAME  {kind, bytes} a private image of USER (inv_etcd_image.c: written
  *                           with its images/NAME row; counted without a read of it)
- *   owners/USER/undo/ID     {kind, bytes} the undo disks of USER's VM ID on its host
- *                           (inv_vm_set_undo_bytes; dropped with the VM's owner)
+ *   owners/USER/undo/ID/HOST {kind, bytes} the undo disks of USER's VM ID on host HOST
+ *                           (inv_vm_set_undo_bytes: one row per host, so that a dead
+ *                           host's stay counted when the VM runs again elsewhere after a
+ *                           failover; dropped with the VM's owner, every host's)
  * USER and ID are ie_id_key's. A usage read costs three round trips, not one per object:
  * the quota row (the stamp below), the user's owners/ prefix (one range read), then every
  * object's row and each VM's count of snapshots in one Txn of range requests
@@ -437,12 +439,17 @@ static int owner_drop(struct dbc *c, const char *kind, int64_t id)
 		if (rc == -ENOENT)
 			rc = 0;
 	}
-	/* a VM's undo disks' bytes (inv_etcd_vm_set_undo_bytes) go with its owner */
+	/* a VM's undo disks' bytes (inv_etcd_vm_set_undo_bytes) go with its owner: every
+	 * host's owners/USER/undo/ID/HOST (and a row from before hosts were named) */
 	if (!rc && !strcmp(kind, "vm")) {
 		rc = ie_row_delete(c, "owners", owners_key(ie_int(row, "user"), "undo", id, k2),
 				   false);
 		if (rc == -ENOENT)
 			rc = 0;
+		if (!rc && strlen(k2) + 2 <= sizeof(k2)) {
+			strcat(k2, "/");
+			rc = ie_row_delete(c, "owners", k2, true);
+		}
 	}
 	json_decref(row);
 	return rc;
@@ -499,12 +506,13 @@ int inv_etcd_owner_get(struct dbc *c, const char *kind, int64_t id, int64_t *uid
 
 struct undo_set {
 	int64_t id, bytes;
+	const char *host;
 };
 
 static int undo_set_body(struct dbc *c, void *arg)
 {
 	struct undo_set *a = arg;
-	char k1[40], k2[64];
+	char k1[40], k2[64], k3[160];
 	json_t *row, *o;
 	int rc = ie_row_get(c, "owned", owned_key("vm", a->id, k1), &row, NULL);
 
@@ -514,19 +522,28 @@ static int undo_set_body(struct dbc *c, void *arg)
 		return rc;
 	owners_key(ie_int(row, "user"), "undo", a->id, k2);
 	json_decref(row);
+	/* this host's row (a row of before hosts were named: this host's, as then) */
+	rc = ie_row_delete(c, "owners", k2, false);
+	if (rc && rc != -ENOENT)
+		return rc;
+	if (snprintf(k3, sizeof(k3), "%s/%s", k2, a->host) >= (int)sizeof(k3))
+		return -ENAMETOOLONG;
 	if (a->bytes <= 0) {
-		rc = ie_row_delete(c, "owners", k2, false);
+		rc = ie_row_delete(c, "owners", k3, false);
 		return rc == -ENOENT ? 0 : rc;
 	}
 	o = json_pack("{s:s,s:I}", "kind", "undo", "bytes", (json_int_t)a->bytes);
-	rc = o ? ie_row_put(c, "owners", k2, o, 0) : -ENOMEM;
+	rc = o ? ie_row_put(c, "owners", k3, o, 0) : -ENOMEM;
 	json_decref(o);
 	return rc;
 }
 
-int inv_etcd_vm_set_undo_bytes(struct dbc *c, int64_t id, int64_t bytes)
+int inv_etcd_vm_set_undo_bytes(struct dbc *c, int64_t id, const char *host, int64_t bytes)
 {
-	struct undo_set a = { id, bytes };
+	struct undo_set a = { id, bytes, host && *host ? host : "-" };
+
+	if (strchr(a.host, '/'))
+		return -EINVAL;
 
 	return ie_write(c, undo_set_body, &a);
 }

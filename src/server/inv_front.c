@@ -36,6 +36,20 @@ const char *inv_backend(struct db *db)
 	return db->ops->name;
 }
 
+void inv_set_usage_extra(struct db *db,
+			 int (*fn)(struct dbc *c, int64_t uid, int64_t *bytes, void *arg),
+			 void *arg)
+{
+	db->extra = fn;
+	db->extra_arg = arg;
+}
+
+int inv_usage_extra(struct dbc *c, int64_t uid, int64_t *bytes)
+{
+	*bytes = 0;
+	return c->db->extra ? c->db->extra(c, uid, bytes, c->db->extra_arg) : 0;
+}
+
 #define INV_CALL(name, params, args) \
 	int inv_##name params \
 	{ \

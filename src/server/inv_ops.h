@@ -210,7 +210,8 @@
 	X(usage, (struct dbc *c, int64_t uid, struct inv_quota *out), (c, uid, out)) \
 	X(usage_tree, (struct dbc *c, int64_t uid, int depth, struct inv_quota *out, \
 	  size_t *users), (c, uid, depth, out, users)) \
-	X(vm_set_undo_bytes, (struct dbc *c, int64_t id, int64_t bytes), (c, id, bytes)) \
+	X(vm_set_undo_bytes, (struct dbc *c, int64_t id, const char *host, int64_t bytes), \
+	  (c, id, host, bytes)) \
 	X(owner_set, (struct dbc *c, const char *kind, int64_t id, int64_t uid), \
 	  (c, kind, id, uid)) \
 	X(owner_get, (struct dbc *c, const char *kind, int64_t id, int64_t *uid), \
@@ -240,6 +241,9 @@ struct inv_ops {
  * and converts back with container_of). */
 struct db {
 	const struct inv_ops *ops;
+	/* inv_set_usage_extra's (NULL: none) */
+	int (*extra)(struct dbc *c, int64_t uid, int64_t *bytes, void *arg);
+	void *extra_arg;
 };
 
 struct dbc {

@@ -85,7 +85,7 @@ int inv_sqlite_quota_put(struct dbc *c, int64_t uid, const struct inv_quota *q)
  * then what they own, in one statement (issue 18: a manager's check costs one query, not
  * five per user). CROSS JOIN keeps the order: from the users to their owners rows by
  * owners_user, then each object by its key. (Its CTEs are materialised: in memory, db.c's
- * temp_store, not in temporary files.) */
+ * temp_store, measured there.) */
 #define TREE_USAGE_SQL \
 	"WITH RECURSIVE tree(id, depth) AS (SELECT ?1, 0 UNION SELECT o.object_id, " \
 	"t.depth + 1 FROM tree t CROSS JOIN owners o WHERE o.user_id = t.id AND " \
@@ -185,11 +185,12 @@ int inv_sqlite_owner_get(struct dbc *c, const char *kind, int64_t id, int64_t *u
 	return st;
 }
 
-int inv_sqlite_vm_set_undo_bytes(struct dbc *c, int64_t id, int64_t bytes)
+int inv_sqlite_vm_set_undo_bytes(struct dbc *c, int64_t id, const char *host, int64_t bytes)
 {
 	sqlite3_stmt *s;
 	int rc;
 
+	(void)host;     /* one host */
 	if (bytes <= 0)
 		return db_exec_id(c, "DELETE FROM vm_undo WHERE vm_id = ?", id);
 	s = db_stmt(c, "INSERT OR REPLACE INTO vm_undo (vm_id, bytes) SELECT id, ?2 FROM vms "

@@ -67,6 +67,7 @@ static int limits_of(struct dbc *c, int64_t uid, const struct inv_quota *ask,
 		     size_t *users)
 {
 	bool limited = false;
+	int64_t more = 0;
 	size_t i;
 	int rc = inv_user_get(c, uid, u);
 
@@ -81,8 +82,12 @@ static int limits_of(struct dbc *c, int64_t uid, const struct inv_quota *ask,
 	if (!limited)
 		return 1;
 	/* in the caller's transaction: what another create under this user's limits commits
-	 * first either is counted here or fails this one's commit (inv.h) */
-	return tree_usage(c, uid, use, users) ? -EIO : 0;
+	 * first either is counted here or fails this one's commit (inv.h); and what the
+	 * inventory does not record yet: the undo disks of the running VMs of this host as
+	 * they are now (inv_usage_extra) */
+	rc = tree_usage(c, uid, use, users) ? -EIO : inv_usage_extra(c, uid, &more) ? -EIO : 0;
+	use->disk_bytes += more;
+	return rc;
 }
 
 /* The manager of user uid (0: none). 0 or -EIO. */

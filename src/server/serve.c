@@ -683,6 +683,8 @@ int cmd_serve(int argc, char **argv)
 		goto out_hooks;
 	if (sup_create(&srv, &srv.sup))
 		goto out_agent;
+	/* quota decisions count the undo disks of the running VMs as they are (sup.h) */
+	inv_set_usage_extra(srv.db, sup_undo_unrecorded, &srv);
 	if (cluster) {
 		struct cluster_config cc = {
 			.endpoints = cluster, .ttl = (unsigned)cluster_ttl, .cpus = srv.host_cpus,
@@ -775,6 +777,7 @@ out_cluster:
 		sup_fence(&srv, "the daemon could not start", 5000);
 	cluster_stop(srv.cluster);
 out_sup:
+	inv_set_usage_extra(srv.db, NULL, NULL);
 	sup_destroy(srv.sup);
 out_agent:
 	agent_svc_destroy(srv.agent);

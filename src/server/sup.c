@@ -313,7 +313,8 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 
 /* Undo disks grow as their guests write: every UNDO_REFRESH_S seconds the running VMs'
  * undo disks' bytes are recorded again (undo_account: their owners' disk_bytes) when they
- * moved by UNDO_REFRESH_BYTES or more since the last record. */
+ * moved by UNDO_REFRESH_BYTES or more since the last record. What a usage shows lags so;
+ * a quota decision does not: it adds what the files grew since (sup_undo_unrecorded). */
 #define UNDO_REFRESH_S 10.0
 #define UNDO_REFRESH_BYTES (1LL << 20)
 
@@ -347,6 +348,80 @@ static void undo_refresh(struct supervisor *s)
 		pthread_mutex_unlock(&s->lock);
 	}
 	free(ids);
+}
+
+/* Whether user o is uid or a user uid manages (16 levels, as quota.c), through c; memo
+ * (*nmemo entries, at most 16) keeps the answers of this decision: many VMs share owners. */
+static int in_tree(struct dbc *c, int64_t uid, int64_t o, int64_t memo[16][2], size_t *nmemo,
+		   bool *in)
+{
+	int64_t x = o;
+	size_t k;
+	int depth, rc = 0;
+
+	*in = false;
+	for (k = 0; k < *nmemo; k++)
+		if (memo[k][0] == o) {
+			*in = memo[k][1];
+			return 0;
+		}
+	for (depth = 0; !rc && x && depth < 16 && !*in; depth++) {
+		*in = x == uid;
+		if (!*in)
+			rc = inv_owner_get(c, "user", x, &x);
+	}
+	if (!rc && *nmemo < 16) {
+		memo[*nmemo][0] = o;
+		memo[(*nmemo)++][1] = *in;
+	}
+	return rc;
+}
+
+int sup_undo_unrecorded(struct dbc *c, int64_t uid, int64_t *bytes, void *arg)
+{
+	struct server *srv = arg;
+	struct supervisor *s = srv->sup;
+	int64_t (*vm)[3] = NULL, now, memo[16][2];
+	struct runvm *v;
+	size_t n = 0, cap = 0, nmemo = 0, i;
+	bool in;
+	int rc = 0;
+
+	*bytes = 0;
+	if (!s)
+		return 0;
+	/* the running VMs that have undo disks: id, what was last recorded, owner (0: not
+	 * read yet) */
+	pthread_mutex_lock(&s->lock);
+	for (v = s->vms; v; v = v->next)
+		cap += v->undo_recorded > 0;
+	vm = cap ? malloc(cap * sizeof(*vm)) : NULL;
+	for (v = s->vms; vm && v && n < cap; v = v->next)
+		if (v->undo_recorded > 0) {
+			vm[n][0] = v->id;
+			vm[n][1] = v->undo_recorded;
+			vm[n++][2] = v->owner;
+		}
+	pthread_mutex_unlock(&s->lock);
+	if (cap && !vm)
+		return -ENOMEM;
+	for (i = 0; !rc && i < n; i++) {
+		/* a stat of each file (undo_bytes): what grew since the record counts for its
+		 * owner and every manager above it */
+		now = undo_bytes(srv, vm[i][0]);
+		if (now <= vm[i][1])
+			continue;
+		if (!vm[i][2] && !(rc = inv_owner_get(c, "vm", vm[i][0], &vm[i][2])) && vm[i][2]) {
+			pthread_mutex_lock(&s->lock);
+			if ((v = find(s, vm[i][0])))
+				v->owner = vm[i][2];
+			pthread_mutex_unlock(&s->lock);
+		}
+		if (!rc && vm[i][2] && !(rc = in_tree(c, uid, vm[i][2], memo, &nmemo, &in)) && in)
+			*bytes += now - vm[i][1];
+	}
+	free(vm);
+	return rc;
 }
 
 static void *sup_thread(void *arg)
@@ -538,9 +613,16 @@ int sup_reattach(struct server *srv)
 		const char *name = k->names[i];
 
 		if (sup_is_our_monitor(srv, ids[i], mp)) {
+			int64_t rec = 0;
+
+			/* its undo disks as they are now: what the record and its growth
+			 * since (sup_undo_unrecorded) count from */
+			if (undo_pending(srv, ids[i]) && undo_account(srv, c, ids[i], &rec))
+				rec = undo_bytes(srv, ids[i]);
 			v = calloc(1, sizeof(*v));
 			if (!v)
 				break;
+			v->undo_recorded = rec;
 			v->id = ids[i];
 			v->mon_pid = mp;
 			v->pidfd = -1;

@@ -10,6 +10,24 @@
 /* Create the supervisor and its thread. Returns 0 and *out or -errno. */
 int sup_create(struct server *srv, struct supervisor **out);
 
+/* What the undo disks of the VMs this host runs grew since their bytes were last recorded
+ * (undo_account: at the start, then by the supervisor every 10 s once they moved by 1 MiB),
+ * for user uid: the VMs it or a user it manages (16 levels down) owns; into *bytes. The
+ * server's inv_set_usage_extra (arg: the server), so that a quota decision sees the files
+ * as they are: a walk of the directory of each running VM that has them, and through c
+ * (the decision's transaction) a read of the owner of one that grew, once per run, and of
+ * the managers above it, once per decision. 0 or -errno.
+ *
+ * The bound. Nothing is asked before a guest writes: a VM that runs grows its undo disks
+ * without a decision, and its owner's usage may pass its disk_bytes limit by what they
+ * grow after the last decision that counted them. Each undo disk grows at most to the
+ * size of a differencing VHD whose every block is allocated: the disk's virtual size, plus
+ * a 512-byte bitmap per 2 MiB block, its BAT (4 bytes a block) and a few KiB of headers,
+ * footers and parent locators. So the overshoot is at most the sum of that over the writable disks of the
+ * user's running VMs with undo disks (less what they already hold); nothing more can be
+ * admitted while over, and the next decision counts it at once. */
+int sup_undo_unrecorded(struct dbc *c, int64_t uid, int64_t *bytes, void *arg);
+
 /* Stop the supervisor's thread. Running VMs keep running. */
 void sup_destroy(struct supervisor *s);
 

@@ -42,7 +42,10 @@ struct runvm {
 	double shutdown_deadline;
 	double started;
 	int quick_restarts;
-	int64_t undo_recorded;  /* its undo disks' bytes as last recorded (sup.c undo_refresh) */
+	int64_t undo_recorded;  /* its undo disks' bytes as last recorded (sup.c undo_refresh;
+				 * at its start, sup_start.c); 0: it has none */
+	int64_t owner;          /* its owner once sup_undo_unrecorded has read it (a VM's owner
+				 * is set at its create and never changes); 0: not yet */
 };
 
 struct supervisor {

@@ -10,6 +10,7 @@
 #include "server/inv.h"
 #include "server/tasks.h"
 #include "server/layers.h"
+#include "server/quota.h"
 #include "server/undo.h"
 #include "server/vmagent.h"
 #include "server/vmctl.h"
@@ -257,6 +258,15 @@ int sup_build_argv(struct server *srv, struct dbc *c, int64_t id, const char *di
 		    clone_check_start(c, id, name, why, sizeof(why)))) {
 		vsrv_log("vm %s: not started: %s", name, why);
 		rc = -EBUSY;
+	}
+	/* Undo disks grow as the guest writes, with no decision of their own (sup.h: the
+	 * bound): a VM with them starts only while its owner and the managers above it have
+	 * room for more disk besides what they hold, kept undo disks as they are included */
+	if (!rc && undo) {
+		rc = quota_admit_owner(c, "vm", id, &(struct inv_quota){ .disk_bytes = 1 }, why,
+				       sizeof(why));
+		if (rc == -EDQUOT)
+			vsrv_log("vm %s: not started: %s", name, why);
 	}
 	/* Disks attached to the VM, in order; writable ones behind their undo disks. */
 	if (!rc) {

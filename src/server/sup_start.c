@@ -8,6 +8,7 @@
 #include "server/hostkvm.h"
 #include "server/inv.h"
 #include "server/sup_ready.h"
+#include "server/undo.h"
 #include "server/vmdir.h"
 #include "server/vmsave.h"
 #include "util/clock.h"
@@ -28,7 +29,7 @@ int sup_start_locked(struct server *srv, struct dbc *c, int64_t id, const char *
 {
 	struct supervisor *s = srv->sup;
 	char dir[4096], name[64], state[16] = "", why[300] = "";
-	int64_t need = 0;
+	int64_t need = 0, undo_now;
 	char **argv = NULL;
 	struct inv_vm vm;
 	struct runvm *v;
@@ -102,6 +103,7 @@ int sup_start_locked(struct server *srv, struct dbc *c, int64_t id, const char *
 		return rc;
 	}
 	sup_cluster_placed(srv, c, name);
+	undo_now = undo_bytes(srv, id);     /* what the start recorded (sup_spawn: undo_account) */
 	pthread_mutex_lock(&s->lock);
 	v = sup_find(s, id);
 	if (!v) {
@@ -118,7 +120,8 @@ int sup_start_locked(struct server *srv, struct dbc *c, int64_t id, const char *
 		int qr = v->quick_restarts;
 		*v = (struct runvm){ .next = v->next, .id = id, .mon_pid = pid, .ours = true,
 				     .started = clock_mono(), .pidfd = -1,
-				     .quick_restarts = restart ? qr : 0 };
+				     .quick_restarts = restart ? qr : 0,
+				     .undo_recorded = undo_now };
 		snprintf(v->name, sizeof(v->name), "%s", name);
 		if (sup_watch(s, v))
 			vsrv_log("vm %s: cannot watch its monitor (pid %d)", name, (int)pid);

@@ -1,5 +1,6 @@
 /* Undo disks through lib/vhd. See undo.h. */
 #include "server/undo.h"
+#include "server/cluster.h"
 #include "server/inv.h"
 #include "server/events.h"
 #include "server/tasks.h"
@@ -61,14 +62,22 @@ static int list_undo(struct server *srv, int64_t id, char paths[UNDO_MAX][4200])
 
 int64_t undo_bytes(struct server *srv, int64_t id)
 {
-	char p[UNDO_MAX][4200];
+	char dir[4096];
 	int64_t sum = 0;
+	struct dirent *e;
 	struct stat st;
-	int n = list_undo(srv, id, p);
+	DIR *d;
+	int i, end;
 
-	for (int i = 0; i < n; i++)
-		if (!stat(p[i], &st))
+	/* one walk of the VM's directory (a quota decision stats every running VM's: not
+	 * UNDO_MAX lookups each) */
+	if (vmdir_path(srv, id, dir, sizeof(dir)) || !(d = opendir(dir)))
+		return 0;
+	while ((e = readdir(d)))
+		if (sscanf(e->d_name, "undo-%d.vhd%n", &i, &end) == 1 && !e->d_name[end] &&
+		    i >= 0 && i < UNDO_MAX && !fstatat(dirfd(d), e->d_name, &st, 0))
 			sum += (int64_t)st.st_size;
+	closedir(d);
 	return sum;
 }
 
@@ -80,7 +89,9 @@ int undo_account(struct server *srv, struct dbc *c, int64_t id, int64_t *recorde
 
 	if (!c && !own)
 		return -EIO;
-	rc = inv_vm_set_undo_bytes(c ? c : own, id, bytes);
+	/* (this host's record: another host's, as one that died, is its own: inv.h) */
+	rc = inv_vm_set_undo_bytes(c ? c : own, id, srv->cluster ? cluster_name(srv->cluster) : NULL,
+				   bytes);
 	if (own)
 		inv_put(own);
 	if (!rc && recorded)

@@ -38,26 +38,6 @@ def placement(etcd, vm):
     return json.loads(v[0]) if v else None
 
 
-def kill_host(d):
-    """kill -9 the daemon and every process left of it (its VMs' monitors and VMMs: their
-    command lines name its data directory)."""
-    d.proc.send_signal(signal.SIGKILL)
-    d.proc.wait(10)
-    d.proc = None
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            cmd = open("/proc/%s/cmdline" % pid, "rb").read().decode(errors="replace")
-        except OSError:
-            continue
-        if d.data + "/" in cmd.replace("\0", " "):
-            try:
-                os.kill(int(pid), signal.SIGKILL)
-            except OSError:
-                pass
-
-
 try:
     try:
         etcd = EtcdCluster(1).start()

@@ -1,7 +1,7 @@
 """Helpers for the server's black-box tests: a daemon on a temporary data directory and
 an HTTP client over TCP or the Unix socket. Every answer Daemon.req() gets is checked
 against docs/api.yaml (openapi_check.py): a mismatch is a FAIL line "openapi ..."."""
-import atexit, base64, hashlib, http.client, json, os, re, socket, sqlite3, subprocess, sys, threading, time
+import atexit, base64, hashlib, http.client, json, os, re, signal, socket, sqlite3, subprocess, sys, threading, time
 import urllib.request
 
 import openapi_check
@@ -303,6 +303,26 @@ def log_of(d):
     """Daemon d's log (DATA/daemon.log) so far."""
     with open(os.path.join(d.data, "daemon.log"), errors="replace") as f:
         return f.read()
+
+
+def kill_host(d):
+    """kill -9 daemon d and every process left of it (its VMs' monitors and VMMs: their
+    command lines name its data directory)."""
+    d.proc.send_signal(signal.SIGKILL)
+    d.proc.wait(10)
+    d.proc = None
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmd = open("/proc/%s/cmdline" % pid, "rb").read().decode(errors="replace")
+        except OSError:
+            continue
+        if d.data + "/" in cmd.replace("\0", " "):
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass
 
 
 def logged_count(d, what, method, path):

@@ -299,8 +299,33 @@ try:
     check("quota-undo-disk-grows-while-running", s1 in (200, 202) and made and
           u1 == dsize + size1 and grown and state in ("starting", "running"),
           str((s1, j1, made, size1, u1, size2, user_js("ug")["usage"], state)))
+    # a decision sees the undo disk as it is, not as last recorded: grown by 512 KiB (under
+    # the supervisor's 1 MiB step, so never recorded while it runs), a disk that fits only
+    # without that growth is refused at once, naming what is owned with it
+    with open(undo0, "ab") as f:
+        f.write(b"\0" * (512 * 1024))
+    size4 = os.path.getsize(undo0)
+    quota("ug", disk_bytes=dsize + size2 + MiB + 256 * 1024)
+    s6, j6 = req("POST", "/api/v1/disks", {"name": "ug1", "size": MiB, "format": "raw"}, ug)
+    msg = (j6 or {}).get("error", {}).get("message", "")
+    check("quota-undo-disk-current-at-decision", refused(s6, j6, "disk_bytes", "ug") and
+          ("owns %d " % (dsize + size4)) in msg, str((s6, j6, dsize, size2, size4)))
     req("POST", "/api/v1/vms/gvm/off", {})
     d.wait_state(adm, "gvm", ("stopped", "crashed"), timeout=20)
+    # a VM with undo disks starts only while its owner has room for them to grow: at its
+    # limit (the kept undo disk recorded at its final size), refused; a byte of room, started
+    kept = user_js("ug")["usage"]["disk_bytes"]
+    quota("ug", disk_bytes=kept)
+    s7, j7 = req("POST", "/api/v1/vms/gvm/start", {}, ug)
+    st7 = req("GET", "/api/v1/vms/gvm/status")[1].get("state")
+    quota("ug", disk_bytes=kept + 1)
+    s8, _ = req("POST", "/api/v1/vms/gvm/start", {}, ug)
+    check("quota-undo-disk-start-needs-room", kept == dsize + size4 and s7 == 403 and
+          (j7 or {}).get("error", {}).get("code") == "quota_exceeded" and
+          st7 == "stopped" and s8 in (200, 202), str((kept, dsize, size4, s7, j7, st7, s8)))
+    req("POST", "/api/v1/vms/gvm/off", {})
+    d.wait_state(adm, "gvm", ("stopped", "crashed"), timeout=20)
+    quota("ug", disk_bytes=64 * MiB)
 
     # ... whatever the number of running VMs: gvm started first, then 64 others (the
     # supervisor's list is newest first), its undo disk grown again
