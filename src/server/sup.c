@@ -126,14 +126,14 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 	struct server *srv = s->srv;
 	struct dbc *c = inv_get(srv->db);
 	char dir[4096], p[4200], ex[64] = "", policy[16] = "never", undo[16] = "off";
-	char state0[16] = "", *tail, *rec;
+	char state0[16] = "", owner[64] = "", *tail, *rec;
 	const char *why;
 	json_t *le;
 	bool clean, requested, asked, restart = false, restarted = false, saved = false;
 	bool unrestored = false, began, other = false, reset, refused, save_req, ours;
 	struct inv_vm vm;
-	int code = -1, sig = 0, tries, quick = 0, quick0, rc;
-	pid_t pid0, ended;
+	int code = -1, sig = 0, tries, fails = 0, quick = 0, quick0, rc = 0, gr;
+	pid_t pid0, ended, prior;
 	double started;
 
 	if (v->ours) {
@@ -189,6 +189,7 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 	save_req = v->save_req;
 	ours = v->ours;
 	ended = v->mon_pid;
+	prior = v->prior_pid;
 	started = v->started;
 	quick0 = v->quick_restarts;
 	for (tries = 0;; tries++) {
@@ -197,7 +198,8 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 		 * examined again on what they wrote) */
 		began = !refused && inv_begin(c) == 0;
 		pid0 = 0;
-		if (inv_vm_get(c, v->id, &vm) == 0) {
+		gr = inv_vm_get(c, v->id, &vm);
+		if (gr == 0) {
 			snprintf(policy, sizeof(policy), "%s", vm.restart_policy);
 			snprintf(undo, sizeof(undo), "%s", vm.undo_disks);
 			snprintf(state0, sizeof(state0), "%s", vm.state);
@@ -227,10 +229,45 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 		}
 		if (!began)
 			break;
+		/* not read (etcd did not answer): again, a few times */
+		if (gr && gr != -ENOENT) {
+			inv_rollback(c);
+			rc = gr;
+			if (fails++ < 3)
+				continue;
+			break;
+		}
+		/* a try before went unanswered and its commit was made after all: recorded (its
+		 * restart up with the restart's monitor, or its end) */
+		if (fails && (restarted ? inv_vm_state_up(state0) && pid0 == v->mon_pid :
+			      !inv_vm_state_up(state0))) {
+			inv_rollback(c);
+			rc = 0;
+			break;
+		}
+		/* its status is this host's to write only while its ownership key is this
+		 * host's or nobody's, compared at the commit: a VM that went on elsewhere (a
+		 * failover once this host's lease had gone, a hand-over) keeps that host's
+		 * record */
+		rc = sup_cluster_status_mine(srv, c, v->name, owner, sizeof(owner));
+		if (rc) {
+			if (rc == -EADDRINUSE)
+				vsrv_log("vm %s: %s; it is host %s's now (its ownership key): its "
+					 "record left as it is", v->name, ex, owner);
+			inv_rollback(c);
+			if (rc != -EADDRINUSE && fails++ < 3)
+				continue;
+			if (restarted)
+				sup_start_refuse(s, v->id, v->mon_pid);
+			restart = restarted = false;
+			other = rc == -EADDRINUSE;
+			break;
+		}
 		/* recorded up with another monitor: not this run's record (another host's start
 		 * once this host's ownership key had gone, or a later start here); its end
-		 * changes nothing of it */
-		if (ours && inv_vm_state_up(state0) && pid0 > 0 && pid0 != ended) {
+		 * changes nothing of it. (One its run followed, whose end the record may not
+		 * have: prior, is this run's.) */
+		if (ours && inv_vm_state_up(state0) && pid0 > 0 && pid0 != ended && pid0 != prior) {
 			vsrv_log("vm %s: %s; its record is another run's (monitor pid %d): left as "
 				 "it is", v->name, ex, (int)pid0);
 			inv_rollback(c);
@@ -289,12 +326,28 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 			restarted = false;
 		}
 		rc = inv_commit(c);
-		/* again on a conflict (a restart spawned meanwhile recorded with it) */
-		if (rc == -EAGAIN && tries < INV_COMMIT_TRIES)
+		/* again on a conflict (a restart spawned meanwhile recorded with it); and a few
+		 * times when etcd did not answer (the commit may have been made: the next try's
+		 * reads say) */
+		if ((rc == -EAGAIN && tries < INV_COMMIT_TRIES) ||
+		    (rc && rc != -EAGAIN && fails++ < 3))
 			continue;
-		if (rc)
-			vsrv_log("vm %s: cannot record its exit (%s)", v->name, ex);
 		break;
+	}
+	if (rc && began && !other)
+		vsrv_log("vm %s: cannot record its exit (%s): %s", v->name, ex, strerror(-rc));
+	if (rc && restarted) {
+		/* Its restart runs and its record is not confirmed (the commit may have been
+		 * made or not): no VMM runs that the inventory may not know of. The restart's
+		 * monitor is ended as a requested stop, whose end is recorded whichever way the
+		 * commit went (the record naming that monitor, or this run's: prior). */
+		pthread_mutex_lock(&s->lock);
+		v->stop_req = true;
+		v->prior_pid = ended;
+		sup_kill_session(v);
+		pthread_mutex_unlock(&s->lock);
+		vsrv_log("vm %s: its restart (monitor pid %d) cannot be recorded: it is ended",
+			 v->name, (int)v->mon_pid);
 	}
 	if (restart && !reset)
 		v->quick_restarts = quick;

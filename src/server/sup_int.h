@@ -30,6 +30,9 @@ struct runvm {
 	char save_who[64];      /* who asked for the save, for its event */
 	bool migrate_req;       /* its VMM is migrating it away (sup_migrate.c) */
 	bool incoming;          /* a migration's destination, not yet handed over */
+	pid_t prior_pid;        /* a monitor the VM's record may still name for this run (its
+				 * end then recorded all the same): the run a restart whose record
+				 * went unconfirmed followed, or a migration's source's */
 	double shutdown_deadline;
 	double started;
 	int quick_restarts;
@@ -65,6 +68,13 @@ void sup_dynmem_step(struct supervisor *s);
 struct runvm *sup_find(struct supervisor *s, int64_t id);
 int sup_watch(struct supervisor *s, struct runvm *v);
 void sup_kill_session(struct runvm *v);
+/* sup_stop's signal alone (sup_stop.c): the request marked on VM id's run here (its undo
+ * action with it) and its VMM killed (how: enum sup_stop, sup.h; SUP_OFF), its power button to be pressed
+ * (SUP_SHUTDOWN: its deadline set; the press is the caller's) or its run to start again
+ * (SUP_RESET). Nothing recorded. 0 and its name (n bytes), or -EBUSY when it does not run
+ * under this supervisor. */
+int sup_stop_signal(struct server *srv, int64_t id, int how, const char *undo, char *name,
+		    size_t n);
 /* Start VM id under c's open transaction (sup_start_lock held; the caller commits), again
  * by its restart policy with restart (sup_start.c). 0 or -errno; nothing spawned on an
  * error. */
@@ -144,6 +154,14 @@ void sup_cluster_placed(struct server *srv, struct dbc *c, const char *name);
  * keys as read with c's start read when it read them (sup_cluster_start_want; c may be
  * NULL), else read here. */
 json_t *sup_cluster_mine(struct server *srv, struct dbc *c);
+/* On a shared inventory (etcd), whether this host may write VM name's status under c's open
+ * transaction: its ownership key is this host's or nobody's, read now and its revision
+ * compared at c's commit (another host's claim meanwhile, a failover's or a hand-over's,
+ * fails it: -EAGAIN). 0; -EADDRINUSE when another host holds it (its name into owner, n
+ * bytes: the status is that host's to write); -errno when etcd does not answer. 0 alone
+ * or on a host's own SQLite. */
+int sup_cluster_status_mine(struct server *srv, struct dbc *c, const char *name, char *owner,
+			    size_t n);
 /* In a cluster on a shared inventory (etcd): does another host hold vm's ownership key (or
  * can that not be known: etcd does not answer)? Then this host must not write the VM's
  * status. false alone or on a host's own SQLite. */
