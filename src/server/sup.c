@@ -119,6 +119,17 @@ pid_t sup_vmm_pid(struct server *srv, struct runvm *v)
 	return p;
 }
 
+/* v's end is being handled without the start lock (on), or not any more: a start of its VM
+ * waits meanwhile (sup_start_locked). */
+static void exit_ending(struct supervisor *s, struct runvm *v, bool on)
+{
+	pthread_mutex_lock(&s->lock);
+	v->ending = on;
+	if (!on)
+		pthread_cond_broadcast(&s->ended_cv);
+	pthread_mutex_unlock(&s->lock);
+}
+
 /* The shim of v ended: record how, and restart by policy. Supervisor thread, s->lock
  * not held. */
 static void handle_exit(struct supervisor *s, struct runvm *v)
@@ -130,7 +141,7 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 	const char *why;
 	json_t *le;
 	bool clean, requested, asked, restart = false, restarted = false, saved = false;
-	bool unrestored = false, began, other = false, reset, refused, save_req, ours;
+	bool unrestored = false, began, other = false, reset, refused, save_req, ours, locked;
 	struct inv_vm vm;
 	int code = -1, sig = 0, tries, fails = 0, quick = 0, quick0, rc = 0, gr;
 	pid_t pid0, ended, prior;
@@ -178,9 +189,16 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 		free(tail);
 		return;
 	}
-	/* (its restart is a start; and a start of it under way decides first whether this
-	 * was its refused one) */
-	sup_start_lock(srv);
+	/* A start of it under way decides first whether this was its refused one: the start
+	 * lock, which that start holds until it has. Its restart, a start, takes it too (below).
+	 * Else its end is recorded without it, not behind another VM's start whose commit
+	 * etcd is slow to answer; a start of this VM waits meanwhile (ending). */
+	pthread_mutex_lock(&s->lock);
+	locked = v->deciding;
+	v->ending = !locked;
+	pthread_mutex_unlock(&s->lock);
+	if (locked)
+		sup_start_lock(srv);
 	asked = requested;
 	/* this run's, as they were at its end (a restart spawned by a try whose commit then
 	 * failed has made v the restart's: sup_start_locked) */
@@ -229,6 +247,14 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 		}
 		if (!began)
 			break;
+		if (restart && !locked) {
+			/* (read again under the start lock: no start of it runs then) */
+			inv_rollback(c);
+			exit_ending(s, v, false);
+			sup_start_lock(srv);
+			locked = true;
+			continue;
+		}
 		/* not read (etcd did not answer): again, a few times */
 		if (gr && gr != -ENOENT) {
 			inv_rollback(c);
@@ -351,7 +377,13 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 	}
 	if (restart && !reset)
 		v->quick_restarts = quick;
-	sup_start_unlock(srv);
+	if (restarted) {
+		pthread_mutex_lock(&s->lock);
+		v->deciding = false;
+		pthread_mutex_unlock(&s->lock);
+	}
+	if (locked)
+		sup_start_unlock(srv);
 	vsrv_log("vm %s: %s%s", v->name, ex, restart ? "; restarted" : "");
 	inv_put(c);
 	/* (another run's record: the key, when this host's, and the disks are that run's) */
@@ -367,6 +399,7 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 			vsrv_log("vm %s: undo disks (%s): %s; they are kept", v->name, action,
 				 strerror(-rc));
 	}
+	exit_ending(s, v, false);
 	free(tail);
 }
 
@@ -480,6 +513,7 @@ int sup_create(struct server *srv, struct supervisor **out)
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->start_mu, NULL);
 	pthread_cond_init(&s->start_cv, NULL);
+	pthread_cond_init(&s->ended_cv, NULL);
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (s->epfd < 0 || pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) < 0 ||
 	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->wake[0], &e) < 0) {
@@ -537,6 +571,7 @@ void sup_destroy(struct supervisor *s)
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->start_mu);
 	pthread_cond_destroy(&s->start_cv);
+	pthread_cond_destroy(&s->ended_cv);
 	free(s);
 }
 

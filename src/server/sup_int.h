@@ -30,6 +30,10 @@ struct runvm {
 	char save_who[64];      /* who asked for the save, for its event */
 	bool migrate_req;       /* its VMM is migrating it away (sup_migrate.c) */
 	bool incoming;          /* a migration's destination, not yet handed over */
+	bool deciding;          /* its start has not decided yet (committed or refused it:
+				 * sup_start_begun; the start lock held meanwhile) */
+	bool ending;            /* its end is being handled without the start lock: a start of
+				 * its VM waits (ended_cv) */
 	pid_t prior_pid;        /* a monitor the VM's record may still name for this run (its
 				 * end then recorded all the same): the run a restart whose record
 				 * went unconfirmed followed, or a migration's source's */
@@ -52,6 +56,7 @@ struct supervisor {
 	unsigned start_blocked;     /* threads waiting in sup_start_lock: before the queue */
 	struct sup_start_wait *start_q, *start_qtail;   /* parked requests, in order */
 	struct runvm *vms;
+	pthread_cond_t ended_cv;    /* (with lock) a run's ending was cleared */
 	struct sup_ready *ready;    /* 'starting' -> 'running' (sup_ready.h) */
 	struct sup_dynmem *dyn;     /* dynamic memory's loop (sup_dynmem.c) */
 };

@@ -35,6 +35,12 @@ int sup_start_locked(struct server *srv, struct dbc *c, int64_t id, const char *
 	pid_t pid = 0;
 	int rc;
 
+	/* the end of its last run is being recorded (handle_exit, without the start lock): its
+	 * start comes after (not a restart: that is the end's own, under the lock) */
+	pthread_mutex_lock(&s->lock);
+	while (!restart && (v = sup_find(s, id)) && v->ending)
+		pthread_cond_wait(&s->ended_cv, &s->lock);
+	pthread_mutex_unlock(&s->lock);
 	rc = inv_vm_get(c, id, &vm);
 	if (rc)
 		return rc;
@@ -111,7 +117,7 @@ int sup_start_locked(struct server *srv, struct dbc *c, int64_t id, const char *
 	if (v) {
 		int qr = v->quick_restarts;
 		*v = (struct runvm){ .next = v->next, .id = id, .mon_pid = pid, .ours = true,
-				     .started = clock_mono(), .pidfd = -1,
+				     .started = clock_mono(), .pidfd = -1, .deciding = true,
 				     .quick_restarts = restart ? qr : 0 };
 		snprintf(v->name, sizeof(v->name), "%s", name);
 		if (sup_watch(s, v))
@@ -398,6 +404,12 @@ int sup_start_begun(struct server *srv, struct dbc *c, int64_t id, const char *w
 	 * failure (etcd did not answer) a few times */
 	for (tries = 0; rc && !refused && tries < 20 && (rc == -EAGAIN || fails++ < 3); tries++)
 		rc = record_start(srv, c, id, who, &refused);
+	/* decided (its end may be handled now: handle_exit; the start lock still held) */
+	pthread_mutex_lock(&srv->sup->lock);
+	v = sup_find(srv->sup, id);
+	if (v)
+		v->deciding = false;
+	pthread_mutex_unlock(&srv->sup->lock);
 	if (!rc || refused)
 		return rc;
 	/* Neither recorded nor refused (etcd did not answer; the commit may have been made;
