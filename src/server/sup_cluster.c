@@ -397,7 +397,7 @@ static bool runs_left(struct supervisor *s, const struct fenced *f, size_t n)
 	return left;
 }
 
-int sup_fence(struct server *srv, const char *why, int wait_ms)
+int sup_fence(struct server *srv, const char *why, int wait_ms, bool for_good)
 {
 	struct supervisor *s = srv->sup;
 	struct timespec t0, t;
@@ -411,6 +411,7 @@ int sup_fence(struct server *srv, const char *why, int wait_ms)
 	/* this supervisor's runs, from its list: no etcd round trip before they are killed
 	 * (a fenced host's etcd may not answer) */
 	pthread_mutex_lock(&s->lock);
+	s->fencing = true;
 	for (v = s->vms; v; v = v->next)
 		cap++;
 	f = cap ? calloc(cap, sizeof(*f)) : NULL;
@@ -440,6 +441,9 @@ int sup_fence(struct server *srv, const char *why, int wait_ms)
 	free(f);
 	if (c)
 		inv_put(c);
+	pthread_mutex_lock(&s->lock);
+	s->fencing = for_good;
+	pthread_mutex_unlock(&s->lock);
 	return n;
 }
 

@@ -57,6 +57,7 @@ struct supervisor {
 	struct sup_start_wait *start_q, *start_qtail;   /* parked requests, in order */
 	struct runvm *vms;
 	pthread_cond_t ended_cv;    /* (with lock) a run's ending was cleared */
+	bool fencing;               /* (lock) sup_fence runs, or ran for good: no start */
 	struct sup_ready *ready;    /* 'starting' -> 'running' (sup_ready.h) */
 	struct sup_dynmem *dyn;     /* dynamic memory's loop (sup_dynmem.c) */
 };

@@ -165,6 +165,19 @@ static void log_tail(const char *dir, char *buf, size_t n)
 		snprintf(buf, n, "%.300s", s);
 }
 
+/* Whether process pid lives (not a zombie). Its state, not its command line: that reads as
+ * empty for a moment while it execs. */
+static bool alive(pid_t pid)
+{
+	char path[64], b[256], *rp;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (sup_read_small(path, b, sizeof(b)))
+		return false;
+	rp = strrchr(b, ')');
+	return rp && rp[1] == ' ' && rp[2] && rp[2] != 'Z' && rp[2] != 'X';
+}
+
 /* Append --incoming URI to argv (NULL-terminated, sup_build_argv's: room for it). */
 static int add_incoming(char **argv, const char *uri)
 {
@@ -410,9 +423,7 @@ int migrate_incoming_prepare(struct server *srv, struct dbc *c, int64_t id, cons
 	}
 	/* answered once it listens: its control socket comes after the incoming one */
 	for (ms = 0; ms < MIG_READY_MS; ms += 20) {
-		char cmd[64];
-
-		if (!sup_cmdline(pid, cmd, sizeof(cmd))) {
+		if (!alive(pid)) {
 			log_tail(dir, tail, sizeof(tail));
 			snprintf(err, errlen, "%s: its VMM on host %s ended before listening: %s",
 				 name, me, tail);

@@ -40,7 +40,10 @@ int sup_start_locked(struct server *srv, struct dbc *c, int64_t id, const char *
 	pthread_mutex_lock(&s->lock);
 	while (!restart && (v = sup_find(s, id)) && v->ending)
 		pthread_cond_wait(&s->ended_cv, &s->lock);
+	rc = s->fencing ? -ESHUTDOWN : 0;      /* (sup_fence turns this host's VMs off) */
 	pthread_mutex_unlock(&s->lock);
+	if (rc)
+		return rc;
 	rc = inv_vm_get(c, id, &vm);
 	if (rc)
 		return rc;
