@@ -259,7 +259,7 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 		if (gr && gr != -ENOENT) {
 			inv_rollback(c);
 			rc = gr;
-			if (fails++ < 3)
+			if (fails++ < (restarted ? 3 : 1))
 				continue;
 			break;
 		}
@@ -281,7 +281,7 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 				vsrv_log("vm %s: %s; it is host %s's now (its ownership key): its "
 					 "record left as it is", v->name, ex, owner);
 			inv_rollback(c);
-			if (rc != -EADDRINUSE && fails++ < 3)
+			if (rc != -EADDRINUSE && fails++ < (restarted ? 3 : 1))
 				continue;
 			if (restarted)
 				sup_start_refuse(s, v->id, v->mon_pid);
@@ -352,11 +352,11 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 			restarted = false;
 		}
 		rc = inv_commit(c);
-		/* again on a conflict (a restart spawned meanwhile recorded with it); and a few
-		 * times when etcd did not answer (the commit may have been made: the next try's
-		 * reads say) */
+		/* again on a conflict (a restart spawned meanwhile recorded with it); and when
+		 * etcd did not answer, once, or a few times with a restart running (the commit
+		 * may have been made: the next try's reads say) */
 		if ((rc == -EAGAIN && tries < INV_COMMIT_TRIES) ||
-		    (rc && rc != -EAGAIN && fails++ < 3))
+		    (rc && rc != -EAGAIN && fails++ < (restarted ? 3 : 1)))
 			continue;
 		break;
 	}
