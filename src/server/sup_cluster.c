@@ -451,6 +451,7 @@ int sup_cluster_adopt(struct server *srv)
 {
 	struct up_ids u = { 0 };
 	struct dbc *c;
+	char name[64];
 	size_t i;
 	int n = 0;
 
@@ -462,9 +463,11 @@ int sup_cluster_adopt(struct server *srv)
 
 		if (inv_vm_get(c, u.ids[i], &vm))
 			continue;
+		/* (its record not written here: the key holder's; its end's, when the key turns
+		 * out to be nobody's, is handle_exit's) */
 		if (sup_cluster_claim(srv, NULL, vm.name, NULL)) {
 			vsrv_log("vm %s: runs here without its ownership key: turned off", vm.name);
-			if (sup_stop(srv, c, u.ids[i], SUP_OFF, NULL, "cluster-ownership") == 0)
+			if (sup_stop_signal(srv, u.ids[i], SUP_OFF, NULL, name, sizeof(name)) == 0)
 				n++;
 		}
 		inv_vm_clear(&vm);

@@ -17,6 +17,9 @@ one listens on its control socket as a VMM does. Its launches are counted in a f
   host "tpeer" of its own); the hand-over moves the key to h, then h's commit of the VM's
   run there never reaches etcd; its VMM then ends: the VM is recorded ended (stopped or
   crashed), not left running under the source's monitor for ever.
+- etcd-exit-adopt-elsewhere: h2's daemon is killed and started again while its VM runs on,
+  the VM's key and status made h's meanwhile: the new daemon turns the VM off (it does not
+  hold its key) and leaves h's record exactly as it was.
 - etcd-exit-fence-elsewhere: h2 is fenced (it stops: a cluster's VMs stop with it) after two
   of its VMs went on elsewhere (their ownership keys h's: one running there, one recorded
   crashed by the failover): their records stay exactly as h wrote them, no end event of h2
@@ -114,12 +117,13 @@ proxy = CommitProxy(int(etcd.endpoints.rsplit(":", 1)[1]))
 daemons = []
 
 
-def host(name, endpoint):
+def host(name, endpoint, extra=()):
     data = os.path.join(tmp, name)
     os.makedirs(os.path.join(data, "images"))
     shutil.copy(os.path.join(GUESTS, "hello.elf"), os.path.join(data, "images", "k.elf"))
     d = Daemon(data, extra=["--vmm", fake_vmm(name), "--cluster", endpoint, "--host-name", name,
-                            "--inventory", "etcd", "--inventory-prefix", PREFIX]).start()
+                            "--inventory", "etcd", "--inventory-prefix", PREFIX] +
+               list(extra)).start()
     daemons.append(d)
     return d
 
@@ -137,10 +141,13 @@ def give_key(vm, to):
 
 try:
     h = host("h", proxy.endpoint)
-    h2 = host("h2", etcd.endpoints)
+    # (h2's lease outlives a restart of its daemon by far: its VMs' monitors keep them
+    # running while it restarts, the deadline 60 s away)
+    h2 = host("h2", etcd.endpoints, ["--cluster-ttl", "60"])
     tok, tok2 = h.login("admin", "adminpass1"), h2.login("admin", "adminpass1")
     for vm, policy in (("rl", "on-failure"), ("eb", "never"), ("ha", "never"), ("mg", "never"),
-                       ("fa", "never"), ("fb", "never"), ("fs", "never")):
+                       ("fa", "never"), ("fb", "never"), ("fs", "never"),
+                       ("ad", "never")):
         st, js = h.req("POST", "/api/v1/vms", {"name": vm, "kernel": "k.elf", "memory_mib": 64,
                                                 "restart_policy": policy}, token=tok)
         ok("etcd-exit-create-" + vm, st == 201, str((st, js)))
@@ -239,6 +246,29 @@ try:
        wait_for(lambda: not vmm_pids("h"), 10),
        "incoming %s %s (VMM %s); commit dropped %s, answered %s %s; status after its VMM "
        "ended %s" % (stp, jsp, inc, hit, stc, jsc, status(h, tok, "mg")))
+
+    # --- h2's daemon restarts after its VM went on elsewhere --------------------------------
+    # its daemon killed (its VM keeps running), ad's key and status made h's run meanwhile;
+    # the new daemon re-attaches to ad's monitor and, the key not its own, turns it off
+    # (sup_cluster_adopt): h's record of ad stays exactly as it is
+    st, js = h2.req("POST", "/api/v1/vms/ad/start", {"host": "h2"}, token=tok2)
+    mon = js.get("monitor_pid") if st == 202 else None
+    up = wait_for(lambda: vmm_pids("h2", mon), 10)
+    h2.proc.send_signal(signal.SIGKILL)
+    h2.proc.wait(30)
+    give_key("ad", "h")
+    row = json.loads(etcd.get(status_key("ad"))[0])
+    row.update({"state": "running", "monitor_pid": 434343})
+    etcd.put(status_key("ad"), json.dumps(row))
+    before = etcd.get(status_key("ad"))[0]
+    h2.start()
+    tok2 = h2.login("admin", "adminpass1")
+    off = wait_for(lambda: mon and not vmm_pids("h2", mon), 20)
+    gone = wait_for(lambda: "vm ad: signal 9" in open(h2.log.name, errors="replace").read(), 20)
+    after = etcd.get(status_key("ad"))[0]
+    ok("etcd-exit-adopt-elsewhere", st == 202 and up and off and gone and after == before,
+       "start %s, VMM up %s; after the restart its VMM ended %s, its end seen %s; record "
+       "before %s after %s" % (st, bool(up), bool(off), bool(gone), before, after))
 
     # --- h2 fenced after two of its VMs went on elsewhere -----------------------------------
     mons = {}
