@@ -374,7 +374,6 @@ static void fence_record(struct server *srv, struct dbc *c, int64_t id, const ch
 			 strerror(-rc));
 }
 
-
 /* One run the fence kills: its VM, its name once killed, whether its record is this
  * run's to write (not an incoming migration's: the source's). */
 struct fenced {
