@@ -142,6 +142,7 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 	json_t *le;
 	bool clean, requested, asked, restart = false, restarted = false, saved = false;
 	bool unrestored = false, began, other = false, reset, refused, save_req, ours, locked;
+	bool later = false, due = false;
 	struct inv_vm vm;
 	int code = -1, sig = 0, tries, fails = 0, quick = 0, quick0, rc = 0, gr;
 	pid_t pid0, ended, prior;
@@ -234,13 +235,14 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 		unrestored = !saved && !clean && !strcmp(state0, INV_VM_STARTING) &&
 			     vmsave_exists(srv, v->id, NULL);
 		requested = asked || saved || unrestored;
-		restart = !saved && !unrestored &&
-			  (reset || (!requested && (!strcmp(policy, "always") ||
-					    (!strcmp(policy, "on-failure") && !clean))));
+		due = !saved && !unrestored &&
+		      (reset || (!requested && (!strcmp(policy, "always") ||
+					(!strcmp(policy, "on-failure") && !clean))));
 		/* A VM that keeps dying within 10 s of its start is given up after 5 tries. */
 		quick = clock_mono() - started < 10 ? quick0 + 1 : 0;
-		if (restart && !reset && quick > 5)
-			restart = false;
+		if (due && !reset && quick > 5)
+			due = false;
+		restart = due && !later;
 		if (refused) {
 			vsrv_log("vm %s: the monitor of its refused start ended (%s)", v->name, ex);
 			break;
@@ -248,11 +250,17 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 		if (!began)
 			break;
 		if (restart && !locked) {
-			/* (read again under the start lock: no start of it runs then) */
 			inv_rollback(c);
-			exit_ending(s, v, false);
-			sup_start_lock(srv);
-			locked = true;
+			if (!sup_start_trynow(srv)) {
+				/* (read again under the start lock: no start of it runs then) */
+				exit_ending(s, v, false);
+				locked = true;
+			} else {
+				/* another start holds it (its commit, which etcd may be slow to
+				 * answer): the end recorded now, its restart once the lock is free
+				 * (sup_restart_pending), its ownership key kept for it */
+				later = true;
+			}
 			continue;
 		}
 		/* not read (etcd did not answer): again, a few times */
@@ -377,6 +385,9 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 	}
 	if (restart && !reset)
 		v->quick_restarts = quick;
+	later = later && due && !rc && began && !other;
+	if (later)
+		sup_restart_later(s, v->id, v->name, reset ? quick0 : quick);
 	if (restarted) {
 		pthread_mutex_lock(&s->lock);
 		v->deciding = false;
@@ -384,13 +395,14 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 	}
 	if (locked)
 		sup_start_unlock(srv);
-	vsrv_log("vm %s: %s%s", v->name, ex, restart ? "; restarted" : "");
+	vsrv_log("vm %s: %s%s", v->name, ex, restart ? "; restarted" :
+		 later ? "; restarted once the start lock is free" : "");
 	inv_put(c);
 	/* (another run's record: the key, when this host's, and the disks are that run's) */
-	if (!restarted && !other)
+	if (!restarted && !other && !later)
 		sup_cluster_release(srv, v->name, !restart && clean && !requested);
 	/* Undo disks: decided when the VM ends for good, never after a crash (kept then). */
-	if (!other && !restart && !saved && !unrestored && strcmp(undo, "off") &&
+	if (!other && !restart && !later && !saved && !unrestored && strcmp(undo, "off") &&
 	    (requested || clean)) {
 		const char *action = v->undo[0] ? v->undo : undo;
 		int rc = undo_finish(srv, v->id, v->name, action, NULL);
@@ -478,6 +490,8 @@ static void *sup_thread(void *arg)
 			}
 			pthread_mutex_unlock(&s->lock);
 		}
+		/* Restarts that waited for the start lock, when it is free. */
+		sup_restart_pending(s->srv);
 		/* Shutdown timeouts. */
 		pthread_mutex_lock(&s->lock);
 		for (v = s->vms; v; v = v->next)
@@ -565,6 +579,7 @@ void sup_destroy(struct supervisor *s)
 			close(v->pidfd);
 		free(v);
 	}
+	sup_restart_drop(s);
 	close(s->wake[0]);
 	close(s->wake[1]);
 	close(s->epfd);

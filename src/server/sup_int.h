@@ -56,6 +56,7 @@ struct supervisor {
 	unsigned start_blocked;     /* threads waiting in sup_start_lock: before the queue */
 	struct sup_start_wait *start_q, *start_qtail;   /* parked requests, in order */
 	struct runvm *vms;
+	struct sup_restart *restarts;   /* (lock) restarts waiting for the start lock */
 	pthread_cond_t ended_cv;    /* (with lock) a run's ending was cleared */
 	bool fencing;               /* (lock) sup_fence runs, or ran for good: no start */
 	struct sup_ready *ready;    /* 'starting' -> 'running' (sup_ready.h) */
@@ -81,6 +82,16 @@ void sup_kill_session(struct runvm *v);
  * under this supervisor. */
 int sup_stop_signal(struct server *srv, int64_t id, int how, const char *undo, char *name,
 		    size_t n);
+/* The start lock taken only when it is free and nobody waits for it: 0, or -EAGAIN
+ * (sup_start.c). */
+int sup_start_trynow(struct server *srv);
+/* A restart by policy of VM id (name) whose end was recorded while another start held the
+ * start lock: made by the supervisor's thread once the lock is free (sup_restart_pending),
+ * quick then its quick_restarts; on failure its ownership key is given up. sup_restart_drop
+ * forgets those left (the supervisor ends). (sup_start.c) */
+void sup_restart_later(struct supervisor *s, int64_t id, const char *name, int quick);
+void sup_restart_pending(struct server *srv);
+void sup_restart_drop(struct supervisor *s);
 /* Start VM id under c's open transaction (sup_start_lock held; the caller commits), again
  * by its restart policy with restart (sup_start.c). 0 or -errno; nothing spawned on an
  * error. */

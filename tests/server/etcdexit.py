@@ -13,6 +13,8 @@ one listens on its control socket as a VMM does. Its launches are counted in a f
   never a VMM running under the ended run's record; an off of it then ends it (stopped).
 - etcd-exit-not-behind-start: while one VM's start commits are not answered, another VM's
   VMM ends: its end is recorded before that start gives up (not behind it).
+- etcd-exit-restart-not-behind-start: so is the end of a VM with restart policy on-failure
+  (its restart, a start, comes once that start has given the start lock up).
 - etcd-exit-handover-commit-lost: h is a migration's destination (this test the source, a
   host "tpeer" of its own); the hand-over moves the key to h, then h's commit of the VM's
   run there never reaches etcd; its VMM then ends: the VM is recorded ended (stopped or
@@ -145,7 +147,7 @@ try:
     # running while it restarts, the deadline 60 s away)
     h2 = host("h2", etcd.endpoints, ["--cluster-ttl", "60"])
     tok, tok2 = h.login("admin", "adminpass1"), h2.login("admin", "adminpass1")
-    for vm, policy in (("rl", "on-failure"), ("eb", "never"), ("ha", "never"), ("mg", "never"),
+    for vm, policy in (("rl", "on-failure"), ("eb", "never"), ("rp", "on-failure"), ("ha", "never"), ("mg", "never"),
                        ("fa", "never"), ("fb", "never"), ("fs", "never"),
                        ("ad", "never")):
         st, js = h.req("POST", "/api/v1/vms", {"name": vm, "kernel": "k.elf", "memory_mib": 64,
@@ -190,7 +192,10 @@ try:
     # only come after ha's start has given up.)
     st, js = h.req("POST", "/api/v1/vms/eb/start", {"host": "h"}, token=tok)
     mon = js.get("monitor_pid") if st == 202 else None
-    up = wait_for(lambda: vmm_pids("h", mon), 10)
+    str_, jsr = h.req("POST", "/api/v1/vms/rp/start", {"host": "h"}, token=tok)
+    mon_rp = jsr.get("monitor_pid") if str_ == 202 else None
+    up = wait_for(lambda: vmm_pids("h", mon) and vmm_pids("h", mon_rp), 10)
+    n0 = launches("h")
     pattern, done, out = b64("/vsrv/vms/ha/placement"), threading.Event(), []
     proxy.arm(pattern, "drop")
 
@@ -203,14 +208,25 @@ try:
         h.req("POST", "/api/v1/vms/ha/start", {"host": "h"}, token=tok)))
     t.start()
     t0 = time.time()
-    kill_pids(vmm_pids("h", mon) if mon else [])
-    ended = wait_for(lambda: status(h, tok, "eb").get("state") in ("stopped", "crashed"), 60)
+    kill_pids((vmm_pids("h", mon) if mon else []) + (vmm_pids("h", mon_rp) if mon_rp else []))
+    ended = wait_for(lambda: status(h, tok, "eb").get("state") in ("stopped", "crashed") and
+                     "vm rp: signal 9" in open(h.log.name, errors="replace").read(), 60)
     dt = time.time() - t0
     done.set()
     t.join(60)
     log = open(h.log.name, errors="replace").read()
     at_end = log.find("vm eb: signal 9")
+    rp_end = log.find("vm rp: signal 9")
     gave_up = log.find("vm ha: not started")
+    # rp restarted once ha's start gave the lock up: its status names its new VMM
+    again = wait_for(lambda: (lambda j: j.get("state") == "starting" and j.get("restarts") == 1
+                              and j.get("pid") in vmm_pids("h") and
+                              not vmm_pids("h", mon_rp))(status(h, tok, "rp")), 30)
+    ok("etcd-exit-restart-not-behind-start", str_ == 202 and up and ended and rp_end >= 0 and
+       (gave_up < 0 or rp_end < gave_up) and again,
+       "rp start %s; its end logged at %d, ha's start given up at %d; restarted %s (status %s, "
+       "launches %d)" % (str_, rp_end, gave_up, bool(again), status(h, tok, "rp"),
+                         launches("h") - n0))
     ok("etcd-exit-not-behind-start", st == 202 and up and ended and at_end >= 0 and
        (gave_up < 0 or at_end < gave_up) and out and out[0][0] in (202, 503),
        "eb start %s, VMM up %s; eb's end recorded %s after %.1f s (status %s; logged at %d, "
@@ -219,8 +235,9 @@ try:
                                                       out))
     print("# eb's end recorded %.1f s after its VMM was killed, ha's start answered %s" %
           (dt, out[0][0] if out else None), flush=True)
-    h.req("POST", "/api/v1/vms/ha/off", {}, token=tok)
-    h.wait_state(tok, "ha", ("stopped", "crashed"), timeout=20)
+    for vm in ("ha", "rp"):
+        h.req("POST", "/api/v1/vms/%s/off" % vm, {}, token=tok)
+        h.wait_state(tok, vm, ("stopped", "crashed"), timeout=20)
     wait_for(lambda: not vmm_pids("h"), 10)
 
     # --- a hand-over whose commit on the destination never reaches etcd ---------------------
