@@ -233,8 +233,8 @@ try:
        "ha's start given up at %d); ha's start %s" % (st, bool(up), bool(ended), dt,
                                                       status(h, tok, "eb"), at_end, gave_up,
                                                       out))
-    print("# eb's end recorded %.1f s after its VMM was killed, ha's start answered %s" %
-          (dt, out[0][0] if out else None), flush=True)
+    print("# eb's and rp's ends recorded (rp's logged) %.1f s after their VMMs were killed, "
+          "ha's start answered %s" % (dt, out[0][0] if out else None), flush=True)
     for vm in ("ha", "rp"):
         h.req("POST", "/api/v1/vms/%s/off" % vm, {}, token=tok)
         h.wait_state(tok, vm, ("stopped", "crashed"), timeout=20)
