@@ -169,6 +169,10 @@ int api_vm_incoming_commit(struct req *r)
 	rc = migrate_incoming_commit(r->srv, r->c, id, r->args[0], r->who.name, err, sizeof(err));
 	if (rc == -EADDRINUSE)
 		rc = -EBUSY;
+	/* not recorded (etcd did not answer): the source may try again */
+	if (rc == -EIO || rc == -ETIMEDOUT || rc == -ECONNREFUSED || rc == -ENOTCONN ||
+	    rc == -EHOSTUNREACH)
+		return req_error(r, 503, "%s", err);
 	if (rc)
 		return req_error(r, rc, "%s", err);
 	r->out = vm_json(r->srv, r->c, id, 0);

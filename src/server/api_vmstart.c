@@ -97,6 +97,9 @@ int api_vm_action_answer(struct req *r, const char *a, int64_t id, int rc, bool 
 	if (rc == -ENOLINK)
 		return req_error(r, 503, "%s: this host has lost its cluster lease (fenced): no VM "
 				 "starts here until it has registered again", r->args[0]);
+	if (rc == -ESHUTDOWN)
+		return req_error(r, 503, "%s: not started: this host is turning its VMs off (fenced, "
+				 "or its daemon stops)", r->args[0]);
 	if (rc == -ENOSPC)
 		return req_error(r, rc, "%s: its memory reservation exceeds what the host has left "
 				 "(see /api/v1/host)", r->args[0]);

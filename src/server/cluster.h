@@ -122,6 +122,9 @@ int cluster_vm_claim_at(struct cluster *cl, const char *vm, char *owner, size_t 
 
 /* The host that holds VM vm's ownership key, into host (n bytes). 0, -ENOENT or -errno. */
 int cluster_vm_owner(struct cluster *cl, const char *vm, char *host, size_t n);
+/* cluster_vm_owner, and the key's mod_revision (*rev; 0 when it is absent: -ENOENT), for a
+ * transaction that compares it at its commit (inv_side_compare). */
+int cluster_vm_owner_at(struct cluster *cl, const char *vm, char *host, size_t n, int64_t *rev);
 
 /* VM vm's ownership key (etcd's key, into key: n bytes), and the host named by a value of
  * it (len bytes; into host: n bytes, "?" when it names none), for a reader that read the

@@ -228,15 +228,24 @@ void cluster_vm_owner_of(const char *value, size_t len, char *host, size_t n)
 
 int cluster_vm_owner(struct cluster *cl, const char *vm, char *host, size_t n)
 {
+	int64_t rev;
+
+	return cluster_vm_owner_at(cl, vm, host, n, &rev);
+}
+
+int cluster_vm_owner_at(struct cluster *cl, const char *vm, char *host, size_t n, int64_t *rev)
+{
 	struct etcd_kv kv = { 0 };
 	char key[160];
 	int rc = owner_key(vm, key, sizeof(key));
 
+	*rev = 0;
 	if (!rc)
 		rc = etcd_get(cl->etcd, key, &kv);
 	if (rc)
 		return rc;
 	cluster_vm_owner_of(kv.value, kv.value_len, host, n);
+	*rev = kv.mod_rev;
 	etcd_kv_clear(&kv);
 	return 0;
 }

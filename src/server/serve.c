@@ -340,7 +340,7 @@ static int cluster_fence(void *arg, const char *why)
 {
 	struct server *srv = arg;
 	struct dbc *c;
-	int n = sup_fence(srv, why, 2000);
+	int n = sup_fence(srv, why, 2000, false);
 
 	c = inv_get(srv->db);
 	if (c) {
@@ -764,7 +764,7 @@ int cmd_serve(int argc, char **argv)
 		/* Nothing would fence them once the lease is gone: in a cluster the VMs stop with
 		 * the daemon, before their ownership keys go with its lease (the supervisor still
 		 * runs to record their ends). */
-		int n = sup_fence(&srv, "the daemon stops", 5000);
+		int n = sup_fence(&srv, "the daemon stops", 5000, true);
 
 		if (n)
 			vsrv_log("cluster: %d VM(s) turned off: the daemon stops", n);
@@ -774,7 +774,7 @@ int cmd_serve(int argc, char **argv)
 	http = NULL;
 out_cluster:
 	if (srv.cluster && http_failed)
-		sup_fence(&srv, "the daemon could not start", 5000);
+		sup_fence(&srv, "the daemon could not start", 5000, true);
 	cluster_stop(srv.cluster);
 out_sup:
 	inv_set_usage_extra(srv.db, NULL, NULL);

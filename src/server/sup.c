@@ -113,6 +113,17 @@ pid_t sup_vmm_pid(struct server *srv, struct runvm *v)
 	return p;
 }
 
+/* v's end is being handled without the start lock (on), or not any more: a start of its VM
+ * waits meanwhile (sup_start_locked). */
+static void exit_ending(struct supervisor *s, struct runvm *v, bool on)
+{
+	pthread_mutex_lock(&s->lock);
+	v->ending = on;
+	if (!on)
+		pthread_cond_broadcast(&s->ended_cv);
+	pthread_mutex_unlock(&s->lock);
+}
+
 /* The shim of v ended: record how, and restart by policy. Supervisor thread, s->lock
  * not held. */
 static void handle_exit(struct supervisor *s, struct runvm *v)
@@ -120,14 +131,15 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 	struct server *srv = s->srv;
 	struct dbc *c = inv_get(srv->db);
 	char dir[4096], p[4200], ex[64] = "", policy[16] = "never", undo[16] = "off";
-	char state0[16] = "", *tail, *rec;
+	char state0[16] = "", owner[64] = "", *tail, *rec;
 	const char *why;
 	json_t *le;
 	bool clean, requested, asked, restart = false, restarted = false, saved = false;
-	bool unrestored = false, began, other = false, reset, refused, save_req, ours;
+	bool unrestored = false, began, other = false, reset, refused, save_req, ours, locked;
+	bool later = false, due = false;
 	struct inv_vm vm;
-	int code = -1, sig = 0, tries, quick = 0, quick0, rc;
-	pid_t pid0, ended;
+	int code = -1, sig = 0, tries, fails = 0, quick = 0, quick0, rc = 0, gr;
+	pid_t pid0, ended, prior;
 	double started;
 
 	if (v->ours) {
@@ -172,9 +184,16 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 		free(tail);
 		return;
 	}
-	/* (its restart is a start; and a start of it under way decides first whether this
-	 * was its refused one) */
-	sup_start_lock(srv);
+	/* A start of it under way decides first whether this was its refused one: the start
+	 * lock, which that start holds until it has. Its restart, a start, takes it too (below).
+	 * Else its end is recorded without it, not behind another VM's start whose commit
+	 * etcd is slow to answer; a start of this VM waits meanwhile (ending). */
+	pthread_mutex_lock(&s->lock);
+	locked = v->deciding;
+	v->ending = !locked;
+	pthread_mutex_unlock(&s->lock);
+	if (locked)
+		sup_start_lock(srv);
 	asked = requested;
 	/* this run's, as they were at its end (a restart spawned by a try whose commit then
 	 * failed has made v the restart's: sup_start_locked) */
@@ -183,6 +202,7 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 	save_req = v->save_req;
 	ours = v->ours;
 	ended = v->mon_pid;
+	prior = v->prior_pid;
 	started = v->started;
 	quick0 = v->quick_restarts;
 	for (tries = 0;; tries++) {
@@ -191,7 +211,8 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 		 * examined again on what they wrote) */
 		began = !refused && inv_begin(c) == 0;
 		pid0 = 0;
-		if (inv_vm_get(c, v->id, &vm) == 0) {
+		gr = inv_vm_get(c, v->id, &vm);
+		if (gr == 0) {
 			snprintf(policy, sizeof(policy), "%s", vm.restart_policy);
 			snprintf(undo, sizeof(undo), "%s", vm.undo_disks);
 			snprintf(state0, sizeof(state0), "%s", vm.state);
@@ -208,23 +229,73 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 		unrestored = !saved && !clean && !strcmp(state0, INV_VM_STARTING) &&
 			     vmsave_exists(srv, v->id, NULL);
 		requested = asked || saved || unrestored;
-		restart = !saved && !unrestored &&
-			  (reset || (!requested && (!strcmp(policy, "always") ||
-					    (!strcmp(policy, "on-failure") && !clean))));
+		due = !saved && !unrestored &&
+		      (reset || (!requested && (!strcmp(policy, "always") ||
+					(!strcmp(policy, "on-failure") && !clean))));
 		/* A VM that keeps dying within 10 s of its start is given up after 5 tries. */
 		quick = clock_mono() - started < 10 ? quick0 + 1 : 0;
-		if (restart && !reset && quick > 5)
-			restart = false;
+		if (due && !reset && quick > 5)
+			due = false;
+		restart = due && !later;
 		if (refused) {
 			vsrv_log("vm %s: the monitor of its refused start ended (%s)", v->name, ex);
 			break;
 		}
 		if (!began)
 			break;
+		if (restart && !locked) {
+			inv_rollback(c);
+			if (!sup_start_trynow(srv)) {
+				/* (read again under the start lock: no start of it runs then) */
+				exit_ending(s, v, false);
+				locked = true;
+			} else {
+				/* another start holds it (its commit, which etcd may be slow to
+				 * answer): the end recorded now, its restart once the lock is free
+				 * (sup_restart_pending), its ownership key kept for it */
+				later = true;
+			}
+			continue;
+		}
+		/* not read (etcd did not answer): again, a few times */
+		if (gr && gr != -ENOENT) {
+			inv_rollback(c);
+			rc = gr;
+			if (fails++ < (restarted ? 3 : 1))
+				continue;
+			break;
+		}
+		/* a try before went unanswered and its commit was made after all: recorded (its
+		 * restart up with the restart's monitor, or its end) */
+		if (fails && (restarted ? inv_vm_state_up(state0) && pid0 == v->mon_pid :
+			      !inv_vm_state_up(state0))) {
+			inv_rollback(c);
+			rc = 0;
+			break;
+		}
+		/* its status is this host's to write only while its ownership key is this
+		 * host's or nobody's, compared at the commit: a VM that went on elsewhere (a
+		 * failover once this host's lease had gone, a hand-over) keeps that host's
+		 * record */
+		rc = sup_cluster_status_mine(srv, c, v->name, owner, sizeof(owner));
+		if (rc) {
+			if (rc == -EADDRINUSE)
+				vsrv_log("vm %s: %s; it is host %s's now (its ownership key): its "
+					 "record left as it is", v->name, ex, owner);
+			inv_rollback(c);
+			if (rc != -EADDRINUSE && fails++ < (restarted ? 3 : 1))
+				continue;
+			if (restarted)
+				sup_start_refuse(s, v->id, v->mon_pid);
+			restart = restarted = false;
+			other = rc == -EADDRINUSE;
+			break;
+		}
 		/* recorded up with another monitor: not this run's record (another host's start
 		 * once this host's ownership key had gone, or a later start here); its end
-		 * changes nothing of it */
-		if (ours && inv_vm_state_up(state0) && pid0 > 0 && pid0 != ended) {
+		 * changes nothing of it. (One its run followed, whose end the record may not
+		 * have: prior, is this run's.) */
+		if (ours && inv_vm_state_up(state0) && pid0 > 0 && pid0 != ended && pid0 != prior) {
 			vsrv_log("vm %s: %s; its record is another run's (monitor pid %d): left as "
 				 "it is", v->name, ex, (int)pid0);
 			inv_rollback(c);
@@ -283,23 +354,49 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 			restarted = false;
 		}
 		rc = inv_commit(c);
-		/* again on a conflict (a restart spawned meanwhile recorded with it) */
-		if (rc == -EAGAIN && tries < INV_COMMIT_TRIES)
+		/* again on a conflict (a restart spawned meanwhile recorded with it); and when
+		 * etcd did not answer, once, or a few times with a restart running (the commit
+		 * may have been made: the next try's reads say) */
+		if ((rc == -EAGAIN && tries < INV_COMMIT_TRIES) ||
+		    (rc && rc != -EAGAIN && fails++ < (restarted ? 3 : 1)))
 			continue;
-		if (rc)
-			vsrv_log("vm %s: cannot record its exit (%s)", v->name, ex);
 		break;
+	}
+	if (rc && began && !other)
+		vsrv_log("vm %s: cannot record its exit (%s): %s", v->name, ex, strerror(-rc));
+	if (rc && restarted) {
+		/* Its restart runs and its record is not confirmed (the commit may have been
+		 * made or not): no VMM runs that the inventory may not know of. The restart's
+		 * monitor is ended as a requested stop, whose end is recorded whichever way the
+		 * commit went (the record naming that monitor, or this run's: prior). */
+		pthread_mutex_lock(&s->lock);
+		v->stop_req = true;
+		v->prior_pid = ended;
+		sup_kill_session(v);
+		pthread_mutex_unlock(&s->lock);
+		vsrv_log("vm %s: its restart (monitor pid %d) cannot be recorded: it is ended",
+			 v->name, (int)v->mon_pid);
 	}
 	if (restart && !reset)
 		v->quick_restarts = quick;
-	sup_start_unlock(srv);
-	vsrv_log("vm %s: %s%s", v->name, ex, restart ? "; restarted" : "");
+	later = later && due && !rc && began && !other;
+	if (later)
+		sup_restart_later(s, v->id, v->name, reset ? quick0 : quick);
+	if (restarted) {
+		pthread_mutex_lock(&s->lock);
+		v->deciding = false;
+		pthread_mutex_unlock(&s->lock);
+	}
+	if (locked)
+		sup_start_unlock(srv);
+	vsrv_log("vm %s: %s%s", v->name, ex, restart ? "; restarted" :
+		 later ? "; restarted once the start lock is free" : "");
 	inv_put(c);
 	/* (another run's record: the key, when this host's, and the disks are that run's) */
-	if (!restarted && !other)
+	if (!restarted && !other && !later)
 		sup_cluster_release(srv, v->name, !restart && clean && !requested);
 	/* Undo disks: decided when the VM ends for good, never after a crash (kept then). */
-	if (!other && !restart && !saved && !unrestored && strcmp(undo, "off") &&
+	if (!other && !restart && !later && !saved && !unrestored && strcmp(undo, "off") &&
 	    (requested || clean)) {
 		const char *action = v->undo[0] ? v->undo : undo;
 		int rc = undo_finish(srv, v->id, v->name, action, NULL);
@@ -308,6 +405,7 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 			vsrv_log("vm %s: undo disks (%s): %s; they are kept", v->name, action,
 				 strerror(-rc));
 	}
+	exit_ending(s, v, false);
 	free(tail);
 }
 
@@ -461,6 +559,8 @@ static void *sup_thread(void *arg)
 			}
 			pthread_mutex_unlock(&s->lock);
 		}
+		/* Restarts that waited for the start lock, when it is free. */
+		sup_restart_pending(s->srv);
 		/* Shutdown timeouts. */
 		pthread_mutex_lock(&s->lock);
 		for (v = s->vms; v; v = v->next)
@@ -498,6 +598,7 @@ int sup_create(struct server *srv, struct supervisor **out)
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->start_mu, NULL);
 	pthread_cond_init(&s->start_cv, NULL);
+	pthread_cond_init(&s->ended_cv, NULL);
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (s->epfd < 0 || pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) < 0 ||
 	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->wake[0], &e) < 0) {
@@ -549,12 +650,14 @@ void sup_destroy(struct supervisor *s)
 			close(v->pidfd);
 		free(v);
 	}
+	sup_restart_drop(s);
 	close(s->wake[0]);
 	close(s->wake[1]);
 	close(s->epfd);
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->start_mu);
 	pthread_cond_destroy(&s->start_cv);
+	pthread_cond_destroy(&s->ended_cv);
 	free(s);
 }
 

@@ -90,8 +90,9 @@ int sup_stop(struct server *srv, struct dbc *c, int64_t id, enum sup_stop how, c
 
 /* The cluster's watchdog (cluster.h): kill every VM of this host at once (SIGKILL to each
  * one's session), as a requested stop (no restart by policy), and wait up to wait_ms for
- * them to be gone. Returns how many were killed; why goes into the log. */
-int sup_fence(struct server *srv, const char *why, int wait_ms);
+ * their ends to be handled. No VM starts here meanwhile (-ESHUTDOWN), nor after with
+ * for_good (the daemon stops). Returns how many were killed; why goes into the log. */
+int sup_fence(struct server *srv, const char *why, int wait_ms, bool for_good);
 
 /* In a cluster, after sup_reattach: every VM recorded up here takes its ownership key
  * (cluster.h); one that cannot (another host runs it now, or etcd does not answer) is

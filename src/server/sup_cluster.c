@@ -9,6 +9,7 @@
 #include "util/log.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -64,6 +65,27 @@ int sup_cluster_claim(struct server *srv, struct dbc *c, const char *name, const
 		vsrv_log("vm %s: not started: cannot take its ownership key: %s", name,
 			 rc == -ENOLINK ? "this host is fenced (its lease is lost)" : strerror(-rc));
 	return rc;
+}
+
+int sup_cluster_status_mine(struct server *srv, struct dbc *c, const char *name, char *owner,
+			    size_t n)
+{
+	char host[64] = "", key[160];
+	int64_t rev = 0;
+	int rc;
+
+	if (!shared(srv))
+		return 0;
+	rc = cluster_vm_owner_at(srv->cluster, name, host, sizeof(host), &rev);
+	if (rc && rc != -ENOENT)
+		return rc;
+	if (!rc && strcmp(host, cluster_name(srv->cluster))) {
+		snprintf(owner, n, "%s", host);
+		return -EADDRINUSE;
+	}
+	/* (nobody's: rev 0, the key's absence compared) */
+	rc = cluster_vm_owner_key(name, key, sizeof(key));
+	return rc ? rc : inv_side_compare(c, key, rev);
 }
 
 void sup_cluster_release(struct server *srv, const char *name, bool done)
@@ -318,44 +340,109 @@ static int add_up(const struct inv_vm *v, void *arg)
 	return 0;
 }
 
-static int count_up(struct dbc *c)
+/* The fence's record of VM id's turn-off (name: its name): "stopping" and the event
+ * vm-stopping, only while its ownership key is this host's or nobody's, compared at the
+ * commit (sup_cluster_status_mine): a VM that went on elsewhere (failed over once this
+ * host's lease had gone) keeps that host's record. */
+static void fence_record(struct server *srv, struct dbc *c, int64_t id, const char *name,
+			 const char *why)
 {
-	struct up_ids u = { 0 };
-	int n;
+	char owner[64] = "";
+	int rc, tries;
 
-	inv_vm_each(c, add_up, &u);
-	n = (int)u.n;
-	free(u.ids);
-	return n;
+	for (tries = 0; tries < INV_COMMIT_TRIES; tries++) {
+		rc = inv_begin(c);
+		if (!rc)
+			rc = sup_cluster_status_mine(srv, c, name, owner, sizeof(owner));
+		if (!rc)
+			rc = inv_vm_mark_stopping(c, id);
+		if (!rc)
+			rc = events_emit(srv, c, "vm-stopping", "vm", name, "cluster-watchdog", NULL,
+					 "%s: turn off requested (%s)", name, why);
+		if (rc) {
+			inv_rollback(c);
+			break;
+		}
+		if ((rc = inv_commit(c)) != -EAGAIN)
+			break;
+	}
+	if (rc == -EADDRINUSE)
+		vsrv_log("vm %s: turned off by the fence; it is host %s's now (its ownership key): "
+			 "its record left as it is", name, owner);
+	else if (rc)
+		vsrv_log("vm %s: turned off by the fence; cannot record it: %s", name,
+			 strerror(-rc));
 }
 
-int sup_fence(struct server *srv, const char *why, int wait_ms)
+/* One run the fence kills: its VM, its name once killed, whether its record is this
+ * run's to write (not an incoming migration's: the source's). */
+struct fenced {
+	int64_t id;
+	char name[64];
+	bool killed, record;
+};
+
+/* Whether one of the runs f (n) killed still runs under this supervisor (its end not yet
+ * handled). */
+static bool runs_left(struct supervisor *s, const struct fenced *f, size_t n)
 {
-	struct up_ids u = { 0 };
+	bool left = false;
+	size_t i;
+
+	pthread_mutex_lock(&s->lock);
+	for (i = 0; i < n && !left; i++)
+		left = f[i].killed && sup_find(s, f[i].id) != NULL;
+	pthread_mutex_unlock(&s->lock);
+	return left;
+}
+
+int sup_fence(struct server *srv, const char *why, int wait_ms, bool for_good)
+{
+	struct supervisor *s = srv->sup;
 	struct timespec t0, t;
 	struct dbc *c = inv_get(srv->db);
-	size_t i;
-	int n = 0, left;
+	struct fenced *f = NULL;
+	struct runvm *v;
+	size_t i, k = 0, cap = 0;
+	int n = 0;
+	bool left = true;
 
-	if (!c)
-		return 0;
-	inv_vm_each(c, add_up, &u);
+	/* this supervisor's runs, from its list: no etcd round trip before they are killed
+	 * (a fenced host's etcd may not answer) */
+	pthread_mutex_lock(&s->lock);
+	s->fencing = true;
+	for (v = s->vms; v; v = v->next)
+		cap++;
+	f = cap ? calloc(cap, sizeof(*f)) : NULL;
+	for (v = s->vms; f && v && k < cap; v = v->next)
+		if (v->mon_pid > 0)
+			f[k++] = (struct fenced){ .id = v->id, .record = !v->incoming };
+	pthread_mutex_unlock(&s->lock);
 	/* SIGKILL: a VM that may not run here any more is not asked to shut down */
-	for (i = 0; i < u.n; i++)
-		if (sup_stop(srv, c, u.ids[i], SUP_OFF, NULL, "cluster-watchdog") == 0)
+	for (i = 0; i < k; i++)
+		if (!sup_stop_signal(srv, f[i].id, SUP_OFF, NULL, f[i].name, sizeof(f[i].name))) {
+			f[i].killed = true;
 			n++;
-	free(u.ids);
+		}
+	for (i = 0; c && i < k; i++)
+		if (f[i].killed && f[i].record)
+			fence_record(srv, c, f[i].id, f[i].name, why);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while ((left = count_up(c)) > 0) {
+	while (k && (left = runs_left(s, f, k))) {
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >= wait_ms)
 			break;
 		usleep(20 * 1000);
 	}
-	if (left > 0)
-		vsrv_log("cluster: fence (%s): %d VM(s) still recorded up after %d ms", why, left,
+	if (k && left)
+		vsrv_log("cluster: fence (%s): VM(s) whose end is not recorded after %d ms", why,
 			 wait_ms);
-	inv_put(c);
+	free(f);
+	if (c)
+		inv_put(c);
+	pthread_mutex_lock(&s->lock);
+	s->fencing = for_good;
+	pthread_mutex_unlock(&s->lock);
 	return n;
 }
 
@@ -363,6 +450,7 @@ int sup_cluster_adopt(struct server *srv)
 {
 	struct up_ids u = { 0 };
 	struct dbc *c;
+	char name[64];
 	size_t i;
 	int n = 0;
 
@@ -374,9 +462,11 @@ int sup_cluster_adopt(struct server *srv)
 
 		if (inv_vm_get(c, u.ids[i], &vm))
 			continue;
+		/* (its record not written here: the key holder's; its end's, when the key turns
+		 * out to be nobody's, is handle_exit's) */
 		if (sup_cluster_claim(srv, NULL, vm.name, NULL)) {
 			vsrv_log("vm %s: runs here without its ownership key: turned off", vm.name);
-			if (sup_stop(srv, c, u.ids[i], SUP_OFF, NULL, "cluster-ownership") == 0)
+			if (sup_stop_signal(srv, u.ids[i], SUP_OFF, NULL, name, sizeof(name)) == 0)
 				n++;
 		}
 		inv_vm_clear(&vm);

@@ -39,6 +39,13 @@ struct runvm {
 	char save_who[64];      /* who asked for the save, for its event */
 	bool migrate_req;       /* its VMM is migrating it away (sup_migrate.c) */
 	bool incoming;          /* a migration's destination, not yet handed over */
+	bool deciding;          /* its start has not decided yet (committed or refused it:
+				 * sup_start_begun; the start lock held meanwhile) */
+	bool ending;            /* its end is being handled without the start lock: a start of
+				 * its VM waits (ended_cv) */
+	pid_t prior_pid;        /* a monitor the VM's record may still name for this run (its
+				 * end then recorded all the same): the run a restart whose record
+				 * went unconfirmed followed, or a migration's source's */
 	double shutdown_deadline;
 	double started;
 	int quick_restarts;
@@ -61,6 +68,9 @@ struct supervisor {
 	unsigned start_blocked;     /* threads waiting in sup_start_lock: before the queue */
 	struct sup_start_wait *start_q, *start_qtail;   /* parked requests, in order */
 	struct runvm *vms;
+	struct sup_restart *restarts;   /* (lock) restarts waiting for the start lock */
+	pthread_cond_t ended_cv;    /* (with lock) a run's ending was cleared */
+	bool fencing;               /* (lock) sup_fence runs, or ran for good: no start */
 	struct sup_ready *ready;    /* 'starting' -> 'running' (sup_ready.h) */
 	struct sup_dynmem *dyn;     /* dynamic memory's loop (sup_dynmem.c) */
 	/* for tests, read once by sup_create: VSRV_TEST_COMMIT_AFTER_EXIT=1 (sup_start.c) */
@@ -79,6 +89,23 @@ void sup_dynmem_step(struct supervisor *s);
 struct runvm *sup_find(struct supervisor *s, int64_t id);
 int sup_watch(struct supervisor *s, struct runvm *v);
 void sup_kill_session(struct runvm *v);
+/* sup_stop's signal alone (sup_stop.c): the request marked on VM id's run here (its undo
+ * action with it) and its VMM killed (how: enum sup_stop, sup.h; SUP_OFF), its power button to be pressed
+ * (SUP_SHUTDOWN: its deadline set; the press is the caller's) or its run to start again
+ * (SUP_RESET). Nothing recorded. 0 and its name (n bytes), or -EBUSY when it does not run
+ * under this supervisor. */
+int sup_stop_signal(struct server *srv, int64_t id, int how, const char *undo, char *name,
+		    size_t n);
+/* The start lock taken only when it is free and nobody waits for it: 0, or -EAGAIN
+ * (sup_start.c). */
+int sup_start_trynow(struct server *srv);
+/* A restart by policy of VM id (name) whose end was recorded while another start held the
+ * start lock: made by the supervisor's thread once the lock is free (sup_restart_pending),
+ * quick then its quick_restarts; on failure its ownership key is given up. sup_restart_drop
+ * forgets those left (the supervisor ends). (sup_start.c) */
+void sup_restart_later(struct supervisor *s, int64_t id, const char *name, int quick);
+void sup_restart_pending(struct server *srv);
+void sup_restart_drop(struct supervisor *s);
 /* Start VM id under c's open transaction (sup_start_lock held; the caller commits), again
  * by its restart policy with restart (sup_start.c). 0 or -errno; nothing spawned on an
  * error. */
@@ -158,6 +185,14 @@ void sup_cluster_placed(struct server *srv, struct dbc *c, const char *name);
  * keys as read with c's start read when it read them (sup_cluster_start_want; c may be
  * NULL), else read here. */
 json_t *sup_cluster_mine(struct server *srv, struct dbc *c);
+/* On a shared inventory (etcd), whether this host may write VM name's status under c's open
+ * transaction: its ownership key is this host's or nobody's, read now and its revision
+ * compared at c's commit (another host's claim meanwhile, a failover's or a hand-over's,
+ * fails it: -EAGAIN). 0; -EADDRINUSE when another host holds it (its name into owner, n
+ * bytes: the status is that host's to write); -errno when etcd does not answer. 0 alone
+ * or on a host's own SQLite. */
+int sup_cluster_status_mine(struct server *srv, struct dbc *c, const char *name, char *owner,
+			    size_t n);
 /* In a cluster on a shared inventory (etcd): does another host hold vm's ownership key (or
  * can that not be known: etcd does not answer)? Then this host must not write the VM's
  * status. false alone or on a host's own SQLite. */

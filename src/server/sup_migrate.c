@@ -41,7 +41,7 @@ struct reaper {
 	char name[64], from[64];
 };
 
-static void commit_alone(struct reaper *r)
+static int commit_alone(struct reaper *r)
 {
 	struct dbc *c = inv_get(r->srv->db);
 	char err[600] = "";
@@ -55,6 +55,7 @@ static void commit_alone(struct reaper *r)
 		vsrv_log("vm %s: cannot record its run here: %s", r->name, err);
 	if (c)
 		inv_put(c);
+	return rc;
 }
 
 /* An incoming run lives only while the VM's ownership key is the source's: once it is
@@ -62,8 +63,9 @@ static void commit_alone(struct reaper *r)
  * third host's, its VMM is killed. One that no source committed or aborted is killed too
  * once the source's migrate must have ended (migrate_task.c waits up to an hour for its
  * VMM; the VMM waits for a connection for ever). Once the key is this host's (the
- * hand-over), the source's commit is waited for 10 s, then this host commits by itself.
- * Ends then, or when the run has gone. */
+ * hand-over), the source's commit is waited for 10 s, then this host commits by itself,
+ * again every second while that cannot be recorded (etcd does not answer). Ends then, or
+ * when the run has gone. */
 static void *reap_incoming(void *arg)
 {
 	struct reaper *r = arg;
@@ -82,9 +84,8 @@ static void *reap_incoming(void *arg)
 			 * one within 10 s (the source died after the Txn), this host does */
 			if (handed < 0)
 				handed = s;
-			if (s - handed >= 10)
-				commit_alone(r);
-			if (s - handed >= 10)
+			if (s - handed >= 10 && (rc = commit_alone(r)) != -EAGAIN && rc != -EIO &&
+			    rc != -ETIMEDOUT)
 				break;
 			continue;
 		}
@@ -164,6 +165,19 @@ static void log_tail(const char *dir, char *buf, size_t n)
 		snprintf(buf, n, "%.300s", s);
 }
 
+/* Whether process pid lives (not a zombie). Its state, not its command line: that reads as
+ * empty for a moment while it execs. */
+static bool alive(pid_t pid)
+{
+	char path[64], b[256], *rp;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (sup_read_small(path, b, sizeof(b)))
+		return false;
+	rp = strrchr(b, ')');
+	return rp && rp[1] == ' ' && rp[2] && rp[2] != 'Z' && rp[2] != 'X';
+}
+
 /* Append --incoming URI to argv (NULL-terminated, sup_build_argv's: room for it). */
 static int add_incoming(char **argv, const char *uri)
 {
@@ -176,6 +190,25 @@ static int add_incoming(char **argv, const char *uri)
 	argv[n] = strdup("--incoming");
 	argv[n + 1] = strdup(uri);
 	return argv[n] && argv[n + 1] ? 0 : -ENOMEM;
+}
+
+/* The incoming run of VM id whose monitor is pid: the record names the source's monitor
+ * (prior, when > 0: its end recorded all the same once handed over: sup.c), and with again it is
+ * incoming again (a hand-over whose commit failed: the source's next try, or this host's
+ * own, records it). */
+static void incoming_prior(struct server *srv, int64_t id, pid_t pid, pid_t prior, bool again)
+{
+	struct supervisor *s = srv->sup;
+	struct runvm *v;
+
+	pthread_mutex_lock(&s->lock);
+	v = sup_find(s, id);
+	if (v && v->mon_pid == pid) {
+		if (prior > 0)
+			v->prior_pid = prior;
+		v->incoming |= again;
+	}
+	pthread_mutex_unlock(&s->lock);
 }
 
 /* sup_int.h */
@@ -293,7 +326,7 @@ int migrate_incoming_prepare(struct server *srv, struct dbc *c, int64_t id, cons
 	struct inv_vm vm;
 	char **argv = NULL;
 	int64_t need;
-	pid_t pid = 0;
+	pid_t pid = 0, source;
 	int rc, port, ms;
 	bool up;
 
@@ -316,6 +349,7 @@ int migrate_incoming_prepare(struct server *srv, struct dbc *c, int64_t id, cons
 	}
 	up = inv_vm_state_up(vm.state);
 	need = inv_vm_reserved_mib(&vm);
+	source = vm.monitor_pid;
 	inv_vm_clear(&vm);
 	if (!up) {
 		snprintf(err, errlen, "%s: it is not running", name);
@@ -381,15 +415,15 @@ int migrate_incoming_prepare(struct server *srv, struct dbc *c, int64_t id, cons
 	sup_free_argv(argv);
 	if (!rc && (rc = sup_incoming_add(srv, id, name, pid, false)))
 		kill(-pid, SIGKILL);
+	if (!rc)
+		incoming_prior(srv, id, pid, source, true);
 	if (rc) {
 		snprintf(err, errlen, "%s: cannot start its VMM: %s", name, strerror(-rc));
 		return rc;
 	}
 	/* answered once it listens: its control socket comes after the incoming one */
 	for (ms = 0; ms < MIG_READY_MS; ms += 20) {
-		char cmd[64];
-
-		if (!sup_cmdline(pid, cmd, sizeof(cmd))) {
+		if (!alive(pid)) {
 			log_tail(dir, tail, sizeof(tail));
 			snprintf(err, errlen, "%s: its VMM on host %s ended before listening: %s",
 				 name, me, tail);
@@ -465,7 +499,10 @@ int migrate_incoming_commit(struct server *srv, struct dbc *c, int64_t id, const
 			rc = inv_commit(c);
 	}
 	if (rc) {
-		/* it runs here and the key is this host's: its status says so at the next try */
+		/* it runs here and the key is this host's: its status says so at the next try
+		 * (the source's, or this host's own: reap_incoming), incoming until then; its
+		 * end meanwhile is recorded over the source's monitor named there */
+		incoming_prior(srv, id, pid, 0, true);
 		snprintf(err, errlen, "%s: cannot record its run here: %s", name, strerror(-rc));
 		return rc;
 	}

@@ -36,6 +36,15 @@ int sup_start_locked(struct server *srv, struct dbc *c, int64_t id, const char *
 	pid_t pid = 0;
 	int rc;
 
+	/* the end of its last run is being recorded (handle_exit, without the start lock): its
+	 * start comes after (not a restart: that is the end's own, under the lock) */
+	pthread_mutex_lock(&s->lock);
+	while (!restart && (v = sup_find(s, id)) && v->ending)
+		pthread_cond_wait(&s->ended_cv, &s->lock);
+	rc = s->fencing ? -ESHUTDOWN : 0;      /* (sup_fence turns this host's VMs off) */
+	pthread_mutex_unlock(&s->lock);
+	if (rc)
+		return rc;
 	rc = inv_vm_get(c, id, &vm);
 	if (rc)
 		return rc;
@@ -119,7 +128,7 @@ int sup_start_locked(struct server *srv, struct dbc *c, int64_t id, const char *
 	if (v) {
 		int qr = v->quick_restarts;
 		*v = (struct runvm){ .next = v->next, .id = id, .mon_pid = pid, .ours = true,
-				     .started = clock_mono(), .pidfd = -1,
+				     .started = clock_mono(), .pidfd = -1, .deciding = true,
 				     .quick_restarts = restart ? qr : 0,
 				     .undo_recorded = undo_now };
 		snprintf(v->name, sizeof(v->name), "%s", name);
@@ -286,11 +295,119 @@ void sup_start_lock(struct server *srv)
 void sup_start_unlock(struct server *srv)
 {
 	struct supervisor *s = srv->sup;
+	bool restarts;
 
 	pthread_mutex_lock(&s->start_mu);
 	s->start_held = false;
 	start_pass(s);
 	pthread_mutex_unlock(&s->start_mu);
+	/* restarts that wait for it: the supervisor's thread makes them (sup_restart_pending) */
+	pthread_mutex_lock(&s->lock);
+	restarts = s->restarts != NULL;
+	pthread_mutex_unlock(&s->lock);
+	if (restarts && write(s->wake[1], "x", 1) < 0) {
+		/* (the thread also looks every 500 ms) */
+	}
+}
+
+int sup_start_trynow(struct server *srv)
+{
+	struct supervisor *s = srv->sup;
+	int rc = -EAGAIN;
+
+	pthread_mutex_lock(&s->start_mu);
+	if (!s->start_held && !s->start_blocked && !s->start_q) {
+		s->start_held = true;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&s->start_mu);
+	return rc;
+}
+
+struct sup_restart {
+	struct sup_restart *next;
+	int64_t id;
+	char name[64];
+	int quick;
+};
+
+void sup_restart_later(struct supervisor *s, int64_t id, const char *name, int quick)
+{
+	struct sup_restart *r = calloc(1, sizeof(*r)), **p;
+
+	if (!r) {
+		vsrv_log("vm %s: not restarted: out of memory", name);
+		sup_cluster_release(s->srv, name, false);
+		return;
+	}
+	r->id = id;
+	r->quick = quick;
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	pthread_mutex_lock(&s->lock);
+	for (p = &s->restarts; *p; p = &(*p)->next)
+		;
+	*p = r;         /* (in order) */
+	pthread_mutex_unlock(&s->lock);
+}
+
+void sup_restart_drop(struct supervisor *s)
+{
+	struct sup_restart *r;
+
+	while ((r = s->restarts)) {
+		s->restarts = r->next;
+		free(r);
+	}
+}
+
+void sup_restart_pending(struct server *srv)
+{
+	struct supervisor *s = srv->sup;
+	struct sup_restart *r;
+	struct runvm *v;
+	struct dbc *c;
+	int rc;
+
+	for (;;) {
+		pthread_mutex_lock(&s->lock);
+		r = s->restarts;
+		pthread_mutex_unlock(&s->lock);
+		if (!r || sup_start_trynow(srv))
+			return;
+		pthread_mutex_lock(&s->lock);
+		r = s->restarts;
+		s->restarts = r->next;
+		pthread_mutex_unlock(&s->lock);
+		/* a start as any (its end recorded: not up, else someone started it meanwhile:
+		 * -EBUSY), with the restart counted */
+		c = inv_get(srv->db);
+		rc = c ? inv_begin(c) : -EIO;
+		if (!rc) {
+			sup_cluster_start_want(srv, c, false);
+			rc = inv_vm_start_read(c, r->id);
+			if (!rc)
+				rc = inv_vm_count_restart(c, r->id);
+			if (rc)
+				inv_rollback(c);
+			else
+				rc = sup_start_begun(srv, c, r->id, NULL);
+		}
+		pthread_mutex_lock(&s->lock);
+		v = sup_find(s, r->id);
+		if (!rc && v)
+			v->quick_restarts = r->quick;
+		pthread_mutex_unlock(&s->lock);
+		sup_start_unlock(srv);
+		if (rc)
+			vsrv_log("vm %s: restart failed: %s", r->name, strerror(-rc));
+		/* the key kept for it, given up unless a monitor of it runs (the end of one
+		 * spawned and ended gives it up: handle_exit) or another start took it (-EBUSY) */
+		if (rc && rc != -EBUSY && !v)
+			sup_cluster_release(srv, r->name, false);
+		if (c)
+			inv_put(c);
+		free(r);
+	}
 }
 
 /* w out of the queue (start_mu held). */
@@ -414,6 +531,12 @@ int sup_start_begun(struct server *srv, struct dbc *c, int64_t id, const char *w
 	 * failure (etcd did not answer) a few times */
 	for (tries = 0; rc && !refused && tries < 20 && (rc == -EAGAIN || fails++ < 3); tries++)
 		rc = record_start(srv, c, id, who, &refused);
+	/* decided (its end may be handled now: handle_exit; the start lock still held) */
+	pthread_mutex_lock(&srv->sup->lock);
+	v = sup_find(srv->sup, id);
+	if (v)
+		v->deciding = false;
+	pthread_mutex_unlock(&srv->sup->lock);
 	if (!rc || refused)
 		return rc;
 	/* Neither recorded nor refused (etcd did not answer; the commit may have been made;

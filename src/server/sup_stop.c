@@ -19,14 +19,12 @@
 #include <string.h>
 #include <unistd.h>
 
-int sup_stop(struct server *srv, struct dbc *c, int64_t id, enum sup_stop how, const char *undo,
-	     const char *who)
+int sup_stop_signal(struct server *srv, int64_t id, int how, const char *undo, char *name,
+		    size_t n)
 {
 	struct supervisor *s = srv->sup;
 	struct runvm *v;
 	pid_t vp = 0;
-	char name[64] = "", via[400] = "";
-	json_t *data = NULL;
 	int rc = 0;
 
 	pthread_mutex_lock(&s->lock);
@@ -34,7 +32,7 @@ int sup_stop(struct server *srv, struct dbc *c, int64_t id, enum sup_stop how, c
 	if (!v || v->mon_pid <= 0) {
 		rc = -EBUSY;
 	} else {
-		snprintf(name, sizeof(name), "%s", v->name);
+		snprintf(name, n, "%s", v->name);
 		vp = sup_vmm_pid(srv, v);
 		if (how == SUP_RESET)
 			v->reset_req = true;
@@ -55,6 +53,17 @@ int sup_stop(struct server *srv, struct dbc *c, int64_t id, enum sup_stop how, c
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int sup_stop(struct server *srv, struct dbc *c, int64_t id, enum sup_stop how, const char *undo,
+	     const char *who)
+{
+	char name[64] = "", via[400] = "";
+	json_t *data = NULL;
+	int rc;
+
+	rc = sup_stop_signal(srv, id, how, undo, name, sizeof(name));
 	if (rc)
 		return rc;
 	if (how == SUP_SHUTDOWN) {
