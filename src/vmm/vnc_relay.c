@@ -293,12 +293,33 @@ static void conn_pump(struct vnc_relay *r, struct relay_conn *c, uint32_t cev, u
 	watch(r, c->bfd, &c->be, &c->bev, EPOLLIN | (relay_pending(c) ? EPOLLOUT : 0));
 }
 
+/* The working buffers, for the first client. false: out of memory. */
+static bool bufs_get(struct vnc_relay *r)
+{
+	if (r->out_chunk)
+		return true;
+	r->out_chunk = malloc(RELAY_CHUNK + RELAY_IN_CHUNK);
+	r->scratch = r->out_chunk ? r->out_chunk + RELAY_CHUNK : NULL;
+	return r->out_chunk != NULL;
+}
+
+/* ... given back once the last client is gone. */
+static void bufs_put(struct vnc_relay *r)
+{
+	free(r->out_chunk);
+	r->out_chunk = r->scratch = NULL;
+	free(r->lens);
+	r->lens = NULL;
+	r->nlens = r->lens_cap = 0;
+}
+
 static void conn_add(struct vnc_relay *r, const struct relay_cmd *m)
 {
 	struct relay_conn *c = calloc(1, sizeof(*c));
 	struct epoll_event ev = { .events = EPOLLIN };
 
-	if (!c) {
+	if (!c || !bufs_get(r)) {
+		free(c);
 		close(m->cfd);
 		close(m->bfd);
 		return;
@@ -420,6 +441,8 @@ static int sweep(struct vnc_relay *r)
 		}
 		p = &c->next;
 	}
+	if (!r->conns)
+		bufs_put(r);
 	return next > INT32_MAX ? INT32_MAX : (int)next;
 }
 
@@ -520,7 +543,6 @@ void vnc_relay_stop(struct vnc_relay *r)
 	pthread_join(r->th, NULL);
 	close(r->cmd[0]);
 	close(r->epfd);
-	free(r->lens);
 	free(r);
 }
 

@@ -289,8 +289,8 @@ bool relay_give_input(struct vnc_relay *r, struct relay_conn *c)
 			return false;
 		/* a WebSocket's frames are read aside, what they carry decoded into place */
 		room = c->in_cap - c->in_len;
-		if (c->ws && room > sizeof(r->scratch))
-			room = sizeof(r->scratch);
+		if (c->ws && room > RELAY_IN_CHUNK)
+			room = RELAY_IN_CHUNK;
 		n = read(c->cfd, c->ws ? r->scratch : c->in + c->in_len, room);
 		if (n > 0) {
 			int64_t now = relay_now_ms();

@@ -70,10 +70,12 @@ struct vnc_relay {
 	size_t peak;               /* the most that waited for them after that bound */
 	uint64_t drops;            /* clients dropped for it */
 	struct vnc_out_stats st; /* published (atomics) for vnc_relay_get_stats */
-	uint8_t out_chunk[RELAY_CHUNK]; /* LibVNCServer's output, read */
+	/* the working buffers, all clients': the relay's while it has one (allocated with the
+	 * first, freed with the last: a VM with no viewer pays nothing for them) */
+	uint8_t *out_chunk;        /* RELAY_CHUNK: LibVNCServer's output, read */
+	uint8_t *scratch;          /* RELAY_IN_CHUNK, vnc_relay_in.c: a WebSocket's frames, read */
 	size_t *lens;              /* vnc_relay_in.c: a WebSocket's whole messages being framed */
 	size_t nlens, lens_cap;
-	uint8_t scratch[RELAY_IN_CHUNK]; /* vnc_relay_in.c: a WebSocket's frames, read */
 };
 
 /* CLOCK_MONOTONIC in ms. */

@@ -410,6 +410,53 @@ out:
 	free(chunk);
 }
 
+/* A relay with no client holds no working buffers (a VM that serves VNC but has no viewer,
+ * the usual case, pays nothing for them), and gives them back when its last client goes:
+ * after a viewer that took a 1 MiB update left, the memory in use is what it was before the
+ * relay started. (It held 320 KiB from its start to its end, viewers or not.) */
+static void test_no_viewer_no_buffers(void)
+{
+	enum { BIG = 1 << 20, SLACK = 32 << 10 };
+	struct vnc_relay_limits lim = { .max_backlog = 64 << 20, .max_total = 64 << 20,
+					.stall_ms = 60000, .partial_ms = 60000 };
+	uint8_t *piece = calloc(1, PIECE), *got = malloc(PIECE);
+	size_t base, idle, after = SIZE_MAX;
+	struct vnc_relay *r;
+	struct conn c;
+
+	CHECK(piece && got);
+	base = mem_in_use();
+	if (!piece || !got || vnc_relay_start(&r) < 0) {
+		CHECK(!"relay");
+		goto out;
+	}
+	idle = mem_in_use();
+	if (conn_join(r, &c, 1, &lim) < 0) {
+		CHECK(!"a client");
+		vnc_relay_stop(r);
+		goto out;
+	}
+	for (size_t off = 0; off < BIG; off += PIECE)
+		if (send_all(c.lfd, piece, PIECE) < 0 || read_n(c.cfd, got, PIECE) < 0) {
+			CHECK(!"the update passes");
+			break;
+		}
+	close(c.cfd); /* the viewer goes; LibVNCServer closes its end */
+	close(c.lfd);
+	for (double end = now_s() + 10; now_s() < end; usleep(10000))
+		if ((after = mem_in_use()) < base + SLACK)
+			break;
+	printf("# a relay with no client: %lld KiB more in use than before it started; after its "
+	       "only client left: %lld KiB more\n", (long long)(idle - base) / 1024,
+	       (long long)(after - base) / 1024);
+	CHECK(idle < base + SLACK);
+	CHECK(after < base + SLACK);
+	vnc_relay_stop(r);
+out:
+	free(piece);
+	free(got);
+}
+
 int main(void)
 {
 	RUN(test_skipped_clipboard_room);
@@ -417,5 +464,6 @@ int main(void)
 	RUN(test_stalled_loop);
 	RUN(test_idle_viewers);
 	RUN(test_total_bound);
+	RUN(test_no_viewer_no_buffers);
 	return check_done();
 }
