@@ -110,6 +110,7 @@ static bool ws_begin(struct relay_conn *c)
  * message LibVNCServer does not take (logged), or out of memory. */
 static bool frame(struct vnc_relay *r, struct relay_conn *c)
 {
+	r->nlens = 0; /* none of a connection whose framing failed (out of memory) */
 	for (;;) {
 		enum vnc_frame_verdict v = VNC_FRAME_MORE;
 		size_t at = c->in_pass, have;
