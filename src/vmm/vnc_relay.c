@@ -19,9 +19,10 @@
  * start of one until the rest is there (up to a 1 MiB clipboard; a longer one is thrown
  * away as it comes). A client whose message gets no byte for partial_ms, or takes longer
  * than partial_ms and its length at RELAY_RATE, or that sends a message LibVNCServer does
- * not take, is disconnected with a log line. Those clocks run only while the client is read:
- * not while it is held back because LibVNCServer is behind (the loop stalled, as in a long
- * savestate), when what it could not send is no sign that it is slow. A WebSocket client's
+ * not take, is disconnected with a log line. Those clocks, and stall_ms's, run only while the
+ * client is read: not while it is held back because LibVNCServer is behind (the loop stalled,
+ * as in a long savestate), when what it could not send (or could not read, blocked in its
+ * sends) is no sign that it is slow. A WebSocket client's
  * frames are decoded first (vnc_ws.h) and each of its whole messages goes to LibVNCServer
  * in a frame of its own. As a last guard, the loop says when it lets LibVNCServer read a
  * client (vnc_relay_busy) and when that is over (vnc_relay_idle); a client still being read
@@ -385,7 +386,7 @@ static int64_t partial_left(const struct relay_conn *c, int64_t now)
 }
 
 /* Drop clients that took nothing of their backlog for stall_ms, those whose message comes
- * too slowly (partial_left), and the one whose message LibVNCServer has been reading for too
+ * too slowly (partial_left) (neither clock runs while a client is held back: hold), and the one whose message LibVNCServer has been reading for too
  * long (its end of the pair closed, LibVNCServer's read returns at once); free the dead; the
  * time until the next could be dropped (ms, or -1). */
 static int sweep(struct vnc_relay *r)
@@ -405,7 +406,7 @@ static int sweep(struct vnc_relay *r)
 	for (struct relay_conn **p = &r->conns; *p;) {
 		struct relay_conn *c = *p;
 
-		if (!c->dead && backlog(c)) {
+		if (!c->dead && backlog(c) && !c->held_ms) {
 			int64_t left = c->progress_ms + c->lim.stall_ms - now;
 
 			if (left <= 0)

@@ -218,8 +218,9 @@ static bool in_room(struct relay_conn *c)
 }
 
 /* The client is held back (not read) while LibVNCServer has not taken RELAY_IN_HOLD of its
- * messages: its partial message's clocks stop meanwhile, so that a loop that stalls (a long
- * savestate) does not make a client that was not read seem slow. */
+ * messages: its partial message's clocks stop meanwhile, and its output's (stall_ms: a
+ * client that blocks in its sends reads nothing until they go), so that a loop that stalls
+ * (a long savestate) does not make a client that was not read seem slow. */
 static void hold(struct relay_conn *c, bool on)
 {
 	int64_t now;
@@ -235,6 +236,8 @@ static void hold(struct relay_conn *c, bool on)
 		c->msg_start_ms += now - c->held_ms;
 		c->msg_last_ms += now - c->held_ms;
 	}
+	/* the output's clock, from where it stopped (or from now, if it started meanwhile) */
+	c->progress_ms = c->progress_ms < c->held_ms ? c->progress_ms + now - c->held_ms : now;
 	c->held_ms = 0;
 }
 

@@ -41,7 +41,8 @@ struct relay_conn {
 	int64_t msg_start_ms;      /* the partial (or skipped) message's first byte came (0: none) */
 	int64_t msg_last_ms;       /* ... and its last one */
 	int64_t held_ms;           /* not read since (LibVNCServer behind; 0: read): the two
-				    * above move on by the time held when it ends */
+				    * above and progress_ms move on by the time held when it
+				    * ends */
 	bool b_shut;               /* the client's end passed on to LibVNCServer */
 	struct vnc_relay_limits lim;
 	int64_t progress_ms;       /* the client last took bytes (or its backlog started) */

@@ -296,6 +296,56 @@ static void test_stalled_loop(void)
 	free(got);
 }
 
+/* The same stall, the client with output it has not read yet when it is held back: it reads
+ * nothing while its sends wait (as a client that blocks in write does). It is not dropped
+ * for not taking its output (stall_ms) while it is held back: that output arrives whole once
+ * it reads, and so do its clipboards once LibVNCServer reads. (It was dropped after
+ * stall_ms.) */
+static void test_stalled_loop_output(void)
+{
+	enum { OUT = 1 << 20 };
+	struct vnc_relay_limits lim = { .max_backlog = 16 << 20, .max_total = 64 << 20,
+					.stall_ms = 2000, .partial_ms = 60000 };
+	size_t m = 8 + CLIP_N;
+	uint8_t *out = malloc(OUT), *got = malloc(m > OUT ? m : OUT);
+	struct writer w = { .fd = -1 };
+	struct vnc_relay *r;
+	struct conn c;
+	pthread_t th;
+	int whole = 0;
+
+	CHECK(out && got);
+	if (!out || !got || vnc_relay_start(&r) < 0) {
+		CHECK(!"relay");
+		goto out;
+	}
+	if (conn_join(r, &c, 1, &lim) < 0) {
+		CHECK(!"a client");
+		vnc_relay_stop(r);
+		goto out;
+	}
+	memset(out, 0x3c, OUT);
+	CHECK_EQ(send_all(c.lfd, out, OUT), 0); /* the relay keeps what the client's socket
+						  * does not take */
+	w.fd = c.cfd;
+	CHECK_EQ(pthread_create(&th, NULL, writer_thread, &w), 0);
+	usleep(4000 * 1000); /* the loop stalls for twice stall_ms */
+	CHECK_EQ(read_n(c.cfd, got, OUT), 0);
+	CHECK(!memcmp(got, out, OUT));
+	for (int i = 0; i < CLIP_MSGS; i++) {
+		if (read_n(c.lfd, got, m) < 0 || got[8] != 'a' + i % 26)
+			break;
+		whole++;
+	}
+	pthread_join(th, NULL);
+	CHECK(!w.failed);
+	CHECK_EQ(whole, CLIP_MSGS);
+	conn_close(&c);
+out:
+	free(out);
+	free(got);
+}
+
 enum { VIEWERS = 16, UPDATE = 3 << 20, PIECE = 64 << 10 };
 
 /* VIEWERS clients of one relay each take a 3 MiB update as it comes (64 KiB written by
@@ -575,6 +625,7 @@ int main(void)
 	RUN(test_skipped_clipboard_room);
 	RUN(test_passed_clipboard_room);
 	RUN(test_stalled_loop);
+	RUN(test_stalled_loop_output);
 	RUN(test_idle_viewers);
 	RUN(test_total_bound);
 	RUN(test_no_viewer_no_buffers);
