@@ -28,8 +28,9 @@
  * partial VNC_PARTIAL_MS without a byte, or longer than VNC_PARTIAL_MS and its length at
  * 32 KiB/s in all, is dropped, as is one that sends a message LibVNCServer does not take
  * (with a log line); a clipboard over LibVNCServer's 1 MiB is thrown away, the client stays.
- * Those clocks stop while the relay does not read the client because LibVNCServer has not
- * taken its earlier messages (the loop stalled): only a client that was read can be slow.
+ * Those clocks, and VNC_STALL_MS's below, stop while the relay does not read the client
+ * because LibVNCServer has not taken its earlier messages (the loop stalled): only a client
+ * that was read can be slow (one that blocks in its sends reads nothing meanwhile).
  * A WebSocket client is framed the same way: its request passes whole, the relay decodes
  * its frames (vnc_ws.h) and hands LibVNCServer each whole message in a frame of its own, so
  * that a message cut across frames, or half of one, never holds the loop either (the loop

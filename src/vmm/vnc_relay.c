@@ -19,9 +19,10 @@
  * start of one until the rest is there (up to a 1 MiB clipboard; a longer one is thrown
  * away as it comes). A client whose message gets no byte for partial_ms, or takes longer
  * than partial_ms and its length at RELAY_RATE, or that sends a message LibVNCServer does
- * not take, is disconnected with a log line. Those clocks run only while the client is read:
- * not while it is held back because LibVNCServer is behind (the loop stalled, as in a long
- * savestate), when what it could not send is no sign that it is slow. A WebSocket client's
+ * not take, is disconnected with a log line. Those clocks, and stall_ms's, run only while the
+ * client is read: not while it is held back because LibVNCServer is behind (the loop stalled,
+ * as in a long savestate), when what it could not send (or could not read, blocked in its
+ * sends) is no sign that it is slow. A WebSocket client's
  * frames are decoded first (vnc_ws.h) and each of its whole messages goes to LibVNCServer
  * in a frame of its own. As a last guard, the loop says when it lets LibVNCServer read a
  * client (vnc_relay_busy) and when that is over (vnc_relay_idle); a client still being read
@@ -293,12 +294,33 @@ static void conn_pump(struct vnc_relay *r, struct relay_conn *c, uint32_t cev, u
 	watch(r, c->bfd, &c->be, &c->bev, EPOLLIN | (relay_pending(c) ? EPOLLOUT : 0));
 }
 
+/* The working buffers, for the first client. false: out of memory. */
+static bool bufs_get(struct vnc_relay *r)
+{
+	if (r->out_chunk)
+		return true;
+	r->out_chunk = malloc(RELAY_CHUNK + RELAY_IN_CHUNK);
+	r->scratch = r->out_chunk ? r->out_chunk + RELAY_CHUNK : NULL;
+	return r->out_chunk != NULL;
+}
+
+/* ... given back once the last client is gone. */
+static void bufs_put(struct vnc_relay *r)
+{
+	free(r->out_chunk);
+	r->out_chunk = r->scratch = NULL;
+	free(r->lens);
+	r->lens = NULL;
+	r->nlens = r->lens_cap = 0;
+}
+
 static void conn_add(struct vnc_relay *r, const struct relay_cmd *m)
 {
 	struct relay_conn *c = calloc(1, sizeof(*c));
 	struct epoll_event ev = { .events = EPOLLIN };
 
-	if (!c) {
+	if (!c || !bufs_get(r)) {
+		free(c);
 		close(m->cfd);
 		close(m->bfd);
 		return;
@@ -364,7 +386,7 @@ static int64_t partial_left(const struct relay_conn *c, int64_t now)
 }
 
 /* Drop clients that took nothing of their backlog for stall_ms, those whose message comes
- * too slowly (partial_left), and the one whose message LibVNCServer has been reading for too
+ * too slowly (partial_left) (neither clock runs while a client is held back: hold), and the one whose message LibVNCServer has been reading for too
  * long (its end of the pair closed, LibVNCServer's read returns at once); free the dead; the
  * time until the next could be dropped (ms, or -1). */
 static int sweep(struct vnc_relay *r)
@@ -384,7 +406,7 @@ static int sweep(struct vnc_relay *r)
 	for (struct relay_conn **p = &r->conns; *p;) {
 		struct relay_conn *c = *p;
 
-		if (!c->dead && backlog(c)) {
+		if (!c->dead && backlog(c) && !c->held_ms) {
 			int64_t left = c->progress_ms + c->lim.stall_ms - now;
 
 			if (left <= 0)
@@ -420,6 +442,8 @@ static int sweep(struct vnc_relay *r)
 		}
 		p = &c->next;
 	}
+	if (!r->conns)
+		bufs_put(r);
 	return next > INT32_MAX ? INT32_MAX : (int)next;
 }
 
@@ -520,7 +544,6 @@ void vnc_relay_stop(struct vnc_relay *r)
 	pthread_join(r->th, NULL);
 	close(r->cmd[0]);
 	close(r->epfd);
-	free(r->lens);
 	free(r);
 }
 

@@ -110,6 +110,7 @@ static bool ws_begin(struct relay_conn *c)
  * message LibVNCServer does not take (logged), or out of memory. */
 static bool frame(struct vnc_relay *r, struct relay_conn *c)
 {
+	r->nlens = 0; /* none of a connection whose framing failed (out of memory) */
 	for (;;) {
 		enum vnc_frame_verdict v = VNC_FRAME_MORE;
 		size_t at = c->in_pass, have;
@@ -217,8 +218,9 @@ static bool in_room(struct relay_conn *c)
 }
 
 /* The client is held back (not read) while LibVNCServer has not taken RELAY_IN_HOLD of its
- * messages: its partial message's clocks stop meanwhile, so that a loop that stalls (a long
- * savestate) does not make a client that was not read seem slow. */
+ * messages: its partial message's clocks stop meanwhile, and its output's (stall_ms: a
+ * client that blocks in its sends reads nothing until they go), so that a loop that stalls
+ * (a long savestate) does not make a client that was not read seem slow. */
 static void hold(struct relay_conn *c, bool on)
 {
 	int64_t now;
@@ -234,6 +236,8 @@ static void hold(struct relay_conn *c, bool on)
 		c->msg_start_ms += now - c->held_ms;
 		c->msg_last_ms += now - c->held_ms;
 	}
+	/* the output's clock, from where it stopped (or from now, if it started meanwhile) */
+	c->progress_ms = c->progress_ms < c->held_ms ? c->progress_ms + now - c->held_ms : now;
 	c->held_ms = 0;
 }
 
@@ -289,8 +293,8 @@ bool relay_give_input(struct vnc_relay *r, struct relay_conn *c)
 			return false;
 		/* a WebSocket's frames are read aside, what they carry decoded into place */
 		room = c->in_cap - c->in_len;
-		if (c->ws && room > sizeof(r->scratch))
-			room = sizeof(r->scratch);
+		if (c->ws && room > RELAY_IN_CHUNK)
+			room = RELAY_IN_CHUNK;
 		n = read(c->cfd, c->ws ? r->scratch : c->in + c->in_len, room);
 		if (n > 0) {
 			int64_t now = relay_now_ms();

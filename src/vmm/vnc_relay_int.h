@@ -41,7 +41,8 @@ struct relay_conn {
 	int64_t msg_start_ms;      /* the partial (or skipped) message's first byte came (0: none) */
 	int64_t msg_last_ms;       /* ... and its last one */
 	int64_t held_ms;           /* not read since (LibVNCServer behind; 0: read): the two
-				    * above move on by the time held when it ends */
+				    * above and progress_ms move on by the time held when it
+				    * ends */
 	bool b_shut;               /* the client's end passed on to LibVNCServer */
 	struct vnc_relay_limits lim;
 	int64_t progress_ms;       /* the client last took bytes (or its backlog started) */
@@ -70,10 +71,12 @@ struct vnc_relay {
 	size_t peak;               /* the most that waited for them after that bound */
 	uint64_t drops;            /* clients dropped for it */
 	struct vnc_out_stats st; /* published (atomics) for vnc_relay_get_stats */
-	uint8_t out_chunk[RELAY_CHUNK]; /* LibVNCServer's output, read */
+	/* the working buffers, all clients': the relay's while it has one (allocated with the
+	 * first, freed with the last: a VM with no viewer pays nothing for them) */
+	uint8_t *out_chunk;        /* RELAY_CHUNK: LibVNCServer's output, read */
+	uint8_t *scratch;          /* RELAY_IN_CHUNK, vnc_relay_in.c: a WebSocket's frames, read */
 	size_t *lens;              /* vnc_relay_in.c: a WebSocket's whole messages being framed */
 	size_t nlens, lens_cap;
-	uint8_t scratch[RELAY_IN_CHUNK]; /* vnc_relay_in.c: a WebSocket's frames, read */
 };
 
 /* CLOCK_MONOTONIC in ms. */

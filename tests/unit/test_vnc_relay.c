@@ -42,6 +42,21 @@ static size_t mem_in_use(void)
 	return mi.uordblks + mi.hblkhd;
 }
 
+/* realloc, failing once for a size armed (the relay's thread is the only one that reallocs
+ * while it is): an allocation that fails mid-way, as under a memory limit. */
+extern void *__libc_realloc(void *p, size_t n);
+static size_t realloc_fail_size;
+
+void *realloc(void *p, size_t n)
+{
+	size_t want = n;
+
+	if (n && __atomic_compare_exchange_n(&realloc_fail_size, &want, 0, false,
+					     __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		return NULL;
+	return __libc_realloc(p, n);
+}
+
 /* Exactly n bytes from fd, waiting up to 10 s: 0, or -1. */
 static int read_n(int fd, void *b, size_t n)
 {
@@ -281,6 +296,56 @@ static void test_stalled_loop(void)
 	free(got);
 }
 
+/* The same stall, the client with output it has not read yet when it is held back: it reads
+ * nothing while its sends wait (as a client that blocks in write does). It is not dropped
+ * for not taking its output (stall_ms) while it is held back: that output arrives whole once
+ * it reads, and so do its clipboards once LibVNCServer reads. (It was dropped after
+ * stall_ms.) */
+static void test_stalled_loop_output(void)
+{
+	enum { OUT = 1 << 20 };
+	struct vnc_relay_limits lim = { .max_backlog = 16 << 20, .max_total = 64 << 20,
+					.stall_ms = 2000, .partial_ms = 60000 };
+	size_t m = 8 + CLIP_N;
+	uint8_t *out = malloc(OUT), *got = malloc(m > OUT ? m : OUT);
+	struct writer w = { .fd = -1 };
+	struct vnc_relay *r;
+	struct conn c;
+	pthread_t th;
+	int whole = 0;
+
+	CHECK(out && got);
+	if (!out || !got || vnc_relay_start(&r) < 0) {
+		CHECK(!"relay");
+		goto out;
+	}
+	if (conn_join(r, &c, 1, &lim) < 0) {
+		CHECK(!"a client");
+		vnc_relay_stop(r);
+		goto out;
+	}
+	memset(out, 0x3c, OUT);
+	CHECK_EQ(send_all(c.lfd, out, OUT), 0); /* the relay keeps what the client's socket
+						  * does not take */
+	w.fd = c.cfd;
+	CHECK_EQ(pthread_create(&th, NULL, writer_thread, &w), 0);
+	usleep(4000 * 1000); /* the loop stalls for twice stall_ms */
+	CHECK_EQ(read_n(c.cfd, got, OUT), 0);
+	CHECK(!memcmp(got, out, OUT));
+	for (int i = 0; i < CLIP_MSGS; i++) {
+		if (read_n(c.lfd, got, m) < 0 || got[8] != 'a' + i % 26)
+			break;
+		whole++;
+	}
+	pthread_join(th, NULL);
+	CHECK(!w.failed);
+	CHECK_EQ(whole, CLIP_MSGS);
+	conn_close(&c);
+out:
+	free(out);
+	free(got);
+}
+
 enum { VIEWERS = 16, UPDATE = 3 << 20, PIECE = 64 << 10 };
 
 /* VIEWERS clients of one relay each take a 3 MiB update as it comes (64 KiB written by
@@ -410,12 +475,160 @@ out:
 	free(chunk);
 }
 
+/* A relay with no client holds no working buffers (a VM that serves VNC but has no viewer,
+ * the usual case, pays nothing for them), and gives them back when its last client goes:
+ * after a viewer that took a 1 MiB update left, the memory in use is what it was before the
+ * relay started. (It held 320 KiB from its start to its end, viewers or not.) */
+static void test_no_viewer_no_buffers(void)
+{
+	enum { BIG = 1 << 20, SLACK = 32 << 10 };
+	struct vnc_relay_limits lim = { .max_backlog = 64 << 20, .max_total = 64 << 20,
+					.stall_ms = 60000, .partial_ms = 60000 };
+	uint8_t *piece = calloc(1, PIECE), *got = malloc(PIECE);
+	size_t base, idle, after = SIZE_MAX;
+	struct vnc_relay *r;
+	struct conn c;
+
+	CHECK(piece && got);
+	base = mem_in_use();
+	if (!piece || !got || vnc_relay_start(&r) < 0) {
+		CHECK(!"relay");
+		goto out;
+	}
+	idle = mem_in_use();
+	if (conn_join(r, &c, 1, &lim) < 0) {
+		CHECK(!"a client");
+		vnc_relay_stop(r);
+		goto out;
+	}
+	for (size_t off = 0; off < BIG; off += PIECE)
+		if (send_all(c.lfd, piece, PIECE) < 0 || read_n(c.cfd, got, PIECE) < 0) {
+			CHECK(!"the update passes");
+			break;
+		}
+	close(c.cfd); /* the viewer goes; LibVNCServer closes its end */
+	close(c.lfd);
+	for (double end = now_s() + 10; now_s() < end; usleep(10000))
+		if ((after = mem_in_use()) < base + SLACK)
+			break;
+	printf("# a relay with no client: %lld KiB more in use than before it started; after its "
+	       "only client left: %lld KiB more\n", (long long)(idle - base) / 1024,
+	       (long long)(after - base) / 1024);
+	CHECK(idle < base + SLACK);
+	CHECK(after < base + SLACK);
+	vnc_relay_stop(r);
+out:
+	free(piece);
+	free(got);
+}
+
+/* A masked binary WebSocket frame of n bytes at out (a key that is not zeros): its length. */
+static size_t ws_frame(uint8_t *out, const uint8_t *p, size_t n)
+{
+	static const uint8_t key[4] = { 0x9a, 0x3c, 0x55, 0x01 };
+	size_t h = 2;
+
+	out[0] = 0x82;
+	if (n < 126) {
+		out[1] = 0x80 | (uint8_t)n;
+	} else {
+		out[1] = 0x80 | 126;
+		out[2] = (uint8_t)(n >> 8), out[3] = (uint8_t)n;
+		h = 4;
+	}
+	memcpy(out + h, key, 4);
+	for (size_t i = 0; i < n; i++)
+		out[h + 4 + i] = p[i] ^ key[i % 4];
+	return h + 4 + n;
+}
+
+/* One more WebSocket client of relay r past the handshake (3.8, no password): its request
+ * passes as it is, each message in a frame of its own (a key of zeros). */
+static int ws_join(struct vnc_relay *r, struct conn *c, uint64_t id,
+		   const struct vnc_relay_limits *lim)
+{
+	static const char req[] = "GET / HTTP/1.1\r\nHost: h\r\nOrigin: http://h\r\n"
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+	static const uint8_t want[] = "\x82\x8c\0\0\0\0RFB 003.008\n\x82\x81\0\0\0\0\x01"
+		"\x82\x81\0\0\0\0\x01";
+	uint8_t f[64], got[sizeof(req) - 1 + sizeof(want) - 1];
+	int cp[2], lp[2];
+	size_t n;
+
+	c->r = r;
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, cp) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM, 0, lp) < 0)
+		return -1;
+	if (fcntl(cp[1], F_SETFL, O_NONBLOCK) < 0 || fcntl(lp[1], F_SETFL, O_NONBLOCK) < 0)
+		return -1;
+	if (vnc_relay_add(r, cp[1], lp[1], id, lim) < 0)
+		return -1;
+	c->cfd = cp[0];
+	c->lfd = lp[0];
+	n = ws_frame(f, (const uint8_t *)"RFB 003.008\n", 12);
+	n += ws_frame(f + n, (const uint8_t *)"\x01", 1);
+	n += ws_frame(f + n, (const uint8_t *)"\x01", 1);
+	if (send_all(c->cfd, req, sizeof(req) - 1) < 0 || send_all(c->cfd, f, n) < 0 ||
+	    read_n(c->lfd, got, sizeof(got)) < 0)
+		return -1;
+	return memcmp(got, req, sizeof(req) - 1) ||
+	       memcmp(got + sizeof(req) - 1, want, sizeof(want) - 1) ? -1 : 0;
+}
+
+/* Two WebSocket clients; the first sends a frame of 1100 key events, and the relay's
+ * memory runs out while it frames them (the list of their lengths cannot grow past 1024):
+ * that client is dropped. The other's next key event then reaches LibVNCServer whole, in a
+ * frame of its own. (The 1024 lengths the dropped client left were taken for the next
+ * client's: its messages were moved by their lengths, out of its buffer.) */
+static void test_ws_framing_after_oom(void)
+{
+	enum { KEYS = 1100 };
+	struct vnc_relay_limits lim = { .max_backlog = 1 << 20, .max_total = 4 << 20,
+					.stall_ms = 60000, .partial_ms = 60000 };
+	static const uint8_t key[8] = { 4, 1, 0, 0, 0, 0, 0, 'k' };
+	uint8_t *keys = malloc(KEYS * 8), *f = malloc(KEYS * 8 + 16), got[14], b;
+	struct vnc_relay *r;
+	struct conn a, c;
+	size_t n;
+
+	CHECK(keys && f);
+	if (!keys || !f || vnc_relay_start(&r) < 0) {
+		CHECK(!"relay");
+		goto out;
+	}
+	if (ws_join(r, &a, 1, &lim) < 0 || ws_join(r, &c, 2, &lim) < 0) {
+		CHECK(!"two WebSocket clients");
+		vnc_relay_stop(r);
+		goto out;
+	}
+	for (int i = 0; i < KEYS; i++)
+		memcpy(keys + 8 * i, key, 8);
+	n = ws_frame(f, keys, KEYS * 8);
+	__atomic_store_n(&realloc_fail_size, 2048 * sizeof(size_t), __ATOMIC_SEQ_CST);
+	CHECK_EQ(send_all(a.cfd, f, n), 0);
+	CHECK_EQ(read_n(a.lfd, &b, 1), -1); /* dropped, nothing passed */
+	CHECK_EQ(__atomic_exchange_n(&realloc_fail_size, 0, __ATOMIC_SEQ_CST), 0); /* it failed */
+	n = ws_frame(f, key, 8);
+	CHECK_EQ(send_all(c.cfd, f, n), 0);
+	CHECK_EQ(read_n(c.lfd, got, sizeof(got)), 0);
+	CHECK(!memcmp(got, "\x82\x88\0\0\0\0", 6) && !memcmp(got + 6, key, 8));
+	close(a.cfd);
+	close(a.lfd);
+	conn_close(&c);
+out:
+	free(keys);
+	free(f);
+}
+
 int main(void)
 {
 	RUN(test_skipped_clipboard_room);
 	RUN(test_passed_clipboard_room);
 	RUN(test_stalled_loop);
+	RUN(test_stalled_loop_output);
 	RUN(test_idle_viewers);
 	RUN(test_total_bound);
+	RUN(test_no_viewer_no_buffers);
+	RUN(test_ws_framing_after_oom);
 	return check_done();
 }
