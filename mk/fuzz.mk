@@ -204,3 +204,11 @@ $(eval $(call fuzz_target,qcow-zero,fuzz/qcow_zero.c src/disk/qcow_zero.c,src/di
 # handshake, every message's length, the extended clipboard (tests/t-vnc-frame-fuzz.sh; seeds:
 # fuzz/vnc_frame_seeds.py).
 $(eval $(call fuzz_target,vnc-frame,fuzz/vnc_frame.c src/vmm/vnc_frame.c,src/vmm/vnc_frame.h))
+
+# The kernel image probe (what the server runs on uploaded kernels) and the multiboot,
+# bzImage and vmlinux loaders writing into guarded guest RAM, with initrds and command lines
+# (tests/t-boot-fuzz.sh; seeds: fuzz/boot_image_seeds.py).
+BOOT_FUZZ_SRC := src/arch/x86/boot.c src/arch/x86/boot_probe.c src/arch/x86/boot_multiboot.c \
+  src/arch/x86/boot_linux.c src/util/log.c
+$(eval $(call fuzz_target,boot-image,fuzz/boot_image.c $(BOOT_FUZZ_SRC),src/arch/x86/boot.h \
+  src/arch/x86/boot_probe.h src/vmm/mem.h src/vmm/vm.h))
