@@ -212,3 +212,9 @@ BOOT_FUZZ_SRC := src/arch/x86/boot.c src/arch/x86/boot_probe.c src/arch/x86/boot
   src/arch/x86/boot_linux.c src/util/log.c
 $(eval $(call fuzz_target,boot-image,fuzz/boot_image.c $(BOOT_FUZZ_SRC),src/arch/x86/boot.h \
   src/arch/x86/boot_probe.h src/vmm/mem.h src/vmm/vm.h))
+
+# A value read back from etcd as an inventory row: ie_row_parse and the field helpers
+# (tests/t-etcd-row-fuzz.sh; seeds: fuzz/etcd_row_seeds.py). gcc's -fsanitize=undefined
+# lacks float-cast-overflow (a real read as an integer): asked for by name.
+$(eval $(call fuzz_target,etcd-row,fuzz/etcd_row.c src/server/inv_etcd_json.c src/util/log.c,\
+  src/server/inv_etcd.h,,-ljansson,-fsanitize=float-cast-overflow))
