@@ -1,0 +1,12 @@
+# libFuzzer targets of the server's code that link the server's other objects (fuzz_target
+# is mk/fuzz.mk's; this file is read after mk/server.mk, which defines them).
+
+# The checks of what clients send and admins type: request bodies, names, free text, paths
+# (server/valid.c), sizes (util/size.c), quotas as JSON and as --default-quota text
+# (server/quota.c), each against a plain reference (tests/t-api-text-fuzz.sh; seeds:
+# fuzz/api_text_seeds.py).
+API_TEXT_SRC := src/server/valid.c src/util/size.c src/server/quota.c
+$(eval $(call fuzz_target,api-text,fuzz/api_text.c $(API_TEXT_SRC),src/server/valid.h \
+  src/util/size.h src/server/quota.h,$(filter-out $(BUILD)/src/server/main.o \
+  $(API_TEXT_SRC:%.c=$(BUILD)/%.o),$(SERVER_OBJ) $(SERVER_SHARED_OBJ)) $(LIBVHD),\
+  $(SERVER_LDLIBS)))
