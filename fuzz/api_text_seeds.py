@@ -17,7 +17,9 @@ SEEDS = {
     "size-plain": (SIZE, "4096"), "size-k": (SIZE, "64k"), "size-mib": (SIZE, "512MiB"),
     "size-gb": (SIZE, "2GB"), "size-t": (SIZE, "16T"), "size-max": (SIZE, "18446744073709551615"),
     "size-over": (SIZE, "18446744073709551616"), "size-over-t": (SIZE, "16777216T"),
-    "size-edge-t": (SIZE, "16777215T"), "size-bad-sfx": (SIZE, "5X"), "size-b-only": (SIZE, "5B"),
+    "size-edge-t": (SIZE, "16777215T"),
+    # found by the target (failed before its fix): too many digits, then junk, was -ERANGE
+    "size-huge-junk": (SIZE, "5" + "2" * 100 + "1MiB\x06"), "size-bad-sfx": (SIZE, "5X"), "size-b-only": (SIZE, "5B"),
     "size-junk": (SIZE, "5Mq"), "size-empty": (SIZE, ""), "size-neg": (SIZE, "-1"),
     "size-space": (SIZE, " 1"), "size-zero-t": (SIZE, "0T"),
     "name-ok": (NAME, "web-1.prod_a"), "name-dot": (NAME, ".hidden"), "name-long": (NAME, "a" * 64),
