@@ -23,14 +23,15 @@ def mb_header(flags=0x3, aout=None):
     return h + (struct.pack("<5I", *aout) if aout else b"")
 
 
-def elf32(segs, entry, prefix=b""):
+def elf32(segs, entry, prefix=b"", ptype=1):
     """An ELF32 i386 executable: segs is a list of (paddr, data, memsz); prefix (the
     multiboot header) right after the program headers."""
     ph_off, n = 52, len(segs)
     off = ph_off + 32 * n + len(prefix)
     phdrs, body = b"", b""
     for paddr, data, memsz in segs:
-        phdrs += struct.pack("<8I", 1, off + len(body), paddr, paddr, len(data), memsz, 7, 4096)
+        phdrs += struct.pack("<8I", ptype, off + len(body), paddr, paddr, len(data), memsz, 7,
+                             4096)
         body += data
     eh = (b"\x7fELF\x01\x01\x01" + bytes(9) +
           struct.pack("<HHIIIIIHHHHHH", 2, 3, 1, entry, ph_off, 0, 0, 52, 32, n, 40, 0, 0))
@@ -125,6 +126,8 @@ SEEDS = {
     "mb-module-reserved": hdr(initrd=0x800, x512=True) + elf32([(0x30000, code, 0x1000)], 0x30000,
                                                                 mb_header()),
     "mb-vga-hole": hdr() + elf32([(0xA0000, code, 0x1000)], 0xA0000, mb_header()),
+    "mb-no-load-initrd": hdr(initrd=0x100, x512=True) + elf32([(0x30000, code, 0x1000)], 0x30000,
+                                                               mb_header(), ptype=0x1020),
     "mb-aout-ebda": hdr() + mb_header(aout=(0x9F000, 0x9F000, 0, 0, 0x9F000)) + code,
 }
 

@@ -177,8 +177,11 @@ static int load_module(struct vm *vm, uint64_t kernel_end, struct mb_info *mbi)
 	ret = x86_map_file("initrd", path, &buf, &len);
 	if (ret < 0)
 		return ret;
-	/* A kernel below the EBDA: the module too, else from 1 MiB (never over the reserved
-	 * area, where the ACPI and MP tables go after it). */
+	/* Never over the boot data (a kernel of no loadable segment ends at 0), and with a
+	 * kernel below the EBDA, below it too, else from 1 MiB (never over the reserved area,
+	 * where the ACPI and MP tables go after it). */
+	if (start < BOOT_CMDLINE_ADDR + BOOT_CMDLINE_MAX)
+		start = BOOT_CMDLINE_ADDR + BOOT_CMDLINE_MAX;
 	if (start < BOOT_KERNEL_ADDR && start + len > BOOT_EBDA_ADDR)
 		start = BOOT_KERNEL_ADDR;
 	dst = guest_mem_ptr(vm->mem, start, len);
