@@ -205,3 +205,17 @@ $(eval $(call fuzz_target,qcow-zero,fuzz/qcow_zero.c src/disk/qcow_zero.c,src/di
 # (tests/t-vnc-frame-fuzz.sh; seeds: fuzz/vnc_frame_seeds.py).
 $(eval $(call fuzz_target,vnc-frame,fuzz/vnc_frame.c src/vmm/vnc_frame.c src/vmm/vnc_ws.c,\
   src/vmm/vnc_frame.h src/vmm/vnc_ws.h,,-lwslay))
+
+# The kernel image probe (what the server runs on uploaded kernels) and the multiboot,
+# bzImage and vmlinux loaders writing into guarded guest RAM, with initrds and command lines
+# (tests/t-boot-fuzz.sh; seeds: fuzz/boot_image_seeds.py).
+BOOT_FUZZ_SRC := src/arch/x86/boot.c src/arch/x86/boot_probe.c src/arch/x86/boot_multiboot.c \
+  src/arch/x86/boot_linux.c src/util/log.c
+$(eval $(call fuzz_target,boot-image,fuzz/boot_image.c $(BOOT_FUZZ_SRC),src/arch/x86/boot.h \
+  src/arch/x86/boot_probe.h src/vmm/mem.h src/vmm/vm.h))
+
+# A value read back from etcd as an inventory row: ie_row_parse and the field helpers
+# (tests/t-etcd-row-fuzz.sh; seeds: fuzz/etcd_row_seeds.py). gcc's -fsanitize=undefined
+# lacks float-cast-overflow (a real read as an integer): asked for by name.
+$(eval $(call fuzz_target,etcd-row,fuzz/etcd_row.c src/server/inv_etcd_json.c src/util/log.c,\
+  src/server/inv_etcd.h,,-ljansson,-fsanitize=float-cast-overflow))

@@ -337,7 +337,8 @@ int ie_born_prune(struct dbc *c, int64_t cut);
 
 /* --- JSON fields ------------------------------------------------------------------------- */
 
-/* Field helpers for row <-> struct: a missing or mistyped field reads as 0, false or NULL.
+/* Field helpers for row <-> struct: a missing or mistyped field reads as 0, false or NULL
+ * (ie_int: a real truncated, 0 when no int64 holds it).
  * ie_str_dup returns a malloc'd copy (NULL for a missing field or on ENOMEM: *oom set);
  * ie_str_copy copies into a fixed buffer (truncating). ie_set_* return 0 or -ENOMEM; a NULL
  * string is stored as JSON null. */

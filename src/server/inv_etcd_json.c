@@ -1,11 +1,28 @@
-/* The etcd inventory's JSON field helpers: a row's fields to and from C values
- * (inv_etcd.h). */
+/* The etcd inventory's JSON: a key's value parsed into a row, and the field helpers (a
+ * row's fields to and from C values) (inv_etcd.h). What etcd holds is never trusted: any
+ * value, however corrupt or hostile, reads as an error or as fields of a sane value
+ * (fuzz/etcd_row.c). */
 #include "server/inv_etcd.h"
+#include "util/log.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+int ie_row_parse(const char *key, const char *value, size_t len, json_t **row)
+{
+	json_error_t err;
+	json_t *j = json_loadb(value, len, 0, &err);
+
+	if (!json_is_object(j)) {
+		json_decref(j);
+		vsrv_log("inventory: etcd: %s does not hold a JSON object", key);
+		return -EIO;
+	}
+	*row = j;
+	return 0;
+}
 
 int64_t ie_int(json_t *row, const char *field)
 {
@@ -13,8 +30,13 @@ int64_t ie_int(json_t *row, const char *field)
 
 	if (json_is_integer(v))
 		return json_integer_value(v);
-	if (json_is_real(v))
-		return (int64_t)json_real_value(v);
+	if (json_is_real(v)) {
+		double d = json_real_value(v);
+
+		/* truncated when an int64 holds it; a real none holds is mistyped (the cast
+		 * would be undefined) */
+		return d >= -9223372036854775808.0 && d < 9223372036854775808.0 ? (int64_t)d : 0;
+	}
 	if (json_is_true(v))
 		return 1;
 	return 0;

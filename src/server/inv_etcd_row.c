@@ -48,20 +48,6 @@ static int kv_get(struct dbc *c, const char *key, struct etcd_kv *kv)
 	return ie_etcd_err(rc, "read", key);
 }
 
-int ie_row_parse(const char *key, const char *value, size_t len, json_t **row)
-{
-	json_error_t err;
-	json_t *j = json_loadb(value, len, 0, &err);
-
-	if (!json_is_object(j)) {
-		json_decref(j);
-		vsrv_log("inventory: etcd: %s does not hold a JSON object", key);
-		return -EIO;
-	}
-	*row = j;
-	return 0;
-}
-
 int ie_row_get(struct dbc *c, const char *table, const char *key, json_t **row,
 	       uint64_t *rev)
 {

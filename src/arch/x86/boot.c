@@ -88,12 +88,10 @@ size_t x86_mem_map(const struct vm *vm, struct x86_mem_range *out, size_t max)
 	return i;
 }
 
-int x86_boot_load(struct vm *vm)
+int x86_boot_load_image(struct vm *vm, const uint8_t *img, size_t len)
 {
 	const char *path = vm->cfg->kernel;
 	char why[160];
-	uint8_t *img;
-	size_t len;
 	int ret, kind;
 
 	if (strlen(vm->cmdline) + 1 > BOOT_CMDLINE_MAX) {
@@ -101,9 +99,6 @@ int x86_boot_load(struct vm *vm)
 			 strlen(vm->cmdline), BOOT_CMDLINE_MAX - 1);
 		return -E2BIG;
 	}
-	ret = x86_map_file("kernel", path, &img, &len);
-	if (ret < 0)
-		return ret;
 	/* The probe the server also runs on a VM's kernel (boot_probe.h) picks the loader. */
 	kind = x86_boot_probe(img, len, why, sizeof(why));
 	if (kind < 0) {
@@ -120,8 +115,21 @@ int x86_boot_load(struct vm *vm)
 		vsrv_log("kernel %s: the %s loader does not take it", path, x86_boot_kind_name(kind));
 		ret = -ENOEXEC;
 	}
-	x86_unmap_file(img, len);
 	return ret < 0 ? ret : 0;
+}
+
+int x86_boot_load(struct vm *vm)
+{
+	uint8_t *img;
+	size_t len;
+	int ret;
+
+	ret = x86_map_file("kernel", vm->cfg->kernel, &img, &len);
+	if (ret < 0)
+		return ret;
+	ret = x86_boot_load_image(vm, img, len);
+	x86_unmap_file(img, len);
+	return ret;
 }
 
 /* A flat segment. type: 0xb code, 0x3 data. */

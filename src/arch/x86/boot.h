@@ -35,6 +35,11 @@ enum boot_mode {
  * one line naming the file and the problem. */
 int x86_boot_load(struct vm *vm);
 
+/* x86_boot_load of the kernel image img[0..len) (the caller's, only read; cfg->kernel only
+ * names it in messages): the command line's length checked, the image probed
+ * (boot_probe.h) and given to its loader. 0 or -errno (logged). */
+int x86_boot_load_image(struct vm *vm, const uint8_t *img, size_t len);
+
 /* Registers for vCPU 0 according to vm->boot (sregs as read from KVM, modified). */
 void x86_boot_regs(const struct vm *vm, struct kvm_regs *regs, struct kvm_sregs *sregs);
 

@@ -120,8 +120,8 @@ int x86_boot_bzimage(struct vm *vm, const uint8_t *img, size_t len)
 	uint64_t setup_size, ksize, need, hdr_end;
 	uint8_t *dst;
 
-	if (len < 0x264 || img[0x1fe] != 0x55 || img[0x1ff] != 0xaa)
-		return 0;
+	if (len < 0x1f1 + sizeof(h) || img[0x1fe] != 0x55 || img[0x1ff] != 0xaa)
+		return 0; /* too short for the setup header read below */
 	memcpy(&h, img + 0x1f1, sizeof(h));
 	if (h.header != HDR_MAGIC)
 		return 0;

@@ -77,17 +77,19 @@ static int place(struct vm *vm, uint64_t gpa, const uint8_t *src, uint64_t files
 
 	if (memsz < filesz)
 		return -ENOEXEC;
-	/* Anywhere but over our boot data: below 0x30000, the ACPI and MP table pages. */
-	if (gpa < BOOT_CMDLINE_ADDR + BOOT_CMDLINE_MAX ||
-	    (gpa < BOOT_ACPI_ADDR + 0x1000 && gpa + memsz > BOOT_ACPI_ADDR) ||
-	    (gpa < BOOT_MPTABLE_ADDR + 0x1000 && gpa + memsz > BOOT_MPTABLE_ADDR)) {
-		vsrv_log("kernel %s: segment at %#llx overlaps the boot data (below 0x30000, at "
-			 "0xe0000 or 0xf0000)", vm->cfg->kernel, (unsigned long long)gpa);
-		return -EINVAL;
-	}
 	dst = guest_mem_ptr(vm->mem, gpa, memsz);
 	if (!dst || gpa + memsz > vm->mem->low_size)
 		return -E2BIG;
+	/* Anywhere in RAM but over our boot data (below 0x30000) and the area the memory map
+	 * says is reserved (the EBDA to 1 MiB: the ACPI and MP tables are written there after
+	 * the kernel). gpa + memsz cannot wrap: guest_mem_ptr took it. */
+	if (gpa < BOOT_CMDLINE_ADDR + BOOT_CMDLINE_MAX ||
+	    (gpa < BOOT_KERNEL_ADDR && gpa + memsz > BOOT_EBDA_ADDR)) {
+		vsrv_log("kernel %s: segment at %#llx overlaps the boot data or the reserved area "
+			 "(below 0x30000, or from %#x to 1 MiB)", vm->cfg->kernel,
+			 (unsigned long long)gpa, BOOT_EBDA_ADDR);
+		return -EINVAL;
+	}
 	memcpy(dst, src, filesz);
 	if (gpa + memsz > *end)
 		*end = gpa + memsz;
@@ -175,6 +177,13 @@ static int load_module(struct vm *vm, uint64_t kernel_end, struct mb_info *mbi)
 	ret = x86_map_file("initrd", path, &buf, &len);
 	if (ret < 0)
 		return ret;
+	/* Never over the boot data (a kernel of no loadable segment ends at 0), and with a
+	 * kernel below the EBDA, below it too, else from 1 MiB (never over the reserved area,
+	 * where the ACPI and MP tables go after it). */
+	if (start < BOOT_CMDLINE_ADDR + BOOT_CMDLINE_MAX)
+		start = BOOT_CMDLINE_ADDR + BOOT_CMDLINE_MAX;
+	if (start < BOOT_KERNEL_ADDR && start + len > BOOT_EBDA_ADDR)
+		start = BOOT_KERNEL_ADDR;
 	dst = guest_mem_ptr(vm->mem, start, len);
 	if (!dst || start + len > vm->mem->low_size) {
 		vsrv_log("initrd %s: does not fit in memory after the kernel", path);

@@ -1,6 +1,7 @@
 /* Kernel image probe: the detection half of the loaders, shared by `vsrv run` and the
  * server. See boot_probe.h. */
 #include "arch/x86/boot_probe.h"
+#include "arch/x86/boot.h"
 
 #include <asm/bootparam.h>
 #include <elf.h>
@@ -19,7 +20,6 @@
 #define MB_F_AOUT    (1u << 16)
 #define MB_F_UNKNOWN 0x0000fff8u /* required features we do not offer: bits 3..15 */
 #define HDR_MAGIC    0x53726448  /* "HdrS" */
-#define KERNEL_ADDR  0x100000    /* BOOT_KERNEL_ADDR */
 #define LOW_4G       0x100000000ULL
 #define PROBE_HEAD   65536       /* where the headers must lie: the first 64 KiB */
 
@@ -97,6 +97,18 @@ static int elf_table(const uint8_t *img, size_t avail, bool *is64, uint64_t *pho
 	return 0;
 }
 
+/* Whether a multiboot segment of memsz bytes at gpa lies where the loader refuses it
+ * (boot_multiboot.c): over the boot data below 0x30000, or the reserved area from the EBDA
+ * to 1 MiB. */
+static bool mb_overlaps(uint64_t gpa, uint64_t memsz)
+{
+	if (gpa < BOOT_CMDLINE_ADDR + BOOT_CMDLINE_MAX)
+		return true;
+	if (gpa >= BOOT_KERNEL_ADDR)
+		return false;
+	return gpa >= BOOT_EBDA_ADDR || memsz > BOOT_EBDA_ADDR - gpa;
+}
+
 static int probe_multiboot(const struct mb_header *h, size_t hoff, const uint8_t *img,
 			   size_t avail, size_t len, char *why, size_t n)
 {
@@ -114,6 +126,9 @@ static int probe_multiboot(const struct mb_header *h, size_t hoff, const uint8_t
 		filesz = h->load_end_addr ? (uint64_t)h->load_end_addr - h->load_addr : len - off;
 		if (filesz > len - off)
 			goto bad;
+		if (mb_overlaps(h->load_addr, h->bss_end_addr > h->load_addr + filesz ?
+				h->bss_end_addr - h->load_addr : filesz))
+			goto overlap;
 		return X86_BOOT_MULTIBOOT;
 	}
 	if (elf_table(img, avail, &is64, &phoff, &phnum, &entry) || entry >= LOW_4G)
@@ -127,10 +142,15 @@ static int probe_multiboot(const struct mb_header *h, size_t hoff, const uint8_t
 			continue;
 		if (p.off > len || p.filesz > len - p.off || p.memsz < p.filesz)
 			goto bad;
+		if (mb_overlaps(p.paddr, p.memsz))
+			goto overlap;
 	}
 	return X86_BOOT_MULTIBOOT;
 bad:
 	return say(why, n, -ENOEXEC, "malformed multiboot image");
+overlap:
+	return say(why, n, -ENOEXEC, "multiboot segment overlaps the boot data or the reserved "
+		   "area (below 0x30000, or from %#x to 1 MiB)", BOOT_EBDA_ADDR);
 }
 
 static int probe_bzimage(const uint8_t *img, size_t len, char *why, size_t n)
@@ -166,7 +186,7 @@ static int probe_vmlinux(const uint8_t *img, size_t avail, size_t len, char *why
 		if (p.type != PT_LOAD || !p.memsz)
 			continue;
 		if (p.off > len || p.filesz > len - p.off || p.filesz > p.memsz ||
-		    p.paddr < KERNEL_ADDR)
+		    p.paddr < BOOT_KERNEL_ADDR)
 			return say(why, n, -ENOEXEC, "malformed ELF program header %u", i);
 		loads++;
 	}
