@@ -77,7 +77,8 @@ int api_vm_start_action(struct req *r, int64_t id);
 /* Run locked(r, id, arg) once this host's start lock (sup.h) is r's: at once when it is
  * free, else r is parked (struct req's resume) until its turn, holding none of the HTTP
  * threads, and locked runs only if r->args[0] still names VM id (404 when it was deleted
- * meanwhile, even if another VM of its name was made). locked runs with the lock held and
+ * meanwhile, even if another VM of its name was made), and (unless r->resume_must is set:
+ * the step ends what the handler did) only if r's client is still there. locked runs with the lock held and
  * gives it up (sup_start_unlock) before it answers; its return is the handler's. arg (from
  * malloc, or NULL) is r's from the call on: freed once r has ended. (api_vmstart.c) */
 int api_start_locked(struct req *r, int64_t id, int (*locked)(struct req *r, int64_t id,

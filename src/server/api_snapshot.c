@@ -91,8 +91,10 @@ int api_vm_snapshot_create(struct req *r)
 			   json_string_value(json_object_get(r->body, "name")),
 			   json_string_value(json_object_get(r->body, "description")),
 			   mem ? json_is_true(mem) : -1, r->who.name, &t->a, t->err, sizeof(t->err));
-	if (rc == 1)    /* saved for it: its start again waits for the start lock parked */
+	if (rc == 1) {  /* saved for it: its start again waits for the start lock parked */
+		r->resume_must = true;      /* (and is made whatever its client does) */
 		return api_start_locked(r, id, take_start, t);
+	}
 	rc = take_answer(r, id, rc, t->err);
 	free(t);
 	return rc;
@@ -127,8 +129,10 @@ int api_vm_snapshot_revert(struct req *r)
 		return req_error(r, -EINVAL, "revert takes no body (or {})");
 	rc = snapshot_revert(r->srv, r->c, id, r->args[0], r->args[1], r->who.name, err,
 			     sizeof(err));
-	if (rc == 1)    /* with memory: its start waits for the start lock parked */
+	if (rc == 1) {  /* with memory: its start waits for the start lock parked */
+		r->resume_must = true;      /* (reverted: it is made whatever its client does) */
 		return api_start_locked(r, id, revert_start, NULL);
+	}
 	if (rc)
 		return req_error(r, rc, "%s", err);
 	r->out = tree(r, id);

@@ -139,7 +139,7 @@ bool http_park_or_answer(struct req *r, bool again)
 		}
 		again = false;
 		r->park_wakes++;
-		if (client_gone(r)) {
+		if (!r->resume_must && client_gone(r)) {
 			/* what it waited for is not done: nobody would learn of it */
 			r->resume = NULL;
 			req_error(r, 503, "the client went away while its request waited: nothing "

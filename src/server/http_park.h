@@ -25,8 +25,8 @@ void http_park_resume_all(void);
  * (r->resume) r is parked in the waiting list (true: the caller keeps r until its
  * connection runs again, then calls this with again), or its resume runs again at once
  * when it was woken meanwhile; not when its client has gone meanwhile (then 503, nothing
- * done). false: r has its answer (an error: 503 when stopping), its resume_free called;
- * r->c (NULL, or a session) is the caller's to put back. */
+ * done) unless r->resume_must. false: r has its answer (an error: 503 when stopping), its
+ * resume_free called; r->c (NULL, or a session) is the caller's to put back. */
 bool http_park_or_answer(struct req *r, bool again);
 
 /* From now on (stop true) nothing parks: the HTTP layer stops; false: it starts. */

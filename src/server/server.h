@@ -115,8 +115,11 @@ struct req {
 	 * resumes it (nothing else does but the server's stop: then 503; nor when its client
 	 * has gone meanwhile: then nothing is done); resume answers, or sets resume again. resume_free, when set, is called once the request has its answer, or has
 	 * ended without one (the client went away, the server stops: then 503); it owns
-	 * resume_state. */
+	 * resume_state. resume_must (the handler's): what resume does ends what the handler
+	 * has done (a snapshot's start after its revert or save): it runs even once the
+	 * client has gone. */
 	int (*resume)(struct req *r);
+	bool resume_must;
 	void (*resume_free)(struct req *r);
 	void *resume_state;
 	void (*stream_free)(void *state);

@@ -45,6 +45,10 @@ counted in a file, so "its VMM never ran" is a count, not a timing.
 - etcd-start-parked-client-gone: the client of the first parked start closes its
   connection; the starts behind it (over TCP and the Unix socket) are still started (the
   start lock passed on without any periodic wake-up of parked starts to cover a lost one).
+- etcd-start-parked-revert-client-gone: a revert with memory of a saved VM whose start
+  (after the revert is made) is parked, and whose client closes its connection: the start
+  is made all the same in its turn (the VM's VMM launched, "starting"), not left undone
+  with the VM saved at the snapshot.
 - etcd-start-parked-shutdown: the server stopped (SIGTERM) with starts parked over TCP and
   the Unix socket: each answers 503 or its connection ends, and the server exits 0 (not
   libmicrohttpd's abort on a connection left suspended).
@@ -571,6 +575,52 @@ try:
        "held %s; answers behind the gone client %s; health %s; states %s; p1's vm-starting "
        "events %d; launched %d (p0, p2, p3)" % (held, codes, st, rec, p1_ev, launches("h") - n0))
     for vm in pvms[:4]:
+        h.req("POST", "/api/v1/vms/%s/off" % vm, {}, token=tok)
+    wait_for(lambda: vmms("h") == 0, 20)
+
+    # --- a revert with memory whose start is parked while its client goes away ------------
+    # sv is saved (laid out: its status row "saved", a plain file as its saved state) and
+    # snapshotted with memory; its revert to that snapshot is made, then its start (that
+    # restores the snapshot's state) parks behind p0's held commit, and its client closes
+    # the connection. The revert is done whatever the client does: the start is made too
+    # once the lock is sv's (its VMM launched), not skipped with "nothing was done" (that
+    # left the VM saved, and one reverted while it ran off)
+    wait_for(lambda: h.req("GET", "/api/v1/vms/p0/status",
+                           token=tok)[1].get("state") in ("stopped", "crashed"), 20)
+    st, js = h.req("POST", "/api/v1/vms", {"name": "sv", "kernel": "k.elf", "memory_mib": 64},
+                   token=tok)
+    sid = js.get("id") if st == 201 else None
+    if sid is None:
+        sid = int(etcd.get("/estart/u/vms.name/sv")[0])
+    skey = "/estart/t/vm_status/%020d" % sid
+    row = json.loads(etcd.get(skey)[0])
+    row.update(state="saved", monitor_pid=0)
+    etcd.put(skey, json.dumps(row))
+    svdir = os.path.join(h.data, "vms", str(sid))
+    os.makedirs(os.path.join(svdir, "save"), exist_ok=True)
+    open(os.path.join(svdir, "save", "saved.vsav"), "wb").write(b"sv, laid out\n" * 9)
+    st, js = h.req("POST", "/api/v1/vms/sv/snapshots", {"name": "m", "memory": True}, token=tok)
+    n0, path = launches("h"), "/api/v1/vms/sv/snapshots/m/revert"
+    proxy.arm(b64("/vsrv/vms/p0/placement"), "hold")
+    t0, out0 = in_background(lambda: h.req("POST", "/api/v1/vms/p0/start", {"host": "h"},
+                                           token=tok))
+    held = proxy.hit.wait(20)
+    k0 = parks(h, "POST", path)
+    c = h.conn(timeout=60)
+    c.request("POST", path, headers={"Authorization": "Bearer " + tok})
+    waited = bool(wait_for(lambda: parks(h, "POST", path) > k0, 20))
+    c.sock.shutdown(socket.SHUT_RDWR)
+    c.close()
+    proxy.release()
+    t0.join(60)
+    # (p0's VMM and sv's: a launch of the sleep logs the host alone)
+    started = wait_for(lambda: launches("h") - n0 == 2, 20)
+    _, now = h.req("GET", "/api/v1/vms/sv/status", token=tok)
+    ok("etcd-start-parked-revert-client-gone", st == 201 and held and waited and started and
+       now.get("state") == "starting",
+       "snapshot %s %s; held %s, revert parked %s; VMMs launched since %d (p0's, sv's); sv's "
+       "status %s" % (st, js if st != 201 else "", held, waited, launches("h") - n0, now))
+    for vm in ("p0", "sv"):
         h.req("POST", "/api/v1/vms/%s/off" % vm, {}, token=tok)
     wait_for(lambda: vmms("h") == 0, 20)
 
