@@ -182,13 +182,14 @@ struct cluster_fo_host {
 	char name[64];
 	int64_t free_mib;
 	bool draining;              /* its alive key says "draining": true */
+	bool no_kvm;                /* its alive key says "kvm": false (no VM can run there) */
 	int cpus;                   /* its online CPUs; 0: not said (an older vsrv: not checked) */
 	json_t *bridges;            /* its Linux bridges' names; NULL: not said (not checked) */
 	json_t *missing;            /* the inventory disks (ids) it cannot reach; NULL: none */
 	bool fits;                  /* set by cluster_failover_order */
 };
 
-/* Whether host h can run a VM that needs need: it is not draining, its free memory holds
+/* Whether host h can run a VM that needs need: it has KVM, it is not draining, its free memory holds
  * the reservation, it has as many online CPUs as the VM has vCPUs, every bridge of the
  * VM's bridged NICs and every disk of need. true, or false with why ("2 CPUs, the VM has
  * 4, no bridge br1": every reason, n bytes; why may be NULL). */
