@@ -7,9 +7,11 @@ memory, so the placement rule would choose it first if it did not know.
   host, whichever host answers (it showed it only for the host that answered);
 - a start placed by the rule goes to a host with KVM, not to b (it went to b, which answered
   503); a VM only b has the memory for is refused with each host's reason, b's "no KVM";
+- an incoming live migration onto b is refused at once (503) with b's reason, before anything
+  is prepared there;
 - a VM on a killed host is failed over to c, not to b: b neither claims it nor records it
   (b took it, could not start it and held its ownership key, so that no host ever ran it)."""
-import json, os, signal, shutil, sys, tempfile, time
+import hashlib, json, os, signal, shutil, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(__file__))
 from lib import *
 from etcd_cluster import EtcdCluster, Unavailable
@@ -93,6 +95,22 @@ try:
     # asked of b by name: b's own refusal, what to do
     st, js = a.req("POST", "/api/v1/vms/vhuge/start", {"host": "b"}, token=ta)
     ok("start-on-b-by-name-503", st == 503 and "no-such-kvm" in err_message(js), str((st, js)))
+
+    # --- an incoming live migration onto b: refused before anything is prepared ------------
+    # (the .../incoming endpoints take a host's own credential: a host "tpeer" of this
+    # test's, registered in etcd as a host does, as in migrate.py)
+    peer_tok = os.urandom(32).hex()
+    etcd.put("/vsrv/hosts/tpeer/info", json.dumps({
+        "name": "tpeer", "api_url": "http://127.0.0.1:%d" % free_port(),
+        "peer_key": hashlib.sha256(peer_tok.encode()).hexdigest()}))
+    peer_lease = etcd.grant(300)
+    etcd.put("/vsrv/hosts/tpeer/alive", json.dumps({"lease": "%x" % peer_lease, "inventory":
+                                                    "elsewhere"}), lease=peer_lease)
+    PEER = {"Authorization": "VsrvHost tpeer " + peer_tok, "X-Vsrv-By": "admin"}
+    st, js = b.req("POST", "/api/v1/vms/vx/incoming", {"from": "c"}, headers=PEER)
+    ok("incoming-on-b-503", st == 503 and "host b cannot take it" in err_message(js) and
+       "no-such-kvm" in err_message(js), str((st, js)))
+    ok("incoming-on-b-nothing-prepared", "incoming" not in log_of(b), log_of(b)[-600:])
 
     # --- failover: a dies, va goes to c (b has the most free memory, but no KVM) -------------
     st, js = a.req("POST", "/api/v1/vms/va/start", {"host": "a"}, token=ta)
