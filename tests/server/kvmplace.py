@@ -81,6 +81,13 @@ try:
         ok("hosts-kvm-from-" + os.path.basename(d.data),
            st == 200 and kv == {"a": True, "b": False, "c": True}, str((st, js)))
 
+    # vsrv hosts, asked of a: b's KVM column says no, a's and c's yes
+    rc, out = cli(a, ta, "hosts")
+    lines = out.strip().split("\n")
+    col = lines[0].split().index("KVM") if lines and "KVM" in lines[0].split() else None
+    rows = {l.split()[0]: l.split()[col] for l in lines[1:] if col is not None and l.split()}
+    ok("cli-hosts-kvm-column", rc == 0 and rows == {"a": "yes", "b": "no", "c": "yes"}, out)
+
     # --- placement --------------------------------------------------------------------------
     for name, mem in (("va", 256), ("vx", 64), ("vhuge", 4096)):
         st, js = a.req("POST", "/api/v1/vms", {"name": name, "kernel": KERNEL, "memory_mib": mem,
