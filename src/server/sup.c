@@ -125,6 +125,7 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 	json_t *le;
 	bool clean, requested, asked, restart = false, restarted = false, saved = false;
 	bool unrestored = false, began, other = false, reset, refused, save_req, ours;
+	bool unstarted = false;     /* its restart was refused (no KVM, no memory...) */
 	struct inv_vm vm;
 	int code = -1, sig = 0, tries, quick = 0, quick0, rc;
 	pid_t pid0, ended;
@@ -272,11 +273,14 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 				restart = restarted = false;
 			}
 		} else if (restart) {
-			inv_vm_count_restart(c, v->id);
-			if (sup_start_locked(srv, c, v->id, NULL, true))
+			/* counted when made: a refused restart is not one (its reason is logged) */
+			unstarted = sup_start_locked(srv, c, v->id, NULL, true) != 0;
+			if (unstarted) {
 				vsrv_log("vm %s: restart failed", v->name);
-			else
+			} else {
+				inv_vm_count_restart(c, v->id);
 				restarted = true;
+			}
 		} else if (restarted) {
 			/* no longer restarted on what the conflict's writer wrote */
 			sup_start_refuse(s, v->id, v->mon_pid);
@@ -293,7 +297,8 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 	if (restart && !reset)
 		v->quick_restarts = quick;
 	sup_start_unlock(srv);
-	vsrv_log("vm %s: %s%s", v->name, ex, restart ? "; restarted" : "");
+	vsrv_log("vm %s: %s%s", v->name, ex, restart && !unstarted ? "; restarted" :
+		 restart ? "; not restarted" : "");
 	inv_put(c);
 	/* (another run's record: the key, when this host's, and the disks are that run's) */
 	if (!restarted && !other)
