@@ -256,6 +256,11 @@ const char *cluster_address(const struct cluster *cl);
  * and placement and failover choose it no more. 0, -ENOLINK (fenced or no lease: the mark
  * is kept for the next registration) or the etcd client's -errno. */
 int cluster_set_draining(struct cluster *cl, bool on);
+
+/* Ask cfg.facts again now and rewrite this host's alive key when the answer changed (a
+ * start that found KVM gone: the placement rule learns it at once, not at the next T/3).
+ * Not under a lock of the caller's: it may wait for etcd. */
+void cluster_facts_again(struct cluster *cl);
 bool cluster_draining(struct cluster *cl);
 /* A live migration's hand-over (cluster_migrate.c): in one Txn, VM vm's ownership key, if it
  * is still this host's under its lease, becomes host to's, bound to to's lease (its alive

@@ -24,10 +24,10 @@ tmp = tempfile.mkdtemp(prefix="vsrv-kvmplace.")
 daemons = []
 
 
-def host(name, mem, endpoints, prefix, kvm="/dev/null"):
+def host(name, mem, endpoints, prefix, kvm="/dev/null", ttl=TTL):
     d = Daemon(os.path.join(tmp, name), kvm=kvm, extra=[
         "--cluster", endpoints, "--inventory", "etcd", "--inventory-prefix", prefix,
-        "--host-name", name, "--cluster-ttl", str(TTL), "--host-memory", str(mem)])
+        "--host-name", name, "--cluster-ttl", str(ttl), "--host-memory", str(mem)])
     daemons.append(d)
     return d.start()
 
@@ -134,6 +134,20 @@ try:
     ok("b-never-claimed-va", "b" not in {json.loads(v)["host"] for t, v in hist if t == "PUT"},
        str(hist))
     ok("b-not-taking-it", "taking it" not in log_of(b), log_of(b)[-800:])
+
+    # --- d loses KVM after it registered: its first refused start says so in its alive key
+    # at once (its facts are looked at again only every T/3 = 20 s otherwise) ---------------
+    dkvm = os.path.join(tmp, "d-kvm")
+    os.symlink("/dev/null", dkvm)
+    d = host("d", 512, etcd.endpoints, prefix, kvm=dkvm, ttl=60)
+    td = d.login("admin", "adminpass1")
+    ok("d-alive-kvm-true", alive(etcd, "d").get("kvm") is True, str(alive(etcd, "d")))
+    os.unlink(dkvm)
+    st, js = d.req("POST", "/api/v1/vms", {"name": "vd", "kernel": KERNEL, "memory_mib": 32},
+                   token=td)
+    st, js = d.req("POST", "/api/v1/vms/vd/start", {"host": "d"}, token=td)
+    ok("d-start-503", st == 503 and "d-kvm" in err_message(js), str((st, js)))
+    ok("d-alive-kvm-false-at-once", alive(etcd, "d").get("kvm") is False, str(alive(etcd, "d")))
 finally:
     for d in daemons:
         try:
