@@ -123,8 +123,8 @@ static const struct opt drain_opts[] = {
 
 static const struct opt_cmd hosts_cmds[] = {
 	{ "", NULL, 0, 0, "Show the hosts of the server's cluster (just this one without "
-	  "--cluster): alive or not, capacity, draining or not, how many VMs each runs and, of "
-	  "the host that answers, whether it has KVM (no: GET /api/v1/host says why); JSON "
+	  "--cluster): alive or not, capacity, draining or not, how many VMs each runs and "
+	  "whether each has KVM (no: its GET /api/v1/host says why); JSON "
 	  "with --json.", "Also 'vsrv hosts drain NAME [--copy-disks] [--no-wait]' "
 	  "(move every VM of host NAME to the others and mark it draining) and 'vsrv hosts "
 	  "undrain NAME' (clear the mark) and 'vsrv hosts balance [--dry-run] [--copy-disks] "

@@ -7,6 +7,7 @@
 #include "server/api.h"
 #include "server/auth.h"
 #include "server/cluster.h"
+#include "server/hostkvm.h"
 #include "server/inv.h"
 #include "server/migrate.h"
 #include "server/tasks.h"
@@ -145,6 +146,10 @@ int api_vm_incoming(struct req *r)
 	    (strcmp(disks, "shared") && strcmp(disks, "copy")))
 		return req_error(r, -EINVAL, "the body is {\"from\": HOST, \"disks\": \"shared\" or "
 				 "\"copy\"}");
+	/* refused before anything is prepared: no VMM can run here */
+	if (hostkvm_check(err, sizeof(err)))
+		return req_error(r, 503, "%s: host %s cannot take it: %s", r->args[0],
+				 cluster_name(r->srv->cluster), err);
 	rc = migrate_incoming_prepare(r->srv, r->c, id, r->args[0], from, disks, addr, sizeof(addr),
 				      err, sizeof(err));
 	if (rc == -EIO || rc == -ETIMEDOUT)

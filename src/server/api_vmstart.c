@@ -112,6 +112,9 @@ int api_vm_action_answer(struct req *r, const char *a, int64_t id, int rc, bool 
 		if (!hostkvm_check(why, sizeof(why)))
 			snprintf(why, sizeof(why), "%s was not usable at the start: try again",
 				 hostkvm_path());
+		/* the cluster learns it now (its alive key's kvm), not at the next T/3 */
+		if (r->srv->cluster)
+			cluster_facts_again(r->srv->cluster);
 		return req_error(r, 503, "%s: not started: %s", r->args[0], why);
 	}
 	if (rc == -EDQUOT)

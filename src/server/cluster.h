@@ -185,13 +185,14 @@ struct cluster_fo_host {
 	char name[64];
 	int64_t free_mib;
 	bool draining;              /* its alive key says "draining": true */
+	bool no_kvm;                /* its alive key says "kvm": false (no VM can run there) */
 	int cpus;                   /* its online CPUs; 0: not said (an older vsrv: not checked) */
 	json_t *bridges;            /* its Linux bridges' names; NULL: not said (not checked) */
 	json_t *missing;            /* the inventory disks (ids) it cannot reach; NULL: none */
 	bool fits;                  /* set by cluster_failover_order */
 };
 
-/* Whether host h can run a VM that needs need: it is not draining, its free memory holds
+/* Whether host h can run a VM that needs need: it has KVM, it is not draining, its free memory holds
  * the reservation, it has as many online CPUs as the VM has vCPUs, every bridge of the
  * VM's bridged NICs and every disk of need. true, or false with why ("2 CPUs, the VM has
  * 4, no bridge br1": every reason, n bytes; why may be NULL). */
@@ -258,6 +259,11 @@ const char *cluster_address(const struct cluster *cl);
  * and placement and failover choose it no more. 0, -ENOLINK (fenced or no lease: the mark
  * is kept for the next registration) or the etcd client's -errno. */
 int cluster_set_draining(struct cluster *cl, bool on);
+
+/* Ask cfg.facts again now and rewrite this host's alive key when the answer changed (a
+ * start that found KVM gone: the placement rule learns it at once, not at the next T/3).
+ * Not under a lock of the caller's: it may wait for etcd. */
+void cluster_facts_again(struct cluster *cl);
 bool cluster_draining(struct cluster *cl);
 /* A live migration's hand-over (cluster_migrate.c): in one Txn, VM vm's ownership key, if it
  * is still this host's under its lease, becomes host to's, bound to to's lease (its alive

@@ -97,6 +97,11 @@ void cluster_refresh_facts(struct cluster *cl, int64_t rev)
 			 cl->name, etcd_errmsg());
 }
 
+void cluster_facts_again(struct cluster *cl)
+{
+	cluster_refresh_facts(cl, 0);
+}
+
 /* The draining mark's key, kept across restarts (no lease). */
 static void draining_key(const struct cluster *cl, char *key, size_t n)
 {

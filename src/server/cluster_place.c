@@ -16,6 +16,7 @@ void cluster_fo_host_read(struct cluster_fo_host *h, json_t *alive)
 
 	h->free_mib = json_integer_value(json_object_get(alive, "free_memory_mib"));
 	h->draining = json_is_true(json_object_get(alive, "draining"));
+	h->no_kvm = json_is_false(json_object_get(alive, "kvm"));
 	h->cpus = (int)json_integer_value(json_object_get(alive, "cpus"));
 	h->bridges = json_is_array(b) ? json_incref(b) : NULL;
 	h->missing = json_is_array(m) && json_array_size(m) ? json_incref(m) : NULL;
@@ -81,6 +82,10 @@ bool cluster_host_fits(const struct cluster_fo_host *h, const struct cluster_nee
 
 	if (why && n)
 		*why = '\0';
+	if (h->no_kvm) {
+		ok = false;
+		add(why, n, &len, "no KVM (no usable /dev/kvm: its GET /api/v1/host says why)");
+	}
 	if (h->draining) {
 		ok = false;
 		add(why, n, &len, "draining");
@@ -163,7 +168,7 @@ static size_t pick(const struct cluster_fo_host *h, size_t n, int sign, size_t s
 	size_t best = n;
 
 	for (size_t i = 0; i < n; i++) {
-		if (i == skip || h[i].draining || (not && not[i]))
+		if (i == skip || h[i].draining || h[i].no_kvm || (not && not[i]))
 			continue;
 		if (best == n || sign * (h[i].free_mib - h[best].free_mib) < 0 ||
 		    (h[i].free_mib == h[best].free_mib && strcmp(h[i].name, h[best].name) < 0))

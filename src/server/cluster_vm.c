@@ -56,6 +56,9 @@ static int add_host_key(const struct etcd_kv *kv, void *arg)
 				json_object_set(o, "cpus", json_object_get(val, "cpus"));
 			if (json_is_array(json_object_get(val, "bridges")))
 				json_object_set(o, "bridges", json_object_get(val, "bridges"));
+			/* whether VMs can run there (an older vsrv does not say) */
+			if (json_is_boolean(json_object_get(val, "kvm")))
+				json_object_set(o, "kvm", json_object_get(val, "kvm"));
 			if (json_is_array(json_object_get(val, "missing_disks")))
 				json_object_set(o, "missing_disks",
 						json_object_get(val, "missing_disks"));
@@ -108,7 +111,8 @@ int cluster_hosts_json(struct cluster *cl, json_t **out)
 	list = json_array();
 	json_object_foreach(h.by_name, name, o) {
 		json_object_set_new(o, "this", json_boolean(!strcmp(name, cl->name)));
-		/* whether VMs can run there: known of the host that answers */
+		/* whether VMs can run there: each alive host's key says it; the host that
+		 * answers knows it now */
 		if (!strcmp(name, cl->name))
 			json_object_set_new(o, "kvm", json_boolean(!hostkvm_check(NULL, 0)));
 		json_array_append(list, o);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,11 +11,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-const char *hostkvm_path(void)
+static pthread_once_t path_once = PTHREAD_ONCE_INIT;
+static const char *path_read = "/dev/kvm";
+
+/* (the environment read once: a getenv on every start races a setenv elsewhere) */
+static void path_init(void)
 {
 	const char *e = getenv("VSRV_TEST_KVM");
 
-	return e && *e ? e : "/dev/kvm";
+	if (e && *e)
+		path_read = e;
+}
+
+const char *hostkvm_path(void)
+{
+	pthread_once(&path_once, path_init);
+	return path_read;
 }
 
 int hostkvm_check(char *why, size_t n)

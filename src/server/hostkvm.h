@@ -6,7 +6,8 @@
 
 #include <stddef.h>
 
-/* The device checked: /dev/kvm, or for tests the path in VSRV_TEST_KVM (a test whose VMMs
+/* The device checked: /dev/kvm, or for tests the path in VSRV_TEST_KVM (read once, at the
+ * first call: the server makes it before its threads start) (a test whose VMMs
  * need no KVM names a character device every host has, /dev/null; one of the refusal, on a
  * host with KVM, a path that is not there). */
 const char *hostkvm_path(void);

@@ -1,5 +1,6 @@
 /* The placement rule's inputs from this server (placement.h). */
 #include "server/placement.h"
+#include "server/hostkvm.h"
 #include "server/inv.h"
 #include "util/log.h"
 
@@ -197,7 +198,9 @@ cached:
 json_t *placement_facts(void *arg, int64_t rev)
 {
 	struct server *srv = arg;
-	json_t *o = json_pack("{s:i,s:o}", "cpus", (int)srv->host_cpus, "bridges", bridges());
+	/* kvm: whether a VM can run here at all (checked again at each call: T/3) */
+	json_t *o = json_pack("{s:i,s:o,s:b}", "cpus", (int)srv->host_cpus, "bridges", bridges(),
+			      "kvm", !hostkvm_check(NULL, 0));
 
 	if (o && !strcmp(inv_backend(srv->db), "etcd")) {
 		json_t *m = missing_disks(srv, rev);

@@ -137,6 +137,7 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 	bool clean, requested, asked, restart = false, restarted = false, saved = false;
 	bool unrestored = false, began, other = false, reset, refused, save_req, ours, locked;
 	bool later = false, due = false;
+	bool unstarted = false;     /* its restart was refused (no KVM, no memory...) */
 	struct inv_vm vm;
 	int code = -1, sig = 0, tries, fails = 0, quick = 0, quick0, rc = 0, gr;
 	pid_t pid0, ended, prior;
@@ -343,11 +344,14 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 				restart = restarted = false;
 			}
 		} else if (restart) {
-			inv_vm_count_restart(c, v->id);
-			if (sup_start_locked(srv, c, v->id, NULL, true))
+			/* counted when made: a refused restart is not one (its reason is logged) */
+			unstarted = sup_start_locked(srv, c, v->id, NULL, true) != 0;
+			if (unstarted) {
 				vsrv_log("vm %s: restart failed", v->name);
-			else
+			} else {
+				inv_vm_count_restart(c, v->id);
 				restarted = true;
+			}
 		} else if (restarted) {
 			/* no longer restarted on what the conflict's writer wrote */
 			sup_start_refuse(s, v->id, v->mon_pid);
@@ -389,7 +393,8 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 	}
 	if (locked)
 		sup_start_unlock(srv);
-	vsrv_log("vm %s: %s%s", v->name, ex, restart ? "; restarted" :
+	vsrv_log("vm %s: %s%s", v->name, ex, restart && !unstarted ? "; restarted" :
+		 restart ? "; not restarted" :
 		 later ? "; restarted once the start lock is free" : "");
 	inv_put(c);
 	/* (another run's record: the key, when this host's, and the disks are that run's) */

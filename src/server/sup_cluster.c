@@ -4,6 +4,7 @@
 #include "server/sup_int.h"
 #include "server/cluster.h"
 #include "server/events.h"
+#include "server/hostkvm.h"
 #include "server/inv.h"
 #include "server/placement.h"
 #include "util/log.h"
@@ -248,8 +249,16 @@ int sup_cluster_take(void *arg, const char *vm, const char *from, bool start, bo
 	int64_t id;
 	int rc;
 
+	char kvm[400];
+
 	if (!start && !take_needed(srv, vm, meant))
 		return 0;
+	/* no VM can start here: not claimed (a claim held by a host that cannot start it
+	 * keeps every other host from taking it) nor recorded, left to a host with KVM */
+	if (start && hostkvm_check(kvm, sizeof(kvm))) {
+		vsrv_log("cluster: failover: vm %s: not taken: %s", vm, kvm);
+		return -ENXIO;
+	}
 
 	/* the claim first (create-if-absent): of the hosts that may act, only one gets it, and
 	 * while it holds the key no other host starts the VM or writes its state */

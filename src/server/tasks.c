@@ -21,7 +21,8 @@ struct task {
 	void *arg;
 	void (*arg_free)(void *);
 	double last_time, last_fraction;
-	char error[512];
+	char error[4096];      /* (a balance or drain names each VM with its reason: the VMM's
+				 * no-KVM reason alone is 300 bytes) */
 };
 
 struct server *task_server(struct task *t)

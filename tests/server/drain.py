@@ -156,7 +156,7 @@ try:
     ok("cli-drain-empty", rc == 0 and "drained" in out and draining(a, ta)["b"] is True, out)
     rc, out = cli(a, ta, "hosts")
     ok("cli-hosts-draining-column", rc == 0 and "DRAINING" in out and
-       re.search(r"^b .* yes +0$", out, re.M) is not None, out)
+       re.search(r"^b .* yes +0 +yes$", out, re.M) is not None, out)
     rc, out = cli(a, ta, "hosts", "undrain", "b")
     ok("cli-undrain-b", rc == 0 and draining(a, ta)["b"] is False, out)
     etcd.call("/v3/kv/deleterange", {"key": __import__("etcd_cluster").b64(

@@ -107,8 +107,30 @@ try:
     d.req("POST", "/api/v1/vms/v1/off", token=adm)
     d.wait_state(adm, "v1", ("stopped",), 20)
 
-    # --- a device that is not a character device (a regular file) is not KVM ------------
+    # --- KVM gone while a VM runs: its restart by policy is refused once, said so ---------
+    d.req("PATCH", "/api/v1/vms/v1", {"restart_policy": "always"}, token=adm)
+    n0 = launches().count("run")
+    st, js = d.req("POST", "/api/v1/vms/v1/start", token=adm)
+    ok("start-always", st == 202 and wait_for(lambda: launches().count("run") > n0, 10),
+       "%s %s" % (st, js))
     os.unlink(KVM)
+    for p in os.listdir("/proc"):       # its VMM (the sleep) dies: a crash
+        try:
+            if p.isdigit() and open("/proc/%s/cmdline" % p, "rb").read() == \
+                    b"sleep\0" + SLEEP_ARG.encode() + b"\0":
+                os.kill(int(p), 9)
+        except OSError:
+            pass
+    s = d.wait_state(adm, "v1", ("crashed",), 20)
+    time.sleep(0.5)     # (a restart, were one made, would be by now)
+    lines = [l for l in log_of(d).splitlines() if "vm v1" in l][-4:]
+    ok("restart-without-kvm-said", s is not None and launches().count("run") == n0 + 1 and
+       s["restarts"] == 0 and any("signal 9; not restarted" in l for l in lines) and
+       any("restart failed" in l for l in lines) and not any(l.endswith("; restarted") for l in lines),
+       "%s %s" % (s, lines))
+    d.req("PATCH", "/api/v1/vms/v1", {"restart_policy": "never"}, token=adm)
+
+    # --- a device that is not a character device (a regular file) is not KVM ------------
     open(KVM, "w").close()
     st, js = d.req("POST", "/api/v1/vms/v1/start", token=adm)
     ok("start-not-a-device-503", st == 503 and "not a character device" in err_message(js),

@@ -60,6 +60,28 @@ static void test_most_loaded_to_least(void)
 	CHECK_EQ(h[2].free_mib, 8448);
 }
 
+/* c without KVM (its alive key says "kvm": false): never a destination, though it has the
+ * most free memory; b takes what fits it */
+static void test_no_kvm_not_a_destination(void)
+{
+	struct cluster_fo_host h[3];
+	struct cluster_bal_vm v[2];
+	struct cluster_bal_move m[16];
+	size_t n;
+
+	host(&h[0], "a", 2048, 8);
+	host(&h[1], "b", 8192, 8);
+	host(&h[2], "c", 10240, 8);
+	h[2].no_kvm = true;
+	vm(&v[0], "v1", 0, 1024, 1);
+	vm(&v[1], "v2", 0, 512, 1);
+	CHECK_EQ(cluster_balance_plan(h, 3, v, 2, m, 16, &n), 0);
+	CHECK(n >= 1);
+	for (size_t i = 0; i < n; i++)
+		CHECK(strcmp(h[m[i].to].name, "c"));
+	CHECK(is(&m[0], h, v, "v1", "a", "b"));
+}
+
 /* c draining: never a destination; b has 2 CPUs: v3 (4 vCPUs) stays */
 static void test_draining_and_rule(void)
 {
@@ -164,6 +186,7 @@ int main(void)
 {
 	RUN(test_most_loaded_to_least);
 	RUN(test_draining_and_rule);
+	RUN(test_no_kvm_not_a_destination);
 	RUN(test_narrows_only);
 	RUN(test_bounds);
 	RUN(test_same_plan_any_order);

@@ -11,6 +11,7 @@ static void set(struct cluster_fo_host *h, const char *name, long long free_mib)
 	snprintf(h->name, sizeof(h->name), "%s", name);
 	h->free_mib = free_mib;
 	h->draining = false;
+	h->no_kvm = false;
 	h->cpus = 0;
 	h->bridges = h->missing = NULL;
 }
@@ -103,6 +104,26 @@ static void test_draining_skipped(void)
 	CHECK(!strcmp(h[0].name, "a") && !strcmp(h[1].name, "b") && !strcmp(h[2].name, "c"));
 	h[0].draining = h[2].draining = true;
 	CHECK_EQ(order(h, 3, 1), 0);
+}
+
+/* a host whose alive key says "kvm": false never fits, whatever its free memory: last, with
+ * its reason; one that does not say (an older vsrv) is not checked */
+static void test_no_kvm_skipped(void)
+{
+	struct cluster_fo_host h[3];
+	struct cluster_need nd = mem(256);
+	char why[256];
+
+	set(&h[0], "a", 512);
+	set(&h[1], "b", 8192);
+	set(&h[2], "c", 1024);
+	h[1].no_kvm = true;
+	CHECK_EQ(order(h, 3, 256), 2);
+	CHECK(!strcmp(h[0].name, "c") && !strcmp(h[1].name, "a") && !strcmp(h[2].name, "b"));
+	CHECK_EQ(cluster_failover_order(h, 3, &nd, why, sizeof(why)), 2);
+	CHECK(!strcmp(why, "b: no KVM (no usable /dev/kvm: its GET /api/v1/host says why)"));
+	h[0].no_kvm = h[1].no_kvm = true;
+	CHECK_EQ(order(h, 3, 4096), 0);
 }
 
 /* CPUs: a host with fewer online CPUs than the VM's vCPUs is refused; 0 (an older host that
@@ -213,6 +234,7 @@ int main(void)
 	RUN(test_only_those_that_fit);
 	RUN(test_same_order_from_any_input_order);
 	RUN(test_draining_skipped);
+	RUN(test_no_kvm_skipped);
 	RUN(test_cpus);
 	RUN(test_bridges);
 	RUN(test_disks);
