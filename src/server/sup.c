@@ -385,7 +385,7 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 		v->quick_restarts = quick;
 	later = later && due && !rc && began && !other;
 	if (later)
-		sup_restart_later(s, v->id, v->name, reset ? quick0 : quick);
+		sup_restart_later(s, v->id, v->name, reset ? quick0 : quick, reset, clean);
 	if (restarted) {
 		pthread_mutex_lock(&s->lock);
 		v->deciding = false;

@@ -101,9 +101,12 @@ int sup_stop_signal(struct server *srv, int64_t id, int how, const char *undo, c
 int sup_start_trynow(struct server *srv);
 /* A restart by policy of VM id (name) whose end was recorded while another start held the
  * start lock: made by the supervisor's thread once the lock is free (sup_restart_pending),
- * quick then its quick_restarts; on failure its ownership key is given up. sup_restart_drop
- * forgets those left (the supervisor ends). (sup_start.c) */
-void sup_restart_later(struct supervisor *s, int64_t id, const char *name, int quick);
+ * quick then its quick_restarts, unless its restart policy no longer asks for it then (reset:
+ * a reset's, made whatever the policy; clean: its run ended cleanly); on failure its
+ * ownership key is given up. sup_restart_drop forgets those left (the supervisor ends).
+ * (sup_start.c) */
+void sup_restart_later(struct supervisor *s, int64_t id, const char *name, int quick, bool reset,
+		       bool clean);
 void sup_restart_pending(struct server *srv);
 void sup_restart_drop(struct supervisor *s);
 /* Start VM id under c's open transaction (sup_start_lock held; the caller commits), again

@@ -329,9 +329,11 @@ struct sup_restart {
 	int64_t id;
 	char name[64];
 	int quick;
+	bool reset, clean;      /* a reset's restart; its run ended cleanly */
 };
 
-void sup_restart_later(struct supervisor *s, int64_t id, const char *name, int quick)
+void sup_restart_later(struct supervisor *s, int64_t id, const char *name, int quick, bool reset,
+		       bool clean)
 {
 	struct sup_restart *r = calloc(1, sizeof(*r)), **p;
 
@@ -342,6 +344,8 @@ void sup_restart_later(struct supervisor *s, int64_t id, const char *name, int q
 	}
 	r->id = id;
 	r->quick = quick;
+	r->reset = reset;
+	r->clean = clean;
 	snprintf(r->name, sizeof(r->name), "%s", name);
 	pthread_mutex_lock(&s->lock);
 	for (p = &s->restarts; *p; p = &(*p)->next)
@@ -358,6 +362,27 @@ void sup_restart_drop(struct supervisor *s)
 		s->restarts = r->next;
 		free(r);
 	}
+}
+
+/* Whether r's restart is still due by its VM's restart policy, read in c's transaction
+ * (compared at its commit): the policy may have changed while it waited (an edit to
+ * "never": not restarted). 0 or -ECANCELED, or the read's error. */
+static int restart_still_due(struct dbc *c, const struct sup_restart *r)
+{
+	struct inv_vm vm;
+	bool due;
+	int rc;
+
+	rc = inv_vm_get(c, r->id, &vm);
+	if (rc)
+		return rc;
+	due = r->reset || !strcmp(vm.restart_policy, "always") ||
+	      (!strcmp(vm.restart_policy, "on-failure") && !r->clean);
+	if (!due)
+		vsrv_log("vm %s: not restarted: its restart policy is now %s", r->name,
+			 vm.restart_policy);
+	inv_vm_clear(&vm);
+	return due ? 0 : -ECANCELED;
 }
 
 void sup_restart_pending(struct server *srv)
@@ -386,6 +411,8 @@ void sup_restart_pending(struct server *srv)
 			sup_cluster_start_want(srv, c, false);
 			rc = inv_vm_start_read(c, r->id);
 			if (!rc)
+				rc = restart_still_due(c, r);
+			if (!rc)
 				rc = inv_vm_count_restart(c, r->id);
 			if (rc)
 				inv_rollback(c);
@@ -398,7 +425,7 @@ void sup_restart_pending(struct server *srv)
 			v->quick_restarts = r->quick;
 		pthread_mutex_unlock(&s->lock);
 		sup_start_unlock(srv);
-		if (rc)
+		if (rc && rc != -ECANCELED)
 			vsrv_log("vm %s: restart failed: %s", r->name, strerror(-rc));
 		/* the key kept for it, given up unless a monitor of it runs (the end of one
 		 * spawned and ended gives it up: handle_exit) or another start took it (-EBUSY) */

@@ -15,6 +15,9 @@ one listens on its control socket as a VMM does. Its launches are counted in a f
   VMM ends: its end is recorded before that start gives up (not behind it).
 - etcd-exit-restart-not-behind-start: so is the end of a VM with restart policy on-failure
   (its restart, a start, comes once that start has given the start lock up).
+- etcd-exit-restart-later-policy-never: so is the end of VM rn (on-failure); its restart
+  policy set to never while its restart waits for that start: it is not restarted (it was,
+  by the policy of its end).
 - etcd-exit-handover-commit-lost: h is a migration's destination (this test the source, a
   host "tpeer" of its own); the hand-over moves the key to h, then h's commit of the VM's
   run there never reaches etcd; its VMM then ends: the VM is recorded ended (stopped or
@@ -147,7 +150,7 @@ try:
     # running while it restarts, the deadline 60 s away)
     h2 = host("h2", etcd.endpoints, ["--cluster-ttl", "60"])
     tok, tok2 = h.login("admin", "adminpass1"), h2.login("admin", "adminpass1")
-    for vm, policy in (("rl", "on-failure"), ("eb", "never"), ("rp", "on-failure"), ("ha", "never"), ("mg", "never"),
+    for vm, policy in (("rl", "on-failure"), ("eb", "never"), ("rp", "on-failure"), ("rn", "on-failure"), ("ha", "never"), ("mg", "never"),
                        ("fa", "never"), ("fb", "never"), ("fs", "never"),
                        ("ad", "never")):
         st, js = h.req("POST", "/api/v1/vms", {"name": vm, "kernel": "k.elf", "memory_mib": 64,
@@ -194,7 +197,10 @@ try:
     mon = js.get("monitor_pid") if st == 202 else None
     str_, jsr = h.req("POST", "/api/v1/vms/rp/start", {"host": "h"}, token=tok)
     mon_rp = jsr.get("monitor_pid") if str_ == 202 else None
-    up = wait_for(lambda: vmm_pids("h", mon) and vmm_pids("h", mon_rp), 10)
+    srn, jsn = h.req("POST", "/api/v1/vms/rn/start", {"host": "h"}, token=tok)
+    mon_rn = jsn.get("monitor_pid") if srn == 202 else None
+    up = wait_for(lambda: vmm_pids("h", mon) and vmm_pids("h", mon_rp) and
+                  vmm_pids("h", mon_rn), 10)
     n0 = launches("h")
     pattern, done, out = b64("/vsrv/vms/ha/placement"), threading.Event(), []
     proxy.arm(pattern, "drop")
@@ -208,10 +214,15 @@ try:
         h.req("POST", "/api/v1/vms/ha/start", {"host": "h"}, token=tok)))
     t.start()
     t0 = time.time()
-    kill_pids((vmm_pids("h", mon) if mon else []) + (vmm_pids("h", mon_rp) if mon_rp else []))
+    kill_pids((vmm_pids("h", mon) if mon else []) + (vmm_pids("h", mon_rp) if mon_rp else []) +
+              (vmm_pids("h", mon_rn) if mon_rn else []))
     ended = wait_for(lambda: status(h, tok, "eb").get("state") in ("stopped", "crashed") and
-                     "vm rp: signal 9" in open(h.log.name, errors="replace").read(), 60)
+                     "vm rp: signal 9" in open(h.log.name, errors="replace").read() and
+                     "vm rn: signal 9" in open(h.log.name, errors="replace").read(), 60)
     dt = time.time() - t0
+    # rn's restart waits for ha's start (its commits still dropped): its policy set to never
+    stp, jsp = h.req("PATCH", "/api/v1/vms/rn", {"restart_policy": "never"}, token=tok)
+    patched_first = "vm ha: not started" not in open(h.log.name, errors="replace").read()
     done.set()
     t.join(60)
     log = open(h.log.name, errors="replace").read()
@@ -227,6 +238,17 @@ try:
        "rp start %s; its end logged at %d, ha's start given up at %d; restarted %s (status %s, "
        "launches %d)" % (str_, rp_end, gave_up, bool(again), status(h, tok, "rp"),
                          launches("h") - n0))
+    # rn's restart made, or given up (logged)
+    wait_for(lambda: "vm rn: not restarted" in open(h.log.name, errors="replace").read() or
+             status(h, tok, "rn").get("restarts"), 30)
+    rn_end = open(h.log.name, errors="replace").read().find("vm rn: signal 9")
+    rn = status(h, tok, "rn")
+    ok("etcd-exit-restart-later-policy-never", srn == 202 and ended and stp == 200 and
+       patched_first and rn_end >= 0 and (gave_up < 0 or rn_end < gave_up) and again and
+       rn.get("state") == "crashed" and not rn.get("restarts") and not rn.get("pid"),
+       "rn start %s; its end logged at %d, ha's start given up at %d; policy set %s %s "
+       "(before ha's start gave up: %s); status once rp restarted %s" %
+       (srn, rn_end, gave_up, stp, jsp, patched_first, rn))
     ok("etcd-exit-not-behind-start", st == 202 and up and ended and at_end >= 0 and
        (gave_up < 0 or at_end < gave_up) and out and out[0][0] in (202, 503),
        "eb start %s, VMM up %s; eb's end recorded %s after %.1f s (status %s; logged at %d, "
@@ -235,7 +257,7 @@ try:
                                                       out))
     print("# eb's and rp's ends recorded (rp's logged) %.1f s after their VMMs were killed, "
           "ha's start answered %s" % (dt, out[0][0] if out else None), flush=True)
-    for vm in ("ha", "rp"):
+    for vm in ("ha", "rp", "rn"):
         h.req("POST", "/api/v1/vms/%s/off" % vm, {}, token=tok)
         h.wait_state(tok, vm, ("stopped", "crashed"), timeout=20)
     wait_for(lambda: not vmm_pids("h"), 10)
