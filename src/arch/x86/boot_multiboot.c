@@ -102,7 +102,7 @@ static int load_elf(struct vm *vm, const uint8_t *img, size_t len, uint64_t *ent
 	const Elf32_Ehdr *e32 = (const void *)img;
 	bool is64;
 	unsigned i, phnum;
-	uint64_t phoff, phentsize;
+	uint64_t phoff, phentsize, e_entry;
 	int ret;
 
 	if (len < sizeof(Elf64_Ehdr) || memcmp(img, ELFMAG, SELFMAG))
@@ -111,28 +111,31 @@ static int load_elf(struct vm *vm, const uint8_t *img, size_t len, uint64_t *ent
 	if (is64) {
 		const Elf64_Ehdr *e = (const void *)img;
 		phoff = e->e_phoff; phnum = e->e_phnum; phentsize = e->e_phentsize;
-		*entry = e->e_entry;
+		e_entry = e->e_entry;
 		if (e->e_phentsize != sizeof(Elf64_Phdr))
 			return -ENOEXEC;
 	} else {
 		phoff = e32->e_phoff; phnum = e32->e_phnum; phentsize = e32->e_phentsize;
-		*entry = e32->e_entry;
+		e_entry = e32->e_entry;
 		if (e32->e_phentsize != sizeof(Elf32_Phdr))
 			return -ENOEXEC;
 	}
 	if (phoff > len || phnum * phentsize > len - phoff)
 		return -ENOEXEC;
+	*entry = e_entry;
 	for (i = 0; i < phnum; i++) {
-		uint64_t type, off, paddr, filesz, memsz;
+		uint64_t type, flags, off, vaddr, paddr, filesz, memsz;
 		if (is64) {
 			Elf64_Phdr p;
 			memcpy(&p, img + phoff + i * phentsize, sizeof(p)); /* may be unaligned */
-			type = p.p_type; off = p.p_offset; paddr = p.p_paddr;
+			type = p.p_type; flags = p.p_flags; off = p.p_offset;
+			vaddr = p.p_vaddr; paddr = p.p_paddr;
 			filesz = p.p_filesz; memsz = p.p_memsz;
 		} else {
 			Elf32_Phdr p;
 			memcpy(&p, img + phoff + i * phentsize, sizeof(p));
-			type = p.p_type; off = p.p_offset; paddr = p.p_paddr;
+			type = p.p_type; flags = p.p_flags; off = p.p_offset;
+			vaddr = p.p_vaddr; paddr = p.p_paddr;
 			filesz = p.p_filesz; memsz = p.p_memsz;
 		}
 		if (type != PT_LOAD || !memsz)
@@ -142,6 +145,12 @@ static int load_elf(struct vm *vm, const uint8_t *img, size_t len, uint64_t *ent
 		ret = place(vm, paddr, img + off, filesz, memsz, end);
 		if (ret < 0)
 			return ret;
+		/* An entry at a virtual address (a higher-half kernel) is entered at its
+		 * physical one, as QEMU does: when it lies in the file part of an
+		 * executable segment loaded elsewhere than its address (boot_probe.c too). */
+		if (vaddr != paddr && (flags & PF_X) && e_entry >= vaddr &&
+		    e_entry - vaddr < filesz)
+			*entry = e_entry - vaddr + paddr;
 	}
 	if (*entry >= MEM_HIGH_START)
 		return -ENOEXEC;

@@ -52,7 +52,7 @@ const char *x86_boot_kind_name(int kind)
 
 /* One program header of an ELF32 or ELF64 image, as 64-bit fields. */
 struct phdr {
-	uint64_t type, off, vaddr, paddr, filesz, memsz;
+	uint64_t type, off, vaddr, paddr, filesz, memsz, flags;
 };
 
 static void get_phdr(const uint8_t *img, bool is64, uint64_t at, struct phdr *p)
@@ -60,11 +60,13 @@ static void get_phdr(const uint8_t *img, bool is64, uint64_t at, struct phdr *p)
 	if (is64) {
 		Elf64_Phdr h;
 		memcpy(&h, img + at, sizeof(h)); /* may be unaligned */
-		*p = (struct phdr){ h.p_type, h.p_offset, h.p_vaddr, h.p_paddr, h.p_filesz, h.p_memsz };
+		*p = (struct phdr){ h.p_type, h.p_offset, h.p_vaddr, h.p_paddr, h.p_filesz, h.p_memsz,
+				      h.p_flags };
 	} else {
 		Elf32_Phdr h;
 		memcpy(&h, img + at, sizeof(h));
-		*p = (struct phdr){ h.p_type, h.p_offset, h.p_vaddr, h.p_paddr, h.p_filesz, h.p_memsz };
+		*p = (struct phdr){ h.p_type, h.p_offset, h.p_vaddr, h.p_paddr, h.p_filesz, h.p_memsz,
+				      h.p_flags };
 	}
 }
 
@@ -112,7 +114,7 @@ static bool mb_overlaps(uint64_t gpa, uint64_t memsz)
 static int probe_multiboot(const struct mb_header *h, size_t hoff, const uint8_t *img,
 			   size_t avail, size_t len, char *why, size_t n)
 {
-	uint64_t phoff, entry, off, filesz;
+	uint64_t phoff, entry, e_entry, off, filesz;
 	unsigned phnum, i;
 	bool is64;
 
@@ -131,8 +133,9 @@ static int probe_multiboot(const struct mb_header *h, size_t hoff, const uint8_t
 			goto overlap;
 		return X86_BOOT_MULTIBOOT;
 	}
-	if (elf_table(img, avail, &is64, &phoff, &phnum, &entry) || entry >= LOW_4G)
+	if (elf_table(img, avail, &is64, &phoff, &phnum, &e_entry))
 		goto bad;
+	entry = e_entry;
 	for (i = 0; i < phnum; i++) {
 		struct phdr p;
 
@@ -144,7 +147,13 @@ static int probe_multiboot(const struct mb_header *h, size_t hoff, const uint8_t
 			goto bad;
 		if (mb_overlaps(p.paddr, p.memsz))
 			goto overlap;
+		/* a virtual entry is entered at its physical address (boot_multiboot.c) */
+		if (p.vaddr != p.paddr && (p.flags & PF_X) && e_entry >= p.vaddr &&
+		    e_entry - p.vaddr < p.filesz)
+			entry = e_entry - p.vaddr + p.paddr;
 	}
+	if (entry >= LOW_4G)
+		goto bad;
 	return X86_BOOT_MULTIBOOT;
 bad:
 	return say(why, n, -ENOEXEC, "malformed multiboot image");
