@@ -409,6 +409,19 @@ static void handle_exit(struct supervisor *s, struct runvm *v)
 		if (rc)
 			vsrv_log("vm %s: undo disks (%s): %s; they are kept", v->name, action,
 				 strerror(-rc));
+	} else if (!other && !restart && !later && undo_pending(srv, v->id)) {
+		/* kept (a crash, a save): their final size, what they grew since the last
+		 * record too, which no decision sees once the VM no longer runs */
+		int64_t rec = 0;
+
+		if (undo_account(srv, NULL, v->id, &rec)) {
+			vsrv_log("vm %s: the final size of its kept undo disks is not recorded",
+				 v->name);
+		} else {
+			pthread_mutex_lock(&s->lock);
+			v->undo_recorded = rec;
+			pthread_mutex_unlock(&s->lock);
+		}
 	}
 	exit_ending(s, v, false);
 	free(tail);

@@ -8,7 +8,7 @@ exactly one passes; GET /api/v1/users/NAME says the manager and the total_usage;
 user stops counting for its manager; a deleted manager's users keep their own limits. And
 a VM's undo disks count in its owner's disk_bytes (their files' sizes, recorded again as
 they grow while it runs), until discarded or committed."""
-import os, shutil, sys, tempfile, threading
+import os, shutil, signal, sys, tempfile, threading
 sys.path.insert(0, os.path.dirname(__file__))
 from lib import *
 import lib
@@ -347,6 +347,27 @@ try:
     for i in range(64):
         req("POST", "/api/v1/vms/f%d/off" % i, {})
     req("POST", "/api/v1/vms/gvm/off", {})
+    d.wait_state(adm, "gvm", ("stopped", "crashed"), timeout=20)
+
+    # a VM that crashes keeps its undo disks (sup.c): their final size is recorded, also what
+    # they grew since the supervisor's last record (under its 1 MiB step): no decision sees
+    # that growth once the VM no longer runs
+    s1, _ = req("POST", "/api/v1/vms/gvm/start", {}, ug)
+    vdir = os.path.join(d.data, "vms", str(vm_id(d.data, "gvm")))
+    up = wait_for(lambda: os.path.exists(os.path.join(vdir, "vmm.pid")) and
+                  user_js("ug")["usage"]["disk_bytes"] == dsize + os.path.getsize(undo0), 20, 0.5)
+    with open(undo0, "ab") as f:
+        f.write(b"\0" * (512 * 1024))
+    size5 = os.path.getsize(undo0)
+    with open(os.path.join(vdir, "vmm.pid")) as f:
+        os.kill(int(f.read().split()[0]), signal.SIGKILL)
+    crashed = d.wait_state(adm, "gvm", ("crashed",), timeout=20)
+    # (recorded after the state: waited for, up to 20 s)
+    rec = wait_for(lambda: user_js("ug")["usage"]["disk_bytes"] == dsize + size5, 20, 0.5)
+    u5 = user_js("ug")["usage"]["disk_bytes"]
+    check("quota-undo-disk-crash-final-size", s1 in (200, 202) and up and crashed and rec and
+          os.path.getsize(undo0) == size5,
+          str((s1, up, crashed, size5, dsize, u5)))
 finally:
     d.stop()
     shutil.rmtree(tmp, ignore_errors=True)
