@@ -14,7 +14,7 @@ a. With /dev/kvm: a counting guest drained from a to b keeps counting there."""
 import json, os, re, shutil, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(__file__))
 from lib import *
-from etcd_cluster import EtcdCluster, Unavailable
+from etcd_cluster import EtcdCluster, Unavailable, stop_hosts
 
 KERNEL = os.path.join(GUESTS, "console.elf")
 tmp = tempfile.mkdtemp(prefix="vsrv-drain.")
@@ -186,12 +186,5 @@ try:
         b.req("POST", "/api/v1/vms/cnt/off", token=tb)
         a.req("DELETE", "/api/v1/hosts/a/drain", token=ta)
 finally:
-    for d in daemons:
-        try:
-            d.stop()
-        except Exception as e:
-            print("# stop:", e)
-    for cl in list(EtcdCluster._all):
-        cl.stop()
-    shutil.rmtree(tmp, ignore_errors=True)
+    stop_hosts(daemons, tmp)
 sys.exit(1 if fails else 0)

@@ -197,6 +197,20 @@ class EtcdCluster:
         return out
 
 
+def stop_hosts(daemons, tmp=None):
+    """A cluster test's end: stop its daemons (each whatever the others do), every etcd
+    cluster it started, and remove tmp (when given)."""
+    for d in daemons:
+        try:
+            d.stop()
+        except Exception as e:
+            print("# stop:", e)
+    for cl in list(EtcdCluster._all):
+        cl.stop()
+    if tmp:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 @atexit.register
 def _stop_all():
     for c in EtcdCluster._all:

@@ -15,7 +15,7 @@ print on the survivor."""
 import json, os, re, shutil, signal, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(__file__))
 from lib import *
-from etcd_cluster import EtcdCluster, Unavailable
+from etcd_cluster import EtcdCluster, Unavailable, stop_hosts
 
 TTL = 4                                   # --cluster-ttl of the three hosts
 SLACK = 3.0                               # scheduling, etcd's expiry check, the start itself
@@ -259,12 +259,5 @@ try:
        {"e"}, str(hist))
     ok("other-inventory-left-alone", "vm vf" not in log_of(b) + log_of(c), log_of(b)[-400:])
 finally:
-    for d in daemons:
-        try:
-            d.stop()
-        except Exception as e:
-            print("# stop:", e)
-    for cl in list(EtcdCluster._all):
-        cl.stop()
-    shutil.rmtree(tmp, ignore_errors=True)
+    stop_hosts(daemons, tmp)
 sys.exit(1 if fails else 0)

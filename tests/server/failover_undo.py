@@ -8,7 +8,7 @@ inv_vm_set_undo_bytes), and after b's are discarded, a's still."""
 import glob, os, shutil, signal, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(__file__))
 from lib import *
-from etcd_cluster import EtcdCluster, Unavailable
+from etcd_cluster import EtcdCluster, Unavailable, stop_hosts
 
 TTL = 4
 MiB = 1 << 20
@@ -102,13 +102,5 @@ try:
     ok("undo-failover-dead-host-still-counted", off and st == 200 and left and
        not os.path.exists(ub), str((off, st, js, usage(), dsize, size_a)))
 finally:
-    for d in daemons:
-        try:
-            if d.proc:
-                d.stop()
-        except Exception as e:
-            print("# stop:", e)
-    for cl in list(EtcdCluster._all):
-        cl.stop()
-    shutil.rmtree(tmp, ignore_errors=True)
+    stop_hosts(daemons, tmp)
 sys.exit(1 if fails else 0)

@@ -14,7 +14,7 @@ memory, so the placement rule would choose it first if it did not know.
 import hashlib, json, os, signal, shutil, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(__file__))
 from lib import *
-from etcd_cluster import EtcdCluster, Unavailable
+from etcd_cluster import EtcdCluster, Unavailable, stop_hosts
 
 TTL = 4
 SLACK = 3.0
@@ -40,24 +40,6 @@ def placement(etcd, vm):
 def alive(etcd, name):
     v = etcd.get("/vsrv/hosts/%s/alive" % name)
     return json.loads(v[0]) if v else {}
-
-
-def kill_host(d):
-    d.proc.send_signal(signal.SIGKILL)
-    d.proc.wait(10)
-    d.proc = None
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            cmd = open("/proc/%s/cmdline" % pid, "rb").read().decode(errors="replace")
-        except OSError:
-            continue
-        if d.data + "/" in cmd.replace("\0", " "):
-            try:
-                os.kill(int(pid), signal.SIGKILL)
-            except OSError:
-                pass
 
 
 try:
@@ -149,12 +131,5 @@ try:
     ok("d-start-503", st == 503 and "d-kvm" in err_message(js), str((st, js)))
     ok("d-alive-kvm-false-at-once", alive(etcd, "d").get("kvm") is False, str(alive(etcd, "d")))
 finally:
-    for d in daemons:
-        try:
-            d.stop()
-        except Exception as e:
-            print("# stop:", e)
-    for cl in list(EtcdCluster._all):
-        cl.stop()
-    shutil.rmtree(tmp, ignore_errors=True)
+    stop_hosts(daemons, tmp)
 sys.exit(1 if fails else 0)

@@ -16,7 +16,7 @@ ownership key is b's; one with a disk moves from a to c with disks "copy"."""
 import hashlib, json, os, re, shutil, signal, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(__file__))
 from lib import *
-from etcd_cluster import EtcdCluster, Unavailable, b64
+from etcd_cluster import EtcdCluster, Unavailable, b64, stop_hosts
 
 KERNEL = os.path.join(GUESTS, "console.elf")
 tmp = tempfile.mkdtemp(prefix="vsrv-migrate.")
@@ -355,12 +355,5 @@ try:
         ok("kvm-copy-counts-on-c", wait_for(lambda: len(console_steps(c, tc, "cnt2")) >= 3, 60) is not None)
         c.req("POST", "/api/v1/vms/cnt2/off", token=tc)
 finally:
-    for d in daemons:
-        try:
-            d.stop()
-        except Exception as e:
-            print("# stop:", e)
-    for cl in list(EtcdCluster._all):
-        cl.stop()
-    shutil.rmtree(tmp, ignore_errors=True)
+    stop_hosts(daemons, tmp)
 sys.exit(1 if fails else 0)
