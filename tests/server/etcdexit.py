@@ -18,6 +18,8 @@ one listens on its control socket as a VMM does. Its launches are counted in a f
 - etcd-exit-restart-later-policy-never: so is the end of VM rn (on-failure); its restart
   policy set to never while its restart waits for that start: it is not restarted (it was,
   by the policy of its end).
+- etcd-exit-restart-later-off: so is the end of VM ro (on-failure); a user's off of it while
+  its restart waits for that start succeeds: it is recorded stopped and not restarted.
 - etcd-exit-handover-commit-lost: h is a migration's destination (this test the source, a
   host "tpeer" of its own); the hand-over moves the key to h, then h's commit of the VM's
   run there never reaches etcd; its VMM then ends: the VM is recorded ended (stopped or
@@ -150,7 +152,8 @@ try:
     # running while it restarts, the deadline 60 s away)
     h2 = host("h2", etcd.endpoints, ["--cluster-ttl", "60"])
     tok, tok2 = h.login("admin", "adminpass1"), h2.login("admin", "adminpass1")
-    for vm, policy in (("rl", "on-failure"), ("eb", "never"), ("rp", "on-failure"), ("rn", "on-failure"), ("ha", "never"), ("mg", "never"),
+    for vm, policy in (("rl", "on-failure"), ("eb", "never"), ("rp", "on-failure"), ("rn", "on-failure"),
+                       ("ro", "on-failure"), ("ha", "never"), ("mg", "never"),
                        ("fa", "never"), ("fb", "never"), ("fs", "never"),
                        ("ad", "never")):
         st, js = h.req("POST", "/api/v1/vms", {"name": vm, "kernel": "k.elf", "memory_mib": 64,
@@ -199,8 +202,10 @@ try:
     mon_rp = jsr.get("monitor_pid") if str_ == 202 else None
     srn, jsn = h.req("POST", "/api/v1/vms/rn/start", {"host": "h"}, token=tok)
     mon_rn = jsn.get("monitor_pid") if srn == 202 else None
+    sro, jso = h.req("POST", "/api/v1/vms/ro/start", {"host": "h"}, token=tok)
+    mon_ro = jso.get("monitor_pid") if sro == 202 else None
     up = wait_for(lambda: vmm_pids("h", mon) and vmm_pids("h", mon_rp) and
-                  vmm_pids("h", mon_rn), 10)
+                  vmm_pids("h", mon_rn) and vmm_pids("h", mon_ro), 10)
     n0 = launches("h")
     pattern, done, out = b64("/vsrv/vms/ha/placement"), threading.Event(), []
     proxy.arm(pattern, "drop")
@@ -215,13 +220,17 @@ try:
     t.start()
     t0 = time.time()
     kill_pids((vmm_pids("h", mon) if mon else []) + (vmm_pids("h", mon_rp) if mon_rp else []) +
-              (vmm_pids("h", mon_rn) if mon_rn else []))
+              (vmm_pids("h", mon_rn) if mon_rn else []) + (vmm_pids("h", mon_ro) if mon_ro else []))
     ended = wait_for(lambda: status(h, tok, "eb").get("state") in ("stopped", "crashed") and
                      "vm rp: signal 9" in open(h.log.name, errors="replace").read() and
+                     "vm ro: signal 9" in open(h.log.name, errors="replace").read() and
                      "vm rn: signal 9" in open(h.log.name, errors="replace").read(), 60)
     dt = time.time() - t0
     # rn's restart waits for ha's start (its commits still dropped): its policy set to never
     stp, jsp = h.req("PATCH", "/api/v1/vms/rn", {"restart_policy": "never"}, token=tok)
+    # ro's restart waits too: a user's off of it cancels that restart (it is stopped)
+    sto, jst = h.req("POST", "/api/v1/vms/ro/off", {}, token=tok)
+    ro_off = status(h, tok, "ro")
     patched_first = "vm ha: not started" not in open(h.log.name, errors="replace").read()
     done.set()
     t.join(60)
@@ -249,6 +258,16 @@ try:
        "rn start %s; its end logged at %d, ha's start given up at %d; policy set %s %s "
        "(before ha's start gave up: %s); status once rp restarted %s" %
        (srn, rn_end, gave_up, stp, jsp, patched_first, rn))
+    # ro is not restarted (its restart would come with rp's and rn's, once the lock is free)
+    ro_again = wait_for(lambda: (lambda j: j.get("restarts") or j.get("pid") or
+                                 j.get("state") != "stopped")(status(h, tok, "ro")), 5)
+    ro = status(h, tok, "ro")
+    ok("etcd-exit-restart-later-off", sro == 202 and ended and patched_first and
+       sto in (200, 202) and ro_off.get("state") == "stopped" and not ro_again and
+       ro.get("state") == "stopped" and not ro.get("restarts") and not ro.get("pid") and
+       not vmm_pids("h", mon_ro),
+       "ro start %s; off while its restart waited %s %s (before ha's start gave up: %s), "
+       "status then %s; once rp restarted %s" % (sro, sto, jst, patched_first, ro_off, ro))
     ok("etcd-exit-not-behind-start", st == 202 and up and ended and at_end >= 0 and
        (gave_up < 0 or at_end < gave_up) and out and out[0][0] in (202, 503),
        "eb start %s, VMM up %s; eb's end recorded %s after %.1f s (status %s; logged at %d, "
@@ -257,7 +276,7 @@ try:
                                                       out))
     print("# eb's and rp's ends recorded (rp's logged) %.1f s after their VMMs were killed, "
           "ha's start answered %s" % (dt, out[0][0] if out else None), flush=True)
-    for vm in ("ha", "rp", "rn"):
+    for vm in ("ha", "rp", "rn", "ro"):
         h.req("POST", "/api/v1/vms/%s/off" % vm, {}, token=tok)
         h.wait_state(tok, vm, ("stopped", "crashed"), timeout=20)
     wait_for(lambda: not vmm_pids("h"), 10)
