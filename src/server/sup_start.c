@@ -364,6 +364,28 @@ void sup_restart_drop(struct supervisor *s)
 	}
 }
 
+int sup_restart_cancel(struct server *srv, int64_t id, char *name, size_t n)
+{
+	struct supervisor *s = srv->sup;
+	struct sup_restart *r, **p;
+
+	pthread_mutex_lock(&s->lock);
+	for (p = &s->restarts; *p && (*p)->id != id; p = &(*p)->next)
+		;
+	r = *p;
+	if (r)
+		*p = r->next;
+	pthread_mutex_unlock(&s->lock);
+	if (!r)
+		return -ENOENT;
+	snprintf(name, n, "%s", r->name);
+	vsrv_log("vm %s: its restart, which waited for the start lock, is cancelled", r->name);
+	/* the key kept for it given up, as a dropped restart's (sup_restart_pending) */
+	sup_cluster_release(srv, r->name, false);
+	free(r);
+	return 0;
+}
+
 /* Whether r's restart is still due by its VM's restart policy, read in c's transaction
  * (compared at its commit): the policy may have changed while it waited (an edit to
  * "never": not restarted). 0 or -ECANCELED, or the read's error. */

@@ -64,6 +64,16 @@ int sup_stop(struct server *srv, struct dbc *c, int64_t id, enum sup_stop how, c
 	int rc;
 
 	rc = sup_stop_signal(srv, id, how, undo, name, sizeof(name));
+	if (rc == -EBUSY && how != SUP_RESET &&
+	    !sup_restart_cancel(srv, id, name, sizeof(name))) {
+		/* ended (recorded crashed) with its restart waiting for the start lock: that
+		 * restart is cancelled and the VM is now stopped, as asked */
+		rc = inv_vm_set_state(c, id, INV_VM_STOPPED, 0, NULL);
+		events_emit(srv, c, "vm-stopped", "vm", name, who, NULL, "%s: stopped (%s "
+			    "requested; its pending restart cancelled)", name,
+			    how == SUP_OFF ? "turn off" : "shutdown");
+		return rc;
+	}
 	if (rc)
 		return rc;
 	if (how == SUP_SHUTDOWN) {
