@@ -163,8 +163,11 @@ int api_vm_delete(struct req *r)
 	/* No failover restarts a VM of that name any more (a new one may be created). */
 	{
 		bool was;
+		char name[64];
 
 		sup_cluster_unplace(r->srv, r->args[0], &was);
+		/* nor does a restart of it that waited for the start lock */
+		sup_restart_cancel(r->srv, id, name, sizeof(name));
 	}
 	/* Files go after the commit: a crash in between leaves files, never rows without. */
 	{

@@ -79,6 +79,11 @@ int sup_start_trylock(struct server *srv, struct sup_start_wait *w);
 /* w leaves the queue, if in it (its request ended while parked); the next is woken. */
 void sup_start_wait_cancel(struct server *srv, struct sup_start_wait *w);
 
+/* The restart of VM id waiting for the start lock, if any, cancelled (a user's stop or
+ * delete of the VM: not restarted); its ownership key given up. 0 and its name (n bytes),
+ * or -ENOENT when none waits. (sup_start.c) */
+int sup_restart_cancel(struct server *srv, int64_t id, char *name, size_t n);
+
 enum sup_stop { SUP_OFF, SUP_SHUTDOWN, SUP_RESET };
 
 /* Turn the VM off (kill the VMM), ask it to shut down (power button, turning it off

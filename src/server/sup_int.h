@@ -108,10 +108,6 @@ int sup_start_trynow(struct server *srv);
 void sup_restart_later(struct supervisor *s, int64_t id, const char *name, int quick, bool reset,
 		       bool clean);
 void sup_restart_pending(struct server *srv);
-/* The restart of VM id waiting for the start lock, if any, cancelled (a user's stop or
- * delete of the VM: not restarted); its ownership key given up. 0 and its name (n bytes),
- * or -ENOENT when none waits. (sup_start.c) */
-int sup_restart_cancel(struct server *srv, int64_t id, char *name, size_t n);
 void sup_restart_drop(struct supervisor *s);
 /* Start VM id under c's open transaction (sup_start_lock held; the caller commits), again
  * by its restart policy with restart (sup_start.c). 0 or -errno; nothing spawned on an

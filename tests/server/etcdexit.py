@@ -20,6 +20,8 @@ one listens on its control socket as a VMM does. Its launches are counted in a f
   by the policy of its end).
 - etcd-exit-restart-later-off: so is the end of VM ro (on-failure); a user's off of it while
   its restart waits for that start succeeds: it is recorded stopped and not restarted.
+- etcd-exit-restart-later-delete: so is the end of VM rd (on-failure); its delete while its
+  restart waits cancels that restart (never tried on the deleted VM).
 - etcd-exit-handover-commit-lost: h is a migration's destination (this test the source, a
   host "tpeer" of its own); the hand-over moves the key to h, then h's commit of the VM's
   run there never reaches etcd; its VMM then ends: the VM is recorded ended (stopped or
@@ -153,7 +155,7 @@ try:
     h2 = host("h2", etcd.endpoints, ["--cluster-ttl", "60"])
     tok, tok2 = h.login("admin", "adminpass1"), h2.login("admin", "adminpass1")
     for vm, policy in (("rl", "on-failure"), ("eb", "never"), ("rp", "on-failure"), ("rn", "on-failure"),
-                       ("ro", "on-failure"), ("ha", "never"), ("mg", "never"),
+                       ("ro", "on-failure"), ("rd", "on-failure"), ("ha", "never"), ("mg", "never"),
                        ("fa", "never"), ("fb", "never"), ("fs", "never"),
                        ("ad", "never")):
         st, js = h.req("POST", "/api/v1/vms", {"name": vm, "kernel": "k.elf", "memory_mib": 64,
@@ -204,8 +206,11 @@ try:
     mon_rn = jsn.get("monitor_pid") if srn == 202 else None
     sro, jso = h.req("POST", "/api/v1/vms/ro/start", {"host": "h"}, token=tok)
     mon_ro = jso.get("monitor_pid") if sro == 202 else None
+    srd, jsd = h.req("POST", "/api/v1/vms/rd/start", {"host": "h"}, token=tok)
+    mon_rd = jsd.get("monitor_pid") if srd == 202 else None
     up = wait_for(lambda: vmm_pids("h", mon) and vmm_pids("h", mon_rp) and
-                  vmm_pids("h", mon_rn) and vmm_pids("h", mon_ro), 10)
+                  vmm_pids("h", mon_rn) and vmm_pids("h", mon_ro) and
+                  vmm_pids("h", mon_rd), 10)
     n0 = launches("h")
     pattern, done, out = b64("/vsrv/vms/ha/placement"), threading.Event(), []
     proxy.arm(pattern, "drop")
@@ -220,10 +225,11 @@ try:
     t.start()
     t0 = time.time()
     kill_pids((vmm_pids("h", mon) if mon else []) + (vmm_pids("h", mon_rp) if mon_rp else []) +
-              (vmm_pids("h", mon_rn) if mon_rn else []) + (vmm_pids("h", mon_ro) if mon_ro else []))
+              (vmm_pids("h", mon_rn) if mon_rn else []) + (vmm_pids("h", mon_ro) if mon_ro else []) + (vmm_pids("h", mon_rd) if mon_rd else []))
     ended = wait_for(lambda: status(h, tok, "eb").get("state") in ("stopped", "crashed") and
                      "vm rp: signal 9" in open(h.log.name, errors="replace").read() and
                      "vm ro: signal 9" in open(h.log.name, errors="replace").read() and
+                     "vm rd: signal 9" in open(h.log.name, errors="replace").read() and
                      "vm rn: signal 9" in open(h.log.name, errors="replace").read(), 60)
     dt = time.time() - t0
     # rn's restart waits for ha's start (its commits still dropped): its policy set to never
@@ -231,6 +237,8 @@ try:
     # ro's restart waits too: a user's off of it cancels that restart (it is stopped)
     sto, jst = h.req("POST", "/api/v1/vms/ro/off", {}, token=tok)
     ro_off = status(h, tok, "ro")
+    # and rd's: a delete of it cancels that restart (not tried on the deleted VM)
+    std, _ = h.req("DELETE", "/api/v1/vms/rd", token=tok)
     patched_first = "vm ha: not started" not in open(h.log.name, errors="replace").read()
     done.set()
     t.join(60)
@@ -268,6 +276,12 @@ try:
        not vmm_pids("h", mon_ro),
        "ro start %s; off while its restart waited %s %s (before ha's start gave up: %s), "
        "status then %s; once rp restarted %s" % (sro, sto, jst, patched_first, ro_off, ro))
+    log = open(h.log.name, errors="replace").read()
+    ok("etcd-exit-restart-later-delete", srd == 202 and ended and std in (200, 204) and
+       "vm rd: its restart, which waited for the start lock, is cancelled" in log and
+       "vm rd: restart failed" not in log and not vmm_pids("h", mon_rd),
+       "rd start %s; deleted while its restart waited %s; log: %s" %
+       (srd, std, [l for l in log.splitlines() if "vm rd:" in l]))
     ok("etcd-exit-not-behind-start", st == 202 and up and ended and at_end >= 0 and
        (gave_up < 0 or at_end < gave_up) and out and out[0][0] in (202, 503),
        "eb start %s, VMM up %s; eb's end recorded %s after %.1f s (status %s; logged at %d, "
