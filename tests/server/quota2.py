@@ -314,6 +314,8 @@ try:
     d.wait_state(adm, "gvm", ("stopped", "crashed"), timeout=20)
     # a VM with undo disks starts only while its owner has room for them to grow: at its
     # limit (the kept undo disk recorded at its final size), refused; a byte of room, started
+    # (the end's record of the kept undo disk's final size may follow the state by a moment)
+    wait_for(lambda: user_js("ug")["usage"]["disk_bytes"] == dsize + size4, 20, 0.2)
     kept = user_js("ug")["usage"]["disk_bytes"]
     quota("ug", disk_bytes=kept)
     s7, j7 = req("POST", "/api/v1/vms/gvm/start", {}, ug)
